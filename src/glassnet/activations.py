@@ -1,0 +1,122 @@
+"""Activation functions: each a forward and a backward side by side, stable for any finite input.
+
+``forward(z) -> a`` and ``backward(grad_a, z, a) -> grad_z`` take arrays of any shape (the last axis is
+the feature axis, which matters only for softmax). ``backward`` reuses the ``a`` that forward cached
+(sigmoid' = a (1 - a), tanh' = 1 - a^2), so no transcendental is evaluated twice.
+
+Every function is stable at |z| = 1e4: no overflow warning, no NaN.
+"""
+import numpy as np
+
+
+class Activation:
+    """A named pair of functions. ``name`` is what configs and error messages use."""
+
+    def __init__(self, name, forward, backward):
+        self.name, self.forward, self.backward = name, forward, backward
+
+    def __repr__(self):
+        return f"<activation {self.name}>"
+
+
+def linear(z):
+    return z
+
+
+def backprop_linear(grad_a, z, a):
+    return grad_a
+
+
+def sigmoid(z):
+    # 1 / (1 + exp(-z)) overflows exp for z < -709; the identity sigmoid(z) = (1 + tanh(z/2)) / 2
+    # is exact, never overflows and costs one transcendental.
+    a = np.multiply(z, 0.5)
+    np.tanh(a, out=a)
+    a += 1
+    a *= 0.5
+    return a
+
+
+def backprop_sigmoid(grad_a, z, a):
+    # dA * a * (1 - a)
+    g = np.subtract(1, a)
+    g *= a
+    g *= grad_a
+    return g
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def backprop_tanh(grad_a, z, a):
+    # dA * (1 - a^2)
+    g = np.multiply(a, a)
+    np.subtract(1, g, out=g)
+    g *= grad_a
+    return g
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def backprop_relu(grad_a, z, a):
+    # the derivative at exactly 0 is taken as 0, like PyTorch and Keras
+    return np.multiply(grad_a, z > 0)
+
+
+LEAKY_SLOPE = 0.01   # PyTorch's default (Keras uses 0.3; pass a custom Activation for another slope)
+
+
+def leaky_relu(z):
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+def backprop_leaky_relu(grad_a, z, a):
+    return np.where(z > 0, grad_a, LEAKY_SLOPE * grad_a)
+
+
+def elu(z):
+    # expm1 of min(z, 0) never overflows and is exact near 0 (alpha = 1, as in Keras and PyTorch)
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+
+
+def backprop_elu(grad_a, z, a):
+    # for z <= 0: d/dz (e^z - 1) = e^z = a + 1
+    return np.where(z > 0, grad_a, grad_a * (a + 1))
+
+
+def softmax(z):
+    # subtracting the row maximum makes every exponent <= 0: no overflow, same result
+    e = np.subtract(z, z.max(axis=-1, keepdims=True))
+    np.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def backprop_softmax(grad_a, z, a):
+    # Jacobian-vector product of softmax: a * (dA - sum(dA * a))
+    inner = np.multiply(grad_a, a).sum(axis=-1, keepdims=True)
+    g = np.subtract(grad_a, inner)
+    g *= a
+    return g
+
+
+ACTIVATIONS = {
+    name: Activation(name, globals()[name], globals()["backprop_" + name])
+    for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax")
+}
+
+
+def get(identifier):
+    """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear) or an
+    ``Activation`` instance (for a custom one)."""
+    if identifier is None:
+        return ACTIVATIONS["linear"]
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str) and identifier in ACTIVATIONS:
+        return ACTIVATIONS[identifier]
+    raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
+                     f"got {identifier!r}")

@@ -1,0 +1,150 @@
+"""The Layer contract every layer follows, built-in or written by a user.
+
+A layer owns its parameters (``params``), their gradients (``grads``, same keys and shapes, filled by
+``backward``) and whatever ``forward`` cached for ``backward``. Shapes passed to ``build`` and
+``output_shape`` exclude the batch axis: ``(features,)`` for vectors, ``(H, W, C)`` for images.
+
+Writing a layer::
+
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.add_weight("gamma", input_shape, "ones")
+            super().build(input_shape)
+        def forward(self, x, training=False):
+            self.x = x
+            return x * self.params["gamma"]
+        def backward(self, grad_output):
+            self.grads["gamma"][...] = (grad_output * self.x).sum(axis=0)
+            return grad_output * self.params["gamma"]
+
+and check it with ``glassnet.gradcheck.check_layer(Scale(dtype="float64"), x)``.
+"""
+import numpy as np
+
+from .. import backend, initializers
+
+LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
+
+
+class Layer:
+    """Base class. Subclasses override ``build``, ``forward``, ``backward`` and, when the shape
+    changes, ``output_shape``; ``get_config`` must return the constructor's arguments.
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique within a model; ``Sequential`` assigns ``dense``, ``dense_1``, ... when omitted.
+    input_shape : tuple of int, optional
+        Shape of one sample (no batch axis); lets the model build before it sees data.
+    input_dim : int, optional
+        Shorthand for ``input_shape=(input_dim,)``.
+    dtype : {"float32", "float64"}, optional
+        Set by the model when omitted (its own dtype); float32 for a standalone layer.
+    seed : int, optional
+        Seeds the initializers of a standalone layer; a model passes its own generator instead.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        LAYERS[cls.__name__] = cls
+
+    def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None):
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError(f"{type(self).__name__}: give input_dim or input_shape, not both")
+            input_shape = (input_dim,)
+        if input_shape is not None:
+            input_shape = tuple(int(d) for d in input_shape)
+            if not input_shape or min(input_shape) <= 0:
+                raise ValueError(f"{type(self).__name__}: input_shape must hold positive sizes, "
+                                 f"got {input_shape}")
+        self.name = name
+        self.input_shape = input_shape
+        self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
+        self.seed = seed
+        self.rng = None            # a numpy Generator for initial weights (the model sets it)
+        self.params = {}
+        self.grads = {}
+        self.built = False
+        self.trainable = True
+
+    # -- building -----------------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the parameters once the shape of one input sample is known."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def add_weight(self, name, shape, initializer):
+        """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient."""
+        if self.dtype is None:
+            self.dtype = np.dtype(np.float32)
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        xp = backend.xp()
+        value = initializers.get(initializer)(tuple(shape), self.rng, self.dtype)
+        self.params[name] = xp.asarray(value, dtype=self.dtype)
+        self.grads[name] = xp.zeros_like(self.params[name])
+        return self.params[name]
+
+    def output_shape(self, input_shape):
+        """Shape of one output sample for one input sample of ``input_shape``; same by default."""
+        return tuple(input_shape)
+
+    def count_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    # -- computing ----------------------------------------------------------------------------
+    def forward(self, x, training=False):
+        """x : ndarray of shape (batch, *input_shape) -> ndarray of shape (batch, *output_shape)."""
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, grad_output):
+        """grad_output : dL/d(output), shape of the output -> dL/d(input); fills ``grads``.
+        Must not modify ``grad_output``."""
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def __call__(self, x, training=False):
+        """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone."""
+        xp = backend.get_array_module(x)
+        x = xp.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
+        if not self.built:
+            if self.dtype is None:
+                self.dtype = np.dtype(np.float32)
+            self.build(x.shape[1:])
+        self.check_input_shape(x.shape[1:])
+        return self.forward(x.astype(self.dtype, copy=False), training=training)
+
+    def check_input_shape(self, sample_shape):
+        if self.input_shape is not None and tuple(sample_shape) != tuple(self.input_shape):
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
+                             f"got {tuple(sample_shape)}")
+
+    # -- describing ---------------------------------------------------------------------------
+    def get_config(self):
+        """The constructor arguments that rebuild this layer (JSON-serialisable)."""
+        config = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "input_shape" in config and config["input_shape"] is not None:
+            config["input_shape"] = tuple(config["input_shape"])
+        return cls(**config)
+
+    def describe(self):
+        return f"layer {self.name or type(self).__name__!s} ({type(self).__name__})"
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def get(class_name):
+    """The layer class registered under ``class_name`` (exact match)."""
+    if class_name not in LAYERS:
+        raise ValueError(f"layer: unknown class {class_name!r}; known: {sorted(LAYERS)}")
+    return LAYERS[class_name]

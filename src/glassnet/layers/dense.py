@@ -1,0 +1,72 @@
+"""Dense: a fully connected layer, ``a = activation(x @ kernel + bias)``."""
+import numpy as np
+
+from .. import activations, initializers
+from .base import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer with an optional activation.
+
+    Parameters
+    ----------
+    units : int
+        Number of output features.
+    activation : str or Activation, optional
+        Applied to ``z = x @ kernel + bias``; ``None`` means linear.
+    kernel_initializer, bias_initializer : str or callable
+        Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...).
+
+    Shapes: ``x`` (batch, in) -> output (batch, units); ``kernel`` (in, units), ``bias`` (units,).
+
+    Example
+    -------
+    >>> layer = Dense(3, activation="relu", seed=0)
+    >>> layer(np.ones((2, 4))).shape
+    (2, 3)
+    """
+
+    def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"{self.describe()}: expected input samples of shape (features,), got "
+                             f"{tuple(input_shape)}; add a Flatten layer before it")
+        self.add_weight("kernel", (input_shape[0], self.units), self.kernel_initializer)
+        self.add_weight("bias", (self.units,), self.bias_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        # x, z and a are kept for backward (and for model.trace)
+        self.x = x
+        self.z = x @ self.params["kernel"]
+        self.z += self.params["bias"]
+        self.a = self.activation.forward(self.z)
+        return self.a
+
+    def backward(self, grad_output):
+        return self.backward_from_logits(
+            self.activation.backward(grad_output, self.z, self.a))
+
+    def backward_from_logits(self, grad_z):
+        """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
+        self.grad_z = grad_z
+        np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
+        grad_z.sum(axis=0, out=self.grads["bias"])
+        return grad_z @ self.params["kernel"].T
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}
