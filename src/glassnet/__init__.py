@@ -1,0 +1,36 @@
+"""glassnet: neural networks in nothing but NumPy.
+
+>>> import glassnet as gn
+>>> model = gn.Sequential([gn.layers.Dense(25, activation="relu", input_dim=2),
+...                        gn.layers.Dense(1, activation="sigmoid")], seed=0)
+>>> model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=0.1),
+...               metrics=["accuracy"])
+
+The core needs NumPy only. ``datasets``, ``plot``, ``cli`` and ``sklearn`` need optional extras and
+are imported on first use, so ``import glassnet`` stays fast.
+"""
+import importlib
+
+from . import activations, backend, callbacks, gradcheck, initializers, layers, losses, metrics, optimizers, utils
+from .backend import get_backend, set_backend
+from .callbacks import Callback, EarlyStopping, History
+from .errors import ModelFileError, NonFiniteError
+from .model import Sequential
+from .utils import to_categorical
+
+__version__ = "0.1.0"
+
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask"}
+
+
+def __getattr__(name):
+    # optional modules load on first access: glassnet.plot pulls in matplotlib only when used
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+
+
+__all__ = ["Sequential", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
+           "callbacks", "gradcheck", "utils", "backend", "Callback", "EarlyStopping", "History",
+           "NonFiniteError", "ModelFileError", "to_categorical", "set_backend", "get_backend",
+           "__version__"]

@@ -67,6 +67,8 @@ class Layer:
         self.grads = {}
         self.built = False
         self.trainable = True
+        # the model sets this to False on its first layer, whose input gradient nobody uses
+        self.needs_input_gradient = True
 
     # -- building -----------------------------------------------------------------------------
     def build(self, input_shape):

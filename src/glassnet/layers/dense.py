@@ -64,6 +64,8 @@ class Dense(Layer):
         self.grad_z = grad_z
         np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
         grad_z.sum(axis=0, out=self.grads["bias"])
+        if not self.needs_input_gradient:
+            return None
         return grad_z @ self.params["kernel"].T
 
     def get_config(self):

@@ -1,0 +1,46 @@
+"""Input checks for the public entry points: turn what users pass into clean float arrays, or raise
+an error that names the argument, what was expected and what came."""
+import numpy as np
+
+from . import backend
+
+
+def as_array(value, name, dtype, allow_int=False):
+    """Convert ``value`` (ndarray, list, pandas object, CuPy array) to an array of ``dtype``.
+
+    Rejects ragged lists, strings, objects, empty arrays and NaN/inf with a ValueError/TypeError
+    naming ``name``. With ``allow_int``, integer arrays are returned as int64 (class labels).
+    """
+    if value is None:
+        raise TypeError(f"{name}: expected an array, got None")
+    xp = backend.get_array_module(value)
+    if xp is np:
+        if hasattr(value, "to_numpy"):          # pandas DataFrame / Series
+            value = value.to_numpy()
+        try:
+            arr = np.asarray(value)
+        except ValueError as exc:               # numpy 2 refuses ragged nested lists
+            raise ValueError(f"{name}: expected a rectangular array, got a ragged sequence ({exc})") from None
+    else:
+        arr = value
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype} "
+                        f"(strings and objects are not accepted)")
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
+    if arr.shape[0] == 0 or arr.size == 0:
+        raise ValueError(f"{name}: expected at least one sample, got an empty array of shape {arr.shape}")
+    if arr.dtype.kind == "f" and not bool(xp.isfinite(arr).all()):
+        bad = int((~xp.isfinite(arr)).sum())
+        raise ValueError(f"{name}: contains {bad} NaN or infinite value(s)")
+    if allow_int and arr.dtype.kind in "biu":
+        return arr.astype(np.int64, copy=False)
+    return arr.astype(dtype, copy=False)
+
+
+def check_positive_int(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,218 @@
+"""Losses: a value and its gradient with respect to the predictions, side by side.
+
+Conventions (n = number of samples, k = number of outputs):
+
+=============================== ================================== ==============================
+name                            value                              gradient dL/dy_hat
+=============================== ================================== ==============================
+mse                             mean((y_hat - y)^2) over n*k       2 (y_hat - y) / (n k)
+squared_error                   sum((y_hat - y)^2) / (2 n)         (y_hat - y) / n
+mae                             mean(|y_hat - y|)                  sign(y_hat - y) / (n k)
+binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
+categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
+sparse_categorical_crossentropy same, y as integer labels          same
+=============================== ================================== ==============================
+
+With a sigmoid (binary) or softmax (categorical) output the model uses the *fused* form: the loss is
+computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which
+is both cheaper and exact (scikit-learn's and every framework's trick). N is n for the categorical
+losses and n*k for binary cross-entropy, whose value is a mean over all outputs (Keras).
+"""
+import numpy as np
+
+EPSILON = 1e-7    # probabilities are clipped to [EPSILON, 1 - EPSILON] on the unfused path (Keras)
+
+
+class Loss:
+    """Base class. ``fuses`` names the output activation whose gradient this loss can fuse."""
+    name = None
+    fuses = None
+    sparse = False          # targets are integer labels rather than arrays shaped like the output
+
+    def __call__(self, y_pred, y_true):
+        """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""
+        raise NotImplementedError
+
+    def gradient(self, y_pred, y_true):
+        """dL/d(y_pred), shape (n, k)."""
+        raise NotImplementedError
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        """Validate ``y`` (already a finite numeric array) against an output of ``n_outputs``
+        units and return it in the form ``__call__`` expects."""
+        if y.ndim == 1 and n_outputs == 1:
+            y = y[:, None]                          # (n,) labels for one output unit
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            hint = ""
+            if y.ndim == 1 and n_outputs > 1:
+                hint = ("; for integer class labels use loss='sparse_categorical_crossentropy' "
+                        "or one-hot encode them with glassnet.utils.to_categorical")
+            raise ValueError(f"{name}: expected targets of shape (n_samples, {n_outputs}) to match "
+                             f"the model's output, got shape {y.shape}{hint}")
+        return y.astype(dtype, copy=False)
+
+    def get_config(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<loss {self.name}>"
+
+
+class MeanSquaredError(Loss):
+    name = "mse"
+
+    def __call__(self, y_pred, y_true):
+        d = y_pred - y_true
+        return float(np.vdot(d, d)) / d.size
+
+    def gradient(self, y_pred, y_true):
+        d = np.subtract(y_pred, y_true)
+        d *= 2.0 / d.size
+        return d
+
+
+class SquaredError(Loss):
+    """Half the summed squares, averaged over samples (seed 003, scikit-learn)."""
+    name = "squared_error"
+
+    def __call__(self, y_pred, y_true):
+        d = y_pred - y_true
+        return 0.5 * float(np.vdot(d, d)) / d.shape[0]
+
+    def gradient(self, y_pred, y_true):
+        d = np.subtract(y_pred, y_true)
+        d *= 1.0 / d.shape[0]
+        return d
+
+
+class MeanAbsoluteError(Loss):
+    name = "mae"
+
+    def __call__(self, y_pred, y_true):
+        return float(np.abs(y_pred - y_true).mean())
+
+    def gradient(self, y_pred, y_true):
+        g = np.sign(y_pred - y_true)
+        g *= 1.0 / g.size
+        return g
+
+
+class BinaryCrossentropy(Loss):
+    name = "binary_crossentropy"
+    fuses = "sigmoid"
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        y = super().prepare_targets(y, n_outputs, dtype, name)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{name}: binary cross-entropy expects targets in [0, 1], got values "
+                             f"from {y.min()} to {y.max()}")
+        return y
+
+    def __call__(self, y_pred, y_true):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
+
+    def gradient(self, y_pred, y_true):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return (p - y_true) / (p * (1 - p) * y_pred.size)
+
+    def from_logits(self, z, a, y_true):
+        """The value from the logits z: max(z, 0) - z y + log(1 + exp(-|z|)), never log(0)."""
+        return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+
+    def gradient_from_logits(self, a, y_true):
+        """dL/dz = (sigmoid(z) - y) / (n k)."""
+        g = np.subtract(a, y_true)
+        g *= 1.0 / g.size
+        return g
+
+
+class CategoricalCrossentropy(Loss):
+    """Targets one-hot (or any distribution) of shape (n, k)."""
+    name = "categorical_crossentropy"
+    fuses = "softmax"
+
+    def __call__(self, y_pred, y_true):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -float(np.vdot(y_true, np.log(p))) / y_pred.shape[0]
+
+    def gradient(self, y_pred, y_true):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -y_true / (p * y_pred.shape[0])
+
+    @staticmethod
+    def _logsumexp(z, a):
+        # log(sum(exp(z))) = z_j - log(softmax(z)_j) for any j; at the argmax, softmax >= 1/k, so
+        # the log is exact: no second pass of exponentials is needed.
+        return z.max(axis=-1) - np.log(a.max(axis=-1))
+
+    def from_logits(self, z, a, y_true):
+        lse = self._logsumexp(z, a)
+        return float(np.dot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / z.shape[0]
+
+    def gradient_from_logits(self, a, y_true):
+        g = np.subtract(a, y_true)
+        g *= 1.0 / g.shape[0]
+        return g
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Targets as integer class labels of shape (n,) (or (n, 1))."""
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"{name}: sparse categorical cross-entropy expects integer labels of shape "
+                             f"(n_samples,), got shape {y.shape}")
+        if y.dtype.kind == "f":
+            if not np.all(y == np.round(y)):
+                raise ValueError(f"{name}: expected integer class labels, got non-integer values")
+        labels = y.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= n_outputs:
+            raise ValueError(f"{name}: labels must lie in [0, {n_outputs}) for a model with {n_outputs} "
+                             f"outputs, got values from {labels.min()} to {labels.max()}")
+        return labels
+
+    @staticmethod
+    def _picked(values, labels):
+        return values[np.arange(labels.shape[0]), labels]
+
+    def __call__(self, y_pred, y_true):
+        p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
+        return -float(np.log(p).sum()) / y_pred.shape[0]
+
+    def gradient(self, y_pred, y_true):
+        g = np.zeros_like(y_pred)
+        rows = np.arange(y_true.shape[0])
+        g[rows, y_true] = -1.0 / (np.clip(y_pred[rows, y_true], EPSILON, 1 - EPSILON) * y_pred.shape[0])
+        return g
+
+    def from_logits(self, z, a, y_true):
+        return float((self._logsumexp(z, a) - self._picked(z, y_true)).sum()) / z.shape[0]
+
+    def gradient_from_logits(self, a, y_true):
+        g = a.copy()
+        g[np.arange(y_true.shape[0]), y_true] -= 1
+        g *= 1.0 / g.shape[0]
+        return g
+
+
+LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError,
+                                    BinaryCrossentropy, CategoricalCrossentropy,
+                                    SparseCategoricalCrossentropy)}
+ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+def get(identifier):
+    """Return a ``Loss`` for a name in ``LOSSES`` (or its alias) or a ``Loss`` instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        name = ALIASES.get(identifier, identifier)
+        if name in LOSSES:
+            return LOSSES[name]()
+    raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} or a Loss instance, "
+                     f"got {identifier!r}")

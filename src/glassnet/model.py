@@ -1,0 +1,219 @@
+"""Sequential: a stack of layers trained by forward propagation, backpropagation and an optimizer.
+
+One training step (``_loss_and_gradients`` + ``optimizer.apply``) is the seeds' loop made explicit::
+
+    out = x;  for layer in layers:           out = layer.forward(out, training=True)
+    grad = dL/d(out)  (fused to (y_hat - y)/N for a sigmoid/softmax output with cross-entropy)
+    for layer in reversed(layers):           grad = layer.backward(grad)   # fills layer.grads
+    optimizer.apply([(key, param, grad), ...])                             # in place
+"""
+import numpy as np
+
+from . import backend, losses, metrics as metrics_module, optimizers
+from .layers import Dense, Layer
+from .layers.base import get as get_layer_class
+from .training import TrainingMixin
+
+
+class Sequential(TrainingMixin):
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+    seed : int, optional
+        Fixes the initial weights, the shuffling and every random layer (Dropout): the same seed gives
+        the same training run, bit for bit.
+    dtype : {"float32", "float64"}
+        The dtype of every parameter, activation and gradient. Inputs are cast to it once.
+
+    Example
+    -------
+    >>> model = Sequential([Dense(8, activation="relu", input_dim=2), Dense(1, activation="sigmoid")], seed=0)
+    >>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    >>> history = model.fit(X, y, epochs=10, verbose=0)       # doctest: +SKIP
+    """
+
+    def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
+        self.dtype = backend.resolve_dtype(dtype)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.name = name
+        # one root of randomness: streams for shuffling (0,) and for each layer (1, i)
+        self._entropy = np.random.SeedSequence(self.seed).entropy
+        self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(0,)))
+        self.layers = []
+        self.built = False
+        self.input_shape = None
+        self.loss = self.optimizer = None
+        self.metrics = []             # [(name, function)]
+        self.stop_training = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- assembling ---------------------------------------------------------------------------
+    def add(self, layer):
+        """Append ``layer``; builds the model at once when the first layer knows its input shape."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"add: {layer.describe()} is already in this model")
+        names = {other.name for other in self.layers}
+        if layer.name is None:
+            base = "".join("_" + c.lower() if c.isupper() else c for c in type(layer).__name__).lstrip("_")
+            layer.name, k = base, 0
+            while layer.name in names:
+                k += 1
+                layer.name = f"{base}_{k}"
+        elif layer.name in names:
+            raise ValueError(f"add: a layer named {layer.name!r} is already in this model")
+        if layer.dtype is None:
+            layer.dtype = self.dtype
+        elif layer.dtype != self.dtype:
+            raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}")
+        if layer.seed is None:
+            layer.rng = np.random.default_rng(
+                np.random.SeedSequence(self._entropy, spawn_key=(1, len(self.layers))))
+        self.layers.append(layer)
+        if self.built:
+            self.build(self.input_shape)
+        elif self.layers[0].input_shape is not None:
+            self.build(self.layers[0].input_shape)
+
+    def build(self, input_shape):
+        """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""
+        if not self.layers:
+            raise ValueError("build: the model has no layers")
+        shape = tuple(int(d) for d in input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            if layer.built:
+                layer.check_input_shape(shape)
+            else:
+                layer.build(shape)
+            shape = tuple(layer.output_shape(shape))
+        self.output_shape = shape
+        # the first layer's input gradient is never used: skip that matrix product
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_gradient = i > 0
+        self._triples = [(f"{layer.name}/{key}", param, layer.grads[key])
+                         for layer in self.layers if layer.trainable
+                         for key, param in layer.params.items()]
+        self.built = True
+        self._update_fusion()
+
+    def compile(self, loss, optimizer="sgd", metrics=None):
+        """Choose the loss, the optimizer (a name or an instance) and the metrics to report."""
+        self.loss = losses.get(loss)
+        self.optimizer = optimizers.get(optimizer)
+        if metrics is not None and (isinstance(metrics, str) or not hasattr(metrics, "__iter__")):
+            raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
+        self.metrics = [metrics_module.get(m) for m in (metrics or [])]
+        self._update_fusion()
+
+    def _update_fusion(self):
+        """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""
+        last = self.layers[-1] if self.layers else None
+        self._fused = bool(
+            self.loss is not None and last is not None and self.loss.fuses is not None
+            and getattr(getattr(last, "activation", None), "name", None) == self.loss.fuses
+            and hasattr(last, "backward_from_logits"))
+
+    @classmethod
+    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform"):
+        """Build a dense network from seed 000's list of dicts::
+
+            [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
+             {"input_dim": 25, "output_dim": 1, "activation": "sigmoid"}]
+        """
+        if not isinstance(architecture, (list, tuple)) or not architecture:
+            raise ValueError(f"architecture: expected a non-empty list of dicts, got {architecture!r}")
+        layers = []
+        for i, spec in enumerate(architecture):
+            if not isinstance(spec, dict) or not {"input_dim", "output_dim"} <= set(spec):
+                raise ValueError(f"architecture[{i}]: expected a dict with 'input_dim', 'output_dim' "
+                                 f"and 'activation', got {spec!r}")
+            unknown = set(spec) - {"input_dim", "output_dim", "activation"}
+            if unknown:
+                raise ValueError(f"architecture[{i}]: unknown keys {sorted(unknown)}")
+            if i and spec["input_dim"] != architecture[i - 1]["output_dim"]:
+                raise ValueError(f"architecture[{i}]: input_dim is {spec['input_dim']} but the previous "
+                                 f"layer's output_dim is {architecture[i - 1]['output_dim']}")
+            layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
+                                kernel_initializer=kernel_initializer,
+                                input_dim=spec["input_dim"] if i == 0 else None))
+        return cls(layers, seed=seed, dtype=dtype)
+
+    # -- weights ------------------------------------------------------------------------------
+    def _weight_arrays(self):
+        self._require_built("get_weights")
+        return [a for layer in self.layers
+                for a in (*layer.params.values(), *getattr(layer, "state", {}).values())]
+
+    def get_weights(self):
+        """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras."""
+        return [backend.to_numpy(a).copy() for a in self._weight_arrays()]
+
+    def set_weights(self, weights):
+        """Set all weights (the list ``get_weights`` returns) in place, checking count and shapes."""
+        targets = self._weight_arrays()
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights: expected {len(targets)} arrays, got {len(weights)}")
+        for i, (target, value) in enumerate(zip(targets, weights)):
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise ValueError(f"set_weights: weights[{i}] must have shape {target.shape}, got {value.shape}")
+            target[...] = backend.xp().asarray(value, dtype=target.dtype)
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -- describing ---------------------------------------------------------------------------
+    def summary(self, print_fn=print):
+        """Print each layer's name and type, output shape and parameter count."""
+        self._require_built("summary")
+        rows, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)),
+                         f"{layer.count_params():,}"))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
+                  enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
+        rule = "=" * (sum(widths) + 4)
+        text = [f'Model: "{self.name}"', rule, line.format("Layer (type)", "Output Shape", "Param #"), rule]
+        text += [line.format(*r) for r in rows]
+        text += [rule, f"Total params: {self.count_params():,}", f"dtype: {self.dtype.name}"]
+        print_fn("\n".join(text))
+
+    def get_config(self):
+        """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
+        return {
+            "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                       for layer in self.layers],
+            "compile": None if self.loss is None else {
+                "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
+                "metrics": [name for name, _ in self.metrics]},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild (and compile) a model from ``get_config()``; the weights are new."""
+        model = cls([get_layer_class(spec["class_name"]).from_config(spec["config"])
+                     for spec in config["layers"]],
+                    seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+                    name=config.get("name", "sequential"))
+        if config.get("input_shape") and not model.built:
+            model.build(config["input_shape"])
+        if config.get("compile"):
+            c = config["compile"]
+            model.compile(loss=c["loss"], optimizer=optimizers.from_config(c["optimizer"]),
+                          metrics=c.get("metrics") or None)
+        return model
+
+    def __repr__(self):
+        return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"

@@ -1,0 +1,245 @@
+"""Optimizers: update parameters in place from their gradients, with the rules of ``torch.optim``.
+
+Each optimizer keeps its state (moments, accumulators) per parameter key, ``"layer_name/param"``, so
+it can be saved and restored for an exact resume. Names and defaults follow Keras; the update formula
+is PyTorch's step for step (where the two differ, e.g. where Adam adds epsilon, the docstring says).
+Updates run in place through preallocated scratch buffers: no per-step allocation.
+"""
+import math
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step."""
+    name = None
+
+    def __init__(self, learning_rate):
+        if not isinstance(learning_rate, (int, float, np.floating)) or not learning_rate > 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, "
+                             f"got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self.slots = {}          # key -> {slot name: array}; "_scratch" is not state
+
+    def _slot(self, key, param, *names, fill=0.0):
+        slots = self.slots.get(key)
+        if slots is None:
+            slots = {name: np.full_like(param, fill) for name in names}
+            slots["_scratch"] = np.empty_like(param)
+            self.slots[key] = slots
+        return slots
+
+    def apply(self, triples):
+        self.iterations += 1
+        for key, param, grad in triples:
+            self.update(key, param, grad)
+
+    def update(self, key, param, grad):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = {k: v for k, v in vars(self).items() if k not in ("slots", "iterations")}
+        return {"name": self.name, **config}
+
+    def get_state(self):
+        """``{"iterations": int, "slots": {key: {slot: array}}}`` (scratch buffers left out)."""
+        return {"iterations": self.iterations,
+                "slots": {key: {s: a for s, a in slots.items() if s != "_scratch"}
+                          for key, slots in self.slots.items()}}
+
+    def set_state(self, state):
+        self.iterations = int(state["iterations"])
+        self.slots = {key: {**{s: np.array(a) for s, a in slots.items()},
+                            "_scratch": np.empty_like(next(iter(slots.values())))}
+                      if slots else {} for key, slots in state["slots"].items()}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} learning_rate={self.learning_rate}>"
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional (Nesterov) momentum.
+
+    ``buf = momentum * buf + grad`` (the first step sets ``buf = grad``), then
+    ``param -= learning_rate * (grad + momentum * buf if nesterov else buf)``, as in torch.optim.SGD.
+    """
+    name = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD: momentum must lie in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def update(self, key, param, grad):
+        if self.momentum == 0:
+            tmp = self._slot(key, param)["_scratch"]
+            np.multiply(grad, self.learning_rate, out=tmp)
+            param -= tmp
+            return
+        first = key not in self.slots
+        slots = self._slot(key, param, "momentum")
+        buf, tmp = slots["momentum"], slots["_scratch"]
+        if first:
+            buf[...] = grad
+        else:
+            buf *= self.momentum
+            buf += grad
+        if self.nesterov:
+            np.multiply(buf, self.momentum, out=tmp)
+            tmp += grad
+        else:
+            tmp[...] = buf
+        tmp *= self.learning_rate
+        param -= tmp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
+    ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
+    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
+    name = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0 <= value < 1:
+                raise ValueError(f"{type(self).__name__}: {arg} must lie in [0, 1), got {value!r}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def update(self, key, param, grad):
+        slots = self._slot(key, param, "m", "v")
+        m, v, tmp = slots["m"], slots["v"], slots["_scratch"]
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        m *= b1                                     # m = b1 m + (1 - b1) g
+        np.multiply(grad, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2                                     # v = b2 v + (1 - b2) g^2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)                         # denominator sqrt(v) / sqrt(1 - b2^t) + eps
+        tmp *= 1 / math.sqrt(1 - b2 ** t)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.learning_rate / (1 - b1 ** t)
+        param -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
+    ``param *= 1 - lr * weight_decay`` before the Adam step."""
+    name = "adamw"
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        self.weight_decay = float(weight_decay)
+
+    def update(self, key, param, grad):
+        param *= 1 - self.learning_rate * self.weight_decay
+        super().update(key, param, grad)
+
+
+class RMSprop(Optimizer):
+    """``v = rho v + (1 - rho) g^2``; ``param -= lr g / (sqrt(v) + epsilon)`` (torch.optim.RMSprop,
+    whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``."""
+    name = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+
+    def update(self, key, param, grad):
+        slots = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
+        v, tmp = slots["v"], slots["_scratch"]
+        v *= self.rho
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - self.rho
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(grad, tmp, out=tmp)
+        if self.momentum:
+            buf = slots["momentum"]
+            buf *= self.momentum
+            buf += tmp
+            tmp[...] = buf
+        tmp *= self.learning_rate
+        param -= tmp
+
+
+class Adagrad(Optimizer):
+    """``s += g^2``; ``param -= lr g / (sqrt(s) + epsilon)`` (torch.optim.Adagrad); Keras defaults
+    (the accumulator starts at 0.1)."""
+    name = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def update(self, key, param, grad):
+        slots = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
+        s, tmp = slots["sum"], slots["_scratch"]
+        np.multiply(grad, grad, out=tmp)
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += self.epsilon
+        np.divide(grad, tmp, out=tmp)
+        tmp *= self.learning_rate
+        param -= tmp
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) as torch.optim.Adadelta:
+    ``v = rho v + (1 - rho) g^2``; ``d = sqrt(u + eps) / sqrt(v + eps) g``; ``u = rho u + (1 - rho) d^2``;
+    ``param -= lr d``. Defaults are the paper's and PyTorch's (lr 1.0, rho 0.9, eps 1e-6): Keras 3's
+    lr of 0.001 barely moves a network."""
+    name = "adadelta"
+
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6):
+        super().__init__(learning_rate)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def update(self, key, param, grad):
+        slots = self._slot(key, param, "v", "u", "delta")
+        v, u, d, tmp = slots["v"], slots["u"], slots["delta"], slots["_scratch"]
+        v *= self.rho
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1 - self.rho
+        v += tmp
+        np.add(u, self.epsilon, out=d)               # d = sqrt(u + eps) / sqrt(v + eps) * g
+        np.sqrt(d, out=d)
+        np.add(v, self.epsilon, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        d /= tmp
+        d *= grad
+        u *= self.rho
+        np.multiply(d, d, out=tmp)
+        tmp *= 1 - self.rho
+        u += tmp
+        np.multiply(d, self.learning_rate, out=tmp)
+        param -= tmp
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
+
+
+def get(identifier):
+    """An optimizer for a name in ``OPTIMIZERS`` (with its defaults), or an ``Optimizer`` instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier in OPTIMIZERS:
+        return OPTIMIZERS[identifier]()
+    raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)} or an Optimizer instance, "
+                     f"got {identifier!r}")
+
+
+def from_config(config):
+    config = dict(config)
+    name = config.pop("name")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: unknown name {name!r}; known: {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**config)

@@ -1,0 +1,325 @@
+"""Plots of training: learning curves, decision boundaries (and their animation), confusion matrices.
+
+matplotlib and Pillow are the ``plot`` extra (``pip install 'glassnet[plot]'``), imported inside the
+functions so that ``import glassnet`` never needs them. Figures are built with the object-oriented
+API (``matplotlib.figure.Figure`` on an Agg canvas), never pyplot: no display is needed, no global
+backend is switched, and nothing is left open in pyplot's figure registry. Every file is written to
+a temporary file in the target folder and then renamed over the target, so a reader never sees a
+half-written image.
+
+>>> from glassnet import plot
+>>> fig = plot.learning_curve({"loss": [0.7, 0.4, 0.3], "val_loss": [0.8, 0.5, 0.4]})
+>>> fig = plot.confusion_matrix([0, 1, 1], [0, 1, 0], path="cm.png")      # doctest: +SKIP
+"""
+import contextlib
+import os
+import uuid
+
+import numpy as np
+
+from . import _validation
+from .backend import to_numpy
+from .callbacks import Callback
+
+_EXTRA = "pip install 'glassnet[plot]'"
+_RED, _GREEN = "#d62728", "#2ca02c"           # seed 003: red dots for y=0, green crosses for y=1
+
+
+def _require_matplotlib(caller):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(f"glassnet.plot.{caller}() needs matplotlib: {_EXTRA}") from exc
+    return Figure, FigureCanvasAgg
+
+
+def _new_figure(caller, figsize):
+    Figure, FigureCanvasAgg = _require_matplotlib(caller)
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)                        # attaches itself as fig.canvas: renders off-screen
+    return fig
+
+
+def _write_atomic(path, write):
+    """Call ``write(file)`` on a new file next to ``path``, then rename it onto ``path``."""
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as fh:             # "x" never clobbers; the umask sets permissions
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)                   # atomic on POSIX and Windows (same folder)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _save_figure(fig, path):
+    # The format follows the suffix (".png", ".svg", ".pdf"); no suffix means PNG.
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    _write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=fig.dpi))
+
+
+def _labels(y, name):
+    """Class labels (n,) int64 from integer labels, one-hot rows / probabilities (argmax), or one
+    sigmoid column (n, 1) of probabilities (thresholded at 0.5)."""
+    y = to_numpy(_validation.as_array(y, name, np.float64, allow_int=True))
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1).astype(np.int64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+        if y.dtype.kind == "f" and np.any(y != np.round(y)):
+            return (y > 0.5).astype(np.int64)
+    if y.ndim != 1:
+        raise ValueError(f"{name}: expected labels of shape (n,), (n, 1) or (n, classes), got {y.shape}")
+    if y.dtype.kind == "f" and np.any(y != np.round(y)):
+        raise ValueError(f"{name}: expected integer class labels; pass the probabilities of one "
+                         "sigmoid unit as shape (n, 1)")
+    if y.min() < 0:
+        raise ValueError(f"{name}: class labels must be >= 0, got {y.min()}")
+    return y.astype(np.int64)
+
+
+def learning_curve(history, path=None, metrics=None):
+    """Loss and metrics per epoch, training and validation, one panel each (seed 003's cost curve).
+
+    history : a ``History`` (its ``.history``) or a dict of per-epoch lists, e.g. ``{"loss": [...],
+        "val_loss": [...], "accuracy": [...]}``.
+    metrics : names to draw besides the loss; default: every key that is not "loss" or "val_*".
+    Returns the Figure (4.5 x 3.5 inches per panel at 100 dpi); writes it to ``path`` when given.
+
+    >>> fig = learning_curve(model.fit(X, y, epochs=50), path="curve.png")     # doctest: +SKIP
+    """
+    hist = getattr(history, "history", history)
+    if not hasattr(hist, "keys"):
+        raise TypeError(f"history: expected a History or a dict of lists, got {type(history).__name__}")
+    if metrics is None:
+        metrics = [k for k in hist if k != "loss" and not k.startswith("val_")]
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    panels = (["loss"] if "loss" in hist else []) + [m for m in metrics if m != "loss"]
+    missing = [m for m in panels if m not in hist]
+    if missing or not panels:
+        raise ValueError(f"history: no entry for {missing or 'loss'}; it has {sorted(hist)}")
+    fig = _new_figure("learning_curve", (4.5 * len(panels), 3.5))
+    for ax, key in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        for label, values in (("train", hist[key]), ("validation", hist.get("val_" + key))):
+            if values is not None and len(values):
+                values = np.asarray(values, dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, label=label)
+        ax.set(xlabel="epoch", ylabel=key, title=key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if path is not None:
+        _save_figure(fig, path)
+    return fig
+
+
+def _grid(X, resolution):
+    """A (resolution, resolution) grid over the data with a 10 % margin: xx, yy and points (r*r, 2)."""
+    resolution = _validation.check_positive_int(resolution, "resolution")
+    if resolution < 2:
+        raise ValueError(f"resolution: expected at least 2, got {resolution}")
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = np.where(hi > lo, 0.1 * (hi - lo), 0.5)
+    xs, ys = (np.linspace(lo[i] - pad[i], hi[i] + pad[i], resolution) for i in range(2))
+    xx, yy = np.meshgrid(xs, ys)
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()]).astype(np.float32)
+
+
+def _check_2d(X, y):
+    X = to_numpy(_validation.as_array(X, "X", np.float32))
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X: decision boundaries need 2-D points of shape (n_samples, 2), got {X.shape}")
+    y = _labels(y, "y")
+    if len(y) != len(X):
+        raise ValueError(f"y: expected {len(X)} labels (one per row of X), got {len(y)}")
+    return X, y
+
+
+def _surface(model, points, shape):
+    """Predict on the grid: the probability of class 1 (binary, one output) or the argmax class."""
+    pred = to_numpy(model.predict(points))
+    if pred.shape[0] != len(points):
+        raise ValueError(f"model.predict returned shape {pred.shape} for {len(points)} grid points")
+    if pred.ndim == 1 or pred.shape[1] == 1:
+        return pred.reshape(shape).astype(np.float32), 2
+    return pred.argmax(axis=1).reshape(shape).astype(np.int16), pred.shape[1]
+
+
+def _class_colors(k):
+    from matplotlib import colormaps
+    return [colormaps["tab10"](i) for i in range(k)] if k <= 10 else colormaps["viridis"](np.linspace(0, 1, k))
+
+
+def _draw_boundary(ax, xx, yy, Z, n_classes, X, y, title=None):
+    if Z.dtype.kind == "f":                      # binary: shade by probability, line at 0.5
+        if y.max() > 1:
+            raise ValueError(f"y: a model with one output separates 2 classes, got labels up to {y.max()}")
+        Z = np.clip(Z, 0.0, 1.0)
+        ax.contourf(xx, yy, Z, levels=np.linspace(0, 1, 21), cmap="RdYlGn", vmin=0, vmax=1, alpha=0.6)
+        if Z.min() < 0.5 < Z.max():
+            ax.contour(xx, yy, Z, levels=[0.5], colors="k", linewidths=1)
+        ax.scatter(*X[y == 0].T, c=_RED, marker="o", edgecolors="k", linewidths=0.5, s=25, label="0")
+        ax.scatter(*X[y == 1].T, c=_GREEN, marker="x", linewidths=1.5, s=30, label="1")
+    else:                                        # multiclass: the colour of the argmax class
+        n_classes = max(n_classes, int(y.max()) + 1)
+        colors = _class_colors(n_classes)
+        ax.contourf(xx, yy, Z, levels=np.arange(n_classes + 1) - 0.5, colors=colors, alpha=0.35)
+        for c in np.unique(y):
+            ax.scatter(*X[y == c].T, color=colors[c], edgecolors="k", linewidths=0.5, s=25, label=str(c))
+    ax.set(xlim=(xx[0, 0], xx[0, -1]), ylim=(yy[0, 0], yy[-1, 0]), xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+
+
+def decision_boundary(model, X, y, path=None, resolution=200, ax=None):
+    """Shade the classes ``model.predict`` gives over the plane and scatter the points on top.
+
+    model : anything with ``predict(points)`` returning (m, 1) or (m,) probabilities (binary: shaded
+        red -> green by probability, boundary line at 0.5) or (m, classes) scores (argmax colours).
+    X : ndarray of shape (n_samples, 2); y : labels (n_samples,) or one-hot (n_samples, classes).
+    resolution : grid points per axis (``resolution**2`` predictions in one call).
+    ax : draw into this Axes instead of a new 5 x 4.5 inch figure. Returns the Figure.
+
+    >>> fig = decision_boundary(model, X_test, y_test, path="moons.png")        # doctest: +SKIP
+    """
+    X, y = _check_2d(X, y)
+    xx, yy, points = _grid(X, resolution)
+    Z, k = _surface(model, points, xx.shape)
+    if ax is None:
+        ax = _new_figure("decision_boundary", (5, 4.5)).subplots()
+    else:
+        _require_matplotlib("decision_boundary")
+    _draw_boundary(ax, xx, yy, Z, k, X, y)
+    if path is not None:
+        _save_figure(ax.figure, path)
+    return ax.figure
+
+
+class BoundaryRecorder(Callback):
+    """Callback that stores the model's decision surface every ``every`` epochs (and after the last),
+    for ``animate_decision_boundary``.
+
+    X : ndarray (n_samples, 2), y : labels; the grid (``resolution`` per axis) is fixed at creation.
+    ``frames`` is a list of ``(epoch, surface, logs)``, epoch counted from 1; frames accumulate
+    across ``fit`` calls (call ``frames.clear()`` to start over).
+
+    >>> rec = BoundaryRecorder(X, y, every=20)                                  # doctest: +SKIP
+    >>> model.fit(X, y, epochs=400, callbacks=[rec]); animate_decision_boundary(rec, "train.gif")
+    """
+
+    def __init__(self, X, y, every=10, resolution=100):
+        super().__init__()
+        self.X, self.y = _check_2d(X, y)
+        self.every = _validation.check_positive_int(every, "every")
+        self.xx, self.yy, self._points = _grid(self.X, resolution)
+        self.frames, self.n_classes = [], 2
+        self._last = None                            # (epoch, logs) of the last epoch seen
+
+    def _record(self, epoch, logs):
+        Z, self.n_classes = _surface(self.model, self._points, self.xx.shape)
+        self.frames.append((epoch, Z, dict(logs or {})))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last = (epoch + 1, logs)
+        if (epoch + 1) % self.every == 0:
+            self._record(epoch + 1, logs)
+
+    def on_train_end(self, logs=None):
+        # Always end on the final state, even when the epoch count is not a multiple of `every`.
+        if self._last is not None and (not self.frames or self.frames[-1][0] != self._last[0]):
+            self._record(*self._last)
+        self._last = None
+
+
+def animate_decision_boundary(recorder, path, fps=5):
+    """Write a GIF of the decision surfaces a ``BoundaryRecorder`` stored, one frame per record.
+
+    Frames are 500 x 450 pixels, titled with the epoch and loss; ``fps`` frames per second, looping.
+    Returns ``path``.
+
+    >>> animate_decision_boundary(rec, "moons.gif", fps=10)                     # doctest: +SKIP
+    """
+    if not getattr(recorder, "frames", None):
+        raise ValueError("recorder: no frames recorded; pass it to fit(..., callbacks=[recorder]) first")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        raise ValueError(f"fps: expected a positive number, got {fps!r}")
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError(f"glassnet.plot.animate_decision_boundary() needs Pillow: {_EXTRA}") from exc
+    fig = _new_figure("animate_decision_boundary", (5, 4.5))
+    ax = fig.subplots()
+    images = []
+    for epoch, Z, logs in recorder.frames:       # one figure reused: clearing is cheaper than a new one
+        ax.clear()
+        title = f"epoch {epoch}" + (f"   loss {logs['loss']:.4f}" if "loss" in logs else "")
+        _draw_boundary(ax, recorder.xx, recorder.yy, Z, recorder.n_classes, recorder.X, recorder.y, title)
+        fig.canvas.draw()
+        rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        images.append(Image.fromarray(np.ascontiguousarray(rgb)))
+    duration = max(1, int(round(1000 / fps)))
+    _write_atomic(path, lambda fh: images[0].save(fh, format="GIF", save_all=True,
+                                                   append_images=images[1:], duration=duration, loop=0))
+    return path
+
+
+def confusion_counts(y_true, y_pred, num_classes=None):
+    """The confusion matrix as integers: ``C[i, j]`` = samples of true class i predicted as j.
+
+    y_true, y_pred : labels (n,), one-hot or probabilities (n, classes) (argmax), or one sigmoid
+    column (n, 1) (thresholded at 0.5). Returns int64 ndarray of shape (num_classes, num_classes).
+
+    >>> confusion_counts([0, 1, 1, 2], [0, 1, 2, 2]).tolist()
+    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    """
+    t, p = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if len(t) != len(p):
+        raise ValueError(f"y_pred: expected {len(t)} predictions (one per y_true), got {len(p)}")
+    # One-hot inputs fix the class count even when the last classes never occur.
+    widths = [np.shape(a)[1] for a in (y_true, y_pred) if np.ndim(a) == 2 and np.shape(a)[1] > 1]
+    needed = max(int(t.max()) + 1, int(p.max()) + 1, *widths)
+    if num_classes is None:
+        num_classes = needed
+    elif _validation.check_positive_int(num_classes, "num_classes") < needed:
+        raise ValueError(f"num_classes: labels go up to {needed - 1}, so expected at least {needed}, "
+                         f"got {num_classes}")
+    k = int(num_classes)
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
+
+
+def confusion_matrix(y_true, y_pred, path=None, labels=None):
+    """Draw the confusion matrix (rows: true class, columns: predicted) with the count in each cell.
+
+    y_true, y_pred : as for ``confusion_counts``. labels : names for the classes (default 0..k-1).
+    Returns the Figure; writes it to ``path`` when given.
+
+    >>> fig = confusion_matrix(y_test, model.predict(X_test), path="cm.png")   # doctest: +SKIP
+    """
+    counts = confusion_counts(y_true, y_pred)
+    if labels is not None:
+        if len(labels) < counts.shape[0]:
+            raise ValueError(f"labels: expected at least {counts.shape[0]} names, got {len(labels)}")
+        counts = confusion_counts(y_true, y_pred, num_classes=len(labels))
+    k = counts.shape[0]
+    names = [str(c) for c in (range(k) if labels is None else labels)]
+    size = max(4.0, 0.55 * k + 2.0)
+    fig = _new_figure("confusion_matrix", (size, size * 0.9))
+    ax = fig.subplots()
+    image = ax.imshow(counts, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    threshold = counts.max() / 2
+    for (i, j), n in np.ndenumerate(counts):     # white text on dark cells so every count is readable
+        ax.text(j, i, str(n), ha="center", va="center", color="w" if n > threshold else "k",
+                fontsize=9 if k <= 12 else 6)
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
+           xlabel="predicted", ylabel="true", title=f"confusion matrix ({counts.sum()} samples)")
+    if path is not None:
+        _save_figure(fig, path)
+    return fig

@@ -1,0 +1,225 @@
+"""The training loop of ``Sequential``: fit, evaluate, predict, train_on_batch.
+
+Kept apart from model.py so that each file reads in one sitting. Speed comes from doing little per
+batch: one shuffled contiguous copy of the data per epoch (then plain slices, no fancy indexing per
+batch), in-place optimizer updates, and no Python work per batch beyond the layers' own.
+"""
+import math
+
+import numpy as np
+
+from ._validation import as_array, check_positive_int
+from .callbacks import CallbackList, History, ProgressBar
+from .errors import NonFiniteError
+
+_HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
+         "inputs that are not scaled (standardise features, divide pixels by 255), or a loss that does "
+         "not match the output activation")
+
+
+class TrainingMixin:
+
+    # -- checks -------------------------------------------------------------------------------
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{what}: the model is not built yet; give the first layer input_dim/"
+                             f"input_shape, call build(input_shape), or fit/predict on data first")
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
+
+    def _prepare_x(self, x, name="x"):
+        x = as_array(x, name, self.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
+                             f"for a single feature use x.reshape(-1, 1)")
+        if not self.built:
+            self.build(x.shape[1:])
+        elif x.shape[1:] != self.input_shape:
+            raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
+                             f"got samples of shape {x.shape[1:]}")
+        return x
+
+    def _prepare_xy(self, x, y, xname="x", yname="y"):
+        self._require_compiled("fit/evaluate")
+        x = self._prepare_x(x, xname)
+        y = as_array(y, yname, self.dtype, allow_int=True)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
+                             f"{x.shape[0]} and {y.shape[0]}")
+        return x, self.loss.prepare_targets(y, self.output_shape[-1], self.dtype, yname)
+
+    # -- one pass -----------------------------------------------------------------------------
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _loss_from_output(self, out, y):
+        if self._fused:
+            return self.loss.from_logits(self.layers[-1].z, out, y)
+        return self.loss(out, y)
+
+    def _loss_and_gradients(self, x, y):
+        """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
+        Returns ``(loss value before the update, output)``."""
+        out = self._forward(x, training=True)
+        value = self._loss_from_output(out, y)
+        if self._fused:
+            grad = self.layers[-1].backward_from_logits(self.loss.gradient_from_logits(out, y))
+            backward_layers = self.layers[-2::-1]
+        else:
+            grad = self.loss.gradient(out, y)
+            backward_layers = self.layers[::-1]
+        for layer in backward_layers:
+            grad = layer.backward(grad)
+        return value, out
+
+    def _loss_value(self, x, y):
+        """The loss of a batch in training mode, without gradients (for finite differences)."""
+        return self._loss_from_output(self._forward(x, training=True), y)
+
+    def _train_step(self, x, y):
+        value, out = self._loss_and_gradients(x, y)
+        self.optimizer.apply(self._triples)
+        return value, out
+
+    def _raise_non_finite(self, value, x, epoch, batch):
+        """Name the first layer whose parameters or output stopped being finite."""
+        culprit, what = None, "output"
+        for layer in self.layers:
+            if any(not np.isfinite(p).all() for p in layer.params.values()):
+                culprit, what = layer, "parameters"
+                break
+        if culprit is None:
+            with np.errstate(all="ignore"):
+                out = x
+                for layer in self.layers:
+                    out = layer.forward(out, training=True)
+                    if not np.isfinite(out).all():
+                        culprit = layer
+                        break
+        where = (f"; the first non-finite values are in the {what} of {culprit.describe()}"
+                 if culprit is not None else "")
+        raise NonFiniteError(f"training stopped: the loss became {value} at epoch {epoch + 1}, batch "
+                             f"{batch + 1}{where}. {_HINT}", epoch + 1, batch + 1,
+                             None if culprit is None else culprit.name)
+
+    # -- public -------------------------------------------------------------------------------
+    def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
+            validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0):
+        """Train for ``epochs`` passes over the data.
+
+        x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
+        integer labels (n_samples,). ``batch_size=None`` is full-batch gradient descent, 1 is
+        per-sample SGD. ``validation_split`` holds out the last fraction of the data (before
+        shuffling, as Keras). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        Returns a ``History`` whose ``.history`` maps "loss", metric names and "val_*" to per-epoch lists.
+        """
+        self._require_compiled("fit")
+        epochs = check_positive_int(epochs, "epochs")
+        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+        x, y = self._prepare_xy(x, y)
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split: expected a fraction in [0, 1), got {validation_split!r}")
+        if validation_split:
+            cut = x.shape[0] - int(round(x.shape[0] * validation_split))
+            if cut <= 0 or cut == x.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                                 f"validation samples out of {x.shape[0]}")
+            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data: expected a tuple (x_val, y_val)")
+            validation_data = self._prepare_xy(*validation_data, "validation_data[0]", "validation_data[1]")
+
+        n = x.shape[0]
+        bs = n if batch_size is None else min(batch_size, n)
+        steps = -(-n // bs)
+        history = History()
+        callback_list = [history, *(callbacks or [])] + ([ProgressBar(verbose)] if verbose else [])
+        hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
+                                                   "samples": n, "verbose": verbose})
+        metric_names = [name for name, _ in self.metrics]
+        # shuffled copies go into buffers made once: no allocation per epoch
+        xs, ys = (np.empty_like(x), np.empty_like(y)) if shuffle and steps > 1 else (x, y)
+        self.stop_training = False
+        logs = {}
+        hooks.call("on_train_begin", logs)
+        for epoch in range(initial_epoch, epochs):
+            hooks.call("on_epoch_begin", epoch, {})
+            if xs is not x:       # full batch: the order of the samples cannot change the step
+                order = self.shuffle_rng.permutation(n)
+                np.take(x, order, axis=0, out=xs)
+                np.take(y, order, axis=0, out=ys)
+            totals = [0.0] * (1 + len(self.metrics))
+            for b in range(steps):
+                xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
+                if hooks.has_batch_hooks:
+                    hooks.call("on_train_batch_begin", b, {})
+                value, out = self._train_step(xb, yb)
+                if not math.isfinite(value):
+                    self._raise_non_finite(value, xb, epoch, b)
+                m = xb.shape[0]
+                totals[0] += value * m
+                for i, (_, fn) in enumerate(self.metrics, 1):
+                    totals[i] += fn(out, yb) * m
+                if hooks.has_batch_hooks:
+                    hooks.call("on_train_batch_end", b, {"loss": value})
+            logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
+            if validation_data is not None:
+                values = self._evaluate_arrays(*validation_data, None)
+                logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], values))
+            hooks.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        hooks.call("on_train_end", logs)
+        return history
+
+    def _evaluate_arrays(self, x, y, batch_size):
+        n = x.shape[0]
+        bs = n if batch_size is None else batch_size
+        totals = [0.0] * (1 + len(self.metrics))
+        for start in range(0, n, bs):
+            xb, yb = x[start:start + bs], y[start:start + bs]
+            out = self._forward(xb, training=False)
+            m = xb.shape[0]
+            totals[0] += self._loss_from_output(out, yb) * m
+            for i, (_, fn) in enumerate(self.metrics, 1):
+                totals[i] += fn(out, yb) * m
+        return [t / n for t in totals]
+
+    def evaluate(self, x, y, batch_size=None):
+        """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode)."""
+        self._require_compiled("evaluate")
+        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        x, y = self._prepare_xy(x, y)
+        values = self._evaluate_arrays(x, y, batch_size)
+        return values if self.metrics else values[0]
+
+    def predict(self, x, batch_size=None):
+        """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
+
+        ``batch_size`` bounds memory for large inputs; ``None`` runs all samples at once."""
+        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        x = self._prepare_x(x)
+        if batch_size is None or batch_size >= x.shape[0]:
+            return self._forward(x, training=False)
+        return np.concatenate([self._forward(x[i:i + batch_size], training=False)
+                               for i in range(0, x.shape[0], batch_size)])
+
+    def train_on_batch(self, x, y):
+        """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics)."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare_xy(x, y)
+        value, out = self._train_step(x, y)
+        if not math.isfinite(value):
+            self._raise_non_finite(value, x, 0, 0)
+        if not self.metrics:
+            return value
+        return [value, *(fn(out, y) for _, fn in self.metrics)]
