@@ -27,10 +27,12 @@ def __getattr__(name):
     # optional modules load on first access: glassnet.plot pulls in matplotlib only when used
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
+    if name == "load_model":
+        return importlib.import_module(".io", __name__).load_model
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 
 __all__ = ["Sequential", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "utils", "backend", "Callback", "EarlyStopping", "History",
-           "NonFiniteError", "ModelFileError", "to_categorical", "set_backend", "get_backend",
+           "NonFiniteError", "ModelFileError", "to_categorical", "load_model", "set_backend", "get_backend",
            "__version__"]

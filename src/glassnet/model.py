@@ -215,5 +215,11 @@ class Sequential(TrainingMixin):
                           metrics=c.get("metrics") or None)
         return model
 
+    def save(self, path):
+        """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
+        Read it back with ``glassnet.load_model``; no pickle is ever involved."""
+        from .io import save_model
+        save_model(self, path)
+
     def __repr__(self):
         return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"
