@@ -150,9 +150,10 @@ def _mnist_raw():
     else:
         table = np.loadtxt(path, delimiter=",", dtype=np.float32)
         X, y = table[:, :-1], table[:, -1]
-    X = np.asarray(X, np.float32) / np.float32(255.0)
+    X, y = np.asarray(X, np.float32) / np.float32(255.0), np.asarray(y).astype(np.int64)
     X.setflags(write=False)
-    return X, np.asarray(y).astype(np.int64)
+    y.setflags(write=False)
+    return X, y
 
 
 def mnist(test_size=0.2, seed=0, image_shape=False):
@@ -171,21 +172,11 @@ def mnist(test_size=0.2, seed=0, image_shape=False):
     return train, test
 
 
-def mnist1d(seed=0, image_shape=False):
-    """MNIST-1D (Greydanus 2020): ten 1-D templates warped, shifted and noised into 40-sample signals.
-
-    Generated locally with the package's ``make_dataset`` (about 2 s; its ``get_dataset`` would try to
-    download a pickle and write files, so it is never called). 5,000 signals, split by the package
-    itself: X (4000, 40) train and (1000, 40) test float32, or (n, 40, 1) with ``image_shape=True``;
-    y (n,) in 0..9. The package's own default seed is 42 (the published pickle); ``seed`` picks another
-    draw.
-
-    >>> (X, y), (Xt, yt) = mnist1d(); X.shape, Xt.shape
-    ((4000, 40), (1000, 40))
-    """
+@functools.lru_cache(maxsize=2)
+def _mnist1d_raw(seed):
     data_mod = _require("mnist1d.data", "mnist1d", "mnist1d")
     args = data_mod.get_dataset_args()
-    args.seed = int(seed)
+    args.seed = seed
     # make_dataset seeds and draws from the *global* NumPy and `random` states; restore them so that
     # loading data does not change the randomness of the caller's program.
     np_state, py_state = np.random.get_state(), random.getstate()
@@ -194,10 +185,30 @@ def mnist1d(seed=0, image_shape=False):
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    train, test = _pack(data["x"], data["y"], data["x_test"], data["y_test"])
+    arrays = tuple(np.asarray(data[k], np.float32 if k.startswith("x") else np.int64)
+                   for k in ("x", "y", "x_test", "y_test"))
+    for a in arrays:
+        a.setflags(write=False)                 # cached: callers get copies
+    return arrays
+
+
+def mnist1d(seed=0, image_shape=False):
+    """MNIST-1D (Greydanus 2020): ten 1-D templates warped, shifted and noised into 40-sample signals.
+
+    Generated locally with the package's ``make_dataset`` (about 2 s, cached per seed; its
+    ``get_dataset`` would try to download a pickle and write files, so it is never called). 5,000
+    signals split by the package itself: X (4000, 40) train and (1000, 40) test float32, or (n, 40, 1)
+    with ``image_shape=True``; y (n,) in 0..9, roughly balanced. The package standardises the whole
+    set (train and test together) to mean 0, std 1. Its own default seed is 42 (the published pickle);
+    ``seed`` picks the draw.
+
+    >>> (X, y), (Xt, yt) = mnist1d(); X.shape, Xt.shape
+    ((4000, 40), (1000, 40))
+    """
+    X_tr, y_tr, X_te, y_te = (a.copy() for a in _mnist1d_raw(int(seed)))
     if image_shape:
-        train, test = ((a[..., None], b) for a, b in (train, test))
-    return train, test
+        X_tr, X_te = X_tr[..., None], X_te[..., None]
+    return (X_tr, y_tr), (X_te, y_te)
 
 
 DATASETS = {

@@ -20,15 +20,18 @@ class Optimizer:
                              f"got {learning_rate!r}")
         self.learning_rate = float(learning_rate)
         self.iterations = 0
-        self.slots = {}          # key -> {slot name: array}; "_scratch" is not state
+        self.slots = {}          # key -> {slot name: array}: the state to save
+        self._scratch = {}       # key -> a buffer for intermediate results (not state)
 
     def _slot(self, key, param, *names, fill=0.0):
+        """The state arrays of ``key`` (created on first use) and its scratch buffer."""
         slots = self.slots.get(key)
         if slots is None:
-            slots = {name: np.full_like(param, fill) for name in names}
-            slots["_scratch"] = np.empty_like(param)
-            self.slots[key] = slots
-        return slots
+            slots = self.slots[key] = {name: np.full_like(param, fill) for name in names}
+        tmp = self._scratch.get(key)
+        if tmp is None:
+            tmp = self._scratch[key] = np.empty_like(param)
+        return slots, tmp
 
     def apply(self, triples):
         self.iterations += 1
@@ -39,20 +42,17 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        config = {k: v for k, v in vars(self).items() if k not in ("slots", "iterations")}
+        config = {k: v for k, v in vars(self).items() if k not in ("slots", "iterations", "_scratch")}
         return {"name": self.name, **config}
 
     def get_state(self):
-        """``{"iterations": int, "slots": {key: {slot: array}}}`` (scratch buffers left out)."""
+        """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
         return {"iterations": self.iterations,
-                "slots": {key: {s: a for s, a in slots.items() if s != "_scratch"}
-                          for key, slots in self.slots.items()}}
+                "slots": {key: dict(slots) for key, slots in self.slots.items()}}
 
     def set_state(self, state):
         self.iterations = int(state["iterations"])
-        self.slots = {key: {**{s: np.array(a) for s, a in slots.items()},
-                            "_scratch": np.empty_like(next(iter(slots.values())))}
-                      if slots else {} for key, slots in state["slots"].items()}
+        self.slots = {key: {s: np.array(a) for s, a in slots.items()} for key, slots in state["slots"].items()}
 
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate}>"
@@ -76,13 +76,13 @@ class SGD(Optimizer):
 
     def update(self, key, param, grad):
         if self.momentum == 0:
-            tmp = self._slot(key, param)["_scratch"]
+            _, tmp = self._slot(key, param)
             np.multiply(grad, self.learning_rate, out=tmp)
             param -= tmp
             return
         first = key not in self.slots
-        slots = self._slot(key, param, "momentum")
-        buf, tmp = slots["momentum"], slots["_scratch"]
+        slots, tmp = self._slot(key, param, "momentum")
+        buf = slots["momentum"]
         if first:
             buf[...] = grad
         else:
@@ -111,8 +111,8 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def update(self, key, param, grad):
-        slots = self._slot(key, param, "m", "v")
-        m, v, tmp = slots["m"], slots["v"], slots["_scratch"]
+        slots, tmp = self._slot(key, param, "m", "v")
+        m, v = slots["m"], slots["v"]
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         m *= b1                                     # m = b1 m + (1 - b1) g
         np.multiply(grad, 1 - b1, out=tmp)
@@ -153,8 +153,8 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
     def update(self, key, param, grad):
-        slots = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
-        v, tmp = slots["v"], slots["_scratch"]
+        slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
+        v = slots["v"]
         v *= self.rho
         np.multiply(grad, grad, out=tmp)
         tmp *= 1 - self.rho
@@ -181,8 +181,8 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
 
     def update(self, key, param, grad):
-        slots = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
-        s, tmp = slots["sum"], slots["_scratch"]
+        slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
+        s = slots["sum"]
         np.multiply(grad, grad, out=tmp)
         s += tmp
         np.sqrt(s, out=tmp)
@@ -204,8 +204,11 @@ class Adadelta(Optimizer):
         self.rho, self.epsilon = float(rho), float(epsilon)
 
     def update(self, key, param, grad):
-        slots = self._slot(key, param, "v", "u", "delta")
-        v, u, d, tmp = slots["v"], slots["u"], slots["delta"], slots["_scratch"]
+        slots, tmp = self._slot(key, param, "v", "u")
+        v, u = slots["v"], slots["u"]
+        d = self._scratch.get(key + "#delta")
+        if d is None:
+            d = self._scratch[key + "#delta"] = np.empty_like(param)
         v *= self.rho
         np.multiply(grad, grad, out=tmp)
         tmp *= 1 - self.rho

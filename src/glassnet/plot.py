@@ -27,6 +27,7 @@ _RED, _GREEN = "#d62728", "#2ca02c"           # seed 003: red dots for y=0, gree
 
 def _require_matplotlib(caller):
     try:
+        import matplotlib  # noqa: F401  (first, so a hidden top-level package is reported)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -113,6 +114,7 @@ def learning_curve(history, path=None, metrics=None):
                 values = np.asarray(values, dtype=float)
                 ax.plot(np.arange(1, len(values) + 1), values, label=label)
         ax.set(xlabel="epoch", ylabel=key, title=key)
+        ax.xaxis.get_major_locator().set_params(integer=True)     # no epoch 1.25
         ax.grid(alpha=0.3)
         ax.legend()
     if path is not None:
@@ -210,8 +212,11 @@ class BoundaryRecorder(Callback):
     ``frames`` is a list of ``(epoch, surface, logs)``, epoch counted from 1; frames accumulate
     across ``fit`` calls (call ``frames.clear()`` to start over).
 
-    >>> rec = BoundaryRecorder(X, y, every=20)                                  # doctest: +SKIP
-    >>> model.fit(X, y, epochs=400, callbacks=[rec]); animate_decision_boundary(rec, "train.gif")
+    Example::
+
+        rec = BoundaryRecorder(X, y, every=20)
+        model.fit(X, y, epochs=400, callbacks=[rec])
+        animate_decision_boundary(rec, "train.gif")
     """
 
     def __init__(self, X, y, every=10, resolution=100):

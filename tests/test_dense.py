@@ -1,0 +1,135 @@
+"""Dense and Activation layers, initializers, and the gradcheck that guards them."""
+import numpy as np
+import pytest
+
+from glassnet import initializers
+from glassnet.gradcheck import GradientCheckError, check_layer
+from glassnet.layers import Activation, Dense, Layer
+
+ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_gradients(activation, rng):
+    x = rng.standard_normal((5, 4))
+    report = check_layer(Dense(3, activation=activation, dtype="float64", seed=1), x)
+    assert report["max_error"] < 1e-6 and set(report["errors"]) == {"input", "kernel", "bias"}
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_layer_gradients(activation, rng):
+    x = rng.standard_normal((4, 6))
+    x = np.where(np.abs(x) < 0.05, 0.1, x)
+    check_layer(Activation(activation, dtype="float64"), x)
+
+
+def test_gradcheck_fails_on_a_wrong_gradient(rng):
+    class Broken(Dense):
+        def backward(self, grad_output):
+            dx = super().backward(grad_output)
+            self.grads["kernel"] *= 1.001                 # a 0.1% error must be caught
+            return dx
+    with pytest.raises(GradientCheckError, match="kernel"):
+        check_layer(Broken(3, dtype="float64", seed=0), rng.standard_normal((4, 2)))
+
+    class BrokenInput(Dense):
+        def backward(self, grad_output):
+            return super().backward(grad_output)[:, ::-1]
+    with pytest.raises(GradientCheckError, match="input"):
+        check_layer(BrokenInput(3, dtype="float64", seed=0), rng.standard_normal((4, 2)))
+
+
+def test_dense_matches_torch_linear(rng, torch):
+    layer = Dense(3, activation="tanh", dtype="float64", seed=0)
+    x = rng.standard_normal((5, 4))
+    out = layer(x)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    tx = torch.tensor(x, requires_grad=True)
+    w = torch.tensor(layer.params["kernel"].T.copy(), requires_grad=True)   # torch keeps (out, in)
+    b = torch.tensor(layer.params["bias"].copy(), requires_grad=True)
+    tout = torch.tanh(torch.nn.functional.linear(tx, w, b))
+    tout.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["kernel"], w.grad.numpy().T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["bias"], b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_dense_shapes_and_dtype():
+    layer = Dense(7, activation="relu", seed=0)
+    out = layer(np.ones((3, 5)))
+    assert out.shape == (3, 7) and out.dtype == np.float32
+    assert layer.params["kernel"].shape == (5, 7) and layer.params["bias"].shape == (7,)
+    assert layer.output_shape((5,)) == (7,)
+    assert layer.count_params() == 5 * 7 + 7
+    dx = layer.backward(np.ones((3, 7), dtype=np.float32))
+    assert dx.dtype == np.float32 and all(g.dtype == np.float32 for g in layer.grads.values())
+
+
+def test_backward_does_not_modify_grad_output(rng):
+    for layer in (Dense(3, activation="sigmoid", dtype="float64", seed=0), Activation("softmax", dtype="float64")):
+        out = layer(rng.standard_normal((4, 3)))
+        upstream = rng.standard_normal(out.shape)
+        saved = upstream.copy()
+        layer.backward(upstream)
+        np.testing.assert_array_equal(upstream, saved)
+
+
+def test_dense_rejects_bad_arguments():
+    for units in (0, -1, 2.5, "3", True):
+        with pytest.raises(ValueError, match="units"):
+            Dense(units)
+    with pytest.raises(ValueError, match="activation"):
+        Dense(3, activation="relux")
+    with pytest.raises(ValueError, match="initializer"):
+        Dense(3, kernel_initializer="glorot")
+    layer = Dense(3, seed=0)
+    layer(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"expected input samples of shape \(4,\), got \(5,\)"):
+        layer(np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"\(batch, \.\.\.\)"):
+        Dense(3)(np.ones(4))
+    with pytest.raises(ValueError, match="Flatten"):
+        Dense(3)(np.ones((2, 4, 4)))
+
+
+def test_config_round_trip():
+    layer = Dense(4, activation="elu", kernel_initializer="he_normal", input_dim=3, name="d")
+    clone = Dense.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+
+def test_custom_layer_follows_the_contract(rng):
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.add_weight("gamma", input_shape, "ones")
+            super().build(input_shape)
+
+        def forward(self, x, training=False):
+            self.x = x
+            return x * self.params["gamma"]
+
+        def backward(self, grad_output):
+            self.grads["gamma"][...] = (grad_output * self.x).sum(axis=0)
+            return grad_output * self.params["gamma"]
+    check_layer(Scale(dtype="float64"), rng.standard_normal((3, 4)))
+
+
+@pytest.mark.parametrize("name", sorted(initializers.INITIALIZERS))
+def test_initializers_shape_dtype_and_seed(name):
+    init = initializers.get(name)
+    a = init((200, 300), np.random.default_rng(0), np.float32)
+    b = init((200, 300), np.random.default_rng(0), np.float32)
+    assert a.shape == (200, 300) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,std", [
+    ("plain", 0.01), ("glorot_uniform", np.sqrt(2 / 500)), ("glorot_normal", np.sqrt(2 / 500)),
+    ("xavier", np.sqrt(2 / 500)), ("he_uniform", np.sqrt(2 / 200)), ("he_normal", np.sqrt(2 / 200)),
+    ("he", np.sqrt(2 / 200)), ("lecun_normal", np.sqrt(1 / 200)), ("zeros", 0.0)])
+def test_initializer_scales(name, std):
+    w = initializers.get(name)((200, 300), np.random.default_rng(0), np.float64)
+    assert w.std() == pytest.approx(std, rel=0.03, abs=1e-12)
+    assert abs(w.mean()) < 0.05 * max(std, 1e-9) + 1e-12 or name == "zeros"

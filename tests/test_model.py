@@ -1,0 +1,280 @@
+"""Sequential: the API contract, whole-network gradients (finite differences and PyTorch), dtypes,
+reproducibility, and the bad inputs each public entry must refuse."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.gradcheck import check_model
+from glassnet.layers import Activation, Dense
+
+LOSS_OUTPUTS = {   # loss -> (output activation, units)
+    "mse": ("linear", 3), "squared_error": ("tanh", 3), "mae": ("linear", 3),
+    "binary_crossentropy": ("sigmoid", 1), "categorical_crossentropy": ("softmax", 4),
+    "sparse_categorical_crossentropy": ("softmax", 4)}
+
+
+def _targets(loss, n, units, rng):
+    if loss == "sparse_categorical_crossentropy":
+        return rng.integers(0, units, n)
+    if loss == "categorical_crossentropy":
+        return np.eye(units)[rng.integers(0, units, n)]
+    if loss == "binary_crossentropy":
+        return rng.integers(0, 2, n)
+    return rng.standard_normal((n, units))
+
+
+def _net(loss, dtype="float64", seed=0, hidden=("tanh", "elu")):
+    activation, units = LOSS_OUTPUTS[loss]
+    model = gn.Sequential([Dense(5, activation=hidden[0], input_dim=3), Dense(4, activation=hidden[1]),
+                           Dense(units, activation=activation)], seed=seed, dtype=dtype)
+    model.compile(loss=loss, optimizer="sgd")
+    return model
+
+
+@pytest.mark.parametrize("loss", sorted(LOSS_OUTPUTS))
+def test_whole_model_gradient_check(loss, rng):
+    model = _net(loss)
+    x = rng.standard_normal((6, 3))
+    report = check_model(model, x, _targets(loss, 6, LOSS_OUTPUTS[loss][1], rng))
+    assert len(report["errors"]) == 6
+
+
+def test_separate_activation_layers_fuse_too(rng):
+    model = gn.Sequential([Dense(4, input_dim=3), Activation("tanh"), Dense(3), Activation("softmax")],
+                          seed=0, dtype="float64")
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    assert model._fused
+    check_model(model, rng.standard_normal((5, 3)), np.eye(3)[[0, 1, 2, 0, 1]])
+
+
+@pytest.mark.parametrize("loss", sorted(LOSS_OUTPUTS))
+def test_matches_torch_autograd(loss, rng, torch):
+    model = _net(loss, hidden=("relu", "sigmoid"))
+    x = rng.standard_normal((7, 3))
+    y = _targets(loss, 7, LOSS_OUTPUTS[loss][1], rng)
+    xp, yp = model._prepare_xy(x, y)
+    value, out = model._loss_and_gradients(xp, yp)
+
+    params = [torch.tensor(w, requires_grad=True) for w in model.get_weights()]
+    h = torch.tensor(x)
+    acts = [torch.relu, torch.sigmoid, None]
+    for i, act in enumerate(acts):
+        h = h @ params[2 * i] + params[2 * i + 1]
+        if act is not None:
+            h = act(h)
+    F, t = torch.nn.functional, torch.tensor(yp)
+    if loss == "mse":
+        tl = F.mse_loss(h, t)
+    elif loss == "mae":
+        tl = F.l1_loss(h, t)
+    elif loss == "squared_error":
+        tl = 0.5 * ((torch.tanh(h) - t) ** 2).sum() / 7
+        h = torch.tanh(h)
+    elif loss == "binary_crossentropy":
+        tl = F.binary_cross_entropy_with_logits(h, t)
+        h = torch.sigmoid(h)
+    elif loss == "categorical_crossentropy":
+        tl = F.cross_entropy(h, t)
+        h = torch.softmax(h, dim=1)
+    else:
+        tl = F.cross_entropy(h, torch.tensor(yp))
+        h = torch.softmax(h, dim=1)
+    tl.backward()
+    assert value == pytest.approx(tl.item(), rel=1e-10)
+    np.testing.assert_allclose(out, h.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grads = [g for layer in model.layers for g in layer.grads.values()]
+    for mine, theirs in zip(grads, params):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-8, atol=1e-11)
+
+
+def test_float32_end_to_end(rng):
+    model = _net("sparse_categorical_crossentropy", dtype="float32")
+    x, y = rng.standard_normal((20, 3)), rng.integers(0, 4, 20)     # float64 in, cast once
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert all(g.dtype == np.float32 for layer in model.layers for g in layer.grads.values())
+    assert model.predict(x).dtype == np.float32
+    assert all(a.dtype == np.float32 for s in model.optimizer.get_state()["slots"].values() for a in s.values())
+
+
+def test_same_seed_same_run(rng):
+    x, y = rng.standard_normal((50, 3)), rng.integers(0, 2, 50)
+    runs = []
+    for _ in range(2):
+        model = _net("binary_crossentropy", dtype="float32", seed=7)
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    other = _net("binary_crossentropy", dtype="float32", seed=8)
+    assert not np.array_equal(other.get_weights()[0], _net("binary_crossentropy", "float32", seed=7).get_weights()[0])
+
+
+def test_lazy_build_equals_eager_build(rng):
+    eager = gn.Sequential([Dense(4, input_dim=3), Dense(1)], seed=3)
+    lazy = gn.Sequential([Dense(4), Dense(1)], seed=3)
+    lazy.build((3,))
+    for a, b in zip(eager.get_weights(), lazy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_api_contract(rng, capsys):
+    model = gn.Sequential(seed=0)
+    model.add(Dense(25, activation="relu", input_dim=2))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=0.1), metrics=["accuracy"])
+    x, y = rng.standard_normal((40, 2)), rng.integers(0, 2, 40)
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_data=(x[:10], y[:10]), verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 3 for v in history.history.values())
+    loss, acc = model.evaluate(x, y)
+    assert 0 <= acc <= 1 and loss > 0
+    assert model.predict(x).shape == (40, 1)
+    before = model.evaluate(x, y)[0]
+    assert model.train_on_batch(x, y)[0] == pytest.approx(before, rel=1e-5)
+    weights = model.get_weights()
+    assert [w.shape for w in weights] == [(2, 25), (25,), (25, 1), (1,)]
+    model.set_weights([w * 0 for w in weights])
+    assert np.all(model.predict(x) == 0.5)
+    model.summary()
+    out = capsys.readouterr().out
+    assert "dense_1 (Dense)" in out and "(None, 25)" in out and "Total params: 101" in out
+
+
+def test_history_loss_is_mean_of_batch_losses(rng):
+    model = _net("mse", dtype="float64")
+    x, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
+    batch_losses = []
+    history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0, callbacks=[
+        gn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: batch_losses.append(logs["loss"]))])
+    assert len(batch_losses) == 3                     # batches of 4, 4 and 2 samples
+    expected = (4 * batch_losses[0] + 4 * batch_losses[1] + 2 * batch_losses[2]) / 10
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_full_batch_and_per_sample_sgd(rng):
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    full = _net("mse")
+    expected = [w.copy() for w in full.get_weights()]
+    full.fit(x, y, epochs=1, batch_size=None, verbose=0)
+    # one full-batch step equals a single train_on_batch on all the data
+    manual = _net("mse")
+    manual.set_weights(expected)
+    manual.train_on_batch(x, y)
+    for a, b in zip(full.get_weights(), manual.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # batch_size=1 without shuffling: eight sequential single-sample steps
+    sgd = _net("mse")
+    sgd.fit(x, y, epochs=1, batch_size=1, shuffle=False, verbose=0)
+    steps = _net("mse")
+    for i in range(8):
+        steps.train_on_batch(x[i:i + 1], y[i:i + 1])
+    for a, b in zip(sgd.get_weights(), steps.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_from_architecture():
+    arch = [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
+            {"input_dim": 25, "output_dim": 50, "activation": "relu"},
+            {"input_dim": 50, "output_dim": 1, "activation": "sigmoid"}]
+    model = gn.Sequential.from_architecture(arch, seed=0)
+    assert [w.shape for w in model.get_weights()] == [(2, 25), (25,), (25, 50), (50,), (50, 1), (1,)]
+    bad = [dict(arch[0]), dict(arch[1], input_dim=24)]
+    with pytest.raises(ValueError, match=r"architecture\[1\]: input_dim is 24 but the previous layer's output_dim is 25"):
+        gn.Sequential.from_architecture(bad)
+    with pytest.raises(ValueError, match="unknown keys"):
+        gn.Sequential.from_architecture([dict(arch[0], units=3)])
+    with pytest.raises(ValueError, match="non-empty list"):
+        gn.Sequential.from_architecture([])
+
+
+def test_early_stopping_restores_best(rng):
+    x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 3))
+    model = _net("mse", dtype="float64")
+    model.compile(loss="mse", optimizer=gn.optimizers.SGD(5.0))           # diverges: loss rises
+    stopper = gn.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    initial = model.get_weights()
+    history = model.fit(x, y, epochs=50, batch_size=None, verbose=0, callbacks=[stopper])
+    assert len(history.history["loss"]) < 50 and stopper.stopped_epoch is not None
+    best = int(np.argmin(history.history["loss"]))
+    assert best == stopper.best_epoch
+    if best == 0:   # restored weights are those after epoch 1's update
+        assert not all(np.array_equal(a, b) for a, b in zip(initial, model.get_weights()))
+
+
+def test_non_finite_loss_names_epoch_batch_and_layer(rng):
+    x, y = rng.standard_normal((64, 3)) * 1e3, rng.standard_normal((64, 3))
+    model = gn.Sequential([Dense(8, activation="relu", input_dim=3), Dense(3)], seed=0)
+    model.compile(loss="mse", optimizer=gn.optimizers.SGD(10.0))
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match=r"epoch \d+, batch \d+.*learning rate") as info:
+        model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    assert info.value.epoch >= 1 and info.value.batch >= 1 and info.value.layer in ("dense", "dense_1")
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
+def test_bad_inputs_are_refused(call, rng):
+    model = _net("sparse_categorical_crossentropy", dtype="float32")
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 4, 10)
+    fn = getattr(model, call)
+    cases = [
+        ((x, y[:9]), ValueError, "same number of samples, got 10 and 9"),
+        ((x[:, :2], y), ValueError, r"expects samples of shape \(3,\), got samples of shape \(2,\)"),
+        ((x, y + 4), ValueError, r"labels must lie in \[0, 4\)"),
+        ((np.where(x > 1, np.nan, x), y), ValueError, "x: contains .* NaN"),
+        ((x, y.astype(float) / 2), ValueError, "integer class labels"),
+        ((x[:, 0], y), ValueError, "2-D array"),
+        ((np.array([["a", "b", "c"]] * 10), y), TypeError, "x: expected numbers"),
+        (([[1, 2, 3], [1, 2]] * 5, y), ValueError, "ragged"),
+        ((x[:0], y[:0]), ValueError, "at least one sample"),
+        ((None, y), TypeError, "x: expected an array, got None"),
+    ]
+    for args, error, message in cases:
+        with pytest.raises(error, match=message):
+            fn(*args)
+
+
+def test_one_hot_width_and_compile_errors(rng):
+    model = _net("categorical_crossentropy", dtype="float32")
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 4\)"):
+        model.fit(rng.standard_normal((5, 3)), np.eye(3)[[0, 1, 2, 0, 1]], verbose=0)
+    raw = gn.Sequential([Dense(2, input_dim=3)])
+    with pytest.raises(ValueError, match="compile"):
+        raw.fit(np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="sgd"):
+        raw.compile(loss="mse", optimizer="sgdd")
+    with pytest.raises(ValueError, match="mse"):
+        raw.compile(loss="l2")
+    raw.compile(loss="mse")
+    for kwargs, message in [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"),
+                            ({"epochs": 2.5}, "epochs"), ({"validation_split": 1.5}, "validation_split"),
+                            ({"verbose": 3}, "verbose")]:
+        with pytest.raises(ValueError, match=message):
+            raw.fit(np.ones((4, 3)), np.ones((4, 2)), **kwargs)
+
+
+def test_pandas_and_lists_are_accepted(rng):
+    pd = pytest.importorskip("pandas")
+    model = _net("binary_crossentropy", dtype="float32")
+    x = rng.standard_normal((12, 3))
+    y = rng.integers(0, 2, 12)
+    model.fit(pd.DataFrame(x, columns=list("abc")), pd.Series(y), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict(x.tolist()), model.predict(pd.DataFrame(x)))
+
+
+def test_validation_split_holds_out_the_tail(rng):
+    model = _net("mse", dtype="float64")
+    x, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
+    history = model.fit(x, y, epochs=1, batch_size=None, validation_split=0.2, verbose=0)
+    assert "val_loss" in history.history
+
+
+def test_verbose_output(rng, capsys):
+    model = _net("mse", dtype="float32")
+    x, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
+    model.fit(x, y, epochs=2, verbose=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2") and "loss:" in lines[1]
+    model.fit(x, y, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.fit(x, y, epochs=1, verbose=1)
+    assert "Epoch 1/1" in capsys.readouterr().out
