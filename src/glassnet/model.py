@@ -215,6 +215,12 @@ class Sequential(TrainingMixin):
                           metrics=c.get("metrics") or None)
         return model
 
+    def trace(self, x, y):
+        """One forward and backward pass on (x, y) without updating: per layer its input, Z, A, dA,
+        dZ and parameter gradients (see ``glassnet.trace``). ``print`` it to see the numbers."""
+        from .trace import trace
+        return trace(self, x, y)
+
     def save(self, path):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
         Read it back with ``glassnet.load_model``; no pickle is ever involved."""

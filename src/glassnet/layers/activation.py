@@ -24,7 +24,8 @@ class Activation(Layer):
         return self.a
 
     def backward(self, grad_output):
-        return self.activation.backward(grad_output, self.z, self.a)
+        self.grad_z = self.activation.backward(grad_output, self.z, self.a)
+        return self.grad_z
 
     def backward_from_logits(self, grad_z):
         """The fused loss already gave dL/dz: pass it through unchanged."""

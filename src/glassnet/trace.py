@@ -1,0 +1,63 @@
+"""One training step laid bare: every intermediate of a forward and backward pass (seed 003).
+
+``model.trace(X, y)`` runs the same forward and backward pass as training, without updating anything,
+and keeps for each layer: its input, Z (the pre-activation), A (the output), dA = dL/dA, dZ = dL/dZ
+and the parameter gradients. ``print(trace)`` shows them rounded like the tutorial's figures.
+
+>>> trace = model.trace(X, y)                    # doctest: +SKIP
+>>> trace.loss, trace[0]["dZ"], trace[0]["grads"]["bias"]   # doctest: +SKIP
+"""
+import numpy as np
+
+
+class Trace(list):
+    """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads) and ``.loss``."""
+
+    def __init__(self, records, loss, decimals=3):
+        super().__init__(records)
+        self.loss, self.decimals = loss, decimals
+
+    def __str__(self):
+        def row(label, array):
+            head = f"  {label:<8}"            # continuation lines align under the first
+            return head + np.array2string(np.asarray(array), precision=self.decimals, suppress_small=True,
+                                          floatmode="maxprec", separator=", ", prefix=head)
+        lines = []
+        for record in self:
+            lines.append(f"== {record['layer']}")
+            lines += [row(key, record[key]) for key in ("input", "Z", "A", "dA", "dZ")
+                      if record.get(key) is not None]
+            lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
+        lines.append(f"loss {self.loss:.{self.decimals}f}")
+        return "\n".join(lines)
+
+
+def trace(model, x, y):
+    """Forward and backward through ``model`` on (x, y) without an update; see the module docstring."""
+    x, y = model._prepare_xy(x, y)
+    records, out = [], x
+    for layer in model.layers:
+        inputs = out
+        out = layer.forward(inputs, training=True)
+        records.append({"layer": layer.describe(), "input": inputs.copy(),
+                        "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
+    loss = model._loss_from_output(out, y)
+    # dA of the output is the loss's own derivative, even where training fuses it into dZ
+    grad = model.loss.gradient(out, y)
+    last = model.layers[-1]
+    for i in range(len(model.layers) - 1, -1, -1):
+        layer, record = model.layers[i], records[i]
+        record["dA"] = grad.copy()
+        if layer is last and model._fused:
+            grad = layer.backward_from_logits(model.loss.gradient_from_logits(out, y))
+        else:
+            grad = layer.backward(grad)
+        record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ
+        record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
+        if grad is None:                 # the first layer skips its unused input gradient
+            break
+    return Trace(records, loss)
+
+
+def _copy(array):
+    return None if array is None else np.array(array, copy=True)

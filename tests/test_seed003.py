@@ -1,0 +1,71 @@
+"""Seed 003 ("Nothing but NumPy") by the numbers: the OR gate worked by hand, through model.trace."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import Dense
+
+OR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+OR_Y = np.array([0, 1, 1, 1])
+
+
+def neuron(bias=0.0):
+    """A single sigmoid neuron with the tutorial's weights w1 = 0.1, w2 = 0.6."""
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], dtype="float64")
+    model.compile(loss="squared_error", optimizer=gn.optimizers.SGD(learning_rate=1.0))
+    model.set_weights([np.array([[0.1], [0.6]]), np.array([bias])])
+    return model
+
+
+def test_one_example_forward_and_backward():
+    model = neuron()
+    trace = model.trace(OR_X[:1], OR_Y[:1])
+    step = trace[0]
+    assert step["A"][0, 0] == pytest.approx(0.5)             # y_hat = sigmoid(0) = 0.5
+    assert trace.loss == pytest.approx(0.125)                # 1/2 (0.5 - 0)^2
+    assert step["dA"][0, 0] == pytest.approx(0.5)            # dL/dy_hat = y_hat - y
+    assert step["dZ"][0, 0] == pytest.approx(0.125)          # times sigmoid' = 0.25
+    np.testing.assert_allclose(step["grads"]["kernel"], [[0.0], [0.0]])   # x1 = x2 = 0: no information
+    assert step["grads"]["bias"][0] == pytest.approx(0.125)
+    # the tutorial's step: b = 0 - 1 * 0.125 = -0.125, then y_hat ~ 0.469 and loss ~ 0.109
+    model.train_on_batch(OR_X[:1], OR_Y[:1])
+    assert model.get_weights()[1][0] == pytest.approx(-0.125)
+    assert round(float(model.predict(OR_X[:1])[0, 0]), 3) == 0.469
+    # "Loss is down from 0.125 to around 0.109": 1/2 * 0.4688^2 = 0.10988, which the tutorial truncates
+    assert model.evaluate(OR_X[:1], OR_Y[:1]) == pytest.approx(0.1099, abs=5e-5)
+
+
+def test_full_batch_cost_drops_from_0089_to_0084():
+    model = neuron()
+    before = model.trace(OR_X, OR_Y)
+    assert round(before.loss, 3) == 0.089
+    np.testing.assert_allclose(before[0]["A"].ravel().round(3), [0.5, 0.646, 0.525, 0.668])
+    model.train_on_batch(OR_X, OR_Y)
+    after = model.trace(OR_X, OR_Y)
+    assert round(after.loss, 3) == 0.084
+    # "the result of that should be dCost/dW = [-0.044, -0.035] and dCost/db = [-0.031]"
+    np.testing.assert_allclose(after[0]["grads"]["kernel"].ravel().round(3), [-0.044, -0.035])
+    assert round(float(after[0]["grads"]["bias"][0]), 3) == -0.031
+
+
+def test_trace_does_not_update_and_prints_the_numbers():
+    model = neuron()
+    weights = model.get_weights()
+    text = str(model.trace(OR_X, OR_Y))
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert "loss 0.089" in text and "0.646" in text and "dbias" in text
+
+
+def test_trace_of_a_deep_fused_network_matches_training_gradients(rng):
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), gn.layers.Activation("relu"),
+                           Dense(3, activation="softmax")], seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x, y = rng.standard_normal((5, 3)), rng.integers(0, 3, 5)
+    trace = model.trace(x, y)
+    assert [r["layer"].split()[1] for r in trace] == ["dense", "activation", "dense_1"]
+    np.testing.assert_allclose(trace[2]["dZ"], (trace[2]["A"] - np.eye(3)[y]) / 5)
+    # dZ of the activation layer feeds the first Dense layer's dA
+    np.testing.assert_allclose(trace[1]["dZ"], trace[0]["dA"])
+    model._loss_and_gradients(*model._prepare_xy(x, y))
+    np.testing.assert_allclose(trace[0]["grads"]["kernel"], model.layers[0].grads["kernel"])
