@@ -28,12 +28,13 @@ def backprop_linear(grad_a, z, a):
 
 
 def sigmoid(z):
-    # 1 / (1 + exp(-z)) overflows exp for z < -709; the identity sigmoid(z) = (1 + tanh(z/2)) / 2
-    # is exact, never overflows and costs one transcendental.
-    a = np.multiply(z, 0.5)
-    np.tanh(a, out=a)
+    # 1 / (1 + exp(-z)). For z below about -88 (float32) or -709 (float64) exp(-z) overflows to inf
+    # and the result is exactly 0, the correctly rounded answer, so the overflow is silenced rather
+    # than avoided; the vectorised exp is about twice as fast as tanh (the other stable form).
+    with np.errstate(over="ignore"):
+        a = np.exp(np.negative(z))
     a += 1
-    a *= 0.5
+    np.reciprocal(a, out=a)
     return a
 
 

@@ -117,8 +117,9 @@ class BinaryCrossentropy(Loss):
         return (p - y_true) / (p * (1 - p) * y_pred.size)
 
     def from_logits(self, z, a, y_true):
-        """The value from the logits z: max(z, 0) - z y + log(1 + exp(-|z|)), never log(0)."""
-        return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+        """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
+        computed without overflow; never log(0)."""
+        return float(np.mean(np.logaddexp(0, z) - z * y_true))
 
     def gradient_from_logits(self, a, y_true):
         """dL/dz = (sigmoid(z) - y) / (n k)."""

@@ -97,11 +97,42 @@ class Sequential(TrainingMixin):
         # the first layer's input gradient is never used: skip that matrix product
         for i, layer in enumerate(self.layers):
             layer.needs_input_gradient = i > 0
-        self._triples = [(f"{layer.name}/{key}", param, layer.grads[key])
-                         for layer in self.layers if layer.trainable
-                         for key, param in layer.params.items()]
+        self._flatten_parameters()
         self.built = True
         self._update_fusion()
+
+    def _flatten_parameters(self):
+        """Make every trainable parameter (and its gradient) a view into one flat buffer.
+
+        The optimizer then updates all parameters with a handful of NumPy calls instead of a handful
+        per parameter: for small networks those calls, not the arithmetic, are the cost. The
+        layers still see ordinary arrays of their own shapes (``layer.params["kernel"]``).
+        """
+        xp = backend.xp()
+        entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
+        total = sum(int(layer.params[key].size) for layer, key in entries)
+        flat_params, flat_grads = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
+        self._views, offset = [], 0
+        for layer, key in entries:
+            value = layer.params[key]
+            param = flat_params[offset:offset + value.size].reshape(value.shape)
+            param[...] = value
+            grad = flat_grads[offset:offset + value.size].reshape(value.shape)
+            layer.params[key], layer.grads[key] = param, grad
+            self._views.append((layer, key, param, grad))
+            offset += value.size
+        self._triples = [("params", flat_params, flat_grads)]
+
+    def _sync_views(self):
+        """Re-attach parameters or gradients that a layer replaced instead of writing in place
+        (a custom layer may do ``self.grads["w"] = ...``): the flat buffers must see them."""
+        for layer, key, param, grad in self._views:
+            if layer.grads[key] is not grad:
+                grad[...] = layer.grads[key]
+                layer.grads[key] = grad
+            if layer.params[key] is not param:
+                param[...] = layer.params[key]
+                layer.params[key] = param
 
     def compile(self, loss, optimizer="sgd", metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report."""

@@ -82,6 +82,7 @@ class TrainingMixin:
 
     def _train_step(self, x, y):
         value, out = self._loss_and_gradients(x, y)
+        self._sync_views()
         self.optimizer.apply(self._triples)
         return value, out
 
