@@ -7,12 +7,19 @@ One training step (``_loss_and_gradients`` + ``optimizer.apply``) is the seeds' 
     for layer in reversed(layers):           grad = layer.backward(grad)   # fills layer.grads
     optimizer.apply([(key, param, grad), ...])                             # in place
 """
+import re
+
 import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
 from .layers import Dense, Layer
 from .layers.base import get as get_layer_class
 from .training import TrainingMixin
+
+
+def _snake_case(name):
+    """Keras' layer names: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 class Sequential(TrainingMixin):
@@ -61,7 +68,7 @@ class Sequential(TrainingMixin):
             raise ValueError(f"add: {layer.describe()} is already in this model")
         names = {other.name for other in self.layers}
         if layer.name is None:
-            base = "".join("_" + c.lower() if c.isupper() else c for c in type(layer).__name__).lstrip("_")
+            base = _snake_case(type(layer).__name__)
             layer.name, k = base, 0
             while layer.name in names:
                 k += 1

@@ -2,5 +2,12 @@
 from .base import LAYERS, Layer, get
 from .dense import Dense
 from .activation import Activation
+from .conv import Conv1D, Conv2D
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D,
+                      MaxPooling2D)
+from .reshape import Flatten, Reshape
+from .regularization import BatchNormalization, Dropout
 
-__all__ = ["Layer", "Dense", "Activation", "LAYERS", "get"]
+__all__ = ["Layer", "Dense", "Activation", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
+           "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "Flatten", "Reshape",
+           "Dropout", "BatchNormalization", "LAYERS", "get"]

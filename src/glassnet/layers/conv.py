@@ -1,0 +1,294 @@
+"""Conv2D and Conv1D, channels-last, with Keras' names, defaults and "same" padding.
+
+The maths lives in module-level functions (``conv2d_forward`` / ``conv2d_backward``) that take arrays
+and return arrays; the layers only hold the kernel, the bias and the forward cache. A 1-D convolution
+is a 2-D one over an image of height 1, so both layers share one code path.
+
+im2col: every receptive field is copied once into a row of ``cols`` (batch * out_h * out_w,
+kh * kw * C_in), whose column order matches a kernel of shape (kh, kw, C_in, C_out) reshaped to
+(kh * kw * C_in, C_out); the convolution is then ONE matrix multiply, and the gradients of the
+kernel and the input are one each too (the input's batched over kernel offsets, then summed back).
+"""
+import numpy as np
+
+from .. import activations, backend, initializers
+from .base import LAYERS, Layer
+
+PADDINGS = ("valid", "same")
+
+
+def conv_output_length(size, kernel, stride, padding):
+    """Output length and (before, after) zero padding along one axis, as TensorFlow computes them.
+
+    "valid": no padding, ``out = (size - kernel) // stride + 1``.
+    "same": ``out = ceil(size / stride)``; the total padding is split with the odd pixel after
+    (bottom/right), which is where TensorFlow puts it and why PyTorch's symmetric padding differs.
+
+    >>> conv_output_length(5, 2, 2, "same")
+    (3, (0, 1))
+    """
+    if padding == "valid":
+        pads = (0, 0)
+    else:
+        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        pads = (total // 2, total - total // 2)
+    padded = size + pads[0] + pads[1]
+    if kernel > padded:
+        raise ValueError(f"window of size {kernel} is larger than the padded input of size {padded}")
+    return (padded - kernel) // stride + 1, pads
+
+
+def _pad(x, pads, value=0.0):
+    """Pad axes 1 and 2 of x (N, H, W, C) by pads = ((top, bottom), (left, right)); no copy if zero."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    out = backend.get_array_module(x).full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    out[:, t:t + h, l:l + w, :] = x
+    return out
+
+
+def window_slices(i, j, out_hw, strides):
+    """The (rows, cols) slices of a padded input that kernel offset (i, j) touches for every output."""
+    return (slice(i, i + strides[0] * (out_hw[0] - 1) + 1, strides[0]),
+            slice(j, j + strides[1] * (out_hw[1] - 1) + 1, strides[1]))
+
+
+def im2col(xp, ksize, strides, out_hw, ones_column=False):
+    """Receptive fields of the padded input xp (N, Hp, Wp, C) as rows: (N * Ho * Wo, kh * kw * C),
+    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul)."""
+    n, _, _, c = xp.shape
+    (kh, kw), (ho, wo) = ksize, out_hw
+    k = kh * kw * c
+    am = backend.get_array_module(xp)          # numpy or cupy: one code path
+    cols = am.empty((n * ho * wo, k + ones_column), dtype=xp.dtype)
+    if ones_column:
+        cols[:, k] = 1
+    fields = cols[:, :k].reshape(n, ho, wo, kh, kw, c)   # only splits axes, so a view into cols
+    if c == 1:
+        # one channel: kh*kw copies of whole strided planes beat numpy's copy of a 6-D view whose
+        # innermost axis holds a single element (measured ~3x on 28x28 images)
+        for i in range(kh):
+            for j in range(kw):
+                rows, cs = window_slices(i, j, out_hw, strides)
+                fields[:, :, :, i, j, :] = xp[:, rows, cs, :]
+    else:
+        s = xp.strides
+        # a read-only view of every window, copied once into cols
+        fields[...] = am.lib.stride_tricks.as_strided(
+            xp, (n, ho, wo, kh, kw, c), (s[0], strides[0] * s[1], strides[1] * s[2], s[1], s[2], s[3]))
+    return cols
+
+
+def col2im(dfields, padded_shape, ksize, strides, out_hw):
+    """Adjoint of ``im2col``: add each receptive field's gradient back onto the input pixels.
+
+    dfields : (kh * kw, N * Ho * Wo, C), one contiguous block per kernel offset (numpy adds a
+    contiguous block into a strided slice 2-3x faster than a strided block). One vectorised add per
+    kernel offset, never a loop over pixels or samples.
+    """
+    (kh, kw), (ho, wo) = ksize, out_hw
+    n, c = padded_shape[0], padded_shape[3]
+    dxp = backend.get_array_module(dfields).zeros(padded_shape, dtype=dfields.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cs = window_slices(i, j, out_hw, strides)
+            dxp[:, rows, cs, :] += dfields[i * kw + j].reshape(n, ho, wo, c)
+    return dxp
+
+
+def conv2d_forward(x, kernel, bias=None, strides=(1, 1), padding="valid"):
+    """z = conv(x, kernel) + bias, channels-last, TensorFlow padding.
+
+    x : ndarray of shape (N, H, W, C_in); kernel : (kh, kw, C_in, C_out); bias : (C_out,) or None.
+    Returns ``z`` of shape (N, Ho, Wo, C_out) and the cache ``conv2d_backward`` needs.
+    """
+    n, h, w, c = x.shape
+    kh, kw, _, filters = kernel.shape
+    ho, pad_h = conv_output_length(h, kh, strides[0], padding)
+    wo, pad_w = conv_output_length(w, kw, strides[1], padding)
+    xp = _pad(x, (pad_h, pad_w))
+    has_bias = bias is not None
+    cols = im2col(xp, (kh, kw), strides, (ho, wo), ones_column=has_bias)
+    weights = kernel.reshape(kh * kw * c, filters)
+    if has_bias:       # [cols 1] @ [kernel; bias]: the bias costs no separate pass over z
+        weights = backend.get_array_module(x).concatenate([weights, bias.reshape(1, filters)])
+    z = cols @ weights
+    cache = (cols, has_bias, xp.shape, (pad_h, pad_w), strides, (ho, wo))
+    return z.reshape(n, ho, wo, filters), cache
+
+
+def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
+    """Gradients of ``conv2d_forward``: returns (dx, dkernel, dbias), dbias None without a bias.
+
+    grad_z : (N, Ho, Wo, C_out); dx : the forward ``x``'s shape, or None when ``input_gradient`` is
+    False (a model's first layer: nobody needs it, and it is the costlier half); dkernel :
+    (kh, kw, C_in, C_out).
+    """
+    cols, has_bias, padded_shape, ((t, b), (l, r)), strides, out_hw = cache
+    kh, kw, c, filters = kernel.shape
+    g = grad_z.reshape(-1, filters)
+    dweights = cols.T @ g                   # [dkernel; dbias] in one matmul, thanks to the ones
+    dkernel = dweights[:kh * kw * c].reshape(kernel.shape)
+    dbias = dweights[-1] if has_bias else None
+    if not input_gradient:
+        return None, dkernel, dbias
+    # d(fields) per kernel offset: (kh*kw, M, C) = g @ kernel[i, j].T for every offset at once
+    per_offset = kernel.reshape(kh * kw, c, filters)
+    if c == 1:     # one gemm (kh*kw, O) @ (O, M) beats kh*kw matrix-vector products
+        dfields = (per_offset[:, 0, :] @ g.T)[:, :, None]
+    else:
+        dfields = g @ per_offset.transpose(0, 2, 1)      # broadcast: (M, O) @ (kh*kw, O, C)
+    dxp = col2im(dfields, padded_shape, (kh, kw), strides, out_hw)
+    dx = dxp[:, t:padded_shape[1] - b, l:padded_shape[2] - r, :]   # drop the padding's gradient
+    return dx, dkernel, dbias
+
+
+def _as_tuple(value, rank, what, layer):
+    values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != rank or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                      and v > 0 for v in values):
+        raise ValueError(f"{layer}: {what} must be a positive integer or {rank} of them, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+class _Conv(Layer):
+    """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
+        if padding not in PADDINGS:
+            raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = _as_tuple(strides, self.rank, "strides", cls)
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def _check(self, sample_shape):
+        """Rank, channels and window size of one input sample; returns the output sample shape."""
+        sample_shape = tuple(sample_shape)
+        axes = "length, channels" if self.rank == 1 else "height, width, channels"
+        if len(sample_shape) != self.rank + 1:
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got "
+                             f"shape (batch, {', '.join(map(str, sample_shape))})")
+        if self.built and sample_shape[-1] != self.input_shape[-1]:
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
+                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        out = []
+        for size, k, s in zip(sample_shape[:-1], self.kernel_size, self.strides):
+            try:
+                out.append(conv_output_length(size, k, s, self.padding)[0])
+            except ValueError as exc:
+                raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size} does not fit input "
+                                 f"samples of shape {sample_shape} with padding={self.padding!r} "
+                                 f"({exc})") from None
+        return (*out, self.filters)
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters),
+                        self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return self._check(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        # height/width may differ from the built shape (a fully convolutional use); channels may not
+        self._check(sample_shape)
+
+    def _kernel2d(self):
+        k = self.params["kernel"]
+        return k if self.rank == 2 else k[None]          # (k, C, O) -> (1, k, C, O), a view
+
+    def forward(self, x, training=False):
+        if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
+            self._check(x.shape[1:])
+        # x, z and a are kept for backward (and for model.trace)
+        self.x = x
+        x2 = x if self.rank == 2 else x[:, None]
+        try:
+            z, self._cache = conv2d_forward(x2, self._kernel2d(), self.params.get("bias"),
+                                            (1, *self.strides) if self.rank == 1 else self.strides,
+                                            self.padding)
+        except ValueError:
+            self._check(x.shape[1:])        # re-raise with the layer's name and the shapes
+            raise
+        self.z = z if self.rank == 2 else z[:, 0]
+        self.a = self.activation.forward(self.z)
+        return self.a
+
+    def backward(self, grad_output):
+        return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
+
+    def backward_from_logits(self, grad_z):
+        """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
+        self.grad_z = grad_z
+        g = grad_z if self.rank == 2 else grad_z[:, None]
+        dx, dkernel, dbias = conv2d_backward(g, self._cache, self._kernel2d(),
+                                             input_gradient=self.needs_input_gradient)
+        self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)   # in place
+        if dbias is not None:
+            self.grads["bias"][...] = dbias
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "activation": self.activation.name, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}
+
+
+del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
+
+
+class Conv2D(_Conv):
+    """2-D convolution over channels-last images, ``a = activation(conv(x, kernel) + bias)``.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels.
+    kernel_size, strides : int or (int, int)
+    padding : {"valid", "same"}
+        "same" pads like TensorFlow (output ``ceil(size / stride)``, odd padding at bottom/right).
+    activation, kernel_initializer, bias_initializer : as for ``Dense``.
+    use_bias : bool
+
+    Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);
+    ``kernel`` (kh, kw, C_in, filters) as in Keras, ``bias`` (filters,).
+
+    Example
+    -------
+    >>> Conv2D(8, 3, padding="same", activation="relu", seed=0)(np.ones((2, 28, 28, 1))).shape
+    (2, 28, 28, 8)
+    """
+    rank = 2
+
+
+class Conv1D(_Conv):
+    """1-D convolution over channels-last sequences; the options of ``Conv2D``.
+
+    Shapes: ``x`` (batch, L, C_in) -> output (batch, Lo, filters); ``kernel`` (k, C_in, filters).
+
+    Example
+    -------
+    >>> Conv1D(4, 5, strides=2, seed=0)(np.ones((2, 40, 3))).shape
+    (2, 18, 4)
+    """
+    rank = 1

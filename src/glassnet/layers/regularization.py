@@ -1,0 +1,152 @@
+"""Dropout and BatchNormalization: layers that behave differently in training and at inference.
+
+Both follow Keras: ``forward(x, training=True)`` is the training behaviour, ``training=False``
+(the default, and what ``predict``/``evaluate`` use) the inference one.
+"""
+import numpy as np
+
+from .. import backend, initializers
+from .base import Layer
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each value with probability ``rate`` and scale the kept
+    ones by ``1 / (1 - rate)``, so that inference is the identity with no rescaling.
+
+    The masks come from ``self.rng``, a NumPy Generator that a model sets from its seed; a standalone
+    layer creates one from ``seed`` on first use. No parameters.
+
+    Shapes: ``x`` (batch, ...) -> same shape.
+
+    Example
+    -------
+    >>> layer = Dropout(0.5, seed=0)
+    >>> y = layer(np.ones((1000, 10)), training=True)
+    >>> sorted(set(y.ravel().tolist())), bool(abs((y > 0).mean() - 0.5) < 0.05)
+    ([0.0, 2.0], True)
+    """
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.mask = None                       # backward is then the identity too
+            return x
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        xp = backend.get_array_module(x)
+        # drawn in the input's dtype (float32 draws are half the work); kept with probability 1 - rate
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        self.mask = xp.asarray(keep, dtype=x.dtype)
+        self.mask *= 1.0 / (1.0 - self.rate)
+        return x * self.mask
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
+            return None
+        return grad_output if self.mask is None else grad_output * self.mask
+
+    def get_config(self):
+        config = {**super().get_config(), "rate": self.rate}
+        if self.seed is not None:
+            config["seed"] = self.seed
+        return config
+
+
+class BatchNormalization(Layer):
+    """Normalise each feature (the last axis) over the batch and every other axis, then scale by
+    ``gamma`` and shift by ``beta``: works after ``Dense`` (batch, F) and after ``Conv2D`` (batch, H, W, C).
+
+    Training (``training=True``) uses the batch's mean and biased variance and updates the running
+    statistics as Keras does, ``moving = moving * momentum + batch * (1 - momentum)``, with the
+    *biased* batch variance. (PyTorch's ``momentum`` is ``1 - momentum`` here, and its running
+    variance uses the unbiased one, n / (n - 1) larger.) Inference uses the running statistics.
+
+    Parameters
+    ----------
+    momentum : float
+        Weight of the old running value, in [0, 1].
+    epsilon : float
+        Added to the variance before the square root.
+
+    ``params``: ``gamma``, ``beta`` of shape (C,), trained. ``state``: ``moving_mean``,
+    ``moving_variance`` of shape (C,), not trained (saved with the model).
+
+    Example
+    -------
+    >>> bn = BatchNormalization()
+    >>> y = bn(np.random.default_rng(0).normal(5, 2, (256, 3)), training=True)
+    >>> bool(abs(y.mean()) < 1e-5 and abs(y.std() - 1) < 1e-3)
+    True
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon!r}")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.state = {}
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.add_weight("gamma", (channels,), "ones")
+        self.add_weight("beta", (channels,), "zeros")
+        xp = backend.xp()
+        self.state = {"moving_mean": xp.asarray(initializers.zeros((channels,), None, self.dtype)),
+                      "moving_variance": xp.asarray(initializers.ones((channels,), None, self.dtype))}
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        channels = self.params["gamma"].shape[0]
+        if x.ndim < 2 or x.shape[-1] != channels:
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
+                             f"({channels} features on the last axis), got {x.shape[1:]}")
+        x2 = x.reshape(-1, channels)            # a view for contiguous x: every axis but the last
+        if training:
+            mean = x2.mean(axis=0)
+            centred = x2 - mean
+            var = np.mean(centred * centred, axis=0)      # biased, as the normalisation uses
+            keep = self.momentum
+            for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+                moving = self.state[name]
+                moving *= keep
+                moving += (1.0 - keep) * batch
+        else:
+            mean, var = self.state["moving_mean"], self.state["moving_variance"]
+            centred = x2 - mean
+        self.training = training
+        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        self.xhat = centred
+        self.xhat *= self.inv_std
+        out = self.xhat * self.params["gamma"]
+        out += self.params["beta"]
+        return out.reshape(x.shape)
+
+    def backward(self, grad_output):
+        channels = self.params["gamma"].shape[0]
+        g = grad_output.reshape(-1, channels)
+        g.sum(axis=0, out=self.grads["beta"])
+        np.sum(g * self.xhat, axis=0, out=self.grads["gamma"])
+        if not self.needs_input_gradient:      # first layer of a model: gamma and beta suffice
+            return None
+        scale = self.params["gamma"] * self.inv_std
+        if not self.training:                     # running statistics are constants
+            return (g * scale).reshape(grad_output.shape)
+        # d/dx of (x - mean) / std through the batch mean and variance, simplified:
+        # dx = gamma / (m std) * (m g - sum(g) - xhat * sum(g xhat))
+        m = g.shape[0]
+        dx = g * float(m)
+        dx -= self.grads["beta"]
+        dx -= self.xhat * self.grads["gamma"]
+        dx *= scale / m
+        return dx.reshape(grad_output.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}

@@ -1,0 +1,174 @@
+"""Dropout and BatchNormalization: training vs inference, seeds, PyTorch parity, Keras running stats."""
+import json
+
+import numpy as np
+import pytest
+
+from glassnet.gradcheck import check_layer
+from glassnet.layers import BatchNormalization, Dropout
+
+
+# -- Dropout ----------------------------------------------------------------------------------
+def test_dropout_is_identity_at_inference(rng):
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    layer = Dropout(0.5, seed=0)
+    np.testing.assert_array_equal(layer(x), x)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    g = rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(layer.backward(g), g)
+
+
+def test_dropout_keeps_one_minus_rate_and_rescales(rng):
+    x = rng.uniform(1, 2, (200, 500))
+    layer = Dropout(0.3, seed=0, dtype="float64")
+    y = layer(x, training=True)
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.005                       # 100,000 draws: std ~0.0014
+    np.testing.assert_allclose(y[kept], x[kept] / 0.7)
+    assert abs(y.mean() / x.mean() - 1) < 0.01                   # inverted dropout keeps the mean
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(layer.backward(g), np.where(kept, g / 0.7, 0.0))   # the same mask
+
+
+def test_dropout_reproducible_from_seed_or_model_rng():
+    x = np.ones((50, 40), dtype=np.float32)
+    a = Dropout(0.5, seed=3)(x, training=True)
+    b = Dropout(0.5, seed=3)(x, training=True)
+    c = Dropout(0.5, seed=4)(x, training=True)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    layer = Dropout(0.5)
+    layer.rng = np.random.default_rng(3)                          # what a model does
+    np.testing.assert_array_equal(layer(x, training=True), a)
+    assert not np.array_equal(layer(x, training=True), a)        # a new mask every step
+    assert a.dtype == np.float32
+
+
+def test_dropout_gradcheck(rng):
+    layer = Dropout(0.4, dtype="float64")
+
+    def reset():
+        layer.rng = np.random.default_rng(7)
+
+    report = check_layer(layer, rng.standard_normal((6, 5)), training=True, before_forward=reset)
+    assert report["errors"] == {"input": report["max_error"]}
+    reset()
+    assert (layer.forward(np.ones((6, 5)), training=True) == 0).any()   # the check saw dropped units
+
+
+def test_dropout_rate_zero_and_errors():
+    x = np.ones((3, 3), dtype=np.float32)
+    np.testing.assert_array_equal(Dropout(0.0)(x, training=True), x)
+    for bad in (1.0, -0.1, "0.5", None, True):
+        with pytest.raises(ValueError, match="rate"):
+            Dropout(bad)
+
+
+def test_dropout_config_round_trip():
+    config = json.loads(json.dumps(Dropout(0.25, seed=1, name="d").get_config()))
+    assert config == {"name": "d", "rate": 0.25, "seed": 1}
+    assert Dropout.from_config(config).get_config() == config
+
+
+# -- BatchNormalization -----------------------------------------------------------------------
+def make_bn(shape, rng, momentum=0.99, epsilon=1e-3):
+    layer = BatchNormalization(momentum=momentum, epsilon=epsilon, dtype="float64")
+    layer.build(shape)
+    layer.params["gamma"][...] = rng.uniform(0.5, 1.5, shape[-1])   # off the ones/zeros defaults
+    layer.params["beta"][...] = rng.standard_normal(shape[-1])
+    return layer
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 5, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_gradcheck(shape, training, rng):
+    layer = make_bn(shape, rng)
+    layer.state["moving_mean"][...] = rng.standard_normal(shape[-1])
+    layer.state["moving_variance"][...] = rng.uniform(0.5, 2, shape[-1])
+    report = check_layer(layer, rng.normal(1, 2, (5, *shape)), training=training)
+    assert set(report["errors"]) == {"input", "gamma", "beta"}
+
+
+def to_cf(a):
+    return np.moveaxis(a, -1, 1) if a.ndim > 2 else a
+
+
+def from_cf(a):
+    return np.moveaxis(a, 1, -1) if a.ndim > 2 else a
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 5, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_matches_torch(shape, training, rng, torch):
+    layer = make_bn(shape, rng, epsilon=1e-3)
+    layer.state["moving_mean"][...] = rng.standard_normal(shape[-1])
+    layer.state["moving_variance"][...] = rng.uniform(0.5, 2, shape[-1])
+    running = {k: torch.tensor(v.copy()) for k, v in layer.state.items()}
+    x = rng.normal(1, 2, (6, *shape))
+    out = layer.forward(x, training=training)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+
+    xt = torch.tensor(to_cf(x), requires_grad=True)
+    gamma = torch.tensor(layer.params["gamma"], requires_grad=True)
+    beta = torch.tensor(layer.params["beta"], requires_grad=True)
+    # torch's momentum is the weight of the NEW value: 1 - Keras' momentum
+    ref = torch.nn.functional.batch_norm(xt, running["moving_mean"], running["moving_variance"], gamma,
+                                         beta, training=training, momentum=1 - 0.99, eps=1e-3)
+    ref.backward(torch.tensor(to_cf(upstream)))
+    for mine, theirs in ((out, from_cf(ref.detach().numpy())), (dx, from_cf(xt.grad.numpy())),
+                         (layer.grads["gamma"], gamma.grad.numpy()), (layer.grads["beta"], beta.grad.numpy())):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-10)
+    # running mean: same update rule; running variance: torch's uses the unbiased batch variance
+    np.testing.assert_allclose(layer.state["moving_mean"], running["moving_mean"].numpy(), atol=1e-12)
+    if training:
+        m = x.size // shape[-1]
+        batch_var = x.reshape(-1, shape[-1]).var(axis=0)
+        np.testing.assert_allclose(running["moving_variance"].numpy() - layer.state["moving_variance"],
+                                   0.01 * batch_var * (m / (m - 1) - 1), atol=1e-12)
+
+
+def test_batchnorm_running_statistics_by_hand(rng):
+    layer = BatchNormalization(momentum=0.9, dtype="float64")
+    batches = [rng.normal(3, 2, (8, 2, 2, 3)) for _ in range(3)]
+    mean, var = np.zeros(3), np.ones(3)
+    for x in batches:
+        layer(x, training=True)
+        flat = x.reshape(-1, 3)
+        mean = 0.9 * mean + 0.1 * flat.mean(axis=0)
+        var = 0.9 * var + 0.1 * ((flat - flat.mean(axis=0)) ** 2).mean(axis=0)   # biased, as Keras
+    np.testing.assert_allclose(layer.state["moving_mean"], mean, rtol=1e-13)
+    np.testing.assert_allclose(layer.state["moving_variance"], var, rtol=1e-13)
+    # inference uses them and leaves them alone
+    x = rng.normal(3, 2, (4, 2, 2, 3))
+    y = layer(x)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-12)
+    np.testing.assert_allclose(layer.state["moving_mean"], mean, rtol=1e-13)
+
+
+def test_batchnorm_training_normalises_and_keeps_state_out_of_params(rng):
+    layer = BatchNormalization()
+    y = layer(rng.normal(5, 3, (64, 4, 4, 6)).astype(np.float32), training=True)
+    assert y.dtype == np.float32 and y.shape == (64, 4, 4, 6)
+    np.testing.assert_allclose(y.reshape(-1, 6).mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(y.reshape(-1, 6).std(axis=0), 1, atol=1e-3)   # eps 1e-3 vs var 9
+    assert set(layer.params) == set(layer.grads) == {"gamma", "beta"}
+    assert set(layer.state) == {"moving_mean", "moving_variance"}
+    assert all(v.dtype == np.float32 and v.shape == (6,) for v in layer.state.values())
+    assert layer.output_shape((4, 4, 6)) == (4, 4, 6) and layer.count_params() == 12
+
+
+def test_batchnorm_errors_and_config():
+    layer = BatchNormalization(name="bn")
+    layer(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"layer bn \(BatchNormalization\).*\(3,\).*got \(4,\)"):
+        layer(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"layer bn \(BatchNormalization\).*got \(4,\)"):
+        layer.forward(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNormalization(momentum=1.5)
+    with pytest.raises(ValueError, match="epsilon"):
+        BatchNormalization(epsilon=0)
+    config = json.loads(json.dumps(BatchNormalization(momentum=0.9, epsilon=1e-5, name="b").get_config()))
+    assert config == {"name": "b", "momentum": 0.9, "epsilon": 1e-5}
+    assert BatchNormalization.from_config(config).get_config() == config

@@ -1,0 +1,53 @@
+"""Flatten and Reshape: values untouched, gradients reshaped back, Keras order, errors."""
+import json
+
+import numpy as np
+import pytest
+
+from glassnet.gradcheck import check_layer
+from glassnet.layers import Flatten, Reshape
+
+
+def test_flatten_row_major_channels_last(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    layer = Flatten(dtype="float64")
+    y = layer(x)
+    assert y.shape == (2, 60) and layer.output_shape((3, 4, 5)) == (60,)
+    np.testing.assert_array_equal(y[1], x[1].ravel())          # Keras' channels-last order
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_array_equal(layer.backward(g), g.reshape(x.shape))
+
+
+@pytest.mark.parametrize("layer,shape", [(Flatten(dtype="float64"), (2, 3, 2, 2)),
+                                         (Reshape((3, -1), dtype="float64"), (2, 12)),
+                                         (Reshape((2, 2, 3), dtype="float64"), (2, 3, 4))])
+def test_gradcheck(layer, shape, rng):
+    check_layer(layer, rng.standard_normal(shape))
+
+
+def test_reshape_shapes():
+    assert Reshape((28, 28, 1))(np.ones((2, 784))).shape == (2, 28, 28, 1)
+    assert Reshape((-1, 4)).output_shape((2, 6)) == (3, 4)
+    assert Reshape((4, -1)).output_shape((8,)) == (4, 2)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"layer r \(Reshape\).*\(10,\) \(10 values\) to \(3, 3\)"):
+        Reshape((3, 3), name="r")(np.ones((2, 10)))
+    with pytest.raises(ValueError, match=r"\(3, -1\)"):
+        Reshape((3, -1)).output_shape((10,))
+    with pytest.raises(ValueError, match="at most one -1"):
+        Reshape((-1, -1))
+    with pytest.raises(ValueError, match="target_shape"):
+        Reshape(5)
+    layer = Flatten(name="f")
+    layer(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"layer f \(Flatten\).*\(3, 4\), got \(4, 3\)"):
+        layer(np.ones((2, 4, 3)))
+
+
+def test_config_round_trip():
+    for layer in (Flatten(name="f"), Reshape((7, 7, -1), name="r", input_shape=(98,))):
+        config = json.loads(json.dumps(layer.get_config()))
+        assert type(layer).from_config(config).get_config() == config
+    assert Reshape((7, 7, -1)).get_config()["target_shape"] == [7, 7, -1]
