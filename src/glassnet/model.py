@@ -56,6 +56,7 @@ class Sequential(TrainingMixin):
         self.loss = self.optimizer = None
         self.metrics = []             # [(name, function)]
         self.stop_training = False
+        self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         for layer in layers or []:
             self.add(layer)
 

@@ -1,0 +1,391 @@
+"""Save and load models: one ``.npz`` file holding a JSON config and plain arrays; never pickle.
+
+File format (``format_version`` 1)
+---------------------------------
+A zip archive as ``numpy.savez`` writes it (members stored uncompressed). Every member is a ``.npy``
+array of a plain numeric dtype, so ``np.load(..., allow_pickle=False)`` reads all of it::
+
+    config.npy          uint8 (n,): the UTF-8 bytes of one JSON object, below
+    weights/000.npy     model.get_weights()[0], then 001, ...: each layer's params, then its state
+                        (BatchNormalization's running statistics), in layer order
+    optimizer/000.npy   the optimizer's slot arrays (Adam's m and v, ...), in the order of
+                        optimizer_state["slots"]
+
+The JSON object has exactly these keys::
+
+    format            "glassnet-model"
+    format_version    1; a reader refuses a larger number
+    glassnet_version  the version that wrote the file, e.g. "0.1.0"
+    model             model.get_config(): name, seed, dtype, input_shape, layers
+                      [{"class_name", "config"}], compile {"loss", "optimizer", "metrics"} or null
+    weights           ["dense/kernel", "dense/bias", ...]: the name of each weights/NNN member
+    trainable         [true, ...]: each layer's ``trainable`` flag
+    optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
+                      seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member}
+    rng_states        {"shuffle": model.shuffle_rng state, "layers": [each layer.rng state or null]}:
+                      ``bit_generator.state`` dicts (arrays written as lists), so training resumes exactly
+    epoch             completed epochs when ModelCheckpoint wrote the file (or ``save_model(epoch=)``),
+                      else null; the loaded model has it as ``model.initial_epoch`` (0 when null)
+
+Loading trusts nothing in the file: layer classes are looked up in ``glassnet.layers.LAYERS`` only
+(custom ``Layer`` subclasses register themselves when their class statement runs), every array's
+header is checked against the config before any data is read, and parameter allocation is capped by
+what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes.
+"""
+import contextlib
+import json
+import math
+import os
+import re
+import secrets
+
+import numpy as np
+
+from . import backend, optimizers
+from .errors import ModelFileError
+from .layers.base import LAYERS
+from .model import Sequential
+
+FORMAT, FORMAT_VERSION = "glassnet-model", 1
+MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
+MAX_CONFIG_BYTES = 16 * 2 ** 20     # the JSON config is small; anything larger is not ours
+_KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
+         "optimizer_state", "rng_states", "epoch"}
+_MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
+_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
+                                                  np.random.SFC64, np.random.MT19937)}
+
+
+# -- saving ---------------------------------------------------------------------------------------
+def save_model(model, path, epoch=None):
+    """Write ``model`` (config, weights, optimizer state, RNG states) to ``path``, atomically.
+
+    The file is written to a temporary file in the same directory, flushed to disk, then renamed
+    over ``path``: a crash leaves either the old file or the new one, never half of one.
+    ``path`` (str or os.PathLike) is used exactly as given: no ``.npz`` is appended.
+    ``epoch`` (completed epochs, optional) is stored for ``fit(initial_epoch=...)`` after loading.
+
+    Example
+    -------
+    >>> model.save("moons.npz")                   # doctest: +SKIP
+    >>> same = glassnet.load_model("moons.npz")   # doctest: +SKIP
+    """
+    path = _fspath(path)
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0):
+        raise ValueError(f"epoch: expected a non-negative integer or None, got {epoch!r}")
+    arrays, meta = {"config": None}, _metadata(model, epoch)     # config first, for people who unzip
+    for i, w in enumerate(model.get_weights() if model.built else []):
+        arrays[f"weights/{i:03d}"] = w
+    state = model.optimizer.get_state() if model.optimizer is not None else None
+    if state is not None:
+        slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
+        meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
+                                   "slots": [[key, name] for key, name, _ in slots]}
+        for i, (_, _, a) in enumerate(slots):
+            arrays[f"optimizer/{i:03d}"] = backend.to_numpy(a)
+    try:
+        text = json.dumps(meta, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
+    arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    for name, a in arrays.items():       # what load_model will accept: never an object array
+        if a.dtype.hasobject or a.dtype.kind not in "biuf":
+            raise TypeError(f"save_model: {name} has dtype {a.dtype}, expected a numeric dtype")
+    _write_atomically(path, arrays)
+
+
+def _fspath(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def _metadata(model, epoch):
+    from . import __version__
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
+            "model": model.get_config(),
+            "weights": _weight_names(model) if model.built else [],
+            "trainable": [bool(layer.trainable) for layer in model.layers],
+            "optimizer_state": None,
+            "rng_states": {"shuffle": _rng_state(model.shuffle_rng),
+                           "layers": [_rng_state(getattr(layer, "rng", None)) for layer in model.layers]},
+            "epoch": None if epoch is None else int(epoch)}
+
+
+def _weight_names(model):
+    # the order of Sequential._weight_arrays: each layer's params, then its state
+    return [f"{layer.name}/{key}" for layer in model.layers
+            for key in (*layer.params, *getattr(layer, "state", {}))]
+
+
+def _rng_state(rng):
+    if not isinstance(rng, np.random.Generator):
+        return None
+
+    def plain(value):          # arrays (MT19937, Philox) and numpy ints -> JSON lists and ints
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+    return plain(rng.bit_generator.state)
+
+
+def _write_atomically(path, arrays):
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)     # a file object: numpy appends no ".npz" to the name
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:             # interrupted or failed: leave no temporary file behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):   # make the rename itself durable (POSIX; Windows cannot)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# -- loading --------------------------------------------------------------------------------------
+def load_model(path, compile=True, max_bytes=MAX_BYTES):
+    """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``.
+
+    The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
+    loss, optimizer (and its state) and metrics, with the same random streams, so that
+    ``fit(..., initial_epoch=model.initial_epoch)`` continues the saved run bit for bit.
+    ``model.initial_epoch`` is the number of completed epochs the file records (0 when none).
+
+    Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model
+    file of this version, with the underlying error as ``__cause__``; files larger than
+    ``max_bytes`` (uncompressed) are refused. ``OSError`` (e.g. a missing file) passes through.
+
+    Example
+    -------
+    >>> model = glassnet.load_model("moons.npz")      # doctest: +SKIP
+    >>> model.fit(X, y, epochs=20, initial_epoch=model.initial_epoch)   # doctest: +SKIP
+    """
+    path = _fspath(path)              # an int would open a file descriptor: refuse it here
+    with open(path, "rb") as f:
+        try:
+            return _load(f, compile, max_bytes)
+        except ModelFileError as exc:
+            raise ModelFileError(f"load_model({path!r}): {exc}") from exc.__cause__
+        except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
+            detail = str(exc)[:300]
+            raise ModelFileError(f"load_model({path!r}): not a readable glassnet model file "
+                                 f"({type(exc).__name__}: {detail})") from exc
+
+
+def _load(f, compile, max_bytes):
+    if os.fstat(f.fileno()).st_size > max_bytes:
+        raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
+    if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
+        raise ModelFileError("not a .npz (zip) file")
+    f.seek(0)
+    with np.load(f, allow_pickle=False) as npz:
+        infos = _check_members(npz.zip.infolist(), max_bytes)
+        meta = _read_config(npz, infos)
+        n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
+        if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
+            raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
+                                 f"names {1 + n_weights + len(slots)}")
+        expected = {"config.npy", *(f"weights/{i:03d}.npy" for i in range(n_weights)),
+                    *(f"optimizer/{i:03d}.npy" for i in range(len(slots)))}
+        if set(infos) != expected:
+            raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
+        headers = {name: _header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
+        budget = sum(math.prod(headers[f"weights/{i:03d}.npy"][0]) for i in range(n_weights))
+        model = _build(meta["model"], budget)
+        weights = []
+        if model.built:
+            if meta["weights"] != _weight_names(model):
+                raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
+                                     f"builds: {_weight_names(model)!r:.300}")
+            for i, target in enumerate(model._weight_arrays()):
+                weights.append(_read(npz, headers, f"weights/{i:03d}", target))
+            model.set_weights(weights)
+        elif n_weights:
+            raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
+        _restore_trainable(model, meta["trainable"])
+        if compile and meta["model"].get("compile"):
+            _compile(model, meta["model"]["compile"])
+            if meta["optimizer_state"] is not None:
+                _restore_optimizer(model, npz, headers, meta["optimizer_state"])
+        _restore_rngs(model, meta["rng_states"])
+    epoch = meta["epoch"]
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
+        raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
+    model.initial_epoch = epoch or 0
+    return model
+
+
+def _check_members(infos, max_bytes):
+    """Names and declared sizes, from the zip directory alone (before any decompression)."""
+    by_name, total = {}, 0
+    for info in infos:
+        if info.filename in by_name:
+            raise ModelFileError(f"member {info.filename!r} appears twice")
+        if not _MEMBER.fullmatch(info.filename):
+            raise ModelFileError(f"unexpected member {info.filename[:100]!r}")
+        total += info.file_size
+        if total > max_bytes:
+            raise ModelFileError(f"the members declare more than max_bytes={max_bytes} bytes")
+        by_name[info.filename] = info
+    if "config.npy" not in by_name:
+        raise ModelFileError("no config.npy member: not a glassnet model file")
+    return by_name
+
+
+def _header(npz, info):
+    """(shape, dtype) of a member from its .npy header, checked against the member's size."""
+    fmt = np.lib.format
+    with npz.zip.open(info) as fp:
+        version = fmt.read_magic(fp)
+        if version not in ((1, 0), (2, 0)):
+            raise ModelFileError(f"{info.filename}: unsupported .npy version {version}")
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
+        offset = fp.tell()
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.shape != ():
+        raise ModelFileError(f"{info.filename}: dtype {dtype} is not a plain numeric dtype")
+    if math.prod(shape) * dtype.itemsize != info.file_size - offset:
+        raise ModelFileError(f"{info.filename}: shape {shape} of {dtype} does not match the member's "
+                             f"{info.file_size - offset} data bytes (truncated or corrupt)")
+    return tuple(shape), dtype
+
+
+def _read(npz, headers, name, target):
+    """The array ``name`` after checking its header against ``target`` (shape and dtype)."""
+    shape, dtype = headers[name + ".npy"]
+    if shape != tuple(target.shape) or dtype.newbyteorder("=") != target.dtype.newbyteorder("="):
+        raise ModelFileError(f"{name}: expected shape {tuple(target.shape)} of {target.dtype}, "
+                             f"the file has {shape} of {dtype}")
+    return npz[name]
+
+
+def _read_config(npz, infos):
+    shape, dtype = _header(npz, infos["config.npy"])
+    if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"config: expected at most {MAX_CONFIG_BYTES} uint8 bytes, got {shape} of {dtype}")
+    try:
+        meta = json.loads(npz["config"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"config: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"config: 'format' is not {FORMAT!r}: not a glassnet model file")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"config: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"format_version {version} was written by a newer glassnet "
+                             f"({meta.get('glassnet_version')!r}); this one reads up to {FORMAT_VERSION}")
+    if set(meta) != _KEYS:
+        raise ModelFileError(f"config: missing keys {sorted(_KEYS - set(meta))}, "
+                             f"unexpected keys {sorted(set(meta) - _KEYS)[:10]}")
+    for key, kind in (("model", dict), ("weights", list), ("trainable", list), ("rng_states", dict),
+                      ("optimizer_state", (dict, type(None)))):
+        if not isinstance(meta[key], kind):
+            raise ModelFileError(f"config: {key!r} has the wrong type {type(meta[key]).__name__}")
+    return meta
+
+
+def _build(config, budget):
+    """The model of ``config``, built with at most ``budget`` parameter values allocated."""
+    specs = config.get("layers")
+    if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("class_name"), str)
+                                              and isinstance(s.get("config"), dict) for s in specs):
+        raise ModelFileError("config: 'layers' must be a list of {'class_name': str, 'config': dict}")
+    left = [budget]
+    layers = []
+    for spec in specs:
+        cls = LAYERS.get(spec["class_name"])        # exact key: never import or eval a name from a file
+        if cls is None:
+            raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
+                                 f"(define or import a custom Layer subclass before loading)")
+        layer = cls.from_config(spec["config"])
+        layer.add_weight = _capped(layer.add_weight, left)
+        layers.append(layer)
+    try:
+        model = Sequential(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+                           name=config.get("name", "sequential"))
+        if config.get("input_shape") and not model.built:
+            model.build(config["input_shape"])
+    finally:
+        for layer in layers:
+            del layer.add_weight                     # back to the class's method
+    return model
+
+
+def _capped(add_weight, left):
+    # add_weight is where layers allocate parameters: refuse before numpy allocates an absurd array
+    def capped(name, shape, initializer):
+        size = math.prod(int(d) for d in shape)
+        if size > left[0]:
+            raise ModelFileError(f"the config declares more parameters than the file's weights hold "
+                                 f"(at parameter {name!r} of shape {tuple(shape)}): corrupt or crafted")
+        left[0] -= size
+        return add_weight(name, shape, initializer)
+    return capped
+
+
+def _restore_trainable(model, flags):
+    if len(flags) != len(model.layers) or not all(isinstance(t, bool) for t in flags):
+        raise ModelFileError(f"trainable: expected {len(model.layers)} booleans, got {flags!r:.200}")
+    if any(layer.trainable != t for layer, t in zip(model.layers, flags)):
+        for layer, t in zip(model.layers, flags):
+            layer.trainable = t
+        if model.built:
+            model.build(model.input_shape)          # rebuilds the optimizer's list of parameters
+
+
+def _compile(model, settings):
+    try:
+        model.compile(loss=settings["loss"], optimizer=optimizers.from_config(settings["optimizer"]),
+                      metrics=settings.get("metrics") or None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"cannot compile the saved settings ({exc}); load with compile=False "
+                             f"and compile the model yourself") from exc
+
+
+def _restore_optimizer(model, npz, headers, state):
+    params = {key: param for key, param, _ in (model._triples if model.built else [])}
+    keys, slots, iterations = state.get("keys"), state.get("slots"), state.get("iterations")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ModelFileError(f"optimizer_state: iterations must be a non-negative integer, got {iterations!r}")
+    if not isinstance(keys, list) or not set(keys) <= set(params) or len(set(keys)) != len(keys):
+        raise ModelFileError(f"optimizer_state: keys {keys!r:.200} are not among the model's parameters "
+                             f"{sorted(params)}")
+    restored = {key: {} for key in keys}
+    for i, pair in enumerate(slots):
+        if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in restored
+                or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
+            raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
+        restored[pair[0]][pair[1]] = _read(npz, headers, f"optimizer/{i:03d}", params[pair[0]])
+    model.optimizer.set_state({"iterations": iterations, "slots": restored})
+
+
+def _restore_rngs(model, states):
+    layer_states = states.get("layers")
+    if set(states) != {"shuffle", "layers"} or not isinstance(layer_states, list) \
+            or len(layer_states) != len(model.layers):
+        raise ModelFileError(f"rng_states: expected 'shuffle' and one state per layer ({len(model.layers)})")
+    if states["shuffle"] is not None:
+        model.shuffle_rng = _generator(states["shuffle"])
+    for layer, state in zip(model.layers, layer_states):
+        if state is not None:
+            layer.rng = _generator(state)
+
+
+def _generator(state):
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:                 # exact key: only numpy's own bit generators
+        raise ModelFileError(f"rng_states: unknown bit generator {name!r:.100}; known: {sorted(_BIT_GENERATORS)}")
+    bit_generator = _BIT_GENERATORS[name]()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)

@@ -1,0 +1,110 @@
+"""Convolutional models end to end through Sequential: training lowers the loss, whole-model gradients
+match finite differences, and save/load keeps weights, running statistics and predictions."""
+import numpy as np
+
+import glassnet as gn
+from glassnet.gradcheck import check_model
+from glassnet.layers import (AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Flatten,
+                             GlobalAveragePooling2D, MaxPooling1D, MaxPooling2D, Reshape)
+
+
+def bars(n, size=10, seed=0):
+    """Images with one horizontal (label 0) or vertical (label 1) bar at a random place, plus noise."""
+    rng = np.random.default_rng(seed)
+    x = 0.1 * rng.standard_normal((n, size, size, 1))
+    y = rng.integers(0, 2, n)
+    where = rng.integers(1, size - 1, n)
+    for i in range(n):                      # building the data set, not the code under test
+        if y[i]:
+            x[i, :, where[i], 0] += 1.0
+        else:
+            x[i, where[i], :, 0] += 1.0
+    return x.astype(np.float32), y
+
+
+def small_cnn(seed=0, dtype="float32", dropout=True):
+    layers = [Conv2D(4, 3, padding="same", activation="relu", input_shape=(10, 10, 1)),
+              MaxPooling2D(),
+              Conv2D(8, 3, activation="relu"),
+              BatchNormalization(momentum=0.9),    # running statistics settle within a few epochs
+              Flatten()]
+    layers += [Dropout(0.2)] if dropout else []
+    layers += [Dense(2, activation="softmax")]
+    return gn.Sequential(layers, seed=seed, dtype=dtype)
+
+
+def test_cnn_loss_decreases_and_learns_bars():
+    x, y = bars(256)
+    model = small_cnn()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.Adam(0.01),
+                  metrics=["accuracy"])
+    assert model.layers[0].output_shape((10, 10, 1)) == (10, 10, 4)
+    before = model.evaluate(x, y)[0]
+    history = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+    loss, accuracy = model.evaluate(x, y)
+    assert loss < 0.5 * before and accuracy > 0.9
+    assert model.predict(x[:5]).shape == (5, 2)
+    assert model.layers[0].params["kernel"].dtype == np.float32
+
+
+def test_cnn_training_is_reproducible_with_a_seed():
+    x, y = bars(64)
+    weights = []
+    for _ in range(2):
+        model = small_cnn(seed=3)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv1d_model_trains():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((128, 24, 2)).astype(np.float32)
+    y = (x[:, :, 0].cumsum(axis=1)[:, -1] > 0).astype(int)     # the sign of the first channel's sum
+    model = gn.Sequential([Conv1D(6, 5, strides=1, padding="same", activation="tanh", input_shape=(24, 2)),
+                           MaxPooling1D(2), Conv1D(4, 3, strides=2), Flatten(),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.01))
+    losses = model.fit(x, y, epochs=10, batch_size=32, verbose=0).history["loss"]
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_whole_cnn_gradients_match_finite_differences(rng):
+    # float64, no dropout (its mask would change between evaluations); BatchNormalization in training
+    model = gn.Sequential([Reshape((6, 6, 1), input_shape=(36,)),
+                           Conv2D(2, 3, strides=2, padding="same", activation="tanh"),
+                           BatchNormalization(),
+                           AveragePooling2D(2, strides=1),
+                           Conv2D(3, 2, activation="elu"),
+                           GlobalAveragePooling2D(),
+                           Dense(3, activation="softmax")], seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    report = check_model(model, rng.standard_normal((4, 36)), np.array([0, 1, 2, 1]))
+    assert report["max_error"] < 1e-6
+
+
+def test_save_load_round_trip(tmp_path):
+    x, y = bars(64)
+    model = small_cnn(seed=5)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    bn = model.layers[3]
+    assert not np.allclose(bn.state["moving_mean"], 0)           # running statistics were trained
+    path = tmp_path / "cnn.npz"
+    model.save(path)
+    loaded = gn.load_model(path)
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    assert loaded.get_config() == model.get_config()
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.layers[3].state["moving_variance"], bn.state["moving_variance"])
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    # training goes on identically: optimizer slots and the dropout/shuffle generators were restored
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

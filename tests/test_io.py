@@ -1,0 +1,382 @@
+"""save_model / load_model: exact round trips, exact resume, atomic writes, and every refusal."""
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import ModelFileError
+from glassnet.io import load_model, save_model
+from glassnet.layers import Dense, Layer
+
+OPTIMIZERS = [gn.optimizers.SGD(0.05), gn.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+              gn.optimizers.Adam(0.01), gn.optimizers.AdamW(0.01, weight_decay=0.1),
+              gn.optimizers.RMSprop(0.01, momentum=0.5), gn.optimizers.Adagrad(0.05),
+              gn.optimizers.Adadelta()]
+# (hidden activation, output activation, loss, target kind)
+HEADS = [("relu", "sigmoid", "binary_crossentropy", "binary"),
+         ("tanh", "softmax", "categorical_crossentropy", "onehot"),
+         ("elu", "softmax", "sparse_categorical_crossentropy", "labels"),
+         ("sigmoid", None, "mse", "real"),
+         ("leaky_relu", "linear", "squared_error", "real")]
+
+
+def _data(kind, rng, n=40):
+    x = rng.normal(size=(n, 3))
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 1)
+    y = {"binary": (labels > 0)[:, None].astype(float), "labels": labels,
+         "onehot": np.eye(3)[labels], "real": x[:, :2] @ [[1.0, 0.5], [-0.5, 2.0]]}[kind]
+    return x, y
+
+
+def _model(hidden, output, loss, optimizer, kind, dropout=0.0, seed=0):
+    units = {"binary": 1, "labels": 3, "onehot": 3, "real": 2}[kind]
+    layers = [Dense(6, activation=hidden, input_dim=3)]
+    layers += [gn.layers.Dropout(dropout)] if dropout else []
+    model = gn.Sequential([*layers, Dense(units, activation=output)], seed=seed)
+    metrics = ["accuracy"] if kind in ("binary", "onehot", "labels") else ["mae"]
+    model.compile(loss=loss, optimizer=gn.optimizers.from_config(optimizer.get_config()), metrics=metrics)
+    return model
+
+
+def _equal_weights(a, b):
+    wa, wb = a.get_weights(), b.get_weights()
+    return len(wa) == len(wb) and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+def _equal_state(a, b):
+    sa, sb = a.optimizer.get_state(), b.optimizer.get_state()
+    return (sa["iterations"] == sb["iterations"] and sa["slots"].keys() == sb["slots"].keys()
+            and all(sa["slots"][k].keys() == sb["slots"][k].keys()
+                    and all(np.array_equal(sa["slots"][k][s], sb["slots"][k][s]) for s in sa["slots"][k])
+                    for k in sa["slots"]))
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: f"{o.name}{len(o.get_config())}")
+@pytest.mark.parametrize("head", HEADS, ids=lambda h: h[2])
+def test_round_trip_is_exact(head, optimizer, rng, tmp_path):
+    hidden, output, loss, kind = head
+    x, y = _data(kind, rng)
+    model = _model(hidden, output, loss, optimizer, kind)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert np.array_equal(model.predict(x), loaded.predict(x))
+    assert loaded.get_config() == model.get_config()          # layers, loss, optimizer, metrics
+    assert [n for n, _ in loaded.metrics] == [n for n, _ in model.metrics]
+    assert loaded.loss.name == model.loss.name and type(loaded.optimizer) is type(model.optimizer)
+    assert _equal_state(model, loaded) and _equal_weights(model, loaded)
+    assert loaded.initial_epoch == 0
+    # one more step on each: the restored slots and iteration count give the very same update
+    assert model.train_on_batch(x, y) == loaded.train_on_batch(x, y)
+    assert _equal_weights(model, loaded)
+
+
+@pytest.mark.parametrize("shuffle, optimizer, dropout, batch_size", [
+    (False, gn.optimizers.SGD(0.1), 0.0, None),
+    (True, gn.optimizers.SGD(0.1, momentum=0.9), 0.0, 8),
+    (True, gn.optimizers.Adam(0.01), 0.3, 8),
+])
+def test_resume_reproduces_the_uninterrupted_run(shuffle, optimizer, dropout, batch_size, rng, tmp_path):
+    x, y = _data("onehot", rng)
+    args = dict(batch_size=batch_size, shuffle=shuffle, verbose=0, validation_split=0.25)
+    whole = _model("relu", "softmax", "categorical_crossentropy", optimizer, "onehot", dropout)
+    whole.fit(x, y, epochs=6, **args)
+
+    first = _model("relu", "softmax", "categorical_crossentropy", optimizer, "onehot", dropout)
+    first.fit(x, y, epochs=3, **args)
+    save_model(first, tmp_path / "half.npz", epoch=3)
+    del first
+    resumed = load_model(tmp_path / "half.npz")
+    assert resumed.initial_epoch == 3
+    history = resumed.fit(x, y, epochs=6, initial_epoch=resumed.initial_epoch, **args)
+    assert history.epoch == [3, 4, 5]
+    assert _equal_weights(whole, resumed) and _equal_state(whole, resumed)
+
+
+def test_float64_unbuilt_and_uncompiled_models(rng, tmp_path):
+    x, y = _data("real", rng)
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(2)], seed=3, dtype="float64")
+    model.save(tmp_path / "plain.npz")                        # built, never compiled
+    loaded = load_model(tmp_path / "plain.npz")
+    assert loaded.dtype == np.float64 and loaded.loss is None and _equal_weights(model, loaded)
+    assert np.array_equal(model.predict(x), loaded.predict(x))
+
+    lazy = gn.Sequential([Dense(4), Dense(2)], seed=1)        # no input shape: nothing built yet
+    lazy.compile(loss="mse", optimizer="adam")
+    lazy.save(tmp_path / "lazy.npz")
+    loaded = load_model(tmp_path / "lazy.npz")
+    assert not loaded.built and loaded.loss.name == "mse"
+    loaded.fit(x, y, epochs=1, verbose=0)
+    lazy.fit(x, y, epochs=1, verbose=0)
+    assert _equal_weights(lazy, loaded)
+    assert load_model(tmp_path / "lazy.npz", compile=False).loss is None
+
+
+class SavedScale(Layer):
+    """A user's layer: registered by its class statement, so load_model may build it."""
+
+    def build(self, input_shape):
+        self.add_weight("gamma", input_shape, "ones")
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["gamma"]
+
+    def backward(self, grad_output):
+        self.grads["gamma"][...] = (grad_output * self.x).sum(axis=0)
+        return grad_output * self.params["gamma"]
+
+
+def test_custom_layer_and_frozen_layer(rng, tmp_path):
+    x, y = _data("real", rng)
+    model = gn.Sequential([Dense(4, activation="relu", input_dim=3), SavedScale(), Dense(2)], seed=2)
+    model.layers[0].trainable = False
+    model.build(model.input_shape)
+    model.compile(loss="mse", optimizer="rmsprop")
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0)
+    model.save(str(tmp_path / "custom.npz"))
+    loaded = load_model(str(tmp_path / "custom.npz"))
+    assert type(loaded.layers[1]) is SavedScale and not loaded.layers[0].trainable
+    for m in (model, loaded):
+        m.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert _equal_weights(model, loaded)
+
+
+def test_path_is_used_exactly_and_epoch_is_recorded(rng, tmp_path):
+    model = _model("relu", "sigmoid", "binary_crossentropy", OPTIMIZERS[2], "binary")
+    for name in ("model", "model.bin", "weird name.v2"):
+        save_model(model, tmp_path / name, epoch=7)
+        assert (tmp_path / name).is_file() and not (tmp_path / f"{name}.npz").exists()
+        assert load_model(tmp_path / name).initial_epoch == 7
+    assert sorted(os.listdir(tmp_path)) == ["model", "model.bin", "weird name.v2"]   # no temp files
+    with pytest.raises(ValueError, match="epoch"):
+        save_model(model, tmp_path / "x.npz", epoch=-1)
+    with pytest.raises(TypeError, match="path"):
+        save_model(model, 3.5)
+    with pytest.raises(FileNotFoundError):                 # a missing file is an OSError, not a bad file
+        load_model(tmp_path / "absent.npz")
+
+
+@pytest.mark.parametrize("where", ["write_array", "fsync", "replace"])
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(where, rng, tmp_path, monkeypatch):
+    model = _model("relu", "sigmoid", "binary_crossentropy", OPTIMIZERS[2], "binary")
+    target = tmp_path / "m.npz"
+    model.save(target)
+    before = target.read_bytes()
+    model.fit(*_data("binary", rng), epochs=1, verbose=0)     # the new file would differ
+
+    def boom(*args, **kwargs):
+        if where == "write_array":                         # die halfway through the archive
+            args[0].write(b"\0" * 100)
+        raise OSError("disk on fire")
+    target_module = {"write_array": np.lib.format, "fsync": os, "replace": os}[where]
+    monkeypatch.setattr(target_module, where, boom)
+    with pytest.raises(OSError, match="disk on fire"):
+        model.save(target)
+    monkeypatch.undo()
+    assert target.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+    assert _equal_weights(load_model(target), load_model(target))
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+def _members(path):
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def _npy(array, allow_pickle=False):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+def _npy_header(shape, descr="<f4"):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _config(members):
+    data = members["config.npy"]
+    return json.loads(np.lib.format.read_array(io.BytesIO(data)).tobytes())
+
+
+def _with_config(meta):
+    return _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+class Marker:
+    """Unpickling this creates a file: proof that a loader ran code from the file."""
+    path = None
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _edit_meta(fn):
+    def edit(members):
+        meta = _config(members)
+        fn(meta)
+        members["config.npy"] = _with_config(meta)
+    return edit
+
+
+def _set(d, keys, value):
+    for k in keys[:-1]:
+        d = d[k]
+    d[keys[-1]] = value
+
+
+REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file; expected message)
+    "text file": (b"hello, not a model\n", "not a .npz"),
+    "empty file": (b"", "not a .npz"),
+    "npy file": (_npy(np.zeros(3)), "not a .npz"),
+    "zip but truncated": (lambda m: None, "not a readable"),             # truncated below
+    "no config": (lambda m: m.pop("config.npy"), "no config.npy"),
+    "config not utf-8": (lambda m: m.update({"config.npy": _npy(np.frombuffer(b"\xff\xfe{", np.uint8))}),
+                         "not UTF-8 JSON"),
+    "config not json": (lambda m: m.update({"config.npy": _npy(np.frombuffer(b"{nope", np.uint8))}),
+                        "not UTF-8 JSON"),
+    "config of floats": (lambda m: m.update({"config.npy": _npy(np.zeros(4))}), "uint8"),
+    "config a json list": (lambda m: m.update({"config.npy": _with_config([1, 2])}), "'format'"),
+    "wrong format": (_edit_meta(lambda c: c.update(format="keras")), "'format'"),
+    "newer version": (_edit_meta(lambda c: c.update(format_version=2)), "newer glassnet"),
+    "missing key": (_edit_meta(lambda c: c.pop("rng_states")), "missing keys"),
+    "unknown layer": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "class_name"], "os.system")),
+                      "unknown layer class 'os.system'"),
+    "bad layer argument": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "config", "evil"], 1)),
+                           "TypeError"),
+    "weights missing": (lambda m: m.pop("weights/003.npy"), "disagree with the config"),
+    "weights extra": (lambda m: m.update({"weights/009.npy": _npy(np.zeros(2, np.float32))}),
+                      "disagree with the config"),
+    "weight names": (_edit_meta(lambda c: _set(c, ["weights", 0], "dense/other")), "not those the config"),
+    "weight shape": (lambda m: m.update({"weights/000.npy": _npy(np.zeros((6, 3), np.float32))}),
+                     "expected shape"),
+    "weight dtype": (lambda m: m.update({"weights/000.npy": _npy(np.zeros((3, 6), np.float64))}),
+                     "expected shape"),
+    "weight integer": (lambda m: m.update({"weights/001.npy": _npy(np.zeros(6, np.int32))}),
+                       "expected shape"),
+    "weight complex": (lambda m: m.update({"weights/001.npy": _npy(np.zeros(6, np.complex64))}),
+                       "not a plain numeric dtype"),
+    "object array": (lambda m: m.update({"weights/001.npy": _npy(np.array([Marker()] * 6, dtype=object),
+                                                                  allow_pickle=True)}),
+                     "not a plain numeric dtype"),
+    "header larger than data": (lambda m: m.update({"weights/000.npy": _npy(np.zeros((3, 6), np.float32))[:-8]}),
+                                "does not match"),
+    "absurd npy shape": (lambda m: m.update({"weights/000.npy": _npy_header((3 * 10 ** 11, 6)) + b"\0" * 72}),
+                         "does not match"),
+    "absurd parameter count": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "config", "units"],
+                                                         10 ** 9)), "more parameters than"),
+    "unexpected member": (lambda m: m.update({"evil.py": b"print(1)"}), "unexpected member 'evil.py'"),
+    "slot key": (_edit_meta(lambda c: _set(c, ["optimizer_state", "keys", 0], "nowhere/kernel")),
+                 "not among the model's parameters"),
+    "slot shape": (lambda m: m.update({"optimizer/000.npy": _npy(np.zeros((6, 3), np.float32))}),
+                   "expected shape"),
+    "slot pair": (_edit_meta(lambda c: _set(c, ["optimizer_state", "slots", 1], c["optimizer_state"]["slots"][0])),
+                  "is not a new"),
+    "iterations": (_edit_meta(lambda c: _set(c, ["optimizer_state", "iterations"], -1)), "iterations"),
+    "bit generator": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "bit_generator"], "os.system")),
+                      "unknown bit generator"),
+    "rng state": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "state", "state"], "x")),
+                  "not a readable"),
+    "trainable": (_edit_meta(lambda c: c.update(trainable=[True])), "trainable"),
+    "epoch": (_edit_meta(lambda c: c.update(epoch="3")), "epoch"),
+    "unknown metric": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], ["os.system"])),
+                       "compile=False"),
+}
+
+
+@pytest.fixture
+def good_file(rng, tmp_path):
+    model = _model("relu", "sigmoid", "binary_crossentropy", OPTIMIZERS[2], "binary")
+    model.fit(*_data("binary", rng), epochs=1, verbose=0)
+    model.save(tmp_path / "good.npz")
+    return tmp_path / "good.npz"
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusals_raise_model_file_error(case, good_file, tmp_path):
+    change, message = REFUSALS[case]
+    bad = tmp_path / "bad.npz"
+    Marker.path = str(tmp_path / "pwned")
+    if isinstance(change, bytes):
+        bad.write_bytes(change)
+    elif case == "zip but truncated":
+        bad.write_bytes(good_file.read_bytes()[:-30])
+    else:
+        members = _members(good_file)
+        change(members)
+        _zip(bad, members)
+    with pytest.raises(ModelFileError, match=message) as info:
+        load_model(bad)
+    assert type(info.value) is ModelFileError and isinstance(info.value, ValueError)
+    assert str(bad) in str(info.value)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_declared_sizes_are_checked_before_reading(good_file, tmp_path):
+    with pytest.raises(ModelFileError, match="max_bytes=1000"):
+        load_model(good_file, max_bytes=1000)
+    data = bytearray(good_file.read_bytes())
+    entry = data.index(b"PK\x01\x02")                  # first central-directory entry
+    data[entry + 24:entry + 28] = (0xFFFFFFF0).to_bytes(4, "little")   # uncompressed size: ~4 GiB
+    (tmp_path / "bomb.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="max_bytes"):
+        load_model(tmp_path / "bomb.npz")
+    # a real deflate bomb: 64 MiB of zeros declared honestly is refused from the directory alone
+    with zipfile.ZipFile(tmp_path / "deflate.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.npy", b"\0" * 2 ** 26)
+    assert (tmp_path / "deflate.npz").stat().st_size < 2 ** 20
+    with pytest.raises(ModelFileError, match="max_bytes"):
+        load_model(tmp_path / "deflate.npz", max_bytes=2 ** 25)
+
+
+needs_conv = pytest.mark.skipif(not hasattr(gn.layers, "Conv2D"), reason="conv layers not merged yet")
+
+
+@needs_conv
+def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tmp_path):
+    L = gn.layers
+    model = gn.Sequential([
+        L.Conv2D(4, 3, padding="same", activation="relu", input_shape=(8, 8, 2)),
+        L.BatchNormalization(), L.MaxPooling2D(2), L.Dropout(0.25), L.AveragePooling2D(2),  # (2, 2, 4)
+        L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"), L.MaxPooling1D(2),  # (2, 6)
+        L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)
+        L.BatchNormalization(momentum=0.9), L.Dense(5), L.Activation("tanh"), L.Dropout(0.5),
+        L.Dense(3, activation="softmax")], seed=5)
+    built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
+    assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "all.npz")
+    loaded = load_model(tmp_path / "all.npz")
+    assert np.array_equal(model.predict(x), loaded.predict(x))
+    bn = loaded.layers[1]
+    assert not np.array_equal(bn.state["moving_mean"], 0)                # trained statistics came back
+    assert np.array_equal(bn.state["moving_variance"], model.layers[1].state["moving_variance"])
+    assert loaded.layers[3].rng.bit_generator.state == model.layers[3].rng.bit_generator.state
+    for m in (model, loaded):                     # dropout masks and running stats continue identically
+        m.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert _equal_weights(model, loaded) and _equal_state(model, loaded)
+
+
+def test_other_bit_generators_round_trip(tmp_path):
+    model = gn.Sequential([Dense(2, input_dim=2), gn.layers.Dropout(0.5)], seed=0)
+    model.shuffle_rng = np.random.Generator(np.random.MT19937(3))
+    model.layers[1].rng = np.random.Generator(np.random.Philox(4))
+    model.save(tmp_path / "g.npz")
+    loaded = load_model(tmp_path / "g.npz")
+    assert np.array_equal(loaded.shuffle_rng.random(5), model.shuffle_rng.random(5))
+    assert np.array_equal(loaded.layers[1].rng.random(5), model.layers[1].rng.random(5))
