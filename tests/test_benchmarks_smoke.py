@@ -1,0 +1,88 @@
+"""The benchmark harness (benchmarks/run.py) end to end on two tiny tasks: tables, JSON, machine info.
+
+This tests the harness, not speed: no timing is asserted. PyTorch joins when it is installed.
+"""
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
+                                reason="the moons task needs the datasets extra (scikit-learn)")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """benchmarks/run.py imported in-process; sys.path and sys.modules restored afterwards."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+    before = set(sys.modules)
+    import run
+    yield run
+    for name in set(sys.modules) - before:
+        if name in ("run", "tasks", "sklearn_runner"):
+            del sys.modules[name]
+
+
+def test_run_writes_tables_for_xor_and_moons(run_module, tmp_path):
+    out, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    peers = "torch" if HAS_TORCH else ""
+    report = run_module.main(["--tasks", "xor,moons", "--peers", peers, "--epochs-scale", "0.001",
+                              "--out", str(out), "--json", str(js), "--import-repeats", "1",
+                              "--matmul-size", "128"])
+    assert report["markdown"] == out.read_text()
+
+    text = out.read_text()
+    for heading in ("## Machine", "## Results", "## Targets (issue 5)", "## Method"):
+        assert heading in text
+    assert "GFLOP/s" in text and "`import glassnet`" in text
+    assert "A tiny run" in text
+    assert "| xor | glassnet | 5 |" in text            # 5000 epochs * 0.001
+    assert "| moons | glassnet | 2 |" in text          # at least 2 epochs: the first is not timed
+    if HAS_TORCH:
+        assert "| xor | PyTorch | 5 |" in text and "| moons | PyTorch | 2 |" in text
+        assert "moons: peak RSS glassnet < half of PyTorch's" in text
+
+    data = json.loads(js.read_text())
+    for task, epochs in (("xor", 5), ("moons", 2)):
+        g = data["results"][task]["glassnet"]
+        assert g["epochs"] == epochs and g["seconds_per_epoch"] > 0
+        assert 0 <= g["test_accuracy"] <= 100 and g["peak_rss_mib"] > 0
+        assert len(data["runs"][task]["glassnet"][0]["epoch_seconds"]) == epochs
+    assert data["machine"]["matmul_gflops"] > 0
+
+
+def test_a_missing_peer_is_skipped_with_a_note(run_module, tmp_path, monkeypatch):
+    run = run_module
+    monkeypatch.setattr(run.importlib.util, "find_spec", lambda name, *args: None)   # nothing installed
+    found = run.find_peers(["torch", "keras", "sklearn"], keras_python=str(tmp_path / "no-such-python"))
+    assert found["glassnet"] == {"python": sys.executable}
+    for peer in ("torch", "keras", "sklearn"):
+        assert "not installed" in found[peer]["skipped"]
+    fake = tmp_path / "python"
+    fake.write_text("")
+    assert run.find_peers(["keras"], keras_python=str(fake))["keras"] == {"python": str(fake)}
+    rows = run.results_table({"xor": {"glassnet": {"skipped": "x"}, "keras": {"skipped": "not installed"}}},
+                             ["glassnet", "keras"])
+    assert "| xor | Keras | | | | | | not installed |" in rows
+
+
+def test_sklearn_runs_only_the_tasks_it_can_express(run_module):
+    run = run_module
+    assert "squared_error" in run.sklearn_unsupported(dict(run.TASKS["xor"]))
+    assert "dense layers only" in run.sklearn_unsupported(dict(run.TASKS["mnist_cnn"]))
+    for task in ("moons", "digits", "mnist_sgd1", "mnist_wide", "mnist1d_mlp"):
+        assert run.sklearn_unsupported(dict(run.TASKS[task])) is None
+
+
+def test_flops_of_the_blas_bound_task(run_module):
+    # 784-512-512-10 on N samples: forward 2N(784*512 + 512*512 + 512*10), backward twice that,
+    # less the first layer's input gradient 2N*784*512
+    run, n = run_module, 4000
+    forward = 2 * n * (784 * 512 + 512 * 512 + 512 * 10)
+    assert run.dense_flops_per_epoch(run.TASKS["mnist_wide"], n) == 3 * forward - 2 * n * 784 * 512
+    assert run.dense_flops_per_epoch(run.TASKS["mnist_cnn"], n) is None
