@@ -1,0 +1,357 @@
+"""The ``glassnet`` command: train a network on a built-in dataset, predict from a CSV, inspect a model.
+
+    glassnet demo                                   # seed 000's moons network, plots and model
+    glassnet train moons --epochs 100 --out runs/m  # any dataset in glassnet.datasets.DATASETS
+    glassnet train --config examples/moons.toml     # seed 000's list-of-dicts architecture in TOML
+    glassnet predict runs/m/model.npz points.csv    # class labels and probabilities
+    glassnet info runs/m/model.npz                  # summary and compile settings
+
+Every failure the user can cause (a bad option, dataset, layer spec, CSV or model file, a missing
+optional extra) is reported as one ``glassnet: error: ...`` line on stderr with exit status 2.
+"""
+import argparse
+import contextlib
+import csv
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__, initializers, losses, optimizers
+from ._validation import check_positive_int
+from .callbacks import LambdaCallback
+from .errors import ModelFileError, NonFiniteError
+from .layers import Dense
+from .model import Sequential
+from .utils import to_categorical
+
+_MOONS = dict(layers="25:relu,50:relu,50:relu,25:relu,1:sigmoid", loss="binary_crossentropy",
+              optimizer="sgd", lr=0.1, epochs=200, batch_size=32, init="glorot_uniform")
+_GATE = dict(loss="squared_error", optimizer="sgd", lr=1.0, epochs=5000, batch_size="full", init="xavier")
+_SPARSE = "sparse_categorical_crossentropy"
+# What `glassnet train DATASET` runs when no option is given: the seeds' networks (exact keys).
+PRESETS = {
+    "moons": _MOONS,
+    "circles": {**_MOONS, "epochs": 100},
+    "xor": {**_GATE, "layers": "3:sigmoid,1:sigmoid"},
+    "or": {**_GATE, "layers": "1:sigmoid"},
+    "or_gate": {**_GATE, "layers": "1:sigmoid"},
+    "digits": dict(layers="128:sigmoid,128:sigmoid,10:softmax", loss=_SPARSE, optimizer="adam", lr=0.001,
+                   epochs=40, batch_size=32, init="glorot_uniform"),
+    "iris": dict(layers="16:relu,3:softmax", loss=_SPARSE, optimizer="adam", lr=0.01, epochs=100,
+                 batch_size=16, init="he"),
+    "mnist": dict(layers="100:tanh,50:tanh,10:softmax", loss=_SPARSE, optimizer="sgd", lr=0.1, epochs=20,
+                  batch_size=32, init="glorot_uniform"),
+    "mnist1d": dict(layers="100:relu,100:relu,10:softmax", loss=_SPARSE, optimizer="adam", lr=0.01,
+                    epochs=30, batch_size=100, init="glorot_uniform"),
+}
+SETTINGS = ("dataset", "loss", "optimizer", "lr", "epochs", "batch_size", "seed", "init")
+
+
+class CLIError(Exception):
+    """A usage error: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line instead of argparse's usage block
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# -- parsing the settings -------------------------------------------------------------------------
+def parse_layers(spec):
+    """``"25:relu,1:sigmoid"`` -> ``[(25, "relu"), (1, "sigmoid")]``; a bare ``"10"`` is linear."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"--layers: expected units:activation items such as 25:relu,1:sigmoid, got {spec!r}")
+    layers = []
+    for item in spec.split(","):
+        units, colon, activation = item.strip().partition(":")
+        if not units.isdigit() or int(units) <= 0 or (colon and not activation):
+            raise ValueError(f"--layers: bad item {item!r} in {spec!r}; expected units:activation "
+                             f"such as 25:relu (units a positive integer)")
+        layers.append((int(units), activation or None))
+    return layers
+
+
+def parse_batch_size(value):
+    """An int, or ``"full"``/None for full-batch gradient descent."""
+    if value is None or value == "full":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"batch_size: expected a positive integer or 'full', got {value!r}")
+    return value
+
+
+def read_config(path):
+    """A TOML training file: ``architecture`` (seed 000's list of dicts) and a ``[training]`` table."""
+    try:
+        import tomllib
+    except ImportError:                 # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ImportError("reading TOML on Python 3.10 needs tomli: pip install 'glassnet[cli]'") from None
+    with open(path, "rb") as f:
+        try:
+            config = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(config) - {"architecture", "training"}
+    training = config.get("training", {})
+    if unknown or not isinstance(training, dict):
+        raise ValueError(f"{path}: expected only 'architecture' and a [training] table, got {sorted(config)}")
+    unknown = set(training) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"{path}: unknown [training] keys {sorted(unknown)}; known: {list(SETTINGS)}")
+    return config
+
+
+def resolve_settings(args):
+    """Dataset preset <- config file <- options given on the command line (later ones win)."""
+    config = read_config(args.config) if args.config else {}
+    training = config.get("training", {})
+    given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
+    dataset = given.get("dataset", training.get("dataset"))
+    if dataset is None:
+        raise ValueError("train: give a DATASET (or 'dataset' in the config's [training] table)")
+    if not isinstance(dataset, str) or dataset not in PRESETS:
+        raise ValueError(f"dataset: expected one of {sorted(PRESETS)}, got {dataset!r}")
+    settings = {"seed": 0, **PRESETS[dataset], **training, **given, "dataset": dataset}
+    if "architecture" in config:
+        if args.layers:
+            raise ValueError("give --layers or an architecture in the config file, not both")
+        settings["architecture"] = config["architecture"]
+    elif args.layers:
+        settings["layers"] = args.layers
+    settings["batch_size"] = parse_batch_size(settings["batch_size"])
+    settings["epochs"] = check_positive_int(settings["epochs"], "epochs")
+    return settings
+
+
+# -- building and training ------------------------------------------------------------------------
+def build_model(settings, n_features):
+    """A compiled Sequential from ``settings`` (a layer spec or a list-of-dicts architecture)."""
+    init, seed = settings["init"], settings["seed"]
+    initializers.get(init)                                  # a clear error before anything is built
+    if "architecture" in settings:
+        model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init)
+    else:
+        layers = parse_layers(settings["layers"])
+        model = Sequential([Dense(units, activation=act, kernel_initializer=init,
+                                  input_dim=n_features if i == 0 else None)
+                            for i, (units, act) in enumerate(layers)], seed=seed)
+    optimizers.get(settings["optimizer"])                   # validates the name (exact key)
+    optimizer = optimizers.OPTIMIZERS[settings["optimizer"]](learning_rate=settings["lr"])
+    model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])
+    return model
+
+
+def targets_for(model, y):
+    """Integer labels as the loss wants them: one-hot for a non-sparse loss on several outputs."""
+    if not model.loss.sparse and model.output_shape[-1] > 1:
+        return to_categorical(y, model.output_shape[-1])
+    return y
+
+
+def every_nth_epoch(n, epochs):
+    """A callback printing one line every ``n`` epochs: a 5,000-epoch full-batch run would otherwise
+    print 5,000 lines."""
+    def report(epoch, logs):
+        if (epoch + 1) % n == 0 or epoch + 1 == epochs:
+            print(f"Epoch {epoch + 1}/{epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+    return LambdaCallback(on_epoch_end=report)
+
+
+def train(settings, out, verbose=1, animate=False):
+    """Train as ``settings`` say, print the final metrics and write the model, history and plots."""
+    from . import datasets, plot
+    plot._require_matplotlib("learning_curve")            # fail before training, not after
+    if animate:
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            raise ImportError("--animate needs Pillow: pip install 'glassnet[plot]'") from None
+    (X, y), (X_test, y_test) = datasets.load(settings["dataset"])
+    model = build_model(settings, X.shape[1])
+    y_fit, y_test_fit = targets_for(model, y), targets_for(model, y_test)
+    callbacks, fit_verbose = [], verbose
+    if verbose == 1 and settings["epochs"] > 500:
+        callbacks, fit_verbose = [every_nth_epoch(settings["epochs"] // 20, settings["epochs"])], 0
+    recorder = None
+    if animate:
+        if X.shape[1] != 2:
+            raise ValueError(f"--animate: needs 2-D data, {settings['dataset']} has {X.shape[1]} features")
+        recorder = plot.BoundaryRecorder(X, y, every=max(1, settings["epochs"] // 40))
+        callbacks.append(recorder)
+    start = time.perf_counter()
+    # NumPy's overflow warnings would only precede the NonFiniteError that explains them
+    with np.errstate(all="ignore"):
+        history = model.fit(X, y_fit, epochs=settings["epochs"], batch_size=settings["batch_size"],
+                            verbose=fit_verbose, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    results = {"seconds": seconds, "epochs": len(history.epoch)}
+    for split, (xs, ys) in (("train", (X, y_fit)), ("test", (X_test, y_test_fit))):
+        loss, accuracy = model.evaluate(xs, ys)
+        results.update({f"{split}_loss": loss, f"{split}_accuracy": accuracy})
+    print(f"trained {settings['dataset']} for {results['epochs']} epochs in {seconds:.2f} s")
+    print(f"train: loss {results['train_loss']:.4f} - accuracy {results['train_accuracy']:.4f}")
+    print(f"test:  loss {results['test_loss']:.4f} - accuracy {results['test_accuracy']:.4f}")
+    write_outputs(model, history, out, X, y, recorder)
+    return model, results
+
+
+def write_outputs(model, history, out, X, y, recorder=None):
+    """model.npz, history.csv, learning_curve.png, and for 2-D data decision_boundary.png (+ .gif)."""
+    from . import plot
+    from .io import save_model
+    os.makedirs(out, exist_ok=True)
+    paths = [os.path.join(out, "model.npz"), os.path.join(out, "history.csv"),
+             os.path.join(out, "learning_curve.png")]
+    save_model(model, paths[0], epoch=len(history.epoch))
+    keys = list(history.history)
+    with open(paths[1], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for i, epoch in enumerate(history.epoch):
+            writer.writerow([epoch + 1, *(f"{history.history[k][i]:.6g}" for k in keys)])
+    plot.learning_curve(history, path=paths[2])
+    if X.ndim == 2 and X.shape[1] == 2:
+        paths.append(os.path.join(out, "decision_boundary.png"))
+        plot.decision_boundary(model, X, y, path=paths[-1])
+    if recorder is not None:
+        paths.append(os.path.join(out, "decision_boundary.gif"))
+        plot.animate_decision_boundary(recorder, paths[-1], fps=8)
+    print("wrote " + ", ".join(paths))
+
+
+# -- predicting and inspecting --------------------------------------------------------------------
+def read_features(path, n_features):
+    """Rows of numbers from a CSV file (a non-numeric first row is taken as a header)."""
+    with open(path, newline="") as f:
+        rows = [(i, row) for i, row in enumerate(csv.reader(f), 1) if any(c.strip() for c in row)]
+    if rows and not _numeric(rows[0][1]):
+        rows = rows[1:]
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    for line, row in rows:
+        if len(row) != n_features:
+            raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
+                             f"features), got {len(row)}")
+        if not _numeric(row):
+            raise ValueError(f"{path} line {line}: expected numbers, got {','.join(row)[:80]!r}")
+    return np.array([[float(c) for c in row] for _, row in rows])
+
+
+def _numeric(row):
+    try:
+        [float(c) for c in row]
+    except ValueError:
+        return False
+    return True
+
+
+def prediction_table(probabilities):
+    """Header and rows: the class label and the probabilities (sigmoid: of class 1)."""
+    p = np.asarray(probabilities).reshape(len(probabilities), -1)
+    if p.shape[1] == 1:
+        return ["label", "probability"], [[int(q > 0.5), f"{q:.6g}"] for q in p[:, 0]]
+    header = ["label", *(f"p{k}" for k in range(p.shape[1]))]
+    return header, [[int(row.argmax()), *(f"{q:.6g}" for q in row)] for row in p]
+
+
+def predict(model_path, data_path, out=None):
+    from .io import load_model
+    model = load_model(model_path)
+    model._require_built("predict")
+    X = read_features(data_path, int(np.prod(model.input_shape)))
+    header, rows = prediction_table(model.predict(X.reshape(-1, *model.input_shape)))
+    with (open(out, "w", newline="") if out else contextlib.nullcontext(sys.stdout)) as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    if out:
+        print(f"wrote {len(rows)} predictions to {out}")
+
+
+def info(model_path):
+    from .io import load_model
+    model = load_model(model_path)
+    model.summary()
+    compiled = model.get_config()["compile"]
+    if compiled is None:
+        print("not compiled")
+        return
+    opt = compiled["optimizer"]
+    opt_args = ", ".join(f"{k}={v}" for k, v in opt.items() if k != "name")
+    print(f"loss: {compiled['loss']}\noptimizer: {opt['name']}({opt_args}), "
+          f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(compiled['metrics']) or 'none'}")
+    print(f"seed: {model.seed}\nepochs trained: {model.initial_epoch}")
+
+
+# -- the command line -----------------------------------------------------------------------------
+def make_parser():
+    parser = _Parser(prog="glassnet", description="Neural networks in nothing but NumPy.")
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train a network on a built-in dataset")
+    t.add_argument("dataset", nargs="?", help=f"one of {', '.join(sorted(PRESETS))}")
+    t.add_argument("--config", help="a TOML file: architecture = [{input_dim=..}, ..] and [training]")
+    t.add_argument("--layers", help="units:activation, comma-separated, e.g. 25:relu,1:sigmoid")
+    t.add_argument("--loss", help=f"one of {', '.join(losses.LOSSES)}")
+    t.add_argument("--optimizer", help=f"one of {', '.join(optimizers.OPTIMIZERS)}")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", dest="batch_size", help="an integer, or 'full' for full-batch")
+    t.add_argument("--init", help="kernel initializer, e.g. glorot_uniform, he, xavier, plain")
+    t.add_argument("--seed", type=int, help="fixes initial weights and shuffling (default 0)")
+    t.add_argument("--out", help="output folder (default runs/DATASET)")
+    t.add_argument("--animate", action="store_true", help="also write decision_boundary.gif (2-D data)")
+    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0 silent, 1 progress bar (default), 2 one line per epoch")
+    p = sub.add_parser("predict", help="predict the rows of a CSV file with a saved model")
+    p.add_argument("model")
+    p.add_argument("data", help="CSV of features, one sample per row (optional header)")
+    p.add_argument("--out", help="write the predictions to this CSV instead of printing them")
+    i = sub.add_parser("info", help="print a saved model's summary and compile settings")
+    i.add_argument("model")
+    d = sub.add_parser("demo", help="train seed 000's moons network and write its plots")
+    d.add_argument("--out", default="glassnet-demo", help="output folder (default glassnet-demo)")
+    d.add_argument("--epochs", type=int, help="fewer epochs for a quicker look (default 200)")
+    return parser
+
+
+def run(args):
+    if args.command == "train":
+        settings = resolve_settings(args)
+        train(settings, args.out or os.path.join("runs", settings["dataset"]), args.verbose, args.animate)
+    elif args.command == "predict":
+        predict(args.model, args.data, args.out)
+    elif args.command == "info":
+        info(args.model)
+    else:
+        print("glassnet demo: seed 000's 2-25-50-50-25-1 network on two moons, SGD lr 0.1, batch 32")
+        settings = {"seed": 0, "dataset": "moons", **PRESETS["moons"]}
+        if args.epochs is not None:
+            settings["epochs"] = check_positive_int(args.epochs, "epochs")
+        _, results = train(settings, args.out)
+        print(f"test accuracy {results['test_accuracy']:.1%}; open {args.out}/decision_boundary.png")
+
+
+def main(argv=None):
+    """Entry point of the ``glassnet`` command; returns the exit status (0 ok, 2 error)."""
+    try:
+        run(make_parser().parse_args(argv))
+    except SystemExit as exc:          # --help and --version
+        return exc.code
+    except (CLIError, ValueError, TypeError, ModelFileError, NonFiniteError, ImportError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message += f": {exc.filename}"
+        print(f"glassnet: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("glassnet: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,271 @@
+"""The ``glassnet`` command, run in-process through ``cli.main`` with tiny epoch counts."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.cli import main, parse_batch_size, parse_layers
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PNG, GIF = b"\x89PNG\r\n\x1a\n", b"GIF8"
+
+
+def run(capsys, *argv):
+    """main(argv) -> (status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *words):
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("glassnet: error: ") and "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.fixture(scope="module")
+def moons_model(tmp_path_factory):
+    """A moons model trained for 3 epochs, written by `glassnet train` (shared by the read-only tests)."""
+    out = tmp_path_factory.mktemp("moons")
+    assert main(["train", "moons", "--epochs", "3", "--out", str(out), "--verbose", "0"]) == 0
+    return out / "model.npz"
+
+
+# -- train ----------------------------------------------------------------------------------------
+def test_train_writes_model_history_and_plots(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "moons", "--epochs", 3, "--out", tmp_path, "--verbose", 2)
+    assert status == 0
+    assert "Epoch 3/3" in out and "train: loss" in out and "test:  loss" in out
+    assert (tmp_path / "learning_curve.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "decision_boundary.png").read_bytes()[:8] == PNG
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0] == "epoch,loss,accuracy" and [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    model = gn.load_model(tmp_path / "model.npz")
+    assert [layer.units for layer in model.layers] == [25, 50, 50, 25, 1]   # seed 000's network
+    assert model.initial_epoch == 3
+
+
+def test_train_options_reach_the_model(tmp_path, capsys):
+    status, _, _ = run(capsys, "train", "xor", "--layers", "4:tanh,1:sigmoid", "--loss", "binary_crossentropy",
+                       "--optimizer", "adam", "--lr", 0.05, "--batch-size", "full", "--init", "he",
+                       "--seed", 3, "--epochs", 5, "--out", tmp_path, "--verbose", 0)
+    assert status == 0
+    config = gn.load_model(tmp_path / "model.npz").get_config()
+    assert config["seed"] == 3
+    assert [(l["config"]["units"], l["config"]["activation"], l["config"]["kernel_initializer"])
+            for l in config["layers"]] == [(4, "tanh", "he_normal"), (1, "sigmoid", "he_normal")]
+    assert config["compile"]["loss"] == "binary_crossentropy"
+    assert config["compile"]["optimizer"]["name"] == "adam"
+    assert config["compile"]["optimizer"]["learning_rate"] == 0.05
+
+
+def test_train_one_hot_for_a_categorical_loss(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "iris", "--loss", "categorical_crossentropy", "--epochs", 2,
+                         "--out", tmp_path, "--verbose", 0)
+    assert status == 0 and "test:" in out
+    assert not (tmp_path / "decision_boundary.png").exists()       # 4 features: no boundary plot
+
+
+def test_train_animate_writes_a_gif(tmp_path, capsys):
+    status, _, _ = run(capsys, "train", "xor", "--epochs", 4, "--animate", "--out", tmp_path, "--verbose", 0)
+    assert status == 0
+    assert (tmp_path / "decision_boundary.gif").read_bytes()[:4] == GIF
+
+
+def test_long_full_batch_runs_print_every_nth_epoch(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "or", "--epochs", 1000, "--out", tmp_path)
+    epoch_lines = [line for line in out.splitlines() if line.startswith("Epoch")]
+    assert status == 0 and len(epoch_lines) == 20 and epoch_lines[-1].startswith("Epoch 1000/1000")
+
+
+def test_train_from_the_example_config(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--config", EXAMPLES / "moons.toml", "--epochs", 2,
+                         "--out", tmp_path, "--verbose", 0)
+    assert status == 0 and "trained moons for 2 epochs" in out
+    model = gn.load_model(tmp_path / "model.npz")
+    assert [layer.units for layer in model.layers] == [25, 50, 50, 25, 1]
+    assert model.get_config()["compile"]["optimizer"]["learning_rate"] == 0.1
+
+
+def test_config_settings_and_command_line_overrides(tmp_path, capsys):
+    config = tmp_path / "xor.toml"
+    config.write_text('architecture = [{input_dim=2, output_dim=3, activation="sigmoid"},\n'
+                      '                {input_dim=3, output_dim=1, activation="sigmoid"}]\n'
+                      '[training]\ndataset = "xor"\nloss = "squared_error"\nlr = 2\nepochs = 50\n'
+                      'batch_size = "full"\nseed = 5\ninit = "xavier"\n')
+    status, out, _ = run(capsys, "train", "--config", config, "--epochs", 3, "--out", tmp_path / "o",
+                         "--verbose", 0)
+    assert status == 0 and "for 3 epochs" in out                   # the command line wins
+    model = gn.load_model(tmp_path / "o" / "model.npz")
+    assert model.seed == 5 and model.optimizer.learning_rate == 2.0
+
+
+def test_parse_helpers():
+    assert parse_layers("25:relu, 10") == [(25, "relu"), (10, None)]
+    assert parse_batch_size("full") is None and parse_batch_size("16") == 16
+
+
+# -- predict and info -----------------------------------------------------------------------------
+def test_predict_prints_labels_and_probabilities(moons_model, tmp_path, capsys):
+    data = tmp_path / "points.csv"
+    data.write_text("x1,x2\n0.0,0.5\n1.5,-0.4\n\n-1,1\n")
+    status, out, _ = run(capsys, "predict", moons_model, data)
+    lines = out.strip().splitlines()
+    assert status == 0 and lines[0] == "label,probability" and len(lines) == 4
+    labels = [int(line.split(",")[0]) for line in lines[1:]]
+    p = gn.load_model(moons_model).predict(np.array([[0, 0.5], [1.5, -0.4], [-1, 1]]))[:, 0]
+    assert labels == (p > 0.5).astype(int).tolist()
+    assert np.allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+
+
+def test_predict_writes_a_csv_for_a_multiclass_model(tmp_path, capsys):
+    assert main(["train", "iris", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"]) == 0
+    data = tmp_path / "flowers.csv"
+    data.write_text("0.1,0.2,0.3,0.4\n-1,0,1,2\n")                 # no header
+    status, out, _ = run(capsys, "predict", tmp_path / "model.npz", data, "--out", tmp_path / "pred.csv")
+    rows = (tmp_path / "pred.csv").read_text().splitlines()
+    assert status == 0 and "wrote 2 predictions" in out
+    assert rows[0] == "label,p0,p1,p2" and len(rows) == 3
+    probabilities = np.array([[float(v) for v in row.split(",")[1:]] for row in rows[1:]])
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def test_info_prints_summary_and_compile_settings(moons_model, capsys):
+    status, out, _ = run(capsys, "info", moons_model)
+    assert status == 0
+    for text in ("Total params: 5,226", "loss: binary_crossentropy", "optimizer: sgd(learning_rate=0.1",
+                 "metrics: accuracy", "epochs trained: 3"):
+        assert text in out
+
+
+# -- demo -----------------------------------------------------------------------------------------
+def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
+    status, out, _ = run(capsys, "demo", "--out", tmp_path, "--epochs", 2)
+    assert status == 0 and "test accuracy" in out and "Epoch 2/2" in out
+    for name in ("model.npz", "history.csv", "learning_curve.png", "decision_boundary.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+# -- errors: one line on stderr, status 2 ---------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [
+    (["train", "nope"], ["dataset", "'nope'", "moons"]),
+    (["train"], ["DATASET"]),
+    (["train", "moons", "--layers", "25:relu,x"], ["--layers", "'x'"]),
+    (["train", "moons", "--layers", "0:relu"], ["--layers"]),
+    (["train", "moons", "--layers", "25:"], ["--layers"]),
+    (["train", "moons", "--layers", "25:swish"], ["activation", "swish"]),
+    (["train", "moons", "--batch-size", "0"], ["batch_size"]),
+    (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
+    (["train", "moons", "--loss", "hinge"], ["loss", "hinge"]),
+    (["train", "moons", "--init", "wild"], ["wild"]),
+    (["train", "moons", "--lr", "-1"], ["learning_rate"]),
+    (["train", "moons", "--epochs", "x"], ["--epochs"]),
+    (["train", "moons", "--epochs", "0"], ["epochs"]),
+    (["train", "moons", "--verbose", "3"], ["--verbose"]),
+    (["demo", "--epochs", "-2"], ["epochs"]),
+    (["train", "moons", "--bogus"], ["--bogus"]),
+    (["train", "iris", "--animate"], ["--animate", "2-D"]),
+    (["train", "--config", "/no/such/file.toml"], ["No such file"]),
+    (["info", "/no/such/model.npz"], ["No such file"]),
+    (["frobnicate"], ["frobnicate"]),
+    ([], ["command"]),
+])
+def test_usage_errors(argv, words, tmp_path, capsys):
+    # an --out in tmp_path, so that no error case can leave a folder behind in the working directory
+    out = ["--out", tmp_path] if argv[:1] == ["demo"] or (argv[:1] == ["train"] and argv[1:]) else []
+    status, _, err = run(capsys, *argv, *out)
+    assert_one_line_error(status, err, *words)
+
+
+def test_training_that_diverges_is_one_line(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "moons", "--lr", "1e9", "--epochs", 2, "--out", tmp_path,
+                         "--verbose", 0)
+    assert_one_line_error(status, err, "learning rate")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("architecture = [", ["not valid TOML"]),
+    ('[training]\ndataset = "moons"\nepochz = 3\n', ["unknown [training] keys", "epochz"]),
+    ('model = 1\n[training]\ndataset = "moons"\n', ["architecture"]),
+    ('architecture = [{input_dim=2, output_dim=3}, {input_dim=4, output_dim=1}]\n'
+     '[training]\ndataset = "moons"\n', ["architecture[1]", "input_dim"]),
+    ('[training]\ndataset = ["moons"]\n', ["dataset"]),
+    ('[training]\ndataset = "moons"\nbatch_size = "half"\n', ["batch_size", "'half'"]),
+])
+def test_bad_config_files(text, words, tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    status, _, err = run(capsys, "train", "--config", config, "--epochs", 1, "--out", tmp_path, "--verbose", 0)
+    assert_one_line_error(status, err, *words)
+
+
+def test_config_epochs_must_be_an_integer(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('[training]\ndataset = "moons"\nepochs = "5"\n')
+    status, _, err = run(capsys, "train", "--config", config, "--out", tmp_path)
+    assert_one_line_error(status, err, "epochs", "'5'")
+
+
+def test_layers_and_a_config_architecture_conflict(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--config", EXAMPLES / "moons.toml", "--layers", "3:relu,1:sigmoid")
+    assert_one_line_error(status, err, "not both")
+
+
+@pytest.mark.parametrize("content", [b"not a model", b"PK\x03\x04 truncated zip", b""])
+def test_invalid_model_files(content, tmp_path, capsys):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    for argv in (["info", path], ["predict", path, path]):
+        status, _, err = run(capsys, *argv)
+        assert_one_line_error(status, err, "model.npz")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1,2\n3,oops\n", ["line 2", "numbers"]),
+    ("1,2,3\n", ["line 1", "expected 2 values"]),
+    ("x1,x2\n", ["no data rows"]),
+    ("1,nan\n", ["NaN"]),
+])
+def test_bad_csv_files(text, words, moons_model, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text(text)
+    status, _, err = run(capsys, "predict", moons_model, data)
+    assert_one_line_error(status, err, *words)
+
+
+@pytest.mark.parametrize("module, words", [("matplotlib", ["matplotlib", "glassnet[plot]"]),
+                                           ("sklearn", ["scikit-learn", "glassnet[datasets]"])])
+def test_missing_optional_extra(module, words, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, module, None)            # makes `import module` fail
+    status, _, err = run(capsys, "train", "circles", "--epochs", 1, "--out", tmp_path)
+    assert_one_line_error(status, err, *words)
+
+
+def test_help_and_version(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "train" in out and "predict" in out and "demo" in out
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and gn.__version__ in out
+
+
+# -- the installed command ------------------------------------------------------------------------
+def test_console_script_and_python_dash_m(tmp_path):
+    script = shutil.which("glassnet", path=os.path.dirname(sys.executable)) or shutil.which("glassnet")
+    if script is None:
+        pytest.skip("the glassnet console script is not installed (pip install -e .)")
+    done = subprocess.run([script, "train", "or", "--epochs", "5", "--out", str(tmp_path), "--verbose", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "test:" in done.stdout and (tmp_path / "model.npz").exists()
+    done = subprocess.run([sys.executable, "-m", "glassnet", "info", str(tmp_path / "no.npz")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("glassnet: error:")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,78 @@
+"""Each example script, run at its reduced (``quick``) size: results above modest thresholds."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name):
+    """Import examples/<name>.py by path (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"glassnet_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.__doc__ and "Seed" in module.__doc__.splitlines()[0]
+    return module
+
+
+def run_quick(name, tmp_path):
+    return load_example(name).main(quick=True, out=str(tmp_path))
+
+
+def assert_pngs(folder, *names):
+    for name in names:
+        assert (Path(folder) / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_seed000_moons(tmp_path, capsys):
+    results = run_quick("seed000_moons", tmp_path)
+    assert results["test_accuracy"] >= 0.85 and results["ms_per_epoch"] > 0
+    assert_pngs(tmp_path, "learning_curve.png", "decision_boundary.png")
+    table = capsys.readouterr().out
+    assert "glassnet (NumPy)" in table and "ms/epoch" in table
+    torch_row = results["peers"][0]
+    if "note" not in torch_row:                   # PyTorch installed: the same network was timed
+        assert torch_row["framework"].startswith("PyTorch") and torch_row["ms_per_epoch"] > 0
+
+
+def test_seed001_logistic_to_deep(tmp_path):
+    results = run_quick("seed001_logistic_to_deep", tmp_path)
+    assert results["baseline"] == pytest.approx(0.9, abs=0.01)
+    assert results["logistic"]["test_accuracy"] >= 0.92           # above the always-"no" 0.90
+    assert results["deep"]["test_accuracy"] >= 0.92
+    assert results["deep"]["params"] == 784 * 5 + 5 + 5 * 5 + 5 + 5 * 5 + 5 + 5 * 3 + 3 + 3 + 1
+    assert_pngs(tmp_path, "learning_curve_logistic.png", "learning_curve_deep.png")
+
+
+def test_seed002_digits(tmp_path):
+    results = run_quick("seed002_digits", tmp_path)
+    accuracy = results["test_accuracy"]
+    assert accuracy["full_batch_gd"] >= 0.85 and accuracy["adadelta"] >= 0.75 and accuracy["adam"] >= 0.75
+    tips = results["tips"]
+    assert "learning rate" in tips["nan"]                          # NonFiniteError was raised and caught
+    assert tips["classes_raw"] == 1 and tips["classes_scaled"] == 10
+    assert "sparse_categorical_crossentropy" in tips["shape"]
+    assert_pngs(tmp_path, "learning_curve_adam.png", "confusion_matrix_adam.png")
+
+
+def test_seed003_or_xor(tmp_path):
+    results = run_quick("seed003_or_xor", tmp_path)
+    # the tutorial's worked numbers, to its three decimals
+    assert results["or_cost_before"] == pytest.approx(0.089, abs=5e-4)
+    assert results["or_cost_after"] == pytest.approx(0.084, abs=5e-4)
+    assert results["or_grad_kernel"] == pytest.approx([-0.048, -0.039], abs=5e-4)
+    assert results["or_grad_bias"] == pytest.approx(-0.037, abs=5e-4)
+    assert results["or_second_grad_kernel"] == pytest.approx([-0.044, -0.035], abs=5e-4)
+    assert results["or_second_grad_bias"] == pytest.approx(-0.031, abs=5e-4)
+    assert results["xor_one_neuron_accuracy"] <= 0.75                # no straight line separates XOR
+    assert results["xor_feature_cross_accuracy"] == 1.0
+    assert results["xor_hidden_layer_accuracy"] == 1.0
+    assert_pngs(tmp_path, "xor_decision_boundaries.png", "xor_learning_curve.png")
+
+
+def test_seed004_layers(tmp_path):
+    results = run_quick("seed004_layers", tmp_path)
+    assert results["xor_accuracy"] == 1.0
+    assert results["mnist_test_accuracy"] >= 0.7                   # 2 epochs on 1,000 images
+    assert_pngs(tmp_path, "xor_decision_boundary.png", "mnist_learning_curve.png", "mnist_confusion_matrix.png")
