@@ -12,5 +12,7 @@ def rng():
 def torch():
     """PyTorch as a test oracle only: tests that use it are skipped (with the reason) when absent."""
     torch = pytest.importorskip("torch", reason="PyTorch oracle not installed: pip install torch==2.13.0")
-    torch.set_default_dtype(torch.float64)
-    return torch
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)      # oracle comparisons run in float64
+    yield torch
+    torch.set_default_dtype(previous)           # later tests (examples, benchmarks) expect float32
