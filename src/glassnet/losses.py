@@ -119,7 +119,9 @@ class BinaryCrossentropy(Loss):
     def from_logits(self, z, a, y_true):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
         computed without overflow; never log(0)."""
-        return float(np.mean(np.logaddexp(0, z) - z * y_true))
+        terms = np.logaddexp(0, z)
+        terms -= z * y_true
+        return float(np.add.reduce(terms, axis=None)) / terms.size
 
     def gradient_from_logits(self, a, y_true):
         """dL/dz = (sigmoid(z) - y) / (n k)."""

@@ -35,6 +35,7 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
         if len(input_shape) != 1:
@@ -69,7 +70,12 @@ class Dense(Layer):
             self.grads["bias"][...] = grad_z[0]
         else:
             np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
-            grad_z.sum(axis=0, out=self.grads["bias"])
+            # the column sums as ones @ grad_z: a BLAS call, several times faster than
+            # grad_z.sum(axis=0) on a tall, narrow array
+            ones = self._ones
+            if ones is None or ones.shape[0] != grad_z.shape[0] or ones.dtype != grad_z.dtype:
+                ones = self._ones = np.ones(grad_z.shape[0], dtype=grad_z.dtype)
+            np.matmul(ones, grad_z, out=self.grads["bias"])
         if not self.needs_input_gradient:
             return None
         return grad_z @ self.params["kernel"].T
