@@ -278,3 +278,24 @@ def test_verbose_output(rng, capsys):
     assert capsys.readouterr().out == ""
     model.fit(x, y, epochs=1, verbose=1)
     assert "Epoch 1/1" in capsys.readouterr().out
+
+
+def test_progress_bar_only_on_a_terminal():
+    import io
+    from glassnet.callbacks import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, expect_bar in ((Terminal(), True), (io.StringIO(), False)):
+        bar = ProgressBar(1, stream=stream)
+        bar.set_params({"epochs": 1, "steps": 3})
+        bar.on_train_begin()
+        bar.on_epoch_begin(0)
+        bar.last_draw -= 1                          # as if the epoch had run for a second
+        bar.on_train_batch_end(0, {"loss": 0.5})
+        bar.on_epoch_end(0, {"loss": 0.4})
+        text = stream.getvalue()
+        assert ("[==" in text) is expect_bar and ("\r" in text) is expect_bar
+        assert text.rstrip().endswith("loss: 0.4000") and text.endswith("\n")

@@ -109,11 +109,19 @@ class ProgressBar(Callback):
         stream.write(text)
         stream.flush()
 
+    def on_train_begin(self, logs=None):
+        # the bar is redrawn with "\r", which only a terminal understands: into a log file or a
+        # pipe, verbose=1 prints the per-epoch lines alone
+        isatty = getattr(self.stream or sys.stdout, "isatty", None)
+        self.draw_bar = self.verbose == 1 and bool(isatty and isatty())
+
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.start, self.last_draw, self.drawn = epoch, time.perf_counter(), 0.0, 0
+        # last_draw = start: an epoch shorter than 0.1 s never draws a bar, only its summary line
+        self.epoch, self.start, self.drawn = epoch, time.perf_counter(), 0
+        self.last_draw = self.start
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.verbose != 1:
+        if not self.draw_bar:
             return
         now = time.perf_counter()
         if now - self.last_draw < 0.1:
