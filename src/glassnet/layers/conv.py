@@ -38,6 +38,27 @@ def conv_output_length(size, kernel, stride, padding):
     return (padded - kernel) // stride + 1, pads
 
 
+def check_rank(layer, sample_shape):
+    """Raise unless one sample of ``layer``'s input has ``layer.rank`` spatial axes plus channels."""
+    if len(sample_shape) != layer.rank + 1:
+        axes = "length, channels" if layer.rank == 1 else "height, width, channels"
+        raise ValueError(f"{layer.describe()}: expected input of shape (batch, {axes}), got "
+                         f"shape (batch, {', '.join(map(str, sample_shape))})")
+
+
+def windowed_output_sizes(layer, sample_shape, window, what):
+    """The output's spatial sizes for a sliding ``window`` (a conv kernel or a pool) with the
+    layer's strides and padding; a window that does not fit raises an error naming the layer."""
+    sizes = []
+    for size, k, s in zip(sample_shape[:-1], window, layer.strides):
+        try:
+            sizes.append(conv_output_length(size, k, s, layer.padding)[0])
+        except ValueError as exc:
+            raise ValueError(f"{layer.describe()}: {what} {tuple(window)} does not fit input samples of "
+                             f"shape {tuple(sample_shape)} with padding={layer.padding!r} ({exc})") from None
+    return sizes
+
+
 def _pad(x, pads, value=0.0):
     """Pad axes 1 and 2 of x (N, H, W, C) by pads = ((top, bottom), (left, right)); no copy if zero."""
     (t, b), (l, r) = pads
@@ -177,21 +198,11 @@ class _Conv(Layer):
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
         sample_shape = tuple(sample_shape)
-        axes = "length, channels" if self.rank == 1 else "height, width, channels"
-        if len(sample_shape) != self.rank + 1:
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got "
-                             f"shape (batch, {', '.join(map(str, sample_shape))})")
+        check_rank(self, sample_shape)
         if self.built and sample_shape[-1] != self.input_shape[-1]:
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
                              f"({self.input_shape[-1]} channels), got {sample_shape}")
-        out = []
-        for size, k, s in zip(sample_shape[:-1], self.kernel_size, self.strides):
-            try:
-                out.append(conv_output_length(size, k, s, self.padding)[0])
-            except ValueError as exc:
-                raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size} does not fit input "
-                                 f"samples of shape {sample_shape} with padding={self.padding!r} "
-                                 f"({exc})") from None
+        out = windowed_output_sizes(self, sample_shape, self.kernel_size, "kernel_size")
         return (*out, self.filters)
 
     def build(self, input_shape):

@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import backend
 from .base import LAYERS, Layer
-from .conv import PADDINGS, _as_tuple, _pad, conv_output_length, window_slices
+from .conv import (PADDINGS, _as_tuple, _pad, check_rank, conv_output_length, window_slices,
+                   windowed_output_sizes)
 
 
 def _geometry(x_shape, pool, strides, padding):
@@ -113,18 +114,8 @@ class _Pooling(Layer):
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        spatial = "length, channels" if self.rank == 1 else "height, width, channels"
-        if len(input_shape) != self.rank + 1:
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, {spatial}), got "
-                             f"shape (batch, {', '.join(map(str, input_shape))})")
-        out = []
-        for size, p, s in zip(input_shape[:-1], self.pool_size, self.strides):
-            try:
-                out.append(conv_output_length(size, p, s, self.padding)[0])
-            except ValueError as exc:
-                raise ValueError(f"{self.describe()}: pool_size {self.pool_size} does not fit input "
-                                 f"samples of shape {input_shape} with padding={self.padding!r} "
-                                 f"({exc})") from None
+        check_rank(self, input_shape)
+        out = windowed_output_sizes(self, input_shape, self.pool_size, "pool_size")
         return (*out, input_shape[-1])
 
     def build(self, input_shape):
