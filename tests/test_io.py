@@ -342,10 +342,8 @@ def test_declared_sizes_are_checked_before_reading(good_file, tmp_path):
         load_model(tmp_path / "deflate.npz", max_bytes=2 ** 25)
 
 
-needs_conv = pytest.mark.skipif(not hasattr(gn.layers, "Conv2D"), reason="conv layers not merged yet")
 
 
-@needs_conv
 def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tmp_path):
     L = gn.layers
     model = gn.Sequential([
