@@ -299,3 +299,21 @@ def test_progress_bar_only_on_a_terminal():
         text = stream.getvalue()
         assert ("[==" in text) is expect_bar and ("\r" in text) is expect_bar
         assert text.rstrip().endswith("loss: 0.4000") and text.endswith("\n")
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_copied_models_keep_training(how, rng):
+    """In-memory copies (scikit-learn pickles estimators for n_jobs > 1) must still learn."""
+    import copy
+    import pickle
+    model = _net("mse", dtype="float64")
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 3))
+    model.fit(x, y, epochs=1, verbose=0)
+    clone = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    before = clone.get_weights()
+    clone.fit(x, y, epochs=1, verbose=0)
+    after = clone.get_weights()
+    assert all(not np.array_equal(a, b) for a, b in zip(before, after))
+    model.fit(x, y, epochs=1, verbose=0)           # same data, same state: the same step
+    for a, b in zip(model.get_weights(), after):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -131,6 +131,13 @@ class Sequential(TrainingMixin):
             offset += value.size
         self._triples = [("params", flat_params, flat_grads)]
 
+    def __setstate__(self, state):
+        # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the
+        # flat buffer the optimizer updates: re-attach them, or training would silently stop
+        self.__dict__.update(state)
+        if self.built:
+            self._flatten_parameters()
+
     def _sync_views(self):
         """Re-attach parameters or gradients that a layer replaced instead of writing in place
         (a custom layer may do ``self.grads["w"] = ...``): the flat buffers must see them."""
