@@ -1,0 +1,200 @@
+"""Hyper-parameter sweeps on Dask: every combination of a grid is trained as one Dask task.
+
+Dask schedules and distributes the tasks -- over threads, processes, or the workers of a
+``dask.distributed`` cluster; glassnet does not implement a scheduler of its own. Each task builds a
+fresh model with ``build_fn(**params)``, trains it, evaluates it, and sends back plain data only
+(numbers, the history and the weights as arrays): no model object crosses processes. Rebuild a model
+with ``result.model()`` or ``best_model(results)``.
+
+>>> def build(units, lr):
+...     model = gn.Sequential([gn.layers.Dense(units, activation="relu", input_dim=2),
+...                            gn.layers.Dense(1, activation="sigmoid")], seed=0)
+...     model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(lr), metrics=["accuracy"])
+...     return model
+>>> results = sweep(build, {"units": [8, 32], "lr": [0.01, 0.1]}, X, y, validation_data=(Xv, yv),
+...                 fit_kwargs={"epochs": 50})                 # doctest: +SKIP
+>>> results[0]["params"], results[0]["metrics"]["val_loss"]    # doctest: +SKIP
+>>> model = best_model(results)                                # doctest: +SKIP
+
+Needs Dask: ``pip install 'glassnet[dask]'``.
+"""
+import copy
+import itertools
+import math
+import time
+
+try:
+    import dask
+except ImportError as exc:                        # glassnet's core needs NumPy only
+    raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
+
+from .errors import NonFiniteError
+from .model import Sequential
+
+FIT_PREFIX = "fit__"        # grid keys with this prefix go to model.fit, the others to build_fn
+
+
+class SweepResult(dict):
+    """One combination's outcome: a plain dict, cheap to send between processes.
+
+    Keys: ``params`` (the combination), ``metrics`` (``loss``, compiled metrics and ``val_*`` of the
+    trained weights, evaluated after training), ``history`` (per-epoch lists from ``fit``),
+    ``weights`` (list of arrays), ``config`` (``model.get_config()``), ``fit_seconds``, and
+    ``error`` (None, or the message when training stopped on NaN/inf; metrics are then NaN).
+    """
+
+    def model(self):
+        """Rebuild the trained model from its config and weights (compiled, ready to predict)."""
+        if self.get("error"):
+            raise ValueError(f"the combination {self['params']} has no model: {self['error']}")
+        model = Sequential.from_config(self["config"])
+        model.set_weights(self["weights"])
+        return model
+
+
+def best_model(results):
+    """The model of the first (best) result that ``sweep`` returned, rebuilt from its weights."""
+    if not results:
+        raise ValueError("results: expected the non-empty list that sweep returned")
+    return results[0].model()
+
+
+def _combinations(param_grid):
+    """Every combination of ``param_grid`` (a dict of lists, or a list of such dicts), in order."""
+    try:
+        from sklearn.model_selection import ParameterGrid
+    except ImportError:                           # the same rules without scikit-learn
+        ParameterGrid = None
+    grids = [param_grid] if isinstance(param_grid, dict) else param_grid
+    if not isinstance(grids, (list, tuple)) or not grids or not all(isinstance(g, dict) for g in grids):
+        raise TypeError(f"param_grid: expected a dict of lists (or a list of such dicts), got {param_grid!r}")
+    if any(not g for g in grids):
+        raise ValueError("param_grid: is empty; give at least one parameter with a list of values")
+    for grid in grids:
+        for key, values in grid.items():
+            if isinstance(values, str) or not hasattr(values, "__len__"):
+                raise TypeError(f"param_grid[{key!r}]: expected a list of values, got {values!r}")
+            if not len(values):
+                raise ValueError(f"param_grid[{key!r}]: has no values, so the grid has no combinations")
+    if ParameterGrid is not None:
+        combos = list(ParameterGrid(grids))
+    else:
+        combos = [dict(zip(sorted(g), values)) for g in grids
+                  for values in itertools.product(*(g[k] for k in sorted(g)))]
+    return combos
+
+
+def _split_params(params):
+    build = {k: v for k, v in params.items() if not k.startswith(FIT_PREFIX)}
+    fit = {k[len(FIT_PREFIX):]: v for k, v in params.items() if k.startswith(FIT_PREFIX)}
+    return build, fit
+
+
+def _build(build_fn, params):
+    build_params, _ = _split_params(params)
+    model = build_fn(**build_params)
+    if not isinstance(model, Sequential):
+        raise TypeError(f"build_fn({build_params}) returned {type(model).__name__}; expected a compiled "
+                        f"glassnet.Sequential")
+    if model.loss is None:
+        raise ValueError(f"build_fn({build_params}) returned a model that is not compiled; call "
+                         f"model.compile(loss=..., optimizer=...) before returning it")
+    return model
+
+
+def _metric_names(model, with_validation):
+    names = ["loss", *(name for name, _ in model.metrics)]
+    return names + [f"val_{n}" for n in names] if with_validation else names
+
+
+def _evaluate(model, x, y, prefix):
+    values = model.evaluate(x, y)
+    values = values if isinstance(values, list) else [values]
+    return {f"{prefix}{name}": float(v) for name, v in zip(_metric_names(model, False), values)}
+
+
+def _fit_one(build_fn, params, data, fit_kwargs):
+    """One Dask task: build, train and evaluate one combination; return plain data only."""
+    x, y, validation_data = data
+    model = _build(build_fn, params)
+    # a deep copy per task: under the threaded scheduler, callbacks such as EarlyStopping would
+    # otherwise be shared (and their state mixed) between models training at the same time
+    kwargs = {"verbose": 0, **copy.deepcopy(fit_kwargs), **_split_params(params)[1]}
+    start = time.perf_counter()
+    try:
+        history = model.fit(x, y, validation_data=validation_data, **kwargs).history
+    except NonFiniteError as exc:                 # one diverging learning rate must not sink the sweep
+        names = _metric_names(model, validation_data is not None)
+        return SweepResult(params=dict(params), metrics=dict.fromkeys(names, math.nan), history={},
+                           weights=None, config=model.get_config(),
+                           fit_seconds=time.perf_counter() - start, error=str(exc))
+    seconds = time.perf_counter() - start
+    metrics = _evaluate(model, x, y, "")
+    if validation_data is not None:
+        metrics.update(_evaluate(model, *validation_data, "val_"))
+    return SweepResult(params=dict(params), metrics=metrics, history=history, weights=model.get_weights(),
+                       config=model.get_config(), fit_seconds=seconds, error=None)
+
+
+def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, client=None, scheduler=None,
+          sort_by=None, ascending=None):
+    """Train one model per combination of ``param_grid`` as Dask tasks; return the results, best first.
+
+    Parameters
+    ----------
+    build_fn : callable
+        ``build_fn(**params) -> compiled glassnet.Sequential``; called inside each task, so it must
+        build a new model (and optimizer) every time. Fix its ``seed`` for reproducible sweeps.
+    param_grid : dict of str to list, or list of such dicts
+        As scikit-learn's ``ParameterGrid``. Keys starting with ``"fit__"`` go to ``model.fit``
+        (``{"fit__batch_size": [16, 64]}``), the others to ``build_fn``.
+    X : array of shape (n_samples, *input_shape); y : targets as ``model.fit`` takes them.
+    validation_data : tuple (X_val, y_val), optional
+        Passed to ``fit`` (so the history has ``val_*`` curves) and evaluated after training.
+    fit_kwargs : dict, optional
+        Other ``model.fit`` arguments (``epochs``, ``batch_size``, ``callbacks``...); ``verbose=0`` unless given.
+    client : dask.distributed.Client, optional
+        Run on this cluster (``client.compute`` + ``client.gather``); otherwise ``dask.compute``.
+    scheduler : str, optional
+        Dask's local scheduler for ``dask.compute``: "threads", "processes", "synchronous"
+        (None: Dask's default, or the active distributed client).
+    sort_by : str, optional
+        A metric key: "val_loss" when validation data is given, else "loss". Names containing
+        "acc" sort descending, others ascending, unless ``ascending`` says otherwise.
+
+    Returns
+    -------
+    list of SweepResult, best first; failed (non-finite) combinations last.
+    """
+    if not callable(build_fn):
+        raise TypeError(f"build_fn: expected a function returning a compiled model, got {build_fn!r}")
+    combos = _combinations(param_grid)
+    fit_kwargs = dict(fit_kwargs or {})
+    clash = {"x", "y", "validation_data"} & set(fit_kwargs)
+    if clash:
+        raise ValueError(f"fit_kwargs: {sorted(clash)} are sweep's own arguments; pass them to sweep")
+    if client is not None and scheduler is not None:
+        raise ValueError("give client or scheduler, not both")
+    # build one model here, before any task runs: a wrong build_fn or sort key fails at once
+    names = _metric_names(_build(build_fn, combos[0]), validation_data is not None)
+    sort_by = sort_by or ("val_loss" if validation_data is not None else "loss")
+    if sort_by not in names:
+        raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")
+    if ascending is None:
+        ascending = "acc" not in sort_by
+
+    # the data is one graph node that every task depends on, shipped once rather than per task;
+    # pure=False: no hashing of the arrays to name it
+    data = dask.delayed((X, y, validation_data), traverse=False, pure=False)
+    tasks = [dask.delayed(_fit_one, pure=False)(build_fn, params, data, fit_kwargs) for params in combos]
+    if client is not None:
+        results = client.gather(client.compute(tasks))
+    else:
+        results = list(dask.compute(*tasks, scheduler=scheduler))
+
+    def key(result):
+        value = result["metrics"][sort_by]
+        if math.isnan(value):
+            return (1, 0.0)                       # failed runs last, whatever the direction
+        return (0, value if ascending else -value)
+    return sorted(results, key=key)

@@ -1,0 +1,269 @@
+"""scikit-learn estimators backed by a glassnet ``Sequential``: ``GlassnetClassifier``, ``GlassnetRegressor``.
+
+They follow scikit-learn's conventions, so they work in ``Pipeline``, ``GridSearchCV``,
+``cross_val_score`` and ``clone``: the constructor stores its arguments unchanged, ``fit`` checks
+them and builds a fresh dense network (``model_``) every time.
+
+>>> from glassnet.sklearn import GlassnetClassifier
+>>> clf = GlassnetClassifier(hidden_layer_sizes=(16,), epochs=50, random_state=0)
+>>> clf.fit(X, y).predict_proba(X).shape                   # doctest: +SKIP
+(150, 3)
+
+Needs scikit-learn: ``pip install 'glassnet[sklearn]'``.
+"""
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted
+except ImportError as exc:                        # glassnet's core needs NumPy only
+    raise ImportError("glassnet.sklearn needs scikit-learn: pip install 'glassnet[sklearn]'") from exc
+
+try:                                              # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:                               # older releases: the private method
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+from . import optimizers
+from .callbacks import EarlyStopping
+from .layers import Dense
+from .model import Sequential
+
+# float32 stays float32 (no copy); anything else becomes float64, then the model casts it once
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _seed(random_state):
+    """A glassnet seed from scikit-learn's ``random_state``: None, an int, a RandomState or a Generator."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state: expected a non-negative integer, got {random_state!r}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31 - 1))
+    raise ValueError(f"random_state: expected None, an int, a numpy RandomState or Generator, "
+                     f"got {random_state!r}")
+
+
+class _GlassnetEstimator(BaseEstimator):
+    """What the classifier and the regressor share: the parameters, the network and the training."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
+                 batch_size=32, epochs=200, kernel_initializer="glorot_uniform", dtype="float32",
+                 random_state=None, verbose=0, validation_fraction=0.0, early_stopping=False, patience=10):
+        # scikit-learn's rule: store the arguments as given; fit validates them (clone relies on it)
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.kernel_initializer = kernel_initializer
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else sizes   # MLPClassifier accepts 100
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            sizes = None
+        if sizes is None or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0
+                                for s in sizes):
+            raise ValueError(f"hidden_layer_sizes: expected a tuple of positive integers such as (100,), "
+                             f"got {self.hidden_layer_sizes!r}")
+        return [int(s) for s in sizes]
+
+    def _make_optimizer(self):
+        if isinstance(self.optimizer, optimizers.Optimizer):
+            # a fresh copy per fit: Adam's moments must not leak from one fit (or CV fold) to the next
+            return optimizers.from_config(self.optimizer.get_config())
+        if not isinstance(self.optimizer, str) or self.optimizer not in optimizers.OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(optimizers.OPTIMIZERS)} or a glassnet "
+                             f"Optimizer, got {self.optimizer!r}")
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0:
+            raise ValueError(f"learning_rate: expected a positive number, got {lr!r}")
+        return optimizers.OPTIMIZERS[self.optimizer](learning_rate=float(lr))
+
+    def _split(self, X, y, seed):
+        """Hold out a random ``validation_fraction`` of the samples (glassnet's own
+        ``validation_split`` takes the last rows, which is wrong for data sorted by class)."""
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+            raise ValueError(f"validation_fraction: expected a fraction in [0, 1), got {fraction!r}")
+        if not fraction:
+            return X, y, None
+        n_val = int(round(X.shape[0] * fraction))
+        if n_val == 0 or n_val == X.shape[0]:
+            raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples "
+                             f"out of {X.shape[0]}")
+        order = np.random.default_rng(seed).permutation(X.shape[0])
+        val, train = order[:n_val], order[n_val:]
+        return X[train], y[train], (X[val], y[val])
+
+    def _fit_network(self, X, y, n_outputs, output_activation, loss):
+        """Build a fresh network ending in ``n_outputs`` units, train it on (X, y), keep it in ``model_``."""
+        seed = _seed(self.random_state)
+        sizes = self._hidden_sizes() + [n_outputs]
+        layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
+                        kernel_initializer=self.kernel_initializer,
+                        input_dim=X.shape[1] if i == 0 else None)
+                  for i, units in enumerate(sizes)]
+        model = Sequential(layers, seed=seed, dtype=self.dtype)
+        model.compile(loss=loss, optimizer=self._make_optimizer())
+        X, y, validation_data = self._split(X, y, seed)
+        callbacks = []
+        if self.early_stopping:
+            if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) \
+                    or self.patience < 0:
+                raise ValueError(f"patience: expected a non-negative integer, got {self.patience!r}")
+            monitor = "val_loss" if validation_data is not None else "loss"
+            callbacks.append(EarlyStopping(monitor=monitor, patience=self.patience,
+                                           restore_best_weights=True))
+        history = model.fit(X, y, epochs=self.epochs, batch_size=self.batch_size,
+                            validation_data=validation_data, verbose=self.verbose, callbacks=callbacks)
+        self.model_ = model
+        self.history_ = history.history          # plain dict of per-epoch lists: light to keep and pickle
+        self.n_iter_ = len(history.epoch)
+        return self
+
+    def _outputs(self, X):
+        check_is_fitted(self, "model_")
+        X = _validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return self.model_.predict(X).astype(np.float64)
+
+    # Pickling (joblib, GridSearchCV with n_jobs) stores the network as its config and weights and
+    # rebuilds it: a Sequential's parameters are views into one flat buffer, a link pickle loses.
+    def __getstate__(self):
+        state = dict(super().__getstate__())      # Python 3.11 returns __dict__ itself: copy it
+        model = state.get("model_")
+        if isinstance(model, Sequential):
+            state["model_"] = {"config": model.get_config(), "weights": model.get_weights()}
+        return state
+
+    def __setstate__(self, state):
+        spec = state.get("model_")
+        if isinstance(spec, dict):
+            model = Sequential.from_config(spec["config"])
+            model.set_weights(spec["weights"])
+            state = {**state, "model_": model}
+        super().__setstate__(state)
+
+
+class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
+    """A dense network classifier with scikit-learn's API.
+
+    Two classes: one sigmoid unit and ``binary_crossentropy``; more: softmax and
+    ``sparse_categorical_crossentropy``. Labels may be of any type (strings, ints, ...).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Units of each hidden ``Dense`` layer; ``()`` gives logistic regression.
+    activation : str, default "relu"
+        The hidden layers' activation (``glassnet.activations``).
+    optimizer : str or glassnet Optimizer, default "adam"
+        A name from ``glassnet.optimizers.OPTIMIZERS`` built with ``learning_rate``, or an instance
+        (copied for every fit; ``learning_rate`` is then ignored).
+    learning_rate : float, default 0.001
+    batch_size : int or None, default 32
+        ``None`` trains full-batch.
+    epochs : int, default 200
+    kernel_initializer : str, default "glorot_uniform"
+    dtype : {"float32", "float64"}, default "float32"
+    random_state : None, int, RandomState or Generator
+        An int makes fitting reproducible, bit for bit.
+    verbose : {0, 1, 2}, default 0
+    validation_fraction : float in [0, 1), default 0.0
+        Random fraction of the training samples held out to report ``val_loss`` in ``history_``.
+    early_stopping : bool, default False
+        Stop when ``val_loss`` (or, with no validation fraction, the training loss) has not improved
+        for ``patience`` epochs, and keep the best epoch's weights.
+    patience : int, default 10
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    model_ : glassnet.Sequential
+    history_ : dict of str to list of float
+        Per-epoch ``loss`` (and ``val_loss``).
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+
+    Example
+    -------
+    >>> clf = GlassnetClassifier(hidden_layer_sizes=(16,), epochs=50, random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> clf.score(X_test, y_test)                                                               # doctest: +SKIP
+    """
+
+    def fit(self, X, y):
+        """Train a fresh network on X of shape (n_samples, n_features) and labels y of shape (n_samples,)."""
+        X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class ({self.classes_[0]!r})")
+        if len(self.classes_) == 2:
+            return self._fit_network(X, encoded, 1, "sigmoid", "binary_crossentropy")
+        return self._fit_network(X, encoded, len(self.classes_), "softmax", "sparse_categorical_crossentropy")
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes) -- two columns for a binary problem too."""
+        out = self._outputs(X)
+        if out.shape[1] == 1:
+            return np.hstack([1.0 - out, out])
+        return out / out.sum(axis=1, keepdims=True)     # exact sums in float64 after a float32 softmax
+
+    def predict(self, X):
+        """The most probable class of each sample, shape (n_samples,), labels as in ``classes_``."""
+        proba = self.predict_proba(X)            # first: it raises NotFittedError before classes_ exists
+        return self.classes_[proba.argmax(axis=1)]
+
+
+class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
+    """A dense network regressor with scikit-learn's API: linear output units and ``mse`` loss.
+
+    ``y`` of shape (n_samples,) gives predictions of shape (n_samples,); ``y`` of shape
+    (n_samples, n_targets) gives (n_samples, n_targets). Parameters and attributes are those of
+    ``GlassnetClassifier`` (no ``classes_``; ``n_outputs_`` instead). Scale the targets (for example
+    with ``TransformedTargetRegressor``) when they are far from unit size.
+
+    Example
+    -------
+    >>> reg = GlassnetRegressor(hidden_layer_sizes=(32,), learning_rate=0.01, random_state=0)  # doctest: +SKIP
+    >>> reg.fit(X, y).score(X_test, y_test)                                                  # doctest: +SKIP
+    """
+
+    def fit(self, X, y):
+        """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets])."""
+        X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
+        self._y_ndim = y.ndim
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.n_outputs_ = y.shape[1]
+        return self._fit_network(X, y, self.n_outputs_, "linear", "mse")
+
+    def predict(self, X):
+        """Predictions, shape (n_samples,) or (n_samples, n_targets) as the training targets were."""
+        out = self._outputs(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):                   # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self):                         # scikit-learn < 1.6
+        return {"multioutput": True}

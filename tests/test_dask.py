@@ -1,0 +1,162 @@
+"""glassnet.dask.sweep: grids trained as Dask tasks on the synchronous, threaded and process
+schedulers and on a dask.distributed Client; sorting, rebuilt models, and the errors it names."""
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask", reason="Dask not installed: pip install 'glassnet[dask]'")
+
+import glassnet as gn                                                     # noqa: E402
+from glassnet.dask import SweepResult, best_model, sweep                 # noqa: E402
+
+GRID = {"units": [4, 16], "learning_rate": [0.01, 0.05]}
+EPOCHS = 5
+
+
+# module-level functions: the process scheduler imports them by name in its workers
+def build(units, learning_rate, seed=0):
+    model = gn.Sequential([gn.layers.Dense(units, activation="relu", input_dim=2),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=seed)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(learning_rate=learning_rate),
+                  metrics=["accuracy"])
+    return model
+
+
+def build_regressor(learning_rate):
+    model = gn.Sequential([gn.layers.Dense(8, activation="relu", input_dim=2), gn.layers.Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer=gn.optimizers.SGD(learning_rate=learning_rate))
+    return model
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return gn.datasets.moons(n_samples=400)
+
+
+def _check_results(results, moons, sort_by="val_loss"):
+    (X, y), (Xv, yv) = moons
+    assert [type(r) for r in results] == [SweepResult] * 4
+    assert sorted(tuple(sorted(r["params"].items())) for r in results) == sorted(
+        tuple(sorted({"units": u, "learning_rate": lr}.items())) for u in GRID["units"]
+        for lr in GRID["learning_rate"])
+    values = [r["metrics"][sort_by] for r in results]
+    assert values == sorted(values, reverse="acc" in sort_by)
+    for r in results:
+        assert r["error"] is None and set(r["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert len(r["history"]["val_loss"]) == EPOCHS
+        assert all(isinstance(w, np.ndarray) for w in r["weights"])
+    # the rebuilt best model scores exactly what the task measured, and predicts as a model trained
+    # here with the same parameters and seed
+    best = best_model(results)
+    assert best.evaluate(Xv, yv) == pytest.approx([results[0]["metrics"]["val_loss"],
+                                                   results[0]["metrics"]["val_accuracy"]], rel=1e-6)
+    local = build(**results[0]["params"])
+    local.fit(X, y, epochs=EPOCHS, verbose=0)
+    np.testing.assert_array_equal(best.predict(Xv), local.predict(Xv))
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_sweep_on_local_schedulers(moons, scheduler):
+    (X, y), validation = moons
+    results = sweep(build, GRID, X, y, validation_data=validation, fit_kwargs={"epochs": EPOCHS},
+                    scheduler=scheduler)
+    _check_results(results, moons)
+
+
+def test_sweep_on_the_process_scheduler(moons):
+    # about 3 s on two cores: each worker process starts Python and imports numpy, dask and glassnet
+    (X, y), validation = moons
+    results = sweep(build, GRID, X, y, validation_data=validation, fit_kwargs={"epochs": EPOCHS},
+                    scheduler="processes")
+    _check_results(results, moons)
+    threaded = sweep(build, GRID, X, y, validation_data=validation, fit_kwargs={"epochs": EPOCHS},
+                     scheduler="threads")
+    assert [r["metrics"] for r in results] == [r["metrics"] for r in threaded]
+
+
+def test_sweep_on_a_distributed_client(moons):
+    distributed = pytest.importorskip("distributed", reason="pip install 'glassnet[dask]' for dask.distributed")
+    (X, y), validation = moons
+    # an in-process cluster (threads): the same client.compute/client.gather path as a real cluster
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        results = sweep(build, GRID, X, y, validation_data=validation, fit_kwargs={"epochs": EPOCHS},
+                        client=client, sort_by="val_accuracy")
+    _check_results(results, moons, sort_by="val_accuracy")
+
+
+def test_fit_prefixed_keys_go_to_fit_and_callbacks_are_not_shared(moons):
+    (X, y), validation = moons
+    stopper = gn.EarlyStopping(monitor="val_loss", patience=0)
+    results = sweep(build, {"units": [8], "learning_rate": [0.05], "fit__batch_size": [16, None]}, X, y,
+                    validation_data=validation, fit_kwargs={"epochs": 3, "callbacks": [stopper]},
+                    scheduler="threads")
+    assert {r["params"]["fit__batch_size"] for r in results} == {16, None}
+    assert results[0]["metrics"]["val_loss"] != results[1]["metrics"]["val_loss"]
+    assert stopper.model is None            # each task trained with its own copy
+
+
+def test_without_validation_data_it_sorts_by_training_loss():
+    (X, y), _ = gn.datasets.xor()
+    results = sweep(build, {"units": [2, 8], "learning_rate": [0.1]}, X, y, fit_kwargs={"epochs": 20},
+                    scheduler="synchronous")
+    assert set(results[0]["metrics"]) == {"loss", "accuracy"}
+    assert results[0]["metrics"]["loss"] <= results[1]["metrics"]["loss"]
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")     # the point of the test
+def test_a_diverging_combination_is_reported_last_not_raised(rng):
+    X = rng.standard_normal((64, 2)).astype(np.float32)
+    y = (X @ [1.0, -2.0]).astype(np.float32)
+    results = sweep(build_regressor, {"learning_rate": [1e12, 0.01]}, X, y, fit_kwargs={"epochs": 3},
+                    scheduler="synchronous")
+    assert results[0]["error"] is None and results[0]["params"] == {"learning_rate": 0.01}
+    assert "NaN" in results[1]["error"] or "inf" in results[1]["error"]
+    assert math.isnan(results[1]["metrics"]["loss"])
+    with pytest.raises(ValueError, match="has no model"):
+        results[1].model()
+
+
+def _uncompiled(units):
+    return gn.Sequential([gn.layers.Dense(units, input_dim=2)])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"param_grid": {}}, ValueError, "empty"),
+    ({"param_grid": {"units": []}}, ValueError, "no combinations"),
+    ({"param_grid": {"units": 4}}, TypeError, "list of values"),
+    ({"build_fn": _uncompiled, "param_grid": {"units": [4]}}, ValueError, "not compiled"),
+    ({"build_fn": lambda units: "model", "param_grid": {"units": [4]}}, TypeError, "Sequential"),
+    ({"sort_by": "val_auc"}, ValueError, "sort_by"),
+    ({"sort_by": "val_loss", "validation_data": None}, ValueError, "sort_by"),
+    ({"fit_kwargs": {"validation_data": None}}, ValueError, "fit_kwargs"),
+    ({"scheduler": "threads", "client": object()}, ValueError, "not both"),
+])
+def test_errors_are_named_before_any_task_runs(moons, kwargs, error, match):
+    (X, y), validation = moons
+    args = {"build_fn": build, "param_grid": GRID, "validation_data": validation, **kwargs}
+    with pytest.raises(error, match=match):
+        sweep(X=X, y=y, **args)
+
+
+def test_best_model_of_nothing():
+    with pytest.raises(ValueError, match="non-empty"):
+        best_model([])
+
+
+def test_the_grid_without_scikit_learn_matches_parameter_grid(monkeypatch):
+    from glassnet.dask import _combinations
+    grid = [{"b": [1, 2], "a": ["x", "y", "z"]}, {"c": [0.5]}]
+    with_sklearn = _combinations(grid)
+    monkeypatch.setitem(__import__("sys").modules, "sklearn.model_selection", None)   # import fails
+    assert _combinations(grid) == with_sklearn and len(with_sklearn) == 7
+
+
+def test_a_missing_dask_is_named(monkeypatch):
+    import importlib
+    import sys
+    monkeypatch.delitem(sys.modules, "glassnet.dask")
+    monkeypatch.setitem(sys.modules, "dask", None)                  # makes the import fail
+    with pytest.raises(ImportError, match=r"pip install 'glassnet\[dask\]'"):
+        importlib.import_module("glassnet.dask")
