@@ -1,5 +1,4 @@
 """Networks from the seeds trained to their accuracy targets (seconds each, on the built-in data)."""
-import numpy as np
 import pytest
 
 import glassnet as gn
