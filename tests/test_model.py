@@ -317,3 +317,22 @@ def test_copied_models_keep_training(how, rng):
     model.fit(x, y, epochs=1, verbose=0)           # same data, same state: the same step
     for a, b in zip(model.get_weights(), after):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_predict_refuses_bad_inputs(rng):
+    model = _net("sparse_categorical_crossentropy", dtype="float32")
+    cases = [
+        (np.ones((4, 2)), ValueError, r"expects samples of shape \(3,\), got samples of shape \(2,\)"),
+        (np.ones(3), ValueError, "2-D array"),
+        ([[1, 2, 3], [1, 2]], ValueError, "ragged"),
+        (np.array([["a", "b", "c"]]), TypeError, "x: expected numbers"),
+        (np.array([[1, 2, 3]], dtype=object), TypeError, "x: expected numbers"),
+        (np.ones((0, 3)), ValueError, "at least one sample"),
+        (np.array([[np.inf, 0, 0]]), ValueError, "NaN or infinite"),
+        (None, TypeError, "expected an array, got None"),
+    ]
+    for x, error, message in cases:
+        with pytest.raises(error, match=message):
+            model.predict(x)
+    with pytest.raises(ValueError, match="batch_size"):
+        model.predict(np.ones((2, 3)), batch_size=0)
