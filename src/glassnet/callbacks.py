@@ -48,6 +48,20 @@ class History(Callback):
         return f"<History epochs={len(self.epoch)} keys={sorted(self.history)}>"
 
 
+def resolve_mode(mode, monitor, caller):
+    """"min" or "max" for ``mode`` ("auto": max for names containing "acc", as Keras decides)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{caller}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+def improved(value, best, mode, min_delta=0.0):
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` in direction ``mode``."""
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
@@ -58,10 +72,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
                  restore_best_weights=False):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
+        mode = resolve_mode(mode, monitor, "EarlyStopping")
         self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
         self.mode, self.restore_best_weights = mode, restore_best_weights
         self.stopped_epoch = None
@@ -70,18 +81,13 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights, self.best_epoch, self.wait, self.stopped_epoch = None, None, 0, None
 
-    def _improved(self, value):
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
             raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not among the logged values "
                              f"{sorted(logs)}")
         value = logs[self.monitor]
-        if self._improved(value):
+        if improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
@@ -215,15 +221,13 @@ class ModelCheckpoint(Callback):
         except TypeError:
             raise TypeError(f"ModelCheckpoint: filepath must be a str or os.PathLike, "
                             f"got {type(filepath).__name__}") from None
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got {mode!r}")
         if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
                                      or save_freq <= 0):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of "
                              f"batches, got {save_freq!r}")
         self.monitor, self.save_best_only, self.save_freq, self.verbose = (
             monitor, bool(save_best_only), save_freq, verbose)
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
         if save_freq != "epoch":
             # set on the instance only: fit skips per-batch hooks when no callback defines them
@@ -254,7 +258,7 @@ class ModelCheckpoint(Callback):
                 raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not among the logged "
                                  f"values {sorted(logs)}")
             value = logs[self.monitor]
-            if not (value < self.best if self.mode == "min" else value > self.best):
+            if not improved(value, self.best, self.mode):
                 return
             if self.verbose:
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "

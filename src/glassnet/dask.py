@@ -28,6 +28,7 @@ try:
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
+from .callbacks import resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
 
@@ -180,8 +181,8 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     sort_by = sort_by or ("val_loss" if validation_data is not None else "loss")
     if sort_by not in names:
         raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")
-    if ascending is None:
-        ascending = "acc" not in sort_by
+    if ascending is None:                 # the callbacks' rule: accuracy-like names go up
+        ascending = resolve_mode("auto", sort_by, "sweep") == "min"
 
     # the data is one graph node that every task depends on, shipped once rather than per task;
     # pure=False: no hashing of the arrays to name it
