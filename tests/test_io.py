@@ -116,6 +116,23 @@ def test_float64_unbuilt_and_uncompiled_models(rng, tmp_path):
     assert load_model(tmp_path / "lazy.npz", compile=False).loss is None
 
 
+@pytest.mark.parametrize("epochs_after_add", [0, 1])
+def test_round_trip_after_adding_a_layer_to_a_trained_model(epochs_after_add, rng, tmp_path):
+    """Adding a layer resets the optimizer's state: the file must hold the new state, not the old."""
+    x, y = _data("real", rng)
+    model = _model("tanh", None, "mse", gn.optimizers.Adam(0.01), "real")
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0)
+    model.add(Dense(2))
+    if epochs_after_add:
+        model.fit(x, y, epochs=epochs_after_add, batch_size=10, verbose=0)
+    model.save(tmp_path / "grown.npz")
+    loaded = load_model(tmp_path / "grown.npz")
+    assert _equal_weights(model, loaded) and _equal_state(model, loaded)
+    for m in (model, loaded):
+        m.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert _equal_weights(model, loaded)
+
+
 class SavedScale(Layer):
     """A user's layer: registered by its class statement, so load_model may build it."""
 

@@ -173,6 +173,44 @@ def test_full_batch_and_per_sample_sgd(rng):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("make_optimizer", [lambda: gn.optimizers.Adam(0.01),
+                                            lambda: gn.optimizers.SGD(0.05, momentum=0.9)],
+                         ids=["adam", "sgd_momentum"])
+def test_adding_a_layer_after_training_resets_the_optimizer(make_optimizer, rng):
+    """The new layer re-lays the flat parameter buffer: the old moments no longer fit it."""
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 3))
+    model, fresh = (gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3)], seed=0)
+                    for _ in range(2))
+    for m in (model, fresh):
+        m.compile(loss="mse", optimizer=make_optimizer())
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.build(model.input_shape)                 # the same layout again: the state stays
+    assert model.optimizer.iterations == 4 and model.optimizer.slots
+    for m in (model, fresh):
+        m.add(Dense(3))
+    fresh.compile(loss="mse", optimizer=make_optimizer())     # what the reset must amount to
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.optimizer.iterations == 4
+    assert all(a.shape == (model.count_params(),) for a in model.optimizer.slots["params"].values())
+    fresh.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_freezing_a_layer_after_training_resets_the_optimizer(rng):
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 3))
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.layers[0].trainable = False
+    model.build(model.input_shape)
+    frozen = model.get_weights()[:2]
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, model.get_weights()[:2]))
+    assert model.optimizer.slots["params"]["m"].shape == (model.layers[1].count_params(),)
+
+
 def test_from_architecture():
     arch = [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
             {"input_dim": 25, "output_dim": 50, "activation": "relu"},

@@ -62,7 +62,12 @@ class Sequential(TrainingMixin):
 
     # -- assembling ---------------------------------------------------------------------------
     def add(self, layer):
-        """Append ``layer``; builds the model at once when the first layer knows its input shape."""
+        """Append ``layer``; builds the model at once when the first layer knows its input shape.
+
+        Adding a layer to a built model changes its parameter layout, so the optimizer's state
+        (Adam's moments, momentum buffers, the step count) is reset: it described the old layout.
+        Training continues from the current weights as with a freshly compiled optimizer.
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
         if any(layer is other for other in self.layers):
@@ -115,9 +120,19 @@ class Sequential(TrainingMixin):
         The optimizer then updates all parameters with a handful of NumPy calls instead of a handful
         per parameter: for small networks those calls, not the arithmetic, are the cost. The
         layers still see ordinary arrays of their own shapes (``layer.params["kernel"]``).
+
+        When the layout differs from the previous one (a layer added, or one frozen or unfrozen,
+        after training), the optimizer's state is reset: its slots are laid out like the old flat
+        buffer, and reusing them would fail on the new size or, worse, apply one parameter's
+        moments to another's.
         """
         xp = backend.xp()
         entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
+        layout = [(layer.name, key, tuple(layer.params[key].shape)) for layer, key in entries]
+        # no _layout yet: the first build, with no state to disagree with
+        if self.optimizer is not None and layout != getattr(self, "_layout", layout):
+            self.optimizer.reset()
+        self._layout = layout
         total = sum(int(layer.params[key].size) for layer, key in entries)
         flat_params, flat_grads = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
         self._views, offset = [], 0

@@ -54,6 +54,18 @@ class Optimizer:
         self.iterations = int(state["iterations"])
         self.slots = {key: {s: np.array(a) for s, a in slots.items()} for key, slots in state["slots"].items()}
 
+    def reset(self):
+        """Forget all state (moments, accumulators and the step count): a fresh optimizer again.
+
+        ``Sequential`` calls this when its parameter layout changes (a layer added or frozen after
+        training): the old state lines up with parameters that no longer exist in that order.
+        The step count goes too, or Adam's bias correction would skip the warm-up its zeroed
+        moments need and take steps about three times the learning rate.
+        """
+        self.iterations = 0
+        self.slots = {}
+        self._scratch = {}
+
     def __repr__(self):
         return f"<{type(self).__name__} learning_rate={self.learning_rate}>"
 
