@@ -10,6 +10,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.cli import main, parse_batch_size, parse_layers
+from glassnet.layers import Dense
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PNG, GIF = b"\x89PNG\r\n\x1a\n", b"GIF8"
@@ -136,6 +137,45 @@ def test_predict_writes_a_csv_for_a_multiclass_model(tmp_path, capsys):
     assert rows[0] == "label,p0,p1,p2" and len(rows) == 3
     probabilities = np.array([[float(v) for v in row.split(",")[1:]] for row in rows[1:]])
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+@pytest.mark.parametrize("loss, activation, units", [
+    ("mse", None, 2),                          # a regressor
+    ("mse", "tanh", 1),                        # outputs in (-1, 1): no probability either
+    ("binary_crossentropy", "sigmoid", 3),     # multi-label: three probabilities, not one distribution
+    (None, None, 1),                           # never compiled: judged by its output alone
+])
+def test_predict_writes_raw_outputs_for_a_model_that_is_not_a_classifier(loss, activation, units,
+                                                                         tmp_path, capsys):
+    model = gn.Sequential([Dense(3, activation="tanh", input_dim=2), Dense(units, activation=activation)],
+                          seed=0)
+    if loss:
+        model.compile(loss=loss, optimizer="adam")
+    model.save(tmp_path / "model.npz")
+    data = tmp_path / "points.csv"
+    data.write_text("x1,x2\n0.0,0.5\n1.5,-0.4\n")
+    status, out, _ = run(capsys, "predict", tmp_path / "model.npz", data)
+    lines = out.strip().splitlines()
+    assert status == 0 and lines[0] == ",".join(f"y{k}" for k in range(units)) and len(lines) == 3
+    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_allclose(values, model.predict(np.array([[0, 0.5], [1.5, -0.4]])), rtol=1e-5)
+
+
+def test_predict_labels_a_single_sigmoid_whatever_the_loss(tmp_path, capsys):
+    # seed 002's XOR network trains its sigmoid with squared error: still a classifier; the
+    # probability column keeps the raw output, so a regressor loses nothing either
+    model = gn.Sequential([Dense(3, activation="sigmoid", input_dim=2), Dense(1, activation="sigmoid")],
+                          seed=0)
+    model.compile(loss="squared_error", optimizer="sgd")
+    model.save(tmp_path / "model.npz")
+    data = tmp_path / "points.csv"
+    data.write_text("0,1\n1,1\n")
+    status, out, _ = run(capsys, "predict", tmp_path / "model.npz", data)
+    lines = out.strip().splitlines()
+    assert status == 0 and lines[0] == "label,probability"
+    p = model.predict(np.array([[0.0, 1.0], [1.0, 1.0]]))[:, 0]
+    np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [int(q > 0.5) for q in p]
 
 
 def test_info_prints_summary_and_compile_settings(moons_model, capsys):

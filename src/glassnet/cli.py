@@ -3,7 +3,7 @@
     glassnet demo                                   # seed 000's moons network, plots and model
     glassnet train moons --epochs 100 --out runs/m  # any dataset in glassnet.datasets.DATASETS
     glassnet train --config examples/moons.toml     # seed 000's list-of-dicts architecture in TOML
-    glassnet predict runs/m/model.npz points.csv    # class labels and probabilities
+    glassnet predict runs/m/model.npz points.csv    # labels and probabilities, or a regressor's outputs
     glassnet info runs/m/model.npz                  # summary and compile settings
 
 Every failure the user can cause (a bad option, dataset, layer spec, CSV or model file, a missing
@@ -252,9 +252,26 @@ def _numeric(row):
     return True
 
 
-def prediction_table(probabilities):
-    """Header and rows: the class label and the probabilities (sigmoid: of class 1)."""
-    p = np.asarray(probabilities).reshape(len(probabilities), -1)
+def is_classifier(model):
+    """Whether ``predict`` should write class labels next to the outputs for ``model``.
+
+    Only when the output is a probability (one sigmoid unit: of class 1) or a distribution (a
+    softmax over a flat output). The label column is added, never substituted: a sigmoid trained
+    as a regressor of values in (0, 1) still gets its raw output in the probability column. Several
+    sigmoid units (multi-label) do not form one distribution, so they get raw columns.
+    """
+    activation = getattr(getattr(model.layers[-1], "activation", None), "name", None)
+    if activation == "softmax":
+        return len(model.output_shape) == 1
+    return activation == "sigmoid" and model.output_shape == (1,)
+
+
+def prediction_table(outputs, classifier=True):
+    """Header and rows. A classifier's: the class label and the probabilities (sigmoid: of class 1);
+    any other model's: its raw outputs, one column per output unit, ``y0, y1, ...``."""
+    p = np.asarray(outputs).reshape(len(outputs), -1)
+    if not classifier:
+        return [f"y{k}" for k in range(p.shape[1])], [[f"{q:.6g}" for q in row] for row in p]
     if p.shape[1] == 1:
         return ["label", "probability"], [[int(q > 0.5), f"{q:.6g}"] for q in p[:, 0]]
     header = ["label", *(f"p{k}" for k in range(p.shape[1]))]
@@ -266,7 +283,8 @@ def predict(model_path, data_path, out=None):
     model = load_model(model_path)
     model._require_built("predict")
     X = read_features(data_path, int(np.prod(model.input_shape)))
-    header, rows = prediction_table(model.predict(X.reshape(-1, *model.input_shape)))
+    outputs = model.predict(X.reshape(-1, *model.input_shape))
+    header, rows = prediction_table(outputs, is_classifier(model))
     with (open(out, "w", newline="") if out else contextlib.nullcontext(sys.stdout)) as stream:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
