@@ -19,11 +19,35 @@ Writing a layer::
 
 and check it with ``glassnet.gradcheck.check_layer(Scale(dtype="float64"), x)``.
 """
+import warnings
+
 import numpy as np
 
 from .. import backend, initializers
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
+
+
+def _qualified_name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _register(cls):
+    """Enter ``cls`` in ``LAYERS`` under its class name; the latest class statement wins.
+
+    Re-running the same class statement (a notebook cell, ``importlib.reload``) gives a class of the
+    same module and qualified name: the same layer, edited, so it replaces the old one silently. A
+    class of the same name from anywhere else is more likely an accident, and a quiet one: model
+    files name layers by class name only, so they would load with the newcomer. Hence the warning.
+    """
+    previous = LAYERS.get(cls.__name__)
+    if previous is not None and _qualified_name(previous) != _qualified_name(cls):
+        old, new = _qualified_name(previous), _qualified_name(cls)
+        warnings.warn(f"layer class name {cls.__name__!r} is already registered by {old}; {new} "
+                      f"replaces it, and load_model will now build {new} for layers saved as "
+                      f"{cls.__name__!r}. Rename one of the classes to keep both loadable.",
+                      UserWarning, stacklevel=3)      # points at the class statement
+    LAYERS[cls.__name__] = cls
 
 
 class Layer:
@@ -46,7 +70,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        LAYERS[cls.__name__] = cls
+        _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None):
         if input_dim is not None:
