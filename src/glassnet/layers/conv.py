@@ -78,27 +78,36 @@ def window_slices(i, j, out_hw, strides):
 
 def im2col(xp, ksize, strides, out_hw, ones_column=False):
     """Receptive fields of the padded input xp (N, Hp, Wp, C) as rows: (N * Ho * Wo, kh * kw * C),
-    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul)."""
+    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul).
+
+    With one input channel the result is the transpose of a C-ordered (k, N * Ho * Wo) array, i.e.
+    Fortran-ordered: same values and shape, and matmul reads either layout without a copy.
+    """
     n, _, _, c = xp.shape
     (kh, kw), (ho, wo) = ksize, out_hw
     k = kh * kw * c
     am = backend.get_array_module(xp)          # numpy or cupy: one code path
+    if c == 1:
+        # one channel: each kernel offset is one copy of whole strided image planes into a
+        # contiguous row of the transposed matrix, 2x faster than into a column of width k (and the
+        # matmuls of forward and backward run ~10-20% faster on this layout; measured on 28x28 MNIST)
+        rows_t = am.empty((k + ones_column, n * ho * wo), dtype=xp.dtype)
+        if ones_column:
+            rows_t[k] = 1
+        planes = rows_t[:k].reshape(kh, kw, n, ho, wo)       # only splits axes: a view
+        for i in range(kh):
+            for j in range(kw):
+                rows, cs = window_slices(i, j, out_hw, strides)
+                planes[i, j] = xp[:, rows, cs, 0]
+        return rows_t.T
     cols = am.empty((n * ho * wo, k + ones_column), dtype=xp.dtype)
     if ones_column:
         cols[:, k] = 1
     fields = cols[:, :k].reshape(n, ho, wo, kh, kw, c)   # only splits axes, so a view into cols
-    if c == 1:
-        # one channel: kh*kw copies of whole strided planes beat numpy's copy of a 6-D view whose
-        # innermost axis holds a single element (measured ~3x on 28x28 images)
-        for i in range(kh):
-            for j in range(kw):
-                rows, cs = window_slices(i, j, out_hw, strides)
-                fields[:, :, :, i, j, :] = xp[:, rows, cs, :]
-    else:
-        s = xp.strides
-        # a read-only view of every window, copied once into cols
-        fields[...] = am.lib.stride_tricks.as_strided(
-            xp, (n, ho, wo, kh, kw, c), (s[0], strides[0] * s[1], strides[1] * s[2], s[1], s[2], s[3]))
+    s = xp.strides
+    # a read-only view of every window, copied once into cols
+    fields[...] = am.lib.stride_tricks.as_strided(
+        xp, (n, ho, wo, kh, kw, c), (s[0], strides[0] * s[1], strides[1] * s[2], s[1], s[2], s[3]))
     return cols
 
 

@@ -26,6 +26,23 @@ def _crop(dxp, pads):
     return dxp[:, t:hp - b, l:wp - r, :]
 
 
+def _gradient_buffer(grad, padded_shape, pool, strides, out_hw):
+    """A buffer for dL/d(padded input) whose pixels outside every window are zero.
+
+    When the windows tile the input (strides == pool, the Keras default), the backward writes
+    every pixel they cover, so only the uncovered bottom rows and right columns need zeros: this
+    skips a zero-fill of the whole input (a fresh calloc, page faults included, is ~10% of the
+    backward on 26x26x8 maps).
+    """
+    am = backend.get_array_module(grad)
+    if tuple(strides) != tuple(pool):
+        return am.zeros(padded_shape, dtype=grad.dtype)
+    dxp = am.empty(padded_shape, dtype=grad.dtype)
+    dxp[:, out_hw[0] * strides[0]:] = 0
+    dxp[:, :, out_hw[1] * strides[1]:] = 0
+    return dxp
+
+
 def max_pool2d_forward(x, pool, strides, padding="valid"):
     """Maximum over each window. x : (N, H, W, C) -> out (N, Ho, Wo, C), cache for the backward.
 
@@ -54,15 +71,14 @@ def max_pool2d_forward(x, pool, strides, padding="valid"):
 def max_pool2d_backward(grad, cache):
     """dL/dx of ``max_pool2d_forward``: each window's gradient goes to its winner only."""
     winner, padded_shape, pads, strides, out_hw, offsets, pool = cache
-    dxp = backend.get_array_module(grad).zeros(padded_shape, dtype=grad.dtype)
+    dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_hw)
     overlap = strides[0] < pool[0] or strides[1] < pool[1]
     for k, (i, j) in enumerate(offsets):
         rows, cols = window_slices(i, j, out_hw, strides)
-        routed = grad * (winner == k)
         if overlap:             # windows share pixels: accumulate
-            dxp[:, rows, cols, :] += routed
-        else:                   # each pixel belongs to one window at most: a plain write is enough
-            dxp[:, rows, cols, :] = routed
+            dxp[:, rows, cols, :] += grad * (winner == k)
+        else:                   # each pixel belongs to one window at most: write straight into it
+            np.multiply(grad, winner == k, out=dxp[:, rows, cols, :])
     return _crop(dxp, pads)
 
 
