@@ -90,7 +90,8 @@ def run_issue_example(name, tmp_path):
 def test_cnn_mnist(tmp_path, capsys):
     results = run_issue_example("cnn_mnist", tmp_path)     # 3 epochs on the 4,000 training images
     assert results["epochs"] == 3 and len(results["test_accuracy_by_epoch"]) == 3
-    assert results["test_accuracy_3"] == results["test_accuracy"] >= 0.85   # ~0.90 measured
+    # 0.903 measured (the issue's target: 0.90); a little slack for other CPUs' float32 rounding
+    assert results["test_accuracy_3"] == results["test_accuracy"] >= 0.88
     assert results["test_accuracy_by_epoch"][0] < results["test_accuracy"]  # it learns epoch by epoch
     assert results["params"] == (3 * 3 * 1 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + (5 * 5 * 16 * 10 + 10)
     assert results["seconds_per_epoch"] > 0 and [r["seed"] for r in results["seeds"]] == [0]
