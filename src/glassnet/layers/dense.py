@@ -1,7 +1,7 @@
 """Dense: a fully connected layer, ``a = activation(x @ kernel + bias)``."""
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, backend, initializers
 from .base import Layer
 
 
@@ -72,10 +72,11 @@ class Dense(Layer):
             np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
             # the column sums as ones @ grad_z: a BLAS call, several times faster than
             # grad_z.sum(axis=0) on a tall, narrow array
-            ones = self._ones
-            if ones is None or ones.shape[0] != grad_z.shape[0] or ones.dtype != grad_z.dtype:
-                ones = self._ones = np.ones(grad_z.shape[0], dtype=grad_z.dtype)
-            np.matmul(ones, grad_z, out=self.grads["bias"])
+            # (kept at the largest batch seen; a shorter last batch takes a prefix, not a new array)
+            n, ones = grad_z.shape[0], self._ones
+            if ones is None or ones.shape[0] < n or ones.dtype != grad_z.dtype:
+                ones = self._ones = backend.get_array_module(grad_z).ones(n, dtype=grad_z.dtype)
+            np.matmul(ones[:n], grad_z, out=self.grads["bias"])
         if not self.needs_input_gradient:
             return None
         return grad_z @ self.params["kernel"].T
