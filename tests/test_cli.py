@@ -178,6 +178,25 @@ def test_predict_labels_a_single_sigmoid_whatever_the_loss(tmp_path, capsys):
     assert [int(line.split(",")[0]) for line in lines[1:]] == [int(q > 0.5) for q in p]
 
 
+def test_predict_out_is_never_half_written(moons_model, tmp_path, capsys, monkeypatch):
+    # a value that fails to format mid-table: the old file must survive whole, with no temporary
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("cannot format")
+
+    from glassnet import cli
+    real = cli.prediction_table
+    monkeypatch.setattr(cli, "prediction_table",
+                        lambda *a: (lambda h, rows: (h, rows[:1] + [[Unprintable(), 0.5]]))(*real(*a)))
+    data, target = tmp_path / "points.csv", tmp_path / "pred.csv"
+    data.write_text("0,0.5\n1,1\n")
+    target.write_text("old predictions\n")
+    with pytest.raises(RuntimeError, match="cannot format"):
+        cli.predict(moons_model, data, out=target)
+    assert target.read_text() == "old predictions\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.csv", "pred.csv"]
+
+
 def test_info_prints_summary_and_compile_settings(moons_model, capsys):
     status, out, _ = run(capsys, "info", moons_model)
     assert status == 0

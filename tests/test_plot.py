@@ -219,16 +219,18 @@ def test_confusion_matrix_png(tmp_path):
 
 
 # -- files and extras -----------------------------------------------------------------------------
-def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+def test_failed_plot_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "plot.png"
     target.write_bytes(b"old")
+    fig = plot.confusion_matrix([0, 1], [0, 1])
 
-    def half_then_fail(fh):
+    def half_then_fail(fh, **kwargs):
         fh.write(b"half a PNG")
         raise RuntimeError("disk full")
 
+    monkeypatch.setattr(fig, "savefig", half_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        plot._write_atomic(target, half_then_fail)
+        plot._save_figure(fig, target)
     assert target.read_bytes() == b"old"
     _only(tmp_path, "plot.png")
     plot.confusion_matrix([0, 1], [0, 1], path=target)    # replacing an existing file works

@@ -10,8 +10,8 @@ Every failure the user can cause (a bad option, dataset, layer spec, CSV or mode
 optional extra) is reported as one ``glassnet: error: ...`` line on stderr with exit status 2.
 """
 import argparse
-import contextlib
 import csv
+import io
 import os
 import sys
 import time
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from . import __version__, initializers, losses, optimizers
+from ._atomic import write_text_atomically
 from ._validation import check_positive_int
 from .callbacks import LambdaCallback
 from .errors import ModelFileError, NonFiniteError
@@ -211,11 +212,9 @@ def write_outputs(model, history, out, X, y, recorder=None):
              os.path.join(out, "learning_curve.png")]
     save_model(model, paths[0], epoch=len(history.epoch))
     keys = list(history.history)
-    with open(paths[1], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", *keys])
-        for i, epoch in enumerate(history.epoch):
-            writer.writerow([epoch + 1, *(f"{history.history[k][i]:.6g}" for k in keys)])
+    write_text_atomically(paths[1], csv_text(
+        [["epoch", *keys]] + [[epoch + 1, *(f"{history.history[k][i]:.6g}" for k in keys)]
+                              for i, epoch in enumerate(history.epoch)]))
     plot.learning_curve(history, path=paths[2])
     if X.ndim == 2 and X.shape[1] == 2:
         paths.append(os.path.join(out, "decision_boundary.png"))
@@ -285,12 +284,20 @@ def predict(model_path, data_path, out=None):
     X = read_features(data_path, int(np.prod(model.input_shape)))
     outputs = model.predict(X.reshape(-1, *model.input_shape))
     header, rows = prediction_table(outputs, is_classifier(model))
-    with (open(out, "w", newline="") if out else contextlib.nullcontext(sys.stdout)) as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    text = csv_text([header, *rows])          # whole, before anything is written
     if out:
+        write_text_atomically(out, text)
         print(f"wrote {len(rows)} predictions to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+def csv_text(rows):
+    """The rows as one CSV text with "\\n" line ends (the whole table is built before any file is
+    opened, and written with ``write_text_atomically``: never half a file)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def info(model_path):

@@ -32,16 +32,15 @@ Loading trusts nothing in the file: layer classes are looked up in ``glassnet.la
 header is checked against the config before any data is read, and parameter allocation is capped by
 what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes.
 """
-import contextlib
 import json
 import math
 import os
 import re
-import secrets
 
 import numpy as np
 
 from . import backend, optimizers
+from ._atomic import write_atomically
 from .errors import ModelFileError
 from .layers.base import LAYERS
 from .model import Sequential
@@ -91,7 +90,8 @@ def save_model(model, path, epoch=None):
     for name, a in arrays.items():       # what load_model will accept: never an object array
         if a.dtype.hasobject or a.dtype.kind not in "biuf":
             raise TypeError(f"save_model: {name} has dtype {a.dtype}, expected a numeric dtype")
-    _write_atomically(path, arrays)
+    # a file object: numpy appends no ".npz" to the name
+    write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def _fspath(path):
@@ -127,29 +127,6 @@ def _rng_state(rng):
             return {k: plain(v) for k, v in value.items()}
         return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
     return plain(rng.bit_generator.state)
-
-
-def _write_atomically(path, arrays):
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)     # a file object: numpy appends no ".npz" to the name
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:             # interrupted or failed: leave no temporary file behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):   # make the rename itself durable (POSIX; Windows cannot)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 # -- loading --------------------------------------------------------------------------------------

@@ -11,13 +11,12 @@ half-written image.
 >>> fig = plot.learning_curve({"loss": [0.7, 0.4, 0.3], "val_loss": [0.8, 0.5, 0.4]})
 >>> fig = plot.confusion_matrix([0, 1, 1], [0, 1, 0], path="cm.png")      # doctest: +SKIP
 """
-import contextlib
 import os
-import uuid
 
 import numpy as np
 
 from . import _validation
+from ._atomic import write_atomically
 from .backend import to_numpy
 from .callbacks import Callback
 
@@ -42,28 +41,10 @@ def _new_figure(caller, figsize):
     return fig
 
 
-def _write_atomic(path, write):
-    """Call ``write(file)`` on a new file next to ``path``, then rename it onto ``path``."""
-    path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as fh:             # "x" never clobbers; the umask sets permissions
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)                   # atomic on POSIX and Windows (same folder)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def _save_figure(fig, path):
     # The format follows the suffix (".png", ".svg", ".pdf"); no suffix means PNG.
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
-    _write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=fig.dpi))
+    write_atomically(path, lambda fh: fig.savefig(fh, format=fmt, dpi=fig.dpi))
 
 
 def _labels(y, name):
@@ -270,7 +251,7 @@ def animate_decision_boundary(recorder, path, fps=5):
         rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
         images.append(Image.fromarray(np.ascontiguousarray(rgb)))
     duration = max(1, int(round(1000 / fps)))
-    _write_atomic(path, lambda fh: images[0].save(fh, format="GIF", save_all=True,
+    write_atomically(path, lambda fh: images[0].save(fh, format="GIF", save_all=True,
                                                    append_images=images[1:], duration=duration, loop=0))
     return path
 

@@ -1,0 +1,49 @@
+"""write_atomically: a file appears whole or not at all, and no temporary file is ever left behind."""
+import os
+
+import pytest
+
+from glassnet._atomic import write_atomically, write_text_atomically
+
+
+def _names(folder):
+    return sorted(os.listdir(folder))
+
+
+def test_writes_the_bytes_and_returns_the_path(tmp_path):
+    target = tmp_path / "a.bin"
+    assert write_atomically(target, lambda f: f.write(b"\x00\x01abc")) == str(target)
+    assert target.read_bytes() == b"\x00\x01abc" and _names(tmp_path) == ["a.bin"]
+
+
+def test_replaces_an_existing_file_whole(tmp_path):
+    target = tmp_path / "t.csv"
+    target.write_text("old,longer,content\n" * 50)
+    write_text_atomically(target, "epoch,loss\n1,0.5\n")
+    assert target.read_text() == "epoch,loss\n1,0.5\n" and _names(tmp_path) == ["t.csv"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failure_halfway_keeps_the_old_file_and_removes_the_temporary(tmp_path, error):
+    target = tmp_path / "model.npz"
+    target.write_bytes(b"old")
+
+    def half_then_fail(f):
+        f.write(b"half a file")
+        raise error
+
+    with pytest.raises(type(error)):
+        write_atomically(target, half_then_fail)
+    assert target.read_bytes() == b"old" and _names(tmp_path) == ["model.npz"]
+
+
+def test_a_failure_leaves_no_file_where_there_was_none(tmp_path):
+    with pytest.raises(ZeroDivisionError):
+        write_atomically(tmp_path / "new.bin", lambda f: (f.write(b"x"), 1 / 0))
+    assert _names(tmp_path) == []
+
+
+def test_text_is_written_as_is_without_newline_translation(tmp_path):
+    target = tmp_path / "t.txt"
+    write_text_atomically(target, "a\nb\r\nc")
+    assert target.read_bytes() == b"a\nb\r\nc"
