@@ -35,22 +35,17 @@ what the file actually holds, so a small file cannot make ``load_model`` allocat
 import json
 import math
 import os
-import re
 
 import numpy as np
 
 from . import backend, optimizers
 from ._atomic import write_atomically
+from ._modelfile import FORMAT, FORMAT_VERSION, check_members, read_array, read_config, read_header
 from .errors import ModelFileError
 from .layers.base import LAYERS
 from .model import Sequential
 
-FORMAT, FORMAT_VERSION = "glassnet-model", 1
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
-MAX_CONFIG_BYTES = 16 * 2 ** 20     # the JSON config is small; anything larger is not ours
-_KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
-         "optimizer_state", "rng_states", "epoch"}
-_MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
 _BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
                                                   np.random.SFC64, np.random.MT19937)}
 
@@ -166,8 +161,8 @@ def _load(f, compile, max_bytes):
         raise ModelFileError("not a .npz (zip) file")
     f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
-        infos = _check_members(npz.zip.infolist(), max_bytes)
-        meta = _read_config(npz, infos)
+        infos = check_members(npz.zip.infolist(), max_bytes)
+        meta = read_config(npz, infos)
         n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
         if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
             raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
@@ -176,7 +171,7 @@ def _load(f, compile, max_bytes):
                     *(f"optimizer/{i:03d}.npy" for i in range(len(slots)))}
         if set(infos) != expected:
             raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
-        headers = {name: _header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
+        headers = {name: read_header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
         budget = sum(math.prod(headers[f"weights/{i:03d}.npy"][0]) for i in range(n_weights))
         model = _build(meta["model"], budget)
         weights = []
@@ -185,7 +180,7 @@ def _load(f, compile, max_bytes):
                 raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                      f"builds: {_weight_names(model)!r:.300}")
             for i, target in enumerate(model._weight_arrays()):
-                weights.append(_read(npz, headers, f"weights/{i:03d}", target))
+                weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
             model.set_weights(weights)
         elif n_weights:
             raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
@@ -200,76 +195,6 @@ def _load(f, compile, max_bytes):
         raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
     model.initial_epoch = epoch or 0
     return model
-
-
-def _check_members(infos, max_bytes):
-    """Names and declared sizes, from the zip directory alone (before any decompression)."""
-    by_name, total = {}, 0
-    for info in infos:
-        if info.filename in by_name:
-            raise ModelFileError(f"member {info.filename!r} appears twice")
-        if not _MEMBER.fullmatch(info.filename):
-            raise ModelFileError(f"unexpected member {info.filename[:100]!r}")
-        total += info.file_size
-        if total > max_bytes:
-            raise ModelFileError(f"the members declare more than max_bytes={max_bytes} bytes")
-        by_name[info.filename] = info
-    if "config.npy" not in by_name:
-        raise ModelFileError("no config.npy member: not a glassnet model file")
-    return by_name
-
-
-def _header(npz, info):
-    """(shape, dtype) of a member from its .npy header, checked against the member's size."""
-    fmt = np.lib.format
-    with npz.zip.open(info) as fp:
-        version = fmt.read_magic(fp)
-        if version not in ((1, 0), (2, 0)):
-            raise ModelFileError(f"{info.filename}: unsupported .npy version {version}")
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
-        offset = fp.tell()
-    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.shape != ():
-        raise ModelFileError(f"{info.filename}: dtype {dtype} is not a plain numeric dtype")
-    if math.prod(shape) * dtype.itemsize != info.file_size - offset:
-        raise ModelFileError(f"{info.filename}: shape {shape} of {dtype} does not match the member's "
-                             f"{info.file_size - offset} data bytes (truncated or corrupt)")
-    return tuple(shape), dtype
-
-
-def _read(npz, headers, name, target):
-    """The array ``name`` after checking its header against ``target`` (shape and dtype)."""
-    shape, dtype = headers[name + ".npy"]
-    if shape != tuple(target.shape) or dtype.newbyteorder("=") != target.dtype.newbyteorder("="):
-        raise ModelFileError(f"{name}: expected shape {tuple(target.shape)} of {target.dtype}, "
-                             f"the file has {shape} of {dtype}")
-    return npz[name]
-
-
-def _read_config(npz, infos):
-    shape, dtype = _header(npz, infos["config.npy"])
-    if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
-        raise ModelFileError(f"config: expected at most {MAX_CONFIG_BYTES} uint8 bytes, got {shape} of {dtype}")
-    try:
-        meta = json.loads(npz["config"].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ModelFileError(f"config: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"config: 'format' is not {FORMAT!r}: not a glassnet model file")
-    version = meta.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"config: invalid format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"format_version {version} was written by a newer glassnet "
-                             f"({meta.get('glassnet_version')!r}); this one reads up to {FORMAT_VERSION}")
-    if set(meta) != _KEYS:
-        raise ModelFileError(f"config: missing keys {sorted(_KEYS - set(meta))}, "
-                             f"unexpected keys {sorted(set(meta) - _KEYS)[:10]}")
-    for key, kind in (("model", dict), ("weights", list), ("trainable", list), ("rng_states", dict),
-                      ("optimizer_state", (dict, type(None)))):
-        if not isinstance(meta[key], kind):
-            raise ModelFileError(f"config: {key!r} has the wrong type {type(meta[key]).__name__}")
-    return meta
 
 
 def _build(config, budget):
@@ -343,7 +268,7 @@ def _restore_optimizer(model, npz, headers, state):
         if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in restored
                 or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
             raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
-        restored[pair[0]][pair[1]] = _read(npz, headers, f"optimizer/{i:03d}", params[pair[0]])
+        restored[pair[0]][pair[1]] = read_array(npz, headers, f"optimizer/{i:03d}", params[pair[0]])
     model.optimizer.set_state({"iterations": iterations, "slots": restored})
 
 

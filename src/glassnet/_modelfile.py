@@ -1,0 +1,91 @@
+"""Reading a glassnet model file without trusting it (the format is described in ``glassnet.io``).
+
+Everything here looks at a file before its data is read: the zip directory (member names and
+declared sizes), each ``.npy`` header (a plain numeric dtype, and a shape that matches the member's
+size) and the JSON config (size, encoding, format, version, keys and their types). ``np.load`` is
+always called with ``allow_pickle=False``; these checks add that nothing can make it allocate more
+than the file declares, or read an array other than the one the config leads us to expect.
+"""
+import json
+import math
+import re
+
+import numpy as np
+
+from .errors import ModelFileError
+
+FORMAT, FORMAT_VERSION = "glassnet-model", 1
+MAX_CONFIG_BYTES = 16 * 2 ** 20     # the JSON config is small; anything larger is not ours
+KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
+        "optimizer_state", "rng_states", "epoch"}
+MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
+
+
+def check_members(infos, max_bytes):
+    """Names and declared sizes, from the zip directory alone (before any decompression)."""
+    by_name, total = {}, 0
+    for info in infos:
+        if info.filename in by_name:
+            raise ModelFileError(f"member {info.filename!r} appears twice")
+        if not MEMBER.fullmatch(info.filename):
+            raise ModelFileError(f"unexpected member {info.filename[:100]!r}")
+        total += info.file_size
+        if total > max_bytes:
+            raise ModelFileError(f"the members declare more than max_bytes={max_bytes} bytes")
+        by_name[info.filename] = info
+    if "config.npy" not in by_name:
+        raise ModelFileError("no config.npy member: not a glassnet model file")
+    return by_name
+
+
+def read_header(npz, info):
+    """(shape, dtype) of a member from its .npy header, checked against the member's size."""
+    fmt = np.lib.format
+    with npz.zip.open(info) as fp:
+        version = fmt.read_magic(fp)
+        if version not in ((1, 0), (2, 0)):
+            raise ModelFileError(f"{info.filename}: unsupported .npy version {version}")
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
+        offset = fp.tell()
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.shape != ():
+        raise ModelFileError(f"{info.filename}: dtype {dtype} is not a plain numeric dtype")
+    if math.prod(shape) * dtype.itemsize != info.file_size - offset:
+        raise ModelFileError(f"{info.filename}: shape {shape} of {dtype} does not match the member's "
+                             f"{info.file_size - offset} data bytes (truncated or corrupt)")
+    return tuple(shape), dtype
+
+
+def read_array(npz, headers, name, target):
+    """The array ``name`` after checking its header against ``target`` (shape and dtype)."""
+    shape, dtype = headers[name + ".npy"]
+    if shape != tuple(target.shape) or dtype.newbyteorder("=") != target.dtype.newbyteorder("="):
+        raise ModelFileError(f"{name}: expected shape {tuple(target.shape)} of {target.dtype}, "
+                             f"the file has {shape} of {dtype}")
+    return npz[name]
+
+
+def read_config(npz, infos):
+    shape, dtype = read_header(npz, infos["config.npy"])
+    if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"config: expected at most {MAX_CONFIG_BYTES} uint8 bytes, got {shape} of {dtype}")
+    try:
+        meta = json.loads(npz["config"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"config: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"config: 'format' is not {FORMAT!r}: not a glassnet model file")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"config: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"format_version {version} was written by a newer glassnet "
+                             f"({meta.get('glassnet_version')!r}); this one reads up to {FORMAT_VERSION}")
+    if set(meta) != KEYS:
+        raise ModelFileError(f"config: missing keys {sorted(KEYS - set(meta))}, "
+                             f"unexpected keys {sorted(set(meta) - KEYS)[:10]}")
+    for key, kind in (("model", dict), ("weights", list), ("trainable", list), ("rng_states", dict),
+                      ("optimizer_state", (dict, type(None)))):
+        if not isinstance(meta[key], kind):
+            raise ModelFileError(f"config: {key!r} has the wrong type {type(meta[key]).__name__}")
+    return meta
