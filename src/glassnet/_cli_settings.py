@@ -1,0 +1,132 @@
+"""What ``glassnet train`` trains: the dataset presets, the option and TOML parsing, the model built.
+
+Settings come from three layers, later ones winning: the dataset's preset (the seeds' networks), a
+TOML config file (seed 000's list-of-dicts ``architecture`` and a ``[training]`` table), and the
+options given on the command line. Errors are ``ValueError``s naming the option; ``glassnet.cli``
+turns them into one-line messages.
+"""
+from . import initializers, optimizers
+from ._validation import check_positive_int
+from .layers import Dense
+from .model import Sequential
+from .utils import to_categorical
+
+_MOONS = dict(layers="25:relu,50:relu,50:relu,25:relu,1:sigmoid", loss="binary_crossentropy",
+              optimizer="sgd", lr=0.1, epochs=200, batch_size=32, init="glorot_uniform")
+_GATE = dict(loss="squared_error", optimizer="sgd", lr=1.0, epochs=5000, batch_size="full", init="xavier")
+_SPARSE = "sparse_categorical_crossentropy"
+# What `glassnet train DATASET` runs when no option is given: the seeds' networks (exact keys).
+PRESETS = {
+    "moons": _MOONS,
+    "circles": {**_MOONS, "epochs": 100},
+    "xor": {**_GATE, "layers": "3:sigmoid,1:sigmoid"},
+    "or": {**_GATE, "layers": "1:sigmoid"},
+    "or_gate": {**_GATE, "layers": "1:sigmoid"},
+    "digits": dict(layers="128:sigmoid,128:sigmoid,10:softmax", loss=_SPARSE, optimizer="adam", lr=0.001,
+                   epochs=40, batch_size=32, init="glorot_uniform"),
+    "iris": dict(layers="16:relu,3:softmax", loss=_SPARSE, optimizer="adam", lr=0.01, epochs=100,
+                 batch_size=16, init="he"),
+    "mnist": dict(layers="100:tanh,50:tanh,10:softmax", loss=_SPARSE, optimizer="sgd", lr=0.1, epochs=20,
+                  batch_size=32, init="glorot_uniform"),
+    "mnist1d": dict(layers="100:relu,100:relu,10:softmax", loss=_SPARSE, optimizer="adam", lr=0.01,
+                    epochs=30, batch_size=100, init="glorot_uniform"),
+}
+SETTINGS = ("dataset", "loss", "optimizer", "lr", "epochs", "batch_size", "seed", "init")
+
+
+
+# -- parsing the settings -------------------------------------------------------------------------
+def parse_layers(spec):
+    """``"25:relu,1:sigmoid"`` -> ``[(25, "relu"), (1, "sigmoid")]``; a bare ``"10"`` is linear."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"--layers: expected units:activation items such as 25:relu,1:sigmoid, got {spec!r}")
+    layers = []
+    for item in spec.split(","):
+        units, colon, activation = item.strip().partition(":")
+        if not units.isdigit() or int(units) <= 0 or (colon and not activation):
+            raise ValueError(f"--layers: bad item {item!r} in {spec!r}; expected units:activation "
+                             f"such as 25:relu (units a positive integer)")
+        layers.append((int(units), activation or None))
+    return layers
+
+
+def parse_batch_size(value):
+    """An int, or ``"full"``/None for full-batch gradient descent."""
+    if value is None or value == "full":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"batch_size: expected a positive integer or 'full', got {value!r}")
+    return value
+
+
+def read_config(path):
+    """A TOML training file: ``architecture`` (seed 000's list of dicts) and a ``[training]`` table."""
+    try:
+        import tomllib
+    except ImportError:                 # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ImportError("reading TOML on Python 3.10 needs tomli: pip install 'glassnet[cli]'") from None
+    with open(path, "rb") as f:
+        try:
+            config = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(config) - {"architecture", "training"}
+    training = config.get("training", {})
+    if unknown or not isinstance(training, dict):
+        raise ValueError(f"{path}: expected only 'architecture' and a [training] table, got {sorted(config)}")
+    unknown = set(training) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"{path}: unknown [training] keys {sorted(unknown)}; known: {list(SETTINGS)}")
+    return config
+
+
+def resolve_settings(args):
+    """Dataset preset <- config file <- options given on the command line (later ones win)."""
+    config = read_config(args.config) if args.config else {}
+    training = config.get("training", {})
+    given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
+    dataset = given.get("dataset", training.get("dataset"))
+    if dataset is None:
+        raise ValueError("train: give a DATASET (or 'dataset' in the config's [training] table)")
+    if not isinstance(dataset, str) or dataset not in PRESETS:
+        raise ValueError(f"dataset: expected one of {sorted(PRESETS)}, got {dataset!r}")
+    settings = {"seed": 0, **PRESETS[dataset], **training, **given, "dataset": dataset}
+    if "architecture" in config:
+        if args.layers:
+            raise ValueError("give --layers or an architecture in the config file, not both")
+        settings["architecture"] = config["architecture"]
+    elif args.layers:
+        settings["layers"] = args.layers
+    settings["batch_size"] = parse_batch_size(settings["batch_size"])
+    settings["epochs"] = check_positive_int(settings["epochs"], "epochs")
+    return settings
+
+
+# -- building and training ------------------------------------------------------------------------
+def build_model(settings, n_features):
+    """A compiled Sequential from ``settings`` (a layer spec or a list-of-dicts architecture)."""
+    init, seed = settings["init"], settings["seed"]
+    initializers.get(init)                                  # a clear error before anything is built
+    if "architecture" in settings:
+        model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init)
+    else:
+        layers = parse_layers(settings["layers"])
+        model = Sequential([Dense(units, activation=act, kernel_initializer=init,
+                                  input_dim=n_features if i == 0 else None)
+                            for i, (units, act) in enumerate(layers)], seed=seed)
+    optimizers.get(settings["optimizer"])                   # validates the name (exact key)
+    optimizer = optimizers.OPTIMIZERS[settings["optimizer"]](learning_rate=settings["lr"])
+    model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])
+    return model
+
+
+def targets_for(model, y):
+    """Integer labels as the loss wants them: one-hot for a non-sparse loss on several outputs."""
+    if not model.loss.sparse and model.output_shape[-1] > 1:
+        return to_categorical(y, model.output_shape[-1])
+    return y
