@@ -2,6 +2,8 @@
 
 ``accuracy`` picks its meaning from the output, as Keras does: one output unit means binary
 (threshold 0.5); several units mean categorical (argmax), with targets one-hot or integer labels.
+``mae`` and ``mse`` are the regression metrics, logged under the name given to ``compile``
+(``metrics=["mae"]`` gives "mae" and "val_mae"; "mean_absolute_error" is logged as such, as in Keras).
 """
 import numpy as np
 
@@ -30,9 +32,42 @@ def accuracy(y_pred, y_true):
     return categorical_accuracy(y_pred, y_true)
 
 
+def _difference(y_pred, y_true, caller):
+    # targets of another shape would broadcast into a meaningless (n, n) matrix (integer labels
+    # under a sparse loss, say): refuse them instead
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{caller}: expected targets of the output's shape {y_pred.shape}, got "
+                         f"{y_true.shape}; it needs targets shaped like the output, not class labels")
+    # one new array in the output's dtype: float32 stays float32 (no float64 copy per batch)
+    return np.subtract(y_pred, y_true)
+
+
+def mean_absolute_error(y_pred, y_true):
+    """Mean of ``|y_pred - y_true|`` over all n * k values; y_pred, y_true of shape (n, k).
+
+    >>> mean_absolute_error(np.array([[1.0], [2.0]]), np.array([[0.0], [4.0]]))
+    1.5
+    """
+    d = _difference(y_pred, y_true, "mae")
+    np.abs(d, out=d)
+    return float(np.add.reduce(d, axis=None)) / d.size
+
+
+def mean_squared_error(y_pred, y_true):
+    """Mean of ``(y_pred - y_true)^2`` over all n * k values; y_pred, y_true of shape (n, k).
+
+    >>> mean_squared_error(np.array([[1.0], [2.0]]), np.array([[0.0], [4.0]]))
+    2.5
+    """
+    d = _difference(y_pred, y_true, "mse")
+    return float(np.vdot(d, d)) / d.size       # a BLAS dot in the array's own dtype
+
+
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
     "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": categorical_accuracy,
+    "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
+    "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
 }
 
 

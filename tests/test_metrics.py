@@ -1,0 +1,73 @@
+"""Metrics: mae and mse by hand and against NumPy, in float32 without a float64 copy, through
+compile/fit/evaluate, and the exact-key table's errors."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import metrics
+from glassnet.layers import Dense
+
+
+def test_mae_and_mse_by_hand():
+    y_pred, y_true = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.0, 4.0], [3.0, 1.0]])
+    assert metrics.mean_absolute_error(y_pred, y_true) == 1.5      # (1 + 2 + 0 + 3) / 4
+    assert metrics.mean_squared_error(y_pred, y_true) == 3.5       # (1 + 4 + 0 + 9) / 4
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_mae_and_mse_against_numpy(dtype, rtol, rng):
+    y_pred, y_true = rng.standard_normal((50, 3)).astype(dtype), rng.standard_normal((50, 3)).astype(dtype)
+    d = y_pred.astype(np.float64) - y_true
+    assert type(metrics.mean_absolute_error(y_pred, y_true)) is float
+    np.testing.assert_allclose(metrics.mean_absolute_error(y_pred, y_true), np.abs(d).mean(), rtol=rtol)
+    np.testing.assert_allclose(metrics.mean_squared_error(y_pred, y_true), (d ** 2).mean(), rtol=rtol)
+
+
+@pytest.mark.parametrize("fn", [metrics.mean_absolute_error, metrics.mean_squared_error])
+def test_float32_needs_one_float32_temporary_only(fn, rng):
+    # fit calls metrics on every batch: a float64 copy would double the memory traffic
+    y_pred = rng.standard_normal((250_000, 4)).astype(np.float32)
+    y_true = rng.standard_normal((250_000, 4)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        fn(y_pred, y_true)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.25 * y_pred.nbytes
+
+
+@pytest.mark.parametrize("names,logged", [
+    (["mae", "mse"], ["mae", "mse"]),
+    (["mean_absolute_error", "mean_squared_error"], ["mean_absolute_error", "mean_squared_error"]),
+])
+def test_fit_and_evaluate_report_them(names, logged, rng):
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 2))
+    xv, yv = rng.standard_normal((10, 3)), rng.standard_normal((10, 2))
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(2)], seed=0)
+    model.compile(loss="squared_error", optimizer="sgd", metrics=names)
+    history = model.fit(x, y, epochs=2, batch_size=8, validation_data=(xv, yv), verbose=0)
+    assert sorted(history.history) == sorted(["loss", *logged, "val_loss", *(f"val_{m}" for m in logged)])
+    loss, mae, mse = model.evaluate(xv, yv)
+    d = model.predict(xv).astype(np.float64) - yv
+    np.testing.assert_allclose([mae, mse], [np.abs(d).mean(), (d ** 2).mean()], rtol=1e-5)
+    np.testing.assert_allclose(loss, 0.5 * (d ** 2).sum() / len(d), rtol=1e-5)   # not the same value
+    # the last epoch's validation values are those evaluate gives for the same weights
+    np.testing.assert_allclose(history.history[f"val_{logged[0]}"][-1], mae, rtol=1e-6)
+
+
+def test_the_table_resolves_keras_names_and_lists_them_on_error():
+    assert metrics.get("mae") == ("mae", metrics.mean_absolute_error)
+    assert metrics.get("mean_squared_error") == ("mean_squared_error", metrics.mean_squared_error)
+    with pytest.raises(ValueError, match="'mae'.*'mean_absolute_error'.*'mse'") as info:
+        metrics.get("MAE")                                           # exact keys only
+    assert "'MAE'" in str(info.value)
+
+
+def test_targets_not_shaped_like_the_output_are_refused(rng):
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["mae"])
+    with pytest.raises(ValueError, match=r"mae: expected targets of the output's shape \(8, 3\), got \(8,\)"):
+        model.fit(rng.standard_normal((8, 2)), rng.integers(0, 3, 8), verbose=0)
