@@ -13,7 +13,7 @@ import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
 from .layers import Dense, Layer
-from .layers.base import get as get_layer_class
+from .layers.base import _assign as _assign_weights, get as get_layer_class
 from .training import TrainingMixin
 
 
@@ -207,26 +207,23 @@ class Sequential(TrainingMixin):
         return cls(layers, seed=seed, dtype=dtype)
 
     # -- weights ------------------------------------------------------------------------------
-    def _weight_arrays(self):
+    def _weight_items(self):
+        # each layer's own list (Layer.get_weights), so the model's is their concatenation
         self._require_built("get_weights")
-        return [a for layer in self.layers
-                for a in (*layer.params.values(), *getattr(layer, "state", {}).values())]
+        return [(f"{layer.name}/{name}", a) for layer in self.layers for name, a in layer._weight_items()]
+
+    def _weight_arrays(self):
+        return [a for _, a in self._weight_items()]
 
     def get_weights(self):
-        """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras."""
+        """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
+        the concatenation of every ``layer.get_weights()``."""
         return [backend.to_numpy(a).copy() for a in self._weight_arrays()]
 
     def set_weights(self, weights):
-        """Set all weights (the list ``get_weights`` returns) in place, checking count and shapes."""
-        targets = self._weight_arrays()
-        weights = list(weights)
-        if len(weights) != len(targets):
-            raise ValueError(f"set_weights: expected {len(targets)} arrays, got {len(weights)}")
-        for i, (target, value) in enumerate(zip(targets, weights)):
-            value = np.asarray(value)
-            if value.shape != target.shape:
-                raise ValueError(f"set_weights: weights[{i}] must have shape {target.shape}, got {value.shape}")
-            target[...] = backend.xp().asarray(value, dtype=target.dtype)
+        """Set all weights (the list ``get_weights`` returns) in place, checking count and shapes
+        before writing any."""
+        _assign_weights(self._weight_items(), weights, "set_weights")
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)

@@ -119,6 +119,37 @@ class Layer:
     def count_params(self):
         return int(sum(p.size for p in self.params.values()))
 
+    # -- weights ------------------------------------------------------------------------------
+    def _weight_items(self):
+        """``(name, live array)`` pairs in Keras' order: ``params`` (trained), then ``state`` (not
+        trained, e.g. BatchNormalization's moving statistics). ``Sequential`` uses the same list."""
+        return [*self.params.items(), *getattr(self, "state", {}).items()]
+
+    def get_weights(self):
+        """Copies of the weights as NumPy arrays, Keras' order: ``[kernel (in, units), bias (units,)]``
+        for Dense, ``[gamma, beta, moving_mean, moving_variance]`` for BatchNormalization, ``[]``
+        for a layer without weights or not built yet.
+
+        Example
+        -------
+        >>> layer = Dense(3, seed=0)
+        >>> _ = layer(np.ones((1, 4)))               # built on first use
+        >>> [w.shape for w in layer.get_weights()]
+        [(4, 3), (3,)]
+        """
+        return [backend.to_numpy(a).copy() for _, a in self._weight_items()]
+
+    def set_weights(self, weights):
+        """Write ``weights`` (a list like ``get_weights()`` returns) into the layer's arrays in place.
+
+        In place matters: inside a model every parameter is a view into the flat buffer the
+        optimizer updates, and a new array put in its place would drop out of training. Count and
+        shapes are all checked before anything is written; values are cast to the layer's dtype.
+        """
+        hint = "" if self.built else ("; the layer is not built yet: call it on data or "
+                                      "build(input_shape) first")
+        _assign(self._weight_items(), weights, f"set_weights: {self.describe()}", hint)
+
     # -- computing ----------------------------------------------------------------------------
     def forward(self, x, training=False):
         """x : ndarray of shape (batch, *input_shape) -> ndarray of shape (batch, *output_shape)."""
@@ -167,6 +198,25 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _assign(items, weights, caller, hint=""):
+    """Check ``weights`` against ``items`` (``(name, array)`` pairs), then copy each into its array."""
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"{caller}: expected a list of arrays, got {type(weights).__name__}")
+    weights = [np.asarray(backend.to_numpy(w)) for w in weights]
+    if len(weights) != len(items):
+        names = ", ".join(name for name, _ in items) or "none"
+        raise ValueError(f"{caller}: expected {len(items)} arrays ({names}), got {len(weights)}{hint}")
+    for i, ((name, target), value) in enumerate(zip(items, weights)):
+        if value.shape != tuple(target.shape):
+            raise ValueError(f"{caller}: weights[{i}] ({name}) must have shape {tuple(target.shape)}, "
+                             f"got {value.shape}")
+    # all cast before any is written: a failure leaves every weight as it was
+    xp = backend.xp()
+    values = [xp.asarray(value, dtype=target.dtype) for (_, target), value in zip(items, weights)]
+    for (_, target), value in zip(items, values):
+        target[...] = value
 
 
 def get(class_name):
