@@ -1,4 +1,5 @@
-"""Optimizers: five steps against torch.optim, one step by hand, in-place updates, state."""
+"""Optimizers: five steps against torch.optim (also with the rate changed between steps), one step
+by hand, in-place updates, state."""
 import numpy as np
 import pytest
 
@@ -36,6 +37,42 @@ def test_five_steps_match_torch(name, kwargs, torch_name, torch_kwargs, rng, tor
         topt.step()
         np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name,kwargs,torch_name,torch_kwargs", CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_learning_rate_changed_between_steps_matches_torch(name, kwargs, torch_name, torch_kwargs, rng,
+                                                           torch):
+    # what LearningRateScheduler and ReduceLROnPlateau do: set learning_rate between steps
+    w0 = rng.standard_normal(6)
+    opt = optimizers.OPTIMIZERS[name](**kwargs)
+    w, tw = w0.copy(), torch.tensor(w0, requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([tw], **torch_kwargs)
+    for factor in (1.0, 0.5, 0.1, 3.0):
+        rate = kwargs["learning_rate"] * factor
+        opt.learning_rate = topt.param_groups[0]["lr"] = rate
+        g = rng.standard_normal(6)
+        opt.apply([("w", w, g)])
+        tw.grad = torch.tensor(g)
+        topt.step()
+        np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(optimizers.OPTIMIZERS))
+def test_learning_rate_changed_between_steps_acts_like_a_fresh_optimizer(name, rng):
+    # no rate may hide in a cache: after the change, the steps are those of an optimizer built with
+    # the new rate and given the same state
+    grads = [rng.standard_normal(5) for _ in range(3)]
+    changed, w = optimizers.get(name), np.ones(5)
+    changed.apply([("w", w, grads[0])])
+    fresh = optimizers.from_config({**changed.get_config(), "learning_rate": 0.37})
+    fresh.set_state(changed.get_state())
+    fresh_w = w.copy()
+    changed.learning_rate = 0.37
+    for g in grads[1:]:
+        changed.apply([("w", w, g)])
+        fresh.apply([("w", fresh_w, g)])
+    np.testing.assert_array_equal(w, fresh_w)
 
 
 def test_sgd_step_by_hand():

@@ -13,7 +13,8 @@ import importlib
 
 from . import activations, backend, callbacks, gradcheck, initializers, layers, losses, metrics, optimizers, utils
 from .backend import get_backend, set_backend
-from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from .callbacks import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
+                        ReduceLROnPlateau)
 from .errors import ModelFileError, NonFiniteError
 from .model import Sequential
 from .utils import to_categorical
@@ -34,5 +35,5 @@ def __getattr__(name):
 
 __all__ = ["Sequential", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "utils", "backend", "Callback", "EarlyStopping", "History", "ModelCheckpoint",
-           "NonFiniteError", "ModelFileError", "to_categorical", "load_model", "set_backend", "get_backend",
-           "__version__"]
+           "LearningRateScheduler", "ReduceLROnPlateau", "NonFiniteError", "ModelFileError", "to_categorical",
+           "load_model", "set_backend", "get_backend", "__version__"]

@@ -143,7 +143,9 @@ class TrainingMixin:
         bs = n if batch_size is None else min(batch_size, n)
         steps = -(-n // bs)
         history = History()
-        callback_list = [history, *(callbacks or [])] + ([ProgressBar(verbose)] if verbose else [])
+        # History after the user's callbacks, as in Keras: what they add to an epoch's logs
+        # (LearningRateScheduler's "learning_rate") is recorded and shown too
+        callback_list = [*(callbacks or []), history] + ([ProgressBar(verbose)] if verbose else [])
         hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
                                                    "samples": n, "verbose": verbose})
         metric_names = [name for name, _ in self.metrics]

@@ -1,0 +1,13 @@
+"""Callbacks: objects whose hooks ``fit`` calls at the start and end of training, epochs and batches.
+
+Every hook is a no-op in ``Callback``; subclasses override the ones they need. ``logs`` is a dict of
+the current values (``loss``, metrics, ``val_*``). ``self.model`` is the model being trained; setting
+``model.stop_training = True`` ends training after the current epoch.
+"""
+from .base import Callback, CallbackList, History, LambdaCallback, improved, resolve_mode
+from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from .monitoring import EarlyStopping, ModelCheckpoint
+from .progress import ProgressBar
+
+__all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
+           "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar", "resolve_mode", "improved"]

@@ -1,0 +1,140 @@
+"""Callbacks that change the optimizer's learning rate between epochs: ``LearningRateScheduler``
+(a schedule) and ``ReduceLROnPlateau`` (when a logged value stops improving).
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .base import Callback, improved, resolve_mode
+
+
+def _current_learning_rate(model):
+    return float(model.optimizer.learning_rate)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)``, as Keras does.
+
+    Parameters
+    ----------
+    schedule : callable ``(epoch, lr) -> float``
+        ``epoch`` counts from 0 (from ``initial_epoch`` when ``fit`` resumes); ``lr`` is the current
+        learning rate as a float. The result must be a finite positive number.
+    verbose : int
+        1 prints the rate set at the start of every epoch.
+
+    The rate each epoch trained with is logged as ``"learning_rate"``, so it lands in
+    ``history.history["learning_rate"]``. It stays on ``model.optimizer``: a model saved afterwards
+    loads with it, and a resumed ``fit`` passes it to ``schedule`` as ``lr``.
+
+    Example
+    -------
+    >>> halve = LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)
+    >>> model.compile(loss="mse", optimizer=SGD(learning_rate=0.1))        # doctest: +SKIP
+    >>> model.fit(X, y, epochs=3, callbacks=[halve]).history["learning_rate"]  # doctest: +SKIP
+    [0.1, 0.05, 0.025]
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be a callable (epoch, lr) -> float, "
+                            f"got {type(schedule).__name__}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = _current_learning_rate(self.model)
+        value = self.schedule(epoch, lr)
+        # Keras accepts only floats; any finite positive real (ints, NumPy scalars) is as good, and
+        # zero, negative or NaN rates would silently freeze or wreck training
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"LearningRateScheduler: schedule({epoch}, {lr!r}) must return a finite "
+                             f"positive number for epoch {epoch}, got {value!r}")
+        # a plain float: the optimizer's config is written to JSON when the model is saved
+        self.model.optimizer.learning_rate = float(value)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(value)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _current_learning_rate(self.model)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has stopped improving, as Keras does.
+
+    After ``patience`` epochs in a row without an improvement of more than ``min_delta`` (in the
+    direction of ``mode``), the rate becomes ``max(lr * factor, min_lr)``; then ``cooldown`` epochs
+    pass before epochs without improvement count again. A rate already at ``min_lr`` stays there.
+
+    Parameters
+    ----------
+    monitor : str
+        A logged value ("val_loss", "loss", "val_accuracy", ...). When it is missing from an epoch's
+        logs (no validation data, a typo) a ValueError names the logged values, as EarlyStopping
+        does (Keras only warns, and a misspelt monitor then silently never reduces the rate).
+    factor : float in (0, 1)
+    patience, cooldown : int >= 0
+    mode : {"auto", "min", "max"}
+        "auto" means max for names containing "acc", min otherwise.
+    min_delta : float
+        Smallest change that counts as an improvement.
+    min_lr : float >= 0
+    verbose : int
+        1 prints a line whenever the rate is reduced.
+
+    Like ``LearningRateScheduler`` it logs the rate each epoch trained with as ``"learning_rate"``.
+
+    Example
+    -------
+    >>> reduce = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-4)
+    >>> model.fit(X, y, epochs=50, validation_split=0.2, callbacks=[reduce])  # doctest: +SKIP
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0, verbose=0):
+        super().__init__()
+        self.mode = resolve_mode(mode, monitor, "ReduceLROnPlateau")
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be a number in (0, 1), got {factor!r}")
+        for arg, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: {arg} must be a non-negative integer, got {value!r}")
+        if (isinstance(min_lr, bool) or not isinstance(min_lr, numbers.Real)
+                or not math.isfinite(min_lr) or min_lr < 0):
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be a finite number >= 0, got {min_lr!r}")
+        self.monitor, self.factor, self.min_delta = monitor, float(factor), abs(float(min_delta))
+        self.patience, self.cooldown, self.min_lr = int(patience), int(cooldown), float(min_lr)
+        self.verbose = verbose
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait, self.cooldown_counter = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        lr = logs["learning_rate"] = _current_learning_rate(self.model)
+        if self.monitor not in logs:     # an error, as in EarlyStopping: a typo must not go unseen
+            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not among the logged "
+                             f"values {sorted(logs)}")
+        value = logs[self.monitor]
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if improved(value, self.best, self.mode, self.min_delta):
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        # compared in float32, as Keras (whose rate is a float32 variable) does: lr * factor can land
+        # a rounding error above min_lr, and that must not count as room for one more reduction
+        if self.wait >= self.patience and np.float32(lr) > np.float32(self.min_lr):
+            new_lr = max(lr * self.factor, self.min_lr)
+            self.model.optimizer.learning_rate = new_lr
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            self.cooldown_counter, self.wait = self.cooldown, 0
