@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from . import backend, blas
 from ._validation import as_array, check_positive_int
 from .callbacks import CallbackList, History, ProgressBar
 from .errors import NonFiniteError
@@ -108,6 +109,20 @@ class TrainingMixin:
                              None if culprit is None else culprit.name)
 
     # -- public -------------------------------------------------------------------------------
+    def _largest_matmul_flops(self, batch_size):
+        """FLOPs of the largest matrix product in one forward pass over a batch: 2 x batch x kernel
+        size x output positions, for every layer with a kernel (Dense: one position; Conv2D: Ho * Wo).
+        Only ``fit``'s BLAS-thread rule uses it; infinite on the GPU, where OpenBLAS has no say."""
+        if backend.get_backend() != "numpy":
+            return float("inf")
+        largest = 0
+        for layer in self.layers:
+            kernel = layer.params.get("kernel")
+            if kernel is not None and layer.input_shape is not None:
+                positions = math.prod(layer.output_shape(layer.input_shape)[:-1])
+                largest = max(largest, 2 * batch_size * kernel.size * positions)
+        return largest
+
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0):
         """Train for ``epochs`` passes over the data.
@@ -154,33 +169,35 @@ class TrainingMixin:
         self.stop_training = False
         logs = {}
         hooks.call("on_train_begin", logs)
-        for epoch in range(initial_epoch, epochs):
-            hooks.call("on_epoch_begin", epoch, {})
-            if xs is not x:       # full batch: the order of the samples cannot change the step
-                order = self.shuffle_rng.permutation(n)
-                np.take(x, order, axis=0, out=xs)
-                np.take(y, order, axis=0, out=ys)
-            totals = [0.0] * (1 + len(self.metrics))
-            for b in range(steps):
-                xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
-                if hooks.has_batch_hooks:
-                    hooks.call("on_train_batch_begin", b, {})
-                value, out = self._train_step(xb, yb)
-                if not math.isfinite(value):
-                    self._raise_non_finite(value, xb, epoch, b)
-                m = xb.shape[0]
-                totals[0] += value * m
-                for i, (_, fn) in enumerate(self.metrics, 1):
-                    totals[i] += fn(out, yb) * m
-                if hooks.has_batch_hooks:
-                    hooks.call("on_train_batch_end", b, {"loss": value})
-            logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
-            if validation_data is not None:
-                values = self._evaluate_arrays(*validation_data, None)
-                logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], values))
-            hooks.call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+        # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards
+        with blas.for_training(self._largest_matmul_flops(bs)):
+            for epoch in range(initial_epoch, epochs):
+                hooks.call("on_epoch_begin", epoch, {})
+                if xs is not x:       # full batch: the order of the samples cannot change the step
+                    order = self.shuffle_rng.permutation(n)
+                    np.take(x, order, axis=0, out=xs)
+                    np.take(y, order, axis=0, out=ys)
+                totals = [0.0] * (1 + len(self.metrics))
+                for b in range(steps):
+                    xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
+                    if hooks.has_batch_hooks:
+                        hooks.call("on_train_batch_begin", b, {})
+                    value, out = self._train_step(xb, yb)
+                    if not math.isfinite(value):
+                        self._raise_non_finite(value, xb, epoch, b)
+                    m = xb.shape[0]
+                    totals[0] += value * m
+                    for i, (_, fn) in enumerate(self.metrics, 1):
+                        totals[i] += fn(out, yb) * m
+                    if hooks.has_batch_hooks:
+                        hooks.call("on_train_batch_end", b, {"loss": value})
+                logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
+                if validation_data is not None:
+                    values = self._evaluate_arrays(*validation_data, None)
+                    logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], values))
+                hooks.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
         hooks.call("on_train_end", logs)
         return history
 
