@@ -41,10 +41,13 @@ def _candidate_libraries():
     numpy_dir = os.path.dirname(np.__file__)
     for folder in (os.path.join(os.path.dirname(numpy_dir), "numpy.libs"), os.path.join(numpy_dir, ".dylibs")):
         yield from sorted(glob.glob(os.path.join(folder, "*openblas*")))
-    with contextlib.suppress(OSError):       # Linux: a system OpenBLAS that NumPy has loaded
+    # Linux: a system OpenBLAS that NumPy was built against. Copies bundled in other wheels (SciPy
+    # and PyTorch ship their own) live under site-packages and are skipped: not NumPy's BLAS.
+    with contextlib.suppress(OSError):
         with open("/proc/self/maps") as maps:
-            yield from sorted({line.split()[-1] for line in maps
-                               if "openblas" in line.lower() and line.split()[-1].startswith("/")})
+            yield from sorted({path for path in (line.split()[-1] for line in maps)
+                               if "openblas" in path.lower() and path.startswith("/")
+                               and "site-packages" not in path and "dist-packages" not in path})
 
 
 def _functions():
