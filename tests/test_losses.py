@@ -136,3 +136,92 @@ def test_one_hot_width_must_match_output():
         losses.get("categorical_crossentropy").prepare_targets(np.eye(4), 3, np.float32)
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
         losses.get("categorical_crossentropy").prepare_targets(np.array([0, 1, 2]), 3, np.float32)
+
+
+# -- sample weights -------------------------------------------------------------------------------
+FUSED = [("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "softmax"),
+         ("sparse_categorical_crossentropy", "softmax")]
+
+
+def _torch_per_sample(name, t, y, torch):
+    """Keras' per-sample losses, in PyTorch (reduction="none", then over the outputs)."""
+    F, y = torch.nn.functional, torch.tensor(y)
+    if name == "mse":
+        return F.mse_loss(t, y, reduction="none").mean(dim=1)
+    if name == "mae":
+        return F.l1_loss(t, y, reduction="none").mean(dim=1)
+    if name == "squared_error":
+        return 0.5 * ((t - y) ** 2).sum(dim=1)
+    if name == "binary_crossentropy":
+        return F.binary_cross_entropy(t, y, reduction="none").mean(dim=1)
+    if name == "categorical_crossentropy":
+        return -(y * torch.log(t)).sum(dim=1)
+    return F.nll_loss(torch.log(t), y, reduction="none")
+
+
+@pytest.mark.parametrize("name", sorted(losses.LOSSES))
+def test_weighted_matches_torch(name, rng, torch):
+    """Keras' sum_over_batch_size: sum of w_i * loss_i over the batch, divided by n (not by sum(w))."""
+    y_hat, y = _predictions(name, rng, 6), _targets(name, rng, 6)
+    w = rng.uniform(0, 3, 6)
+    w[2] = 0.0
+    t = torch.tensor(y_hat, requires_grad=True)
+    value = (_torch_per_sample(name, t, y, torch) * torch.tensor(w)).sum() / 6
+    value.backward()
+    loss = losses.get(name)
+    assert loss.weighted(y_hat, y, w) == pytest.approx(value.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.weighted_gradient(y_hat, y, w), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,activation", FUSED)
+def test_weighted_fused_path_matches_torch(name, activation, rng, torch):
+    loss, act = losses.get(name), activations.get(activation)
+    z, y, w = rng.standard_normal((6, 3)), _targets(name, rng, 6, 3), rng.uniform(0, 3, 6)
+    tz = torch.tensor(z, requires_grad=True)
+    p = torch.sigmoid(tz) if activation == "sigmoid" else torch.softmax(tz, dim=1)
+    value = (_torch_per_sample(name, p, y, torch) * torch.tensor(w)).sum() / 6
+    value.backward()
+    a = act.forward(z)
+    assert loss.weighted_from_logits(z, a, y, w) == pytest.approx(value.item(), rel=1e-10)
+    np.testing.assert_allclose(loss.weighted_gradient_from_logits(a, y, w), tz.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(losses.LOSSES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weights_of_one_are_bit_identical(name, dtype, rng):
+    loss = losses.get(name)
+    y_hat, y = _predictions(name, rng, 9).astype(dtype), _targets(name, rng, 9)
+    y = y if loss.sparse else y.astype(dtype)
+    ones = np.ones(9)                                    # float64: cast to the predictions' dtype
+    assert loss.weighted(y_hat, y, ones) == loss(y_hat, y)
+    weighted = loss.weighted_gradient(y_hat, y, ones)
+    assert weighted.dtype == dtype
+    np.testing.assert_array_equal(weighted, loss.gradient(y_hat, y))
+    if loss.fuses:
+        act = activations.get(loss.fuses)
+        z = rng.standard_normal((9, 3)).astype(dtype)
+        a = act.forward(z)
+        assert loss.weighted_from_logits(z, a, y, ones) == loss.from_logits(z, a, y)
+        np.testing.assert_array_equal(loss.weighted_gradient_from_logits(a, y, ones),
+                                      loss.gradient_from_logits(a, y))
+
+
+def test_weights_must_be_one_per_sample(rng):
+    loss = losses.get("mse")
+    y_hat, y = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
+    for w in (np.ones(1), np.ones(3), np.ones((4, 1))):     # each would broadcast without the check
+        with pytest.raises(ValueError, match=r"sample_weight: expected one weight per sample, shape \(4,\)"):
+            loss.weighted(y_hat, y, w)
+        with pytest.raises(ValueError, match=r"shape \(4,\)"):
+            loss.weighted_gradient(y_hat, y, w)
+
+
+def test_a_loss_without_weighted_says_so(rng):
+    class Custom(losses.Loss):
+        name = "custom"
+
+        def __call__(self, y_pred, y_true):
+            return float(np.sum(y_pred))
+
+    with pytest.raises(NotImplementedError, match="Custom does not support sample weights"):
+        Custom().weighted(np.ones((2, 1)), np.ones((2, 1)), np.ones(2))

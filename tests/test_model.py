@@ -374,3 +374,133 @@ def test_predict_refuses_bad_inputs(rng):
             model.predict(x)
     with pytest.raises(ValueError, match="batch_size"):
         model.predict(np.ones((2, 3)), batch_size=0)
+
+
+# -- get_layer, pop, the single-batch calls, return_dict -------------------------------------------
+def test_get_layer_by_name_or_index(rng):
+    model = _net("mse")
+    first, second, last = model.layers
+    assert model.get_layer("dense") is first and model.get_layer(name="dense_2") is last
+    assert model.get_layer(index=1) is second and model.get_layer(index=np.int64(0)) is first
+    assert model.get_layer(index=-1) is last and model.get_layer(index=-3) is first
+    names = r"\['dense', 'dense_1', 'dense_2'\]"
+    cases = [
+        ({}, ValueError, r"get_layer: give either name or index, not neither .*the layers are " + names),
+        ({"name": "dense", "index": 0}, ValueError, r"not both \(got name='dense', index=0\)"),
+        ({"name": "dense_9"}, ValueError, r"get_layer: no layer named 'dense_9'; the layers are " + names),
+        ({"index": 3}, ValueError, r"get_layer: index 3 is out of range for a model with 3 layer\(s\) " + names),
+        ({"index": -4}, ValueError, "index -4 is out of range"),
+        ({"index": 1.0}, TypeError, "get_layer: index must be an integer, got float 1.0"),
+        ({"index": True}, TypeError, "index must be an integer, got bool"),
+        ({"name": 0}, TypeError, "get_layer: name must be a string, got int 0"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            model.get_layer(**kwargs)
+    with pytest.raises(ValueError, match=r"no layer named 'dense'; the layers are \[\]"):
+        gn.Sequential().get_layer("dense")
+
+
+def test_pop_then_training_goes_on(rng):
+    """pop re-lays the flat parameter buffer and resets the optimizer, as add does: the model then
+    trains exactly as a fresh model of the remaining layers with a fresh optimizer."""
+    x, y3, y2 = rng.standard_normal((16, 3)), rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3), Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer=gn.optimizers.Adam(0.01))
+    model.fit(x, y2, epochs=2, batch_size=8, verbose=0)
+    kept, popped_weights = model.get_weights()[:4], model.get_weights()[4:]
+    popped = model.pop()
+    assert popped.name == "dense_2" and [layer.name for layer in model.layers] == ["dense", "dense_1"]
+    assert model.output_shape == (3,) and model.count_params() == 16 + 15
+    assert model.optimizer.iterations == 0 and not model.optimizer.slots
+    # the removed layer owns its weights again, unchanged, and works on its own
+    assert all(p.base is None for p in popped.params.values())
+    for a, b in zip(popped.get_weights(), popped_weights):
+        np.testing.assert_array_equal(a, b)
+    assert popped.forward(np.ones((2, 3), dtype=np.float32)).shape == (2, 2)
+    fresh = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3)], seed=1)
+    fresh.set_weights(kept)
+    fresh.compile(loss="mse", optimizer=gn.optimizers.Adam(0.01))
+    for m in (model, fresh):
+        m.fit(x, y3, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(model.get_weights()[0], kept[0])
+    model.add(Dense(2))                                # a new head, named after the free slot
+    assert model.layers[-1].name == "dense_2"
+    assert np.isfinite(model.fit(x, y2, epochs=1, verbose=0).history["loss"]).all()
+
+
+def test_pop_a_layer_without_parameters_keeps_the_optimizer_state(rng):
+    x, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(3), Activation("softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert model._fused
+    model.pop()
+    assert not model._fused                             # the softmax it fused with is gone
+    assert model.optimizer.iterations == 3 and model.optimizer.slots   # same parameters, same layout
+    model.compile(loss="mse", optimizer=model.optimizer)
+    model.fit(x, np.eye(3)[y], epochs=1, batch_size=4, verbose=0)
+    assert model.optimizer.iterations == 6
+
+
+def test_pop_down_to_an_empty_model_and_build_again(rng):
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    model = gn.Sequential([Dense(2, input_dim=3)], seed=0)
+    model.compile(loss="mse")
+    model.fit(x, y, verbose=0)
+    model.pop()
+    assert model.layers == [] and not model.built and model.input_shape is None
+    with pytest.raises(ValueError, match="pop: the model has no layers"):
+        model.pop()
+    with pytest.raises(ValueError, match="not built yet"):
+        model.get_weights()
+    model.add(Dense(2))                                 # built lazily from the data, as a new model
+    model.fit(x, y, verbose=0)
+    assert model.built and model.predict(x).shape == (6, 2)
+    lazy = gn.Sequential([Dense(4), Dense(1)])          # never built: pop only shortens the list
+    lazy.pop()
+    assert not lazy.built and lazy.predict(x).shape == (6, 4)
+
+
+def test_test_on_batch_and_predict_on_batch(rng):
+    model = gn.Sequential([Dense(8, activation="relu", input_dim=3), gn.layers.Dropout(0.5),
+                           Dense(3, activation="softmax")], seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 3, 10)
+    before = model.get_weights()
+    loss = model.test_on_batch(x, y)                    # inference mode: no dropout, no update
+    assert loss == model.test_on_batch(x, y)
+    assert loss == pytest.approx(model.evaluate(x, y), rel=1e-12)
+    assert loss == pytest.approx(gn.losses.get("sparse_categorical_crossentropy")(model.predict(x), y))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    np.testing.assert_array_equal(model.predict_on_batch(x), model.predict(x))
+    np.testing.assert_array_equal(model.predict_on_batch(x.tolist()), model.predict(x))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    value, accuracy = model.test_on_batch(x, y)
+    assert value == loss and accuracy == gn.metrics.accuracy(model.predict(x), y)
+    for call, error, message in [(lambda: model.test_on_batch(x, y[:9]), ValueError, "same number of samples"),
+                                 (lambda: model.predict_on_batch(x[:, :2]), ValueError, "expects samples of shape"),
+                                 (lambda: gn.Sequential([Dense(1)]).test_on_batch(x, y), ValueError, "compile")]:
+        with pytest.raises(error, match=message):
+            call()
+    lazy = gn.Sequential([Dense(2)], seed=0)
+    assert lazy.predict_on_batch(x).shape == (10, 2) and lazy.built
+
+
+def test_return_dict(rng):
+    model = _net("binary_crossentropy", dtype="float64")
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    assert model.evaluate(x, y, return_dict=True) == {"loss": model.evaluate(x, y)}
+    assert model.test_on_batch(x, y, return_dict=True) == {"loss": model.test_on_batch(x, y)}
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["accuracy", "mse"])
+    values = model.evaluate(x, y, batch_size=4)
+    assert model.evaluate(x, y, batch_size=4, return_dict=True) == dict(zip(["loss", "accuracy", "mse"], values))
+    assert list(model.test_on_batch(x, y, return_dict=True)) == ["loss", "accuracy", "mse"]
+    clone = _net("binary_crossentropy", dtype="float64")
+    clone.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["accuracy", "mse"])
+    assert model.train_on_batch(x, y, return_dict=True) == dict(zip(["loss", "accuracy", "mse"],
+                                                                    clone.train_on_batch(x, y)))
+    clone.compile(loss="binary_crossentropy", optimizer="sgd")
+    assert list(clone.train_on_batch(x, y, return_dict=True)) == ["loss"]

@@ -12,6 +12,8 @@ True
 """
 import numpy as np
 
+from .weighting import check_sample_weight
+
 
 class GradientCheckError(AssertionError):
     """An analytic gradient disagrees with finite differences."""
@@ -113,22 +115,29 @@ def check_loss(loss, y_pred, y_true, *, eps=1e-6, rtol=1e-5, atol=1e-7):
     return report
 
 
-def check_model(model, x, y, *, eps=1e-6, rtol=1e-5, atol=1e-7):
+def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e-7):
     """Check the gradient of a compiled float64 model's loss with respect to every parameter.
 
-    x : ndarray of shape (batch, *input_shape); y : targets as ``fit`` takes them.
+    x : ndarray of shape (batch, *input_shape); y : targets as ``fit`` takes them;
+    sample_weight : ndarray of shape (batch,), optional: checks the weighted loss instead.
     Uses the model's own training path (fused output gradients included), without updating.
     """
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     x, y = model._prepare_xy(x, y, "x", "y")
-    model._loss_and_gradients(x, y)
+    w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
+    if w is None:
+        model._loss_and_gradients(x, y)
+    else:
+        model._weighted_loss_and_gradients(x, y, w)
     report = {"max_error": 0.0, "errors": {}}
     analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
                 for layer in model.layers for name, value in layer.params.items()]
 
     def loss():
-        return model._loss_value(x, y)
+        if w is None:
+            return model._loss_value(x, y)
+        return model._weighted_loss_from_output(model._forward(x, training=True), y, w)
 
     for key, grad, value in analytic:
         _compare(key, grad, numerical_gradient(loss, value, eps), rtol, atol, report)

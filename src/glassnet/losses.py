@@ -17,10 +17,37 @@ With a sigmoid (binary) or softmax (categorical) output the model uses the *fuse
 computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which
 is both cheaper and exact (scikit-learn's and every framework's trick). N is n for the categorical
 losses and n*k for binary cross-entropy, whose value is a mean over all outputs (Keras).
+
+Sample weights (``fit(..., sample_weight=w)``) have methods of their own -- ``weighted``,
+``weighted_gradient``, ``weighted_from_logits``, ``weighted_gradient_from_logits`` -- so that the
+unweighted ones, which training calls on every batch, stay exactly as they are. Keras semantics
+(``reduction="sum_over_batch_size"``): each sample's loss is multiplied by its weight w_i and the sum
+is divided by the number of samples n, *not* by the sum of the weights; every gradient above is
+multiplied row by row by w_i. Each weighted method computes the same terms as its unweighted
+twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
 """
 import numpy as np
 
+from . import backend
+
 EPSILON = 1e-7    # probabilities are clipped to [EPSILON, 1 - EPSILON] on the unfused path (Keras)
+
+
+def _per_sample(sample_weight, values):
+    """``sample_weight`` of shape (n,) reshaped to scale the rows of ``values`` (n, ...): (n, 1, ...),
+    in the dtype of ``values`` (float32 stays float32).
+
+    Any other length is refused rather than broadcast: a (1,) vector would silently scale every
+    sample, and an (n, 1) array against (n,) labels would make an (n, n) matrix.
+
+    >>> _per_sample(np.array([1.0, 2.0]), np.zeros((2, 3))).shape
+    (2, 1)
+    """
+    n = values.shape[0]
+    w = backend.get_array_module(values).asarray(sample_weight, dtype=values.dtype)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight: expected one weight per sample, shape ({n},), got shape {w.shape}")
+    return w.reshape((n,) + (1,) * (values.ndim - 1))
 
 
 class Loss:
@@ -34,8 +61,31 @@ class Loss:
         raise NotImplementedError
 
     def gradient(self, y_pred, y_true):
-        """dL/d(y_pred), shape (n, k)."""
+        """dL/d(y_pred), shape (n, k): a new array (the weighted methods scale it in place)."""
         raise NotImplementedError
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        """The loss with sample ``i``'s loss multiplied by ``sample_weight[i]`` (shape (n,)), summed and
+        divided by n (Keras' ``sum_over_batch_size``); equals ``__call__`` for weights of ones.
+
+        >>> get("mse").weighted(np.array([[1.0], [3.0]]), np.zeros((2, 1)), np.array([1.0, 0.0]))
+        0.5
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support sample weights: implement "
+                                  f"weighted(y_pred, y_true, sample_weight)")
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        """d(weighted)/d(y_pred), shape (n, k): the unweighted gradient with row i times w_i, which
+        holds for every loss that is a sum of per-sample terms."""
+        g = self.gradient(y_pred, y_true)
+        g *= _per_sample(sample_weight, g)
+        return g
+
+    def weighted_gradient_from_logits(self, a, y_true, sample_weight):
+        """The fused dL/dz of ``gradient_from_logits`` with row i times w_i (losses that fuse)."""
+        g = self.gradient_from_logits(a, y_true)
+        g *= _per_sample(sample_weight, g)
+        return g
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         """Validate ``y`` (already a finite numeric array) against an output of ``n_outputs``
@@ -65,6 +115,10 @@ class MeanSquaredError(Loss):
         d = y_pred - y_true
         return float(np.vdot(d, d)) / d.size
 
+    def weighted(self, y_pred, y_true, sample_weight):
+        d = y_pred - y_true
+        return float(np.vdot(d * _per_sample(sample_weight, d), d)) / d.size
+
     def gradient(self, y_pred, y_true):
         d = np.subtract(y_pred, y_true)
         d *= 2.0 / d.size
@@ -79,6 +133,10 @@ class SquaredError(Loss):
         d = y_pred - y_true
         return 0.5 * float(np.vdot(d, d)) / d.shape[0]
 
+    def weighted(self, y_pred, y_true, sample_weight):
+        d = y_pred - y_true
+        return 0.5 * float(np.vdot(d * _per_sample(sample_weight, d), d)) / d.shape[0]
+
     def gradient(self, y_pred, y_true):
         d = np.subtract(y_pred, y_true)
         d *= 1.0 / d.shape[0]
@@ -90,6 +148,11 @@ class MeanAbsoluteError(Loss):
 
     def __call__(self, y_pred, y_true):
         return float(np.abs(y_pred - y_true).mean())
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        terms = np.abs(y_pred - y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(terms.mean())
 
     def gradient(self, y_pred, y_true):
         g = np.sign(y_pred - y_true)
@@ -112,6 +175,12 @@ class BinaryCrossentropy(Loss):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
+    def weighted(self, y_pred, y_true, sample_weight):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        terms = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
+        terms *= _per_sample(sample_weight, terms)
+        return -float(np.mean(terms))
+
     def gradient(self, y_pred, y_true):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return (p - y_true) / (p * (1 - p) * y_pred.size)
@@ -121,6 +190,12 @@ class BinaryCrossentropy(Loss):
         computed without overflow; never log(0)."""
         terms = np.logaddexp(0, z)
         terms -= z * y_true
+        return float(np.add.reduce(terms, axis=None)) / terms.size
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        terms = np.logaddexp(0, z)
+        terms -= z * y_true
+        terms *= _per_sample(sample_weight, terms)
         return float(np.add.reduce(terms, axis=None)) / terms.size
 
     def gradient_from_logits(self, a, y_true):
@@ -139,6 +214,10 @@ class CategoricalCrossentropy(Loss):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / y_pred.shape[0]
 
+    def weighted(self, y_pred, y_true, sample_weight):
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / y_pred.shape[0]
+
     def gradient(self, y_pred, y_true):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -y_true / (p * y_pred.shape[0])
@@ -152,6 +231,11 @@ class CategoricalCrossentropy(Loss):
     def from_logits(self, z, a, y_true):
         lse = self._logsumexp(z, a)
         return float(np.dot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / z.shape[0]
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        w = _per_sample(sample_weight, z)
+        lse = self._logsumexp(z, a)
+        return float(np.dot(lse, y_true.sum(axis=-1) * w[:, 0]) - np.vdot(y_true * w, z)) / z.shape[0]
 
     def gradient_from_logits(self, a, y_true):
         g = np.subtract(a, y_true)
@@ -187,6 +271,12 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         return -float(np.log(p).sum()) / y_pred.shape[0]
 
+    def weighted(self, y_pred, y_true, sample_weight):
+        p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
+        terms = np.log(p)
+        terms *= _per_sample(sample_weight, terms)
+        return -float(terms.sum()) / y_pred.shape[0]
+
     def gradient(self, y_pred, y_true):
         g = np.zeros_like(y_pred)
         rows = np.arange(y_true.shape[0])
@@ -195,6 +285,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     def from_logits(self, z, a, y_true):
         return float((self._logsumexp(z, a) - self._picked(z, y_true)).sum()) / z.shape[0]
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        terms = self._logsumexp(z, a) - self._picked(z, y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(terms.sum()) / z.shape[0]
 
     def gradient_from_logits(self, a, y_true):
         g = a.copy()

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
+from .inference import InferenceMixin
 from .layers import Dense, Layer
 from .layers.base import _assign as _assign_weights, get as get_layer_class
 from .training import TrainingMixin
@@ -22,7 +23,7 @@ def _snake_case(name):
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-class Sequential(TrainingMixin):
+class Sequential(TrainingMixin, InferenceMixin):
     """A linear stack of layers.
 
     Parameters
@@ -39,6 +40,8 @@ class Sequential(TrainingMixin):
     >>> model = Sequential([Dense(8, activation="relu", input_dim=2), Dense(1, activation="sigmoid")], seed=0)
     >>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     >>> history = model.fit(X, y, epochs=10, verbose=0)       # doctest: +SKIP
+    >>> model.get_layer("dense_1") is model.layers[-1]
+    True
     """
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
@@ -93,6 +96,60 @@ class Sequential(TrainingMixin):
             self.build(self.input_shape)
         elif self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
+
+    def pop(self):
+        """Remove the last layer and return it (Keras' ``Sequential.pop``).
+
+        The model is rebuilt at once, so it trains on without a new ``compile``: if the removed
+        layer had trainable parameters, the flat parameter buffer is laid out anew and the
+        optimizer's state reset, as when a layer is added. The removed layer gets its parameters
+        back as arrays of its own (inside the model they were views into that buffer). Popping the
+        only layer leaves an empty, unbuilt model.
+
+        >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
+        >>> model.pop().name, model.output_shape
+        ('dense_1', (8,))
+        """
+        if not self.layers:
+            raise ValueError("pop: the model has no layers")
+        layer = self.layers.pop()
+        for key in layer.params:
+            layer.params[key], layer.grads[key] = layer.params[key].copy(), layer.grads[key].copy()
+        layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
+        if not self.layers:
+            self.built, self.input_shape, self.output_shape = False, None, None
+            self._views, self._triples = [], []
+            self._update_fusion()
+        elif self.built:
+            self.build(self.input_shape)
+        else:
+            self._update_fusion()
+        return layer
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` or at position ``index`` (negative counts from the end); give
+        exactly one of them.
+
+        >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
+        >>> model.get_layer("dense") is model.get_layer(index=0) is model.get_layer(index=-2)
+        True
+        """
+        names = [layer.name for layer in self.layers]
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer: give either name or index, not {'both' if name is not None else 'neither'} "
+                             f"(got name={name!r}, index={index!r}); the layers are {names}")
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"get_layer: name must be a string, got {type(name).__name__} {name!r}")
+            if name not in names:
+                raise ValueError(f"get_layer: no layer named {name!r}; the layers are {names}")
+            return self.layers[names.index(name)]
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"get_layer: index must be an integer, got {type(index).__name__} {index!r}")
+        if not -len(names) <= index < len(names):
+            raise ValueError(f"get_layer: index {index} is out of range for a model with {len(names)} "
+                             f"layer(s) {names}")
+        return self.layers[index]
 
     def build(self, input_shape):
         """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""

@@ -1,8 +1,12 @@
-"""The training loop of ``Sequential``: fit, evaluate, predict, train_on_batch.
+"""The training loop of ``Sequential``: fit and train_on_batch (evaluate and predict: inference.py).
 
 Kept apart from model.py so that each file reads in one sitting. Speed comes from doing little per
 batch: one shuffled contiguous copy of the data per epoch (then plain slices, no fancy indexing per
 batch), in-place optimizer updates, and no Python work per batch beyond the layers' own.
+
+Sample weights take separate ``_weighted_*`` methods rather than an ``if`` inside the unweighted
+ones: a run without weights does exactly the NumPy work it did before weights existed, and the
+price of the feature is one ``is None`` test per batch in ``fit``.
 """
 import math
 
@@ -12,6 +16,7 @@ from . import backend, blas
 from ._validation import as_array, check_positive_int
 from .callbacks import CallbackList, History, ProgressBar
 from .errors import NonFiniteError
+from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
          "inputs that are not scaled (standardise features, divide pixels by 255), or a loss that does "
@@ -87,6 +92,39 @@ class TrainingMixin:
         self.optimizer.apply(self._triples)
         return value, out
 
+    # the same three with sample weights w of shape (n,): kept apart so the unweighted ones stay lean
+    def _weighted_loss_from_output(self, out, y, w):
+        if self._fused:
+            return self.loss.weighted_from_logits(self.layers[-1].z, out, y, w)
+        return self.loss.weighted(out, y, w)
+
+    def _weighted_loss_and_gradients(self, x, y, w):
+        out = self._forward(x, training=True)
+        value = self._weighted_loss_from_output(out, y, w)
+        if self._fused:
+            grad = self.layers[-1].backward_from_logits(self.loss.weighted_gradient_from_logits(out, y, w))
+            backward_layers = self.layers[-2::-1]
+        else:
+            grad = self.loss.weighted_gradient(out, y, w)
+            backward_layers = self.layers[::-1]
+        for layer in backward_layers:
+            grad = layer.backward(grad)
+        return value, out
+
+    def _weighted_train_step(self, x, y, w):
+        value, out = self._weighted_loss_and_gradients(x, y, w)
+        self._sync_views()
+        self.optimizer.apply(self._triples)
+        return value, out
+
+    def _sample_weights(self, y, sample_weight, class_weight):
+        """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
+        refuse_both(sample_weight, class_weight)
+        w = check_sample_weight(sample_weight, y.shape[0], self.dtype)
+        if class_weight is None:
+            return w
+        return combine(y, w, class_weight_table(class_weight, self.output_shape[-1], self.dtype))
+
     def _raise_non_finite(self, value, x, epoch, batch):
         """Name the first layer whose parameters or output stopped being finite."""
         culprit, what = None, "output"
@@ -124,7 +162,8 @@ class TrainingMixin:
         return largest
 
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
-            validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0):
+            validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
+            class_weight=None):
         """Train for ``epochs`` passes over the data.
 
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
@@ -132,6 +171,23 @@ class TrainingMixin:
         per-sample SGD. ``validation_split`` holds out the last fraction of the data (before
         shuffling, as Keras). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
         Returns a ``History`` whose ``.history`` maps "loss", metric names and "val_*" to per-epoch lists.
+
+        sample_weight : array-like of shape (n_samples,), finite and >= 0, optional
+            Each sample's loss is multiplied by its weight; a batch's loss is the weighted sum
+            divided by the batch's sample count (Keras' ``sum_over_batch_size``), and so is its
+            gradient. The weights are shuffled with x and y. ``validation_split`` holds out their
+            tail too, and ``validation_data`` may be ``(x_val, y_val, sample_weight_val)``: the
+            validation loss is then weighted as well.
+        class_weight : dict {class index: weight}, optional
+            Weights the training samples by class (integer labels, the argmax of one-hot rows,
+            or 0/1 for a single output); classes it leaves out weigh 1. Not together with
+            ``sample_weight`` (a ValueError, as in Keras 3). Not applied to validation data (Keras).
+
+        Metrics stay unweighted, as Keras' ``metrics=`` (Keras weights only ``weighted_metrics``).
+
+        Example
+        -------
+        >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
         """
         self._require_compiled("fit")
         epochs = check_positive_int(epochs, "epochs")
@@ -139,6 +195,11 @@ class TrainingMixin:
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
         x, y = self._prepare_xy(x, y)
+        refuse_both(sample_weight, class_weight)
+        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+        # checked before any work; applied below to the training part only
+        table = None if class_weight is None else class_weight_table(
+            class_weight, self.output_shape[-1], self.dtype)
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if not 0 <= validation_split < 1:
@@ -148,11 +209,17 @@ class TrainingMixin:
             if cut <= 0 or cut == x.shape[0]:
                 raise ValueError(f"validation_split={validation_split} leaves no training or no "
                                  f"validation samples out of {x.shape[0]}")
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+            validation_data = (x[cut:], y[cut:], None if w is None else w[cut:])
+            x, y, w = x[:cut], y[:cut], None if w is None else w[:cut]
         elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data: expected a tuple (x_val, y_val)")
-            validation_data = self._prepare_xy(*validation_data, "validation_data[0]", "validation_data[1]")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, sample_weight_val)")
+            xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
+            wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
+                                     xv.shape[0], self.dtype, "validation_data[2]")
+            validation_data = (xv, yv, wv)
+        w = combine(y, w, table)
 
         n = x.shape[0]
         bs = n if batch_size is None else min(batch_size, n)
@@ -166,6 +233,7 @@ class TrainingMixin:
         metric_names = [name for name, _ in self.metrics]
         # shuffled copies go into buffers made once: no allocation per epoch
         xs, ys = (np.empty_like(x), np.empty_like(y)) if shuffle and steps > 1 else (x, y)
+        ws = w if w is None or xs is x else np.empty_like(w)
         self.stop_training = False
         logs = {}
         hooks.call("on_train_begin", logs)
@@ -177,12 +245,15 @@ class TrainingMixin:
                     order = self.shuffle_rng.permutation(n)
                     np.take(x, order, axis=0, out=xs)
                     np.take(y, order, axis=0, out=ys)
+                    if ws is not w:     # the weights follow their samples
+                        np.take(w, order, out=ws)
                 totals = [0.0] * (1 + len(self.metrics))
                 for b in range(steps):
                     xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
                     if hooks.has_batch_hooks:
                         hooks.call("on_train_batch_begin", b, {})
-                    value, out = self._train_step(xb, yb)
+                    value, out = (self._train_step(xb, yb) if ws is None else
+                                  self._weighted_train_step(xb, yb, ws[b * bs:(b + 1) * bs]))
                     if not math.isfinite(value):
                         self._raise_non_finite(value, xb, epoch, b)
                     m = xb.shape[0]
@@ -193,7 +264,7 @@ class TrainingMixin:
                         hooks.call("on_train_batch_end", b, {"loss": value})
                 logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
                 if validation_data is not None:
-                    values = self._evaluate_arrays(*validation_data, None)
+                    values = self._evaluate_arrays(*validation_data[:2], None, validation_data[2])
                     logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], values))
                 hooks.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
@@ -201,45 +272,21 @@ class TrainingMixin:
         hooks.call("on_train_end", logs)
         return history
 
-    def _evaluate_arrays(self, x, y, batch_size):
-        n = x.shape[0]
-        bs = n if batch_size is None else batch_size
-        totals = [0.0] * (1 + len(self.metrics))
-        for start in range(0, n, bs):
-            xb, yb = x[start:start + bs], y[start:start + bs]
-            out = self._forward(xb, training=False)
-            m = xb.shape[0]
-            totals[0] += self._loss_from_output(out, yb) * m
-            for i, (_, fn) in enumerate(self.metrics, 1):
-                totals[i] += fn(out, yb) * m
-        return [t / n for t in totals]
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a
+        dict with ``return_dict``). ``sample_weight`` and ``class_weight`` weigh the loss as in ``fit``.
 
-    def evaluate(self, x, y, batch_size=None):
-        """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode)."""
-        self._require_compiled("evaluate")
-        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
-        x, y = self._prepare_xy(x, y)
-        values = self._evaluate_arrays(x, y, batch_size)
-        return values if self.metrics else values[0]
-
-    def predict(self, x, batch_size=None):
-        """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
-
-        ``batch_size`` bounds memory for large inputs; ``None`` runs all samples at once."""
-        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
-        x = self._prepare_x(x)
-        if batch_size is None or batch_size >= x.shape[0]:
-            return self._forward(x, training=False)
-        return np.concatenate([self._forward(x[i:i + batch_size], training=False)
-                               for i in range(0, x.shape[0], batch_size)])
-
-    def train_on_batch(self, x, y):
-        """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics)."""
+        >>> model.train_on_batch(X[:32], y[:32])          # doctest: +SKIP
+        0.6931
+        """
         self._require_compiled("train_on_batch")
         x, y = self._prepare_xy(x, y)
-        value, out = self._train_step(x, y)
+        if sample_weight is None and class_weight is None:
+            value, out = self._train_step(x, y)
+        else:
+            value, out = self._weighted_train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
-        if not self.metrics:
+        if not self.metrics and not return_dict:
             return value
-        return [value, *(fn(out, y) for _, fn in self.metrics)]
+        return self._results([value, *(fn(out, y) for _, fn in self.metrics)], return_dict)

@@ -1,0 +1,121 @@
+"""Sample and class weights for ``fit``, ``evaluate``, ``train_on_batch`` and ``test_on_batch``.
+
+Both become one vector of shape (n_samples,) in the model's dtype, checked once per call, never per
+batch. What the weights do is the losses' business (see ``glassnet.losses``): Keras semantics, each
+sample's loss times its weight, summed, divided by the number of samples in the batch.
+
+``class_weight`` maps a class index to a weight; each sample gets the weight of its class, found
+as Keras finds it: integer labels as they are, the argmax of one-hot rows, the rounded target of a
+single output unit (0 or 1). Classes the dict leaves out weigh 1 (Keras). ``class_weight`` and
+``sample_weight`` together are refused, as Keras 3 refuses them: whether they should multiply or one
+should win is a guess (tf.keras 2 multiplied); multiply them yourself if that is what you mean.
+
+>>> combine(np.array([0, 1, 1]), None, class_weight_table({1: 5.0}, 2, np.float32))
+array([1., 5., 5.], dtype=float32)
+"""
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._validation import as_array
+
+
+def refuse_both(sample_weight, class_weight):
+    """Raise ValueError when both are given (Keras 3 does the same)."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("give sample_weight or class_weight, not both (as in Keras 3); to use both, "
+                         "pass sample_weight multiplied by each sample's class weight")
+
+
+def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+    """Return ``sample_weight`` as an array of shape (n_samples,) and ``dtype``; None stays None.
+
+    Refuses (ValueError/TypeError naming ``name``) anything but finite numbers >= 0, one per sample.
+    An (n, 1) column is refused too, with a hint, rather than guessed at.
+
+    >>> check_sample_weight([1, 0, 2], 3, np.float64)
+    array([1., 0., 2.])
+    """
+    if sample_weight is None:
+        return None
+    # checked in float64 (or as given), cast last: a weight beyond float32's range would become inf
+    w = as_array(sample_weight, name, np.float64)
+    if w.shape != (n_samples,):
+        hint = "; flatten it with .ravel()" if w.shape == (n_samples, 1) else ""
+        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},), got shape "
+                         f"{w.shape}{hint}")
+    negative = int((w < 0).sum())
+    if negative:
+        raise ValueError(f"{name}: weights must be >= 0, got {negative} negative value(s), the "
+                         f"smallest {float(w.min())}")
+    dtype = np.dtype(dtype)
+    if float(w.max()) > float(np.finfo(dtype).max):
+        raise ValueError(f"{name}: contains weights too large for {dtype.name} (up to {float(w.max())})")
+    return w.astype(dtype, copy=False)
+
+
+def class_weight_table(class_weight, n_outputs, dtype):
+    """Check ``class_weight`` for a model with ``n_outputs`` output units and return the weight of
+    every class as an array of shape (n_classes,): 1 for the classes the dict leaves out.
+
+    A model has ``n_outputs`` classes, or 2 (labels 0 and 1) when it has a single output unit.
+
+    >>> class_weight_table({1: 5.0}, 1, np.float32)
+    array([1., 5.], dtype=float32)
+    """
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight: expected a dict mapping class index to weight, such as "
+                        f"{{0: 1.0, 1: 5.0}}, got {type(class_weight).__name__}")
+    n_classes = max(int(n_outputs), 2)
+    table = np.ones(n_classes, dtype=dtype)
+    for key, value in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: keys must be integer class indices, got {key!r}")
+        if not 0 <= key < n_classes:
+            units = "one output unit (labels 0 and 1)" if n_outputs == 1 else f"{n_outputs} output units"
+            raise ValueError(f"class_weight: {key!r} is not a class of this model, whose classes are 0 "
+                             f"to {n_classes - 1} ({units})")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"class_weight[{key!r}]: expected a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight[{key!r}]: expected a finite weight >= 0, got {value!r}")
+        if value > float(np.finfo(table.dtype).max):
+            raise ValueError(f"class_weight[{key!r}]: {value!r} is too large for {table.dtype.name}")
+        table[key] = value
+    return table
+
+
+def class_labels(y):
+    """The class of each sample, shape (n,), from targets prepared by the loss: integer labels (n,)
+    as they are, the argmax of (n, k) rows, the rounded value of (n, 1) targets, which must be 0 or 1.
+
+    >>> class_labels(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    array([1, 0])
+    """
+    if y.ndim == 1:
+        return y
+    if y.shape[1] > 1:
+        return y.argmax(axis=1)
+    # Keras rounds (half to even, so 0.5 is class 0); a target that rounds to anything but 0 or 1 is
+    # no class label, and the weight of 1 Keras would give it silently hides the mistake
+    labels = np.round(y[:, 0]).astype(np.int64)
+    if labels.min() < 0 or labels.max() > 1:
+        raise ValueError(f"class_weight: the targets of a single-output model must round to 0 or 1 to "
+                         f"be class labels, got values from {float(y.min())} to {float(y.max())}")
+    return labels
+
+
+def combine(y, sample_weight, table):
+    """Per-sample weights, shape (n,): the class ``table`` (n_classes,) looked up for targets ``y``
+    ((n,) labels or (n, k)), times ``sample_weight`` (n,); either may be None, and None comes back
+    when both are.
+
+    >>> combine(np.array([0, 1]), np.array([2.0, 2.0]), np.array([1.0, 5.0]))
+    array([ 2., 10.])
+    """
+    if table is None:
+        return sample_weight
+    weights = table[class_labels(y)]
+    return weights if sample_weight is None else weights * sample_weight
