@@ -12,9 +12,10 @@ import re
 import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
+from .describing import DescribingMixin
 from .inference import InferenceMixin
-from .layers import Dense, Layer
-from .layers.base import _assign as _assign_weights, get as get_layer_class
+from .layers import Layer
+from .layers.base import _assign as _assign_weights
 from .training import TrainingMixin
 
 
@@ -23,7 +24,7 @@ def _snake_case(name):
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-class Sequential(TrainingMixin, InferenceMixin):
+class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
     """A linear stack of layers.
 
     Parameters
@@ -238,31 +239,6 @@ class Sequential(TrainingMixin, InferenceMixin):
             and getattr(getattr(last, "activation", None), "name", None) == self.loss.fuses
             and hasattr(last, "backward_from_logits"))
 
-    @classmethod
-    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform"):
-        """Build a dense network from seed 000's list of dicts::
-
-            [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
-             {"input_dim": 25, "output_dim": 1, "activation": "sigmoid"}]
-        """
-        if not isinstance(architecture, (list, tuple)) or not architecture:
-            raise ValueError(f"architecture: expected a non-empty list of dicts, got {architecture!r}")
-        layers = []
-        for i, spec in enumerate(architecture):
-            if not isinstance(spec, dict) or not {"input_dim", "output_dim"} <= set(spec):
-                raise ValueError(f"architecture[{i}]: expected a dict with 'input_dim', 'output_dim' "
-                                 f"and 'activation', got {spec!r}")
-            unknown = set(spec) - {"input_dim", "output_dim", "activation"}
-            if unknown:
-                raise ValueError(f"architecture[{i}]: unknown keys {sorted(unknown)}")
-            if i and spec["input_dim"] != architecture[i - 1]["output_dim"]:
-                raise ValueError(f"architecture[{i}]: input_dim is {spec['input_dim']} but the previous "
-                                 f"layer's output_dim is {architecture[i - 1]['output_dim']}")
-            layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
-                                kernel_initializer=kernel_initializer,
-                                input_dim=spec["input_dim"] if i == 0 else None))
-        return cls(layers, seed=seed, dtype=dtype)
-
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):
         # each layer's own list (Layer.get_weights), so the model's is their concatenation
@@ -284,51 +260,6 @@ class Sequential(TrainingMixin, InferenceMixin):
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
-
-    # -- describing ---------------------------------------------------------------------------
-    def summary(self, print_fn=print):
-        """Print each layer's name and type, output shape and parameter count."""
-        self._require_built("summary")
-        rows, shape = [], self.input_shape
-        for layer in self.layers:
-            shape = layer.output_shape(shape)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)),
-                         f"{layer.count_params():,}"))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
-                  enumerate(("Layer (type)", "Output Shape", "Param #"))]
-        line = "  ".join(f"{{:<{w}}}" for w in widths)
-        rule = "=" * (sum(widths) + 4)
-        text = [f'Model: "{self.name}"', rule, line.format("Layer (type)", "Output Shape", "Param #"), rule]
-        text += [line.format(*r) for r in rows]
-        text += [rule, f"Total params: {self.count_params():,}", f"dtype: {self.dtype.name}"]
-        print_fn("\n".join(text))
-
-    def get_config(self):
-        """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
-        return {
-            "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-            "input_shape": list(self.input_shape) if self.input_shape else None,
-            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                       for layer in self.layers],
-            "compile": None if self.loss is None else {
-                "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
-                "metrics": [name for name, _ in self.metrics]},
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuild (and compile) a model from ``get_config()``; the weights are new."""
-        model = cls([get_layer_class(spec["class_name"]).from_config(spec["config"])
-                     for spec in config["layers"]],
-                    seed=config.get("seed"), dtype=config.get("dtype", "float32"),
-                    name=config.get("name", "sequential"))
-        if config.get("input_shape") and not model.built:
-            model.build(config["input_shape"])
-        if config.get("compile"):
-            c = config["compile"]
-            model.compile(loss=c["loss"], optimizer=optimizers.from_config(c["optimizer"]),
-                          metrics=c.get("metrics") or None)
-        return model
 
     def trace(self, x, y):
         """One forward and backward pass on (x, y) without updating: per layer its input, Z, A, dA,

@@ -1,0 +1,79 @@
+"""How a ``Sequential`` describes itself and is described: ``summary``, ``get_config`` /
+``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
+``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
+"""
+from . import optimizers
+from .layers import Dense
+from .layers.base import get as get_layer_class
+
+
+class DescribingMixin:
+    @classmethod
+    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform"):
+        """Build a dense network from seed 000's list of dicts::
+
+            [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
+             {"input_dim": 25, "output_dim": 1, "activation": "sigmoid"}]
+        """
+        if not isinstance(architecture, (list, tuple)) or not architecture:
+            raise ValueError(f"architecture: expected a non-empty list of dicts, got {architecture!r}")
+        layers = []
+        for i, spec in enumerate(architecture):
+            if not isinstance(spec, dict) or not {"input_dim", "output_dim"} <= set(spec):
+                raise ValueError(f"architecture[{i}]: expected a dict with 'input_dim', 'output_dim' "
+                                 f"and 'activation', got {spec!r}")
+            unknown = set(spec) - {"input_dim", "output_dim", "activation"}
+            if unknown:
+                raise ValueError(f"architecture[{i}]: unknown keys {sorted(unknown)}")
+            if i and spec["input_dim"] != architecture[i - 1]["output_dim"]:
+                raise ValueError(f"architecture[{i}]: input_dim is {spec['input_dim']} but the previous "
+                                 f"layer's output_dim is {architecture[i - 1]['output_dim']}")
+            layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
+                                kernel_initializer=kernel_initializer,
+                                input_dim=spec["input_dim"] if i == 0 else None))
+        return cls(layers, seed=seed, dtype=dtype)
+
+
+    def summary(self, print_fn=print):
+        """Print each layer's name and type, output shape and parameter count."""
+        self._require_built("summary")
+        rows, shape = [], self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)),
+                         f"{layer.count_params():,}"))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
+                  enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
+        rule = "=" * (sum(widths) + 4)
+        text = [f'Model: "{self.name}"', rule, line.format("Layer (type)", "Output Shape", "Param #"), rule]
+        text += [line.format(*r) for r in rows]
+        text += [rule, f"Total params: {self.count_params():,}", f"dtype: {self.dtype.name}"]
+        print_fn("\n".join(text))
+
+    def get_config(self):
+        """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
+        return {
+            "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                       for layer in self.layers],
+            "compile": None if self.loss is None else {
+                "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
+                "metrics": [name for name, _ in self.metrics]},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild (and compile) a model from ``get_config()``; the weights are new."""
+        model = cls([get_layer_class(spec["class_name"]).from_config(spec["config"])
+                     for spec in config["layers"]],
+                    seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+                    name=config.get("name", "sequential"))
+        if config.get("input_shape") and not model.built:
+            model.build(config["input_shape"])
+        if config.get("compile"):
+            c = config["compile"]
+            model.compile(loss=c["loss"], optimizer=optimizers.from_config(c["optimizer"]),
+                          metrics=c.get("metrics") or None)
+        return model
