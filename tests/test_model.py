@@ -302,8 +302,28 @@ def test_pandas_and_lists_are_accepted(rng):
 def test_validation_split_holds_out_the_tail(rng):
     model = _net("mse", dtype="float64")
     x, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
-    history = model.fit(x, y, epochs=1, batch_size=None, validation_split=0.2, verbose=0)
-    assert "val_loss" in history.history
+    history = model.fit(x, y, epochs=1, batch_size=None, validation_split=0.25, verbose=0)
+    # Keras' split: floor(10 * 0.75) = 7 training samples, the last 3 for validation
+    np.testing.assert_allclose(history.history["val_loss"][0], model.evaluate(x[7:], y[7:]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n, fraction, expected", [(10, 0.25, 7), (10, 0.2, 8), (10, 0.3, 7), (7, 0.5, 3),
+                                                   (1000, 0.1, 900), (3, 0.01, 2)])
+def test_split_point_is_keras_formula(n, fraction, expected):
+    from glassnet.training import split_point
+    assert split_point(n, fraction) == expected      # (10, 0.25): floor(7.5) = 7; round() had kept 8
+
+
+def test_split_point_matches_keras_itself():
+    pytest.importorskip("keras")
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+    from glassnet.training import split_point
+    for n in (5, 7, 10, 33, 100, 1000):
+        for fraction in (0.01, 0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 0.9):
+            k = split_point(n, fraction)
+            if 0 < k < n:
+                (train, _) = train_validation_split((np.zeros(n),), fraction)
+                assert len(train[0]) == k, (n, fraction)
 
 
 def test_verbose_output(rng, capsys):
