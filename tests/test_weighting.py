@@ -64,7 +64,7 @@ def test_weighted_loss_and_gradients_match_torch(loss, fused, rng, torch):
     model._fused = fused              # False: the general path, the loss's own gradient chained
     x, y, w = rng.standard_normal((7, 3)), _targets(loss, 7, LOSS_OUTPUTS[loss][1], rng), _weights(rng, 7)
     xp, yp = model._prepare_xy(x, y)
-    value, _ = model._weighted_loss_and_gradients(xp, yp, w)
+    value, _ = model._loss_and_gradients(xp, yp, w)
 
     params = [torch.tensor(p, requires_grad=True) for p in model.get_weights()]
     h = torch.tensor(x)

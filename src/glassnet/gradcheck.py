@@ -126,18 +126,13 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     x, y = model._prepare_xy(x, y, "x", "y")
     w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
-    if w is None:
-        model._loss_and_gradients(x, y)
-    else:
-        model._weighted_loss_and_gradients(x, y, w)
+    model._loss_and_gradients(x, y, w)
     report = {"max_error": 0.0, "errors": {}}
     analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
                 for layer in model.layers for name, value in layer.params.items()]
 
     def loss():
-        if w is None:
-            return model._loss_value(x, y)
-        return model._weighted_loss_from_output(model._forward(x, training=True), y, w)
+        return model._loss_value(x, y, w)
 
     for key, grad, value in analytic:
         _compare(key, grad, numerical_gradient(loss, value, eps), rtol, atol, report)

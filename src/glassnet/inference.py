@@ -27,8 +27,7 @@ class InferenceMixin:
             xb, yb = x[start:start + bs], y[start:start + bs]
             out = self._forward(xb, training=False)
             m = xb.shape[0]
-            totals[0] += (self._loss_from_output(out, yb) if w is None else
-                          self._weighted_loss_from_output(out, yb, w[start:start + bs])) * m
+            totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
             for i, (_, fn) in enumerate(self.metrics, 1):
                 totals[i] += fn(out, yb) * m
         return [t / n for t in totals]
@@ -80,5 +79,5 @@ class InferenceMixin:
         x, y = self._prepare_xy(x, y)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         out = self._forward(x, training=False)
-        value = self._loss_from_output(out, y) if w is None else self._weighted_loss_from_output(out, y, w)
+        value = self._loss_from_output(out, y, w)
         return self._results([value, *(fn(out, y) for _, fn in self.metrics)], return_dict)

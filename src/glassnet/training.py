@@ -4,9 +4,8 @@ Kept apart from model.py so that each file reads in one sitting. Speed comes fro
 batch: one shuffled contiguous copy of the data per epoch (then plain slices, no fancy indexing per
 batch), in-place optimizer updates, and no Python work per batch beyond the layers' own.
 
-Sample weights take separate ``_weighted_*`` methods rather than an ``if`` inside the unweighted
-ones: a run without weights does exactly the NumPy work it did before weights existed, and the
-price of the feature is one ``is None`` test per batch in ``fit``.
+Sample weights ride on the same methods as an optional ``w`` (n,): without them, a step makes
+exactly the NumPy calls it made before weights existed, plus a few ``is None`` tests.
 """
 import math
 
@@ -72,57 +71,36 @@ class TrainingMixin:
             x = layer.forward(x, training=training)
         return x
 
-    def _loss_from_output(self, out, y):
+    def _loss_from_output(self, out, y, w=None):
+        """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses)."""
         if self._fused:
-            return self.loss.from_logits(self.layers[-1].z, out, y)
-        return self.loss(out, y)
+            z = self.layers[-1].z
+            return self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
+        return self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
 
-    def _loss_and_gradients(self, x, y):
+    def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
-        Returns ``(loss value before the update, output)``."""
+        ``w``: sample weights (n,) or None. Returns ``(loss value before the update, output)``."""
         out = self._forward(x, training=True)
-        value = self._loss_from_output(out, y)
+        value = self._loss_from_output(out, y, w)
         if self._fused:
-            grad = self.layers[-1].backward_from_logits(self.loss.gradient_from_logits(out, y))
+            dz = (self.loss.gradient_from_logits(out, y) if w is None else
+                  self.loss.weighted_gradient_from_logits(out, y, w))
+            grad = self.layers[-1].backward_from_logits(dz)
             backward_layers = self.layers[-2::-1]
         else:
-            grad = self.loss.gradient(out, y)
+            grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
             backward_layers = self.layers[::-1]
         for layer in backward_layers:
             grad = layer.backward(grad)
         return value, out
 
-    def _loss_value(self, x, y):
+    def _loss_value(self, x, y, w=None):
         """The loss of a batch in training mode, without gradients (for finite differences)."""
-        return self._loss_from_output(self._forward(x, training=True), y)
+        return self._loss_from_output(self._forward(x, training=True), y, w)
 
-    def _train_step(self, x, y):
-        value, out = self._loss_and_gradients(x, y)
-        self._sync_views()
-        self.optimizer.apply(self._triples)
-        return value, out
-
-    # the same three with sample weights w of shape (n,): kept apart so the unweighted ones stay lean
-    def _weighted_loss_from_output(self, out, y, w):
-        if self._fused:
-            return self.loss.weighted_from_logits(self.layers[-1].z, out, y, w)
-        return self.loss.weighted(out, y, w)
-
-    def _weighted_loss_and_gradients(self, x, y, w):
-        out = self._forward(x, training=True)
-        value = self._weighted_loss_from_output(out, y, w)
-        if self._fused:
-            grad = self.layers[-1].backward_from_logits(self.loss.weighted_gradient_from_logits(out, y, w))
-            backward_layers = self.layers[-2::-1]
-        else:
-            grad = self.loss.weighted_gradient(out, y, w)
-            backward_layers = self.layers[::-1]
-        for layer in backward_layers:
-            grad = layer.backward(grad)
-        return value, out
-
-    def _weighted_train_step(self, x, y, w):
-        value, out = self._weighted_loss_and_gradients(x, y, w)
+    def _train_step(self, x, y, w=None):
+        value, out = self._loss_and_gradients(x, y, w)
         self._sync_views()
         self.optimizer.apply(self._triples)
         return value, out
@@ -262,8 +240,8 @@ class TrainingMixin:
                     xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
                     if hooks.has_batch_hooks:
                         hooks.call("on_train_batch_begin", b, {})
-                    value, out = (self._train_step(xb, yb) if ws is None else
-                                  self._weighted_train_step(xb, yb, ws[b * bs:(b + 1) * bs]))
+                    wb = None if ws is None else ws[b * bs:(b + 1) * bs]
+                    value, out = self._train_step(xb, yb, wb)
                     if not math.isfinite(value):
                         self._raise_non_finite(value, xb, epoch, b)
                     m = xb.shape[0]
@@ -291,10 +269,7 @@ class TrainingMixin:
         """
         self._require_compiled("train_on_batch")
         x, y = self._prepare_xy(x, y)
-        if sample_weight is None and class_weight is None:
-            value, out = self._train_step(x, y)
-        else:
-            value, out = self._weighted_train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
+        value, out = self._train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
         if not self.metrics and not return_dict:
