@@ -108,9 +108,8 @@ def _metadata(model, epoch):
 
 
 def _weight_names(model):
-    # the order of Sequential._weight_arrays: each layer's params, then its state
-    return [f"{layer.name}/{key}" for layer in model.layers
-            for key in (*layer.params, *getattr(layer, "state", {}))]
+    # "layer/key" for each array of get_weights(), in its order (Sequential._weight_items)
+    return [name for name, _ in model._weight_items()]
 
 
 def _rng_state(rng):
@@ -176,10 +175,11 @@ def _load(f, compile, max_bytes):
         model = _build(meta["model"], budget)
         weights = []
         if model.built:
-            if meta["weights"] != _weight_names(model):
+            names = _weight_names(model)
+            if meta["weights"] != names:
                 raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
-                                     f"builds: {_weight_names(model)!r:.300}")
-            for i, target in enumerate(model._weight_arrays()):
+                                     f"builds: {names!r:.300}")
+            for i, (_, target) in enumerate(model._weight_items()):
                 weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
             model.set_weights(weights)
         elif n_weights:

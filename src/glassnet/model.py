@@ -245,13 +245,10 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         self._require_built("get_weights")
         return [(f"{layer.name}/{name}", a) for layer in self.layers for name, a in layer._weight_items()]
 
-    def _weight_arrays(self):
-        return [a for _, a in self._weight_items()]
-
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
         the concatenation of every ``layer.get_weights()``."""
-        return [backend.to_numpy(a).copy() for a in self._weight_arrays()]
+        return [backend.to_numpy(a).copy() for _, a in self._weight_items()]
 
     def set_weights(self, weights):
         """Set all weights (the list ``get_weights`` returns) in place, checking count and shapes
