@@ -272,6 +272,4 @@ class TrainingMixin:
         value, out = self._train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
-        if not self.metrics and not return_dict:
-            return value
         return self._results([value, *(fn(out, y) for _, fn in self.metrics)], return_dict)
