@@ -66,8 +66,9 @@ def _with_constant(ufunc, z, value, out=None):
     and a scalar, which runs ~3-4x slower on large arrays (measured: ReLU of a (64, 26, 26, 8) float32
     array 255 us with the scalar, 71 us with the row). The values are identical.
     """
-    contiguous = z.flags.c_contiguous and (out is None or out.flags.c_contiguous)
-    if z.size < _ROW_TRICK_MIN_SIZE or not contiguous:
+    # the size first: small arrays (most calls in a small network) skip the flag lookups
+    if (z.size < _ROW_TRICK_MIN_SIZE or not z.flags.c_contiguous
+            or (out is not None and not out.flags.c_contiguous)):
         return ufunc(z, value, out=out)
     n = z.shape[0]
     row = _constant_row(backend.get_array_module(z), value, z.size // n, z.dtype)
