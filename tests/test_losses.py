@@ -105,6 +105,28 @@ def test_fused_loss_finite_for_huge_logits(name, activation, dtype, rng):
     assert value > 100    # confidently wrong somewhere: the loss must say so, not clip to ~16
 
 
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize("gap", [0.0, 20.0, 86.0, 95.0, 120.0, 1e4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_categorical_value_is_accurate_on_both_paths(name, gap, weighted):
+    """The value comes from -log(softmax) while every output is a normal float32 and from the
+    log-sum-exp form once one is subnormal (gap 95: ~5e-42) or 0 (gap 120): both must agree with
+    float64 to float32 precision. The wrong class sits ``gap`` below the right one in row 0."""
+    z = np.array([[gap, 0.0, 1.0], [0.5, 0.2, -0.3], [2.0, 2.0, -1.0]], dtype=np.float32)
+    labels = np.array([1, 2, 0])
+    y = labels if name.startswith("sparse") else np.eye(3, dtype=np.float32)[labels]
+    w = np.array([0.5, 2.0, 1.0])
+    z64 = z.astype(np.float64)
+    lse = z64.max(axis=1) + np.log(np.exp(z64 - z64.max(axis=1, keepdims=True)).sum(axis=1))
+    per_sample = lse - z64[np.arange(3), labels]
+    expected = float(((w if weighted else 1.0) * per_sample).mean())
+    loss, a = losses.get(name), activations.softmax(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = loss.weighted_from_logits(z, a, y, w) if weighted else loss.from_logits(z, a, y)
+    assert value == pytest.approx(expected, rel=2e-6, abs=1e-6)
+
+
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
 def test_unfused_loss_finite_at_extremes(name, rng):
     y_hat = np.array([[0.0, 1.0, 1e6], [1.0, 0.0, -1e6]])
