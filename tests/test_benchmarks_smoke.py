@@ -24,7 +24,7 @@ def run_module(monkeypatch):
     import run
     yield run
     for name in set(sys.modules) - before:
-        if name in ("run", "tasks", "sklearn_runner"):
+        if name in ("run", "tasks", "sklearn_runner", "floor"):
             del sys.modules[name]
 
 
@@ -86,3 +86,24 @@ def test_flops_of_the_blas_bound_task(run_module):
     forward = 2 * n * (784 * 512 + 512 * 512 + 512 * 10)
     assert run.dense_flops_per_epoch(run.TASKS["mnist_wide"], n) == 3 * forward - 2 * n * 784 * 512
     assert run.dense_flops_per_epoch(run.TASKS["mnist_cnn"], n) is None
+
+
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_floor_reports_each_layer_of_work(run_module, tmp_path, monkeypatch, with_torch):
+    import floor
+    if with_torch and not HAS_TORCH:
+        pytest.skip("PyTorch is not installed")
+    if not with_torch:      # as on a machine without PyTorch: no time to compare the floor with
+        monkeypatch.setattr(floor.run, "find_peers", lambda requested, keras_python: {
+            "glassnet": {"python": sys.executable}, "torch": {"skipped": "not installed"}})
+    out = tmp_path / "floor.md"
+    rows, text = floor.main(["--tasks", "xor", "--calls", "3", "--epochs-scale", "0.0004",
+                             "--out", str(out)])
+    assert out.read_text() == text
+    r = rows["xor"]
+    assert min(r["matmuls"], r["exp"], r["optimizer"], r["glassnet_step"]) > 0
+    assert r["n_train"] == 4 and r["epochs"] == 2 and r["glassnet"] > 0
+    assert (r["torch"] is not None) == with_torch
+    row = next(line for line in text.splitlines() if line.startswith("| xor | 4, 1 |"))
+    assert row.endswith("| 0.2 | - | - |") != with_torch       # allowed and floor/allowed need PyTorch
+    assert "floor / allowed" in text
