@@ -172,3 +172,21 @@ def test_config_round_trip():
         config = json.loads(json.dumps(layer.get_config()))
         assert type(layer).from_config(config).get_config() == config
     assert MaxPooling2D().get_config()["strides"] == [2, 2]      # Keras: strides default to pool_size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_of_a_channel_strided_view_equals_that_of_its_copy(rng, dtype):
+    """Windows are copied as whole pixels when the channel axis is contiguous (the usual case) and
+    value by value when it is not (here every other channel of a wider map): same results."""
+    from glassnet.layers import pooling
+    wide = distinct(rng, (2, 7, 6, 6)).astype(dtype)
+    strided = wide[..., ::2]
+    assert strided.strides[-1] != strided.itemsize
+    grad = rng.standard_normal((2, 3, 3, 3)).astype(dtype)
+    out_view, cache_view = pooling.max_pool2d_forward(strided, (2, 2), (2, 2))
+    out_copy, cache_copy = pooling.max_pool2d_forward(strided.copy(), (2, 2), (2, 2))
+    np.testing.assert_array_equal(out_view, out_copy)
+    np.testing.assert_array_equal(pooling.max_pool2d_backward(grad, cache_view),
+                                  pooling.max_pool2d_backward(grad, cache_copy))
+    # and by hand on one window: the maximum of x[0, 0:2, 0:2, 1]
+    assert out_copy[0, 0, 0, 1] == strided[0, :2, :2, 1].max()

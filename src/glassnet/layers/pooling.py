@@ -26,6 +26,24 @@ def _crop(dxp, pads):
     return dxp[:, t:hp - b, l:wp - r, :]
 
 
+def _copy_pixels(dst, src):
+    """``dst[...] = src`` for (N, H, W, C) arrays, moved pixel by pixel rather than value by value.
+
+    Why: NumPy's copy loop pays a fixed cost per run of contiguous values, and a pooling window's
+    pixels are runs of only C values (8 for an 8-filter conv). Seen as one opaque C-value item per
+    pixel, a whole row of the window is one run: the copy of a (64, 13, 13, 8) float32 window out of a
+    (64, 26, 26, 8) map measured 101 -> 50 us. Same bytes either way; NumPy arrays whose channel
+    axis is contiguous only (CuPy has no such items).
+    """
+    if (isinstance(dst, np.ndarray) and isinstance(src, np.ndarray)
+            and dst.strides[-1] == dst.itemsize == src.itemsize
+            and src.strides[-1] == src.itemsize and dst.dtype == src.dtype):
+        pixel = np.dtype((np.void, dst.shape[-1] * dst.itemsize))
+        dst.view(pixel)[..., 0] = src.view(pixel)[..., 0]
+    else:
+        dst[...] = src
+
+
 def _gradient_buffer(grad, padded_shape, pool, strides, out_hw):
     """A buffer for dL/d(padded input) whose pixels outside every window are zero.
 
@@ -51,15 +69,16 @@ def max_pool2d_forward(x, pool, strides, padding="valid"):
     """
     out_hw, pads, offsets = _geometry(x.shape, pool, strides, padding)
     xp = _pad(x, pads, -np.inf)
-    rows, cols = window_slices(0, 0, out_hw, strides)
-    out = xp[:, rows, cols, :].copy()
     am = backend.get_array_module(x)           # numpy or cupy: one code path
+    out = am.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+    rows, cols = window_slices(0, 0, out_hw, strides)
+    _copy_pixels(out, xp[:, rows, cols, :])
     winner = am.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
     candidate, better, code = am.empty_like(out), am.empty(out.shape, dtype=bool), am.empty_like(winner)
     for k, (i, j) in enumerate(offsets[1:], start=1):
         rows, cols = window_slices(i, j, out_hw, strides)
         # one strided read into a contiguous buffer; the four ops below then run ~10x faster
-        candidate[...] = xp[:, rows, cols, :]
+        _copy_pixels(candidate, xp[:, rows, cols, :])
         np.greater(candidate, out, out=better)   # strict: an equal later value does not take over
         np.maximum(out, candidate, out=out)
         # the winner is the LAST offset that beat the running maximum, i.e. the largest k * better
@@ -73,12 +92,14 @@ def max_pool2d_backward(grad, cache):
     winner, padded_shape, pads, strides, out_hw, offsets, pool = cache
     dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_hw)
     overlap = strides[0] < pool[0] or strides[1] < pool[1]
+    share = backend.get_array_module(grad).empty(grad.shape, dtype=grad.dtype)
     for k, (i, j) in enumerate(offsets):
         rows, cols = window_slices(i, j, out_hw, strides)
+        np.multiply(grad, winner == k, out=share)      # contiguous: fast
         if overlap:             # windows share pixels: accumulate
-            dxp[:, rows, cols, :] += grad * (winner == k)
-        else:                   # each pixel belongs to one window at most: write straight into it
-            np.multiply(grad, winner == k, out=dxp[:, rows, cols, :])
+            dxp[:, rows, cols, :] += share
+        else:                   # each pixel belongs to one window at most: write it once
+            _copy_pixels(dxp[:, rows, cols, :], share)
     return _crop(dxp, pads)
 
 
