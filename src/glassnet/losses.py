@@ -248,11 +248,8 @@ class CategoricalCrossentropy(Loss):
         return float(np.dot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / z.shape[0]
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
-        w = _per_sample(sample_weight, z)
-        if _all_normal(a):
-            return -float(np.vdot(y_true * w, np.log(a))) / z.shape[0]
-        lse = self._logsumexp(z, a)
-        return float(np.dot(lse, y_true.sum(axis=-1) * w[:, 0]) - np.vdot(y_true * w, z)) / z.shape[0]
+        # the loss is linear in y: weighting each sample's targets weighs its loss
+        return self.from_logits(z, a, y_true * _per_sample(sample_weight, z))
 
     @staticmethod
     def _logsumexp(z, a):
