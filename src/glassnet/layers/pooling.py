@@ -35,9 +35,8 @@ def _copy_pixels(dst, src):
     (64, 26, 26, 8) map measured 101 -> 50 us. Same bytes either way; NumPy arrays whose channel
     axis is contiguous only (CuPy has no such items).
     """
-    if (isinstance(dst, np.ndarray) and isinstance(src, np.ndarray)
-            and dst.strides[-1] == dst.itemsize == src.itemsize
-            and src.strides[-1] == src.itemsize and dst.dtype == src.dtype):
+    if (isinstance(dst, np.ndarray) and isinstance(src, np.ndarray) and dst.dtype == src.dtype
+            and dst.strides[-1] == src.strides[-1] == dst.itemsize):
         pixel = np.dtype((np.void, dst.shape[-1] * dst.itemsize))
         dst.view(pixel)[..., 0] = src.view(pixel)[..., 0]
     else:
