@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 
 import run  # noqa: E402
-from tasks import TASKS, build_glassnet, load_data, prepare  # noqa: E402
+from tasks import TASKS, build_glassnet, compile_glassnet, load_data, prepare  # noqa: E402
 
 DENSE_TASKS = [name for name, spec in TASKS.items() if all(l["type"] == "dense" for l in spec["layers"])]
 # mnist_sgd1 (batch 1, 5000 steps an epoch) is left out: its step is all call overhead, and it
@@ -58,15 +58,6 @@ def best_seconds(fns, calls, rounds=9):
                 fn()
             best[name] = min(best[name], (time.perf_counter() - start) / calls)
     return best
-
-
-def compiled_model(spec):
-    import glassnet as gn
-    model = build_glassnet(spec)
-    optimizer = (gn.optimizers.SGD(spec["lr"]) if spec["optimizer"] == "sgd"
-                 else gn.optimizers.Adam(spec["lr"], epsilon=1e-7))
-    model.compile(loss=spec["loss"], optimizer=optimizer)
-    return model
 
 
 def batches(spec, n_classes):
@@ -131,7 +122,7 @@ def measure_floor(name, calls):
     """Seconds per step of the floor's three layers and of glassnet's own step, for one task."""
     from glassnet import blas
     spec = dict(TASKS[name], name=name)
-    model = compiled_model(spec)
+    model = compile_glassnet(build_glassnet(spec), spec)
     n_classes = model.output_shape[-1] if model.output_shape[-1] > 1 else 2
     data = batches(spec, n_classes)
     position = [0]

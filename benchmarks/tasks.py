@@ -120,6 +120,16 @@ def build_glassnet(spec, seed=INIT_SEED):
     return gn.Sequential(layers, seed=seed, dtype="float32")
 
 
+def compile_glassnet(model, spec):
+    """Compile ``model`` with the task's loss and optimizer (SGD, or Adam with ``ADAM_EPSILON``,
+    the epsilon every framework is given); returns the model."""
+    import glassnet as gn
+    optimizer = (gn.optimizers.SGD(learning_rate=spec["lr"]) if spec["optimizer"] == "sgd"
+                 else gn.optimizers.Adam(learning_rate=spec["lr"], epsilon=ADAM_EPSILON))
+    model.compile(loss=spec["loss"], optimizer=optimizer)
+    return model
+
+
 def scaled_epochs(spec, scale):
     """The task's epochs times ``scale``, at least 2 (the first epoch is never timed)."""
     return max(2, int(round(spec["epochs"] * scale)))

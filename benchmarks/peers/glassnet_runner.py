@@ -18,7 +18,7 @@ except ImportError:     # running from a checkout without `pip install -e .`
     import glassnet as gn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tasks import build_glassnet  # noqa: E402
+from tasks import build_glassnet, compile_glassnet  # noqa: E402
 
 
 class _EpochClock(gn.Callback):
@@ -32,11 +32,7 @@ class _EpochClock(gn.Callback):
 def run(task, X, y, Xt, yt, weights):
     model = build_glassnet(task, seed=task["train_seed"])
     model.set_weights(weights)
-    if task["optimizer"] == "sgd":
-        optimizer = gn.optimizers.SGD(learning_rate=task["lr"])
-    else:
-        optimizer = gn.optimizers.Adam(learning_rate=task["lr"], epsilon=task["adam_epsilon"])
-    model.compile(loss=task["loss"], optimizer=optimizer)
+    compile_glassnet(model, task)
     targets = one_hot(y, task["n_classes"]) if task["loss"] == "categorical_crossentropy" else y
     rss_before = rss_mib()
     clock = _EpochClock()
