@@ -172,3 +172,39 @@ def test_batchnorm_errors_and_config():
     config = json.loads(json.dumps(BatchNormalization(momentum=0.9, epsilon=1e-5, name="b").get_config()))
     assert config == {"name": "b", "momentum": 0.9, "epsilon": 1e-5}
     assert BatchNormalization.from_config(config).get_config() == config
+
+
+# -- training-mode side effects of trace and check_model ---------------------------------------
+def _dense_bn_dropout(dtype="float32"):
+    import glassnet as gn
+    from glassnet.layers import Dense
+    model = gn.Sequential([Dense(6, activation="tanh", input_dim=4), BatchNormalization(),
+                           Dropout(0.5), Dense(3, activation="softmax")], seed=0, dtype=dtype)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def test_trace_leaves_moving_statistics_and_dropout_masks_as_they_were(rng):
+    x, y = rng.normal(3, 2, (32, 4)), rng.integers(0, 3, 32)
+    traced, plain = _dense_bn_dropout(), _dense_bn_dropout()
+    before = traced.get_weights()
+    for _ in range(3):
+        traced.trace(x, y)
+    for a, b in zip(before, traced.get_weights()):      # moving mean and variance included
+        np.testing.assert_array_equal(a, b)
+    # the dropout generators did not move on: training afterwards is the same run, bit for bit
+    traced.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    plain.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for a, b in zip(traced.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_check_model_with_dropout_uses_one_mask_and_updates_nothing(rng):
+    from glassnet.gradcheck import check_model
+    model = _dense_bn_dropout("float64")
+    x, y = rng.normal(3, 2, (8, 4)), rng.integers(0, 3, 8)
+    before = model.get_weights()
+    report = check_model(model, x, y)
+    assert report["max_error"] < 1e-6
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -12,6 +12,7 @@ True
 """
 import numpy as np
 
+from .layers.base import StateSnapshot
 from .weighting import check_sample_weight
 
 
@@ -120,20 +121,27 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
 
     x : ndarray of shape (batch, *input_shape); y : targets as ``fit`` takes them;
     sample_weight : ndarray of shape (batch,), optional: checks the weighted loss instead.
-    Uses the model's own training path (fused output gradients included), without updating.
+    Uses the model's own training path (fused output gradients included), without updating:
+    every pass draws the same dropout masks, and BatchNormalization's moving statistics are left
+    as they were (``StateSnapshot``).
     """
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     x, y = model._prepare_xy(x, y, "x", "y")
     w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
+    snapshot = StateSnapshot(model.layers)
     model._loss_and_gradients(x, y, w)
     report = {"max_error": 0.0, "errors": {}}
     analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
                 for layer in model.layers for name, value in layer.params.items()]
 
     def loss():
+        snapshot.restore()          # the masks of the analytic pass, again
         return model._loss_value(x, y, w)
 
-    for key, grad, value in analytic:
-        _compare(key, grad, numerical_gradient(loss, value, eps), rtol, atol, report)
+    try:
+        for key, grad, value in analytic:
+            _compare(key, grad, numerical_gradient(loss, value, eps), rtol, atol, report)
+    finally:
+        snapshot.restore()
     return report

@@ -9,6 +9,8 @@ and the parameter gradients. ``print(trace)`` shows them rounded like the tutori
 """
 import numpy as np
 
+from .layers.base import StateSnapshot
+
 
 class Trace(list):
     """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads) and ``.loss``."""
@@ -33,8 +35,18 @@ class Trace(list):
 
 
 def trace(model, x, y):
-    """Forward and backward through ``model`` on (x, y) without an update; see the module docstring."""
+    """Forward and backward through ``model`` on (x, y) without an update; see the module docstring.
+    Training-mode side effects are undone: BatchNormalization's moving statistics and Dropout's
+    generators are as they were, so a later ``fit`` runs exactly as it would have without the trace."""
     x, y = model._prepare_xy(x, y)
+    snapshot = StateSnapshot(model.layers)
+    try:
+        return _trace(model, x, y)
+    finally:
+        snapshot.restore()
+
+
+def _trace(model, x, y):
     records, out = [], x
     for layer in model.layers:
         inputs = out

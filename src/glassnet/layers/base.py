@@ -224,3 +224,27 @@ def get(class_name):
     if class_name not in LAYERS:
         raise ValueError(f"layer: unknown class {class_name!r}; known: {sorted(LAYERS)}")
     return LAYERS[class_name]
+
+
+class StateSnapshot:
+    """What a training-mode forward changes in ``layers`` besides their caches and gradients: each
+    layer's ``state`` arrays (BatchNormalization's moving statistics) and its random generator
+    (Dropout's masks). ``restore()`` puts them back as they were when the snapshot was taken.
+
+    ``model.trace`` and ``gradcheck.check_model`` run training-mode passes that must update nothing;
+    ``check_model`` also restores before every pass, so each one draws the same dropout masks.
+    (A custom layer that keeps other state of its own is not covered.)
+    """
+
+    def __init__(self, layers):
+        self._saved = [(layer, {key: value.copy() for key, value in getattr(layer, "state", {}).items()},
+                        layer.rng, None if layer.rng is None else layer.rng.bit_generator.state)
+                       for layer in layers]
+
+    def restore(self):
+        for layer, state, rng, position in self._saved:
+            for key, value in state.items():
+                layer.state[key][...] = value
+            layer.rng = rng        # a Dropout outside a model makes its generator on first use
+            if rng is not None:
+                rng.bit_generator.state = position
