@@ -211,6 +211,39 @@ def test_freezing_a_layer_after_training_resets_the_optimizer(rng):
     assert model.optimizer.slots["params"]["m"].shape == (model.layers[1].count_params(),)
 
 
+@pytest.mark.parametrize("recompile", [True, False])
+def test_trainable_flags_take_effect_without_a_rebuild(recompile, rng):
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(2)], seed=0)  # built here
+    model.compile(loss="mse", optimizer="sgd")
+    model.layers[0].trainable = False
+    if recompile:
+        model.compile(loss="mse", optimizer="sgd")        # the Keras way
+    frozen = model.layers[0].get_weights()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.train_on_batch(x, y)
+    for a, b in zip(frozen, model.layers[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.layers[0].trainable = True                      # and back: it trains again
+    model.train_on_batch(x, y)
+    assert not np.array_equal(frozen[0], model.layers[0].get_weights()[0])
+
+
+def test_a_frozen_batchnorm_trains_in_inference_mode(rng):
+    x, y = rng.normal(3, 2, (32, 3)), rng.standard_normal((32, 1))
+    model = gn.Sequential([Dense(4, input_dim=3), gn.layers.BatchNormalization(), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    bn = model.layers[1]
+    bn.trainable = False
+    statistics = [a.copy() for a in bn.state.values()]
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for a, b in zip(statistics, bn.state.values()):        # Keras: frozen statistics stay put
+        np.testing.assert_array_equal(a, b)
+    h = model.layers[0].forward(x.astype(np.float32))
+    np.testing.assert_array_equal(bn.forward(h, training=True), bn.forward(h, training=False))
+
+
 def test_from_architecture():
     arch = [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
             {"input_dim": 25, "output_dim": 50, "activation": "relu"},

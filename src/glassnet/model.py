@@ -186,7 +186,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         """
         xp = backend.xp()
         entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
-        layout = [(layer.name, key, tuple(layer.params[key].shape)) for layer, key in entries]
+        layout = self._trainable_layout()
         # no _layout yet: the first build, with no state to disagree with
         if self.optimizer is not None and layout != getattr(self, "_layout", layout):
             self.optimizer.reset()
@@ -203,6 +203,18 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             self._views.append((layer, key, param, grad))
             offset += value.size
         self._triples = [("params", flat_params, flat_grads)]
+
+    def _trainable_layout(self):
+        """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""
+        return [(layer.name, key, tuple(layer.params[key].shape))
+                for layer in self.layers if layer.trainable for key in layer.params]
+
+    def _apply_trainable_flags(self):
+        """Take up ``layer.trainable`` flags changed since the model was built. Keras takes them
+        at ``compile``; glassnet at ``compile`` and again at every ``fit`` and ``train_on_batch``,
+        so that a layer frozen without a new ``compile`` is not trained by mistake."""
+        if self.built and self._trainable_layout() != self._layout:
+            self._flatten_parameters()
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the
@@ -230,6 +242,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         self.metrics = [metrics_module.get(m) for m in (metrics or [])]
         self._update_fusion()
+        self._apply_trainable_flags()
 
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""

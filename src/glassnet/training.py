@@ -178,6 +178,7 @@ class TrainingMixin:
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
         """
         self._require_compiled("fit")
+        self._apply_trainable_flags()
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         if verbose not in (0, 1, 2):
@@ -268,6 +269,7 @@ class TrainingMixin:
         0.6931
         """
         self._require_compiled("train_on_batch")
+        self._apply_trainable_flags()
         x, y = self._prepare_xy(x, y)
         value, out = self._train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):

@@ -65,7 +65,8 @@ class BatchNormalization(Layer):
     Training (``training=True``) uses the batch's mean and biased variance and updates the running
     statistics as Keras does, ``moving = moving * momentum + batch * (1 - momentum)``, with the
     *biased* batch variance. (PyTorch's ``momentum`` is ``1 - momentum`` here, and its running
-    variance uses the unbiased one, n / (n - 1) larger.) Inference uses the running statistics.
+    variance uses the unbiased one, n / (n - 1) larger.) Inference uses the running statistics,
+    and so does a frozen layer (``trainable = False``) while its model trains, as in Keras.
 
     Parameters
     ----------
@@ -109,6 +110,9 @@ class BatchNormalization(Layer):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
                              f"({channels} features on the last axis), got {x.shape[1:]}")
         x2 = x.reshape(-1, channels)            # a view for contiguous x: every axis but the last
+        # a frozen layer runs in inference mode even while the model trains, as in Keras: its
+        # statistics stay fixed (the usual way to fine-tune a pretrained network)
+        training = training and self.trainable
         if training:
             mean = x2.mean(axis=0)
             centred = x2 - mean
