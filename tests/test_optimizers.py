@@ -1,5 +1,7 @@
 """Optimizers: five steps against torch.optim (also with the rate changed between steps), one step
 by hand, in-place updates, state."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,25 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="adadelta") as info:
         optimizers.get("adam_w")
     assert "'adam_w'" in str(info.value)
+
+
+def _defaults(cls):
+    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+
+
+def test_adamw_default_weight_decay_is_keras():
+    assert _defaults(optimizers.AdamW)["weight_decay"] == 0.004      # PyTorch's is 0.01
+
+
+KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+               "adagrad": "Adagrad"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_NAMES))
+def test_defaults_are_keras_defaults(name):
+    keras = pytest.importorskip("keras", reason="Keras is the oracle for default values")
+    theirs = getattr(keras.optimizers, KERAS_NAMES[name])()
+    for arg, ours in _defaults(optimizers.OPTIMIZERS[name]).items():
+        value = getattr(theirs, arg)
+        value = value.numpy() if hasattr(value, "numpy") else value
+        assert ours == pytest.approx(float(value), rel=1e-6), arg

@@ -145,10 +145,11 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
-    ``param *= 1 - lr * weight_decay`` before the Adam step."""
+    ``param *= 1 - lr * weight_decay`` before the Adam step. Defaults are Keras' (weight_decay =
+    0.004; PyTorch's is 0.01)."""
     name = "adamw"
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
         self.weight_decay = float(weight_decay)
 
