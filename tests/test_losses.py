@@ -160,6 +160,17 @@ def test_one_hot_width_must_match_output():
         losses.get("categorical_crossentropy").prepare_targets(np.array([0, 1, 2]), 3, np.float32)
 
 
+def test_categorical_targets_must_be_distributions():
+    loss = losses.get("categorical_crossentropy")
+    soft = np.array([[0.1, 0.7, 0.2], [1 / 3, 1 / 3, 1 / 3]], dtype=np.float32)   # sums 1 +- float32
+    np.testing.assert_array_equal(loss.prepare_targets(soft, 3, np.float32), soft)
+    # the fused gradient softmax - y would not be the loss's gradient for these
+    for bad, row in [(2 * np.eye(3), 0), (np.array([[1.0, 0, 0], [0, 0, 0]]), 1),
+                     (np.array([[1.5, -0.5, 0]]), 0)]:
+        with pytest.raises(ValueError, match=rf"y: .*distribution.*row {row}.*sample_weight"):
+            loss.prepare_targets(bad, 3, np.float32)
+
+
 # -- sample weights -------------------------------------------------------------------------------
 FUSED = [("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "softmax"),
          ("sparse_categorical_crossentropy", "softmax")]

@@ -219,6 +219,23 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     fuses = "softmax"
 
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        """Also checks that every row is a distribution (>= 0, summing to 1). Why refuse other
+        rows: the fused gradient softmax - y is dL/dz only when each row sums to 1 (in general
+        it is softmax * sum(y) - y), so such targets would train on a gradient that is not the
+        loss's. A row of zeros, say, to leave a sample out, is what ``sample_weight`` is for."""
+        y = super().prepare_targets(y, n_outputs, dtype, name)
+        if y.size:
+            sums = y.sum(axis=1, dtype=np.float64)
+            worst = int(np.argmax(np.abs(sums - 1)))
+            if y.min() < 0 or abs(sums[worst] - 1) > 1e-3:
+                raise ValueError(
+                    f"{name}: categorical cross-entropy expects each row to be a distribution "
+                    f"(one-hot or soft labels: values >= 0 that sum to 1), got row {worst} summing "
+                    f"to {sums[worst]:.6g} and values from {y.min()} to {y.max()}; to weigh or "
+                    f"leave out samples, use sample_weight")
+        return y
+
     def __call__(self, y_pred, y_true):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / y_pred.shape[0]
