@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import metrics
+from glassnet import losses, metrics
 from glassnet.layers import Dense
 
 
@@ -69,5 +69,32 @@ def test_the_table_resolves_keras_names_and_lists_them_on_error():
 def test_targets_not_shaped_like_the_output_are_refused(rng):
     model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["mae"])
-    with pytest.raises(ValueError, match=r"mae: expected targets of the output's shape \(8, 3\), got \(8,\)"):
+    with pytest.raises(ValueError, match=r"mae: expected targets of the output's shape \(8, 3\), got shape \(8,\); it takes targets shaped like the output"):
         model.fit(rng.standard_normal((8, 2)), rng.integers(0, 3, 8), verbose=0)
+
+
+def test_public_calls_take_n_labels_for_one_output_and_refuse_other_shapes(rng):
+    # the README's data: predict gives (n, 1), the dataset's labels are (n,)
+    p = rng.uniform(0.01, 0.99, (50, 1)).astype(np.float32)
+    y = rng.integers(0, 2, 50)
+    assert metrics.accuracy(p, y) == metrics.accuracy(p, y[:, None]) <= 1
+    for name in ("binary_crossentropy", "mse", "mae", "squared_error"):
+        loss = losses.get(name)
+        assert loss(p, y) == loss(p, y[:, None])
+        np.testing.assert_array_equal(loss.gradient(p, y), loss.gradient(p, y[:, None]))
+    with pytest.raises(ValueError, match=r"binary_crossentropy: expected targets of the output's shape \(50, 1\), got shape \(49,\)"):
+        losses.get("binary_crossentropy")(p, y[:49])
+
+
+@pytest.mark.parametrize("loss,metric,labels", [
+    ("sparse_categorical_crossentropy", "categorical_crossentropy", True),
+    ("categorical_crossentropy", "sparse_categorical_crossentropy", False),
+    ("sparse_categorical_crossentropy", "binary_accuracy", True),
+    ("sparse_categorical_crossentropy", "binary_crossentropy", True)])
+def test_a_metric_that_does_not_fit_the_targets_says_so(loss, metric, labels, rng):
+    # batch size = number of classes: broadcasting would have given a number, not an error
+    x, y = rng.standard_normal((3, 2)), rng.integers(0, 3, 3)
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
+    model.compile(loss=loss, optimizer="sgd", metrics=[metric])
+    with pytest.raises(ValueError, match=rf"{metric}: expected"):
+        model.evaluate(x, y if labels else np.eye(3)[y], batch_size=3)

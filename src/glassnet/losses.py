@@ -59,6 +59,26 @@ def _per_sample(sample_weight, values):
     return w.reshape((n,) + (1,) * (values.ndim - 1))
 
 
+def aligned_targets(y_pred, y_true, caller):
+    """``y_true`` in the shape of ``y_pred`` (n, k). Targets of shape (n,) for a single output
+    unit (n, 1) are reshaped, as Keras does; any other shape is refused, because broadcasting
+    would turn (n, 1) against (n,) into an (n, n) matrix and a plausible but wrong number.
+
+    >>> aligned_targets(np.zeros((3, 1)), np.array([0, 1, 1]), "mse").shape
+    (3, 1)
+    """
+    y_true = backend.get_array_module(y_pred).asarray(y_true)
+    if y_true.shape == y_pred.shape:
+        return y_true
+    if y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
+        return y_true.reshape(y_pred.shape)
+    hint = ("; it takes targets shaped like the output, not class labels (those go with "
+            "'sparse_categorical_crossentropy' and 'accuracy', or one-hot encode them with "
+            "glassnet.utils.to_categorical)" if y_true.ndim == y_pred.ndim - 1 else "")
+    raise ValueError(f"{caller}: expected targets of the output's shape {tuple(y_pred.shape)}, got "
+                     f"shape {tuple(y_true.shape)}{hint}")
+
+
 class Loss:
     """Base class. ``fuses`` names the output activation whose gradient this loss can fuse."""
     name = None
@@ -68,6 +88,11 @@ class Loss:
     def __call__(self, y_pred, y_true):
         """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""
         raise NotImplementedError
+
+    def _targets(self, y_pred, y_true):
+        """``y_true`` checked against ``y_pred`` (see ``aligned_targets``): each public method of a
+        loss starts with it, so a call with mismatched shapes fails instead of broadcasting."""
+        return aligned_targets(y_pred, y_true, self.name)
 
     def gradient(self, y_pred, y_true):
         """dL/d(y_pred), shape (n, k): a new array (the weighted methods scale it in place)."""
@@ -121,14 +146,17 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
         return float(np.vdot(d, d)) / d.size
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
         return float(np.vdot(d * _per_sample(sample_weight, d), d)) / d.size
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         d = np.subtract(y_pred, y_true)
         d *= 2.0 / d.size
         return d
@@ -139,14 +167,17 @@ class SquaredError(Loss):
     name = "squared_error"
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
         return 0.5 * float(np.vdot(d, d)) / d.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
         return 0.5 * float(np.vdot(d * _per_sample(sample_weight, d), d)) / d.shape[0]
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         d = np.subtract(y_pred, y_true)
         d *= 1.0 / d.shape[0]
         return d
@@ -156,14 +187,17 @@ class MeanAbsoluteError(Loss):
     name = "mae"
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         return float(np.abs(y_pred - y_true).mean())
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         terms = np.abs(y_pred - y_true)
         terms *= _per_sample(sample_weight, terms)
         return float(terms.mean())
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         g = np.sign(y_pred - y_true)
         g *= 1.0 / g.size
         return g
@@ -181,16 +215,19 @@ class BinaryCrossentropy(Loss):
         return y
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         terms = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
         terms *= _per_sample(sample_weight, terms)
         return -float(np.mean(terms))
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return (p - y_true) / (p * (1 - p) * y_pred.size)
 
@@ -237,14 +274,17 @@ class CategoricalCrossentropy(Loss):
         return y
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / y_pred.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -y_true / (p * y_pred.shape[0])
 
@@ -300,21 +340,35 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                              f"outputs, got values from {labels.min()} to {labels.max()}")
         return labels
 
+    def _targets(self, y_pred, y_true):
+        y_true = backend.get_array_module(y_pred).asarray(y_true)
+        n = y_pred.shape[0]
+        if y_true.shape == (n, 1):
+            y_true = y_true[:, 0]
+        if y_true.shape != (n,) or y_true.dtype.kind not in "iu":
+            raise ValueError(f"{self.name}: expected integer class labels of shape ({n},), got "
+                             f"{y_true.dtype} of shape {tuple(y_true.shape)}; one-hot targets go "
+                             f"with 'categorical_crossentropy'")
+        return y_true
+
     @staticmethod
     def _picked(values, labels):
         return values[np.arange(labels.shape[0]), labels]
 
     def __call__(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         return -float(np.log(p).sum()) / y_pred.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
+        y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         terms = np.log(p)
         terms *= _per_sample(sample_weight, terms)
         return -float(terms.sum()) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
         g = np.zeros_like(y_pred)
         rows = np.arange(y_true.shape[0])
         g[rows, y_true] = -1.0 / (np.clip(y_pred[rows, y_true], EPSILON, 1 - EPSILON) * y_pred.shape[0])

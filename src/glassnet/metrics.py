@@ -11,7 +11,9 @@ from . import losses
 
 
 def binary_accuracy(y_pred, y_true, threshold=0.5):
-    """Fraction of outputs on the right side of ``threshold``; y_pred, y_true of shape (n, k)."""
+    """Fraction of outputs on the right side of ``threshold``; y_pred, y_true of shape (n, k)
+    ((n,) targets for one output unit are taken as (n, 1); other shapes are refused)."""
+    y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
     # count_nonzero / size is the mean of a boolean array without np.mean's Python-level overhead,
     # which matters because fit computes metrics on every batch
     return np.count_nonzero((y_pred > threshold) == (y_true > threshold)) / y_pred.size
@@ -21,7 +23,10 @@ def categorical_accuracy(y_pred, y_true):
     """Fraction of rows whose argmax matches; y_true one-hot (n, k) or integer labels (n,)."""
     predicted = y_pred.argmax(axis=-1)
     if y_true.ndim == 2:
-        y_true = y_true.argmax(axis=-1)
+        y_true = losses.aligned_targets(y_pred, y_true, "categorical_accuracy").argmax(axis=-1)
+    elif y_true.shape != predicted.shape:
+        raise ValueError(f"categorical_accuracy: expected one-hot targets of shape {y_pred.shape} or "
+                         f"labels of shape {predicted.shape}, got shape {y_true.shape}")
     return np.count_nonzero(predicted == y_true) / predicted.size
 
 
@@ -33,13 +38,8 @@ def accuracy(y_pred, y_true):
 
 
 def _difference(y_pred, y_true, caller):
-    # targets of another shape would broadcast into a meaningless (n, n) matrix (integer labels
-    # under a sparse loss, say): refuse them instead
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"{caller}: expected targets of the output's shape {y_pred.shape}, got "
-                         f"{y_true.shape}; it needs targets shaped like the output, not class labels")
     # one new array in the output's dtype: float32 stays float32 (no float64 copy per batch)
-    return np.subtract(y_pred, y_true)
+    return np.subtract(y_pred, losses.aligned_targets(y_pred, y_true, caller))
 
 
 def mean_absolute_error(y_pred, y_true):
