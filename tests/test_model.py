@@ -282,6 +282,29 @@ def test_non_finite_loss_names_epoch_batch_and_layer(rng):
     assert info.value.epoch >= 1 and info.value.batch >= 1 and info.value.layer in ("dense", "dense_1")
 
 
+@pytest.mark.parametrize("call", ["fit", "train_on_batch"])
+def test_a_non_finite_loss_names_the_layer_it_came_from_and_spares_the_weights(call, rng):
+    x, y = rng.standard_normal((16, 2)), rng.standard_normal((16, 1))
+    model = gn.Sequential([Dense(3, activation="tanh", input_dim=2), Dense(3, activation="tanh"),
+                           Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    weights = model.get_weights()
+    weights[4][...], weights[5][...] = 3e38, 3e38     # finite, but dense_2's output overflows float32
+    model.set_weights(weights)
+    iterations = model.optimizer.iterations
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError) as info:
+        model.fit(x, y, verbose=0) if call == "fit" else model.train_on_batch(x, y)
+    assert info.value.layer == "dense_2" and "output of layer dense_2" in str(info.value)
+    for a, b in zip(weights, model.get_weights()):          # the step was not applied
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == iterations
+    weights[4][...], weights[5][...] = 1e37, 0     # outputs up to ~3e37: finite, their squares not
+    model.set_weights(weights)
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match="the loss itself overflowed") as info:
+        model.fit(x, y, verbose=0) if call == "fit" else model.train_on_batch(x, y)
+    assert info.value.layer is None
+
+
 @pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
 def test_bad_inputs_are_refused(call, rng):
     model = _net("sparse_categorical_crossentropy", dtype="float32")

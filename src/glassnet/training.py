@@ -101,8 +101,11 @@ class TrainingMixin:
 
     def _train_step(self, x, y, w=None):
         value, out = self._loss_and_gradients(x, y, w)
-        self._sync_views()
-        self.optimizer.apply(self._triples)
+        # a non-finite loss never reaches the weights: the caller raises NonFiniteError, and the
+        # weights it leaves are the last finite ones, where the culprit layer can still be found
+        if math.isfinite(value):
+            self._sync_views()
+            self.optimizer.apply(self._triples)
         return value, out
 
     def _sample_weights(self, y, sample_weight, class_weight):
@@ -129,7 +132,8 @@ class TrainingMixin:
                         culprit = layer
                         break
         where = (f"; the first non-finite values are in the {what} of {culprit.describe()}"
-                 if culprit is not None else "")
+                 if culprit is not None else
+                 "; every layer's output is finite: the loss itself overflowed on them")
         raise NonFiniteError(f"training stopped: the loss became {value} at epoch {epoch + 1}, batch "
                              f"{batch + 1}{where}. {_HINT}", epoch + 1, batch + 1,
                              None if culprit is None else culprit.name)
