@@ -1,5 +1,6 @@
-"""LearningRateScheduler and ReduceLROnPlateau: steps against a hand computation, scripted logs worked
-by hand and replayed through Keras' own callback, end-to-end fits, save/load, bad arguments."""
+"""LearningRateScheduler, ReduceLROnPlateau and EarlyStopping: steps against a hand computation,
+scripted logs worked by hand and replayed through Keras' own callback, end-to-end fits, save/load, bad
+arguments; Keras' alias batch hooks of Callback."""
 import math
 import types
 import warnings
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.callbacks import LearningRateScheduler, ReduceLROnPlateau
+from glassnet.callbacks import (Callback, CallbackList, EarlyStopping, LambdaCallback,
+                                LearningRateScheduler, ReduceLROnPlateau)
 from glassnet.layers import Dense
 
 
@@ -203,7 +205,191 @@ def test_plateau_verbose(capsys):
     (dict(factor=1.0), "factor"), (dict(factor=0), "factor"), (dict(factor=-0.5), "factor"),
     (dict(patience=-1), "patience"), (dict(patience=1.5), "patience"), (dict(cooldown=-2), "cooldown"),
     (dict(min_lr=-1e-3), "min_lr"), (dict(min_lr=math.nan), "min_lr"), (dict(mode="up"), "mode"),
+    (dict(min_delta=math.nan), "min_delta"), (dict(min_delta=math.inf), "min_delta"),
+    (dict(min_delta=-0.1), "min_delta"), (dict(min_delta=None), "min_delta"),
 ])
 def test_plateau_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ReduceLROnPlateau(**kwargs)
+
+
+def test_plateau_refuses_a_monitor_that_is_not_a_name():
+    with pytest.raises(TypeError, match="monitor must be the name of a logged value.*got None"):
+        ReduceLROnPlateau(monitor=None)
+
+
+# -- EarlyStopping --------------------------------------------------------------------------
+class _Script(Callback):
+    """Overwrites ``monitor`` in each epoch's logs with the next scripted value; listed before
+    EarlyStopping, it makes a real fit see exactly that sequence."""
+
+    def __init__(self, monitor, values):
+        super().__init__()
+        self.monitor, self.values = monitor, values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.monitor] = self.values[epoch]
+
+
+RISE = [1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0, 1.01, 1.02]
+HALVING = [1.0, 0.5, 0.25, 0.2, 0.3, 0.125, 0.3, 0.3, 0.3, 0.3]
+DESCENT = [1.0, 0.9, 0.8, 0.7, 0.75, 0.76, 0.77, 0.78, 0.79, 0.8]
+ABOVE = [1.0, 1.1, 1.2, 0.9, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]
+
+
+# Worked by hand (epochs 0-based). wait: +1 every epoch, 0 on an improvement (that also beats the
+# baseline); stop at an epoch without improvement once wait >= patience.
+@pytest.mark.parametrize("values,settings,stop,best", [
+    # e1 improves; e2, e3, e4 do not: wait 1, 2, 3
+    (RISE, dict(patience=0), 2, 1), (RISE, dict(patience=1), 2, 1),
+    (RISE, dict(patience=2), 3, 1), (RISE, dict(patience=3), 4, 1),
+    # min_delta 0.25: e1 (0.5 < 1.0 - 0.25) improves; e2 (0.25, not < 0.5 - 0.25) does not: wait 1;
+    # e3 (0.2 < 0.25) does; e4 and e5 (0.125, not < 0.2 - 0.25) do not: wait 1, 2
+    (HALVING, dict(patience=1, min_delta=0.25), 2, 1), (HALVING, dict(patience=2, min_delta=0.25), 5, 3),
+    # baseline 0.85: e0, e1 improve but stay above it (wait 1, 2); e2 and e3 beat it (wait 0);
+    # e4, e5 do not improve: wait 1, 2
+    (DESCENT, dict(patience=2, baseline=0.85), 5, 3),
+    # baseline never beaten: improving epochs never stop training, e4 (wait 5) does
+    (DESCENT, dict(patience=2, baseline=0.5), 4, 3),
+    # baseline never beaten: e1 (wait 2) is not enough for patience 3, e2 (wait 3) is
+    (ABOVE, dict(patience=3, baseline=0.5), 2, 0),
+    # max mode: e3 improves; e4, e5 do not
+    ([0.5, 0.6, 0.6, 0.7, 0.65, 0.7, 0.8, 0.9, 0.9, 0.9], dict(monitor="val_accuracy", patience=2), 5, 3),
+])
+def test_early_stopping_stops_where_worked_by_hand(values, settings, stop, best, rng):
+    x, y = _data(rng)
+    model = _linear()
+    monitor = settings.get("monitor", "val_loss")
+    weights = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()))
+    stopper = EarlyStopping(**{"monitor": monitor, **settings}, restore_best_weights=True)
+    history = model.fit(x, y, epochs=len(values), verbose=0,
+                        callbacks=[_Script(monitor, values), record, stopper])
+    assert history.epoch == list(range(stop + 1)) and stopper.stopped_epoch == stop
+    assert stopper.best_epoch == best and stopper.best == values[best]
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights[best], strict=True))
+
+
+def test_early_stopping_state_restarts_with_each_fit(rng):
+    x, y = _data(rng)
+    stopper = EarlyStopping(patience=1)
+    history = _linear().fit(x, y, epochs=4, verbose=0, callbacks=[_Script("val_loss", RISE[:4]), stopper])
+    assert len(history.epoch) == 3 and stopper.stopped_epoch == 2       # patience 1: e2 stops
+    history = _linear().fit(x, y, epochs=2, verbose=0, callbacks=[_Script("val_loss", RISE), stopper])
+    assert len(history.epoch) == 2 and stopper.stopped_epoch is None    # state reset by the new fit
+
+
+class _EpochModel:
+    """A model stand-in for replaying EarlyStopping: its "weights" name the epoch they are from."""
+
+    def __init__(self):
+        self.epoch, self.stop_training, self.restored = 0, False, None
+
+    def get_weights(self):
+        return [np.array([self.epoch])]
+
+    def set_weights(self, weights):
+        self.restored = int(weights[0][0])
+
+
+def _replay_stopping(callback, values, monitor):
+    """Call the hooks as fit does until the callback stops training; what it decided."""
+    model = _EpochModel()
+    callback.set_model(model)
+    callback.on_train_begin({})
+    for epoch, value in enumerate(values):
+        model.epoch = epoch
+        callback.on_epoch_end(epoch, {"loss": 0.0, monitor: value})
+        if model.stop_training:
+            break
+    callback.on_train_end({})
+    return dict(epochs_run=epoch + 1, best_epoch=callback.best_epoch, best=callback.best,
+                wait=callback.wait, restored=model.restored)
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 3])
+@pytest.mark.parametrize("min_delta", [0.0, 0.25])
+@pytest.mark.parametrize("baseline", [None, 0.85, 0.55])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")      # Keras' own, from NumPy 2
+def test_early_stopping_matches_keras(patience, min_delta, baseline):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    # NaN never improves, but a first epoch does, even at NaN: then no later epoch can beat it
+    nans = ([1.0, math.nan, 0.9, 0.95, math.nan, 1.0, 1.0, 1.0], [math.nan, 1.0, 0.5, 0.25, 1.0, 1.0])
+    for values in (RISE, HALVING, DESCENT, ABOVE, *nans):
+        # min mode on the values, max mode on their negatives: the same decisions either way
+        for monitor, mode, sign in (("val_loss", "min", 1), ("val_accuracy", "max", -1)):
+            settings = dict(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta,
+                            baseline=None if baseline is None else sign * baseline,
+                            restore_best_weights=True)
+            signed = [sign * v for v in values]
+            ours = _replay_stopping(EarlyStopping(**settings), signed, monitor)
+            theirs = _replay_stopping(keras.callbacks.EarlyStopping(**settings), signed, monitor)
+            assert ours == pytest.approx(theirs, nan_ok=True), (values, mode)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(patience=-1), ValueError, "patience must be a non-negative integer, got -1"),
+    (dict(patience=2.7), ValueError, "patience must be a non-negative integer, got 2.7"),
+    (dict(patience=True), ValueError, "patience must be a non-negative integer, got True"),
+    (dict(patience=None), ValueError, "patience must be a non-negative integer, got None"),
+    (dict(patience="3"), ValueError, "patience must be a non-negative integer, got '3'"),
+    (dict(min_delta=math.nan), ValueError, "min_delta must be a finite number >= 0, got nan"),
+    (dict(min_delta=-0.1), ValueError, "min_delta must be a finite number >= 0, got -0.1"),
+    (dict(min_delta=math.inf), ValueError, "min_delta"), (dict(min_delta="0"), ValueError, "min_delta"),
+    (dict(baseline=math.nan), ValueError, "baseline must be None or a finite number, got nan"),
+    (dict(baseline="1"), ValueError, "baseline"),
+    (dict(monitor=None), TypeError, "monitor must be the name of a logged value.*got None"),
+    (dict(monitor=3, mode="min"), TypeError, "monitor"),
+    (dict(mode="up"), ValueError, "mode"),
+])
+def test_early_stopping_refuses_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=f"EarlyStopping: {match}"):
+        EarlyStopping(**kwargs)
+
+
+def test_early_stopping_accepts_numpy_numbers():
+    stopper = EarlyStopping(patience=np.int64(2), min_delta=np.float32(0.5), baseline=np.float64(1.0))
+    assert type(stopper.patience) is int and stopper.patience == 2
+    assert type(stopper.min_delta) is float and stopper.min_delta == 0.5
+
+
+# -- Callback: Keras' alias batch hooks -----------------------------------------------------
+class _BatchCounter(Callback):
+    """Written against Keras' older names: on_batch_begin / on_batch_end."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def on_batch_begin(self, batch, logs=None):
+        self.calls.append(("begin", batch))
+
+    def on_batch_end(self, batch, logs=None):
+        self.calls.append(("end", batch, sorted(logs)))
+
+
+def test_alias_batch_hooks_are_called_for_training_batches(rng):
+    x, y = _data(rng)                                # 20 samples, batches of 8: 3 a epoch
+    counter = _BatchCounter()
+    _linear().fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[counter])
+    one_epoch = [call for b in range(3) for call in (("begin", b), ("end", b, ["loss"]))]
+    assert counter.calls == one_epoch * 2
+
+
+def test_lambda_callback_takes_the_alias_batch_hooks(rng):
+    x, y = _data(rng)
+    batches = []
+    ends = LambdaCallback(on_batch_end=lambda batch, logs: batches.append(batch))
+    _linear().fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[ends])
+    assert batches == [0, 1, 2, 0, 1, 2]
+
+
+def test_batch_hooks_are_skipped_only_when_no_callback_defines_one():
+    def has_batch_hooks(*callbacks):
+        return CallbackList(callbacks, model=None, params={}).has_batch_hooks
+
+    epoch_only = LambdaCallback(on_epoch_end=lambda epoch, logs: None)
+    assert not has_batch_hooks(Callback(), epoch_only)
+    assert has_batch_hooks(epoch_only, _BatchCounter())
+    for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end"):
+        assert has_batch_hooks(LambdaCallback(**{hook: lambda batch, logs: None}))

@@ -89,15 +89,44 @@ def test_save_freq_in_batches(tmp_path):
     assert gn.load_model(tmp_path / "e2-b4.npz").initial_epoch == 1     # epochs completed before it
 
 
+def test_save_freq_takes_numpy_integers(tmp_path):
+    model, x, y, fit = _setup()
+    ckpt = ModelCheckpoint(tmp_path / "e{epoch}-b{batch}.npz", save_freq=np.int64(3))
+    assert type(ckpt.save_freq) is int
+    model.fit(x, y, epochs=2, callbacks=[ckpt], **fit)
+    assert sorted(os.listdir(tmp_path)) == ["e1-b3.npz", "e2-b1.npz", "e2-b4.npz"]
+
+
+def test_creates_missing_folders_as_keras_does(tmp_path):
+    model, x, y, fit = _setup()
+    # the folder itself depends on the epoch: it can only be made when the file is written
+    ckpt = ModelCheckpoint(tmp_path / "runs" / "e{epoch}" / "ckpt.npz")
+    model.fit(x, y, epochs=2, callbacks=[ckpt], **fit)
+    assert sorted(os.listdir(tmp_path / "runs")) == ["e1", "e2"]
+    assert gn.load_model(tmp_path / "runs" / "e2" / "ckpt.npz").initial_epoch == 2
+    assert os.listdir(tmp_path / "runs" / "e1") == ["ckpt.npz"]          # no temp file left behind
+
+
+def test_a_format_that_does_not_fit_its_value_names_filepath_and_field(tmp_path):
+    model, x, y, fit = _setup()
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: filepath '.*\{epoch\}-\{loss:d\}\.npz' "
+                                         r"has a format, '\{loss:d\}', that does not fit its value: "
+                                         r"Unknown format code 'd'"):
+        model.fit(x, y, epochs=1, callbacks=[ModelCheckpoint(tmp_path / "{epoch}-{loss:d}.npz")], **fit)
+    assert os.listdir(tmp_path) == []
+
+
 def test_bad_arguments_are_refused(tmp_path):
     model, x, y, fit = _setup()
     with pytest.raises(ValueError, match="mode"):
         ModelCheckpoint("m.npz", mode="best")
-    for bad in (0, -1, "batch", True, 1.5):
+    for bad in (0, -1, "batch", True, 1.5, np.int64(0), np.True_):
         with pytest.raises(ValueError, match="save_freq"):
             ModelCheckpoint("m.npz", save_freq=bad)
     with pytest.raises(TypeError, match="filepath"):
         ModelCheckpoint(3)
+    with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be the name of a logged value"):
+        ModelCheckpoint("m.npz", monitor=None)
     with pytest.raises(ValueError, match="'val_loss' is not among the logged values"):
         model.fit(x, y, epochs=1, callbacks=[ModelCheckpoint(tmp_path / "m.npz", save_best_only=True)],
                   **{**fit, "validation_split": 0.0})

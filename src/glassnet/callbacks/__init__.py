@@ -1,6 +1,7 @@
 """Callbacks: objects whose hooks ``fit`` calls at the start and end of training, epochs and batches.
 
-Every hook is a no-op in ``Callback``; subclasses override the ones they need. ``logs`` is a dict of
+Every hook is a no-op in ``Callback`` (but for ``on_train_batch_begin``/``_end``, which call Keras'
+aliases ``on_batch_begin``/``_end``); subclasses override the ones they need. ``logs`` is a dict of
 the current values (``loss``, metrics, ``val_*``). ``self.model`` is the model being trained; setting
 ``model.stop_training = True`` ends training after the current epoch.
 """

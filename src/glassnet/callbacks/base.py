@@ -1,6 +1,9 @@
 """The callback protocol: ``Callback`` (no-op hooks), ``History``, ``LambdaCallback``,
-``CallbackList`` (what ``fit`` calls) and the one rule for "better" (``resolve_mode``, ``improved``).
+``CallbackList`` (what ``fit`` calls), the one rule for "better" (``resolve_mode``, ``improved``) and
+the argument checks the callbacks share.
 """
+import math
+import numbers
 
 
 class Callback:
@@ -18,8 +21,17 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+
+    # Keras' older names for the training-batch hooks: called by the two below unless a subclass
+    # overrides those, so callbacks written against either name work, as in Keras
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
 
 
 class History(Callback):
@@ -42,7 +54,12 @@ class History(Callback):
 
 
 def resolve_mode(mode, monitor, caller):
-    """"min" or "max" for ``mode`` ("auto": max for names containing "acc", as Keras decides)."""
+    """"min" or "max" for ``mode`` ("auto": max for names containing "acc", as Keras decides).
+
+    Every monitoring callback calls it, so it also checks that ``monitor`` is a logged value's name."""
+    if not isinstance(monitor, str):
+        raise TypeError(f"{caller}: monitor must be the name of a logged value (a str), "
+                        f"got {monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{caller}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -53,6 +70,27 @@ def resolve_mode(mode, monitor, caller):
 def improved(value, best, mode, min_delta=0.0):
     """Whether ``value`` beats ``best`` by more than ``min_delta`` in direction ``mode``."""
     return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def is_integer(value):
+    """Whether ``value`` is an integer: Python's or NumPy's, but not a bool."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
+
+
+def check_non_negative_int(value, arg, caller):
+    """``value`` as an int; a ValueError naming ``arg`` unless it is an integer >= 0."""
+    if not is_integer(value) or value < 0:
+        raise ValueError(f"{caller}: {arg} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_non_negative_number(value, arg, caller):
+    """``value`` as a float; a ValueError naming ``arg`` unless it is a finite real number >= 0
+    (NaN would make every comparison false, silently)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f"{caller}: {arg} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 class LambdaCallback(Callback):
@@ -66,6 +104,16 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
+# what fit calls per training batch, and the Keras aliases that Callback's versions of them call
+BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def _defines(callback, hook):
+    """Whether ``callback`` does something in ``hook``: its class overrides the no-op, or it was set
+    on the instance (LambdaCallback, ModelCheckpoint with save_freq in batches)."""
+    return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
+
+
 class CallbackList:
     """Calls a hook on every callback in order."""
 
@@ -77,11 +125,7 @@ class CallbackList:
             callback.set_model(model)
             callback.set_params(params)
         # batch hooks cost a Python call per batch: skip them when no callback overrides them
-        self.has_batch_hooks = any(
-            type(c).on_train_batch_end is not Callback.on_train_batch_end
-            or type(c).on_train_batch_begin is not Callback.on_train_batch_begin
-            or "on_train_batch_end" in vars(c) or "on_train_batch_begin" in vars(c)
-            for c in self.callbacks)
+        self.has_batch_hooks = any(_defines(c, hook) for c in self.callbacks for hook in BATCH_HOOKS)
 
     def call(self, hook, *args):
         for callback in self.callbacks:

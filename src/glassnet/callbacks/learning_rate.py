@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .base import Callback, improved, resolve_mode
+from .base import Callback, check_non_negative_int, check_non_negative_number, improved, resolve_mode
 
 
 def _current_learning_rate(model):
@@ -79,7 +79,7 @@ class ReduceLROnPlateau(Callback):
     patience, cooldown : int >= 0
     mode : {"auto", "min", "max"}
         "auto" means max for names containing "acc", min otherwise.
-    min_delta : float
+    min_delta : float >= 0
         Smallest change that counts as an improvement.
     min_lr : float >= 0
     verbose : int
@@ -99,14 +99,11 @@ class ReduceLROnPlateau(Callback):
         self.mode = resolve_mode(mode, monitor, "ReduceLROnPlateau")
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be a number in (0, 1), got {factor!r}")
-        for arg, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"ReduceLROnPlateau: {arg} must be a non-negative integer, got {value!r}")
-        if (isinstance(min_lr, bool) or not isinstance(min_lr, numbers.Real)
-                or not math.isfinite(min_lr) or min_lr < 0):
-            raise ValueError(f"ReduceLROnPlateau: min_lr must be a finite number >= 0, got {min_lr!r}")
-        self.monitor, self.factor, self.min_delta = monitor, float(factor), abs(float(min_delta))
-        self.patience, self.cooldown, self.min_lr = int(patience), int(cooldown), float(min_lr)
+        self.patience = check_non_negative_int(patience, "patience", "ReduceLROnPlateau")
+        self.cooldown = check_non_negative_int(cooldown, "cooldown", "ReduceLROnPlateau")
+        self.min_delta = check_non_negative_number(min_delta, "min_delta", "ReduceLROnPlateau")
+        self.min_lr = check_non_negative_number(min_lr, "min_lr", "ReduceLROnPlateau")
+        self.monitor, self.factor = monitor, float(factor)
         self.verbose = verbose
         self.on_train_begin()
 

@@ -1,28 +1,67 @@
 """Callbacks that watch a logged value: ``EarlyStopping`` and ``ModelCheckpoint``."""
 import math
+import numbers
 import os
+import string
 
-from .base import Callback, improved, resolve_mode
+from .base import (Callback, check_non_negative_int, check_non_negative_number, improved, is_integer,
+                   resolve_mode)
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+    """Stop training when ``monitor`` has stopped improving, exactly as Keras 3 decides.
 
-    ``mode`` is "min", "max" or "auto" (max for names containing "acc", min otherwise). With
-    ``restore_best_weights`` the model ends with the weights of its best epoch.
+    An epoch *improves* when its value beats the best so far by more than ``min_delta`` in the
+    direction of ``mode`` (the first epoch of every ``fit`` always does). The callback counts epochs
+    in ``wait``: every epoch adds one, and an improving epoch resets it to 0 (with a ``baseline``:
+    only one that also beats the baseline by more than ``min_delta``). Training stops at the end of
+    the first epoch that does not improve once ``wait >= patience``; that is
+
+    - ``patience`` = p >= 1: at the p-th epoch in a row without improvement;
+    - ``patience=0``: at the first epoch without improvement (so 0 and 1 behave the same).
+
+    Example: val_loss 1.0, 0.9, 0.95, 0.96, ... stops at epoch 2 (0-based) with patience 0 or 1,
+    at epoch 3 with patience 2. With a baseline the count runs from the last epoch that beat it (or
+    from the start of the fit): if no epoch beats it, training stops at the first epoch without
+    improvement from the ``patience``-th epoch of the fit on. An epoch that improves on the best
+    never stops training.
+
+    Parameters
+    ----------
+    monitor : str
+        A logged value ("val_loss", "loss", "val_accuracy", ...). When it is missing from an epoch's
+        logs a ValueError names the logged values (Keras only warns).
+    patience : int >= 0
+    min_delta : float >= 0
+        Smallest change that counts as an improvement.
+    mode : {"auto", "min", "max"}
+        "auto" means max for names containing "acc", min otherwise.
+    baseline : float or None
+        A value the monitor must beat for ``wait`` to reset.
+    restore_best_weights : bool
+        At the end of training (stopped early or not) the model gets the weights of the epoch with
+        the best value (``best_epoch``), even if it did not beat ``baseline``.
+
+    After training ``stopped_epoch`` is the epoch (0-based) at which it stopped, or None.
     """
 
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", baseline=None,
                  restore_best_weights=False):
         super().__init__()
-        mode = resolve_mode(mode, monitor, "EarlyStopping")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
-        self.mode, self.restore_best_weights = mode, restore_best_weights
-        self.stopped_epoch = None
+        self.mode = resolve_mode(mode, monitor, "EarlyStopping")
+        self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
+        self.min_delta = check_non_negative_number(min_delta, "min_delta", "EarlyStopping")
+        if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)
+                                     or not math.isfinite(baseline)):
+            raise ValueError(f"EarlyStopping: baseline must be None or a finite number, got {baseline!r}")
+        self.monitor, self.baseline = monitor, baseline
+        self.restore_best_weights = restore_best_weights
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_weights, self.best_epoch, self.wait, self.stopped_epoch = None, None, 0, None
+        # best starts as None, not inf: as in Keras the first epoch improves whatever its value (NaN too)
+        self.best, self.best_weights, self.best_epoch, self.wait, self.stopped_epoch = (
+            None, None, None, 0, None)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -30,13 +69,15 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not among the logged values "
                              f"{sorted(logs)}")
         value = logs[self.monitor]
-        if improved(value, self.best, self.mode, self.min_delta):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        self.wait += 1                  # before the check, as in Keras: see the docstring
+        if self.best is None or improved(value, self.best, self.mode, self.min_delta):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
+            if self.baseline is None or improved(value, self.baseline, self.mode, self.min_delta):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
@@ -83,10 +124,12 @@ class ModelCheckpoint(Callback):
         except TypeError:
             raise TypeError(f"ModelCheckpoint: filepath must be a str or os.PathLike, "
                             f"got {type(filepath).__name__}") from None
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                                     or save_freq <= 0):
-            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of "
-                             f"batches, got {save_freq!r}")
+        # compared with "epoch" only as a str: NumPy integers are fine, and == on arrays is not a bool
+        if not (isinstance(save_freq, str) and save_freq == "epoch"):
+            if not is_integer(save_freq) or save_freq <= 0:
+                raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of "
+                                 f"batches, got {save_freq!r}")
+            save_freq = int(save_freq)
         self.monitor, self.save_best_only, self.save_freq, self.verbose = (
             monitor, bool(save_best_only), save_freq, verbose)
         self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
@@ -110,11 +153,7 @@ class ModelCheckpoint(Callback):
 
     def _save(self, epoch, logs, completed, batch=None):
         fields = {**logs, "epoch": epoch + 1, **({} if batch is None else {"batch": batch})}
-        try:
-            path = self.filepath.format(**fields)
-        except (KeyError, IndexError) as exc:
-            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not "
-                             f"among the logged values {sorted(fields)}") from None
+        path = self._format_filepath(fields)
         if self.save_best_only:
             if self.monitor not in logs:
                 raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not among the logged "
@@ -129,5 +168,41 @@ class ModelCheckpoint(Callback):
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
         from ..io import save_model          # here, not at the top: io imports the model, which imports us
+        # as Keras does; here rather than in __init__, as the folder may hold "{epoch}" too
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         save_model(self.model, path, epoch=completed)
         self.last_path = path
+
+    def _format_filepath(self, fields):
+        """``filepath`` with ``fields`` (the logs, ``epoch``, ``batch``) filled in; a ValueError
+        naming filepath, and the field that failed, instead of str.format's bare errors."""
+        try:
+            return self.filepath.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not "
+                             f"among the logged values {sorted(fields)}") from None
+        except (ValueError, TypeError) as exc:      # "{loss:d}": a spec that does not fit the value
+            field = _failing_field(self.filepath, fields)
+            problem = (f"has a format, {field!r}, that does not fit its value" if field
+                       else "is not a valid format string")
+            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} {problem}: {exc}") from None
+
+
+def _failing_field(template, fields):
+    """The first ``{name:spec}`` of ``template`` that ``fields`` cannot fill in, or None (a
+    malformed template, whose error str.format already tells)."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        try:
+            field.format(**fields)
+        except (ValueError, TypeError):
+            return field
+    return None
