@@ -580,3 +580,31 @@ def test_return_dict(rng):
                                                                     clone.train_on_batch(x, y)))
     clone.compile(loss="binary_crossentropy", optimizer="sgd")
     assert list(clone.train_on_batch(x, y, return_dict=True)) == ["loss"]
+
+
+def test_one_optimizer_instance_trains_one_model(rng):
+    x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+
+    def net():
+        model = gn.Sequential([Dense(8, activation="relu", input_dim=4), Dense(3, activation="softmax")],
+                              seed=0)
+        return model
+    optimizer = gn.optimizers.Adam(0.01)
+    first = net()
+    first.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
+    first.fit(x, y, epochs=2, verbose=0)
+    first.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)   # its own: kept
+    assert optimizer.iterations == 2                # one full batch per epoch
+    # compiled into a second model, the instance starts afresh: the same run as a new optimizer
+    reused, fresh = net(), net()
+    reused.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
+    fresh.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.Adam(0.01))
+    assert optimizer.iterations == 0
+    for model in (reused, fresh):
+        model.fit(x, y, epochs=2, verbose=0)
+    for a, b in zip(reused.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # and the first model may no longer train with it
+    for call in (lambda: first.fit(x, y, verbose=0), lambda: first.train_on_batch(x, y)):
+        with pytest.raises(ValueError, match="optimizer: this Adam instance was compiled into another model"):
+            call()

@@ -8,6 +8,7 @@ One training step (``_loss_and_gradients`` + ``optimizer.apply``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
 """
 import re
+import weakref
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from .inference import InferenceMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights
 from .training import TrainingMixin
+
+
+# optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
+_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 
 def _snake_case(name):
@@ -237,12 +242,34 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
     def compile(self, loss, optimizer="sgd", metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report."""
         self.loss = losses.get(loss)
-        self.optimizer = optimizers.get(optimizer)
+        self.optimizer = self._claim(optimizers.get(optimizer))
         if metrics is not None and (isinstance(metrics, str) or not hasattr(metrics, "__iter__")):
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         self.metrics = [metrics_module.get(m) for m in (metrics or [])]
         self._update_fusion()
         self._apply_trainable_flags()
+
+    def _claim(self, optimizer):
+        """One optimizer instance trains one model: its moments and step count belong to that
+        model's parameters. Compiled into another model, an instance starts afresh and belongs to
+        that model from then on (a loop that builds a model per setting and reuses one optimizer
+        works); the model it left refuses to train with it (see ``_check_optimizer``). A model
+        compiled again with its own optimizer keeps its state, as in Keras."""
+        owner = _OPTIMIZER_OWNERS.get(optimizer)
+        if owner is not None and owner() is not self:
+            optimizer.reset()
+        _OPTIMIZER_OWNERS[optimizer] = weakref.ref(self)
+        return optimizer
+
+    def _check_optimizer(self):
+        """Refuse to train with an optimizer that was compiled into another model since (Keras 3
+        refuses to share one too): its state now describes that model's parameters."""
+        owner = _OPTIMIZER_OWNERS.get(self.optimizer)
+        if owner is not None and owner() is not self:
+            name = type(self.optimizer).__name__
+            raise ValueError(f"optimizer: this {name} instance was compiled into another model after "
+                             f"this one and now trains that one; give each model its own (e.g. "
+                             f"gn.optimizers.{name}(...) in each compile), then compile this one again")
 
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""

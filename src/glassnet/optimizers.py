@@ -58,7 +58,8 @@ class Optimizer:
         """Forget all state (moments, accumulators and the step count): a fresh optimizer again.
 
         ``Sequential`` calls this when its parameter layout changes (a layer added or frozen after
-        training): the old state lines up with parameters that no longer exist in that order.
+        training): the old state lines up with parameters that no longer exist in that order; and
+        when the instance is compiled into another model, whose parameters that state never saw.
         The step count goes too, or Adam's bias correction would skip the warm-up its zeroed
         moments need and take steps about three times the learning rate.
         """

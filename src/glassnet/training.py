@@ -183,6 +183,7 @@ class TrainingMixin:
         """
         self._require_compiled("fit")
         self._apply_trainable_flags()
+        self._check_optimizer()
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         if verbose not in (0, 1, 2):
@@ -274,6 +275,7 @@ class TrainingMixin:
         """
         self._require_compiled("train_on_batch")
         self._apply_trainable_flags()
+        self._check_optimizer()
         x, y = self._prepare_xy(x, y)
         value, out = self._train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):
