@@ -315,6 +315,8 @@ def test_bad_inputs_are_refused(call, rng):
         ((x[:, :2], y), ValueError, r"expects samples of shape \(3,\), got samples of shape \(2,\)"),
         ((x, y + 4), ValueError, r"labels must lie in \[0, 4\)"),
         ((np.where(x > 1, np.nan, x), y), ValueError, "x: contains .* NaN"),
+        # finite in float64, inf once cast to the model's float32
+        ((np.where(x > 1, 1e39, x), y), ValueError, r"x: contains \d+ value\(s\) beyond the range of float32"),
         ((x, y.astype(float) / 2), ValueError, "integer class labels"),
         ((x[:, 0], y), ValueError, "2-D array"),
         ((np.array([["a", "b", "c"]] * 10), y), TypeError, "x: expected numbers"),
@@ -325,6 +327,17 @@ def test_bad_inputs_are_refused(call, rng):
     for args, error, message in cases:
         with pytest.raises(error, match=message):
             fn(*args)
+
+
+def test_targets_and_predict_inputs_beyond_float32_are_refused(rng):
+    model = _net("mse", dtype="float32")
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"y: contains 1 value\(s\) beyond the range of float32"):
+        model.evaluate(x, np.where(y == y.max(), 1e39, y))
+    with pytest.raises(ValueError, match="x: contains 1 value"):
+        model.predict(np.where(x == x.max(), -1e39, x))
+    big = _net("mse", dtype="float64")              # float64 holds them: accepted
+    assert np.isfinite(big.predict(np.where(x == x.max(), 1e39, x))).all()   # tanh saturates
 
 
 def test_one_hot_width_and_compile_errors(rng):

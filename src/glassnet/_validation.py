@@ -35,7 +35,14 @@ def as_array(value, name, dtype, allow_int=False):
         raise ValueError(f"{name}: contains {bad} NaN or infinite value(s)")
     if allow_int and arr.dtype.kind in "biu":
         return arr.astype(np.int64, copy=False)
-    return arr.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):        # checked right below, with a better message
+        out = arr.astype(dtype, copy=False)
+    # finite float64 values beyond float32's range become inf in the cast: refuse them as well
+    if out is not arr and arr.dtype.kind == "f" and not bool(xp.isfinite(out).all()):
+        bad = int((~xp.isfinite(out)).sum())
+        raise ValueError(f"{name}: contains {bad} value(s) beyond the range of {out.dtype} (largest "
+                         f"{np.finfo(out.dtype).max:.3g}); scale the data, or use dtype='float64'")
+    return out
 
 
 def check_positive_int(value, name, allow_none=False):
