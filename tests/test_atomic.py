@@ -1,4 +1,4 @@
-"""write_atomically: a file appears whole or not at all, and no temporary file is ever left behind."""
+"""write_atomically: a file appears whole or not at all; an exception leaves no temporary file behind."""
 import os
 
 import pytest
@@ -47,3 +47,36 @@ def test_text_is_written_as_is_without_newline_translation(tmp_path):
     target = tmp_path / "t.txt"
     write_text_atomically(target, "a\nb\r\nc")
     assert target.read_bytes() == b"a\nb\r\nc"
+
+
+def test_a_missing_folder_is_named_not_the_temporary_file(tmp_path):
+    target = tmp_path / "nodir" / "x.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        write_atomically(target, lambda f: f.write(b"x"))
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert "nodir" in str(info.value) and _names(tmp_path) == []
+
+
+def test_a_folder_as_target_is_refused_before_writing(tmp_path):
+    target = tmp_path / "adir"
+    target.mkdir()
+    written = []
+    with pytest.raises(IsADirectoryError) as info:
+        write_atomically(target, written.append)
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert written == [] and _names(tmp_path) == ["adir"] and _names(target) == []
+
+
+def test_an_unwritable_folder_is_named_not_the_temporary_file(tmp_path, monkeypatch):
+    # as a read-only folder would (simulated: root may write anywhere)
+    real_open = os.open
+
+    def refuse_temporaries(name, *args):
+        if str(name).endswith(".tmp"):
+            raise PermissionError(13, "Permission denied", name)
+        return real_open(name, *args)
+
+    monkeypatch.setattr(os, "open", refuse_temporaries)
+    with pytest.raises(PermissionError) as info:
+        write_atomically(tmp_path / "x.npz", lambda f: f.write(b"x"))
+    assert info.value.filename == str(tmp_path / "x.npz") and ".tmp" not in str(info.value)

@@ -1,14 +1,22 @@
 """Atomic file writes: every file glassnet writes (model files, plots, CSV tables) appears whole or not
 at all.
 
-The bytes go to a new temporary file in the target's folder, are flushed to the disk, and the file is
-then renamed onto the target (``os.replace``: atomic on POSIX and Windows within one folder). An
-exception, a kill or a power cut at any point leaves the previous file (or none) and no temporary
-file behind, so a reader never sees half a file.
+The bytes go to a new temporary file in the target's folder (``.NAME.<hex>.tmp``), are flushed to
+the disk, and the file is then renamed onto the target (``os.replace``: atomic on POSIX and Windows
+within one folder). What is guaranteed:
+
+* the target is never half written: a kill or a power cut at any point leaves the previous file
+  (or none) or the new one, whole, so a reader never sees half a file;
+* an exception (including ``KeyboardInterrupt``) removes the temporary file;
+* a process killed outright (``kill -9``) or a power cut during the write can leave the temporary
+  file behind: nothing runs to remove it. It is hidden, never read by glassnet, and safe to delete.
+
+Errors name the target path, never the temporary file.
 
 >>> write_text_atomically("notes.txt", "epoch,loss\\n1,0.5\\n")      # doctest: +SKIP
 """
 import contextlib
+import errno
 import os
 import secrets
 
@@ -20,9 +28,13 @@ def write_atomically(path, write):
     """
     path = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(path))
+    _check_target(path, directory)
     tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:            # e.g. a read-only folder: the user knows no temporary file
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -40,6 +52,15 @@ def write_atomically(path, write):
         finally:
             os.close(dir_fd)
     return path
+
+
+def _check_target(path, directory):
+    """The errors ``open(path, "wb")`` would give, naming ``path``, before anything is written
+    (otherwise they would name the temporary file, or come only after the whole write)."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"No such folder {os.path.dirname(path)!r} to write into", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, expected a file name", path)
 
 
 def write_text_atomically(path, text, encoding="utf-8"):
