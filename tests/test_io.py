@@ -395,3 +395,29 @@ def test_other_bit_generators_round_trip(tmp_path):
     loaded = load_model(tmp_path / "g.npz")
     assert np.array_equal(loaded.shuffle_rng.random(5), model.shuffle_rng.random(5))
     assert np.array_equal(loaded.layers[1].rng.random(5), model.layers[1].rng.random(5))
+
+
+def _custom_metric(y_pred, y_true):
+    return 0.0
+
+
+def accuracy(y_pred, y_true):           # a user's function that merely shares a registered name
+    return 1.0
+
+
+@pytest.mark.parametrize("metric, name", [(_custom_metric, "_custom_metric"), (accuracy, "accuracy"),
+                                          (gn.losses.get("mse"), "metric")])
+def test_a_custom_metric_is_refused_before_anything_is_written(metric, name, tmp_path):
+    # the file records metrics by name: a custom function would save, then fail to load
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=[metric])
+    with pytest.raises(ValueError, match=rf"metric '{name}'.*registered.*weights only"):
+        model.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_registered_metrics_and_losses_as_metrics_are_saved(tmp_path):
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["acc", "mae", "binary_crossentropy"])
+    model.save(tmp_path / "m.npz")
+    assert [n for n, _ in load_model(tmp_path / "m.npz").metrics] == ["acc", "mae", "binary_crossentropy"]

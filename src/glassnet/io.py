@@ -38,7 +38,7 @@ import os
 
 import numpy as np
 
-from . import backend, optimizers
+from . import backend, losses, metrics, optimizers
 from ._atomic import write_atomically
 from ._modelfile import FORMAT, FORMAT_VERSION, check_members, read_array, read_config, read_header
 from .errors import ModelFileError
@@ -97,6 +97,7 @@ def _fspath(path):
 
 def _metadata(model, epoch):
     from . import __version__
+    _check_metrics_saveable(model)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": model.get_config(),
             "weights": _weight_names(model) if model.built else [],
@@ -105,6 +106,22 @@ def _metadata(model, epoch):
             "rng_states": {"shuffle": _rng_state(model.shuffle_rng),
                            "layers": [_rng_state(getattr(layer, "rng", None)) for layer in model.layers]},
             "epoch": None if epoch is None else int(epoch)}
+
+
+def _check_metrics_saveable(model):
+    """Refuse what load_model could not compile back: the file records each metric by its name only,
+    as it records initializers (``initializers.name_of`` refuses a custom one the same way)."""
+    for name, fn in model.metrics:
+        try:
+            _, known = metrics.get(name)
+        except ValueError:
+            known = None
+        # a loss as a metric is a new instance per lookup: its class is what the name stands for
+        if not (fn is known or (isinstance(fn, losses.Loss) and type(fn) is type(known))):
+            raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
+                             f"not be loaded; only named metrics can be saved: compile with one of "
+                             f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
+                             f"(model.get_weights())")
 
 
 def _weight_names(model):
@@ -141,6 +158,12 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
     >>> model = glassnet.load_model("moons.npz")      # doctest: +SKIP
     >>> model.fit(X, y, epochs=20, initial_epoch=model.initial_epoch)   # doctest: +SKIP
     """
+    return _load_file(path, compile, max_bytes)[0]
+
+
+def _load_file(path, compile=True, max_bytes=MAX_BYTES):
+    """``load_model``'s work: the model and the file's JSON config (for what the model does not
+    keep, such as whether the file recorded its epoch at all)."""
     path = _fspath(path)              # an int would open a file descriptor: refuse it here
     with open(path, "rb") as f:
         try:
@@ -194,7 +217,7 @@ def _load(f, compile, max_bytes):
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
         raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
     model.initial_epoch = epoch or 0
-    return model
+    return model, meta
 
 
 def _build(config, budget):
