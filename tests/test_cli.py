@@ -127,6 +127,17 @@ def test_predict_prints_labels_and_probabilities(moons_model, tmp_path, capsys):
     assert np.allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
 
 
+def test_predict_reads_a_csv_that_starts_with_a_utf8_bom(moons_model, tmp_path, capsys):
+    # Excel's "CSV UTF-8" starts the file with a BOM: the first row is data, not a header
+    data = tmp_path / "excel.csv"
+    data.write_bytes("0.0,0.5\n1.5,-0.4\n".encode("utf-8-sig"))
+    status, out, _ = run(capsys, "predict", moons_model, data)
+    lines = out.strip().splitlines()
+    assert status == 0 and len(lines) == 3
+    p = gn.load_model(moons_model).predict(np.array([[0, 0.5], [1.5, -0.4]]))[:, 0]
+    np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+
+
 def test_predict_writes_a_csv_for_a_multiclass_model(tmp_path, capsys):
     assert main(["train", "iris", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"]) == 0
     data = tmp_path / "flowers.csv"
@@ -205,6 +216,19 @@ def test_info_prints_summary_and_compile_settings(moons_model, capsys):
         assert text in out
 
 
+def test_info_says_when_the_file_did_not_record_the_epochs(tmp_path, capsys):
+    # model.save() records no epoch count: "0" would claim the model is untrained
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    model.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), epochs=2, verbose=0)
+    model.save(tmp_path / "saved.npz")
+    gn.io.save_model(model, tmp_path / "zero.npz", epoch=0)
+    status, out, _ = run(capsys, "info", tmp_path / "saved.npz")
+    assert status == 0 and "epochs trained: unknown" in out
+    status, out, _ = run(capsys, "info", tmp_path / "zero.npz")
+    assert status == 0 and "epochs trained: 0\n" in out
+
+
 # -- demo -----------------------------------------------------------------------------------------
 def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
     status, out, _ = run(capsys, "demo", "--out", tmp_path, "--epochs", 2)
@@ -242,6 +266,40 @@ def test_usage_errors(argv, words, tmp_path, capsys):
     out = ["--out", tmp_path] if argv[:1] == ["demo"] or (argv[:1] == ["train"] and argv[1:]) else []
     status, _, err = run(capsys, *argv, *out)
     assert_one_line_error(status, err, *words)
+
+
+def test_a_network_too_large_for_memory_is_one_line(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "moons", "--layers", "1000000000000000:relu,1:sigmoid",
+                         "--out", tmp_path, "--verbose", 0)
+    assert_one_line_error(status, err, "memory", "--layers")
+
+
+def test_running_out_of_memory_while_training_is_one_line(tmp_path, capsys, monkeypatch):
+    def fit(*args, **kwargs):
+        raise MemoryError("Unable to allocate 9.00 GiB for an array")
+
+    monkeypatch.setattr(gn.Sequential, "fit", fit)
+    status, _, err = run(capsys, "train", "moons", "--epochs", 1, "--out", tmp_path, "--verbose", 0)
+    assert_one_line_error(status, err, "out of memory", "9.00 GiB")
+
+
+def test_train_out_must_not_be_a_file(tmp_path, capsys, monkeypatch):
+    # checked before training: a finished run must not be lost to a bad --out
+    from glassnet import cli
+    monkeypatch.setattr(cli, "build_model", lambda *a: pytest.fail("trained despite a bad --out"))
+    (tmp_path / "moons.npz").write_bytes(b"an old model")
+    status, _, err = run(capsys, "train", "moons", "--epochs", 1, "--out", tmp_path / "moons.npz")
+    assert_one_line_error(status, err, "--out", "moons.npz", "folder")
+    assert (tmp_path / "moons.npz").read_bytes() == b"an old model"
+
+
+def test_predict_out_that_is_a_folder_names_the_folder(moons_model, tmp_path, capsys):
+    data = tmp_path / "points.csv"
+    data.write_text("0,0.5\n")
+    (tmp_path / "adir").mkdir()
+    status, _, err = run(capsys, "predict", moons_model, data, "--out", tmp_path / "adir")
+    assert_one_line_error(status, err, "Is a directory", str(tmp_path / "adir"))
+    assert ".tmp" not in err and os.listdir(tmp_path / "adir") == []
 
 
 def test_training_that_diverges_is_one_line(tmp_path, capsys):
@@ -292,12 +350,20 @@ def test_invalid_model_files(content, tmp_path, capsys):
     ("1,2,3\n", ["line 1", "expected 2 values"]),
     ("x1,x2\n", ["no data rows"]),
     ("1,nan\n", ["NaN"]),
+    ("1,2\n3," + "4" * 200_000 + "\n", ["line 2", "field larger than field limit"]),
 ])
 def test_bad_csv_files(text, words, moons_model, tmp_path, capsys):
     data = tmp_path / "data.csv"
     data.write_text(text)
     status, _, err = run(capsys, "predict", moons_model, data)
     assert_one_line_error(status, err, *words)
+
+
+def test_a_csv_that_is_not_utf8_is_one_line(moons_model, tmp_path, capsys):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("0.5,0.1\ncaf\u00e9,1\n".encode("latin-1"))
+    status, _, err = run(capsys, "predict", moons_model, data)
+    assert_one_line_error(status, err, "latin1.csv", "UTF-8", "0xe9")
 
 
 @pytest.mark.parametrize("module, words", [("matplotlib", ["matplotlib", "glassnet[plot]"]),

@@ -112,13 +112,17 @@ def build_model(settings, n_features):
     """A compiled Sequential from ``settings`` (a layer spec or a list-of-dicts architecture)."""
     init, seed = settings["init"], settings["seed"]
     initializers.get(init)                                  # a clear error before anything is built
-    if "architecture" in settings:
-        model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init)
-    else:
-        layers = parse_layers(settings["layers"])
-        model = Sequential([Dense(units, activation=act, kernel_initializer=init,
-                                  input_dim=n_features if i == 0 else None)
-                            for i, (units, act) in enumerate(layers)], seed=seed)
+    try:
+        if "architecture" in settings:
+            model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init)
+        else:
+            layers = parse_layers(settings["layers"])
+            model = Sequential([Dense(units, activation=act, kernel_initializer=init,
+                                      input_dim=n_features if i == 0 else None)
+                                for i, (units, act) in enumerate(layers)], seed=seed)
+    except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated
+        source = "architecture" if "architecture" in settings else "--layers"
+        raise ValueError(f"{source}: the network's weights do not fit in memory ({exc})") from None
     optimizers.get(settings["optimizer"])                   # validates the name (exact key)
     optimizer = optimizers.OPTIMIZERS[settings["optimizer"]](learning_rate=settings["lr"])
     model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])

@@ -54,7 +54,8 @@ def every_nth_epoch(n, epochs):
 def train(settings, out, verbose=1, animate=False):
     """Train as ``settings`` say, print the final metrics and write the model, history and plots."""
     from . import datasets, plot
-    plot._require_matplotlib("learning_curve")            # fail before training, not after
+    _check_out_folder(out)                                 # fail before training, not after
+    plot._require_matplotlib("learning_curve")
     if animate:
         try:
             import PIL  # noqa: F401
@@ -89,6 +90,17 @@ def train(settings, out, verbose=1, animate=False):
     return model, results
 
 
+def _check_out_folder(out):
+    """``out`` must be a folder, or a path that ``os.makedirs`` can create (no file on the way)."""
+    existing = out
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if existing and not os.path.isdir(existing):
+        found = "a file" if existing == out else f"a path under the file {existing!r}"
+        raise ValueError(f"--out: expected a folder to write into (or a path that does not exist yet), "
+                         f"got {out!r}, {found}")
+
+
 def write_outputs(model, history, out, X, y, recorder=None):
     """model.npz, history.csv, learning_curve.png, and for 2-D data decision_boundary.png (+ .gif)."""
     from . import plot
@@ -114,8 +126,7 @@ def write_outputs(model, history, out, X, y, recorder=None):
 # -- predicting and inspecting --------------------------------------------------------------------
 def read_features(path, n_features):
     """Rows of numbers from a CSV file (a non-numeric first row is taken as a header)."""
-    with open(path, newline="") as f:
-        rows = [(i, row) for i, row in enumerate(csv.reader(f), 1) if any(c.strip() for c in row)]
+    rows = _csv_rows(path)
     if rows and not _numeric(rows[0][1]):
         rows = rows[1:]
     if not rows:
@@ -127,6 +138,21 @@ def read_features(path, n_features):
         if not _numeric(row):
             raise ValueError(f"{path} line {line}: expected numbers, got {','.join(row)[:80]!r}")
     return np.array([[float(c) for c in row] for _, row in rows])
+
+
+def _csv_rows(path):
+    """(line, row) for each non-blank row of a UTF-8 CSV file."""
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a BOM, which would glue itself to the first value
+    # and make the first data row look like a header
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        try:
+            return [(i, row) for i, row in enumerate(reader, 1) if any(c.strip() for c in row)]
+        except csv.Error as exc:             # e.g. a field over csv.field_size_limit()
+            raise ValueError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: expected UTF-8 text, got byte {exc.object[exc.start]:#04x} "
+                             f"at offset {exc.start}") from None
 
 
 def _numeric(row):
@@ -187,8 +213,8 @@ def csv_text(rows):
 
 
 def info(model_path):
-    from .io import load_model
-    model = load_model(model_path)
+    from .io import _load_file
+    model, meta = _load_file(model_path)
     model.summary()
     compiled = model.get_config()["compile"]
     if compiled is None:
@@ -198,7 +224,9 @@ def info(model_path):
     opt_args = ", ".join(f"{k}={v}" for k, v in opt.items() if k != "name")
     print(f"loss: {compiled['loss']}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(compiled['metrics']) or 'none'}")
-    print(f"seed: {model.seed}\nepochs trained: {model.initial_epoch}")
+    # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
+    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
+    print(f"seed: {model.seed}\nepochs trained: {epochs}")
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -256,8 +284,11 @@ def main(argv=None):
         run(make_parser().parse_args(argv))
     except SystemExit as exc:          # --help and --version
         return exc.code
-    except (CLIError, ValueError, TypeError, ModelFileError, NonFiniteError, ImportError, OSError) as exc:
+    except (CLIError, ValueError, TypeError, ModelFileError, NonFiniteError, ImportError, OSError,
+            MemoryError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
             message += f": {exc.filename}"
         print(f"glassnet: error: {message}", file=sys.stderr)
