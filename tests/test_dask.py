@@ -122,6 +122,25 @@ def _uncompiled(units):
     return gn.Sequential([gn.layers.Dense(units, input_dim=2)])
 
 
+def _ones(shape, rng, dtype):
+    return np.ones(shape, dtype=dtype)
+
+
+def _custom_initializer(units):
+    model = gn.Sequential([gn.layers.Dense(units, kernel_initializer=_ones, input_dim=2),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    return model
+
+
+def test_a_model_without_a_config_fails_before_any_task_trains(moons, monkeypatch):
+    # each task ends with model.get_config(), which a custom initializer makes fail: not after training
+    (X, y), validation = moons
+    monkeypatch.setattr(gn.Sequential, "fit", lambda *a, **k: pytest.fail("a task trained"))
+    with pytest.raises(ValueError, match="not registered"):
+        sweep(_custom_initializer, {"units": [4, 8]}, X, y, validation_data=validation, scheduler="synchronous")
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"param_grid": {}}, ValueError, "empty"),
     ({"param_grid": {"units": []}}, ValueError, "no combinations"),

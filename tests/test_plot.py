@@ -65,6 +65,18 @@ def test_learning_curve_from_dict_and_history(tmp_path):
     _only(tmp_path, "curve.png", "history.png")
 
 
+def test_learning_curve_of_a_validation_metric():
+    logs = {"loss": [0.9, 0.5], "val_loss": [1.0, 0.6], "accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]}
+    fig = plot.learning_curve(logs, metrics=["val_accuracy"])
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "val_accuracy"]
+    (line,) = fig.axes[1].lines
+    assert line.get_label() == "validation" and line.get_ydata().tolist() == logs["val_accuracy"]
+    # asked for with its training metric: drawn once, as that panel's validation curve
+    fig = plot.learning_curve(logs, metrics=["accuracy", "val_accuracy"])
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert [line.get_label() for line in fig.axes[1].lines] == ["train", "validation"]
+
+
 def test_learning_curve_rejects_bad_history():
     with pytest.raises(ValueError, match=r"history: no entry for \['auc'\]; it has \['loss'\]"):
         plot.learning_curve({"loss": [1.0]}, metrics=["auc"])

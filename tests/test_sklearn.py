@@ -142,6 +142,14 @@ def test_validation_fraction_and_early_stopping(iris):
     assert len(clf.history_["val_loss"]) == clf.n_iter_
 
 
+@pytest.mark.parametrize("fraction", [np.float32(0.25), np.float16(0.25)])
+def test_validation_fraction_may_be_a_numpy_number(iris, fraction):
+    X_train, _, y_train, _ = iris
+    numpy = GlassnetClassifier(**{**FAST, "epochs": 3}, validation_fraction=fraction).fit(X_train, y_train)
+    plain = GlassnetClassifier(**{**FAST, "epochs": 3}, validation_fraction=0.25).fit(X_train, y_train)
+    assert numpy.history_ == plain.history_ and len(numpy.history_["val_loss"]) == 3
+
+
 def test_an_optimizer_instance_is_copied_for_each_fit(iris):
     X_train, X_test, y_train, _ = iris
     opt = gn.optimizers.Adam(learning_rate=0.01)
@@ -153,7 +161,8 @@ def test_an_optimizer_instance_is_copied_for_each_fit(iris):
 @pytest.mark.parametrize("param, value, match", [
     ("hidden_layer_sizes", (8, 0), "hidden_layer_sizes"), ("hidden_layer_sizes", "wide", "hidden_layer_sizes"),
     ("optimizer", "adamm", "optimizer"), ("learning_rate", -1.0, "learning_rate"),
-    ("validation_fraction", 1.0, "validation_fraction"), ("random_state", -3, "random_state"),
+    ("validation_fraction", 1.0, "validation_fraction"), ("validation_fraction", np.bool_(False), "fraction"),
+    ("random_state", -3, "random_state"),
     ("activation", "rleu", "activation"), ("epochs", 0, "epochs"), ("dtype", "float16", "dtype")])
 def test_bad_parameters_are_named_at_fit(iris, param, value, match):
     clf = GlassnetClassifier(**{**FAST, param: value})          # the constructor never refuses

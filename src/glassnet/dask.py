@@ -176,8 +176,11 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         raise ValueError(f"fit_kwargs: {sorted(clash)} are sweep's own arguments; pass them to sweep")
     if client is not None and scheduler is not None:
         raise ValueError("give client or scheduler, not both")
-    # build one model here, before any task runs: a wrong build_fn or sort key fails at once
-    names = _metric_names(_build(build_fn, combos[0]), validation_data is not None)
+    # build one model here, before any task runs: a wrong build_fn or sort key fails at once; and
+    # get its config as every task will after training (a custom initializer cannot be described)
+    first = _build(build_fn, combos[0])
+    first.get_config()
+    names = _metric_names(first, validation_data is not None)
     sort_by = sort_by or ("val_loss" if validation_data is not None else "loss")
     if sort_by not in names:
         raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")

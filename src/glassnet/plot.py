@@ -72,7 +72,8 @@ def learning_curve(history, path=None, metrics=None):
 
     history : a ``History`` (its ``.history``) or a dict of per-epoch lists, e.g. ``{"loss": [...],
         "val_loss": [...], "accuracy": [...]}``.
-    metrics : names to draw besides the loss; default: every key that is not "loss" or "val_*".
+    metrics : names to draw besides the loss; default: every key that is not "loss" or "val_*". A
+        "val_*" name draws that validation curve (on its own panel unless its training metric is drawn).
     Returns the Figure (4.5 x 3.5 inches per panel at 100 dpi); writes it to ``path`` when given.
 
     >>> fig = learning_curve(model.fit(X, y, epochs=50), path="curve.png")     # doctest: +SKIP
@@ -85,12 +86,14 @@ def learning_curve(history, path=None, metrics=None):
     else:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     panels = (["loss"] if "loss" in hist else []) + [m for m in metrics if m != "loss"]
+    # "val_accuracy" next to "accuracy" is already drawn, as that panel's validation curve
+    panels = [m for m in panels if not (m.startswith("val_") and m[4:] in panels)]
     missing = [m for m in panels if m not in hist]
     if missing or not panels:
         raise ValueError(f"history: no entry for {missing or 'loss'}; it has {sorted(hist)}")
     fig = _new_figure("learning_curve", (4.5 * len(panels), 3.5))
     for ax, key in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
-        for label, values in (("train", hist[key]), ("validation", hist.get("val_" + key))):
+        for label, values in _curves(hist, key):
             if values is not None and len(values):
                 values = np.asarray(values, dtype=float)
                 ax.plot(np.arange(1, len(values) + 1), values, label=label)
@@ -101,6 +104,13 @@ def learning_curve(history, path=None, metrics=None):
     if path is not None:
         _save_figure(fig, path)
     return fig
+
+
+def _curves(hist, key):
+    """(label, values) of each curve on ``key``'s panel; a "val_*" key is a validation curve itself."""
+    if key.startswith("val_"):
+        return [("validation", hist[key])]
+    return [("train", hist[key]), ("validation", hist.get("val_" + key))]
 
 
 def _grid(X, resolution):

@@ -101,7 +101,9 @@ class _GlassnetEstimator(BaseEstimator):
         """Hold out a random ``validation_fraction`` of the samples (glassnet's own
         ``validation_split`` takes the last rows, which is wrong for data sorted by class)."""
         fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        # numpy scalars too (np.float32(0.2) from a config or a grid); bools are not fractions
+        real = isinstance(fraction, (int, float, np.integer, np.floating))
+        if isinstance(fraction, bool) or not real or not 0 <= fraction < 1:
             raise ValueError(f"validation_fraction: expected a fraction in [0, 1), got {fraction!r}")
         if not fraction:
             return X, y, None
