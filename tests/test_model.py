@@ -329,6 +329,40 @@ def test_bad_inputs_are_refused(call, rng):
             fn(*args)
 
 
+def test_fit_arguments_are_checked(rng):
+    model = _net("mse", dtype="float32")
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    cases = [(dict(initial_epoch=-2), ValueError, "initial_epoch: expected a non-negative integer, got -2"),
+             (dict(initial_epoch=1.5), ValueError, "initial_epoch: expected a non-negative integer"),
+             (dict(initial_epoch=None), ValueError, "initial_epoch: expected a non-negative integer"),
+             (dict(validation_split=None), ValueError, r"validation_split: expected a fraction in \[0, 1\), got None"),
+             (dict(validation_split="0.2"), ValueError, "validation_split: expected a fraction"),
+             (dict(callbacks=gn.callbacks.History()), TypeError, "callbacks: expected a list of glassnet Callback"),
+             (dict(callbacks=[print]), TypeError, "callbacks: expected a list"),
+             (dict(verbose=3), ValueError, "verbose: expected 0, 1, 2 or 'auto'")]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            model.fit(x, y, epochs=2, **kwargs)
+    assert model.optimizer.iterations == 0               # refused before any step
+    history = model.fit(x, y, epochs=3, initial_epoch=np.int64(1), validation_split=np.float32(0.25),
+                        verbose=0)
+    assert len(history.history["val_loss"]) == 2 and model.history is history
+
+
+def test_evaluate_and_predict_take_keras_verbose(rng, capsys):
+    model = _net("mse", dtype="float32")
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    loss, mae = model.evaluate(x, y, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.evaluate(x, y, verbose="auto")
+    assert capsys.readouterr().out == f"loss: {loss:.4f} - mae: {mae:.4f}\n"
+    np.testing.assert_array_equal(model.predict(x, verbose=1), model.predict(x))
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="verbose"):
+        model.predict(x, verbose=5)
+
+
 def test_targets_and_predict_inputs_beyond_float32_are_refused(rng):
     model = _net("mse", dtype="float32")
     x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))

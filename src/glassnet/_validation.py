@@ -51,3 +51,26 @@ def check_positive_int(value, name, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_non_negative_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_fraction(value, name):
+    """A number in [0, 1) (NumPy numbers too, not bools): a share of the samples."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_verbose(value):
+    """Keras' verbose values: 0 silent, 1 (or "auto") progress, 2 one line per epoch."""
+    if value == "auto" and isinstance(value, str):
+        return 1
+    if isinstance(value, bool) or value not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {value!r}")
+    return int(value)

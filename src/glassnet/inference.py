@@ -6,7 +6,7 @@ each file reads in one sitting.
 """
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import check_positive_int, check_verbose
 from .weighting import check_sample_weight
 
 
@@ -32,26 +32,35 @@ class InferenceMixin:
                 totals[i] += fn(out, yb) * m
         return [t / n for t in totals]
 
-    def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False):
+    def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
 
         ``sample_weight`` (n_samples,) weights the loss as in ``fit``; metrics stay unweighted.
-        ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras).
+        ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras). ``verbose`` 1, 2 or
+        "auto" also prints them on one line (Keras' last line); the default, 0, prints nothing.
 
         >>> model.evaluate(X, y, return_dict=True)        # doctest: +SKIP
         {'loss': 0.31, 'accuracy': 0.9}
         """
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        verbose = check_verbose(verbose)
         x, y = self._prepare_xy(x, y)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
-        return self._results(self._evaluate_arrays(x, y, batch_size, w), return_dict)
+        values = self._evaluate_arrays(x, y, batch_size, w)
+        if verbose:
+            names = ["loss", *(name for name, _ in self.metrics)]
+            print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
+        return self._results(values, return_dict)
 
-    def predict(self, x, batch_size=None):
+    def predict(self, x, batch_size=None, verbose=0):
         """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
 
-        ``batch_size`` bounds memory for large inputs; ``None`` runs all samples at once."""
+        ``batch_size`` bounds memory for large inputs; ``None`` runs all samples at once.
+        ``verbose`` is accepted as Keras' is (0, 1, 2 or "auto") and prints nothing: one forward
+        pass has no progress worth a bar."""
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        check_verbose(verbose)
         x = self._prepare_x(x)
         if batch_size is None or batch_size >= x.shape[0]:
             return self._forward(x, training=False)

@@ -66,6 +66,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         self.metrics = []             # [(name, function)]
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
+        self.history = None           # the last fit's History (Keras' model.history)
         for layer in layers or []:
             self.add(layer)
 

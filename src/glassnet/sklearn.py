@@ -27,6 +27,7 @@ except ImportError:                               # older releases: the private 
         return estimator._validate_data(*args, **kwargs)
 
 from . import optimizers
+from ._validation import check_fraction
 from .callbacks import EarlyStopping
 from .layers import Dense
 from .model import Sequential
@@ -100,11 +101,8 @@ class _GlassnetEstimator(BaseEstimator):
     def _split(self, X, y, seed):
         """Hold out a random ``validation_fraction`` of the samples (glassnet's own
         ``validation_split`` takes the last rows, which is wrong for data sorted by class)."""
-        fraction = self.validation_fraction
         # numpy scalars too (np.float32(0.2) from a config or a grid); bools are not fractions
-        real = isinstance(fraction, (int, float, np.integer, np.floating))
-        if isinstance(fraction, bool) or not real or not 0 <= fraction < 1:
-            raise ValueError(f"validation_fraction: expected a fraction in [0, 1), got {fraction!r}")
+        fraction = check_fraction(self.validation_fraction, "validation_fraction")
         if not fraction:
             return X, y, None
         n_val = int(round(X.shape[0] * fraction))

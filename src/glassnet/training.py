@@ -12,8 +12,9 @@ import math
 import numpy as np
 
 from . import backend, blas
-from ._validation import as_array, check_positive_int
-from .callbacks import CallbackList, History, ProgressBar
+from ._validation import (as_array, check_fraction, check_non_negative_int, check_positive_int,
+                          check_verbose)
+from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
@@ -186,8 +187,12 @@ class TrainingMixin:
         self._check_optimizer()
         epochs = check_positive_int(epochs, "epochs")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose: expected 0, 1 or 2, got {verbose!r}")
+        verbose = check_verbose(verbose)
+        initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+        validation_split = check_fraction(validation_split, "validation_split")
+        if callbacks is not None and (not isinstance(callbacks, (list, tuple))
+                                      or not all(isinstance(c, Callback) for c in callbacks)):
+            raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
         x, y = self._prepare_xy(x, y)
         refuse_both(sample_weight, class_weight)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
@@ -196,8 +201,6 @@ class TrainingMixin:
             class_weight, self.output_shape[-1], self.dtype)
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split: expected a fraction in [0, 1), got {validation_split!r}")
         if validation_split:
             cut = split_point(x.shape[0], validation_split)
             if cut <= 0 or cut == x.shape[0]:
@@ -264,6 +267,7 @@ class TrainingMixin:
                 if self.stop_training:
                     break
         hooks.call("on_train_end", logs)
+        self.history = history         # as in Keras: the last fit's History
         return history
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
