@@ -1,6 +1,7 @@
 """Convolutional models end to end through Sequential: training lowers the loss, whole-model gradients
 match finite differences, and save/load keeps weights, running statistics and predictions."""
 import numpy as np
+import pytest
 
 import glassnet as gn
 from glassnet.gradcheck import check_model
@@ -108,3 +109,57 @@ def test_save_load_round_trip(tmp_path):
     loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# -- models whose output is an image (per-pixel targets) ----------------------------------------
+def _per_pixel(activation, channels, dtype="float32"):
+    model = gn.Sequential([Conv2D(4, 3, padding="same", activation="tanh", input_shape=(6, 6, 1)),
+                           Conv2D(channels, 3, padding="same", activation=activation)], seed=0, dtype=dtype)
+    return model
+
+
+def test_a_model_with_image_outputs_trains_on_targets_of_that_shape():
+    x, _ = bars(32, size=6)
+    model = _per_pixel("sigmoid", 1)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.02), metrics=["accuracy"])
+    target = (x > 0.5).astype(np.float32)               # find the bar: one probability per pixel
+    history = model.fit(x, target, epochs=30, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.predict(x).shape == target.shape
+    for bad, message in [(target[:, :5], r"y: expected targets of shape \(n_samples, 6, 6, 1\)"),
+                         (target.reshape(32, -1), r"got shape \(32, 36\)")]:
+        with pytest.raises(ValueError, match=message):
+            model.fit(x, bad, verbose=0)
+    with pytest.raises(ValueError, match="class_weight: .* a class per position; use sample_weight"):
+        model.fit(x, target, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+@pytest.mark.parametrize("loss,activation,channels", [
+    ("mse", "linear", 2), ("mae", "linear", 2), ("squared_error", "tanh", 2),
+    ("binary_crossentropy", "sigmoid", 2), ("categorical_crossentropy", "softmax", 3)])
+def test_per_pixel_losses_have_checked_gradients_and_keras_values(loss, activation, channels, rng):
+    x = rng.standard_normal((3, 6, 6, 1))
+    model = _per_pixel(activation, channels, dtype="float64")
+    model.compile(loss=loss, optimizer="sgd")
+    if loss == "categorical_crossentropy":
+        y = np.eye(channels)[rng.integers(0, channels, (3, 6, 6))]
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, (3, 6, 6, channels)).astype(float)
+    else:
+        y = rng.standard_normal((3, 6, 6, channels))
+    check_model(model, x, y, sample_weight=rng.uniform(0.5, 2, 3))
+    # the value is Keras': each position's loss, averaged over samples and positions
+    p = model.predict(x)
+    per_position = {"mse": lambda: ((p - y) ** 2).mean(-1), "mae": lambda: np.abs(p - y).mean(-1),
+                    "binary_crossentropy": lambda: -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(-1),
+                    "categorical_crossentropy": lambda: -(y * np.log(p)).sum(-1),
+                    # half the summed squares per sample, by its definition
+                    "squared_error": lambda: np.full(3, 0.5 * ((p - y) ** 2).sum() / 3)}[loss]
+    np.testing.assert_allclose(model.evaluate(x, y), per_position().mean(), rtol=1e-10)
+
+
+def test_sparse_labels_need_a_flat_output():
+    model = _per_pixel("softmax", 3)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"loss: sparse_categorical_crossentropy takes one label per sample.*\(n_samples, 6, 6, 3\)"):
+        model.fit(np.zeros((2, 6, 6, 1)), np.zeros((2, 6, 6)), verbose=0)

@@ -59,6 +59,12 @@ def _per_sample(sample_weight, values):
     return w.reshape((n,) + (1,) * (values.ndim - 1))
 
 
+def _rows(values):
+    """How many distributions ``values`` (..., k) holds: n for (n, k); n * H * W for the per-pixel
+    outputs (n, H, W, k) of a model that ends in a convolution, whose loss is their mean (Keras)."""
+    return values.size // values.shape[-1]
+
+
 def aligned_targets(y_pred, y_true, caller):
     """``y_true`` in the shape of ``y_pred`` (n, k). Targets of shape (n,) for a single output
     unit (n, 1) are reshaped, as Keras does; any other shape is refused, because broadcasting
@@ -276,17 +282,17 @@ class CategoricalCrossentropy(Loss):
     def __call__(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -float(np.vdot(y_true, np.log(p))) / y_pred.shape[0]
+        return -float(np.vdot(y_true, np.log(p))) / _rows(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / y_pred.shape[0]
+        return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _rows(y_pred)
 
     def gradient(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -y_true / (p * y_pred.shape[0])
+        return -y_true / (p * _rows(y_pred))
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).
@@ -300,9 +306,9 @@ class CategoricalCrossentropy(Loss):
         the loss went from 20 to 7 us.)
         """
         if _all_normal(a):           # every log is finite and accurate
-            return -float(np.vdot(y_true, np.log(a))) / z.shape[0]
+            return -float(np.vdot(y_true, np.log(a))) / _rows(z)
         lse = self._logsumexp(z, a)
-        return float(np.dot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / z.shape[0]
+        return float(np.vdot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / _rows(z)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         # the loss is linear in y: weighting each sample's targets weighs its loss
@@ -316,7 +322,7 @@ class CategoricalCrossentropy(Loss):
 
     def gradient_from_logits(self, a, y_true):
         g = np.subtract(a, y_true)
-        g *= 1.0 / g.shape[0]
+        g *= 1.0 / _rows(g)
         return g
 
 

@@ -64,7 +64,33 @@ class TrainingMixin:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                              f"{x.shape[0]} and {y.shape[0]}")
-        return x, self.loss.prepare_targets(y, self.output_shape[-1], self.dtype, yname)
+        return x, self._prepare_targets(y, yname)
+
+    def _prepare_targets(self, y, name):
+        """The loss's own check of ``y``. A model whose output samples have several axes (one that
+        ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
+        which the loss checks position by position along the last axis."""
+        shape = tuple(self.output_shape)
+        if len(shape) == 1:
+            return self.loss.prepare_targets(y, shape[0], self.dtype, name)
+        if self.loss.sparse:
+            raise ValueError(f"loss: {self.loss.name} takes one label per sample, for an output of shape "
+                             f"(n_samples, classes); this model's output is (n_samples, "
+                             f"{', '.join(map(str, shape))}): use categorical_crossentropy with one-hot "
+                             f"targets of that shape")
+        if y.shape[1:] != shape:
+            raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
+                             f"to match the model's output, got shape {y.shape}")
+        return self.loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], self.dtype, name).reshape(y.shape)
+
+    def _class_weight_table(self, class_weight):
+        """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
+        if class_weight is None:
+            return None
+        if len(self.output_shape) > 1:
+            raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
+                             f"{tuple(self.output_shape)} has a class per position; use sample_weight")
+        return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
@@ -113,9 +139,7 @@ class TrainingMixin:
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
         refuse_both(sample_weight, class_weight)
         w = check_sample_weight(sample_weight, y.shape[0], self.dtype)
-        if class_weight is None:
-            return w
-        return combine(y, w, class_weight_table(class_weight, self.output_shape[-1], self.dtype))
+        return combine(y, w, self._class_weight_table(class_weight))
 
     def _raise_non_finite(self, value, x, epoch, batch):
         """Name the first layer whose parameters or output stopped being finite."""
@@ -197,8 +221,7 @@ class TrainingMixin:
         refuse_both(sample_weight, class_weight)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         # checked before any work; applied below to the training part only
-        table = None if class_weight is None else class_weight_table(
-            class_weight, self.output_shape[-1], self.dtype)
+        table = self._class_weight_table(class_weight)
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_split:
