@@ -218,3 +218,14 @@ def test_same_seed_same_weights_in_separate_processes(tmp_path):
     here, x, y, fit = _setup()                     # and this process agrees with both
     here.fit(x, y, epochs=EPOCHS, **fit)
     assert _same_weights(here, first)
+
+
+def test_a_model_that_could_not_be_saved_is_refused_before_training(tmp_path, rng):
+    def mean_output(y_pred, y_true):
+        return float(y_pred.mean())
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=[mean_output])
+    with pytest.raises(ValueError, match="metric 'mean_output'"):
+        model.fit(rng.standard_normal((8, 2)), rng.integers(0, 2, 8), epochs=3, verbose=0,
+                  callbacks=[ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")])
+    assert model.optimizer.iterations == 0 and list(tmp_path.iterdir()) == []

@@ -139,6 +139,12 @@ class ModelCheckpoint(Callback):
             self.on_train_batch_end = self._on_batch_end
         self._epoch, self._batches = 0, 0
 
+    def on_train_begin(self, logs=None):
+        # what save_model would refuse at the first save (a custom metric function), refused
+        # before the first epoch is spent
+        from ..io import _check_metrics_saveable     # here: io imports the model, which imports us
+        _check_metrics_saveable(self.model)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
