@@ -329,6 +329,17 @@ def test_bad_inputs_are_refused(call, rng):
             fn(*args)
 
 
+def test_summary_counts_weights_as_keras_does():
+    model = gn.Sequential([Dense(4, input_dim=3), gn.layers.BatchNormalization(), Dense(2)], seed=0)
+    model.layers[2].trainable = False
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = lines[0]
+    # BatchNormalization: gamma, beta (trained) and the two moving statistics (not); dense_1 frozen
+    assert "batch_normalization (BatchNormalization)  (None, 4)     16" in text
+    assert "Total params: 42\nTrainable params: 24\nNon-trainable params: 18" in text
+
+
 def test_fit_arguments_are_checked(rng):
     model = _net("mse", dtype="float32")
     x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))

@@ -35,20 +35,25 @@ class DescribingMixin:
 
 
     def summary(self, print_fn=print):
-        """Print each layer's name and type, output shape and parameter count."""
+        """Print each layer's name and type, output shape and weight count, then the totals as
+        Keras does: every weight (BatchNormalization's moving statistics included), the trained
+        ones, and the rest (those statistics and the parameters of frozen layers)."""
         self._require_built("summary")
-        rows, shape = [], self.input_shape
+        rows, shape, total, trainable = [], self.input_shape, 0, 0
         for layer in self.layers:
             shape = layer.output_shape(shape)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)),
-                         f"{layer.count_params():,}"))
+            weights = sum(int(a.size) for _, a in layer._weight_items())
+            total += weights
+            trainable += layer.count_params() if layer.trainable else 0
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}"))
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
                   enumerate(("Layer (type)", "Output Shape", "Param #"))]
         line = "  ".join(f"{{:<{w}}}" for w in widths)
         rule = "=" * (sum(widths) + 4)
         text = [f'Model: "{self.name}"', rule, line.format("Layer (type)", "Output Shape", "Param #"), rule]
         text += [line.format(*r) for r in rows]
-        text += [rule, f"Total params: {self.count_params():,}", f"dtype: {self.dtype.name}"]
+        text += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                 f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
         print_fn("\n".join(text))
 
     def get_config(self):
