@@ -141,15 +141,25 @@ def test_api_contract(rng, capsys):
     assert "dense_1 (Dense)" in out and "(None, 25)" in out and "Total params: 101" in out
 
 
-def test_history_loss_is_mean_of_batch_losses(rng):
-    model = _net("mse", dtype="float64")
+def test_history_loss_is_mean_of_batch_losses_and_batch_logs_are_running_means(rng):
     x, y = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
-    batch_losses = []
+    # the same steps by hand: train_on_batch returns each batch's loss before its update
+    by_hand = _net("mse", dtype="float64")
+    by_hand.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    steps = [by_hand.train_on_batch(x[i:i + 4], y[i:i + 4]) for i in (0, 4, 8)]
+    model = _net("mse", dtype="float64")
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    logs = []
     history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0, callbacks=[
-        gn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: batch_losses.append(logs["loss"]))])
-    assert len(batch_losses) == 3                     # batches of 4, 4 and 2 samples
-    expected = (4 * batch_losses[0] + 4 * batch_losses[1] + 2 * batch_losses[2]) / 10
-    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-12)
+        gn.callbacks.LambdaCallback(on_train_batch_end=lambda b, batch_logs: logs.append(batch_logs))])
+    assert len(logs) == 3                     # batches of 4, 4 and 2 samples
+    sizes = np.array([4, 4, 2])
+    for k in range(3):                         # Keras: running means, weighted by batch size
+        for j, name in enumerate(["loss", "mae"]):
+            values = np.array([s[j] for s in steps[:k + 1]])
+            assert logs[k][name] == pytest.approx(values @ sizes[:k + 1] / sizes[:k + 1].sum(), rel=1e-12)
+    assert history.history["loss"][0] == pytest.approx(logs[-1]["loss"], rel=1e-12)
+    assert history.history["mae"][0] == pytest.approx(logs[-1]["mae"], rel=1e-12)
 
 
 def test_full_batch_and_per_sample_sgd(rng):

@@ -202,6 +202,10 @@ class TrainingMixin:
 
         Metrics stay unweighted, as Keras' ``metrics=`` (Keras weights only ``weighted_metrics``).
 
+        Callbacks' batch hooks get Keras' logs: the loss and metrics averaged over the epoch's
+        samples so far (the last batch's logs equal the epoch's); ``train_on_batch`` gives the loss
+        of a single step.
+
         Example
         -------
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
@@ -267,7 +271,7 @@ class TrainingMixin:
                     np.take(y, order, axis=0, out=ys)
                     if ws is not w:     # the weights follow their samples
                         np.take(w, order, out=ws)
-                totals = [0.0] * (1 + len(self.metrics))
+                totals, seen = [0.0] * (1 + len(self.metrics)), 0
                 for b in range(steps):
                     xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
                     if hooks.has_batch_hooks:
@@ -277,11 +281,13 @@ class TrainingMixin:
                     if not math.isfinite(value):
                         self._raise_non_finite(value, xb, epoch, b)
                     m = xb.shape[0]
+                    seen += m
                     totals[0] += value * m
                     for i, (_, fn) in enumerate(self.metrics, 1):
                         totals[i] += fn(out, yb) * m
-                    if hooks.has_batch_hooks:
-                        hooks.call("on_train_batch_end", b, {"loss": value})
+                    if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
+                        hooks.call("on_train_batch_end", b,
+                                   dict(zip(["loss", *metric_names], (t / seen for t in totals))))
                 logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
                 if validation_data is not None:
                     values = self._evaluate_arrays(*validation_data[:2], None, validation_data[2])
