@@ -43,6 +43,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
 
     Example
     -------
+    >>> from glassnet.layers import Dense
     >>> model = Sequential([Dense(8, activation="relu", input_dim=2), Dense(1, activation="sigmoid")], seed=0)
     >>> model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     >>> history = model.fit(X, y, epochs=10, verbose=0)       # doctest: +SKIP
@@ -113,6 +114,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         back as arrays of its own (inside the model they were views into that buffer). Popping the
         only layer leaves an empty, unbuilt model.
 
+        >>> from glassnet.layers import Dense
         >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
         >>> model.pop().name, model.output_shape
         ('dense_1', (8,))
@@ -137,6 +139,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         """The layer called ``name`` or at position ``index`` (negative counts from the end); give
         exactly one of them.
 
+        >>> from glassnet.layers import Dense
         >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
         >>> model.get_layer("dense") is model.get_layer(index=0) is model.get_layer(index=-2)
         True

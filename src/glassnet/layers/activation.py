@@ -10,6 +10,7 @@ class Activation(Layer):
 
     Example
     -------
+    >>> import numpy as np
     >>> Activation("tanh")(np.zeros((2, 3))).shape
     (2, 3)
     """

@@ -132,6 +132,8 @@ class Layer:
 
         Example
         -------
+        >>> import numpy as np
+        >>> from glassnet.layers import Dense
         >>> layer = Dense(3, seed=0)
         >>> _ = layer(np.ones((1, 4)))               # built on first use
         >>> [w.shape for w in layer.get_weights()]
