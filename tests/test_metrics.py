@@ -98,3 +98,21 @@ def test_a_metric_that_does_not_fit_the_targets_says_so(loss, metric, labels, rn
     model.compile(loss=loss, optimizer="sgd", metrics=[metric])
     with pytest.raises(ValueError, match=rf"{metric}: expected"):
         model.evaluate(x, y if labels else np.eye(3)[y], batch_size=3)
+
+
+def test_reported_numbers_are_python_floats():
+    # accuracy is a NumPy mean inside; what fit, evaluate and the batch calls hand back are plain
+    # floats (json.dumps takes them; np.float64(...) reprs clutter every printed dict)
+    X = np.random.default_rng(0).random((20, 2)).astype("float32")
+    y = (X[:, 0] > 0.5).astype(int)
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd",
+                  metrics=["accuracy", lambda t, p: np.float64(1.5)])
+    seen = []
+    cb = gn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs))
+    history = model.fit(X, y, epochs=1, batch_size=8, verbose=0, validation_data=(X, y), callbacks=[cb])
+    reported = [*model.evaluate(X, y), *model.train_on_batch(X, y), *model.test_on_batch(X, y),
+                *model.evaluate(X, y, return_dict=True).values(),
+                *(values[0] for values in history.history.values()), *seen[-1].values()]
+    assert len(reported) == 3 * 4 + 6 + 3
+    assert all(type(v) is float for v in reported), [type(v) for v in reported]

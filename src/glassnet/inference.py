@@ -14,7 +14,9 @@ class InferenceMixin:
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
-        metrics, the list with them, a dict {"loss": ..., metric name: ...} with ``return_dict``."""
+        metrics, the list with them, a dict {"loss": ..., metric name: ...} with ``return_dict``.
+        Python floats, whatever a metric function returned (a NumPy scalar prints as np.float64(...))."""
+        values = [float(v) for v in values]
         if return_dict:
             return dict(zip(["loss", *(name for name, _ in self.metrics)], values))
         return values if self.metrics else values[0]

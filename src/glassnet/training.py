@@ -287,11 +287,11 @@ class TrainingMixin:
                         totals[i] += fn(out, yb) * m
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
                         hooks.call("on_train_batch_end", b,
-                                   dict(zip(["loss", *metric_names], (t / seen for t in totals))))
-                logs = dict(zip(["loss", *metric_names], (t / n for t in totals)))
+                                   dict(zip(["loss", *metric_names], (float(t / seen) for t in totals))))
+                logs = dict(zip(["loss", *metric_names], (float(t / n) for t in totals)))
                 if validation_data is not None:
                     values = self._evaluate_arrays(*validation_data[:2], None, validation_data[2])
-                    logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], values))
+                    logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], map(float, values)))
                 hooks.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
