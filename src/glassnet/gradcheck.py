@@ -6,6 +6,13 @@ scalar ``L = sum(forward(x) * R)`` with a fixed random ``R``, so ``dL/d(output) 
 output. Inputs are nudged off the kinks of relu-like functions (Chainer's advice) by the caller's choice
 of ``x``; ``check_layer`` warns nothing and assumes smooth points.
 
+An entry passes when ``|analytic - numeric| <= atol' + rtol * |numeric|``. The absolute part scales
+with the array it belongs to, ``atol' = atol * min(1, max|numeric|)``, so a gradient that is small
+everywhere is not waved through by an ``atol`` meant for gradients near 1; it never goes below what
+finite differences can resolve, ``100 * 2**-52 * max|f| / eps`` (rounding in ``f(w +- eps)``).
+Before the analytic pass every gradient array is filled with NaN: a ``backward`` that adds to its
+gradients (``+=``) instead of writing them, or forgets one, fails instead of passing by luck.
+
 >>> from glassnet.layers import Dense
 >>> check_layer(Dense(3, activation="tanh", dtype="float64", seed=0), np.ones((4, 2)))["max_error"] < 1e-7
 True
@@ -23,6 +30,23 @@ class GradientCheckError(AssertionError):
 def numerical_gradient(f, x, eps=1e-6):
     """Central-difference gradient of the scalar function ``f()`` with respect to array ``x``
     (changed in place and restored). Returns an array of ``x``'s shape."""
+    return _numerical_gradient(f, x, eps)[0]
+
+
+def _numerical_gradient(f, x, eps):
+    """``numerical_gradient`` and the largest |f| it saw (which sets the rounding noise in it)."""
+    largest = 0.0
+
+    def f_seen():
+        nonlocal largest
+        value = f()
+        largest = max(largest, abs(value))
+        return value
+
+    return _central_differences(f_seen, x, eps), largest
+
+
+def _central_differences(f, x, eps):
     grad = np.zeros(x.shape, dtype=np.float64)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
@@ -38,22 +62,41 @@ def numerical_gradient(f, x, eps=1e-6):
     return grad
 
 
-def _compare(name, analytic, numeric, rtol, atol, report):
+def _compare(name, analytic, numerical, rtol, atol, report, eps):
+    """Compare ``analytic`` with ``numerical`` = (gradient, largest |f|) from _numerical_gradient;
+    record the worst error in ``report``; raise GradientCheckError at the first disagreement."""
+    numeric, f_scale = numerical
+    if analytic is None:
+        raise GradientCheckError(f"{name}: backward returned None instead of a gradient of shape {numeric.shape}")
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != numeric.shape:
         raise GradientCheckError(f"{name}: analytic gradient has shape {analytic.shape}, "
                                  f"expected {numeric.shape}")
     error = np.abs(analytic - numeric)
+    # NaN is where backward never wrote (the arrays were filled with it): the worst error of all
+    error[np.isnan(error)] = np.inf
     worst = float(error.max()) if error.size else 0.0
     report["errors"][name] = worst
     report["max_error"] = max(report["max_error"], worst)
-    bad = error > atol + rtol * np.abs(numeric)
+    peak = float(np.abs(numeric).max()) if numeric.size else 0.0
+    noise = 100 * np.finfo(np.float64).eps * f_scale / eps
+    tolerance = max(atol * min(1.0, peak), noise)
+    bad = error > tolerance + rtol * np.abs(numeric)
     if bad.any():
         i = np.unravel_index(int(np.argmax(error - rtol * np.abs(numeric))), error.shape)
+        unwritten = " (never written by backward)" if np.isnan(analytic[i]) else ""
         raise GradientCheckError(
             f"{name}: analytic and numerical gradients differ at index {tuple(int(k) for k in i)}: "
-            f"analytic {analytic[i]:.8g}, numerical {numeric[i]:.8g} ({int(bad.sum())} of "
-            f"{bad.size} entries beyond atol={atol}, rtol={rtol})")
+            f"analytic {analytic[i]:.8g}{unwritten}, numerical {numeric[i]:.8g} ({int(bad.sum())} of "
+            f"{bad.size} entries beyond atol={tolerance:.3g}, rtol={rtol}; atol is scaled to this "
+            f"gradient's largest entry, {peak:.3g})")
+
+
+def _poison(layers):
+    """Fill every gradient array with NaN before an analytic pass (see the module docstring)."""
+    for layer in layers:
+        for grad in layer.grads.values():
+            grad[...] = np.nan
 
 
 def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0, before_forward=None):
@@ -74,6 +117,10 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     -------
     dict with ``max_error`` and ``errors`` (per parameter and ``"input"``); raises
     ``GradientCheckError`` with the first disagreeing index otherwise.
+
+    The layer is left as it was: its moving statistics (BatchNormalization with ``training=True``)
+    and random generator are restored, and a model's first layer, which skips its input gradient
+    in training, computes it for the check and skips it again afterwards.
     """
     x = np.array(x, dtype=np.float64)      # a private copy to nudge
     if layer.dtype is None:
@@ -82,8 +129,16 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
         raise ValueError(f"check_layer: the layer must be float64 for finite differences, got {layer.dtype}")
     if not layer.built:
         layer.build(x.shape[1:])
-    hook = before_forward or (lambda: None)
+    snapshot, needs_input_gradient = StateSnapshot([layer]), layer.needs_input_gradient
+    layer.needs_input_gradient = True
+    try:
+        return _check_layer(layer, x, training, eps, rtol, atol, seed, before_forward or (lambda: None))
+    finally:
+        snapshot.restore()
+        layer.needs_input_gradient = needs_input_gradient
 
+
+def _check_layer(layer, x, training, eps, rtol, atol, seed, hook):
     hook()
     out = layer.forward(x, training=training)
     weights = np.random.default_rng(seed).standard_normal(out.shape)
@@ -93,12 +148,15 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
         return float(np.sum(layer.forward(x, training=training) * weights))
 
     loss()                                   # the analytic pass runs on a fresh forward cache
+    _poison([layer])
     grad_in = layer.backward(weights.copy())
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     report = {"max_error": 0.0, "errors": {}}
-    _compare("input", grad_in, numerical_gradient(loss, x, eps), rtol, atol, report)
+    _compare("input", grad_in, _numerical_gradient(loss, x, eps), rtol, atol, report, eps)
     for name, value in layer.params.items():
-        _compare(name, analytic[name], numerical_gradient(loss, value, eps), rtol, atol, report)
+        if name not in analytic:
+            raise GradientCheckError(f"{name}: backward left no gradient for it in layer.grads")
+        _compare(name, analytic[name], _numerical_gradient(loss, value, eps), rtol, atol, report, eps)
     return report
 
 
@@ -112,7 +170,7 @@ def check_loss(loss, y_pred, y_true, *, eps=1e-6, rtol=1e-5, atol=1e-7):
     y_pred = np.array(y_pred, dtype=np.float64)
     report = {"max_error": 0.0, "errors": {}}
     _compare(loss.name, loss.gradient(y_pred, y_true),
-             numerical_gradient(lambda: loss(y_pred, y_true), y_pred, eps), rtol, atol, report)
+             _numerical_gradient(lambda: loss(y_pred, y_true), y_pred, eps), rtol, atol, report, eps)
     return report
 
 
@@ -130,6 +188,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     x, y = model._prepare_xy(x, y, "x", "y")
     w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
     snapshot = StateSnapshot(model.layers)
+    _poison(model.layers)
     model._loss_and_gradients(x, y, w)
     report = {"max_error": 0.0, "errors": {}}
     analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
@@ -141,7 +200,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
 
     try:
         for key, grad, value in analytic:
-            _compare(key, grad, numerical_gradient(loss, value, eps), rtol, atol, report)
+            _compare(key, grad, _numerical_gradient(loss, value, eps), rtol, atol, report, eps)
     finally:
         snapshot.restore()
     return report

@@ -81,6 +81,7 @@ def save_model(model, path, epoch=None):
         text = json.dumps(meta, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
+    _check_layers_rebuildable(model, json.loads(text)["model"])
     arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     for name, a in arrays.items():       # what load_model will accept: never an object array
         if a.dtype.hasobject or a.dtype.kind not in "biuf":
@@ -122,6 +123,20 @@ def _check_metrics_saveable(model):
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
                              f"(model.get_weights())")
+
+
+def _check_layers_rebuildable(model, config):
+    """Refuse a file that load_model could not read back: each layer must rebuild from its own
+    get_config() as the file stores it (JSON). A custom layer whose constructor takes arguments but
+    that does not override get_config saves without complaint otherwise, and fails only on loading."""
+    for layer, spec in zip(model.layers, config["layers"]):
+        try:
+            type(layer).from_config(spec["config"])
+        except Exception as exc:
+            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) cannot be rebuilt from "
+                            f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
+                            f"({type(exc).__name__}: {exc}); a layer whose constructor takes arguments must "
+                            f"return them from get_config (see glassnet.layers.Layer)") from None
 
 
 def _weight_names(model):

@@ -9,7 +9,7 @@ and the parameter gradients. ``print(trace)`` shows them rounded like the tutori
 """
 import numpy as np
 
-from .layers.base import StateSnapshot
+from .layers.base import StateSnapshot, missing_input_gradient
 
 
 class Trace(list):
@@ -20,9 +20,16 @@ class Trace(list):
         self.loss, self.decimals = loss, decimals
 
     def __str__(self):
+        smallest_shown = 10.0 ** -self.decimals
+
         def row(label, array):
             head = f"  {label:<8}"            # continuation lines align under the first
-            return head + np.array2string(np.asarray(array), precision=self.decimals, suppress_small=True,
+            array = np.asarray(array)
+            # tiny entries beside big ones print as 0., as in the tutorial's figures; but an array
+            # whose every entry is tiny (the gradients deep in a network) keeps them, in e-notation,
+            # rather than look like zeros
+            tiny = array.size > 0 and float(np.max(np.abs(array))) < smallest_shown
+            return head + np.array2string(array, precision=self.decimals, suppress_small=not tiny,
                                           floatmode="maxprec", separator=", ", prefix=head)
         lines = []
         for record in self:
@@ -30,7 +37,8 @@ class Trace(list):
             lines += [row(key, record[key]) for key in ("input", "Z", "A", "dA", "dZ")
                       if record.get(key) is not None]
             lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
-        lines.append(f"loss {self.loss:.{self.decimals}f}")
+        tiny_loss = 0 < abs(self.loss) < smallest_shown
+        lines.append(f"loss {self.loss:.{self.decimals}{'e' if tiny_loss else 'f'}}")
         return "\n".join(lines)
 
 
@@ -67,6 +75,8 @@ def _trace(model, x, y):
         record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ
         record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
         if grad is None:                 # the first layer skips its unused input gradient
+            if i > 0:
+                raise missing_input_gradient(layer)
             break
     return Trace(records, loss)
 

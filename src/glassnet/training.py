@@ -16,6 +16,7 @@ from ._validation import (as_array, check_fraction, check_non_negative_int, chec
                           check_verbose)
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
+from .layers.base import missing_input_gradient
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
@@ -118,8 +119,12 @@ class TrainingMixin:
         else:
             grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
             backward_layers = self.layers[::-1]
+        above = self.layers[-1]
         for layer in backward_layers:
+            if grad is None:        # a custom layer's backward forgot its return
+                raise missing_input_gradient(above)
             grad = layer.backward(grad)
+            above = layer
         return value, out
 
     def _loss_value(self, x, y, w=None):

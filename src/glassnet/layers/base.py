@@ -18,6 +18,22 @@ Writing a layer::
             return grad_output * self.params["gamma"]
 
 and check it with ``glassnet.gradcheck.check_layer(Scale(dtype="float64"), x)``.
+
+The rules a layer of your own must keep, and why:
+
+- Create weights in ``build`` with ``add_weight``, not in ``__init__``: there they get the model's
+  dtype and its seeded generator (the same seed, the same initial weights), and the model knows them.
+- Read a weight as ``self.params["gamma"]`` each time, never through an attribute kept from
+  ``add_weight``'s return value: a model moves every parameter into one flat buffer (so that the
+  optimizer updates all of them in a few passes), and the array ``add_weight`` returned is then a
+  stale copy that training no longer changes.
+- ``backward`` writes every gradient (``self.grads[k][...] = ...`` or ``self.grads[k] = ...``; never
+  ``+=`` onto the last step's) and returns dL/d(input), of the input's shape; only a model's first
+  layer may return None (its ``needs_input_gradient`` is False).
+- Override ``output_shape`` when the layer changes the shape (the next layer is built from it), and
+  ``get_config`` when the constructor takes arguments of its own: ``save_model`` refuses a layer
+  that does not rebuild from its config, and ``load_model`` finds the class by its name, so define
+  or import it before loading.
 """
 import warnings
 
@@ -101,7 +117,10 @@ class Layer:
         self.built = True
 
     def add_weight(self, name, shape, initializer):
-        """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient."""
+        """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient.
+
+        Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
+        parameter moves into the model's flat buffer, and this array stops being the live one."""
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
         if self.rng is None:
@@ -226,6 +245,15 @@ def get(class_name):
     if class_name not in LAYERS:
         raise ValueError(f"layer: unknown class {class_name!r}; known: {sorted(LAYERS)}")
     return LAYERS[class_name]
+
+
+def missing_input_gradient(layer):
+    """The error for ``layer.backward`` returning None inside a model, where a layer below needs
+    its input gradient (the loop would otherwise fail later, in NumPy, far from the cause)."""
+    shape = "(batch, *input_shape)" if layer.input_shape is None else f"(batch, {', '.join(map(str, layer.input_shape))})"
+    return TypeError(f"{layer.name or type(layer).__name__}.backward returned None: a layer with "
+                     f"layers below it must return dL/d(input), an array of shape {shape} "
+                     f"(only the first layer of a model may skip it, when needs_input_gradient is False)")
 
 
 class StateSnapshot:

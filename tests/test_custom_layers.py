@@ -1,0 +1,173 @@
+"""Writing a layer of one's own: the mistakes a user makes get caught where they are made.
+
+gradcheck must fail a wrong backward (one that accumulates, forgets a gradient, or is wrong only
+by a little on small gradients), leave the layer as it found it, and work on a model's first layer;
+fit and trace must name a layer whose backward returns None; save_model must refuse a layer that
+load_model could not rebuild; trace must not print tiny numbers as zeros.
+"""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.gradcheck import GradientCheckError, check_layer, check_model
+from glassnet.layers import BatchNormalization, Dense, Layer
+
+
+class UserScale(Layer):
+    """y = x * gamma, with gamma per feature: the Layer docstring's example."""
+
+    def build(self, input_shape):
+        self.add_weight("gamma", input_shape, "ones")
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["gamma"]
+
+    def backward(self, grad_output):
+        self.grads["gamma"][...] = (grad_output * self.x).sum(axis=0)
+        return grad_output * self.params["gamma"]
+
+
+class AccumulatingScale(UserScale):
+    def backward(self, grad_output):
+        self.grads["gamma"] += (grad_output * self.x).sum(axis=0)      # the bug: += onto last step's
+        return grad_output * self.params["gamma"]
+
+
+class ForgetfulScale(UserScale):
+    def backward(self, grad_output):
+        return grad_output * self.params["gamma"]                      # the bug: no gamma gradient
+
+
+class SilentScale(UserScale):
+    def backward(self, grad_output):
+        self.grads["gamma"][...] = (grad_output * self.x).sum(axis=0)  # the bug: no return
+
+
+class TinyScale(UserScale):
+    """y = 1e-8 * x * gamma: every gradient of gamma is around 1e-8."""
+    wrong = 1.0           # a test sets it to make the gamma gradient wrong by that factor
+
+    def forward(self, x, training=False):
+        self.x = x
+        return 1e-8 * x * self.params["gamma"]
+
+    def backward(self, grad_output):
+        self.grads["gamma"][...] = 1e-8 * (grad_output * self.x).sum(axis=0) * self.wrong
+        return 1e-8 * grad_output * self.params["gamma"]
+
+
+class UserShift(Layer):
+    """y = x + offset: a constructor argument, kept by get_config only in the fixed version."""
+
+    def __init__(self, offset, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = offset
+
+    def forward(self, x, training=False):
+        return x + self.offset
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class ShiftWithConfig(UserShift):
+    def get_config(self):
+        return {**super().get_config(), "offset": self.offset}
+
+
+def x64(shape=(5, 3), seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_a_correct_custom_layer_passes():
+    report = check_layer(UserScale(dtype="float64", seed=0), x64())
+    assert report["max_error"] < 1e-8 and set(report["errors"]) == {"input", "gamma"}
+
+
+def test_a_backward_that_accumulates_gradients_fails_the_check():
+    # the gradient arrays start at zero, so one += pass equals the right answer: only the NaN
+    # that check_layer writes into them first shows the bug
+    with pytest.raises(GradientCheckError, match="gamma.*never written by backward"):
+        check_layer(AccumulatingScale(dtype="float64", seed=0), x64())
+
+
+def test_a_backward_that_forgets_a_gradient_fails_the_check():
+    with pytest.raises(GradientCheckError, match="gamma.*never written by backward"):
+        check_layer(ForgetfulScale(dtype="float64", seed=0), x64())
+
+
+def test_a_backward_that_returns_none_fails_the_check():
+    with pytest.raises(GradientCheckError, match="input: backward returned None"):
+        check_layer(SilentScale(dtype="float64", seed=0), x64())
+
+
+def test_a_small_gradient_that_is_wrong_by_half_fails_the_check():
+    # gamma's gradients are ~1e-8: an absolute tolerance of 1e-7 alone would pass them 50 % wrong
+    layer = TinyScale(dtype="float64", seed=0)
+    assert check_layer(layer, x64())["max_error"] < 1e-12
+    layer.wrong = 1.5
+    with pytest.raises(GradientCheckError, match="gamma"):
+        check_layer(layer, x64())
+
+
+def test_check_layer_works_on_a_model_s_first_layer_and_leaves_it_skipping_its_input_gradient():
+    model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1)], seed=0, dtype="float64")
+    first = model.layers[0]
+    assert first.needs_input_gradient is False
+    report = check_layer(first, x64())
+    assert report["max_error"] < 1e-7 and "input" in report["errors"]
+    assert first.needs_input_gradient is False
+
+
+def test_check_layer_in_training_mode_leaves_moving_statistics_alone():
+    layer = BatchNormalization(dtype="float64", seed=0)
+    layer.build((3,))
+    before = [w.copy() for w in layer.get_weights()]
+    check_layer(layer, x64((6, 3)), training=True)
+    for old, new in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_check_model_fails_an_accumulating_layer_inside_a_model():
+    model = gn.Sequential([Dense(3, input_dim=3), AccumulatingScale(), Dense(1)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(GradientCheckError, match="never written by backward"):
+        check_model(model, x64(), np.ones((5, 1)))
+
+
+@pytest.mark.parametrize("run", ["fit", "trace"])
+def test_a_backward_returning_none_inside_a_model_is_named(run):
+    model = gn.Sequential([Dense(3, input_dim=3), SilentScale(name="silent"), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = x64().astype("float32"), np.ones((5, 1), "float32")
+    with pytest.raises(TypeError, match=r"silent\.backward returned None.*shape \(batch, 3\)"):
+        model.fit(x, y, epochs=1, verbose=0) if run == "fit" else model.trace(x, y)
+
+
+def test_save_refuses_a_layer_that_cannot_be_rebuilt_from_its_config(tmp_path):
+    model = gn.Sequential([Dense(3, input_dim=2), UserShift(1.5, name="shift")], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    path = tmp_path / "m.npz"
+    with pytest.raises(TypeError, match=r"layer 'shift' \(UserShift\) cannot be rebuilt.*offset"):
+        model.save(path)
+    assert not path.exists()
+
+
+def test_a_layer_with_its_config_saves_and_loads(tmp_path):
+    model = gn.Sequential([Dense(3, input_dim=2), ShiftWithConfig(1.5, name="shift")], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    model.save(tmp_path / "m.npz")
+    same = gn.load_model(tmp_path / "m.npz")
+    x = x64((4, 2)).astype("float32")
+    np.testing.assert_array_equal(same.predict(x), model.predict(x))
+
+
+def test_trace_prints_tiny_values_instead_of_zeros():
+    model = gn.Sequential([TinyScale(input_dim=2)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.array([[1.0, 2.0]])
+    text = str(model.trace(x, np.zeros((1, 2))))
+    assert "e-08" in text and "e-16" in text          # A = 1e-8 * x, loss = mean(A**2)
+    assert "A       [[0., 0.]]" not in text
