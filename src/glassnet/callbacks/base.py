@@ -7,6 +7,23 @@ import numbers
 
 
 class Callback:
+    """The base of every callback: hooks that do nothing until a subclass overrides them.
+
+    ``fit`` calls, in order: ``set_model(model)`` and ``set_params(params)`` (``params``: "epochs", "steps", "batch_size", "samples", "verbose"),
+    then ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``, per batch
+    ``on_train_batch_begin(batch, logs)`` and ``on_train_batch_end(batch, logs)`` (``logs``: the
+    running means of the loss and metrics over the epoch so far), ``on_epoch_end(epoch, logs)``
+    (``logs``: the epoch's "loss", metrics and "val_" values; a callback may add to it); finally
+    ``on_train_end(logs)``. Setting ``self.model.stop_training = True`` ends training after the
+    current epoch. Epochs and batches count from 0, as in Keras.
+
+    Example
+    -------
+    >>> class PrintLoss(Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         print(epoch, round(logs["loss"], 2))
+    """
+
     def __init__(self):
         self.model = None
         self.params = {}
