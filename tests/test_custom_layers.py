@@ -77,6 +77,21 @@ class ShiftWithConfig(UserShift):
         return {**super().get_config(), "offset": self.offset}
 
 
+class Pairs(Layer):
+    """(batch, 2k) -> (batch, k): sums neighbouring features, but forgets to override output_shape."""
+
+    def forward(self, x, training=False):
+        return x.reshape(x.shape[0], -1, 2).sum(axis=2)
+
+    def backward(self, grad_output):
+        return np.repeat(grad_output, 2, axis=1)
+
+
+class PairsWithShape(Pairs):
+    def output_shape(self, input_shape):
+        return (input_shape[0] // 2,)
+
+
 def x64(shape=(5, 3), seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
@@ -171,3 +186,16 @@ def test_trace_prints_tiny_values_instead_of_zeros():
     text = str(model.trace(x, np.zeros((1, 2))))
     assert "e-08" in text and "e-16" in text          # A = 1e-8 * x, loss = mean(A**2)
     assert "A       [[0., 0.]]" not in text
+
+
+def test_a_layer_that_changes_the_shape_without_saying_so_is_named_on_the_first_pass():
+    x, y = x64((5, 4)).astype("float32"), np.ones((5, 1), "float32")
+    model = gn.Sequential([Pairs(name="pairs", input_dim=4), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"layer pairs \(Pairs\): forward returned samples of shape \(2,\), "
+                                         r"but its output_shape\(\) declared \(4,\)"):
+        model.fit(x, y, epochs=1, verbose=0)
+    fixed = gn.Sequential([PairsWithShape(input_dim=4), Dense(1)], seed=0)
+    fixed.compile(loss="mse", optimizer="sgd")
+    fixed.fit(x, y, epochs=2, verbose=0)
+    assert fixed.predict(x).shape == (5, 1)

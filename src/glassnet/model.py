@@ -62,6 +62,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(0,)))
         self.layers = []
         self.built = False
+        self._output_shapes = None    # each layer's per-sample output shape, checked on first use
         self.input_shape = None
         self.loss = self.optimizer = None
         self.metrics = []             # [(name, function)]
@@ -167,13 +168,17 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             raise ValueError("build: the model has no layers")
         shape = tuple(int(d) for d in input_shape)
         self.input_shape = shape
+        declared = []
         for layer in self.layers:
             if layer.built:
                 layer.check_input_shape(shape)
             else:
                 layer.build(shape)
             shape = tuple(layer.output_shape(shape))
+            declared.append(shape)
         self.output_shape = shape
+        # the next forward pass compares what each layer returns with this (see _forward)
+        self._output_shapes = declared
         # the first layer's input gradient is never used: skip that matrix product
         for i, layer in enumerate(self.layers):
             layer.needs_input_gradient = i > 0
@@ -229,6 +234,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the
         # flat buffer the optimizer updates: re-attach them, or training would silently stop
         self.__dict__.update(state)
+        self.__dict__.setdefault("_output_shapes", None)     # a model pickled before the check existed
         if self.built:
             self._flatten_parameters()
 

@@ -95,8 +95,24 @@ class TrainingMixin:
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
+        if self._output_shapes is not None:        # the first pass since build: check the shapes
+            return self._forward_checking_shapes(x, training)
         for layer in self.layers:
             x = layer.forward(x, training=training)
+        return x
+
+    def _forward_checking_shapes(self, x, training):
+        """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared
+        at build, from which the layers after it were built. A custom layer that changes the shape
+        but does not say so would otherwise fail in the next layer's matrix product, or not at all."""
+        for layer, declared in zip(self.layers, self._output_shapes):
+            x = layer.forward(x, training=training)
+            if tuple(x.shape[1:]) != declared:
+                raise ValueError(f"{layer.describe()}: forward returned samples of shape {tuple(x.shape[1:])}, "
+                                 f"but its output_shape() declared {declared}, for which the layers after "
+                                 f"it were built; a layer that changes the shape must override "
+                                 f"output_shape(input_shape)")
+        self._output_shapes = None
         return x
 
     def _loss_from_output(self, out, y, w=None):
