@@ -348,6 +348,8 @@ def test_summary_counts_weights_as_keras_does():
     # BatchNormalization: gamma, beta (trained) and the two moving statistics (not); dense_1 frozen
     assert "batch_normalization (BatchNormalization)  (None, 4)     16" in text
     assert "Total params: 42\nTrainable params: 24\nNon-trainable params: 18" in text
+    # count_params is Keras' too: every weight, the summary's total
+    assert model.count_params() == 42 and model.layers[1].count_params() == 16
 
 
 def test_fit_arguments_are_checked(rng):

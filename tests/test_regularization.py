@@ -155,7 +155,8 @@ def test_batchnorm_training_normalises_and_keeps_state_out_of_params(rng):
     assert set(layer.params) == set(layer.grads) == {"gamma", "beta"}
     assert set(layer.state) == {"moving_mean", "moving_variance"}
     assert all(v.dtype == np.float32 and v.shape == (6,) for v in layer.state.values())
-    assert layer.output_shape((4, 4, 6)) == (4, 4, 6) and layer.count_params() == 12
+    # gamma and beta (trained) and the two moving statistics: 4 x 6, as Keras counts
+    assert layer.output_shape((4, 4, 6)) == (4, 4, 6) and layer.count_params() == 24
 
 
 def test_batchnorm_errors_and_config():

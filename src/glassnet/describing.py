@@ -42,9 +42,9 @@ class DescribingMixin:
         rows, shape, total, trainable = [], self.input_shape, 0, 0
         for layer in self.layers:
             shape = layer.output_shape(shape)
-            weights = sum(int(a.size) for _, a in layer._weight_items())
+            weights = layer.count_params()
             total += weights
-            trainable += layer.count_params() if layer.trainable else 0
+            trainable += sum(int(p.size) for p in layer.params.values()) if layer.trainable else 0
             rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}"))
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
                   enumerate(("Layer (type)", "Output Shape", "Param #"))]

@@ -306,6 +306,8 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         _assign_weights(self._weight_items(), weights, "set_weights")
 
     def count_params(self):
+        """Every weight of every layer, trained or not (Keras' count; the "Total params" of
+        ``summary``)."""
         return sum(layer.count_params() for layer in self.layers)
 
     def trace(self, x, y):

@@ -136,7 +136,9 @@ class Layer:
         return tuple(input_shape)
 
     def count_params(self):
-        return int(sum(p.size for p in self.params.values()))
+        """The number of weights, as Keras counts them: the trained ``params`` and the ``state``
+        (BatchNormalization's moving statistics), as many as ``get_weights`` returns."""
+        return int(sum(a.size for _, a in self._weight_items()))
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):
