@@ -678,3 +678,19 @@ def test_one_optimizer_instance_trains_one_model(rng):
     for call in (lambda: first.fit(x, y, verbose=0), lambda: first.train_on_batch(x, y)):
         with pytest.raises(ValueError, match="optimizer: this Adam instance was compiled into another model"):
             call()
+
+
+def test_a_non_finite_batch_leaves_batch_normalization_statistics_as_they_were(rng):
+    # the step is skipped on a non-finite loss; the moving statistics, updated during the forward
+    # pass, must be spared too, or the model is left predicting NaN after the error
+    x, y = rng.standard_normal((16, 2)), rng.standard_normal((16, 1))
+    model = gn.Sequential([Dense(3, input_dim=2), gn.layers.BatchNormalization(), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    weights = model.get_weights()
+    weights[0][...] = 3e38                  # dense's output overflows float32: inf, then NaN in BN
+    model.set_weights(weights)
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError):
+        model.train_on_batch(x, y)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -117,11 +117,15 @@ class BatchNormalization(Layer):
             mean = x2.mean(axis=0)
             centred = x2 - mean
             var = np.mean(centred * centred, axis=0)      # biased, as the normalisation uses
-            keep = self.momentum
-            for name, batch in (("moving_mean", mean), ("moving_variance", var)):
-                moving = self.state[name]
-                moving *= keep
-                moving += (1.0 - keep) * batch
+            # a batch with NaN or inf in it (var is then NaN) leaves the statistics alone: training
+            # stops on it with NonFiniteError, and the model keeps the last finite statistics, as it
+            # keeps the last finite weights (a C-element check, next to the batch-sized passes above)
+            if np.isfinite(var).all():
+                keep = self.momentum
+                for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+                    moving = self.state[name]
+                    moving *= keep
+                    moving += (1.0 - keep) * batch
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
             centred = x2 - mean
