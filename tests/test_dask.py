@@ -179,3 +179,25 @@ def test_a_missing_dask_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)                  # makes the import fail
     with pytest.raises(ImportError, match=r"pip install 'glassnet\[dask\]'"):
         importlib.import_module("glassnet.dask")
+
+
+def _positive_rate(y_true, y_pred):
+    return float(np.mean(y_pred > 0.5))
+
+
+def build_with_custom_metric(units):
+    model = gn.Sequential([gn.layers.Dense(units, activation="relu", input_dim=2),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=[_positive_rate])
+    return model
+
+
+def test_a_model_with_a_custom_metric_is_rebuilt_by_build_fn(moons):
+    (X, y), (Xv, yv) = moons
+    results = sweep(build_with_custom_metric, {"units": [4, 8], "fit__batch_size": [32]}, X, y,
+                    fit_kwargs={"epochs": 2}, scheduler="synchronous")
+    with pytest.raises(ValueError, match=r"cannot be rebuilt from its config .*result\.model\(build_fn\)"):
+        results[0].model()
+    model = best_model(results, build_with_custom_metric)
+    assert model.evaluate(X, y)[1] == pytest.approx(results[0]["metrics"]["_positive_rate"])
+    assert model.evaluate(X, y)[0] == pytest.approx(results[0]["metrics"]["loss"], rel=1e-6)

@@ -44,20 +44,32 @@ class SweepResult(dict):
     ``error`` (None, or the message when training stopped on NaN/inf; metrics are then NaN).
     """
 
-    def model(self):
-        """Rebuild the trained model from its config and weights (compiled, ready to predict)."""
+    def model(self, build_fn=None):
+        """Rebuild the trained model with its weights (compiled, ready to predict).
+
+        From the stored config by default; a model with parts a config cannot name (a metric
+        function of your own) is rebuilt by ``build_fn``, the function given to ``sweep``, called
+        with this combination's parameters: ``result.model(build)``."""
         if self.get("error"):
             raise ValueError(f"the combination {self['params']} has no model: {self['error']}")
-        model = Sequential.from_config(self["config"])
+        if build_fn is not None:
+            model = _build(build_fn, self["params"])
+        else:
+            try:
+                model = Sequential.from_config(self["config"])
+            except ValueError as exc:
+                raise ValueError(f"the model cannot be rebuilt from its config ({exc}); pass the sweep's "
+                                 f"build_fn: result.model(build_fn)") from None
         model.set_weights(self["weights"])
         return model
 
 
-def best_model(results):
-    """The model of the first (best) result that ``sweep`` returned, rebuilt from its weights."""
+def best_model(results, build_fn=None):
+    """The model of the first (best) result that ``sweep`` returned, rebuilt with its weights
+    (``build_fn``: see ``SweepResult.model``)."""
     if not results:
         raise ValueError("results: expected the non-empty list that sweep returned")
-    return results[0].model()
+    return results[0].model(build_fn)
 
 
 def _combinations(param_grid):
