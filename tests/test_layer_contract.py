@@ -1,0 +1,86 @@
+"""The layer contract (design.md), run over every built-in layer from one table.
+
+For each layer: float32 in, float32 out, of the shape ``output_shape`` declares; ``backward`` returns
+a gradient of the input's shape, fills a gradient for every parameter (same keys, shapes, dtype)
+and leaves ``grad_output`` as it was; finite differences agree in float64; and the layer rebuilt
+from ``get_config`` computes the same outputs. A new layer class without a row here fails the first
+test, so none is left out by forgetting.
+"""
+import numpy as np
+import pytest
+
+from glassnet import layers
+from glassnet.gradcheck import check_layer
+
+# class name -> (factory, shape of one input sample, training mode for the checks)
+TABLE = {
+    "Dense": (lambda **kw: layers.Dense(4, activation="tanh", **kw), (5,), False),
+    "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
+    "Conv2D": (lambda **kw: layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", **kw), (7, 6, 2), False),
+    "Conv1D": (lambda **kw: layers.Conv1D(3, 3, padding="valid", **kw), (8, 2), False),
+    "MaxPooling2D": (lambda **kw: layers.MaxPooling2D(2, **kw), (5, 4, 2), False),
+    "AveragePooling2D": (lambda **kw: layers.AveragePooling2D(2, padding="same", **kw), (5, 4, 2), False),
+    "MaxPooling1D": (lambda **kw: layers.MaxPooling1D(3, strides=2, **kw), (9, 2), False),
+    "AveragePooling1D": (lambda **kw: layers.AveragePooling1D(2, **kw), (6, 3), False),
+    "GlobalAveragePooling2D": (lambda **kw: layers.GlobalAveragePooling2D(**kw), (3, 3, 2), False),
+    "Flatten": (lambda **kw: layers.Flatten(**kw), (3, 2, 2), False),
+    "Reshape": (lambda **kw: layers.Reshape((4, 3), **kw), (12,), False),
+    "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
+    "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
+}
+BATCH = 4
+
+
+def built_in_layer_classes():
+    return sorted(name for name, cls in layers.LAYERS.items()
+                  if cls.__module__.startswith("glassnet.layers.") and name != "Layer")
+
+
+def test_every_built_in_layer_has_a_row():
+    assert built_in_layer_classes() == sorted(TABLE)
+
+
+def _layer_and_input(name, dtype, seed=0):
+    factory, shape, training = TABLE[name]
+    layer = factory(dtype=dtype, seed=seed)
+    layer.build(shape)
+    x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(dtype)
+    return layer, x, training
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
+    layer, x, training = _layer_and_input(name, "float32")
+    x_before = x.copy()
+    out = layer.forward(x, training=training)
+    assert out.dtype == np.float32
+    assert out.shape == (BATCH, *layer.output_shape(x.shape[1:]))
+    grad_output = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    grad_before = grad_output.copy()
+    grad_input = layer.backward(grad_output)
+    np.testing.assert_array_equal(grad_output, grad_before)          # backward must not write into it
+    np.testing.assert_array_equal(x, x_before)                       # nor forward into its input
+    assert grad_input.shape == x.shape and grad_input.dtype == np.float32
+    assert set(layer.grads) == set(layer.params)
+    for key, param in layer.params.items():
+        assert layer.grads[key].shape == param.shape and layer.grads[key].dtype == np.float32, key
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_gradients_agree_with_finite_differences(name):
+    layer, x, training = _layer_and_input(name, "float64")
+    # Dropout: the same mask on every pass, from a generator reset before each forward
+    reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name == "Dropout" else None
+    report = check_layer(layer, x, training=training, before_forward=reset)
+    assert report["max_error"] < 1e-6 and "input" in report["errors"]
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_rebuilt_from_its_config_it_computes_the_same(name):
+    layer, x, _ = _layer_and_input(name, "float32")
+    copy = type(layer).from_config(layer.get_config())
+    copy.dtype = layer.dtype
+    copy.build(x.shape[1:])
+    copy.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(copy.forward(x, training=False), layer.forward(x, training=False))
+    assert copy.get_config() == layer.get_config()
