@@ -105,6 +105,30 @@ def test_fused_loss_finite_for_huge_logits(name, activation, dtype, rng):
     assert value > 100    # confidently wrong somewhere: the loss must say so, not clip to ~16
 
 
+@pytest.mark.parametrize("name,activation", [("binary_crossentropy", "sigmoid"),
+                                             ("categorical_crossentropy", "softmax"),
+                                             ("sparse_categorical_crossentropy", "softmax")])
+def test_fused_gradient_holds_no_subnormal_numbers(name, activation, rng):
+    """Outputs below float32's smallest normal number (a confident network's wrong classes) give
+    gradients of exactly 0 there, so the backward matrix products never see a subnormal number
+    (slow on x86); every other gradient is the plain (a - y) / n, bit for bit."""
+    tiny = np.finfo(np.float32).tiny
+    z = rng.standard_normal((8, 3)).astype(np.float32)
+    z[0, 1], z[3, 0], z[5, 2] = -92.0, -97.0, -200.0          # outputs ~1e-40, ~1e-42 and 0
+    y = _targets(name, rng, 8, 3)
+    y = y if name.startswith("sparse") else y.astype(np.float32)
+    loss, act = losses.get(name), activations.get(activation)
+    a = act.forward(z)
+    assert ((a > 0) & (a < tiny)).any()                       # the case under test is there
+    g = loss.gradient_from_logits(a, y)
+    assert not ((g != 0) & (np.abs(g) < tiny)).any()
+    n = g.size if name == "binary_crossentropy" else g.shape[0]
+    plain = (a - (np.eye(3, dtype=np.float32)[y] if name.startswith("sparse") else y)) * np.float32(1.0 / n)
+    small = np.abs(plain) < tiny
+    assert small.any() and (g[small] == 0).all()
+    np.testing.assert_array_equal(g[~small], plain[~small])
+
+
 @pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
 @pytest.mark.parametrize("gap", [0.0, 20.0, 86.0, 95.0, 120.0, 1e4])
 @pytest.mark.parametrize("weighted", [False, True])

@@ -152,3 +152,67 @@ def test_defaults_are_keras_defaults(name):
         value = getattr(theirs, arg)
         value = value.numpy() if hasattr(value, "numpy") else value
         assert ours == pytest.approx(float(value), rel=1e-6), arg
+
+
+@pytest.mark.parametrize("name,kwargs", [(c[0], c[1]) for c in CASES],
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_pieces_change_nothing(name, kwargs, rng, monkeypatch):
+    """A flat buffer longer than PIECE is updated piece by piece (cache-sized runs): bit for bit
+    what one pass over the whole buffer gives, the state included."""
+    n = 2 * optimizers.PIECE + 1234                      # two whole pieces and a short one
+    p0 = rng.standard_normal(n).astype(np.float32)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(4)]
+
+    def train(piece):
+        monkeypatch.setattr(optimizers, "PIECE", piece)
+        opt, p = optimizers.OPTIMIZERS[name](**kwargs), p0.copy()
+        for g in grads:
+            opt.apply([("params", p, g)])
+        return p, opt.get_state()["slots"]["params"]
+
+    p_pieces, state_pieces = train(optimizers.PIECE)
+    p_whole, state_whole = train(10 * n)
+    assert len(optimizers.pieces(p0, p0)) == 1              # the whole run really was one pass
+    monkeypatch.undo()
+    assert len(optimizers.pieces(p0, p0)) == 3
+    np.testing.assert_array_equal(p_pieces, p_whole)
+    assert not np.array_equal(p_pieces, p0)
+    assert state_pieces.keys() == state_whole.keys()
+    for slot in state_whole:
+        np.testing.assert_array_equal(state_pieces[slot], state_whole[slot])
+
+
+STATEFUL = [(i, c) for i, c in enumerate(CASES) if c[0] != "sgd" or c[1].get("momentum")]
+
+
+@pytest.mark.parametrize("name,kwargs", [(c[0], c[1]) for _, c in STATEFUL],
+                         ids=[f"{c[0]}-{i}" for i, c in STATEFUL])
+def test_state_loses_its_subnormal_numbers_and_nothing_else(name, kwargs, rng, monkeypatch):
+    """Half the parameters stop getting gradients (dead units): their moments decay through the
+    subnormal numbers, slow on x86. Every FLUSH_EVERY steps those become 0; the weights end bit
+    for bit where they end without the flush."""
+    tiny = np.finfo(np.float32).tiny
+    p0 = rng.standard_normal(1000).astype(np.float32)
+    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(3)]
+    for _ in range(1200):                                   # m decays by 0.9 a step: ~1e-55 by then
+        g = np.zeros(1000, np.float32)
+        g[500:] = grads[0][500:] * 1e-3
+        grads.append(g)
+
+    def train(flush_every):
+        monkeypatch.setattr(optimizers, "FLUSH_EVERY", flush_every)
+        opt, p = optimizers.OPTIMIZERS[name](**kwargs), p0.copy()
+        subnormal_seen = False
+        for g in grads:
+            opt.apply([("params", p, g)])
+            state = opt.get_state()["slots"]["params"]
+            subnormal_seen |= any(((s != 0) & (np.abs(s) < tiny)).any() for s in state.values())
+        return p, subnormal_seen, state
+
+    p_flushed, _, state = train(optimizers.FLUSH_EVERY)
+    p_plain, plain_saw_subnormals, _ = train(10 ** 9)
+    np.testing.assert_array_equal(p_flushed, p_plain)
+    for s in state.values():
+        assert not ((s != 0) & (np.abs(s) < tiny)).any()
+    if name != "adagrad":                     # Adagrad's sum only grows: nothing to flush
+        assert plain_saw_subnormals

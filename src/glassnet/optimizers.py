@@ -4,10 +4,58 @@ Each optimizer keeps its state (moments, accumulators) per parameter key, ``"lay
 it can be saved and restored for an exact resume. Names and defaults follow Keras; the update formula
 is PyTorch's step for step (where the two differ, e.g. where Adam adds epsilon, the docstring says).
 Updates run in place through preallocated scratch buffers: no per-step allocation.
+
+An update is a dozen element-wise passes over the parameters. ``Sequential`` hands over all of them
+as one flat buffer, which for a wide network is megabytes: each pass would then stream it from main
+memory again. So every update walks the buffers in pieces of ``PIECE`` elements and makes all its
+passes over one piece while it sits in the core's cache (mnist_wide's Adam step: 1.8 -> 1.2 ms).
+Element-wise arithmetic does not depend on how the array is cut, so the result is bit for bit the
+same.
+
+A parameter whose gradient is exactly 0 (a dead ReLU unit's weights) has its moments decay towards 0
+step after step: Adam's m by 0.9 a step, through the subnormal numbers below float32's smallest
+normal (1.2e-38), where it spends some 150 steps. Arithmetic on subnormals takes a slow microcode path
+on many x86 CPUs, which doubled the epoch time of mnist1d's MLP late in training. So every
+``FLUSH_EVERY`` steps the state's subnormal values are set to 0 (``flush_subnormals``). An m of
+1e-38 moves a weight by less than 1e-30 times the learning rate: nothing a float32 weight can show.
 """
 import math
 
 import numpy as np
+
+# 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
+# 640 KiB, which fits the L2 cache of current x86 server cores (512 KiB-2 MiB)
+PIECE = 32768
+
+# every this many steps the optimizer's state loses its subnormal values (see the module docstring)
+FLUSH_EVERY = 16
+
+
+def pieces(*arrays):
+    """Matching views of same-shaped ``arrays`` in runs of at most ``PIECE`` elements.
+
+    Only 1-D arrays (the flat buffers) are cut; any other array comes back whole, as one piece.
+
+    >>> a, b = np.zeros(70000, np.float32), np.ones(70000, np.float32)
+    >>> [len(pa) for pa, pb in pieces(a, b)]
+    [32768, 32768, 4464]
+    """
+    n = arrays[0].size
+    if arrays[0].ndim != 1 or n <= PIECE:
+        return [arrays]
+    return [tuple(a[start:start + PIECE] for a in arrays) for start in range(0, n, PIECE)]
+
+
+def flush_subnormals(a):
+    """Set the values of ``a`` whose magnitude is below the smallest normal number of its dtype
+    to 0, in place.
+
+    >>> a = np.array([1e-39, -1e-40, 1e-30, 0.5], np.float32); flush_subnormals(a); a.tolist()
+    [0.0, 0.0, 1.0000000031710769e-30, 0.5]
+    """
+    tiny = np.finfo(a.dtype).tiny
+    for (piece,) in pieces(a):
+        np.copyto(piece, 0, where=np.abs(piece) < tiny)
 
 
 class Optimizer:
@@ -37,6 +85,10 @@ class Optimizer:
         self.iterations += 1
         for key, param, grad in triples:
             self.update(key, param, grad)
+        if self.iterations % FLUSH_EVERY == 0:
+            for slots in self.slots.values():
+                for state in slots.values():
+                    flush_subnormals(state)
 
     def update(self, key, param, grad):
         raise NotImplementedError
@@ -95,19 +147,19 @@ class SGD(Optimizer):
             return
         first = key not in self.slots
         slots, tmp = self._slot(key, param, "momentum")
-        buf = slots["momentum"]
-        if first:
-            buf[...] = grad
-        else:
-            buf *= self.momentum
-            buf += grad
-        if self.nesterov:
-            np.multiply(buf, self.momentum, out=tmp)
-            tmp += grad
-        else:
-            tmp[...] = buf
-        tmp *= self.learning_rate
-        param -= tmp
+        for param, grad, buf, tmp in pieces(param, grad, slots["momentum"], tmp):
+            if first:
+                buf[...] = grad
+            else:
+                buf *= self.momentum
+                buf += grad
+            if self.nesterov:
+                np.multiply(buf, self.momentum, out=tmp)
+                tmp += grad
+            else:
+                tmp[...] = buf
+            tmp *= self.learning_rate
+            param -= tmp
 
 
 class Adam(Optimizer):
@@ -125,23 +177,23 @@ class Adam(Optimizer):
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
-        m, v = slots["m"], slots["v"]
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
-        m *= b1                                     # m = b1 m + (1 - b1) g
-        np.multiply(grad, 1 - b1, out=tmp)
-        m += tmp
-        v *= b2                                     # v = b2 v + (1 - b2) g^2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - b2
-        v += tmp
         # m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t) equals c m / (sqrt(v) + c eps): the same
         # step with one pass over the parameters fewer
         c = math.sqrt(1 - b2 ** t)
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon * c
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.learning_rate * c / (1 - b1 ** t)
-        param -= tmp
+        for param, grad, m, v, tmp in pieces(param, grad, slots["m"], slots["v"], tmp):
+            m *= b1                                 # m = b1 m + (1 - b1) g
+            np.multiply(grad, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2                                 # v = b2 v + (1 - b2) g^2
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)                     # param -= lr c / (1 - b1^t) m / (sqrt(v) + c eps)
+            tmp += self.epsilon * c
+            np.divide(m, tmp, out=tmp)
+            tmp *= self.learning_rate * c / (1 - b1 ** t)
+            param -= tmp
 
 
 class AdamW(Adam):
@@ -170,21 +222,22 @@ class RMSprop(Optimizer):
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
-        v = slots["v"]
-        v *= self.rho
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - self.rho
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(grad, tmp, out=tmp)
-        if self.momentum:
-            buf = slots["momentum"]
-            buf *= self.momentum
-            buf += tmp
-            tmp[...] = buf
-        tmp *= self.learning_rate
-        param -= tmp
+        # without momentum, v stands in for the unused momentum buffer (it is never touched)
+        buf = slots.get("momentum", slots["v"])
+        for param, grad, v, buf, tmp in pieces(param, grad, slots["v"], buf, tmp):
+            v *= self.rho
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - self.rho
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            np.divide(grad, tmp, out=tmp)
+            if self.momentum:
+                buf *= self.momentum
+                buf += tmp
+                tmp[...] = buf
+            tmp *= self.learning_rate
+            param -= tmp
 
 
 class Adagrad(Optimizer):
@@ -198,14 +251,14 @@ class Adagrad(Optimizer):
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
-        s = slots["sum"]
-        np.multiply(grad, grad, out=tmp)
-        s += tmp
-        np.sqrt(s, out=tmp)
-        tmp += self.epsilon
-        np.divide(grad, tmp, out=tmp)
-        tmp *= self.learning_rate
-        param -= tmp
+        for param, grad, s, tmp in pieces(param, grad, slots["sum"], tmp):
+            np.multiply(grad, grad, out=tmp)
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp += self.epsilon
+            np.divide(grad, tmp, out=tmp)
+            tmp *= self.learning_rate
+            param -= tmp
 
 
 class Adadelta(Optimizer):
@@ -221,26 +274,26 @@ class Adadelta(Optimizer):
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "v", "u")
-        v, u = slots["v"], slots["u"]
         d = self._scratch.get(key + "#delta")
         if d is None:
             d = self._scratch[key + "#delta"] = np.empty_like(param)
-        v *= self.rho
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - self.rho
-        v += tmp
-        np.add(u, self.epsilon, out=d)               # d = sqrt(u + eps) / sqrt(v + eps) * g
-        np.sqrt(d, out=d)
-        np.add(v, self.epsilon, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        d /= tmp
-        d *= grad
-        u *= self.rho
-        np.multiply(d, d, out=tmp)
-        tmp *= 1 - self.rho
-        u += tmp
-        np.multiply(d, self.learning_rate, out=tmp)
-        param -= tmp
+        for param, grad, v, u, d, tmp in pieces(param, grad, slots["v"], slots["u"], d, tmp):
+            v *= self.rho
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - self.rho
+            v += tmp
+            np.add(u, self.epsilon, out=d)           # d = sqrt(u + eps) / sqrt(v + eps) * g
+            np.sqrt(d, out=d)
+            np.add(v, self.epsilon, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            d /= tmp
+            d *= grad
+            u *= self.rho
+            np.multiply(d, d, out=tmp)
+            tmp *= 1 - self.rho
+            u += tmp
+            np.multiply(d, self.learning_rate, out=tmp)
+            param -= tmp
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
