@@ -56,6 +56,28 @@ def test_dense_matches_torch_linear(rng, torch):
     np.testing.assert_allclose(layer.grads["bias"], b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_in,units", [(3, 4), (80, 64)])      # 12 and 5,120 kernel entries
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_sample_kernel_gradient_is_the_outer_product(n_in, units, dtype, rng):
+    """Batch size 1 takes a special path (a broadcast multiply for small kernels, einsum for big
+    ones): both must give exactly x^T g, and the same as a batch of two identical samples / 2."""
+    layer = Dense(units, activation="tanh", dtype=dtype, seed=0)
+    x = rng.standard_normal((1, n_in)).astype(dtype)
+    layer(x)
+    g = rng.standard_normal((1, units)).astype(dtype)
+    layer.backward(g)
+    assert layer.grads["kernel"].dtype == np.dtype(dtype)
+    dz = g * (1 - layer.a ** 2)
+    np.testing.assert_array_equal(layer.grads["kernel"], x.T * dz)
+    np.testing.assert_allclose(layer.grads["kernel"], x.T.astype(np.float64) @ dz.astype(np.float64),
+                               rtol=1e-6 if dtype == "float32" else 1e-14)
+    kernel_one = layer.grads["kernel"].copy()
+    layer(np.repeat(x, 2, axis=0))
+    layer.backward(np.repeat(g, 2, axis=0))
+    # (float32: the two-row forward product rounds differently from the one-row one)
+    np.testing.assert_allclose(layer.grads["kernel"], 2 * kernel_one, rtol=2e-5 if dtype == "float32" else 1e-12)
+
+
 def test_dense_shapes_and_dtype():
     layer = Dense(7, activation="relu", seed=0)
     out = layer(np.ones((3, 5)))

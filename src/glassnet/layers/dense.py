@@ -4,6 +4,10 @@ import numpy as np
 from .. import activations, backend, initializers
 from .base import Layer
 
+# from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
+# np.einsum rather than a broadcast multiply (measured crossover: ~2,000-5,000 entries)
+_EINSUM_OUTER_MIN_SIZE = 4096
+
 
 class Dense(Layer):
     """Fully connected layer with an optional activation.
@@ -65,8 +69,15 @@ class Dense(Layer):
         self.grad_z = grad_z
         if grad_z.shape[0] == 1:
             # one sample (per-sample SGD): x.T @ grad_z is an outer product, which BLAS runs as a
-            # matrix product with an inner size of 1 -- several times slower than a broadcast multiply
-            np.multiply(self.x.T, grad_z, out=self.grads["kernel"])
+            # matrix product with an inner size of 1 -- several times slower than a broadcast
+            # multiply. einsum's product loop is faster still on big ones (784 x 100: 20 against
+            # 34 us; it costs ~1 us more to set up, so small ones keep the multiply). Same numbers:
+            # a sum over one product is that product.
+            kernel_grad = self.grads["kernel"]
+            if kernel_grad.size >= _EINSUM_OUTER_MIN_SIZE and isinstance(grad_z, np.ndarray):
+                np.einsum("ki,kj->ij", self.x, grad_z, out=kernel_grad)
+            else:
+                np.multiply(self.x.T, grad_z, out=kernel_grad)
             self.grads["bias"][...] = grad_z[0]
         else:
             np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
