@@ -24,7 +24,7 @@ def run_module(monkeypatch):
     import run
     yield run
     for name in set(sys.modules) - before:
-        if name in ("run", "tasks", "sklearn_runner", "floor"):
+        if name in ("run", "tasks", "sklearn_runner", "floor", "seeds"):
             del sys.modules[name]
 
 
@@ -107,3 +107,27 @@ def test_floor_reports_each_layer_of_work(run_module, tmp_path, monkeypatch, wit
     row = next(line for line in text.splitlines() if line.startswith("| xor | 4, 1 |"))
     assert row.endswith("| 0.2 | - | - |") != with_torch       # allowed and floor/allowed need PyTorch
     assert "floor / allowed" in text
+
+
+def test_seeds_report_gives_the_paired_interval(run_module):
+    import seeds
+    lines = seeds.report("xor", "torch", {"glassnet": [91.0, 92.0, 93.0], "torch": [90.0, 90.0, 90.0]})
+    text = "\n".join(lines)
+    assert "| glassnet | 91.0 | 92.0 | 93.0 | **92.00** | 1.00 |" in text
+    # differences 1, 2, 3: mean 2, std 1, t(2 dof) = 4.303 -> half-width 4.303 / sqrt(3) = 2.484
+    assert "+2.00 points, 95 % interval [-0.48, +4.48]" in text
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+def test_seeds_trains_each_seed_in_both_frameworks(run_module, tmp_path):
+    import seeds
+    out = tmp_path / "seeds.md"
+    seeds.main(["--tasks", "xor", "--peers", "torch", "--seeds", "2", "--out", str(out)])
+    text = out.read_text()
+    assert "### xor: glassnet vs torch, 2 seeds" in text
+    for name in ("glassnet", "torch"):       # two accuracies (of 4 points: 0, 25, ... 100), mean, std
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        values = [float(v.strip("* ")) for v in row.strip("|").split("|")[1:]]
+        assert len(values) == 4 and all(v % 25 == 0 for v in values[:2])
+    with pytest.raises(SystemExit):
+        seeds.main(["--seeds", "1"])

@@ -1,0 +1,95 @@
+"""Test accuracy over many seeds: is a gap between glassnet and a peer the framework, or the seed?
+
+    python benchmarks/seeds.py [--tasks mnist1d_mlp] [--peers torch] [--seeds 20] [--out PATH]
+
+``run.py`` trains every framework from one set of initial weights (model seed 0) and one shuffling
+seed, so its accuracy column is one draw. On a task that overfits (mnist1d_mlp reaches 100 % training
+accuracy and its test accuracy wanders for the last 40 epochs) that draw can differ by several
+points between two correct implementations. Here each seed s gives glassnet's initial weights from
+model seed s, which every framework starts from, and s is each framework's shuffling seed; the report
+is the accuracy per seed, the means, and the mean of the paired differences with its 95 % interval
+(t distribution). Runs in this process: accuracy, not time, is the question.
+"""
+import argparse
+import datetime
+import math
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "peers"))
+
+import run  # noqa: E402
+from tasks import ADAM_EPSILON, TASKS, build_glassnet, load_data  # noqa: E402
+
+# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's 1.96)
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042]
+
+
+def accuracies(task_name, peer, seeds):
+    """``{framework: [test accuracy % per seed]}`` for glassnet and ``peer``."""
+    import importlib
+    spec = dict(TASKS[task_name], name=task_name)
+    X, y, Xt, yt = load_data(spec["data"])
+    spec.update(n_classes=int(max(y.max(), yt.max()) + 1), adam_epsilon=ADAM_EPSILON,
+                n_train=int(X.shape[0]), n_test=int(Xt.shape[0]))
+    runners = {name: importlib.import_module(f"{name}_runner") for name in ("glassnet", peer)}
+    result = {name: [] for name in runners}
+    for seed in range(seeds):
+        weights = build_glassnet(spec, seed=seed).get_weights()
+        for name, runner in runners.items():
+            out = runner.run(dict(spec, train_seed=seed), X, y, Xt, yt, weights)
+            result[name].append(out["test_accuracy"])
+        print(f"{task_name} seed {seed}: " + ", ".join(f"{n} {v[-1]:.1f}" for n, v in result.items()),
+              flush=True)
+    return result
+
+
+def report(task_name, peer, result):
+    """Markdown lines: per-seed table and the paired difference with its 95 % interval."""
+    ours, theirs = result["glassnet"], result[peer]
+    diffs = [a - b for a, b in zip(ours, theirs)]
+    n = len(diffs)
+    mean = statistics.fmean(diffs)
+    half = (_T95[n - 2] if n - 2 < len(_T95) else 1.96) * statistics.stdev(diffs) / math.sqrt(n) if n > 1 else float("nan")
+    lines = [f"### {task_name}: glassnet vs {peer}, {n} seeds", "",
+             "| seed | " + " | ".join(str(s) for s in range(n)) + " | mean | std |",
+             "|---|" + "---:|" * (n + 2)]
+    for name, values in (("glassnet", ours), (peer, theirs)):
+        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in values)
+                     + f" | **{statistics.fmean(values):.2f}** | {statistics.stdev(values):.2f} |")
+    lines += ["", f"Paired difference glassnet - {peer}: {mean:+.2f} points, 95 % interval "
+                  f"[{mean - half:+.2f}, {mean + half:+.2f}].", ""]
+    return lines
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", default="mnist1d_mlp")
+    p.add_argument("--peers", default="torch", help="one or more of torch, keras, sklearn")
+    p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--out", help="also write the report to this markdown file")
+    args = p.parse_args(argv)
+    if args.seeds < 2:
+        p.error(f"--seeds: expected at least 2, got {args.seeds}")
+    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
+    lines = ["# Test accuracy over seeds", "",
+             f"Made by `python benchmarks/seeds.py {argv_text}` on "
+             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {run._git_commit()}; "
+             f"{run.cpu_model()}. See `benchmarks/seeds.py` for the method.", ""]
+    for task_name in args.tasks.split(","):
+        for peer in args.peers.split(","):
+            lines += report(task_name, peer, accuracies(task_name, peer, args.seeds))
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
