@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -340,6 +341,22 @@ def test_refusals_raise_model_file_error(case, good_file, tmp_path):
     assert type(info.value) is ModelFileError and isinstance(info.value, ValueError)
     assert str(bad) in str(info.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_python2_npy_header_is_refused_without_numpys_warning(good_file, tmp_path):
+    """NumPy parses a header with Python 2 literals (3L) after a UserWarning; glassnet never writes
+    one, so the loader refuses it as a damaged file, and no warning escapes (found by the fuzzer)."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3L, 6L), }"
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(72)
+    members = _members(good_file)
+    members["weights/000.npy"] = npy
+    bad = tmp_path / "py2.npz"
+    _zip(bad, members)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelFileError, match="Python 2 form"):
+            load_model(bad)
 
 
 def test_declared_sizes_are_checked_before_reading(good_file, tmp_path):

@@ -9,6 +9,7 @@ than the file declares, or read an array other than the one the config leads us 
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 
@@ -46,7 +47,15 @@ def read_header(npz, info):
         if version not in ((1, 0), (2, 0)):
             raise ModelFileError(f"{info.filename}: unsupported .npy version {version}")
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
+        with warnings.catch_warnings():
+            # a header NumPy parses only after rewriting Python 2 literals (3L) comes with a
+            # UserWarning; glassnet never wrote one, so it is a damaged or foreign file
+            warnings.simplefilter("error", UserWarning)
+            try:
+                shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
+            except UserWarning:
+                raise ModelFileError(f"{info.filename}: .npy header in Python 2 form, "
+                                     f"which glassnet never writes") from None
         offset = fp.tell()
     if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.shape != ():
         raise ModelFileError(f"{info.filename}: dtype {dtype} is not a plain numeric dtype")
