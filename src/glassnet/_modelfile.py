@@ -48,14 +48,18 @@ def read_header(npz, info):
             raise ModelFileError(f"{info.filename}: unsupported .npy version {version}")
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         with warnings.catch_warnings():
-            # a header NumPy parses only after rewriting Python 2 literals (3L) comes with a
-            # UserWarning; glassnet never wrote one, so it is a damaged or foreign file
-            warnings.simplefilter("error", UserWarning)
+            # NumPy parses some damaged headers only with a warning: a UserWarning after rewriting
+            # Python 2 literals (3L), a DeprecationWarning from the parser for a stray backslash.
+            # glassnet never wrote such a header, so it is a damaged or foreign file: an error,
+            # and no warning leaks to the caller
+            warnings.simplefilter("error")
             try:
                 shape, _, dtype = read(fp, max_header_size=10000)    # fortran order: numpy handles it
-            except UserWarning:
-                raise ModelFileError(f"{info.filename}: .npy header in Python 2 form, "
-                                     f"which glassnet never writes") from None
+            except Warning as exc:
+                raise ModelFileError(f"{info.filename}: a .npy header NumPy reads only with a warning, "
+                                     f"which glassnet never writes ({str(exc)[:120]})") from None
+            except (ValueError, SyntaxError) as exc:
+                raise ModelFileError(f"{info.filename}: unreadable .npy header ({str(exc)[:120]})") from None
         offset = fp.tell()
     if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.shape != ():
         raise ModelFileError(f"{info.filename}: dtype {dtype} is not a plain numeric dtype")
