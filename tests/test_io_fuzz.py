@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import tempfile
+import warnings
 import zipfile
 from datetime import timedelta
 
@@ -100,7 +101,7 @@ def _timeout(signum, frame):
 
 
 def attempt(data):
-    """Load ``data``; anything but a model or a ModelFileError fails the test."""
+    """Load ``data``; anything but a model or a ModelFileError fails the test, a warning included."""
     path = os.path.join(WORKDIR, "case.npz")
     with open(path, "wb") as f:
         f.write(data)
@@ -110,7 +111,9 @@ def attempt(data):
         previous = signal.signal(signal.SIGALRM, _timeout)
         signal.setitimer(signal.ITIMER_REAL, 5)
     try:
-        model = load_model(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")      # a warning escaping the loader fails the case too
+            model = load_model(path)
     except Exception as exc:      # noqa: BLE001 - the point is to see every type
         assert type(exc) is ModelFileError, f"{type(exc).__name__}: {exc}"
         CASES["refused"] += 1
