@@ -397,6 +397,10 @@ def markdown(args, machine, results, frameworks, checks, blas, tiny):
         "- scikit-learn's MLPClassifier only where the task maps onto it (dense, one hidden activation "
         "among relu/tanh/logistic, log-loss): `alpha=0`, momentum 0, one `partial_fit` per epoch "
         "(which also repeats input validation each epoch). xor (squared error) and mnist_cnn are n/a.",
+        "- Test accuracy is one draw: one set of initial weights, one shuffling seed per framework. "
+        "Where a network overfits (mnist1d_mlp), it moves by several points from seed to seed; "
+        "`python benchmarks/seeds.py` measures that spread and the paired difference between "
+        "glassnet and a peer over many seeds (`docs/benchmarks_seeds.md`).",
         "- Peak RSS is each worker process's own high-water mark (VmHWM; `ru_maxrss` is not used on "
         "Linux because it inherits the parent's RSS across the exec): it includes the interpreter and "
         "the library's import, which dominate on the small tasks.",
