@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "peers"))
 
 import run  # noqa: E402
-from tasks import ADAM_EPSILON, TASKS, build_glassnet, load_data  # noqa: E402
+from tasks import TASKS, build_glassnet, load_data, runner_spec  # noqa: E402
 
 # two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's 1.96)
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -33,10 +33,8 @@ _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 def accuracies(task_name, peer, seeds):
     """``{framework: [test accuracy % per seed]}`` for glassnet and ``peer``."""
     import importlib
-    spec = dict(TASKS[task_name], name=task_name)
-    X, y, Xt, yt = load_data(spec["data"])
-    spec.update(n_classes=int(max(y.max(), yt.max()) + 1), adam_epsilon=ADAM_EPSILON,
-                n_train=int(X.shape[0]), n_test=int(Xt.shape[0]))
+    X, y, Xt, yt = load_data(TASKS[task_name]["data"])
+    spec = runner_spec(task_name, y, yt)
     runners = {name: importlib.import_module(f"{name}_runner") for name in ("glassnet", peer)}
     result = {name: [] for name in runners}
     for seed in range(seeds):
@@ -55,7 +53,8 @@ def report(task_name, peer, result):
     diffs = [a - b for a, b in zip(ours, theirs)]
     n = len(diffs)
     mean = statistics.fmean(diffs)
-    half = (_T95[n - 2] if n - 2 < len(_T95) else 1.96) * statistics.stdev(diffs) / math.sqrt(n) if n > 1 else float("nan")
+    t = _T95[n - 2] if n - 2 < len(_T95) else 1.96          # n - 1 degrees of freedom
+    half = t * statistics.stdev(diffs) / math.sqrt(n)
     lines = [f"### {task_name}: glassnet vs {peer}, {n} seeds", "",
              "| seed | " + " | ".join(str(s) for s in range(n)) + " | mean | std |",
              "|---|" + "---:|" * (n + 2)]

@@ -135,18 +135,27 @@ def scaled_epochs(spec, scale):
     return max(2, int(round(spec["epochs"] * scale)))
 
 
+def runner_spec(name, y, y_test, scale=1.0):
+    """The task dict the runners get (JSON-serialisable) for data with labels ``y`` / ``y_test``:
+    the task's table entry plus ``epochs`` scaled, the sizes, the class count, Adam's epsilon and
+    the shuffling seed (``TRAIN_SEED``; ``benchmarks/seeds.py`` replaces it per seed)."""
+    spec = dict(TASKS[name], name=name)
+    spec.update(epochs=scaled_epochs(spec, scale), n_train=int(y.shape[0]), n_test=int(y_test.shape[0]),
+                n_classes=int(max(y.max(), y_test.max()) + 1), adam_epsilon=ADAM_EPSILON,
+                train_seed=TRAIN_SEED)
+    return spec
+
+
 def prepare(name, scale, path):
     """Write the task's data and glassnet's initial weights to ``path`` (.npz); return the task
-    dict the runners get (JSON-serialisable), with ``epochs`` already scaled."""
-    spec = dict(TASKS[name], name=name)
-    X, y, Xt, yt = load_data(spec["data"])
+    dict the runners get (``runner_spec``), with the number of weight arrays added."""
+    X, y, Xt, yt = load_data(TASKS[name]["data"])
+    spec = runner_spec(name, y, yt, scale)
     weights = build_glassnet(spec).get_weights()
     arrays = {"X_train": X, "y_train": y, "X_test": Xt, "y_test": yt}
     arrays.update({f"w{i}": w for i, w in enumerate(weights)})
     np.savez(path, **arrays)
-    spec.update(epochs=scaled_epochs(spec, scale), n_weights=len(weights), n_train=int(X.shape[0]),
-                n_test=int(Xt.shape[0]), n_classes=int(max(y.max(), yt.max()) + 1),
-                adam_epsilon=ADAM_EPSILON, train_seed=TRAIN_SEED)
+    spec["n_weights"] = len(weights)
     json.dumps(spec)        # fail here, not in a worker, if something is not serialisable
     return spec
 
