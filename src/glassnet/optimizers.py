@@ -34,7 +34,8 @@ FLUSH_EVERY = 16
 def pieces(*arrays):
     """Matching views of same-shaped ``arrays`` in runs of at most ``PIECE`` elements.
 
-    Only 1-D arrays (the flat buffers) are cut; any other array comes back whole, as one piece.
+    arrays : ndarrays of one shape. 1-D ones, (n,), come back as a list of tuples of (<= PIECE,)
+    views; any other shape comes back whole, as the single tuple ``arrays``.
 
     >>> a, b = np.zeros(70000, np.float32), np.ones(70000, np.float32)
     >>> [len(pa) for pa, pb in pieces(a, b)]
@@ -47,8 +48,8 @@ def pieces(*arrays):
 
 
 def flush_subnormals(a):
-    """Set the values of ``a`` whose magnitude is below the smallest normal number of its dtype
-    to 0, in place.
+    """Set the values of ``a`` (a floating ndarray of any shape) whose magnitude is below the
+    smallest normal number of its dtype to 0, in place.
 
     >>> a = np.array([1e-39, -1e-40, 1e-30, 0.5], np.float32); flush_subnormals(a); a.tolist()
     [0.0, 0.0, 1.0000000031710769e-30, 0.5]
