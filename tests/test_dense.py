@@ -78,6 +78,20 @@ def test_one_sample_kernel_gradient_is_the_outer_product(n_in, units, dtype, rng
     np.testing.assert_allclose(layer.grads["kernel"], 2 * kernel_one, rtol=2e-5 if dtype == "float32" else 1e-12)
 
 
+def test_float32_layer_takes_a_float64_upstream_gradient(rng):
+    """The products write into the float32 gradient buffers even when the upstream gradient is
+    float64 (np.dot refuses such an ``out``; the layer falls back to matmul, which casts)."""
+    layer = Dense(4, seed=0)          # linear: dL/dz is the float64 upstream gradient itself
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    layer(x)
+    dz = rng.standard_normal((5, 4))
+    dx = layer.backward(dz)
+    assert layer.grads["kernel"].dtype == layer.grads["bias"].dtype == np.float32
+    np.testing.assert_allclose(layer.grads["kernel"], x.T.astype(np.float64) @ dz, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(layer.grads["bias"], dz.sum(axis=0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(dx, dz @ layer.params["kernel"].T.astype(np.float64), rtol=1e-6, atol=1e-7)
+
+
 def test_dense_shapes_and_dtype():
     layer = Dense(7, activation="relu", seed=0)
     out = layer(np.ones((3, 5)))
