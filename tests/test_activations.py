@@ -72,3 +72,15 @@ def test_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError, match="relu") as info:
         activations.get("rectifier")
     assert "'rectifier'" in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (80, 60)])     # both sides of the small-array path's size
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_passes_the_gradient_where_z_is_positive(shape, dtype, rng):
+    z = rng.standard_normal(shape).astype(dtype)
+    z.flat[:4] = [0.0, -0.0, 1e-30, -1e-30]       # at exactly 0 the derivative is 0, as in PyTorch
+    g = rng.standard_normal(shape).astype(dtype)
+    relu = activations.get("relu")
+    got = relu.backward(g, z, relu.forward(z))
+    np.testing.assert_array_equal(got, np.where(z > 0, g, 0))
+    assert got.dtype == dtype and got.shape == shape
