@@ -29,6 +29,7 @@ twin, scaled by w before the same reduction, so weights of exactly 1 give bit-id
 import numpy as np
 
 from . import backend
+from ._rows import row_max
 
 EPSILON = 1e-7    # probabilities are clipped to [EPSILON, 1 - EPSILON] on the unfused path (Keras)
 
@@ -335,7 +336,7 @@ class CategoricalCrossentropy(Loss):
     def _logsumexp(z, a):
         # log(sum(exp(z))) = z_j - log(softmax(z)_j) for any j; at the argmax, softmax >= 1/k, so
         # the log is exact: no second pass of exponentials is needed.
-        return z.max(axis=-1) - np.log(a.max(axis=-1))
+        return row_max(z) - np.log(row_max(a))
 
     def gradient_from_logits(self, a, y_true):
         g = np.subtract(a, y_true)

@@ -8,6 +8,7 @@
 import numpy as np
 
 from . import losses
+from ._rows import row_argmax
 
 
 def binary_accuracy(y_pred, y_true, threshold=0.5):
@@ -21,9 +22,9 @@ def binary_accuracy(y_pred, y_true, threshold=0.5):
 
 def categorical_accuracy(y_pred, y_true):
     """Fraction of rows whose argmax matches; y_true one-hot (n, k) or integer labels (n,)."""
-    predicted = y_pred.argmax(axis=-1)
+    predicted = row_argmax(y_pred)
     if y_true.ndim == 2:
-        y_true = losses.aligned_targets(y_pred, y_true, "categorical_accuracy").argmax(axis=-1)
+        y_true = row_argmax(losses.aligned_targets(y_pred, y_true, "categorical_accuracy"))
     elif y_true.shape != predicted.shape:
         raise ValueError(f"categorical_accuracy: expected one-hot targets of shape {y_pred.shape} or "
                          f"labels of shape {predicted.shape}, got shape {y_true.shape}")
