@@ -78,6 +78,23 @@ def test_one_sample_kernel_gradient_is_the_outer_product(n_in, units, dtype, rng
     np.testing.assert_allclose(layer.grads["kernel"], 2 * kernel_one, rtol=2e-5 if dtype == "float32" else 1e-12)
 
 
+@pytest.mark.parametrize("n,n_in,units", [(8, 5, 7), (64, 70, 60)])   # np.dot's and matmul's routes
+def test_products_on_both_routes(n, n_in, units, rng):
+    from glassnet.layers.dense import _DOT_MAX_MACS
+    assert (n * n_in * units < _DOT_MAX_MACS) == (n == 8)
+    layer = Dense(units, seed=0)
+    x = rng.standard_normal((n, n_in)).astype(np.float32)
+    z = layer(x)
+    g = rng.standard_normal((n, units)).astype(np.float32)
+    dx = layer.backward(g)
+    k, b = (layer.params[name].astype(np.float64) for name in ("kernel", "bias"))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    for got, want in ((z, x64 @ k + b), (layer.grads["kernel"], x64.T @ g64),
+                      (layer.grads["bias"], g64.sum(axis=0)), (dx, g64 @ k.T)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_float32_layer_takes_a_float64_upstream_gradient(rng):
     """The products write into the float32 gradient buffers even when the upstream gradient is
     float64 (np.dot refuses such an ``out``; the layer falls back to matmul, which casts)."""

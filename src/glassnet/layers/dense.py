@@ -10,21 +10,28 @@ from .base import Layer
 _EINSUM_OUTER_MIN_SIZE = 4096
 
 
-def _dot(a, b, out=None):
+# a layer's three products (forward, kernel gradient, input gradient) each make batch x kernel size
+# multiply-adds; below this many they go through np.dot, from it on through matmul (see _product)
+_DOT_MAX_MACS = 2 ** 17
+
+
+def _product(a, b, out=None, small=False):
     """``a @ b`` for 2-D ``a`` and ``b`` (1-D ``a``: a row vector), into ``out`` when given.
 
-    Why np.dot and not matmul: for 2-D operands both call the same BLAS routine and give the same
+    Why two routes: for 2-D operands np.dot and matmul call the same BLAS routine and give the same
     bits, but dot skips matmul's generalised-ufunc set-up, ~0.3 us a call -- a sixth of a
-    (32, 50) @ (50, 50) product, and a small network makes about four products per layer and step.
-    Its ``out`` must be C-contiguous and of the result's exact dtype; any other goes through
+    (32, 50) @ (50, 50) product, and a small network makes four products per layer and step. On
+    big products with a transposed operand dot is slower instead (measured on two threads:
+    (784, 128) @ (128, 512) 345 us with matmul, 432 us with dot), so only ``small`` ones take it.
+    dot's ``out`` must be C-contiguous and of the result's exact dtype; any other goes through
     matmul, which casts (a float64 gradient arriving at a float32 layer, say).
     """
-    if out is None:
-        return np.dot(a, b)
-    try:
-        return np.dot(a, b, out=out)
-    except ValueError:
-        return np.matmul(a, b, out=out)
+    if small:
+        try:
+            return np.dot(a, b, out=out)
+        except ValueError:
+            pass
+    return np.matmul(a, b, out=out)
 
 
 class Dense(Layer):
@@ -73,7 +80,9 @@ class Dense(Layer):
     def forward(self, x, training=False):
         # x, z and a are kept for backward (and for model.trace)
         self.x = x
-        self.z = z = _dot(x, self.params["kernel"])
+        kernel = self.params["kernel"]
+        # np.dot for small products, matmul for big ones (see _product; no out=, so dot cannot refuse)
+        self.z = z = np.dot(x, kernel) if x.shape[0] * kernel.size < _DOT_MAX_MACS else x @ kernel
         z += self.params["bias"]
         self.a = self.activation.forward(z)
         return self.a
@@ -85,7 +94,8 @@ class Dense(Layer):
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
-        if grad_z.shape[0] == 1:
+        n, kernel = grad_z.shape[0], self.params["kernel"]
+        if n == 1:
             # one sample (per-sample SGD): x.T @ grad_z is an outer product, which BLAS runs as a
             # matrix product with an inner size of 1 -- several times slower than a broadcast
             # multiply. einsum's product loop is faster still on big ones (784 x 100: 20 against
@@ -98,17 +108,18 @@ class Dense(Layer):
                 np.multiply(self.x.T, grad_z, out=kernel_grad)
             self.grads["bias"][...] = grad_z[0]
         else:
-            _dot(self.x.T, grad_z, out=self.grads["kernel"])
+            small = n * kernel.size < _DOT_MAX_MACS
+            _product(self.x.T, grad_z, out=self.grads["kernel"], small=small)
             # the column sums as ones @ grad_z: a BLAS call, several times faster than
             # grad_z.sum(axis=0) on a tall, narrow array
             # (kept at the largest batch seen; a shorter last batch takes a prefix, not a new array)
-            n, ones = grad_z.shape[0], self._ones
+            ones = self._ones
             if ones is None or ones.shape[0] < n or ones.dtype != grad_z.dtype:
                 ones = self._ones = backend.get_array_module(grad_z).ones(n, dtype=grad_z.dtype)
-            _dot(ones[:n], grad_z, out=self.grads["bias"])
+            _product(ones[:n], grad_z, out=self.grads["bias"], small=True)    # a vector: always small
         if not self.needs_input_gradient:
             return None
-        return _dot(grad_z, self.params["kernel"].T)
+        return np.dot(grad_z, kernel.T) if n * kernel.size < _DOT_MAX_MACS else grad_z @ kernel.T
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
