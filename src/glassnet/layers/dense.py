@@ -10,28 +10,14 @@ from .base import Layer
 _EINSUM_OUTER_MIN_SIZE = 4096
 
 
-# a layer's three products (forward, kernel gradient, input gradient) each make batch x kernel size
-# multiply-adds; below this many they go through np.dot, from it on through matmul (see _product)
+# A layer's three products (forward, kernel gradient, input gradient) each make batch x kernel size
+# multiply-adds. Below this many they go through np.dot, from it on through matmul. Why two routes:
+# for 2-D operands both call the same BLAS routine and give the same bits, but dot skips matmul's
+# generalised-ufunc set-up, ~0.3 us a call -- a sixth of a (32, 50) @ (50, 50) product, and a
+# small network makes four products per layer and step. On big products with a transposed operand
+# dot is slower instead (measured on two threads: (784, 128) @ (128, 512) 345 us with matmul, 432 us
+# with dot; (128, 10) @ (10, 512) 24 against 42 us).
 _DOT_MAX_MACS = 2 ** 17
-
-
-def _product(a, b, out=None, small=False):
-    """``a @ b`` for 2-D ``a`` and ``b`` (1-D ``a``: a row vector), into ``out`` when given.
-
-    Why two routes: for 2-D operands np.dot and matmul call the same BLAS routine and give the same
-    bits, but dot skips matmul's generalised-ufunc set-up, ~0.3 us a call -- a sixth of a
-    (32, 50) @ (50, 50) product, and a small network makes four products per layer and step. On
-    big products with a transposed operand dot is slower instead (measured on two threads:
-    (784, 128) @ (128, 512) 345 us with matmul, 432 us with dot), so only ``small`` ones take it.
-    dot's ``out`` must be C-contiguous and of the result's exact dtype; any other goes through
-    matmul, which casts (a float64 gradient arriving at a float32 layer, say).
-    """
-    if small:
-        try:
-            return np.dot(a, b, out=out)
-        except ValueError:
-            pass
-    return np.matmul(a, b, out=out)
 
 
 class Dense(Layer):
@@ -81,7 +67,7 @@ class Dense(Layer):
         # x, z and a are kept for backward (and for model.trace)
         self.x = x
         kernel = self.params["kernel"]
-        # np.dot for small products, matmul for big ones (see _product; no out=, so dot cannot refuse)
+        # np.dot for small products, matmul for big ones (see _DOT_MAX_MACS)
         self.z = z = np.dot(x, kernel) if x.shape[0] * kernel.size < _DOT_MAX_MACS else x @ kernel
         z += self.params["bias"]
         self.a = self.activation.forward(z)
@@ -108,15 +94,25 @@ class Dense(Layer):
                 np.multiply(self.x.T, grad_z, out=kernel_grad)
             self.grads["bias"][...] = grad_z[0]
         else:
-            small = n * kernel.size < _DOT_MAX_MACS
-            _product(self.x.T, grad_z, out=self.grads["kernel"], small=small)
-            # the column sums as ones @ grad_z: a BLAS call, several times faster than
-            # grad_z.sum(axis=0) on a tall, narrow array
+            # the bias gradient, the column sums, as ones @ grad_z: a BLAS call, several times faster
+            # than grad_z.sum(axis=0) on a tall, narrow array
             # (kept at the largest batch seen; a shorter last batch takes a prefix, not a new array)
             ones = self._ones
             if ones is None or ones.shape[0] < n or ones.dtype != grad_z.dtype:
                 ones = self._ones = backend.get_array_module(grad_z).ones(n, dtype=grad_z.dtype)
-            _product(ones[:n], grad_z, out=self.grads["bias"], small=True)    # a vector: always small
+            if ones.shape[0] != n:
+                ones = ones[:n]
+            grads, done = self.grads, False
+            if n * kernel.size < _DOT_MAX_MACS:
+                try:
+                    np.dot(self.x.T, grad_z, out=grads["kernel"])
+                    np.dot(ones, grad_z, out=grads["bias"])
+                    done = True
+                except ValueError:      # np.dot writes only into an out of the result's exact dtype
+                    pass                # (a float64 gradient reaching a float32 layer): matmul casts
+            if not done:
+                np.matmul(self.x.T, grad_z, out=grads["kernel"])
+                np.matmul(ones, grad_z, out=grads["bias"])
         if not self.needs_input_gradient:
             return None
         return np.dot(grad_z, kernel.T) if n * kernel.size < _DOT_MAX_MACS else grad_z @ kernel.T
