@@ -70,6 +70,9 @@ def blas_info():
     try:
         from threadpoolctl import threadpool_info
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        # NumPy's own copy (numpy.libs/, numpy/.dylibs/) before any other a process has loaded:
+        # SciPy and PyTorch bring their own OpenBLAS builds
+        pools.sort(key=lambda p: os.sep + "numpy" not in str(p.get("filepath", "")))
         if pools:
             p = pools[0]
             return (f"{p.get('internal_api')} {p.get('version')} ({p.get('threading_layer')} threads, "

@@ -131,3 +131,16 @@ def test_seeds_trains_each_seed_in_both_frameworks(run_module, tmp_path):
         assert len(values) == 4 and all(v % 25 == 0 for v in values[:2])
     with pytest.raises(SystemExit):
         seeds.main(["--seeds", "1"])
+
+
+def test_blas_info_names_numpys_own_openblas(run_module, monkeypatch):
+    """A process that has loaded SciPy (or PyTorch) holds several OpenBLAS builds; the report names
+    NumPy's, whatever order threadpoolctl lists them in."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    scipys = {"user_api": "blas", "internal_api": "openblas", "version": "0.3.30", "num_threads": 2,
+              "threading_layer": "pthreads", "architecture": "SkylakeX",
+              "filepath": os.path.join("site-packages", "scipy.libs", "libscipy_openblas.so")}
+    numpys = dict(scipys, version="0.3.31", filepath=os.path.join("site-packages", "numpy.libs",
+                                                                  "libscipy_openblas64_.so"))
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [scipys, numpys])
+    assert run_module.blas_info().startswith("openblas 0.3.31 ")
