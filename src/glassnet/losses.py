@@ -30,6 +30,7 @@ import numpy as np
 
 from . import backend
 from ._rows import row_max
+from .optimizers import flush_subnormals
 
 EPSILON = 1e-7    # probabilities are clipped to [EPSILON, 1 - EPSILON] on the unfused path (Keras)
 
@@ -49,9 +50,8 @@ def _flush_subnormals(g, a, scale):
     changes no float32 weight. Only when the output can hold such values (its minimum tells)
     does this cost a pass over ``g``.
     """
-    tiny = _SMALLEST_NORMAL[g.dtype.char]
-    if float(a.min()) * scale < tiny:
-        np.copyto(g, 0, where=np.abs(g) < tiny)
+    if float(a.min()) * scale < _SMALLEST_NORMAL[g.dtype.char]:
+        flush_subnormals(g)
     return g
 
 
