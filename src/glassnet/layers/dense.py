@@ -81,6 +81,7 @@ class Dense(Layer):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
         n, kernel = grad_z.shape[0], self.params["kernel"]
+        small = n * kernel.size < _DOT_MAX_MACS        # np.dot's route (see _DOT_MAX_MACS)
         if n == 1:
             # one sample (per-sample SGD): x.T @ grad_z is an outer product, which BLAS runs as a
             # matrix product with an inner size of 1 -- several times slower than a broadcast
@@ -103,7 +104,7 @@ class Dense(Layer):
             if ones.shape[0] != n:
                 ones = ones[:n]
             grads, done = self.grads, False
-            if n * kernel.size < _DOT_MAX_MACS:
+            if small:
                 try:
                     np.dot(self.x.T, grad_z, out=grads["kernel"])
                     np.dot(ones, grad_z, out=grads["bias"])
@@ -115,7 +116,7 @@ class Dense(Layer):
                 np.matmul(ones, grad_z, out=grads["bias"])
         if not self.needs_input_gradient:
             return None
-        return np.dot(grad_z, kernel.T) if n * kernel.size < _DOT_MAX_MACS else grad_z @ kernel.T
+        return np.dot(grad_z, kernel.T) if small else grad_z @ kernel.T
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
