@@ -26,6 +26,8 @@ def _columns_first(x):
 def row_max(x, keepdims=False):
     """``x.max(axis=-1, keepdims=keepdims)``, the same values, faster for (n, k) with small k.
 
+    x : array of any shape (..., k); returns (...,), or (..., 1) with ``keepdims``.
+
     >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]]), keepdims=True).tolist()
     [[3.0], [4.0]]
     """
@@ -38,6 +40,8 @@ def row_max(x, keepdims=False):
 
 def row_argmax(x):
     """``x.argmax(axis=-1)``, the same indices, faster for (n, k) with small k.
+
+    x : array of any shape (..., k); returns integer indices of shape (...,).
 
     >>> row_argmax(np.array([[1.0, 3.0, 3.0], [4.0, 2.0, 4.0]])).tolist()   # first of ties
     [1, 0]
