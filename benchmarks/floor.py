@@ -9,7 +9,8 @@ on the BLAS threads that ``fit`` uses for the task (``glassnet.blas``):
   backward ``x.T @ dz``, ``ones @ dz`` (the bias) and ``dz @ W.T`` (not for the first layer, whose
   input gradient nobody needs). No NumPy implementation of the network can skip them. Each goes
   through the faster of NumPy's two routes, as glassnet's ``Dense`` picks it: ``np.dot`` for
-  products under 2^17 multiply-adds (less call overhead), ``np.matmul`` for bigger ones.
+  products under 2^17 multiply-adds (less call overhead; its C function, as ``Dense`` calls it,
+  without the Python wrapper: ``glassnet._numpy_c``), ``np.matmul`` for bigger ones.
 - **+ exp**: plus one ``np.exp`` per element of every sigmoid and softmax output, in place (the
   cheapest transcendental NumPy has: ``tanh`` is slower).
 - **+ optimizer**: plus glassnet's optimizer update of all parameters (Adam: 12 in-place passes,
@@ -39,6 +40,7 @@ import numpy as np  # noqa: E402
 
 import run  # noqa: E402
 from tasks import TASKS, build_glassnet, compile_glassnet, load_data, prepare  # noqa: E402
+from glassnet import _numpy_c  # noqa: E402  (np.dot and np.einsum as Dense calls them)
 from glassnet.layers.dense import _DOT_MAX_MACS  # noqa: E402  (Dense's own np.dot / matmul rule)
 
 DENSE_TASKS = [name for name, spec in TASKS.items() if all(l["type"] == "dense" for l in spec["layers"])]
@@ -88,7 +90,7 @@ def floor_steps(spec, model):
                            dz=buf(n, fan_out), dW=buf(fan_in, fan_out), db=buf(fan_out),
                            dx=buf(n, fan_in) if i > 0 else None,
                            exp=spec["layers"][i]["activation"] in ("sigmoid", "softmax"),
-                           product=np.dot if n * fan_in * fan_out < _DOT_MAX_MACS else np.matmul))
+                           product=_numpy_c.dot if n * fan_in * fan_out < _DOT_MAX_MACS else np.matmul))
     ones = np.ones(n, dtype=np.float32)
 
     def matmuls():
@@ -96,10 +98,10 @@ def floor_steps(spec, model):
             L["product"](L["x"], L["W"], out=L["z"])
         for L in reversed(layers):
             if n == 1:      # an outer product: einsum, as Dense computes it (BLAS is 5x slower)
-                np.einsum("ki,kj->ij", L["x"], L["dz"], out=L["dW"])
+                _numpy_c.einsum("ki,kj->ij", L["x"], L["dz"], out=L["dW"])
             else:
                 L["product"](L["x"].T, L["dz"], out=L["dW"])
-            np.dot(ones, L["dz"], out=L["db"])
+            _numpy_c.dot(ones, L["dz"], out=L["db"])
             if L["dx"] is not None:
                 L["product"](L["dz"], L["W"].T, out=L["dx"])
 

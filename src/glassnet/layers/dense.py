@@ -1,7 +1,7 @@
 """Dense: a fully connected layer, ``a = activation(x @ kernel + bias)``."""
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import _numpy_c, activations, backend, initializers
 from .base import Layer
 
 # from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
@@ -67,8 +67,12 @@ class Dense(Layer):
         # x, z and a are kept for backward (and for model.trace)
         self.x = x
         kernel = self.params["kernel"]
-        # np.dot for small products, matmul for big ones (see _DOT_MAX_MACS)
-        self.z = z = np.dot(x, kernel) if x.shape[0] * kernel.size < _DOT_MAX_MACS else x @ kernel
+        # np.dot for small products, matmul for big ones (see _DOT_MAX_MACS); for NumPy
+        # arrays, np.dot's C function without its Python wrapper (see glassnet._numpy_c)
+        if x.shape[0] * kernel.size < _DOT_MAX_MACS:
+            self.z = z = (_numpy_c.dot if type(kernel) is np.ndarray else np.dot)(x, kernel)
+        else:
+            self.z = z = x @ kernel
         z += self.params["bias"]
         self.a = self.activation.forward(z)
         return self.a
@@ -82,6 +86,7 @@ class Dense(Layer):
         self.grad_z = grad_z
         n, kernel = grad_z.shape[0], self.params["kernel"]
         small = n * kernel.size < _DOT_MAX_MACS        # np.dot's route (see _DOT_MAX_MACS)
+        dot = _numpy_c.dot if type(kernel) is np.ndarray else np.dot
         if n == 1:
             # one sample (per-sample SGD): x.T @ grad_z is an outer product, which BLAS runs as a
             # matrix product with an inner size of 1 -- several times slower than a broadcast
@@ -90,7 +95,7 @@ class Dense(Layer):
             # a sum over one product is that product.
             kernel_grad = self.grads["kernel"]
             if kernel_grad.size >= _EINSUM_OUTER_MIN_SIZE and isinstance(grad_z, np.ndarray):
-                np.einsum("ki,kj->ij", self.x, grad_z, out=kernel_grad)
+                _numpy_c.einsum("ki,kj->ij", self.x, grad_z, out=kernel_grad)
             else:
                 np.multiply(self.x.T, grad_z, out=kernel_grad)
             self.grads["bias"][...] = grad_z[0]
@@ -106,8 +111,8 @@ class Dense(Layer):
             grads, done = self.grads, False
             if small:
                 try:
-                    np.dot(self.x.T, grad_z, out=grads["kernel"])
-                    np.dot(ones, grad_z, out=grads["bias"])
+                    dot(self.x.T, grad_z, out=grads["kernel"])
+                    dot(ones, grad_z, out=grads["bias"])
                     done = True
                 except ValueError:      # np.dot writes only into an out of the result's exact dtype
                     pass                # (a float64 gradient reaching a float32 layer): matmul casts
@@ -116,7 +121,7 @@ class Dense(Layer):
                 np.matmul(ones, grad_z, out=grads["bias"])
         if not self.needs_input_gradient:
             return None
-        return np.dot(grad_z, kernel.T) if small else grad_z @ kernel.T
+        return dot(grad_z, kernel.T) if small else grad_z @ kernel.T
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
