@@ -151,6 +151,25 @@ def test_fused_categorical_value_is_accurate_on_both_paths(name, gap, weighted):
     assert value == pytest.approx(expected, rel=2e-6, abs=1e-6)
 
 
+@pytest.mark.parametrize("name,activation", [("binary_crossentropy", "sigmoid"),
+                                             ("categorical_crossentropy", "softmax"),
+                                             ("sparse_categorical_crossentropy", "softmax")])
+@pytest.mark.parametrize("gap", [0.0, 95.0, 200.0])
+def test_value_and_gradient_in_one_call_equal_the_two_calls(name, activation, gap, rng):
+    """``from_logits_and_gradient`` (what a training step calls) gives exactly ``from_logits`` and
+    ``gradient_from_logits``, on the log path, the log-sum-exp path and with the subnormal flush
+    (gap: how far below its row's largest logit one output's logit sits)."""
+    z = rng.standard_normal((5, 3)).astype(np.float32)
+    z[1, 2] = z[1].max() - gap
+    y = _targets(name, rng, 5, 3)
+    y = y if name.startswith("sparse") else y.astype(np.float32)
+    loss, act = losses.get(name), activations.get(activation)
+    a = act.forward(z)
+    value, g = loss.from_logits_and_gradient(z, a, y)
+    assert value == loss.from_logits(z, a, y)
+    np.testing.assert_array_equal(g, loss.gradient_from_logits(a, y))
+
+
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
 def test_unfused_loss_finite_at_extremes(name, rng):
     y_hat = np.array([[0.0, 1.0, 1e6], [1.0, 0.0, -1e6]])

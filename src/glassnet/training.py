@@ -126,13 +126,16 @@ class TrainingMixin:
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
         ``w``: sample weights (n,) or None. Returns ``(loss value before the update, output)``."""
         out = self._forward(x, training=True)
-        value = self._loss_from_output(out, y, w)
         if self._fused:
-            dz = (self.loss.gradient_from_logits(out, y) if w is None else
-                  self.loss.weighted_gradient_from_logits(out, y, w))
+            if w is None:       # one call: a loss may share work between the value and dL/dz
+                value, dz = self.loss.from_logits_and_gradient(self.layers[-1].z, out, y)
+            else:
+                value = self._loss_from_output(out, y, w)
+                dz = self.loss.weighted_gradient_from_logits(out, y, w)
             grad = self.layers[-1].backward_from_logits(dz)
             backward_layers = self.layers[-2::-1]
         else:
+            value = self._loss_from_output(out, y, w)
             grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
             backward_layers = self.layers[::-1]
         above = self.layers[-1]
