@@ -141,7 +141,11 @@ class Loss:
 
     def from_logits_and_gradient(self, z, a, y_true):
         """``(from_logits(z, a, y_true), gradient_from_logits(a, y_true))``, the training step's
-        pair for losses that fuse; a loss may override it to share work between the two."""
+        pair for losses that fuse; a loss may override it to share work between the two.
+
+        z, a : the logits and the output activation's values, (n, k); y_true : the targets as
+        the loss takes them. Returns (the loss value, a float; dL/dz, an array of z's shape).
+        """
         return self.from_logits(z, a, y_true), self.gradient_from_logits(a, y_true)
 
     def weighted_gradient_from_logits(self, a, y_true, sample_weight):
