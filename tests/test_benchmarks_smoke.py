@@ -24,7 +24,8 @@ def run_module(monkeypatch):
     import run
     yield run
     for name in set(sys.modules) - before:
-        if name in ("run", "tasks", "sklearn_runner", "floor", "seeds"):
+        if name in ("run", "tasks", "sklearn_runner", "floor", "seeds", "common", "glassnet_runner",
+                    "torch_runner"):
             del sys.modules[name]
 
 
@@ -144,3 +145,32 @@ def test_blas_info_names_numpys_own_openblas(run_module, monkeypatch):
                                                                   "libscipy_openblas64_.so"))
     monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [scipys, numpys])
     assert run_module.blas_info().startswith("openblas 0.3.31 ")
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+def test_same_order_gives_both_frameworks_the_same_batches(run_module, monkeypatch):
+    """With ``order_seed`` the glassnet and PyTorch runners train on the same batch sequence, so
+    from the same initial weights they end with the same network up to rounding; with their own
+    shuffles they do not."""
+    import numpy as np
+    from tasks import build_glassnet, load_data, runner_spec
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks", "peers"))
+    import glassnet_runner
+    import torch_runner
+    X, y, Xt, yt = load_data(run_module.TASKS["moons"]["data"])
+    spec = runner_spec("moons", y, yt, scale=0.02)           # 4 epochs
+    weights = build_glassnet(spec).get_weights()
+
+    def test_probabilities(runner, task):
+        seen = []
+        monkeypatch.setattr(runner, "accuracy", lambda out, *args, **kwargs: seen.append(out) or 0.0)
+        runner.run(task, X, y, Xt, yt, weights)
+        out = np.asarray(seen[0], dtype=np.float64)
+        return out if runner is glassnet_runner else 1 / (1 + np.exp(-out))    # PyTorch's are logits
+
+    gaps = {}
+    for order_seed in (None, 3):
+        task = dict(spec, order_seed=order_seed)
+        gaps[order_seed] = np.abs(test_probabilities(glassnet_runner, task)
+                                  - test_probabilities(torch_runner, task)).max()
+    assert gaps[3] < 1e-4 < 1e-2 < gaps[None]

@@ -24,6 +24,15 @@ def rss_mib():
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+def shared_orders(task):
+    """The generator of the per-epoch sample orders every framework uses when ``task["order_seed"]``
+    is set (None otherwise): ``numpy.random.default_rng(order_seed)``, whose ``permutation(n)`` is
+    called once per epoch, as glassnet's ``fit`` does with ``model.shuffle_rng``. With it two frameworks see the same
+    batches in the same order, so what differs between them is arithmetic, not the shuffle."""
+    seed = task.get("order_seed")
+    return None if seed is None else np.random.default_rng(seed)
+
+
 def epoch_seconds(stamps):
     """Per-epoch seconds from timestamps taken before training and at the end of every epoch, so that
     everything a framework does between epochs counts too."""

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from common import accuracy, epoch_seconds, one_hot, rss_mib
+from common import accuracy, epoch_seconds, one_hot, rss_mib, shared_orders
 
 try:
     import glassnet as gn
@@ -32,6 +32,9 @@ class _EpochClock(gn.Callback):
 def run(task, X, y, Xt, yt, weights):
     model = build_glassnet(task, seed=task["train_seed"])
     model.set_weights(weights)
+    orders = shared_orders(task)
+    if orders is not None:          # fit draws one permutation per epoch from this generator
+        model.shuffle_rng = orders
     compile_glassnet(model, task)
     targets = one_hot(y, task["n_classes"]) if task["loss"] == "categorical_crossentropy" else y
     rss_before = rss_mib()

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import accuracy, epoch_seconds, rss_mib
+from common import accuracy, epoch_seconds, rss_mib, shared_orders
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -90,13 +90,14 @@ def run(task, X, y, Xt, yt, weights):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=task["lr"], eps=task["adam_epsilon"])
     n, bs, epochs = X.shape[0], task["batch_size"], task["epochs"]
+    orders = shared_orders(task)
     rss_before = rss_mib()
 
     model.train()
     stamps = [time.perf_counter()]
     for _ in range(epochs):
         if bs < n:
-            perm = torch.randperm(n)
+            perm = torch.randperm(n) if orders is None else torch.from_numpy(orders.permutation(n))
             Xs, Ys = X[perm], Y[perm]
         else:
             Xs, Ys = X, Y
