@@ -71,8 +71,10 @@ def report(task_name, peer, result, same_order=False):
     for name, values in (("glassnet", ours), (peer, theirs)):
         lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in values)
                      + f" | **{statistics.fmean(values):.2f}** | {statistics.stdev(values):.2f} |")
+    widest = max(range(n), key=lambda s: abs(diffs[s]))
     lines += ["", f"Paired difference glassnet - {peer}: {mean:+.2f} points, 95 % interval "
-                  f"[{mean - half:+.2f}, {mean + half:+.2f}].", ""]
+                  f"[{mean - half:+.2f}, {mean + half:+.2f}]; the widest single seed {widest}: "
+                  f"{diffs[widest]:+.1f} points.", ""]
     return lines
 
 

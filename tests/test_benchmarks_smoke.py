@@ -116,7 +116,7 @@ def test_seeds_report_gives_the_paired_interval(run_module):
     text = "\n".join(lines)
     assert "| glassnet | 91.0 | 92.0 | 93.0 | **92.00** | 1.00 |" in text
     # differences 1, 2, 3: mean 2, std 1, t(2 dof) = 4.303 -> half-width 4.303 / sqrt(3) = 2.484
-    assert "+2.00 points, 95 % interval [-0.48, +4.48]" in text
+    assert "+2.00 points, 95 % interval [-0.48, +4.48]; the widest single seed 2: +3.0 points" in text
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
