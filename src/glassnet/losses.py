@@ -55,9 +55,15 @@ def _flush_subnormals(g, a_min, scale):
     return g
 
 
+def _normal_from(smallest, dtype):
+    """True when ``smallest`` (a float: the minimum of an array of ``dtype``) is at least that
+    dtype's smallest normal number, i.e. the whole array is normal and positive (False for nan)."""
+    return smallest >= _SMALLEST_NORMAL[dtype.char]
+
+
 def _all_normal(p):
     """True when every value of p is at least the smallest normal number of its dtype (False for nan)."""
-    return float(p.min()) >= _SMALLEST_NORMAL[p.dtype.char]
+    return _normal_from(float(p.min()), p.dtype)
 
 
 def _per_sample(sample_weight, values):
@@ -77,7 +83,7 @@ def _per_sample(sample_weight, values):
     return w.reshape((n,) + (1,) * (values.ndim - 1))
 
 
-def _rows(values):
+def _distributions(values):
     """How many distributions ``values`` (..., k) holds: n for (n, k); n * H * W for the per-pixel
     outputs (n, H, W, k) of a model that ends in a convolution, whose loss is their mean (Keras)."""
     return values.size // values.shape[-1]
@@ -309,17 +315,17 @@ class CategoricalCrossentropy(Loss):
     def __call__(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -float(np.vdot(y_true, np.log(p))) / _rows(y_pred)
+        return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _rows(y_pred)
+        return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -y_true / (p * _rows(y_pred))
+        return -y_true / (p * _distributions(y_pred))
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).
@@ -335,10 +341,10 @@ class CategoricalCrossentropy(Loss):
         return self._value_from_logits(z, a, y_true, float(a.min()))
 
     def _value_from_logits(self, z, a, y_true, a_min):
-        if a_min >= _SMALLEST_NORMAL[a.dtype.char]:     # every log is finite and accurate
-            return -float(np.vdot(y_true, np.log(a))) / _rows(z)
+        if _normal_from(a_min, a.dtype):     # every log is finite and accurate
+            return -float(np.vdot(y_true, np.log(a))) / _distributions(z)
         lse = self._logsumexp(z, a)
-        return float(np.vdot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / _rows(z)
+        return float(np.vdot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / _distributions(z)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         # the loss is linear in y: weighting each sample's targets weighs its loss
@@ -355,8 +361,8 @@ class CategoricalCrossentropy(Loss):
 
     def _gradient_from_logits(self, a, y_true, a_min):
         g = np.subtract(a, y_true)
-        g *= 1.0 / _rows(g)
-        return _flush_subnormals(g, a_min, 1.0 / _rows(g))
+        g *= 1.0 / _distributions(g)
+        return _flush_subnormals(g, a_min, 1.0 / _distributions(g))
 
     def from_logits_and_gradient(self, z, a, y_true):
         # both need the smallest output (the log's check, the gradient's flush): one minimum
