@@ -8,7 +8,8 @@ Updates run in place through preallocated scratch buffers: no per-step allocatio
 An update is a dozen element-wise passes over the parameters. ``Sequential`` hands over all of them
 as one flat buffer, which for a wide network is megabytes: each pass would then stream it from main
 memory again. So every update walks the buffers in pieces of ``PIECE`` elements and makes all its
-passes over one piece while it sits in the core's cache (mnist_wide's Adam step: 1.8 -> 1.2 ms).
+passes over one piece while it sits in the core's cache (mnist_wide's Adam step on a 2-core Intel
+Xeon: 1.8 -> 1.2 ms; on an AMD EPYC with a 32 MiB L3, training steps took the same time either way).
 Element-wise arithmetic does not depend on how the array is cut, so the result is bit for bit the
 same.
 
