@@ -13,9 +13,9 @@ is the accuracy per seed, the means, and the mean of the paired differences with
 
 ``--same-order`` (PyTorch only) adds a second comparison in which both frameworks see the same
 batches in the same order: each epoch's permutation comes from ``numpy.random.default_rng(s)``,
-which glassnet's ``fit`` draws from and the PyTorch loop uses in place of ``torch.randperm``. What is left to differ is the arithmetic
-(summation order, rounding) and whatever it grows into over the epochs, so a gap that survives this
-is the framework's, and one that vanishes was the shuffle's.
+which glassnet's ``fit`` draws from and the PyTorch loop uses in place of ``torch.randperm``. What
+is left to differ is the arithmetic (summation order, rounding) and whatever it grows into over the
+epochs, so a gap that survives this is the framework's, and one that vanishes was the shuffle's.
 """
 import argparse
 import datetime

@@ -27,8 +27,9 @@ def rss_mib():
 def shared_orders(task):
     """The generator of the per-epoch sample orders every framework uses when ``task["order_seed"]``
     is set (None otherwise): ``numpy.random.default_rng(order_seed)``, whose ``permutation(n)`` is
-    called once per epoch, as glassnet's ``fit`` does with ``model.shuffle_rng``. With it two frameworks see the same
-    batches in the same order, so what differs between them is arithmetic, not the shuffle."""
+    called once per epoch, as glassnet's ``fit`` does with ``model.shuffle_rng``. With it two
+    frameworks see the same batches in the same order, so what differs between them is arithmetic,
+    not the shuffle. (``benchmarks/seeds.py --same-order`` sets it; the timed runs never do.)"""
     seed = task.get("order_seed")
     return None if seed is None else np.random.default_rng(seed)
 

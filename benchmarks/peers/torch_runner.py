@@ -1,7 +1,8 @@
 """PyTorch (CPU, float32): the same network from glassnet's initial weights, trained by the loop a
 PyTorch user writes when they care about speed.
 
-Tensors are made once; each epoch shuffles with ``torch.randperm`` and one gather, then takes
+Tensors are made once; each epoch shuffles with ``torch.randperm`` (or, when the task sets
+``order_seed``, glassnet's permutation: see ``common.shared_orders``) and one gather, then takes
 slices; ``zero_grad(set_to_none=True)``; the loss fused with the output activation
 (``F.cross_entropy`` on logits, ``binary_cross_entropy_with_logits``); the loss is never read back
 per batch (``.item()`` would cost a little; glassnet does read it). Threads: PyTorch's default.
