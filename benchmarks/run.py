@@ -236,10 +236,20 @@ def fmt_ratio(x):
     return "-" if x is None else f"{x:.2f}"
 
 
+def fmt_spread(repeats):
+    """The fastest and slowest repeat, "a-b" in the unit of the slower one ("-" for a single run):
+    on a shared machine the repeats can differ by more than the gap between two frameworks."""
+    if not repeats or len(repeats) < 2:
+        return "-"
+    low, high = min(repeats), max(repeats)
+    unit, scale = (("s", 1), ("ms", 1e3), ("µs", 1e6))[0 if high >= 1 else 1 if high >= 1e-3 else 2]
+    return f"{low * scale:.3g}-{high * scale:.3g} {unit}"
+
+
 def results_table(results, frameworks):
-    rows = ["| task | framework | epochs | s / epoch (median) | glassnet / this | test acc % "
-            "| peak RSS MiB | notes |",
-            "|---|---|---:|---:|---:|---:|---:|---|"]
+    rows = ["| task | framework | epochs | s / epoch (median) | repeats (fastest-slowest) | glassnet / this "
+            "| test acc % | peak RSS MiB | notes |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for task, by_fw in results.items():
         base = by_fw.get("glassnet", {}).get("seconds_per_epoch")
         for fw in frameworks:
@@ -248,10 +258,11 @@ def results_table(results, frameworks):
                 continue
             if "seconds_per_epoch" not in r:
                 why = r.get("skipped") or f"failed: {r.get('error')}"
-                rows.append(f"| {task} | {NAMES[fw]} | | | | | | {why} |")
+                rows.append(f"| {task} | {NAMES[fw]} | | | | | | | {why} |")
                 continue
             ratio = base / r["seconds_per_epoch"] if base else None
             rows.append(f"| {task} | {NAMES[fw]} | {r['epochs']} | {fmt_time(r['seconds_per_epoch'])} | "
+                        f"{fmt_spread(r.get('seconds_per_epoch_repeats'))} | "
                         f"{'' if fw == 'glassnet' else fmt_ratio(ratio)} | {r['test_accuracy']:.1f} | "
                         f"{r['peak_rss_mib']:.0f} | {r.get('notes') or ''} |")
     return rows
@@ -363,8 +374,10 @@ def markdown(args, machine, results, frameworks, checks, blas, tiny):
         "## Results",
         "",
         f"Repeats: {args.repeats}. \"glassnet / this\" is glassnet's seconds per epoch over this "
-        "framework's: below 1, glassnet is faster. Peak RSS is the whole worker process (interpreter, "
-        "NumPy, the framework's import, the data and training).",
+        "framework's: below 1, glassnet is faster. \"repeats\" is the fastest and the slowest "
+        "repeat's median epoch: where they are far apart, the machine was not quiet for the whole "
+        "run. Peak RSS is the whole worker process (interpreter, NumPy, the framework's import, the "
+        "data and training).",
         "",
         *results_table(results, frameworks),
         "",
@@ -431,6 +444,9 @@ def parse_args(argv):
     p.add_argument("--matmul-size", type=int, default=2048)
     p.add_argument("--import-repeats", type=int, default=5, help="0 skips the import-time measurement")
     p.add_argument("--worker-timeout", type=float, default=3600.0)
+    p.add_argument("--from-json", metavar="PATH", help="run nothing: write the report (--out) again "
+                   "from the measurements an earlier run saved with --json, e.g. after a change to "
+                   "the report's layout; its date, commit and command line are the earlier run's")
     args = p.parse_args(argv)
     args.argv = list(argv)
     args.tasks = [t for t in args.tasks.split(",") if t]
@@ -446,8 +462,28 @@ def parse_args(argv):
     return args
 
 
+def rewrite(args):
+    """``--from-json``: the report of an earlier run, from what it saved, measured values untouched;
+    the targets and the BLAS-bound fraction are derived again from them, as the run did."""
+    with open(args.from_json, encoding="utf-8") as f:
+        saved = json.load(f)
+    earlier = parse_args(saved["args"])
+    machine, results = saved["machine"], saved["results"]
+    frameworks = ["glassnet", *earlier.peers]
+    tiny = earlier.epochs_scale < 1
+    checks = check_targets(results, machine, tiny)
+    text = markdown(earlier, machine, results, frameworks, checks, blas_fraction(results, machine), tiny)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {args.out} from {args.from_json} (the run of {machine['date']})")
+    return {"machine": machine, "results": results, "checks": checks, "markdown": text}
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.from_json:
+        return rewrite(args)
     log = print
     frameworks = ["glassnet", *args.peers]
     load_start = load_average()

@@ -56,6 +56,11 @@ def test_run_writes_tables_for_xor_and_moons(run_module, tmp_path):
         assert len(data["runs"][task]["glassnet"][0]["epoch_seconds"]) == epochs
     assert data["machine"]["matmul_gflops"] > 0
 
+    # --from-json writes the same report again from the saved measurements, running nothing
+    again = tmp_path / "again.md"
+    rewritten = run_module.main(["--from-json", str(js), "--out", str(again)])
+    assert again.read_text() == text == rewritten["markdown"]
+
 
 def test_a_missing_peer_is_skipped_with_a_note(run_module, tmp_path, monkeypatch):
     run = run_module
@@ -69,7 +74,19 @@ def test_a_missing_peer_is_skipped_with_a_note(run_module, tmp_path, monkeypatch
     assert run.find_peers(["keras"], keras_python=str(fake))["keras"] == {"python": str(fake)}
     rows = run.results_table({"xor": {"glassnet": {"skipped": "x"}, "keras": {"skipped": "not installed"}}},
                              ["glassnet", "keras"])
-    assert "| xor | Keras | | | | | | not installed |" in rows
+    assert "| xor | Keras | | | | | | | not installed |" in rows
+
+
+def test_the_table_shows_the_spread_of_the_repeats(run_module):
+    run = run_module
+    row = {"seconds_per_epoch": 0.0021, "seconds_per_epoch_repeats": [0.0021, 0.0018, 0.0030],
+           "epochs": 200, "test_accuracy": 98.0, "peak_rss_mib": 36.0}
+    rows = run.results_table({"moons": {"glassnet": row, "torch": dict(row, seconds_per_epoch=0.0105,
+                                                                         seconds_per_epoch_repeats=[0.0105])}},
+                             ["glassnet", "torch"])
+    assert "| moons | glassnet | 200 | 2.1 ms | 1.8-3 ms |  | 98.0 | 36 |  |" in rows
+    assert "| moons | PyTorch | 200 | 10.5 ms | - | 0.20 | 98.0 | 36 |  |" in rows
+    assert run.fmt_spread([1.5e-5, 2.5e-5]) == "15-25 µs" and run.fmt_spread([0.9, 1.2]) == "0.9-1.2 s"
 
 
 def test_sklearn_runs_only_the_tasks_it_can_express(run_module):
