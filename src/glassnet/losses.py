@@ -361,8 +361,9 @@ class CategoricalCrossentropy(Loss):
 
     def _gradient_from_logits(self, a, y_true, a_min):
         g = np.subtract(a, y_true)
-        g *= 1.0 / _distributions(g)
-        return _flush_subnormals(g, a_min, 1.0 / _distributions(g))
+        scale = 1.0 / _distributions(g)
+        g *= scale
+        return _flush_subnormals(g, a_min, scale)
 
     def from_logits_and_gradient(self, z, a, y_true):
         # both need the smallest output (the log's check, the gradient's flush): one minimum
