@@ -218,14 +218,16 @@ def summarise(runs):
 
 
 # -- formatting -------------------------------------------------------------------------------
+def _unit(s):
+    """(name, factor) of the unit a duration of ``s`` seconds is shown in: s, ms or µs."""
+    return ("s", 1) if s >= 1 else ("ms", 1e3) if s >= 1e-3 else ("µs", 1e6)
+
+
 def fmt_time(s):
     if s is None:
         return "-"
-    if s >= 1:
-        return f"{s:.2f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s * 1e6:.3g} µs"
+    unit, scale = _unit(s)
+    return f"{s:.2f} s" if unit == "s" else f"{s * scale:.3g} {unit}"
 
 
 def _fmt_load(x):
@@ -242,7 +244,7 @@ def fmt_spread(repeats):
     if not repeats or len(repeats) < 2:
         return "-"
     low, high = min(repeats), max(repeats)
-    unit, scale = (("s", 1), ("ms", 1e3), ("µs", 1e6))[0 if high >= 1 else 1 if high >= 1e-3 else 2]
+    unit, scale = _unit(high)
     return f"{low * scale:.3g}-{high * scale:.3g} {unit}"
 
 
@@ -462,20 +464,27 @@ def parse_args(argv):
     return args
 
 
+def write_report(run_args, machine, results, out):
+    """Derive the targets and the BLAS-bound fraction from a run's measurements and write its
+    markdown report to ``out``; ``run_args`` are the run's own (its command line, peers, scale).
+    Returns (checks, blas, text)."""
+    tiny = run_args.epochs_scale < 1
+    checks = check_targets(results, machine, tiny)
+    blas = blas_fraction(results, machine)
+    text = markdown(run_args, machine, results, ["glassnet", *run_args.peers], checks, blas, tiny)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text)
+    return checks, blas, text
+
+
 def rewrite(args):
     """``--from-json``: the report of an earlier run, from what it saved, measured values untouched;
     the targets and the BLAS-bound fraction are derived again from them, as the run did."""
     with open(args.from_json, encoding="utf-8") as f:
         saved = json.load(f)
-    earlier = parse_args(saved["args"])
     machine, results = saved["machine"], saved["results"]
-    frameworks = ["glassnet", *earlier.peers]
-    tiny = earlier.epochs_scale < 1
-    checks = check_targets(results, machine, tiny)
-    text = markdown(earlier, machine, results, frameworks, checks, blas_fraction(results, machine), tiny)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
+    checks, _, text = write_report(parse_args(saved["args"]), machine, results, args.out)
     print(f"wrote {args.out} from {args.from_json} (the run of {machine['date']})")
     return {"machine": machine, "results": results, "checks": checks, "markdown": text}
 
@@ -523,13 +532,7 @@ def main(argv=None):
     log("measuring the machine (matmul peak, import time)...")
     machine = machine_info(args.matmul_size, args.import_repeats)
     machine.update(load_start=load_start, load_end=load_average())
-    blas = blas_fraction(results, machine)
-    tiny = args.epochs_scale < 1
-    checks = check_targets(results, machine, tiny)
-    text = markdown(args, machine, results, frameworks, checks, blas, tiny)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
+    checks, blas, text = write_report(args, machine, results, args.out)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": args.argv, "machine": machine, "results": results, "blas_bound": blas,
