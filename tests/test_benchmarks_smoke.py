@@ -178,7 +178,7 @@ def test_same_order_gives_both_frameworks_the_same_batches(run_module, monkeypat
     spec = runner_spec("moons", y, yt, scale=0.02)           # 4 epochs
     weights = build_glassnet(spec).get_weights()
 
-    def test_probabilities(runner, task):
+    def probabilities(runner, task):
         seen = []
         monkeypatch.setattr(runner, "accuracy", lambda out, *args, **kwargs: seen.append(out) or 0.0)
         runner.run(task, X, y, Xt, yt, weights)
@@ -188,6 +188,6 @@ def test_same_order_gives_both_frameworks_the_same_batches(run_module, monkeypat
     gaps = {}
     for order_seed in (None, 3):
         task = dict(spec, order_seed=order_seed)
-        gaps[order_seed] = np.abs(test_probabilities(glassnet_runner, task)
-                                  - test_probabilities(torch_runner, task)).max()
+        gaps[order_seed] = np.abs(probabilities(glassnet_runner, task)
+                                  - probabilities(torch_runner, task)).max()
     assert gaps[3] < 1e-4 < 1e-2 < gaps[None]
