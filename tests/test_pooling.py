@@ -96,24 +96,27 @@ def test_max_pool_ties_route_to_first_winner_only():
     np.testing.assert_array_equal(dx[0, :, :, 0], [[5.0, 0.0], [0.0, 0.0]])
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("case", CASES_2D)
-def test_max_pool_gradient_buffer_never_leaks_uninitialised_memory(case, rng, monkeypatch):
+def test_pool_gradient_buffer_never_leaks_uninitialised_memory(kind, case, rng, monkeypatch):
     """The backward allocates without zero-filling where windows tile the input; poison every
     fresh buffer with NaN to prove that each pixel is written or zeroed (fresh memory is often zero
     by luck, which would hide a missed pixel)."""
     from glassnet.layers import pooling
+    forward_fn, backward_fn = {"max": (pooling.max_pool2d_forward, pooling.max_pool2d_backward),
+                               "avg": (pooling.avg_pool2d_forward, pooling.avg_pool2d_backward)}[kind]
     shape, p, s, padding = case
     x = distinct(rng, (2, *shape))
     layer = MaxPooling2D(p, s, padding)
     grad = rng.standard_normal((2, *layer.output_shape(shape)))
-    _, cache = pooling.max_pool2d_forward(x, layer.pool_size, layer.strides, padding)
-    expected = pooling.max_pool2d_backward(grad, cache)
+    _, cache = forward_fn(x, layer.pool_size, layer.strides, padding)
+    expected = backward_fn(grad, cache)
 
     def poisoned_empty(shape, dtype):
         return np.full(shape, np.nan, dtype=dtype)
     shim = type("Shim", (), {"empty": staticmethod(poisoned_empty), "zeros": staticmethod(np.zeros)})
     monkeypatch.setattr(pooling.backend, "get_array_module", lambda _: shim)
-    dx = pooling.max_pool2d_backward(grad, cache)
+    dx = backward_fn(grad, cache)
     assert np.isfinite(dx).all()
     np.testing.assert_array_equal(dx, expected)
     assert dx.sum() == pytest.approx(grad.sum())     # every window routes its gradient somewhere
