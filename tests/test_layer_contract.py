@@ -84,3 +84,35 @@ def test_rebuilt_from_its_config_it_computes_the_same(name):
     copy.set_weights(layer.get_weights())
     np.testing.assert_array_equal(copy.forward(x, training=False), layer.forward(x, training=False))
     assert copy.get_config() == layer.get_config()
+
+
+# -- input_shape / input_dim, which every layer takes through Layer.__init__ ----------------------
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_an_int_input_shape_is_refused_with_the_tuple_to_write(name):
+    factory = TABLE[name][0]
+    with pytest.raises(ValueError, match=r"input_shape must be a tuple such as \(3,\), got the integer 3"):
+        factory(input_shape=3)
+
+
+@pytest.mark.parametrize("bad", ["32", b"32", True, 3.0, (None, 3), (3.5,), (3.0,), (0,), (-2, 2), (), ["3"],
+                                 (True,), np.array(3)],
+                         ids=repr)
+def test_bad_input_shape_names_the_argument(bad):
+    # a string used to pass as a sequence ("32" -> (3, 2)); None entries (Keras' "any size") are
+    # not supported: a model is built for one sample shape
+    with pytest.raises(ValueError, match=r"^Dense: input_shape must .*got "):
+        layers.Dense(1, input_shape=bad)
+
+
+@pytest.mark.parametrize("bad", ["3", 3.0, 0, -1, True, (3,)], ids=repr)
+def test_bad_input_dim_names_the_argument(bad):
+    with pytest.raises(ValueError, match=r"^Dense: input_dim: expected a positive integer, got "):
+        layers.Dense(1, input_dim=bad)
+
+
+@pytest.mark.parametrize("shape,expected", [((3,), (3,)), ([28, 28, 1], (28, 28, 1)),
+                                            ((np.int64(5), 2), (5, 2)), (np.array([4]), (4,))], ids=repr)
+def test_good_input_shapes_become_tuples_of_python_ints(shape, expected):
+    layer = layers.Flatten(input_shape=shape)
+    assert layer.input_shape == expected and all(type(d) is int for d in layer.input_shape)
+    assert layers.Dense(1, input_dim=np.int64(3)).input_shape == (3,)

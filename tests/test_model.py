@@ -269,6 +269,17 @@ def test_from_architecture():
         gn.Sequential.from_architecture([])
 
 
+@pytest.mark.parametrize("spec", [{"input_dim": 2}, {"output_dim": 1, "activation": "relu"}, "dense"],
+                         ids=repr)
+def test_from_architecture_names_the_required_keys_and_not_activation(spec):
+    with pytest.raises(ValueError, match=r"architecture\[0\]: expected a dict with 'input_dim' and "
+                                         r"'output_dim' \('activation' is optional"):
+        gn.Sequential.from_architecture([spec])
+    # activation may indeed be left out: the layer is linear
+    model = gn.Sequential.from_architecture([{"input_dim": 2, "output_dim": 1}], seed=0)
+    assert model.layers[0].get_config()["activation"] == "linear"
+
+
 def test_early_stopping_restores_best(rng):
     x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 3))
     model = _net("mse", dtype="float64")

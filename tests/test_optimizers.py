@@ -1,6 +1,8 @@
 """Optimizers: five steps against torch.optim (also with the rate changed between steps), one step
 by hand, in-place updates, state."""
 import inspect
+import json
+import re
 
 import numpy as np
 import pytest
@@ -84,9 +86,10 @@ def test_sgd_step_by_hand():
 
 
 def test_adam_first_step_by_hand():
-    # after one step m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps) ~ lr * sign(g)
+    # after one step m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps) ~ lr * sign(g);
+    # epsilon must be > 0 (with 0, a zero gradient gives 0 / 0), and 1e-300 is as good as 0 here
     w, g = np.array([0.0, 0.0]), np.array([0.3, -2.0])
-    optimizers.Adam(0.01, epsilon=0.0).apply([("w", w, g)])
+    optimizers.Adam(0.01, epsilon=1e-300).apply([("w", w, g)])
     np.testing.assert_allclose(w, [-0.01, 0.01], rtol=1e-12)
 
 
@@ -130,6 +133,50 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="adadelta") as info:
         optimizers.get("adam_w")
     assert "'adam_w'" in str(info.value)
+
+
+# (class, keyword arguments, the argument the error must name): out of range, NaN/inf, wrong type
+BAD_HYPERPARAMETERS = [
+    ("SGD", dict(learning_rate=float("inf")), "learning_rate"),
+    ("SGD", dict(learning_rate=float("nan")), "learning_rate"),
+    ("SGD", dict(learning_rate=True), "learning_rate"),
+    ("SGD", dict(momentum="0.9"), "momentum"),
+    ("Adam", dict(beta_1=None), "beta_1"),
+    ("Adam", dict(beta_2=1.5), "beta_2"),
+    ("Adam", dict(epsilon=-1), "epsilon"),
+    ("Adam", dict(epsilon=0.0), "epsilon"),
+    ("AdamW", dict(weight_decay=-1), "weight_decay"),
+    ("AdamW", dict(weight_decay="0.01"), "weight_decay"),
+    ("AdamW", dict(epsilon=-1), "epsilon"),
+    ("RMSprop", dict(rho=2.0), "rho"),
+    ("RMSprop", dict(momentum=-1), "momentum"),
+    ("RMSprop", dict(epsilon=float("nan")), "epsilon"),
+    ("Adagrad", dict(initial_accumulator_value=-1), "initial_accumulator_value"),
+    ("Adagrad", dict(epsilon=-1e-7), "epsilon"),
+    ("Adadelta", dict(rho=1.5), "rho"),
+    ("Adadelta", dict(epsilon=None), "epsilon"),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,arg", BAD_HYPERPARAMETERS,
+                         ids=[f"{c}-{arg}={k[arg]!r}" for c, k, arg in BAD_HYPERPARAMETERS])
+def test_bad_hyperparameters_are_refused_naming_the_argument(cls, kwargs, arg):
+    with pytest.raises(ValueError, match=rf"^{cls}: {arg} must be .*, got {re.escape(repr(kwargs[arg]))}$"):
+        getattr(optimizers, cls)(**kwargs)
+
+
+@pytest.mark.parametrize("value", [np.int64(1), np.int32(2), np.float32(0.5), np.float64(0.1), 1, 0.01])
+def test_numpy_and_python_numbers_are_accepted(value):
+    assert optimizers.SGD(value).learning_rate == float(value)
+    assert optimizers.Adam(learning_rate=value, beta_1=np.float32(0.5)).beta_1 == 0.5
+
+
+@pytest.mark.parametrize("name", sorted(optimizers.OPTIMIZERS))
+def test_config_round_trips_through_json(name):
+    """What a model file stores: the config as JSON numbers, which the constructor takes back."""
+    config = json.loads(json.dumps(optimizers.OPTIMIZERS[name](learning_rate=np.float64(0.5)).get_config()))
+    assert all(type(v) in (str, float, bool) for v in config.values()), config
+    assert optimizers.from_config(config).get_config() == config
 
 
 def _defaults(cls):

@@ -175,6 +175,21 @@ def test_batchnorm_errors_and_config():
     assert BatchNormalization.from_config(config).get_config() == config
 
 
+@pytest.mark.parametrize("arg,value", [("momentum", v) for v in ("x", None, True, -0.1, float("nan"))]
+                         + [("epsilon", v) for v in ("x", None, -1e-3, float("inf"))])
+def test_batchnorm_bad_arguments_name_the_argument(arg, value):
+    with pytest.raises(ValueError, match=rf"^BatchNormalization: {arg} must be .*, got "):
+        BatchNormalization(**{arg: value})
+
+
+def test_batchnorm_and_dropout_keep_their_ranges_and_take_numpy_numbers():
+    # momentum 1 (statistics frozen) and 0 are both allowed; NumPy scalars pass as Python floats
+    assert BatchNormalization(momentum=1).momentum == 1.0 and BatchNormalization(momentum=0).momentum == 0.0
+    layer = BatchNormalization(momentum=np.float32(0.5), epsilon=np.float64(1e-5))
+    assert type(layer.momentum) is float and type(layer.epsilon) is float
+    assert Dropout(np.int64(0)).rate == 0.0 and type(Dropout(np.float32(0.25)).rate) is float
+
+
 # -- training-mode side effects of trace and check_model ---------------------------------------
 def _dense_bn_dropout(dtype="float32"):
     import glassnet as gn

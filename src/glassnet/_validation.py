@@ -1,5 +1,7 @@
 """Input checks for the public entry points: turn what users pass into clean float arrays, or raise
 an error that names the argument, what was expected and what came."""
+import math
+
 import numpy as np
 
 from . import backend
@@ -64,6 +66,40 @@ def check_fraction(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not 0 <= value < 1:
         raise ValueError(f"{name}: expected a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+# the intervals check_number knows, with their tests. NaN fails each one (every comparison with NaN
+# is False), and the two open-ended ones refuse inf too: an infinite learning rate or epsilon is
+# never what was meant, and it would only show up later as NaN weights
+_INTERVALS = {
+    "> 0": lambda v: 0 < v < math.inf,
+    ">= 0": lambda v: 0 <= v < math.inf,
+    "[0, 1)": lambda v: 0 <= v < 1,
+    "[0, 1]": lambda v: 0 <= v <= 1,
+}
+
+
+def check_number(value, name, interval):
+    """``value`` as a Python float, when it is a real number inside ``interval`` (a key of
+    ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``); the hyper-parameters of
+    optimizers and layers go through here.
+
+    Python and NumPy ints and floats pass; bools do not (``True`` is an int to Python, but a flag
+    given for a number is a slip), nor do strings or None. Anything else raises a ValueError naming
+    ``name`` (e.g. ``"SGD: momentum"``), the interval and the value.
+
+    >>> check_number(np.int64(1), "SGD: learning_rate", "> 0")
+    1.0
+    >>> check_number("0.9", "SGD: momentum", "[0, 1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: momentum must be a number in [0, 1), got '0.9'
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not _INTERVALS[interval](value):
+        expected = f"a number in {interval}" if interval.startswith("[") else f"a finite number {interval}"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return float(value)
 
 

@@ -14,14 +14,16 @@ class DescribingMixin:
 
             [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
              {"input_dim": 25, "output_dim": 1, "activation": "sigmoid"}]
+
+        ``input_dim`` and ``output_dim`` are required; ``activation`` may be left out (linear).
         """
         if not isinstance(architecture, (list, tuple)) or not architecture:
             raise ValueError(f"architecture: expected a non-empty list of dicts, got {architecture!r}")
         layers = []
         for i, spec in enumerate(architecture):
             if not isinstance(spec, dict) or not {"input_dim", "output_dim"} <= set(spec):
-                raise ValueError(f"architecture[{i}]: expected a dict with 'input_dim', 'output_dim' "
-                                 f"and 'activation', got {spec!r}")
+                raise ValueError(f"architecture[{i}]: expected a dict with 'input_dim' and 'output_dim' "
+                                 f"('activation' is optional: linear when left out), got {spec!r}")
             unknown = set(spec) - {"input_dim", "output_dim", "activation"}
             if unknown:
                 raise ValueError(f"architecture[{i}]: unknown keys {sorted(unknown)}")

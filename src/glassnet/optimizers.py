@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ._validation import check_number
+
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
 # 640 KiB, which fits the L2 cache of current x86 server cores (512 KiB-2 MiB)
 PIECE = 32768
@@ -61,17 +63,23 @@ def flush_subnormals(a):
 
 
 class Optimizer:
-    """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step."""
+    """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
+
+    Every hyper-parameter goes through ``_check`` and is stored as a Python float: ``get_config``
+    then gives plain JSON numbers, and ``from_config`` passes them back through the same checks.
+    """
     name = None
 
     def __init__(self, learning_rate):
-        if not isinstance(learning_rate, (int, float, np.floating)) or not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be a positive number, "
-                             f"got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = self._check("learning_rate", learning_rate, "> 0")
         self.iterations = 0
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
+
+    def _check(self, arg, value, interval):
+        """``value`` as a float if it is a number in ``interval`` (``"> 0"``, ``">= 0"``, ``"[0, 1)"``),
+        else a ValueError such as ``RMSprop: rho must be a number in [0, 1), got 2.0``."""
+        return check_number(value, f"{type(self).__name__}: {arg}", interval)
 
     def _slot(self, key, param, *names, fill=0.0):
         """The state arrays of ``key`` (created on first use) and its scratch buffer."""
@@ -135,11 +143,10 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must lie in [0, 1), got {momentum!r}")
-        if nesterov and momentum == 0:
+        self.momentum = self._check("momentum", momentum, "[0, 1)")
+        if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.nesterov = bool(nesterov)
 
     def update(self, key, param, grad):
         if self.momentum == 0:
@@ -172,10 +179,10 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0 <= value < 1:
-                raise ValueError(f"{type(self).__name__}: {arg} must lie in [0, 1), got {value!r}")
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
+        self.beta_1 = self._check("beta_1", beta_1, "[0, 1)")
+        self.beta_2 = self._check("beta_2", beta_2, "[0, 1)")
+        self.epsilon = self._check("epsilon", epsilon, "> 0")
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
@@ -206,7 +213,8 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        self.weight_decay = float(weight_decay)
+        # 0 is plain Adam; a negative decay would grow the weights every step
+        self.weight_decay = self._check("weight_decay", weight_decay, ">= 0")
 
     def update(self, key, param, grad):
         param *= 1 - self.learning_rate * self.weight_decay
@@ -220,7 +228,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.rho = self._check("rho", rho, "[0, 1)")
+        self.momentum = self._check("momentum", momentum, "[0, 1)")
+        self.epsilon = self._check("epsilon", epsilon, "> 0")
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
@@ -249,7 +259,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
+        self.initial_accumulator_value = self._check("initial_accumulator_value",
+                                                     initial_accumulator_value, ">= 0")
+        self.epsilon = self._check("epsilon", epsilon, "> 0")
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
@@ -272,7 +285,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6):
         super().__init__(learning_rate)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.rho = self._check("rho", rho, "[0, 1)")
+        self.epsilon = self._check("epsilon", epsilon, "> 0")
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "v", "u")

@@ -40,6 +40,7 @@ import warnings
 import numpy as np
 
 from .. import backend, initializers
+from .._validation import check_positive_int
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
 
@@ -92,12 +93,9 @@ class Layer:
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError(f"{type(self).__name__}: give input_dim or input_shape, not both")
-            input_shape = (input_dim,)
+            input_shape = (check_positive_int(input_dim, f"{type(self).__name__}: input_dim"),)
         if input_shape is not None:
-            input_shape = tuple(int(d) for d in input_shape)
-            if not input_shape or min(input_shape) <= 0:
-                raise ValueError(f"{type(self).__name__}: input_shape must hold positive sizes, "
-                                 f"got {input_shape}")
+            input_shape = _sample_shape(input_shape, type(self).__name__)
         self.name = name
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
@@ -221,6 +219,32 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _sample_shape(value, owner):
+    """``value`` (a tuple, list or 1-D array of positive ints: the shape of one sample, without the
+    batch axis, e.g. (features,) or (H, W, C)) as a tuple of Python ints; a ValueError naming
+    ``owner`` (the layer class) and ``input_shape`` otherwise."""
+    example = "such as (3,) for 3 features or (28, 28, 1) for images"
+    # a bare int is the usual slip for a vector's shape (Keras refuses it too); say what to write
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        raise ValueError(f"{owner}: input_shape must be a tuple such as ({value},), got the integer "
+                         f"{value!r}; or pass input_dim={value}")
+    # a string is iterable too, and "32" would quietly become the shape (3, 2)
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{owner}: input_shape must be a tuple of positive integers {example}, "
+                         f"got {value!r}")
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(f"{owner}: input_shape must be a tuple of positive integers {example}, "
+                         f"got {value!r}") from None
+    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                            for d in shape):
+        # None (Keras' "any size") is refused too: a model is built for one fixed sample shape
+        raise ValueError(f"{owner}: input_shape must hold positive integer sizes, {example}; "
+                         f"got {value!r}")
+    return tuple(int(d) for d in shape)
 
 
 def _assign(items, weights, caller, hint=""):

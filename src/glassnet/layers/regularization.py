@@ -6,12 +6,13 @@ Both follow Keras: ``forward(x, training=True)`` is the training behaviour, ``tr
 import numpy as np
 
 from .. import backend, initializers
+from .._validation import check_number
 from .base import Layer
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each value with probability ``rate`` and scale the kept
-    ones by ``1 / (1 - rate)``, so that inference is the identity with no rescaling.
+    """Inverted dropout: in training, zero each value with probability ``rate`` (in [0, 1)) and scale
+    the kept ones by ``1 / (1 - rate)``, so that inference is the identity with no rescaling.
 
     The masks come from ``self.rng``, a NumPy Generator that a model sets from its seed; a standalone
     layer creates one from ``seed`` on first use. No parameters.
@@ -28,9 +29,8 @@ class Dropout(Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        # a rate of 1 would drop everything and scale by 1 / 0
+        self.rate = check_number(rate, "Dropout: rate", "[0, 1)")
         self.mask = None
 
     def forward(self, x, training=False):
@@ -73,7 +73,7 @@ class BatchNormalization(Layer):
     momentum : float
         Weight of the old running value, in [0, 1].
     epsilon : float
-        Added to the variance before the square root.
+        Added to the variance before the square root; finite and > 0.
 
     ``params``: ``gamma``, ``beta`` of shape (C,), trained. ``state``: ``moving_mean``,
     ``moving_variance`` of shape (C,), not trained (saved with the model).
@@ -88,11 +88,9 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon!r}")
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        # momentum 1 is allowed: the running statistics then stay as they are
+        self.momentum = check_number(momentum, "BatchNormalization: momentum", "[0, 1]")
+        self.epsilon = check_number(epsilon, "BatchNormalization: epsilon", "> 0")
         self.state = {}
 
     def build(self, input_shape):
