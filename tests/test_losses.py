@@ -301,3 +301,107 @@ def test_a_loss_without_weighted_says_so(rng):
 
     with pytest.raises(NotImplementedError, match="Custom does not support sample weights"):
         Custom().weighted(np.ones((2, 1)), np.ones((2, 1)), np.ones(2))
+
+
+# -- the unfused cross-entropies on predictions outside [0, 1] -------------------------------------
+CROSSENTROPIES = ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+
+
+def _partly_clipped(rng, n=6, k=3):
+    """Predictions of a tanh or linear output: some inside [0, 1], some below 0 or above 1, none
+    within 1e-3 of a clip bound (finite differences there would straddle the kink)."""
+    y_hat = rng.uniform(-0.5, 1.5, (n, k))
+    y_hat[np.abs(y_hat) < 1e-3] = 0.5
+    y_hat[np.abs(y_hat - 1) < 1e-3] = 0.5
+    y_hat[0] = [-0.3, 0.4, 1.2]                       # one of each, whatever the draw
+    return y_hat
+
+
+@pytest.mark.parametrize("name", CROSSENTROPIES)
+def test_unfused_gradient_is_zero_where_the_prediction_was_clipped(name, rng):
+    # the value uses clip(y_hat, eps, 1 - eps), which stands still outside that range: so must the gradient
+    loss, y_hat = losses.get(name), _partly_clipped(rng)
+    y = _targets(name, rng, 6, 3)
+    if name == "sparse_categorical_crossentropy":
+        y[0] = 0                                      # the label's prediction, -0.3, is clipped
+    else:
+        y[0] = [1.0, 0.0, 0.0]
+    check_loss(loss, y_hat, y)
+    outside = (y_hat < losses.EPSILON) | (y_hat > 1 - losses.EPSILON)
+    assert not loss.gradient(y_hat, y)[outside].any()
+    w = rng.uniform(0, 3, 6)
+    np.testing.assert_allclose(loss.weighted_gradient(y_hat, y, w),
+                               numerical_gradient(lambda: loss.weighted(y_hat, y, w), y_hat),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", CROSSENTROPIES)
+def test_unfused_gradient_on_clipped_predictions_matches_torch_clamp(name, rng, torch):
+    y_hat, y = _partly_clipped(rng), _targets(name, rng, 6, 3)
+    t = torch.tensor(y_hat, requires_grad=True)
+    p = torch.clamp(t, losses.EPSILON, 1 - losses.EPSILON)          # Keras' clip, as PyTorch has it
+    _torch_per_sample(name, p, y, torch).mean().backward()
+    np.testing.assert_allclose(losses.get(name).gradient(y_hat, y), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unfused_gradient_inside_the_clip_range_is_the_formula_bit_for_bit(dtype, rng):
+    # nothing clipped: the gradient is the table's formula, with no extra arithmetic on any entry
+    n, k = 7, 3
+    z = rng.standard_normal((n, k))
+    labels = rng.integers(0, k, n)
+    rows = np.arange(n)
+    p, y = activations.sigmoid(z).astype(dtype), rng.integers(0, 2, (n, k)).astype(dtype)
+    np.testing.assert_array_equal(losses.get("binary_crossentropy").gradient(p, y),
+                                  (p - y) / (p * (1 - p) * p.size))
+    p, y = activations.softmax(z).astype(dtype), np.eye(k, dtype=dtype)[labels]
+    np.testing.assert_array_equal(losses.get("categorical_crossentropy").gradient(p, y), -y / (p * n))
+    expected = np.zeros_like(p)
+    expected[rows, labels] = -1.0 / (p[rows, labels] * n)
+    np.testing.assert_array_equal(losses.get("sparse_categorical_crossentropy").gradient(p, labels), expected)
+
+
+@pytest.mark.parametrize("output,loss", [("tanh", "binary_crossentropy"), ("linear", "binary_crossentropy"),
+                                         ("linear", "categorical_crossentropy"),
+                                         ("linear", "sparse_categorical_crossentropy")])
+def test_a_model_whose_output_is_not_a_probability_passes_gradcheck(output, loss):
+    import glassnet as gn
+    from glassnet.gradcheck import check_model
+    rng = np.random.default_rng(7)
+    k = 1 if loss == "binary_crossentropy" else 3
+    model = gn.Sequential([gn.layers.Dense(4, activation="tanh", input_dim=3),
+                           gn.layers.Dense(k, activation=output)], seed=1, dtype="float64")
+    model.compile(loss)
+    x = 2 * rng.standard_normal((16, 3))
+    labels = rng.integers(0, k if k > 1 else 2, 16)
+    y = np.eye(k)[labels] if loss == "categorical_crossentropy" else labels
+    out = model.predict(x)
+    assert (out < 0).any() and ((out > 0) & (out < 1)).any()    # clipped and unclipped predictions
+    check_model(model, x, y)
+    check_model(model, x, y, sample_weight=rng.uniform(0, 2, 16))
+
+
+# -- the hint for targets one dimension short -----------------------------------------------------
+@pytest.mark.parametrize("name", ["mse", "mae", "squared_error"])
+def test_a_regression_loss_asks_for_one_target_per_output_not_labels(name):
+    loss = losses.get(name)
+    with pytest.raises(ValueError, match=rf"^{name}: expected targets of the output's shape \(5, 2\), got "
+                                         r"shape \(5,\); it takes targets shaped like the output, \(n, 2\)") as info:
+        loss(np.zeros((5, 2)), np.zeros(5))
+    assert "label" not in str(info.value) and "sparse" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^y: expected targets of shape \(n_samples, 2\) to match the model's "
+                                         r"output, got shape \(5,\); a model with 2 output units") as info:
+        loss.prepare_targets(np.zeros(5), 2, np.float64)
+    assert "label" not in str(info.value) and "sparse" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy"])
+def test_a_classification_loss_still_points_labels_to_sparse_crossentropy(name):
+    with pytest.raises(ValueError, match=rf"^{name}: expected targets of the output's shape \(5, 2\), got "
+                                         r"shape \(5,\); .*not class labels.*'sparse_categorical_crossentropy'"):
+        losses.get(name)(np.full((5, 2), 0.5), np.zeros(5))
+    with pytest.raises(ValueError, match=r"\(5,\); for integer class labels use "
+                                         r"loss='sparse_categorical_crossentropy'"):
+        losses.get(name).prepare_targets(np.zeros(5), 2, np.float64)
+    with pytest.raises(ValueError, match=r"^binary_accuracy: .*not class labels"):
+        losses.aligned_targets(np.full((5, 2), 0.5), np.zeros(5), "binary_accuracy")

@@ -13,6 +13,10 @@ categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
 sparse_categorical_crossentropy same, y as integer labels          same
 =============================== ================================== ==============================
 
+In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
+output that is not a probability (a tanh or linear output below 0 or above 1) gives a finite value;
+the value does not change where a prediction was clipped, so the gradient is 0 there.
+
 With a sigmoid (binary) or softmax (categorical) output the model uses the *fused* form: the loss is
 computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which
 is both cheaper and exact (scikit-learn's and every framework's trick). N is n for the categorical
@@ -66,6 +70,21 @@ def _all_normal(p):
     return _normal_from(float(p.min()), p.dtype)
 
 
+def _zero_where_clipped(g, y_pred):
+    """Set to 0, in place, the entries of the gradient ``g`` whose prediction in ``y_pred`` (of
+    ``g``'s shape) the loss clipped to [EPSILON, 1 - EPSILON]. Returns ``g``.
+
+    Why: the loss value is computed from the clipped prediction, which does not change when a
+    prediction outside that range moves a little, so the loss's derivative there is 0 (Keras, and
+    the gradient of torch.clamp). Outputs that are not a sigmoid or softmax (tanh, linear) can lie
+    outside [0, 1]. The usual case, nothing clipped, costs a minimum and a maximum and changes no
+    entry; a NaN prediction keeps its NaN gradient (it compares False below).
+    """
+    if y_pred.size and (y_pred.min() < EPSILON or y_pred.max() > 1 - EPSILON):
+        g[(y_pred < EPSILON) | (y_pred > 1 - EPSILON)] = 0
+    return g
+
+
 def _per_sample(sample_weight, values):
     """``sample_weight`` of shape (n,) reshaped to scale the rows of ``values`` (n, ...): (n, 1, ...),
     in the dtype of ``values`` (float32 stays float32).
@@ -89,6 +108,11 @@ def _distributions(values):
     return values.size // values.shape[-1]
 
 
+# the callers of aligned_targets (losses and metrics, by name) whose targets may be class labels
+_CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "accuracy",
+                             "binary_accuracy", "categorical_accuracy"})
+
+
 def aligned_targets(y_pred, y_true, caller):
     """``y_true`` in the shape of ``y_pred`` (n, k). Targets of shape (n,) for a single output
     unit (n, 1) are reshaped, as Keras does; any other shape is refused, because broadcasting
@@ -102,15 +126,27 @@ def aligned_targets(y_pred, y_true, caller):
         return y_true
     if y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
         return y_true.reshape(y_pred.shape)
-    hint = ("; it takes targets shaped like the output, not class labels (those go with "
-            "'sparse_categorical_crossentropy' and 'accuracy', or one-hot encode them with "
-            "glassnet.utils.to_categorical)" if y_true.ndim == y_pred.ndim - 1 else "")
+    hint = ""
+    if y_true.ndim == y_pred.ndim - 1:
+        # one dimension short: class labels for a classifier, one target per sample for a
+        # regression model with several outputs; only the first is about labels
+        if caller in _CLASSIFICATION:
+            hint = ("; it takes targets shaped like the output, not class labels (those go with "
+                    "'sparse_categorical_crossentropy' and 'accuracy', or one-hot encode them with "
+                    "glassnet.utils.to_categorical)")
+        else:
+            shape = "(n, " + ", ".join(str(d) for d in y_pred.shape[1:]) + ")"
+            hint = (f"; it takes targets shaped like the output, {shape}: one value for each of its "
+                    f"{y_pred.shape[-1]} output units")
     raise ValueError(f"{caller}: expected targets of the output's shape {tuple(y_pred.shape)}, got "
                      f"shape {tuple(y_true.shape)}{hint}")
 
 
 class Loss:
-    """Base class. ``fuses`` names the output activation whose gradient this loss can fuse."""
+    """Base class. ``fuses`` names the output activation whose gradient this loss can fuse.
+
+    A model compiled with a subclass of your own trains and evaluates, but ``save_model`` refuses
+    it: a model file records the loss by its name, which ``load_model`` looks up in ``LOSSES``."""
     name = None
     fuses = None
     sparse = False          # targets are integer labels rather than arrays shaped like the output
@@ -167,9 +203,11 @@ class Loss:
             y = y[:, None]                          # (n,) labels for one output unit
         if y.ndim != 2 or y.shape[1] != n_outputs:
             hint = ""
-            if y.ndim == 1 and n_outputs > 1:
+            if y.ndim == 1 and n_outputs > 1:       # labels for a classifier (see aligned_targets)
                 hint = ("; for integer class labels use loss='sparse_categorical_crossentropy' "
-                        "or one-hot encode them with glassnet.utils.to_categorical")
+                        "or one-hot encode them with glassnet.utils.to_categorical"
+                        if self.name in _CLASSIFICATION else
+                        f"; a model with {n_outputs} output units takes {n_outputs} target values per sample")
             raise ValueError(f"{name}: expected targets of shape (n_samples, {n_outputs}) to match "
                              f"the model's output, got shape {y.shape}{hint}")
         return y.astype(dtype, copy=False)
@@ -268,7 +306,7 @@ class BinaryCrossentropy(Loss):
     def gradient(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return (p - y_true) / (p * (1 - p) * y_pred.size)
+        return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
@@ -325,7 +363,7 @@ class CategoricalCrossentropy(Loss):
     def gradient(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -y_true / (p * _distributions(y_pred))
+        return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).
@@ -423,7 +461,9 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         y_true = self._targets(y_pred, y_true)
         g = np.zeros_like(y_pred)
         rows = np.arange(y_true.shape[0])
-        g[rows, y_true] = -1.0 / (np.clip(y_pred[rows, y_true], EPSILON, 1 - EPSILON) * y_pred.shape[0])
+        picked = y_pred[rows, y_true]
+        g[rows, y_true] = _zero_where_clipped(
+            -1.0 / (np.clip(picked, EPSILON, 1 - EPSILON) * y_pred.shape[0]), picked)
         return g
 
     # not CategoricalCrossentropy's shared minimum: here the value's check is on the picked outputs
