@@ -418,16 +418,21 @@ def test_other_bit_generators_round_trip(tmp_path):
     assert np.array_equal(loaded.layers[1].rng.random(5), model.layers[1].rng.random(5))
 
 
-def _custom_metric(y_pred, y_true):
+def _custom_metric(y_true, y_pred):
     return 0.0
 
 
-def accuracy(y_pred, y_true):           # a user's function that merely shares a registered name
+def accuracy(y_true, y_pred):           # a user's function that merely shares a registered name
     return 1.0
 
 
+class _HalvedMSE(gn.losses.MeanSquaredError):     # a user's loss that keeps the built-in's name
+    def __call__(self, y_pred, y_true):
+        return super().__call__(y_pred, y_true) / 2
+
+
 @pytest.mark.parametrize("metric, name", [(_custom_metric, "_custom_metric"), (accuracy, "accuracy"),
-                                          (gn.losses.get("mse"), "metric")])
+                                          (_HalvedMSE(), "mse")])
 def test_a_custom_metric_is_refused_before_anything_is_written(metric, name, tmp_path):
     # the file records metrics by name: a custom function would save, then fail to load
     model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
@@ -439,6 +444,63 @@ def test_a_custom_metric_is_refused_before_anything_is_written(metric, name, tmp
 
 def test_registered_metrics_and_losses_as_metrics_are_saved(tmp_path):
     model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
-    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["acc", "mae", "binary_crossentropy"])
+    model.compile(loss="binary_crossentropy", optimizer="sgd",
+                  metrics=["acc", "mae", "binary_crossentropy", gn.losses.get("squared_error")])
     model.save(tmp_path / "m.npz")
-    assert [n for n, _ in load_model(tmp_path / "m.npz").metrics] == ["acc", "mae", "binary_crossentropy"]
+    loaded = load_model(tmp_path / "m.npz")
+    assert [n for n, _ in loaded.metrics] == ["acc", "mae", "binary_crossentropy", "squared_error"]
+    x, y = np.array([[0.5, -1.0], [2.0, 0.0]], np.float32), np.array([0, 1])
+    assert loaded.evaluate(x, y) == model.evaluate(x, y)
+
+
+class _Huber(gn.losses.Loss):                   # a user's own loss, with a name the file cannot resolve
+    name = "huber"
+
+    def __call__(self, y_pred, y_true):
+        d = np.abs(y_pred - self._targets(y_pred, y_true))
+        return float(np.where(d < 1, 0.5 * d * d, d - 0.5).mean())
+
+    def gradient(self, y_pred, y_true):
+        d = y_pred - self._targets(y_pred, y_true)
+        return np.clip(d, -1, 1) / d.size
+
+
+class _SneakyMSE(gn.losses.MeanSquaredError):   # keeps the built-in's name "mse"
+    def __call__(self, y_pred, y_true):
+        return 2 * super().__call__(y_pred, y_true)
+
+
+@pytest.mark.parametrize("loss, outcome", [(_Huber(), "would not know that name"),
+                                           (_SneakyMSE(), "would compile MeanSquaredError instead")])
+def test_a_custom_loss_is_refused_before_anything_is_written(loss, outcome, tmp_path):
+    # the file records the loss by name: a custom one would fail to load, or load as the built-in
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile(loss=loss, optimizer="sgd")
+    with pytest.raises(ValueError, match=rf"save_model: loss .*\({type(loss).__name__}\) is not a built-in "
+                                         rf"loss.*{outcome}.*compile with one of.*weights only"):
+        model.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", sorted(gn.losses.LOSSES) + sorted(gn.losses.ALIASES))
+def test_every_built_in_loss_saves_and_loads_as_itself(name, tmp_path):
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
+    model.compile(loss=name, optimizer="sgd")
+    model.save(tmp_path / "m.npz")
+    assert type(load_model(tmp_path / "m.npz").loss) is type(model.loss)
+    model.compile(loss=gn.losses.get(name), optimizer="sgd")          # an instance, as well
+    model.save(tmp_path / "m.npz")
+    assert type(load_model(tmp_path / "m.npz").loss) is type(model.loss)
+
+
+def test_a_checkpoint_of_a_model_with_a_custom_loss_is_refused(rng, tmp_path):
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile(loss=_Huber(), optimizer="sgd")
+    checkpoint = gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"loss <loss huber> \(_Huber\) is not a built-in loss"):
+        model.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), epochs=2, verbose=0,
+                  callbacks=[checkpoint])
+    assert list(tmp_path.iterdir()) == []
+    # refused before training, as a custom metric is: no epoch was spent on a run that cannot save
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -12,17 +12,17 @@ from glassnet.layers import Dense
 
 def test_mae_and_mse_by_hand():
     y_pred, y_true = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.0, 4.0], [3.0, 1.0]])
-    assert metrics.mean_absolute_error(y_pred, y_true) == 1.5      # (1 + 2 + 0 + 3) / 4
-    assert metrics.mean_squared_error(y_pred, y_true) == 3.5       # (1 + 4 + 0 + 9) / 4
+    assert metrics.mean_absolute_error(y_true, y_pred) == 1.5      # (1 + 2 + 0 + 3) / 4
+    assert metrics.mean_squared_error(y_true, y_pred) == 3.5       # (1 + 4 + 0 + 9) / 4
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_mae_and_mse_against_numpy(dtype, rtol, rng):
     y_pred, y_true = rng.standard_normal((50, 3)).astype(dtype), rng.standard_normal((50, 3)).astype(dtype)
     d = y_pred.astype(np.float64) - y_true
-    assert type(metrics.mean_absolute_error(y_pred, y_true)) is float
-    np.testing.assert_allclose(metrics.mean_absolute_error(y_pred, y_true), np.abs(d).mean(), rtol=rtol)
-    np.testing.assert_allclose(metrics.mean_squared_error(y_pred, y_true), (d ** 2).mean(), rtol=rtol)
+    assert type(metrics.mean_absolute_error(y_true, y_pred)) is float
+    np.testing.assert_allclose(metrics.mean_absolute_error(y_true, y_pred), np.abs(d).mean(), rtol=rtol)
+    np.testing.assert_allclose(metrics.mean_squared_error(y_true, y_pred), (d ** 2).mean(), rtol=rtol)
 
 
 @pytest.mark.parametrize("fn", [metrics.mean_absolute_error, metrics.mean_squared_error])
@@ -32,7 +32,7 @@ def test_float32_needs_one_float32_temporary_only(fn, rng):
     y_true = rng.standard_normal((250_000, 4)).astype(np.float32)
     tracemalloc.start()
     try:
-        fn(y_pred, y_true)
+        fn(y_true, y_pred)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -77,7 +77,7 @@ def test_public_calls_take_n_labels_for_one_output_and_refuse_other_shapes(rng):
     # the README's data: predict gives (n, 1), the dataset's labels are (n,)
     p = rng.uniform(0.01, 0.99, (50, 1)).astype(np.float32)
     y = rng.integers(0, 2, 50)
-    assert metrics.accuracy(p, y) == metrics.accuracy(p, y[:, None]) <= 1
+    assert metrics.accuracy(y, p) == metrics.accuracy(y[:, None], p) <= 1
     for name in ("binary_crossentropy", "mse", "mae", "squared_error"):
         loss = losses.get(name)
         assert loss(p, y) == loss(p, y[:, None])
@@ -116,3 +116,78 @@ def test_reported_numbers_are_python_floats():
                 *(values[0] for values in history.history.values()), *seen[-1].values()]
     assert len(reported) == 3 * 4 + 6 + 3
     assert all(type(v) is float for v in reported), [type(v) for v in reported]
+
+
+def test_a_metric_function_is_called_with_the_targets_first(rng):
+    # README: "a function f(y_true, y_pred)", the order of Keras and scikit-learn; an asymmetric
+    # metric exposes a swap that a symmetric one (mae, accuracy on one-hot rows) would hide
+    def mean_of_y_pred(y_true, y_pred):
+        return float(np.mean(y_pred))
+    x, y = rng.standard_normal((10, 3)), np.full((10, 1), 7.0)
+    model = gn.Sequential([Dense(1, input_dim=3)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd", metrics=[mean_of_y_pred])
+    expected = model.predict(x).mean()
+    assert model.evaluate(x, y, return_dict=True)["mean_of_y_pred"] == pytest.approx(expected)
+    assert model.test_on_batch(x, y)[1] == pytest.approx(expected)
+    assert model.train_on_batch(x, y)[1] == pytest.approx(expected)      # before the update
+    history = model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert history.history["mean_of_y_pred"][0] == pytest.approx(expected, abs=0.5)   # one step on
+    assert history.history["mean_of_y_pred"][0] != pytest.approx(7.0)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "categorical_accuracy"])
+def test_accuracy_of_an_image_shaped_softmax_output(name, rng):
+    # a model whose output is an image of class scores (README): one prediction per position
+    from glassnet.layers import Conv2D
+    x = rng.standard_normal((6, 5, 5, 2))
+    labels = rng.integers(0, 3, (6, 5, 5))
+    model = gn.Sequential([Conv2D(3, 3, padding="same", activation="softmax", input_shape=(5, 5, 2))],
+                          seed=0, dtype="float64")
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=[name])
+    expected = np.mean(model.predict(x).argmax(axis=-1) == labels)
+    assert model.evaluate(x, np.eye(3)[labels])[1] == pytest.approx(expected)
+    assert getattr(metrics, name)(labels, model.predict(x)) == pytest.approx(expected)   # labels too
+    model.fit(x, np.eye(3)[labels], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"one-hot targets of shape \(6, 5, 5, 3\) or labels of shape \(6, 5, 5\), got shape \(6, 5\)"):
+        getattr(metrics, name)(labels[:, 0], model.predict(x))
+
+
+def _named(name):
+    fn = lambda y_true, y_pred: 0.0      # noqa: E731
+    fn.__name__ = name
+    return fn
+
+
+@pytest.mark.parametrize("given", [
+    ["mse", "mse"],
+    [_named("<lambda>"), _named("<lambda>")],
+    [_named("loss")],                                 # would replace the training loss
+    [_named("val_acc"), "acc"],                       # "val_acc" twice once validated
+])
+def test_metrics_that_would_log_under_one_name_are_refused(given):
+    model = gn.Sequential([Dense(1, input_dim=3)], seed=0)
+    with pytest.raises(ValueError, match=r"metrics: the names .* would log several values under .*distinct name"):
+        model.compile(loss="mse", optimizer="sgd", metrics=given)
+    assert model.loss is None            # nothing half-compiled
+
+
+def test_a_metric_that_does_not_fit_fails_before_any_update(rng):
+    x, y = rng.standard_normal((8, 2)), rng.integers(0, 3, 8)
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["mae"])
+    before = [w.copy() for w in model.get_weights()]
+    for call in (lambda: model.fit(x, y, epochs=2, batch_size=4, verbose=0),
+                 lambda: model.train_on_batch(x, y)):
+        with pytest.raises(ValueError, match="mae: expected targets"):
+            call()
+        assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    # validation targets that the loss takes but a metric refuses: an error before the first
+    # epoch, not after it
+    def probabilities_only(y_true, y_pred):
+        if y_true.max() > 1:
+            raise ValueError("probabilities_only: targets above 1")
+        return 0.0
+    model.compile(loss="mse", optimizer="sgd", metrics=[probabilities_only])
+    with pytest.raises(ValueError, match="targets above 1"):
+        model.fit(x, np.eye(3)[y], validation_data=(x, 2 * np.eye(3)[y]), verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -533,6 +533,16 @@ def test_predict_refuses_bad_inputs(rng):
         model.predict(np.ones((2, 3)), batch_size=0)
 
 
+@pytest.mark.parametrize("shuffle", ["batch", "no", 0, None])
+def test_fit_takes_shuffle_as_a_flag_only(shuffle, rng):
+    # any non-empty string is truthy: shuffle="no" would shuffle
+    model = _net("mse")
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    with pytest.raises(TypeError, match=rf"shuffle: expected True or False, got {shuffle!r}"):
+        model.fit(x, y, shuffle=shuffle, verbose=0)
+    model.fit(x, y, shuffle=np.bool_(False), verbose=0)
+
+
 # -- get_layer, pop, the single-batch calls, return_dict -------------------------------------------
 def test_get_layer_by_name_or_index(rng):
     model = _net("mse")
@@ -636,7 +646,7 @@ def test_test_on_batch_and_predict_on_batch(rng):
     np.testing.assert_array_equal(model.predict_on_batch(x.tolist()), model.predict(x))
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     value, accuracy = model.test_on_batch(x, y)
-    assert value == loss and accuracy == gn.metrics.accuracy(model.predict(x), y)
+    assert value == loss and accuracy == gn.metrics.accuracy(y, model.predict(x))
     for call, error, message in [(lambda: model.test_on_batch(x, y[:9]), ValueError, "same number of samples"),
                                  (lambda: model.predict_on_batch(x[:, :2]), ValueError, "expects samples of shape"),
                                  (lambda: gn.Sequential([Dense(1)]).test_on_batch(x, y), ValueError, "compile")]:

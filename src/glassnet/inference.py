@@ -12,6 +12,10 @@ from .weighting import check_sample_weight
 
 class InferenceMixin:
 
+    def _metric_values(self, y, out):
+        """Each compiled metric on targets ``y`` and outputs ``out``, called as ``f(y_true, y_pred)``."""
+        return [fn(y, out) for _, fn in self.metrics]
+
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
         metrics, the list with them, a dict {"loss": ..., metric name: ...} with ``return_dict``.
@@ -31,7 +35,7 @@ class InferenceMixin:
             m = xb.shape[0]
             totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
             for i, (_, fn) in enumerate(self.metrics, 1):
-                totals[i] += fn(out, yb) * m
+                totals[i] += fn(yb, out) * m
         return [t / n for t in totals]
 
     def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
@@ -91,4 +95,4 @@ class InferenceMixin:
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         out = self._forward(x, training=False)
         value = self._loss_from_output(out, y, w)
-        return self._results([value, *(fn(out, y) for _, fn in self.metrics)], return_dict)
+        return self._results([value, *self._metric_values(y, out)], return_dict)

@@ -98,6 +98,7 @@ def _fspath(path):
 
 def _metadata(model, epoch):
     from . import __version__
+    _check_loss_saveable(model)
     _check_metrics_saveable(model)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": model.get_config(),
@@ -109,6 +110,29 @@ def _metadata(model, epoch):
             "epoch": None if epoch is None else int(epoch)}
 
 
+def _check_loss_saveable(model):
+    """Refuse a loss that load_model could not compile back as itself: the file records the loss
+    by its name only (``loss.get_config()``), and loading looks that name up in
+    ``losses.LOSSES``. A custom Loss has a name that is not there (loading would fail), and a
+    subclass of a built-in loss keeps its parent's name (loading would silently give the parent)."""
+    loss = model.loss
+    if loss is None:                    # not compiled: the file records no loss
+        return
+    name = loss.get_config()
+    try:
+        known = losses.get(name)
+    except ValueError:
+        known = None
+    if type(loss) is type(known):       # exactly the class the name stands for, aliases included
+        return
+    outcome = ("load_model would not know that name" if known is None else
+               f"load_model would compile {type(known).__name__} instead")
+    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, "
+                     f"so the file could not be loaded as saved: the file records the loss by its name "
+                     f"{name!r:.80}, and {outcome}; only built-in losses can be saved: compile with one "
+                     f"of {sorted(losses.LOSSES)}, or save the weights only (model.get_weights())")
+
+
 def _check_metrics_saveable(model):
     """Refuse what load_model could not compile back: the file records each metric by its name only,
     as it records initializers (``initializers.name_of`` refuses a custom one the same way)."""
@@ -118,7 +142,8 @@ def _check_metrics_saveable(model):
         except ValueError:
             known = None
         # a loss as a metric is a new instance per lookup: its class is what the name stands for
-        if not (fn is known or (isinstance(fn, losses.Loss) and type(fn) is type(known))):
+        if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
+                                and type(fn.loss) is type(known.loss))):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "

@@ -1,4 +1,6 @@
-"""Metrics: ``f(y_pred, y_true) -> float``, computed on the targets the loss prepared.
+"""Metrics: ``f(y_true, y_pred) -> float``, in Keras' and scikit-learn's order, computed on the
+targets the loss prepared. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
+seeds' cost functions do; a loss named as a metric is called the metrics' way, see ``LossMetric``.)
 
 ``accuracy`` picks its meaning from the output, as Keras does: one output unit means binary
 (threshold 0.5); several units mean categorical (argmax), with targets one-hot or integer labels.
@@ -7,12 +9,12 @@
 """
 import numpy as np
 
-from . import losses
+from . import backend, losses
 from ._rows import row_argmax
 
 
-def binary_accuracy(y_pred, y_true, threshold=0.5):
-    """Fraction of outputs on the right side of ``threshold``; y_pred, y_true of shape (n, k)
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Fraction of outputs on the right side of ``threshold``; y_true, y_pred of shape (n, ..., k)
     ((n,) targets for one output unit are taken as (n, 1); other shapes are refused)."""
     y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
     # count_nonzero / size is the mean of a boolean array without np.mean's Python-level overhead,
@@ -20,48 +22,72 @@ def binary_accuracy(y_pred, y_true, threshold=0.5):
     return np.count_nonzero((y_pred > threshold) == (y_true > threshold)) / y_pred.size
 
 
-def categorical_accuracy(y_pred, y_true):
-    """Fraction of rows whose argmax matches; y_true one-hot (n, k) or integer labels (n,)."""
+def categorical_accuracy(y_true, y_pred):
+    """Fraction of positions whose argmax over the last axis matches.
+
+    y_pred : (n, ..., k) class scores, e.g. (n, k) or an image's (n, H, W, k);
+    y_true : one-hot targets of the same shape, or integer labels of shape (n, ...).
+    """
     predicted = row_argmax(y_pred)
-    if y_true.ndim == 2:
-        y_true = row_argmax(losses.aligned_targets(y_pred, y_true, "categorical_accuracy"))
+    y_true = backend.get_array_module(y_pred).asarray(y_true)
+    if y_true.shape == y_pred.shape:
+        y_true = row_argmax(y_true)
     elif y_true.shape != predicted.shape:
-        raise ValueError(f"categorical_accuracy: expected one-hot targets of shape {y_pred.shape} or "
-                         f"labels of shape {predicted.shape}, got shape {y_true.shape}")
+        raise ValueError(f"categorical_accuracy: expected one-hot targets of shape {tuple(y_pred.shape)} "
+                         f"or labels of shape {tuple(predicted.shape)}, got shape {tuple(y_true.shape)}")
     return np.count_nonzero(predicted == y_true) / predicted.size
 
 
-def accuracy(y_pred, y_true):
+def accuracy(y_true, y_pred):
     """Binary accuracy for a single output unit, categorical accuracy otherwise."""
     if y_pred.shape[-1] == 1:
-        return binary_accuracy(y_pred, y_true)
-    return categorical_accuracy(y_pred, y_true)
+        return binary_accuracy(y_true, y_pred)
+    return categorical_accuracy(y_true, y_pred)
 
 
-def _difference(y_pred, y_true, caller):
+def _difference(y_true, y_pred, caller):
     # one new array in the output's dtype: float32 stays float32 (no float64 copy per batch)
     return np.subtract(y_pred, losses.aligned_targets(y_pred, y_true, caller))
 
 
-def mean_absolute_error(y_pred, y_true):
-    """Mean of ``|y_pred - y_true|`` over all n * k values; y_pred, y_true of shape (n, k).
+def mean_absolute_error(y_true, y_pred):
+    """Mean of ``|y_pred - y_true|`` over all n * k values; y_true, y_pred of shape (n, k).
 
-    >>> mean_absolute_error(np.array([[1.0], [2.0]]), np.array([[0.0], [4.0]]))
+    >>> mean_absolute_error(np.array([[0.0], [4.0]]), np.array([[1.0], [2.0]]))
     1.5
     """
-    d = _difference(y_pred, y_true, "mae")
+    d = _difference(y_true, y_pred, "mae")
     np.abs(d, out=d)
     return float(np.add.reduce(d, axis=None)) / d.size
 
 
-def mean_squared_error(y_pred, y_true):
-    """Mean of ``(y_pred - y_true)^2`` over all n * k values; y_pred, y_true of shape (n, k).
+def mean_squared_error(y_true, y_pred):
+    """Mean of ``(y_pred - y_true)^2`` over all n * k values; y_true, y_pred of shape (n, k).
 
-    >>> mean_squared_error(np.array([[1.0], [2.0]]), np.array([[0.0], [4.0]]))
+    >>> mean_squared_error(np.array([[0.0], [4.0]]), np.array([[1.0], [2.0]]))
     2.5
     """
-    d = _difference(y_pred, y_true, "mse")
+    d = _difference(y_true, y_pred, "mse")
     return float(np.vdot(d, d)) / d.size       # a BLAS dot in the array's own dtype
+
+
+class LossMetric:
+    """A loss's value reported as a metric: ``LossMetric(loss)(y_true, y_pred)`` is
+    ``loss(y_pred, y_true)``, so that every metric is called in one order.
+
+    >>> m = LossMetric(losses.get("mae")); m.__name__, m(np.array([[0.0]]), np.array([[2.0]]))
+    ('mae', 2.0)
+    """
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.__name__ = loss.name
+
+    def __call__(self, y_true, y_pred):
+        return self.loss(y_pred, y_true)
+
+    def __repr__(self):
+        return f"<metric from {self.loss!r}>"
 
 
 METRICS = {
@@ -73,14 +99,17 @@ METRICS = {
 
 
 def get(identifier):
-    """Return ``(name, function)`` for a metric name, a loss name (its value as a metric) or a
-    callable ``f(y_pred, y_true) -> float`` (named after the function)."""
+    """Return ``(name, function)`` for a metric name, a loss name or ``Loss`` instance (its value as
+    a metric, see ``LossMetric``) or a callable ``f(y_true, y_pred) -> float`` (named after the
+    function, as Keras names it)."""
+    if isinstance(identifier, losses.Loss):
+        return identifier.name, LossMetric(identifier)
     if callable(identifier) and not isinstance(identifier, str):
         return getattr(identifier, "__name__", "metric"), identifier
     if isinstance(identifier, str):
         if identifier in METRICS:
             return identifier, METRICS[identifier]
         if identifier in losses.LOSSES or identifier in losses.ALIASES:
-            return identifier, losses.get(identifier)
+            return identifier, LossMetric(losses.get(identifier))
     raise ValueError(f"metric: expected one of {sorted(METRICS)}, a loss name or a callable, "
                      f"got {identifier!r}")

@@ -152,12 +152,23 @@ class TrainingMixin:
 
     def _train_step(self, x, y, w=None):
         value, out = self._loss_and_gradients(x, y, w)
-        # a non-finite loss never reaches the weights: the caller raises NonFiniteError, and the
-        # weights it leaves are the last finite ones, where the culprit layer can still be found
+        self._apply_update(value)
+        return value, out
+
+    def _apply_update(self, value):
+        """The optimizer's step on the gradients of a batch whose loss was ``value``.
+
+        A non-finite loss never reaches the weights: the caller raises NonFiniteError, and the
+        weights it leaves are the last finite ones, where the culprit layer can still be found."""
         if math.isfinite(value):
             self._sync_views()
             self.optimizer.apply(self._triples)
-        return value, out
+
+    def _check_metrics_on(self, x, y):
+        """Run the metrics on the first two samples of (x, y) in inference mode: validation data
+        whose targets a metric cannot take fails before training, not after an epoch of updates."""
+        if self.metrics:
+            self._metric_values(y[:2], self._forward(x[:2], training=False))
 
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
@@ -242,6 +253,8 @@ class TrainingMixin:
         verbose = check_verbose(verbose)
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
         validation_split = check_fraction(validation_split, "validation_split")
+        if not isinstance(shuffle, (bool, np.bool_)):     # "batch" or "no" would read as True
+            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(isinstance(c, Callback) for c in callbacks)):
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
@@ -267,6 +280,8 @@ class TrainingMixin:
             wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
                                      xv.shape[0], self.dtype, "validation_data[2]")
             validation_data = (xv, yv, wv)
+        if validation_data is not None:
+            self._check_metrics_on(*validation_data[:2])
         w = combine(y, w, table)
 
         n = x.shape[0]
@@ -301,14 +316,16 @@ class TrainingMixin:
                     if hooks.has_batch_hooks:
                         hooks.call("on_train_batch_begin", b, {})
                     wb = None if ws is None else ws[b * bs:(b + 1) * bs]
-                    value, out = self._train_step(xb, yb, wb)
+                    value, out = self._loss_and_gradients(xb, yb, wb)
                     if not math.isfinite(value):
                         self._raise_non_finite(value, xb, epoch, b)
                     m = xb.shape[0]
                     seen += m
                     totals[0] += value * m
+                    # the metrics before the update: one that fails leaves the weights as they were
                     for i, (_, fn) in enumerate(self.metrics, 1):
-                        totals[i] += fn(out, yb) * m
+                        totals[i] += fn(yb, out) * m
+                    self._apply_update(value)
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
                         hooks.call("on_train_batch_end", b,
                                    dict(zip(["loss", *metric_names], (float(t / seen) for t in totals))))
@@ -334,7 +351,9 @@ class TrainingMixin:
         self._apply_trainable_flags()
         self._check_optimizer()
         x, y = self._prepare_xy(x, y)
-        value, out = self._train_step(x, y, self._sample_weights(y, sample_weight, class_weight))
+        value, out = self._loss_and_gradients(x, y, self._sample_weights(y, sample_weight, class_weight))
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
-        return self._results([value, *(fn(out, y) for _, fn in self.metrics)], return_dict)
+        values = [value, *self._metric_values(y, out)]     # before the update, as in fit
+        self._apply_update(value)
+        return self._results(values, return_dict)

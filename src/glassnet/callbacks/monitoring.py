@@ -140,9 +140,10 @@ class ModelCheckpoint(Callback):
         self._epoch, self._batches = 0, 0
 
     def on_train_begin(self, logs=None):
-        # what save_model would refuse at the first save (a custom metric function), refused
-        # before the first epoch is spent
-        from ..io import _check_metrics_saveable     # here: io imports the model, which imports us
+        # what save_model would refuse at the first save (a custom loss or metric function),
+        # refused before the first epoch is spent
+        from ..io import _check_loss_saveable, _check_metrics_saveable   # here: io imports the model, which imports us
+        _check_loss_saveable(self.model)
         _check_metrics_saveable(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
