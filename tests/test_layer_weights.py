@@ -75,6 +75,15 @@ def test_set_weights_checks_count_and_shapes_and_writes_nothing_on_error(rng):
         dense.set_weights([np.zeros((4, 3)), np.zeros(4)])        # the kernel is fine, yet unwritten
     with pytest.raises(TypeError, match="expected a list of arrays, got float"):
         dense.set_weights(1.0)
+    with pytest.raises(ValueError, match=r"weights\[0\] \(kernel\) holds NaN or infinite values"):
+        dense.set_weights([np.full((4, 3), np.nan), np.zeros(3)])
+    with pytest.raises(ValueError, match=r"weights\[1\] \(bias\) holds NaN or infinite values"):
+        dense.set_weights([np.zeros((4, 3)), np.array([0.0, np.inf, 0.0])])
+    with pytest.raises(TypeError, match=r"weights\[1\] \(bias\) must hold real numbers, got dtype <U1"):
+        dense.set_weights([np.zeros((4, 3)), np.array(["a", "b", "c"])])
+    model = gn.Sequential([Dense(3, input_dim=4)], seed=0)
+    with pytest.raises(ValueError, match=r"set_weights: weights\[0\] \(.*kernel\) holds NaN"):
+        model.set_weights([np.full((4, 3), np.nan), np.zeros(3)])
     for a, b in zip(before, dense.get_weights()):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="not built yet"):

@@ -118,6 +118,16 @@ def test_lazy_build_equals_eager_build(rng):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("shape, message", [
+    (3, r"build: input_shape must be a tuple such as \(3,\), got the integer 3$"),
+    ("32", r"build: input_shape must be a tuple of positive integers"),    # not the shape (3, 2)
+    ((3.5,), r"build: input_shape must hold positive integer sizes"),
+])
+def test_build_refuses_what_is_not_a_sample_shape(shape, message):
+    with pytest.raises(ValueError, match=message):
+        gn.Sequential([Dense(4), Dense(1)], seed=3).build(shape)
+
+
 def test_api_contract(rng, capsys):
     model = gn.Sequential(seed=0)
     model.add(Dense(25, activation="relu", input_dim=2))

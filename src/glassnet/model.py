@@ -16,7 +16,7 @@ from . import backend, losses, metrics as metrics_module, optimizers
 from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .layers import Layer
-from .layers.base import _assign as _assign_weights
+from .layers.base import _assign as _assign_weights, _sample_shape
 from .training import TrainingMixin
 
 
@@ -179,7 +179,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""
         if not self.layers:
             raise ValueError("build: the model has no layers")
-        shape = tuple(int(d) for d in input_shape)
+        shape = _sample_shape(input_shape, "build", input_dim_hint=False)
         self.input_shape = shape
         declared = []
         for layer in self.layers:

@@ -221,7 +221,7 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
 
-def _sample_shape(value, owner):
+def _sample_shape(value, owner, input_dim_hint=True):
     """``value`` (a tuple, list or 1-D array of positive ints: the shape of one sample, without the
     batch axis, e.g. (features,) or (H, W, C)) as a tuple of Python ints; a ValueError naming
     ``owner`` (the layer class) and ``input_shape`` otherwise."""
@@ -229,7 +229,7 @@ def _sample_shape(value, owner):
     # a bare int is the usual slip for a vector's shape (Keras refuses it too); say what to write
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         raise ValueError(f"{owner}: input_shape must be a tuple such as ({value},), got the integer "
-                         f"{value!r}; or pass input_dim={value}")
+                         f"{value!r}" + (f"; or pass input_dim={value}" if input_dim_hint else ""))
     # a string is iterable too, and "32" would quietly become the shape (3, 2)
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{owner}: input_shape must be a tuple of positive integers {example}, "
@@ -259,6 +259,11 @@ def _assign(items, weights, caller, hint=""):
         if value.shape != tuple(target.shape):
             raise ValueError(f"{caller}: weights[{i}] ({name}) must have shape {tuple(target.shape)}, "
                              f"got {value.shape}")
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{caller}: weights[{i}] ({name}) must hold real numbers, got dtype {value.dtype}")
+        # a NaN weight turns every prediction into NaN, far from where it came in
+        if not np.isfinite(value).all():
+            raise ValueError(f"{caller}: weights[{i}] ({name}) holds NaN or infinite values")
     # all cast before any is written: a failure leaves every weight as it was
     xp = backend.xp()
     values = [xp.asarray(value, dtype=target.dtype) for (_, target), value in zip(items, weights)]
