@@ -111,12 +111,17 @@ def backprop_relu(grad_a, z, a):
     if z.size < _SIGN_MASK_MAX_SIZE:
         # small arrays: sign(a) is the same 0/1 mask as floats (a = max(z, 0) >= 0), and a float
         # by float product skips the bool-to-float cast, whose set-up costs NumPy more than a
-        # small multiply (a (32, 50) backward: 1.9 -> 1.2 us). Large arrays keep the bool mask:
-        # sign has no fast loop there, and the mask is a quarter of the memory.
+        # small multiply (a (32, 50) backward: 1.9 -> 1.2 us). Large arrays compare instead:
+        # sign has no fast loop there.
         mask = np.sign(a)
         mask *= grad_a
         return mask
-    return np.multiply(grad_a, z > 0)
+    # the bool mask cast to floats in one pass, then a float by float product: faster than
+    # multiply(grad_a, z > 0), whose mixed bool-float loop casts in small buffered chunks
+    # (measured: (64, 26, 26, 8) 103 -> 86 us, (64, 11, 11, 16) 38 -> 32 us); the same values
+    mask = (z > 0).astype(grad_a.dtype)
+    mask *= grad_a
+    return mask
 
 
 LEAKY_SLOPE = 0.01   # PyTorch's default (Keras uses 0.3; pass a custom Activation for another slope)
