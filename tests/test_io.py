@@ -307,7 +307,20 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
     "bit generator": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "bit_generator"], "os.system")),
                       "unknown bit generator"),
     "rng state": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "state", "state"], "x")),
-                  "not a readable"),
+                  r"PCG64.state.state must be an integer in \[0, "),
+    # numpy's setters accept these, and the next draw reads outside the generator's buffer: an
+    # MT19937 pos of 10**8 was a segfault at the first shuffle after loading
+    "mt19937 pos": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle"], {
+        "bit_generator": "MT19937", "state": {"key": [0] * 624, "pos": 10 ** 8}})),
+        r"MT19937.state.pos must be an integer in \[0, 624\]"),
+    "philox buffer": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle"], {
+        "bit_generator": "Philox", "state": {"counter": [0] * 4, "key": [0, 0]}, "buffer": [0],
+        "buffer_pos": 0, "has_uint32": 0, "uinteger": 0})), r"Philox.buffer must be 4 integers"),
+    "sfc64 state": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle"], {
+        "bit_generator": "SFC64", "state": {"state": [1]}, "has_uint32": 0, "uinteger": 0})),
+        r"SFC64.state.state must be 4 integers"),
+    "rng flag": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "has_uint32"], True)),
+                 r"PCG64.has_uint32 must be an integer in \[0, 1\], got True"),
     "trainable": (_edit_meta(lambda c: c.update(trainable=[True])), "trainable"),
     "epoch": (_edit_meta(lambda c: c.update(epoch="3")), "epoch"),
     "unknown metric": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], ["os.system"])),
