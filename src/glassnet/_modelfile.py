@@ -10,6 +10,7 @@ import json
 import math
 import re
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -22,17 +23,30 @@ KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "tra
 MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
 
 
-def check_members(infos, max_bytes):
-    """Names and declared sizes, from the zip directory alone (before any decompression)."""
+def check_members(infos, max_bytes, file_size):
+    """Names and declared sizes, from the zip directory alone (before any decompression).
+
+    Every member must be stored, as ``numpy.savez`` writes it: a compressed member could declare a
+    gigabyte of zeros in a few kilobytes, and the arrays are allocated at their declared size. So
+    stored members must together fit in the file's ``file_size`` bytes, and what the file declares
+    is what it holds.
+    """
     by_name, total = {}, 0
     for info in infos:
         if info.filename in by_name:
             raise ModelFileError(f"member {info.filename!r} appears twice")
         if not MEMBER.fullmatch(info.filename):
             raise ModelFileError(f"unexpected member {info.filename[:100]!r}")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"member {info.filename!r} is compressed (zip method "
+                                 f"{info.compress_type}); glassnet writes every member stored")
+        if info.compress_size != info.file_size:
+            raise ModelFileError(f"member {info.filename!r} is stored, yet declares {info.file_size} "
+                                 f"bytes in {info.compress_size}: a damaged or crafted file")
         total += info.file_size
-        if total > max_bytes:
-            raise ModelFileError(f"the members declare more than max_bytes={max_bytes} bytes")
+        if total > min(max_bytes, file_size):
+            raise ModelFileError(f"the members declare {total} bytes or more, more than the file's "
+                                 f"{file_size} bytes (or max_bytes={max_bytes})")
         by_name[info.filename] = info
     if "config.npy" not in by_name:
         raise ModelFileError("no config.npy member: not a glassnet model file")

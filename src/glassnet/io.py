@@ -191,7 +191,7 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
 
     Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model
     file of this version, with the underlying error as ``__cause__``; files larger than
-    ``max_bytes`` (uncompressed) are refused. ``OSError`` (e.g. a missing file) passes through.
+    ``max_bytes`` are refused, and so are compressed members (glassnet never writes them). ``OSError`` (e.g. a missing file) passes through.
 
     Example
     -------
@@ -217,13 +217,14 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES):
 
 
 def _load(f, compile, max_bytes):
-    if os.fstat(f.fileno()).st_size > max_bytes:
+    file_size = os.fstat(f.fileno()).st_size
+    if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
     if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
         raise ModelFileError("not a .npz (zip) file")
     f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
-        infos = check_members(npz.zip.infolist(), max_bytes)
+        infos = check_members(npz.zip.infolist(), max_bytes, file_size)
         meta = read_config(npz, infos)
         n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
         if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
