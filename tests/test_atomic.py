@@ -80,3 +80,36 @@ def test_an_unwritable_folder_is_named_not_the_temporary_file(tmp_path, monkeypa
     with pytest.raises(PermissionError) as info:
         write_atomically(tmp_path / "x.npz", lambda f: f.write(b"x"))
     assert info.value.filename == str(tmp_path / "x.npz") and ".tmp" not in str(info.value)
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_path_ending_in_a_separator_is_refused_naming_it(tmp_path, exists):
+    # abspath drops the trailing "/": the rename failed and the error named the temporary file
+    if exists:
+        (tmp_path / "out").mkdir()
+    target = str(tmp_path / "out") + os.sep
+    with pytest.raises(IsADirectoryError) as info:
+        write_atomically(target, lambda f: f.write(b"x"))
+    assert info.value.filename == target and ".tmp" not in str(info.value)
+    assert _names(tmp_path) == (["out"] if exists else [])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    target = tmp_path / "private.npz"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o600)
+    write_atomically(target, lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new" and (os.stat(target).st_mode & 0o777) == 0o600
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix", reason="symbolic links")
+def test_a_symbolic_link_is_written_through(tmp_path):
+    (tmp_path / "models").mkdir()
+    real = tmp_path / "models" / "v1.npz"
+    real.write_bytes(b"old")
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    write_atomically(link, lambda f: f.write(b"new"))
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert _names(tmp_path) == ["latest.npz", "models"] and _names(tmp_path / "models") == ["v1.npz"]

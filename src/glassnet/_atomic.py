@@ -11,7 +11,9 @@ within one folder). What is guaranteed:
 * a process killed outright (``kill -9``) or a power cut during the write can leave the temporary
   file behind: nothing runs to remove it. It is hidden, never read by glassnet, and safe to delete.
 
-Errors name the target path, never the temporary file.
+As with ``open(path, "wb")``, a file that is replaced keeps its permission bits (a private model
+stays private), and a symbolic link is written through: its target gets the new bytes, the link
+stays. Errors name the target path, never the temporary file.
 
 >>> write_text_atomically("notes.txt", "epoch,loss\\n1,0.5\\n")      # doctest: +SKIP
 """
@@ -19,6 +21,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 
 
 def write_atomically(path, write):
@@ -27,8 +30,11 @@ def write_atomically(path, write):
     Returns ``path`` as a string. ``write`` must not close ``f``.
     """
     path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    _check_target(path, directory)
+    _check_target(path)
+    # a symbolic link: write its target (the rename would otherwise replace the link itself)
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    directory, name = os.path.split(target)
+    _check_folder(path, directory)
     tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
     try:
         # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
@@ -40,7 +46,9 @@ def write_atomically(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with contextlib.suppress(FileNotFoundError):      # a file replaced keeps its permissions
+            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(tmp, target)
     except BaseException:             # interrupted or failed: leave no temporary file behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -54,13 +62,20 @@ def write_atomically(path, write):
     return path
 
 
-def _check_target(path, directory):
-    """The errors ``open(path, "wb")`` would give, naming ``path``, before anything is written
-    (otherwise they would name the temporary file, or come only after the whole write)."""
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, f"No such folder {os.path.dirname(path)!r} to write into", path)
+def _check_target(path):
+    """The errors ``open(path, "wb")`` would give for ``path`` itself, naming it, before anything is
+    written (otherwise they would name the temporary file, or come only after the whole write)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory, expected a file name", path)
+    if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        # "out/" names a folder; abspath would drop the separator and write a file called "out"
+        raise IsADirectoryError(errno.EISDIR, "Ends with a path separator, expected a file name", path)
+
+
+def _check_folder(path, directory):
+    """``open``'s error for a missing folder, naming ``path``."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, f"No such folder {os.path.dirname(path)!r} to write into", path)
 
 
 def write_text_atomically(path, text, encoding="utf-8"):
