@@ -264,8 +264,9 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
 def test_usage_errors(argv, words, tmp_path, capsys):
     # an --out in tmp_path, so that no error case can leave a folder behind in the working directory
     out = ["--out", tmp_path] if argv[:1] == ["demo"] or (argv[:1] == ["train"] and argv[1:]) else []
-    status, _, err = run(capsys, *argv, *out)
+    status, printed, err = run(capsys, *argv, *out)
     assert_one_line_error(status, err, *words)
+    assert printed == ""                 # no banner or progress before a usage error
 
 
 def test_a_network_too_large_for_memory_is_one_line(tmp_path, capsys):
@@ -322,6 +323,13 @@ def test_bad_config_files(text, words, tmp_path, capsys):
     config.write_text(text)
     status, _, err = run(capsys, "train", "--config", config, "--epochs", 1, "--out", tmp_path, "--verbose", 0)
     assert_one_line_error(status, err, *words)
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    config = tmp_path / "latin1.toml"
+    config.write_bytes('[training]\ndataset = "moons" # café\n'.encode("latin-1"))
+    status, _, err = run(capsys, "train", "--config", config, "--epochs", 1, "--out", tmp_path, "--verbose", 0)
+    assert_one_line_error(status, err, str(config), "not valid TOML", "utf-8")
 
 
 def test_config_epochs_must_be_an_integer(tmp_path, capsys):

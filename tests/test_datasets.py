@@ -1,5 +1,6 @@
 """glassnet.datasets: shapes, dtypes, label ranges, determinism, offline generation, clear errors."""
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -159,3 +160,18 @@ def test_import_is_light_and_to_categorical_is_reexported():
     assert datasets.to_categorical is to_categorical
     (_, y), _ = datasets.xor()
     assert datasets.to_categorical(y).shape == (4, 2)
+
+
+@pytest.mark.parametrize("loader", ["moons", "circles", "digits", "iris", "mnist1d"])
+@pytest.mark.parametrize("seed", [-1, 1.7, True, "3", 2 ** 32])
+def test_a_bad_seed_is_refused_naming_the_loader(loader, seed):
+    # before: scikit-learn's message about random_state, or 1.7 and True quietly read as 1
+    with pytest.raises(ValueError, match=rf"glassnet.datasets.{loader}\(\): seed must be an integer in "
+                                         rf"\[0, 2\*\*32 - 1\].*got {re.escape(repr(seed))}"):
+        getattr(datasets, loader)(seed=seed)
+
+
+def test_seed_none_is_a_fresh_draw_except_for_the_cached_mnist1d():
+    assert datasets.moons(seed=None)[0][0].shape == (900, 2)
+    with pytest.raises(ValueError, match=r"mnist1d\(\): seed must be an integer in \[0, 2\*\*32 - 1\], got None"):
+        datasets.mnist1d(seed=None)

@@ -162,7 +162,7 @@ def test_animation_rejects_bad_inputs(tmp_path, points):
     with pytest.raises(ValueError, match="no frames recorded"):
         plot.animate_decision_boundary(recorder, tmp_path / "x.gif")
     _drive(recorder, Logistic(), epochs=1)
-    for fps in (0, -2, "5", None):
+    for fps in (0, -2, "5", None, 0.0001, float("inf"), 101):     # a GIF frame lasts 0.01-655 s
         with pytest.raises(ValueError, match="fps"):
             plot.animate_decision_boundary(recorder, tmp_path / "x.gif", fps=fps)
     with pytest.raises(ValueError, match="every"):

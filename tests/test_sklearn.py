@@ -163,7 +163,8 @@ def test_an_optimizer_instance_is_copied_for_each_fit(iris):
     ("optimizer", "adamm", "optimizer"), ("learning_rate", -1.0, "learning_rate"),
     ("validation_fraction", 1.0, "validation_fraction"), ("validation_fraction", np.bool_(False), "fraction"),
     ("random_state", -3, "random_state"),
-    ("activation", "rleu", "activation"), ("epochs", 0, "epochs"), ("dtype", "float16", "dtype")])
+    ("activation", "rleu", "activation"), ("epochs", 0, "epochs"), ("dtype", "float16", "dtype"),
+    ("early_stopping", "no", r"early_stopping: expected True or False, got 'no'")])
 def test_bad_parameters_are_named_at_fit(iris, param, value, match):
     clf = GlassnetClassifier(**{**FAST, param: value})          # the constructor never refuses
     with pytest.raises(ValueError, match=match):

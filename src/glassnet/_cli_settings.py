@@ -73,7 +73,7 @@ def read_config(path):
     with open(path, "rb") as f:
         try:
             config = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:     # TOML files are UTF-8
             raise ValueError(f"{path}: not valid TOML ({exc})") from None
     unknown = set(config) - {"architecture", "training"}
     training = config.get("training", {})

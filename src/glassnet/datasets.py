@@ -37,7 +37,20 @@ def _require(module, package, loader):
         raise ImportError(f"glassnet.datasets.{loader}() needs {package}: {_EXTRA}") from exc
 
 
+def _seed(seed, loader, allow_none=True):
+    """``seed`` as an int in [0, 2**32 - 1] (what NumPy and scikit-learn seed with), or None where
+    a fresh random draw makes sense; a ValueError naming the loader otherwise (not one about
+    scikit-learn's ``random_state``, and never 1.7 quietly read as 1)."""
+    if seed is None and allow_none:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        expected = "an integer in [0, 2**32 - 1]" + (" or None" if allow_none else "")
+        raise ValueError(f"glassnet.datasets.{loader}(): seed must be {expected}, got {seed!r}")
+    return int(seed)
+
+
 def _split(X, y, test_size, seed, stratify, loader):
+    seed = _seed(seed, loader)
     selection = _require("sklearn.model_selection", "scikit-learn", loader)
     X_tr, X_te, y_tr, y_te = selection.train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None)
@@ -92,6 +105,7 @@ def moons(n_samples=1000, noise=0.2, test_size=0.1, seed=100):
     ((900, 2), (100, 2))
     """
     sk = _require("sklearn.datasets", "scikit-learn", "moons")
+    seed = _seed(seed, "moons")
     X, y = sk.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     return _split(X, y, test_size, seed, False, "moons")
 
@@ -105,6 +119,7 @@ def circles(n_samples=1000, noise=0.1, factor=0.5, test_size=0.1, seed=100):
     (180, 2)
     """
     sk = _require("sklearn.datasets", "scikit-learn", "circles")
+    seed = _seed(seed, "circles")
     X, y = sk.make_circles(n_samples=n_samples, noise=noise, factor=factor, random_state=seed)
     return _split(X, y, test_size, seed, False, "circles")
 
@@ -205,7 +220,8 @@ def mnist1d(seed=0, image_shape=False):
     >>> (X, y), (Xt, yt) = mnist1d(); X.shape, Xt.shape
     ((4000, 40), (1000, 40))
     """
-    X_tr, y_tr, X_te, y_te = (a.copy() for a in _mnist1d_raw(int(seed)))
+    # a fixed int: the draw is cached per seed, and None would be a different draw on each call
+    X_tr, y_tr, X_te, y_te = (a.copy() for a in _mnist1d_raw(_seed(seed, "mnist1d", allow_none=False)))
     if image_shape:
         X_tr, X_te = X_tr[..., None], X_te[..., None]
     return (X_tr, y_tr), (X_te, y_te)

@@ -244,8 +244,10 @@ def animate_decision_boundary(recorder, path, fps=5):
     """
     if not getattr(recorder, "frames", None):
         raise ValueError("recorder: no frames recorded; pass it to fit(..., callbacks=[recorder]) first")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
-        raise ValueError(f"fps: expected a positive number, got {fps!r}")
+    # a GIF stores each frame's duration in hundredths of a second, in 16 bits: from 1 frame every
+    # 655 s to 100 frames a second (faster frames are shown at the viewer's own pace)
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.002 <= fps <= 100:
+        raise ValueError(f"fps: expected a number of frames per second in [0.002, 100], got {fps!r}")
     try:
         from PIL import Image
     except ImportError as exc:

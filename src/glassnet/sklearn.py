@@ -125,6 +125,8 @@ class _GlassnetEstimator(BaseEstimator):
         model.compile(loss=loss, optimizer=self._make_optimizer())
         X, y, validation_data = self._split(X, y, seed)
         callbacks = []
+        if not isinstance(self.early_stopping, (bool, np.bool_)):     # "no" would read as True
+            raise ValueError(f"early_stopping: expected True or False, got {self.early_stopping!r}")
         if self.early_stopping:
             if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) \
                     or self.patience < 0:
