@@ -1,5 +1,6 @@
 """Activations: finite-difference gradients, PyTorch parity, stability at |z| = 1e4, dtype kept."""
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,22 @@ def test_sigmoid_values():
 def test_softmax_rows_sum_to_one(rng):
     a = activations.softmax(rng.standard_normal((5, 7)) * 100)
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
+
+
+def test_leaky_relu_has_pytorch_s_slope_and_the_docs_say_which():
+    # 0.01 (torch.nn.LeakyReLU's default), not Keras' 0.2 ("leaky_relu") or 0.3 (LeakyReLU layer):
+    # results depend on it, so the value stays and the docs must state it
+    z = np.array([-2.0, 3.0])
+    np.testing.assert_allclose(activations.leaky_relu(z), [-0.02, 3.0])
+    np.testing.assert_allclose(activations.backprop_leaky_relu(np.ones(2), z, None), [0.01, 1.0])
+    for doc in (activations.__doc__, activations.leaky_relu.__doc__):
+        assert "0.01" in doc and "0.2" in doc
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    row = next(line for line in readme.read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `glassnet.activations`"))
+    assert "`leaky_relu` (slope 0.01" in row and "0.2" in row
 
 
 def test_unknown_name_lists_valid_ones():

@@ -179,6 +179,18 @@ def test_a_layer_with_its_config_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(same.predict(x), model.predict(x))
 
 
+def test_an_unknown_keyword_argument_of_a_custom_layer_names_it_and_its_arguments():
+    # the user's class, with its own arguments, not Layer.__init__ where **kwargs ends up
+    with pytest.raises(TypeError, match=r"^UserShift: unexpected keyword argument 'scale'; UserShift "
+                                        r"takes offset and, like every layer, name, input_shape"):
+        UserShift(offset=1.5, scale=2.0)
+    with pytest.raises(TypeError, match=r"^UserScale: unexpected keyword argument 'units'; UserScale "
+                                        r"takes the arguments of every layer: name"):
+        UserScale(units=3)
+    layer = ShiftWithConfig(1.5, name="shift", input_shape=(3,), dtype="float64", seed=1)   # still taken
+    assert (layer.name, layer.input_shape, layer.offset) == ("shift", (3,), 1.5)
+
+
 def test_trace_prints_tiny_values_instead_of_zeros():
     model = gn.Sequential([TinyScale(input_dim=2)], seed=0, dtype="float64")
     model.compile(loss="mse", optimizer="sgd")

@@ -165,6 +165,21 @@ def test_custom_layer_and_frozen_layer(rng, tmp_path):
     assert _equal_weights(model, loaded)
 
 
+def test_a_layer_frozen_after_training_saves_a_loadable_file(rng, tmp_path):
+    # the optimizer state still described the old trainable set, and load_model refused the file
+    x, y = _data("real", rng)
+    model = gn.Sequential([Dense(4, activation="relu", input_dim=3), Dense(2)], seed=2)
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    model.layers[0].trainable = False                       # no compile or fit since
+    model.save(tmp_path / "frozen.npz")
+    loaded = load_model(tmp_path / "frozen.npz")
+    assert not loaded.layers[0].trainable
+    for m in (model, loaded):
+        m.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    assert _equal_weights(model, loaded)
+
+
 def test_path_is_used_exactly_and_epoch_is_recorded(rng, tmp_path):
     model = _model("relu", "sigmoid", "binary_crossentropy", OPTIMIZERS[2], "binary")
     for name in ("model", "model.bin", "weird name.v2"):

@@ -86,6 +86,30 @@ def test_rebuilt_from_its_config_it_computes_the_same(name):
     assert copy.get_config() == layer.get_config()
 
 
+# -- keyword arguments: a layer's own, then Layer.__init__'s --------------------------------------
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name):
+    # Python's own message named Layer.__init__, where **kwargs ends, not the layer that was called
+    with pytest.raises(TypeError, match=rf"^{name}: unexpected keyword argument 'colour'; {name} takes "
+                                        r".*name, input_shape, input_dim, dtype, seed$"):
+        TABLE[name][0](colour="red")
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: layers.BatchNormalization(axis=-1),
+     r"^BatchNormalization: unexpected keyword argument 'axis'; BatchNormalization takes momentum, "
+     r"epsilon and, like every layer, name, input_shape"),
+    (lambda: layers.Dropout(0.5, noise_shape=(None, 1)),
+     r"^Dropout: unexpected keyword argument 'noise_shape'; Dropout takes rate and, like every layer"),
+    (lambda: layers.Flatten(data_format="channels_last", foo=1),
+     r"^Flatten: unexpected keyword arguments 'data_format', 'foo'; Flatten takes the arguments of "
+     r"every layer: name, input_shape, input_dim, dtype, seed$"),
+], ids=["BatchNormalization", "Dropout", "Flatten"])
+def test_keras_arguments_glassnet_lacks_are_named(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
 # -- input_shape / input_dim, which every layer takes through Layer.__init__ ----------------------
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_an_int_input_shape_is_refused_with_the_tuple_to_write(name):

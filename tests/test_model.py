@@ -264,6 +264,75 @@ def test_a_frozen_batchnorm_trains_in_inference_mode(rng):
     np.testing.assert_array_equal(bn.forward(h, training=True), bn.forward(h, training=False))
 
 
+def _summary_counts(model):
+    lines = []
+    model.summary(print_fn=lines.append)
+    return [line for line in lines[0].splitlines() if "params" in line]
+
+
+def test_model_trainable_freezes_and_unfreezes_every_layer(rng):
+    # Keras: model.trainable = False freezes every layer (summary: "Trainable params: 0"), True
+    # unfreezes them all; glassnet used to store the attribute and train on regardless
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    model = gn.Sequential([Dense(4, input_dim=3), gn.layers.BatchNormalization(), Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    assert model.trainable is True
+    model.trainable = False
+    assert model.trainable is False and not any(layer.trainable for layer in model.layers)
+    assert _summary_counts(model) == ["Total params: 42", "Trainable params: 0", "Non-trainable params: 42"]
+    frozen = model.get_weights()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.train_on_batch(x, y)
+    for a, b in zip(frozen, model.get_weights()):     # moving statistics too: a frozen BN keeps them
+        np.testing.assert_array_equal(a, b)
+    model.trainable = True
+    assert model.trainable is True and all(layer.trainable for layer in model.layers)
+    assert _summary_counts(model) == ["Total params: 42", "Trainable params: 34", "Non-trainable params: 8"]
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(frozen, model.get_weights()))
+
+
+def test_model_trainable_reads_the_layers_flags(rng):
+    model = gn.Sequential([Dense(4, input_dim=3), Dense(2)], seed=0)
+    model.trainable = np.bool_(False)                  # what a NumPy comparison gives
+    assert [type(layer.trainable) for layer in model.layers] == [bool, bool]
+    model.layers[-1].trainable = True                 # fine-tune the top: the model is not all trainable
+    assert model.trainable is False
+    assert _summary_counts(model)[1] == "Trainable params: 10"
+    model.add(Dense(1))                               # a layer added later keeps its own flag
+    assert model.layers[-1].trainable is True and model.trainable is False
+    for layer in model.layers:
+        layer.trainable = True
+    assert model.trainable is True
+    assert gn.Sequential().trainable is True            # as in Keras, a new model is trainable
+
+
+@pytest.mark.parametrize("bad", ["False", 0, 1, None, 0.5], ids=repr)
+def test_model_trainable_refuses_anything_but_a_bool(bad):
+    model = gn.Sequential([Dense(2, input_dim=3)])
+    with pytest.raises(TypeError, match=r"^trainable: expected True or False, got "):
+        model.trainable = bad
+    assert model.layers[0].trainable is True            # nothing was changed
+
+
+def test_a_frozen_model_stays_frozen_after_save_and_load(tmp_path, rng):
+    # model files store each layer's flag; model.trainable is read from them, so it round-trips
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    model = gn.Sequential([Dense(4, input_dim=3), Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.trainable = False
+    model.compile(loss="mse", optimizer=model.optimizer)     # Keras' way to take up the change
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert loaded.trainable is False
+    assert _summary_counts(loaded)[1:] == ["Trainable params: 0", "Non-trainable params: 26"]
+    weights = loaded.get_weights()
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for a, b in zip(weights, loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_from_architecture():
     arch = [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
             {"input_dim": 25, "output_dim": 50, "activation": "relu"},

@@ -46,6 +46,28 @@ def test_errors():
         layer(np.ones((2, 4, 3)))
 
 
+@pytest.mark.parametrize("bad,message", [
+    ("12", r"must be a tuple of integers such as \(28, 28, 1\).*; got '12'"),       # was (1, 2)
+    (b"12", r"must be a tuple of integers.*; got b'12'"),
+    ((2.7, 3), r"must hold integers, got 2.7 \(float\) in \(2.7, 3\)"),           # was (2, 3)
+    ((2.0, 3), r"must hold integers, got 2.0 \(float\)"),
+    ((True, 12), r"must hold integers, got True \(bool\)"),                        # was (1, 12)
+    (np.array([3.0, 4.0]), r"must hold integers, got .*3.0.* \(float64\)"),
+    (12, r"must be a tuple of integers.*; got the integer 12, write \(12,\)"),
+    (None, r"must be a tuple of integers.*; got None"),
+], ids=repr)
+def test_target_shape_must_hold_integers(bad, message):
+    with pytest.raises(ValueError, match=r"^Reshape: target_shape " + message):
+        Reshape(bad)
+
+
+@pytest.mark.parametrize("shape,expected", [((np.int64(3), -1), (3, -1)), (np.array([4, 3]), (4, 3)),
+                                            ([-1], (-1,))], ids=repr)
+def test_integer_target_shapes_become_python_ints(shape, expected):
+    layer = Reshape(shape)
+    assert layer.target_shape == expected and all(type(d) is int for d in layer.target_shape)
+
+
 def test_config_round_trip():
     for layer in (Flatten(name="f"), Reshape((7, 7, -1), name="r", input_shape=(98,))):
         config = json.loads(json.dumps(layer.get_config()))

@@ -5,6 +5,9 @@ the feature axis, which matters only for softmax). ``backward`` reuses the ``a``
 (sigmoid' = a (1 - a), tanh' = 1 - a^2), so no transcendental is evaluated twice.
 
 Every function is stable at |z| = 1e4: no overflow warning, no NaN.
+
+``leaky_relu`` has slope 0.01 below zero, PyTorch's default; Keras' ``activation="leaky_relu"``
+uses 0.2 (and its ``LeakyReLU`` layer 0.3), so the same network gives different numbers there.
 """
 import functools
 
@@ -124,10 +127,18 @@ def backprop_relu(grad_a, z, a):
     return mask
 
 
-LEAKY_SLOPE = 0.01   # PyTorch's default (Keras uses 0.3; pass a custom Activation for another slope)
+# PyTorch's default slope. Keras differs: its "leaky_relu" activation uses negative_slope=0.2, its
+# LeakyReLU layer 0.3. Kept at 0.01 because trained results depend on it; for another slope, pass
+# an Activation of your own.
+LEAKY_SLOPE = 0.01
 
 
 def leaky_relu(z):
+    """z where z > 0, else 0.01 z (``LEAKY_SLOPE``, PyTorch's default; Keras' "leaky_relu" uses 0.2).
+
+    >>> leaky_relu(np.array([-2.0, 3.0]))
+    array([-0.02,  3.  ])
+    """
     return np.where(z > 0, z, LEAKY_SLOPE * z)
 
 

@@ -67,6 +67,10 @@ def save_model(model, path, epoch=None):
     path = _fspath(path)
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0):
         raise ValueError(f"epoch: expected a non-negative integer or None, got {epoch!r}")
+    # a trainable flag changed since the last compile or fit: take it up now, as the next fit
+    # would; the optimizer state saved below then lines up with the parameters the file records
+    # as trainable (otherwise load_model would refuse the file it was given)
+    model._apply_trainable_flags()
     arrays, meta = {"config": None}, _metadata(model, epoch)     # config first, for people who unzip
     for i, w in enumerate(model.get_weights() if model.built else []):
         arrays[f"weights/{i:03d}"] = w

@@ -175,6 +175,39 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
                              f"layer(s) {names}")
         return self.layers[index]
 
+    @property
+    def trainable(self):
+        """Freeze or unfreeze the whole model: ``model.trainable = False`` sets every layer's
+        ``trainable`` flag to False (Keras' rule: setting it on a model sets it on each layer), and
+        ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect from the
+        next ``compile``, ``fit`` or ``train_on_batch``; ``summary`` counts the frozen weights as
+        non-trainable at once.
+
+        Reading it tells whether every layer trains. Keras keeps a separate flag on the model
+        instead, which also stops layers unfrozen afterwards; glassnet has only the layers' flags,
+        so what it reports is what trains, and a saved model, which stores each layer's flag, loads
+        back with the same answer. A layer added later keeps its own flag.
+
+        >>> from glassnet.layers import Dense
+        >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
+        >>> model.trainable = False
+        >>> model.trainable, [layer.trainable for layer in model.layers]
+        (False, [False, False])
+        >>> model.layers[-1].trainable = True      # fine-tune the top layer only
+        >>> model.trainable
+        False
+        """
+        return all(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value):
+        # Keras keeps the truth of whatever it is given; glassnet refuses non-bools, because the
+        # string "False" is true and would unfreeze the model unnoticed
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"trainable: expected True or False, got {type(value).__name__} {value!r}")
+        for layer in self.layers:
+            layer.trainable = bool(value)     # a plain bool: model files store the flags as JSON
+
     def build(self, input_shape):
         """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""
         if not self.layers:

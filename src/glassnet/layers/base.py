@@ -35,6 +35,7 @@ The rules a layer of your own must keep, and why:
   that does not rebuild from its config, and ``load_model`` finds the class by its name, so define
   or import it before loading.
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -89,7 +90,9 @@ class Layer:
         super().__init_subclass__(**kwargs)
         _register(cls)
 
-    def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None):
+    def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None, **unknown):
+        if unknown:
+            raise _unexpected_arguments(type(self), unknown)
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError(f"{type(self).__name__}: give input_dim or input_shape, not both")
@@ -219,6 +222,23 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+# the keyword arguments Layer.__init__ takes, which every layer accepts through its **kwargs
+_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed")
+
+
+def _unexpected_arguments(cls, unknown):
+    """The TypeError for keyword arguments that no constructor took. Python's own message would name
+    ``Layer.__init__``, where a subclass's ``**kwargs`` finally lands, not the layer the user wrote
+    (``BatchNormalization(axis=-1)``, a Keras argument glassnet does not have)."""
+    own = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+           if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+           and p.name != "self" and p.name not in _LAYER_ARGUMENTS]
+    names = ", ".join(repr(key) for key in unknown)
+    takes = f"{', '.join(own)} and, like every layer, " if own else "the arguments of every layer: "
+    return TypeError(f"{cls.__name__}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
+                     f"{names}; {cls.__name__} takes {takes}{', '.join(_LAYER_ARGUMENTS)}")
 
 
 def _sample_shape(value, owner, input_dim_hint=True):

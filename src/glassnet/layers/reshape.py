@@ -42,14 +42,26 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
+        expected = "a tuple of integers such as (28, 28, 1), one of which may be -1 (inferred)"
+        if isinstance(target_shape, (int, np.integer)) and not isinstance(target_shape, bool):
+            raise ValueError(f"Reshape: target_shape must be {expected}; got the integer "
+                             f"{target_shape!r}, write ({target_shape!r},)")
+        # a string is iterable too: "12" would become the shape (1, 2)
+        if isinstance(target_shape, (str, bytes)):
+            raise ValueError(f"Reshape: target_shape must be {expected}; got {target_shape!r}")
         try:
-            target = tuple(int(d) for d in target_shape)
+            target = tuple(target_shape)
         except TypeError:
-            raise ValueError(f"Reshape: target_shape must be a tuple of ints, got {target_shape!r}") from None
+            raise ValueError(f"Reshape: target_shape must be {expected}; got {target_shape!r}") from None
+        # entries are checked, never passed through int(): that would make 2.7 a 2 and True a 1
+        for d in target:
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+                raise ValueError(f"Reshape: target_shape must hold integers, got {d!r} "
+                                 f"({type(d).__name__}) in {target_shape!r}")
         if not target or target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
             raise ValueError(f"Reshape: target_shape must hold positive sizes and at most one -1, "
                              f"got {target_shape!r}")
-        self.target_shape = target
+        self.target_shape = tuple(int(d) for d in target)      # Python ints: get_config is JSON
 
     def output_shape(self, input_shape):
         size = int(np.prod(input_shape, dtype=np.int64))
