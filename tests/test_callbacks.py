@@ -1,7 +1,9 @@
 """LearningRateScheduler, ReduceLROnPlateau and EarlyStopping: steps against a hand computation,
 scripted logs worked by hand and replayed through Keras' own callback, end-to-end fits, save/load, bad
-arguments; Keras' alias batch hooks of Callback."""
+arguments; Keras' alias batch hooks of Callback; stop_training from a batch hook; monitors that no
+epoch can log, refused before training; verbose messages."""
 import math
+import os
 import types
 import warnings
 
@@ -10,7 +12,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.callbacks import (Callback, CallbackList, EarlyStopping, LambdaCallback,
-                                LearningRateScheduler, ReduceLROnPlateau)
+                                LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau)
 from glassnet.layers import Dense
 
 
@@ -109,6 +111,48 @@ def test_scheduler_verbose_and_progress_line_show_the_rate(rng, capsys):
 def test_scheduler_needs_a_callable():
     with pytest.raises(TypeError, match="schedule must be a callable"):
         LearningRateScheduler(0.1)
+
+
+def test_scheduler_takes_a_one_argument_schedule_as_keras_does(rng):
+    x, y = _data(rng)
+    history = _linear().fit(x, y, epochs=3, verbose=0,
+                            callbacks=[LearningRateScheduler(lambda epoch: 0.5 / (epoch + 1))])
+    assert history.history["learning_rate"] == [0.5, 0.25, 0.5 / 3]
+
+
+def _by_keyword(epoch, lr=None, *, scale=0.5):
+    return 0.1 if lr is None else lr * scale
+
+
+@pytest.mark.parametrize("schedule,takes_lr", [
+    (lambda epoch, lr: lr, True), (lambda epoch: 0.1, False), (_by_keyword, True),
+    (lambda *args: 0.1, True), (lambda epoch, *rest: 0.1, True),
+    (max, True),                    # a built-in without a readable signature: Keras' (epoch, lr)
+])
+def test_scheduler_reads_the_form_from_the_signature(schedule, takes_lr):
+    assert LearningRateScheduler(schedule).takes_lr is takes_lr
+
+
+def test_a_type_error_inside_a_two_argument_schedule_is_not_retried_with_one(rng):
+    # Keras catches the TypeError and calls schedule(epoch), which hides the real mistake
+    x, y = _data(rng)
+    calls = []
+
+    def schedule(epoch, lr):
+        calls.append(epoch)
+        return lr + "0.1"           # a bug in the schedule itself
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        _linear().fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(schedule)])
+    assert calls == [0]
+
+
+@pytest.mark.parametrize("schedule", [lambda: 0.1, lambda epoch, lr, extra: 0.1,
+                                      lambda epoch, *, lr: 0.1])
+def test_scheduler_refuses_a_schedule_of_neither_form(schedule):
+    with pytest.raises(TypeError, match=r"LearningRateScheduler: schedule must take \(epoch, lr\) or "
+                                        r"\(epoch\).*got a callable with the signature \("):
+        LearningRateScheduler(schedule)
 
 
 # -- ReduceLROnPlateau ----------------------------------------------------------------------
@@ -310,8 +354,9 @@ def _replay_stopping(callback, values, monitor):
 @pytest.mark.parametrize("patience", [0, 1, 2, 3])
 @pytest.mark.parametrize("min_delta", [0.0, 0.25])
 @pytest.mark.parametrize("baseline", [None, 0.85, 0.55])
+@pytest.mark.parametrize("start_from_epoch", [0, 3])
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")      # Keras' own, from NumPy 2
-def test_early_stopping_matches_keras(patience, min_delta, baseline):
+def test_early_stopping_matches_keras(patience, min_delta, baseline, start_from_epoch, capsys):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     # NaN never improves, but a first epoch does, even at NaN: then no later epoch can beat it
     nans = ([1.0, math.nan, 0.9, 0.95, math.nan, 1.0, 1.0, 1.0], [math.nan, 1.0, 0.5, 0.25, 1.0, 1.0])
@@ -320,11 +365,14 @@ def test_early_stopping_matches_keras(patience, min_delta, baseline):
         for monitor, mode, sign in (("val_loss", "min", 1), ("val_accuracy", "max", -1)):
             settings = dict(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta,
                             baseline=None if baseline is None else sign * baseline,
-                            restore_best_weights=True)
+                            restore_best_weights=True, start_from_epoch=start_from_epoch, verbose=1)
             signed = [sign * v for v in values]
+            capsys.readouterr()
             ours = _replay_stopping(EarlyStopping(**settings), signed, monitor)
+            printed = capsys.readouterr().out
             theirs = _replay_stopping(keras.callbacks.EarlyStopping(**settings), signed, monitor)
             assert ours == pytest.approx(theirs, nan_ok=True), (values, mode)
+            assert printed == capsys.readouterr().out, (values, mode)      # the same lines
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
@@ -341,10 +389,39 @@ def test_early_stopping_matches_keras(patience, min_delta, baseline):
     (dict(monitor=None), TypeError, "monitor must be the name of a logged value.*got None"),
     (dict(monitor=3, mode="min"), TypeError, "monitor"),
     (dict(mode="up"), ValueError, "mode"),
+    (dict(start_from_epoch=-1), ValueError, "start_from_epoch must be a non-negative integer, got -1"),
+    (dict(start_from_epoch=1.5), ValueError, "start_from_epoch must be a non-negative integer"),
+    (dict(verbose=2), ValueError, r"verbose must be 0 \(silent\) or 1 \(print a line per event\), got 2"),
 ])
 def test_early_stopping_refuses_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=f"EarlyStopping: {match}"):
         EarlyStopping(**kwargs)
+
+
+def test_early_stopping_start_from_epoch_skips_the_warm_up(rng):
+    # worked by hand, start_from_epoch 2, patience 1: e0, e1 rise but are not monitored; e2 is the
+    # first monitored epoch (best 3.0); e3 improves; e4 does not (wait 1): stop at e4, best e3
+    x, y = _data(rng)
+    values = [1.0, 2.0, 3.0, 2.5, 2.6, 2.0]
+    stopper = EarlyStopping(patience=1, start_from_epoch=2)
+    history = _linear().fit(x, y, epochs=6, verbose=0, callbacks=[_Script("val_loss", values), stopper])
+    assert history.epoch == [0, 1, 2, 3, 4] and stopper.stopped_epoch == 4
+    assert stopper.best_epoch == 3 and stopper.best == 2.5
+    # without the warm-up, e1 (no improvement, wait 1) stops it
+    stopper = EarlyStopping(patience=1)
+    _linear().fit(x, y, epochs=6, verbose=0, callbacks=[_Script("val_loss", values), stopper])
+    assert stopper.stopped_epoch == 1
+
+
+def test_early_stopping_verbose_prints_keras_lines_with_epochs_from_1(rng, capsys):
+    x, y = _data(rng)
+    stopper = EarlyStopping(patience=1, restore_best_weights=True, verbose=1)
+    _linear().fit(x, y, epochs=10, verbose=0, callbacks=[_Script("val_loss", RISE), stopper])
+    assert stopper.stopped_epoch == 2 and stopper.best_epoch == 1
+    assert capsys.readouterr().out == ("Epoch 3: early stopping\n"
+                                       "Restoring model weights from the end of the best epoch: 2.\n")
+    _linear().fit(x, y, epochs=2, verbose=0, callbacks=[_Script("val_loss", RISE), EarlyStopping()])
+    assert capsys.readouterr().out == ""                 # verbose=0: silent
 
 
 def test_early_stopping_accepts_numpy_numbers():
@@ -393,3 +470,250 @@ def test_batch_hooks_are_skipped_only_when_no_callback_defines_one():
     assert has_batch_hooks(epoch_only, _BatchCounter())
     for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end"):
         assert has_batch_hooks(LambdaCallback(**{hook: lambda batch, logs: None}))
+
+
+# -- stop_training from a batch hook --------------------------------------------------------
+class _StopAt(Callback):
+    """Sets stop_training in ``hook`` at (epoch, batch); records the hooks fit calls."""
+
+    def __init__(self, hook, epoch, batch):
+        super().__init__()
+        self.hook, self.at, self.calls, self.batch_logs = hook, (epoch, batch), [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch", batch))
+        if self.hook == "on_train_batch_begin" and (self.epoch, batch) == self.at:
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_logs.append(logs)
+        if self.hook == "on_train_batch_end" and (self.epoch, batch) == self.at:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch, sorted(logs)))
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end",))
+
+
+@pytest.mark.parametrize("hook", ["on_train_batch_end", "on_train_batch_begin"])
+def test_stop_training_in_a_batch_hook_ends_the_epoch_after_that_batch(hook, rng):
+    # Keras 3: the flag is checked after each batch; validation and on_epoch_end still run
+    x, y = _data(rng)                                # 20 samples, batches of 8: 3 an epoch
+    model, twin = _linear(), _linear()
+    stop = _StopAt(hook, epoch=1, batch=1)
+    history = model.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0,
+                        validation_data=(x, y), callbacks=[stop])
+    keys = ["loss", "val_loss"]
+    assert stop.calls == [("epoch_begin", 0), ("batch", 0), ("batch", 1), ("batch", 2),
+                          ("epoch_end", 0, keys), ("epoch_begin", 1), ("batch", 0), ("batch", 1),
+                          ("epoch_end", 1, keys), ("train_end",)]
+    assert history.epoch == [0, 1]
+    # the epoch's loss is the mean over the 16 samples it saw, as the last batch's logs say
+    assert history.history["loss"][1] == stop.batch_logs[-1]["loss"]
+    losses = [twin.train_on_batch(x[i:i + 8], y[i:i + 8]) for i in (0, 8, 16, 0, 8)]
+    assert history.history["loss"][1] == pytest.approx((losses[3] * 8 + losses[4] * 8) / 16, rel=1e-12)
+    # five updates in all, the same as the twin's; validation ran on the weights after them
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights(), strict=True))
+    assert history.history["val_loss"][1] == pytest.approx(twin.evaluate(x, y, verbose=0), rel=1e-12)
+
+
+def test_stop_training_in_on_epoch_end_still_finishes_that_epoch(rng):
+    x, y = _data(rng)
+    batches = []
+    callbacks = [LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch)),
+                 LambdaCallback(on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True))]
+    model = _linear()
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=callbacks)
+    assert history.epoch == [0] and batches == [0, 1, 2]
+
+
+# -- params and monitors that no epoch can log ----------------------------------------------
+class _Params(Callback):
+    logs_added = ()
+
+    def on_train_begin(self, logs=None):
+        self.seen = dict(self.params)
+
+
+def _classifier():
+    model = gn.Sequential([Dense(2, activation="softmax", input_dim=3)], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    return model
+
+
+def test_params_name_the_logged_keys_before_training(rng):
+    x, labels = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    seen = _Params()
+    _classifier().fit(x, labels, epochs=1, verbose=0, validation_split=0.2,
+                      callbacks=[seen, LearningRateScheduler(lambda epoch: 0.1)])
+    assert seen.seen["metrics"] == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert seen.seen["log_keys"] == ["accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
+    _classifier().fit(x, labels, epochs=1, verbose=2, callbacks=[seen])      # ProgressBar adds nothing
+    assert seen.seen["metrics"] == ["loss", "accuracy"] and seen.seen["log_keys"] == ["accuracy", "loss"]
+    # a callback of the user's that may add keys of its own: nothing is certain before the logs
+    _classifier().fit(x, labels, epochs=1, verbose=0,
+                      callbacks=[seen, LambdaCallback(on_epoch_end=lambda epoch, logs: None)])
+    assert seen.seen["metrics"] == ["loss", "accuracy"] and seen.seen["log_keys"] is None
+
+
+def _refused_before_training(model, x, y, callbacks, match, **fit):
+    """fit raises ``match`` before any epoch begins and before any weight changes."""
+    before = [w.copy() for w in model.get_weights()]
+    epochs = []
+    watch = LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs.append(epoch))
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[*callbacks, watch], **fit)
+    assert epochs == []
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+NO_VALIDATION = "this fit has no validation data: pass fit validation_data or validation_split"
+
+
+@pytest.mark.parametrize("make", [lambda path: EarlyStopping(monitor="val_loss"),
+                                  lambda path: ReduceLROnPlateau(monitor="val_loss"),
+                                  lambda path: ModelCheckpoint(path, save_best_only=True)])
+def test_a_val_monitor_without_validation_data_is_refused_before_training(make, rng, tmp_path):
+    x, y = _data(rng)
+    callback = make(tmp_path / "m.npz")
+    name = type(callback).__name__
+    _refused_before_training(_linear(), x, y, [callback],
+                             rf"{name}: monitor 'val_loss' is not among the logged values \[.*'loss'\]; "
+                             + NO_VALIDATION)
+    assert not os.listdir(tmp_path)
+
+
+def test_a_misspelt_monitor_is_refused_before_training(rng):
+    x, labels = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    _refused_before_training(_classifier(), x, labels, [ReduceLROnPlateau(monitor="val_acc")],
+                             r"ReduceLROnPlateau: monitor 'val_acc' is not among the logged values "
+                             r"\['accuracy', 'learning_rate', 'loss', 'val_accuracy', 'val_loss'\]$",
+                             validation_split=0.2)
+
+
+@pytest.mark.parametrize("template,settings,match", [
+    ("m-{val_loss:.2f}.npz", {}, r"names 'val_loss', which is not among the logged values "
+                                 r"\['epoch', 'loss'\]; " + NO_VALIDATION),
+    ("m-{epoch}-{loss:d}.npz", {}, r"has a format, '\{loss:d\}', that does not fit its value"),
+    # a batch's logs hold no "val_" values, validation data or not
+    ("m-{batch}-{val_loss}.npz", dict(save_freq=2, validation_split=0.2), r"names 'val_loss'"),
+    ("m.npz", dict(save_freq=2, save_best_only=True, validation_split=0.2),
+     r"monitor 'val_loss' is not among the logged values \['loss'\]$"),
+])
+def test_checkpoint_fields_that_no_log_holds_are_refused_before_training(template, settings, match,
+                                                                         rng, tmp_path):
+    x, y = _data(rng)
+    fit = {key: settings.pop(key) for key in ("validation_split",) if key in settings}
+    _refused_before_training(_linear(), x, y, [ModelCheckpoint(tmp_path / template, **settings)],
+                             "ModelCheckpoint: .*" + match, **fit)
+    assert not os.listdir(tmp_path)
+
+
+class _ValF1(Callback):
+    """A user's own validation metric, added to the logs: no fit validation data needed."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_f1"] = [0.5, 0.6, 0.6, 0.6][epoch]
+
+
+def test_keys_other_callbacks_add_are_not_refused_early(rng, tmp_path):
+    x, y = _data(rng)
+    stopper = EarlyStopping(monitor="val_f1", mode="max", patience=1)
+    history = _linear().fit(x, y, epochs=4, verbose=0, callbacks=[_ValF1(), stopper])
+    assert history.epoch == [0, 1, 2] and stopper.stopped_epoch == 2
+    # "learning_rate" comes from a glassnet callback that declares it
+    ckpt = ModelCheckpoint(tmp_path / "m-{learning_rate}.npz")
+    _linear().fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda e: 0.25), ckpt])
+    assert os.listdir(tmp_path) == ["m-0.25.npz"]
+
+
+def test_a_subclass_that_overrides_a_hook_is_not_trusted_with_its_parents_declaration(rng):
+    class StopperWithF1(EarlyStopping):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_f1"] = 0.5
+            super().on_epoch_end(epoch, logs)
+
+    x, y = _data(rng)
+    history = _linear().fit(x, y, epochs=2, verbose=0, callbacks=[StopperWithF1(monitor="val_f1")])
+    assert history.history["val_f1"] == [0.5, 0.5]
+
+
+def test_when_nothing_is_certain_the_error_comes_with_the_logs(rng):
+    x, y = _data(rng)
+    ends = []
+    record = LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(epoch))
+    with pytest.raises(ValueError, match="EarlyStopping: monitor 'val_loss' is not among the logged "
+                                         r"values \['loss'\]; " + NO_VALIDATION):
+        _linear().fit(x, y, epochs=3, verbose=0, callbacks=[record, EarlyStopping()])
+    assert ends == [0]
+
+
+def test_fit_says_to_pass_a_single_callback_in_a_list(rng):
+    x, y = _data(rng)
+    with pytest.raises(TypeError, match=r"callbacks: expected a list of glassnet Callback objects, got a "
+                                        r"single EarlyStopping; pass it in a list: "
+                                        r"callbacks=\[EarlyStopping\(...\)\]"):
+        _linear().fit(x, y, epochs=1, verbose=0, callbacks=EarlyStopping(monitor="loss"))
+
+
+# -- verbose and Keras' other arguments -----------------------------------------------------
+@pytest.mark.parametrize("make", [lambda **kw: EarlyStopping(**kw), lambda **kw: ReduceLROnPlateau(**kw),
+                                  lambda **kw: ModelCheckpoint("m.npz", **kw),
+                                  lambda **kw: LearningRateScheduler(_halving, **kw)])
+def test_verbose_takes_0_or_1(make):
+    assert make(verbose=np.int64(1)).verbose == 1 and make().verbose == 0
+    for bad in (2, -1, True, "1", None, 0.5):
+        with pytest.raises(ValueError, match=r"verbose must be 0 \(silent\) or 1"):
+            make(verbose=bad)
+
+
+def test_checkpoint_refuses_save_weights_only_naming_it():
+    assert ModelCheckpoint("m.npz", save_weights_only=False).save_best_only is False   # Keras' default
+    with pytest.raises(TypeError, match="ModelCheckpoint: save_weights_only=True is not supported: a "
+                                        "glassnet file holds the whole model"):
+        ModelCheckpoint("m.npz", save_weights_only=True)
+
+
+CHECKPOINT_SCRIPT = [1.0, 2.0, 0.5, 0.5, 0.25]
+
+
+def _replay_checkpoint(callback, model, values):
+    callback.set_model(model)
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"loss": value, "val_loss": value})
+
+
+def test_checkpoint_verbose_lines(tmp_path, capsys):
+    path = str(tmp_path / "m.npz")
+    ckpt = ModelCheckpoint(path, save_best_only=True, verbose=1)
+    _replay_checkpoint(ckpt, _linear(), CHECKPOINT_SCRIPT[:3])
+    assert capsys.readouterr().out.splitlines() == [
+        f"Epoch 1: val_loss improved from None to 1.00000, saving model to {path}",
+        f"Epoch 1: finished saving model to {path}",
+        "Epoch 2: val_loss did not improve from 1.00000",
+        f"Epoch 3: val_loss improved from 1.00000 to 0.50000, saving model to {path}",
+        f"Epoch 3: finished saving model to {path}"]
+    _replay_checkpoint(ModelCheckpoint(path, verbose=1), _linear(), [1.0])
+    assert capsys.readouterr().out.splitlines() == [f"Epoch 1: saving model to {path}",
+                                                     f"Epoch 1: finished saving model to {path}"]
+
+
+@pytest.mark.parametrize("save_best_only", [True, False])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")      # Keras' own, from NumPy 2
+def test_checkpoint_verbose_lines_match_keras(save_best_only, tmp_path, capsys):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    path = str(tmp_path / "m.keras")           # Keras insists on the extension; glassnet takes it
+    _replay_checkpoint(ModelCheckpoint(path, save_best_only=save_best_only, verbose=1), _linear(),
+                       CHECKPOINT_SCRIPT)
+    ours = capsys.readouterr().out
+    stub = types.SimpleNamespace(save=lambda filepath, overwrite: None)
+    _replay_checkpoint(keras.callbacks.ModelCheckpoint(path, save_best_only=save_best_only, mode="min",
+                                                       verbose=1), stub, CHECKPOINT_SCRIPT)
+    # Keras starts every line with a newline, to step off its progress bar
+    assert ours.splitlines() == [line for line in capsys.readouterr().out.splitlines() if line]

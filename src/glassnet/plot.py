@@ -210,6 +210,8 @@ class BoundaryRecorder(Callback):
         animate_decision_boundary(rec, "train.gif")
     """
 
+    logs_added = ()        # it reads the logs, adds nothing (see Callback.logs_added)
+
     def __init__(self, X, y, every=10, resolution=100):
         super().__init__()
         self.X, self.y = _check_2d(X, y)

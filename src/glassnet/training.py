@@ -239,7 +239,9 @@ class TrainingMixin:
 
         Callbacks' batch hooks get Keras' logs: the loss and metrics averaged over the epoch's
         samples so far (the last batch's logs equal the epoch's); ``train_on_batch`` gives the loss
-        of a single step.
+        of a single step. A callback that sets ``model.stop_training = True`` in a batch hook ends
+        the epoch after that batch, as in Keras 3: its validation and ``on_epoch_end`` still run,
+        with the loss and metrics averaged over the samples the epoch saw, and training stops.
 
         Example
         -------
@@ -255,6 +257,10 @@ class TrainingMixin:
         validation_split = check_fraction(validation_split, "validation_split")
         if not isinstance(shuffle, (bool, np.bool_)):     # "batch" or "no" would read as True
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        if isinstance(callbacks, Callback):
+            name = type(callbacks).__name__
+            raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got a single "
+                            f"{name}; pass it in a list: callbacks=[{name}(...)]")
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(isinstance(c, Callback) for c in callbacks)):
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
@@ -291,9 +297,13 @@ class TrainingMixin:
         # History after the user's callbacks, as in Keras: what they add to an epoch's logs
         # (LearningRateScheduler's "learning_rate") is recorded and shown too
         callback_list = [*(callbacks or []), history] + ([ProgressBar(verbose)] if verbose else [])
+        train_keys = ["loss", *(name for name, _ in self.metrics)]
+        val_keys = [f"val_{key}" for key in train_keys] if validation_data is not None else []
+        # "metrics": the keys of every epoch's logs, known before training, so that a callback
+        # can refuse in on_train_begin a monitor that no epoch will log
         hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
-                                                   "samples": n, "verbose": verbose})
-        metric_names = [name for name, _ in self.metrics]
+                                                   "samples": n, "verbose": verbose,
+                                                   "metrics": train_keys + val_keys})
         # shuffled copies go into buffers made once: no allocation per epoch
         xs, ys = (np.empty_like(x), np.empty_like(y)) if shuffle and steps > 1 else (x, y)
         ws = w if w is None or xs is x else np.empty_like(w)
@@ -328,11 +338,16 @@ class TrainingMixin:
                     self._apply_update(value)
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
                         hooks.call("on_train_batch_end", b,
-                                   dict(zip(["loss", *metric_names], (float(t / seen) for t in totals))))
-                logs = dict(zip(["loss", *metric_names], (float(t / n) for t in totals)))
+                                   dict(zip(train_keys, (float(t / seen) for t in totals))))
+                    # checked after every batch, as Keras 3 does: a callback (in any hook) that
+                    # stops training ends the epoch here; the epoch loop stops after on_epoch_end
+                    if self.stop_training:
+                        break
+                # over the samples seen: all n, unless a callback stopped the epoch early
+                logs = dict(zip(train_keys, (float(t / seen) for t in totals)))
                 if validation_data is not None:
                     values = self._evaluate_arrays(*validation_data[:2], None, validation_data[2])
-                    logs.update(zip(["val_loss", *(f"val_{m}" for m in metric_names)], map(float, values)))
+                    logs.update(zip(val_keys, map(float, values)))
                 hooks.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break

@@ -3,7 +3,8 @@
 Every hook is a no-op in ``Callback`` (but for ``on_train_batch_begin``/``_end``, which call Keras'
 aliases ``on_batch_begin``/``_end``); subclasses override the ones they need. ``logs`` is a dict of
 the current values (``loss``, metrics, ``val_*``). ``self.model`` is the model being trained; setting
-``model.stop_training = True`` ends training after the current epoch.
+``model.stop_training = True`` ends training as in Keras 3: in a batch hook, after that batch (the
+epoch's validation and ``on_epoch_end`` still run); in ``on_epoch_end``, after that epoch.
 """
 from .base import Callback, CallbackList, History, LambdaCallback, improved, resolve_mode
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau

@@ -9,13 +9,25 @@ import numbers
 class Callback:
     """The base of every callback: hooks that do nothing until a subclass overrides them.
 
-    ``fit`` calls, in order: ``set_model(model)`` and ``set_params(params)`` (``params``: "epochs", "steps", "batch_size", "samples", "verbose"),
-    then ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``, per batch
+    ``fit`` calls, in order: ``set_model(model)`` and ``set_params(params)``, then
+    ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``, per batch
     ``on_train_batch_begin(batch, logs)`` and ``on_train_batch_end(batch, logs)`` (``logs``: the
     running means of the loss and metrics over the epoch so far), ``on_epoch_end(epoch, logs)``
     (``logs``: the epoch's "loss", metrics and "val_" values; a callback may add to it); finally
-    ``on_train_end(logs)``. Setting ``self.model.stop_training = True`` ends training after the
-    current epoch. Epochs and batches count from 0, as in Keras.
+    ``on_train_end(logs)``. Epochs and batches count from 0, as in Keras.
+
+    ``params`` holds "epochs", "steps", "batch_size", "samples", "verbose", "metrics" (the keys
+    ``fit`` writes into every epoch's logs: "loss", the compiled metrics' names, and their "val_"
+    versions when there is validation data) and "log_keys": every key an epoch's logs can hold
+    ("metrics" and what the callbacks add, such as "learning_rate"), or None when a callback in
+    the list may add keys it does not declare. A callback class that overrides a hook declares
+    what it adds to the logs as ``logs_added``, a tuple of keys (``()``: nothing); one that does
+    not leaves "log_keys" None, and with it the checks of monitors that wait for the logs.
+
+    Setting ``self.model.stop_training = True`` ends training as Keras 3 does: ``fit`` checks the
+    flag after every batch and every epoch. Set in a batch hook, it ends the epoch after that batch;
+    the epoch's validation and ``on_epoch_end`` still run, with the logs averaged over the batches
+    that ran, and then training stops. Set in ``on_epoch_end``, training stops after that epoch.
 
     Example
     -------
@@ -23,6 +35,11 @@ class Callback:
     ...     def on_epoch_end(self, epoch, logs=None):
     ...         print(epoch, round(logs["loss"], 2))
     """
+
+    # The keys this callback adds to the logs it is given, declared so that fit can tell before
+    # training which values the logs will hold. None: unknown. Only a declaration in the callback's
+    # own class counts: a subclass that overrides a hook may add keys its parent did not.
+    logs_added = None
 
     def __init__(self):
         self.model = None
@@ -55,6 +72,8 @@ class History(Callback):
     """Records the logs of every epoch: ``history["loss"][e]`` is the mean training loss of epoch
     ``e`` (over its batches, before each batch's update, as Keras reports it). ``fit`` calls it after
     the callbacks it was given, so what they add to the logs ("learning_rate") is recorded too."""
+
+    logs_added = ()
 
     def __init__(self):
         super().__init__()
@@ -110,6 +129,38 @@ def check_non_negative_number(value, arg, caller):
     return float(value)
 
 
+def check_callback_verbose(value, caller):
+    """``value`` as an int; a ValueError naming ``verbose`` unless it is 0 or 1, Keras' two modes
+    for callbacks (silent, or one line per event)."""
+    if not is_integer(value) or value not in (0, 1):
+        raise ValueError(f"{caller}: verbose must be 0 (silent) or 1 (print a line per event), "
+                         f"got {value!r}")
+    return int(value)
+
+
+def validation_hint(name, params):
+    """A hint for a "val_" ``name`` missing from the logs of a fit without validation data."""
+    if name.startswith("val_") and "metrics" in params and "val_loss" not in params["metrics"]:
+        return "; this fit has no validation data: pass fit validation_data or validation_split"
+    return ""
+
+
+def missing_monitor(callback, caller, logged):
+    """The ValueError for a ``callback.monitor`` that is not among the ``logged`` values."""
+    return ValueError(f"{caller}: monitor {callback.monitor!r} is not among the logged values "
+                      f"{sorted(logged)}{validation_hint(callback.monitor, callback.params)}")
+
+
+def check_monitor_logged(callback, caller):
+    """At ``on_train_begin``: raise now, before any weight changes, the error that ``on_epoch_end``
+    would raise after a whole epoch, when ``params["log_keys"]`` shows that no epoch's logs can
+    hold ``callback.monitor``. Without that list (hooks called outside ``fit``, or a callback that
+    may add keys of its own) nothing is certain yet, and the check waits for the logs."""
+    log_keys = callback.params.get("log_keys")
+    if log_keys is not None and callback.monitor not in log_keys:
+        raise missing_monitor(callback, caller, log_keys)
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
 
@@ -131,14 +182,29 @@ def _defines(callback, hook):
     return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
 
 
+def keys_added(callback):
+    """The keys ``callback`` may add to the logs: a tuple, or None when that cannot be known."""
+    if not any(_defines(callback, hook) for hook in ("on_epoch_end", *BATCH_HOOKS)):
+        return ()                   # it never sees an epoch's or a batch's logs
+    return vars(type(callback)).get("logs_added")
+
+
 class CallbackList:
-    """Calls a hook on every callback in order."""
+    """Calls a hook on every callback in order.
+
+    When ``params`` has "metrics" (the keys fit logs), it gets "log_keys" too: those and the keys
+    the callbacks declare they add, or None if one of them may add keys it does not declare."""
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks: expected Callback instances, got {type(callback).__name__}")
+        if "metrics" in params:
+            added = [keys_added(c) for c in self.callbacks]
+            params = {**params, "log_keys": None if None in added else
+                      sorted({*params["metrics"], *(key for keys in added for key in keys)})}
+        for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
         # batch hooks cost a Python call per batch: skip them when no callback overrides them

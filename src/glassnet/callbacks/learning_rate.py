@@ -1,12 +1,14 @@
 """Callbacks that change the optimizer's learning rate between epochs: ``LearningRateScheduler``
 (a schedule) and ``ReduceLROnPlateau`` (when a logged value stops improving).
 """
+import inspect
 import math
 import numbers
 
 import numpy as np
 
-from .base import Callback, check_non_negative_int, check_non_negative_number, improved, resolve_mode
+from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+                   check_non_negative_number, improved, missing_monitor, resolve_mode)
 
 
 def _current_learning_rate(model):
@@ -18,10 +20,11 @@ class LearningRateScheduler(Callback):
 
     Parameters
     ----------
-    schedule : callable ``(epoch, lr) -> float``
+    schedule : callable ``(epoch, lr) -> float`` or ``(epoch) -> float``
         ``epoch`` counts from 0 (from ``initial_epoch`` when ``fit`` resumes); ``lr`` is the current
-        learning rate as a float. The result must be a finite positive number.
-    verbose : int
+        learning rate as a float. The result must be a finite positive number. As in Keras, a
+        schedule that can take two arguments gets both; one that takes only ``epoch`` gets that.
+    verbose : {0, 1}
         1 prints the rate set at the start of every epoch.
 
     The rate each epoch trained with is logged as ``"learning_rate"``, so it lands in
@@ -34,18 +37,25 @@ class LearningRateScheduler(Callback):
     >>> model.compile(loss="mse", optimizer=SGD(learning_rate=0.1))        # doctest: +SKIP
     >>> model.fit(X, y, epochs=3, callbacks=[halve]).history["learning_rate"]  # doctest: +SKIP
     [0.1, 0.05, 0.025]
+    >>> LearningRateScheduler(lambda epoch: 0.5 / (epoch + 1)).takes_lr     # one argument: epoch
+    False
     """
+
+    logs_added = ("learning_rate",)
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
         if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler: schedule must be a callable (epoch, lr) -> float, "
-                            f"got {type(schedule).__name__}")
-        self.schedule, self.verbose = schedule, verbose
+            raise TypeError(f"LearningRateScheduler: schedule must be a callable (epoch, lr) -> float "
+                            f"or (epoch) -> float, got {type(schedule).__name__}")
+        self.schedule, self.takes_lr = schedule, _takes_lr(schedule)
+        self.verbose = check_callback_verbose(verbose, "LearningRateScheduler")
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = _current_learning_rate(self.model)
-        value = self.schedule(epoch, lr)
+        # the form was read from the signature once: a TypeError raised inside a two-argument
+        # schedule must surface as it is, not be taken for "call it with epoch alone" as Keras does
+        value = self.schedule(epoch, lr) if self.takes_lr else self.schedule(epoch)
         # Keras accepts only floats; any finite positive real (ints, NumPy scalars) is as good, and
         # zero, negative or NaN rates would silently freeze or wreck training
         if (isinstance(value, bool) or not isinstance(value, numbers.Real)
@@ -62,6 +72,23 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = _current_learning_rate(self.model)
 
 
+def _takes_lr(schedule):
+    """Whether ``schedule`` is called as ``schedule(epoch, lr)`` (True) or ``schedule(epoch)``
+    (False), read from its signature; a TypeError naming ``schedule`` if it can be neither."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):     # some built-in callables have no signature to read:
+        return True                     # Keras' usual form, then
+    for takes_lr, args in ((True, (0, 0.1)), (False, (0,))):
+        try:
+            signature.bind(*args)       # binds the arguments to the parameters; calls nothing
+            return takes_lr
+        except TypeError:
+            pass
+    raise TypeError(f"LearningRateScheduler: schedule must take (epoch, lr) or (epoch) as positional "
+                    f"arguments, got a callable with the signature {signature}")
+
+
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has stopped improving, as Keras does.
 
@@ -74,7 +101,8 @@ class ReduceLROnPlateau(Callback):
     monitor : str
         A logged value ("val_loss", "loss", "val_accuracy", ...). When it is missing from an epoch's
         logs (no validation data, a typo) a ValueError names the logged values, as EarlyStopping
-        does (Keras only warns, and a misspelt monitor then silently never reduces the rate).
+        does (Keras only warns, and a misspelt monitor then silently never reduces the rate); as
+        training begins when ``fit`` can already tell that no epoch will log it.
     factor : float in (0, 1)
     patience, cooldown : int >= 0
     mode : {"auto", "min", "max"}
@@ -82,7 +110,7 @@ class ReduceLROnPlateau(Callback):
     min_delta : float >= 0
         Smallest change that counts as an improvement.
     min_lr : float >= 0
-    verbose : int
+    verbose : {0, 1}
         1 prints a line whenever the rate is reduced.
 
     Like ``LearningRateScheduler`` it logs the rate each epoch trained with as ``"learning_rate"``.
@@ -92,6 +120,8 @@ class ReduceLROnPlateau(Callback):
     >>> reduce = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-4)
     >>> model.fit(X, y, epochs=50, validation_split=0.2, callbacks=[reduce])  # doctest: +SKIP
     """
+
+    logs_added = ("learning_rate",)
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0, verbose=0):
@@ -104,19 +134,23 @@ class ReduceLROnPlateau(Callback):
         self.min_delta = check_non_negative_number(min_delta, "min_delta", "ReduceLROnPlateau")
         self.min_lr = check_non_negative_number(min_lr, "min_lr", "ReduceLROnPlateau")
         self.monitor, self.factor = monitor, float(factor)
-        self.verbose = verbose
-        self.on_train_begin()
+        self.verbose = check_callback_verbose(verbose, "ReduceLROnPlateau")
+        self._reset()
 
-    def on_train_begin(self, logs=None):
+    def _reset(self):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait, self.cooldown_counter = 0, 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        # a monitor that no epoch can log is refused now, not after an epoch of training
+        check_monitor_logged(self, "ReduceLROnPlateau")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else logs
         lr = logs["learning_rate"] = _current_learning_rate(self.model)
         if self.monitor not in logs:     # an error, as in EarlyStopping: a typo must not go unseen
-            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not among the logged "
-                             f"values {sorted(logs)}")
+            raise missing_monitor(self, "ReduceLROnPlateau", logs)
         value = logs[self.monitor]
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1

@@ -4,8 +4,9 @@ import numbers
 import os
 import string
 
-from .base import (Callback, check_non_negative_int, check_non_negative_number, improved, is_integer,
-                   resolve_mode)
+from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+                   check_non_negative_number, improved, is_integer, missing_monitor, resolve_mode,
+                   validation_hint)
 
 
 class EarlyStopping(Callback):
@@ -30,7 +31,9 @@ class EarlyStopping(Callback):
     ----------
     monitor : str
         A logged value ("val_loss", "loss", "val_accuracy", ...). When it is missing from an epoch's
-        logs a ValueError names the logged values (Keras only warns).
+        logs a ValueError names the logged values (Keras only warns); when ``fit`` can tell that no
+        epoch will log it ("val_loss" without validation data, a misspelt metric), the error comes
+        as training begins, before any weight changes.
     patience : int >= 0
     min_delta : float >= 0
         Smallest change that counts as an improvement.
@@ -41,12 +44,22 @@ class EarlyStopping(Callback):
     restore_best_weights : bool
         At the end of training (stopped early or not) the model gets the weights of the epoch with
         the best value (``best_epoch``), even if it did not beat ``baseline``.
+    verbose : {0, 1}
+        1 prints Keras' lines at the end of training: "Epoch {n}: early stopping" when it stopped
+        training, and "Restoring model weights from the end of the best epoch: {n}." when
+        ``restore_best_weights`` restores them (epochs numbered from 1, as Keras prints them).
+    start_from_epoch : int >= 0
+        Epochs before this one (0-based, counted as ``fit`` counts them, from ``initial_epoch``)
+        are not monitored: a warm-up in which the value may rise without stopping training. The
+        first monitored epoch then counts as the first epoch above. As in Keras.
 
     After training ``stopped_epoch`` is the epoch (0-based) at which it stopped, or None.
     """
 
+    logs_added = ()
+
     def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", baseline=None,
-                 restore_best_weights=False):
+                 restore_best_weights=False, verbose=0, start_from_epoch=0):
         super().__init__()
         self.mode = resolve_mode(mode, monitor, "EarlyStopping")
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
@@ -56,18 +69,27 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: baseline must be None or a finite number, got {baseline!r}")
         self.monitor, self.baseline = monitor, baseline
         self.restore_best_weights = restore_best_weights
-        self.on_train_begin()
+        self.verbose = check_callback_verbose(verbose, "EarlyStopping")
+        self.start_from_epoch = check_non_negative_int(start_from_epoch, "start_from_epoch",
+                                                       "EarlyStopping")
+        self._reset()
 
-    def on_train_begin(self, logs=None):
+    def _reset(self):
         # best starts as None, not inf: as in Keras the first epoch improves whatever its value (NaN too)
         self.best, self.best_weights, self.best_epoch, self.wait, self.stopped_epoch = (
             None, None, None, 0, None)
 
+    def on_train_begin(self, logs=None):
+        self._reset()
+        # a monitor that no epoch can log is refused now, not after an epoch of training
+        check_monitor_logged(self, "EarlyStopping")
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not among the logged values "
-                             f"{sorted(logs)}")
+            raise missing_monitor(self, "EarlyStopping", logs)
+        if epoch < self.start_from_epoch:       # still warming up: not monitored
+            return
         value = logs[self.monitor]
         self.wait += 1                  # before the check, as in Keras: see the docstring
         if self.best is None or improved(value, self.best, self.mode, self.min_delta):
@@ -82,7 +104,11 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self.verbose and self.stopped_epoch is not None:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
@@ -102,7 +128,19 @@ class ModelCheckpoint(Callback):
     mode : {"auto", "min", "max"}
         "auto" means max for names containing "acc", min otherwise.
     save_freq : "epoch" or int
-        Save at the end of every epoch, or every ``save_freq`` batches.
+        Save at the end of every epoch, or every ``save_freq`` batches (whose logs hold "loss" and
+        the training metrics, no "val_" values).
+    verbose : {0, 1}
+        1 prints Keras 3's lines: "Epoch {n}: saving model to {path}" before a save and "Epoch {n}:
+        finished saving model to {path}" after it; with ``save_best_only`` the first is "Epoch {n}:
+        {monitor} improved from {best:.5f} to {value:.5f}, saving model to {path}", and an epoch
+        without improvement prints "Epoch {n}: {monitor} did not improve from {best:.5f}" (best is
+        "None" before the first save, as Keras prints it). Epochs are numbered from 1.
+    save_weights_only : False
+        Accepted for Keras' sake; True is refused, as a glassnet file is always the whole model.
+
+    A value that ``monitor`` or ``filepath`` names but that no log of the fit can hold (a "val_"
+    value without validation data, a misspelt metric) is a ValueError as training begins.
 
     Each file records the number of completed epochs; the loaded model has it as
     ``model.initial_epoch``, so ``fit(..., initial_epoch=model.initial_epoch)`` resumes the run exactly
@@ -116,9 +154,16 @@ class ModelCheckpoint(Callback):
     >>> model.fit(X, y, epochs=10, initial_epoch=model.initial_epoch)    # doctest: +SKIP
     """
 
+    logs_added = ()
+
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
-                 save_freq="epoch", verbose=0):
+                 save_freq="epoch", verbose=0, save_weights_only=False):
         super().__init__()
+        if save_weights_only:
+            raise TypeError(f"ModelCheckpoint: save_weights_only={save_weights_only!r} is not "
+                            f"supported: a glassnet file holds the whole model (layers, weights, "
+                            f"optimizer state); leave it False and load the file with "
+                            f"glassnet.load_model")
         try:
             self.filepath = os.fspath(filepath)
         except TypeError:
@@ -130,8 +175,8 @@ class ModelCheckpoint(Callback):
                 raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of "
                                  f"batches, got {save_freq!r}")
             save_freq = int(save_freq)
-        self.monitor, self.save_best_only, self.save_freq, self.verbose = (
-            monitor, bool(save_best_only), save_freq, verbose)
+        self.monitor, self.save_best_only, self.save_freq = monitor, bool(save_best_only), save_freq
+        self.verbose = check_callback_verbose(verbose, "ModelCheckpoint")
         self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
         if save_freq != "epoch":
@@ -145,6 +190,23 @@ class ModelCheckpoint(Callback):
         from ..io import _check_loss_saveable, _check_metrics_saveable   # here: io imports the model, which imports us
         _check_loss_saveable(self.model)
         _check_metrics_saveable(self.model)
+        self._check_fields_logged()
+
+    def _check_fields_logged(self):
+        """Refuse now, not at the first save, a ``monitor`` or ``filepath`` field that no log of
+        this fit can hold, when fit's ``params["log_keys"]`` makes that certain."""
+        log_keys = self.params.get("log_keys")
+        if log_keys is None:        # outside fit, or another callback may add keys of its own
+            return
+        if self.save_freq != "epoch":
+            # a batch's logs hold the running loss and training metrics only
+            log_keys = ["loss", *(name for name, _ in self.model.metrics)]
+        if self.save_best_only and self.monitor not in log_keys:
+            raise missing_monitor(self, "ModelCheckpoint", log_keys)
+        # a trial run of the filepath on stand-in values: every logged value is a float
+        fields = {**dict.fromkeys(log_keys, 0.0), "epoch": 1,
+                  **({} if self.save_freq == "epoch" else {"batch": 1})}
+        self._format_filepath(fields)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -163,14 +225,17 @@ class ModelCheckpoint(Callback):
         path = self._format_filepath(fields)
         if self.save_best_only:
             if self.monitor not in logs:
-                raise ValueError(f"ModelCheckpoint: monitor {self.monitor!r} is not among the logged "
-                                 f"values {sorted(logs)}")
+                raise missing_monitor(self, "ModelCheckpoint", logs)
             value = logs[self.monitor]
+            # best is infinite until the first save, which Keras prints as "None"
+            best = "None" if math.isinf(self.best) else f"{self.best:.5f}"
             if not improved(value, self.best, self.mode):
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
                 return
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                      f"{value:.5f}, saving model to {path}")
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {best} to {value:.5f}, "
+                      f"saving model to {path}")
             self.best = value
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
@@ -181,6 +246,8 @@ class ModelCheckpoint(Callback):
             os.makedirs(folder, exist_ok=True)
         save_model(self.model, path, epoch=completed)
         self.last_path = path
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: finished saving model to {path}")
 
     def _format_filepath(self, fields):
         """``filepath`` with ``fields`` (the logs, ``epoch``, ``batch``) filled in; a ValueError
@@ -188,8 +255,9 @@ class ModelCheckpoint(Callback):
         try:
             return self.filepath.format(**fields)
         except (KeyError, IndexError) as exc:
+            hint = validation_hint(str(exc.args[0]), self.params)
             raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not "
-                             f"among the logged values {sorted(fields)}") from None
+                             f"among the logged values {sorted(fields)}{hint}") from None
         except (ValueError, TypeError) as exc:      # "{loss:d}": a spec that does not fit the value
             field = _failing_field(self.filepath, fields)
             problem = (f"has a format, {field!r}, that does not fit its value" if field

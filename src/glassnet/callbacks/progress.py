@@ -9,6 +9,8 @@ class ProgressBar(Callback):
     """What ``fit(verbose=1)`` shows: a bar redrawn in place (at most ten times a second) and one
     summary line per epoch. ``verbose=2`` prints only the line. Written with plain ``print``."""
 
+    logs_added = ()
+
     def __init__(self, verbose=1, stream=None, width=30):
         super().__init__()
         self.verbose, self.stream, self.width = verbose, stream, width
