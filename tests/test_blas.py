@@ -40,8 +40,22 @@ def test_threads_sets_nests_and_restores():
         assert blas.get_threads() == 1
         with blas.threads(2):
             assert blas.get_threads() == 2
-        assert blas.get_threads() == 2         # the innermost setting holds until the last exit
+        assert blas.get_threads() == 1         # each block gets back the count it set
     assert blas.get_threads() == before
+
+
+@needs_openblas
+def test_fit_inside_a_threads_block_hands_the_block_its_count_back(rng):
+    # fit's one-thread rule is a block of its own: it must not leave the user's block on 1 thread
+    x, y = rng.standard_normal((32, 8)).astype(np.float32), rng.integers(0, 3, 32)
+    with blas.threads(2):
+        assert set(_record_threads(_small_model(), x, y, epochs=1, batch_size=8)) == {1}
+        assert blas.get_threads() == 2
+
+
+def test_set_auto_threads_takes_a_flag_only():
+    with pytest.raises(TypeError, match="set_auto_threads: expected True or False, got 'no'"):
+        blas.set_auto_threads("no")
 
 
 @needs_openblas

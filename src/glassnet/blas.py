@@ -32,7 +32,9 @@ _NAMES = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads6
           ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
           ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
           ("openblas_get_num_threads", "openblas_set_num_threads")]
-_state = {"functions": None, "searched": False, "auto": True, "depth": 0, "saved": None}
+# "active": the counts of the threads() blocks now open, in the order they were entered (one
+# list entry per block); "saved": the count before the first of them
+_state = {"functions": None, "searched": False, "auto": True, "active": [], "saved": None}
 _lock = threading.Lock()
 
 
@@ -79,8 +81,9 @@ def threads(n):
     """Run the block with ``n`` BLAS threads, then restore the count it had before.
 
     Safe to nest and to enter from several Python threads at once (as Dask's threaded scheduler
-    does): the first to enter saves the count, the last to leave restores it. A no-op when NumPy's
-    BLAS is not OpenBLAS.
+    does): the first block to open saves the count; a block that closes hands the count back to the
+    most recently opened block still open (a ``fit`` inside ``threads(2)`` leaves 2, not its own 1),
+    and the last to close restores the saved count. A no-op when NumPy's BLAS is not OpenBLAS.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads: expected a positive integer, got {n!r}")
@@ -89,22 +92,25 @@ def threads(n):
         yield
         return
     get, set_ = functions
+    entry = [n]              # this block's own list object: removed by identity, not by value
+    active = _state["active"]
     with _lock:
-        if _state["depth"] == 0:
+        if not active:
             _state["saved"] = get()
-        _state["depth"] += 1
+        active.append(entry)
         set_(n)
     try:
         yield
     finally:
         with _lock:
-            _state["depth"] -= 1
-            if _state["depth"] == 0:
-                set_(_state["saved"])
+            del active[next(i for i, e in enumerate(active) if e is entry)]
+            set_(active[-1][0] if active else _state["saved"])
 
 
 def set_auto_threads(enabled):
     """Turn ``fit``'s one-thread rule for small networks on (the default) or off."""
+    if not isinstance(enabled, (bool, np.bool_)):     # "no" would read as True
+        raise TypeError(f"set_auto_threads: expected True or False, got {enabled!r}")
     _state["auto"] = bool(enabled)
 
 
