@@ -794,3 +794,33 @@ def test_a_non_finite_batch_leaves_batch_normalization_statistics_as_they_were(r
         model.train_on_batch(x, y)
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda dtype: gn.Sequential([Dense(2, input_dim=3)], dtype=dtype),
+    lambda dtype: gn.Sequential.from_architecture([{"input_dim": 3, "output_dim": 2}], dtype=dtype),
+])
+def test_dtype_none_is_the_float32_default_and_others_are_refused(make):
+    # np.dtype(None) is float64: None made a float64 model, silently doubling memory and time
+    assert make(None).dtype == np.float32 and make(None).layers[0].params["kernel"].dtype == np.float32
+    with pytest.raises(ValueError, match="dtype: expected 'float32' or 'float64', got 'float16'"):
+        make("float16")
+    with pytest.raises(TypeError, match="dtype: expected 'float32' or 'float64', got 'big'"):
+        make("big")
+
+
+def test_from_config_keeps_frozen_layers_frozen(rng):
+    # a Dask sweep rebuilds its best model from get_config(): a frozen layer came back trainable
+    model = gn.Sequential([Dense(4, input_dim=3), Dense(2)], seed=0)
+    model.layers[0].trainable = False
+    model.compile(loss="mse", optimizer="sgd")
+    config = model.get_config()
+    assert [spec.get("trainable", True) for spec in config["layers"]] == [False, True]
+    rebuilt = gn.Sequential.from_config(config)
+    assert [layer.trainable for layer in rebuilt.layers] == [False, True]
+    before = rebuilt.layers[0].get_weights()
+    rebuilt.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, rebuilt.layers[0].get_weights()))
+    config["layers"][0]["trainable"] = "no"
+    with pytest.raises(ValueError, match="'trainable' must be true or false, got 'no'"):
+        gn.Sequential.from_config(config)

@@ -14,11 +14,14 @@ _backend = {"name": "numpy", "xp": np}
 
 
 def resolve_dtype(dtype):
-    """Return the NumPy dtype for ``dtype`` ("float32", "float64", np.float32, ...).
+    """Return the NumPy dtype for ``dtype`` ("float32", "float64", np.float32, ...); None is the
+    default, float32 (Keras' floatx), not NumPy's ``np.dtype(None)``, which is float64.
 
-    >>> resolve_dtype("float64")
-    dtype('float64')
+    >>> resolve_dtype("float64"), resolve_dtype(None)
+    (dtype('float64'), dtype('float32'))
     """
+    if dtype is None:
+        return np.dtype("float32")
     try:
         name = np.dtype(dtype).name
     except TypeError:

@@ -63,7 +63,10 @@ class DescribingMixin:
         return {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
             "input_shape": list(self.input_shape) if self.input_shape else None,
-            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+            # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
+            # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
+                        **({} if layer.trainable else {"trainable": False})}
                        for layer in self.layers],
             "compile": None if self.loss is None else {
                 "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
@@ -73,9 +76,15 @@ class DescribingMixin:
     @classmethod
     def from_config(cls, config):
         """Rebuild (and compile) a model from ``get_config()``; the weights are new."""
-        model = cls([get_layer_class(spec["class_name"]).from_config(spec["config"])
-                     for spec in config["layers"]],
-                    seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+        layers = []
+        for spec in config["layers"]:
+            layer = get_layer_class(spec["class_name"]).from_config(spec["config"])
+            trainable = spec.get("trainable", True)
+            if not isinstance(trainable, bool):
+                raise ValueError(f"config: a layer's 'trainable' must be true or false, got {trainable!r:.50}")
+            layer.trainable = trainable
+            layers.append(layer)
+        model = cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                     name=config.get("name", "sequential"))
         if config.get("input_shape") and not model.built:
             model.build(config["input_shape"])

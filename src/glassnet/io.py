@@ -17,7 +17,8 @@ The JSON object has exactly these keys::
     format_version    1; a reader refuses a larger number
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
     model             model.get_config(): name, seed, dtype, input_shape, layers
-                      [{"class_name", "config"}], compile {"loss", "optimizer", "metrics"} or null
+                      [{"class_name", "config"}, and "trainable": false for a frozen layer], compile
+                      {"loss", "optimizer", "metrics"} or null
     weights           ["dense/kernel", "dense/bias", ...]: the name of each weights/NNN member
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
