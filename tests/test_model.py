@@ -824,3 +824,12 @@ def test_from_config_keeps_frozen_layers_frozen(rng):
     config["layers"][0]["trainable"] = "no"
     with pytest.raises(ValueError, match="'trainable' must be true or false, got 'no'"):
         gn.Sequential.from_config(config)
+
+
+def test_trace_and_check_model_name_themselves_when_not_compiled(rng):
+    model = gn.Sequential([Dense(2, input_dim=3)], seed=0, dtype="float64")
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    with pytest.raises(ValueError, match=r"^trace: call compile\(loss=..., optimizer=...\) first"):
+        model.trace(x, y)
+    with pytest.raises(ValueError, match=r"^check_model: call compile"):
+        gn.gradcheck.check_model(model, x, y)

@@ -105,7 +105,8 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     Parameters
     ----------
     layer : Layer
-        Should be float64 (``dtype="float64"``); built on ``x`` if it is not built yet.
+        Should be float64 (``dtype="float64"``); built on ``x`` if it is not built yet. A layer
+        given no dtype becomes a float64 layer here, for good (its parameters are made float64).
     x : ndarray of shape (batch, *input_shape)
     training : bool
         Passed to ``forward``.
@@ -185,6 +186,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     """
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
+    model._require_compiled("check_model")
     x, y = model._prepare_xy(x, y, "x", "y")
     w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
     snapshot = StateSnapshot(model.layers)

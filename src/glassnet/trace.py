@@ -46,6 +46,7 @@ def trace(model, x, y):
     """Forward and backward through ``model`` on (x, y) without an update; see the module docstring.
     Training-mode side effects are undone: BatchNormalization's moving statistics and Dropout's
     generators are as they were, so a later ``fit`` runs exactly as it would have without the trace."""
+    model._require_compiled("trace")
     x, y = model._prepare_xy(x, y)
     snapshot = StateSnapshot(model.layers)
     try:
