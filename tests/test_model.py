@@ -405,6 +405,31 @@ def test_a_non_finite_loss_names_the_layer_it_came_from_and_spares_the_weights(c
     assert info.value.layer is None
 
 
+def test_the_culprit_search_finds_an_infinite_z_and_changes_no_state(rng):
+    # a sigmoid turns z = -inf into a finite output, and the search must not update
+    # BatchNormalization's statistics a second time or advance Dropout's generator
+    from glassnet.layers import BatchNormalization, Dropout
+    x = (rng.standard_normal((16, 4)) + 3).astype(np.float32)
+    model = gn.Sequential([BatchNormalization(input_dim=4, momentum=0.5), Dropout(0.5),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    weights = model.get_weights()
+    weights[4][...] = np.where(np.arange(4)[:, None] % 2, 3e38, -3e38)
+    model.set_weights(weights)
+    with np.errstate(all="ignore"):
+        model.layers[1].forward(x, training=True)           # what the failed step draws, once
+    after_one_step = model.layers[1].rng.bit_generator.state
+    model = gn.Sequential([BatchNormalization(input_dim=4, momentum=0.5), Dropout(0.5),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    model.set_weights(weights)
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match="pre-activation z of layer dense") as info:
+        model.train_on_batch(x, np.ones(16))
+    assert info.value.layer == "dense"
+    np.testing.assert_allclose(model.layers[0].state["moving_mean"], 0.5 * x.mean(axis=0), rtol=1e-6)
+    assert model.layers[1].rng.bit_generator.state == after_one_step
+
+
 @pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
 def test_bad_inputs_are_refused(call, rng):
     model = _net("sparse_categorical_crossentropy", dtype="float32")

@@ -16,7 +16,7 @@ from ._validation import (as_array, check_fraction, check_non_negative_int, chec
                           check_verbose)
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
-from .layers.base import missing_input_gradient
+from .layers.base import StateSnapshot, missing_input_gradient
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
@@ -159,7 +159,10 @@ class TrainingMixin:
         """The optimizer's step on the gradients of a batch whose loss was ``value``.
 
         A non-finite loss never reaches the weights: the caller raises NonFiniteError, and the
-        weights it leaves are the last finite ones, where the culprit layer can still be found."""
+        weights it leaves are the last finite ones, where the culprit layer can still be found.
+        (An update that itself overflows, a finite loss times a step too large for the dtype, is
+        not checked here, which would cost a pass over every parameter per step: the next batch's
+        loss is then non-finite, and the error names those parameters as made so by that update.)"""
         if math.isfinite(value):
             self._sync_views()
             self.optimizer.apply(self._triples)
@@ -177,20 +180,34 @@ class TrainingMixin:
         return combine(y, w, self._class_weight_table(class_weight))
 
     def _raise_non_finite(self, value, x, epoch, batch):
-        """Name the first layer whose parameters or output stopped being finite."""
+        """Name the first layer whose parameters, pre-activation ``z`` or output stopped being finite.
+
+        The search reruns the batch forward in training mode; ``StateSnapshot`` undoes what that
+        pass changes (BatchNormalization's moving statistics, Dropout's generators), so the model
+        is left as the failed step left it."""
         culprit, what = None, "output"
         for layer in self.layers:
             if any(not np.isfinite(p).all() for p in layer.params.values()):
-                culprit, what = layer, "parameters"
+                # the loss before the last update was finite, so that update overflowed them
+                culprit, what = layer, "parameters (the previous update made them so)"
                 break
         if culprit is None:
-            with np.errstate(all="ignore"):
-                out = x
-                for layer in self.layers:
-                    out = layer.forward(out, training=True)
-                    if not np.isfinite(out).all():
-                        culprit = layer
-                        break
+            snapshot = StateSnapshot(self.layers)
+            try:
+                with np.errstate(all="ignore"):
+                    out = x
+                    for layer in self.layers:
+                        out = layer.forward(out, training=True)
+                        # z first: a sigmoid or tanh turns an infinite z into a finite output
+                        z = getattr(layer, "z", None)
+                        if z is not None and z is not out and not np.isfinite(z).all():
+                            culprit, what = layer, "pre-activation z"
+                            break
+                        if not np.isfinite(out).all():
+                            culprit = layer
+                            break
+            finally:
+                snapshot.restore()
         where = (f"; the first non-finite values are in the {what} of {culprit.describe()}"
                  if culprit is not None else
                  "; every layer's output is finite: the loss itself overflowed on them")

@@ -117,7 +117,8 @@ class BatchNormalization(Layer):
             var = np.mean(centred * centred, axis=0)      # biased, as the normalisation uses
             # a batch with NaN or inf in it (var is then NaN) leaves the statistics alone: training
             # stops on it with NonFiniteError, and the model keeps the last finite statistics, as it
-            # keeps the last finite weights (a C-element check, next to the batch-sized passes above)
+            # keeps the last finite weights (a C-element check, next to the batch-sized passes above;
+            # a finite batch whose loss overflows later in the network has updated them once)
             if np.isfinite(var).all():
                 keep = self.momentum
                 for name, batch in (("moving_mean", mean), ("moving_variance", var)):
