@@ -211,3 +211,40 @@ def test_a_layer_that_changes_the_shape_without_saying_so_is_named_on_the_first_
     fixed.compile(loss="mse", optimizer="sgd")
     fixed.fit(x, y, epochs=2, verbose=0)
     assert fixed.predict(x).shape == (5, 1)
+
+
+def test_a_build_that_forgets_super_build_is_named_at_once():
+    # built stayed False, so every later model.build made the weights again: training worked,
+    # and load_model later blamed the file
+    class Forgetful(Layer):
+        def build(self, input_shape):
+            self.add_weight("g", input_shape, "ones")      # no super().build(input_shape)
+
+        def forward(self, x, training=False):
+            return x * self.params["g"]
+
+    with pytest.raises(TypeError, match=r"build\(\) returned without marking the layer built; end it "
+                                        r"with super\(\).build\(input_shape\)"):
+        gn.Sequential([Dense(3, input_dim=2), Forgetful()], seed=0)
+
+
+def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):
+    # a model passes its generator only to layers given no seed, and add_weight made the seeded
+    # layer's own lazily: a parameter-free layer that draws in forward found self.rng None
+    class Noise(Layer):
+        def __init__(self, scale, **kwargs):
+            super().__init__(**kwargs)
+            self.scale = scale
+
+        def forward(self, x, training=False):
+            return x + self.scale * self.rng.standard_normal(x.shape) if training else x
+
+        def backward(self, grad_output):
+            return grad_output
+
+    x = rng.standard_normal((8, 2))
+    model = gn.Sequential([Dense(3, input_dim=2), Noise(0.5, seed=5), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    np.testing.assert_array_equal(Noise(1.0, seed=5).forward(np.zeros(3), training=True),
+                                  np.random.default_rng(5).standard_normal(3))

@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="needs the plot extra: pip install 'glassnet[plot]'")
 Image = pytest.importorskip("PIL.Image", reason="needs the plot extra: pip install 'glassnet[plot]'")
+import glassnet as gn  # noqa: E402
 from glassnet import plot  # noqa: E402
 from glassnet.callbacks import Callback, History  # noqa: E402
 
@@ -63,6 +64,18 @@ def test_learning_curve_from_dict_and_history(tmp_path):
     _image(tmp_path / "history.png", (450, 350))
     assert len(plot.learning_curve(logs, metrics=[]).axes) == 1
     _only(tmp_path, "curve.png", "history.png")
+
+
+def test_learning_curve_of_a_resumed_fit_starts_at_its_epoch(rng):
+    # fit(epochs=10, initial_epoch=5) trains epochs 6..10; the plot drew them as 1..5
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = rng.standard_normal((8, 2)), rng.standard_normal(8)
+    history = model.fit(x, y, epochs=10, initial_epoch=5, verbose=0)
+    fig = plot.learning_curve(history)
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [6, 7, 8, 9, 10])
+    fig = plot.learning_curve(history.history)          # a plain dict has no epochs: from 1
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [1, 2, 3, 4, 5])
 
 
 def test_learning_curve_of_a_validation_metric():

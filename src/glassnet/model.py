@@ -220,6 +220,9 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
                 layer.check_input_shape(shape)
             else:
                 layer.build(shape)
+                if not layer.built:     # its weights would be made again at the next build
+                    raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
+                                    f"built; end it with super().build(input_shape)")
             shape = tuple(layer.output_shape(shape))
             declared.append(shape)
         self.output_shape = shape

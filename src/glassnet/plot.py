@@ -91,12 +91,14 @@ def learning_curve(history, path=None, metrics=None):
     missing = [m for m in panels if m not in hist]
     if missing or not panels:
         raise ValueError(f"history: no entry for {missing or 'loss'}; it has {sorted(hist)}")
+    # a History knows its epochs: a fit resumed at initial_epoch=5 drew 6, 7, ... (counted from 1)
+    first = int(history.epoch[0]) + 1 if getattr(history, "epoch", None) else 1
     fig = _new_figure("learning_curve", (4.5 * len(panels), 3.5))
     for ax, key in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         for label, values in _curves(hist, key):
             if values is not None and len(values):
                 values = np.asarray(values, dtype=float)
-                ax.plot(np.arange(1, len(values) + 1), values, label=label)
+                ax.plot(np.arange(first, first + len(values)), values, label=label)
         ax.set(xlabel="epoch", ylabel=key, title=key)
         ax.xaxis.get_major_locator().set_params(integer=True)     # no epoch 1.25
         ax.grid(alpha=0.3)

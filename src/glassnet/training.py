@@ -333,10 +333,13 @@ class TrainingMixin:
                 hooks.call("on_epoch_begin", epoch, {})
                 if xs is not x:       # full batch: the order of the samples cannot change the step
                     order = self.shuffle_rng.permutation(n)
-                    np.take(x, order, axis=0, out=xs)
-                    np.take(y, order, axis=0, out=ys)
+                    # mode="clip": order is a permutation, so no index is out of range, and
+                    # take's default mode="raise" would gather into a hidden temporary the size
+                    # of the data before copying it into xs (a second copy of the data per epoch)
+                    np.take(x, order, axis=0, out=xs, mode="clip")
+                    np.take(y, order, axis=0, out=ys, mode="clip")
                     if ws is not w:     # the weights follow their samples
-                        np.take(w, order, out=ws)
+                        np.take(w, order, out=ws, mode="clip")
                 totals, seen = [0.0] * (1 + len(self.metrics)), 0
                 for b in range(steps):
                     xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]

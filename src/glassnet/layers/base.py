@@ -103,7 +103,10 @@ class Layer:
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
         self.seed = seed
-        self.rng = None            # a numpy Generator for initial weights (the model sets it)
+        # a numpy Generator for initial weights and any random draws (Dropout's masks): a model sets
+        # it for a layer given no seed; a seeded layer has its own from the start, so that a layer of
+        # yours that draws in forward finds self.rng there even without parameters
+        self.rng = None if seed is None else np.random.default_rng(seed)
         self.params = {}
         self.grads = {}
         self.built = False
