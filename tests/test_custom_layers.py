@@ -248,3 +248,38 @@ def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):
     model.fit(x, x[:, :1], epochs=1, verbose=0)
     np.testing.assert_array_equal(Noise(1.0, seed=5).forward(np.zeros(3), training=True),
                                   np.random.default_rng(5).standard_normal(3))
+
+
+def test_save_refuses_a_layer_whose_arguments_would_load_as_their_defaults(tmp_path):
+    # DefaultShift(3.0) rebuilt from the base config is DefaultShift(1.0): it loaded silently wrong
+    class DefaultShift(Layer):
+        def __init__(self, offset=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.offset = offset
+
+        def forward(self, x, training=False):
+            return x + self.offset
+
+        def backward(self, grad_output):
+            return grad_output
+
+    model = gn.Sequential([Dense(3, input_dim=2), DefaultShift(3.0, name="shift")], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(TypeError, match=r"layer 'shift' \(DefaultShift\) takes the arguments \['offset'\] "
+                                        r"but keeps Layer's get_config.*'offset': self.offset"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_layer_holding_another_layer_is_refused():
+    # the inner Dense's params are not the block's: a model would neither train nor save them
+    class Residual(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Dense(4)
+
+        def forward(self, x, training=False):
+            return x + self.inner.forward(x, training)
+
+    with pytest.raises(TypeError, match=r"holds the layer\(s\) \['inner'\] as attributes.*add_weight"):
+        gn.Sequential([Dense(4, input_dim=2), Residual()], seed=0)

@@ -43,7 +43,7 @@ from . import backend, losses, metrics, optimizers
 from ._atomic import write_atomically
 from ._modelfile import FORMAT, FORMAT_VERSION, check_members, read_array, read_config, read_header
 from .errors import ModelFileError
-from .layers.base import LAYERS
+from .layers.base import LAYERS, Layer, own_arguments
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
@@ -167,6 +167,13 @@ def _check_layers_rebuildable(model, config):
                             f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
                             f"({type(exc).__name__}: {exc}); a layer whose constructor takes arguments must "
                             f"return them from get_config (see glassnet.layers.Layer)") from None
+        own = own_arguments(type(layer))
+        if own and type(layer).get_config is Layer.get_config:
+            # it rebuilt, but with the defaults of those arguments: silently another layer
+            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
+                            f"arguments {own} but keeps Layer's get_config, so the file would load it "
+                            f"with their defaults; return them from get_config: "
+                            f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")
 
 
 def _weight_names(model):

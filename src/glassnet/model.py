@@ -219,6 +219,11 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             if layer.built:
                 layer.check_input_shape(shape)
             else:
+                nested = [name for name, value in vars(layer).items() if isinstance(value, Layer)]
+                if nested:          # their params are not the layer's: never trained, never saved
+                    raise TypeError(f"{layer.describe()}: holds the layer(s) {nested} as attributes, "
+                                    f"whose parameters a model neither trains nor saves; keep every "
+                                    f"weight in the layer's own params (add_weight)")
                 layer.build(shape)
                 if not layer.built:     # its weights would be made again at the next build
                     raise TypeError(f"{layer.describe()}: build() returned without marking the layer "

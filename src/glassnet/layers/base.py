@@ -32,8 +32,11 @@ The rules a layer of your own must keep, and why:
   layer may return None (its ``needs_input_gradient`` is False).
 - Override ``output_shape`` when the layer changes the shape (the next layer is built from it), and
   ``get_config`` when the constructor takes arguments of its own: ``save_model`` refuses a layer
-  that does not rebuild from its config, and ``load_model`` finds the class by its name, so define
-  or import it before loading.
+  that does not rebuild from its config, or that takes arguments and keeps the base
+  ``get_config`` (it would load with their defaults), and ``load_model`` finds the class by its
+  name, so define or import it before loading.
+- Keep every parameter in the layer's own ``params``: a layer held inside another (a Dense as an
+  attribute of a residual block) would be neither trained nor saved, so a model refuses it.
 """
 import inspect
 import warnings
@@ -231,13 +234,19 @@ class Layer:
 _LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed")
 
 
+def own_arguments(cls):
+    """The names of the keyword arguments ``cls.__init__`` takes besides every layer's own
+    (``_LAYER_ARGUMENTS``): what its ``get_config`` must return for the layer to rebuild."""
+    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name != "self" and p.name not in _LAYER_ARGUMENTS]
+
+
 def _unexpected_arguments(cls, unknown):
     """The TypeError for keyword arguments that no constructor took. Python's own message would name
     ``Layer.__init__``, where a subclass's ``**kwargs`` finally lands, not the layer the user wrote
     (``BatchNormalization(axis=-1)``, a Keras argument glassnet does not have)."""
-    own = [p.name for p in inspect.signature(cls.__init__).parameters.values()
-           if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-           and p.name != "self" and p.name not in _LAYER_ARGUMENTS]
+    own = own_arguments(cls)
     names = ", ".join(repr(key) for key in unknown)
     takes = f"{', '.join(own)} and, like every layer, " if own else "the arguments of every layer: "
     return TypeError(f"{cls.__name__}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
