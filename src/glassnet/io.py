@@ -41,15 +41,13 @@ import numpy as np
 
 from . import backend, losses, metrics, optimizers
 from ._atomic import write_atomically
-from ._modelfile import FORMAT, FORMAT_VERSION, check_members, read_array, read_config, read_header
+from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
+                         read_config, read_header)
 from .errors import ModelFileError
 from .layers.base import LAYERS, Layer, own_arguments
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
-_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
-                                                  np.random.SFC64, np.random.MT19937)}
-
 
 # -- saving ---------------------------------------------------------------------------------------
 def save_model(model, path, epoch=None):
@@ -354,50 +352,7 @@ def _restore_rngs(model, states):
             or len(layer_states) != len(model.layers):
         raise ModelFileError(f"rng_states: expected 'shuffle' and one state per layer ({len(model.layers)})")
     if states["shuffle"] is not None:
-        model.shuffle_rng = _generator(states["shuffle"])
+        model.shuffle_rng = generator_from_state(states["shuffle"])
     for layer, state in zip(model.layers, layer_states):
         if state is not None:
-            layer.rng = _generator(state)
-
-
-# the largest value of the integer fields of numpy's bit-generator states that index a buffer or
-# hold a flag; any other integer field is a 128-bit word at most (PCG64's state and increment)
-_RNG_FIELD_MAX = {"pos": 624, "buffer_pos": 4, "has_uint32": 1, "uinteger": 2 ** 32 - 1}
-
-
-def _check_rng_state(template, value, where):
-    """Raise ModelFileError unless ``value`` (from the file's JSON) has the structure of
-    ``template`` (a fresh bit generator's state): the same keys, arrays of the same length, and
-    integers in range.
-
-    Why: numpy's state setters check little, and their C code trusts what they keep. An MT19937
-    ``pos`` of 10**8 loads fine and then reads far past the 624-word key at the next draw: a
-    segfault, from a crafted file, where load_model must raise ModelFileError.
-    """
-    if isinstance(template, dict):
-        if not isinstance(value, dict) or set(value) != set(template):
-            raise ModelFileError(f"rng_states: {where} must have the keys {sorted(template)}")
-        for key in template:
-            _check_rng_state(template[key], value[key], f"{where}.{key}")
-    elif isinstance(template, np.ndarray):
-        largest = 2 ** (8 * template.itemsize) - 1
-        if not isinstance(value, list) or len(value) != template.size or not all(
-                type(v) is int and 0 <= v <= largest for v in value):
-            raise ModelFileError(f"rng_states: {where} must be {template.size} integers in [0, {largest}]")
-    elif isinstance(template, str):
-        if value != template:
-            raise ModelFileError(f"rng_states: {where} must be {template!r}")
-    else:
-        largest = _RNG_FIELD_MAX.get(where.rsplit(".", 1)[-1], 2 ** 128 - 1)
-        if type(value) is not int or not 0 <= value <= largest:
-            raise ModelFileError(f"rng_states: {where} must be an integer in [0, {largest}], got {value!r:.50}")
-
-
-def _generator(state):
-    name = state.get("bit_generator") if isinstance(state, dict) else None
-    if name not in _BIT_GENERATORS:                 # exact key: only numpy's own bit generators
-        raise ModelFileError(f"rng_states: unknown bit generator {name!r:.100}; known: {sorted(_BIT_GENERATORS)}")
-    bit_generator = _BIT_GENERATORS[name]()
-    _check_rng_state(bit_generator.state, state, name)
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
+            layer.rng = generator_from_state(state)
