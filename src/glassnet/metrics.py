@@ -98,6 +98,19 @@ METRICS = {
 }
 
 
+def check_log_names(names):
+    """Refuse metric names that would share a key in logs and History with each other or with the
+    loss (a second "mse", two lambdas, a function called ``loss``): one value would silently
+    replace the other, and callbacks monitoring that key would watch the wrong number."""
+    logged = ["loss", *names]
+    keys = logged + [f"val_{name}" for name in logged]
+    shared = sorted({key for key in keys if keys.count(key) > 1})
+    if shared:
+        raise ValueError(f"metrics: the names {names} would log several values under {shared}; "
+                         f"give each metric a distinct name (a function is logged under its __name__, "
+                         f"the loss as 'loss')")
+
+
 def get(identifier):
     """Return ``(name, function)`` for a metric name, a loss name or ``Loss`` instance (its value as
     a metric, see ``LossMetric``) or a callable ``f(y_true, y_pred) -> float`` (named after the

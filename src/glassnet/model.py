@@ -29,19 +29,6 @@ def _snake_case(name):
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-def _refuse_shared_log_names(names):
-    """Refuse metric names that would share a key in logs and History with each other or with the
-    loss (a second "mse", two lambdas, a function called ``loss``): one value would silently
-    replace the other, and callbacks monitoring that key would watch the wrong number."""
-    logged = ["loss", *names]
-    keys = logged + [f"val_{name}" for name in logged]
-    shared = sorted({key for key in keys if keys.count(key) > 1})
-    if shared:
-        raise ValueError(f"metrics: the names {names} would log several values under {shared}; "
-                         f"give each metric a distinct name (a function is logged under its __name__, "
-                         f"the loss as 'loss')")
-
-
 class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
     """A linear stack of layers.
 
@@ -311,7 +298,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         if metrics is not None and (isinstance(metrics, str) or not hasattr(metrics, "__iter__")):
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         metrics = [metrics_module.get(m) for m in (metrics or [])]
-        _refuse_shared_log_names([name for name, _ in metrics])
+        metrics_module.check_log_names([name for name, _ in metrics])
         self.loss = losses.get(loss)
         self.optimizer = self._claim(optimizers.get(optimizer))
         self.metrics = metrics
