@@ -84,7 +84,10 @@ def _compare(name, analytic, numerical, rtol, atol, report, eps):
     bad = error > tolerance + rtol * np.abs(numeric)
     if bad.any():
         i = np.unravel_index(int(np.argmax(error - rtol * np.abs(numeric))), error.shape)
-        unwritten = " (never written by backward)" if np.isnan(analytic[i]) else ""
+        # the buffers start as NaN: NaN means backward never wrote the entry, or added to it
+        # (``grads[k] += ...``, which the layer contract forbids) instead of assigning it
+        unwritten = (" (NaN: backward never wrote this entry, or added to it with += instead of "
+                     "assigning it)") if np.isnan(analytic[i]) else ""
         raise GradientCheckError(
             f"{name}: analytic and numerical gradients differ at index {tuple(int(k) for k in i)}: "
             f"analytic {analytic[i]:.8g}{unwritten}, numerical {numeric[i]:.8g} ({int(bad.sum())} of "
