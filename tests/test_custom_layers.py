@@ -237,7 +237,7 @@ def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):
             self.scale = scale
 
         def forward(self, x, training=False):
-            return x + self.scale * self.rng.standard_normal(x.shape) if training else x
+            return x + self.scale * self.rng.standard_normal(x.shape, dtype=x.dtype) if training else x
 
         def backward(self, grad_output):
             return grad_output
@@ -248,6 +248,11 @@ def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):
     model.fit(x, x[:, :1], epochs=1, verbose=0)
     np.testing.assert_array_equal(Noise(1.0, seed=5).forward(np.zeros(3), training=True),
                                   np.random.default_rng(5).standard_normal(3))
+    # the same layer drawing float64 noise would up-cast a float32 model: refused on first use
+    model = gn.Sequential([Dense(3, input_dim=2), Noise(np.float64(0.5), seed=5), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(TypeError, match=r"layer .* \(Noise\): forward returned float64 values in a float32 model"):
+        model.fit(x, x[:, :1], epochs=1, verbose=0)
 
 
 def test_save_refuses_a_layer_whose_arguments_would_load_as_their_defaults(tmp_path):

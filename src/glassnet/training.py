@@ -103,7 +103,7 @@ class TrainingMixin:
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared
-        at build, from which the layers after it were built. A custom layer that changes the shape
+        at build, from which the layers after it were built, and with the model's dtype. A custom layer that changes the shape
         but does not say so would otherwise fail in the next layer's matrix product, or not at all."""
         for layer, declared in zip(self.layers, self._output_shapes):
             x = layer.forward(x, training=training)
@@ -112,6 +112,11 @@ class TrainingMixin:
                                  f"but its output_shape() declared {declared}, for which the layers after "
                                  f"it were built; a layer that changes the shape must override "
                                  f"output_shape(input_shape)")
+            # a float64 result (np.exp of a Python float, a float64 constant) would up-cast every
+            # layer after it, and predict's output, silently: the model's dtype is the contract
+            if x.dtype != self.dtype:
+                raise TypeError(f"{layer.describe()}: forward returned {x.dtype} values in a {self.dtype} "
+                                f"model; compute in the input's dtype (x.dtype) or cast the result")
         self._output_shapes = None
         return x
 
