@@ -875,3 +875,25 @@ def test_fit_makes_one_shuffled_copy_of_the_data_not_two(rng):
     finally:
         tracemalloc.stop()
     assert peak < 1.4 * (x.nbytes + y.nbytes), peak / x.nbytes
+
+
+def test_validation_runs_in_batches_of_the_batch_size(rng):
+    # a whole validation set at once: 631 MiB of peak for 5,000 MNIST images through a small CNN
+    seen = []
+
+    class Spy(gn.layers.Layer):
+        def forward(self, x, training=False):
+            if not training:
+                seen.append(x.shape[0])
+            return x
+
+        def backward(self, grad_output):
+            return grad_output
+
+    model = gn.Sequential([Dense(2, input_dim=3), Spy()], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    seen.clear()
+    history = model.fit(x, y, epochs=1, batch_size=8, validation_data=(x, y), verbose=0)
+    assert seen[-3:] == [8, 8, 4]
+    assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x, y), rel=1e-6)
