@@ -257,16 +257,9 @@ def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):
 
 def test_save_refuses_a_layer_whose_arguments_would_load_as_their_defaults(tmp_path):
     # DefaultShift(3.0) rebuilt from the base config is DefaultShift(1.0): it loaded silently wrong
-    class DefaultShift(Layer):
+    class DefaultShift(UserShift):          # UserShift, with a default for its argument
         def __init__(self, offset=1.0, **kwargs):
-            super().__init__(**kwargs)
-            self.offset = offset
-
-        def forward(self, x, training=False):
-            return x + self.offset
-
-        def backward(self, grad_output):
-            return grad_output
+            super().__init__(offset, **kwargs)
 
     model = gn.Sequential([Dense(3, input_dim=2), DefaultShift(3.0, name="shift")], seed=0)
     model.compile(loss="mse", optimizer="sgd")
