@@ -103,6 +103,19 @@ def check_number(value, name, interval):
     return float(value)
 
 
+def check_flag(value, name, error=TypeError):
+    """``value`` as a bool when it is True or False (NumPy's too); ``error`` (a TypeError, or the
+    ValueError that scikit-learn parameters raise) naming ``name`` otherwise: any non-empty string
+    is truthy, so "no" or "False" would quietly mean True.
+
+    >>> check_flag(np.bool_(False), "shuffle")
+    False
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def check_verbose(value):
     """Keras' verbose values: 0 silent, 1 (or "auto") progress, 2 one line per epoch."""
     if value == "auto" and isinstance(value, str):

@@ -26,6 +26,8 @@ import threading
 
 import numpy as np
 
+from ._validation import check_flag
+
 SMALL_MATMUL_FLOPS = 4e6      # below this, one thread was faster on every shape measured
 _USER_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 _NAMES = [("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
@@ -109,9 +111,7 @@ def threads(n):
 
 def set_auto_threads(enabled):
     """Turn ``fit``'s one-thread rule for small networks on (the default) or off."""
-    if not isinstance(enabled, (bool, np.bool_)):     # "no" would read as True
-        raise TypeError(f"set_auto_threads: expected True or False, got {enabled!r}")
-    _state["auto"] = bool(enabled)
+    _state["auto"] = check_flag(enabled, "set_auto_threads")
 
 
 def for_training(largest_matmul_flops):

@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
+from ._validation import check_flag
 from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .layers import Layer
@@ -190,10 +191,9 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
     def trainable(self, value):
         # Keras keeps the truth of whatever it is given; glassnet refuses non-bools, because the
         # string "False" is true and would unfreeze the model unnoticed
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"trainable: expected True or False, got {type(value).__name__} {value!r}")
+        value = check_flag(value, "trainable")      # a plain bool: model files store flags as JSON
         for layer in self.layers:
-            layer.trainable = bool(value)     # a plain bool: model files store the flags as JSON
+            layer.trainable = value
 
     def build(self, input_shape):
         """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""

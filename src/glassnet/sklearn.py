@@ -27,7 +27,7 @@ except ImportError:                               # older releases: the private 
         return estimator._validate_data(*args, **kwargs)
 
 from . import optimizers
-from ._validation import check_fraction
+from ._validation import check_fraction, check_flag
 from .callbacks import EarlyStopping
 from .layers import Dense
 from .model import Sequential
@@ -125,9 +125,7 @@ class _GlassnetEstimator(BaseEstimator):
         model.compile(loss=loss, optimizer=self._make_optimizer())
         X, y, validation_data = self._split(X, y, seed)
         callbacks = []
-        if not isinstance(self.early_stopping, (bool, np.bool_)):     # "no" would read as True
-            raise ValueError(f"early_stopping: expected True or False, got {self.early_stopping!r}")
-        if self.early_stopping:
+        if check_flag(self.early_stopping, "early_stopping", ValueError):
             if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) \
                     or self.patience < 0:
                 raise ValueError(f"patience: expected a non-negative integer, got {self.patience!r}")

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import backend, blas
-from ._validation import (as_array, check_fraction, check_non_negative_int, check_positive_int,
+from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose)
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
@@ -279,8 +279,7 @@ class TrainingMixin:
         verbose = check_verbose(verbose)
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
         validation_split = check_fraction(validation_split, "validation_split")
-        if not isinstance(shuffle, (bool, np.bool_)):     # "batch" or "no" would read as True
-            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        shuffle = check_flag(shuffle, "shuffle")
         if isinstance(callbacks, Callback):
             name = type(callbacks).__name__
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got a single "
