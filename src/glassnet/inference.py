@@ -34,8 +34,8 @@ class InferenceMixin:
             out = self._forward(xb, training=False)
             m = xb.shape[0]
             totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
-            for i, (_, fn) in enumerate(self.metrics, 1):
-                totals[i] += fn(yb, out) * m
+            for i, v in enumerate(self._metric_values(yb, out), 1):
+                totals[i] += v * m
         return [t / n for t in totals]
 
     def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):

@@ -103,8 +103,9 @@ class TrainingMixin:
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared
-        at build, from which the layers after it were built, and with the model's dtype. A custom layer that changes the shape
-        but does not say so would otherwise fail in the next layer's matrix product, or not at all."""
+        at build, from which the layers after it were built, and with the model's dtype. A custom
+        layer that changes the shape but does not say so would otherwise fail in the next layer's
+        matrix product, or not at all."""
         for layer, declared in zip(self.layers, self._output_shapes):
             x = layer.forward(x, training=training)
             if tuple(x.shape[1:]) != declared:
@@ -359,8 +360,8 @@ class TrainingMixin:
                     seen += m
                     totals[0] += value * m
                     # the metrics before the update: one that fails leaves the weights as they were
-                    for i, (_, fn) in enumerate(self.metrics, 1):
-                        totals[i] += fn(yb, out) * m
+                    for i, v in enumerate(self._metric_values(yb, out), 1):
+                        totals[i] += v * m
                     self._apply_update(value)
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
                         hooks.call("on_train_batch_end", b,
