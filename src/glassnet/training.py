@@ -157,6 +157,9 @@ class TrainingMixin:
         return self._loss_from_output(self._forward(x, training=True), y, w)
 
     def _train_step(self, x, y, w=None):
+        """One step as ``fit`` runs it on a batch without metrics: forward, backward, update.
+        Returns ``(loss, output)``. ``fit`` and ``train_on_batch`` call its two halves themselves,
+        to compute metrics between them; ``benchmarks/floor.py`` times this whole step."""
         value, out = self._loss_and_gradients(x, y, w)
         self._apply_update(value)
         return value, out
