@@ -637,6 +637,55 @@ def test_predict_refuses_bad_inputs(rng):
         model.predict(np.ones((2, 3)), batch_size=0)
 
 
+def _small_cnn():
+    from glassnet.layers import Conv2D, Flatten, MaxPooling2D
+    model = gn.Sequential([Conv2D(4, 3, activation="relu", input_shape=(10, 10, 2)), MaxPooling2D(2),
+                           Flatten(), Dense(3, activation="softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def test_predict_and_evaluate_without_batch_size_chunk_by_the_largest_array(rng, monkeypatch):
+    # one conv sample: 8x8 output pixels, each an im2col row of 3*3*2 numbers plus the bias' one
+    model = _small_cnn()
+    assert model.layers[0].numbers_per_sample((10, 10, 2)) == 64 * 19
+    assert model.layers[-1].numbers_per_sample((64,)) == 3
+    x, y = rng.standard_normal((50, 10, 10, 2)), rng.integers(0, 3, 50)
+    whole, loss_whole = model.predict(x, batch_size=50), model.evaluate(x, y, batch_size=50)
+    assert model._auto_batch_size() == gn.inference.AUTO_CHUNK_NUMBERS // (64 * 19)     # 3449
+    seen = []
+    forward = model._forward
+    monkeypatch.setattr(model, "_forward", lambda xb, training: seen.append(len(xb)) or forward(xb, training))
+    np.testing.assert_array_equal(model.predict(x), whole)            # one pass: the same bits
+    assert seen == [50]
+    monkeypatch.setattr(gn.inference, "AUTO_CHUNK_NUMBERS", 64 * 19 * 16)      # 16 samples a chunk
+    seen.clear()
+    chunked = model.predict(x)
+    assert seen == [16, 16, 16, 2] and chunked.shape == (50, 3) and chunked.dtype == np.float32
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
+    seen.clear()
+    np.testing.assert_allclose(model.evaluate(x, y), loss_whole, rtol=1e-6)
+    assert seen == [16, 16, 16, 2]
+    monkeypatch.setattr(gn.inference, "AUTO_CHUNK_NUMBERS", 1)         # never fewer than one sample
+    assert model._auto_batch_size() == 1
+
+
+def test_predict_without_batch_size_keeps_a_cnns_memory_bounded(rng):
+    import tracemalloc
+    model = _small_cnn()
+    x = rng.standard_normal((20000, 10, 10, 2)).astype(np.float32)      # 16 MB of input
+    model.predict(x[:2])
+    peaks = {}
+    for batch_size in (None, 20000):
+        tracemalloc.start()
+        model.predict(x, batch_size=batch_size)
+        peaks[batch_size] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    # in one pass the im2col copy alone is 20000 * 64 * 19 * 4 bytes = 97 MB
+    assert peaks[20000] > 97e6
+    assert peaks[None] < 50e6 and peaks[None] < peaks[20000] / 3
+
+
 @pytest.mark.parametrize("shuffle", ["batch", "no", 0, None])
 def test_fit_takes_shuffle_as_a_flag_only(shuffle, rng):
     # any non-empty string is truthy: shuffle="no" would shuffle

@@ -37,8 +37,11 @@ The rules a layer of your own must keep, and why:
   name, so define or import it before loading.
 - Keep every parameter in the layer's own ``params``: a layer held inside another (a Dense as an
   attribute of a residual block) would be neither trained nor saved, so a model refuses it.
+- Optionally, override ``numbers_per_sample`` when forward makes a working array larger than its
+  output (Conv2D's im2col copy): ``predict`` and ``evaluate`` size their default chunks from it.
 """
 import inspect
+import math
 import warnings
 
 import numpy as np
@@ -141,6 +144,12 @@ class Layer:
     def output_shape(self, input_shape):
         """Shape of one output sample for one input sample of ``input_shape``; same by default."""
         return tuple(input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        """How many numbers one sample takes in the largest array this layer's forward pass makes:
+        its output by default (a convolution adds its im2col copy). ``predict`` and ``evaluate``
+        size their automatic chunks from it; a custom layer with a large working array may say so."""
+        return math.prod(self.output_shape(input_shape))
 
     def count_params(self):
         """The number of weights, as Keras counts them: the trained ``params`` and the ``state``

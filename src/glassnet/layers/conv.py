@@ -9,6 +9,8 @@ kh * kw * C_in), whose column order matches a kernel of shape (kh, kw, C_in, C_o
 (kh * kw * C_in, C_out); the convolution is then ONE matrix multiply, and the gradients of the
 kernel and the input are one each too (the input's batched over kernel offsets, then summed back).
 """
+import math
+
 import numpy as np
 
 from .. import activations, backend, initializers
@@ -224,6 +226,12 @@ class _Conv(Layer):
 
     def output_shape(self, input_shape):
         return self._check(input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        # im2col copies every receptive field (plus a ones column for the bias) once per output pixel
+        *out, filters = self._check(input_shape)
+        fields = math.prod(self.kernel_size) * input_shape[-1] + self.use_bias
+        return math.prod(out) * max(fields, filters)
 
     def check_input_shape(self, sample_shape):
         # height/width may differ from the built shape (a fully convolutional use); channels may not
