@@ -75,6 +75,20 @@ def test_train_one_hot_for_a_categorical_loss(tmp_path, capsys):
     assert not (tmp_path / "decision_boundary.png").exists()       # 4 features: no boundary plot
 
 
+def test_train_into_an_earlier_runs_folder_names_its_stale_plots(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "xor", "--epochs", 2, "--animate", "--out", tmp_path, "--verbose", 0)
+    assert status == 0 and "earlier run" not in err
+    boundary = (tmp_path / "decision_boundary.png").read_bytes()
+    status, _, err = run(capsys, "train", "iris", "--epochs", 2, "--out", tmp_path, "--verbose", 0)
+    assert status == 0
+    assert (f"note: decision_boundary.png, decision_boundary.gif in {tmp_path} are from an earlier run, "
+            f"not this one (left as they were)") in err
+    assert (tmp_path / "decision_boundary.png").read_bytes() == boundary      # a user's file: kept
+    (tmp_path / "decision_boundary.gif").unlink()
+    status, _, err = run(capsys, "train", "xor", "--epochs", 2, "--out", tmp_path, "--verbose", 0)
+    assert status == 0 and "earlier run" not in err                   # this run rewrote the .png
+
+
 def test_train_animate_writes_a_gif(tmp_path, capsys):
     status, _, _ = run(capsys, "train", "xor", "--epochs", 4, "--animate", "--out", tmp_path, "--verbose", 0)
     assert status == 0

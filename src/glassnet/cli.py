@@ -101,6 +101,9 @@ def _check_out_folder(out):
                          f"got {out!r}, {found}")
 
 
+OPTIONAL_OUTPUTS = ("decision_boundary.png", "decision_boundary.gif")   # only some runs write them
+
+
 def write_outputs(model, history, out, X, y, recorder=None):
     """model.npz, history.csv, learning_curve.png, and for 2-D data decision_boundary.png (+ .gif)."""
     from . import plot
@@ -121,6 +124,13 @@ def write_outputs(model, history, out, X, y, recorder=None):
         paths.append(os.path.join(out, "decision_boundary.gif"))
         plot.animate_decision_boundary(recorder, paths[-1], fps=8)
     print("wrote " + ", ".join(paths))
+    # an earlier run's optional plots are not this model's; say so rather than delete a user's file
+    stale = [name for name in OPTIONAL_OUTPUTS
+             if os.path.join(out, name) not in paths and os.path.exists(os.path.join(out, name))]
+    if stale:
+        print(f"note: {', '.join(stale)} in {out} {'is' if len(stale) == 1 else 'are'} from an earlier "
+              f"run, not this one (left as {'it was' if len(stale) == 1 else 'they were'})",
+              file=sys.stderr)
 
 
 # -- predicting and inspecting --------------------------------------------------------------------
