@@ -74,6 +74,24 @@ def test_conv1d_model_trains():
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_dense_per_step_after_conv1d_trains_saves_and_checks(rng, tmp_path):
+    # a sequence tagger: Dense on (batch, steps, channels) acts per step, as in Keras
+    model = gn.Sequential([Conv1D(4, 3, activation="relu", input_shape=(10, 2)), Dense(6, activation="tanh"),
+                           Dense(3, activation="softmax")], seed=0)
+    model.compile(loss="categorical_crossentropy", optimizer=gn.optimizers.Adam(0.02), metrics=["accuracy"])
+    assert model.output_shape == (8, 3) and model.count_params() == 28 + 30 + 21
+    x = rng.standard_normal((64, 10, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[(x[:, 1:9, 0] > 0) * 1 + (x[:, 1:9, 1] > 1)]    # a class per step
+    history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+    model.save(tmp_path / "tagger.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "tagger.npz").predict(x), model.predict(x))
+    wide = gn.Sequential([Conv1D(2, 3, activation="tanh", input_shape=(7, 2)), Dense(3, activation="elu"),
+                          Flatten(), Dense(2, activation="softmax")], seed=0, dtype="float64")
+    wide.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    assert check_model(wide, rng.standard_normal((4, 7, 2)), np.array([0, 1, 1, 0]))["max_error"] < 1e-6
+
+
 def test_whole_cnn_gradients_match_finite_differences(rng):
     # float64, no dropout (its mask would change between evaluations); BatchNormalization in training
     model = gn.Sequential([Reshape((6, 6, 1), input_shape=(36,)),

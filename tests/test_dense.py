@@ -56,6 +56,41 @@ def test_dense_matches_torch_linear(rng, torch):
     np.testing.assert_allclose(layer.grads["bias"], b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["linear", "tanh", "softmax"])
+def test_dense_on_more_axes_acts_on_the_last(activation, rng):
+    # (batch, steps, features), as Keras' Dense and PyTorch's Linear take it: one kernel at every step
+    x = rng.standard_normal((3, 5, 4))
+    check_layer(Dense(2, activation=activation, dtype="float64", seed=1), x)
+    layer = Dense(2, activation=activation, dtype="float64", seed=1)
+    out = layer(x)
+    assert out.shape == (3, 5, 2) and layer.output_shape((5, 4)) == (5, 2)
+    rows = Dense(2, activation=activation, dtype="float64", seed=1)
+    np.testing.assert_allclose(out.reshape(15, 2), rows(x.reshape(15, 4)), rtol=1e-12)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    rows_dx = rows.backward(upstream.reshape(15, 2))
+    np.testing.assert_allclose(dx, rows_dx.reshape(3, 5, 4), rtol=1e-12)
+    for name in ("kernel", "bias"):
+        np.testing.assert_allclose(layer.grads[name], rows.grads[name], rtol=1e-12)
+
+
+def test_dense_on_more_axes_matches_torch_linear(rng, torch):
+    layer = Dense(3, activation="tanh", dtype="float64", seed=0)
+    x = rng.standard_normal((2, 4, 6, 5))
+    out = layer(x)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    tx = torch.tensor(x, requires_grad=True)
+    w = torch.tensor(layer.params["kernel"].T.copy(), requires_grad=True)
+    b = torch.tensor(layer.params["bias"].copy(), requires_grad=True)
+    tout = torch.tanh(torch.nn.functional.linear(tx, w, b))
+    tout.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["kernel"], w.grad.numpy().T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["bias"], b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_in,units", [(3, 4), (80, 64)])      # 12 and 5,120 kernel entries
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_one_sample_kernel_gradient_is_the_outer_product(n_in, units, dtype, rng):
@@ -143,8 +178,10 @@ def test_dense_rejects_bad_arguments():
         layer(np.ones((2, 5)))
     with pytest.raises(ValueError, match=r"\(batch, \.\.\.\)"):
         Dense(3)(np.ones(4))
-    with pytest.raises(ValueError, match="Flatten"):
-        Dense(3)(np.ones((2, 4, 4)))
+    with pytest.raises(ValueError, match=r"expected input samples of shape \(4, 4\), got \(4, 5\)"):
+        built = Dense(3, seed=0)
+        built(np.ones((2, 4, 4)))
+        built(np.ones((2, 4, 5)))
 
 
 def test_config_round_trip():

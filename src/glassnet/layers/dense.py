@@ -33,6 +33,8 @@ class Dense(Layer):
         Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...).
 
     Shapes: ``x`` (batch, in) -> output (batch, units); ``kernel`` (in, units), ``bias`` (units,).
+    On input with more axes, (batch, ..., in), it acts on the last axis, as Keras' and PyTorch's do:
+    output (batch, ..., units), the same kernel applied at every position.
 
     Example
     -------
@@ -53,20 +55,26 @@ class Dense(Layer):
         self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(f"{self.describe()}: expected input samples of shape (features,), got "
-                             f"{tuple(input_shape)}; add a Flatten layer before it")
-        self.add_weight("kernel", (input_shape[0], self.units), self.kernel_initializer)
+        if len(input_shape) < 1:
+            raise ValueError(f"{self.describe()}: expected input samples of shape (features,) or "
+                             f"(..., features), got {tuple(input_shape)}")
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
         self.add_weight("bias", (self.units,), self.bias_initializer)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
-        return (self.units,)
+        return (*tuple(input_shape)[:-1], self.units)
 
     def forward(self, x, training=False):
         # x, z and a are kept for backward (and for model.trace)
         self.x = x
         kernel = self.params["kernel"]
+        if x.ndim != 2:      # (batch, ..., in): every position is a row of one matrix product
+            z = x.reshape(-1, x.shape[-1]) @ kernel
+            z += self.params["bias"]
+            self.z = z = z.reshape(*x.shape[:-1], self.units)
+            self.a = self.activation.forward(z)
+            return self.a
         # np.dot for small products, matmul for big ones (see _DOT_MAX_MACS); for NumPy
         # arrays, np.dot's C function without its Python wrapper (see glassnet._numpy_c)
         if x.shape[0] * kernel.size < _DOT_MAX_MACS:
@@ -84,6 +92,8 @@ class Dense(Layer):
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
+        if grad_z.ndim != 2:         # (batch, ..., units): as rows, like forward
+            return self._backward_rows(grad_z)
         n, kernel = grad_z.shape[0], self.params["kernel"]
         small = n * kernel.size < _DOT_MAX_MACS        # np.dot's route (see _DOT_MAX_MACS)
         dot = _numpy_c.dot if type(kernel) is np.ndarray else np.dot
@@ -122,6 +132,16 @@ class Dense(Layer):
         if not self.needs_input_gradient:
             return None
         return dot(grad_z, kernel.T) if small else grad_z @ kernel.T
+
+    def _backward_rows(self, grad_z):
+        """``backward_from_logits`` for input of more than two axes: every position is a row."""
+        x = self.x.reshape(-1, self.x.shape[-1])
+        g = grad_z.reshape(-1, self.units)
+        np.matmul(x.T, g, out=self.grads["kernel"])
+        np.sum(g, axis=0, out=self.grads["bias"])
+        if not self.needs_input_gradient:
+            return None
+        return (g @ self.params["kernel"].T).reshape(self.x.shape)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
