@@ -670,6 +670,15 @@ def test_predict_and_evaluate_without_batch_size_chunk_by_the_largest_array(rng,
     assert model._auto_batch_size() == 1
 
 
+def test_predict_never_returns_a_view_of_the_input(rng):
+    from glassnet.layers import Flatten, Reshape
+    model = gn.Sequential([Reshape((2, 3), input_shape=(6,)), Flatten()])
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    for out in (model.predict(x), model.predict(x, batch_size=2), model.predict_on_batch(x)):
+        np.testing.assert_array_equal(out, x)
+        assert not np.shares_memory(out, x)
+
+
 def test_predict_without_batch_size_keeps_a_cnns_memory_bounded(rng):
     import tracemalloc
     model = _small_cnn()

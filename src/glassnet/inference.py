@@ -16,6 +16,12 @@ from .weighting import check_sample_weight
 AUTO_CHUNK_NUMBERS = 2 ** 22
 
 
+def _own(out, x):
+    """``out``, copied if it is a view of the input ``x`` (a model of shape layers only, such as a
+    lone Flatten): a prediction must not change when the caller later writes into ``x``."""
+    return out.copy() if backend.get_array_module(out).may_share_memory(out, x) else out
+
+
 class InferenceMixin:
 
     def _auto_batch_size(self):
@@ -92,7 +98,7 @@ class InferenceMixin:
         bs = self._auto_batch_size() if batch_size is None else batch_size
         first = self._forward(x[:bs], training=False)
         if bs >= n:
-            return first
+            return _own(first, x)
         # written chunk by chunk into one array: a list of chunks and their concatenation would
         # hold the outputs twice
         out = backend.get_array_module(first).empty((n, *first.shape[1:]), dtype=first.dtype)
@@ -108,7 +114,8 @@ class InferenceMixin:
         >>> model.predict_on_batch(X[:4]).shape            # doctest: +SKIP
         (4, 1)
         """
-        return self._forward(self._prepare_x(x), training=False)
+        x = self._prepare_x(x)
+        return _own(self._forward(x, training=False), x)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a
