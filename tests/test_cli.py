@@ -152,6 +152,23 @@ def test_predict_reads_a_csv_that_starts_with_a_utf8_bom(moons_model, tmp_path, 
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
 
 
+@pytest.mark.parametrize("separator,bom", [(";", True), ("\t", False)])
+def test_predict_reads_semicolon_or_tab_separated_values(separator, bom, moons_model, tmp_path, capsys):
+    # a spreadsheet in a decimal-comma locale saves "CSV" with semicolons
+    data = tmp_path / "points.csv"
+    text = f"x1{separator}x2\n0.0{separator}0.5\n1.5{separator}-0.4\n"
+    data.write_bytes(text.encode("utf-8-sig" if bom else "utf-8"))
+    status, out, _ = run(capsys, "predict", moons_model, data)
+    lines = out.strip().splitlines()
+    assert status == 0 and len(lines) == 3
+    p = gn.load_model(moons_model).predict(np.array([[0, 0.5], [1.5, -0.4]]))[:, 0]
+    np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+    data.write_text("x1;x2\n0,5;1,5\n")      # decimal commas are named, not misread
+    status, _, err = run(capsys, "predict", moons_model, data)
+    assert status == 2 and ("line 2: expected numbers, got ['0,5', '1,5']; decimal commas are not read: "
+                            "write 0.5, not 0,5") in err
+
+
 def test_predict_writes_a_csv_for_a_multiclass_model(tmp_path, capsys):
     assert main(["train", "iris", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"]) == 0
     data = tmp_path / "flowers.csv"

@@ -146,7 +146,9 @@ def read_features(path, n_features):
             raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
                              f"features), got {len(row)}")
         if not _numeric(row):
-            raise ValueError(f"{path} line {line}: expected numbers, got {','.join(row)[:80]!r}")
+            hint = ("; decimal commas are not read: write 0.5, not 0,5"
+                    if _numeric([c.replace(",", ".") for c in row]) else "")
+            raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
     return np.array([[float(c) for c in row] for _, row in rows])
 
 
@@ -155,14 +157,26 @@ def _csv_rows(path):
     # utf-8-sig: Excel's "CSV UTF-8" starts with a BOM, which would glue itself to the first value
     # and make the first data row look like a header
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
         try:
+            reader = csv.reader(f, delimiter=_delimiter(f))
             return [(i, row) for i, row in enumerate(reader, 1) if any(c.strip() for c in row)]
         except csv.Error as exc:             # e.g. a field over csv.field_size_limit()
             raise ValueError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path}: expected UTF-8 text, got byte {exc.object[exc.start]:#04x} "
                              f"at offset {exc.start}") from None
+
+
+def _delimiter(f):
+    """"," unless the first non-blank line of the open file ``f`` has no comma but semicolons or tabs
+    (spreadsheets in locales with a decimal comma write ";"); rewinds ``f``."""
+    first = next((line for line in f if line.strip()), "")
+    f.seek(0)
+    if "," not in first:
+        for candidate in (";", "\t"):
+            if candidate in first:
+                return candidate
+    return ","
 
 
 def _numeric(row):
