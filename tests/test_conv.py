@@ -157,6 +157,11 @@ def test_errors():
         Conv2D(2, (3, 3, 3))
     with pytest.raises(ValueError, match="strides"):
         Conv1D(2, 3, strides=0)
+    # not a sequence either: the same message, not "'float' object is not iterable"
+    with pytest.raises(ValueError, match=r"Conv2D: kernel_size must be a positive integer or 2 of them, got 3\.0"):
+        Conv2D(2, 3.0)
+    with pytest.raises(ValueError, match=r"Conv2D: strides must be .* got None"):
+        Conv2D(2, 3, strides=None)
 
 
 def test_config_round_trip():

@@ -167,6 +167,10 @@ def test_errors():
         MaxPooling2D(padding="causal")
     with pytest.raises(ValueError, match="pool_size"):
         AveragePooling2D(0)
+    with pytest.raises(ValueError, match=r"MaxPooling2D: pool_size must be a positive integer or 2 of them, got 2\.0"):
+        MaxPooling2D(2.0)
+    with pytest.raises(ValueError, match=r"MaxPooling1D: pool_size must be .* got None"):
+        MaxPooling1D(pool_size=None)
 
 
 def test_config_round_trip():

@@ -178,7 +178,10 @@ def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
 
 
 def _as_tuple(value, rank, what, layer):
-    values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:           # 3.0 or None: not a sequence either
+        values = ()
     if len(values) != rank or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                       and v > 0 for v in values):
         raise ValueError(f"{layer}: {what} must be a positive integer or {rank} of them, got {value!r}")
