@@ -97,6 +97,48 @@ def test_fit_prefixed_keys_go_to_fit_and_callbacks_are_not_shared(moons):
     assert stopper.model is None            # each task trained with its own copy
 
 
+def test_callbacks_in_the_grid_are_not_shared_either(moons):
+    # every combination of the grid holds the same EarlyStopping object: each task must copy it
+    (X, y), validation = moons
+    stopper = gn.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    grid = {"units": [8], "learning_rate": [0.001, 0.01, 0.05], "fit__callbacks": [[stopper]]}
+    threaded = sweep(build, grid, X, y, validation_data=validation, fit_kwargs={"epochs": 8},
+                     scheduler="threads")
+    assert stopper.model is None and stopper.best_weights is None
+    alone = sweep(build, grid, X, y, validation_data=validation, fit_kwargs={"epochs": 8},
+                  scheduler="synchronous")
+    assert [(r["params"]["learning_rate"], r["metrics"], r["history"]) for r in threaded] == \
+        [(r["params"]["learning_rate"], r["metrics"], r["history"]) for r in alone]
+
+
+def test_reported_metrics_weigh_and_split_the_data_as_fit_did(moons):
+    (X, y), (Xv, yv) = moons
+    w, wv = np.where(y == 1, 3.0, 0.5), np.linspace(0.5, 2, len(yv))
+    grid = {"units": [8], "learning_rate": [0.05]}
+    result, = sweep(build, grid, X, y, validation_data=(Xv, yv, wv), scheduler="synchronous",
+                    fit_kwargs={"epochs": 3, "sample_weight": w})
+    model = result.model()
+    assert result["metrics"]["loss"] == pytest.approx(model.evaluate(X, y, sample_weight=w)[0], rel=1e-6)
+    assert result["metrics"]["val_loss"] == pytest.approx(model.evaluate(Xv, yv, sample_weight=wv)[0], rel=1e-6)
+    assert result["metrics"]["val_loss"] == pytest.approx(result["history"]["val_loss"][-1], rel=1e-6)
+    result, = sweep(build, grid, X, y, scheduler="synchronous",
+                    fit_kwargs={"epochs": 3, "class_weight": {0: 1.0, 1: 3.0}, "validation_split": 0.25})
+    model, cut = result.model(), int(len(X) * 0.75)       # fit trains on the first 75 %
+    assert set(result["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert result["metrics"]["loss"] == pytest.approx(
+        model.evaluate(X[:cut], y[:cut], sample_weight=np.where(y[:cut] == 1, 3.0, 1.0))[0], rel=1e-6)
+    assert result["metrics"]["val_accuracy"] == model.evaluate(X[cut:], y[cut:])[1]
+    assert result["metrics"]["val_loss"] == pytest.approx(result["history"]["val_loss"][-1], rel=1e-6)
+
+
+def test_an_error_in_a_later_combination_names_it(moons):
+    (X, y), _ = moons
+    with pytest.raises(ValueError, match="units must be a positive integer") as info:
+        sweep(build, {"units": [8, 0], "learning_rate": [0.05]}, X, y, fit_kwargs={"epochs": 1},
+              scheduler="synchronous")
+    assert info.value.__notes__ == ["in the sweep's combination {'learning_rate': 0.05, 'units': 0}"]
+
+
 def test_without_validation_data_it_sorts_by_training_loss():
     (X, y), _ = gn.datasets.xor()
     results = sweep(build, {"units": [2, 8], "learning_rate": [0.1]}, X, y, fit_kwargs={"epochs": 20},
@@ -150,6 +192,10 @@ def test_a_model_without_a_config_fails_before_any_task_trains(moons, monkeypatc
     ({"sort_by": "val_auc"}, ValueError, "sort_by"),
     ({"sort_by": "val_loss", "validation_data": None}, ValueError, "sort_by"),
     ({"fit_kwargs": {"validation_data": None}}, ValueError, "fit_kwargs"),
+    ({"param_grid": {**GRID, "fit__validation_data": [None]}}, ValueError, r"param_grid: \['fit__validation_data'\]"),
+    ({"param_grid": {**GRID, "fit__x": [None]}}, ValueError, "sweep's own arguments"),
+    ({"param_grid": {**GRID, "fit__validation_split": [0.0, 0.2]}, "validation_data": None}, ValueError,
+     "some combinations hold out validation data"),
     ({"scheduler": "threads", "client": object()}, ValueError, "not both"),
 ])
 def test_errors_are_named_before_any_task_runs(moons, kwargs, error, match):

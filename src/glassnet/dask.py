@@ -31,8 +31,11 @@ except ImportError as exc:                        # glassnet's core needs NumPy 
 from .callbacks import resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
+from .training import split_point
+from .weighting import combine
 
 FIT_PREFIX = "fit__"        # grid keys with this prefix go to model.fit, the others to build_fn
+OWN_ARGUMENTS = ("x", "y", "validation_data")    # sweep's arguments: not in fit_kwargs or the grid
 
 
 class SweepResult(dict):
@@ -120,31 +123,64 @@ def _metric_names(model, with_validation):
     return names + [f"val_{n}" for n in names] if with_validation else names
 
 
-def _evaluate(model, x, y, prefix):
-    values = model.evaluate(x, y)
+def _fit_arguments(params, fit_kwargs):
+    """``fit_kwargs`` with the combination's own ``fit__`` values on top, ``verbose=0`` unless given.
+
+    A deep copy per task: under the threaded scheduler, callbacks such as EarlyStopping (given in
+    fit_kwargs or in the grid, where every combination holds the same object) would otherwise be
+    shared, and their state mixed, between models training at the same time."""
+    return {"verbose": 0, **copy.deepcopy({**fit_kwargs, **_split_params(params)[1]})}
+
+
+def _validates(kwargs, validation_data):
+    """Whether fit, called with ``kwargs``, reports val_* metrics."""
+    return validation_data is not None or bool(kwargs.get("validation_split"))
+
+
+def _evaluate(model, x, y, prefix, sample_weight=None):
+    values = model.evaluate(x, y, sample_weight=sample_weight)
     values = values if isinstance(values, list) else [values]
     return {f"{prefix}{name}": float(v) for name, v in zip(_metric_names(model, False), values)}
+
+
+def _final_metrics(model, x, y, validation_data, kwargs):
+    """The trained weights evaluated as fit saw the data: the loss on the samples it trained on,
+    weighted as it weighted them (``sample_weight``, ``class_weight``), and the val_* metrics on the
+    validation data (``validation_data``, with its weights, or fit's ``validation_split``)."""
+    w = kwargs.get("sample_weight")
+    if kwargs.get("validation_split"):            # fit's rule: the last fraction, before shuffling
+        cut = split_point(len(x), kwargs["validation_split"])
+        validation_data = (x[cut:], y[cut:], None if w is None else w[cut:])
+        x, y, w = x[:cut], y[:cut], None if w is None else w[:cut]
+    if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
+        _, targets = model._prepare_xy(x, y)
+        w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))
+    metrics = _evaluate(model, x, y, "", w)
+    if validation_data is not None:
+        xv, yv, *wv = validation_data
+        metrics.update(_evaluate(model, xv, yv, "val_", wv[0] if wv else None))
+    return metrics
 
 
 def _fit_one(build_fn, params, data, fit_kwargs):
     """One Dask task: build, train and evaluate one combination; return plain data only."""
     x, y, validation_data = data
-    model = _build(build_fn, params)
-    # a deep copy per task: under the threaded scheduler, callbacks such as EarlyStopping would
-    # otherwise be shared (and their state mixed) between models training at the same time
-    kwargs = {"verbose": 0, **copy.deepcopy(fit_kwargs), **_split_params(params)[1]}
-    start = time.perf_counter()
     try:
-        history = model.fit(x, y, validation_data=validation_data, **kwargs).history
-    except NonFiniteError as exc:                 # one diverging learning rate must not sink the sweep
-        names = _metric_names(model, validation_data is not None)
-        return SweepResult(params=dict(params), metrics=dict.fromkeys(names, math.nan), history={},
-                           weights=None, config=model.get_config(),
-                           fit_seconds=time.perf_counter() - start, error=str(exc))
-    seconds = time.perf_counter() - start
-    metrics = _evaluate(model, x, y, "")
-    if validation_data is not None:
-        metrics.update(_evaluate(model, *validation_data, "val_"))
+        model = _build(build_fn, params)
+        kwargs = _fit_arguments(params, fit_kwargs)
+        start = time.perf_counter()
+        try:
+            history = model.fit(x, y, validation_data=validation_data, **kwargs).history
+        except NonFiniteError as exc:             # one diverging learning rate must not sink the sweep
+            names = _metric_names(model, _validates(kwargs, validation_data))
+            return SweepResult(params=dict(params), metrics=dict.fromkeys(names, math.nan), history={},
+                               weights=None, config=model.get_config(),
+                               fit_seconds=time.perf_counter() - start, error=str(exc))
+        seconds = time.perf_counter() - start
+        metrics = _final_metrics(model, x, y, validation_data, kwargs)
+    except Exception as exc:        # any other error stops the sweep: say which combination it was
+        exc.add_note(f"in the sweep's combination {params}")
+        raise
     return SweepResult(params=dict(params), metrics=metrics, history=history, weights=model.get_weights(),
                        config=model.get_config(), fit_seconds=seconds, error=None)
 
@@ -162,10 +198,14 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         As scikit-learn's ``ParameterGrid``. Keys starting with ``"fit__"`` go to ``model.fit``
         (``{"fit__batch_size": [16, 64]}``), the others to ``build_fn``.
     X : array of shape (n_samples, *input_shape); y : targets as ``model.fit`` takes them.
-    validation_data : tuple (X_val, y_val), optional
+    validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
         Passed to ``fit`` (so the history has ``val_*`` curves) and evaluated after training.
     fit_kwargs : dict, optional
-        Other ``model.fit`` arguments (``epochs``, ``batch_size``, ``callbacks``...); ``verbose=0`` unless given.
+        Other ``model.fit`` arguments (``epochs``, ``batch_size``, ``callbacks``...); ``verbose=0``
+        unless given. Each task gets its own deep copy, of these and of the grid's ``fit__`` values.
+        The reported ``loss`` is the trained weights' on the samples fit trained on, weighted as fit
+        weighted them (``sample_weight``, ``class_weight``); with ``validation_split`` the held-out
+        samples give the ``val_*`` metrics, as they do in the history.
     client : dask.distributed.Client, optional
         Run on this cluster (``client.compute`` + ``client.gather``); otherwise ``dask.compute``.
     scheduler : str, optional
@@ -177,23 +217,32 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
 
     Returns
     -------
-    list of SweepResult, best first; failed (non-finite) combinations last.
+    list of SweepResult, best first; failed (non-finite) combinations last. Any other error in a
+    task stops the sweep and is raised, with a note naming its combination.
     """
     if not callable(build_fn):
         raise TypeError(f"build_fn: expected a function returning a compiled model, got {build_fn!r}")
     combos = _combinations(param_grid)
     fit_kwargs = dict(fit_kwargs or {})
-    clash = {"x", "y", "validation_data"} & set(fit_kwargs)
+    clash = set(OWN_ARGUMENTS) & set(fit_kwargs)
     if clash:
         raise ValueError(f"fit_kwargs: {sorted(clash)} are sweep's own arguments; pass them to sweep")
+    clash = {FIT_PREFIX + name for name in OWN_ARGUMENTS} & {key for params in combos for key in params}
+    if clash:
+        raise ValueError(f"param_grid: {sorted(clash)} name sweep's own arguments; pass them to sweep")
+    validating = {_validates(_fit_arguments(params, fit_kwargs), validation_data) for params in combos}
+    if len(validating) > 1:
+        raise ValueError("param_grid: some combinations hold out validation data (fit__validation_split) "
+                         "and others do not; their results could not be sorted on one metric")
     if client is not None and scheduler is not None:
         raise ValueError("give client or scheduler, not both")
     # build one model here, before any task runs: a wrong build_fn or sort key fails at once; and
     # get its config as every task will after training (a custom initializer cannot be described)
     first = _build(build_fn, combos[0])
     first.get_config()
-    names = _metric_names(first, validation_data is not None)
-    sort_by = sort_by or ("val_loss" if validation_data is not None else "loss")
+    with_validation = validating.pop()
+    names = _metric_names(first, with_validation)
+    sort_by = sort_by or ("val_loss" if with_validation else "loss")
     if sort_by not in names:
         raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")
     if ascending is None:                 # the callbacks' rule: accuracy-like names go up
