@@ -31,6 +31,7 @@ from ._validation import check_fraction, check_flag
 from .callbacks import EarlyStopping
 from .layers import Dense
 from .model import Sequential
+from .weighting import check_sample_weight
 
 # float32 stays float32 (no copy); anything else becomes float64, then the model casts it once
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -98,23 +99,32 @@ class _GlassnetEstimator(BaseEstimator):
             raise ValueError(f"learning_rate: expected a positive number, got {lr!r}")
         return optimizers.OPTIMIZERS[self.optimizer](learning_rate=float(lr))
 
-    def _split(self, X, y, seed):
+    def _split(self, X, y, w, seed):
         """Hold out a random ``validation_fraction`` of the samples (glassnet's own
-        ``validation_split`` takes the last rows, which is wrong for data sorted by class)."""
+        ``validation_split`` takes the last rows, which is wrong for data sorted by class), with
+        their sample weights ``w`` (None or (n,)). Returns X, y, w of the rest and the held-out
+        (X, y, w), or None."""
         # numpy scalars too (np.float32(0.2) from a config or a grid); bools are not fractions
         fraction = check_fraction(self.validation_fraction, "validation_fraction")
         if not fraction:
-            return X, y, None
+            return X, y, w, None
         n_val = int(round(X.shape[0] * fraction))
         if n_val == 0 or n_val == X.shape[0]:
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples "
                              f"out of {X.shape[0]}")
         order = np.random.default_rng(seed).permutation(X.shape[0])
         val, train = order[:n_val], order[n_val:]
-        return X[train], y[train], (X[val], y[val])
+        if w is None:
+            return X[train], y[train], None, (X[val], y[val])
+        return X[train], y[train], w[train], (X[val], y[val], w[val])
 
-    def _fit_network(self, X, y, n_outputs, output_activation, loss):
-        """Build a fresh network ending in ``n_outputs`` units, train it on (X, y), keep it in ``model_``."""
+    def _fit_network(self, X, y, n_outputs, output_activation, loss, sample_weight=None):
+        """Build a fresh network ending in ``n_outputs`` units, train it on (X, y) with
+        ``sample_weight`` (None or (n_samples,)), keep it in ``model_``."""
+        if not isinstance(self.kernel_initializer, str):
+            # a fitted estimator pickles its network as a config, which names the initializer
+            raise ValueError(f"kernel_initializer: expected the name of one of glassnet.initializers, such "
+                             f"as 'he_normal', got {self.kernel_initializer!r}")
         seed = _seed(self.random_state)
         sizes = self._hidden_sizes() + [n_outputs]
         layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
@@ -123,7 +133,10 @@ class _GlassnetEstimator(BaseEstimator):
                   for i, units in enumerate(sizes)]
         model = Sequential(layers, seed=seed, dtype=self.dtype)
         model.compile(loss=loss, optimizer=self._make_optimizer())
-        X, y, validation_data = self._split(X, y, seed)
+        w = check_sample_weight(sample_weight, X.shape[0], model.dtype)
+        if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
+            raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
+        X, y, w, validation_data = self._split(X, y, w, seed)
         callbacks = []
         if check_flag(self.early_stopping, "early_stopping", ValueError):
             if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) \
@@ -132,7 +145,7 @@ class _GlassnetEstimator(BaseEstimator):
             monitor = "val_loss" if validation_data is not None else "loss"
             callbacks.append(EarlyStopping(monitor=monitor, patience=self.patience,
                                            restore_best_weights=True))
-        history = model.fit(X, y, epochs=self.epochs, batch_size=self.batch_size,
+        history = model.fit(X, y, epochs=self.epochs, batch_size=self.batch_size, sample_weight=w,
                             validation_data=validation_data, verbose=self.verbose, callbacks=callbacks)
         self.model_ = model
         self.history_ = history.history          # plain dict of per-epoch lists: light to keep and pickle
@@ -209,16 +222,18 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     >>> clf.score(X_test, y_test)                                                               # doctest: +SKIP
     """
 
-    def fit(self, X, y):
-        """Train a fresh network on X of shape (n_samples, n_features) and labels y of shape (n_samples,)."""
+    def fit(self, X, y, sample_weight=None):
+        """Train a fresh network on X of shape (n_samples, n_features) and labels y of shape
+        (n_samples,); ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class ({self.classes_[0]!r})")
         if len(self.classes_) == 2:
-            return self._fit_network(X, encoded, 1, "sigmoid", "binary_crossentropy")
-        return self._fit_network(X, encoded, len(self.classes_), "softmax", "sparse_categorical_crossentropy")
+            return self._fit_network(X, encoded, 1, "sigmoid", "binary_crossentropy", sample_weight)
+        return self._fit_network(X, encoded, len(self.classes_), "softmax", "sparse_categorical_crossentropy",
+                                 sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes) -- two columns for a binary problem too."""
@@ -247,13 +262,14 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     >>> reg.fit(X, y).score(X_test, y_test)                                                  # doctest: +SKIP
     """
 
-    def fit(self, X, y):
-        """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets])."""
+    def fit(self, X, y, sample_weight=None):
+        """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets]);
+        ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         self.n_outputs_ = y.shape[1]
-        return self._fit_network(X, y, self.n_outputs_, "linear", "mse")
+        return self._fit_network(X, y, self.n_outputs_, "linear", "mse", sample_weight)
 
     def predict(self, X):
         """Predictions, shape (n_samples,) or (n_samples, n_targets) as the training targets were."""
