@@ -151,6 +151,21 @@ def test_fused_categorical_value_is_accurate_on_both_paths(name, gap, weighted):
     assert value == pytest.approx(expected, rel=2e-6, abs=1e-6)
 
 
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_fused_categorical_value_does_not_cancel_on_huge_logits(name):
+    # logits ~1e5 (float32) take the log-sum-exp path; with every target on its row's largest logit
+    # the loss is 0 to float64 precision, and a difference of two batch sums gave 0.016 (this seed)
+    z = (np.random.default_rng(0).standard_normal((256, 10)) * 1e5).astype(np.float32)
+    labels = z.argmax(axis=1)
+    y = labels if name.startswith("sparse") else np.eye(10, dtype=np.float32)[labels]
+    assert losses.get(name).from_logits(z, activations.softmax(z), y) == 0.0
+    wrong = (labels + 1) % 10                       # and a loss of ~1e5 stays accurate too
+    y = wrong if name.startswith("sparse") else np.eye(10, dtype=np.float32)[wrong]
+    z64 = z.astype(np.float64)
+    expected = (z64.max(axis=1) - z64[np.arange(256), wrong]).mean()
+    assert losses.get(name).from_logits(z, activations.softmax(z), y) == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("name,activation", [("binary_crossentropy", "sigmoid"),
                                              ("categorical_crossentropy", "softmax"),
                                              ("sparse_categorical_crossentropy", "softmax")])

@@ -381,8 +381,11 @@ class CategoricalCrossentropy(Loss):
     def _value_from_logits(self, z, a, y_true, a_min):
         if _normal_from(a_min, a.dtype):     # every log is finite and accurate
             return -float(np.vdot(y_true, np.log(a))) / _distributions(z)
+        # sum of y * (lse - z) position by position: each difference is exact where the target
+        # sits on the row's largest logit (lse - z_max = -log(max a)), whereas the difference of two
+        # batch sums, vdot(lse, sum y) - vdot(y, z), cancels (logits ~1e5: 0.016 for a true 0)
         lse = self._logsumexp(z, a)
-        return float(np.vdot(lse, y_true.sum(axis=-1)) - np.vdot(y_true, z)) / _distributions(z)
+        return float(np.vdot(y_true, lse[..., None] - z)) / _distributions(z)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         # the loss is linear in y: weighting each sample's targets weighs its loss
