@@ -165,6 +165,18 @@ def test_bad_hyperparameters_are_refused_naming_the_argument(cls, kwargs, arg):
         getattr(optimizers, cls)(**kwargs)
 
 
+def test_an_int_beyond_floats_range_is_refused_not_an_overflow_error():
+    with pytest.raises(ValueError, match=r"^SGD: learning_rate must be a finite number > 0, got 1000000000"):
+        optimizers.SGD(10 ** 400)
+
+
+def test_sgd_takes_nesterov_as_a_flag_only():
+    # bool("no") is True: a string would quietly turn Nesterov momentum on
+    with pytest.raises(TypeError, match="SGD: nesterov: expected True or False, got 'no'"):
+        optimizers.SGD(momentum=0.9, nesterov="no")
+    assert optimizers.SGD(momentum=0.9, nesterov=np.bool_(True)).nesterov is True
+
+
 @pytest.mark.parametrize("value", [np.int64(1), np.int32(2), np.float32(0.5), np.float64(0.1), 1, 0.01])
 def test_numpy_and_python_numbers_are_accepted(value):
     assert optimizers.SGD(value).learning_rate == float(value)

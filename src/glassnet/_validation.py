@@ -96,11 +96,16 @@ def check_number(value, name, interval):
     ...
     ValueError: SGD: momentum must be a number in [0, 1), got '0.9'
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not _INTERVALS[interval](value):
+    number = math.nan
+    if not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)):
+        try:
+            number = float(value)
+        except OverflowError:           # an int beyond float's range, 10**400
+            number = math.inf
+    if not _INTERVALS[interval](number):
         expected = f"a number in {interval}" if interval.startswith("[") else f"a finite number {interval}"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
+        raise ValueError(f"{name} must be {expected}, got {value!r:.100}")
+    return number
 
 
 def check_flag(value, name, error=TypeError):

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_number
+from ._validation import check_flag, check_number
 
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
 # 640 KiB, which fits the L2 cache of current x86 server cores (512 KiB-2 MiB)
@@ -144,9 +144,9 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
         self.momentum = self._check("momentum", momentum, "[0, 1)")
-        if nesterov and self.momentum == 0:
+        self.nesterov = check_flag(nesterov, "SGD: nesterov")
+        if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
-        self.nesterov = bool(nesterov)
 
     def update(self, key, param, grad):
         if self.momentum == 0:
