@@ -1,6 +1,7 @@
 """Input checks for the public entry points: turn what users pass into clean float arrays, or raise
 an error that names the argument, what was expected and what came."""
 import math
+import numbers
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def check_number(value, name, interval):
     ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``); the hyper-parameters of
     optimizers and layers go through here.
 
-    Python and NumPy ints and floats pass; bools do not (``True`` is an int to Python, but a flag
+    Python and NumPy ints and floats pass (any ``numbers.Real``: a ``Fraction`` too); bools do not (``True`` is an int to Python, but a flag
     given for a number is a slip), nor do strings or None. Anything else raises a ValueError naming
     ``name`` (e.g. ``"SGD: momentum"``), the interval and the value.
 
@@ -97,7 +98,7 @@ def check_number(value, name, interval):
     ValueError: SGD: momentum must be a number in [0, 1), got '0.9'
     """
     number = math.nan
-    if not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)):
+    if not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real):
         try:
             number = float(value)
         except OverflowError:           # an int beyond float's range, 10**400

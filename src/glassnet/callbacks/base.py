@@ -2,7 +2,6 @@
 ``CallbackList`` (what ``fit`` calls), the one rule for "better" (``resolve_mode``, ``improved``) and
 the argument checks the callbacks share.
 """
-import math
 import numbers
 
 
@@ -118,15 +117,6 @@ def check_non_negative_int(value, arg, caller):
     if not is_integer(value) or value < 0:
         raise ValueError(f"{caller}: {arg} must be a non-negative integer, got {value!r}")
     return int(value)
-
-
-def check_non_negative_number(value, arg, caller):
-    """``value`` as a float; a ValueError naming ``arg`` unless it is a finite real number >= 0
-    (NaN would make every comparison false, silently)."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(f"{caller}: {arg} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def check_callback_verbose(value, caller):

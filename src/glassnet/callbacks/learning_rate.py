@@ -7,8 +7,9 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
-                   check_non_negative_number, improved, missing_monitor, resolve_mode)
+                   improved, missing_monitor, resolve_mode)
 
 
 def _current_learning_rate(model):
@@ -131,8 +132,8 @@ class ReduceLROnPlateau(Callback):
             raise ValueError(f"ReduceLROnPlateau: factor must be a number in (0, 1), got {factor!r}")
         self.patience = check_non_negative_int(patience, "patience", "ReduceLROnPlateau")
         self.cooldown = check_non_negative_int(cooldown, "cooldown", "ReduceLROnPlateau")
-        self.min_delta = check_non_negative_number(min_delta, "min_delta", "ReduceLROnPlateau")
-        self.min_lr = check_non_negative_number(min_lr, "min_lr", "ReduceLROnPlateau")
+        self.min_delta = check_number(min_delta, "ReduceLROnPlateau: min_delta", ">= 0")
+        self.min_lr = check_number(min_lr, "ReduceLROnPlateau: min_lr", ">= 0")
         self.monitor, self.factor = monitor, float(factor)
         self.verbose = check_callback_verbose(verbose, "ReduceLROnPlateau")
         self._reset()

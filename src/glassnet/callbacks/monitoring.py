@@ -4,8 +4,9 @@ import numbers
 import os
 import string
 
+from .._validation import check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
-                   check_non_negative_number, improved, is_integer, missing_monitor, resolve_mode,
+                   improved, is_integer, missing_monitor, resolve_mode,
                    validation_hint)
 
 
@@ -63,7 +64,7 @@ class EarlyStopping(Callback):
         super().__init__()
         self.mode = resolve_mode(mode, monitor, "EarlyStopping")
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
-        self.min_delta = check_non_negative_number(min_delta, "min_delta", "EarlyStopping")
+        self.min_delta = check_number(min_delta, "EarlyStopping: min_delta", ">= 0")
         if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)
                                      or not math.isfinite(baseline)):
             raise ValueError(f"EarlyStopping: baseline must be None or a finite number, got {baseline!r}")
