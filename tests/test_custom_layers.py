@@ -170,6 +170,31 @@ def test_save_refuses_a_layer_that_cannot_be_rebuilt_from_its_config(tmp_path):
     assert not path.exists()
 
 
+class NoKwargsScale(Layer):
+    """Returns its argument from get_config, but its constructor takes no **kwargs (name...)."""
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x, training=False):
+        return x * self.factor
+
+    def backward(self, grad_output):
+        return grad_output * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_save_names_a_constructor_without_kwargs(tmp_path):
+    # its get_config is right; "return them from get_config" would send the user the wrong way
+    model = gn.Sequential([Dense(3, input_dim=2), NoKwargsScale(2.0)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'name'\); its constructor must take "
+                                        r"\*\*kwargs and pass them to super\(\)\.__init__\(\*\*kwargs\)"):
+        model.save(tmp_path / "m.npz")
+
+
 def test_a_layer_with_its_config_saves_and_loads(tmp_path):
     model = gn.Sequential([Dense(3, input_dim=2), ShiftWithConfig(1.5, name="shift")], seed=0)
     model.compile(loss="mse", optimizer="sgd")

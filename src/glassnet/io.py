@@ -161,10 +161,14 @@ def _check_layers_rebuildable(model, config):
         try:
             type(layer).from_config(spec["config"])
         except Exception as exc:
+            base_keys = set(Layer.get_config(layer))        # name, input_shape...: every layer's
+            unexpected = [key for key in base_keys if f"unexpected keyword argument '{key}'" in str(exc)]
+            hint = (f"its constructor must take **kwargs and pass them to super().__init__(**kwargs): "
+                    f"every layer's config holds {sorted(base_keys)}" if unexpected else
+                    "a layer whose constructor takes arguments must return them from get_config")
             raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) cannot be rebuilt from "
                             f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
-                            f"({type(exc).__name__}: {exc}); a layer whose constructor takes arguments must "
-                            f"return them from get_config (see glassnet.layers.Layer)") from None
+                            f"({type(exc).__name__}: {exc}); {hint} (see glassnet.layers.Layer)") from None
         own = own_arguments(type(layer))
         if own and type(layer).get_config is Layer.get_config:
             # it rebuilt, but with the defaults of those arguments: silently another layer
