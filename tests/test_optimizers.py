@@ -275,3 +275,43 @@ def test_state_loses_its_subnormal_numbers_and_nothing_else(name, kwargs, rng, m
         assert not ((s != 0) & (np.abs(s) < tiny)).any()
     if name != "adagrad":                     # Adagrad's sum only grows: nothing to flush
         assert plain_saw_subnormals
+
+
+# -- hyper-parameters set after construction ------------------------------------------------------
+def test_hyperparameters_set_by_hand_are_checked_and_stored_as_floats():
+    opt = optimizers.Adam(0.01)
+    opt.learning_rate = np.float32(1e-3)            # a NumPy number: JSON needs a float
+    assert type(opt.learning_rate) is float and json.dumps(opt.get_config())
+    for name, value in [("learning_rate", -0.01), ("learning_rate", float("nan")), ("beta_1", 1.0)]:
+        with pytest.raises(ValueError, match=rf"^Adam: {name} must be"):
+            setattr(opt, name, value)
+    with pytest.raises(TypeError, match="SGD: nesterov: expected True or False"):
+        optimizers.SGD(momentum=0.9).nesterov = "yes"
+    # Keras 2's name would be an attribute that changes nothing
+    with pytest.raises(AttributeError, match="the learning rate is learning_rate, not lr"):
+        opt.lr = 1e-5
+    opt.note = "tuned by hand"                      # any other attribute: not part of the config
+    assert optimizers.from_config(opt.get_config()).get_config() == opt.get_config()
+    assert set(opt.get_config()) == {"name", "learning_rate", "beta_1", "beta_2", "epsilon"}
+
+
+@pytest.mark.parametrize("cls", [optimizers.SGD, optimizers.RMSprop])
+def test_momentum_raised_from_zero_during_training_starts_its_buffer(cls):
+    # a momentum schedule: the optimizer was built without one, so it kept no buffer until now
+    param, grad = np.ones(3), np.array([0.5, -1.0, 2.0])
+    opt = cls(learning_rate=0.1)
+    for _ in range(3):
+        opt.apply([("w", param, grad)])
+    opt.momentum = 0.9
+    before = param.copy()
+    opt.apply([("w", param, grad)])
+    assert np.isfinite(param).all()
+    # the first momentum step of each rule: SGD's buffer starts as the gradient (buf = g), RMSprop's
+    # at 0 (buf = g / (sqrt(v) + eps)); v carries on from the steps before
+    if cls is optimizers.SGD:
+        np.testing.assert_allclose(before - param, 0.1 * grad, rtol=1e-15)
+    else:
+        v = opt.slots["w"]["v"]
+        np.testing.assert_allclose(before - param, 0.1 * grad / (np.sqrt(v) + 1e-7), rtol=1e-15)
+        np.testing.assert_array_equal(opt.slots["w"]["momentum"], grad / (np.sqrt(v) + 1e-7))
+    assert sorted(opt.slots["w"]) == (["momentum", "v"] if cls is optimizers.RMSprop else ["momentum"])

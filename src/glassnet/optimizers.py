@@ -20,6 +20,7 @@ on many x86 CPUs, which doubled the epoch time of mnist1d's MLP late in training
 ``FLUSH_EVERY`` steps the state's subnormal values are set to 0 (``flush_subnormals``). An m of
 1e-38 moves a weight by less than 1e-30 times the learning rate: nothing a float32 weight can show.
 """
+import inspect
 import math
 
 import numpy as np
@@ -65,16 +66,30 @@ def flush_subnormals(a):
 class Optimizer:
     """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
 
-    Every hyper-parameter goes through ``_check`` and is stored as a Python float: ``get_config``
-    then gives plain JSON numbers, and ``from_config`` passes them back through the same checks.
+    Every hyper-parameter named in ``hyper_parameters`` (its interval, or ``"flag"``) goes through
+    the same check whenever it is set -- in the constructor, by a schedule, by hand
+    (``model.optimizer.learning_rate = 1e-4``) -- and is stored as a Python float (or bool):
+    ``get_config`` then gives plain JSON values, the constructor's arguments read back from the
+    attributes of the same names, and ``from_config`` passes them through the same checks.
     """
     name = None
+    hyper_parameters = {"learning_rate": "> 0"}
 
     def __init__(self, learning_rate):
-        self.learning_rate = self._check("learning_rate", learning_rate, "> 0")
+        self.learning_rate = learning_rate
         self.iterations = 0
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
+
+    def __setattr__(self, name, value):
+        interval = self.hyper_parameters.get(name)
+        if interval == "flag":
+            value = check_flag(value, f"{type(self).__name__}: {name}")
+        elif interval is not None:
+            value = self._check(name, value, interval)
+        elif name == "lr":        # Keras 2's name: an attribute of that name would change nothing
+            raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
+        super().__setattr__(name, value)
 
     def _check(self, arg, value, interval):
         """``value`` as a float if it is a number in ``interval`` (``"> 0"``, ``">= 0"``, ``"[0, 1)"``),
@@ -82,10 +97,15 @@ class Optimizer:
         return check_number(value, f"{type(self).__name__}: {arg}", interval)
 
     def _slot(self, key, param, *names, fill=0.0):
-        """The state arrays of ``key`` (created on first use) and its scratch buffer."""
+        """The state arrays ``names`` of ``key`` and its scratch buffer. A state array is created
+        (filled with ``fill``) on first use: at the first step, or when a hyper-parameter set
+        during training (a momentum raised from 0) brings in a state the step has not kept."""
         slots = self.slots.get(key)
         if slots is None:
-            slots = self.slots[key] = {name: np.full_like(param, fill) for name in names}
+            slots = self.slots[key] = {}
+        for name in names:
+            if name not in slots:
+                slots[name] = np.full_like(param, fill)
         tmp = self._scratch.get(key)
         if tmp is None:
             tmp = self._scratch[key] = np.empty_like(param)
@@ -104,8 +124,11 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        config = {k: v for k, v in vars(self).items() if k not in ("slots", "iterations", "_scratch")}
-        return {"name": self.name, **config}
+        """``{"name": ..., argument: value}`` for every argument of the constructor, read from the
+        attribute of the same name (the convention of layers' get_config too)."""
+        arguments = [p for p in inspect.signature(type(self).__init__).parameters.values()
+                     if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {"name": self.name, **{p.name: getattr(self, p.name) for p in arguments}}
 
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
@@ -138,13 +161,18 @@ class SGD(Optimizer):
 
     ``buf = momentum * buf + grad`` (the first step sets ``buf = grad``), then
     ``param -= learning_rate * (grad + momentum * buf if nesterov else buf)``, as in torch.optim.SGD.
+    The buffer holds gradients, not steps: Keras' velocity holds steps (``v = momentum v - lr g``),
+    so the two agree until the learning rate changes, and after a schedule lowers it Keras' old
+    velocity still moves at the old rate for a while. A momentum raised from 0 during training
+    starts its buffer as that step's gradient.
     """
     name = "sgd"
+    hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        self.momentum = self._check("momentum", momentum, "[0, 1)")
-        self.nesterov = check_flag(nesterov, "SGD: nesterov")
+        self.momentum = momentum
+        self.nesterov = nesterov
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
 
@@ -154,7 +182,7 @@ class SGD(Optimizer):
             np.multiply(grad, self.learning_rate, out=tmp)
             param -= tmp
             return
-        first = key not in self.slots
+        first = "momentum" not in self.slots.get(key, ())     # also when momentum was 0 until now
         slots, tmp = self._slot(key, param, "momentum")
         for param, grad, buf, tmp in pieces(param, grad, slots["momentum"], tmp):
             if first:
@@ -176,13 +204,14 @@ class Adam(Optimizer):
     ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
     Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
     name = "adam"
+    # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
-        self.beta_1 = self._check("beta_1", beta_1, "[0, 1)")
-        self.beta_2 = self._check("beta_2", beta_2, "[0, 1)")
-        self.epsilon = self._check("epsilon", epsilon, "> 0")
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
@@ -210,11 +239,12 @@ class AdamW(Adam):
     ``param *= 1 - lr * weight_decay`` before the Adam step. Defaults are Keras' (weight_decay =
     0.004; PyTorch's is 0.01)."""
     name = "adamw"
+    # 0 is plain Adam; a negative decay would grow the weights every step
+    hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate, beta_1, beta_2, epsilon)
-        # 0 is plain Adam; a negative decay would grow the weights every step
-        self.weight_decay = self._check("weight_decay", weight_decay, ">= 0")
+        self.weight_decay = weight_decay
 
     def update(self, key, param, grad):
         param *= 1 - self.learning_rate * self.weight_decay
@@ -223,16 +253,21 @@ class AdamW(Adam):
 
 class RMSprop(Optimizer):
     """``v = rho v + (1 - rho) g^2``; ``param -= lr g / (sqrt(v) + epsilon)`` (torch.optim.RMSprop,
-    whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``."""
+    whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``.
+
+    Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
+    (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps)."""
     name = "rmsprop"
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.rho = self._check("rho", rho, "[0, 1)")
-        self.momentum = self._check("momentum", momentum, "[0, 1)")
-        self.epsilon = self._check("epsilon", epsilon, "> 0")
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
 
     def update(self, key, param, grad):
+        # a momentum raised from 0 during training starts its buffer at 0 (torch.optim's first step)
         slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
         # without momentum, v stands in for the unused momentum buffer (it is never touched)
         buf = slots.get("momentum", slots["v"])
@@ -254,15 +289,16 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """``s += g^2``; ``param -= lr g / (sqrt(s) + epsilon)`` (torch.optim.Adagrad); Keras defaults
-    (the accumulator starts at 0.1)."""
+    (the accumulator starts at 0.1). Epsilon is added after the square root, as PyTorch adds it;
+    Keras adds it inside (``sqrt(s + epsilon)``)."""
     name = "adagrad"
+    # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
+    hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
         super().__init__(learning_rate)
-        # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
-        self.initial_accumulator_value = self._check("initial_accumulator_value",
-                                                     initial_accumulator_value, ">= 0")
-        self.epsilon = self._check("epsilon", epsilon, "> 0")
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
@@ -282,11 +318,12 @@ class Adadelta(Optimizer):
     ``param -= lr d``. Defaults are the paper's and PyTorch's (lr 1.0, rho 0.9, eps 1e-6): Keras 3's
     lr of 0.001 barely moves a network."""
     name = "adadelta"
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6):
         super().__init__(learning_rate)
-        self.rho = self._check("rho", rho, "[0, 1)")
-        self.epsilon = self._check("epsilon", epsilon, "> 0")
+        self.rho = rho
+        self.epsilon = epsilon
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "v", "u")
