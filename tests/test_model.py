@@ -523,6 +523,11 @@ def test_one_hot_width_and_compile_errors(rng):
         raw.compile(loss="mse", optimizer="sgdd")
     with pytest.raises(ValueError, match="mse"):
         raw.compile(loss="l2")
+    # Keras' positional order, compile(optimizer, loss)
+    with pytest.raises(ValueError, match=r"loss: got 'adam', an optimizer's name; compile takes \(loss, optimizer\)"):
+        raw.compile("adam", "mse")
+    raw.compile(loss="mse", optimizer="Adam")                 # Keras' spelling of the name
+    assert type(raw.optimizer) is gn.optimizers.Adam
     raw.compile(loss="mse")
     for kwargs, message in [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"),
                             ({"epochs": 2.5}, "epochs"), ({"validation_split": 1.5}, "validation_split"),

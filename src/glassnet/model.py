@@ -299,6 +299,10 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         metrics = [metrics_module.get(m) for m in (metrics or [])]
         metrics_module.check_log_names([name for name, _ in metrics])
+        if isinstance(loss, str) and loss.lower() in optimizers.OPTIMIZERS:
+            raise ValueError(f"loss: got {loss!r}, an optimizer's name; compile takes (loss, optimizer), "
+                             f"Keras' compile (optimizer, loss): pass them by keyword, "
+                             f"compile(loss=..., optimizer={loss!r})")
         self.loss = losses.get(loss)
         self.optimizer = self._claim(optimizers.get(optimizer))
         self.metrics = metrics

@@ -356,8 +356,8 @@ def get(identifier):
     """An optimizer for a name in ``OPTIMIZERS`` (with its defaults), or an ``Optimizer`` instance."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier in OPTIMIZERS:
-        return OPTIMIZERS[identifier]()
+    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:     # "Adam" as Keras takes it
+        return OPTIMIZERS[identifier.lower()]()
     raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)} or an Optimizer instance, "
                      f"got {identifier!r}")
 
