@@ -15,7 +15,8 @@ from ._rows import row_argmax
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Fraction of outputs on the right side of ``threshold``; y_true, y_pred of shape (n, ..., k)
-    ((n,) targets for one output unit are taken as (n, 1); other shapes are refused)."""
+    ((n,) targets for one output unit are taken as (n, 1); other shapes are refused). Soft targets
+    are thresholded too (0.7 counts as class 1), where Keras compares them with the predicted 0/1."""
     y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
     # count_nonzero / size is the mean of a boolean array without np.mean's Python-level overhead,
     # which matters because fit computes metrics on every batch
