@@ -318,6 +318,34 @@ def test_a_loss_without_weighted_says_so(rng):
         Custom().weighted(np.ones((2, 1)), np.ones((2, 1)), np.ones(2))
 
 
+class _FiveTimesPositives(losses.BinaryCrossentropy):
+    """A user's re-weighted BCE: its own value and gradient, the parent's fused methods."""
+    def __call__(self, y_pred, y_true):
+        return self.weighted(y_pred, y_true, np.where(np.ravel(y_true) == 1, 5.0, 1.0))
+
+    def gradient(self, y_pred, y_true):
+        return self.weighted_gradient(y_pred, y_true, np.where(np.ravel(y_true) == 1, 5.0, 1.0))
+
+
+def test_a_subclass_with_its_own_value_does_not_fuse(rng):
+    # the fused path would train and evaluate with plain BCE whenever the output is a sigmoid
+    import glassnet as gn
+    assert {name: cls().fused_activation() for name, cls in losses.LOSSES.items()} == {
+        "mse": None, "squared_error": None, "mae": None, "binary_crossentropy": "sigmoid",
+        "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
+    assert _FiveTimesPositives().fused_activation() is None
+
+    class Declared(_FiveTimesPositives):
+        fuses = "sigmoid"                   # set in its own body: the author vouches for the fused maths
+    assert Declared().fused_activation() == "sigmoid"
+    x, y = rng.standard_normal((8, 2)).astype(np.float32), np.array([0, 1, 1, 0, 1, 0, 0, 1])
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss=_FiveTimesPositives())
+    p = model.predict(x)
+    assert model.evaluate(x, y) == pytest.approx(_FiveTimesPositives()(p, y), rel=1e-6)
+    assert model.evaluate(x, y) > 1.5 * losses.get("binary_crossentropy")(p, y)
+
+
 # -- the unfused cross-entropies on predictions outside [0, 1] -------------------------------------
 CROSSENTROPIES = ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
 

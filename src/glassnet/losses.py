@@ -199,6 +199,22 @@ class Loss:
         g *= _per_sample(sample_weight, g)
         return g
 
+    def fused_activation(self):
+        """The output activation this loss fuses with (``fuses``), or None when it must not.
+
+        A subclass that overrides the value or the gradient of a loss that fuses (a focal or
+        re-weighted cross-entropy) but inherits its fused methods would train on the parent's
+        maths whenever the model ends in that activation: it does not fuse. A class that sets
+        ``fuses`` in its own body says its fused methods match its value and gradient.
+        """
+        if self.fuses is None:
+            return None
+        owner = next(cls for cls in type(self).__mro__ if "fuses" in vars(cls))
+        unfused = ("__call__", "gradient", "weighted", "weighted_gradient")
+        if any(getattr(type(self), m) is not getattr(owner, m) for m in unfused):
+            return None
+        return self.fuses
+
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         """Validate ``y`` (already a finite numeric array) against an output of ``n_outputs``
         units and return it in the form ``__call__`` expects."""
@@ -419,6 +435,7 @@ class CategoricalCrossentropy(Loss):
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Targets as integer class labels of shape (n,) (or (n, 1))."""
     name = "sparse_categorical_crossentropy"
+    fuses = "softmax"       # its own value, gradient and fused methods (see Loss.fused_activation)
     sparse = True
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):

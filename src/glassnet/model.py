@@ -334,9 +334,10 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""
         last = self.layers[-1] if self.layers else None
+        fuses = self.loss.fused_activation() if self.loss is not None else None
         self._fused = bool(
-            self.loss is not None and last is not None and self.loss.fuses is not None
-            and getattr(getattr(last, "activation", None), "name", None) == self.loss.fuses
+            last is not None and fuses is not None
+            and getattr(getattr(last, "activation", None), "name", None) == fuses
             and hasattr(last, "backward_from_logits"))
 
     # -- weights ------------------------------------------------------------------------------
