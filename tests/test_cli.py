@@ -1,5 +1,6 @@
 """The ``glassnet`` command, run in-process through ``cli.main`` with tiny epoch counts."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,20 @@ def test_predict_reads_semicolon_or_tab_separated_values(separator, bom, moons_m
     status, _, err = run(capsys, "predict", moons_model, data)
     assert status == 2 and ("line 2: expected numbers, got ['0,5', '1,5']; decimal commas are not read: "
                             "write 0.5, not 0,5") in err
+
+
+@pytest.mark.parametrize("text,message", [
+    ("O.5,0.2\n0.5,0.2\n", r"line 1: expected numbers, got \['O.5', '0.2'\]"),   # a typo is not a header
+    ("0.5,0.2,\n", "line 1: expected 2 values .*, got 3; the line ends with a separator"),
+    ("0.5 0.2\n", r"no data rows \(its one row, \['0.5 0.2'\], has no number, so it was read as a header"),
+    ("0,5;0,2\n1;2\n", "line 1: expected 2 values .*, got 3; decimal commas are not read"),
+])
+def test_predict_names_what_is_wrong_with_a_csv(text, message, moons_model, tmp_path, capsys):
+    data = tmp_path / "points.csv"
+    data.write_text(text)
+    status, out, err = run(capsys, "predict", moons_model, data)
+    assert status == 2 and out == ""
+    assert re.search(message, err), err
 
 
 def test_predict_writes_a_csv_for_a_multiclass_model(tmp_path, capsys):

@@ -135,16 +135,25 @@ def write_outputs(model, history, out, X, y, recorder=None):
 
 # -- predicting and inspecting --------------------------------------------------------------------
 def read_features(path, n_features):
-    """Rows of numbers from a CSV file (a non-numeric first row is taken as a header)."""
+    """Rows of numbers from a CSV file. A first row none of whose values is a number is a header;
+    one with some numbers is data (a typo in it is an error, not a silently skipped row)."""
     rows = _csv_rows(path)
-    if rows and not _numeric(rows[0][1]):
-        rows = rows[1:]
+    header = None
+    if rows and not any(_numeric([value]) for value in rows[0][1]):
+        header, rows = rows[0][1], rows[1:]
     if not rows:
-        raise ValueError(f"{path}: no data rows")
+        seen = (f" (its one row, {str(header)[:80]}, has no number, so it was read as a header; values "
+                f"are separated by commas, or by semicolons or tabs)" if header is not None else "")
+        raise ValueError(f"{path}: no data rows{seen}")
     for line, row in rows:
         if len(row) != n_features:
+            hint = ""
+            if any(";" in value for value in row):       # "0,5;1,5": decimal commas beside semicolons
+                hint = "; decimal commas are not read: write 0.5, not 0,5"
+            elif len(row) == n_features + 1 and not row[-1].strip():
+                hint = "; the line ends with a separator"
             raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
-                             f"features), got {len(row)}")
+                             f"features), got {len(row)}{hint}")
         if not _numeric(row):
             hint = ("; decimal commas are not read: write 0.5, not 0,5"
                     if _numeric([c.replace(",", ".") for c in row]) else "")
