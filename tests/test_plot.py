@@ -66,6 +66,21 @@ def test_learning_curve_from_dict_and_history(tmp_path):
     _only(tmp_path, "curve.png", "history.png")
 
 
+def test_learning_curve_shows_values_that_have_no_neighbour():
+    # a line between finite neighbours draws nothing for one epoch, or for a value between NaNs
+    fig = plot.learning_curve({"loss": [0.5]})
+    ax, = fig.axes
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [1] and list(dots[0].get_ydata()) == [0.5]
+    assert list(ax.get_xticks()) == [1]
+    fig = plot.learning_curve({"loss": [0.5, float("nan"), 0.2, 0.1]})
+    dots = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [1]          # 0.2 and 0.1 make a line
+    fig = plot.learning_curve({"loss": [0.5, 0.4]})
+    assert [line.get_marker() for line in fig.axes[0].lines] == ["None"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["train"]
+
+
 def test_learning_curve_of_a_resumed_fit_starts_at_its_epoch(rng):
     # fit(epochs=10, initial_epoch=5) trains epochs 6..10; the plot drew them as 1..5
     model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
