@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from glassnet.gradcheck import check_layer
+from glassnet.gradcheck import GradientCheckError, check_layer
 from glassnet.layers import BatchNormalization, Dropout
 
 
@@ -54,6 +54,9 @@ def test_dropout_gradcheck(rng):
     assert report["errors"] == {"input": report["max_error"]}
     reset()
     assert (layer.forward(np.ones((6, 5)), training=True) == 0).any()   # the check saw dropped units
+    # without the reset every pass draws a new mask: named, not a gradient error of 1e6
+    with pytest.raises(GradientCheckError, match=r"two forward passes of .*Dropout.* differ.*before_forward"):
+        check_layer(Dropout(0.5, seed=0, dtype="float64"), rng.standard_normal((4, 3)), training=True)
 
 
 def test_dropout_rate_zero_and_errors():

@@ -144,7 +144,15 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
 
 def _check_layer(layer, x, training, eps, rtol, atol, seed, hook):
     hook()
-    out = layer.forward(x, training=training)
+    out = layer.forward(x, training=training).copy()
+    hook()
+    if not np.array_equal(layer.forward(x, training=training), out, equal_nan=True):
+        # finite differences of a function that changes between calls are noise, not a gradient
+        raise GradientCheckError(
+            f"check_layer: two forward passes of {layer.describe()} on the same input differ, so no "
+            f"numerical gradient exists; a layer that draws random numbers in training (Dropout) needs "
+            f"before_forward to reset its generator before each pass, e.g. "
+            f"before_forward=lambda: setattr(layer, 'rng', np.random.default_rng(0))")
     weights = np.random.default_rng(seed).standard_normal(out.shape)
 
     def loss():
