@@ -362,6 +362,9 @@ def test_training_that_diverges_is_one_line(tmp_path, capsys):
     ('architecture = [{input_dim=2, output_dim=3}, {input_dim=4, output_dim=1}]\n'
      '[training]\ndataset = "moons"\n', ["architecture[1]", "input_dim"]),
     ('[training]\ndataset = ["moons"]\n', ["dataset"]),
+    ('architecture = [{input_dim=2, output_dim=4}, {input_dim=4, output_dim=10, activation="softmax"}]\n'
+     '[training]\ndataset = "digits"\n', ["architecture[0].input_dim: is 2, but digits has 64 features"]),
+    ('[training]\ndataset = "moons"\noptimizer = "Adamm"\n', ["optimizer", "'Adamm'"]),
     ('[training]\ndataset = "moons"\nbatch_size = "half"\n', ["batch_size", "'half'"]),
 ])
 def test_bad_config_files(text, words, tmp_path, capsys):

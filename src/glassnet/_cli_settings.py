@@ -123,8 +123,11 @@ def build_model(settings, n_features):
     except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated
         source = "architecture" if "architecture" in settings else "--layers"
         raise ValueError(f"{source}: the network's weights do not fit in memory ({exc})") from None
-    optimizers.get(settings["optimizer"])                   # validates the name (exact key)
-    optimizer = optimizers.OPTIMIZERS[settings["optimizer"]](learning_rate=settings["lr"])
+    if "architecture" in settings and model.built and model.input_shape != (n_features,):
+        raise ValueError(f"architecture[0].input_dim: is {model.input_shape[0]}, but {settings['dataset']} "
+                         f"has {n_features} features per sample")
+    # get() validates the name (and takes "Adam" as Keras does); the rate is the settings' own
+    optimizer = type(optimizers.get(settings["optimizer"]))(learning_rate=settings["lr"])
     model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])
     return model
 
