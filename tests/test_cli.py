@@ -451,3 +451,10 @@ def test_console_script_and_python_dash_m(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("glassnet: error:")
     assert len(done.stderr.strip().splitlines()) == 1
+
+    # a reader that stops early (`glassnet info m.npz | head -2`): a quiet exit, not an error line
+    reader = subprocess.Popen([sys.executable, "-m", "glassnet", "info", str(tmp_path / "model.npz")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()           # before the command has written anything
+    assert reader.wait(timeout=120) == 1
+    assert reader.stderr.read() == b""

@@ -315,8 +315,13 @@ def main(argv=None):
     """Entry point of the ``glassnet`` command; returns the exit status (0 ok, 2 error)."""
     try:
         run(make_parser().parse_args(argv))
+        sys.stdout.flush()             # here, where a closed pipe is handled, rather than at exit
     except SystemExit as exc:          # --help and --version
         return exc.code
+    except BrokenPipeError:            # `glassnet info m.npz | head -2`: the reader has had enough
+        # Python would report the failed flush of stdout at exit: point stdout at nothing first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CLIError, ValueError, TypeError, ModelFileError, NonFiniteError, ImportError, OSError,
             MemoryError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
