@@ -171,6 +171,21 @@ def test_a_bad_seed_is_refused_naming_the_loader(loader, seed):
         getattr(datasets, loader)(seed=seed)
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda: datasets.moons(test_size=0), r"moons\(\): test_size=0 leaves no training or no test samples out of 1000"),
+    (lambda: datasets.digits(test_size=1.5), r"digits\(\): test_size must be a number in \[0, 1\], got 1.5"),
+    (lambda: datasets.iris(test_size="0.2"), r"iris\(\): test_size must be a number"),
+    (lambda: datasets.mnist(test_size=0.999), r"mnist\(\): test_size=0.999 leaves 5 samples in one part, "
+                                              r"fewer than the 10 classes"),
+    (lambda: datasets.moons(noise=-1), r"moons\(\): noise must be a finite number >= 0, got -1"),
+    (lambda: datasets.circles(factor=1.0), r"circles\(\): factor must be a number in \[0, 1\), got 1.0"),
+    (lambda: datasets.moons(n_samples=0), r"moons\(\): n_samples: expected a positive integer, got 0"),
+])
+def test_bad_arguments_are_named_by_the_loader_not_by_scikit_learn(call, message):
+    with pytest.raises(ValueError, match=rf"^glassnet\.datasets\.{message}"):
+        call()
+
+
 def test_seed_none_is_a_fresh_draw_except_for_the_cached_mnist1d():
     assert datasets.moons(seed=None)[0][0].shape == (900, 2)
     with pytest.raises(ValueError, match=r"mnist1d\(\): seed must be an integer in \[0, 2\*\*32 - 1\], got None"):

@@ -19,6 +19,7 @@ import random
 
 import numpy as np
 
+from ._validation import check_number, check_positive_int
 from .utils import to_categorical  # noqa: F401  (re-exported: Keras users look for it here too)
 
 _EXTRA = "pip install 'glassnet[datasets]'"
@@ -50,7 +51,21 @@ def _seed(seed, loader, allow_none=True):
 
 
 def _split(X, y, test_size, seed, stratify, loader):
+    """(train, test) of (X, y), ``test_size`` the test set's fraction, by class when ``stratify``."""
     seed = _seed(seed, loader)
+    n = len(y)
+    # a fraction strictly between 0 and 1: both parts must hold samples (scikit-learn would also
+    # take a count; its own error would then name parameters this loader does not have)
+    check_number(test_size, f"glassnet.datasets.{loader}(): test_size", "[0, 1]")
+    n_test = -(-n * test_size // 1)           # scikit-learn rounds the test part up
+    if not 0 < n_test < n:
+        raise ValueError(f"glassnet.datasets.{loader}(): test_size={test_size!r} leaves no training or no "
+                         f"test samples out of {n}")
+    if stratify:
+        classes = len(np.unique(y))
+        if min(n_test, n - n_test) < classes:
+            raise ValueError(f"glassnet.datasets.{loader}(): test_size={test_size!r} leaves {int(min(n_test, n - n_test))} "
+                             f"samples in one part, fewer than the {classes} classes each part needs")
     selection = _require("sklearn.model_selection", "scikit-learn", loader)
     X_tr, X_te, y_tr, y_te = selection.train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None)
@@ -106,6 +121,8 @@ def moons(n_samples=1000, noise=0.2, test_size=0.1, seed=100):
     """
     sk = _require("sklearn.datasets", "scikit-learn", "moons")
     seed = _seed(seed, "moons")
+    check_positive_int(n_samples, "glassnet.datasets.moons(): n_samples")
+    check_number(noise, "glassnet.datasets.moons(): noise", ">= 0")
     X, y = sk.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     return _split(X, y, test_size, seed, False, "moons")
 
@@ -120,6 +137,9 @@ def circles(n_samples=1000, noise=0.1, factor=0.5, test_size=0.1, seed=100):
     """
     sk = _require("sklearn.datasets", "scikit-learn", "circles")
     seed = _seed(seed, "circles")
+    check_positive_int(n_samples, "glassnet.datasets.circles(): n_samples")
+    check_number(noise, "glassnet.datasets.circles(): noise", ">= 0")
+    check_number(factor, "glassnet.datasets.circles(): factor", "[0, 1)")
     X, y = sk.make_circles(n_samples=n_samples, noise=noise, factor=factor, random_state=seed)
     return _split(X, y, test_size, seed, False, "circles")
 
