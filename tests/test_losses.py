@@ -448,3 +448,21 @@ def test_a_classification_loss_still_points_labels_to_sparse_crossentropy(name):
         losses.get(name).prepare_targets(np.zeros(5), 2, np.float64)
     with pytest.raises(ValueError, match=r"^binary_accuracy: .*not class labels"):
         losses.aligned_targets(np.full((5, 2), 0.5), np.zeros(5), "binary_accuracy")
+
+
+@pytest.mark.parametrize("name,activation", [("binary_crossentropy", "sigmoid"),
+                                             ("categorical_crossentropy", "softmax"),
+                                             ("sparse_categorical_crossentropy", "softmax")])
+def test_unclipped_output_gradient_is_the_fused_values_derivative(name, activation, rng):
+    # inside the clip bounds it equals the clipped gradient; and dZ = J^T dA is the fused dL/dz
+    z = rng.standard_normal((5, 3))
+    a = getattr(activations, activation)(z)
+    y = _targets(name, rng, 5, 3)
+    loss = losses.get(name)
+    np.testing.assert_allclose(loss.output_gradient_unclipped(a, y), loss.gradient(a, y), rtol=1e-12)
+    dA = loss.output_gradient_unclipped(a, y)
+    if activation == "sigmoid":
+        dz = dA * a * (1 - a)
+    else:
+        dz = a * (dA - (dA * a).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(dz, loss.gradient_from_logits(a, y), rtol=1e-10, atol=1e-14)

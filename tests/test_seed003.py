@@ -69,3 +69,43 @@ def test_trace_of_a_deep_fused_network_matches_training_gradients(rng):
     np.testing.assert_allclose(trace[1]["dZ"], trace[0]["dA"])
     model._loss_and_gradients(*model._prepare_xy(x, y))
     np.testing.assert_allclose(trace[0]["grads"]["kernel"], model.layers[0].grads["kernel"])
+
+
+def test_trace_shows_the_update_each_optimizer_would_make_and_undoes_it(rng):
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+    for optimizer in (gn.optimizers.SGD(learning_rate=0.5), gn.optimizers.Adam(learning_rate=0.01),
+                      gn.optimizers.SGD(learning_rate=0.1, momentum=0.9)):
+        model = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1, activation="sigmoid")],
+                              seed=0, dtype="float64")
+        model.compile(loss="binary_crossentropy", optimizer=optimizer)
+        model.train_on_batch(x, y)                  # some optimizer state for the trace to leave alone
+        weights, state = model.get_weights(), optimizer.get_state()
+        slots = {k: {s: a.copy() for s, a in v.items()} for k, v in state["slots"].items()}
+        trace = model.trace(x, y)
+        assert [np.array_equal(a, b) for a, b in zip(weights, model.get_weights())] == [True] * 4
+        assert optimizer.iterations == state["iterations"]
+        for key, arrays in optimizer.slots.items():
+            for name, array in arrays.items():
+                np.testing.assert_array_equal(array, slots[key][name])
+        if type(optimizer) is gn.optimizers.SGD and optimizer.momentum == 0:
+            np.testing.assert_allclose(trace[0]["update"]["kernel"], -0.5 * trace[0]["grads"]["kernel"])
+        # the update is the step training then takes
+        model.train_on_batch(x, y)
+        after = model.get_weights()
+        np.testing.assert_allclose(after[0] - weights[0], trace[0]["update"]["kernel"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(after[3] - weights[3], trace[1]["update"]["bias"], rtol=1e-12, atol=1e-15)
+        assert "kernel +=" in str(trace)
+
+
+def test_trace_of_a_frozen_layer_and_a_saturated_fused_output():
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=1)], dtype="float64")
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=1.0))
+    model.set_weights([np.array([[20.0]]), np.array([0.0])])
+    trace = model.trace(np.array([[1.0]]), [0])
+    # confidently wrong: dA is the unclipped derivative 1 / (1 - a), so dZ = dA * a (1 - a) holds
+    a = trace[0]["A"][0, 0]
+    assert trace[0]["dA"][0, 0] == pytest.approx(1 / (1 - a)) and trace[0]["dZ"][0, 0] == pytest.approx(a)
+    assert trace.loss == pytest.approx(20.0)
+    model.layers[0].trainable = False
+    trace = model.trace(np.array([[1.0]]), [0])
+    assert trace[0]["update"] == {} and "(frozen: not updated)" in str(trace)

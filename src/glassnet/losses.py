@@ -340,6 +340,16 @@ class BinaryCrossentropy(Loss):
         terms *= _per_sample(sample_weight, terms)
         return float(np.add.reduce(terms, axis=None)) / terms.size
 
+    def output_gradient_unclipped(self, a, y_true):
+        """dL/dA of the value the fused path computes, which clips nothing: ``-y/a + (1-y)/(1-a)``
+        over the number of outputs (a term with a zero coefficient is 0). Where a sigmoid output
+        is exactly 0 or 1 a term is infinite, while dL/dz = (a - y) / N stays finite: that is what
+        fusing buys. ``model.trace`` shows it as the output's dA."""
+        y = self._targets(a, y_true)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(y == 0, 0.0, -y / a) + np.where(y == 1, 0.0, (1 - y) / (1 - a))
+        return (g / a.size).astype(a.dtype, copy=False)
+
     def gradient_from_logits(self, a, y_true):
         """dL/dz = (sigmoid(z) - y) / (n k)."""
         g = np.subtract(a, y_true)
@@ -416,6 +426,19 @@ class CategoricalCrossentropy(Loss):
         # the log is exact: no second pass of exponentials is needed.
         return row_max(z) - np.log(row_max(a))
 
+    def output_gradient_unclipped(self, a, y_true):
+        """dL/dA of the value the fused path computes, which clips nothing: ``-y / a`` per
+        distribution (0 where y is 0); infinite where a softmax output underflowed to 0 under a
+        target, while dL/dz = (a - y) / n stays finite. ``model.trace`` shows it as the output's dA."""
+        y = self._dense_targets(a, y_true)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(y == 0, 0.0, -y / a)
+        return (g / _distributions(a)).astype(a.dtype, copy=False)
+
+    def _dense_targets(self, a, y_true):
+        """The targets as an array of ``a``'s shape (one-hot for sparse labels)."""
+        return self._targets(a, y_true)
+
     def gradient_from_logits(self, a, y_true):
         return self._gradient_from_logits(a, y_true, float(a.min()))
 
@@ -467,6 +490,12 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     @staticmethod
     def _picked(values, labels):
         return values[np.arange(labels.shape[0]), labels]
+
+    def _dense_targets(self, a, y_true):
+        labels = self._targets(a, y_true)
+        onehot = backend.get_array_module(a).zeros_like(a)
+        onehot[np.arange(labels.shape[0]), labels] = 1
+        return onehot
 
     def __call__(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)

@@ -1,8 +1,15 @@
 """One training step laid bare: every intermediate of a forward and backward pass (seed 003).
 
-``model.trace(X, y)`` runs the same forward and backward pass as training, without updating anything,
-and keeps for each layer: its input, Z (the pre-activation), A (the output), dA = dL/dA, dZ = dL/dZ
-and the parameter gradients. ``print(trace)`` shows them rounded like the tutorial's figures.
+``model.trace(X, y)`` runs the same forward and backward pass as training, and works out the update
+the optimizer would make, without keeping anything: for each layer its input, Z (the pre-activation),
+A (the output), dA = dL/dA, dZ = dL/dZ, the parameter gradients and the update (what the step adds
+to each parameter: -learning_rate * gradient for plain SGD, more for momentum or Adam; nothing for a
+frozen layer). ``print(trace)`` shows them rounded like the tutorial's figures.
+
+With a fused output (sigmoid + binary cross-entropy, softmax + categorical), training computes dZ
+straight from the logits, and the loss without clipping; the output's dA shown is that unclipped
+loss's derivative, so dZ = dA * (the activation's derivative) holds. Where an output saturated to
+exactly 0 or 1, dA is infinite while dZ stays finite: the reason the two are fused.
 
 >>> trace = model.trace(X, y)                    # doctest: +SKIP
 >>> trace.loss, trace[0]["dZ"], trace[0]["grads"]["bias"]   # doctest: +SKIP
@@ -13,7 +20,9 @@ from .layers.base import StateSnapshot, missing_input_gradient
 
 
 class Trace(list):
-    """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads) and ``.loss``."""
+    """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads, update) and ``.loss``.
+    ``update`` maps each parameter to the step's change, ``{}`` for a frozen layer; it is None for
+    every layer when the loss is not finite (training makes no update then)."""
 
     def __init__(self, records, loss, decimals=3):
         super().__init__(records)
@@ -23,7 +32,7 @@ class Trace(list):
         smallest_shown = 10.0 ** -self.decimals
 
         def row(label, array):
-            head = f"  {label:<8}"            # continuation lines align under the first
+            head = f"  {label:<10}"           # continuation lines align under the first
             array = np.asarray(array)
             # tiny entries beside big ones print as 0., as in the tutorial's figures; but an array
             # whose every entry is tiny (the gradients deep in a network) keeps them, in e-notation,
@@ -37,6 +46,11 @@ class Trace(list):
             lines += [row(key, record[key]) for key in ("input", "Z", "A", "dA", "dZ")
                       if record.get(key) is not None]
             lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
+            update = record.get("update")
+            if update:
+                lines += [row(name + " +=", step) for name, step in update.items()]
+            elif update is not None and record["grads"]:
+                lines.append("  (frozen: not updated)")
         tiny_loss = 0 < abs(self.loss) < smallest_shown
         lines.append(f"loss {self.loss:.{self.decimals}{'e' if tiny_loss else 'f'}}")
         return "\n".join(lines)
@@ -47,12 +61,15 @@ def trace(model, x, y):
     Training-mode side effects are undone: BatchNormalization's moving statistics and Dropout's
     generators are as they were, so a later ``fit`` runs exactly as it would have without the trace."""
     model._require_compiled("trace")
+    model._apply_trainable_flags()          # layers frozen since compile, as fit takes them up
     x, y = model._prepare_xy(x, y)
     snapshot = StateSnapshot(model.layers)
     try:
-        return _trace(model, x, y)
+        result = _trace(model, x, y)
     finally:
         snapshot.restore()
+    _add_updates(model, result)
+    return result
 
 
 def _trace(model, x, y):
@@ -63,8 +80,10 @@ def _trace(model, x, y):
         records.append({"layer": layer.describe(), "input": inputs.copy(),
                         "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
     loss = model._loss_from_output(out, y)
-    # dA of the output is the loss's own derivative, even where training fuses it into dZ
-    grad = model.loss.gradient(out, y)
+    # dA of the output is the derivative of the loss training computes: fused, that is the
+    # unclipped value (see the module docstring), else the loss's own gradient
+    grad = (model.loss.output_gradient_unclipped(out, y) if model._fused
+            else model.loss.gradient(out, y))
     last = model.layers[-1]
     for i in range(len(model.layers) - 1, -1, -1):
         layer, record = model.layers[i], records[i]
@@ -80,6 +99,30 @@ def _trace(model, x, y):
                 raise missing_input_gradient(layer)
             break
     return Trace(records, loss)
+
+
+def _add_updates(model, records):
+    """Each record's ``update``: what the optimizer's step on the traced gradients would add to each
+    parameter. The step is taken and then undone -- parameters and optimizer state (moments, step
+    count) restored -- so that it is the optimizer's own arithmetic, not a formula beside it."""
+    if not np.isfinite(records.loss):           # training skips the update of a non-finite loss
+        for record in records:
+            record["update"] = None
+        return
+    optimizer = model.optimizer
+    model._sync_views()
+    before = [param.copy() for _, _, param, _ in model._views]
+    state = {"iterations": optimizer.iterations,
+             "slots": {key: {name: a.copy() for name, a in slots.items()} for key, slots in optimizer.slots.items()}}
+    try:
+        optimizer.apply(model._triples)
+        steps = {(layer.name, key): param - old for (layer, key, param, _), old in zip(model._views, before)}
+    finally:
+        for (_, _, param, _), old in zip(model._views, before):
+            param[...] = old
+        optimizer.set_state(state)
+    for layer, record in zip(model.layers, records):
+        record["update"] = {key: steps[layer.name, key] for key in layer.params if (layer.name, key) in steps}
 
 
 def _copy(array):
