@@ -1,0 +1,60 @@
+"""Losses: a value and its gradient with respect to the predictions, side by side.
+
+Conventions (n = number of samples, k = number of outputs):
+
+=============================== ================================== ==============================
+name                            value                              gradient dL/dy_hat
+=============================== ================================== ==============================
+mse                             mean((y_hat - y)^2) over n*k       2 (y_hat - y) / (n k)
+squared_error                   sum((y_hat - y)^2) / (2 n)         (y_hat - y) / n
+mae                             mean(|y_hat - y|)                  sign(y_hat - y) / (n k)
+binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
+categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
+sparse_categorical_crossentropy same, y as integer labels          same
+=============================== ================================== ==============================
+
+In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
+output that is not a probability (a tanh or linear output below 0 or above 1) gives a finite value;
+the value does not change where a prediction was clipped, so the gradient is 0 there. Keras'
+categorical cross-entropy also rescales each row of predictions to sum to 1 before the log; glassnet
+does not. A softmax output sums to 1 already; an output that does not (a sigmoid or relu layer given
+this loss, usually a slip) gives a different value and gradient from Keras'.
+
+With a sigmoid (binary) or softmax (categorical) output the model uses the *fused* form: the loss is
+computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which
+is both cheaper and exact (scikit-learn's and every framework's trick). N is n for the categorical
+losses and n*k for binary cross-entropy, whose value is a mean over all outputs (Keras).
+
+Sample weights (``fit(..., sample_weight=w)``) have methods of their own -- ``weighted``,
+``weighted_gradient``, ``weighted_from_logits``, ``weighted_gradient_from_logits`` -- so that the
+unweighted ones, which training calls on every batch, stay exactly as they are. Keras semantics
+(``reduction="sum_over_batch_size"``): each sample's loss is multiplied by its weight w_i and the sum
+is divided by the number of samples n, *not* by the sum of the weights; every gradient above is
+multiplied row by row by w_i. Each weighted method computes the same terms as its unweighted
+twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
+"""
+from ._numerics import EPSILON
+from .base import Loss, aligned_targets
+from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .regression import MeanAbsoluteError, MeanSquaredError, SquaredError
+
+__all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
+           "ALIASES", "get"]
+
+LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError,
+                                    BinaryCrossentropy, CategoricalCrossentropy,
+                                    SparseCategoricalCrossentropy)}
+ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+def get(identifier):
+    """Return a ``Loss`` for a name in ``LOSSES`` (or its alias) or a ``Loss`` instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        name = ALIASES.get(identifier, identifier)
+        if name in LOSSES:
+            return LOSSES[name]()
+    raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} or a Loss instance, "
+                     f"got {identifier!r}")
