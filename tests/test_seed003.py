@@ -109,3 +109,16 @@ def test_trace_of_a_frozen_layer_and_a_saturated_fused_output():
     model.layers[0].trainable = False
     trace = model.trace(np.array([[1.0]]), [0])
     assert trace[0]["update"] == {} and "(frozen: not updated)" in str(trace)
+
+
+def test_trace_shows_batch_normalizations_normalised_input(rng):
+    model = gn.Sequential([Dense(3, input_dim=2), gn.layers.BatchNormalization(), Dense(1, activation="sigmoid")],
+                          seed=0, dtype="float64")
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    x = rng.standard_normal((8, 2))
+    trace = model.trace(x, rng.integers(0, 2, 8))
+    xhat = trace[1]["xhat"]
+    np.testing.assert_allclose(xhat.mean(axis=0), 0, atol=1e-12)       # each feature: mean 0 ...
+    np.testing.assert_allclose(xhat.var(axis=0), 1, rtol=1e-2)          # ... variance ~1 (epsilon)
+    np.testing.assert_allclose(trace[1]["A"], xhat)                     # gamma 1, beta 0 at the start
+    assert "xhat" in str(trace) and "xhat" not in trace[0]

@@ -20,7 +20,8 @@ from .layers.base import StateSnapshot, missing_input_gradient
 
 
 class Trace(list):
-    """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads, update) and ``.loss``.
+    """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads, update; and xhat,
+    the normalised input, for BatchNormalization) and ``.loss``.
     ``update`` maps each parameter to the step's change, ``{}`` for a frozen layer; it is None for
     every layer when the loss is not finite (training makes no update then)."""
 
@@ -43,7 +44,7 @@ class Trace(list):
         lines = []
         for record in self:
             lines.append(f"== {record['layer']}")
-            lines += [row(key, record[key]) for key in ("input", "Z", "A", "dA", "dZ")
+            lines += [row(key, record[key]) for key in ("input", "Z", "xhat", "A", "dA", "dZ")
                       if record.get(key) is not None]
             lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
             update = record.get("update")
@@ -79,6 +80,8 @@ def _trace(model, x, y):
         out = layer.forward(inputs, training=True)
         records.append({"layer": layer.describe(), "input": inputs.copy(),
                         "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
+        if getattr(layer, "xhat", None) is not None:      # BatchNormalization's normalised input
+            records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
     loss = model._loss_from_output(out, y)
     # dA of the output is the derivative of the loss training computes: fused, that is the
     # unclipped value (see the module docstring), else the loss's own gradient
