@@ -81,6 +81,22 @@ def test_save_best_only_keeps_the_best_epoch(tmp_path):
     assert gn.load_model(tmp_path / "max.npz").initial_epoch == 1
 
 
+def test_initial_value_threshold_keeps_a_resumed_runs_best_file(tmp_path):
+    # resuming with a fresh ModelCheckpoint: without the threshold its first epoch always saves
+    model, _, _, _ = _setup()
+    for threshold, want in ((None, [1, 3]), (0.8, [3]), (np.float32(0.4), [])):
+        name = f"t{threshold}-{{epoch}}.npz"
+        ckpt = ModelCheckpoint(tmp_path / name, save_best_only=True, initial_value_threshold=threshold)
+        ckpt.set_model(model)
+        for epoch, value in enumerate([1.0, 2.0, 0.5]):
+            ckpt.on_epoch_end(epoch, {"val_loss": value})
+        prefix = f"t{threshold}-"
+        assert sorted(int(n[len(prefix):-4]) for n in os.listdir(tmp_path) if n.startswith(prefix)) == want
+    for bad in (float("nan"), "0.5", True):
+        with pytest.raises(ValueError, match="initial_value_threshold must be a finite number or None"):
+            ModelCheckpoint(tmp_path / "x.npz", save_best_only=True, initial_value_threshold=bad)
+
+
 def test_save_freq_in_batches(tmp_path):
     model, x, y, fit = _setup()
     ckpt = ModelCheckpoint(tmp_path / "e{epoch}-b{batch}.npz", save_freq=3)

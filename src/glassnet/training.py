@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import backend, blas
+from ._interrupt import DeferredInterrupt
 from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose)
 from .callbacks import Callback, CallbackList, History, ProgressBar
@@ -337,8 +338,12 @@ class TrainingMixin:
         self.stop_training = False
         logs = {}
         hooks.call("on_train_begin", logs)
-        # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards
-        with blas.for_training(self._largest_matmul_flops(bs)):
+        # as in Keras, model.history is this fit's History from the start: a run stopped by
+        # Ctrl-C or an error keeps the epochs it completed
+        self.history = history
+        # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
+        # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
+        with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
             for epoch in range(initial_epoch, epochs):
                 hooks.call("on_epoch_begin", epoch, {})
                 if xs is not x:       # full batch: the order of the samples cannot change the step
@@ -366,6 +371,7 @@ class TrainingMixin:
                     for i, v in enumerate(self._metric_values(yb, out), 1):
                         totals[i] += v * m
                     self._apply_update(value)
+                    interrupt.check()
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
                         hooks.call("on_train_batch_end", b,
                                    dict(zip(train_keys, (float(t / seen) for t in totals))))
@@ -382,10 +388,10 @@ class TrainingMixin:
                     values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
                     logs.update(zip(val_keys, map(float, values)))
                 hooks.call("on_epoch_end", epoch, logs)
+                interrupt.check()             # one held during validation or a checkpoint's save
                 if self.stop_training:
                     break
         hooks.call("on_train_end", logs)
-        self.history = history         # as in Keras: the last fit's History
         return history
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):

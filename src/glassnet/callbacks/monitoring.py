@@ -139,6 +139,10 @@ class ModelCheckpoint(Callback):
         "None" before the first save, as Keras prints it). Epochs are numbered from 1.
     save_weights_only : False
         Accepted for Keras' sake; True is refused, as a glassnet file is always the whole model.
+    initial_value_threshold : float, optional
+        With ``save_best_only``, the best value to beat from the start (Keras' argument): resuming a
+        run, give the best value the saved file reached, or its first epoch, however bad, would
+        overwrite it.
 
     A value that ``monitor`` or ``filepath`` names but that no log of the fit can hold (a "val_"
     value without validation data, a misspelt metric) is a ValueError as training begins.
@@ -158,7 +162,7 @@ class ModelCheckpoint(Callback):
     logs_added = ()
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
-                 save_freq="epoch", verbose=0, save_weights_only=False):
+                 save_freq="epoch", verbose=0, save_weights_only=False, initial_value_threshold=None):
         super().__init__()
         if save_weights_only:
             raise TypeError(f"ModelCheckpoint: save_weights_only={save_weights_only!r} is not "
@@ -180,6 +184,12 @@ class ModelCheckpoint(Callback):
         self.verbose = check_callback_verbose(verbose, "ModelCheckpoint")
         self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
+        if initial_value_threshold is not None:
+            if (isinstance(initial_value_threshold, bool) or not isinstance(initial_value_threshold, numbers.Real)
+                    or not math.isfinite(initial_value_threshold)):
+                raise ValueError(f"ModelCheckpoint: initial_value_threshold must be a finite number or None, "
+                                 f"got {initial_value_threshold!r}")
+            self.best = float(initial_value_threshold)
         if save_freq != "epoch":
             # set on the instance only: fit skips per-batch hooks when no callback defines them
             self.on_train_batch_end = self._on_batch_end
