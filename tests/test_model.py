@@ -675,6 +675,23 @@ def test_predict_and_evaluate_without_batch_size_chunk_by_the_largest_array(rng,
     assert model._auto_batch_size() == 1
 
 
+def test_predict_and_evaluate_cast_integer_pixels_chunk_by_chunk(rng):
+    # 20,000 uint8 images of 784 pixels (15.7 MB) as float32 would be 62.7 MB at once
+    import tracemalloc
+    model = gn.Sequential([Dense(64, activation="relu", input_dim=784), Dense(10, activation="softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x, y = rng.integers(0, 256, (20000, 784), dtype=np.uint8), rng.integers(0, 10, 20000)
+    assert model._auto_batch_size() == gn.inference.AUTO_CHUNK_NUMBERS // 784          # 5,350 images
+    model.predict(x[:2])
+    for call in (lambda: model.predict(x), lambda: model.evaluate(x, y)):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 40e6
+    np.testing.assert_array_equal(model.predict(x[:100]), model.predict(x[:100].astype(np.float32)))
+
+
 def test_predict_never_returns_a_view_of_the_input(rng):
     from glassnet.layers import Flatten, Reshape
     model = gn.Sequential([Reshape((2, 3), input_shape=(6,)), Flatten()])

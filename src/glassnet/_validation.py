@@ -8,11 +8,14 @@ import numpy as np
 from . import backend
 
 
-def as_array(value, name, dtype, allow_int=False):
+def as_array(value, name, dtype, allow_int=False, cast=True):
     """Convert ``value`` (ndarray, list, pandas object, CuPy array) to an array of ``dtype``.
 
     Rejects ragged lists, strings, objects, empty arrays and NaN/inf with a ValueError/TypeError
     naming ``name``. With ``allow_int``, integer arrays are returned as int64 (class labels).
+    With ``cast=False`` the checks are the same (values beyond ``dtype``'s range included) but the
+    array comes back in its own dtype, for a caller that casts it chunk by chunk (``predict`` on
+    50,000 uint8 images would otherwise hold a float32 copy of them all).
     """
     if value is None:
         raise TypeError(f"{name}: expected an array, got None")
@@ -33,19 +36,32 @@ def as_array(value, name, dtype, allow_int=False):
         raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
     if arr.shape[0] == 0 or arr.size == 0:
         raise ValueError(f"{name}: expected at least one sample, got an empty array of shape {arr.shape}")
-    if arr.dtype.kind == "f" and not bool(xp.isfinite(arr).all()):
-        bad = int((~xp.isfinite(arr)).sum())
-        raise ValueError(f"{name}: contains {bad} NaN or infinite value(s)")
+    if arr.dtype.kind == "f":
+        bad = _count_not_finite(arr, xp)
+        if bad:
+            raise ValueError(f"{name}: contains {bad} NaN or infinite value(s)")
     if allow_int and arr.dtype.kind in "biu":
         return arr.astype(np.int64, copy=False)
-    with np.errstate(over="ignore"):        # checked right below, with a better message
-        out = arr.astype(dtype, copy=False)
-    # finite float64 values beyond float32's range become inf in the cast: refuse them as well
-    if out is not arr and arr.dtype.kind == "f" and not bool(xp.isfinite(out).all()):
-        bad = int((~xp.isfinite(out)).sum())
-        raise ValueError(f"{name}: contains {bad} value(s) beyond the range of {out.dtype} (largest "
-                         f"{np.finfo(out.dtype).max:.3g}); scale the data, or use dtype='float64'")
-    return out
+    dtype = np.dtype(dtype)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+        # finite float64 values beyond float32's range would become inf in the cast: refuse them
+        # (two reductions, no copy of the data)
+        largest = float(np.finfo(dtype).max)
+        if float(arr.max()) > largest or float(arr.min()) < -largest:
+            bad = int(xp.count_nonzero(abs(arr) > largest))
+            raise ValueError(f"{name}: contains {bad} value(s) beyond the range of {dtype} (largest "
+                             f"{largest:.3g}); scale the data, or use dtype='float64'")
+    return arr.astype(dtype, copy=False) if cast else arr
+
+
+def _count_not_finite(arr, xp, block=1 << 20):
+    """How many NaN/inf values a floating ``arr`` holds; over blocks of samples when it is big, so
+    that the check's boolean temporary is a block's, not the data's size."""
+    rows = max(1, block // max(1, arr[:1].size))
+    if arr.shape[0] <= rows:
+        return arr.size - int(xp.count_nonzero(xp.isfinite(arr)))
+    return sum(arr[i:i + rows].size - int(xp.count_nonzero(xp.isfinite(arr[i:i + rows])))
+               for i in range(0, arr.shape[0], rows))
 
 
 def check_positive_int(value, name, allow_none=False):

@@ -4,6 +4,8 @@ Forward passes in inference mode (Dropout off, BatchNormalization on its moving 
 gradients, no update. Kept apart from training.py, whose checks and loss helpers it uses, so that
 each file reads in one sitting.
 """
+import math
+
 from . import backend
 from ._validation import check_positive_int, check_verbose
 from .weighting import check_sample_weight
@@ -27,7 +29,8 @@ class InferenceMixin:
     def _auto_batch_size(self):
         """Samples per chunk for predict/evaluate without a ``batch_size``: the most for which the
         largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``."""
-        shape, largest = self.input_shape, 1
+        # the input counts too: a chunk of it is cast to the model's dtype (uint8 images, float64 data)
+        shape, largest = self.input_shape, math.prod(self.input_shape)
         for layer in self.layers:
             largest = max(largest, layer.numbers_per_sample(shape))
             shape = layer.output_shape(shape)
@@ -51,7 +54,8 @@ class InferenceMixin:
         bs = self._auto_batch_size() if batch_size is None else batch_size
         totals = [0.0] * (1 + len(self.metrics))
         for start in range(0, n, bs):
-            xb, yb = x[start:start + bs], y[start:start + bs]
+            # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
+            xb, yb = x[start:start + bs].astype(self.dtype, copy=False), y[start:start + bs]
             out = self._forward(xb, training=False)
             m = xb.shape[0]
             totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
@@ -74,7 +78,7 @@ class InferenceMixin:
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
-        x, y = self._prepare_xy(x, y)
+        x, y = self._prepare_xy(x, y, cast=False)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         values = self._evaluate_arrays(x, y, batch_size, w)
         if verbose:
@@ -93,10 +97,12 @@ class InferenceMixin:
         pass has no progress worth a bar."""
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         check_verbose(verbose)
-        x = self._prepare_x(x)
+        # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
+        # all float32 at once
+        x = self._prepare_x(x, cast=False)
         n = x.shape[0]
         bs = self._auto_batch_size() if batch_size is None else batch_size
-        first = self._forward(x[:bs], training=False)
+        first = self._forward(x[:bs].astype(self.dtype, copy=False), training=False)
         if bs >= n:
             return _own(first, x)
         # written chunk by chunk into one array: a list of chunks and their concatenation would
@@ -104,7 +110,8 @@ class InferenceMixin:
         out = backend.get_array_module(first).empty((n, *first.shape[1:]), dtype=first.dtype)
         out[:bs] = first
         for start in range(bs, n, bs):
-            out[start:start + bs] = self._forward(x[start:start + bs], training=False)
+            out[start:start + bs] = self._forward(x[start:start + bs].astype(self.dtype, copy=False),
+                                                  training=False)
         return out
 
     def predict_on_batch(self, x):

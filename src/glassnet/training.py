@@ -47,8 +47,10 @@ class TrainingMixin:
         if self.loss is None:
             raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
 
-    def _prepare_x(self, x, name="x"):
-        x = as_array(x, name, self.dtype)
+    def _prepare_x(self, x, name="x", cast=True):
+        """``x`` checked against the model (building it on first use); in the model's dtype, or with
+        ``cast=False`` in its own, for a caller that casts it chunk by chunk."""
+        x = as_array(x, name, self.dtype, cast=cast)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
                              f"for a single feature use x.reshape(-1, 1)")
@@ -59,9 +61,9 @@ class TrainingMixin:
                              f"got samples of shape {x.shape[1:]}")
         return x
 
-    def _prepare_xy(self, x, y, xname="x", yname="y"):
+    def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
-        x = self._prepare_x(x, xname)
+        x = self._prepare_x(x, xname, cast)
         y = as_array(y, yname, self.dtype, allow_int=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
