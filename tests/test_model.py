@@ -977,3 +977,16 @@ def test_validation_runs_in_batches_of_the_batch_size(rng):
     history = model.fit(x, y, epochs=1, batch_size=8, validation_data=(x, y), verbose=0)
     assert seen[-3:] == [8, 8, 4]
     assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x, y), rel=1e-6)
+
+
+def test_nan_in_a_big_input_is_counted_block_by_block():
+    # 1.2 million values: checked in blocks (no full-size boolean temporary), every block counted
+    from glassnet._validation import as_array
+    x = np.zeros((3000, 400), np.float64)
+    x[0, 0], x[1500, 7], x[-1, -1] = np.nan, np.inf, -np.inf
+    with pytest.raises(ValueError, match=r"^x: contains 3 NaN or infinite value\(s\)$"):
+        as_array(x, "x", np.float32)
+    x[0, 0] = x[1500, 7] = 0
+    x[-1, -1] = 1e39                  # finite in float64, beyond float32: refused without a cast copy
+    with pytest.raises(ValueError, match=r"^x: contains 1 value\(s\) beyond the range of float32"):
+        as_array(x, "x", np.float32, cast=False)
