@@ -990,3 +990,22 @@ def test_nan_in_a_big_input_is_counted_block_by_block():
     x[-1, -1] = 1e39                  # finite in float64, beyond float32: refused without a cast copy
     with pytest.raises(ValueError, match=r"^x: contains 1 value\(s\) beyond the range of float32"):
         as_array(x, "x", np.float32, cast=False)
+
+
+def test_fit_on_uint8_pixels_holds_one_float_copy_and_trains_as_on_floats(rng):
+    import tracemalloc
+    x, y = rng.integers(0, 256, (20000, 784), dtype=np.uint8), rng.integers(0, 10, 20000)
+
+    def model():
+        m = gn.Sequential([Dense(8, activation="relu", input_dim=784), Dense(10, activation="softmax")], seed=0)
+        m.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(1e-4))
+        return m
+    as_uint8, as_float = model(), model()
+    tracemalloc.start()
+    as_uint8.fit(x, y, epochs=1, batch_size=1000, verbose=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 80e6                     # the float32 shuffle buffer (62.7 MB), not a cast copy too
+    as_float.fit(x.astype(np.float32), y, epochs=1, batch_size=1000, verbose=0)
+    for a, b in zip(as_uint8.get_weights(), as_float.get_weights()):
+        np.testing.assert_array_equal(a, b)

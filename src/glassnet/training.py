@@ -35,6 +35,23 @@ def split_point(n_samples, validation_split):
     return int(math.floor(n_samples * (1.0 - validation_split)))
 
 
+def _gather(x, order, out):
+    """``out[...] = x[order]`` along axis 0, into ``out`` (the model's dtype) without a temporary
+    the size of the data.
+
+    mode="clip": order is a permutation, so no index is out of range, and take's default
+    mode="raise" would gather into a hidden temporary the size of the data before copying it into
+    ``out`` (a second copy of the data per epoch). take cannot cast, so data in another dtype (uint8
+    pixels) is gathered a block of samples at a time and cast as it is written.
+    """
+    if x.dtype == out.dtype:
+        np.take(x, order, axis=0, out=out, mode="clip")
+        return
+    rows = max(1, (1 << 20) // max(1, x[:1].size))
+    for start in range(0, len(order), rows):
+        out[start:start + rows] = x[order[start:start + rows]]
+
+
 class TrainingMixin:
 
     # -- checks -------------------------------------------------------------------------------
@@ -183,7 +200,7 @@ class TrainingMixin:
         """Run the metrics on the first two samples of (x, y) in inference mode: validation data
         whose targets a metric cannot take fails before training, not after an epoch of updates."""
         if self.metrics:
-            self._metric_values(y[:2], self._forward(x[:2], training=False))
+            self._metric_values(y[:2], self._forward(x[:2].astype(self.dtype, copy=False), training=False))
 
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
@@ -294,7 +311,8 @@ class TrainingMixin:
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(isinstance(c, Callback) for c in callbacks)):
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
-        x, y = self._prepare_xy(x, y)
+        # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
+        x, y = self._prepare_xy(x, y, cast=False)
         refuse_both(sample_weight, class_weight)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         # checked before any work; applied below to the training part only
@@ -334,8 +352,13 @@ class TrainingMixin:
         hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
                                                    "samples": n, "verbose": verbose,
                                                    "metrics": train_keys + val_keys})
-        # shuffled copies go into buffers made once: no allocation per epoch
-        xs, ys = (np.empty_like(x), np.empty_like(y)) if shuffle and steps > 1 else (x, y)
+        # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
+        # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
+        if shuffle and steps > 1:
+            xs, ys = np.empty_like(x, dtype=self.dtype), np.empty_like(y)
+        else:
+            x = xs = x.astype(self.dtype, copy=False)
+            ys = y
         ws = w if w is None or xs is x else np.empty_like(w)
         self.stop_training = False
         logs = {}
@@ -350,10 +373,7 @@ class TrainingMixin:
                 hooks.call("on_epoch_begin", epoch, {})
                 if xs is not x:       # full batch: the order of the samples cannot change the step
                     order = self.shuffle_rng.permutation(n)
-                    # mode="clip": order is a permutation, so no index is out of range, and
-                    # take's default mode="raise" would gather into a hidden temporary the size
-                    # of the data before copying it into xs (a second copy of the data per epoch)
-                    np.take(x, order, axis=0, out=xs, mode="clip")
+                    _gather(x, order, xs)                  # mode="clip": see _gather
                     np.take(y, order, axis=0, out=ys, mode="clip")
                     if ws is not w:     # the weights follow their samples
                         np.take(w, order, out=ws, mode="clip")
