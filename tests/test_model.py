@@ -692,6 +692,18 @@ def test_predict_and_evaluate_cast_integer_pixels_chunk_by_chunk(rng):
     np.testing.assert_array_equal(model.predict(x[:100]), model.predict(x[:100].astype(np.float32)))
 
 
+def test_one_image_without_its_batch_axis_gets_a_hint():
+    from glassnet.layers import Conv2D, Flatten
+    model = gn.Sequential([Conv2D(2, 3, input_shape=(8, 8, 1)), Flatten(), Dense(1)], seed=0)
+    with pytest.raises(ValueError, match=r"got samples of shape \(8, 1\) \(an array of shape \(8, 8, 1\)\); "
+                                         r"one sample needs a batch axis: x\[None\] has shape \(1, 8, 8, 1\)"):
+        model.predict(np.zeros((8, 8, 1)))
+    with pytest.raises(ValueError, match=r"got samples of shape \(9, 9, 1\) \(an array of shape \(2, 9, 9, 1\)\)$"):
+        model.predict(np.zeros((2, 9, 9, 1)))
+    # a layer on its own has no name yet: described by its class, once
+    assert Conv2D(2, 3).describe() == "layer Conv2D" and model.layers[0].describe() == "layer conv2d (Conv2D)"
+
+
 def test_predict_never_returns_a_view_of_the_input(rng):
     from glassnet.layers import Flatten, Reshape
     model = gn.Sequential([Reshape((2, 3), input_shape=(6,)), Flatten()])
@@ -1009,3 +1021,13 @@ def test_fit_on_uint8_pixels_holds_one_float_copy_and_trains_as_on_floats(rng):
     as_float.fit(x.astype(np.float32), y, epochs=1, batch_size=1000, verbose=0)
     for a, b in zip(as_uint8.get_weights(), as_float.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 1)])
+def test_integer_labels_for_categorical_crossentropy_point_to_the_sparse_loss(shape, rng):
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=2)], seed=0)
+    model.compile(loss="categorical_crossentropy")
+    labels = rng.integers(0, 3, 6).reshape(shape)
+    with pytest.raises(ValueError, match=r"expected targets of shape \(n_samples, 3\).*use "
+                                         r"loss='sparse_categorical_crossentropy' or one-hot encode them"):
+        model.fit(rng.standard_normal((6, 2)), labels, verbose=0)

@@ -74,8 +74,11 @@ class TrainingMixin:
         if not self.built:
             self.build(x.shape[1:])
         elif x.shape[1:] != self.input_shape:
+            # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
+            hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *self.input_shape)}"
+                    if x.shape == self.input_shape else "")
             raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
-                             f"got samples of shape {x.shape[1:]}")
+                             f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         return x
 
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):

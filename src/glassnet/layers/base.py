@@ -233,7 +233,10 @@ class Layer:
         return cls(**config)
 
     def describe(self):
-        return f"layer {self.name or type(self).__name__!s} ({type(self).__name__})"
+        # a layer used on its own has no name yet: its class alone, not "layer Conv2D (Conv2D)"
+        if not self.name:
+            return f"layer {type(self).__name__}"
+        return f"layer {self.name} ({type(self).__name__})"
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

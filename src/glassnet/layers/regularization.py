@@ -67,6 +67,9 @@ class BatchNormalization(Layer):
     *biased* batch variance. (PyTorch's ``momentum`` is ``1 - momentum`` here, and its running
     variance uses the unbiased one, n / (n - 1) larger.) Inference uses the running statistics,
     and so does a frozen layer (``trainable = False``) while its model trains, as in Keras.
+    A training batch of one sample (after Dense: a last partial batch of size 1) has a variance of
+    0: its output is ``beta``, and it pulls ``moving_variance`` towards 0, as in Keras (PyTorch
+    refuses such a batch); choose a batch size that does not leave one sample over.
 
     Parameters
     ----------

@@ -116,7 +116,8 @@ class Loss:
             y = y[:, None]                          # (n,) labels for one output unit
         if y.ndim != 2 or y.shape[1] != n_outputs:
             hint = ""
-            if y.ndim == 1 and n_outputs > 1:       # labels for a classifier (see aligned_targets)
+            # labels for a classifier, (n,) or a column (n, 1) (see aligned_targets)
+            if (y.ndim == 1 or y.shape[1:] == (1,)) and n_outputs > 1:
                 hint = ("; for integer class labels use loss='sparse_categorical_crossentropy' "
                         "or one-hot encode them with glassnet.utils.to_categorical"
                         if self.name in _CLASSIFICATION else
