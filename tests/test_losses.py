@@ -466,3 +466,14 @@ def test_unclipped_output_gradient_is_the_fused_values_derivative(name, activati
     else:
         dz = a * (dA - (dA * a).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(dz, loss.gradient_from_logits(a, y), rtol=1e-10, atol=1e-14)
+
+
+def test_a_loss_by_its_class_name_as_keras_takes_it(tmp_path):
+    import glassnet as gn
+    assert {name: type(losses.get(cls.__name__)) for name, cls in losses.LOSSES.items()} == dict(losses.LOSSES)
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="BinaryCrossentropy", optimizer="Adam")
+    model.save(tmp_path / "m.npz")              # the file names the loss as always
+    assert gn.load_model(tmp_path / "m.npz").get_config()["compile"]["loss"] == "binary_crossentropy"
+    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'Hinge'"):
+        losses.get("Hinge")

@@ -40,7 +40,7 @@ from .regression import MeanAbsoluteError, MeanSquaredError, SquaredError
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
-           "ALIASES", "get"]
+           "ALIASES", "CLASS_NAMES", "get"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError,
                                     BinaryCrossentropy, CategoricalCrossentropy,
@@ -48,13 +48,18 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsolute
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 
 
+# Keras also takes a loss by its class's name, compile(loss="BinaryCrossentropy")
+CLASS_NAMES = {cls.__name__: name for name, cls in LOSSES.items()}
+
+
 def get(identifier):
-    """Return a ``Loss`` for a name in ``LOSSES`` (or its alias) or a ``Loss`` instance."""
+    """Return a ``Loss`` for a name in ``LOSSES``, an alias, a class name (``"BinaryCrossentropy"``,
+    as Keras takes it) or a ``Loss`` instance (returned as it is)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        name = ALIASES.get(identifier, identifier)
+        name = ALIASES.get(identifier) or CLASS_NAMES.get(identifier) or identifier
         if name in LOSSES:
             return LOSSES[name]()
-    raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} or a Loss instance, "
-                     f"got {identifier!r}")
+    raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
+                     f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
