@@ -54,10 +54,16 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
     return arr.astype(dtype, copy=False) if cast else arr
 
 
-def _count_not_finite(arr, xp, block=1 << 20):
+def rows_per_block(arr, numbers=1 << 20):
+    """How many samples (rows along axis 0) of ``arr`` hold about ``numbers`` values, at least one:
+    the block size for passes over big data whose temporaries should stay a block's size."""
+    return max(1, numbers // max(1, arr[:1].size))
+
+
+def _count_not_finite(arr, xp):
     """How many NaN/inf values a floating ``arr`` holds; over blocks of samples when it is big, so
     that the check's boolean temporary is a block's, not the data's size."""
-    rows = max(1, block // max(1, arr[:1].size))
+    rows = rows_per_block(arr)
     if arr.shape[0] <= rows:
         return arr.size - int(xp.count_nonzero(xp.isfinite(arr)))
     return sum(arr[i:i + rows].size - int(xp.count_nonzero(xp.isfinite(arr[i:i + rows])))

@@ -31,7 +31,7 @@ except ImportError as exc:                        # glassnet's core needs NumPy 
 from .callbacks import resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
-from .training import split_point
+from .training import hold_out
 from .weighting import combine
 
 FIT_PREFIX = "fit__"        # grid keys with this prefix go to model.fit, the others to build_fn
@@ -148,12 +148,10 @@ def _final_metrics(model, x, y, validation_data, kwargs):
     weighted as it weighted them (``sample_weight``, ``class_weight``), and the val_* metrics on the
     validation data (``validation_data``, with its weights, or fit's ``validation_split``)."""
     w = kwargs.get("sample_weight")
-    if kwargs.get("validation_split"):            # fit's rule: the last fraction, before shuffling
-        cut = split_point(len(x), kwargs["validation_split"])
-        validation_data = (x[cut:], y[cut:], None if w is None else w[cut:])
-        x, y, w = x[:cut], y[:cut], None if w is None else w[:cut]
+    if kwargs.get("validation_split"):            # the parts fit trained and validated on
+        (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
     if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
-        _, targets = model._prepare_xy(x, y)
+        _, targets = model._prepare_xy(x, y, cast=False)
         w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))
     metrics = _evaluate(model, x, y, "", w)
     if validation_data is not None:

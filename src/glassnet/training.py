@@ -14,7 +14,7 @@ import numpy as np
 from . import backend, blas
 from ._interrupt import DeferredInterrupt
 from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
-                          check_verbose)
+                          check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
 from .layers.base import StateSnapshot, missing_input_gradient
@@ -35,6 +35,18 @@ def split_point(n_samples, validation_split):
     return int(math.floor(n_samples * (1.0 - validation_split)))
 
 
+def hold_out(x, y, w, validation_split):
+    """``(x, y, w)`` of the training part and ``(x, y, w)`` of the validation part: the last
+    ``validation_split`` of the samples, before any shuffling (Keras' rule). ``w`` (n,) may be None.
+    ``fit`` splits this way, and a Dask sweep evaluates its results on the same parts."""
+    cut = split_point(len(x), validation_split)
+    if cut <= 0 or cut == len(x):
+        raise ValueError(f"validation_split={validation_split} leaves no training or no "
+                         f"validation samples out of {len(x)}")
+    return ((x[:cut], y[:cut], None if w is None else w[:cut]),
+            (x[cut:], y[cut:], None if w is None else w[cut:]))
+
+
 def _gather(x, order, out):
     """``out[...] = x[order]`` along axis 0, into ``out`` (the model's dtype) without a temporary
     the size of the data.
@@ -47,7 +59,7 @@ def _gather(x, order, out):
     if x.dtype == out.dtype:
         np.take(x, order, axis=0, out=out, mode="clip")
         return
-    rows = max(1, (1 << 20) // max(1, x[:1].size))
+    rows = rows_per_block(x)
     for start in range(0, len(order), rows):
         out[start:start + rows] = x[order[start:start + rows]]
 
@@ -323,12 +335,7 @@ class TrainingMixin:
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_split:
-            cut = split_point(x.shape[0], validation_split)
-            if cut <= 0 or cut == x.shape[0]:
-                raise ValueError(f"validation_split={validation_split} leaves no training or no "
-                                 f"validation samples out of {x.shape[0]}")
-            validation_data = (x[cut:], y[cut:], None if w is None else w[cut:])
-            x, y, w = x[:cut], y[:cut], None if w is None else w[:cut]
+            (x, y, w), validation_data = hold_out(x, y, w, validation_split)
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
