@@ -93,7 +93,7 @@ def test_initial_value_threshold_keeps_a_resumed_runs_best_file(tmp_path):
         prefix = f"t{threshold}-"
         assert sorted(int(n[len(prefix):-4]) for n in os.listdir(tmp_path) if n.startswith(prefix)) == want
     for bad in (float("nan"), "0.5", True):
-        with pytest.raises(ValueError, match="initial_value_threshold must be a finite number or None"):
+        with pytest.raises(ValueError, match="ModelCheckpoint: initial_value_threshold must be None or a finite number"):
             ModelCheckpoint(tmp_path / "x.npz", save_best_only=True, initial_value_threshold=bad)
 
 

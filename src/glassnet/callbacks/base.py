@@ -2,6 +2,7 @@
 ``CallbackList`` (what ``fit`` calls), the one rule for "better" (``resolve_mode``, ``improved``) and
 the argument checks the callbacks share.
 """
+import math
 import numbers
 
 
@@ -117,6 +118,16 @@ def check_non_negative_int(value, arg, caller):
     if not is_integer(value) or value < 0:
         raise ValueError(f"{caller}: {arg} must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def check_optional_number(value, what):
+    """``value`` as a float, or None; a ValueError naming ``what`` (``"EarlyStopping: baseline"``)
+    unless it is None or a finite real number (a threshold compared with logged values)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{what} must be None or a finite number, got {value!r}")
+    return float(value)
 
 
 def check_callback_verbose(value, caller):

@@ -1,12 +1,11 @@
 """Callbacks that watch a logged value: ``EarlyStopping`` and ``ModelCheckpoint``."""
 import math
-import numbers
 import os
 import string
 
 from .._validation import check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
-                   improved, is_integer, missing_monitor, resolve_mode,
+                   check_optional_number, improved, is_integer, missing_monitor, resolve_mode,
                    validation_hint)
 
 
@@ -65,10 +64,7 @@ class EarlyStopping(Callback):
         self.mode = resolve_mode(mode, monitor, "EarlyStopping")
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
         self.min_delta = check_number(min_delta, "EarlyStopping: min_delta", ">= 0")
-        if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)
-                                     or not math.isfinite(baseline)):
-            raise ValueError(f"EarlyStopping: baseline must be None or a finite number, got {baseline!r}")
-        self.monitor, self.baseline = monitor, baseline
+        self.monitor, self.baseline = monitor, check_optional_number(baseline, "EarlyStopping: baseline")
         self.restore_best_weights = restore_best_weights
         self.verbose = check_callback_verbose(verbose, "EarlyStopping")
         self.start_from_epoch = check_non_negative_int(start_from_epoch, "start_from_epoch",
@@ -184,12 +180,9 @@ class ModelCheckpoint(Callback):
         self.verbose = check_callback_verbose(verbose, "ModelCheckpoint")
         self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
-        if initial_value_threshold is not None:
-            if (isinstance(initial_value_threshold, bool) or not isinstance(initial_value_threshold, numbers.Real)
-                    or not math.isfinite(initial_value_threshold)):
-                raise ValueError(f"ModelCheckpoint: initial_value_threshold must be a finite number or None, "
-                                 f"got {initial_value_threshold!r}")
-            self.best = float(initial_value_threshold)
+        threshold = check_optional_number(initial_value_threshold, "ModelCheckpoint: initial_value_threshold")
+        if threshold is not None:
+            self.best = threshold
         if save_freq != "epoch":
             # set on the instance only: fit skips per-batch hooks when no callback defines them
             self.on_train_batch_end = self._on_batch_end
