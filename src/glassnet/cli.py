@@ -134,6 +134,9 @@ def write_outputs(model, history, out, X, y, recorder=None):
 
 
 # -- predicting and inspecting --------------------------------------------------------------------
+_DECIMAL_COMMA_HINT = "; decimal commas are not read: write 0.5, not 0,5"
+
+
 def read_features(path, n_features):
     """Rows of numbers from a CSV file. A first row none of whose values is a number is a header;
     one with some numbers is data (a typo in it is an error, not a silently skipped row)."""
@@ -149,14 +152,13 @@ def read_features(path, n_features):
         if len(row) != n_features:
             hint = ""
             if any(";" in value for value in row):       # "0,5;1,5": decimal commas beside semicolons
-                hint = "; decimal commas are not read: write 0.5, not 0,5"
+                hint = _DECIMAL_COMMA_HINT
             elif len(row) == n_features + 1 and not row[-1].strip():
                 hint = "; the line ends with a separator"
             raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
                              f"features), got {len(row)}{hint}")
         if not _numeric(row):
-            hint = ("; decimal commas are not read: write 0.5, not 0,5"
-                    if _numeric([c.replace(",", ".") for c in row]) else "")
+            hint = _DECIMAL_COMMA_HINT if _numeric([c.replace(",", ".") for c in row]) else ""
             raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
     return np.array([[float(c) for c in row] for _, row in rows])
 
