@@ -53,7 +53,10 @@ class BinaryCrossentropy(Loss):
         """dL/dA of the value the fused path computes, which clips nothing: ``-y/a + (1-y)/(1-a)``
         over the number of outputs (a term with a zero coefficient is 0). Where a sigmoid output
         is exactly 0 or 1 a term is infinite, while dL/dz = (a - y) / N stays finite: that is what
-        fusing buys. ``model.trace`` shows it as the output's dA."""
+        fusing buys. ``model.trace`` shows it as the output's dA.
+
+        a : the sigmoid outputs, (n, k) or (n, ..., k); y_true : targets of the same shape (or (n,)
+        for one unit). Returns an array of ``a``'s shape and dtype."""
         y = self._targets(a, y_true)
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(y == 0, 0.0, -y / a) + np.where(y == 1, 0.0, (1 - y) / (1 - a))
@@ -138,7 +141,10 @@ class CategoricalCrossentropy(Loss):
     def output_gradient_unclipped(self, a, y_true):
         """dL/dA of the value the fused path computes, which clips nothing: ``-y / a`` per
         distribution (0 where y is 0); infinite where a softmax output underflowed to 0 under a
-        target, while dL/dz = (a - y) / n stays finite. ``model.trace`` shows it as the output's dA."""
+        target, while dL/dz = (a - y) / n stays finite. ``model.trace`` shows it as the output's dA.
+
+        a : the softmax outputs, (n, k) (or (n, ..., k) for the non-sparse loss); y_true : the
+        targets as the loss takes them. Returns an array of ``a``'s shape and dtype."""
         y = self._dense_targets(a, y_true)
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(y == 0, 0.0, -y / a)
