@@ -129,7 +129,7 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
-            self._views, self._triples = [], []
+            self._views, self._triples, self._sizes = [], [], []
             self._update_fusion()
         elif self.built:
             self.build(self.input_shape)
@@ -258,6 +258,8 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
             self._views.append((layer, key, param, grad))
             offset += value.size
         self._triples = [("params", flat_params, flat_grads)]
+        # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
+        self._sizes = [[grad.size for _, _, _, grad in self._views]]
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

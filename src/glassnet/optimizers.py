@@ -31,6 +31,9 @@ from ._validation import check_flag, check_number
 # 640 KiB, which fits the L2 cache of current x86 server cores (512 KiB-2 MiB)
 PIECE = 32768
 
+# Keras' gradient clipping arguments, which every optimizer takes (see Optimizer)
+CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
+
 # every this many steps the optimizer's state loses its subnormal values (see the module docstring)
 FLUSH_EVERY = 16
 
@@ -51,6 +54,12 @@ def pieces(*arrays):
     return [tuple(a[start:start + PIECE] for a in arrays) for start in range(0, n, PIECE)]
 
 
+def _squared_norm(a):
+    """The sum of squares of ``a``'s values, as a Python float (one BLAS dot product)."""
+    flat = a.reshape(-1)
+    return float(np.dot(flat, flat))
+
+
 def flush_subnormals(a):
     """Set the values of ``a`` (a floating ndarray of any shape) whose magnitude is below the
     smallest normal number of its dtype to 0, in place.
@@ -66,6 +75,14 @@ def flush_subnormals(a):
 class Optimizer:
     """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
 
+    Every optimizer also takes Keras' gradient clipping, at most one of: ``clipnorm`` (each weight's
+    gradient scaled down to at most this L2 norm), ``global_clipnorm`` (all gradients scaled by one
+    factor, so that their joint L2 norm is at most this: ``torch.nn.utils.clip_grad_norm_``) and
+    ``clipvalue`` (each gradient value clipped to ``[-clipvalue, clipvalue]``:
+    ``clip_grad_value_``). A gradient over the norm is multiplied by ``clip / norm``; one within it
+    is used as it is. The clipped gradients go into buffers of the optimizer's own: the layers'
+    ``grads`` keep the true gradients, for ``model.trace`` and for inspection.
+
     Every hyper-parameter named in ``hyper_parameters`` (its interval, or ``"flag"``) goes through
     the same check whenever it is set -- in the constructor, by a schedule, by hand
     (``model.optimizer.learning_rate = 1e-4``) -- and is stored as a Python float (or bool):
@@ -73,10 +90,16 @@ class Optimizer:
     attributes of the same names, and ``from_config`` passes them through the same checks.
     """
     name = None
-    hyper_parameters = {"learning_rate": "> 0"}
+    hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING}}
 
-    def __init__(self, learning_rate):
+    def __init__(self, learning_rate, **clipping):
+        unknown = sorted(set(clipping) - set(CLIPPING))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected argument {unknown[0]!r}; besides its own "
+                            f"arguments an optimizer takes {', '.join(CLIPPING)}")
         self.learning_rate = learning_rate
+        for name in CLIPPING:
+            setattr(self, name, clipping.get(name))
         self.iterations = 0
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
@@ -85,8 +108,16 @@ class Optimizer:
         interval = self.hyper_parameters.get(name)
         if interval == "flag":
             value = check_flag(value, f"{type(self).__name__}: {name}")
+        elif interval == "None or > 0" and value is None:
+            pass
         elif interval is not None:
-            value = self._check(name, value, interval)
+            value = self._check(name, value, interval.removeprefix("None or "))
+        if name in CLIPPING and value is not None:
+            # Keras' rule: two ways of clipping at once would leave the order between them to guess
+            other = next((n for n in CLIPPING if n != name and getattr(self, n, None) is not None), None)
+            if other is not None:
+                raise ValueError(f"{type(self).__name__}: give at most one of {', '.join(CLIPPING)}, "
+                                 f"got {other}={getattr(self, other)} and {name}={value}")
         elif name == "lr":        # Keras 2's name: an attribute of that name would change nothing
             raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
         super().__setattr__(name, value)
@@ -111,8 +142,16 @@ class Optimizer:
             tmp = self._scratch[key] = np.empty_like(param)
         return slots, tmp
 
-    def apply(self, triples):
+    def apply(self, triples, sizes=None):
+        """One step on ``triples``, ``(key, param, grad)`` with param and grad of one shape.
+
+        sizes : for each triple, the sizes of the weights laid end to end in its arrays (a model
+            passes all its weights as one flat buffer), which ``clipnorm`` clips one by one;
+            None: each triple is one weight.
+        """
         self.iterations += 1
+        if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
+            triples = self._clipped(triples, sizes)
         for key, param, grad in triples:
             self.update(key, param, grad)
         if self.iterations % FLUSH_EVERY == 0:
@@ -120,15 +159,65 @@ class Optimizer:
                 for state in slots.values():
                     flush_subnormals(state)
 
+    def _clipped(self, triples, sizes):
+        """``triples`` with their gradients clipped as the clipping argument says, each into a
+        buffer of its own (``key + "#clipped"``); a gradient that needs no clipping is passed on as
+        it is. See the class docstring."""
+        if self.clipvalue is not None:
+            clipped = []
+            for key, param, grad in triples:
+                buffer = self._buffer(key + "#clipped", grad)
+                np.clip(grad, -self.clipvalue, self.clipvalue, out=buffer)
+                clipped.append((key, param, buffer))
+            return clipped
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(_squared_norm(grad) for _, _, grad in triples))
+            if not norm > self.global_clipnorm:
+                return triples
+            factor = self.global_clipnorm / norm
+            clipped = []
+            for key, param, grad in triples:
+                buffer = self._buffer(key + "#clipped", grad)
+                np.multiply(grad, factor, out=buffer)
+                clipped.append((key, param, buffer))
+            return clipped
+        clipped = []
+        for i, (key, param, grad) in enumerate(triples):
+            flat = grad.reshape(-1)
+            buffer = None
+            start = 0
+            for size in ([grad.size] if sizes is None else sizes[i]):
+                piece = flat[start:start + size]
+                norm = math.sqrt(_squared_norm(piece))
+                if norm > self.clipnorm or buffer is not None:
+                    if buffer is None:          # the first weight to clip: the ones before it as they are
+                        buffer = self._buffer(key + "#clipped", grad).reshape(-1)
+                        buffer[:start] = flat[:start]
+                    if norm > self.clipnorm:
+                        np.multiply(piece, self.clipnorm / norm, out=buffer[start:start + size])
+                    else:
+                        buffer[start:start + size] = piece
+                start += size
+            clipped.append((key, param, grad if buffer is None else buffer.reshape(grad.shape)))
+        return clipped
+
+    def _buffer(self, name, like):
+        """The scratch buffer ``name``, shaped and typed like ``like``, made on first use."""
+        buffer = self._scratch.get(name)
+        if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+            buffer = self._scratch[name] = np.empty_like(like)
+        return buffer
+
     def update(self, key, param, grad):
         raise NotImplementedError
 
     def get_config(self):
-        """``{"name": ..., argument: value}`` for every argument of the constructor, read from the
-        attribute of the same name (the convention of layers' get_config too)."""
-        arguments = [p for p in inspect.signature(type(self).__init__).parameters.values()
+        """``{"name": ..., argument: value}`` for every argument of the constructor and the
+        clipping arguments, read from the attributes of the same names (the convention of layers'
+        get_config too)."""
+        arguments = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        return {"name": self.name, **{p.name: getattr(self, p.name) for p in arguments}}
+        return {"name": self.name, **{name: getattr(self, name) for name in [*arguments, *CLIPPING]}}
 
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
@@ -169,8 +258,8 @@ class SGD(Optimizer):
     name = "sgd"
     hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.momentum = momentum
         self.nesterov = nesterov
         if self.nesterov and self.momentum == 0:
@@ -207,8 +296,8 @@ class Adam(Optimizer):
     # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -242,8 +331,9 @@ class AdamW(Adam):
     # 0 is plain Adam; a negative decay would grow the weights every step
     hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 **clipping):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
         self.weight_decay = weight_decay
 
     def update(self, key, param, grad):
@@ -260,8 +350,8 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
@@ -295,8 +385,8 @@ class Adagrad(Optimizer):
     # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
     hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
 
@@ -320,8 +410,8 @@ class Adadelta(Optimizer):
     name = "adadelta"
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.rho = rho
         self.epsilon = epsilon
 

@@ -209,7 +209,7 @@ class TrainingMixin:
         loss is then non-finite, and the error names those parameters as made so by that update.)"""
         if math.isfinite(value):
             self._sync_views()
-            self.optimizer.apply(self._triples)
+            self.optimizer.apply(self._triples, self._sizes)
 
     def _check_metrics_on(self, x, y):
         """Run the metrics on the first two samples of (x, y) in inference mode: validation data
