@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import re
 import warnings
 import zipfile
 
@@ -257,6 +258,13 @@ class Marker:
         return (open, (self.path, "w"))
 
 
+def _npy_edit(data, value):
+    """The .npy bytes ``data`` with their first value set to ``value``."""
+    array = np.lib.format.read_array(io.BytesIO(data)).copy()
+    array.flat[0] = value
+    return _npy(array)
+
+
 def _edit_meta(fn):
     def edit(members):
         meta = _config(members)
@@ -319,6 +327,19 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
     "slot pair": (_edit_meta(lambda c: _set(c, ["optimizer_state", "slots", 1], c["optimizer_state"]["slots"][0])),
                   "is not a new"),
     "iterations": (_edit_meta(lambda c: _set(c, ["optimizer_state", "iterations"], -1)), "iterations"),
+    # the good file's Adam keeps m (optimizer/000) and v (optimizer/001) for the flat buffer "params"
+    "slot unknown": (_edit_meta(lambda c: _set(c, ["optimizer_state", "slots", 1], ["params", "zzz"])),
+                     r"Adam keeps the state \['m', 'v'\] \(always \['m', 'v'\]\), the file has \['m', 'zzz'\]"),
+    "slot missing": (lambda m: (m.pop("optimizer/001.npy"),
+                                _edit_meta(lambda c: c["optimizer_state"]["slots"].pop())(m)),
+                     r"Adam keeps the state .*the file has \['m'\] for 'params'"),
+    "slot nan": (lambda m: m.update({"optimizer/000.npy": _npy_edit(m["optimizer/000.npy"], np.nan)}),
+                 r"the 'm' state of 'params' holds NaN, infinite values"),
+    "slot negative": (lambda m: m.update({"optimizer/001.npy": _npy_edit(m["optimizer/001.npy"], -1.0)}),
+                      r"the 'v' state of 'params' holds NaN, infinite or negative values"),
+    # bytes, not values, buy parameters: uint8 "weights" of the right count hold a quarter of them
+    "weight bytes": (lambda m: m.update({"weights/000.npy": _npy(np.zeros((3, 6), np.uint8))}),
+                     "more parameters than the file's weights hold"),
     "bit generator": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "bit_generator"], "os.system")),
                       "unknown bit generator"),
     "rng state": (_edit_meta(lambda c: _set(c, ["rng_states", "shuffle", "state", "state"], "x")),
@@ -539,3 +560,110 @@ def test_a_checkpoint_of_a_model_with_a_custom_loss_is_refused(rng, tmp_path):
     assert list(tmp_path.iterdir()) == []
     # refused before training, as a custom metric is: no epoch was spent on a run that cannot save
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_small_file_cannot_buy_parameters_with_uint8_weights(tmp_path):
+    # a float64 model's weights declared as uint8: counted in values they would pay for eight times
+    # their bytes in parameters (and gradients) before their dtype was compared
+    n = 40_000
+    meta = {"format": "glassnet-model", "format_version": 1, "glassnet_version": gn.__version__,
+            "model": {"name": "s", "seed": 0, "dtype": "float64", "input_shape": [n // 2], "compile": None,
+                      "layers": [{"class_name": "Dense", "config": {"name": "dense", "units": 2}}]},
+            "weights": ["dense/kernel", "dense/bias"], "trainable": [True], "optimizer_state": None,
+            "rng_states": {"shuffle": None, "layers": [None]}, "epoch": None}
+    _zip(tmp_path / "amp.npz", {"config.npy": _with_config(meta), "weights/000.npy": _npy(np.zeros(n, np.uint8)),
+                                "weights/001.npy": _npy(np.zeros(2, np.uint8))})
+    with pytest.raises(ModelFileError, match=r"more parameters than the file's weights hold \(at parameter "
+                                             r"'kernel' of shape \(20000, 2\)\)"):
+        load_model(tmp_path / "amp.npz")
+
+
+class _ClippedAdam(gn.optimizers.Adam):          # keeps Adam's name "adam", another update
+    def update(self, key, param, grad):
+        super().update(key, param, np.clip(grad, -1e-3, 1e-3))
+
+
+class _Mine(gn.optimizers.SGD):
+    name = "mine"
+
+
+@pytest.mark.parametrize("optimizer, outcome", [(_ClippedAdam(), "would rebuild Adam instead"),
+                                                (_Mine(), "would not know that name")])
+def test_a_custom_optimizer_is_refused_at_save_and_before_a_checkpointed_fit(optimizer, outcome, rng, tmp_path):
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="mse", optimizer=optimizer)
+    message = (rf"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer.*{outcome}; "
+               rf"only built-in optimizers can be saved")
+    with pytest.raises(ValueError, match=message):
+        model.save(tmp_path / "m.npz")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=message):
+        model.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), epochs=2, verbose=0,
+                  callbacks=[gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")])
+    assert list(tmp_path.iterdir()) == []
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))     # no epoch spent
+
+
+class _Scale(Layer):
+    """Takes an argument but keeps Layer's get_config: cannot be saved."""
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def forward(self, x, training=False):
+        return x * self.factor
+
+    def backward(self, grad_output):
+        return grad_output * self.factor
+
+
+def test_a_checkpoint_of_a_layer_that_cannot_be_rebuilt_is_refused_before_training(rng, tmp_path):
+    model = gn.Sequential([_Scale(3.0, input_dim=2), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    before = model.get_weights()
+    with pytest.raises(TypeError, match=r"layer '_scale' \(_Scale\) takes the arguments \['factor'\]"):
+        model.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), epochs=2, verbose=0,
+                  callbacks=[gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")])
+    assert list(tmp_path.iterdir()) == []
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_non_finite_weights_or_state_are_never_written(rng, tmp_path):
+    # load_model refuses them: save_model must not write a file it cannot load
+    model = _model("relu", "sigmoid", "binary_crossentropy", OPTIMIZERS[2], "binary")
+    model.fit(*_data("binary", rng), epochs=1, verbose=0)
+    model.layers[1].params["bias"][0] = np.inf
+    with pytest.raises(ValueError, match=r"save_model: weights\[3\] \(dense_1/bias\) holds NaN or infinite"):
+        model.save(tmp_path / "m.npz")
+    model.layers[1].params["bias"][0] = 0
+    model.optimizer.slots["params"]["v"][0] = np.nan
+    with pytest.raises(ValueError, match=r"save_model: the optimizer's 'v' state of 'params' holds NaN"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_and_save_check_their_arguments(good_file, tmp_path):
+    for bad in (None, "10", 0, -5, True, 1.5):
+        with pytest.raises(ValueError, match=rf"^max_bytes: expected a positive integer \(a size in bytes\), "
+                                             rf"got {re.escape(repr(bad))}$"):
+            load_model(good_file, max_bytes=bad)
+    with pytest.raises(TypeError, match=r"^compile: expected True or False, got 'no'$"):
+        load_model(good_file, compile="no")
+    with pytest.raises(TypeError, match=r"^model: expected a glassnet Sequential, got object$"):
+        save_model(object(), tmp_path / "x.npz")
+    assert gn.save_model is save_model and "save_model" in gn.__all__
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    os.mkfifo(tmp_path / "fifo.npz")
+    with pytest.raises(ModelFileError, match=r"fifo.npz'\): not a regular file"):
+        load_model(tmp_path / "fifo.npz")
+
+
+def test_a_long_file_name_saves(good_file, tmp_path):
+    # the temporary file's name adds 18 characters: a name of 254 bytes must still save
+    path = tmp_path / ("a" * 250 + ".npz")
+    load_model(good_file).save(path)
+    assert _equal_weights(load_model(path), load_model(good_file))
+    assert sorted(os.listdir(tmp_path)) == sorted(["good.npz", path.name])

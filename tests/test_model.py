@@ -405,6 +405,23 @@ def test_a_non_finite_loss_names_the_layer_it_came_from_and_spares_the_weights(c
     assert info.value.layer is None
 
 
+def test_an_update_that_overflows_the_weights_at_the_end_of_an_epoch_is_caught_before_callbacks(rng):
+    # the loss of every batch was finite, so only a check of the weights can see that the epoch's
+    # last update overflowed them; the next epoch's loss would, but a checkpoint saves before it
+    x = 1000 * rng.standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    model = gn.Sequential([Dense(4, activation="relu", input_dim=3), Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=1e37))
+    ends = []
+    callback = gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(epoch))
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match=r"the update after epoch 1, batch 1 "
+                                                  r"made the parameters of layer dense \(Dense\) NaN or infinite"
+                                                  r" \(the loss before it was finite\)") as info:
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    assert (info.value.epoch, info.value.batch, info.value.layer) == (1, 1, "dense")
+    assert ends == [] and len(model.history.history.get("loss", [])) == 0
+
+
 def test_the_culprit_search_finds_an_infinite_z_and_changes_no_state(rng):
     # a sigmoid turns z = -inf into a finite output, and the search must not update
     # BatchNormalization's statistics a second time or advance Dropout's generator

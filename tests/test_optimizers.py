@@ -317,3 +317,16 @@ def test_momentum_raised_from_zero_during_training_starts_its_buffer(cls):
         np.testing.assert_allclose(before - param, 0.1 * grad / (np.sqrt(v) + 1e-7), rtol=1e-15)
         np.testing.assert_array_equal(opt.slots["w"]["momentum"], grad / (np.sqrt(v) + 1e-7))
     assert sorted(opt.slots["w"]) == (["momentum", "v"] if cls is optimizers.RMSprop else ["momentum"])
+
+
+@pytest.mark.parametrize("name,kwargs", [(c[0], c[1]) for c in CASES],
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_declared_slot_names_are_those_the_updates_keep(name, kwargs, rng):
+    # load_model checks a file's optimizer state against these declarations
+    opt = optimizers.OPTIMIZERS[name](**kwargs)
+    w = rng.standard_normal(5)
+    for _ in range(2):
+        opt.apply([("w", w, rng.standard_normal(5))])
+    kept = set(opt.get_state()["slots"].get("w", {}))
+    assert set(opt.always_slots) <= kept <= set(opt.slot_names)
+    assert set(opt.non_negative_slots) <= set(opt.slot_names)

@@ -73,3 +73,10 @@ def test_config_round_trip():
         config = json.loads(json.dumps(layer.get_config()))
         assert type(layer).from_config(config).get_config() == config
     assert Reshape((7, 7, -1)).get_config()["target_shape"] == [7, 7, -1]
+
+
+def test_sizes_beyond_int64_are_not_wrapped():
+    # np.prod in int64 wrapped (2**31)**2 * 4 to 0: a model file could declare such a Flatten
+    assert Flatten().output_shape((2 ** 31, 2 ** 31, 4)) == (2 ** 64,)
+    assert Reshape((-1, 2)).output_shape((2 ** 40, 2 ** 30)) == (2 ** 69, 2)
+    assert Flatten().output_shape((np.int64(2 ** 40), np.int64(2 ** 40))) == (2 ** 80,)

@@ -28,12 +28,12 @@ def __getattr__(name):
     # optional modules load on first access: glassnet.plot pulls in matplotlib only when used
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
-    if name == "load_model":
-        return importlib.import_module(".io", __name__).load_model
+    if name in ("load_model", "save_model"):         # Keras has both at the top (keras.saving)
+        return getattr(importlib.import_module(".io", __name__), name)
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 
 __all__ = ["Sequential", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "utils", "backend", "Callback", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "set_backend", "get_backend", "__version__"]
+           "load_model", "save_model", "set_backend", "get_backend", "__version__"]

@@ -1,9 +1,9 @@
 """Atomic file writes: every file glassnet writes (model files, plots, CSV tables) appears whole or not
 at all.
 
-The bytes go to a new temporary file in the target's folder (``.NAME.<hex>.tmp``), are flushed to
-the disk, and the file is then renamed onto the target (``os.replace``: atomic on POSIX and Windows
-within one folder). What is guaranteed:
+The bytes go to a new temporary file in the target's folder (``.NAME.<hex>.tmp``, NAME cut to 100
+bytes), are flushed to the disk, and the file is then renamed onto the target (``os.replace``:
+atomic on POSIX and Windows within one folder). What is guaranteed:
 
 * the target is never half written: a kill or a power cut at any point leaves the previous file
   (or none) or the new one, whole, so a reader never sees half a file;
@@ -35,7 +35,10 @@ def write_atomically(path, write):
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
     directory, name = os.path.split(target)
     _check_folder(path, directory)
-    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    # the name shortened (to 100 bytes of UTF-8): a target name near the file system's limit of 255
+    # bytes must not fail on the 18 characters the temporary name adds
+    short = name.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
+    tmp = os.path.join(directory, f".{short}.{secrets.token_hex(6)}.tmp")
     try:
         # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

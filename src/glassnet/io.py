@@ -36,10 +36,12 @@ what the file actually holds, so a small file cannot make ``load_model`` allocat
 import json
 import math
 import os
+import stat
 
 import numpy as np
 
 from . import backend, losses, metrics, optimizers
+from ._validation import check_flag
 from ._atomic import write_atomically
 from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
                          read_config, read_header)
@@ -63,6 +65,8 @@ def save_model(model, path, epoch=None):
     >>> model.save("moons.npz")                   # doctest: +SKIP
     >>> same = glassnet.load_model("moons.npz")   # doctest: +SKIP
     """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a glassnet Sequential, got {type(model).__name__}")
     path = _fspath(path)
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0):
         raise ValueError(f"epoch: expected a non-negative integer or None, got {epoch!r}")
@@ -71,15 +75,22 @@ def save_model(model, path, epoch=None):
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
     arrays, meta = {"config": None}, _metadata(model, epoch)     # config first, for people who unzip
-    for i, w in enumerate(model.get_weights() if model.built else []):
+    for i, (name, w) in enumerate(zip(meta["weights"], model.get_weights() if model.built else [])):
+        if not np.isfinite(w).all():      # load_model refuses such weights: never write a file it cannot load
+            raise ValueError(f"save_model: weights[{i}] ({name}) holds NaN or infinite values, which "
+                             f"load_model refuses; the training that made them diverged (see NonFiniteError)")
         arrays[f"weights/{i:03d}"] = w
     state = model.optimizer.get_state() if model.optimizer is not None else None
     if state is not None:
         slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
         meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
                                    "slots": [[key, name] for key, name, _ in slots]}
-        for i, (_, _, a) in enumerate(slots):
-            arrays[f"optimizer/{i:03d}"] = backend.to_numpy(a)
+        for i, (key, name, a) in enumerate(slots):
+            a = backend.to_numpy(a)
+            if not np.isfinite(a).all():
+                raise ValueError(f"save_model: the optimizer's {name!r} state of {key!r} holds NaN or "
+                                 f"infinite values, which load_model refuses")
+            arrays[f"optimizer/{i:03d}"] = a
     try:
         text = json.dumps(meta, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
@@ -99,10 +110,24 @@ def _fspath(path):
     return os.fspath(path)
 
 
+def check_saveable(model):
+    """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
+    without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent."""
+    _check_loss_saveable(model)
+    _check_metrics_saveable(model)
+    _check_optimizer_saveable(model)
+    try:
+        config = json.loads(json.dumps(model.get_config()))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
+    _check_layers_rebuildable(model, config)
+
+
 def _metadata(model, epoch):
     from . import __version__
     _check_loss_saveable(model)
     _check_metrics_saveable(model)
+    _check_optimizer_saveable(model)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": model.get_config(),
             "weights": _weight_names(model) if model.built else [],
@@ -151,6 +176,26 @@ def _check_metrics_saveable(model):
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
                              f"(model.get_weights())")
+
+
+def _check_optimizer_saveable(model):
+    """Refuse an optimizer that load_model could not rebuild as itself: the file records it by its
+    ``name`` and constructor arguments, and loading looks the name up in ``optimizers.OPTIMIZERS``.
+    A subclass keeps its parent's name (loading would silently give the parent's update) unless it
+    names itself, and then loading would not know the name."""
+    optimizer = model.optimizer
+    if optimizer is None:
+        return
+    known = optimizers.OPTIMIZERS.get(optimizer.name)
+    if type(optimizer) is known:
+        return
+    outcome = ("load_model would not know that name" if known is None else
+               f"load_model would rebuild {known.__name__} instead")
+    raise ValueError(f"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer, so the "
+                     f"file could not be loaded as saved: the file records it by its name "
+                     f"{optimizer.name!r:.80}, and {outcome}; only built-in optimizers can be saved: "
+                     f"compile with one of {sorted(optimizers.OPTIMIZERS)} (each takes clipnorm, "
+                     f"global_clipnorm or clipvalue), or save the weights only (model.get_weights())")
 
 
 def _check_layers_rebuildable(model, config):
@@ -219,6 +264,13 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
     keep, such as whether the file recorded its epoch at all)."""
     path = _fspath(path)              # an int would open a file descriptor: refuse it here
+    compile = check_flag(compile, "compile")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
+        raise ValueError(f"max_bytes: expected a positive integer (a size in bytes), got {max_bytes!r}")
+    # a FIFO or a device would block open() or read() forever, waiting for a writer: refuse anything
+    # but a regular file first (a missing file still raises the OSError open() raises)
+    if os.path.exists(path) and not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise ModelFileError(f"load_model({path!r}): not a regular file")
     with open(path, "rb") as f:
         try:
             return _load(f, compile, max_bytes)
@@ -249,7 +301,12 @@ def _load(f, compile, max_bytes):
         if set(infos) != expected:
             raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
         headers = {name: read_header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
-        budget = sum(math.prod(headers[f"weights/{i:03d}.npy"][0]) for i in range(n_weights))
+        # the parameters the file's weight bytes can hold in the model's dtype: counted in values,
+        # uint8 "weights" for a float64 model would buy eight times their size in parameters (and
+        # their gradients) before their dtype is compared (a 38 MiB file allocated 921 MiB)
+        itemsize = 8 if meta["model"].get("dtype") == "float64" else 4
+        budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
+                     (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
         model = _build(meta["model"], budget)
         weights = []
         if model.built:
@@ -347,7 +404,20 @@ def _restore_optimizer(model, npz, headers, state):
                 or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
             raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
         restored[pair[0]][pair[1]] = read_array(npz, headers, f"optimizer/{i:03d}", params[pair[0]])
-    model.optimizer.set_state({"iterations": iterations, "slots": restored})
+    optimizer = model.optimizer
+    for key, named in restored.items():
+        # a slot the optimizer does not know would be kept and never used, and one it always keeps
+        # but the file lacks would silently restart at zero: either way not the saved run
+        if not set(optimizer.always_slots) <= set(named) <= set(optimizer.slot_names):
+            raise ModelFileError(f"optimizer_state: {type(optimizer).__name__} keeps the state "
+                                 f"{list(optimizer.slot_names)} (always {list(optimizer.always_slots)}), "
+                                 f"the file has {sorted(named)!r:.200} for {key!r:.100}")
+        for name, a in named.items():
+            if not np.isfinite(a).all() or (name in optimizer.non_negative_slots and (a < 0).any()):
+                raise ModelFileError(f"optimizer_state: the {name!r} state of {key!r:.100} holds NaN, "
+                                     f"infinite{' or negative' if name in optimizer.non_negative_slots else ''} "
+                                     f"values")
+    optimizer.set_state({"iterations": iterations, "slots": restored})
 
 
 def _restore_rngs(model, states):

@@ -91,6 +91,9 @@ class Optimizer:
     """
     name = None
     hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING}}
+    # the state arrays an update may keep per key; those every step creates; those that are sums of
+    # squares (never negative). load_model checks a file's optimizer state against them
+    slot_names, always_slots, non_negative_slots = (), (), ()
 
     def __init__(self, learning_rate, **clipping):
         unknown = sorted(set(clipping) - set(CLIPPING))
@@ -256,6 +259,7 @@ class SGD(Optimizer):
     starts its buffer as that step's gradient.
     """
     name = "sgd"
+    slot_names = ("momentum",)
     hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
@@ -293,6 +297,8 @@ class Adam(Optimizer):
     ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
     Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
     name = "adam"
+    slot_names = always_slots = ("m", "v")
+    non_negative_slots = ("v",)
     # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
 
@@ -348,6 +354,7 @@ class RMSprop(Optimizer):
     Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
     (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps)."""
     name = "rmsprop"
+    slot_names, always_slots, non_negative_slots = ("v", "momentum"), ("v",), ("v",)
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **clipping):
@@ -382,6 +389,7 @@ class Adagrad(Optimizer):
     (the accumulator starts at 0.1). Epsilon is added after the square root, as PyTorch adds it;
     Keras adds it inside (``sqrt(s + epsilon)``)."""
     name = "adagrad"
+    slot_names = always_slots = non_negative_slots = ("sum",)
     # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
     hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
 
@@ -408,6 +416,7 @@ class Adadelta(Optimizer):
     ``param -= lr d``. Defaults are the paper's and PyTorch's (lr 1.0, rho 0.9, eps 1e-6): Keras 3's
     lr of 0.001 barely moves a network."""
     name = "adadelta"
+    slot_names = always_slots = non_negative_slots = ("v", "u")
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **clipping):

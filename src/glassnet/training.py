@@ -223,6 +223,17 @@ class TrainingMixin:
         w = check_sample_weight(sample_weight, y.shape[0], self.dtype)
         return combine(y, w, self._class_weight_table(class_weight))
 
+    def _check_parameters_finite(self, epoch, batch):
+        """Raise NonFiniteError if the update after (0-based) ``epoch``, ``batch`` left a trained
+        parameter NaN or infinite, naming the first layer that holds one."""
+        if not self._triples or bool(np.isfinite(self._triples[0][1]).all()):
+            return
+        culprit = next(layer for layer in self.layers
+                       if any(not np.isfinite(p).all() for p in layer.params.values()))
+        raise NonFiniteError(f"training stopped: the update after epoch {epoch + 1}, batch {batch + 1} "
+                             f"made the parameters of {culprit.describe()} NaN or infinite (the loss before "
+                             f"it was finite). {_HINT}", epoch + 1, batch + 1, culprit.name)
+
     def _raise_non_finite(self, value, x, epoch, batch):
         """Name the first layer whose parameters, pre-activation ``z`` or output stopped being finite.
 
@@ -419,6 +430,10 @@ class TrainingMixin:
                     # MNIST images through the CNN (44 MiB in batches of 256)
                     values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
                     logs.update(zip(val_keys, map(float, values)))
+                # each batch's loss is checked before its update, so an update that overflows the
+                # weights shows in the next batch's loss; the epoch's last one is checked here,
+                # before a callback saves the weights (one pass over them an epoch)
+                self._check_parameters_finite(epoch, b)
                 hooks.call("on_epoch_end", epoch, logs)
                 interrupt.check()             # one held during validation or a checkpoint's save
                 if self.stop_training:

@@ -189,11 +189,10 @@ class ModelCheckpoint(Callback):
         self._epoch, self._batches = 0, 0
 
     def on_train_begin(self, logs=None):
-        # what save_model would refuse at the first save (a custom loss or metric function),
-        # refused before the first epoch is spent
-        from ..io import _check_loss_saveable, _check_metrics_saveable   # here: io imports the model, which imports us
-        _check_loss_saveable(self.model)
-        _check_metrics_saveable(self.model)
+        # what save_model would refuse at the first save (a custom loss, metric function or
+        # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
+        from ..io import check_saveable   # here: io imports the model, which imports us
+        check_saveable(self.model)
         self._check_fields_logged()
 
     def _check_fields_logged(self):

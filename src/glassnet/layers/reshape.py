@@ -3,6 +3,8 @@
 Both return views when the input is contiguous, so they cost nothing; ``backward`` reshapes the
 gradient back to the shape the input had.
 """
+import math
+
 import numpy as np
 
 from .base import Layer
@@ -19,7 +21,7 @@ class Flatten(Layer):
     """
 
     def output_shape(self, input_shape):
-        return (int(np.prod(input_shape, dtype=np.int64)),)
+        return (math.prod(int(d) for d in input_shape),)
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
@@ -64,8 +66,8 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in target)      # Python ints: get_config is JSON
 
     def output_shape(self, input_shape):
-        size = int(np.prod(input_shape, dtype=np.int64))
-        known = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
+        size = math.prod(int(d) for d in input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
         if (-1 in self.target_shape and size % known) or (-1 not in self.target_shape and size != known):
             raise ValueError(f"{self.describe()}: cannot reshape input samples of shape "
                              f"{tuple(input_shape)} ({size} values) to {self.target_shape}")
