@@ -294,6 +294,11 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
     "wrong format": (_edit_meta(lambda c: c.update(format="keras")), "'format'"),
     "newer version": (_edit_meta(lambda c: c.update(format_version=2)), "newer glassnet"),
     "missing key": (_edit_meta(lambda c: c.pop("rng_states")), "missing keys"),
+    # names reach the terminal of whoever runs `glassnet info` on a file: no escape sequences
+    "escape in a name": (_edit_meta(lambda c: _set(c, ["model", "name"], "x\x1b[2J\x1b]0;PWNED\x07")),
+                         "name: expected a non-empty string without control characters"),
+    "list as a name": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "config", "name"], ["a"])),
+                       "Dense: name: expected a non-empty string"),
     "unknown layer": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "class_name"], "os.system")),
                       "unknown layer class 'os.system'"),
     "bad layer argument": (_edit_meta(lambda c: _set(c, ["model", "layers", 0, "config", "evil"], 1)),

@@ -1048,3 +1048,23 @@ def test_integer_labels_for_categorical_crossentropy_point_to_the_sparse_loss(sh
     with pytest.raises(ValueError, match=r"expected targets of shape \(n_samples, 3\).*use "
                                          r"loss='sparse_categorical_crossentropy' or one-hot encode them"):
         model.fit(rng.standard_normal((6, 2)), labels, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", -1, True, [1]])
+def test_seeds_are_checked_where_they_are_given(bad):
+    # numpy's own error came at build, for a float: "SeedSequence expects int or sequence of ints"
+    with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer or None, got"):
+        gn.Sequential(seed=bad)
+    for layer in (Dense, gn.layers.Dropout):
+        with pytest.raises(ValueError, match=rf"^{layer.__name__}: seed: expected a non-negative integer or None"):
+            layer(0.5 if layer is gn.layers.Dropout else 3, seed=bad)
+    assert Dense(3, seed=np.int64(4)).seed == 4 and type(Dense(3, seed=np.int64(4)).seed) is int
+
+
+@pytest.mark.parametrize("bad", ["", "a\nb", "dense\x1b[31m", ["a"], 3])
+def test_names_are_non_empty_strings_without_control_characters(bad):
+    with pytest.raises(ValueError, match=r"^name: expected a non-empty string without control characters"):
+        gn.Sequential(name=bad)
+    with pytest.raises(ValueError, match=r"^Dense: name: expected a non-empty string without control"):
+        Dense(3, name=bad)
+    assert Dense(3, name="première/couche").name == "première/couche"

@@ -84,6 +84,28 @@ def check_non_negative_int(value, name):
     return int(value)
 
 
+def check_seed(value, name="seed"):
+    """A seed as an int (or None): a non-negative integer, as numpy's generators take. Checked
+    where it is given, not where numpy first reads it (a float seed failed at build, in numpy's words)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer or None, got {value!r:.100}")
+    return int(value)
+
+
+def check_name(value, name="name"):
+    """A model's or a layer's name: a non-empty string without control characters (None: the
+    caller picks one). The name is printed by ``summary`` and ``glassnet info`` and keys a model
+    file's weights: a list would fail as a dict key, and terminal escapes in a file's names would
+    reach the terminal of whoever inspects it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise ValueError(f"{name}: expected a non-empty string without control characters, got {value!r:.100}")
+    return value
+
+
 def check_fraction(value, name):
     """A number in [0, 1) (NumPy numbers too, not bools): a share of the samples."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \

@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from . import backend, losses, metrics as metrics_module, optimizers
-from ._validation import check_flag
+from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .layers import Layer
@@ -54,10 +54,8 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
-        self.name = name
+        self.seed = check_seed(seed)
+        self.name = check_name(name)
         # one root of randomness: streams for shuffling (0,) and for each layer (1, i)
         self._entropy = np.random.SeedSequence(self.seed).entropy
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(0,)))

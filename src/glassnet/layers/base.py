@@ -47,7 +47,7 @@ import warnings
 import numpy as np
 
 from .. import backend, initializers
-from .._validation import check_positive_int
+from .._validation import check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
 
@@ -105,10 +105,10 @@ class Layer:
             input_shape = (check_positive_int(input_dim, f"{type(self).__name__}: input_dim"),)
         if input_shape is not None:
             input_shape = _sample_shape(input_shape, type(self).__name__)
-        self.name = name
+        self.name = check_name(name, f"{type(self).__name__}: name")
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed, f"{type(self).__name__}: seed")
         # a numpy Generator for initial weights and any random draws (Dropout's masks): a model sets
         # it for a layer given no seed; a seeded layer has its own from the start, so that a layer of
         # yours that draws in forward finds self.rng there even without parameters
