@@ -717,3 +717,23 @@ def test_checkpoint_verbose_lines_match_keras(save_best_only, tmp_path, capsys):
                                                        verbose=1), stub, CHECKPOINT_SCRIPT)
     # Keras starts every line with a newline, to step off its progress bar
     assert ours.splitlines() == [line for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_flags_given_as_strings_are_refused_not_read_as_true():
+    # "False" is a non-empty string, so True to Python: it would restore weights or save only the best
+    with pytest.raises(TypeError, match=r"^EarlyStopping: restore_best_weights: expected True or False, got 'False'"):
+        gn.callbacks.EarlyStopping(restore_best_weights="False")
+    with pytest.raises(TypeError, match=r"^ModelCheckpoint: save_best_only: expected True or False, got 'False'"):
+        gn.callbacks.ModelCheckpoint("m.npz", save_best_only="False")
+    assert gn.callbacks.EarlyStopping(restore_best_weights=np.bool_(True)).restore_best_weights is True
+
+
+def test_return_dict_must_be_a_flag(rng):
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+    model.compile("mse")
+    x, y = rng.standard_normal((4, 2)), rng.standard_normal(4)
+    weights = model.get_weights()
+    for call in (model.evaluate, model.train_on_batch, model.test_on_batch):
+        with pytest.raises(TypeError, match=r"^return_dict: expected True or False, got 'no'"):
+            call(x, y, return_dict="no")
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))    # refused before the step

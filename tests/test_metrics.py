@@ -191,3 +191,29 @@ def test_a_metric_that_does_not_fit_fails_before_any_update(rng):
     with pytest.raises(ValueError, match="targets above 1"):
         model.fit(x, np.eye(3)[y], validation_data=(x, 2 * np.eye(3)[y]), verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_metric_function_returning_per_sample_values_is_averaged_as_in_keras(rng):
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 1))
+
+    def per_sample(y_true, y_pred):
+        return np.abs(y_pred - y_true).ravel()
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=3)], seed=0, dtype="float64")
+    model.compile("mse", metrics=[per_sample, "mae"])
+    loss, averaged, mae = model.evaluate(x, y)
+    assert averaged == pytest.approx(mae, rel=1e-12)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)      # batches of 4 and 2
+    assert np.isfinite(history.history["per_sample"]).all()
+
+
+@pytest.mark.parametrize("result", [None, "0.5", [0.5], np.array([], np.float32), True])
+def test_a_metric_function_that_returns_no_number_is_named(result, rng):
+    def broken(y_true, y_pred):
+        return result
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=3)], seed=0)
+    model.compile("mse", metrics=[broken])
+    for call in (lambda: model.evaluate(rng.standard_normal((6, 3)), np.zeros(6)),
+                 lambda: model.fit(rng.standard_normal((6, 3)), np.zeros(6), verbose=0)):
+        with pytest.raises(TypeError, match=r"^metric 'broken': expected a number, or an array of per-sample "
+                                            r"values \(averaged, as Keras does\), got"):
+            call()

@@ -5,9 +5,12 @@ gradients, no update. Kept apart from training.py, whose checks and loss helpers
 each file reads in one sitting.
 """
 import math
+import numbers
+
+import numpy as np
 
 from . import backend
-from ._validation import check_positive_int, check_verbose
+from ._validation import check_flag, check_positive_int, check_verbose
 from .weighting import check_sample_weight
 
 
@@ -24,6 +27,18 @@ def _own(out, x):
     return out.copy() if backend.get_array_module(out).may_share_memory(out, x) else out
 
 
+def _metric_number(value, name):
+    """A metric function's result as a number: a number as it is; an array of per-sample values
+    averaged, as Keras averages what a metric function returns; anything else a TypeError naming
+    the metric (None, a string: it failed later as "unsupported operand type(s) for *")."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return value
+    if hasattr(value, "dtype") and hasattr(value, "mean") and value.dtype.kind in "iuf" and value.size:
+        return float(value.mean())
+    raise TypeError(f"metric {name!r}: expected a number, or an array of per-sample values (averaged, as "
+                    f"Keras does), got {type(value).__name__} {value!r:.80}")
+
+
 class InferenceMixin:
 
     def _auto_batch_size(self):
@@ -37,15 +52,16 @@ class InferenceMixin:
         return max(1, AUTO_CHUNK_NUMBERS // largest)
 
     def _metric_values(self, y, out):
-        """Each compiled metric on targets ``y`` and outputs ``out``, called as ``f(y_true, y_pred)``."""
-        return [fn(y, out) for _, fn in self.metrics]
+        """Each compiled metric on targets ``y`` and outputs ``out``, called as ``f(y_true, y_pred)``,
+        as a number (see ``_metric_number``)."""
+        return [_metric_number(fn(y, out), name) for name, fn in self.metrics]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
         metrics, the list with them, a dict {"loss": ..., metric name: ...} with ``return_dict``.
         Python floats, whatever a metric function returned (a NumPy scalar prints as np.float64(...))."""
         values = [float(v) for v in values]
-        if return_dict:
+        if check_flag(return_dict, "return_dict"):
             return dict(zip(["loss", *(name for name, _ in self.metrics)], values))
         return values if self.metrics else values[0]
 
@@ -78,6 +94,7 @@ class InferenceMixin:
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
+        return_dict = check_flag(return_dict, "return_dict")        # before the work, not after it
         x, y = self._prepare_xy(x, y, cast=False)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         values = self._evaluate_arrays(x, y, batch_size, w)

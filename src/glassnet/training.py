@@ -449,6 +449,7 @@ class TrainingMixin:
         0.6931
         """
         self._require_compiled("train_on_batch")
+        return_dict = check_flag(return_dict, "return_dict")       # before the update, not after it
         self._apply_trainable_flags()
         self._check_optimizer()
         x, y = self._prepare_xy(x, y)

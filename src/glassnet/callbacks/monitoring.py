@@ -3,7 +3,7 @@ import math
 import os
 import string
 
-from .._validation import check_number
+from .._validation import check_flag, check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, improved, is_integer, missing_monitor, resolve_mode,
                    validation_hint)
@@ -65,7 +65,7 @@ class EarlyStopping(Callback):
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
         self.min_delta = check_number(min_delta, "EarlyStopping: min_delta", ">= 0")
         self.monitor, self.baseline = monitor, check_optional_number(baseline, "EarlyStopping: baseline")
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = check_flag(restore_best_weights, "EarlyStopping: restore_best_weights")
         self.verbose = check_callback_verbose(verbose, "EarlyStopping")
         self.start_from_epoch = check_non_negative_int(start_from_epoch, "start_from_epoch",
                                                        "EarlyStopping")
@@ -176,7 +176,8 @@ class ModelCheckpoint(Callback):
                 raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number of "
                                  f"batches, got {save_freq!r}")
             save_freq = int(save_freq)
-        self.monitor, self.save_best_only, self.save_freq = monitor, bool(save_best_only), save_freq
+        self.monitor, self.save_freq = monitor, save_freq
+        self.save_best_only = check_flag(save_best_only, "ModelCheckpoint: save_best_only")
         self.verbose = check_callback_verbose(verbose, "ModelCheckpoint")
         self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
