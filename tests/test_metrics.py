@@ -217,3 +217,48 @@ def test_a_metric_function_that_returns_no_number_is_named(result, rng):
         with pytest.raises(TypeError, match=r"^metric 'broken': expected a number, or an array of per-sample "
                                             r"values \(averaged, as Keras does\), got"):
             call()
+
+
+def test_accuracy_refuses_regression_targets_for_one_output(rng):
+    # targets 3.2 and outputs 2.9 are both "class 1" at a 0.5 threshold: accuracy 1.0 for a
+    # regression model (Keras counts them as wrong); neither is a class
+    x = rng.standard_normal((6, 3))
+    model = gn.Sequential([Dense(1, input_dim=3)], seed=0)
+    for metric in ("accuracy", "binary_accuracy"):
+        model.compile("mse", metrics=[metric])
+        for call in (lambda: model.evaluate(x, 3 * x[:, 0]), lambda: model.fit(x, 3 * x[:, 0], verbose=0)):
+            with pytest.raises(ValueError, match=rf"^y: the metric '{metric}' counts targets as classes 0 and 1, "
+                                                 rf"got values from .* for a regression model, use 'mae' or 'mse'"):
+                call()
+    model.compile("mse", metrics=["accuracy"])
+    assert 0 <= model.evaluate(x, (x[:, 0] > 0).astype(float))[1] <= 1      # 0/1 targets: fine
+
+
+def test_sparse_categorical_accuracy_takes_keras_label_shapes_and_names_itself():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], np.float32)
+    f = metrics.METRICS["sparse_categorical_accuracy"]
+    assert f(np.array([0, 2]), p) == f(np.array([[0], [2]]), p) == 0.5
+    assert metrics.METRICS["accuracy"](np.array([[0], [1]]), p) == 1.0
+    with pytest.raises(ValueError, match=r"^sparse_categorical_accuracy: expected one-hot targets of shape "
+                                         r"\(2, 3\) or labels of shape \(2,\), got shape \(2, 2\)"):
+        f(np.zeros((2, 2)), p)
+
+
+def test_a_sparse_loss_called_directly_refuses_labels_out_of_range():
+    # fit checks labels once; a direct call indexed with -1 picked the last class, silently
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]], np.float32)
+    scce = losses.get("sparse_categorical_crossentropy")
+    for labels in ([0, -1], [0, 3]):
+        for call in (scce, scce.gradient):
+            with pytest.raises(ValueError, match=r"^sparse_categorical_crossentropy: labels must lie in "
+                                                 r"\[0, 3\) for 3 outputs, got values from"):
+                call(p, np.array(labels))
+    assert scce(p, np.array([0, 1])) == pytest.approx(-np.log([0.7, 0.8]).mean(), rel=1e-6)
+
+
+def test_compile_and_sequential_name_a_dict_of_metrics_and_a_single_layer():
+    with pytest.raises(TypeError, match=r"^metrics: expected a list such as \['accuracy'\], got a dict"):
+        gn.Sequential([Dense(1, input_dim=2)]).compile("mse", metrics={"out": "acc"})
+    with pytest.raises(TypeError, match=r"^layers: expected a list of layers, got a single Dense: "
+                                        r"write Sequential\(\[Dense\(...\)\]\)"):
+        gn.Sequential(Dense(1))

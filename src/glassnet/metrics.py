@@ -23,20 +23,28 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return np.count_nonzero((y_pred > threshold) == (y_true > threshold)) / y_pred.size
 
 
-def categorical_accuracy(y_true, y_pred):
+def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
     """Fraction of positions whose argmax over the last axis matches.
 
     y_pred : (n, ..., k) class scores, e.g. (n, k) or an image's (n, H, W, k);
-    y_true : one-hot targets of the same shape, or integer labels of shape (n, ...).
+    y_true : one-hot targets of the same shape, or integer labels of shape (n, ...) or, as Keras
+    takes them, (n, ..., 1).
     """
     predicted = row_argmax(y_pred)
     y_true = backend.get_array_module(y_pred).asarray(y_true)
     if y_true.shape == y_pred.shape:
         y_true = row_argmax(y_true)
+    elif y_true.shape == (*predicted.shape, 1):
+        y_true = y_true[..., 0]
     elif y_true.shape != predicted.shape:
-        raise ValueError(f"categorical_accuracy: expected one-hot targets of shape {tuple(y_pred.shape)} "
+        raise ValueError(f"{caller}: expected one-hot targets of shape {tuple(y_pred.shape)} "
                          f"or labels of shape {tuple(predicted.shape)}, got shape {tuple(y_true.shape)}")
     return np.count_nonzero(predicted == y_true) / predicted.size
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """``categorical_accuracy`` under Keras' name for integer labels (its errors name this one)."""
+    return categorical_accuracy(y_true, y_pred, "sparse_categorical_accuracy")
 
 
 def accuracy(y_true, y_pred):
@@ -93,7 +101,7 @@ class LossMetric:
 
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
-    "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": categorical_accuracy,
+    "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
     "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
 }

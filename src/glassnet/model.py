@@ -68,6 +68,9 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         self.history = None           # the last fit's History (Keras' model.history)
+        if isinstance(layers, Layer):         # Sequential(Dense(1)): "'Dense' object is not iterable"
+            raise TypeError(f"layers: expected a list of layers, got a single {type(layers).__name__}: "
+                            f"write Sequential([{type(layers).__name__}(...)])")
         for layer in layers or []:
             self.add(layer)
 
@@ -295,6 +298,9 @@ class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
 
         A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, or a function
         ``f(y_true, y_pred) -> float``, logged under its ``__name__``."""
+        if isinstance(metrics, dict):        # Keras' per-output dict: iterating it would read its keys
+            raise TypeError(f"metrics: expected a list such as ['accuracy'], got a dict {metrics!r:.80} "
+                            f"(Keras' per-output dict is for models with several outputs)")
         if metrics is not None and (isinstance(metrics, str) or not hasattr(metrics, "__iter__")):
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         metrics = [metrics_module.get(m) for m in (metrics or [])]

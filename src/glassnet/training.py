@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import backend, blas
+from . import backend, blas, metrics
 from ._interrupt import DeferredInterrupt
 from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
@@ -100,7 +100,21 @@ class TrainingMixin:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                              f"{x.shape[0]} and {y.shape[0]}")
-        return x, self._prepare_targets(y, yname)
+        y = self._prepare_targets(y, yname)
+        self._check_accuracy_targets(y, yname)
+        return x, y
+
+    def _check_accuracy_targets(self, y, name):
+        """Refuse targets outside [0, 1] for a binary accuracy (one output unit): it thresholds
+        targets and outputs alike at 0.5, so a regression model's targets of 3.2 and outputs of 2.9
+        would count as right (Keras, which compares targets with the thresholded outputs, counts
+        them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
+        if self.output_shape[-1] != 1 or not y.size or y.dtype.kind not in "iuf":
+            return
+        binary = [metric for metric, fn in self.metrics if fn in (metrics.accuracy, metrics.binary_accuracy)]
+        if binary and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
+                             f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
 
     def _prepare_targets(self, y, name):
         """The loss's own check of ``y``. A model whose output samples have several axes (one that

@@ -200,6 +200,12 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             raise ValueError(f"{self.name}: expected integer class labels of shape ({n},), got "
                              f"{y_true.dtype} of shape {tuple(y_true.shape)}; one-hot targets go "
                              f"with 'categorical_crossentropy'")
+        # a label of -1 would pick the last class through NumPy's negative indexing, silently
+        # (fit checks its labels once, in prepare_targets; this is the check of a direct call)
+        k = y_pred.shape[-1]
+        if n and (int(y_true.min()) < 0 or int(y_true.max()) >= k):
+            raise ValueError(f"{self.name}: labels must lie in [0, {k}) for {k} outputs, got values "
+                             f"from {int(y_true.min())} to {int(y_true.max())}")
         return y_true
 
     @staticmethod
