@@ -96,6 +96,9 @@ def test_cnn_mnist(tmp_path, capsys):
     assert results["params"] == (3 * 3 * 1 * 8 + 8) + (3 * 3 * 8 * 16 + 16) + (5 * 5 * 16 * 10 + 10)
     assert results["seconds_per_epoch"] > 0 and [r["seed"] for r in results["seeds"]] == [0]
     assert "Total params: 5,258" in results["summary"] and "(None, 5, 5, 16)" in results["summary"]
+    # docs/examples.md shows this summary as printed (less the padding at the ends of lines)
+    printed = "\n".join(line.rstrip() for line in results["summary"].splitlines())
+    assert f"```text\n{printed}\n```" in (EXAMPLES.parent / "docs" / "examples.md").read_text(encoding="utf-8")
     assert "after 3 epochs" in capsys.readouterr().out
     assert_pngs(tmp_path, "learning_curve.png", "confusion_matrix.png")
 

@@ -292,3 +292,10 @@ def _recorded():
     recorder = plot.BoundaryRecorder(np.eye(2), [0, 1], every=1, resolution=5)
     recorder.frames.append((1, np.zeros((5, 5), np.float32), {}))
     return recorder
+
+
+def test_an_unknown_image_suffix_is_named_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"^path: cannot write '.*curve.xyz': the suffix .xyz is not an image "
+                                         r"format matplotlib writes; use one of .*\.png"):
+        plot.learning_curve({"loss": [1.0, 0.5]}, tmp_path / "curve.xyz")
+    assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ from .utils import to_categorical
 
 __version__ = "0.1.0"
 
-_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask"}
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace"}
 
 
 def __getattr__(name):

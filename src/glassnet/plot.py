@@ -44,6 +44,10 @@ def _new_figure(caller, figsize):
 def _save_figure(fig, path):
     # The format follows the suffix (".png", ".svg", ".pdf"); no suffix means PNG.
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    known = fig.canvas.get_supported_filetypes()
+    if fmt not in known:            # matplotlib's own error names neither the argument nor the path
+        raise ValueError(f"path: cannot write {os.fspath(path)!r}: the suffix .{fmt} is not an image format "
+                         f"matplotlib writes; use one of {', '.join('.' + k for k in sorted(known))}")
     write_atomically(path, lambda fh: fig.savefig(fh, format=fmt, dpi=fig.dpi))
 
 

@@ -9,6 +9,9 @@ from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals,
 from .base import Loss
 
 class BinaryCrossentropy(Loss):
+    """``-mean(y log p + (1 - y) log(1 - p))`` over all n * k outputs, p clipped to [1e-7, 1 - 1e-7]
+    as Keras clips it; targets in [0, 1], (n, k) or (n,) for one unit. After a sigmoid output it is
+    fused: the value from the logits, ``log(1 + e^z) - z y``, and dL/dz = (p - y) / (n k)."""
     name = "binary_crossentropy"
     fuses = "sigmoid"
 

@@ -5,7 +5,10 @@ import numpy as np
 from ._numerics import _per_sample
 from .base import Loss
 
+
 class MeanSquaredError(Loss):
+    """Keras' ``mse``: the mean of ``(y_pred - y_true)^2`` over all n * k values; its gradient is
+    ``2 (y_pred - y_true) / (n k)``. y_pred, y_true: (n, k) ((n,) targets for one unit)."""
     name = "mse"
 
     def __call__(self, y_pred, y_true):
@@ -47,6 +50,8 @@ class SquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
+    """Keras' ``mae``: the mean of ``|y_pred - y_true|`` over all n * k values; its gradient is
+    ``sign(y_pred - y_true) / (n k)`` (0 where they are equal, as PyTorch's L1 loss)."""
     name = "mae"
 
     def __call__(self, y_pred, y_true):
