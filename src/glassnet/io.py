@@ -40,13 +40,14 @@ import stat
 
 import numpy as np
 
-from . import backend, losses, metrics, optimizers
+from . import backend, optimizers
 from ._validation import check_flag
 from ._atomic import write_atomically
+from ._saveable import check_saveable
 from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
                          read_config, read_header)
 from .errors import ModelFileError
-from .layers.base import LAYERS, Layer, own_arguments
+from .layers.base import LAYERS
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
@@ -95,7 +96,6 @@ def save_model(model, path, epoch=None):
         text = json.dumps(meta, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
-    _check_layers_rebuildable(model, json.loads(text)["model"])
     arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     for name, a in arrays.items():       # what load_model will accept: never an object array
         if a.dtype.hasobject or a.dtype.kind not in "biuf":
@@ -110,24 +110,9 @@ def _fspath(path):
     return os.fspath(path)
 
 
-def check_saveable(model):
-    """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
-    without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent."""
-    _check_loss_saveable(model)
-    _check_metrics_saveable(model)
-    _check_optimizer_saveable(model)
-    try:
-        config = json.loads(json.dumps(model.get_config()))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
-    _check_layers_rebuildable(model, config)
-
-
 def _metadata(model, epoch):
     from . import __version__
-    _check_loss_saveable(model)
-    _check_metrics_saveable(model)
-    _check_optimizer_saveable(model)
+    check_saveable(model)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": model.get_config(),
             "weights": _weight_names(model) if model.built else [],
@@ -136,91 +121,6 @@ def _metadata(model, epoch):
             "rng_states": {"shuffle": _rng_state(model.shuffle_rng),
                            "layers": [_rng_state(getattr(layer, "rng", None)) for layer in model.layers]},
             "epoch": None if epoch is None else int(epoch)}
-
-
-def _check_loss_saveable(model):
-    """Refuse a loss that load_model could not compile back as itself: the file records the loss
-    by its name only (``loss.get_config()``), and loading looks that name up in
-    ``losses.LOSSES``. A custom Loss has a name that is not there (loading would fail), and a
-    subclass of a built-in loss keeps its parent's name (loading would silently give the parent)."""
-    loss = model.loss
-    if loss is None:                    # not compiled: the file records no loss
-        return
-    name = loss.get_config()
-    try:
-        known = losses.get(name)
-    except ValueError:
-        known = None
-    if type(loss) is type(known):       # exactly the class the name stands for, aliases included
-        return
-    outcome = ("load_model would not know that name" if known is None else
-               f"load_model would compile {type(known).__name__} instead")
-    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, "
-                     f"so the file could not be loaded as saved: the file records the loss by its name "
-                     f"{name!r:.80}, and {outcome}; only built-in losses can be saved: compile with one "
-                     f"of {sorted(losses.LOSSES)}, or save the weights only (model.get_weights())")
-
-
-def _check_metrics_saveable(model):
-    """Refuse what load_model could not compile back: the file records each metric by its name only,
-    as it records initializers (``initializers.name_of`` refuses a custom one the same way)."""
-    for name, fn in model.metrics:
-        try:
-            _, known = metrics.get(name)
-        except ValueError:
-            known = None
-        # a loss as a metric is a new instance per lookup: its class is what the name stands for
-        if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss))):
-            raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
-                             f"not be loaded; only named metrics can be saved: compile with one of "
-                             f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
-                             f"(model.get_weights())")
-
-
-def _check_optimizer_saveable(model):
-    """Refuse an optimizer that load_model could not rebuild as itself: the file records it by its
-    ``name`` and constructor arguments, and loading looks the name up in ``optimizers.OPTIMIZERS``.
-    A subclass keeps its parent's name (loading would silently give the parent's update) unless it
-    names itself, and then loading would not know the name."""
-    optimizer = model.optimizer
-    if optimizer is None:
-        return
-    known = optimizers.OPTIMIZERS.get(optimizer.name)
-    if type(optimizer) is known:
-        return
-    outcome = ("load_model would not know that name" if known is None else
-               f"load_model would rebuild {known.__name__} instead")
-    raise ValueError(f"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer, so the "
-                     f"file could not be loaded as saved: the file records it by its name "
-                     f"{optimizer.name!r:.80}, and {outcome}; only built-in optimizers can be saved: "
-                     f"compile with one of {sorted(optimizers.OPTIMIZERS)} (each takes clipnorm, "
-                     f"global_clipnorm or clipvalue), or save the weights only (model.get_weights())")
-
-
-def _check_layers_rebuildable(model, config):
-    """Refuse a file that load_model could not read back: each layer must rebuild from its own
-    get_config() as the file stores it (JSON). A custom layer whose constructor takes arguments but
-    that does not override get_config saves without complaint otherwise, and fails only on loading."""
-    for layer, spec in zip(model.layers, config["layers"]):
-        try:
-            type(layer).from_config(spec["config"])
-        except Exception as exc:
-            base_keys = set(Layer.get_config(layer))        # name, input_shape...: every layer's
-            unexpected = [key for key in base_keys if f"unexpected keyword argument '{key}'" in str(exc)]
-            hint = (f"its constructor must take **kwargs and pass them to super().__init__(**kwargs): "
-                    f"every layer's config holds {sorted(base_keys)}" if unexpected else
-                    "a layer whose constructor takes arguments must return them from get_config")
-            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) cannot be rebuilt from "
-                            f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
-                            f"({type(exc).__name__}: {exc}); {hint} (see glassnet.layers.Layer)") from None
-        own = own_arguments(type(layer))
-        if own and type(layer).get_config is Layer.get_config:
-            # it rebuilt, but with the defaults of those arguments: silently another layer
-            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
-                            f"arguments {own} but keeps Layer's get_config, so the file would load it "
-                            f"with their defaults; return them from get_config: "
-                            f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")
 
 
 def _weight_names(model):

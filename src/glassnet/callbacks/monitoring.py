@@ -3,6 +3,7 @@ import math
 import os
 import string
 
+from .._saveable import check_saveable
 from .._validation import check_flag, check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, improved, is_integer, missing_monitor, resolve_mode,
@@ -192,7 +193,6 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None):
         # what save_model would refuse at the first save (a custom loss, metric function or
         # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
-        from ..io import check_saveable   # here: io imports the model, which imports us
         check_saveable(self.model)
         self._check_fields_logged()
 

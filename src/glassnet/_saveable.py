@@ -1,0 +1,111 @@
+"""What ``save_model`` refuses: a model that ``load_model`` could not rebuild as itself.
+
+A model file records the loss, the metrics and the optimizer by their names and each layer by its
+``get_config()``, never code. So a custom loss, metric function or optimizer, or a layer whose
+config does not rebuild it, would save without complaint and then fail to load, or, worse, load as
+the built-in it subclasses. ``save_model`` and ``ModelCheckpoint`` (before the first epoch) run
+``check_saveable``.
+"""
+import json
+
+from . import losses, metrics, optimizers
+from .layers.base import Layer, own_arguments
+
+
+def check_saveable(model):
+    """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
+    without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent."""
+    _check_loss_saveable(model)
+    _check_metrics_saveable(model)
+    _check_optimizer_saveable(model)
+    try:
+        config = json.loads(json.dumps(model.get_config()))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
+    _check_layers_rebuildable(model, config)
+
+
+
+def _check_loss_saveable(model):
+    """Refuse a loss that load_model could not compile back as itself: the file records the loss
+    by its name only (``loss.get_config()``), and loading looks that name up in
+    ``losses.LOSSES``. A custom Loss has a name that is not there (loading would fail), and a
+    subclass of a built-in loss keeps its parent's name (loading would silently give the parent)."""
+    loss = model.loss
+    if loss is None:                    # not compiled: the file records no loss
+        return
+    name = loss.get_config()
+    try:
+        known = losses.get(name)
+    except ValueError:
+        known = None
+    if type(loss) is type(known):       # exactly the class the name stands for, aliases included
+        return
+    outcome = ("load_model would not know that name" if known is None else
+               f"load_model would compile {type(known).__name__} instead")
+    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, "
+                     f"so the file could not be loaded as saved: the file records the loss by its name "
+                     f"{name!r:.80}, and {outcome}; only built-in losses can be saved: compile with one "
+                     f"of {sorted(losses.LOSSES)}, or save the weights only (model.get_weights())")
+
+
+def _check_metrics_saveable(model):
+    """Refuse what load_model could not compile back: the file records each metric by its name only,
+    as it records initializers (``initializers.name_of`` refuses a custom one the same way)."""
+    for name, fn in model.metrics:
+        try:
+            _, known = metrics.get(name)
+        except ValueError:
+            known = None
+        # a loss as a metric is a new instance per lookup: its class is what the name stands for
+        if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
+                                and type(fn.loss) is type(known.loss))):
+            raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
+                             f"not be loaded; only named metrics can be saved: compile with one of "
+                             f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
+                             f"(model.get_weights())")
+
+
+def _check_optimizer_saveable(model):
+    """Refuse an optimizer that load_model could not rebuild as itself: the file records it by its
+    ``name`` and constructor arguments, and loading looks the name up in ``optimizers.OPTIMIZERS``.
+    A subclass keeps its parent's name (loading would silently give the parent's update) unless it
+    names itself, and then loading would not know the name."""
+    optimizer = model.optimizer
+    if optimizer is None:
+        return
+    known = optimizers.OPTIMIZERS.get(optimizer.name)
+    if type(optimizer) is known:
+        return
+    outcome = ("load_model would not know that name" if known is None else
+               f"load_model would rebuild {known.__name__} instead")
+    raise ValueError(f"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer, so the "
+                     f"file could not be loaded as saved: the file records it by its name "
+                     f"{optimizer.name!r:.80}, and {outcome}; only built-in optimizers can be saved: "
+                     f"compile with one of {sorted(optimizers.OPTIMIZERS)} (each takes clipnorm, "
+                     f"global_clipnorm or clipvalue), or save the weights only (model.get_weights())")
+
+
+def _check_layers_rebuildable(model, config):
+    """Refuse a file that load_model could not read back: each layer must rebuild from its own
+    get_config() as the file stores it (JSON). A custom layer whose constructor takes arguments but
+    that does not override get_config saves without complaint otherwise, and fails only on loading."""
+    for layer, spec in zip(model.layers, config["layers"]):
+        try:
+            type(layer).from_config(spec["config"])
+        except Exception as exc:
+            base_keys = set(Layer.get_config(layer))        # name, input_shape...: every layer's
+            unexpected = [key for key in base_keys if f"unexpected keyword argument '{key}'" in str(exc)]
+            hint = (f"its constructor must take **kwargs and pass them to super().__init__(**kwargs): "
+                    f"every layer's config holds {sorted(base_keys)}" if unexpected else
+                    "a layer whose constructor takes arguments must return them from get_config")
+            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) cannot be rebuilt from "
+                            f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
+                            f"({type(exc).__name__}: {exc}); {hint} (see glassnet.layers.Layer)") from None
+        own = own_arguments(type(layer))
+        if own and type(layer).get_config is Layer.get_config:
+            # it rebuilt, but with the defaults of those arguments: silently another layer
+            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
+                            f"arguments {own} but keeps Layer's get_config, so the file would load it "
+                            f"with their defaults; return them from get_config: "
+                            f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")
