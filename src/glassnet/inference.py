@@ -1,8 +1,8 @@
 """The inference side of ``Sequential``: evaluate, test_on_batch, predict, predict_on_batch.
 
 Forward passes in inference mode (Dropout off, BatchNormalization on its moving statistics), no
-gradients, no update. Kept apart from training.py, whose checks and loss helpers it uses, so that
-each file reads in one sitting.
+gradients, no update. Kept apart from training.py, whose loss helpers it uses (and preparing.py's
+checks), so that each file reads in one sitting.
 """
 import math
 import numbers

@@ -18,6 +18,7 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights, _sample_shape
+from .preparing import PreparingMixin
 from .training import TrainingMixin
 
 
@@ -30,7 +31,7 @@ def _snake_case(name):
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-class Sequential(TrainingMixin, InferenceMixin, DescribingMixin):
+class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, DescribingMixin):
     """A linear stack of layers.
 
     Parameters

@@ -1,4 +1,5 @@
-"""The training loop of ``Sequential``: fit and train_on_batch (evaluate and predict: inference.py).
+"""The training loop of ``Sequential``: fit and train_on_batch (evaluate and predict: inference.py;
+the checks of what users pass, both share: preparing.py).
 
 Kept apart from model.py so that each file reads in one sitting. Speed comes from doing little per
 batch: one shuffled contiguous copy of the data per epoch (then plain slices, no fancy indexing per
@@ -11,14 +12,14 @@ import math
 
 import numpy as np
 
-from . import backend, blas, metrics
+from . import backend, blas
 from ._interrupt import DeferredInterrupt
-from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
+from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
 from .layers.base import StateSnapshot, missing_input_gradient
-from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
+from .weighting import check_sample_weight, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
          "inputs that are not scaled (standardise features, divide pixels by 255), or a loss that does "
@@ -65,82 +66,6 @@ def _gather(x, order, out):
 
 
 class TrainingMixin:
-
-    # -- checks -------------------------------------------------------------------------------
-    def _require_built(self, what):
-        if not self.built:
-            raise ValueError(f"{what}: the model is not built yet; give the first layer input_dim/"
-                             f"input_shape, call build(input_shape), or fit/predict on data first")
-
-    def _require_compiled(self, what):
-        if self.loss is None:
-            raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
-
-    def _prepare_x(self, x, name="x", cast=True):
-        """``x`` checked against the model (building it on first use); in the model's dtype, or with
-        ``cast=False`` in its own, for a caller that casts it chunk by chunk."""
-        x = as_array(x, name, self.dtype, cast=cast)
-        if x.ndim < 2:
-            raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
-                             f"for a single feature use x.reshape(-1, 1)")
-        if not self.built:
-            self.build(x.shape[1:])
-        elif x.shape[1:] != self.input_shape:
-            # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
-            hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *self.input_shape)}"
-                    if x.shape == self.input_shape else "")
-            raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
-                             f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
-        return x
-
-    def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
-        self._require_compiled("fit/evaluate")
-        x = self._prepare_x(x, xname, cast)
-        y = as_array(y, yname, self.dtype, allow_int=True)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
-                             f"{x.shape[0]} and {y.shape[0]}")
-        y = self._prepare_targets(y, yname)
-        self._check_accuracy_targets(y, yname)
-        return x, y
-
-    def _check_accuracy_targets(self, y, name):
-        """Refuse targets outside [0, 1] for a binary accuracy (one output unit): it thresholds
-        targets and outputs alike at 0.5, so a regression model's targets of 3.2 and outputs of 2.9
-        would count as right (Keras, which compares targets with the thresholded outputs, counts
-        them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
-        if self.output_shape[-1] != 1 or not y.size or y.dtype.kind not in "iuf":
-            return
-        binary = [metric for metric, fn in self.metrics if fn in (metrics.accuracy, metrics.binary_accuracy)]
-        if binary and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
-                             f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
-
-    def _prepare_targets(self, y, name):
-        """The loss's own check of ``y``. A model whose output samples have several axes (one that
-        ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
-        which the loss checks position by position along the last axis."""
-        shape = tuple(self.output_shape)
-        if len(shape) == 1:
-            return self.loss.prepare_targets(y, shape[0], self.dtype, name)
-        if self.loss.sparse:
-            raise ValueError(f"loss: {self.loss.name} takes one label per sample, for an output of shape "
-                             f"(n_samples, classes); this model's output is (n_samples, "
-                             f"{', '.join(map(str, shape))}): use categorical_crossentropy with one-hot "
-                             f"targets of that shape")
-        if y.shape[1:] != shape:
-            raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
-                             f"to match the model's output, got shape {y.shape}")
-        return self.loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], self.dtype, name).reshape(y.shape)
-
-    def _class_weight_table(self, class_weight):
-        """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
-        if class_weight is None:
-            return None
-        if len(self.output_shape) > 1:
-            raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
-                             f"{tuple(self.output_shape)} has a class per position; use sample_weight")
-        return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
@@ -224,18 +149,6 @@ class TrainingMixin:
         if math.isfinite(value):
             self._sync_views()
             self.optimizer.apply(self._triples, self._sizes)
-
-    def _check_metrics_on(self, x, y):
-        """Run the metrics on the first two samples of (x, y) in inference mode: validation data
-        whose targets a metric cannot take fails before training, not after an epoch of updates."""
-        if self.metrics:
-            self._metric_values(y[:2], self._forward(x[:2].astype(self.dtype, copy=False), training=False))
-
-    def _sample_weights(self, y, sample_weight, class_weight):
-        """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
-        refuse_both(sample_weight, class_weight)
-        w = check_sample_weight(sample_weight, y.shape[0], self.dtype)
-        return combine(y, w, self._class_weight_table(class_weight))
 
     def _check_parameters_finite(self, epoch, batch):
         """Raise NonFiniteError if the update after (0-based) ``epoch``, ``batch`` left a trained
