@@ -224,7 +224,7 @@ def test_pieces_change_nothing(name, kwargs, rng, monkeypatch):
     grads = [rng.standard_normal(n).astype(np.float32) for _ in range(4)]
 
     def train(piece):
-        monkeypatch.setattr(optimizers, "PIECE", piece)
+        monkeypatch.setattr(optimizers.base, "PIECE", piece)
         opt, p = optimizers.OPTIMIZERS[name](**kwargs), p0.copy()
         for g in grads:
             opt.apply([("params", p, g)])
@@ -260,7 +260,7 @@ def test_state_loses_its_subnormal_numbers_and_nothing_else(name, kwargs, rng, m
         grads.append(g)
 
     def train(flush_every):
-        monkeypatch.setattr(optimizers, "FLUSH_EVERY", flush_every)
+        monkeypatch.setattr(optimizers.base, "FLUSH_EVERY", flush_every)
         opt, p = optimizers.OPTIMIZERS[name](**kwargs), p0.copy()
         subnormal_seen = False
         for g in grads:

@@ -1,0 +1,35 @@
+"""Optimizers: update parameters in place from their gradients, with the rules of ``torch.optim``.
+
+Each optimizer keeps its state (moments, accumulators) per parameter key, so it can be saved and
+restored for an exact resume. Names and defaults follow Keras; the update formula is PyTorch's step
+for step (where the two differ, e.g. where Adam adds epsilon, the docstring says). Every one takes
+Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``).
+
+``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
+clipping); ``rules`` the six update rules.
+"""
+from .base import CLIPPING, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
+from .rules import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "OPTIMIZERS", "get",
+           "from_config", "CLIPPING", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
+
+
+def get(identifier):
+    """An optimizer for a name in ``OPTIMIZERS`` (with its defaults), or an ``Optimizer`` instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:     # "Adam" as Keras takes it
+        return OPTIMIZERS[identifier.lower()]()
+    raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)} or an Optimizer instance, "
+                     f"got {identifier!r}")
+
+
+def from_config(config):
+    config = dict(config)
+    name = config.pop("name")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: unknown name {name!r}; known: {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**config)

@@ -1,0 +1,207 @@
+"""The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, each ``torch.optim``'s step for
+step with Keras' names and defaults (see ``glassnet.optimizers.base`` for what they share)."""
+import math
+
+import numpy as np
+
+from .base import Optimizer, pieces
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional (Nesterov) momentum.
+
+    ``buf = momentum * buf + grad`` (the first step sets ``buf = grad``), then
+    ``param -= learning_rate * (grad + momentum * buf if nesterov else buf)``, as in torch.optim.SGD.
+    The buffer holds gradients, not steps: Keras' velocity holds steps (``v = momentum v - lr g``),
+    so the two agree until the learning rate changes, and after a schedule lowers it Keras' old
+    velocity still moves at the old rate for a while. A momentum raised from 0 during training
+    starts its buffer as that step's gradient.
+    """
+    name = "sgd"
+    slot_names = ("momentum",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+
+    def update(self, key, param, grad):
+        if self.momentum == 0:
+            _, tmp = self._slot(key, param)
+            np.multiply(grad, self.learning_rate, out=tmp)
+            param -= tmp
+            return
+        first = "momentum" not in self.slots.get(key, ())     # also when momentum was 0 until now
+        slots, tmp = self._slot(key, param, "momentum")
+        for param, grad, buf, tmp in pieces(param, grad, slots["momentum"], tmp):
+            if first:
+                buf[...] = grad
+            else:
+                buf *= self.momentum
+                buf += grad
+            if self.nesterov:
+                np.multiply(buf, self.momentum, out=tmp)
+                tmp += grad
+            else:
+                tmp[...] = buf
+            tmp *= self.learning_rate
+            param -= tmp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
+    ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
+    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
+    name = "adam"
+    slot_names = always_slots = ("m", "v")
+    non_negative_slots = ("v",)
+    # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "m", "v")
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        # m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t) equals c m / (sqrt(v) + c eps): the same
+        # step with one pass over the parameters fewer
+        c = math.sqrt(1 - b2 ** t)
+        for param, grad, m, v, tmp in pieces(param, grad, slots["m"], slots["v"], tmp):
+            m *= b1                                 # m = b1 m + (1 - b1) g
+            np.multiply(grad, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2                                 # v = b2 v + (1 - b2) g^2
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)                     # param -= lr c / (1 - b1^t) m / (sqrt(v) + c eps)
+            tmp += self.epsilon * c
+            np.divide(m, tmp, out=tmp)
+            tmp *= self.learning_rate * c / (1 - b1 ** t)
+            param -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
+    ``param *= 1 - lr * weight_decay`` before the Adam step. Defaults are Keras' (weight_decay =
+    0.004; PyTorch's is 0.01)."""
+    name = "adamw"
+    # 0 is plain Adam; a negative decay would grow the weights every step
+    hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 **clipping):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
+        self.weight_decay = weight_decay
+
+    def update(self, key, param, grad):
+        param *= 1 - self.learning_rate * self.weight_decay
+        super().update(key, param, grad)
+
+
+class RMSprop(Optimizer):
+    """``v = rho v + (1 - rho) g^2``; ``param -= lr g / (sqrt(v) + epsilon)`` (torch.optim.RMSprop,
+    whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``.
+
+    Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
+    (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps)."""
+    name = "rmsprop"
+    slot_names, always_slots, non_negative_slots = ("v", "momentum"), ("v",), ("v",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def update(self, key, param, grad):
+        # a momentum raised from 0 during training starts its buffer at 0 (torch.optim's first step)
+        slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
+        # without momentum, v stands in for the unused momentum buffer (it is never touched)
+        buf = slots.get("momentum", slots["v"])
+        for param, grad, v, buf, tmp in pieces(param, grad, slots["v"], buf, tmp):
+            v *= self.rho
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - self.rho
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            np.divide(grad, tmp, out=tmp)
+            if self.momentum:
+                buf *= self.momentum
+                buf += tmp
+                tmp[...] = buf
+            tmp *= self.learning_rate
+            param -= tmp
+
+
+class Adagrad(Optimizer):
+    """``s += g^2``; ``param -= lr g / (sqrt(s) + epsilon)`` (torch.optim.Adagrad); Keras defaults
+    (the accumulator starts at 0.1). Epsilon is added after the square root, as PyTorch adds it;
+    Keras adds it inside (``sqrt(s + epsilon)``)."""
+    name = "adagrad"
+    slot_names = always_slots = non_negative_slots = ("sum",)
+    # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
+    hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "sum", fill=self.initial_accumulator_value)
+        for param, grad, s, tmp in pieces(param, grad, slots["sum"], tmp):
+            np.multiply(grad, grad, out=tmp)
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp += self.epsilon
+            np.divide(grad, tmp, out=tmp)
+            tmp *= self.learning_rate
+            param -= tmp
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) as torch.optim.Adadelta:
+    ``v = rho v + (1 - rho) g^2``; ``d = sqrt(u + eps) / sqrt(v + eps) g``; ``u = rho u + (1 - rho) d^2``;
+    ``param -= lr d``. Defaults are the paper's and PyTorch's (lr 1.0, rho 0.9, eps 1e-6): Keras 3's
+    lr of 0.001 barely moves a network."""
+    name = "adadelta"
+    slot_names = always_slots = non_negative_slots = ("v", "u")
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
+
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "v", "u")
+        d = self._scratch.get(key + "#delta")
+        if d is None:
+            d = self._scratch[key + "#delta"] = np.empty_like(param)
+        for param, grad, v, u, d, tmp in pieces(param, grad, slots["v"], slots["u"], d, tmp):
+            v *= self.rho
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - self.rho
+            v += tmp
+            np.add(u, self.epsilon, out=d)           # d = sqrt(u + eps) / sqrt(v + eps) * g
+            np.sqrt(d, out=d)
+            np.add(v, self.epsilon, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            d /= tmp
+            d *= grad
+            u *= self.rho
+            np.multiply(d, d, out=tmp)
+            tmp *= 1 - self.rho
+            u += tmp
+            np.multiply(d, self.learning_rate, out=tmp)
+            param -= tmp
