@@ -403,6 +403,7 @@ def test_a_non_finite_loss_names_the_layer_it_came_from_and_spares_the_weights(c
     with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match="the loss itself overflowed") as info:
         model.fit(x, y, verbose=0) if call == "fit" else model.train_on_batch(x, y)
     assert info.value.layer is None
+    assert "scale the targets, or use dtype='float64'" in str(info.value)      # a float32 model
 
 
 def test_an_update_that_overflows_the_weights_at_the_end_of_an_epoch_is_caught_before_callbacks(rng):

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+import glassnet as gn
 from glassnet.gradcheck import GradientCheckError, check_layer
 from glassnet.layers import BatchNormalization, Dropout
 
@@ -227,3 +228,21 @@ def test_check_model_with_dropout_uses_one_mask_and_updates_nothing(rng):
     assert report["max_error"] < 1e-6
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_finite_batch_whose_variance_overflows_is_an_error_not_a_silent_beta(rng):
+    # values ~1e20 in float32: (x - mean)^2 overflows, the output is beta alone and the loss finite;
+    # the statistics could not be updated, so inference would have differed from training unseen
+    x = (rng.normal(size=(64, 3)) * 1e20).astype(np.float32)
+    model = gn.Sequential([BatchNormalization(input_dim=3), gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    with np.errstate(over="ignore"), pytest.raises(gn.NonFiniteError, match=r"layer batch_normalization "
+                                                   r"\(BatchNormalization\): the variance of a batch overflowed "
+                                                   r"float32 .*scale the inputs, or use dtype='float64'") as info:
+        model.fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=16, verbose=0)
+    assert info.value.layer == "batch_normalization"
+    model64 = gn.Sequential([BatchNormalization(input_dim=3), gn.layers.Dense(1, activation="sigmoid")],
+                            seed=0, dtype="float64")
+    model64.compile(loss="binary_crossentropy", optimizer="adam")
+    model64.fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=16, verbose=0)   # float64 holds 1e40
+    assert np.isfinite(model64.layers[0].state["moving_variance"]).all()

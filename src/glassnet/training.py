@@ -192,7 +192,9 @@ class TrainingMixin:
                 snapshot.restore()
         where = (f"; the first non-finite values are in the {what} of {culprit.describe()}"
                  if culprit is not None else
-                 "; every layer's output is finite: the loss itself overflowed on them")
+                 "; every layer's output is finite: the loss itself overflowed on them"
+                 + (" (a squared difference past float32's 3.4e38? scale the targets, or use "
+                    "dtype='float64')" if self.dtype == np.float32 else ""))
         raise NonFiniteError(f"training stopped: the loss became {value} at epoch {epoch + 1}, batch "
                              f"{batch + 1}{where}. {_HINT}", epoch + 1, batch + 1,
                              None if culprit is None else culprit.name)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .._validation import check_number
+from ..errors import NonFiniteError
 from .base import Layer
 
 
@@ -128,6 +129,13 @@ class BatchNormalization(Layer):
                     moving = self.state[name]
                     moving *= keep
                     moving += (1.0 - keep) * batch
+            elif np.isfinite(x2).all():
+                # a finite batch whose squared deviations overflow the dtype (values ~1e20 in
+                # float32): the output would be beta alone, a finite loss, and statistics that
+                # inference could not match. Nothing downstream would ever see a NaN: say so here
+                raise NonFiniteError(f"{self.describe()}: the variance of a batch overflowed {x2.dtype} "
+                                     f"(its values reach {float(np.abs(x2).max()):.3g}); scale the "
+                                     f"inputs, or use dtype='float64'", layer=self.name)
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
             centred = x2 - mean
