@@ -505,6 +505,19 @@ def test_fit_arguments_are_checked(rng):
     assert len(history.history["val_loss"]) == 2 and model.history is history
 
 
+def test_a_fit_that_has_nothing_to_train_says_so(rng):
+    # resuming at epoch 5 with epochs=5 trains nothing (Keras too, silently): the slip is reading
+    # epochs as "five more"
+    model = _net("mse", dtype="float32")
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    weights = model.get_weights()
+    with pytest.warns(UserWarning, match=r"^fit: initial_epoch=5 and epochs=5: nothing to train; .* for 5 "
+                                         r"more, epochs=10$"):
+        history = model.fit(x, y, epochs=5, initial_epoch=5, verbose=0)
+    assert history.history == {} and all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+
+
 def test_evaluate_and_predict_take_keras_verbose(rng, capsys):
     model = _net("mse", dtype="float32")
     model.compile(loss="mse", optimizer="sgd", metrics=["mae"])

@@ -9,6 +9,7 @@ Sample weights ride on the same methods as an optional ``w`` (n,): without them,
 exactly the NumPy calls it made before weights existed, plus a few ``is None`` tests.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -257,6 +258,11 @@ class TrainingMixin:
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+        if initial_epoch >= epochs:
+            # Keras trains nothing here, silently; the usual slip is reading epochs as "more epochs"
+            warnings.warn(f"fit: initial_epoch={initial_epoch} and epochs={epochs}: nothing to train; epochs "
+                          f"is the epoch to stop at (Keras), not a number of further epochs: for 5 more, "
+                          f"epochs={initial_epoch + 5}", UserWarning, stacklevel=2)
         validation_split = check_fraction(validation_split, "validation_split")
         shuffle = check_flag(shuffle, "shuffle")
         if isinstance(callbacks, Callback):
