@@ -166,8 +166,11 @@ def test_every_optimizer_takes_the_clipping_arguments(name):
     opt = optimizers.OPTIMIZERS[name](global_clipnorm=2)
     assert opt.global_clipnorm == 2.0 and type(opt.global_clipnorm) is float
     config = opt.get_config()
-    assert config["global_clipnorm"] == 2.0 and config["clipnorm"] is None and config["clipvalue"] is None
+    assert config["global_clipnorm"] == 2.0 and "clipnorm" not in config and "clipvalue" not in config
     assert optimizers.from_config(config).get_config() == config
+    # without clipping the config holds no clipping key: a glassnet from before clipping existed
+    # (whose constructors do not know the names) loads such a model file
+    assert not set(optimizers.CLIPPING) & set(optimizers.OPTIMIZERS[name]().get_config())
 
 
 def test_clipping_arguments_are_checked():
@@ -187,3 +190,47 @@ def test_clipping_arguments_are_checked():
     opt.clipvalue = None                  # switching from one to another goes through None
     opt.global_clipnorm = 2
     assert opt.get_config()["global_clipnorm"] == 2.0
+
+
+def test_an_optimizer_pickled_before_clipping_existed_still_trains_and_saves(rng, tmp_path):
+    import pickle
+    opt = optimizers.Adam(0.01)
+    state = opt.__dict__.copy()
+    for name in optimizers.CLIPPING:                 # what an older glassnet pickled
+        state.pop(name)
+    old = pickle.loads(pickle.dumps(opt))
+    old.__dict__.clear()
+    old.__dict__.update(state)
+    model = _two_layer_model(old)
+    model.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), verbose=0)
+    model.save(tmp_path / "m.npz")
+    assert gn.load_model(tmp_path / "m.npz").optimizer.clipnorm is None
+
+
+def test_an_exploding_but_finite_gradient_is_clipped_not_zeroed():
+    # float32 values of 1e20: the dot product of the norm overflows; the step must still be the
+    # clipped gradient, not 0 (torch.nn.utils' clip_grad_norm_ returns zeros there)
+    w = np.zeros(4, np.float32)
+    g = np.array([3e20, 4e20, 0, 0], np.float32)
+    optimizers.SGD(learning_rate=1.0, clipnorm=1.0).apply([("w", w, g)])
+    np.testing.assert_allclose(w, [-0.6, -0.8, 0, 0], rtol=1e-6)
+    w = np.zeros(4, np.float32)
+    optimizers.SGD(learning_rate=1.0, global_clipnorm=5.0).apply([("w", w, g)])
+    np.testing.assert_allclose(w, [-3.0, -4.0, 0, 0], rtol=1e-6)
+
+
+def test_trace_shows_clipnorm_weight_by_weight(rng):
+    # a model's weights live in one flat buffer: trace's update must clip each on its own, as fit does
+    x, y = rng.standard_normal((16, 3)), 10 * rng.standard_normal((16, 2))
+    model = _two_layer_model(optimizers.SGD(learning_rate=1.0, clipnorm=5.0), dtype="float64")
+    trace = model.trace(x, y)
+    pairs = [(record["grads"][key], record["update"][key]) for record in trace for key in record["grads"]]
+    norms = [np.linalg.norm(g) for g, _ in pairs]
+    assert min(norms) < 5.0 < max(norms)
+    for (g, u), norm in zip(pairs, norms):
+        np.testing.assert_allclose(u, -(g * (5.0 / norm) if norm > 5.0 else g), rtol=1e-12, atol=1e-15)
+
+
+def test_sizes_that_do_not_cover_the_buffer_are_refused():
+    with pytest.raises(ValueError, match=r"^sizes\[0\]: the weights' sizes \[2, 1\] add up to 3, but 'w' holds 4"):
+        optimizers.SGD(clipnorm=1.0).apply([("w", np.zeros(4), np.ones(4))], [[2, 1]])

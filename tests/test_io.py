@@ -661,9 +661,30 @@ def test_load_and_save_check_their_arguments(good_file, tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_named_pipe_is_refused_instead_of_waiting_for_a_writer(tmp_path):
+    import threading
     os.mkfifo(tmp_path / "fifo.npz")
-    with pytest.raises(ModelFileError, match=r"fifo.npz'\): not a regular file"):
-        load_model(tmp_path / "fifo.npz")
+    outcome = []
+
+    def load():
+        try:
+            load_model(tmp_path / "fifo.npz")
+        except Exception as exc:      # noqa: BLE001 - the test inspects it below
+            outcome.append(exc)
+    reader = threading.Thread(target=load, daemon=True)       # a blocked open() must fail the test,
+    reader.start()                                            # not hang it
+    reader.join(timeout=10)
+    if reader.is_alive():
+        with open(tmp_path / "fifo.npz", "wb"):              # unblock the reader, then fail
+            pass
+        pytest.fail("load_model blocked on a named pipe")
+    assert isinstance(outcome[0], ModelFileError) and "fifo.npz'): not a regular file" in str(outcome[0])
+
+
+def test_a_folder_or_a_missing_file_raise_the_os_error_open_would(tmp_path):
+    with pytest.raises(OSError):              # IsADirectoryError on POSIX, PermissionError on Windows
+        load_model(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.npz")
 
 
 def test_a_long_file_name_saves(good_file, tmp_path):

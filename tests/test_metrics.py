@@ -205,6 +205,11 @@ def test_a_metric_function_returning_per_sample_values_is_averaged_as_in_keras(r
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)      # batches of 4 and 2
     assert np.isfinite(history.history["per_sample"]).all()
 
+    def right(y_true, y_pred):                       # booleans per sample, averaged as 0 and 1
+        return np.abs(y_pred - y_true).ravel() < 1.0
+    model.compile("mse", metrics=[right])
+    assert model.evaluate(x, y)[1] == np.mean(np.abs(model.predict(x) - y) < 1.0)
+
 
 @pytest.mark.parametrize("result", [None, "0.5", [0.5], np.array([], np.float32), True])
 def test_a_metric_function_that_returns_no_number_is_named(result, rng):

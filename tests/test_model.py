@@ -423,6 +423,18 @@ def test_an_update_that_overflows_the_weights_at_the_end_of_an_epoch_is_caught_b
     assert ends == [] and len(model.history.history.get("loss", [])) == 0
 
 
+def test_an_update_that_overflows_the_weights_is_caught_before_a_batch_hook_saves_them(rng, tmp_path):
+    x = 1000 * rng.standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    model = gn.Sequential([Dense(4, activation="relu", input_dim=3), Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=1e37))
+    checkpoint = gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss", save_freq=1)
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match=r"the update after epoch 1, "
+                                                  r"batch 1 made the parameters of layer dense"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_culprit_search_finds_an_infinite_z_and_changes_no_state(rng):
     # a sigmoid turns z = -inf into a finite output, and the search must not update
     # BatchNormalization's statistics a second time or advance Dropout's generator
@@ -1075,7 +1087,7 @@ def test_seeds_are_checked_where_they_are_given(bad):
     assert Dense(3, seed=np.int64(4)).seed == 4 and type(Dense(3, seed=np.int64(4)).seed) is int
 
 
-@pytest.mark.parametrize("bad", ["", "a\nb", "dense\x1b[31m", ["a"], 3])
+@pytest.mark.parametrize("bad", ["", "a\nb", "dense\x1b[31m", "gpj.\u202eexe", ["a"], 3])
 def test_names_are_non_empty_strings_without_control_characters(bad):
     with pytest.raises(ValueError, match=r"^name: expected a non-empty string without control characters"):
         gn.Sequential(name=bad)

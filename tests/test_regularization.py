@@ -240,7 +240,8 @@ def test_a_finite_batch_whose_variance_overflows_is_an_error_not_a_silent_beta(r
                                                    r"\(BatchNormalization\): the variance of a batch overflowed "
                                                    r"float32 .*scale the inputs, or use dtype='float64'") as info:
         model.fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=16, verbose=0)
-    assert info.value.layer == "batch_normalization"
+    assert (info.value.layer, info.value.epoch, info.value.batch) == ("batch_normalization", 1, 1)
+    assert str(info.value).startswith("training stopped at epoch 1, batch 1: layer batch_normalization")
     model64 = gn.Sequential([BatchNormalization(input_dim=3), gn.layers.Dense(1, activation="sigmoid")],
                             seed=0, dtype="float64")
     model64.compile(loss="binary_crossentropy", optimizer="adam")

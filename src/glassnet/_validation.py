@@ -101,9 +101,15 @@ def check_name(value, name="name"):
     reach the terminal of whoever inspects it."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+    if not isinstance(value, str) or not value or any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI
+                                                      for c in value):
         raise ValueError(f"{name}: expected a non-empty string without control characters, got {value!r:.100}")
     return value
+
+
+# Unicode's bidirectional embeddings, overrides and isolates: they reorder how the rest of a line is
+# shown (a name could make a summary line read as something else)
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_fraction(value, name):

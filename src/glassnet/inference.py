@@ -33,8 +33,9 @@ def _metric_number(value, name):
     the metric (None, a string: it failed later as "unsupported operand type(s) for *")."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return value
-    if hasattr(value, "dtype") and hasattr(value, "mean") and value.dtype.kind in "iuf" and value.size:
-        return float(value.mean())
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind is not None and kind in "biuf" and hasattr(value, "mean") and value.size:
+        return float(value.mean())             # booleans (right/wrong per sample) as 0 and 1
     raise TypeError(f"metric {name!r}: expected a number, or an array of per-sample values (averaged, as "
                     f"Keras does), got {type(value).__name__} {value!r:.80}")
 

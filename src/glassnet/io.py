@@ -33,6 +33,7 @@ Loading trusts nothing in the file: layer classes are looked up in ``glassnet.la
 header is checked against the config before any data is read, and parameter allocation is capped by
 what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes.
 """
+import errno
 import json
 import math
 import os
@@ -167,11 +168,17 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES):
     compile = check_flag(compile, "compile")
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
         raise ValueError(f"max_bytes: expected a positive integer (a size in bytes), got {max_bytes!r}")
-    # a FIFO or a device would block open() or read() forever, waiting for a writer: refuse anything
-    # but a regular file first (a missing file still raises the OSError open() raises)
-    if os.path.exists(path) and not os.path.isdir(path) and not stat.S_ISREG(os.stat(path).st_mode):
+    # a FIFO or a device would block open() or read() forever, waiting for a writer: opened without
+    # blocking, anything but a regular file is refused by what was opened (a check of the path
+    # before opening it could be raced). A missing file or a folder raises the OSError open() would.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
         raise ModelFileError(f"load_model({path!r}): not a regular file")
-    with open(path, "rb") as f:
+    with os.fdopen(fd, "rb") as f:
         try:
             return _load(f, compile, max_bytes)
         except ModelFileError as exc:
@@ -204,7 +211,7 @@ def _load(f, compile, max_bytes):
         # the parameters the file's weight bytes can hold in the model's dtype: counted in values,
         # uint8 "weights" for a float64 model would buy eight times their size in parameters (and
         # their gradients) before their dtype is compared (a 38 MiB file allocated 921 MiB)
-        itemsize = 8 if meta["model"].get("dtype") == "float64" else 4
+        itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
         budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
                      (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
         model = _build(meta["model"], budget)

@@ -339,7 +339,14 @@ class TrainingMixin:
                     if hooks.has_batch_hooks:
                         hooks.call("on_train_batch_begin", b, {})
                     wb = None if ws is None else ws[b * bs:(b + 1) * bs]
-                    value, out = self._loss_and_gradients(xb, yb, wb)
+                    try:
+                        value, out = self._loss_and_gradients(xb, yb, wb)
+                    except NonFiniteError as exc:
+                        if exc.epoch is not None:
+                            raise
+                        # raised by a layer (BatchNormalization), which cannot know where it is
+                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1}: {exc}",
+                                             epoch + 1, b + 1, exc.layer) from exc
                     if not math.isfinite(value):
                         self._raise_non_finite(value, xb, epoch, b)
                     m = xb.shape[0]
@@ -351,12 +358,19 @@ class TrainingMixin:
                     self._apply_update(value)
                     interrupt.check()
                     if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
+                        # a batch hook may save the weights (ModelCheckpoint's save_freq): the
+                        # update it would save is checked first, as the epoch's last one is below
+                        self._check_parameters_finite(epoch, b)
                         hooks.call("on_train_batch_end", b,
                                    dict(zip(train_keys, (float(t / seen) for t in totals))))
                     # checked after every batch, as Keras 3 does: a callback (in any hook) that
                     # stops training ends the epoch here; the epoch loop stops after on_epoch_end
                     if self.stop_training:
                         break
+                # each batch's loss is checked before its update, so an update that overflows the
+                # weights shows in the next batch's loss; the epoch's last one is checked here,
+                # before validation and before a callback saves the weights (one pass an epoch)
+                self._check_parameters_finite(epoch, b)
                 # over the samples seen: all n, unless a callback stopped the epoch early
                 logs = dict(zip(train_keys, (float(t / seen) for t in totals)))
                 if validation_data is not None:
@@ -365,10 +379,6 @@ class TrainingMixin:
                     # MNIST images through the CNN (44 MiB in batches of 256)
                     values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
                     logs.update(zip(val_keys, map(float, values)))
-                # each batch's loss is checked before its update, so an update that overflows the
-                # weights shows in the next batch's loss; the epoch's last one is checked here,
-                # before a callback saves the weights (one pass over them an epoch)
-                self._check_parameters_finite(epoch, b)
                 hooks.call("on_epoch_end", epoch, logs)
                 interrupt.check()             # one held during validation or a checkpoint's save
                 if self.stop_training:

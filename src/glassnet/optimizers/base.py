@@ -56,9 +56,20 @@ def pieces(*arrays):
 
 
 def _squared_norm(a):
-    """The sum of squares of ``a``'s values, as a Python float (one BLAS dot product)."""
+    """The sum of squares of ``a``'s values, as a Python float (one BLAS dot product).
+
+    In float32 the dot product overflows once values pass ~1.8e19, exactly the exploding gradients
+    clipping is for: the norm would be inf and the clipped step 0 (as torch.nn.utils' is). Such a
+    gradient, if finite, is measured again divided by its largest value (a copy, on that rare path
+    only), and the square comes back in a Python float, whose range reaches 1e308."""
     flat = a.reshape(-1)
-    return float(np.dot(flat, flat))
+    with np.errstate(over="ignore"):
+        squared = float(np.dot(flat, flat))
+    if math.isinf(squared) and bool(np.isfinite(flat).all()):
+        largest = float(np.abs(flat).max())
+        scaled = flat / largest
+        squared = largest * largest * float(np.dot(scaled, scaled))
+    return squared
 
 
 def flush_subnormals(a):
@@ -95,6 +106,8 @@ class Optimizer:
     # the state arrays an update may keep per key; those every step creates; those that are sums of
     # squares (never negative). load_model checks a file's optimizer state against them
     slot_names, always_slots, non_negative_slots = (), (), ()
+    # no clipping: also what an optimizer pickled before clipping existed reads
+    clipnorm = clipvalue = global_clipnorm = None
 
     def __init__(self, learning_rate, **clipping):
         unknown = sorted(set(clipping) - set(CLIPPING))
@@ -190,7 +203,11 @@ class Optimizer:
             flat = grad.reshape(-1)
             buffer = None
             start = 0
-            for size in ([grad.size] if sizes is None else sizes[i]):
+            weight_sizes = [grad.size] if sizes is None else sizes[i]
+            if sum(weight_sizes) != grad.size:      # a part of the buffer no weight covers would be garbage
+                raise ValueError(f"sizes[{i}]: the weights' sizes {weight_sizes!r:.100} add up to "
+                                 f"{sum(weight_sizes)}, but {key!r} holds {grad.size} values")
+            for size in weight_sizes:
                 piece = flat[start:start + size]
                 norm = math.sqrt(_squared_norm(piece))
                 if norm > self.clipnorm or buffer is not None:
@@ -216,12 +233,15 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
-        """``{"name": ..., argument: value}`` for every argument of the constructor and the
-        clipping arguments, read from the attributes of the same names (the convention of layers'
+        """``{"name": ..., argument: value}`` for every argument of the constructor and the clipping
+        argument in use, read from the attributes of the same names (the convention of layers'
         get_config too)."""
         arguments = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        return {"name": self.name, **{name: getattr(self, name) for name in [*arguments, *CLIPPING]}}
+        # a clipping argument only when set: a model file without clipping then loads in a
+        # glassnet from before clipping existed, whose constructors do not know the names
+        clipping = {name: getattr(self, name) for name in CLIPPING if getattr(self, name) is not None}
+        return {"name": self.name, **{name: getattr(self, name) for name in arguments}, **clipping}
 
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
