@@ -78,6 +78,7 @@ class InferenceMixin:
             totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
             for i, v in enumerate(self._metric_values(yb, out), 1):
                 totals[i] += v * m
+        self._release_data(x)
         return [t / n for t in totals]
 
     def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
@@ -122,7 +123,9 @@ class InferenceMixin:
         bs = self._auto_batch_size() if batch_size is None else batch_size
         first = self._forward(x[:bs].astype(self.dtype, copy=False), training=False)
         if bs >= n:
-            return _own(first, x)
+            first = _own(first, x)
+            self._release_data(x)
+            return first
         # written chunk by chunk into one array: a list of chunks and their concatenation would
         # hold the outputs twice
         out = backend.get_array_module(first).empty((n, *first.shape[1:]), dtype=first.dtype)
@@ -130,6 +133,7 @@ class InferenceMixin:
         for start in range(bs, n, bs):
             out[start:start + bs] = self._forward(x[start:start + bs].astype(self.dtype, copy=False),
                                                   training=False)
+        self._release_data(x)
         return out
 
     def predict_on_batch(self, x):

@@ -146,7 +146,9 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
 
     The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
     loss, optimizer (and its state) and metrics, with the same random streams, so that
-    ``fit(..., initial_epoch=model.initial_epoch)`` continues the saved run bit for bit.
+    ``fit(..., initial_epoch=model.initial_epoch)`` continues the saved run bit for bit (from a save
+    at an epoch's end; callbacks' own state, such as EarlyStopping's patience, starts afresh, as in
+    Keras: see ``ModelCheckpoint``).
     ``model.initial_epoch`` is the number of completed epochs the file records (0 when none).
 
     Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model

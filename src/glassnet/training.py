@@ -324,65 +324,70 @@ class TrainingMixin:
         self.history = history
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
-        with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
-            for epoch in range(initial_epoch, epochs):
-                hooks.call("on_epoch_begin", epoch, {})
-                if xs is not x:       # full batch: the order of the samples cannot change the step
-                    order = self.shuffle_rng.permutation(n)
-                    _gather(x, order, xs)                  # mode="clip": see _gather
-                    np.take(y, order, axis=0, out=ys, mode="clip")
-                    if ws is not w:     # the weights follow their samples
-                        np.take(w, order, out=ws, mode="clip")
-                totals, seen = [0.0] * (1 + len(self.metrics)), 0
-                for b in range(steps):
-                    xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
-                    if hooks.has_batch_hooks:
-                        hooks.call("on_train_batch_begin", b, {})
-                    wb = None if ws is None else ws[b * bs:(b + 1) * bs]
-                    try:
-                        value, out = self._loss_and_gradients(xb, yb, wb)
-                    except NonFiniteError as exc:
-                        if exc.epoch is not None:
-                            raise
-                        # raised by a layer (BatchNormalization), which cannot know where it is
-                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1}: {exc}",
-                                             epoch + 1, b + 1, exc.layer) from exc
-                    if not math.isfinite(value):
-                        self._raise_non_finite(value, xb, epoch, b)
-                    m = xb.shape[0]
-                    seen += m
-                    totals[0] += value * m
-                    # the metrics before the update: one that fails leaves the weights as they were
-                    for i, v in enumerate(self._metric_values(yb, out), 1):
-                        totals[i] += v * m
-                    self._apply_update(value)
-                    interrupt.check()
-                    if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
-                        # a batch hook may save the weights (ModelCheckpoint's save_freq): the
-                        # update it would save is checked first, as the epoch's last one is below
-                        self._check_parameters_finite(epoch, b)
-                        hooks.call("on_train_batch_end", b,
-                                   dict(zip(train_keys, (float(t / seen) for t in totals))))
-                    # checked after every batch, as Keras 3 does: a callback (in any hook) that
-                    # stops training ends the epoch here; the epoch loop stops after on_epoch_end
+        try:
+            with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
+                for epoch in range(initial_epoch, epochs):
+                    hooks.call("on_epoch_begin", epoch, {})
+                    if xs is not x:       # full batch: the order of the samples cannot change the step
+                        order = self.shuffle_rng.permutation(n)
+                        _gather(x, order, xs)                  # mode="clip": see _gather
+                        np.take(y, order, axis=0, out=ys, mode="clip")
+                        if ws is not w:     # the weights follow their samples
+                            np.take(w, order, out=ws, mode="clip")
+                    totals, seen = [0.0] * (1 + len(self.metrics)), 0
+                    for b in range(steps):
+                        xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
+                        if hooks.has_batch_hooks:
+                            hooks.call("on_train_batch_begin", b, {})
+                        wb = None if ws is None else ws[b * bs:(b + 1) * bs]
+                        try:
+                            value, out = self._loss_and_gradients(xb, yb, wb)
+                        except NonFiniteError as exc:
+                            if exc.epoch is not None:
+                                raise
+                            # raised by a layer (BatchNormalization), which cannot know where it is
+                            raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1}: {exc}",
+                                                 epoch + 1, b + 1, exc.layer) from exc
+                        if not math.isfinite(value):
+                            self._raise_non_finite(value, xb, epoch, b)
+                        m = xb.shape[0]
+                        seen += m
+                        totals[0] += value * m
+                        # the metrics before the update: one that fails leaves the weights as they were
+                        for i, v in enumerate(self._metric_values(yb, out), 1):
+                            totals[i] += v * m
+                        self._apply_update(value)
+                        interrupt.check()
+                        if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
+                            # a batch hook may save the weights (ModelCheckpoint's save_freq): the
+                            # update it would save is checked first, as the epoch's last one is below
+                            self._check_parameters_finite(epoch, b)
+                            hooks.call("on_train_batch_end", b,
+                                       dict(zip(train_keys, (float(t / seen) for t in totals))))
+                        # checked after every batch, as Keras 3 does: a callback (in any hook) that
+                        # stops training ends the epoch here; the epoch loop stops after on_epoch_end
+                        if self.stop_training:
+                            break
+                    # each batch's loss is checked before its update, so an update that overflows the
+                    # weights shows in the next batch's loss; the epoch's last one is checked here,
+                    # before validation and before a callback saves the weights (one pass an epoch)
+                    self._check_parameters_finite(epoch, b)
+                    # over the samples seen: all n, unless a callback stopped the epoch early
+                    logs = dict(zip(train_keys, (float(t / seen) for t in totals)))
+                    if validation_data is not None:
+                        # in batches of the training's size, as Keras' validation_batch_size defaults
+                        # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
+                        # MNIST images through the CNN (44 MiB in batches of 256)
+                        values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
+                        logs.update(zip(val_keys, map(float, values)))
+                    hooks.call("on_epoch_end", epoch, logs)
+                    interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
                         break
-                # each batch's loss is checked before its update, so an update that overflows the
-                # weights shows in the next batch's loss; the epoch's last one is checked here,
-                # before validation and before a callback saves the weights (one pass an epoch)
-                self._check_parameters_finite(epoch, b)
-                # over the samples seen: all n, unless a callback stopped the epoch early
-                logs = dict(zip(train_keys, (float(t / seen) for t in totals)))
-                if validation_data is not None:
-                    # in batches of the training's size, as Keras' validation_batch_size defaults
-                    # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
-                    # MNIST images through the CNN (44 MiB in batches of 256)
-                    values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
-                    logs.update(zip(val_keys, map(float, values)))
-                hooks.call("on_epoch_end", epoch, logs)
-                interrupt.check()             # one held during validation or a checkpoint's save
-                if self.stop_training:
-                    break
+        finally:
+            # the layers' caches of the last batch are slices of the shuffled copy (or of x):
+            # copies of them let the training data go when fit returns (or raises)
+            self._release_data(x, xs)
         hooks.call("on_train_end", logs)
         return history
 

@@ -4,6 +4,7 @@ the argument checks the callbacks share.
 """
 import math
 import numbers
+import weakref
 
 
 class Callback:
@@ -79,6 +80,20 @@ class History(Callback):
         super().__init__()
         self.history = {}
         self.epoch = []
+
+    # The model keeps its last History (``model.history``, as in Keras); a strong reference back
+    # made a cycle, so a trained model dropped in a loop (a sweep) waited for the cyclic garbage
+    # collector, with its last batch's caches: ``history.model`` is a weak reference.
+    @property
+    def model(self):
+        return None if self._model_ref is None else self._model_ref()
+
+    @model.setter
+    def model(self, model):
+        self._model_ref = None if model is None else weakref.ref(model)
+
+    def __getstate__(self):            # pickle and deepcopy: a weak reference cannot be copied
+        return {**self.__dict__, "_model_ref": None}
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

@@ -146,7 +146,12 @@ class ModelCheckpoint(Callback):
 
     Each file records the number of completed epochs; the loaded model has it as
     ``model.initial_epoch``, so ``fit(..., initial_epoch=model.initial_epoch)`` resumes the run exactly
-    (with ``save_freq="epoch"``: a save in mid-epoch records the epochs completed before it).
+    from a save at the end of an epoch (``save_freq="epoch"``): weights, optimizer state and random
+    streams. Not restored, as in Keras: the state of the callbacks themselves (EarlyStopping's and
+    ReduceLROnPlateau's waiting and best value start afresh, so a run resumed with them can differ;
+    ``initial_value_threshold`` carries ModelCheckpoint's best value over). A save in mid-epoch
+    records the epochs completed before it, and its resume repeats that epoch from its start on
+    weights that already took part of it: not the uninterrupted run.
 
     Example
     -------

@@ -89,7 +89,9 @@ class Layer:
     dtype : {"float32", "float64"}, optional
         Set by the model when omitted (its own dtype); float32 for a standalone layer.
     seed : int, optional
-        Seeds the initializers of a standalone layer; a model passes its own generator instead.
+        The layer's own generator (its initial weights, Dropout's masks), inside a model too: a
+        seeded layer ignores the model's seed, an unseeded one draws from a stream of the model's.
+        A layer built before it joins a model keeps the weights it has.
     """
 
     def __init_subclass__(cls, **kwargs):
