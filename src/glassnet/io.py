@@ -312,7 +312,9 @@ def _restore_optimizer(model, npz, headers, state):
         if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in restored
                 or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
             raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
-        restored[pair[0]][pair[1]] = read_array(npz, headers, f"optimizer/{i:03d}", params[pair[0]])
+        # onto the parameters' device: a CuPy model's update cannot mix in NumPy state
+        restored[pair[0]][pair[1]] = backend.get_array_module(params[pair[0]]).asarray(
+            read_array(npz, headers, f"optimizer/{i:03d}", params[pair[0]]))
     optimizer = model.optimizer
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps

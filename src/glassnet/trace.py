@@ -16,6 +16,8 @@ exactly 0 or 1, dA is infinite while dZ stays finite: the reason the two are fus
 """
 import numpy as np
 
+from . import backend
+
 from .layers.base import StateSnapshot, missing_input_gradient
 
 
@@ -34,7 +36,7 @@ class Trace(list):
 
         def row(label, array):
             head = f"  {label:<10}"           # continuation lines align under the first
-            array = np.asarray(array)
+            array = backend.to_numpy(array)          # printing happens on the host
             # tiny entries beside big ones print as 0., as in the tutorial's figures; but an array
             # whose every entry is tiny (the gradients deep in a network) keeps them, in e-notation,
             # rather than look like zeros
@@ -129,4 +131,5 @@ def _add_updates(model, records):
 
 
 def _copy(array):
-    return None if array is None else np.array(array, copy=True)
+    # in the array's own module: np.array() of a CuPy array is refused (no implicit device-to-host copy)
+    return None if array is None else backend.get_array_module(array).array(array, copy=True)

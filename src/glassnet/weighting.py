@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import backend
 from ._validation import as_array
 
 
@@ -117,5 +118,6 @@ def combine(y, sample_weight, table):
     """
     if table is None:
         return sample_weight
-    weights = table[class_labels(y)]
+    labels = class_labels(y)
+    weights = backend.get_array_module(labels).asarray(table)[labels]     # the table where y is (CuPy)
     return weights if sample_weight is None else weights * sample_weight

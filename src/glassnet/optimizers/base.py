@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from .._validation import check_flag, check_number
 
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
@@ -250,7 +251,9 @@ class Optimizer:
 
     def set_state(self, state):
         self.iterations = int(state["iterations"])
-        self.slots = {key: {s: np.array(a) for s, a in slots.items()} for key, slots in state["slots"].items()}
+        # copies in each array's own module (numpy or cupy)
+        self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
+                      for key, slots in state["slots"].items()}
 
     def reset(self):
         """Forget all state (moments, accumulators and the step count): a fresh optimizer again.
