@@ -364,6 +364,12 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
                  r"PCG64.has_uint32 must be an integer in \[0, 1\], got True"),
     "trainable": (_edit_meta(lambda c: c.update(trainable=[True])), "trainable"),
     "epoch": (_edit_meta(lambda c: c.update(epoch="3")), "epoch"),
+    "compile a string": (_edit_meta(lambda c: _set(c, ["model", "compile"], "x")),
+                         r"compile: expected \{'loss': name, 'optimizer': \{'name': name, ...\}, 'metrics'"),
+    "optimizer without name": (_edit_meta(lambda c: c["model"]["compile"]["optimizer"].pop("name")),
+                               r"compile: expected"),
+    "metrics a dict": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], {"accuracy": 1})),
+                       r"compile: expected"),
     "unknown metric": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], ["os.system"])),
                        "compile=False"),
 }

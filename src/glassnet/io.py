@@ -291,6 +291,14 @@ def _restore_trainable(model, flags):
 
 
 def _compile(model, settings):
+    # the shape first: a string or a list here failed as "string indices must be integers"
+    optimizer = settings.get("optimizer") if isinstance(settings, dict) else None
+    metrics = settings.get("metrics") if isinstance(settings, dict) else None
+    if (not isinstance(settings, dict) or not isinstance(settings.get("loss"), str)
+            or not isinstance(optimizer, dict) or not isinstance(optimizer.get("name"), str)
+            or not (metrics is None or isinstance(metrics, list) and all(isinstance(m, str) for m in metrics))):
+        raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
+                             f"'metrics': [names] or null}}, got {settings!r:.200}")
     try:
         model.compile(loss=settings["loss"], optimizer=optimizers.from_config(settings["optimizer"]),
                       metrics=settings.get("metrics") or None)
