@@ -359,9 +359,6 @@ class TrainingMixin:
                         self._apply_update(value)
                         interrupt.check()
                         if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
-                            # a batch hook may save the weights (ModelCheckpoint's save_freq): the
-                            # update it would save is checked first, as the epoch's last one is below
-                            self._check_parameters_finite(epoch, b)
                             hooks.call("on_train_batch_end", b,
                                        dict(zip(train_keys, (float(t / seen) for t in totals))))
                         # checked after every batch, as Keras 3 does: a callback (in any hook) that

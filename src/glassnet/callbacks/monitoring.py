@@ -223,6 +223,10 @@ class ModelCheckpoint(Callback):
     def _on_batch_end(self, batch, logs=None):
         self._batches += 1
         if self._batches % self.save_freq == 0:
+            # fit checks the weights after an epoch's last update, not after every batch (a pass
+            # over them a batch would cost the default progress bar's runs ~5 %): before a save in
+            # mid-epoch, the update just taken is checked here, with the same NonFiniteError
+            self.model._check_parameters_finite(self._epoch, batch)
             self._save(self._epoch, logs or {}, completed=self._epoch, batch=batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
