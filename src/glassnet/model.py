@@ -16,6 +16,7 @@ from . import backend, losses, metrics as metrics_module, optimizers
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
+from .parameters import ParametersMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights, _sample_shape
 from .preparing import PreparingMixin
@@ -31,7 +32,7 @@ def _snake_case(name):
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, DescribingMixin):
+class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
     """A linear stack of layers.
 
     Parameters
@@ -228,87 +229,6 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, DescribingMixin)
         self._flatten_parameters()
         self.built = True
         self._update_fusion()
-
-    def _flatten_parameters(self):
-        """Make every trainable parameter (and its gradient) a view into one flat buffer.
-
-        The optimizer then updates all parameters with a handful of NumPy calls instead of a handful
-        per parameter: for small networks those calls, not the arithmetic, are the cost. The
-        layers still see ordinary arrays of their own shapes (``layer.params["kernel"]``).
-
-        When the layout differs from the previous one (a layer added, or one frozen or unfrozen,
-        after training), the optimizer's state is reset: its slots are laid out like the old flat
-        buffer, and reusing them would fail on the new size or, worse, apply one parameter's
-        moments to another's.
-        """
-        xp = backend.xp()
-        entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
-        layout = self._trainable_layout()
-        # no _layout yet: the first build, with no state to disagree with
-        if self.optimizer is not None and layout != getattr(self, "_layout", layout):
-            self.optimizer.reset()
-        self._layout = layout
-        total = sum(int(layer.params[key].size) for layer, key in entries)
-        flat_params, flat_grads = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
-        self._views, offset = [], 0
-        for layer, key in entries:
-            value = layer.params[key]
-            param = flat_params[offset:offset + value.size].reshape(value.shape)
-            param[...] = value
-            grad = flat_grads[offset:offset + value.size].reshape(value.shape)
-            layer.params[key], layer.grads[key] = param, grad
-            self._views.append((layer, key, param, grad))
-            offset += value.size
-        self._triples = [("params", flat_params, flat_grads)]
-        # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
-        self._sizes = [[grad.size for _, _, _, grad in self._views]]
-
-    def _trainable_layout(self):
-        """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""
-        return [(layer.name, key, tuple(layer.params[key].shape))
-                for layer in self.layers if layer.trainable for key in layer.params]
-
-    def _apply_trainable_flags(self):
-        """Take up ``layer.trainable`` flags changed since the model was built. Keras takes them
-        at ``compile``; glassnet at ``compile`` and again at every ``fit`` and ``train_on_batch``,
-        so that a layer frozen without a new ``compile`` is not trained by mistake."""
-        if self.built and self._trainable_layout() != self._layout:
-            self._flatten_parameters()
-
-    def __setstate__(self, state):
-        # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the
-        # flat buffer the optimizer updates: re-attach them, or training would silently stop
-        self.__dict__.update(state)
-        self.__dict__.setdefault("_output_shapes", None)     # a model pickled before the check existed
-        if self.built:
-            self._flatten_parameters()
-
-    def _release_data(self, *data):
-        """Let go of ``data`` (arrays fit, predict or evaluate ran on) once the call is done.
-
-        A layer keeps its last input (for backward, and for inspection: ``model.layers[0].x``), and
-        a Flatten passes on a view of its input; both are slices of the data, and a slice keeps all
-        of its array alive: after fit, the shuffled copy of the training set (120 MiB for 40,000
-        MNIST images), after predict, the caller's input even once the caller dropped it. Each such
-        view becomes a copy of itself: the same values, one batch's size."""
-        for layer in self.layers:
-            held = [(name, value) for name, value in vars(layer).items()
-                    if getattr(value, "base", None) is not None and getattr(value, "shape", None) is not None]
-            for name, value in held:
-                xp = backend.get_array_module(value)
-                if any(xp.may_share_memory(value, d) for d in data if d is not None):
-                    setattr(layer, name, value.copy())
-
-    def _sync_views(self):
-        """Re-attach parameters or gradients that a layer replaced instead of writing in place
-        (a custom layer may do ``self.grads["w"] = ...``): the flat buffers must see them."""
-        for layer, key, param, grad in self._views:
-            if layer.grads[key] is not grad:
-                grad[...] = layer.grads[key]
-                layer.grads[key] = grad
-            if layer.params[key] is not param:
-                param[...] = layer.params[key]
-                layer.params[key] = param
 
     def compile(self, loss, optimizer="sgd", metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
