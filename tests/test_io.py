@@ -655,8 +655,7 @@ def test_non_finite_weights_or_state_are_never_written(rng, tmp_path):
 
 def test_load_and_save_check_their_arguments(good_file, tmp_path):
     for bad in (None, "10", 0, -5, True, 1.5):
-        with pytest.raises(ValueError, match=rf"^max_bytes: expected a positive integer \(a size in bytes\), "
-                                             rf"got {re.escape(repr(bad))}$"):
+        with pytest.raises(ValueError, match=rf"^max_bytes: expected a positive integer, got {re.escape(repr(bad))}$"):
             load_model(good_file, max_bytes=bad)
     with pytest.raises(TypeError, match=r"^compile: expected True or False, got 'no'$"):
         load_model(good_file, compile="no")

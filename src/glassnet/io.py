@@ -42,7 +42,7 @@ import stat
 import numpy as np
 
 from . import backend, optimizers
-from ._validation import check_flag
+from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
 from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
@@ -168,8 +168,7 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES):
     keep, such as whether the file recorded its epoch at all)."""
     path = _fspath(path)              # an int would open a file descriptor: refuse it here
     compile = check_flag(compile, "compile")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes <= 0:
-        raise ValueError(f"max_bytes: expected a positive integer (a size in bytes), got {max_bytes!r}")
+    max_bytes = check_positive_int(max_bytes, "max_bytes")
     # a FIFO or a device would block open() or read() forever, waiting for a writer: opened without
     # blocking, anything but a regular file is refused by what was opened (a check of the path
     # before opening it could be raced). A missing file or a folder raises the OSError open() would.
@@ -292,11 +291,10 @@ def _restore_trainable(model, flags):
 
 def _compile(model, settings):
     # the shape first: a string or a list here failed as "string indices must be integers"
-    optimizer = settings.get("optimizer") if isinstance(settings, dict) else None
-    metrics = settings.get("metrics") if isinstance(settings, dict) else None
-    if (not isinstance(settings, dict) or not isinstance(settings.get("loss"), str)
-            or not isinstance(optimizer, dict) or not isinstance(optimizer.get("name"), str)
-            or not (metrics is None or isinstance(metrics, list) and all(isinstance(m, str) for m in metrics))):
+    if not (isinstance(settings, dict) and isinstance(settings.get("loss"), str)
+            and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
+            and (settings.get("metrics") is None or isinstance(settings["metrics"], list)
+                 and all(isinstance(m, str) for m in settings["metrics"]))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names] or null}}, got {settings!r:.200}")
     try:

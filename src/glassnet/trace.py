@@ -17,7 +17,6 @@ exactly 0 or 1, dA is infinite while dZ stays finite: the reason the two are fus
 import numpy as np
 
 from . import backend
-
 from .layers.base import StateSnapshot, missing_input_gradient
 
 

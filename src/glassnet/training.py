@@ -50,8 +50,8 @@ def hold_out(x, y, w, validation_split):
 
 
 def _gather(x, order, out):
-    """``out[...] = x[order]`` along axis 0, into ``out`` (the model's dtype) without a temporary
-    the size of the data.
+    """``out[...] = x[order]`` along axis 0, into ``out`` without a temporary the size of the data:
+    fit's shuffle of the samples (into the model's dtype), the targets and the sample weights.
 
     mode="clip": order is a permutation, so no index is out of range, and take's default
     mode="raise" would gather into a hidden temporary the size of the data before copying it into
@@ -151,13 +151,17 @@ class TrainingMixin:
             self._sync_views()
             self.optimizer.apply(self._triples, self._sizes)
 
+    def _layer_with_non_finite_parameters(self):
+        """The first layer holding a NaN or infinite parameter, or None."""
+        return next((layer for layer in self.layers
+                     if any(not np.isfinite(p).all() for p in layer.params.values())), None)
+
     def _check_parameters_finite(self, epoch, batch):
         """Raise NonFiniteError if the update after (0-based) ``epoch``, ``batch`` left a trained
         parameter NaN or infinite, naming the first layer that holds one."""
         if not self._triples or bool(np.isfinite(self._triples[0][1]).all()):
             return
-        culprit = next(layer for layer in self.layers
-                       if any(not np.isfinite(p).all() for p in layer.params.values()))
+        culprit = self._layer_with_non_finite_parameters()
         raise NonFiniteError(f"training stopped: the update after epoch {epoch + 1}, batch {batch + 1} "
                              f"made the parameters of {culprit.describe()} NaN or infinite (the loss before "
                              f"it was finite). {_HINT}", epoch + 1, batch + 1, culprit.name)
@@ -168,13 +172,11 @@ class TrainingMixin:
         The search reruns the batch forward in training mode; ``StateSnapshot`` undoes what that
         pass changes (BatchNormalization's moving statistics, Dropout's generators), so the model
         is left as the failed step left it."""
-        culprit, what = None, "output"
-        for layer in self.layers:
-            if any(not np.isfinite(p).all() for p in layer.params.values()):
-                # the loss before the last update was finite, so that update overflowed them
-                culprit, what = layer, "parameters (the previous update made them so)"
-                break
+        # the loss before the last update was finite, so a layer with non-finite parameters got
+        # them from that update
+        culprit, what = self._layer_with_non_finite_parameters(), "parameters (the previous update made them so)"
         if culprit is None:
+            what = "output"
             snapshot = StateSnapshot(self.layers)
             try:
                 with np.errstate(all="ignore"):
@@ -330,10 +332,10 @@ class TrainingMixin:
                     hooks.call("on_epoch_begin", epoch, {})
                     if xs is not x:       # full batch: the order of the samples cannot change the step
                         order = self.shuffle_rng.permutation(n)
-                        _gather(x, order, xs)                  # mode="clip": see _gather
-                        np.take(y, order, axis=0, out=ys, mode="clip")
+                        _gather(x, order, xs)
+                        _gather(y, order, ys)
                         if ws is not w:     # the weights follow their samples
-                            np.take(w, order, out=ws, mode="clip")
+                            _gather(w, order, ws)
                     totals, seen = [0.0] * (1 + len(self.metrics)), 0
                     for b in range(steps):
                         xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]

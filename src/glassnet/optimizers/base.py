@@ -155,10 +155,7 @@ class Optimizer:
         for name in names:
             if name not in slots:
                 slots[name] = np.full_like(param, fill)
-        tmp = self._scratch.get(key)
-        if tmp is None:
-            tmp = self._scratch[key] = np.empty_like(param)
-        return slots, tmp
+        return slots, self._buffer(key, param)
 
     def apply(self, triples, sizes=None):
         """One step on ``triples``, ``(key, param, grad)`` with param and grad of one shape.

@@ -185,9 +185,7 @@ class Adadelta(Optimizer):
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "v", "u")
-        d = self._scratch.get(key + "#delta")
-        if d is None:
-            d = self._scratch[key + "#delta"] = np.empty_like(param)
+        d = self._buffer(key + "#delta", param)
         for param, grad, v, u, d, tmp in pieces(param, grad, slots["v"], slots["u"], d, tmp):
             v *= self.rho
             np.multiply(grad, grad, out=tmp)
