@@ -128,6 +128,50 @@ def test_build_refuses_what_is_not_a_sample_shape(shape, message):
         gn.Sequential([Dense(4), Dense(1)], seed=3).build(shape)
 
 
+def test_keras_batch_axis_none_in_build_is_the_sample_shape():
+    keras_style = gn.Sequential([Dense(4), Dense(1)], seed=3)
+    keras_style.build((None, 3))
+    assert keras_style.input_shape == (3,)
+    for a, b in zip(gn.Sequential([Dense(4, input_dim=3), Dense(1)], seed=3).get_weights(),
+                    keras_style.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"build: input_shape must hold positive integer sizes.*\(3, None\)"):
+        gn.Sequential([Dense(4)]).build((3, None))         # only the batch axis may be None
+
+
+def test_input_declares_the_shape_and_is_not_a_layer(rng):
+    declared = gn.Sequential([gn.Input((3,)), Dense(4, activation="tanh"), Dense(1)], seed=3)
+    assert declared.built and declared.input_shape == (3,)
+    assert [layer.name for layer in declared.layers] == ["dense", "dense_1"]    # as in Keras
+    eager = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1)], seed=3)
+    for a, b in zip(eager.get_weights(), declared.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    images = gn.Sequential(seed=0)
+    images.add(gn.layers.Input(shape=(8, 8, 1)))
+    images.add(gn.layers.Conv2D(2, 3))
+    assert images.built and images.output_shape == (6, 6, 2)
+    # popping every layer keeps the declaration: the next layer builds at once
+    declared.pop(), declared.pop()
+    assert not declared.built
+    declared.add(Dense(2))
+    assert declared.built and declared.input_shape == (3,)
+    assert declared.predict(rng.standard_normal((5, 3))).shape == (5, 2)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: gn.Sequential([Dense(2), gn.Input((3,))]), r"add: InputLayer\(shape=\(3,\)\) must come first"),
+    (lambda: gn.Sequential([gn.Input((3,)), gn.Input((3,))]), "must come first, before any layer, and only once"),
+    (lambda: gn.Sequential([gn.Input((3,)), Dense(2, input_dim=4)]),
+     r"expects input samples of shape \(4,\), the model's Input declares \(3,\)"),
+    (lambda: gn.Input(3), r"Input: shape must be a tuple such as \(3,\), got the integer 3$"),
+    (lambda: gn.Input((None, 3)), r"Input: shape must hold positive integer sizes"),
+    (lambda: gn.Input((3,), name="a\x1b[2J"), "Input: name: expected a non-empty string"),
+])
+def test_input_refuses_what_keras_would_not_build(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
 def test_api_contract(rng, capsys):
     model = gn.Sequential(seed=0)
     model.add(Dense(25, activation="relu", input_dim=2))

@@ -16,6 +16,7 @@ from .backend import get_backend, set_backend
 from .callbacks import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
                         ReduceLROnPlateau)
 from .errors import ModelFileError, NonFiniteError
+from .layers import Input
 from .model import Sequential
 from .utils import to_categorical
 
@@ -33,7 +34,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 
-__all__ = ["Sequential", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
+__all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "utils", "backend", "Callback", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "set_backend", "get_backend", "__version__"]

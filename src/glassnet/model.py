@@ -19,6 +19,7 @@ from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights, _sample_shape
+from .layers.input import InputLayer
 from .preparing import PreparingMixin
 from .training import TrainingMixin
 
@@ -38,6 +39,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     Parameters
     ----------
     layers : list of Layer, optional
+        The first may be ``Input(shape)`` (Keras 3's way to declare the input; it is not kept in
+        ``model.layers``).
     seed : int, optional
         Fixes the initial weights, the shuffling and every random layer (Dropout): the same seed gives
         the same training run, bit for bit.
@@ -54,6 +57,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     True
     """
 
+    _declared_input = None    # (on the class too: a model pickled before Input existed lacks it)
+
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
@@ -65,6 +70,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.built = False
         self._output_shapes = None    # each layer's per-sample output shape, checked on first use
         self.input_shape = None
+        self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
         self.metrics = []             # [(name, function)]
         self.stop_training = False
@@ -84,8 +90,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (Adam's moments, momentum buffers, the step count) is reset: it described the old layout.
         Training continues from the current weights as with a freshly compiled optimizer.
         """
+        if isinstance(layer, InputLayer):
+            return self._declare_input(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
+        if (not self.layers and self._declared_input is not None and layer.input_shape is not None
+                and tuple(layer.input_shape) != self._declared_input):
+            raise ValueError(f"add: {layer.describe()} expects input samples of shape "
+                             f"{tuple(layer.input_shape)}, the model's Input declares {self._declared_input}")
         if any(layer is other for other in self.layers):
             raise ValueError(f"add: {layer.describe()} is already in this model")
         names = {other.name for other in self.layers}
@@ -109,6 +121,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self.build(self.input_shape)
         elif self.layers[0].input_shape is not None:
             self.build(self.layers[0].input_shape)
+        elif self._declared_input is not None:
+            self.build(self._declared_input)
+
+    def _declare_input(self, input_layer):
+        """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
+        if self.layers or self._declared_input is not None:
+            raise ValueError(f"add: {input_layer!r} must come first, before any layer, and only once")
+        self._declared_input = input_layer.shape
 
     def pop(self):
         """Remove the last layer and return it (Keras' ``Sequential.pop``).
@@ -199,9 +219,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             layer.trainable = value
 
     def build(self, input_shape):
-        """Create every layer's parameters for samples of ``input_shape`` (no batch axis)."""
+        """Create every layer's parameters for samples of ``input_shape`` (no batch axis).
+
+        Keras' form with a leading ``None`` for the batch axis, ``build((None, 28, 28, 1))``, is
+        taken too; a batch size there (``(32, 28, 28, 1)``) cannot be told from a sample axis: it
+        is read as one, and the first layer refuses a sample of that shape.
+        """
         if not self.layers:
             raise ValueError("build: the model has no layers")
+        if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1 and input_shape[0] is None:
+            input_shape = input_shape[1:]
         shape = _sample_shape(input_shape, "build", input_dim_hint=False)
         self.input_shape = shape
         declared = []

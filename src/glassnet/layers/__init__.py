@@ -2,6 +2,7 @@
 from .base import LAYERS, Layer, get
 from .dense import Dense
 from .activation import Activation
+from .input import Input, InputLayer
 from .conv import Conv1D, Conv2D
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -10,4 +11,4 @@ from .regularization import BatchNormalization, Dropout
 
 __all__ = ["Layer", "Dense", "Activation", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "Flatten", "Reshape",
-           "Dropout", "BatchNormalization", "LAYERS", "get"]
+           "Dropout", "BatchNormalization", "Input", "InputLayer", "LAYERS", "get"]

@@ -267,28 +267,28 @@ def _unexpected_arguments(cls, unknown):
                      f"{names}; {cls.__name__} takes {takes}{', '.join(_LAYER_ARGUMENTS)}")
 
 
-def _sample_shape(value, owner, input_dim_hint=True):
+def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
     """``value`` (a tuple, list or 1-D array of positive ints: the shape of one sample, without the
     batch axis, e.g. (features,) or (H, W, C)) as a tuple of Python ints; a ValueError naming
-    ``owner`` (the layer class) and ``input_shape`` otherwise."""
+    ``owner`` (the layer class) and ``argument`` otherwise."""
     example = "such as (3,) for 3 features or (28, 28, 1) for images"
     # a bare int is the usual slip for a vector's shape (Keras refuses it too); say what to write
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        raise ValueError(f"{owner}: input_shape must be a tuple such as ({value},), got the integer "
+        raise ValueError(f"{owner}: {argument} must be a tuple such as ({value},), got the integer "
                          f"{value!r}" + (f"; or pass input_dim={value}" if input_dim_hint else ""))
     # a string is iterable too, and "32" would quietly become the shape (3, 2)
     if isinstance(value, (str, bytes)):
-        raise ValueError(f"{owner}: input_shape must be a tuple of positive integers {example}, "
+        raise ValueError(f"{owner}: {argument} must be a tuple of positive integers {example}, "
                          f"got {value!r}")
     try:
         shape = tuple(value)
     except TypeError:
-        raise ValueError(f"{owner}: input_shape must be a tuple of positive integers {example}, "
+        raise ValueError(f"{owner}: {argument} must be a tuple of positive integers {example}, "
                          f"got {value!r}") from None
     if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
                             for d in shape):
         # None (Keras' "any size") is refused too: a model is built for one fixed sample shape
-        raise ValueError(f"{owner}: input_shape must hold positive integer sizes, {example}; "
+        raise ValueError(f"{owner}: {argument} must hold positive integer sizes, {example}; "
                          f"got {value!r}")
     return tuple(int(d) for d in shape)
 

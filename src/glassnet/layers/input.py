@@ -1,0 +1,42 @@
+"""Input: declares the shape of one sample at the top of a Sequential, as Keras 3 recommends.
+
+``Sequential([Input((784,)), Dense(10)])`` builds the model at once, exactly as
+``Dense(10, input_shape=(784,))`` would. Like Keras' ``InputLayer``, it is not one of
+``model.layers``: it holds no parameters and does nothing to the data, it only says what comes in.
+"""
+from .._validation import check_name
+from .base import _sample_shape
+
+
+class InputLayer:
+    """The shape of one input sample (no batch axis), for the first position of a Sequential.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        One sample's shape: ``(features,)`` for vectors, ``(H, W, C)`` for images.
+    name : str, optional
+
+    Example
+    -------
+    >>> InputLayer((28, 28, 1)).shape
+    (28, 28, 1)
+    """
+
+    def __init__(self, shape, name=None):
+        self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
+        self.name = check_name(name, "Input: name") or "input_layer"
+
+    def __repr__(self):
+        return f"InputLayer(shape={self.shape})"
+
+
+def Input(shape, name=None):
+    """Keras' ``Input(shape)``: an ``InputLayer`` to put first in a Sequential.
+
+    >>> from glassnet import Sequential
+    >>> from glassnet.layers import Dense
+    >>> Sequential([Input((2,)), Dense(1)]).built
+    True
+    """
+    return InputLayer(shape, name=name)
