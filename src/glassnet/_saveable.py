@@ -19,7 +19,11 @@ def check_saveable(model):
     _check_metrics_saveable(model)
     _check_optimizer_saveable(model)
     try:
-        config = json.loads(json.dumps(model.get_config()))
+        config = model.get_config()
+    except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code
+        raise ValueError(f"save_model: {exc}") from None
+    try:
+        config = json.loads(json.dumps(config))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
     _check_layers_rebuildable(model, config)

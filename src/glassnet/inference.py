@@ -79,7 +79,8 @@ class InferenceMixin:
             for i, v in enumerate(self._metric_values(yb, out), 1):
                 totals[i] += v * m
         self._release_data(x)
-        return [t / n for t in totals]
+        # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
+        return [totals[0] / n + self._penalty(), *(t / n for t in totals[1:])]
 
     def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
@@ -158,5 +159,5 @@ class InferenceMixin:
         x, y = self._prepare_xy(x, y)
         w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
         out = self._forward(x, training=False)
-        value = self._loss_from_output(out, y, w)
+        value = self._loss_from_output(out, y, w) + self._penalty()
         return self._results([value, *self._metric_values(y, out)], return_dict)

@@ -269,13 +269,13 @@ def _build(config, budget):
 
 def _capped(add_weight, left):
     # add_weight is where layers allocate parameters: refuse before numpy allocates an absurd array
-    def capped(name, shape, initializer):
+    def capped(name, shape, *args, **kwargs):       # initializer, regularizer: passed on as given
         size = math.prod(int(d) for d in shape)
         if size > left[0]:
             raise ModelFileError(f"the config declares more parameters than the file's weights hold "
                                  f"(at parameter {name!r} of shape {tuple(shape)}): corrupt or crafted")
         left[0] -= size
-        return add_weight(name, shape, initializer)
+        return add_weight(name, shape, *args, **kwargs)
     return capped
 
 

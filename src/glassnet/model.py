@@ -57,7 +57,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     True
     """
 
-    _declared_input = None    # (on the class too: a model pickled before Input existed lacks it)
+    # on the class too: a model pickled before Input or regularizers existed lacks them
+    _declared_input = None
+    _penalties = ()
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -152,7 +154,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
-            self._views, self._triples, self._sizes = [], [], []
+            self._views, self._triples, self._sizes, self._penalties = [], [], [], []
             self._update_fusion()
         elif self.built:
             self.build(self.input_shape)

@@ -37,9 +37,25 @@ class ParametersMixin:
             layer.params[key], layer.grads[key] = param, grad
             self._views.append((layer, key, param, grad))
             offset += value.size
+        # the trained weights with a penalty (Keras penalises trainable weights only)
+        self._penalties = [(layer.regularizers[key], param, grad) for layer, key, param, grad in self._views
+                           if key in getattr(layer, "regularizers", {})]     # (a layer pickled before them)
         self._triples = [("params", flat_params, flat_grads)]
         # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
+
+    def _penalty(self):
+        """The sum of the regularizers' penalties on the trained weights (0.0 without any)."""
+        return sum(regularizer(param) for regularizer, param, _ in self._penalties)
+
+    def _add_penalty_gradients(self):
+        """After a backward pass: add each penalty's gradient to its weight's, so that ``grads``
+        hold the gradient of the loss training minimises. Returns the penalties' sum, which that
+        loss includes."""
+        self._sync_views()          # a gradient a custom layer replaced: into the flat buffer first
+        for regularizer, param, grad in self._penalties:
+            regularizer.add_gradient(param, grad)
+        return self._penalty()
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

@@ -11,6 +11,10 @@ straight from the logits, and the loss without clipping; the output's dA shown i
 loss's derivative, so dZ = dA * (the activation's derivative) holds. Where an output saturated to
 exactly 0 or 1, dA is infinite while dZ stays finite: the reason the two are fused.
 
+With regularizers (``kernel_regularizer=``), the loss includes their penalties and ``grads`` their
+gradients, as training has them; dA and dZ are the data loss's alone (a weight penalty does not
+depend on the activations).
+
 >>> trace = model.trace(X, y)                    # doctest: +SKIP
 >>> trace.loss, trace[0]["dZ"], trace[0]["grads"]["bias"]   # doctest: +SKIP
 """
@@ -102,6 +106,10 @@ def _trace(model, x, y):
             if i > 0:
                 raise missing_input_gradient(layer)
             break
+    if model._penalties:        # regularizers: in the loss and the gradients, as training has them
+        loss = loss + model._add_penalty_gradients()
+        for layer, record in zip(model.layers, records):
+            record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
     return Trace(records, loss)
 
 

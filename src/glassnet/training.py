@@ -125,11 +125,13 @@ class TrainingMixin:
                 raise missing_input_gradient(above)
             grad = layer.backward(grad)
             above = layer
+        if self._penalties:         # kernel_regularizer=...: their penalties join loss and gradients
+            value = value + self._add_penalty_gradients()
         return value, out
 
     def _loss_value(self, x, y, w=None):
         """The loss of a batch in training mode, without gradients (for finite differences)."""
-        return self._loss_from_output(self._forward(x, training=True), y, w)
+        return self._loss_from_output(self._forward(x, training=True), y, w) + self._penalty()
 
     def _train_step(self, x, y, w=None):
         """One step as ``fit`` runs it on a batch without metrics: forward, backward, update.

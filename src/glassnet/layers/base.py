@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, initializers
+from .. import backend, initializers, regularizers
 from .._validation import check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
@@ -117,6 +117,7 @@ class Layer:
         self.rng = None if seed is None else np.random.default_rng(seed)
         self.params = {}
         self.grads = {}
+        self.regularizers = {}      # parameter name -> Regularizer, for those add_weight was given one
         self.built = False
         self.trainable = True
         # the model sets this to False on its first layer, whose input gradient nobody uses
@@ -128,11 +129,14 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
-    def add_weight(self, name, shape, initializer):
+    def add_weight(self, name, shape, initializer, regularizer=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient.
 
+        ``regularizer`` (a ``glassnet.regularizers`` one, ``"l2"``, ...) adds its penalty on this
+        parameter to the loss a model trains on, as Keras' ``add_weight(regularizer=...)`` does.
         Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
         parameter moves into the model's flat buffer, and this array stops being the live one."""
+        regularizer = regularizers.get(regularizer)         # refused before anything is made
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
         if self.rng is None:
@@ -141,6 +145,8 @@ class Layer:
         value = initializers.get(initializer)(tuple(shape), self.rng, self.dtype)
         self.params[name] = xp.asarray(value, dtype=self.dtype)
         self.grads[name] = xp.zeros_like(self.params[name])
+        if regularizer is not None:
+            self.regularizers[name] = regularizer
         return self.params[name]
 
     def output_shape(self, input_shape):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import activations, backend, initializers, regularizers
 from .base import LAYERS, Layer
 
 PADDINGS = ("valid", "same")
@@ -193,7 +193,8 @@ class _Conv(Layer):
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
@@ -208,6 +209,8 @@ class _Conv(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
@@ -222,9 +225,9 @@ class _Conv(Layer):
     def build(self, input_shape):
         self._check(input_shape)
         self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters),
-                        self.kernel_initializer)
+                        self.kernel_initializer, self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -282,7 +285,8 @@ class _Conv(Layer):
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
                 "padding": self.padding, "activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **regularizers.config_entries(self)}
 
 
 del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
@@ -298,7 +302,8 @@ class Conv2D(_Conv):
     kernel_size, strides : int or (int, int)
     padding : {"valid", "same"}
         "same" pads like TensorFlow (output ``ceil(size / stride)``, odd padding at bottom/right).
-    activation, kernel_initializer, bias_initializer : as for ``Dense``.
+    activation, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer :
+        as for ``Dense``.
     use_bias : bool
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);

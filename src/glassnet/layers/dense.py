@@ -1,7 +1,7 @@
 """Dense: a fully connected layer, ``a = activation(x @ kernel + bias)``."""
 import numpy as np
 
-from .. import _numpy_c, activations, backend, initializers
+from .. import _numpy_c, activations, backend, initializers, regularizers
 from .base import Layer
 
 # from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
@@ -31,6 +31,9 @@ class Dense(Layer):
         Applied to ``z = x @ kernel + bias``; ``None`` means linear.
     kernel_initializer, bias_initializer : str or callable
         Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...).
+    kernel_regularizer, bias_regularizer : Regularizer or str, optional
+        A penalty on the weight added to the training loss (``glassnet.regularizers``: ``L2(1e-4)``,
+        ``"l2"``, ...), as in Keras.
 
     Shapes: ``x`` (batch, in) -> output (batch, units); ``kernel`` (in, units), ``bias`` (units,).
     On input with more axes, (batch, ..., in), it acts on the last axis, as Keras' and PyTorch's do:
@@ -44,7 +47,7 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -52,14 +55,17 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
         if len(input_shape) < 1:
             raise ValueError(f"{self.describe()}: expected input samples of shape (features,) or "
                              f"(..., features), got {tuple(input_shape)}")
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
-        self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                        self.kernel_regularizer)
+        self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -146,4 +152,5 @@ class Dense(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
-                "bias_initializer": initializers.name_of(self.bias_initializer)}
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **regularizers.config_entries(self)}

@@ -1,0 +1,150 @@
+"""Weight penalties (Keras' ``kernel_regularizer=`` / ``bias_regularizer=``): L1, L2 and both.
+
+A regularizer adds a penalty on a weight ``w`` to the loss that training minimises::
+
+    L2(l2):        l2 * sum(w ** 2)            gradient  2 * l2 * w
+    L1(l1):        l1 * sum(|w|)               gradient  l1 * sign(w)
+    L1L2(l1, l2):  both terms
+
+These are Keras' formulas (no 1/2 in L2), so ``L2(a)`` is PyTorch's ``weight_decay=2 * a`` on that
+weight with SGD or Adam. As in Keras, the penalty of every trained weight is added once per batch,
+whatever the batch size, and is not scaled by sample weights; the loss that ``fit`` logs and
+``evaluate`` returns includes it. A frozen layer's weights are not penalised.
+
+>>> from glassnet.layers import Dense
+>>> layer = Dense(4, kernel_regularizer=L2(1e-4))
+>>> get("l2")
+L2(l2=0.01)
+"""
+import math
+
+import numpy as np
+
+from . import backend
+
+
+def _factor(value, name):
+    """A penalty factor: a finite number >= 0 (Keras' check), as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class Regularizer:
+    """A penalty on one weight. Subclasses define ``__call__(w) -> float`` (the penalty) and
+    ``add_gradient(w, grad)`` (``grad += d penalty / dw``, in place). A model file stores only the
+    built-in ones, by their ``get_config()``."""
+
+    def __call__(self, w):
+        raise NotImplementedError
+
+    def add_gradient(self, w, grad):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = None
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(|w|) + l2 * sum(w ** 2)``; both factors 0 by default, as in Keras."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _factor(l1, f"{type(self).__name__}: l1")
+        self.l2 = _factor(l2, f"{type(self).__name__}: l2")
+
+    def __call__(self, w):
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(abs(w).sum())
+        if self.l2:
+            flat = w.reshape(-1)
+            total += self.l2 * float(backend.get_array_module(w).vdot(flat, flat))
+        return total
+
+    def add_gradient(self, w, grad):
+        if self.l1:
+            grad += backend.get_array_module(w).sign(w) * self.l1
+        if self.l2:
+            grad += w * (2.0 * self.l2)
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """``l1 * sum(|w|)``, l1 = 0.01 by default (Keras). Its gradient at w = 0 is 0, as in Keras
+    and PyTorch (the derivative of |w| taken as sign(w))."""
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """``l2 * sum(w ** 2)``, l2 = 0.01 by default (Keras): PyTorch's ``weight_decay = 2 * l2``."""
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+# Keras' lower-case aliases are the classes themselves (keras.regularizers.l2 is L2)
+l1, l2, l1_l2 = L1, L2, L1L2
+
+REGULARIZERS = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    """A ``Regularizer`` from None (none), an instance, a name (``"l1"``, ``"l2"``: Keras' default
+    factor 0.01) or a model file's ``{"class_name": ..., "config": {...}}``.
+
+    ``"l1_l2"`` by name is refused: L1L2's factors default to 0, so it would penalise nothing
+    (Keras builds that silently from ``"l1l2"``); write ``L1L2(l1=..., l2=...)``.
+    """
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = {"l1": L1, "l2": L2}.get(identifier.lower())
+        if cls is not None:
+            return cls()
+        if identifier.lower().replace("_", "") == "l1l2":
+            raise ValueError(f"regularizer: {identifier!r} by name would penalise nothing (L1L2's "
+                             f"factors default to 0); write L1L2(l1=..., l2=...)")
+    elif isinstance(identifier, dict) and set(identifier) == {"class_name", "config"} \
+            and identifier["class_name"] in REGULARIZERS and isinstance(identifier["config"], dict):
+        try:
+            return REGULARIZERS[identifier["class_name"]](**identifier["config"])
+        except TypeError as exc:
+            raise ValueError(f"regularizer: bad config {identifier!r:.200} ({exc})") from None
+    raise ValueError(f"regularizer: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
+                     f"got {identifier!r:.100}")
+
+
+def serialize(regularizer):
+    """A built-in regularizer as a model file stores it; ValueError for any other (a file never
+    stores code, and a subclass would load as its parent)."""
+    if type(regularizer) not in REGULARIZERS.values():
+        raise ValueError(f"regularizer {regularizer!r:.80} ({type(regularizer).__name__}) is not a "
+                         f"built-in one, so a model file cannot store it; use L1, L2 or L1L2")
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def config_entries(layer):
+    """A layer's ``kernel_regularizer`` / ``bias_regularizer`` config entries, only those set: a
+    model file without them still loads in a glassnet from before regularizers."""
+    return {key: serialize(value) for key in ("kernel_regularizer", "bias_regularizer")
+            if (value := getattr(layer, key, None)) is not None}
