@@ -4,7 +4,7 @@ import pytest
 
 from glassnet import initializers
 from glassnet.gradcheck import GradientCheckError, check_layer
-from glassnet.layers import Activation, Dense, Layer
+from glassnet.layers import Activation, Conv2D, Dense, Layer
 
 ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax"]
 
@@ -207,3 +207,46 @@ def test_initializer_scales(name, std):
     w = initializers.get(name)((200, 300), np.random.default_rng(0), np.float64)
     assert w.std() == pytest.approx(std, rel=0.03, abs=1e-12)
     assert abs(w.mean()) < 0.05 * max(std, 1e-9) + 1e-12 or name == "zeros"
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (1, 4), (64, 70), (2, 3, 4)])   # both product routes, one sample, more axes
+def test_dense_without_bias_matches_torch(shape, rng, torch):
+    layer = Dense(60 if shape == (64, 70) else 3, activation="tanh", use_bias=False, dtype="float64", seed=0)
+    x = rng.standard_normal(shape)
+    out = layer(x)
+    assert set(layer.params) == set(layer.grads) == {"kernel"} and layer.count_params() == layer.params["kernel"].size
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    tx = torch.tensor(x, requires_grad=True)
+    w = torch.tensor(layer.params["kernel"].T.copy(), requires_grad=True)
+    tout = torch.tanh(torch.nn.functional.linear(tx, w))
+    tout.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["kernel"], w.grad.numpy().T, rtol=1e-10, atol=1e-12)
+    report = check_layer(Dense(3, use_bias=False, activation="sigmoid", dtype="float64", seed=1), x)
+    assert report["max_error"] < 1e-6 and set(report["errors"]) == {"input", "kernel"}
+
+
+def test_use_bias_in_config_and_checked():
+    assert "use_bias" not in Dense(2).get_config()      # files of networks with biases stay as they were
+    config = Dense(2, use_bias=False, input_dim=3).get_config()
+    assert config["use_bias"] is False and Dense.from_config(config).get_config() == config
+    with pytest.raises(TypeError, match=r"Dense: use_bias: expected True or False, got 'False'"):
+        Dense(2, use_bias="False")
+    with pytest.raises(TypeError, match=r"Conv2D: use_bias: expected True or False, got 1"):
+        Conv2D(2, 3, use_bias=1)
+
+
+def test_a_model_without_biases_trains_saves_and_loads(tmp_path, rng):
+    import glassnet as gn
+    model = gn.Sequential([Dense(4, activation="relu", use_bias=False, input_dim=3),
+                           gn.layers.BatchNormalization(), Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    x, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert [w.shape for w in model.get_weights()][:1] == [(3, 4)]
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert loaded.layers[0].use_bias is False
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import activations, backend, initializers, regularizers
+from .._validation import check_flag
 from .base import LAYERS, Layer
 
 PADDINGS = ("valid", "same")
@@ -205,7 +206,7 @@ class _Conv(Layer):
         self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = _as_tuple(strides, self.rank, "strides", cls)
         self.padding = padding
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _numpy_c, activations, backend, initializers, regularizers
+from .._validation import check_flag
 from .base import Layer
 
 # from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
@@ -31,6 +32,9 @@ class Dense(Layer):
         Applied to ``z = x @ kernel + bias``; ``None`` means linear.
     kernel_initializer, bias_initializer : str or callable
         Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...).
+    use_bias : bool
+        False: no bias, ``z = x @ kernel`` (Keras' ``use_bias``; e.g. before BatchNormalization,
+        whose beta plays its part).
     kernel_regularizer, bias_regularizer : Regularizer or str, optional
         A penalty on the weight added to the training loss (``glassnet.regularizers``: ``L2(1e-4)``,
         ``"l2"``, ...), as in Keras.
@@ -47,11 +51,13 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, use_bias=True,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
+        self.use_bias = check_flag(use_bias, "Dense: use_bias")
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -65,7 +71,8 @@ class Dense(Layer):
                              f"(..., features), got {tuple(input_shape)}")
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                         self.kernel_regularizer)
-        self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -77,7 +84,8 @@ class Dense(Layer):
         kernel = self.params["kernel"]
         if x.ndim != 2:      # (batch, ..., in): every position is a row of one matrix product
             z = x.reshape(-1, x.shape[-1]) @ kernel
-            z += self.params["bias"]
+            if self.use_bias:
+                z += self.params["bias"]
             self.z = z = z.reshape(*x.shape[:-1], self.units)
             self.a = self.activation.forward(z)
             return self.a
@@ -87,7 +95,8 @@ class Dense(Layer):
             self.z = z = (_numpy_c.dot if type(kernel) is np.ndarray else np.dot)(x, kernel)
         else:
             self.z = z = x @ kernel
-        z += self.params["bias"]
+        if self.use_bias:
+            z += self.params["bias"]
         self.a = self.activation.forward(z)
         return self.a
 
@@ -114,7 +123,8 @@ class Dense(Layer):
                 _numpy_c.einsum("ki,kj->ij", self.x, grad_z, out=kernel_grad)
             else:
                 np.multiply(self.x.T, grad_z, out=kernel_grad)
-            self.grads["bias"][...] = grad_z[0]
+            if self.use_bias:
+                self.grads["bias"][...] = grad_z[0]
         else:
             # the bias gradient, the column sums, as ones @ grad_z: a BLAS call, several times faster
             # than grad_z.sum(axis=0) on a tall, narrow array
@@ -128,13 +138,15 @@ class Dense(Layer):
             if small:
                 try:
                     dot(self.x.T, grad_z, out=grads["kernel"])
-                    dot(ones, grad_z, out=grads["bias"])
+                    if self.use_bias:
+                        dot(ones, grad_z, out=grads["bias"])
                     done = True
                 except ValueError:      # np.dot writes only into an out of the result's exact dtype
                     pass                # (a float64 gradient reaching a float32 layer): matmul casts
             if not done:
                 np.matmul(self.x.T, grad_z, out=grads["kernel"])
-                np.matmul(ones, grad_z, out=grads["bias"])
+                if self.use_bias:
+                    np.matmul(ones, grad_z, out=grads["bias"])
         if not self.needs_input_gradient:
             return None
         return dot(grad_z, kernel.T) if small else grad_z @ kernel.T
@@ -144,7 +156,8 @@ class Dense(Layer):
         x = self.x.reshape(-1, self.x.shape[-1])
         g = grad_z.reshape(-1, self.units)
         np.matmul(x.T, g, out=self.grads["kernel"])
-        np.sum(g, axis=0, out=self.grads["bias"])
+        if self.use_bias:
+            np.sum(g, axis=0, out=self.grads["bias"])
         if not self.needs_input_gradient:
             return None
         return (g @ self.params["kernel"].T).reshape(self.x.shape)
@@ -153,4 +166,6 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
-                **regularizers.config_entries(self)}
+                **regularizers.config_entries(self),
+                # only when off: a file of a network with biases still loads in a glassnet before it
+                **({} if self.use_bias else {"use_bias": False})}
