@@ -23,7 +23,7 @@ import numpy as np
 from . import backend
 
 
-def _factor(value, name):
+def check_factor(value, name):
     """A penalty factor: a finite number >= 0 (Keras' check), as a Python float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value) or value < 0:
@@ -59,8 +59,8 @@ class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w ** 2)``; both factors 0 by default, as in Keras."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(l1, f"{type(self).__name__}: l1")
-        self.l2 = _factor(l2, f"{type(self).__name__}: l2")
+        self.l1 = check_factor(l1, f"{type(self).__name__}: l1")
+        self.l2 = check_factor(l2, f"{type(self).__name__}: l2")
 
     def __call__(self, w):
         total = 0.0

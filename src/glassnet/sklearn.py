@@ -26,7 +26,7 @@ except ImportError:                               # older releases: the private 
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-from . import optimizers
+from . import backend, optimizers, regularizers
 from ._validation import check_fraction, check_flag
 from .callbacks import EarlyStopping
 from .layers import Dense
@@ -58,7 +58,8 @@ class _GlassnetEstimator(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
                  batch_size=32, epochs=200, kernel_initializer="glorot_uniform", dtype="float32",
-                 random_state=None, verbose=0, validation_fraction=0.0, early_stopping=False, patience=10):
+                 random_state=None, verbose=0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 alpha=0.0):
         # scikit-learn's rule: store the arguments as given; fit validates them (clone relies on it)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -73,6 +74,7 @@ class _GlassnetEstimator(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.alpha = alpha
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -127,16 +129,20 @@ class _GlassnetEstimator(BaseEstimator):
                              f"as 'he_normal', got {self.kernel_initializer!r}")
         seed = _seed(self.random_state)
         sizes = self._hidden_sizes() + [n_outputs]
+        alpha = regularizers.check_factor(self.alpha, "alpha")
+        w = check_sample_weight(sample_weight, X.shape[0], backend.resolve_dtype(self.dtype))
+        if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
+            raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
+        X, y, w, validation_data = self._split(X, y, w, seed)
+        # MLPClassifier's penalty, (alpha / 2) * sum(W ** 2) / batch size, on every kernel
+        batch = X.shape[0] if self.batch_size is None else min(self.batch_size, X.shape[0])
+        penalty = regularizers.L2(alpha / (2 * batch)) if alpha else None
         layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
-                        kernel_initializer=self.kernel_initializer,
+                        kernel_initializer=self.kernel_initializer, kernel_regularizer=penalty,
                         input_dim=X.shape[1] if i == 0 else None)
                   for i, units in enumerate(sizes)]
         model = Sequential(layers, seed=seed, dtype=self.dtype)
         model.compile(loss=loss, optimizer=self._make_optimizer())
-        w = check_sample_weight(sample_weight, X.shape[0], model.dtype)
-        if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
-            raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
-        X, y, w, validation_data = self._split(X, y, w, seed)
         callbacks = []
         if check_flag(self.early_stopping, "early_stopping", ValueError):
             if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) \
@@ -205,6 +211,12 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         Stop when ``val_loss`` (or, with no validation fraction, the training loss) has not improved
         for ``patience`` epochs, and keep the best epoch's weights.
     patience : int, default 10
+    alpha : float, default 0.0
+        MLPClassifier's L2 penalty: ``(alpha / 2) * sum(W ** 2) / batch size`` on every kernel (not
+        the biases), i.e. ``kernel_regularizer=L2(alpha / (2 * batch size))``. scikit-learn divides
+        a last, shorter batch's penalty by that batch's size, and with sample weights by their sum;
+        here every batch has the full batch's. Its default is 0.0001; 0.0 here, so that leaving it
+        out trains as before it existed.
 
     Attributes
     ----------
