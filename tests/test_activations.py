@@ -31,7 +31,9 @@ def test_backward_matches_finite_differences(name, rng):
 def test_matches_torch(name, rng, torch):
     fns = {"linear": lambda t: t, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
            "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
-           "elu": torch.nn.functional.elu, "softmax": lambda t: torch.softmax(t, dim=-1)}
+           "elu": torch.nn.functional.elu, "softmax": lambda t: torch.softmax(t, dim=-1),
+           "selu": torch.nn.functional.selu, "softplus": torch.nn.functional.softplus,
+           "softsign": torch.nn.functional.softsign, "silu": torch.nn.functional.silu}
     z = _off_kinks(rng, (6, 4))
     upstream = rng.standard_normal((6, 4))
     tz = torch.tensor(z, requires_grad=True)
@@ -101,3 +103,19 @@ def test_relu_backward_passes_the_gradient_where_z_is_positive(shape, dtype, rng
     got = relu.backward(g, z, relu.forward(z))
     np.testing.assert_array_equal(got, np.where(z > 0, g, 0))
     assert got.dtype == dtype and got.shape == shape
+
+
+def test_swish_is_silu_and_configs_name_it_silu():
+    from glassnet.layers import Dense
+    assert activations.get("swish") is activations.get("silu")
+    assert Dense(2, activation="swish").get_config()["activation"] == "silu"
+
+
+def test_every_activation_is_documented_in_the_readme():
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    row = next(line for line in readme.read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `glassnet.activations`"))
+    for name in [*NAMES, *activations.ALIASES]:
+        assert f"`{name}`" in row, name

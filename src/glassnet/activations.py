@@ -156,6 +156,55 @@ def backprop_elu(grad_a, z, a):
     return np.where(z > 0, grad_a, grad_a * (a + 1))
 
 
+# SELU's constants (Klambauer et al. 2017), to the precision PyTorch and TensorFlow use
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(z):
+    """scale * (z if z > 0 else alpha * (e^z - 1)): self-normalising networks (use lecun_normal)."""
+    return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0)))
+
+
+def backprop_selu(grad_a, z, a):
+    # for z <= 0: a = scale * alpha * (e^z - 1), so da/dz = scale * alpha * e^z = a + scale * alpha
+    return np.where(z > 0, SELU_SCALE * grad_a, grad_a * (a + SELU_SCALE * SELU_ALPHA))
+
+
+def softplus(z):
+    """log(1 + e^z), written as max(z, 0) + log1p(e^-|z|): e^z never overflows.
+
+    >>> softplus(np.array([0.0, 1e4]))
+    array([6.93147181e-01, 1.00000000e+04])
+    """
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def backprop_softplus(grad_a, z, a):
+    return grad_a * sigmoid(z)                  # d/dz log(1 + e^z) = sigmoid(z)
+
+
+def softsign(z):
+    """z / (1 + |z|)."""
+    return z / (1 + np.abs(z))
+
+
+def backprop_softsign(grad_a, z, a):
+    d = 1 + np.abs(z)
+    return grad_a / (d * d)
+
+
+def silu(z):
+    """z * sigmoid(z), also called swish (Keras accepts both names)."""
+    return z * sigmoid(z)
+
+
+def backprop_silu(grad_a, z, a):
+    # d/dz z s(z) = s + z s (1 - s) = s (1 + z (1 - s)); s again rather than a / z, which fails at 0
+    s = sigmoid(z)
+    return grad_a * s * (1 + z * (1 - s))
+
+
 def softmax(z):
     # subtracting the row maximum makes every exponent <= 0: no overflow, same result
     e = np.subtract(z, row_max(z, keepdims=True))
@@ -174,8 +223,11 @@ def backprop_softmax(grad_a, z, a):
 
 ACTIVATIONS = {
     name: Activation(name, globals()[name], globals()["backprop_" + name])
-    for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax")
+    for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "softsign",
+                 "silu", "softmax")
 }
+# Keras' other name for silu: the same Activation, so a config names it "silu"
+ALIASES = {"swish": "silu"}
 
 
 def get(identifier):
@@ -185,7 +237,7 @@ def get(identifier):
         return ACTIVATIONS["linear"]
     if isinstance(identifier, Activation):
         return identifier
-    if isinstance(identifier, str) and identifier in ACTIVATIONS:
-        return ACTIVATIONS[identifier]
+    if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
+        return ACTIVATIONS[ALIASES.get(identifier, identifier)]
     raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
                      f"got {identifier!r}")
