@@ -2,6 +2,7 @@
 scripted logs worked by hand and replayed through Keras' own callback, end-to-end fits, save/load, bad
 arguments; Keras' alias batch hooks of Callback; stop_training from a batch hook; monitors that no
 epoch can log, refused before training; verbose messages."""
+import csv
 import math
 import os
 import types
@@ -737,3 +738,44 @@ def test_return_dict_must_be_a_flag(rng):
         with pytest.raises(TypeError, match=r"^return_dict: expected True or False, got 'no'"):
             call(x, y, return_dict="no")
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))    # refused before the step
+
+
+def test_csv_logger_writes_what_keras_writes(tmp_path):
+    # Keras 3.15's CSVLogger given these two epochs' logs wrote exactly this text (keys of the
+    # first epoch, sorted; "NA" for a value an epoch lacks; epochs from 0)
+    path = tmp_path / "log.csv"
+    logger = gn.callbacks.CSVLogger(path)
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.25, "val_loss": 0.75})
+    assert path.read_text() == "epoch,accuracy,loss,val_loss\n0,0.25,0.5,0.75\n"    # whole after each epoch
+    logger.on_epoch_end(1, {"loss": 0.1, "val_loss": 0.3})
+    logger.on_train_end()
+    assert path.read_text() == "epoch,accuracy,loss,val_loss\n0,0.25,0.5,0.75\n1,NA,0.1,0.3\n"
+
+
+def test_csv_logger_in_fit_and_appending_a_resumed_run(tmp_path, rng):
+    x, y = rng.standard_normal((20, 2)), rng.integers(0, 2, 20)
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    path = tmp_path / "log.csv"
+    path.write_text("old contents\n")
+    history = model.fit(x, y, epochs=2, validation_data=(x, y), verbose=0, callbacks=[gn.CSVLogger(path)])
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]      # overwritten
+    assert [float(v) for v in rows[2][1:]] == [history.history[k][1] for k in rows[0][1:]]   # full precision
+    more = model.fit(x, y, epochs=4, initial_epoch=2, validation_data=(x, y), verbose=0,
+                     callbacks=[gn.CSVLogger(path, separator=";", append=True)])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 5 and lines[3].startswith("2;") and lines[4].startswith("3;")   # no second header
+    assert float(lines[4].split(";")[2]) == more.history["loss"][-1]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(filename=3), TypeError, "CSVLogger: filename must be a str or os.PathLike, got int"),
+    (dict(filename="a.csv", separator=",,"), ValueError, "CSVLogger: separator must be one character"),
+    (dict(filename="a.csv", separator='"'), ValueError, "CSVLogger: separator must be one character"),
+    (dict(filename="a.csv", append="yes"), TypeError, "CSVLogger: append: expected True or False, got 'yes'"),
+])
+def test_csv_logger_refuses(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        gn.callbacks.CSVLogger(**kwargs)

@@ -14,7 +14,7 @@ import importlib
 from . import (activations, backend, callbacks, gradcheck, initializers, layers, losses, metrics, optimizers,
                regularizers, utils)
 from .backend import get_backend, set_backend
-from .callbacks import (Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
+from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
                         ReduceLROnPlateau)
 from .errors import ModelFileError, NonFiniteError
 from .layers import Input
@@ -36,6 +36,6 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
-           "callbacks", "gradcheck", "regularizers", "utils", "backend", "Callback", "EarlyStopping", "History", "ModelCheckpoint",
+           "callbacks", "gradcheck", "regularizers", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "set_backend", "get_backend", "__version__"]

@@ -7,9 +7,10 @@ the current values (``loss``, metrics, ``val_*``). ``self.model`` is the model b
 epoch's validation and ``on_epoch_end`` still run); in ``on_epoch_end``, after that epoch.
 """
 from .base import Callback, CallbackList, History, LambdaCallback, improved, resolve_mode
+from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .monitoring import EarlyStopping, ModelCheckpoint
 from .progress import ProgressBar
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar", "resolve_mode", "improved"]
+           "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "resolve_mode", "improved"]

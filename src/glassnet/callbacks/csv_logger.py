@@ -1,0 +1,69 @@
+"""CSVLogger: each epoch's logs as a row of a CSV file, as Keras writes them."""
+import csv
+import io
+import os
+
+from .._atomic import write_text_atomically
+from .._validation import check_flag
+from .base import Callback
+
+
+class CSVLogger(Callback):
+    """Write ``epoch`` (from 0, as Keras) and every logged value of each epoch to a CSV file.
+
+    Parameters
+    ----------
+    filename : str or os.PathLike
+    separator : str, default ","
+        One character.
+    append : bool, default False
+        True adds this fit's rows to an existing file (without a second header), for a resumed
+        run; False starts the file afresh.
+
+    The columns are the first epoch's log keys in sorted order (Keras' rule), e.g.
+    ``epoch,accuracy,loss,val_accuracy,val_loss``; a value missing from a later epoch is written
+    "NA". Unlike Keras, which appends to an open file, the whole file is rewritten atomically after
+    each epoch, so it is never seen half-written, even if training is killed mid-write.
+
+    Example
+    -------
+    >>> model.fit(X, y, epochs=10, callbacks=[CSVLogger("training.csv")])     # doctest: +SKIP
+    """
+
+    logs_added = ()
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        try:
+            self.filename = os.fspath(filename)
+        except TypeError:
+            raise TypeError(f"CSVLogger: filename must be a str or os.PathLike, "
+                            f"got {type(filename).__name__}") from None
+        if not isinstance(separator, str) or len(separator) != 1 or separator in '"\r\n':
+            raise ValueError(f"CSVLogger: separator must be one character (not a quote or a line "
+                             f"break), got {separator!r}")
+        self.separator = separator
+        self.append = check_flag(append, "CSVLogger: append")
+        self.keys, self._text = None, ""
+
+    def on_train_begin(self, logs=None):
+        self.keys, self._text = None, ""
+        if self.append and os.path.isfile(self.filename):
+            with open(self.filename, encoding="utf-8", newline="") as f:
+                self._text = f.read()
+            if self._text and not self._text.endswith("\n"):
+                self._text += "\n"
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        rows = []
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if not self._text:              # a new file, or an empty one: it needs a header
+                rows.append(["epoch", *self.keys])
+        rows.append([epoch, *(logs.get(key, "NA") for key in self.keys)])     # floats at full precision
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.separator, lineterminator="\n").writerows(rows)
+        self._text += buffer.getvalue()
+        write_text_atomically(self.filename, self._text)
+
