@@ -674,11 +674,27 @@ def test_verbose_takes_0_or_1(make):
             make(verbose=bad)
 
 
-def test_checkpoint_refuses_save_weights_only_naming_it():
-    assert ModelCheckpoint("m.npz", save_weights_only=False).save_best_only is False   # Keras' default
-    with pytest.raises(TypeError, match="ModelCheckpoint: save_weights_only=True is not supported: a "
-                                        "glassnet file holds the whole model"):
-        ModelCheckpoint("m.npz", save_weights_only=True)
+def test_checkpoint_with_save_weights_only_writes_weights_files(tmp_path, rng):
+    x, y = rng.standard_normal((12, 2)), rng.standard_normal((12, 1))
+
+    class Halved(gn.losses.MeanSquaredError):       # a custom loss: a full save refuses it
+        def __call__(self, y_pred, y_true):
+            return super().__call__(y_pred, y_true) / 2
+
+    model = gn.Sequential([Dense(3, activation="tanh", input_dim=2), Dense(1)], seed=0)
+    model.compile(loss=Halved(), optimizer="adam")
+    path = tmp_path / "w-{epoch}.npz"
+    with pytest.raises(ValueError, match="save_model: loss"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(path))])
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[ModelCheckpoint(str(path), save_weights_only=True)])
+    other = gn.Sequential([Dense(3, activation="tanh", input_dim=2), Dense(1)], seed=5)
+    other.load_weights(tmp_path / "w-2.npz")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    loaded = gn.load_model(tmp_path / "w-2.npz")
+    assert loaded.loss is None and loaded.optimizer is None and loaded.initial_epoch == 2
+    with pytest.raises(TypeError, match="ModelCheckpoint: save_weights_only: expected True or False, got 'yes'"):
+        ModelCheckpoint("m.npz", save_weights_only="yes")
 
 
 CHECKPOINT_SCRIPT = [1.0, 2.0, 0.5, 0.5, 0.25]

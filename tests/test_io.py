@@ -698,3 +698,52 @@ def test_a_long_file_name_saves(good_file, tmp_path):
     load_model(good_file).save(path)
     assert _equal_weights(load_model(path), load_model(good_file))
     assert sorted(os.listdir(tmp_path)) == sorted(["good.npz", path.name])
+
+
+def test_save_weights_and_load_weights(tmp_path, rng):
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    model = gn.Sequential([gn.layers.Dense(4, activation="relu", input_dim=3),
+                           gn.layers.BatchNormalization(), gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    model.fit(x, y, epochs=3, verbose=0)
+    model.save_weights(tmp_path / "w.npz")
+    # an unbuilt model of the same architecture is built from the file; its own optimizer stays fresh
+    fresh = gn.Sequential([gn.layers.Dense(4, activation="relu"), gn.layers.BatchNormalization(),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=1)
+    fresh.compile(loss="binary_crossentropy", optimizer="sgd")
+    fresh.load_weights(tmp_path / "w.npz")
+    assert fresh.input_shape == (3,) and fresh.optimizer.iterations == 0
+    np.testing.assert_array_equal(fresh.predict(x), model.predict(x))      # running statistics too
+    # a full model file serves as well (Keras 3 loads weights from .keras files too)
+    model.save(tmp_path / "full.npz")
+    fresh.load_weights(tmp_path / "full.npz")
+    np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
+    # the weights file is a model file without training state
+    loaded = gn.load_model(tmp_path / "w.npz")
+    assert loaded.loss is None and loaded.optimizer is None
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert (tmp_path / "w.npz").stat().st_size < (tmp_path / "full.npz").stat().st_size   # no Adam moments
+
+
+def test_load_weights_refuses_another_architecture_before_writing(tmp_path, rng):
+    model = gn.Sequential([gn.layers.Dense(4, input_dim=3), gn.layers.Dense(1)], seed=0)
+    model.save_weights(tmp_path / "w.npz")
+    other = gn.Sequential([gn.layers.Dense(5, input_dim=3), gn.layers.Dense(1)], seed=0)
+    before = other.get_weights()
+    with pytest.raises(ValueError, match=r"load_weights: weights\[0\] \(dense/kernel\) must have shape \(3, 5\), "
+                                         r"got \(3, 4\)"):
+        other.load_weights(tmp_path / "w.npz")
+    for a, b in zip(before, other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    deeper = gn.Sequential([gn.layers.Dense(4, input_dim=3), gn.layers.Dense(2), gn.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"load_weights: expected 6 arrays .* got 4 in '.*w.npz', whose model "
+                                         r"has the layers \['dense', 'dense_1'\]"):
+        deeper.load_weights(tmp_path / "w.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(gn.ModelFileError, match="not a .npz"):
+        other.load_weights(tmp_path / "bad.npz")
+    gn.Sequential([gn.layers.Dense(2)]).save_weights(tmp_path / "unbuilt.npz")
+    with pytest.raises(gn.ModelFileError, match="the file holds no weights"):
+        other.load_weights(tmp_path / "unbuilt.npz")
+    with pytest.raises(TypeError, match="include_optimizer: expected True or False, got 0"):
+        model.save(tmp_path / "x.npz", include_optimizer=0)

@@ -12,12 +12,14 @@ from . import losses, metrics, optimizers
 from .layers.base import Layer, own_arguments
 
 
-def check_saveable(model):
+def check_saveable(model, include_optimizer=True):
     """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
-    without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent."""
-    _check_loss_saveable(model)
-    _check_metrics_saveable(model)
-    _check_optimizer_saveable(model)
+    without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent. Without
+    the optimizer (``save_weights``), the file names no loss, metrics or optimizer: layers only."""
+    if include_optimizer:
+        _check_loss_saveable(model)
+        _check_metrics_saveable(model)
+        _check_optimizer_saveable(model)
     try:
         config = model.get_config()
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code

@@ -48,14 +48,19 @@ from ._saveable import check_saveable
 from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
                          read_config, read_header)
 from .errors import ModelFileError
-from .layers.base import LAYERS
+from .layers.base import LAYERS, _assign as _assign_weights
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
 
 # -- saving ---------------------------------------------------------------------------------------
-def save_model(model, path, epoch=None):
+def save_model(model, path, epoch=None, include_optimizer=True):
     """Write ``model`` (config, weights, optimizer state, RNG states) to ``path``, atomically.
+
+    ``include_optimizer=False`` (Keras' argument) leaves out the compile settings and the optimizer's
+    state: the file holds the network and its weights, ``load_model`` gives it back uncompiled, and
+    ``Sequential.load_weights`` reads its weights into a model of the same shapes. This is what
+    ``Sequential.save_weights`` writes; a custom loss, metric or optimizer does not stop it.
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed
     over ``path``: a crash leaves either the old file or the new one, never half of one.
@@ -76,13 +81,14 @@ def save_model(model, path, epoch=None):
     # would; the optimizer state saved below then lines up with the parameters the file records
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
-    arrays, meta = {"config": None}, _metadata(model, epoch)     # config first, for people who unzip
+    include_optimizer = check_flag(include_optimizer, "include_optimizer")
+    arrays, meta = {"config": None}, _metadata(model, epoch, include_optimizer)   # config first, for people who unzip
     for i, (name, w) in enumerate(zip(meta["weights"], model.get_weights() if model.built else [])):
         if not np.isfinite(w).all():      # load_model refuses such weights: never write a file it cannot load
             raise ValueError(f"save_model: weights[{i}] ({name}) holds NaN or infinite values, which "
                              f"load_model refuses; the training that made them diverged (see NonFiniteError)")
         arrays[f"weights/{i:03d}"] = w
-    state = model.optimizer.get_state() if model.optimizer is not None else None
+    state = model.optimizer.get_state() if model.optimizer is not None and include_optimizer else None
     if state is not None:
         slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
         meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
@@ -111,11 +117,14 @@ def _fspath(path):
     return os.fspath(path)
 
 
-def _metadata(model, epoch):
+def _metadata(model, epoch, include_optimizer=True):
     from . import __version__
-    check_saveable(model)
+    check_saveable(model, include_optimizer)
+    config = model.get_config()
+    if not include_optimizer:
+        config["compile"] = None
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
-            "model": model.get_config(),
+            "model": config,
             "weights": _weight_names(model) if model.built else [],
             "trainable": [bool(layer.trainable) for layer in model.layers],
             "optimizer_state": None,
@@ -238,6 +247,22 @@ def _load(f, compile, max_bytes):
         raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
     model.initial_epoch = epoch or 0
     return model, meta
+
+
+def load_weights(model, path, max_bytes=MAX_BYTES):
+    """Read the weights of a glassnet file (``save_weights``, ``save``, ``ModelCheckpoint``) into
+    ``model``, in layer order, checking the count and every shape before writing any (as
+    ``set_weights``); the file's compile settings and optimizer state are not used. An unbuilt
+    model is first built for the file's input shape. The file is read as ``load_model`` reads it,
+    trusting nothing in it."""
+    path = _fspath(path)
+    source = _load_file(path, False, max_bytes)[0]
+    if not source.built:
+        raise ModelFileError(f"load_weights({path!r}): the file holds no weights (its model was never built)")
+    if not model.built:
+        model.build(source.input_shape)
+    _assign_weights(model._weight_items(), source.get_weights(), "load_weights",
+                    f" in {path!r}, whose model has the layers {[layer.name for layer in source.layers]}")
 
 
 def _build(config, budget):

@@ -339,11 +339,29 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from .trace import trace
         return trace(self, x, y)
 
-    def save(self, path):
+    def save(self, path, include_optimizer=True):
         """Write the model (config, weights, optimizer and RNG state) to one ``.npz`` file, atomically.
-        Read it back with ``glassnet.load_model``; no pickle is ever involved."""
+        Read it back with ``glassnet.load_model``; no pickle is ever involved. ``include_optimizer=False``
+        leaves out the compile settings and optimizer state (see ``glassnet.io.save_model``)."""
         from .io import save_model
-        save_model(self, path)
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path):
+        """Write the network and its weights, without compile settings or optimizer state (Keras'
+        ``save_weights``; the file is a model file, so ``glassnet.load_model`` rebuilds the network
+        from it too, uncompiled). Read the weights back with ``load_weights``."""
+        self.save(path, include_optimizer=False)
+
+    def load_weights(self, path):
+        """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,
+        matched layer by layer in order (Keras' rule) and checked for count and shape before any is
+        written. The optimizer's state is untouched (a fresh optimizer stays fresh).
+
+        >>> model.save_weights("pretrained.npz")        # doctest: +SKIP
+        >>> other.load_weights("pretrained.npz")        # doctest: +SKIP
+        """
+        from .io import load_weights
+        load_weights(self, path)
 
     def __repr__(self):
         return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"

@@ -134,8 +134,11 @@ class ModelCheckpoint(Callback):
         {monitor} improved from {best:.5f} to {value:.5f}, saving model to {path}", and an epoch
         without improvement prints "Epoch {n}: {monitor} did not improve from {best:.5f}" (best is
         "None" before the first save, as Keras prints it). Epochs are numbered from 1.
-    save_weights_only : False
-        Accepted for Keras' sake; True is refused, as a glassnet file is always the whole model.
+    save_weights_only : bool
+        True writes what ``model.save_weights`` writes: the network and its weights, without the
+        compile settings and optimizer state (so a custom loss or optimizer does not stop it);
+        read it back with ``model.load_weights`` (or ``glassnet.load_model``, uncompiled). Such a
+        file cannot resume the run exactly: Adam's moments, say, start afresh.
     initial_value_threshold : float, optional
         With ``save_best_only``, the best value to beat from the start (Keras' argument): resuming a
         run, give the best value the saved file reached, or its first epoch, however bad, would
@@ -166,11 +169,7 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
                  save_freq="epoch", verbose=0, save_weights_only=False, initial_value_threshold=None):
         super().__init__()
-        if save_weights_only:
-            raise TypeError(f"ModelCheckpoint: save_weights_only={save_weights_only!r} is not "
-                            f"supported: a glassnet file holds the whole model (layers, weights, "
-                            f"optimizer state); leave it False and load the file with "
-                            f"glassnet.load_model")
+        self.save_weights_only = check_flag(save_weights_only, "ModelCheckpoint: save_weights_only")
         try:
             self.filepath = os.fspath(filepath)
         except TypeError:
@@ -198,7 +197,7 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None):
         # what save_model would refuse at the first save (a custom loss, metric function or
         # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
-        check_saveable(self.model)
+        check_saveable(self.model, include_optimizer=not self.save_weights_only)
         self._check_fields_logged()
 
     def _check_fields_logged(self):
@@ -257,7 +256,7 @@ class ModelCheckpoint(Callback):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        save_model(self.model, path, epoch=completed)
+        save_model(self.model, path, epoch=completed, include_optimizer=not self.save_weights_only)
         self.last_path = path
         if self.verbose:
             print(f"Epoch {epoch + 1}: finished saving model to {path}")
