@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from glassnet.gradcheck import check_layer
-from glassnet.layers import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D,
-                             MaxPooling2D)
+from glassnet.layers import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                             GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 
 
 def tf_same_pads(size, k, s):
@@ -197,3 +197,43 @@ def test_max_pool_of_a_channel_strided_view_equals_that_of_its_copy(rng, dtype):
                                   pooling.max_pool2d_backward(grad, cache_copy))
     # and by hand on one window: the maximum of x[0, 0:2, 0:2, 1]
     assert out_copy[0, 0, 0, 1] == strided[0, :2, :2, 1].max()
+
+
+GLOBAL = [(GlobalAveragePooling2D, (2, 3, 5, 4)), (GlobalMaxPooling2D, (2, 3, 5, 4)),
+          (GlobalAveragePooling1D, (2, 6, 3)), (GlobalMaxPooling1D, (2, 6, 3))]
+
+
+@pytest.mark.parametrize("cls, shape", GLOBAL)
+def test_global_pooling_gradcheck_and_torch(cls, shape, rng, torch):
+    x = distinct(rng, shape)
+    report = check_layer(cls(dtype="float64"), x)
+    assert report["max_error"] < 1e-6
+    layer = cls(dtype="float64")
+    out = layer(x)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    F, rank = torch.nn.functional, x.ndim - 2
+    xt = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)          # channels first
+    if "Max" in cls.__name__:
+        pooled = (F.adaptive_max_pool2d if rank == 2 else F.adaptive_max_pool1d)(xt, 1)
+    else:
+        pooled = (F.adaptive_avg_pool2d if rank == 2 else F.adaptive_avg_pool1d)(xt, 1)
+    pooled = pooled.reshape(x.shape[0], x.shape[-1])
+    pooled.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, pooled.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, np.moveaxis(xt.grad.numpy(), 1, -1), rtol=1e-12, atol=1e-15)
+    assert layer.output_shape(shape[1:]) == (shape[-1],)
+
+
+def test_global_max_gives_a_tie_to_the_first_maximum():
+    x = np.array([[[1.0, 5.0], [3.0, 5.0], [3.0, 2.0]]])         # (1, 3 steps, 2 channels)
+    layer = GlobalMaxPooling1D(dtype="float64")
+    np.testing.assert_array_equal(layer(x), [[3.0, 5.0]])
+    np.testing.assert_array_equal(layer.backward(np.array([[10.0, 20.0]])), [[[0, 20], [10, 0], [0, 0]]])
+
+
+def test_global_pooling_refuses_the_wrong_rank():
+    with pytest.raises(ValueError, match=r"GlobalMaxPooling1D.*\(batch, length, channels\), got shape \(batch, 3, 4, 2\)"):
+        GlobalMaxPooling1D()(np.ones((1, 3, 4, 2)))
+    with pytest.raises(ValueError, match=r"GlobalMaxPooling2D.*\(batch, height, width, channels\)"):
+        GlobalMaxPooling2D()(np.ones((1, 3, 4)))

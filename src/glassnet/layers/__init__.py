@@ -4,11 +4,12 @@ from .dense import Dense
 from .activation import Activation
 from .input import Input, InputLayer
 from .conv import Conv1D, Conv2D
-from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling2D, MaxPooling1D,
-                      MaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshape import Flatten, Reshape
 from .regularization import BatchNormalization, Dropout
 
 __all__ = ["Layer", "Dense", "Activation", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
-           "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D", "Flatten", "Reshape",
+           "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape",
            "Dropout", "BatchNormalization", "Input", "InputLayer", "LAYERS", "get"]

@@ -1,10 +1,13 @@
-"""Pooling layers, channels-last: MaxPooling2D/1D, AveragePooling2D/1D, GlobalAveragePooling2D.
+"""Pooling layers, channels-last: MaxPooling2D/1D, AveragePooling2D/1D, GlobalAveragePooling2D/1D,
+GlobalMaxPooling2D/1D.
 
 The maths is in module-level functions; each loops over the pool's offsets (4 for a 2x2 pool), and
 every step is one vectorised operation over all samples, pixels and channels at once. Padding
 follows TensorFlow: "same" gives ``ceil(size / stride)`` outputs with the odd pixel of padding at
 the bottom/right; padded pixels never win a max and are not counted in an average.
 """
+import math
+
 import numpy as np
 
 from .. import backend
@@ -246,19 +249,15 @@ class AveragePooling1D(_Pooling):
     forward_fn, backward_fn = staticmethod(avg_pool2d_forward), staticmethod(avg_pool2d_backward)
 
 
-class GlobalAveragePooling2D(Layer):
-    """Mean over height and width. Shapes: (batch, H, W, C) -> (batch, C).
-
-    Example
-    -------
-    >>> GlobalAveragePooling2D()(np.ones((2, 7, 7, 16))).shape
-    (2, 16)
-    """
+class _GlobalPooling(Layer):
+    """Shared by the global pooling layers: one value per channel, over all ``rank`` spatial axes."""
+    rank = 2
 
     def output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, height, width, "
-                             f"channels), got shape (batch, {', '.join(map(str, input_shape))})")
+        if len(input_shape) != self.rank + 1:
+            axes = "length, channels" if self.rank == 1 else "height, width, channels"
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got shape "
+                             f"(batch, {', '.join(map(str, input_shape))})")
         return (input_shape[-1],)
 
     def build(self, input_shape):
@@ -269,15 +268,81 @@ class GlobalAveragePooling2D(Layer):
         self.output_shape(sample_shape)
 
     def forward(self, x, training=False):
-        if x.ndim != 4:
+        if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
         self.x_shape = x.shape
-        return x.mean(axis=(1, 2))
+        return self._pool(x)
+
+
+del LAYERS["_GlobalPooling"]
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Mean over height and width. Shapes: (batch, H, W, C) -> (batch, C).
+
+    Example
+    -------
+    >>> GlobalAveragePooling2D()(np.ones((2, 7, 7, 16))).shape
+    (2, 16)
+    """
+
+    def _pool(self, x):
+        return x.mean(axis=tuple(range(1, self.rank + 1)))
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:
             return None
-        n, h, w, c = self.x_shape
+        size = math.prod(self.x_shape[1:-1])
         dx = backend.get_array_module(grad_output).empty(self.x_shape, dtype=grad_output.dtype)
-        dx[...] = (grad_output / (h * w))[:, None, None, :]
+        dx[...] = (grad_output / size).reshape(grad_output.shape[0], *(1,) * self.rank, -1)
         return dx
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Maximum over height and width. Shapes: (batch, H, W, C) -> (batch, C). The gradient goes
+    to the first maximum of each channel (row-major), as in ``MaxPooling2D`` and PyTorch's
+    ``adaptive_max_pool2d``; TensorFlow shares it among tied maxima instead.
+
+    Example
+    -------
+    >>> GlobalMaxPooling2D()(np.arange(8.0).reshape(1, 2, 2, 2)).tolist()
+    [[6.0, 7.0]]
+    """
+
+    def _pool(self, x):
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])           # (batch, positions, C)
+        am = backend.get_array_module(x)
+        self._winner = am.argmax(flat, axis=1)[:, None, :]      # first maximum: NaN counts as one
+        return am.take_along_axis(flat, self._winner, axis=1)[:, 0, :]
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        n, c = self.x_shape[0], self.x_shape[-1]
+        am = backend.get_array_module(grad_output)
+        dx = am.zeros((n, math.prod(self.x_shape[1:-1]), c), dtype=grad_output.dtype)
+        am.put_along_axis(dx, self._winner, grad_output[:, None, :], axis=1)
+        return dx.reshape(self.x_shape)
+
+
+class GlobalAveragePooling1D(GlobalAveragePooling2D):
+    """Mean over the steps of a sequence. Shapes: (batch, L, C) -> (batch, C).
+
+    Example
+    -------
+    >>> GlobalAveragePooling1D()(np.ones((2, 10, 4))).shape
+    (2, 4)
+    """
+    rank = 1
+
+
+class GlobalMaxPooling1D(GlobalMaxPooling2D):
+    """Maximum over the steps of a sequence (gradient to the first maximum). Shapes: (batch, L, C)
+    -> (batch, C).
+
+    Example
+    -------
+    >>> GlobalMaxPooling1D()(np.ones((2, 10, 4))).shape
+    (2, 4)
+    """
+    rank = 1
