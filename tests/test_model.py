@@ -137,6 +137,8 @@ def test_keras_batch_axis_none_in_build_is_the_sample_shape():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"build: input_shape must hold positive integer sizes.*\(3, None\)"):
         gn.Sequential([Dense(4)]).build((3, None))         # only the batch axis may be None
+    with pytest.raises(ValueError, match=r"build: input_shape must hold positive integer sizes.*got \(None, None, 3\)$"):
+        gn.Sequential([Dense(4)]).build((None, None, 3))
 
 
 def test_input_declares_the_shape_and_is_not_a_layer(rng):

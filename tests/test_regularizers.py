@@ -185,16 +185,20 @@ def test_get():
 
 
 @pytest.mark.parametrize("value, message", [
-    ("l1_l2", r"regularizer: 'l1_l2' by name would penalise nothing"),
-    ("L1L2", r"regularizer: 'L1L2' by name would penalise nothing"),
-    ("l3", r"regularizer: expected None, a Regularizer \(L1, L2, L1L2\), 'l1' or 'l2', got 'l3'"),
-    (0.01, r"regularizer: expected None, a Regularizer .*got 0.01"),
-    ({"class_name": "L2", "config": {"x": 1}}, r"regularizer: bad config"),
-    ({"class_name": "os.system", "config": {}}, r"regularizer: expected None"),
+    ("l1_l2", r"Dense: kernel_regularizer: 'l1_l2' by name would penalise nothing"),
+    ("L1L2", r"Dense: kernel_regularizer: 'L1L2' by name would penalise nothing"),
+    ("l3", r"Dense: kernel_regularizer: expected None, a Regularizer \(L1, L2, L1L2\), 'l1' or 'l2', got 'l3'"),
+    (0.01, r"Dense: kernel_regularizer: expected None, a Regularizer .*got 0.01"),
+    ({"class_name": "L2", "config": {"x": 1}}, r"Dense: kernel_regularizer: bad config"),
+    ({"class_name": "os.system", "config": {}}, r"Dense: kernel_regularizer: expected None"),
 ])
 def test_get_refuses(value, message):
     with pytest.raises(ValueError, match=message):
         Dense(2, kernel_regularizer=value)
+    with pytest.raises(ValueError, match=message.replace("Dense: kernel", "Conv1D: bias")):
+        gn.layers.Conv1D(2, 3, bias_regularizer=value)
+    with pytest.raises(ValueError, match=message.replace("Dense: kernel_regularizer", "regularizer")):
+        regularizers.get(value)
 
 
 @pytest.mark.parametrize("make, message", [
@@ -222,3 +226,39 @@ def test_custom_regularizer_trains_but_is_not_saved(tmp_path, rng):
     assert not (tmp_path / "m.npz").exists()
     with pytest.raises(ValueError, match="is not a built-in one"):
         model.fit(x, y, verbose=0, callbacks=[gn.ModelCheckpoint(str(tmp_path / "c.npz"))])
+
+
+def test_evaluate_reads_the_trainable_flags_as_they_are(rng):
+    # Keras sums the penalties of the weights trainable when it computes the loss; a layer frozen
+    # after compile is out of evaluate's loss at once, not only after the next fit
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 1))
+    model = gn.Sequential([Dense(4, kernel_regularizer=L2(1.0), input_dim=3), Dense(1)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    with_penalty = model.evaluate(x, y)
+    kernel = model.layers[0].params["kernel"]
+    model.layers[0].trainable = False
+    assert model.evaluate(x, y) == pytest.approx(with_penalty - (kernel ** 2).sum(), rel=1e-13)
+    assert model.test_on_batch(x, y) == pytest.approx(with_penalty - (kernel ** 2).sum(), rel=1e-13)
+    model.layers[0].trainable = True
+    assert model.evaluate(x, y) == pytest.approx(with_penalty, rel=1e-13)
+
+
+def test_a_model_pickled_before_regularizers_and_use_bias_still_works(tmp_path, rng):
+    import pickle
+    model = gn.Sequential([Dense(4, activation="relu", input_dim=3), Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="adam")
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 1))
+    model.fit(x, y, verbose=0)
+    old = pickle.loads(pickle.dumps(model))
+    for layer in old.layers:           # what an object pickled by the previous glassnet lacks
+        for name in ("use_bias", "kernel_regularizer", "bias_regularizer", "regularizers"):
+            layer.__dict__.pop(name, None)
+    for name in ("_declared_input", "_penalties"):
+        old.__dict__.pop(name, None)
+    old = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(old.predict(x), model.predict(x))
+    old.fit(x, y, verbose=0)
+    model.fit(x, y, verbose=0)
+    np.testing.assert_array_equal(old.predict(x), model.predict(x))
+    old.save(tmp_path / "old.npz")
+    assert gn.load_model(tmp_path / "old.npz").get_config() == model.get_config()

@@ -258,3 +258,19 @@ def test_alpha_is_mlpclassifiers_l2_penalty_on_the_kernels(iris):
     assert kernel_norm(penalised) < 0.7 * kernel_norm(plain)          # measured: 9.7 against 16.8
     search = GridSearchCV(GlassnetClassifier(**FAST), {"alpha": [0.0, 0.01]}, cv=2).fit(X_train, y_train)
     assert search.best_params_["alpha"] in (0.0, 0.01)
+
+
+def test_the_regressors_alpha_weighs_as_mlpregressors():
+    # MLPRegressor minimises mean((y - p) ** 2) / 2 + (alpha / 2) sum(W ** 2) / batch; glassnet's
+    # "mse" lacks the 1/2, so the same minimum needs the penalty doubled: L2(alpha / batch)
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    reg = GlassnetRegressor(**{**FAST, "epochs": 1, "alpha": 0.5, "batch_size": 10}).fit(X, y / 100)
+    assert all(layer.regularizers == {"kernel": gn.regularizers.L2(0.5 / 10)} for layer in reg.model_.layers)
+
+
+def test_an_estimator_pickled_before_alpha_existed_still_works(iris):
+    clf = GlassnetClassifier(**FAST).fit(*iris[::2])
+    del clf.__dict__["alpha"]            # what an estimator pickled by the previous glassnet lacks
+    old = pickle.loads(pickle.dumps(clf))
+    assert old.get_params()["alpha"] == 0.0 and "alpha" not in repr(old)
+    assert clone(old).fit(*iris[::2]).score(*iris[1::2]) == clf.score(*iris[1::2])

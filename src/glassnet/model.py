@@ -229,9 +229,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """
         if not self.layers:
             raise ValueError("build: the model has no layers")
+        given = input_shape
         if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1 and input_shape[0] is None:
             input_shape = input_shape[1:]
-        shape = _sample_shape(input_shape, "build", input_dim_hint=False)
+        try:
+            shape = _sample_shape(input_shape, "build", input_dim_hint=False)
+        except ValueError:
+            _sample_shape(given, "build", input_dim_hint=False)     # the error names what was given
+            raise
         self.input_shape = shape
         declared = []
         for layer in self.layers:

@@ -39,13 +39,20 @@ class ParametersMixin:
             offset += value.size
         # the trained weights with a penalty (Keras penalises trainable weights only)
         self._penalties = [(layer.regularizers[key], param, grad) for layer, key, param, grad in self._views
-                           if key in getattr(layer, "regularizers", {})]     # (a layer pickled before them)
+                           if key in layer.regularizers]
         self._triples = [("params", flat_params, flat_grads)]
         # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
 
     def _penalty(self):
-        """The sum of the regularizers' penalties on the trained weights (0.0 without any)."""
+        """The regularizers' penalties on the weights of the layers trainable now (0 without any):
+        the part of the loss ``evaluate`` reports that the weights alone make. Keras reads the
+        trainable flags when it sums them; training takes them up at compile and fit."""
+        return sum(regularizer(layer.params[key]) for layer in self.layers if layer.trainable
+                   for key, regularizer in layer.regularizers.items())
+
+    def _trained_penalty(self):
+        """The penalties on the weights training updates (the flat buffer's), as a step sees them."""
         return sum(regularizer(param) for regularizer, param, _ in self._penalties)
 
     def _add_penalty_gradients(self):
@@ -55,7 +62,7 @@ class ParametersMixin:
         self._sync_views()          # a gradient a custom layer replaced: into the flat buffer first
         for regularizer, param, grad in self._penalties:
             regularizer.add_gradient(param, grad)
-        return self._penalty()
+        return self._trained_penalty()
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

@@ -108,12 +108,13 @@ l1, l2, l1_l2 = L1, L2, L1L2
 REGULARIZERS = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 
-def get(identifier):
+def get(identifier, name="regularizer"):
     """A ``Regularizer`` from None (none), an instance, a name (``"l1"``, ``"l2"``: Keras' default
     factor 0.01) or a model file's ``{"class_name": ..., "config": {...}}``.
 
     ``"l1_l2"`` by name is refused: L1L2's factors default to 0, so it would penalise nothing
-    (Keras builds that silently from ``"l1l2"``); write ``L1L2(l1=..., l2=...)``.
+    (Keras builds that silently from ``"l1l2"``); write ``L1L2(l1=..., l2=...)``. Errors start
+    with ``name`` (the argument, e.g. "Dense: kernel_regularizer").
     """
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
@@ -122,15 +123,15 @@ def get(identifier):
         if cls is not None:
             return cls()
         if identifier.lower().replace("_", "") == "l1l2":
-            raise ValueError(f"regularizer: {identifier!r} by name would penalise nothing (L1L2's "
+            raise ValueError(f"{name}: {identifier!r} by name would penalise nothing (L1L2's "
                              f"factors default to 0); write L1L2(l1=..., l2=...)")
     elif isinstance(identifier, dict) and set(identifier) == {"class_name", "config"} \
             and identifier["class_name"] in REGULARIZERS and isinstance(identifier["config"], dict):
         try:
             return REGULARIZERS[identifier["class_name"]](**identifier["config"])
         except TypeError as exc:
-            raise ValueError(f"regularizer: bad config {identifier!r:.200} ({exc})") from None
-    raise ValueError(f"regularizer: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
+            raise ValueError(f"{name}: bad config {identifier!r:.200} ({exc})") from None
+    raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
                      f"got {identifier!r:.100}")
 
 

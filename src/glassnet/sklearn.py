@@ -56,6 +56,10 @@ def _seed(random_state):
 class _GlassnetEstimator(BaseEstimator):
     """What the classifier and the regressor share: the parameters, the network and the training."""
 
+    alpha = 0.0     # on the class too: an estimator pickled before alpha existed lacks it
+    # scikit-learn's loss over glassnet's (MLPRegressor's squared loss is half the mean squared error)
+    _loss_scale = 1.0
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", optimizer="adam", learning_rate=0.001,
                  batch_size=32, epochs=200, kernel_initializer="glorot_uniform", dtype="float32",
                  random_state=None, verbose=0, validation_fraction=0.0, early_stopping=False, patience=10,
@@ -134,9 +138,10 @@ class _GlassnetEstimator(BaseEstimator):
         if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
             raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
         X, y, w, validation_data = self._split(X, y, w, seed)
-        # MLPClassifier's penalty, (alpha / 2) * sum(W ** 2) / batch size, on every kernel
+        # scikit-learn adds (alpha / 2) * sum(W ** 2) / batch size on every kernel to its loss, which
+        # is glassnet's times _loss_scale: scaled alike, the penalty leaves the same minimum
         batch = X.shape[0] if self.batch_size is None else min(self.batch_size, X.shape[0])
-        penalty = regularizers.L2(alpha / (2 * batch)) if alpha else None
+        penalty = regularizers.L2(alpha / (2 * batch * self._loss_scale)) if alpha else None
         layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
                         kernel_initializer=self.kernel_initializer, kernel_regularizer=penalty,
                         input_dim=X.shape[1] if i == 0 else None)
@@ -213,7 +218,9 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     patience : int, default 10
     alpha : float, default 0.0
         MLPClassifier's L2 penalty: ``(alpha / 2) * sum(W ** 2) / batch size`` on every kernel (not
-        the biases), i.e. ``kernel_regularizer=L2(alpha / (2 * batch size))``. scikit-learn divides
+        the biases), i.e. ``kernel_regularizer=L2(alpha / (2 * batch size))``; the regressor's is
+        twice that, ``L2(alpha / batch size)``, because MLPRegressor's loss is half the mean squared
+        error ``mse`` is, so the same alpha has the same effect as there. scikit-learn divides
         a last, shorter batch's penalty by that batch's size, and with sample weights by their sum;
         here every batch has the full batch's. Its default is 0.0001; 0.0 here, so that leaving it
         out trains as before it existed.
@@ -273,6 +280,8 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     >>> reg = GlassnetRegressor(hidden_layer_sizes=(32,), learning_rate=0.01, random_state=0)  # doctest: +SKIP
     >>> reg.fit(X, y).score(X_test, y_test)                                                  # doctest: +SKIP
     """
+
+    _loss_scale = 0.5       # MLPRegressor minimises mean((y - p) ** 2) / 2, glassnet's "mse" without the 1/2
 
     def fit(self, X, y, sample_weight=None):
         """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets]);

@@ -131,7 +131,7 @@ class TrainingMixin:
 
     def _loss_value(self, x, y, w=None):
         """The loss of a batch in training mode, without gradients (for finite differences)."""
-        return self._loss_from_output(self._forward(x, training=True), y, w) + self._penalty()
+        return self._loss_from_output(self._forward(x, training=True), y, w) + self._trained_penalty()
 
     def _train_step(self, x, y, w=None):
         """One step as ``fit`` runs it on a batch without metrics: forward, backward, update.

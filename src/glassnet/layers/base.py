@@ -42,6 +42,7 @@ The rules a layer of your own must keep, and why:
 """
 import inspect
 import math
+import types
 import warnings
 
 import numpy as np
@@ -94,6 +95,10 @@ class Layer:
         A layer built before it joins a model keeps the weights it has.
     """
 
+    # parameter name -> Regularizer, for the parameters add_weight was given one; read-only here
+    # (add_weight gives the layer a dict of its own), so a layer pickled before regularizers has one
+    regularizers = types.MappingProxyType({})
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _register(cls)
@@ -117,7 +122,6 @@ class Layer:
         self.rng = None if seed is None else np.random.default_rng(seed)
         self.params = {}
         self.grads = {}
-        self.regularizers = {}      # parameter name -> Regularizer, for those add_weight was given one
         self.built = False
         self.trainable = True
         # the model sets this to False on its first layer, whose input gradient nobody uses
@@ -146,7 +150,7 @@ class Layer:
         self.params[name] = xp.asarray(value, dtype=self.dtype)
         self.grads[name] = xp.zeros_like(self.params[name])
         if regularizer is not None:
-            self.regularizers[name] = regularizer
+            self.regularizers = {**self.regularizers, name: regularizer}
         return self.params[name]
 
     def output_shape(self, input_shape):

@@ -192,6 +192,7 @@ def _as_tuple(value, rank, what, layer):
 class _Conv(Layer):
     """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
     rank = 2
+    kernel_regularizer = bias_regularizer = None    # for a layer pickled before regularizers
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -210,8 +211,8 @@ class _Conv(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""

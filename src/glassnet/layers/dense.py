@@ -50,6 +50,9 @@ class Dense(Layer):
     (2, 3)
     """
 
+    # on the class too: a Dense pickled before these arguments existed lacks them
+    use_bias, kernel_regularizer, bias_regularizer = True, None, None
+
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, use_bias=True,
                  **kwargs):
@@ -61,8 +64,8 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"Dense: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"Dense: bias_regularizer")
         self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
