@@ -64,8 +64,8 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"Dense: kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, f"Dense: bias_regularizer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "Dense: kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "Dense: bias_regularizer")
         self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
