@@ -267,3 +267,40 @@ def test_compile_and_sequential_name_a_dict_of_metrics_and_a_single_layer():
     with pytest.raises(TypeError, match=r"^layers: expected a list of layers, got a single Dense: "
                                         r"write Sequential\(\[Dense\(...\)\]\)"):
         gn.Sequential(Dense(1))
+
+
+def test_top_k_categorical_accuracy_against_torch_topk_and_tensorflow_ties(rng, torch):
+    scores = rng.standard_normal((50, 8))
+    labels = rng.integers(0, 8, 50)
+    for k in (1, 3, 5, 8):
+        top = torch.topk(torch.tensor(scores), k, dim=1).indices.numpy()     # no ties in random scores
+        expected = np.mean([label in row for label, row in zip(labels, top)])
+        assert metrics.top_k_categorical_accuracy(labels, scores, k=k) == expected
+        assert metrics.sparse_top_k_categorical_accuracy(labels[:, None], scores, k=k) == expected
+        assert metrics.top_k_categorical_accuracy(np.eye(8)[labels], scores, k=k) == expected
+    assert metrics.top_k_categorical_accuracy(labels, scores, k=1) == metrics.categorical_accuracy(labels, scores)
+    # a tie at the k-th score counts as in (TensorFlow's in_top_k): class 2 ties class 1 for second
+    tied = np.array([[0.5, 0.3, 0.3, 0.1]])
+    assert metrics.top_k_categorical_accuracy([2], tied, k=2) == 1.0
+    assert metrics.top_k_categorical_accuracy([3], tied, k=3) == 0.0
+
+
+def test_top_k_by_name_in_fit_and_its_refusals(rng):
+    x, y = rng.standard_normal((30, 4)), rng.integers(0, 6, 30)
+    model = gn.Sequential([Dense(6, activation="softmax", input_dim=4)], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
+                  metrics=["sparse_top_k_categorical_accuracy", "accuracy"])
+    history = model.fit(x, y, epochs=2, validation_data=(x, y), verbose=0)
+    top5 = metrics.top_k_categorical_accuracy(y, model.predict(x))
+    assert model.evaluate(x, y, return_dict=True)["sparse_top_k_categorical_accuracy"] == pytest.approx(top5)
+    assert "val_sparse_top_k_categorical_accuracy" in history.history
+    with pytest.raises(ValueError, match=r"top_k_categorical_accuracy: labels must lie in \[0, 6\) for 6 output "
+                                         r"units, got 0..6"):
+        metrics.top_k_categorical_accuracy([0, 6], np.ones((2, 6)))
+    with pytest.raises(ValueError, match="expected integer class labels"):
+        metrics.top_k_categorical_accuracy([0.5, 1], np.ones((2, 6)))
+    with pytest.raises(ValueError, match=r"sparse_top_k_categorical_accuracy: expected one-hot targets of shape "
+                                         r"\(2, 6\) or labels of shape \(2,\), got shape \(3,\)"):
+        metrics.sparse_top_k_categorical_accuracy([0, 1, 2], np.ones((2, 6)))
+    with pytest.raises(ValueError, match="top_k_categorical_accuracy: k"):
+        metrics.top_k_categorical_accuracy([0], np.ones((1, 6)), k=0)

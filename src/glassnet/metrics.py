@@ -11,6 +11,7 @@ import numpy as np
 
 from . import backend, losses
 from ._rows import row_argmax
+from ._validation import check_positive_int
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -31,15 +32,53 @@ def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
     takes them, (n, ..., 1).
     """
     predicted = row_argmax(y_pred)
-    y_true = backend.get_array_module(y_pred).asarray(y_true)
-    if y_true.shape == y_pred.shape:
-        y_true = row_argmax(y_true)
-    elif y_true.shape == (*predicted.shape, 1):
-        y_true = y_true[..., 0]
-    elif y_true.shape != predicted.shape:
-        raise ValueError(f"{caller}: expected one-hot targets of shape {tuple(y_pred.shape)} "
-                         f"or labels of shape {tuple(predicted.shape)}, got shape {tuple(y_true.shape)}")
+    y_true = _labels(y_true, y_pred, caller)
     return np.count_nonzero(predicted == y_true) / predicted.size
+
+
+def _labels(y_true, y_pred, caller):
+    """The class index of each position, shape (n, ...), from one-hot targets of ``y_pred``'s shape
+    (n, ..., k) or integer labels of shape (n, ...) or (n, ..., 1)."""
+    y_true = backend.get_array_module(y_pred).asarray(y_true)
+    positions = tuple(y_pred.shape[:-1])
+    if y_true.shape == y_pred.shape:
+        return row_argmax(y_true)
+    if y_true.shape == (*positions, 1):
+        return y_true[..., 0]
+    if y_true.shape != positions:
+        raise ValueError(f"{caller}: expected one-hot targets of shape {tuple(y_pred.shape)} "
+                         f"or labels of shape {positions}, got shape {tuple(y_true.shape)}")
+    return y_true
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_accuracy"):
+    """Fraction of positions whose true class is among the ``k`` highest scores (Keras' k = 5).
+
+    A class tied with the k-th highest score counts as in the top k, as TensorFlow's ``in_top_k``
+    has it: the true class is in when fewer than k classes score strictly higher. Targets as for
+    ``categorical_accuracy``. For another k, pass ``functools.partial`` or a function of your own.
+
+    >>> float(top_k_categorical_accuracy([2, 0], np.array([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]), k=2))
+    0.5
+    """
+    k = check_positive_int(k, f"{caller}: k")
+    am = backend.get_array_module(y_pred)
+    labels = _labels(y_true, y_pred, caller)
+    if labels.dtype.kind not in "iub" and not am.array_equal(labels, am.floor(labels)):
+        raise ValueError(f"{caller}: expected integer class labels, got {labels.dtype} values with fractions")
+    labels = labels.astype(np.int64)
+    classes = y_pred.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{caller}: labels must lie in [0, {classes}) for {classes} output units, "
+                         f"got {int(labels.min())}..{int(labels.max())}")
+    target = am.take_along_axis(y_pred, labels[..., None], axis=-1)
+    higher = am.count_nonzero(y_pred > target, axis=-1)
+    return am.count_nonzero(higher < k) / labels.size
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """``top_k_categorical_accuracy`` under Keras' name for integer labels."""
+    return top_k_categorical_accuracy(y_true, y_pred, k, "sparse_top_k_categorical_accuracy")
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
@@ -104,6 +143,8 @@ METRICS = {
     "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
     "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
 }
 
 
