@@ -112,3 +112,15 @@ def test_mnist1d_conv1d(tmp_path):
     assert accuracy["cnn"] >= 0.75 and accuracy["cnn"] > accuracy["mlp"] + 0.1   # ~0.87 measured
     assert all(r["seconds_per_epoch"] > 0 for r in results["models"].values())
     assert_pngs(tmp_path, "learning_curve_mlp.png", "learning_curve_cnn.png", "confusion_matrix_cnn.png")
+
+
+def test_regularization_moons(tmp_path, capsys):
+    results = run_quick("regularization_moons", tmp_path)
+    none, l2 = results["none"], results["l2"]
+    # the penalty shrinks the weights (measured at quick size: 18 against 229) and the overconfident
+    # test cross-entropy with them (0.35 against 0.45)
+    assert l2["sum_squared_kernels"] < none["sum_squared_kernels"] / 5
+    assert l2["test_cross_entropy"] < none["test_cross_entropy"]
+    assert all(r["test_accuracy"] >= 0.8 for r in results.values())
+    assert_pngs(tmp_path, "boundary_none.png", "boundary_l2.png", "boundary_dropout.png")
+    assert "sum W^2" in capsys.readouterr().out
