@@ -141,7 +141,7 @@ def test_keras_batch_axis_none_in_build_is_the_sample_shape():
         gn.Sequential([Dense(4)]).build((None, None, 3))
 
 
-def test_input_declares_the_shape_and_is_not_a_layer(rng):
+def test_input_declares_the_shape_and_is_not_a_layer(rng, tmp_path):
     declared = gn.Sequential([gn.Input((3,)), Dense(4, activation="tanh"), Dense(1)], seed=3)
     assert declared.built and declared.input_shape == (3,)
     assert [layer.name for layer in declared.layers] == ["dense", "dense_1"]    # as in Keras
@@ -158,6 +158,16 @@ def test_input_declares_the_shape_and_is_not_a_layer(rng):
     declared.add(Dense(2))
     assert declared.built and declared.input_shape == (3,)
     assert declared.predict(rng.standard_normal((5, 3))).shape == (5, 2)
+    # an Input alone (its layers popped) survives get_config and a model file
+    declared.pop()
+    for copy in (gn.Sequential.from_config(declared.get_config()), _saved_and_loaded(declared, tmp_path)):
+        copy.add(Dense(4))
+        assert copy.built and copy.input_shape == (3,)
+
+
+def _saved_and_loaded(model, folder):
+    model.save(folder / "m.npz")
+    return gn.load_model(folder / "m.npz")
 
 
 @pytest.mark.parametrize("build, message", [

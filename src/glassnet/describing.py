@@ -3,7 +3,7 @@
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
 from . import optimizers
-from .layers import Dense
+from .layers import Dense, InputLayer
 from .layers.base import get as get_layer_class
 
 
@@ -62,7 +62,8 @@ class DescribingMixin:
         """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
         return {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-            "input_shape": list(self.input_shape) if self.input_shape else None,
+            # an Input with every layer popped since: kept, so the next layer still builds at once
+            "input_shape": list(shape) if (shape := self.input_shape or self._declared_input) else None,
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
@@ -72,6 +73,14 @@ class DescribingMixin:
                 "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
                 "metrics": [name for name, _ in self.metrics]},
         }
+
+    def _build_from_config_shape(self, shape):
+        """Build for a config's ``input_shape``; a model without layers declares it (an Input)."""
+        if shape and not self.built:
+            if self.layers:
+                self.build(shape)
+            else:
+                self.add(InputLayer(shape))
 
     @classmethod
     def from_config(cls, config):
@@ -86,8 +95,7 @@ class DescribingMixin:
             layers.append(layer)
         model = cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                     name=config.get("name", "sequential"))
-        if config.get("input_shape") and not model.built:
-            model.build(config["input_shape"])
+        model._build_from_config_shape(config.get("input_shape"))
         if config.get("compile"):
             c = config["compile"]
             model.compile(loss=c["loss"], optimizer=optimizers.from_config(c["optimizer"]),

@@ -284,8 +284,7 @@ def _build(config, budget):
     try:
         model = Sequential(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                            name=config.get("name", "sequential"))
-        if config.get("input_shape") and not model.built:
-            model.build(config["input_shape"])
+        model._build_from_config_shape(config.get("input_shape"))
     finally:
         for layer in layers:
             del layer.add_weight                     # back to the class's method
