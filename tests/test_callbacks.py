@@ -757,16 +757,23 @@ def test_return_dict_must_be_a_flag(rng):
 
 
 def test_csv_logger_writes_what_keras_writes(tmp_path):
-    # Keras 3.15's CSVLogger given these two epochs' logs wrote exactly this text (keys of the
-    # first epoch, sorted; "NA" for a value an epoch lacks; epochs from 0)
+    # Keras 3.15's CSVLogger given these epochs' logs wrote exactly these bytes (keys of the first
+    # epoch, sorted; "NA" for a value an epoch lacks; epochs from 0; "\r\n")
     path = tmp_path / "log.csv"
     logger = gn.callbacks.CSVLogger(path)
     logger.on_train_begin()
+    assert path.read_bytes() == b""                     # created as training begins
     logger.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.25, "val_loss": 0.75})
-    assert path.read_text() == "epoch,accuracy,loss,val_loss\n0,0.25,0.5,0.75\n"    # whole after each epoch
+    assert path.read_bytes() == b"epoch,accuracy,loss,val_loss\r\n0,0.25,0.5,0.75\r\n"   # whole after each epoch
     logger.on_epoch_end(1, {"loss": 0.1, "val_loss": 0.3})
     logger.on_train_end()
-    assert path.read_text() == "epoch,accuracy,loss,val_loss\n0,0.25,0.5,0.75\n1,NA,0.1,0.3\n"
+    assert path.read_bytes() == b"epoch,accuracy,loss,val_loss\r\n0,0.25,0.5,0.75\r\n1,NA,0.1,0.3\r\n"
+    # without any "val_" value in the first epoch, Keras makes room for one of each
+    logger = gn.callbacks.CSVLogger(path)
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5, "learning_rate": 0.01})
+    assert path.read_bytes() == (b"epoch,learning_rate,loss,val_learning_rate,val_loss\r\n"
+                                 b"0,0.01,0.5,NA,NA\r\n")
 
 
 def test_csv_logger_in_fit_and_appending_a_resumed_run(tmp_path, rng):
@@ -784,6 +791,16 @@ def test_csv_logger_in_fit_and_appending_a_resumed_run(tmp_path, rng):
     lines = path.read_text().splitlines()
     assert len(lines) == 5 and lines[3].startswith("2;") and lines[4].startswith("3;")   # no second header
     assert float(lines[4].split(";")[2]) == more.history["loss"][-1]
+    # a first run without validation leaves room for the resumed run's: every row fits the header
+    path.unlink()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[gn.CSVLogger(path)])
+    model.fit(x, y, epochs=2, initial_epoch=1, validation_data=(x, y), verbose=0,
+              callbacks=[gn.CSVLogger(path, append=True)])
+    rows = list(csv.reader(path.open(newline="")))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"] and rows[1][3:] == ["NA", "NA"]
+    assert len(rows) == 3 and all(len(row) == 5 for row in rows)
+    with pytest.raises(FileNotFoundError):              # before the first epoch is spent, as Keras
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[gn.CSVLogger(tmp_path / "missing" / "log.csv")])
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -709,12 +709,12 @@ def test_save_weights_and_load_weights(tmp_path, rng):
     model.compile(loss="binary_crossentropy", optimizer="adam")
     model.fit(x, y, epochs=3, verbose=0)
     model.save_weights(tmp_path / "w.npz")
-    # an unbuilt model of the same architecture is built from the file; its own optimizer stays fresh
-    fresh = gn.Sequential([gn.layers.Dense(4, activation="relu"), gn.layers.BatchNormalization(),
+    # a model of the same architecture; its own optimizer stays fresh
+    fresh = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="relu"), gn.layers.BatchNormalization(),
                            gn.layers.Dense(1, activation="sigmoid")], seed=1)
     fresh.compile(loss="binary_crossentropy", optimizer="sgd")
     fresh.load_weights(tmp_path / "w.npz")
-    assert fresh.input_shape == (3,) and fresh.optimizer.iterations == 0
+    assert fresh.optimizer.iterations == 0
     np.testing.assert_array_equal(fresh.predict(x), model.predict(x))      # running statistics too
     # a full model file serves as well (Keras 3 loads weights from .keras files too)
     model.save(tmp_path / "full.npz")
@@ -732,20 +732,35 @@ def test_load_weights_refuses_another_architecture_before_writing(tmp_path, rng)
     model.save_weights(tmp_path / "w.npz")
     other = gn.Sequential([gn.layers.Dense(5, input_dim=3), gn.layers.Dense(1)], seed=0)
     before = other.get_weights()
-    with pytest.raises(ValueError, match=r"load_weights: weights\[0\] \(dense/kernel\) must have shape \(3, 5\), "
-                                         r"got \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"load_weights\('.*w.npz'\): weights\[0\] \(dense/kernel\) must have "
+                                         r"shape \(3, 5\), got \(3, 4\)"):
         other.load_weights(tmp_path / "w.npz")
     for a, b in zip(before, other.get_weights()):
         np.testing.assert_array_equal(a, b)
     deeper = gn.Sequential([gn.layers.Dense(4, input_dim=3), gn.layers.Dense(2), gn.layers.Dense(1)])
-    with pytest.raises(ValueError, match=r"load_weights: expected 6 arrays .* got 4 in '.*w.npz', whose model "
-                                         r"has the layers \['dense', 'dense_1'\]"):
+    with pytest.raises(ValueError, match=r"load_weights\('.*w.npz'\): expected 6 arrays .* got 4; the file's "
+                                         r"model has the layers \['dense', 'dense_1'\]"):
         deeper.load_weights(tmp_path / "w.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(gn.ModelFileError, match="not a .npz"):
+    with pytest.raises(gn.ModelFileError, match=r"^load_weights\('.*bad.npz'\): not a .npz"):
         other.load_weights(tmp_path / "bad.npz")
     gn.Sequential([gn.layers.Dense(2)]).save_weights(tmp_path / "unbuilt.npz")
     with pytest.raises(gn.ModelFileError, match="the file holds no weights"):
         other.load_weights(tmp_path / "unbuilt.npz")
+    # an unbuilt model is refused, before the file is read: built for a shape a small file names,
+    # a Dense(4) would allocate what that file's own model never holds
+    gn.Sequential([gn.Input((2 * 10 ** 7,)), gn.layers.Flatten()]).save_weights(tmp_path / "wide.npz")
+    assert (tmp_path / "wide.npz").stat().st_size < 2000
+    unbuilt = gn.Sequential([gn.layers.Dense(4)])
+    with pytest.raises(ValueError, match=r"load_weights\('.*wide.npz'\): the model is not built"):
+        unbuilt.load_weights(tmp_path / "wide.npz")
+    assert not unbuilt.built
+    # a float64 file's weights that overflow float32 are refused, not loaded as infinities
+    big = gn.Sequential([gn.layers.Dense(4, input_dim=3), gn.layers.Dense(1)], dtype="float64")
+    big.set_weights([np.full((3, 4), 1e300), *big.get_weights()[1:]])
+    big.save_weights(tmp_path / "big.npz")
+    with pytest.raises(ValueError, match=r"weights\[0\] \(dense/kernel\) holds values too large for float32"):
+        model.load_weights(tmp_path / "big.npz")
+    assert np.isfinite(model.get_weights()[0]).all()
     with pytest.raises(TypeError, match="include_optimizer: expected True or False, got 0"):
         model.save(tmp_path / "x.npz", include_optimizer=0)

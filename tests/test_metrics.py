@@ -304,3 +304,10 @@ def test_top_k_by_name_in_fit_and_its_refusals(rng):
         metrics.sparse_top_k_categorical_accuracy([0, 1, 2], np.ones((2, 6)))
     with pytest.raises(ValueError, match="top_k_categorical_accuracy: k"):
         metrics.top_k_categorical_accuracy([0], np.ones((1, 6)), k=0)
+
+
+def test_top_k_counts_a_row_with_a_non_finite_score_as_a_miss():
+    # TensorFlow's in_top_k: a NaN would otherwise compare false and put every class in the top k
+    scores = np.array([[np.nan, 0.2, 0.3], [0.1, 0.5, 0.4], [0.1, np.inf, 0.2], [np.nan] * 3])
+    assert metrics.sparse_top_k_categorical_accuracy([0, 1, 1, 0], scores, k=1) == 0.25
+    assert metrics.top_k_categorical_accuracy([0, 1, 2, 0], scores, k=5) == 0.25

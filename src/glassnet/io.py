@@ -172,7 +172,7 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
     return _load_file(path, compile, max_bytes)[0]
 
 
-def _load_file(path, compile=True, max_bytes=MAX_BYTES):
+def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
     keep, such as whether the file recorded its epoch at all)."""
     path = _fspath(path)              # an int would open a file descriptor: refuse it here
@@ -187,15 +187,15 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES):
         os.close(fd)
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
-        raise ModelFileError(f"load_model({path!r}): not a regular file")
+        raise ModelFileError(f"{caller}({path!r}): not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
             return _load(f, compile, max_bytes)
         except ModelFileError as exc:
-            raise ModelFileError(f"load_model({path!r}): {exc}") from exc.__cause__
+            raise ModelFileError(f"{caller}({path!r}): {exc}") from exc.__cause__
         except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
             detail = str(exc)[:300]
-            raise ModelFileError(f"load_model({path!r}): not a readable glassnet model file "
+            raise ModelFileError(f"{caller}({path!r}): not a readable glassnet model file "
                                  f"({type(exc).__name__}: {detail})") from exc
 
 
@@ -251,18 +251,24 @@ def _load(f, compile, max_bytes):
 
 def load_weights(model, path, max_bytes=MAX_BYTES):
     """Read the weights of a glassnet file (``save_weights``, ``save``, ``ModelCheckpoint``) into
-    ``model``, in layer order, checking the count and every shape before writing any (as
-    ``set_weights``); the file's compile settings and optimizer state are not used. An unbuilt
-    model is first built for the file's input shape. The file is read as ``load_model`` reads it,
-    trusting nothing in it."""
+    the built ``model``, in layer order, checking the count and every shape before writing any (as
+    ``set_weights``); the file's compile settings and optimizer state are not used. The file is
+    read as ``load_model`` reads it, trusting nothing in it.
+
+    The model must be built: building it for a shape the file names would let a small file make
+    this model allocate what the file's own model never holds (a 1 KB file naming 20 million
+    inputs, read into a ``Dense(4)``)."""
     path = _fspath(path)
-    source = _load_file(path, False, max_bytes)[0]
-    if not source.built:
-        raise ModelFileError(f"load_weights({path!r}): the file holds no weights (its model was never built)")
+    caller = f"load_weights({path!r})"
     if not model.built:
-        model.build(source.input_shape)
-    _assign_weights(model._weight_items(), source.get_weights(), "load_weights",
-                    f" in {path!r}, whose model has the layers {[layer.name for layer in source.layers]}")
+        raise ValueError(f"{caller}: the model is not built; give its first layer an input shape (or "
+                         f"an Input), call model.build(input_shape), or read the whole model with "
+                         f"glassnet.load_model")
+    source = _load_file(path, False, max_bytes, caller="load_weights")[0]
+    if not source.built:
+        raise ModelFileError(f"{caller}: the file holds no weights (its model was never built)")
+    _assign_weights(model._weight_items(), source.get_weights(), caller,
+                    f"; the file's model has the layers {[layer.name for layer in source.layers]}")
 
 
 def _build(config, budget):

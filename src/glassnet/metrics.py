@@ -55,7 +55,8 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_ac
     """Fraction of positions whose true class is among the ``k`` highest scores (Keras' k = 5).
 
     A class tied with the k-th highest score counts as in the top k, as TensorFlow's ``in_top_k``
-    has it: the true class is in when fewer than k classes score strictly higher. Targets as for
+    has it: the true class is in when fewer than k classes score strictly higher; a position with a
+    non-finite score is a miss. Targets as for
     ``categorical_accuracy``. For another k, pass ``functools.partial`` or a function of your own.
 
     >>> float(top_k_categorical_accuracy([2, 0], np.array([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]), k=2))
@@ -73,7 +74,10 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_ac
                          f"got {int(labels.min())}..{int(labels.max())}")
     target = am.take_along_axis(y_pred, labels[..., None], axis=-1)
     higher = am.count_nonzero(y_pred > target, axis=-1)
-    return am.count_nonzero(higher < k) / labels.size
+    # a row with a NaN or infinite score is a miss, as in_top_k has it: NaN compares false, and
+    # would otherwise put its class in the top k (a diverged model would score 1.0)
+    finite = am.isfinite(y_pred).all(axis=-1)
+    return am.count_nonzero((higher < k) & finite) / labels.size
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):

@@ -357,16 +357,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         from it too, uncompiled). Read the weights back with ``load_weights``."""
         self.save(path, include_optimizer=False)
 
-    def load_weights(self, path):
+    def load_weights(self, path, max_bytes=None):
         """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,
         matched layer by layer in order (Keras' rule) and checked for count and shape before any is
-        written. The optimizer's state is untouched (a fresh optimizer stays fresh).
+        written. The optimizer's state is untouched (a fresh optimizer stays fresh). The model must
+        be built. ``max_bytes`` caps the file's size as in ``glassnet.load_model`` (2 GiB by default).
 
         >>> model.save_weights("pretrained.npz")        # doctest: +SKIP
         >>> other.load_weights("pretrained.npz")        # doctest: +SKIP
         """
-        from .io import load_weights
-        load_weights(self, path)
+        from .io import MAX_BYTES, load_weights
+        load_weights(self, path, MAX_BYTES if max_bytes is None else max_bytes)
 
     def __repr__(self):
         return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"

@@ -20,10 +20,14 @@ class CSVLogger(Callback):
         True adds this fit's rows to an existing file (without a second header), for a resumed
         run; False starts the file afresh.
 
-    The columns are the first epoch's log keys in sorted order (Keras' rule), e.g.
-    ``epoch,accuracy,loss,val_accuracy,val_loss``; a value missing from a later epoch is written
-    "NA". Unlike Keras, which appends to an open file, the whole file is rewritten atomically after
-    each epoch, so it is never seen half-written, even if training is killed mid-write.
+    Keras 3's columns and lines: the first epoch's log keys in sorted order, then, if none of them
+    is a "val_" value, a "val_" column for each (written "NA" until such values come), e.g.
+    ``epoch,accuracy,loss,val_accuracy,val_loss``; a value missing from a later epoch is "NA";
+    lines end in "\\r\\n" (the csv module's default, as Keras writes them). The file is created
+    (or emptied, without ``append``) when training begins, so a folder that does not exist fails
+    then. Unlike Keras, which appends to an open file, the whole file is rewritten atomically after
+    each epoch, so it is never seen half-written, even if training is killed mid-write; each
+    rewrite flushes to disk (~1 ms), which thousands of sub-millisecond epochs will notice.
 
     Example
     -------
@@ -52,18 +56,23 @@ class CSVLogger(Callback):
             with open(self.filename, encoding="utf-8", newline="") as f:
                 self._text = f.read()
             if self._text and not self._text.endswith("\n"):
-                self._text += "\n"
+                self._text += "\r\n"
+        write_text_atomically(self.filename, self._text)      # as Keras opens it: fails now, not later
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         rows = []
         if self.keys is None:
             self.keys = sorted(logs)
+            if not any(key.startswith("val_") for key in self.keys):
+                # Keras' rule (for epochs that skip validation): room for the values of a
+                # validation, so that a later one, or a resumed run's, fits the header
+                self.keys += [f"val_{key}" for key in self.keys]
             if not self._text:              # a new file, or an empty one: it needs a header
                 rows.append(["epoch", *self.keys])
         rows.append([epoch, *(logs.get(key, "NA") for key in self.keys)])     # floats at full precision
         buffer = io.StringIO()
-        csv.writer(buffer, delimiter=self.separator, lineterminator="\n").writerows(rows)
+        csv.writer(buffer, delimiter=self.separator, lineterminator="\r\n").writerows(rows)
         self._text += buffer.getvalue()
         write_text_atomically(self.filename, self._text)
 

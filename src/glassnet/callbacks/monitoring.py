@@ -136,7 +136,8 @@ class ModelCheckpoint(Callback):
         "None" before the first save, as Keras prints it). Epochs are numbered from 1.
     save_weights_only : bool
         True writes what ``model.save_weights`` writes: the network and its weights, without the
-        compile settings and optimizer state (so a custom loss or optimizer does not stop it);
+        compile settings and optimizer state (so a custom loss or optimizer does not stop it; a
+        custom initializer or regularizer still does: the file names every layer's settings);
         read it back with ``model.load_weights`` (or ``glassnet.load_model``, uncompiled). Such a
         file cannot resume the run exactly: Adam's moments, say, start afresh.
     initial_value_threshold : float, optional

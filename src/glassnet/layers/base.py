@@ -322,7 +322,11 @@ def _assign(items, weights, caller, hint=""):
             raise ValueError(f"{caller}: weights[{i}] ({name}) holds NaN or infinite values")
     # all cast before any is written: a failure leaves every weight as it was
     xp = backend.xp()
-    values = [xp.asarray(value, dtype=target.dtype) for (_, target), value in zip(items, weights)]
+    with np.errstate(over="ignore"):            # an overflow is refused just below, by name
+        values = [xp.asarray(value, dtype=target.dtype) for (_, target), value in zip(items, weights)]
+    for i, ((name, target), value) in enumerate(zip(items, values)):
+        if not bool(xp.isfinite(value).all()):      # finite before the cast, infinite in float32 (1e300)
+            raise ValueError(f"{caller}: weights[{i}] ({name}) holds values too large for {target.dtype}")
     for (_, target), value in zip(items, values):
         target[...] = value
 
