@@ -54,7 +54,8 @@ def test_values_by_hand():
 
 @pytest.mark.parametrize("name,torch_fn", [
     ("mse", "mse_loss"), ("mae", "l1_loss"), ("binary_crossentropy", "binary_cross_entropy"),
-    ("categorical_crossentropy", None), ("sparse_categorical_crossentropy", "nll"), ("squared_error", None)])
+    ("categorical_crossentropy", None), ("sparse_categorical_crossentropy", "nll"), ("squared_error", None),
+    ("huber", "huber_loss"), ("log_cosh", None)])
 def test_matches_torch(name, torch_fn, rng, torch):
     F = torch.nn.functional
     y_hat, y = _predictions(name, rng), _targets(name, rng)
@@ -63,6 +64,8 @@ def test_matches_torch(name, torch_fn, rng, torch):
         value = -(torch.tensor(y) * torch.log(t)).sum(dim=1).mean()
     elif name == "squared_error":
         value = 0.5 * ((t - torch.tensor(y)) ** 2).sum() / y.shape[0]
+    elif name == "log_cosh":
+        value = torch.log(torch.cosh(t - torch.tensor(y))).mean()
     elif torch_fn == "nll":
         value = F.nll_loss(torch.log(t), torch.tensor(y))
     else:
@@ -243,6 +246,10 @@ def _torch_per_sample(name, t, y, torch):
         return F.l1_loss(t, y, reduction="none").mean(dim=1)
     if name == "squared_error":
         return 0.5 * ((t - y) ** 2).sum(dim=1)
+    if name == "huber":
+        return F.huber_loss(t, y, reduction="none").mean(dim=1)
+    if name == "log_cosh":
+        return torch.log(torch.cosh(t - y)).mean(dim=1)
     if name == "binary_crossentropy":
         return F.binary_cross_entropy(t, y, reduction="none").mean(dim=1)
     if name == "categorical_crossentropy":
@@ -331,7 +338,7 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
     # the fused path would train and evaluate with plain BCE whenever the output is a sigmoid
     import glassnet as gn
     assert {name: cls().fused_activation() for name, cls in losses.LOSSES.items()} == {
-        "mse": None, "squared_error": None, "mae": None, "binary_crossentropy": "sigmoid",
+        "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
     assert _FiveTimesPositives().fused_activation() is None
 
@@ -477,3 +484,35 @@ def test_a_loss_by_its_class_name_as_keras_takes_it(tmp_path):
     assert gn.load_model(tmp_path / "m.npz").get_config()["compile"]["loss"] == "binary_crossentropy"
     with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'Hinge'"):
         losses.get("Hinge")
+
+
+def test_huber_and_log_cosh_by_hand_and_far_from_the_target():
+    d = np.array([[0.5, 2.0], [-3.0, 0.0]])
+    zero = np.zeros_like(d)
+    assert losses.get("huber")(d, zero) == (0.125 + 1.5 + 2.5 + 0.0) / 4
+    np.testing.assert_array_equal(losses.get("huber").gradient(d, zero), [[0.125, 0.25], [-0.25, 0.0]])
+    huber2 = losses.Huber(delta=2.0)
+    assert huber2(d, zero) == (0.125 + 2.0 + 2 * (3 - 1) + 0.0) / 4
+    log_cosh = losses.get("LogCosh")
+    assert log_cosh(d, zero) == pytest.approx(np.log(np.cosh(d)).mean(), rel=1e-15)
+    far = np.array([[1e4, -1e4]], dtype=np.float32)        # cosh overflows float32 past ~89
+    with np.errstate(over="raise"):
+        assert log_cosh(far, np.zeros_like(far)) == pytest.approx(1e4 - np.log(2), rel=1e-6)
+    for bad in (0, -1.0, float("inf"), "1", True):
+        with pytest.raises(ValueError, match="Huber: delta must be a positive finite number"):
+            losses.Huber(delta=bad)
+
+
+def test_a_huber_loss_with_another_delta_is_not_saved_as_the_default(tmp_path):
+    import glassnet as gn
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="huber", optimizer="sgd", metrics=[losses.Huber(delta=1.0)])
+    model.save(tmp_path / "ok.npz")
+    assert type(gn.load_model(tmp_path / "ok.npz").loss) is losses.Huber
+    model.compile(loss=losses.Huber(delta=2.0), optimizer="sgd")
+    with pytest.raises(ValueError, match=r"load_model would compile it with its defaults \{'delta': 1.0\}, not "
+                                         r"\{'delta': 2.0\}"):
+        model.save(tmp_path / "m.npz")
+    model.compile(loss="huber", optimizer="sgd", metrics=[losses.Huber(delta=2.0)])
+    with pytest.raises(ValueError, match="save_model: metric 'huber'"):
+        model.save(tmp_path / "m.npz")

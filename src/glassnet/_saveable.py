@@ -45,13 +45,14 @@ def _check_loss_saveable(model):
         known = losses.get(name)
     except ValueError:
         known = None
-    if type(loss) is type(known):       # exactly the class the name stands for, aliases included
-        return
+    if type(loss) is type(known) and vars(loss) == vars(known):
+        return          # exactly the class the name stands for (aliases included), with its defaults
     outcome = ("load_model would not know that name" if known is None else
-               f"load_model would compile {type(known).__name__} instead")
-    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, "
-                     f"so the file could not be loaded as saved: the file records the loss by its name "
-                     f"{name!r:.80}, and {outcome}; only built-in losses can be saved: compile with one "
+               f"load_model would compile {type(known).__name__} instead" if type(loss) is not type(known)
+               else f"load_model would compile it with its defaults {vars(known)}, not {vars(loss)}")
+    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss with "
+                     f"its default settings, so the file could not be loaded as saved: the file records "
+                     f"the loss by its name {name!r:.80}, and {outcome}; only those can be saved: compile with one "
                      f"of {sorted(losses.LOSSES)}, or save the weights only (model.get_weights())")
 
 
@@ -65,7 +66,7 @@ def _check_metrics_saveable(model):
             known = None
         # a loss as a metric is a new instance per lookup: its class is what the name stands for
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss))):
+                                and type(fn.loss) is type(known.loss) and vars(fn.loss) == vars(known.loss))):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "

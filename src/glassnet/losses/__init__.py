@@ -8,6 +8,9 @@ name                            value                              gradient dL/d
 mse                             mean((y_hat - y)^2) over n*k       2 (y_hat - y) / (n k)
 squared_error                   sum((y_hat - y)^2) / (2 n)         (y_hat - y) / n
 mae                             mean(|y_hat - y|)                  sign(y_hat - y) / (n k)
+huber                           mean(d^2/2 if |d| <= 1, else       clip(d, -1, 1) / (n k)
+                                |d| - 1/2), d = y_hat - y
+log_cosh                        mean(log(cosh(y_hat - y)))         tanh(y_hat - y) / (n k)
 binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
 categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
 sparse_categorical_crossentropy same, y as integer labels          same
@@ -36,13 +39,14 @@ twin, scaled by w before the same reduction, so weights of exactly 1 give bit-id
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
-from .regression import MeanAbsoluteError, MeanSquaredError, SquaredError
+from .regression import Huber, LogCosh, MeanAbsoluteError, MeanSquaredError, SquaredError
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
+           "Huber", "LogCosh",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get"]
 
-LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError,
+LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
                                     BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
