@@ -250,3 +250,29 @@ def test_a_model_without_biases_trains_saves_and_loads(tmp_path, rng):
     loaded = gn.load_model(tmp_path / "m.npz")
     assert loaded.layers[0].use_bias is False
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+
+def test_leaky_relu_layer_matches_torch_and_keras_defaults(rng, torch):
+    from glassnet.layers import LeakyReLU
+    assert LeakyReLU().negative_slope == 0.3 and LeakyReLU(alpha=0.2).negative_slope == 0.2   # Keras 3, Keras 2
+    x = rng.standard_normal((4, 5))
+    x = np.where(np.abs(x) < 0.05, 0.1, x)
+    layer = LeakyReLU(0.2, dtype="float64")
+    check_layer(layer, x)
+    out = layer(x)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.leaky_relu(tx, 0.2)
+    tout.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(out, tout.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+    x32 = x.astype(np.float32)
+    assert LeakyReLU()(x32).dtype == np.float32
+    assert LeakyReLU.from_config(LeakyReLU(0.1, name="lr").get_config()).negative_slope == 0.1
+    for bad in (-0.1, float("nan"), "0.2", True):
+        with pytest.raises(ValueError, match="LeakyReLU: negative_slope must be a finite number >= 0"):
+            LeakyReLU(bad)
+    with pytest.raises(ValueError, match="not both"):
+        LeakyReLU(0.1, alpha=0.2)

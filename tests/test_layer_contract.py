@@ -16,6 +16,7 @@ from glassnet.gradcheck import check_layer
 TABLE = {
     "Dense": (lambda **kw: layers.Dense(4, activation="tanh", **kw), (5,), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
+    "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),
     "Conv2D": (lambda **kw: layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", **kw), (7, 6, 2), False),
     "Conv1D": (lambda **kw: layers.Conv1D(3, 3, padding="valid", **kw), (8, 2), False),
     "MaxPooling2D": (lambda **kw: layers.MaxPooling2D(2, **kw), (5, 4, 2), False),

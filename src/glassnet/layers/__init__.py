@@ -1,7 +1,7 @@
 """Layers: each owns its parameters, gradients and forward cache (see ``base.Layer``)."""
 from .base import LAYERS, Layer, get
 from .dense import Dense
-from .activation import Activation
+from .activation import Activation, LeakyReLU
 from .input import Input, InputLayer
 from .conv import Conv1D, Conv2D
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
@@ -9,7 +9,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
 from .reshape import Flatten, Reshape
 from .regularization import BatchNormalization, Dropout
 
-__all__ = ["Layer", "Dense", "Activation", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
+__all__ = ["Layer", "Dense", "Activation", "LeakyReLU", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape",
            "Dropout", "BatchNormalization", "Input", "InputLayer", "LAYERS", "get"]

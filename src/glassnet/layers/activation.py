@@ -1,4 +1,9 @@
-"""Activation as a layer of its own (seed 004's style: ``Dense`` then ``Activation("tanh")``)."""
+"""Activation as a layer of its own (seed 004's style: ``Dense`` then ``Activation("tanh")``), and
+Keras' ``LeakyReLU`` layer, whose slope is a setting."""
+import math
+
+import numpy as np
+
 from .. import activations
 from .base import Layer
 
@@ -35,3 +40,43 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
+
+
+class LeakyReLU(Layer):
+    """Keras' ``LeakyReLU`` layer: ``x`` where ``x > 0``, else ``negative_slope * x``.
+
+    Its default slope is Keras' 0.3 (the layer's; ``activation="leaky_relu"`` has PyTorch's 0.01);
+    ``alpha``, the name in Keras 2 tutorials, is taken too. No parameters.
+
+    Shapes: ``x`` (batch, ...) -> output of the same shape.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> LeakyReLU(negative_slope=0.25)(np.array([[-1.0, 2.0]])).tolist()
+    [[-0.25, 2.0]]
+    """
+
+    def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
+        super().__init__(**kwargs)
+        if alpha is not None:
+            if negative_slope != 0.3:
+                raise ValueError("LeakyReLU: give negative_slope or alpha (its Keras 2 name), not both")
+            negative_slope = alpha
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(negative_slope) or negative_slope < 0:
+            raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x, training=False):
+        self.z = x
+        self.a = np.where(x > 0, x, self.negative_slope * x)
+        return self.a
+
+    def backward(self, grad_output):
+        # derivative 1 above 0, the slope at and below it (PyTorch's choice at 0)
+        self.grad_z = np.where(self.z > 0, grad_output, self.negative_slope * grad_output)
+        return self.grad_z
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
