@@ -15,15 +15,25 @@ def _targets(name, rng, n=5, k=3):
         return np.eye(k)[rng.integers(0, k, n)]
     if name == "binary_crossentropy":
         return rng.integers(0, 2, (n, k)).astype(float)
+    if name == "hinge":
+        return rng.choice([-1.0, 1.0], (n, k))
+    if name == "kl_divergence":
+        return activations.softmax(rng.standard_normal((n, k)))        # a soft target distribution
+    if name in ("poisson", "msle"):
+        return rng.uniform(0, 3, (n, k))                               # counts, non-negative values
     return rng.standard_normal((n, k))
 
 
 def _predictions(name, rng, n=5, k=3):
     z = rng.standard_normal((n, k))
-    if "categorical" in name:
+    if "categorical" in name or name == "kl_divergence":
         return activations.softmax(z)
     if name == "binary_crossentropy":
         return activations.sigmoid(z)
+    if name in ("poisson", "msle"):
+        return np.exp(z)                                               # a positive output
+    if name == "hinge":
+        return z + 0.05 * np.sign(z - 1) * (np.abs(np.abs(z) - 1) < 0.05)   # off the kinks at |y_hat| = 1
     return z + 0.05 * np.sign(z)                     # mae: away from the kink at y_hat == y
 
 
@@ -55,7 +65,8 @@ def test_values_by_hand():
 @pytest.mark.parametrize("name,torch_fn", [
     ("mse", "mse_loss"), ("mae", "l1_loss"), ("binary_crossentropy", "binary_cross_entropy"),
     ("categorical_crossentropy", None), ("sparse_categorical_crossentropy", "nll"), ("squared_error", None),
-    ("huber", "huber_loss"), ("log_cosh", None)])
+    ("huber", "huber_loss"), ("log_cosh", None), ("poisson", None), ("msle", None), ("hinge", None),
+    ("kl_divergence", "kl_div")])
 def test_matches_torch(name, torch_fn, rng, torch):
     F = torch.nn.functional
     y_hat, y = _predictions(name, rng), _targets(name, rng)
@@ -64,8 +75,10 @@ def test_matches_torch(name, torch_fn, rng, torch):
         value = -(torch.tensor(y) * torch.log(t)).sum(dim=1).mean()
     elif name == "squared_error":
         value = 0.5 * ((t - torch.tensor(y)) ** 2).sum() / y.shape[0]
-    elif name == "log_cosh":
-        value = torch.log(torch.cosh(t - torch.tensor(y))).mean()
+    elif name in ("log_cosh", "poisson", "msle", "hinge"):
+        value = _torch_per_sample(name, t, y, torch).mean()
+    elif torch_fn == "kl_div":
+        value = F.kl_div(torch.log(t), torch.tensor(y), reduction="batchmean")
     elif torch_fn == "nll":
         value = F.nll_loss(torch.log(t), torch.tensor(y))
     else:
@@ -191,8 +204,10 @@ def test_value_and_gradient_in_one_call_equal_the_two_calls(name, activation, ga
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
 def test_unfused_loss_finite_at_extremes(name, rng):
     y_hat = np.array([[0.0, 1.0, 1e6], [1.0, 0.0, -1e6]])
-    if "crossentropy" in name:
+    if "crossentropy" in name or name == "kl_divergence":
         y_hat = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    if name == "poisson":               # a count's prediction is never negative (NaN there, as in Keras)
+        y_hat = np.array([[0.0, 1.0, 1e6], [1.0, 0.0, 1e-30]])
     y = _targets(name, rng, 2, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -250,6 +265,14 @@ def _torch_per_sample(name, t, y, torch):
         return F.huber_loss(t, y, reduction="none").mean(dim=1)
     if name == "log_cosh":
         return torch.log(torch.cosh(t - y)).mean(dim=1)
+    if name == "poisson":                       # Keras' epsilon, 1e-7 (torch's poisson_nll_loss: 1e-8)
+        return (t - y * torch.log(t + 1e-7)).mean(dim=1)
+    if name == "msle":
+        return ((torch.log1p(t) - torch.log1p(y)) ** 2).mean(dim=1)
+    if name == "hinge":
+        return torch.clamp(1 - y * t, min=0).mean(dim=1)
+    if name == "kl_divergence":
+        return F.kl_div(torch.log(t), y, reduction="none").sum(dim=1)
     if name == "binary_crossentropy":
         return F.binary_cross_entropy(t, y, reduction="none").mean(dim=1)
     if name == "categorical_crossentropy":
@@ -338,7 +361,8 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
     # the fused path would train and evaluate with plain BCE whenever the output is a sigmoid
     import glassnet as gn
     assert {name: cls().fused_activation() for name, cls in losses.LOSSES.items()} == {
-        "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "binary_crossentropy": "sigmoid",
+        "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "poisson": None,
+        "msle": None, "hinge": None, "kl_divergence": None, "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
     assert _FiveTimesPositives().fused_activation() is None
 
@@ -482,8 +506,8 @@ def test_a_loss_by_its_class_name_as_keras_takes_it(tmp_path):
     model.compile(loss="BinaryCrossentropy", optimizer="Adam")
     model.save(tmp_path / "m.npz")              # the file names the loss as always
     assert gn.load_model(tmp_path / "m.npz").get_config()["compile"]["loss"] == "binary_crossentropy"
-    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'Hinge'"):
-        losses.get("Hinge")
+    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'SquaredHinge'"):
+        losses.get("SquaredHinge")
 
 
 def test_huber_and_log_cosh_by_hand_and_far_from_the_target():
@@ -516,3 +540,19 @@ def test_a_huber_loss_with_another_delta_is_not_saved_as_the_default(tmp_path):
     model.compile(loss="huber", optimizer="sgd", metrics=[losses.Huber(delta=2.0)])
     with pytest.raises(ValueError, match="save_model: metric 'huber'"):
         model.save(tmp_path / "m.npz")
+
+
+def test_hinge_takes_0_1_targets_as_keras_does_and_the_clipped_losses_ignore_clipped_predictions():
+    p = np.array([[0.5, -2.0], [2.0, 0.3]])
+    zero_one, signs = np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([[1.0, -1.0], [1.0, -1.0]])
+    hinge = losses.get("hinge")
+    assert hinge(p, zero_one) == hinge(p, signs) == (0.5 + 0.0 + 0.0 + 1.3) / 4
+    np.testing.assert_array_equal(hinge.gradient(p, zero_one), [[-0.25, 0.0], [0.0, 0.25]])
+    kl = losses.get("kl_divergence")
+    t = np.array([[0.5, 0.5, 0.0]])
+    # a target of 0 is clipped to 1e-7 (Keras): its term is tiny, not NaN; a prediction of 0 too
+    assert kl(np.array([[0.25, 0.75, 0.0]]), t) == pytest.approx(
+        0.5 * np.log(2) + 0.5 * np.log(0.5 / 0.75) + 1e-7 * np.log(1e-7 / 1e-7), rel=1e-9)
+    assert kl.gradient(np.array([[0.25, 0.75, 0.0]]), t)[0, 2] == 0.0
+    msle = losses.get("msle")
+    assert msle.gradient(np.array([[-1.0, 1.0]]), np.zeros((1, 2)))[0, 0] == 0.0

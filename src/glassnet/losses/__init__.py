@@ -11,6 +11,11 @@ mae                             mean(|y_hat - y|)                  sign(y_hat - 
 huber                           mean(d^2/2 if |d| <= 1, else       clip(d, -1, 1) / (n k)
                                 |d| - 1/2), d = y_hat - y
 log_cosh                        mean(log(cosh(y_hat - y)))         tanh(y_hat - y) / (n k)
+poisson                         mean(y_hat - y log(y_hat + eps))   (1 - y / (y_hat + eps)) / (n k)
+msle                            mean((log1p(y_hat) - log1p(y))^2)  2 (log1p(y_hat) - log1p(y))
+                                                                   / ((1 + y_hat) n k)
+hinge                           mean(max(1 - y y_hat, 0)), y +-1   -y where y y_hat < 1, / (n k)
+kl_divergence                   sum(y log(y / y_hat)) / n          -y / (y_hat n)
 binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
 categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
 sparse_categorical_crossentropy same, y as integer labels          same
@@ -39,17 +44,20 @@ twin, scaled by w before the same reduction, so weights of exactly 1 give bit-id
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
-from .regression import Huber, LogCosh, MeanAbsoluteError, MeanSquaredError, SquaredError
+from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanSquaredError,
+                         MeanSquaredLogarithmicError, Poisson, SquaredError)
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
-           "Huber", "LogCosh",
+           "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "KLDivergence",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
+                                    Poisson, MeanSquaredLogarithmicError, Hinge, KLDivergence,
                                     BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy)}
-ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
+           "mean_squared_logarithmic_error": "msle", "kld": "kl_divergence"}
 
 
 # Keras also takes a loss by its class's name, compile(loss="BinaryCrossentropy")

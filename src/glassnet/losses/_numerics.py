@@ -42,9 +42,9 @@ def _all_normal(p):
     return _normal_from(float(p.min()), p.dtype)
 
 
-def _zero_where_clipped(g, y_pred):
+def _zero_where_clipped(g, y_pred, upper=1 - EPSILON):
     """Set to 0, in place, the entries of the gradient ``g`` whose prediction in ``y_pred`` (of
-    ``g``'s shape) the loss clipped to [EPSILON, 1 - EPSILON]. Returns ``g``.
+    ``g``'s shape) the loss clipped to [EPSILON, upper]. Returns ``g``.
 
     Why: the loss value is computed from the clipped prediction, which does not change when a
     prediction outside that range moves a little, so the loss's derivative there is 0 (Keras, and
@@ -52,8 +52,8 @@ def _zero_where_clipped(g, y_pred):
     outside [0, 1]. The usual case, nothing clipped, costs a minimum and a maximum and changes no
     entry; a NaN prediction keeps its NaN gradient (it compares False below).
     """
-    if y_pred.size and (y_pred.min() < EPSILON or y_pred.max() > 1 - EPSILON):
-        g[(y_pred < EPSILON) | (y_pred > 1 - EPSILON)] = 0
+    if y_pred.size and (y_pred.min() < EPSILON or y_pred.max() > upper):
+        g[(y_pred < EPSILON) | (y_pred > upper)] = 0
     return g
 
 

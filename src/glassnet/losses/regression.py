@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._numerics import _per_sample
+from ._numerics import EPSILON, _per_sample, _zero_where_clipped
 from .base import Loss
 
 
@@ -74,23 +74,31 @@ class MeanAbsoluteError(Loss):
 
 
 class _ElementwiseLoss(Loss):
-    """A loss that is the mean of one term per output value over all n * k values, as Keras'
-    regression losses are: subclasses give the term (``_terms``) and its derivative (``_slopes``)."""
+    """A loss made of one term per output value, as most of Keras' are: the mean of the terms over
+    all n * k values or, with ``sum_over_outputs``, their sum over each sample's k outputs and the
+    mean over the samples (over the positions too, for an image-shaped output). Subclasses give the
+    term (``_terms``) and its derivative in y_pred (``_slopes``); weights, reduction and gradient
+    scale are shared."""
+    sum_over_outputs = False
+
+    def _count(self, values):
+        return values.size // values.shape[-1] if self.sum_over_outputs else values.size
 
     def __call__(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
-        return float(self._terms(y_pred - y_true).mean())
+        terms = self._terms(y_pred, y_true)
+        return float(terms.sum()) / self._count(terms)
 
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
-        terms = self._terms(y_pred - y_true)
+        terms = self._terms(y_pred, y_true)
         terms *= _per_sample(sample_weight, terms)
-        return float(terms.mean())
+        return float(terms.sum()) / self._count(terms)
 
     def gradient(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
-        g = self._slopes(y_pred - y_true)
-        g *= 1.0 / g.size
+        g = self._slopes(y_pred, y_true)
+        g *= 1.0 / self._count(g)
         return g
 
 
@@ -111,13 +119,13 @@ class Huber(_ElementwiseLoss):
             raise ValueError(f"Huber: delta must be a positive finite number, got {delta!r}")
         self.delta = float(delta)
 
-    def _terms(self, d):
-        a = np.abs(d)
+    def _terms(self, y_pred, y_true):
+        a = np.abs(y_pred - y_true)
         q = np.minimum(a, self.delta)              # |d| inside the band, delta beyond it
         return 0.5 * q * q + self.delta * (a - q)
 
-    def _slopes(self, d):
-        return np.clip(d, -self.delta, self.delta)
+    def _slopes(self, y_pred, y_true):
+        return np.clip(y_pred - y_true, -self.delta, self.delta)
 
 
 class LogCosh(_ElementwiseLoss):
@@ -125,10 +133,76 @@ class LogCosh(_ElementwiseLoss):
     ``tanh(d) / (n k)``. Written as ``d + softplus(-2 d) - log 2``, so cosh never overflows."""
     name = "log_cosh"
 
-    def _terms(self, d):
+    def _terms(self, y_pred, y_true):
+        d = y_pred - y_true
         minus_2d = -2.0 * d
         softplus = np.maximum(minus_2d, 0) + np.log1p(np.exp(-np.abs(minus_2d)))
         return d + softplus - math.log(2.0)
 
-    def _slopes(self, d):
-        return np.tanh(d)
+    def _slopes(self, y_pred, y_true):
+        return np.tanh(y_pred - y_true)
+
+
+class Poisson(_ElementwiseLoss):
+    """Keras' ``poisson``: ``mean(y_pred - y_true log(y_pred + 1e-7))`` over all n * k values, for
+    counts predicted by a positive output (``exp`` or ``softplus``); gradient
+    ``1 - y_true / (y_pred + 1e-7)`` over n k. A negative prediction has no log: NaN, as in Keras."""
+    name = "poisson"
+
+    def _terms(self, y_pred, y_true):
+        return y_pred - y_true * np.log(y_pred + EPSILON)
+
+    def _slopes(self, y_pred, y_true):
+        return 1 - y_true / (y_pred + EPSILON)
+
+
+class MeanSquaredLogarithmicError(_ElementwiseLoss):
+    """Keras' ``msle``: ``mean((log(1 + p) - log(1 + t))^2)`` over all n * k values, with p and t the
+    prediction and target raised to at least 1e-7 (Keras' clip); gradient
+    ``2 (log(1 + p) - log(1 + t)) / (1 + p)`` over n k, 0 where the prediction was raised."""
+    name = "msle"
+
+    def _terms(self, y_pred, y_true):
+        d = np.log1p(np.maximum(y_pred, EPSILON)) - np.log1p(np.maximum(y_true, EPSILON))
+        return d * d
+
+    def _slopes(self, y_pred, y_true):
+        p = np.maximum(y_pred, EPSILON)
+        g = 2 * (np.log1p(p) - np.log1p(np.maximum(y_true, EPSILON))) / (1 + p)
+        return np.where(y_pred >= EPSILON, g, 0)
+
+
+def _hinge_labels(y_true):
+    """Keras' rule: targets of 0 and 1 only become -1 and 1; -1 and 1 stay as they are."""
+    if y_true.size and bool(((y_true == 0) | (y_true == 1)).all()):
+        return 2 * y_true - 1
+    return y_true
+
+
+class Hinge(_ElementwiseLoss):
+    """Keras' ``hinge``: ``mean(max(1 - y p, 0))`` over all n * k values, targets y of -1 and 1 (0 and
+    1 are taken as -1 and 1, as in Keras); gradient ``-y`` where ``y p < 1``, else 0, over n k."""
+    name = "hinge"
+
+    def _terms(self, y_pred, y_true):
+        return np.maximum(1 - _hinge_labels(y_true) * y_pred, 0)
+
+    def _slopes(self, y_pred, y_true):
+        y = _hinge_labels(y_true)
+        return np.where(y * y_pred < 1, -y, 0)
+
+
+class KLDivergence(_ElementwiseLoss):
+    """Keras' ``kl_divergence``: ``sum(t log(t / p))`` over each sample's k outputs, the mean over the
+    samples, with t and p clipped to [1e-7, 1] (Keras' clip); gradient ``-t / p`` over n, 0 where
+    the prediction was clipped. For distributions, e.g. a softmax against soft targets."""
+    name = "kl_divergence"
+    sum_over_outputs = True
+
+    def _terms(self, y_pred, y_true):
+        t, p = np.clip(y_true, EPSILON, 1), np.clip(y_pred, EPSILON, 1)
+        return t * np.log(t / p)
+
+    def _slopes(self, y_pred, y_true):
+        t, p = np.clip(y_true, EPSILON, 1), np.clip(y_pred, EPSILON, 1)
+        return _zero_where_clipped(-t / p, y_pred, upper=1)
