@@ -69,6 +69,19 @@ def test_train_options_reach_the_model(tmp_path, capsys):
     assert config["compile"]["optimizer"]["learning_rate"] == 0.05
 
 
+def test_train_l2_puts_a_penalty_on_every_kernel(tmp_path, capsys):
+    status, _, _ = run(capsys, "train", "xor", "--l2", 0.01, "--epochs", 3, "--out", tmp_path / "o", "--verbose", 0)
+    assert status == 0
+    model = gn.load_model(tmp_path / "o" / "model.npz")
+    assert all(layer.regularizers == {"kernel": gn.regularizers.L2(0.01)} for layer in model.layers)
+    config = tmp_path / "moons.toml"                   # the list-of-dicts architecture takes it too
+    config.write_text((EXAMPLES / "moons.toml").read_text() + "l2 = 0.001\n")
+    status, _, _ = run(capsys, "train", "--config", config, "--epochs", 1, "--out", tmp_path / "m", "--verbose", 0)
+    assert status == 0
+    model = gn.load_model(tmp_path / "m" / "model.npz")
+    assert all(layer.regularizers == {"kernel": gn.regularizers.L2(0.001)} for layer in model.layers)
+
+
 def test_train_one_hot_for_a_categorical_loss(tmp_path, capsys):
     status, out, _ = run(capsys, "train", "iris", "--loss", "categorical_crossentropy", "--epochs", 2,
                          "--out", tmp_path, "--verbose", 0)
@@ -293,7 +306,8 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
     (["train", "moons", "--layers", "25:gelu"], ["activation", "gelu"]),
     (["train", "moons", "--batch-size", "0"], ["batch_size"]),
     (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
-    (["train", "moons", "--loss", "hinge"], ["loss", "hinge"]),
+    (["train", "moons", "--loss", "squared_hinge"], ["loss", "squared_hinge"]),
+    (["train", "moons", "--l2", "-0.1"], ["l2", "-0.1"]),
     (["train", "moons", "--init", "wild"], ["wild"]),
     (["train", "moons", "--lr", "-1"], ["learning_rate"]),
     (["train", "moons", "--epochs", "x"], ["--epochs"]),

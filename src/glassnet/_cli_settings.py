@@ -5,7 +5,7 @@ TOML config file (seed 000's list-of-dicts ``architecture`` and a ``[training]``
 options given on the command line. Errors are ``ValueError``s naming the option; ``glassnet.cli``
 turns them into one-line messages.
 """
-from . import initializers, optimizers
+from . import initializers, optimizers, regularizers
 from ._validation import check_positive_int
 from .layers import Dense
 from .model import Sequential
@@ -31,7 +31,7 @@ PRESETS = {
     "mnist1d": dict(layers="100:relu,100:relu,10:softmax", loss=_SPARSE, optimizer="adam", lr=0.01,
                     epochs=30, batch_size=100, init="glorot_uniform"),
 }
-SETTINGS = ("dataset", "loss", "optimizer", "lr", "epochs", "batch_size", "seed", "init")
+SETTINGS = ("dataset", "loss", "optimizer", "lr", "epochs", "batch_size", "seed", "init", "l2")
 
 
 
@@ -112,12 +112,16 @@ def build_model(settings, n_features):
     """A compiled Sequential from ``settings`` (a layer spec or a list-of-dicts architecture)."""
     init, seed = settings["init"], settings["seed"]
     initializers.get(init)                                  # a clear error before anything is built
+    l2 = settings.get("l2")
+    # an L2 penalty on every kernel, as Keras' kernel_regularizer=l2(...) (0 or none: no penalty)
+    penalty = regularizers.L2(regularizers.check_factor(l2, "l2")) if l2 else None
     try:
         if "architecture" in settings:
-            model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init)
+            model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init,
+                                                 kernel_regularizer=penalty)
         else:
             layers = parse_layers(settings["layers"])
-            model = Sequential([Dense(units, activation=act, kernel_initializer=init,
+            model = Sequential([Dense(units, activation=act, kernel_initializer=init, kernel_regularizer=penalty,
                                       input_dim=n_features if i == 0 else None)
                                 for i, (units, act) in enumerate(layers)], seed=seed)
     except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated

@@ -279,6 +279,7 @@ def make_parser():
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", dest="batch_size", help="an integer, or 'full' for full-batch")
     t.add_argument("--init", help="kernel initializer, e.g. glorot_uniform, he, xavier, plain")
+    t.add_argument("--l2", type=float, help="L2 penalty factor on every kernel: l2 * sum(W^2) joins the loss")
     t.add_argument("--seed", type=int, help="fixes initial weights and shuffling (default 0)")
     t.add_argument("--out", help="output folder (default runs/DATASET)")
     t.add_argument("--animate", action="store_true", help="also write decision_boundary.gif (2-D data)")

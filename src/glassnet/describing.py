@@ -9,13 +9,15 @@ from .layers.base import get as get_layer_class
 
 class DescribingMixin:
     @classmethod
-    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform"):
+    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform",
+                          kernel_regularizer=None):
         """Build a dense network from seed 000's list of dicts::
 
             [{"input_dim": 2, "output_dim": 25, "activation": "relu"},
              {"input_dim": 25, "output_dim": 1, "activation": "sigmoid"}]
 
         ``input_dim`` and ``output_dim`` are required; ``activation`` may be left out (linear).
+        ``kernel_initializer`` and ``kernel_regularizer`` apply to every layer.
         """
         if not isinstance(architecture, (list, tuple)) or not architecture:
             raise ValueError(f"architecture: expected a non-empty list of dicts, got {architecture!r}")
@@ -31,7 +33,7 @@ class DescribingMixin:
                 raise ValueError(f"architecture[{i}]: input_dim is {spec['input_dim']} but the previous "
                                  f"layer's output_dim is {architecture[i - 1]['output_dim']}")
             layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
-                                kernel_initializer=kernel_initializer,
+                                kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
                                 input_dim=spec["input_dim"] if i == 0 else None))
         return cls(layers, seed=seed, dtype=dtype)
 
