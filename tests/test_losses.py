@@ -538,8 +538,36 @@ def test_a_huber_loss_with_another_delta_is_not_saved_as_the_default(tmp_path):
                                          r"\{'delta': 2.0\}"):
         model.save(tmp_path / "m.npz")
     model.compile(loss="huber", optimizer="sgd", metrics=[losses.Huber(delta=2.0)])
-    with pytest.raises(ValueError, match="save_model: metric 'huber'"):
+    with pytest.raises(ValueError, match=r"save_model: metric 'huber' is <loss huber delta=2.0> with the "
+                                         r"settings \{'delta': 2.0\}, but a file names its metrics only"):
         model.save(tmp_path / "m.npz")
+    # a config (from_config: Dask sweeps, pickled estimators) carries the settings
+    model.compile(loss=losses.Huber(delta=5.0), optimizer="sgd")
+    assert model.get_config()["compile"]["loss_config"] == {"delta": 5.0}
+    assert gn.Sequential.from_config(model.get_config()).loss.delta == 5.0
+    model.compile(loss="huber", optimizer="sgd")
+    assert "loss_config" not in model.get_config()["compile"]
+
+
+def test_hinge_takes_integer_and_bool_targets(rng):
+    p = np.array([[0.3], [-0.2]])
+    for targets in (np.array([True, False]), np.array([1, 0]), np.array([1, -1])):
+        g = losses.get("hinge").gradient(p, targets)
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g, [[-0.5], [0.5]])
+    check_loss("hinge", p, np.array([1, 0]))
+
+
+def test_poisson_on_negative_outputs_says_why(rng):
+    import glassnet as gn
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2, kernel_initializer="ones")], seed=0)
+    model.compile(loss="poisson", optimizer="sgd")
+    x = -np.abs(rng.standard_normal((8, 2))) - 1            # a linear output below 0 everywhere
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # no numpy warning on the way
+        with pytest.raises(gn.NonFiniteError, match="every layer's output is finite, but poisson takes the "
+                                                    "log of the predictions, and some are negative"):
+            model.fit(x, np.ones(8), epochs=1, verbose=0)
 
 
 def test_hinge_takes_0_1_targets_as_keras_does_and_the_clipped_losses_ignore_clipped_predictions():

@@ -158,7 +158,13 @@ def test_input_declares_the_shape_and_is_not_a_layer(rng, tmp_path):
     declared.add(Dense(2))
     assert declared.built and declared.input_shape == (3,)
     assert declared.predict(rng.standard_normal((5, 3))).shape == (5, 2)
-    # an Input alone (its layers popped) survives get_config and a model file
+    # the Input survives get_config and a model file, with or without layers after it
+    for copy in (gn.Sequential.from_config(declared.get_config()), _saved_and_loaded(declared, tmp_path)):
+        assert copy.built and [layer.name for layer in copy.layers] == [layer.name for layer in declared.layers]
+        while copy.layers:
+            copy.pop()
+        copy.add(Dense(4))
+        assert copy.built and copy.input_shape == (3,)
     declared.pop()
     for copy in (gn.Sequential.from_config(declared.get_config()), _saved_and_loaded(declared, tmp_path)):
         copy.add(Dense(4))

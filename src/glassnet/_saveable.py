@@ -65,8 +65,13 @@ def _check_metrics_saveable(model):
         except ValueError:
             known = None
         # a loss as a metric is a new instance per lookup: its class is what the name stands for
+        if isinstance(fn, metrics.LossMetric) and losses.changed_settings(fn.loss):
+            raise ValueError(f"save_model: metric {name!r} is {fn.loss!r} with the settings "
+                             f"{losses.changed_settings(fn.loss)}, but a file names its metrics only: "
+                             f"load_model would give its defaults; compile with the default settings or "
+                             f"save the weights only (model.save_weights)")
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss) and vars(fn.loss) == vars(known.loss))):
+                                and type(fn.loss) is type(known.loss))):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "

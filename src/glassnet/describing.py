@@ -2,7 +2,7 @@
 ``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
-from . import optimizers
+from . import losses, optimizers
 from .layers import Dense, InputLayer
 from .layers.base import get as get_layer_class
 
@@ -64,8 +64,10 @@ class DescribingMixin:
         """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
         return {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-            # an Input with every layer popped since: kept, so the next layer still builds at once
             "input_shape": list(shape) if (shape := self.input_shape or self._declared_input) else None,
+            # an Input at the top (not a layer): rebuilt as one, so that the copy, like the model,
+            # builds at once when a layer is added after every layer was popped
+            **({"input": list(self._declared_input)} if self._declared_input is not None else {}),
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
@@ -73,16 +75,21 @@ class DescribingMixin:
                        for layer in self.layers],
             "compile": None if self.loss is None else {
                 "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
-                "metrics": [name for name, _ in self.metrics]},
+                "metrics": [name for name, _ in self.metrics],
+                # settings of a built-in loss other than its defaults, for from_config (a model
+                # file, which names the loss only, refuses them: see glassnet._saveable)
+                **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})},
         }
 
+    @staticmethod
+    def _config_layers(config, layers):
+        """``layers`` with the config's Input, if it declared one, in front."""
+        return [InputLayer(config["input"]), *layers] if config.get("input") is not None else layers
+
     def _build_from_config_shape(self, shape):
-        """Build for a config's ``input_shape``; a model without layers declares it (an Input)."""
-        if shape and not self.built:
-            if self.layers:
-                self.build(shape)
-            else:
-                self.add(InputLayer(shape))
+        """Build for a config's ``input_shape`` (a model without layers has nothing to build)."""
+        if shape and self.layers and not self.built:
+            self.build(shape)
 
     @classmethod
     def from_config(cls, config):
@@ -95,11 +102,14 @@ class DescribingMixin:
                 raise ValueError(f"config: a layer's 'trainable' must be true or false, got {trainable!r:.50}")
             layer.trainable = trainable
             layers.append(layer)
-        model = cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
-                    name=config.get("name", "sequential"))
+        model = cls(cls._config_layers(config, layers), seed=config.get("seed"),
+                    dtype=config.get("dtype", "float32"), name=config.get("name", "sequential"))
         model._build_from_config_shape(config.get("input_shape"))
         if config.get("compile"):
             c = config["compile"]
-            model.compile(loss=c["loss"], optimizer=optimizers.from_config(c["optimizer"]),
+            loss = c["loss"]
+            if c.get("loss_config"):            # a built-in loss's own settings (Huber's delta)
+                loss = type(losses.get(loss))(**c["loss_config"])
+            model.compile(loss=loss, optimizer=optimizers.from_config(c["optimizer"]),
                           metrics=c.get("metrics") or None)
         return model

@@ -288,7 +288,8 @@ def _build(config, budget):
         layer.add_weight = _capped(layer.add_weight, left)
         layers.append(layer)
     try:
-        model = Sequential(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+        model = Sequential(Sequential._config_layers(config, layers), seed=config.get("seed"),
+                           dtype=config.get("dtype", "float32"),
                            name=config.get("name", "sequential"))
         model._build_from_config_shape(config.get("input_shape"))
     finally:

@@ -195,8 +195,10 @@ class TrainingMixin:
                             break
             finally:
                 snapshot.restore()
+        invalid = None if culprit is not None else self.loss.invalid_output(out)
         where = (f"; the first non-finite values are in the {what} of {culprit.describe()}"
                  if culprit is not None else
+                 f"; every layer's output is finite, but {invalid}" if invalid else
                  "; every layer's output is finite: the loss itself overflowed on them"
                  + (" (a squared difference past float32's 3.4e38? scale the targets, or use "
                     "dtype='float64')" if self.dtype == np.float32 else ""))

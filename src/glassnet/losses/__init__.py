@@ -75,3 +75,13 @@ def get(identifier):
             return LOSSES[name]()
     raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
                      f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
+
+
+def changed_settings(loss):
+    """The settings (attributes) of a built-in loss that differ from its defaults, as a dict (empty
+    for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
+    ``{"delta": 2.0}``. A model file names its loss only, so it cannot hold them."""
+    known = LOSSES.get(loss.get_config())
+    if type(loss) is not known or vars(loss) == vars(known()):
+        return {}
+    return dict(vars(loss))

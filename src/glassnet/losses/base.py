@@ -126,6 +126,11 @@ class Loss:
                              f"the model's output, got shape {y.shape}{hint}")
         return y.astype(dtype, copy=False)
 
+    def invalid_output(self, y_pred):
+        """Why outputs ``y_pred`` lie outside what this loss is defined on (a message), or None.
+        ``fit`` says it when the loss becomes NaN with every output finite."""
+        return None
+
     def get_config(self):
         return self.name
 

@@ -1,5 +1,6 @@
-"""Regression losses: mean squared error (Keras' ``mse``), the seeds' ½ sum of squares, mean
-absolute error, Huber and log-cosh."""
+"""Regression and other per-value losses: mean squared error (Keras' ``mse``), the seeds' ½ sum of
+squares, mean absolute error, Huber, log-cosh, Poisson, mean squared logarithmic error, hinge and
+the Kullback-Leibler divergence."""
 import math
 
 import numpy as np
@@ -119,6 +120,9 @@ class Huber(_ElementwiseLoss):
             raise ValueError(f"Huber: delta must be a positive finite number, got {delta!r}")
         self.delta = float(delta)
 
+    def __repr__(self):
+        return "<loss huber>" if self.delta == 1.0 else f"<loss huber delta={self.delta}>"
+
     def _terms(self, y_pred, y_true):
         a = np.abs(y_pred - y_true)
         q = np.minimum(a, self.delta)              # |d| inside the band, delta beyond it
@@ -150,7 +154,14 @@ class Poisson(_ElementwiseLoss):
     name = "poisson"
 
     def _terms(self, y_pred, y_true):
-        return y_pred - y_true * np.log(y_pred + EPSILON)
+        with np.errstate(invalid="ignore"):     # a negative prediction: NaN, which fit reports by name
+            return y_pred - y_true * np.log(y_pred + EPSILON)
+
+    def invalid_output(self, y_pred):
+        if bool((y_pred < 0).any()):
+            return ("poisson takes the log of the predictions, and some are negative: end the network "
+                    "in a positive activation (softplus, or an exp of your own)")
+        return None
 
     def _slopes(self, y_pred, y_true):
         return 1 - y_true / (y_pred + EPSILON)
@@ -172,8 +183,10 @@ class MeanSquaredLogarithmicError(_ElementwiseLoss):
         return np.where(y_pred >= EPSILON, g, 0)
 
 
-def _hinge_labels(y_true):
-    """Keras' rule: targets of 0 and 1 only become -1 and 1; -1 and 1 stay as they are."""
+def _hinge_labels(y_true, dtype):
+    """Keras' rule: targets of 0 and 1 only become -1 and 1; -1 and 1 stay as they are. In the
+    predictions' dtype (integer or bool targets would make an integer gradient)."""
+    y_true = y_true.astype(dtype, copy=False)
     if y_true.size and bool(((y_true == 0) | (y_true == 1)).all()):
         return 2 * y_true - 1
     return y_true
@@ -185,10 +198,10 @@ class Hinge(_ElementwiseLoss):
     name = "hinge"
 
     def _terms(self, y_pred, y_true):
-        return np.maximum(1 - _hinge_labels(y_true) * y_pred, 0)
+        return np.maximum(1 - _hinge_labels(y_true, y_pred.dtype) * y_pred, 0)
 
     def _slopes(self, y_pred, y_true):
-        y = _hinge_labels(y_true)
+        y = _hinge_labels(y_true, y_pred.dtype)
         return np.where(y * y_pred < 1, -y, 0)
 
 
