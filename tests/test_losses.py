@@ -15,7 +15,7 @@ def _targets(name, rng, n=5, k=3):
         return np.eye(k)[rng.integers(0, k, n)]
     if name == "binary_crossentropy":
         return rng.integers(0, 2, (n, k)).astype(float)
-    if name == "hinge":
+    if name in ("hinge", "squared_hinge"):
         return rng.choice([-1.0, 1.0], (n, k))
     if name == "kl_divergence":
         return activations.softmax(rng.standard_normal((n, k)))        # a soft target distribution
@@ -32,7 +32,7 @@ def _predictions(name, rng, n=5, k=3):
         return activations.sigmoid(z)
     if name in ("poisson", "msle"):
         return np.exp(z)                                               # a positive output
-    if name == "hinge":
+    if name in ("hinge", "squared_hinge"):
         return z + 0.05 * np.sign(z - 1) * (np.abs(np.abs(z) - 1) < 0.05)   # off the kinks at |y_hat| = 1
     return z + 0.05 * np.sign(z)                     # mae: away from the kink at y_hat == y
 
@@ -66,7 +66,7 @@ def test_values_by_hand():
     ("mse", "mse_loss"), ("mae", "l1_loss"), ("binary_crossentropy", "binary_cross_entropy"),
     ("categorical_crossentropy", None), ("sparse_categorical_crossentropy", "nll"), ("squared_error", None),
     ("huber", "huber_loss"), ("log_cosh", None), ("poisson", None), ("msle", None), ("hinge", None),
-    ("kl_divergence", "kl_div")])
+    ("squared_hinge", None), ("mape", None), ("kl_divergence", "kl_div")])
 def test_matches_torch(name, torch_fn, rng, torch):
     F = torch.nn.functional
     y_hat, y = _predictions(name, rng), _targets(name, rng)
@@ -75,7 +75,7 @@ def test_matches_torch(name, torch_fn, rng, torch):
         value = -(torch.tensor(y) * torch.log(t)).sum(dim=1).mean()
     elif name == "squared_error":
         value = 0.5 * ((t - torch.tensor(y)) ** 2).sum() / y.shape[0]
-    elif name in ("log_cosh", "poisson", "msle", "hinge"):
+    elif name in ("log_cosh", "poisson", "msle", "hinge", "squared_hinge", "mape"):
         value = _torch_per_sample(name, t, y, torch).mean()
     elif torch_fn == "kl_div":
         value = F.kl_div(torch.log(t), torch.tensor(y), reduction="batchmean")
@@ -271,6 +271,10 @@ def _torch_per_sample(name, t, y, torch):
         return ((torch.log1p(t) - torch.log1p(y)) ** 2).mean(dim=1)
     if name == "hinge":
         return torch.clamp(1 - y * t, min=0).mean(dim=1)
+    if name == "squared_hinge":
+        return (torch.clamp(1 - y * t, min=0) ** 2).mean(dim=1)
+    if name == "mape":
+        return 100 * ((t - y).abs() / torch.clamp(y.abs(), min=1e-7)).mean(dim=1)
     if name == "kl_divergence":
         return F.kl_div(torch.log(t), y, reduction="none").sum(dim=1)
     if name == "binary_crossentropy":
@@ -362,7 +366,8 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
     import glassnet as gn
     assert {name: cls().fused_activation() for name, cls in losses.LOSSES.items()} == {
         "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "poisson": None,
-        "msle": None, "hinge": None, "kl_divergence": None, "binary_crossentropy": "sigmoid",
+        "msle": None, "mape": None, "hinge": None, "squared_hinge": None, "kl_divergence": None,
+        "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
     assert _FiveTimesPositives().fused_activation() is None
 
@@ -506,8 +511,8 @@ def test_a_loss_by_its_class_name_as_keras_takes_it(tmp_path):
     model.compile(loss="BinaryCrossentropy", optimizer="Adam")
     model.save(tmp_path / "m.npz")              # the file names the loss as always
     assert gn.load_model(tmp_path / "m.npz").get_config()["compile"]["loss"] == "binary_crossentropy"
-    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'SquaredHinge'"):
-        losses.get("SquaredHinge")
+    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'CategoricalHinge'"):
+        losses.get("CategoricalHinge")
 
 
 def test_huber_and_log_cosh_by_hand_and_far_from_the_target():
@@ -584,3 +589,8 @@ def test_hinge_takes_0_1_targets_as_keras_does_and_the_clipped_losses_ignore_cli
     assert kl.gradient(np.array([[0.25, 0.75, 0.0]]), t)[0, 2] == 0.0
     msle = losses.get("msle")
     assert msle.gradient(np.array([[-1.0, 1.0]]), np.zeros((1, 2)))[0, 0] == 0.0
+
+
+def test_keras_upper_case_names():
+    for alias, name in [("MSE", "mse"), ("MAE", "mae"), ("MSLE", "msle"), ("MAPE", "mape"), ("KLD", "kl_divergence")]:
+        assert losses.get(alias).name == name

@@ -61,9 +61,10 @@ def test_fit_and_evaluate_report_them(names, logged, rng):
 def test_the_table_resolves_keras_names_and_lists_them_on_error():
     assert metrics.get("mae") == ("mae", metrics.mean_absolute_error)
     assert metrics.get("mean_squared_error") == ("mean_squared_error", metrics.mean_squared_error)
+    assert metrics.get("MAE")[0] == "MAE"                           # Keras' upper-case alias, as a loss
     with pytest.raises(ValueError, match="'mae'.*'mean_absolute_error'.*'mse'") as info:
-        metrics.get("MAE")                                           # exact keys only
-    assert "'MAE'" in str(info.value)
+        metrics.get("Mae")                                           # exact keys only
+    assert "'Mae'" in str(info.value)
 
 
 def test_targets_not_shaped_like_the_output_are_refused(rng):

@@ -15,6 +15,8 @@ poisson                         mean(y_hat - y log(y_hat + eps))   (1 - y / (y_h
 msle                            mean((log1p(y_hat) - log1p(y))^2)  2 (log1p(y_hat) - log1p(y))
                                                                    / ((1 + y_hat) n k)
 hinge                           mean(max(1 - y y_hat, 0)), y +-1   -y where y y_hat < 1, / (n k)
+squared_hinge                   mean(max(1 - y y_hat, 0)^2)        -2 y max(1 - y y_hat, 0) / (n k)
+mape                            100 mean(|y_hat - y| / |y|)        100 sign(y_hat - y) / (|y| n k)
 kl_divergence                   sum(y log(y / y_hat)) / n          -y / (y_hat n)
 binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
 categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
@@ -44,20 +46,25 @@ twin, scaled by w before the same reduction, so weights of exactly 1 give bit-id
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
-from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanSquaredError,
-                         MeanSquaredLogarithmicError, Poisson, SquaredError)
+from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
+                         MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
-           "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "KLDivergence",
+           "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
+           "KLDivergence",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
-                                    Poisson, MeanSquaredLogarithmicError, Hinge, KLDivergence,
+                                    Poisson, MeanSquaredLogarithmicError, MeanAbsolutePercentageError, Hinge,
+                                    SquaredHinge, KLDivergence,
                                     BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
-           "mean_squared_logarithmic_error": "msle", "kld": "kl_divergence"}
+           "mean_squared_logarithmic_error": "msle", "mean_absolute_percentage_error": "mape",
+           "kld": "kl_divergence",
+           # Keras' upper-case names (keras.losses.MSE is mean_squared_error, ...)
+           "MSE": "mse", "MAE": "mae", "MSLE": "msle", "MAPE": "mape", "KLD": "kl_divergence"}
 
 
 # Keras also takes a loss by its class's name, compile(loss="BinaryCrossentropy")

@@ -205,6 +205,32 @@ class Hinge(_ElementwiseLoss):
         return np.where(y * y_pred < 1, -y, 0)
 
 
+class SquaredHinge(_ElementwiseLoss):
+    """Keras' ``squared_hinge``: ``mean(max(1 - y p, 0)^2)`` over all n * k values, targets as for
+    ``hinge``; gradient ``-2 y max(1 - y p, 0)`` over n k."""
+    name = "squared_hinge"
+
+    def _terms(self, y_pred, y_true):
+        margin = np.maximum(1 - _hinge_labels(y_true, y_pred.dtype) * y_pred, 0)
+        return margin * margin
+
+    def _slopes(self, y_pred, y_true):
+        y = _hinge_labels(y_true, y_pred.dtype)
+        return -2 * y * np.maximum(1 - y * y_pred, 0)
+
+
+class MeanAbsolutePercentageError(_ElementwiseLoss):
+    """Keras' ``mape``: ``100 mean(|y_pred - y_true| / max(|y_true|, 1e-7))`` over all n * k values;
+    gradient ``100 sign(y_pred - y_true) / max(|y_true|, 1e-7)`` over n k (0 where they are equal)."""
+    name = "mape"
+
+    def _terms(self, y_pred, y_true):
+        return 100 * np.abs(y_pred - y_true) / np.maximum(np.abs(y_true), EPSILON)
+
+    def _slopes(self, y_pred, y_true):
+        return 100 * np.sign(y_pred - y_true) / np.maximum(np.abs(y_true), EPSILON)
+
+
 class KLDivergence(_ElementwiseLoss):
     """Keras' ``kl_divergence``: ``sum(t log(t / p))`` over each sample's k outputs, the mean over the
     samples, with t and p clipped to [1e-7, 1] (Keras' clip); gradient ``-t / p`` over n, 0 where
