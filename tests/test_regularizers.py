@@ -202,10 +202,10 @@ def test_get_refuses(value, message):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: L2(-0.1), r"L2: l2: expected a finite number >= 0, got -0.1"),
-    (lambda: L1(float("nan")), r"L1: l1: expected a finite number >= 0, got nan"),
-    (lambda: L1L2(l2="0.1"), r"L1L2: l2: expected a finite number >= 0, got '0.1'"),
-    (lambda: L2(True), r"L2: l2: expected a finite number >= 0, got True"),
+    (lambda: L2(-0.1), r"L2: l2 must be a finite number >= 0, got -0.1"),
+    (lambda: L1(float("nan")), r"L1: l1 must be a finite number >= 0, got nan"),
+    (lambda: L1L2(l2="0.1"), r"L1L2: l2 must be a finite number >= 0, got '0.1'"),
+    (lambda: L2(True), r"L2: l2 must be a finite number >= 0, got True"),
 ])
 def test_factors_are_checked(make, message):
     with pytest.raises(ValueError, match=message):

@@ -212,7 +212,7 @@ def test_an_optimizer_instance_is_copied_for_each_fit(iris):
     ("random_state", -3, "random_state"),
     ("activation", "rleu", "activation"), ("epochs", 0, "epochs"), ("dtype", "float16", "dtype"),
     ("early_stopping", "no", r"early_stopping: expected True or False, got 'no'"),
-    ("alpha", -0.1, r"alpha: expected a finite number >= 0, got -0.1")])
+    ("alpha", -0.1, r"alpha must be a finite number >= 0, got -0.1")])
 def test_bad_parameters_are_named_at_fit(iris, param, value, match):
     clf = GlassnetClassifier(**{**FAST, param: value})          # the constructor never refuses
     with pytest.raises(ValueError, match=match):

@@ -6,7 +6,7 @@ options given on the command line. Errors are ``ValueError``s naming the option;
 turns them into one-line messages.
 """
 from . import initializers, optimizers, regularizers
-from ._validation import check_positive_int
+from ._validation import check_number, check_positive_int
 from .layers import Dense
 from .model import Sequential
 from .utils import to_categorical
@@ -114,7 +114,7 @@ def build_model(settings, n_features):
     initializers.get(init)                                  # a clear error before anything is built
     l2 = settings.get("l2")
     # an L2 penalty on every kernel, as Keras' kernel_regularizer=l2(...) (0 or none: no penalty)
-    penalty = regularizers.L2(regularizers.check_factor(l2, "l2")) if l2 else None
+    penalty = regularizers.L2(check_number(l2, "l2", ">= 0")) if l2 else None
     try:
         if "architecture" in settings:
             model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init,

@@ -16,19 +16,8 @@ whatever the batch size, and is not scaled by sample weights; the loss that ``fi
 >>> get("l2")
 L2(l2=0.01)
 """
-import math
-
-import numpy as np
-
 from . import backend
-
-
-def check_factor(value, name):
-    """A penalty factor: a finite number >= 0 (Keras' check), as a Python float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
+from ._validation import check_number
 
 
 class Regularizer:
@@ -59,8 +48,9 @@ class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w ** 2)``; both factors 0 by default, as in Keras."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = check_factor(l1, f"{type(self).__name__}: l1")
-        self.l2 = check_factor(l2, f"{type(self).__name__}: l2")
+        # a penalty factor is a finite number >= 0, as Keras checks it
+        self.l1 = check_number(l1, f"{type(self).__name__}: l1", ">= 0")
+        self.l2 = check_number(l2, f"{type(self).__name__}: l2", ">= 0")
 
     def __call__(self, w):
         total = 0.0

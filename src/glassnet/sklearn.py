@@ -27,7 +27,7 @@ except ImportError:                               # older releases: the private 
         return estimator._validate_data(*args, **kwargs)
 
 from . import backend, optimizers, regularizers
-from ._validation import check_fraction, check_flag
+from ._validation import check_flag, check_fraction, check_number
 from .callbacks import EarlyStopping
 from .layers import Dense
 from .model import Sequential
@@ -133,7 +133,7 @@ class _GlassnetEstimator(BaseEstimator):
                              f"as 'he_normal', got {self.kernel_initializer!r}")
         seed = _seed(self.random_state)
         sizes = self._hidden_sizes() + [n_outputs]
-        alpha = regularizers.check_factor(self.alpha, "alpha")
+        alpha = check_number(self.alpha, "alpha", ">= 0")
         w = check_sample_weight(sample_weight, X.shape[0], backend.resolve_dtype(self.dtype))
         if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
             raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")

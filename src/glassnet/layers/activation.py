@@ -1,10 +1,9 @@
 """Activation as a layer of its own (seed 004's style: ``Dense`` then ``Activation("tanh")``), and
 Keras' ``LeakyReLU`` layer, whose slope is a setting."""
-import math
-
 import numpy as np
 
 from .. import activations
+from .._validation import check_number
 from .base import Layer
 
 
@@ -63,10 +62,7 @@ class LeakyReLU(Layer):
             if negative_slope != 0.3:
                 raise ValueError("LeakyReLU: give negative_slope or alpha (its Keras 2 name), not both")
             negative_slope = alpha
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(negative_slope) or negative_slope < 0:
-            raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_number(negative_slope, "LeakyReLU: negative_slope", ">= 0")
 
     def forward(self, x, training=False):
         self.z = x

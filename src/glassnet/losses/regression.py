@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .._validation import check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
 from .base import Loss
 
@@ -115,10 +116,7 @@ class Huber(_ElementwiseLoss):
     name = "huber"
 
     def __init__(self, delta=1.0):
-        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(delta) or delta <= 0:
-            raise ValueError(f"Huber: delta must be a positive finite number, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = check_number(delta, "Huber: delta", "> 0")
 
     def __repr__(self):
         return "<loss huber>" if self.delta == 1.0 else f"<loss huber delta={self.delta}>"
