@@ -45,11 +45,12 @@ def _check_loss_saveable(model):
         known = losses.get(name)
     except ValueError:
         known = None
-    if type(loss) is type(known) and vars(loss) == vars(known):
+    settings = losses.changed_settings(loss)
+    if type(loss) is type(known) and not settings:
         return          # exactly the class the name stands for (aliases included), with its defaults
     outcome = ("load_model would not know that name" if known is None else
                f"load_model would compile {type(known).__name__} instead" if type(loss) is not type(known)
-               else f"load_model would compile it with its defaults {vars(known)}, not {vars(loss)}")
+               else f"load_model would compile it with its defaults {vars(known)}, not {settings}")
     raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss with "
                      f"its default settings, so the file could not be loaded as saved: the file records "
                      f"the loss by its name {name!r:.80}, and {outcome}; only those can be saved: compile with one "
@@ -65,9 +66,10 @@ def _check_metrics_saveable(model):
         except ValueError:
             known = None
         # a loss as a metric is a new instance per lookup: its class is what the name stands for
-        if isinstance(fn, metrics.LossMetric) and losses.changed_settings(fn.loss):
+        settings = losses.changed_settings(fn.loss) if isinstance(fn, metrics.LossMetric) else {}
+        if settings:
             raise ValueError(f"save_model: metric {name!r} is {fn.loss!r} with the settings "
-                             f"{losses.changed_settings(fn.loss)}, but a file names its metrics only: "
+                             f"{settings}, but a file names its metrics only: "
                              f"load_model would give its defaults; compile with the default settings or "
                              f"save the weights only (model.save_weights)")
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
