@@ -70,6 +70,25 @@ def _count_not_finite(arr, xp):
                for i in range(0, arr.shape[0], rows))
 
 
+def check_class_labels(labels, classes, name):
+    """Class labels (an array of any shape: integers, or floats that are whole numbers) as int64,
+    when every one lies in [0, ``classes``); a ValueError naming ``name`` otherwise. A fraction would
+    be truncated to a class silently, and a label of -1 would pick the last class through negative
+    indexing.
+
+    >>> check_class_labels(np.array([0.0, 2.0]), 3, "y").tolist()
+    [0, 2]
+    """
+    xp = backend.get_array_module(labels)
+    if labels.dtype.kind == "f" and not bool(xp.all(labels == xp.round(labels))):
+        raise ValueError(f"{name}: expected integer class labels, got non-integer values")
+    labels = labels.astype(np.int64)
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        raise ValueError(f"{name}: labels must lie in [0, {classes}) for a model with {classes} outputs, "
+                         f"got values from {int(labels.min())} to {int(labels.max())}")
+    return labels
+
+
 def check_positive_int(value, name, allow_none=False):
     if value is None and allow_none:
         return None

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import backend, losses
 from ._rows import row_argmax
-from ._validation import check_positive_int
+from ._validation import check_class_labels, check_positive_int
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -64,14 +64,7 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_ac
     """
     k = check_positive_int(k, f"{caller}: k")
     am = backend.get_array_module(y_pred)
-    labels = _labels(y_true, y_pred, caller)
-    if labels.dtype.kind not in "iub" and not am.array_equal(labels, am.floor(labels)):
-        raise ValueError(f"{caller}: expected integer class labels, got {labels.dtype} values with fractions")
-    labels = labels.astype(np.int64)
-    classes = y_pred.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"{caller}: labels must lie in [0, {classes}) for {classes} output units, "
-                         f"got {int(labels.min())}..{int(labels.max())}")
+    labels = check_class_labels(_labels(y_true, y_pred, caller), y_pred.shape[-1], caller)
     target = am.take_along_axis(y_pred, labels[..., None], axis=-1)
     higher = am.count_nonzero(y_pred > target, axis=-1)
     # a row with a NaN or infinite score is a miss, as in_top_k has it: NaN compares false, and

@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import backend
 from .._rows import row_max
+from .._validation import check_class_labels
 from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals, _normal_from,
                         _per_sample, _zero_where_clipped)
 from .base import Loss
@@ -185,14 +186,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if y.ndim != 1:
             raise ValueError(f"{name}: sparse categorical cross-entropy expects integer labels of shape "
                              f"(n_samples,), got shape {y.shape}")
-        if y.dtype.kind == "f":
-            if not np.all(y == np.round(y)):
-                raise ValueError(f"{name}: expected integer class labels, got non-integer values")
-        labels = y.astype(np.int64)
-        if labels.min() < 0 or labels.max() >= n_outputs:
-            raise ValueError(f"{name}: labels must lie in [0, {n_outputs}) for a model with {n_outputs} "
-                             f"outputs, got values from {labels.min()} to {labels.max()}")
-        return labels
+        return check_class_labels(y, n_outputs, name)
 
     def _targets(self, y_pred, y_true):
         y_true = backend.get_array_module(y_pred).asarray(y_true)
