@@ -812,3 +812,8 @@ def test_csv_logger_in_fit_and_appending_a_resumed_run(tmp_path, rng):
 def test_csv_logger_refuses(kwargs, error, message):
     with pytest.raises(error, match=message):
         gn.callbacks.CSVLogger(**kwargs)
+
+
+def test_checkpoint_filepath_must_be_a_path():
+    with pytest.raises(TypeError, match=r"^ModelCheckpoint: filepath must be a str or os.PathLike, got int$"):
+        ModelCheckpoint(3)

@@ -4,6 +4,7 @@ the argument checks the callbacks share.
 """
 import math
 import numbers
+import os
 import weakref
 
 
@@ -126,6 +127,15 @@ def improved(value, best, mode, min_delta=0.0):
 def is_integer(value):
     """Whether ``value`` is an integer: Python's or NumPy's, but not a bool."""
     return not isinstance(value, bool) and isinstance(value, numbers.Integral)
+
+
+def check_path(value, what):
+    """``value`` as a path string (``os.fspath``); a TypeError naming ``what`` (``"CSVLogger:
+    filename"``) unless it is a str or an os.PathLike."""
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{what} must be a str or os.PathLike, got {type(value).__name__}") from None
 
 
 def check_non_negative_int(value, arg, caller):

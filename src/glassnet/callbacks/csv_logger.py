@@ -5,7 +5,7 @@ import os
 
 from .._atomic import write_text_atomically
 from .._validation import check_flag
-from .base import Callback
+from .base import Callback, check_path
 
 
 class CSVLogger(Callback):
@@ -38,11 +38,7 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        try:
-            self.filename = os.fspath(filename)
-        except TypeError:
-            raise TypeError(f"CSVLogger: filename must be a str or os.PathLike, "
-                            f"got {type(filename).__name__}") from None
+        self.filename = check_path(filename, "CSVLogger: filename")
         if not isinstance(separator, str) or len(separator) != 1 or separator in '"\r\n':
             raise ValueError(f"CSVLogger: separator must be one character (not a quote or a line "
                              f"break), got {separator!r}")

@@ -6,7 +6,7 @@ import string
 from .._saveable import check_saveable
 from .._validation import check_flag, check_number
 from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
-                   check_optional_number, improved, is_integer, missing_monitor, resolve_mode,
+                   check_optional_number, check_path, improved, is_integer, missing_monitor, resolve_mode,
                    validation_hint)
 
 
@@ -171,11 +171,7 @@ class ModelCheckpoint(Callback):
                  save_freq="epoch", verbose=0, save_weights_only=False, initial_value_threshold=None):
         super().__init__()
         self.save_weights_only = check_flag(save_weights_only, "ModelCheckpoint: save_weights_only")
-        try:
-            self.filepath = os.fspath(filepath)
-        except TypeError:
-            raise TypeError(f"ModelCheckpoint: filepath must be a str or os.PathLike, "
-                            f"got {type(filepath).__name__}") from None
+        self.filepath = check_path(filepath, "ModelCheckpoint: filepath")
         # compared with "epoch" only as a str: NumPy integers are fine, and == on arrays is not a bool
         if not (isinstance(save_freq, str) and save_freq == "epoch"):
             if not is_integer(save_freq) or save_freq <= 0:
