@@ -58,11 +58,12 @@ def _check_loss_saveable(model):
 
 
 def _check_metrics_saveable(model):
-    """Refuse what load_model could not compile back: the file records each metric by its name only,
-    as it records initializers (``initializers.name_of`` refuses a custom one the same way)."""
+    """Refuse what load_model could not compile back: the file records each metric by its name
+    (a built-in ``Metric`` with settings by its class and config, ``metrics.serialize``), as it
+    records initializers (``initializers.name_of`` refuses a custom one the same way)."""
     for name, fn in model.metrics:
         try:
-            _, known = metrics.get(name)
+            _, known = metrics.get(metrics.serialize(name, fn))
         except ValueError:
             known = None
         # a loss as a metric is a new instance per lookup: its class is what the name stands for
@@ -72,11 +73,16 @@ def _check_metrics_saveable(model):
                              f"{settings}, but a file names its metrics only: "
                              f"load_model would give its defaults; compile with the default settings or "
                              f"save the weights only (model.save_weights)")
+        # a loss or a Metric named in the file is a new instance when loaded: the same class with
+        # the same settings is what the file can promise
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss))):
+                                and type(fn.loss) is type(known.loss))
+                or (isinstance(fn, metrics.Metric) and type(fn) is type(known)
+                    and fn.get_config() == known.get_config())):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
-                             f"{sorted(metrics.METRICS)} or a loss name, or save the weights only "
+                             f"{sorted(metrics.METRICS)}, {sorted(metrics.METRIC_CLASSES)} or a loss name, "
+                             f"or save the weights only "
                              f"(model.get_weights())")
 
 

@@ -258,7 +258,7 @@ def info(model_path):
     opt = compiled["optimizer"]
     opt_args = ", ".join(f"{k}={v}" for k, v in opt.items() if k != "name")
     print(f"loss: {compiled['loss']}\noptimizer: {opt['name']}({opt_args}), "
-          f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(compiled['metrics']) or 'none'}")
+          f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
     epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
     print(f"seed: {model.seed}\nepochs trained: {epochs}")

@@ -2,7 +2,7 @@
 ``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
-from . import losses, optimizers
+from . import losses, metrics as metrics_module, optimizers
 from .layers import Dense, InputLayer
 from .layers.base import get as get_layer_class
 
@@ -75,7 +75,8 @@ class DescribingMixin:
                        for layer in self.layers],
             "compile": None if self.loss is None else {
                 "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
-                "metrics": [name for name, _ in self.metrics],
+                # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
+                "metrics": [metrics_module.serialize(name, fn) for name, fn in self.metrics],
                 # settings of a built-in loss other than its defaults, for from_config (a model
                 # file, which names the loss only, refuses them: see glassnet._saveable)
                 **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})},

@@ -5,12 +5,10 @@ gradients, no update. Kept apart from training.py, whose loss helpers it uses (a
 checks), so that each file reads in one sitting.
 """
 import math
-import numbers
-
-import numpy as np
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
+from .metrics.base import MetricTally
 from .weighting import check_sample_weight
 
 
@@ -27,19 +25,6 @@ def _own(out, x):
     return out.copy() if backend.get_array_module(out).may_share_memory(out, x) else out
 
 
-def _metric_number(value, name):
-    """A metric function's result as a number: a number as it is; an array of per-sample values
-    averaged, as Keras averages what a metric function returns; anything else a TypeError naming
-    the metric (None, a string: it failed later as "unsupported operand type(s) for *")."""
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return value
-    kind = getattr(getattr(value, "dtype", None), "kind", None)
-    if kind is not None and kind in "biuf" and hasattr(value, "mean") and value.size:
-        return float(value.mean())             # booleans (right/wrong per sample) as 0 and 1
-    raise TypeError(f"metric {name!r}: expected a number, or an array of per-sample values (averaged, as "
-                    f"Keras does), got {type(value).__name__} {value!r:.80}")
-
-
 class InferenceMixin:
 
     def _auto_batch_size(self):
@@ -53,9 +38,11 @@ class InferenceMixin:
         return max(1, AUTO_CHUNK_NUMBERS // largest)
 
     def _metric_values(self, y, out):
-        """Each compiled metric on targets ``y`` and outputs ``out``, called as ``f(y_true, y_pred)``,
-        as a number (see ``_metric_number``)."""
-        return [_metric_number(fn(y, out), name) for name, fn in self.metrics]
+        """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
+        (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``)."""
+        tally = MetricTally(self.metrics)
+        tally.update(y, out)
+        return tally.results()
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
@@ -69,18 +56,16 @@ class InferenceMixin:
     def _evaluate_arrays(self, x, y, batch_size, w=None):
         n = x.shape[0]
         bs = self._auto_batch_size() if batch_size is None else batch_size
-        totals = [0.0] * (1 + len(self.metrics))
+        total, tally = 0.0, MetricTally(self.metrics)
         for start in range(0, n, bs):
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
             xb, yb = x[start:start + bs].astype(self.dtype, copy=False), y[start:start + bs]
             out = self._forward(xb, training=False)
-            m = xb.shape[0]
-            totals[0] += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * m
-            for i, v in enumerate(self._metric_values(yb, out), 1):
-                totals[i] += v * m
+            total += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * xb.shape[0]
+            tally.update(yb, out)
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
-        return [totals[0] / n + self._penalty(), *(t / n for t in totals[1:])]
+        return [total / n + self._penalty(), *tally.results()]
 
     def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).

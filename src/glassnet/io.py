@@ -18,7 +18,8 @@ The JSON object has exactly these keys::
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
     model             model.get_config(): name, seed, dtype, input_shape, layers
                       [{"class_name", "config"}, and "trainable": false for a frozen layer], compile
-                      {"loss", "optimizer", "metrics"} or null
+                      {"loss", "optimizer", "metrics"} or null (a metric: its name, or
+                      {"class_name", "config"} for a Precision, Recall or AUC with settings)
     weights           ["dense/kernel", "dense/bias", ...]: the name of each weights/NNN member
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
@@ -325,9 +326,10 @@ def _compile(model, settings):
     if not (isinstance(settings, dict) and isinstance(settings.get("loss"), str)
             and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
             and (settings.get("metrics") is None or isinstance(settings["metrics"], list)
-                 and all(isinstance(m, str) for m in settings["metrics"]))):
+                 and all(isinstance(m, (str, dict)) for m in settings["metrics"]))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
-                             f"'metrics': [names] or null}}, got {settings!r:.200}")
+                             f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null}}, "
+                             f"got {settings!r:.200}")
     try:
         model.compile(loss=settings["loss"], optimizer=optimizers.from_config(settings["optimizer"]),
                       metrics=settings.get("metrics") or None)

@@ -20,6 +20,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
 from .callbacks import Callback, CallbackList, History, ProgressBar
 from .errors import NonFiniteError
 from .layers.base import StateSnapshot, missing_input_gradient
+from .metrics.base import MetricTally
 from .weighting import check_sample_weight, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
@@ -340,7 +341,7 @@ class TrainingMixin:
                         _gather(y, order, ys)
                         if ws is not w:     # the weights follow their samples
                             _gather(w, order, ws)
-                    totals, seen = [0.0] * (1 + len(self.metrics)), 0
+                    total, seen, tally = 0.0, 0, MetricTally(self.metrics)
                     for b in range(steps):
                         xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
                         if hooks.has_batch_hooks:
@@ -358,15 +359,14 @@ class TrainingMixin:
                             self._raise_non_finite(value, xb, epoch, b)
                         m = xb.shape[0]
                         seen += m
-                        totals[0] += value * m
+                        total += value * m
                         # the metrics before the update: one that fails leaves the weights as they were
-                        for i, v in enumerate(self._metric_values(yb, out), 1):
-                            totals[i] += v * m
+                        tally.update(yb, out)
                         self._apply_update(value)
                         interrupt.check()
-                        if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running means
+                        if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running values
                             hooks.call("on_train_batch_end", b,
-                                       dict(zip(train_keys, (float(t / seen) for t in totals))))
+                                       dict(zip(train_keys, (float(total / seen), *tally.results()))))
                         # checked after every batch, as Keras 3 does: a callback (in any hook) that
                         # stops training ends the epoch here; the epoch loop stops after on_epoch_end
                         if self.stop_training:
@@ -376,7 +376,7 @@ class TrainingMixin:
                     # before validation and before a callback saves the weights (one pass an epoch)
                     self._check_parameters_finite(epoch, b)
                     # over the samples seen: all n, unless a callback stopped the epoch early
-                    logs = dict(zip(train_keys, (float(t / seen) for t in totals)))
+                    logs = dict(zip(train_keys, (float(total / seen), *tally.results())))
                     if validation_data is not None:
                         # in batches of the training's size, as Keras' validation_batch_size defaults
                         # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000

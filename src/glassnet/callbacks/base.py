@@ -105,8 +105,14 @@ class History(Callback):
         return f"<History epochs={len(self.epoch)} keys={sorted(self.history)}>"
 
 
+# the default names of glassnet.metrics' Precision, Recall and AUC: the higher, the better
+_MAXIMISED = frozenset({"precision", "recall", "auc"})
+
+
 def resolve_mode(mode, monitor, caller):
-    """"min" or "max" for ``mode`` ("auto": max for names containing "acc", as Keras decides).
+    """"min" or "max" for ``mode``. "auto": max for names containing "acc" (Keras' rule for
+    accuracies) and for "auc", "precision" and "recall" with or without "val_" (the names of the
+    metrics Keras maximises: its AUC, Precision and Recall), min otherwise.
 
     Every monitoring callback calls it, so it also checks that ``monitor`` is a logged value's name."""
     if not isinstance(monitor, str):
@@ -115,7 +121,7 @@ def resolve_mode(mode, monitor, caller):
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{caller}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
-        return "max" if "acc" in monitor else "min"
+        return "max" if "acc" in monitor or monitor.removeprefix("val_") in _MAXIMISED else "min"
     return mode
 
 
@@ -175,6 +181,21 @@ def missing_monitor(callback, caller, logged):
     """The ValueError for a ``callback.monitor`` that is not among the ``logged`` values."""
     return ValueError(f"{caller}: monitor {callback.monitor!r} is not among the logged values "
                       f"{sorted(logged)}{validation_hint(callback.monitor, callback.params)}")
+
+
+def check_auto_mode(callback, caller):
+    """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name ("min") when
+    the monitored value is a compiled metric that says the higher the better (a ``Precision`` named
+    "prec": its ``direction`` is "up"). Keras asks the metric; here the name decided at construction,
+    so training would have kept the worst epoch as the best."""
+    if getattr(callback, "mode_setting", None) != "auto" or callback.mode != "min":
+        return
+    name = callback.monitor.removeprefix("val_")
+    for metric_name, metric in getattr(callback.model, "metrics", []):
+        if metric_name == name and getattr(metric, "direction", None) == "up":
+            raise ValueError(f"{caller}: mode='auto' chose 'min' for {callback.monitor!r} by its name, but "
+                             f"the metric logged under it ({metric!r:.80}) is better when higher; "
+                             f"pass mode='max'")
 
 
 def check_monitor_logged(callback, caller):

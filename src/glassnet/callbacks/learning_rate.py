@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_number
-from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    improved, missing_monitor, resolve_mode)
 
 
@@ -107,7 +107,8 @@ class ReduceLROnPlateau(Callback):
     factor : float in (0, 1)
     patience, cooldown : int >= 0
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc", min otherwise.
+        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        (with or without "val_"), min otherwise.
     min_delta : float >= 0
         Smallest change that counts as an improvement.
     min_lr : float >= 0
@@ -127,7 +128,7 @@ class ReduceLROnPlateau(Callback):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0, verbose=0):
         super().__init__()
-        self.mode = resolve_mode(mode, monitor, "ReduceLROnPlateau")
+        self.mode, self.mode_setting = resolve_mode(mode, monitor, "ReduceLROnPlateau"), mode
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be a number in (0, 1), got {factor!r}")
         self.patience = check_non_negative_int(patience, "patience", "ReduceLROnPlateau")
@@ -146,6 +147,7 @@ class ReduceLROnPlateau(Callback):
         self._reset()
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "ReduceLROnPlateau")
+        check_auto_mode(self, "ReduceLROnPlateau")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else logs

@@ -5,7 +5,7 @@ import string
 
 from .._saveable import check_saveable
 from .._validation import check_flag, check_number
-from .base import (Callback, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, check_path, improved, is_integer, missing_monitor, resolve_mode,
                    validation_hint)
 
@@ -39,7 +39,8 @@ class EarlyStopping(Callback):
     min_delta : float >= 0
         Smallest change that counts as an improvement.
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc", min otherwise.
+        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        (with or without "val_"), min otherwise.
     baseline : float or None
         A value the monitor must beat for ``wait`` to reset.
     restore_best_weights : bool
@@ -62,7 +63,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", baseline=None,
                  restore_best_weights=False, verbose=0, start_from_epoch=0):
         super().__init__()
-        self.mode = resolve_mode(mode, monitor, "EarlyStopping")
+        self.mode, self.mode_setting = resolve_mode(mode, monitor, "EarlyStopping"), mode
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
         self.min_delta = check_number(min_delta, "EarlyStopping: min_delta", ">= 0")
         self.monitor, self.baseline = monitor, check_optional_number(baseline, "EarlyStopping: baseline")
@@ -81,6 +82,7 @@ class EarlyStopping(Callback):
         self._reset()
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "EarlyStopping")
+        check_auto_mode(self, "EarlyStopping")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -124,7 +126,8 @@ class ModelCheckpoint(Callback):
     save_best_only : bool
         Save only when ``monitor`` improves on the best value so far.
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc", min otherwise.
+        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        (with or without "val_"), min otherwise.
     save_freq : "epoch" or int
         Save at the end of every epoch, or every ``save_freq`` batches (whose logs hold "loss" and
         the training metrics, no "val_" values).
@@ -181,7 +184,7 @@ class ModelCheckpoint(Callback):
         self.monitor, self.save_freq = monitor, save_freq
         self.save_best_only = check_flag(save_best_only, "ModelCheckpoint: save_best_only")
         self.verbose = check_callback_verbose(verbose, "ModelCheckpoint")
-        self.mode = resolve_mode(mode, monitor, "ModelCheckpoint")
+        self.mode, self.mode_setting = resolve_mode(mode, monitor, "ModelCheckpoint"), mode
         self.best, self.last_path = (math.inf if self.mode == "min" else -math.inf), None
         threshold = check_optional_number(initial_value_threshold, "ModelCheckpoint: initial_value_threshold")
         if threshold is not None:
@@ -196,6 +199,8 @@ class ModelCheckpoint(Callback):
         # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
         check_saveable(self.model, include_optimizer=not self.save_weights_only)
         self._check_fields_logged()
+        if self.save_best_only:
+            check_auto_mode(self, "ModelCheckpoint")
 
     def _check_fields_logged(self):
         """Refuse now, not at the first save, a ``monitor`` or ``filepath`` field that no log of

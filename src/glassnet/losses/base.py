@@ -4,7 +4,7 @@ from .. import backend
 from ._numerics import _per_sample
 
 _CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "accuracy",
-                             "binary_accuracy", "categorical_accuracy"})
+                             "binary_accuracy", "categorical_accuracy", "Precision", "Recall", "AUC"})
 
 
 def aligned_targets(y_pred, y_true, caller):

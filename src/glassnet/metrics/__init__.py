@@ -9,9 +9,11 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 """
 import numpy as np
 
-from . import backend, losses
-from ._rows import row_argmax
-from ._validation import check_class_labels, check_positive_int
+from .. import backend, losses
+from .._rows import row_argmax
+from .._validation import check_class_labels, check_positive_int
+from .base import Metric
+from .confusion import AUC, Precision, Recall
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -144,6 +146,14 @@ METRICS = {
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
 }
 
+# the metrics with a state, by class name: a model file or a config names one with settings other
+# than its defaults as {"class_name": "Precision", "config": {...}}, and only these classes can be
+# named there (a file cannot make an arbitrary class)
+METRIC_CLASSES = {cls.__name__: cls for cls in (Precision, Recall, AUC)}
+# their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
+# makes a new metric with the default settings
+_METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
+
 
 def check_log_names(names):
     """Refuse metric names that would share a key in logs and History with each other or with the
@@ -159,17 +169,49 @@ def check_log_names(names):
 
 
 def get(identifier):
-    """Return ``(name, function)`` for a metric name, a loss name or ``Loss`` instance (its value as
-    a metric, see ``LossMetric``) or a callable ``f(y_true, y_pred) -> float`` (named after the
-    function, as Keras names it)."""
+    """Return ``(name, metric)`` for a metric name, a ``Metric`` (``Precision()``, logged under its
+    ``name``), a loss name or ``Loss`` instance (its value as a metric, see ``LossMetric``), a
+    callable ``f(y_true, y_pred) -> float`` (named after the function, as Keras names it), or what
+    ``serialize`` gives for a metric with settings, ``{"class_name": ..., "config": {...}}``."""
+    if isinstance(identifier, Metric):
+        return identifier.name, identifier
     if isinstance(identifier, losses.Loss):
         return identifier.name, LossMetric(identifier)
     if callable(identifier) and not isinstance(identifier, str):
         return getattr(identifier, "__name__", "metric"), identifier
+    if isinstance(identifier, dict):
+        return get(_from_config(identifier))
     if isinstance(identifier, str):
         if identifier in METRICS:
             return identifier, METRICS[identifier]
+        if identifier in _METRIC_CLASS_NAMES:
+            return get(_METRIC_CLASS_NAMES[identifier]())
         if identifier in losses.LOSSES or identifier in losses.ALIASES:
             return identifier, LossMetric(losses.get(identifier))
-    raise ValueError(f"metric: expected one of {sorted(METRICS)}, a loss name or a callable, "
-                     f"got {identifier!r}")
+    raise ValueError(f"metric: expected one of {sorted({*METRICS, *_METRIC_CLASS_NAMES})}, a loss name, "
+                     f"a Metric or a callable, got {identifier!r:.100}")
+
+
+def serialize(name, metric):
+    """How a model's config and its file name the compiled metric ``(name, metric)``: ``name``, or,
+    for a ``Precision``, ``Recall`` or ``AUC`` whose settings or name are not the defaults,
+    ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get`` turns back into it."""
+    if type(metric) in METRIC_CLASSES.values():
+        config = metric.get_config()
+        if config != type(metric)().get_config():
+            return {"class_name": type(metric).__name__, "config": config}
+    return name
+
+
+def _from_config(spec):
+    """The metric object ``{"class_name": ..., "config": {...}}`` describes; only the classes of
+    ``METRIC_CLASSES``, whose constructors check every setting."""
+    if (set(spec) != {"class_name", "config"} or spec["class_name"] not in METRIC_CLASSES
+            or not isinstance(spec["config"], dict)):
+        raise ValueError(f"metric: expected {{'class_name': one of {sorted(METRIC_CLASSES)}, 'config': {{...}}}}, "
+                         f"got {spec!r:.200}")
+    cls = METRIC_CLASSES[spec["class_name"]]
+    try:
+        return cls(**spec["config"])
+    except TypeError as exc:            # a setting the class does not have
+        raise ValueError(f"metric: {spec['class_name']}: {exc}") from None

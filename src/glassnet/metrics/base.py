@@ -1,0 +1,119 @@
+"""Metrics with a state, and the running values of a model's compiled metrics.
+
+A metric function gives one number per batch, and the batches' numbers averaged by their sizes are
+the epoch's value: right for accuracy or a mean error, wrong for a ratio of counts. Precision over an
+epoch is all true positives over all predicted positives, not the mean of each batch's precision
+(a batch with no predicted positive would count as 0). Such a metric is a ``Metric``: Keras'
+protocol of ``reset_state()``, ``update_state(y_true, y_pred)`` per batch and ``result()``.
+
+``MetricTally`` runs a model's compiled metrics, of either kind, over the batches of one epoch or one
+evaluation. It updates private copies of the ``Metric`` objects, so that validation in the middle of
+an epoch, or an ``evaluate`` inside a callback, cannot mix its counts into the epoch's.
+"""
+import copy
+import numbers
+
+import numpy as np
+
+from .._validation import check_name
+
+
+class Metric:
+    """The base of metrics that accumulate over batches (``Precision``, ``Recall``, ``AUC``).
+
+    A subclass sets ``default_name`` and writes ``reset_state``, ``update_state`` and ``result``;
+    ``get_config`` returns its constructor's arguments (with ``name``), so that a model file or a
+    Dask sweep can build it again. Calling a metric updates it and returns the result so far, as
+    Keras' ``metric(y_true, y_pred)`` does.
+
+    >>> from glassnet.metrics import Precision
+    >>> m = Precision()
+    >>> m.update_state(np.array([[1], [0]]), np.array([[0.9], [0.8]]))    # one right of two predicted
+    >>> m.update_state(np.array([[1], [0]]), np.array([[0.7], [0.1]]))    # one right of one
+    >>> m.result()                 # 2 true positives of 3 predicted positives (batch means: 0.75)
+    0.6666666666666666
+    """
+
+    default_name = "metric"
+    # "up" when higher is better: a monitoring callback left on mode="auto" then refuses to
+    # minimise it (see callbacks.base.check_auto_mode); None says nothing
+    direction = None
+
+    def __init__(self, name=None):
+        self.name = check_name(name, f"{type(self).__name__}: name") or self.default_name
+        self.reset_state()
+
+    @property
+    def __name__(self):          # read where a metric function's name would be (compile, logs)
+        return self.name
+
+    def reset_state(self):
+        """Forget every batch seen."""
+        raise NotImplementedError(f"{type(self).__name__} must define reset_state")
+
+    def update_state(self, y_true, y_pred):
+        """Add one batch: targets and outputs of the model's output shape, (n, k)."""
+        raise NotImplementedError(f"{type(self).__name__} must define update_state")
+
+    def result(self):
+        """The metric over every batch since the last reset, as a Python float."""
+        raise NotImplementedError(f"{type(self).__name__} must define result")
+
+    def __call__(self, y_true, y_pred):
+        self.update_state(y_true, y_pred)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def metric_number(value, name):
+    """A metric function's result as a number: a number as it is; an array of per-sample values
+    averaged, as Keras averages what a metric function returns; anything else a TypeError naming
+    the metric (None, a string: it failed later as "unsupported operand type(s) for *")."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return value
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind is not None and kind in "biuf" and hasattr(value, "mean") and value.size:
+        return float(value.mean())             # booleans (right/wrong per sample) as 0 and 1
+    raise TypeError(f"metric {name!r}: expected a number, or an array of per-sample values (averaged, as "
+                    f"Keras does), got {type(value).__name__} {value!r:.80}")
+
+
+class MetricTally:
+    """The compiled metrics (``[(name, metric)]``) over a run of batches: ``update(y, out)`` per
+    batch, ``results()`` for the values so far, in the compiled order.
+
+    A function's value is the mean of its per-batch values weighted by the batches' sizes; a
+    ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects
+    (the compiled ones stay as they were), so two tallies never share counts."""
+
+    def __init__(self, compiled):
+        self.names = [name for name, _ in compiled]
+        self.metrics = [_fresh(fn) if isinstance(fn, Metric) else fn for _, fn in compiled]
+        self.sums = [0.0] * len(compiled)
+        self.seen = 0
+
+    def update(self, y_true, y_pred):
+        m = y_pred.shape[0]
+        for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
+            if isinstance(fn, Metric):
+                fn.update_state(y_true, y_pred)
+            else:
+                self.sums[i] += metric_number(fn(y_true, y_pred), name) * m
+        self.seen += m
+
+    def results(self):
+        return [float(fn.result() if isinstance(fn, Metric) else self.sums[i] / self.seen)
+                for i, fn in enumerate(self.metrics)]
+
+
+def _fresh(metric):
+    """A copy of ``metric`` with no batches seen."""
+    fresh = copy.deepcopy(metric)
+    fresh.reset_state()
+    return fresh

@@ -1,0 +1,250 @@
+"""Precision, recall and the area under the ROC or precision-recall curve: Keras' metrics of those
+names, counted over all the batches of an epoch (see ``Metric``), with Keras' rules.
+
+Every output value is one prediction, as in Keras: a sigmoid output unit gives one per sample, a
+softmax layer of k units k per sample (``class_id=i`` keeps unit i only). A target counts as positive
+when it is non-zero, so targets are shaped like the outputs (one-hot for several classes).
+Without samples to divide, a ratio is 0, as Keras' ``divide_no_nan`` makes it.
+"""
+import numpy as np
+
+from .. import activations, backend
+from .._validation import check_flag, check_non_negative_int, check_number, check_positive_int
+from ..losses.base import aligned_targets
+from .base import Metric
+
+
+def _ratio(a, b):
+    """``a / b`` element by element (floats), 0 where ``b`` is 0 (TensorFlow's divide_no_nan)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+def _in_top_k(y_pred, k, caller):
+    """Boolean mask of the ``k`` highest values on the last axis; of tied values the first ones,
+    as TensorFlow's ``top_k`` picks them."""
+    xp = backend.get_array_module(y_pred)
+    if k > y_pred.shape[-1]:
+        raise ValueError(f"{caller}: top_k={k} needs at least {k} output units, got outputs of shape "
+                         f"{tuple(y_pred.shape)}")
+    # a stable sort of the negated values keeps tied values in index order
+    top = xp.argsort(-y_pred, axis=-1, kind="stable")[..., :k]
+    mask = xp.zeros(y_pred.shape, dtype=bool)
+    xp.put_along_axis(mask, top, True, axis=-1)
+    return mask
+
+
+class _AtThreshold(Metric):
+    """Counts of true positives, false positives and false negatives at one threshold."""
+
+    direction = "up"
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None):
+        caller = type(self).__name__
+        if isinstance(thresholds, (list, tuple, np.ndarray)):
+            # Keras then returns one value per threshold; a log holds one number per metric
+            raise ValueError(f"{caller}: thresholds: expected one number in [0, 1], got {thresholds!r:.80}; "
+                             f"for several thresholds compile one {caller} per threshold, each with a "
+                             f"name of its own ({caller}(thresholds=0.3, name='{caller.lower()}_at_0.3'))")
+        self.thresholds = None if thresholds is None else check_number(thresholds, f"{caller}: thresholds", "[0, 1]")
+        self.top_k = check_positive_int(top_k, f"{caller}: top_k", allow_none=True)
+        self.class_id = None if class_id is None else check_non_negative_int(class_id, f"{caller}: class_id")
+        super().__init__(name)
+
+    @property
+    def threshold(self):
+        """The value an output must exceed to count as a positive prediction: ``thresholds``, or
+        Keras' default, 0.5 (with ``top_k``: any value, so that being in the top k decides)."""
+        if self.thresholds is not None:
+            return self.thresholds
+        return -np.inf if self.top_k is not None else 0.5
+
+    def reset_state(self):
+        self.true_positives = self.false_positives = self.false_negatives = 0
+
+    def update_state(self, y_true, y_pred):
+        caller = type(self).__name__
+        y_true = aligned_targets(y_pred, y_true, caller)
+        xp = backend.get_array_module(y_pred)
+        predicted = y_pred > self.threshold
+        if self.top_k is not None:          # over all units, before class_id picks one, as Keras
+            predicted &= _in_top_k(y_pred, self.top_k, caller)
+        actual = y_true != 0
+        if self.class_id is not None:
+            if self.class_id >= y_pred.shape[-1]:
+                raise ValueError(f"{caller}: class_id={self.class_id} needs more than {self.class_id} "
+                                 f"output units, got outputs of shape {tuple(y_pred.shape)}")
+            predicted, actual = predicted[..., self.class_id], actual[..., self.class_id]
+        tp = int(xp.count_nonzero(predicted & actual))
+        self.true_positives += tp
+        self.false_positives += int(xp.count_nonzero(predicted)) - tp
+        self.false_negatives += int(xp.count_nonzero(actual)) - tp
+
+    def get_config(self):
+        return {"thresholds": self.thresholds, "top_k": self.top_k, "class_id": self.class_id,
+                "name": self.name}
+
+
+class Precision(_AtThreshold):
+    """True positives over predicted positives, ``tp / (tp + fp)`` (Keras' ``Precision``).
+
+    thresholds : an output above it is a positive prediction (default 0.5); one number.
+    top_k : only the k highest outputs of a sample can be positive predictions.
+    class_id : count output unit ``class_id`` only (precision of one class of a softmax output).
+
+    >>> import numpy as np
+    >>> Precision()(np.array([[1], [0], [1]]), np.array([[0.9], [0.8], [0.2]]))
+    0.5
+    """
+    default_name = "precision"
+
+    def result(self):
+        return float(_ratio(self.true_positives, self.true_positives + self.false_positives))
+
+
+class Recall(_AtThreshold):
+    """True positives over actual positives, ``tp / (tp + fn)`` (Keras' ``Recall``); arguments as
+    ``Precision``'s.
+
+    >>> import numpy as np
+    >>> Recall()(np.array([[1], [0], [1]]), np.array([[0.9], [0.8], [0.2]]))
+    0.5
+    """
+    default_name = "recall"
+
+    def result(self):
+        return float(_ratio(self.true_positives, self.true_positives + self.false_negatives))
+
+
+MAX_THRESHOLDS = 10 ** 6
+_CURVES = ("ROC", "PR")
+_SUMMATIONS = ("interpolation", "minoring", "majoring")
+
+
+class AUC(Metric):
+    """Area under the ROC curve (``curve="ROC"``) or the precision-recall curve (``"PR"``),
+    approximated over ``num_thresholds`` thresholds, as Keras' ``AUC`` computes it.
+
+    The thresholds are -1e-7, 1/(T-1), 2/(T-1), ..., (T-2)/(T-1), 1 + 1e-7 (T = ``num_thresholds``);
+    the counts at each are those of outputs strictly above it. ``summation_method``:
+    "interpolation" (trapezoids for ROC; for PR, Davis and Goadrich's interpolation, as Keras),
+    "minoring" or "majoring" (the lower or higher end of each interval). ``multi_label=True``: one
+    area per output unit, averaged (outputs (n, k)); otherwise every output value is one prediction.
+    ``from_logits=True``: the outputs are logits (a sigmoid is applied first).
+
+    >>> import numpy as np
+    >>> round(AUC()(np.array([[0], [0], [1], [1]]), np.array([[0.1], [0.4], [0.35], [0.8]])), 4)
+    0.75
+    """
+    default_name = "auc"
+    direction = "up"
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
+                 multi_label=False, from_logits=False):
+        num_thresholds = check_positive_int(num_thresholds, "AUC: num_thresholds")
+        # at most a million: four count arrays of that length are 32 MB, and a model file naming
+        # 10**9 would otherwise take 32 GB at its first evaluate (Keras' default is 200)
+        if not 2 <= num_thresholds <= MAX_THRESHOLDS:
+            raise ValueError(f"AUC: num_thresholds: expected an integer in [2, {MAX_THRESHOLDS}], "
+                             f"got {num_thresholds}")
+        self.num_thresholds = num_thresholds
+        # Keras takes both names in any case ("roc", "PR", "Interpolation")
+        self.curve = _choice(curve, _CURVES, "curve", str.upper)
+        self.summation_method = _choice(summation_method, _SUMMATIONS, "summation_method", str.lower)
+        self.multi_label = check_flag(multi_label, "AUC: multi_label")
+        self.from_logits = check_flag(from_logits, "AUC: from_logits")
+        super().__init__(name)
+
+    @property
+    def thresholds(self):
+        """The thresholds as Python floats, lowest first."""
+        t = self.num_thresholds
+        return [-1e-7, *((i + 1) / (t - 1) for i in range(t - 2)), 1 + 1e-7]
+
+    def reset_state(self):
+        # (T,) counts, or (T, units) with multi_label, made by the first batch
+        self.true_positives = self.false_positives = self.true_negatives = self.false_negatives = None
+
+    def update_state(self, y_true, y_pred):
+        y_true = aligned_targets(y_pred, y_true, "AUC")
+        xp = backend.get_array_module(y_pred)
+        if self.multi_label:
+            if y_pred.ndim != 2:
+                raise ValueError(f"AUC: multi_label=True needs outputs of shape (n, units), got shape "
+                                 f"{tuple(y_pred.shape)}")
+            units = y_pred.shape[1]
+            if self.true_positives is not None and self.true_positives.shape[1] != units:
+                raise ValueError(f"AUC: multi_label=True counted {self.true_positives.shape[1]} output "
+                                 f"units so far, got outputs of shape {tuple(y_pred.shape)}")
+        else:
+            units = 1
+        p = activations.sigmoid(y_pred) if self.from_logits else y_pred
+        t = self.num_thresholds
+        # Keras' buckets: an output in (i/(T-1), (i+1)/(T-1)] is above thresholds 0..i. The outputs
+        # are clipped to [0, 1] first; NaN is bucket 0 (above the -1e-7 threshold only), as 0 is
+        bucket = xp.ceil(xp.clip(p, 0, 1) * p.dtype.type(t - 1)) - 1
+        bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
+        # one row of T buckets per unit: unit u's outputs land in u*T .. u*T + T-1
+        bucket = (bucket + np.arange(units) * t).reshape(-1) if self.multi_label else bucket.reshape(-1)
+        positive = (y_true != 0).reshape(-1)
+        per_bucket = [backend.to_numpy(xp.bincount(bucket[mask], minlength=t * units)).reshape(units, t).T
+                      for mask in (positive, ~positive)]
+        # above threshold i: the outputs in buckets i and higher
+        tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+        if not self.multi_label:
+            tp, fp = tp[:, 0], fp[:, 0]
+        if self.true_positives is None:
+            self.true_positives, self.false_positives = np.zeros(tp.shape), np.zeros(tp.shape)
+            self.true_negatives, self.false_negatives = np.zeros(tp.shape), np.zeros(tp.shape)
+        # bucket 0 holds every output, so row 0 counts all positives and all negatives
+        self.true_positives += tp
+        self.false_positives += fp
+        self.false_negatives += tp[0] - tp
+        self.true_negatives += fp[0] - fp
+
+    def result(self):
+        if self.true_positives is None:
+            return 0.0
+        tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            areas = _interpolated_pr_areas(tp, fp, fn)
+        else:
+            recall = _ratio(tp, tp + fn)
+            if self.curve == "ROC":
+                x, y = _ratio(fp, fp + tn), recall
+            else:
+                x, y = recall, _ratio(tp, tp + fp)
+            if self.summation_method == "interpolation":
+                heights = (y[:-1] + y[1:]) / 2
+            elif self.summation_method == "minoring":
+                heights = np.minimum(y[:-1], y[1:])
+            else:
+                heights = np.maximum(y[:-1], y[1:])
+            areas = ((x[:-1] - x[1:]) * heights).sum(axis=0)
+        return float(np.mean(areas) if self.multi_label else areas)
+
+    def get_config(self):
+        return {"num_thresholds": self.num_thresholds, "curve": self.curve,
+                "summation_method": self.summation_method, "name": self.name,
+                "multi_label": self.multi_label, "from_logits": self.from_logits}
+
+
+def _interpolated_pr_areas(tp, fp, fn):
+    """The precision-recall curve's area by Davis and Goadrich's interpolation, as Keras'
+    ``interpolate_pr_auc``: between two thresholds, true positives and predicted positives vary
+    linearly, and precision's integral over recall has a closed form."""
+    dtp = tp[:-1] - tp[1:]
+    p = tp + fp
+    dp = p[:-1] - p[1:]
+    slope = _ratio(dtp, np.maximum(dp, 0))
+    intercept = tp[1:] - slope * p[1:]
+    both = (p[:-1] > 0) & (p[1:] > 0)
+    p_ratio = np.where(both, _ratio(p[:-1], np.maximum(p[1:], 0)), 1.0)
+    return _ratio(slope * (dtp + intercept * np.log(p_ratio)), np.maximum(tp[1:] + fn[1:], 0)).sum(axis=0)
+
+
+def _choice(value, choices, argument, normalise):
+    if isinstance(value, str) and normalise(value) in choices:
+        return normalise(value)
+    raise ValueError(f"AUC: {argument}: expected one of {list(choices)}, got {value!r:.80}")
+

@@ -1,0 +1,343 @@
+"""Metrics with a state (Precision, Recall, AUC, and a Metric of one's own): their values by hand,
+against a threshold-by-threshold count, scikit-learn and Keras 3; counted over whole epochs in fit,
+evaluate and validation; kept apart between tallies; saved and rebuilt with their settings; and the
+errors for what they cannot take."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import metrics
+from glassnet.errors import ModelFileError
+from glassnet.layers import Dense
+
+
+def _labelled(rng, shape, positive=0.4):
+    y = (rng.random(shape) < positive).astype(np.float32)
+    return y, rng.random(shape).astype(np.float32)
+
+
+# ---- values ----------------------------------------------------------------------------------
+
+def test_precision_and_recall_by_hand():
+    y = np.array([[1], [0], [1], [1], [0]])
+    p = np.array([[0.9], [0.6], [0.4], [0.8], [0.1]])
+    # above 0.5: samples 0, 1, 3; of those 0 and 3 are positive; positives are 0, 2, 3
+    assert metrics.Precision()(y, p) == pytest.approx(2 / 3, abs=1e-15)
+    assert metrics.Recall()(y, p) == pytest.approx(2 / 3, abs=1e-15)
+    # 0.5 itself is not above 0.5 (Keras: strictly greater)
+    assert metrics.Precision()(np.array([[1]]), np.array([[0.5]])) == 0.0
+    assert metrics.Precision(thresholds=0.3)(y, p) == 0.75          # 0, 1, 2, 3 predicted
+    assert metrics.Recall(thresholds=0.85)(y, p) == pytest.approx(1 / 3, abs=1e-15)
+
+
+def test_a_ratio_without_samples_to_divide_is_zero():
+    assert metrics.Precision()(np.array([[1], [0]]), np.array([[0.1], [0.2]])) == 0.0   # none predicted
+    assert metrics.Recall()(np.array([[0], [0]]), np.array([[0.9], [0.2]])) == 0.0      # no positives
+    assert metrics.AUC().result() == 0.0                                              # no batch yet
+
+
+def test_counts_accumulate_over_batches_not_their_means():
+    m = metrics.Precision()
+    m.update_state(np.array([[1], [0]]), np.array([[0.9], [0.8]]))     # 1 of 2
+    m.update_state(np.array([[1]] * 4), np.array([[0.9]] * 4))         # 4 of 4
+    assert m.result() == 5 / 6                # the mean of the batches' precisions would be 0.75
+    m.reset_state()
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (0, 0, 0)
+
+
+def test_top_k_and_class_id_by_hand():
+    y = np.array([[0, 1, 0], [1, 0, 0]])
+    p = np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]])
+    # top 1 of each row: unit 0 in both (row 1: the tie goes to the first, as TensorFlow's top_k)
+    assert metrics.Precision(top_k=1)(y, p) == 0.5
+    assert metrics.Recall(top_k=2)(y, p) == 1.0
+    # unit 0 alone, above 0.45: row 0 only, a false positive
+    assert metrics.Precision(class_id=0, thresholds=0.45)(y, p) == 0.0
+    assert metrics.Recall(class_id=0, thresholds=0.35)(y, p) == 1.0
+
+
+def test_targets_are_positive_when_non_zero_and_may_be_labels_for_one_unit():
+    p = np.array([[0.9], [0.9], [0.2]])
+    assert metrics.Precision()(np.array([[0.7], [0.0], [1.0]]), p) == 0.5    # 0.7 counts as positive
+    assert metrics.Recall()(np.array([1, 0, 1]), p) == 0.5                    # (n,) labels for (n, 1)
+
+
+def _brute_force_counts(y, p, thresholds):
+    """tp, fp, tn, fn at each threshold, counted directly: outputs strictly above it."""
+    y, p = y.reshape(-1) != 0, p.reshape(-1)
+    above = p[None, :] > np.asarray(thresholds, dtype=np.float64)[:, None]
+    return [np.count_nonzero(a, axis=1) for a in (above & y, above & ~y, ~above & ~y, ~above & y)]
+
+
+@pytest.mark.parametrize("curve,summation", [("ROC", "interpolation"), ("ROC", "minoring"),
+                                             ("ROC", "majoring"), ("PR", "minoring"), ("PR", "majoring")])
+def test_auc_is_the_riemann_sum_of_the_counted_curve(curve, summation, rng):
+    y, p = _labelled(rng, (300, 1))
+    auc = metrics.AUC(num_thresholds=50, curve=curve, summation_method=summation)
+    for part in np.array_split(np.arange(300), 4):        # four batches
+        auc.update_state(y[part], p[part])
+    tp, fp, tn, fn = _brute_force_counts(y, p, auc.thresholds)
+    for name, counted in zip(("true_positives", "false_positives", "true_negatives", "false_negatives"),
+                             (tp, fp, tn, fn)):
+        np.testing.assert_array_equal(getattr(auc, name), counted, err_msg=name)
+    recall = tp / np.maximum(tp + fn, 1)
+    precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+    x, h = (fp / np.maximum(fp + tn, 1), recall) if curve == "ROC" else (recall, precision)
+    pick = {"interpolation": lambda a, b: (a + b) / 2, "minoring": np.minimum, "majoring": np.maximum}
+    expected = np.sum((x[:-1] - x[1:]) * pick[summation](h[:-1], h[1:]))
+    assert auc.result() == pytest.approx(expected, abs=1e-12)
+
+
+def test_roc_auc_is_exact_when_no_two_outputs_share_a_bucket(rng):
+    from sklearn.metrics import roc_auc_score
+    # 60 outputs in 60 different buckets of 199: the thresholds separate every pair
+    p = ((rng.permutation(199)[:60] + 0.5) / 199).reshape(-1, 1)
+    y = (rng.random((60, 1)) < 0.5).astype(int)
+    assert metrics.AUC()(y, p) == pytest.approx(roc_auc_score(y[:, 0], p[:, 0]), abs=1e-12)
+
+
+def test_auc_by_hand_and_its_options():
+    y, p = np.array([[0], [0], [1], [1]]), np.array([[0.1], [0.4], [0.35], [0.8]])
+    assert metrics.AUC()(y, p) == pytest.approx(0.75, abs=1e-12)            # 3 of 4 pairs ordered
+    z = np.log(p / (1 - p))                                                  # the same, as logits
+    assert metrics.AUC(from_logits=True)(y, z) == pytest.approx(0.75, abs=1e-12)
+    # multi_label: one area per unit, averaged; unit 1 ranks perfectly
+    y2, p2 = np.hstack([y, y]), np.hstack([p, np.array([[0.1], [0.2], [0.7], [0.9]])])
+    assert metrics.AUC(multi_label=True)(y2, p2) == pytest.approx((0.75 + 1.0) / 2, abs=1e-12)
+    # a perfect ranking's PR area is 1 (Davis and Goadrich's interpolation too)
+    assert metrics.AUC(curve="PR")(y2[:, 1:], p2[:, 1:]) == pytest.approx(1.0, abs=1e-12)
+    # outside [0, 1] and NaN: clipped, NaN as 0 (below every threshold but the first), as Keras
+    assert metrics.AUC()(y, np.array([[-3.0], [np.nan], [2.0], [0.9]])) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_keras_names_and_defaults():
+    assert [metrics.get(n)[0] for n in ("precision", "Precision", "recall", "Recall", "auc", "AUC")] == \
+        ["precision", "precision", "recall", "recall", "auc", "auc"]
+    assert metrics.get("auc")[1] is not metrics.get("auc")[1]        # a new metric per lookup
+    auc = metrics.AUC(curve="pr", summation_method="Minoring")      # Keras takes either case
+    assert (auc.curve, auc.summation_method) == ("PR", "minoring")
+    assert auc.thresholds[0] == -1e-7 and auc.thresholds[-1] == 1 + 1e-7 and len(auc.thresholds) == 200
+    assert metrics.AUC(num_thresholds=3).thresholds == [-1e-7, 0.5, 1 + 1e-7]
+    assert repr(metrics.Precision(class_id=2)) == \
+        "Precision(thresholds=None, top_k=None, class_id=2, name='precision')"
+
+
+@pytest.mark.parametrize("name,settings", [
+    ("Precision", {}), ("Recall", {}), ("Precision", {"thresholds": 0.3}), ("Recall", {"thresholds": 0.7}),
+    ("Precision", {"top_k": 2}), ("Recall", {"top_k": 1}), ("Precision", {"class_id": 2}),
+    ("Recall", {"class_id": 1, "thresholds": 0.2}), ("Precision", {"top_k": 2, "class_id": 0}),
+    ("AUC", {}), ("AUC", {"curve": "PR"}), ("AUC", {"summation_method": "minoring"}),
+    ("AUC", {"curve": "PR", "summation_method": "majoring"}), ("AUC", {"multi_label": True}),
+    ("AUC", {"curve": "PR", "multi_label": True}), ("AUC", {"num_thresholds": 7}),
+    ("AUC", {"from_logits": True})])
+def test_against_keras(name, settings, rng):
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = getattr(metrics, name)(**settings), getattr(keras.metrics, name)(**settings)
+    for _ in range(3):
+        y, p = _labelled(rng, (40, 4))
+        p[:3, 0] = [0.5, 0.0, 1.0]                  # on the thresholds' edges
+        if settings.get("from_logits"):
+            p = p * 8 - 4
+        ours.update_state(y, p)
+        theirs.update_state(y, p)
+    # Keras counts in float32 and computes the areas in float32
+    assert ours.result() == pytest.approx(float(theirs.result()), abs=1e-6)
+
+
+# ---- in a model --------------------------------------------------------------------------------
+
+def _binary_model(metrics_, seed=0):
+    model = gn.Sequential([Dense(8, activation="relu", input_dim=2), Dense(1, activation="sigmoid")], seed=seed)
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.01), metrics=metrics_)
+    return model
+
+
+def _moons():
+    (X, y), (Xt, yt) = gn.datasets.moons()
+    return X, y, Xt, yt
+
+
+def test_evaluate_and_validation_count_every_sample_once():
+    X, y, Xt, yt = _moons()
+    model = _binary_model(["precision", "recall", "auc", gn.metrics.AUC(curve="PR", name="pr_auc")])
+    history = model.fit(X, y, epochs=2, batch_size=16, validation_data=(Xt, yt), verbose=0)
+    p = model.predict(Xt)
+    expected = [metrics.Precision()(yt, p), metrics.Recall()(yt, p), metrics.AUC()(yt, p),
+                metrics.AUC(curve="PR")(yt, p)]
+    # chunks of 7 samples: the counts add up to the whole set's
+    values = model.evaluate(Xt, yt, batch_size=7)[1:]
+    assert values == pytest.approx(expected, abs=1e-12)
+    assert [history.history[f"val_{k}"][-1] for k in ("precision", "recall", "auc", "pr_auc")] == \
+        pytest.approx(expected, abs=1e-12)
+    assert 0.8 < history.history["val_auc"][-1] <= 1.0
+
+
+def test_fit_counts_over_the_epoch_and_batch_logs_run_up_to_it():
+    X, y, _, _ = _moons()
+    seen = []
+    model = _binary_model(["precision"])
+    probe = gn.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs["precision"]))
+    # outputs of each batch before its update, as fit sees them
+    outputs = []
+    real_forward = model._forward
+
+    def recording_forward(x, training):
+        out = real_forward(x, training)
+        outputs.append(out.copy())
+        return out
+    model._forward = recording_forward
+    history = model.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0, callbacks=[probe])
+    del model._forward
+    assert len(outputs) == len(seen) == -(-len(X) // 64)
+    expected = metrics.Precision()(y, np.concatenate(outputs))
+    assert history.history["precision"][0] == pytest.approx(expected, abs=1e-12)
+    assert seen[-1] == history.history["precision"][0]
+    batch_means = np.mean([metrics.Precision()(y[i * 64:(i + 1) * 64], o) for i, o in enumerate(outputs)])
+    assert abs(batch_means - expected) > 1e-6          # the epoch's value is not the batches' mean
+
+
+def test_an_evaluate_inside_an_epoch_does_not_mix_into_its_counts():
+    X, y, Xt, yt = _moons()
+
+    def run(callbacks):
+        model = _binary_model(["precision", "auc"])
+        return model.fit(X, y, epochs=2, batch_size=32, validation_data=(Xt, yt), verbose=0,
+                         callbacks=callbacks).history
+    plain = run([])
+    probe = gn.callbacks.LambdaCallback()
+    probe.on_train_batch_end = lambda batch, logs: probe.model.evaluate(Xt[:5], yt[:5])
+    assert run([probe]) == plain
+
+
+def test_batch_calls_count_their_batch_only_and_leave_the_compiled_metric_alone():
+    X, y, _, _ = _moons()
+    precision = gn.metrics.Precision()
+    model = _binary_model([precision])
+    p = model.predict(X[:50])
+    assert model.test_on_batch(X[:50], y[:50])[1] == metrics.Precision()(y[:50], p)
+    assert model.train_on_batch(X[:50], y[:50])[1] == metrics.Precision()(y[:50], p)
+    assert model.test_on_batch(X[50:60], y[50:60])[1] == metrics.Precision()(y[50:60], model.predict(X[50:60]))
+    assert (precision.true_positives, precision.false_positives) == (0, 0)
+
+
+def test_a_metric_of_ones_own():
+    class PositiveRate(gn.metrics.Metric):
+        """Share of outputs above 0.5, over every batch."""
+        default_name = "positive_rate"
+
+        def reset_state(self):
+            self.above, self.total = 0, 0
+
+        def update_state(self, y_true, y_pred):
+            self.above += int(np.count_nonzero(y_pred > 0.5))
+            self.total += y_pred.size
+
+        def result(self):
+            return self.above / self.total
+
+    X, y, Xt, yt = _moons()
+    model = _binary_model([PositiveRate()])
+    model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    assert model.evaluate(Xt, yt, batch_size=9)[1] == np.mean(model.predict(Xt) > 0.5)
+    with pytest.raises(ValueError, match="not registered"):
+        model.save("unused.npz")
+
+
+def test_early_stopping_maximises_the_keras_names_and_refuses_to_minimise_a_renamed_one():
+    X, y, Xt, yt = _moons()
+    for monitor in ("val_auc", "precision", "val_recall"):
+        assert gn.callbacks.EarlyStopping(monitor=monitor).mode == "max"
+    model = _binary_model([gn.metrics.Precision(name="prec")])
+    for callback in (gn.callbacks.EarlyStopping(monitor="val_prec"),
+                     gn.callbacks.ReduceLROnPlateau(monitor="val_prec"),
+                     gn.callbacks.ModelCheckpoint("unused.npz", monitor="val_prec", save_best_only=True)):
+        with pytest.raises(ValueError, match="pass mode='max'"):
+            model.fit(X, y, epochs=1, validation_data=(Xt, yt), verbose=0, callbacks=[callback])
+    assert model.optimizer.iterations == 0           # refused before any update
+    model.fit(X, y, epochs=1, validation_data=(Xt, yt), verbose=0,
+              callbacks=[gn.callbacks.EarlyStopping(monitor="val_prec", mode="max")])
+
+
+# ---- saving and configs -----------------------------------------------------------------------
+
+def test_settings_survive_a_model_file_and_a_config(tmp_path):
+    X, y, Xt, yt = _moons()
+    compiled = ["precision", gn.metrics.Recall(thresholds=0.3, name="recall_at_0.3"),
+                gn.metrics.AUC(curve="PR", num_thresholds=50)]
+    model = _binary_model(compiled)
+    model.fit(X, y, epochs=1, verbose=0)
+    assert model.get_config()["compile"]["metrics"] == [
+        "precision",
+        {"class_name": "Recall", "config": {"thresholds": 0.3, "top_k": None, "class_id": None,
+                                            "name": "recall_at_0.3"}},
+        {"class_name": "AUC", "config": {"num_thresholds": 50, "curve": "PR", "summation_method": "interpolation",
+                                         "name": "auc", "multi_label": False, "from_logits": False}}]
+    model.save(tmp_path / "m.npz")
+    expected = model.evaluate(Xt, yt, return_dict=True)
+    for copy in (gn.load_model(tmp_path / "m.npz"), gn.Sequential.from_config(model.get_config())):
+        assert [repr(fn) for _, fn in copy.metrics] == [repr(fn) for _, fn in model.metrics]
+    assert gn.load_model(tmp_path / "m.npz").evaluate(Xt, yt, return_dict=True) == expected
+
+
+@pytest.mark.parametrize("entry,match", [
+    ({"class_name": "Popen", "config": {}}, "class_name"),
+    ({"class_name": "AUC", "config": {"num_thresholds": 10 ** 9}}, "num_thresholds"),
+    ({"class_name": "AUC", "config": {"bogus": 1}}, "bogus"),
+    ({"class_name": "Precision", "config": [0.5]}, "config"),
+    ({"class_name": "Precision", "config": {}, "extra": 1}, "class_name"),
+    (3, "compile")])
+def test_a_file_names_only_built_in_metrics_with_valid_settings(entry, match, tmp_path):
+    from glassnet import io
+    model = _binary_model(["accuracy"])
+    settings = dict(model.get_config()["compile"], metrics=[entry])
+    with pytest.raises(ModelFileError, match=match):
+        io._compile(_binary_model(None), settings)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: metrics.Precision(thresholds=[0.3, 0.5]), "one Precision per threshold"),
+    (lambda: metrics.Recall(thresholds=1.5), r"thresholds must be a number in \[0, 1\]"),
+    (lambda: metrics.Precision(top_k=0), "top_k: expected a positive integer"),
+    (lambda: metrics.Recall(class_id=-1), "class_id: expected a non-negative integer"),
+    (lambda: metrics.AUC(num_thresholds=1), r"num_thresholds: expected an integer in \[2, 1000000\]"),
+    (lambda: metrics.AUC(curve="PRGAIN"), r"curve: expected one of \['ROC', 'PR'\]"),
+    (lambda: metrics.AUC(summation_method="trapezoid"), "summation_method"),
+    (lambda: metrics.Precision(name=""), "name"),
+])
+def test_settings_are_checked_where_given(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_flags_are_true_or_false():
+    with pytest.raises(TypeError, match="AUC: multi_label: expected True or False, got 'yes'"):
+        metrics.AUC(multi_label="yes")
+
+
+@pytest.mark.parametrize("metric,y,p,match", [
+    (metrics.Precision(top_k=4), np.eye(3)[:2], np.full((2, 3), 0.3), "top_k=4 needs at least 4 output units"),
+    (metrics.Recall(class_id=3), np.eye(3)[:2], np.full((2, 3), 0.3), "class_id=3 needs more than 3"),
+    (metrics.Precision(), np.array([0, 2]), np.full((2, 3), 0.3), "not class labels"),
+    (metrics.AUC(multi_label=True), np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), r"shape \(n, units\)"),
+])
+def test_what_a_metric_cannot_take_is_refused_by_name(metric, y, p, match):
+    with pytest.raises(ValueError, match=match):
+        metric.update_state(y, p)
+
+
+def test_multi_label_auc_refuses_a_change_of_units():
+    auc = metrics.AUC(multi_label=True)
+    auc.update_state(np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="counted 3 output units"):
+        auc.update_state(np.zeros((2, 4)), np.zeros((2, 4)))
+
+
+def test_integer_labels_with_a_softmax_output_are_refused_in_fit():
+    X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=4)], seed=0)
+    model.compile("sparse_categorical_crossentropy", "adam", metrics=["precision"])
+    with pytest.raises(ValueError, match="Precision: expected targets of the output's shape"):
+        model.fit(X, np.arange(20) % 3, epochs=1, verbose=0)
