@@ -11,8 +11,8 @@ are imported on first use, so ``import glassnet`` stays fast.
 """
 import importlib
 
-from . import (activations, backend, callbacks, gradcheck, initializers, layers, losses, metrics, optimizers,
-               regularizers, utils)
+from . import (activations, backend, callbacks, constraints, gradcheck, initializers, layers, losses, metrics,
+               optimizers, regularizers, utils)
 from .backend import get_backend, set_backend
 from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
                         ReduceLROnPlateau)
@@ -36,6 +36,6 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
-           "callbacks", "gradcheck", "regularizers", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
+           "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "set_backend", "get_backend", "__version__"]

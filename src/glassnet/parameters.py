@@ -40,6 +40,9 @@ class ParametersMixin:
         # the trained weights with a penalty (Keras penalises trainable weights only)
         self._penalties = [(layer.regularizers[key], param, grad) for layer, key, param, grad in self._views
                            if key in layer.regularizers]
+        # the trained weights with a constraint, projected after every optimizer step
+        self._constrained = [(layer.constraints[key], param) for layer, key, param, _ in self._views
+                             if key in layer.constraints]
         self._triples = [("params", flat_params, flat_grads)]
         # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
@@ -63,6 +66,19 @@ class ParametersMixin:
         for regularizer, param, grad in self._penalties:
             regularizer.add_gradient(param, grad)
         return self._trained_penalty()
+
+    def _optimizer_step(self):
+        """The optimizer's update of every trained parameter, then each constraint's projection of
+        its weight (Keras' order): the step ``fit`` takes and ``trace`` reports."""
+        self.optimizer.apply(self._triples, self._sizes)
+        for constraint, param in self._constrained:
+            projected = constraint(param)
+            # a constraint of one's own that returns another shape would be broadcast into the weight
+            if getattr(projected, "shape", None) != param.shape:
+                raise ValueError(f"constraint {constraint!r:.80} returned shape "
+                                 f"{getattr(projected, 'shape', type(projected).__name__)} for a weight "
+                                 f"of shape {param.shape}; it must return an array of the weight's shape")
+            param[...] = projected
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

@@ -16,11 +16,11 @@ whatever the batch size, and is not scaled by sample weights; the loss that ``fi
 >>> get("l2")
 L2(l2=0.01)
 """
-from . import backend
+from . import _weight_settings, backend
 from ._validation import check_number
 
 
-class Regularizer:
+class Regularizer(_weight_settings.WeightSetting):
     """A penalty on one weight. Subclasses define ``__call__(w) -> float`` (the penalty) and
     ``add_gradient(w, grad)`` (``grad += d penalty / dw``, in place). A model file stores only the
     built-in ones, by their ``get_config()``."""
@@ -30,18 +30,6 @@ class Regularizer:
 
     def add_gradient(self, w, grad):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    def __repr__(self):
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = None
 
 
 class L1L2(Regularizer):
@@ -115,27 +103,18 @@ def get(identifier, name="regularizer"):
         if identifier.lower().replace("_", "") == "l1l2":
             raise ValueError(f"{name}: {identifier!r} by name would penalise nothing (L1L2's "
                              f"factors default to 0); write L1L2(l1=..., l2=...)")
-    elif isinstance(identifier, dict) and set(identifier) == {"class_name", "config"} \
-            and identifier["class_name"] in REGULARIZERS and isinstance(identifier["config"], dict):
-        try:
-            return REGULARIZERS[identifier["class_name"]](**identifier["config"])
-        except TypeError as exc:
-            raise ValueError(f"{name}: bad config {identifier!r:.200} ({exc})") from None
+    elif (regularizer := _weight_settings.from_file_entry(identifier, REGULARIZERS, name)) is not None:
+        return regularizer
     raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
                      f"got {identifier!r:.100}")
 
 
 def serialize(regularizer):
-    """A built-in regularizer as a model file stores it; ValueError for any other (a file never
-    stores code, and a subclass would load as its parent)."""
-    if type(regularizer) not in REGULARIZERS.values():
-        raise ValueError(f"regularizer {regularizer!r:.80} ({type(regularizer).__name__}) is not a "
-                         f"built-in one, so a model file cannot store it; use L1, L2 or L1L2")
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    """A built-in regularizer as a model file stores it; ValueError for any other."""
+    return _weight_settings.serialize(regularizer, REGULARIZERS, "regularizer")
 
 
 def config_entries(layer):
-    """A layer's ``kernel_regularizer`` / ``bias_regularizer`` config entries, only those set: a
-    model file without them still loads in a glassnet from before regularizers."""
-    return {key: serialize(value) for key in ("kernel_regularizer", "bias_regularizer")
-            if (value := getattr(layer, key, None)) is not None}
+    """A layer's ``kernel_regularizer`` / ``bias_regularizer`` config entries, only those set."""
+    return _weight_settings.config_entries(layer, ("kernel_regularizer", "bias_regularizer"), REGULARIZERS,
+                                           "regularizer")

@@ -127,7 +127,7 @@ def _add_updates(model, records):
     state = {"iterations": optimizer.iterations,
              "slots": {key: {name: a.copy() for name, a in slots.items()} for key, slots in optimizer.slots.items()}}
     try:
-        optimizer.apply(model._triples, model._sizes)
+        model._optimizer_step()          # with the constraints' projections, as fit's step
         steps = {(layer.name, key): param - old for (layer, key, param, _), old in zip(model._views, before)}
     finally:
         for (_, _, param, _), old in zip(model._views, before):

@@ -152,7 +152,7 @@ class TrainingMixin:
         loss is then non-finite, and the error names those parameters as made so by that update.)"""
         if math.isfinite(value):
             self._sync_views()
-            self.optimizer.apply(self._triples, self._sizes)
+            self._optimizer_step()
 
     def _layer_with_non_finite_parameters(self):
         """The first layer holding a NaN or infinite parameter, or None."""

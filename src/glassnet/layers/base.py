@@ -47,7 +47,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, initializers, regularizers
+from .. import backend, constraints, initializers, regularizers
 from .._validation import check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
@@ -98,6 +98,8 @@ class Layer:
     # parameter name -> Regularizer, for the parameters add_weight was given one; read-only here
     # (add_weight gives the layer a dict of its own), so a layer pickled before regularizers has one
     regularizers = types.MappingProxyType({})
+    # parameter name -> Constraint (add_weight's constraint=), the same way
+    constraints = types.MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -133,14 +135,20 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
-    def add_weight(self, name, shape, initializer, regularizer=None):
+    def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient.
 
         ``regularizer`` (a ``glassnet.regularizers`` one, ``"l2"``, ...) adds its penalty on this
-        parameter to the loss a model trains on, as Keras' ``add_weight(regularizer=...)`` does.
+        parameter to the loss a model trains on, as Keras' ``add_weight(regularizer=...)`` does;
+        ``constraint`` (a ``glassnet.constraints`` one, ``"max_norm"``, ...) projects it after every
+        update a model makes, as Keras' ``add_weight(constraint=...)``.
         Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
         parameter moves into the model's flat buffer, and this array stops being the live one."""
-        regularizer = regularizers.get(regularizer)         # refused before anything is made
+        # refused before anything is made
+        regularizer = regularizers.get(regularizer)
+        constraint = constraints.get(constraint)
+        if constraint is not None:
+            constraint.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
         if self.rng is None:
@@ -151,6 +159,8 @@ class Layer:
         self.grads[name] = xp.zeros_like(self.params[name])
         if regularizer is not None:
             self.regularizers = {**self.regularizers, name: regularizer}
+        if constraint is not None:
+            self.constraints = {**self.constraints, name: constraint}
         return self.params[name]
 
     def output_shape(self, input_shape):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import activations, backend, initializers, regularizers
+from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
 from .base import LAYERS, Layer
 
@@ -192,11 +192,13 @@ def _as_tuple(value, rank, what, layer):
 class _Conv(Layer):
     """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
     rank = 2
-    kernel_regularizer = bias_regularizer = None    # for a layer pickled before regularizers
+    # for a layer pickled before regularizers and constraints
+    kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
@@ -213,6 +215,8 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{cls}: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
@@ -227,9 +231,10 @@ class _Conv(Layer):
     def build(self, input_shape):
         self._check(input_shape)
         self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters),
-                        self.kernel_initializer, self.kernel_regularizer)
+                        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                            self.bias_constraint)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -288,7 +293,7 @@ class _Conv(Layer):
                 "padding": self.padding, "activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
-                **regularizers.config_entries(self)}
+                **regularizers.config_entries(self), **constraints.config_entries(self)}
 
 
 del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
@@ -304,8 +309,9 @@ class Conv2D(_Conv):
     kernel_size, strides : int or (int, int)
     padding : {"valid", "same"}
         "same" pads like TensorFlow (output ``ceil(size / stride)``, odd padding at bottom/right).
-    activation, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer :
-        as for ``Dense``.
+    activation, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+    kernel_constraint, bias_constraint :
+        as for ``Dense``; a norm constraint per filter takes ``axis=[0, 1, 2]``.
     use_bias : bool
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);

@@ -1,7 +1,7 @@
 """Dense: a fully connected layer, ``a = activation(x @ kernel + bias)``."""
 import numpy as np
 
-from .. import _numpy_c, activations, backend, initializers, regularizers
+from .. import _numpy_c, activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
 from .base import Layer
 
@@ -38,6 +38,9 @@ class Dense(Layer):
     kernel_regularizer, bias_regularizer : Regularizer or str, optional
         A penalty on the weight added to the training loss (``glassnet.regularizers``: ``L2(1e-4)``,
         ``"l2"``, ...), as in Keras.
+    kernel_constraint, bias_constraint : Constraint or str, optional
+        A projection of the weight after every update (``glassnet.constraints``: ``MaxNorm(3)``,
+        ``"non_neg"``, ...), as in Keras; norms over axis 0 are per unit.
 
     Shapes: ``x`` (batch, in) -> output (batch, units); ``kernel`` (in, units), ``bias`` (units,).
     On input with more axes, (batch, ..., in), it acts on the last axis, as Keras' and PyTorch's do:
@@ -51,11 +54,11 @@ class Dense(Layer):
     """
 
     # on the class too: a Dense pickled before these arguments existed lacks them
-    use_bias, kernel_regularizer, bias_regularizer = True, None, None
+    use_bias, kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint = True, None, None, None, None
 
     def __init__(self, units, activation=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, use_bias=True,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -66,6 +69,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "Dense: kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, "Dense: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, "Dense: bias_constraint")
         self._ones = None        # a cached vector of ones for the bias gradient
 
     def build(self, input_shape):
@@ -73,9 +78,10 @@ class Dense(Layer):
             raise ValueError(f"{self.describe()}: expected input samples of shape (features,) or "
                              f"(..., features), got {tuple(input_shape)}")
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                        self.kernel_regularizer)
+                        self.kernel_regularizer, self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                            self.bias_constraint)
         super().build(input_shape)
 
     def output_shape(self, input_shape):
@@ -169,6 +175,6 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
-                **regularizers.config_entries(self),
+                **regularizers.config_entries(self), **constraints.config_entries(self),
                 # only when off: a file of a network with biases still loads in a glassnet before it
                 **({} if self.use_bias else {"use_bias": False})}

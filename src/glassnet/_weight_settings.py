@@ -1,0 +1,47 @@
+"""What regularizers and constraints share: both are small objects set on a layer's weights, shown
+and compared by their ``get_config()``, and stored in a model file as ``{"class_name", "config"}``,
+the built-in classes only (a file never stores code, and a subclass would load as its parent)."""
+
+
+class WeightSetting:
+    """The base of ``Regularizer`` and ``Constraint``: ``repr`` and ``==`` from ``get_config()``."""
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = None
+
+
+def from_file_entry(identifier, registry, name):
+    """The instance a model file's ``{"class_name": ..., "config": {...}}`` names, for a class of
+    ``registry``; None when ``identifier`` is not such an entry. A setting the class does not take
+    is a ValueError starting with ``name``."""
+    if not (isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}
+            and identifier["class_name"] in registry and isinstance(identifier["config"], dict)):
+        return None
+    try:
+        return registry[identifier["class_name"]](**identifier["config"])
+    except TypeError as exc:
+        raise ValueError(f"{name}: bad config {identifier!r:.200} ({exc})") from None
+
+
+def serialize(setting, registry, kind):
+    """A built-in ``setting`` (its class in ``registry``) as a model file stores it; ValueError for
+    any other. ``kind`` names it in the message ("regularizer", "constraint")."""
+    if type(setting) not in registry.values():
+        raise ValueError(f"{kind} {setting!r:.80} ({type(setting).__name__}) is not a built-in one, so a "
+                         f"model file cannot store it; use one of {sorted(registry)}")
+    return {"class_name": type(setting).__name__, "config": setting.get_config()}
+
+
+def config_entries(layer, keys, registry, kind):
+    """A layer's config entries for the attributes ``keys`` (``kernel_regularizer``, ...), only
+    those set: a model file without them still loads in a glassnet from before they existed."""
+    return {key: serialize(value, registry, kind) for key in keys if (value := getattr(layer, key, None)) is not None}
