@@ -247,3 +247,20 @@ def test_a_model_with_a_custom_metric_is_rebuilt_by_build_fn(moons):
     model = best_model(results, build_with_custom_metric)
     assert model.evaluate(X, y)[1] == pytest.approx(results[0]["metrics"]["_positive_rate"])
     assert model.evaluate(X, y)[0] == pytest.approx(results[0]["metrics"]["loss"], rel=1e-6)
+
+
+def build_with_a_renamed_auc(learning_rate):
+    model = gn.Sequential([gn.layers.Dense(8, activation="relu", input_dim=2),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(learning_rate=learning_rate),
+                  metrics=[gn.metrics.AUC(name="roc_auc")])
+    return model
+
+
+def test_a_metric_that_goes_up_sorts_best_first_whatever_its_name(moons):
+    (X, y), validation = moons
+    results = sweep(build_with_a_renamed_auc, {"learning_rate": [1e-4, 0.01, 0.03]}, X, y,
+                    validation_data=validation, fit_kwargs={"epochs": 3}, sort_by="val_roc_auc",
+                    scheduler="synchronous")
+    values = [r["metrics"]["val_roc_auc"] for r in results]
+    assert values == sorted(values, reverse=True) and values[0] > values[-1]

@@ -108,8 +108,53 @@ def test_auc_by_hand_and_its_options():
     assert metrics.AUC(multi_label=True)(y2, p2) == pytest.approx((0.75 + 1.0) / 2, abs=1e-12)
     # a perfect ranking's PR area is 1 (Davis and Goadrich's interpolation too)
     assert metrics.AUC(curve="PR")(y2[:, 1:], p2[:, 1:]) == pytest.approx(1.0, abs=1e-12)
-    # outside [0, 1] and NaN: clipped, NaN as 0 (below every threshold but the first), as Keras
-    assert metrics.AUC()(y, np.array([[-3.0], [np.nan], [2.0], [0.9]])) == pytest.approx(1.0, abs=1e-12)
+    # outside [0, 1]: clipped; NaN: above no threshold, not even the first, but counted (a false
+    # positive rate of 1/2 at every threshold: the area 0.5 that Keras gives)
+    assert metrics.AUC()(y, np.array([[-3.0], [np.nan], [2.0], [0.9]])) == pytest.approx(0.5, abs=1e-12)
+    assert metrics.AUC()(y, np.array([[-3.0], [0.0], [2.0], [0.9]])) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_nan_and_infinite_outputs_as_keras_counts_them():
+    # NaN is above no threshold (Keras drops it from its buckets): ROC area 1/3, Keras' 0.33333337
+    y = np.array([1, 1, 0, 0, 1, 0])
+    p = np.array([np.nan, np.inf, -np.inf, 0.7, 0.2, np.nan])
+    assert metrics.AUC()(y, p) == pytest.approx(1 / 3, abs=1e-12)
+    assert metrics.Precision()(y, p) == 0.5            # inf and 0.7 above 0.5; NaN never
+
+
+def test_direct_calls_take_what_keras_takes():
+    assert metrics.Precision()([0, 1, 1], [0.9, 0.8, 0.7]) == pytest.approx(2 / 3, abs=1e-15)  # lists
+    assert metrics.Recall()(np.array([[1], [0]]), np.array([0.9, 0.2])) == 1.0     # (n, 1) targets, (n,) outputs
+    # bool and integer predictions are 0/1 values, not a bucket arithmetic in bools
+    assert metrics.AUC()(np.array([0, 1, 1, 0]), np.array([False, True, True, False])) == pytest.approx(1.0)
+    assert metrics.Precision(thresholds=[0.3]).thresholds == 0.3     # a list of one is a number (Keras)
+    # with top_k the default threshold is Keras' -1e10: an output below it is never a positive
+    assert metrics.Precision(top_k=1)(np.array([[1, 0]]), np.array([[-1e11, -2e11]])) == 0.0
+    # the class is made, as Keras makes it
+    assert repr(metrics.get(metrics.Recall)[1]) == repr(metrics.Recall())
+
+
+def test_a_batch_call_reports_a_function_metrics_own_value():
+    def tenth(y_true, y_pred):
+        return np.float32(0.1)
+
+    X, y, _, _ = _moons()
+    model = _binary_model([tenth])
+    assert model.test_on_batch(X[:30], y[:30])[1] == float(np.float32(0.1))       # not 0.1 * 30 / 30
+
+
+def test_a_metric_that_cannot_be_copied_is_named():
+    import threading
+
+    class Locked(metrics.Precision):
+        def __init__(self):
+            super().__init__(name="locked")
+            self.lock = threading.Lock()
+
+    X, y, _, _ = _moons()
+    model = _binary_model([Locked()])
+    with pytest.raises(TypeError, match="metric 'locked': each evaluation and epoch counts on a copy"):
+        model.evaluate(X, y)
 
 
 def test_keras_names_and_defaults():
@@ -288,6 +333,7 @@ def test_settings_survive_a_model_file_and_a_config(tmp_path):
     ({"class_name": "AUC", "config": {"bogus": 1}}, "bogus"),
     ({"class_name": "Precision", "config": [0.5]}, "config"),
     ({"class_name": "Precision", "config": {}, "extra": 1}, "class_name"),
+    ({"class_name": ["AUC"], "config": {}}, "class_name"),
     (3, "compile")])
 def test_a_file_names_only_built_in_metrics_with_valid_settings(entry, match, tmp_path):
     from glassnet import io
@@ -302,7 +348,7 @@ def test_a_file_names_only_built_in_metrics_with_valid_settings(entry, match, tm
     (lambda: metrics.Recall(thresholds=1.5), r"thresholds must be a number in \[0, 1\]"),
     (lambda: metrics.Precision(top_k=0), "top_k: expected a positive integer"),
     (lambda: metrics.Recall(class_id=-1), "class_id: expected a non-negative integer"),
-    (lambda: metrics.AUC(num_thresholds=1), r"num_thresholds: expected an integer in \[2, 1000000\]"),
+    (lambda: metrics.AUC(num_thresholds=1), r"num_thresholds: expected an integer in \[2, 10000\]"),
     (lambda: metrics.AUC(curve="PRGAIN"), r"curve: expected one of \['ROC', 'PR'\]"),
     (lambda: metrics.AUC(summation_method="trapezoid"), "summation_method"),
     (lambda: metrics.Precision(name=""), "name"),
@@ -322,10 +368,18 @@ def test_flags_are_true_or_false():
     (metrics.Recall(class_id=3), np.eye(3)[:2], np.full((2, 3), 0.3), "class_id=3 needs more than 3"),
     (metrics.Precision(), np.array([0, 2]), np.full((2, 3), 0.3), "not class labels"),
     (metrics.AUC(multi_label=True), np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), r"shape \(n, units\)"),
+    (metrics.Precision(class_id=0), np.array([1, 0]), np.array([0.9, 0.1]), r"class_id needs outputs of shape"),
 ])
 def test_what_a_metric_cannot_take_is_refused_by_name(metric, y, p, match):
     with pytest.raises(ValueError, match=match):
         metric.update_state(y, p)
+
+
+def test_non_numeric_arrays_are_refused():
+    with pytest.raises(TypeError, match="Precision: expected numeric targets, got an array of dtype <U1"):
+        metrics.Precision()(np.array(["a", "b"]), np.array([0.9, 0.1]))
+    with pytest.raises(TypeError, match="AUC: expected numeric predictions"):
+        metrics.AUC()(np.array([1, 0]), np.array([None, 0.1]))
 
 
 def test_multi_label_auc_refuses_a_change_of_units():

@@ -28,7 +28,7 @@ try:
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
-from .callbacks import resolve_mode
+from .callbacks.base import monitored_metric, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
 from .training import hold_out
@@ -211,7 +211,8 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         (None: Dask's default, or the active distributed client).
     sort_by : str, optional
         A metric key: "val_loss" when validation data is given, else "loss". Names containing
-        "acc" sort descending, others ascending, unless ``ascending`` says otherwise.
+        "acc", "auc", "precision", "recall" and any metric whose ``direction`` is "up" (an
+        ``AUC(name="roc_auc")``) sort descending, others ascending, unless ``ascending`` says otherwise.
 
     Returns
     -------
@@ -243,8 +244,11 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     sort_by = sort_by or ("val_loss" if with_validation else "loss")
     if sort_by not in names:
         raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")
-    if ascending is None:                 # the callbacks' rule: accuracy-like names go up
-        ascending = resolve_mode("auto", sort_by, "sweep") == "min"
+    if ascending is None:
+        # a compiled metric that says which way is better (AUC(name="roc_auc") goes up), else the
+        # callbacks' rule by name: accuracy-like names, "auc", "precision", "recall" go up
+        direction = getattr(monitored_metric(first, sort_by), "direction", None)
+        ascending = direction != "up" and resolve_mode("auto", sort_by, "sweep") == "min"
 
     # the data is one graph node that every task depends on, shipped once rather than per task;
     # pure=False: no hashing of the arrays to name it

@@ -40,9 +40,7 @@ class InferenceMixin:
     def _metric_values(self, y, out):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
         (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``)."""
-        tally = MetricTally(self.metrics)
-        tally.update(y, out)
-        return tally.results()
+        return [float(v) for v in MetricTally.one_batch(self.metrics, y, out)]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without

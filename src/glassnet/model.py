@@ -74,7 +74,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.input_shape = None
         self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
-        self.metrics = []             # [(name, function)]
+        self.metrics = []             # [(name, function or Metric)]
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         self.history = None           # the last fit's History (Keras' model.history)
@@ -267,8 +267,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def compile(self, loss, optimizer="sgd", metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
 
-        A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, or a function
-        ``f(y_true, y_pred) -> float``, logged under its ``__name__``."""
+        A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, a ``Metric``
+        (``Precision()``, ``AUC(curve="PR")``: counted over whole epochs, logged under its ``name``),
+        or a function ``f(y_true, y_pred) -> float``, logged under its ``__name__``."""
         if isinstance(metrics, dict):        # Keras' per-output dict: iterating it would read its keys
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got a dict {metrics!r:.80} "
                             f"(Keras' per-output dict is for models with several outputs)")

@@ -183,6 +183,12 @@ def missing_monitor(callback, caller, logged):
                       f"{sorted(logged)}{validation_hint(callback.monitor, callback.params)}")
 
 
+def monitored_metric(model, monitor):
+    """The compiled metric logged as ``monitor`` (with or without "val_"), or None."""
+    name = monitor.removeprefix("val_")
+    return next((metric for metric_name, metric in getattr(model, "metrics", []) if metric_name == name), None)
+
+
 def check_auto_mode(callback, caller):
     """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name ("min") when
     the monitored value is a compiled metric that says the higher the better (a ``Precision`` named
@@ -190,12 +196,11 @@ def check_auto_mode(callback, caller):
     so training would have kept the worst epoch as the best."""
     if getattr(callback, "mode_setting", None) != "auto" or callback.mode != "min":
         return
-    name = callback.monitor.removeprefix("val_")
-    for metric_name, metric in getattr(callback.model, "metrics", []):
-        if metric_name == name and getattr(metric, "direction", None) == "up":
-            raise ValueError(f"{caller}: mode='auto' chose 'min' for {callback.monitor!r} by its name, but "
-                             f"the metric logged under it ({metric!r:.80}) is better when higher; "
-                             f"pass mode='max'")
+    metric = monitored_metric(callback.model, callback.monitor)
+    if getattr(metric, "direction", None) == "up":
+        raise ValueError(f"{caller}: mode='auto' chose 'min' for {callback.monitor!r} by its name, but "
+                         f"the metric logged under it ({metric!r:.80}) is better when higher; "
+                         f"pass mode='max'")
 
 
 def check_monitor_logged(callback, caller):

@@ -1,5 +1,7 @@
-"""Metrics: ``f(y_true, y_pred) -> float``, in Keras' and scikit-learn's order, computed on the
-targets the loss prepared. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
+"""Metrics: functions ``f(y_true, y_pred) -> float``, in Keras' and scikit-learn's order, computed on
+the targets the loss prepared, whose epoch value is the mean of their batches' values; and ``Metric``
+objects (``Precision``, ``Recall``, ``AUC``, see ``metrics.base`` and ``metrics.confusion``) that
+count over every batch. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
 seeds' cost functions do; a loss named as a metric is called the metrics' way, see ``LossMetric``.)
 
 ``accuracy`` picks its meaning from the output, as Keras does: one output unit means binary
@@ -175,6 +177,8 @@ def get(identifier):
     ``serialize`` gives for a metric with settings, ``{"class_name": ..., "config": {...}}``."""
     if isinstance(identifier, Metric):
         return identifier.name, identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):     # the class: Keras makes one
+        return get(identifier())
     if isinstance(identifier, losses.Loss):
         return identifier.name, LossMetric(identifier)
     if callable(identifier) and not isinstance(identifier, str):
@@ -206,7 +210,8 @@ def serialize(name, metric):
 def _from_config(spec):
     """The metric object ``{"class_name": ..., "config": {...}}`` describes; only the classes of
     ``METRIC_CLASSES``, whose constructors check every setting."""
-    if (set(spec) != {"class_name", "config"} or spec["class_name"] not in METRIC_CLASSES
+    if (set(spec) != {"class_name", "config"} or not isinstance(spec["class_name"], str)
+            or spec["class_name"] not in METRIC_CLASSES
             or not isinstance(spec["config"], dict)):
         raise ValueError(f"metric: expected {{'class_name': one of {sorted(METRIC_CLASSES)}, 'config': {{...}}}}, "
                          f"got {spec!r:.200}")

@@ -76,7 +76,8 @@ def metric_number(value, name):
     averaged, as Keras averages what a metric function returns; anything else a TypeError naming
     the metric (None, a string: it failed later as "unsupported operand type(s) for *")."""
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return value
+        # a Python float: a NumPy float32 would keep the epoch's sum in float32
+        return float(value)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is not None and kind in "biuf" and hasattr(value, "mean") and value.size:
         return float(value.mean())             # booleans (right/wrong per sample) as 0 and 1
@@ -89,14 +90,23 @@ class MetricTally:
     batch, ``results()`` for the values so far, in the compiled order.
 
     A function's value is the mean of its per-batch values weighted by the batches' sizes; a
-    ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects
-    (the compiled ones stay as they were), so two tallies never share counts."""
+    ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects:
+    the compiled ones are templates that stay empty, and two tallies never share counts (Keras
+    updates the compiled objects themselves; read glassnet's values from the logs, the History or
+    ``evaluate``)."""
 
     def __init__(self, compiled):
         self.names = [name for name, _ in compiled]
-        self.metrics = [_fresh(fn) if isinstance(fn, Metric) else fn for _, fn in compiled]
+        self.metrics = [_fresh(fn, name) if isinstance(fn, Metric) else fn for name, fn in compiled]
         self.sums = [0.0] * len(compiled)
         self.seen = 0
+
+    @staticmethod
+    def one_batch(compiled, y_true, y_pred):
+        """The compiled metrics' values on one batch (``train_on_batch``, ``test_on_batch``): a
+        function's own value, not a mean that could change its last bit."""
+        return [_fresh(fn, name)(y_true, y_pred) if isinstance(fn, Metric) else metric_number(fn(y_true, y_pred), name)
+                for name, fn in compiled]
 
     def update(self, y_true, y_pred):
         m = y_pred.shape[0]
@@ -112,8 +122,12 @@ class MetricTally:
                 for i, fn in enumerate(self.metrics)]
 
 
-def _fresh(metric):
-    """A copy of ``metric`` with no batches seen."""
-    fresh = copy.deepcopy(metric)
+def _fresh(metric, name):
+    """A copy of ``metric`` (logged as ``name``) with no batches seen."""
+    try:
+        fresh = copy.deepcopy(metric)
+    except Exception as exc:        # a lock, an open file: whatever deepcopy cannot copy
+        raise TypeError(f"metric {name!r}: each evaluation and epoch counts on a copy of the compiled "
+                        f"metric, and copy.deepcopy failed ({type(exc).__name__}: {exc})") from exc
     fresh.reset_state()
     return fresh

@@ -27,11 +27,32 @@ def _in_top_k(y_pred, k, caller):
     if k > y_pred.shape[-1]:
         raise ValueError(f"{caller}: top_k={k} needs at least {k} output units, got outputs of shape "
                          f"{tuple(y_pred.shape)}")
-    # a stable sort of the negated values keeps tied values in index order
-    top = xp.argsort(-y_pred, axis=-1, kind="stable")[..., :k]
-    mask = xp.zeros(y_pred.shape, dtype=bool)
-    xp.put_along_axis(mask, top, True, axis=-1)
-    return mask
+    # a stable sort of the negated values keeps tied values in index order; sorting that order
+    # gives each value its place in it
+    order = xp.argsort(-y_pred, axis=-1, kind="stable")
+    return xp.argsort(order, axis=-1, kind="stable") < k
+
+
+def _prepared(y_true, y_pred, caller):
+    """``(positive, y_pred)``: which targets are positive (non-zero, as Keras casts them to bool),
+    shaped like the predictions, and the predictions as floats (bools and integers as float32, as
+    float16 too, so that AUC's bucket arithmetic has room). Non-numeric arrays are refused: a
+    string target would otherwise count as positive."""
+    xp = backend.get_array_module(y_pred)
+    y_pred, y_true = xp.asarray(y_pred), xp.asarray(y_true)
+    for what, array in (("predictions", y_pred), ("targets", y_true)):
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{caller}: expected numeric {what}, got an array of dtype {array.dtype}")
+    if y_pred.dtype.kind != "f" or y_pred.dtype.itemsize < 4:
+        y_pred = y_pred.astype(np.float32)
+    if y_pred.ndim == 1 and y_true.shape == (*y_pred.shape, 1):     # (n, 1) targets, (n,) outputs
+        y_true = y_true[:, 0]
+    return aligned_targets(y_pred, y_true, caller) != 0, y_pred
+
+
+# Keras' "minus infinity" for top_k: the outputs outside the top k are set to it, and with top_k
+# the default threshold is it, so that any output inside the top k counts as predicted positive
+NEG_INF = -1e10
 
 
 class _AtThreshold(Metric):
@@ -41,6 +62,8 @@ class _AtThreshold(Metric):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None):
         caller = type(self).__name__
+        if isinstance(thresholds, (list, tuple)) and len(thresholds) == 1:
+            thresholds = thresholds[0]      # Keras gives a number for a list of one
         if isinstance(thresholds, (list, tuple, np.ndarray)):
             # Keras then returns one value per threshold; a log holds one number per metric
             raise ValueError(f"{caller}: thresholds: expected one number in [0, 1], got {thresholds!r:.80}; "
@@ -54,23 +77,25 @@ class _AtThreshold(Metric):
     @property
     def threshold(self):
         """The value an output must exceed to count as a positive prediction: ``thresholds``, or
-        Keras' default, 0.5 (with ``top_k``: any value, so that being in the top k decides)."""
+        Keras' default, 0.5 (with ``top_k``: -1e10, so that being in the top k decides)."""
         if self.thresholds is not None:
             return self.thresholds
-        return -np.inf if self.top_k is not None else 0.5
+        return NEG_INF if self.top_k is not None else 0.5
 
     def reset_state(self):
         self.true_positives = self.false_positives = self.false_negatives = 0
 
     def update_state(self, y_true, y_pred):
         caller = type(self).__name__
-        y_true = aligned_targets(y_pred, y_true, caller)
+        actual, y_pred = _prepared(y_true, y_pred, caller)
         xp = backend.get_array_module(y_pred)
         predicted = y_pred > self.threshold
         if self.top_k is not None:          # over all units, before class_id picks one, as Keras
             predicted &= _in_top_k(y_pred, self.top_k, caller)
-        actual = y_true != 0
         if self.class_id is not None:
+            if y_pred.ndim < 2:
+                raise ValueError(f"{caller}: class_id needs outputs of shape (n, units), got shape "
+                                 f"{tuple(y_pred.shape)}")
             if self.class_id >= y_pred.shape[-1]:
                 raise ValueError(f"{caller}: class_id={self.class_id} needs more than {self.class_id} "
                                  f"output units, got outputs of shape {tuple(y_pred.shape)}")
@@ -116,7 +141,7 @@ class Recall(_AtThreshold):
         return float(_ratio(self.true_positives, self.true_positives + self.false_negatives))
 
 
-MAX_THRESHOLDS = 10 ** 6
+MAX_THRESHOLDS = 10 ** 4
 _CURVES = ("ROC", "PR")
 _SUMMATIONS = ("interpolation", "minoring", "majoring")
 
@@ -142,8 +167,9 @@ class AUC(Metric):
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
                  multi_label=False, from_logits=False):
         num_thresholds = check_positive_int(num_thresholds, "AUC: num_thresholds")
-        # at most a million: four count arrays of that length are 32 MB, and a model file naming
-        # 10**9 would otherwise take 32 GB at its first evaluate (Keras' default is 200)
+        # at most 10,000 (Keras' default is 200): the counts take 32 bytes per threshold and output
+        # unit with multi_label, and a model file naming 10**9 would otherwise take 32 GB (times
+        # the units) at its first evaluate
         if not 2 <= num_thresholds <= MAX_THRESHOLDS:
             raise ValueError(f"AUC: num_thresholds: expected an integer in [2, {MAX_THRESHOLDS}], "
                              f"got {num_thresholds}")
@@ -166,7 +192,7 @@ class AUC(Metric):
         self.true_positives = self.false_positives = self.true_negatives = self.false_negatives = None
 
     def update_state(self, y_true, y_pred):
-        y_true = aligned_targets(y_pred, y_true, "AUC")
+        positive, y_pred = _prepared(y_true, y_pred, "AUC")
         xp = backend.get_array_module(y_pred)
         if self.multi_label:
             if y_pred.ndim != 2:
@@ -180,27 +206,31 @@ class AUC(Metric):
             units = 1
         p = activations.sigmoid(y_pred) if self.from_logits else y_pred
         t = self.num_thresholds
-        # Keras' buckets: an output in (i/(T-1), (i+1)/(T-1)] is above thresholds 0..i. The outputs
-        # are clipped to [0, 1] first; NaN is bucket 0 (above the -1e-7 threshold only), as 0 is
+        # Keras' buckets: an output in (i/(T-1), (i+1)/(T-1)] is above thresholds 0..i; outputs are
+        # clipped to [0, 1] first, so bucket 0 holds 0 and everything below it
         bucket = xp.ceil(xp.clip(p, 0, 1) * p.dtype.type(t - 1)) - 1
+        # a NaN output is above no threshold, not even the first (Keras drops it from the buckets
+        # but counts it among the positives or negatives, as Precision never predicts it positive)
+        counted = ~xp.isnan(bucket)
         bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
-        # one row of T buckets per unit: unit u's outputs land in u*T .. u*T + T-1
-        bucket = (bucket + np.arange(units) * t).reshape(-1) if self.multi_label else bucket.reshape(-1)
-        positive = (y_true != 0).reshape(-1)
-        per_bucket = [backend.to_numpy(xp.bincount(bucket[mask], minlength=t * units)).reshape(units, t).T
-                      for mask in (positive, ~positive)]
+        if self.multi_label:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
+            bucket = bucket + xp.arange(units) * t
+        per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units))
+                      .reshape(units, t).T for mask in (positive, ~positive)]
         # above threshold i: the outputs in buckets i and higher
         tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+        axis = 0 if self.multi_label else None          # per unit, or over every output value
+        positives = backend.to_numpy(xp.count_nonzero(positive, axis=axis))
+        negatives = backend.to_numpy(xp.count_nonzero(~positive, axis=axis))
         if not self.multi_label:
             tp, fp = tp[:, 0], fp[:, 0]
         if self.true_positives is None:
             self.true_positives, self.false_positives = np.zeros(tp.shape), np.zeros(tp.shape)
             self.true_negatives, self.false_negatives = np.zeros(tp.shape), np.zeros(tp.shape)
-        # bucket 0 holds every output, so row 0 counts all positives and all negatives
         self.true_positives += tp
         self.false_positives += fp
-        self.false_negatives += tp[0] - tp
-        self.true_negatives += fp[0] - fp
+        self.false_negatives += positives - tp
+        self.true_negatives += negatives - fp
 
     def result(self):
         if self.true_positives is None:
