@@ -33,7 +33,8 @@ def test_matches_torch(name, rng, torch):
            "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
            "elu": torch.nn.functional.elu, "softmax": lambda t: torch.softmax(t, dim=-1),
            "selu": torch.nn.functional.selu, "softplus": torch.nn.functional.softplus,
-           "softsign": torch.nn.functional.softsign, "silu": torch.nn.functional.silu}
+           "softsign": torch.nn.functional.softsign, "silu": torch.nn.functional.silu,
+           "gelu": torch.nn.functional.gelu}
     z = _off_kinks(rng, (6, 4))
     upstream = rng.standard_normal((6, 4))
     tz = torch.tensor(z, requires_grad=True)

@@ -303,7 +303,7 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
     (["train", "moons", "--layers", "25:relu,x"], ["--layers", "'x'"]),
     (["train", "moons", "--layers", "0:relu"], ["--layers"]),
     (["train", "moons", "--layers", "25:"], ["--layers"]),
-    (["train", "moons", "--layers", "25:gelu"], ["activation", "gelu"]),
+    (["train", "moons", "--layers", "25:mish"], ["activation", "mish"]),
     (["train", "moons", "--batch-size", "0"], ["batch_size"]),
     (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
     (["train", "moons", "--loss", "categorical_hinge"], ["loss", "categorical_hinge"]),
