@@ -189,11 +189,10 @@ def test_a_constraint_returning_another_shape_is_refused(rng):
         def __call__(self, w):
             return np.linalg.norm(w, axis=0, keepdims=True)       # (1, units): would broadcast
 
-    X, y = _xy(rng)
-    model = gn.Sequential([Dense(2, input_dim=3, kernel_constraint=Norms())], seed=0)
-    model.compile("mse", "sgd")
-    with pytest.raises(ValueError, match=r"returned shape \(1, 2\) for a weight of shape \(3, 2\)"):
-        model.train_on_batch(X, np.hstack([y, y]))
+    # tried on the initial weight when the model is built: refused before any step
+    with pytest.raises(ValueError, match=r"dense.*/kernel: constraint Norms\(\) returned \(1, 2\) for a "
+                                         r"weight of shape \(3, 2\)"):
+        gn.Sequential([Dense(2, input_dim=3, kernel_constraint=Norms())], seed=0)
 
 
 def test_names_and_identifiers():
@@ -222,3 +221,50 @@ def test_names_and_identifiers():
 def test_bad_settings_are_refused_by_name(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_an_axis_named_twice_is_refused_when_the_weight_is_made():
+    with pytest.raises(ValueError, match=r"MaxNorm\(max_value=2.0, axis=\[0, -2\]\) names one axis twice"):
+        gn.Sequential([Dense(2, input_dim=3, kernel_constraint=constraints.MaxNorm(axis=[0, -2]))])
+
+
+def test_conv1d_filters_with_axis_0_1(rng):
+    X = rng.standard_normal((16, 10, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 16)]
+    model = gn.Sequential([gn.layers.Conv1D(4, 3, activation="relu", input_shape=(10, 2),
+                                            kernel_constraint=constraints.MaxNorm(0.4, axis=[0, 1])),
+                           Flatten(), Dense(3, activation="softmax")], seed=0)
+    model.compile("categorical_crossentropy", gn.optimizers.Adam(0.05))
+    model.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    norms = np.sqrt((model.get_weights()[0] ** 2).sum(axis=(0, 1)))
+    assert norms.shape == (4,) and norms.max() <= 0.4 * (1 + 1e-6) and norms.min() > 0.3
+
+
+def test_a_constraint_class_is_made_and_add_weight_names_the_weight():
+    assert Dense(2, kernel_constraint=constraints.NonNeg).kernel_constraint == constraints.NonNeg()
+
+    class Bad(gn.layers.Layer):
+        def build(self, input_shape):
+            self.add_weight("w", input_shape, "ones", constraint="l2")
+            super().build(input_shape)
+
+    with pytest.raises(ValueError, match=r"Bad 'bad.*': w: constraint: expected None, a Constraint"):
+        gn.Sequential([Bad(input_shape=(3,))])
+
+
+def test_a_bad_setting_in_a_file_entry_names_the_argument():
+    with pytest.raises(ValueError, match=r"Dense: kernel_constraint: MaxNorm: max_value must be"):
+        constraints.get({"class_name": "MaxNorm", "config": {"max_value": "3"}}, "Dense: kernel_constraint")
+
+
+def test_a_nan_from_a_constraint_is_named_as_a_possible_cause(rng):
+    class Root(constraints.Constraint):            # a slip: the square root of negative weights
+        def __call__(self, w):
+            return np.sqrt(w)
+
+    X, y = _xy(rng)
+    with np.errstate(invalid="ignore"):
+        model = gn.Sequential([Dense(2, input_dim=3, kernel_constraint=Root()), Dense(1)], seed=0)
+        model.compile("mse", gn.optimizers.SGD(0.01))
+        with pytest.raises(gn.NonFiniteError, match=r"or a constraint's projection \(.*Root"):
+            model.fit(X, y, epochs=1, batch_size=40, verbose=0)

@@ -30,6 +30,8 @@ def from_file_entry(identifier, registry, name):
         return registry[identifier["class_name"]](**identifier["config"])
     except TypeError as exc:
         raise ValueError(f"{name}: bad config {identifier!r:.200} ({exc})") from None
+    except ValueError as exc:           # a setting out of range: say whose it is
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def serialize(setting, registry, kind):
@@ -37,7 +39,7 @@ def serialize(setting, registry, kind):
     any other. ``kind`` names it in the message ("regularizer", "constraint")."""
     if type(setting) not in registry.values():
         raise ValueError(f"{kind} {setting!r:.80} ({type(setting).__name__}) is not a built-in one, so a "
-                         f"model file cannot store it; use one of {sorted(registry)}")
+                         f"model file cannot store it; use {_one_of(sorted(registry))}")
     return {"class_name": type(setting).__name__, "config": setting.get_config()}
 
 
@@ -45,3 +47,8 @@ def config_entries(layer, keys, registry, kind):
     """A layer's config entries for the attributes ``keys`` (``kernel_regularizer``, ...), only
     those set: a model file without them still loads in a glassnet from before they existed."""
     return {key: serialize(value, registry, kind) for key in keys if (value := getattr(layer, key, None)) is not None}
+
+
+def _one_of(names):
+    """["L1", "L1L2", "L2"] as "L1, L1L2 or L2"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

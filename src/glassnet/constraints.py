@@ -43,7 +43,7 @@ class Constraint(_weight_settings.WeightSetting):
 
 
 def _check_axis(axis, caller):
-    """``axis`` as Keras takes it, an int or a list of ints, stored as given (an int, or a list)."""
+    """``axis`` as Keras takes it, an int or a list (or tuple) of ints; stored as an int or a list."""
     items = axis if isinstance(axis, (list, tuple)) else [axis]
     if not items or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items) \
             or len(set(int(a) for a in items)) != len(items):
@@ -63,8 +63,12 @@ class _NormConstraint(Constraint):
     def check_shape(self, shape, name):
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         if any(not -len(shape) <= a < len(shape) for a in axes):
-            raise ValueError(f"{name}: {self!r} takes norms over axis {self.axis}, but the weight has "
-                             f"shape {tuple(shape)} ({len(shape)} axes)")
+            raise ValueError(f"{name}: {self!r:.80} takes norms over axis {self.axis!r:.80}, but the weight "
+                             f"has shape {tuple(shape)} ({len(shape)} axes)")
+        # [0, -2] on a 2-D weight names axis 0 twice
+        if len({a % len(shape) for a in axes}) != len(axes):
+            raise ValueError(f"{name}: {self!r:.80} names one axis twice for a weight of shape "
+                             f"{tuple(shape)} ({len(shape)} axes)")
 
     def _norms(self, w):
         xp = backend.get_array_module(w)
@@ -139,6 +143,8 @@ def get(identifier, name="constraint"):
     ``{"class_name": ..., "config": {...}}``. Errors start with ``name`` (e.g. "Dense: kernel_constraint")."""
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Constraint):    # the class: Keras makes one
+        return identifier()
     if isinstance(identifier, str) and (identifier in _NAMES or identifier in CONSTRAINTS):
         return {**_NAMES, **CONSTRAINTS}[identifier]()
     if (constraint := _weight_settings.from_file_entry(identifier, CONSTRAINTS, name)) is not None:

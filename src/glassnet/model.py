@@ -1,11 +1,12 @@
 """Sequential: a stack of layers trained by forward propagation, backpropagation and an optimizer.
 
-One training step (``_loss_and_gradients`` + ``optimizer.apply``) is the seeds' loop made explicit::
+One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' loop made explicit::
 
     out = x;  for layer in layers:           out = layer.forward(out, training=True)
     grad = dL/d(out)  (fused to (y_hat - y)/N for a sigmoid/softmax output with cross-entropy)
     for layer in reversed(layers):           grad = layer.backward(grad)   # fills layer.grads
     optimizer.apply([(key, param, grad), ...])                             # in place
+    param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
 import re
 import weakref
@@ -59,7 +60,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
-    _penalties = ()
+    _penalties = _constrained = ()
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -154,7 +155,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
-            self._views, self._triples, self._sizes, self._penalties = [], [], [], []
+            self._views, self._triples, self._sizes, self._penalties, self._constrained = [], [], [], [], []
             self._update_fusion()
         elif self.built:
             self.build(self.input_shape)

@@ -5,6 +5,17 @@ parameter; and how the model lets go of the data its layers' caches point into.
 from . import backend
 
 
+def _projection(constraint, name, param):
+    """``constraint(param)``, checked: an array of the weight's shape (another shape would be
+    broadcast into it); ``name`` ("dense_1/kernel") says which weight."""
+    projected = constraint(param)
+    if getattr(projected, "shape", None) != param.shape:
+        raise ValueError(f"{name}: constraint {constraint!r:.80} returned "
+                         f"{getattr(projected, 'shape', type(projected).__name__)!r:.80} for a weight of "
+                         f"shape {param.shape}; it must return an array of the weight's shape")
+    return projected
+
+
 class ParametersMixin:
 
     def _flatten_parameters(self):
@@ -40,9 +51,13 @@ class ParametersMixin:
         # the trained weights with a penalty (Keras penalises trainable weights only)
         self._penalties = [(layer.regularizers[key], param, grad) for layer, key, param, grad in self._views
                            if key in layer.regularizers]
-        # the trained weights with a constraint, projected after every optimizer step
-        self._constrained = [(layer.constraints[key], param) for layer, key, param, _ in self._views
-                             if key in layer.constraints]
+        # the trained weights with a constraint, projected after every optimizer step; each
+        # constraint is tried once on the weight now, so that one returning another shape fails
+        # here rather than in the middle of a step
+        self._constrained = [(layer.constraints[key], f"{layer.name}/{key}", param)
+                             for layer, key, param, _ in self._views if key in layer.constraints]
+        for constraint, name, param in self._constrained:
+            _projection(constraint, name, param)
         self._triples = [("params", flat_params, flat_grads)]
         # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
@@ -69,16 +84,13 @@ class ParametersMixin:
 
     def _optimizer_step(self):
         """The optimizer's update of every trained parameter, then each constraint's projection of
-        its weight (Keras' order): the step ``fit`` takes and ``trace`` reports."""
+        its weight (Keras' order): the step ``fit`` takes and ``trace`` reports. Every projection
+        is computed before any is written, so that one that fails leaves the others unapplied."""
         self.optimizer.apply(self._triples, self._sizes)
-        for constraint, param in self._constrained:
-            projected = constraint(param)
-            # a constraint of one's own that returns another shape would be broadcast into the weight
-            if getattr(projected, "shape", None) != param.shape:
-                raise ValueError(f"constraint {constraint!r:.80} returned shape "
-                                 f"{getattr(projected, 'shape', type(projected).__name__)} for a weight "
-                                 f"of shape {param.shape}; it must return an array of the weight's shape")
-            param[...] = projected
+        if self._constrained:
+            projected = [_projection(constraint, name, param) for constraint, name, param in self._constrained]
+            for (_, _, param), value in zip(self._constrained, projected):
+                param[...] = value
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

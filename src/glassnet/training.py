@@ -159,6 +159,13 @@ class TrainingMixin:
         return next((layer for layer in self.layers
                      if any(not np.isfinite(p).all() for p in layer.params.values())), None)
 
+    def _constraint_hint(self, layer):
+        """A word on ``layer``'s constraints, which project its weights after every update: one of
+        them may have made the NaN (a constraint of one's own dividing by a zero norm)."""
+        if not layer.constraints:
+            return ""
+        return f"; or a constraint's projection ({', '.join(map(repr, layer.constraints.values()))})"
+
     def _check_parameters_finite(self, epoch, batch):
         """Raise NonFiniteError if the update after (0-based) ``epoch``, ``batch`` left a trained
         parameter NaN or infinite, naming the first layer that holds one."""
@@ -167,7 +174,8 @@ class TrainingMixin:
         culprit = self._layer_with_non_finite_parameters()
         raise NonFiniteError(f"training stopped: the update after epoch {epoch + 1}, batch {batch + 1} "
                              f"made the parameters of {culprit.describe()} NaN or infinite (the loss before "
-                             f"it was finite). {_HINT}", epoch + 1, batch + 1, culprit.name)
+                             f"it was finite). {_HINT}{self._constraint_hint(culprit)}", epoch + 1, batch + 1,
+                             culprit.name)
 
     def _raise_non_finite(self, value, x, epoch, batch):
         """Name the first layer whose parameters, pre-activation ``z`` or output stopped being finite.

@@ -145,8 +145,8 @@ class Layer:
         Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
         parameter moves into the model's flat buffer, and this array stops being the live one."""
         # refused before anything is made
-        regularizer = regularizers.get(regularizer)
-        constraint = constraints.get(constraint)
+        regularizer = regularizers.get(regularizer, f"{type(self).__name__} {self.name!r}: {name}: regularizer")
+        constraint = constraints.get(constraint, f"{type(self).__name__} {self.name!r}: {name}: constraint")
         if constraint is not None:
             constraint.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
         if self.dtype is None:

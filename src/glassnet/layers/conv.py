@@ -326,7 +326,8 @@ class Conv2D(_Conv):
 
 
 class Conv1D(_Conv):
-    """1-D convolution over channels-last sequences; the options of ``Conv2D``.
+    """1-D convolution over channels-last sequences; the options of ``Conv2D`` (but a norm
+    constraint per filter takes ``axis=[0, 1]``: the kernel has one axis fewer).
 
     Shapes: ``x`` (batch, L, C_in) -> output (batch, Lo, filters); ``kernel`` (k, C_in, filters).
 
