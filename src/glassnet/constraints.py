@@ -23,13 +23,13 @@ MaxNorm(max_value=2.0, axis=0)
 """
 import numpy as np
 
-from . import _weight_settings, backend
+from . import _settings, backend
 from ._validation import check_number
 
 EPSILON = 1e-7
 
 
-class Constraint(_weight_settings.WeightSetting):
+class Constraint(_settings.Setting):
     """A projection of one weight. Subclasses define ``__call__(w)``, returning the constrained
     array (of ``w``'s shape and dtype; the model writes it into the weight), and ``get_config()``.
     A model file stores only the built-in ones, by their ``get_config()``."""
@@ -147,7 +147,7 @@ def get(identifier, name="constraint"):
         return identifier()
     if isinstance(identifier, str) and (identifier in _NAMES or identifier in CONSTRAINTS):
         return {**_NAMES, **CONSTRAINTS}[identifier]()
-    if (constraint := _weight_settings.from_file_entry(identifier, CONSTRAINTS, name)) is not None:
+    if (constraint := _settings.from_file_entry(identifier, CONSTRAINTS, name)) is not None:
         return constraint
     raise ValueError(f"{name}: expected None, a Constraint ({', '.join(CONSTRAINTS)}) or one of "
                      f"{sorted(_NAMES)}, got {identifier!r:.100}")
@@ -155,10 +155,10 @@ def get(identifier, name="constraint"):
 
 def serialize(constraint):
     """A built-in constraint as a model file stores it; ValueError for any other."""
-    return _weight_settings.serialize(constraint, CONSTRAINTS, "constraint")
+    return _settings.serialize(constraint, CONSTRAINTS, "constraint")
 
 
 def config_entries(layer):
     """A layer's ``kernel_constraint`` / ``bias_constraint`` config entries, only those set."""
-    return _weight_settings.config_entries(layer, ("kernel_constraint", "bias_constraint"), CONSTRAINTS,
+    return _settings.config_entries(layer, ("kernel_constraint", "bias_constraint"), CONSTRAINTS,
                                            "constraint")

@@ -16,11 +16,11 @@ whatever the batch size, and is not scaled by sample weights; the loss that ``fi
 >>> get("l2")
 L2(l2=0.01)
 """
-from . import _weight_settings, backend
+from . import _settings, backend
 from ._validation import check_number
 
 
-class Regularizer(_weight_settings.WeightSetting):
+class Regularizer(_settings.Setting):
     """A penalty on one weight. Subclasses define ``__call__(w) -> float`` (the penalty) and
     ``add_gradient(w, grad)`` (``grad += d penalty / dw``, in place). A model file stores only the
     built-in ones, by their ``get_config()``."""
@@ -103,7 +103,7 @@ def get(identifier, name="regularizer"):
         if identifier.lower().replace("_", "") == "l1l2":
             raise ValueError(f"{name}: {identifier!r} by name would penalise nothing (L1L2's "
                              f"factors default to 0); write L1L2(l1=..., l2=...)")
-    elif (regularizer := _weight_settings.from_file_entry(identifier, REGULARIZERS, name)) is not None:
+    elif (regularizer := _settings.from_file_entry(identifier, REGULARIZERS, name)) is not None:
         return regularizer
     raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
                      f"got {identifier!r:.100}")
@@ -111,10 +111,10 @@ def get(identifier, name="regularizer"):
 
 def serialize(regularizer):
     """A built-in regularizer as a model file stores it; ValueError for any other."""
-    return _weight_settings.serialize(regularizer, REGULARIZERS, "regularizer")
+    return _settings.serialize(regularizer, REGULARIZERS, "regularizer")
 
 
 def config_entries(layer):
     """A layer's ``kernel_regularizer`` / ``bias_regularizer`` config entries, only those set."""
-    return _weight_settings.config_entries(layer, ("kernel_regularizer", "bias_regularizer"), REGULARIZERS,
+    return _settings.config_entries(layer, ("kernel_regularizer", "bias_regularizer"), REGULARIZERS,
                                            "regularizer")

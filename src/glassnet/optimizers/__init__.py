@@ -8,11 +8,12 @@ Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``).
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
 clipping); ``rules`` the six update rules.
 """
+from . import schedules
 from .base import CLIPPING, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
 from .rules import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "OPTIMIZERS", "get",
-           "from_config", "CLIPPING", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
+           "from_config", "schedules", "CLIPPING", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
 
@@ -32,4 +33,6 @@ def from_config(config):
     name = config.pop("name")
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: unknown name {name!r}; known: {sorted(OPTIMIZERS)}")
+    if isinstance(config.get("learning_rate"), dict):      # a schedule, as get_config writes it
+        config["learning_rate"] = schedules.deserialize(config["learning_rate"])
     return OPTIMIZERS[name](**config)

@@ -28,6 +28,8 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_number
+from . import schedules
+from .schedules import LearningRateSchedule
 
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
 # 640 KiB, which fits the L2 cache of current x86 server cores (512 KiB-2 MiB)
@@ -109,6 +111,8 @@ class Optimizer:
     slot_names, always_slots, non_negative_slots = (), (), ()
     # no clipping: also what an optimizer pickled before clipping existed reads
     clipnorm = clipvalue = global_clipnorm = None
+    # a LearningRateSchedule given as learning_rate (see _follow_schedule), or None
+    schedule = None
 
     def __init__(self, learning_rate, **clipping):
         unknown = sorted(set(clipping) - set(CLIPPING))
@@ -123,6 +127,16 @@ class Optimizer:
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
 
     def __setattr__(self, name, value):
+        if name == "learning_rate" and isinstance(value, LearningRateSchedule):
+            super().__setattr__("schedule", value)
+            self._follow_schedule()
+            return
+        if name == "learning_rate" and self.schedule is not None:
+            # Keras refuses it too: the schedule would overwrite the value at the next update
+            raise TypeError(f"{type(self).__name__}: the learning rate follows {self.schedule!r:.100}, which "
+                            f"sets it before every update; it cannot be set by hand (nor by "
+                            f"LearningRateScheduler or ReduceLROnPlateau): give the optimizer a number "
+                            f"to set the rate yourself")
         interval = self.hyper_parameters.get(name)
         if interval == "flag":
             value = check_flag(value, f"{type(self).__name__}: {name}")
@@ -139,6 +153,13 @@ class Optimizer:
         elif name == "lr":        # Keras 2's name: an attribute of that name would change nothing
             raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
         super().__setattr__(name, value)
+
+    def _follow_schedule(self):
+        """Set ``learning_rate`` to the schedule's rate for the next update, step = the updates
+        made so far (Keras' step). A schedule may reach 0 (a cosine's end), which a rate set by
+        hand may not."""
+        rate = self.schedule(getattr(self, "iterations", 0))
+        super().__setattr__("learning_rate", self._check("learning_rate", rate, ">= 0"))
 
     def _check(self, arg, value, interval):
         """``value`` as a float if it is a number in ``interval`` (``"> 0"``, ``">= 0"``, ``"[0, 1)"``),
@@ -164,6 +185,8 @@ class Optimizer:
             passes all its weights as one flat buffer), which ``clipnorm`` clips one by one;
             None: each triple is one weight.
         """
+        if self.schedule is not None:
+            self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
@@ -173,6 +196,8 @@ class Optimizer:
             for slots in self.slots.values():
                 for state in slots.values():
                     flush_subnormals(state)
+        if self.schedule is not None:
+            self._follow_schedule()         # learning_rate reads the next update's rate, as in Keras
 
     def _clipped(self, triples, sizes):
         """``triples`` with their gradients clipped as the clipping argument says, each into a
@@ -239,7 +264,10 @@ class Optimizer:
         # a clipping argument only when set: a model file without clipping then loads in a
         # glassnet from before clipping existed, whose constructors do not know the names
         clipping = {name: getattr(self, name) for name in CLIPPING if getattr(self, name) is not None}
-        return {"name": self.name, **{name: getattr(self, name) for name in arguments}, **clipping}
+        config = {"name": self.name, **{name: getattr(self, name) for name in arguments}, **clipping}
+        if self.schedule is not None:        # {"class_name", "config"}, which from_config reads back
+            config["learning_rate"] = schedules.serialize(self.schedule)
+        return config
 
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
@@ -251,6 +279,8 @@ class Optimizer:
         # copies in each array's own module (numpy or cupy)
         self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
                       for key, slots in state["slots"].items()}
+        if self.schedule is not None:
+            self._follow_schedule()
 
     def reset(self):
         """Forget all state (moments, accumulators and the step count): a fresh optimizer again.
@@ -264,6 +294,9 @@ class Optimizer:
         self.iterations = 0
         self.slots = {}
         self._scratch = {}
+        if self.schedule is not None:
+            self._follow_schedule()
 
     def __repr__(self):
-        return f"<{type(self).__name__} learning_rate={self.learning_rate}>"
+        rate = self.learning_rate if self.schedule is None else f"{self.schedule!r} (now {self.learning_rate})"
+        return f"<{type(self).__name__} learning_rate={rate}>"

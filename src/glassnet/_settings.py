@@ -1,10 +1,12 @@
-"""What regularizers and constraints share: both are small objects set on a layer's weights, shown
-and compared by their ``get_config()``, and stored in a model file as ``{"class_name", "config"}``,
-the built-in classes only (a file never stores code, and a subclass would load as its parent)."""
+"""What regularizers, constraints and learning-rate schedules share: small objects described by
+their ``get_config()``, which gives their ``repr`` and ``==``, and stored in configs and model files
+as ``{"class_name", "config"}``, the built-in classes only (a file never stores code, and a subclass
+would load as its parent)."""
 
 
-class WeightSetting:
-    """The base of ``Regularizer`` and ``Constraint``: ``repr`` and ``==`` from ``get_config()``."""
+class Setting:
+    """The base of ``Regularizer``, ``Constraint`` and ``LearningRateSchedule``: ``repr`` and ``==``
+    from ``get_config()``."""
 
     def get_config(self):
         return {}
@@ -24,7 +26,8 @@ def from_file_entry(identifier, registry, name):
     ``registry``; None when ``identifier`` is not such an entry. A setting the class does not take
     is a ValueError starting with ``name``."""
     if not (isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}
-            and identifier["class_name"] in registry and isinstance(identifier["config"], dict)):
+            and isinstance(identifier["class_name"], str) and identifier["class_name"] in registry
+            and isinstance(identifier["config"], dict)):
         return None
     try:
         return registry[identifier["class_name"]](**identifier["config"])
