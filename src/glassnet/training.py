@@ -17,7 +17,7 @@ from . import backend, blas
 from ._interrupt import DeferredInterrupt
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
-from .callbacks import Callback, CallbackList, History, ProgressBar
+from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .errors import NonFiniteError
 from .layers.base import StateSnapshot, missing_input_gradient
 from .metrics.base import MetricTally
@@ -395,6 +395,15 @@ class TrainingMixin:
                     interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
                         break
+        except NonFiniteError as exc:
+            # TerminateOnNaN turns the error into the end of training (the weights are the last
+            # finite ones: a non-finite loss is never applied)
+            terminators = [c for c in callback_list if isinstance(c, TerminateOnNaN)]
+            if not terminators:
+                raise
+            for terminator in terminators:
+                terminator.terminate(exc)
+            self.stop_training = True
         finally:
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)

@@ -11,6 +11,8 @@ from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .monitoring import EarlyStopping, ModelCheckpoint
 from .progress import ProgressBar
+from .terminate import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "resolve_mode", "improved"]
+           "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+           "resolve_mode", "improved"]
