@@ -458,7 +458,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
         L.Dense(6), L.Reshape((3, 2)), L.GlobalAveragePooling1D(),                           # (2,)
-        L.BatchNormalization(momentum=0.9), L.Dense(5), L.Activation("tanh"), L.LeakyReLU(0.1), L.Dropout(0.5),
+        L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.Activation("tanh"),
+        L.LeakyReLU(0.1), L.Dropout(0.5),
         L.Dense(3, activation="softmax")], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"

@@ -31,6 +31,7 @@ TABLE = {
     "Reshape": (lambda **kw: layers.Reshape((4, 3), **kw), (12,), False),
     "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
+    "LayerNormalization": (lambda **kw: layers.LayerNormalization(axis=[-2, -1], **kw), (2, 3, 4), False),
 }
 BATCH = 4
 

@@ -8,8 +8,9 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshape import Flatten, Reshape
 from .regularization import BatchNormalization, Dropout
+from .normalization import LayerNormalization
 
 __all__ = ["Layer", "Dense", "Activation", "LeakyReLU", "Conv1D", "Conv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape",
-           "Dropout", "BatchNormalization", "Input", "InputLayer", "LAYERS", "get"]
+           "Dropout", "BatchNormalization", "LayerNormalization", "Input", "InputLayer", "LAYERS", "get"]

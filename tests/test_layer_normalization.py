@@ -1,0 +1,88 @@
+"""LayerNormalization against PyTorch's nn.LayerNorm (values and every gradient) and Keras 3's
+layer (outputs with the same weights), its options, in a trained and saved model, and its errors."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import Dense, LayerNormalization
+
+
+@pytest.mark.parametrize("axis,shape", [(-1, (6,)), ([-2, -1], (3, 4)), ([1, 2, 3], (3, 2, 4))])
+def test_matches_torch_layer_norm(axis, shape, rng, torch):
+    x = rng.standard_normal((5, *shape)) * 3 + 1
+    upstream = rng.standard_normal(x.shape)
+    ours = LayerNormalization(axis=axis, epsilon=1e-3, dtype="float64")
+    ours.build(shape)
+    normalised = shape if axis != -1 else shape[-1:]
+    gamma, beta = rng.standard_normal(normalised), rng.standard_normal(normalised)
+    ours.set_weights([gamma, beta])
+    theirs = torch.nn.LayerNorm(normalised, eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    tx = torch.tensor(x, requires_grad=True)
+    out = theirs(tx)
+    out.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.forward(x), out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.backward(upstream), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.grads["gamma"], theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.grads["beta"], theirs.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("settings,shape", [({}, (5,)), ({"axis": [1, 2], "center": False}, (3, 4)),
+                                            ({"scale": False, "epsilon": 0.1}, (2, 6))])
+def test_matches_keras(settings, shape, rng):
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours = LayerNormalization(**settings)
+    ours.build(shape)
+    ours.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in ours.get_weights()])
+    theirs = keras.layers.LayerNormalization(**settings)
+    theirs.build((None, *shape))
+    theirs.set_weights(ours.get_weights())
+    x = (rng.standard_normal((4, *shape)) * 2).astype(np.float32)
+    np.testing.assert_allclose(ours(x), keras.ops.convert_to_numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_each_sample_alone_and_no_state(rng):
+    ln = LayerNormalization(epsilon=1e-9, dtype="float64")
+    x = rng.standard_normal((3, 8)) * 5 + 2
+    y = ln(x)
+    np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.std(axis=1), 1, rtol=1e-8)
+    np.testing.assert_array_equal(ln(x[1:2]), y[1:2])                   # the other samples do not matter
+    np.testing.assert_array_equal(ln(x, training=True), y)              # nor the mode
+    assert set(ln.params) == {"gamma", "beta"} and ln.params["gamma"].shape == (8,)
+    assert set(LayerNormalization(center=False, scale=False).get_config()) >= {"center", "scale"}
+
+
+def test_trains_and_saves_in_a_model(tmp_path):
+    (X, y), (Xt, yt) = gn.datasets.moons()
+    model = gn.Sequential([Dense(16, activation="relu", input_dim=2), LayerNormalization(),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.01), metrics=["accuracy"])
+    model.fit(X, y, epochs=20, batch_size=32, verbose=0)
+    assert model.evaluate(Xt, yt)[1] > 0.85
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(Xt), model.predict(Xt))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: LayerNormalization(axis=0), "axis: expected an axis of the input other than the batch axis 0"),
+    (lambda: LayerNormalization(axis=[1, "2"]), "axis: expected"),
+    (lambda: LayerNormalization(epsilon=0), "epsilon must be a finite number > 0"),
+    (lambda: gn.Sequential([LayerNormalization(axis=2, input_shape=(4,))]), r"axis 2 does not name distinct axes"),
+    (lambda: gn.Sequential([LayerNormalization(axis=[1, -1], input_shape=(4,))]), "does not name distinct axes"),
+    (lambda: gn.Sequential([LayerNormalization(axis=-3, input_shape=(4,))]), "does not name distinct axes"),
+])
+def test_bad_axes_and_settings_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_flags_are_true_or_false():
+    with pytest.raises(TypeError, match="LayerNormalization: center: expected True or False"):
+        LayerNormalization(center=1)
