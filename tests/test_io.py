@@ -459,7 +459,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
         L.Dense(6), L.Reshape((3, 2)), L.GlobalAveragePooling1D(),                           # (2,)
         L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.Activation("tanh"),
-        L.LeakyReLU(0.1), L.Dropout(0.5),
+        L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.Dropout(0.5), L.GaussianDropout(0.2),
         L.Dense(3, activation="softmax")], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"

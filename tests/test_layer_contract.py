@@ -30,6 +30,8 @@ TABLE = {
     "Flatten": (lambda **kw: layers.Flatten(**kw), (3, 2, 2), False),
     "Reshape": (lambda **kw: layers.Reshape((4, 3), **kw), (12,), False),
     "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
+    "GaussianNoise": (lambda **kw: layers.GaussianNoise(0.3, **kw), (6,), True),
+    "GaussianDropout": (lambda **kw: layers.GaussianDropout(0.3, **kw), (2, 3), True),
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
     "LayerNormalization": (lambda **kw: layers.LayerNormalization(axis=[-2, -1], **kw), (2, 3, 4), False),
 }
@@ -75,7 +77,8 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name == "Dropout" else None
+    random = ("Dropout", "GaussianNoise", "GaussianDropout")
+    reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]
 

@@ -1,6 +1,7 @@
-"""Dropout and BatchNormalization: layers that behave differently in training and at inference.
+"""Dropout, GaussianNoise, GaussianDropout and BatchNormalization: layers that behave differently
+in training and at inference.
 
-Both follow Keras: ``forward(x, training=True)`` is the training behaviour, ``training=False``
+All follow Keras: ``forward(x, training=True)`` is the training behaviour, ``training=False``
 (the default, and what ``predict``/``evaluate`` use) the inference one.
 """
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from .. import backend, initializers
 from .._validation import check_number
 from ..errors import NonFiniteError
-from .base import Layer
+from .base import LAYERS, Layer
 
 
 class Dropout(Layer):
@@ -57,6 +58,93 @@ class Dropout(Layer):
         if self.seed is not None:
             config["seed"] = self.seed
         return config
+
+
+class _Noise(Layer):
+    """What GaussianNoise and GaussianDropout share: noise drawn in training only, from ``self.rng``
+    (set by the model from its seed; a standalone layer makes one from ``seed``), in the input's
+    dtype; the identity at inference. No parameters."""
+
+    def _draw(self, x):
+        """Standard normal values of ``x``'s shape and dtype."""
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        return backend.get_array_module(x).asarray(self.rng.standard_normal(x.shape, dtype=x.dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        if self.seed is not None:
+            config["seed"] = self.seed
+        return config
+
+
+del LAYERS["_Noise"]       # a shared base, not a layer that configs may name
+
+
+class GaussianNoise(_Noise):
+    """In training, add zero-mean Gaussian noise of standard deviation ``stddev`` to every value
+    (Keras' ``GaussianNoise``: a regulariser, and a way to train on noisy copies of the data);
+    at inference, the identity. The gradient passes through unchanged.
+
+    Shapes: ``x`` (batch, ...) -> same shape.
+
+    >>> y = GaussianNoise(0.5, seed=0)(np.zeros((2000, 5)), training=True)
+    >>> bool(abs(y.std() - 0.5) < 0.01), GaussianNoise(0.5)(np.ones((1, 2))).tolist()
+    (True, [[1.0, 1.0]])
+    """
+
+    def __init__(self, stddev, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = check_number(stddev, "GaussianNoise: stddev", ">= 0")
+
+    def forward(self, x, training=False):
+        if not training or self.stddev == 0:
+            return x
+        noise = self._draw(x)
+        noise *= self.stddev
+        noise += x
+        return noise
+
+    def backward(self, grad_output):
+        return None if not self.needs_input_gradient else grad_output
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+class GaussianDropout(_Noise):
+    """In training, multiply every value by Gaussian noise of mean 1 and standard deviation
+    ``sqrt(rate / (1 - rate))`` (Keras' ``GaussianDropout``: dropout's variance without its zeros);
+    at inference, the identity. Backward multiplies by the same noise.
+
+    Shapes: ``x`` (batch, ...) -> same shape.
+
+    >>> y = GaussianDropout(0.5, seed=0)(np.ones((2000, 5)), training=True)
+    >>> bool(abs(y.mean() - 1) < 0.03 and abs(y.std() - 1) < 0.03)
+    True
+    """
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = check_number(rate, "GaussianDropout: rate", "[0, 1)")
+        self.noise = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.noise = None                      # backward is then the identity too
+            return x
+        self.noise = self._draw(x)
+        self.noise *= (self.rate / (1.0 - self.rate)) ** 0.5
+        self.noise += 1.0
+        return x * self.noise
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        return grad_output if self.noise is None else grad_output * self.noise
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
 
 
 class BatchNormalization(Layer):
