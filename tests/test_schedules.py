@@ -122,18 +122,70 @@ def test_a_rate_set_by_hand_is_refused_with_a_schedule(rng):
                   callbacks=[gn.callbacks.LearningRateScheduler(lambda epoch, lr: lr / 2)])
 
 
-def test_a_schedule_of_ones_own_trains_but_is_not_saved(tmp_path, rng):
-    class Halving(S.LearningRateSchedule):
-        def __call__(self, step):
-            return 0.1 / 2 ** step
+class Halving(S.LearningRateSchedule):
+    def __call__(self, step):
+        return 0.1 / 2 ** step
 
+
+def test_a_schedule_of_ones_own_trains_and_saves_weights_but_not_the_optimizer(tmp_path, rng):
     X = rng.standard_normal((10, 2)).astype(np.float32)
     model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
     model.compile("mse", gn.optimizers.SGD(learning_rate=Halving()))
     model.fit(X, X[:, :1], epochs=3, batch_size=10, verbose=0)
     assert model.optimizer.learning_rate == 0.1 / 8
-    with pytest.raises(ValueError, match="not a built-in one"):
+    with pytest.raises(ValueError, match="a schedule of your own, which a file cannot store"):
         model.save(tmp_path / "m.npz")
+    model.save_weights(tmp_path / "w.npz")                       # no optimizer in a weights file
+    fresh = gn.Sequential([Dense(1, input_dim=2)], seed=1)
+    fresh.load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(fresh.get_weights()[0], model.get_weights()[0])
+
+
+def test_the_sklearn_wrapper_copies_a_schedule_of_ones_own(rng):
+    pytest.importorskip("sklearn")
+    from glassnet.sklearn import GlassnetRegressor
+    X = rng.standard_normal((40, 2)).astype(np.float32)
+    optimizer = gn.optimizers.SGD(learning_rate=Halving())
+    estimator = GlassnetRegressor(hidden_layer_sizes=(4,), optimizer=optimizer, epochs=2, random_state=0)
+    estimator.fit(X, X.sum(axis=1))
+    assert optimizer.iterations == 0                              # the caller's instance untouched
+
+
+def test_the_lr_callbacks_are_refused_before_any_update(rng):
+    X = rng.standard_normal((10, 2)).astype(np.float32)
+    for callback in (gn.callbacks.ReduceLROnPlateau(monitor="loss", patience=0),
+                     gn.callbacks.LearningRateScheduler(lambda epoch: 0.1)):
+        model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+        model.compile("mse", gn.optimizers.SGD(learning_rate=S.ExponentialDecay(0.1, 10, 0.9)))
+        with pytest.raises(TypeError, match="follows ExponentialDecay.*a callback cannot change it too"):
+            model.fit(X, X[:, :1], epochs=3, verbose=0, callbacks=[callback])
+        assert model.optimizer.iterations == 0
+
+
+def test_a_rate_that_overflows_is_refused_before_its_update(rng):
+    schedule = S.ExponentialDecay(0.01, 1, 1e200)          # 0.01, 1e198, then 1e398: inf
+    assert schedule(2) == math.inf
+    X = np.zeros((10, 2))              # zero gradients: the huge second rate moves nothing
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0, dtype="float64")
+    model.compile("mse", gn.optimizers.SGD(learning_rate=schedule))
+    model.train_on_batch(X, X[:, :1])
+    model.train_on_batch(X, X[:, :1])
+    assert model.optimizer.learning_rate == 1e198          # the refresh after it kept the last rate
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"ExponentialDecay.* gave inf for step 2; a rate must be a finite"):
+        model.train_on_batch(X, X[:, :1])
+    assert model.optimizer.iterations == 2
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_info_shows_the_schedule(tmp_path, capsys):
+    from glassnet import cli
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile("mse", gn.optimizers.SGD(learning_rate=S.CosineDecay(0.1, 100)))
+    model.save(tmp_path / "m.npz")
+    cli.info(tmp_path / "m.npz")
+    assert "sgd(learning_rate=CosineDecay(initial_learning_rate=0.1, decay_steps=100.0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make,match", [
@@ -141,6 +193,7 @@ def test_a_schedule_of_ones_own_trains_but_is_not_saved(tmp_path, rng):
     (lambda: S.ExponentialDecay(-0.1, 10, 0.5), "initial_learning_rate must be a finite number >= 0"),
     (lambda: S.PiecewiseConstantDecay([10, 5], [1.0, 0.5, 0.1]), "boundaries: expected a non-empty list of increasing"),
     (lambda: S.PiecewiseConstantDecay([10], [1.0]), "values: expected a list of 2 rates"),
+    (lambda: S.PiecewiseConstantDecay([10 ** 400], [1.0, 0.5]), "boundaries: expected a non-empty list"),
     (lambda: S.CosineDecay(0.1, 10, alpha=2.0), r"alpha must be a number in \[0, 1\]"),
     (lambda: S.PolynomialDecay(0.1, 10, cycle="yes"), "cycle: expected True or False"),
     (lambda: gn.optimizers.from_config({"name": "sgd", "learning_rate": {"class_name": "Popen", "config": {}}}),

@@ -10,7 +10,8 @@ Two Chebyshev series, whose coefficients ``fit_coefficients()`` below computes f
 
 Beyond |x| = 6, erfc(x) < 2.2e-17, so erf(x) is +-1 to float64's precision and ``L`` is evaluated at
 6. In float64 the result is within 2e-15 (relative) of ``math.erf``; in float32 the same arithmetic
-in float32 is within a few float32 ulps. Both series are summed by Clenshaw's recurrence.
+in float32 is within 3 float32 ulps (2.64 the worst a review found in 21 million values; PyTorch's
+float32 erf is within 0.77). Both series are summed by Clenshaw's recurrence.
 """
 import math
 
@@ -59,9 +60,15 @@ def _chebyshev_sum(t, coefficients):
 
 
 def erf(x):
-    """erf of every element of a float array (NumPy or CuPy), in its dtype; stable for any input
-    (no overflow warning at |x| = 1e30 in float32)."""
+    """erf of every element of an array (NumPy or CuPy): float32 and float64 in their own dtype,
+    float16 through float32 and back, integers as float64; stable for any input (no overflow
+    warning at |x| = 1e30 in float32)."""
     xp = backend.get_array_module(x)
+    if x.dtype not in _TERMS:
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"erf: expected a numeric array, got dtype {x.dtype}")
+        work = x.astype(np.float32 if x.dtype == np.float16 else np.float64)
+        return erf(work).astype(x.dtype) if x.dtype == np.float16 else erf(work)
     small_terms, large_terms = _TERMS[x.dtype]
     a = xp.abs(x)
     inner = xp.minimum(a, 1.0)                   # each series sees its own interval only

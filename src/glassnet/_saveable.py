@@ -21,7 +21,7 @@ def check_saveable(model, include_optimizer=True):
         _check_metrics_saveable(model)
         _check_optimizer_saveable(model)
     try:
-        config = model.get_config()
+        config = model._config(with_compile=include_optimizer)
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code
         raise ValueError(f"save_model: {exc}") from None
     try:
@@ -94,6 +94,12 @@ def _check_optimizer_saveable(model):
     optimizer = model.optimizer
     if optimizer is None:
         return
+    schedule = optimizer.schedule
+    if schedule is not None and type(schedule) not in optimizers.schedules.SCHEDULES.values():
+        raise ValueError(f"save_model: the learning rate follows {schedule!r:.80}, a schedule of your own, "
+                         f"which a file cannot store (it never holds code); use one of "
+                         f"{sorted(optimizers.schedules.SCHEDULES)}, or save the weights only "
+                         f"(model.save_weights)")
     known = optimizers.OPTIMIZERS.get(optimizer.name)
     if type(optimizer) is known:
         return

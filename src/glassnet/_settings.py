@@ -39,7 +39,7 @@ def from_file_entry(identifier, registry, name):
 
 def serialize(setting, registry, kind):
     """A built-in ``setting`` (its class in ``registry``) as a model file stores it; ValueError for
-    any other. ``kind`` names it in the message ("regularizer", "constraint")."""
+    any other. ``kind`` names it in the message ("regularizer", "constraint", "learning rate schedule")."""
     if type(setting) not in registry.values():
         raise ValueError(f"{kind} {setting!r:.80} ({type(setting).__name__}) is not a built-in one, so a "
                          f"model file cannot store it; use {_one_of(sorted(registry))}")

@@ -256,7 +256,9 @@ def info(model_path):
         print("not compiled")
         return
     opt = compiled["optimizer"]
-    opt_args = ", ".join(f"{k}={v}" for k, v in opt.items() if k != "name")
+    # a schedule as it reads in code, ExponentialDecay(...), not as its config dict
+    opt_args = ", ".join(f"{k}={model.optimizer.schedule!r}" if k == "learning_rate" and model.optimizer.schedule
+                         is not None else f"{k}={v}" for k, v in opt.items() if k != "name")
     print(f"loss: {compiled['loss']}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null

@@ -62,6 +62,11 @@ class DescribingMixin:
 
     def get_config(self):
         """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
+        return self._config(with_compile=True)
+
+    def _config(self, with_compile):
+        """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs
+        no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""
         return {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
             "input_shape": list(shape) if (shape := self.input_shape or self._declared_input) else None,
@@ -73,7 +78,7 @@ class DescribingMixin:
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
                         **({} if layer.trainable else {"trainable": False})}
                        for layer in self.layers],
-            "compile": None if self.loss is None else {
+            "compile": None if self.loss is None or not with_compile else {
                 "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
                 # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
                 "metrics": [metrics_module.serialize(name, fn) for name, fn in self.metrics],

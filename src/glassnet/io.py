@@ -121,9 +121,7 @@ def _fspath(path):
 def _metadata(model, epoch, include_optimizer=True):
     from . import __version__
     check_saveable(model, include_optimizer)
-    config = model.get_config()
-    if not include_optimizer:
-        config["compile"] = None
+    config = model._config(with_compile=include_optimizer)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": config,
             "weights": _weight_names(model) if model.built else [],

@@ -11,6 +11,8 @@ them and builds a fresh dense network (``model_``) every time.
 
 Needs scikit-learn: ``pip install 'glassnet[sklearn]'``.
 """
+import copy
+
 import numpy as np
 
 try:
@@ -96,7 +98,10 @@ class _GlassnetEstimator(BaseEstimator):
     def _make_optimizer(self):
         if isinstance(self.optimizer, optimizers.Optimizer):
             # a fresh copy per fit: Adam's moments must not leak from one fit (or CV fold) to the next
-            return optimizers.from_config(self.optimizer.get_config())
+            # (a deep copy, reset: a learning-rate schedule of one's own has no config to copy)
+            fresh = copy.deepcopy(self.optimizer)
+            fresh.reset()
+            return fresh
         if not isinstance(self.optimizer, str) or self.optimizer not in optimizers.OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {sorted(optimizers.OPTIMIZERS)} or a glassnet "
                              f"Optimizer, got {self.optimizer!r}")

@@ -16,6 +16,15 @@ def _current_learning_rate(model):
     return float(model.optimizer.learning_rate)
 
 
+def _refuse_schedule(model, caller):
+    """At ``on_train_begin``: an optimizer whose rate follows a schedule refuses a rate set from
+    outside (see ``optimizers.schedules``); say so before any epoch is spent, not at the first change."""
+    schedule = getattr(model.optimizer, "schedule", None)
+    if schedule is not None:
+        raise TypeError(f"{caller}: the optimizer's learning rate follows {schedule!r:.100}, which sets it "
+                        f"before every update; a callback cannot change it too: use one or the other")
+
+
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)``, as Keras does.
 
@@ -51,6 +60,9 @@ class LearningRateScheduler(Callback):
                             f"or (epoch) -> float, got {type(schedule).__name__}")
         self.schedule, self.takes_lr = schedule, _takes_lr(schedule)
         self.verbose = check_callback_verbose(verbose, "LearningRateScheduler")
+
+    def on_train_begin(self, logs=None):
+        _refuse_schedule(self.model, "LearningRateScheduler")
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = _current_learning_rate(self.model)
@@ -148,6 +160,7 @@ class ReduceLROnPlateau(Callback):
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "ReduceLROnPlateau")
         check_auto_mode(self, "ReduceLROnPlateau")
+        _refuse_schedule(self.model, "ReduceLROnPlateau")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else logs

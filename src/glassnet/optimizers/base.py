@@ -23,6 +23,7 @@ on many x86 CPUs, which doubled the epoch time of mnist1d's MLP late in training
 """
 import inspect
 import math
+import numbers
 
 import numpy as np
 
@@ -99,10 +100,15 @@ class Optimizer:
     ``grads`` keep the true gradients, for ``model.trace`` and for inspection.
 
     Every hyper-parameter named in ``hyper_parameters`` (its interval, or ``"flag"``) goes through
-    the same check whenever it is set -- in the constructor, by a schedule, by hand
+    the same check whenever it is set -- in the constructor, by a callback, by hand
     (``model.optimizer.learning_rate = 1e-4``) -- and is stored as a Python float (or bool):
     ``get_config`` then gives plain JSON values, the constructor's arguments read back from the
     attributes of the same names, and ``from_config`` passes them through the same checks.
+
+    ``learning_rate`` may instead be a ``schedules.LearningRateSchedule``: it is then kept as
+    ``schedule`` and sets ``learning_rate`` before every update (a rate >= 0; 0 is allowed there),
+    and a rate set by hand is refused. ``reset()`` restarts the schedule with the step count (a
+    layer frozen after training, a ``pop``, a new ``compile``), where Keras keeps counting.
     """
     name = None
     hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING}}
@@ -154,12 +160,20 @@ class Optimizer:
             raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
         super().__setattr__(name, value)
 
-    def _follow_schedule(self):
+    def _follow_schedule(self, strict=True):
         """Set ``learning_rate`` to the schedule's rate for the next update, step = the updates
         made so far (Keras' step). A schedule may reach 0 (a cosine's end), which a rate set by
-        hand may not."""
-        rate = self.schedule(getattr(self, "iterations", 0))
-        super().__setattr__("learning_rate", self._check("learning_rate", rate, ">= 0"))
+        hand may not; an infinite or negative rate is a ValueError naming the schedule and the step.
+        ``strict=False`` (after an update, for display) leaves the rate as it is instead: the next
+        update then raises, before it changes any weight."""
+        step = getattr(self, "iterations", 0)
+        rate = self.schedule(step)
+        if not (isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < math.inf):
+            if not strict:
+                return
+            raise ValueError(f"{type(self).__name__}: the learning rate schedule {self.schedule!r:.100} gave "
+                             f"{rate!r:.40} for step {step}; a rate must be a finite number >= 0")
+        super().__setattr__("learning_rate", float(rate))
 
     def _check(self, arg, value, interval):
         """``value`` as a float if it is a number in ``interval`` (``"> 0"``, ``">= 0"``, ``"[0, 1)"``),
@@ -196,8 +210,8 @@ class Optimizer:
             for slots in self.slots.values():
                 for state in slots.values():
                     flush_subnormals(state)
-        if self.schedule is not None:
-            self._follow_schedule()         # learning_rate reads the next update's rate, as in Keras
+        if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
+            self._follow_schedule(strict=False)
 
     def _clipped(self, triples, sizes):
         """``triples`` with their gradients clipped as the clipping argument says, each into a
@@ -298,5 +312,5 @@ class Optimizer:
             self._follow_schedule()
 
     def __repr__(self):
-        rate = self.learning_rate if self.schedule is None else f"{self.schedule!r} (now {self.learning_rate})"
+        rate = self.learning_rate if self.schedule is None else f"{self.schedule!r:.200} (now {self.learning_rate})"
         return f"<{type(self).__name__} learning_rate={rate}>"

@@ -50,7 +50,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __call__(self, step):
         p = step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+        try:
+            return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+        except OverflowError:          # a decay_rate above 1 grows without bound: inf, as Keras gives
+            return math.inf
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
@@ -88,7 +91,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries, values):
         if not isinstance(boundaries, (list, tuple)) or not boundaries \
-                or any(isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b) for b in boundaries) \
+                or any(isinstance(b, bool) or not isinstance(b, numbers.Real) or not _finite(b) for b in boundaries) \
                 or any(a >= b for a, b in zip(boundaries, boundaries[1:])):
             raise ValueError(f"PiecewiseConstantDecay: boundaries: expected a non-empty list of increasing "
                              f"numbers, got {boundaries!r:.100}")
@@ -103,7 +106,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[bisect.bisect_left(self.boundaries, step)]
 
     def get_config(self):
-        return {"boundaries": self.boundaries, "values": self.values}
+        return {"boundaries": list(self.boundaries), "values": list(self.values)}
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -163,6 +166,14 @@ class CosineDecay(LearningRateSchedule):
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+def _finite(number):
+    """Whether a real number is finite (an int past float's range, 10**400, is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
