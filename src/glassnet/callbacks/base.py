@@ -106,13 +106,14 @@ class History(Callback):
 
 
 # the default names of glassnet.metrics' Precision, Recall and AUC: the higher, the better
-_MAXIMISED = frozenset({"precision", "recall", "auc"})
+_MAXIMISED = frozenset({"precision", "recall", "auc", "f1_score", "fbeta_score"})
 
 
 def resolve_mode(mode, monitor, caller):
     """"min" or "max" for ``mode``. "auto": max for names containing "acc" (Keras' rule for
-    accuracies) and for "auc", "precision" and "recall" with or without "val_" (the names of the
-    metrics Keras maximises: its AUC, Precision and Recall), min otherwise.
+    accuracies) and for "auc", "precision", "recall", "f1_score" and "fbeta_score" with or without
+    "val_" (the names of the metrics Keras maximises: its AUC, Precision, Recall, F1Score and
+    FBetaScore), min otherwise.
 
     Every monitoring callback calls it, so it also checks that ``monitor`` is a logged value's name."""
     if not isinstance(monitor, str):

@@ -119,7 +119,8 @@ class ReduceLROnPlateau(Callback):
     factor : float in (0, 1)
     patience, cooldown : int >= 0
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        "auto" means max for names containing "acc" and for "auc", "precision", "recall",
+        "f1_score" and "fbeta_score"
         (with or without "val_"), min otherwise.
     min_delta : float >= 0
         Smallest change that counts as an improvement.

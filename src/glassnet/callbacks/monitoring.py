@@ -39,7 +39,8 @@ class EarlyStopping(Callback):
     min_delta : float >= 0
         Smallest change that counts as an improvement.
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        "auto" means max for names containing "acc" and for "auc", "precision", "recall",
+        "f1_score" and "fbeta_score"
         (with or without "val_"), min otherwise.
     baseline : float or None
         A value the monitor must beat for ``wait`` to reset.
@@ -126,7 +127,8 @@ class ModelCheckpoint(Callback):
     save_best_only : bool
         Save only when ``monitor`` improves on the best value so far.
     mode : {"auto", "min", "max"}
-        "auto" means max for names containing "acc" and for "auc", "precision" and "recall"
+        "auto" means max for names containing "acc" and for "auc", "precision", "recall",
+        "f1_score" and "fbeta_score"
         (with or without "val_"), min otherwise.
     save_freq : "epoch" or int
         Save at the end of every epoch, or every ``save_freq`` batches (whose logs hold "loss" and

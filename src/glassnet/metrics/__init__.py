@@ -16,6 +16,7 @@ from .._rows import row_argmax
 from .._validation import check_class_labels, check_positive_int
 from .base import Metric
 from .confusion import AUC, Precision, Recall
+from .fscore import F1Score, FBetaScore
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -151,7 +152,7 @@ METRICS = {
 # the metrics with a state, by class name: a model file or a config names one with settings other
 # than its defaults as {"class_name": "Precision", "config": {...}}, and only these classes can be
 # named there (a file cannot make an arbitrary class)
-METRIC_CLASSES = {cls.__name__: cls for cls in (Precision, Recall, AUC)}
+METRIC_CLASSES = {cls.__name__: cls for cls in (Precision, Recall, AUC, F1Score, FBetaScore)}
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
 # makes a new metric with the default settings
 _METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}

@@ -105,8 +105,15 @@ class MetricTally:
     def one_batch(compiled, y_true, y_pred):
         """The compiled metrics' values on one batch (``train_on_batch``, ``test_on_batch``): a
         function's own value, not a mean that could change its last bit."""
-        return [_fresh(fn, name)(y_true, y_pred) if isinstance(fn, Metric) else metric_number(fn(y_true, y_pred), name)
-                for name, fn in compiled]
+        values = []
+        for name, fn in compiled:
+            if isinstance(fn, Metric):
+                fresh = _fresh(fn, name)
+                fresh.update_state(y_true, y_pred)
+                values.append(_number(fresh, name))
+            else:
+                values.append(metric_number(fn(y_true, y_pred), name))
+        return values
 
     def update(self, y_true, y_pred):
         m = y_pred.shape[0]
@@ -118,8 +125,20 @@ class MetricTally:
         self.seen += m
 
     def results(self):
-        return [float(fn.result() if isinstance(fn, Metric) else self.sums[i] / self.seen)
-                for i, fn in enumerate(self.metrics)]
+        return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen)
+                for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
+
+
+def _number(metric, name):
+    """``metric.result()`` as a float; a TypeError naming the metric when it is not one number (an
+    F1Score with average=None on several classes gives one per class, which a log cannot hold)."""
+    value = metric.result()
+    size = getattr(value, "size", 1)
+    if size != 1:
+        raise TypeError(f"metric {name!r}: its result is {size} numbers ({metric!r:.80}), but a log holds one "
+                        f"number per metric" + ("; give it average='macro', 'micro' or 'weighted'"
+                                                if hasattr(metric, "average") else ""))
+    return float(np.asarray(value).reshape(-1)[0])
 
 
 def _fresh(metric, name):
