@@ -160,6 +160,17 @@ def test_a_diverging_combination_is_reported_last_not_raised(rng):
         results[1].model()
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_terminate_on_nan_in_the_callbacks_still_reports_the_failure(rng, capsys):
+    X = rng.standard_normal((64, 2)).astype(np.float32)
+    y = (X @ [1.0, -2.0]).astype(np.float32)
+    results = sweep(build_regressor, {"learning_rate": [1e12, 0.01]}, X, y, scheduler="synchronous",
+                    fit_kwargs={"epochs": 3, "callbacks": [gn.TerminateOnNaN()]})
+    assert results[0]["error"] is None and results[1]["params"] == {"learning_rate": 1e12}
+    assert "training stopped" in results[1]["error"] and math.isnan(results[1]["metrics"]["loss"])
+    assert "Invalid loss, terminating training" in capsys.readouterr().out
+
+
 def _uncompiled(units):
     return gn.Sequential([gn.layers.Dense(units, input_dim=2)])
 

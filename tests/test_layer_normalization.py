@@ -71,8 +71,8 @@ def test_trains_and_saves_in_a_model(tmp_path):
 
 
 @pytest.mark.parametrize("make,match", [
-    (lambda: LayerNormalization(axis=0), "axis: expected an axis of the input other than the batch axis 0"),
-    (lambda: LayerNormalization(axis=[1, "2"]), "axis: expected"),
+    (lambda: LayerNormalization(axis=0), "axis: expected distinct axes of the input other than the batch axis 0"),
+    (lambda: LayerNormalization(axis=[1, 1]), "axis: expected distinct axes"),
     (lambda: LayerNormalization(epsilon=0), "epsilon must be a finite number > 0"),
     (lambda: gn.Sequential([LayerNormalization(axis=2, input_shape=(4,))]), r"axis 2 does not name distinct axes"),
     (lambda: gn.Sequential([LayerNormalization(axis=[1, -1], input_shape=(4,))]), "does not name distinct axes"),
@@ -86,3 +86,17 @@ def test_bad_axes_and_settings_are_refused(make, match):
 def test_flags_are_true_or_false():
     with pytest.raises(TypeError, match="LayerNormalization: center: expected True or False"):
         LayerNormalization(center=1)
+
+
+def test_axis_types_are_type_errors():
+    with pytest.raises(TypeError, match="LayerNormalization: axis: expected an integer or a list of integers"):
+        LayerNormalization(axis=[1, "2"])
+
+
+def test_a_variance_that_overflows_float32_is_named():
+    ln = LayerNormalization()
+    with np.errstate(all="ignore"), pytest.raises(gn.NonFiniteError, match="variance of a sample overflowed float32"):
+        ln(np.array([[1, 2, 3, 4]], dtype=np.float32) * 1e19)
+    wide = LayerNormalization(dtype="float64")                     # fine in float64
+    np.testing.assert_allclose(wide(np.array([[1.0, 2, 3, 4]]) * 1e19), [[-1.3416, -0.4472, 0.4472, 1.3416]],
+                               atol=1e-4)

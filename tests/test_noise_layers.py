@@ -50,3 +50,22 @@ def test_rates_are_checked():
         GaussianNoise(-1)
     with pytest.raises(ValueError, match=r"GaussianDropout: rate must be a number in \[0, 1\)"):
         GaussianDropout(1.0)
+
+
+def test_inference_and_trace_leave_the_noise_alone_and_a_file_carries_it_on(tmp_path):
+    (X, y), _ = gn.datasets.moons()
+
+    def model():
+        m = gn.Sequential([GaussianNoise(0.1, input_dim=2), Dense(8, activation="relu"), GaussianDropout(0.2),
+                           Dense(1, activation="sigmoid")], seed=4)
+        m.compile("binary_crossentropy", "adam")
+        return m
+    plain, probed = model(), model()
+    plain.fit(X, y, epochs=1, verbose=0)
+    probed.fit(X, y, epochs=1, verbose=0)
+    probed.predict(X)
+    probed.evaluate(X, y)
+    probed.trace(X[:8], y[:8])
+    probed.save(tmp_path / "m.npz")
+    resumed = gn.load_model(tmp_path / "m.npz")
+    assert plain.fit(X, y, epochs=1, verbose=0).history == resumed.fit(X, y, epochs=1, verbose=0).history

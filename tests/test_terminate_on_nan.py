@@ -63,3 +63,52 @@ def test_the_same_weights_as_the_run_that_raises():
 def test_importable_under_keras_names():
     assert gn.TerminateOnNaN is gn.callbacks.TerminateOnNaN
     assert gn.TerminateOnNaN().error is None
+
+
+def test_an_update_that_overflows_the_weights_says_so(capsys):
+    # w = 1, x = 1e19: the loss (1e38) is finite in float32, the step to w = -2e39 is not
+    model = gn.Sequential([Dense(1, input_dim=1, use_bias=False, kernel_initializer="ones")], seed=0)
+    model.compile("mse", gn.optimizers.SGD(10.0))
+    terminate = gn.TerminateOnNaN()
+    with np.errstate(all="ignore"):
+        model.fit(np.array([[1e19]], np.float32), np.array([[0.0]], np.float32), epochs=2, verbose=0,
+                  callbacks=[terminate])
+    assert terminate.error.what == "weights"
+    assert capsys.readouterr().out == "Batch 0: Invalid weights, terminating training\n"
+
+
+def test_the_error_kept_holds_no_frame_of_fit():
+    terminate = gn.TerminateOnNaN()
+    _diverging_run([terminate])
+    error = terminate.error
+    assert error.__traceback__ is None and error.__cause__ is None and error.__context__ is None
+
+
+def test_a_progress_bar_mid_line_ends_before_the_message():
+    import io
+    from glassnet.callbacks import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(1, stream=stream)
+    bar.drawn = 12                               # as after a drawn bar
+    bar.end_line()
+    assert stream.getvalue() == "\n" and bar.drawn == 0
+    bar.end_line()                               # nothing drawn: nothing written
+    assert stream.getvalue() == "\n"
+
+
+def test_a_ctrl_c_held_during_the_failed_batch_still_interrupts():
+    import os
+    import signal
+
+    def press_ctrl_c(batch, logs):
+        if probe.model.optimizer.learning_rate > 1:       # the diverging epoch
+            os.kill(os.getpid(), signal.SIGINT)
+
+    probe = gn.callbacks.LambdaCallback(on_train_batch_begin=press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        _diverging_run([gn.TerminateOnNaN(), probe])

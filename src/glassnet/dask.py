@@ -28,6 +28,7 @@ try:
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
+from .callbacks import TerminateOnNaN
 from .callbacks.base import monitored_metric, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
@@ -169,6 +170,11 @@ def _fit_one(build_fn, params, data, fit_kwargs):
         start = time.perf_counter()
         try:
             history = model.fit(x, y, validation_data=validation_data, **kwargs).history
+            # a TerminateOnNaN among the callbacks stopped it instead of raising: the same failure
+            stopped = next((c.error for c in kwargs.get("callbacks") or ()
+                            if isinstance(c, TerminateOnNaN) and c.error is not None), None)
+            if stopped is not None:
+                raise stopped
         except NonFiniteError as exc:             # one diverging learning rate must not sink the sweep
             names = _metric_names(model, _validates(kwargs, validation_data))
             return SweepResult(params=dict(params), metrics=dict.fromkeys(names, math.nan), history={},

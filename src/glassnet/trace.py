@@ -26,7 +26,7 @@ from .layers.base import StateSnapshot, missing_input_gradient
 
 class Trace(list):
     """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads, update; and xhat,
-    the normalised input, for BatchNormalization) and ``.loss``.
+    the normalised input, for BatchNormalization and LayerNormalization) and ``.loss``.
     ``update`` maps each parameter to the step's change, ``{}`` for a frozen layer; it is None for
     every layer when the loss is not finite (training makes no update then)."""
 
@@ -85,7 +85,7 @@ def _trace(model, x, y):
         out = layer.forward(inputs, training=True)
         records.append({"layer": layer.describe(), "input": inputs.copy(),
                         "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
-        if getattr(layer, "xhat", None) is not None:      # BatchNormalization's normalised input
+        if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
             records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
     loss = model._loss_from_output(out, y)
     # dA of the output is the derivative of the loss training computes: fused, that is the

@@ -175,7 +175,7 @@ class TrainingMixin:
         raise NonFiniteError(f"training stopped: the update after epoch {epoch + 1}, batch {batch + 1} "
                              f"made the parameters of {culprit.describe()} NaN or infinite (the loss before "
                              f"it was finite). {_HINT}{self._constraint_hint(culprit)}", epoch + 1, batch + 1,
-                             culprit.name)
+                             culprit.name, what="weights")
 
     def _raise_non_finite(self, value, x, epoch, batch):
         """Name the first layer whose parameters, pre-activation ``z`` or output stopped being finite.
@@ -339,6 +339,7 @@ class TrainingMixin:
         self.history = history
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
+        interrupt = None
         try:
             with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
                 for epoch in range(initial_epoch, epochs):
@@ -362,7 +363,7 @@ class TrainingMixin:
                                 raise
                             # raised by a layer (BatchNormalization), which cannot know where it is
                             raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1}: {exc}",
-                                                 epoch + 1, b + 1, exc.layer) from exc
+                                                 epoch + 1, b + 1, exc.layer, exc.what) from exc
                         if not math.isfinite(value):
                             self._raise_non_finite(value, xb, epoch, b)
                         m = xb.shape[0]
@@ -401,9 +402,16 @@ class TrainingMixin:
             terminators = [c for c in callback_list if isinstance(c, TerminateOnNaN)]
             if not terminators:
                 raise
+            for callback in callback_list:          # a progress bar drawn mid-line ends its line
+                if isinstance(callback, ProgressBar):
+                    callback.end_line()
             for terminator in terminators:
                 terminator.terminate(exc)
             self.stop_training = True
+            # a Ctrl-C held during the failed batch: the error no longer stops the program, so
+            # the interrupt must (DeferredInterrupt drops it when an exception leaves its block)
+            if interrupt is not None:
+                interrupt.check()
         finally:
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)

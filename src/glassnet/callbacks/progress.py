@@ -46,6 +46,13 @@ class ProgressBar(Callback):
         self.drawn = len(bar)
         self._write("\r" + bar)
 
+    def end_line(self):
+        """End a bar left mid-line (training stopped inside an epoch), so that what is printed
+        next starts a line of its own."""
+        if getattr(self, "drawn", 0):
+            self._write("\n")
+            self.drawn = 0
+
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.start
         values = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())

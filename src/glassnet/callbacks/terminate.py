@@ -8,8 +8,11 @@ class TerminateOnNaN(Callback):
     Without it, ``fit`` raises ``NonFiniteError`` there, naming the layer where the non-finite values
     start. With it, ``fit`` prints Keras' line ``Batch {b}: Invalid loss, terminating training``
     (``b`` 0-based, as Keras counts), calls ``on_train_end`` and returns the ``History`` of the epochs
-    it completed; the error is kept as ``callback.error`` (its ``epoch``, ``batch``, ``layer`` and
-    message). The weights are those before the failed update: glassnet checks each batch's loss
+    it completed; the error is kept as ``callback.error`` (its ``epoch``, ``batch``, ``layer``,
+    ``what`` and message). When the weights (an update that overflowed them) or a layer's values
+    went non-finite with a finite loss, the line says "Invalid weights" or "Invalid values".
+    Keras' History also holds the failed epoch (its loss NaN); glassnet's ends with the last
+    completed one. The weights are those before the failed update: glassnet checks each batch's loss
     before its update, so they are the last finite ones (Keras applies that update first and leaves
     NaN weights). An update that itself overflowed the weights, found at the end of its epoch,
     leaves them non-finite, as in Keras.
@@ -27,6 +30,10 @@ class TerminateOnNaN(Callback):
 
     def terminate(self, error):
         """Called by ``fit`` with the ``NonFiniteError`` it would have raised."""
-        self.error = error
+        # without its traceback (and the errors it was raised from): their frames would keep fit's
+        # shuffled copy of the training data alive as long as the callback
+        self.error = error.with_traceback(None)
+        self.error.__cause__ = self.error.__context__ = None
         batch = "?" if error.batch is None else error.batch - 1
-        print(f"Batch {batch}: Invalid loss, terminating training")
+        # Keras' line for a non-finite loss; the other cases say what it was
+        print(f"Batch {batch}: Invalid {getattr(error, 'what', 'loss')}, terminating training")

@@ -3,6 +3,7 @@ norm), the same in training and at inference."""
 import numpy as np
 
 from .._validation import check_flag, check_number
+from ..errors import NonFiniteError
 from .base import Layer
 
 
@@ -36,9 +37,12 @@ class LayerNormalization(Layer):
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
         items = axis if isinstance(axis, (list, tuple)) else [axis]
-        if not items or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) or a == 0 for a in items):
-            raise ValueError(f"LayerNormalization: axis: expected an axis of the input other than the batch "
-                             f"axis 0 (an integer, negative from the end) or a list of them, got {axis!r:.80}")
+        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items):
+            raise TypeError(f"LayerNormalization: axis: expected an integer or a list of integers, "
+                            f"got {axis!r:.80}")
+        if not items or 0 in items or len(set(int(a) for a in items)) != len(items):
+            raise ValueError(f"LayerNormalization: axis: expected distinct axes of the input other than the "
+                             f"batch axis 0 (negative ones count from the end), got {axis!r:.80}")
         self.axis = [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
         self.epsilon = check_number(epsilon, "LayerNormalization: epsilon", "> 0")
         self.center = check_flag(center, "LayerNormalization: center")
@@ -67,7 +71,7 @@ class LayerNormalization(Layer):
     def _broadcast(self, param, ndim):
         """``param`` (the normalised axes' shape) shaped to broadcast against a batch of ``ndim`` axes."""
         shape = [1] * ndim
-        for a, size in zip(self.axes, param.shape):
+        for a, size in zip(self._batch_axes, param.shape):
             shape[a] = size
         return param.reshape(shape)
 
@@ -75,10 +79,17 @@ class LayerNormalization(Layer):
         if tuple(x.shape[1:]) != tuple(self.input_shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
-        self.axes = axes = self._input_axes(x.shape[1:])
+        self._batch_axes = axes = self._input_axes(x.shape[1:])
         mean = x.mean(axis=axes, keepdims=True)
         centred = x - mean
         var = np.mean(centred * centred, axis=axes, keepdims=True)       # biased, as Keras and PyTorch
+        if not np.isfinite(var).all() and np.isfinite(x).all():
+            # finite values whose squared deviations overflow the dtype (~1e19 in float32): the
+            # output would be beta alone and no gradient would pass, silently (Keras gives 0s,
+            # PyTorch NaN); say so, as BatchNormalization does
+            raise NonFiniteError(f"{self.describe()}: the variance of a sample overflowed {x.dtype} (its "
+                                 f"values reach {float(np.abs(x).max()):.3g}); scale the inputs, or use "
+                                 f"dtype='float64'", layer=self.name, what="values")
         self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
         self.xhat = centred
         self.xhat *= self.inv_std
@@ -89,7 +100,7 @@ class LayerNormalization(Layer):
 
     def backward(self, grad_output):
         g = grad_output
-        others = tuple(a for a in range(g.ndim) if a not in self.axes)       # the batch and the rest
+        others = tuple(a for a in range(g.ndim) if a not in self._batch_axes)       # the batch and the rest
         if self.center:
             np.sum(g, axis=others, out=self.grads["beta"])
         if self.scale:
@@ -101,8 +112,8 @@ class LayerNormalization(Layer):
         dxhat = g * self._broadcast(self.params["gamma"], g.ndim) if self.scale else g.copy()
         n = self.xhat.size // self.inv_std.size
         dx = dxhat * float(n)
-        dx -= dxhat.sum(axis=self.axes, keepdims=True)
-        dx -= self.xhat * (dxhat * self.xhat).sum(axis=self.axes, keepdims=True)
+        dx -= dxhat.sum(axis=self._batch_axes, keepdims=True)
+        dx -= self.xhat * (dxhat * self.xhat).sum(axis=self._batch_axes, keepdims=True)
         dx *= self.inv_std / n
         return dx
 

@@ -223,7 +223,7 @@ class BatchNormalization(Layer):
                 # inference could not match. Nothing downstream would ever see a NaN: say so here
                 raise NonFiniteError(f"{self.describe()}: the variance of a batch overflowed {x2.dtype} "
                                      f"(its values reach {float(np.abs(x2).max()):.3g}); scale the "
-                                     f"inputs, or use dtype='float64'", layer=self.name)
+                                     f"inputs, or use dtype='float64'", layer=self.name, what="values")
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
             centred = x2 - mean
