@@ -9,11 +9,13 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 ``mae`` and ``mse`` are the regression metrics, logged under the name given to ``compile``
 (``metrics=["mae"]`` gives "mae" and "val_mae"; "mean_absolute_error" is logged as such, as in Keras).
 """
+import math
+
 import numpy as np
 
 from .. import backend, losses
 from .._rows import row_argmax
-from .._validation import check_class_labels, check_positive_int
+from .._validation import check_class_labels, check_number, check_positive_int
 from .base import Metric
 from .confusion import AUC, Precision, Recall
 from .fscore import F1Score, FBetaScore
@@ -149,10 +151,117 @@ METRICS = {
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
 }
 
+class _Mean(Metric):
+    """The mean of a function metric over every sample seen: each batch's value weighted by its
+    number of samples, which is how ``fit`` averages a metric function (Keras' ``MeanMetricWrapper``
+    classes). ``_batch(y_true, y_pred)`` is the function with this metric's settings."""
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def update_state(self, y_true, y_pred):
+        n = y_pred.shape[0]
+        self.total += float(self._batch(y_true, y_pred)) * n
+        self.count += n
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class BinaryAccuracy(_Mean):
+    """``binary_accuracy`` with a ``threshold`` of your choice (Keras' class; 0.5 by default)."""
+    default_name = "binary_accuracy"
+
+    def __init__(self, threshold=0.5, name=None):
+        self.threshold = check_number(threshold, "BinaryAccuracy: threshold", "[0, 1]")
+        super().__init__(name)
+
+    def _batch(self, y_true, y_pred):
+        return binary_accuracy(y_true, y_pred, self.threshold)
+
+    def get_config(self):
+        return {"threshold": self.threshold, "name": self.name}
+
+
+class CategoricalAccuracy(_Mean):
+    """``categorical_accuracy`` as Keras' class."""
+    default_name = "categorical_accuracy"
+
+    def _batch(self, y_true, y_pred):
+        return categorical_accuracy(y_true, y_pred)
+
+
+class SparseCategoricalAccuracy(_Mean):
+    """``sparse_categorical_accuracy`` as Keras' class."""
+    default_name = "sparse_categorical_accuracy"
+
+    def _batch(self, y_true, y_pred):
+        return sparse_categorical_accuracy(y_true, y_pred)
+
+
+class TopKCategoricalAccuracy(_Mean):
+    """``top_k_categorical_accuracy`` with a ``k`` of your choice (Keras' class; 5 by default).
+
+    >>> m = TopKCategoricalAccuracy(k=2, name="top2")
+    >>> m(np.array([2, 0]), np.array([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]))
+    0.5
+    """
+    default_name = "top_k_categorical_accuracy"
+
+    def __init__(self, k=5, name=None):
+        self.k = check_positive_int(k, f"{type(self).__name__}: k")
+        super().__init__(name)
+
+    def _batch(self, y_true, y_pred):
+        return top_k_categorical_accuracy(y_true, y_pred, self.k, self.default_name)
+
+    def get_config(self):
+        return {"k": self.k, "name": self.name}
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """``sparse_top_k_categorical_accuracy`` with a ``k`` of your choice (Keras' class)."""
+    default_name = "sparse_top_k_categorical_accuracy"
+
+
+class MeanSquaredError(_Mean):
+    """``mean_squared_error`` as Keras' metric class."""
+    default_name = "mean_squared_error"
+
+    def _batch(self, y_true, y_pred):
+        return mean_squared_error(y_true, y_pred)
+
+
+class MeanAbsoluteError(_Mean):
+    """``mean_absolute_error`` as Keras' metric class."""
+    default_name = "mean_absolute_error"
+
+    def _batch(self, y_true, y_pred):
+        return mean_absolute_error(y_true, y_pred)
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """The square root of the mean squared error over every value seen (Keras' class): over an
+    epoch, the root of the epoch's mean, not the mean of the batches' roots.
+
+    >>> m = RootMeanSquaredError()
+    >>> m.update_state(np.array([[0.0]]), np.array([[3.0]])); m.update_state(np.array([[0.0]]), np.array([[1.0]]))
+    >>> m.result()                  # sqrt((9 + 1) / 2), where the batches' roots average 2
+    2.23606797749979
+    """
+    default_name = "root_mean_squared_error"
+
+    def result(self):
+        return math.sqrt(super().result())
+
+
 # the metrics with a state, by class name: a model file or a config names one with settings other
 # than its defaults as {"class_name": "Precision", "config": {...}}, and only these classes can be
 # named there (a file cannot make an arbitrary class)
-METRIC_CLASSES = {cls.__name__: cls for cls in (Precision, Recall, AUC, F1Score, FBetaScore)}
+METRIC_CLASSES = {cls.__name__: cls for cls in (
+    Precision, Recall, AUC, F1Score, FBetaScore, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+    RootMeanSquaredError)}
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
 # makes a new metric with the default settings
 _METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
@@ -202,9 +311,14 @@ def serialize(name, metric):
     for a ``Precision``, ``Recall`` or ``AUC`` whose settings or name are not the defaults,
     ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get`` turns back into it."""
     if type(metric) in METRIC_CLASSES.values():
-        config = metric.get_config()
-        if config != type(metric)().get_config():
-            return {"class_name": type(metric).__name__, "config": config}
+        # the name alone only when it gives this very metric back ("binary_accuracy" names the
+        # function, not BinaryAccuracy(); "precision" names Precision() with its defaults)
+        try:
+            _, named = get(name)
+        except ValueError:
+            named = None
+        if type(named) is not type(metric) or named.get_config() != metric.get_config():
+            return {"class_name": type(metric).__name__, "config": metric.get_config()}
     return name
 
 
