@@ -73,7 +73,7 @@ def test_one_score_per_class_cannot_be_logged():
     (X, y), _ = gn.datasets.iris()
     model = gn.Sequential([Dense(3, activation="softmax", input_dim=4)], seed=0)
     model.compile("categorical_crossentropy", "adam", metrics=[metrics.F1Score()])
-    with pytest.raises(TypeError, match=r"metric 'f1_score': its result is 3 numbers .* give it average="):
+    with pytest.raises(TypeError, match=r"metric 'f1_score': result\(\) must give one number, got array.* give it average="):
         model.fit(X, np.eye(3)[y], epochs=1, verbose=0)
 
 
@@ -87,3 +87,17 @@ def test_one_score_per_class_cannot_be_logged():
 def test_bad_settings_and_inputs(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_average_none_on_several_classes_is_refused_before_training():
+    (X, y), _ = gn.datasets.iris()
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=4)], seed=0)
+    model.compile("categorical_crossentropy", "adam", metrics=[metrics.F1Score()])
+    with pytest.raises(TypeError, match="give it average="):
+        model.fit(X, np.eye(3)[y], epochs=1, verbose=0)
+    assert model.optimizer.iterations == 0
+
+
+def test_a_beta_whose_square_overflows_is_refused():
+    with pytest.raises(ValueError, match="beta must be at most 1e150"):
+        metrics.FBetaScore(beta=1e200)

@@ -73,3 +73,55 @@ def test_bad_settings():
         metrics.BinaryAccuracy(threshold=2)
     with pytest.raises(ValueError, match="TopKCategoricalAccuracy: k: expected a positive integer"):
         metrics.TopKCategoricalAccuracy(k=0)
+
+
+def test_binary_accuracy_cuts_the_targets_at_one_half_whatever_the_threshold():
+    y, p = np.array([[1.0], [0.0], [1.0]]), np.array([[0.5], [0.5], [1.0]])
+    assert metrics.BinaryAccuracy(threshold=1.0)(y, p) == pytest.approx(1 / 3)       # Keras' 0.3333
+    assert metrics.binary_accuracy(np.array([[0.7]]), np.array([[0.9]]), threshold=0.8) == 1.0
+
+
+def test_directions_decide_mode_auto():
+    X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
+    classifier = gn.Sequential([Dense(3, activation="softmax", input_dim=4)], seed=0)
+    classifier.compile("sparse_categorical_crossentropy", "adam",
+                       metrics=[metrics.SparseCategoricalAccuracy(name="sca")])
+    regressor = gn.Sequential([Dense(1, input_dim=4)], seed=0)
+    regressor.compile("mse", "adam", metrics=[metrics.MeanAbsoluteError(name="mae_acc")])
+    for model, y, monitor, wanted in ((classifier, np.arange(20) % 3, "sca", "max"),
+                                      (regressor, X[:, :1], "mae_acc", "min")):
+        with pytest.raises(ValueError, match=f"pass mode='{wanted}'"):
+            model.fit(X, y, epochs=1, verbose=0, callbacks=[gn.callbacks.EarlyStopping(monitor=monitor)])
+        assert model.optimizer.iterations == 0
+
+
+def test_a_subclass_is_not_named_as_its_parent():
+    class MyF1(metrics.F1Score):
+        pass
+
+    model = gn.Sequential([Dense(3, activation="softmax", input_dim=4)], seed=0)
+    model.compile("categorical_crossentropy", "adam", metrics=[MyF1(average="macro")])
+    assert model.get_config()["compile"]["metrics"] == [
+        {"class_name": "MyF1", "config": {"average": "macro", "threshold": None, "name": "f1_score"}}]
+    with pytest.raises(ValueError, match="class_name"):
+        gn.Sequential.from_config(model.get_config())
+
+
+def test_lists_and_results_that_are_not_one_number():
+    assert metrics.BinaryAccuracy()([[1.0, 0.0]], [[0.9, 0.2]]) == 1.0
+
+    class Pair(metrics.Metric):
+        def reset_state(self):
+            pass
+
+        def update_state(self, y_true, y_pred):
+            pass
+
+        def result(self):
+            return (0.5, 0.6)
+
+    X = np.zeros((4, 2), np.float32)
+    model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile("mse", "sgd", metrics=[Pair(name="pair")])
+    with pytest.raises(TypeError, match=r"metric 'pair': result\(\) must give one number, got \(0.5, 0.6\)"):
+        model.evaluate(X, X[:, :1])

@@ -217,8 +217,9 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         (None: Dask's default, or the active distributed client).
     sort_by : str, optional
         A metric key: "val_loss" when validation data is given, else "loss". Names containing
-        "acc", "auc", "precision", "recall" and any metric whose ``direction`` is "up" (an
-        ``AUC(name="roc_auc")``) sort descending, others ascending, unless ``ascending`` says otherwise.
+        "acc", "auc", "precision", "recall", "f1_score", "fbeta_score" and any metric whose
+        ``direction`` is "up" (an ``AUC(name="roc_auc")``) sort descending, others (and a metric
+        whose ``direction`` is "down") ascending, unless ``ascending`` says otherwise.
 
     Returns
     -------
@@ -254,7 +255,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         # a compiled metric that says which way is better (AUC(name="roc_auc") goes up), else the
         # callbacks' rule by name: accuracy-like names, "auc", "precision", "recall" go up
         direction = getattr(monitored_metric(first, sort_by), "direction", None)
-        ascending = direction != "up" and resolve_mode("auto", sort_by, "sweep") == "min"
+        ascending = direction == "down" or (direction != "up" and resolve_mode("auto", sort_by, "sweep") == "min")
 
     # the data is one graph node that every task depends on, shipped once rather than per task;
     # pure=False: no hashing of the arrays to name it

@@ -85,8 +85,9 @@ class PreparingMixin:
         return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
 
     def _check_metrics_on(self, x, y):
-        """Run the metrics on the first two samples of (x, y) in inference mode: validation data
-        whose targets a metric cannot take fails before training, not after an epoch of updates."""
+        """Run the metrics on the first two samples of (x, y) in inference mode: data whose targets
+        a metric cannot take, or a metric whose result a log cannot hold, fails before training,
+        not after an epoch of updates."""
         if self.metrics:
             self._metric_values(y[:2], self._forward(x[:2].astype(self.dtype, copy=False), training=False))
 

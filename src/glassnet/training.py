@@ -305,6 +305,9 @@ class TrainingMixin:
             wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
                                      xv.shape[0], self.dtype, "validation_data[2]")
             validation_data = (xv, yv, wv)
+        # the metrics on two samples in inference mode, before any update: targets a metric cannot
+        # take, or a metric whose result a log cannot hold, fail here rather than after an epoch
+        self._check_metrics_on(x, y)
         if validation_data is not None:
             self._check_metrics_on(*validation_data[:2])
         w = combine(y, w, table)

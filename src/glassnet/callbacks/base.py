@@ -191,17 +191,19 @@ def monitored_metric(model, monitor):
 
 
 def check_auto_mode(callback, caller):
-    """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name ("min") when
-    the monitored value is a compiled metric that says the higher the better (a ``Precision`` named
-    "prec": its ``direction`` is "up"). Keras asks the metric; here the name decided at construction,
-    so training would have kept the worst epoch as the best."""
-    if getattr(callback, "mode_setting", None) != "auto" or callback.mode != "min":
+    """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name when the
+    monitored value is a compiled metric whose ``direction`` says the other way (a ``Precision``
+    named "prec" is better when higher, a ``MeanAbsoluteError`` named "mae_acc" when lower). Keras
+    asks the metric; here the name decided at construction, so training would have kept the worst
+    epoch as the best."""
+    if getattr(callback, "mode_setting", None) != "auto":
         return
     metric = monitored_metric(callback.model, callback.monitor)
-    if getattr(metric, "direction", None) == "up":
-        raise ValueError(f"{caller}: mode='auto' chose 'min' for {callback.monitor!r} by its name, but "
-                         f"the metric logged under it ({metric!r:.80}) is better when higher; "
-                         f"pass mode='max'")
+    wanted = {"up": "max", "down": "min"}.get(getattr(metric, "direction", None))
+    if wanted is not None and wanted != callback.mode:
+        raise ValueError(f"{caller}: mode='auto' chose {callback.mode!r} for {callback.monitor!r} by its name, "
+                         f"but the metric logged under it ({metric!r:.80}) is better when "
+                         f"{'higher' if wanted == 'max' else 'lower'}; pass mode={wanted!r}")
 
 
 def check_monitor_logged(callback, caller):

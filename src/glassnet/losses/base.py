@@ -4,7 +4,8 @@ from .. import backend
 from ._numerics import _per_sample
 
 _CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "accuracy",
-                             "binary_accuracy", "categorical_accuracy", "Precision", "Recall", "AUC"})
+                             "binary_accuracy", "categorical_accuracy", "Precision", "Recall", "AUC",
+                             "F1Score", "FBetaScore"})
 
 
 def aligned_targets(y_pred, y_true, caller):

@@ -83,10 +83,12 @@ def get(identifier):
 
 
 def serialize(name, metric):
-    """How a model's config and its file name the compiled metric ``(name, metric)``: ``name``, or,
-    for a ``Precision``, ``Recall`` or ``AUC`` whose settings or name are not the defaults,
-    ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get`` turns back into it."""
-    if type(metric) in METRIC_CLASSES.values():
+    """How a model's config and its file name the compiled metric ``(name, metric)``: ``name`` when
+    ``get(name)`` gives that metric back (a function, a loss, ``Precision()`` as "precision"), else,
+    for a ``Metric``, ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get``
+    turns back into it for the classes of ``METRIC_CLASSES`` and refuses, loudly, for any other (a
+    subclass of one would otherwise come back as its parent, with the parent's settings)."""
+    if isinstance(metric, Metric):
         # the name alone only when it gives this very metric back ("binary_accuracy" names the
         # function, not BinaryAccuracy(); "precision" names Precision() with its defaults)
         try:

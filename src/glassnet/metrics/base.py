@@ -19,7 +19,8 @@ from .._validation import check_name
 
 
 class Metric:
-    """The base of metrics that accumulate over batches (``Precision``, ``Recall``, ``AUC``).
+    """The base of metrics that accumulate over batches (``Precision``, ``Recall``, ``AUC``,
+    ``F1Score``, ``BinaryAccuracy``, ``RootMeanSquaredError``, ...: see ``glassnet.metrics``).
 
     A subclass sets ``default_name`` and writes ``reset_state``, ``update_state`` and ``result``;
     ``get_config`` returns its constructor's arguments (with ``name``), so that a model file or a
@@ -35,8 +36,9 @@ class Metric:
     """
 
     default_name = "metric"
-    # "up" when higher is better: a monitoring callback left on mode="auto" then refuses to
-    # minimise it (see callbacks.base.check_auto_mode); None says nothing
+    # "up" when higher is better, "down" when lower is: a monitoring callback left on mode="auto"
+    # refuses to go the other way (callbacks.base.check_auto_mode), and a Dask sweep sorts by it;
+    # None says nothing
     direction = None
 
     def __init__(self, name=None):
@@ -133,12 +135,13 @@ def _number(metric, name):
     """``metric.result()`` as a float; a TypeError naming the metric when it is not one number (an
     F1Score with average=None on several classes gives one per class, which a log cannot hold)."""
     value = metric.result()
-    size = getattr(value, "size", 1)
-    if size != 1:
-        raise TypeError(f"metric {name!r}: its result is {size} numbers ({metric!r:.80}), but a log holds one "
-                        f"number per metric" + ("; give it average='macro', 'micro' or 'weighted'"
-                                                if hasattr(metric, "average") else ""))
-    return float(np.asarray(value).reshape(-1)[0])
+    array = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if array is None or array.dtype.kind not in "iuf" or array.size != 1 or isinstance(value, (bool, np.bool_)):
+        several = array is not None and array.dtype.kind in "iuf" and array.size > 1
+        raise TypeError(f"metric {name!r}: result() must give one number, got {value!r:.80}"
+                        + ("; a log holds one number per metric: give it average='macro', 'micro' or "
+                           "'weighted'" if several and hasattr(metric, "average") else ""))
+    return float(array.reshape(-1)[0])
 
 
 def _fresh(metric, name):

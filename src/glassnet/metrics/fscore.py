@@ -49,6 +49,8 @@ class FBetaScore(Metric):
                              f"got {average!r:.80}")
         self.average = average
         self.beta = check_number(beta, f"{type(self).__name__}: beta", "> 0")
+        if self.beta > 1e150:               # beta ** 2 would overflow in result()
+            raise ValueError(f"{type(self).__name__}: beta must be at most 1e150, got {beta!r:.40}")
         self.threshold = None if threshold is None else check_number(threshold, f"{type(self).__name__}: threshold",
                                                                      "[0, 1]")
         if self.threshold == 0:

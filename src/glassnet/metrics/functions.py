@@ -14,12 +14,13 @@ from .._validation import check_class_labels, check_positive_int
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Fraction of outputs on the right side of ``threshold``; y_true, y_pred of shape (n, ..., k)
-    ((n,) targets for one output unit are taken as (n, 1); other shapes are refused). Soft targets
-    are thresholded too (0.7 counts as class 1), where Keras compares them with the predicted 0/1."""
+    ((n,) targets for one output unit are taken as (n, 1); other shapes are refused). The targets'
+    class is theirs at 0.5, whatever ``threshold`` the outputs are cut at: soft targets count as
+    their nearer class (0.7 as class 1), where Keras compares them with the predicted 0/1."""
     y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
     # count_nonzero / size is the mean of a boolean array without np.mean's Python-level overhead,
     # which matters because fit computes metrics on every batch
-    return np.count_nonzero((y_pred > threshold) == (y_true > threshold)) / y_pred.size
+    return np.count_nonzero((y_pred > threshold) == (y_true > 0.5)) / y_pred.size
 
 
 def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):

@@ -3,6 +3,7 @@
 ``RootMeanSquaredError``, the root of the epoch's mean squared error."""
 import math
 
+from .. import backend
 from .._validation import check_number, check_positive_int
 from .base import Metric
 from .functions import (binary_accuracy, categorical_accuracy, mean_absolute_error, mean_squared_error,
@@ -18,6 +19,7 @@ class _Mean(Metric):
         self.total, self.count = 0.0, 0
 
     def update_state(self, y_true, y_pred):
+        y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
         n = y_pred.shape[0]
         self.total += float(self._batch(y_true, y_pred)) * n
         self.count += n
@@ -29,6 +31,7 @@ class _Mean(Metric):
 class BinaryAccuracy(_Mean):
     """``binary_accuracy`` with a ``threshold`` of your choice (Keras' class; 0.5 by default)."""
     default_name = "binary_accuracy"
+    direction = "up"
 
     def __init__(self, threshold=0.5, name=None):
         self.threshold = check_number(threshold, "BinaryAccuracy: threshold", "[0, 1]")
@@ -44,6 +47,7 @@ class BinaryAccuracy(_Mean):
 class CategoricalAccuracy(_Mean):
     """``categorical_accuracy`` as Keras' class."""
     default_name = "categorical_accuracy"
+    direction = "up"
 
     def _batch(self, y_true, y_pred):
         return categorical_accuracy(y_true, y_pred)
@@ -52,6 +56,7 @@ class CategoricalAccuracy(_Mean):
 class SparseCategoricalAccuracy(_Mean):
     """``sparse_categorical_accuracy`` as Keras' class."""
     default_name = "sparse_categorical_accuracy"
+    direction = "up"
 
     def _batch(self, y_true, y_pred):
         return sparse_categorical_accuracy(y_true, y_pred)
@@ -66,13 +71,14 @@ class TopKCategoricalAccuracy(_Mean):
     0.5
     """
     default_name = "top_k_categorical_accuracy"
+    direction = "up"
 
     def __init__(self, k=5, name=None):
         self.k = check_positive_int(k, f"{type(self).__name__}: k")
         super().__init__(name)
 
     def _batch(self, y_true, y_pred):
-        return top_k_categorical_accuracy(y_true, y_pred, self.k, self.default_name)
+        return top_k_categorical_accuracy(y_true, y_pred, self.k, self.name)
 
     def get_config(self):
         return {"k": self.k, "name": self.name}
@@ -86,6 +92,7 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
 class MeanSquaredError(_Mean):
     """``mean_squared_error`` as Keras' metric class."""
     default_name = "mean_squared_error"
+    direction = "down"
 
     def _batch(self, y_true, y_pred):
         return mean_squared_error(y_true, y_pred)
@@ -94,6 +101,7 @@ class MeanSquaredError(_Mean):
 class MeanAbsoluteError(_Mean):
     """``mean_absolute_error`` as Keras' metric class."""
     default_name = "mean_absolute_error"
+    direction = "down"
 
     def _batch(self, y_true, y_pred):
         return mean_absolute_error(y_true, y_pred)
