@@ -15,7 +15,9 @@ ALL = [S.ExponentialDecay(0.1, 7, 0.5), S.ExponentialDecay(0.1, 7, 0.5, staircas
        S.PiecewiseConstantDecay([3, 10], [0.3, 0.1, 0.01]),
        S.PolynomialDecay(0.1, 12), S.PolynomialDecay(0.1, 12, end_learning_rate=0.01, power=2.0, cycle=True),
        S.CosineDecay(0.1, 20), S.CosineDecay(0.1, 20, alpha=0.1),
-       S.CosineDecay(0.0, 20, warmup_target=0.2, warmup_steps=5)]
+       S.CosineDecay(0.0, 20, warmup_target=0.2, warmup_steps=5),
+       S.CosineDecayRestarts(0.1, 7), S.CosineDecayRestarts(0.1, 5, t_mul=1.0, m_mul=0.5, alpha=0.1),
+       S.CosineDecayRestarts(0.1, 4, t_mul=3.0, m_mul=0.8)]
 
 
 def test_the_formulas_by_hand():
@@ -235,3 +237,13 @@ def test_torch_with_the_rate_set_before_each_step(make, torch, rng):
         theirs.step()
     np.testing.assert_allclose(model.get_weights()[0], layer[0].detach().numpy().T, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(model.get_weights()[1], layer[1].detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cosine_restarts_count_their_periods_exactly():
+    # periods 10, 30, 90 (t_mul 3): restarts at steps 10 and 40, each at m_mul times the last peak
+    schedule = S.CosineDecayRestarts(1.0, 10, t_mul=3.0, m_mul=0.5)
+    assert [schedule(s) for s in (0, 10, 40)] == [1.0, 0.5, 0.25]
+    assert schedule(25) == pytest.approx(0.5 * 0.5 * (1 + math.cos(math.pi * 15 / 30)), rel=1e-15)
+    assert schedule(10 ** 12) >= 0                           # far out: a few dozen periods counted
+    with pytest.raises(ValueError, match="t_mul must be at least 1"):
+        S.CosineDecayRestarts(1.0, 10, t_mul=0.5)

@@ -13,6 +13,8 @@ its next update. The formulas are Keras 3's, in Python floats (Keras computes th
     PolynomialDecay         (lr0 - end) * (1 - min(step, decay_steps) / decay_steps) ** power + end
     CosineDecay             lr0 * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decay_steps) / decay_steps)) + alpha),
                             after a linear warm-up from lr0 to warmup_target over warmup_steps if given
+    CosineDecayRestarts     the cosine over first_decay_steps, then again from the top (times m_mul)
+                            over periods t_mul times longer each (SGDR)
 
 A schedule is per update (per batch); ``callbacks.LearningRateScheduler`` sets the rate per epoch.
 An optimizer with a schedule refuses a rate set by hand (Keras does too), so the two do not mix.
@@ -176,8 +178,54 @@ def _finite(number):
         return False
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (Loshchilov and Hutter's SGDR, Keras' ``CosineDecayRestarts``):
+    half a cosine from ``initial_learning_rate`` down to ``alpha`` times it over
+    ``first_decay_steps`` updates, then a restart at ``m_mul`` times the previous peak, over a period
+    ``t_mul`` times as long, and so on.
+
+    The restart a step falls in is counted period by period, not by Keras' logarithm, whose
+    rounding can put a step exactly at a restart in the period before it; ``t_mul`` is at least 1
+    (below 1 the periods' sum is finite, and Keras' formula gives NaN after it).
+
+    >>> schedule = CosineDecayRestarts(1.0, first_decay_steps=10)
+    >>> schedule(0), schedule(5), round(schedule(9), 4), schedule(10), schedule(20)
+    (1.0, 0.5, 0.0245, 1.0, 0.5)
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
+        self.initial_learning_rate = check_number(initial_learning_rate,
+                                                  "CosineDecayRestarts: initial_learning_rate", ">= 0")
+        self.first_decay_steps = check_number(first_decay_steps, "CosineDecayRestarts: first_decay_steps", "> 0")
+        self.t_mul = check_number(t_mul, "CosineDecayRestarts: t_mul", "> 0")
+        if self.t_mul < 1:
+            raise ValueError(f"CosineDecayRestarts: t_mul must be at least 1, got {t_mul!r:.40}")
+        self.m_mul = check_number(m_mul, "CosineDecayRestarts: m_mul", ">= 0")
+        self.alpha = check_number(alpha, "CosineDecayRestarts: alpha", "[0, 1]")
+
+    def _restart(self, step):
+        """(restart number, fraction of its period done) at ``step``."""
+        if self.t_mul == 1:
+            restart = math.floor(step / self.first_decay_steps)
+            return restart, step / self.first_decay_steps - restart
+        # periods grow geometrically: a step 10**12 is within a few dozen of them
+        start, period, restart = 0.0, self.first_decay_steps, 0
+        while step >= start + period:
+            start, period, restart = start + period, period * self.t_mul, restart + 1
+        return restart, (step - start) / period
+
+    def __call__(self, step):
+        restart, fraction = self._restart(step)
+        cosine = 0.5 * self.m_mul ** restart * (1 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+                "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha}
+
+
 SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                           PolynomialDecay, CosineDecay)}
+                                           PolynomialDecay, CosineDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule):
