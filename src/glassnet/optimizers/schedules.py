@@ -184,9 +184,10 @@ class CosineDecayRestarts(LearningRateSchedule):
     ``first_decay_steps`` updates, then a restart at ``m_mul`` times the previous peak, over a period
     ``t_mul`` times as long, and so on.
 
-    The restart a step falls in is counted period by period, not by Keras' logarithm, whose
-    rounding can put a step exactly at a restart in the period before it; ``t_mul`` is at least 1
-    (below 1 the periods' sum is finite, and Keras' formula gives NaN after it).
+    The restart a step falls in comes from Keras' logarithm, then is checked against the exact
+    starts of the periods around it (the logarithm's rounding can put a step exactly at a restart
+    in the period before it); ``t_mul`` is at least 1 (below 1 the periods' sum is finite, and
+    Keras' formula gives NaN after it).
 
     >>> schedule = CosineDecayRestarts(1.0, first_decay_steps=10)
     >>> schedule(0), schedule(5), round(schedule(9), 4), schedule(10), schedule(20)
@@ -203,16 +204,27 @@ class CosineDecayRestarts(LearningRateSchedule):
         self.m_mul = check_number(m_mul, "CosineDecayRestarts: m_mul", ">= 0")
         self.alpha = check_number(alpha, "CosineDecayRestarts: alpha", "[0, 1]")
 
+    def _start(self, restart):
+        """The step at which period ``restart`` begins: first * (t^r - 1) / (t - 1), in plain powers,
+        which are exact for a t_mul of 2, 3 or 1.5 (so a step on a restart compares equal to it)."""
+        t = self.t_mul
+        return self.first_decay_steps * (t ** restart - 1) / (t - 1)
+
     def _restart(self, step):
         """(restart number, fraction of its period done) at ``step``."""
-        if self.t_mul == 1:
-            restart = math.floor(step / self.first_decay_steps)
-            return restart, step / self.first_decay_steps - restart
-        # periods grow geometrically: a step 10**12 is within a few dozen of them
-        start, period, restart = 0.0, self.first_decay_steps, 0
-        while step >= start + period:
-            start, period, restart = start + period, period * self.t_mul, restart + 1
-        return restart, (step - start) / period
+        first, t = self.first_decay_steps, self.t_mul
+        if t == 1:
+            restart = math.floor(step / first)
+            return restart, step / first - restart
+        # Keras' closed form, log(1 + (t - 1) step / first) / log(t), then the exact starts around
+        # it decide (a step on a restart belongs to the new period)
+        restart = max(0, math.floor(math.log1p((t - 1) * step / first) / math.log(t)))
+        while restart > 0 and step < self._start(restart):
+            restart -= 1
+        while step >= self._start(restart + 1):
+            restart += 1
+        start = self._start(restart)
+        return restart, (step - start) / (first * t ** restart)
 
     def __call__(self, step):
         restart, fraction = self._restart(step)
