@@ -125,3 +125,18 @@ def test_lists_and_results_that_are_not_one_number():
     model.compile("mse", "sgd", metrics=[Pair(name="pair")])
     with pytest.raises(TypeError, match=r"metric 'pair': result\(\) must give one number, got \(0.5, 0.6\)"):
         model.evaluate(X, X[:, :1])
+
+
+def test_a_function_that_needs_more_than_two_samples_is_not_checked_on_two(rng):
+    # sorted labels: the first two samples share a class, which log_loss refuses; the batches do not
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+    def ll(y_true, y_pred):
+        return sklearn_metrics.log_loss(y_true.ravel(), y_pred.ravel())
+
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    y = np.sort((X[:, 0] > 0).astype(np.float32))
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=4)], seed=0)
+    model.compile("binary_crossentropy", "adam", metrics=[ll])
+    history = model.fit(X, y, epochs=1, batch_size=64, verbose=0)          # one batch: both classes
+    assert np.isfinite(history.history["ll"][0])

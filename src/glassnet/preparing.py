@@ -4,6 +4,7 @@ start here, so a bad argument gets the same error whichever call it was given to
 """
 from . import metrics
 from ._validation import as_array
+from .metrics.base import Metric, MetricTally
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 
@@ -84,12 +85,15 @@ class PreparingMixin:
                              f"{tuple(self.output_shape)} has a class per position; use sample_weight")
         return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
 
-    def _check_metrics_on(self, x, y):
+    def _check_metrics_on(self, x, y, objects_only=False):
         """Run the metrics on the first two samples of (x, y) in inference mode: data whose targets
         a metric cannot take, or a metric whose result a log cannot hold, fails before training,
-        not after an epoch of updates."""
-        if self.metrics:
-            self._metric_values(y[:2], self._forward(x[:2].astype(self.dtype, copy=False), training=False))
+        not after an epoch of updates. ``objects_only``: the ``Metric`` objects alone (a function
+        of one's own may need more than two samples, log_loss both classes)."""
+        compiled = [(name, fn) for name, fn in self.metrics if not objects_only or isinstance(fn, Metric)]
+        if compiled:
+            MetricTally.one_batch(compiled, y[:2], self._forward(x[:2].astype(self.dtype, copy=False),
+                                                                  training=False))
 
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""

@@ -305,9 +305,10 @@ class TrainingMixin:
             wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
                                      xv.shape[0], self.dtype, "validation_data[2]")
             validation_data = (xv, yv, wv)
-        # the metrics on two samples in inference mode, before any update: targets a metric cannot
-        # take, or a metric whose result a log cannot hold, fail here rather than after an epoch
-        self._check_metrics_on(x, y)
+        # the Metric objects on two samples in inference mode, before any update: targets one cannot
+        # take, or a result a log cannot hold (F1Score(average=None) on a softmax), fail here rather
+        # than after an epoch (functions of one's own are left to the batches: they may need more)
+        self._check_metrics_on(x, y, objects_only=True)
         if validation_data is not None:
             self._check_metrics_on(*validation_data[:2])
         w = combine(y, w, table)
