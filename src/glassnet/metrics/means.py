@@ -13,7 +13,13 @@ from .functions import (binary_accuracy, categorical_accuracy, mean_absolute_err
 class _Mean(Metric):
     """The mean of a function metric over every sample seen: each batch's value weighted by its
     number of samples, which is how ``fit`` averages a metric function (Keras' ``MeanMetricWrapper``
-    classes). ``_batch(y_true, y_pred)`` is the function with this metric's settings."""
+    classes). Each class names its ``function`` and, when it has settings, the keyword arguments
+    they give it (``_settings``)."""
+
+    function = None         # f(y_true, y_pred, **settings) -> the batch's value
+
+    def _settings(self):
+        return {}
 
     def reset_state(self):
         self.total, self.count = 0.0, 0
@@ -21,7 +27,7 @@ class _Mean(Metric):
     def update_state(self, y_true, y_pred):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
         n = y_pred.shape[0]
-        self.total += float(self._batch(y_true, y_pred)) * n
+        self.total += float(self.function(y_true, y_pred, **self._settings())) * n
         self.count += n
 
     def result(self):
@@ -32,13 +38,14 @@ class BinaryAccuracy(_Mean):
     """``binary_accuracy`` with a ``threshold`` of your choice (Keras' class; 0.5 by default)."""
     default_name = "binary_accuracy"
     direction = "up"
+    function = staticmethod(binary_accuracy)
 
     def __init__(self, threshold=0.5, name=None):
         self.threshold = check_number(threshold, "BinaryAccuracy: threshold", "[0, 1]")
         super().__init__(name)
 
-    def _batch(self, y_true, y_pred):
-        return binary_accuracy(y_true, y_pred, self.threshold)
+    def _settings(self):
+        return {"threshold": self.threshold}
 
     def get_config(self):
         return {"threshold": self.threshold, "name": self.name}
@@ -48,18 +55,14 @@ class CategoricalAccuracy(_Mean):
     """``categorical_accuracy`` as Keras' class."""
     default_name = "categorical_accuracy"
     direction = "up"
-
-    def _batch(self, y_true, y_pred):
-        return categorical_accuracy(y_true, y_pred)
+    function = staticmethod(categorical_accuracy)
 
 
 class SparseCategoricalAccuracy(_Mean):
     """``sparse_categorical_accuracy`` as Keras' class."""
     default_name = "sparse_categorical_accuracy"
     direction = "up"
-
-    def _batch(self, y_true, y_pred):
-        return sparse_categorical_accuracy(y_true, y_pred)
+    function = staticmethod(sparse_categorical_accuracy)
 
 
 class TopKCategoricalAccuracy(_Mean):
@@ -72,13 +75,14 @@ class TopKCategoricalAccuracy(_Mean):
     """
     default_name = "top_k_categorical_accuracy"
     direction = "up"
+    function = staticmethod(top_k_categorical_accuracy)
 
     def __init__(self, k=5, name=None):
         self.k = check_positive_int(k, f"{type(self).__name__}: k")
         super().__init__(name)
 
-    def _batch(self, y_true, y_pred):
-        return top_k_categorical_accuracy(y_true, y_pred, self.k, self.name)
+    def _settings(self):
+        return {"k": self.k, "caller": self.name}         # errors name this metric
 
     def get_config(self):
         return {"k": self.k, "name": self.name}
@@ -93,18 +97,14 @@ class MeanSquaredError(_Mean):
     """``mean_squared_error`` as Keras' metric class."""
     default_name = "mean_squared_error"
     direction = "down"
-
-    def _batch(self, y_true, y_pred):
-        return mean_squared_error(y_true, y_pred)
+    function = staticmethod(mean_squared_error)
 
 
 class MeanAbsoluteError(_Mean):
     """``mean_absolute_error`` as Keras' metric class."""
     default_name = "mean_absolute_error"
     direction = "down"
-
-    def _batch(self, y_true, y_pred):
-        return mean_absolute_error(y_true, y_pred)
+    function = staticmethod(mean_absolute_error)
 
 
 class RootMeanSquaredError(MeanSquaredError):
