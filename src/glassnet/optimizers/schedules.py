@@ -39,47 +39,43 @@ class LearningRateSchedule(_settings.Setting):
         raise NotImplementedError(f"{type(self).__name__} must define __call__(step)")
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their four arguments, and the decay's
+    progress ``step / decay_steps``, rounded down with ``staircase``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        cls = type(self).__name__
+        self.initial_learning_rate = check_number(initial_learning_rate, f"{cls}: initial_learning_rate", ">= 0")
+        self.decay_steps = check_number(decay_steps, f"{cls}: decay_steps", "> 0")
+        self.decay_rate = check_number(decay_rate, f"{cls}: decay_rate", ">= 0")
+        self.staircase = check_flag(staircase, f"{cls}: staircase")
+
+    def _progress(self, step):
+        p = step / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase=True`` the
     exponent is rounded down, so the rate drops once every ``decay_steps`` updates."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = check_number(initial_learning_rate,
-                                                  "ExponentialDecay: initial_learning_rate", ">= 0")
-        self.decay_steps = check_number(decay_steps, "ExponentialDecay: decay_steps", "> 0")
-        self.decay_rate = check_number(decay_rate, "ExponentialDecay: decay_rate", ">= 0")
-        self.staircase = check_flag(staircase, "ExponentialDecay: staircase")
-
     def __call__(self, step):
-        p = step / self.decay_steps
         try:
-            return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+            return self.initial_learning_rate * self.decay_rate ** self._progress(step)
         except OverflowError:          # a decay_rate above 1 grows without bound: inf, as Keras gives
             return math.inf
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (``staircase``: the ratio
     step / decay_steps rounded down)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = check_number(initial_learning_rate,
-                                                  "InverseTimeDecay: initial_learning_rate", ">= 0")
-        self.decay_steps = check_number(decay_steps, "InverseTimeDecay: decay_steps", "> 0")
-        self.decay_rate = check_number(decay_rate, "InverseTimeDecay: decay_rate", ">= 0")
-        self.staircase = check_flag(staircase, "InverseTimeDecay: staircase")
-
     def __call__(self, step):
-        p = step / self.decay_steps
-        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(p) if self.staircase else p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
+        return self.initial_learning_rate / (1 + self.decay_rate * self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
