@@ -151,10 +151,8 @@ class Layer:
             constraint.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
-        if self.rng is None:
-            self.rng = np.random.default_rng(self.seed)
         xp = backend.xp()
-        value = initializers.get(initializer)(tuple(shape), self.rng, self.dtype)
+        value = initializers.get(initializer)(tuple(shape), self._generator(), self.dtype)
         self.params[name] = xp.asarray(value, dtype=self.dtype)
         self.grads[name] = xp.zeros_like(self.params[name])
         if regularizer is not None:
@@ -162,6 +160,13 @@ class Layer:
         if constraint is not None:
             self.constraints = {**self.constraints, name: constraint}
         return self.params[name]
+
+    def _generator(self):
+        """``self.rng``, made from ``seed`` on first use when no model set it (a layer used alone):
+        what initial weights and random draws (Dropout's masks, GaussianNoise) come from."""
+        if self.rng is None:
+            self.rng = np.random.default_rng(self.seed)
+        return self.rng
 
     def output_shape(self, input_shape):
         """Shape of one output sample for one input sample of ``input_shape``; same by default."""

@@ -39,11 +39,9 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self.mask = None                       # backward is then the identity too
             return x
-        if self.rng is None:
-            self.rng = np.random.default_rng(self.seed)
         xp = backend.get_array_module(x)
         # drawn in the input's dtype (float32 draws are half the work); kept with probability 1 - rate
-        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        keep = self._generator().random(x.shape, dtype=x.dtype) >= self.rate
         self.mask = xp.asarray(keep, dtype=x.dtype)
         self.mask *= 1.0 / (1.0 - self.rate)
         return x * self.mask
@@ -67,9 +65,7 @@ class _Noise(Layer):
 
     def _draw(self, x):
         """Standard normal values of ``x``'s shape and dtype."""
-        if self.rng is None:
-            self.rng = np.random.default_rng(self.seed)
-        return backend.get_array_module(x).asarray(self.rng.standard_normal(x.shape, dtype=x.dtype))
+        return backend.get_array_module(x).asarray(self._generator().standard_normal(x.shape, dtype=x.dtype))
 
     def get_config(self):
         config = super().get_config()
