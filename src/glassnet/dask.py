@@ -29,7 +29,7 @@ except ImportError as exc:                        # glassnet's core needs NumPy 
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
 from .callbacks import TerminateOnNaN
-from .callbacks.base import monitored_metric, resolve_mode
+from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
 from .training import hold_out
@@ -254,8 +254,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     if ascending is None:
         # a compiled metric that says which way is better (AUC(name="roc_auc") goes up), else the
         # callbacks' rule by name: accuracy-like names, "auc", "precision", "recall" go up
-        direction = getattr(monitored_metric(first, sort_by), "direction", None)
-        ascending = direction == "down" or (direction != "up" and resolve_mode("auto", sort_by, "sweep") == "min")
+        ascending = (metric_mode(first, sort_by) or resolve_mode("auto", sort_by, "sweep")) == "min"
 
     # the data is one graph node that every task depends on, shipped once rather than per task;
     # pure=False: no hashing of the arrays to name it

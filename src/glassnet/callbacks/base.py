@@ -190,6 +190,12 @@ def monitored_metric(model, monitor):
     return next((metric for metric_name, metric in getattr(model, "metrics", []) if metric_name == name), None)
 
 
+def metric_mode(model, monitor):
+    """"max" or "min" as the compiled metric logged as ``monitor`` says by its ``direction`` ("up",
+    "down"), or None when no such metric says: the name decides then (``resolve_mode``)."""
+    return {"up": "max", "down": "min"}.get(getattr(monitored_metric(model, monitor), "direction", None))
+
+
 def check_auto_mode(callback, caller):
     """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name when the
     monitored value is a compiled metric whose ``direction`` says the other way (a ``Precision``
@@ -198,9 +204,9 @@ def check_auto_mode(callback, caller):
     epoch as the best."""
     if getattr(callback, "mode_setting", None) != "auto":
         return
-    metric = monitored_metric(callback.model, callback.monitor)
-    wanted = {"up": "max", "down": "min"}.get(getattr(metric, "direction", None))
+    wanted = metric_mode(callback.model, callback.monitor)
     if wanted is not None and wanted != callback.mode:
+        metric = monitored_metric(callback.model, callback.monitor)
         raise ValueError(f"{caller}: mode='auto' chose {callback.mode!r} for {callback.monitor!r} by its name, "
                          f"but the metric logged under it ({metric!r:.80}) is better when "
                          f"{'higher' if wanted == 'max' else 'lower'}; pass mode={wanted!r}")

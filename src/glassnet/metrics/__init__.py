@@ -11,7 +11,7 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 ``mae`` and ``mse`` are the regression metrics, logged under the name given to ``compile``
 (``metrics=["mae"]`` gives "mae" and "val_mae"; "mean_absolute_error" is logged as such, as in Keras).
 """
-from .. import losses
+from .. import _settings, losses
 from .base import Metric
 from .confusion import AUC, Precision, Recall
 from .fscore import F1Score, FBetaScore
@@ -102,14 +102,10 @@ def serialize(name, metric):
 
 def _from_config(spec):
     """The metric object ``{"class_name": ..., "config": {...}}`` describes; only the classes of
-    ``METRIC_CLASSES``, whose constructors check every setting."""
-    if (set(spec) != {"class_name", "config"} or not isinstance(spec["class_name"], str)
-            or spec["class_name"] not in METRIC_CLASSES
-            or not isinstance(spec["config"], dict)):
+    ``METRIC_CLASSES``, whose constructors check every setting (read as regularizers, constraints
+    and schedules are: ``_settings.from_file_entry``)."""
+    metric = _settings.from_file_entry(spec, METRIC_CLASSES, "metric")
+    if metric is None:
         raise ValueError(f"metric: expected {{'class_name': one of {sorted(METRIC_CLASSES)}, 'config': {{...}}}}, "
                          f"got {spec!r:.200}")
-    cls = METRIC_CLASSES[spec["class_name"]]
-    try:
-        return cls(**spec["config"])
-    except TypeError as exc:            # a setting the class does not have
-        raise ValueError(f"metric: {spec['class_name']}: {exc}") from None
+    return metric
