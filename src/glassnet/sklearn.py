@@ -28,7 +28,7 @@ except ImportError:                               # older releases: the private 
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-from . import backend, optimizers, regularizers
+from . import backend, initializers, optimizers, regularizers
 from ._validation import check_flag, check_fraction, check_number
 from .callbacks import EarlyStopping
 from .layers import Dense
@@ -132,10 +132,13 @@ class _GlassnetEstimator(BaseEstimator):
     def _fit_network(self, X, y, n_outputs, output_activation, loss, sample_weight=None):
         """Build a fresh network ending in ``n_outputs`` units, train it on (X, y) with
         ``sample_weight`` (None or (n_samples,)), keep it in ``model_``."""
-        if not isinstance(self.kernel_initializer, str):
-            # a fitted estimator pickles its network as a config, which names the initializer
+        try:
+            # a fitted estimator pickles its network as a config, which must describe the initializer
+            initializers.name_of(initializers.get(self.kernel_initializer))
+        except ValueError:
             raise ValueError(f"kernel_initializer: expected the name of one of glassnet.initializers, such "
-                             f"as 'he_normal', got {self.kernel_initializer!r}")
+                             f"as 'he_normal', or a built-in Initializer such as RandomNormal(stddev=0.01), "
+                             f"got {self.kernel_initializer!r:.100}") from None
         seed = _seed(self.random_state)
         sizes = self._hidden_sizes() + [n_outputs]
         alpha = check_number(self.alpha, "alpha", ">= 0")
@@ -210,7 +213,9 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     batch_size : int or None, default 32
         ``None`` trains full-batch.
     epochs : int, default 200
-    kernel_initializer : str, default "glorot_uniform"
+    kernel_initializer : str or Initializer, default "glorot_uniform"
+        A name from ``glassnet.initializers.INITIALIZERS`` or a built-in ``Initializer`` such as
+        ``RandomNormal(stddev=0.01)`` (a fitted estimator pickles its network as a config).
     dtype : {"float32", "float64"}, default "float32"
     random_state : None, int, RandomState or Generator
         An int makes fitting reproducible, bit for bit.

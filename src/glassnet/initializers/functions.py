@@ -1,7 +1,4 @@
-"""Weight initializers: each is ``f(shape, rng, dtype) -> ndarray``.
-
-They draw with a NumPy ``Generator`` (never the global NumPy state), so one model seed fixes every
-weight; the model moves the arrays to the backend afterwards (Thinc's pattern).
+"""The named initializers: functions ``f(shape, rng, dtype) -> ndarray`` with fixed settings.
 
 Fans follow Keras: for a dense kernel ``(fan_in, fan_out)``; for a conv kernel ``(kh, kw, c_in, c_out)``
 the receptive field ``kh * kw`` multiplies both.
@@ -83,38 +80,15 @@ def lecun_uniform(shape, rng, dtype):
 def _truncated_normal(shape, rng, stddev, dtype):
     # Keras divides by 0.8796... so that the truncated distribution keeps the intended variance.
     scale = stddev / 0.87962566103423978
+    return (scale * _standard_truncated(shape, rng)).astype(dtype)
+
+
+def _standard_truncated(shape, rng):
+    """Standard normal draws with every value beyond two standard deviations drawn again, as
+    truncation at +-2 means (Keras' rule)."""
     values = rng.standard_normal(shape)
     bad = np.abs(values) > 2.0
-    while bad.any():                      # redraw the tails, as truncation means
+    while bad.any():
         values[bad] = rng.standard_normal(int(bad.sum()))
         bad = np.abs(values) > 2.0
-    return (scale * values).astype(dtype)
-
-
-INITIALIZERS = {
-    "zeros": zeros, "ones": ones, "plain": plain, "random_normal": random_normal,
-    "random_uniform": random_uniform, "glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal,
-    "xavier": glorot_normal, "xavier_uniform": glorot_uniform, "xavier_normal": glorot_normal,
-    "he_uniform": he_uniform, "he_normal": he_normal, "he": he_normal,
-    "lecun_normal": lecun_normal, "lecun_uniform": lecun_uniform,
-}
-
-
-def get(identifier):
-    """Return the initializer for a name in ``INITIALIZERS`` or a callable ``f(shape, rng, dtype)``."""
-    if callable(identifier):
-        return identifier
-    if isinstance(identifier, str) and identifier in INITIALIZERS:
-        return INITIALIZERS[identifier]
-    raise ValueError(f"initializer: expected one of {sorted(INITIALIZERS)} or a callable "
-                     f"f(shape, rng, dtype), got {identifier!r}")
-
-
-def name_of(initializer):
-    """The registered name of an initializer (for model configs), or raise for custom callables."""
-    if isinstance(initializer, str):
-        return initializer
-    for name, fn in INITIALIZERS.items():
-        if fn is initializer:
-            return name
-    raise ValueError(f"initializer {initializer!r} is not registered; only named initializers can be saved")
+    return values

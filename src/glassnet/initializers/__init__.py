@@ -1,0 +1,68 @@
+"""Weight initializers: each is ``f(shape, rng, dtype) -> ndarray``.
+
+Two kinds, used alike: functions with fixed settings, by name (``"glorot_uniform"``, the seeds'
+``"plain"``), and Keras' classes with settings of their own (``RandomNormal(stddev=0.01)``,
+``VarianceScaling(2.0, "fan_out")``, ``Orthogonal()``), whose instances a model file stores as
+``{"class_name", "config"}``.
+
+They draw with a NumPy ``Generator`` (never the global NumPy state), so one model seed fixes every
+weight; the model moves the arrays to the backend afterwards (Thinc's pattern). That is why the
+classes take no ``seed`` of their own, unlike Keras': the model's seed is the one seed.
+
+Fans follow Keras: for a dense kernel ``(fan_in, fan_out)``; for a conv kernel ``(kh, kw, c_in, c_out)``
+the receptive field ``kh * kw`` multiplies both.
+"""
+from .. import _settings
+from .classes import (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Identity, Initializer,
+                      LecunNormal, LecunUniform, Ones, Orthogonal, RandomNormal, RandomUniform, TruncatedNormal,
+                      VarianceScaling, Zeros)
+from .functions import (glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
+                        ones, plain, random_normal, random_uniform, zeros)
+
+INITIALIZERS = {
+    "zeros": zeros, "ones": ones, "plain": plain, "random_normal": random_normal,
+    "random_uniform": random_uniform, "glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal,
+    "xavier": glorot_normal, "xavier_uniform": glorot_uniform, "xavier_normal": glorot_normal,
+    "he_uniform": he_uniform, "he_normal": he_normal, "he": he_normal,
+    "lecun_normal": lecun_normal, "lecun_uniform": lecun_uniform,
+    # Keras' names for classes whose defaults have no function of their own
+    "truncated_normal": TruncatedNormal(), "variance_scaling": VarianceScaling(),
+    "orthogonal": Orthogonal(), "identity": Identity(),
+}
+
+# the classes a model file may name; a subclass of one of them would load as its parent, so it is
+# refused when saving (``_settings.serialize``)
+INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
+    Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity)}
+
+
+def get(identifier):
+    """The initializer for a name in ``INITIALIZERS``, an ``Initializer`` (or its class: its
+    defaults), a model file's ``{"class_name": ..., "config": {...}}``, or any callable
+    ``f(shape, rng, dtype)``."""
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):   # the class: Keras makes one
+        return identifier()
+    if callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier in INITIALIZERS:
+        return INITIALIZERS[identifier]
+    if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, "initializer")) is not None:
+        return initializer
+    raise ValueError(f"initializer: expected one of {sorted(INITIALIZERS)}, an Initializer such as "
+                     f"RandomNormal(stddev=0.01), or a callable f(shape, rng, dtype), got {identifier!r:.100}")
+
+
+def name_of(initializer):
+    """How a model config records an initializer: its registered name, or a built-in class's
+    instance as ``{"class_name", "config"}``; ValueError for a custom callable or class, which a
+    file cannot hold (it never stores code)."""
+    if isinstance(initializer, str):
+        return initializer
+    for name, fn in INITIALIZERS.items():
+        if fn is initializer:
+            return name
+    if isinstance(initializer, Initializer):
+        return _settings.serialize(initializer, INITIALIZER_CLASSES, "initializer")
+    raise ValueError(f"initializer {initializer!r} is not registered; only named initializers and "
+                     f"the built-in Initializer classes can be saved")

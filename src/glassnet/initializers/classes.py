@@ -1,0 +1,215 @@
+"""Keras' initializer classes: initializers with settings of their own, which a model file
+stores as ``{"class_name", "config"}`` (``Setting``)."""
+import math
+
+import numpy as np
+
+from .. import _settings
+from .._validation import check_number
+from .functions import (_fans, _standard_truncated, _truncated_normal, glorot_normal, glorot_uniform,
+                        he_normal, he_uniform, lecun_normal, lecun_uniform, ones, zeros)
+
+
+class Initializer(_settings.Setting):
+    """The base of the initializer classes: ``initializer(shape, rng, dtype) -> ndarray``, and a
+    ``get_config()`` of the settings that rebuild it (``repr`` and ``==`` come from it)."""
+
+    def __call__(self, shape, rng, dtype):
+        raise NotImplementedError
+
+
+class _Named(Initializer):
+    """A class for a named initializer function, with no settings: Keras' ``GlorotUniform()`` and
+    friends draw exactly what ``"glorot_uniform"`` draws."""
+    function = None
+
+    def __call__(self, shape, rng, dtype):
+        return type(self).function(shape, rng, dtype)
+
+
+class Zeros(_Named):
+    """All zeros."""
+    function = staticmethod(zeros)
+
+
+class Ones(_Named):
+    """All ones."""
+    function = staticmethod(ones)
+
+
+class GlorotUniform(_Named):
+    """``"glorot_uniform"``: ``VarianceScaling(1.0, "fan_avg", "uniform")``."""
+    function = staticmethod(glorot_uniform)
+
+
+class GlorotNormal(_Named):
+    """``"glorot_normal"``: ``VarianceScaling(1.0, "fan_avg", "truncated_normal")``."""
+    function = staticmethod(glorot_normal)
+
+
+class HeUniform(_Named):
+    """``"he_uniform"``: ``VarianceScaling(2.0, "fan_in", "uniform")``."""
+    function = staticmethod(he_uniform)
+
+
+class HeNormal(_Named):
+    """``"he_normal"``: ``VarianceScaling(2.0, "fan_in", "truncated_normal")``."""
+    function = staticmethod(he_normal)
+
+
+class LecunUniform(_Named):
+    """``"lecun_uniform"``: ``VarianceScaling(1.0, "fan_in", "uniform")``."""
+    function = staticmethod(lecun_uniform)
+
+
+class LecunNormal(_Named):
+    """``"lecun_normal"``: ``VarianceScaling(1.0, "fan_in", "truncated_normal")``."""
+    function = staticmethod(lecun_normal)
+
+
+class Constant(Initializer):
+    """Every value ``value`` (Keras' ``Constant``).
+
+    >>> Constant(0.1)((2, 2), np.random.default_rng(0), np.float32).tolist()
+    [[0.10000000149011612, 0.10000000149011612], [0.10000000149011612, 0.10000000149011612]]
+    """
+
+    def __init__(self, value=0.0):
+        self.value = check_number(value, "Constant: value", "finite")
+
+    def __call__(self, shape, rng, dtype):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(Initializer):
+    """N(mean, stddev^2); the defaults are ``"random_normal"``'s, and ``RandomNormal(stddev=0.01)``
+    is the seeds' ``"plain"``."""
+
+    def __init__(self, mean=0.0, stddev=0.05):
+        self.mean = check_number(mean, f"{type(self).__name__}: mean", "finite")
+        self.stddev = check_number(stddev, f"{type(self).__name__}: stddev", "> 0")
+
+    def __call__(self, shape, rng, dtype):
+        return (self.mean + self.stddev * rng.standard_normal(shape)).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev}
+
+
+class RandomUniform(Initializer):
+    """U(minval, maxval); the defaults are ``"random_uniform"``'s."""
+
+    def __init__(self, minval=-0.05, maxval=0.05):
+        self.minval = check_number(minval, "RandomUniform: minval", "finite")
+        self.maxval = check_number(maxval, "RandomUniform: maxval", "finite")
+        if not self.minval < self.maxval:
+            raise ValueError(f"RandomUniform: minval must be below maxval, got minval={minval!r}, "
+                             f"maxval={maxval!r}")
+
+    def __call__(self, shape, rng, dtype):
+        return rng.uniform(self.minval, self.maxval, shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval}
+
+
+class TruncatedNormal(RandomNormal):
+    """N(mean, stddev^2) with every draw beyond two ``stddev`` from the mean drawn again (Keras'
+    ``TruncatedNormal``: ``stddev`` is the untruncated normal's, so the values' spread is ~0.88 of it)."""
+
+    def __call__(self, shape, rng, dtype):
+        return (self.mean + self.stddev * _standard_truncated(shape, rng)).astype(dtype)
+
+
+class VarianceScaling(Initializer):
+    """Draws of variance ``scale / n``, n the fan ``mode`` names (Keras' ``VarianceScaling``).
+
+    mode : "fan_in", "fan_out" or "fan_avg" ((fan_in + fan_out) / 2).
+    distribution : "truncated_normal" (truncated at two standard deviations and widened by
+    1 / 0.8796, so the variance is still ``scale / n``; "normal" is taken as this, as in Keras),
+    "untruncated_normal", or "uniform" (U(-l, l), l = sqrt(3 * scale / n)).
+
+    >>> VarianceScaling(2.0, "fan_in", "uniform")
+    VarianceScaling(scale=2.0, mode='fan_in', distribution='uniform')
+    """
+    MODES = ("fan_in", "fan_out", "fan_avg")
+    DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal"):
+        self.scale = check_number(scale, "VarianceScaling: scale", "> 0")
+        if mode not in self.MODES:
+            raise ValueError(f"VarianceScaling: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in self.DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution must be one of {list(self.DISTRIBUTIONS)}, "
+                             f"got {distribution!r:.80}")
+        self.mode, self.distribution = mode, distribution
+
+    def __call__(self, shape, rng, dtype):
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)      # Keras' guard for a shape with a zero axis
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, shape).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return (math.sqrt(variance) * rng.standard_normal(shape)).astype(dtype)
+        return _truncated_normal(shape, rng, math.sqrt(variance), dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
+
+
+class Orthogonal(Initializer):
+    """A random orthogonal matrix times ``gain`` (Saxe et al. 2014; Keras' ``Orthogonal``).
+
+    The weight is seen as a matrix of shape (prod(shape[:-1]), shape[-1]): its columns are
+    orthonormal when there are at least as many rows, else its rows are. Drawn as Keras does: the
+    Q of the QR decomposition of a standard normal matrix, each column's sign set by R's diagonal
+    (so Q is uniformly distributed).
+
+    >>> w = Orthogonal()((4, 3), np.random.default_rng(0), np.float64)
+    >>> bool(np.allclose(w.T @ w, np.eye(3)))
+    True
+    """
+
+    def __init__(self, gain=1.0):
+        self.gain = check_number(gain, "Orthogonal: gain", "finite")
+
+    def __call__(self, shape, rng, dtype):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: needs a weight of at least two axes, got shape {tuple(shape)}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))        # a sign of 0 (measure zero) would zero a column
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix, for a 2-D weight (a rectangular one gets ones on its
+    main diagonal), as Keras' ``Identity``.
+
+    >>> Identity()((2, 3), np.random.default_rng(0), np.float32).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+
+    def __init__(self, gain=1.0):
+        self.gain = check_number(gain, "Identity: gain", "finite")
+
+    def __call__(self, shape, rng, dtype):
+        if len(shape) != 2:
+            raise ValueError(f"Identity: needs a 2-D weight, got shape {tuple(shape)}")
+        return (self.gain * np.eye(*shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
