@@ -23,6 +23,14 @@ CASES = [
     ("adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.1, epsilon=1e-7), "Adagrad",
      dict(lr=0.1, initial_accumulator_value=0.1, eps=1e-7)),
     ("adadelta", dict(learning_rate=1.0, rho=0.9, epsilon=1e-6), "Adadelta", dict(lr=1.0, rho=0.9, eps=1e-6)),
+    ("adamax", dict(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7), "Adamax",
+     dict(lr=0.01, betas=(0.8, 0.99), eps=1e-7)),
+    ("adamax", dict(learning_rate=0.01, epsilon=0.5), "Adamax", dict(lr=0.01, eps=0.5)),   # eps where PyTorch puts it
+    ("nadam", dict(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7), "NAdam",
+     dict(lr=0.01, betas=(0.8, 0.99), eps=1e-7)),
+    ("nadam", dict(learning_rate=0.01, epsilon=0.5), "NAdam", dict(lr=0.01, eps=0.5)),
+    ("nadam", dict(learning_rate=0.01, momentum_decay=0.5, epsilon=1e-8), "NAdam",
+     dict(lr=0.01, momentum_decay=0.5, eps=1e-8)),
 ]
 
 
@@ -201,7 +209,7 @@ def test_adamw_default_weight_decay_is_keras():
 
 
 KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
@@ -209,6 +217,9 @@ def test_defaults_are_keras_defaults(name):
     keras = pytest.importorskip("keras", reason="Keras is the oracle for default values")
     theirs = getattr(keras.optimizers, KERAS_NAMES[name])()
     for arg, ours in _defaults(optimizers.OPTIMIZERS[name]).items():
+        if (name, arg) == ("nadam", "momentum_decay"):     # PyTorch's argument; Keras 3 has none
+            assert not hasattr(theirs, arg) and ours == 0.004
+            continue
         value = getattr(theirs, arg)
         value = value.numpy() if hasattr(value, "numpy") else value
         assert ours == pytest.approx(float(value), rel=1e-6), arg
@@ -331,3 +342,49 @@ def test_declared_slot_names_are_those_the_updates_keep(name, kwargs, rng):
     kept = set(opt.get_state()["slots"].get("w", {}))
     assert set(opt.always_slots) <= kept <= set(opt.slot_names)
     assert set(opt.non_negative_slots) <= set(opt.slot_names)
+
+
+# -- Adamax and Nadam against Keras (float32), and Nadam's momentum product ------------------------
+@pytest.mark.parametrize("name", ["adamax", "nadam"])
+def test_adamax_and_nadam_match_keras(name, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(20)]
+    # Keras 3's Nadam warms its momentum with 0.96^t, PyTorch's (glassnet's default) with 0.96^(0.004 t)
+    settings = {"momentum_decay": 1.0} if name == "nadam" else {}
+    ours, w = optimizers.OPTIMIZERS[name](learning_rate=0.01, beta_1=0.8, **settings), w0.copy()
+    theirs = getattr(keras.optimizers, KERAS_NAMES[name])(learning_rate=0.01, beta_1=0.8)
+    variable = keras.Variable(w0)
+    for g in grads:
+        ours.apply([("w", w, g)])
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+    # Adamax: Keras adds epsilon (1e-7) after the maximum, PyTorch inside: a ~1e-7 relative difference
+    np.testing.assert_allclose(w, np.asarray(variable.numpy()), rtol=2e-6, atol=2e-7)
+
+
+def test_nadam_momentum_product_is_kept_running_and_recomputed_alike():
+    opt = optimizers.Nadam(beta_1=0.9)
+    expected = 1.0
+    for t in range(1, 30):
+        expected *= 0.9 * (1 - 0.5 * 0.96 ** (t * 0.004))
+        assert opt._momentum_product(t) == expected          # one factor more per step
+    fresh = optimizers.Nadam(beta_1=0.9)
+    assert fresh._momentum_product(29) == expected           # from the start: the very same value
+    assert fresh._momentum_product(5) == opt._momentum_product(5) != expected    # a count set back
+    # beta_1^t underflows: the product stays 0, and the loop stops there (no 10**9 multiplications)
+    assert fresh._momentum_product(10 ** 9) == 0.0
+
+
+def test_nadam_resumed_from_its_state_goes_on_bit_for_bit(rng):
+    grads = [rng.standard_normal(7) for _ in range(8)]
+    whole, w = optimizers.Nadam(0.01), np.ones(7)
+    for g in grads:
+        whole.apply([("w", w, g)])
+    first, resumed_w = optimizers.Nadam(0.01), np.ones(7)
+    for g in grads[:3]:
+        first.apply([("w", resumed_w, g)])
+    resumed = optimizers.from_config(first.get_config())
+    resumed.set_state(first.get_state())
+    for g in grads[3:]:
+        resumed.apply([("w", resumed_w, g)])
+    np.testing.assert_array_equal(resumed_w, w)

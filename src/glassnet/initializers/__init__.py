@@ -25,9 +25,10 @@ INITIALIZERS = {
     "xavier": glorot_normal, "xavier_uniform": glorot_uniform, "xavier_normal": glorot_normal,
     "he_uniform": he_uniform, "he_normal": he_normal, "he": he_normal,
     "lecun_normal": lecun_normal, "lecun_uniform": lecun_uniform,
-    # Keras' names for classes whose defaults have no function of their own
-    "truncated_normal": TruncatedNormal(), "variance_scaling": VarianceScaling(),
-    "orthogonal": Orthogonal(), "identity": Identity(),
+    # Keras' names for classes whose defaults have no function of their own: each ``get`` makes a
+    # new instance (one shared instance changed by one model would change every model)
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "orthogonal": Orthogonal, "identity": Identity,
 }
 
 # the classes a model file may name; a subclass of one of them would load as its parent, so it is
@@ -37,26 +38,30 @@ INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
     GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity)}
 
 
-def get(identifier):
-    """The initializer for a name in ``INITIALIZERS``, an ``Initializer`` (or its class: its
-    defaults), a model file's ``{"class_name": ..., "config": {...}}``, or any callable
-    ``f(shape, rng, dtype)``."""
+def get(identifier, name="initializer"):
+    """The initializer for a name in ``INITIALIZERS`` or of a class in ``INITIALIZER_CLASSES``
+    (``"Orthogonal"``: its defaults, as Keras reads it), an ``Initializer`` (or its class), a model
+    file's ``{"class_name": ..., "config": {...}}``, or any callable ``f(shape, rng, dtype)``.
+    Errors start with ``name`` (e.g. "Dense: kernel_initializer")."""
+    if isinstance(identifier, str):
+        identifier = INITIALIZERS.get(identifier, INITIALIZER_CLASSES.get(identifier, identifier))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):   # the class: Keras makes one
+        if identifier is Initializer:
+            raise ValueError(f"{name}: Initializer is the base of the initializer classes; give one of "
+                             f"{', '.join(INITIALIZER_CLASSES)} or a subclass of your own")
         return identifier()
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, str):
         return identifier
-    if isinstance(identifier, str) and identifier in INITIALIZERS:
-        return INITIALIZERS[identifier]
-    if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, "initializer")) is not None:
+    if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
-    raise ValueError(f"initializer: expected one of {sorted(INITIALIZERS)}, an Initializer such as "
+    raise ValueError(f"{name}: expected one of {sorted(INITIALIZERS)}, an Initializer such as "
                      f"RandomNormal(stddev=0.01), or a callable f(shape, rng, dtype), got {identifier!r:.100}")
 
 
 def name_of(initializer):
-    """How a model config records an initializer: its registered name, or a built-in class's
-    instance as ``{"class_name", "config"}``; ValueError for a custom callable or class, which a
-    file cannot hold (it never stores code)."""
+    """How a model config records an initializer: the name of a named function, or a built-in
+    class's instance as ``{"class_name", "config"}``; ValueError for a custom callable or class,
+    which a file cannot hold (it never stores code)."""
     if isinstance(initializer, str):
         return initializer
     for name, fn in INITIALIZERS.items():

@@ -90,7 +90,7 @@ class RandomNormal(Initializer):
 
     def __init__(self, mean=0.0, stddev=0.05):
         self.mean = check_number(mean, f"{type(self).__name__}: mean", "finite")
-        self.stddev = check_number(stddev, f"{type(self).__name__}: stddev", "> 0")
+        self.stddev = check_number(stddev, f"{type(self).__name__}: stddev", ">= 0")
 
     def __call__(self, shape, rng, dtype):
         return (self.mean + self.stddev * rng.standard_normal(shape)).astype(dtype)
@@ -142,7 +142,8 @@ class VarianceScaling(Initializer):
         self.scale = check_number(scale, "VarianceScaling: scale", "> 0")
         if mode not in self.MODES:
             raise ValueError(f"VarianceScaling: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
-        if distribution == "normal":
+        distribution = distribution.lower() if isinstance(distribution, str) else distribution
+        if distribution == "normal":           # Keras lower-cases it and reads "normal" so
             distribution = "truncated_normal"
         if distribution not in self.DISTRIBUTIONS:
             raise ValueError(f"VarianceScaling: distribution must be one of {list(self.DISTRIBUTIONS)}, "
@@ -152,7 +153,7 @@ class VarianceScaling(Initializer):
     def __call__(self, shape, rng, dtype):
         fan_in, fan_out = _fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
-        variance = self.scale / max(1.0, n)      # Keras' guard for a shape with a zero axis
+        variance = self.scale / n
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return rng.uniform(-limit, limit, shape).astype(dtype)

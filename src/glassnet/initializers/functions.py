@@ -7,10 +7,13 @@ import numpy as np
 
 
 def _fans(shape):
+    """(fan_in, fan_out), each at least 1 (Keras' guard: an empty weight divides by neither)."""
+    if len(shape) == 0:          # a scalar weight
+        return 1, 1
     if len(shape) == 1:          # a bias
-        return shape[0], shape[0]
+        return max(1, shape[0]), max(1, shape[0])
     receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-    return shape[-2] * receptive, shape[-1] * receptive
+    return max(1, shape[-2] * receptive), max(1, shape[-1] * receptive)
 
 
 def zeros(shape, rng, dtype):

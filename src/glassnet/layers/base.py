@@ -152,7 +152,20 @@ class Layer:
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
         xp = backend.xp()
-        value = initializers.get(initializer)(tuple(shape), self._generator(), self.dtype)
+        where = f"{type(self).__name__} {self.name!r}: {name}: initializer"
+        initializer = initializers.get(initializer, where)
+        try:
+            with np.errstate(over="ignore"):      # an overflow is refused below, by name
+                value = initializer(tuple(shape), self._generator(), self.dtype)
+        except ValueError as exc:       # a shape the initializer cannot fill (Identity of a bias)
+            raise ValueError(f"{where}: {exc}") from None
+        value = np.asarray(value)
+        if value.shape != tuple(shape):
+            raise ValueError(f"{where} {initializer!r:.80} returned shape {value.shape} for a weight of "
+                             f"shape {tuple(shape)}")
+        if not np.isfinite(value).all():      # RandomNormal(stddev=1e39) in float32: inf
+            raise ValueError(f"{where} {initializer!r:.80} drew values that are not finite (NaN or "
+                             f"infinite) in {np.dtype(self.dtype).name}")
         self.params[name] = xp.asarray(value, dtype=self.dtype)
         self.grads[name] = xp.zeros_like(self.params[name])
         if regularizer is not None:

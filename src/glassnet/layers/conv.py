@@ -211,8 +211,8 @@ class _Conv(Layer):
         self.padding = padding
         self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
         self.kernel_constraint = constraints.get(kernel_constraint, f"{cls}: kernel_constraint")

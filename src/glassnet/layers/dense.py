@@ -30,8 +30,10 @@ class Dense(Layer):
         Number of output features.
     activation : str or Activation, optional
         Applied to ``z = x @ kernel + bias``; ``None`` means linear.
-    kernel_initializer, bias_initializer : str or callable
-        Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...).
+    kernel_initializer, bias_initializer : str, Initializer or callable
+        Names from ``glassnet.initializers`` (``"glorot_uniform"``, ``"he"``, ``"plain"``, ...), one
+        of its classes with settings (``RandomNormal(stddev=0.01)``, ``Orthogonal()``) or a function
+        ``f(shape, rng, dtype)`` of your own.
     use_bias : bool
         False: no bias, ``z = x @ kernel`` (Keras' ``use_bias``; e.g. before BatchNormalization,
         whose beta plays its part).
@@ -65,8 +67,8 @@ class Dense(Layer):
         self.units = int(units)
         self.use_bias = check_flag(use_bias, "Dense: use_bias")
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_initializer = initializers.get(kernel_initializer, "Dense: kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "Dense: bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "Dense: kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, "Dense: bias_regularizer")
         self.kernel_constraint = constraints.get(kernel_constraint, "Dense: kernel_constraint")

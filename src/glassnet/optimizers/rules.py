@@ -1,5 +1,5 @@
-"""The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, each ``torch.optim``'s step for
-step with Keras' names and defaults (see ``glassnet.optimizers.base`` for what they share)."""
+"""The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, each
+``torch.optim``'s step for step with Keras' names and defaults (see ``glassnet.optimizers.base`` for what they share)."""
 import math
 
 import numpy as np
@@ -203,3 +203,115 @@ class Adadelta(Optimizer):
             u += tmp
             np.multiply(d, self.learning_rate, out=tmp)
             param -= tmp
+
+
+class Adamax(Optimizer):
+    """Adamax, Adam's infinity-norm variant (Kingma & Ba 2015, section 7.1), as torch.optim.Adamax:
+    ``m = b1 m + (1 - b1) g``; ``u = max(b2 u, |g| + epsilon)``; ``param -= lr / (1 - b1^t) * m / u``.
+    Defaults are Keras'. Epsilon joins |g| inside the maximum, as PyTorch adds it; Keras adds it to
+    ``u`` in the step (``m / (u + epsilon)``), so with a large epsilon the two differ."""
+    name = "adamax"
+    slot_names = always_slots = ("m", "u")
+    non_negative_slots = ("u",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "m", "u")
+        b1, b2 = self.beta_1, self.beta_2
+        step = self.learning_rate / (1 - b1 ** self.iterations)
+        for param, grad, m, u, tmp in pieces(param, grad, slots["m"], slots["u"], tmp):
+            m *= b1                                 # m = b1 m + (1 - b1) g
+            np.multiply(grad, 1 - b1, out=tmp)
+            m += tmp
+            np.abs(grad, out=tmp)                   # u = max(b2 u, |g| + eps)
+            tmp += self.epsilon
+            u *= b2
+            np.maximum(u, tmp, out=u)
+            np.divide(m, u, out=tmp)
+            tmp *= step
+            param -= tmp
+
+
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat 2016), as torch.optim.NAdam computes it.
+
+    The momentum of step t is ``mu_t = beta_1 (1 - 0.5 * 0.96^(momentum_decay t))`` (a warming
+    schedule); with ``P_t = mu_1 ... mu_t``, the step mixes the gradient and the next step's momentum:
+    ``param -= lr ((1 - mu_t) / (1 - P_t) g + mu_(t+1) / (1 - P_t mu_(t+1)) m) / (sqrt(v / (1 - b2^t)) + eps)``,
+    with Adam's ``m`` and ``v``. Defaults are Keras', and ``momentum_decay`` PyTorch's (0.004, the
+    paper's and Keras 2's). Keras 3 leaves the 0.004 out (``0.96^t``: the momentum warms up within
+    some 20 steps rather than thousands); ``momentum_decay=1.0`` gives Keras 3's Nadam.
+
+    ``P_t`` depends on the step count only (and on ``beta_1`` at each step), so it is not saved:
+    it is kept as a running product, recomputed in the same order after a state is set (exactly the
+    same value, so a resumed run goes on bit for bit, unless ``beta_1`` or ``momentum_decay`` was
+    changed during training).
+    """
+    name = "nadam"
+    slot_names = always_slots = ("m", "v")
+    non_negative_slots = ("v",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0",
+                        "momentum_decay": ">= 0"}
+    _product = (0, 1.0)        # (t, P_t): P_0 = 1
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
+                 **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.momentum_decay = momentum_decay
+
+    def _momentum(self, t):
+        return self.beta_1 * (1 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def _momentum_product(self, t):
+        """P_t = mu_1 ... mu_t: one more factor per step, from the start when the count moved otherwise.
+
+        P_t only enters the step as 1 - P_t and 1 - P_t mu_(t+1), which are exactly 1 in float64
+        once P_t < 2^-60: from there (t in the hundreds to thousands) it is kept at 0 and the
+        loop stops, so a count of 10^9 costs no more than one of 10^4."""
+        done, product = self._product
+        if done != t:
+            if done != t - 1:               # a state set, a reset: multiply again from P_0
+                done, product = 0, 1.0
+            for i in range(done + 1, t + 1):
+                if product == 0.0:
+                    break
+                product *= self._momentum(i)
+                if product < 2.0 ** -60:
+                    product = 0.0
+            self._product = (t, product)
+        return product
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "m", "v")
+        part = self._buffer(key + "#nadam", param)
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations
+        mu, mu_next, product = self._momentum(t), self._momentum(t + 1), self._momentum_product(t)
+        # the denominator sqrt(v / (1 - b2^t)) + eps is (sqrt(v) + c eps) / c with c = sqrt(1 - b2^t)
+        c = math.sqrt(1 - b2 ** t)
+        to_grad = self.learning_rate * c * (1 - mu) / (1 - product)
+        to_m = self.learning_rate * c * mu_next / (1 - product * mu_next)
+        for param, grad, m, v, tmp, part in pieces(param, grad, slots["m"], slots["v"], tmp, part):
+            m *= b1                                 # m = b1 m + (1 - b1) g
+            np.multiply(grad, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2                                 # v = b2 v + (1 - b2) g^2
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)                     # c times the denominator
+            tmp += self.epsilon * c
+            np.divide(grad, tmp, out=part)
+            part *= to_grad
+            param -= part
+            np.divide(m, tmp, out=part)
+            part *= to_m
+            param -= part
