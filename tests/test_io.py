@@ -453,14 +453,19 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     L = gn.layers
     model = gn.Sequential([
         L.Conv2D(4, 3, padding="same", activation="relu", input_shape=(8, 8, 2)),
+        L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
+        L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
         L.BatchNormalization(), L.MaxPooling2D(2), L.Dropout(0.25), L.AveragePooling2D(2),  # (2, 2, 4)
-        L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"), L.MaxPooling1D(2),  # (2, 6)
+        L.UpSampling2D(2), L.MaxPooling2D(2),                                                # (2, 2, 4)
+        L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"),                      # (4, 6)
+        L.ZeroPadding1D(1), L.Cropping1D(1), L.UpSampling1D(2), L.SpatialDropout1D(0.1),     # (8, 6)
+        L.MaxPooling1D(2), L.MaxPooling1D(2),                                                # (2, 6)
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
         L.Dense(6), L.Reshape((3, 2)), L.GlobalAveragePooling1D(),                           # (2,)
         L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.Activation("tanh"),
-        L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.Dropout(0.5), L.GaussianDropout(0.2),
-        L.Dense(3, activation="softmax")], seed=5)
+        L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
+        L.Dropout(0.5), L.GaussianDropout(0.2), L.Dense(3), L.Softmax()], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
@@ -469,10 +474,14 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     model.save(tmp_path / "all.npz")
     loaded = load_model(tmp_path / "all.npz")
     assert np.array_equal(model.predict(x), loaded.predict(x))
-    bn = loaded.layers[1]
+    first_bn = next(i for i, layer in enumerate(model.layers) if isinstance(layer, L.BatchNormalization))
+    bn = loaded.layers[first_bn]
     assert not np.array_equal(bn.state["moving_mean"], 0)                # trained statistics came back
-    assert np.array_equal(bn.state["moving_variance"], model.layers[1].state["moving_variance"])
-    assert loaded.layers[3].rng.bit_generator.state == model.layers[3].rng.bit_generator.state
+    assert np.array_equal(bn.state["moving_variance"], model.layers[first_bn].state["moving_variance"])
+    for i, layer in enumerate(model.layers):                             # every dropout's generator
+        if isinstance(layer, L.Dropout):
+            assert loaded.layers[i].rng.bit_generator.state == layer.rng.bit_generator.state
+    assert loaded._fused and model._fused          # a Softmax layer last fuses as Activation("softmax")
     for m in (model, loaded):                     # dropout masks and running stats continue identically
         m.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert _equal_weights(model, loaded) and _equal_state(model, loaded)

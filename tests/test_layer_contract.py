@@ -34,6 +34,18 @@ TABLE = {
     "GaussianDropout": (lambda **kw: layers.GaussianDropout(0.3, **kw), (2, 3), True),
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
     "LayerNormalization": (lambda **kw: layers.LayerNormalization(axis=[-2, -1], **kw), (2, 3, 4), False),
+    "ReLU": (lambda **kw: layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2, **kw), (3, 4), False),
+    "ELU": (lambda **kw: layers.ELU(0.7, **kw), (3, 4), False),
+    "Softmax": (lambda **kw: layers.Softmax(axis=[1, 2], **kw), (2, 3), False),
+    "PReLU": (lambda **kw: layers.PReLU(alpha_initializer="random_normal", shared_axes=[1], **kw), (3, 4), False),
+    "ZeroPadding2D": (lambda **kw: layers.ZeroPadding2D(((1, 0), (2, 1)), **kw), (3, 4, 2), False),
+    "ZeroPadding1D": (lambda **kw: layers.ZeroPadding1D((0, 2), **kw), (3, 2), False),
+    "Cropping2D": (lambda **kw: layers.Cropping2D(((1, 0), (0, 2)), **kw), (4, 5, 2), False),
+    "Cropping1D": (lambda **kw: layers.Cropping1D(**kw), (5, 2), False),
+    "UpSampling2D": (lambda **kw: layers.UpSampling2D((2, 3), **kw), (2, 2, 2), False),
+    "UpSampling1D": (lambda **kw: layers.UpSampling1D(3, **kw), (3, 2), False),
+    "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
+    "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
 }
 BATCH = 4
 
@@ -77,7 +89,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout")
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

@@ -158,7 +158,7 @@ def serialize(constraint):
     return _settings.serialize(constraint, CONSTRAINTS, "constraint")
 
 
-def config_entries(layer):
-    """A layer's ``kernel_constraint`` / ``bias_constraint`` config entries, only those set."""
-    return _settings.config_entries(layer, ("kernel_constraint", "bias_constraint"), CONSTRAINTS,
+def config_entries(layer, keys=("kernel_constraint", "bias_constraint")):
+    """A layer's ``kernel_constraint`` / ``bias_constraint`` (or ``keys``) config entries, only those set."""
+    return _settings.config_entries(layer, keys, CONSTRAINTS,
                                            "constraint")

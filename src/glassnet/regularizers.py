@@ -114,7 +114,7 @@ def serialize(regularizer):
     return _settings.serialize(regularizer, REGULARIZERS, "regularizer")
 
 
-def config_entries(layer):
-    """A layer's ``kernel_regularizer`` / ``bias_regularizer`` config entries, only those set."""
-    return _settings.config_entries(layer, ("kernel_regularizer", "bias_regularizer"), REGULARIZERS,
+def config_entries(layer, keys=("kernel_regularizer", "bias_regularizer")):
+    """A layer's ``kernel_regularizer`` / ``bias_regularizer`` (or ``keys``) config entries, only those set."""
+    return _settings.config_entries(layer, keys, REGULARIZERS,
                                            "regularizer")

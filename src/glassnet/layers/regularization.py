@@ -41,10 +41,14 @@ class Dropout(Layer):
             return x
         xp = backend.get_array_module(x)
         # drawn in the input's dtype (float32 draws are half the work); kept with probability 1 - rate
-        keep = self._generator().random(x.shape, dtype=x.dtype) >= self.rate
+        keep = self._generator().random(self._mask_shape(x), dtype=x.dtype) >= self.rate
         self.mask = xp.asarray(keep, dtype=x.dtype)
         self.mask *= 1.0 / (1.0 - self.rate)
         return x * self.mask
+
+    def _mask_shape(self, x):
+        """One mask value per input value (SpatialDropout: per channel of a sample)."""
+        return x.shape
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
@@ -56,6 +60,53 @@ class Dropout(Layer):
         if self.seed is not None:
             config["seed"] = self.seed
         return config
+
+
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: in training, each channel of each sample is zeroed with
+    probability ``rate`` (every pixel of it), the kept ones scaled by ``1 / (1 - rate)`` (Keras'
+    ``SpatialDropout2D``, PyTorch's ``nn.Dropout2d`` for channels-last). Neighbouring pixels of a
+    conv's output are strongly correlated, so dropping them one by one regularises little.
+
+    Shapes: ``x`` (batch, H, W, C) -> same shape; the mask is (batch, 1, 1, C).
+
+    Example
+    -------
+    >>> y = SpatialDropout2D(0.5, seed=0)(np.ones((2, 3, 3, 4)), training=True)
+    >>> bool((y == y[:, :1, :1, :]).all())       # one value per channel of a sample
+    True
+    """
+    rank = 2
+
+    def _check(self, sample_shape):
+        if len(sample_shape) != self.rank + 1:
+            axes = "length, channels" if self.rank == 1 else "height, width, channels"
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got shape "
+                             f"(batch, {', '.join(map(str, sample_shape))})")
+
+    def build(self, input_shape):
+        self._check(tuple(input_shape))
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self._check(tuple(sample_shape))
+
+    def _mask_shape(self, x):
+        self._check(x.shape[1:])
+        return (x.shape[0], *(1,) * self.rank, x.shape[-1])
+
+
+class SpatialDropout1D(SpatialDropout2D):
+    """Dropout of whole channels of a sequence (Keras' ``SpatialDropout1D``): the mask is
+    (batch, 1, C). Shapes: ``x`` (batch, L, C) -> same shape.
+
+    Example
+    -------
+    >>> y = SpatialDropout1D(0.5, seed=0)(np.ones((2, 5, 4)), training=True)
+    >>> bool((y == y[:, :1, :]).all())
+    True
+    """
+    rank = 1
 
 
 class _Noise(Layer):

@@ -1,0 +1,248 @@
+"""Layers that move pixels without weights, channels-last: ZeroPadding2D/1D, Cropping2D/1D and
+UpSampling2D/1D (Keras' names, arguments and formats). A 1-D layer runs as the 2-D one on an image
+of height 1, as the convolutions and poolings do.
+
+Each ``backward`` is the adjoint of its ``forward``: padding's backward crops the gradient,
+cropping's pads it with zeros, and nearest-neighbour upsampling's sums each block of copies.
+"""
+import numpy as np
+
+from .. import backend
+from .base import LAYERS, Layer
+from .conv import _as_tuple, check_rank
+
+
+def _pairs(value, rank, what, cls):
+    """Keras' formats for amounts before and after each spatial axis, as ``rank`` pairs of
+    non-negative ints: ``n`` (n everywhere), one entry per axis (``(2, 1)``: 2 before and after
+    the first axis, 1 around the second; for rank 1, ``(1, 2)`` is (before, after)), or a pair
+    per axis (``((1, 0), (2, 2))``)."""
+    def count(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+
+    expected = (f"a non-negative integer, {rank} of them, or {rank} pairs (before, after)" if rank == 2
+                else "a non-negative integer or a pair (before, after)")
+    if count(value):
+        return ((int(value),) * 2,) * rank
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        if rank == 1 and len(items) == 2 and all(count(v) for v in items):
+            return ((int(items[0]), int(items[1])),)
+        if rank == 2 and len(items) == 2 and all(count(v) for v in items):
+            return tuple((int(v), int(v)) for v in items)
+        if len(items) == rank and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(count(v) for v in p)
+                                      for p in items):
+            return tuple((int(p[0]), int(p[1])) for p in items)
+    raise ValueError(f"{cls}: {what} must be {expected}, got {value!r:.80}")
+
+
+class _Spatial(Layer):
+    """Shared by the layers here: checks the rank, and runs rank 1 as rank 2 (height 1)."""
+    rank = 2
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        check_rank(self, input_shape)
+        return (*self._spatial(input_shape[:-1]), input_shape[-1])
+
+    def build(self, input_shape):
+        self.output_shape(input_shape)
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self.output_shape(sample_shape)         # spatial sizes may differ from the built ones
+
+    def forward(self, x, training=False):
+        if x.ndim != self.rank + 2:
+            self.output_shape(x.shape[1:])
+        self._spatial(x.shape[1:-1])            # refused with the layer's name and the shapes
+        self.x_shape = x.shape
+        out = self._forward2d(x if self.rank == 2 else x[:, None])
+        return out if self.rank == 2 else out[:, 0]
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
+            return None
+        dx = self._backward2d(grad_output if self.rank == 2 else grad_output[:, None])
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def _as2d(self, pairs):
+        return pairs if self.rank == 2 else ((0, 0), *pairs)
+
+
+del LAYERS["_Spatial"]
+
+
+class ZeroPadding2D(_Spatial):
+    """Zeros around each image: ``padding`` is an int, (rows, columns) added on both sides, or
+    ((top, bottom), (left, right)), as in Keras.
+
+    Shapes: (batch, H, W, C) -> (batch, H + top + bottom, W + left + right, C).
+
+    Example
+    -------
+    >>> ZeroPadding2D(((1, 0), (2, 2)))(np.ones((1, 2, 2, 1)))[0, :, :, 0].tolist()
+    [[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, padding=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pairs(padding, self.rank, "padding", type(self).__name__)
+
+    def _spatial(self, sizes):
+        return [size + before + after for size, (before, after) in zip(sizes, self.padding)]
+
+    def _forward2d(self, x):
+        (t, b), (l, r) = self._as2d(self.padding)
+        n, h, w, c = x.shape
+        out = backend.get_array_module(x).zeros((n, h + t + b, w + l + r, c), dtype=x.dtype)
+        out[:, t:t + h, l:l + w] = x
+        return out
+
+    def _backward2d(self, grad):
+        (t, b), (l, r) = self._as2d(self.padding)
+        _, h, w, _ = grad.shape
+        return grad[:, t:h - b, l:w - r]
+
+    def get_config(self):
+        return {**super().get_config(), "padding": [list(p) for p in self.padding]}
+
+
+class ZeroPadding1D(ZeroPadding2D):
+    """Zeros at both ends of each sequence: ``padding`` an int or (before, after).
+
+    Shapes: (batch, L, C) -> (batch, L + before + after, C).
+
+    Example
+    -------
+    >>> ZeroPadding1D((1, 2))(np.ones((1, 2, 1)))[0, :, 0].tolist()
+    [0.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    rank = 1
+
+    def get_config(self):
+        return {**super().get_config(), "padding": list(self.padding[0])}
+
+
+class Cropping2D(_Spatial):
+    """Cuts rows and columns off each image: ``cropping`` an int, (rows, columns) cut at both
+    sides, or ((top, bottom), (left, right)), as in Keras. At least one row and column must stay.
+
+    Shapes: (batch, H, W, C) -> (batch, H - top - bottom, W - left - right, C).
+
+    Example
+    -------
+    >>> Cropping2D(((1, 0), (0, 1)))(np.arange(9.0).reshape(1, 3, 3, 1))[0, :, :, 0].tolist()
+    [[3.0, 4.0], [6.0, 7.0]]
+    """
+
+    def __init__(self, cropping=((0, 0), (0, 0)), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pairs(cropping, self.rank, "cropping", type(self).__name__)
+
+    def _spatial(self, sizes):
+        out = [size - before - after for size, (before, after) in zip(sizes, self.cropping)]
+        if any(size < 1 for size in out):
+            raise ValueError(f"{self.describe()}: cropping {self.cropping} leaves nothing of input samples "
+                             f"of spatial shape {tuple(sizes)}")
+        return out
+
+    def _forward2d(self, x):
+        (t, b), (l, r) = self._as2d(self.cropping)
+        _, h, w, _ = x.shape
+        # a contiguous copy: the layers after it read it faster than a strided view
+        return backend.get_array_module(x).ascontiguousarray(x[:, t:h - b, l:w - r])
+
+    def _backward2d(self, grad):
+        (t, b), (l, r) = self._as2d(self.cropping)
+        n, h, w, c = grad.shape
+        dx = backend.get_array_module(grad).zeros((n, h + t + b, w + l + r, c), dtype=grad.dtype)
+        dx[:, t:t + h, l:l + w] = grad
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
+
+
+class Cropping1D(Cropping2D):
+    """Cuts steps off both ends of each sequence: ``cropping`` an int or (before, after).
+
+    Shapes: (batch, L, C) -> (batch, L - before - after, C).
+
+    Example
+    -------
+    >>> Cropping1D((1, 0))(np.arange(3.0).reshape(1, 3, 1))[0, :, 0].tolist()
+    [1.0, 2.0]
+    """
+    rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):       # Keras' default for the 1-D layer
+        super().__init__(cropping, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": list(self.cropping[0])}
+
+
+class UpSampling2D(_Spatial):
+    """Repeats each row ``size[0]`` times and each column ``size[1]`` times (Keras'
+    ``interpolation="nearest"``, PyTorch's ``nn.Upsample(mode="nearest")``); the other
+    interpolations of Keras are not offered.
+
+    Shapes: (batch, H, W, C) -> (batch, H * size[0], W * size[1], C).
+
+    Example
+    -------
+    >>> UpSampling2D(2)(np.array([[[[1.0], [2.0]]]]))[0, :, :, 0].tolist()
+    [[1.0, 1.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]]
+    """
+
+    def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.size = _as_tuple(size, self.rank, "size", cls)
+        if interpolation != "nearest":
+            raise ValueError(f"{cls}: interpolation must be 'nearest' (the only one glassnet offers), "
+                             f"got {interpolation!r:.80}")
+        self.interpolation = interpolation
+
+    def _spatial(self, sizes):
+        return [size * k for size, k in zip(sizes, self.size)]
+
+    def _factors(self):
+        return self.size if self.rank == 2 else (1, *self.size)
+
+    def _forward2d(self, x):
+        sh, sw = self._factors()
+        n, h, w, c = x.shape
+        out = backend.get_array_module(x).empty((n, h, sh, w, sw, c), dtype=x.dtype)
+        out[...] = x[:, :, None, :, None, :]       # one broadcast copy, every block at once
+        return out.reshape(n, h * sh, w * sw, c)
+
+    def _backward2d(self, grad):
+        sh, sw = self._factors()
+        n, h, w, c = grad.shape
+        return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}
+
+
+class UpSampling1D(UpSampling2D):
+    """Repeats each step of a sequence ``size`` times (Keras' ``UpSampling1D``).
+
+    Shapes: (batch, L, C) -> (batch, L * size, C).
+
+    Example
+    -------
+    >>> UpSampling1D(3)(np.array([[[1.0], [2.0]]]))[0, :, 0].tolist()
+    [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    """
+    rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(size, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["interpolation"]             # Keras' UpSampling1D has none
+        return {**config, "size": self.size[0]}
