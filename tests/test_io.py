@@ -342,6 +342,11 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
                  r"the 'm' state of 'params' holds NaN, infinite values"),
     "slot negative": (lambda m: m.update({"optimizer/001.npy": _npy_edit(m["optimizer/001.npy"], -1.0)}),
                       r"the 'v' state of 'params' holds NaN, infinite or negative values"),
+    # the good file's Adam keeps no scalars (Nadam's momentum product is one)
+    "scalars unknown": (_edit_meta(lambda c: _set(c, ["optimizer_state", "scalars"], {"momentum_product": 0.5})),
+                        r"scalars \{'momentum_product': 0.5\} are not finite numbers named among \[\]"),
+    "scalars not numbers": (_edit_meta(lambda c: _set(c, ["optimizer_state", "scalars"], ["x"])),
+                            r"scalars \['x'\] are not"),
     # bytes, not values, buy parameters: uint8 "weights" of the right count hold a quarter of them
     "weight bytes": (lambda m: m.update({"weights/000.npy": _npy(np.zeros((3, 6), np.uint8))}),
                      "more parameters than the file's weights hold"),
@@ -774,3 +779,20 @@ def test_load_weights_refuses_another_architecture_before_writing(tmp_path, rng)
     assert np.isfinite(model.get_weights()[0]).all()
     with pytest.raises(TypeError, match="include_optimizer: expected True or False, got 0"):
         model.save(tmp_path / "x.npz", include_optimizer=0)
+
+
+def test_a_nadam_file_with_a_bad_momentum_product_is_refused(rng, tmp_path):
+    model = _model("relu", "sigmoid", "binary_crossentropy", gn.optimizers.Nadam(0.01), "binary")
+    x, y = _data("binary", rng)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save(tmp_path / "n.npz")
+    with np.load(tmp_path / "n.npz") as z:
+        members = {name: z.zip.read(name) for name in z.zip.namelist()}
+    for bad, message in [(1.5, r"momentum_product must be a number in \[0, 1\], got 1.5"),
+                         (float("nan"), r"scalars .* are not finite numbers")]:
+        _edit_meta(lambda c: _set(c, ["optimizer_state", "scalars", "momentum_product"], bad))(members)
+        with zipfile.ZipFile(tmp_path / "bad.npz", "w") as out:
+            for name, data in members.items():
+                out.writestr(name, data)
+        with pytest.raises(ModelFileError, match=message):
+            load_model(tmp_path / "bad.npz")

@@ -159,6 +159,11 @@ BAD_HYPERPARAMETERS = [
     ("RMSprop", dict(rho=2.0), "rho"),
     ("RMSprop", dict(momentum=-1), "momentum"),
     ("RMSprop", dict(epsilon=float("nan")), "epsilon"),
+    ("Adamax", dict(beta_2=1.0), "beta_2"),
+    ("Adamax", dict(epsilon=0.0), "epsilon"),
+    ("Nadam", dict(momentum_decay=-0.004), "momentum_decay"),
+    ("Nadam", dict(momentum_decay=float("inf")), "momentum_decay"),
+    ("Nadam", dict(beta_1=1.0), "beta_1"),
     ("Adagrad", dict(initial_accumulator_value=-1), "initial_accumulator_value"),
     ("Adagrad", dict(epsilon=-1e-7), "epsilon"),
     ("Adadelta", dict(rho=1.5), "rho"),
@@ -388,3 +393,52 @@ def test_nadam_resumed_from_its_state_goes_on_bit_for_bit(rng):
     for g in grads[3:]:
         resumed.apply([("w", resumed_w, g)])
     np.testing.assert_array_equal(resumed_w, w)
+
+
+def test_nadam_keeps_its_momentum_product_in_its_state_and_files(rng, tmp_path):
+    # beta_1 changed during training: the product of the old and new momenta cannot be recomputed
+    # from the step count, so it is part of the state (torch keeps its mu_product too)
+    import glassnet as gn
+    x, y = rng.standard_normal((32, 3)), rng.standard_normal((32, 1))
+
+    def model():
+        m = gn.Sequential([gn.layers.Dense(1, input_dim=3)], seed=0)
+        m.compile(loss="mse", optimizer=optimizers.Nadam(0.01, beta_1=0.99, momentum_decay=1.0))
+        return m
+    whole, first = model(), model()
+    for m in (whole, first):
+        m.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
+        m.optimizer.beta_1 = 0.9
+        m.fit(x, y, epochs=3, batch_size=4, verbose=0, shuffle=False)
+    assert 0 < first.optimizer.get_state()["scalars"]["momentum_product"] < 1e-3
+    first.save(tmp_path / "n.npz")
+    resumed = gn.load_model(tmp_path / "n.npz")
+    for m in (whole, resumed):
+        m.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
+    np.testing.assert_array_equal(resumed.get_weights()[0], whole.get_weights()[0])
+    # a state without it (set by hand, or an older file) recomputes it from the step count
+    bare = {k: v for k, v in first.optimizer.get_state().items() if k != "scalars"}
+    fresh = optimizers.Nadam(0.01, beta_1=0.9, momentum_decay=1.0)
+    fresh.set_state(bare)
+    assert fresh.get_state()["scalars"]["momentum_product"] == optimizers.Nadam(
+        beta_1=0.9, momentum_decay=1.0)._momentum_product(first.optimizer.iterations)
+    with pytest.raises(ValueError, match=r"Nadam: the state's momentum_product must be a number in \[0, 1\], got 2.0"):
+        fresh.set_state({**bare, "scalars": {"momentum_product": 2.0}})
+
+
+@pytest.mark.parametrize("name,torch_name", [("nadam", "NAdam"), ("adamax", "Adamax")])
+def test_beta_1_and_momentum_decay_changed_mid_training_match_torch(name, torch_name, rng, torch):
+    w0 = rng.standard_normal(6)
+    opt, w = optimizers.OPTIMIZERS[name](learning_rate=0.01, beta_1=0.95, epsilon=1e-8), w0.copy()
+    tw = torch.tensor(w0, requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([tw], lr=0.01, betas=(0.95, 0.999), eps=1e-8)
+    for step in range(12):
+        if step == 5:
+            opt.beta_1, topt.param_groups[0]["betas"] = 0.8, (0.8, 0.999)
+            if name == "nadam":
+                opt.momentum_decay = topt.param_groups[0]["momentum_decay"] = 0.5
+        g = rng.standard_normal(6)
+        opt.apply([("w", w, g)])
+        tw.grad = torch.tensor(g)
+        topt.step()
+        np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-13)

@@ -23,7 +23,8 @@ The JSON object has exactly these keys::
     weights           ["dense/kernel", "dense/bias", ...]: the name of each weights/NNN member
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
-                      seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member}
+                      seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member,
+                      and for Nadam "scalars": {"momentum_product": float}}
     rng_states        {"shuffle": model.shuffle_rng state, "layers": [each layer.rng state or null]}:
                       ``bit_generator.state`` dicts (arrays written as lists), so training resumes exactly
     epoch             completed epochs when ModelCheckpoint wrote the file (or ``save_model(epoch=)``),
@@ -94,6 +95,8 @@ def save_model(model, path, epoch=None, include_optimizer=True):
         slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
         meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
                                    "slots": [[key, name] for key, name, _ in slots]}
+        if "scalars" in state:          # Nadam's momentum product: JSON floats round-trip exactly
+            meta["optimizer_state"]["scalars"] = {name: float(v) for name, v in state["scalars"].items()}
         for i, (key, name, a) in enumerate(slots):
             a = backend.to_numpy(a)
             if not np.isfinite(a).all():
@@ -365,7 +368,15 @@ def _restore_optimizer(model, npz, headers, state):
                 raise ModelFileError(f"optimizer_state: the {name!r} state of {key!r:.100} holds NaN, "
                                      f"infinite{' or negative' if name in optimizer.non_negative_slots else ''} "
                                      f"values")
-    optimizer.set_state({"iterations": iterations, "slots": restored})
+    scalars = state.get("scalars", {})          # absent from files of older glassnets: recomputed
+    if not (isinstance(scalars, dict) and set(scalars) <= set(optimizer.scalar_names)
+            and all(isinstance(v, float) and math.isfinite(v) for v in scalars.values())):
+        raise ModelFileError(f"optimizer_state: scalars {scalars!r:.200} are not finite numbers named "
+                             f"among {list(optimizer.scalar_names)}")
+    try:
+        optimizer.set_state({"iterations": iterations, "slots": restored, "scalars": scalars})
+    except ValueError as exc:
+        raise ModelFileError(f"optimizer_state: {exc}") from None
 
 
 def _restore_rngs(model, states):

@@ -93,7 +93,8 @@ class Optimizer:
 
     Every optimizer also takes Keras' gradient clipping, at most one of: ``clipnorm`` (each weight's
     gradient scaled down to at most this L2 norm), ``global_clipnorm`` (all gradients scaled by one
-    factor, so that their joint L2 norm is at most this: ``torch.nn.utils.clip_grad_norm_``) and
+    factor, so that their joint L2 norm is at most this: ``torch.nn.utils.clip_grad_norm_``, less
+    the 1e-6 it adds to the norm, i.e. Keras' formula) and
     ``clipvalue`` (each gradient value clipped to ``[-clipvalue, clipvalue]``:
     ``clip_grad_value_``). A gradient over the norm is multiplied by ``clip / norm``; one within it
     is used as it is. The clipped gradients go into buffers of the optimizer's own: the layers'
@@ -115,6 +116,8 @@ class Optimizer:
     # the state arrays an update may keep per key; those every step creates; those that are sums of
     # squares (never negative). load_model checks a file's optimizer state against them
     slot_names, always_slots, non_negative_slots = (), (), ()
+    # numbers of state that are not per parameter (Nadam's momentum product): saved in files too
+    scalar_names = ()
     # no clipping: also what an optimizer pickled before clipping existed reads
     clipnorm = clipvalue = global_clipnorm = None
     # a LearningRateSchedule given as learning_rate (see _follow_schedule), or None
@@ -284,12 +287,25 @@ class Optimizer:
         return config
 
     def get_state(self):
-        """``{"iterations": int, "slots": {key: {slot: array}}}``: all an exact resume needs."""
-        return {"iterations": self.iterations,
-                "slots": {key: dict(slots) for key, slots in self.slots.items()}}
+        """``{"iterations": int, "slots": {key: {slot: array}}, "scalars": {name: float}}``: all an
+        exact resume needs (``scalars`` only for an optimizer with ``scalar_names``)."""
+        state = {"iterations": self.iterations,
+                 "slots": {key: dict(slots) for key, slots in self.slots.items()}}
+        if self.scalar_names:
+            state["scalars"] = self._get_scalars()
+        return state
+
+    def _get_scalars(self):
+        """``{name: float}`` for each of ``scalar_names``."""
+        return {}
+
+    def _set_scalars(self, scalars):
+        """Take ``{name: float}`` from a state (each of ``scalar_names``, or none: an older state)."""
 
     def set_state(self, state):
         self.iterations = int(state["iterations"])
+        if self.scalar_names:
+            self._set_scalars(state.get("scalars", {}))
         # copies in each array's own module (numpy or cupy)
         self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
                       for key, slots in state["slots"].items()}

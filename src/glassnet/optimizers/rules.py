@@ -248,16 +248,17 @@ class Nadam(Optimizer):
     paper's and Keras 2's). Keras 3 leaves the 0.004 out (``0.96^t``: the momentum warms up within
     some 20 steps rather than thousands); ``momentum_decay=1.0`` gives Keras 3's Nadam.
 
-    ``P_t`` depends on the step count only (and on ``beta_1`` at each step), so it is not saved:
-    it is kept as a running product, recomputed in the same order after a state is set (exactly the
-    same value, so a resumed run goes on bit for bit, unless ``beta_1`` or ``momentum_decay`` was
-    changed during training).
+    ``P_t`` is the optimizer's state beside ``m`` and ``v`` (``get_state()["scalars"]``, and model
+    files): it is a product of the ``beta_1`` and ``momentum_decay`` of every step so far, which a
+    resumed run could not recompute if they were changed during training. A state without it (set
+    by hand) has it recomputed from the step count with the current settings.
     """
     name = "nadam"
     slot_names = always_slots = ("m", "v")
     non_negative_slots = ("v",)
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0",
                         "momentum_decay": ">= 0"}
+    scalar_names = ("momentum_product",)
     _product = (0, 1.0)        # (t, P_t): P_0 = 1
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
@@ -271,12 +272,25 @@ class Nadam(Optimizer):
     def _momentum(self, t):
         return self.beta_1 * (1 - 0.5 * 0.96 ** (t * self.momentum_decay))
 
+    def _get_scalars(self):
+        return {"momentum_product": self._momentum_product(self.iterations)}
+
+    def _set_scalars(self, scalars):
+        if "momentum_product" in scalars:
+            product = scalars["momentum_product"]
+            if isinstance(product, bool) or not isinstance(product, (int, float)) or not 0 <= product <= 1:
+                raise ValueError(f"Nadam: the state's momentum_product must be a number in [0, 1], "
+                                 f"got {product!r:.40}")
+            self._product = (self.iterations, float(product))
+        else:                   # recomputed from the step count at the next update
+            self._product = (0, 1.0)
+
     def _momentum_product(self, t):
         """P_t = mu_1 ... mu_t: one more factor per step, from the start when the count moved otherwise.
 
         P_t only enters the step as 1 - P_t and 1 - P_t mu_(t+1), which are exactly 1 in float64
-        once P_t < 2^-60: from there (t in the hundreds to thousands) it is kept at 0 and the
-        loop stops, so a count of 10^9 costs no more than one of 10^4."""
+        once P_t < 2^-60: from there it is kept at 0 and the loop stops (with the defaults after
+        some 50 steps; with beta_1 = 0.999 after some 40,000, about 5 ms the first time)."""
         done, product = self._product
         if done != t:
             if done != t - 1:               # a state set, a reset: multiply again from P_0
