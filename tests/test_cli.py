@@ -306,7 +306,7 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
     (["train", "moons", "--layers", "25:mish"], ["activation", "mish"]),
     (["train", "moons", "--batch-size", "0"], ["batch_size"]),
     (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
-    (["train", "moons", "--loss", "categorical_hinge"], ["loss", "categorical_hinge"]),
+    (["train", "moons", "--loss", "categorical_hing"], ["loss", "categorical_hing"]),
     (["train", "moons", "--l2", "-0.1"], ["l2", "-0.1"]),
     (["train", "moons", "--init", "wild"], ["wild"]),
     (["train", "moons", "--lr", "-1"], ["learning_rate"]),

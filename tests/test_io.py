@@ -649,7 +649,7 @@ def test_a_checkpoint_of_a_layer_that_cannot_be_rebuilt_is_refused_before_traini
     model = gn.Sequential([_Scale(3.0, input_dim=2), Dense(1)], seed=0)
     model.compile(loss="mse", optimizer="sgd")
     before = model.get_weights()
-    with pytest.raises(TypeError, match=r"layer '_scale' \(_Scale\) takes the arguments \['factor'\]"):
+    with pytest.raises(TypeError, match=r"layer '__scale' \(_Scale\) takes the arguments \['factor'\]"):
         model.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), epochs=2, verbose=0,
                   callbacks=[gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")])
     assert list(tmp_path.iterdir()) == []

@@ -11,9 +11,9 @@ from glassnet.gradcheck import GradientCheckError, check_loss, numerical_gradien
 def _targets(name, rng, n=5, k=3):
     if name == "sparse_categorical_crossentropy":
         return rng.integers(0, k, n)
-    if name == "categorical_crossentropy":
+    if name in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy"):
         return np.eye(k)[rng.integers(0, k, n)]
-    if name == "binary_crossentropy":
+    if name in ("binary_crossentropy", "binary_focal_crossentropy"):
         return rng.integers(0, 2, (n, k)).astype(float)
     if name in ("hinge", "squared_hinge"):
         return rng.choice([-1.0, 1.0], (n, k))
@@ -28,7 +28,7 @@ def _predictions(name, rng, n=5, k=3):
     z = rng.standard_normal((n, k))
     if "categorical" in name or name == "kl_divergence":
         return activations.softmax(z)
-    if name == "binary_crossentropy":
+    if name in ("binary_crossentropy", "binary_focal_crossentropy"):
         return activations.sigmoid(z)
     if name in ("poisson", "msle"):
         return np.exp(z)                                               # a positive output
@@ -66,7 +66,8 @@ def test_values_by_hand():
     ("mse", "mse_loss"), ("mae", "l1_loss"), ("binary_crossentropy", "binary_cross_entropy"),
     ("categorical_crossentropy", None), ("sparse_categorical_crossentropy", "nll"), ("squared_error", None),
     ("huber", "huber_loss"), ("log_cosh", None), ("poisson", None), ("msle", None), ("hinge", None),
-    ("squared_hinge", None), ("mape", None), ("kl_divergence", "kl_div")])
+    ("squared_hinge", None), ("mape", None), ("kl_divergence", "kl_div"), ("categorical_hinge", None),
+    ("cosine_similarity", None), ("binary_focal_crossentropy", None), ("categorical_focal_crossentropy", None)])
 def test_matches_torch(name, torch_fn, rng, torch):
     F = torch.nn.functional
     y_hat, y = _predictions(name, rng), _targets(name, rng)
@@ -75,7 +76,8 @@ def test_matches_torch(name, torch_fn, rng, torch):
         value = -(torch.tensor(y) * torch.log(t)).sum(dim=1).mean()
     elif name == "squared_error":
         value = 0.5 * ((t - torch.tensor(y)) ** 2).sum() / y.shape[0]
-    elif name in ("log_cosh", "poisson", "msle", "hinge", "squared_hinge", "mape"):
+    elif name in ("log_cosh", "poisson", "msle", "hinge", "squared_hinge", "mape", "categorical_hinge",
+                  "cosine_similarity", "binary_focal_crossentropy", "categorical_focal_crossentropy"):
         value = _torch_per_sample(name, t, y, torch).mean()
     elif torch_fn == "kl_div":
         value = F.kl_div(torch.log(t), torch.tensor(y), reduction="batchmean")
@@ -279,6 +281,18 @@ def _torch_per_sample(name, t, y, torch):
         return F.kl_div(torch.log(t), y, reduction="none").sum(dim=1)
     if name == "binary_crossentropy":
         return F.binary_cross_entropy(t, y, reduction="none").mean(dim=1)
+    if name == "categorical_hinge":
+        return torch.clamp(((1 - y) * t).max(dim=1).values - (y * t).sum(dim=1) + 1, min=0)
+    if name == "cosine_similarity":     # Keras' guard: x / max(|x|, 1e-7)
+        return -(y / torch.clamp(y.norm(dim=1, keepdim=True), min=1e-7)
+                 * t / torch.clamp(t.norm(dim=1, keepdim=True), min=1e-7)).sum(dim=1)
+    if name == "binary_focal_crossentropy":        # Keras 3: (1 - p_t)^2 * bce of the clipped p
+        p_t = y * t + (1 - y) * (1 - t)
+        return ((1 - p_t) ** 2 * F.binary_cross_entropy(torch.clamp(t, 1e-7, 1 - 1e-7), y,
+                                                        reduction="none")).mean(dim=1)
+    if name == "categorical_focal_crossentropy":   # Keras 3, without its rescaling to sum 1
+        p = torch.clamp(t, 1e-7, 1 - 1e-7)
+        return -(0.25 * (1 - p) ** 2 * y * torch.log(p)).sum(dim=1)
     if name == "categorical_crossentropy":
         return -(y * torch.log(t)).sum(dim=1)
     return F.nll_loss(torch.log(t), y, reduction="none")
@@ -367,6 +381,8 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
     assert {name: cls().fused_activation() for name, cls in losses.LOSSES.items()} == {
         "mse": None, "squared_error": None, "mae": None, "huber": None, "log_cosh": None, "poisson": None,
         "msle": None, "mape": None, "hinge": None, "squared_hinge": None, "kl_divergence": None,
+        "categorical_hinge": None, "cosine_similarity": None,
+        "binary_focal_crossentropy": None, "categorical_focal_crossentropy": None,   # their own maths
         "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
     assert _FiveTimesPositives().fused_activation() is None
@@ -511,8 +527,8 @@ def test_a_loss_by_its_class_name_as_keras_takes_it(tmp_path):
     model.compile(loss="BinaryCrossentropy", optimizer="Adam")
     model.save(tmp_path / "m.npz")              # the file names the loss as always
     assert gn.load_model(tmp_path / "m.npz").get_config()["compile"]["loss"] == "binary_crossentropy"
-    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'CategoricalHinge'"):
-        losses.get("CategoricalHinge")
+    with pytest.raises(ValueError, match=r"or a class name such as 'BinaryCrossentropy'.*got 'CategoricalHing'"):
+        losses.get("CategoricalHing")
 
 
 def test_huber_and_log_cosh_by_hand_and_far_from_the_target():
@@ -594,3 +610,99 @@ def test_hinge_takes_0_1_targets_as_keras_does_and_the_clipped_losses_ignore_cli
 def test_keras_upper_case_names():
     for alias, name in [("MSE", "mse"), ("MAE", "mae"), ("MSLE", "msle"), ("MAPE", "mape"), ("KLD", "kl_divergence")]:
         assert losses.get(alias).name == name
+
+
+# -- categorical hinge, cosine similarity and the focal cross-entropies ----------------------------
+@pytest.mark.parametrize("settings", [dict(), dict(gamma=0.5), dict(gamma=3.0, alpha=0.4, apply_class_balancing=True),
+                                      dict(gamma=0.0)])
+def test_binary_focal_settings_match_torch(settings, rng, torch):
+    F = torch.nn.functional
+    y_hat, y = activations.sigmoid(rng.standard_normal((6, 3)) * 3), rng.integers(0, 2, (6, 3)).astype(float)
+    y[0] = [0.3, 0.9, 0.5]                       # soft targets too
+    loss = losses.BinaryFocalCrossentropy(**settings)
+    gamma, alpha = settings.get("gamma", 2.0), settings.get("alpha", 0.25)
+    t, ty = torch.tensor(y_hat, requires_grad=True), torch.tensor(y)
+    p_t = ty * t + (1 - ty) * (1 - t)
+    terms = (1 - p_t) ** gamma * F.binary_cross_entropy(torch.clamp(t, 1e-7, 1 - 1e-7), ty, reduction="none")
+    if settings.get("apply_class_balancing"):
+        terms = terms * (ty * alpha + (1 - ty) * (1 - alpha))
+    terms.mean().backward()
+    assert loss(y_hat, y) == pytest.approx(terms.mean().item(), rel=1e-12)
+    np.testing.assert_allclose(loss.gradient(y_hat, y), t.grad.numpy(), rtol=1e-9, atol=1e-14)
+    if settings == dict(gamma=0.0):                # no focusing, no balancing: plain binary cross-entropy
+        assert loss(y_hat, y) == pytest.approx(losses.get("binary_crossentropy")(y_hat, y), rel=1e-12)
+        np.testing.assert_allclose(loss.gradient(y_hat, y), losses.get("binary_crossentropy").gradient(y_hat, y),
+                                   rtol=1e-12)
+
+
+def test_focal_losses_are_finite_on_saturated_outputs():
+    y_hat, y = np.array([[1.0, 0.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])      # p_t = 1 on two outputs
+    for gamma in (0.5, 1.0, 2.0):
+        loss = losses.BinaryFocalCrossentropy(gamma=gamma)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert np.isfinite(loss(y_hat, y)) and np.isfinite(loss.gradient(y_hat, y)).all()
+    p = np.array([[1.0, 0.0, 0.0]])
+    loss = losses.CategoricalFocalCrossentropy()
+    assert np.isfinite(loss(p, np.eye(3)[:1])) and np.isfinite(loss.gradient(p, np.eye(3)[:1])).all()
+
+
+@pytest.mark.parametrize("name,settings", [("binary_focal_crossentropy", {}),
+                                           ("binary_focal_crossentropy", dict(apply_class_balancing=True, alpha=0.3, gamma=1.5)),
+                                           ("categorical_focal_crossentropy", {}),
+                                           ("categorical_focal_crossentropy", dict(alpha=0.5, gamma=1.0)),
+                                           ("categorical_hinge", {}), ("cosine_similarity", {})])
+def test_new_losses_match_keras(name, settings, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    k = 4
+    if name == "binary_focal_crossentropy":
+        y_hat, y = activations.sigmoid(rng.standard_normal((8, k))), rng.integers(0, 2, (8, k)).astype(float)
+    elif name == "cosine_similarity":
+        y_hat, y = rng.standard_normal((8, k)), rng.standard_normal((8, k))
+    else:
+        y_hat, y = activations.softmax(rng.standard_normal((8, k)) * 2), np.eye(k)[rng.integers(0, k, 8)]
+    ours = losses.LOSSES[name](**settings)
+    theirs = getattr(keras.losses, type(ours).__name__)(**settings)
+    assert ours(y_hat, y) == pytest.approx(float(theirs(y, y_hat)), rel=2e-6)
+    w = rng.uniform(0, 2, 8)
+    assert ours.weighted(y_hat, y, w) == pytest.approx(float(theirs(y, y_hat, sample_weight=w)), rel=2e-6)
+
+
+def test_categorical_hinge_and_cosine_by_hand():
+    hinge = losses.get("categorical_hinge")
+    # true class 0 scores 2.0, the best other 1.5: margin 1 - 0.5 = 0.5; a sample beating it by 1 costs 0
+    y_hat, y = np.array([[2.0, 1.5, -1.0], [3.0, 1.0, 2.0]]), np.array([[1.0, 0, 0], [1.0, 0, 0]])
+    assert hinge(y_hat, y) == pytest.approx(0.25)
+    np.testing.assert_allclose(hinge.gradient(y_hat, y), [[-0.5, 0.5, 0], [0, 0, 0]])
+    cosine = losses.get("cosine_similarity")
+    assert cosine(np.array([[3.0, 4.0]]), np.array([[6.0, 8.0]])) == pytest.approx(-1.0)
+    assert cosine(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]])) == 0.0      # Keras' guard, no NaN
+    assert np.isfinite(cosine.gradient(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))).all()
+
+
+def test_a_focal_loss_trains_a_model_and_its_settings_are_kept_out_of_files(rng, tmp_path):
+    import glassnet as gn
+    x = rng.standard_normal((60, 2))
+    y = (x[:, 0] + 0.3 * x[:, 1] > 1.0).astype(int)             # about one positive in six
+    model = gn.Sequential([gn.layers.Dense(8, activation="tanh", input_dim=2),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_focal_crossentropy", optimizer=gn.optimizers.Adam(0.05))
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0).history["loss"]
+    assert history[-1] < 0.5 * history[0] and not model._fused
+    model.save(tmp_path / "f.npz")
+    assert gn.load_model(tmp_path / "f.npz").get_config()["compile"]["loss"] == "binary_focal_crossentropy"
+    model.compile(loss=losses.BinaryFocalCrossentropy(gamma=1.0), optimizer="adam")
+    with pytest.raises(ValueError, match=r"load_model would compile it with its defaults"):
+        model.save(tmp_path / "g.npz")
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: losses.BinaryFocalCrossentropy(gamma=-1), r"BinaryFocalCrossentropy: gamma must be a finite number >= 0"),
+    (lambda: losses.BinaryFocalCrossentropy(alpha=1.5), r"BinaryFocalCrossentropy: alpha must be a number in \[0, 1\]"),
+    (lambda: losses.BinaryFocalCrossentropy(apply_class_balancing="yes"),
+     r"BinaryFocalCrossentropy: apply_class_balancing: expected True or False"),
+    (lambda: losses.CategoricalFocalCrossentropy(gamma=float("nan")), r"CategoricalFocalCrossentropy: gamma must be"),
+])
+def test_focal_settings_are_checked(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -29,36 +29,67 @@ def _theirs(torch, fn, x, upstream, *params):
 
 
 def _keras_relu(torch, x, max_value, slope, threshold):
-    """Keras 3's ReLU, its composition written in torch (autograd gives the gradient)."""
-    pos = x * (x > threshold).to(x.dtype) if threshold != 0 else torch.relu(x)
+    """Keras 3's ReLU, its branches (keras.src.activations.ReLU.static_call) in torch: the leaky
+    relu, relu6 and the composition have torch's gradients at their kinks, as TensorFlow's."""
+    F = torch.nn.functional
+    if slope and max_value is None and threshold == 0:
+        return F.leaky_relu(x, slope)
+    negative = torch.relu(threshold - x) if slope else None
+    if threshold != 0:
+        x = x * (x > threshold).to(x.dtype)
+    elif max_value == 6:
+        x, max_value = F.relu6(x), None
+    else:
+        x = torch.relu(x)
     if max_value is not None:
-        pos = torch.clamp(pos, 0, max_value)
-    return pos - slope * torch.relu(threshold - x) if slope else pos
+        x = torch.clamp(x, 0, max_value)       # the gradient passes at the bounds, as tf.clip_by_value's
+    return x - slope * negative if slope else x
 
 
 RELUS = [dict(), dict(max_value=6.0), dict(negative_slope=0.2), dict(threshold=0.5),
          dict(max_value=1.0, negative_slope=0.1, threshold=0.3), dict(threshold=1.5, negative_slope=0.3),
-         dict(max_value=0.5, threshold=1.0)]
+         dict(max_value=0.5, threshold=1.0), dict(max_value=6.0, negative_slope=0.2), dict(max_value=2.0)]
+
+
+def _relu_inputs(rng, settings):
+    """Random values and every kink exactly: 0, the threshold, the ceiling, 6."""
+    x = rng.standard_normal((6, 7)) * 3
+    x.flat[:5] = [0.0, settings.get("threshold", 0.0), settings.get("max_value") or 1.0, 6.0, -0.0]
+    return x
 
 
 @pytest.mark.parametrize("settings", RELUS, ids=repr)
 def test_relu_matches_torch(settings, rng, torch):
-    x, up = rng.standard_normal((6, 7)) * 2, rng.standard_normal((6, 7))
+    x, up = _relu_inputs(rng, settings), rng.standard_normal((6, 7))
     out, dx, _ = _ours(ReLU(**settings), x, up)
     t_out, t_dx, _ = _theirs(torch, lambda t: _keras_relu(torch, t, settings.get("max_value"),
                                                          settings.get("negative_slope", 0.0),
                                                          settings.get("threshold", 0.0)), x, up)
     np.testing.assert_allclose(out, t_out, rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(dx, t_dx, rtol=1e-15, atol=1e-15)
-    if settings == dict(max_value=6.0):
-        np.testing.assert_array_equal(out, torch.nn.functional.relu6(torch.tensor(x)).numpy())
+
+
+def test_relu_keeps_nan_as_keras_and_torch_do():
+    for settings in RELUS:
+        out = ReLU(**settings)(np.array([[np.nan, -1.0, 2.0]]))
+        assert np.isnan(out[0, 0]) and np.isfinite(out[0, 1:]).all(), settings
 
 
 @pytest.mark.parametrize("settings", RELUS, ids=repr)
 def test_relu_matches_keras(settings, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    x = (rng.standard_normal((6, 7)) * 2).astype(np.float32)
-    np.testing.assert_allclose(ReLU(**settings)(x), np.asarray(keras.layers.ReLU(**settings)(x)), rtol=1e-6, atol=1e-7)
+    tf = pytest.importorskip("tensorflow")
+    x = _relu_inputs(rng, settings).astype(np.float32)
+    layer = keras.layers.ReLU(**settings)
+    tx = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(tx)
+        theirs = layer(tx)
+    up = rng.standard_normal(x.shape).astype(np.float32)
+    their_dx = tape.gradient(theirs, tx, output_gradients=tf.constant(up)).numpy()
+    ours = ReLU(**settings)
+    np.testing.assert_allclose(ours(x), np.asarray(theirs), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.backward(up), their_dx, rtol=1e-6, atol=1e-7)    # the kinks too
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.3, 2.5])
@@ -241,15 +272,42 @@ def test_spatial_dropout_drops_whole_channels(layer, shape):
     (lambda: Softmax(axis=0), r"Softmax: axis: expected an axis of the input other than the batch axis 0"),
     (lambda: gn.Sequential([Softmax(axis=3, input_shape=(4,))]), r"layer softmax \(Softmax\): axis 3 does not name"),
     (lambda: PReLU(shared_axes=[0]), r"PReLU: shared_axes: expected None, or distinct axes"),
-    (lambda: gn.Sequential([PReLU(shared_axes=[2], input_shape=(4,))]), r"layer pre_lu \(PReLU\): shared_axes \[2\] name an axis"),
+    (lambda: gn.Sequential([PReLU(shared_axes=[2], input_shape=(4,))]), r"layer p_re_lu \(PReLU\): shared_axes \[2\] name an axis"),
     (lambda: ReLU(max_value=-1), r"ReLU: max_value must be a finite number >= 0, got -1"),
     (lambda: ReLU(threshold=-0.5), r"ReLU: threshold must be a finite number >= 0, got -0.5"),   # Keras' rule
     (lambda: ReLU(negative_slope=float("nan")), r"ReLU: negative_slope must be"),
     (lambda: ELU(alpha="1"), r"ELU: alpha must be a finite number, got '1'"),
     (lambda: gn.Sequential([SpatialDropout2D(0.5, input_shape=(4, 3))]),
      r"layer spatial_dropout2d \(SpatialDropout2D\): expected input of shape \(batch, height, width, channels\)"),
-    (lambda: SpatialDropout1D(1.0), r"Dropout: rate must be a number in \[0, 1\), got 1.0"),
+    (lambda: SpatialDropout1D(1.0), r"SpatialDropout1D: rate must be a number in \[0, 1\), got 1.0"),
 ], ids=lambda v: "" if callable(v) else v[:30])
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_keras_formats_and_sizes_the_layers_also_take(rng):
+    with pytest.raises(TypeError, match=r"UpSampling1D: unexpected keyword argument 'interpolation'"):
+        UpSampling1D(2, interpolation="bilinear")          # Keras' UpSampling1D has none
+    # Keras' mix of a pair and a count
+    assert ZeroPadding2D(((1, 0), 2)).padding == ((1, 0), (2, 2)) == Cropping2D([[1, 0], 2]).cropping
+    # a Softmax over the last axis, named by its index, fuses too
+    model = gn.Sequential([gn.layers.Dense(3, input_dim=2), Softmax(axis=1)])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    assert model._fused and Softmax(axis=[-1]).activation is not None
+    # PReLU with shared axes takes other sizes along them
+    layer = PReLU(shared_axes=[1, 2], alpha_initializer="random_normal")
+    layer.build((4, 4, 3))
+    layer.check_input_shape((6, 6, 3))
+    assert layer(rng.standard_normal((2, 6, 6, 3))).shape == (2, 6, 6, 3)
+    with pytest.raises(ValueError, match=r"any size on the shared axes \[1, 2\]\), got \(6, 6, 2\)"):
+        layer.check_input_shape((6, 6, 2))
+
+
+def test_elu_gradient_far_below_zero_in_float32(torch):
+    x = np.array([[-20.0, -17.0, -5.0]], dtype=np.float32)
+    layer = ELU(1.0)
+    layer(x)
+    t = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.elu(t).backward(torch.ones_like(t))
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), t.grad.numpy(), rtol=1e-6)

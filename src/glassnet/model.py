@@ -30,8 +30,10 @@ _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 
 def _snake_case(name):
-    """Keras' layer names: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d"."""
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+    """Keras' layer names (its ``to_snake_case``): "Dense" -> "dense", "MaxPooling2D" ->
+    "max_pooling2d", "PReLU" -> "p_re_lu"."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):

@@ -83,10 +83,12 @@ class ReLU(Layer):
     """Keras' ``ReLU`` layer: a rectifier with a ceiling, a leak and a threshold. No parameters.
 
     ``f(x) = min(x, max_value)`` for ``x > threshold``, else ``negative_slope * (x - threshold)``
-    (and 0 there without a slope), Keras' composition step for step; all three settings are >= 0,
-    as Keras requires. The defaults give the plain relu;
-    ``ReLU(max_value=6.0)`` is ReLU6. The derivative is 1 between the threshold and the ceiling,
-    the slope below the threshold, 0 above the ceiling (and 0 exactly at the threshold).
+    (and 0 there without a slope); all three settings are >= 0, as Keras requires. The defaults
+    give the plain relu; ``ReLU(max_value=6.0)`` is ReLU6; ``ReLU(negative_slope=s)`` the leaky
+    relu. NaN stays NaN. The derivative is 1 between the threshold and the ceiling, the slope
+    below the threshold, 0 above the ceiling; at the kinks it is what Keras' own path gives there
+    (its leaky relu: the slope at 0; its relu6: 0 at 6; otherwise 0 at the threshold and 1 at a
+    ceiling other than 6).
 
     Shapes: ``x`` (batch, ...) -> output of the same shape.
 
@@ -104,23 +106,38 @@ class ReLU(Layer):
 
     def forward(self, x, training=False):
         self.z = x
-        t = x.dtype.type(self.threshold)
-        self._passes = x > t                     # where x itself goes through (below the ceiling)
-        a = np.where(self._passes, x, x.dtype.type(0))
-        if self.max_value is not None:           # Keras clips into [0, max_value]
-            self._passes &= (a >= 0) & (a <= self.max_value)
-            a = np.clip(a, 0, x.dtype.type(self.max_value))
-        if self.negative_slope:
-            a -= x.dtype.type(self.negative_slope) * np.maximum(t - x, 0)
+        zero, t, slope = x.dtype.type(0), x.dtype.type(self.threshold), x.dtype.type(self.negative_slope)
+        if slope and self.max_value is None and not t:       # Keras' leaky relu
+            self._passes = x > 0
+            self.a = np.where(self._passes, x, slope * x)    # NaN * slope stays NaN
+            return self.a
+        if t:
+            self._passes = x > t
+            a = x * self._passes                              # Keras' x * (x > t): NaN stays NaN
+        else:
+            self._passes = x > 0
+            a = np.maximum(x, zero)                           # NaN stays NaN
+        if self.max_value is not None:
+            if self.max_value == 6 and not t:                 # Keras' relu6: no gradient at 6
+                self._passes &= x < 6
+            else:                                             # Keras' clip: a gradient at the ceiling
+                self._passes &= a <= self.max_value
+            a = np.clip(a, zero, x.dtype.type(self.max_value))
+        if slope:
+            a -= slope * np.maximum(t - x, zero)
         self.a = a
         return a
 
     def backward(self, grad_output):
-        grad = np.where(self._passes, grad_output, grad_output.dtype.type(0))
-        if self.negative_slope:
-            grad += np.where(self.z < self.threshold, grad_output * self.negative_slope, 0).astype(grad.dtype)
-        self.grad_z = grad
-        return grad
+        slope = self.negative_slope
+        if slope and self.max_value is None and not self.threshold:
+            self.grad_z = np.where(self._passes, grad_output, grad_output * slope)
+            return self.grad_z
+        grad = grad_output * self._passes
+        if slope:
+            grad += (grad_output * slope) * (self.z < self.threshold)
+        self.grad_z = grad.astype(grad_output.dtype, copy=False)
+        return self.grad_z
 
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
@@ -148,8 +165,9 @@ class ELU(Layer):
         return self.a
 
     def backward(self, grad_output):
-        # below 0: d/dx alpha (e^x - 1) = alpha e^x = a + alpha
-        self.grad_z = np.where(self.z > 0, grad_output, grad_output * (self.a + self.alpha))
+        # below 0: d/dx alpha (e^x - 1) = alpha e^x (not a + alpha, which cancels far below 0)
+        slope = self.alpha * np.exp(np.minimum(self.z, 0))
+        self.grad_z = np.where(self.z > 0, grad_output, grad_output * slope)
         return self.grad_z
 
     def get_config(self):
@@ -180,8 +198,11 @@ class Softmax(Layer):
 
     @property
     def activation(self):
-        """``softmax`` over the last axis (what the fused output gradient is for), else None."""
-        return activations.get("softmax") if self.axis == -1 else None
+        """``softmax`` when it normalises the last axis alone (``-1``, ``[-1]``, or its positive
+        index once built): what the fused output gradient is for; else None."""
+        last = self.axis in (-1, [-1]) or (self.built and self._axes(len(self.input_shape) + 1)
+                                           == (len(self.input_shape),))
+        return activations.get("softmax") if last else None
 
     def _axes(self, ndim):
         named = self.axis if isinstance(self.axis, list) else [self.axis]
@@ -264,9 +285,11 @@ class PReLU(Layer):
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
-        if tuple(sample_shape) != tuple(self.input_shape):
-            raise ValueError(f"{self.describe()}: expected input samples of shape {tuple(self.input_shape)}, "
-                             f"got {tuple(sample_shape)}")
+        # the sizes of shared axes may differ from the built ones (one slope serves any size)
+        alpha = self.params["alpha"].shape
+        if len(sample_shape) != len(alpha) or any(a != 1 and a != d for a, d in zip(alpha, sample_shape)):
+            raise ValueError(f"{self.describe()}: expected input samples of shape {tuple(self.input_shape)} "
+                             f"(any size on the shared axes {self.shared_axes}), got {tuple(sample_shape)}")
 
     def forward(self, x, training=False):
         self.z = x

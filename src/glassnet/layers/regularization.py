@@ -32,7 +32,7 @@ class Dropout(Layer):
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
         # a rate of 1 would drop everything and scale by 1 / 0
-        self.rate = check_number(rate, "Dropout: rate", "[0, 1)")
+        self.rate = check_number(rate, f"{type(self).__name__}: rate", "[0, 1)")
         self.mask = None
 
     def forward(self, x, training=False):

@@ -30,9 +30,10 @@ def _pairs(value, rank, what, cls):
             return ((int(items[0]), int(items[1])),)
         if rank == 2 and len(items) == 2 and all(count(v) for v in items):
             return tuple((int(v), int(v)) for v in items)
-        if len(items) == rank and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(count(v) for v in p)
-                                      for p in items):
-            return tuple((int(p[0]), int(p[1])) for p in items)
+        # a pair per axis, or Keras' mix of a pair and a count: ((1, 0), 2)
+        if len(items) == rank and all(count(p) or (isinstance(p, (list, tuple)) and len(p) == 2
+                                                   and all(count(v) for v in p)) for p in items):
+            return tuple((int(p),) * 2 if count(p) else (int(p[0]), int(p[1])) for p in items)
     raise ValueError(f"{cls}: {what} must be {expected}, got {value!r:.80}")
 
 
@@ -240,9 +241,12 @@ class UpSampling1D(UpSampling2D):
     rank = 1
 
     def __init__(self, size=2, **kwargs):
+        if "interpolation" in kwargs:           # Keras' UpSampling1D has none either
+            raise TypeError("UpSampling1D: unexpected keyword argument 'interpolation'; it repeats steps "
+                            "(nearest neighbour) only")
         super().__init__(size, **kwargs)
 
     def get_config(self):
         config = super().get_config()
-        del config["interpolation"]             # Keras' UpSampling1D has none
+        del config["interpolation"]
         return {**config, "size": self.size[0]}

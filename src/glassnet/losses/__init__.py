@@ -18,9 +18,18 @@ hinge                           mean(max(1 - y y_hat, 0)), y +-1   -y where y y_
 squared_hinge                   mean(max(1 - y y_hat, 0)^2)        -2 y max(1 - y y_hat, 0) / (n k)
 mape                            100 mean(|y_hat - y| / |y|)        100 sign(y_hat - y) / (|y| n k)
 kl_divergence                   sum(y log(y / y_hat)) / n          -y / (y_hat n)
+categorical_hinge               mean(max(neg - pos + 1, 0)),       (onehot(argmax of the others)
+                                pos = sum(y y_hat), neg = max of    - y) / n where the margin
+                                (1 - y) y_hat                      is violated
+cosine_similarity               -mean(sum(y/|y| * y_hat/|y_hat|))  -(t - (t.p) p) / (|y_hat| n),
+                                                                   t, p the unit vectors
 binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
+binary_focal_crossentropy       mean((1 - p_t)^g bce), p_t = the   the product rule, / (n k)
+                                probability of the right answer
 categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
-sparse_categorical_crossentropy same, y as integer labels          same
+categorical_focal_crossentropy  -sum(a (1 - p)^g y log p) / n      the product rule, / n
+sparse_categorical_crossentropy same as categorical, y as integer  same
+                                labels
 =============================== ================================== ==============================
 
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
@@ -46,20 +55,24 @@ twin, scaled by w before the same reduction, so weights of exactly 1 give bit-id
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
+from .persample import CategoricalHinge, CosineSimilarity
 from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
-           "KLDivergence",
+           "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
+           "CategoricalFocalCrossentropy",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
                                     Poisson, MeanSquaredLogarithmicError, MeanAbsolutePercentageError, Hinge,
-                                    SquaredHinge, KLDivergence,
+                                    SquaredHinge, KLDivergence, CategoricalHinge, CosineSimilarity,
                                     BinaryCrossentropy, CategoricalCrossentropy,
-                                    SparseCategoricalCrossentropy)}
+                                    SparseCategoricalCrossentropy, BinaryFocalCrossentropy,
+                                    CategoricalFocalCrossentropy)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
            "mean_squared_logarithmic_error": "msle", "mean_absolute_percentage_error": "mape",
            "kld": "kl_divergence",

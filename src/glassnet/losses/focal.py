@@ -1,0 +1,115 @@
+"""Focal cross-entropies (Lin et al. 2017): cross-entropy with each term scaled down by how well
+it is already predicted, ``(1 - p_t)^gamma``, so that the many easy examples of an imbalanced
+problem stop drowning out the few hard ones. Keras 3's formulas.
+
+Neither fuses with its output activation: their gradient goes through the sigmoid's or softmax's
+own backward, as any unfused loss does (so a saturated output learns slowly here, as in Keras).
+"""
+import numpy as np
+
+from .._validation import check_flag, check_number
+from ._numerics import EPSILON, _per_sample, _zero_where_clipped
+from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
+
+
+class BinaryFocalCrossentropy(BinaryCrossentropy):
+    """Keras' ``binary_focal_crossentropy``: per output value ``(1 - p_t)^gamma * bce``, with
+    ``p_t = y p + (1 - y)(1 - p)`` (the probability given to the right answer) and ``bce`` the
+    binary cross-entropy of p clipped to [1e-7, 1 - 1e-7]; with ``apply_class_balancing`` times
+    ``alpha`` for positives and ``1 - alpha`` for negatives. The mean over all n * k values.
+    ``gamma=0`` without balancing is ``binary_crossentropy``.
+
+    Where ``p_t`` is exactly 1 (a saturated output on the right side), the focal factor's
+    derivative is taken as 0 (it is, for gamma > 1).
+
+    A model file names its loss only: settings other than the defaults train, but ``save``
+    refuses them (as for ``Huber``).
+    """
+    name = "binary_focal_crossentropy"
+    fuses = None         # its value and gradient are its own (see Loss.fused_activation)
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0):
+        self.apply_class_balancing = check_flag(apply_class_balancing,
+                                                "BinaryFocalCrossentropy: apply_class_balancing", ValueError)
+        self.alpha = check_number(alpha, "BinaryFocalCrossentropy: alpha", "[0, 1]")
+        self.gamma = check_number(gamma, "BinaryFocalCrossentropy: gamma", ">= 0")
+
+    def __repr__(self):
+        return f"<loss binary_focal_crossentropy {vars(self)}>"
+
+    def _parts(self, y_pred, y_true):
+        """(p_t, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape."""
+        y = y_true.astype(y_pred.dtype, copy=False)
+        p_t = y * y_pred + (1 - y) * (1 - y_pred)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        bce = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        weight = y * self.alpha + (1 - y) * (1 - self.alpha) if self.apply_class_balancing else None
+        return y, np.maximum(1 - p_t, 0), p, bce, weight
+
+    def _terms(self, y_pred, y_true):
+        y, q, _, bce, weight = self._parts(y_pred, self._targets(y_pred, y_true))
+        terms = q ** self.gamma * bce
+        return terms if weight is None else terms * weight
+
+    def __call__(self, y_pred, y_true):
+        return float(np.mean(self._terms(y_pred, y_true)))
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        terms = self._terms(y_pred, y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(np.mean(terms))
+
+    def gradient(self, y_pred, y_true):
+        y, q, p, bce, weight = self._parts(y_pred, self._targets(y_pred, y_true))
+        # d/dp of q^gamma * bce(p): q = 1 - p_t moves by -(2y - 1) per unit of p
+        slope = np.zeros_like(q)
+        np.power(q, self.gamma - 1, out=slope, where=q > 0)
+        g = self.gamma * slope * (1 - 2 * y) * bce
+        g += q ** self.gamma * _zero_where_clipped((p - y) / (p * (1 - p)), y_pred)
+        if weight is not None:
+            g *= weight
+        g *= 1.0 / g.size
+        return g
+
+
+class CategoricalFocalCrossentropy(CategoricalCrossentropy):
+    """Keras' ``categorical_focal_crossentropy``: per sample ``-sum(alpha (1 - p)^gamma y log p)``
+    over the k outputs, p clipped to [1e-7, 1 - 1e-7]; the mean over samples. Targets one-hot (or
+    distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
+    outputs to sum to 1 first (a softmax's already do; Keras divides by their sum).
+
+    A model file names its loss only: settings other than the defaults train, but ``save``
+    refuses them (as for ``Huber``).
+    """
+    name = "categorical_focal_crossentropy"
+    fuses = None         # its value and gradient are its own (see Loss.fused_activation)
+
+    def __init__(self, alpha=0.25, gamma=2.0):
+        self.alpha = check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")
+        self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
+
+    def __repr__(self):
+        return f"<loss categorical_focal_crossentropy {vars(self)}>"
+
+    def _sample_values(self, y_pred, y_true):
+        y = self._targets(y_pred, y_true).astype(y_pred.dtype, copy=False)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -(self.alpha * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
+
+    def __call__(self, y_pred, y_true):
+        values = self._sample_values(y_pred, y_true)
+        return float(values.sum()) / values.size
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        values = self._sample_values(y_pred, y_true)
+        values = values * _per_sample(sample_weight, values)
+        return float(values.sum()) / values.size
+
+    def gradient(self, y_pred, y_true):
+        y = self._targets(y_pred, y_true).astype(y_pred.dtype, copy=False)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        q = 1 - p                                  # >= 1e-7: no 0 to a negative power
+        # d/dp of -alpha q^gamma y log p
+        g = self.alpha * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)
+        g *= 1.0 / (g.size // g.shape[-1])
+        return _zero_where_clipped(g, y_pred)

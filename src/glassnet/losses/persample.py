@@ -1,0 +1,93 @@
+"""Losses of one value per sample computed from the sample's whole output vector, not a sum of
+one term per value: Keras' categorical hinge and cosine similarity.
+
+Each gives its per-sample values (n,) and their gradient (n, k); the mean over samples, the sample
+weights and the scale of the gradient are shared (``_PerSampleLoss``). For an image-shaped output
+(n, H, W, k), each pixel's k values are one "sample" of the mean, as Keras reduces them.
+"""
+import numpy as np
+
+from ._numerics import _per_sample
+from .base import Loss
+
+
+class _PerSampleLoss(Loss):
+    """Subclasses give ``_values(y_pred, y_true)`` -> (n, ...) and ``_gradients`` -> y_pred's shape."""
+
+    def __call__(self, y_pred, y_true):
+        values = self._values(y_pred, self._targets(y_pred, y_true))
+        return float(values.sum()) / values.size
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        values = self._values(y_pred, self._targets(y_pred, y_true))
+        values = values * _per_sample(sample_weight, values)
+        return float(values.sum()) / values.size
+
+    def gradient(self, y_pred, y_true):
+        g = self._gradients(y_pred, self._targets(y_pred, y_true))
+        g *= 1.0 / (g.size // g.shape[-1])
+        return g
+
+
+class CategoricalHinge(_PerSampleLoss):
+    """Keras' ``categorical_hinge``: per sample ``max(neg - pos + 1, 0)`` with ``pos = sum(y p)``
+    (the true class's score, for one-hot targets y) and ``neg = max((1 - y) p)`` (the best other
+    score): the true class should beat every other by a margin of 1 (Crammer and Singer's
+    multi-class SVM loss); the mean over samples. Targets one-hot, as Keras takes them.
+
+    Gradient, where the margin is violated: ``-y`` plus ``1 - y`` at the best other class (the
+    first of tied ones), over n; 0 elsewhere.
+
+    >>> round(CategoricalHinge()(np.array([[2.0, 1.5, -1.0]]), np.array([[1.0, 0.0, 0.0]])), 6)
+    0.5
+    """
+    name = "categorical_hinge"
+
+    def _parts(self, y_pred, y_true):
+        y = y_true.astype(y_pred.dtype, copy=False)
+        others = (1 - y) * y_pred
+        return y, others, np.maximum((others.max(axis=-1) - (y * y_pred).sum(axis=-1)) + 1, 0)
+
+    def _values(self, y_pred, y_true):
+        return self._parts(y_pred, y_true)[2]
+
+    def _gradients(self, y_pred, y_true):
+        y, others, margin = self._parts(y_pred, y_true)
+        # neg moves with (1 - y) p at its largest entry, pos with y p
+        best = np.zeros_like(y_pred)
+        np.put_along_axis(best, others.argmax(axis=-1)[..., None], 1, axis=-1)
+        g = best * (1 - y) - y
+        g *= (margin > 0)[..., None]
+        return g
+
+
+class CosineSimilarity(_PerSampleLoss):
+    """Keras' ``cosine_similarity`` loss: per sample ``-sum(t_hat p_hat)``, the negated cosine of
+    the angle between target and prediction, each normalised as ``x / max(||x||, 1e-7)`` (Keras'
+    guard, over the last axis); the mean over samples, from -1 (same direction) to 1 (opposite).
+    Only the direction of the prediction matters.
+
+    Gradient: ``-(t_hat - (t_hat . p_hat) p_hat) / ||p||`` over n (``-t_hat / 1e-7`` for a
+    prediction shorter than 1e-7, where the guard holds its length fixed).
+
+    >>> CosineSimilarity()(np.array([[2.0, 0.0], [0.0, 3.0]]), np.array([[1.0, 0.0], [1.0, 0.0]]))
+    -0.5
+    """
+    name = "cosine_similarity"
+    EPSILON = 1e-7
+
+    def _normalised(self, x):
+        norm = np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), self.EPSILON)
+        return x / norm, norm
+
+    def _values(self, y_pred, y_true):
+        t_hat, _ = self._normalised(y_true.astype(y_pred.dtype, copy=False))
+        p_hat, _ = self._normalised(y_pred)
+        return -(t_hat * p_hat).sum(axis=-1)
+
+    def _gradients(self, y_pred, y_true):
+        t_hat, _ = self._normalised(y_true.astype(y_pred.dtype, copy=False))
+        p_hat, norm = self._normalised(y_pred)
+        # below the guard the length is the constant 1e-7: only the numerator moves
+        along = np.where(norm > self.EPSILON, (t_hat * p_hat).sum(axis=-1, keepdims=True), 0)
+        return -(t_hat - along * p_hat) / norm
