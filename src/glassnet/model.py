@@ -319,7 +319,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._fused = bool(
             last is not None and fuses is not None
             and getattr(getattr(last, "activation", None), "name", None) == fuses
-            and hasattr(last, "backward_from_logits"))
+            and hasattr(last, "backward_from_logits")
+            # a penalty on the output's values has a gradient there, which dL/dz would skip
+            and last.activity_regularizer is None)
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):

@@ -79,10 +79,14 @@ def trace(model, x, y):
 
 
 def _trace(model, x, y):
-    records, out = [], x
+    records, out, activity = [], x, model._activity
+    if activity is not None:
+        activity.clear()
     for layer in model.layers:
         inputs = out
         out = layer.forward(inputs, training=True)
+        if activity is not None and layer.activity_regularizer is not None:
+            activity[layer] = out
         records.append({"layer": layer.describe(), "input": inputs.copy(),
                         "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
         if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
@@ -93,8 +97,11 @@ def _trace(model, x, y):
     grad = (model.loss.output_gradient_unclipped(out, y) if model._fused
             else model.loss.gradient(out, y))
     last = model.layers[-1]
+    activity = model._activity
     for i in range(len(model.layers) - 1, -1, -1):
         layer, record = model.layers[i], records[i]
+        if activity and layer in activity:      # an activity penalty's gradient joins dA
+            grad = model._with_activity_gradient(layer, grad)
         record["dA"] = grad.copy()
         if layer is last and model._fused:
             grad = layer.backward_from_logits(model.loss.gradient_from_logits(out, y))

@@ -73,17 +73,57 @@ class TrainingMixin:
     def _forward(self, x, training):
         if self._output_shapes is not None:        # the first pass since build: check the shapes
             return self._forward_checking_shapes(x, training)
+        if self._activity is not None:
+            return self._forward_keeping_activity(x, training)
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
+
+    # -- activity regularizers: penalties on layers' outputs -------------------------------------
+    @property
+    def _activity(self):
+        """{layer: its latest output} to fill, when a layer has an ``activity_regularizer``; else None."""
+        if not any(layer.activity_regularizer is not None for layer in self.layers):
+            return None
+        return self.__dict__.setdefault("_activity_outputs", {})
+
+    def _forward_keeping_activity(self, x, training):
+        """``_forward``, keeping the output of every layer with an activity regularizer."""
+        kept = self._activity
+        kept.clear()
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+            if layer.activity_regularizer is not None:
+                kept[layer] = x
+        return x
+
+    def _activity_penalty(self):
+        """The sum of ``regularizer(output) / batch size`` over the outputs the latest forward kept
+        (Keras 3's scaling); 0 without activity regularizers."""
+        kept = self._activity
+        return sum(layer.activity_regularizer(a) / a.shape[0] for layer, a in kept.items()) if kept else 0.0
+
+    def _with_activity_gradient(self, layer, grad):
+        """``grad`` (dL/d(layer's output)) plus the gradient of the layer's activity penalty, as a
+        new array (a layer's backward must not see its grad_output change)."""
+        a = self._activity[layer]
+        extra = backend.get_array_module(a).zeros_like(a)
+        layer.activity_regularizer.add_gradient(a, extra)
+        extra *= 1.0 / a.shape[0]
+        return grad + extra
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared
         at build, from which the layers after it were built, and with the model's dtype. A custom
         layer that changes the shape but does not say so would otherwise fail in the next layer's
         matrix product, or not at all."""
+        kept = self._activity
+        if kept is not None:
+            kept.clear()
         for layer, declared in zip(self.layers, self._output_shapes):
             x = layer.forward(x, training=training)
+            if kept is not None and layer.activity_regularizer is not None:
+                kept[layer] = x
             if tuple(x.shape[1:]) != declared:
                 raise ValueError(f"{layer.describe()}: forward returned samples of shape {tuple(x.shape[1:])}, "
                                  f"but its output_shape() declared {declared}, for which the layers after "
@@ -98,11 +138,14 @@ class TrainingMixin:
         return x
 
     def _loss_from_output(self, out, y, w=None):
-        """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses)."""
+        """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses);
+        plus the activity regularizers' penalties on the outputs of the forward pass that gave ``out``."""
         if self._fused:
             z = self.layers[-1].z
-            return self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
-        return self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
+            value = self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
+        else:
+            value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
+        return value + self._activity_penalty() if self._activity else value
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
@@ -111,6 +154,8 @@ class TrainingMixin:
         if self._fused:
             if w is None:       # one call: a loss may share work between the value and dL/dz
                 value, dz = self.loss.from_logits_and_gradient(self.layers[-1].z, out, y)
+                if self._activity:
+                    value += self._activity_penalty()
             else:
                 value = self._loss_from_output(out, y, w)
                 dz = self.loss.weighted_gradient_from_logits(out, y, w)
@@ -120,10 +165,12 @@ class TrainingMixin:
             value = self._loss_from_output(out, y, w)
             grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
             backward_layers = self.layers[::-1]
-        above = self.layers[-1]
+        above, activity = self.layers[-1], self._activity
         for layer in backward_layers:
             if grad is None:        # a custom layer's backward forgot its return
                 raise missing_input_gradient(above)
+            if activity and layer in activity:
+                grad = self._with_activity_gradient(layer, grad)
             grad = layer.backward(grad)
             above = layer
         if self._penalties:         # kernel_regularizer=...: their penalties join loss and gradients

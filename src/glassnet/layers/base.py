@@ -93,6 +93,11 @@ class Layer:
         The layer's own generator (its initial weights, Dropout's masks), inside a model too: a
         seeded layer ignores the model's seed, an unseeded one draws from a stream of the model's.
         A layer built before it joins a model keeps the weights it has.
+    activity_regularizer : Regularizer or name, optional
+        A penalty on the layer's output (Keras' ``activity_regularizer``): inside a model, each
+        batch's loss gains ``regularizer(output) / batch size`` (Keras 3's scaling), in training,
+        ``evaluate`` and validation alike, and its gradient joins the one flowing into the layer.
+        ``L1(1e-4)`` on a hidden layer's output makes its activations sparse.
     """
 
     # parameter name -> Regularizer, for the parameters add_weight was given one; read-only here
@@ -100,12 +105,15 @@ class Layer:
     regularizers = types.MappingProxyType({})
     # parameter name -> Constraint (add_weight's constraint=), the same way
     constraints = types.MappingProxyType({})
+    # a penalty on the output (also what a layer pickled before it existed reads)
+    activity_regularizer = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _register(cls)
 
-    def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None, **unknown):
+    def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
+                 activity_regularizer=None, **unknown):
         if unknown:
             raise _unexpected_arguments(type(self), unknown)
         if input_dim is not None:
@@ -118,6 +126,8 @@ class Layer:
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
         self.seed = check_seed(seed, f"{type(self).__name__}: seed")
+        self.activity_regularizer = regularizers.get(activity_regularizer,
+                                                     f"{type(self).__name__}: activity_regularizer")
         # a numpy Generator for initial weights and any random draws (Dropout's masks): a model sets
         # it for a layer given no seed; a seeded layer has its own from the start, so that a layer of
         # yours that draws in forward finds self.rng there even without parameters
@@ -263,7 +273,7 @@ class Layer:
         config = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
-        return config
+        return {**config, **regularizers.config_entries(self, ("activity_regularizer",))}
 
     @classmethod
     def from_config(cls, config):
@@ -283,7 +293,7 @@ class Layer:
 
 
 # the keyword arguments Layer.__init__ takes, which every layer accepts through its **kwargs
-_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed")
+_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer")
 
 
 def own_arguments(cls):
