@@ -93,3 +93,15 @@ def test_any_layer_takes_it_and_files_keep_it(rng, tmp_path):
     assert loaded.evaluate(x, y) == model.evaluate(x, y)
     with pytest.raises(ValueError, match=r"Dense: activity_regularizer: expected None, a Regularizer"):
         gn.layers.Dense(2, activity_regularizer="l3")
+
+
+def test_a_regularizer_set_after_compile_counts_from_the_next_batch(rng):
+    # models cache which layers have one; setting it must reach that cache
+    x, y = rng.standard_normal((8, 3)), rng.integers(0, 2, 8)
+    model = _model(first=None)
+    before = model.evaluate(x, y)
+    model.layers[0].activity_regularizer = L2(1.0)
+    h = model.layers[0](x)
+    assert model.evaluate(x, y) == pytest.approx(before + float((h ** 2).sum()) / 8, rel=1e-12)
+    model.layers[0].activity_regularizer = None
+    assert model.evaluate(x, y) == pytest.approx(before, rel=1e-15)

@@ -314,6 +314,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""
+        self.__dict__.pop("_activity_cache", None)       # the layers may have changed: ask them again
         last = self.layers[-1] if self.layers else None
         fuses = self.loss.fused_activation() if self.loss is not None else None
         self._fused = bool(

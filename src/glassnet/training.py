@@ -19,6 +19,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
                           check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .errors import NonFiniteError
+from .layers import base as layers_base
 from .layers.base import StateSnapshot, missing_input_gradient
 from .metrics.base import MetricTally
 from .weighting import check_sample_weight, combine, refuse_both
@@ -73,19 +74,27 @@ class TrainingMixin:
     def _forward(self, x, training):
         if self._output_shapes is not None:        # the first pass since build: check the shapes
             return self._forward_checking_shapes(x, training)
-        if self._activity is not None:
-            return self._forward_keeping_activity(x, training)
+        cache = self._activity_cache            # _activity's check, inline: every step passes here
+        if cache[2] is not None or cache[0] != layers_base.ACTIVITY_GENERATION or cache[1] != len(self.layers):
+            if self._activity is not None:      # (the calls after this forward read the cache directly)
+                return self._forward_keeping_activity(x, training)
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
 
     # -- activity regularizers: penalties on layers' outputs -------------------------------------
+    _activity_cache = (-1, 0, None)      # (ACTIVITY_GENERATION, number of layers, what _activity gives)
+
     @property
     def _activity(self):
-        """{layer: its latest output} to fill, when a layer has an ``activity_regularizer``; else None."""
-        if not any(layer.activity_regularizer is not None for layer in self.layers):
-            return None
-        return self.__dict__.setdefault("_activity_outputs", {})
+        """{layer: its latest output} to fill, when a layer has an ``activity_regularizer``; else None.
+        Cached (every step asks) until a layer's regularizer is set or the layers change."""
+        cache = self._activity_cache
+        if cache[0] != layers_base.ACTIVITY_GENERATION or cache[1] != len(self.layers):
+            regularized = any(layer.activity_regularizer is not None for layer in self.layers)
+            cache = self._activity_cache = (layers_base.ACTIVITY_GENERATION, len(self.layers),
+                                            {} if regularized else None)
+        return cache[2]
 
     def _forward_keeping_activity(self, x, training):
         """``_forward``, keeping the output of every layer with an activity regularizer."""
@@ -100,13 +109,13 @@ class TrainingMixin:
     def _activity_penalty(self):
         """The sum of ``regularizer(output) / batch size`` over the outputs the latest forward kept
         (Keras 3's scaling); 0 without activity regularizers."""
-        kept = self._activity
+        kept = self._activity_cache[2]
         return sum(layer.activity_regularizer(a) / a.shape[0] for layer, a in kept.items()) if kept else 0.0
 
     def _with_activity_gradient(self, layer, grad):
         """``grad`` (dL/d(layer's output)) plus the gradient of the layer's activity penalty, as a
         new array (a layer's backward must not see its grad_output change)."""
-        a = self._activity[layer]
+        a = self._activity_cache[2][layer]
         extra = backend.get_array_module(a).zeros_like(a)
         layer.activity_regularizer.add_gradient(a, extra)
         extra *= 1.0 / a.shape[0]
@@ -145,16 +154,17 @@ class TrainingMixin:
             value = self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
-        return value + self._activity_penalty() if self._activity else value
+        return value + self._activity_penalty() if self._activity_cache[2] else value
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
         ``w``: sample weights (n,) or None. Returns ``(loss value before the update, output)``."""
         out = self._forward(x, training=True)
+        activity = self._activity_cache[2]       # current: _forward has just checked it
         if self._fused:
             if w is None:       # one call: a loss may share work between the value and dL/dz
                 value, dz = self.loss.from_logits_and_gradient(self.layers[-1].z, out, y)
-                if self._activity:
+                if activity:
                     value += self._activity_penalty()
             else:
                 value = self._loss_from_output(out, y, w)
@@ -165,7 +175,7 @@ class TrainingMixin:
             value = self._loss_from_output(out, y, w)
             grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
             backward_layers = self.layers[::-1]
-        above, activity = self.layers[-1], self._activity
+        above = self.layers[-1]
         for layer in backward_layers:
             if grad is None:        # a custom layer's backward forgot its return
                 raise missing_input_gradient(above)

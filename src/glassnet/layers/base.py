@@ -105,8 +105,8 @@ class Layer:
     regularizers = types.MappingProxyType({})
     # parameter name -> Constraint (add_weight's constraint=), the same way
     constraints = types.MappingProxyType({})
-    # a penalty on the output (also what a layer pickled before it existed reads)
-    activity_regularizer = None
+    # a penalty on the output (also what a layer pickled before it existed reads): see the property
+    _activity_regularizer = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -126,8 +126,7 @@ class Layer:
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
         self.seed = check_seed(seed, f"{type(self).__name__}: seed")
-        self.activity_regularizer = regularizers.get(activity_regularizer,
-                                                     f"{type(self).__name__}: activity_regularizer")
+        self.activity_regularizer = activity_regularizer
         # a numpy Generator for initial weights and any random draws (Dropout's masks): a model sets
         # it for a layer given no seed; a seeded layer has its own from the start, so that a layer of
         # yours that draws in forward finds self.rng there even without parameters
@@ -138,6 +137,18 @@ class Layer:
         self.trainable = True
         # the model sets this to False on its first layer, whose input gradient nobody uses
         self.needs_input_gradient = True
+
+    @property
+    def activity_regularizer(self):
+        """The penalty on this layer's output (a ``Regularizer``), or None; see the class docstring."""
+        return self._activity_regularizer
+
+    @activity_regularizer.setter
+    def activity_regularizer(self, value):
+        global ACTIVITY_GENERATION
+        self._activity_regularizer = regularizers.get(value, f"{type(self).__name__}: activity_regularizer")
+        # models cache which of their layers have one, rather than asking every layer every step
+        ACTIVITY_GENERATION += 1
 
     # -- building -----------------------------------------------------------------------------
     def build(self, input_shape):
@@ -291,6 +302,10 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
+
+# how many times a layer's activity_regularizer was set: a model's cache of its regularized
+# layers is current while this has not moved
+ACTIVITY_GENERATION = 0
 
 # the keyword arguments Layer.__init__ takes, which every layer accepts through its **kwargs
 _LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer")
