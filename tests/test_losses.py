@@ -706,3 +706,46 @@ def test_a_focal_loss_trains_a_model_and_its_settings_are_kept_out_of_files(rng,
 def test_focal_settings_are_checked(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_categorical_focal_settings_gradient_matches_torch(rng, torch):
+    y_hat, y = activations.softmax(rng.standard_normal((6, 4)) * 2), np.eye(4)[rng.integers(0, 4, 6)]
+    y[0] = [0.2, 0.3, 0.5, 0.0]                       # soft labels
+    loss = losses.CategoricalFocalCrossentropy(alpha=0.6, gamma=0.7)
+    t = torch.tensor(y_hat, requires_grad=True)
+    p = torch.clamp(t, 1e-7, 1 - 1e-7)
+    value = -(0.6 * (1 - p) ** 0.7 * torch.tensor(y) * torch.log(p)).sum(dim=1).mean()
+    value.backward()
+    assert loss(y_hat, y) == pytest.approx(value.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.gradient(y_hat, y), t.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_targets_the_new_losses_take_and_refuse():
+    import glassnet as gn
+    model = gn.Sequential([gn.layers.Dense(3, activation="softmax", input_dim=2)], seed=0)
+    x = np.zeros((4, 2))
+    for name in ("categorical_focal_crossentropy", "categorical_hinge"):
+        model.compile(loss=name, optimizer="sgd")
+        with pytest.raises(ValueError, match=r"for integer class labels use loss='sparse_categorical_crossentropy'"):
+            model.fit(x, np.array([0, 1, 2, 1]), epochs=1, verbose=0)
+    model.compile(loss="categorical_focal_crossentropy", optimizer="sgd")
+    model.fit(x, np.full((4, 3), 2.0), epochs=1, verbose=0)      # rows of any sum, as Keras: no fusion to break
+    with pytest.raises(ValueError, match=r"y: categorical_focal_crossentropy expects targets >= 0"):
+        model.fit(x, -np.ones((4, 3)), epochs=1, verbose=0)
+    binary = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    binary.compile(loss="binary_focal_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"y: binary_focal_crossentropy expects targets in \[0, 1\]"):
+        binary.fit(x, np.array([0, 2, 1, 0]), epochs=1, verbose=0)
+    binary.compile(loss="cosine_similarity", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"cosine_similarity compares directions .* one output unit"):
+        binary.fit(x, np.array([0, 1, 1, 0]), epochs=1, verbose=0)
+
+
+def test_a_refused_focal_setting_is_named_in_the_message(tmp_path):
+    import glassnet as gn
+    assert losses.changed_settings(losses.BinaryFocalCrossentropy(gamma=1.0)) == {"gamma": 1.0}
+    assert repr(losses.BinaryFocalCrossentropy(gamma=1.0)) == "<loss binary_focal_crossentropy gamma=1.0>"
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    model.compile(loss=losses.BinaryFocalCrossentropy(gamma=1.0), optimizer="sgd")
+    with pytest.raises(ValueError, match=r"loss <loss binary_focal_crossentropy gamma=1.0> .*not \{'gamma': 1.0\}"):
+        model.save(tmp_path / "m.npz")

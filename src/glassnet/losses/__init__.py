@@ -18,9 +18,9 @@ hinge                           mean(max(1 - y y_hat, 0)), y +-1   -y where y y_
 squared_hinge                   mean(max(1 - y y_hat, 0)^2)        -2 y max(1 - y y_hat, 0) / (n k)
 mape                            100 mean(|y_hat - y| / |y|)        100 sign(y_hat - y) / (|y| n k)
 kl_divergence                   sum(y log(y / y_hat)) / n          -y / (y_hat n)
-categorical_hinge               mean(max(neg - pos + 1, 0)),       (onehot(argmax of the others)
-                                pos = sum(y y_hat), neg = max of    - y) / n where the margin
-                                (1 - y) y_hat                      is violated
+categorical_hinge               mean(max(neg - pos + 1, 0)),       ((1 - y) at the argmax of the
+                                pos = sum(y y_hat), neg = max of   others, - y) / n where the
+                                (1 - y) y_hat                      margin is violated
 cosine_similarity               -mean(sum(y/|y| * y_hat/|y_hat|))  -(t - (t.p) p) / (|y_hat| n),
                                                                    t, p the unit vectors
 binary_crossentropy             -mean(y log p + (1-y) log(1-p))    (p - y) / (p (1 - p) n k)
@@ -102,6 +102,7 @@ def changed_settings(loss):
     for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
     ``{"delta": 2.0}``. A model file names its loss only, so it cannot hold them."""
     known = LOSSES.get(loss.get_config())
-    if type(loss) is not known or vars(loss) == vars(known()):
+    if type(loss) is not known:
         return {}
-    return dict(vars(loss))
+    defaults = vars(known())
+    return {key: value for key, value in vars(loss).items() if defaults.get(key, object()) != value}

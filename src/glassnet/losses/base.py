@@ -3,7 +3,8 @@ the one check of targets against predictions that every loss and metric starts w
 from .. import backend
 from ._numerics import _per_sample
 
-_CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "accuracy",
+_CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "binary_focal_crossentropy",
+                             "categorical_focal_crossentropy", "categorical_hinge", "accuracy",
                              "binary_accuracy", "categorical_accuracy", "Precision", "Recall", "AUC",
                              "F1Score", "FBetaScore"})
 

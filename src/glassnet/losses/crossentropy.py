@@ -19,7 +19,7 @@ class BinaryCrossentropy(Loss):
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         y = super().prepare_targets(y, n_outputs, dtype, name)
         if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{name}: binary cross-entropy expects targets in [0, 1], got values "
+            raise ValueError(f"{name}: {self.name} expects targets in [0, 1], got values "
                              f"from {y.min()} to {y.max()}")
         return y
 

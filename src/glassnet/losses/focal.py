@@ -3,7 +3,10 @@ it is already predicted, ``(1 - p_t)^gamma``, so that the many easy examples of 
 problem stop drowning out the few hard ones. Keras 3's formulas.
 
 Neither fuses with its output activation: their gradient goes through the sigmoid's or softmax's
-own backward, as any unfused loss does (so a saturated output learns slowly here, as in Keras).
+own backward, as any unfused loss does, with the probabilities clipped to [1e-7, 1 - 1e-7] as in
+Keras: an output saturated on the wrong side (a true class's softmax output below 1e-7, the
+hardest example there is) gets no gradient at all, in Keras too. Keep the logits moderate (an L2
+penalty, a lower learning rate) when that matters.
 """
 import numpy as np
 
@@ -19,8 +22,10 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
     ``alpha`` for positives and ``1 - alpha`` for negatives. The mean over all n * k values.
     ``gamma=0`` without balancing is ``binary_crossentropy``.
 
-    Where ``p_t`` is exactly 1 (a saturated output on the right side), the focal factor's
-    derivative is taken as 0 (it is, for gamma > 1).
+    ``1 - p_t`` is taken as 0 where it would be negative (an output beyond its target: a
+    linear or tanh output above 1 for a positive), where Keras gives NaN for a gamma below 1; and
+    where it is 0 (a saturated output on the right side), the focal factor's derivative is taken as
+    0 (it is, for gamma > 1).
 
     A model file names its loss only: settings other than the defaults train, but ``save``
     refuses them (as for ``Huber``).
@@ -35,7 +40,8 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
         self.gamma = check_number(gamma, "BinaryFocalCrossentropy: gamma", ">= 0")
 
     def __repr__(self):
-        return f"<loss binary_focal_crossentropy {vars(self)}>"
+        changed = {k: v for k, v in vars(self).items() if vars(type(self)())[k] != v}
+        return f"<loss binary_focal_crossentropy{''.join(f' {k}={v}' for k, v in changed.items())}>"
 
     def _parts(self, y_pred, y_true):
         """(p_t, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape."""
@@ -89,7 +95,17 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
 
     def __repr__(self):
-        return f"<loss categorical_focal_crossentropy {vars(self)}>"
+        changed = {k: v for k, v in vars(self).items() if vars(type(self)())[k] != v}
+        return f"<loss categorical_focal_crossentropy{''.join(f' {k}={v}' for k, v in changed.items())}>"
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        """Targets (n, k) of values >= 0 (one-hot, soft labels, or rows of any sum, which Keras
+        takes too: this loss does not fuse, so nothing asks them to sum to 1)."""
+        y = super(CategoricalCrossentropy, self).prepare_targets(y, n_outputs, dtype, name)
+        if y.size and y.min() < 0:
+            raise ValueError(f"{name}: {self.name} expects targets >= 0 (one-hot or soft labels), got "
+                             f"values from {y.min()} to {y.max()}")
+        return y
 
     def _sample_values(self, y_pred, y_true):
         y = self._targets(y_pred, y_true).astype(y_pred.dtype, copy=False)

@@ -33,7 +33,8 @@ class CategoricalHinge(_PerSampleLoss):
     """Keras' ``categorical_hinge``: per sample ``max(neg - pos + 1, 0)`` with ``pos = sum(y p)``
     (the true class's score, for one-hot targets y) and ``neg = max((1 - y) p)`` (the best other
     score): the true class should beat every other by a margin of 1 (Crammer and Singer's
-    multi-class SVM loss); the mean over samples. Targets one-hot, as Keras takes them.
+    multi-class SVM loss); the mean over samples. Targets one-hot (Keras also documents -1/+1
+    ones, which the same formula takes as they are).
 
     Gradient, where the margin is violated: ``-y`` plus ``1 - y`` at the best other class (the
     first of tied ones), over n; 0 elsewhere.
@@ -75,6 +76,15 @@ class CosineSimilarity(_PerSampleLoss):
     """
     name = "cosine_similarity"
     EPSILON = 1e-7
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        # one unit normalises to +-1 whatever it outputs: its gradient is 0 everywhere (Keras
+        # trains nothing there either, silently)
+        if n_outputs == 1:
+            raise ValueError(f"{name}: cosine_similarity compares directions of output vectors, and a "
+                             f"model with one output unit has none to learn (its gradient is always 0); "
+                             f"use it with several units")
+        return super().prepare_targets(y, n_outputs, dtype, name)
 
     def _normalised(self, x):
         norm = np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), self.EPSILON)
