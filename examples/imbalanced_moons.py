@@ -7,11 +7,14 @@ little; the metrics that count over the whole epoch (``Precision``, ``Recall``, 
 true and false positives, not batch means) say how the rare class fares. The same 2-16-16-1
 network is trained twice, plain and with ``class_weight`` that makes both classes weigh the same in
 the loss, with ``EarlyStopping`` on the validation AUC (``mode="auto"`` maximises it) keeping the
-best epoch's weights. The script prints both rows and writes each decision boundary.
+best epoch's weights; then a third time with the focal loss (``BinaryFocalCrossentropy``, Lin et
+al. 2017: easy points weigh less, and ``alpha=0.75`` weighs the rare class up). The script prints
+the three rows and writes each decision boundary.
 
 What it shows (300 epochs): plain, 95.9 % accuracy but a recall of 0.65 (a third of the rare
-class missed); weighted, recall 0.92 at precision 0.42. The AUC is 0.979 for both: weighting the
-classes mostly moves the boundary (the threshold), not how well the network ranks the points.
+class missed); weighted, recall 0.92 at precision 0.42; focal, recall 0.81 at precision 0.65, the
+best F1 of the three. The AUC is about 0.98 for all: the losses mostly move the boundary (the
+threshold), not how well the network ranks the points.
 
     python examples/imbalanced_moons.py            # up to 300 epochs, plots in runs/imbalanced_moons
     python examples/imbalanced_moons.py --quick    # up to 60
@@ -33,17 +36,18 @@ def rare_ones(X, y, keep, seed):
     return X[chosen], y[chosen]
 
 
-def network(seed=0):
+def network(loss="binary_crossentropy", seed=0):
     model = gn.Sequential([Dense(16, activation="relu", input_dim=2), Dense(16, activation="relu"),
                            Dense(1, activation="sigmoid")], seed=seed)
-    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(learning_rate=0.01),
+    model.compile(loss=loss, optimizer=gn.optimizers.Adam(learning_rate=0.01),
                   metrics=["accuracy", metrics.Precision(), metrics.Recall(),
                            metrics.F1Score(threshold=0.5), metrics.AUC()])
     return model
 
 
 def main(quick=False, out=None):
-    """Train plain and class-weighted; returns {setting: evaluate(...) dict on the test points}."""
+    """Train plain, class-weighted and with the focal loss; returns {setting: evaluate(...) dict
+    on the test points}."""
     out = out or os.path.join("runs", "imbalanced_moons")
     os.makedirs(out, exist_ok=True)
     (X, y), (X_test, y_test) = datasets.moons(n_samples=2000, noise=0.35, test_size=0.5, seed=7)
@@ -57,8 +61,10 @@ def main(quick=False, out=None):
           f"{int(y_test.sum())} of class 1\n")
     print(f"{'setting':>9}  {'accuracy':>8}  {'precision':>9}  {'recall':>6}  {'F1':>5}  {'AUC':>5}  {'epochs':>6}")
     results = {}
-    for name, class_weight in (("plain", None), ("weighted", balanced)):
-        model = network()
+    focal = gn.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.75)
+    for name, class_weight, loss in (("plain", None, "binary_crossentropy"),
+                                     ("weighted", balanced, "binary_crossentropy"), ("focal", None, focal)):
+        model = network(loss)
         stop = gn.callbacks.EarlyStopping(monitor="val_auc", patience=20, restore_best_weights=True)
         history = model.fit(X, y, epochs=epochs, batch_size=32, class_weight=class_weight,
                             validation_data=(X_test, y_test), callbacks=[stop], verbose=0)
