@@ -14,8 +14,8 @@ import importlib
 from . import (activations, backend, callbacks, constraints, gradcheck, initializers, layers, losses, metrics,
                optimizers, regularizers, utils)
 from .backend import get_backend, set_backend
-from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
-                        ReduceLROnPlateau, TerminateOnNaN)
+from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
+                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
 from .errors import ModelFileError, NonFiniteError
 from .layers import Input
 from .model import Sequential
@@ -37,5 +37,5 @@ def __getattr__(name):
 
 __all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "NonFiniteError", "ModelFileError", "to_categorical",
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "set_backend", "get_backend", "__version__"]

@@ -394,7 +394,10 @@ class TrainingMixin:
         ws = w if w is None or xs is x else np.empty_like(w)
         self.stop_training = False
         logs = {}
+        self._resume_epoch = None
         hooks.call("on_train_begin", logs)
+        if self._resume_epoch is not None:     # BackupAndRestore restored a backup: go on from it
+            initial_epoch, self._resume_epoch = self._resume_epoch, None
         # as in Keras, model.history is this fit's History from the start: a run stopped by
         # Ctrl-C or an error keeps the epochs it completed
         self.history = history

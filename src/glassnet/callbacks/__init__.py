@@ -6,6 +6,7 @@ the current values (``loss``, metrics, ``val_*``). ``self.model`` is the model b
 ``model.stop_training = True`` ends training as in Keras 3: in a batch hook, after that batch (the
 epoch's validation and ``on_epoch_end`` still run); in ``on_epoch_end``, after that epoch.
 """
+from .backup import BackupAndRestore
 from .base import Callback, CallbackList, History, LambdaCallback, improved, resolve_mode
 from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
@@ -15,4 +16,5 @@ from .terminate import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+           "BackupAndRestore",
            "resolve_mode", "improved"]

@@ -1,0 +1,91 @@
+"""BackupAndRestore: Keras' fault tolerance for long runs, on glassnet's model files."""
+import os
+
+from .._saveable import check_saveable
+from .._validation import check_flag
+from .base import Callback, check_path
+
+
+class BackupAndRestore(Callback):
+    """Back the run up at the end of every epoch; after a crash or a Ctrl-C, the same ``fit`` with
+    the same callback resumes where the backup left off (Keras' ``BackupAndRestore``).
+
+    At ``on_train_begin``, if ``backup_dir`` holds a backup, it is read into the model: weights,
+    optimizer state (moments, step count, schedule), random streams (shuffling, dropout) and the
+    number of epochs completed, from which ``fit`` goes on, so the resumed run ends with the weights
+    the uninterrupted one would have had, bit for bit. After every epoch the backup is rewritten
+    (atomically: a crash mid-save leaves the previous one). When ``fit`` ends normally, the backup is
+    deleted (``delete_checkpoint=True``), and ``backup_dir`` too if nothing else is in it: the next
+    ``fit`` starts afresh.
+
+    Parameters
+    ----------
+    backup_dir : str or os.PathLike
+        The folder for the backup (``latest.npz``, a glassnet model file: ``glassnet.load_model``
+        reads it too). Use one folder per run.
+    save_freq : "epoch"
+        Keras also takes a number of batches; glassnet backs up at epoch ends only, where a resume
+        is exact.
+    delete_checkpoint : bool
+        Delete the backup when training ends normally.
+
+    As with ``ModelCheckpoint``, the callbacks' own state is not restored (EarlyStopping's best
+    value and patience start afresh), nor the ``History`` of the epochs before the crash (the
+    resumed fit's History holds the epochs it ran). A backup of another network (other layers or
+    shapes) or another optimizer is refused, not loaded.
+
+    Example
+    -------
+    >>> backup = BackupAndRestore("runs/backup")                          # doctest: +SKIP
+    >>> model.fit(X, y, epochs=100, callbacks=[backup])   # Ctrl-C at epoch 40  # doctest: +SKIP
+    >>> model.fit(X, y, epochs=100, callbacks=[backup])   # epochs 41 to 100    # doctest: +SKIP
+    """
+    FILE = "latest.npz"
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        self.backup_dir = check_path(backup_dir, "BackupAndRestore: backup_dir")
+        if not (isinstance(save_freq, str) and save_freq == "epoch"):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' (glassnet backs up at the end "
+                             f"of epochs, where a resume is exact), got {save_freq!r:.40}")
+        self.save_freq = save_freq
+        self.delete_checkpoint = check_flag(delete_checkpoint, "BackupAndRestore: delete_checkpoint")
+
+    @property
+    def path(self):
+        return os.path.join(self.backup_dir, self.FILE)
+
+    def on_train_begin(self, logs=None):
+        # what save_model would refuse at the first backup, refused before the first epoch
+        check_saveable(self.model)
+        if os.path.exists(self.path):
+            self._restore()
+
+    def _restore(self):
+        from ..io import load_model      # here, not at the top: io imports the model, which imports us
+        model, backup = self.model, load_model(self.path)
+        if backup.get_config()["layers"] != model.get_config()["layers"]:
+            raise ValueError(f"BackupAndRestore: {self.path} is the backup of another network (other "
+                             f"layers or settings); give this run a folder of its own, or delete it")
+        if type(backup.optimizer) is not type(model.optimizer):
+            raise ValueError(f"BackupAndRestore: {self.path} was made with {type(backup.optimizer).__name__}, "
+                             f"this model trains with {type(model.optimizer).__name__}")
+        model.set_weights(backup.get_weights())
+        model.optimizer.set_state(backup.optimizer.get_state())
+        model.shuffle_rng = backup.shuffle_rng
+        for layer, saved in zip(model.layers, backup.layers):
+            layer.rng = saved.rng
+        model._resume_epoch = backup.initial_epoch       # fit goes on from there
+
+    def on_epoch_end(self, epoch, logs=None):
+        from ..io import save_model
+        os.makedirs(self.backup_dir, exist_ok=True)
+        save_model(self.model, self.path, epoch=epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)
+            try:
+                os.rmdir(self.backup_dir)       # only when nothing else is in it
+            except OSError:
+                pass
