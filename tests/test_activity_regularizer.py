@@ -50,7 +50,8 @@ def test_evaluate_validation_and_trace_include_it_predict_does_not(rng):
     expected = without.evaluate(x, y, batch_size=20) + float((h ** 2).sum()) / 20
     assert with_penalty.evaluate(x, y, batch_size=20) == pytest.approx(expected, rel=1e-12)
     # batch by batch, as Keras: each batch's penalty over its own size, the mean weighted by size
-    assert with_penalty.evaluate(x, y, batch_size=8) != pytest.approx(without.evaluate(x, y, batch_size=8))
+    # (for L1 and L2, sums over samples, the same as over the whole set at once)
+    assert with_penalty.evaluate(x, y, batch_size=7) == pytest.approx(expected, rel=1e-12)
     trace = with_penalty.trace(x, y)
     plain = without.trace(x, y)
     assert trace.loss == pytest.approx(plain.loss + float((h ** 2).sum()) / 20, rel=1e-12)
@@ -105,3 +106,43 @@ def test_a_regularizer_set_after_compile_counts_from_the_next_batch(rng):
     assert model.evaluate(x, y) == pytest.approx(before + float((h ** 2).sum()) / 8, rel=1e-12)
     model.layers[0].activity_regularizer = None
     assert model.evaluate(x, y) == pytest.approx(before, rel=1e-15)
+
+
+def test_a_regularizer_set_on_the_output_after_compile_unfuses_it(rng):
+    x, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    model = _model(first=None)
+    assert model._fused
+    model.layers[-1].activity_regularizer = L2(1.0)
+    assert check_model(model, x, y)["max_error"] < 1e-7 and not model._fused
+    model.layers[-1].activity_regularizer = None
+    model.evaluate(x, y)
+    assert model._fused
+
+
+def test_kept_outputs_let_the_data_go_and_pickles_ask_again(rng):
+    import gc
+    import pickle
+    import weakref
+    model = gn.Sequential([gn.layers.Flatten(input_shape=(4, 4), activity_regularizer=L1(0.1)),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    x, y = rng.standard_normal((50, 4, 4)), rng.integers(0, 2, 50)
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    model.predict(x)
+    watcher = weakref.ref(x)
+    del x
+    gc.collect()
+    assert watcher() is None                  # the Flatten's output (a view of x) was not kept
+    copy = pickle.loads(pickle.dumps(model))
+    assert "_activity_cache" not in copy.__dict__
+    x = rng.standard_normal((5, 4, 4))
+    assert copy.evaluate(x, np.ones(5)) == pytest.approx(model.evaluate(x, np.ones(5)), rel=1e-6)
+
+
+def test_an_overflowing_penalty_is_named(rng):
+    model = gn.Sequential([gn.layers.Dense(2, input_dim=2, kernel_initializer=gn.initializers.Constant(1e19),
+                                           activity_regularizer=L2(1.0)),
+                           gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    with pytest.raises(gn.NonFiniteError, match=r"activity penalty .* of layer dense \(Dense\)"):
+        model.fit(np.ones((4, 2), np.float32), np.ones(4), epochs=1, verbose=0)

@@ -109,6 +109,9 @@ class ParametersMixin:
         # flat buffer the optimizer updates: re-attach them, or training would silently stop
         self.__dict__.update(state)
         self.__dict__.setdefault("_output_shapes", None)     # a model pickled before the check existed
+        # which layers have an activity regularizer is asked again: the cache's generation count
+        # belongs to the process that pickled it
+        self.__dict__.pop("_activity_cache", None)
         if self.built:
             self._flatten_parameters()
 
@@ -120,6 +123,9 @@ class ParametersMixin:
         of its array alive: after fit, the shuffled copy of the training set (120 MiB for 40,000
         MNIST images), after predict, the caller's input even once the caller dropped it. Each such
         view becomes a copy of itself: the same values, one batch's size."""
+        cache = self.__dict__.get("_activity_cache")
+        if cache is not None and cache[2]:       # outputs kept for activity penalties: one call's only
+            cache[2].clear()
         for layer in self.layers:
             held = [(name, value) for name, value in vars(layer).items()
                     if getattr(value, "base", None) is not None and getattr(value, "shape", None) is not None]

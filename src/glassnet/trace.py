@@ -13,7 +13,8 @@ exactly 0 or 1, dA is infinite while dZ stays finite: the reason the two are fus
 
 With regularizers (``kernel_regularizer=``), the loss includes their penalties and ``grads`` their
 gradients, as training has them; dA and dZ are the data loss's alone (a weight penalty does not
-depend on the activations).
+depend on the activations). An ``activity_regularizer``'s penalty is in the loss too, and its
+gradient in the dA of its layer (and so in everything below it), as training has them.
 
 >>> trace = model.trace(X, y)                    # doctest: +SKIP
 >>> trace.loss, trace[0]["dZ"], trace[0]["grads"]["bias"]   # doctest: +SKIP

@@ -91,6 +91,8 @@ class TrainingMixin:
         Cached (every step asks) until a layer's regularizer is set or the layers change."""
         cache = self._activity_cache
         if cache[0] != layers_base.ACTIVITY_GENERATION or cache[1] != len(self.layers):
+            # a regularizer set on the output layer turns the fused gradient off (or back on)
+            self._update_fusion()
             regularized = any(layer.activity_regularizer is not None for layer in self.layers)
             cache = self._activity_cache = (layers_base.ACTIVITY_GENERATION, len(self.layers),
                                             {} if regularized else None)
@@ -258,6 +260,10 @@ class TrainingMixin:
                             break
                         if not np.isfinite(out).all():
                             culprit = layer
+                            break
+                        regularizer = layer.activity_regularizer
+                        if regularizer is not None and not math.isfinite(regularizer(out)):
+                            culprit, what = layer, f"activity penalty ({regularizer!r:.60} of its finite output)"
                             break
             finally:
                 snapshot.restore()
