@@ -28,7 +28,7 @@ try:
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
-from .callbacks import TerminateOnNaN
+from .callbacks import BackupAndRestore, TerminateOnNaN
 from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
@@ -236,6 +236,11 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     clash = {FIT_PREFIX + name for name in OWN_ARGUMENTS} & {key for params in combos for key in params}
     if clash:
         raise ValueError(f"param_grid: {sorted(clash)} name sweep's own arguments; pass them to sweep")
+    for params in combos:
+        if any(isinstance(c, BackupAndRestore) for c in _fit_arguments(params, fit_kwargs).get("callbacks") or []):
+            # every combination would read, train over and delete the same backup
+            raise ValueError("sweep: BackupAndRestore would share one backup folder among the combinations "
+                             "(each would resume from another's backup); leave it out of a sweep")
     validating = {_validates(_fit_arguments(params, fit_kwargs), validation_data) for params in combos}
     if len(validating) > 1:
         raise ValueError("param_grid: some combinations hold out validation data (fit__validation_split) "

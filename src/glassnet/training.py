@@ -404,6 +404,9 @@ class TrainingMixin:
         hooks.call("on_train_begin", logs)
         if self._resume_epoch is not None:     # BackupAndRestore restored a backup: go on from it
             initial_epoch, self._resume_epoch = self._resume_epoch, None
+            if initial_epoch >= epochs:
+                warnings.warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
+                              f"epochs={epochs}: nothing to train", UserWarning, stacklevel=2)
         # as in Keras, model.history is this fit's History from the start: a run stopped by
         # Ctrl-C or an error keeps the epochs it completed
         self.history = history

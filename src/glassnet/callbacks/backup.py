@@ -11,18 +11,21 @@ class BackupAndRestore(Callback):
     the same callback resumes where the backup left off (Keras' ``BackupAndRestore``).
 
     At ``on_train_begin``, if ``backup_dir`` holds a backup, it is read into the model: weights,
-    optimizer state (moments, step count, schedule), random streams (shuffling, dropout) and the
-    number of epochs completed, from which ``fit`` goes on, so the resumed run ends with the weights
-    the uninterrupted one would have had, bit for bit. After every epoch the backup is rewritten
-    (atomically: a crash mid-save leaves the previous one). When ``fit`` ends normally, the backup is
-    deleted (``delete_checkpoint=True``), and ``backup_dir`` too if nothing else is in it: the next
-    ``fit`` starts afresh.
+    optimizer state (moments, step count, schedule) and settings (a learning rate a callback or
+    you changed), random streams (shuffling, dropout) and the number of epochs completed, from
+    which ``fit`` goes on, so the resumed run ends with the weights the uninterrupted one would have
+    had, bit for bit, unless another callback's own state steers it (ReduceLROnPlateau's patience,
+    EarlyStopping's best value start afresh, as in Keras). List it last among the callbacks, so that
+    each backup holds what the others changed in that epoch. After every epoch the backup is
+    rewritten (atomically: a crash mid-save leaves the previous one). When ``fit`` ends normally, the
+    backup is deleted (``delete_checkpoint=True``), and ``backup_dir`` too if nothing else is in it:
+    the next ``fit`` starts afresh.
 
     Parameters
     ----------
     backup_dir : str or os.PathLike
-        The folder for the backup (``latest.npz``, a glassnet model file: ``glassnet.load_model``
-        reads it too). Use one folder per run.
+        The folder for the backup (``glassnet_backup.npz``, a glassnet model file:
+        ``glassnet.load_model`` reads it too). Use one folder per run; a Dask sweep refuses it.
     save_freq : "epoch"
         Keras also takes a number of batches; glassnet backs up at epoch ends only, where a resume
         is exact.
@@ -40,7 +43,7 @@ class BackupAndRestore(Callback):
     >>> model.fit(X, y, epochs=100, callbacks=[backup])   # Ctrl-C at epoch 40  # doctest: +SKIP
     >>> model.fit(X, y, epochs=100, callbacks=[backup])   # epochs 41 to 100    # doctest: +SKIP
     """
-    FILE = "latest.npz"
+    FILE = "glassnet_backup.npz"        # a name of its own: it is read, trained over and deleted
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
@@ -58,19 +61,35 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         # what save_model would refuse at the first backup, refused before the first epoch
         check_saveable(self.model)
+        if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
+            raise ValueError(f"BackupAndRestore: backup_dir {self.backup_dir!r} is a file, not a folder")
         if os.path.exists(self.path):
             self._restore()
 
     def _restore(self):
+        from ..errors import ModelFileError
         from ..io import load_model      # here, not at the top: io imports the model, which imports us
-        model, backup = self.model, load_model(self.path)
+        try:
+            backup = load_model(self.path)
+        except ModelFileError as exc:
+            raise ModelFileError(f"BackupAndRestore: the backup {self.path} cannot be read ({exc}); delete "
+                                 f"it to train from the start") from None
+        model = self.model
         if backup.get_config()["layers"] != model.get_config()["layers"]:
             raise ValueError(f"BackupAndRestore: {self.path} is the backup of another network (other "
                              f"layers or settings); give this run a folder of its own, or delete it")
         if type(backup.optimizer) is not type(model.optimizer):
             raise ValueError(f"BackupAndRestore: {self.path} was made with {type(backup.optimizer).__name__}, "
                              f"this model trains with {type(model.optimizer).__name__}")
+        if backup.loss.get_config() != model.loss.get_config():
+            raise ValueError(f"BackupAndRestore: {self.path} was made with the loss "
+                             f"{backup.loss.get_config()!r}, this model trains on {model.loss.get_config()!r}")
         model.set_weights(backup.get_weights())
+        # the settings first (a learning rate ReduceLROnPlateau lowered; a schedule's follows the
+        # restored step count), then the state
+        for key, value in backup.optimizer.get_config().items():
+            if key != "name" and not (key == "learning_rate" and model.optimizer.schedule is not None):
+                setattr(model.optimizer, key, value)
         model.optimizer.set_state(backup.optimizer.get_state())
         model.shuffle_rng = backup.shuffle_rng
         for layer, saved in zip(model.layers, backup.layers):
