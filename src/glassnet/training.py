@@ -19,6 +19,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
                           check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .errors import NonFiniteError
+from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers.base import StateSnapshot, missing_input_gradient
 from .metrics.base import MetricTally
@@ -68,7 +69,7 @@ def _gather(x, order, out):
         out[start:start + rows] = x[order[start:start + rows]]
 
 
-class TrainingMixin:
+class TrainingMixin(ActivityMixin):
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
@@ -81,47 +82,6 @@ class TrainingMixin:
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
-
-    # -- activity regularizers: penalties on layers' outputs -------------------------------------
-    _activity_cache = (-1, 0, None)      # (ACTIVITY_GENERATION, number of layers, what _activity gives)
-
-    @property
-    def _activity(self):
-        """{layer: its latest output} to fill, when a layer has an ``activity_regularizer``; else None.
-        Cached (every step asks) until a layer's regularizer is set or the layers change."""
-        cache = self._activity_cache
-        if cache[0] != layers_base.ACTIVITY_GENERATION or cache[1] != len(self.layers):
-            # a regularizer set on the output layer turns the fused gradient off (or back on)
-            self._update_fusion()
-            regularized = any(layer.activity_regularizer is not None for layer in self.layers)
-            cache = self._activity_cache = (layers_base.ACTIVITY_GENERATION, len(self.layers),
-                                            {} if regularized else None)
-        return cache[2]
-
-    def _forward_keeping_activity(self, x, training):
-        """``_forward``, keeping the output of every layer with an activity regularizer."""
-        kept = self._activity
-        kept.clear()
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-            if layer.activity_regularizer is not None:
-                kept[layer] = x
-        return x
-
-    def _activity_penalty(self):
-        """The sum of ``regularizer(output) / batch size`` over the outputs the latest forward kept
-        (Keras 3's scaling); 0 without activity regularizers."""
-        kept = self._activity_cache[2]
-        return sum(layer.activity_regularizer(a) / a.shape[0] for layer, a in kept.items()) if kept else 0.0
-
-    def _with_activity_gradient(self, layer, grad):
-        """``grad`` (dL/d(layer's output)) plus the gradient of the layer's activity penalty, as a
-        new array (a layer's backward must not see its grad_output change)."""
-        a = self._activity_cache[2][layer]
-        extra = backend.get_array_module(a).zeros_like(a)
-        layer.activity_regularizer.add_gradient(a, extra)
-        extra *= 1.0 / a.shape[0]
-        return grad + extra
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared

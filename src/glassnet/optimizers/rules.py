@@ -51,13 +51,9 @@ class SGD(Optimizer):
             param -= tmp
 
 
-class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
-    ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
-    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
-    name = "adam"
-    slot_names = always_slots = ("m", "v")
-    non_negative_slots = ("v",)
+class _Moments(Optimizer):
+    """What Adam, Adamax and Nadam share: the decay rates of their moments and an epsilon, with
+    Keras' defaults (epsilon = 1e-7; PyTorch's is 1e-8)."""
     # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
 
@@ -66,6 +62,15 @@ class Adam(Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+
+
+class Adam(_Moments):
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
+    ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
+    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
+    name = "adam"
+    slot_names = always_slots = ("m", "v")
+    non_negative_slots = ("v",)
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
@@ -205,7 +210,7 @@ class Adadelta(Optimizer):
             param -= tmp
 
 
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Adamax, Adam's infinity-norm variant (Kingma & Ba 2015, section 7.1), as torch.optim.Adamax:
     ``m = b1 m + (1 - b1) g``; ``u = max(b2 u, |g| + epsilon)``; ``param -= lr / (1 - b1^t) * m / u``.
     Defaults are Keras'. Epsilon joins |g| inside the maximum, as PyTorch adds it; Keras adds it to
@@ -213,13 +218,6 @@ class Adamax(Optimizer):
     name = "adamax"
     slot_names = always_slots = ("m", "u")
     non_negative_slots = ("u",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
-        super().__init__(learning_rate, **clipping)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "u")
@@ -238,7 +236,7 @@ class Adamax(Optimizer):
             param -= tmp
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Adam with Nesterov momentum (Dozat 2016), as torch.optim.NAdam computes it.
 
     The momentum of step t is ``mu_t = beta_1 (1 - 0.5 * 0.96^(momentum_decay t))`` (a warming
@@ -256,17 +254,13 @@ class Nadam(Optimizer):
     name = "nadam"
     slot_names = always_slots = ("m", "v")
     non_negative_slots = ("v",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0",
-                        "momentum_decay": ">= 0"}
+    hyper_parameters = {**_Moments.hyper_parameters, "momentum_decay": ">= 0"}
     scalar_names = ("momentum_product",)
     _product = (0, 1.0)        # (t, P_t): P_0 = 1
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
                  **clipping):
-        super().__init__(learning_rate, **clipping)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
         self.momentum_decay = momentum_decay
 
     def _momentum(self, t):
