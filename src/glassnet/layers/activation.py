@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
 from .._validation import check_number
-from .base import Layer
+from .base import Layer, sample_axes
 
 
 class Activation(Layer):
@@ -205,12 +205,7 @@ class Softmax(Layer):
         return activations.get("softmax") if last else None
 
     def _axes(self, ndim):
-        named = self.axis if isinstance(self.axis, list) else [self.axis]
-        axes = sorted(a % ndim if -ndim <= a < ndim else -1 for a in named)
-        if -1 in axes or 0 in axes or len(set(axes)) != len(axes):
-            raise ValueError(f"{self.describe()}: axis {self.axis!r:.80} does not name distinct axes of "
-                             f"inputs with {ndim} axes (batch axis 0 excluded)")
-        return tuple(axes)
+        return sample_axes(self, self.axis, ndim)
 
     def build(self, input_shape):
         self._axes(len(input_shape) + 1)

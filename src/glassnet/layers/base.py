@@ -311,6 +311,19 @@ ACTIVITY_GENERATION = 0
 _LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer")
 
 
+def sample_axes(layer, axis, ndim):
+    """The axes ``axis`` (an int or a list of ints, negative ones counting from the end) names in
+    a batch of ``ndim`` axes, sorted and positive; a ValueError naming ``layer`` when it names the
+    batch axis 0, an axis the input lacks, or one twice (LayerNormalization's and Softmax's axes)."""
+    named = axis if isinstance(axis, list) else [axis]
+    axes = sorted(a % ndim if -ndim <= a < ndim else -1 for a in named)
+    if -1 in axes or 0 in axes or len(set(axes)) != len(axes):
+        raise ValueError(f"{layer.describe()}: axis {axis!r:.80} does not name distinct axes of its "
+                         f"input, which has {ndim} (the batch axis 0 excluded; negative ones count "
+                         f"from the end)")
+    return tuple(axes)
+
+
 def own_arguments(cls):
     """The names of the keyword arguments ``cls.__init__`` takes besides every layer's own
     (``_LAYER_ARGUMENTS``): what its ``get_config`` must return for the layer to rebuild."""

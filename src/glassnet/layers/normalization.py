@@ -4,7 +4,7 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
-from .base import Layer
+from .base import Layer, sample_axes
 
 
 class LayerNormalization(Layer):
@@ -49,15 +49,8 @@ class LayerNormalization(Layer):
         self.scale = check_flag(scale, "LayerNormalization: scale")
 
     def _input_axes(self, sample_shape):
-        """The normalised axes of a batch (batch axis 0 first), sorted and positive; refused when
-        ``axis`` names the batch axis, one the input lacks, or one twice."""
-        ndim = len(sample_shape) + 1
-        named = self.axis if isinstance(self.axis, list) else [self.axis]
-        axes = sorted(a % ndim if -ndim <= a < ndim else -1 for a in named)
-        if -1 in axes or 0 in axes or len(set(axes)) != len(axes):
-            raise ValueError(f"{self.describe()}: axis {self.axis!r:.80} does not name distinct axes of "
-                             f"input samples of shape {tuple(sample_shape)} (batch axis 0 excluded)")
-        return tuple(axes)
+        """The normalised axes of a batch (batch axis 0 first), sorted and positive (``sample_axes``)."""
+        return sample_axes(self, self.axis, len(sample_shape) + 1)
 
     def build(self, input_shape):
         axes = self._input_axes(input_shape)
