@@ -105,15 +105,15 @@ class History(Callback):
         return f"<History epochs={len(self.epoch)} keys={sorted(self.history)}>"
 
 
-# the default names of glassnet.metrics' Precision, Recall and AUC: the higher, the better
-_MAXIMISED = frozenset({"precision", "recall", "auc", "f1_score", "fbeta_score"})
+# the default names of glassnet.metrics' Precision, Recall, AUC, F-scores and R2Score: the higher, the better
+_MAXIMISED = frozenset({"precision", "recall", "auc", "f1_score", "fbeta_score", "r2_score"})
 
 
 def resolve_mode(mode, monitor, caller):
     """"min" or "max" for ``mode``. "auto": max for names containing "acc" (Keras' rule for
-    accuracies) and for "auc", "precision", "recall", "f1_score" and "fbeta_score" with or without
-    "val_" (the names of the metrics Keras maximises: its AUC, Precision, Recall, F1Score and
-    FBetaScore), min otherwise.
+    accuracies) and for "auc", "precision", "recall", "f1_score", "fbeta_score" and "r2_score" with
+    or without "val_" (the names of the metrics Keras maximises: its AUC, Precision, Recall,
+    F1Score, FBetaScore and R2Score), min otherwise.
 
     Every monitoring callback calls it, so it also checks that ``monitor`` is a logged value's name."""
     if not isinstance(monitor, str):

@@ -3,7 +3,7 @@ scikit-learn's order, computed on the targets the loss prepared, whose epoch val
 their batches' values; and ``Metric`` objects (``metrics.base``) that count over every batch:
 ``Precision``, ``Recall``, ``AUC`` (``metrics.confusion``), ``F1Score``, ``FBetaScore``
 (``metrics.fscore``) and Keras' classes for the functions, ``BinaryAccuracy(threshold)``, ...
-(``metrics.means``). This module holds the names ``compile`` takes and how files name them. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
+(``metrics.means``), and ``R2Score`` (``metrics.r2``). This module holds the names ``compile`` takes and how files name them. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
 seeds' cost functions do; a loss named as a metric is called the metrics' way, see ``LossMetric``.)
 
 ``accuracy`` picks its meaning from the output, as Keras does: one output unit means binary
@@ -21,6 +21,7 @@ from .functions import (LossMetric, accuracy, binary_accuracy, categorical_accur
 from .means import (BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
                     RootMeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
                     TopKCategoricalAccuracy)
+from .r2 import R2Score
 
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
@@ -37,7 +38,7 @@ METRICS = {
 METRIC_CLASSES = {cls.__name__: cls for cls in (
     Precision, Recall, AUC, F1Score, FBetaScore, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-    RootMeanSquaredError)}
+    RootMeanSquaredError, R2Score)}
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
 # makes a new metric with the default settings
 _METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
