@@ -32,10 +32,27 @@ def test_adjusted_and_edge_cases_match_keras(rng):
         theirs.update_state(y_true[:25], y_pred[:25])
         theirs.update_state(y_true[25:], y_pred[25:])
         assert _batches(R2Score(**settings), y_true, y_pred, 25) == pytest.approx(float(theirs.result()), rel=1e-5)
-    constant = np.ones((4, 1))
-    assert R2Score()(constant, constant + 1) == 0.0           # Keras' rule for a missed constant
-    assert np.isnan(R2Score()(constant, constant))            # 0 / 0
     assert R2Score().result() == 0.0
+
+
+def test_constant_infinite_one_dimensional_and_empty_inputs(rng):
+    metrics = pytest.importorskip("sklearn.metrics")
+    constant = np.full((7, 1), 0.1)                           # not exactly representable
+    assert _batches(R2Score(), constant, constant + 1, 3) == 0.0                  # scikit-learn's rule
+    assert R2Score()(constant, constant) == 1.0
+    mixed = np.column_stack([rng.standard_normal(9), np.ones(9)])
+    predicted = mixed + [0.1, 0.0]
+    for ours, theirs in (("uniform_average", "uniform_average"), ("variance_weighted_average", "variance_weighted")):
+        assert R2Score(ours)(mixed, predicted) == pytest.approx(metrics.r2_score(mixed, predicted, multioutput=theirs))
+    y = np.arange(5.0)[:, None]
+    assert R2Score()(y, y + 1e200) == -np.inf
+    with np.errstate(over="ignore"):
+        assert R2Score()(y, np.where(y == 0, np.inf, y)) == -np.inf    # a diverged model never scores 0
+    assert R2Score()(np.array([1.0, 2, 3, 4]), np.array([1.0, 2, 3, 3.5])) == pytest.approx(
+        metrics.r2_score([1.0, 2, 3, 4], [1.0, 2, 3, 3.5]))
+    m = R2Score()
+    m.update_state(np.zeros(0), np.zeros(0))
+    assert m.result() == 0.0
 
 
 def test_in_fit_it_is_counted_over_the_epoch_and_maximised(rng, tmp_path):

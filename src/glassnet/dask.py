@@ -217,7 +217,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
         (None: Dask's default, or the active distributed client).
     sort_by : str, optional
         A metric key: "val_loss" when validation data is given, else "loss". Names containing
-        "acc", "auc", "precision", "recall", "f1_score", "fbeta_score" and any metric whose
+        "acc", "auc", "precision", "recall", "f1_score", "fbeta_score", "r2_score" and any metric whose
         ``direction`` is "up" (an ``AUC(name="roc_auc")``) sort descending, others (and a metric
         whose ``direction`` is "down") ascending, unless ``ascending`` says otherwise.
 

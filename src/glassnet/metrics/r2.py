@@ -19,10 +19,14 @@ class R2Score(Metric):
         > 0 gives the adjusted R2, ``1 - (1 - R2) (n - 1) / (n - p - 1)``, with n counted as Keras
         counts it (every target value, n samples times k outputs); the plain R2 when n - 1 <= p.
 
-    An output whose targets never vary scores 0 when the model misses them (Keras' rule for the
-    infinite ratio) and NaN when it hits them exactly (0 / 0). The sums are merged batch by batch
-    with Chan's update of the mean and the squared deviations (not Keras' raw sums of squares,
-    which lose digits to cancellation for targets far from 0), in float64.
+    An output whose targets never vary (the same value in every sample) scores 1 when the model
+    hits them exactly and 0 when it misses them, and weighs nothing in the variance-weighted
+    average (scikit-learn's ``force_finite`` rule; Keras gives NaN for the first, and lets one such
+    output turn the whole average to NaN). Predictions that are infinite score -inf, never 0. The
+    sums are merged batch by batch with Chan's update of the mean and the squared deviations (not
+    Keras' raw sums of squares, which lose digits to cancellation for targets far from 0), in
+    float64. An image-shaped output (n, H, W, k) counts each pixel as a sample of its channel
+    (Keras refuses such outputs); 1-D arrays are one output.
 
     >>> m = R2Score()
     >>> m.update_state(np.array([[1.0], [2.0]]), np.array([[1.0], [2.5]]))
@@ -44,24 +48,30 @@ class R2Score(Metric):
         super().__init__(name)
 
     def reset_state(self):
-        self.count, self.values, self.mean, self.deviations, self.residuals = 0, 0, None, None, None
+        self.count, self.values = 0, 0
+        self.mean = self.deviations = self.residuals = self.low = self.high = None
 
     def update_state(self, y_true, y_pred):
         y_pred = np.asarray(backend.to_numpy(backend.get_array_module(y_pred).asarray(y_pred)), dtype=np.float64)
+        if y_pred.ndim == 1:                       # one output: (n,) as (n, 1)
+            y_pred = y_pred[:, None]
         y_true = np.asarray(backend.to_numpy(aligned_targets(y_pred, y_true, "R2Score")), dtype=np.float64)
         y_true, y_pred = y_true.reshape(-1, y_true.shape[-1]), y_pred.reshape(-1, y_pred.shape[-1])
+        if self.count and y_true.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"R2Score: this batch has {y_true.shape[1]} outputs, the earlier ones "
+                             f"{self.mean.shape[0]}")
         n = y_true.shape[0]
         if n == 0:
             return
         mean = y_true.mean(axis=0)
         deviations = ((y_true - mean) ** 2).sum(axis=0)
-        residuals = ((y_true - y_pred) ** 2).sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):     # a diverged output: inf, scored -inf
+            residuals = ((y_true - y_pred) ** 2).sum(axis=0)
+        low, high = y_true.min(axis=0), y_true.max(axis=0)
         if self.count == 0:
-            self.mean, self.deviations, self.residuals = mean, deviations, residuals
+            self.mean, self.deviations, self.residuals, self.low, self.high = mean, deviations, residuals, low, high
         else:
-            if mean.shape != self.mean.shape:
-                raise ValueError(f"R2Score: this batch has {mean.shape[0]} outputs, the earlier ones "
-                                 f"{self.mean.shape[0]}")
+            self.low, self.high = np.minimum(self.low, low), np.maximum(self.high, high)
             # Chan et al.'s merge of two groups' means and sums of squared deviations
             total = self.count + n
             delta = mean - self.mean
@@ -74,13 +84,16 @@ class R2Score(Metric):
     def result(self):
         if not self.count:
             return 0.0
+        # constant targets are told by their range, exactly (their deviations are rounding noise)
+        constant = self.low == self.high
         with np.errstate(divide="ignore", invalid="ignore"):
             scores = 1 - self.residuals / self.deviations
-        scores = np.where(np.isinf(scores), 0.0, scores)
-        if self.class_aggregation == "uniform_average":
-            r2 = float(scores.mean())
+        scores = np.where(constant, np.where(self.residuals == 0, 1.0, 0.0), scores)
+        weights = np.where(constant, 0.0, self.deviations)
+        if self.class_aggregation == "uniform_average" or not weights.any():
+            r2 = float(scores.mean())           # all constant: no variance to weigh by
         else:
-            r2 = float((self.deviations * scores).sum() / self.deviations.sum())
+            r2 = float((weights * scores).sum() / weights.sum())
         n, p = self.values, self.num_regressors
         if p and n - 1 > p:
             r2 = 1 - (1 - r2) * (n - 1) / (n - p - 1)
