@@ -457,7 +457,8 @@ def test_declared_sizes_are_checked_before_reading(good_file, tmp_path):
 def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tmp_path):
     L = gn.layers
     model = gn.Sequential([
-        L.Conv2D(4, 3, padding="same", activation="relu", input_shape=(8, 8, 2)),
+        L.Rescaling(0.5, offset=0.1, input_shape=(8, 8, 2)), L.Identity(),
+        L.Conv2D(4, 3, padding="same", activation="relu"),
         L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
         L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
         L.BatchNormalization(), L.MaxPooling2D(2), L.Dropout(0.25), L.AveragePooling2D(2),  # (2, 2, 4)
@@ -470,7 +471,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Dense(6), L.Reshape((3, 2)), L.GlobalAveragePooling1D(),                           # (2,)
         L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.Activation("tanh"),
         L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
-        L.Dropout(0.5), L.GaussianDropout(0.2), L.Dense(3), L.Softmax()], seed=5)
+        L.Dropout(0.5), L.GaussianDropout(0.2), L.ActivityRegularization(l2=0.01), L.Dense(3), L.Softmax()], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -46,6 +46,9 @@ TABLE = {
     "UpSampling1D": (lambda **kw: layers.UpSampling1D(3, **kw), (3, 2), False),
     "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
+    "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
+    "Rescaling": (lambda **kw: layers.Rescaling(0.5, offset=-1.0, **kw), (3, 4), False),
+    "ActivityRegularization": (lambda **kw: layers.ActivityRegularization(0.01, 0.02, **kw), (5,), False),
 }
 BATCH = 4
 

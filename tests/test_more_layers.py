@@ -311,3 +311,34 @@ def test_elu_gradient_far_below_zero_in_float32(torch):
     t = torch.tensor(x, requires_grad=True)
     torch.nn.functional.elu(t).backward(torch.ones_like(t))
     np.testing.assert_allclose(layer.backward(np.ones_like(x)), t.grad.numpy(), rtol=1e-6)
+
+
+def test_identity_rescaling_and_activity_regularization(rng, tmp_path):
+    from glassnet.layers import ActivityRegularization, Identity, Rescaling
+    x = rng.uniform(0, 255, (4, 3)).astype(np.float32)
+    layer = Rescaling(1 / 127.5, offset=-1.0)
+    out = layer(x)
+    assert out.dtype == np.float32 and out.min() >= -1 and out.max() <= 1
+    np.testing.assert_allclose(out, x / 127.5 - 1, rtol=1e-6)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), np.full_like(x, 1 / 127.5), rtol=1e-7)
+    assert Identity()(x) is x
+    # ActivityRegularization is the penalty of an activity_regularizer, as a layer of its own
+    y = rng.integers(0, 2, 4)
+    with_layer = gn.Sequential([gn.layers.Dense(3, input_dim=3), ActivityRegularization(l1=0.1, l2=0.2),
+                                gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    with_argument = gn.Sequential([gn.layers.Dense(3, input_dim=3,
+                                                   activity_regularizer=gn.regularizers.L1L2(0.1, 0.2)),
+                                   gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    for model in (with_layer, with_argument):
+        model.compile(loss="binary_crossentropy", optimizer="sgd")
+    with_layer.set_weights(with_argument.get_weights())     # the same weights (it has none of its own)
+    assert with_layer.evaluate(x, y) == pytest.approx(with_argument.evaluate(x, y), rel=1e-6)
+    assert ActivityRegularization(0.1).get_config() == {"name": None, "l1": 0.1, "l2": 0.0}
+    with pytest.raises(ValueError, match=r"ActivityRegularization: l1 must be a finite number >= 0"):
+        ActivityRegularization(-1)
+    with pytest.raises(ValueError, match=r"Rescaling: scale must be a finite number"):
+        Rescaling("1/255")
+    # Keras' other names are the same classes
+    assert gn.layers.MaxPool2D is gn.layers.MaxPooling2D and gn.layers.Convolution2D is gn.layers.Conv2D
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    np.testing.assert_allclose(out, np.asarray(keras.layers.Rescaling(1 / 127.5, offset=-1.0)(x)), rtol=1e-6)
