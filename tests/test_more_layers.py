@@ -338,6 +338,13 @@ def test_identity_rescaling_and_activity_regularization(rng, tmp_path):
         ActivityRegularization(-1)
     with pytest.raises(ValueError, match=r"Rescaling: scale must be a finite number"):
         Rescaling("1/255")
+    # a penalty set on the layer afterwards is what its config (and a file) records
+    layer = with_layer.layers[1]
+    layer.activity_regularizer = gn.regularizers.L2(1.0)
+    assert layer.get_config()["l1"] == 0.0 and layer.get_config()["l2"] == 1.0
+    layer.activity_regularizer = None
+    assert ActivityRegularization.from_config(layer.get_config()).activity_regularizer == gn.regularizers.L1L2(0, 0)
+    assert Rescaling(1 / 255).forward(np.array([[255]], np.uint8)).tolist() == [[1.0]]
     # Keras' other names are the same classes
     assert gn.layers.MaxPool2D is gn.layers.MaxPooling2D and gn.layers.Convolution2D is gn.layers.Conv2D
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")

@@ -1,5 +1,7 @@
 """Small layers of Keras that change values without weights: Identity, Rescaling and
 ActivityRegularization."""
+import numpy as np
+
 from .. import regularizers
 from .._validation import check_number
 from .base import Layer
@@ -41,6 +43,8 @@ class Rescaling(Layer):
         self.offset = check_number(offset, "Rescaling: offset", "finite")
 
     def forward(self, x, training=False):
+        if x.dtype.kind not in "fc":             # uint8 pixels called directly: floats first
+            x = x.astype(self.dtype or np.float32)
         # the settings in the input's dtype: a float32 model stays float32
         out = x * x.dtype.type(self.scale)
         if self.offset:
@@ -81,6 +85,8 @@ class ActivityRegularization(Layer):
         return grad_output
 
     def get_config(self):
+        # l1 and l2 say the penalty: read from the regularizer in force (one set since, or None)
         config = super().get_config()
-        del config["activity_regularizer"]           # l1 and l2 say it
-        return {**config, "l1": self.l1, "l2": self.l2}
+        config.pop("activity_regularizer", None)
+        penalty = self.activity_regularizer
+        return {**config, "l1": getattr(penalty, "l1", 0.0), "l2": getattr(penalty, "l2", 0.0)}
