@@ -73,6 +73,12 @@ def _pad(x, pads, value=0.0):
     return out
 
 
+def _crop(x, pads):
+    """Undo ``_pad``: axes 1 and 2 of x (N, H, W, C) without ((top, bottom), (left, right)); a view."""
+    ((t, b), (l, r)), (_, h, w, _) = pads, x.shape
+    return x[:, t:h - b, l:w - r, :]
+
+
 def window_slices(i, j, out_hw, strides):
     """The (rows, cols) slices of a padded input that kernel offset (i, j) touches for every output."""
     return (slice(i, i + strides[0] * (out_hw[0] - 1) + 1, strides[0]),

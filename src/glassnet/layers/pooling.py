@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend
 from .base import LAYERS, Layer
-from .conv import (PADDINGS, _as_tuple, _pad, check_rank, conv_output_length, window_slices,
+from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices,
                    windowed_output_sizes)
 
 
@@ -22,11 +22,6 @@ def _geometry(x_shape, pool, strides, padding):
     wo, pad_w = conv_output_length(w, pool[1], strides[1], padding)
     offsets = [(i, j) for i in range(pool[0]) for j in range(pool[1])]
     return (ho, wo), (pad_h, pad_w), offsets
-
-
-def _crop(dxp, pads):
-    ((t, b), (l, r)), (_, hp, wp, _) = pads, dxp.shape
-    return dxp[:, t:hp - b, l:wp - r, :]
 
 
 def _copy_pixels(dst, src):
@@ -254,10 +249,7 @@ class _GlobalPooling(Layer):
     rank = 2
 
     def output_shape(self, input_shape):
-        if len(input_shape) != self.rank + 1:
-            axes = "length, channels" if self.rank == 1 else "height, width, channels"
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got shape "
-                             f"(batch, {', '.join(map(str, input_shape))})")
+        check_rank(self, tuple(input_shape))
         return (input_shape[-1],)
 
     def build(self, input_shape):

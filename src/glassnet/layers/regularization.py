@@ -10,6 +10,7 @@ from .. import backend, initializers
 from .._validation import check_number
 from ..errors import NonFiniteError
 from .base import LAYERS, Layer
+from .conv import check_rank
 
 
 class Dropout(Layer):
@@ -78,21 +79,15 @@ class SpatialDropout2D(Dropout):
     """
     rank = 2
 
-    def _check(self, sample_shape):
-        if len(sample_shape) != self.rank + 1:
-            axes = "length, channels" if self.rank == 1 else "height, width, channels"
-            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got shape "
-                             f"(batch, {', '.join(map(str, sample_shape))})")
-
     def build(self, input_shape):
-        self._check(tuple(input_shape))
+        check_rank(self, tuple(input_shape))
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
-        self._check(tuple(sample_shape))
+        check_rank(self, tuple(sample_shape))
 
     def _mask_shape(self, x):
-        self._check(x.shape[1:])
+        check_rank(self, x.shape[1:])
         return (x.shape[0], *(1,) * self.rank, x.shape[-1])
 
 

@@ -3,13 +3,13 @@ UpSampling2D/1D (Keras' names, arguments and formats). A 1-D layer runs as the 2
 of height 1, as the convolutions and poolings do.
 
 Each ``backward`` is the adjoint of its ``forward``: padding's backward crops the gradient,
-cropping's pads it with zeros, and nearest-neighbour upsampling's sums each block of copies.
+cropping's pads it with zeros (conv's ``_pad`` and ``_crop``, which the convolutions and poolings use), and nearest-neighbour upsampling's sums each block of copies.
 """
 import numpy as np
 
 from .. import backend
 from .base import LAYERS, Layer
-from .conv import _as_tuple, check_rank
+from .conv import _as_tuple, _crop, _pad, check_rank
 
 
 def _pairs(value, rank, what, cls):
@@ -94,16 +94,10 @@ class ZeroPadding2D(_Spatial):
         return [size + before + after for size, (before, after) in zip(sizes, self.padding)]
 
     def _forward2d(self, x):
-        (t, b), (l, r) = self._as2d(self.padding)
-        n, h, w, c = x.shape
-        out = backend.get_array_module(x).zeros((n, h + t + b, w + l + r, c), dtype=x.dtype)
-        out[:, t:t + h, l:l + w] = x
-        return out
+        return _pad(x, self._as2d(self.padding))
 
     def _backward2d(self, grad):
-        (t, b), (l, r) = self._as2d(self.padding)
-        _, h, w, _ = grad.shape
-        return grad[:, t:h - b, l:w - r]
+        return _crop(grad, self._as2d(self.padding))
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding]}
@@ -149,17 +143,11 @@ class Cropping2D(_Spatial):
         return out
 
     def _forward2d(self, x):
-        (t, b), (l, r) = self._as2d(self.cropping)
-        _, h, w, _ = x.shape
         # a contiguous copy: the layers after it read it faster than a strided view
-        return backend.get_array_module(x).ascontiguousarray(x[:, t:h - b, l:w - r])
+        return backend.get_array_module(x).ascontiguousarray(_crop(x, self._as2d(self.cropping)))
 
     def _backward2d(self, grad):
-        (t, b), (l, r) = self._as2d(self.cropping)
-        n, h, w, c = grad.shape
-        dx = backend.get_array_module(grad).zeros((n, h + t + b, w + l + r, c), dtype=grad.dtype)
-        dx[:, t:t + h, l:l + w] = grad
-        return dx
+        return _pad(grad, self._as2d(self.cropping))
 
     def get_config(self):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
