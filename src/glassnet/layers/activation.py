@@ -133,11 +133,11 @@ class ReLU(Layer):
         if slope and self.max_value is None and not self.threshold:
             self.grad_z = np.where(self._passes, grad_output, grad_output * slope)
             return self.grad_z
-        grad = grad_output * self._passes
+        grad = grad_output * self._passes          # a bool mask: the gradient's dtype stays
         if slope:
             grad += (grad_output * slope) * (self.z < self.threshold)
-        self.grad_z = grad.astype(grad_output.dtype, copy=False)
-        return self.grad_z
+        self.grad_z = grad
+        return grad
 
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,

@@ -53,7 +53,7 @@ multiplied row by row by w_i. Each weighted method computes the same terms as it
 twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
 """
 from ._numerics import EPSILON
-from .base import Loss, aligned_targets
+from .base import Loss, aligned_targets, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .persample import CategoricalHinge, CosineSimilarity
@@ -101,8 +101,4 @@ def changed_settings(loss):
     """The settings (attributes) of a built-in loss that differ from its defaults, as a dict (empty
     for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
     ``{"delta": 2.0}``. A model file names its loss only, so it cannot hold them."""
-    known = LOSSES.get(loss.get_config())
-    if type(loss) is not known:
-        return {}
-    defaults = vars(known())
-    return {key: value for key, value in vars(loss).items() if defaults.get(key, object()) != value}
+    return settings_changed(loss) if type(loss) is LOSSES.get(loss.get_config()) else {}

@@ -138,3 +138,18 @@ class Loss:
 
     def __repr__(self):
         return f"<loss {self.name}>"
+
+
+def settings_changed(loss):
+    """The attributes of ``loss`` that differ from those of its class built with no arguments (the
+    defaults): ``Huber(delta=2.0)`` gives ``{"delta": 2.0}``."""
+    defaults = vars(type(loss)())
+    return {key: value for key, value in vars(loss).items() if defaults.get(key, object()) != value}
+
+
+class WithSettings:
+    """For a built-in loss with settings (Huber, the focal cross-entropies): its ``repr`` names the
+    settings that differ from the defaults, ``<loss huber delta=2.0>``."""
+
+    def __repr__(self):
+        return f"<loss {self.name}{''.join(f' {k}={v}' for k, v in settings_changed(self).items())}>"

@@ -12,10 +12,11 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
+from .base import WithSettings
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
 
 
-class BinaryFocalCrossentropy(BinaryCrossentropy):
+class BinaryFocalCrossentropy(WithSettings, BinaryCrossentropy):
     """Keras' ``binary_focal_crossentropy``: per output value ``(1 - p_t)^gamma * bce``, with
     ``p_t = y p + (1 - y)(1 - p)`` (the probability given to the right answer) and ``bce`` the
     binary cross-entropy of p clipped to [1e-7, 1 - 1e-7]; with ``apply_class_balancing`` times
@@ -38,10 +39,6 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
                                                 "BinaryFocalCrossentropy: apply_class_balancing", ValueError)
         self.alpha = check_number(alpha, "BinaryFocalCrossentropy: alpha", "[0, 1]")
         self.gamma = check_number(gamma, "BinaryFocalCrossentropy: gamma", ">= 0")
-
-    def __repr__(self):
-        changed = {k: v for k, v in vars(self).items() if vars(type(self)())[k] != v}
-        return f"<loss binary_focal_crossentropy{''.join(f' {k}={v}' for k, v in changed.items())}>"
 
     def _parts(self, y_pred, y_true):
         """(p_t, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape."""
@@ -78,7 +75,7 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):
         return g
 
 
-class CategoricalFocalCrossentropy(CategoricalCrossentropy):
+class CategoricalFocalCrossentropy(WithSettings, CategoricalCrossentropy):
     """Keras' ``categorical_focal_crossentropy``: per sample ``-sum(alpha (1 - p)^gamma y log p)``
     over the k outputs, p clipped to [1e-7, 1 - 1e-7]; the mean over samples. Targets one-hot (or
     distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
@@ -93,10 +90,6 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
     def __init__(self, alpha=0.25, gamma=2.0):
         self.alpha = check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
-
-    def __repr__(self):
-        changed = {k: v for k, v in vars(self).items() if vars(type(self)())[k] != v}
-        return f"<loss categorical_focal_crossentropy{''.join(f' {k}={v}' for k, v in changed.items())}>"
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         """Targets (n, k) of values >= 0 (one-hot, soft labels, or rows of any sum, which Keras

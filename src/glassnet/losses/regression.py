@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
-from .base import Loss
+from .base import Loss, WithSettings
 
 
 class MeanSquaredError(Loss):
@@ -104,7 +104,7 @@ class _ElementwiseLoss(Loss):
         return g
 
 
-class Huber(_ElementwiseLoss):
+class Huber(WithSettings, _ElementwiseLoss):
     """Keras' ``huber``: per value ``d = y_pred - y_true``, ``d^2 / 2`` where ``|d| <= delta``, else
     ``delta (|d| - delta / 2)``; the mean over all n * k values. Its gradient is ``d`` clipped to
     ``[-delta, delta]``, over n k. Squared error near the target, absolute error far from it: a
@@ -117,9 +117,6 @@ class Huber(_ElementwiseLoss):
 
     def __init__(self, delta=1.0):
         self.delta = check_number(delta, "Huber: delta", "> 0")
-
-    def __repr__(self):
-        return "<loss huber>" if self.delta == 1.0 else f"<loss huber delta={self.delta}>"
 
     def _terms(self, y_pred, y_true):
         a = np.abs(y_pred - y_true)

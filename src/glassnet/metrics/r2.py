@@ -52,10 +52,11 @@ class R2Score(Metric):
         self.mean = self.deviations = self.residuals = self.low = self.high = None
 
     def update_state(self, y_true, y_pred):
-        y_pred = np.asarray(backend.to_numpy(backend.get_array_module(y_pred).asarray(y_pred)), dtype=np.float64)
+        # on the CPU in float64 (lists and CuPy arrays too): a handful of sums per batch
+        y_pred = np.asarray(backend.to_numpy(y_pred), dtype=np.float64)
         if y_pred.ndim == 1:                       # one output: (n,) as (n, 1)
             y_pred = y_pred[:, None]
-        y_true = np.asarray(backend.to_numpy(aligned_targets(y_pred, y_true, "R2Score")), dtype=np.float64)
+        y_true = np.asarray(aligned_targets(y_pred, backend.to_numpy(y_true), "R2Score"), dtype=np.float64)
         y_true, y_pred = y_true.reshape(-1, y_true.shape[-1]), y_pred.reshape(-1, y_pred.shape[-1])
         if self.count and y_true.shape[1] != self.mean.shape[0]:
             raise ValueError(f"R2Score: this batch has {y_true.shape[1]} outputs, the earlier ones "
