@@ -98,7 +98,6 @@ def _trace(model, x, y):
     grad = (model.loss.output_gradient_unclipped(out, y) if model._fused
             else model.loss.gradient(out, y))
     last = model.layers[-1]
-    activity = model._activity
     for i in range(len(model.layers) - 1, -1, -1):
         layer, record = model.layers[i], records[i]
         if activity and layer in activity:      # an activity penalty's gradient joins dA

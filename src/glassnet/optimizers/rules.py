@@ -51,6 +51,22 @@ class SGD(Optimizer):
             param -= tmp
 
 
+def _moments(m, v, grad, tmp, b1, b2, eps_c):
+    """Adam's two moments, in place: ``m = b1 m + (1 - b1) g`` and ``v = b2 v + (1 - b2) g^2``; then
+    ``tmp = sqrt(v) + eps_c``, c times the denominator ``sqrt(v / (1 - b2^t)) + eps`` when ``eps_c``
+    is ``eps c`` with ``c = sqrt(1 - b2^t)`` (Adam's and Nadam's step, one pass over the parameters
+    fewer than dividing v first). Arrays of one shape; ``tmp`` is scratch."""
+    m *= b1
+    np.multiply(grad, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += eps_c
+
+
 class _Moments(Optimizer):
     """What Adam, Adamax and Nadam share: the decay rates of their moments and an epsilon, with
     Keras' defaults (epsilon = 1e-7; PyTorch's is 1e-8)."""
@@ -79,16 +95,8 @@ class Adam(_Moments):
         # step with one pass over the parameters fewer
         c = math.sqrt(1 - b2 ** t)
         for param, grad, m, v, tmp in pieces(param, grad, slots["m"], slots["v"], tmp):
-            m *= b1                                 # m = b1 m + (1 - b1) g
-            np.multiply(grad, 1 - b1, out=tmp)
-            m += tmp
-            v *= b2                                 # v = b2 v + (1 - b2) g^2
-            np.multiply(grad, grad, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)                     # param -= lr c / (1 - b1^t) m / (sqrt(v) + c eps)
-            tmp += self.epsilon * c
-            np.divide(m, tmp, out=tmp)
+            _moments(m, v, grad, tmp, b1, b2, self.epsilon * c)
+            np.divide(m, tmp, out=tmp)              # param -= lr c / (1 - b1^t) m / (sqrt(v) + c eps)
             tmp *= self.learning_rate * c / (1 - b1 ** t)
             param -= tmp
 
@@ -308,15 +316,7 @@ class Nadam(_Moments):
         to_grad = self.learning_rate * c * (1 - mu) / (1 - product)
         to_m = self.learning_rate * c * mu_next / (1 - product * mu_next)
         for param, grad, m, v, tmp, part in pieces(param, grad, slots["m"], slots["v"], tmp, part):
-            m *= b1                                 # m = b1 m + (1 - b1) g
-            np.multiply(grad, 1 - b1, out=tmp)
-            m += tmp
-            v *= b2                                 # v = b2 v + (1 - b2) g^2
-            np.multiply(grad, grad, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)                     # c times the denominator
-            tmp += self.epsilon * c
+            _moments(m, v, grad, tmp, b1, b2, self.epsilon * c)     # tmp: c times the denominator
             np.divide(grad, tmp, out=part)
             part *= to_grad
             param -= part
