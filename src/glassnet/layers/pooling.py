@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from .base import LAYERS, Layer
+from .spatial import ChannelsLast
 from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices,
                    windowed_output_sizes)
 
@@ -141,9 +142,9 @@ def avg_pool2d_backward(grad, cache):
     return _crop(dxp, pads)
 
 
-class _Pooling(Layer):
+class _Pooling(ChannelsLast):
     """Shared by the windowed pooling layers; rank 1 runs as rank 2 with height 1."""
-    rank, forward_fn, backward_fn = 2, None, None
+    forward_fn, backward_fn = None, None
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
@@ -155,37 +156,25 @@ class _Pooling(Layer):
         self.strides = self.pool_size if strides is None else _as_tuple(strides, self.rank, "strides", cls)
         self.padding = padding
 
-    def output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        check_rank(self, input_shape)
-        out = windowed_output_sizes(self, input_shape, self.pool_size, "pool_size")
-        return (*out, input_shape[-1])
-
-    def build(self, input_shape):
-        self.output_shape(input_shape)
-        super().build(input_shape)
-
-    def check_input_shape(self, sample_shape):
-        self.output_shape(sample_shape)     # spatial sizes may differ from the built ones
+    def _spatial(self, sample_shape):
+        return windowed_output_sizes(self, sample_shape, self.pool_size, "pool_size")
 
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
-        x2 = x if self.rank == 2 else x[:, None]
         pool = self.pool_size if self.rank == 2 else (1, *self.pool_size)
         strides = self.strides if self.rank == 2 else (1, *self.strides)
         try:
-            out, self._cache = type(self).forward_fn(x2, pool, strides, self.padding)
+            out, self._cache = type(self).forward_fn(self._as_2d(x), pool, strides, self.padding)
         except ValueError:
             self.output_shape(x.shape[1:])      # re-raise with the layer's name and shapes
             raise
-        return out if self.rank == 2 else out[:, 0]
+        return self._from_2d(out)
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
             return None
-        dx = type(self).backward_fn(grad_output if self.rank == 2 else grad_output[:, None], self._cache)
-        return dx if self.rank == 2 else dx[:, 0]
+        return self._from_2d(type(self).backward_fn(self._as_2d(grad_output), self._cache))
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size),

@@ -1,6 +1,6 @@
 """Layers that move pixels without weights, channels-last: ZeroPadding2D/1D, Cropping2D/1D and
-UpSampling2D/1D (Keras' names, arguments and formats). A 1-D layer runs as the 2-D one on an image
-of height 1, as the convolutions and poolings do.
+UpSampling2D/1D (Keras' names, arguments and formats), and ``ChannelsLast``, their base and the
+poolings'. A 1-D layer runs as the 2-D one on an image of height 1, as the convolutions do.
 
 Each ``backward`` is the adjoint of its ``forward``: padding's backward crops the gradient,
 cropping's pads it with zeros (conv's ``_pad`` and ``_crop``, which the convolutions and poolings use), and nearest-neighbour upsampling's sums each block of copies.
@@ -37,14 +37,17 @@ def _pairs(value, rank, what, cls):
     raise ValueError(f"{cls}: {what} must be {expected}, got {value!r:.80}")
 
 
-class _Spatial(Layer):
-    """Shared by the layers here: checks the rank, and runs rank 1 as rank 2 (height 1)."""
+class ChannelsLast(Layer):
+    """The base of the layers that act on the ``rank`` spatial axes of channels-last samples
+    without weights (these, and the windowed poolings): the rank check, output shapes from
+    ``_spatial(sample_shape)`` (the spatial sizes out), inputs of other spatial sizes than the built
+    ones, and rank 1 run as rank 2 with height 1 (``_as_2d`` / ``_from_2d``)."""
     rank = 2
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         check_rank(self, input_shape)
-        return (*self._spatial(input_shape[:-1]), input_shape[-1])
+        return (*self._spatial(input_shape), input_shape[-1])
 
     def build(self, input_shape):
         self.output_shape(input_shape)
@@ -53,19 +56,31 @@ class _Spatial(Layer):
     def check_input_shape(self, sample_shape):
         self.output_shape(sample_shape)         # spatial sizes may differ from the built ones
 
+    def _as_2d(self, x):
+        """A batch of this layer's rank as (N, H, W, C): a sequence gets a height of 1 (a view)."""
+        return x if self.rank == 2 else x[:, None]
+
+    def _from_2d(self, x):
+        return x if self.rank == 2 else x[:, 0]
+
+
+del LAYERS["ChannelsLast"]
+
+
+class _Spatial(ChannelsLast):
+    """Shared by the layers here: ``_forward2d`` / ``_backward2d`` on (N, H, W, C) batches."""
+
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
-        self._spatial(x.shape[1:-1])            # refused with the layer's name and the shapes
+        self._spatial(x.shape[1:])              # refused with the layer's name and the shapes
         self.x_shape = x.shape
-        out = self._forward2d(x if self.rank == 2 else x[:, None])
-        return out if self.rank == 2 else out[:, 0]
+        return self._from_2d(self._forward2d(self._as_2d(x)))
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
             return None
-        dx = self._backward2d(grad_output if self.rank == 2 else grad_output[:, None])
-        return dx if self.rank == 2 else dx[:, 0]
+        return self._from_2d(self._backward2d(self._as_2d(grad_output)))
 
     def _as2d(self, pairs):
         return pairs if self.rank == 2 else ((0, 0), *pairs)
@@ -90,8 +105,8 @@ class ZeroPadding2D(_Spatial):
         super().__init__(**kwargs)
         self.padding = _pairs(padding, self.rank, "padding", type(self).__name__)
 
-    def _spatial(self, sizes):
-        return [size + before + after for size, (before, after) in zip(sizes, self.padding)]
+    def _spatial(self, sample_shape):
+        return [size + before + after for size, (before, after) in zip(sample_shape[:-1], self.padding)]
 
     def _forward2d(self, x):
         return _pad(x, self._as2d(self.padding))
@@ -135,7 +150,8 @@ class Cropping2D(_Spatial):
         super().__init__(**kwargs)
         self.cropping = _pairs(cropping, self.rank, "cropping", type(self).__name__)
 
-    def _spatial(self, sizes):
+    def _spatial(self, sample_shape):
+        sizes = sample_shape[:-1]
         out = [size - before - after for size, (before, after) in zip(sizes, self.cropping)]
         if any(size < 1 for size in out):
             raise ValueError(f"{self.describe()}: cropping {self.cropping} leaves nothing of input samples "
@@ -194,8 +210,8 @@ class UpSampling2D(_Spatial):
                              f"got {interpolation!r:.80}")
         self.interpolation = interpolation
 
-    def _spatial(self, sizes):
-        return [size * k for size, k in zip(sizes, self.size)]
+    def _spatial(self, sample_shape):
+        return [size * k for size, k in zip(sample_shape[:-1], self.size)]
 
     def _factors(self):
         return self.size if self.rank == 2 else (1, *self.size)
