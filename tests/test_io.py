@@ -457,7 +457,8 @@ def test_declared_sizes_are_checked_before_reading(good_file, tmp_path):
 def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tmp_path):
     L = gn.layers
     model = gn.Sequential([
-        L.Rescaling(0.5, offset=0.1, input_shape=(8, 8, 2)), L.Identity(),
+        L.Normalization(input_shape=(8, 8, 2)), L.Rescaling(0.5, offset=0.1), L.Identity(),
+        L.Normalization(axis=[1, -1], mean=[0.5, -0.5], variance=[2.0, 0.5]),
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
         L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
@@ -476,6 +477,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     assert built_in <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)
+    model.layers[0].adapt(x * 3 + 1)
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     model.save(tmp_path / "all.npz")
     loaded = load_model(tmp_path / "all.npz")
@@ -487,6 +489,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     for i, layer in enumerate(model.layers):                             # every dropout's generator
         if isinstance(layer, L.Dropout):
             assert loaded.layers[i].rng.bit_generator.state == layer.rng.bit_generator.state
+    np.testing.assert_array_equal(loaded.layers[0].state["mean"], model.layers[0].state["mean"])  # adapted
+    assert loaded.layers[0].state["mean"].any() and loaded.layers[3].get_config()["variance"] == [2.0, 0.5]
     assert loaded._fused and model._fused          # a Softmax layer last fuses as Activation("softmax")
     for m in (model, loaded):                     # dropout masks and running stats continue identically
         m.fit(x, y, epochs=1, batch_size=8, verbose=0)

@@ -47,6 +47,8 @@ TABLE = {
     "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
+    "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),
+                      (2, 3, 4), False),
     "Rescaling": (lambda **kw: layers.Rescaling(0.5, offset=-1.0, **kw), (3, 4), False),
     "ActivityRegularization": (lambda **kw: layers.ActivityRegularization(0.01, 0.02, **kw), (5,), False),
 }

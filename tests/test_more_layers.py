@@ -269,7 +269,7 @@ def test_spatial_dropout_drops_whole_channels(layer, shape):
     (lambda: UpSampling2D(interpolation="bilinear"), r"UpSampling2D: interpolation must be 'nearest'"),
     (lambda: gn.Sequential([UpSampling2D(input_shape=(4, 3))]),
      r"layer up_sampling2d \(UpSampling2D\): expected input of shape \(batch, height, width, channels\)"),
-    (lambda: Softmax(axis=0), r"Softmax: axis: expected an axis of the input other than the batch axis 0"),
+    (lambda: Softmax(axis=0), r"Softmax: axis: expected distinct axes of the input other than the batch axis 0"),
     (lambda: gn.Sequential([Softmax(axis=3, input_shape=(4,))]), r"layer softmax \(Softmax\): axis 3 does not name"),
     (lambda: PReLU(shared_axes=[0]), r"PReLU: shared_axes: expected None, or distinct axes"),
     (lambda: gn.Sequential([PReLU(shared_axes=[2], input_shape=(4,))]), r"layer p_re_lu \(PReLU\): shared_axes \[2\] name an axis"),

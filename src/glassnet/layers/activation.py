@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
 from .._validation import check_number
-from .base import Layer, sample_axes
+from .base import Layer, check_axis, sample_axes
 
 
 class Activation(Layer):
@@ -189,12 +189,7 @@ class Softmax(Layer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        items = axis if isinstance(axis, (list, tuple)) else [axis]
-        if not items or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items) \
-                or 0 in items or len(set(int(a) for a in items)) != len(items):
-            raise ValueError(f"Softmax: axis: expected an axis of the input other than the batch axis 0, "
-                             f"or a list of distinct ones (negative ones count from the end), got {axis!r:.80}")
-        self.axis = [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
+        self.axis = check_axis(axis, "Softmax")
 
     @property
     def activation(self):

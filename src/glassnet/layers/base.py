@@ -311,6 +311,19 @@ ACTIVITY_GENERATION = 0
 _LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer")
 
 
+def check_axis(axis, caller):
+    """``axis`` as a layer takes it (LayerNormalization, Softmax, Normalization): an int, or a list
+    (or tuple) of distinct ints, never the batch axis 0; returned as an int or a list. Whether the
+    input has those axes is known only at build (``sample_axes``)."""
+    items = axis if isinstance(axis, (list, tuple)) else [axis]
+    if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items):
+        raise TypeError(f"{caller}: axis: expected an integer or a list of integers, got {axis!r:.80}")
+    if not items or 0 in items or len(set(int(a) for a in items)) != len(items):
+        raise ValueError(f"{caller}: axis: expected distinct axes of the input other than the batch "
+                         f"axis 0 (negative ones count from the end), got {axis!r:.80}")
+    return [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
+
+
 def sample_axes(layer, axis, ndim):
     """The axes ``axis`` (an int or a list of ints, negative ones counting from the end) names in
     a batch of ``ndim`` axes, sorted and positive; a ValueError naming ``layer`` when it names the

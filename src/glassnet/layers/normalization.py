@@ -4,7 +4,7 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
-from .base import Layer, sample_axes
+from .base import Layer, check_axis, sample_axes
 
 
 class LayerNormalization(Layer):
@@ -36,14 +36,7 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
-        items = axis if isinstance(axis, (list, tuple)) else [axis]
-        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items):
-            raise TypeError(f"LayerNormalization: axis: expected an integer or a list of integers, "
-                            f"got {axis!r:.80}")
-        if not items or 0 in items or len(set(int(a) for a in items)) != len(items):
-            raise ValueError(f"LayerNormalization: axis: expected distinct axes of the input other than the "
-                             f"batch axis 0 (negative ones count from the end), got {axis!r:.80}")
-        self.axis = [int(a) for a in items] if isinstance(axis, (list, tuple)) else int(axis)
+        self.axis = check_axis(axis, "LayerNormalization")
         self.epsilon = check_number(epsilon, "LayerNormalization: epsilon", "> 0")
         self.center = check_flag(center, "LayerNormalization: center")
         self.scale = check_flag(scale, "LayerNormalization: scale")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import backend
+from .._statistics import merge_moments
 from .._validation import check_non_negative_int
 from ..losses.base import aligned_targets
 from .base import Metric
@@ -73,11 +74,7 @@ class R2Score(Metric):
             self.mean, self.deviations, self.residuals, self.low, self.high = mean, deviations, residuals, low, high
         else:
             self.low, self.high = np.minimum(self.low, low), np.maximum(self.high, high)
-            # Chan et al.'s merge of two groups' means and sums of squared deviations
-            total = self.count + n
-            delta = mean - self.mean
-            self.deviations = self.deviations + deviations + delta ** 2 * (self.count * n / total)
-            self.mean = self.mean + delta * (n / total)
+            self.mean, self.deviations = merge_moments(self.count, self.mean, self.deviations, n, mean, deviations)
             self.residuals = self.residuals + residuals
         self.count += n
         self.values += y_true.size
