@@ -1,4 +1,4 @@
-"""Conv2D and Conv1D, channels-last, with Keras' names, defaults and "same" padding.
+"""Conv2D and Conv1D, and their transposes, channels-last, with Keras' names, defaults and "same" padding.
 
 The maths lives in module-level functions (``conv2d_forward`` / ``conv2d_backward``) that take arrays
 and return arrays; the layers only hold the kernel, the bias and the forward cache. A 1-D convolution
@@ -8,6 +8,10 @@ im2col: every receptive field is copied once into a row of ``cols`` (batch * out
 kh * kw * C_in), whose column order matches a kernel of shape (kh, kw, C_in, C_out) reshaped to
 (kh * kw * C_in, C_out); the convolution is then ONE matrix multiply, and the gradients of the
 kernel and the input are one each too (the input's batched over kernel offsets, then summed back).
+
+The transposed convolutions (``Conv2DTranspose``, ``Conv1DTranspose``) are the same two maps
+swapped: their forward pass is a convolution's input gradient (col2im), their input gradient a
+convolution (im2col and one matrix multiply).
 """
 import math
 
@@ -165,7 +169,7 @@ def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
     False (a model's first layer: nobody needs it, and it is the costlier half); dkernel :
     (kh, kw, C_in, C_out).
     """
-    cols, has_bias, padded_shape, ((t, b), (l, r)), strides, out_hw = cache
+    cols, has_bias, padded_shape, pads, strides, out_hw = cache
     kh, kw, c, filters = kernel.shape
     g = grad_z.reshape(-1, filters)
     dweights = cols.T @ g                   # [dkernel; dbias] in one matmul, thanks to the ones
@@ -173,25 +177,64 @@ def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
     dbias = dweights[-1] if has_bias else None
     if not input_gradient:
         return None, dkernel, dbias
+    return _input_gradient(g, kernel, padded_shape, pads, strides, out_hw), dkernel, dbias
+
+
+def _input_gradient(g, kernel, padded_shape, pads, strides, out_hw):
+    """dL/dx of a convolution from dL/dz ``g`` (N * Ho * Wo, C_out): every output pixel's gradient
+    spread back over its receptive field through ``kernel`` (kh, kw, C_in, C_out), then the
+    padding dropped. Also the forward pass of a transposed convolution, which is this map."""
+    kh, kw, c, filters = kernel.shape
     # d(fields) per kernel offset: (kh*kw, M, C) = g @ kernel[i, j].T for every offset at once
     per_offset = kernel.reshape(kh * kw, c, filters)
     if c == 1:     # one gemm (kh*kw, O) @ (O, M) beats kh*kw matrix-vector products
         dfields = (per_offset[:, 0, :] @ g.T)[:, :, None]
     else:
         dfields = g @ per_offset.transpose(0, 2, 1)      # broadcast: (M, O) @ (kh*kw, O, C)
-    dxp = col2im(dfields, padded_shape, (kh, kw), strides, out_hw)
-    dx = dxp[:, t:padded_shape[1] - b, l:padded_shape[2] - r, :]   # drop the padding's gradient
-    return dx, dkernel, dbias
+    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw), pads)
 
 
-def _as_tuple(value, rank, what, layer):
+def conv2d_transpose_forward(x, kernel, bias, strides, padding, out_hw):
+    """The transposed convolution (Keras' ``Conv2DTranspose``): the input gradient of the
+    convolution that takes images of ``out_hw`` to images of x's size, applied to x.
+
+    x : (N, H, W, C_in); kernel : (kh, kw, filters, C_in), Keras' layout (that convolution's own
+    kernel); bias : (filters,) or None; ``padding`` is that convolution's, TensorFlow's rule for
+    inputs of ``out_hw``. Returns z (N, Ho, Wo, filters) and the cache for the backward pass.
+    """
+    n, h, w, c = x.shape
+    kh, kw, filters, _ = kernel.shape
+    pads = tuple(conv_output_length(o, k, s, padding)[1] for o, k, s in zip(out_hw, (kh, kw), strides))
+    padded_shape = (n, out_hw[0] + sum(pads[0]), out_hw[1] + sum(pads[1]), filters)
+    x2 = x.reshape(-1, c)
+    z = _input_gradient(x2, kernel, padded_shape, pads, strides, (h, w))
+    z = z + bias if bias is not None else backend.get_array_module(x).ascontiguousarray(z)
+    return z, (x2, pads, strides, (h, w))
+
+
+def conv2d_transpose_backward(grad_z, cache, kernel, input_gradient=True):
+    """Gradients of ``conv2d_transpose_forward``: (dx, dkernel, dbias sums over every pixel).
+    Its input gradient is the convolution itself: ``grad_z``'s fields through the kernel."""
+    x2, pads, strides, out_hw = cache
+    kh, kw, filters, c = kernel.shape
+    cols = im2col(_pad(grad_z, pads), (kh, kw), strides, out_hw)        # (N * H * W, kh * kw * filters)
+    dkernel = (cols.T @ x2).reshape(kernel.shape)
+    dbias = grad_z.sum(axis=(0, 1, 2))
+    if not input_gradient:
+        return None, dkernel, dbias
+    dx = cols @ kernel.reshape(kh * kw * filters, c)
+    return dx.reshape(grad_z.shape[0], *out_hw, c), dkernel, dbias
+
+
+def _as_tuple(value, rank, what, layer, minimum=1):
     try:
         values = (value,) * rank if isinstance(value, (int, np.integer)) else tuple(value)
     except TypeError:           # 3.0 or None: not a sequence either
         values = ()
     if len(values) != rank or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                      and v > 0 for v in values):
-        raise ValueError(f"{layer}: {what} must be a positive integer or {rank} of them, got {value!r}")
+                                      and v >= minimum for v in values):
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{layer}: {what} must be a {kind} integer or {rank} of them, got {value!r}")
     return tuple(int(v) for v in values)
 
 
@@ -267,15 +310,19 @@ class _Conv(Layer):
         self.x = x
         x2 = x if self.rank == 2 else x[:, None]
         try:
-            z, self._cache = conv2d_forward(x2, self._kernel2d(), self.params.get("bias"),
-                                            (1, *self.strides) if self.rank == 1 else self.strides,
-                                            self.padding)
+            z, self._cache = self._forward2d(x2, (1, *self.strides) if self.rank == 1 else self.strides)
         except ValueError:
             self._check(x.shape[1:])        # re-raise with the layer's name and the shapes
             raise
         self.z = z if self.rank == 2 else z[:, 0]
         self.a = self.activation.forward(self.z)
         return self.a
+
+    def _forward2d(self, x, strides):
+        """z and the cache for (N, H, W, C) input (height 1 for rank 1), with 2-D ``strides``."""
+        return conv2d_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding)
+
+    _backward2d = staticmethod(conv2d_backward)
 
     def backward(self, grad_output):
         return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
@@ -284,8 +331,8 @@ class _Conv(Layer):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
         g = grad_z if self.rank == 2 else grad_z[:, None]
-        dx, dkernel, dbias = conv2d_backward(g, self._cache, self._kernel2d(),
-                                             input_gradient=self.needs_input_gradient)
+        dx, dkernel, dbias = self._backward2d(g, self._cache, self._kernel2d(),
+                                              input_gradient=self.needs_input_gradient)
         self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)   # in place
         if dbias is not None:
             self.grads["bias"][...] = dbias
@@ -341,5 +388,124 @@ class Conv1D(_Conv):
     -------
     >>> Conv1D(4, 5, strides=2, seed=0)(np.ones((2, 40, 3))).shape
     (2, 18, 4)
+    """
+    rank = 1
+
+
+def conv_transpose_output_length(size, kernel, stride, padding, output_padding=None):
+    """Output length of a transposed convolution along one axis, Keras' rule: "valid",
+    ``(size - 1) * stride + max(kernel, stride)``; "same", ``size * stride``; with an
+    ``output_padding`` p, ``(size - 1) * stride + kernel + p`` ("valid") or
+    ``(size - 1) * stride + kernel % 2 + p`` ("same").
+
+    >>> conv_transpose_output_length(7, 3, 2, "same"), conv_transpose_output_length(7, 3, 2, "valid")
+    (14, 15)
+    """
+    if padding == "valid":
+        return (size - 1) * stride + kernel + (max(kernel, stride) - kernel if output_padding is None
+                                               else output_padding)
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + kernel % 2 + output_padding
+
+
+class _ConvTranspose(_Conv):
+    """Shared by Conv2DTranspose and Conv1DTranspose: the adjoint of the convolution that takes
+    the output's size to the input's, with that convolution's kernel, strides and padding."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, **kwargs)
+        cls = type(self).__name__
+        if output_padding is not None:
+            output_padding = _as_tuple(output_padding, self.rank, "output_padding", cls, minimum=0)
+            if any(p >= s for p, s in zip(output_padding, self.strides)):
+                raise ValueError(f"{cls}: output_padding {output_padding} must be smaller than the strides "
+                                 f"{self.strides} along every axis (Keras)")
+        self.output_padding = output_padding
+
+    def _check(self, sample_shape):
+        sample_shape = tuple(sample_shape)
+        check_rank(self, sample_shape)
+        if self.built and sample_shape[-1] != self.input_shape[-1]:
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
+                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        out = []
+        paddings = self.output_padding or (None,) * self.rank
+        for size, k, s, p in zip(sample_shape[:-1], self.kernel_size, self.strides, paddings):
+            length = conv_transpose_output_length(size, k, s, self.padding, p)
+            # the convolution this one is the adjoint of must take that length back to ``size``
+            # ("same" with an even kernel and output_padding 0 falls one short)
+            if length < 1 or conv_output_length(length, k, s, self.padding)[0] != size:
+                raise ValueError(f"{self.describe()}: output_padding {self.output_padding} gives outputs "
+                                 f"of length {length} for inputs of {size}, which a {self.padding!r} "
+                                 f"convolution of kernel {k} and stride {s} does not take back to {size}")
+            out.append(length)
+        return (*out, self.filters)
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        # Keras' layout: (kh, kw, filters, C_in), the kernel of the convolution it is the adjoint of
+        self.add_weight("kernel", (*self.kernel_size, self.filters, input_shape[-1]),
+                        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                            self.bias_constraint)
+        Layer.build(self, input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        # every input pixel's field (kh * kw * filters) is made once, forward and backward
+        *out, filters = self._check(input_shape)
+        fields = math.prod(self.kernel_size) * filters * math.prod(input_shape[:-1])
+        return max(fields, math.prod(out) * filters)
+
+    def _forward2d(self, x, strides):
+        *out, _ = self._check(x.shape[1:] if self.rank == 2 else x.shape[2:])
+        out_hw = tuple(out) if self.rank == 2 else (1, *out)
+        return conv2d_transpose_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding, out_hw)
+
+    _backward2d = staticmethod(conv2d_transpose_backward)
+
+    def get_config(self):
+        padding = None if self.output_padding is None else list(self.output_padding)
+        return {**super().get_config(), "output_padding": padding}
+
+
+del LAYERS["_ConvTranspose"]
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2-D convolution (Keras' ``Conv2DTranspose``, sometimes called deconvolution):
+    each input pixel paints the kernel, scaled by its values, onto an output ``strides`` times
+    larger, ``a = activation(conv_transpose(x, kernel) + bias)``; the decoder half of an
+    autoencoder or a segmentation network. It is the input gradient of a ``Conv2D`` with the same
+    kernel, strides and padding that would take the output back to the input's size.
+
+    Parameters: those of ``Conv2D``, and
+    output_padding : int, (int, int) or None
+        Extra rows/columns at the bottom/right, each smaller than the stride; None (Keras'
+        default) gives ``H * stride`` ("same") or ``(H - 1) * stride + max(kernel, stride)`` ("valid").
+
+    Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters); ``kernel``
+    (kh, kw, filters, C_in) as in Keras (PyTorch's ``ConvTranspose2d`` weight is (C_in, filters, kh,
+    kw)), ``bias`` (filters,).
+
+    Example
+    -------
+    >>> Conv2DTranspose(4, 3, strides=2, padding="same", seed=0)(np.ones((2, 7, 7, 8))).shape
+    (2, 14, 14, 4)
+    """
+    rank = 2
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1-D convolution over channels-last sequences (Keras' ``Conv1DTranspose``); the
+    options of ``Conv2DTranspose``.
+
+    Shapes: ``x`` (batch, L, C_in) -> output (batch, Lo, filters); ``kernel`` (k, filters, C_in).
+
+    Example
+    -------
+    >>> Conv1DTranspose(2, 4, strides=2, seed=0)(np.ones((3, 10, 5))).shape
+    (3, 22, 2)
     """
     rank = 1
