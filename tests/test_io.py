@@ -17,7 +17,8 @@ from glassnet.layers import Dense, Layer
 OPTIMIZERS = [gn.optimizers.SGD(0.05), gn.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
               gn.optimizers.Adam(0.01), gn.optimizers.AdamW(0.01, weight_decay=0.1),
               gn.optimizers.RMSprop(0.01, momentum=0.5), gn.optimizers.Adagrad(0.05),
-              gn.optimizers.Adadelta(), gn.optimizers.Adamax(0.01), gn.optimizers.Nadam(0.01)]
+              gn.optimizers.Adadelta(), gn.optimizers.Adamax(0.01), gn.optimizers.Nadam(0.01),
+              gn.optimizers.Lion(0.003, weight_decay=0.1)]
 # (hidden activation, output activation, loss, target kind)
 HEADS = [("relu", "sigmoid", "binary_crossentropy", "binary"),
          ("tanh", "softmax", "categorical_crossentropy", "onehot"),

@@ -33,6 +33,9 @@ CASES = [
      dict(lr=0.01, momentum_decay=0.5, eps=1e-8)),
 ]
 
+# Lion is Keras' (torch.optim has none): checked against Keras and by hand below
+ALL_CASES = [(c[0], c[1]) for c in CASES] + [("lion", dict(learning_rate=0.01, beta_1=0.8, weight_decay=0.1))]
+
 
 @pytest.mark.parametrize("name,kwargs,torch_name,torch_kwargs", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
@@ -214,7 +217,7 @@ def test_adamw_default_weight_decay_is_keras():
 
 
 KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
@@ -225,13 +228,15 @@ def test_defaults_are_keras_defaults(name):
         if (name, arg) == ("nadam", "momentum_decay"):     # PyTorch's argument; Keras 3 has none
             assert not hasattr(theirs, arg) and ours == 0.004
             continue
+        if (name, arg) == ("lion", "weight_decay"):        # Keras' None: no decay
+            assert theirs.weight_decay is None and ours == 0.0
+            continue
         value = getattr(theirs, arg)
         value = value.numpy() if hasattr(value, "numpy") else value
         assert ours == pytest.approx(float(value), rel=1e-6), arg
 
 
-@pytest.mark.parametrize("name,kwargs", [(c[0], c[1]) for c in CASES],
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("name,kwargs", ALL_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ALL_CASES)])
 def test_pieces_change_nothing(name, kwargs, rng, monkeypatch):
     """A flat buffer longer than PIECE is updated piece by piece (cache-sized runs): bit for bit
     what one pass over the whole buffer gives, the state included."""
@@ -336,8 +341,7 @@ def test_momentum_raised_from_zero_during_training_starts_its_buffer(cls):
     assert sorted(opt.slots["w"]) == (["momentum", "v"] if cls is optimizers.RMSprop else ["momentum"])
 
 
-@pytest.mark.parametrize("name,kwargs", [(c[0], c[1]) for c in CASES],
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("name,kwargs", ALL_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ALL_CASES)])
 def test_declared_slot_names_are_those_the_updates_keep(name, kwargs, rng):
     # load_model checks a file's optimizer state against these declarations
     opt = optimizers.OPTIMIZERS[name](**kwargs)
@@ -442,3 +446,48 @@ def test_beta_1_and_momentum_decay_changed_mid_training_match_torch(name, torch_
         tw.grad = torch.tensor(g)
         topt.step()
         np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+# -- Lion: Keras' (PyTorch has none) --------------------------------------------------------------
+def _lion_by_hand(w, grads, lr, b1, b2, wd):
+    m = np.zeros_like(w)
+    for g in grads:
+        w = w * (1 - lr * wd)
+        w = w - lr * np.sign(b1 * m + (1 - b1) * g)
+        m = b2 * m + (1 - b2) * g
+    return w, m
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(beta_1=0.5, beta_2=0.9, weight_decay=0.3), dict(beta_1=1.0, beta_2=0.0)])
+def test_lion_steps_by_hand(settings, rng):
+    w0, grads = rng.standard_normal(7), [rng.standard_normal(7) for _ in range(6)]
+    grads[2][:3] = 0.0                                   # sign(0) = 0 once m is 0 there too
+    opt, w = optimizers.Lion(learning_rate=0.01, **settings), w0.copy()
+    for g in grads:
+        opt.apply([("w", w, g)])
+    b1, b2, wd = settings.get("beta_1", 0.9), settings.get("beta_2", 0.99), settings.get("weight_decay", 0.0)
+    expected_w, expected_m = _lion_by_hand(w0, grads, 0.01, b1, b2, wd)
+    np.testing.assert_allclose(w, expected_w, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(opt.get_state()["slots"]["w"]["m"], expected_m, rtol=1e-15, atol=1e-16)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_lion_matches_keras(weight_decay, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(20)]
+    ours, w = optimizers.Lion(learning_rate=0.01, beta_1=0.8, weight_decay=weight_decay), w0.copy()
+    theirs = keras.optimizers.Lion(learning_rate=0.01, beta_1=0.8, weight_decay=weight_decay or None)
+    variable = keras.Variable(w0)
+    for g in grads:
+        ours.apply([("w", w, g)])
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+    # each step moves every weight by 0.01 exactly; Keras decays by w - w wd lr, glassnet by w (1 - wd lr)
+    np.testing.assert_allclose(w, np.asarray(variable.numpy()), rtol=1e-6, atol=1e-6)
+
+
+def test_lion_refuses_beta_1_of_zero_as_keras():
+    with pytest.raises(ValueError, match=r"Lion: beta_1 must be a number in \(0, 1\], got 0.0"):
+        optimizers.Lion(beta_1=0.0)
+    with pytest.raises(ValueError, match=r"Lion: weight_decay must be a finite number >= 0, got -1"):
+        optimizers.Lion(weight_decay=-1)

@@ -147,13 +147,14 @@ _INTERVALS = {
     ">= 0": lambda v: 0 <= v < math.inf,
     "[0, 1)": lambda v: 0 <= v < 1,
     "[0, 1]": lambda v: 0 <= v <= 1,
+    "(0, 1]": lambda v: 0 < v <= 1,
     "finite": math.isfinite,
 }
 
 
 def check_number(value, name, interval):
     """``value`` as a Python float, when it is a real number inside ``interval`` (a key of
-    ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``, ``"finite"``); the hyper-parameters of
+    ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``, ``"(0, 1]"``, ``"finite"``); the hyper-parameters of
     optimizers and layers go through here.
 
     Python and NumPy ints and floats pass (any ``numbers.Real``: a ``Fraction`` too); bools do not (``True`` is an int to Python, but a flag
@@ -175,7 +176,7 @@ def check_number(value, name, interval):
             number = math.inf
     if not _INTERVALS[interval](number):
         expected = ("a finite number" if interval == "finite" else f"a number in {interval}"
-                    if interval.startswith("[") else f"a finite number {interval}")
+                    if interval[0] in "[(" else f"a finite number {interval}")
         raise ValueError(f"{name} must be {expected}, got {value!r:.100}")
     return number
 

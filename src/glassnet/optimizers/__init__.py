@@ -6,16 +6,16 @@ for step (where the two differ, e.g. where Adam adds epsilon, the docstring says
 Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``).
 
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
-clipping); ``rules`` the eight update rules.
+clipping); ``rules`` the nine update rules.
 """
 from . import schedules
 from .base import CLIPPING, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
-from .rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+from .rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "OPTIMIZERS", "get",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "OPTIMIZERS", "get",
            "from_config", "schedules", "CLIPPING", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)}
 
 
 def get(identifier):

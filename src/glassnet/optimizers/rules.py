@@ -1,5 +1,6 @@
 """The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, each
-``torch.optim``'s step for step with Keras' names and defaults (see ``glassnet.optimizers.base`` for what they share)."""
+``torch.optim``'s step for step with Keras' names and defaults, and Lion, Keras' (PyTorch has none)
+(see ``glassnet.optimizers.base`` for what they share)."""
 import math
 
 import numpy as np
@@ -323,3 +324,43 @@ class Nadam(_Moments):
             np.divide(m, tmp, out=part)
             part *= to_m
             param -= part
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023, "Symbolic discovery of optimization algorithms"), as Keras 3's
+    ``Lion`` computes it: every weight moves by exactly the learning rate, in the direction of the
+    sign of a blend of its momentum and its gradient,
+    ``param -= lr * sign(b1 m + (1 - b1) g)``, then ``m = b2 m + (1 - b2) g``.
+
+    One state array (``m``) where Adam keeps two. Its steps have a larger norm than Adam's, so
+    its learning rate is typically 3-10x smaller (the default, 1e-3, is Keras'), and a
+    ``weight_decay`` 3-10x larger: decoupled, ``param *= 1 - lr * weight_decay`` before the step,
+    as AdamW's (Keras' ``weight_decay``; 0 by default, Keras' None). ``beta_1`` in (0, 1]: at 0 Lion
+    would be signSGD (Keras refuses it too).
+    """
+    name = "lion"
+    slot_names = always_slots = ("m",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "(0, 1]", "beta_2": "[0, 1]", "weight_decay": ">= 0"}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.weight_decay = weight_decay
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "m")
+        scaled = self._buffer((key, "scaled"), param)      # a second scratch: g times a rate
+        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        if self.weight_decay:
+            param *= 1 - lr * self.weight_decay
+        for param, grad, m, tmp, scaled in pieces(param, grad, slots["m"], tmp, scaled):
+            np.multiply(m, b1, out=tmp)             # b1 m + (1 - b1) g, rounded as Keras rounds it
+            np.multiply(grad, 1 - b1, out=scaled)
+            tmp += scaled
+            np.sign(tmp, out=tmp)
+            tmp *= lr
+            param -= tmp
+            m *= b2                                 # m = b2 m + (1 - b2) g
+            np.multiply(grad, 1 - b2, out=scaled)
+            m += scaled
