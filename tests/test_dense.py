@@ -276,3 +276,11 @@ def test_leaky_relu_layer_matches_torch_and_keras_defaults(rng, torch):
             LeakyReLU(bad)
     with pytest.raises(ValueError, match="not both"):
         LeakyReLU(0.1, alpha=0.2)
+
+
+def test_a_layer_given_input_shape_checks_its_first_call_against_it():
+    # it used to build from the data instead, silently changing the shape it was made for
+    layer = Dense(2, input_shape=(4,))
+    with pytest.raises(ValueError, match=r"layer Dense: expected input samples of shape \(4,\), got \(5,\)"):
+        layer(np.ones((2, 5)))
+    assert layer(np.ones((2, 4))).shape == (2, 2)

@@ -198,11 +198,20 @@ def test_uint8_pixels_are_normalised_per_channel(rng):
     (lambda: Normalization().adapt(np.array([[1.0, np.nan]])), ValueError, r"adapt: data holds NaN or infinite values"),
     (lambda: Normalization().adapt([np.ones((2, 3)), np.ones((2, 4))]), ValueError,
      r"adapt: batch 1 has samples of shape \(4,\), the layer's are \(3,\) \(axis=-1 kept\)"),
-    (lambda: Normalization().adapt(np.ones(5)), ValueError, r"adapt: expected samples along axis 0 of data, \(N, \.\.\.\), got shape \(5,\)"),
+    (lambda: Normalization().adapt(np.ones(5)), ValueError, r"adapt: expected samples along axis 0 of data, \(N, \.\.\.\), none of their axes empty, got shape \(5,\)"),
     (lambda: Normalization().adapt(np.array([["a"]])), TypeError, r"adapt: data must hold real numbers, got dtype <U1"),
     (lambda: Normalization().adapt(3.0), TypeError, r"adapt: expected an array \(N, \.\.\.\) or an iterable of such batches, got float"),
     (lambda: Normalization(dtype="float32").adapt(np.array([[1e30], [-1e30]])), ValueError,
-     r"the data's mean or variance is beyond the range of float32"),
+     r"the data's mean or variance is beyond the range of float32; scale the data, or use dtype='float64'$"),
+    (lambda: Normalization(dtype="float64").adapt(np.array([[1e200], [-1e200]])), ValueError,
+     r"the data's mean or variance is beyond the range of float64; scale the data$"),
+    (lambda: Normalization(mean=1e39, variance=1.0)(np.ones((1, 1))), ValueError,
+     r"layer Normalization: mean or variance is beyond the range of float32, or use dtype='float64'"),
+    (lambda: Normalization(mean="3", variance="4"), TypeError, r"Normalization: mean: expected a number or an array of numbers, got '3'"),
+    (lambda: Normalization(mean=True, variance=1.0), TypeError, r"Normalization: mean: expected a number"),
+    (lambda: Normalization().adapt(np.ones((5, 0))), ValueError, r"none of their axes empty, got shape \(5, 0\)"),
+    (lambda: Normalization(input_shape=(4,)).adapt(np.ones((5, 3))), ValueError,
+     r"adapt: data has samples of shape \(3,\), the layer's are \(4,\)"),
 ], ids=lambda v: None)
 def test_bad_arguments_and_data_are_refused_by_name(make, error, message):
     with pytest.raises(error, match=message):
@@ -224,3 +233,43 @@ def test_inputs_of_another_width_are_refused_not_broadcast(rng):
     layer.adapt(np.array([[1.0], [3.0]]))                # one feature: its statistics have shape (1,)
     with pytest.raises(ValueError, match=r"expected input samples of shape \(1,\), got \(5,\)"):
         layer(np.ones((2, 5)))
+
+
+def test_adapted_alone_it_joins_a_model_of_its_dtype_or_is_told_why_not(rng):
+    x = rng.normal(size=(20, 3))
+    norm = Normalization(input_shape=(3,))
+    norm.adapt(x)
+    with pytest.raises(ValueError, match=r"has dtype float32, the model float64; a layer built before it joins "
+                                         r"a model takes float32 unless made with dtype='float64'"):
+        gn.Sequential([norm, gn.layers.Dense(1)], dtype="float64")
+    norm = Normalization(input_shape=(3,), dtype="float64")
+    norm.adapt(x)
+    model = gn.Sequential([norm, gn.layers.Dense(1)], dtype="float64")
+    np.testing.assert_allclose(model.layers[0].state["mean"], x.mean(axis=0), rtol=1e-14)
+
+
+def test_data_near_the_top_of_float64_is_adapted(rng):
+    # the first batch's mean squared would overflow in the merge's delta ** 2 * 0 (NaN)
+    x = 1e160 * (1 + 1e-8 * rng.normal(size=(50, 2)))
+    layer = Normalization(dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.adapt(x)
+    np.testing.assert_allclose(layer.state["mean"], x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(layer.state["variance"], x.var(axis=0), rtol=1e-6)
+
+
+def test_data_that_has_mean_0_and_variance_1_does_not_warn():
+    layer = Normalization()
+    layer.adapt(np.array([[-1.0], [1.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(np.array([[0.5]]))
+
+
+def test_its_config_is_a_copy(rng):
+    layer = Normalization(axis=[1, 2], mean=[[1.0, 2.0]], variance=[[1.0, 4.0]])
+    config = layer.get_config()
+    config["mean"][0][0] = 99.0
+    config["axis"].append(3)
+    assert layer.mean == [[1.0, 2.0]] and layer.axis == [1, 2]

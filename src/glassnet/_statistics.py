@@ -15,6 +15,8 @@ def merge_moments(count, mean, deviations, n, batch_mean, batch_deviations):
     >>> merge_moments(2, 1.0, 2.0, 2, 3.0, 2.0)       # [0, 2] and [2, 4]: mean 2, deviations 8
     (2.0, 8.0)
     """
+    if count == 0:      # the first group as it is: delta ** 2 * 0 would be NaN once delta ** 2 overflows
+        return batch_mean, batch_deviations
     total = count + n
     delta = batch_mean - mean
     return mean + delta * (n / total), deviations + batch_deviations + delta ** 2 * (count * n / total)

@@ -117,7 +117,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if layer.dtype is None:
             layer.dtype = self.dtype
         elif layer.dtype != self.dtype:
-            raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}")
+            # a layer built alone (called on data, or a Normalization adapted) took float32 then
+            hint = (f"; a layer built before it joins a model takes float32 unless made with "
+                    f"dtype={self.dtype.name!r}" if layer.built else "")
+            raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}{hint}")
         if layer.seed is None:
             layer.rng = np.random.default_rng(
                 np.random.SeedSequence(self._entropy, spawn_key=(1, len(self.layers))))

@@ -269,7 +269,8 @@ class Layer:
         if not self.built:
             if self.dtype is None:
                 self.dtype = np.dtype(np.float32)
-            self.build(x.shape[1:])
+            # the input_shape it was given, when it was given one: x is checked against it below
+            self.build(self.input_shape or x.shape[1:])
         self.check_input_shape(x.shape[1:])
         return self.forward(x.astype(self.dtype, copy=False), training=training)
 

@@ -1,5 +1,6 @@
 """Normalization: features shifted and scaled by statistics of the training data, inside the model
 (Keras' ``Normalization`` preprocessing layer), so that ``predict`` takes raw inputs too."""
+import copy
 import math
 import warnings
 
@@ -66,7 +67,7 @@ class Normalization(Layer):
                 raise ValueError(f"Normalization: variance must be >= 0, got {variance!r:.80}")
         self.invert = check_flag(invert, "Normalization: invert")
         self.state = {}
-        self._warned = False
+        self._warned = self._adapted = False
 
     def _kept_axes(self, sample_shape):
         """The batch's axes (0 excluded) with a statistic per index, sorted and positive."""
@@ -89,7 +90,11 @@ class Normalization(Layer):
                 raise ValueError(f"{self.describe()}: mean and variance of shape {np.shape(self.mean)} do "
                                  f"not broadcast to the kept axes' shape {shape} (axis={self.axis!r} of "
                                  f"samples of shape {tuple(input_shape)})") from None
-            self._fixed = [xp.asarray(v, dtype) for v in fixed]
+            with np.errstate(over="ignore"):
+                self._fixed = [xp.asarray(v, dtype) for v in fixed]
+            if not all(bool(xp.isfinite(v).all()) for v in self._fixed):
+                raise ValueError(f"{self.describe()}: mean or variance is beyond the range of {np.dtype(dtype)}"
+                                 f"{_FLOAT64_HINT if np.dtype(dtype) == np.float32 else ''}")
         super().build(input_shape)
 
     def _statistics(self, dtype):
@@ -106,7 +111,8 @@ class Normalization(Layer):
                              f"got {x.shape[1:]}")
         if not self._warned and self.state:
             self._warned = True
-            if not self.state["mean"].any() and bool((self.state["variance"] == 1).all()):
+            # never adapted here, and its statistics not loaded either: still mean 0, variance 1
+            if not self._adapted and not self.state["mean"].any() and bool((self.state["variance"] == 1).all()):
                 warnings.warn(f"{self.describe()} has its initial mean 0 and variance 1 and passes its "
                               f"input on unchanged: call its adapt(x_train) before training or "
                               f"predicting, or give it mean= and variance=", UserWarning, stacklevel=2)
@@ -157,12 +163,13 @@ class Normalization(Layer):
             if batch.dtype.kind not in "biuf":
                 raise TypeError(f"{self.describe()}: adapt: {what} must hold real numbers, got dtype {batch.dtype}")
             if not self.built:
-                if batch.ndim < 2:
+                if batch.ndim < 2 or 0 in batch.shape[1:]:
                     raise ValueError(f"{self.describe()}: adapt: expected samples along axis 0 of {what}, "
-                                     f"(N, ...), got shape {batch.shape}")
+                                     f"(N, ...), none of their axes empty, got shape {batch.shape}")
                 if self.dtype is None:          # as a first call would: float32 unless dtype= said
                     self.dtype = np.dtype(np.float32)
-                self.build(batch.shape[1:])
+                # the shape given when it was made (input_shape=), else the data's
+                self.build(self.input_shape or batch.shape[1:])
             self._check_adapt_shape(batch.shape, what)
             rows = rows_per_block(batch)
             for start in range(0, batch.shape[0], rows):
@@ -171,13 +178,15 @@ class Normalization(Layer):
         if count == 0:
             raise ValueError(f"{self.describe()}: adapt: the data holds no samples")
         xp = backend.xp()
-        with np.errstate(over="ignore"):
-            values = [np.asarray(mean, self.state["mean"].dtype), np.asarray(deviations / count, self.state["mean"].dtype)]
+        dtype = self.state["mean"].dtype
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = [np.asarray(mean, dtype), np.asarray(deviations / count, dtype)]
         if not all(np.isfinite(v).all() for v in values):
             raise ValueError(f"{self.describe()}: adapt: the data's mean or variance is beyond the range "
-                             f"of {self.state['mean'].dtype}; scale the data, or use dtype='float64'")
+                             f"of {dtype}; scale the data{_FLOAT64_HINT if dtype == np.float32 else ''}")
         self.state["mean"][...] = xp.asarray(values[0])
         self.state["variance"][...] = xp.asarray(values[1])
+        self._adapted = True
 
     def _check_adapt_shape(self, shape, what):
         """The kept axes must have the built sizes (the others are reduced over, of any size)."""
@@ -197,23 +206,31 @@ class Normalization(Layer):
             raise ValueError(f"{self.describe()}: adapt: {what} holds NaN or infinite values")
         block_mean = block.mean(axis=reduced, keepdims=True)
         block -= block_mean
-        block *= block
+        with np.errstate(over="ignore"):        # deviations past float64's range: refused by adapt
+            block *= block
         block_deviations = block.sum(axis=reduced)
         mean, deviations = merge_moments(count, mean, deviations, n, block_mean.reshape(block_deviations.shape),
                                          block_deviations)
         return count + n, mean, deviations
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "mean": self.mean, "variance": self.variance,
-                "invert": self.invert}
+        # copies: a caller editing the config must not edit the layer
+        return {**super().get_config(), "axis": copy.deepcopy(self.axis), "mean": copy.deepcopy(self.mean),
+                "variance": copy.deepcopy(self.variance), "invert": self.invert}
+
+
+_FLOAT64_HINT = ", or use dtype='float64'"
 
 
 def _statistic(value, name):
     """A given mean or variance as a float or a nested list of floats (what a config holds)."""
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"Normalization: {name}: expected a number or an array of numbers, got {value!r:.80}") from None
+        arr = np.asarray(value)
+    except ValueError:                          # ragged lists
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iuf":             # strings, bools, objects: not statistics
+        raise TypeError(f"Normalization: {name}: expected a number or an array of numbers, got {value!r:.80}")
+    arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"Normalization: {name} must be finite, got {value!r:.80}")
     return arr.tolist()
