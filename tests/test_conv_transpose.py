@@ -146,3 +146,21 @@ def _built(layer, shape):
 def test_bad_settings_and_inputs_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("make, shape", [(lambda: Conv2DTranspose(2, 3, strides=2, use_bias=False, dtype="float64", seed=0), (3, 3, 2)),
+                                         (lambda: Conv1DTranspose(2, 3, strides=2, use_bias=False, dtype="float64", seed=0), (5, 2))])
+def test_without_a_bias_only_the_kernel_has_a_gradient(make, shape, rng):
+    layer = make()
+    report = check_layer(layer, rng.normal(size=(2, *shape)))
+    assert report["max_error"] < 1e-6 and set(report["errors"]) == {"input", "kernel"}
+    model = gn.Sequential([gn.Input(shape), make(), gn.layers.Flatten(), gn.layers.Dense(1)], dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(rng.normal(size=(8, *shape)), rng.normal(size=8), epochs=1, verbose=0)
+
+
+def test_an_unknown_argument_lists_the_convolution_s_own_too():
+    with pytest.raises(TypeError, match=r"Conv2DTranspose: unexpected keyword argument 'dilation_rate'; "
+                                        r"Conv2DTranspose takes filters, kernel_size, strides, padding, output_padding, "
+                                        r"activation, use_bias, kernel_initializer"):
+        Conv2DTranspose(2, 3, dilation_rate=2)

@@ -19,7 +19,7 @@ MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, Average
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 Convolution1D, Convolution2D = Conv1D, Conv2D
-Convolution2DTranspose = Conv2DTranspose
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
 
 __all__ = ["Layer", "Dense", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
@@ -27,4 +27,4 @@ __all__ = ["Layer", "Dense", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax"
            "Dropout", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
            "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "Normalization", "Identity", "Rescaling", "ActivityRegularization", "MaxPool1D", "MaxPool2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
-           "Convolution1D", "Convolution2D", "Convolution2DTranspose", "Input", "InputLayer", "LAYERS", "get"]
+           "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose", "Input", "InputLayer", "LAYERS", "get"]

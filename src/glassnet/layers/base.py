@@ -340,10 +340,19 @@ def sample_axes(layer, axis, ndim):
 
 def own_arguments(cls):
     """The names of the keyword arguments ``cls.__init__`` takes besides every layer's own
-    (``_LAYER_ARGUMENTS``): what its ``get_config`` must return for the layer to rebuild."""
-    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.name != "self" and p.name not in _LAYER_ARGUMENTS]
+    (``_LAYER_ARGUMENTS``): what its ``get_config`` must return for the layer to rebuild. An
+    ``__init__`` that passes ``**kwargs`` on to a base's takes that base's arguments too
+    (Conv2DTranspose's ``output_padding``, then Conv2D's ``activation``, ``use_bias``, ...)."""
+    names = []
+    for klass in cls.__mro__:
+        if klass is Layer or "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name != "self" and p.name not in _LAYER_ARGUMENTS and p.name not in names]
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break                   # the bases' arguments do not reach this class
+    return names
 
 
 def _unexpected_arguments(cls, unknown):

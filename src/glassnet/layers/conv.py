@@ -209,17 +209,18 @@ def conv2d_transpose_forward(x, kernel, bias, strides, padding, out_hw):
     x2 = x.reshape(-1, c)
     z = _input_gradient(x2, kernel, padded_shape, pads, strides, (h, w))
     z = z + bias if bias is not None else backend.get_array_module(x).ascontiguousarray(z)
-    return z, (x2, pads, strides, (h, w))
+    return z, (x2, bias is not None, pads, strides, (h, w))
 
 
 def conv2d_transpose_backward(grad_z, cache, kernel, input_gradient=True):
-    """Gradients of ``conv2d_transpose_forward``: (dx, dkernel, dbias sums over every pixel).
+    """Gradients of ``conv2d_transpose_forward``: (dx, dkernel, dbias), dbias the sum over every
+    pixel, None without a bias.
     Its input gradient is the convolution itself: ``grad_z``'s fields through the kernel."""
-    x2, pads, strides, out_hw = cache
+    x2, has_bias, pads, strides, out_hw = cache
     kh, kw, filters, c = kernel.shape
     cols = im2col(_pad(grad_z, pads), (kh, kw), strides, out_hw)        # (N * H * W, kh * kw * filters)
     dkernel = (cols.T @ x2).reshape(kernel.shape)
-    dbias = grad_z.sum(axis=(0, 1, 2))
+    dbias = grad_z.sum(axis=(0, 1, 2)) if has_bias else None
     if not input_gradient:
         return None, dkernel, dbias
     dx = cols @ kernel.reshape(kh * kw * filters, c)
