@@ -49,6 +49,12 @@ TABLE = {
     "UpSampling1D": (lambda **kw: layers.UpSampling1D(3, **kw), (3, 2), False),
     "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
+    "RandomFlip": (lambda **kw: layers.RandomFlip(**kw), (3, 4, 2), True),
+    "RandomTranslation": (lambda **kw: layers.RandomTranslation(0.3, (-0.2, 0.4), **kw), (4, 5, 2), True),
+    "RandomRotation": (lambda **kw: layers.RandomRotation(0.2, fill_mode="constant", fill_value=0.5, **kw), (4, 5, 2), True),
+    "RandomZoom": (lambda **kw: layers.RandomZoom(0.3, (-0.2, 0.1), fill_mode="wrap", interpolation="nearest", **kw), (4, 5, 2), True),
+    "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2, 2), **kw), (3, 4, 2), True),
+    "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2, 2), **kw), (3, 4, 2), True),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),
                       (2, 3, 4), False),
@@ -97,7 +103,8 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D")
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip",
+              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

@@ -13,6 +13,8 @@ from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPad
 from .normalization import LayerNormalization
 from .preprocessing import Normalization
 from .utility import ActivityRegularization, Identity, Rescaling
+from .augmentation import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                           RandomZoom)
 
 # Keras' other names for the same classes (a model file names the class: "MaxPooling2D")
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
@@ -25,6 +27,6 @@ __all__ = ["Layer", "Dense", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax"
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape",
            "Dropout", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
-           "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "Normalization", "Identity", "Rescaling", "ActivityRegularization", "MaxPool1D", "MaxPool2D",
+           "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "Normalization", "Identity", "Rescaling", "ActivityRegularization", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "MaxPool1D", "MaxPool2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose", "Input", "InputLayer", "LAYERS", "get"]

@@ -1,0 +1,412 @@
+"""Keras' random image augmentation layers: RandomFlip, RandomTranslation, RandomRotation,
+RandomZoom, RandomContrast and RandomBrightness.
+
+Each changes images (batch, H, W, C) in training only, a new random draw per image and per step
+from the layer's generator (the model's seed, or the layer's own ``seed``), and passes them on
+unchanged in ``evaluate`` and ``predict`` (Keras' rule). Put first in a model, they make every
+epoch see slightly different images: a cheap guard against overfitting a small image set.
+
+The geometric ones (translation, rotation, zoom) share one sampler, TensorFlow's
+``ImageProjectiveTransformV3`` (what Keras runs on its default backend): each output pixel (x, y)
+reads the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``, a point that ``fill_mode`` first maps
+into the image ("reflect" d c b a | a b c d | d c b a, "wrap" a b c d | a b c d, "nearest"
+a a | a b c d | d d, "constant" leaves it outside, where ``fill_value`` is read), and then
+interpolates from its four neighbours ("bilinear") or the nearest one. The sampling is linear in
+the image, so the backward pass sends each output gradient back to the pixels it was read from,
+with the same weights.
+"""
+import math
+
+import numpy as np
+
+from .._validation import check_number
+from .base import LAYERS, Layer
+from .conv import check_rank
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def _factor_pair(factor, caller, name, low=-1.0, high=1.0):
+    """Keras' factor: a number f gives (-|f|, |f|), a pair (lower, upper) is sorted; every value
+    within [low, high]."""
+    values = list(factor) if isinstance(factor, (tuple, list)) else [factor]
+    if len(values) not in (1, 2) or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                                            and low <= v <= high for v in values):
+        raise ValueError(f"{caller}: {name} must be a number or a pair (lower, upper) of numbers in "
+                         f"[{low:g}, {high:g}], got {factor!r:.80}")
+    if len(values) == 1:
+        return -abs(float(values[0])), abs(float(values[0]))
+    lower, upper = sorted(float(v) for v in values)
+    return lower, upper
+
+
+class _RandomImage(Layer):
+    """The shared part: images only, the identity outside training (and its gradient too)."""
+
+    rank = 2
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._active = False
+
+    def build(self, input_shape):
+        check_rank(self, tuple(input_shape))
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        check_rank(self, tuple(sample_shape))    # other image sizes are fine: nothing is built for one
+
+    def forward(self, x, training=False):
+        if x.ndim != 4:
+            check_rank(self, x.shape[1:])
+        self._active = bool(training)
+        return self._augment(x) if training else x
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:        # the usual place: a model's first layer
+            return None
+        return self._augment_backward(grad_output) if self._active else grad_output
+
+    def _uniform(self, lower, upper, n):
+        """n draws from U[lower, upper), float64, from the layer's generator."""
+        return self._generator().uniform(lower, upper, n)
+
+
+del LAYERS["_RandomImage"]     # a shared base, not a layer a config may name
+
+
+class RandomFlip(_RandomImage):
+    """Flip each image left-right (``mode="horizontal"``), upside down (``"vertical"``) or each of
+    the two on its own draw (``"horizontal_and_vertical"``, the default), with probability 1/2.
+
+    Keras 3 decides both flips of ``horizontal_and_vertical`` with one draw (an image is flipped
+    both ways or not at all); glassnet draws each axis on its own, as Keras 2 did and as
+    torchvision's two flips do: the four outcomes are equally likely.
+
+    Example
+    -------
+    >>> layer = RandomFlip("horizontal", seed=0)
+    >>> images = np.arange(8.0).reshape(4, 1, 2, 1)
+    >>> sorted(layer(images, training=True)[:, 0, :, 0].tolist()) != sorted(images[:, 0, :, 0].tolist())
+    True
+    """
+
+    MODES = ("horizontal", "vertical", "horizontal_and_vertical")
+
+    def __init__(self, mode="horizontal_and_vertical", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"RandomFlip: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
+        self.mode = mode
+
+    def _augment(self, x):
+        n = x.shape[0]
+        # axis 2 (width) for horizontal, axis 1 (height) for vertical: a boolean per image each
+        self._flips = [(axis, self._generator().random(n) < 0.5) for axis, word in ((2, "horizontal"), (1, "vertical"))
+                       if word in self.mode]
+        return self._flip(x)
+
+    def _flip(self, x):
+        out = x.copy()
+        for axis, chosen in self._flips:
+            out[chosen] = np.flip(out[chosen], axis=axis)
+        return out
+
+    _augment_backward = _flip          # a flip is its own inverse and its own transpose
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+class _AffineImage(_RandomImage):
+    """Translation, rotation and zoom: a matrix per image, then one sampling."""
+
+    def __init__(self, fill_mode="reflect", interpolation="bilinear", fill_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if fill_mode not in FILL_MODES:
+            raise ValueError(f"{cls}: fill_mode must be one of {list(FILL_MODES)}, got {fill_mode!r:.80}")
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
+        self.fill_mode, self.interpolation = fill_mode, interpolation
+        self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
+
+    def _matrices(self, n, height, width):
+        """(n, 6) rows ``a0 a1 a2 b0 b1 b2``: output (x, y) reads input (a0 x + a1 y + a2, b0 x + b1 y + b2)."""
+        raise NotImplementedError
+
+    def _augment(self, x):
+        n, h, w, c = x.shape
+        self._sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation)
+        return affine_sample(x, self._sampling, self.fill_value)
+
+    def _augment_backward(self, grad_output):
+        return affine_sample_backward(grad_output, self._sampling)
+
+    def get_config(self):
+        return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,
+                "fill_value": self.fill_value}
+
+
+del LAYERS["_AffineImage"]     # a shared base, not a layer a config may name
+
+
+def _map_coordinates(coord, length, fill_mode):
+    """TensorFlow's MapCoordinate: input coordinates (any float) brought into the image by
+    ``fill_mode``; "constant" leaves them where they are (outside reads ``fill_value``)."""
+    if fill_mode == "constant":
+        return coord
+    if length <= 1:
+        return np.zeros_like(coord)
+    c = coord.copy()
+    if fill_mode == "reflect":             # d c b a | a b c d | d c b a, period 2 * length
+        period = 2 * length
+        low = c < 0
+        c[low] += period * np.trunc(-c[low] / period)
+        c[low] = np.where(c[low] < -length, c[low] + period, -c[low] - 1)
+        high = coord > length - 1
+        c[high] -= period * np.trunc(c[high] / period)
+        c[high] = np.where(c[high] >= length, period - c[high] - 1, c[high])
+    elif fill_mode == "wrap":              # a b c d | a b c d | a b c d (TensorFlow's arithmetic)
+        low, high = c < 0, c > length - 1
+        c[low] += length * (np.trunc(-c[low] / (length - 1)) + 1)
+        c[high] -= length * np.trunc(c[high] / (length - 1))
+    return np.clip(c, 0, length - 1)        # "nearest" is this clamp alone
+
+
+def _sampling(matrices, height, width, fill_mode, interpolation):
+    """For every output pixel of n images, the input pixels it reads and their weights:
+    ``(index, weight, inside)``, arrays (K, n * H * W) with K = 4 neighbours (bilinear) or 1;
+    ``index`` flat into (n * H * W) pixels, ``inside`` False where the neighbour lies outside the
+    image (it then reads ``fill_value``)."""
+    n = matrices.shape[0]
+    rows, cols = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij")
+    a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None] for i in range(6))
+    x = _map_coordinates(a0 * cols + a1 * rows + a2, width, fill_mode)       # (n, H, W)
+    y = _map_coordinates(b0 * cols + b1 * rows + b2, height, fill_mode)
+    if interpolation == "nearest":
+        # std::round: halves away from zero (NumPy's round goes to even)
+        neighbours = [(np.sign(y) * np.floor(np.abs(y) + 0.5), np.sign(x) * np.floor(np.abs(x) + 0.5), np.ones_like(x))]
+    else:
+        y0, x0 = np.floor(y), np.floor(x)
+        dy, dx = y - y0, x - x0
+        neighbours = [(y0, x0, (1 - dy) * (1 - dx)), (y0, x0 + 1, (1 - dy) * dx),
+                      (y0 + 1, x0, dy * (1 - dx)), (y0 + 1, x0 + 1, dy * dx)]
+    image = np.arange(n)[:, None, None] * (height * width)
+    index, weight, inside = [], [], []
+    for r, c, wgt in neighbours:
+        ok = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        flat = image + np.where(ok, r, 0).astype(np.int64) * width + np.where(ok, c, 0).astype(np.int64)
+        index.append(flat.ravel())
+        weight.append(wgt.ravel())
+        inside.append(ok.ravel())
+    return np.array(index), np.array(weight), np.array(inside)
+
+
+def affine_sample(x, sampling, fill_value=0.0):
+    """The images ``x`` (n, H, W, C) read through ``sampling`` (from ``_sampling``): each output
+    pixel the weighted sum of the input pixels it reads, ``fill_value`` for those outside."""
+    index, weight, inside = sampling
+    pixels = x.reshape(-1, x.shape[-1])
+    out = np.zeros(pixels.shape, dtype=x.dtype)
+    for k in range(index.shape[0]):
+        out += (weight[k] * inside[k]).astype(x.dtype)[:, None] * pixels[index[k]]
+    if fill_value:
+        out += (fill_value * (weight * ~inside).sum(axis=0)).astype(x.dtype)[:, None]
+    return out.reshape(x.shape)
+
+
+def affine_sample_backward(grad_output, sampling):
+    """The transpose of ``affine_sample``: each output pixel's gradient added back onto the input
+    pixels it read, with the weights it read them by (the fill value is a constant: no gradient)."""
+    index, weight, inside = sampling
+    n_pixels, channels = index.shape[1], grad_output.shape[-1]
+    g = grad_output.reshape(n_pixels, channels)
+    flat = (index[:, :, None] * channels + np.arange(channels)).reshape(index.shape[0], -1)   # pixel, channel
+    grad = np.zeros(n_pixels * channels)
+    for k in range(index.shape[0]):
+        grad += np.bincount(flat[k], weights=((weight[k] * inside[k])[:, None] * g).ravel(), minlength=grad.size)
+    return grad.astype(grad_output.dtype).reshape(grad_output.shape)
+
+
+class RandomTranslation(_AffineImage):
+    """Shift each image by a random fraction of its height and width: ``height_factor`` and
+    ``width_factor`` a number f (a shift in [-f, f]) or a pair (lower, upper), in [-1, 1]; positive
+    values move the content down and right. ``fill_mode`` ("reflect", Keras' default, "wrap",
+    "constant", "nearest"), ``interpolation`` ("bilinear" or "nearest") and ``fill_value`` (for
+    "constant") say how pixels from outside the image are made (see the module docstring).
+
+    Example
+    -------
+    >>> layer = RandomTranslation((0.5, 0.5), 0.0, fill_mode="constant", seed=0)
+    >>> layer(np.ones((1, 4, 1, 1)), training=True)[0, :, 0, 0].tolist()
+    [0.0, 0.0, 1.0, 1.0]
+    """
+
+    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear",
+                 fill_value=0.0, **kwargs):
+        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+        self.height_factor = _factor_pair(height_factor, "RandomTranslation", "height_factor")
+        self.width_factor = _factor_pair(width_factor, "RandomTranslation", "width_factor")
+
+    def _matrices(self, n, height, width):
+        dy = self._uniform(*self.height_factor, n) * height
+        dx = self._uniform(*self.width_factor, n) * width
+        one, zero = np.ones(n), np.zeros(n)
+        return np.stack([one, zero, -dx, zero, one, -dy], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": list(self.height_factor),
+                "width_factor": list(self.width_factor)}
+
+
+class RandomRotation(_AffineImage):
+    """Rotate each image about its centre by a random fraction of a full turn: ``factor`` a number f
+    (an angle in [-f, f] x 360 degrees) or a pair (lower, upper); positive is counter-clockwise.
+    ``RandomRotation(0.1)`` turns by up to 36 degrees either way. ``fill_mode``, ``interpolation``
+    and ``fill_value`` as for ``RandomTranslation``.
+
+    Example
+    -------
+    >>> layer = RandomRotation((0.25, 0.25), seed=0)          # a quarter turn, counter-clockwise
+    >>> layer(np.arange(4.0).reshape(1, 2, 2, 1), training=True)[0, :, :, 0].round(6).tolist()
+    [[1.0, 3.0], [0.0, 2.0]]
+    """
+
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", fill_value=0.0, **kwargs):
+        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+        self.factor = _factor_pair(factor, "RandomRotation", "factor", -math.inf, math.inf)
+        if not all(math.isfinite(v) for v in self.factor):
+            raise ValueError(f"RandomRotation: factor must be finite, got {factor!r:.80}")
+
+    def _matrices(self, n, height, width):
+        angle = np.deg2rad(self._uniform(self.factor[0] * 360.0, self.factor[1] * 360.0, n))
+        cos, sin = np.cos(angle), np.sin(angle)
+        cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
+        # Keras' matrix: the rotation about the centre (cx, cy)
+        return np.stack([cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor)}
+
+
+class RandomZoom(_AffineImage):
+    """Zoom each image about its centre by a random amount: ``height_factor`` a number f or a pair
+    (lower, upper) in (-1, 1]; the image is stretched by 1 / (1 + value), so positive values zoom
+    out (the content shrinks) and negative ones zoom in. ``width_factor``: the same for the width,
+    or None (the default) to zoom both axes by the height's draw, keeping the aspect ratio.
+    ``fill_mode``, ``interpolation`` and ``fill_value`` as for ``RandomTranslation``.
+
+    Example
+    -------
+    >>> layer = RandomZoom((-0.5, -0.5), seed=0)              # twice as large: the centre fills it
+    >>> layer(np.arange(16.0).reshape(1, 4, 4, 1), training=True)[0, :, :, 0][1].tolist()
+    [5.75, 6.25, 6.75, 7.25]
+    """
+
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear",
+                 fill_value=0.0, **kwargs):
+        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+        self.height_factor = _zoom_pair(height_factor, "height_factor")
+        self.width_factor = None if width_factor is None else _zoom_pair(width_factor, "width_factor")
+
+    def _matrices(self, n, height, width):
+        zy = 1.0 + self._uniform(*self.height_factor, n)
+        zx = zy if self.width_factor is None else 1.0 + self._uniform(*self.width_factor, n)
+        zero = np.zeros(n)
+        return np.stack([zx, zero, (width - 1) / 2 * (1 - zx), zero, zy, (height - 1) / 2 * (1 - zy)], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "height_factor": list(self.height_factor),
+                "width_factor": None if self.width_factor is None else list(self.width_factor)}
+
+
+def _zoom_pair(factor, name):
+    pair = _factor_pair(factor, "RandomZoom", name)
+    if pair[0] <= -1:                     # a zoom of 1 + (-1) = 0 would read one point for every pixel
+        raise ValueError(f"RandomZoom: {name} must be in (-1, 1], got {factor!r:.80}")
+    return pair
+
+
+class _RandomIntensity(_RandomImage):
+    """Contrast and brightness: a value per image, then a clip to ``value_range``."""
+
+    def __init__(self, factor, value_range=(0, 255), **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+                or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in value_range) or value_range[0] == value_range[1]):
+            raise ValueError(f"{cls}: value_range must be a pair (low, high) of distinct finite numbers, "
+                             f"the range of the images' values (0, 255 by default, Keras'), got {value_range!r:.80}")
+        self.value_range = sorted(float(v) for v in value_range)
+
+    def _clip(self, out):
+        self._kept = (out >= self.value_range[0]) & (out <= self.value_range[1])   # where the gradient passes
+        return np.clip(out, *self.value_range, out=out)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+del LAYERS["_RandomIntensity"]     # a shared base, not a layer a config may name
+
+
+class RandomContrast(_RandomIntensity):
+    """Scale each image's deviations from its mean (per channel) by a random factor in
+    [1 - lower, 1 + upper], ``factor`` a number f in [0, 1] (both f) or a pair (lower, upper), then
+    clip to ``value_range``: ``(x - mean) * c + mean``.
+
+    Keras 3.15 reads a single number f as [1, 1 + f] (its ``_set_factor`` clips the lower end at
+    0), against its own documentation; glassnet follows the documentation, [1 - f, 1 + f], as Keras
+    2 and torchvision's ``ColorJitter`` do.
+
+    Example
+    -------
+    >>> layer = RandomContrast((0.5, 0.5), value_range=(0, 1), seed=0)
+    >>> float(abs(layer(np.array([[[[0.2]], [[0.8]]]]), training=True) - 0.5).max()) <= 0.45
+    True
+    """
+
+    def __init__(self, factor, value_range=(0, 255), **kwargs):
+        super().__init__(factor, value_range, **kwargs)
+        values = list(factor) if isinstance(factor, (tuple, list)) else [factor, factor]
+        self.factor = _factor_pair(values, "RandomContrast", "factor", 0.0, 1.0)
+        if not isinstance(factor, (tuple, list)):
+            self.factor = (self.factor[1], self.factor[1])
+
+    def _augment(self, x):
+        n = x.shape[0]
+        self._contrast = self._uniform(1.0 - self.factor[0], 1.0 + self.factor[1], n).astype(x.dtype)[:, None, None, None]
+        mean = x.mean(axis=(1, 2), keepdims=True)
+        return self._clip((x - mean) * self._contrast + mean)
+
+    def _augment_backward(self, grad_output):
+        # out = (x - mean) c + mean: d/dx = c, plus (1 - c) / (H W) through the mean, where unclipped
+        g = grad_output * self._kept
+        h, w = g.shape[1:3]
+        return g * self._contrast + g.sum(axis=(1, 2), keepdims=True) * ((1 - self._contrast) / (h * w))
+
+
+class RandomBrightness(_RandomIntensity):
+    """Add to each image a random fraction of ``value_range``'s width, ``factor`` a number f in
+    [0, 1] (a fraction in [-f, f]) or a pair (lower, upper) in [-1, 1], then clip to ``value_range``.
+
+    Example
+    -------
+    >>> layer = RandomBrightness((0.5, 0.5), value_range=(0, 1), seed=0)
+    >>> layer(np.array([[[[0.2]], [[0.8]]]]), training=True)[0, :, 0, 0].astype(float).round(6).tolist()
+    [0.7, 1.0]
+    """
+
+    def __init__(self, factor, value_range=(0, 255), **kwargs):
+        super().__init__(factor, value_range, **kwargs)
+        self.factor = _factor_pair(factor, "RandomBrightness", "factor")
+
+    def _augment(self, x):
+        delta = self._uniform(*self.factor, x.shape[0]) * (self.value_range[1] - self.value_range[0])
+        return self._clip(x + delta.astype(x.dtype)[:, None, None, None])
+
+    def _augment_backward(self, grad_output):
+        return grad_output * self._kept
