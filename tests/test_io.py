@@ -464,12 +464,14 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Normalization(axis=[1, -1], mean=[0.5, -0.5], variance=[2.0, 0.5]),
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.Conv2DTranspose(4, 3, strides=2, padding="same"), L.MaxPooling2D(2),                 # (8, 8, 4)
+        L.DepthwiseConv2D(3, padding="same"), L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2),
         L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
         L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
         L.BatchNormalization(), L.MaxPooling2D(2), L.Dropout(0.25), L.AveragePooling2D(2),  # (2, 2, 4)
         L.UpSampling2D(2), L.MaxPooling2D(2),                                                # (2, 2, 4)
         L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"),                      # (4, 6)
         L.Conv1DTranspose(6, 2, strides=2, output_padding=1), L.MaxPooling1D(2),            # (9, 6) -> (4, 6)
+        L.DepthwiseConv1D(1), L.SeparableConv1D(6, 3, padding="same"),                      # (4, 6)
         L.ZeroPadding1D(1), L.Cropping1D(1), L.UpSampling1D(2), L.SpatialDropout1D(0.1),     # (8, 6)
         L.MaxPooling1D(2), L.MaxPooling1D(2),                                                # (2, 6)
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)

@@ -1,0 +1,293 @@
+"""DepthwiseConv2D/1D and SeparableConv2D/1D (Keras' names and weights), channels-last.
+
+A depthwise convolution filters each input channel on its own: channel c's receptive fields
+through its own ``depth_multiplier`` kernels give output channels ``c * depth_multiplier + m``
+(Keras' order; PyTorch's ``Conv2d(groups=C)`` gives the same). A separable convolution follows it
+with a 1x1 convolution that mixes the channels (a matrix product over them), the MobileNet and
+Xception building block: far fewer weights than a full convolution of the same reach.
+
+The receptive fields come from conv's ``im2col`` (one copy of every window), regrouped per channel
+(C, positions, kh * kw); each channel is then one matrix product, all of them batched in one
+``matmul``; the input gradient goes back through conv's ``col2im``.
+"""
+import math
+
+import numpy as np
+
+from .. import activations, constraints, initializers, regularizers
+from .._validation import check_flag
+from .base import LAYERS, Layer
+from .conv import PADDINGS, _as_tuple, _crop, _pad, check_rank, col2im, conv_output_length, im2col, windowed_output_sizes
+
+
+def depthwise_forward(x, kernel, strides, padding):
+    """z = depthwise_conv(x, kernel): x (N, H, W, C), kernel (kh, kw, C, multiplier) ->
+    z (N, Ho, Wo, C * multiplier), TensorFlow's padding; and the cache for the backward pass."""
+    n, h, w, c = x.shape
+    kh, kw, _, mult = kernel.shape
+    ho, pad_h = conv_output_length(h, kh, strides[0], padding)
+    wo, pad_w = conv_output_length(w, kw, strides[1], padding)
+    xp = _pad(x, (pad_h, pad_w))
+    cols = im2col(xp, (kh, kw), strides, (ho, wo))             # (M, kh * kw * C), columns (i, j, c)
+    fields = np.ascontiguousarray(cols.reshape(-1, kh * kw, c).transpose(2, 0, 1))    # (C, M, kh * kw)
+    z = fields @ kernel.reshape(kh * kw, c, mult).transpose(1, 0, 2)                   # (C, M, mult)
+    z = z.transpose(1, 0, 2).reshape(n, ho, wo, c * mult)
+    return z, (fields, xp.shape, (pad_h, pad_w), strides, (ho, wo))
+
+
+def depthwise_backward(grad_z, cache, kernel, input_gradient=True):
+    """Gradients of ``depthwise_forward``: (dx or None, dkernel)."""
+    fields, padded_shape, pads, strides, out_hw = cache
+    kh, kw, c, mult = kernel.shape
+    g = grad_z.reshape(-1, c, mult).transpose(1, 0, 2)                                 # (C, M, mult)
+    dkernel = (fields.transpose(0, 2, 1) @ g).transpose(1, 0, 2).reshape(kernel.shape)
+    if not input_gradient:
+        return None, dkernel
+    dfields = g @ kernel.reshape(kh * kw, c, mult).transpose(1, 2, 0)                  # (C, M, kh * kw)
+    dfields = np.ascontiguousarray(dfields.transpose(2, 1, 0))                         # (kh * kw, M, C)
+    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw), pads), dkernel
+
+
+class _Depthwise(Layer):
+    """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
+    separable ones add a pointwise matrix product (``_pointwise``)."""
+    rank = 2
+    depthwise_regularizer = bias_regularizer = depthwise_constraint = bias_constraint = None
+    _KERNEL = "kernel"          # Keras' name for the depthwise weight (SeparableConv: depthwise_kernel)
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, activation=None,
+                 use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if padding not in PADDINGS:
+            raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
+        self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = _as_tuple(strides, self.rank, "strides", cls)
+        self.padding = padding
+        self.depth_multiplier = _as_tuple(depth_multiplier, 1, "depth_multiplier", cls)[0]
+        self.activation = activations.get(activation)
+        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
+        self.depthwise_initializer = initializers.get(depthwise_initializer, f"{cls}: depthwise_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer, f"{cls}: depthwise_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
+        self.depthwise_constraint = constraints.get(depthwise_constraint, f"{cls}: depthwise_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
+
+    def _out_channels(self, channels):
+        return channels * self.depth_multiplier
+
+    def _check(self, sample_shape):
+        """Rank, channels and window size of one input sample; returns the output sample shape."""
+        sample_shape = tuple(sample_shape)
+        check_rank(self, sample_shape)
+        if self.built and sample_shape[-1] != self.input_shape[-1]:
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
+                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        out = windowed_output_sizes(self, sample_shape, self.kernel_size, "kernel_size")
+        return (*out, self._out_channels(sample_shape[-1]))
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        channels = input_shape[-1]
+        self.add_weight(self._KERNEL, (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer,
+                        self.depthwise_regularizer, self.depthwise_constraint)
+        self._build_pointwise(channels * self.depth_multiplier)
+        if self.use_bias:
+            self.add_weight("bias", (self._out_channels(channels),), self.bias_initializer, self.bias_regularizer,
+                            self.bias_constraint)
+        super().build(input_shape)
+
+    def _build_pointwise(self, channels):
+        """SeparableConv adds its 1x1 kernel here (between the depthwise kernel and the bias)."""
+
+    def output_shape(self, input_shape):
+        return self._check(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self._check(sample_shape)           # other heights/widths are fine, as for Conv2D
+
+    def numbers_per_sample(self, input_shape):
+        *out, channels = self._check(input_shape)
+        fields = math.prod(self.kernel_size) * input_shape[-1]
+        return math.prod(out) * max(2 * fields, channels, input_shape[-1] * self.depth_multiplier)
+
+    def _kernel2d(self):
+        k = self.params[self._KERNEL]
+        return k if self.rank == 2 else k[None]
+
+    def forward(self, x, training=False):
+        if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
+            self._check(x.shape[1:])
+        x2 = x if self.rank == 2 else x[:, None]
+        try:
+            d, self._cache = depthwise_forward(x2, self._kernel2d(), (1, *self.strides) if self.rank == 1 else self.strides,
+                                               self.padding)
+        except ValueError:
+            self._check(x.shape[1:])        # again, with the layer's name and the shapes
+            raise
+        z = self._pointwise(d)
+        if self.use_bias:
+            z += self.params["bias"]
+        self.z = z if self.rank == 2 else z[:, 0]
+        self.a = self.activation.forward(self.z)
+        return self.a
+
+    def _pointwise(self, d):
+        """The depthwise output ``d`` (N, Ho, Wo, C * multiplier) on its way to z; kept as it is."""
+        return d
+
+    def _pointwise_backward(self, g):
+        """dL/d(depthwise output) from dL/dz ``g``; fills the pointwise kernel's gradient."""
+        return g
+
+    def backward(self, grad_output):
+        return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
+
+    def backward_from_logits(self, grad_z):
+        """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
+        g = grad_z if self.rank == 2 else grad_z[:, None]
+        if self.use_bias:
+            self.grads["bias"][...] = g.sum(axis=(0, 1, 2))
+        dx, dkernel = depthwise_backward(self._pointwise_backward(g), self._cache, self._kernel2d(),
+                                         input_gradient=self.needs_input_gradient)
+        self.grads[self._KERNEL][...] = dkernel.reshape(self.grads[self._KERNEL].shape)
+        if dx is None:
+            return None
+        return dx if self.rank == 2 else dx[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                "activation": self.activation.name, "use_bias": self.use_bias,
+                "depthwise_initializer": initializers.name_of(self.depthwise_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **regularizers.config_entries(self, ("depthwise_regularizer", "bias_regularizer")),
+                **constraints.config_entries(self, ("depthwise_constraint", "bias_constraint"))}
+
+
+del LAYERS["_Depthwise"]
+
+
+class DepthwiseConv2D(_Depthwise):
+    """Depthwise 2-D convolution (Keras' ``DepthwiseConv2D``): each input channel convolved with
+    its own ``depth_multiplier`` kernels, ``a = activation(depthwise_conv(x, kernel) + bias)``.
+
+    Parameters
+    ----------
+    kernel_size, strides : int or (int, int)
+    padding : {"valid", "same"}
+        TensorFlow's "same", as for ``Conv2D``.
+    depth_multiplier : int
+        Output channels per input channel.
+    activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+    bias_regularizer, depthwise_constraint, bias_constraint :
+        as for ``Conv2D``'s kernel and bias.
+
+    Shapes: ``x`` (batch, H, W, C) -> output (batch, Ho, Wo, C * depth_multiplier); ``kernel``
+    (kh, kw, C, depth_multiplier) as in Keras (PyTorch's ``Conv2d(groups=C)`` weight is
+    (C * depth_multiplier, 1, kh, kw)), ``bias`` (C * depth_multiplier,).
+
+    Example
+    -------
+    >>> DepthwiseConv2D(3, depth_multiplier=2, padding="same", seed=0)(np.ones((2, 8, 8, 3))).shape
+    (2, 8, 8, 6)
+    """
+    rank = 2
+
+
+class DepthwiseConv1D(_Depthwise):
+    """Depthwise 1-D convolution over channels-last sequences (Keras' ``DepthwiseConv1D``); the
+    options of ``DepthwiseConv2D``. Shapes: ``x`` (batch, L, C) -> (batch, Lo, C * depth_multiplier);
+    ``kernel`` (k, C, depth_multiplier).
+
+    Example
+    -------
+    >>> DepthwiseConv1D(5, strides=2, seed=0)(np.ones((2, 20, 4))).shape
+    (2, 8, 4)
+    """
+    rank = 1
+
+
+class _Separable(_Depthwise):
+    """A depthwise convolution, then a 1x1 convolution to ``filters`` channels, then the bias."""
+    pointwise_regularizer = pointwise_constraint = None
+    _KERNEL = "depthwise_kernel"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", depth_multiplier=1, activation=None,
+                 use_bias=True, depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, depthwise_constraint=None, pointwise_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, activation, use_bias, depthwise_initializer,
+                         bias_initializer, depthwise_regularizer, bias_regularizer, depthwise_constraint,
+                         bias_constraint, **kwargs)
+        cls = type(self).__name__
+        self.filters = _as_tuple(filters, 1, "filters", cls)[0]
+        self.pointwise_initializer = initializers.get(pointwise_initializer, f"{cls}: pointwise_initializer")
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer, f"{cls}: pointwise_regularizer")
+        self.pointwise_constraint = constraints.get(pointwise_constraint, f"{cls}: pointwise_constraint")
+
+    def _out_channels(self, channels):
+        return self.filters
+
+    def _build_pointwise(self, channels):
+        # Keras' shape: a 1x1 (or length-1) kernel of a full convolution
+        self.add_weight("pointwise_kernel", (*(1,) * self.rank, channels, self.filters), self.pointwise_initializer,
+                        self.pointwise_regularizer, self.pointwise_constraint)
+
+    def _pointwise(self, d):
+        self._depthwise_out = d
+        kernel = self.params["pointwise_kernel"]
+        return d @ kernel.reshape(kernel.shape[-2:])
+
+    def _pointwise_backward(self, g):
+        kernel = self.params["pointwise_kernel"]
+        channels = kernel.shape[-2]
+        d = self._depthwise_out.reshape(-1, channels)
+        self.grads["pointwise_kernel"][...] = (d.T @ g.reshape(-1, self.filters)).reshape(kernel.shape)
+        return g @ kernel.reshape(kernel.shape[-2:]).T
+
+    def get_config(self):
+        config = super().get_config()
+        return {"filters": self.filters, **config,
+                "pointwise_initializer": initializers.name_of(self.pointwise_initializer),
+                **regularizers.config_entries(self, ("pointwise_regularizer",)),
+                **constraints.config_entries(self, ("pointwise_constraint",))}
+
+
+del LAYERS["_Separable"]
+
+
+class SeparableConv2D(_Separable):
+    """Depthwise separable 2-D convolution (Keras' ``SeparableConv2D``): ``DepthwiseConv2D``
+    without its bias, then a 1x1 convolution to ``filters`` channels, the bias and the activation.
+    The options of ``DepthwiseConv2D``, and ``filters``, ``pointwise_initializer``,
+    ``pointwise_regularizer``, ``pointwise_constraint`` for the 1x1 kernel.
+
+    Shapes: ``x`` (batch, H, W, C) -> (batch, Ho, Wo, filters); ``depthwise_kernel``
+    (kh, kw, C, depth_multiplier), ``pointwise_kernel`` (1, 1, C * depth_multiplier, filters),
+    ``bias`` (filters,), Keras' weights in Keras' order.
+
+    Example
+    -------
+    >>> layer = SeparableConv2D(16, 3, padding="same", seed=0)
+    >>> layer(np.ones((2, 8, 8, 32))).shape, layer.count_params()     # a Conv2D would have 4624
+    ((2, 8, 8, 16), 816)
+    """
+    rank = 2
+
+
+class SeparableConv1D(_Separable):
+    """Depthwise separable 1-D convolution (Keras' ``SeparableConv1D``); the options of
+    ``SeparableConv2D``. Shapes: ``x`` (batch, L, C) -> (batch, Lo, filters); ``pointwise_kernel``
+    (1, C * depth_multiplier, filters).
+
+    Example
+    -------
+    >>> SeparableConv1D(8, 3, seed=0)(np.ones((2, 10, 4))).shape
+    (2, 8, 8)
+    """
+    rank = 1
