@@ -138,7 +138,7 @@ class _AffineImage(_RandomImage):
 
     def _augment(self, x):
         n, h, w, c = x.shape
-        self._sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation)
+        self._sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation, x.dtype)
         return affine_sample(x, self._sampling, self.fill_value)
 
     def _augment_backward(self, grad_output):
@@ -175,58 +175,76 @@ def _map_coordinates(coord, length, fill_mode):
     return np.clip(c, 0, length - 1)        # "nearest" is this clamp alone
 
 
-def _sampling(matrices, height, width, fill_mode, interpolation):
+def _sampling(matrices, height, width, fill_mode, interpolation, dtype=np.float64):
     """For every output pixel of n images, the input pixels it reads and their weights:
-    ``(index, weight, inside)``, arrays (K, n * H * W) with K = 4 neighbours (bilinear) or 1;
-    ``index`` flat into (n * H * W) pixels, ``inside`` False where the neighbour lies outside the
-    image (it then reads ``fill_value``)."""
+    ``(index, weight, outside)``; ``index`` and ``weight`` (K, n * H * W) for K = 4 neighbours
+    (bilinear) or 1, ``index`` flat into the n * H * W input pixels; ``outside`` (n * H * W,) the
+    weight each output gives ``fill_value`` ("constant" only; None for the other modes, whose
+    points all lie inside). Computed in ``dtype``: float32 images are sampled in float32, as
+    TensorFlow samples them."""
     n = matrices.shape[0]
-    rows, cols = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64), indexing="ij")
-    a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None] for i in range(6))
+    rows, cols = np.arange(height, dtype=dtype)[:, None], np.arange(width, dtype=dtype)[None, :]
+    a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None].astype(dtype) for i in range(6))
     x = _map_coordinates(a0 * cols + a1 * rows + a2, width, fill_mode)       # (n, H, W)
     y = _map_coordinates(b0 * cols + b1 * rows + b2, height, fill_mode)
     if interpolation == "nearest":
         # std::round: halves away from zero (NumPy's round goes to even)
-        neighbours = [(np.sign(y) * np.floor(np.abs(y) + 0.5), np.sign(x) * np.floor(np.abs(x) + 0.5), np.ones_like(x))]
+        points = [(np.copysign(np.floor(np.abs(y) + 0.5), y), np.copysign(np.floor(np.abs(x) + 0.5), x), None)]
     else:
         y0, x0 = np.floor(y), np.floor(x)
         dy, dx = y - y0, x - x0
-        neighbours = [(y0, x0, (1 - dy) * (1 - dx)), (y0, x0 + 1, (1 - dy) * dx),
-                      (y0 + 1, x0, dy * (1 - dx)), (y0 + 1, x0 + 1, dy * dx)]
-    image = np.arange(n)[:, None, None] * (height * width)
-    index, weight, inside = [], [], []
-    for r, c, wgt in neighbours:
-        ok = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-        flat = image + np.where(ok, r, 0).astype(np.int64) * width + np.where(ok, c, 0).astype(np.int64)
-        index.append(flat.ravel())
-        weight.append(wgt.ravel())
-        inside.append(ok.ravel())
-    return np.array(index), np.array(weight), np.array(inside)
+        points = [(y0, x0, (1 - dy) * (1 - dx)), (y0, x0 + 1, (1 - dy) * dx),
+                  (y0 + 1, x0, dy * (1 - dx)), (y0 + 1, x0 + 1, dy * dx)]
+    first_pixel = (np.arange(n) * (height * width))[:, None, None]
+    index = np.empty((len(points), n * height * width), dtype=np.intp)
+    weight = np.empty(index.shape, dtype=dtype)
+    if fill_mode != "constant":
+        # mapped into [0, len - 1], each point inside; the next row or column reaches len only
+        # from len - 1 exactly, where its weight is 0: it reads the pixel itself instead
+        r, c = points[0][0].astype(np.intp), points[0][1].astype(np.intp)
+        index[0] = (first_pixel + r * width + c).ravel()
+        if len(points) == 4:
+            next_column, next_row = (c < width - 1).ravel(), ((r < height - 1) * width).ravel()
+            np.add(index[0], next_column, out=index[1])
+            np.add(index[0], next_row, out=index[2])
+            np.add(index[2], next_column, out=index[3])
+        for k, (_, _, w) in enumerate(points):
+            weight[k] = 1 if w is None else w.ravel()
+        return index, weight, None
+    outside = np.zeros(index.shape[1], dtype=dtype)
+    for k, (r, c, w) in enumerate(points):      # a neighbour outside reads fill_value, with its weight
+        inside = ((r >= 0) & (r < height) & (c >= 0) & (c < width)).ravel()
+        w = np.ones(index.shape[1], dtype=dtype) if w is None else w.ravel()
+        outside += w * ~inside
+        weight[k] = w * inside
+        flat = first_pixel + np.where(r >= 0, r, 0).astype(np.intp) * width + np.where(c >= 0, c, 0).astype(np.intp)
+        index[k] = np.where(inside, flat.ravel(), 0)
+    return index, weight, outside
 
 
 def affine_sample(x, sampling, fill_value=0.0):
     """The images ``x`` (n, H, W, C) read through ``sampling`` (from ``_sampling``): each output
     pixel the weighted sum of the input pixels it reads, ``fill_value`` for those outside."""
-    index, weight, inside = sampling
+    index, weight, outside = sampling
     pixels = x.reshape(-1, x.shape[-1])
-    out = np.zeros(pixels.shape, dtype=x.dtype)
-    for k in range(index.shape[0]):
-        out += (weight[k] * inside[k]).astype(x.dtype)[:, None] * pixels[index[k]]
-    if fill_value:
-        out += (fill_value * (weight * ~inside).sum(axis=0)).astype(x.dtype)[:, None]
+    out = weight[0][:, None] * pixels[index[0]]
+    for k in range(1, index.shape[0]):
+        out += weight[k][:, None] * pixels[index[k]]
+    if outside is not None and fill_value:
+        out += x.dtype.type(fill_value) * outside[:, None]
     return out.reshape(x.shape)
 
 
 def affine_sample_backward(grad_output, sampling):
     """The transpose of ``affine_sample``: each output pixel's gradient added back onto the input
     pixels it read, with the weights it read them by (the fill value is a constant: no gradient)."""
-    index, weight, inside = sampling
+    index, weight, _ = sampling
     n_pixels, channels = index.shape[1], grad_output.shape[-1]
     g = grad_output.reshape(n_pixels, channels)
-    flat = (index[:, :, None] * channels + np.arange(channels)).reshape(index.shape[0], -1)   # pixel, channel
     grad = np.zeros(n_pixels * channels)
     for k in range(index.shape[0]):
-        grad += np.bincount(flat[k], weights=((weight[k] * inside[k])[:, None] * g).ravel(), minlength=grad.size)
+        flat = (index[k][:, None] * channels + np.arange(channels)).ravel() if channels > 1 else index[k]
+        grad += np.bincount(flat, weights=(weight[k][:, None] * g).ravel(), minlength=grad.size)
     return grad.astype(grad_output.dtype).reshape(grad_output.shape)
 
 
