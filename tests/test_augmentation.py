@@ -147,13 +147,60 @@ def test_a_model_with_augmentation_trains_reproducibly_and_predicts_without_it(r
     (lambda: RandomZoom(0.1, interpolation="bicubic"), r"RandomZoom: interpolation must be one of \['bilinear', 'nearest'\], got 'bicubic'"),
     (lambda: RandomTranslation(1.5, 0.1), r"RandomTranslation: height_factor must be a number or a pair \(lower, upper\) of numbers in \[-1, 1\], got 1.5"),
     (lambda: RandomTranslation(0.1, (0.1, 0.2, 0.3)), r"RandomTranslation: width_factor must be"),
-    (lambda: RandomZoom((-1.0, 0.2)), r"RandomZoom: height_factor must be in \(-1, 1\], got \(-1.0, 0.2\)"),
+    (lambda: RandomZoom((-1.0, 0.2)), r"RandomZoom: height_factor \(-1.0, 0.2\) gives zooms of 1 \+ -1 and up; the lower end must be > -1"),
+    (lambda: RandomZoom(1.0), r"RandomZoom: height_factor 1.0 gives zooms of 1 \+ -1 and up"),
+    (lambda: RandomContrast((0.2,)), r"RandomContrast: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got \(0.2,\)"),
+    (lambda: RandomRotation("0.1"), r"RandomRotation: factor must be a number or a pair \(lower, upper\) of finite numbers, got '0.1'"),
     (lambda: RandomRotation(float("nan")), r"RandomRotation: factor must be"),
+    (lambda: RandomContrast(1.5), r"RandomContrast: factor must be .* in \[0, 1\], got 1.5$"),
     (lambda: RandomContrast(1.5), r"RandomContrast: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\]"),
     (lambda: RandomBrightness(0.2, value_range=(1, 1)), r"RandomBrightness: value_range must be a pair \(low, high\) of distinct finite numbers"),
     (lambda: RandomTranslation(0.1, 0.1, fill_value=float("inf")), r"RandomTranslation: fill_value must be a finite number"),
     (lambda: RandomFlip()(np.ones((2, 4, 4))), r"layer RandomFlip: expected input of shape \(batch, height, width, channels\)"),
-], ids=range(11))
+], ids=range(15))
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_seeded_layer_draws_the_same_after_its_config_and_takes_keras_positional_order(rng):
+    x = rng.uniform(size=(4, 6, 5, 1)).astype(np.float32)
+    for layer in (RandomRotation(0.3, seed=5), RandomFlip(seed=5), RandomContrast(0.3, (0, 1), seed=5),
+                  RandomZoom(0.2, None, "reflect", "bilinear", 5)):
+        copy = type(layer).from_config(layer.get_config())
+        assert copy.seed == 5
+        np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
+    layer = RandomRotation(0.1, "reflect", "bilinear", 42)        # Keras' order: the seed, then fill_value
+    assert layer.seed == 42 and layer.fill_value == 0.0
+
+
+def test_an_infinite_pixel_stays_where_it_is():
+    # a neighbour read with weight 0 (outside, or past the last row) must not make 0 * inf = NaN
+    x = np.ones((1, 4, 5, 1), np.float32)
+    x[0, 0, 0, 0] = np.inf
+    for fill_mode in FILL_MODES:
+        layer = RandomTranslation((0, 0), (0, 0), fill_mode=fill_mode, seed=0)
+        out = layer(x, training=True)
+        assert np.isinf(out[0, 0, 0, 0]) and np.isfinite(out.ravel()[1:]).all(), fill_mode
+
+
+def test_images_outside_value_range_warn_once(rng):
+    pixels = rng.uniform(0, 1, size=(4, 3, 3, 1)).astype(np.float32)
+    layer = RandomBrightness(0.2)                        # (0, 255) by default
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(pixels * 255, training=True)
+    standardised = RandomContrast(0.2)
+    with pytest.warns(UserWarning, match=r"the images' values span \[-.*\], outside its value_range \(0.0, 255.0\)"):
+        standardised(pixels - 0.5, training=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        standardised(pixels - 0.5, training=True)        # once per layer
+
+
+def test_a_first_layer_keeps_no_sampling_for_a_backward_that_never_comes(rng):
+    model = gn.Sequential([gn.Input((6, 6, 1)), RandomRotation(0.1), gn.layers.Flatten(), gn.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(rng.uniform(size=(8, 6, 6, 1)), rng.uniform(size=8), epochs=1, verbose=0)
+    assert model.layers[0]._sampling is None

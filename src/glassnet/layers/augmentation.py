@@ -16,6 +16,7 @@ the image, so the backward pass sends each output gradient back to the pixels it
 with the same weights.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -29,13 +30,14 @@ INTERPOLATIONS = ("bilinear", "nearest")
 
 def _factor_pair(factor, caller, name, low=-1.0, high=1.0):
     """Keras' factor: a number f gives (-|f|, |f|), a pair (lower, upper) is sorted; every value
-    within [low, high]."""
-    values = list(factor) if isinstance(factor, (tuple, list)) else [factor]
-    if len(values) not in (1, 2) or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                                            and low <= v <= high for v in values):
-        raise ValueError(f"{caller}: {name} must be a number or a pair (lower, upper) of numbers in "
-                         f"[{low:g}, {high:g}], got {factor!r:.80}")
-    if len(values) == 1:
+    within [low, high] (finite when that is unbounded)."""
+    pair = isinstance(factor, (tuple, list))
+    values = list(factor) if pair else [factor]
+    if (pair and len(values) != 2) or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                                              and low <= v <= high and math.isfinite(v) for v in values):
+        where = "finite numbers" if math.isinf(low) else f"numbers in [{low:g}, {high:g}]"
+        raise ValueError(f"{caller}: {name} must be a number or a pair (lower, upper) of {where}, got {factor!r:.80}")
+    if not pair:
         return -abs(float(values[0])), abs(float(values[0]))
     lower, upper = sorted(float(v) for v in values)
     return lower, upper
@@ -62,6 +64,12 @@ class _RandomImage(Layer):
             check_rank(self, x.shape[1:])
         self._active = bool(training)
         return self._augment(x) if training else x
+
+    def get_config(self):
+        config = super().get_config()
+        if self.seed is not None:        # a layer of its own stream draws the same from its config
+            config["seed"] = self.seed
+        return config
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:        # the usual place: a model's first layer
@@ -94,8 +102,8 @@ class RandomFlip(_RandomImage):
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
-    def __init__(self, mode="horizontal_and_vertical", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
         if mode not in self.MODES:
             raise ValueError(f"RandomFlip: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
         self.mode = mode
@@ -122,8 +130,8 @@ class RandomFlip(_RandomImage):
 class _AffineImage(_RandomImage):
     """Translation, rotation and zoom: a matrix per image, then one sampling."""
 
-    def __init__(self, fill_mode="reflect", interpolation="bilinear", fill_value=0.0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+        super().__init__(seed=seed, **kwargs)
         cls = type(self).__name__
         if fill_mode not in FILL_MODES:
             raise ValueError(f"{cls}: fill_mode must be one of {list(FILL_MODES)}, got {fill_mode!r:.80}")
@@ -138,8 +146,10 @@ class _AffineImage(_RandomImage):
 
     def _augment(self, x):
         n, h, w, c = x.shape
-        self._sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation, x.dtype)
-        return affine_sample(x, self._sampling, self.fill_value)
+        sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation, x.dtype)
+        # kept for backward only where one will come: first in a model, nobody asks (216 bytes a pixel)
+        self._sampling = sampling if self.needs_input_gradient else None
+        return affine_sample(x, sampling, self.fill_value)
 
     def _augment_backward(self, grad_output):
         return affine_sample_backward(grad_output, self._sampling)
@@ -227,9 +237,17 @@ def affine_sample(x, sampling, fill_value=0.0):
     pixel the weighted sum of the input pixels it reads, ``fill_value`` for those outside."""
     index, weight, outside = sampling
     pixels = x.reshape(-1, x.shape[-1])
-    out = weight[0][:, None] * pixels[index[0]]
-    for k in range(1, index.shape[0]):
-        out += weight[k][:, None] * pixels[index[k]]
+    if not np.isfinite(pixels).all():
+        # a zero weight stands for a neighbour not read at all (outside, or past the last row):
+        # 0 * inf would be NaN where TensorFlow gives the pixel's own inf, or the fill value
+        with np.errstate(invalid="ignore"):
+            terms = [np.where(weight[k][:, None] != 0, weight[k][:, None] * pixels[index[k]], 0)
+                     for k in range(index.shape[0])]
+        out = sum(terms[1:], terms[0])
+    else:
+        out = weight[0][:, None] * pixels[index[0]]
+        for k in range(1, index.shape[0]):
+            out += weight[k][:, None] * pixels[index[k]]
     if outside is not None and fill_value:
         out += x.dtype.type(fill_value) * outside[:, None]
     return out.reshape(x.shape)
@@ -262,9 +280,9 @@ class RandomTranslation(_AffineImage):
     [0.0, 0.0, 1.0, 1.0]
     """
 
-    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear",
+    def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, **kwargs):
-        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _factor_pair(height_factor, "RandomTranslation", "height_factor")
         self.width_factor = _factor_pair(width_factor, "RandomTranslation", "width_factor")
 
@@ -292,11 +310,9 @@ class RandomRotation(_AffineImage):
     [[1.0, 3.0], [0.0, 2.0]]
     """
 
-    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", fill_value=0.0, **kwargs):
-        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.factor = _factor_pair(factor, "RandomRotation", "factor", -math.inf, math.inf)
-        if not all(math.isfinite(v) for v in self.factor):
-            raise ValueError(f"RandomRotation: factor must be finite, got {factor!r:.80}")
 
     def _matrices(self, n, height, width):
         angle = np.deg2rad(self._uniform(self.factor[0] * 360.0, self.factor[1] * 360.0, n))
@@ -323,9 +339,9 @@ class RandomZoom(_AffineImage):
     [5.75, 6.25, 6.75, 7.25]
     """
 
-    def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear",
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, **kwargs):
-        super().__init__(fill_mode, interpolation, fill_value, **kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
         self.height_factor = _zoom_pair(height_factor, "height_factor")
         self.width_factor = None if width_factor is None else _zoom_pair(width_factor, "width_factor")
 
@@ -343,22 +359,37 @@ class RandomZoom(_AffineImage):
 def _zoom_pair(factor, name):
     pair = _factor_pair(factor, "RandomZoom", name)
     if pair[0] <= -1:                     # a zoom of 1 + (-1) = 0 would read one point for every pixel
-        raise ValueError(f"RandomZoom: {name} must be in (-1, 1], got {factor!r:.80}")
+        raise ValueError(f"RandomZoom: {name} {factor!r:.80} gives zooms of 1 + {pair[0]:g} and up; the lower "
+                         f"end must be > -1 (a zoom of 0 reads one point for every pixel)")
     return pair
 
 
 class _RandomIntensity(_RandomImage):
     """Contrast and brightness: a value per image, then a clip to ``value_range``."""
 
-    def __init__(self, factor, value_range=(0, 255), **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
         cls = type(self).__name__
+        self._range_checked = False
         if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
                 or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
                            and math.isfinite(v) for v in value_range) or value_range[0] == value_range[1]):
             raise ValueError(f"{cls}: value_range must be a pair (low, high) of distinct finite numbers, "
                              f"the range of the images' values (0, 255 by default, Keras'), got {value_range!r:.80}")
         self.value_range = sorted(float(v) for v in value_range)
+
+    def _check_range(self, x):
+        """Warn, once, about images outside ``value_range``: the clip would change them in
+        training only (pixels in [0, 1] against the default (0, 255), standardised data below 0)."""
+        if self._range_checked or x.size == 0:
+            return
+        self._range_checked = True
+        low, high = float(x.min()), float(x.max())
+        if low < self.value_range[0] or high > self.value_range[1]:
+            warnings.warn(f"{self.describe()}: the images' values span [{low:.3g}, {high:.3g}], outside its "
+                          f"value_range {tuple(self.value_range)}, to which training clips them (and "
+                          f"inference does not): give the range of the data, value_range=(low, high)",
+                          UserWarning, stacklevel=3)
 
     def _clip(self, out):
         self._kept = (out >= self.value_range[0]) & (out <= self.value_range[1])   # where the gradient passes
@@ -387,14 +418,14 @@ class RandomContrast(_RandomIntensity):
     True
     """
 
-    def __init__(self, factor, value_range=(0, 255), **kwargs):
-        super().__init__(factor, value_range, **kwargs)
-        values = list(factor) if isinstance(factor, (tuple, list)) else [factor, factor]
-        self.factor = _factor_pair(values, "RandomContrast", "factor", 0.0, 1.0)
-        if not isinstance(factor, (tuple, list)):
-            self.factor = (self.factor[1], self.factor[1])
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(factor, value_range, seed, **kwargs)
+        # (lower, upper): how far below and above 1 the factor may go; a number is both
+        lower, upper = _factor_pair(factor, "RandomContrast", "factor", 0.0, 1.0)
+        self.factor = (upper, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
 
     def _augment(self, x):
+        self._check_range(x)
         n = x.shape[0]
         self._contrast = self._uniform(1.0 - self.factor[0], 1.0 + self.factor[1], n).astype(x.dtype)[:, None, None, None]
         mean = x.mean(axis=(1, 2), keepdims=True)
@@ -418,11 +449,12 @@ class RandomBrightness(_RandomIntensity):
     [0.7, 1.0]
     """
 
-    def __init__(self, factor, value_range=(0, 255), **kwargs):
-        super().__init__(factor, value_range, **kwargs)
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(factor, value_range, seed, **kwargs)
         self.factor = _factor_pair(factor, "RandomBrightness", "factor")
 
     def _augment(self, x):
+        self._check_range(x)
         delta = self._uniform(*self.factor, x.shape[0]) * (self.value_range[1] - self.value_range[0])
         return self._clip(x + delta.astype(x.dtype)[:, None, None, None])
 
