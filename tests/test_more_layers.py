@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.gradcheck import check_layer
 from glassnet import initializers
 from glassnet.layers import (ELU, Cropping1D, Cropping2D, PReLU, ReLU, Softmax, SpatialDropout1D,
                              SpatialDropout2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D)
@@ -231,6 +232,27 @@ def test_upsampling_2d_matches_torch_nearest(size, rng, torch):
     np.testing.assert_allclose(dx, t_dx, rtol=1e-14)
 
 
+@pytest.mark.parametrize("size", [2, (3, 1), (1, 4), (3, 2)])
+def test_bilinear_upsampling_matches_torch_keras_and_finite_differences(size, rng, torch):
+    sh, sw = (size, size) if isinstance(size, int) else size
+    x, up = rng.standard_normal((2, 3, 5, 2)), rng.standard_normal((2, 3 * sh, 5 * sw, 2))
+
+    def bilinear(u):     # TensorFlow's half-pixel centres are PyTorch's align_corners=False
+        nchw = u.permute(0, 3, 1, 2)
+        return torch.nn.functional.interpolate(nchw, scale_factor=(sh, sw), mode="bilinear",
+                                               align_corners=False).permute(0, 2, 3, 1)
+    out, dx, _ = _ours(UpSampling2D(size, interpolation="bilinear"), x, up)
+    t_out, t_dx, _ = _theirs(torch, bilinear, x, up)
+    np.testing.assert_allclose(out, t_out, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-13, atol=1e-14)
+    report = check_layer(UpSampling2D(size, interpolation="bilinear", dtype="float64"), x)
+    assert report["max_error"] < 1e-6
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(UpSampling2D(size, interpolation="bilinear")(x32),
+                               np.asarray(keras.layers.UpSampling2D(size, interpolation="bilinear")(x32)), atol=1e-6)
+
+
 def test_pixel_layers_match_keras(rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     x2, x1 = rng.standard_normal((2, 5, 6, 3)).astype(np.float32), rng.standard_normal((2, 5, 3)).astype(np.float32)
@@ -266,7 +288,7 @@ def test_spatial_dropout_drops_whole_channels(layer, shape):
     (lambda: gn.Sequential([Cropping2D(2, input_shape=(4, 6, 1))]),
      r"layer cropping2d \(Cropping2D\): cropping \(\(2, 2\), \(2, 2\)\) leaves nothing of input samples of spatial shape \(4, 6\)"),
     (lambda: UpSampling2D(0), r"UpSampling2D: size must be a positive integer or 2 of them, got 0"),
-    (lambda: UpSampling2D(interpolation="bilinear"), r"UpSampling2D: interpolation must be 'nearest'"),
+    (lambda: UpSampling2D(interpolation="bicubic"), r"UpSampling2D: interpolation must be one of \['nearest', 'bilinear'\], got 'bicubic'"),
     (lambda: gn.Sequential([UpSampling2D(input_shape=(4, 3))]),
      r"layer up_sampling2d \(UpSampling2D\): expected input of shape \(batch, height, width, channels\)"),
     (lambda: Softmax(axis=0), r"Softmax: axis: expected distinct axes of the input other than the batch axis 0"),

@@ -188,10 +188,31 @@ class Cropping1D(Cropping2D):
         return {**super().get_config(), "cropping": list(self.cropping[0])}
 
 
+def bilinear_weights(out_len, in_len):
+    """(out_len, in_len) weights of a bilinear resize along one axis, TensorFlow's (half-pixel
+    centres, what Keras' ``UpSampling2D(interpolation="bilinear")`` runs): output position o reads
+    input position ``(o + 0.5) * in_len / out_len - 0.5``, between its two neighbours, the edge
+    pixel beyond the edges.
+
+    >>> bilinear_weights(4, 2).tolist()
+    [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]]
+    """
+    position = (np.arange(out_len) + 0.5) * (in_len / out_len) - 0.5
+    below = np.floor(position)
+    lerp = position - below
+    rows = np.arange(out_len)
+    weights = np.zeros((out_len, in_len))
+    weights[rows, np.clip(below, 0, in_len - 1).astype(int)] += 1 - lerp
+    weights[rows, np.clip(below + 1, 0, in_len - 1).astype(int)] += lerp
+    return weights
+
+
 class UpSampling2D(_Spatial):
-    """Repeats each row ``size[0]`` times and each column ``size[1]`` times (Keras'
-    ``interpolation="nearest"``, PyTorch's ``nn.Upsample(mode="nearest")``); the other
-    interpolations of Keras are not offered.
+    """Enlarges each image ``size[0]`` times in height and ``size[1]`` times in width:
+    ``interpolation="nearest"`` repeats each row and column (Keras' default, PyTorch's
+    ``nn.Upsample(mode="nearest")``), ``"bilinear"`` blends the two nearest input pixels along each
+    axis (TensorFlow's resize, half-pixel centres: PyTorch's ``mode="bilinear",
+    align_corners=False``). Keras' other interpolations are not offered.
 
     Shapes: (batch, H, W, C) -> (batch, H * size[0], W * size[1], C).
 
@@ -199,14 +220,17 @@ class UpSampling2D(_Spatial):
     -------
     >>> UpSampling2D(2)(np.array([[[[1.0], [2.0]]]]))[0, :, :, 0].tolist()
     [[1.0, 1.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]]
+    >>> UpSampling2D((1, 2), interpolation="bilinear")(np.array([[[[1.0], [2.0]]]]))[0, 0, :, 0].tolist()
+    [1.0, 1.25, 1.75, 2.0]
     """
+    INTERPOLATIONS = ("nearest", "bilinear")
 
     def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.size = _as_tuple(size, self.rank, "size", cls)
-        if interpolation != "nearest":
-            raise ValueError(f"{cls}: interpolation must be 'nearest' (the only one glassnet offers), "
+        if interpolation not in self.INTERPOLATIONS:
+            raise ValueError(f"{cls}: interpolation must be one of {list(self.INTERPOLATIONS)}, "
                              f"got {interpolation!r:.80}")
         self.interpolation = interpolation
 
@@ -219,6 +243,11 @@ class UpSampling2D(_Spatial):
     def _forward2d(self, x):
         sh, sw = self._factors()
         n, h, w, c = x.shape
+        if self.interpolation == "bilinear":
+            # separable: the rows' weights, then the columns', two batched matrix products
+            self._weights = [bilinear_weights(h * sh, h).astype(x.dtype), bilinear_weights(w * sw, w).astype(x.dtype)]
+            rows = self._weights[0] @ x.reshape(n, h, w * c)                       # (n, H, w * c)
+            return (self._weights[1] @ rows.reshape(n * h * sh, w, c)).reshape(n, h * sh, w * sw, c)
         out = backend.get_array_module(x).empty((n, h, sh, w, sw, c), dtype=x.dtype)
         out[...] = x[:, :, None, :, None, :]       # one broadcast copy, every block at once
         return out.reshape(n, h * sh, w * sw, c)
@@ -226,6 +255,9 @@ class UpSampling2D(_Spatial):
     def _backward2d(self, grad):
         sh, sw = self._factors()
         n, h, w, c = grad.shape
+        if self.interpolation == "bilinear":       # the transposes, in the other order
+            columns = self._weights[1].T @ grad.reshape(n * h, w, c)                 # (n * H, w0, c)
+            return (self._weights[0].T @ columns.reshape(n, h, -1)).reshape(n, h // sh, w // sw, c)
         return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))
 
     def get_config(self):
