@@ -91,6 +91,17 @@ def test_one_input_channel_and_the_weights_keras_has(rng):
     assert [name for name, _ in separable._weight_items()] == ["depthwise_kernel", "pointwise_kernel", "bias"]
 
 
+def test_the_output_is_contiguous_and_trace_sees_the_layers(rng):
+    # a channel-major output made the next Conv2D 2x slower
+    for layer in (DepthwiseConv2D(3), DepthwiseConv2D(3, depth_multiplier=3), SeparableConv2D(4, 3)):
+        assert layer(rng.normal(size=(2, 6, 6, 5))).flags["C_CONTIGUOUS"]
+    model = gn.Sequential([gn.Input((6, 6, 2)), DepthwiseConv2D(3, depth_multiplier=2), gn.layers.Flatten(),
+                           gn.layers.Dense(2, activation="softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    text = str(model.trace(rng.normal(size=(3, 6, 6, 2)), np.array([0, 1, 1])))
+    assert "depthwise_conv2d" in text
+
+
 def test_a_separable_network_trains_saves_and_loads(rng, tmp_path):
     x = rng.normal(size=(96, 8, 8, 3)).astype(np.float32)
     y = (x[..., 0].mean(axis=(1, 2)) > x[..., 1].mean(axis=(1, 2))).astype(int)
@@ -117,7 +128,9 @@ def test_a_separable_network_trains_saves_and_loads(rng, tmp_path):
     (lambda: DepthwiseConv2D(5)(np.ones((1, 3, 3, 2))), ValueError, r"layer DepthwiseConv2D: kernel_size \(5, 5\) does not fit"),
     (lambda: DepthwiseConv2D(3, dilation_rate=2), TypeError,
      r"DepthwiseConv2D: unexpected keyword argument 'dilation_rate'; DepthwiseConv2D takes kernel_size, strides, padding, depth_multiplier"),
-], ids=range(6))
+    (lambda: SeparableConv2D([4], 3), ValueError, r"SeparableConv2D: filters must be a positive integer, got \[4\]"),
+    (lambda: DepthwiseConv2D(3, depth_multiplier=(2,)), ValueError, r"DepthwiseConv2D: depth_multiplier must be a positive integer, got \(2,\)"),
+], ids=range(8))
 def test_bad_arguments_are_refused_by_name(make, error, message):
     with pytest.raises(error, match=message):
         make()

@@ -247,7 +247,8 @@ class TrainingMixin(ActivityMixin):
             return float("inf")
         largest = 0
         for layer in self.layers:
-            kernel = layer.params.get("kernel")
+            # a separable convolution's BLAS work is its pointwise (1x1) product
+            kernel = layer.params.get("kernel", layer.params.get("pointwise_kernel"))
             if kernel is not None and layer.input_shape is not None:
                 positions = math.prod(layer.output_shape(layer.input_shape)[:-1])
                 largest = max(largest, 2 * batch_size * kernel.size * positions)

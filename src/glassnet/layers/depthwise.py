@@ -6,46 +6,75 @@ through its own ``depth_multiplier`` kernels give output channels ``c * depth_mu
 with a 1x1 convolution that mixes the channels (a matrix product over them), the MobileNet and
 Xception building block: far fewer weights than a full convolution of the same reach.
 
-The receptive fields come from conv's ``im2col`` (one copy of every window), regrouped per channel
-(C, positions, kh * kw); each channel is then one matrix product, all of them batched in one
-``matmul``; the input gradient goes back through conv's ``col2im``.
+A depthwise convolution has no matrix product to hand to BLAS (each output channel sums kh * kw
+products): it runs as shift and add, one pass per kernel offset over a strided view of the padded
+input, as conv's ``col2im`` adds its fields back.
 """
 import math
 
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
 from .base import LAYERS, Layer
-from .conv import PADDINGS, _as_tuple, _crop, _pad, check_rank, col2im, conv_output_length, im2col, windowed_output_sizes
+from .conv import PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices, windowed_output_sizes
 
 
 def depthwise_forward(x, kernel, strides, padding):
     """z = depthwise_conv(x, kernel): x (N, H, W, C), kernel (kh, kw, C, multiplier) ->
-    z (N, Ho, Wo, C * multiplier), TensorFlow's padding; and the cache for the backward pass."""
+    z (N, Ho, Wo, C * multiplier), TensorFlow's padding; and the cache for the backward pass.
+
+    Shift and add: for each kernel offset and multiplier, the input pixels it meets for every
+    output (a strided view of the padded input) times that offset's weights, summed into z, kept as
+    (multiplier, N, Ho, Wo, C) so that every pass runs along the channels. kh * kw * multiplier
+    passes over an output channel's worth of values, no copy of the receptive fields (an im2col
+    regrouped per channel took 4x longer)."""
+    am = backend.get_array_module(x)
     n, h, w, c = x.shape
     kh, kw, _, mult = kernel.shape
     ho, pad_h = conv_output_length(h, kh, strides[0], padding)
     wo, pad_w = conv_output_length(w, kw, strides[1], padding)
     xp = _pad(x, (pad_h, pad_w))
-    cols = im2col(xp, (kh, kw), strides, (ho, wo))             # (M, kh * kw * C), columns (i, j, c)
-    fields = np.ascontiguousarray(cols.reshape(-1, kh * kw, c).transpose(2, 0, 1))    # (C, M, kh * kw)
-    z = fields @ kernel.reshape(kh * kw, c, mult).transpose(1, 0, 2)                   # (C, M, mult)
-    z = z.transpose(1, 0, 2).reshape(n, ho, wo, c * mult)
-    return z, (fields, xp.shape, (pad_h, pad_w), strides, (ho, wo))
+    z = am.zeros((mult, n, ho, wo, c), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(i, j, (ho, wo), strides)
+            window = xp[:, rows, cols, :]
+            for m in range(mult):
+                z[m] += window * kernel[i, j, :, m]
+    # Keras' channel order: c * multiplier + m (one copy; none for a multiplier of 1)
+    z = z[0] if mult == 1 else am.ascontiguousarray(z.transpose(1, 2, 3, 4, 0)).reshape(n, ho, wo, c * mult)
+    return z, (xp, (pad_h, pad_w), strides, (ho, wo))
 
 
 def depthwise_backward(grad_z, cache, kernel, input_gradient=True):
-    """Gradients of ``depthwise_forward``: (dx or None, dkernel)."""
-    fields, padded_shape, pads, strides, out_hw = cache
+    """Gradients of ``depthwise_forward``: (dx or None, dkernel), offset by offset as forward."""
+    am = backend.get_array_module(grad_z)
+    xp, pads, strides, out_hw = cache
     kh, kw, c, mult = kernel.shape
-    g = grad_z.reshape(-1, c, mult).transpose(1, 0, 2)                                 # (C, M, mult)
-    dkernel = (fields.transpose(0, 2, 1) @ g).transpose(1, 0, 2).reshape(kernel.shape)
+    n = grad_z.shape[0]
+    # (multiplier, N, Ho, Wo, C), as forward kept z: each multiplier's gradient contiguous
+    g = am.ascontiguousarray(grad_z.reshape(n, *out_hw, c, mult).transpose(4, 0, 1, 2, 3))
+    dkernel = am.empty(kernel.shape, dtype=kernel.dtype)
+    dxp = am.zeros(xp.shape, dtype=grad_z.dtype) if input_gradient else None
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(i, j, out_hw, strides)
+            window = xp[:, rows, cols, :]                               # (N, Ho, Wo, C)
+            for m in range(mult):
+                # dkernel[i, j, c, m]: window[..., c] times g[m][..., c], summed over every output
+                dkernel[i, j, :, m] = am.einsum("nhwc,nhwc->c", window, g[m])      # on the view: no copy
+                if input_gradient:
+                    dxp[:, rows, cols, :] += g[m] * kernel[i, j, :, m]
     if not input_gradient:
         return None, dkernel
-    dfields = g @ kernel.reshape(kh * kw, c, mult).transpose(1, 2, 0)                  # (C, M, kh * kw)
-    dfields = np.ascontiguousarray(dfields.transpose(2, 1, 0))                         # (kh * kw, M, C)
-    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw), pads), dkernel
+    return _crop(dxp, pads), dkernel
+
+
+def _positive_int(value, name, cls):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{cls}: {name} must be a positive integer, got {value!r:.80}")
+    return int(value)
 
 
 class _Depthwise(Layer):
@@ -66,7 +95,7 @@ class _Depthwise(Layer):
         self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = _as_tuple(strides, self.rank, "strides", cls)
         self.padding = padding
-        self.depth_multiplier = _as_tuple(depth_multiplier, 1, "depth_multiplier", cls)[0]
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self.activation = activations.get(activation)
         self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
         self.depthwise_initializer = initializers.get(depthwise_initializer, f"{cls}: depthwise_initializer")
@@ -121,6 +150,7 @@ class _Depthwise(Layer):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
             self._check(x.shape[1:])
+        self.x = x                      # kept for model.trace, as Conv2D keeps it
         x2 = x if self.rank == 2 else x[:, None]
         try:
             d, self._cache = depthwise_forward(x2, self._kernel2d(), (1, *self.strides) if self.rank == 1 else self.strides,
@@ -148,6 +178,7 @@ class _Depthwise(Layer):
 
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
+        self.grad_z = grad_z
         g = grad_z if self.rank == 2 else grad_z[:, None]
         if self.use_bias:
             self.grads["bias"][...] = g.sum(axis=(0, 1, 2))
@@ -225,7 +256,7 @@ class _Separable(_Depthwise):
                          bias_initializer, depthwise_regularizer, bias_regularizer, depthwise_constraint,
                          bias_constraint, **kwargs)
         cls = type(self).__name__
-        self.filters = _as_tuple(filters, 1, "filters", cls)[0]
+        self.filters = _positive_int(filters, "filters", cls)
         self.pointwise_initializer = initializers.get(pointwise_initializer, f"{cls}: pointwise_initializer")
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer, f"{cls}: pointwise_regularizer")
         self.pointwise_constraint = constraints.get(pointwise_constraint, f"{cls}: pointwise_constraint")
