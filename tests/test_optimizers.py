@@ -353,16 +353,20 @@ def test_declared_slot_names_are_those_the_updates_keep(name, kwargs, rng):
     assert set(opt.non_negative_slots) <= set(opt.slot_names)
 
 
-# -- Adamax and Nadam against Keras (float32), and Nadam's momentum product ------------------------
-@pytest.mark.parametrize("name", ["adamax", "nadam"])
-def test_adamax_and_nadam_match_keras(name, rng):
+# -- Adamax, Nadam and Lion against Keras (float32), and Nadam's momentum product -----------------
+@pytest.mark.parametrize("name, settings, keras_settings", [
+    ("adamax", {}, {}),
+    # Keras 3's Nadam warms its momentum with 0.96^t, PyTorch's (glassnet's default) with 0.96^(0.004 t)
+    ("nadam", {"momentum_decay": 1.0}, {}),
+    ("lion", {}, {}),
+    # Keras decays by w - w wd lr, glassnet by w (1 - wd lr): float32 rounding apart
+    ("lion", {"weight_decay": 0.05}, {"weight_decay": 0.05})], ids=str)
+def test_adamax_nadam_and_lion_match_keras(name, settings, keras_settings, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     w0 = rng.standard_normal((4, 3)).astype(np.float32)
     grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(20)]
-    # Keras 3's Nadam warms its momentum with 0.96^t, PyTorch's (glassnet's default) with 0.96^(0.004 t)
-    settings = {"momentum_decay": 1.0} if name == "nadam" else {}
     ours, w = optimizers.OPTIMIZERS[name](learning_rate=0.01, beta_1=0.8, **settings), w0.copy()
-    theirs = getattr(keras.optimizers, KERAS_NAMES[name])(learning_rate=0.01, beta_1=0.8)
+    theirs = getattr(keras.optimizers, KERAS_NAMES[name])(learning_rate=0.01, beta_1=0.8, **keras_settings)
     variable = keras.Variable(w0)
     for g in grads:
         ours.apply([("w", w, g)])
@@ -469,21 +473,6 @@ def test_lion_steps_by_hand(settings, rng):
     expected_w, expected_m = _lion_by_hand(w0, grads, 0.01, b1, b2, wd)
     np.testing.assert_allclose(w, expected_w, rtol=1e-15, atol=1e-15)
     np.testing.assert_allclose(opt.get_state()["slots"]["w"]["m"], expected_m, rtol=1e-15, atol=1e-16)
-
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_lion_matches_keras(weight_decay, rng):
-    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    w0 = rng.standard_normal((4, 3)).astype(np.float32)
-    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(20)]
-    ours, w = optimizers.Lion(learning_rate=0.01, beta_1=0.8, weight_decay=weight_decay), w0.copy()
-    theirs = keras.optimizers.Lion(learning_rate=0.01, beta_1=0.8, weight_decay=weight_decay or None)
-    variable = keras.Variable(w0)
-    for g in grads:
-        ours.apply([("w", w, g)])
-        theirs.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
-    # each step moves every weight by 0.01 exactly; Keras decays by w - w wd lr, glassnet by w (1 - wd lr)
-    np.testing.assert_allclose(w, np.asarray(variable.numpy()), rtol=1e-6, atol=1e-6)
 
 
 def test_lion_refuses_beta_1_of_zero_as_keras():

@@ -239,6 +239,47 @@ def _as_tuple(value, rank, what, layer, minimum=1):
     return tuple(int(v) for v in values)
 
 
+def positive_int(value, what, layer):
+    """``value`` as an int when it is a positive integer (filters, depth_multiplier)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r:.80}")
+    return int(value)
+
+
+def window_settings(layer, kernel_size, strides, padding, activation, use_bias):
+    """Check and set what every convolution takes: ``kernel_size`` and ``strides`` (tuples of
+    ``layer.rank``), ``padding``, ``activation`` and ``use_bias``."""
+    cls = type(layer).__name__
+    if padding not in PADDINGS:
+        raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
+    layer.kernel_size = _as_tuple(kernel_size, layer.rank, "kernel_size", cls)
+    layer.strides = _as_tuple(strides, layer.rank, "strides", cls)
+    layer.padding = padding
+    layer.activation = activations.get(activation)
+    layer.use_bias = check_flag(use_bias, f"{cls}: use_bias")
+
+
+def weight_settings(layer, weight, initializer, regularizer, constraint):
+    """Check and set ``<weight>_initializer``, ``<weight>_regularizer`` and ``<weight>_constraint``
+    (``weight`` is "kernel", "bias", "depthwise" or "pointwise"), each refused by its own name."""
+    cls = type(layer).__name__
+    layer.__dict__.update({
+        f"{weight}_initializer": initializers.get(initializer, f"{cls}: {weight}_initializer"),
+        f"{weight}_regularizer": regularizers.get(regularizer, f"{cls}: {weight}_regularizer"),
+        f"{weight}_constraint": constraints.get(constraint, f"{cls}: {weight}_constraint")})
+
+
+def checked_sample(layer, sample_shape):
+    """One input sample's shape, as a tuple, when it has the layer's rank and, once the layer is
+    built, its channels (height and width may differ: a fully convolutional use)."""
+    sample_shape = tuple(sample_shape)
+    check_rank(layer, sample_shape)
+    if layer.built and sample_shape[-1] != layer.input_shape[-1]:
+        raise ValueError(f"{layer.describe()}: expected input samples of shape {layer.input_shape} "
+                         f"({layer.input_shape[-1]} channels), got {sample_shape}")
+    return sample_shape
+
+
 class _Conv(Layer):
     """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
     rank = 2
@@ -250,31 +291,14 @@ class _Conv(Layer):
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        cls = type(self).__name__
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
-        if padding not in PADDINGS:
-            raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
-        self.filters = int(filters)
-        self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = _as_tuple(strides, self.rank, "strides", cls)
-        self.padding = padding
-        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
-        self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, f"{cls}: kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
+        self.filters = positive_int(filters, "filters", type(self).__name__)
+        window_settings(self, kernel_size, strides, padding, activation, use_bias)
+        weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
-        sample_shape = tuple(sample_shape)
-        check_rank(self, sample_shape)
-        if self.built and sample_shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
-                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        sample_shape = checked_sample(self, sample_shape)
         out = windowed_output_sizes(self, sample_shape, self.kernel_size, "kernel_size")
         return (*out, self.filters)
 
@@ -425,11 +449,7 @@ class _ConvTranspose(_Conv):
         self.output_padding = output_padding
 
     def _check(self, sample_shape):
-        sample_shape = tuple(sample_shape)
-        check_rank(self, sample_shape)
-        if self.built and sample_shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
-                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        sample_shape = checked_sample(self, sample_shape)
         out = []
         paddings = self.output_padding or (None,) * self.rank
         for size, k, s, p in zip(sample_shape[:-1], self.kernel_size, self.strides, paddings):

@@ -12,12 +12,10 @@ input, as conv's ``col2im`` adds its fields back.
 """
 import math
 
-import numpy as np
-
-from .. import activations, backend, constraints, initializers, regularizers
-from .._validation import check_flag
+from .. import backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
-from .conv import PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices, windowed_output_sizes
+from .conv import (_crop, _pad, checked_sample, conv_output_length, positive_int, weight_settings, window_settings,
+                   window_slices, windowed_output_sizes)
 
 
 def depthwise_forward(x, kernel, strides, padding):
@@ -71,12 +69,6 @@ def depthwise_backward(grad_z, cache, kernel, input_gradient=True):
     return _crop(dxp, pads), dkernel
 
 
-def _positive_int(value, name, cls):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{cls}: {name} must be a positive integer, got {value!r:.80}")
-    return int(value)
-
-
 class _Depthwise(Layer):
     """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
     separable ones add a pointwise matrix product (``_pointwise``)."""
@@ -89,32 +81,17 @@ class _Depthwise(Layer):
                  depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
                  bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        cls = type(self).__name__
-        if padding not in PADDINGS:
-            raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
-        self.kernel_size = _as_tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = _as_tuple(strides, self.rank, "strides", cls)
-        self.padding = padding
-        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
-        self.activation = activations.get(activation)
-        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
-        self.depthwise_initializer = initializers.get(depthwise_initializer, f"{cls}: depthwise_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer, f"{cls}: depthwise_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
-        self.depthwise_constraint = constraints.get(depthwise_constraint, f"{cls}: depthwise_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
+        window_settings(self, kernel_size, strides, padding, activation, use_bias)
+        self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
+        weight_settings(self, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
+        weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def _out_channels(self, channels):
         return channels * self.depth_multiplier
 
     def _check(self, sample_shape):
         """Rank, channels and window size of one input sample; returns the output sample shape."""
-        sample_shape = tuple(sample_shape)
-        check_rank(self, sample_shape)
-        if self.built and sample_shape[-1] != self.input_shape[-1]:
-            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
-                             f"({self.input_shape[-1]} channels), got {sample_shape}")
+        sample_shape = checked_sample(self, sample_shape)
         out = windowed_output_sizes(self, sample_shape, self.kernel_size, "kernel_size")
         return (*out, self._out_channels(sample_shape[-1]))
 
@@ -223,6 +200,7 @@ class DepthwiseConv2D(_Depthwise):
 
     Example
     -------
+    >>> import numpy as np
     >>> DepthwiseConv2D(3, depth_multiplier=2, padding="same", seed=0)(np.ones((2, 8, 8, 3))).shape
     (2, 8, 8, 6)
     """
@@ -236,6 +214,7 @@ class DepthwiseConv1D(_Depthwise):
 
     Example
     -------
+    >>> import numpy as np
     >>> DepthwiseConv1D(5, strides=2, seed=0)(np.ones((2, 20, 4))).shape
     (2, 8, 4)
     """
@@ -255,11 +234,8 @@ class _Separable(_Depthwise):
         super().__init__(kernel_size, strides, padding, depth_multiplier, activation, use_bias, depthwise_initializer,
                          bias_initializer, depthwise_regularizer, bias_regularizer, depthwise_constraint,
                          bias_constraint, **kwargs)
-        cls = type(self).__name__
-        self.filters = _positive_int(filters, "filters", cls)
-        self.pointwise_initializer = initializers.get(pointwise_initializer, f"{cls}: pointwise_initializer")
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer, f"{cls}: pointwise_regularizer")
-        self.pointwise_constraint = constraints.get(pointwise_constraint, f"{cls}: pointwise_constraint")
+        self.filters = positive_int(filters, "filters", type(self).__name__)
+        weight_settings(self, "pointwise", pointwise_initializer, pointwise_regularizer, pointwise_constraint)
 
     def _out_channels(self, channels):
         return self.filters
@@ -304,6 +280,7 @@ class SeparableConv2D(_Separable):
 
     Example
     -------
+    >>> import numpy as np
     >>> layer = SeparableConv2D(16, 3, padding="same", seed=0)
     >>> layer(np.ones((2, 8, 8, 32))).shape, layer.count_params()     # a Conv2D would have 4624
     ((2, 8, 8, 16), 816)
@@ -318,6 +295,7 @@ class SeparableConv1D(_Separable):
 
     Example
     -------
+    >>> import numpy as np
     >>> SeparableConv1D(8, 3, seed=0)(np.ones((2, 10, 4))).shape
     (2, 8, 8)
     """
