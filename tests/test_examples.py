@@ -100,7 +100,7 @@ def test_cnn_mnist(tmp_path, capsys):
     printed = "\n".join(line.rstrip() for line in results["summary"].splitlines())
     assert f"```text\n{printed}\n```" in (EXAMPLES.parent / "docs" / "examples.md").read_text(encoding="utf-8")
     assert "after 3 epochs" in capsys.readouterr().out
-    assert_pngs(tmp_path, "learning_curve.png", "confusion_matrix.png")
+    assert_pngs(tmp_path, "learning_curve.png", "confusion_matrix.png", "filters.png", "feature_maps.png")
 
 
 def test_mnist1d_conv1d(tmp_path):

@@ -258,6 +258,60 @@ def test_confusion_matrix_png(tmp_path):
         plot.confusion_matrix(y_true, y_pred, labels=["a", "b"])
 
 
+# -- what a CNN learnt: filters and feature maps --------------------------------------------------
+@pytest.fixture
+def cnn(rng):
+    model = gn.Sequential([gn.Input((10, 10, 1)), gn.layers.Conv2D(6, 3, activation="relu"), gn.layers.MaxPooling2D(2),
+                           gn.layers.Conv2D(5, 3, activation="relu"), gn.layers.Flatten(), gn.layers.Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    return model, rng.uniform(size=(3, 10, 10, 1)).astype(np.float32)
+
+
+def test_conv_filters_draws_each_kernel_on_one_scale(tmp_path, cnn):
+    model, _ = cnn
+    fig = plot.conv_filters(model.get_layer("conv2d"), tmp_path / "filters.png")
+    assert len([ax for ax in fig.axes if ax.images]) == 6 and "6 filters (weights)" in fig._suptitle.get_text()
+    limits = {ax.images[0].get_clim() for ax in fig.axes if ax.images}
+    kernel = np.abs(model.layers[0].params["kernel"]).max()
+    assert limits == {(-kernel, kernel)}                     # one symmetric scale: strengths compare
+    _image(tmp_path / "filters.png", fig.canvas.get_width_height())
+    deeper = plot.conv_filters(model.layers[2])
+    assert "mean over 6 input channels" in deeper._suptitle.get_text()
+    assert "input channel 4" in plot.conv_filters(model.layers[2], channel=4)._suptitle.get_text()
+    rgb = gn.layers.Conv2D(4, 3, seed=0)
+    rgb.build((8, 8, 3))
+    assert plot.conv_filters(rgb).axes[0].images[0].get_array().shape == (3, 3, 3)
+    _only(tmp_path, "filters.png")
+
+
+def test_feature_maps_shows_a_layer_s_channels_and_changes_nothing(tmp_path, cnn):
+    model, x = cnn
+    before = model.predict(x)
+    fig = plot.feature_maps(model, x[0], "conv2d", tmp_path / "maps.png", max_maps=4, columns=2)
+    drawn = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    expected = np.maximum(model.layers[0].forward(x[:1])[0], 0)
+    assert len(drawn) == 4 and all(np.allclose(d, expected[:, :, i]) for i, d in enumerate(drawn))
+    assert "4 of 6 feature maps" in fig._suptitle.get_text()
+    for layer in (1, model.layers[1]):                       # by index and by the layer itself
+        assert len([ax for ax in plot.feature_maps(model, x[:1], layer).axes if ax.images]) == 6
+    np.testing.assert_array_equal(model.predict(x), before)
+    _image(tmp_path / "maps.png", fig.canvas.get_width_height())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m, x: plot.conv_filters(m.layers[4]), TypeError, r"conv_filters: layer: expected a built Conv2D"),
+    (lambda m, x: plot.conv_filters(m.layers[0], channel=1), ValueError, r"channel: the kernel has 1 input channels \(0 to 0\), got 1"),
+    (lambda m, x: plot.feature_maps(m, x, 0), ValueError, r"x: expected one image, of shape \(10, 10, 1\) or \(1, \.\.\.\), got shape \(3, 10, 10, 1\)"),
+    (lambda m, x: plot.feature_maps(m, x[:1], "flatten"), ValueError, r"outputs samples of shape \(20,\), not images"),
+    (lambda m, x: plot.feature_maps(m, x[:1], gn.layers.Conv2D(2, 3)), ValueError, r"is not a layer of this model"),
+    (lambda m, x: plot.feature_maps(m, x[:1], "nope"), ValueError, r"get_layer: no layer named 'nope'"),
+], ids=range(6))
+def test_filter_and_map_plots_refuse_what_they_cannot_draw(cnn, call, error, message):
+    model, x = cnn
+    with pytest.raises(error, match=message):
+        call(model, x)
+
+
 # -- files and extras -----------------------------------------------------------------------------
 def test_failed_plot_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "plot.png"

@@ -1,4 +1,5 @@
-"""Plots of training: learning curves, decision boundaries (and their animation), confusion matrices.
+"""Plots of training: learning curves, decision boundaries (and their animation), confusion matrices,
+and what a convolutional network has learnt: its filters and the feature maps they make.
 
 matplotlib and Pillow are the ``plot`` extra (``pip install 'glassnet[plot]'``), imported inside the
 functions so that ``import glassnet`` never needs them. Figures are built with the object-oriented
@@ -49,6 +50,13 @@ def _save_figure(fig, path):
         raise ValueError(f"path: cannot write {os.fspath(path)!r}: the suffix .{fmt} is not an image format "
                          f"matplotlib writes; use one of {', '.join('.' + k for k in sorted(known))}")
     write_atomically(path, lambda fh: fig.savefig(fh, format=fmt, dpi=fig.dpi))
+
+
+def _finish(fig, path):
+    """``fig``, written to ``path`` first when one is given: what every plot returns."""
+    if path is not None:
+        _save_figure(fig, path)
+    return fig
 
 
 def _labels(y, name):
@@ -121,9 +129,7 @@ def learning_curve(history, path=None, metrics=None):
             ax.set_xticks([first])
         ax.grid(alpha=0.3)
         ax.legend()
-    if path is not None:
-        _save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def _curves(hist, key):
@@ -210,9 +216,7 @@ def decision_boundary(model, X, y, path=None, resolution=200, ax=None):
     else:
         _require_matplotlib("decision_boundary")
     _draw_boundary(ax, xx, yy, Z, k, X, y)
-    if path is not None:
-        _save_figure(ax.figure, path)
-    return ax.figure
+    return _finish(ax.figure, path)
 
 
 class BoundaryRecorder(Callback):
@@ -340,6 +344,102 @@ def confusion_matrix(y_true, y_pred, path=None, labels=None):
                 fontsize=9 if k <= 12 else 6)
     ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
            xlabel="predicted", ylabel="true", title=f"confusion matrix ({counts.sum()} samples)")
-    if path is not None:
-        _save_figure(fig, path)
+    return _finish(fig, path)
+
+
+def _image_grid(caller, images, titles, title, columns, cmap, symmetric):
+    """A figure of small images in a grid of ``columns``: (k, h, w) arrays, or (k, h, w, 3) RGB ones.
+    ``symmetric``: one colour scale centred on 0 for all (weights), else each its own (activations)."""
+    k = len(images)
+    columns = min(columns, k)
+    rows = -(-k // columns)
+    fig = _new_figure(caller, (1.3 * columns + 0.6, 1.3 * rows + 0.5))
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    scale = float(np.abs(images).max()) or 1.0
+    for ax, image, name in zip(axes, images, titles):
+        if image.ndim == 3:               # RGB weights: mapped from [-scale, scale] into [0, 1]
+            ax.imshow((image / scale + 1) / 2)
+        elif symmetric:
+            ax.imshow(image, cmap=cmap, vmin=-scale, vmax=scale)
+        else:
+            ax.imshow(image, cmap=cmap)
+        ax.set_title(name, fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[k:]:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _conv_layer(layer, caller):
+    kernel = getattr(layer, "params", {}).get("kernel")
+    if kernel is None or kernel.ndim != 4:
+        raise TypeError(f"{caller}: layer: expected a built Conv2D (a kernel of shape (kh, kw, C_in, filters)), "
+                        f"got {getattr(layer, 'describe', lambda: type(layer).__name__)()}")
+    return to_numpy(kernel)
+
+
+def conv_filters(layer, path=None, channel=None, columns=8):
+    """Draw each filter of a ``Conv2D`` layer: its kernel (kh, kw) as an image, blue for negative
+    weights and red for positive ones on one scale for all filters, so that their strengths compare.
+
+    channel : which input channel's weights to draw; None draws the only one (greyscale input),
+        the three together as colour (RGB input), or their mean over the input channels (deeper
+        layers: a summary; pass a channel to see one). Returns the Figure; writes it to ``path``.
+
+    >>> fig = conv_filters(model.get_layer("conv2d"), "filters.png")        # doctest: +SKIP
+    """
+    kernel = _conv_layer(layer, "conv_filters")
+    columns = _validation.check_positive_int(columns, "columns")
+    c_in = kernel.shape[2]
+    if channel is not None:
+        channel = _validation.check_non_negative_int(channel, "channel")
+        if channel >= c_in:
+            raise ValueError(f"channel: the kernel has {c_in} input channels (0 to {c_in - 1}), got {channel}")
+        images, what = kernel[:, :, channel, :], f"input channel {channel}"
+    elif c_in == 1:
+        images, what = kernel[:, :, 0, :], "weights"
+    elif c_in == 3:
+        images, what = kernel, "RGB weights"
+    else:
+        images, what = kernel.mean(axis=2), f"mean over {c_in} input channels"
+    images = np.moveaxis(images, -1, 0)                   # (filters, kh, kw[, 3])
+    return _finish(_image_grid("conv_filters", images, [str(i) for i in range(len(images))],
+                               f"{layer.name or type(layer).__name__}: {len(images)} filters ({what})",
+                               columns, "RdBu_r", symmetric=True), path)
+
+
+def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
+    """Draw what ``layer`` (a name, an index or the layer) outputs for one image ``x`` (H, W, C), or
+    a batch holding one: each channel of its output as an image, in inference mode (as ``predict``
+    runs). The first ``max_maps`` channels; returns the Figure, and writes it to ``path``.
+
+    >>> fig = feature_maps(model, X_test[0], "conv2d", "maps.png")           # doctest: +SKIP
+    """
+    target = layer if hasattr(layer, "forward") else (
+        model.get_layer(index=layer) if isinstance(layer, (int, np.integer)) else model.get_layer(layer))
+    if target not in model.layers:
+        raise ValueError(f"layer: {target.describe()} is not a layer of this model")
+    max_maps = _validation.check_positive_int(max_maps, "max_maps")
+    columns = _validation.check_positive_int(columns, "columns")
+    x = np.asarray(to_numpy(x)) if not hasattr(x, "__cuda_array_interface__") else x
+    if model.input_shape is not None and tuple(x.shape) == tuple(model.input_shape):
+        x = x[None]                                       # one image without its batch axis
+    if x.shape[0] != 1:
+        raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
+    out = model._prepare_x(x)
+    for each in model.layers:                             # inference mode, up to the layer asked for
+        out = each.forward(out, training=False)
+        if each is target:
+            break
+    model._release_data(x)
+    out = to_numpy(out)[0]
+    if out.ndim != 3:
+        raise ValueError(f"layer: {target.describe()} outputs samples of shape {out.shape}, not images "
+                         f"(height, width, channels): choose a convolution or pooling layer")
+    maps = np.moveaxis(out[:, :, :max_maps], -1, 0)
+    return _finish(_image_grid("feature_maps", maps, [str(i) for i in range(len(maps))],
+                               f"{target.name}: {len(maps)} of {out.shape[-1]} feature maps", columns,
+                               "viridis", symmetric=False), path)
