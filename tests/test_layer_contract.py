@@ -54,6 +54,8 @@ TABLE = {
     "UpSampling1D": (lambda **kw: layers.UpSampling1D(3, **kw), (3, 2), False),
     "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
+    "Resizing": (lambda **kw: layers.Resizing(5, 3, crop_to_aspect_ratio=True, **kw), (4, 6, 2), False),
+    "CenterCrop": (lambda **kw: layers.CenterCrop(2, 3, **kw), (4, 4, 2), False),
     "RandomFlip": (lambda **kw: layers.RandomFlip(**kw), (3, 4, 2), True),
     "RandomTranslation": (lambda **kw: layers.RandomTranslation(0.3, (-0.2, 0.4), **kw), (4, 5, 2), True),
     "RandomRotation": (lambda **kw: layers.RandomRotation(0.2, fill_mode="constant", fill_value=0.5, **kw), (4, 5, 2), True),
