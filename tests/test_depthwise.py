@@ -102,6 +102,21 @@ def test_the_output_is_contiguous_and_trace_sees_the_layers(rng):
     assert "depthwise_conv2d" in text
 
 
+def test_the_layers_let_go_of_the_caller_s_data(rng):
+    # without padding the forward pass reads the input itself: the model copies the layer's view of it
+    model = gn.Sequential([gn.Input((8, 8, 3)), DepthwiseConv2D(3), SeparableConv2D(2, 1), gn.layers.Flatten(),
+                           gn.layers.Dense(2)], seed=0)
+    x = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
+    model.predict(x, batch_size=16)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(x, rng.normal(size=(64, 2)), epochs=1, batch_size=16, verbose=0)
+    for layer in model.layers[:2]:
+        held = [v for v in vars(layer).values() if isinstance(v, np.ndarray)]
+        held += [v for v in layer._cache if isinstance(v, np.ndarray)]
+        assert not any(np.may_share_memory(v, x) for v in held)
+        assert all(v.base is None or v.base.size < x.size for v in held)
+
+
 def test_a_separable_network_trains_saves_and_loads(rng, tmp_path):
     x = rng.normal(size=(96, 8, 8, 3)).astype(np.float32)
     y = (x[..., 0].mean(axis=(1, 2)) > x[..., 1].mean(axis=(1, 2))).astype(int)

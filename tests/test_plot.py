@@ -284,6 +284,23 @@ def test_conv_filters_draws_each_kernel_on_one_scale(tmp_path, cnn):
     _only(tmp_path, "filters.png")
 
 
+def test_transposed_and_depthwise_kernels_are_drawn_filter_by_filter():
+    transposed = gn.layers.Conv2DTranspose(16, 3, seed=0)       # kernel (3, 3, 16 filters, 1 channel)
+    transposed.build((8, 8, 1))
+    fig = plot.conv_filters(transposed)
+    assert "16 filters (weights)" in fig._suptitle.get_text()
+    np.testing.assert_array_equal(fig.axes[5].images[0].get_array(), transposed.params["kernel"][:, :, 5, 0])
+    depthwise = gn.layers.DepthwiseConv2D(3, depth_multiplier=2, seed=0)
+    depthwise.build((8, 8, 3))
+    fig = plot.conv_filters(depthwise)
+    assert "6 filters (weights)" in fig._suptitle.get_text()     # not one RGB image of three channels
+    np.testing.assert_array_equal(fig.axes[3].images[0].get_array(), depthwise.params["kernel"][:, :, 1, 1])
+    one = gn.layers.Conv2D(1, 3, seed=0)
+    one.build((5, 5, 1))
+    one.params["kernel"][0, 0, 0, 0] = np.nan
+    assert "1 filter (weights)" in plot.conv_filters(one)._suptitle.get_text()
+
+
 def test_feature_maps_shows_a_layer_s_channels_and_changes_nothing(tmp_path, cnn):
     model, x = cnn
     before = model.predict(x)
@@ -299,13 +316,15 @@ def test_feature_maps_shows_a_layer_s_channels_and_changes_nothing(tmp_path, cnn
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m, x: plot.conv_filters(m.layers[4]), TypeError, r"conv_filters: layer: expected a built Conv2D"),
+    (lambda m, x: plot.conv_filters(m.layers[4]), TypeError, r"conv_filters: layer: expected a Conv2D, Conv2DTranspose or DepthwiseConv2D, got layer dense"),
+    (lambda m, x: plot.conv_filters(gn.layers.Conv2D(2, 3)), ValueError, r"conv_filters: layer Conv2D is not built yet"),
+    (lambda m, x: plot.feature_maps(m, None, 0), ValueError, r"x: expected one image"),
     (lambda m, x: plot.conv_filters(m.layers[0], channel=1), ValueError, r"channel: the kernel has 1 input channels \(0 to 0\), got 1"),
     (lambda m, x: plot.feature_maps(m, x, 0), ValueError, r"x: expected one image, of shape \(10, 10, 1\) or \(1, \.\.\.\), got shape \(3, 10, 10, 1\)"),
     (lambda m, x: plot.feature_maps(m, x[:1], "flatten"), ValueError, r"outputs samples of shape \(20,\), not images"),
     (lambda m, x: plot.feature_maps(m, x[:1], gn.layers.Conv2D(2, 3)), ValueError, r"is not a layer of this model"),
     (lambda m, x: plot.feature_maps(m, x[:1], "nope"), ValueError, r"get_layer: no layer named 'nope'"),
-], ids=range(6))
+], ids=range(8))
 def test_filter_and_map_plots_refuse_what_they_cannot_draw(cnn, call, error, message):
     model, x = cnn
     with pytest.raises(error, match=message):

@@ -353,9 +353,11 @@ def _image_grid(caller, images, titles, title, columns, cmap, symmetric):
     k = len(images)
     columns = min(columns, k)
     rows = -(-k // columns)
-    fig = _new_figure(caller, (1.3 * columns + 0.6, 1.3 * rows + 0.5))
+    # at least 4 inches wide: room for the title over a single image
+    fig = _new_figure(caller, (max(4.0, 1.3 * columns + 0.6), 1.3 * rows + 0.5))
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
-    scale = float(np.abs(images).max()) or 1.0
+    scale = float(np.nanmax(np.abs(images))) if np.isfinite(images).any() else 1.0
+    scale = scale or 1.0              # a NaN weight blanks its own image, not every one
     for ax, image, name in zip(axes, images, titles):
         if image.ndim == 3:               # RGB weights: mapped from [-scale, scale] into [0, 1]
             ax.imshow((image / scale + 1) / 2)
@@ -373,12 +375,23 @@ def _image_grid(caller, images, titles, title, columns, cmap, symmetric):
     return fig
 
 
-def _conv_layer(layer, caller):
-    kernel = getattr(layer, "params", {}).get("kernel")
-    if kernel is None or kernel.ndim != 4:
-        raise TypeError(f"{caller}: layer: expected a built Conv2D (a kernel of shape (kh, kw, C_in, filters)), "
-                        f"got {getattr(layer, 'describe', lambda: type(layer).__name__)()}")
-    return to_numpy(kernel)
+def _filters(layer):
+    """The kernel of a 2-D convolution as (kh, kw, C_in, filters), whatever layout the layer keeps:
+    Conv2D's own, Conv2DTranspose's (kh, kw, filters, C_in) turned round, and DepthwiseConv2D's
+    (kh, kw, C, multiplier) as C * multiplier filters of one input channel each."""
+    from .layers import Conv2D, Conv2DTranspose, DepthwiseConv2D
+    if not isinstance(layer, (Conv2D, Conv2DTranspose, DepthwiseConv2D)):
+        raise TypeError(f"conv_filters: layer: expected a Conv2D, Conv2DTranspose or DepthwiseConv2D, got "
+                        f"{getattr(layer, 'describe', lambda: type(layer).__name__)()}")
+    if not layer.built:
+        raise ValueError(f"conv_filters: {layer.describe()} is not built yet: it has no weights to draw")
+    kernel = to_numpy(layer.params["kernel"])
+    if isinstance(layer, Conv2DTranspose):
+        return kernel.transpose(0, 1, 3, 2)
+    if isinstance(layer, DepthwiseConv2D):
+        kh, kw, c, m = kernel.shape
+        return kernel.reshape(kh, kw, 1, c * m)           # output channel c * m + j reads channel c
+    return kernel
 
 
 def conv_filters(layer, path=None, channel=None, columns=8):
@@ -391,7 +404,7 @@ def conv_filters(layer, path=None, channel=None, columns=8):
 
     >>> fig = conv_filters(model.get_layer("conv2d"), "filters.png")        # doctest: +SKIP
     """
-    kernel = _conv_layer(layer, "conv_filters")
+    kernel = _filters(layer)
     columns = _validation.check_positive_int(columns, "columns")
     c_in = kernel.shape[2]
     if channel is not None:
@@ -407,7 +420,7 @@ def conv_filters(layer, path=None, channel=None, columns=8):
         images, what = kernel.mean(axis=2), f"mean over {c_in} input channels"
     images = np.moveaxis(images, -1, 0)                   # (filters, kh, kw[, 3])
     return _finish(_image_grid("conv_filters", images, [str(i) for i in range(len(images))],
-                               f"{layer.name or type(layer).__name__}: {len(images)} filters ({what})",
+                               f"{layer.name or type(layer).__name__}: {_count(len(images), 'filter')} ({what})",
                                columns, "RdBu_r", symmetric=True), path)
 
 
@@ -427,7 +440,7 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
     x = np.asarray(to_numpy(x)) if not hasattr(x, "__cuda_array_interface__") else x
     if model.input_shape is not None and tuple(x.shape) == tuple(model.input_shape):
         x = x[None]                                       # one image without its batch axis
-    if x.shape[0] != 1:
+    if x.ndim < 2 or x.shape[0] != 1:
         raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
     out = model._prepare_x(x)
     for each in model.layers:                             # inference mode, up to the layer asked for
@@ -438,8 +451,12 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
     out = to_numpy(out)[0]
     if out.ndim != 3:
         raise ValueError(f"layer: {target.describe()} outputs samples of shape {out.shape}, not images "
-                         f"(height, width, channels): choose a convolution or pooling layer")
+                         f"(height, width, channels): choose a 2-D convolution or pooling layer")
     maps = np.moveaxis(out[:, :, :max_maps], -1, 0)
     return _finish(_image_grid("feature_maps", maps, [str(i) for i in range(len(maps))],
-                               f"{target.name}: {len(maps)} of {out.shape[-1]} feature maps", columns,
+                               f"{target.name}: {len(maps)} of {_count(out.shape[-1], 'feature map')}", columns,
                                "viridis", symmetric=False), path)
+
+
+def _count(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

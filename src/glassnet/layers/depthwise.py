@@ -42,13 +42,17 @@ def depthwise_forward(x, kernel, strides, padding):
                 z[m] += window * kernel[i, j, :, m]
     # Keras' channel order: c * multiplier + m (one copy; none for a multiplier of 1)
     z = z[0] if mult == 1 else am.ascontiguousarray(z.transpose(1, 2, 3, 4, 0)).reshape(n, ho, wo, c * mult)
-    return z, (xp, (pad_h, pad_w), strides, (ho, wo))
+    # the padded copy, or None without padding: x itself, a slice of the caller's data, is the
+    # layer's to keep (and the model's to let go of after fit or predict), not the cache's
+    return z, (None if xp is x else xp, (pad_h, pad_w), strides, (ho, wo))
 
 
-def depthwise_backward(grad_z, cache, kernel, input_gradient=True):
-    """Gradients of ``depthwise_forward``: (dx or None, dkernel), offset by offset as forward."""
+def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
+    """Gradients of ``depthwise_forward`` on input ``x``: (dx or None, dkernel), offset by offset
+    as forward."""
     am = backend.get_array_module(grad_z)
     xp, pads, strides, out_hw = cache
+    xp = x if xp is None else xp
     kh, kw, c, mult = kernel.shape
     n = grad_z.shape[0]
     # (multiplier, N, Ho, Wo, C), as forward kept z: each multiplier's gradient contiguous
@@ -160,6 +164,7 @@ class _Depthwise(Layer):
         if self.use_bias:
             self.grads["bias"][...] = g.sum(axis=(0, 1, 2))
         dx, dkernel = depthwise_backward(self._pointwise_backward(g), self._cache, self._kernel2d(),
+                                         self.x if self.rank == 2 else self.x[:, None],
                                          input_gradient=self.needs_input_gradient)
         self.grads[self._KERNEL][...] = dkernel.reshape(self.grads[self._KERNEL].shape)
         if dx is None:
