@@ -1,18 +1,42 @@
-"""Resizing and CenterCrop: Keras' image preprocessing layers that give images another size.
+"""Resizing and CenterCrop: Keras' image preprocessing layers that give images another size; and
+the resize they share with ``UpSampling2D(interpolation="bilinear")``.
 
 A resize is linear in the image and separable: each output row is a weighted mix of input rows
-(``bilinear_weights``, or one row for "nearest"), each output column one of input columns, so it
-runs as two batched matrix products, and its gradient as their transposes (TensorFlow's resize, what
-Keras runs on its default backend: half-pixel centres, no antialiasing).
+(``bilinear_weights``, or one row for ``nearest_weights``), each output column one of input
+columns, so it runs as two batched matrix products, and its gradient as their transposes
+(TensorFlow's resize, what Keras runs on its default backend: half-pixel centres, no antialiasing).
+An image holding inf or NaN is resized tap by tap instead: a matrix product would meet the bad
+pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads two pixels only.
 """
 import numpy as np
 
 from .._validation import check_flag, check_number
-from .base import Layer
-from .conv import _as_tuple, check_rank
-from .spatial import bilinear_weights
+from .base import LAYERS, Layer
+from .conv import check_rank, positive_int
 
 INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def bilinear_weights(out_len, in_len, float32=False):
+    """(out_len, in_len) weights of a bilinear resize along one axis, TensorFlow's (half-pixel
+    centres): output position o reads input position ``(o + 0.5) * in_len / out_len - 0.5``,
+    between its two neighbours, the edge pixel beyond the edges. ``float32``: that position computed
+    in float32, as TensorFlow computes it (Resizing matches it so to 1e-6 after large zooms;
+    PyTorch computes it in the tensor's dtype, as UpSampling2D does).
+
+    >>> bilinear_weights(4, 2).tolist()
+    [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]]
+    """
+    dtype = np.float32 if float32 else np.float64
+    scale = dtype(in_len) / dtype(out_len)
+    position = (np.arange(out_len, dtype=dtype) + dtype(0.5)) * scale - dtype(0.5)
+    below = np.floor(position)
+    lerp = (position - below).astype(np.float64)
+    rows = np.arange(out_len)
+    weights = np.zeros((out_len, in_len))
+    weights[rows, np.clip(below, 0, in_len - 1).astype(int)] += 1 - lerp
+    weights[rows, np.clip(below + 1, 0, in_len - 1).astype(int)] += lerp
+    return weights
 
 
 def nearest_weights(out_len, in_len):
@@ -30,6 +54,27 @@ def nearest_weights(out_len, in_len):
     return weights
 
 
+def apply_weights(x, weights, axis):
+    """Mix axis ``axis`` (1, rows, or 2, columns) of images x (n, h, w, c) by ``weights``
+    (new length, old length): one batched matrix product, or, for an image holding inf or NaN, a
+    sum over each output's nonzero weights only."""
+    n, h, w, c = x.shape
+    if np.isfinite(x).all():
+        if axis == 1:
+            return (weights @ x.reshape(n, h, w * c)).reshape(n, -1, w, c)
+        return (weights @ x.reshape(n * h, w, c)).reshape(n, h, -1, c)
+    taps = (weights != 0).sum(axis=1).max()
+    order = np.argsort(weights == 0, axis=1, kind="stable")[:, :taps]      # the nonzero columns first
+    shape = [1, 1, 1, 1]
+    shape[axis] = -1
+    out = 0
+    with np.errstate(invalid="ignore"):
+        for k in range(taps):
+            weight = np.take_along_axis(weights, order[:, k:k + 1], axis=1).reshape(shape).astype(x.dtype)
+            out = out + np.where(weight != 0, np.take(x, order[:, k], axis=axis) * weight, 0)
+    return out
+
+
 def _aspect_box(height, width, target_height, target_width, crop):
     """TensorFlow's box of the target's aspect ratio around the image's centre: for ``crop``
     ``(top, kept height, left, kept width)`` inside the image, else the rows and columns of fill
@@ -43,28 +88,100 @@ def _aspect_box(height, width, target_height, target_width, crop):
     return int((padded_h - height) / 2), int((padded_w - width) / 2)
 
 
-class Resizing(Layer):
+def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fill_value=0.0):
+    """Images x (n, h, w, c) resized to (n, height, width, c), after a crop or a pad to the target's
+    aspect ratio when asked (Keras' ``ops.image.resize``); returns the images and the cache that
+    ``resize_backward`` takes."""
+    n, h, w, c = x.shape
+    box = None
+    if crop:
+        top, h, left, w = box = _aspect_box(h, w, height, width, crop=True)
+        x = x[:, top:top + h, left:left + w, :]
+    elif pad:
+        top, left = box = _aspect_box(h, w, height, width, crop=False)
+        if top or left:
+            padded = np.full((n, h + 2 * top, w + 2 * left, c), fill_value, dtype=x.dtype)
+            padded[:, top:top + h, left:left + w, :] = x
+            x, h, w = padded, h + 2 * top, w + 2 * left
+    if interpolation == "bilinear":
+        rows, columns = bilinear_weights(height, h, float32=True), bilinear_weights(width, w, float32=True)
+    else:
+        rows, columns = nearest_weights(height, h), nearest_weights(width, w)
+    rows, columns = rows.astype(x.dtype), columns.astype(x.dtype)
+    return apply_weights(apply_weights(x, rows, 1), columns, 2), (box, crop, rows, columns)
+
+
+def resize_backward(grad, cache, in_shape):
+    """The gradient of ``resize``'s input (``in_shape``) from its output's: the transposed weights,
+    in the other order, then nothing for the crop's lost edges and the pad's fill."""
+    box, crop, rows, columns = cache
+    grad = apply_weights(apply_weights(grad, columns.T, 2), rows.T, 1)
+    if box is None or not any(box):
+        return grad
+    if crop:
+        top, kept_h, left, kept_w = box
+        full = np.zeros(in_shape, dtype=grad.dtype)
+        full[:, top:top + kept_h, left:left + kept_w, :] = grad
+        return full
+    top, left = box
+    return grad[:, top:top + in_shape[1], left:left + in_shape[2], :]
+
+
+class _Images(Layer):
+    """What the two share: images in, images of the layer's ``height`` x ``width`` out."""
+    rank = 2            # images: (height, width, channels) samples
+
+    def output_shape(self, input_shape):
+        self.check_input_shape(input_shape)
+        return self.height, self.width, input_shape[-1]
+
+    def check_input_shape(self, sample_shape):
+        # any size comes in (the layer's size goes out), but an empty one cannot be resized
+        check_rank(self, tuple(sample_shape))
+        if 0 in tuple(sample_shape):
+            raise ValueError(f"{self.describe()}: expected images of at least one pixel and channel, got "
+                             f"samples of shape {tuple(sample_shape)}")
+
+    def _resize_numbers(self, input_shape, crop, pad):
+        """The largest array a resize of one sample makes: the padded image, the one after the rows'
+        product (the new height by the old width), or the output."""
+        h, w, c = input_shape
+        if crop:
+            _, h, _, w = _aspect_box(h, w, self.height, self.width, crop=True)
+        elif pad:
+            top, left = _aspect_box(h, w, self.height, self.width, crop=False)
+            h, w = h + 2 * top, w + 2 * left
+        return max(h * w, self.height * w, self.height * self.width) * c
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+del LAYERS["_Images"]
+
+
+class Resizing(_Images):
     """Resize images to ``height`` x ``width`` (Keras' ``Resizing``), in training and inference
     alike: ``interpolation`` "bilinear" (the default) or "nearest". ``crop_to_aspect_ratio`` first
     cuts the largest centred box of the target's aspect ratio (no distortion, the edges lost);
     ``pad_to_aspect_ratio`` first adds ``fill_value`` rows or columns on both sides instead (no
-    distortion, nothing lost). Downsizing does not antialias (Keras' default ``antialias=False``).
+    distortion, nothing lost; ``fill_mode`` "constant", Keras' only one). Downsizing does not
+    antialias (Keras' default ``antialias=False``).
 
-    Shapes: (batch, H, W, C) -> (batch, height, width, C). The gradient of the input is the
-    transposed resize (nothing for the fill).
+    Shapes: (batch, H, W, C), any H and W -> (batch, height, width, C), floats (Keras keeps uint8 as
+    uint8). The gradient of the input is the transposed resize (nothing for the fill).
 
     Example
     -------
     >>> Resizing(1, 4)(np.array([[[[0.0], [8.0]]]]))[0, 0, :, 0].tolist()
     [0.0, 2.0, 6.0, 8.0]
     """
-    rank = 2            # images: (height, width, channels) samples
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        self.height, self.width = _as_tuple((height, width), 2, "height and width", cls)
+        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
         self.interpolation = interpolation
@@ -77,62 +194,29 @@ class Resizing(Layer):
         self.fill_mode = fill_mode
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
 
-    def output_shape(self, input_shape):
-        check_rank(self, tuple(input_shape))
-        return self.height, self.width, input_shape[-1]
-
-    def check_input_shape(self, sample_shape):
-        check_rank(self, tuple(sample_shape))     # any size comes in; the layer's size goes out
-
-    def _weights(self, length, target):
-        make = bilinear_weights if self.interpolation == "bilinear" else nearest_weights
-        return make(target, length)
+    def numbers_per_sample(self, input_shape):
+        return self._resize_numbers(input_shape, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
 
     def forward(self, x, training=False):
-        if x.ndim != 4:
-            check_rank(self, x.shape[1:])
-        n, h, w, c = x.shape
-        self._in_shape, self._box = x.shape, None
-        if self.crop_to_aspect_ratio:
-            top, h, left, w = self._box = _aspect_box(h, w, self.height, self.width, crop=True)
-            x = x[:, top:top + h, left:left + w, :]
-        elif self.pad_to_aspect_ratio:
-            top, left = self._box = _aspect_box(h, w, self.height, self.width, crop=False)
-            if top or left:
-                padded = np.full((n, h + 2 * top, w + 2 * left, c), self.fill_value, dtype=x.dtype)
-                padded[:, top:top + h, left:left + w, :] = x
-                x, h, w = padded, h + 2 * top, w + 2 * left
-        self._rows, self._columns = (self._weights(h, self.height).astype(x.dtype),
-                                     self._weights(w, self.width).astype(x.dtype))
-        rows = self._rows @ x.reshape(n, h, w * c)                                  # (n, height, w * c)
-        return (self._columns @ rows.reshape(n * self.height, w, c)).reshape(n, self.height, self.width, c)
+        if x.ndim != 4 or 0 in x.shape[1:]:
+            self.check_input_shape(x.shape[1:])
+        self._in_shape = x.shape
+        out, self._cache = resize(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
+                                  self.pad_to_aspect_ratio, self.fill_value)
+        return out
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # the usual place: a model's first layer
             return None
-        n, _, _, c = grad_output.shape
-        h, w = self._rows.shape[1], self._columns.shape[1]
-        columns = self._columns.T @ grad_output.reshape(n * self.height, self.width, c)   # (n * height, w, c)
-        grad = (self._rows.T @ columns.reshape(n, self.height, w * c)).reshape(n, h, w, c)
-        if self._box is None or not any(self._box):
-            return grad
-        # the crop's lost edges, or the fill's added ones: their pixels get no gradient
-        full = np.zeros(self._in_shape, dtype=grad.dtype)
-        if self.crop_to_aspect_ratio:
-            top, kept_h, left, kept_w = self._box
-            full[:, top:top + kept_h, left:left + kept_w, :] = grad
-            return full
-        top, left = self._box
-        return grad[:, top:top + self._in_shape[1], left:left + self._in_shape[2], :]
+        return resize_backward(grad_output, self._cache, self._in_shape)
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width,
-                "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
-                "fill_value": self.fill_value}
+        return {**super().get_config(), "interpolation": self.interpolation,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio, "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
+                "fill_mode": self.fill_mode, "fill_value": self.fill_value}
 
 
-class CenterCrop(Resizing):
+class CenterCrop(_Images):
     """The central ``height`` x ``width`` pixels of each image (Keras' ``CenterCrop``), in training and
     inference alike; an image smaller than that along an axis is instead resized, bilinearly, from
     its largest centred box of the target's aspect ratio (Keras' ``smart_resize``).
@@ -146,29 +230,36 @@ class CenterCrop(Resizing):
     """
 
     def __init__(self, height, width, **kwargs):
-        super().__init__(height, width, crop_to_aspect_ratio=True, **kwargs)
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
+
+    def _crops(self, sample_shape):
+        return sample_shape[0] >= self.height and sample_shape[1] >= self.width
+
+    def numbers_per_sample(self, input_shape):
+        if self._crops(input_shape):
+            return self.height * self.width * input_shape[-1]
+        return self._resize_numbers(input_shape, crop=True, pad=False)
 
     def forward(self, x, training=False):
-        if x.ndim == 4 and x.shape[1] >= self.height and x.shape[2] >= self.width:
-            # a plain crop: (h - height) // 2 rows above, as Keras counts them
+        if x.ndim != 4 or 0 in x.shape[1:]:
+            self.check_input_shape(x.shape[1:])
+        self._in_shape = x.shape
+        if self._crops(x.shape[1:]):
+            # (h - height) // 2 rows above, as Keras counts them; a copy, as Cropping2D makes
             top, left = (x.shape[1] - self.height) // 2, (x.shape[2] - self.width) // 2
-            self._in_shape, self._crop = x.shape, (top, left)
-            return x[:, top:top + self.height, left:left + self.width, :]
-        self._crop = None
-        return super().forward(x, training)
+            self._cache = (top, left)
+            return x[:, top:top + self.height, left:left + self.width, :].copy()
+        out, self._cache = resize(x, self.height, self.width, "bilinear", crop=True)
+        return out
 
     def backward(self, grad_output):
-        if self._crop is None:
-            return super().backward(grad_output)
         if not self.needs_input_gradient:
             return None
-        top, left = self._crop
+        if len(self._cache) == 4:                 # a resize
+            return resize_backward(grad_output, self._cache, self._in_shape)
+        top, left = self._cache
         grad = np.zeros(self._in_shape, dtype=grad_output.dtype)
         grad[:, top:top + self.height, left:left + self.width, :] = grad_output
         return grad
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio", "fill_mode", "fill_value"):
-            del config[key]
-        return config

@@ -10,6 +10,7 @@ import numpy as np
 from .. import backend
 from .base import LAYERS, Layer
 from .conv import _as_tuple, _crop, _pad, check_rank
+from .resizing import apply_weights, bilinear_weights
 
 
 def _pairs(value, rank, what, cls):
@@ -188,25 +189,6 @@ class Cropping1D(Cropping2D):
         return {**super().get_config(), "cropping": list(self.cropping[0])}
 
 
-def bilinear_weights(out_len, in_len):
-    """(out_len, in_len) weights of a bilinear resize along one axis, TensorFlow's (half-pixel
-    centres, what Keras' ``UpSampling2D(interpolation="bilinear")`` runs): output position o reads
-    input position ``(o + 0.5) * in_len / out_len - 0.5``, between its two neighbours, the edge
-    pixel beyond the edges.
-
-    >>> bilinear_weights(4, 2).tolist()
-    [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]]
-    """
-    position = (np.arange(out_len) + 0.5) * (in_len / out_len) - 0.5
-    below = np.floor(position)
-    lerp = position - below
-    rows = np.arange(out_len)
-    weights = np.zeros((out_len, in_len))
-    weights[rows, np.clip(below, 0, in_len - 1).astype(int)] += 1 - lerp
-    weights[rows, np.clip(below + 1, 0, in_len - 1).astype(int)] += lerp
-    return weights
-
-
 class UpSampling2D(_Spatial):
     """Enlarges each image ``size[0]`` times in height and ``size[1]`` times in width:
     ``interpolation="nearest"`` repeats each row and column (Keras' default, PyTorch's
@@ -244,10 +226,9 @@ class UpSampling2D(_Spatial):
         sh, sw = self._factors()
         n, h, w, c = x.shape
         if self.interpolation == "bilinear":
-            # separable: the rows' weights, then the columns', two batched matrix products
+            # separable: the rows' weights, then the columns' (see glassnet.layers.resizing)
             self._weights = [bilinear_weights(h * sh, h).astype(x.dtype), bilinear_weights(w * sw, w).astype(x.dtype)]
-            rows = self._weights[0] @ x.reshape(n, h, w * c)                       # (n, H, w * c)
-            return (self._weights[1] @ rows.reshape(n * h * sh, w, c)).reshape(n, h * sh, w * sw, c)
+            return apply_weights(apply_weights(x, self._weights[0], 1), self._weights[1], 2)
         out = backend.get_array_module(x).empty((n, h, sh, w, sw, c), dtype=x.dtype)
         out[...] = x[:, :, None, :, None, :]       # one broadcast copy, every block at once
         return out.reshape(n, h * sh, w * sw, c)
@@ -256,8 +237,7 @@ class UpSampling2D(_Spatial):
         sh, sw = self._factors()
         n, h, w, c = grad.shape
         if self.interpolation == "bilinear":       # the transposes, in the other order
-            columns = self._weights[1].T @ grad.reshape(n * h, w, c)                 # (n * H, w0, c)
-            return (self._weights[0].T @ columns.reshape(n, h, -1)).reshape(n, h // sh, w // sw, c)
+            return apply_weights(apply_weights(grad, self._weights[1].T, 2), self._weights[0].T, 1)
         return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))
 
     def get_config(self):
