@@ -142,8 +142,8 @@ def test_regularization_moons(tmp_path, capsys):
 def test_augmented_mnist(tmp_path, capsys):
     results = run_quick("augmented_mnist", tmp_path)       # 8 epochs, seed 0, 500 training images
     plain, augmented = results["plain"][0], results["augmented"][0]
-    # measured at quick size: test 0.879 and 0.875; training accuracy 0.966 and 0.924 (the
-    # augmented network has not yet fitted its 500 images; at 60 epochs it wins, 0.952 to 0.911)
+    # measured at quick size: test 0.879 and 0.854; training accuracy 0.966 and 0.910 (the
+    # augmented network has not yet fitted its 500 images; at 60 epochs it wins, 0.941 to 0.911)
     assert plain["test_accuracy"] >= 0.8 and augmented["test_accuracy"] >= 0.8
     assert augmented["train_accuracy"] < plain["train_accuracy"]
     assert_pngs(tmp_path, "learning_curve_plain.png", "learning_curve_augmented.png")
