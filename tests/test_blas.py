@@ -135,3 +135,17 @@ def test_without_openblas_everything_is_a_no_op(monkeypatch, rng):
         pass
     x, y = rng.standard_normal((16, 8)).astype(np.float32), rng.integers(0, 3, 16)
     assert _record_threads(_small_model(), x, y, epochs=1, batch_size=8) == [None, None]
+
+
+def test_each_layer_counts_its_own_largest_matrix_product():
+    import glassnet as gn
+    L = gn.layers
+    model = gn.Sequential([gn.Input((8, 8, 2)), L.Conv2D(4, 3), L.Conv2DTranspose(3, 2, strides=2),
+                           L.DepthwiseConv2D(3), L.SeparableConv2D(5, 1), L.Flatten(), L.Dense(7)])
+    conv, transposed, depthwise, separable, _, dense = model.layers
+    assert conv.matmul_flops(10) == 2 * 10 * (3 * 3 * 2 * 4) * (6 * 6)
+    assert transposed.matmul_flops(10) == 2 * 10 * (2 * 2 * 3 * 4) * (6 * 6)     # per input position
+    assert depthwise.matmul_flops(10) == 0                                        # shift and add
+    assert separable.matmul_flops(10) == 2 * 10 * (3 * 5) * (10 * 10)             # the pointwise product
+    assert dense.matmul_flops(10) == 2 * 10 * (500 * 7)
+    assert model._largest_matmul_flops(10) == max(layer.matmul_flops(10) for layer in model.layers)

@@ -240,19 +240,12 @@ class TrainingMixin(ActivityMixin):
 
     # -- public -------------------------------------------------------------------------------
     def _largest_matmul_flops(self, batch_size):
-        """FLOPs of the largest matrix product in one forward pass over a batch: 2 x batch x kernel
-        size x output positions, for every layer with a kernel (Dense: one position; Conv2D: Ho * Wo).
-        Only ``fit``'s BLAS-thread rule uses it; infinite on the GPU, where OpenBLAS has no say."""
+        """FLOPs of the largest matrix product in one forward pass over a batch (each layer's
+        ``matmul_flops``). Only ``fit``'s BLAS-thread rule uses it; infinite on the GPU, where
+        OpenBLAS has no say."""
         if backend.get_backend() != "numpy":
             return float("inf")
-        largest = 0
-        for layer in self.layers:
-            # a separable convolution's BLAS work is its pointwise (1x1) product
-            kernel = layer.params.get("kernel", layer.params.get("pointwise_kernel"))
-            if kernel is not None and layer.input_shape is not None:
-                positions = math.prod(layer.output_shape(layer.input_shape)[:-1])
-                largest = max(largest, 2 * batch_size * kernel.size * positions)
-        return largest
+        return max((layer.matmul_flops(batch_size) for layer in self.layers), default=0)
 
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,

@@ -212,6 +212,15 @@ class Layer:
         size their automatic chunks from it; a custom layer with a large working array may say so."""
         return math.prod(self.output_shape(input_shape))
 
+    def matmul_flops(self, batch_size):
+        """FLOPs of this layer's largest matrix product over a batch, for ``fit``'s choice of BLAS
+        threads: 2 x batch x kernel size x output positions for a layer with a ``kernel`` (Dense:
+        one position; Conv2D: Ho * Wo), 0 without one or before it is built."""
+        kernel = self.params.get("kernel")
+        if kernel is None or self.input_shape is None:
+            return 0
+        return 2 * batch_size * kernel.size * math.prod(self.output_shape(self.input_shape)[:-1])
+
     def count_params(self):
         """The number of weights, as Keras counts them: the trained ``params`` and the ``state``
         (BatchNormalization's moving statistics), as many as ``get_weights`` returns."""

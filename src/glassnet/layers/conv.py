@@ -473,6 +473,12 @@ class _ConvTranspose(_Conv):
                             self.bias_constraint)
         Layer.build(self, input_shape)
 
+    def matmul_flops(self, batch_size):
+        # one product per input position (each paints its kernel), not per output one
+        if self.input_shape is None:
+            return 0
+        return 2 * batch_size * self.params["kernel"].size * math.prod(self.input_shape[:-1])
+
     def numbers_per_sample(self, input_shape):
         # every input pixel's field (kh * kw * filters) is made once, forward and backward
         *out, filters = self._check(input_shape)

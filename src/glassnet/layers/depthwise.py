@@ -124,6 +124,10 @@ class _Depthwise(Layer):
         fields = math.prod(self.kernel_size) * input_shape[-1]
         return math.prod(out) * max(2 * fields, channels, input_shape[-1] * self.depth_multiplier)
 
+    def matmul_flops(self, batch_size):
+        # shift and add: no matrix product (the separable layers' pointwise one: see _Separable)
+        return 0
+
     def _kernel2d(self):
         k = self.params[self._KERNEL]
         return k if self.rank == 2 else k[None]
@@ -249,6 +253,12 @@ class _Separable(_Depthwise):
         # Keras' shape: a 1x1 (or length-1) kernel of a full convolution
         self.add_weight("pointwise_kernel", (*(1,) * self.rank, channels, self.filters), self.pointwise_initializer,
                         self.pointwise_regularizer, self.pointwise_constraint)
+
+    def matmul_flops(self, batch_size):
+        if self.input_shape is None:
+            return 0
+        positions = math.prod(self.output_shape(self.input_shape)[:-1])
+        return 2 * batch_size * self.params["pointwise_kernel"].size * positions
 
     def _pointwise(self, d):
         self._depthwise_out = d
