@@ -39,6 +39,8 @@ The rules a layer of your own must keep, and why:
   attribute of a residual block) would be neither trained nor saved, so a model refuses it.
 - Optionally, override ``numbers_per_sample`` when forward makes a working array larger than its
   output (Conv2D's im2col copy): ``predict`` and ``evaluate`` size their default chunks from it.
+- Optionally, override ``matmul_flops`` when the layer's matrix products are not ``kernel`` times
+  its outputs: ``fit`` picks its BLAS threads from the largest.
 """
 import inspect
 import math
