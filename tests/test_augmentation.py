@@ -204,3 +204,13 @@ def test_a_first_layer_keeps_no_sampling_for_a_backward_that_never_comes(rng):
     model.compile(loss="mse", optimizer="sgd")
     model.fit(rng.uniform(size=(8, 6, 6, 1)), rng.uniform(size=8), epochs=1, verbose=0)
     assert model.layers[0]._sampling is None
+
+
+def test_a_later_batch_outside_value_range_still_warns(rng):
+    layer = RandomBrightness(0.1, value_range=(0, 1))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(rng.uniform(size=(2, 3, 3, 1)), training=True)          # in range: nothing to say
+    with pytest.warns(UserWarning, match="outside its value_range"):
+        layer(rng.uniform(size=(2, 3, 3, 1)) * 255, training=True)

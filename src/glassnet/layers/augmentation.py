@@ -378,13 +378,13 @@ class _RandomIntensity(_RandomImage):
         self.value_range = sorted(float(v) for v in value_range)
 
     def _check_range(self, x):
-        """Warn, once, about images outside ``value_range``: the clip would change them in
+        """Warn, once, about training images outside ``value_range``: the clip would change them in
         training only (pixels in [0, 1] against the default (0, 255), standardised data below 0)."""
         if self._range_checked or x.size == 0:
             return
-        self._range_checked = True
         low, high = float(x.min()), float(x.max())
         if low < self.value_range[0] or high > self.value_range[1]:
+            self._range_checked = True          # every training batch is looked at, until one warns
             warnings.warn(f"{self.describe()}: the images' values span [{low:.3g}, {high:.3g}], outside its "
                           f"value_range {tuple(self.value_range)}, to which training clips them (and "
                           f"inference does not): give the range of the data, value_range=(low, high)",
