@@ -366,7 +366,7 @@ def _zoom_pair(factor, name):
 class _RandomIntensity(_RandomImage):
     """Contrast and brightness: a value per image, then a clip to ``value_range``."""
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         cls = type(self).__name__
         self._range_checked = False
@@ -418,7 +418,7 @@ class RandomContrast(_RandomIntensity):
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
-        super().__init__(factor, value_range, seed, **kwargs)
+        super().__init__(value_range, seed, **kwargs)
         # (lower, upper): how far below and above 1 the factor may go; a number is both
         lower, upper = _factor_pair(factor, "RandomContrast", "factor", 0.0, 1.0)
         self.factor = (upper, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
@@ -449,7 +449,7 @@ class RandomBrightness(_RandomIntensity):
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
-        super().__init__(factor, value_range, seed, **kwargs)
+        super().__init__(value_range, seed, **kwargs)
         self.factor = _factor_pair(factor, "RandomBrightness", "factor")
 
     def _augment(self, x):

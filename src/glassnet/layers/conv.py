@@ -302,9 +302,13 @@ class _Conv(Layer):
         out = windowed_output_sizes(self, sample_shape, self.kernel_size, "kernel_size")
         return (*out, self.filters)
 
+    def _kernel_shape(self, channels):
+        """Keras' kernel layout for ``channels`` input channels: (kh, kw, C_in, filters)."""
+        return (*self.kernel_size, channels, self.filters)
+
     def build(self, input_shape):
         self._check(input_shape)
-        self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters),
+        self.add_weight("kernel", self._kernel_shape(input_shape[-1]),
                         self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
@@ -463,15 +467,9 @@ class _ConvTranspose(_Conv):
             out.append(length)
         return (*out, self.filters)
 
-    def build(self, input_shape):
-        self._check(input_shape)
+    def _kernel_shape(self, channels):
         # Keras' layout: (kh, kw, filters, C_in), the kernel of the convolution it is the adjoint of
-        self.add_weight("kernel", (*self.kernel_size, self.filters, input_shape[-1]),
-                        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
-                            self.bias_constraint)
-        Layer.build(self, input_shape)
+        return (*self.kernel_size, self.filters, channels)
 
     def matmul_flops(self, batch_size):
         # one product per input position (each paints its kernel), not per output one

@@ -142,6 +142,12 @@ class _Images(Layer):
             raise ValueError(f"{self.describe()}: expected images of at least one pixel and channel, got "
                              f"samples of shape {tuple(sample_shape)}")
 
+    def _begin(self, x):
+        """Check a batch's shape where it may be wrong (a direct call), and keep it for backward."""
+        if x.ndim != 4 or 0 in x.shape[1:]:
+            self.check_input_shape(x.shape[1:])
+        self._in_shape = x.shape
+
     def _resize_numbers(self, input_shape, crop, pad):
         """The largest array a resize of one sample makes: the padded image, the one after the rows'
         product (the new height by the old width), or the output."""
@@ -198,9 +204,7 @@ class Resizing(_Images):
         return self._resize_numbers(input_shape, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
 
     def forward(self, x, training=False):
-        if x.ndim != 4 or 0 in x.shape[1:]:
-            self.check_input_shape(x.shape[1:])
-        self._in_shape = x.shape
+        self._begin(x)
         out, self._cache = resize(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
                                   self.pad_to_aspect_ratio, self.fill_value)
         return out
@@ -243,9 +247,7 @@ class CenterCrop(_Images):
         return self._resize_numbers(input_shape, crop=True, pad=False)
 
     def forward(self, x, training=False):
-        if x.ndim != 4 or 0 in x.shape[1:]:
-            self.check_input_shape(x.shape[1:])
-        self._in_shape = x.shape
+        self._begin(x)
         if self._crops(x.shape[1:]):
             # (h - height) // 2 rows above, as Keras counts them; a copy, as Cropping2D makes
             top, left = (x.shape[1] - self.height) // 2, (x.shape[2] - self.width) // 2
