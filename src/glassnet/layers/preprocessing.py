@@ -106,7 +106,7 @@ class Normalization(Layer):
     def forward(self, x, training=False):
         if x.dtype.kind not in "fc":             # uint8 pixels called directly: floats first
             x = x.astype(self.dtype or np.float32)
-        if x.ndim != len(self.input_shape) + 1 or any(x.shape[a] != self.input_shape[a - 1] for a in self._kept):
+        if not self._fits(x.shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
         if not self._warned and self.state:
@@ -188,11 +188,15 @@ class Normalization(Layer):
         self.state["variance"][...] = xp.asarray(values[1])
         self._adapted = True
 
+    def _fits(self, shape):
+        """Whether a batch of ``shape`` has the layer's rank and, on the kept axes, its sizes (the
+        others are reduced over by adapt and broadcast over by forward: any size will do)."""
+        return len(shape) == len(self.input_shape) + 1 and all(shape[a] == self.input_shape[a - 1] for a in self._kept)
+
     def _check_adapt_shape(self, shape, what):
         """The kept axes must have the built sizes (the others are reduced over, of any size)."""
-        sample = shape[1:]
-        if len(sample) != len(self.input_shape) or any(sample[a - 1] != self.input_shape[a - 1] for a in self._kept):
-            raise ValueError(f"{self.describe()}: adapt: {what} has samples of shape {tuple(sample)}, the "
+        if not self._fits(shape):
+            raise ValueError(f"{self.describe()}: adapt: {what} has samples of shape {tuple(shape[1:])}, the "
                              f"layer's are {self.input_shape} (axis={self.axis!r} kept)")
 
     def _merge_block(self, block, count, mean, deviations, what):
