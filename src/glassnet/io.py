@@ -359,9 +359,10 @@ def _restore_optimizer(model, npz, headers, state):
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps
         # but the file lacks would silently restart at zero: either way not the saved run
-        if not set(optimizer.always_slots) <= set(named) <= set(optimizer.slot_names):
+        known = optimizer.slot_names + (("average",) if optimizer.use_ema else ())
+        if not set(optimizer.always_slots) <= set(named) <= set(known):
             raise ModelFileError(f"optimizer_state: {type(optimizer).__name__} keeps the state "
-                                 f"{list(optimizer.slot_names)} (always {list(optimizer.always_slots)}), "
+                                 f"{list(known)} (always {list(optimizer.always_slots)}), "
                                  f"the file has {sorted(named)!r:.200} for {key!r:.100}")
         for name, a in named.items():
             if not np.isfinite(a).all() or (name in optimizer.non_negative_slots and (a < 0).any()):

@@ -59,8 +59,10 @@ class ParametersMixin:
         for constraint, name, param in self._constrained:
             _projection(constraint, name, param)
         self._triples = [("params", flat_params, flat_grads)]
-        # the weights' sizes in the flat buffer, for an optimizer that clips each one (clipnorm)
+        # the weights' sizes and names in the flat buffer, for an optimizer that clips each one
+        # (clipnorm) or exempts some from weight decay (exclude_from_weight_decay)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
+        self._names = [[f"{layer.name}/{key}" for layer, key, _, _ in self._views]]
 
     def _penalty(self):
         """The regularizers' penalties on the weights of the layers trainable now (0 without any):
@@ -86,11 +88,24 @@ class ParametersMixin:
         """The optimizer's update of every trained parameter, then each constraint's projection of
         its weight (Keras' order): the step ``fit`` takes and ``trace`` reports. Every projection
         is computed before any is written, so that one that fails leaves the others unapplied."""
-        self.optimizer.apply(self._triples, self._sizes)
+        self.optimizer.apply(self._triples, self._sizes, self._names)
+        self._project()
+
+    def _project(self):
+        """Each constraint's projection of its weight."""
         if self._constrained:
             projected = [_projection(constraint, name, param) for constraint, name, param in self._constrained]
             for (_, _, param), value in zip(self._constrained, projected):
                 param[...] = value
+
+    def _finalize_weights(self):
+        """The end of ``fit``: with ``use_ema`` the trained weights become the optimizer's moving
+        averages of them (Keras' ``finalize_variable_values``), then each constraint projects its
+        weight again (Keras does not: an average of steps that each left the constraint for a moment
+        could leave it too)."""
+        if self.optimizer.use_ema:
+            self.optimizer.finalize_variable_values(self._triples)
+            self._project()
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

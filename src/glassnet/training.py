@@ -443,6 +443,8 @@ class TrainingMixin(ActivityMixin):
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
             self._release_data(x, xs)
+        if initial_epoch < epochs:      # Keras' order: the averaged weights before on_train_end
+            self._finalize_weights()    # (whose EarlyStopping may restore its best ones instead)
         hooks.call("on_train_end", logs)
         return history
 

@@ -3,17 +3,18 @@
 Each optimizer keeps its state (moments, accumulators) per parameter key, so it can be saved and
 restored for an exact resume. Names and defaults follow Keras; the update formula is PyTorch's step
 for step (where the two differ, e.g. where Adam adds epsilon, the docstring says). Every one takes
-Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``).
+Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``), its decoupled
+``weight_decay`` and its moving average of the weights (``use_ema``).
 
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
 clipping); ``rules`` the nine update rules.
 """
 from . import schedules
-from .base import CLIPPING, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
+from .base import CLIPPING, COMMON, EMA, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
 from .rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "OPTIMIZERS", "get",
-           "from_config", "schedules", "CLIPPING", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
+           "from_config", "schedules", "CLIPPING", "COMMON", "EMA", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion)}
 
@@ -35,4 +36,8 @@ def from_config(config):
         raise ValueError(f"optimizer: unknown name {name!r}; known: {sorted(OPTIMIZERS)}")
     if isinstance(config.get("learning_rate"), dict):      # a schedule, as get_config writes it
         config["learning_rate"] = schedules.deserialize(config["learning_rate"])
-    return OPTIMIZERS[name](**config)
+    excluded = config.pop("exclude_from_weight_decay", None)
+    optimizer = OPTIMIZERS[name](**config)
+    if excluded is not None:
+        optimizer.exclude_from_weight_decay(var_names=excluded)
+    return optimizer

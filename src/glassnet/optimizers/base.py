@@ -24,11 +24,12 @@ on many x86 CPUs, which doubled the epoch time of mnist1d's MLP late in training
 import inspect
 import math
 import numbers
+import re
 
 import numpy as np
 
 from .. import backend
-from .._validation import check_flag, check_number
+from .._validation import check_flag, check_number, check_positive_int
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -38,6 +39,11 @@ PIECE = 32768
 
 # Keras' gradient clipping arguments, which every optimizer takes (see Optimizer)
 CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
+# Keras' weight-averaging arguments, which every optimizer takes too (see Optimizer)
+EMA = ("use_ema", "ema_momentum", "ema_overwrite_frequency")
+# all the keyword arguments every optimizer takes besides its own, with their defaults
+COMMON = {**{name: None for name in CLIPPING}, "weight_decay": None,
+          "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None}
 
 # every this many steps the optimizer's state loses its subnormal values (see the module docstring)
 FLUSH_EVERY = 16
@@ -100,6 +106,19 @@ class Optimizer:
     is used as it is. The clipped gradients go into buffers of the optimizer's own: the layers'
     ``grads`` keep the true gradients, for ``model.trace`` and for inspection.
 
+    Every optimizer also takes Keras 3's ``weight_decay`` (None: none): decoupled decay,
+    ``param -= param * weight_decay * learning_rate`` before each update (AdamW's rule, on any
+    update rule; with plain SGD it equals ``torch.optim.SGD(weight_decay=...)``, with momentum or
+    an adaptive rule it does not: PyTorch's adds the decay to the gradient).
+    ``exclude_from_weight_decay(var_names=[...])`` exempts the weights whose name
+    (``"dense_1/bias"``) contains one of the patterns.
+
+    And Keras' weight averaging: with ``use_ema=True`` the optimizer keeps an exponential moving
+    average of the weights, ``average = ema_momentum * average + (1 - ema_momentum) * weight``
+    after each update (the first update sets it to the weights), as its state ``"average"``;
+    every ``ema_overwrite_frequency`` updates (None: never) the weights are set to it, and
+    ``fit`` sets them to it when it ends (``finalize_variable_values``), as Keras' does.
+
     Every hyper-parameter named in ``hyper_parameters`` (its interval, or ``"flag"``) goes through
     the same check whenever it is set -- in the constructor, by a callback, by hand
     (``model.optimizer.learning_rate = 1e-4``) -- and is stored as a Python float (or bool):
@@ -112,26 +131,32 @@ class Optimizer:
     layer frozen after training, a ``pop``, a new ``compile``), where Keras keeps counting.
     """
     name = None
-    hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING}}
+    hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING},
+                        "weight_decay": "None or >= 0", "use_ema": "flag", "ema_momentum": "[0, 1]",
+                        "ema_overwrite_frequency": "None or int >= 1"}
     # the state arrays an update may keep per key; those every step creates; those that are sums of
     # squares (never negative). load_model checks a file's optimizer state against them
     slot_names, always_slots, non_negative_slots = (), (), ()
     # numbers of state that are not per parameter (Nadam's momentum product): saved in files too
     scalar_names = ()
-    # no clipping: also what an optimizer pickled before clipping existed reads
-    clipnorm = clipvalue = global_clipnorm = None
+    # Keras' defaults: also what an optimizer pickled before these arguments existed reads
+    clipnorm = clipvalue = global_clipnorm = weight_decay = ema_overwrite_frequency = None
+    use_ema, ema_momentum = False, 0.99
+    # the name patterns exclude_from_weight_decay was given, and the decayed spans found per layout
+    _no_decay = ()
     # a LearningRateSchedule given as learning_rate (see _follow_schedule), or None
     schedule = None
 
-    def __init__(self, learning_rate, **clipping):
-        unknown = sorted(set(clipping) - set(CLIPPING))
+    def __init__(self, learning_rate, **options):
+        unknown = sorted(set(options) - set(COMMON))
         if unknown:
             raise TypeError(f"{type(self).__name__}: unexpected argument {unknown[0]!r}; besides its own "
-                            f"arguments an optimizer takes {', '.join(CLIPPING)}")
+                            f"arguments an optimizer takes {', '.join(COMMON)}")
         self.learning_rate = learning_rate
-        for name in CLIPPING:
-            setattr(self, name, clipping.get(name))
+        for name, default in COMMON.items():        # AdamW and Lion pass their own weight_decay
+            setattr(self, name, options.get(name, default))
         self.iterations = 0
+        self._spans = {}
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
 
@@ -149,8 +174,10 @@ class Optimizer:
         interval = self.hyper_parameters.get(name)
         if interval == "flag":
             value = check_flag(value, f"{type(self).__name__}: {name}")
-        elif interval == "None or > 0" and value is None:
+        elif interval is not None and interval.startswith("None or ") and value is None:
             pass
+        elif interval == "None or int >= 1":
+            value = check_positive_int(value, f"{type(self).__name__}: {name}")
         elif interval is not None:
             value = self._check(name, value, interval.removeprefix("None or "))
         if name in CLIPPING and value is not None:
@@ -195,20 +222,26 @@ class Optimizer:
                 slots[name] = np.full_like(param, fill)
         return slots, self._buffer(key, param)
 
-    def apply(self, triples, sizes=None):
+    def apply(self, triples, sizes=None, names=None):
         """One step on ``triples``, ``(key, param, grad)`` with param and grad of one shape.
 
         sizes : for each triple, the sizes of the weights laid end to end in its arrays (a model
             passes all its weights as one flat buffer), which ``clipnorm`` clips one by one;
             None: each triple is one weight.
+        names : for each triple, the names of those weights (``"dense_1/kernel"``), which
+            ``exclude_from_weight_decay`` looks for; None: each triple is one weight, named by its key.
         """
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
+        if self.weight_decay:               # Keras' order: clip, decay, update
+            self._decay(triples, sizes, names)
         for key, param, grad in triples:
             self.update(key, param, grad)
+        if self.use_ema:
+            self._average(triples)
         if self.iterations % FLUSH_EVERY == 0:
             for slots in self.slots.values():
                 for state in slots.values():
@@ -262,6 +295,99 @@ class Optimizer:
             clipped.append((key, param, grad if buffer is None else buffer.reshape(grad.shape)))
         return clipped
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exempt weights from ``weight_decay``: those whose name (``"dense_1/bias"``, the layer's
+        name and the weight's) contains a match of one of the regular expressions ``var_names``
+        (``["bias", "gamma", "beta"]``: biases and normalisation scales and offsets), as Keras
+        searches its weights' names. Each call replaces the previous one's patterns, which model
+        files keep with the optimizer. ``var_list`` (Keras' list of variables) is not taken: a
+        glassnet weight is named, not tracked by object; name it instead.
+
+        >>> opt = Optimizer(learning_rate=0.01, weight_decay=0.004); opt.exclude_from_weight_decay(var_names=["bias"])
+        >>> opt.get_config()["exclude_from_weight_decay"]
+        ['bias']
+        """
+        if var_list is not None:
+            raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_list is not taken; give "
+                            f"var_names, patterns searched in each weight's name (\"dense_1/bias\")")
+        if isinstance(var_names, str) or not all(isinstance(p, str) and p for p in var_names or ()):
+            raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_names must be a list "
+                            f"of non-empty strings, got {var_names!r:.100}")
+        patterns = tuple(var_names or ())
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{type(self).__name__}.exclude_from_weight_decay: var_names holds "
+                                 f"{pattern!r:.100}, not a regular expression ({exc})") from None
+        self._no_decay = patterns
+        self._spans = {}
+
+    def _decay(self, triples, sizes, names):
+        """Keras' decoupled weight decay, in place: every weight not excluded is multiplied by
+        ``1 - learning_rate * weight_decay`` (``sizes`` and ``names`` as ``apply`` takes them)."""
+        factor = 1 - self.learning_rate * self.weight_decay
+        for i, (key, param, _) in enumerate(triples):
+            spans = self._decayed_spans(param.size if sizes is None else sizes[i],
+                                        [key] if names is None else names[i])
+            if spans is None:
+                param *= factor
+                continue
+            flat = param.reshape(-1)        # the model's flat buffer, already 1-D: a view
+            for start, stop in spans:
+                flat[start:stop] *= factor
+
+    def _decayed_spans(self, sizes, names):
+        """None when no weight of ``names`` (laid end to end with ``sizes``: one int, or one size
+        per name) is excluded from decay; otherwise the ``(start, stop)`` runs of the ones that
+        are not (adjacent ones merged). Kept per layout: a step asks again with the same names."""
+        sizes = [sizes] if isinstance(sizes, int) else list(sizes)
+        if not self._no_decay:
+            return None
+        found = (tuple(names), tuple(sizes))
+        if found not in self._spans:
+            if len(sizes) != len(names):
+                raise ValueError(f"names: {len(names)} weight names for {len(sizes)} weights")
+            spans, start = [], 0
+            for name, size in zip(names, sizes):
+                if not any(re.search(pattern, name) for pattern in self._no_decay):
+                    if spans and spans[-1][1] == start:
+                        spans[-1] = (spans[-1][0], start + size)
+                    else:
+                        spans.append((start, start + size))
+                start += size
+            whole = spans == [(0, start)]
+            self._spans[found] = None if whole else spans
+        return self._spans[found]
+
+    def _average(self, triples):
+        """Keras' moving average of the weights, after an update: the first sets it to the weights,
+        each later one to ``ema_momentum * average + (1 - ema_momentum) * weight``; every
+        ``ema_overwrite_frequency`` updates the weights are set to it."""
+        momentum = self.ema_momentum
+        for key, param, _ in triples:
+            slots = self.slots.setdefault(key, {})
+            if "average" not in slots:
+                slots["average"] = param.copy()
+            else:
+                for weights, average, tmp in pieces(param, slots["average"], self._buffer(key, param)):
+                    average *= momentum
+                    np.multiply(weights, 1 - momentum, out=tmp)
+                    average += tmp
+            if self.ema_overwrite_frequency and self.iterations % self.ema_overwrite_frequency == 0:
+                param[...] = slots["average"]
+
+    def finalize_variable_values(self, triples):
+        """With ``use_ema``: set each ``param`` of ``triples`` (``(key, param, grad)``, as ``apply``
+        takes them) to its moving average, which ``fit`` does when it ends (Keras' method of the
+        same name). Nothing otherwise, nor for a key no update has averaged yet."""
+        if not self.use_ema:
+            return
+        for key, param, _ in triples:
+            average = self.slots.get(key, {}).get("average")
+            if average is not None:
+                param[...] = average
+
     def _buffer(self, name, like):
         """The scratch buffer ``name``, shaped and typed like ``like``, made on first use."""
         buffer = self._scratch.get(name)
@@ -278,10 +404,13 @@ class Optimizer:
         get_config too)."""
         arguments = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        # a clipping argument only when set: a model file without clipping then loads in a
-        # glassnet from before clipping existed, whose constructors do not know the names
-        clipping = {name: getattr(self, name) for name in CLIPPING if getattr(self, name) is not None}
-        config = {"name": self.name, **{name: getattr(self, name) for name in arguments}, **clipping}
+        # the arguments every optimizer takes only when not at their defaults: a model file without
+        # them then loads in a glassnet from before they existed, whose constructors do not know them
+        common = {name: getattr(self, name) for name, default in COMMON.items()
+                  if name not in arguments and getattr(self, name) != default}
+        config = {"name": self.name, **{name: getattr(self, name) for name in arguments}, **common}
+        if self._no_decay:                   # from_config passes it to exclude_from_weight_decay
+            config["exclude_from_weight_decay"] = list(self._no_decay)
         if self.schedule is not None:        # {"class_name", "config"}, which from_config reads back
             config["learning_rate"] = schedules.serialize(self.schedule)
         return config

@@ -22,8 +22,8 @@ class SGD(Optimizer):
     slot_names = ("momentum",)
     hyper_parameters = {**Optimizer.hyper_parameters, "momentum": "[0, 1)", "nesterov": "flag"}
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **options):
+        super().__init__(learning_rate, **options)
         self.momentum = momentum
         self.nesterov = nesterov
         if self.nesterov and self.momentum == 0:
@@ -74,8 +74,8 @@ class _Moments(Optimizer):
     # a beta of 1 would divide by 1 - beta^t = 0 in the bias correction
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "[0, 1)", "beta_2": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **options):
+        super().__init__(learning_rate, **options)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -104,20 +104,16 @@ class Adam(_Moments):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
-    ``param *= 1 - lr * weight_decay`` before the Adam step. Defaults are Keras' (weight_decay =
-    0.004; PyTorch's is 0.01)."""
+    ``param *= 1 - lr * weight_decay`` before the Adam step -- the ``weight_decay`` every optimizer
+    takes (see ``Optimizer``), here on by default. Defaults are Keras' (weight_decay = 0.004;
+    PyTorch's is 0.01)."""
     name = "adamw"
     # 0 is plain Adam; a negative decay would grow the weights every step
     hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 **clipping):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
-        self.weight_decay = weight_decay
-
-    def update(self, key, param, grad):
-        param *= 1 - self.learning_rate * self.weight_decay
-        super().update(key, param, grad)
+                 **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay=weight_decay, **options)
 
 
 class RMSprop(Optimizer):
@@ -130,8 +126,8 @@ class RMSprop(Optimizer):
     slot_names, always_slots, non_negative_slots = ("v", "momentum"), ("v",), ("v",)
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **options):
+        super().__init__(learning_rate, **options)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
@@ -166,8 +162,8 @@ class Adagrad(Optimizer):
     # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
     hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **options):
+        super().__init__(learning_rate, **options)
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
 
@@ -192,8 +188,8 @@ class Adadelta(Optimizer):
     slot_names = always_slots = non_negative_slots = ("v", "u")
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "epsilon": "> 0"}
 
-    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **options):
+        super().__init__(learning_rate, **options)
         self.rho = rho
         self.epsilon = epsilon
 
@@ -268,8 +264,8 @@ class Nadam(_Moments):
     _product = (0, 1.0)        # (t, P_t): P_0 = 1
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
-                 **clipping):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, **clipping)
+                 **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
         self.momentum_decay = momentum_decay
 
     def _momentum(self, t):
@@ -342,18 +338,15 @@ class Lion(Optimizer):
     slot_names = always_slots = ("m",)
     hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "(0, 1]", "beta_2": "[0, 1]", "weight_decay": ">= 0"}
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0, **clipping):
-        super().__init__(learning_rate, **clipping)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0, **options):
+        super().__init__(learning_rate, weight_decay=weight_decay, **options)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
-        self.weight_decay = weight_decay
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m")
         scaled = self._buffer((key, "scaled"), param)      # a second scratch: g times a rate
         b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
-        if self.weight_decay:
-            param *= 1 - lr * self.weight_decay
         for param, grad, m, tmp, scaled in pieces(param, grad, slots["m"], tmp, scaled):
             np.multiply(m, b1, out=tmp)             # b1 m + (1 - b1) g, rounded as Keras rounds it
             np.multiply(grad, 1 - b1, out=scaled)
