@@ -111,7 +111,8 @@ def learning_curve(history, path=None, metrics=None):
         for label, values in _curves(hist, key):
             if values is not None and len(values):
                 values = np.asarray(values, dtype=float)
-                x = np.arange(first, first + len(values))
+                x = _epochs_of(history, hist, key if label == "train" else "val_" + key.removeprefix("val_"),
+                               len(values), first)
                 line, = ax.plot(x, values, label=label)
                 # a line needs two finite neighbours: a value alone (a one-epoch fit, a NaN on
                 # either side) would not show at all, so it gets a dot
@@ -130,6 +131,22 @@ def learning_curve(history, path=None, metrics=None):
         ax.grid(alpha=0.3)
         ax.legend()
     return _finish(fig, path)
+
+
+def _epochs_of(history, hist, key, count, first):
+    """The epochs (counted from 1) of ``key``'s ``count`` values. A "val_" list shorter than the
+    training loss's was measured every few epochs (fit's ``validation_freq``): a History knows
+    after which (``validation_epoch``); a plain dict cannot say, and drawing its values at epochs
+    1, 2, ... would draw them where they were not measured."""
+    epochs = len(hist.get("loss", ())) or count
+    if not key.startswith("val_") or count == epochs:
+        return np.arange(first, first + count)
+    validated = getattr(history, "validation_epoch", None)
+    if validated is not None and len(validated) == count:
+        return np.asarray(validated) + 1
+    raise ValueError(f"history: {key!r} has {count} values for {epochs} epochs of 'loss', and a dict "
+                     f"cannot say after which epochs they were measured (fit's validation_freq); pass "
+                     f"the History fit returned, which records them")
 
 
 def _curves(hist, key):

@@ -40,6 +40,30 @@ def split_point(n_samples, validation_split):
     return int(math.floor(n_samples * (1.0 - validation_split)))
 
 
+def check_validation_freq(value):
+    """fit's ``validation_freq``: a positive int, or a list (or tuple) of positive ints, the
+    epochs to validate after counted from 1 (Keras' two forms), returned as a sorted list."""
+    if isinstance(value, (list, tuple)):
+        if not value or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) and e > 0
+                                for e in value):
+            raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
+                             f"counted from 1, got {value!r:.100}")
+        return sorted({int(e) for e in value})
+    try:
+        return check_positive_int(value, "validation_freq")
+    except ValueError:
+        raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
+                         f"counted from 1, got {value!r:.100}") from None
+
+
+def validates(epoch, validation_freq):
+    """Whether fit validates after ``epoch`` (counted from 0) with ``validation_freq`` (as
+    ``check_validation_freq`` returns it): Keras' rule."""
+    if isinstance(validation_freq, list):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
 def hold_out(x, y, w, validation_split):
     """``(x, y, w)`` of the training part and ``(x, y, w)`` of the validation part: the last
     ``validation_split`` of the samples, before any shuffling (Keras' rule). ``w`` (n,) may be None.
@@ -249,7 +273,7 @@ class TrainingMixin(ActivityMixin):
 
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
-            class_weight=None):
+            class_weight=None, validation_freq=1):
         """Train for ``epochs`` passes over the data.
 
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
@@ -268,6 +292,13 @@ class TrainingMixin(ActivityMixin):
             Weights the training samples by class (integer labels, the argmax of one-hot rows,
             or 0/1 for a single output); classes it leaves out weigh 1. Not together with
             ``sample_weight`` (a ValueError, as in Keras 3). Not applied to validation data (Keras).
+
+        validation_freq : int >= 1, or a list of epochs (counted from 1), default 1
+            Validate every this many epochs (``2``: after epochs 2, 4, ...), or after the listed
+            ones, as Keras. The other epochs' logs hold no "val_" values: ``history["val_loss"]``
+            is then shorter than ``history["loss"]`` (``history.validation_epoch`` lists the epochs
+            it was measured at), and callbacks monitoring a "val_" value skip those epochs, as
+            Keras' do (EarlyStopping's patience counts validated epochs only).
 
         Metrics stay unweighted, as Keras' ``metrics=`` (Keras weights only ``weighted_metrics``).
         Validation data is evaluated in batches of ``batch_size``, as Keras' ``validation_batch_size``
@@ -296,6 +327,7 @@ class TrainingMixin(ActivityMixin):
                           f"is the epoch to stop at (Keras), not a number of further epochs: for 5 more, "
                           f"epochs={initial_epoch + 5}", UserWarning, stacklevel=2)
         validation_split = check_fraction(validation_split, "validation_split")
+        validation_freq = check_validation_freq(validation_freq)
         shuffle = check_flag(shuffle, "shuffle")
         if isinstance(callbacks, Callback):
             name = type(callbacks).__name__
@@ -343,7 +375,8 @@ class TrainingMixin(ActivityMixin):
         # can refuse in on_train_begin a monitor that no epoch will log
         hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
                                                    "samples": n, "verbose": verbose,
-                                                   "metrics": train_keys + val_keys})
+                                                   "metrics": train_keys + val_keys,
+                                                   "validation_freq": validation_freq})
         # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
         # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
         if shuffle and steps > 1:
@@ -413,7 +446,7 @@ class TrainingMixin(ActivityMixin):
                     self._check_parameters_finite(epoch, b)
                     # over the samples seen: all n, unless a callback stopped the epoch early
                     logs = dict(zip(train_keys, (float(total / seen), *tally.results())))
-                    if validation_data is not None:
+                    if validation_data is not None and validates(epoch, validation_freq):
                         # in batches of the training's size, as Keras' validation_batch_size defaults
                         # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
                         # MNIST images through the CNN (44 MiB in batches of 256)

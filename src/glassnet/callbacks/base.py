@@ -81,6 +81,9 @@ class History(Callback):
         super().__init__()
         self.history = {}
         self.epoch = []
+        # the epochs whose logs hold validation values: all of them unless fit's validation_freq
+        # skips some, and then the "val_" lists are shorter than the others
+        self.validation_epoch = []
 
     # The model keeps its last History (``model.history``, as in Keras); a strong reference back
     # made a cycle, so a trained model dropped in a loop (a sweep) waited for the cyclic garbage
@@ -96,8 +99,14 @@ class History(Callback):
     def __getstate__(self):            # pickle and deepcopy: a weak reference cannot be copied
         return {**self.__dict__, "_model_ref": None}
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.setdefault("validation_epoch", [])   # pickled before validation_freq existed
+
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
+        if "val_loss" in (logs or {}):
+            self.validation_epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
@@ -176,6 +185,14 @@ def validation_hint(name, params):
     if name.startswith("val_") and "metrics" in params and "val_loss" not in params["metrics"]:
         return "; this fit has no validation data: pass fit validation_data or validation_split"
     return ""
+
+
+def unvalidated_epoch(callback, logs):
+    """True when ``callback.monitor`` is a "val_" value and this epoch's ``logs`` lack it because
+    fit's ``validation_freq`` skipped its validation: Keras' monitoring callbacks then skip the
+    epoch (with a warning each time; here quietly, as the user asked for those epochs)."""
+    return (callback.monitor.startswith("val_") and callback.monitor not in logs and "val_loss" not in logs
+            and callback.params.get("validation_freq", 1) != 1)
 
 
 def missing_monitor(callback, caller, logged):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import check_number
 from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
-                   improved, missing_monitor, resolve_mode)
+                   improved, missing_monitor, resolve_mode, unvalidated_epoch)
 
 
 def _current_learning_rate(model):
@@ -166,6 +166,8 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = {} if logs is None else logs
         lr = logs["learning_rate"] = _current_learning_rate(self.model)
+        if unvalidated_epoch(self, logs):       # fit's validation_freq skipped this epoch's (Keras
+            return                              # leaves its counters as they were too)
         if self.monitor not in logs:     # an error, as in EarlyStopping: a typo must not go unseen
             raise missing_monitor(self, "ReduceLROnPlateau", logs)
         value = logs[self.monitor]

@@ -7,7 +7,7 @@ from .._saveable import check_saveable
 from .._validation import check_flag, check_number
 from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, check_path, improved, is_integer, missing_monitor, resolve_mode,
-                   validation_hint)
+                   unvalidated_epoch, validation_hint)
 
 
 class EarlyStopping(Callback):
@@ -87,6 +87,8 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if unvalidated_epoch(self, logs):       # fit's validation_freq skipped this epoch's
+            return
         if self.monitor not in logs:
             raise missing_monitor(self, "EarlyStopping", logs)
         if epoch < self.start_from_epoch:       # still warming up: not monitored
@@ -219,6 +221,17 @@ class ModelCheckpoint(Callback):
         fields = {**dict.fromkeys(log_keys, 0.0), "epoch": 1,
                   **({} if self.save_freq == "epoch" else {"batch": 1})}
         self._format_filepath(fields)
+        frequency = self.params.get("validation_freq", 1)
+        if frequency != 1 and not (self.save_best_only and self.monitor.startswith("val_")):
+            # a save after an epoch fit does not validate would find no "val_" values to name
+            unvalidated = {key: value for key, value in fields.items() if not key.startswith("val_")}
+            try:
+                self._format_filepath(unvalidated)
+            except ValueError:
+                raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names a validation value, "
+                                 f"which the epochs fit does not validate (validation_freq={frequency!r:.60}) "
+                                 f"do not log; name training values only, or save only the best by a "
+                                 f"\"val_\" monitor (save_best_only=True), which skips those epochs") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -237,6 +250,8 @@ class ModelCheckpoint(Callback):
             self._save(epoch, logs or {}, completed=epoch + 1)
 
     def _save(self, epoch, logs, completed, batch=None):
+        if self.save_best_only and unvalidated_epoch(self, logs):   # fit's validation_freq skipped it
+            return
         fields = {**logs, "epoch": epoch + 1, **({} if batch is None else {"batch": batch})}
         path = self._format_filepath(fields)
         if self.save_best_only:
