@@ -15,6 +15,7 @@ from glassnet.gradcheck import check_layer
 # class name -> (factory, shape of one input sample, training mode for the checks)
 TABLE = {
     "Dense": (lambda **kw: layers.Dense(4, activation="tanh", **kw), (5,), False),
+    "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
     "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),
     "Conv2D": (lambda **kw: layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", **kw), (7, 6, 2), False),
@@ -84,7 +85,10 @@ def _layer_and_input(name, dtype, seed=0):
     factory, shape, training = TABLE[name]
     layer = factory(dtype=dtype, seed=seed)
     layer.build(shape)
-    x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(dtype)
+    if getattr(layer, "discrete_input", False):      # Embedding: indices into its table
+        x = np.random.default_rng(seed).integers(0, layer.input_dim, (BATCH, *shape)).astype(dtype)
+    else:
+        x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(dtype)
     return layer, x, training
 
 

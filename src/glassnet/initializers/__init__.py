@@ -29,6 +29,8 @@ INITIALIZERS = {
     # new instance (one shared instance changed by one model would change every model)
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "orthogonal": Orthogonal, "identity": Identity,
+    # Keras' short names (Embedding's default is "uniform"); a config records the long ones
+    "uniform": random_uniform, "normal": random_normal,
 }
 
 # the classes a model file may name; a subclass of one of them would load as its parent, so it is
