@@ -157,3 +157,69 @@ def test_learning_curve_draws_validation_where_it_was_measured(rng):
     np.testing.assert_array_equal(lines["train"].get_xdata(), [1, 2, 3, 4, 5, 6])
     with pytest.raises(ValueError, match="'val_loss' has 2 values for 6 epochs of 'loss'.*pass the History"):
         plot.learning_curve(history.history)
+
+
+def test_epochs_count_from_the_start_of_training_as_keras_with_initial_epoch(rng):
+    X, y = _data(rng)
+    history = _model().fit(X, y, epochs=7, initial_epoch=3, validation_split=0.25, validation_freq=2, verbose=0)
+    assert history.epoch == [3, 4, 5, 6] and history.validation_epoch == [3, 5]      # epochs 4 and 6
+    history = _model().fit(X, y, epochs=7, initial_epoch=3, validation_split=0.25, validation_freq=[2, 5, 7],
+                           verbose=0)
+    assert history.validation_epoch == [4, 6]
+
+
+def test_a_misspelt_val_monitor_is_still_an_error_on_a_validated_epoch():
+    assert _drive(EarlyStopping(monitor="val_los"), [None]) is None          # skipped: nothing to say yet
+    with pytest.raises(ValueError, match="monitor 'val_los' is not among the logged values"):
+        _drive(EarlyStopping(monitor="val_los"), [None, 1.0])
+
+
+def test_without_validation_data_a_val_monitor_is_still_an_error():
+    with pytest.raises(ValueError, match="monitor 'val_loss' is not among the logged values"):
+        _drive(EarlyStopping(), [None], params_metrics=("loss",))
+
+
+def test_validation_that_never_happens_warns(rng):
+    X, y = _data(rng)
+    with pytest.warns(UserWarning, match=r"validation_freq=5 validates after none of epochs 1 to 3"):
+        _model().fit(X, y, epochs=3, validation_split=0.25, validation_freq=5, verbose=0)
+
+
+def test_a_list_covering_every_epoch_is_every_epoch(rng, tmp_path):
+    X, y = _data(rng)
+    checkpoint = ModelCheckpoint(str(tmp_path / "e{epoch}-{val_loss:.2f}.npz"))
+    _model().fit(X, y, epochs=2, validation_split=0.25, validation_freq=[1, 2], verbose=0, callbacks=[checkpoint])
+    assert len(list(tmp_path.glob("e*.npz"))) == 2
+
+
+def test_a_checkpoint_of_the_best_training_loss_cannot_name_validation_values(rng, tmp_path):
+    X, y = _data(rng)
+    checkpoint = ModelCheckpoint(str(tmp_path / "{val_loss:.2f}.npz"), monitor="loss", save_best_only=True)
+    with pytest.raises(ValueError, match="names a validation value"):
+        _model().fit(X, y, epochs=2, validation_split=0.25, validation_freq=2, verbose=0, callbacks=[checkpoint])
+
+
+def test_a_resumed_csv_log_keeps_its_columns(rng, tmp_path):
+    X, y = _data(rng)
+    path = str(tmp_path / "log.csv")
+    model = _model()
+    # the first run logs the rate before the CSV sees its logs; the resumed one does not
+    with pytest.warns(UserWarning, match="validates after none of epochs 1 to 1"):
+        model.fit(X, y, epochs=1, validation_split=0.25, validation_freq=2, verbose=0,
+                  callbacks=[ReduceLROnPlateau(monitor="loss"), CSVLogger(path)])
+    model.fit(X, y, epochs=2, initial_epoch=1, validation_split=0.25, validation_freq=2, verbose=0,
+              callbacks=[CSVLogger(path, append=True)])
+    header, first, second = (line.split(",") for line in open(path).read().splitlines())
+    assert header == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_learning_rate",
+                      "val_loss"]
+    assert first[-3:] == ["NA", "NA", "NA"] and second[2] == second[-2] == "NA" and second[-1] != "NA"
+    assert float(second[-1]) == pytest.approx(model.history.history["val_loss"][-1])
+
+
+def test_a_panel_of_one_validated_epoch_has_one_tick_there(rng):
+    pytest.importorskip("matplotlib")
+    from glassnet import plot
+    X, y = _data(rng)
+    history = _model().fit(X, y, epochs=3, validation_split=0.25, validation_freq=3, verbose=0)
+    fig = plot.learning_curve(history, metrics=["val_accuracy"])
+    assert list(fig.axes[1].get_xticks()) == [3]

@@ -106,8 +106,8 @@ def learning_curve(history, path=None, metrics=None):
     # a History knows its epochs: a fit resumed at initial_epoch=5 drew 6, 7, ... (counted from 1)
     first = int(history.epoch[0]) + 1 if getattr(history, "epoch", None) else 1
     fig = _new_figure("learning_curve", (4.5 * len(panels), 3.5))
-    epochs = 0
     for ax, key in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        drawn = set()                   # the epochs this panel has a value at
         for label, values in _curves(hist, key):
             if values is not None and len(values):
                 values = np.asarray(values, dtype=float)
@@ -123,11 +123,11 @@ def learning_curve(history, path=None, metrics=None):
                 alone = finite & ~neighbour
                 if alone.any():
                     ax.plot(x[alone], values[alone], "o", color=line.get_color(), markersize=4)
-                epochs = max(epochs, len(values))
+                drawn.update(int(e) for e in x)
         ax.set(xlabel="epoch", ylabel=key, title=key)
         ax.xaxis.get_major_locator().set_params(integer=True)     # no epoch 1.25
-        if epochs == 1:                 # one epoch: a single tick, not 0.96 ... 1.04
-            ax.set_xticks([first])
+        if len(drawn) == 1:             # one epoch: a single tick, not 0.96 ... 1.04
+            ax.set_xticks(sorted(drawn))
         ax.grid(alpha=0.3)
         ax.legend()
     return _finish(fig, path)

@@ -44,10 +44,11 @@ def check_validation_freq(value):
     """fit's ``validation_freq``: a positive int, or a list (or tuple) of positive ints, the
     epochs to validate after counted from 1 (Keras' two forms), returned as a sorted list."""
     if isinstance(value, (list, tuple)):
-        if not value or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) and e > 0
-                                for e in value):
+        bad = [e for e in value if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e <= 0]
+        if not value or bad:
+            which = f" ({bad[0]!r:.40} is not a positive integer)" if bad else ""
             raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
-                             f"counted from 1, got {value!r:.100}")
+                             f"counted from 1, got {value!r:.100}{which}")
         return sorted({int(e) for e in value})
     try:
         return check_positive_int(value, "validation_freq")
@@ -336,6 +337,8 @@ class TrainingMixin(ActivityMixin):
         if callbacks is not None and (not isinstance(callbacks, (list, tuple))
                                       or not all(isinstance(c, Callback) for c in callbacks)):
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
+        if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
+            validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
         x, y = self._prepare_xy(x, y, cast=False)
         refuse_both(sample_weight, class_weight)
@@ -344,6 +347,11 @@ class TrainingMixin(ActivityMixin):
         table = self._class_weight_table(class_weight)
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
+        if ((validation_data is not None or validation_split) and epochs > initial_epoch
+                and not any(validates(e, validation_freq) for e in range(initial_epoch, epochs))):
+            warnings.warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
+                          f"{initial_epoch + 1} to {epochs}: the validation data is never used", UserWarning,
+                          stacklevel=2)
         if validation_split:
             (x, y, w), validation_data = hold_out(x, y, w, validation_split)
         elif validation_data is not None:

@@ -2,6 +2,7 @@
 import csv
 import io
 import os
+import warnings
 
 from .._atomic import write_text_atomically
 from .._validation import check_flag
@@ -17,8 +18,9 @@ class CSVLogger(Callback):
     separator : str, default ","
         One character.
     append : bool, default False
-        True adds this fit's rows to an existing file (without a second header), for a resumed
-        run; False starts the file afresh.
+        True adds this fit's rows to an existing file (without a second header, in the columns of
+        the file's own, "NA" where a value is missing), for a resumed run; False starts the file
+        afresh.
 
     Keras 3's columns and lines: the first epoch's log keys in sorted order, then, if none of them
     is a "val_" value, a "val_" column for each (written "NA" until such values come), e.g.
@@ -58,6 +60,17 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         rows = []
+        if self.keys is None and self._text:
+            # a resumed run appends under the file's header: its columns, in its order (a key this
+            # fit logs first or not at all, a LearningRateScheduler added since, would shift them)
+            header = next(csv.reader(io.StringIO(self._text), delimiter=self.separator), [])
+            if header[:1] == ["epoch"]:
+                self.keys = header[1:]
+                dropped = sorted(set(logs) - set(self.keys))
+                if dropped:
+                    warnings.warn(f"CSVLogger: {self.filename} has no column for {dropped}; their values are "
+                                  f"not written (append=False starts a new file with them)", UserWarning,
+                                  stacklevel=2)
         if self.keys is None:
             self.keys = sorted(logs)
             if not any(key.startswith("val_") for key in self.keys):

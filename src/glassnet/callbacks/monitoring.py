@@ -250,7 +250,7 @@ class ModelCheckpoint(Callback):
             self._save(epoch, logs or {}, completed=epoch + 1)
 
     def _save(self, epoch, logs, completed, batch=None):
-        if self.save_best_only and unvalidated_epoch(self, logs):   # fit's validation_freq skipped it
+        if self.save_best_only and batch is None and unvalidated_epoch(self, logs):   # validation_freq skipped it
             return
         fields = {**logs, "epoch": epoch + 1, **({} if batch is None else {"batch": batch})}
         path = self._format_filepath(fields)
