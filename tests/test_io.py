@@ -461,7 +461,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Normalization(input_shape=(8, 8, 2)), L.Rescaling(0.5, offset=0.1), L.Identity(),
         L.RandomFlip(), L.RandomTranslation(0.1, 0.1), L.RandomRotation(0.05, fill_mode="nearest"), L.RandomZoom(0.1),
         L.RandomContrast(0.2, value_range=(-5, 5)), L.RandomBrightness(0.1, value_range=(-5, 5)),
-        L.Resizing(10, 12, pad_to_aspect_ratio=True), L.CenterCrop(8, 8),                  # (8, 8, 2)
+        L.Resizing(10, 12, pad_to_aspect_ratio=True), L.CenterCrop(9, 9), L.RandomCrop(8, 8),  # (8, 8, 2)
         L.Normalization(axis=[1, -1], mean=[0.5, -0.5], variance=[2.0, 0.5]),
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.Conv2DTranspose(4, 3, strides=2, padding="same"), L.MaxPooling2D(2),                 # (8, 8, 4)
@@ -499,7 +499,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         if isinstance(layer, L.Dropout):
             assert loaded.layers[i].rng.bit_generator.state == layer.rng.bit_generator.state
     np.testing.assert_array_equal(loaded.layers[0].state["mean"], model.layers[0].state["mean"])  # adapted
-    assert loaded.layers[0].state["mean"].any() and loaded.layers[11].get_config()["variance"] == [2.0, 0.5]
+    assert loaded.layers[0].state["mean"].any() and loaded.layers[12].get_config()["variance"] == [2.0, 0.5]
     assert loaded._fused and model._fused          # a Softmax layer last fuses as Activation("softmax")
     for m in (model, loaded):                     # dropout masks and running stats continue identically
         m.fit(x, y, epochs=1, batch_size=8, verbose=0)

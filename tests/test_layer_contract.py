@@ -57,6 +57,7 @@ TABLE = {
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
     "Resizing": (lambda **kw: layers.Resizing(5, 3, crop_to_aspect_ratio=True, **kw), (4, 6, 2), False),
     "CenterCrop": (lambda **kw: layers.CenterCrop(2, 3, **kw), (4, 4, 2), False),
+    "RandomCrop": (lambda **kw: layers.RandomCrop(3, 4, **kw), (5, 6, 2), True),
     "RandomFlip": (lambda **kw: layers.RandomFlip(**kw), (3, 4, 2), True),
     "RandomTranslation": (lambda **kw: layers.RandomTranslation(0.3, (-0.2, 0.4), **kw), (4, 5, 2), True),
     "RandomRotation": (lambda **kw: layers.RandomRotation(0.2, fill_mode="constant", fill_value=0.5, **kw), (4, 5, 2), True),
@@ -114,7 +115,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip",
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip", "RandomCrop",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)

@@ -108,3 +108,88 @@ def test_center_crop_takes_none_of_resizing_s_settings():
     # accepted and acted on, then left out of its config: a saved model predicted otherwise
     with pytest.raises(TypeError, match=r"CenterCrop: unexpected keyword argument 'interpolation'; CenterCrop takes height, width and, like every layer, name"):
         CenterCrop(2, 2, interpolation="nearest")
+
+
+# -- RandomCrop ------------------------------------------------------------------------------------
+def test_random_crop_cuts_a_window_per_image_reaching_every_position(rng):
+    from glassnet.layers import RandomCrop
+    x = rng.normal(size=(200, 5, 6, 2)).astype(np.float32)
+    layer = RandomCrop(3, 4, seed=0)
+    out = layer(x, training=True)
+    assert out.shape == (200, 3, 4, 2) and out.dtype == np.float32
+    seen = set()
+    for i in range(len(x)):
+        found = [(t, l) for t in range(3) for l in range(3) if np.array_equal(out[i], x[i, t:t + 3, l:l + 4])]
+        assert len(found) == 1, i
+        seen.add(found[0])
+    assert seen == {(t, l) for t in range(3) for l in range(3)}          # every window, each image its own
+
+
+def test_random_crop_backward_puts_the_gradient_where_the_window_was(rng):
+    from glassnet.layers import RandomCrop
+    layer = RandomCrop(2, 3, seed=1, dtype="float64")
+    x = rng.normal(size=(4, 4, 5, 1))
+    out = layer(x, training=True)
+    grad = layer.backward(np.ones_like(out))
+    # each image's gradient is 1 on exactly its window: the output is x there
+    np.testing.assert_array_equal((grad * x).sum(axis=(1, 2, 3)), out.sum(axis=(1, 2, 3)))
+    assert grad.sum() == out.size
+    fresh = RandomCrop(2, 3, seed=1, dtype="float64")
+    check = check_layer(fresh, x, training=True, before_forward=lambda: setattr(fresh, "rng", np.random.default_rng(5)))
+    assert check["max_error"] < 1e-6
+
+
+def test_random_crop_outside_training_is_keras_smart_resize(rng):
+    from glassnet.layers import RandomCrop
+    for shape in [(8, 6), (5, 5), (3, 9), (2, 2)]:
+        x = rng.normal(size=(2, *shape, 3)).astype(np.float32)
+        expected = Resizing(4, 4, crop_to_aspect_ratio=True)(x)
+        np.testing.assert_array_equal(RandomCrop(4, 4, seed=0)(x), expected)
+        if shape[0] < 4 or shape[1] < 4:      # smaller than the window: the same in training
+            np.testing.assert_array_equal(RandomCrop(4, 4, seed=0)(x, training=True), expected)
+    same = rng.normal(size=(2, 4, 4, 1)).astype(np.float32)
+    assert RandomCrop(4, 4)(same) is not None and np.array_equal(RandomCrop(4, 4)(same), same)
+
+
+def test_random_crop_inference_matches_keras_documented_rule(rng):
+    """Keras' smart_resize, the rule its RandomCrop documents for inference (Keras 3.15 returns the
+    images uncropped there, against its own output shape)."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    from glassnet.layers import RandomCrop
+    x = rng.normal(size=(2, 9, 7, 2)).astype(np.float32)
+    expected = np.asarray(keras.preprocessing.image.smart_resize(x, (4, 5)))
+    np.testing.assert_allclose(RandomCrop(4, 5)(x), expected, atol=2e-6)
+
+
+def test_random_crop_in_a_model_trains_reproducibly_and_resumes_from_a_file(rng, tmp_path):
+    from glassnet.layers import RandomCrop
+    x, y = rng.normal(size=(16, 6, 6, 1)).astype(np.float32), rng.integers(0, 2, 16)
+
+    def model():
+        m = gn.Sequential([RandomCrop(4, 4, input_shape=(6, 6, 1)), gn.layers.Flatten(),
+                           gn.layers.Dense(2, activation="softmax")], seed=3)
+        m.compile("sparse_categorical_crossentropy", "adam")
+        return m
+
+    a, b = model(), model()
+    for m in (a, b):
+        m.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    a.save(tmp_path / "crop.npz")
+    loaded = gn.load_model(tmp_path / "crop.npz")
+    for m in (a, loaded):
+        m.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(a.predict(x), loaded.predict(x))
+
+
+def test_random_crop_arguments_and_config():
+    from glassnet.layers import RandomCrop
+    with pytest.raises(ValueError, match="RandomCrop: height"):
+        RandomCrop(0, 3)
+    with pytest.raises(ValueError, match="RandomCrop: width"):
+        RandomCrop(3, 2.5)
+    layer = RandomCrop(3, 4, 7)                    # Keras' positional order: height, width, seed
+    assert layer.get_config()["seed"] == 7
+    again = RandomCrop.from_config(layer.get_config())
+    x = np.arange(60.0).reshape(1, 5, 6, 2)
+    np.testing.assert_array_equal(again(x, training=True), RandomCrop(3, 4, 7)(x, training=True))

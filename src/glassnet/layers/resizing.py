@@ -1,5 +1,5 @@
-"""Resizing and CenterCrop: Keras' image preprocessing layers that give images another size; and
-the resize they share with ``UpSampling2D(interpolation="bilinear")``.
+"""Resizing, CenterCrop and RandomCrop: Keras' image preprocessing layers that give images another
+size; and the resize they share with ``UpSampling2D(interpolation="bilinear")``.
 
 A resize is linear in the image and separable: each output row is a weighted mix of input rows
 (``bilinear_weights``, or one row for ``nearest_weights``), each output column one of input
@@ -265,3 +265,77 @@ class CenterCrop(_Images):
         grad = np.zeros(self._in_shape, dtype=grad_output.dtype)
         grad[:, top:top + self.height, left:left + self.width, :] = grad_output
         return grad
+
+
+class RandomCrop(_Images):
+    """A random ``height`` x ``width`` window of each image in training (Keras' ``RandomCrop``): a
+    new position per image and per step, from the layer's generator (the model's seed, or the
+    layer's own ``seed``), so that every epoch sees the objects shifted a little.
+
+    In ``predict`` and ``evaluate``, and in training when an image is smaller than the window, the
+    image is instead resized from its largest centred box of the window's aspect ratio (Keras'
+    documented rule, its ``smart_resize``; the same as ``Resizing(height, width,
+    crop_to_aspect_ratio=True)``): a 32 x 32 image cropped to 28 x 28 in training is scaled down
+    whole at inference.
+
+    Differences from Keras 3.15: Keras draws one position per batch (every image of a batch cut
+    at the same place), glassnet one per image, as torchvision's ``RandomCrop``; Keras crops at
+    random only when the image is larger along both axes, glassnet also when one axis is equal
+    (no choice along it); and Keras 3.15 returns inference images uncropped, against its docs and
+    its own output shape.
+
+    Shapes: (batch, H, W, C) -> (batch, height, width, C). The input's gradient is the output's
+    put back where each window was cut (zero elsewhere), or the transposed resize.
+
+    Example
+    -------
+    >>> layer = RandomCrop(2, 2, seed=0)
+    >>> layer(np.arange(16.0).reshape(1, 4, 4, 1), training=True).shape
+    (1, 2, 2, 1)
+    """
+
+    def __init__(self, height, width, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        cls = type(self).__name__
+        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
+        self._cache = None
+
+    def _crops(self, sample_shape):
+        return sample_shape[0] >= self.height and sample_shape[1] >= self.width
+
+    def numbers_per_sample(self, input_shape):
+        return self._resize_numbers(input_shape, crop=True, pad=False)
+
+    def forward(self, x, training=False):
+        self._begin(x)
+        n, h, w, _ = x.shape
+        if training and self._crops(x.shape[1:]):
+            generator = self._generator()
+            top = generator.integers(0, h - self.height + 1, n)
+            left = generator.integers(0, w - self.width + 1, n)
+            # each image's window as index arrays: (n, 1, 1), (n, height, 1), (n, 1, width)
+            self._cache = window = (np.arange(n)[:, None, None], (top[:, None] + np.arange(self.height))[:, :, None],
+                                    (left[:, None] + np.arange(self.width))[:, None, :])
+            return x[window]
+        if (h, w) == (self.height, self.width):      # already the window's size: nothing to resize
+            self._cache = None
+            return x
+        out, self._cache = resize(x, self.height, self.width, "bilinear", crop=True)
+        return out
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:      # the usual place: a model's first layer
+            return None
+        if self._cache is None:
+            return grad_output
+        if len(self._cache) == 4:              # a resize
+            return resize_backward(grad_output, self._cache, self._in_shape)
+        grad = np.zeros(self._in_shape, dtype=grad_output.dtype)
+        grad[self._cache] = grad_output       # the windows of one image never overlap: no sums
+        return grad
+
+    def get_config(self):
+        config = super().get_config()
+        if self.seed is not None:        # a layer of its own stream draws the same from its config
+            config["seed"] = self.seed
+        return config
