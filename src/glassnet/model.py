@@ -334,6 +334,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._require_built("get_weights")
         return [(f"{layer.name}/{name}", a) for layer in self.layers for name, a in layer._weight_items()]
 
+    @property
+    def trainable_weights(self):
+        """The weights training updates, live (not copies), in layer order (Keras' list): every
+        parameter of the trainable layers, as of the last ``compile``, ``fit`` or ``train_on_batch``
+        (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes."""
+        self._require_built("trainable_weights")
+        return [param for _, _, param, _ in self._views]
+
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
         the concatenation of every ``layer.get_weights()``."""

@@ -396,6 +396,7 @@ class TrainingMixin(ActivityMixin):
         self.stop_training = False
         logs = {}
         self._resume_epoch = None
+        requested_start = initial_epoch
         hooks.call("on_train_begin", logs)
         if self._resume_epoch is not None:     # BackupAndRestore restored a backup: go on from it
             initial_epoch, self._resume_epoch = self._resume_epoch, None
@@ -484,8 +485,10 @@ class TrainingMixin(ActivityMixin):
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
             self._release_data(x, xs)
-        if initial_epoch < epochs:      # Keras' order: the averaged weights before on_train_end
-            self._finalize_weights()    # (whose EarlyStopping may restore its best ones instead)
+        # Keras' order: the averaged weights before on_train_end (whose EarlyStopping may restore
+        # its best ones instead); for a fit asked to train, even if a restored backup found it done
+        if requested_start < epochs:
+            self._finalize_weights()
         hooks.call("on_train_end", logs)
         return history
 

@@ -87,7 +87,9 @@ class BackupAndRestore(Callback):
         model.set_weights(backup.get_weights())
         # the settings first (a learning rate ReduceLROnPlateau lowered; a schedule's follows the
         # restored step count), then the state
-        for key, value in backup.optimizer.get_config().items():
+        config = backup.optimizer.get_config()
+        model.optimizer.exclude_from_weight_decay(var_names=config.pop("exclude_from_weight_decay", None))
+        for key, value in config.items():
             if key != "name" and not (key == "learning_rate" and model.optimizer.schedule is not None):
                 setattr(model.optimizer, key, value)
         model.optimizer.set_state(backup.optimizer.get_state())

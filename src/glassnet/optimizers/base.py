@@ -296,12 +296,13 @@ class Optimizer:
         return clipped
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
-        """Exempt weights from ``weight_decay``: those whose name (``"dense_1/bias"``, the layer's
-        name and the weight's) contains a match of one of the regular expressions ``var_names``
-        (``["bias", "gamma", "beta"]``: biases and normalisation scales and offsets), as Keras
-        searches its weights' names. Each call replaces the previous one's patterns, which model
-        files keep with the optimizer. ``var_list`` (Keras' list of variables) is not taken: a
-        glassnet weight is named, not tracked by object; name it instead.
+        """Exempt weights from ``weight_decay``: those in whose name one of the regular expressions
+        ``var_names`` finds a match (``re.search``), be it the weight's own name (``"bias"``, what
+        Keras 3 searches: ``["bias", "gamma", "beta"]`` exempts biases and normalisation scales and
+        offsets, ``"^bias$"`` works as in Keras) or its path (``"dense_1/bias"``: ``"^dense_1/"``
+        exempts a whole layer, which Keras' names cannot). Each call replaces the previous one's
+        patterns, which model files keep with the optimizer. ``var_list`` (Keras' list of
+        variables) is not taken: a glassnet weight is named, not tracked by object; name it instead.
 
         >>> opt = Optimizer(learning_rate=0.01, weight_decay=0.004); opt.exclude_from_weight_decay(var_names=["bias"])
         >>> opt.get_config()["exclude_from_weight_decay"]
@@ -310,7 +311,8 @@ class Optimizer:
         if var_list is not None:
             raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_list is not taken; give "
                             f"var_names, patterns searched in each weight's name (\"dense_1/bias\")")
-        if isinstance(var_names, str) or not all(isinstance(p, str) and p for p in var_names or ()):
+        if (isinstance(var_names, str) or (var_names is not None and not isinstance(var_names, (list, tuple)))
+                or not all(isinstance(p, str) and p for p in var_names or ())):
             raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_names must be a list "
                             f"of non-empty strings, got {var_names!r:.100}")
         patterns = tuple(var_names or ())
@@ -324,33 +326,46 @@ class Optimizer:
         self._spans = {}
 
     def _decay(self, triples, sizes, names):
-        """Keras' decoupled weight decay, in place: every weight not excluded is multiplied by
-        ``1 - learning_rate * weight_decay`` (``sizes`` and ``names`` as ``apply`` takes them)."""
-        factor = 1 - self.learning_rate * self.weight_decay
-        for i, (key, param, _) in enumerate(triples):
-            spans = self._decayed_spans(param.size if sizes is None else sizes[i],
-                                        [key] if names is None else names[i])
-            if spans is None:
-                param *= factor
-                continue
-            flat = param.reshape(-1)        # the model's flat buffer, already 1-D: a view
-            for start, stop in spans:
-                flat[start:stop] *= factor
+        """Keras' decoupled weight decay, in place: every weight not excluded loses
+        ``weight * (learning_rate * weight_decay)`` (``sizes`` and ``names`` as ``apply`` takes them).
 
-    def _decayed_spans(self, sizes, names):
+        Subtracted, as Keras computes it, not multiplied by ``1 - learning_rate * weight_decay``
+        (PyTorch's form): in float32 that factor rounds to the nearest multiple of 2^-24 below 1,
+        so a small decay (AdamW's default 0.004 at a rate of 1e-4) came out 5 % too strong, and
+        one under 3e-8 not at all."""
+        rate = self.learning_rate * self.weight_decay
+        for i, (key, param, _) in enumerate(triples):
+            if sizes is not None and sum(sizes[i]) != param.size:    # a part no name covers: undecayed
+                raise ValueError(f"sizes[{i}]: the weights' sizes {sizes[i]!r:.100} add up to {sum(sizes[i])}, "
+                                 f"but {key!r} holds {param.size} values")
+            spans = self._decayed_spans(param.size if sizes is None else sizes[i],
+                                        [key] if names is None else names[i], i)
+            scratch = self._buffer(key, param)       # the update's scratch, free until the update
+            if spans is None:
+                spans = [(0, param.size)]
+            flat, tmp = param.reshape(-1), scratch.reshape(-1)   # 1-D views (the flat buffer, or one weight)
+            for start, stop in spans:
+                for weights, tmp_piece in pieces(flat[start:stop], tmp[start:stop]):
+                    np.multiply(weights, rate, out=tmp_piece)
+                    weights -= tmp_piece
+
+    def _decayed_spans(self, sizes, names, i=0):
         """None when no weight of ``names`` (laid end to end with ``sizes``: one int, or one size
-        per name) is excluded from decay; otherwise the ``(start, stop)`` runs of the ones that
-        are not (adjacent ones merged). Kept per layout: a step asks again with the same names."""
+        per name; the ``i``-th triple's) is excluded from decay; otherwise the ``(start, stop)``
+        runs of the ones that are not (adjacent ones merged). Kept per layout: a step asks again
+        with the same names."""
         sizes = [sizes] if isinstance(sizes, int) else list(sizes)
         if not self._no_decay:
             return None
         found = (tuple(names), tuple(sizes))
         if found not in self._spans:
             if len(sizes) != len(names):
-                raise ValueError(f"names: {len(names)} weight names for {len(sizes)} weights")
+                raise ValueError(f"names[{i}]: {len(names)} weight names for {len(sizes)} weights")
             spans, start = [], 0
             for name, size in zip(names, sizes):
-                if not any(re.search(pattern, name) for pattern in self._no_decay):
+                # the weight's own name ("bias", what Keras 3 searches) or its path ("dense_1/bias")
+                if not any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
+                           for pattern in self._no_decay):
                     if spans and spans[-1][1] == start:
                         spans[-1] = (spans[-1][0], start + size)
                     else:
@@ -364,12 +379,13 @@ class Optimizer:
         """Keras' moving average of the weights, after an update: the first sets it to the weights,
         each later one to ``ema_momentum * average + (1 - ema_momentum) * weight``; every
         ``ema_overwrite_frequency`` updates the weights are set to it."""
-        momentum = self.ema_momentum
         for key, param, _ in triples:
             slots = self.slots.setdefault(key, {})
             if "average" not in slots:
                 slots["average"] = param.copy()
             else:
+                # 1 - momentum in the weights' dtype, as Keras rounds it (float32: 1 - fl(0.99))
+                momentum = param.dtype.type(self.ema_momentum)
                 for weights, average, tmp in pieces(param, slots["average"], self._buffer(key, param)):
                     average *= momentum
                     np.multiply(weights, 1 - momentum, out=tmp)
@@ -377,16 +393,38 @@ class Optimizer:
             if self.ema_overwrite_frequency and self.iterations % self.ema_overwrite_frequency == 0:
                 param[...] = slots["average"]
 
-    def finalize_variable_values(self, triples):
-        """With ``use_ema``: set each ``param`` of ``triples`` (``(key, param, grad)``, as ``apply``
-        takes them) to its moving average, which ``fit`` does when it ends (Keras' method of the
-        same name). Nothing otherwise, nor for a key no update has averaged yet."""
-        if not self.use_ema:
+    def finalize_variable_values(self, var_list):
+        """With ``use_ema``: set the weights to their moving averages, which ``fit`` does when it
+        ends (Keras' method of the same name; after a loop of ``train_on_batch`` call it yourself:
+        ``model.optimizer.finalize_variable_values(model.trainable_weights)``). Nothing without
+        ``use_ema``, or before the first update.
+
+        var_list : the weights the optimizer updated, in the order it met them: a model's
+            ``trainable_weights``, or the arrays of the ``(key, param, grad)`` triples given to
+            ``apply``; or those triples themselves.
+        """
+        if not self.use_ema or not self.slots:
             return
-        for key, param, _ in triples:
-            average = self.slots.get(key, {}).get("average")
-            if average is not None:
-                param[...] = average
+        var_list = list(var_list)
+        if all(isinstance(item, tuple) and len(item) == 3 for item in var_list):
+            for key, param, _ in var_list:
+                average = self.slots.get(key, {}).get("average")
+                if average is not None:
+                    param[...] = average
+            return
+        averages = [slots["average"] for slots in self.slots.values() if "average" in slots]
+        total = sum(int(getattr(w, "size", -1)) for w in var_list)
+        if total != sum(a.size for a in averages) or not all(hasattr(w, "shape") for w in var_list):
+            raise ValueError(f"{type(self).__name__}.finalize_variable_values: expected the weights it updated "
+                             f"({sum(a.size for a in averages)} values: a model's trainable_weights), got "
+                             f"{len(var_list)} items holding {total if total >= 0 else 'non-array'} values")
+        # the averages laid end to end are the weights laid end to end, in the same order
+        flat = (averages[0].reshape(-1) if len(averages) == 1 else
+                backend.get_array_module(averages[0]).concatenate([a.reshape(-1) for a in averages]))
+        start = 0
+        for weights in var_list:
+            weights[...] = flat[start:start + weights.size].reshape(weights.shape)
+            start += weights.size
 
     def _buffer(self, name, like):
         """The scratch buffer ``name``, shaped and typed like ``like``, made on first use."""
@@ -418,8 +456,11 @@ class Optimizer:
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}, "scalars": {name: float}}``: all an
         exact resume needs (``scalars`` only for an optimizer with ``scalar_names``)."""
+        # an average kept from before use_ema was turned off is no longer state: the optimizer
+        # would never update it, and a file holding it would not load as this optimizer
         state = {"iterations": self.iterations,
-                 "slots": {key: dict(slots) for key, slots in self.slots.items()}}
+                 "slots": {key: {name: a for name, a in slots.items() if self.use_ema or name != "average"}
+                           for key, slots in self.slots.items()}}
         if self.scalar_names:
             state["scalars"] = self._get_scalars()
         return state
