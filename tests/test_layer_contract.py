@@ -138,7 +138,7 @@ def test_rebuilt_from_its_config_it_computes_the_same(name):
 def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name):
     # Python's own message named Layer.__init__, where **kwargs ends, not the layer that was called
     with pytest.raises(TypeError, match=rf"^{name}: unexpected keyword argument 'colour'; {name} takes "
-                                        r".*name, input_shape, input_dim, dtype, seed, activity_regularizer$"):
+                                        r".*name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable$"):
         TABLE[name][0](colour="red")
 
 
@@ -150,7 +150,7 @@ def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name)
      r"^Dropout: unexpected keyword argument 'noise_shape'; Dropout takes rate and, like every layer"),
     (lambda: layers.Flatten(data_format="channels_last", foo=1),
      r"^Flatten: unexpected keyword arguments 'data_format', 'foo'; Flatten takes the arguments of "
-     r"every layer: name, input_shape, input_dim, dtype, seed, activity_regularizer$"),
+     r"every layer: name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable$"),
 ], ids=["BatchNormalization", "Dropout", "Flatten"])
 def test_keras_arguments_glassnet_lacks_are_named(make, message):
     with pytest.raises(TypeError, match=message):

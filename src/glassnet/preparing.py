@@ -22,7 +22,7 @@ class PreparingMixin:
     def _prepare_x(self, x, name="x", cast=True):
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
         ``cast=False`` in its own, for a caller that casts it chunk by chunk."""
-        x = as_array(x, name, self.dtype, cast=cast)
+        x = as_array(x, name, self.dtype, cast=False)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
                              f"for a single feature use x.reshape(-1, 1)")
@@ -34,7 +34,10 @@ class PreparingMixin:
                     if x.shape == self.input_shape else "")
             raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
-        return x
+        # values the first layer cannot take (an Embedding's indices), all of them before any work and
+        # as given: a float64 3.0000001 or an int64 2**40 would look like indices once cast to float32
+        self.layers[0].check_input_values(x, name)
+        return x.astype(self.dtype, copy=False) if cast else x
 
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")

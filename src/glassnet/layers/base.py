@@ -50,7 +50,7 @@ import warnings
 import numpy as np
 
 from .. import backend, constraints, initializers, regularizers
-from .._validation import check_name, check_positive_int, check_seed
+from .._validation import check_flag, check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
 
@@ -115,7 +115,7 @@ class Layer:
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
-                 activity_regularizer=None, **unknown):
+                 activity_regularizer=None, trainable=True, **unknown):
         if unknown:
             raise _unexpected_arguments(type(self), unknown)
         if input_dim is not None:
@@ -136,7 +136,9 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.built = False
-        self.trainable = True
+        # Keras' constructor argument (Embedding(..., weights=[table], trainable=False)); a model
+        # file keeps the flags of its layers itself, so get_config leaves it out
+        self.trainable = check_flag(trainable, f"{type(self).__name__}: trainable")
         # the model sets this to False on its first layer, whose input gradient nobody uses
         self.needs_input_gradient = True
 
@@ -203,6 +205,12 @@ class Layer:
         if self.rng is None:
             self.rng = np.random.default_rng(self.seed)
         return self.rng
+
+    def check_input_values(self, x, name):
+        """Refuse data whose values this layer cannot take, raising an error that names ``name``
+        (``"x"``, ``"validation_data[0]"``): a model calls it on its first layer with all of the
+        data, in the dtype it was given, before any work. Every value is fine by default; an
+        Embedding takes integer indices into its table only."""
 
     def output_shape(self, input_shape):
         """Shape of one output sample for one input sample of ``input_shape``; same by default."""
@@ -320,7 +328,7 @@ class Layer:
 ACTIVITY_GENERATION = 0
 
 # the keyword arguments Layer.__init__ takes, which every layer accepts through its **kwargs
-_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer")
+_LAYER_ARGUMENTS = ("name", "input_shape", "input_dim", "dtype", "seed", "activity_regularizer", "trainable")
 
 
 def check_axis(axis, caller):

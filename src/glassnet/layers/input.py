@@ -4,6 +4,8 @@
 ``Dense(10, input_shape=(784,))`` would. Like Keras' ``InputLayer``, it is not one of
 ``model.layers``: it holds no parameters and does nothing to the data, it only says what comes in.
 """
+import numpy as np
+
 from .._validation import check_name
 from .base import _sample_shape
 
@@ -16,6 +18,10 @@ class InputLayer:
     shape : tuple of int
         One sample's shape: ``(features,)`` for vectors, ``(H, W, C)`` for images.
     name : str, optional
+    dtype : a NumPy dtype or its name, optional
+        What the data holds (Keras' argument; ``"int32"`` for an Embedding's ids). It changes
+        nothing: a model passes its input on in its own dtype (float32 unless ``dtype=`` says
+        otherwise), in which ids up to 2**24 are exact, and an Embedding reads them from there.
 
     Example
     -------
@@ -23,20 +29,27 @@ class InputLayer:
     (28, 28, 1)
     """
 
-    def __init__(self, shape, name=None):
+    def __init__(self, shape, name=None, dtype=None):
         self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         self.name = check_name(name, "Input: name") or "input_layer"
+        try:
+            self.dtype = None if dtype is None else np.dtype(dtype)
+        except TypeError:
+            self.dtype = None
+        if dtype is not None and (self.dtype is None or self.dtype.kind not in "biuf"):
+            raise ValueError(f"Input: dtype must be a numeric NumPy dtype such as 'int32' or 'float32', "
+                             f"got {dtype!r:.80}")
 
     def __repr__(self):
         return f"InputLayer(shape={self.shape})"
 
 
-def Input(shape, name=None):
-    """Keras' ``Input(shape)``: an ``InputLayer`` to put first in a Sequential.
+def Input(shape, name=None, dtype=None):
+    """Keras' ``Input(shape, name, dtype)``: an ``InputLayer`` to put first in a Sequential.
 
     >>> from glassnet import Sequential
     >>> from glassnet.layers import Dense
     >>> Sequential([Input((2,)), Dense(1)]).built
     True
     """
-    return InputLayer(shape, name=name)
+    return InputLayer(shape, name=name, dtype=dtype)
