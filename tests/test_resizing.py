@@ -193,3 +193,30 @@ def test_random_crop_arguments_and_config():
     again = RandomCrop.from_config(layer.get_config())
     x = np.arange(60.0).reshape(1, 5, 6, 2)
     np.testing.assert_array_equal(again(x, training=True), RandomCrop(3, 4, 7)(x, training=True))
+
+
+def test_random_crop_margins_of_their_own_per_axis_and_an_equal_axis(rng):
+    from glassnet.layers import RandomCrop
+    x = rng.normal(size=(300, 7, 10, 1)).astype(np.float32)
+    out = RandomCrop(3, 4, seed=0)(x, training=True)
+    seen = {next((t, l) for t in range(5) for l in range(7) if np.array_equal(out[i], x[i, t:t + 3, l:l + 4]))
+            for i in range(len(x))}
+    assert seen == {(t, l) for t in range(5) for l in range(7)}
+    # an axis the size of the window: no choice along it, still a random crop along the other
+    out = RandomCrop(7, 4, seed=0)(x, training=True)
+    lefts = {next(l for l in range(7) if np.array_equal(out[i], x[i, :, l:l + 4])) for i in range(len(x))}
+    assert lefts == set(range(7))
+
+
+def test_random_crop_resize_path_gradient_and_memory_estimate(rng):
+    from glassnet.layers import RandomCrop
+    layer = RandomCrop(4, 5, seed=0, dtype="float64")
+    x = rng.normal(size=(2, 3, 8, 2))                 # shorter than the window: resized, in training too
+    assert check_layer(layer, x, training=True)["max_error"] < 1e-6
+    # predict's chunks: the largest array of the inference resize, not only the output
+    assert RandomCrop(4, 5).numbers_per_sample((30, 40, 2)) == Resizing(4, 5, crop_to_aspect_ratio=True).numbers_per_sample((30, 40, 2))
+    assert RandomCrop(4, 5).numbers_per_sample((30, 40, 2)) > 4 * 5 * 2
+    same = rng.normal(size=(1, 4, 5, 1))
+    out = RandomCrop(4, 5)(same)
+    out[...] = 0
+    assert same.any()                                 # a copy, not the caller's array

@@ -281,8 +281,10 @@ class RandomCrop(_Images):
     Differences from Keras 3.15: Keras draws one position per batch (every image of a batch cut
     at the same place), glassnet one per image, as torchvision's ``RandomCrop``; Keras crops at
     random only when the image is larger along both axes, glassnet also when one axis is equal
-    (no choice along it); and Keras 3.15 returns inference images uncropped, against its docs and
-    its own output shape.
+    (no choice along it); an image smaller than the window in training is resized here as at
+    inference, where Keras stretches a window-sized slice of it clipped to the image (distorting
+    its aspect ratio); and Keras 3.15 returns inference images uncropped, against its docs and its
+    own output shape.
 
     Shapes: (batch, H, W, C) -> (batch, height, width, C). The input's gradient is the output's
     put back where each window was cut (zero elsewhere), or the transposed resize.
@@ -314,13 +316,15 @@ class RandomCrop(_Images):
             top = generator.integers(0, h - self.height + 1, n)
             left = generator.integers(0, w - self.width + 1, n)
             # each image's window as index arrays: (n, 1, 1), (n, height, 1), (n, 1, width)
-            self._cache = window = (np.arange(n)[:, None, None], (top[:, None] + np.arange(self.height))[:, :, None],
-                                    (left[:, None] + np.arange(self.width))[:, None, :])
-            return x[window]
-        if (h, w) == (self.height, self.width):      # already the window's size: nothing to resize
-            self._cache = None
-            return x
-        out, self._cache = resize(x, self.height, self.width, "bilinear", crop=True)
+            window = (np.arange(n)[:, None, None], (top[:, None] + np.arange(self.height))[:, :, None],
+                      (left[:, None] + np.arange(self.width))[:, None, :])
+            out = x[window]
+        elif (h, w) == (self.height, self.width):      # already the window's size: nothing to resize
+            window, out = None, x.copy()               # a copy, as CenterCrop's and Resizing's outputs
+        else:
+            out, window = resize(x, self.height, self.width, "bilinear", crop=True)
+        # what backward needs, unless nothing will ask (a model's first layer)
+        self._cache = window if self.needs_input_gradient else None
         return out
 
     def backward(self, grad_output):
