@@ -190,7 +190,7 @@ class Orthogonal(Initializer):
         q *= np.sign(np.diag(r))        # a sign of 0 (measure zero) would zero a column
         if rows < cols:
             q = q.T
-        return (self.gain * q).reshape(shape).astype(dtype)
+        return (self.gain * q).reshape(shape).astype(dtype, order="C")
 
     def get_config(self):
         return {"gain": self.gain}

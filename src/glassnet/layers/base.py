@@ -184,7 +184,7 @@ class Layer:
                 value = initializer(tuple(shape), self._generator(), self.dtype)
         except ValueError as exc:       # a shape the initializer cannot fill (Identity of a bias)
             raise ValueError(f"{where}: {exc}") from None
-        value = np.asarray(value)
+        value = np.ascontiguousarray(value)      # an initializer may give a transposed view
         if value.shape != tuple(shape):
             raise ValueError(f"{where} {initializer!r:.80} returned shape {value.shape} for a weight of "
                              f"shape {tuple(shape)}")

@@ -1,0 +1,412 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, Keras' cells step for step, trained by
+backpropagation through time.
+
+A recurrent layer reads a sequence ``x`` (batch, steps, features) one step at a time, carrying a
+state ``h`` (batch, units) from step to step: ``h_t = cell(x_t, h_(t-1))``, ``h_0 = 0``. Its output
+is the last state (batch, units), or every state (batch, steps, units) with ``return_sequences``.
+
+Every cell starts from two matrix products: ``x_t @ kernel`` and ``h_(t-1) @ recurrent_kernel``,
+each ``gates * units`` columns wide (one block of columns per gate, in Keras' order). The first
+does not depend on the state, so it runs once for all steps as one big product; only the second
+stays inside the loop. Backward walks the steps in reverse, the same way: each step gives the
+gradient of its two products' outputs (``dZ``), and the weights' gradients are again one big
+product each over all steps.
+
+Arrays inside are time-major, (steps, batch, ...): a step's slice is then contiguous.
+"""
+import numpy as np
+
+from .. import activations, backend, constraints, initializers, regularizers
+from .._validation import check_flag, check_number
+from .base import LAYERS, Layer
+from .conv import positive_int
+
+
+class _Recurrent(Layer):
+    """What SimpleRNN, LSTM and GRU share: settings, weights, the loop over the steps and its
+    reverse. A cell is ``_step`` (forward of one step) and ``_step_backward`` (its gradients)."""
+
+    gates = 1                 # blocks of ``units`` columns in the kernels (SimpleRNN 1, GRU 3, LSTM 4)
+    rank = 2                  # samples are (steps, features)
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.units = positive_int(units, "units", cls)
+        self.activation = activations.get(activation)
+        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
+        self.recurrent_initializer = initializers.get(recurrent_initializer, f"{cls}: recurrent_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, f"{cls}: kernel_regularizer")
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer, f"{cls}: recurrent_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, f"{cls}: bias_regularizer")
+        self.kernel_constraint = constraints.get(kernel_constraint, f"{cls}: kernel_constraint")
+        self.recurrent_constraint = constraints.get(recurrent_constraint, f"{cls}: recurrent_constraint")
+        self.bias_constraint = constraints.get(bias_constraint, f"{cls}: bias_constraint")
+        # a rate of 1 would drop everything and scale by 1 / 0
+        self.dropout = check_number(dropout, f"{cls}: dropout", "[0, 1)")
+        self.recurrent_dropout = check_number(recurrent_dropout, f"{cls}: recurrent_dropout", "[0, 1)")
+        self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
+        self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
+        # a Sequential passes one array from layer to layer, and keeps no state between batches
+        if check_flag(return_state, f"{cls}: return_state"):
+            raise ValueError(f"{cls}: return_state=True returns several arrays, which a Sequential cannot pass on; "
+                             f"return_sequences=True gives every step's state")
+        if check_flag(stateful, f"{cls}: stateful"):
+            raise ValueError(f"{cls}: stateful=True (a batch starting from the previous batch's last state) is not "
+                             f"supported: every batch starts from a zero state")
+
+    # -- weights -----------------------------------------------------------------------------
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
+                             f"shape {tuple(input_shape)}")
+        width = self.gates * self.units
+        self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer, self.kernel_regularizer,
+                        self.kernel_constraint)
+        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer,
+                        self.recurrent_regularizer, self.recurrent_constraint)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self._bias_initial(), self.bias_regularizer,
+                            self.bias_constraint)
+        super().build(input_shape)
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_initial(self):
+        return self.bias_initializer
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
+                             f"shape {tuple(input_shape)}")
+        return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+
+    def matmul_flops(self, batch_size):
+        """The input product over all steps at once, the largest of the layer's products."""
+        if self.input_shape is None:
+            return 0
+        return 2 * batch_size * self.input_shape[0] * self.params["kernel"].size
+
+    def numbers_per_sample(self, input_shape):
+        # the cache of every step: the input product and the gates (gates * units a step each) and
+        # the states, besides the output
+        steps = input_shape[0]
+        return steps * (3 * self.gates + 2) * self.units
+
+    # -- the loop ----------------------------------------------------------------------------
+    def forward(self, x, training=False):
+        if x.ndim != 3:
+            self.check_input_shape(x.shape[1:])
+        xp = backend.get_array_module(x)
+        self.x = x
+        n, steps, features = x.shape
+        seq = xp.ascontiguousarray(x.transpose(1, 0, 2)[::-1] if self.go_backwards else x.transpose(1, 0, 2))
+        # Keras' dropout: one mask per sequence for the inputs, one for the state fed back, the
+        # same at every step (Gal & Ghahramani 2016), scaled by 1 / (1 - rate)
+        self._input_mask = self._mask((n, features), self.dropout, x.dtype) if training else None
+        self._state_mask = self._mask((n, self.units), self.recurrent_dropout, x.dtype) if training else None
+        if self._input_mask is not None:
+            seq = seq * self._input_mask
+        self._seq = seq
+        kernel, recurrent = self.params["kernel"], self.params["recurrent_kernel"]
+        # the input product of every step at once: (steps * batch, features) @ (features, gates * units)
+        self._xw = xw = (seq.reshape(steps * n, features) @ kernel).reshape(steps, n, -1)
+        if self.use_bias:
+            xw += self._input_bias()
+        self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
+        self._begin_cache(steps, n, xp, x.dtype)
+        for t in range(steps):
+            fed = h[t] if self._state_mask is None else h[t] * self._state_mask
+            h[t + 1] = self._step(t, xw[t], fed @ recurrent, h[t])
+        if self.return_sequences:
+            return xp.ascontiguousarray(h[1:].transpose(1, 0, 2))
+        return h[steps].copy()
+
+    def _mask(self, shape, rate, dtype):
+        if rate == 0:
+            return None
+        keep = self._generator().random(shape) >= rate
+        return (keep / (1 - rate)).astype(dtype)
+
+    def _input_bias(self):
+        return self.params["bias"]
+
+    def backward(self, grad_output):
+        xp = backend.get_array_module(grad_output)
+        steps, n = self._h.shape[0] - 1, self._h.shape[1]
+        recurrent = self.params["recurrent_kernel"]
+        dh_out = xp.zeros((steps, n, self.units), dtype=grad_output.dtype)
+        if self.return_sequences:
+            dh_out[...] = grad_output.transpose(1, 0, 2)
+        else:
+            dh_out[-1] = grad_output
+        dxw = xp.empty_like(self._xw)           # the gradient of each step's input product
+        drec = xp.empty_like(self._xw)          # ... and of its recurrent product
+        dh = xp.zeros((n, self.units), dtype=grad_output.dtype)     # from the later steps
+        self._begin_backward(n, xp, grad_output.dtype)
+        for t in reversed(range(steps)):
+            dh += dh_out[t]
+            dxw[t], drec[t], dh_direct = self._step_backward(t, dh)
+            dh = drec[t] @ recurrent.T
+            if self._state_mask is not None:
+                dh *= self._state_mask
+            if dh_direct is not None:
+                dh += dh_direct
+        features = self._seq.shape[2]
+        flat_dxw = dxw.reshape(steps * n, -1)
+        self.grads["kernel"][...] = self._seq.reshape(steps * n, features).T @ flat_dxw
+        fed = self._h[:-1] if self._state_mask is None else self._h[:-1] * self._state_mask
+        self.grads["recurrent_kernel"][...] = fed.reshape(steps * n, self.units).T @ drec.reshape(steps * n, -1)
+        if self.use_bias:
+            self._bias_gradient(flat_dxw, drec.reshape(steps * n, -1))
+        if not self.needs_input_gradient:
+            return None
+        dseq = (flat_dxw @ self.params["kernel"].T).reshape(steps, n, features)
+        if self._input_mask is not None:
+            dseq *= self._input_mask
+        if self.go_backwards:
+            dseq = dseq[::-1]
+        return xp.ascontiguousarray(dseq.transpose(1, 0, 2))
+
+    def _bias_gradient(self, flat_dxw, flat_drec):
+        self.grads["bias"][...] = flat_dxw.sum(axis=0)
+
+    def _begin_backward(self, n, xp, dtype):
+        """Buffers a cell's backward carries from step to step (LSTM's cell-state gradient)."""
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "recurrent_initializer": initializers.name_of(self.recurrent_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **regularizers.config_entries(self, ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")),
+                **constraints.config_entries(self, ("kernel_constraint", "recurrent_constraint", "bias_constraint")),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
+
+
+del LAYERS["_Recurrent"]     # a shared base, not a layer a config may name
+
+
+class SimpleRNN(_Recurrent):
+    """``h_t = activation(x_t @ kernel + h_(t-1) @ recurrent_kernel + bias)`` (Keras' ``SimpleRNN``,
+    PyTorch's ``nn.RNN``).
+
+    Parameters (Keras' names and defaults)
+    ----------
+    units : int
+        The size of the state, and of the output.
+    activation : default "tanh"
+    use_bias, kernel_initializer ("glorot_uniform"), recurrent_initializer ("orthogonal"), bias_initializer,
+    kernel_/recurrent_/bias_regularizer, kernel_/recurrent_/bias_constraint : as Dense's
+    dropout, recurrent_dropout : float in [0, 1)
+        In training, the fraction of the inputs, and of the state fed back, dropped: one mask
+        per sequence, the same at every step, as Keras draws them.
+    return_sequences : bool
+        False: the last state (batch, units); True: every step's (batch, steps, units).
+    go_backwards : bool
+        Read the sequence from its end; the states come out in that (reversed) order, as Keras'.
+    return_state, stateful : False
+        Refused when True: a Sequential passes one array on and starts every batch from 0.
+
+    Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
+    (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,).
+
+    Example
+    -------
+    >>> layer = SimpleRNN(4, seed=0)
+    >>> layer(np.ones((2, 5, 3))).shape
+    (2, 4)
+    """
+
+    def _begin_cache(self, steps, n, xp, dtype):
+        self._z = xp.empty((steps, n, self.units), dtype=dtype)
+
+    def _step(self, t, xw, hw, h_prev):
+        z = self._z[t]
+        np.add(xw, hw, out=z)
+        return self.activation.forward(z)
+
+    def _step_backward(self, t, dh):
+        dz = self.activation.backward(dh, self._z[t], self._h[t + 1])
+        return dz, dz, None
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), Keras' ``LSTM`` and PyTorch's
+    ``nn.LSTM``: from ``z = x_t @ kernel + h_(t-1) @ recurrent_kernel + bias``, in four blocks of
+    ``units`` columns (Keras' order: input, forget, cell, output),
+    ``i, f, o = recurrent_activation(z_i, z_f, z_o)``, ``g = activation(z_c)``,
+    ``c_t = f c_(t-1) + i g`` and ``h_t = o activation(c_t)``.
+
+    Parameters as SimpleRNN's, and
+    recurrent_activation : default "sigmoid"
+    unit_forget_bias : bool, default True
+        The forget gate's bias starts at 1 (the other biases from ``bias_initializer``), as Keras'
+        (Jozefowicz et al. 2015): the cell keeps its memory at first.
+
+    Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
+    (features, 4 units), ``recurrent_kernel`` (units, 4 units), ``bias`` (4 units,). PyTorch keeps
+    the transposes, and two biases whose sum is this one.
+
+    Example
+    -------
+    >>> LSTM(4, return_sequences=True, seed=0)(np.ones((2, 5, 3))).shape
+    (2, 5, 4)
+    """
+
+    gates = 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = check_flag(unit_forget_bias, "LSTM: unit_forget_bias")
+
+    def _bias_initial(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, others = self.units, self.bias_initializer
+
+        def forget_ones(shape, rng, dtype):
+            # Keras' order of draws: the input gate's block, then ones, then the last two blocks
+            return np.concatenate([others((units,), rng, dtype), np.ones(units, dtype),
+                                   others((2 * units,), rng, dtype)])
+        return forget_ones
+
+    def _begin_cache(self, steps, n, xp, dtype):
+        self._gates = xp.empty((steps, n, 4 * self.units), dtype=dtype)     # i, f, g, o
+        self._z = xp.empty((steps, n, 4 * self.units), dtype=dtype)
+        self._c = xp.zeros((steps + 1, n, self.units), dtype=dtype)
+        self._ac = xp.empty((steps, n, self.units), dtype=dtype)           # activation(c_t)
+
+    def _step(self, t, xw, hw, h_prev):
+        u, z, gates = self.units, self._z[t], self._gates[t]
+        np.add(xw, hw, out=z)
+        gates[:, :2 * u] = self.recurrent_activation.forward(z[:, :2 * u])        # i, f
+        gates[:, 2 * u:3 * u] = self.activation.forward(z[:, 2 * u:3 * u])        # g
+        gates[:, 3 * u:] = self.recurrent_activation.forward(z[:, 3 * u:])        # o
+        i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+        c = self._c[t + 1]
+        np.multiply(f, self._c[t], out=c)
+        c += i * g
+        self._ac[t] = self.activation.forward(c)
+        return o * self._ac[t]
+
+    def _begin_backward(self, n, xp, dtype):
+        self._dc = xp.zeros((n, self.units), dtype=dtype)
+
+    def _step_backward(self, t, dh):
+        u, z, gates = self.units, self._z[t], self._gates[t]
+        i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
+        dc = self._dc
+        dc += self.activation.backward(dh * o, self._c[t + 1], self._ac[t])
+        dgates = np.empty_like(gates)
+        np.multiply(dc, g, out=dgates[:, :u])                  # di
+        np.multiply(dc, self._c[t], out=dgates[:, u:2 * u])    # df
+        np.multiply(dc, i, out=dgates[:, 2 * u:3 * u])         # dg
+        np.multiply(dh, self._ac[t], out=dgates[:, 3 * u:])    # do
+        dz = np.empty_like(z)
+        dz[:, :2 * u] = self.recurrent_activation.backward(dgates[:, :2 * u], z[:, :2 * u], gates[:, :2 * u])
+        dz[:, 2 * u:3 * u] = self.activation.backward(dgates[:, 2 * u:3 * u], z[:, 2 * u:3 * u], g)
+        dz[:, 3 * u:] = self.recurrent_activation.backward(dgates[:, 3 * u:], z[:, 3 * u:], o)
+        dc *= f                                               # to c_(t-1)
+        return dz, dz, None
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation.name,
+                "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al. 2014), Keras 3's ``GRU`` (``reset_after=True``, its
+    default) and PyTorch's ``nn.GRU``: with ``xz, xr, xh`` the three blocks of ``x_t @ kernel +
+    input bias`` and ``rz, rr, rh`` those of ``h_(t-1) @ recurrent_kernel + recurrent bias`` (Keras'
+    order: update, reset, candidate),
+    ``z = recurrent_activation(xz + rz)``, ``r = recurrent_activation(xr + rr)``,
+    ``hh = activation(xh + r rh)`` and ``h_t = z h_(t-1) + (1 - z) hh``.
+
+    Parameters as SimpleRNN's, and
+    recurrent_activation : default "sigmoid"
+    reset_after : True
+        Keras 3's default and PyTorch's form (the reset gate applied after the recurrent
+        product); Keras' older ``reset_after=False`` is refused.
+
+    Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
+    (features, 3 units), ``recurrent_kernel`` (units, 3 units), ``bias`` (2, 3 units): the input
+    bias, then the recurrent one (PyTorch's ``bias_ih``, ``bias_hh``, gates in the order r, z, n).
+
+    Example
+    -------
+    >>> GRU(4, seed=0)(np.ones((2, 5, 3))).shape
+    (2, 4)
+    """
+
+    gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 reset_after=True, **kwargs):
+        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        if not check_flag(reset_after, "GRU: reset_after"):
+            raise ValueError("GRU: reset_after=False (Keras 2's default: the reset gate applied before the "
+                             "recurrent product) is not supported; reset_after=True is Keras 3's and PyTorch's")
+        self.reset_after = True
+
+    def _bias_shape(self):
+        return (2, 3 * self.units)
+
+    def _input_bias(self):
+        return self.params["bias"][0]
+
+    def _begin_cache(self, steps, n, xp, dtype):
+        self._gates = xp.empty((steps, n, 3 * self.units), dtype=dtype)     # z, r, hh
+        self._pre = xp.empty((steps, n, 3 * self.units), dtype=dtype)       # their inputs
+        self._rh = xp.empty((steps, n, self.units), dtype=dtype)            # the recurrent block of hh
+
+    def _step(self, t, xw, hw, h_prev):
+        u, pre, gates = self.units, self._pre[t], self._gates[t]
+        if self.use_bias:
+            hw = hw + self.params["bias"][1]
+        np.add(xw[:, :2 * u], hw[:, :2 * u], out=pre[:, :2 * u])
+        gates[:, :2 * u] = self.recurrent_activation.forward(pre[:, :2 * u])      # z, r
+        self._rh[t] = hw[:, 2 * u:]
+        np.multiply(gates[:, u:2 * u], hw[:, 2 * u:], out=pre[:, 2 * u:])
+        pre[:, 2 * u:] += xw[:, 2 * u:]
+        gates[:, 2 * u:] = self.activation.forward(pre[:, 2 * u:])                # hh
+        z, hh = gates[:, :u], gates[:, 2 * u:]
+        return hh + z * (h_prev - hh)          # z h_(t-1) + (1 - z) hh
+
+    def _step_backward(self, t, dh):
+        u, pre, gates = self.units, self._pre[t], self._gates[t]
+        z, r, hh = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:]
+        h_prev = self._h[t]
+        dpre = np.empty_like(pre)
+        dhh = dh * (1 - z)
+        dpre[:, 2 * u:] = self.activation.backward(dhh, pre[:, 2 * u:], hh)
+        dgates = np.empty((dh.shape[0], 2 * u), dtype=dh.dtype)
+        np.multiply(dh, h_prev - hh, out=dgates[:, :u])                # dz
+        np.multiply(dpre[:, 2 * u:], self._rh[t], out=dgates[:, u:])   # dr
+        dpre[:, :2 * u] = self.recurrent_activation.backward(dgates, pre[:, :2 * u], gates[:, :2 * u])
+        drec = dpre.copy()
+        drec[:, 2 * u:] *= r                   # the candidate's recurrent block is scaled by r
+        return dpre, drec, dh * z
+
+    def _bias_gradient(self, flat_dxw, flat_drec):
+        self.grads["bias"][0] = flat_dxw.sum(axis=0)
+        self.grads["bias"][1] = flat_drec.sum(axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation.name}

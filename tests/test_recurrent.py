@@ -1,0 +1,158 @@
+"""SimpleRNN, LSTM and GRU: outputs against Keras 3.15, gradients against PyTorch autograd, training
+against Keras, dropout by hand, a model that learns from sequences, and the refused settings. The
+layer contract (finite differences included) is in test_layer_contract.py."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+LAYERS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+
+
+@pytest.mark.parametrize("settings", [{}, {"return_sequences": True}, {"go_backwards": True},
+                                      {"return_sequences": True, "go_backwards": True, "activation": "relu"},
+                                      {"use_bias": False}], ids=str)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_outputs_match_keras(name, settings, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(3, 6, 4)).astype(np.float32)
+    ours = LAYERS[name](5, seed=0, bias_initializer="random_normal", **settings) \
+        if settings.get("use_bias", True) else LAYERS[name](5, seed=0, **settings)
+    out = ours(x)
+    theirs = getattr(keras.layers, name)(5, **settings)
+    theirs.build((None, 6, 4))
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(out, np.asarray(theirs(x)), rtol=1e-5, atol=2e-6)
+
+
+def _torch_module(torch, name, layer):
+    """PyTorch's module with ``layer``'s weights (float64): PyTorch keeps the transposed kernels, two
+    biases, and the GRU's gates in the order r, z, n where Keras has z, r, h."""
+    kernel, recurrent = layer.params["kernel"], layer.params["recurrent_kernel"]
+    units = layer.units
+    cls = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[name]
+    module = cls(kernel.shape[0], units, batch_first=True).double()
+    if name == "GRU":
+        order = np.r_[units:2 * units, 0:units, 2 * units:3 * units]      # z, r, h -> r, z, n
+        kernel, recurrent = kernel[:, order], recurrent[:, order]
+        b_in, b_rec = layer.params["bias"][0][order], layer.params["bias"][1][order]
+    else:
+        b_in, b_rec = layer.params["bias"], np.zeros_like(layer.params["bias"])
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch.tensor(kernel.T))
+        module.weight_hh_l0.copy_(torch.tensor(recurrent.T))
+        module.bias_ih_l0.copy_(torch.tensor(b_in))
+        module.bias_hh_l0.copy_(torch.tensor(b_rec))
+    return module, order if name == "GRU" else None
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_gradients_match_torch_autograd(name, return_sequences, rng, torch):
+    x = rng.normal(size=(3, 7, 4))
+    layer = LAYERS[name](5, return_sequences=return_sequences, dtype="float64", seed=1,
+                         bias_initializer="random_normal")
+    out = layer(x)
+    grad_out = rng.normal(size=out.shape)
+    grad_x = layer.backward(grad_out)
+    module, order = _torch_module(torch, name, layer)
+    tx = torch.tensor(x, requires_grad=True)
+    sequence, _ = module(tx)
+    theirs = sequence if return_sequences else sequence[:, -1]
+    theirs.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    kernel_grad = module.weight_ih_l0.grad.numpy().T
+    recurrent_grad = module.weight_hh_l0.grad.numpy().T
+    if order is not None:                      # back into Keras' order
+        inverse = np.argsort(order)
+        kernel_grad, recurrent_grad = kernel_grad[:, inverse], recurrent_grad[:, inverse]
+        bias_grad = np.stack([module.bias_ih_l0.grad.numpy()[inverse], module.bias_hh_l0.grad.numpy()[inverse]])
+    else:
+        bias_grad = module.bias_ih_l0.grad.numpy()
+    np.testing.assert_allclose(layer.grads["kernel"], kernel_grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["recurrent_kernel"], recurrent_grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["bias"], bias_grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_training_matches_keras(name, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(32, 5, 3)).astype(np.float32)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)
+    ours = gn.Sequential([LAYERS[name](4, input_shape=(5, 3)), Dense(1, activation="sigmoid")], seed=0)
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5, momentum=0.5))
+    theirs = keras.Sequential([keras.Input((5, 3)), getattr(keras.layers, name)(4), keras.layers.Dense(1, activation="sigmoid")])
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5, momentum=0.5))
+    theirs.set_weights(ours.get_weights())
+    ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_starts_its_forget_gate_bias_at_one_as_keras():
+    layer = LSTM(3, seed=0)
+    layer.build((4, 2))
+    np.testing.assert_array_equal(layer.params["bias"], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    plain = LSTM(3, unit_forget_bias=False, seed=0)
+    plain.build((4, 2))
+    assert not plain.params["bias"].any()
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_dropout_is_one_mask_per_sequence_as_keras_draws_it(name, rng):
+    """With dropout the training output is the undropped layer's on x times one (batch, features)
+    mask, the same at every step; the state fed back is masked by one (batch, units) mask."""
+    x = rng.normal(size=(4, 6, 3))
+    dropped = LAYERS[name](5, dropout=0.5, dtype="float64", seed=2)
+    out = dropped(x, training=True)
+    mask = dropped._input_mask
+    assert mask.shape == (4, 3) and set(np.unique(mask)) <= {0.0, 2.0}
+    plain = LAYERS[name](5, dtype="float64", seed=2)
+    np.testing.assert_allclose(out, plain(x * mask[:, None, :]), rtol=1e-12)
+    np.testing.assert_array_equal(dropped(x), plain(x))            # inference: no dropout
+    state_dropped = LAYERS[name](5, recurrent_dropout=0.5, dtype="float64", seed=2)
+    state_dropped(x, training=True)
+    assert state_dropped._state_mask.shape == (4, 5)
+
+
+def test_an_lstm_learns_to_read_a_sequence(rng):
+    """Whether a token came before another (an order a bag of tokens cannot tell)."""
+    n, steps = 600, 8
+    x = rng.integers(2, 10, (n, steps))
+    first, second = rng.choice(steps, size=(n, 2), replace=True).T
+    keep = first != second
+    x, first, second = x[keep], first[keep], second[keep]
+    rows = np.arange(len(x))
+    x[rows, first], x[rows, second] = 0, 1
+    y = (first < second).astype(np.float32)
+    model = gn.Sequential([Embedding(10, 8, input_length=steps), LSTM(16), Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.01), metrics=["accuracy"])
+    model.fit(x[:450], y[:450], epochs=25, batch_size=32, verbose=0)
+    assert model.evaluate(x[450:], y[450:], verbose=0)[1] > 0.9
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: LSTM(4, return_state=True), ValueError, "LSTM: return_state=True returns several arrays"),
+    (lambda: GRU(4, stateful=True), ValueError, "GRU: stateful=True .* is not supported"),
+    (lambda: GRU(4, reset_after=False), ValueError, "GRU: reset_after=False"),
+    (lambda: SimpleRNN(0), ValueError, "SimpleRNN: units"),
+    (lambda: LSTM(4, dropout=1.0), ValueError, r"LSTM: dropout must be a number in \[0, 1\)"),
+    (lambda: LSTM(4, recurrent_activation="nope"), ValueError, "activation: expected one of"),
+    (lambda: SimpleRNN(4, unroll=True), TypeError, "SimpleRNN: unexpected keyword argument 'unroll'"),
+])
+def test_refused_settings_name_themselves(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_samples_must_be_sequences():
+    with pytest.raises(ValueError, match=r"expected sequences of shape \(steps, features\), got samples of shape \(4,\)"):
+        gn.Sequential([LSTM(3, input_shape=(4,))])
