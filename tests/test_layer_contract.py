@@ -18,6 +18,8 @@ TABLE = {
     "SimpleRNN": (lambda **kw: layers.SimpleRNN(3, return_sequences=True, **kw), (4, 2), False),
     "LSTM": (lambda **kw: layers.LSTM(3, go_backwards=True, dropout=0.3, recurrent_dropout=0.2, **kw), (4, 2), True),
     "GRU": (lambda **kw: layers.GRU(3, return_sequences=True, recurrent_dropout=0.3, **kw), (5, 2), True),
+    "Bidirectional": (lambda **kw: layers.Bidirectional(layers.GRU(3, return_sequences=True, dropout=0.2), merge_mode="mul",
+                                                         **kw), (4, 2), True),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
     "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),
@@ -118,7 +120,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip", "RandomCrop", "LSTM", "GRU",
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)

@@ -251,7 +251,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 layer.check_input_shape(shape)
             else:
                 nested = [name for name, value in vars(layer).items() if isinstance(value, Layer)]
-                if nested:          # their params are not the layer's: never trained, never saved
+                # their params are not the layer's: never trained, never saved (unless the layer
+                # makes them its own, as Bidirectional does: wraps_layers)
+                if nested and not getattr(layer, "wraps_layers", False):
                     raise TypeError(f"{layer.describe()}: holds the layer(s) {nested} as attributes, "
                                     f"whose parameters a model neither trains nor saves; keep every "
                                     f"weight in the layer's own params (add_weight)")

@@ -1,0 +1,121 @@
+"""Bidirectional: against Keras 3.15 (outputs for every merge mode, training) and PyTorch's
+bidirectional LSTM (gradients); seeds, files and the refused settings."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("inner", [lambda: LSTM(4, return_sequences=True), lambda: GRU(4),
+                                   lambda: SimpleRNN(4, return_sequences=True, activation="relu")], ids=["LSTM", "GRU", "RNN"])
+def test_outputs_match_keras(inner, merge_mode, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(3, 6, 5)).astype(np.float32)
+    layer = inner()
+    ours = Bidirectional(layer, merge_mode=merge_mode, seed=0)
+    out = ours(x)
+    keras_inner = getattr(keras.layers, type(layer).__name__)(4, return_sequences=layer.return_sequences,
+                                                              activation=layer.activation.name)
+    theirs = keras.layers.Bidirectional(keras_inner, merge_mode=merge_mode)
+    theirs.build((None, 6, 5))
+    assert [w.shape for w in theirs.get_weights()] == [w.shape for w in ours.get_weights()]
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(out, np.asarray(theirs(x)), rtol=1e-5, atol=2e-6)
+
+
+def test_gradients_match_torch_bidirectional_lstm(rng, torch):
+    x = rng.normal(size=(2, 5, 3))
+    layer = Bidirectional(LSTM(4, return_sequences=True, bias_initializer="random_normal"), dtype="float64", seed=0)
+    out = layer(x)
+    grad_out = rng.normal(size=out.shape)
+    grad_x = layer.backward(grad_out)
+    module = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True).double()
+    p = layer.params
+    with torch.no_grad():
+        for suffix, prefix in (("", "forward_"), ("_reverse", "backward_")):
+            getattr(module, f"weight_ih_l0{suffix}").copy_(torch.tensor(p[prefix + "kernel"].T))
+            getattr(module, f"weight_hh_l0{suffix}").copy_(torch.tensor(p[prefix + "recurrent_kernel"].T))
+            getattr(module, f"bias_ih_l0{suffix}").copy_(torch.tensor(p[prefix + "bias"]))
+            getattr(module, f"bias_hh_l0{suffix}").zero_()
+    tx = torch.tensor(x, requires_grad=True)
+    theirs, _ = module(tx)
+    theirs.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for suffix, prefix in (("", "forward_"), ("_reverse", "backward_")):
+        np.testing.assert_allclose(layer.grads[prefix + "kernel"], getattr(module, f"weight_ih_l0{suffix}").grad.numpy().T,
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.grads[prefix + "recurrent_kernel"],
+                                   getattr(module, f"weight_hh_l0{suffix}").grad.numpy().T, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.grads[prefix + "bias"], getattr(module, f"bias_ih_l0{suffix}").grad.numpy(),
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_training_matches_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.integers(0, 12, (32, 6))
+    y = (x[:, 0] > x[:, -1]).astype(np.float32)
+    ours = gn.Sequential([Embedding(12, 4, input_length=6), Bidirectional(GRU(3)), Dense(1, activation="sigmoid")], seed=0)
+    # SGD: Adam's normalised steps would turn float32 rounding in near-zero gradients into whole steps
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5, momentum=0.5))
+    theirs = keras.Sequential([keras.Input((6,), dtype="int32"), keras.layers.Embedding(12, 4),
+                               keras.layers.Bidirectional(keras.layers.GRU(3)), keras.layers.Dense(1, activation="sigmoid")])
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5, momentum=0.5))
+    theirs.set_weights(ours.get_weights())
+    ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
+
+
+def test_seeded_dropout_files_and_resumed_training(rng, tmp_path):
+    x, y = rng.normal(size=(16, 5, 3)).astype(np.float32), rng.integers(0, 2, 16).astype(np.float32)
+
+    def model():
+        m = gn.Sequential([Bidirectional(LSTM(4, dropout=0.3, recurrent_dropout=0.2), input_shape=(5, 3),
+                                         merge_mode="ave"),
+                           Dense(1, activation="sigmoid")], seed=4)
+        m.compile("binary_crossentropy", "adam")
+        return m
+
+    a, b = model(), model()
+    for m in (a, b):
+        m.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))          # the model's seed draws everything
+    a.save(tmp_path / "bi.npz")
+    loaded = gn.load_model(tmp_path / "bi.npz")
+    assert loaded.layers[0].get_config() == a.layers[0].get_config()
+    for m in (a, loaded):
+        m.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(a.predict(x), loaded.predict(x))
+    assert [n for n, _ in a._weight_items()][:3] == ["bidirectional/forward_kernel", "bidirectional/forward_recurrent_kernel",
+                                                     "bidirectional/forward_bias"]
+
+
+def test_the_training_data_is_let_go_after_fit(rng):
+    x, y = rng.normal(size=(8, 5, 3)).astype(np.float32), rng.integers(0, 2, 8).astype(np.float32)
+    model = gn.Sequential([Bidirectional(SimpleRNN(2), input_shape=(5, 3)), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for inner in (model.layers[0].forward_layer, model.layers[0].backward_layer):
+        assert not np.shares_memory(inner.x, x)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: Bidirectional(Dense(3)), TypeError, "layer must be a SimpleRNN, LSTM or GRU"),
+    (lambda: Bidirectional(GRU(3, go_backwards=True)), ValueError, "wrap a layer that reads forwards"),
+    (lambda: Bidirectional(LSTM(3), merge_mode=None), ValueError, "merge_mode must be one of"),
+    (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True)), ValueError, "backward_layer is not supported"),
+    (lambda: Bidirectional(LSTM(3, activity_regularizer="l2")), ValueError, "activity_regularizer would never be applied"),
+    (lambda: Bidirectional({"class_name": "Dense", "config": {"units": 2}}), ValueError, "class_name must be SimpleRNN"),
+])
+def test_refused_settings(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
