@@ -278,3 +278,14 @@ def test_empty_and_scalar_weights(name, shape):
     # Keras' guard: fans of at least 1, so an empty weight divides by neither (matrices only for
     # Orthogonal and Identity)
     assert draw(initializers.get(name), shape).shape == shape
+
+
+def test_weights_are_c_contiguous_whatever_the_initializer_returns():
+    """A transposed array from an initializer (Orthogonal of a wide matrix drew one) is stored
+    C-contiguous: finite differences and flat buffers nudge and view weights as 1-D."""
+    from glassnet.layers import Dense
+    layer = Dense(5, kernel_initializer=lambda shape, rng, dtype: np.asfortranarray(np.ones(shape, dtype)), seed=0)
+    layer.build((3,))
+    assert layer.params["kernel"].flags.c_contiguous
+    wide = initializers.Orthogonal()((3, 8), np.random.default_rng(0), np.float64)
+    assert wide.flags.c_contiguous

@@ -107,20 +107,64 @@ def test_lstm_starts_its_forget_gate_bias_at_one_as_keras():
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
-def test_dropout_is_one_mask_per_sequence_as_keras_draws_it(name, rng):
-    """With dropout the training output is the undropped layer's on x times one (batch, features)
-    mask, the same at every step; the state fed back is masked by one (batch, units) mask."""
+def test_dropout_alone_is_one_mask_per_sequence(name, rng):
+    """With dropout only, the training output is the undropped layer's on x times one (batch,
+    features) mask, the same at every step (Keras' implementation 2)."""
     x = rng.normal(size=(4, 6, 3))
     dropped = LAYERS[name](5, dropout=0.5, dtype="float64", seed=2)
     out = dropped(x, training=True)
-    mask = dropped._input_mask
+    [mask] = dropped._input_masks
     assert mask.shape == (4, 3) and set(np.unique(mask)) <= {0.0, 2.0}
     plain = LAYERS[name](5, dtype="float64", seed=2)
     np.testing.assert_allclose(out, plain(x * mask[:, None, :]), rtol=1e-12)
     np.testing.assert_array_equal(dropped(x), plain(x))            # inference: no dropout
-    state_dropped = LAYERS[name](5, recurrent_dropout=0.5, dtype="float64", seed=2)
-    state_dropped(x, training=True)
-    assert state_dropped._state_mask.shape == (4, 5)
+
+
+@pytest.mark.parametrize("settings", [{"dropout": 0.4}, {"recurrent_dropout": 0.3},
+                                      {"dropout": 0.4, "recurrent_dropout": 0.3}], ids=str)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_dropout_matches_keras_given_the_same_masks(name, settings, rng):
+    """Keras draws one mask for the inputs and one for the state, or, once the state is dropped
+    (recurrent_dropout > 0), one per gate for each (its implementation 1): handed glassnet's masks,
+    Keras' layer computes the same training output."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    ours = LAYERS[name](6, return_sequences=True, bias_initializer="random_normal", seed=0, **settings)
+    out = ours(x, training=True)
+    per_gate = settings.get("recurrent_dropout", 0) > 0 and name != "SimpleRNN"
+    for masks in (ours._input_masks, ours._state_masks):
+        assert masks is None or len(masks) == (ours.gates if per_gate else 1)
+    theirs = getattr(keras.layers, name)(6, return_sequences=True, **settings)
+    theirs.build((None, 5, 4))
+    theirs.set_weights(ours.get_weights())
+    for attribute, masks, rate in (("_dropout_mask", ours._input_masks, settings.get("dropout", 0)),
+                                   ("_recurrent_dropout_mask", ours._state_masks, settings.get("recurrent_dropout", 0))):
+        if rate:
+            given = [keras.ops.convert_to_tensor(m) for m in masks]
+            setattr(theirs.cell, attribute, given if per_gate else given[0])
+    np.testing.assert_allclose(out, np.asarray(theirs(x, training=True)), rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_softmax_as_recurrent_activation_acts_on_each_gate_as_keras(name, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    ours = LAYERS[name](5, recurrent_activation="softmax", seed=0)
+    theirs = getattr(keras.layers, name)(5, recurrent_activation="softmax")
+    out = ours(x)
+    theirs.build((None, 4, 3))
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(out, np.asarray(theirs(x)), rtol=1e-5, atol=2e-6)
+
+
+def test_a_layer_alone_reads_sequences_of_any_length_and_returns_no_view(rng):
+    layer = GRU(3, return_sequences=True, seed=0)
+    assert layer(rng.normal(size=(2, 6, 4))).shape == (2, 6, 3)
+    assert layer(rng.normal(size=(2, 9, 4))).shape == (2, 9, 3)
+    with pytest.raises(ValueError, match=r"expected sequences of shape \(steps, 4\), got samples of shape \(9, 5\)"):
+        layer(rng.normal(size=(2, 9, 5)))
+    out = layer(rng.normal(size=(1, 1, 4)))          # batch and steps of 1: a transpose is no copy
+    assert not np.shares_memory(out, layer._h)
 
 
 def test_an_lstm_learns_to_read_a_sequence(rng):
@@ -145,7 +189,8 @@ def test_an_lstm_learns_to_read_a_sequence(rng):
     (lambda: GRU(4, reset_after=False), ValueError, "GRU: reset_after=False"),
     (lambda: SimpleRNN(0), ValueError, "SimpleRNN: units"),
     (lambda: LSTM(4, dropout=1.0), ValueError, r"LSTM: dropout must be a number in \[0, 1\)"),
-    (lambda: LSTM(4, recurrent_activation="nope"), ValueError, "activation: expected one of"),
+    (lambda: LSTM(4, recurrent_activation="nope"), ValueError, "LSTM: recurrent_activation: expected one of"),
+    (lambda: GRU(4, activation="nope"), ValueError, "GRU: activation: expected one of"),
     (lambda: SimpleRNN(4, unroll=True), TypeError, "SimpleRNN: unexpected keyword argument 'unroll'"),
 ])
 def test_refused_settings_name_themselves(make, error, message):

@@ -22,6 +22,14 @@ from .base import LAYERS, Layer
 from .conv import positive_int
 
 
+def _activation(value, cls, name):
+    """``activations.get(value)``, its error naming the layer and the argument."""
+    try:
+        return activations.get(value)
+    except ValueError as exc:
+        raise ValueError(f"{cls}: {name}: {exc}".replace(f"{name}: activation: ", f"{name}: ")) from None
+
+
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: settings, weights, the loop over the steps and its
     reverse. A cell is ``_step`` (forward of one step) and ``_step_backward`` (its gradients)."""
@@ -37,7 +45,7 @@ class _Recurrent(Layer):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.units = positive_int(units, "units", cls)
-        self.activation = activations.get(activation)
+        self.activation = _activation(activation, cls, "activation")
         self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
         self.recurrent_initializer = initializers.get(recurrent_initializer, f"{cls}: recurrent_initializer")
@@ -94,46 +102,78 @@ class _Recurrent(Layer):
             return 0
         return 2 * batch_size * self.input_shape[0] * self.params["kernel"].size
 
+    # the numbers a step keeps for backward, in units: the input product, and each cell's own
+    # (SimpleRNN: z and h; LSTM: z, the gates, c, activation(c) and h; GRU: its gates' inputs, the
+    # gates, the candidate's recurrent block and h)
+    cached_per_step = 3
+
     def numbers_per_sample(self, input_shape):
-        # the cache of every step: the input product and the gates (gates * units a step each) and
-        # the states, besides the output
-        steps = input_shape[0]
-        return steps * (3 * self.gates + 2) * self.units
+        # every step's cache at once (what forward leaves for backward), besides the output
+        return input_shape[0] * self.cached_per_step * self.units
 
     # -- the loop ----------------------------------------------------------------------------
+    def check_input_shape(self, sample_shape):
+        # any number of steps (a layer used on its own; a model takes the length it was built for)
+        sample_shape = tuple(sample_shape)
+        if len(sample_shape) != 2 or (self.input_shape is not None and sample_shape[1] != self.input_shape[1]):
+            expected = "(steps, features)" if self.input_shape is None else f"(steps, {self.input_shape[1]})"
+            raise ValueError(f"{self.describe()}: expected sequences of shape {expected}, got samples of shape "
+                             f"{sample_shape}")
+
+    def _blocks(self):
+        """The column blocks the dropout masks act on: the gates one by one when the state is
+        dropped too (Keras' ``implementation=1``: a mask of its own for each gate's product), else
+        all the columns at once (one mask, Keras' ``implementation=2``)."""
+        if self.recurrent_dropout > 0 and self.gates > 1:
+            return [slice(g * self.units, (g + 1) * self.units) for g in range(self.gates)]
+        return [slice(None)]
+
+    def _masks(self, shape, rate, count, xp, dtype):
+        """``count`` dropout masks of ``shape`` (one per block), or None without dropout: 0 or
+        ``1 / (1 - rate)``, drawn from the layer's generator as Keras draws them, once per batch and
+        the same at every step (Gal & Ghahramani 2016)."""
+        if rate == 0:
+            return None
+        generator = self._generator()
+        return [xp.asarray((generator.random(shape) >= rate) / (1 - rate), dtype=dtype) for _ in range(count)]
+
+    @staticmethod
+    def _masked(a, masks, i):
+        return a if masks is None else a * masks[i]
+
     def forward(self, x, training=False):
-        if x.ndim != 3:
+        if x.ndim != 3 or x.shape[2] != self.params["kernel"].shape[0]:
             self.check_input_shape(x.shape[1:])
         xp = backend.get_array_module(x)
         self.x = x
         n, steps, features = x.shape
-        seq = xp.ascontiguousarray(x.transpose(1, 0, 2)[::-1] if self.go_backwards else x.transpose(1, 0, 2))
-        # Keras' dropout: one mask per sequence for the inputs, one for the state fed back, the
-        # same at every step (Gal & Ghahramani 2016), scaled by 1 / (1 - rate)
-        self._input_mask = self._mask((n, features), self.dropout, x.dtype) if training else None
-        self._state_mask = self._mask((n, self.units), self.recurrent_dropout, x.dtype) if training else None
-        if self._input_mask is not None:
-            seq = seq * self._input_mask
-        self._seq = seq
+        seq = x.transpose(1, 0, 2)
+        self._seq = seq = xp.ascontiguousarray(seq[::-1] if self.go_backwards else seq)
+        blocks = self._blocks()
+        self._input_masks = self._masks((n, features), self.dropout, len(blocks), xp, x.dtype) if training else None
+        self._state_masks = (self._masks((n, self.units), self.recurrent_dropout, len(blocks), xp, x.dtype)
+                             if training else None)
         kernel, recurrent = self.params["kernel"], self.params["recurrent_kernel"]
         # the input product of every step at once: (steps * batch, features) @ (features, gates * units)
-        self._xw = xw = (seq.reshape(steps * n, features) @ kernel).reshape(steps, n, -1)
+        self._xw = xw = xp.empty((steps, n, kernel.shape[1]), dtype=x.dtype)
+        for i, block in enumerate(blocks):
+            part = self._masked(seq, self._input_masks, i).reshape(steps * n, features)
+            xw[:, :, block] = (part @ kernel[:, block]).reshape(steps, n, -1)
         if self.use_bias:
             xw += self._input_bias()
         self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
         self._begin_cache(steps, n, xp, x.dtype)
+        hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)
         for t in range(steps):
-            fed = h[t] if self._state_mask is None else h[t] * self._state_mask
-            h[t + 1] = self._step(t, xw[t], fed @ recurrent, h[t])
+            if self._state_masks is None:
+                hw = h[t] @ recurrent
+            else:
+                for i, block in enumerate(blocks):
+                    hw[:, block] = (h[t] * self._state_masks[i]) @ recurrent[:, block]
+            h[t + 1] = self._step(t, xw[t], hw, h[t])
         if self.return_sequences:
-            return xp.ascontiguousarray(h[1:].transpose(1, 0, 2))
+            return h[1:].transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
         return h[steps].copy()
-
-    def _mask(self, shape, rate, dtype):
-        if rate == 0:
-            return None
-        keep = self._generator().random(shape) >= rate
-        return (keep / (1 - rate)).astype(dtype)
 
     def _input_bias(self):
         return self.params["bias"]
@@ -141,7 +181,7 @@ class _Recurrent(Layer):
     def backward(self, grad_output):
         xp = backend.get_array_module(grad_output)
         steps, n = self._h.shape[0] - 1, self._h.shape[1]
-        recurrent = self.params["recurrent_kernel"]
+        recurrent, blocks = self.params["recurrent_kernel"], self._blocks()
         dh_out = xp.zeros((steps, n, self.units), dtype=grad_output.dtype)
         if self.return_sequences:
             dh_out[...] = grad_output.transpose(1, 0, 2)
@@ -154,26 +194,30 @@ class _Recurrent(Layer):
         for t in reversed(range(steps)):
             dh += dh_out[t]
             dxw[t], drec[t], dh_direct = self._step_backward(t, dh)
-            dh = drec[t] @ recurrent.T
-            if self._state_mask is not None:
-                dh *= self._state_mask
+            if self._state_masks is None:
+                dh = drec[t] @ recurrent.T
+            else:
+                dh = sum((drec[t][:, block] @ recurrent[:, block].T) * self._state_masks[i]
+                         for i, block in enumerate(blocks))
             if dh_direct is not None:
                 dh += dh_direct
         features = self._seq.shape[2]
-        flat_dxw = dxw.reshape(steps * n, -1)
-        self.grads["kernel"][...] = self._seq.reshape(steps * n, features).T @ flat_dxw
-        fed = self._h[:-1] if self._state_mask is None else self._h[:-1] * self._state_mask
-        self.grads["recurrent_kernel"][...] = fed.reshape(steps * n, self.units).T @ drec.reshape(steps * n, -1)
+        flat_dxw, flat_drec = dxw.reshape(steps * n, -1), drec.reshape(steps * n, -1)
+        for i, block in enumerate(blocks):
+            seq = self._masked(self._seq, self._input_masks, i).reshape(steps * n, features)
+            self.grads["kernel"][:, block] = seq.T @ flat_dxw[:, block]
+            fed = self._masked(self._h[:-1], self._state_masks, i).reshape(steps * n, self.units)
+            self.grads["recurrent_kernel"][:, block] = fed.T @ flat_drec[:, block]
         if self.use_bias:
-            self._bias_gradient(flat_dxw, drec.reshape(steps * n, -1))
+            self._bias_gradient(flat_dxw, flat_drec)
         if not self.needs_input_gradient:
             return None
-        dseq = (flat_dxw @ self.params["kernel"].T).reshape(steps, n, features)
-        if self._input_mask is not None:
-            dseq *= self._input_mask
+        kernel = self.params["kernel"]
+        dseq = sum(self._masked((flat_dxw[:, block] @ kernel[:, block].T).reshape(steps, n, features),
+                                self._input_masks, i) for i, block in enumerate(blocks))
         if self.go_backwards:
             dseq = dseq[::-1]
-        return xp.ascontiguousarray(dseq.transpose(1, 0, 2))
+        return dseq.transpose(1, 0, 2).copy()
 
     def _bias_gradient(self, flat_dxw, flat_drec):
         self.grads["bias"][...] = flat_dxw.sum(axis=0)
@@ -208,8 +252,9 @@ class SimpleRNN(_Recurrent):
     use_bias, kernel_initializer ("glorot_uniform"), recurrent_initializer ("orthogonal"), bias_initializer,
     kernel_/recurrent_/bias_regularizer, kernel_/recurrent_/bias_constraint : as Dense's
     dropout, recurrent_dropout : float in [0, 1)
-        In training, the fraction of the inputs, and of the state fed back, dropped: one mask
-        per sequence, the same at every step, as Keras draws them.
+        In training, the fraction of the inputs, and of the state fed back, dropped: masks drawn
+        once per batch, the same at every step, as Keras draws them (for LSTM and GRU with
+        ``recurrent_dropout``, one per gate for each, Keras' ``implementation=1``).
     return_sequences : bool
         False: the last state (batch, units); True: every step's (batch, steps, units).
     go_backwards : bool
@@ -218,7 +263,8 @@ class SimpleRNN(_Recurrent):
         Refused when True: a Sequential passes one array on and starts every batch from 0.
 
     Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
-    (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,).
+    (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,). Used alone the
+    layer reads any number of steps; in a model, the length it was built for (``pad_sequences``).
 
     Example
     -------
@@ -240,7 +286,25 @@ class SimpleRNN(_Recurrent):
         return dz, dz, None
 
 
-class LSTM(_Recurrent):
+class _Gated(_Recurrent):
+    """What LSTM and GRU add to SimpleRNN's settings: the gates' ``recurrent_activation``, in
+    Keras' positional place (after ``activation``)."""
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 **kwargs):
+        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         **kwargs)
+        self.recurrent_activation = _activation(recurrent_activation, type(self).__name__, "recurrent_activation")
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation.name}
+
+
+del LAYERS["_Gated"]
+
+
+class LSTM(_Gated):
     """Long short-term memory (Hochreiter & Schmidhuber 1997), Keras' ``LSTM`` and PyTorch's
     ``nn.LSTM``: from ``z = x_t @ kernel + h_(t-1) @ recurrent_kernel + bias``, in four blocks of
     ``units`` columns (Keras' order: input, forget, cell, output),
@@ -264,13 +328,13 @@ class LSTM(_Recurrent):
     """
 
     gates = 4
+    cached_per_step = 15
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-                         **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+                 unit_forget_bias=True, **kwargs):      # Keras' positional order, unit_forget_bias included
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+                         bias_initializer, **kwargs)
         self.unit_forget_bias = check_flag(unit_forget_bias, "LSTM: unit_forget_bias")
 
     def _bias_initial(self):
@@ -293,15 +357,21 @@ class LSTM(_Recurrent):
     def _step(self, t, xw, hw, h_prev):
         u, z, gates = self.units, self._z[t], self._gates[t]
         np.add(xw, hw, out=z)
-        gates[:, :2 * u] = self.recurrent_activation.forward(z[:, :2 * u])        # i, f
-        gates[:, 2 * u:3 * u] = self.activation.forward(z[:, 2 * u:3 * u])        # g
-        gates[:, 3 * u:] = self.recurrent_activation.forward(z[:, 3 * u:])        # o
+        for block, function in self._gate_functions():        # i, f, g, o: each on its own block
+            gates[:, block] = function.forward(z[:, block])
         i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
         c = self._c[t + 1]
         np.multiply(f, self._c[t], out=c)
         c += i * g
         self._ac[t] = self.activation.forward(c)
         return o * self._ac[t]
+
+    def _gate_functions(self):
+        """Each gate's block of columns and its activation, in Keras' order (i, f, c, o). One call
+        per gate, as Keras': a softmax as recurrent_activation normalises each gate on its own."""
+        u = self.units
+        return [(slice(0, u), self.recurrent_activation), (slice(u, 2 * u), self.recurrent_activation),
+                (slice(2 * u, 3 * u), self.activation), (slice(3 * u, 4 * u), self.recurrent_activation)]
 
     def _begin_backward(self, n, xp, dtype):
         self._dc = xp.zeros((n, self.units), dtype=dtype)
@@ -317,18 +387,16 @@ class LSTM(_Recurrent):
         np.multiply(dc, i, out=dgates[:, 2 * u:3 * u])         # dg
         np.multiply(dh, self._ac[t], out=dgates[:, 3 * u:])    # do
         dz = np.empty_like(z)
-        dz[:, :2 * u] = self.recurrent_activation.backward(dgates[:, :2 * u], z[:, :2 * u], gates[:, :2 * u])
-        dz[:, 2 * u:3 * u] = self.activation.backward(dgates[:, 2 * u:3 * u], z[:, 2 * u:3 * u], g)
-        dz[:, 3 * u:] = self.recurrent_activation.backward(dgates[:, 3 * u:], z[:, 3 * u:], o)
+        for block, function in self._gate_functions():
+            dz[:, block] = function.backward(dgates[:, block], z[:, block], gates[:, block])
         dc *= f                                               # to c_(t-1)
         return dz, dz, None
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": self.recurrent_activation.name,
-                "unit_forget_bias": self.unit_forget_bias}
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
-class GRU(_Recurrent):
+class GRU(_Gated):
     """Gated recurrent unit (Cho et al. 2014), Keras 3's ``GRU`` (``reset_after=True``, its
     default) and PyTorch's ``nn.GRU``: with ``xz, xr, xh`` the three blocks of ``x_t @ kernel +
     input bias`` and ``rz, rr, rh`` those of ``h_(t-1) @ recurrent_kernel + recurrent bias`` (Keras'
@@ -353,13 +421,10 @@ class GRU(_Recurrent):
     """
 
     gates = 3
+    cached_per_step = 11
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 reset_after=True, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-                         **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+    def __init__(self, *args, reset_after=True, **kwargs):     # _Gated's arguments, and reset_after
+        super().__init__(*args, **kwargs)
         if not check_flag(reset_after, "GRU: reset_after"):
             raise ValueError("GRU: reset_after=False (Keras 2's default: the reset gate applied before the "
                              "recurrent product) is not supported; reset_after=True is Keras 3's and PyTorch's")
@@ -381,7 +446,8 @@ class GRU(_Recurrent):
         if self.use_bias:
             hw = hw + self.params["bias"][1]
         np.add(xw[:, :2 * u], hw[:, :2 * u], out=pre[:, :2 * u])
-        gates[:, :2 * u] = self.recurrent_activation.forward(pre[:, :2 * u])      # z, r
+        for block in (slice(0, u), slice(u, 2 * u)):        # z, r: each on its own (a softmax too)
+            gates[:, block] = self.recurrent_activation.forward(pre[:, block])
         self._rh[t] = hw[:, 2 * u:]
         np.multiply(gates[:, u:2 * u], hw[:, 2 * u:], out=pre[:, 2 * u:])
         pre[:, 2 * u:] += xw[:, 2 * u:]
@@ -396,10 +462,11 @@ class GRU(_Recurrent):
         dpre = np.empty_like(pre)
         dhh = dh * (1 - z)
         dpre[:, 2 * u:] = self.activation.backward(dhh, pre[:, 2 * u:], hh)
-        dgates = np.empty((dh.shape[0], 2 * u), dtype=dh.dtype)
+        dgates = backend.get_array_module(dh).empty((dh.shape[0], 2 * u), dtype=dh.dtype)
         np.multiply(dh, h_prev - hh, out=dgates[:, :u])                # dz
         np.multiply(dpre[:, 2 * u:], self._rh[t], out=dgates[:, u:])   # dr
-        dpre[:, :2 * u] = self.recurrent_activation.backward(dgates, pre[:, :2 * u], gates[:, :2 * u])
+        for block in (slice(0, u), slice(u, 2 * u)):
+            dpre[:, block] = self.recurrent_activation.backward(dgates[:, block], pre[:, block], gates[:, block])
         drec = dpre.copy()
         drec[:, 2 * u:] *= r                   # the candidate's recurrent block is scaled by r
         return dpre, drec, dh * z
@@ -407,6 +474,3 @@ class GRU(_Recurrent):
     def _bias_gradient(self, flat_dxw, flat_drec):
         self.grads["bias"][0] = flat_dxw.sum(axis=0)
         self.grads["bias"][1] = flat_drec.sum(axis=0)
-
-    def get_config(self):
-        return {**super().get_config(), "recurrent_activation": self.recurrent_activation.name}
