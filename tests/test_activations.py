@@ -34,7 +34,7 @@ def test_matches_torch(name, rng, torch):
            "elu": torch.nn.functional.elu, "softmax": lambda t: torch.softmax(t, dim=-1),
            "selu": torch.nn.functional.selu, "softplus": torch.nn.functional.softplus,
            "softsign": torch.nn.functional.softsign, "silu": torch.nn.functional.silu,
-           "gelu": torch.nn.functional.gelu}
+           "gelu": torch.nn.functional.gelu, "hard_sigmoid": torch.nn.functional.hardsigmoid}
     z = _off_kinks(rng, (6, 4))
     upstream = rng.standard_normal((6, 4))
     tz = torch.tensor(z, requires_grad=True)
@@ -43,7 +43,9 @@ def test_matches_torch(name, rng, torch):
     act = activations.get(name)
     a = act.forward(z)
     np.testing.assert_allclose(a, out.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(act.backward(upstream, z, a), tz.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # PyTorch's hardsigmoid backward multiplies by 1.0f / 6.0f, a float32 constant, even in float64
+    rtol = 1e-7 if name == "hard_sigmoid" else 1e-10
+    np.testing.assert_allclose(act.backward(upstream, z, a), tz.grad.numpy(), rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -120,3 +122,10 @@ def test_every_activation_is_documented_in_the_readme():
                if line.startswith("| `glassnet.activations`"))
     for name in [*NAMES, *activations.ALIASES]:
         assert f"`{name}`" in row, name
+
+
+def test_hard_sigmoid_is_keras_3_s(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    z = np.concatenate([rng.normal(scale=3, size=40), [-3.0, 3.0, 0.0]]).astype(np.float32)
+    np.testing.assert_allclose(activations.get("hard_sigmoid").forward(z),
+                               np.asarray(keras.activations.hard_sigmoid(z)), rtol=1e-6, atol=1e-7)

@@ -246,10 +246,26 @@ def backprop_softmax(grad_a, z, a):
     return g
 
 
+def hard_sigmoid(z):
+    # Keras 3's and PyTorch's: relu6(z + 3) / 6, i.e. z / 6 + 1/2 clipped to [0, 1] (Keras 2's
+    # LSTM default; Keras 2's own used 0.2 z + 0.5)
+    a = np.multiply(z, 1 / 6)
+    a += 0.5
+    np.clip(a, 0, 1, out=a)
+    return a
+
+
+def backprop_hard_sigmoid(grad_a, z, a):
+    # 1/6 strictly inside (-3, 3), where a is strictly between 0 and 1; 0 on the flat parts
+    g = np.multiply(grad_a, 1 / 6)
+    g *= (a > 0) & (a < 1)
+    return g
+
+
 ACTIVATIONS = {
     name: Activation(name, globals()[name], globals()["backprop_" + name])
     for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "softsign",
-                 "silu", "gelu", "softmax")
+                 "silu", "gelu", "softmax", "hard_sigmoid")
 }
 # Keras' other name for silu: the same Activation, so a config names it "silu"
 ALIASES = {"swish": "silu"}
