@@ -115,7 +115,63 @@ def test_the_training_data_is_let_go_after_fit(rng):
     (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True)), ValueError, "backward_layer is not supported"),
     (lambda: Bidirectional(LSTM(3, activity_regularizer="l2")), ValueError, "activity_regularizer would never be applied"),
     (lambda: Bidirectional({"class_name": "Dense", "config": {"units": 2}}), ValueError, "class_name must be SimpleRNN"),
+    (lambda: Bidirectional({"class_name": ["x"], "config": {}}), ValueError, "layer must be a layer or"),
+    (lambda: Bidirectional(LSTM(2, trainable=False)), ValueError, "wrapped layer's trainable would not reach"),
+    (lambda: Bidirectional(LSTM(2, seed=3, dtype="float64")), ValueError, "wrapped layer's seed, dtype would not"),
 ])
 def test_refused_settings(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_penalties_and_constraints_of_the_wrapped_layer_apply(rng):
+    x, y = rng.normal(size=(16, 5, 3)), rng.normal(size=(16, 1))
+    penalised = gn.Sequential([Bidirectional(SimpleRNN(2, kernel_regularizer=gn.regularizers.L2(10.0),
+                                                       recurrent_constraint="non_neg"), input_shape=(5, 3)),
+                               Dense(1)], seed=0)
+    plain = gn.Sequential([Bidirectional(SimpleRNN(2), input_shape=(5, 3)), Dense(1)], seed=0)
+    for model in (penalised, plain):
+        model.compile("mse", gn.optimizers.SGD(0.1))
+    wrapper = penalised.layers[0]
+    penalty = 10.0 * sum(float(np.sum(wrapper.params[k] ** 2)) for k in ("forward_kernel", "backward_kernel"))
+    assert penalised.evaluate(x, y, verbose=0) == pytest.approx(plain.evaluate(x, y, verbose=0) + penalty, rel=1e-5)
+    penalised.fit(x, y, epochs=3, batch_size=4, verbose=0)
+    for key in ("forward_recurrent_kernel", "backward_recurrent_kernel"):
+        assert (wrapper.params[key] >= 0).all()
+
+
+def test_the_wrapped_layers_read_and_write_the_wrapper_s_live_weights(rng, tmp_path):
+    x, y = rng.normal(size=(8, 4, 3)).astype(np.float32), rng.normal(size=(8, 1)).astype(np.float32)
+    model = gn.Sequential([Bidirectional(GRU(2), input_shape=(4, 3)), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    wrapper = loaded.layers[0]
+    np.testing.assert_array_equal(wrapper.forward_layer.get_weights()[0], wrapper.params["forward_kernel"])
+    wrapper.backward_layer.set_weights([np.zeros_like(w) for w in wrapper.backward_layer.get_weights()])
+    assert not wrapper.params["backward_kernel"].any()
+    assert np.shares_memory(wrapper.params["backward_kernel"], loaded._triples[0][1])     # still the trained buffer
+    assert [w.name for w in (wrapper.forward_layer, wrapper.backward_layer)] == ["forward_gru", "backward_gru"]
+
+
+def test_load_model_limits_the_wrapped_layers_weights_too(rng, tmp_path):
+    import io
+    import json
+    import zipfile
+    model = gn.Sequential([Bidirectional(LSTM(2), input_shape=(4, 3)), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    model.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(np.lib.format.read_array(io.BytesIO(members["config.npy"])).tobytes())
+    meta["model"]["layers"][0]["config"]["layer"]["config"]["units"] = 3000     # 36 million weights declared
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    members["config.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(tmp_path / "crafted.npz", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(gn.errors.ModelFileError, match="more parameters than the file's weights hold "
+                                                      r"\(at parameter 'forward_kernel'"):
+        gn.load_model(tmp_path / "crafted.npz")

@@ -8,7 +8,6 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
-import re
 import weakref
 
 import numpy as np
@@ -19,7 +18,7 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import _assign as _assign_weights, _sample_shape
+from .layers.base import _assign as _assign_weights, _sample_shape, snake_case
 from .layers.input import InputLayer
 from .preparing import PreparingMixin
 from .training import TrainingMixin
@@ -27,13 +26,6 @@ from .training import TrainingMixin
 
 # optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
-
-
-def _snake_case(name):
-    """Keras' layer names (its ``to_snake_case``): "Dense" -> "dense", "MaxPooling2D" ->
-    "max_pooling2d", "PReLU" -> "p_re_lu"."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
@@ -107,7 +99,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"add: {layer.describe()} is already in this model")
         names = {other.name for other in self.layers}
         if layer.name is None:
-            base = _snake_case(type(layer).__name__)
+            base = snake_case(type(layer).__name__)
             layer.name, k = base, 0
             while layer.name in names:
                 k += 1

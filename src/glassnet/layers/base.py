@@ -44,6 +44,7 @@ The rules a layer of your own must keep, and why:
 """
 import inspect
 import math
+import re
 import types
 import warnings
 
@@ -372,6 +373,13 @@ def own_arguments(cls):
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break                   # the bases' arguments do not reach this class
     return names
+
+
+def snake_case(name):
+    """Keras' layer names (its ``to_snake_case``): "Dense" -> "dense", "MaxPooling2D" ->
+    "max_pooling2d", "PReLU" -> "p_re_lu"."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _unexpected_arguments(cls, unknown):

@@ -1,6 +1,10 @@
 """Bidirectional: a recurrent layer read both ways, Keras' wrapper."""
+from collections.abc import MutableMapping
+
+import numpy as np
+
 from .. import backend
-from .base import LAYERS, Layer
+from .base import LAYERS, Layer, snake_case
 from .recurrent import _Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -23,8 +27,12 @@ class Bidirectional(Layer):
 
     The weights are the two layers', forward then backward (Keras' order):
     ``forward_kernel``, ``forward_recurrent_kernel``, ``forward_bias``, ``backward_kernel``, ...
-    The wrapped layers live in ``forward_layer`` and ``backward_layer``, reading the wrapper's
-    weights; their dropout draws come from the wrapper's generator (the model's seed).
+    They are the wrapper's own (made by its ``add_weight``, trained, penalised and saved as its
+    own); the wrapped layers live in ``forward_layer`` and ``backward_layer`` and read and write
+    them through their ``params`` (``model.layers[1].forward_layer.get_weights()`` works). Their
+    dropout draws come from the wrapper's generator (the model's seed). ``trainable`` is the
+    wrapper's: both directions train or neither (the wrapped layer's own ``trainable``,
+    ``seed`` and ``dtype`` are refused: give them to the wrapper).
 
     Example
     -------
@@ -54,6 +62,11 @@ class Bidirectional(Layer):
         if backward_layer is not None:
             raise ValueError("Bidirectional: backward_layer is not supported; the backward reader is a copy of "
                              "layer's settings reading from the end")
+        settings = {"trainable": not layer.trainable, "seed": layer.seed is not None, "dtype": layer.dtype is not None}
+        given = [name for name, set_ in settings.items() if set_]
+        if given:
+            raise ValueError(f"Bidirectional: the wrapped layer's {', '.join(given)} would not reach its two "
+                             f"directions; give {'it' if len(given) == 1 else 'them'} to the Bidirectional layer")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {list(MERGE_MODES)}, got {merge_mode!r:.40} "
                              f"(Keras' None returns two arrays, which a Sequential cannot pass on)")
@@ -63,46 +76,57 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         config = layer.get_config()
         config.pop("input_shape", None)
-        name = config.pop("name", None) or type(layer).__name__.lower()
+        # Keras' names: forward_lstm, backward_lstm (a name already saying forward_ is not doubled)
+        name = (config.pop("name", None) or snake_case(type(layer).__name__)).removeprefix("forward_")
         self.forward_layer = type(layer).from_config({**config, "name": f"forward_{name}"})
         self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
+        for prefix, inner in self._directions():     # their weights are the wrapper's (see build)
+            inner.params, inner.grads = _Prefixed(self, "params", prefix), _Prefixed(self, "grads", prefix)
         self.return_sequences = layer.return_sequences
 
     def _directions(self):
         return (("forward_", self.forward_layer), ("backward_", self.backward_layer))
 
     def build(self, input_shape):
-        generator = self._generator()
         for prefix, inner in self._directions():
-            inner.dtype, inner.rng = self.dtype, generator    # the model's seed draws both directions' weights
-            inner.build(input_shape)
-            for key in inner.params:
-                self.params[prefix + key], self.grads[prefix + key] = inner.params[key], inner.grads[key]
-            if inner.regularizers:
-                self.regularizers = {**self.regularizers, **{prefix + k: r for k, r in inner.regularizers.items()}}
-            if inner.constraints:
-                self.constraints = {**self.constraints, **{prefix + k: c for k, c in inner.constraints.items()}}
+            # each weight an inner build asks for is made by the wrapper's add_weight, under a
+            # prefixed name: the wrapper's dtype and generator (the model's seed), its penalties and
+            # constraints, and whatever limit load_model puts on the wrapper's add_weight
+            inner.dtype = self.dtype
+
+            def add_weight(name, shape, initializer, regularizer=None, constraint=None, prefix=prefix):
+                return self.add_weight(prefix + name, shape, initializer, regularizer, constraint)
+            inner.add_weight = add_weight
+            try:
+                inner.build(input_shape)
+            finally:
+                del inner.add_weight
         super().build(input_shape)
 
     def _link(self):
-        """Point the inner layers at the wrapper's weights and gradients, which a model moves into
-        its flat buffers, and at its generator, which the model seeds and saves."""
-        for prefix, inner in self._directions():
-            for key in inner.params:
-                inner.params[key], inner.grads[key] = self.params[prefix + key], self.grads[prefix + key]
+        """Point the inner layers at the wrapper's generator (which a model seeds, saves and
+        restores by assignment) and tell them whether their input gradient is wanted."""
+        for _, inner in self._directions():
             inner.rng, inner.needs_input_gradient = self._generator(), self.needs_input_gradient
+
+    def check_input_shape(self, sample_shape):
+        self.forward_layer.check_input_shape(sample_shape)        # any length, the built features
 
     def output_shape(self, input_shape):
         shape = self.forward_layer.output_shape(input_shape)
         return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
 
     def numbers_per_sample(self, input_shape):
-        return 2 * self.forward_layer.numbers_per_sample(input_shape)
+        # both directions' caches and the merged output
+        output = self.output_shape(input_shape)
+        return 2 * self.forward_layer.numbers_per_sample(input_shape) + int(np.prod(output))
 
     def matmul_flops(self, batch_size):
         return self.forward_layer.matmul_flops(batch_size)
 
     def forward(self, x, training=False):
+        if x.ndim != 3:
+            self.check_input_shape(x.shape[1:])
         self._link()
         xp = backend.get_array_module(x)
         ahead = self.forward_layer.forward(x, training)
@@ -146,9 +170,37 @@ class Bidirectional(Layer):
                 "merge_mode": self.merge_mode}
 
 
+class _Prefixed(MutableMapping):
+    """A wrapped layer's ``params`` (or ``grads``): the wrapper's entries whose key starts with
+    ``prefix``, under the key without it. Reads and writes reach the wrapper's arrays of the
+    moment, whichever buffer a model has moved them into."""
+
+    def __init__(self, owner, attribute, prefix):
+        self._owner, self._attribute, self._prefix = owner, attribute, prefix
+
+    def _store(self):
+        return getattr(self._owner, self._attribute)
+
+    def __getitem__(self, key):
+        return self._store()[self._prefix + key]
+
+    def __setitem__(self, key, value):
+        self._store()[self._prefix + key] = value
+
+    def __delitem__(self, key):
+        del self._store()[self._prefix + key]
+
+    def __iter__(self):
+        return (key[len(self._prefix):] for key in list(self._store()) if key.startswith(self._prefix))
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
 def _from_entry(entry):
     """The recurrent layer a config's ``{"class_name", "config"}`` names (one of glassnet's)."""
-    if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["config"], dict)):
+    if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["config"], dict)
+            and isinstance(entry["class_name"], str)):
         raise ValueError(f"Bidirectional: layer must be a layer or {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {entry!r:.100}")
     cls = LAYERS.get(entry["class_name"])
