@@ -110,8 +110,8 @@ class Optimizer:
     ``param -= param * weight_decay * learning_rate`` before each update (AdamW's rule, on any
     update rule; with plain SGD it equals ``torch.optim.SGD(weight_decay=...)``, with momentum or
     an adaptive rule it does not: PyTorch's adds the decay to the gradient).
-    ``exclude_from_weight_decay(var_names=[...])`` exempts the weights whose name
-    (``"dense_1/bias"``) contains one of the patterns.
+    ``exclude_from_weight_decay(var_names=[...])`` exempts the weights whose own name (``"bias"``)
+    or path (``"dense_1/bias"``) one of the patterns matches.
 
     And Keras' weight averaging: with ``use_ema=True`` the optimizer keeps an exponential moving
     average of the weights, ``average = ema_momentum * average + (1 - ema_momentum) * weight``
@@ -331,7 +331,7 @@ class Optimizer:
 
         Subtracted, as Keras computes it, not multiplied by ``1 - learning_rate * weight_decay``
         (PyTorch's form): in float32 that factor rounds to the nearest multiple of 2^-24 below 1,
-        so a small decay (AdamW's default 0.004 at a rate of 1e-4) came out 5 % too strong, and
+        so a small decay (AdamW's default 0.004 at a rate of 1e-4) came out 4 % too strong, and
         one under 3e-8 not at all."""
         rate = self.learning_rate * self.weight_decay
         for i, (key, param, _) in enumerate(triples):
