@@ -475,7 +475,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.DepthwiseConv1D(1), L.SeparableConv1D(6, 3, padding="same"),                      # (4, 6)
         L.SimpleRNN(6, return_sequences=True), L.LSTM(6, return_sequences=True, dropout=0.1),
         L.GRU(6, return_sequences=True, go_backwards=True, recurrent_dropout=0.1),
-        L.Bidirectional(L.LSTM(3, return_sequences=True, dropout=0.1)),                       # (4, 6)
+        L.Bidirectional(L.LSTM(3, return_sequences=True, dropout=0.1)),
+        L.TimeDistributed(L.Dense(6, activation="tanh")),                                      # (4, 6)
         L.ZeroPadding1D(1), L.Cropping1D(1), L.UpSampling1D(2), L.SpatialDropout1D(0.1),     # (8, 6)
         L.MaxPooling1D(2), L.MaxPooling1D(2),                                                # (2, 6)
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)

@@ -20,6 +20,7 @@ TABLE = {
     "GRU": (lambda **kw: layers.GRU(3, return_sequences=True, recurrent_dropout=0.3, **kw), (5, 2), True),
     "Bidirectional": (lambda **kw: layers.Bidirectional(layers.GRU(3, return_sequences=True, dropout=0.2), merge_mode="mul",
                                                          **kw), (4, 2), True),
+    "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
     "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),

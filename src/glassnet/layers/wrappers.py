@@ -1,0 +1,328 @@
+"""Keras' wrappers: Bidirectional (a recurrent layer read both ways) and TimeDistributed (a layer
+applied to every step of a sequence).
+
+A wrapper holds other layers but owns their weights: every weight a wrapped layer's ``build`` asks
+for is made by the wrapper's ``add_weight`` (the wrapper's dtype, generator, penalties, constraints
+and trainable flag; whatever limit ``load_model`` puts on it), and the wrapped layer reads and
+writes them through a ``params`` that looks them up in the wrapper's (``_Prefixed``): a model moves
+the wrapper's weights into its flat buffers, and the wrapped layer sees the moved ones.
+"""
+from collections.abc import MutableMapping
+
+import numpy as np
+
+from .. import backend
+from .base import LAYERS, Layer, snake_case
+from .recurrent import _Recurrent
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+class _Wrapper(Layer):
+    """What the wrappers share: checks of the wrapped layer, its build through the wrapper's
+    ``add_weight``, and the links a forward pass renews (generator, input gradient)."""
+
+    # the wrapped layers' weights are its own params: a model may hold it (see Sequential.build)
+    wraps_layers = True
+
+    def _inner_layers(self):
+        """``(prefix, layer)`` of each wrapped layer: its weights are the wrapper's ``prefix + name``."""
+        raise NotImplementedError
+
+    @classmethod
+    def _check_wrapped(cls, layer):
+        name = cls.__name__
+        if layer.built:
+            raise ValueError(f"{name}: give it a layer that is not built yet (the wrapper builds it, with "
+                             f"weights of its own)")
+        if layer.activity_regularizer is not None:
+            raise ValueError(f"{name}: the wrapped layer's activity_regularizer would never be applied; give it "
+                             f"to the {name} layer instead")
+        settings = {"trainable": not layer.trainable, "seed": layer.seed is not None, "dtype": layer.dtype is not None}
+        given = [setting for setting, set_ in settings.items() if set_]
+        if given:
+            raise ValueError(f"{name}: the wrapped layer's {', '.join(given)} would not reach the layer it wraps; "
+                             f"give {'it' if len(given) == 1 else 'them'} to the {name} layer")
+
+    def _adopt(self):
+        """Make each wrapped layer's ``params`` and ``grads`` the wrapper's (under its prefix)."""
+        for prefix, inner in self._inner_layers():
+            inner.params, inner.grads = _Prefixed(self, "params", prefix), _Prefixed(self, "grads", prefix)
+
+    def _build_inner(self, inner, prefix, input_shape):
+        """``inner.build(input_shape)``, each weight it asks for made by the wrapper's
+        ``add_weight`` under ``prefix + name``."""
+        inner.dtype = self.dtype
+
+        def add_weight(name, shape, initializer, regularizer=None, constraint=None):
+            return self.add_weight(prefix + name, shape, initializer, regularizer, constraint)
+        inner.add_weight = add_weight
+        try:
+            inner.build(input_shape)
+        finally:
+            del inner.add_weight
+
+    def _link(self):
+        """Point the wrapped layers at the wrapper's generator (which a model seeds, saves and
+        restores by assignment) and tell them whether their input gradient is wanted."""
+        for _, inner in self._inner_layers():
+            inner.rng, inner.needs_input_gradient = self._generator(), self.needs_input_gradient
+
+
+del LAYERS["_Wrapper"]
+
+
+class Bidirectional(_Wrapper):
+    """Run a recurrent layer over the sequence from its start and a copy of it from its end, and
+    merge the two outputs (Keras' ``Bidirectional``): every step's output then knows what comes
+    after it too. ``Bidirectional(LSTM(32))`` -> (batch, 64).
+
+    Parameters
+    ----------
+    layer : SimpleRNN, LSTM or GRU
+        The forward reader (``go_backwards=False``); the backward one is a copy of its settings
+        with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
+        back in the sequence's order before merging, as Keras does.
+    merge_mode : "concat" (default), "sum", "mul" or "ave"
+        How the two outputs become one: side by side on the last axis (twice the units), or
+        element by element. Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
+
+    The weights are the two layers', forward then backward (Keras' order):
+    ``forward_kernel``, ``forward_recurrent_kernel``, ``forward_bias``, ``backward_kernel``, ...
+    They are the wrapper's own (made by its ``add_weight``, trained, penalised and saved as its
+    own); the wrapped layers live in ``forward_layer`` and ``backward_layer`` and read and write
+    them through their ``params`` (``model.layers[1].forward_layer.get_weights()`` works). Their
+    dropout draws come from the wrapper's generator (the model's seed). ``trainable`` is the
+    wrapper's: both directions train or neither (the wrapped layer's own ``trainable``,
+    ``seed`` and ``dtype`` are refused: give them to the wrapper).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from glassnet.layers import LSTM
+    >>> Bidirectional(LSTM(4), seed=0)(np.ones((2, 5, 3))).shape
+    (2, 8)
+    """
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
+            layer = _from_entry(layer, "Bidirectional", _Recurrent, "SimpleRNN, LSTM or GRU")
+        if not isinstance(layer, _Recurrent):
+            raise TypeError(f"Bidirectional: layer must be a SimpleRNN, LSTM or GRU, got {layer!r:.80}")
+        self._check_wrapped(layer)
+        if layer.go_backwards:              # Keras 3.15 fails on it too
+            raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False); the wrapper "
+                             "adds the copy that reads from the end")
+        if backward_layer is not None:
+            raise ValueError("Bidirectional: backward_layer is not supported; the backward reader is a copy of "
+                             "layer's settings reading from the end")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {list(MERGE_MODES)}, got {merge_mode!r:.40} "
+                             f"(Keras' None returns two arrays, which a Sequential cannot pass on)")
+        if layer.input_shape is not None and kwargs.get("input_shape") is None and kwargs.get("input_dim") is None:
+            kwargs["input_shape"] = layer.input_shape          # LSTM(32, input_shape=...) inside: the wrapper's
+        super().__init__(**kwargs)
+        self.merge_mode = merge_mode
+        config = layer.get_config()
+        config.pop("input_shape", None)
+        # Keras' names: forward_lstm, backward_lstm (a name already saying forward_ is not doubled)
+        name = (config.pop("name", None) or snake_case(type(layer).__name__)).removeprefix("forward_")
+        self.forward_layer = type(layer).from_config({**config, "name": f"forward_{name}"})
+        self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
+        self._adopt()
+        self.return_sequences = layer.return_sequences
+
+    def _inner_layers(self):
+        return (("forward_", self.forward_layer), ("backward_", self.backward_layer))
+
+    def build(self, input_shape):
+        for prefix, inner in self._inner_layers():
+            self._build_inner(inner, prefix, input_shape)
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self.forward_layer.check_input_shape(sample_shape)        # any length, the built features
+
+    def output_shape(self, input_shape):
+        shape = self.forward_layer.output_shape(input_shape)
+        return (*shape[:-1], 2 * shape[-1]) if self.merge_mode == "concat" else shape
+
+    def numbers_per_sample(self, input_shape):
+        # both directions' caches and the merged output
+        output = self.output_shape(input_shape)
+        return 2 * self.forward_layer.numbers_per_sample(input_shape) + int(np.prod(output))
+
+    def matmul_flops(self, batch_size):
+        return self.forward_layer.matmul_flops(batch_size)
+
+    def forward(self, x, training=False):
+        if x.ndim != 3:
+            self.check_input_shape(x.shape[1:])
+        self._link()
+        xp = backend.get_array_module(x)
+        ahead = self.forward_layer.forward(x, training)
+        behind = self.backward_layer.forward(x, training)
+        if self.return_sequences:           # the backward states in the sequence's order
+            behind = behind[:, ::-1]
+        self._outputs = (ahead, behind)
+        if self.merge_mode == "concat":
+            return xp.concatenate([ahead, behind], axis=-1)
+        if self.merge_mode == "sum":
+            return ahead + behind
+        if self.merge_mode == "ave":
+            return (ahead + behind) / 2
+        return ahead * behind
+
+    def backward(self, grad_output):
+        self._link()
+        units = self.forward_layer.units
+        if self.merge_mode == "concat":
+            grad_ahead, grad_behind = grad_output[..., :units], grad_output[..., units:]
+        elif self.merge_mode == "sum":
+            grad_ahead = grad_behind = grad_output
+        elif self.merge_mode == "ave":
+            grad_ahead = grad_behind = grad_output / 2
+        else:
+            ahead, behind = self._outputs
+            grad_ahead, grad_behind = grad_output * behind, grad_output * ahead
+        if self.return_sequences:
+            grad_behind = grad_behind[:, ::-1]
+        xp = backend.get_array_module(grad_output)
+        grad_ahead = self.forward_layer.backward(xp.ascontiguousarray(grad_ahead))
+        grad_behind = self.backward_layer.backward(xp.ascontiguousarray(grad_behind))
+        if grad_ahead is None:
+            return None
+        return grad_ahead + grad_behind
+
+    def get_config(self):
+        config = self.forward_layer.get_config()
+        config["name"] = config["name"].removeprefix("forward_")
+        return {**super().get_config(), "layer": {"class_name": type(self.forward_layer).__name__, "config": config},
+                "merge_mode": self.merge_mode}
+
+
+class TimeDistributed(_Wrapper):
+    """Apply ``layer`` to every step of a sequence on its own, with one set of weights (Keras'
+    ``TimeDistributed``): samples (steps, *inner) -> (steps, *layer's output), the steps passed to
+    ``layer`` as a batch of ``batch * steps``. ``TimeDistributed(Conv2D(8, 3))`` runs a convolution
+    on every frame of a video (batch, frames, H, W, C); ``TimeDistributed(Dense(10))`` after an
+    ``LSTM(return_sequences=True)`` tags every step (a ``Dense`` alone does the same here, as in
+    Keras 3).
+
+    Parameters
+    ----------
+    layer : a Layer (not a wrapper, not one that keeps running statistics)
+        Its weights are the wrapper's, under their own names (``kernel``, ``bias``); it lives in
+        ``layer`` and reads them live.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from glassnet.layers import Dense
+    >>> TimeDistributed(Dense(3), seed=0)(np.ones((2, 5, 4))).shape
+    (2, 5, 3)
+    """
+
+    def __init__(self, layer, **kwargs):
+        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
+            layer = _from_entry(layer, "TimeDistributed", Layer, "a layer that is not a wrapper")
+        if not isinstance(layer, Layer) or getattr(layer, "wraps_layers", False):
+            raise TypeError(f"TimeDistributed: layer must be a glassnet Layer that is not a wrapper, got "
+                            f"{layer!r:.80}")
+        self._check_wrapped(layer)
+        if layer.input_shape is not None and kwargs.get("input_shape") is None and kwargs.get("input_dim") is None:
+            raise ValueError("TimeDistributed: give input_shape to the wrapper, (steps, *sample), not to the layer "
+                             "it wraps")
+        super().__init__(**kwargs)
+        self.layer = layer
+        self._adopt()
+
+    def _inner_layers(self):
+        return (("", self.layer),)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {tuple(input_shape)}")
+        self._build_inner(self.layer, "", input_shape[1:])
+        if getattr(self.layer, "state", None):
+            raise ValueError(f"{self.describe()}: {self.layer.describe()} keeps running statistics "
+                             f"({sorted(self.layer.state)}), which TimeDistributed does not carry")
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        sample_shape = tuple(sample_shape)
+        if len(sample_shape) < 2:
+            raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {sample_shape}")
+        self.layer.check_input_shape(sample_shape[1:])       # any number of steps
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], *self.layer.output_shape(tuple(input_shape[1:])))
+
+    def numbers_per_sample(self, input_shape):
+        return input_shape[0] * self.layer.numbers_per_sample(tuple(input_shape[1:]))
+
+    def matmul_flops(self, batch_size):
+        steps = self.input_shape[0] if self.input_shape else 1
+        return self.layer.matmul_flops(batch_size * steps)
+
+    def check_input_values(self, x, name):
+        self.layer.check_input_values(x, name)       # an Embedding's ids, step by step alike
+
+    def forward(self, x, training=False):
+        if x.ndim < 3:
+            self.check_input_shape(x.shape[1:])
+        self._link()
+        n, steps = x.shape[:2]
+        out = self.layer.forward(x.reshape(n * steps, *x.shape[2:]), training)
+        return out.reshape(n, steps, *out.shape[1:])
+
+    def backward(self, grad_output):
+        self._link()
+        n, steps = grad_output.shape[:2]
+        grad = self.layer.backward(grad_output.reshape(n * steps, *grad_output.shape[2:]))
+        return None if grad is None else grad.reshape(n, steps, *grad.shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(),
+                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+
+
+class _Prefixed(MutableMapping):
+    """A wrapped layer's ``params`` (or ``grads``): the wrapper's entries whose key starts with
+    ``prefix``, under the key without it. Reads and writes reach the wrapper's arrays of the
+    moment, whichever buffer a model has moved them into."""
+
+    def __init__(self, owner, attribute, prefix):
+        self._owner, self._attribute, self._prefix = owner, attribute, prefix
+
+    def _store(self):
+        return getattr(self._owner, self._attribute)
+
+    def __getitem__(self, key):
+        return self._store()[self._prefix + key]
+
+    def __setitem__(self, key, value):
+        self._store()[self._prefix + key] = value
+
+    def __delitem__(self, key):
+        del self._store()[self._prefix + key]
+
+    def __iter__(self):
+        return (key[len(self._prefix):] for key in list(self._store()) if key.startswith(self._prefix))
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+def _from_entry(entry, owner, kind, kinds):
+    """The layer a config's ``{"class_name", "config"}`` names: a registered class (never an import
+    or an eval), a subclass of ``kind`` (``kinds`` says which in the error), never a wrapper (a
+    file cannot nest wrappers without end)."""
+    if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["config"], dict)
+            and isinstance(entry["class_name"], str)):
+        raise ValueError(f"{owner}: layer must be a layer or {{'class_name': ..., 'config': {{...}}}}, "
+                         f"got {entry!r:.100}")
+    cls = LAYERS.get(entry["class_name"])
+    if not (isinstance(cls, type) and issubclass(cls, kind)) or getattr(cls, "wraps_layers", False):
+        raise ValueError(f"{owner}: layer's class_name must be {kinds}, got {entry['class_name']!r:.60}")
+    return cls.from_config(entry["config"])
