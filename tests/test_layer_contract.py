@@ -44,6 +44,8 @@ TABLE = {
     "GlobalMaxPooling1D": (lambda **kw: layers.GlobalMaxPooling1D(**kw), (5, 2), False),
     "Flatten": (lambda **kw: layers.Flatten(**kw), (3, 2, 2), False),
     "Reshape": (lambda **kw: layers.Reshape((4, 3), **kw), (12,), False),
+    "Permute": (lambda **kw: layers.Permute((3, 1, 2), **kw), (2, 3, 4), False),
+    "RepeatVector": (lambda **kw: layers.RepeatVector(3, **kw), (4,), False),
     "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
     "GaussianNoise": (lambda **kw: layers.GaussianNoise(0.3, **kw), (6,), True),
     "GaussianDropout": (lambda **kw: layers.GaussianDropout(0.3, **kw), (2, 3), True),

@@ -10,7 +10,7 @@ from .conv import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from .reshape import Flatten, Reshape
+from .reshape import Flatten, Permute, RepeatVector, Reshape
 from .regularization import (BatchNormalization, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
 from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
@@ -31,7 +31,7 @@ SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2
 
 __all__ = ["Layer", "Dense", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
-           "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape",
+           "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape", "Permute", "RepeatVector",
            "Dropout", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
            "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "Normalization", "Identity", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "MaxPool1D", "MaxPool2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",

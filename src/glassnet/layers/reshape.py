@@ -1,7 +1,10 @@
-"""Flatten and Reshape: change the shape of each sample, never its values (no parameters).
+"""Flatten, Reshape, Permute and RepeatVector: change the shape of each sample, never its values
+(no parameters).
 
-Both return views when the input is contiguous, so they cost nothing; ``backward`` reshapes the
-gradient back to the shape the input had.
+Flatten and Reshape return views when the input is contiguous, so they cost nothing; ``backward``
+reshapes the gradient back to the shape the input had. Permute reorders a sample's axes (a copy,
+so that the next layer reads contiguous memory); RepeatVector copies a vector to every step of a
+sequence, and its gradient sums over the steps.
 """
 import math
 
@@ -90,3 +93,95 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Reorder the axes of each sample (Keras' ``Permute``): ``dims`` is a permutation of 1 ... rank,
+    the sample's axes counted from 1 (the batch axis stays first): ``Permute((2, 1))`` turns
+    (steps, features) into (features, steps).
+
+    Example
+    -------
+    >>> Permute((2, 1))(np.ones((4, 10, 64))).shape
+    (4, 64, 10)
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            dims = tuple(dims)
+        except TypeError:
+            dims = None
+        if (dims is None or not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims)
+                or sorted(dims) != list(range(1, len(dims) + 1))):
+            raise ValueError(f"Permute: dims must be a permutation of 1 ... rank, the sample's axes counted from 1, "
+                             f"such as (2, 1); got {dims if dims is not None else 'a non-sequence'!r:.80}")
+        self.dims = tuple(int(d) for d in dims)
+
+    def check_input_shape(self, sample_shape):
+        if len(tuple(sample_shape)) != len(self.dims):
+            raise ValueError(f"{self.describe()}: dims {self.dims} permute samples of {len(self.dims)} axes, got "
+                             f"samples of shape {tuple(sample_shape)}")
+        super().check_input_shape(sample_shape)
+
+    def build(self, input_shape):
+        self.check_input_shape(input_shape)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        self.check_input_shape(input_shape)
+        return tuple(input_shape[d - 1] for d in self.dims)
+
+    def forward(self, x, training=False):
+        if x.ndim != len(self.dims) + 1:
+            self.check_input_shape(x.shape[1:])
+        return x.transpose(0, *self.dims).copy()
+
+    def backward(self, grad_output):
+        inverse = np.argsort(self.dims) + 1               # the axes back where they came from
+        return grad_output.transpose(0, *inverse).copy()
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    """Repeat each sample's vector ``n`` times (Keras' ``RepeatVector``): (features,) -> (n, features),
+    e.g. an encoder's last state fed to every step of a decoder ``LSTM(return_sequences=True)``.
+    The gradient of the input is the sum of the steps' gradients.
+
+    Example
+    -------
+    >>> RepeatVector(3)(np.array([[1.0, 2.0]])).tolist()
+    [[[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]]
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"RepeatVector: n must be a positive integer, got {n!r:.40}")
+        self.n = int(n)
+
+    def _check(self, sample_shape):
+        if len(tuple(sample_shape)) != 1:
+            raise ValueError(f"{self.describe()}: expected vectors, samples of shape (features,), got "
+                             f"{tuple(sample_shape)}")
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        self._check(input_shape)
+        return (self.n, *input_shape)
+
+    def forward(self, x, training=False):
+        if x.ndim != 2:
+            self._check(x.shape[1:])
+        return np.repeat(x[:, None, :], self.n, axis=1)
+
+    def backward(self, grad_output):
+        return grad_output.sum(axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
