@@ -468,7 +468,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.DepthwiseConv2D(3, padding="same"), L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2),
         L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
         L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
-        L.BatchNormalization(), L.MaxPooling2D(2), L.Dropout(0.25), L.AveragePooling2D(2),  # (2, 2, 4)
+        L.BatchNormalization(), L.GroupNormalization(groups=2), L.MaxPooling2D(2), L.Dropout(0.25),
+        L.AveragePooling2D(2),                                                                # (2, 2, 4)
         L.UpSampling2D(2), L.MaxPooling2D(2),                                                # (2, 2, 4)
         L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"),                      # (4, 6)
         L.Conv1DTranspose(6, 2, strides=2, output_padding=1), L.MaxPooling1D(2),            # (9, 6) -> (4, 6)

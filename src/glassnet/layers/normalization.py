@@ -1,5 +1,5 @@
-"""LayerNormalization: each sample normalised over its own features (Keras' and PyTorch's layer
-norm), the same in training and at inference."""
+"""LayerNormalization and GroupNormalization: each sample normalised over its own features (all of
+them, or groups of channels), the same in training and at inference (Keras' and PyTorch's)."""
 import numpy as np
 
 from .._validation import check_flag, check_number
@@ -105,4 +105,112 @@ class LayerNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
+
+
+class GroupNormalization(Layer):
+    """Normalise each sample within groups of its channels (Wu & He 2018; Keras' ``GroupNormalization``,
+    PyTorch's ``nn.GroupNorm``): the ``C`` channels of the last axis are split into ``groups`` runs
+    of ``C / groups``; each run is normalised over its channels and every position of the sample,
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``, with ``gamma`` and ``beta`` per channel.
+    It does not depend on the batch: the same in training and at inference, and as good with batches
+    of 2 as of 200 (where BatchNormalization's batch statistics are noisy). ``groups=1`` is a layer
+    norm over the whole sample; ``groups=-1`` (one group per channel) an instance norm.
+
+    Parameters
+    ----------
+    groups : int, default 32 (Keras')
+        A divisor of the number of channels, or -1 for one group per channel.
+    axis : -1
+        The channel axis: the last (channels-last images, sequences' features). Others are refused.
+    epsilon : float, default 1e-3 (Keras'; PyTorch's is 1e-5)
+    center, scale : bool
+        Whether there is a ``beta`` and a ``gamma``.
+
+    Shapes: input (batch, ..., C) -> the same; ``gamma`` and ``beta`` (C,).
+
+    Example
+    -------
+    >>> y = GroupNormalization(groups=2)(np.arange(8.0).reshape(1, 2, 4))    # groups: channels 0-1, 2-3
+    >>> np.round(y[0].astype(float), 3).tolist()
+    [[-1.213, -0.728, -1.213, -0.728], [0.728, 1.213, 0.728, 1.213]]
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or not (groups > 0 or groups == -1):
+            raise ValueError(f"GroupNormalization: groups must be a positive integer or -1 (one group per channel), "
+                             f"got {groups!r:.40}")
+        self.groups = int(groups)
+        if axis != -1:
+            raise ValueError(f"GroupNormalization: axis must be -1 (channels last); got {axis!r:.40}")
+        self.axis = -1
+        self.epsilon = check_number(epsilon, "GroupNormalization: epsilon", "> 0")
+        self.center = check_flag(center, "GroupNormalization: center")
+        self.scale = check_flag(scale, "GroupNormalization: scale")
+
+    def _groups_of(self, channels):
+        groups = channels if self.groups == -1 else self.groups
+        if channels % groups:
+            raise ValueError(f"{self.describe()}: groups={self.groups} must divide the {channels} channels")
+        return groups
+
+    def build(self, input_shape):
+        if len(input_shape) < 1:
+            raise ValueError(f"{self.describe()}: expected samples with a channel axis, got {tuple(input_shape)}")
+        channels = input_shape[-1]
+        self._groups_of(channels)
+        if self.scale:
+            self.add_weight("gamma", (channels,), "ones")
+        if self.center:
+            self.add_weight("beta", (channels,), "zeros")
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        if tuple(x.shape[1:]) != tuple(self.input_shape):
+            raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
+                             f"got {x.shape[1:]}")
+        n, channels = x.shape[0], x.shape[-1]
+        groups = self._groups_of(channels)
+        # (batch, positions, groups, channels per group): statistics over axes 1 and 3
+        grouped = x.reshape(n, -1, groups, channels // groups)
+        mean = grouped.mean(axis=(1, 3), keepdims=True)
+        centred = grouped - mean
+        var = np.mean(centred * centred, axis=(1, 3), keepdims=True)     # biased, as Keras and PyTorch
+        if not np.isfinite(var).all() and np.isfinite(x).all():
+            raise NonFiniteError(f"{self.describe()}: the variance of a group overflowed {x.dtype} (its values "
+                                 f"reach {float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
+                                 layer=self.name, what="values")
+        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        self.xhat = centred
+        self.xhat *= self.inv_std
+        xhat = self.xhat.reshape(x.shape)
+        out = xhat * self.params["gamma"] if self.scale else xhat.copy()
+        if self.center:
+            out += self.params["beta"]
+        return out
+
+    def backward(self, grad_output):
+        g = grad_output
+        shape = self.xhat.shape
+        xhat = self.xhat.reshape(g.shape)
+        per_channel = tuple(range(g.ndim - 1))               # every axis but the channels
+        if self.center:
+            np.sum(g, axis=per_channel, out=self.grads["beta"])
+        if self.scale:
+            np.sum(g * xhat, axis=per_channel, out=self.grads["gamma"])
+        if not self.needs_input_gradient:
+            return None
+        # LayerNormalization's input gradient, per group:
+        # dx = 1 / (n std) * (n dxhat - sum(dxhat) - xhat * sum(dxhat xhat)), sums over the group
+        dxhat = (g * self.params["gamma"] if self.scale else g.copy()).reshape(shape)
+        count = shape[1] * shape[3]
+        dx = dxhat * float(count)
+        dx -= dxhat.sum(axis=(1, 3), keepdims=True)
+        dx -= self.xhat * (dxhat * self.xhat).sum(axis=(1, 3), keepdims=True)
+        dx *= self.inv_std / count
+        return dx.reshape(g.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
