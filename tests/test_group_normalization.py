@@ -73,10 +73,34 @@ def test_the_batch_does_not_matter(rng):
 
 @pytest.mark.parametrize("make, message", [
     (lambda: GroupNormalization(groups=0), "groups must be a positive integer or -1"),
-    (lambda: GroupNormalization(axis=1), r"axis must be -1 \(channels last\)"),
+    (lambda: GroupNormalization(axis=-1.0), r"axis must be the channel axis"),
+    (lambda: gn.Sequential([GroupNormalization(groups=2, axis=1, input_shape=(3, 4))]), r"axis must be the channel axis, the last \(-1 or 2"),
+    (lambda: gn.Sequential([GroupNormalization(groups=-1, input_shape=(4,))]), "normalises each value alone"),
+    (lambda: gn.Sequential([GroupNormalization(input_shape=(3, 16))]), r"groups=32 \(the default\) must divide"),
     (lambda: GroupNormalization(epsilon=0), "GroupNormalization: epsilon must be"),
     (lambda: gn.Sequential([GroupNormalization(groups=3, input_shape=(4, 8))]), "groups=3 must divide the 8 channels"),
 ])
 def test_bad_settings_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_positive_channel_axis_an_empty_batch_and_the_unscaled_paths(rng):
+    x = rng.normal(size=(3, 2, 2, 4))
+    last = GroupNormalization(groups=2, dtype="float64", seed=0)
+    assert np.array_equal(GroupNormalization(groups=2, axis=3, dtype="float64", seed=0)(x), last(x))
+    assert last(np.empty((0, 2, 2, 4))).shape == (0, 2, 2, 4)
+    from glassnet.gradcheck import check_layer
+    for settings in ({"center": False}, {"scale": False}, {"center": False, "scale": False}):
+        layer = GroupNormalization(groups=2, dtype="float64", **settings)
+        assert check_layer(layer, x)["max_error"] < 1e-6
+        out = layer(x)
+        out[...] = 0                                   # an output of its own, not the cache
+        assert np.abs(layer.xhat).sum() > 0
+
+
+def test_an_overflowing_group_is_an_error_not_zeros():
+    x = np.full((1, 2, 4), 3e19, dtype=np.float32)
+    x[0, 0] = -3e19
+    with pytest.raises(gn.errors.NonFiniteError, match="overflowed float32"):
+        GroupNormalization(groups=2)(x)

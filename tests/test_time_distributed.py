@@ -83,10 +83,74 @@ def test_seeded_dropout_inside_saves_and_resumes(rng, tmp_path):
     (lambda: TimeDistributed({"class_name": "TimeDistributed", "config": {}}), ValueError,
      "class_name must be a layer that is not a wrapper"),
     (lambda: gn.Sequential([TimeDistributed(BatchNormalization(), input_shape=(3, 2))]), ValueError,
-     "keeps running statistics"),
+     "keeps state besides its trained weights"),
     (lambda: gn.Sequential([TimeDistributed(Dense(2), input_shape=(3,))]), ValueError,
      r"expected samples of shape \(steps, ...\), got \(3,\)"),
 ])
 def test_refused_settings(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_a_wrapped_custom_layer_must_keep_its_arguments_in_its_config(tmp_path):
+    class Scaled(gn.layers.Layer):                  # takes an argument, keeps Layer's get_config
+        def __init__(self, factor=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def forward(self, x, training=False):
+            return x * self.factor
+
+        def backward(self, grad_output):
+            return grad_output * self.factor
+
+    model = gn.Sequential([TimeDistributed(Scaled(3.0), input_shape=(3, 4))])
+    model.compile("mse", "sgd")
+    with pytest.raises(TypeError, match=r"takes the arguments \['factor'\] but keeps Layer's get_config"):
+        model.save(tmp_path / "m.npz")
+
+
+def test_a_wrapped_layer_holding_a_layer_is_refused():
+    class Block(gn.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = Dense(2)
+
+    with pytest.raises(TypeError, match=r"holds the layer\(s\) \['inner'\] as attributes"):
+        gn.Sequential([TimeDistributed(Block(), input_shape=(3, 4))])
+
+
+def test_one_layer_cannot_serve_two_wrappers_or_a_wrapper_and_the_model():
+    dense = Dense(2)
+    TimeDistributed(dense)
+    with pytest.raises(ValueError, match="is already wrapped, and uses that wrapper's weights"):
+        TimeDistributed(dense)
+    with pytest.raises(ValueError, match="is held by a wrapper"):
+        gn.Sequential([dense])
+
+
+def test_freezing_the_wrapped_layer_freezes_the_wrapper(rng):
+    x, y = rng.normal(size=(8, 3, 4)).astype(np.float32), rng.normal(size=(8, 3, 2)).astype(np.float32)
+    model = gn.Sequential([TimeDistributed(Dense(2), input_shape=(3, 4))], seed=0)
+    model.compile("mse", "sgd")
+    model.layers[0].layer.trainable = False
+    before = model.get_weights()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.layers[0].trainable = True                   # the wrapper's flag unfreezes its layer too
+    assert model.layers[0].layer.trainable
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(before[0], model.get_weights()[0])
+
+
+def test_sizes_and_checks_pass_through_the_steps(rng):
+    from glassnet.layers import Embedding
+    wrapped = TimeDistributed(Dense(6), input_shape=(5, 4))
+    wrapped.build((5, 4))
+    assert wrapped.matmul_flops(8) == wrapped.layer.matmul_flops(8 * 5) == 2 * 8 * 5 * 4 * 6
+    assert wrapped.numbers_per_sample((5, 4)) == 5 * wrapped.layer.numbers_per_sample((4,))
+    model = gn.Sequential([TimeDistributed(Embedding(10, 3), input_shape=(2, 4))], seed=0)
+    with pytest.raises(ValueError, match=r"^x: indices must be in \[0, 10\)"):
+        model.predict(np.full((1, 2, 4), 10))
+    model.predict(np.ones((1, 2, 4)))
+    assert model.layers[0].layer.needs_input_gradient is False        # a first layer's, passed on

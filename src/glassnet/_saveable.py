@@ -128,10 +128,18 @@ def _check_layers_rebuildable(model, config):
             raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) cannot be rebuilt from "
                             f"its get_config() {spec['config']!r:.200}, so the file could not be loaded "
                             f"({type(exc).__name__}: {exc}); {hint} (see glassnet.layers.Layer)") from None
-        own = own_arguments(type(layer))
-        if own and type(layer).get_config is Layer.get_config:
-            # it rebuilt, but with the defaults of those arguments: silently another layer
-            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
-                            f"arguments {own} but keeps Layer's get_config, so the file would load it "
-                            f"with their defaults; return them from get_config: "
-                            f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")
+        # a wrapper's layers (TimeDistributed's) rebuild from the configs the wrapper's holds: each
+        # must return its own arguments as well
+        for held in (layer, *(v for v in vars(layer).values() if isinstance(v, Layer))):
+            _check_own_config(held)
+
+
+def _check_own_config(layer):
+    """Refuse a layer whose constructor takes arguments its (base) get_config leaves out: it would
+    rebuild, but with the defaults of those arguments, silently another layer."""
+    own = own_arguments(type(layer))
+    if own and type(layer).get_config is Layer.get_config:
+        raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
+                        f"arguments {own} but keeps Layer's get_config, so the file would load it "
+                        f"with their defaults; return them from get_config: "
+                        f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")

@@ -97,6 +97,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"{tuple(layer.input_shape)}, the model's Input declares {self._declared_input}")
         if any(layer is other for other in self.layers):
             raise ValueError(f"add: {layer.describe()} is already in this model")
+        if getattr(layer, "in_wrapper", False):
+            raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
+                             f"whose weights it uses; add the wrapper, or a layer of its own")
         names = {other.name for other in self.layers}
         if layer.name is None:
             base = snake_case(type(layer).__name__)
@@ -242,13 +245,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if layer.built:
                 layer.check_input_shape(shape)
             else:
-                nested = [name for name, value in vars(layer).items() if isinstance(value, Layer)]
                 # their params are not the layer's: never trained, never saved (unless the layer
-                # makes them its own, as Bidirectional does: wraps_layers)
-                if nested and not getattr(layer, "wraps_layers", False):
-                    raise TypeError(f"{layer.describe()}: holds the layer(s) {nested} as attributes, "
-                                    f"whose parameters a model neither trains nor saves; keep every "
-                                    f"weight in the layer's own params (add_weight)")
+                # makes them its own, as the wrappers do: wraps_layers; then the layers they hold
+                # must not hold others)
+                wraps = getattr(layer, "wraps_layers", False)
+                for holder in (layer, *(v for v in vars(layer).values() if wraps and isinstance(v, Layer))):
+                    nested = [name for name, value in vars(holder).items() if isinstance(value, Layer)]
+                    if nested and not (holder is layer and wraps):
+                        raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
+                                        f"whose parameters a model neither trains nor saves; keep every "
+                                        f"weight in the layer's own params (add_weight)")
                 layer.build(shape)
                 if not layer.built:     # its weights would be made again at the next build
                     raise TypeError(f"{layer.describe()}: build() returned without marking the layer "

@@ -122,7 +122,8 @@ class GroupNormalization(Layer):
     groups : int, default 32 (Keras')
         A divisor of the number of channels, or -1 for one group per channel.
     axis : -1
-        The channel axis: the last (channels-last images, sequences' features). Others are refused.
+        The channel axis: the last (channels-last images, sequences' features), as -1 or counted
+        from the batch (3 for (H, W, C)). Others are refused.
     epsilon : float, default 1e-3 (Keras'; PyTorch's is 1e-5)
     center, scale : bool
         Whether there is a ``beta`` and a ``gamma``.
@@ -142,9 +143,9 @@ class GroupNormalization(Layer):
             raise ValueError(f"GroupNormalization: groups must be a positive integer or -1 (one group per channel), "
                              f"got {groups!r:.40}")
         self.groups = int(groups)
-        if axis != -1:
-            raise ValueError(f"GroupNormalization: axis must be -1 (channels last); got {axis!r:.40}")
-        self.axis = -1
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"GroupNormalization: axis must be the channel axis, -1 (channels last); got {axis!r:.40}")
+        self.axis = int(axis)      # -1, or the last axis counted from the batch (3 for (H, W, C)): checked at build
         self.epsilon = check_number(epsilon, "GroupNormalization: epsilon", "> 0")
         self.center = check_flag(center, "GroupNormalization: center")
         self.scale = check_flag(scale, "GroupNormalization: scale")
@@ -152,12 +153,20 @@ class GroupNormalization(Layer):
     def _groups_of(self, channels):
         groups = channels if self.groups == -1 else self.groups
         if channels % groups:
-            raise ValueError(f"{self.describe()}: groups={self.groups} must divide the {channels} channels")
+            default = " (the default)" if self.groups == 32 else ""
+            raise ValueError(f"{self.describe()}: groups={self.groups}{default} must divide the {channels} channels")
         return groups
 
     def build(self, input_shape):
         if len(input_shape) < 1:
             raise ValueError(f"{self.describe()}: expected samples with a channel axis, got {tuple(input_shape)}")
+        if self.axis not in (-1, len(input_shape)):
+            raise ValueError(f"{self.describe()}: axis must be the channel axis, the last (-1 or {len(input_shape)} for "
+                             f"samples of shape {tuple(input_shape)}); got {self.axis}")
+        if len(input_shape) == 1 and self._groups_of(input_shape[0]) == input_shape[0]:
+            raise ValueError(f"{self.describe()}: one channel per group on samples of shape {tuple(input_shape)} "
+                             f"normalises each value alone: every output would be beta, and no gradient would "
+                             f"pass; use fewer groups")
         channels = input_shape[-1]
         self._groups_of(channels)
         if self.scale:
@@ -173,10 +182,11 @@ class GroupNormalization(Layer):
         n, channels = x.shape[0], x.shape[-1]
         groups = self._groups_of(channels)
         # (batch, positions, groups, channels per group): statistics over axes 1 and 3
-        grouped = x.reshape(n, -1, groups, channels // groups)
+        grouped = x.reshape(n, int(np.prod(x.shape[1:-1])), groups, channels // groups)
         mean = grouped.mean(axis=(1, 3), keepdims=True)
         centred = grouped - mean
-        var = np.mean(centred * centred, axis=(1, 3), keepdims=True)     # biased, as Keras and PyTorch
+        with np.errstate(over="ignore"):                # an overflow is refused below, by name
+            var = np.mean(centred * centred, axis=(1, 3), keepdims=True)     # biased, as Keras and PyTorch
         if not np.isfinite(var).all() and np.isfinite(x).all():
             raise NonFiniteError(f"{self.describe()}: the variance of a group overflowed {x.dtype} (its values "
                                  f"reach {float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",

@@ -108,6 +108,7 @@ class Permute(Layer):
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
+        given = dims
         try:
             dims = tuple(dims)
         except TypeError:
@@ -115,7 +116,7 @@ class Permute(Layer):
         if (dims is None or not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims)
                 or sorted(dims) != list(range(1, len(dims) + 1))):
             raise ValueError(f"Permute: dims must be a permutation of 1 ... rank, the sample's axes counted from 1, "
-                             f"such as (2, 1); got {dims if dims is not None else 'a non-sequence'!r:.80}")
+                             f"such as (2, 1); got {given!r:.80}")
         self.dims = tuple(int(d) for d in dims)
 
     def check_input_shape(self, sample_shape):

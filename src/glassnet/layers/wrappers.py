@@ -29,9 +29,25 @@ class _Wrapper(Layer):
         """``(prefix, layer)`` of each wrapped layer: its weights are the wrapper's ``prefix + name``."""
         raise NotImplementedError
 
+    @property
+    def trainable(self):
+        """The wrapper's flag, and its wrapped layers': setting it sets theirs; a wrapped layer
+        frozen on its own (``model.layers[0].layer.trainable = False``) freezes the wrapper, all
+        of whose weights train together (a Bidirectional with one direction frozen: both)."""
+        return self.__dict__.get("_trainable", True) and all(inner.trainable for inner in self.__dict__.get("_wrapped", ()))
+
+    @trainable.setter
+    def trainable(self, value):
+        self.__dict__["_trainable"] = value
+        for inner in self.__dict__.get("_wrapped", ()):
+            inner.trainable = value
+
     @classmethod
     def _check_wrapped(cls, layer):
         name = cls.__name__
+        if getattr(layer, "in_wrapper", False):
+            raise ValueError(f"{name}: {layer.describe()} is already wrapped, and uses that wrapper's weights; give "
+                             f"each wrapper a layer of its own")
         if layer.built:
             raise ValueError(f"{name}: give it a layer that is not built yet (the wrapper builds it, with "
                              f"weights of its own)")
@@ -46,8 +62,10 @@ class _Wrapper(Layer):
 
     def _adopt(self):
         """Make each wrapped layer's ``params`` and ``grads`` the wrapper's (under its prefix)."""
+        self._wrapped = [inner for _, inner in self._inner_layers()]
         for prefix, inner in self._inner_layers():
             inner.params, inner.grads = _Prefixed(self, "params", prefix), _Prefixed(self, "grads", prefix)
+            inner.in_wrapper = True        # its weights are this wrapper's: no other may hold it
 
     def _build_inner(self, inner, prefix, input_shape):
         """``inner.build(input_shape)``, each weight it asks for made by the wrapper's
@@ -119,8 +137,10 @@ class Bidirectional(_Wrapper):
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {list(MERGE_MODES)}, got {merge_mode!r:.40} "
                              f"(Keras' None returns two arrays, which a Sequential cannot pass on)")
-        if layer.input_shape is not None and kwargs.get("input_shape") is None and kwargs.get("input_dim") is None:
-            kwargs["input_shape"] = layer.input_shape          # LSTM(32, input_shape=...) inside: the wrapper's
+        if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
+            if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
+                raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")
+            kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
         self.merge_mode = merge_mode
         config = layer.get_config()
@@ -196,6 +216,7 @@ class Bidirectional(_Wrapper):
 
     def get_config(self):
         config = self.forward_layer.get_config()
+        config.pop("input_shape", None)          # the wrapper's says it
         config["name"] = config["name"].removeprefix("forward_")
         return {**super().get_config(), "layer": {"class_name": type(self.forward_layer).__name__, "config": config},
                 "merge_mode": self.merge_mode}
@@ -206,8 +227,9 @@ class TimeDistributed(_Wrapper):
     ``TimeDistributed``): samples (steps, *inner) -> (steps, *layer's output), the steps passed to
     ``layer`` as a batch of ``batch * steps``. ``TimeDistributed(Conv2D(8, 3))`` runs a convolution
     on every frame of a video (batch, frames, H, W, C); ``TimeDistributed(Dense(10))`` after an
-    ``LSTM(return_sequences=True)`` tags every step (a ``Dense`` alone does the same here, as in
-    Keras 3).
+    ``LSTM(return_sequences=True)`` tags every step (a ``Dense`` alone computes the same, as in
+    Keras 3; as a model's last layer a plain ``Dense`` also fuses its softmax with the cross-entropy,
+    which TimeDistributed does not, so at saturated logits the two losses differ as Keras' do).
 
     Parameters
     ----------
@@ -230,10 +252,12 @@ class TimeDistributed(_Wrapper):
             raise TypeError(f"TimeDistributed: layer must be a glassnet Layer that is not a wrapper, got "
                             f"{layer!r:.80}")
         self._check_wrapped(layer)
-        if layer.input_shape is not None and kwargs.get("input_shape") is None and kwargs.get("input_dim") is None:
+        if layer.input_shape is not None:
             raise ValueError("TimeDistributed: give input_shape to the wrapper, (steps, *sample), not to the layer "
                              "it wraps")
         super().__init__(**kwargs)
+        # Keras' name for it ("dense"), which its errors and the file's config then show
+        layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer = layer
         self._adopt()
 
@@ -245,8 +269,9 @@ class TimeDistributed(_Wrapper):
             raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {tuple(input_shape)}")
         self._build_inner(self.layer, "", input_shape[1:])
         if getattr(self.layer, "state", None):
-            raise ValueError(f"{self.describe()}: {self.layer.describe()} keeps running statistics "
-                             f"({sorted(self.layer.state)}), which TimeDistributed does not carry")
+            raise ValueError(f"{self.describe()}: {self.layer.describe()} keeps state besides its trained weights "
+                             f"({sorted(self.layer.state)}: running statistics, adapted values), which "
+                             f"TimeDistributed does not carry")
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
@@ -283,8 +308,9 @@ class TimeDistributed(_Wrapper):
         return None if grad is None else grad.reshape(n, steps, *grad.shape[1:])
 
     def get_config(self):
-        return {**super().get_config(),
-                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+        config = self.layer.get_config()
+        config.pop("input_shape", None)          # the wrapper's says it: (steps, *sample)
+        return {**super().get_config(), "layer": {"class_name": type(self.layer).__name__, "config": config}}
 
 
 class _Prefixed(MutableMapping):
