@@ -128,8 +128,17 @@ def resize_backward(grad, cache, in_shape):
 
 
 class _Images(Layer):
-    """What the two share: images in, images of the layer's ``height`` x ``width`` out."""
+    """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
+
+    def __init__(self, height, width, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
+
+    def _crops(self, sample_shape):
+        """Whether a window of the layer's size fits in an image of ``sample_shape``."""
+        return sample_shape[0] >= self.height and sample_shape[1] >= self.width
 
     def output_shape(self, input_shape):
         self.check_input_shape(input_shape)
@@ -185,9 +194,8 @@ class Resizing(_Images):
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(height, width, **kwargs)
         cls = type(self).__name__
-        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
         self.interpolation = interpolation
@@ -232,14 +240,6 @@ class CenterCrop(_Images):
     >>> CenterCrop(2, 2)(np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0].tolist()
     [[5.0, 6.0], [9.0, 10.0]]
     """
-
-    def __init__(self, height, width, **kwargs):
-        super().__init__(**kwargs)
-        cls = type(self).__name__
-        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
-
-    def _crops(self, sample_shape):
-        return sample_shape[0] >= self.height and sample_shape[1] >= self.width
 
     def numbers_per_sample(self, input_shape):
         if self._crops(input_shape):
@@ -297,13 +297,8 @@ class RandomCrop(_Images):
     """
 
     def __init__(self, height, width, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        cls = type(self).__name__
-        self.height, self.width = positive_int(height, "height", cls), positive_int(width, "width", cls)
+        super().__init__(height, width, seed=seed, **kwargs)
         self._cache = None
-
-    def _crops(self, sample_shape):
-        return sample_shape[0] >= self.height and sample_shape[1] >= self.width
 
     def numbers_per_sample(self, input_shape):
         return self._resize_numbers(input_shape, crop=True, pad=False)
