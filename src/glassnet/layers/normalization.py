@@ -7,6 +7,36 @@ from ..errors import NonFiniteError
 from .base import Layer, check_axis, sample_axes
 
 
+def _standardised(layer, x, axes, what):
+    """``((x - mean) / sqrt(var + epsilon), 1 / sqrt(var + epsilon))``, the mean and the biased
+    variance (Keras' and PyTorch's) over ``axes`` of ``x``, kept as size-1 axes. ``what`` ("a
+    sample", "a group") names the set whose variance overflowed: finite values whose squared
+    deviations overflow the dtype (~1e19 in float32) would make the output beta alone and pass no
+    gradient, silently (Keras gives 0s, PyTorch NaN); a NonFiniteError says so, as
+    BatchNormalization's does."""
+    centred = x - x.mean(axis=axes, keepdims=True)
+    with np.errstate(over="ignore"):                    # an overflow is refused below, by name
+        var = np.mean(centred * centred, axis=axes, keepdims=True)
+    if not np.isfinite(var).all() and np.isfinite(x).all():
+        raise NonFiniteError(f"{layer.describe()}: the variance of {what} overflowed {x.dtype} (its values reach "
+                             f"{float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
+                             layer=layer.name, what="values")
+    inv_std = 1.0 / np.sqrt(var + layer.epsilon)
+    centred *= inv_std
+    return centred, inv_std
+
+
+def _standardised_gradient(dxhat, xhat, inv_std, axes):
+    """d/dx of ``_standardised`` through the mean and variance over ``axes``, given dL/dxhat:
+    ``dx = 1 / (n std) * (n dxhat - sum(dxhat) - xhat * sum(dxhat xhat))``, sums over the axes."""
+    n = xhat.size // inv_std.size
+    dx = dxhat * float(n)
+    dx -= dxhat.sum(axis=axes, keepdims=True)
+    dx -= xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
+    dx *= inv_std / n
+    return dx
+
+
 class LayerNormalization(Layer):
     """Normalise each sample over ``axis`` (the last by default), then scale by ``gamma`` and shift
     by ``beta``: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``, the mean and the biased
@@ -66,19 +96,7 @@ class LayerNormalization(Layer):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
         self._batch_axes = axes = self._input_axes(x.shape[1:])
-        mean = x.mean(axis=axes, keepdims=True)
-        centred = x - mean
-        var = np.mean(centred * centred, axis=axes, keepdims=True)       # biased, as Keras and PyTorch
-        if not np.isfinite(var).all() and np.isfinite(x).all():
-            # finite values whose squared deviations overflow the dtype (~1e19 in float32): the
-            # output would be beta alone and no gradient would pass, silently (Keras gives 0s,
-            # PyTorch NaN); say so, as BatchNormalization does
-            raise NonFiniteError(f"{self.describe()}: the variance of a sample overflowed {x.dtype} (its "
-                                 f"values reach {float(np.abs(x).max()):.3g}); scale the inputs, or use "
-                                 f"dtype='float64'", layer=self.name, what="values")
-        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
-        self.xhat = centred
-        self.xhat *= self.inv_std
+        self.xhat, self.inv_std = _standardised(self, x, axes, "a sample")
         out = self.xhat * self._broadcast(self.params["gamma"], x.ndim) if self.scale else self.xhat.copy()
         if self.center:
             out += self._broadcast(self.params["beta"], x.ndim)
@@ -93,15 +111,8 @@ class LayerNormalization(Layer):
             np.sum(g * self.xhat, axis=others, out=self.grads["gamma"])
         if not self.needs_input_gradient:
             return None
-        # d/dx of (x - mean) / std through this sample's mean and variance, simplified:
-        # dx = 1 / (n std) * (n dxhat - sum(dxhat) - xhat * sum(dxhat xhat)), sums over the axes
         dxhat = g * self._broadcast(self.params["gamma"], g.ndim) if self.scale else g.copy()
-        n = self.xhat.size // self.inv_std.size
-        dx = dxhat * float(n)
-        dx -= dxhat.sum(axis=self._batch_axes, keepdims=True)
-        dx -= self.xhat * (dxhat * self.xhat).sum(axis=self._batch_axes, keepdims=True)
-        dx *= self.inv_std / n
-        return dx
+        return _standardised_gradient(dxhat, self.xhat, self.inv_std, self._batch_axes)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
@@ -183,17 +194,7 @@ class GroupNormalization(Layer):
         groups = self._groups_of(channels)
         # (batch, positions, groups, channels per group): statistics over axes 1 and 3
         grouped = x.reshape(n, int(np.prod(x.shape[1:-1])), groups, channels // groups)
-        mean = grouped.mean(axis=(1, 3), keepdims=True)
-        centred = grouped - mean
-        with np.errstate(over="ignore"):                # an overflow is refused below, by name
-            var = np.mean(centred * centred, axis=(1, 3), keepdims=True)     # biased, as Keras and PyTorch
-        if not np.isfinite(var).all() and np.isfinite(x).all():
-            raise NonFiniteError(f"{self.describe()}: the variance of a group overflowed {x.dtype} (its values "
-                                 f"reach {float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
-                                 layer=self.name, what="values")
-        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
-        self.xhat = centred
-        self.xhat *= self.inv_std
+        self.xhat, self.inv_std = _standardised(self, grouped, (1, 3), "a group")
         xhat = self.xhat.reshape(x.shape)
         out = xhat * self.params["gamma"] if self.scale else xhat.copy()
         if self.center:
@@ -211,15 +212,8 @@ class GroupNormalization(Layer):
             np.sum(g * xhat, axis=per_channel, out=self.grads["gamma"])
         if not self.needs_input_gradient:
             return None
-        # LayerNormalization's input gradient, per group:
-        # dx = 1 / (n std) * (n dxhat - sum(dxhat) - xhat * sum(dxhat xhat)), sums over the group
         dxhat = (g * self.params["gamma"] if self.scale else g.copy()).reshape(shape)
-        count = shape[1] * shape[3]
-        dx = dxhat * float(count)
-        dx -= dxhat.sum(axis=(1, 3), keepdims=True)
-        dx -= self.xhat * (dxhat * self.xhat).sum(axis=(1, 3), keepdims=True)
-        dx *= self.inv_std / count
-        return dx.reshape(g.shape)
+        return _standardised_gradient(dxhat, self.xhat, self.inv_std, (1, 3)).reshape(g.shape)
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
