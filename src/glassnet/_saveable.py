@@ -130,7 +130,7 @@ def _check_layers_rebuildable(model, config):
                             f"({type(exc).__name__}: {exc}); {hint} (see glassnet.layers.Layer)") from None
         # a wrapper's layers (TimeDistributed's) rebuild from the configs the wrapper's holds: each
         # must return its own arguments as well
-        for held in (layer, *(v for v in vars(layer).values() if isinstance(v, Layer))):
+        for held in (layer, *layer.wrapped_layers()):
             _check_own_config(held)
 
 

@@ -246,12 +246,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 layer.check_input_shape(shape)
             else:
                 # their params are not the layer's: never trained, never saved (unless the layer
-                # makes them its own, as the wrappers do: wraps_layers; then the layers they hold
-                # must not hold others)
-                wraps = getattr(layer, "wraps_layers", False)
-                for holder in (layer, *(v for v in vars(layer).values() if wraps and isinstance(v, Layer))):
-                    nested = [name for name, value in vars(holder).items() if isinstance(value, Layer)]
-                    if nested and not (holder is layer and wraps):
+                # makes them its own, as the wrappers do: wrapped_layers; those may hold none)
+                for holder in (layer, *layer.wrapped_layers()):
+                    nested = [name for name, value in vars(holder).items()
+                              if isinstance(value, Layer) and not any(value is w for w in holder.wrapped_layers())]
+                    if nested:
                         raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                         f"whose parameters a model neither trains nor saves; keep every "
                                         f"weight in the layer's own params (add_weight)")

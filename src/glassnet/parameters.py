@@ -3,7 +3,6 @@ gradients into another), so that an optimizer step is a handful of NumPy calls, 
 parameter; and how the model lets go of the data its layers' caches point into.
 """
 from . import backend
-from .layers import base as layers_base
 
 
 def _projection(constraint, name, param):
@@ -143,9 +142,7 @@ class ParametersMixin:
         if cache is not None and cache[2]:       # outputs kept for activity penalties: one call's only
             cache[2].clear()
         # and the layers a wrapper holds (Bidirectional's two readers), whose caches are the same kind
-        held_layers = [inner for layer in self.layers for inner in (layer, *vars(layer).values())
-                       if isinstance(inner, layers_base.Layer)]
-        for layer in held_layers:
+        for layer in (inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())):
             held = [(name, value) for name, value in vars(layer).items()
                     if getattr(value, "base", None) is not None and getattr(value, "shape", None) is not None]
             for name, value in held:

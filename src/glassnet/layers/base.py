@@ -207,6 +207,12 @@ class Layer:
             self.rng = np.random.default_rng(self.seed)
         return self.rng
 
+    def wrapped_layers(self):
+        """The layers this one holds and whose weights are its own (a wrapper's: TimeDistributed's
+        layer, Bidirectional's two readers), which a model checks, saves and releases with it;
+        none for any other layer (a layer holding another as an attribute is refused)."""
+        return ()
+
     def check_input_values(self, x, name):
         """Refuse data whose values this layer cannot take, raising an error that names ``name``
         (``"x"``, ``"validation_data[0]"``): a model calls it on its first layer with all of the

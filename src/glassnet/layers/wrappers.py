@@ -22,24 +22,25 @@ class _Wrapper(Layer):
     """What the wrappers share: checks of the wrapped layer, its build through the wrapper's
     ``add_weight``, and the links a forward pass renews (generator, input gradient)."""
 
-    # the wrapped layers' weights are its own params: a model may hold it (see Sequential.build)
-    wraps_layers = True
-
     def _inner_layers(self):
         """``(prefix, layer)`` of each wrapped layer: its weights are the wrapper's ``prefix + name``."""
         raise NotImplementedError
+
+    def wrapped_layers(self):
+        # from _adopt on; before it (Layer.__init__ setting trainable) there are none yet
+        return self.__dict__.get("_wrapped", ())
 
     @property
     def trainable(self):
         """The wrapper's flag, and its wrapped layers': setting it sets theirs; a wrapped layer
         frozen on its own (``model.layers[0].layer.trainable = False``) freezes the wrapper, all
         of whose weights train together (a Bidirectional with one direction frozen: both)."""
-        return self.__dict__.get("_trainable", True) and all(inner.trainable for inner in self.__dict__.get("_wrapped", ()))
+        return self.__dict__.get("_trainable", True) and all(inner.trainable for inner in self.wrapped_layers())
 
     @trainable.setter
     def trainable(self, value):
         self.__dict__["_trainable"] = value
-        for inner in self.__dict__.get("_wrapped", ()):
+        for inner in self.wrapped_layers():
             inner.trainable = value
 
     @classmethod
@@ -62,7 +63,7 @@ class _Wrapper(Layer):
 
     def _adopt(self):
         """Make each wrapped layer's ``params`` and ``grads`` the wrapper's (under its prefix)."""
-        self._wrapped = [inner for _, inner in self._inner_layers()]
+        self._wrapped = tuple(inner for _, inner in self._inner_layers())
         for prefix, inner in self._inner_layers():
             inner.params, inner.grads = _Prefixed(self, "params", prefix), _Prefixed(self, "grads", prefix)
             inner.in_wrapper = True        # its weights are this wrapper's: no other may hold it
@@ -215,11 +216,9 @@ class Bidirectional(_Wrapper):
         return grad_ahead + grad_behind
 
     def get_config(self):
-        config = self.forward_layer.get_config()
-        config.pop("input_shape", None)          # the wrapper's says it
-        config["name"] = config["name"].removeprefix("forward_")
-        return {**super().get_config(), "layer": {"class_name": type(self.forward_layer).__name__, "config": config},
-                "merge_mode": self.merge_mode}
+        layer = _to_entry(self.forward_layer)
+        layer["config"]["name"] = layer["config"]["name"].removeprefix("forward_")
+        return {**super().get_config(), "layer": layer, "merge_mode": self.merge_mode}
 
 
 class TimeDistributed(_Wrapper):
@@ -248,7 +247,7 @@ class TimeDistributed(_Wrapper):
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "TimeDistributed", Layer, "a layer that is not a wrapper")
-        if not isinstance(layer, Layer) or getattr(layer, "wraps_layers", False):
+        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
             raise TypeError(f"TimeDistributed: layer must be a glassnet Layer that is not a wrapper, got "
                             f"{layer!r:.80}")
         self._check_wrapped(layer)
@@ -308,9 +307,7 @@ class TimeDistributed(_Wrapper):
         return None if grad is None else grad.reshape(n, steps, *grad.shape[1:])
 
     def get_config(self):
-        config = self.layer.get_config()
-        config.pop("input_shape", None)          # the wrapper's says it: (steps, *sample)
-        return {**super().get_config(), "layer": {"class_name": type(self.layer).__name__, "config": config}}
+        return {**super().get_config(), "layer": _to_entry(self.layer)}
 
 
 class _Prefixed(MutableMapping):
@@ -340,6 +337,14 @@ class _Prefixed(MutableMapping):
         return sum(1 for _ in self)
 
 
+def _to_entry(layer):
+    """A wrapped layer as a wrapper's config holds it, ``{"class_name", "config"}`` (what
+    ``_from_entry`` reads back), without its input_shape: the wrapper's config says that."""
+    config = layer.get_config()
+    config.pop("input_shape", None)
+    return {"class_name": type(layer).__name__, "config": config}
+
+
 def _from_entry(entry, owner, kind, kinds):
     """The layer a config's ``{"class_name", "config"}`` names: a registered class (never an import
     or an eval), a subclass of ``kind`` (``kinds`` says which in the error), never a wrapper (a
@@ -349,6 +354,6 @@ def _from_entry(entry, owner, kind, kinds):
         raise ValueError(f"{owner}: layer must be a layer or {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {entry!r:.100}")
     cls = LAYERS.get(entry["class_name"])
-    if not (isinstance(cls, type) and issubclass(cls, kind)) or getattr(cls, "wraps_layers", False):
+    if not (isinstance(cls, type) and issubclass(cls, kind)) or issubclass(cls, _Wrapper):
         raise ValueError(f"{owner}: layer's class_name must be {kinds}, got {entry['class_name']!r:.60}")
     return cls.from_config(entry["config"])
