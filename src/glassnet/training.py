@@ -43,18 +43,14 @@ def split_point(n_samples, validation_split):
 def check_validation_freq(value):
     """fit's ``validation_freq``: a positive int, or a list (or tuple) of positive ints, the
     epochs to validate after counted from 1 (Keras' two forms), returned as a sorted list."""
-    if isinstance(value, (list, tuple)):
-        bad = [e for e in value if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e <= 0]
-        if not value or bad:
-            which = f" ({bad[0]!r:.40} is not a positive integer)" if bad else ""
-            raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
-                             f"counted from 1, got {value!r:.100}{which}")
-        return sorted({int(e) for e in value})
-    try:
-        return check_positive_int(value, "validation_freq")
-    except ValueError:
+    listed = isinstance(value, (list, tuple))
+    epochs = value if listed else [value]
+    bad = [e for e in epochs if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e <= 0]
+    if not epochs or bad:
+        which = f" ({bad[0]!r:.40} is not a positive integer)" if listed and bad else ""
         raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
-                         f"counted from 1, got {value!r:.100}") from None
+                         f"counted from 1, got {value!r:.100}{which}")
+    return sorted({int(e) for e in epochs}) if listed else int(value)
 
 
 def validates(epoch, validation_freq):

@@ -159,9 +159,6 @@ class Embedding(Layer):
             return None
         return xp.zeros(self.x.shape, dtype=grad_output.dtype)
 
-    def matmul_flops(self, batch_size):
-        return 0            # a lookup, no matrix product
-
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.name_of(self.embeddings_initializer),

@@ -163,7 +163,8 @@ class _Recurrent(Layer):
             xw += self._input_bias()
         self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
         self._begin_cache(steps, n, xp, x.dtype)
-        hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)
+        if self._state_masks is not None:            # the recurrent product, assembled gate by gate
+            hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)
         for t in range(steps):
             if self._state_masks is None:
                 hw = h[t] @ recurrent
