@@ -59,7 +59,6 @@ def test_non_numeric_input_is_a_type_error():
 @pytest.mark.parametrize("make, error, message", [
     (lambda: Embedding(0, 3), ValueError, "Embedding: input_dim: expected a positive integer, got 0"),
     (lambda: Embedding(5, 2.0), ValueError, "Embedding: output_dim: expected a positive integer, got 2.0"),
-    (lambda: Embedding(5, 2, mask_zero=True), ValueError, "mask_zero=True needs Keras' masks"),
     (lambda: Embedding(5, 2, mask_zero="yes"), TypeError, "Embedding: mask_zero: expected True or False"),
     (lambda: Embedding(5, 2, input_length=3, input_shape=(3,)), ValueError, "give input_length or input_shape"),
     (lambda: Embedding(5, 2, input_length=0), ValueError, "Embedding: input_length: expected a positive integer"),

@@ -22,6 +22,7 @@ TABLE = {
                                                          **kw), (4, 2), True),
     "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
+    "Masking": (lambda **kw: layers.Masking(0.5, **kw), (4, 3), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
     "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),
     "Conv2D": (lambda **kw: layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", **kw), (7, 6, 2), False),

@@ -20,6 +20,7 @@ from .parameters import ParametersMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights, _sample_shape, snake_case
 from .layers.input import InputLayer
+from .layers.masking import link_masks
 from .preparing import PreparingMixin
 from .training import TrainingMixin
 
@@ -55,6 +56,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
     _penalties = _constrained = ()
+    _mask_at_output = None
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -261,6 +263,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             shape = tuple(layer.output_shape(shape))
             declared.append(shape)
         self.output_shape = shape
+        # where masks go (Embedding(mask_zero=True), Masking): the layers that read them, and the one
+        # whose mask reaches the output, if any (the loss does not read masks: fit refuses it)
+        self._mask_at_output = link_masks(self.layers)
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
         # the first layer's input gradient is never used: skip that matrix product

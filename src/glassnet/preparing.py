@@ -42,6 +42,11 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
+        if self._mask_at_output is not None:
+            raise ValueError(f"the mask that {self._mask_at_output.describe()} makes reaches the model's output, "
+                             f"and glassnet's losses and metrics do not read masks (Keras' leave the masked "
+                             f"steps out); end the masked part with a layer that reads the mask: a SimpleRNN, "
+                             f"LSTM or GRU without return_sequences, or GlobalAveragePooling1D")
         y = as_array(y, yname, self.dtype, allow_int=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "

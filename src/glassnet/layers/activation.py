@@ -20,6 +20,8 @@ class Activation(Layer):
     (2, 3)
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -56,6 +58,8 @@ class LeakyReLU(Layer):
     >>> LeakyReLU(negative_slope=0.25)(np.array([[-1.0, 2.0]])).tolist()
     [[-0.25, 2.0]]
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
         super().__init__(**kwargs)
@@ -97,6 +101,8 @@ class ReLU(Layer):
     >>> ReLU(max_value=6.0, negative_slope=0.5)(np.array([[-2.0, 3.0, 9.0]])).tolist()
     [[-1.0, 3.0, 6.0]]
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -154,6 +160,8 @@ class ELU(Layer):
     [[0.0, 1.0]]
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number(alpha, "ELU: alpha", "finite")
@@ -186,6 +194,8 @@ class Softmax(Layer):
     >>> Softmax(axis=1)(np.zeros((1, 2, 2))).tolist()
     [[[0.5, 0.5], [0.5, 0.5]]]
     """
+
+    mask_refusal = "Keras' Softmax takes the mask as its own (pushing masked entries to zero); glassnet's does not"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -248,6 +258,8 @@ class PReLU(Layer):
     >>> layer(np.array([[-4.0, 2.0]])).tolist(), layer.params["alpha"].shape
     ([[-1.0, 2.0]], (2,))
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):

@@ -110,6 +110,14 @@ class Layer:
     constraints = types.MappingProxyType({})
     # a penalty on the output (also what a layer pickled before it existed reads): see the property
     _activity_regularizer = None
+    # masks (layers/masking.py): Keras' flag for a layer whose output keeps its input's mask (one
+    # that treats each step on its own), and glassnet's for the layers that make or read a mask
+    supports_masking = False
+    makes_mask = False
+    reads_mask = False          # its forward takes mask=(batch, steps) booleans
+    mask_refusal = None         # why a layer that Keras feeds the mask to cannot take it here
+    mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
+    pending_mask = None         # on a reader: the mask handed on for its next forward
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -286,8 +294,12 @@ class Layer:
         Must not modify ``grad_output``."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
-    def __call__(self, x, training=False):
-        """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone."""
+    def __call__(self, x, training=False, mask=None):
+        """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone.
+        ``mask`` (batch, steps) goes to a layer that reads masks (an LSTM's padding steps)."""
+        if mask is not None and not self.reads_mask:
+            raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
+                            f"Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
         if x.ndim < 2:
@@ -298,7 +310,10 @@ class Layer:
             # the input_shape it was given, when it was given one: x is checked against it below
             self.build(self.input_shape or x.shape[1:])
         self.check_input_shape(x.shape[1:])
-        return self.forward(x.astype(self.dtype, copy=False), training=training)
+        x = x.astype(self.dtype, copy=False)
+        if mask is not None:
+            return self.forward(x, training=training, mask=mask)
+        return self.forward(x, training=training)
 
     def check_input_shape(self, sample_shape):
         if self.input_shape is not None and tuple(sample_shape) != tuple(self.input_shape):

@@ -55,6 +55,8 @@ class Dense(Layer):
     (2, 3)
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     # on the class too: a Dense pickled before these arguments existed lacks them
     use_bias, kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint = True, None, None, None, None
 

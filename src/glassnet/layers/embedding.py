@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_positive_int
+from . import masking
 from .base import Layer
 
 # float32 holds every integer up to 2**24 exactly, and fit casts a model's input to its dtype: an
@@ -31,9 +32,11 @@ class Embedding(Layer):
         normal: ``RandomNormal(stddev=1.0)``; ``"normal"`` is Keras' N(0, 0.05^2).)
     embeddings_regularizer, embeddings_constraint : optional
         A penalty on the table added to the loss, a projection of it after every update, as Keras'.
-    mask_zero : False
-        Keras' masking (index 0 as padding, skipped by the layers after) does not exist in glassnet:
-        ``True`` is refused rather than silently averaging the padding in.
+    mask_zero : bool, default False
+        Index 0 is padding (Keras' masking): the layer makes a mask, ``ids != 0``, and the layers
+        after it that read masks (SimpleRNN, LSTM, GRU, Bidirectional, GlobalAveragePooling1D) skip
+        those steps (``glassnet.layers.masking``). Row 0 of the table still exists, so the
+        vocabulary's size plus one is the usual ``input_dim``.
     weights : array (input_dim, output_dim), or a list holding one, optional
         The table to start from (Keras' argument): pretrained word vectors, often with
         ``trainable=False``. Not part of the config; a model file holds the table itself.
@@ -73,11 +76,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = check_positive_int(input_dim, "Embedding: input_dim")
         self.output_dim = check_positive_int(output_dim, "Embedding: output_dim")
-        if check_flag(mask_zero, "Embedding: mask_zero"):
-            raise ValueError("Embedding: mask_zero=True needs Keras' masks, which glassnet does not have: the "
-                             "layers after it would average or sum the padding positions in. Pad with an "
-                             "index of its own and let the model learn it, or use inputs of one length")
-        self.mask_zero = False
+        self.mask_zero = check_flag(mask_zero, "Embedding: mask_zero")
         self.embeddings_initializer = initializers.get(embeddings_initializer, "Embedding: embeddings_initializer")
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer, "Embedding: embeddings_regularizer")
         self.embeddings_constraint = constraints.get(embeddings_constraint, "Embedding: embeddings_constraint")
@@ -108,10 +107,18 @@ class Embedding(Layer):
     def output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)
 
-    def __call__(self, x, training=False):
+    @property
+    def makes_mask(self):
+        return self.mask_zero
+
+    def compute_mask(self, x):
+        """With ``mask_zero``: (batch, steps) booleans, True where the index is not 0; else None."""
+        return x != 0 if self.mask_zero else None
+
+    def __call__(self, x, training=False, mask=None):
         x = backend.get_array_module(x).asarray(x)
         self.check_input_values(x, self.describe())     # before Layer's cast to floats, on the values given
-        return super().__call__(x, training)
+        return super().__call__(x, training, mask)
 
     def check_input_values(self, x, name):
         """Refuse data (``x``, all of it, in its own dtype) holding something that is not an index
@@ -139,6 +146,8 @@ class Embedding(Layer):
     def forward(self, x, training=False):
         self.x = x
         self.check_input_values(x, self.describe())
+        if self.mask_readers:
+            masking.hand_on(self, self.compute_mask(x))
         # the indices are kept for backward (and model.trace)
         self.indices = indices = x.astype(np.intp, copy=False)
         return backend.get_array_module(x).take(self.params["embeddings"], indices, axis=0)
@@ -162,6 +171,7 @@ class Embedding(Layer):
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.name_of(self.embeddings_initializer),
+                "mask_zero": self.mask_zero,
                 **regularizers.config_entries(self, ("embeddings_regularizer",)),
                 **constraints.config_entries(self, ("embeddings_constraint",))}
 

@@ -64,6 +64,8 @@ class LayerNormalization(Layer):
     [[-1.2247, 0.0, 1.2247], [-0.9258, -0.4629, 1.3887]]
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
         self.axis = check_axis(axis, "LayerNormalization")
@@ -147,6 +149,8 @@ class GroupNormalization(Layer):
     >>> np.round(y[0].astype(float), 3).tolist()
     [[-1.213, -0.728, -1.213, -0.728], [0.728, 1.213, 0.728, 1.213]]
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import backend
+from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
 from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices,
@@ -309,12 +310,39 @@ class GlobalMaxPooling2D(_GlobalPooling):
 class GlobalAveragePooling1D(GlobalAveragePooling2D):
     """Mean over the steps of a sequence. Shapes: (batch, L, C) -> (batch, C).
 
+    With a mask (``Embedding(mask_zero=True)`` or ``Masking`` before it, or ``mask=`` (batch, L)
+    when called alone), the mean of the real steps only, as Keras'; a sample with no real step
+    gives zeros (Keras: NaN, 0 / 0).
+
     Example
     -------
     >>> GlobalAveragePooling1D()(np.ones((2, 10, 4))).shape
     (2, 4)
+    >>> GlobalAveragePooling1D()(np.array([[[1.0], [3.0], [0.0]]]), mask=np.array([[1, 1, 0]])).tolist()
+    [[2.0]]
     """
     rank = 1
+    reads_mask = True
+
+    def forward(self, x, training=False, mask=None):
+        mask = masking.take(self, mask, x)
+        self._shares = None
+        if mask is None:
+            return super().forward(x, training)
+        if x.ndim != 3:
+            self.output_shape(x.shape[1:])
+        self.x_shape = x.shape
+        # each real step's share of its sample's mean: 1 / (the sample's real steps), 0 when masked
+        real = mask.astype(x.dtype)[:, :, None]
+        self._shares = real / backend.get_array_module(x).maximum(real.sum(axis=1, keepdims=True), 1)
+        return (x * self._shares).sum(axis=1)
+
+    def backward(self, grad_output):
+        if self._shares is None:
+            return super().backward(grad_output)
+        if not self.needs_input_gradient:
+            return None
+        return grad_output[:, None, :] * self._shares
 
 
 class GlobalMaxPooling1D(GlobalMaxPooling2D):

@@ -50,6 +50,8 @@ class Normalization(Layer):
     [[-1.0], [0.0]]
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
         self.axis = None if axis is None else check_axis(axis, "Normalization")

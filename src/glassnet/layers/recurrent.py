@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
+from . import masking
 from .base import LAYERS, Layer
 from .conv import positive_int
 
@@ -36,12 +37,19 @@ class _Recurrent(Layer):
 
     gates = 1                 # blocks of ``units`` columns in the kernels (SimpleRNN 1, GRU 3, LSTM 4)
     rank = 2                  # samples are (steps, features)
+    reads_mask = True         # a masked step leaves the state as it was (layers/masking.py)
+
+    @property
+    def supports_masking(self):
+        """Every step's output keeps the step's mask; the last state alone has none (Keras)."""
+        return self.return_sequences
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.units = positive_int(units, "units", cls)
@@ -61,6 +69,7 @@ class _Recurrent(Layer):
         self.recurrent_dropout = check_number(recurrent_dropout, f"{cls}: recurrent_dropout", "[0, 1)")
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
+        self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
         # a Sequential passes one array from layer to layer, and keeps no state between batches
         if check_flag(return_state, f"{cls}: return_state"):
             raise ValueError(f"{cls}: return_state=True returns several arrays, which a Sequential cannot pass on; "
@@ -141,7 +150,10 @@ class _Recurrent(Layer):
     def _masked(a, masks, i):
         return a if masks is None else a * masks[i]
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        """x (batch, steps, features), mask (batch, steps) booleans or None -> the output.
+        A masked step (False) leaves the state as it was, and outputs the previous step's output
+        (zeros with ``zero_output_for_mask``), as Keras' layers do."""
         if x.ndim != 3 or x.shape[2] != self.params["kernel"].shape[0]:
             self.check_input_shape(x.shape[1:])
         xp = backend.get_array_module(x)
@@ -149,6 +161,10 @@ class _Recurrent(Layer):
         n, steps, features = x.shape
         seq = x.transpose(1, 0, 2)
         self._seq = seq = xp.ascontiguousarray(seq[::-1] if self.go_backwards else seq)
+        mask = masking.take(self, mask, x)
+        # time-major like seq: (steps, batch, 1), True where the step is real
+        self._real = None if mask is None else xp.ascontiguousarray((mask.T[::-1] if self.go_backwards
+                                                                     else mask.T)[:, :, None])
         blocks = self._blocks()
         self._input_masks = self._masks((n, features), self.dropout, len(blocks), xp, x.dtype) if training else None
         self._state_masks = (self._masks((n, self.units), self.recurrent_dropout, len(blocks), xp, x.dtype)
@@ -172,9 +188,23 @@ class _Recurrent(Layer):
                 for i, block in enumerate(blocks):
                     hw[:, block] = (h[t] * self._state_masks[i]) @ recurrent[:, block]
             h[t + 1] = self._step(t, xw[t], hw, h[t])
+            if self._real is not None:          # masked rows: the states before the step, unchanged
+                for after, before in self._states(t):
+                    xp.copyto(after, before, where=~self._real[t])
+        out = h[1:]
+        if self._real is not None and self.zero_output_for_mask:
+            out = out * self._real
         if self.return_sequences:
-            return h[1:].transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
-        return h[steps].copy()
+            return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
+        return out[-1].copy()
+
+    def _states(self, t):
+        """``(after, before)`` step ``t`` of each state the cell carries: h (and LSTM's c)."""
+        return [(self._h[t + 1], self._h[t])]
+
+    def _state_gradients(self):
+        """The gradients a cell's backward carries to the step before, besides h's (LSTM's c)."""
+        return []
 
     def _input_bias(self):
         return self.params["bias"]
@@ -188,12 +218,20 @@ class _Recurrent(Layer):
             dh_out[...] = grad_output.transpose(1, 0, 2)
         else:
             dh_out[-1] = grad_output
+        real = None if self._real is None else self._real.astype(grad_output.dtype)
+        if real is not None and self.zero_output_for_mask:
+            dh_out *= real
         dxw = xp.empty_like(self._xw)           # the gradient of each step's input product
         drec = xp.empty_like(self._xw)          # ... and of its recurrent product
         dh = xp.zeros((n, self.units), dtype=grad_output.dtype)     # from the later steps
         self._begin_backward(n, xp, grad_output.dtype)
         for t in reversed(range(steps)):
             dh += dh_out[t]
+            if real is not None:        # a masked row's state passed the step unchanged: so does its gradient
+                carried = [g * (1 - real[t]) for g in (dh, *self._state_gradients())]
+                dh = dh * real[t]
+                for g in self._state_gradients():
+                    g *= real[t]
             dxw[t], drec[t], dh_direct = self._step_backward(t, dh)
             if self._state_masks is None:
                 dh = drec[t] @ recurrent.T
@@ -202,6 +240,10 @@ class _Recurrent(Layer):
                          for i, block in enumerate(blocks))
             if dh_direct is not None:
                 dh += dh_direct
+            if real is not None:
+                dh += carried[0]
+                for g, kept in zip(self._state_gradients(), carried[1:]):
+                    g += kept
         features = self._seq.shape[2]
         flat_dxw, flat_drec = dxw.reshape(steps * n, -1), drec.reshape(steps * n, -1)
         for i, block in enumerate(blocks):
@@ -235,7 +277,8 @@ class _Recurrent(Layer):
                 **regularizers.config_entries(self, ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")),
                 **constraints.config_entries(self, ("kernel_constraint", "recurrent_constraint", "bias_constraint")),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards}
+                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
+                "zero_output_for_mask": self.zero_output_for_mask}
 
 
 del LAYERS["_Recurrent"]     # a shared base, not a layer a config may name
@@ -260,6 +303,11 @@ class SimpleRNN(_Recurrent):
         False: the last state (batch, units); True: every step's (batch, steps, units).
     go_backwards : bool
         Read the sequence from its end; the states come out in that (reversed) order, as Keras'.
+    zero_output_for_mask : bool, default False
+        With a mask (``Embedding(mask_zero=True)``, ``Masking``, or ``mask=`` when called alone),
+        a masked step keeps the state unchanged and outputs the previous step's output; True
+        outputs zeros there instead (Keras' argument; ``Bidirectional`` sets it to
+        ``return_sequences``, as Keras does).
     return_state, stateful : False
         Refused when True: a Sequential passes one array on and starts every batch from 0.
 
@@ -376,6 +424,12 @@ class LSTM(_Gated):
 
     def _begin_backward(self, n, xp, dtype):
         self._dc = xp.zeros((n, self.units), dtype=dtype)
+
+    def _states(self, t):
+        return [*super()._states(t), (self._c[t + 1], self._c[t])]
+
+    def _state_gradients(self):
+        return [self._dc]
 
     def _step_backward(self, t, dh):
         u, z, gates = self.units, self._z[t], self._gates[t]

@@ -30,6 +30,8 @@ class Dropout(Layer):
     ([0.0, 2.0], True)
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
         # a rate of 1 would drop everything and scale by 1 / 0
@@ -108,6 +110,8 @@ class _Noise(Layer):
     """What GaussianNoise and GaussianDropout share: noise drawn in training only, from ``self.rng``
     (set by the model from its seed; a standalone layer makes one from ``seed``), in the input's
     dtype; the identity at inference. No parameters."""
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def _draw(self, x):
         """Standard normal values of ``x``'s shape and dtype."""
@@ -219,6 +223,9 @@ class BatchNormalization(Layer):
     >>> bool(abs(y.mean()) < 1e-5 and abs(y.std() - 1) < 1e-3)
     True
     """
+
+    mask_refusal = ("Keras' BatchNormalization leaves the masked steps out of its batch statistics, which "
+                    "glassnet's does not")
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)

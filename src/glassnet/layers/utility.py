@@ -18,6 +18,8 @@ class Identity(Layer):
     (2, 3)
     """
 
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+
     def forward(self, x, training=False):
         return x
 
@@ -36,6 +38,8 @@ class Rescaling(Layer):
     >>> Rescaling(1 / 127.5, offset=-1.0)(np.array([[0.0, 255.0]])).tolist()
     [[-1.0, 1.0]]
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -68,6 +72,8 @@ class ActivityRegularization(Layer):
     >>> ActivityRegularization(l1=0.01).activity_regularizer
     L1L2(l1=0.01, l2=0.0)
     """
+
+    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         if "activity_regularizer" in kwargs:

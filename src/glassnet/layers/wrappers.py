@@ -12,6 +12,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import backend
+from . import masking
 from .base import LAYERS, Layer, snake_case
 from .recurrent import _Recurrent
 
@@ -152,6 +153,16 @@ class Bidirectional(_Wrapper):
         self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
         self._adopt()
         self.return_sequences = layer.return_sequences
+        # Keras' rule: with a mask, each direction's masked steps output zeros when it returns
+        # sequences (so that the two merge the same way wherever the padding is)
+        for inner in self.wrapped_layers():
+            inner.zero_output_for_mask = self.return_sequences
+
+    reads_mask = True
+
+    @property
+    def supports_masking(self):
+        return self.return_sequences
 
     def _inner_layers(self):
         return (("forward_", self.forward_layer), ("backward_", self.backward_layer))
@@ -176,13 +187,14 @@ class Bidirectional(_Wrapper):
     def matmul_flops(self, batch_size):
         return self.forward_layer.matmul_flops(batch_size)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if x.ndim != 3:
             self.check_input_shape(x.shape[1:])
         self._link()
         xp = backend.get_array_module(x)
-        ahead = self.forward_layer.forward(x, training)
-        behind = self.backward_layer.forward(x, training)
+        mask = masking.take(self, mask, x)      # both directions read the same steps
+        ahead = self.forward_layer.forward(x, training, mask=mask)
+        behind = self.backward_layer.forward(x, training, mask=mask)
         if self.return_sequences:           # the backward states in the sequence's order
             behind = behind[:, ::-1]
         self._outputs = (ahead, behind)
@@ -244,12 +256,17 @@ class TimeDistributed(_Wrapper):
     (2, 5, 3)
     """
 
+    supports_masking = True        # a mask on the steps passes on; the wrapped layer does not see it
+
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "TimeDistributed", Layer, "a layer that is not a wrapper")
         if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
             raise TypeError(f"TimeDistributed: layer must be a glassnet Layer that is not a wrapper, got "
                             f"{layer!r:.80}")
+        if layer.makes_mask:
+            raise ValueError(f"TimeDistributed: {layer.describe()} makes a mask, which would not leave the wrapper; "
+                             f"apply it to the whole sequence, outside TimeDistributed")
         self._check_wrapped(layer)
         if layer.input_shape is not None:
             raise ValueError("TimeDistributed: give input_shape to the wrapper, (steps, *sample), not to the layer "

@@ -1,0 +1,156 @@
+"""Masks: which steps of a padded sequence are real (Keras' masking).
+
+Sequences of different lengths are padded to one length (``utils.pad_sequences``). A mask, a
+boolean array (batch, steps), says which steps are real: ``Embedding(mask_zero=True)`` makes one
+from its input (``ids != 0``), ``Masking(mask_value)`` from its input's vectors (any value other
+than ``mask_value``). The layers that read it skip the padding: a recurrent layer carries its
+state unchanged across a masked step, ``GlobalAveragePooling1D`` averages the real steps only.
+Between the layer that makes a mask and the one that reads it, the layers that treat each step on
+its own (``supports_masking``: Dense, Dropout, the activations, the normalizations that look at
+one step at a time) pass it on, as in Keras.
+
+How the mask travels here: Keras attaches it to the tensor; a NumPy array has no room for it. So
+``Sequential.build`` plans it once (``link_masks``): it tells each layer that makes a mask which
+layers after it read that mask (``mask_readers``). Each forward pass of the maker hands the batch's
+mask to those readers (``hand_on``), and each reader takes it for its next forward (``take``),
+which uses it once. The model's loop itself never sees masks, and a model without them pays
+nothing. A reader used on its own takes ``mask=`` from its caller.
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from .. import backend
+from .base import Layer
+
+
+def link_masks(layers):
+    """Plan where masks go in a model's ``layers`` (in order); returns the layer whose mask
+    reaches the model's output, or None.
+
+    Each layer that makes a mask gets ``mask_readers``: the layers after it that read it. A mask
+    goes on past the layers whose ``supports_masking`` is true (a recurrent layer with
+    ``return_sequences``, a Dense); any other layer ends it. A layer that neither reads nor passes a
+    mask ends it with Keras' warning (a Flatten: the padding then counts as data, as in Keras). A
+    layer that Keras would feed the mask to, but glassnet's does not read it, is refused.
+    """
+    for layer in layers:
+        if layer.makes_mask or layer.mask_readers:
+            layer.mask_readers = ()
+    maker = None
+    for layer in layers:
+        if maker is not None:
+            if layer.mask_refusal is not None:
+                raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, and "
+                                 f"{layer.mask_refusal}; place it where no mask reaches it")
+            if layer.reads_mask:
+                maker.mask_readers += (layer,)
+            elif not layer.supports_masking and not layer.makes_mask:
+                warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but does "
+                              f"not support masking: the layers after it will not see the mask, and it "
+                              f"treats the masked steps as data (as Keras does)", UserWarning, stacklevel=_outside_glassnet())
+        if layer.makes_mask:
+            maker = layer
+        elif not layer.supports_masking:
+            maker = None
+    return maker
+
+
+def _outside_glassnet():
+    """The ``stacklevel`` of the first caller outside the glassnet package, for a warning that
+    ``link_masks`` gives: it names the user's line (``add``, ``fit``), not glassnet's own."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2           # 1 is link_masks, which calls warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def hand_on(layer, mask):
+    """Called by a layer that makes masks in its forward: give the batch's ``mask`` to the layers
+    that read it (none outside a model, or when nothing after it reads it)."""
+    for reader in layer.mask_readers:
+        reader.pending_mask = mask
+
+
+def take(layer, mask, x):
+    """The mask for ``layer``'s forward on ``x`` (batch, steps, ...): ``mask`` when its caller gave
+    one, else the one handed on to it for this pass (used once), else None. Returns a boolean
+    array (batch, steps) or None; refuses a mask of another shape."""
+    if mask is None:
+        mask, layer.pending_mask = layer.pending_mask, None
+        if mask is None:
+            return None
+    xp = backend.get_array_module(x)
+    mask = xp.asarray(mask)
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"{layer.describe()}: mask must have shape (batch, steps) = {tuple(x.shape[:2])}, got "
+                         f"shape {mask.shape}")
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "biuf" or ((mask != 0) & (mask != 1)).any():
+            raise ValueError(f"{layer.describe()}: mask must hold booleans (or 0 and 1): True where a step is real, "
+                             f"got {mask.dtype} values")
+        mask = mask != 0
+    return mask
+
+
+class Masking(Layer):
+    """Mask the steps whose every feature equals ``mask_value`` (Keras' ``Masking``): the layers
+    after it that read masks (SimpleRNN, LSTM, GRU, Bidirectional, GlobalAveragePooling1D) skip
+    them. Its output is its input with those steps set to 0.
+
+    Parameters
+    ----------
+    mask_value : float, default 0.0
+        A step is padding when all its features equal it (a NaN feature never does).
+
+    Shapes: (batch, steps, features) -> the same; the mask is (batch, steps).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]])
+    >>> Masking().compute_mask(x).tolist()
+    [[True, False, True]]
+    """
+
+    makes_mask = True
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r:.60}")
+        self.mask_value = float(mask_value)
+
+    def check_input_shape(self, sample_shape):
+        if len(sample_shape) != 2:
+            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
+                             f"shape {tuple(sample_shape)}")
+        super().check_input_shape(sample_shape)
+
+    def build(self, input_shape):
+        self.check_input_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_mask(self, x):
+        """(batch, steps) booleans: True where a step has some feature other than ``mask_value``."""
+        return (x != self.mask_value).any(axis=-1)
+
+    def forward(self, x, training=False):
+        if x.ndim != 3:
+            self.check_input_shape(x.shape[1:])
+        mask = self.compute_mask(x)
+        hand_on(self, mask)
+        self._keep = mask[:, :, None]
+        return x * self._keep
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        return grad_output * self._keep
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

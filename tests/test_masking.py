@@ -1,0 +1,313 @@
+"""Masks (Embedding(mask_zero=True), Masking): the recurrent layers, Bidirectional and
+GlobalAveragePooling1D against Keras 3.15 given the same mask, their gradients by finite differences
+and against PyTorch's packed sequences, whole models trained against Keras, how a model plans the
+mask (which layers pass it on, drop it with a warning, or are refused), and model files."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import gradcheck
+from glassnet.io import load_model
+from glassnet.layers import (GRU, LSTM, BatchNormalization, Bidirectional, Dense, Dropout, Embedding, Flatten,
+                             GlobalAveragePooling1D, Masking, SimpleRNN, Softmax, TimeDistributed)
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+SETTINGS = [{}, {"return_sequences": True}, {"go_backwards": True}, {"zero_output_for_mask": True},
+            {"return_sequences": True, "zero_output_for_mask": True},
+            {"return_sequences": True, "go_backwards": True, "zero_output_for_mask": True}]
+
+
+def _mask(rng, n=4, steps=6):
+    """Holes anywhere, a sample with every step real, one with none, one right-padded."""
+    mask = rng.random((n, steps)) > 0.4
+    mask[0], mask[1], mask[2, 3:] = True, False, False
+    return mask
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_recurrent_outputs_match_keras_given_a_mask(name, settings, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, mask = rng.normal(size=(4, 6, 3)).astype(np.float32), _mask(rng)
+    ours = RECURRENT[name](5, seed=0, bias_initializer="random_normal", **settings)
+    out = ours(x, mask=mask)
+    theirs = getattr(keras.layers, name)(5, **settings)
+    theirs.build((None, 6, 3))
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(out, np.asarray(theirs(x, mask=mask)), rtol=1e-5, atol=2e-6)
+    # and the mask matters: every step real is another answer
+    assert not np.allclose(out, ours(x))
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_recurrent_gradients_with_a_mask_agree_with_finite_differences(name, settings, rng):
+    x, mask = rng.normal(size=(4, 6, 3)), _mask(rng)
+    layer = RECURRENT[name](5, seed=0, dtype="float64", bias_initializer="random_normal", **settings)
+    # the mask a model would hand on, before every pass of the check
+    report = gradcheck.check_layer(layer, x, before_forward=lambda: setattr(layer, "pending_mask", mask))
+    assert report["max_error"] < 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_right_padded_gradients_match_torch_packed_sequences(name, rng, torch):
+    """PyTorch's packed sequences skip each sample's padding at the end: its last state is the one
+    a mask keeps, and its padded outputs are zeros (``zero_output_for_mask``)."""
+    from test_recurrent import _torch_module
+    lengths = np.array([6, 4, 1, 3])
+    mask = np.arange(6) < lengths[:, None]
+    x = rng.normal(size=(4, 6, 3))
+    layer = RECURRENT[name](5, return_sequences=True, zero_output_for_mask=True, dtype="float64", seed=1,
+                            bias_initializer="random_normal")
+    out = layer(x, mask=mask)
+    grad_out = rng.normal(size=out.shape)
+    grad_x = layer.backward(grad_out)
+    module, order = _torch_module(torch, name, layer)
+    tx = torch.tensor(x, requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths), batch_first=True,
+                                                     enforce_sorted=False)
+    theirs, _ = torch.nn.utils.rnn.pad_packed_sequence(module(packed)[0], batch_first=True, total_length=6)
+    theirs.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(out, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    kernel_grad = module.weight_ih_l0.grad.numpy().T
+    if order is not None:
+        kernel_grad = kernel_grad[:, np.argsort(order)]
+    np.testing.assert_allclose(layer.grads["kernel"], kernel_grad, rtol=1e-10, atol=1e-12)
+    # the last real state, without return_sequences
+    last = RECURRENT[name](5, dtype="float64", seed=1, bias_initializer="random_normal")
+    np.testing.assert_allclose(last(x, mask=mask), out[np.arange(4), lengths - 1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+def test_bidirectional_matches_keras_given_a_mask(merge_mode, return_sequences, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, mask = rng.normal(size=(4, 6, 3)).astype(np.float32), _mask(rng)
+    ours = Bidirectional(LSTM(5, return_sequences=return_sequences), merge_mode=merge_mode, seed=0)
+    theirs = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=return_sequences), merge_mode=merge_mode)
+    out = ours(x, mask=mask)
+    theirs.build((None, 6, 3))
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(out, np.asarray(theirs(x, mask=mask)), rtol=1e-5, atol=2e-6)
+    # Keras' rule: each direction outputs zeros at masked steps when it returns sequences
+    assert ours.forward_layer.zero_output_for_mask is return_sequences
+
+
+def test_bidirectional_gradients_with_a_mask_agree_with_finite_differences(rng):
+    x, mask = rng.normal(size=(4, 6, 3)), _mask(rng)
+    layer = Bidirectional(GRU(4, return_sequences=True), dtype="float64", seed=0)
+    report = gradcheck.check_layer(layer, x, before_forward=lambda: setattr(layer, "pending_mask", mask))
+    assert report["max_error"] < 1e-6
+
+
+def test_global_average_pooling_averages_the_real_steps_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, mask = rng.normal(size=(4, 6, 3)).astype(np.float32), _mask(rng)
+    mask[1, 2] = True                   # Keras divides 0 by 0 for a sample with no real step
+    out = GlobalAveragePooling1D()(x, mask=mask)
+    np.testing.assert_allclose(out, np.asarray(keras.layers.GlobalAveragePooling1D()(x, mask=mask)), rtol=1e-6)
+    np.testing.assert_allclose(out[2], x[2][mask[2]].mean(axis=0), rtol=1e-6)
+
+
+def test_global_average_pooling_with_no_real_step_gives_zeros_and_its_gradient_checks(rng):
+    x, mask = rng.normal(size=(4, 6, 3)), _mask(rng)
+    layer = GlobalAveragePooling1D(dtype="float64")
+    assert np.array_equal(layer(x, mask=mask)[1], np.zeros(3))
+    report = gradcheck.check_layer(layer, x, before_forward=lambda: setattr(layer, "pending_mask", mask))
+    assert report["max_error"] < 1e-6
+
+
+def test_masking_zeroes_the_masked_steps_and_their_gradient_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    x[0, 3:] = 0.5
+    x[1, 1, 0] = 0.5                    # one feature alone is not padding
+    layer = Masking(0.5)
+    out = layer(x)
+    np.testing.assert_array_equal(out, np.asarray(keras.layers.Masking(0.5)(x)))
+    assert layer.compute_mask(x).tolist() == [[True] * 3 + [False] * 2, [True] * 5, [True] * 5]
+    grad = layer.backward(np.ones_like(x))
+    assert np.array_equal(grad[0, 3:], np.zeros((2, 2))) and np.array_equal(grad[1:], np.ones((2, 5, 2)))
+
+
+def _sequences(rng, n=32, steps=7, vocab=12):
+    """Right-padded ids (0 is padding) and a label that depends on the real ids only."""
+    lengths = rng.integers(2, steps + 1, n)
+    x = rng.integers(1, vocab, (n, steps))
+    x[np.arange(steps) >= lengths[:, None]] = 0
+    y = (np.where(x > 0, x, 0).sum(axis=1) / lengths > vocab / 2).astype(np.float32)
+    return x, y
+
+
+def _keras_twin(keras, ours, keras_layers):
+    theirs = keras.Sequential([keras.Input(ours.input_shape, dtype="int32" if isinstance(ours.layers[0], Embedding)
+                                           else "float32"), *keras_layers])
+    theirs.set_weights(ours.get_weights())
+    return theirs
+
+
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_an_embedding_with_mask_zero_then_a_recurrent_layer_trains_as_keras(name, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, y = _sequences(rng)
+    ours = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), RECURRENT[name](5),
+                          Dense(1, activation="sigmoid")], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 4, mask_zero=True), getattr(keras.layers, name)(5),
+                                       keras.layers.Dense(1, activation="sigmoid")])
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5))
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5))
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # the padding changes nothing: more of it, same predictions
+    longer = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(10,)), RECURRENT[name](5),
+                            Dense(1, activation="sigmoid")])
+    longer.set_weights(ours.get_weights())
+    np.testing.assert_allclose(longer.predict(np.pad(x, ((0, 0), (0, 3)))), ours.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_passes_dense_and_dropout_to_a_bidirectional_layer_and_pooling_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, y = _sequences(rng)
+    ours = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), Dense(6, activation="tanh"),
+                          Dropout(0.0), Bidirectional(GRU(3, return_sequences=True)), GlobalAveragePooling1D(),
+                          Dense(1, activation="sigmoid")], seed=0)
+    assert ours.layers[0].mask_readers == (ours.layers[3], ours.layers[4])
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 4, mask_zero=True),
+                                       keras.layers.Dense(6, activation="tanh"), keras.layers.Dropout(0.0),
+                                       keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True)),
+                                       keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5))
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5))
+    ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_masking_layer_feeds_an_lstm_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    x[:3, 3:] = 0.0
+    ours = gn.Sequential([Masking(input_shape=(5, 3)), LSTM(4, return_sequences=True), LSTM(2)], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Masking(), keras.layers.LSTM(4, return_sequences=True),
+                                       keras.layers.LSTM(2)])
+    assert ours.layers[0].mask_readers == (ours.layers[1], ours.layers[2])
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_that_does_not_support_masking_drops_the_mask_with_keras_warning(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    with pytest.warns(UserWarning, match=r"flatten \(Flatten\) receives the mask that layer embedding"):
+        ours = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), Flatten(),
+                              Dense(1, activation="sigmoid")], seed=0)
+    assert ours.layers[0].mask_readers == ()
+    x, _ = _sequences(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # Keras' own warning, at its first call
+        theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 2, mask_zero=True), keras.layers.Flatten(),
+                                           keras.layers.Dense(1, activation="sigmoid")])
+        expected = theirs.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, message", [
+    (lambda: BatchNormalization(), "out of its batch statistics"),
+    (lambda: Softmax(), "takes the mask as its own")])
+def test_layers_that_keras_feeds_the_mask_to_but_glassnet_cannot_are_refused(layer, message):
+    with pytest.raises(ValueError, match=message):
+        gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), layer(), LSTM(2)])
+
+
+def test_a_mask_that_reaches_the_loss_is_refused_by_fit_but_predict_works(rng):
+    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), LSTM(3, return_sequences=True),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "adam")
+    x, _ = _sequences(rng)
+    for call in (lambda: model.fit(x, np.zeros((32, 7, 1)), verbose=0), lambda: model.evaluate(x, np.zeros((32, 7, 1)))):
+        with pytest.raises(ValueError, match="the mask that layer embedding .* reaches the model's output"):
+            call()
+    assert model.predict(x).shape == (32, 7, 1)
+
+
+def test_a_mask_is_used_once_a_layer_called_alone_afterwards_sees_none(rng):
+    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), LSTM(3)], seed=0)
+    x, _ = _sequences(rng)
+    ids = model.layers[0](x)
+    model.predict(x)
+    lstm = model.layers[1]
+    assert lstm.pending_mask is None
+    alone = lstm(ids)
+    np.testing.assert_array_equal(alone, lstm(ids, mask=np.ones(x.shape, bool)))    # as if no step were padding
+    assert not np.allclose(alone, model.predict(x))           # the model's pass skipped the padding
+
+
+def test_masks_follow_predict_batches_of_every_size(rng):
+    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), GRU(3)], seed=0)
+    x, _ = _sequences(rng, n=11)
+    whole = model.predict(x, batch_size=11)
+    np.testing.assert_allclose(model.predict(x, batch_size=4), whole, rtol=1e-6)
+    for i in range(11):
+        np.testing.assert_allclose(model.predict(x[i:i + 1]), whole[i:i + 1], rtol=1e-5, atol=1e-7)
+
+
+def test_a_mask_given_by_hand_is_checked(rng):
+    layer, x = LSTM(2), rng.normal(size=(2, 4, 3))
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, steps\) = \(2, 4\), got shape \(4,\)"):
+        layer(x, mask=np.ones(4, bool))
+    with pytest.raises(ValueError, match="mask must hold booleans"):
+        layer(x, mask=np.full((2, 4), 0.5))
+    np.testing.assert_array_equal(layer(x, mask=np.ones((2, 4))), layer(x))
+    with pytest.raises(TypeError, match=r"dense \(Dense\)|Dense: takes no mask"):
+        Dense(2)(x, mask=np.ones((2, 4), bool))
+
+
+def test_time_distributed_passes_a_mask_on_but_refuses_to_wrap_a_maker():
+    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), TimeDistributed(Dense(3)), LSTM(2)])
+    assert model.layers[0].mask_readers == (model.layers[2],)
+    with pytest.raises(ValueError, match="makes a mask, which would not leave the wrapper"):
+        TimeDistributed(Embedding(5, 2, mask_zero=True))
+    with pytest.raises(TypeError, match="mask_value must be a number"):
+        Masking("0")
+
+
+def test_masked_models_round_trip_through_model_files(rng, tmp_path):
+    x, y = _sequences(rng)
+    model = gn.Sequential([Embedding(12, 3, mask_zero=True, input_shape=(7,)),
+                           Bidirectional(LSTM(2, return_sequences=True)), SimpleRNN(2, zero_output_for_mask=True),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    assert loaded.layers[0].mask_zero and loaded.layers[2].zero_output_for_mask
+    assert loaded.layers[0].mask_readers == (loaded.layers[1], loaded.layers[2])
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    dense = rng.normal(size=(5, 4, 2)).astype(np.float32)
+    dense[:2, 2:] = -1.0
+    masked = gn.Sequential([Masking(-1.0, input_shape=(4, 2)), GRU(2)], seed=0)
+    masked.save(tmp_path / "k.npz")
+    again = load_model(tmp_path / "k.npz")
+    assert again.layers[0].mask_value == -1.0
+    np.testing.assert_array_equal(again.predict(dense), masked.predict(dense))
+
+
+def test_a_masked_model_gradient_agrees_with_finite_differences(rng):
+    x, y = _sequences(rng, n=8)
+    model = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)),
+                           Bidirectional(GRU(3, return_sequences=True)), GlobalAveragePooling1D(),
+                           Dense(1, activation="sigmoid")], seed=0, dtype="float64")
+    model.compile("binary_crossentropy", "sgd")
+    assert gradcheck.check_model(model, x, y)["max_error"] < 1e-6
+    # and the padding's row of the table gets no gradient: every layer after it skipped the padding
+    model._loss_and_gradients(x.astype(np.float64), y[:, None])
+    assert np.array_equal(model.layers[0].grads["embeddings"][0], np.zeros(4))
