@@ -181,7 +181,7 @@ def test_a_mask_passes_dense_and_dropout_to_a_bidirectional_layer_and_pooling_as
     ours = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), Dense(6, activation="tanh"),
                           Dropout(0.0), Bidirectional(GRU(3, return_sequences=True)), GlobalAveragePooling1D(),
                           Dense(1, activation="sigmoid")], seed=0)
-    assert ours.layers[0].mask_readers == (ours.layers[3], ours.layers[4])
+    assert ours._mask_plan == ((ours.layers[0], (ours.layers[3], ours.layers[4])),)
     theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 4, mask_zero=True),
                                        keras.layers.Dense(6, activation="tanh"), keras.layers.Dropout(0.0),
                                        keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True)),
@@ -201,7 +201,7 @@ def test_a_masking_layer_feeds_an_lstm_as_keras(rng):
     ours = gn.Sequential([Masking(input_shape=(5, 3)), LSTM(4, return_sequences=True), LSTM(2)], seed=0)
     theirs = _keras_twin(keras, ours, [keras.layers.Masking(), keras.layers.LSTM(4, return_sequences=True),
                                        keras.layers.LSTM(2)])
-    assert ours.layers[0].mask_readers == (ours.layers[1], ours.layers[2])
+    assert ours._mask_plan == ((ours.layers[0], (ours.layers[1], ours.layers[2])),)
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
@@ -210,7 +210,7 @@ def test_a_layer_that_does_not_support_masking_drops_the_mask_with_keras_warning
     with pytest.warns(UserWarning, match=r"flatten \(Flatten\) receives the mask that layer embedding"):
         ours = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), Flatten(),
                               Dense(1, activation="sigmoid")], seed=0)
-    assert ours.layers[0].mask_readers == ()
+    assert ours._mask_plan == ()
     x, _ = _sequences(rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # Keras' own warning, at its first call
@@ -228,27 +228,143 @@ def test_layers_that_keras_feeds_the_mask_to_but_glassnet_cannot_are_refused(lay
         gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), layer(), LSTM(2)])
 
 
-def test_a_mask_that_reaches_the_loss_is_refused_by_fit_but_predict_works(rng):
-    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), LSTM(3, return_sequences=True),
-                           Dense(1, activation="sigmoid")], seed=0)
-    model.compile("binary_crossentropy", "adam")
+@pytest.mark.parametrize("mask_zero", [True, False])
+def test_a_tagger_trains_on_labels_per_step_as_keras_counting_the_real_steps_alone(mask_zero, rng):
+    """Keras' masked loss is the mean over the batch's real steps, its metrics count them alone;
+    sample weights weigh each step as its sample (Keras 3.15 takes them as (n, 1) there)."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     x, _ = _sequences(rng)
-    for call in (lambda: model.fit(x, np.zeros((32, 7, 1)), verbose=0), lambda: model.evaluate(x, np.zeros((32, 7, 1)))):
-        with pytest.raises(ValueError, match="the mask that layer embedding .* reaches the model's output"):
-            call()
-    assert model.predict(x).shape == (32, 7, 1)
+    y = x % 4                                   # a class per step
+    w = rng.random(32).astype(np.float32)
+    ours = gn.Sequential([Embedding(12, 5, mask_zero=mask_zero, input_shape=(7,)), LSTM(6, return_sequences=True),
+                          Dense(4, activation="softmax")], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 5, mask_zero=mask_zero),
+                                       keras.layers.LSTM(6, return_sequences=True),
+                                       keras.layers.Dense(4, activation="softmax")])
+    ours.compile("sparse_categorical_crossentropy", gn.optimizers.SGD(0.5), metrics=["accuracy"])
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
+    np.testing.assert_allclose(ours.evaluate(x, y), theirs.evaluate(x, y, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(ours.evaluate(x, y, sample_weight=w), theirs.evaluate(x, y, sample_weight=w[:, None],
+                                                                                    verbose=0), rtol=1e-6)
+    ours_history = ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, sample_weight=w).history
+    theirs_history = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, sample_weight=w[:, None]).history
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(ours_history[key], theirs_history[key], rtol=1e-6)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    if mask_zero:          # the padding changes nothing: a different class there, same loss
+        assert ours.evaluate(x, np.where(x == 0, 3, y)) == ours.evaluate(x, np.where(x == 0, 0, y))
 
 
-def test_a_mask_is_used_once_a_layer_called_alone_afterwards_sees_none(rng):
+def test_one_hot_targets_per_step_with_a_mask_train_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, _ = _sequences(rng)
+    y = np.eye(3, dtype=np.float32)[x % 3]
+    ours = gn.Sequential([Embedding(12, 5, mask_zero=True, input_shape=(7,)), GRU(4, return_sequences=True),
+                          Dense(3, activation="softmax")], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 5, mask_zero=True),
+                                       keras.layers.GRU(4, return_sequences=True), keras.layers.Dense(3, activation="softmax")])
+    ours.compile("categorical_crossentropy", gn.optimizers.SGD(0.5), metrics=["categorical_accuracy"])
+    theirs.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5), metrics=["categorical_accuracy"])
+    ours_history = ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    theirs_history = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    for key in ("loss", "categorical_accuracy"):
+        np.testing.assert_allclose(ours_history[key], theirs_history[key], rtol=1e-6)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_labels_per_pixel_train_a_segmenter_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(16, 6, 6, 2)).astype(np.float32)
+    y = (x[..., 0] > 0).astype(np.int64) + (x[..., 1] > 1)
+    ours = gn.Sequential([gn.layers.Conv2D(3, 3, padding="same", activation="softmax", input_shape=(6, 6, 2))], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Conv2D(3, 3, padding="same", activation="softmax")])
+    ours.compile("sparse_categorical_crossentropy", gn.optimizers.SGD(0.5), metrics=["accuracy"])
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
+    ours_history = ours.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    theirs_history = theirs.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(ours_history[key], theirs_history[key], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"y: sparse_categorical_crossentropy takes one class label per position "
+                                         r"of the model's output \(n_samples, 6, 6, 3\), an array of shape "
+                                         r"\(n_samples, 6, 6\); got shape \(16, 6\)"):
+        ours.fit(x, y[:, 0], verbose=0)
+
+
+def test_a_masked_tagger_traces_and_its_gradient_checks(rng):
+    x, _ = _sequences(rng, n=6)
+    y = x % 3
+    model = gn.Sequential([Embedding(12, 3, mask_zero=True, input_shape=(7,)), SimpleRNN(4, return_sequences=True),
+                           Dense(3, activation="softmax")], seed=0, dtype="float64")
+    model.compile("sparse_categorical_crossentropy", "sgd")
+    assert gradcheck.check_model(model, x, y)["max_error"] < 1e-6
+    record = model.trace(x, y)[-1]
+    assert np.array_equal(record["dA"][x == 0], np.zeros(((x == 0).sum(), 3)))     # no gradient at padding
+    assert np.abs(record["dA"][x != 0]).sum(axis=1).min() > 0
+    assert model.predict(x).shape == (6, 7, 3)
+
+
+def test_a_mask_belongs_to_one_pass_of_its_model(rng):
+    """A layer called alone reads no mask but the one it is given: not the last pass's, nor one
+    its maker made alone; and a maker shared with another model keeps each model's plan."""
     model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), LSTM(3)], seed=0)
     x, _ = _sequences(rng)
-    ids = model.layers[0](x)
-    model.predict(x)
-    lstm = model.layers[1]
-    assert lstm.pending_mask is None
-    alone = lstm(ids)
-    np.testing.assert_array_equal(alone, lstm(ids, mask=np.ones(x.shape, bool)))    # as if no step were padding
-    assert not np.allclose(alone, model.predict(x))           # the model's pass skipped the padding
+    embedding, lstm = model.layers
+    expected = model.predict(x)
+    assert lstm.pending_mask is None and embedding.mask_readers == ()
+    vectors = embedding(x)                   # alone: hands nothing on
+    unmasked = lstm(vectors)
+    np.testing.assert_array_equal(unmasked, lstm(vectors, mask=np.ones(x.shape, bool)))
+    assert not np.allclose(unmasked, expected)
+    np.testing.assert_allclose(lstm(vectors, mask=x != 0), expected, rtol=1e-6)
+    other = gn.Sequential([embedding, GRU(2)])        # shares the maker: its own plan
+    gn.Sequential([embedding])
+    np.testing.assert_array_equal(model.predict(x), expected)
+    assert other.predict(x).shape == (32, 2) and model.layers[1].pending_mask is None
+    model.compile("mse", "sgd")
+    model.fit(x, np.zeros((32, 3)), verbose=0)
+    assert not model.layers[0].grads["embeddings"][0].any()      # the padding's row: no gradient
+
+
+def test_time_distributed_hands_a_mask_within_each_step_to_the_layer_it_wraps_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.integers(1, 12, (4, 5, 6))
+    x[:, :, 4:] = 0
+    x[0, :, 2:] = 0
+    ours = gn.Sequential([Embedding(12, 3, mask_zero=True, input_shape=(5, 6)),
+                          TimeDistributed(GlobalAveragePooling1D()), Flatten(), Dense(1)], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # Keras' own: its TimeDistributed passes the mask to Flatten
+        theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 3, mask_zero=True),
+                                           keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling1D()),
+                                           keras.layers.Flatten(), keras.layers.Dense(1)])
+        expected = theirs.predict(x, verbose=0)
+    np.testing.assert_allclose(ours.predict(x), expected, rtol=1e-5, atol=1e-6)
+    tagger = gn.Sequential([Embedding(12, 3, mask_zero=True, input_shape=(5, 6)), TimeDistributed(LSTM(2)), LSTM(2)])
+    assert tagger._mask_plan == ((tagger.layers[0], (tagger.layers[1],)),)     # the inner LSTM ends it
+    assert tagger.predict(x).shape == (4, 2)
+
+
+def test_a_refused_layer_does_not_join_and_keras_warning_comes_once_per_layer(rng):
+    model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,))])
+    with pytest.raises(ValueError, match="out of its batch statistics"):
+        model.add(BatchNormalization())
+    assert len(model.layers) == 1
+    with pytest.warns(UserWarning, match="does not support masking") as caught:
+        model.add(Flatten())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # adding the layers after it warns no more
+        model.add(Dense(2))
+        model.add(Dense(1))
+    assert len(caught) == 1
+
+
+def test_masking_an_infinite_value_gives_zeros_not_nan():
+    x = np.array([[[np.inf, np.inf], [1.0, 2.0]]], dtype=np.float32)
+    layer = Masking(np.inf)
+    assert layer(x).tolist() == [[[0.0, 0.0], [1.0, 2.0]]]
+    assert layer.backward(np.ones_like(x)).tolist() == [[[0.0, 0.0], [1.0, 1.0]]]
 
 
 def test_masks_follow_predict_batches_of_every_size(rng):
@@ -262,7 +378,8 @@ def test_masks_follow_predict_batches_of_every_size(rng):
 
 def test_a_mask_given_by_hand_is_checked(rng):
     layer, x = LSTM(2), rng.normal(size=(2, 4, 3))
-    with pytest.raises(ValueError, match=r"mask must have shape \(batch, steps\) = \(2, 4\), got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, steps\) = \(2, 4\) of the input \(2, 4, 3\), "
+                                         r"got shape \(4,\)"):
         layer(x, mask=np.ones(4, bool))
     with pytest.raises(ValueError, match="mask must hold booleans"):
         layer(x, mask=np.full((2, 4), 0.5))
@@ -273,7 +390,7 @@ def test_a_mask_given_by_hand_is_checked(rng):
 
 def test_time_distributed_passes_a_mask_on_but_refuses_to_wrap_a_maker():
     model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,)), TimeDistributed(Dense(3)), LSTM(2)])
-    assert model.layers[0].mask_readers == (model.layers[2],)
+    assert model._mask_plan == ((model.layers[0], (model.layers[1], model.layers[2])),)
     with pytest.raises(ValueError, match="makes a mask, which would not leave the wrapper"):
         TimeDistributed(Embedding(5, 2, mask_zero=True))
     with pytest.raises(TypeError, match="mask_value must be a number"):
@@ -290,7 +407,7 @@ def test_masked_models_round_trip_through_model_files(rng, tmp_path):
     model.save(tmp_path / "m.npz")
     loaded = load_model(tmp_path / "m.npz")
     assert loaded.layers[0].mask_zero and loaded.layers[2].zero_output_for_mask
-    assert loaded.layers[0].mask_readers == (loaded.layers[1], loaded.layers[2])
+    assert loaded._mask_plan == ((loaded.layers[0], (loaded.layers[1], loaded.layers[2])),)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     dense = rng.normal(size=(5, 4, 2)).astype(np.float32)
     dense[:2, 2:] = -1.0

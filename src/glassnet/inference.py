@@ -40,6 +40,7 @@ class InferenceMixin:
     def _metric_values(self, y, out):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
         (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``)."""
+        out, y, _, _ = self._scored(out, y)
         return [float(v) for v in MetricTally.one_batch(self.metrics, y, out)]
 
     def _results(self, values, return_dict):
@@ -60,7 +61,7 @@ class InferenceMixin:
             xb, yb = x[start:start + bs].astype(self.dtype, copy=False), y[start:start + bs]
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * xb.shape[0]
-            tally.update(yb, out)
+            self._tally(tally, yb, out)
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
         return [total / n + self._penalty(), *tally.results()]

@@ -20,7 +20,7 @@ from .parameters import ParametersMixin
 from .layers import Layer
 from .layers.base import _assign as _assign_weights, _sample_shape, snake_case
 from .layers.input import InputLayer
-from .layers.masking import link_masks
+from .layers.masking import OutputMask, plan_masks
 from .preparing import PreparingMixin
 from .training import TrainingMixin
 
@@ -56,7 +56,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
     _penalties = _constrained = ()
-    _mask_at_output = None
+    _output_mask = None
+    _mask_plan = ()
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -102,6 +103,25 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
                              f"whose weights it uses; add the wrapper, or a layer of its own")
+        given = layer.name, layer.dtype, layer.rng
+        try:
+            self._name_and_seed(layer)
+            # refused where a mask would reach it (BatchNormalization), before it joins; Keras'
+            # warning when it would drop one (Flatten)
+            plan_masks([*self.layers, layer], warn_for=layer)
+        except ValueError:
+            layer.name, layer.dtype, layer.rng = given      # as it was: it never joined
+            raise
+        self.layers.append(layer)
+        if self.built:
+            self.build(self.input_shape)
+        elif self.layers[0].input_shape is not None:
+            self.build(self.layers[0].input_shape)
+        elif self._declared_input is not None:
+            self.build(self._declared_input)
+
+    def _name_and_seed(self, layer):
+        """Give a layer joining the model its name (when it has none), dtype and generator."""
         names = {other.name for other in self.layers}
         if layer.name is None:
             base = snake_case(type(layer).__name__)
@@ -121,13 +141,6 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if layer.seed is None:
             layer.rng = np.random.default_rng(
                 np.random.SeedSequence(self._entropy, spawn_key=(1, len(self.layers))))
-        self.layers.append(layer)
-        if self.built:
-            self.build(self.input_shape)
-        elif self.layers[0].input_shape is not None:
-            self.build(self.layers[0].input_shape)
-        elif self._declared_input is not None:
-            self.build(self._declared_input)
 
     def _declare_input(self, input_layer):
         """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
@@ -263,9 +276,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             shape = tuple(layer.output_shape(shape))
             declared.append(shape)
         self.output_shape = shape
-        # where masks go (Embedding(mask_zero=True), Masking): the layers that read them, and the one
-        # whose mask reaches the output, if any (the loss does not read masks: fit refuses it)
-        self._mask_at_output = link_masks(self.layers)
+        # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
+        # the loss and the metrics when one reaches the output (they score its real steps alone)
+        output_mask = OutputMask()
+        self._mask_plan = plan_masks(self.layers, output_mask)
+        self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
         # the first layer's input gradient is never used: skip that matrix product

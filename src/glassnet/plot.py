@@ -20,6 +20,7 @@ from . import _validation
 from ._atomic import write_atomically
 from .backend import to_numpy
 from .callbacks import Callback
+from .layers.masking import planned
 
 _EXTRA = "pip install 'glassnet[plot]'"
 _RED, _GREEN = "#d62728", "#2ca02c"           # seed 003: red dots for y=0, green crosses for y=1
@@ -460,10 +461,11 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
     if x.ndim < 2 or x.shape[0] != 1:
         raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
     out = model._prepare_x(x)
-    for each in model.layers:                             # inference mode, up to the layer asked for
-        out = each.forward(out, training=False)
-        if each is target:
-            break
+    with planned(model._mask_plan):                       # masks as in predict (layers/masking.py)
+        for each in model.layers:                         # inference mode, up to the layer asked for
+            out = each.forward(out, training=False)
+            if each is target:
+                break
     model._release_data(x)
     out = to_numpy(out)[0]
     if out.ndim != 3:

@@ -42,11 +42,6 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
-        if self._mask_at_output is not None:
-            raise ValueError(f"the mask that {self._mask_at_output.describe()} makes reaches the model's output, "
-                             f"and glassnet's losses and metrics do not read masks (Keras' leave the masked "
-                             f"steps out); end the masked part with a layer that reads the mask: a SimpleRNN, "
-                             f"LSTM or GRU without return_sequences, or GlobalAveragePooling1D")
         y = as_array(y, yname, self.dtype, allow_int=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
@@ -74,11 +69,14 @@ class PreparingMixin:
         shape = tuple(self.output_shape)
         if len(shape) == 1:
             return self.loss.prepare_targets(y, shape[0], self.dtype, name)
-        if self.loss.sparse:
-            raise ValueError(f"loss: {self.loss.name} takes one label per sample, for an output of shape "
-                             f"(n_samples, classes); this model's output is (n_samples, "
-                             f"{', '.join(map(str, shape))}): use categorical_crossentropy with one-hot "
-                             f"targets of that shape")
+        if self.loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)
+            positions = shape[:-1]
+            labels = y[..., 0] if y.shape[1:] == (*positions, 1) else y
+            if labels.shape[1:] != positions:
+                raise ValueError(f"{name}: {self.loss.name} takes one class label per position of the model's "
+                                 f"output (n_samples, {', '.join(map(str, shape))}), an array of shape "
+                                 f"(n_samples, {', '.join(map(str, positions))}); got shape {y.shape}")
+            return self.loss.prepare_targets(labels.reshape(-1), shape[-1], self.dtype, name).reshape(labels.shape)
         if y.shape[1:] != shape:
             raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
                              f"to match the model's output, got shape {y.shape}")
@@ -100,8 +98,8 @@ class PreparingMixin:
         of one's own may need more than two samples, log_loss both classes)."""
         compiled = [(name, fn) for name, fn in self.metrics if not objects_only or isinstance(fn, Metric)]
         if compiled:
-            MetricTally.one_batch(compiled, y[:2], self._forward(x[:2].astype(self.dtype, copy=False),
-                                                                  training=False))
+            out, y, _, _ = self._scored(self._forward(x[:2].astype(self.dtype, copy=False), training=False), y[:2])
+            MetricTally.one_batch(compiled, y, out)
 
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import backend
 from .layers.base import StateSnapshot, missing_input_gradient
+from .layers.masking import planned
 
 
 class Trace(list):
@@ -83,20 +84,24 @@ def _trace(model, x, y):
     records, out, activity = [], x, model._activity
     if activity is not None:
         activity.clear()
-    for layer in model.layers:
-        inputs = out
-        out = layer.forward(inputs, training=True)
-        if activity is not None and layer.activity_regularizer is not None:
-            activity[layer] = out
-        records.append({"layer": layer.describe(), "input": inputs.copy(),
-                        "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
-        if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
-            records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
+    with planned(model._mask_plan):                       # masks (layers/masking.py), as in training
+        for layer in model.layers:
+            inputs = out
+            out = layer.forward(inputs, training=True)
+            if activity is not None and layer.activity_regularizer is not None:
+                activity[layer] = out
+            records.append({"layer": layer.describe(), "input": inputs.copy(),
+                            "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
+            if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
+                records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
     loss = model._loss_from_output(out, y)
     # dA of the output is the derivative of the loss training computes: fused, that is the
-    # unclipped value (see the module docstring), else the loss's own gradient
-    grad = (model.loss.output_gradient_unclipped(out, y) if model._fused
-            else model.loss.gradient(out, y))
+    # unclipped value (see the module docstring), else the loss's own gradient; for the rows the
+    # loss scores (labels per position, a masked output's real steps: glassnet.scoring)
+    scored, ys, _, rows = model._scored(out, y)
+    back = (lambda g: g) if rows is None else rows.back
+    grad = back(model.loss.output_gradient_unclipped(scored, ys) if model._fused
+                else model.loss.gradient(scored, ys))
     last = model.layers[-1]
     for i in range(len(model.layers) - 1, -1, -1):
         layer, record = model.layers[i], records[i]
@@ -104,7 +109,7 @@ def _trace(model, x, y):
             grad = model._with_activity_gradient(layer, grad)
         record["dA"] = grad.copy()
         if layer is last and model._fused:
-            grad = layer.backward_from_logits(model.loss.gradient_from_logits(out, y))
+            grad = layer.backward_from_logits(back(model.loss.gradient_from_logits(scored, ys)))
         else:
             grad = layer.backward(grad)
         record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ

@@ -21,8 +21,10 @@ from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOn
 from .errors import NonFiniteError
 from .activity import ActivityMixin
 from .layers import base as layers_base
+from .layers import masking
 from .layers.base import StateSnapshot, missing_input_gradient
 from .metrics.base import MetricTally
+from .scoring import Rows
 from .weighting import check_sample_weight, combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
@@ -94,6 +96,13 @@ class TrainingMixin(ActivityMixin):
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
+        """The output of every layer in turn on ``x``: predict, evaluate and training all pass here."""
+        if self._mask_plan:                 # masks are handed on during this pass (layers/masking.py)
+            with masking.planned(self._mask_plan):
+                return self._pass(x, training)
+        return self._pass(x, training)
+
+    def _pass(self, x, training):
         if self._output_shapes is not None:        # the first pass since build: check the shapes
             return self._forward_checking_shapes(x, training)
         cache = self._activity_cache            # _activity's check, inline: every step passes here
@@ -129,34 +138,58 @@ class TrainingMixin(ActivityMixin):
         self._output_shapes = None
         return x
 
+    def _rows(self, out):
+        """None when the loss and the metrics score the output ``out`` as it is (the usual case);
+        else the ``scoring.Rows`` they score: labels per position, or the real steps of a masked
+        output (read from the batch's mask, which the forward pass that gave ``out`` handed on)."""
+        if self._output_mask is None and not (self.loss.sparse and out.ndim > 2):
+            return None
+        return Rows(out.shape, None if self._output_mask is None else self._output_mask.pending_mask)
+
+    def _scored(self, out, y, w=None):
+        """``(out, y, w, rows)``: what the loss and the metrics score, and the ``Rows`` (or None)."""
+        rows = self._rows(out)
+        if rows is None:
+            return out, y, w, None
+        return rows.of(out), rows.targets(y), rows.weights(w), rows
+
     def _loss_from_output(self, out, y, w=None):
         """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses);
         plus the activity regularizers' penalties on the outputs of the forward pass that gave ``out``."""
+        out, y, w, rows = self._scored(out, y, w)
         if self._fused:
-            z = self.layers[-1].z
+            z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
             value = self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
         return value + self._activity_penalty() if self._activity_cache[2] else value
+
+    def _tally(self, tally, y, out):
+        """``tally.update`` with what the metrics score of this batch (see ``_rows``)."""
+        out, y, _, _ = self._scored(out, y)
+        tally.update(y, out)
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
         ``w``: sample weights (n,) or None. Returns ``(loss value before the update, output)``."""
         out = self._forward(x, training=True)
         activity = self._activity_cache[2]       # current: _forward has just checked it
+        scored, ys, ws, rows = self._scored(out, y, w)
         if self._fused:
             if w is None:       # one call: a loss may share work between the value and dL/dz
-                value, dz = self.loss.from_logits_and_gradient(self.layers[-1].z, out, y)
+                z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
+                value, dz = self.loss.from_logits_and_gradient(z, scored, ys)
                 if activity:
                     value += self._activity_penalty()
             else:
                 value = self._loss_from_output(out, y, w)
-                dz = self.loss.weighted_gradient_from_logits(out, y, w)
-            grad = self.layers[-1].backward_from_logits(dz)
+                dz = self.loss.weighted_gradient_from_logits(scored, ys, ws)
+            grad = self.layers[-1].backward_from_logits(dz if rows is None else rows.back(dz))
             backward_layers = self.layers[-2::-1]
         else:
             value = self._loss_from_output(out, y, w)
-            grad = self.loss.gradient(out, y) if w is None else self.loss.weighted_gradient(out, y, w)
+            grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
+            grad = grad if rows is None else rows.back(grad)
             backward_layers = self.layers[::-1]
         above = self.layers[-1]
         for layer in backward_layers:
@@ -230,7 +263,7 @@ class TrainingMixin(ActivityMixin):
             what = "output"
             snapshot = StateSnapshot(self.layers)
             try:
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"), masking.planned(self._mask_plan):
                     out = x
                     for layer in self.layers:
                         out = layer.forward(out, training=True)
@@ -435,7 +468,7 @@ class TrainingMixin(ActivityMixin):
                         seen += m
                         total += value * m
                         # the metrics before the update: one that fails leaves the weights as they were
-                        tally.update(yb, out)
+                        self._tally(tally, yb, out)
                         self._apply_update(value)
                         interrupt.check()
                         if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running values

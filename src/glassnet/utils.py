@@ -51,8 +51,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     padding : "pre" (fill before a short sequence, Keras' default: the last step of every row is
         real data, what a recurrent layer's last state reads) or "post"
     truncating : "pre" (drop the start of a long sequence, keeping its end) or "post"
-    value : the fill, default 0: with an Embedding, keep id 0 for padding (glassnet has no masks,
-        so the model learns to read it as "nothing")
+    value : the fill, default 0: with an Embedding, keep id 0 for padding; ``mask_zero=True`` then
+        makes the layers that read masks skip it (without, the model learns to read it as "nothing")
     Returns ndarray of shape (len(sequences), maxlen, *item_shape).
 
     >>> pad_sequences([[1, 2, 3], [4]], maxlen=2)

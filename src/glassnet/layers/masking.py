@@ -10,15 +10,17 @@ its own (``supports_masking``: Dense, Dropout, the activations, the normalizatio
 one step at a time) pass it on, as in Keras.
 
 How the mask travels here: Keras attaches it to the tensor; a NumPy array has no room for it. So
-``Sequential.build`` plans it once (``link_masks``): it tells each layer that makes a mask which
-layers after it read that mask (``mask_readers``). Each forward pass of the maker hands the batch's
-mask to those readers (``hand_on``), and each reader takes it for its next forward (``take``),
-which uses it once. The model's loop itself never sees masks, and a model without them pays
-nothing. A reader used on its own takes ``mask=`` from its caller.
+``Sequential`` plans it when it builds (``plan_masks``): which layers after each mask's maker read
+that mask. During each of the model's passes (``planned``), the maker hands the batch's mask to its
+readers (``hand_on``), and each reader takes it in its forward (``take``). The plan is the model's:
+a layer shared with another model hands nothing on in that model's passes, and outside a pass (a
+layer called alone) nothing is handed on at all: a reader used alone takes ``mask=`` from its
+caller. The model's loop itself never sees masks, and a model without them pays nothing.
 """
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -26,74 +28,105 @@ from .. import backend
 from .base import Layer
 
 
-def link_masks(layers):
-    """Plan where masks go in a model's ``layers`` (in order); returns the layer whose mask
-    reaches the model's output, or None.
+def plan_masks(layers, output_reader=None, warn_for=None):
+    """Where masks go in a model's ``layers`` (in order): a tuple of ``(maker, readers)``, the
+    layers after each maker that read its mask. ``output_reader`` (the model's ``OutputMask``)
+    joins the readers of a mask that reaches the output.
 
-    Each layer that makes a mask gets ``mask_readers``: the layers after it that read it. A mask
-    goes on past the layers whose ``supports_masking`` is true (a recurrent layer with
-    ``return_sequences``, a Dense); any other layer ends it. A layer that neither reads nor passes a
-    mask ends it with Keras' warning (a Flatten: the padding then counts as data, as in Keras). A
-    layer that Keras would feed the mask to, but glassnet's does not read it, is refused.
+    A mask goes on past the layers whose ``supports_masking`` is true (a recurrent layer with
+    ``return_sequences``, a Dense); any other layer ends it. A layer that Keras would feed the mask
+    to, but glassnet's does not read it, is refused (ValueError). ``warn_for``: a layer (the one
+    being added) that neither reads nor passes on a mask it receives gets Keras' warning (a
+    Flatten: the padding then counts as data, as in Keras).
     """
-    for layer in layers:
-        if layer.makes_mask or layer.mask_readers:
-            layer.mask_readers = ()
-    maker = None
+    plan, maker, readers = [], None, []
     for layer in layers:
         if maker is not None:
             if layer.mask_refusal is not None:
                 raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, and "
                                  f"{layer.mask_refusal}; place it where no mask reaches it")
             if layer.reads_mask:
-                maker.mask_readers += (layer,)
-            elif not layer.supports_masking and not layer.makes_mask:
+                readers.append(layer)
+            elif layer is warn_for and not layer.supports_masking and not layer.makes_mask:
                 warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but does "
                               f"not support masking: the layers after it will not see the mask, and it "
-                              f"treats the masked steps as data (as Keras does)", UserWarning, stacklevel=_outside_glassnet())
-        if layer.makes_mask:
-            maker = layer
-        elif not layer.supports_masking:
-            maker = None
-    return maker
+                              f"treats the masked steps as data (as Keras does)", UserWarning,
+                              stacklevel=_outside_glassnet())
+        if layer.makes_mask or (maker is not None and not layer.supports_masking):
+            if readers:
+                plan.append((maker, tuple(readers)))
+            maker, readers = (layer if layer.makes_mask else None), []
+    if maker is not None and output_reader is not None:
+        readers.append(output_reader)
+    if readers:
+        plan.append((maker, tuple(readers)))
+    return tuple(plan)
 
 
 def _outside_glassnet():
     """The ``stacklevel`` of the first caller outside the glassnet package, for a warning that
-    ``link_masks`` gives: it names the user's line (``add``, ``fit``), not glassnet's own."""
+    ``plan_masks`` gives: it names the user's line (``add``, ``Sequential([...])``), not glassnet's."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(2), 2           # 1 is link_masks, which calls warn
+    frame, level = sys._getframe(2), 2           # 1 is plan_masks, which calls warn
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1
     return level
 
 
+@contextmanager
+def planned(plan):
+    """One pass of a model with its ``plan`` (``plan_masks``) in force: the makers hand their
+    masks to their readers during it; afterwards they hand on nothing, and the layers' unused
+    masks are dropped (a mask belongs to the pass that made it). The model's ``OutputMask`` keeps
+    the last one, for the loss and the metrics of that pass's output."""
+    for maker, readers in plan:
+        maker.mask_readers = readers
+    try:
+        yield
+    finally:
+        for maker, readers in plan:
+            maker.mask_readers = ()
+            for reader in readers:
+                if isinstance(reader, Layer):
+                    reader.pending_mask = None
+
+
 def hand_on(layer, mask):
     """Called by a layer that makes masks in its forward: give the batch's ``mask`` to the layers
-    that read it (none outside a model, or when nothing after it reads it)."""
+    that read it (none outside a model's pass, or when nothing after it reads it)."""
     for reader in layer.mask_readers:
         reader.pending_mask = mask
 
 
-def take(layer, mask, x):
+def take(layer, mask, x, any_rank=False):
     """The mask for ``layer``'s forward on ``x`` (batch, steps, ...): ``mask`` when its caller gave
-    one, else the one handed on to it for this pass (used once), else None. Returns a boolean
-    array (batch, steps) or None; refuses a mask of another shape."""
+    one, else the one handed on to it in this pass (used once), else None. Returns a boolean array
+    (batch, steps) or None; refuses a mask of another shape. ``any_rank``: (batch, steps, ...) masks
+    too (TimeDistributed, whose wrapped layer may read the steps within each step)."""
+    pending, layer.pending_mask = layer.pending_mask, None
     if mask is None:
-        mask, layer.pending_mask = layer.pending_mask, None
+        mask = pending
         if mask is None:
             return None
     xp = backend.get_array_module(x)
     mask = xp.asarray(mask)
-    if mask.shape != x.shape[:2]:
-        raise ValueError(f"{layer.describe()}: mask must have shape (batch, steps) = {tuple(x.shape[:2])}, got "
-                         f"shape {mask.shape}")
+    if mask.shape != x.shape[:max(mask.ndim if any_rank else 2, 2)]:
+        expected = "(batch, steps, ...)" if any_rank else f"(batch, steps) = {tuple(x.shape[:2])}"
+        raise ValueError(f"{layer.describe()}: mask must have shape {expected} of the input {tuple(x.shape)}, "
+                         f"got shape {mask.shape}")
     if mask.dtype != bool:
         if mask.dtype.kind not in "biuf" or ((mask != 0) & (mask != 1)).any():
             raise ValueError(f"{layer.describe()}: mask must hold booleans (or 0 and 1): True where a step is real, "
                              f"got {mask.dtype} values")
         mask = mask != 0
     return mask
+
+
+class OutputMask:
+    """A model's own reader of the mask that reaches its output: the loss and the metrics score
+    the real steps alone (``glassnet.scoring``). ``pending_mask`` is the last batch's."""
+
+    pending_mask = None
 
 
 class Masking(Layer):
@@ -145,12 +178,13 @@ class Masking(Layer):
         mask = self.compute_mask(x)
         hand_on(self, mask)
         self._keep = mask[:, :, None]
-        return x * self._keep
+        # where, not a product: an infinite mask_value times 0 would be NaN (Keras' where too)
+        return backend.get_array_module(x).where(self._keep, x, 0)
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:
             return None
-        return grad_output * self._keep
+        return backend.get_array_module(grad_output).where(self._keep, grad_output, 0)
 
     def get_config(self):
         return {**super().get_config(), "mask_value": self.mask_value}

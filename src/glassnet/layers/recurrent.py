@@ -174,7 +174,7 @@ class _Recurrent(Layer):
         self._xw = xw = xp.empty((steps, n, kernel.shape[1]), dtype=x.dtype)
         for i, block in enumerate(blocks):
             part = self._masked(seq, self._input_masks, i).reshape(steps * n, features)
-            xw[:, :, block] = (part @ kernel[:, block]).reshape(steps, n, -1)
+            xw[:, :, block] = (part @ kernel[:, block]).reshape(steps, n, kernel[:, block].shape[1])
         if self.use_bias:
             xw += self._input_bias()
         self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
@@ -245,7 +245,7 @@ class _Recurrent(Layer):
                 for g, kept in zip(self._state_gradients(), carried[1:]):
                     g += kept
         features = self._seq.shape[2]
-        flat_dxw, flat_drec = dxw.reshape(steps * n, -1), drec.reshape(steps * n, -1)
+        flat_dxw, flat_drec = dxw.reshape(steps * n, dxw.shape[2]), drec.reshape(steps * n, drec.shape[2])
         for i, block in enumerate(blocks):
             seq = self._masked(self._seq, self._input_masks, i).reshape(steps * n, features)
             self.grads["kernel"][:, block] = seq.T @ flat_dxw[:, block]

@@ -256,7 +256,13 @@ class TimeDistributed(_Wrapper):
     (2, 5, 3)
     """
 
-    supports_masking = True        # a mask on the steps passes on; the wrapped layer does not see it
+    reads_mask = True
+
+    @property
+    def supports_masking(self):
+        """A mask on the steps passes on when the wrapped layer passes its own on (Dense: yes;
+        GlobalAveragePooling1D, which ends the mask within each step: no)."""
+        return self.layer.supports_masking
 
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
@@ -309,12 +315,20 @@ class TimeDistributed(_Wrapper):
     def check_input_values(self, x, name):
         self.layer.check_input_values(x, name)       # an Embedding's ids, step by step alike
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        """x (batch, steps, *sample); ``mask`` (batch, steps, ...) or None. A mask with more axes
+        than the steps (an Embedding's of ids (batch, steps, length)) goes to a wrapped layer that
+        reads masks, step by step, as Keras passes it: (batch * steps, length)."""
         if x.ndim < 3:
             self.check_input_shape(x.shape[1:])
         self._link()
         n, steps = x.shape[:2]
-        out = self.layer.forward(x.reshape(n * steps, *x.shape[2:]), training)
+        mask = masking.take(self, mask, x, any_rank=True)
+        flat = x.reshape(n * steps, *x.shape[2:])
+        if mask is not None and mask.ndim > 2 and self.layer.reads_mask:
+            out = self.layer.forward(flat, training, mask=mask.reshape(n * steps, *mask.shape[2:]))
+        else:
+            out = self.layer.forward(flat, training)
         return out.reshape(n, steps, *out.shape[1:])
 
     def backward(self, grad_output):
