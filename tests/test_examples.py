@@ -150,6 +150,18 @@ def test_augmented_mnist(tmp_path, capsys):
     assert "mean test accuracy" in capsys.readouterr().out
 
 
+def test_sequence_tagging(tmp_path, capsys):
+    results = run_quick("sequence_tagging", tmp_path)      # 600 sentences, 10 epochs
+    # measured at quick size: masked Bidirectional 0.592, unmasked 0.758 reported / 0.586 on real
+    # tokens, masked forward GRU 0.529. A masked tagger's accuracy counts the real tokens alone:
+    for kind in ("masked Bidirectional", "masked forward GRU"):
+        assert results[kind]["reported_accuracy"] == pytest.approx(results[kind]["real_token_accuracy"], abs=1e-9)
+    unmasked = results["unmasked Bidirectional"]             # counts the padding too
+    assert unmasked["reported_accuracy"] > unmasked["real_token_accuracy"] + 0.05
+    assert_pngs(tmp_path, "learning_curve_tagger.png")
+    assert "real tokens" in capsys.readouterr().out
+
+
 def test_sequence_order(tmp_path, capsys):
     results = run_quick("sequence_order", tmp_path)        # 600 sequences, 12 epochs
     # measured at quick size: bag 0.480, LSTM 1.000, GRU 1.000: the order is invisible to the bag
