@@ -176,8 +176,16 @@ def test_per_pixel_losses_have_checked_gradients_and_keras_values(loss, activati
     np.testing.assert_allclose(model.evaluate(x, y), per_position().mean(), rtol=1e-10)
 
 
-def test_sparse_labels_need_a_flat_output():
-    model = _per_pixel("softmax", 3)
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    with pytest.raises(ValueError, match=r"loss: sparse_categorical_crossentropy takes one label per sample.*\(n_samples, 6, 6, 3\)"):
-        model.fit(np.zeros((2, 6, 6, 1)), np.zeros((2, 6, 6)), verbose=0)
+def test_sparse_labels_per_pixel_score_as_one_hot():
+    # a segmenter's labels: one class per pixel, (n, H, W), scored as Keras does, i.e. as their one-hot
+    rng = np.random.default_rng(3)
+    x, labels = rng.standard_normal((4, 6, 6, 1)), rng.integers(0, 3, (4, 6, 6))
+    sparse, dense = _per_pixel("softmax", 3, "float64"), _per_pixel("softmax", 3, "float64")
+    sparse.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    dense.compile(loss="categorical_crossentropy", optimizer="sgd")
+    np.testing.assert_allclose(sparse.evaluate(x, labels), dense.evaluate(x, np.eye(3)[labels]), rtol=1e-12)
+    # anything but one label per position is refused, naming the shape wanted
+    with pytest.raises(ValueError, match=r"y: sparse_categorical_crossentropy takes one class label per position "
+                                         r"of the model's output \(n_samples, 6, 6, 3\), an array of shape "
+                                         r"\(n_samples, 6, 6\); got shape \(4,\)"):
+        sparse.fit(x, labels[:, 0, 0], verbose=0)
