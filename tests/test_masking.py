@@ -346,6 +346,19 @@ def test_time_distributed_hands_a_mask_within_each_step_to_the_layer_it_wraps_as
     assert tagger.predict(x).shape == (4, 2)
 
 
+def test_time_distributed_passes_the_mask_of_the_steps_past_any_layer_it_wraps_as_keras(rng):
+    """Keras' TimeDistributed passes a (batch, steps) mask on whatever it wraps: a Flatten, which
+    alone would end the mask, sees one step at a time there."""
+    x, _ = _sequences(rng, n=6)
+    ours = gn.Sequential([Embedding(12, 3, mask_zero=True, input_shape=(7,)), TimeDistributed(Flatten()), LSTM(2)],
+                         seed=0)
+    assert ours._mask_plan == ((ours.layers[0], (ours.layers[1], ours.layers[2])),)
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 3, mask_zero=True),
+                                       keras.layers.TimeDistributed(keras.layers.Flatten()), keras.layers.LSTM(2)])
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
 def test_a_refused_layer_does_not_join_and_keras_warning_comes_once_per_layer(rng):
     model = gn.Sequential([Embedding(12, 2, mask_zero=True, input_shape=(7,))])
     with pytest.raises(ValueError, match="out of its batch statistics"):
@@ -428,3 +441,56 @@ def test_a_masked_model_gradient_agrees_with_finite_differences(rng):
     # and the padding's row of the table gets no gradient: every layer after it skipped the padding
     model._loss_and_gradients(x.astype(np.float64), y[:, None])
     assert np.array_equal(model.layers[0].grads["embeddings"][0], np.zeros(4))
+
+
+PER_STEP_LOSSES = [("sparse_categorical_crossentropy", 3, "softmax", "accuracy"),
+                   ("binary_crossentropy", 1, "sigmoid", "binary_accuracy"), ("mse", 1, None, "mae")]
+
+
+@pytest.mark.parametrize("loss, units, activation, metric", PER_STEP_LOSSES, ids=[p[0] for p in PER_STEP_LOSSES])
+def test_a_batch_of_padding_alone_scores_zero_and_changes_nothing_as_keras(loss, units, activation, metric, rng):
+    """Every step of a batch masked: nothing to score. Keras' loss and metrics are 0 there and its
+    gradient zero; an epoch's values weigh such a batch 0."""
+    x, _ = _sequences(rng)
+    x[8:16] = 0                                              # the second batch of 8: padding alone
+    y = x % 3 if units == 3 else (x % 2)[..., None].astype(np.float32)
+    ours = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), LSTM(5, return_sequences=True),
+                          Dense(units, activation=activation)], seed=0)
+    ours.compile(loss, gn.optimizers.SGD(0.5), metrics=[metric])
+    before = ours.get_weights()
+    assert ours.test_on_batch(x[8:16], y[8:16]) == [0.0, 0.0]
+    assert ours.train_on_batch(x[8:16], y[8:16]) == [0.0, 0.0]
+    assert ours.evaluate(x[8:16], y[8:16], batch_size=4) == [0.0, 0.0]
+    for a, b in zip(ours.get_weights(), before):
+        np.testing.assert_array_equal(a, b)                 # a zero gradient: SGD moved nothing
+    evaluated = ours.evaluate(x, y, batch_size=8)
+    history = ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    assert np.isfinite(evaluated).all() and np.isfinite(history["loss"]).all()
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = _keras_twin(keras, gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)),
+                                               LSTM(5, return_sequences=True), Dense(units, activation=activation)],
+                                              seed=0),
+                         [keras.layers.Embedding(12, 4, mask_zero=True), keras.layers.LSTM(5, return_sequences=True),
+                          keras.layers.Dense(units, activation=activation)])
+    theirs.compile(loss=loss, optimizer=keras.optimizers.SGD(0.5), metrics=[metric])
+    np.testing.assert_allclose(theirs.test_on_batch(x[8:16], y[8:16]), [0.0, 0.0])
+    np.testing.assert_allclose(evaluated, theirs.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-5)
+    theirs_history = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    for key in ("loss", metric):
+        np.testing.assert_allclose(history[key], theirs_history[key], rtol=1e-5)
+
+
+def test_precision_and_recall_count_the_real_steps_alone(rng):
+    """Unlike Keras' confusion-matrix metrics, which ignore the mask, glassnet's count the real
+    steps, as every other metric does (docs/layers.md, Masks)."""
+    x, _ = _sequences(rng)
+    y = (x % 2)[..., None].astype(np.float32)
+    y[x == 0] = 1.0                                 # padding labelled 1: counted, it would change both
+    model = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), LSTM(5, return_sequences=True),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "sgd", metrics=[gn.metrics.Precision(), gn.metrics.Recall()])
+    real = x > 0
+    predicted, truth = model.predict(x)[real][:, 0] > 0.5, y[real][:, 0] == 1
+    true_positives = (predicted & truth).sum()
+    np.testing.assert_allclose(model.evaluate(x, y)[1:], [true_positives / predicted.sum(),
+                                                          true_positives / truth.sum()], rtol=1e-6)

@@ -157,7 +157,9 @@ class TrainingMixin(ActivityMixin):
         """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses);
         plus the activity regularizers' penalties on the outputs of the forward pass that gave ``out``."""
         out, y, w, rows = self._scored(out, y, w)
-        if self._fused:
+        if out.shape[0] == 0:       # a batch of padding alone: no step to score, a loss of 0 (Keras)
+            value = 0.0
+        elif self._fused:
             z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
             value = self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
@@ -175,20 +177,26 @@ class TrainingMixin(ActivityMixin):
         out = self._forward(x, training=True)
         activity = self._activity_cache[2]       # current: _forward has just checked it
         scored, ys, ws, rows = self._scored(out, y, w)
+        # a batch of padding alone (every step masked) has no row to score: its loss is 0 and its
+        # gradient zero, as in Keras, where the losses themselves would divide by zero rows
+        padding = scored.shape[0] == 0
         if self._fused:
-            if w is None:       # one call: a loss may share work between the value and dL/dz
+            if w is None and not padding:   # one call: a loss may share work between the value and dL/dz
                 z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
                 value, dz = self.loss.from_logits_and_gradient(z, scored, ys)
                 if activity:
                     value += self._activity_penalty()
             else:
                 value = self._loss_from_output(out, y, w)
-                dz = self.loss.weighted_gradient_from_logits(scored, ys, ws)
+                dz = scored * 0 if padding else self.loss.weighted_gradient_from_logits(scored, ys, ws)
             grad = self.layers[-1].backward_from_logits(dz if rows is None else rows.back(dz))
             backward_layers = self.layers[-2::-1]
         else:
             value = self._loss_from_output(out, y, w)
-            grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
+            if padding:
+                grad = scored * 0
+            else:
+                grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
             grad = grad if rows is None else rows.back(grad)
             backward_layers = self.layers[::-1]
         above = self.layers[-1]

@@ -260,9 +260,11 @@ class TimeDistributed(_Wrapper):
 
     @property
     def supports_masking(self):
-        """A mask on the steps passes on when the wrapped layer passes its own on (Dense: yes;
-        GlobalAveragePooling1D, which ends the mask within each step: no)."""
-        return self.layer.supports_masking
+        """A mask on the steps passes on, as Keras' TimeDistributed always passes it (so past a
+        wrapped Flatten or Conv2D too, which see one step at a time), except past a wrapped layer
+        that reads the mask within each step and ends it (GlobalAveragePooling1D on an Embedding's
+        (batch, steps, length) mask: what would go on is that mask, not one of the steps)."""
+        return not (self.layer.reads_mask and not self.layer.supports_masking)
 
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}

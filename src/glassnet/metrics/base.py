@@ -111,14 +111,18 @@ class MetricTally:
         for name, fn in compiled:
             if isinstance(fn, Metric):
                 fresh = _fresh(fn, name)
-                fresh.update_state(y_true, y_pred)
+                if y_pred.shape[0]:
+                    fresh.update_state(y_true, y_pred)
                 values.append(_number(fresh, name))
             else:
-                values.append(metric_number(fn(y_true, y_pred), name))
+                # no row (a batch of padding alone): 0, as Keras' mean of nothing
+                values.append(metric_number(fn(y_true, y_pred), name) if y_pred.shape[0] else 0.0)
         return values
 
     def update(self, y_true, y_pred):
         m = y_pred.shape[0]
+        if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
+            return
         for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
             if isinstance(fn, Metric):
                 fn.update_state(y_true, y_pred)
@@ -127,7 +131,7 @@ class MetricTally:
         self.seen += m
 
     def results(self):
-        return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen)
+        return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen if self.seen else 0.0)
                 for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
 
 
