@@ -271,6 +271,12 @@ ACTIVATIONS = {
 ALIASES = {"swish": "silu"}
 
 
+def elementwise(activation):
+    """Whether ``activation`` acts on each value on its own: every built-in one but softmax (a
+    custom ``Activation`` is not assumed to)."""
+    return activation is not ACTIVATIONS["softmax"] and any(activation is a for a in ACTIVATIONS.values())
+
+
 def get(identifier):
     """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear) or an
     ``Activation`` instance (for a custom one)."""

@@ -38,6 +38,9 @@ class _Recurrent(Layer):
     gates = 1                 # blocks of ``units`` columns in the kernels (SimpleRNN 1, GRU 3, LSTM 4)
     rank = 2                  # samples are (steps, features)
     reads_mask = True         # a masked step leaves the state as it was (layers/masking.py)
+    # the cell adds its two products before anything else (SimpleRNN, LSTM), so both share one
+    # gradient; GRU scales the recurrent product's candidate block by its reset gate first
+    one_sum = True
 
     @property
     def supports_masking(self):
@@ -179,15 +182,14 @@ class _Recurrent(Layer):
             xw += self._input_bias()
         self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
         self._begin_cache(steps, n, xp, x.dtype)
-        if self._state_masks is not None:            # the recurrent product, assembled gate by gate
-            hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)
+        hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)    # each step's recurrent product, in place
         for t in range(steps):
             if self._state_masks is None:
-                hw = h[t] @ recurrent
-            else:
+                xp.matmul(h[t], recurrent, out=hw)
+            else:                                    # assembled gate by gate
                 for i, block in enumerate(blocks):
                     hw[:, block] = (h[t] * self._state_masks[i]) @ recurrent[:, block]
-            h[t + 1] = self._step(t, xw[t], hw, h[t])
+            self._step(t, xw[t], hw, h[t], h[t + 1])
             if self._real is not None:          # masked rows: the states before the step, unchanged
                 for after, before in self._states(t):
                     xp.copyto(after, before, where=~self._real[t])
@@ -222,7 +224,8 @@ class _Recurrent(Layer):
         if real is not None and self.zero_output_for_mask:
             dh_out *= real
         dxw = xp.empty_like(self._xw)           # the gradient of each step's input product
-        drec = xp.empty_like(self._xw)          # ... and of its recurrent product
+        # ... and of its recurrent product: the same array where the two are one sum (SimpleRNN, LSTM)
+        drec = dxw if self.one_sum else xp.empty_like(self._xw)
         dh = xp.zeros((n, self.units), dtype=grad_output.dtype)     # from the later steps
         self._begin_backward(n, xp, grad_output.dtype)
         for t in reversed(range(steps)):
@@ -232,7 +235,7 @@ class _Recurrent(Layer):
                 dh = dh * real[t]
                 for g in self._state_gradients():
                     g *= real[t]
-            dxw[t], drec[t], dh_direct = self._step_backward(t, dh)
+            dh_direct = self._step_backward(t, dh, dxw[t], drec[t])
             if self._state_masks is None:
                 dh = drec[t] @ recurrent.T
             else:
@@ -325,14 +328,18 @@ class SimpleRNN(_Recurrent):
     def _begin_cache(self, steps, n, xp, dtype):
         self._z = xp.empty((steps, n, self.units), dtype=dtype)
 
-    def _step(self, t, xw, hw, h_prev):
+    def _step(self, t, xw, hw, h_prev, h):
+        """Step ``t``: the new state into ``h`` (n, units) from the two products ``xw`` and ``hw``
+        (n, gates * units) and the previous state ``h_prev``, keeping what backward needs."""
         z = self._z[t]
         np.add(xw, hw, out=z)
-        return self.activation.forward(z)
+        h[...] = self.activation.forward(z)
 
-    def _step_backward(self, t, dh):
-        dz = self.activation.backward(dh, self._z[t], self._h[t + 1])
-        return dz, dz, None
+    def _step_backward(self, t, dh, dxw, drec):
+        """Write step ``t``'s gradients of its input and recurrent products into ``dxw`` and
+        ``drec`` (n, gates * units) from ``dh``, its state's; return the gradient that reaches
+        the previous state other than through the recurrent product (GRU's), or None."""
+        dxw[...] = self.activation.backward(dh, self._z[t], self._h[t + 1])
 
 
 class _Gated(_Recurrent):
@@ -403,17 +410,26 @@ class LSTM(_Gated):
         self._c = xp.zeros((steps + 1, n, self.units), dtype=dtype)
         self._ac = xp.empty((steps, n, self.units), dtype=dtype)           # activation(c_t)
 
-    def _step(self, t, xw, hw, h_prev):
+    def _step(self, t, xw, hw, h_prev, h):
         u, z, gates = self.units, self._z[t], self._gates[t]
         np.add(xw, hw, out=z)
-        for block, function in self._gate_functions():        # i, f, g, o: each on its own block
-            gates[:, block] = function.forward(z[:, block])
+        if self._gates_at_once():       # i, f, o in one call (g's block is overwritten next)
+            gates[...] = self.recurrent_activation.forward(z)
+            gates[:, 2 * u:3 * u] = self.activation.forward(z[:, 2 * u:3 * u])
+        else:
+            for block, function in self._gate_functions():        # i, f, g, o: each on its own block
+                gates[:, block] = function.forward(z[:, block])
         i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
         c = self._c[t + 1]
         np.multiply(f, self._c[t], out=c)
         c += i * g
         self._ac[t] = self.activation.forward(c)
-        return o * self._ac[t]
+        np.multiply(o, self._ac[t], out=h)
+
+    def _gates_at_once(self):
+        """Whether the gates' activation acts element by element (every built-in one but
+        softmax): one call then covers all four blocks, the same numbers as four calls."""
+        return activations.elementwise(self.recurrent_activation)
 
     def _gate_functions(self):
         """Each gate's block of columns and its activation, in Keras' order (i, f, c, o). One call
@@ -431,7 +447,7 @@ class LSTM(_Gated):
     def _state_gradients(self):
         return [self._dc]
 
-    def _step_backward(self, t, dh):
+    def _step_backward(self, t, dh, dz, drec):
         u, z, gates = self.units, self._z[t], self._gates[t]
         i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
         dc = self._dc
@@ -441,11 +457,14 @@ class LSTM(_Gated):
         np.multiply(dc, self._c[t], out=dgates[:, u:2 * u])    # df
         np.multiply(dc, i, out=dgates[:, 2 * u:3 * u])         # dg
         np.multiply(dh, self._ac[t], out=dgates[:, 3 * u:])    # do
-        dz = np.empty_like(z)
-        for block, function in self._gate_functions():
-            dz[:, block] = function.backward(dgates[:, block], z[:, block], gates[:, block])
+        if self._gates_at_once():
+            dz[...] = self.recurrent_activation.backward(dgates, z, gates)
+            g_block = slice(2 * u, 3 * u)
+            dz[:, g_block] = self.activation.backward(dgates[:, g_block], z[:, g_block], gates[:, g_block])
+        else:
+            for block, function in self._gate_functions():
+                dz[:, block] = function.backward(dgates[:, block], z[:, block], gates[:, block])
         dc *= f                                               # to c_(t-1)
-        return dz, dz, None
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -477,6 +496,7 @@ class GRU(_Gated):
 
     gates = 3
     cached_per_step = 11
+    one_sum = False
 
     def __init__(self, *args, reset_after=True, **kwargs):     # _Gated's arguments, and reset_after
         super().__init__(*args, **kwargs)
@@ -488,6 +508,14 @@ class GRU(_Gated):
     def _bias_shape(self):
         return (2, 3 * self.units)
 
+    def _gate_blocks(self):
+        """The blocks the gates' activation runs on: z and r at once when it acts element by
+        element (the same numbers as two calls), else each on its own (a softmax)."""
+        u = self.units
+        if activations.elementwise(self.recurrent_activation):
+            return (slice(0, 2 * u),)
+        return (slice(0, u), slice(u, 2 * u))
+
     def _input_bias(self):
         return self.params["bias"][0]
 
@@ -496,35 +524,36 @@ class GRU(_Gated):
         self._pre = xp.empty((steps, n, 3 * self.units), dtype=dtype)       # their inputs
         self._rh = xp.empty((steps, n, self.units), dtype=dtype)            # the recurrent block of hh
 
-    def _step(self, t, xw, hw, h_prev):
+    def _step(self, t, xw, hw, h_prev, h):
         u, pre, gates = self.units, self._pre[t], self._gates[t]
-        if self.use_bias:
-            hw = hw + self.params["bias"][1]
+        if self.use_bias:           # hw is the loop's buffer for this step: added to in place
+            hw += self.params["bias"][1]
         np.add(xw[:, :2 * u], hw[:, :2 * u], out=pre[:, :2 * u])
-        for block in (slice(0, u), slice(u, 2 * u)):        # z, r: each on its own (a softmax too)
+        for block in self._gate_blocks():        # z, r: each on its own (a softmax), or both at once
             gates[:, block] = self.recurrent_activation.forward(pre[:, block])
         self._rh[t] = hw[:, 2 * u:]
         np.multiply(gates[:, u:2 * u], hw[:, 2 * u:], out=pre[:, 2 * u:])
         pre[:, 2 * u:] += xw[:, 2 * u:]
         gates[:, 2 * u:] = self.activation.forward(pre[:, 2 * u:])                # hh
         z, hh = gates[:, :u], gates[:, 2 * u:]
-        return hh + z * (h_prev - hh)          # z h_(t-1) + (1 - z) hh
+        np.subtract(h_prev, hh, out=h)         # z h_(t-1) + (1 - z) hh = hh + z (h_(t-1) - hh)
+        h *= z
+        h += hh
 
-    def _step_backward(self, t, dh):
+    def _step_backward(self, t, dh, dpre, drec):
         u, pre, gates = self.units, self._pre[t], self._gates[t]
         z, r, hh = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:]
         h_prev = self._h[t]
-        dpre = np.empty_like(pre)
         dhh = dh * (1 - z)
         dpre[:, 2 * u:] = self.activation.backward(dhh, pre[:, 2 * u:], hh)
         dgates = backend.get_array_module(dh).empty((dh.shape[0], 2 * u), dtype=dh.dtype)
         np.multiply(dh, h_prev - hh, out=dgates[:, :u])                # dz
         np.multiply(dpre[:, 2 * u:], self._rh[t], out=dgates[:, u:])   # dr
-        for block in (slice(0, u), slice(u, 2 * u)):
+        for block in self._gate_blocks():
             dpre[:, block] = self.recurrent_activation.backward(dgates[:, block], pre[:, block], gates[:, block])
-        drec = dpre.copy()
+        drec[...] = dpre
         drec[:, 2 * u:] *= r                   # the candidate's recurrent block is scaled by r
-        return dpre, drec, dh * z
+        return dh * z
 
     def _bias_gradient(self, flat_dxw, flat_drec):
         self.grads["bias"][0] = flat_dxw.sum(axis=0)
