@@ -8,6 +8,7 @@ import math
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
+from .feeding import Feed, is_batches, unpack
 from .metrics.base import MetricTally
 from .weighting import check_sample_weight
 
@@ -66,7 +67,34 @@ class InferenceMixin:
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
         return [total / n + self._penalty(), *tally.results()]
 
-    def evaluate(self, x, y, batch_size=None, sample_weight=None, return_dict=False, verbose=0):
+    def _evaluate_feed(self, feed):
+        """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset or a generator): as
+        ``_evaluate_arrays``, the batches' values averaged by their number of samples."""
+        total, seen, tally = 0.0, 0, MetricTally(self.metrics)
+        for index, batch in feed.epoch():
+            xb, yb, wb = self._dataset_batch(feed, index, batch, None)
+            out = self._forward(xb, training=False)
+            total += self._loss_from_output(out, yb, wb) * xb.shape[0]
+            seen += xb.shape[0]
+            self._tally(tally, yb, out)
+        return [total / seen + self._penalty(), *tally.results()]
+
+    def _inference_feed(self, x, y, batch_size, sample_weight, steps, call):
+        """The ``Feed`` of evaluate's or predict's ``x`` when it comes batch by batch, else None
+        (after refusing what only arrays take)."""
+        steps = check_positive_int(steps, "steps", allow_none=True)
+        if not is_batches(x):
+            if steps is not None:
+                raise ValueError(f"{call}: steps counts the batches of a PyDataset or a generator; for arrays "
+                                 f"give batch_size")
+            return None
+        for name, value in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(f"{call}: x is a {type(x).__name__} whose batches hold their own samples, "
+                                 f"targets and weights: {name} should not be passed")
+        return Feed(x, steps)
+
+    def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
 
         ``sample_weight`` (n_samples,) weights the loss as in ``fit``; metrics stay unweighted.
@@ -74,6 +102,8 @@ class InferenceMixin:
         chunks' values are averaged by their number of samples.
         ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras). ``verbose`` 1, 2 or
         "auto" also prints them on one line (Keras' last line); the default, 0, prints nothing.
+        x may be a ``PyDataset`` or a generator of batches ``(x, y)`` or ``(x, y, sample_weight)``
+        (no y then); ``steps`` batches of it, or all of them.
 
         >>> model.evaluate(X, y, return_dict=True)        # doctest: +SKIP
         {'loss': 0.31, 'accuracy': 0.9}
@@ -82,15 +112,19 @@ class InferenceMixin:
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
         return_dict = check_flag(return_dict, "return_dict")        # before the work, not after it
-        x, y = self._prepare_xy(x, y, cast=False)
-        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
-        values = self._evaluate_arrays(x, y, batch_size, w)
+        feed = self._inference_feed(x, y, batch_size, sample_weight, steps, "evaluate")
+        if feed is not None:
+            values = self._evaluate_feed(feed)
+        else:
+            x, y = self._prepare_xy(x, y, cast=False)
+            w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+            values = self._evaluate_arrays(x, y, batch_size, w)
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
             print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
         return self._results(values, return_dict)
 
-    def predict(self, x, batch_size=None, verbose=0):
+    def predict(self, x, batch_size=None, verbose=0, steps=None):
         """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
 
         ``batch_size`` bounds memory for large inputs; ``None`` lets glassnet choose: all samples in
@@ -98,9 +132,17 @@ class InferenceMixin:
         on thousands of images would; then chunks that stay within it. The outputs are the same
         either way, up to the last bits a matrix product's blocking may change.
         ``verbose`` is accepted as Keras' is (0, 1, 2 or "auto") and prints nothing: one forward
-        pass has no progress worth a bar."""
+        pass has no progress worth a bar. x may be a ``PyDataset`` or a generator whose batches are
+        ``x``, ``(x,)`` or ``(x, y[, w])`` (y and w unused): the outputs of ``steps`` batches of it,
+        or of all, in one array."""
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         check_verbose(verbose)
+        feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
+        if feed is not None:
+            outputs = [self._forward(self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0],
+                                                     feed.describe(index)), training=False).copy()
+                       for index, batch in feed.epoch()]
+            return backend.get_array_module(outputs[0]).concatenate(outputs)
         # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
         # all float32 at once
         x = self._prepare_x(x, cast=False)

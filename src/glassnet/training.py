@@ -19,6 +19,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
                           check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .errors import NonFiniteError
+from .feeding import Feed, is_batches, is_dataset, ran_out_warning, unpack
 from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers import masking
@@ -73,6 +74,20 @@ def hold_out(x, y, w, validation_split):
                          f"validation samples out of {len(x)}")
     return ((x[:cut], y[:cut], None if w is None else w[:cut]),
             (x[cut:], y[cut:], None if w is None else w[cut:]))
+
+
+def _array_batches(x, y, w, xs, ys, ws, bs, steps, rng):
+    """One epoch of fit's batches ``(index, x, y, w)`` from arrays: shuffled into the buffers xs,
+    ys, ws (made once per fit) unless they are x, y, w themselves, then sliced."""
+    if xs is not x:       # full batch: the order of the samples cannot change the step
+        order = rng.permutation(x.shape[0])
+        _gather(x, order, xs)
+        _gather(y, order, ys)
+        if ws is not w:     # the weights follow their samples
+            _gather(w, order, ws)
+    for b in range(steps):
+        yield (b, xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs],
+               None if ws is None else ws[b * bs:(b + 1) * bs])
 
 
 def _gather(x, order, out):
@@ -309,9 +324,9 @@ class TrainingMixin(ActivityMixin):
             return float("inf")
         return max((layer.matmul_flops(batch_size) for layer in self.layers), default=0)
 
-    def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None,
+    def fit(self, x, y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
-            class_weight=None, validation_freq=1):
+            class_weight=None, validation_freq=1, steps_per_epoch=None):
         """Train for ``epochs`` passes over the data.
 
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
@@ -348,6 +363,12 @@ class TrainingMixin(ActivityMixin):
         the epoch after that batch, as in Keras 3: its validation and ``on_epoch_end`` still run,
         with the loss and metrics averaged over the samples the epoch saw, and training stops.
 
+        x may also be a ``glassnet.utils.PyDataset`` or a generator of batches ``(x, y)`` or
+        ``(x, y, sample_weight)`` (Keras; see ``glassnet.feeding``): y, ``sample_weight`` and
+        ``validation_split`` are then not given, ``batch_size`` is the data's own, ``shuffle``
+        shuffles a PyDataset's batches, ``steps_per_epoch`` says how many batches an epoch takes
+        (a generator without it is read to its end, once), and ``validation_data`` may be a PyDataset.
+
         Example
         -------
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
@@ -376,12 +397,7 @@ class TrainingMixin(ActivityMixin):
             raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
         if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
             validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
-        # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
-        x, y = self._prepare_xy(x, y, cast=False)
-        refuse_both(sample_weight, class_weight)
-        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
-        # checked before any work; applied below to the training part only
-        table = self._class_weight_table(class_weight)
+        steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
@@ -389,27 +405,15 @@ class TrainingMixin(ActivityMixin):
             warnings.warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
                           f"{initial_epoch + 1} to {epochs}: the validation data is never used", UserWarning,
                           stacklevel=2)
-        if validation_split:
-            (x, y, w), validation_data = hold_out(x, y, w, validation_split)
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
-                                 "(x_val, y_val, sample_weight_val)")
-            xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
-            wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
-                                     xv.shape[0], self.dtype, "validation_data[2]")
-            validation_data = (xv, yv, wv)
-        # the Metric objects on two samples in inference mode, before any update: targets one cannot
-        # take, or a result a log cannot hold (F1Score(average=None) on a softmax), fail here rather
-        # than after an epoch (functions of one's own are left to the batches: they may need more)
-        self._check_metrics_on(x, y, objects_only=True)
-        if validation_data is not None:
-            self._check_metrics_on(*validation_data[:2])
-        w = combine(y, w, table)
-
-        n = x.shape[0]
-        bs = n if batch_size is None else min(batch_size, n)
-        steps = -(-n // bs)
+        if is_batches(x):           # a PyDataset or a generator: batch by batch (glassnet/feeding.py)
+            feed, table, validation_data, bs = self._fit_feed(x, y, sample_weight, class_weight, shuffle,
+                                                              validation_data, validation_split, steps_per_epoch)
+            x = xs = None                       # no arrays: the samples and batches are the data's
+            n, steps = None, feed.steps
+        else:
+            (x, y, w, validation_data, xs, ys, ws, n, bs,
+             steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
+                                       validation_split, batch_size, steps_per_epoch)
         history = History()
         # History after the user's callbacks, as in Keras: what they add to an epoch's logs
         # (LearningRateScheduler's "learning_rate") is recorded and shown too
@@ -422,14 +426,6 @@ class TrainingMixin(ActivityMixin):
                                                    "samples": n, "verbose": verbose,
                                                    "metrics": train_keys + val_keys,
                                                    "validation_freq": validation_freq})
-        # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
-        # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
-        if shuffle and steps > 1:
-            xs, ys = np.empty_like(x, dtype=self.dtype), np.empty_like(y)
-        else:
-            x = xs = x.astype(self.dtype, copy=False)
-            ys = y
-        ws = w if w is None or xs is x else np.empty_like(w)
         self.stop_training = False
         logs = {}
         self._resume_epoch = None
@@ -450,18 +446,15 @@ class TrainingMixin(ActivityMixin):
             with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
                 for epoch in range(initial_epoch, epochs):
                     hooks.call("on_epoch_begin", epoch, {})
-                    if xs is not x:       # full batch: the order of the samples cannot change the step
-                        order = self.shuffle_rng.permutation(n)
-                        _gather(x, order, xs)
-                        _gather(y, order, ys)
-                        if ws is not w:     # the weights follow their samples
-                            _gather(w, order, ws)
-                    total, seen, tally = 0.0, 0, MetricTally(self.metrics)
-                    for b in range(steps):
-                        xb, yb = xs[b * bs:(b + 1) * bs], ys[b * bs:(b + 1) * bs]
+                    if x is None:
+                        feed.begin_epoch()
+                        batches = ((b, *self._dataset_batch(feed, b, batch, table)) for b, batch in feed.epoch())
+                    else:
+                        batches = _array_batches(x, y, w, xs, ys, ws, bs, steps, self.shuffle_rng)
+                    total, seen, tally, b = 0.0, 0, MetricTally(self.metrics), -1
+                    for b, xb, yb, wb in batches:
                         if hooks.has_batch_hooks:
                             hooks.call("on_train_batch_begin", b, {})
-                        wb = None if ws is None else ws[b * bs:(b + 1) * bs]
                         try:
                             value, out = self._loss_and_gradients(xb, yb, wb)
                         except NonFiniteError as exc:
@@ -486,6 +479,13 @@ class TrainingMixin(ActivityMixin):
                         # stops training ends the epoch here; the epoch loop stops after on_epoch_end
                         if self.stop_training:
                             break
+                    if x is None:
+                        if feed.ran_out:        # a generator that ended: Keras warns and stops
+                            ran_out_warning(epoch, b + 1, feed.steps)
+                            self.stop_training = True
+                            if b < 0:           # not one batch this epoch: nothing to log
+                                break
+                        feed.end_epoch()
                     # each batch's loss is checked before its update, so an update that overflows the
                     # weights shows in the next batch's loss; the epoch's last one is checked here,
                     # before validation and before a callback saves the weights (one pass an epoch)
@@ -496,7 +496,8 @@ class TrainingMixin(ActivityMixin):
                         # in batches of the training's size, as Keras' validation_batch_size defaults
                         # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
                         # MNIST images through the CNN (44 MiB in batches of 256)
-                        values = self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2])
+                        values = (self._evaluate_feed(validation_data) if isinstance(validation_data, Feed)
+                                  else self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2]))
                         logs.update(zip(val_keys, map(float, values)))
                     hooks.call("on_epoch_end", epoch, logs)
                     interrupt.check()             # one held during validation or a checkpoint's save
@@ -521,13 +522,104 @@ class TrainingMixin(ActivityMixin):
         finally:
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
-            self._release_data(x, xs)
+            if x is not None:
+                self._release_data(x, xs)
         # Keras' order: the averaged weights before on_train_end (whose EarlyStopping may restore
         # its best ones instead); for a fit asked to train, even if a restored backup found it done
         if requested_start < epochs:
             self._finalize_weights()
         hooks.call("on_train_end", logs)
         return history
+
+    def _fit_arrays(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
+                    batch_size, steps_per_epoch):
+        """fit's arrays checked, split and given their shuffle buffers: ``(x, y, w, validation_data,
+        xs, ys, ws, n, bs, steps)``."""
+        # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
+        x, y = self._prepare_xy(x, y, cast=False)
+        refuse_both(sample_weight, class_weight)
+        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+        # checked before any work; applied below to the training part only
+        table = self._class_weight_table(class_weight)
+        if validation_split:
+            (x, y, w), validation_data = hold_out(x, y, w, validation_split)
+        elif validation_data is not None:
+            validation_data = self._validation_data(validation_data)
+        # the Metric objects on two samples in inference mode, before any update: targets one cannot
+        # take, or a result a log cannot hold (F1Score(average=None) on a softmax), fail here rather
+        # than after an epoch (functions of one's own are left to the batches: they may need more)
+        self._check_metrics_on(x, y, objects_only=True)
+        if validation_data is not None and not isinstance(validation_data, Feed):
+            self._check_metrics_on(*validation_data[:2])
+        w = combine(y, w, table)
+        n = x.shape[0]
+        bs = n if batch_size is None else min(batch_size, n)
+        steps = -(-n // bs)
+        if steps_per_epoch is not None:
+            raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
+                             "batch_size); steps_per_epoch counts the batches of a PyDataset or a generator")
+        # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
+        # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
+        if shuffle and steps > 1:
+            xs, ys = np.empty_like(x, dtype=self.dtype), np.empty_like(y)
+        else:
+            x = xs = x.astype(self.dtype, copy=False)
+            ys = y
+        ws = w if w is None or xs is x else np.empty_like(w)
+        return x, y, w, validation_data, xs, ys, ws, n, bs, steps
+
+    def _validation_data(self, validation_data):
+        """fit's ``validation_data``: ``(x, y, w)`` arrays checked, or a ``Feed`` of a PyDataset."""
+        if is_dataset(validation_data):
+            feed = Feed(validation_data, what="validation_data")
+            self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
+            return feed
+        if is_batches(validation_data):
+            raise ValueError("validation_data: a generator is read once, and validation reads its data again "
+                             "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
+                             "(x_val, y_val, sample_weight_val), or a PyDataset")
+        xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
+        wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
+                                 xv.shape[0], self.dtype, "validation_data[2]")
+        return xv, yv, wv
+
+    def _fit_feed(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
+                  steps_per_epoch):
+        """fit's checks for data that comes batch by batch: ``(feed, class weight table,
+        validation_data)``. The first batch builds the model and is checked before any update."""
+        kind = "PyDataset" if is_dataset(x) else "generator"
+        for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
+            if value is not None:       # Keras' message
+                raise ValueError(f"When providing x as a {kind}, {name} should not be passed. Instead, {what} "
+                                 f"should be included as part of the {kind}.")
+        if validation_split:
+            raise ValueError(f"validation_split: it holds out the last samples of arrays; a {kind} has no last "
+                             f"samples to hold out: give validation_data")
+        feed = Feed(x, steps_per_epoch, shuffle, self.shuffle_rng)
+        first = self._dataset_batch(feed, 0, feed.first, None)      # builds the model on first use
+        table = self._class_weight_table(class_weight)
+        if table is not None:           # the class weights need the built model: the batch again, with them
+            first = self._dataset_batch(feed, 0, feed.first, table)
+        if validation_data is not None:
+            validation_data = self._validation_data(validation_data)
+        self._check_metrics_on(*first[:2], objects_only=True)
+        return feed, table, validation_data, first[0].shape[0]
+
+    def _dataset_batch(self, feed, index, batch, table):
+        """One batch of a dataset or generator as fit trains on it: ``(x, y, w)`` checked as arrays
+        are, in the model's dtype; ``table``: fit's class weights (an (n_classes,) array) or None."""
+        where = feed.describe(index)
+        bx, by, bw = unpack(batch, where)
+        xb, yb = self._prepare_xy(bx, by, where, feed.describe(index, "y"))
+        wb = check_sample_weight(bw, xb.shape[0], self.dtype, feed.describe(index, "sample_weight"))
+        if table is not None:
+            if bw is not None:
+                raise ValueError(f"class_weight: {where} carries sample weights too; give one or the other "
+                                 f"(Keras)")
+            wb = combine(yb, None, table)
+        return xb, yb, wb
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a

@@ -2,6 +2,9 @@
 import numpy as np
 
 from ._validation import check_positive_int
+from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
+
+__all__ = ["PyDataset", "to_categorical", "pad_sequences"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -38,10 +38,13 @@ class ProgressBar(Callback):
         if now - self.last_draw < 0.1:
             return
         self.last_draw = now
-        steps = self.params.get("steps") or 1
-        done = int(self.width * (batch + 1) / steps)
-        bar = (f"Epoch {self.epoch + 1}/{self.params.get('epochs')} "
-               f"[{'=' * done}{'.' * (self.width - done)}] {batch + 1}/{steps} "
+        steps = self.params.get("steps")
+        if steps:
+            done = int(self.width * (batch + 1) / steps)
+            progress = f"[{'=' * done}{'.' * (self.width - done)}] {batch + 1}/{steps}"
+        else:                   # a generator read to its end: how far is not known
+            progress = f"{batch + 1}/?"
+        bar = (f"Epoch {self.epoch + 1}/{self.params.get('epochs')} {progress} "
                f"- loss: {logs.get('loss', float('nan')):.4f}")
         self.drawn = len(bar)
         self._write("\r" + bar)

@@ -1,0 +1,192 @@
+"""Data that arrives batch by batch: ``fit``, ``evaluate`` and ``predict`` on a ``PyDataset`` or a
+generator instead of arrays, as in Keras.
+
+Arrays are the fast path (one shuffled copy per epoch, then plain slices: training.py). A dataset
+is for data that does not fit in memory, or that is made as it is read (files decoded, augmented,
+generated): the model asks it for one batch at a time.
+
+- ``PyDataset`` (Keras' class): ``__len__`` says how many batches, ``__getitem__(index)`` returns
+  batch ``index``; it can be read in any order and again every epoch, so ``fit(shuffle=True)``
+  shuffles the order of its batches (with the model's ``shuffle_rng``, as it shuffles samples), and
+  it serves as validation data too. ``on_epoch_begin``/``on_epoch_end`` run around each epoch. With
+  ``steps_per_epoch`` an epoch reads that many batches, going on through the dataset where the last
+  epoch stopped and starting a new (shuffled) pass when one ends; Keras shortens the epoch that
+  meets a pass's end instead, so the two agree when ``steps_per_epoch`` divides the length.
+- A generator (any iterator): read once, in its own order. Each epoch takes ``steps_per_epoch``
+  batches from it, or without ``steps_per_epoch`` reads it to its end in the first epoch; when it
+  runs out, training stops with Keras' warning.
+
+A batch is ``(x, y)`` or ``(x, y, sample_weight)`` (``predict`` takes ``x`` alone too); each is
+checked as ``fit`` checks arrays, its error naming the batch.
+"""
+import itertools
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class PyDataset:
+    """Keras' base class for data read one batch at a time: subclass it with ``__len__`` (the number
+    of batches) and ``__getitem__(index)`` (batch ``index``: ``(x, y)`` or ``(x, y, sample_weight)``),
+    and optionally ``on_epoch_begin``/``on_epoch_end``. A dataset without an end defines
+    ``num_batches`` as None instead of ``__len__``; ``fit`` then needs ``steps_per_epoch``.
+
+    glassnet reads the batches in the training thread, one at a time: Keras' ``workers``,
+    ``use_multiprocessing`` and ``max_queue_size`` are accepted for compatibility, and more than one
+    worker is refused rather than silently ignored.
+
+    >>> import numpy as np
+    >>> class Halves(PyDataset):
+    ...     def __init__(self, x, y, batch_size=2, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.x, self.y, self.batch_size = x, y, batch_size
+    ...     def __len__(self):
+    ...         return -(-len(self.x) // self.batch_size)
+    ...     def __getitem__(self, index):
+    ...         rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+    ...         return self.x[rows] / 2, self.y[rows]
+    >>> data = Halves(np.ones((5, 3)), np.zeros(5))
+    >>> data.num_batches, data[2][0].shape
+    (3, (1, 3))
+    """
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        if workers != 1 or use_multiprocessing:
+            raise ValueError(f"PyDataset: glassnet reads batches in the training thread, one at a time: workers "
+                             f"must be 1 and use_multiprocessing False, got workers={workers!r:.40}, "
+                             f"use_multiprocessing={use_multiprocessing!r:.40}")
+        self.workers, self.use_multiprocessing, self.max_queue_size = 1, False, max_queue_size
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__}: a PyDataset defines __getitem__(index), which "
+                                  f"returns batch index")
+
+    @property
+    def num_batches(self):
+        """The number of batches (``len(self)``), or None for a dataset without an end."""
+        if hasattr(self, "__len__"):
+            return len(self)
+        raise NotImplementedError(f"{type(self).__name__}: a PyDataset defines __len__ (its number of "
+                                  f"batches), or num_batches = None for one without an end")
+
+    def on_epoch_begin(self):
+        """Called before each epoch of ``fit``."""
+
+    def on_epoch_end(self):
+        """Called after each epoch of ``fit`` (to reshuffle, say)."""
+
+
+def is_dataset(x):
+    """Whether ``x`` is a glassnet or Keras ``PyDataset`` (read by index)."""
+    return isinstance(x, PyDataset) or any(c.__name__ == "PyDataset" and "keras" in c.__module__
+                                           for c in type(x).__mro__)
+
+
+def is_batches(x):
+    """Whether ``x`` comes batch by batch: a ``PyDataset`` or an iterator (a generator). Arrays,
+    lists and DataFrames are not iterators, so they keep the array path."""
+    return is_dataset(x) or (isinstance(x, Iterator) and not isinstance(x, np.ndarray))
+
+
+def _length(dataset):
+    """A PyDataset's number of batches, or None when it has no end, checked."""
+    n = dataset.num_batches
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"{type(dataset).__name__}: a PyDataset needs at least one batch; its length "
+                         f"(num_batches) is {n!r:.40}")
+    return None if n is None else int(n)
+
+
+def unpack(batch, where, need_y=True):
+    """``(x, y, sample_weight)`` of one batch as a dataset gives it: ``(x, y)``, ``(x, y, w)``, or
+    ``x`` (a bare array or ``(x,)``) where targets are not needed (predict)."""
+    if isinstance(batch, tuple) and 1 <= len(batch) <= 3:
+        x, y, w = (*batch, None, None)[:3]
+    elif isinstance(batch, (list, tuple, dict)) or batch is None:
+        x, y, w = None, None, None
+        need_y = True       # reported below as the wrong kind of batch
+    else:
+        x, y, w = batch, None, None
+    if x is None or (need_y and y is None):
+        raise ValueError(f"{where}: expected a tuple (x, y) or (x, y, sample_weight){' or x' if not need_y else ''}, "
+                         f"got {type(batch).__name__}"
+                         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
+    return x, y, w
+
+
+class Feed:
+    """The batches of one ``fit``, ``evaluate`` or ``predict`` on a dataset or a generator, raw
+    (as the data gives them; the model checks each). ``epoch(number)`` yields ``(index, batch)``
+    for one epoch; ``steps`` is the number of batches per epoch, or None when the data says when
+    it ends. ``first`` is a batch read before training, to build the model and check targets."""
+
+    def __init__(self, data, steps=None, shuffle=False, rng=None, what="x"):
+        self.data, self.shuffle, self.rng, self.what = data, shuffle, rng, what
+        self.indexed = is_dataset(data)
+        self.ran_out = False            # a generator that ended before its steps_per_epoch
+        if self.indexed:
+            length = _length(data)
+            if length is None and steps is None:
+                raise ValueError(f"{what}: {type(data).__name__} has no end (num_batches is None): give "
+                                 f"steps_per_epoch (steps in evaluate and predict), the batches per epoch")
+            self.length, self.steps = length, steps if steps is not None else length
+            # where the next epoch starts: an endless dataset's index, or a position in the order
+            # of the current pass over a finite one (epochs of steps_per_epoch go on through it)
+            self._next_index, self._order = 0, None
+            self.first = data[0]
+        else:
+            self.length, self.steps = None, steps
+            self._iterator = iter(data)
+            try:
+                self.first = next(self._iterator)
+            except StopIteration:
+                raise ValueError(f"{what}: the generator gave no batch") from None
+            # read once, so the first batch goes back in front of the rest
+            self._iterator = itertools.chain([self.first], self._iterator)
+
+    def describe(self, index, part="x"):
+        """How errors name ``part`` (x, y, sample_weight) of batch ``index``: "y (batch 3 of Cats)"."""
+        kind = type(self.data).__name__ if self.indexed else "the generator"
+        return f"{part} (batch {index} of {'' if self.what == 'x' else self.what + ' '}{kind})"
+
+    def epoch(self):
+        """Yield ``(index, batch)`` for the batches of one epoch."""
+        if self.indexed:
+            for _ in range(self.steps):
+                if self.length is None:         # endless: each epoch goes on where the last stopped
+                    index = self._next_index
+                else:
+                    if self._order is None or self._next_index == self.length:   # a new pass
+                        self._order = self.rng.permutation(self.length) if self.shuffle else range(self.length)
+                        self._next_index = 0
+                    index = int(self._order[self._next_index])
+                self._next_index += 1
+                yield index, self.data[index]
+            return
+        for count in itertools.count() if self.steps is None else range(self.steps):
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                if self.steps is not None or count == 0:
+                    self.ran_out = True
+                return
+            yield count, batch
+
+    def begin_epoch(self):
+        if self.indexed:
+            self.data.on_epoch_begin()
+
+    def end_epoch(self):
+        if self.indexed:
+            self.data.on_epoch_end()
+
+
+def ran_out_warning(epoch, batches, steps):
+    """Keras' warning when a generator ends before ``fit`` is done with it."""
+    wanted = (f"steps_per_epoch * epochs batches ({steps} per epoch)" if steps is not None
+              else "a batch for every epoch (without steps_per_epoch, a generator's first epoch reads it to "
+                   "its end; give steps_per_epoch, or a PyDataset, which is read again every epoch)")
+    warnings.warn(f"fit: your input ran out of data in epoch {epoch + 1} after {batches} batches; interrupting "
+                  f"training. Make sure that your dataset or generator can generate at least {wanted}",
+                  UserWarning, stacklevel=3)
