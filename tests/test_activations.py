@@ -129,3 +129,15 @@ def test_hard_sigmoid_is_keras_3_s(rng):
     z = np.concatenate([rng.normal(scale=3, size=40), [-3.0, 3.0, 0.0]]).astype(np.float32)
     np.testing.assert_allclose(activations.get("hard_sigmoid").forward(z),
                                np.asarray(keras.activations.hard_sigmoid(z)), rtol=1e-6, atol=1e-7)
+
+
+def test_elementwise_knows_the_built_in_activations_even_after_a_copy():
+    """The recurrent layers run one activation call over all their gates when it acts value by value
+    (activations.elementwise); a pickled layer's Activation is a copy, and keeps that."""
+    import copy
+    import pickle
+    from glassnet.activations import ACTIVATIONS, Activation, elementwise
+    for name, activation in ACTIVATIONS.items():
+        for twin in (activation, pickle.loads(pickle.dumps(activation)), copy.deepcopy(activation)):
+            assert elementwise(twin) == (name != "softmax")
+    assert not elementwise(Activation("mine", lambda z: z, lambda g, z, a: g))

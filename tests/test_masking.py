@@ -494,3 +494,55 @@ def test_precision_and_recall_count_the_real_steps_alone(rng):
     true_positives = (predicted & truth).sum()
     np.testing.assert_allclose(model.evaluate(x, y)[1:], [true_positives / predicted.sum(),
                                                           true_positives / truth.sum()], rtol=1e-6)
+
+
+@pytest.mark.parametrize("wrapped", [gn.layers.GlobalMaxPooling1D, GlobalAveragePooling1D, Flatten],
+                         ids=["GlobalMaxPooling1D", "GlobalAveragePooling1D", "Flatten"])
+def test_a_mask_within_the_steps_ends_at_a_time_distributed_layer_that_drops_those_axes(wrapped, rng):
+    """Ids (n, T, L) give a mask (n, T, L); past TimeDistributed(GlobalMaxPooling1D()) the steps have
+    no L axis, so the mask ends there (Keras hands it on, and its next layer fails on it): the
+    LSTM after it reads every step, as in the same model without mask_zero (a wrapped
+    GlobalAveragePooling1D reads the mask first)."""
+    x = rng.integers(0, 6, (4, 3, 5))
+    x[:, 2] = 0                                  # a whole step of padding: a mask would skip it
+
+    def model(mask_zero):
+        return gn.Sequential([Embedding(6, 2, mask_zero=mask_zero, input_shape=(3, 5)), TimeDistributed(wrapped()),
+                              LSTM(2), Dense(3, activation="softmax")], seed=0)
+
+    masked = model(True)
+    assert masked._mask_plan == ((masked.layers[0], (masked.layers[1],)),)
+    if wrapped is not GlobalAveragePooling1D:       # which itself reads the mask within each step
+        np.testing.assert_array_equal(masked.predict(x), model(False).predict(x))
+    masked.compile("sparse_categorical_crossentropy", "sgd")
+    assert np.isfinite(masked.fit(x, np.zeros(4, int), verbose=0).history["loss"]).all()
+    # a layer that keeps the mask within each step (Dense) passes it on
+    kept = gn.Sequential([Embedding(6, 2, mask_zero=True, input_shape=(3, 5)), TimeDistributed(Dense(3)),
+                          TimeDistributed(GlobalAveragePooling1D())])
+    assert kept._mask_plan == ((kept.layers[0], (kept.layers[1], kept.layers[2])),)
+
+
+def test_a_batch_of_padding_alone_traces_with_zero_gradients(rng):
+    x, _ = _sequences(rng, n=8)
+    x[:] = 0
+    model = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), LSTM(5, return_sequences=True),
+                           Dense(3, activation="softmax")], seed=0)
+    for loss in ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse"):
+        model.compile(loss, "sgd")
+        y = x % 3 if loss.startswith("sparse") else np.eye(3, dtype=np.float32)[x % 3]
+        trace = model.trace(x, y)
+        assert trace.loss == 0.0
+        assert all(not np.any(g) for record in trace for g in record["grads"].values())
+
+
+def test_fit_checks_its_metrics_before_training_even_when_the_first_samples_are_padding(rng):
+    x, _ = _sequences(rng, n=16)
+    x[:2] = 0
+    model = gn.Sequential([Embedding(12, 4, mask_zero=True, input_shape=(7,)), LSTM(5, return_sequences=True),
+                           Dense(3, activation="softmax")], seed=0)
+    model.compile("categorical_crossentropy", "sgd", metrics=[gn.metrics.F1Score()])
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="metric 'f1_score': result\\(\\) must give one number"):
+        model.fit(x, np.eye(3, dtype=np.float32)[x % 3], batch_size=4, verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)          # refused before any update

@@ -273,8 +273,10 @@ ALIASES = {"swish": "silu"}
 
 def elementwise(activation):
     """Whether ``activation`` acts on each value on its own: every built-in one but softmax (a
-    custom ``Activation`` is not assumed to)."""
-    return activation is not ACTIVATIONS["softmax"] and any(activation is a for a in ACTIVATIONS.values())
+    custom ``Activation`` is not assumed to). Compared by its functions, which a pickled or copied
+    layer's ``Activation`` still shares with the built-in one."""
+    return any(activation.forward is a.forward and activation.backward is a.backward
+               for name, a in ACTIVATIONS.items() if name != "softmax")
 
 
 def get(identifier):

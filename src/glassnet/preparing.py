@@ -98,8 +98,14 @@ class PreparingMixin:
         of one's own may need more than two samples, log_loss both classes)."""
         compiled = [(name, fn) for name, fn in self.metrics if not objects_only or isinstance(fn, Metric)]
         if compiled:
-            out, y, _, _ = self._scored(self._forward(x[:2].astype(self.dtype, copy=False), training=False), y[:2])
-            MetricTally.one_batch(compiled, y, out)
+            # two samples; more if those are padding alone (a masked output with no real step
+            # leaves the metrics nothing to take)
+            for count in (2, 64):
+                out, ys, _, _ = self._scored(self._forward(x[:count].astype(self.dtype, copy=False),
+                                                           training=False), y[:count])
+                if out.shape[0] or count >= len(x):
+                    break
+            MetricTally.one_batch(compiled, ys, out)
 
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""

@@ -100,7 +100,8 @@ def _trace(model, x, y):
     # loss scores (labels per position, a masked output's real steps: glassnet.scoring)
     scored, ys, _, rows = model._scored(out, y)
     back = (lambda g: g) if rows is None else rows.back
-    grad = back(model.loss.output_gradient_unclipped(scored, ys) if model._fused
+    padding = scored.shape[0] == 0      # every step masked: a zero gradient, as training has it
+    grad = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys) if model._fused
                 else model.loss.gradient(scored, ys))
     last = model.layers[-1]
     for i in range(len(model.layers) - 1, -1, -1):
@@ -109,7 +110,8 @@ def _trace(model, x, y):
             grad = model._with_activity_gradient(layer, grad)
         record["dA"] = grad.copy()
         if layer is last and model._fused:
-            grad = layer.backward_from_logits(back(model.loss.gradient_from_logits(scored, ys)))
+            dz = scored * 0 if padding else model.loss.gradient_from_logits(scored, ys)
+            grad = layer.backward_from_logits(back(dz))
         else:
             grad = layer.backward(grad)
         record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ

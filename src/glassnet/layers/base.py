@@ -119,6 +119,17 @@ class Layer:
     mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
     pending_mask = None         # on a reader: the mask handed on for its next forward
 
+    def passes_mask(self, within_steps):
+        """Whether this layer's output keeps the mask it receives: ``supports_masking``, whatever
+        the mask. ``within_steps``: the mask has axes within each step besides the steps (an
+        Embedding's of ids (batch, steps, length)), which TimeDistributed cares about."""
+        return self.supports_masking
+
+    def mask_within_steps(self):
+        """On a maker: whether its mask has axes within each step besides the steps (see
+        ``passes_mask``). False unless a maker says otherwise."""
+        return False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _register(cls)

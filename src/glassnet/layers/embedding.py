@@ -111,6 +111,10 @@ class Embedding(Layer):
     def makes_mask(self):
         return self.mask_zero
 
+    def mask_within_steps(self):
+        """Ids of shape (steps, length) give a mask (batch, steps, length): axes within each step."""
+        return self.input_shape is not None and len(self.input_shape) > 1
+
     def compute_mask(self, x):
         """With ``mask_zero``: (batch, steps) booleans, True where the index is not 0; else None."""
         return x != 0 if self.mask_zero else None

@@ -34,7 +34,9 @@ def plan_masks(layers, output_reader=None, warn_for=None):
     joins the readers of a mask that reaches the output.
 
     A mask goes on past the layers whose ``supports_masking`` is true (a recurrent layer with
-    ``return_sequences``, a Dense); any other layer ends it. A layer that Keras would feed the mask
+    ``return_sequences``, a Dense; ``Layer.passes_mask``: TimeDistributed passes a mask of the
+    steps, and one with axes within the steps only when the layer it wraps does); any other layer
+    ends it. A layer that Keras would feed the mask
     to, but glassnet's does not read it, is refused (ValueError). ``warn_for``: a layer (the one
     being added) that neither reads nor passes on a mask it receives gets Keras' warning (a
     Flatten: the padding then counts as data, as in Keras).
@@ -42,17 +44,18 @@ def plan_masks(layers, output_reader=None, warn_for=None):
     plan, maker, readers = [], None, []
     for layer in layers:
         if maker is not None:
+            passes = layer.passes_mask(maker.mask_within_steps())
             if layer.mask_refusal is not None:
                 raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, and "
                                  f"{layer.mask_refusal}; place it where no mask reaches it")
             if layer.reads_mask:
                 readers.append(layer)
-            elif layer is warn_for and not layer.supports_masking and not layer.makes_mask:
+            elif layer is warn_for and not passes and not layer.makes_mask:
                 warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but does "
                               f"not support masking: the layers after it will not see the mask, and it "
                               f"treats the masked steps as data (as Keras does)", UserWarning,
                               stacklevel=_outside_glassnet())
-        if layer.makes_mask or (maker is not None and not layer.supports_masking):
+        if layer.makes_mask or (maker is not None and not passes):
             if readers:
                 plan.append((maker, tuple(readers)))
             maker, readers = (layer if layer.makes_mask else None), []

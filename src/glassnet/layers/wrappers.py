@@ -257,14 +257,15 @@ class TimeDistributed(_Wrapper):
     """
 
     reads_mask = True
+    supports_masking = True         # Keras' value: its TimeDistributed hands any mask on
 
-    @property
-    def supports_masking(self):
-        """A mask on the steps passes on, as Keras' TimeDistributed always passes it (so past a
-        wrapped Flatten or Conv2D too, which see one step at a time), except past a wrapped layer
-        that reads the mask within each step and ends it (GlobalAveragePooling1D on an Embedding's
-        (batch, steps, length) mask: what would go on is that mask, not one of the steps)."""
-        return not (self.layer.reads_mask and not self.layer.supports_masking)
+    def passes_mask(self, within_steps):
+        """A mask of the steps (batch, steps) passes on past any wrapped layer, as Keras' does (a
+        Flatten or a Conv2D sees one step at a time); one with axes within the steps (an
+        Embedding's of ids (batch, steps, length)) only when the wrapped layer keeps it (a Dense),
+        since past a GlobalAveragePooling1D or a Flatten the steps no longer have those axes (Keras
+        hands it on anyway, and the next layer fails on it)."""
+        return True if not within_steps else self.layer.supports_masking
 
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
