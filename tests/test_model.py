@@ -1,5 +1,7 @@
 """Sequential: the API contract, whole-network gradients (finite differences and PyTorch), dtypes,
 reproducibility, and the bad inputs each public entry must refuse."""
+import json
+
 import numpy as np
 import pytest
 
@@ -1156,3 +1158,67 @@ def test_names_are_non_empty_strings_without_control_characters(bad):
     with pytest.raises(ValueError, match=r"^Dense: name: expected a non-empty string without control"):
         Dense(3, name=bad)
     assert Dense(3, name="première/couche").name == "première/couche"
+
+
+def test_calling_a_model_is_keras_model_of_x_in_inference_or_training_mode():
+    from glassnet.layers import BatchNormalization, Dense, Dropout
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    model = gn.Sequential([Dense(8, input_shape=(3,)), BatchNormalization(), Dropout(0.5), Dense(2)], seed=0)
+    np.testing.assert_array_equal(model(x), model.predict(x))
+    moving_before = [w.copy() for w in model.non_trainable_weights]
+    trained = model(x, training=True)              # Dropout on, the batch's statistics, moving ones updated
+    assert not np.allclose(trained, model.predict(x))
+    assert not np.array_equal(model.non_trainable_weights[0], moving_before[0])
+    with pytest.raises(TypeError, match="training"):
+        model(x, training="yes")
+    with pytest.raises(ValueError, match=r"x: the model expects samples of shape \(3,\)"):
+        model(x[:, :2])
+
+
+def test_weights_and_non_trainable_weights_are_keras_lists_of_live_arrays():
+    from glassnet.layers import BatchNormalization, Dense
+    model = gn.Sequential([Dense(4, input_shape=(3,)), BatchNormalization(), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    assert [w.shape for w in model.weights] == [w.shape for w in model.get_weights()]
+    assert [w.shape for w in model.non_trainable_weights] == [(4,), (4,)]      # the moving statistics
+    assert len(model.trainable_weights) + len(model.non_trainable_weights) == len(model.weights)
+    model.weights[0][...] = 0                      # live: the model's own arrays
+    assert not model.get_weights()[0].any()
+    model.layers[0].trainable = False
+    model.compile("mse", "sgd")
+    assert [w.shape for w in model.non_trainable_weights] == [(3, 4), (4,), (4,), (4,)]
+
+
+def test_compute_output_shape_follows_the_layers_without_building():
+    from glassnet.layers import (GRU, Conv2D, Dense, Embedding, Flatten, GlobalAveragePooling1D, MaxPooling2D,
+                                 TimeDistributed)
+    cnn = gn.Sequential([Conv2D(8, 3, padding="same"), MaxPooling2D(2), Flatten(), Dense(10)])
+    assert cnn.compute_output_shape((None, 28, 28, 1)) == (None, 10) and not cnn.built
+    tagger = gn.Sequential([Embedding(20, 4), GRU(3, return_sequences=True), TimeDistributed(Dense(2))])
+    assert tagger.compute_output_shape((32, 7)) == (32, 7, 2)
+    pooled = gn.Sequential([Embedding(20, 4), GlobalAveragePooling1D()])
+    assert pooled.compute_output_shape((None, 7)) == (None, 4)
+    with pytest.raises(ValueError, match="compute_output_shape: expected a shape with the batch axis first"):
+        cnn.compute_output_shape((28,))
+    cnn.build((28, 28, 1))
+    with pytest.raises(ValueError, match=r"expected input samples of shape \(28, 28, 1\)"):
+        cnn.compute_output_shape((None, 28, 28, 3))
+
+
+def test_to_json_and_model_from_json_rebuild_the_network_and_its_compile_settings():
+    from glassnet.layers import Dense, Dropout
+    model = gn.Sequential([Dense(4, activation="relu", input_shape=(3,)), Dropout(0.2), Dense(1, activation="sigmoid")],
+                          seed=5, name="small")
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.01), metrics=["accuracy"])
+    text = model.to_json(indent=2)
+    assert json.loads(text)["class_name"] == "Sequential"
+    again = gn.model_from_json(text)
+    assert again.get_config() == model.get_config() and again.name == "small"
+    assert [w.shape for w in again.get_weights()] == [w.shape for w in model.get_weights()]
+    with pytest.raises(ValueError, match="model_from_json: not JSON"):
+        gn.model_from_json("{'a': 1}")
+    with pytest.raises(ValueError, match="model_from_json: expected"):
+        gn.model_from_json('{"class_name": "Functional", "config": {}}')
+    with pytest.raises(TypeError, match="model_from_json: expected a JSON string"):
+        gn.model_from_json(model.get_config())

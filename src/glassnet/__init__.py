@@ -30,7 +30,7 @@ def __getattr__(name):
     # optional modules load on first access: glassnet.plot pulls in matplotlib only when used
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
-    if name in ("load_model", "save_model"):         # Keras has both at the top (keras.saving)
+    if name in ("load_model", "save_model", "model_from_json"):     # Keras has them at the top
         return getattr(importlib.import_module(".io", __name__), name)
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
@@ -38,4 +38,4 @@ def __getattr__(name):
 __all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "save_model", "set_backend", "get_backend", "__version__"]
+           "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__"]

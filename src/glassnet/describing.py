@@ -64,6 +64,13 @@ class DescribingMixin:
         """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""
         return self._config(with_compile=True)
 
+    def to_json(self, **kwargs):
+        """``get_config()`` as a JSON string, ``{"class_name": "Sequential", "config": ...}``
+        (Keras' form; ``kwargs`` go to ``json.dumps``, ``indent=2`` say). No weights: rebuild the
+        network with ``glassnet.io.model_from_json``, or save it whole with ``save``."""
+        import json
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs
         no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""

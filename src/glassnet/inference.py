@@ -163,6 +163,19 @@ class InferenceMixin:
         self._release_data(x)
         return out
 
+    def __call__(self, x, training=False):
+        """The outputs for ``x`` (n_samples, *input_shape) in one forward pass, as Keras'
+        ``model(x)``: in inference mode unless ``training=True`` (Dropout on, BatchNormalization on
+        the batch's statistics and updating its moving ones, as a training step's forward pass;
+        no gradients, no update of the weights). A NumPy array, not a tensor.
+
+        >>> model(X[:4]).shape                              # doctest: +SKIP
+        (4, 1)
+        """
+        training = check_flag(training, "training")
+        x = self._prepare_x(x)
+        return _own(self._forward(x, training=training), x)
+
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in
         inference mode: ``predict`` without batching (Keras).

@@ -56,6 +56,28 @@ from .model import Sequential
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
 
 # -- saving ---------------------------------------------------------------------------------------
+def model_from_json(json_string):
+    """The model ``Sequential.to_json`` described, with new weights (and compiled, if it was): Keras'
+    ``model_from_json``. Only glassnet's own layers, losses and optimizers can be named, so a string
+    from elsewhere cannot run code.
+
+    >>> import glassnet as gn
+    >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
+    >>> model_from_json(model.to_json()).output_shape
+    (3,)
+    """
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(f"model_from_json: expected a JSON string, got {type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string)
+    except ValueError as exc:
+        raise ValueError(f"model_from_json: not JSON ({exc})") from None
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential" or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"model_from_json: expected {{\"class_name\": \"Sequential\", \"config\": {{...}}}}, "
+                         f"as Sequential.to_json writes, got {json_string[:80]!r}")
+    return Sequential.from_config(spec["config"])
+
+
 def save_model(model, path, epoch=None, include_optimizer=True):
     """Write ``model`` (config, weights, optimizer state, RNG states) to ``path``, atomically.
 

@@ -361,6 +361,36 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._require_built("trainable_weights")
         return [param for _, _, param, _ in self._views]
 
+    @property
+    def weights(self):
+        """Every weight, live (not copies), in ``get_weights``' order: each layer's parameters
+        then its state (BatchNormalization's moving statistics), layer by layer (Keras' list)."""
+        return [a for _, a in self._weight_items()]
+
+    @property
+    def non_trainable_weights(self):
+        """The weights training does not update, live: the state of the layers (moving
+        statistics) and the parameters of frozen layers, as of the last ``compile``, ``fit`` or
+        ``train_on_batch`` (Keras' list)."""
+        trained = {id(a) for a in self.trainable_weights}
+        return [a for a in self.weights if id(a) not in trained]
+
+    def compute_output_shape(self, input_shape):
+        """The output's shape for inputs of ``input_shape``, batch axis first (Keras' form:
+        ``(None, 28, 28, 1)`` -> ``(None, 10)``), from each layer's ``output_shape`` without
+        building anything."""
+        if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2:
+            raise ValueError(f"compute_output_shape: expected a shape with the batch axis first, (None, "
+                             f"*sample), got {input_shape!r:.60}")
+        batch, shape = input_shape[0], _sample_shape(tuple(input_shape[1:]), "compute_output_shape",
+                                                     input_dim_hint=False)
+        if not self.layers:
+            raise ValueError("compute_output_shape: the model has no layers")
+        for layer in self.layers:
+            layer.check_input_shape(shape)
+            shape = tuple(layer.output_shape(shape))
+        return (batch, *shape)
+
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
         the concatenation of every ``layer.get_weights()``."""
