@@ -9,6 +9,7 @@ test, so none is left out by forgetting.
 import numpy as np
 import pytest
 
+import glassnet as gn
 from glassnet import layers
 from glassnet.gradcheck import check_layer
 
@@ -197,3 +198,13 @@ def test_good_input_shapes_become_tuples_of_python_ints(shape, expected):
     layer = layers.Flatten(input_shape=shape)
     assert layer.input_shape == expected and all(type(d) is int for d in layer.input_shape)
     assert layers.Dense(1, input_dim=np.int64(3)).input_shape == (3,)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_compute_output_shape_before_building_equals_the_built_model_s(name):
+    make, sample, _ = TABLE[name]
+    unbuilt = gn.Sequential([make()], seed=0)
+    predicted = unbuilt.compute_output_shape((None, *sample))
+    assert not unbuilt.built
+    built = gn.Sequential([make(input_shape=sample)], seed=0)
+    assert predicted == (None, *built.output_shape)

@@ -387,7 +387,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if not self.layers:
             raise ValueError("compute_output_shape: the model has no layers")
         for layer in self.layers:
-            layer.check_input_shape(shape)
+            if layer.built:             # its weights fix what it takes (an unbuilt one checks at build)
+                layer.check_input_shape(shape)
             shape = tuple(layer.output_shape(shape))
         return (batch, *shape)
 
