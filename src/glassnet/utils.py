@@ -3,8 +3,9 @@ import numpy as np
 
 from ._validation import check_positive_int
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
+from .timeseries import timeseries_dataset_from_array
 
-__all__ = ["PyDataset", "to_categorical", "pad_sequences"]
+__all__ = ["PyDataset", "to_categorical", "pad_sequences", "timeseries_dataset_from_array"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
