@@ -104,7 +104,7 @@ def test_steps_per_epoch_goes_on_through_a_pydataset_and_through_an_endless_one(
 
     endless = Endless()
     model = _model()
-    assert len(model.fit(endless, epochs=2, steps_per_epoch=4, verbose=0).history["loss"]) == 2
+    assert len(model.fit(endless, epochs=2, steps_per_epoch=4, shuffle=False, verbose=0).history["loss"]) == 2
     assert endless.read == [0, 0, 1, 2, 3, 4, 5, 6, 7]
     with pytest.raises(ValueError, match=r"x: Endless has no end \(num_batches is None\): give steps_per_epoch"):
         model.fit(Endless(), verbose=0)
@@ -169,8 +169,8 @@ def test_what_batch_by_batch_data_does_not_take_is_refused(rng):
     with pytest.raises(ValueError, match="predict: x is a Batches .* batch_size should not be passed"):
         model.predict(data, batch_size=8)
     with pytest.raises(ValueError, match=r"x \(batch 0 of the generator\): expected a tuple \(x, y\) or "
-                                         r"\(x, y, sample_weight\), got list of length 2"):
-        model.fit(iter([[x, y]]), verbose=0)
+                                         r"\(x, y, sample_weight\), got dict"):
+        model.fit(iter([{"x": x, "y": y}]), verbose=0)
     with pytest.raises(ValueError, match=r"x \(batch 2 of the generator\): expected a tuple"):
         model.fit(iter([(x[:4], y[:4]), (x[4:8], y[4:8]), x[8:12]]), verbose=0)
     with pytest.raises(ValueError, match=r"x \(batch 1 of the generator\): the model expects samples of shape \(4,\), got "
@@ -217,3 +217,115 @@ def test_a_keras_pydataset_trains_glassnet_and_keras_alike(rng):
     for key in ("loss", "accuracy"):
         np.testing.assert_allclose(history[key], expected[key], rtol=1e-5)
     np.testing.assert_allclose(ours.evaluate(KerasBatches()), theirs.evaluate(KerasBatches(), verbose=0), rtol=1e-5)
+
+
+class _BatchNumbers(gn.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(batch)
+
+
+def test_hooks_count_the_steps_of_an_epoch_whatever_batches_the_dataset_serves(rng):
+    x, y = _data(rng)
+    numbers = _BatchNumbers()
+    _model().fit(Batches(x, y), epochs=2, verbose=0, callbacks=[numbers])        # shuffled batches
+    assert numbers.seen == list(range(7)) * 2
+    numbers.seen.clear()
+    _model().fit(Batches(x, y), epochs=2, steps_per_epoch=3, verbose=0, callbacks=[numbers])
+    assert numbers.seen == [0, 1, 2] * 2
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfter(gn.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise _Crash()
+
+
+class _Endless(PyDataset):
+    num_batches = None
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __getitem__(self, index):
+        rows = slice(index % 6 * 16, (index % 6 + 1) * 16)
+        return self.x[rows], self.y[rows]
+
+
+@pytest.mark.parametrize("endless", [False, True], ids=["shuffled", "endless"])
+def test_backup_and_restore_resumes_a_pydataset_exactly(endless, rng, tmp_path):
+    x, y = _data(rng)
+
+    def data():
+        return _Endless(x, y) if endless else Batches(x, y)
+    steps = {"steps_per_epoch": 4, "shuffle": False} if endless else {}
+    whole = _model()
+    expected = whole.fit(data(), epochs=5, verbose=0, **steps).history
+    crashed = _model()
+    with pytest.raises(_Crash):
+        crashed.fit(data(), epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path), _CrashAfter(2)], **steps)
+    resumed = _model()
+    history = resumed.fit(data(), epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path)], **steps).history
+    assert history["loss"] == expected["loss"][2:]
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_steps_beyond_a_pydataset_s_end_read_it_once_with_keras_warning(rng):
+    x, y = _data(rng)
+    model = _model()
+    with pytest.warns(UserWarning, match="predict: steps=9 is more than the 7 batches of Batches; reading 7"):
+        assert model.predict(Batches(x, y), steps=9).shape == (100, 1)
+    with pytest.warns(UserWarning, match="evaluate: steps=9 is more than the 7 batches"):
+        assert model.evaluate(Batches(x, y), steps=9) == model.evaluate(Batches(x, y))
+    with pytest.warns(UserWarning, match="evaluate: your input ran out of data after 7 batches of the 9 asked for"):
+        model.evaluate(_generator(x, y), steps=9)
+
+
+def test_list_batches_are_taken_as_tuples_and_keras_workers_are_refused(rng):
+    x, y = _data(rng)
+    model = _model()
+    np.testing.assert_array_equal(model.evaluate(iter([[x[:50], y[:50]], [x[50:], y[50:]]])),
+                                  model.evaluate(x, y, batch_size=50))
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+
+    class Threaded(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return x, y
+
+    with pytest.raises(ValueError, match="x: Threaded asks for workers=4, use_multiprocessing=False; glassnet reads"):
+        model.fit(Threaded(workers=4), verbose=0)
+
+
+def test_the_model_does_not_keep_the_dataset_s_array_alive(rng):
+    x, y = _data(rng, n=1000)
+    model = _model()
+    model.fit(Batches(x, y), epochs=1, verbose=0)
+    for call in (lambda: None, lambda: model.evaluate(Batches(x, y)), lambda: model.predict(Batches(x, y))):
+        call()
+        held = model.layers[0].x
+        assert held.shape[0] <= 16 and not np.shares_memory(held, x)
+
+
+def test_an_endless_pydataset_cannot_be_validated_on(rng):
+    x, y = _data(rng)
+    with pytest.raises(ValueError, match=r"validation_data: _Endless has no end \(num_batches is None\): validation "
+                                         r"reads its data to the end; give one with __len__"):
+        _model().fit(Batches(x, y), validation_data=_Endless(x, y), verbose=0)
+    with pytest.warns(UserWarning, match="shuffle=True is ignored for _Endless, which has no end"):
+        _model().fit(_Endless(x, y), steps_per_epoch=2, verbose=0)

@@ -14,7 +14,8 @@ generated): the model asks it for one batch at a time.
   meets a pass's end instead, so the two agree when ``steps_per_epoch`` divides the length.
 - A generator (any iterator): read once, in its own order. Each epoch takes ``steps_per_epoch``
   batches from it, or without ``steps_per_epoch`` reads it to its end in the first epoch; when it
-  runs out, training stops with Keras' warning.
+  runs out, training stops with Keras' warning (Keras 3.15 itself warns and goes on with the
+  batches it peeked at).
 
 A batch is ``(x, y)`` or ``(x, y, sample_weight)`` (``predict`` takes ``x`` alone too); each is
 checked as ``fit`` checks arrays, its error naming the batch.
@@ -101,7 +102,7 @@ def _length(dataset):
 def unpack(batch, where, need_y=True):
     """``(x, y, sample_weight)`` of one batch as a dataset gives it: ``(x, y)``, ``(x, y, w)``, or
     ``x`` (a bare array or ``(x,)``) where targets are not needed (predict)."""
-    if isinstance(batch, tuple) and 1 <= len(batch) <= 3:
+    if isinstance(batch, (tuple, list)) and 1 <= len(batch) <= 3:     # a list as a tuple, as Keras
         x, y, w = (*batch, None, None)[:3]
     elif isinstance(batch, (list, tuple, dict)) or batch is None:
         x, y, w = None, None, None
@@ -117,26 +118,38 @@ def unpack(batch, where, need_y=True):
 
 class Feed:
     """The batches of one ``fit``, ``evaluate`` or ``predict`` on a dataset or a generator, raw
-    (as the data gives them; the model checks each). ``epoch(number)`` yields ``(index, batch)``
-    for one epoch; ``steps`` is the number of batches per epoch, or None when the data says when
-    it ends. ``first`` is a batch read before training, to build the model and check targets."""
+    (as the data gives them; the model checks each). ``epoch()`` yields ``(index, batch)`` for one
+    epoch, ``index`` being the dataset's (the one errors name); ``steps`` is the number of batches
+    per epoch, or None when the data says when it ends. ``first`` is a batch read before training,
+    to build the model and check targets. ``rng``: a function giving the generator that shuffles
+    (the model's ``shuffle_rng``, asked at each pass: BackupAndRestore may replace it)."""
 
     def __init__(self, data, steps=None, shuffle=False, rng=None, what="x"):
-        self.data, self.shuffle, self.rng, self.what = data, shuffle, rng, what
+        self.data, self.rng, self.what = data, rng, what
         self.indexed = is_dataset(data)
-        self.ran_out = False            # a generator that ended before its steps_per_epoch
+        self.ran_out = False            # a generator that ended before its steps
+        # Keras' own PyDataset takes workers; glassnet reads in the training thread (see PyDataset)
+        workers, processes = getattr(data, "_workers", 1), getattr(data, "_use_multiprocessing", False)
+        if self.indexed and (workers != 1 or processes):
+            raise ValueError(f"{what}: {type(data).__name__} asks for workers={workers!r:.40}, use_multiprocessing="
+                             f"{processes!r:.40}; glassnet reads batches in the training thread, one at a time")
         if self.indexed:
             length = _length(data)
             if length is None and steps is None:
-                raise ValueError(f"{what}: {type(data).__name__} has no end (num_batches is None): give "
-                                 f"steps_per_epoch (steps in evaluate and predict), the batches per epoch")
+                raise ValueError(f"{what}: {type(data).__name__} has no end (num_batches is None): " + (
+                    "give steps_per_epoch (steps in evaluate and predict), the batches per epoch" if what == "x"
+                    else "validation reads its data to the end; give one with __len__"))
+            if length is None and shuffle:
+                warnings.warn(f"{what}: shuffle=True is ignored for {type(data).__name__}, which has no end: it "
+                              f"is expected to give its batches shuffled (Keras' warning)", UserWarning, stacklevel=4)
             self.length, self.steps = length, steps if steps is not None else length
+            self.shuffle = shuffle and length is not None
             # where the next epoch starts: an endless dataset's index, or a position in the order
             # of the current pass over a finite one (epochs of steps_per_epoch go on through it)
             self._next_index, self._order = 0, None
             self.first = data[0]
         else:
-            self.length, self.steps = None, steps
+            self.length, self.steps, self.shuffle = None, steps, False
             self._iterator = iter(data)
             try:
                 self.first = next(self._iterator)
@@ -150,6 +163,13 @@ class Feed:
         kind = type(self.data).__name__ if self.indexed else "the generator"
         return f"{part} (batch {index} of {'' if self.what == 'x' else self.what + ' '}{kind})"
 
+    def resume(self, epochs_done):
+        """fit resumed by BackupAndRestore after ``epochs_done`` epochs of this feed's: an endless
+        dataset goes on at the index it had reached. (A finite one read ``steps_per_epoch`` at a time
+        starts a new pass: where the backed-up run was within its pass is not in the backup.)"""
+        if self.indexed and self.length is None:
+            self._next_index = epochs_done * self.steps
+
     def epoch(self):
         """Yield ``(index, batch)`` for the batches of one epoch."""
         if self.indexed:
@@ -158,7 +178,7 @@ class Feed:
                     index = self._next_index
                 else:
                     if self._order is None or self._next_index == self.length:   # a new pass
-                        self._order = self.rng.permutation(self.length) if self.shuffle else range(self.length)
+                        self._order = self.rng().permutation(self.length) if self.shuffle else range(self.length)
                         self._next_index = 0
                     index = int(self._order[self._next_index])
                 self._next_index += 1
@@ -182,11 +202,27 @@ class Feed:
             self.data.on_epoch_end()
 
 
-def ran_out_warning(epoch, batches, steps):
-    """Keras' warning when a generator ends before ``fit`` is done with it."""
+def inference_feed(data, steps, call):
+    """The ``Feed`` of evaluate's or predict's batches: ``steps`` of them, at most the dataset's
+    length (Keras stops at its end, with a warning, rather than read batches twice)."""
+    feed = Feed(data, steps, what="x")
+    if feed.indexed and feed.length is not None and feed.steps > feed.length:
+        warnings.warn(f"{call}: steps={feed.steps} is more than the {feed.length} batches of "
+                      f"{type(data).__name__}; reading {feed.length}", UserWarning, stacklevel=4)
+        feed.steps = feed.length
+    return feed
+
+
+def ran_out_warning(epoch, batches, steps, call="fit"):
+    """Keras' warning when a generator ends before ``fit`` is done with it (glassnet then stops
+    training, where Keras 3.15 goes on, re-reading the batches it peeked at)."""
     wanted = (f"steps_per_epoch * epochs batches ({steps} per epoch)" if steps is not None
               else "a batch for every epoch (without steps_per_epoch, a generator's first epoch reads it to "
                    "its end; give steps_per_epoch, or a PyDataset, which is read again every epoch)")
+    if call != "fit":
+        warnings.warn(f"{call}: your input ran out of data after {batches} batches of the {steps} asked for",
+                      UserWarning, stacklevel=4)
+        return
     warnings.warn(f"fit: your input ran out of data in epoch {epoch + 1} after {batches} batches; interrupting "
                   f"training. Make sure that your dataset or generator can generate at least {wanted}",
                   UserWarning, stacklevel=3)

@@ -8,7 +8,7 @@ import math
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
-from .feeding import Feed, is_batches, unpack
+from .feeding import inference_feed, is_batches, ran_out_warning, unpack
 from .metrics.base import MetricTally
 from .weighting import check_sample_weight
 
@@ -70,14 +70,36 @@ class InferenceMixin:
     def _evaluate_feed(self, feed):
         """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset or a generator): as
         ``_evaluate_arrays``, the batches' values averaged by their number of samples."""
-        total, seen, tally = 0.0, 0, MetricTally(self.metrics)
+        total, seen, tally, xb = 0.0, 0, MetricTally(self.metrics), None
+        feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         for index, batch in feed.epoch():
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             seen += xb.shape[0]
             self._tally(tally, yb, out)
+        feed.end_epoch()
+        self._release_data(xb)          # the last batch may be a view of the dataset's own array
+        if feed.ran_out:
+            ran_out_warning(0, index + 1, feed.steps, "evaluate")
         return [total / seen + self._penalty(), *tally.results()]
+
+    def _predict_feed(self, feed):
+        """predict's outputs for the batches of a ``Feed``, in one array (each batch's copied as it
+        comes: the next forward pass may reuse a layer's buffers)."""
+        outputs, xb = [], None
+        feed.begin_epoch()
+        for index, batch in feed.epoch():
+            xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
+            outputs.append(self._forward(xb, training=False).copy())
+        feed.end_epoch()
+        self._release_data(xb)
+        if feed.ran_out:
+            ran_out_warning(0, len(outputs), feed.steps, "predict")
+        if len({out.shape[1:] for out in outputs}) > 1:
+            raise ValueError(f"predict: the batches' outputs have different shapes {sorted({o.shape[1:] for o in outputs})} "
+                             f"and cannot be joined into one array")
+        return backend.get_array_module(outputs[0]).concatenate(outputs)
 
     def _inference_feed(self, x, y, batch_size, sample_weight, steps, call):
         """The ``Feed`` of evaluate's or predict's ``x`` when it comes batch by batch, else None
@@ -92,7 +114,7 @@ class InferenceMixin:
             if value is not None:
                 raise ValueError(f"{call}: x is a {type(x).__name__} whose batches hold their own samples, "
                                  f"targets and weights: {name} should not be passed")
-        return Feed(x, steps)
+        return inference_feed(x, steps, call)
 
     def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
@@ -139,10 +161,7 @@ class InferenceMixin:
         check_verbose(verbose)
         feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
         if feed is not None:
-            outputs = [self._forward(self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0],
-                                                     feed.describe(index)), training=False).copy()
-                       for index, batch in feed.epoch()]
-            return backend.get_array_module(outputs[0]).concatenate(outputs)
+            return self._predict_feed(feed)
         # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
         # all float32 at once
         x = self._prepare_x(x, cast=False)

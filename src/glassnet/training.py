@@ -427,12 +427,14 @@ class TrainingMixin(ActivityMixin):
                                                    "metrics": train_keys + val_keys,
                                                    "validation_freq": validation_freq})
         self.stop_training = False
-        logs = {}
+        logs, xb = {}, None
         self._resume_epoch = None
         requested_start = initial_epoch
         hooks.call("on_train_begin", logs)
         if self._resume_epoch is not None:     # BackupAndRestore restored a backup: go on from it
             initial_epoch, self._resume_epoch = self._resume_epoch, None
+            if x is None:
+                feed.resume(initial_epoch - requested_start)
             if initial_epoch >= epochs:
                 warnings.warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
                               f"epochs={epochs}: nothing to train", UserWarning, stacklevel=2)
@@ -448,7 +450,9 @@ class TrainingMixin(ActivityMixin):
                     hooks.call("on_epoch_begin", epoch, {})
                     if x is None:
                         feed.begin_epoch()
-                        batches = ((b, *self._dataset_batch(feed, b, batch, table)) for b, batch in feed.epoch())
+                        # b counts the epoch's steps, as Keras' hooks get it; index is the dataset's
+                        batches = ((b, *self._dataset_batch(feed, index, batch, table))
+                                   for b, (index, batch) in enumerate(feed.epoch()))
                     else:
                         batches = _array_batches(x, y, w, xs, ys, ws, bs, steps, self.shuffle_rng)
                     total, seen, tally, b = 0.0, 0, MetricTally(self.metrics), -1
@@ -524,6 +528,8 @@ class TrainingMixin(ActivityMixin):
             # copies of them let the training data go when fit returns (or raises)
             if x is not None:
                 self._release_data(x, xs)
+            elif xb is not None:        # the last batch may be a view of the dataset's own array
+                self._release_data(xb)
         # Keras' order: the averaged weights before on_train_end (whose EarlyStopping may restore
         # its best ones instead); for a fit asked to train, even if a restored backup found it done
         if requested_start < epochs:
@@ -597,7 +603,7 @@ class TrainingMixin(ActivityMixin):
         if validation_split:
             raise ValueError(f"validation_split: it holds out the last samples of arrays; a {kind} has no last "
                              f"samples to hold out: give validation_data")
-        feed = Feed(x, steps_per_epoch, shuffle, self.shuffle_rng)
+        feed = Feed(x, steps_per_epoch, shuffle, lambda: self.shuffle_rng)
         first = self._dataset_batch(feed, 0, feed.first, None)      # builds the model on first use
         table = self._class_weight_table(class_weight)
         if table is not None:           # the class weights need the built model: the batch again, with them
