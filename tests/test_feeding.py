@@ -11,6 +11,7 @@ import pytest
 import glassnet as gn
 from glassnet.callbacks import ProgressBar
 from glassnet.utils import PyDataset
+from test_backup import Crash, CrashAfter
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -238,20 +239,6 @@ def test_hooks_count_the_steps_of_an_epoch_whatever_batches_the_dataset_serves(r
     assert numbers.seen == [0, 1, 2] * 2
 
 
-class _Crash(Exception):
-    pass
-
-
-class _CrashAfter(gn.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epoch:
-            raise _Crash()
-
-
 class _Endless(PyDataset):
     num_batches = None
 
@@ -274,8 +261,8 @@ def test_backup_and_restore_resumes_a_pydataset_exactly(endless, rng, tmp_path):
     whole = _model()
     expected = whole.fit(data(), epochs=5, verbose=0, **steps).history
     crashed = _model()
-    with pytest.raises(_Crash):
-        crashed.fit(data(), epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path), _CrashAfter(2)], **steps)
+    with pytest.raises(Crash):
+        crashed.fit(data(), epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path), CrashAfter(2)], **steps)
     resumed = _model()
     history = resumed.fit(data(), epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path)], **steps).history
     assert history["loss"] == expected["loss"][2:]
