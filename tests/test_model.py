@@ -1202,23 +1202,72 @@ def test_compute_output_shape_follows_the_layers_without_building():
     with pytest.raises(ValueError, match="compute_output_shape: expected a shape with the batch axis first"):
         cnn.compute_output_shape((28,))
     cnn.build((28, 28, 1))
-    with pytest.raises(ValueError, match=r"expected input samples of shape \(28, 28, 1\)"):
+    with pytest.raises(ValueError, match=r"compute_output_shape: the model is built for samples of shape "
+                                         r"\(28, 28, 1\), got \(28, 28, 3\)"):
         cnn.compute_output_shape((None, 28, 28, 3))
 
 
-def test_to_json_and_model_from_json_rebuild_the_network_and_its_compile_settings():
-    from glassnet.layers import Dense, Dropout
+def test_to_json_and_model_from_json_rebuild_the_network_as_keras_does():
+    from glassnet.layers import Dense, Dropout, Layer
     model = gn.Sequential([Dense(4, activation="relu", input_shape=(3,)), Dropout(0.2), Dense(1, activation="sigmoid")],
                           seed=5, name="small")
+    model.layers[0].trainable = False
     model.compile("binary_crossentropy", gn.optimizers.Adam(0.01), metrics=["accuracy"])
     text = model.to_json(indent=2)
-    assert json.loads(text)["class_name"] == "Sequential"
+    assert json.loads(text)["class_name"] == "Sequential" and json.loads(text)["config"]["compile"] is None
     again = gn.model_from_json(text)
-    assert again.get_config() == model.get_config() and again.name == "small"
+    assert again.loss is None and again.name == "small" and not again.layers[0].trainable   # uncompiled, as Keras'
+    assert again._config(with_compile=False) == model._config(with_compile=False)
     assert [w.shape for w in again.get_weights()] == [w.shape for w in model.get_weights()]
+
+    class Scale(Layer):                          # its own argument is not in its config
+        def __init__(self, factor=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def forward(self, x, training=False):
+            return x * np.float32(self.factor)
+
+        def backward(self, grad):
+            return grad * np.float32(self.factor)
+
+    with pytest.raises(TypeError, match=r"to_json: layer 'scale' \(Scale\) takes the arguments \['factor'\]"):
+        gn.Sequential([Dense(1, input_shape=(2,)), Scale(10.0)]).to_json()
+
+
+def test_model_from_json_trusts_nothing_in_the_string():
     with pytest.raises(ValueError, match="model_from_json: not JSON"):
         gn.model_from_json("{'a': 1}")
+    with pytest.raises(ValueError, match="model_from_json: not JSON .RecursionError"):
+        gn.model_from_json("[" * 100000)
     with pytest.raises(ValueError, match="model_from_json: expected"):
         gn.model_from_json('{"class_name": "Functional", "config": {}}')
+    with pytest.raises(ValueError, match="model_from_json: config: 'layers' must be a list"):
+        gn.model_from_json('{"class_name": "Sequential", "config": {"layers": [1]}}')
+    with pytest.raises(ValueError, match="model_from_json: unknown layer class 'os.system'"):
+        gn.model_from_json('{"class_name": "Sequential", "config": {"layers": [{"class_name": "os.system", '
+                           '"config": {}}]}}')
+    huge = ('{"class_name": "Sequential", "config": {"input_shape": [2000], "layers": [{"class_name": "Dense", '
+            '"config": {"units": 200000}}]}}')
+    with pytest.raises(ValueError, match=r"more parameters than max_params=100000000 allows"):
+        gn.model_from_json(huge)
+    with pytest.raises(ValueError, match=r"more parameters than max_params=1000 allows"):
+        gn.model_from_json(huge.replace("200000", "1"), max_params=1000)
+    with pytest.raises(ValueError, match="model_from_json: not a glassnet model description .ValueError: Dense: units"):
+        gn.model_from_json(huge.replace("200000", "-3"))
     with pytest.raises(TypeError, match="model_from_json: expected a JSON string"):
-        gn.model_from_json(model.get_config())
+        gn.model_from_json({"class_name": "Sequential"})
+
+
+def test_a_model_is_refused_where_a_function_is_expected():
+    from glassnet.dask import sweep
+    model = gn.Sequential([gn.layers.Dense(1, input_shape=(2,))])
+    model.compile("mse", "sgd")
+    with pytest.raises(TypeError, match="build_fn: expected a function returning a compiled model"):
+        sweep(model, {"units": [1]}, np.ones((4, 2)), np.ones(4))
+    with pytest.raises(ValueError, match="kernel_initializer: expected one of"):
+        gn.Sequential([gn.layers.Dense(1, input_shape=(2,), kernel_initializer=model)])
+    with pytest.raises(ValueError, match="metric: expected one of"):
+        model.compile("mse", "sgd", metrics=[model])
+    with pytest.raises(TypeError, match="LearningRateScheduler: schedule must be a callable"):
+        gn.LearningRateScheduler(model)

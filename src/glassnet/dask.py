@@ -226,7 +226,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     list of SweepResult, best first; failed (non-finite) combinations last. Any other error in a
     task stops the sweep and is raised, with a note naming its combination.
     """
-    if not callable(build_fn):
+    if not callable(build_fn) or getattr(build_fn, "is_model", False):
         raise TypeError(f"build_fn: expected a function returning a compiled model, got {build_fn!r}")
     combos = _combinations(param_grid)
     fit_kwargs = dict(fit_kwargs or {})

@@ -65,11 +65,18 @@ class DescribingMixin:
         return self._config(with_compile=True)
 
     def to_json(self, **kwargs):
-        """``get_config()`` as a JSON string, ``{"class_name": "Sequential", "config": ...}``
-        (Keras' form; ``kwargs`` go to ``json.dumps``, ``indent=2`` say). No weights: rebuild the
-        network with ``glassnet.io.model_from_json``, or save it whole with ``save``."""
+        """The network as a JSON string, ``{"class_name": "Sequential", "config": ...}`` (Keras'
+        form and content: the layers, without weights or compile settings; ``kwargs`` go to
+        ``json.dumps``, ``indent=2`` say). ``glassnet.model_from_json`` rebuilds it, uncompiled
+        and with new weights; ``save`` keeps everything. Refused, as ``save_weights`` refuses
+        them: layers whose config would not rebuild them (a custom layer's own arguments)."""
         import json
-        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+        from ._saveable import check_saveable
+        try:
+            check_saveable(self, include_optimizer=False)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(str(exc).replace("save_model:", "to_json:", 1)) from None
+        return json.dumps({"class_name": type(self).__name__, "config": self._config(with_compile=False)}, **kwargs)
 
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs

@@ -130,7 +130,7 @@ class Feed:
         self.ran_out = False            # a generator that ended before its steps
         # Keras' own PyDataset takes workers; glassnet reads in the training thread (see PyDataset)
         workers, processes = getattr(data, "_workers", 1), getattr(data, "_use_multiprocessing", False)
-        if self.indexed and (workers != 1 or processes):
+        if self.indexed and (workers not in (0, 1) or processes):     # Keras reads 0 in the calling thread
             raise ValueError(f"{what}: {type(data).__name__} asks for workers={workers!r:.40}, use_multiprocessing="
                              f"{processes!r:.40}; glassnet reads batches in the training thread, one at a time")
         if self.indexed:

@@ -191,9 +191,11 @@ class InferenceMixin:
         >>> model(X[:4]).shape                              # doctest: +SKIP
         (4, 1)
         """
-        training = check_flag(training, "training")
+        training = False if training is None else check_flag(training, "training")     # None: Keras' default
         x = self._prepare_x(x)
-        return _own(self._forward(x, training=training), x)
+        out = _own(self._forward(x, training=training), x)
+        self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
+        return out
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in
@@ -203,7 +205,9 @@ class InferenceMixin:
         (4, 1)
         """
         x = self._prepare_x(x)
-        return _own(self._forward(x, training=False), x)
+        out = _own(self._forward(x, training=False), x)
+        self._release_data(x)
+        return out
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a

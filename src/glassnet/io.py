@@ -56,10 +56,17 @@ from .model import Sequential
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
 
 # -- saving ---------------------------------------------------------------------------------------
-def model_from_json(json_string):
-    """The model ``Sequential.to_json`` described, with new weights (and compiled, if it was): Keras'
-    ``model_from_json``. Only glassnet's own layers, losses and optimizers can be named, so a string
-    from elsewhere cannot run code.
+# the parameters model_from_json lets a description allocate (400 MB in float32): a JSON string
+# holds no weights to measure a model by, as a file's do (load_model's budget)
+JSON_MAX_PARAMS = 100_000_000
+
+
+def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
+    """The network ``Sequential.to_json`` described, uncompiled and with new weights (Keras'
+    ``model_from_json``). The string is read as ``load_model`` reads a file's config, trusting
+    nothing in it: only glassnet's registered layer classes can be named, so it cannot run code,
+    and building it may allocate at most ``max_params`` parameter values (None: no limit).
+    Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything else.
 
     >>> import glassnet as gn
     >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
@@ -68,14 +75,26 @@ def model_from_json(json_string):
     """
     if not isinstance(json_string, (str, bytes, bytearray)):
         raise TypeError(f"model_from_json: expected a JSON string, got {type(json_string).__name__}")
+    max_params = None if max_params is None else check_positive_int(max_params, "max_params")
     try:
         spec = json.loads(json_string)
-    except ValueError as exc:
-        raise ValueError(f"model_from_json: not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(f"model_from_json: not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
     if not isinstance(spec, dict) or spec.get("class_name") != "Sequential" or not isinstance(spec.get("config"), dict):
-        raise ValueError(f"model_from_json: expected {{\"class_name\": \"Sequential\", \"config\": {{...}}}}, "
-                         f"as Sequential.to_json writes, got {json_string[:80]!r}")
-    return Sequential.from_config(spec["config"])
+        raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\", \"config\": {{...}}}}, "
+                             f"as Sequential.to_json writes, got {str(json_string)[:80]!r}")
+    config = spec["config"]
+    try:
+        model = _build(config, math.inf if max_params is None else max_params, f"max_params={max_params} allows")
+        flags = [layer.get("trainable", True) for layer in config["layers"]]
+        if len(flags) == len(model.layers):
+            _restore_trainable(model, flags)
+    except ModelFileError as exc:
+        raise ModelFileError(f"model_from_json: {exc}") from exc.__cause__
+    except Exception as exc:        # a layer's own checks of its config: all mean "not a valid description"
+        raise ModelFileError(f"model_from_json: not a glassnet model description ({type(exc).__name__}: "
+                             f"{str(exc)[:300]})") from exc
+    return model
 
 
 def save_model(model, path, epoch=None, include_optimizer=True):
@@ -295,8 +314,9 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
                     f"; the file's model has the layers {[layer.name for layer in source.layers]}")
 
 
-def _build(config, budget):
-    """The model of ``config``, built with at most ``budget`` parameter values allocated."""
+def _build(config, budget, limit="the file's weights hold"):
+    """The model of ``config``, built with at most ``budget`` parameter values allocated (``limit``
+    says what set the budget, for the error)."""
     specs = config.get("layers")
     if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("class_name"), str)
                                               and isinstance(s.get("config"), dict) for s in specs):
@@ -309,7 +329,7 @@ def _build(config, budget):
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
                                  f"(define or import a custom Layer subclass before loading)")
         layer = cls.from_config(spec["config"])
-        layer.add_weight = _capped(layer.add_weight, left)
+        layer.add_weight = _capped(layer.add_weight, left, limit)
         layers.append(layer)
     try:
         model = Sequential(Sequential._config_layers(config, layers), seed=config.get("seed"),
@@ -322,13 +342,13 @@ def _build(config, budget):
     return model
 
 
-def _capped(add_weight, left):
+def _capped(add_weight, left, limit):
     # add_weight is where layers allocate parameters: refuse before numpy allocates an absurd array
     def capped(name, shape, *args, **kwargs):       # initializer, regularizer: passed on as given
         size = math.prod(int(d) for d in shape)
         if size > left[0]:
-            raise ModelFileError(f"the config declares more parameters than the file's weights hold "
-                                 f"(at parameter {name!r} of shape {tuple(shape)}): corrupt or crafted")
+            raise ModelFileError(f"the config declares more parameters than {limit} (at parameter {name!r} "
+                                 f"of shape {tuple(shape)}): corrupt or crafted")
         left[0] -= size
         return add_weight(name, shape, *args, **kwargs)
     return capped

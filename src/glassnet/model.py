@@ -58,6 +58,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _penalties = _constrained = ()
     _output_mask = None
     _mask_plan = ()
+    # a model is callable (model(x), as Keras'), but it is not the function an argument that takes
+    # one wants (a metric, an initializer, a schedule, a Dask sweep's build_fn): those refuse it
+    is_model = True
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -386,6 +389,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                                      input_dim_hint=False)
         if not self.layers:
             raise ValueError("compute_output_shape: the model has no layers")
+        if self.built and shape != self.input_shape:     # what predict would refuse
+            raise ValueError(f"compute_output_shape: the model is built for samples of shape {self.input_shape}, "
+                             f"got {shape}")
         for layer in self.layers:
             if layer.built:             # its weights fix what it takes (an unbuilt one checks at build)
                 layer.check_input_shape(shape)

@@ -64,10 +64,8 @@ class TimeseriesDataset(PyDataset):
         self.data = data[start:end]
         self.targets = None if targets is None else targets[start:end]
         self.starts = np.arange(0, windows, stride)
-        self.shuffle = bool(shuffle)
-        if self.shuffle:        # Keras' first shuffle, the same order; again after each epoch
-            self._rng = np.random.RandomState(np.random.randint(1e6) if seed is None else seed)
-            self._rng.shuffle(self.starts)
+        if shuffle:     # Keras' first shuffle, the same order (see timeseries_dataset_from_array)
+            np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(self.starts)
         self._offsets = np.arange(self.sequence_length) * self.sampling_rate
 
     def __len__(self):
@@ -80,19 +78,16 @@ class TimeseriesDataset(PyDataset):
         windows = self.data[starts[:, None] + self._offsets]         # (batch, sequence_length, ...)
         return windows if self.targets is None else (windows, self.targets[starts])
 
-    def on_epoch_end(self):
-        if self.shuffle:
-            self._rng.shuffle(self.starts)
-
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
                                   batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
     """Keras' ``timeseries_dataset_from_array``: sliding windows over ``data`` (steps first, (n,)
     or (n, features)) as a ``TimeseriesDataset`` for ``fit``, ``evaluate`` and ``predict``; the
     same windows, targets and batches as Keras' without shuffling. ``shuffle=True`` orders the
-    windows as Keras first does (``numpy.random.RandomState(seed)``) and draws a new order after
-    every epoch, where Keras then shuffles them again inside TensorFlow, whose draws NumPy cannot
-    reproduce.
+    windows as Keras first does (``numpy.random.RandomState(seed)``), once: which windows share a
+    batch is then fixed, and ``fit(shuffle=True)`` shuffles the order of the batches each epoch
+    with the model's seed, so that ``BackupAndRestore`` resumes a run exactly. (Keras shuffles the
+    windows again inside TensorFlow at every epoch, draws NumPy cannot reproduce.)
 
     >>> import numpy as np
     >>> series = np.arange(10.0)

@@ -55,7 +55,7 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
-        if not callable(schedule):
+        if not callable(schedule) or getattr(schedule, "is_model", False):
             raise TypeError(f"LearningRateScheduler: schedule must be a callable (epoch, lr) -> float "
                             f"or (epoch) -> float, got {type(schedule).__name__}")
         self.schedule, self.takes_lr = schedule, _takes_lr(schedule)

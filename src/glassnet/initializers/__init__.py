@@ -52,7 +52,7 @@ def get(identifier, name="initializer"):
             raise ValueError(f"{name}: Initializer is the base of the initializer classes; give one of "
                              f"{', '.join(INITIALIZER_CLASSES)} or a subclass of your own")
         return identifier()
-    if callable(identifier):
+    if callable(identifier) and not getattr(identifier, "is_model", False):    # a model(x) is no f(shape, ...)
         return identifier
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer

@@ -68,7 +68,7 @@ def get(identifier):
         return get(identifier())
     if isinstance(identifier, losses.Loss):
         return identifier.name, LossMetric(identifier)
-    if callable(identifier) and not isinstance(identifier, str):
+    if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     if isinstance(identifier, dict):
         return get(_from_config(identifier))
