@@ -546,3 +546,72 @@ def test_fit_checks_its_metrics_before_training_even_when_the_first_samples_are_
         model.fit(x, np.eye(3, dtype=np.float32)[x % 3], batch_size=4, verbose=0)
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)          # refused before any update
+
+
+PER_STEP = [("sparse_categorical_crossentropy", 4, "softmax"), ("categorical_crossentropy", 4, "softmax"),
+            ("mse", 1, None)]
+
+
+@pytest.mark.parametrize("mask_zero", [True, False])
+@pytest.mark.parametrize("loss, units, activation", PER_STEP, ids=[p[0] for p in PER_STEP])
+def test_a_weight_per_step_trains_a_tagger_as_keras(loss, units, activation, mask_zero, rng):
+    """Keras' temporal sample weights, (n, steps): each step's loss weighs as its own weight."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, _ = _sequences(rng)
+    y = {"sparse_categorical_crossentropy": x % 4, "categorical_crossentropy": np.eye(4, dtype=np.float32)[x % 4],
+         "mse": (x % 2)[..., None].astype(np.float32)}[loss]
+    w = rng.random((32, 7)).astype(np.float32)
+    ours = gn.Sequential([Embedding(12, 5, mask_zero=mask_zero, input_shape=(7,)), LSTM(6, return_sequences=True),
+                          Dense(units, activation=activation)], seed=0)
+    theirs = _keras_twin(keras, ours, [keras.layers.Embedding(12, 5, mask_zero=mask_zero),
+                                       keras.layers.LSTM(6, return_sequences=True),
+                                       keras.layers.Dense(units, activation=activation)])
+    ours.compile(loss, gn.optimizers.SGD(0.5))
+    theirs.compile(loss=loss, optimizer=keras.optimizers.SGD(0.5))
+    np.testing.assert_allclose(ours.evaluate(x, y, sample_weight=w), theirs.evaluate(x, y, sample_weight=w, verbose=0),
+                               rtol=1e-6)
+    history = ours.fit(x, y, sample_weight=w, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    expected = theirs.fit(x, y, sample_weight=w, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_weights_per_step_or_pixel_follow_their_samples_and_are_checked(rng):
+    x, _ = _sequences(rng)
+    y = x % 3
+    w = rng.random(32).astype(np.float32)
+
+    def tagger():
+        model = gn.Sequential([Embedding(12, 4, input_shape=(7,)), GRU(5, return_sequences=True),
+                               Dense(3, activation="softmax")], seed=0)
+        model.compile("sparse_categorical_crossentropy", gn.optimizers.Adam(0.01))
+        return model
+    # a sample's weight on each of its steps is its weight: shuffled, validated, the same run bit for bit
+    per_sample = tagger().fit(x, y, sample_weight=w, epochs=2, batch_size=8, verbose=0,
+                              validation_data=(x[:8], y[:8], w[:8])).history
+    per_step = tagger().fit(x, y, sample_weight=np.repeat(w[:, None], 7, axis=1), epochs=2, batch_size=8, verbose=0,
+                            validation_data=(x[:8], y[:8], np.repeat(w[:8, None], 7, axis=1))).history
+    np.testing.assert_allclose(per_step["loss"], per_sample["loss"], rtol=1e-6)
+    np.testing.assert_allclose(per_step["val_loss"], per_sample["val_loss"], rtol=1e-6)
+    # a step of weight 0 does not count: its label can be anything
+    zeroed = np.ones((32, 7), np.float32)
+    zeroed[:, -1] = 0
+    model = tagger()
+    other = y.copy()
+    other[:, -1] = (other[:, -1] + 1) % 3
+    assert model.evaluate(x, y, sample_weight=zeroed) == model.evaluate(x, other, sample_weight=zeroed)
+    with pytest.raises(ValueError, match=r"sample_weight: expected one weight per sample, shape \(32,\), or one per "
+                                         r"position of the output, shape \(32, 7\), got shape \(32, 6\)"):
+        model.fit(x, y, sample_weight=np.ones((32, 6)), verbose=0)
+    # a segmenter: a weight per pixel
+    images = rng.normal(size=(6, 5, 5, 2)).astype(np.float32)
+    labels = (images[..., 0] > 0).astype(np.int64)
+    segmenter = gn.Sequential([gn.layers.Conv2D(2, 3, padding="same", activation="softmax", input_shape=(5, 5, 2))],
+                              seed=0, dtype="float64")
+    segmenter.compile("sparse_categorical_crossentropy", "sgd")
+    pixel_weights = rng.random((6, 5, 5))
+    p = segmenter.predict(images)
+    by_hand = -(np.log(np.take_along_axis(p, labels[..., None], -1)[..., 0]) * pixel_weights).mean()
+    np.testing.assert_allclose(segmenter.evaluate(images, labels, sample_weight=pixel_weights), by_hand, rtol=1e-12)
+    assert gradcheck.check_model(segmenter, images, labels, sample_weight=pixel_weights)["max_error"] < 1e-6

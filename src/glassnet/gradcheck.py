@@ -20,7 +20,6 @@ True
 import numpy as np
 
 from .layers.base import StateSnapshot
-from .weighting import check_sample_weight
 
 
 class GradientCheckError(AssertionError):
@@ -203,7 +202,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     model._require_compiled("check_model")
     x, y = model._prepare_xy(x, y, "x", "y")
-    w = check_sample_weight(sample_weight, x.shape[0], model.dtype)
+    w = model._check_weights(sample_weight, x.shape[0])
     snapshot = StateSnapshot(model.layers)
     _poison(model.layers)
     model._loss_and_gradients(x, y, w)

@@ -10,7 +10,6 @@ from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from .feeding import inference_feed, is_batches, ran_out_warning, unpack
 from .metrics.base import MetricTally
-from .weighting import check_sample_weight
 
 
 # predict and evaluate without a batch_size run the samples in chunks in which no layer's array holds
@@ -139,7 +138,7 @@ class InferenceMixin:
             values = self._evaluate_feed(feed)
         else:
             x, y = self._prepare_xy(x, y, cast=False)
-            w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+            w = self._check_weights(sample_weight, x.shape[0])
             values = self._evaluate_arrays(x, y, batch_size, w)
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
@@ -219,7 +218,7 @@ class InferenceMixin:
         """
         self._require_compiled("test_on_batch")
         x, y = self._prepare_xy(x, y)
-        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+        w = self._check_weights(sample_weight, x.shape[0])
         out = self._forward(x, training=False)
         value = self._loss_from_output(out, y, w) + self._penalty()
         return self._results([value, *self._metric_values(y, out)], return_dict)

@@ -107,8 +107,14 @@ class PreparingMixin:
                     break
             MetricTally.one_batch(compiled, ys, out)
 
+    def _check_weights(self, sample_weight, n, name="sample_weight"):
+        """``check_sample_weight`` for this model: (n,), or one weight per position of an output
+        that has positions (a tagger's (n, steps), a segmenter's (n, H, W)), as Keras takes them."""
+        positions = tuple(self.output_shape[:-1]) if self.built and len(self.output_shape) > 1 else None
+        return check_sample_weight(sample_weight, n, self.dtype, name, positions)
+
     def _sample_weights(self, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
         refuse_both(sample_weight, class_weight)
-        w = check_sample_weight(sample_weight, y.shape[0], self.dtype)
+        w = self._check_weights(sample_weight, y.shape[0])
         return combine(y, w, self._class_weight_table(class_weight))

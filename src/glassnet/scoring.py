@@ -49,9 +49,12 @@ class Rows:
         return y.reshape(-1) if y.ndim == len(self.shape) - 1 else y.reshape(-1, y.shape[-1])
 
     def weights(self, w):
-        """Sample weights (batch,) -> each row's: its sample's weight; None stays None."""
+        """Sample weights (batch,) -> each row's: its sample's weight; or weights per position
+        (batch, *positions) -> each row's own. None stays None."""
         if w is None:
             return None
+        if w.ndim > 1:
+            return w[self.mask] if self.mask is not None else w.reshape(-1)
         xp = backend.get_array_module(w)
         positions = self.shape[1:-1] if self.mask is None else self.mask.shape[1:]
         per_position = xp.broadcast_to(w.reshape(-1, *(1,) * len(positions)), (w.shape[0], *positions))

@@ -26,7 +26,7 @@ from .layers import masking
 from .layers.base import StateSnapshot, missing_input_gradient
 from .metrics.base import MetricTally
 from .scoring import Rows
-from .weighting import check_sample_weight, combine, refuse_both
+from .weighting import combine, refuse_both
 
 _HINT = ("usual causes: a learning rate too high for this network (try one ten times smaller), "
          "inputs that are not scaled (standardise features, divide pixels by 255), or a loss that does "
@@ -153,17 +153,19 @@ class TrainingMixin(ActivityMixin):
         self._output_shapes = None
         return x
 
-    def _rows(self, out):
+    def _rows(self, out, w=None):
         """None when the loss and the metrics score the output ``out`` as it is (the usual case);
-        else the ``scoring.Rows`` they score: labels per position, or the real steps of a masked
-        output (read from the batch's mask, which the forward pass that gave ``out`` handed on)."""
-        if self._output_mask is None and not (self.loss.sparse and out.ndim > 2):
+        else the ``scoring.Rows`` they score: labels per position, the real steps of a masked
+        output (read from the batch's mask, which the forward pass that gave ``out`` handed on), or
+        every position when sample weights ``w`` come one per position."""
+        per_position = w is not None and w.ndim > 1
+        if self._output_mask is None and not (self.loss.sparse and out.ndim > 2) and not per_position:
             return None
         return Rows(out.shape, None if self._output_mask is None else self._output_mask.pending_mask)
 
     def _scored(self, out, y, w=None):
         """``(out, y, w, rows)``: what the loss and the metrics score, and the ``Rows`` (or None)."""
-        rows = self._rows(out)
+        rows = self._rows(out, w)
         if rows is None:
             return out, y, w, None
         return rows.of(out), rows.targets(y), rows.weights(w), rows
@@ -338,7 +340,8 @@ class TrainingMixin(ActivityMixin):
         sample_weight : array-like of shape (n_samples,), finite and >= 0, optional
             Each sample's loss is multiplied by its weight; a batch's loss is the weighted sum
             divided by the batch's sample count (Keras' ``sum_over_batch_size``), and so is its
-            gradient. The weights are shuffled with x and y. ``validation_split`` holds out their
+            gradient. For an output with positions (a tagger's steps, a segmenter's pixels) it may
+            hold one weight per position, (n_samples, *positions), as Keras' temporal weights. The weights are shuffled with x and y. ``validation_split`` holds out their
             tail too, and ``validation_data`` may be ``(x_val, y_val, sample_weight_val)``: the
             validation loss is then weighted as well.
         class_weight : dict {class index: weight}, optional
@@ -544,7 +547,7 @@ class TrainingMixin(ActivityMixin):
         # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
         x, y = self._prepare_xy(x, y, cast=False)
         refuse_both(sample_weight, class_weight)
-        w = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+        w = self._check_weights(sample_weight, x.shape[0])
         # checked before any work; applied below to the training part only
         table = self._class_weight_table(class_weight)
         if validation_split:
@@ -587,8 +590,8 @@ class TrainingMixin(ActivityMixin):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
                              "(x_val, y_val, sample_weight_val), or a PyDataset")
         xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
-        wv = check_sample_weight(validation_data[2] if len(validation_data) == 3 else None,
-                                 xv.shape[0], self.dtype, "validation_data[2]")
+        wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv.shape[0],
+                                 "validation_data[2]")
         return xv, yv, wv
 
     def _fit_feed(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
@@ -619,7 +622,7 @@ class TrainingMixin(ActivityMixin):
         where = feed.describe(index)
         bx, by, bw = unpack(batch, where)
         xb, yb = self._prepare_xy(bx, by, where, feed.describe(index, "y"))
-        wb = check_sample_weight(bw, xb.shape[0], self.dtype, feed.describe(index, "sample_weight"))
+        wb = self._check_weights(bw, xb.shape[0], feed.describe(index, "sample_weight"))
         if table is not None:
             if bw is not None:
                 raise ValueError(f"class_weight: {where} carries sample weights too; give one or the other "

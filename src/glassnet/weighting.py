@@ -30,8 +30,11 @@ def refuse_both(sample_weight, class_weight):
                          "pass sample_weight multiplied by each sample's class weight")
 
 
-def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", positions=None):
     """Return ``sample_weight`` as an array of shape (n_samples,) and ``dtype``; None stays None.
+    With ``positions`` (the position axes of a model's output: (steps,) for a tagger, (H, W) for a
+    segmenter), one weight per position, (n_samples, *positions), is taken too (Keras' temporal
+    weights).
 
     Refuses (ValueError/TypeError naming ``name``) anything but finite numbers >= 0, one per sample.
     An (n, 1) column is refused too, with a hint, rather than guessed at.
@@ -43,9 +46,11 @@ def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
         return None
     # checked in float64 (or as given), cast last: a weight beyond float32's range would become inf
     w = as_array(sample_weight, name, np.float64)
-    if w.shape != (n_samples,):
+    per_position = positions is not None and w.shape == (n_samples, *positions)
+    if w.shape != (n_samples,) and not per_position:
         hint = "; flatten it with .ravel()" if w.shape == (n_samples, 1) else ""
-        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},), got shape "
+        either = f", or one per position of the output, shape {(n_samples, *positions)}" if positions else ""
+        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},){either}, got shape "
                          f"{w.shape}{hint}")
     negative = int((w < 0).sum())
     if negative:
