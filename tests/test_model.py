@@ -1255,6 +1255,13 @@ def test_model_from_json_trusts_nothing_in_the_string():
         gn.model_from_json(huge.replace("200000", "1"), max_params=1000)
     with pytest.raises(ValueError, match="model_from_json: not a glassnet model description .ValueError: Dense: units"):
         gn.model_from_json(huge.replace("200000", "-3"))
+    # statistics a layer makes besides its weights, sized by the input shape alone, are capped too
+    for settings in ({}, {"axis": [1, 2], "mean": 0.0, "variance": 1.0}):
+        statistics = json.dumps({"class_name": "Sequential", "config": {
+            "input_shape": [2000, 2000], "layers": [{"class_name": "Normalization", "config": settings}]}})
+        with pytest.raises(ValueError, match=r"more parameters than glassnet's cap on statistics \(1000 values\) "
+                                             r"allows \(at parameter 'mean and variance'"):
+            gn.model_from_json(statistics, max_params=1000)
     with pytest.raises(TypeError, match="model_from_json: expected a JSON string"):
         gn.model_from_json({"class_name": "Sequential"})
 

@@ -85,7 +85,8 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
                              f"as Sequential.to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
     try:
-        model = _build(config, math.inf if max_params is None else max_params, f"max_params={max_params} allows")
+        cap = math.inf if max_params is None else max_params
+        model = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
         flags = [layer.get("trainable", True) for layer in config["layers"]]
         if len(flags) == len(model.layers):
             _restore_trainable(model, flags)
@@ -314,14 +315,15 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
                     f"; the file's model has the layers {[layer.name for layer in source.layers]}")
 
 
-def _build(config, budget, limit="the file's weights hold"):
+def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS):
     """The model of ``config``, built with at most ``budget`` parameter values allocated (``limit``
-    says what set the budget, for the error)."""
+    says what set the budget, for the error), and at most ``state_budget`` values of what layers
+    make besides weights (``Layer._reserve``: statistics, whose size the input shape sets)."""
     specs = config.get("layers")
     if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("class_name"), str)
                                               and isinstance(s.get("config"), dict) for s in specs):
         raise ModelFileError("config: 'layers' must be a list of {'class_name': str, 'config': dict}")
-    left = [budget]
+    left, state_left = [budget], [state_budget]
     layers = []
     for spec in specs:
         cls = LAYERS.get(spec["class_name"])        # exact key: never import or eval a name from a file
@@ -330,6 +332,8 @@ def _build(config, budget, limit="the file's weights hold"):
                                  f"(define or import a custom Layer subclass before loading)")
         layer = cls.from_config(spec["config"])
         layer.add_weight = _capped(layer.add_weight, left, limit)
+        layer._reserve = _capped(layer._reserve, state_left, f"glassnet's cap on statistics ({state_budget} values) "
+                                                              f"allows")
         layers.append(layer)
     try:
         model = Sequential(Sequential._config_layers(config, layers), seed=config.get("seed"),
@@ -338,7 +342,7 @@ def _build(config, budget, limit="the file's weights hold"):
         model._build_from_config_shape(config.get("input_shape"))
     finally:
         for layer in layers:
-            del layer.add_weight                     # back to the class's method
+            del layer.add_weight, layer._reserve     # back to the class's methods
     return model
 
 

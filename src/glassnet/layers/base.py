@@ -180,6 +180,12 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
+    def _reserve(self, name, shape):
+        """Called by ``build`` before it makes an array that is not a weight, of ``shape`` values in
+        all (state such as moving statistics, fixed statistics): nothing here. Reading a model
+        file or JSON (glassnet.io) caps it, as it caps ``add_weight``, so that a few bytes naming
+        a huge input shape cannot make a layer allocate gigabytes."""
+
     def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
         """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient.
 

@@ -82,6 +82,7 @@ class Normalization(Layer):
         self._broadcast = tuple(input_shape[a - 1] if a in kept else 1 for a in range(1, len(input_shape) + 1))
         xp = backend.xp()
         dtype = self.dtype or np.float32
+        self._reserve("mean and variance", (2, *shape))
         if self.mean is None:
             # mean 0 and variance 1 until adapt: the layer passes its input on (Keras)
             self.state = {"mean": xp.zeros(shape, dtype), "variance": xp.ones(shape, dtype)}

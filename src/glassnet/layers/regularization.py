@@ -238,6 +238,7 @@ class BatchNormalization(Layer):
         channels = input_shape[-1]
         self.add_weight("gamma", (channels,), "ones")
         self.add_weight("beta", (channels,), "zeros")
+        self._reserve("moving_mean and moving_variance", (2, channels))
         xp = backend.xp()
         self.state = {"moving_mean": xp.asarray(initializers.zeros((channels,), None, self.dtype)),
                       "moving_variance": xp.asarray(initializers.ones((channels,), None, self.dtype))}

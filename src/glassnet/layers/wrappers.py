@@ -277,6 +277,9 @@ class TimeDistributed(_Wrapper):
             raise ValueError(f"TimeDistributed: {layer.describe()} makes a mask, which would not leave the wrapper; "
                              f"apply it to the whole sequence, outside TimeDistributed")
         self._check_wrapped(layer)
+        if isinstance(getattr(layer, "state", None), dict):      # refused before its statistics are made
+            raise ValueError(f"TimeDistributed: {layer.describe()} keeps state besides its trained weights "
+                             f"(running statistics, adapted values), which TimeDistributed does not carry")
         if layer.input_shape is not None:
             raise ValueError("TimeDistributed: give input_shape to the wrapper, (steps, *sample), not to the layer "
                              "it wraps")
