@@ -1220,7 +1220,7 @@ def test_to_json_and_model_from_json_rebuild_the_network_as_keras_does():
     assert again._config(with_compile=False) == model._config(with_compile=False)
     assert [w.shape for w in again.get_weights()] == [w.shape for w in model.get_weights()]
 
-    class Scale(Layer):                          # its own argument is not in its config
+    class JsonScale(Layer):                          # its own argument is not in its config
         def __init__(self, factor=1.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -1231,8 +1231,8 @@ def test_to_json_and_model_from_json_rebuild_the_network_as_keras_does():
         def backward(self, grad):
             return grad * np.float32(self.factor)
 
-    with pytest.raises(TypeError, match=r"to_json: layer 'scale' \(Scale\) takes the arguments \['factor'\]"):
-        gn.Sequential([Dense(1, input_shape=(2,)), Scale(10.0)]).to_json()
+    with pytest.raises(TypeError, match=r"to_json: layer 'json_scale' \(JsonScale\) takes the arguments \['factor'\]"):
+        gn.Sequential([Dense(1, input_shape=(2,)), JsonScale(10.0)]).to_json()
 
 
 def test_model_from_json_trusts_nothing_in_the_string():
