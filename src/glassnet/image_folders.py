@@ -1,0 +1,167 @@
+"""Images in class folders as batches: Keras' ``image_dataset_from_directory``, as a ``PyDataset``
+that opens and resizes each batch's files when the batch is read, so a folder of photos larger than
+memory trains as arrays would. Needs Pillow (``pip install "glassnet[plot]"``).
+
+    photos/
+        cats/  a.jpg b.png ...
+        dogs/  c.jpg ...
+
+gives class names ``["cats", "dogs"]`` (the sub-folders, sorted), labels 0 and 1, and images of
+``image_size`` (height, width) as float32 values 0-255, channels last. The files are listed as
+Keras lists them (each class's folder walked in sorted order, its sub-folders included), shuffled
+once with ``numpy.random.RandomState(seed)`` as Keras does, and split by ``validation_split``
+(the last fraction for validation), so the same folder gives the same files and labels in the same
+batches as Keras. Images are decoded with Pillow (Keras' own "grain" path) and resized with
+TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras).
+"""
+import os
+
+import numpy as np
+
+from .feeding import PyDataset
+from .layers.resizing import resize
+
+FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+CHANNELS = {"rgb": ("RGB", 3), "rgba": ("RGBA", 4), "grayscale": ("L", 1)}
+LABEL_MODES = ("int", "categorical", "binary", None)
+
+
+def _files(directory, class_names, follow_links):
+    """(paths, labels, class names) of the image files below ``directory``, in Keras' order."""
+    subdirs = sorted(d for d in os.listdir(directory)
+                     if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
+    if class_names is not None:
+        if not set(class_names) <= set(subdirs):
+            raise ValueError(f"image_dataset_from_directory: class_names {list(class_names)} are not among the "
+                             f"sub-folders of {directory!r}: {subdirs}")
+        subdirs = list(class_names)
+    paths, labels = [], []
+    for label, subdir in enumerate(subdirs):
+        walk = os.walk(os.path.join(directory, subdir), followlinks=follow_links)
+        for root, _, files in sorted(walk, key=lambda entry: entry[0]):
+            for name in sorted(files):
+                if name.lower().endswith(FORMATS):
+                    paths.append(os.path.join(root, name))
+                    labels.append(label)
+    return paths, np.asarray(labels, dtype=np.int32), subdirs
+
+
+class ImageFolderDataset(PyDataset):
+    """The batches of ``image_dataset_from_directory``: ``(images, labels)`` with images float32
+    (batch, height, width, channels), or the images alone with ``label_mode=None``.
+    ``file_paths``, ``labels`` and ``class_names`` say what it serves, in order."""
+
+    def __init__(self, file_paths, labels, class_names, label_mode, image_size, color_mode, batch_size,
+                 interpolation, crop_to_aspect_ratio):
+        super().__init__()
+        self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
+        self.label_mode, self.image_size, self.batch_size = label_mode, tuple(image_size), batch_size
+        self.color_mode, self.interpolation, self.crop_to_aspect_ratio = color_mode, interpolation, crop_to_aspect_ratio
+
+    def __len__(self):
+        return -(-len(self.file_paths) // self.batch_size)
+
+    def load(self, path):
+        """One image file as float32 (height, width, channels), resized to ``image_size``."""
+        from PIL import Image
+        mode, channels = CHANNELS[self.color_mode]
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert(mode), dtype=np.float32).reshape(image.height, image.width, channels)
+        height, width = self.image_size
+        out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
+        return out[0]
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"ImageFolderDataset: batch {index} of {len(self)}")
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        images = np.stack([self.load(path) for path in self.file_paths[rows]])
+        if self.label_mode is None:
+            return images
+        labels = self.labels[rows]
+        if self.label_mode == "categorical":
+            return images, np.eye(len(self.class_names), dtype=np.float32)[labels]
+        if self.label_mode == "binary":
+            return images, labels.astype(np.float32)[:, None]
+        return images, labels
+
+
+def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
+                                 color_mode="rgb", batch_size=32, image_size=(256, 256), shuffle=True, seed=None,
+                                 validation_split=None, subset=None, interpolation="bilinear", follow_links=False,
+                                 crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, verbose=True):
+    """Keras' ``image_dataset_from_directory``: an ``ImageFolderDataset`` (or, with
+    ``subset="both"``, the training and the validation one) of the images below ``directory``, one
+    sub-folder per class. ``labels``: "inferred" (from the sub-folders) or None; ``label_mode``
+    "int" (labels (n,)), "categorical" (one-hot), "binary" ((n, 1) floats, two classes) or None;
+    ``color_mode`` "rgb", "rgba" or "grayscale"; ``interpolation`` "bilinear" or "nearest" (Keras'
+    other samplers are not implemented, nor is ``pad_to_aspect_ratio``). Shuffling is Keras' first one, of the file list, once;
+    ``fit(shuffle=True)`` then shuffles the batches' order each epoch with the model's seed (Keras
+    also reshuffles files inside TensorFlow, draws NumPy cannot reproduce). ``batch_size=None`` is
+    refused: glassnet serves batches.
+
+    >>> train, val = image_dataset_from_directory("photos", image_size=(64, 64), validation_split=0.2,
+    ...                                           subset="both", seed=1)          # doctest: +SKIP
+    >>> model.fit(train, validation_data=val, epochs=10)                         # doctest: +SKIP
+    """
+    where = "image_dataset_from_directory"
+    if not os.path.isdir(directory):
+        raise ValueError(f"{where}: directory {directory!r} is not a folder")
+    if labels not in ("inferred", None):
+        raise ValueError(f"{where}: labels must be 'inferred' (one sub-folder per class) or None, got {labels!r:.60} "
+                         f"(a list of labels is not supported)")
+    if label_mode not in LABEL_MODES:
+        raise ValueError(f"{where}: label_mode must be one of {list(LABEL_MODES)}, got {label_mode!r:.40}")
+    if labels is None:
+        label_mode = None
+    if color_mode not in CHANNELS:
+        raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_size)):
+        raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{where}: batch_size must be a positive integer (glassnet serves batches), got "
+                         f"{batch_size!r:.40}")
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(f"{where}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r:.40}")
+    if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
+        raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
+    if validation_split is not None and not 0 < validation_split < 1:
+        raise ValueError(f"{where}: validation_split must be between 0 and 1, got {validation_split!r:.40}")
+    if bool(validation_split) != bool(subset):
+        raise ValueError(f"{where}: give validation_split and subset together (subset: 'training', "
+                         f"'validation' or 'both')")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError(f"{where}: subset must be 'training', 'validation' or 'both', got {subset!r:.40}")
+    if validation_split and shuffle and seed is None:
+        raise ValueError(f"{where}: a validation split of shuffled files needs a seed, so that the training and "
+                         f"the validation call split the same order (as Keras)")
+    paths, targets, names = _files(directory, class_names, follow_links)
+    if label_mode == "binary" and len(names) != 2:
+        raise ValueError(f"{where}: label_mode='binary' needs exactly 2 classes, got {names}")
+    if verbose:
+        print(f"Found {len(paths)} files" + ("." if label_mode is None else f" belonging to {len(names)} classes."))
+    if shuffle:
+        order = np.arange(len(paths))
+        np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(order)
+        paths, targets = [paths[i] for i in order], targets[order]
+    settings = (names, label_mode, image_size, color_mode, batch_size, interpolation, crop_to_aspect_ratio)
+
+    def part(which):
+        chosen_paths, chosen = paths, targets
+        if validation_split:
+            held = int(validation_split * len(paths))
+            cut = len(paths) - held
+            chosen_paths, chosen = (paths[:cut], targets[:cut]) if which == "training" else (paths[cut:], targets[cut:])
+            if verbose:
+                print(f"Using {len(chosen_paths)} files for {which}.")
+        if not chosen_paths:
+            raise ValueError(f"{where}: no {which + ' ' if validation_split else ''}images found in {directory!r} "
+                             f"(formats {', '.join(FORMATS)})")
+        return ImageFolderDataset(chosen_paths, chosen, *settings)
+
+    if subset == "both":
+        return part("training"), part("validation")
+    return part(subset or "training")

@@ -1,0 +1,112 @@
+"""image_dataset_from_directory: Keras' file lists, labels, splits and batches (Keras 3.15 as the
+oracle), images read per batch with Pillow, a CNN trained on a folder, and the refusals."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.utils import image_dataset_from_directory
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+Image = pytest.importorskip("PIL.Image", reason="images are read with Pillow: pip install 'glassnet[plot]'")
+
+
+@pytest.fixture
+def folder(tmp_path, rng):
+    """Three classes of PNGs of different sizes and modes (RGB, L, RGBA), one class with a sub-folder."""
+    for name, count in (("cats", 7), ("dogs", 5), ("emus", 4)):
+        for i in range(count):
+            place = tmp_path / name / ("more" if name == "dogs" and i % 2 else "")
+            place.mkdir(parents=True, exist_ok=True)
+            height, width = rng.integers(8, 30, 2)
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            Image.fromarray(pixels).convert(["RGB", "L", "RGBA"][i % 3]).save(place / f"{i}.png")
+    (tmp_path / "cats" / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+SETTINGS = [dict(shuffle=False), dict(shuffle=False, label_mode="categorical", interpolation="nearest"),
+            dict(shuffle=False, crop_to_aspect_ratio=True), dict(shuffle=False, label_mode=None),
+            dict(shuffle=False, color_mode="rgba")]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_the_batches_are_keras(folder, settings):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours = image_dataset_from_directory(folder, image_size=(12, 10), batch_size=5, verbose=False, **settings)
+    theirs = list(keras.utils.image_dataset_from_directory(folder, image_size=(12, 10), batch_size=5, verbose=False,
+                                                           **settings))
+    assert len(ours) == len(theirs) == 4
+    for i, batch in enumerate(theirs):
+        mine = ours[i] if isinstance(ours[i], tuple) else (ours[i],)
+        batch = batch if isinstance(batch, tuple) else (batch,)
+        np.testing.assert_allclose(mine[0], np.asarray(batch[0]), atol=2e-3)
+        if len(batch) > 1:
+            np.testing.assert_array_equal(mine[1], np.asarray(batch[1]))
+
+
+@pytest.mark.parametrize("subset", ["training", "validation", None])
+def test_the_shuffled_files_and_the_split_are_keras(folder, subset):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    split = {"validation_split": 0.25, "subset": subset} if subset else {}
+    ours = image_dataset_from_directory(folder, seed=3, verbose=False, **split)
+    theirs = keras.utils.image_dataset_from_directory(folder, seed=3, verbose=False, **split)
+    assert ours.file_paths == list(theirs.file_paths) and ours.class_names == theirs.class_names
+
+
+def test_files_labels_and_split_by_hand(folder, capsys):
+    train, val = image_dataset_from_directory(folder, image_size=8, batch_size=4, validation_split=0.25,
+                                              subset="both", seed=1, label_mode="categorical")
+    assert capsys.readouterr().out.splitlines() == ["Found 16 files belonging to 3 classes.",
+                                                    "Using 12 files for training.", "Using 4 files for validation."]
+    assert train.class_names == ["cats", "dogs", "emus"] and len(train) == 3 and len(val) == 1
+    assert sorted(train.file_paths + val.file_paths) == sorted(
+        str(p) for p in folder.rglob("*.png"))                     # every image once, the text file left out
+    for path, label in zip(train.file_paths, train.labels):
+        assert os.path.relpath(path, folder).split(os.sep)[0] == train.class_names[label]
+    x, y = train[0]
+    assert x.shape == (4, 8, 8, 3) and x.dtype == np.float32 and y.shape == (4, 3) and 0 <= x.min() <= x.max() <= 255
+    gray = image_dataset_from_directory(folder, image_size=(6, 5), color_mode="grayscale", shuffle=False,
+                                        verbose=False)
+    assert gray[0][0].shape == (16, 6, 5, 1)
+    only = image_dataset_from_directory(folder, class_names=["emus", "cats"], label_mode="binary", shuffle=False,
+                                        image_size=8, verbose=False)
+    assert len(only.file_paths) == 11 and only[0][1].shape == (11, 1) and only[0][1][0, 0] == 0.0   # emus first
+
+
+def test_a_cnn_trains_on_a_folder_of_images(tmp_path, rng):
+    """Bright and dark squares in two folders: the model tells them apart."""
+    for name, low in (("dark", 0), ("bright", 160)):
+        (tmp_path / name).mkdir()
+        for i in range(12):
+            pixels = rng.integers(low, low + 96, (10, 10), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+    data = image_dataset_from_directory(tmp_path, image_size=(8, 8), color_mode="grayscale", batch_size=8, seed=0,
+                                        label_mode="binary", verbose=False)
+    model = gn.Sequential([gn.Input((8, 8, 1)), gn.layers.Rescaling(1 / 255), gn.layers.Conv2D(4, 3, activation="relu"),
+                           gn.layers.GlobalAveragePooling2D(), gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.05), metrics=["accuracy"])
+    history = model.fit(data, epochs=15, verbose=0).history
+    assert history["accuracy"][-1] == 1.0 and model.evaluate(data)[1] == 1.0
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(labels=[0, 1]), "labels must be 'inferred'"),
+    (dict(label_mode="sparse"), "label_mode must be one of"),
+    (dict(color_mode="cmyk"), "color_mode must be one of"),
+    (dict(image_size=(8,)), r"image_size must be \(height, width\)"),
+    (dict(batch_size=None), "batch_size must be a positive integer"),
+    (dict(interpolation="bicubic"), "interpolation must be 'bilinear' or 'nearest'"),
+    (dict(pad_to_aspect_ratio=True), "pad_to_aspect_ratio is not implemented"),
+    (dict(validation_split=0.2), "give validation_split and subset together"),
+    (dict(validation_split=0.2, subset="training"), "a validation split of shuffled files needs a seed"),
+    (dict(label_mode="binary"), "label_mode='binary' needs exactly 2 classes"),
+    (dict(class_names=["cats", "owls"]), r"class_names \['cats', 'owls'\] are not among the sub-folders"),
+])
+def test_bad_settings_are_refused_naming_them(folder, settings, message):
+    with pytest.raises(ValueError, match=message):
+        image_dataset_from_directory(folder, verbose=False, **settings)
+    with pytest.raises(ValueError, match="is not a folder"):
+        image_dataset_from_directory(folder / "nowhere")
