@@ -125,6 +125,12 @@ class Layer:
         Embedding's of ids (batch, steps, length)), which TimeDistributed cares about."""
         return self.supports_masking
 
+    def uses_mask(self, within_steps):
+        """Whether this layer's forward uses the mask it receives (``reads_mask``; TimeDistributed
+        uses one within the steps only, when the layer it wraps reads masks). A layer that neither
+        uses nor passes on a mask gets Keras' warning when it is added (see ``plan_masks``)."""
+        return self.reads_mask
+
     def mask_within_steps(self):
         """On a maker: whether its mask has axes within each step besides the steps (see
         ``passes_mask``). False unless a maker says otherwise."""

@@ -38,19 +38,21 @@ def plan_masks(layers, output_reader=None, warn_for=None):
     steps, and one with axes within the steps only when the layer it wraps does); any other layer
     ends it. A layer that Keras would feed the mask
     to, but glassnet's does not read it, is refused (ValueError). ``warn_for``: a layer (the one
-    being added) that neither reads nor passes on a mask it receives gets Keras' warning (a
-    Flatten: the padding then counts as data, as in Keras).
+    being added) that neither uses nor passes on a mask it receives gets Keras' warning (a
+    Flatten: the padding then counts as data, as in Keras; a TimeDistributed(Flatten()) given a
+    mask within the steps, which Keras would hand on to fail later).
     """
     plan, maker, readers = [], None, []
     for layer in layers:
         if maker is not None:
-            passes = layer.passes_mask(maker.mask_within_steps())
+            within = maker.mask_within_steps()
+            passes = layer.passes_mask(within)
             if layer.mask_refusal is not None:
                 raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, and "
                                  f"{layer.mask_refusal}; place it where no mask reaches it")
             if layer.reads_mask:
                 readers.append(layer)
-            elif layer is warn_for and not passes and not layer.makes_mask:
+            if layer is warn_for and not passes and not layer.makes_mask and not layer.uses_mask(within):
                 warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but does "
                               f"not support masking: the layers after it will not see the mask, and it "
                               f"treats the masked steps as data (as Keras does)", UserWarning,

@@ -267,6 +267,11 @@ class TimeDistributed(_Wrapper):
         hands it on anyway, and the next layer fails on it)."""
         return True if not within_steps else self.layer.supports_masking
 
+    def uses_mask(self, within_steps):
+        """A mask within the steps goes to a wrapped layer that reads masks; one of the steps is only
+        passed on."""
+        return within_steps and self.layer.reads_mask
+
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "TimeDistributed", Layer, "a layer that is not a wrapper")
