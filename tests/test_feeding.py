@@ -316,3 +316,22 @@ def test_an_endless_pydataset_cannot_be_validated_on(rng):
         _model().fit(Batches(x, y), validation_data=_Endless(x, y), verbose=0)
     with pytest.warns(UserWarning, match="shuffle=True is ignored for _Endless, which has no end"):
         _model().fit(_Endless(x, y), steps_per_epoch=2, verbose=0)
+
+
+@pytest.mark.parametrize("sizes", [[16] * 6 + [4], [4] + [16] * 6, [8, 8, 16, 16, 32, 20]], ids=str)
+def test_predict_on_batches_of_any_sizes_gives_each_batch_s_outputs_in_order(sizes, rng):
+    """Batches as large as the first fill one array as they come; a larger one falls back to joining."""
+    x, _ = _data(rng)
+
+    class Sized(PyDataset):
+        def __len__(self):
+            return len(sizes)
+
+        def __getitem__(self, index):
+            start = sum(sizes[:index])
+            return x[start:start + sizes[index]]
+
+    model = _model()
+    starts = np.cumsum([0, *sizes])
+    expected = np.concatenate([model.predict(x[a:b], batch_size=b - a) for a, b in zip(starts[:-1], starts[1:])])
+    np.testing.assert_array_equal(model.predict(Sized()), expected)

@@ -84,18 +84,34 @@ class InferenceMixin:
         return [total / seen + self._penalty(), *tally.results()]
 
     def _predict_feed(self, feed):
-        """predict's outputs for the batches of a ``Feed``, in one array (each batch's copied as it
-        comes: the next forward pass may reuse a layer's buffers)."""
-        outputs, xb = [], None
+        """predict's outputs for the batches of a ``Feed``, in one array. With a known number of
+        batches they are written into one array sized for that many batches of the first one's
+        size, as they come (predict on arrays does the same), so the outputs are held once; the
+        rows of a short last batch are cut off by a view. Otherwise (a generator, or a batch larger
+        than the first) they are collected and joined at the end, held twice for that moment."""
+        outputs, out, filled, xb = [], None, 0, None
         feed.begin_epoch()
         for index, batch in feed.epoch():
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
-            outputs.append(self._forward(xb, training=False).copy())
+            result = self._forward(xb, training=False)
+            if out is None and not outputs and feed.steps is not None:
+                out = backend.get_array_module(result).empty((feed.steps * len(result), *result.shape[1:]),
+                                                             dtype=result.dtype)
+            if out is not None and result.shape[1:] == out.shape[1:] and filled + len(result) <= len(out):
+                out[filled:filled + len(result)] = result
+                filled += len(result)
+                continue
+            if out is not None:         # a batch that does not fit: join the rest at the end
+                outputs.append(out[:filled])
+                out = None
+            outputs.append(result.copy())      # the next forward pass may reuse a layer's buffers
         feed.end_epoch()
         self._release_data(xb)
         if feed.ran_out:
-            ran_out_warning(0, len(outputs), feed.steps, "predict")
-        if len({out.shape[1:] for out in outputs}) > 1:
+            ran_out_warning(0, filled + sum(len(o) for o in outputs), feed.steps, "predict")
+        if out is not None:
+            return out[:filled]
+        if len({o.shape[1:] for o in outputs}) > 1:
             raise ValueError(f"predict: the batches' outputs have different shapes {sorted({o.shape[1:] for o in outputs})} "
                              f"and cannot be joined into one array")
         return backend.get_array_module(outputs[0]).concatenate(outputs)
