@@ -104,9 +104,28 @@ def test_a_cnn_trains_on_a_folder_of_images(tmp_path, rng):
     (dict(validation_split=0.2, subset="training"), "a validation split of shuffled files needs a seed"),
     (dict(label_mode="binary"), "label_mode='binary' needs exactly 2 classes"),
     (dict(class_names=["cats", "owls"]), r"class_names \['cats', 'owls'\] are not among the sub-folders"),
+    (dict(labels=None, class_names=["cats"]), "class_names need labels='inferred'"),
 ])
 def test_bad_settings_are_refused_naming_them(folder, settings, message):
     with pytest.raises(ValueError, match=message):
         image_dataset_from_directory(folder, verbose=False, **settings)
     with pytest.raises(ValueError, match="is not a folder"):
         image_dataset_from_directory(folder / "nowhere")
+
+
+def test_without_labels_every_image_below_the_folder_is_read_as_keras(tmp_path):
+    for place in ("a.png", "sub/b.png", ".cache/c.png"):
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / place)
+    data = image_dataset_from_directory(tmp_path, labels=None, image_size=(4, 4), shuffle=False, verbose=False)
+    assert [os.path.relpath(p, tmp_path) for p in data.file_paths] == ["a.png", os.path.join(".cache", "c.png"),
+                                                                        os.path.join("sub", "b.png")]
+    assert data.class_names is None and data[0].shape == (3, 4, 4, 3)
+
+
+def test_a_16_bit_png_comes_to_8_bits_as_tensorflow_decodes_it(tmp_path):
+    (tmp_path / "c").mkdir()
+    Image.fromarray(np.array([[1000, 20000], [40000, 65535]], np.uint16)).save(tmp_path / "c" / "deep.png")
+    for mode in ("rgb", "grayscale"):
+        images, _ = image_dataset_from_directory(tmp_path, image_size=(2, 2), color_mode=mode, verbose=False)[0]
+        np.testing.assert_array_equal(images[0, ..., 0], [[3, 78], [156, 255]])     # Keras' (TensorFlow's) values

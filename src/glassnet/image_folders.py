@@ -11,8 +11,13 @@ gives class names ``["cats", "dogs"]`` (the sub-folders, sorted), labels 0 and 1
 Keras lists them (each class's folder walked in sorted order, its sub-folders included), shuffled
 once with ``numpy.random.RandomState(seed)`` as Keras does, and split by ``validation_split``
 (the last fraction for validation), so the same folder gives the same files and labels in the same
-batches as Keras. Images are decoded with Pillow (Keras' own "grain" path) and resized with
-TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras).
+batches as Keras. Images are decoded with Pillow (as Keras' ``format="grain"`` does) and resized with
+TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras). Keras' default decoding,
+TensorFlow's, gives the same pixels for PNG, BMP and GIF in RGB(A); JPEG pixels differ by up to 4
+(another decoder), and grayscale from colour files by up to 1 (Pillow's rounding of the luma); a
+16-bit PNG is brought to 8 bits as TensorFlow does. TensorFlow refuses some format and colour-mode
+pairs (GIF or BMP in grayscale, JPEG in RGBA) that Pillow decodes. A ``validation_split`` that
+leaves no validation file is refused (Keras gives its validation subset every file).
 """
 import os
 
@@ -26,10 +31,14 @@ CHANNELS = {"rgb": ("RGB", 3), "rgba": ("RGBA", 4), "grayscale": ("L", 1)}
 LABEL_MODES = ("int", "categorical", "binary", None)
 
 
-def _files(directory, class_names, follow_links):
-    """(paths, labels, class names) of the image files below ``directory``, in Keras' order."""
-    subdirs = sorted(d for d in os.listdir(directory)
-                     if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
+def _files(directory, class_names, follow_links, labelled=True):
+    """(paths, labels, class names) of the image files below ``directory``, in Keras' order: each
+    class folder's, or without labels every image below ``directory`` (hidden folders too, as Keras)."""
+    if not labelled:
+        subdirs = [""]
+    else:
+        subdirs = sorted(d for d in os.listdir(directory)
+                         if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
     if class_names is not None:
         if not set(class_names) <= set(subdirs):
             raise ValueError(f"image_dataset_from_directory: class_names {list(class_names)} are not among the "
@@ -43,7 +52,7 @@ def _files(directory, class_names, follow_links):
                 if name.lower().endswith(FORMATS):
                     paths.append(os.path.join(root, name))
                     labels.append(label)
-    return paths, np.asarray(labels, dtype=np.int32), subdirs
+    return paths, np.asarray(labels, dtype=np.int32), subdirs if labelled else None
 
 
 class ImageFolderDataset(PyDataset):
@@ -66,6 +75,9 @@ class ImageFolderDataset(PyDataset):
         from PIL import Image
         mode, channels = CHANNELS[self.color_mode]
         with Image.open(path) as image:
+            if image.mode.startswith("I"):      # 16-bit: to 8 bits as TensorFlow's decoder does (v >> 8);
+                eight = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)   # Pillow clips
+                image = Image.fromarray(eight, "L")
             pixels = np.asarray(image.convert(mode), dtype=np.float32).reshape(image.height, image.width, channels)
         height, width = self.image_size
         out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
@@ -114,6 +126,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         raise ValueError(f"{where}: label_mode must be one of {list(LABEL_MODES)}, got {label_mode!r:.40}")
     if labels is None:
         label_mode = None
+        if class_names is not None:
+            raise ValueError(f"{where}: class_names need labels='inferred' (with labels=None the files are not "
+                             f"sorted into classes)")
     if color_mode not in CHANNELS:
         raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
     if isinstance(image_size, int):
@@ -138,11 +153,11 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if validation_split and shuffle and seed is None:
         raise ValueError(f"{where}: a validation split of shuffled files needs a seed, so that the training and "
                          f"the validation call split the same order (as Keras)")
-    paths, targets, names = _files(directory, class_names, follow_links)
-    if label_mode == "binary" and len(names) != 2:
+    paths, targets, names = _files(directory, class_names, follow_links, labelled=labels is not None)
+    if label_mode == "binary" and len(names or ()) != 2:
         raise ValueError(f"{where}: label_mode='binary' needs exactly 2 classes, got {names}")
     if verbose:
-        print(f"Found {len(paths)} files" + ("." if label_mode is None else f" belonging to {len(names)} classes."))
+        print(f"Found {len(paths)} files" + ("." if names is None else f" belonging to {len(names)} classes."))
     if shuffle:
         order = np.arange(len(paths))
         np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(order)
