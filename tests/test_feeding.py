@@ -279,6 +279,9 @@ def test_steps_beyond_a_pydataset_s_end_read_it_once_with_keras_warning(rng):
         assert model.evaluate(Batches(x, y), steps=9) == model.evaluate(Batches(x, y))
     with pytest.warns(UserWarning, match="evaluate: your input ran out of data after 7 batches of the 9 asked for"):
         model.evaluate(_generator(x, y), steps=9)
+    # a generator's steps may be any number: nothing is sized by it
+    with pytest.warns(UserWarning, match="predict: your input ran out of data after 7 batches of the 10000000000"):
+        np.testing.assert_array_equal(model.predict(_generator(x, y), steps=10 ** 10), model.predict(Batches(x, y)))
 
 
 def test_list_batches_are_taken_as_tuples_and_keras_workers_are_refused(rng):

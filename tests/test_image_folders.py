@@ -129,3 +129,18 @@ def test_a_16_bit_png_comes_to_8_bits_as_tensorflow_decodes_it(tmp_path):
     for mode in ("rgb", "grayscale"):
         images, _ = image_dataset_from_directory(tmp_path, image_size=(2, 2), color_mode=mode, verbose=False)[0]
         np.testing.assert_array_equal(images[0, ..., 0], [[3, 78], [156, 255]])     # Keras' (TensorFlow's) values
+    # a transparent grey level keeps its alpha of 0 (TensorFlow's too)
+    levels = np.full((3, 4), 1000, np.uint16)
+    levels[1] = 1234
+    Image.fromarray(levels).save(tmp_path / "c" / "deep.png", transparency=1234)
+    images, _ = image_dataset_from_directory(tmp_path, image_size=(3, 4), color_mode="rgba", verbose=False)[0]
+    np.testing.assert_array_equal(images[0, :, 0, 3], [255, 0, 255])
+    np.testing.assert_array_equal(images[0, :, 0, 0], [3, 4, 3])
+
+
+def test_label_mode_none_means_no_labels_as_in_keras(folder):
+    (folder / "top.png").write_bytes((folder / "emus" / "0.png").read_bytes())
+    data = image_dataset_from_directory(folder, label_mode=None, shuffle=False, image_size=8, verbose=False)
+    assert data.class_names is None and len(data.file_paths) == 17 and data.file_paths[0].endswith("top.png")
+    with pytest.raises(ValueError, match="class_names need labels='inferred'"):
+        image_dataset_from_directory(folder, label_mode=None, class_names=["cats"], verbose=False)

@@ -76,8 +76,11 @@ class ImageFolderDataset(PyDataset):
         mode, channels = CHANNELS[self.color_mode]
         with Image.open(path) as image:
             if image.mode.startswith("I"):      # 16-bit: to 8 bits as TensorFlow's decoder does (v >> 8);
-                eight = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)   # Pillow clips
-                image = Image.fromarray(eight, "L")
+                values = np.asarray(image, dtype=np.int64)                                  # Pillow clips
+                eight = Image.fromarray(np.clip(values >> 8, 0, 255).astype(np.uint8), "L")
+                if isinstance(image.info.get("transparency"), int):   # a transparent grey level: alpha 0 there
+                    eight.putalpha(Image.fromarray(((values != image.info["transparency"]) * 255).astype(np.uint8)))
+                image = eight
             pixels = np.asarray(image.convert(mode), dtype=np.float32).reshape(image.height, image.width, channels)
         height, width = self.image_size
         out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
@@ -124,8 +127,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                          f"(a list of labels is not supported)")
     if label_mode not in LABEL_MODES:
         raise ValueError(f"{where}: label_mode must be one of {list(LABEL_MODES)}, got {label_mode!r:.40}")
-    if labels is None:
-        label_mode = None
+    if labels is None or label_mode is None:        # either means no labels, as in Keras
+        labels = label_mode = None
         if class_names is not None:
             raise ValueError(f"{where}: class_names need labels='inferred' (with labels=None the files are not "
                              f"sorted into classes)")

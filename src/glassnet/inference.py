@@ -84,17 +84,20 @@ class InferenceMixin:
         return [total / seen + self._penalty(), *tally.results()]
 
     def _predict_feed(self, feed):
-        """predict's outputs for the batches of a ``Feed``, in one array. With a known number of
-        batches they are written into one array sized for that many batches of the first one's
-        size, as they come (predict on arrays does the same), so the outputs are held once; the
-        rows of a short last batch are cut off by a view. Otherwise (a generator, or a batch larger
-        than the first) they are collected and joined at the end, held twice for that moment."""
-        outputs, out, filled, xb = [], None, 0, None
+        """predict's outputs for the batches of a ``Feed``, in one array. From a PyDataset they are
+        written into one array sized for its batches at the first one's size, as they come
+        (predict on arrays does the same), so the outputs are held once; the rows of a short last
+        batch are cut off by a view. From a generator (whose length is not known), or when a batch
+        is larger than the first, they are collected and joined at the end, held twice then."""
+        outputs, out, filled, xb, batches = [], None, 0, None, 0
         feed.begin_epoch()
         for index, batch in feed.epoch():
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
             result = self._forward(xb, training=False)
-            if out is None and not outputs and feed.steps is not None:
+            batches += 1
+            # sized only for a PyDataset, whose steps are at most its length (a generator's steps
+            # may be any number, its data ending long before)
+            if out is None and not outputs and feed.indexed:
                 out = backend.get_array_module(result).empty((feed.steps * len(result), *result.shape[1:]),
                                                              dtype=result.dtype)
             if out is not None and result.shape[1:] == out.shape[1:] and filled + len(result) <= len(out):
@@ -108,7 +111,7 @@ class InferenceMixin:
         feed.end_epoch()
         self._release_data(xb)
         if feed.ran_out:
-            ran_out_warning(0, filled + sum(len(o) for o in outputs), feed.steps, "predict")
+            ran_out_warning(0, batches, feed.steps, "predict")
         if out is not None:
             return out[:filled]
         if len({o.shape[1:] for o in outputs}) > 1:
