@@ -53,10 +53,11 @@ def plan_masks(layers, output_reader=None, warn_for=None):
             if layer.reads_mask:
                 readers.append(layer)
             if layer is warn_for and not passes and not layer.makes_mask and not layer.uses_mask(within):
-                warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but does "
-                              f"not support masking: the layers after it will not see the mask, and it "
-                              f"treats the masked steps as data (as Keras does)", UserWarning,
-                              stacklevel=_outside_glassnet())
+                what = ("does not support masking" if not within or not layer.supports_masking else
+                        "cannot hand on a mask within the steps past the layer it wraps")
+                warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but {what}: "
+                              f"the layers after it will not see the mask, and it treats the masked steps as "
+                              f"data (as Keras does)", UserWarning, stacklevel=_outside_glassnet())
         if layer.makes_mask or (maker is not None and not passes):
             if readers:
                 plan.append((maker, tuple(readers)))
