@@ -312,11 +312,30 @@ def test_the_model_does_not_keep_the_dataset_s_array_alive(rng):
         assert held.shape[0] <= 16 and not np.shares_memory(held, x)
 
 
-def test_an_endless_pydataset_cannot_be_validated_on(rng):
+def test_validation_steps_read_a_dataset_s_first_batches_or_a_generator_s_next_ones(rng):
     x, y = _data(rng)
-    with pytest.raises(ValueError, match=r"validation_data: _Endless has no end \(num_batches is None\): validation "
-                                         r"reads its data to the end; give one with __len__"):
+    with pytest.raises(ValueError, match=r"validation_data: _Endless has no end \(num_batches is None\): give "
+                                         r"validation_steps"):
         _model().fit(Batches(x, y), validation_data=_Endless(x, y), verbose=0)
+    with pytest.raises(ValueError, match="validation_steps: it counts the batches of validation_data given as a "
+                                         "PyDataset or a generator"):
+        _model().fit(x, y, validation_data=(x, y), validation_steps=2, verbose=0)
+    # a PyDataset (endless too): its first batches at every validation, as Keras
+    arrays, endless, finite = _model(), _model(), _model()
+    expected = arrays.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0,
+                          validation_data=(x[:32], y[:32])).history
+    for model, data in ((endless, _Endless(x, y)), (finite, Batches(x, y))):
+        history = model.fit(Batches(x, y), epochs=2, shuffle=False, verbose=0, validation_data=data,
+                            validation_steps=2).history
+        assert history["val_loss"] == expected["val_loss"]
+    # a generator: its next batches at every validation; when it runs out, that epoch has no val_ values
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = _model().fit(x, y, epochs=3, batch_size=16, verbose=0, validation_data=_generator(x, y),
+                               validation_steps=4).history
+    assert [str(w.message) for w in caught] == [
+        f"validation_data: your input ran out of data after {n} batches of the 4 asked for" for n in (3, 0)]
+    assert len(history["loss"]) == 3 and len(history["val_loss"]) == 2
     with pytest.warns(UserWarning, match="shuffle=True is ignored for _Endless, which has no end"):
         _model().fit(_Endless(x, y), steps_per_epoch=2, verbose=0)
 

@@ -138,7 +138,7 @@ class Feed:
             if length is None and steps is None:
                 raise ValueError(f"{what}: {type(data).__name__} has no end (num_batches is None): " + (
                     "give steps_per_epoch (steps in evaluate and predict), the batches per epoch" if what == "x"
-                    else "validation reads its data to the end; give one with __len__"))
+                    else "give validation_steps, the batches each validation reads"))
             if length is None and shuffle:
                 warnings.warn(f"{what}: shuffle=True is ignored for {type(data).__name__}, which has no end: it "
                               f"is expected to give its batches shuffled (Keras' warning)", UserWarning, stacklevel=4)
@@ -170,8 +170,14 @@ class Feed:
         if self.indexed and self.length is None:
             self._next_index = epochs_done * self.steps
 
+    def rewind(self):
+        """Read a dataset from its first batch again (each validation, as Keras' does)."""
+        if self.indexed:
+            self._next_index, self._order = 0, None
+
     def epoch(self):
         """Yield ``(index, batch)`` for the batches of one epoch."""
+        self.ran_out = False
         if self.indexed:
             for _ in range(self.steps):
                 if self.length is None:         # endless: each epoch goes on where the last stopped

@@ -67,9 +67,11 @@ class InferenceMixin:
         return [total / n + self._penalty(), *tally.results()]
 
     def _evaluate_feed(self, feed):
-        """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset or a generator): as
-        ``_evaluate_arrays``, the batches' values averaged by their number of samples."""
-        total, seen, tally, xb = 0.0, 0, MetricTally(self.metrics), None
+        """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset, read from its first
+        batch, or a generator, from where it is): as ``_evaluate_arrays``, the batches' values
+        averaged by their number of samples. None when a generator gave no batch."""
+        total, seen, tally, xb, index = 0.0, 0, MetricTally(self.metrics), None, -1
+        feed.rewind()
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         for index, batch in feed.epoch():
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
@@ -80,7 +82,9 @@ class InferenceMixin:
         feed.end_epoch()
         self._release_data(xb)          # the last batch may be a view of the dataset's own array
         if feed.ran_out:
-            ran_out_warning(0, index + 1, feed.steps, "evaluate")
+            ran_out_warning(0, index + 1, feed.steps, "evaluate" if feed.what == "x" else feed.what)
+        if not seen:
+            return None
         return [total / seen + self._penalty(), *tally.results()]
 
     def _predict_feed(self, feed):

@@ -328,7 +328,7 @@ class TrainingMixin(ActivityMixin):
 
     def fit(self, x, y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
-            class_weight=None, validation_freq=1, steps_per_epoch=None):
+            class_weight=None, validation_freq=1, steps_per_epoch=None, validation_steps=None):
         """Train for ``epochs`` passes over the data.
 
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
@@ -370,7 +370,9 @@ class TrainingMixin(ActivityMixin):
         ``(x, y, sample_weight)`` (Keras; see ``glassnet.feeding``): y, ``sample_weight`` and
         ``validation_split`` are then not given, ``batch_size`` is the data's own, ``shuffle``
         shuffles a PyDataset's batches, ``steps_per_epoch`` says how many batches an epoch takes
-        (a generator without it is read to its end, once), and ``validation_data`` may be a PyDataset.
+        (a generator without it is read to its end, once), and ``validation_data`` may be a PyDataset,
+        or a generator given ``validation_steps`` (the batches each validation reads: a PyDataset's
+        first ones, a generator's next ones).
 
         Example
         -------
@@ -401,6 +403,10 @@ class TrainingMixin(ActivityMixin):
         if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
             validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
+        validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
+        if validation_steps is not None and not is_batches(validation_data):
+            raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset or a "
+                             "generator; arrays are validated whole")
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
@@ -410,13 +416,14 @@ class TrainingMixin(ActivityMixin):
                           stacklevel=2)
         if is_batches(x):           # a PyDataset or a generator: batch by batch (glassnet/feeding.py)
             feed, table, validation_data, bs = self._fit_feed(x, y, sample_weight, class_weight, shuffle,
-                                                              validation_data, validation_split, steps_per_epoch)
+                                                              validation_data, validation_split, steps_per_epoch,
+                                                              validation_steps)
             x = xs = None                       # no arrays: the samples and batches are the data's
             n, steps = None, feed.steps
         else:
             (x, y, w, validation_data, xs, ys, ws, n, bs,
              steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
-                                       validation_split, batch_size, steps_per_epoch)
+                                       validation_split, batch_size, steps_per_epoch, validation_steps)
         history = History()
         # History after the user's callbacks, as in Keras: what they add to an epoch's logs
         # (LearningRateScheduler's "learning_rate") is recorded and shown too
@@ -505,7 +512,8 @@ class TrainingMixin(ActivityMixin):
                         # MNIST images through the CNN (44 MiB in batches of 256)
                         values = (self._evaluate_feed(validation_data) if isinstance(validation_data, Feed)
                                   else self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2]))
-                        logs.update(zip(val_keys, map(float, values)))
+                        if values is not None:      # None: a validation generator gave nothing (warned)
+                            logs.update(zip(val_keys, map(float, values)))
                     hooks.call("on_epoch_end", epoch, logs)
                     interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
@@ -541,7 +549,7 @@ class TrainingMixin(ActivityMixin):
         return history
 
     def _fit_arrays(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
-                    batch_size, steps_per_epoch):
+                    batch_size, steps_per_epoch, validation_steps):
         """fit's arrays checked, split and given their shuffle buffers: ``(x, y, w, validation_data,
         xs, ys, ws, n, bs, steps)``."""
         # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
@@ -553,7 +561,7 @@ class TrainingMixin(ActivityMixin):
         if validation_split:
             (x, y, w), validation_data = hold_out(x, y, w, validation_split)
         elif validation_data is not None:
-            validation_data = self._validation_data(validation_data)
+            validation_data = self._validation_data(validation_data, validation_steps)
         # the Metric objects on two samples in inference mode, before any update: targets one cannot
         # take, or a result a log cannot hold (F1Score(average=None) on a softmax), fail here rather
         # than after an epoch (functions of one's own are left to the batches: they may need more)
@@ -577,15 +585,19 @@ class TrainingMixin(ActivityMixin):
         ws = w if w is None or xs is x else np.empty_like(w)
         return x, y, w, validation_data, xs, ys, ws, n, bs, steps
 
-    def _validation_data(self, validation_data):
-        """fit's ``validation_data``: ``(x, y, w)`` arrays checked, or a ``Feed`` of a PyDataset."""
-        if is_dataset(validation_data):
-            feed = Feed(validation_data, what="validation_data")
+    def _validation_data(self, validation_data, steps=None):
+        """fit's ``validation_data``: ``(x, y, w)`` arrays checked, or a ``Feed`` of a PyDataset (or of
+        a generator, given ``steps``: fit's ``validation_steps``)."""
+        if is_batches(validation_data) and not is_dataset(validation_data) and steps is None:
+            raise ValueError("validation_data: a generator is read once, and validation reads its data again "
+                             "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays, or "
+                             "validation_steps, the batches each validation reads from the generator")
+        if is_batches(validation_data):
+            feed = Feed(validation_data, steps, what="validation_data")
+            if feed.indexed and feed.length is not None and steps is not None:
+                feed.steps = min(steps, feed.length)         # Keras: at most the dataset, from its start
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
             return feed
-        if is_batches(validation_data):
-            raise ValueError("validation_data: a generator is read once, and validation reads its data again "
-                             "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
                              "(x_val, y_val, sample_weight_val), or a PyDataset")
@@ -595,7 +607,7 @@ class TrainingMixin(ActivityMixin):
         return xv, yv, wv
 
     def _fit_feed(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
-                  steps_per_epoch):
+                  steps_per_epoch, validation_steps):
         """fit's checks for data that comes batch by batch: ``(feed, class weight table,
         validation_data)``. The first batch builds the model and is checked before any update."""
         kind = "PyDataset" if is_dataset(x) else "generator"
@@ -612,7 +624,7 @@ class TrainingMixin(ActivityMixin):
         if table is not None:           # the class weights need the built model: the batch again, with them
             first = self._dataset_batch(feed, 0, feed.first, table)
         if validation_data is not None:
-            validation_data = self._validation_data(validation_data)
+            validation_data = self._validation_data(validation_data, validation_steps)
         self._check_metrics_on(*first[:2], objects_only=True)
         return feed, table, validation_data, first[0].shape[0]
 
