@@ -312,14 +312,19 @@ def test_the_model_does_not_keep_the_dataset_s_array_alive(rng):
         assert held.shape[0] <= 16 and not np.shares_memory(held, x)
 
 
-def test_validation_steps_read_a_dataset_s_first_batches_or_a_generator_s_next_ones(rng):
+def test_validation_steps_read_a_dataset_s_first_batches_or_a_generator_s_next_ones(rng, tmp_path):
     x, y = _data(rng)
     with pytest.raises(ValueError, match=r"validation_data: _Endless has no end \(num_batches is None\): give "
                                          r"validation_steps"):
         _model().fit(Batches(x, y), validation_data=_Endless(x, y), verbose=0)
     with pytest.raises(ValueError, match="validation_steps: it counts the batches of validation_data given as a "
-                                         "PyDataset or a generator"):
+                                         "PyDataset or a generator; arrays are validated whole"):
         _model().fit(x, y, validation_data=(x, y), validation_steps=2, verbose=0)
+    with pytest.raises(ValueError, match="validation_steps: .*; no validation_data was given"):
+        _model().fit(x, y, validation_steps=2, verbose=0)
+    with pytest.warns(UserWarning, match="fit: validation_steps=20 is more than the 7 batches of Batches; each "
+                                         "validation reads 7"):
+        _model().fit(Batches(x, y), validation_data=Batches(x, y), validation_steps=20, verbose=0)
     # a PyDataset (endless too): its first batches at every validation, as Keras
     arrays, endless, finite = _model(), _model(), _model()
     expected = arrays.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0,
@@ -336,6 +341,18 @@ def test_validation_steps_read_a_dataset_s_first_batches_or_a_generator_s_next_o
     assert [str(w.message) for w in caught] == [
         f"validation_data: your input ran out of data after {n} batches of the 4 asked for" for n in (3, 0)]
     assert len(history["loss"]) == 3 and len(history["val_loss"]) == 2
+    # callbacks watching a "val_" value skip that epoch, as they skip those validation_freq leaves out
+    watchers = [gn.EarlyStopping(monitor="val_loss", patience=5), gn.ReduceLROnPlateau(monitor="val_loss"),
+                gn.ModelCheckpoint(str(tmp_path / "best.npz"), monitor="val_loss", save_best_only=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = _model().fit(x, y, epochs=3, batch_size=16, verbose=0, validation_data=_generator(x, y),
+                               validation_steps=4, callbacks=watchers).history
+        assert len(history["val_loss"]) == 2 and (tmp_path / "best.npz").exists()
+        with pytest.raises(ValueError, match="names a validation value, which an epoch whose validation generator "
+                                             "has run dry does not log"):
+            _model().fit(x, y, verbose=0, validation_data=_generator(x, y), validation_steps=4,
+                         callbacks=[gn.ModelCheckpoint(str(tmp_path / "m-{val_loss:.2f}.npz"))])
     with pytest.warns(UserWarning, match="shuffle=True is ignored for _Endless, which has no end"):
         _model().fit(_Endless(x, y), steps_per_epoch=2, verbose=0)
 

@@ -406,7 +406,8 @@ class TrainingMixin(ActivityMixin):
         validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
         if validation_steps is not None and not is_batches(validation_data):
             raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset or a "
-                             "generator; arrays are validated whole")
+                             "generator; " + ("no validation_data was given" if validation_data is None
+                                              else "arrays are validated whole"))
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
@@ -435,7 +436,10 @@ class TrainingMixin(ActivityMixin):
         hooks = CallbackList(callback_list, self, {"epochs": epochs, "steps": steps, "batch_size": bs,
                                                    "samples": n, "verbose": verbose,
                                                    "metrics": train_keys + val_keys,
-                                                   "validation_freq": validation_freq})
+                                                   "validation_freq": validation_freq,
+                                                   # a generator read validation_steps at a time may end
+                                                   "validation_may_run_dry": isinstance(validation_data, Feed)
+                                                   and not validation_data.indexed})
         self.stop_training = False
         logs, xb = {}, None
         self._resume_epoch = None
@@ -594,8 +598,11 @@ class TrainingMixin(ActivityMixin):
                              "validation_steps, the batches each validation reads from the generator")
         if is_batches(validation_data):
             feed = Feed(validation_data, steps, what="validation_data")
-            if feed.indexed and feed.length is not None and steps is not None:
-                feed.steps = min(steps, feed.length)         # Keras: at most the dataset, from its start
+            if feed.indexed and feed.length is not None and steps is not None and steps > feed.length:
+                warnings.warn(f"fit: validation_steps={steps} is more than the {feed.length} batches of "
+                              f"{type(validation_data).__name__}; each validation reads {feed.length}",
+                              UserWarning, stacklevel=4)
+                feed.steps = feed.length                     # Keras: at most the dataset, from its start
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
             return feed
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):

@@ -190,12 +190,13 @@ def validation_hint(name, params):
 def unvalidated_epoch(callback, logs):
     """True when ``callback.monitor`` is a "val_" value and this epoch's ``logs`` lack it because
     fit's ``validation_freq`` skipped its validation (the fit has validation data, the epoch did
-    not use it). EarlyStopping and ReduceLROnPlateau then skip the epoch as Keras' do (Keras with
+    not use it), or a validation generator had run dry (``validation_steps``). EarlyStopping and ReduceLROnPlateau then skip the epoch as Keras' do (Keras with
     a warning each time; here quietly, as the user asked for those epochs); ModelCheckpoint with
     ``save_best_only`` skips it too, where Keras warns and saves regardless of the monitor."""
     params = callback.params
+    skipping = params.get("validation_freq", 1) != 1 or params.get("validation_may_run_dry", False)
     return (callback.monitor.startswith("val_") and callback.monitor not in logs and "val_loss" not in logs
-            and params.get("validation_freq", 1) != 1 and "val_loss" in params.get("metrics", ()))
+            and skipping and "val_loss" in params.get("metrics", ()))
 
 
 def missing_monitor(callback, caller, logged):

@@ -222,16 +222,18 @@ class ModelCheckpoint(Callback):
                   **({} if self.save_freq == "epoch" else {"batch": 1})}
         self._format_filepath(fields)
         frequency = self.params.get("validation_freq", 1)
-        if frequency != 1 and not (self.save_best_only and self.monitor.startswith("val_")):
+        dry = self.params.get("validation_may_run_dry", False)
+        if (frequency != 1 or dry) and not (self.save_best_only and self.monitor.startswith("val_")):
             # a save after an epoch fit does not validate would find no "val_" values to name
             unvalidated = {key: value for key, value in fields.items() if not key.startswith("val_")}
             try:
                 self._format_filepath(unvalidated)
             except ValueError:
+                which = (f"the epochs fit does not validate (validation_freq={frequency!r:.60}) do not log"
+                         if frequency != 1 else "an epoch whose validation generator has run dry does not log")
                 raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names a validation value, "
-                                 f"which the epochs fit does not validate (validation_freq={frequency!r:.60}) "
-                                 f"do not log; name training values only, or save only the best by a "
-                                 f"\"val_\" monitor (save_best_only=True), which skips those epochs") from None
+                                 f"which {which}; name training values only, or save only the best "
+                                 f"by a \"val_\" monitor (save_best_only=True), which skips those epochs") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
