@@ -183,6 +183,7 @@ def test_what_batch_by_batch_data_does_not_take_is_refused(rng):
         model.fit(iter([]), verbose=0)
     with pytest.raises(ValueError, match="PyDataset: glassnet reads batches in the training thread.*workers=4"):
         Batches(x, y, workers=4)
+    assert Batches(x, y, workers=0).workers == 0          # Keras reads 0 workers in the calling thread too
 
 
 def test_the_progress_bar_counts_batches_of_unknown_number(rng):

@@ -44,6 +44,9 @@ def test_windows_by_hand():
     np.testing.assert_array_equal(x[:, :, 0], [[0, 2, 4, 6], [5, 7, 9, 11]])
     np.testing.assert_array_equal(y, [4, 9])            # targets[start]: here series[start + 4]
     assert len(dataset) == 2 and dataset[1][0].shape == (1, 4, 1)   # starts 0, 5, 10 (10 + 6 = 16 < 20)
+    # targets that end before the data past start_index: the windows without one are left out
+    late = timeseries_dataset_from_array(series, series[5:], sequence_length=5, batch_size=8, start_index=14)
+    assert late.starts.tolist() == [0] and late[0][1].tolist() == [19.0]
 
 
 def test_shuffling_orders_the_windows_as_keras_first_does_once():

@@ -34,8 +34,9 @@ class PyDataset:
     ``num_batches`` as None instead of ``__len__``; ``fit`` then needs ``steps_per_epoch``.
 
     glassnet reads the batches in the training thread, one at a time: Keras' ``workers``,
-    ``use_multiprocessing`` and ``max_queue_size`` are accepted for compatibility, and more than one
-    worker is refused rather than silently ignored.
+    ``use_multiprocessing`` and ``max_queue_size`` are accepted for compatibility (``workers`` 0 or 1,
+    both of which Keras reads in the calling thread), and more workers or processes are refused
+    rather than silently ignored.
 
     >>> import numpy as np
     >>> class Halves(PyDataset):
@@ -53,11 +54,11 @@ class PyDataset:
     """
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
-        if workers != 1 or use_multiprocessing:
+        if workers not in (0, 1) or use_multiprocessing:
             raise ValueError(f"PyDataset: glassnet reads batches in the training thread, one at a time: workers "
-                             f"must be 1 and use_multiprocessing False, got workers={workers!r:.40}, "
+                             f"must be 0 or 1 and use_multiprocessing False, got workers={workers!r:.40}, "
                              f"use_multiprocessing={use_multiprocessing!r:.40}")
-        self.workers, self.use_multiprocessing, self.max_queue_size = 1, False, max_queue_size
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, False, max_queue_size
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__}: a PyDataset defines __getitem__(index), which "

@@ -83,7 +83,9 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
                                   batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
     """Keras' ``timeseries_dataset_from_array``: sliding windows over ``data`` (steps first, (n,)
     or (n, features)) as a ``TimeseriesDataset`` for ``fit``, ``evaluate`` and ``predict``; the
-    same windows, targets and batches as Keras' without shuffling. ``shuffle=True`` orders the
+    same windows, targets and batches as Keras' without shuffling (where ``targets`` are shorter
+    than the data past ``start_index``, the windows without a target are left out; Keras fails
+    while reading them). ``shuffle=True`` orders the
     windows as Keras first does (``numpy.random.RandomState(seed)``), once: which windows share a
     batch is then fixed, and ``fit(shuffle=True)`` shuffles the order of the batches each epoch
     with the model's seed, so that ``BackupAndRestore`` resumes a run exactly. (Keras shuffles the
