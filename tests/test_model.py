@@ -1219,6 +1219,12 @@ def test_to_json_and_model_from_json_rebuild_the_network_as_keras_does():
     assert again.loss is None and again.name == "small" and not again.layers[0].trainable   # uncompiled, as Keras'
     assert again._config(with_compile=False) == model._config(with_compile=False)
     assert [w.shape for w in again.get_weights()] == [w.shape for w in model.get_weights()]
+    # Keras' configs hold the flag inside the layer's own config: it is kept there too
+    keras_style = json.loads(text)
+    first = keras_style["config"]["layers"][0]
+    first["config"]["trainable"] = first.pop("trainable")
+    assert not gn.model_from_json(json.dumps(keras_style)).layers[0].trainable
+    assert not gn.Sequential.from_config(keras_style["config"]).layers[0].trainable
 
     class JsonScale(Layer):                          # its own argument is not in its config
         def __init__(self, factor=1.0, **kwargs):

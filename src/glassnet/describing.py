@@ -117,7 +117,8 @@ class DescribingMixin:
         layers = []
         for spec in config["layers"]:
             layer = get_layer_class(spec["class_name"]).from_config(spec["config"])
-            trainable = spec.get("trainable", True)
+            # glassnet writes the flag beside the layer's config; Keras' configs hold it inside
+            trainable = spec.get("trainable", layer.trainable)
             if not isinstance(trainable, bool):
                 raise ValueError(f"config: a layer's 'trainable' must be true or false, got {trainable!r:.50}")
             layer.trainable = trainable

@@ -87,8 +87,9 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
     try:
         cap = math.inf if max_params is None else max_params
         model = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
-        flags = [layer.get("trainable", True) for layer in config["layers"]]
-        if len(flags) == len(model.layers):
+        # beside each layer's config (glassnet's to_json), or inside it (Keras' configs): the layer has it
+        flags = [spec.get("trainable", layer.trainable) for spec, layer in zip(config["layers"], model.layers)]
+        if len(config["layers"]) == len(model.layers):
             _restore_trainable(model, flags)
     except ModelFileError as exc:
         raise ModelFileError(f"model_from_json: {exc}") from exc.__cause__
