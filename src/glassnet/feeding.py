@@ -209,13 +209,14 @@ class Feed:
             self.data.on_epoch_end()
 
 
-def inference_feed(data, steps, call):
-    """The ``Feed`` of evaluate's or predict's batches: ``steps`` of them, at most the dataset's
-    length (Keras stops at its end, with a warning, rather than read batches twice)."""
-    feed = Feed(data, steps, what="x")
+def reading_feed(data, steps, call, what="x", steps_name="steps", reading="reading", stacklevel=4):
+    """The ``Feed`` of batches read from the start each time (evaluate's, predict's, a
+    validation's): ``steps`` of them, at most a dataset's length (Keras stops at its end, with a
+    warning, rather than read batches twice). ``steps_name``, ``reading``: the warning's words."""
+    feed = Feed(data, steps, what=what)
     if feed.indexed and feed.length is not None and feed.steps > feed.length:
-        warnings.warn(f"{call}: steps={feed.steps} is more than the {feed.length} batches of "
-                      f"{type(data).__name__}; reading {feed.length}", UserWarning, stacklevel=4)
+        warnings.warn(f"{call}: {steps_name}={feed.steps} is more than the {feed.length} batches of "
+                      f"{type(data).__name__}; {reading} {feed.length}", UserWarning, stacklevel=stacklevel)
         feed.steps = feed.length
     return feed
 
@@ -223,13 +224,13 @@ def inference_feed(data, steps, call):
 def ran_out_warning(epoch, batches, steps, call="fit"):
     """Keras' warning when a generator ends before ``fit`` is done with it (glassnet then stops
     training, where Keras 3.15 goes on, re-reading the batches it peeked at)."""
-    wanted = (f"steps_per_epoch * epochs batches ({steps} per epoch)" if steps is not None
-              else "a batch for every epoch (without steps_per_epoch, a generator's first epoch reads it to "
-                   "its end; give steps_per_epoch, or a PyDataset, which is read again every epoch)")
     if call != "fit":
         warnings.warn(f"{call}: your input ran out of data after {batches} batches of the {steps} asked for",
                       UserWarning, stacklevel=4)
         return
+    wanted = (f"steps_per_epoch * epochs batches ({steps} per epoch)" if steps is not None
+              else "a batch for every epoch (without steps_per_epoch, a generator's first epoch reads it to "
+                   "its end; give steps_per_epoch, or a PyDataset, which is read again every epoch)")
     warnings.warn(f"fit: your input ran out of data in epoch {epoch + 1} after {batches} batches; interrupting "
                   f"training. Make sure that your dataset or generator can generate at least {wanted}",
                   UserWarning, stacklevel=3)

@@ -8,7 +8,7 @@ import math
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
-from .feeding import inference_feed, is_batches, ran_out_warning, unpack
+from .feeding import is_batches, ran_out_warning, reading_feed, unpack
 from .metrics.base import MetricTally
 
 
@@ -136,7 +136,7 @@ class InferenceMixin:
             if value is not None:
                 raise ValueError(f"{call}: x is a {type(x).__name__} whose batches hold their own samples, "
                                  f"targets and weights: {name} should not be passed")
-        return inference_feed(x, steps, call)
+        return reading_feed(x, steps, call)
 
     def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
@@ -226,10 +226,7 @@ class InferenceMixin:
         >>> model.predict_on_batch(X[:4]).shape            # doctest: +SKIP
         (4, 1)
         """
-        x = self._prepare_x(x)
-        out = _own(self._forward(x, training=False), x)
-        self._release_data(x)
-        return out
+        return self(x)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a

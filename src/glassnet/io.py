@@ -347,15 +347,16 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
     return model
 
 
-def _capped(add_weight, left, limit):
-    # add_weight is where layers allocate parameters: refuse before numpy allocates an absurd array
+def _capped(make, left, limit):
+    # add_weight (parameters) and _reserve (statistics) are where layers allocate: refuse before
+    # numpy allocates an absurd array
     def capped(name, shape, *args, **kwargs):       # initializer, regularizer: passed on as given
         size = math.prod(int(d) for d in shape)
         if size > left[0]:
             raise ModelFileError(f"the config declares more parameters than {limit} (at parameter {name!r} "
                                  f"of shape {tuple(shape)}): corrupt or crafted")
         left[0] -= size
-        return add_weight(name, shape, *args, **kwargs)
+        return make(name, shape, *args, **kwargs)
     return capped
 
 

@@ -19,7 +19,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
                           check_verbose, rows_per_block)
 from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
 from .errors import NonFiniteError
-from .feeding import Feed, is_batches, is_dataset, ran_out_warning, unpack
+from .feeding import Feed, is_batches, is_dataset, ran_out_warning, reading_feed, unpack
 from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers import masking
@@ -404,6 +404,9 @@ class TrainingMixin(ActivityMixin):
             validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
+        if steps_per_epoch is not None and not is_batches(x):
+            raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
+                             "batch_size); steps_per_epoch counts the batches of a PyDataset or a generator")
         if validation_steps is not None and not is_batches(validation_data):
             raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset or a "
                              "generator; " + ("no validation_data was given" if validation_data is None
@@ -424,7 +427,7 @@ class TrainingMixin(ActivityMixin):
         else:
             (x, y, w, validation_data, xs, ys, ws, n, bs,
              steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
-                                       validation_split, batch_size, steps_per_epoch, validation_steps)
+                                       validation_split, batch_size, validation_steps)
         history = History()
         # History after the user's callbacks, as in Keras: what they add to an epoch's logs
         # (LearningRateScheduler's "learning_rate") is recorded and shown too
@@ -553,7 +556,7 @@ class TrainingMixin(ActivityMixin):
         return history
 
     def _fit_arrays(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
-                    batch_size, steps_per_epoch, validation_steps):
+                    batch_size, validation_steps):
         """fit's arrays checked, split and given their shuffle buffers: ``(x, y, w, validation_data,
         xs, ys, ws, n, bs, steps)``."""
         # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
@@ -576,9 +579,6 @@ class TrainingMixin(ActivityMixin):
         n = x.shape[0]
         bs = n if batch_size is None else min(batch_size, n)
         steps = -(-n // bs)
-        if steps_per_epoch is not None:
-            raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
-                             "batch_size); steps_per_epoch counts the batches of a PyDataset or a generator")
         # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
         # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
         if shuffle and steps > 1:
@@ -597,12 +597,8 @@ class TrainingMixin(ActivityMixin):
                              "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays, or "
                              "validation_steps, the batches each validation reads from the generator")
         if is_batches(validation_data):
-            feed = Feed(validation_data, steps, what="validation_data")
-            if feed.indexed and feed.length is not None and steps is not None and steps > feed.length:
-                warnings.warn(f"fit: validation_steps={steps} is more than the {feed.length} batches of "
-                              f"{type(validation_data).__name__}; each validation reads {feed.length}",
-                              UserWarning, stacklevel=4)
-                feed.steps = feed.length                     # Keras: at most the dataset, from its start
+            feed = reading_feed(validation_data, steps, "fit", "validation_data", "validation_steps",
+                                "each validation reads", stacklevel=5)
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
             return feed
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -616,7 +612,8 @@ class TrainingMixin(ActivityMixin):
     def _fit_feed(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
                   steps_per_epoch, validation_steps):
         """fit's checks for data that comes batch by batch: ``(feed, class weight table,
-        validation_data)``. The first batch builds the model and is checked before any update."""
+        validation_data, the first batch's size)``. The first batch builds the model and is checked
+        before any update."""
         kind = "PyDataset" if is_dataset(x) else "generator"
         for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
             if value is not None:       # Keras' message
