@@ -6,6 +6,8 @@ checks), so that each file reads in one sitting.
 """
 import math
 
+import numpy as np
+
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from .feeding import is_batches, ran_out_warning, reading_feed, unpack
@@ -22,7 +24,10 @@ AUTO_CHUNK_NUMBERS = 2 ** 22
 def _own(out, x):
     """``out``, copied if it is a view of the input ``x`` (a model of shape layers only, such as a
     lone Flatten): a prediction must not change when the caller later writes into ``x``."""
-    return out.copy() if backend.get_array_module(out).may_share_memory(out, x) else out
+    xp = backend.get_array_module(out)
+    if xp is not backend.get_array_module(x):      # brought back from a GPU: a copy already
+        return out
+    return out.copy() if xp.may_share_memory(out, x) else out
 
 
 class InferenceMixin:
@@ -58,9 +63,11 @@ class InferenceMixin:
         total, tally = 0.0, MetricTally(self.metrics)
         for start in range(0, n, bs):
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
-            xb, yb = x[start:start + bs].astype(self.dtype, copy=False), y[start:start + bs]
+            xb, yb, wb = self._on_device(x[start:start + bs], y[start:start + bs],
+                                         None if w is None else w[start:start + bs])
+            xb = xb.astype(self.dtype, copy=False)
             out = self._forward(xb, training=False)
-            total += self._loss_from_output(out, yb, None if w is None else w[start:start + bs]) * xb.shape[0]
+            total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             self._tally(tally, yb, out)
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
@@ -97,13 +104,12 @@ class InferenceMixin:
         feed.begin_epoch()
         for index, batch in feed.epoch():
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
-            result = self._forward(xb, training=False)
+            result = backend.to_numpy(self._forward(self._on_device(xb), training=False))
             batches += 1
             # sized only for a PyDataset, whose steps are at most its length (a generator's steps
             # may be any number, its data ending long before)
             if out is None and not outputs and feed.indexed:
-                out = backend.get_array_module(result).empty((feed.steps * len(result), *result.shape[1:]),
-                                                             dtype=result.dtype)
+                out = np.empty((feed.steps * len(result), *result.shape[1:]), dtype=result.dtype)
             if out is not None and result.shape[1:] == out.shape[1:] and filled + len(result) <= len(out):
                 out[filled:filled + len(result)] = result
                 filled += len(result)
@@ -121,7 +127,7 @@ class InferenceMixin:
         if len({o.shape[1:] for o in outputs}) > 1:
             raise ValueError(f"predict: the batches' outputs have different shapes {sorted({o.shape[1:] for o in outputs})} "
                              f"and cannot be joined into one array")
-        return backend.get_array_module(outputs[0]).concatenate(outputs)
+        return np.concatenate(outputs)
 
     def _inference_feed(self, x, y, batch_size, sample_weight, steps, call):
         """The ``Feed`` of evaluate's or predict's ``x`` when it comes batch by batch, else None
@@ -189,32 +195,37 @@ class InferenceMixin:
         x = self._prepare_x(x, cast=False)
         n = x.shape[0]
         bs = self._auto_batch_size() if batch_size is None else batch_size
-        first = self._forward(x[:bs].astype(self.dtype, copy=False), training=False)
+        first = self._predict_chunk(x[:bs])
         if bs >= n:
             first = _own(first, x)
             self._release_data(x)
             return first
         # written chunk by chunk into one array: a list of chunks and their concatenation would
         # hold the outputs twice
-        out = backend.get_array_module(first).empty((n, *first.shape[1:]), dtype=first.dtype)
+        out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
         out[:bs] = first
         for start in range(bs, n, bs):
-            out[start:start + bs] = self._forward(x[start:start + bs].astype(self.dtype, copy=False),
-                                                  training=False)
+            out[start:start + bs] = self._predict_chunk(x[start:start + bs])
         self._release_data(x)
         return out
+
+    def _predict_chunk(self, x):
+        """predict's outputs for the samples ``x`` (in their own dtype, on the host or a GPU), as a
+        NumPy array: the chunk is cast, moved where the weights are, and its outputs come back."""
+        return backend.to_numpy(self._forward(self._on_device(x).astype(self.dtype, copy=False), training=False))
 
     def __call__(self, x, training=False):
         """The outputs for ``x`` (n_samples, *input_shape) in one forward pass, as Keras'
         ``model(x)``: in inference mode unless ``training=True`` (Dropout on, BatchNormalization on
         the batch's statistics and updating its moving ones, as a training step's forward pass;
-        no gradients, no update of the weights). A NumPy array, not a tensor.
+        no gradients, no update of the weights). An array where the weights are: NumPy, or CuPy
+        on a GPU model (``predict`` always returns NumPy, as Keras' does).
 
         >>> model(X[:4]).shape                              # doctest: +SKIP
         (4, 1)
         """
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
-        x = self._prepare_x(x)
+        x = self._on_device(self._prepare_x(x))
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
         return out
@@ -238,7 +249,7 @@ class InferenceMixin:
         """
         self._require_compiled("test_on_batch")
         x, y = self._prepare_xy(x, y)
-        w = self._check_weights(sample_weight, x.shape[0])
+        x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x.shape[0]))
         out = self._forward(x, training=False)
         value = self._loss_from_output(out, y, w) + self._penalty()
         return self._results([value, *self._metric_values(y, out)], return_dict)

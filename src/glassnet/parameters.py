@@ -30,7 +30,7 @@ class ParametersMixin:
         buffer, and reusing them would fail on the new size or, worse, apply one parameter's
         moments to another's.
         """
-        xp = backend.xp()
+        xp = self._array_module()       # where the weights are, whatever the backend in force now
         entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
         # no _layout yet: the first build, with no state to disagree with
@@ -147,7 +147,9 @@ class ParametersMixin:
                     if getattr(value, "base", None) is not None and getattr(value, "shape", None) is not None]
             for name, value in held:
                 xp = backend.get_array_module(value)
-                if any(xp.may_share_memory(value, d) for d in data if d is not None):
+                # a cache on a GPU never shares memory with host data (CuPy refuses to compare them)
+                if any(xp.may_share_memory(value, d) for d in data
+                       if d is not None and backend.get_array_module(d) is xp):
                     setattr(layer, name, value.copy())
 
     def _sync_views(self):

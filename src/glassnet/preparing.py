@@ -2,7 +2,9 @@
 weights. ``fit``, ``train_on_batch`` (training.py), ``evaluate`` and ``predict`` (inference.py) all
 start here, so a bad argument gets the same error whichever call it was given to.
 """
-from . import metrics
+import numpy as np
+
+from . import backend, metrics
 from ._validation import as_array
 from .metrics.base import Metric, MetricTally
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
@@ -18,6 +20,27 @@ class PreparingMixin:
     def _require_compiled(self, what):
         if self.loss is None:
             raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
+
+    def _array_module(self):
+        """The module of the model's weights: numpy, or cupy for a model built after
+        ``set_backend("cupy")`` (a model with no weights yet: the backend in use)."""
+        for layer in self.layers:
+            for value in layer.params.values():
+                return backend.get_array_module(value)
+        return backend.xp()
+
+    def _on_device(self, *arrays):
+        """``arrays`` where the model's weights are: on a GPU model, NumPy arrays are copied to the
+        device (CuPy refuses to mix the two in one product); otherwise, and for None, as they are.
+        One array in, one out; several in, a tuple out.
+
+        The checks of ``_prepare_xy`` run before this, on the data where the user keeps it, and
+        every public call moves its arrays here just before the forward pass: ``fit`` the whole
+        training set once (its epochs are shuffled on the device), ``predict`` and ``evaluate``
+        one chunk at a time, so that the GPU holds a chunk, not the data."""
+        xp = self._array_module()
+        moved = tuple(a if a is None or xp is np else xp.asarray(a) for a in arrays)
+        return moved[0] if len(moved) == 1 else moved
 
     def _prepare_x(self, x, name="x", cast=True):
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
@@ -101,8 +124,9 @@ class PreparingMixin:
             # two samples; more if those are padding alone (a masked output with no real step
             # leaves the metrics nothing to take)
             for count in (2, 64):
-                out, ys, _, _ = self._scored(self._forward(x[:count].astype(self.dtype, copy=False),
-                                                           training=False), y[:count])
+                xb, yb = self._on_device(x[:count], y[:count])
+                out, ys, _, _ = self._scored(self._forward(xb.astype(self.dtype, copy=False),
+                                                           training=False), yb)
                 if out.shape[0] or count >= len(x):
                     break
             MetricTally.one_batch(compiled, ys, out)

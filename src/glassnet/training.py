@@ -99,7 +99,13 @@ def _gather(x, order, out):
     ``out`` (a second copy of the data per epoch). take cannot cast, so data in another dtype (uint8
     pixels) is gathered a block of samples at a time and cast as it is written.
     """
-    if x.dtype == out.dtype:
+    xp = backend.get_array_module(out)
+    if xp is not np:        # on a GPU: the permutation joins the data there (cupy.take has no mode)
+        order = xp.asarray(order)
+        if x.dtype == out.dtype:
+            xp.take(x, order, axis=0, out=out)
+            return
+    elif x.dtype == out.dtype:
         np.take(x, order, axis=0, out=out, mode="clip")
         return
     rows = rows_per_block(x)
@@ -576,17 +582,21 @@ class TrainingMixin(ActivityMixin):
         if validation_data is not None and not isinstance(validation_data, Feed):
             self._check_metrics_on(*validation_data[:2])
         w = combine(y, w, table)
+        # checked where the user keeps the data; trained on where the weights are (a GPU: all of
+        # it copied there once, so that each epoch's shuffle and batches stay on the device)
+        x, y, w = self._on_device(x, y, w)
         n = x.shape[0]
         bs = n if batch_size is None else min(batch_size, n)
         steps = -(-n // bs)
         # shuffled copies go into buffers made once: no allocation per epoch. Data in another dtype
         # (uint8 pixels) is cast as it is shuffled in, so it is never held twice
         if shuffle and steps > 1:
-            xs, ys = np.empty_like(x, dtype=self.dtype), np.empty_like(y)
+            xp = backend.get_array_module(x)
+            xs, ys = xp.empty_like(x, dtype=self.dtype), xp.empty_like(y)
         else:
             x = xs = x.astype(self.dtype, copy=False)
             ys = y
-        ws = w if w is None or xs is x else np.empty_like(w)
+        ws = w if w is None or xs is x else backend.get_array_module(w).empty_like(w)
         return x, y, w, validation_data, xs, ys, ws, n, bs, steps
 
     def _validation_data(self, validation_data, steps=None):
@@ -607,7 +617,7 @@ class TrainingMixin(ActivityMixin):
         xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
         wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv.shape[0],
                                  "validation_data[2]")
-        return xv, yv, wv
+        return self._on_device(xv, yv, wv)
 
     def _fit_feed(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
                   steps_per_epoch, validation_steps):
@@ -644,7 +654,7 @@ class TrainingMixin(ActivityMixin):
                 raise ValueError(f"class_weight: {where} carries sample weights too; give one or the other "
                                  f"(Keras)")
             wb = combine(yb, None, table)
-        return xb, yb, wb
+        return self._on_device(xb, yb, wb)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a
@@ -658,7 +668,8 @@ class TrainingMixin(ActivityMixin):
         self._apply_trainable_flags()
         self._check_optimizer()
         x, y = self._prepare_xy(x, y)
-        value, out = self._loss_and_gradients(x, y, self._sample_weights(y, sample_weight, class_weight))
+        x, y, w = self._on_device(x, y, self._sample_weights(y, sample_weight, class_weight))
+        value, out = self._loss_and_gradients(x, y, w)
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
         values = [value, *self._metric_values(y, out)]     # before the update, as in fit

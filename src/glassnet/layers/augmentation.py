@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from .. import backend
 from .._validation import check_number
 from .base import LAYERS, Layer
 from .conv import check_rank
@@ -147,6 +148,8 @@ class _AffineImage(_RandomImage):
     def _augment(self, x):
         n, h, w, c = x.shape
         sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation, x.dtype)
+        # drawn and laid out on the host, applied where the images are (a GPU's for a CuPy model)
+        sampling = tuple(None if a is None else _where(x, a) for a in sampling)
         # kept for backward only where one will come: first in a model, nobody asks (216 bytes a pixel)
         self._sampling = sampling if self.needs_input_gradient else None
         return affine_sample(x, sampling, self.fill_value)
@@ -160,6 +163,11 @@ class _AffineImage(_RandomImage):
 
 
 del LAYERS["_AffineImage"]     # a shared base, not a layer a config may name
+
+
+def _where(x, a):
+    """``a``, drawn on the host, in the module of the images ``x`` (copied to a GPU for CuPy ones)."""
+    return backend.get_array_module(x).asarray(a)
 
 
 def _map_coordinates(coord, length, fill_mode):
@@ -258,10 +266,11 @@ def affine_sample_backward(grad_output, sampling):
     index, weight, _ = sampling
     n_pixels, channels = index.shape[1], grad_output.shape[-1]
     g = grad_output.reshape(n_pixels, channels)
-    grad = np.zeros(n_pixels * channels)
+    xp = backend.get_array_module(grad_output)
+    grad = xp.zeros(n_pixels * channels)
     for k in range(index.shape[0]):
-        flat = (index[k][:, None] * channels + np.arange(channels)).ravel() if channels > 1 else index[k]
-        grad += np.bincount(flat, weights=(weight[k][:, None] * g).ravel(), minlength=grad.size)
+        flat = (index[k][:, None] * channels + xp.arange(channels)).ravel() if channels > 1 else index[k]
+        grad += xp.bincount(flat, weights=(weight[k][:, None] * g).ravel(), minlength=grad.size)
     return grad.astype(grad_output.dtype).reshape(grad_output.shape)
 
 
@@ -426,7 +435,8 @@ class RandomContrast(_RandomIntensity):
     def _augment(self, x):
         self._check_range(x)
         n = x.shape[0]
-        self._contrast = self._uniform(1.0 - self.factor[0], 1.0 + self.factor[1], n).astype(x.dtype)[:, None, None, None]
+        contrast = self._uniform(1.0 - self.factor[0], 1.0 + self.factor[1], n).astype(x.dtype)[:, None, None, None]
+        self._contrast = _where(x, contrast)
         mean = x.mean(axis=(1, 2), keepdims=True)
         return self._clip((x - mean) * self._contrast + mean)
 
@@ -455,7 +465,7 @@ class RandomBrightness(_RandomIntensity):
     def _augment(self, x):
         self._check_range(x)
         delta = self._uniform(*self.factor, x.shape[0]) * (self.value_range[1] - self.value_range[0])
-        return self._clip(x + delta.astype(x.dtype)[:, None, None, None])
+        return self._clip(x + _where(x, delta.astype(x.dtype)[:, None, None, None]))
 
     def _augment_backward(self, grad_output):
         return grad_output * self._kept

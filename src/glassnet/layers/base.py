@@ -480,8 +480,10 @@ def _assign(items, weights, caller, hint=""):
         # a NaN weight turns every prediction into NaN, far from where it came in
         if not np.isfinite(value).all():
             raise ValueError(f"{caller}: weights[{i}] ({name}) holds NaN or infinite values")
-    # all cast before any is written: a failure leaves every weight as it was
-    xp = backend.xp()
+    # all cast before any is written: a failure leaves every weight as it was. They go where the
+    # weights they replace are (a GPU's, for a model built under set_backend("cupy")), whatever the
+    # backend in force now
+    xp = backend.get_array_module(items[0][1]) if items else backend.xp()
     with np.errstate(over="ignore"):            # an overflow is refused just below, by name
         values = [xp.asarray(value, dtype=target.dtype) for (_, target), value in zip(items, weights)]
     for i, ((name, target), value) in enumerate(zip(items, values)):

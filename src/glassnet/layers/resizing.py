@@ -10,6 +10,7 @@ pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads 
 """
 import numpy as np
 
+from .. import backend
 from .._validation import check_flag, check_number
 from .base import LAYERS, Layer
 from .conv import check_rank, positive_int
@@ -100,14 +101,16 @@ def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fi
     elif pad:
         top, left = box = _aspect_box(h, w, height, width, crop=False)
         if top or left:
-            padded = np.full((n, h + 2 * top, w + 2 * left, c), fill_value, dtype=x.dtype)
+            padded = backend.get_array_module(x).full((n, h + 2 * top, w + 2 * left, c), fill_value, dtype=x.dtype)
             padded[:, top:top + h, left:left + w, :] = x
             x, h, w = padded, h + 2 * top, w + 2 * left
     if interpolation == "bilinear":
         rows, columns = bilinear_weights(height, h, float32=True), bilinear_weights(width, w, float32=True)
     else:
         rows, columns = nearest_weights(height, h), nearest_weights(width, w)
-    rows, columns = rows.astype(x.dtype), columns.astype(x.dtype)
+    # the weights, made on the host, go where the images are (a GPU's for a CuPy model)
+    xp = backend.get_array_module(x)
+    rows, columns = xp.asarray(rows, dtype=x.dtype), xp.asarray(columns, dtype=x.dtype)
     return apply_weights(apply_weights(x, rows, 1), columns, 2), (box, crop, rows, columns)
 
 
@@ -120,7 +123,7 @@ def resize_backward(grad, cache, in_shape):
         return grad
     if crop:
         top, kept_h, left, kept_w = box
-        full = np.zeros(in_shape, dtype=grad.dtype)
+        full = backend.get_array_module(grad).zeros(in_shape, dtype=grad.dtype)
         full[:, top:top + kept_h, left:left + kept_w, :] = grad
         return full
     top, left = box
@@ -262,7 +265,7 @@ class CenterCrop(_Images):
         if len(self._cache) == 4:                 # a resize
             return resize_backward(grad_output, self._cache, self._in_shape)
         top, left = self._cache
-        grad = np.zeros(self._in_shape, dtype=grad_output.dtype)
+        grad = backend.get_array_module(grad_output).zeros(self._in_shape, dtype=grad_output.dtype)
         grad[:, top:top + self.height, left:left + self.width, :] = grad_output
         return grad
 
@@ -329,7 +332,7 @@ class RandomCrop(_Images):
             return grad_output
         if len(self._cache) == 4:              # a resize
             return resize_backward(grad_output, self._cache, self._in_shape)
-        grad = np.zeros(self._in_shape, dtype=grad_output.dtype)
+        grad = backend.get_array_module(grad_output).zeros(self._in_shape, dtype=grad_output.dtype)
         grad[self._cache] = grad_output       # the windows of one image never overlap: no sums
         return grad
 

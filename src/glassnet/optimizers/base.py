@@ -52,15 +52,16 @@ FLUSH_EVERY = 16
 def pieces(*arrays):
     """Matching views of same-shaped ``arrays`` in runs of at most ``PIECE`` elements.
 
-    arrays : ndarrays of one shape. 1-D ones, (n,), come back as a list of tuples of (<= PIECE,)
-    views; any other shape comes back whole, as the single tuple ``arrays``.
+    arrays : ndarrays of one shape. 1-D NumPy ones, (n,), come back as a list of tuples of
+    (<= PIECE,) views; any other shape, and CuPy arrays, come back whole, as the single tuple ``arrays``.
 
     >>> a, b = np.zeros(70000, np.float32), np.ones(70000, np.float32)
     >>> [len(pa) for pa, pb in pieces(a, b)]
     [32768, 32768, 4464]
     """
     n = arrays[0].size
-    if arrays[0].ndim != 1 or n <= PIECE:
+    # on a GPU (CuPy arrays) each piece would cost every pass a kernel launch: whole arrays there
+    if arrays[0].ndim != 1 or n <= PIECE or not isinstance(arrays[0], np.ndarray):
         return [arrays]
     return [tuple(a[start:start + PIECE] for a in arrays) for start in range(0, n, PIECE)]
 

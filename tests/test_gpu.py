@@ -1,0 +1,289 @@
+"""The CuPy backend (``glassnet.set_backend("cupy")``): the same code computing on a GPU.
+
+Every test runs twice:
+
+- on ``fakecupy`` (tests/fakecupy), a NumPy-backed stand-in that refuses what CuPy refuses: a NumPy
+  array mixed into a device computation, or a device array read as NumPy without ``.get()``. It runs
+  everywhere (CI too) and proves that the code keeps host and device apart; its results are NumPy's,
+  so they must equal the host's bit for bit.
+- on real CuPy, where one is installed with a GPU (skipped otherwise). Its float32 arithmetic
+  (cuBLAS, its own kernels) rounds differently from NumPy's, so results are compared within
+  tolerances that a float32 network's rounding stays inside, never bit for bit.
+"""
+import importlib
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import backend, layers
+
+from test_layer_contract import BATCH, TABLE
+
+FAKE = os.path.join(os.path.dirname(__file__), "fakecupy")
+
+
+def _real_cupy():
+    """CuPy, if it is installed and sees a GPU; else None."""
+    try:
+        cupy = importlib.import_module("cupy")
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:           # not installed, no driver, no device
+        return None
+
+
+@pytest.fixture(params=["fake", "gpu"])
+def cupy(request):
+    """The module ``set_backend("cupy")`` uses during the test, with that backend in force."""
+    saved = {name: mod for name, mod in sys.modules.items() if name == "cupy" or name.startswith("cupy.")}
+    if request.param == "gpu":
+        module = _real_cupy()
+        if module is None:
+            pytest.skip("no CuPy with a GPU here: the backend is checked on fakecupy alone")
+    else:
+        for name in saved:
+            del sys.modules[name]
+        sys.path.insert(0, FAKE)
+        try:
+            module = importlib.import_module("cupy")
+        finally:
+            sys.path.remove(FAKE)
+    module.exact = request.param == "fake"       # the fake computes with NumPy: bit for bit
+    gn.set_backend("cupy")
+    try:
+        yield module
+    finally:
+        gn.set_backend("numpy")
+        for name in [n for n in sys.modules if n == "cupy" or n.startswith("cupy.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def assert_close(device, host, cupy, rtol=1e-4, atol=1e-5, what=""):
+    """``device`` (a CuPy array, or NumPy) against the host's NumPy result ``host``."""
+    got = backend.to_numpy(device)
+    assert isinstance(got, np.ndarray) and got.dtype == np.asarray(host).dtype, what
+    if cupy.exact:
+        np.testing.assert_array_equal(got, host, err_msg=what)
+    else:
+        np.testing.assert_allclose(got, host, rtol=rtol, atol=atol, err_msg=what)
+
+
+def on_host(make):
+    """``make()`` run with the NumPy backend, whatever the backend in force."""
+    previous = backend.get_backend()
+    gn.set_backend("numpy")
+    try:
+        return make()
+    finally:
+        gn.set_backend(previous)
+
+
+# -- every layer -------------------------------------------------------------------------------
+def _layer_and_input(name, seed=0):
+    factory, shape, training = TABLE[name]
+    layer = factory(dtype="float32", seed=seed)
+    layer.build(shape)
+    if getattr(layer, "discrete_input", False):      # Embedding: indices into its table
+        x = np.random.default_rng(seed).integers(0, layer.input_dim, (BATCH, *shape)).astype(np.float32)
+    else:
+        x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(np.float32)
+    return layer, x, training
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_every_layer_computes_on_the_device_what_it_computes_on_the_host(name, cupy):
+    host, x, training = on_host(lambda: _layer_and_input(name))
+    device, _, _ = _layer_and_input(name)
+    for key, value in device.params.items():
+        assert isinstance(value, cupy.ndarray), f"{name}.{key} was allocated on the host"
+        assert_close(value, host.params[key], cupy, what=f"initial {key}")
+    out = host.forward(x, training=training)
+    out_device = device.forward(cupy.asarray(x), training=training)
+    assert isinstance(out_device, cupy.ndarray)
+    assert_close(out_device, out, cupy, what="forward")
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    back = host.backward(grad)
+    back_device = device.backward(cupy.asarray(grad))
+    assert_close(back_device, back, cupy, what="input gradient")
+    for key in host.grads:
+        assert_close(device.grads[key], host.grads[key], cupy, what=f"gradient of {key}")
+
+
+# -- whole models --------------------------------------------------------------------------------
+def _moons(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+    return x, y
+
+
+def _dense_model(optimizer):
+    model = gn.Sequential([layers.Dense(16, activation="relu", input_dim=2),
+                           layers.Dropout(0.2),
+                           layers.Dense(16, activation="tanh"),
+                           layers.Dense(1, activation="sigmoid")], seed=3)
+    model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy", "auc"])
+    return model
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adamw", "nadam", "adagrad"])
+def test_a_dense_classifier_trains_on_the_device_as_on_the_host(optimizer, cupy):
+    x, y = _moons()
+    w = np.linspace(0.5, 1.5, len(x)).astype(np.float32)
+
+    def train():
+        model = _dense_model(optimizer)
+        history = model.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, sample_weight=w, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert device.layers[0].params["kernel"].__class__ is cupy.ndarray
+    assert set(history) == set(host_history)
+    for key, values in host_history.items():
+        assert all(isinstance(v, float) for v in history[key]), key
+        np.testing.assert_allclose(history[key], values, rtol=0 if cupy.exact else 1e-3,
+                                   atol=0 if cupy.exact else 1e-4, err_msg=key)
+    for (name, a), (_, b) in zip(device._weight_items(), host._weight_items()):
+        assert_close(a, b, cupy, rtol=1e-3, atol=1e-4, what=name)
+    # predict gives NumPy (Keras' contract), evaluate floats; model(x) keeps its outputs on the device
+    predicted = device.predict(x, batch_size=64)
+    assert isinstance(predicted, np.ndarray)
+    assert_close(predicted, host.predict(x, batch_size=64), cupy, rtol=1e-4, atol=1e-5)
+    values = device.evaluate(x, y, sample_weight=w)
+    assert all(isinstance(v, float) for v in values)
+    np.testing.assert_allclose(values, host.evaluate(x, y, sample_weight=w), rtol=0 if cupy.exact else 1e-4,
+                               atol=0 if cupy.exact else 1e-5)
+    assert isinstance(device(x[:5]), cupy.ndarray)
+    # CuPy inputs are taken as they are
+    assert_close(device.predict(cupy.asarray(x)), host.predict(x), cupy, rtol=1e-4, atol=1e-5)
+
+
+def test_a_cnn_with_batch_normalization_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 10, 10, 1), dtype=np.float32)
+    y = rng.integers(0, 3, 96)
+
+    def train():
+        model = gn.Sequential([layers.Conv2D(4, 3, padding="same", activation="relu", input_shape=(10, 10, 1)),
+                               layers.BatchNormalization(),
+                               layers.MaxPooling2D(2),
+                               layers.Conv2D(6, 3, activation="relu"),
+                               layers.GlobalAveragePooling2D(),
+                               layers.Dense(3, activation="softmax")], seed=1)
+        model.compile(loss="sparse_categorical_crossentropy",
+                      optimizer=gn.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+                      metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=16, validation_data=(x[:32], y[:32]),
+                            class_weight={0: 1.0, 1: 2.0, 2: 0.5}, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    for key, values in host_history.items():
+        np.testing.assert_allclose(history[key], values, rtol=0 if cupy.exact else 1e-3,
+                                   atol=0 if cupy.exact else 1e-4, err_msg=key)
+    assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
+
+
+def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 20, (64, 7)).astype(np.float32)
+    x[::3, 5:] = 0                  # padding, masked by the Embedding
+    y = rng.integers(0, 4, (64, 7))
+
+    def train():
+        model = gn.Sequential([layers.Embedding(20, 8, mask_zero=True, input_length=7),
+                               layers.LSTM(8, return_sequences=True),
+                               layers.GRU(6, return_sequences=True),
+                               layers.TimeDistributed(layers.Dense(4, activation="softmax"))], seed=2)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    for key, values in host_history.items():
+        np.testing.assert_allclose(history[key], values, rtol=0 if cupy.exact else 1e-3,
+                                   atol=0 if cupy.exact else 1e-4, err_msg=key)
+    assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
+
+
+def test_a_model_file_moves_between_the_device_and_the_host(cupy, tmp_path):
+    x, y = _moons(200)
+    model = _dense_model("adam")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    on_cpu = on_host(lambda: gn.load_model(path))
+    assert isinstance(on_cpu.layers[0].params["kernel"], np.ndarray)
+    again = gn.load_model(path)         # under the CuPy backend: weights and Adam's state on the device
+    assert isinstance(again.layers[0].params["kernel"], cupy.ndarray)
+    expected = model.predict(x)
+    assert_close(again.predict(x), expected, cupy, rtol=0, atol=0)
+    np.testing.assert_allclose(on_cpu.predict(x), expected, rtol=1e-4, atol=1e-5)
+    # training goes on from the file, on the device as on the host
+    again.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    on_cpu.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert_close(again.predict(x), on_cpu.predict(x), cupy, rtol=1e-3, atol=1e-4)
+    assert all(isinstance(w, np.ndarray) for w in again.get_weights())
+
+
+def test_a_pydataset_feeds_a_model_on_the_device(cupy):
+    x, y = _moons(256)
+
+    class Batches(gn.utils.PyDataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+
+    def train():
+        model = _dense_model("adam")
+        history = model.fit(Batches(), epochs=2, validation_data=Batches(), verbose=0)
+        return model, history.history, model.predict(Batches()), model.evaluate(Batches())
+
+    host, host_history, host_out, host_values = on_host(train)
+    device, history, out, values = train()
+    for key, expected in host_history.items():
+        np.testing.assert_allclose(history[key], expected, rtol=0 if cupy.exact else 1e-3,
+                                   atol=0 if cupy.exact else 1e-4, err_msg=key)
+    assert isinstance(out, np.ndarray)
+    assert_close(out, host_out, cupy, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(values, host_values, rtol=0 if cupy.exact else 1e-3, atol=0 if cupy.exact else 1e-4)
+
+
+def test_train_on_batch_and_test_on_batch_on_the_device(cupy):
+    x, y = _moons(64)
+
+    def steps():
+        model = _dense_model("sgd")
+        first = model.train_on_batch(x, y, class_weight={0: 2.0, 1: 1.0})
+        return first, model.test_on_batch(x, y), model.predict_on_batch(x[:3])
+
+    host = on_host(steps)
+    device = steps()
+    np.testing.assert_allclose(device[0], host[0], rtol=0 if cupy.exact else 1e-4, atol=0 if cupy.exact else 1e-5)
+    np.testing.assert_allclose(device[1], host[1], rtol=0 if cupy.exact else 1e-4, atol=0 if cupy.exact else 1e-5)
+    assert isinstance(device[2], cupy.ndarray)      # Keras' predict_on_batch is model(x): the backend's array
+    assert_close(device[2], host[2], cupy, rtol=1e-4, atol=1e-5)
+
+
+def test_a_device_model_stays_on_the_device_when_the_backend_changes(cupy):
+    x, y = _moons(128)
+    model = _dense_model("adam")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    weights = model.get_weights()
+    gn.set_backend("numpy")             # models built from now on compute on the host; this one does not
+    model.layers[0].trainable = False   # a new layout of the flat buffers: on the device still
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert all(isinstance(p, cupy.ndarray) for layer in model.layers for p in layer.params.values())
+    np.testing.assert_array_equal(model.get_weights()[0], weights[0])       # frozen
+    model.set_weights(weights)
+    assert isinstance(model.layers[0].params["kernel"], cupy.ndarray)
+    assert isinstance(model.predict(x), np.ndarray)
+    gn.set_backend("cupy")
