@@ -287,3 +287,54 @@ def test_a_device_model_stays_on_the_device_when_the_backend_changes(cupy):
     assert isinstance(model.layers[0].params["kernel"], cupy.ndarray)
     assert isinstance(model.predict(x), np.ndarray)
     gn.set_backend("cupy")
+
+
+def test_the_command_line_trains_on_the_device(cupy, tmp_path):
+    pytest.importorskip("matplotlib", reason="glassnet train writes plots: pip install '.[plot]'")
+    from glassnet import cli, datasets
+    pytest.importorskip("sklearn", reason="the moons data: pip install '.[datasets]'")
+    args = ["train", "moons", "--epochs", "3", "--verbose", "0"]
+    assert cli.main([*args, "--backend", "cupy", "--out", str(tmp_path / "gpu")]) == 0
+    assert backend.get_backend() == "cupy"          # the backend in force before the command, again
+    assert on_host(lambda: cli.main([*args, "--out", str(tmp_path / "cpu")])) == 0
+    (X, _), _ = datasets.moons()
+    gpu, cpu = on_host(lambda: (gn.load_model(tmp_path / "gpu" / "model.npz"),
+                                gn.load_model(tmp_path / "cpu" / "model.npz")))
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=0 if cupy.exact else 1e-3,
+                               atol=0 if cupy.exact else 1e-4)
+
+
+def test_trace_inspects_a_step_on_the_device(cupy):
+    x, y = _moons(32)
+
+    def traced():
+        model = _dense_model("adam")
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        return model.trace(x, y)
+
+    host, device = on_host(traced), traced()
+    np.testing.assert_allclose(device.loss, host.loss, rtol=0 if cupy.exact else 1e-4)
+    for got, expected in zip(device, host):
+        for key in ("input", "A", "dA"):
+            assert_close(got[key], expected[key], cupy, rtol=1e-3, atol=1e-4, what=f"{got['layer']} {key}")
+        for name, grad in expected["grads"].items():
+            assert_close(got["grads"][name], grad, cupy, rtol=1e-3, atol=1e-4, what=f"{got['layer']} {name}")
+        if expected["update"] is not None:
+            for name, update in expected["update"].items():
+                assert_close(got["update"][name], update, cupy, rtol=1e-3, atol=1e-5, what=f"{got['layer']} update")
+    str(device)                 # prints the device's arrays, copied to the host
+
+
+@pytest.mark.parametrize("pool, padding", [(2, "valid"), (3, "same"), ((2, 3), "valid")])
+def test_max_pooling_on_the_device_picks_the_host_s_winner_among_ties(pool, padding, cupy):
+    # small integers: many windows hold their maximum twice; the first in row-major order wins on
+    # both (the device takes its own path where windows tile the input: pooling._tiled_max)
+    x = np.random.default_rng(0).integers(0, 3, (3, 7, 8, 2)).astype(np.float32)
+    host = on_host(lambda: layers.MaxPooling2D(pool, padding=padding, input_shape=x.shape[1:]))
+    device = layers.MaxPooling2D(pool, padding=padding, input_shape=x.shape[1:])
+    host.build(x.shape[1:])
+    device.build(x.shape[1:])
+    out = host.forward(x)
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    np.testing.assert_array_equal(backend.to_numpy(device.forward(cupy.asarray(x))), out)
+    np.testing.assert_array_equal(backend.to_numpy(device.backward(cupy.asarray(grad))), host.backward(grad))

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from . import __version__, losses, optimizers
+from . import __version__, backend, losses, optimizers
 from ._atomic import write_text_atomically
 # the settings live in their own module; their names stay importable from here too
 from ._cli_settings import (PRESETS, SETTINGS, build_model, parse_batch_size, parse_layers,
@@ -285,6 +285,8 @@ def make_parser():
     t.add_argument("--seed", type=int, help="fixes initial weights and shuffling (default 0)")
     t.add_argument("--out", help="output folder (default runs/DATASET)")
     t.add_argument("--animate", action="store_true", help="also write decision_boundary.gif (2-D data)")
+    t.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                   help="cupy: train on a GPU (pip install 'glassnet[gpu]'); the files written are the same")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 silent, 1 progress bar (default), 2 one line per epoch")
     p = sub.add_parser("predict", help="predict the rows of a CSV file with a saved model")
@@ -302,7 +304,12 @@ def make_parser():
 def run(args):
     if args.command == "train":
         settings = resolve_settings(args)
-        train(settings, args.out or os.path.join("runs", settings["dataset"]), args.verbose, args.animate)
+        previous = backend.get_backend()
+        backend.set_backend(args.backend)       # an ImportError without CuPy: one line, from main
+        try:
+            train(settings, args.out or os.path.join("runs", settings["dataset"]), args.verbose, args.animate)
+        finally:                                # main() may run inside a longer program (the tests)
+            backend.set_backend(previous)
     elif args.command == "predict":
         predict(args.model, args.data, args.out)
     elif args.command == "info":

@@ -460,7 +460,7 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
         x = x[None]                                       # one image without its batch axis
     if x.ndim < 2 or x.shape[0] != 1:
         raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
-    out = model._prepare_x(x)
+    out = model._on_device(model._prepare_x(x))        # where the weights are (a GPU for CuPy)
     with planned(model._mask_plan):                       # masks as in predict (layers/masking.py)
         for each in model.layers:                         # inference mode, up to the layer asked for
             out = each.forward(out, training=False)

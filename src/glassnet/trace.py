@@ -70,7 +70,7 @@ def trace(model, x, y):
     generators are as they were, so a later ``fit`` runs exactly as it would have without the trace."""
     model._require_compiled("trace")
     model._apply_trainable_flags()          # layers frozen since compile, as fit takes them up
-    x, y = model._prepare_xy(x, y)
+    x, y = model._on_device(*model._prepare_xy(x, y))     # where the weights are (a GPU for CuPy)
     snapshot = StateSnapshot(model.layers)
     try:
         result = _trace(model, x, y)

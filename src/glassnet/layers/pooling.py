@@ -69,6 +69,9 @@ def max_pool2d_forward(x, pool, strides, padding="valid"):
     out_hw, pads, offsets = _geometry(x.shape, pool, strides, padding)
     xp = _pad(x, pads, -np.inf)
     am = backend.get_array_module(x)           # numpy or cupy: one code path
+    if not isinstance(x, np.ndarray) and tuple(strides) == tuple(pool):     # CuPy: see _tiled_max
+        out, winner = _tiled_max(xp, pool, out_hw)
+        return out, (winner, xp.shape, pads, strides, out_hw, offsets, tuple(pool))
     out = am.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
     rows, cols = window_slices(0, 0, out_hw, strides)
     _copy_pixels(out, xp[:, rows, cols, :])
@@ -90,6 +93,9 @@ def max_pool2d_backward(grad, cache):
     """dL/dx of ``max_pool2d_forward``: each window's gradient goes to its winner only."""
     winner, padded_shape, pads, strides, out_hw, offsets, pool = cache
     dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_hw)
+    if not isinstance(grad, np.ndarray) and tuple(strides) == tuple(pool):
+        _tiled_max_backward(grad, winner, pool, out_hw, dxp)
+        return _crop(dxp, pads)
     overlap = strides[0] < pool[0] or strides[1] < pool[1]
     share = backend.get_array_module(grad).empty(grad.shape, dtype=grad.dtype)
     for k, (i, j) in enumerate(offsets):
@@ -100,6 +106,35 @@ def max_pool2d_backward(grad, cache):
         else:                   # each pixel belongs to one window at most: write it once
             _copy_pixels(dxp[:, rows, cols, :], share)
     return _crop(dxp, pads)
+
+
+def _windows_last(x, pool, out_hw):
+    """The tiling windows of images ``x`` (N, H, W, C) as (N, Ho, Wo, C, ph * pw), each window's
+    pixels last in row-major order (offset k = i * pw + j, as ``_geometry`` numbers them)."""
+    n, c, (ho, wo), (ph, pw) = x.shape[0], x.shape[3], out_hw, pool
+    tiles = x[:, :ho * ph, :wo * pw, :].reshape(n, ho, ph, wo, pw, c)
+    return tiles.transpose(0, 1, 3, 5, 2, 4).reshape(n, ho, wo, c, ph * pw)
+
+
+def _tiled_max(xp, pool, out_hw):
+    """max_pool2d_forward's ``(out, winner)`` for windows that tile the padded input (strides ==
+    pool, Keras' default) on a GPU: one copy that puts each window's pixels side by side, then a
+    max and an argmax over them (argmax: the first of equal values, the loop's winner), three kernels
+    instead of the loop's five per offset. The loop's strided copies suit a CPU's caches; on a GPU
+    each of its steps is a kernel launch over the whole map."""
+    windows = _windows_last(xp, pool, out_hw)
+    winner = windows.argmax(axis=-1).astype(np.uint8 if pool[0] * pool[1] < 256 else np.int32)
+    return windows.max(axis=-1), winner
+
+
+def _tiled_max_backward(grad, winner, pool, out_hw, dxp):
+    """max_pool2d_backward for tiling windows on a GPU, into ``dxp`` (its covered part): each
+    window's gradient times the one-hot of its winner, laid back out as pixels in one copy."""
+    am = backend.get_array_module(grad)
+    n, (ho, wo), (ph, pw), c = grad.shape[0], out_hw, pool, grad.shape[3]
+    shares = grad[..., None] * (winner[..., None] == am.arange(ph * pw, dtype=winner.dtype))
+    dxp[:, :ho * ph, :wo * pw, :] = (shares.reshape(n, ho, wo, c, ph, pw).transpose(0, 1, 4, 2, 5, 3)
+                                     .reshape(n, ho * ph, wo * pw, c))
 
 
 def avg_pool2d_forward(x, pool, strides, padding="valid"):
