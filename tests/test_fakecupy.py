@@ -241,3 +241,12 @@ def test_testing_module_compares_on_the_host(cp):
     cp.testing.assert_allclose(cp.arange(3.0), np.arange(3.0))     # as cupy.testing does
     with pytest.raises(AssertionError):
         cp.testing.assert_array_equal(cp.arange(3), np.arange(1, 4))
+
+
+def test_ufuncs_take_cupy_s_keywords_only(cp):
+    x = cp.asarray(np.array([1.0, 4.0], np.float32))
+    out = cp.empty_like(x)
+    assert cp.sqrt(x, out=out) is out and out.get().tolist() == [1.0, 2.0]
+    assert np.multiply(x, 2, dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="Wrong arguments"):       # NumPy's where= is not CuPy's
+        np.power(x, 2.0, out=out, where=x > 1)

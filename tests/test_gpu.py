@@ -338,3 +338,80 @@ def test_max_pooling_on_the_device_picks_the_host_s_winner_among_ties(pool, padd
     grad = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
     np.testing.assert_array_equal(backend.to_numpy(device.forward(cupy.asarray(x))), out)
     np.testing.assert_array_equal(backend.to_numpy(device.backward(cupy.asarray(grad))), host.backward(grad))
+
+
+def test_host_state_and_data_reach_a_device_model(cupy, tmp_path):
+    """What the host hands a device model is moved where its weights are: an optimizer state from a
+    host model, a backup read after set_backend("numpy"), an adapt under that backend, trace's data."""
+    x, y = _moons(64)
+    host = on_host(lambda: _dense_model("adam"))
+    on_host(lambda: host.fit(x, y, epochs=1, verbose=0))
+    model = _dense_model("adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.optimizer.set_state(host.optimizer.get_state())
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(isinstance(a, cupy.ndarray) for slots in model.optimizer.slots.values() for a in slots.values())
+    model.trace(cupy.asarray(x), y)                  # x on the device, y on the host
+
+    class Crash(gn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        _dense_model("adam").fit(x, y, epochs=4, batch_size=16, verbose=0,
+                                 callbacks=[gn.callbacks.BackupAndRestore(str(tmp_path)), Crash()])
+    resumed = _dense_model("adam")
+    on_host(lambda: resumed.fit(x, y, epochs=4, batch_size=16, verbose=0,
+                                callbacks=[gn.callbacks.BackupAndRestore(str(tmp_path))]))
+    assert len(resumed.history.history["loss"]) == 2            # epochs 3 and 4, from the backup
+    norm = layers.Normalization(input_shape=(2,))
+    gn.Sequential([norm, layers.Dense(1)], seed=0)
+    on_host(lambda: norm.adapt(x))
+    assert_close(norm.state["mean"], x.mean(axis=0), cupy, rtol=1e-5, atol=1e-6)
+
+
+def test_the_focal_loss_and_resizing_of_non_finite_images_on_the_device(cupy):
+    x, y = _moons(64)
+
+    def train():
+        model = gn.Sequential([layers.Dense(8, activation="relu", input_dim=2),
+                               layers.Dense(1, activation="sigmoid")], seed=0)
+        model.compile(loss="binary_focal_crossentropy", optimizer="sgd")
+        return model.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
+
+    np.testing.assert_allclose(train(), on_host(train), rtol=0 if cupy.exact else 1e-4)
+    image = np.ones((1, 2, 2, 1), np.float32)
+    image[0, 0, 0, 0] = np.inf
+
+    def resized():
+        layer = layers.Resizing(3, 3)
+        layer.build((2, 2, 1))
+        return layer
+
+    expected = on_host(lambda: resized().forward(image))
+    np.testing.assert_array_equal(backend.to_numpy(resized().forward(cupy.asarray(image))), expected)
+
+
+def test_validation_split_is_copied_to_the_device_once(cupy, monkeypatch):
+    x, y = _moons(64)
+    model = _dense_model("adam")
+    seen = []
+    original = type(model)._evaluate_arrays
+    monkeypatch.setattr(type(model), "_evaluate_arrays",
+                        lambda self, x, *a: (seen.append(type(x)), original(self, x, *a))[1])
+    model.fit(x, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+    assert len(seen) == 2 and all(t is cupy.ndarray for t in seen)
+
+
+def test_gradient_checks_refuse_a_device_model(cupy):
+    model = gn.Sequential([layers.Dense(3, activation="tanh", input_dim=2),
+                           layers.Dense(1, activation="sigmoid")], seed=0, dtype="float64")
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    x, y = _moons(8)
+    with pytest.raises(TypeError, match="on the host"):
+        gn.gradcheck.check_model(model, x.astype(np.float64), y)
+    layer = layers.Dense(2, dtype="float64")
+    layer.build((2,))
+    with pytest.raises(TypeError, match="on the host"):
+        gn.gradcheck.check_layer(layer, x.astype(np.float64))

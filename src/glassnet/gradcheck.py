@@ -101,6 +101,15 @@ def _poison(layers):
             grad[...] = np.nan
 
 
+def _refuse_device(params, caller):
+    """A TypeError for weights on a GPU: the checks nudge NumPy copies one value at a time, a loop
+    of millions of tiny steps that belongs on the host (the GPU's own arithmetic is checked against
+    the host's in tests/test_gpu.py)."""
+    if any(not isinstance(p, np.ndarray) for p in params):
+        raise TypeError(f"{caller}: gradient checks run on the host; build the layer or model under "
+                        f"glassnet.set_backend('numpy') (its weights are on a GPU)")
+
+
 def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0, before_forward=None):
     """Check ``layer.backward`` (input gradient and every parameter gradient) by finite differences.
 
@@ -125,6 +134,7 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     and random generator are restored, and a model's first layer, which skips its input gradient
     in training, computes it for the check and skips it again afterwards.
     """
+    _refuse_device(layer.params.values(), "check_layer")
     x = np.array(x, dtype=np.float64)      # a private copy to nudge
     if layer.dtype is None:
         layer.dtype = np.dtype(np.float64)
@@ -198,6 +208,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     every pass draws the same dropout masks, and BatchNormalization's moving statistics are left
     as they were (``StateSnapshot``).
     """
+    _refuse_device([p for layer in model.layers for p in layer.params.values()], "check_model")
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     model._require_compiled("check_model")

@@ -573,6 +573,7 @@ class TrainingMixin(ActivityMixin):
         table = self._class_weight_table(class_weight)
         if validation_split:
             (x, y, w), validation_data = hold_out(x, y, w, validation_split)
+            validation_data = self._on_device(*validation_data)     # copied to a GPU once, not every epoch
         elif validation_data is not None:
             validation_data = self._validation_data(validation_data, validation_steps)
         # the Metric objects on two samples in inference mode, before any update: targets one cannot

@@ -180,7 +180,7 @@ class Normalization(Layer):
                                                             deviations, what)
         if count == 0:
             raise ValueError(f"{self.describe()}: adapt: the data holds no samples")
-        xp = backend.xp()
+        xp = backend.get_array_module(self.state["mean"])     # where the layer's state is, whatever the backend
         dtype = self.state["mean"].dtype
         with np.errstate(over="ignore", invalid="ignore"):
             values = [np.asarray(mean, dtype), np.asarray(deviations / count, dtype)]

@@ -64,7 +64,7 @@ def apply_weights(x, weights, axis):
         if axis == 1:
             return (weights @ x.reshape(n, h, w * c)).reshape(n, -1, w, c)
         return (weights @ x.reshape(n * h, w, c)).reshape(n, h, -1, c)
-    taps = (weights != 0).sum(axis=1).max()
+    taps = int((weights != 0).sum(axis=1).max())
     order = np.argsort(weights == 0, axis=1, kind="stable")[:, :taps]      # the nonzero columns first
     shape = [1, 1, 1, 1]
     shape[axis] = -1

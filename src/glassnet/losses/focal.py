@@ -65,8 +65,10 @@ class BinaryFocalCrossentropy(WithSettings, BinaryCrossentropy):
     def gradient(self, y_pred, y_true):
         y, q, p, bce, weight = self._parts(y_pred, self._targets(y_pred, y_true))
         # d/dp of q^gamma * bce(p): q = 1 - p_t moves by -(2y - 1) per unit of p
-        slope = np.zeros_like(q)
-        np.power(q, self.gamma - 1, out=slope, where=q > 0)
+        # q^(gamma - 1), 0 where q = 0 (a negative power of 0 would be inf, times a bce of 0: NaN);
+        # by where() rather than power's where=, which CuPy's ufuncs do not take
+        positive = q > 0
+        slope = np.where(positive, np.power(np.where(positive, q, 1), self.gamma - 1), 0)
         g = self.gamma * slope * (1 - 2 * y) * bce
         g += q ** self.gamma * _zero_where_clipped((p - y) / (p * (1 - p)), y_pred)
         if weight is not None:

@@ -223,6 +223,10 @@ class Optimizer:
         for name in names:
             if name not in slots:
                 slots[name] = np.full_like(param, fill)
+            elif type(slots[name]) is not type(param):
+                # a state set from the other side (a host model's get_state on a GPU model, a backup
+                # read on the host): it moves to where the parameters are, once
+                slots[name] = backend.get_array_module(param).asarray(backend.to_numpy(slots[name]))
         return slots, self._buffer(key, param)
 
     def apply(self, triples, sizes=None, names=None):

@@ -171,6 +171,11 @@ class ndarray(_OperatorsMixin):
         # core.pyx: an operand other than an array or a supported scalar -> NotImplemented (numpy
         # then raises TypeError); a numpy.ndarray goes on and is refused as a kernel argument
         out = kwargs.get("out")
+        # _kernel.pyx ufunc.__call__: keyword arguments other than out, dtype and casting (NumPy's
+        # where=, order=, subok=) -> TypeError('Wrong arguments ...')
+        unknown = set(kwargs) - {"out", "dtype", "casting"}
+        if method == "__call__" and unknown:
+            raise TypeError(f"Wrong arguments {dict((k, kwargs[k]) for k in sorted(unknown))}")
         if out is not None and len(out) != 1:
             raise ValueError("The 'out' parameter must have exactly one array value")
         for x in inputs + (out or ()):
