@@ -415,3 +415,21 @@ def test_gradient_checks_refuse_a_device_model(cupy):
     layer.build((2,))
     with pytest.raises(TypeError, match="on the host"):
         gn.gradcheck.check_layer(layer, x.astype(np.float64))
+
+
+def test_a_stateful_recurrent_model_carries_its_states_on_the_device(cupy):
+    x = np.random.default_rng(0).standard_normal((16, 6, 3)).astype(np.float32)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)
+
+    def train():
+        model = gn.Sequential([layers.LSTM(5, stateful=True, input_shape=(6, 3)),
+                               layers.Dense(1, activation="sigmoid")], seed=0)
+        model.compile(loss="binary_crossentropy", optimizer="sgd")
+        history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+        return model, history, model.predict(x, batch_size=4)
+
+    host, host_history, host_out = on_host(train)
+    device, history, out = train()
+    assert all(isinstance(s, cupy.ndarray) for s in device.layers[0].states)
+    assert_same_history(history, host_history, cupy)
+    assert_close(out, host_out, cupy, rtol=1e-3, atol=1e-4)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+from glassnet.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -185,7 +185,6 @@ def test_an_lstm_learns_to_read_a_sequence(rng):
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: LSTM(4, return_state=True), ValueError, "LSTM: return_state=True returns several arrays"),
-    (lambda: GRU(4, stateful=True), ValueError, "GRU: stateful=True .* is not supported"),
     (lambda: GRU(4, reset_after=False), ValueError, "GRU: reset_after=False"),
     (lambda: SimpleRNN(0), ValueError, "SimpleRNN: units"),
     (lambda: LSTM(4, dropout=1.0), ValueError, r"LSTM: dropout must be a number in \[0, 1\)"),
@@ -201,3 +200,88 @@ def test_refused_settings_name_themselves(make, error, message):
 def test_samples_must_be_sequences():
     with pytest.raises(ValueError, match=r"expected sequences of shape \(steps, features\), got samples of shape \(4,\)"):
         gn.Sequential([LSTM(3, input_shape=(4,))])
+
+
+# -- stateful=True ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_stateful_layer_carries_its_states_from_batch_to_batch(name, rng):
+    x = rng.normal(size=(3, 8, 2))
+    whole = LAYERS[name](4, return_sequences=True, seed=0, dtype="float64")(x)
+    layer = LAYERS[name](4, return_sequences=True, stateful=True, seed=0, dtype="float64")
+    # the sequence read in two halves, the second starting where the first ended: the same outputs
+    halves = np.concatenate([layer(x[:, :5]), layer(x[:, 5:])], axis=1)
+    np.testing.assert_allclose(halves, whole, rtol=1e-12, atol=1e-12)
+    assert len(layer.states) == (2 if name == "LSTM" else 1) and layer.states[0].shape == (3, 4)
+    layer.reset_state()
+    np.testing.assert_array_equal(layer(x[:, :5]), whole[:, :5])       # from zeros again
+    with pytest.raises(ValueError, match=f"{name}: stateful=True .* every batch must hold 3 samples .* got 2"):
+        layer(x[:2, 5:])
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_stateful_gradients_stop_at_the_batch_s_start(name, rng, torch):
+    """Truncated backpropagation through time: the carried states are constants of the second
+    batch; its gradients equal autograd's for a sequence started from those states."""
+    x = rng.normal(size=(3, 7, 4))
+    layer = LAYERS[name](5, return_sequences=True, stateful=True, dtype="float64", seed=1,
+                         bias_initializer="random_normal")
+    layer(x[:, :3])
+    start = [s.copy() for s in layer.states]
+    out = layer(x[:, 3:])
+    grad_out = rng.normal(size=out.shape)
+    grad_x = layer.backward(grad_out)
+    module, order = _torch_module(torch, name, layer)
+    tx = torch.tensor(x[:, 3:], requires_grad=True)
+    h0 = torch.tensor(start[0][None])
+    sequence, _ = module(tx, (h0, torch.tensor(start[1][None])) if name == "LSTM" else h0)
+    sequence.backward(torch.tensor(grad_out))
+    np.testing.assert_allclose(out, sequence.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    recurrent_grad = module.weight_hh_l0.grad.numpy().T
+    if order is not None:
+        recurrent_grad = recurrent_grad[:, np.argsort(order)]
+    np.testing.assert_allclose(layer.grads["recurrent_kernel"], recurrent_grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_stateful_training_and_prediction_match_keras(name, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(16, 5, 3)).astype(np.float32)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)
+    ours = gn.Sequential([LAYERS[name](4, stateful=True, input_shape=(5, 3)), Dense(1, activation="sigmoid")], seed=0)
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5, momentum=0.5))
+    theirs = keras.Sequential([keras.Input(batch_shape=(4, 5, 3)), getattr(keras.layers, name)(4, stateful=True),
+                               keras.layers.Dense(1, activation="sigmoid")])
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5, momentum=0.5))
+    theirs.set_weights(ours.get_weights())
+    ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.layers[0].states[0], np.asarray(theirs.layers[0].states[0]), rtol=1e-4, atol=1e-5)
+    # prediction carries the states on too, batch after batch, from where training left them
+    np.testing.assert_allclose(ours.predict(x, batch_size=4), theirs.predict(x, batch_size=4, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    ours.reset_states()
+    theirs.layers[0].reset_state()
+    np.testing.assert_allclose(ours.predict(x, batch_size=4), theirs.predict(x, batch_size=4, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_a_stateful_model_names_the_batch_size_it_needs_and_survives_fit_s_checks(rng):
+    x = rng.normal(size=(12, 5, 3)).astype(np.float32)
+    y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)
+    model = gn.Sequential([Bidirectional(LSTM(4, stateful=True), input_shape=(5, 3)),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "adam", metrics=["accuracy"])
+    # fit's trial of the metrics on two samples leaves the states alone
+    model.fit(x, y, epochs=2, batch_size=4, shuffle=False, validation_data=(x[:8], y[:8]), verbose=0)
+    forward, backward = model.layers[0].forward_layer, model.layers[0].backward_layer
+    assert forward.states[0].shape == backward.states[0].shape == (4, 4)
+    with pytest.raises(ValueError, match="batch_size=4"):
+        model.predict(x)                    # one pass of 12 samples
+    model.reset_states()
+    assert forward.states is None and backward.states is None
+    assert model.predict(x).shape == (12, 1)        # from zeros: any batch size, once
+    restored = gn.Sequential.from_config(model.get_config())
+    assert restored.layers[0].forward_layer.stateful and restored.layers[0].forward_layer.states is None

@@ -408,6 +408,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         before writing any."""
         _assign_weights(self._weight_items(), weights, "set_weights")
 
+    def reset_states(self):
+        """Start the next batch from zero states in every stateful recurrent layer (``stateful=True``),
+        as Keras 2's ``model.reset_states()`` (Keras 3 asks each layer: ``layer.reset_state()``)."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+
+    reset_state = reset_states
+
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of
         ``summary``)."""

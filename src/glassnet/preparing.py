@@ -6,6 +6,7 @@ import numpy as np
 
 from . import backend, metrics
 from ._validation import as_array
+from .layers.base import StateSnapshot
 from .metrics.base import Metric, MetricTally
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
@@ -121,15 +122,23 @@ class PreparingMixin:
         of one's own may need more than two samples, log_loss both classes)."""
         compiled = [(name, fn) for name, fn in self.metrics if not objects_only or isinstance(fn, Metric)]
         if compiled:
-            # two samples; more if those are padding alone (a masked output with no real step
-            # leaves the metrics nothing to take)
-            for count in (2, 64):
-                xb, yb = self._on_device(x[:count], y[:count])
-                out, ys, _, _ = self._scored(self._forward(xb.astype(self.dtype, copy=False),
-                                                           training=False), yb)
-                if out.shape[0] or count >= len(x):
-                    break
-            MetricTally.one_batch(compiled, ys, out)
+            # a trial: a stateful recurrent layer must not carry its states (nor their batch size) on
+            snapshot = StateSnapshot(self.layers)
+            snapshot.start_from_zero_states()
+            try:
+                self._trial_metrics(compiled, x, y)
+            finally:
+                snapshot.restore()
+
+    def _trial_metrics(self, compiled, x, y):
+        # two samples; more if those are padding alone (a masked output with no real step leaves
+        # the metrics nothing to take)
+        for count in (2, 64):
+            xb, yb = self._on_device(x[:count], y[:count])
+            out, ys, _, _ = self._scored(self._forward(xb.astype(self.dtype, copy=False), training=False), yb)
+            if out.shape[0] or count >= len(x):
+                break
+        MetricTally.one_batch(compiled, ys, out)
 
     def _check_weights(self, sample_weight, n, name="sample_weight"):
         """``check_sample_weight`` for this model: (n,), or one weight per position of an output

@@ -514,7 +514,8 @@ class StateSnapshot:
     layer's ``state`` arrays (BatchNormalization's moving statistics) and its random generator
     (Dropout's masks). ``restore()`` puts them back as they were when the snapshot was taken.
 
-    ``model.trace`` and ``gradcheck.check_model`` run training-mode passes that must update nothing;
+    A stateful recurrent layer's carried ``states`` are kept too. ``model.trace``, ``gradcheck.check_model``
+    and fit's trial of the metrics on two samples run passes that must update nothing;
     ``check_model`` also restores before every pass, so each one draws the same dropout masks.
     (A custom layer that keeps other state of its own is not covered.)
     """
@@ -523,8 +524,20 @@ class StateSnapshot:
         self._saved = [(layer, {key: value.copy() for key, value in getattr(layer, "state", {}).items()},
                         layer.rng, None if layer.rng is None else layer.rng.bit_generator.state)
                        for layer in layers]
+        # a stateful recurrent layer's carried states (its own or a wrapper's readers'): each pass
+        # replaces the list, so the list itself is what to keep
+        self._carried = [(inner, inner.states) for outer in layers for inner in (outer, *outer.wrapped_layers())
+                         if getattr(inner, "stateful", False)]
+
+    def start_from_zero_states(self):
+        """Let the stateful layers start the next pass from zero states, of any batch size (a trial
+        pass); ``restore()`` gives them back their own."""
+        for layer, _ in self._carried:
+            layer.states = None
 
     def restore(self):
+        for layer, states in self._carried:
+            layer.states = states
         for layer, state, rng, position in self._saved:
             for key, value in state.items():
                 layer.state[key][...] = value

@@ -73,13 +73,14 @@ class _Recurrent(Layer):
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
         self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
-        # a Sequential passes one array from layer to layer, and keeps no state between batches
+        # a Sequential passes one array from layer to layer
         if check_flag(return_state, f"{cls}: return_state"):
             raise ValueError(f"{cls}: return_state=True returns several arrays, which a Sequential cannot pass on; "
                              f"return_sequences=True gives every step's state")
-        if check_flag(stateful, f"{cls}: stateful"):
-            raise ValueError(f"{cls}: stateful=True (a batch starting from the previous batch's last state) is not "
-                             f"supported: every batch starts from a zero state")
+        # Keras' stateful RNN: each batch starts from the states the previous batch ended in, row i
+        # from row i (``states``: h, and LSTM's c, each (batch, units); None is a zero start)
+        self.stateful = check_flag(stateful, f"{cls}: stateful")
+        self.states = None
 
     # -- weights -----------------------------------------------------------------------------
     def build(self, input_shape):
@@ -182,6 +183,10 @@ class _Recurrent(Layer):
             xw += self._input_bias()
         self._h = h = xp.zeros((steps + 1, n, self.units), dtype=x.dtype)     # h[t + 1]: the state after step t
         self._begin_cache(steps, n, xp, x.dtype)
+        if self.stateful and self.states is not None:      # the previous batch's last states, row by row
+            self._check_state_rows(n)
+            for (_, start), carried in zip(self._states(0), self.states):
+                start[...] = carried
         hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)    # each step's recurrent product, in place
         for t in range(steps):
             if self._state_masks is None:
@@ -193,12 +198,28 @@ class _Recurrent(Layer):
             if self._real is not None:          # masked rows: the states before the step, unchanged
                 for after, before in self._states(t):
                     xp.copyto(after, before, where=~self._real[t])
+        if self.stateful:           # copies: the next batch's start, never a view of this one's cache
+            self.states = [after.copy() for after, _ in self._states(steps - 1)]
         out = h[1:]
         if self._real is not None and self.zero_output_for_mask:
             out = out * self._real
         if self.return_sequences:
             return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
         return out[-1].copy()
+
+    def _check_state_rows(self, n):
+        state_rows = self.states[0].shape[0]
+        if n != state_rows:
+            raise ValueError(f"{self.describe()}: stateful=True starts each sample from the state its row ended "
+                             f"the previous batch in, so every batch must hold {state_rows} samples (the batch the "
+                             f"states came from), got {n}; give fit, evaluate and predict batch_size={state_rows} "
+                             f"and a number of samples it divides, or call reset_state() first (Keras' rule)")
+
+    def reset_state(self):
+        """Start the next batch from zero states again (``stateful=True``; Keras' ``reset_state``)."""
+        self.states = None
+
+    reset_states = reset_state          # Keras' older name, which Keras 3 keeps
 
     def _states(self, t):
         """``(after, before)`` step ``t`` of each state the cell carries: h (and LSTM's c)."""
@@ -281,7 +302,7 @@ class _Recurrent(Layer):
                 **constraints.config_entries(self, ("kernel_constraint", "recurrent_constraint", "bias_constraint")),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
-                "zero_output_for_mask": self.zero_output_for_mask}
+                "stateful": self.stateful, "zero_output_for_mask": self.zero_output_for_mask}
 
 
 del LAYERS["_Recurrent"]     # a shared base, not a layer a config may name
@@ -311,8 +332,15 @@ class SimpleRNN(_Recurrent):
         a masked step keeps the state unchanged and outputs the previous step's output; True
         outputs zeros there instead (Keras' argument; ``Bidirectional`` sets it to
         ``return_sequences``, as Keras does).
-    return_state, stateful : False
-        Refused when True: a Sequential passes one array on and starts every batch from 0.
+    stateful : bool, default False
+        True: each batch starts from the states the previous batch ended in, sample i of one batch
+        from sample i of the last (Keras' stateful RNN; train with ``shuffle=False`` and a fixed
+        ``batch_size``). ``states`` holds them (h, and LSTM's c, each (batch, units); None before
+        the first batch); ``reset_state()`` starts from zeros again. Gradients stop at the batch's
+        start (truncated backpropagation through time, as Keras'). Training, ``evaluate``,
+        ``predict`` and ``model(x)`` all carry the states on; a model file does not keep them.
+    return_state : False
+        Refused when True: a Sequential passes one array on.
 
     Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
     (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,). Used alone the

@@ -227,6 +227,13 @@ class Bidirectional(_Wrapper):
             return None
         return grad_ahead + grad_behind
 
+    def reset_state(self):
+        """Both readers start the next batch from zero states (a stateful layer; Keras')."""
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state
+
     def get_config(self):
         layer = _to_entry(self.forward_layer)
         layer["config"]["name"] = layer["config"]["name"].removeprefix("forward_")
