@@ -176,12 +176,12 @@ def test_an_int_input_shape_is_refused_with_the_tuple_to_write(name):
         factory(input_shape=3)
 
 
-@pytest.mark.parametrize("bad", ["32", b"32", True, 3.0, (None, 3), (3.5,), (3.0,), (0,), (-2, 2), (), ["3"],
+@pytest.mark.parametrize("bad", ["32", b"32", True, 3.0, (3.5,), (3.0,), (0,), (-2, 2), (), ["3"],
                                  (True,), np.array(3)],
                          ids=repr)
 def test_bad_input_shape_names_the_argument(bad):
-    # a string used to pass as a sequence ("32" -> (3, 2)); None entries (Keras' "any size") are
-    # not supported: a model is built for one sample shape
+    # a string used to pass as a sequence ("32" -> (3, 2)); None (Keras' "any size") is taken:
+    # tests/test_variable_length.py
     with pytest.raises(ValueError, match=r"^Dense: input_shape must .*got "):
         layers.Dense(1, input_shape=bad)
 
@@ -198,6 +198,7 @@ def test_good_input_shapes_become_tuples_of_python_ints(shape, expected):
     layer = layers.Flatten(input_shape=shape)
     assert layer.input_shape == expected and all(type(d) is int for d in layer.input_shape)
     assert layers.Dense(1, input_dim=np.int64(3)).input_shape == (3,)
+    assert layers.Dense(1, input_shape=(None, np.int64(3))).input_shape == (None, 3)     # any length
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

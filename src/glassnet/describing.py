@@ -4,7 +4,7 @@
 """
 from . import losses, metrics as metrics_module, optimizers
 from .layers import Dense, InputLayer
-from .layers.base import get as get_layer_class
+from .layers.base import _sample_shape, get as get_layer_class
 
 
 class DescribingMixin:
@@ -109,7 +109,8 @@ class DescribingMixin:
     def _build_from_config_shape(self, shape):
         """Build for a config's ``input_shape`` (a model without layers has nothing to build)."""
         if shape and self.layers and not self.built:
-            self.build(shape)
+            # a sample's shape, as get_config writes it: a leading None is a length of any size
+            self._build_samples(_sample_shape(shape, "config: input_shape", input_dim_hint=False))
 
     @classmethod
     def from_config(cls, config):

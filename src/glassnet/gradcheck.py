@@ -213,7 +213,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     model._require_compiled("check_model")
     x, y = model._prepare_xy(x, y, "x", "y")
-    w = model._check_weights(sample_weight, x.shape[0])
+    w = model._check_weights(sample_weight, x)
     snapshot = StateSnapshot(model.layers)
     _poison(model.layers)
     model._loss_and_gradients(x, y, w)

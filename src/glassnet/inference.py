@@ -32,11 +32,13 @@ def _own(out, x):
 
 class InferenceMixin:
 
-    def _auto_batch_size(self):
+    def _auto_batch_size(self, sample_shape=None):
         """Samples per chunk for predict/evaluate without a ``batch_size``: the most for which the
-        largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``."""
+        largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``.
+        ``sample_shape``: the data's (a model for any length leaves its ``input_shape`` open: None)."""
+        shape = tuple(self.input_shape if sample_shape is None else sample_shape)
         # the input counts too: a chunk of it is cast to the model's dtype (uint8 images, float64 data)
-        shape, largest = self.input_shape, math.prod(self.input_shape)
+        largest = math.prod(shape)
         for layer in self.layers:
             largest = max(largest, layer.numbers_per_sample(shape))
             shape = layer.output_shape(shape)
@@ -59,7 +61,7 @@ class InferenceMixin:
 
     def _evaluate_arrays(self, x, y, batch_size, w=None):
         n = x.shape[0]
-        bs = self._auto_batch_size() if batch_size is None else batch_size
+        bs = self._auto_batch_size(x.shape[1:]) if batch_size is None else batch_size
         total, tally = 0.0, MetricTally(self.metrics)
         for start in range(0, n, bs):
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
@@ -167,7 +169,7 @@ class InferenceMixin:
             values = self._evaluate_feed(feed)
         else:
             x, y = self._prepare_xy(x, y, cast=False)
-            w = self._check_weights(sample_weight, x.shape[0])
+            w = self._check_weights(sample_weight, x)
             values = self._evaluate_arrays(x, y, batch_size, w)
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
@@ -194,7 +196,7 @@ class InferenceMixin:
         # all float32 at once
         x = self._prepare_x(x, cast=False)
         n = x.shape[0]
-        bs = self._auto_batch_size() if batch_size is None else batch_size
+        bs = self._auto_batch_size(x.shape[1:]) if batch_size is None else batch_size
         first = self._predict_chunk(x[:bs])
         if bs >= n:
             first = _own(first, x)
@@ -249,7 +251,7 @@ class InferenceMixin:
         """
         self._require_compiled("test_on_batch")
         x, y = self._prepare_xy(x, y)
-        x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x.shape[0]))
+        x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=False)
         value = self._loss_from_output(out, y, w) + self._penalty()
         return self._results([value, *self._metric_values(y, out)], return_dict)

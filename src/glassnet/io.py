@@ -367,7 +367,7 @@ def _restore_trainable(model, flags):
         for layer, t in zip(model.layers, flags):
             layer.trainable = t
         if model.built:
-            model.build(model.input_shape)          # rebuilds the optimizer's list of parameters
+            model._build_samples(model.input_shape)          # rebuilds the optimizer's list of parameters
 
 
 def _compile(model, settings):

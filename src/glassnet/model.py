@@ -8,6 +8,7 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
+import contextlib
 import weakref
 
 import numpy as np
@@ -18,7 +19,7 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import _assign as _assign_weights, _sample_shape, snake_case
+from .layers.base import _assign as _assign_weights, _sample_shape, shape_fits, snake_case
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_masks
 from .preparing import PreparingMixin
@@ -27,6 +28,21 @@ from .training import TrainingMixin
 
 # optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _sized_axes_needed(layer, shape):
+    """Turn the TypeError of a layer whose build or output shape needs the size of an axis given
+    as None (a Flatten after ``Input((None, 8))``: None * 8) into an error that says so."""
+    try:
+        yield
+    except TypeError:
+        if None not in shape:
+            raise
+        raise ValueError(f"{layer.describe()}: needs every axis of its input sized, got samples of shape "
+                         f"{shape} (None: any size); give that axis a size, or put a layer that does not "
+                         f"depend on it here (GlobalAveragePooling1D or an RNN without return_sequences "
+                         f"instead of Flatten)") from None
 
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
@@ -117,11 +133,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise
         self.layers.append(layer)
         if self.built:
-            self.build(self.input_shape)
+            self._build_samples(self.input_shape)
         elif self.layers[0].input_shape is not None:
-            self.build(self.layers[0].input_shape)
+            self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
-            self.build(self._declared_input)
+            self._build_samples(self._declared_input)
 
     def _name_and_seed(self, layer):
         """Give a layer joining the model its name (when it has none), dtype and generator."""
@@ -177,7 +193,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._penalties, self._constrained = [], []
             self._update_fusion()
         elif self.built:
-            self.build(self.input_shape)
+            self._build_samples(self.input_shape)
         else:
             self._update_fusion()
         return layer
@@ -257,6 +273,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         except ValueError:
             _sample_shape(given, "build", input_dim_hint=False)     # the error names what was given
             raise
+        self._build_samples(shape)
+
+    def _build_samples(self, shape):
+        """``build`` for the shape of one sample, ``shape`` (checked by ``_sample_shape``): the form
+        the model keeps (``input_shape``, an Input's), where a leading None is a length of any size,
+        not Keras' batch axis."""
         self.input_shape = shape
         declared = []
         for layer in self.layers:
@@ -272,11 +294,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                         raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                         f"whose parameters a model neither trains nor saves; keep every "
                                         f"weight in the layer's own params (add_weight)")
-                layer.build(shape)
+                with _sized_axes_needed(layer, shape):
+                    layer.build(shape)
                 if not layer.built:     # its weights would be made again at the next build
                     raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
                                     f"built; end it with super().build(input_shape)")
-            shape = tuple(layer.output_shape(shape))
+            with _sized_axes_needed(layer, shape):
+                shape = tuple(layer.output_shape(shape))
             declared.append(shape)
         self.output_shape = shape
         # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
@@ -389,7 +413,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                                      input_dim_hint=False)
         if not self.layers:
             raise ValueError("compute_output_shape: the model has no layers")
-        if self.built and shape != self.input_shape:     # what predict would refuse
+        if self.built and not shape_fits(shape, self.input_shape):     # what predict would refuse
             raise ValueError(f"compute_output_shape: the model is built for samples of shape {self.input_shape}, "
                              f"got {shape}")
         for layer in self.layers:

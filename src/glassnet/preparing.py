@@ -6,7 +6,7 @@ import numpy as np
 
 from . import backend, metrics
 from ._validation import as_array
-from .layers.base import StateSnapshot
+from .layers.base import StateSnapshot, shape_fits
 from .metrics.base import Metric, MetricTally
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
@@ -52,7 +52,7 @@ class PreparingMixin:
                              f"for a single feature use x.reshape(-1, 1)")
         if not self.built:
             self.build(x.shape[1:])
-        elif x.shape[1:] != self.input_shape:
+        elif not shape_fits(x.shape[1:], self.input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
             hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *self.input_shape)}"
                     if x.shape == self.input_shape else "")
@@ -70,7 +70,7 @@ class PreparingMixin:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                              f"{x.shape[0]} and {y.shape[0]}")
-        y = self._prepare_targets(y, yname)
+        y = self._prepare_targets(y, yname, x.shape[1:])
         self._check_accuracy_targets(y, yname)
         return x, y
 
@@ -86,22 +86,30 @@ class PreparingMixin:
             raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
                              f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
 
-    def _prepare_targets(self, y, name):
+    def _output_shape_for(self, sample_shape):
+        """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
+        lengths a model for any length (None) leaves open taken from the data."""
+        shape = tuple(self.output_shape)
+        if None not in shape:
+            return shape
+        return tuple(self.compute_output_shape((None, *sample_shape))[1:])
+
+    def _prepare_targets(self, y, name, sample_shape):
         """The loss's own check of ``y``. A model whose output samples have several axes (one that
         ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
-        which the loss checks position by position along the last axis."""
-        shape = tuple(self.output_shape)
+        which the loss checks position by position along the last axis. ``sample_shape``: x's."""
+        shape = self._output_shape_for(sample_shape)
         if len(shape) == 1:
             return self.loss.prepare_targets(y, shape[0], self.dtype, name)
         if self.loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)
             positions = shape[:-1]
-            labels = y[..., 0] if y.shape[1:] == (*positions, 1) else y
-            if labels.shape[1:] != positions:
+            labels = y[..., 0] if shape_fits(y.shape[1:], (*positions, 1)) else y
+            if not shape_fits(labels.shape[1:], positions):
                 raise ValueError(f"{name}: {self.loss.name} takes one class label per position of the model's "
                                  f"output (n_samples, {', '.join(map(str, shape))}), an array of shape "
                                  f"(n_samples, {', '.join(map(str, positions))}); got shape {y.shape}")
             return self.loss.prepare_targets(labels.reshape(-1), shape[-1], self.dtype, name).reshape(labels.shape)
-        if y.shape[1:] != shape:
+        if not shape_fits(y.shape[1:], shape):
             raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
                              f"to match the model's output, got shape {y.shape}")
         return self.loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], self.dtype, name).reshape(y.shape)
@@ -140,14 +148,16 @@ class PreparingMixin:
                 break
         MetricTally.one_batch(compiled, ys, out)
 
-    def _check_weights(self, sample_weight, n, name="sample_weight"):
-        """``check_sample_weight`` for this model: (n,), or one weight per position of an output
-        that has positions (a tagger's (n, steps), a segmenter's (n, H, W)), as Keras takes them."""
-        positions = tuple(self.output_shape[:-1]) if self.built and len(self.output_shape) > 1 else None
-        return check_sample_weight(sample_weight, n, self.dtype, name, positions)
+    def _check_weights(self, sample_weight, x, name="sample_weight"):
+        """``check_sample_weight`` for this model and its input ``x``: (n,), or one weight per
+        position of an output that has positions (a tagger's (n, steps), a segmenter's (n, H, W)),
+        as Keras takes them."""
+        positions = (self._output_shape_for(x.shape[1:])[:-1] if self.built and len(self.output_shape) > 1
+                     else None)
+        return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
 
-    def _sample_weights(self, y, sample_weight, class_weight):
+    def _sample_weights(self, x, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
         refuse_both(sample_weight, class_weight)
-        w = self._check_weights(sample_weight, y.shape[0])
+        w = self._check_weights(sample_weight, x)
         return combine(y, w, self._class_weight_table(class_weight))

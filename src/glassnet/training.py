@@ -23,7 +23,7 @@ from .feeding import Feed, is_batches, is_dataset, ran_out_warning, reading_feed
 from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers import masking
-from .layers.base import StateSnapshot, missing_input_gradient
+from .layers.base import StateSnapshot, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
 from .scoring import Rows
 from .weighting import combine, refuse_both
@@ -146,7 +146,7 @@ class TrainingMixin(ActivityMixin):
             x = layer.forward(x, training=training)
             if kept is not None and layer.activity_regularizer is not None:
                 kept[layer] = x
-            if tuple(x.shape[1:]) != declared:
+            if not shape_fits(x.shape[1:], declared):
                 raise ValueError(f"{layer.describe()}: forward returned samples of shape {tuple(x.shape[1:])}, "
                                  f"but its output_shape() declared {declared}, for which the layers after "
                                  f"it were built; a layer that changes the shape must override "
@@ -330,7 +330,10 @@ class TrainingMixin(ActivityMixin):
         OpenBLAS has no say."""
         if backend.get_backend() != "numpy":
             return float("inf")
-        return max((layer.matmul_flops(batch_size) for layer in self.layers), default=0)
+        try:
+            return max((layer.matmul_flops(batch_size) for layer in self.layers), default=0)
+        except TypeError:       # a length given as None (any length): unknown, BLAS keeps its threads
+            return float("inf")
 
     def fit(self, x, y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
@@ -568,7 +571,7 @@ class TrainingMixin(ActivityMixin):
         # in its own dtype for now: shuffled epochs cast it on their way into the float buffer
         x, y = self._prepare_xy(x, y, cast=False)
         refuse_both(sample_weight, class_weight)
-        w = self._check_weights(sample_weight, x.shape[0])
+        w = self._check_weights(sample_weight, x)
         # checked before any work; applied below to the training part only
         table = self._class_weight_table(class_weight)
         if validation_split:
@@ -616,7 +619,7 @@ class TrainingMixin(ActivityMixin):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
                              "(x_val, y_val, sample_weight_val), or a PyDataset")
         xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
-        wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv.shape[0],
+        wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv,
                                  "validation_data[2]")
         return self._on_device(xv, yv, wv)
 
@@ -649,7 +652,7 @@ class TrainingMixin(ActivityMixin):
         where = feed.describe(index)
         bx, by, bw = unpack(batch, where)
         xb, yb = self._prepare_xy(bx, by, where, feed.describe(index, "y"))
-        wb = self._check_weights(bw, xb.shape[0], feed.describe(index, "sample_weight"))
+        wb = self._check_weights(bw, xb, feed.describe(index, "sample_weight"))
         if table is not None:
             if bw is not None:
                 raise ValueError(f"class_weight: {where} carries sample weights too; give one or the other "
@@ -669,7 +672,7 @@ class TrainingMixin(ActivityMixin):
         self._apply_trainable_flags()
         self._check_optimizer()
         x, y = self._prepare_xy(x, y)
-        x, y, w = self._on_device(x, y, self._sample_weights(y, sample_weight, class_weight))
+        x, y, w = self._on_device(x, y, self._sample_weights(x, y, sample_weight, class_weight))
         value, out = self._loss_and_gradients(x, y, w)
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)

@@ -202,6 +202,9 @@ class Layer:
         Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
         parameter moves into the model's flat buffer, and this array stops being the live one."""
         # refused before anything is made
+        if any(d is None for d in shape):
+            raise ValueError(f"{self.describe()}: its weight {name!r} has shape {tuple(shape)}, which takes the size "
+                             f"of an input axis given as None (any size); give that axis a size")
         regularizer = regularizers.get(regularizer, f"{type(self).__name__} {self.name!r}: {name}: regularizer")
         constraint = constraints.get(constraint, f"{type(self).__name__} {self.name!r}: {name}: constraint")
         if constraint is not None:
@@ -339,7 +342,7 @@ class Layer:
         return self.forward(x, training=training)
 
     def check_input_shape(self, sample_shape):
-        if self.input_shape is not None and tuple(sample_shape) != tuple(self.input_shape):
+        if self.input_shape is not None and not shape_fits(sample_shape, self.input_shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {tuple(sample_shape)}")
 
@@ -455,12 +458,24 @@ def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
     except TypeError:
         raise ValueError(f"{owner}: {argument} must be a tuple of positive integers {example}, "
                          f"got {value!r}") from None
-    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+    # None is Keras' "any size": a sequence of any length, (None, features); the layers whose
+    # weights or output need that size refuse it when the model is built (``shape_fits``)
+    if not shape or not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
                             for d in shape):
-        # None (Keras' "any size") is refused too: a model is built for one fixed sample shape
-        raise ValueError(f"{owner}: {argument} must hold positive integer sizes, {example}; "
-                         f"got {value!r}")
-    return tuple(int(d) for d in shape)
+        raise ValueError(f"{owner}: {argument} must hold positive integer sizes (or None for any size along "
+                         f"an axis), {example}; got {value!r}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def shape_fits(actual, declared):
+    """Whether the sample shape ``actual`` fits ``declared``, in which None (Keras' "any size",
+    ``Input((None, 8))``: sequences of any length) takes any size.
+
+    >>> shape_fits((7, 8), (None, 8)), shape_fits((7, 8), (7, 9)), shape_fits((7,), (None, 8))
+    (True, False, False)
+    """
+    actual, declared = tuple(actual), tuple(declared)
+    return len(actual) == len(declared) and all(d is None or a == d for a, d in zip(actual, declared))
 
 
 def _assign(items, weights, caller, hint=""):

@@ -34,6 +34,8 @@ def conv_output_length(size, kernel, stride, padding):
     >>> conv_output_length(5, 2, 2, "same")
     (3, (0, 1))
     """
+    if size is None:            # any length (Input((None, channels))): known per batch, in forward
+        return None, None
     if padding == "valid":
         pads = (0, 0)
     else:

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
-from .base import Layer, check_axis, sample_axes
+from .base import Layer, check_axis, sample_axes, shape_fits
 
 
 def _standardised(layer, x, axes, what):
@@ -94,7 +94,7 @@ class LayerNormalization(Layer):
         return param.reshape(shape)
 
     def forward(self, x, training=False):
-        if tuple(x.shape[1:]) != tuple(self.input_shape):
+        if not shape_fits(x.shape[1:], self.input_shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
         self._batch_axes = axes = self._input_axes(x.shape[1:])
@@ -191,7 +191,7 @@ class GroupNormalization(Layer):
         super().build(input_shape)
 
     def forward(self, x, training=False):
-        if tuple(x.shape[1:]) != tuple(self.input_shape):
+        if not shape_fits(x.shape[1:], self.input_shape):
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape}, "
                              f"got {x.shape[1:]}")
         n, channels = x.shape[0], x.shape[-1]

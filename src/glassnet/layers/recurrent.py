@@ -344,7 +344,8 @@ class SimpleRNN(_Recurrent):
 
     Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
     (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,). Used alone the
-    layer reads any number of steps; in a model, the length it was built for (``pad_sequences``).
+    layer reads any number of steps; in a model, the length it was built for (``pad_sequences``), or
+    any, when built for ``Input((None, features))``.
 
     Example
     -------

@@ -107,7 +107,9 @@ class ZeroPadding2D(_Spatial):
         self.padding = _pairs(padding, self.rank, "padding", type(self).__name__)
 
     def _spatial(self, sample_shape):
-        return [size + before + after for size, (before, after) in zip(sample_shape[:-1], self.padding)]
+        # None: a length known per batch (Input((None, channels))); it stays open
+        return [None if size is None else size + before + after
+                for size, (before, after) in zip(sample_shape[:-1], self.padding)]
 
     def _forward2d(self, x):
         return _pad(x, self._as2d(self.padding))
@@ -153,8 +155,8 @@ class Cropping2D(_Spatial):
 
     def _spatial(self, sample_shape):
         sizes = sample_shape[:-1]
-        out = [size - before - after for size, (before, after) in zip(sizes, self.cropping)]
-        if any(size < 1 for size in out):
+        out = [None if size is None else size - before - after for size, (before, after) in zip(sizes, self.cropping)]
+        if any(size is not None and size < 1 for size in out):
             raise ValueError(f"{self.describe()}: cropping {self.cropping} leaves nothing of input samples "
                              f"of spatial shape {tuple(sizes)}")
         return out
@@ -217,7 +219,7 @@ class UpSampling2D(_Spatial):
         self.interpolation = interpolation
 
     def _spatial(self, sample_shape):
-        return [size * k for size, k in zip(sample_shape[:-1], self.size)]
+        return [None if size is None else size * k for size, k in zip(sample_shape[:-1], self.size)]
 
     def _factors(self):
         return self.size if self.rank == 2 else (1, *self.size)
