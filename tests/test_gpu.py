@@ -433,3 +433,30 @@ def test_a_stateful_recurrent_model_carries_its_states_on_the_device(cupy):
     assert all(isinstance(s, cupy.ndarray) for s in device.layers[0].states)
     assert_same_history(history, host_history, cupy)
     assert_close(out, host_out, cupy, rtol=1e-3, atol=1e-4)
+
+
+def test_a_model_for_any_length_reads_batches_of_several_lengths_on_the_device(cupy):
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((4, n, 3)).astype(np.float32) for n in (5, 8, 6)]
+    ys = [(x.mean(axis=(1, 2)) > 0).astype(np.float32) for x in xs]
+
+    class ByLength(gn.utils.PyDataset):
+        def __len__(self):
+            return len(xs)
+
+        def __getitem__(self, i):
+            return xs[i], ys[i]
+
+    def train():
+        model = gn.Sequential([gn.Input((None, 3)), layers.GRU(4, return_sequences=True),
+                               layers.Conv1D(3, 2, padding="same"), layers.GlobalMaxPooling1D(),
+                               layers.Dense(1, activation="sigmoid")], seed=0)
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        history = model.fit(ByLength(), epochs=2, verbose=0).history
+        return history, model.predict(rng_longer)
+
+    rng_longer = np.random.default_rng(1).standard_normal((3, 11, 3)).astype(np.float32)
+    host_history, host_out = on_host(train)
+    history, out = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(out, host_out, cupy, rtol=1e-3, atol=1e-4)
