@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
+from glassnet.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN, TimeDistributed
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -285,3 +285,69 @@ def test_a_stateful_model_names_the_batch_size_it_needs_and_survives_fit_s_check
     assert model.predict(x).shape == (12, 1)        # from zeros: any batch size, once
     restored = gn.Sequential.from_config(model.get_config())
     assert restored.layers[0].forward_layer.stateful and restored.layers[0].forward_layer.states is None
+
+
+def test_fit_s_metric_trial_takes_a_second_pass_from_zero_states_too():
+    """When the first two samples are padding alone, fit's trial of the metrics runs a second pass
+    on 64 samples: from zero states too, not from the first trial's 2-sample ones."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, size=(8, 5))
+    x[:2] = 0                                   # two sequences of padding first
+    y = rng.integers(0, 2, size=(8, 5, 1)).astype(np.float32)
+    model = gn.Sequential([Embedding(10, 3, mask_zero=True, input_length=5),
+                           LSTM(4, return_sequences=True, stateful=True), Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "sgd", metrics=["accuracy"])
+    model.fit(x, y, batch_size=4, shuffle=False, epochs=1, verbose=0, validation_data=(x, y))
+    assert model.layers[1].states[0].shape == (4, 4)
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_check_layer_checks_a_stateful_layer(cls):
+    """Every pass of the check starts from the same carried states, which it leaves as they were."""
+    x = np.random.default_rng(0).normal(size=(4, 5, 3))
+    layer = cls(3, stateful=True, dtype="float64", seed=0)
+    layer(x)                                     # carried states, as in a model mid-training
+    carried = layer.states
+    assert gn.gradcheck.check_layer(layer, x)["max_error"] < 1e-5
+    assert layer.states is carried
+
+
+def test_the_non_finite_search_reruns_the_batch_from_the_states_it_started_from():
+    """The search for the first non-finite value reruns the failed batch from the states it started
+    from: here the RNN's output was finite (1.1e34) and the Dense overflowed; a rerun from the
+    states the batch ended in would overflow in the RNN and name it instead."""
+    x, y = np.ones((1, 5, 1), np.float32), np.zeros((1, 1), np.float32)
+    model = gn.Sequential([SimpleRNN(1, activation="relu", stateful=True, input_shape=(5, 1), trainable=False),
+                           Dense(1, trainable=False)], seed=0)
+    model.compile("mae", gn.optimizers.SGD(1e-3))
+    model.layers[0].set_weights([np.zeros((1, 1), np.float32), np.full((1, 1), 10, np.float32),
+                                 np.ones(1, np.float32)])       # h grows 1e5-fold per batch
+    model.layers[1].set_weights([np.full((1, 1), 1e5, np.float32), np.zeros(1, np.float32)])
+    with np.errstate(all="ignore"):
+        for _ in range(6):
+            model.train_on_batch(x, y)          # h: 1.1e4 ... 1.1e29, outputs finite
+        assert np.isfinite(model.layers[0].states[0]).all()
+        with pytest.raises(gn.NonFiniteError, match=r"output of layer dense"):
+            model.train_on_batch(x, y)
+
+
+def test_predict_without_batch_size_does_not_carry_states_between_its_memory_chunks(monkeypatch):
+    """Without a batch_size, predict on a stateful model runs all samples in one pass: chunks of a
+    size chosen by memory would carry the states from chunk to chunk."""
+    x = np.random.default_rng(0).normal(size=(8, 3, 2)).astype(np.float32)
+    model = gn.Sequential([SimpleRNN(4, stateful=True, input_shape=(3, 2)), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    monkeypatch.setattr(gn.inference, "AUTO_CHUNK_NUMBERS", 4 * model.layers[0].numbers_per_sample((3, 2)))
+    # chunks of 4 samples, as 40,000 long sequences would be chunked
+    whole = model(x)
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(x), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_model_reset_states_reaches_a_wrapped_stateful_layer():
+    """model.reset_states() reaches a stateful layer inside a wrapper."""
+    model = gn.Sequential([TimeDistributed(SimpleRNN(2, stateful=True), input_shape=(3, 5, 2)), Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    model.predict(np.ones((4, 3, 5, 2), np.float32))
+    model.reset_states()
+    assert model.layers[0].layer.states is None

@@ -144,8 +144,14 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
         layer.build(x.shape[1:])
     snapshot, needs_input_gradient = StateSnapshot([layer]), layer.needs_input_gradient
     layer.needs_input_gradient = True
+    hook = before_forward or (lambda: None)
+
+    def before_each_pass():         # a stateful layer starts every pass from the same states
+        snapshot.restore_carried()
+        hook()
+
     try:
-        return _check_layer(layer, x, training, eps, rtol, atol, seed, before_forward or (lambda: None))
+        return _check_layer(layer, x, training, eps, rtol, atol, seed, before_each_pass)
     finally:
         snapshot.restore()
         layer.needs_input_gradient = needs_input_gradient

@@ -44,6 +44,12 @@ class InferenceMixin:
             shape = layer.output_shape(shape)
         return max(1, AUTO_CHUNK_NUMBERS // largest)
 
+    def _default_batch_size(self, x):
+        """predict's and evaluate's chunk without a ``batch_size``: memory's (``_auto_batch_size``);
+        all of ``x`` at once for a model with stateful layers, whose states would otherwise run on
+        from chunk to chunk of sizes nobody chose."""
+        return x.shape[0] if self._stateful_layers() else self._auto_batch_size(x.shape[1:])
+
     def _metric_values(self, y, out):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
         (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``)."""
@@ -61,7 +67,7 @@ class InferenceMixin:
 
     def _evaluate_arrays(self, x, y, batch_size, w=None):
         n = x.shape[0]
-        bs = self._auto_batch_size(x.shape[1:]) if batch_size is None else batch_size
+        bs = self._default_batch_size(x) if batch_size is None else batch_size
         total, tally = 0.0, MetricTally(self.metrics)
         for start in range(0, n, bs):
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
@@ -196,7 +202,7 @@ class InferenceMixin:
         # all float32 at once
         x = self._prepare_x(x, cast=False)
         n = x.shape[0]
-        bs = self._auto_batch_size(x.shape[1:]) if batch_size is None else batch_size
+        bs = self._default_batch_size(x) if batch_size is None else batch_size
         first = self._predict_chunk(x[:bs])
         if bs >= n:
             first = _own(first, x)

@@ -435,11 +435,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def reset_states(self):
         """Start the next batch from zero states in every stateful recurrent layer (``stateful=True``),
         as Keras 2's ``model.reset_states()`` (Keras 3 asks each layer: ``layer.reset_state()``)."""
-        for layer in self.layers:
-            if hasattr(layer, "reset_state"):
-                layer.reset_state()
+        for layer in self._stateful_layers():
+            layer.reset_state()
 
     reset_state = reset_states
+
+    def _stateful_layers(self):
+        """The recurrent layers with ``stateful=True``, wrapped ones (Bidirectional's readers,
+        TimeDistributed's layer) included."""
+        return [inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())
+                if getattr(inner, "stateful", False)]
 
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of

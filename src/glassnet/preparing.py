@@ -132,16 +132,16 @@ class PreparingMixin:
         if compiled:
             # a trial: a stateful recurrent layer must not carry its states (nor their batch size) on
             snapshot = StateSnapshot(self.layers)
-            snapshot.start_from_zero_states()
             try:
-                self._trial_metrics(compiled, x, y)
+                self._trial_metrics(compiled, x, y, snapshot)
             finally:
                 snapshot.restore()
 
-    def _trial_metrics(self, compiled, x, y):
+    def _trial_metrics(self, compiled, x, y, snapshot):
         # two samples; more if those are padding alone (a masked output with no real step leaves
         # the metrics nothing to take)
         for count in (2, 64):
+            snapshot.start_from_zero_states()       # each pass from zeros, of its own batch size
             xb, yb = self._on_device(x[:count], y[:count])
             out, ys, _, _ = self._scored(self._forward(xb.astype(self.dtype, copy=False), training=False), yb)
             if out.shape[0] or count >= len(x):

@@ -293,6 +293,7 @@ class TrainingMixin(ActivityMixin):
         if culprit is None:
             what = "output"
             snapshot = StateSnapshot(self.layers)
+            snapshot.rewind_carried()       # the batch again, from the states it started from
             try:
                 with np.errstate(all="ignore"), masking.planned(self._mask_plan):
                     out = x

@@ -15,7 +15,9 @@ class BackupAndRestore(Callback):
     you changed), random streams (shuffling, dropout) and the number of epochs completed, from
     which ``fit`` goes on, so the resumed run ends with the weights the uninterrupted one would have
     had, bit for bit, unless another callback's own state steers it (ReduceLROnPlateau's patience,
-    EarlyStopping's best value start afresh, as in Keras). List it last among the callbacks, so that
+    EarlyStopping's best value start afresh, as in Keras) or the model has stateful recurrent
+    layers (their carried states are not in the backup, as Keras keeps them out of it: the resumed
+    epochs start them from zeros). List it last among the callbacks, so that
     each backup holds what the others changed in that epoch. After every epoch the backup is
     rewritten (atomically: a crash mid-save leaves the previous one). When ``fit`` ends normally, the
     backup is deleted (``delete_checkpoint=True``), and ``backup_dir`` too if nothing else is in it:

@@ -550,9 +550,19 @@ class StateSnapshot:
         for layer, _ in self._carried:
             layer.states = None
 
-    def restore(self):
+    def rewind_carried(self):
+        """Let the stateful layers start the next pass from the states their last pass started
+        from (to run that pass again: the search for a non-finite value); ``restore()`` undoes it."""
+        for layer, _ in self._carried:
+            layer.states = layer.start_states
+
+    def restore_carried(self):
+        """The stateful layers' carried states as they were when the snapshot was taken."""
         for layer, states in self._carried:
             layer.states = states
+
+    def restore(self):
+        self.restore_carried()
         for layer, state, rng, position in self._saved:
             for key, value in state.items():
                 layer.state[key][...] = value

@@ -80,7 +80,7 @@ class _Recurrent(Layer):
         # Keras' stateful RNN: each batch starts from the states the previous batch ended in, row i
         # from row i (``states``: h, and LSTM's c, each (batch, units); None is a zero start)
         self.stateful = check_flag(stateful, f"{cls}: stateful")
-        self.states = None
+        self.states = self.start_states = None      # start_states: those the last batch started from
 
     # -- weights -----------------------------------------------------------------------------
     def build(self, input_shape):
@@ -187,6 +187,7 @@ class _Recurrent(Layer):
             self._check_state_rows(n)
             for (_, start), carried in zip(self._states(0), self.states):
                 start[...] = carried
+        self.start_states = self.states if self.stateful else None
         hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)    # each step's recurrent product, in place
         for t in range(steps):
             if self._state_masks is None:
@@ -213,7 +214,8 @@ class _Recurrent(Layer):
             raise ValueError(f"{self.describe()}: stateful=True starts each sample from the state its row ended "
                              f"the previous batch in, so every batch must hold {state_rows} samples (the batch the "
                              f"states came from), got {n}; give fit, evaluate and predict batch_size={state_rows} "
-                             f"and a number of samples it divides, or call reset_state() first (Keras' rule)")
+                             f"and a number of samples it divides (Keras' rule), or call reset_state() first "
+                             f"(after which the next batch sets the size: glassnet's)")
 
     def reset_state(self):
         """Start the next batch from zero states again (``stateful=True``; Keras' ``reset_state``)."""
