@@ -153,3 +153,140 @@ def test_what_needs_a_length_says_so(rng):
     model = gn.Sequential([gn.Input((None, 3)), layers.LSTM(2)])
     with pytest.raises(ValueError, match=r"samples of shape \(None, 3\), got samples of shape \(5, 4\)"):
         model.predict(np.zeros((2, 5, 4), np.float32))
+
+
+class _Batches(gn.utils.PyDataset):
+    def __init__(self, *columns):
+        super().__init__()
+        self.columns = columns
+
+    def __len__(self):
+        return len(self.columns[0])
+
+    def __getitem__(self, i):
+        return tuple(c[i] for c in self.columns)
+
+
+def _tagger(mask_zero=False):
+    model = gn.Sequential([gn.Input((None,)), layers.Embedding(12, 4, mask_zero=mask_zero),
+                           layers.GRU(5, return_sequences=True), layers.Dense(3, activation="softmax")], seed=1)
+    model.compile("sparse_categorical_crossentropy", "sgd", metrics=["accuracy"])
+    return model
+
+
+def test_sparse_per_position_accuracy_over_batches_of_several_lengths_is_per_sample_as_keras(rng):
+    # Keras reduces a per-position metric per sample before averaging: each batch weighs its
+    # samples, whatever its length (not its positions)
+    xs = [rng.integers(1, 12, (5, n)).astype(np.float32) for n in (6, 4, 9)]
+    ys = [rng.integers(0, 3, x.shape) for x in xs]
+    model = _tagger()
+    per_batch = [np.mean(model.predict(x, verbose=0).argmax(-1) == y) for x, y in zip(xs, ys)]
+    expected = np.average(per_batch, weights=[len(x) for x in xs])       # Keras: 0.2667 here
+    _, accuracy = model.evaluate(_Batches(xs, ys))
+    assert accuracy == pytest.approx(expected, abs=1e-9)
+
+
+def test_sparse_per_position_accuracy_matches_keras_on_batches_of_several_lengths(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    xs = [rng.integers(1, 12, (5, n)).astype(np.float32) for n in (6, 4, 9)]
+    for x in xs:
+        x[::2, -2:] = 0
+    ys = [rng.integers(0, 3, x.shape) for x in xs]
+    ours = _tagger(mask_zero=True)
+    theirs = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(12, 4, mask_zero=True),
+                               keras.layers.GRU(5, return_sequences=True),
+                               keras.layers.Dense(3, activation="softmax")])
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    theirs.set_weights(ours.get_weights())
+
+    class KerasBatches(keras.utils.PyDataset):
+        def __len__(self):
+            return len(xs)
+
+        def __getitem__(self, i):
+            return xs[i], ys[i]
+    np.testing.assert_allclose(ours.evaluate(_Batches(xs, ys)), theirs.evaluate(KerasBatches(), verbose=0),
+                               rtol=1e-6)
+
+
+def test_class_weight_on_an_output_whose_classes_are_the_open_axis_is_a_clear_error(rng):
+    # a pointer over positions: softmax over the sequence, one label (a position) per sample
+    model = gn.Sequential([gn.Input((None,)), layers.Softmax()], seed=0)
+    model.compile("sparse_categorical_crossentropy", "sgd")
+    x, y = rng.normal(size=(4, 5)).astype(np.float32), rng.integers(0, 5, 4)
+    model.fit(x, y, verbose=0)                                  # trains
+    with pytest.raises(ValueError, match="class_weight"):       # TypeError: int() ... 'NoneType'
+        model.fit(x, y, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+def test_a_layer_bug_is_not_reported_as_a_length_given_as_none():
+    class Buggy(layers.Layer):
+        def build(self, input_shape):
+            self.add_weight("k", (input_shape[-1],), "zeros", bogus=1)     # a real TypeError
+            super().build(input_shape)
+
+        def forward(self, x, training=False):
+            return x
+
+    with pytest.raises(TypeError, match="bogus"):
+        gn.Sequential([gn.Input((5, 3)), Buggy()])
+    # the same bug after Input((None, 3)) is not taken for a length given as None
+    with pytest.raises(TypeError, match="bogus"):
+        gn.Sequential([gn.Input((None, 3)), Buggy()])
+
+
+def test_cli_predict_on_a_model_for_any_length_says_why(tmp_path, capsys):
+    from glassnet import cli
+    model = gn.Sequential([gn.Input((None, 3)), layers.LSTM(2), layers.Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    model.save(tmp_path / "m.npz")
+    np.savetxt(tmp_path / "x.csv", np.ones((2, 15)), delimiter=",")
+    assert cli.main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "NoneType" not in err, err          # "unsupported operand type(s) for *: 'NoneType' and 'int'"
+
+
+def test_feature_maps_takes_one_image_of_a_model_for_any_size(rng):
+    pytest.importorskip("matplotlib")
+    from glassnet import plot
+    model = gn.Sequential([gn.Input((None, None, 3)), layers.Conv2D(2, 3, name="c"),
+                           layers.GlobalAveragePooling2D()], seed=0)
+    image = rng.normal(size=(6, 6, 3)).astype(np.float32)
+    plot.feature_maps(model, image[None], "c")           # a batch of one: fine
+    plot.feature_maps(model, image, "c")                 # one image (H, W, C), as documented
+
+
+def test_one_sample_without_its_batch_axis_gets_the_hint_for_a_model_for_any_length():
+    model = gn.Sequential([gn.Input((None, 3)), layers.LSTM(2)], seed=0)
+    with pytest.raises(ValueError, match="one sample needs a batch axis"):
+        model.predict(np.zeros((7, 3), np.float32))
+
+
+@pytest.mark.parametrize("make", [lambda: layers.PReLU(input_shape=(None, 3)),
+                                  lambda: layers.Conv1DTranspose(2, 3, input_shape=(None, 3))],
+                         ids=["PReLU", "Conv1DTranspose"])
+def test_a_layer_alone_given_none_in_its_input_shape_refuses_it_by_name(make):
+    with pytest.raises(ValueError, match="None"):
+        make()(np.ones((2, 5, 3), np.float32))
+
+
+def test_reshape_with_minus_one_takes_an_open_length_as_keras():
+    # Keras 3.15: Input((None, 4)) -> Reshape((-1, 2)) -> (None, None, 2)
+    model = gn.Sequential([gn.Input((None, 4)), layers.Reshape((-1, 2))])
+    assert model.predict(np.ones((2, 5, 4), np.float32)).shape == (2, 10, 2)
+
+
+def test_a_model_without_input_names_the_declaration_for_several_lengths(rng):
+    # Keras builds such a model for any length; glassnet builds for the first batch's and says how
+    xs = [rng.normal(size=(4, n, 3)).astype(np.float32) for n in (5, 7)]
+    ys = [np.ones((4, 1), np.float32)] * 2
+    model = gn.Sequential([layers.LSTM(2), layers.Dense(1)], seed=0)
+    model.compile("mse", "sgd")
+    with pytest.raises(ValueError, match=r"declare them with None, Input\(\(None, 3\)\)"):
+        model.fit(_Batches(xs, ys), verbose=0)
+
+
+def test_an_empty_sequence_is_named_as_such():
+    model = gn.Sequential([gn.Input((None, 3)), layers.LSTM(2)], seed=0)
+    with pytest.raises(ValueError, match=r"expected samples that hold values, got 2 empty ones"):
+        model.predict(np.zeros((2, 0, 3), np.float32))

@@ -34,8 +34,11 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
                         f"(strings and objects are not accepted)")
     if arr.ndim == 0:
         raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
-    if arr.shape[0] == 0 or arr.size == 0:
+    if arr.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one sample, got an empty array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected samples that hold values, got {arr.shape[0]} empty ones, an array "
+                         f"of shape {arr.shape}")
     if arr.dtype.kind == "f":
         bad = _count_not_finite(arr, xp)
         if bad:

@@ -228,6 +228,9 @@ def predict(model_path, data_path, out=None):
     from .io import load_model
     model = load_model(model_path)
     model._require_built("predict")
+    if None in model.input_shape:
+        raise CLIError(f"predict: the model reads samples of shape {model.input_shape} (None: any length), which "
+                       f"a CSV of one fixed-size row per sample cannot hold; call model.predict in Python")
     X = read_features(data_path, int(np.prod(model.input_shape)))
     outputs = model.predict(X.reshape(-1, *model.input_shape))
     header, rows = prediction_table(outputs, is_classifier(model))

@@ -8,7 +8,6 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
-import contextlib
 import weakref
 
 import numpy as np
@@ -19,7 +18,7 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import _assign as _assign_weights, _sample_shape, shape_fits, snake_case
+from .layers.base import _assign as _assign_weights, _sample_shape, shape_fits, sized_axes_needed, snake_case
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_masks
 from .preparing import PreparingMixin
@@ -28,21 +27,6 @@ from .training import TrainingMixin
 
 # optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
-
-
-@contextlib.contextmanager
-def _sized_axes_needed(layer, shape):
-    """Turn the TypeError of a layer whose build or output shape needs the size of an axis given
-    as None (a Flatten after ``Input((None, 8))``: None * 8) into an error that says so."""
-    try:
-        yield
-    except TypeError:
-        if None not in shape:
-            raise
-        raise ValueError(f"{layer.describe()}: needs every axis of its input sized, got samples of shape "
-                         f"{shape} (None: any size); give that axis a size, or put a layer that does not "
-                         f"depend on it here (GlobalAveragePooling1D or an RNN without return_sequences "
-                         f"instead of Flatten)") from None
 
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
@@ -294,12 +278,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                         raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                         f"whose parameters a model neither trains nor saves; keep every "
                                         f"weight in the layer's own params (add_weight)")
-                with _sized_axes_needed(layer, shape):
+                with sized_axes_needed(layer, shape):
                     layer.build(shape)
                 if not layer.built:     # its weights would be made again at the next build
                     raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
                                     f"built; end it with super().build(input_shape)")
-            with _sized_axes_needed(layer, shape):
+            with sized_axes_needed(layer, shape):
                 shape = tuple(layer.output_shape(shape))
             declared.append(shape)
         self.output_shape = shape

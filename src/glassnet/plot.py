@@ -20,6 +20,7 @@ from . import _validation
 from ._atomic import write_atomically
 from .backend import to_numpy
 from .callbacks import Callback
+from .layers.base import shape_fits
 from .layers.masking import planned
 
 _EXTRA = "pip install 'glassnet[plot]'"
@@ -456,7 +457,7 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
     max_maps = _validation.check_positive_int(max_maps, "max_maps")
     columns = _validation.check_positive_int(columns, "columns")
     x = np.asarray(to_numpy(x)) if not hasattr(x, "__cuda_array_interface__") else x
-    if model.input_shape is not None and tuple(x.shape) == tuple(model.input_shape):
+    if model.input_shape is not None and shape_fits(x.shape, model.input_shape):
         x = x[None]                                       # one image without its batch axis
     if x.ndim < 2 or x.shape[0] != 1:
         raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")

@@ -54,8 +54,11 @@ class PreparingMixin:
             self.build(x.shape[1:])
         elif not shape_fits(x.shape[1:], self.input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
-            hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *self.input_shape)}"
-                    if x.shape == self.input_shape else "")
+            hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *x.shape)}"
+                    if shape_fits(x.shape, self.input_shape) else
+                    # the same kind of sample, another length: say how to declare any length
+                    f"; for samples of several lengths, declare them with None, Input({(None, *self.input_shape[1:])})"
+                    if x.ndim - 1 == len(self.input_shape) > 1 and x.shape[2:] == self.input_shape[1:] else "")
             raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
@@ -121,6 +124,9 @@ class PreparingMixin:
         if len(self.output_shape) > 1:
             raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
                              f"{tuple(self.output_shape)} has a class per position; use sample_weight")
+        if self.output_shape[-1] is None:
+            raise ValueError("class_weight: the model's classes lie along an axis of any length (None), so no "
+                             "table of class weights fits every batch; use sample_weight")
         return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
 
     def _check_metrics_on(self, x, y, objects_only=False):

@@ -190,9 +190,12 @@ class TrainingMixin(ActivityMixin):
         return value + self._activity_penalty() if self._activity_cache[2] else value
 
     def _tally(self, tally, y, out):
-        """``tally.update`` with what the metrics score of this batch (see ``_rows``)."""
-        out, y, _, _ = self._scored(out, y)
-        tally.update(y, out)
+        """``tally.update`` with what the metrics score of this batch (see ``_rows``). Rows that are
+        positions (a tagger's real steps) weigh the batch by samples, rows / positions per sample:
+        Keras' weighting, which batches of several lengths tell apart from a weighting by rows."""
+        scored, y, _, rows = self._scored(out, y)
+        positions = math.prod(out.shape[1:-1])
+        tally.update(y, scored, None if rows is None else scored.shape[0] / positions)
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.

@@ -42,6 +42,7 @@ The rules a layer of your own must keep, and why:
 - Optionally, override ``matmul_flops`` when the layer's matrix products are not ``kernel`` times
   its outputs: ``fit`` picks its BLAS threads from the largest.
 """
+import contextlib
 import inspect
 import math
 import re
@@ -334,7 +335,9 @@ class Layer:
             if self.dtype is None:
                 self.dtype = np.dtype(np.float32)
             # the input_shape it was given, when it was given one: x is checked against it below
-            self.build(self.input_shape or x.shape[1:])
+            shape = self.input_shape or x.shape[1:]
+            with sized_axes_needed(self, shape):
+                self.build(shape)
         self.check_input_shape(x.shape[1:])
         x = x.astype(self.dtype, copy=False)
         if mask is not None:
@@ -465,6 +468,22 @@ def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
         raise ValueError(f"{owner}: {argument} must hold positive integer sizes (or None for any size along "
                          f"an axis), {example}; got {value!r}")
     return tuple(None if d is None else int(d) for d in shape)
+
+
+@contextlib.contextmanager
+def sized_axes_needed(layer, shape):
+    """Turn the TypeError of a layer whose build or output shape needs the size of an axis given
+    as None (a Flatten after ``Input((None, 8))``: None * 8) into an error that says so; any other
+    error passes as it is."""
+    try:
+        yield
+    except TypeError as exc:
+        if None not in tuple(shape) or "NoneType" not in str(exc):
+            raise
+        raise ValueError(f"{layer.describe()}: needs every axis of its input sized, got samples of shape "
+                         f"{tuple(shape)} (None: any size); give that axis a size, or put a layer that does "
+                         f"not depend on it here (GlobalAveragePooling1D or an RNN without return_sequences "
+                         f"instead of Flatten)") from exc
 
 
 def shape_fits(actual, declared):

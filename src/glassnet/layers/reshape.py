@@ -69,8 +69,11 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in target)      # Python ints: get_config is JSON
 
     def output_shape(self, input_shape):
-        size = math.prod(int(d) for d in input_shape)
         known = math.prod(d for d in self.target_shape if d != -1)
+        if None in tuple(input_shape) and -1 in self.target_shape:
+            # a length of any size (Input((None, 4))): the -1 entry takes it, batch by batch (Keras)
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = math.prod(int(d) for d in input_shape)
         if (-1 in self.target_shape and size % known) or (-1 not in self.target_shape and size != known):
             raise ValueError(f"{self.describe()}: cannot reshape input samples of shape "
                              f"{tuple(input_shape)} ({size} values) to {self.target_shape}")

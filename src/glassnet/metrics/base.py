@@ -119,16 +119,21 @@ class MetricTally:
                 values.append(metric_number(fn(y_true, y_pred), name) if y_pred.shape[0] else 0.0)
         return values
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, weight=None):
+        """Count one batch: the ``Metric`` objects update their counts, and each function's value
+        joins the epoch's mean weighted by ``weight``, the batch's samples (by default its rows;
+        for rows that are positions, a tagger's steps, the caller gives rows / positions per
+        sample, as Keras reduces a metric per sample before averaging)."""
         m = y_pred.shape[0]
         if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
             return
+        weight = m if weight is None else weight
         for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
             if isinstance(fn, Metric):
                 fn.update_state(y_true, y_pred)
             else:
-                self.sums[i] += metric_number(fn(y_true, y_pred), name) * m
-        self.seen += m
+                self.sums[i] += metric_number(fn(y_true, y_pred), name) * weight
+        self.seen += weight
 
     def results(self):
         return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen if self.seen else 0.0)
