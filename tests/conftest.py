@@ -1,6 +1,19 @@
 """Shared fixtures: a seeded generator, float64 by default for checks, and the optional torch oracle."""
+import importlib.util
+
 import numpy as np
 import pytest
+
+# Several test modules hide GPUs from TensorFlow (CUDA_VISIBLE_DEVICES="", set when they are
+# collected), and CUDA reads that variable once, when a process first uses it. Where CuPy is
+# installed, touch CUDA here, before any test module is collected, so that tests/test_gpu.py finds
+# the GPU a machine has (the TensorFlow oracle is not installed on such machines in this project).
+if importlib.util.find_spec("cupy") is not None:
+    try:
+        import cupy
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception:       # no driver or no device: test_gpu.py skips its GPU half and says why
+        pass
 
 
 @pytest.fixture
