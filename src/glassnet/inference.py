@@ -11,6 +11,7 @@ import numpy as np
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from .feeding import is_batches, ran_out_warning, reading_feed, unpack
+from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 
 
@@ -48,7 +49,7 @@ class InferenceMixin:
         """predict's and evaluate's chunk without a ``batch_size``: memory's (``_auto_batch_size``);
         all of ``x`` at once for a model with stateful layers, whose states would otherwise run on
         from chunk to chunk of sizes nobody chose."""
-        return x.shape[0] if self._stateful_layers() else self._auto_batch_size(x.shape[1:])
+        return x.shape[0] if stateful_layers(self.layers) else self._auto_batch_size(x.shape[1:])
 
     def _metric_values(self, y, out):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number

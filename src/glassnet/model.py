@@ -18,7 +18,8 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import _assign as _assign_weights, _sample_shape, shape_fits, sized_axes_needed, snake_case
+from .layers.base import (_assign as _assign_weights, _sample_shape, shape_fits, sized_axes_needed, snake_case,
+                          stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_masks
 from .preparing import PreparingMixin
@@ -419,16 +420,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def reset_states(self):
         """Start the next batch from zero states in every stateful recurrent layer (``stateful=True``),
         as Keras 2's ``model.reset_states()`` (Keras 3 asks each layer: ``layer.reset_state()``)."""
-        for layer in self._stateful_layers():
+        for layer in stateful_layers(self.layers):
             layer.reset_state()
 
     reset_state = reset_states
-
-    def _stateful_layers(self):
-        """The recurrent layers with ``stateful=True``, wrapped ones (Bidirectional's readers,
-        TimeDistributed's layer) included."""
-        return [inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())
-                if getattr(inner, "stateful", False)]
 
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of

@@ -543,6 +543,13 @@ def missing_input_gradient(layer):
                      f"(only the first layer of a model may skip it, when needs_input_gradient is False)")
 
 
+def stateful_layers(layers):
+    """The recurrent layers with ``stateful=True`` among ``layers`` and the layers they wrap
+    (Bidirectional's readers, TimeDistributed's layer): those that carry states from batch to batch."""
+    return [inner for outer in layers for inner in (outer, *outer.wrapped_layers())
+            if getattr(inner, "stateful", False)]
+
+
 class StateSnapshot:
     """What a training-mode forward changes in ``layers`` besides their caches and gradients: each
     layer's ``state`` arrays (BatchNormalization's moving statistics) and its random generator
@@ -558,10 +565,9 @@ class StateSnapshot:
         self._saved = [(layer, {key: value.copy() for key, value in getattr(layer, "state", {}).items()},
                         layer.rng, None if layer.rng is None else layer.rng.bit_generator.state)
                        for layer in layers]
-        # a stateful recurrent layer's carried states (its own or a wrapper's readers'): each pass
-        # replaces the list, so the list itself is what to keep
-        self._carried = [(inner, inner.states) for outer in layers for inner in (outer, *outer.wrapped_layers())
-                         if getattr(inner, "stateful", False)]
+        # a stateful recurrent layer's carried states: each pass replaces the list, so the list
+        # itself is what to keep
+        self._carried = [(layer, layer.states) for layer in stateful_layers(layers)]
 
     def start_from_zero_states(self):
         """Let the stateful layers start the next pass from zero states, of any batch size (a trial
