@@ -56,6 +56,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
+    _declared_text = False        # an Input(dtype="string"): a TextVectorization comes first
     _penalties = _constrained = ()
     _output_mask = None
     _mask_plan = ()
@@ -98,8 +99,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             return self._declare_input(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
+        takes_text = getattr(layer, "takes_text", False)
+        if takes_text and self.layers:
+            raise ValueError(f"add: {layer.describe()} turns texts into numbers, so it must be the model's "
+                             f"first layer; it would come after {self.layers[-1].describe()}")
+        if not self.layers and self._declared_text and not takes_text:
+            raise ValueError(f"add: the model's Input declares texts (dtype='string'); its first layer must "
+                             f"turn them into numbers (TextVectorization), got {layer.describe()}")
+        if takes_text and self._declared_input not in (None, (), (1,)):
+            raise ValueError(f"add: {layer.describe()} reads one text per sample, Input((1,)) or Input(()); "
+                             f"the model's Input declares {self._declared_input}")
         if (not self.layers and self._declared_input is not None and layer.input_shape is not None
-                and tuple(layer.input_shape) != self._declared_input):
+                and not takes_text and tuple(layer.input_shape) != self._declared_input):
             raise ValueError(f"add: {layer.describe()} expects input samples of shape "
                              f"{tuple(layer.input_shape)}, the model's Input declares {self._declared_input}")
         if any(layer is other for other in self.layers):
@@ -119,6 +130,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.layers.append(layer)
         if self.built:
             self._build_samples(self.input_shape)
+        elif getattr(self.layers[0], "takes_text", False):
+            # texts: the model's samples are the ids the layer makes, known once it has a
+            # vocabulary ("int" mode: at once); otherwise it builds on its first data
+            if self.layers[0].tokens is not None or self.layers[0].output_mode == "int":
+                self._build_samples(self.layers[0].ids_shape())
         elif self.layers[0].input_shape is not None:
             self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
@@ -151,6 +167,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self.layers or self._declared_input is not None:
             raise ValueError(f"add: {input_layer!r} must come first, before any layer, and only once")
         self._declared_input = input_layer.shape
+        self._declared_text = input_layer.dtype == "string"
 
     def pop(self):
         """Remove the last layer and return it (Keras' ``Sequential.pop``).
@@ -264,6 +281,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """``build`` for the shape of one sample, ``shape`` (checked by ``_sample_shape``): the form
         the model keeps (``input_shape``, an Input's), where a leading None is a length of any size,
         not Keras' batch axis."""
+        if self.layers and getattr(self.layers[0], "takes_text", False):
+            shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
         self.input_shape = shape
         declared = []
         for layer in self.layers:

@@ -45,7 +45,11 @@ class PreparingMixin:
 
     def _prepare_x(self, x, name="x", cast=True):
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
-        ``cast=False`` in its own, for a caller that casts it chunk by chunk."""
+        ``cast=False`` in its own, for a caller that casts it chunk by chunk. A model whose first
+        layer is a TextVectorization takes texts, turned into its ids here, all at once."""
+        text_layer = self.layers[0] if self.layers and getattr(self.layers[0], "takes_text", False) else None
+        if text_layer is not None:
+            x = text_layer.encode(x, name)
         x = as_array(x, name, self.dtype, cast=False)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
@@ -64,6 +68,13 @@ class PreparingMixin:
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
         # as given: a float64 3.0000001 or an int64 2**40 would look like indices once cast to float32
         self.layers[0].check_input_values(x, name)
+        if text_layer is not None and len(self.layers) > 1:
+            # ids beyond an Embedding's table: say where they come from
+            try:
+                self.layers[1].check_input_values(x, name)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; {text_layer.describe()} makes ids up to {text_layer.vocabulary_size() - 1}: "
+                                 f"give {self.layers[1].describe()} input_dim={text_layer.vocabulary_size()}") from None
         return x.astype(self.dtype, copy=False) if cast else x
 
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):

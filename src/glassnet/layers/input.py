@@ -22,6 +22,7 @@ class InputLayer:
         What the data holds (Keras' argument; ``"int32"`` for an Embedding's ids). It changes
         nothing: a model passes its input on in its own dtype (float32 unless ``dtype=`` says
         otherwise), in which ids up to 2**24 are exact, and an Embedding reads them from there.
+        ``"string"`` with shape ``(1,)`` declares texts, for a ``TextVectorization`` next.
 
     Example
     -------
@@ -30,8 +31,14 @@ class InputLayer:
     """
 
     def __init__(self, shape, name=None, dtype=None):
-        self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         self.name = check_name(name, "Input: name") or "input_layer"
+        if isinstance(dtype, str) and dtype in ("string", "str"):
+            # Keras' texts, one per sample: a TextVectorization must come next
+            self.shape, self.dtype = tuple(shape), "string"
+            if self.shape not in ((), (1,)):
+                raise ValueError(f"Input: texts come one per sample, shape (1,) or (); got shape {shape!r:.60}")
+            return
+        self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         try:
             self.dtype = None if dtype is None else np.dtype(dtype)
         except TypeError:

@@ -1,0 +1,229 @@
+"""TextVectorization: vocabularies and outputs against Keras 3.15's layer, numbers worked by hand, a
+model that takes texts end to end (fit, evaluate, predict, save and load), and the refusals."""
+import os
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import Dense, Embedding, GlobalAveragePooling1D, Input, LSTM, TextVectorization
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TEXTS = ["The cat sat on the mat.", "the dog ate my homework!", "A cat, a dog; a bird?", "Dog eat dog",
+         "zebra", "", "  spaced\tout\nlines  ", "Héllo WORLD École ÉCOLE", "a\u00a0b  c", "[UNK] it's 3.5% (or so)"]
+LATER = ["the zebra ate a cat", "unknown words only", "dog dog dog the the", "", "École!"]
+
+# each: the layer's arguments; the same for glassnet and Keras
+SETTINGS = [
+    {},
+    {"output_sequence_length": 4},
+    {"output_sequence_length": 12, "max_tokens": 6},
+    {"ngrams": 2, "output_sequence_length": 9},
+    {"ngrams": (1, 3)},
+    {"split": "character", "standardize": "lower"},
+    {"standardize": None},
+    {"standardize": "strip_punctuation"},
+    {"split": None},
+    {"split": None, "output_mode": "multi_hot"},
+    {"output_mode": "multi_hot"},
+    {"output_mode": "count", "max_tokens": 5},
+    {"output_mode": "tf_idf"},
+    {"output_mode": "tf_idf", "max_tokens": 7, "ngrams": 2},
+    {"output_mode": "multi_hot", "max_tokens": 30, "pad_to_max_tokens": True},
+    {"output_mode": "tf_idf", "max_tokens": 30, "pad_to_max_tokens": True},
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_vocabulary_and_outputs_match_keras(settings):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = TextVectorization(**settings), keras.layers.TextVectorization(**settings)
+    ours.adapt(TEXTS)
+    theirs.adapt(TEXTS)
+    assert ours.get_vocabulary() == [str(t) for t in theirs.get_vocabulary()]
+    assert ours.vocabulary_size() == theirs.vocabulary_size()
+    for texts in (TEXTS, LATER, np.array(LATER)[:, None]):
+        # unsplit texts: Keras reads a flat (n,) as one sample of n tokens, (n, 1) as n samples;
+        # glassnet reads both as n samples, one token (and one id) each
+        as_keras_reads = np.array(texts).reshape(-1, 1) if "split" in settings and settings["split"] is None else texts
+        expected = np.asarray(theirs(as_keras_reads))
+        got = ours(texts)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["int", "multi_hot", "tf_idf"])
+def test_a_given_vocabulary_matches_keras_with_or_without_its_special_tokens(mode):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    specials = ["", "[UNK]"] if mode == "int" else ["[UNK]"]
+    idf = {"idf_weights": [0.5, 2.0, 1.5]} if mode == "tf_idf" else {}
+    theirs = keras.layers.TextVectorization(output_mode=mode, vocabulary=["cat", "dog", "the"], **idf)
+    for vocabulary in (["cat", "dog", "the"], specials + ["cat", "dog", "the"]):
+        ours = TextVectorization(output_mode=mode, vocabulary=vocabulary, **idf)
+        assert ours.get_vocabulary() == [str(t) for t in theirs.get_vocabulary()]
+        np.testing.assert_allclose(ours(LATER + TEXTS), np.asarray(theirs(LATER + TEXTS)), rtol=1e-6)
+    assert ours.get_vocabulary(include_special_tokens=False) == ["cat", "dog", "the"]
+
+
+def test_worked_numbers():
+    layer = TextVectorization(output_mode="tf_idf")
+    layer.adapt(["b a a", "b c", "b"])          # counts b 3, a 2, c 1; b in 3 texts, a and c in 1
+    assert layer.get_vocabulary() == ["[UNK]", "b", "a", "c"]
+    idf = [np.log(1 + 3 / 4), np.log(1 + 3 / 2), np.log(1 + 3 / 2)]
+    # "a a d": two a's and one unknown token, weighted by the mean of the learnt weights
+    np.testing.assert_allclose(layer(["a a d"]), [[np.mean(idf), 0, 2 * idf[1], 0]], rtol=1e-6)
+    ids = TextVectorization(max_tokens=4)
+    ids.adapt(["x y y z", "z z"])            # z 3, y 2, x 1: room for two tokens after "" and [UNK]
+    assert ids.get_vocabulary() == ["", "[UNK]", "z", "y"]
+    assert ids(["X, z!", "y"]).tolist() == [[1, 2], [3, 0]]
+    ties = TextVectorization()
+    ties.adapt(["b a c"])                      # equal counts: the token, highest first
+    assert ties.get_vocabulary() == ["", "[UNK]", "c", "b", "a"]
+
+
+def test_adapt_takes_batches_from_a_generator_and_steps():
+    whole = TextVectorization()
+    whole.adapt(TEXTS[:6])
+    batched = TextVectorization()
+    batched.adapt((TEXTS[i:i + 2] for i in range(0, len(TEXTS), 2)), steps=3)
+    assert batched.get_vocabulary() == whole.get_vocabulary()
+
+
+def test_functions_as_standardize_and_split_work_but_cannot_be_saved(tmp_path):
+    layer = TextVectorization(standardize=str.upper, split=lambda text: text.split("-"))
+    layer.adapt(["a-b", "b-c"])
+    assert layer.get_vocabulary() == ["", "[UNK]", "B", "C", "A"]
+    model = gn.Sequential([layer, Embedding(layer.vocabulary_size(), 2), GlobalAveragePooling1D()])
+    assert model.predict(["a-c"], verbose=0).shape == (1, 2)
+    with pytest.raises(ValueError, match="standardize is a function, which a model file cannot hold"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def _sentiment(rng, n):
+    good, bad, other = ["good", "great", "fine"], ["bad", "awful", "poor"], ["the", "a", "movie", "plot", "is"]
+    texts, labels = [], []
+    for _ in range(n):
+        words = list(rng.choice(good if rng.random() < 0.5 else bad, 2)) + list(rng.choice(other, rng.integers(1, 6)))
+        rng.shuffle(words)
+        texts.append(" ".join(words).capitalize() + "!")
+        labels.append(float(words[0] in good or any(w in good for w in words)))
+    return texts, np.array(labels, np.float32)
+
+
+def test_a_model_takes_texts_in_fit_evaluate_and_predict_and_keeps_its_vocabulary(tmp_path, rng):
+    texts, y = _sentiment(rng, 300)
+    vectorizer = TextVectorization(output_sequence_length=8)
+    vectorizer.adapt(texts)
+    model = gn.Sequential([vectorizer, Embedding(vectorizer.vocabulary_size(), 8), GlobalAveragePooling1D(),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", gn.optimizers.Adam(0.05), metrics=["accuracy"])
+    history = model.fit(texts[:240], y[:240], epochs=15, batch_size=32, verbose=0,
+                        validation_data=(texts[240:], y[240:]))
+    assert history.history["val_accuracy"][-1] > 0.95
+    assert model.evaluate(np.array(texts[240:])[:, None], y[240:], verbose=0)[1] > 0.95
+    assert model.predict(["Great plot, good movie", "awful, poor plot"], verbose=0).ravel().round().tolist() == [1, 0]
+    steps = model.trace(texts[:2], y[:2])             # the ids the model made, layer by layer
+    np.testing.assert_array_equal(steps[0]["input"], vectorizer(texts[:2]))
+    np.testing.assert_array_equal(steps[1]["input"], vectorizer(texts[:2]))
+    model.save(tmp_path / "text.npz")
+    loaded = gn.load_model(tmp_path / "text.npz")
+    assert loaded.layers[0].get_vocabulary() == vectorizer.get_vocabulary()
+    np.testing.assert_array_equal(loaded.predict(texts, verbose=0), model.predict(texts, verbose=0))
+
+
+def test_training_on_texts_is_training_on_their_ids(rng):
+    texts, y = _sentiment(rng, 64)
+    vectorizer = TextVectorization(output_mode="tf_idf")
+    vectorizer.adapt(texts)
+
+    def model(first):
+        return gn.Sequential([*first, Dense(4, activation="relu", seed=1), Dense(1, activation="sigmoid", seed=2)], seed=3)
+    on_texts, on_ids = model([vectorizer]), model([Input((vectorizer.vocabulary_size(),))])
+    for m in (on_texts, on_ids):
+        m.compile("binary_crossentropy", "sgd")
+    on_texts.fit(texts, y, epochs=3, batch_size=16, verbose=0)
+    on_ids.fit(vectorizer(texts), y, epochs=3, batch_size=16, verbose=0)
+    for a, b in zip(on_texts.get_weights(), on_ids.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_any_length_ids_after_an_input_of_strings_feed_a_masked_lstm(rng):
+    texts, y = _sentiment(rng, 40)
+    vectorizer = TextVectorization()          # no output_sequence_length: each call's longest text
+    vectorizer.adapt(texts)
+    model = gn.Sequential([Input((1,), dtype="string"), vectorizer,
+                           Embedding(vectorizer.vocabulary_size(), 4, mask_zero=True), LSTM(3),
+                           Dense(1, activation="sigmoid")], seed=0)
+    assert model.input_shape == (None,)
+    model.compile("binary_crossentropy", "adam")
+    model.fit(texts, y, epochs=1, batch_size=8, verbose=0)
+    # with the padding masked, a text's answer does not depend on the longest text beside it
+    alone = model.predict(["good movie"], verbose=0)
+    beside = model.predict(["good movie", "the plot is a good plot is the movie"], verbose=0)[:1]
+    np.testing.assert_allclose(alone, beside, rtol=1e-6)
+
+
+def test_refusals_name_what_was_wrong():
+    with pytest.raises(ValueError, match="output_mode must be one of"):
+        TextVectorization(output_mode="binary")
+    with pytest.raises(ValueError, match="output_sequence_length is for output_mode='int'"):
+        TextVectorization(output_mode="count", output_sequence_length=3)
+    with pytest.raises(ValueError, match="max_tokens must leave room"):
+        TextVectorization(max_tokens=2)
+    with pytest.raises(ValueError, match="ngrams need tokens"):
+        TextVectorization(split=None, ngrams=2)
+    with pytest.raises(ValueError, match="ngrams must be None, a positive integer"):
+        TextVectorization(ngrams=(1, 0))
+    with pytest.raises(ValueError, match="pad_to_max_tokens=True needs max_tokens"):
+        TextVectorization(output_mode="multi_hot", pad_to_max_tokens=True)
+    with pytest.raises(ValueError, match=r"vocabulary repeats \['a'\]"):
+        TextVectorization(vocabulary=["a", "b", "a"])
+    with pytest.raises(ValueError, match="a special token, after its start"):
+        TextVectorization(vocabulary=["a", "[UNK]"])
+    with pytest.raises(ValueError, match="more than max_tokens=3"):
+        TextVectorization(vocabulary=["a", "b"], max_tokens=3)
+    with pytest.raises(ValueError, match="idf_weights go with output_mode='tf_idf'"):
+        TextVectorization(output_mode="tf_idf", vocabulary=["a"])
+    with pytest.raises(ValueError, match="expected 2 finite idf_weights"):
+        TextVectorization(output_mode="tf_idf", vocabulary=["a", "b"], idf_weights=[1.0])
+    with pytest.raises(ValueError, match="has no vocabulary yet; call adapt"):
+        TextVectorization()(["a b"])
+    layer = TextVectorization(vocabulary=["a"])
+    with pytest.raises(TypeError, match="got one str: write"):
+        layer("a b")
+    with pytest.raises(ValueError, match=r"texts of shape \(n,\) or \(n, 1\), got shape \(1, 2\)"):
+        layer([["a", "b"]])
+    with pytest.raises(TypeError, match="expected texts .str or bytes., got int 3 at index 1"):
+        layer.encode(["a", 3])
+
+
+def test_a_model_refuses_text_layers_out_of_place_and_numbers_for_texts():
+    layer = TextVectorization(vocabulary=["a", "b"])
+    with pytest.raises(ValueError, match="must be the model's first layer"):
+        gn.Sequential([Dense(2, input_dim=3), layer])
+    with pytest.raises(ValueError, match="Input declares texts"):
+        gn.Sequential([Input((1,), dtype="string"), Dense(2)])
+    with pytest.raises(ValueError, match="one text per sample"):
+        gn.Sequential([Input((3,)), layer])
+    model = gn.Sequential([layer, Embedding(3, 2), GlobalAveragePooling1D(), Dense(1)])
+    model.compile("mse", "sgd")
+    with pytest.raises(TypeError, match="x: expected texts"):
+        model.predict(np.ones((2, 1)), verbose=0)
+    # an Embedding smaller than the vocabulary: the error says which input_dim it needs
+    small = gn.Sequential([TextVectorization(vocabulary=["a", "b"]), Embedding(3, 2)])
+    with pytest.raises(ValueError, match=r"makes ids up to 3: give layer embedding .Embedding. input_dim=4"):
+        small.predict(["b a"], verbose=0)
+
+
+def test_adapting_inside_a_built_model_keeps_the_width_the_next_layer_takes():
+    layer = TextVectorization(output_mode="multi_hot")
+    layer.adapt(["a b"])
+    gn.Sequential([layer, Dense(1)])
+    with pytest.raises(ValueError, match=r"vectors of shape \(4,\), the built model's next layer takes \(3,\)"):
+        layer.adapt(["a b c"])
+    assert layer.get_vocabulary() == ["[UNK]", "b", "a"]        # as it was
+    layer.adapt(["c d"])                                          # as wide: fine
+    assert layer.get_vocabulary() == ["[UNK]", "d", "c"]
