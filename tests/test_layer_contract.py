@@ -77,6 +77,7 @@ TABLE = {
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
+    "CategoryEncoding": (lambda **kw: layers.CategoryEncoding(6, output_mode="count", **kw), (5,), False),
     "TextVectorization": (lambda **kw: layers.TextVectorization(output_sequence_length=5, vocabulary=["b", "a"], **kw),
                           (5,), False),
     "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),

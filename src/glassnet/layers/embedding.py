@@ -128,24 +128,7 @@ class Embedding(Layer):
         """Refuse data (``x``, all of it, in its own dtype) holding something that is not an index
         into the table: a ValueError naming ``name`` ("x", "validation_data[0]"), the first bad
         value and its sample. ``Sequential`` calls this on its first layer's data before any work."""
-        if x.dtype.kind not in "biuf":
-            raise _not_numbers(name, x)
-        if x.size == 0:
-            return
-        xp = backend.get_array_module(x)
-        if x.dtype.kind == "f":
-            wrong = xp.trunc(x) != x                     # NaN and inf too: their trunc is not equal
-            if wrong.any():
-                first = tuple(int(i) for i in xp.argwhere(wrong)[0])
-                raise ValueError(f"{name}: expected integer indices (an Embedding's input), got "
-                                 f"{float(x[first])} at {first} ({int(wrong.sum())} of the {x.size} values "
-                                 f"are not whole numbers)")
-        low, high = x.min(), x.max()
-        if low < 0 or high >= self.input_dim:
-            first = tuple(int(i) for i in xp.argwhere((x < 0) | (x >= self.input_dim))[0])
-            value = x[first].item()
-            raise ValueError(f"{name}: indices must be in [0, {self.input_dim}) (the Embedding's input_dim), got "
-                             f"{value} at {first} (the data runs from {low.item()} to {high.item()})")
+        check_indices(x, self.input_dim, name, "an Embedding's input", "the Embedding's input_dim")
 
     def forward(self, x, training=False):
         self.x = x
@@ -180,6 +163,25 @@ class Embedding(Layer):
                 **constraints.config_entries(self, ("embeddings_constraint",))}
 
 
-def _not_numbers(name, x):
-    return TypeError(f"{name}: expected integer indices (an Embedding's input), got an array of dtype "
-                     f"{getattr(x, 'dtype', type(x).__name__)}")
+def check_indices(x, size, name, what, bound):
+    """Raise unless every value of ``x`` is a whole number in [0, ``size``): a TypeError for an array
+    that holds no numbers, a ValueError naming ``name``, the first bad value and where it is.
+    ``what`` says what the values are ("an Embedding's input"), ``bound`` what ``size`` is."""
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected integer indices ({what}), got an array of dtype "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    if x.size == 0:
+        return
+    xp = backend.get_array_module(x)
+    if x.dtype.kind == "f":
+        wrong = xp.trunc(x) != x                     # NaN and inf too: their trunc is not equal
+        if wrong.any():
+            first = tuple(int(i) for i in xp.argwhere(wrong)[0])
+            raise ValueError(f"{name}: expected integer indices ({what}), got {float(x[first])} at {first} "
+                             f"({int(wrong.sum())} of the {x.size} values are not whole numbers)")
+    low, high = x.min(), x.max()
+    if low < 0 or high >= size:
+        first = tuple(int(i) for i in xp.argwhere((x < 0) | (x >= size))[0])
+        value = x[first].item()
+        raise ValueError(f"{name}: indices must be in [0, {size}) ({bound}), got {value} at {first} "
+                         f"(the data runs from {low.item()} to {high.item()})")

@@ -1,0 +1,95 @@
+"""CategoryEncoding: integer categories as one-hot, multi-hot or count vectors (Keras' layer)."""
+import numpy as np
+
+from .. import backend
+from .._validation import check_positive_int
+from .base import Layer
+from .embedding import check_indices
+
+MODES = ("one_hot", "multi_hot", "count")
+
+
+class CategoryEncoding(Layer):
+    """Integer categories in [0, ``num_tokens``) as vectors of ``num_tokens`` numbers.
+
+    Parameters
+    ----------
+    num_tokens : int
+        How many categories; every input value must be a whole number below it.
+    output_mode : {"multi_hot", "one_hot", "count"}
+        "one_hot": each value becomes its own vector (a last axis of 1 is replaced by the vector);
+        "multi_hot": each sample's values become one vector with a 1 for each category present;
+        "count": how many times each category occurs in the sample.
+
+    Shapes: "one_hot" (batch, ..., k) -> (batch, ..., k, num_tokens), or (batch, ..., num_tokens)
+    for k = 1; "multi_hot" and "count" (batch, k) -> (batch, num_tokens). Unlike Keras,
+    values outside [0, num_tokens) or not whole are refused (Keras makes zero rows of those, or
+    truncates them), and there is no ``count_weights`` or ``sparse``. The input gradient is 0 (the
+    values are categories).
+
+    Example
+    -------
+    >>> CategoryEncoding(4, output_mode="count")(np.array([[0, 3, 3], [1, 1, 2]])).tolist()
+    [[1.0, 0.0, 0.0, 2.0], [0.0, 2.0, 1.0, 0.0]]
+    """
+
+    # the input is categories: a finite-difference check (glassnet.gradcheck) cannot nudge it
+    discrete_input = True
+
+    def __init__(self, num_tokens, output_mode="multi_hot", **kwargs):
+        super().__init__(**kwargs)
+        self.num_tokens = check_positive_int(num_tokens, "CategoryEncoding: num_tokens")
+        if output_mode not in MODES:
+            raise ValueError(f"CategoryEncoding: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        self.output_mode = output_mode
+
+    @property
+    def input_dim(self):
+        """The number of categories, ``num_tokens`` (the name an Embedding gives it)."""
+        return self.num_tokens
+
+    def build(self, input_shape):
+        self.output_shape(input_shape)          # refuses samples it cannot take, by name
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if self.output_mode != "one_hot" and len(shape) != 1:
+            # Keras' layer takes (batch, k) there; what it makes of more axes is not documented
+            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k categories, "
+                             f"inputs (batch, k); got samples of shape {shape}")
+        if self.output_mode == "one_hot" and (not shape or shape[-1] != 1):
+            return (*shape, self.num_tokens)
+        return (*shape[:-1], self.num_tokens)
+
+    def check_input_values(self, x, name):
+        check_indices(x, self.num_tokens, name, "a CategoryEncoding's input", "the CategoryEncoding's num_tokens")
+
+    def __call__(self, x, training=False, mask=None):
+        x = backend.get_array_module(x).asarray(x)
+        self.check_input_values(x, self.describe())     # before Layer's cast to floats, on the values given
+        return super().__call__(x, training, mask)
+
+    def forward(self, x, training=False):
+        self.x = x
+        self.check_input_values(x, self.describe())
+        xp = backend.get_array_module(x)
+        categories = x.astype(np.intp)
+        if self.output_mode == "one_hot":
+            out = (categories[..., None] == xp.arange(self.num_tokens)).astype(x.dtype)
+        else:
+            # each sample's categories counted by one bincount over (sample, category) cells
+            rows = categories
+            cells = (xp.arange(rows.shape[0])[:, None] * self.num_tokens + rows).reshape(-1)
+            out = xp.bincount(cells, minlength=rows.shape[0] * self.num_tokens).reshape(rows.shape[0], -1)
+            out = (out > 0 if self.output_mode == "multi_hot" else out).astype(x.dtype)
+        self.a = out.reshape(x.shape[0], *self.output_shape(x.shape[1:]))      # (k = 1: one_hot's last axis goes)
+        return self.a
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode}
