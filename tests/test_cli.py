@@ -155,6 +155,20 @@ def test_predict_prints_labels_and_probabilities(moons_model, tmp_path, capsys):
     assert np.allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
 
 
+def test_predict_with_a_model_that_takes_texts_reads_one_text_a_line(tmp_path, capsys):
+    layer = gn.layers.TextVectorization(output_mode="multi_hot", vocabulary=["good", "bad"])
+    model = gn.Sequential([layer, gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "sgd")
+    model.save(tmp_path / "text.npz")
+    data = tmp_path / "reviews.txt"
+    data.write_bytes("A good film, with commas\r\nbad\n\n".encode("utf-8-sig"))     # the empty line is a text
+    status, out, _ = run(capsys, "predict", tmp_path / "text.npz", data)
+    lines = out.strip().splitlines()
+    p = model.predict(["A good film, with commas", "bad", ""], verbose=0)[:, 0]
+    assert status == 0 and lines[0] == "label,probability" and len(lines) == 4
+    np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+
+
 def test_predict_reads_a_csv_that_starts_with_a_utf8_bom(moons_model, tmp_path, capsys):
     # Excel's "CSV UTF-8" starts the file with a BOM: the first row is data, not a header
     data = tmp_path / "excel.csv"

@@ -55,16 +55,20 @@ def test_vocabulary_and_outputs_match_keras(settings):
 
 
 @pytest.mark.parametrize("mode", ["int", "multi_hot", "tf_idf"])
-def test_a_given_vocabulary_matches_keras_with_or_without_its_special_tokens(mode):
+@pytest.mark.parametrize("with_specials", [False, True])
+def test_a_given_vocabulary_matches_keras_with_or_without_its_special_tokens(mode, with_specials):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    specials = ["", "[UNK]"] if mode == "int" else ["[UNK]"]
-    idf = {"idf_weights": [0.5, 2.0, 1.5]} if mode == "tf_idf" else {}
-    theirs = keras.layers.TextVectorization(output_mode=mode, vocabulary=["cat", "dog", "the"], **idf)
-    for vocabulary in (["cat", "dog", "the"], specials + ["cat", "dog", "the"]):
-        ours = TextVectorization(output_mode=mode, vocabulary=vocabulary, **idf)
-        assert ours.get_vocabulary() == [str(t) for t in theirs.get_vocabulary()]
-        np.testing.assert_allclose(ours(LATER + TEXTS), np.asarray(theirs(LATER + TEXTS)), rtol=1e-6)
+    specials = (["", "[UNK]"] if mode == "int" else ["[UNK]"]) if with_specials else []
+    vocabulary = specials + ["cat", "dog", "the"]
+    # one weight per entry: with "[UNK]" in front, its own (0.1); without, the others' mean
+    idf = {"idf_weights": [0.1] * with_specials + [0.5, 2.0, 1.5]} if mode == "tf_idf" else {}
+    theirs = keras.layers.TextVectorization(output_mode=mode, vocabulary=vocabulary, **idf)
+    ours = TextVectorization(output_mode=mode, vocabulary=vocabulary, **idf)
+    assert ours.get_vocabulary() == [str(t) for t in theirs.get_vocabulary()]
+    np.testing.assert_allclose(ours(LATER + TEXTS), np.asarray(theirs(LATER + TEXTS)), rtol=1e-6)
     assert ours.get_vocabulary(include_special_tokens=False) == ["cat", "dog", "the"]
+    copy = TextVectorization.from_config(ours.get_config())
+    np.testing.assert_array_equal(copy(LATER + TEXTS), ours(LATER + TEXTS))
 
 
 def test_worked_numbers():
@@ -218,12 +222,65 @@ def test_a_model_refuses_text_layers_out_of_place_and_numbers_for_texts():
         small.predict(["b a"], verbose=0)
 
 
-def test_adapting_inside_a_built_model_keeps_the_width_the_next_layer_takes():
+def test_a_vocabulary_of_another_width_needs_a_new_model_which_the_old_one_says():
     layer = TextVectorization(output_mode="multi_hot")
     layer.adapt(["a b"])
-    gn.Sequential([layer, Dense(1)])
-    with pytest.raises(ValueError, match=r"vectors of shape \(4,\), the built model's next layer takes \(3,\)"):
-        layer.adapt(["a b c"])
-    assert layer.get_vocabulary() == ["[UNK]", "b", "a"]        # as it was
-    layer.adapt(["c d"])                                          # as wide: fine
-    assert layer.get_vocabulary() == ["[UNK]", "d", "c"]
+    old = gn.Sequential([layer, Dense(1)])
+    layer.adapt(["c d"])                                          # as wide: the model takes it
+    assert old.predict(["c"], verbose=0).shape == (1, 1)
+    layer.adapt(["a b c"])
+    with pytest.raises(ValueError, match=r"now makes samples of shape \(4,\), the model was built for \(3,\): its "
+                                         r"vocabulary changed"):
+        old.predict(["a"], verbose=0)
+    old.pop(), old.pop()
+    new = gn.Sequential([layer, Dense(1)])                        # the layer, rebuilt for its new width
+    assert new.predict(["a"], verbose=0).shape == (1, 1) and new.layers[1].get_weights()[0].shape == (4, 1)
+
+
+def test_empty_texts_in_a_model_are_padding(rng):
+    layer = TextVectorization(vocabulary=["good", "bad"])
+    assert layer(["", "!!"]).shape == (2, 0)                     # alone: nothing to pad to (Keras)
+    model = gn.Sequential([layer, Embedding(4, 2, mask_zero=True), LSTM(2)], seed=0)
+    np.testing.assert_array_equal(model.predict(["", "!!"], verbose=0), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("declared", [(), (1,)])
+def test_a_model_that_takes_texts_round_trips_through_its_config_and_files(declared, tmp_path):
+    adapted = TextVectorization(output_mode="multi_hot", max_tokens=np.int64(5))      # NumPy ints are fine too
+    adapted.adapt(["a b", "b c"])
+    unadapted = TextVectorization(output_mode="count", output_sequence_length=None)
+    for first in (adapted, unadapted):
+        model = gn.Sequential([Input(declared, dtype="string"), first, Dense(1)], seed=0)
+        model.compile("mse", "sgd")
+        model.save(tmp_path / "m.npz")
+        for copy in (gn.load_model(tmp_path / "m.npz"), gn.Sequential.from_config(model.get_config())):
+            assert copy.built == model.built and copy._declared_text
+            if model.built:
+                np.testing.assert_array_equal(copy.predict(["a c d"], verbose=0), model.predict(["a c d"], verbose=0))
+            with pytest.raises(ValueError, match="Input declares texts"):
+                copy.pop(), copy.pop(), copy.add(Dense(1))
+
+
+def test_a_config_too_large_for_a_model_file_is_refused_before_writing(tmp_path, monkeypatch):
+    from glassnet import io
+    layer = TextVectorization(vocabulary=[f"token{i}" for i in range(100)])
+    model = gn.Sequential([layer, Embedding(102, 2)])
+    monkeypatch.setattr(io, "MAX_CONFIG_BYTES", 1000)
+    with pytest.raises(ValueError, match="more than a model file holds .1,000.; a TextVectorization's vocabulary"):
+        model.save(tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_keras_arguments_at_their_defaults_files_and_bytes(tmp_path):
+    TextVectorization(encoding="utf-8", sparse=False, ragged=False)
+    for what, value in (("encoding", "latin-1"), ("sparse", True), ("ragged", True)):
+        with pytest.raises(ValueError, match=f"{what}=.* is not supported"):
+            TextVectorization(**{what: value})
+    path = tmp_path / "vocabulary.txt"
+    path.write_bytes("foo\u2028bar\r\nbaz\n".encode("utf-8"))        # "\n" alone ends a line
+    layer = TextVectorization(vocabulary=path, standardize=None)
+    assert layer.get_vocabulary() == ["", "[UNK]", "foo\u2028bar", "baz"]
+    assert layer([b"baz foo\xe2\x80\xa8bar"]).tolist() == [[3, 2]]
+    with pytest.raises(ValueError, match="the text at index 1 is not UTF-8"):
+        layer([b"baz", b"\xff"])
+    assert TextVectorization().get_vocabulary() == ["", "[UNK]"] and TextVectorization().vocabulary_size() == 2

@@ -18,7 +18,9 @@ import numpy as np
 from .errors import ModelFileError
 
 FORMAT, FORMAT_VERSION = "glassnet-model", 1
-MAX_CONFIG_BYTES = 16 * 2 ** 20     # the JSON config is small; anything larger is not ours
+# the JSON config: small, but for a TextVectorization's vocabulary (about 20 bytes a token: 64 MiB
+# holds some 3 million); anything larger is not ours, and save_model refuses to write it
+MAX_CONFIG_BYTES = 64 * 2 ** 20
 KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
         "optimizer_state", "rng_states", "epoch"}
 MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")

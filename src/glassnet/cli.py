@@ -228,11 +228,19 @@ def predict(model_path, data_path, out=None):
     from .io import load_model
     model = load_model(model_path)
     model._require_built("predict")
-    if None in model.input_shape:
+    if model._takes_text():          # its TextVectorization reads the texts: one a line
+        with open(data_path, encoding="utf-8-sig", newline="") as f:
+            lines = f.read().split("\n")
+        texts = [line.rstrip("\r") for line in (lines[:-1] if lines[-1] == "" else lines)]
+        if not texts:
+            raise ValueError(f"{data_path}: no texts (the model takes one text a line)")
+        X = np.array(texts, dtype=object)
+    elif None in model.input_shape:
         raise CLIError(f"predict: the model reads samples of shape {model.input_shape} (None: any length), which "
                        f"a CSV of one fixed-size row per sample cannot hold; call model.predict in Python")
-    X = read_features(data_path, int(np.prod(model.input_shape)))
-    outputs = model.predict(X.reshape(-1, *model.input_shape))
+    else:
+        X = read_features(data_path, int(np.prod(model.input_shape))).reshape(-1, *model.input_shape)
+    outputs = model.predict(X)
     header, rows = prediction_table(outputs, is_classifier(model))
     text = csv_text([header, *rows])          # whole, before anything is written
     if out:

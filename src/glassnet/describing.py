@@ -83,10 +83,13 @@ class DescribingMixin:
         no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""
         return {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-            "input_shape": list(shape) if (shape := self.input_shape or self._declared_input) else None,
+            # (a model that takes texts builds from its TextVectorization, which knows its ids' shape)
+            "input_shape": list(shape) if (shape := self.input_shape or self._declared_input)
+            and not self._takes_text() else None,
             # an Input at the top (not a layer): rebuilt as one, so that the copy, like the model,
             # builds at once when a layer is added after every layer was popped
             **({"input": list(self._declared_input)} if self._declared_input is not None else {}),
+            **({"input_dtype": "string"} if self._declared_text else {}),
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
@@ -104,7 +107,9 @@ class DescribingMixin:
     @staticmethod
     def _config_layers(config, layers):
         """``layers`` with the config's Input, if it declared one, in front."""
-        return [InputLayer(config["input"]), *layers] if config.get("input") is not None else layers
+        if config.get("input") is None:
+            return layers
+        return [InputLayer(config["input"], dtype=config.get("input_dtype")), *layers]
 
     def _build_from_config_shape(self, shape):
         """Build for a config's ``input_shape`` (a model without layers has nothing to build)."""

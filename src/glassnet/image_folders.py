@@ -31,9 +31,11 @@ CHANNELS = {"rgb": ("RGB", 3), "rgba": ("RGBA", 4), "grayscale": ("L", 1)}
 LABEL_MODES = ("int", "categorical", "binary", None)
 
 
-def _files(directory, class_names, follow_links, labelled=True):
-    """(paths, labels, class names) of the image files below ``directory``, in Keras' order: each
-    class folder's, or without labels every image below ``directory`` (hidden folders too, as Keras)."""
+def _files(directory, class_names, follow_links, labelled=True, formats=FORMATS,
+           where="image_dataset_from_directory"):
+    """(paths, labels, class names) of the files below ``directory`` whose names end with one of
+    ``formats``, in Keras' order: each class folder's, or without labels every such file below
+    ``directory`` (hidden folders too, as Keras)."""
     if not labelled:
         subdirs = [""]
     else:
@@ -41,7 +43,7 @@ def _files(directory, class_names, follow_links, labelled=True):
                          if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
     if class_names is not None:
         if not set(class_names) <= set(subdirs):
-            raise ValueError(f"image_dataset_from_directory: class_names {list(class_names)} are not among the "
+            raise ValueError(f"{where}: class_names {list(class_names)} are not among the "
                              f"sub-folders of {directory!r}: {subdirs}")
         subdirs = list(class_names)
     paths, labels = [], []
@@ -49,7 +51,7 @@ def _files(directory, class_names, follow_links, labelled=True):
         walk = os.walk(os.path.join(directory, subdir), followlinks=follow_links)
         for root, _, files in sorted(walk, key=lambda entry: entry[0]):
             for name in sorted(files):
-                if name.lower().endswith(FORMATS):
+                if name.lower().endswith(formats):
                     paths.append(os.path.join(root, name))
                     labels.append(label)
     return paths, np.asarray(labels, dtype=np.int32), subdirs if labelled else None
@@ -120,6 +122,30 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     >>> model.fit(train, validation_data=val, epochs=10)                         # doctest: +SKIP
     """
     where = "image_dataset_from_directory"
+    if color_mode not in CHANNELS:
+        raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_size)):
+        raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(f"{where}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r:.40}")
+    if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
+        raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
+    names, label_mode, parts = listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle,
+                                            seed, validation_split, subset, follow_links, verbose, FORMATS, "images")
+    settings = (names, label_mode, image_size, color_mode, batch_size, interpolation, crop_to_aspect_ratio)
+    datasets = tuple(ImageFolderDataset(paths, targets, *settings) for paths, targets in parts)
+    return datasets if subset == "both" else datasets[0]
+
+
+def listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle, seed, validation_split,
+                 subset, follow_links, verbose, formats, kind):
+    """What Keras' ``image_dataset_from_directory`` and ``text_dataset_from_directory`` share: their
+    common arguments checked, the files listed and labelled, shuffled once with
+    ``numpy.random.RandomState(seed)``, and split. Returns ``(class_names, label_mode, parts)``,
+    ``parts`` one ``(paths, labels)`` pair, or two (training, validation) for ``subset="both"``."""
     if not os.path.isdir(directory):
         raise ValueError(f"{where}: directory {directory!r} is not a folder")
     if labels not in ("inferred", None):
@@ -132,20 +158,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         if class_names is not None:
             raise ValueError(f"{where}: class_names need labels='inferred' (with labels=None the files are not "
                              f"sorted into classes)")
-    if color_mode not in CHANNELS:
-        raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_size)):
-        raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{where}: batch_size must be a positive integer (glassnet serves batches), got "
                          f"{batch_size!r:.40}")
-    if interpolation not in ("bilinear", "nearest"):
-        raise ValueError(f"{where}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r:.40}")
-    if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
-        raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
     if validation_split is not None and not 0 < validation_split < 1:
         raise ValueError(f"{where}: validation_split must be between 0 and 1, got {validation_split!r:.40}")
     if bool(validation_split) != bool(subset):
@@ -156,7 +171,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if validation_split and shuffle and seed is None:
         raise ValueError(f"{where}: a validation split of shuffled files needs a seed, so that the training and "
                          f"the validation call split the same order (as Keras)")
-    paths, targets, names = _files(directory, class_names, follow_links, labelled=labels is not None)
+    paths, targets, names = _files(directory, class_names, follow_links, labels is not None, formats, where)
     if label_mode == "binary" and len(names or ()) != 2:
         raise ValueError(f"{where}: label_mode='binary' needs exactly 2 classes, got {names}")
     if verbose:
@@ -165,7 +180,6 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         order = np.arange(len(paths))
         np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(order)
         paths, targets = [paths[i] for i in order], targets[order]
-    settings = (names, label_mode, image_size, color_mode, batch_size, interpolation, crop_to_aspect_ratio)
 
     def part(which):
         chosen_paths, chosen = paths, targets
@@ -176,10 +190,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
             if verbose:
                 print(f"Using {len(chosen_paths)} files for {which}.")
         if not chosen_paths:
-            raise ValueError(f"{where}: no {which + ' ' if validation_split else ''}images found in {directory!r} "
-                             f"(formats {', '.join(FORMATS)})")
-        return ImageFolderDataset(chosen_paths, chosen, *settings)
+            raise ValueError(f"{where}: no {which + ' ' if validation_split else ''}{kind} found in {directory!r} "
+                             f"(formats {', '.join(formats)})")
+        return chosen_paths, chosen
 
-    if subset == "both":
-        return part("training"), part("validation")
-    return part(subset or "training")
+    parts = (part("training"), part("validation")) if subset == "both" else (part(subset or "training"),)
+    return names, label_mode, parts

@@ -47,8 +47,8 @@ from . import backend, optimizers
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
-from ._modelfile import (FORMAT, FORMAT_VERSION, check_members, generator_from_state, read_array,
-                         read_config, read_header)
+from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
+                         read_array, read_config, read_header)
 from .errors import ModelFileError
 from .layers.base import LAYERS, _assign as _assign_weights
 from .model import Sequential
@@ -151,6 +151,10 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
     arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if arrays["config"].size > MAX_CONFIG_BYTES:      # load_model would refuse it: never write it
+        raise ValueError(f"save_model: the model's config takes {arrays['config'].size:,} bytes, more than a model "
+                         f"file holds ({MAX_CONFIG_BYTES:,}); a TextVectorization's vocabulary is the likely "
+                         f"reason: give it max_tokens")
     for name, a in arrays.items():       # what load_model will accept: never an object array
         if a.dtype.hasobject or a.dtype.kind not in "biuf":
             raise TypeError(f"save_model: {name} has dtype {a.dtype}, expected a numeric dtype")

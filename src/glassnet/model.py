@@ -130,7 +130,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.layers.append(layer)
         if self.built:
             self._build_samples(self.input_shape)
-        elif getattr(self.layers[0], "takes_text", False):
+        elif self._takes_text():
             # texts: the model's samples are the ids the layer makes, known once it has a
             # vocabulary ("int" mode: at once); otherwise it builds on its first data
             if self.layers[0].tokens is not None or self.layers[0].output_mode == "int":
@@ -139,6 +139,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
             self._build_samples(self._declared_input)
+
+    def _takes_text(self):
+        """Whether the first layer turns texts into numbers (a TextVectorization)."""
+        return bool(self.layers) and getattr(self.layers[0], "takes_text", False)
 
     def _name_and_seed(self, layer):
         """Give a layer joining the model its name (when it has none), dtype and generator."""
@@ -281,7 +285,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """``build`` for the shape of one sample, ``shape`` (checked by ``_sample_shape``): the form
         the model keeps (``input_shape``, an Input's), where a leading None is a length of any size,
         not Keras' batch axis."""
-        if self.layers and getattr(self.layers[0], "takes_text", False):
+        if self._takes_text():
             shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
         self.input_shape = shape
         declared = []

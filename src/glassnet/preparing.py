@@ -47,9 +47,15 @@ class PreparingMixin:
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
         ``cast=False`` in its own, for a caller that casts it chunk by chunk. A model whose first
         layer is a TextVectorization takes texts, turned into its ids here, all at once."""
-        text_layer = self.layers[0] if self.layers and getattr(self.layers[0], "takes_text", False) else None
+        text_layer = self.layers[0] if self._takes_text() else None
         if text_layer is not None:
-            x = text_layer.encode(x, name)
+            # straight in the model's dtype (a wide multi-hot is no int64 copy first); at least one
+            # id per text, so that a call of empty texts is padding, not an empty array
+            x = text_layer.encode(x, name, dtype=self.dtype, min_length=1)
+            if self.built and not shape_fits(x.shape[1:], self.input_shape):
+                raise ValueError(f"{name}: {text_layer.describe()} now makes samples of shape {x.shape[1:]}, the "
+                                 f"model was built for {self.input_shape}: its vocabulary changed after the model "
+                                 f"was built; build a new model (or give it max_tokens and pad_to_max_tokens=True)")
         x = as_array(x, name, self.dtype, cast=False)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "

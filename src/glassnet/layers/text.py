@@ -17,6 +17,7 @@ hands those ids on unchanged. Every other layer sees numbers; ``trace`` shows th
 """
 import collections
 import math
+import os
 import re
 import string
 
@@ -50,7 +51,10 @@ def texts_of(data, name):
     texts = []
     for i, text in enumerate(array):
         if isinstance(text, bytes):
-            text = text.decode("utf-8")
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name}: the text at index {i} is not UTF-8 ({exc})") from None
         elif not isinstance(text, str):
             raise TypeError(f"{name}: expected texts (str or bytes), got {type(text).__name__} "
                             f"{text!r:.40} at index {i}")
@@ -106,17 +110,21 @@ class TextVectorization(Layer):
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
-                 vocabulary=None, idf_weights=None, **kwargs):
+                 vocabulary=None, idf_weights=None, encoding="utf-8", sparse=False, ragged=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        # Keras' other arguments, taken at the values glassnet implements
+        for what, value, default in (("encoding", encoding, "utf-8"), ("sparse", sparse, False), ("ragged", ragged, False)):
+            if value != default or isinstance(value, bool) != isinstance(default, bool):
+                raise ValueError(f"{cls}: {what}={value!r:.40} is not supported (only {default!r})")
         if output_mode not in MODES:
             raise ValueError(f"{cls}: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
         self.output_mode = output_mode
         self.specials = [PAD, OOV] if output_mode == "int" else [OOV]
-        if max_tokens is not None and (check_positive_int(max_tokens, f"{cls}: max_tokens") <= len(self.specials)):
+        self.max_tokens = check_positive_int(max_tokens, f"{cls}: max_tokens", allow_none=True)
+        if max_tokens is not None and self.max_tokens <= len(self.specials):
             raise ValueError(f"{cls}: max_tokens must leave room for a token after the special ones "
                              f"{self.specials}, so be at least {len(self.specials) + 1}; got {max_tokens}")
-        self.max_tokens = max_tokens
         for what, value, names in (("standardize", standardize, STANDARDIZERS), ("split", split, SPLITS)):
             if not callable(value) and value not in names:
                 raise ValueError(f"{cls}: {what} must be one of {list(names)} or a function, got {value!r:.60}")
@@ -125,7 +133,7 @@ class TextVectorization(Layer):
         if self.ngrams is not None and split is None:
             raise ValueError(f"{cls}: ngrams need tokens to join; give a split, not split=None")
         if output_sequence_length is not None:
-            check_positive_int(output_sequence_length, f"{cls}: output_sequence_length")
+            output_sequence_length = check_positive_int(output_sequence_length, f"{cls}: output_sequence_length")
             if output_mode != "int":
                 raise ValueError(f"{cls}: output_sequence_length is for output_mode='int', got "
                                  f"output_mode={output_mode!r}")
@@ -167,18 +175,22 @@ class TextVectorization(Layer):
         if self.max_tokens is not None:
             ranked = ranked[:self.max_tokens - len(self.specials)]
         tokens = [token for token, _ in ranked]
-        idf = ([math.log(1 + n_texts / (1 + documents[t])) for t in tokens]
-               if self.output_mode == "tf_idf" else None)
+        idf = None
+        if self.output_mode == "tf_idf":
+            idf = [math.log(1 + n_texts / (1 + documents[t])) for t in tokens]
+            idf = [float(np.mean(idf)) if idf else 0.0, *idf]        # unknown tokens: the mean (Keras)
         self._set(tokens, idf, "adapt")
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         """Use ``vocabulary`` (tokens, most important first; a leading "" and "[UNK]" in "int"
         mode, "[UNK]" in the others, may be included) and, for "tf_idf", its ``idf_weights``."""
         cls = type(self).__name__
-        if isinstance(vocabulary, str):                  # Keras: a path to a file, one token a line
-            with open(vocabulary, encoding="utf-8") as f:
-                vocabulary = f.read().splitlines()
-        tokens = texts_of(vocabulary, f"{cls}: vocabulary")
+        if isinstance(vocabulary, (str, os.PathLike)):   # Keras: a path to a file, one token a line
+            with open(vocabulary, encoding="utf-8", newline="") as f:
+                lines = f.read().split("\n")            # "\n" alone ends a line (as TensorFlow reads it)
+            vocabulary = [line[:-1] if line.endswith("\r") else line
+                          for line in (lines[:-1] if lines[-1] == "" else lines)]
+        tokens = given = texts_of(vocabulary, f"{cls}: vocabulary")
         if tokens[:len(self.specials)] == self.specials:
             tokens = tokens[len(self.specials):]
         repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
@@ -197,33 +209,31 @@ class TextVectorization(Layer):
         idf = None
         if idf_weights is not None:
             idf = np.asarray(idf_weights, dtype=np.float64).ravel()
-            if idf.size != len(tokens) or not np.isfinite(idf).all():
-                raise ValueError(f"{cls}: expected {len(tokens)} finite idf_weights, one per token, got "
-                                 f"{idf.size} ({idf_weights!r:.60})")
-            idf = idf.tolist()
+            # one weight per entry of the vocabulary as given (Keras): with "[UNK]" in front, the
+            # first is the unknown tokens' weight; without, they weigh the mean of the others
+            if idf.size != len(given) or not np.isfinite(idf).all():
+                raise ValueError(f"{cls}: expected {len(given)} finite idf_weights, one per entry of the "
+                                 f"vocabulary, got {idf.size} ({idf_weights!r:.60})")
+            idf = idf.tolist() if len(given) > len(tokens) else [float(np.mean(idf)) if idf.size else 0.0, *idf.tolist()]
         self._set(tokens, idf, "set_vocabulary")
 
     def _set(self, tokens, idf, caller):
-        """Install a vocabulary; a layer inside a built model keeps the width its next layer expects."""
-        before = self.ids_shape() if self.built else None
-        old = self.tokens, self.idf_weights
+        """Install a vocabulary. One that changes the vectors' width un-builds the layer: a new model
+        builds it anew, and a model built for the old width refuses the new vectors by name."""
+        if self.built and self._ids_shape_for(tokens) != self.input_shape:
+            self.built, self.input_shape = False, None
         self.tokens, self.idf_weights = tokens, idf
-        if before is not None and self.ids_shape() != before:
-            self.tokens, self.idf_weights = old
-            raise ValueError(f"{type(self).__name__}.{caller}: the new vocabulary would make vectors of "
-                             f"shape {self._ids_shape_for(tokens)}, the built model's next layer takes "
-                             f"{before}; build a new model (or give pad_to_max_tokens=True and max_tokens)")
         self._index = {token: i for i, token in enumerate(self.specials + tokens)}
 
     def get_vocabulary(self, include_special_tokens=True):
         """The tokens in index order: ``["", "[UNK]", ...]`` in "int" mode, ``["[UNK]", ...]``
         in the others; without them with ``include_special_tokens=False``."""
-        tokens = list(self._require_vocabulary())
+        tokens = list(self.tokens or [])          # before adapt: the special tokens alone (Keras)
         return self.specials + tokens if include_special_tokens else tokens
 
     def vocabulary_size(self):
         """How many ids the layer makes, special tokens included: an Embedding's ``input_dim``."""
-        return len(self.specials) + len(self._require_vocabulary())
+        return len(self.specials) + len(self.tokens or [])
 
     def _require_vocabulary(self):
         if self.tokens is None:
@@ -270,32 +280,33 @@ class TextVectorization(Layer):
             return (self.output_sequence_length,)
         return self._ids_shape_for(self._require_vocabulary())
 
-    def encode(self, data, name="x"):
+    def encode(self, data, name="x", dtype=None, min_length=0):
         """``data``'s texts as an array: ids (n, length) int64 in "int" mode, otherwise vectors
-        (n, width), int64 ("multi_hot", "count") or float32 ("tf_idf")."""
+        (n, width), int64 ("multi_hot", "count") or float32 ("tf_idf"); all in ``dtype`` when
+        given (a model's). "int" without ``output_sequence_length`` pads to the longest text, or
+        to ``min_length`` (a model asks for 1: a call of empty texts still has ids, all padding)."""
         index, texts = self._index_table(), texts_of(data, name)
         ids = [[index.get(token, 1 if self.output_mode == "int" else 0) for token in self.tokenize(text)
                 if self.output_mode == "int" or token != PAD] for text in texts]
         if self.output_mode == "int":
-            length = self.output_sequence_length or max(map(len, ids), default=0)
-            out = np.zeros((len(ids), length), dtype=np.int64)
+            length = self.output_sequence_length or max([min_length, *map(len, ids)])
+            out = np.zeros((len(ids), length), dtype=dtype or np.int64)
             for row, text_ids in zip(out, ids):
                 text_ids = text_ids[:length]
                 row[:len(text_ids)] = text_ids
             return out
         width = self.ids_shape()[0]
-        counts = np.zeros((len(ids), width), dtype=np.int64)
+        counts = np.zeros((len(ids), width), dtype=dtype or (np.float64 if self.output_mode == "tf_idf" else np.int64))
         for row, text_ids in zip(counts, ids):
-            np.add.at(row, text_ids, 1)
-        if self.output_mode == "multi_hot":
-            return (counts > 0).astype(np.int64)
-        if self.output_mode == "count":
+            if self.output_mode == "multi_hot":
+                row[text_ids] = 1
+            else:
+                np.add.at(row, text_ids, 1)
+        if self.output_mode != "tf_idf":
             return counts
         idf = np.zeros(width)
-        weights = np.asarray(self.idf_weights, dtype=np.float64)
-        idf[0] = weights.mean() if weights.size else 0.0      # unknown tokens: the mean weight (Keras)
-        idf[1:1 + weights.size] = weights
-        return (counts * idf).astype(np.float32)
+        idf[:len(self.idf_weights)] = self.idf_weights        # [unknown tokens', each token's]
+        return (counts * idf).astype(dtype or np.float32)
 
     def _index_table(self):
         self._require_vocabulary()
@@ -342,7 +353,9 @@ class TextVectorization(Layer):
         return {**super().get_config(), "max_tokens": self.max_tokens, "standardize": self.standardize,
                 "split": self.split, "ngrams": None if self.ngrams is None else list(self.ngrams),
                 "output_mode": self.output_mode, "output_sequence_length": self.output_sequence_length,
-                "pad_to_max_tokens": self.pad_to_max_tokens, "vocabulary": self.tokens,
+                "pad_to_max_tokens": self.pad_to_max_tokens,
+                # with the special tokens, so that idf_weights hold the unknown tokens' weight too
+                "vocabulary": None if self.tokens is None else self.specials + self.tokens,
                 "idf_weights": self.idf_weights}
 
     @classmethod
