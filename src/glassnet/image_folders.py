@@ -93,14 +93,19 @@ class ImageFolderDataset(PyDataset):
             raise IndexError(f"ImageFolderDataset: batch {index} of {len(self)}")
         rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
         images = np.stack([self.load(path) for path in self.file_paths[rows]])
-        if self.label_mode is None:
-            return images
-        labels = self.labels[rows]
-        if self.label_mode == "categorical":
-            return images, np.eye(len(self.class_names), dtype=np.float32)[labels]
-        if self.label_mode == "binary":
-            return images, labels.astype(np.float32)[:, None]
-        return images, labels
+        return with_labels(images, self.labels[rows], self.label_mode, self.class_names)
+
+
+def with_labels(x, labels, label_mode, class_names):
+    """A batch as Keras' folder datasets serve it: ``x`` alone (``label_mode=None``), or ``(x, labels)``
+    with labels int32 (n,) for "int", one-hot float32 for "categorical", float32 (n, 1) for "binary"."""
+    if label_mode is None:
+        return x
+    if label_mode == "categorical":
+        return x, np.eye(len(class_names), dtype=np.float32)[labels]
+    if label_mode == "binary":
+        return x, labels.astype(np.float32)[:, None]
+    return x, labels
 
 
 def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,

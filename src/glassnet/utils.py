@@ -4,10 +4,11 @@ import numpy as np
 from ._validation import check_positive_int
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
+from .text_folders import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
 
 __all__ = ["PyDataset", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
-           "image_dataset_from_directory"]
+           "image_dataset_from_directory", "text_dataset_from_directory"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

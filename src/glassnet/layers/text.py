@@ -149,14 +149,17 @@ class TextVectorization(Layer):
 
     # -- the vocabulary -------------------------------------------------------------------------
     def adapt(self, data, batch_size=None, steps=None):
-        """Learn the vocabulary from ``data``: texts (a list or array, (n,) or (n, 1)) or an
-        iterable of batches of texts (a generator; ``steps`` batches at most). Tokens are ranked
+        """Learn the vocabulary from ``data``: texts (a list or array, (n,) or (n, 1)) or batches of
+        them (a generator or a PyDataset; ``steps`` batches at most; of a batch ``(texts, labels)``
+        the texts, as ``text_dataset_from_directory`` serves them). Tokens are ranked
         by how often they occur, ties by the token, highest first (Keras' order), and cut to
         ``max_tokens``; "tf_idf" also counts the texts each token occurs in, for
         ``idf = log(1 + texts / (1 + texts with the token))``. ``batch_size`` is accepted for
         Keras' signature and changes nothing."""
         if isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "to_numpy"):
             batches = [data]
+        elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):     # a PyDataset
+            batches = (data[i] for i in range(len(data)))
         elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes)):
             batches = data
         else:
@@ -166,6 +169,8 @@ class TextVectorization(Layer):
         for i, batch in enumerate(batches):
             if steps is not None and i >= steps:
                 break
+            if isinstance(batch, tuple):        # (texts, labels) from a dataset: the texts
+                batch = batch[0]
             for text in texts_of(batch, f"{type(self).__name__}.adapt: data"):
                 tokens = [t for t in self.tokenize(text) if t not in (PAD, OOV)]
                 counts.update(tokens)
