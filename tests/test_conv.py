@@ -170,7 +170,7 @@ def test_config_round_trip():
                    kernel_initializer="he_normal", input_shape=(9, 9, 1))
     config = json.loads(json.dumps(layer.get_config()))
     assert config == {"name": "c", "input_shape": [9, 9, 1], "filters": 6, "kernel_size": [3, 2],
-                      "strides": [2, 1], "padding": "same", "activation": "relu", "use_bias": True,
+                      "strides": [2, 1], "dilation_rate": [1, 1], "padding": "same", "activation": "relu", "use_bias": True,
                       "kernel_initializer": "he_normal", "bias_initializer": "zeros"}
     clone = Conv2D.from_config(config)
     assert clone.get_config() == config
@@ -207,3 +207,98 @@ def test_forward_names_the_layer_when_the_kernel_does_not_fit():
     layer.build((8, 8, 1))
     with pytest.raises(ValueError, match=r"layer c2 \(Conv2D\): kernel_size \(3, 3\) does not fit.*\(2, 8, 1\)"):
         layer.forward(np.ones((1, 2, 8, 1)))
+
+
+# -- dilation and causal padding ---------------------------------------------------------------------
+# (class, input sample shape, filters, kernel_size, padding, dilation_rate)
+DILATED = [(Conv2D, (9, 8, 2), 3, 3, "valid", 2), (Conv2D, (9, 8, 2), 3, (3, 2), "same", (2, 3)),
+           (Conv2D, (7, 7, 1), 2, 2, "same", 3), (Conv1D, (12, 3), 4, 3, "valid", 3),
+           (Conv1D, (12, 3), 4, 2, "same", 2), (Conv1D, (10, 2), 3, 3, "causal", 2),
+           (Conv1D, (10, 1), 2, 4, "causal", 1)]
+
+
+def _dilated(cls, shape, f, k, padding, d):
+    layer = cls(f, k, padding=padding, dilation_rate=d, dtype="float64", seed=0, bias_initializer="random_normal")
+    layer.build(shape)
+    return layer
+
+
+@pytest.mark.parametrize("case", DILATED, ids=str)
+def test_dilated_and_causal_convolutions_match_torch(case, rng, torch):
+    cls, shape, f, k, padding, d = case
+    layer = _dilated(*case)
+    x = rng.standard_normal((3, *shape))
+    out = layer.forward(x)
+    upstream = rng.standard_normal(out.shape)
+    dx = layer.backward(upstream)
+    F, rank = torch.nn.functional, len(shape) - 1
+    kernel, dilation = layer.params["kernel"], layer.dilation_rate
+    xt = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    wt = torch.tensor(np.transpose(kernel, (rank + 1, rank, *range(rank))).copy(), requires_grad=True)
+    pads = []
+    for axis in reversed(range(rank)):          # F.pad lists the last axis first
+        span = (kernel.shape[axis] - 1) * dilation[axis] + 1
+        pads += {"valid": (0, 0), "causal": (span - 1, 0),
+                 "same": tf_same_pads(shape[axis], span, 1)}[padding]
+    conv = F.conv2d if rank == 2 else F.conv1d
+    ref = conv(F.pad(xt, pads), wt, torch.tensor(layer.params["bias"]), dilation=tuple(dilation))
+    ref.backward(torch.tensor(np.moveaxis(upstream, -1, 1)))
+    np.testing.assert_allclose(out, np.moveaxis(ref.detach().numpy(), 1, -1), atol=1e-10)
+    np.testing.assert_allclose(dx, np.moveaxis(xt.grad.numpy(), 1, -1), atol=1e-10)
+    np.testing.assert_allclose(layer.grads["kernel"], np.transpose(wt.grad.numpy(), (*range(2, 2 + rank), 1, 0)),
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("case", DILATED, ids=str)
+def test_dilated_and_causal_gradcheck(case, rng):
+    layer = _dilated(*case)
+    assert set(check_layer(layer, rng.standard_normal((2, *case[1])))["errors"]) == {"input", "kernel", "bias"}
+
+
+def test_causal_output_t_sees_inputs_up_to_t_only(rng):
+    layer = Conv1D(2, 3, padding="causal", dilation_rate=2, seed=0)
+    x = rng.standard_normal((1, 10, 1)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 6:] += 1.0                      # the future from step 6 on
+    a, b = layer(x), layer(changed)
+    assert a.shape == (1, 10, 2)
+    np.testing.assert_array_equal(a[:, :6], b[:, :6])
+    assert not np.allclose(a[:, 6:], b[:, 6:])
+
+
+def test_causal_dilated_conv1d_trains_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    import glassnet as gn
+    x = rng.standard_normal((32, 16, 2)).astype(np.float32)
+    y = rng.standard_normal((32, 16, 1)).astype(np.float32)
+    ours = gn.Sequential([Conv1D(4, 2, padding="causal", dilation_rate=1, activation="relu", input_shape=(16, 2)),
+                          Conv1D(4, 2, padding="causal", dilation_rate=2, activation="relu"),
+                          Conv1D(1, 2, padding="causal", dilation_rate=4)], seed=0)
+    theirs = keras.Sequential([keras.Input((16, 2)),
+                               keras.layers.Conv1D(4, 2, padding="causal", dilation_rate=1, activation="relu"),
+                               keras.layers.Conv1D(4, 2, padding="causal", dilation_rate=2, activation="relu"),
+                               keras.layers.Conv1D(1, 2, padding="causal", dilation_rate=4)])
+    theirs.set_weights(ours.get_weights())
+    for model in (ours, theirs):
+        model.compile(loss="mse", optimizer="sgd")
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_dilation_refusals():
+    with pytest.raises(ValueError, match=r"strides > 1 do not go with dilation_rate > 1 .Keras' rule., got strides=.2, 2."):
+        Conv2D(2, 3, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match=r"padding must be one of \['valid', 'same'\], got 'causal'"):
+        Conv2D(2, 3, padding="causal")
+    with pytest.raises(ValueError, match="dilation_rate must be a positive integer or 2 of them"):
+        Conv2D(2, 3, dilation_rate=0)
+    from glassnet.layers import Conv1DTranspose
+    with pytest.raises(ValueError, match="dilation_rate > 1 is not implemented for transposed convolutions"):
+        Conv1DTranspose(2, 3, dilation_rate=2)
+    with pytest.raises(ValueError, match="padding must be one of"):
+        Conv1DTranspose(2, 3, padding="causal")
+    with pytest.raises(ValueError, match=r"kernel_size \(3,\) does not fit input samples of shape \(4, 1\)"):
+        Conv1D(1, 3, dilation_rate=2)(np.ones((1, 4, 1)))          # a span of 5 in 4 steps

@@ -160,7 +160,7 @@ def test_without_a_bias_only_the_kernel_has_a_gradient(make, shape, rng):
 
 
 def test_an_unknown_argument_lists_the_convolution_s_own_too():
-    with pytest.raises(TypeError, match=r"Conv2DTranspose: unexpected keyword argument 'dilation_rate'; "
+    with pytest.raises(TypeError, match=r"Conv2DTranspose: unexpected keyword argument 'groups'; "
                                         r"Conv2DTranspose takes filters, kernel_size, strides, padding, output_padding, "
                                         r"activation, use_bias, kernel_initializer"):
-        Conv2DTranspose(2, 3, dilation_rate=2)
+        Conv2DTranspose(2, 3, groups=2)

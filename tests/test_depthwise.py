@@ -7,11 +7,11 @@ import pytest
 
 import glassnet as gn
 from glassnet.layers import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
-from glassnet.layers.conv import conv_output_length
 
 SETTINGS = [dict(kernel_size=3), dict(kernel_size=2, strides=2, padding="same", depth_multiplier=2),
             dict(kernel_size=(3, 2), strides=(3, 3), padding="same", depth_multiplier=3, activation="relu"),
-            dict(kernel_size=1, strides=2, use_bias=False)]
+            dict(kernel_size=1, strides=2, use_bias=False),
+            dict(kernel_size=3, padding="same", dilation_rate=2, depth_multiplier=2)]
 # TensorFlow's depthwise kernel takes equal strides only: unequal ones are checked against PyTorch
 UNEQUAL = dict(kernel_size=(2, 3), strides=(3, 1), padding="same", depth_multiplier=2, activation="relu")
 
@@ -21,7 +21,8 @@ def _make(cls, settings, **kwargs):
     5 filters for the separable ones)."""
     settings = dict(settings)
     if cls.__name__.endswith("1D"):
-        settings.update({k: v[0] for k, v in settings.items() if k in ("kernel_size", "strides") and isinstance(v, tuple)})
+        settings.update({k: v[0] for k, v in settings.items() if k in ("kernel_size", "strides", "dilation_rate")
+                         and isinstance(v, tuple)})
     return cls(5, **settings, **kwargs) if cls.__name__.startswith("Separable") else cls(**settings, **kwargs)
 
 
@@ -41,15 +42,22 @@ def test_outputs_match_keras(cls, settings, rng):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-def _torch_depthwise(torch, x, kernel, strides, padding):
+def _torch_depthwise(torch, x, kernel, strides, padding, dilation=(1, 1)):
     """TensorFlow's depthwise convolution in torch: asymmetric "same" padding first, then a
     grouped convolution, weight (C * m, 1, kh, kw) in Keras' output order c * m + j."""
     F = torch.nn.functional
     kh, kw, c, m = kernel.shape
-    pads = [conv_output_length(size, k, s, padding)[1] for size, k, s in zip(x.shape[1:3], (kh, kw), strides)]
+    pads = [(0, 0) if padding == "valid" else tf_same(size, (k - 1) * d + 1, s)
+            for size, k, s, d in zip(x.shape[1:3], (kh, kw), strides, dilation)]
     xp = F.pad(x.permute(0, 3, 1, 2), (*pads[1], *pads[0]))
     weight = kernel.permute(2, 3, 0, 1).reshape(c * m, 1, kh, kw)
-    return F.conv2d(xp, weight, stride=strides, groups=c).permute(0, 2, 3, 1)
+    return F.conv2d(xp, weight, stride=strides, groups=c, dilation=tuple(dilation)).permute(0, 2, 3, 1)
+
+
+def tf_same(size, span, stride):
+    """TensorFlow's "same" padding (before, after) for a window spanning ``span`` pixels."""
+    total = max((-(-size // stride) - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
 
 
 @pytest.mark.parametrize("separable", [False, True])
@@ -63,7 +71,8 @@ def test_values_and_gradients_match_torch(settings, separable, rng, torch):
     dx = layer.backward(upstream)
     params = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
     tx = torch.tensor(x, requires_grad=True)
-    z = _torch_depthwise(torch, tx, params["depthwise_kernel" if separable else "kernel"], layer.strides, layer.padding)
+    z = _torch_depthwise(torch, tx, params["depthwise_kernel" if separable else "kernel"], layer.strides, layer.padding,
+                         layer.dilation_rate)
     if separable:
         z = z @ params["pointwise_kernel"][0, 0]
     if "bias" in params:
@@ -141,11 +150,12 @@ def test_a_separable_network_trains_saves_and_loads(rng, tmp_path):
     (lambda: SeparableConv2D(0, 3), ValueError, r"SeparableConv2D: filters must be a positive integer"),
     (lambda: SeparableConv1D(4, (3, 3)), ValueError, r"SeparableConv1D: kernel_size must be a positive integer or 1 of them"),
     (lambda: DepthwiseConv2D(5)(np.ones((1, 3, 3, 2))), ValueError, r"layer DepthwiseConv2D: kernel_size \(5, 5\) does not fit"),
-    (lambda: DepthwiseConv2D(3, dilation_rate=2), TypeError,
-     r"DepthwiseConv2D: unexpected keyword argument 'dilation_rate'; DepthwiseConv2D takes kernel_size, strides, padding, depth_multiplier"),
+    (lambda: DepthwiseConv2D(3, groups=2), TypeError,
+     r"DepthwiseConv2D: unexpected keyword argument 'groups'; DepthwiseConv2D takes kernel_size, strides, padding, depth_multiplier"),
+    (lambda: DepthwiseConv2D(3, strides=2, dilation_rate=2), ValueError, r"DepthwiseConv2D: strides > 1 do not go with dilation_rate > 1"),
     (lambda: SeparableConv2D([4], 3), ValueError, r"SeparableConv2D: filters must be a positive integer, got \[4\]"),
     (lambda: DepthwiseConv2D(3, depth_multiplier=(2,)), ValueError, r"DepthwiseConv2D: depth_multiplier must be a positive integer, got \(2,\)"),
-], ids=range(8))
+], ids=range(9))
 def test_bad_arguments_are_refused_by_name(make, error, message):
     with pytest.raises(error, match=message):
         make()

@@ -24,27 +24,34 @@ from .base import LAYERS, Layer
 PADDINGS = ("valid", "same")
 
 
-def conv_output_length(size, kernel, stride, padding):
+def conv_output_length(size, kernel, stride, padding, dilation=1):
     """Output length and (before, after) zero padding along one axis, as TensorFlow computes them.
 
-    "valid": no padding, ``out = (size - kernel) // stride + 1``.
+    A kernel dilated by ``dilation`` spans ``(kernel - 1) * dilation + 1`` pixels (its taps
+    ``dilation`` apart); the rules below use that span.
+    "valid": no padding, ``out = (size - span) // stride + 1``.
     "same": ``out = ceil(size / stride)``; the total padding is split with the odd pixel after
     (bottom/right), which is where TensorFlow puts it and why PyTorch's symmetric padding differs.
+    "causal" (Keras' Conv1D): ``span - 1`` zeros before, none after, so that output t sees inputs
+    up to t only.
 
-    >>> conv_output_length(5, 2, 2, "same")
-    (3, (0, 1))
+    >>> conv_output_length(5, 2, 2, "same"), conv_output_length(6, 3, 1, "causal", dilation=2)
+    ((3, (0, 1)), (6, (4, 0)))
     """
     if size is None:            # any length (Input((None, channels))): known per batch, in forward
         return None, None
+    span = (kernel - 1) * dilation + 1
     if padding == "valid":
         pads = (0, 0)
+    elif padding == "causal":
+        pads = (span - 1, 0)
     else:
-        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        total = max((-(-size // stride) - 1) * stride + span - size, 0)
         pads = (total // 2, total - total // 2)
     padded = size + pads[0] + pads[1]
-    if kernel > padded:
-        raise ValueError(f"window of size {kernel} is larger than the padded input of size {padded}")
-    return (padded - kernel) // stride + 1, pads
+    if span > padded:
+        raise ValueError(f"window of size {span} is larger than the padded input of size {padded}")
+    return (padded - span) // stride + 1, pads
 
 
 def check_rank(layer, sample_shape):
@@ -57,11 +64,13 @@ def check_rank(layer, sample_shape):
 
 def windowed_output_sizes(layer, sample_shape, window, what):
     """The output's spatial sizes for a sliding ``window`` (a conv kernel or a pool) with the
-    layer's strides and padding; a window that does not fit raises an error naming the layer."""
+    layer's strides, padding and dilation (1 for a layer without one); a window that does not fit
+    raises an error naming the layer."""
     sizes = []
-    for size, k, s in zip(sample_shape[:-1], window, layer.strides):
+    dilation = getattr(layer, "dilation_rate", None) or (1,) * len(window)
+    for size, k, s, d in zip(sample_shape[:-1], window, layer.strides, dilation):
         try:
-            sizes.append(conv_output_length(size, k, s, layer.padding)[0])
+            sizes.append(conv_output_length(size, k, s, layer.padding, d)[0])
         except ValueError as exc:
             raise ValueError(f"{layer.describe()}: {what} {tuple(window)} does not fit input samples of "
                              f"shape {tuple(sample_shape)} with padding={layer.padding!r} ({exc})") from None
@@ -85,15 +94,18 @@ def _crop(x, pads):
     return x[:, t:h - b, l:w - r, :]
 
 
-def window_slices(i, j, out_hw, strides):
-    """The (rows, cols) slices of a padded input that kernel offset (i, j) touches for every output."""
-    return (slice(i, i + strides[0] * (out_hw[0] - 1) + 1, strides[0]),
-            slice(j, j + strides[1] * (out_hw[1] - 1) + 1, strides[1]))
+def window_slices(i, j, out_hw, strides, dilation=(1, 1)):
+    """The (rows, cols) slices of a padded input that kernel offset (i, j) touches for every output
+    (a dilated kernel's offset (i, j) sits ``dilation`` pixels apart per step: at (i * dh, j * dw))."""
+    top, left = i * dilation[0], j * dilation[1]
+    return (slice(top, top + strides[0] * (out_hw[0] - 1) + 1, strides[0]),
+            slice(left, left + strides[1] * (out_hw[1] - 1) + 1, strides[1]))
 
 
-def im2col(xp, ksize, strides, out_hw, ones_column=False):
+def im2col(xp, ksize, strides, out_hw, ones_column=False, dilation=(1, 1)):
     """Receptive fields of the padded input xp (N, Hp, Wp, C) as rows: (N * Ho * Wo, kh * kw * C),
-    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul).
+    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul);
+    a dilated kernel's fields take every ``dilation``-th pixel.
 
     With one input channel the result is the transpose of a C-ordered (k, N * Ho * Wo) array, i.e.
     Fortran-ordered: same values and shape, and matmul reads either layout without a copy.
@@ -112,7 +124,7 @@ def im2col(xp, ksize, strides, out_hw, ones_column=False):
         planes = rows_t[:k].reshape(kh, kw, n, ho, wo)       # only splits axes: a view
         for i in range(kh):
             for j in range(kw):
-                rows, cs = window_slices(i, j, out_hw, strides)
+                rows, cs = window_slices(i, j, out_hw, strides, dilation)
                 planes[i, j] = xp[:, rows, cs, 0]
         return rows_t.T
     cols = am.empty((n * ho * wo, k + ones_column), dtype=xp.dtype)
@@ -122,11 +134,12 @@ def im2col(xp, ksize, strides, out_hw, ones_column=False):
     s = xp.strides
     # a read-only view of every window, copied once into cols
     fields[...] = am.lib.stride_tricks.as_strided(
-        xp, (n, ho, wo, kh, kw, c), (s[0], strides[0] * s[1], strides[1] * s[2], s[1], s[2], s[3]))
+        xp, (n, ho, wo, kh, kw, c),
+        (s[0], strides[0] * s[1], strides[1] * s[2], dilation[0] * s[1], dilation[1] * s[2], s[3]))
     return cols
 
 
-def col2im(dfields, padded_shape, ksize, strides, out_hw):
+def col2im(dfields, padded_shape, ksize, strides, out_hw, dilation=(1, 1)):
     """Adjoint of ``im2col``: add each receptive field's gradient back onto the input pixels.
 
     dfields : (kh * kw, N * Ho * Wo, C), one contiguous block per kernel offset (numpy adds a
@@ -138,29 +151,30 @@ def col2im(dfields, padded_shape, ksize, strides, out_hw):
     dxp = backend.get_array_module(dfields).zeros(padded_shape, dtype=dfields.dtype)
     for i in range(kh):
         for j in range(kw):
-            rows, cs = window_slices(i, j, out_hw, strides)
+            rows, cs = window_slices(i, j, out_hw, strides, dilation)
             dxp[:, rows, cs, :] += dfields[i * kw + j].reshape(n, ho, wo, c)
     return dxp
 
 
-def conv2d_forward(x, kernel, bias=None, strides=(1, 1), padding="valid"):
-    """z = conv(x, kernel) + bias, channels-last, TensorFlow padding.
+def conv2d_forward(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """z = conv(x, kernel) + bias, channels-last, TensorFlow padding, the kernel's taps
+    ``dilation`` pixels apart (1: next to each other).
 
     x : ndarray of shape (N, H, W, C_in); kernel : (kh, kw, C_in, C_out); bias : (C_out,) or None.
     Returns ``z`` of shape (N, Ho, Wo, C_out) and the cache ``conv2d_backward`` needs.
     """
     n, h, w, c = x.shape
     kh, kw, _, filters = kernel.shape
-    ho, pad_h = conv_output_length(h, kh, strides[0], padding)
-    wo, pad_w = conv_output_length(w, kw, strides[1], padding)
+    ho, pad_h = conv_output_length(h, kh, strides[0], padding, dilation[0])
+    wo, pad_w = conv_output_length(w, kw, strides[1], padding, dilation[1])
     xp = _pad(x, (pad_h, pad_w))
     has_bias = bias is not None
-    cols = im2col(xp, (kh, kw), strides, (ho, wo), ones_column=has_bias)
+    cols = im2col(xp, (kh, kw), strides, (ho, wo), ones_column=has_bias, dilation=dilation)
     weights = kernel.reshape(kh * kw * c, filters)
     if has_bias:       # [cols 1] @ [kernel; bias]: the bias costs no separate pass over z
         weights = backend.get_array_module(x).concatenate([weights, bias.reshape(1, filters)])
     z = cols @ weights
-    cache = (cols, has_bias, xp.shape, (pad_h, pad_w), strides, (ho, wo))
+    cache = (cols, has_bias, xp.shape, (pad_h, pad_w), strides, (ho, wo), dilation)
     return z.reshape(n, ho, wo, filters), cache
 
 
@@ -171,7 +185,7 @@ def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
     False (a model's first layer: nobody needs it, and it is the costlier half); dkernel :
     (kh, kw, C_in, C_out).
     """
-    cols, has_bias, padded_shape, pads, strides, out_hw = cache
+    cols, has_bias, padded_shape, pads, strides, out_hw, dilation = cache
     kh, kw, c, filters = kernel.shape
     g = grad_z.reshape(-1, filters)
     dweights = cols.T @ g                   # [dkernel; dbias] in one matmul, thanks to the ones
@@ -179,10 +193,10 @@ def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
     dbias = dweights[-1] if has_bias else None
     if not input_gradient:
         return None, dkernel, dbias
-    return _input_gradient(g, kernel, padded_shape, pads, strides, out_hw), dkernel, dbias
+    return _input_gradient(g, kernel, padded_shape, pads, strides, out_hw, dilation), dkernel, dbias
 
 
-def _input_gradient(g, kernel, padded_shape, pads, strides, out_hw):
+def _input_gradient(g, kernel, padded_shape, pads, strides, out_hw, dilation=(1, 1)):
     """dL/dx of a convolution from dL/dz ``g`` (N * Ho * Wo, C_out): every output pixel's gradient
     spread back over its receptive field through ``kernel`` (kh, kw, C_in, C_out), then the
     padding dropped. Also the forward pass of a transposed convolution, which is this map."""
@@ -193,7 +207,7 @@ def _input_gradient(g, kernel, padded_shape, pads, strides, out_hw):
         dfields = (per_offset[:, 0, :] @ g.T)[:, :, None]
     else:
         dfields = g @ per_offset.transpose(0, 2, 1)      # broadcast: (M, O) @ (kh*kw, O, C)
-    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw), pads)
+    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw, dilation), pads)
 
 
 def conv2d_transpose_forward(x, kernel, bias, strides, padding, out_hw):
@@ -248,14 +262,20 @@ def positive_int(value, what, layer):
     return int(value)
 
 
-def window_settings(layer, kernel_size, strides, padding, activation, use_bias):
-    """Check and set what every convolution takes: ``kernel_size`` and ``strides`` (tuples of
-    ``layer.rank``), ``padding``, ``activation`` and ``use_bias``."""
+def window_settings(layer, kernel_size, strides, padding, activation, use_bias, dilation_rate=1, causal=False):
+    """Check and set what every convolution takes: ``kernel_size``, ``strides`` and
+    ``dilation_rate`` (tuples of ``layer.rank``), ``padding`` ("causal" too where ``causal``),
+    ``activation`` and ``use_bias``."""
     cls = type(layer).__name__
-    if padding not in PADDINGS:
-        raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
+    paddings = PADDINGS + ("causal",) if causal else PADDINGS
+    if padding not in paddings:
+        raise ValueError(f"{cls}: padding must be one of {list(paddings)}, got {padding!r}")
     layer.kernel_size = _as_tuple(kernel_size, layer.rank, "kernel_size", cls)
     layer.strides = _as_tuple(strides, layer.rank, "strides", cls)
+    layer.dilation_rate = _as_tuple(dilation_rate, layer.rank, "dilation_rate", cls)
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise ValueError(f"{cls}: strides > 1 do not go with dilation_rate > 1 (Keras' rule), got "
+                         f"strides={layer.strides} and dilation_rate={layer.dilation_rate}")
     layer.padding = padding
     layer.activation = activations.get(activation)
     layer.use_bias = check_flag(use_bias, f"{cls}: use_bias")
@@ -285,16 +305,17 @@ def checked_sample(layer, sample_shape):
 class _Conv(Layer):
     """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
     rank = 2
-    # for a layer pickled before regularizers and constraints
-    kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = None
+    # for a layer pickled before regularizers and constraints, or before dilation
+    kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+                 bias_constraint=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
         self.filters = positive_int(filters, "filters", type(self).__name__)
-        window_settings(self, kernel_size, strides, padding, activation, use_bias)
+        window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
+                        causal=self.rank == 1 and not isinstance(self, _ConvTranspose))
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
@@ -351,7 +372,9 @@ class _Conv(Layer):
 
     def _forward2d(self, x, strides):
         """z and the cache for (N, H, W, C) input (height 1 for rank 1), with 2-D ``strides``."""
-        return conv2d_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding)
+        dilation = self.dilation_rate or (1,) * self.rank
+        return conv2d_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding,
+                              (1, *dilation) if self.rank == 1 else dilation)
 
     _backward2d = staticmethod(conv2d_backward)
 
@@ -374,6 +397,7 @@ class _Conv(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "dilation_rate": list(self.dilation_rate or (1,) * self.rank),
                 "padding": self.padding, "activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
@@ -397,6 +421,9 @@ class Conv2D(_Conv):
     kernel_constraint, bias_constraint :
         as for ``Dense``; a norm constraint per filter takes ``axis=[0, 1, 2]``.
     use_bias : bool
+    dilation_rate : int or (int, int)
+        The kernel's taps this many pixels apart (a 3x3 kernel with rate 2 sees a 5x5 field);
+        strides must be 1 then (Keras' rule).
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);
     ``kernel`` (kh, kw, C_in, filters) as in Keras, ``bias`` (filters,).
@@ -411,7 +438,9 @@ class Conv2D(_Conv):
 
 class Conv1D(_Conv):
     """1-D convolution over channels-last sequences; the options of ``Conv2D`` (but a norm
-    constraint per filter takes ``axis=[0, 1]``: the kernel has one axis fewer).
+    constraint per filter takes ``axis=[0, 1]``: the kernel has one axis fewer), and
+    ``padding="causal"``: ``(kernel_size - 1) * dilation_rate`` zeros before the sequence, so that
+    output step t sees input steps up to t only (WaveNet's dilated causal convolutions).
 
     Shapes: ``x`` (batch, L, C_in) -> output (batch, Lo, filters); ``kernel`` (k, C_in, filters).
 
@@ -447,6 +476,9 @@ class _ConvTranspose(_Conv):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, **kwargs)
         cls = type(self).__name__
+        if max(self.dilation_rate) > 1:
+            raise ValueError(f"{cls}: dilation_rate > 1 is not implemented for transposed convolutions "
+                             f"(Keras has it), got dilation_rate={self.dilation_rate}")
         if output_padding is not None:
             output_padding = _as_tuple(output_padding, self.rank, "output_padding", cls, minimum=0)
             if any(p >= s for p, s in zip(output_padding, self.strides)):

@@ -18,7 +18,7 @@ from .conv import (_crop, _pad, checked_sample, conv_output_length, positive_int
                    window_slices, windowed_output_sizes)
 
 
-def depthwise_forward(x, kernel, strides, padding):
+def depthwise_forward(x, kernel, strides, padding, dilation=(1, 1)):
     """z = depthwise_conv(x, kernel): x (N, H, W, C), kernel (kh, kw, C, multiplier) ->
     z (N, Ho, Wo, C * multiplier), TensorFlow's padding; and the cache for the backward pass.
 
@@ -30,13 +30,13 @@ def depthwise_forward(x, kernel, strides, padding):
     am = backend.get_array_module(x)
     n, h, w, c = x.shape
     kh, kw, _, mult = kernel.shape
-    ho, pad_h = conv_output_length(h, kh, strides[0], padding)
-    wo, pad_w = conv_output_length(w, kw, strides[1], padding)
+    ho, pad_h = conv_output_length(h, kh, strides[0], padding, dilation[0])
+    wo, pad_w = conv_output_length(w, kw, strides[1], padding, dilation[1])
     xp = _pad(x, (pad_h, pad_w))
     z = am.zeros((mult, n, ho, wo, c), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            rows, cols = window_slices(i, j, (ho, wo), strides)
+            rows, cols = window_slices(i, j, (ho, wo), strides, dilation)
             window = xp[:, rows, cols, :]
             for m in range(mult):
                 z[m] += window * kernel[i, j, :, m]
@@ -44,14 +44,14 @@ def depthwise_forward(x, kernel, strides, padding):
     z = z[0] if mult == 1 else am.ascontiguousarray(z.transpose(1, 2, 3, 4, 0)).reshape(n, ho, wo, c * mult)
     # the padded copy, or None without padding: x itself, a slice of the caller's data, is the
     # layer's to keep (and the model's to let go of after fit or predict), not the cache's
-    return z, (None if xp is x else xp, (pad_h, pad_w), strides, (ho, wo))
+    return z, (None if xp is x else xp, (pad_h, pad_w), strides, (ho, wo), dilation)
 
 
 def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
     """Gradients of ``depthwise_forward`` on input ``x``: (dx or None, dkernel), offset by offset
     as forward."""
     am = backend.get_array_module(grad_z)
-    xp, pads, strides, out_hw = cache
+    xp, pads, strides, out_hw, dilation = cache
     xp = x if xp is None else xp
     kh, kw, c, mult = kernel.shape
     n = grad_z.shape[0]
@@ -61,7 +61,7 @@ def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
     dxp = am.zeros(xp.shape, dtype=grad_z.dtype) if input_gradient else None
     for i in range(kh):
         for j in range(kw):
-            rows, cols = window_slices(i, j, out_hw, strides)
+            rows, cols = window_slices(i, j, out_hw, strides, dilation)
             window = xp[:, rows, cols, :]                               # (N, Ho, Wo, C)
             for m in range(mult):
                 # dkernel[i, j, c, m]: window[..., c] times g[m][..., c], summed over every output
@@ -77,15 +77,15 @@ class _Depthwise(Layer):
     """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
     separable ones add a pointwise matrix product (``_pointwise``)."""
     rank = 2
-    depthwise_regularizer = bias_regularizer = depthwise_constraint = bias_constraint = None
+    depthwise_regularizer = bias_regularizer = depthwise_constraint = bias_constraint = dilation_rate = None
     _KERNEL = "kernel"          # Keras' name for the depthwise weight (SeparableConv: depthwise_kernel)
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, activation=None,
                  use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
-                 bias_constraint=None, **kwargs):
+                 bias_constraint=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
-        window_settings(self, kernel_size, strides, padding, activation, use_bias)
+        window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate)
         self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
         weight_settings(self, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
@@ -138,8 +138,9 @@ class _Depthwise(Layer):
         self.x = x                      # kept for model.trace, as Conv2D keeps it
         x2 = x if self.rank == 2 else x[:, None]
         try:
+            dilation = self.dilation_rate or (1,) * self.rank
             d, self._cache = depthwise_forward(x2, self._kernel2d(), (1, *self.strides) if self.rank == 1 else self.strides,
-                                               self.padding)
+                                               self.padding, (1, *dilation) if self.rank == 1 else dilation)
         except ValueError:
             self._check(x.shape[1:])        # again, with the layer's name and the shapes
             raise
@@ -177,6 +178,7 @@ class _Depthwise(Layer):
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "dilation_rate": list(self.dilation_rate or (1,) * self.rank),
                 "padding": self.padding, "depth_multiplier": self.depth_multiplier,
                 "activation": self.activation.name, "use_bias": self.use_bias,
                 "depthwise_initializer": initializers.name_of(self.depthwise_initializer),
@@ -200,7 +202,7 @@ class DepthwiseConv2D(_Depthwise):
     depth_multiplier : int
         Output channels per input channel.
     activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
-    bias_regularizer, depthwise_constraint, bias_constraint :
+    bias_regularizer, depthwise_constraint, bias_constraint, dilation_rate :
         as for ``Conv2D``'s kernel and bias.
 
     Shapes: ``x`` (batch, H, W, C) -> output (batch, Ho, Wo, C * depth_multiplier); ``kernel``
