@@ -24,6 +24,11 @@ def test_outputs_match_keras(mode, index):
     np.testing.assert_array_equal(ours, theirs)
 
 
+def test_an_empty_batch_gives_no_rows():
+    for mode in ("one_hot", "multi_hot", "count"):
+        assert CategoryEncoding(4, output_mode=mode)(np.zeros((0, 1), int)).shape == (0, 4)
+
+
 def test_worked_numbers():
     x = np.array([[2, 0, 2]])
     assert CategoryEncoding(3, output_mode="one_hot")(x).tolist() == [[[0, 0, 1], [1, 0, 0], [0, 0, 1]]]
@@ -49,6 +54,8 @@ def test_refusals():
         CategoryEncoding(3, output_mode="binary")
     with pytest.raises(ValueError, match="num_tokens: expected a positive integer"):
         CategoryEncoding(0)
+    with pytest.raises(ValueError, match="sparse=True is not supported"):
+        CategoryEncoding(3, sparse=True)
     with pytest.raises(ValueError, match=r"indices must be in \[0, 3\) \(the CategoryEncoding's num_tokens\), got 3"):
         CategoryEncoding(3)(np.array([[0, 3]]))
     with pytest.raises(ValueError, match=r"expected integer indices \(a CategoryEncoding's input\), got 1.5"):

@@ -167,6 +167,9 @@ def test_predict_with_a_model_that_takes_texts_reads_one_text_a_line(tmp_path, c
     p = model.predict(["A good film, with commas", "bad", ""], verbose=0)[:, 0]
     assert status == 0 and lines[0] == "label,probability" and len(lines) == 4
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], p, rtol=1e-5)
+    data.write_bytes("caf\xe9".encode("latin-1"))
+    status, _, err = run(capsys, "predict", tmp_path / "text.npz", data)
+    assert status == 2 and "reviews.txt: not UTF-8 text" in err
 
 
 def test_predict_reads_a_csv_that_starts_with_a_utf8_bom(moons_model, tmp_path, capsys):

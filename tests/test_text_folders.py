@@ -89,6 +89,12 @@ def test_a_file_that_is_not_utf8_is_named_and_a_folder_without_texts_refused(tmp
     data = text_dataset_from_directory(tmp_path, verbose=False)
     with pytest.raises(ValueError, match=r"latin.txt is not UTF-8 text"):
         data[0]
+    cut = text_dataset_from_directory(tmp_path, max_length=3, verbose=False)
+    assert cut[0][0].tolist() == ["caf"]                 # the bytes after the cut are never read
+    (tmp_path / "a" / "latin.txt").write_bytes("h\u00e9\0\0".encode("utf-8"))
+    assert text_dataset_from_directory(tmp_path, max_length=2, verbose=False)[0][0].tolist() == ["h"]   # é cut
+    texts = text_dataset_from_directory(tmp_path, verbose=False)[0][0]
+    assert texts.dtype == object and texts.tolist() == ["h\u00e9\0\0"]           # NULs kept (Keras)
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "notes.md").write_text("no .txt here")
     with pytest.raises(ValueError, match=r"^text_dataset_from_directory: no text files found in .* \(formats .txt\)"):

@@ -93,6 +93,11 @@ def test_adapt_takes_batches_from_a_generator_and_steps():
     batched = TextVectorization()
     batched.adapt((TEXTS[i:i + 2] for i in range(0, len(TEXTS), 2)), steps=3)
     assert batched.get_vocabulary() == whole.get_vocabulary()
+    for data in (tuple(TEXTS[:6]), (tuple(TEXTS[i:i + 2]) for i in range(0, 6, 2)),     # tuples of texts
+                 ((np.array(TEXTS[i:i + 2]), np.zeros(2)) for i in range(0, 6, 2))):    # (texts, labels)
+        layer = TextVectorization()
+        layer.adapt(data)
+        assert layer.get_vocabulary() == whole.get_vocabulary()
 
 
 def test_functions_as_standardize_and_split_work_but_cannot_be_saved(tmp_path):
@@ -220,9 +225,13 @@ def test_a_model_refuses_text_layers_out_of_place_and_numbers_for_texts():
     small = gn.Sequential([TextVectorization(vocabulary=["a", "b"]), Embedding(3, 2)])
     with pytest.raises(ValueError, match=r"makes ids up to 3: give layer embedding .Embedding. input_dim=4"):
         small.predict(["b a"], verbose=0)
+    from glassnet.layers import CategoryEncoding
+    counts = gn.Sequential([TextVectorization(vocabulary=["a", "b"]), CategoryEncoding(3)])
+    with pytest.raises(ValueError, match=r"makes ids up to 3: give layer category_encoding .CategoryEncoding. num_tokens=4"):
+        counts.predict(["b a"], verbose=0)
 
 
-def test_a_vocabulary_of_another_width_needs_a_new_model_which_the_old_one_says():
+def test_a_vocabulary_of_another_width_needs_a_new_model_which_the_old_one_says(tmp_path):
     layer = TextVectorization(output_mode="multi_hot")
     layer.adapt(["a b"])
     old = gn.Sequential([layer, Dense(1)])
@@ -232,6 +241,9 @@ def test_a_vocabulary_of_another_width_needs_a_new_model_which_the_old_one_says(
     with pytest.raises(ValueError, match=r"now makes samples of shape \(4,\), the model was built for \(3,\): its "
                                          r"vocabulary changed"):
         old.predict(["a"], verbose=0)
+    with pytest.raises(ValueError, match=r"^save_model: .* now makes samples of shape \(4,\)"):
+        old.save(tmp_path / "stale.npz")               # its weights would not load: nothing written
+    assert not (tmp_path / "stale.npz").exists()
     old.pop(), old.pop()
     new = gn.Sequential([layer, Dense(1)])                        # the layer, rebuilt for its new width
     assert new.predict(["a"], verbose=0).shape == (1, 1) and new.layers[1].get_weights()[0].shape == (4, 1)

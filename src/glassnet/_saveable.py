@@ -20,6 +20,8 @@ def check_saveable(model, include_optimizer=True):
         _check_loss_saveable(model)
         _check_metrics_saveable(model)
         _check_optimizer_saveable(model)
+    if model._takes_text() and model.built:     # a vocabulary of another width: its weights would not load
+        model._check_text_ids(model.layers[0].ids_shape(), "save_model")
     try:
         config = model._config(with_compile=include_optimizer)
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code

@@ -229,8 +229,11 @@ def predict(model_path, data_path, out=None):
     model = load_model(model_path)
     model._require_built("predict")
     if model._takes_text():          # its TextVectorization reads the texts: one a line
-        with open(data_path, encoding="utf-8-sig", newline="") as f:
-            lines = f.read().split("\n")
+        try:
+            with open(data_path, encoding="utf-8-sig", newline="") as f:
+                lines = f.read().split("\n")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{data_path}: not UTF-8 text ({exc})") from None
         texts = [line.rstrip("\r") for line in (lines[:-1] if lines[-1] == "" else lines)]
         if not texts:
             raise ValueError(f"{data_path}: no texts (the model takes one text a line)")

@@ -52,10 +52,7 @@ class PreparingMixin:
             # straight in the model's dtype (a wide multi-hot is no int64 copy first); at least one
             # id per text, so that a call of empty texts is padding, not an empty array
             x = text_layer.encode(x, name, dtype=self.dtype, min_length=1)
-            if self.built and not shape_fits(x.shape[1:], self.input_shape):
-                raise ValueError(f"{name}: {text_layer.describe()} now makes samples of shape {x.shape[1:]}, the "
-                                 f"model was built for {self.input_shape}: its vocabulary changed after the model "
-                                 f"was built; build a new model (or give it max_tokens and pad_to_max_tokens=True)")
+            self._check_text_ids(x.shape[1:], name)
         x = as_array(x, name, self.dtype, cast=False)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
@@ -79,9 +76,18 @@ class PreparingMixin:
             try:
                 self.layers[1].check_input_values(x, name)
             except ValueError as exc:
+                argument = getattr(self.layers[1], "index_argument", "input_dim")
                 raise ValueError(f"{exc}; {text_layer.describe()} makes ids up to {text_layer.vocabulary_size() - 1}: "
-                                 f"give {self.layers[1].describe()} input_dim={text_layer.vocabulary_size()}") from None
+                                 f"give {self.layers[1].describe()} {argument}={text_layer.vocabulary_size()}") from None
         return x.astype(self.dtype, copy=False) if cast else x
+
+    def _check_text_ids(self, shape, where):
+        """Raise unless samples of ``shape``, made by the first layer (a TextVectorization), fit the
+        built model: a vocabulary adapted anew may have changed their width."""
+        if self.built and not shape_fits(shape, self.input_shape):
+            raise ValueError(f"{where}: {self.layers[0].describe()} now makes samples of shape {tuple(shape)}, the "
+                             f"model was built for {self.input_shape}: its vocabulary changed after the model "
+                             f"was built; build a new model (or give it max_tokens and pad_to_max_tokens=True)")
 
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")

@@ -11,7 +11,8 @@ whole text as a str (NumPy arrays of str, one text per sample), for a model that
 (the listing is ``image_dataset_from_directory``'s, with Keras' ``formats=(".txt",)``), so the same
 folder gives the same files, labels and batches as Keras without shuffling; with ``shuffle=True``
 Keras also reshuffles the files inside TensorFlow, draws NumPy cannot reproduce, and ``fit`` here
-shuffles the order of the batches each epoch instead.
+shuffles the order of the batches each epoch instead. A ``validation_split`` that leaves no
+validation file is refused (Keras gives its validation subset every file).
 """
 import numpy as np
 
@@ -20,8 +21,8 @@ from .image_folders import listed_files, with_labels
 
 
 class TextFolderDataset(PyDataset):
-    """The batches of ``text_dataset_from_directory``: ``(texts, labels)``, texts an array of str
-    (batch,), or the texts alone with ``label_mode=None``. ``file_paths``, ``labels`` and
+    """The batches of ``text_dataset_from_directory``: ``(texts, labels)``, texts an object array of
+    str (batch,), or the texts alone with ``label_mode=None``. ``file_paths``, ``labels`` and
     ``class_names`` say what it serves, in order."""
 
     def __init__(self, file_paths, labels, class_names, label_mode, batch_size, max_length):
@@ -36,20 +37,22 @@ class TextFolderDataset(PyDataset):
         """One file's text (UTF-8), cut to its first ``max_length`` bytes when given (Keras' unit);
         a character that the cut splits is left out."""
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read() if self.max_length is None else f.read(self.max_length)
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            # a character the cut split in two, at the very end: left out; anything else is no UTF-8
+            if self.max_length is not None and exc.reason == "unexpected end of data" and exc.end == len(raw):
+                return raw[:exc.start].decode("utf-8")
             raise ValueError(f"text_dataset_from_directory: {path} is not UTF-8 text ({exc})") from None
-        if self.max_length is None or len(raw) <= self.max_length:
-            return text
-        return raw[:self.max_length].decode("utf-8", errors="ignore")   # only the split character can fail
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"TextFolderDataset: batch {index} of {len(self)}")
         rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        texts = np.array([self.load(path) for path in self.file_paths[rows]], dtype=str)
+        # an object array: a str array would be as wide as the longest text times every text
+        texts = np.empty(len(self.file_paths[rows]), dtype=object)
+        texts[:] = [self.load(path) for path in self.file_paths[rows]]
         return with_labels(texts, self.labels[rows], self.label_mode, self.class_names)
 
 

@@ -35,9 +35,12 @@ class CategoryEncoding(Layer):
 
     # the input is categories: a finite-difference check (glassnet.gradcheck) cannot nudge it
     discrete_input = True
+    index_argument = "num_tokens"       # what an error about too large an index asks to raise
 
-    def __init__(self, num_tokens, output_mode="multi_hot", **kwargs):
+    def __init__(self, num_tokens, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
+        if sparse is not False:
+            raise ValueError(f"CategoryEncoding: sparse={sparse!r:.40} is not supported (only False)")
         self.num_tokens = check_positive_int(num_tokens, "CategoryEncoding: num_tokens")
         if output_mode not in MODES:
             raise ValueError(f"CategoryEncoding: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
@@ -81,7 +84,7 @@ class CategoryEncoding(Layer):
             # each sample's categories counted by one bincount over (sample, category) cells
             rows = categories
             cells = (xp.arange(rows.shape[0])[:, None] * self.num_tokens + rows).reshape(-1)
-            out = xp.bincount(cells, minlength=rows.shape[0] * self.num_tokens).reshape(rows.shape[0], -1)
+            out = xp.bincount(cells, minlength=rows.shape[0] * self.num_tokens).reshape(rows.shape[0], self.num_tokens)
             out = (out > 0 if self.output_mode == "multi_hot" else out).astype(x.dtype)
         self.a = out.reshape(x.shape[0], *self.output_shape(x.shape[1:]))      # (k = 1: one_hot's last axis goes)
         return self.a

@@ -169,8 +169,8 @@ class TextVectorization(Layer):
         for i, batch in enumerate(batches):
             if steps is not None and i >= steps:
                 break
-            if isinstance(batch, tuple):        # (texts, labels) from a dataset: the texts
-                batch = batch[0]
+            if isinstance(batch, tuple) and batch and not isinstance(batch[0], (str, bytes)):
+                batch = batch[0]                # (texts, labels) from a dataset: the texts
             for text in texts_of(batch, f"{type(self).__name__}.adapt: data"):
                 tokens = [t for t in self.tokenize(text) if t not in (PAD, OOV)]
                 counts.update(tokens)
