@@ -298,7 +298,9 @@ def test_dilation_refusals():
     from glassnet.layers import Conv1DTranspose
     with pytest.raises(ValueError, match="dilation_rate > 1 is not implemented for transposed convolutions"):
         Conv1DTranspose(2, 3, dilation_rate=2)
+    with pytest.raises(ValueError, match="dilation_rate > 1 is not implemented for transposed convolutions"):
+        Conv1DTranspose(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match="padding must be one of"):
         Conv1DTranspose(2, 3, padding="causal")
-    with pytest.raises(ValueError, match=r"kernel_size \(3,\) does not fit input samples of shape \(4, 1\)"):
+    with pytest.raises(ValueError, match=r"kernel_size \(3,\) dilated by \(2,\) does not fit input samples of shape \(4, 1\)"):
         Conv1D(1, 3, dilation_rate=2)(np.ones((1, 4, 1)))          # a span of 5 in 4 steps

@@ -11,7 +11,8 @@ from glassnet.layers import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, S
 SETTINGS = [dict(kernel_size=3), dict(kernel_size=2, strides=2, padding="same", depth_multiplier=2),
             dict(kernel_size=(3, 2), strides=(3, 3), padding="same", depth_multiplier=3, activation="relu"),
             dict(kernel_size=1, strides=2, use_bias=False),
-            dict(kernel_size=3, padding="same", dilation_rate=2, depth_multiplier=2)]
+            dict(kernel_size=3, padding="same", dilation_rate=2, depth_multiplier=2),
+            dict(kernel_size=2, strides=2, dilation_rate=2)]       # both: Keras' depthwise layers take them
 # TensorFlow's depthwise kernel takes equal strides only: unequal ones are checked against PyTorch
 UNEQUAL = dict(kernel_size=(2, 3), strides=(3, 1), padding="same", depth_multiplier=2, activation="relu")
 
@@ -152,7 +153,7 @@ def test_a_separable_network_trains_saves_and_loads(rng, tmp_path):
     (lambda: DepthwiseConv2D(5)(np.ones((1, 3, 3, 2))), ValueError, r"layer DepthwiseConv2D: kernel_size \(5, 5\) does not fit"),
     (lambda: DepthwiseConv2D(3, groups=2), TypeError,
      r"DepthwiseConv2D: unexpected keyword argument 'groups'; DepthwiseConv2D takes kernel_size, strides, padding, depth_multiplier"),
-    (lambda: DepthwiseConv2D(3, strides=2, dilation_rate=2), ValueError, r"DepthwiseConv2D: strides > 1 do not go with dilation_rate > 1"),
+    (lambda: DepthwiseConv2D(3, dilation_rate=(2, 0)), ValueError, r"DepthwiseConv2D: dilation_rate must be a positive integer or 2 of them"),
     (lambda: SeparableConv2D([4], 3), ValueError, r"SeparableConv2D: filters must be a positive integer, got \[4\]"),
     (lambda: DepthwiseConv2D(3, depth_multiplier=(2,)), ValueError, r"DepthwiseConv2D: depth_multiplier must be a positive integer, got \(2,\)"),
 ], ids=range(9))

@@ -378,6 +378,13 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
                        r"compile: expected"),
     "unknown metric": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], ["os.system"])),
                        "compile=False"),
+    # a built-in loss's settings (from_logits, Huber's delta): numbers and flags its constructor takes
+    "loss settings a string": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], "__import__")),
+                               r"compile: expected the loss's settings as \{name: number or flag\}"),
+    "loss settings of an object": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], {"f": [1]})),
+                                   r"compile: expected the loss's settings"),
+    "unknown loss setting": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], {"evil": 1})),
+                             r"cannot compile the saved settings .*unexpected keyword argument 'evil'"),
 }
 
 
@@ -621,7 +628,7 @@ def test_a_checkpoint_of_a_model_with_a_custom_loss_is_refused(rng, tmp_path):
     model.compile(loss=_Huber(), optimizer="sgd")
     checkpoint = gn.callbacks.ModelCheckpoint(str(tmp_path / "ck.npz"), monitor="loss")
     before = model.get_weights()
-    with pytest.raises(ValueError, match=r"loss <loss my_huber> \(_Huber\) is not a built-in loss with its default settings"):
+    with pytest.raises(ValueError, match=r"loss <loss my_huber> \(_Huber\) is not a built-in loss, so the file could not"):
         model.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), epochs=2, verbose=0,
                   callbacks=[checkpoint])
     assert list(tmp_path.iterdir()) == []

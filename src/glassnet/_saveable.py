@@ -36,7 +36,8 @@ def check_saveable(model, include_optimizer=True):
 
 def _check_loss_saveable(model):
     """Refuse a loss that load_model could not compile back as itself: the file records the loss
-    by its name only (``loss.get_config()``), and loading looks that name up in
+    by its name (``loss.get_config()``) and a built-in loss's settings other than its defaults
+    (``Huber(delta=2.0)``, ``from_logits=True``), and loading looks that name up in
     ``losses.LOSSES``. A custom Loss has a name that is not there (loading would fail), and a
     subclass of a built-in loss keeps its parent's name (loading would silently give the parent)."""
     loss = model.loss
@@ -47,16 +48,14 @@ def _check_loss_saveable(model):
         known = losses.get(name)
     except ValueError:
         known = None
-    settings = losses.changed_settings(loss)
-    if type(loss) is type(known) and not settings:
-        return          # exactly the class the name stands for (aliases included), with its defaults
+    if type(loss) is type(known):
+        return          # exactly the class the name stands for (aliases included); its settings are recorded
     outcome = ("load_model would not know that name" if known is None else
-               f"load_model would compile {type(known).__name__} instead" if type(loss) is not type(known)
-               else f"load_model would compile it with its defaults {vars(known)}, not {settings}")
-    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss with "
-                     f"its default settings, so the file could not be loaded as saved: the file records "
-                     f"the loss by its name {name!r:.80}, and {outcome}; only those can be saved: compile with one "
-                     f"of {sorted(losses.LOSSES)}, or save the weights only (model.get_weights())")
+               f"load_model would compile {type(known).__name__} instead")
+    raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, so the file "
+                     f"could not be loaded as saved: the file records the loss by its name {name!r:.80}, and "
+                     f"{outcome}; only those can be saved: compile with one of {sorted(losses.LOSSES)}, or save "
+                     f"the weights only (model.get_weights())")
 
 
 def _check_metrics_saveable(model):

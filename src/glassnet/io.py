@@ -43,7 +43,7 @@ import stat
 
 import numpy as np
 
-from . import backend, optimizers
+from . import backend, losses, optimizers
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
@@ -383,8 +383,14 @@ def _compile(model, settings):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null}}, "
                              f"got {settings!r:.200}")
+    loss_config = settings.get("loss_config")      # a built-in loss's own settings: numbers and flags
+    if loss_config is not None and not (isinstance(loss_config, dict) and all(
+            isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in loss_config.items())):
+        raise ModelFileError(f"compile: expected the loss's settings as {{name: number or flag}}, got "
+                             f"{loss_config!r:.200}")
     try:
-        model.compile(loss=settings["loss"], optimizer=optimizers.from_config(settings["optimizer"]),
+        loss = type(losses.get(settings["loss"]))(**loss_config) if loss_config else settings["loss"]
+        model.compile(loss=loss, optimizer=optimizers.from_config(settings["optimizer"]),
                       metrics=settings.get("metrics") or None)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"cannot compile the saved settings ({exc}); load with compile=False "

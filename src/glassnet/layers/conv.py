@@ -72,7 +72,8 @@ def windowed_output_sizes(layer, sample_shape, window, what):
         try:
             sizes.append(conv_output_length(size, k, s, layer.padding, d)[0])
         except ValueError as exc:
-            raise ValueError(f"{layer.describe()}: {what} {tuple(window)} does not fit input samples of "
+            dilated = f" dilated by {tuple(dilation)}" if max(dilation) > 1 else ""
+            raise ValueError(f"{layer.describe()}: {what} {tuple(window)}{dilated} does not fit input samples of "
                              f"shape {tuple(sample_shape)} with padding={layer.padding!r} ({exc})") from None
     return sizes
 
@@ -262,10 +263,12 @@ def positive_int(value, what, layer):
     return int(value)
 
 
-def window_settings(layer, kernel_size, strides, padding, activation, use_bias, dilation_rate=1, causal=False):
+def window_settings(layer, kernel_size, strides, padding, activation, use_bias, dilation_rate=1, causal=False,
+                    dilation="unstrided"):
     """Check and set what every convolution takes: ``kernel_size``, ``strides`` and
     ``dilation_rate`` (tuples of ``layer.rank``), ``padding`` ("causal" too where ``causal``),
-    ``activation`` and ``use_bias``."""
+    ``activation`` and ``use_bias``. ``dilation``: "unstrided" (Keras' Conv1D/Conv2D: not with
+    strides > 1), "any" (its depthwise and separable layers take both) or "none" (not implemented)."""
     cls = type(layer).__name__
     paddings = PADDINGS + ("causal",) if causal else PADDINGS
     if padding not in paddings:
@@ -273,7 +276,10 @@ def window_settings(layer, kernel_size, strides, padding, activation, use_bias, 
     layer.kernel_size = _as_tuple(kernel_size, layer.rank, "kernel_size", cls)
     layer.strides = _as_tuple(strides, layer.rank, "strides", cls)
     layer.dilation_rate = _as_tuple(dilation_rate, layer.rank, "dilation_rate", cls)
-    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+    if dilation == "none" and max(layer.dilation_rate) > 1:
+        raise ValueError(f"{cls}: dilation_rate > 1 is not implemented for transposed convolutions "
+                         f"(Keras has it), got dilation_rate={layer.dilation_rate}")
+    if dilation == "unstrided" and max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
         raise ValueError(f"{cls}: strides > 1 do not go with dilation_rate > 1 (Keras' rule), got "
                          f"strides={layer.strides} and dilation_rate={layer.dilation_rate}")
     layer.padding = padding
@@ -314,8 +320,9 @@ class _Conv(Layer):
                  bias_constraint=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
         self.filters = positive_int(filters, "filters", type(self).__name__)
+        transposed = isinstance(self, _ConvTranspose)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
-                        causal=self.rank == 1 and not isinstance(self, _ConvTranspose))
+                        causal=self.rank == 1 and not transposed, dilation="none" if transposed else "unstrided")
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
@@ -476,9 +483,6 @@ class _ConvTranspose(_Conv):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, **kwargs)
         cls = type(self).__name__
-        if max(self.dilation_rate) > 1:
-            raise ValueError(f"{cls}: dilation_rate > 1 is not implemented for transposed convolutions "
-                             f"(Keras has it), got dilation_rate={self.dilation_rate}")
         if output_padding is not None:
             output_padding = _as_tuple(output_padding, self.rank, "output_padding", cls, minimum=0)
             if any(p >= s for p, s in zip(output_padding, self.strides)):

@@ -85,7 +85,8 @@ class _Depthwise(Layer):
                  depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
                  bias_constraint=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
-        window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate)
+        # strides and dilation together, as Keras' depthwise and separable layers take them
+        window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate, dilation="any")
         self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
         weight_settings(self, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)

@@ -100,5 +100,5 @@ def get(identifier):
 def changed_settings(loss):
     """The settings (attributes) of a built-in loss that differ from its defaults, as a dict (empty
     for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
-    ``{"delta": 2.0}``. A model file names its loss only, so it cannot hold them."""
+    ``{"delta": 2.0}``. A model file records them beside the loss's name."""
     return settings_changed(loss) if type(loss) is LOSSES.get(loss.get_config()) else {}

@@ -144,7 +144,9 @@ def settings_changed(loss):
     """The attributes of ``loss`` that differ from those of its class built with no arguments (the
     defaults): ``Huber(delta=2.0)`` gives ``{"delta": 2.0}``."""
     defaults = vars(type(loss)())
-    return {key: value for key, value in vars(loss).items() if defaults.get(key, object()) != value}
+    # an attribute may differ from its constructor argument's name: (attribute -> argument)
+    names = getattr(loss, "_argument_names", {})
+    return {names.get(key, key): value for key, value in vars(loss).items() if defaults.get(key, object()) != value}
 
 
 class WithSettings:

@@ -1,18 +1,56 @@
 """The cross-entropies: binary (sigmoid outputs), categorical (softmax, one-hot or soft targets) and
-sparse categorical (softmax, integer labels), each with its fused form from the logits."""
+sparse categorical (softmax, integer labels), each with its fused form from the logits.
+
+``from_logits=True`` (Keras' argument) is for a model whose last layer has no activation: the loss
+applies the sigmoid or softmax itself, and every one of its methods is then the fused form (the
+value from the logits, exact for any of them, and dL/dz = (activation(z) - y) / N), with the
+model's outputs as the logits.
+"""
 import numpy as np
 
-from .. import backend
+from .. import activations, backend
 from .._rows import row_max
-from .._validation import check_class_labels
+from .._validation import check_class_labels, check_flag
 from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals, _normal_from,
                         _per_sample, _zero_where_clipped)
-from .base import Loss
+from .base import Loss, WithSettings
 
-class BinaryCrossentropy(Loss):
+
+class _Logits(WithSettings):
+    """``from_logits``: the setting and the methods a cross-entropy uses when its inputs are logits.
+    The attribute is ``logits_input`` (``from_logits`` names the fused value's method); configs
+    and ``repr`` call it ``from_logits``, the constructor's name."""
+    _argument_names = {"logits_input": "from_logits"}
+    logits_input = False        # also what a loss pickled before the setting reads
+
+    def __init__(self, from_logits=False):
+        self.logits_input = check_flag(from_logits, f"{type(self).__name__}: from_logits")
+
+    def _activated(self, z):
+        return activations.sigmoid(z) if self.fuses == "sigmoid" else activations.softmax(z)
+
+    def _value_of_logits(self, z, y_true, sample_weight=None):
+        y_true = self._targets(z, y_true)
+        if sample_weight is None:
+            return self.from_logits(z, self._activated(z), y_true)
+        return self.weighted_from_logits(z, self._activated(z), y_true, sample_weight)
+
+    def _gradient_of_logits(self, z, y_true, sample_weight=None):
+        y_true = self._targets(z, y_true)
+        if sample_weight is None:
+            return self.gradient_from_logits(self._activated(z), y_true)
+        return self.weighted_gradient_from_logits(self._activated(z), y_true, sample_weight)
+
+    def fused_activation(self):
+        # on logits there is no output activation to fuse with: the loss holds it
+        return None if self.logits_input else super().fused_activation()
+
+class BinaryCrossentropy(_Logits, Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` over all n * k outputs, p clipped to [1e-7, 1 - 1e-7]
     as Keras clips it; targets in [0, 1], (n, k) or (n,) for one unit. After a sigmoid output it is
-    fused: the value from the logits, ``log(1 + e^z) - z y``, and dL/dz = (p - y) / (n k)."""
+    fused: the value from the logits, ``log(1 + e^z) - z y``, and dL/dz = (p - y) / (n k).
+    ``from_logits=True``: the outputs are the logits z (no sigmoid in the model), and that fused
+    form is the loss, unclipped."""
     name = "binary_crossentropy"
     fuses = "sigmoid"
 
@@ -24,11 +62,15 @@ class BinaryCrossentropy(Loss):
         return y
 
     def __call__(self, y_pred, y_true):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
     def weighted(self, y_pred, y_true, sample_weight):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         terms = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
@@ -36,9 +78,16 @@ class BinaryCrossentropy(Loss):
         return -float(np.mean(terms))
 
     def gradient(self, y_pred, y_true):
+        if self.logits_input:
+            return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        if self.logits_input:
+            return self._gradient_of_logits(y_pred, y_true, sample_weight)
+        return super().weighted_gradient(y_pred, y_true, sample_weight)
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
@@ -73,8 +122,9 @@ class BinaryCrossentropy(Loss):
         return _flush_subnormals(g, float(a.min()), 1.0 / g.size)
 
 
-class CategoricalCrossentropy(Loss):
-    """Targets one-hot (or any distribution) of shape (n, k)."""
+class CategoricalCrossentropy(_Logits, Loss):
+    """Targets one-hot (or any distribution) of shape (n, k). ``from_logits=True``: the outputs
+    are the logits (no softmax in the model), and the loss is its fused form, unclipped."""
     name = "categorical_crossentropy"
     fuses = "softmax"
 
@@ -96,19 +146,30 @@ class CategoricalCrossentropy(Loss):
         return y
 
     def __call__(self, y_pred, y_true):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
+        if self.logits_input:
+            return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        if self.logits_input:
+            return self._gradient_of_logits(y_pred, y_true, sample_weight)
+        return super().weighted_gradient(y_pred, y_true, sample_weight)
 
     def from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).
@@ -175,7 +236,8 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
-    """Targets as integer class labels of shape (n,) (or (n, 1))."""
+    """Targets as integer class labels of shape (n,) (or (n, 1)); ``from_logits`` as for
+    ``CategoricalCrossentropy``."""
     name = "sparse_categorical_crossentropy"
     fuses = "softmax"       # its own value, gradient and fused methods (see Loss.fused_activation)
     sparse = True
@@ -216,11 +278,15 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return onehot
 
     def __call__(self, y_pred, y_true):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         return -float(np.log(p).sum()) / y_pred.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
+        if self.logits_input:
+            return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         terms = np.log(p)
@@ -228,6 +294,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return -float(terms.sum()) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
+        if self.logits_input:
+            return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         g = np.zeros_like(y_pred)
         rows = np.arange(y_true.shape[0])

@@ -12,11 +12,10 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
-from .base import WithSettings
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
 
 
-class BinaryFocalCrossentropy(WithSettings, BinaryCrossentropy):
+class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through it: a repr of its settings
     """Keras' ``binary_focal_crossentropy``: per output value ``(1 - p_t)^gamma * bce``, with
     ``p_t = y p + (1 - y)(1 - p)`` (the probability given to the right answer) and ``bce`` the
     binary cross-entropy of p clipped to [1e-7, 1 - 1e-7]; with ``apply_class_balancing`` times
@@ -28,8 +27,7 @@ class BinaryFocalCrossentropy(WithSettings, BinaryCrossentropy):
     where it is 0 (a saturated output on the right side), the focal factor's derivative is taken as
     0 (it is, for gamma > 1).
 
-    A model file names its loss only: settings other than the defaults train, but ``save``
-    refuses them (as for ``Huber``).
+    A model file records its settings (as for ``Huber``).
     """
     name = "binary_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)
@@ -77,14 +75,13 @@ class BinaryFocalCrossentropy(WithSettings, BinaryCrossentropy):
         return g
 
 
-class CategoricalFocalCrossentropy(WithSettings, CategoricalCrossentropy):
+class CategoricalFocalCrossentropy(CategoricalCrossentropy):
     """Keras' ``categorical_focal_crossentropy``: per sample ``-sum(alpha (1 - p)^gamma y log p)``
     over the k outputs, p clipped to [1e-7, 1 - 1e-7]; the mean over samples. Targets one-hot (or
     distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
     outputs to sum to 1 first (a softmax's already do; Keras divides by their sum).
 
-    A model file names its loss only: settings other than the defaults train, but ``save``
-    refuses them (as for ``Huber``).
+    A model file records its settings (as for ``Huber``).
     """
     name = "categorical_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)

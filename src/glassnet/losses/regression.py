@@ -110,8 +110,7 @@ class Huber(WithSettings, _ElementwiseLoss):
     ``[-delta, delta]``, over n k. Squared error near the target, absolute error far from it: a
     regression loss that outliers do not dominate (PyTorch's ``huber_loss``).
 
-    A model file names its loss only: one compiled with a ``delta`` other than 1.0 trains, but
-    ``save`` refuses it.
+    A model file records its ``delta``.
     """
     name = "huber"
 
