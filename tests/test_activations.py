@@ -34,8 +34,11 @@ def test_matches_torch(name, rng, torch):
            "elu": torch.nn.functional.elu, "softmax": lambda t: torch.softmax(t, dim=-1),
            "selu": torch.nn.functional.selu, "softplus": torch.nn.functional.softplus,
            "softsign": torch.nn.functional.softsign, "silu": torch.nn.functional.silu,
-           "gelu": torch.nn.functional.gelu, "hard_sigmoid": torch.nn.functional.hardsigmoid}
-    z = _off_kinks(rng, (6, 4))
+           "gelu": torch.nn.functional.gelu, "hard_sigmoid": torch.nn.functional.hardsigmoid,
+           "relu6": torch.nn.functional.relu6, "hard_silu": torch.nn.functional.hardswish,
+           "mish": torch.nn.functional.mish, "log_softmax": lambda t: torch.log_softmax(t, dim=-1)}
+    z = _off_kinks(rng, (6, 4)) * (3 if name in ("relu6", "hard_silu") else 1)    # past their kinks at +-3, 6
+    z = np.where(np.abs(np.abs(z) - 3) < 0.05, 3.2, z)
     upstream = rng.standard_normal((6, 4))
     tz = torch.tensor(z, requires_grad=True)
     out = fns[name](tz)
@@ -43,8 +46,9 @@ def test_matches_torch(name, rng, torch):
     act = activations.get(name)
     a = act.forward(z)
     np.testing.assert_allclose(a, out.detach().numpy(), rtol=1e-12, atol=1e-14)
-    # PyTorch's hardsigmoid backward multiplies by 1.0f / 6.0f, a float32 constant, even in float64
-    rtol = 1e-7 if name == "hard_sigmoid" else 1e-10
+    # PyTorch's hardsigmoid (and hardswish) backward multiplies by 1.0f / 6.0f, a float32 constant,
+    # even in float64
+    rtol = 1e-7 if name in ("hard_sigmoid", "hard_silu") else 1e-10
     np.testing.assert_allclose(act.backward(upstream, z, a), tz.grad.numpy(), rtol=rtol, atol=1e-12)
 
 
@@ -139,5 +143,5 @@ def test_elementwise_knows_the_built_in_activations_even_after_a_copy():
     from glassnet.activations import ACTIVATIONS, Activation, elementwise
     for name, activation in ACTIVATIONS.items():
         for twin in (activation, pickle.loads(pickle.dumps(activation)), copy.deepcopy(activation)):
-            assert elementwise(twin) == (name != "softmax")
+            assert elementwise(twin) == (name not in ("softmax", "log_softmax"))
     assert not elementwise(Activation("mine", lambda z: z, lambda g, z, a: g))

@@ -121,6 +121,19 @@ def test_every_layer_computes_on_the_device_what_it_computes_on_the_host(name, c
         assert_close(device.grads[key], host.grads[key], cupy, what=f"gradient of {key}")
 
 
+@pytest.mark.parametrize("name", sorted(gn.activations.ACTIVATIONS))
+def test_every_activation_computes_on_the_device_what_it_computes_on_the_host(name, cupy):
+    act = gn.activations.get(name)
+    z = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32) * 4
+    grad = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
+    a = act.forward(z)
+    a_device = act.forward(cupy.asarray(z))
+    assert isinstance(a_device, cupy.ndarray)
+    assert_close(a_device, a, cupy, what="forward")
+    assert_close(act.backward(cupy.asarray(grad), cupy.asarray(z), a_device), act.backward(grad, z, a), cupy,
+                 what="backward")
+
+
 # -- whole models --------------------------------------------------------------------------------
 def _moons(n=400, seed=0):
     rng = np.random.default_rng(seed)

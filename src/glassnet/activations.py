@@ -262,21 +262,69 @@ def backprop_hard_sigmoid(grad_a, z, a):
     return g
 
 
+def relu6(z):
+    # MobileNet's bounded ReLU: min(max(z, 0), 6)
+    return np.clip(z, 0, 6)
+
+
+def backprop_relu6(grad_a, z, a):
+    # 1 strictly inside (0, 6), 0 on the flat parts (and at the kinks, as PyTorch and Keras)
+    return grad_a * ((z > 0) & (z < 6))
+
+
+def hard_silu(z):
+    # Keras 3's hard_silu (hard_swish, MobileNetV3's): z * hard_sigmoid(z) = z * relu6(z + 3) / 6
+    return z * hard_sigmoid(z)
+
+
+def backprop_hard_silu(grad_a, z, a):
+    # (z relu6(z + 3) / 6)' = relu6(z + 3) / 6 + z / 6 inside (-3, 3): (2 z + 3) / 6; 0 below -3, 1 above 3
+    g = np.where(z <= -3, 0.0, np.where(z >= 3, 1.0, (2 * z + 3) / 6)).astype(z.dtype, copy=False)
+    g *= grad_a
+    return g
+
+
+def mish(z):
+    """z * tanh(softplus(z)) (Misra 2019), Keras' and PyTorch's ``mish``."""
+    return z * np.tanh(softplus(z))
+
+
+def backprop_mish(grad_a, z, a):
+    # d/dz z tanh(sp(z)) = tanh(sp) + z (1 - tanh(sp)^2) sigmoid(z), as sp' = sigmoid
+    t = np.tanh(softplus(z))
+    return grad_a * (t + z * (1 - t * t) * sigmoid(z))
+
+
+def log_softmax(z):
+    # z - logsumexp(z) over the last axis, with the row maximum subtracted first: never exp of a
+    # positive number, and exact where softmax itself would underflow to 0 (log(0) = -inf)
+    shifted = np.subtract(z, row_max(z, keepdims=True))
+    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return shifted
+
+
+def backprop_log_softmax(grad_a, z, a):
+    # Jacobian-vector product: dA - softmax(z) * sum(dA), with softmax = exp(log_softmax)
+    return grad_a - np.exp(a) * grad_a.sum(axis=-1, keepdims=True)
+
+
 ACTIVATIONS = {
     name: Activation(name, globals()[name], globals()["backprop_" + name])
     for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "softsign",
-                 "silu", "gelu", "softmax", "hard_sigmoid")
+                 "silu", "gelu", "softmax", "hard_sigmoid", "relu6", "hard_silu", "mish", "log_softmax")
 }
-# Keras' other name for silu: the same Activation, so a config names it "silu"
-ALIASES = {"swish": "silu"}
+# Keras' other names (silu's, hard_silu's): the same Activation, so a config names it by the first
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+# the activations that mix the values along the last axis rather than act on each on its own
+_ROWWISE = ("softmax", "log_softmax")
 
 
 def elementwise(activation):
-    """Whether ``activation`` acts on each value on its own: every built-in one but softmax (a
+    """Whether ``activation`` acts on each value on its own: every built-in one but the softmaxes (a
     custom ``Activation`` is not assumed to). Compared by its functions, which a pickled or copied
     layer's ``Activation`` still shares with the built-in one."""
     return any(activation.forward is a.forward and activation.backward is a.backward
-               for name, a in ACTIVATIONS.items() if name != "softmax")
+               for name, a in ACTIVATIONS.items() if name not in _ROWWISE)
 
 
 def get(identifier):
