@@ -1,5 +1,6 @@
 """Pooling layers: finite differences, PyTorch parity (float64, TF "same" padding), ties, errors."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -7,6 +8,9 @@ import pytest
 from glassnet.gradcheck import check_layer
 from glassnet.layers import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                              GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def tf_same_pads(size, k, s):
@@ -237,3 +241,23 @@ def test_global_pooling_refuses_the_wrong_rank():
         GlobalMaxPooling1D()(np.ones((1, 3, 4, 2)))
     with pytest.raises(ValueError, match=r"GlobalMaxPooling2D.*\(batch, height, width, channels\)"):
         GlobalMaxPooling2D()(np.ones((1, 3, 4)))
+
+
+@pytest.mark.parametrize("name", ["GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+                                  "GlobalMaxPooling1D"])
+def test_keepdims_keeps_the_pooled_axes_as_keras(name, rng):
+    import glassnet as gn
+    shape = (2, 5, 4, 3) if name.endswith("2D") else (2, 6, 3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    layer = getattr(gn.layers, name)(keepdims=True)
+    out = layer(x)
+    flat = getattr(gn.layers, name)()(x)
+    assert out.shape == (2, *(1,) * (len(shape) - 2), 3) == (2, *layer.output_shape(shape[1:]))
+    np.testing.assert_array_equal(out.reshape(2, 3), flat)
+    grad = rng.standard_normal(out.shape).astype(np.float32)
+    reference = getattr(gn.layers, name)()
+    reference(x)
+    np.testing.assert_array_equal(layer.backward(grad), reference.backward(grad.reshape(2, 3)))
+    assert type(layer).from_config(layer.get_config()).keepdims is True
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    np.testing.assert_allclose(out, np.asarray(getattr(keras.layers, name)(keepdims=True)(x)), rtol=1e-6)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .._validation import check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
@@ -270,12 +271,29 @@ class AveragePooling1D(_Pooling):
 
 
 class _GlobalPooling(Layer):
-    """Shared by the global pooling layers: one value per channel, over all ``rank`` spatial axes."""
+    """Shared by the global pooling layers: one value per channel, over all ``rank`` spatial axes;
+    ``keepdims=True`` (Keras') keeps those axes, of size 1: (batch, 1, 1, C) after images."""
     rank = 2
+    keepdims = False            # also what a layer pickled before the option reads
+
+    def __init__(self, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = check_flag(keepdims, f"{type(self).__name__}: keepdims")
 
     def output_shape(self, input_shape):
         check_rank(self, tuple(input_shape))
-        return (input_shape[-1],)
+        return (*(1,) * self.rank, input_shape[-1]) if self.keepdims else (input_shape[-1],)
+
+    def _kept(self, out):
+        """The pooled (batch, C) with the spatial axes of size 1 back when ``keepdims``."""
+        return out.reshape(out.shape[0], *(1,) * self.rank, out.shape[-1]) if self.keepdims else out
+
+    def _flat(self, grad_output):
+        """dL/d(output) as (batch, C), whatever ``keepdims``."""
+        return grad_output.reshape(grad_output.shape[0], grad_output.shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
 
     def build(self, input_shape):
         self.output_shape(input_shape)
@@ -288,14 +306,15 @@ class _GlobalPooling(Layer):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
         self.x_shape = x.shape
-        return self._pool(x)
+        return self._kept(self._pool(x))
 
 
 del LAYERS["_GlobalPooling"]
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
-    """Mean over height and width. Shapes: (batch, H, W, C) -> (batch, C).
+    """Mean over height and width. Shapes: (batch, H, W, C) -> (batch, C), or (batch, 1, 1, C) with
+    ``keepdims=True``.
 
     Example
     -------
@@ -309,6 +328,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     def backward(self, grad_output):
         if not self.needs_input_gradient:
             return None
+        grad_output = self._flat(grad_output)
         size = math.prod(self.x_shape[1:-1])
         dx = backend.get_array_module(grad_output).empty(self.x_shape, dtype=grad_output.dtype)
         dx[...] = (grad_output / size).reshape(grad_output.shape[0], *(1,) * self.rank, -1)
@@ -336,6 +356,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
         if not self.needs_input_gradient:
             return None
         n, c = self.x_shape[0], self.x_shape[-1]
+        grad_output = self._flat(grad_output)
         am = backend.get_array_module(grad_output)
         dx = am.zeros((n, math.prod(self.x_shape[1:-1]), c), dtype=grad_output.dtype)
         am.put_along_axis(dx, self._winner, grad_output[:, None, :], axis=1)
@@ -370,14 +391,14 @@ class GlobalAveragePooling1D(GlobalAveragePooling2D):
         # each real step's share of its sample's mean: 1 / (the sample's real steps), 0 when masked
         real = mask.astype(x.dtype)[:, :, None]
         self._shares = real / backend.get_array_module(x).maximum(real.sum(axis=1, keepdims=True), 1)
-        return (x * self._shares).sum(axis=1)
+        return self._kept((x * self._shares).sum(axis=1))
 
     def backward(self, grad_output):
         if self._shares is None:
             return super().backward(grad_output)
         if not self.needs_input_gradient:
             return None
-        return grad_output[:, None, :] * self._shares
+        return self._flat(grad_output)[:, None, :] * self._shares
 
 
 class GlobalMaxPooling1D(GlobalMaxPooling2D):
