@@ -100,3 +100,37 @@ def test_a_variance_that_overflows_float32_is_named():
     wide = LayerNormalization(dtype="float64")                     # fine in float64
     np.testing.assert_allclose(wide(np.array([[1.0, 2, 3, 4]]) * 1e19), [[-1.3416, -0.4472, 0.4472, 1.3416]],
                                atol=1e-4)
+
+
+# -- UnitNormalization ---------------------------------------------------------------------------
+@pytest.mark.parametrize("axis, shape", [(-1, (4, 5)), (1, (3, 4, 2)), ([1, 2], (3, 4, 2)), (-2, (2, 3, 5))])
+def test_unit_normalization_matches_torch_normalize(axis, shape, rng, torch):
+    from glassnet.layers import UnitNormalization
+    x = rng.standard_normal(shape)
+    x[0] = 0.0                                   # a zero vector: divided by the floor 1e-12, as in PyTorch
+    layer = UnitNormalization(axis=axis, dtype="float64")
+    out = layer(x)
+    upstream = rng.standard_normal(shape)
+    dx = layer.backward(upstream)
+    dims = tuple(a % len(shape) for a in (axis if isinstance(axis, list) else [axis]))
+    t = torch.tensor(x, requires_grad=True)
+    ref = t / torch.linalg.vector_norm(t, dim=dims, keepdim=True).clamp_min(1e-12)
+    ref.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, t.grad.numpy(), rtol=1e-10, atol=1e-10)
+    if len(dims) == 1:          # PyTorch's own F.normalize, one axis
+        np.testing.assert_allclose(out, torch.nn.functional.normalize(torch.tensor(x), dim=dims[0]).numpy(),
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_unit_normalization_matches_keras_and_refuses_bad_axes(rng):
+    from glassnet.layers import UnitNormalization
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    out = UnitNormalization(axis=[1, 2])(x)
+    np.testing.assert_allclose(np.sqrt((out ** 2).sum(axis=(1, 2))), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"axis 3 does not name distinct axes of its input"):
+        UnitNormalization(axis=3)(x)
+    with pytest.raises(ValueError, match="UnitNormalization: axis: expected distinct axes"):
+        UnitNormalization(axis=0)
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    np.testing.assert_allclose(out, np.asarray(keras.layers.UnitNormalization(axis=[1, 2])(x)), rtol=1e-6, atol=1e-7)

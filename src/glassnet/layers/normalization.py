@@ -222,3 +222,56 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
+
+
+class UnitNormalization(Layer):
+    """Each sample scaled to unit length over ``axis``: ``y = x / max(||x||, 1e-12)``, the L2 norm
+    over those axes (Keras' ``UnitNormalization``; PyTorch's ``F.normalize``). No weights.
+
+    Parameters
+    ----------
+    axis : int or list of ints
+        The axes (batch axis 0 excluded; negative counts from the end) whose values make one vector:
+        -1 for the features after ``Dense`` or each step's features after a recurrent layer.
+
+    Shapes: input (batch, ...) -> output of the same shape. Gradient, where the norm n exceeds
+    1e-12: ``(g - y (y . g)) / n`` over the axes (the part of g along y removed); below it the
+    layer divides by 1e-12, a constant, and passes ``g / 1e-12``.
+
+    Example
+    -------
+    >>> UnitNormalization(dtype="float64")(np.array([[3.0, 4.0]])).tolist()
+    [[0.6, 0.8]]
+    """
+
+    EPSILON = 1e-12                 # Keras' and PyTorch's floor on the norm
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = check_axis(axis, "UnitNormalization")
+
+    def build(self, input_shape):
+        sample_axes(self, self.axis, len(input_shape) + 1)
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        super().check_input_shape(sample_shape)
+        sample_axes(self, self.axis, len(sample_shape) + 1)
+
+    def forward(self, x, training=False):
+        self._axes = axes = sample_axes(self, self.axis, x.ndim)
+        norm = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+        self._floored = norm <= self.EPSILON             # where the constant floor divides instead
+        self._norm = np.maximum(norm, x.dtype.type(self.EPSILON))
+        self.a = x / self._norm
+        return self.a
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        along = (self.a * grad_output).sum(axis=self._axes, keepdims=True)
+        along = np.where(self._floored, 0, along)        # a constant denominator: no projection
+        return (grad_output - self.a * along) / self._norm
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
