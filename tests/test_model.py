@@ -1287,3 +1287,43 @@ def test_a_model_is_refused_where_a_function_is_expected():
         model.compile("mse", "sgd", metrics=[model])
     with pytest.raises(TypeError, match="LearningRateScheduler: schedule must be a callable"):
         gn.LearningRateScheduler(model)
+
+
+# -- a Sequential inside a Sequential (Keras nests models) ------------------------------------------
+def test_a_nested_sequential_adds_its_layers_shared_with_the_inner_model(rng):
+    from glassnet.layers import Conv2D, Flatten, Input, RandomFlip, RandomZoom, Rescaling
+    augmentation = gn.Sequential([RandomFlip("horizontal"), RandomZoom(0.1)])        # Keras' tutorial
+    model = gn.Sequential([Input((8, 8, 1)), augmentation, Rescaling(1 / 255), Conv2D(2, 3, activation="relu"),
+                           Flatten(), Dense(1, activation="sigmoid")], seed=0)
+    assert [type(layer).__name__ for layer in model.layers][:3] == ["RandomFlip", "RandomZoom", "Rescaling"]
+    assert all(a is b for a, b in zip(model.layers, augmentation.layers))
+    x = rng.integers(0, 255, (32, 8, 8, 1)).astype(np.float32)
+    model.compile("binary_crossentropy", "adam")
+    model.fit(x, (x.mean(axis=(1, 2, 3)) > 127).astype(np.float32), epochs=1, verbose=0)
+    assert augmentation(x[:2], training=True).shape == (2, 8, 8, 1)     # still a model of its own
+    # a trained model inside another: the same weights, and the outer model computes through them
+    body = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1)], seed=1)
+    body.compile("mse", "sgd")
+    xs = rng.standard_normal((16, 3)).astype(np.float32)
+    body.fit(xs, rng.standard_normal(16), epochs=2, verbose=0)
+    export = gn.Sequential([body, gn.layers.Activation("sigmoid")])
+    np.testing.assert_allclose(export.predict(xs), 1 / (1 + np.exp(-body.predict(xs))), rtol=1e-6)
+    export.compile("binary_crossentropy", "sgd")
+    export.fit(xs, (xs[:, 0] > 0).astype(np.float32), epochs=1, verbose=0)
+    np.testing.assert_array_equal(body.layers[0].params["kernel"], export.layers[0].params["kernel"])
+
+
+def test_nested_models_are_renamed_where_names_clash_and_refused_whole():
+    first, second = gn.Sequential([Dense(3, input_dim=4)]), gn.Sequential([Dense(3), Dense(2)])
+    model = gn.Sequential([first, second, Dense(1)])
+    names = [layer.name for layer in model.layers]
+    assert names == ["dense", "dense_2", "dense_1", "dense_3"] and len(set(names)) == 4
+    with pytest.raises(ValueError, match="a model cannot contain itself"):
+        model.add(model)
+    with pytest.raises(ValueError, match="has no layers to add"):
+        model.add(gn.Sequential())
+    wrong = gn.Sequential([Dense(2, input_dim=5), Dense(2)])             # built for 5 inputs, not 1
+    before = list(model.layers)
+    with pytest.raises(ValueError):
+        model.add(wrong)
+    assert model.layers == before                                        # nothing of it joined

@@ -94,9 +94,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         Adding a layer to a built model changes its parameter layout, so the optimizer's state
         (Adam's moments, momentum buffers, the step count) is reset: it described the old layout.
         Training continues from the current weights as with a freshly compiled optimizer.
+
+        ``layer`` may be a Sequential (Keras nests models: ``Sequential([augmentation, Conv2D(...)])``):
+        its layers join this model one by one, see ``_add_model``.
         """
         if isinstance(layer, InputLayer):
             return self._declare_input(layer)
+        if isinstance(layer, Sequential):
+            return self._add_model(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
         takes_text = getattr(layer, "takes_text", False)
@@ -139,6 +144,34 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
             self._build_samples(self._declared_input)
+
+    def _add_model(self, model):
+        """Add the layers of ``model`` (a Sequential) in order, and its Input when this model has no
+        layer yet: the same layer objects, shared, so that ``model`` alone computes with the weights
+        this one trains (each model's optimizer step starts from the weights as they are). Keras
+        keeps a nested model as one layer; here ``summary`` and ``layers`` list its layers. A layer
+        whose name this model already uses is renamed, as ``add`` names a new one (``dense_1``).
+        All or nothing: a layer refused undoes the ones added before it."""
+        if model is self:
+            raise ValueError("add: a model cannot contain itself")
+        if not model.layers:
+            raise ValueError(f"add: model {model.name!r} has no layers to add")
+        if not self.layers and self._declared_input is None and model._declared_input is not None:
+            self._declare_input(InputLayer(model._declared_input, dtype="string" if model._declared_text else None))
+        count, names = len(self.layers), {layer.name for layer in self.layers}
+        try:
+            for layer in model.layers:
+                if layer.name in names:
+                    base, k = snake_case(type(layer).__name__), 0
+                    while layer.name in names or layer.name in {other.name for other in model.layers if other is not layer}:
+                        k += 1
+                        layer.name = f"{base}_{k}"
+                names.add(layer.name)
+                self.add(layer)
+        except (TypeError, ValueError):
+            while len(self.layers) > count:
+                self.pop()
+            raise
 
     def _takes_text(self):
         """Whether the first layer turns texts into numbers (a TextVectorization)."""
