@@ -99,3 +99,45 @@ def test_a_file_that_is_not_utf8_is_named_and_a_folder_without_texts_refused(tmp
     (tmp_path / "b" / "notes.md").write_text("no .txt here")
     with pytest.raises(ValueError, match=r"^text_dataset_from_directory: no text files found in .* \(formats .txt\)"):
         text_dataset_from_directory(tmp_path, class_names=["b"], verbose=False)
+
+
+def test_keras_basic_text_classification_tutorial_end_to_end(tmp_path, rng):
+    """Keras' "basic text classification" flow, step by step: folders of reviews, a TextVectorization
+    adapted on the training texts, a model on ids ending in a logit, from_logits=True, accuracy at
+    threshold 0, and the export model that takes raw strings (a model nested in a model)."""
+    good, bad = ["great", "superb", "moving"], ["dull", "awful", "boring"]
+    for split, n in (("train", 40), ("test", 20)):
+        for label, words in (("neg", bad), ("pos", good)):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(n):
+                text = f"<br />The film was {rng.choice(words)} and the plot {rng.choice(['was', 'is'])} {rng.choice(words)}."
+                (tmp_path / split / label / f"{i}.txt").write_text(text)
+    raw_train, raw_val = text_dataset_from_directory(tmp_path / "train", batch_size=8, validation_split=0.2,
+                                                     subset="both", seed=42, verbose=False)
+    raw_test = text_dataset_from_directory(tmp_path / "test", batch_size=8, verbose=False)
+    vectorize_layer = TextVectorization(max_tokens=50, output_mode="int", output_sequence_length=12)
+    vectorize_layer.adapt(raw_train)
+
+    class Vectorized(gn.utils.PyDataset):            # Keras' dataset.map(vectorize_text)
+        def __init__(self, dataset):
+            super().__init__()
+            self.dataset = dataset
+
+        def __len__(self):
+            return len(self.dataset)
+
+        def __getitem__(self, index):
+            texts, labels = self.dataset[index]
+            return vectorize_layer(texts), labels
+    vectorize = Vectorized
+    model = gn.Sequential([gn.layers.Embedding(50, 8), gn.layers.Dropout(0.2), gn.layers.GlobalAveragePooling1D(),
+                           gn.layers.Dropout(0.2), Dense(1)], seed=0)
+    model.compile(loss=gn.losses.BinaryCrossentropy(from_logits=True), optimizer=gn.optimizers.Adam(0.05),
+                  metrics=[gn.metrics.BinaryAccuracy(threshold=0.0)])
+    history = model.fit(vectorize(raw_train), validation_data=vectorize(raw_val), epochs=15, verbose=0)
+    assert history.history["val_binary_accuracy"][-1] == 1.0
+    export_model = gn.Sequential([vectorize_layer, model, gn.layers.Activation("sigmoid")])
+    export_model.compile(loss=gn.losses.BinaryCrossentropy(), optimizer="adam", metrics=["accuracy"])
+    assert export_model.evaluate(raw_test, verbose=0)[1] == 1.0
+    p = export_model.predict(["The film was superb", "The plot was awful and dull"], verbose=0).ravel()
+    assert p[0] > 0.5 > p[1]
