@@ -172,6 +172,22 @@ def test_predict_with_a_model_that_takes_texts_reads_one_text_a_line(tmp_path, c
     assert status == 2 and "reviews.txt: not UTF-8 text" in err
 
 
+def test_predict_gives_probabilities_for_a_model_trained_on_logits(tmp_path, capsys):
+    model = gn.Sequential([gn.layers.Dense(3, input_dim=2)], seed=0)
+    model.compile(gn.losses.SparseCategoricalCrossentropy(from_logits=True), "sgd")
+    model.save(tmp_path / "logits.npz")
+    data = tmp_path / "points.csv"
+    data.write_text("0.5,1.0\n-2,3\n")
+    status, out, _ = run(capsys, "predict", tmp_path / "logits.npz", data)
+    lines = out.strip().splitlines()
+    p = gn.activations.softmax(model.predict(np.array([[0.5, 1.0], [-2.0, 3.0]])))
+    assert status == 0 and lines[0] == "label,p0,p1,p2"
+    np.testing.assert_allclose([[float(v) for v in line.split(",")[1:]] for line in lines[1:]], p, rtol=1e-5)
+    assert [int(line.split(",")[0]) for line in lines[1:]] == p.argmax(axis=1).tolist()
+    status, out, _ = run(capsys, "info", tmp_path / "logits.npz")       # run() read what it printed
+    assert status == 0 and "loss: sparse_categorical_crossentropy from_logits=True" in out
+
+
 def test_predict_reads_a_csv_that_starts_with_a_utf8_bom(moons_model, tmp_path, capsys):
     # Excel's "CSV UTF-8" starts the file with a BOM: the first row is data, not a header
     data = tmp_path / "excel.csv"
@@ -320,7 +336,7 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
     (["train", "moons", "--layers", "25:relu,x"], ["--layers", "'x'"]),
     (["train", "moons", "--layers", "0:relu"], ["--layers"]),
     (["train", "moons", "--layers", "25:"], ["--layers"]),
-    (["train", "moons", "--layers", "25:mish"], ["activation", "mish"]),
+    (["train", "moons", "--layers", "25:mush"], ["activation", "mush"]),
     (["train", "moons", "--batch-size", "0"], ["batch_size"]),
     (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
     (["train", "moons", "--loss", "categorical_hing"], ["loss", "categorical_hing"]),

@@ -99,10 +99,10 @@ def test_fused_path_equals_the_chain_rule(name, activation, rng):
     z = rng.standard_normal((6, 3))
     y = _targets(name, rng, 6, 3)
     a = act.forward(z)
-    assert loss.from_logits(z, a, y) == pytest.approx(loss(a, y), rel=1e-10)
+    assert loss.value_from_logits(z, a, y) == pytest.approx(loss(a, y), rel=1e-10)
     chained = act.backward(loss.gradient(a, y), z, a)
     np.testing.assert_allclose(loss.gradient_from_logits(a, y), chained, rtol=1e-8, atol=1e-12)
-    numeric = numerical_gradient(lambda: loss.from_logits(z, act.forward(z), y), z)
+    numeric = numerical_gradient(lambda: loss.value_from_logits(z, act.forward(z), y), z)
     np.testing.assert_allclose(loss.gradient_from_logits(a, y), numeric, rtol=1e-6, atol=1e-9)
 
 
@@ -117,7 +117,7 @@ def test_fused_loss_finite_for_huge_logits(name, activation, dtype, rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a = act.forward(z)
-        value = loss.from_logits(z, a, y if name != "binary_crossentropy" else y.astype(dtype))
+        value = loss.value_from_logits(z, a, y if name != "binary_crossentropy" else y.astype(dtype))
         grad = loss.gradient_from_logits(a, y)
     assert np.isfinite(value) and np.isfinite(grad).all()
     assert value > 100    # confidently wrong somewhere: the loss must say so, not clip to ~16
@@ -165,7 +165,7 @@ def test_fused_categorical_value_is_accurate_on_both_paths(name, gap, weighted):
     loss, a = losses.get(name), activations.softmax(z)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        value = loss.weighted_from_logits(z, a, y, w) if weighted else loss.from_logits(z, a, y)
+        value = loss.weighted_from_logits(z, a, y, w) if weighted else loss.value_from_logits(z, a, y)
     assert value == pytest.approx(expected, rel=2e-6, abs=1e-6)
 
 
@@ -176,12 +176,12 @@ def test_fused_categorical_value_does_not_cancel_on_huge_logits(name):
     z = (np.random.default_rng(0).standard_normal((256, 10)) * 1e5).astype(np.float32)
     labels = z.argmax(axis=1)
     y = labels if name.startswith("sparse") else np.eye(10, dtype=np.float32)[labels]
-    assert losses.get(name).from_logits(z, activations.softmax(z), y) == 0.0
+    assert losses.get(name).value_from_logits(z, activations.softmax(z), y) == 0.0
     wrong = (labels + 1) % 10                       # and a loss of ~1e5 stays accurate too
     y = wrong if name.startswith("sparse") else np.eye(10, dtype=np.float32)[wrong]
     z64 = z.astype(np.float64)
     expected = (z64.max(axis=1) - z64[np.arange(256), wrong]).mean()
-    assert losses.get(name).from_logits(z, activations.softmax(z), y) == pytest.approx(expected, rel=1e-6)
+    assert losses.get(name).value_from_logits(z, activations.softmax(z), y) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("name,activation", [("binary_crossentropy", "sigmoid"),
@@ -199,7 +199,7 @@ def test_value_and_gradient_in_one_call_equal_the_two_calls(name, activation, ga
     loss, act = losses.get(name), activations.get(activation)
     a = act.forward(z)
     value, g = loss.from_logits_and_gradient(z, a, y)
-    assert value == loss.from_logits(z, a, y)
+    assert value == loss.value_from_logits(z, a, y)
     np.testing.assert_array_equal(g, loss.gradient_from_logits(a, y))
 
 
@@ -340,7 +340,7 @@ def test_weights_of_one_are_bit_identical(name, dtype, rng):
         act = activations.get(loss.fuses)
         z = rng.standard_normal((9, 3)).astype(dtype)
         a = act.forward(z)
-        assert loss.weighted_from_logits(z, a, y, ones) == loss.from_logits(z, a, y)
+        assert loss.weighted_from_logits(z, a, y, ones) == loss.value_from_logits(z, a, y)
         np.testing.assert_array_equal(loss.weighted_gradient_from_logits(a, y, ones),
                                       loss.gradient_from_logits(a, y))
 
@@ -558,9 +558,9 @@ def test_a_huber_loss_with_another_delta_is_saved_with_it(tmp_path):
     model.save(tmp_path / "m.npz")
     assert gn.load_model(tmp_path / "m.npz").loss.delta == 2.0
     model.compile(loss="huber", optimizer="sgd", metrics=[losses.Huber(delta=2.0)])
-    with pytest.raises(ValueError, match=r"save_model: metric 'huber' is <loss huber delta=2.0> with the "
-                                         r"settings \{'delta': 2.0\}, but a file names its metrics only"):
-        model.save(tmp_path / "m.npz")
+    model.save(tmp_path / "m.npz")                          # a loss as a metric keeps its settings too
+    assert gn.load_model(tmp_path / "m.npz").metrics[0][1].loss.delta == 2.0
+    assert gn.Sequential.from_config(model.get_config()).metrics[0][1].loss.delta == 2.0
     # a config (from_config: Dask sweeps, pickled estimators) carries the settings
     model.compile(loss=losses.Huber(delta=5.0), optimizer="sgd")
     assert model.get_config()["compile"]["loss_config"] == {"delta": 5.0}
@@ -806,7 +806,7 @@ def test_from_logits_trains_as_the_activation_in_the_model_does_and_as_keras(nam
     for a, b in zip(on_logits.get_weights(), fused.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     on_logits.save(tmp_path / "m.npz")
-    assert gn.load_model(tmp_path / "m.npz").loss.logits_input is True
+    assert gn.load_model(tmp_path / "m.npz").loss.from_logits is True
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     theirs = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(units)])
     theirs.set_weights(model(None, name).get_weights())
@@ -832,4 +832,46 @@ def test_from_logits_is_a_flag_and_shows_in_repr_and_config():
     model = gn.Sequential([gn.layers.Dense(3, input_dim=2)], seed=0)
     model.compile(loss=loss, optimizer="sgd")
     assert model.get_config()["compile"]["loss_config"] == {"from_logits": True}
-    assert gn.Sequential.from_config(model.get_config()).loss.logits_input is True
+    assert gn.Sequential.from_config(model.get_config()).loss.from_logits is True
+
+
+def test_from_logits_is_keras_attribute_and_its_traps_are_caught(tmp_path, rng):
+    import glassnet as gn
+    assert losses.BinaryCrossentropy().from_logits is False                 # a flag, as Keras' attribute
+    assert losses.SparseCategoricalCrossentropy(from_logits=True).from_logits is True
+    with pytest.raises(TypeError, match="CategoricalCrossentropy: unexpected keyword argument 'label_smoothing'"):
+        losses.CategoricalCrossentropy(label_smoothing=0.1)
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
+    with pytest.warns(UserWarning, match=r"expects logits, but layer dense \(Dense\) ends in a sigmoid"):
+        model.compile(loss=losses.BinaryCrossentropy(from_logits=True), optimizer="sgd")
+
+    class Weighted(losses.BinaryCrossentropy):           # a subclass of yours with arguments of its own
+        def __init__(self, pos_weight):
+            super().__init__()
+            self.pos_weight = pos_weight
+    assert repr(Weighted(np.ones(3))) == "<loss binary_crossentropy>"
+    model.compile(loss=Weighted(3.0), optimizer="sgd")
+    with pytest.raises(ValueError, match=r"\(Weighted\) is not a built-in loss"):
+        model.save(tmp_path / "m.npz")
+
+
+def test_a_backup_made_with_other_loss_settings_is_refused(tmp_path, rng):
+    import glassnet as gn
+    x, y = rng.standard_normal((16, 2)), (rng.random(16) > 0.5).astype(float)
+
+    def model(loss):
+        m = gn.Sequential([gn.layers.Dense(1, input_dim=2)], seed=0)
+        m.compile(loss=loss, optimizer="sgd")
+        return m
+    class Crash(Exception):
+        pass
+
+    def crash(epoch, logs):             # a run killed after its first epoch: the backup stays
+        raise Crash()
+    first = model(losses.BinaryCrossentropy(from_logits=True))
+    with pytest.raises(Crash):
+        first.fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(str(tmp_path)),
+                                                        gn.callbacks.LambdaCallback(on_epoch_end=crash)])
+    with pytest.raises(ValueError, match=r"was made with the loss <loss binary_crossentropy from_logits=True>, "
+                                         r"this model trains on <loss binary_crossentropy>"):
+        model("binary_crossentropy").fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(str(tmp_path))])

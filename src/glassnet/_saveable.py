@@ -67,17 +67,12 @@ def _check_metrics_saveable(model):
             _, known = metrics.get(metrics.serialize(name, fn))
         except ValueError:
             known = None
-        # a loss as a metric is a new instance per lookup: its class is what the name stands for
-        settings = losses.changed_settings(fn.loss) if isinstance(fn, metrics.LossMetric) else {}
-        if settings:
-            raise ValueError(f"save_model: metric {name!r} is {fn.loss!r} with the settings "
-                             f"{settings}, but a file names its metrics only: "
-                             f"load_model would give its defaults; compile with the default settings or "
-                             f"save the weights only (model.save_weights)")
         # a loss or a Metric named in the file is a new instance when loaded: the same class with
-        # the same settings is what the file can promise
+        # the same settings (a loss's recorded beside its class: metrics.serialize) is what the file
+        # can promise
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss))
+                                and type(fn.loss) is type(known.loss)
+                                and losses.changed_settings(fn.loss) == losses.changed_settings(known.loss))
                 or (isinstance(fn, metrics.Metric) and type(fn) is type(known)
                     and fn.get_config() == known.get_config())):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "

@@ -207,6 +207,8 @@ def is_classifier(model):
     sigmoid units (multi-label) do not form one distribution, so they get raw columns.
     """
     activation = getattr(getattr(model.layers[-1], "activation", None), "name", None)
+    if getattr(model.loss, "from_logits", False) is True and activation == "linear":
+        activation = model.loss.fuses           # trained on logits: predict turns them into probabilities
     if activation == "softmax":
         return len(model.output_shape) == 1
     return activation == "sigmoid" and model.output_shape == (1,)
@@ -244,6 +246,8 @@ def predict(model_path, data_path, out=None):
     else:
         X = read_features(data_path, int(np.prod(model.input_shape))).reshape(-1, *model.input_shape)
     outputs = model.predict(X)
+    if getattr(model.loss, "from_logits", False) is True and is_classifier(model):
+        outputs = model.loss.probabilities(outputs)      # the logits of a model trained on them
     header, rows = prediction_table(outputs, is_classifier(model))
     text = csv_text([header, *rows])          # whole, before anything is written
     if out:
@@ -273,7 +277,8 @@ def info(model_path):
     # a schedule as it reads in code, ExponentialDecay(...), not as its config dict
     opt_args = ", ".join(f"{k}={model.optimizer.schedule!r}" if k == "learning_rate" and model.optimizer.schedule
                          is not None else f"{k}={v}" for k, v in opt.items() if k != "name")
-    print(f"loss: {compiled['loss']}\noptimizer: {opt['name']}({opt_args}), "
+    settings = "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
+    print(f"loss: {compiled['loss']}{settings}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
     epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]

@@ -8,6 +8,7 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -380,6 +381,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.metrics = metrics
         self._update_fusion()
         self._apply_trainable_flags()
+        self._warn_logits_of_probabilities()
+
+    def _warn_logits_of_probabilities(self):
+        """Keras' warning for ``from_logits=True`` after a sigmoid or softmax output: the loss
+        applies the activation a second time (Keras' TensorFlow backend quietly takes the logits
+        behind it instead; its other backends do as glassnet)."""
+        last = self.layers[-1] if self.layers else None
+        activation = "softmax" if type(last).__name__ == "Softmax" else \
+            getattr(getattr(last, "activation", None), "name", None)
+        if getattr(self.loss, "from_logits", False) is True and activation == self.loss.fuses:
+            warnings.warn(f"compile: {self.loss!r} expects logits, but {last.describe()} ends in a {activation}: "
+                          f"the loss applies the {activation} again, to probabilities; give the last layer no "
+                          f"activation, or drop from_logits=True", UserWarning, stacklevel=3)
 
     def _claim(self, optimizer):
         """One optimizer instance trains one model: its moments and step count belong to that

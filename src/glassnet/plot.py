@@ -183,6 +183,9 @@ def _check_2d(X, y):
 def _surface(model, points, shape):
     """Predict on the grid: the probability of class 1 (binary, one output) or the argmax class."""
     pred = to_numpy(model.predict(points))
+    loss = getattr(model, "loss", None)
+    if getattr(loss, "from_logits", False) is True:      # a model trained on logits: their probabilities
+        pred = loss.probabilities(pred)
     if pred.shape[0] != len(points):
         raise ValueError(f"model.predict returned shape {pred.shape} for {len(points)} grid points")
     if pred.ndim == 1 or pred.shape[1] == 1:

@@ -184,7 +184,7 @@ class TrainingMixin(ActivityMixin):
             value = 0.0
         elif self._fused:
             z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
-            value = self.loss.from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
+            value = self.loss.value_from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
         return value + self._activity_penalty() if self._activity_cache[2] else value

@@ -1,6 +1,7 @@
 """BackupAndRestore: Keras' fault tolerance for long runs, on glassnet's model files."""
 import os
 
+from .. import losses
 from .._saveable import check_saveable
 from .._validation import check_flag
 from .base import Callback, check_path
@@ -83,9 +84,10 @@ class BackupAndRestore(Callback):
         if type(backup.optimizer) is not type(model.optimizer):
             raise ValueError(f"BackupAndRestore: {self.path} was made with {type(backup.optimizer).__name__}, "
                              f"this model trains with {type(model.optimizer).__name__}")
-        if backup.loss.get_config() != model.loss.get_config():
+        if (backup.loss.get_config() != model.loss.get_config()
+                or losses.changed_settings(backup.loss) != losses.changed_settings(model.loss)):
             raise ValueError(f"BackupAndRestore: {self.path} was made with the loss "
-                             f"{backup.loss.get_config()!r}, this model trains on {model.loss.get_config()!r}")
+                             f"{backup.loss!r}, this model trains on {model.loss!r}")
         model.set_weights(backup.get_weights())
         # the settings first (a learning rate ReduceLROnPlateau lowered; a schedule's follows the
         # restored step count), then the state

@@ -87,7 +87,7 @@ class Loss:
         z, a : the logits and the output activation's values, (n, k); y_true : the targets as
         the loss takes them. Returns (the loss value, a float; dL/dz, an array of z's shape).
         """
-        return self.from_logits(z, a, y_true), self.gradient_from_logits(a, y_true)
+        return self.value_from_logits(z, a, y_true), self.gradient_from_logits(a, y_true)
 
     def weighted_gradient_from_logits(self, a, y_true, sample_weight):
         """The fused dL/dz of ``gradient_from_logits`` with row i times w_i (losses that fuse)."""
@@ -143,10 +143,14 @@ class Loss:
 def settings_changed(loss):
     """The attributes of ``loss`` that differ from those of its class built with no arguments (the
     defaults): ``Huber(delta=2.0)`` gives ``{"delta": 2.0}``."""
-    defaults = vars(type(loss)())
-    # an attribute may differ from its constructor argument's name: (attribute -> argument)
-    names = getattr(loss, "_argument_names", {})
-    return {names.get(key, key): value for key, value in vars(loss).items() if defaults.get(key, object()) != value}
+    try:
+        defaults = vars(type(loss)())
+    except TypeError:           # a subclass of yours whose constructor needs arguments: no defaults to compare
+        return {}
+    # settings are plain numbers, flags and names; anything else (an array of yours) is not one
+    plain = (bool, int, float, str, type(None))
+    return {key: value for key, value in vars(loss).items()
+            if isinstance(value, plain) and not (type(defaults.get(key)) is type(value) and defaults.get(key) == value)}
 
 
 class WithSettings:

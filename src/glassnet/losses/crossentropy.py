@@ -17,22 +17,27 @@ from .base import Loss, WithSettings
 
 
 class _Logits(WithSettings):
-    """``from_logits``: the setting and the methods a cross-entropy uses when its inputs are logits.
-    The attribute is ``logits_input`` (``from_logits`` names the fused value's method); configs
-    and ``repr`` call it ``from_logits``, the constructor's name."""
-    _argument_names = {"logits_input": "from_logits"}
-    logits_input = False        # also what a loss pickled before the setting reads
+    """``from_logits``: the setting (Keras' attribute too) and the methods a cross-entropy uses
+    when its inputs are logits."""
+    from_logits = False         # also what a loss pickled before the setting reads
 
-    def __init__(self, from_logits=False):
-        self.logits_input = check_flag(from_logits, f"{type(self).__name__}: from_logits")
+    def __init__(self, from_logits=False, **unknown):
+        if unknown:         # Keras' other settings (label_smoothing, ...): named, with this class's
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
+                            f"from_logits only (no label_smoothing, axis or reduction)")
+        self.from_logits = check_flag(from_logits, f"{type(self).__name__}: from_logits")
 
-    def _activated(self, z):
+    def probabilities(self, z):
+        """What a model trained with this loss on logits ``z`` (its ``predict``) gives as
+        probabilities: their sigmoid (binary) or softmax (categorical)."""
         return activations.sigmoid(z) if self.fuses == "sigmoid" else activations.softmax(z)
+
+    _activated = probabilities
 
     def _value_of_logits(self, z, y_true, sample_weight=None):
         y_true = self._targets(z, y_true)
         if sample_weight is None:
-            return self.from_logits(z, self._activated(z), y_true)
+            return self.value_from_logits(z, self._activated(z), y_true)
         return self.weighted_from_logits(z, self._activated(z), y_true, sample_weight)
 
     def _gradient_of_logits(self, z, y_true, sample_weight=None):
@@ -43,7 +48,7 @@ class _Logits(WithSettings):
 
     def fused_activation(self):
         # on logits there is no output activation to fuse with: the loss holds it
-        return None if self.logits_input else super().fused_activation()
+        return None if self.from_logits else super().fused_activation()
 
 class BinaryCrossentropy(_Logits, Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` over all n * k outputs, p clipped to [1e-7, 1 - 1e-7]
@@ -62,14 +67,14 @@ class BinaryCrossentropy(_Logits, Loss):
         return y
 
     def __call__(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
     def weighted(self, y_pred, y_true, sample_weight):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
@@ -78,18 +83,18 @@ class BinaryCrossentropy(_Logits, Loss):
         return -float(np.mean(terms))
 
     def gradient(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
-        if self.logits_input:
+        if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true, sample_weight)
         return super().weighted_gradient(y_pred, y_true, sample_weight)
 
-    def from_logits(self, z, a, y_true):
+    def value_from_logits(self, z, a, y_true):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
         computed without overflow; never log(0)."""
         terms = np.logaddexp(0, z)
@@ -146,32 +151,32 @@ class CategoricalCrossentropy(_Logits, Loss):
         return y
 
     def __call__(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
-        if self.logits_input:
+        if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true, sample_weight)
         return super().weighted_gradient(y_pred, y_true, sample_weight)
 
-    def from_logits(self, z, a, y_true):
+    def value_from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).
 
         -sum(y log a) / n is the loss itself and costs one log over a. It needs every output to be
@@ -195,7 +200,7 @@ class CategoricalCrossentropy(_Logits, Loss):
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         # the loss is linear in y: weighting each sample's targets weighs its loss
-        return self.from_logits(z, a, y_true * _per_sample(sample_weight, z))
+        return self.value_from_logits(z, a, y_true * _per_sample(sample_weight, z))
 
     @staticmethod
     def _logsumexp(z, a):
@@ -278,14 +283,14 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return onehot
 
     def __call__(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         return -float(np.log(p).sum()) / y_pred.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
-        if self.logits_input:
+        if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
@@ -294,7 +299,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return -float(terms.sum()) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
-        if self.logits_input:
+        if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         g = np.zeros_like(y_pred)
@@ -309,13 +314,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     def _terms_from_logits(self, z, a, y_true):
         """Each sample's loss, -log a[label]: from the picked softmax outputs when all of them are
-        normal numbers, else as lse - z[label] (see CategoricalCrossentropy.from_logits)."""
+        normal numbers, else as lse - z[label] (see CategoricalCrossentropy.value_from_logits)."""
         picked = self._picked(a, y_true)
         if _all_normal(picked):
             return -np.log(picked)
         return self._logsumexp(z, a) - self._picked(z, y_true)
 
-    def from_logits(self, z, a, y_true):
+    def value_from_logits(self, z, a, y_true):
         return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):

@@ -71,6 +71,9 @@ def get(identifier):
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     if isinstance(identifier, dict):
+        if isinstance(identifier.get("class_name"), str) and identifier["class_name"] in losses.CLASS_NAMES:
+            # a loss with settings, as a metric
+            return get(_loss_from_config(identifier))
         return get(_from_config(identifier))
     if isinstance(identifier, str):
         if identifier in METRICS:
@@ -89,6 +92,10 @@ def serialize(name, metric):
     for a ``Metric``, ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get``
     turns back into it for the classes of ``METRIC_CLASSES`` and refuses, loudly, for any other (a
     subclass of one would otherwise come back as its parent, with the parent's settings)."""
+    if isinstance(metric, LossMetric) and type(metric.loss) is losses.LOSSES.get(metric.loss.name):
+        settings = losses.changed_settings(metric.loss)          # BinaryCrossentropy(from_logits=True)
+        if settings:
+            return {"class_name": type(metric.loss).__name__, "config": settings}
     if isinstance(metric, Metric):
         # the name alone only when it gives this very metric back ("binary_accuracy" names the
         # function, not BinaryAccuracy(); "precision" names Precision() with its defaults)
@@ -99,6 +106,20 @@ def serialize(name, metric):
         if type(named) is not type(metric) or named.get_config() != metric.get_config():
             return {"class_name": type(metric).__name__, "config": metric.get_config()}
     return name
+
+
+def _loss_from_config(spec):
+    """The built-in loss ``{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}``
+    describes: its settings numbers and flags only, checked by its constructor."""
+    config = spec.get("config")
+    if set(spec) != {"class_name", "config"} or not isinstance(config, dict) or not all(
+            isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in config.items()):
+        raise ValueError(f"metric: expected {{'class_name': a loss class, 'config': {{name: number or flag}}}}, "
+                         f"got {spec!r:.200}")
+    try:
+        return type(losses.get(spec["class_name"]))(**config)
+    except TypeError as exc:
+        raise ValueError(f"metric: {exc}") from None
 
 
 def _from_config(spec):
