@@ -134,3 +134,13 @@ def test_unit_normalization_matches_keras_and_refuses_bad_axes(rng):
         UnitNormalization(axis=0)
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     np.testing.assert_allclose(out, np.asarray(keras.layers.UnitNormalization(axis=[1, 2])(x)), rtol=1e-6, atol=1e-7)
+
+
+def test_unit_normalization_passes_a_mask_on(rng):
+    from glassnet.layers import Embedding, GlobalAveragePooling1D, UnitNormalization
+    model = gn.Sequential([Embedding(10, 4, mask_zero=True, input_length=5), UnitNormalization(),
+                           GlobalAveragePooling1D()], seed=0)
+    ids = np.array([[3, 7, 0, 0, 0]])
+    table = model.layers[0].params["embeddings"]
+    rows = table[[3, 7]] / np.linalg.norm(table[[3, 7]], axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), rows.mean(axis=0, keepdims=True), rtol=1e-6)

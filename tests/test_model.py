@@ -1327,3 +1327,43 @@ def test_nested_models_are_renamed_where_names_clash_and_refused_whole():
     with pytest.raises(ValueError):
         model.add(wrong)
     assert model.layers == before                                        # nothing of it joined
+
+
+def test_a_nested_model_used_alone_again_leaves_the_outer_one_training(rng):
+    from glassnet.layers import Conv2D, Flatten, Input, RandomFlip, RandomZoom, Rescaling
+    augmentation = gn.Sequential([RandomFlip("horizontal"), RandomZoom(0.1)])         # no Input: unbuilt
+    model = gn.Sequential([Input((8, 8, 1)), Rescaling(1 / 255), augmentation, Conv2D(2, 3), Flatten(),
+                           Dense(1, activation="sigmoid")], seed=0)
+    model.compile("binary_crossentropy", "adam")
+    x = rng.integers(0, 255, (16, 8, 8, 1)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype(np.float32)
+    model.fit(x, y, verbose=0)
+    augmentation(x[:2], training=True)      # builds it, its first layer marked as a first layer
+    model.fit(x, y, verbose=0)              # the outer model marks its layers again: it trains on
+    assert model.layers[2].needs_input_gradient
+
+
+def test_the_inner_model_s_weights_stay_live_and_a_refused_nesting_changes_nothing(rng):
+    from glassnet.layers import LSTM, Dropout
+    inner = gn.Sequential([Dense(3, input_dim=2), Dropout(0.5), Dense(1)], seed=3)
+    inner.compile("mse", "sgd")
+    rngs = [layer.rng for layer in inner.layers]
+    outer = gn.Sequential([inner])
+    outer.compile("mse", gn.optimizers.SGD(0.5))
+    outer.fit(rng.standard_normal((8, 2)), rng.standard_normal(8), verbose=0)
+    assert inner.trainable_weights[0] is inner.layers[0].params["kernel"] or \
+        np.array_equal(inner.trainable_weights[0], inner.layers[0].params["kernel"])
+    assert len(inner.non_trainable_weights) == 0
+    assert all(layer.rng is r for layer, r in zip(inner.layers, rngs))      # their generators kept
+    with pytest.raises(ValueError, match="already in this model"):
+        gn.Sequential([inner, inner])
+    assert [layer.name for layer in inner.layers] == ["dense", "dropout", "dense_1"]
+    host = gn.Sequential([Dense(4, input_dim=2)])
+    clash = gn.Sequential([Dense(3, name="dense"), LSTM(2)])                 # an LSTM after Dense: refused
+    with pytest.raises(ValueError):
+        host.add(clash)
+    assert [layer.name for layer in clash.layers] == ["dense", "lstm"] and len(host.layers) == 1
+    plain = gn.Sequential([Dense(3, input_dim=4)])
+    with pytest.raises(ValueError):
+        plain.add(LSTM(2))
+    assert len(plain.layers) == 1 and plain.predict(np.ones((1, 4)), verbose=0).shape == (1, 3)

@@ -134,6 +134,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             layer.name, layer.dtype, layer.rng = given      # as it was: it never joined
             raise
         self.layers.append(layer)
+        try:
+            self._build_after_add()
+        except BaseException:
+            self.layers.pop()                               # refused: the model is as it was
+            layer.name, layer.dtype, layer.rng = given
+            if self.built:
+                self._build_samples(self.input_shape)
+            else:
+                self.input_shape = None
+            raise
+
+    def _build_after_add(self):
+        """Build the model, or build it anew, once a layer joined, when the input shape is known."""
         if self.built:
             self._build_samples(self.input_shape)
         elif self._takes_text():
@@ -157,9 +170,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError("add: a model cannot contain itself")
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")
+        shared = [layer.describe() for layer in model.layers if any(layer is other for other in self.layers)]
+        if shared:          # Keras nests one model twice, sharing its weights; glassnet has no such layer
+            raise ValueError(f"add: model {model.name!r} holds {shared[0]}, which is already in this model (a "
+                             f"model's layers can join another model once)")
+        declared = self._declared_input, self._declared_text
         if not self.layers and self._declared_input is None and model._declared_input is not None:
             self._declare_input(InputLayer(model._declared_input, dtype="string" if model._declared_text else None))
         count, names = len(self.layers), {layer.name for layer in self.layers}
+        given = [(layer.name, layer.dtype, layer.rng) for layer in model.layers]
         try:
             for layer in model.layers:
                 if layer.name in names:
@@ -169,10 +188,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                         layer.name = f"{base}_{k}"
                 names.add(layer.name)
                 self.add(layer)
-        except (TypeError, ValueError):
+        except BaseException:
             while len(self.layers) > count:
                 self.pop()
+            for layer, (name, dtype, rng) in zip(model.layers, given):     # as they were
+                layer.name, layer.dtype, layer.rng = name, dtype, rng
+            self._declared_input, self._declared_text = declared
+            if model.built:         # its layers point into its own buffers again, for it to train
+                model._flatten_parameters()
             raise
+        # each layer keeps the generator its model gave it (Dropout draws as it drew there)
+        for layer, (_, _, rng) in zip(model.layers, given):
+            if rng is not None:
+                layer.rng = rng
 
     def _takes_text(self):
         """Whether the first layer turns texts into numbers (a TextVectorization)."""
@@ -441,6 +469,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         parameter of the trainable layers, as of the last ``compile``, ``fit`` or ``train_on_batch``
         (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes."""
         self._require_built("trainable_weights")
+        self._sync_views()          # a model sharing these layers (a nested one) may have trained them since
         return [param for _, _, param, _ in self._views]
 
     @property

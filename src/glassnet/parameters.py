@@ -118,6 +118,10 @@ class ParametersMixin:
         so that a layer frozen without a new ``compile`` is not trained by mistake."""
         if self.built and self._trainable_layout() != self._layout:
             self._flatten_parameters()
+        # the first layer's input gradient is never used; a layer this model shares with another
+        # (a nested Sequential's) may have been marked by that one since: mark them again
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_gradient = i > 0
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the

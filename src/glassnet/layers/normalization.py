@@ -245,6 +245,7 @@ class UnitNormalization(Layer):
     """
 
     EPSILON = 1e-12                 # Keras' and PyTorch's floor on the norm
+    supports_masking = True         # each sample on its own: a mask passes on (Keras')
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
