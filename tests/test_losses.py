@@ -875,3 +875,70 @@ def test_a_backup_made_with_other_loss_settings_is_refused(tmp_path, rng):
     with pytest.raises(ValueError, match=r"was made with the loss <loss binary_crossentropy from_logits=True>, "
                                          r"this model trains on <loss binary_crossentropy>"):
         model("binary_crossentropy").fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(str(tmp_path))])
+
+
+# -- label_smoothing (Keras'): y (1 - s) + s / k, k = 2 for the binary loss ----------------------------
+@pytest.mark.parametrize("logits", [False, True])
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy"])
+def test_label_smoothing_values_and_gradients_match_torch(name, logits, rng, torch):
+    F = torch.nn.functional
+    z, targets = _logits_cases(rng)
+    z[0, 1] = 2.0                                   # no clipped output on the probabilities' path
+    y, w, s = targets[name], rng.random(6), 0.2
+    binary = name == "binary_crossentropy"
+    loss = type(losses.get(name))(from_logits=logits, label_smoothing=s)
+    smoothed = y * (1 - s) + s * (0.5 if binary else 1 / y.shape[1])
+    for weights in (None, w):
+        t = torch.tensor(z, requires_grad=True)
+        if binary:
+            terms = F.binary_cross_entropy_with_logits(t, torch.tensor(smoothed), reduction="none").mean(dim=1)
+        else:
+            terms = F.cross_entropy(t, torch.tensor(y), label_smoothing=s, reduction="none")
+        value = (terms * (1 if weights is None else torch.tensor(weights))).mean()
+        value.backward()
+        inputs = z if logits else loss.probabilities(z)       # the outputs the loss is given
+        if weights is None:
+            mine = loss(inputs, y)
+            fused = (loss.value_from_logits(z, loss.probabilities(z), y), loss.gradient_from_logits(loss.probabilities(z), y))
+        else:
+            mine = loss.weighted(inputs, y, weights)
+            fused = (loss.weighted_from_logits(z, loss.probabilities(z), y, weights),
+                     loss.weighted_gradient_from_logits(loss.probabilities(z), y, weights))
+        assert mine == pytest.approx(value.item(), rel=1e-10)
+        assert fused[0] == pytest.approx(value.item(), rel=1e-12)              # the fused path, once smoothed
+        np.testing.assert_allclose(fused[1], t.grad.numpy(), rtol=1e-10, atol=1e-15)
+        if logits:
+            grad = loss.gradient(z, y) if weights is None else loss.weighted_gradient(z, y, weights)
+            np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-10, atol=1e-15)
+    assert loss.from_logits_and_gradient(z, loss.probabilities(z), y)[0] == pytest.approx(
+        loss.value_from_logits(z, loss.probabilities(z), y), rel=1e-14)
+
+
+def test_label_smoothing_trains_as_keras_and_leaves_metrics_the_raw_targets(rng, tmp_path):
+    import glassnet as gn
+    x = rng.standard_normal((48, 4)).astype(np.float32)
+    labels = rng.integers(0, 3, 48)
+    y = np.eye(3, dtype=np.float32)[labels]
+    ours = gn.Sequential([gn.layers.Dense(6, activation="tanh", input_dim=4),
+                          gn.layers.Dense(3, activation="softmax")], seed=0)
+    ours.compile(loss=losses.CategoricalCrossentropy(label_smoothing=0.1), optimizer=gn.optimizers.SGD(0.2),
+                 metrics=["accuracy"])
+    start = ours.get_weights()
+    history = ours.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0).history
+    predicted = ours.predict(x).argmax(axis=1)
+    assert ours.evaluate(x, y, verbose=0)[1] == pytest.approx(np.mean(predicted == labels))     # raw targets
+    assert len(history["accuracy"]) == 3
+    ours.save(tmp_path / "m.npz")
+    assert gn.load_model(tmp_path / "m.npz").loss.label_smoothing == 0.1
+    with pytest.raises(TypeError, match="SparseCategoricalCrossentropy: unexpected keyword argument 'label_smoothing'"):
+        losses.SparseCategoricalCrossentropy(label_smoothing=0.1)
+    with pytest.raises(ValueError, match="label_smoothing must be"):
+        losses.BinaryCrossentropy(label_smoothing=1.5)
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh"),
+                               keras.layers.Dense(3, activation="softmax")])
+    theirs.set_weights(start)
+    theirs.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), optimizer=keras.optimizers.SGD(0.2))
+    theirs.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -10,22 +10,37 @@ import numpy as np
 
 from .. import activations, backend
 from .._rows import row_max
-from .._validation import check_class_labels, check_flag
+from .._validation import check_class_labels, check_flag, check_number
 from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals, _normal_from,
                         _per_sample, _zero_where_clipped)
 from .base import Loss, WithSettings
 
 
 class _Logits(WithSettings):
-    """``from_logits``: the setting (Keras' attribute too) and the methods a cross-entropy uses
-    when its inputs are logits."""
-    from_logits = False         # also what a loss pickled before the setting reads
+    """``from_logits`` and ``label_smoothing``: the settings (Keras' attributes too), the methods a
+    cross-entropy uses when its inputs are logits, and the smoothing of its targets.
 
-    def __init__(self, from_logits=False, **unknown):
-        if unknown:         # Keras' other settings (label_smoothing, ...): named, with this class's
+    ``label_smoothing=s`` (Keras'): the loss trains on ``y (1 - s) + s / k`` instead of y, k the
+    classes (2 for the binary loss: ``y (1 - s) + s / 2``), so that no output is pushed all the way
+    to 0 or 1. Only the loss sees them: metrics score the targets as given. Each public method
+    smooths the targets it is given, once."""
+    from_logits = False         # also what a loss pickled before the settings reads
+    label_smoothing = 0.0
+    _SETTINGS = "from_logits and label_smoothing"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, **unknown):
+        if unknown:         # Keras' other settings (axis, reduction, ...): named, with this class's
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
-                            f"from_logits only (no label_smoothing, axis or reduction)")
+                            f"{self._SETTINGS} (no axis or reduction)")
         self.from_logits = check_flag(from_logits, f"{type(self).__name__}: from_logits")
+        self.label_smoothing = check_number(label_smoothing, f"{type(self).__name__}: label_smoothing", "[0, 1]")
+
+    def _smooth(self, y):
+        """The targets the loss trains on: ``y`` itself, or smoothed (see the class docstring)."""
+        if not self.label_smoothing:
+            return y
+        share = 0.5 if self.fuses == "sigmoid" else 1.0 / y.shape[-1]
+        return y * (1 - self.label_smoothing) + self.label_smoothing * share
 
     def probabilities(self, z):
         """What a model trained with this loss on logits ``z`` (its ``predict``) gives as
@@ -55,7 +70,7 @@ class BinaryCrossentropy(_Logits, Loss):
     as Keras clips it; targets in [0, 1], (n, k) or (n,) for one unit. After a sigmoid output it is
     fused: the value from the logits, ``log(1 + e^z) - z y``, and dL/dz = (p - y) / (n k).
     ``from_logits=True``: the outputs are the logits z (no sigmoid in the model), and that fused
-    form is the loss, unclipped."""
+    form is the loss, unclipped. ``label_smoothing=s``: targets ``y (1 - s) + s / 2``."""
     name = "binary_crossentropy"
     fuses = "sigmoid"
 
@@ -69,14 +84,14 @@ class BinaryCrossentropy(_Logits, Loss):
     def __call__(self, y_pred, y_true):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         terms = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
         terms *= _per_sample(sample_weight, terms)
@@ -85,7 +100,7 @@ class BinaryCrossentropy(_Logits, Loss):
     def gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
 
@@ -98,12 +113,12 @@ class BinaryCrossentropy(_Logits, Loss):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
         computed without overflow; never log(0)."""
         terms = np.logaddexp(0, z)
-        terms -= z * y_true
+        terms -= z * self._smooth(y_true)
         return float(np.add.reduce(terms, axis=None)) / terms.size
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         terms = np.logaddexp(0, z)
-        terms -= z * y_true
+        terms -= z * self._smooth(y_true)
         terms *= _per_sample(sample_weight, terms)
         return float(np.add.reduce(terms, axis=None)) / terms.size
 
@@ -115,21 +130,22 @@ class BinaryCrossentropy(_Logits, Loss):
 
         a : the sigmoid outputs, (n, k) or (n, ..., k); y_true : targets of the same shape (or (n,)
         for one unit). Returns an array of ``a``'s shape and dtype."""
-        y = self._targets(a, y_true)
+        y = self._smooth(self._targets(a, y_true))
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(y == 0, 0.0, -y / a) + np.where(y == 1, 0.0, (1 - y) / (1 - a))
         return (g / a.size).astype(a.dtype, copy=False)
 
     def gradient_from_logits(self, a, y_true):
         """dL/dz = (sigmoid(z) - y) / (n k)."""
-        g = np.subtract(a, y_true)
+        g = np.subtract(a, self._smooth(y_true))
         g *= 1.0 / g.size
         return _flush_subnormals(g, float(a.min()), 1.0 / g.size)
 
 
 class CategoricalCrossentropy(_Logits, Loss):
     """Targets one-hot (or any distribution) of shape (n, k). ``from_logits=True``: the outputs
-    are the logits (no softmax in the model), and the loss is its fused form, unclipped."""
+    are the logits (no softmax in the model), and the loss is its fused form, unclipped.
+    ``label_smoothing=s``: targets ``y (1 - s) + s / k``."""
     name = "categorical_crossentropy"
     fuses = "softmax"
 
@@ -153,21 +169,21 @@ class CategoricalCrossentropy(_Logits, Loss):
     def __call__(self, y_pred, y_true):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
-        y_true = self._targets(y_pred, y_true)
+        y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
 
@@ -187,7 +203,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         along the short last axis -- on (100, 10) float32, 7 us each against 2 us for the log;
         the loss went from 20 to 7 us.)
         """
-        return self._value_from_logits(z, a, y_true, float(a.min()))
+        return self._value_from_logits(z, a, self._smooth(y_true), float(a.min()))
 
     def _value_from_logits(self, z, a, y_true, a_min):
         if _normal_from(a_min, a.dtype):     # every log is finite and accurate
@@ -199,8 +215,8 @@ class CategoricalCrossentropy(_Logits, Loss):
         return float(np.vdot(y_true, lse[..., None] - z)) / _distributions(z)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
-        # the loss is linear in y: weighting each sample's targets weighs its loss
-        return self.value_from_logits(z, a, y_true * _per_sample(sample_weight, z))
+        # the loss is linear in y: weighting each sample's (smoothed) targets weighs its loss
+        return self._value_from_logits(z, a, self._smooth(y_true) * _per_sample(sample_weight, z), float(a.min()))
 
     @staticmethod
     def _logsumexp(z, a):
@@ -221,11 +237,11 @@ class CategoricalCrossentropy(_Logits, Loss):
         return (g / _distributions(a)).astype(a.dtype, copy=False)
 
     def _dense_targets(self, a, y_true):
-        """The targets as an array of ``a``'s shape (one-hot for sparse labels)."""
-        return self._targets(a, y_true)
+        """The targets the loss trains on as an array of ``a``'s shape (one-hot for sparse labels)."""
+        return self._smooth(self._targets(a, y_true))
 
     def gradient_from_logits(self, a, y_true):
-        return self._gradient_from_logits(a, y_true, float(a.min()))
+        return self._gradient_from_logits(a, self._smooth(y_true), float(a.min()))
 
     def _gradient_from_logits(self, a, y_true, a_min):
         g = np.subtract(a, y_true)
@@ -236,13 +252,20 @@ class CategoricalCrossentropy(_Logits, Loss):
     def from_logits_and_gradient(self, z, a, y_true):
         # both need the smallest output (the log's check, the gradient's flush): one minimum
         # for the two (~1.5 us on a (1, 10) output, 2% of a per-sample SGD step)
-        a_min = float(a.min())
+        a_min, y_true = float(a.min()), self._smooth(y_true)
         return self._value_from_logits(z, a, y_true, a_min), self._gradient_from_logits(a, y_true, a_min)
 
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Targets as integer class labels of shape (n,) (or (n, 1)); ``from_logits`` as for
-    ``CategoricalCrossentropy``."""
+    ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras)."""
+    _SETTINGS = "from_logits only"
+
+    def __init__(self, from_logits=False, **unknown):
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
+                            f"{self._SETTINGS} (no label_smoothing, as in Keras: use categorical_crossentropy)")
+        super().__init__(from_logits)
     name = "sparse_categorical_crossentropy"
     fuses = "softmax"       # its own value, gradient and fused methods (see Loss.fused_activation)
     sparse = True
