@@ -1367,3 +1367,24 @@ def test_the_inner_model_s_weights_stay_live_and_a_refused_nesting_changes_nothi
     with pytest.raises(ValueError):
         plain.add(LSTM(2))
     assert len(plain.layers) == 1 and plain.predict(np.ones((1, 4)), verbose=0).shape == (1, 3)
+
+
+def test_a_refused_nesting_keeps_the_optimizer_state_and_the_inner_layers_unbuilt(rng):
+    from glassnet.gradcheck import check_model
+    from glassnet.layers import Conv2D
+    model = gn.Sequential([Dense(4, input_dim=3), Dense(2)], seed=0)
+    model.compile("mse", "adam")
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    model.fit(x, y, epochs=2, verbose=0)
+    steps = model.optimizer.iterations
+    inner = gn.Sequential([Dense(5), Conv2D(2, 3)])                 # Conv2D on vectors: refused
+    with pytest.raises(ValueError):
+        model.add(inner)
+    assert model.optimizer.iterations == steps and len(model.layers) == 2
+    assert not inner.layers[0].built and inner.layers[0].params == {}
+    # a nested model compiled on its own marks its first layer; check_model marks the outer's again
+    inner64 = gn.Sequential([Dense(4, input_dim=3), Dense(2)], dtype="float64")
+    outer64 = gn.Sequential([Dense(3, input_dim=3), inner64], dtype="float64")
+    outer64.compile(loss="mse")
+    inner64.compile(loss="mse")
+    assert check_model(outer64, x, y)["max_error"] < 1e-6

@@ -218,6 +218,7 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")
     model._require_compiled("check_model")
+    model._apply_trainable_flags()      # as fit: frozen layers, and the first layer marked as the first
     x, y = model._prepare_xy(x, y, "x", "y")
     w = model._check_weights(sample_weight, x)
     snapshot = StateSnapshot(model.layers)

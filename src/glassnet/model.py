@@ -103,8 +103,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             return self._declare_input(layer)
         if isinstance(layer, Sequential):
             return self._add_model(layer)
-        if not isinstance(layer, Layer):
-            raise TypeError(f"add: expected a glassnet Layer, got {type(layer).__name__}")
+        joined = [self._join(layer)]
+        try:
+            self._build_after_add()
+        except BaseException:
+            self._unjoin(joined)                            # refused: the model is as it was
+            raise
+
+    def _join(self, layer):
+        """``layer`` checked, named, seeded and appended (not built yet). Returns what ``_unjoin``
+        needs to take it out again: the layer, its name, dtype and generator as given, and its
+        build state."""
         takes_text = getattr(layer, "takes_text", False)
         if takes_text and self.layers:
             raise ValueError(f"add: {layer.describe()} turns texts into numbers, so it must be the model's "
@@ -125,6 +134,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
                              f"whose weights it uses; add the wrapper, or a layer of its own")
         given = layer.name, layer.dtype, layer.rng
+        built = layer.built, dict(layer.params), dict(layer.grads), layer.input_shape
         try:
             self._name_and_seed(layer)
             # refused where a mask would reach it (BatchNormalization), before it joins; Keras'
@@ -134,16 +144,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             layer.name, layer.dtype, layer.rng = given      # as it was: it never joined
             raise
         self.layers.append(layer)
-        try:
-            self._build_after_add()
-        except BaseException:
-            self.layers.pop()                               # refused: the model is as it was
-            layer.name, layer.dtype, layer.rng = given
-            if self.built:
-                self._build_samples(self.input_shape)
-            else:
-                self.input_shape = None
-            raise
+        return layer, given, built
+
+    def _unjoin(self, joined):
+        """Take the layers ``_join`` appended (the last ones) out again, each as it was before,
+        after a build refused them; the model's own state was not touched (a build that fails stops
+        before the parameters are laid out anew, so the optimizer keeps its state)."""
+        for layer, (name, dtype, rng), (built, params, grads, input_shape) in reversed(joined):
+            self.layers.pop()
+            layer.name, layer.dtype, layer.rng = name, dtype, rng
+            if not built:           # a build that got as far as this layer made weights: gone again
+                layer.built, layer.params, layer.grads, layer.input_shape = False, params, grads, input_shape
+        if not self.built:
+            self.input_shape = None
 
     def _build_after_add(self):
         """Build the model, or build it anew, once a layer joined, when the input shape is known."""
@@ -177,8 +190,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         declared = self._declared_input, self._declared_text
         if not self.layers and self._declared_input is None and model._declared_input is not None:
             self._declare_input(InputLayer(model._declared_input, dtype="string" if model._declared_text else None))
-        count, names = len(self.layers), {layer.name for layer in self.layers}
-        given = [(layer.name, layer.dtype, layer.rng) for layer in model.layers]
+        names, joined = {layer.name for layer in self.layers}, []
+        names_given = [layer.name for layer in model.layers]
+        # all of them join, then one build: a layer refused there leaves no build half done (and
+        # the optimizer's state as it was)
         try:
             for layer in model.layers:
                 if layer.name in names:
@@ -187,18 +202,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                         k += 1
                         layer.name = f"{base}_{k}"
                 names.add(layer.name)
-                self.add(layer)
+                joined.append(self._join(layer))
+            self._build_after_add()
         except BaseException:
-            while len(self.layers) > count:
-                self.pop()
-            for layer, (name, dtype, rng) in zip(model.layers, given):     # as they were
-                layer.name, layer.dtype, layer.rng = name, dtype, rng
+            self._unjoin(joined)
+            for layer, name in zip(model.layers, names_given):      # as they were, renamed or not
+                layer.name = name
             self._declared_input, self._declared_text = declared
-            if model.built:         # its layers point into its own buffers again, for it to train
-                model._flatten_parameters()
             raise
         # each layer keeps the generator its model gave it (Dropout draws as it drew there)
-        for layer, (_, _, rng) in zip(model.layers, given):
+        for layer, (_, (_, _, rng), _) in zip(model.layers, joined):
             if rng is not None:
                 layer.rng = rng
 
