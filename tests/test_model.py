@@ -1388,3 +1388,13 @@ def test_a_refused_nesting_keeps_the_optimizer_state_and_the_inner_layers_unbuil
     outer64.compile(loss="mse")
     inner64.compile(loss="mse")
     assert check_model(outer64, x, y)["max_error"] < 1e-6
+
+
+def test_an_input_shape_given_to_a_later_layer_must_be_what_it_gets():
+    model = gn.Sequential([Dense(2, input_dim=3)])
+    with pytest.raises(ValueError, match=r"declares input samples of shape \(7,\), but the layers before it make "
+                                         r"samples of shape \(2,\)"):
+        model.add(Dense(5, input_shape=(7,)))
+    assert len(model.layers) == 1
+    model.add(Dense(5, input_shape=(2,)))                    # the same: fine, as Keras (which warns)
+    assert model.output_shape == (5,)

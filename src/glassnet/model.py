@@ -368,6 +368,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if layer.built:
                 layer.check_input_shape(shape)
             else:
+                # an input shape given to a later layer must be what the layers before it make:
+                # building it for another would drop what its user said (Keras warns about it)
+                if (layer is not self.layers[0] and layer.input_shape is not None
+                        and not shape_fits(shape, layer.input_shape)):
+                    raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
+                                     f"but the layers before it make samples of shape {tuple(shape)}; give an input "
+                                     f"shape to the first layer only (or Input(shape) first)")
                 # their params are not the layer's: never trained, never saved (unless the layer
                 # makes them its own, as the wrappers do: wrapped_layers; those may hold none)
                 for holder in (layer, *layer.wrapped_layers()):
