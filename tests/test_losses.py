@@ -943,3 +943,22 @@ def test_label_smoothing_trains_as_keras_and_leaves_metrics_the_raw_targets(rng,
     theirs.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"])
+@pytest.mark.parametrize("settings", [dict(from_logits=True), dict(label_smoothing=0.2),
+                                      dict(from_logits=True, label_smoothing=0.1, gamma=1.5)], ids=str)
+def test_focal_losses_take_from_logits_and_label_smoothing_as_keras(name, settings, rng):
+    from glassnet.gradcheck import check_loss
+    binary = name.startswith("Binary")
+    z = rng.standard_normal((6, 3))        # outputs away from 0: finite differences stay accurate
+    y = (rng.random((6, 3)) < 0.5).astype(float) if binary else np.eye(3)[rng.integers(0, 3, 6)]
+    extra = dict(apply_class_balancing=True) if binary else {}
+    loss = getattr(losses, name)(**settings, **extra)
+    outputs = z if settings.get("from_logits") else (activations.sigmoid(z) if binary else activations.softmax(z))
+    assert check_loss(loss, outputs, y)["max_error"] < 1e-6                 # gradients, through the activation
+    assert loss.fused_activation() is None
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = getattr(keras.losses, name)(**settings, **extra)
+    expected = float(np.asarray(theirs(y.astype(np.float32), outputs.astype(np.float32))))
+    assert loss(outputs, y) == pytest.approx(expected, rel=2e-5)

@@ -208,7 +208,7 @@ def is_classifier(model):
     """
     activation = getattr(getattr(model.layers[-1], "activation", None), "name", None)
     if getattr(model.loss, "from_logits", False) is True and activation == "linear":
-        activation = model.loss.fuses           # trained on logits: predict turns them into probabilities
+        activation = model.loss.applies         # trained on logits: predict turns them into probabilities
     if activation == "softmax":
         return len(model.output_shape) == 1
     return activation == "sigmoid" and model.output_shape == (1,)

@@ -438,7 +438,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         last = self.layers[-1] if self.layers else None
         activation = "softmax" if type(last).__name__ == "Softmax" else \
             getattr(getattr(last, "activation", None), "name", None)
-        if getattr(self.loss, "from_logits", False) is True and activation == self.loss.fuses:
+        if getattr(self.loss, "from_logits", False) is True and activation == self.loss.applies:
             warnings.warn(f"compile: {self.loss!r} expects logits, but {last.describe()} ends in a {activation}: "
                           f"the loss applies the {activation} again, to probabilities; give the last layer no "
                           f"activation, or drop from_logits=True", UserWarning, stacklevel=3)

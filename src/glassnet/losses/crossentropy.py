@@ -39,13 +39,23 @@ class _Logits(WithSettings):
         """The targets the loss trains on: ``y`` itself, or smoothed (see the class docstring)."""
         if not self.label_smoothing:
             return y
-        share = 0.5 if self.fuses == "sigmoid" else 1.0 / y.shape[-1]
+        share = 0.5 if self.applies == "sigmoid" else 1.0 / y.shape[-1]
         return y * (1 - self.label_smoothing) + self.label_smoothing * share
+
+    def _outputs(self, y_pred):
+        """The probabilities the loss's formula reads: ``y_pred``, or its activation on logits."""
+        return self.probabilities(y_pred) if self.from_logits else y_pred
 
     def probabilities(self, z):
         """What a model trained with this loss on logits ``z`` (its ``predict``) gives as
         probabilities: their sigmoid (binary) or softmax (categorical)."""
-        return activations.sigmoid(z) if self.fuses == "sigmoid" else activations.softmax(z)
+        return activations.sigmoid(z) if self.applies == "sigmoid" else activations.softmax(z)
+
+    def _through_activation(self, grad, z, p):
+        """dL/dz from dL/dp, p = ``probabilities(z)``: back through the sigmoid or the softmax."""
+        if self.applies == "sigmoid":
+            return activations.backprop_sigmoid(grad, z, p)
+        return activations.backprop_softmax(grad, z, p)
 
     _activated = probabilities
 
@@ -73,6 +83,7 @@ class BinaryCrossentropy(_Logits, Loss):
     form is the loss, unclipped. ``label_smoothing=s``: targets ``y (1 - s) + s / 2``."""
     name = "binary_crossentropy"
     fuses = "sigmoid"
+    applies = "sigmoid"      # what from_logits=True applies to the outputs (the focal loss too)
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         y = super().prepare_targets(y, n_outputs, dtype, name)
@@ -148,6 +159,7 @@ class CategoricalCrossentropy(_Logits, Loss):
     ``label_smoothing=s``: targets ``y (1 - s) + s / k``."""
     name = "categorical_crossentropy"
     fuses = "softmax"
+    applies = "softmax"
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         """Also checks that every row is a distribution (>= 0, summing to 1). Why refuse other

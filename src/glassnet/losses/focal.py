@@ -32,7 +32,8 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through i
     name = "binary_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)
 
-    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0):
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+        super().__init__(from_logits, label_smoothing)
         self.apply_class_balancing = check_flag(apply_class_balancing,
                                                 "BinaryFocalCrossentropy: apply_class_balancing", ValueError)
         self.alpha = check_number(alpha, "BinaryFocalCrossentropy: alpha", "[0, 1]")
@@ -48,20 +49,27 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through i
         return y, np.maximum(1 - p_t, 0), p, bce, weight
 
     def _terms(self, y_pred, y_true):
-        y, q, _, bce, weight = self._parts(y_pred, self._targets(y_pred, y_true))
+        y, q, _, bce, weight = self._parts(y_pred, self._smooth(self._targets(y_pred, y_true)))
         terms = q ** self.gamma * bce
         return terms if weight is None else terms * weight
 
     def __call__(self, y_pred, y_true):
-        return float(np.mean(self._terms(y_pred, y_true)))
+        return float(np.mean(self._terms(self._outputs(y_pred), y_true)))
 
     def weighted(self, y_pred, y_true, sample_weight):
-        terms = self._terms(y_pred, y_true)
+        terms = self._terms(self._outputs(y_pred), y_true)
         terms *= _per_sample(sample_weight, terms)
         return float(np.mean(terms))
 
     def gradient(self, y_pred, y_true):
-        y, q, p, bce, weight = self._parts(y_pred, self._targets(y_pred, y_true))
+        if self.from_logits:
+            p = self.probabilities(y_pred)
+            return self._through_activation(self._probability_gradient(p, y_true), y_pred, p)
+        return self._probability_gradient(y_pred, y_true)
+
+    def _probability_gradient(self, y_pred, y_true):
+        """dL/dp for probabilities ``y_pred``."""
+        y, q, p, bce, weight = self._parts(y_pred, self._smooth(self._targets(y_pred, y_true)))
         # d/dp of q^gamma * bce(p): q = 1 - p_t moves by -(2y - 1) per unit of p
         # q^(gamma - 1), 0 where q = 0 (a negative power of 0 would be inf, times a bce of 0: NaN);
         # by where() rather than power's where=, which CuPy's ufuncs do not take
@@ -86,7 +94,8 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
     name = "categorical_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)
 
-    def __init__(self, alpha=0.25, gamma=2.0):
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+        super().__init__(from_logits, label_smoothing)
         self.alpha = check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
 
@@ -100,7 +109,8 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
         return y
 
     def _sample_values(self, y_pred, y_true):
-        y = self._targets(y_pred, y_true).astype(y_pred.dtype, copy=False)
+        y_pred = self._outputs(y_pred)
+        y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -(self.alpha * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
 
@@ -114,7 +124,14 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
         return float(values.sum()) / values.size
 
     def gradient(self, y_pred, y_true):
-        y = self._targets(y_pred, y_true).astype(y_pred.dtype, copy=False)
+        if self.from_logits:
+            p = self.probabilities(y_pred)
+            return self._through_activation(self._probability_gradient(p, y_true), y_pred, p)
+        return self._probability_gradient(y_pred, y_true)
+
+    def _probability_gradient(self, y_pred, y_true):
+        """dL/dp for probabilities ``y_pred``."""
+        y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         q = 1 - p                                  # >= 1e-7: no 0 to a negative power
         # d/dp of -alpha q^gamma y log p
