@@ -962,3 +962,16 @@ def test_focal_losses_take_from_logits_and_label_smoothing_as_keras(name, settin
     theirs = getattr(keras.losses, name)(**settings, **extra)
     expected = float(np.asarray(theirs(y.astype(np.float32), outputs.astype(np.float32))))
     assert loss(outputs, y) == pytest.approx(expected, rel=2e-5)
+
+
+@pytest.mark.parametrize("name", ["BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+                                  "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"])
+def test_the_weighted_gradient_on_logits_is_the_gradient_of_the_weighted_value(name, rng):
+    from glassnet.gradcheck import numerical_gradient
+    z = rng.standard_normal((5, 3))
+    y = (rng.integers(0, 3, 5) if name.startswith("Sparse") else
+         (rng.random((5, 3)) < 0.5).astype(float) if name.startswith("Binary") else np.eye(3)[rng.integers(0, 3, 5)])
+    w = rng.random(5)
+    loss = getattr(losses, name)(from_logits=True)
+    numeric = numerical_gradient(lambda: loss.weighted(z, y, w), z)
+    np.testing.assert_allclose(loss.weighted_gradient(z, y, w), numeric, rtol=1e-6, atol=1e-9)

@@ -57,19 +57,15 @@ class _Logits(WithSettings):
             return activations.backprop_sigmoid(grad, z, p)
         return activations.backprop_softmax(grad, z, p)
 
-    _activated = probabilities
-
     def _value_of_logits(self, z, y_true, sample_weight=None):
         y_true = self._targets(z, y_true)
         if sample_weight is None:
-            return self.value_from_logits(z, self._activated(z), y_true)
-        return self.weighted_from_logits(z, self._activated(z), y_true, sample_weight)
+            return self.value_from_logits(z, self.probabilities(z), y_true)
+        return self.weighted_from_logits(z, self.probabilities(z), y_true, sample_weight)
 
-    def _gradient_of_logits(self, z, y_true, sample_weight=None):
-        y_true = self._targets(z, y_true)
-        if sample_weight is None:
-            return self.gradient_from_logits(self._activated(z), y_true)
-        return self.weighted_gradient_from_logits(self._activated(z), y_true, sample_weight)
+    def _gradient_of_logits(self, z, y_true):
+        # weighted: Loss.weighted_gradient scales this row by row, as it scales any gradient
+        return self.gradient_from_logits(self.probabilities(z), self._targets(z, y_true))
 
     def fused_activation(self):
         # on logits there is no output activation to fuse with: the loss holds it
@@ -114,11 +110,6 @@ class BinaryCrossentropy(_Logits, Loss):
         y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
-
-    def weighted_gradient(self, y_pred, y_true, sample_weight):
-        if self.from_logits:
-            return self._gradient_of_logits(y_pred, y_true, sample_weight)
-        return super().weighted_gradient(y_pred, y_true, sample_weight)
 
     def value_from_logits(self, z, a, y_true):
         """The value from the logits z: log(1 + e^z) - z y, with logaddexp(0, z) = log(1 + e^z)
@@ -198,11 +189,6 @@ class CategoricalCrossentropy(_Logits, Loss):
         y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
-
-    def weighted_gradient(self, y_pred, y_true, sample_weight):
-        if self.from_logits:
-            return self._gradient_of_logits(y_pred, y_true, sample_weight)
-        return super().weighted_gradient(y_pred, y_true, sample_weight)
 
     def value_from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).

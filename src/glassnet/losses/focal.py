@@ -15,7 +15,18 @@ from ._numerics import EPSILON, _per_sample, _zero_where_clipped
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
 
 
-class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through it: a repr of its settings
+class _ThroughProbabilities:
+    """The focal losses' gradient: their formula reads probabilities (``_probability_gradient``);
+    on logits (``from_logits=True``) the gradient goes on back through the sigmoid or softmax."""
+
+    def gradient(self, y_pred, y_true):
+        if self.from_logits:
+            p = self.probabilities(y_pred)
+            return self._through_activation(self._probability_gradient(p, y_true), y_pred, p)
+        return self._probability_gradient(y_pred, y_true)
+
+
+class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      # WithSettings through it: a repr of its settings
     """Keras' ``binary_focal_crossentropy``: per output value ``(1 - p_t)^gamma * bce``, with
     ``p_t = y p + (1 - y)(1 - p)`` (the probability given to the right answer) and ``bce`` the
     binary cross-entropy of p clipped to [1e-7, 1 - 1e-7]; with ``apply_class_balancing`` times
@@ -61,12 +72,6 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through i
         terms *= _per_sample(sample_weight, terms)
         return float(np.mean(terms))
 
-    def gradient(self, y_pred, y_true):
-        if self.from_logits:
-            p = self.probabilities(y_pred)
-            return self._through_activation(self._probability_gradient(p, y_true), y_pred, p)
-        return self._probability_gradient(y_pred, y_true)
-
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""
         y, q, p, bce, weight = self._parts(y_pred, self._smooth(self._targets(y_pred, y_true)))
@@ -83,7 +88,7 @@ class BinaryFocalCrossentropy(BinaryCrossentropy):      # WithSettings through i
         return g
 
 
-class CategoricalFocalCrossentropy(CategoricalCrossentropy):
+class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentropy):
     """Keras' ``categorical_focal_crossentropy``: per sample ``-sum(alpha (1 - p)^gamma y log p)``
     over the k outputs, p clipped to [1e-7, 1 - 1e-7]; the mean over samples. Targets one-hot (or
     distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
@@ -122,12 +127,6 @@ class CategoricalFocalCrossentropy(CategoricalCrossentropy):
         values = self._sample_values(y_pred, y_true)
         values = values * _per_sample(sample_weight, values)
         return float(values.sum()) / values.size
-
-    def gradient(self, y_pred, y_true):
-        if self.from_logits:
-            p = self.probabilities(y_pred)
-            return self._through_activation(self._probability_gradient(p, y_true), y_pred, p)
-        return self._probability_gradient(y_pred, y_true)
 
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""
