@@ -400,9 +400,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
-        # the first layer's input gradient is never used: skip that matrix product
-        for i, layer in enumerate(self.layers):
-            layer.needs_input_gradient = i > 0
+        self._mark_first_layer()
         self._flatten_parameters()
         self.built = True
         self._update_fusion()

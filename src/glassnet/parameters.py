@@ -118,8 +118,12 @@ class ParametersMixin:
         so that a layer frozen without a new ``compile`` is not trained by mistake."""
         if self.built and self._trainable_layout() != self._layout:
             self._flatten_parameters()
-        # the first layer's input gradient is never used; a layer this model shares with another
-        # (a nested Sequential's) may have been marked by that one since: mark them again
+        # a layer this model shares with another (a nested Sequential's) may have been marked by
+        # that one since: mark them again
+        self._mark_first_layer()
+
+    def _mark_first_layer(self):
+        """The first layer's input gradient is never used: it skips that product; the others make it."""
         for i, layer in enumerate(self.layers):
             layer.needs_input_gradient = i > 0
 

@@ -251,7 +251,7 @@ class Layer:
     def check_input_values(self, x, name):
         """Refuse data whose values this layer cannot take, raising an error that names ``name``
         (``"x"``, ``"validation_data[0]"``): a model calls it on its first layer with all of the
-        data, in the dtype it was given, before any work. Every value is fine by default; an
+        data, in the dtype it was given, before any work, and ``layer(x)`` on ``x`` as given. Every value is fine by default; an
         Embedding takes integer indices into its table only."""
 
     def output_shape(self, input_shape):
@@ -329,6 +329,8 @@ class Layer:
                             f"Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
+        # values the layer cannot take (an Embedding's indices), as given: before the cast to floats
+        self.check_input_values(x, self.describe())
         if x.ndim < 2:
             raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
         if not self.built:

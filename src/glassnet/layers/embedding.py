@@ -119,11 +119,6 @@ class Embedding(Layer):
         """With ``mask_zero``: (batch, steps) booleans, True where the index is not 0; else None."""
         return x != 0 if self.mask_zero else None
 
-    def __call__(self, x, training=False, mask=None):
-        x = backend.get_array_module(x).asarray(x)
-        self.check_input_values(x, self.describe())     # before Layer's cast to floats, on the values given
-        return super().__call__(x, training, mask)
-
     def check_input_values(self, x, name):
         """Refuse data (``x``, all of it, in its own dtype) holding something that is not an index
         into the table: a ValueError naming ``name`` ("x", "validation_data[0]"), the first bad

@@ -68,11 +68,6 @@ class CategoryEncoding(Layer):
     def check_input_values(self, x, name):
         check_indices(x, self.num_tokens, name, "a CategoryEncoding's input", "the CategoryEncoding's num_tokens")
 
-    def __call__(self, x, training=False, mask=None):
-        x = backend.get_array_module(x).asarray(x)
-        self.check_input_values(x, self.describe())     # before Layer's cast to floats, on the values given
-        return super().__call__(x, training, mask)
-
     def forward(self, x, training=False):
         self.x = x
         self.check_input_values(x, self.describe())
