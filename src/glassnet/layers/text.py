@@ -24,7 +24,7 @@ import string
 import numpy as np
 
 from .._validation import check_flag, check_positive_int
-from .base import Layer
+from .base import Layer, shape_fits
 
 MODES = ("int", "multi_hot", "count", "tf_idf")
 STANDARDIZERS = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -325,17 +325,13 @@ class TextVectorization(Layer):
 
     # -- inside a model ---------------------------------------------------------------------------
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        expected = self.ids_shape()
-        if len(shape) != 1 or (expected[0] is not None and shape[0] != expected[0]):
-            raise ValueError(f"{self.describe()}: makes samples of shape {expected}; a model hands its "
-                             f"forward pass those, got {shape}")
-        super().build(shape)
+        self.check_input_shape(input_shape)
+        super().build(tuple(input_shape))
 
     def check_input_shape(self, sample_shape):
-        expected = self.ids_shape()
-        if len(sample_shape) != 1 or (expected[0] is not None and sample_shape[0] != expected[0]):
-            raise ValueError(f"{self.describe()}: expected ids of shape {expected}, got samples of shape "
+        # its forward pass takes the ids it makes (a model hands it those)
+        if not shape_fits(tuple(sample_shape), self.ids_shape()):
+            raise ValueError(f"{self.describe()}: expected ids of shape {self.ids_shape()}, got samples of shape "
                              f"{tuple(sample_shape)}")
 
     def forward(self, x, training=False):
