@@ -206,6 +206,31 @@ def test_a_cnn_with_batch_normalization_trains_on_the_device_as_on_the_host(cupy
     assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
 
 
+def test_a_functional_model_with_every_merge_layer_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 8, 8, 2), dtype=np.float32)
+    y = rng.integers(0, 3, 48)
+
+    def train():
+        inputs = gn.Input((8, 8, 2))
+        a = layers.Conv2D(3, 3, padding="same", activation="relu")(inputs)
+        b = layers.Conv2D(3, 3, padding="same", activation="tanh")(a)
+        merged = [layers.Add()([a, b]), layers.Subtract()([a, b]), layers.Multiply()([a, b]),
+                  layers.Average()([a, b]), layers.Maximum()([a, b]), layers.Minimum()([a, b])]
+        x_ = layers.Concatenate()([*merged, inputs])
+        outputs = layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(x_))
+        model = gn.Model(inputs, outputs, seed=1)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
+    assert len(device.trace(x[:2], y[:2])[2]["input"]) == 2
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

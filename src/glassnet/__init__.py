@@ -19,6 +19,7 @@ from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, Hi
 from .errors import ModelFileError, NonFiniteError
 from .layers import Input
 from .model import Sequential
+from .graph import Model
 from .utils import to_categorical
 
 __version__ = "0.1.0"
@@ -35,7 +36,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 
-__all__ = ["Sequential", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
+__all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__"]

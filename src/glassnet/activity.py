@@ -30,8 +30,7 @@ class ActivityMixin:
         """``_forward``, keeping the output of every layer with an activity regularizer."""
         kept = self._activity
         kept.clear()
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        for layer, _, x in self._walk(x, training):
             if layer.activity_regularizer is not None:
                 kept[layer] = x
         return x

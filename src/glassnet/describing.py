@@ -43,19 +43,23 @@ class DescribingMixin:
         Keras does: every weight (BatchNormalization's moving statistics included), the trained
         ones, and the rest (those statistics and the parameters of frozen layers)."""
         self._require_built("summary")
-        rows, shape, total, trainable = [], self.input_shape, 0, 0
-        for layer in self.layers:
-            shape = layer.output_shape(shape)
+        # a functional Model says where each layer's inputs come from, as Keras' summary does
+        graph = getattr(self, "_graph", None) is not None
+        headers = ("Layer (type)", "Output Shape", "Param #", *(("Connected to",) if graph else ()))
+        names = [layer.name for layer in self.layers]
+        rows, total, trainable = [], 0, 0
+        for layer, shape, parents in zip(self.layers, self._shapes_through(self.input_shape), self._inbound):
             weights = layer.count_params()
             total += weights
             trainable += sum(int(p.size) for p in layer.params.values()) if layer.trainable else 0
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}"))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
-                  enumerate(("Layer (type)", "Output Shape", "Param #"))]
+            sources = ", ".join(self._input_name if p < 0 else names[p] for p in parents) if graph else None
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}",
+                         *((sources,) if graph else ())))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         line = "  ".join(f"{{:<{w}}}" for w in widths)
-        rule = "=" * (sum(widths) + 4)
-        text = [f'Model: "{self.name}"', rule, line.format("Layer (type)", "Output Shape", "Param #"), rule]
-        text += [line.format(*r) for r in rows]
+        rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
+        text = [f'Model: "{self.name}"', rule, line.format(*headers).rstrip(), rule]
+        text += [line.format(*r).rstrip() for r in rows]
         text += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                  f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
         print_fn("\n".join(text))
@@ -111,6 +115,20 @@ class DescribingMixin:
             return layers
         return [InputLayer(config["input"], dtype=config.get("input_dtype")), *layers]
 
+    @classmethod
+    def _from_config_layers(cls, config, layers):
+        """The model of ``config`` made of ``layers`` (made from its layer configs, not built): a
+        Sequential, or a functional Model when the config says how the layers connect
+        (``inbound``), built for its input shape."""
+        settings = dict(seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        if config.get("inbound") is not None:
+            from .graph import Model
+            return Model._from_layers(layers, config["inbound"], config.get("input"), config.get("input_name"),
+                                      name=config.get("name", "model"), **settings)
+        model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
+        model._build_from_config_shape(config.get("input_shape"))
+        return model
+
     def _build_from_config_shape(self, shape):
         """Build for a config's ``input_shape`` (a model without layers has nothing to build)."""
         if shape and self.layers and not self.built:
@@ -129,9 +147,7 @@ class DescribingMixin:
                 raise ValueError(f"config: a layer's 'trainable' must be true or false, got {trainable!r:.50}")
             layer.trainable = trainable
             layers.append(layer)
-        model = cls(cls._config_layers(config, layers), seed=config.get("seed"),
-                    dtype=config.get("dtype", "float32"), name=config.get("name", "sequential"))
-        model._build_from_config_shape(config.get("input_shape"))
+        model = cls._from_config_layers(config, layers)
         if config.get("compile"):
             c = config["compile"]
             loss = c["loss"]

@@ -39,11 +39,9 @@ class InferenceMixin:
         ``sample_shape``: the data's (a model for any length leaves its ``input_shape`` open: None)."""
         shape = tuple(self.input_shape if sample_shape is None else sample_shape)
         # the input counts too: a chunk of it is cast to the model's dtype (uint8 images, float64 data)
-        largest = math.prod(shape)
-        for layer in self.layers:
-            largest = max(largest, layer.numbers_per_sample(shape))
-            shape = layer.output_shape(shape)
-        return max(1, AUTO_CHUNK_NUMBERS // largest)
+        sizes = [math.prod(shape)]
+        self._shapes_through(shape, lambda _, layer, given: sizes.append(layer.numbers_per_sample(given)))
+        return max(1, AUTO_CHUNK_NUMBERS // max(sizes))
 
     def _default_batch_size(self, x):
         """predict's and evaluate's chunk without a ``batch_size``: memory's (``_auto_batch_size``);

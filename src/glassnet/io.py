@@ -80,7 +80,7 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
         spec = json.loads(json_string)
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"model_from_json: not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential" or not isinstance(spec.get("config"), dict):
+    if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model") or not isinstance(spec.get("config"), dict):
         raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\", \"config\": {{...}}}}, "
                              f"as Sequential.to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
@@ -341,10 +341,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
                                                               f"allows")
         layers.append(layer)
     try:
-        model = Sequential(Sequential._config_layers(config, layers), seed=config.get("seed"),
-                           dtype=config.get("dtype", "float32"),
-                           name=config.get("name", "sequential"))
-        model._build_from_config_shape(config.get("input_shape"))
+        model = Sequential._from_config_layers(config, layers)
     finally:
         for layer in layers:
             del layer.add_weight, layer._reserve     # back to the class's methods

@@ -103,6 +103,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             return self._declare_input(layer)
         if isinstance(layer, Sequential):
             return self._add_model(layer)
+        if getattr(layer, "merges", False):
+            raise ValueError(f"add: {layer.describe()} merges several inputs, which a Sequential (one chain) never "
+                             f"has; draw the network as a functional glassnet.Model")
         joined = [self._join(layer)]
         try:
             self._build_after_add()
@@ -181,6 +184,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         All or nothing: a layer refused undoes the ones added before it."""
         if model is self:
             raise ValueError("add: a model cannot contain itself")
+        if type(model) is not Sequential and getattr(model, "_graph", None) is not None:
+            raise NotImplementedError(f"add: a functional Model ({model.name!r}) cannot be nested in a Sequential yet")
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")
         shared = [layer.describe() for layer in model.layers if any(layer is other for other in self.layers)]
@@ -363,35 +368,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._takes_text():
             shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
         self.input_shape = shape
-        declared = []
-        for layer in self.layers:
-            if layer.built:
-                layer.check_input_shape(shape)
-            else:
-                # an input shape given to a later layer must be what the layers before it make:
-                # building it for another would drop what its user said (Keras warns about it)
-                if (layer is not self.layers[0] and layer.input_shape is not None
-                        and not shape_fits(shape, layer.input_shape)):
-                    raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
-                                     f"but the layers before it make samples of shape {tuple(shape)}; give an input "
-                                     f"shape to the first layer only (or Input(shape) first)")
-                # their params are not the layer's: never trained, never saved (unless the layer
-                # makes them its own, as the wrappers do: wrapped_layers; those may hold none)
-                for holder in (layer, *layer.wrapped_layers()):
-                    nested = [name for name, value in vars(holder).items()
-                              if isinstance(value, Layer) and not any(value is w for w in holder.wrapped_layers())]
-                    if nested:
-                        raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
-                                        f"whose parameters a model neither trains nor saves; keep every "
-                                        f"weight in the layer's own params (add_weight)")
-                with sized_axes_needed(layer, shape):
-                    layer.build(shape)
-                if not layer.built:     # its weights would be made again at the next build
-                    raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
-                                    f"built; end it with super().build(input_shape)")
-            with sized_axes_needed(layer, shape):
-                shape = tuple(layer.output_shape(shape))
-            declared.append(shape)
+        declared = self._shapes_through(shape, self._build_layer)
+        shape = declared[-1]
         self.output_shape = shape
         # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
         # the loss and the metrics when one reaches the output (they score its real steps alone)
@@ -404,6 +382,54 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._flatten_parameters()
         self.built = True
         self._update_fusion()
+
+    def _build_layer(self, i, layer, shape):
+        """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them."""
+        if layer.built:
+            layer.check_input_shape(shape)
+            return
+        # an input shape given to a later layer must be what the layers before it make:
+        # building it for another would drop what its user said (Keras warns about it)
+        if i > 0 and layer.input_shape is not None and not shape_fits(shape, layer.input_shape):
+            raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
+                             f"but the layers before it make samples of shape {tuple(shape)}; give an input "
+                             f"shape to the first layer only (or Input(shape) first)")
+        # their params are not the layer's: never trained, never saved (unless the layer
+        # makes them its own, as the wrappers do: wrapped_layers; those may hold none)
+        for holder in (layer, *layer.wrapped_layers()):
+            nested = [name for name, value in vars(holder).items()
+                      if isinstance(value, Layer) and not any(value is w for w in holder.wrapped_layers())]
+            if nested:
+                raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
+                                f"whose parameters a model neither trains nor saves; keep every "
+                                f"weight in the layer's own params (add_weight)")
+        with sized_axes_needed(layer, shape):
+            layer.build(shape)
+        if not layer.built:     # its weights would be made again at the next build
+            raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
+                            f"built; end it with super().build(input_shape)")
+
+    @property
+    def _inbound(self):
+        """Where each layer's input comes from: for layer i, the list of the layers (their indices)
+        whose outputs it takes, -1 standing for the model's input. A Sequential is a chain, each
+        layer reading the one before it; a functional ``Model`` keeps its graph's."""
+        return [[i - 1] for i in range(len(self.layers))]
+
+    def _shapes_through(self, shape, visit=None):
+        """Each layer's output sample shape, in layer order, for model inputs of sample ``shape``,
+        from the layers' ``output_shape``. ``visit(i, layer, its input shape)`` runs before each
+        layer's ``output_shape`` (building it, checking it, measuring it). A merge layer's input
+        shape is the list of its inputs' shapes."""
+        outputs = []
+        for i, (layer, parents) in enumerate(zip(self.layers, self._inbound)):
+            shapes = [shape if p < 0 else outputs[p] for p in parents]
+            given = shapes if getattr(layer, "merges", False) else shapes[0]
+            if visit is not None:
+                visit(i, layer, given)
+            with sized_axes_needed(layer, () if getattr(layer, "merges", False) else given):
+                outputs.append(tuple(layer.output_shape(given)))
+        return outputs
 
     def compile(self, loss, optimizer="sgd", metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
@@ -518,11 +544,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self.built and not shape_fits(shape, self.input_shape):     # what predict would refuse
             raise ValueError(f"compute_output_shape: the model is built for samples of shape {self.input_shape}, "
                              f"got {shape}")
-        for layer in self.layers:
+        def check(_, layer, given):
             if layer.built:             # its weights fix what it takes (an unbuilt one checks at build)
-                layer.check_input_shape(shape)
-            shape = tuple(layer.output_shape(shape))
-        return (batch, *shape)
+                layer.check_input_shape(given)
+        return (batch, *self._shapes_through(shape, check)[-1])
 
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;

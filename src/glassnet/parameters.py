@@ -123,9 +123,10 @@ class ParametersMixin:
         self._mark_first_layer()
 
     def _mark_first_layer(self):
-        """The first layer's input gradient is never used: it skips that product; the others make it."""
-        for i, layer in enumerate(self.layers):
-            layer.needs_input_gradient = i > 0
+        """The input gradient of a layer that reads the model's input alone is never used: it skips
+        that product (the first layer of a Sequential); the others make it."""
+        for layer, parents in zip(self.layers, self._inbound):
+            layer.needs_input_gradient = any(p >= 0 for p in parents)
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the
@@ -151,14 +152,11 @@ class ParametersMixin:
             cache[2].clear()
         # and the layers a wrapper holds (Bidirectional's two readers), whose caches are the same kind
         for layer in (inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())):
-            held = [(name, value) for name, value in vars(layer).items()
-                    if getattr(value, "base", None) is not None and getattr(value, "shape", None) is not None]
-            for name, value in held:
-                xp = backend.get_array_module(value)
-                # a cache on a GPU never shares memory with host data (CuPy refuses to compare them)
-                if any(xp.may_share_memory(value, d) for d in data
-                       if d is not None and backend.get_array_module(d) is xp):
-                    setattr(layer, name, value.copy())
+            for name, value in list(vars(layer).items()):
+                if isinstance(value, list):         # a merge layer's inputs (Multiply keeps them)
+                    value[:] = [_unshared(a, data) for a in value]
+                elif (unshared := _unshared(value, data)) is not value:
+                    setattr(layer, name, unshared)
 
     def _sync_views(self):
         """Re-attach parameters or gradients that a layer replaced instead of writing in place
@@ -170,3 +168,15 @@ class ParametersMixin:
             if layer.params[key] is not param:
                 param[...] = layer.params[key]
                 layer.params[key] = param
+
+
+def _unshared(value, data):
+    """``value``, or a copy of it when it is a view into one of the arrays ``data`` (a cache that
+    would keep a whole data set alive); anything but an array view passes as it is."""
+    if getattr(value, "base", None) is None or getattr(value, "shape", None) is None:
+        return value
+    xp = backend.get_array_module(value)
+    # a cache on a GPU never shares memory with host data (CuPy refuses to compare them)
+    if any(xp.may_share_memory(value, d) for d in data if d is not None and backend.get_array_module(d) is xp):
+        return value.copy()
+    return value

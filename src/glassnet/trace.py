@@ -22,7 +22,7 @@ gradient in the dA of its layer (and so in everything below it), as training has
 import numpy as np
 
 from . import backend
-from .layers.base import StateSnapshot, missing_input_gradient
+from .layers.base import StateSnapshot
 from .layers.masking import planned
 
 
@@ -51,8 +51,12 @@ class Trace(list):
         lines = []
         for record in self:
             lines.append(f"== {record['layer']}")
-            lines += [row(key, record[key]) for key in ("input", "Z", "xhat", "A", "dA", "dZ")
-                      if record.get(key) is not None]
+            for key in ("input", "Z", "xhat", "A", "dA", "dZ"):
+                value = record.get(key)
+                if isinstance(value, list):         # a merge layer's inputs, one row each
+                    lines += [row(f"{key}[{k}]", a) for k, a in enumerate(value)]
+                elif value is not None:
+                    lines.append(row(key, value))
             lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
             update = record.get("update")
             if update:
@@ -85,12 +89,12 @@ def _trace(model, x, y):
     if activity is not None:
         activity.clear()
     with planned(model._mask_plan):                       # masks (layers/masking.py), as in training
-        for layer in model.layers:
-            inputs = out
-            out = layer.forward(inputs, training=True)
+        for layer, inputs, out in model._walk(x, training=True):
             if activity is not None and layer.activity_regularizer is not None:
                 activity[layer] = out
-            records.append({"layer": layer.describe(), "input": inputs.copy(),
+            # a merge layer's inputs are a list: each is copied
+            records.append({"layer": layer.describe(),
+                            "input": [a.copy() for a in inputs] if isinstance(inputs, list) else inputs.copy(),
                             "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
             if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
                 records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
@@ -101,25 +105,19 @@ def _trace(model, x, y):
     scored, ys, _, rows = model._scored(out, y)
     back = (lambda g: g) if rows is None else rows.back
     padding = scored.shape[0] == 0      # every step masked: a zero gradient, as training has it
-    grad = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys) if model._fused
-                else model.loss.gradient(scored, ys))
-    last = model.layers[-1]
-    for i in range(len(model.layers) - 1, -1, -1):
-        layer, record = model.layers[i], records[i]
-        if activity and layer in activity:      # an activity penalty's gradient joins dA
-            grad = model._with_activity_gradient(layer, grad)
-        record["dA"] = grad.copy()
-        if layer is last and model._fused:
-            dz = scored * 0 if padding else model.loss.gradient_from_logits(scored, ys)
-            grad = layer.backward_from_logits(back(dz))
-        else:
-            grad = layer.backward(grad)
+    if model._fused:        # the last layer takes dL/dz; its record shows dL/dA all the same
+        grad = back(scored * 0 if padding else model.loss.gradient_from_logits(scored, ys))
+    else:
+        grad = back(scored * 0 if padding else model.loss.gradient(scored, ys))
+
+    def seen(i, grad_output):
+        records[i]["dA"] = grad_output.copy()
+    model._backward(grad, model._fused, activity, seen)
+    if model._fused:
+        records[-1]["dA"] = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys))
+    for layer, record in zip(model.layers, records):
         record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ
         record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
-        if grad is None:                 # the first layer skips its unused input gradient
-            if i > 0:
-                raise missing_input_gradient(layer)
-            break
     if model._penalties:        # regularizers: in the loss and the gradients, as training has them
         loss = loss + model._add_penalty_gradients()
         for layer, record in zip(model.layers, records):

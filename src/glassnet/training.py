@@ -130,9 +130,39 @@ class TrainingMixin(ActivityMixin):
         if cache[2] is not None or cache[0] != layers_base.ACTIVITY_GENERATION or cache[1] != len(self.layers):
             if self._activity is not None:      # (the calls after this forward read the cache directly)
                 return self._forward_keeping_activity(x, training)
+        return self._run_layers(x, training)
+
+    def _run_layers(self, x, training):
+        """Every layer's forward pass in turn, nothing else: the hot path of every step."""
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
+
+    def _walk(self, x, training):
+        """Yield ``(layer, its input, its output)`` for each layer in turn as the forward pass goes:
+        for the passes that look at every layer's output (the first one's shape checks, activity
+        penalties, the search for a NaN, ``trace``). A functional Model walks its graph instead."""
+        for layer in self.layers:
+            out = layer.forward(x, training=training)
+            yield layer, x, out
+            x = out
+
+    def _backward(self, grad, fused, activity=None, seen=None):
+        """Backpropagate ``grad`` -- dL/d(output), or dL/dz of the last layer when ``fused`` --
+        through every layer, last to first, filling each layer's ``grads``. ``activity``: the
+        outputs kept for activity penalties, whose gradients join on the way. ``seen(i, grad)``,
+        when given, is shown dL/d(output) of layer i before its backward (``trace`` records it)."""
+        layers, above = self.layers, None
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            if grad is None:        # a custom layer's backward forgot its return
+                raise missing_input_gradient(above)
+            if activity and layer in activity:
+                grad = self._with_activity_gradient(layer, grad)
+            if seen is not None:
+                seen(i, grad)
+            grad = layer.backward_from_logits(grad) if fused and above is None else layer.backward(grad)
+            above = layer
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared
@@ -142,8 +172,7 @@ class TrainingMixin(ActivityMixin):
         kept = self._activity
         if kept is not None:
             kept.clear()
-        for layer, declared in zip(self.layers, self._output_shapes):
-            x = layer.forward(x, training=training)
+        for (layer, _, x), declared in zip(self._walk(x, training), self._output_shapes):
             if kept is not None and layer.activity_regularizer is not None:
                 kept[layer] = x
             if not shape_fits(x.shape[1:], declared):
@@ -215,8 +244,7 @@ class TrainingMixin(ActivityMixin):
             else:
                 value = self._loss_from_output(out, y, w)
                 dz = scored * 0 if padding else self.loss.weighted_gradient_from_logits(scored, ys, ws)
-            grad = self.layers[-1].backward_from_logits(dz if rows is None else rows.back(dz))
-            backward_layers = self.layers[-2::-1]
+            grad = dz if rows is None else rows.back(dz)
         else:
             value = self._loss_from_output(out, y, w)
             if padding:
@@ -224,15 +252,7 @@ class TrainingMixin(ActivityMixin):
             else:
                 grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
             grad = grad if rows is None else rows.back(grad)
-            backward_layers = self.layers[::-1]
-        above = self.layers[-1]
-        for layer in backward_layers:
-            if grad is None:        # a custom layer's backward forgot its return
-                raise missing_input_gradient(above)
-            if activity and layer in activity:
-                grad = self._with_activity_gradient(layer, grad)
-            grad = layer.backward(grad)
-            above = layer
+        self._backward(grad, self._fused, activity)
         if self._penalties:         # kernel_regularizer=...: their penalties join loss and gradients
             value = value + self._add_penalty_gradients()
         return value, out
@@ -299,9 +319,7 @@ class TrainingMixin(ActivityMixin):
             snapshot.rewind_carried()       # the batch again, from the states it started from
             try:
                 with np.errstate(all="ignore"), masking.planned(self._mask_plan):
-                    out = x
-                    for layer in self.layers:
-                        out = layer.forward(out, training=True)
+                    for layer, _, out in self._walk(x, training=True):
                         # z first: a sigmoid or tanh turns an infinite z into a finite output
                         z = getattr(layer, "z", None)
                         if z is not None and z is not out and not np.isfinite(z).all():

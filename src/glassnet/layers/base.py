@@ -323,7 +323,14 @@ class Layer:
 
     def __call__(self, x, training=False, mask=None):
         """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone.
-        ``mask`` (batch, steps) goes to a layer that reads masks (an LSTM's padding steps)."""
+        ``mask`` (batch, steps) goes to a layer that reads masks (an LSTM's padding steps).
+        Called on an ``Input`` or another layer's symbolic output, it computes nothing and returns
+        its own symbolic output: the functional API (``glassnet.Model``)."""
+        from .symbolic import call_symbolic, is_symbolic
+        if is_symbolic(x):
+            if mask is not None:
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+            return call_symbolic(self, x)
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
                             f"Bidirectional, GlobalAveragePooling1D)")

@@ -1,0 +1,268 @@
+"""Merge layers (Keras' names): Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate.
+
+Each takes a LIST of inputs and makes one output, so it lives in a functional ``Model`` (see
+``glassnet.graph``), where two branches meet: ``Add()([x, shortcut])`` is a residual connection,
+``Concatenate()([a, b])`` a U-Net's skip. ``forward`` takes the list of arrays; ``backward``
+returns a list, dL/d(input) for each input in order.
+
+Shapes are never broadcast: the element-wise layers take inputs of one sample shape (Keras would
+broadcast a (1,) input against an (8,) one; here that is refused by name), and Concatenate
+inputs equal on every axis but its own.
+"""
+import numpy as np
+
+from .. import backend
+from .base import LAYERS, Layer, shape_fits
+
+
+class _Merge(Layer):
+    """Shared by the merge layers: checks the list of inputs, builds for their shapes."""
+    merges = True           # forward takes a list of arrays, backward returns a list (graph.Model)
+    most_inputs = None      # Subtract: exactly two
+
+    def __init__(self, **kwargs):
+        if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
+            raise ValueError(f"{type(self).__name__}: takes no input_shape: its inputs are the layers it merges")
+        super().__init__(**kwargs)
+
+    def _checked_shapes(self, input_shapes):
+        """The sample shapes of the inputs, as tuples, when they are a list this layer can merge."""
+        cls = type(self).__name__
+        if not isinstance(input_shapes, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shapes):
+            raise ValueError(f"{self.describe()}: expects a list of input shapes (one per input), got {input_shapes!r:.80}")
+        shapes = [tuple(s) for s in input_shapes]
+        wanted = "exactly 2" if self.most_inputs == 2 else "at least 2"
+        if len(shapes) < 2 or (self.most_inputs is not None and len(shapes) > self.most_inputs):
+            raise ValueError(f"{self.describe()}: {cls} merges {wanted} inputs, got {len(shapes)}")
+        self._check_compatible(shapes)
+        if self.built and not all(shape_fits(s, b) for s, b in zip(shapes, self.input_shape)) \
+                or self.built and len(shapes) != len(self.input_shape):
+            raise ValueError(f"{self.describe()}: built for inputs of shapes {self.input_shape}, got {shapes}")
+        return shapes
+
+    def _check_compatible(self, shapes):
+        """The element-wise layers: every input of one sample shape (None: any size)."""
+        first = shapes[0]
+        if not all(shape_fits(s, first) or shape_fits(first, s) for s in shapes[1:]):
+            raise ValueError(f"{self.describe()}: {type(self).__name__} needs inputs of one shape (nothing is "
+                             f"broadcast), got samples of shapes {shapes}")
+
+    def build(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        self.input_shape = shapes
+        self.built = True
+
+    def output_shape(self, input_shape):
+        return self._merged(self._checked_shapes(input_shape))
+
+    @staticmethod
+    def _merged(shapes):
+        """One shape for equal ``shapes``: a size known on one and None (any) on another is that size."""
+        return tuple(next((s[k] for s in shapes if s[k] is not None), None) for k in range(len(shapes[0])))
+
+    def check_input_shape(self, sample_shape):
+        self._checked_shapes(sample_shape)
+
+    def numbers_per_sample(self, input_shape):
+        return sum(int(np.prod(s)) for s in self._checked_shapes(input_shape))
+
+    def __call__(self, inputs, training=False, mask=None):
+        """``layer([x1, x2, ...])`` on arrays: checked, built on first use, then ``forward``; on the
+        symbolic outputs of other layers (while a ``Model`` is drawn), the symbolic output."""
+        from .symbolic import call_symbolic, is_symbolic
+        if is_symbolic(inputs):
+            return call_symbolic(self, inputs)
+        if mask is not None:
+            raise TypeError(f"{self.describe()}: takes no mask")
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"{self.describe()}: expects a list of arrays, got {type(inputs).__name__}")
+        xp = backend.get_array_module(inputs[0]) if inputs else np
+        arrays = [xp.asarray(a) for a in inputs]
+        for k, a in enumerate(arrays):
+            if a.ndim < 2:
+                raise ValueError(f"{self.describe()}: input {k}: expected shape (batch, ...), got shape {a.shape}")
+        if len({a.shape[0] for a in arrays}) > 1:
+            raise ValueError(f"{self.describe()}: inputs with different batch sizes, shapes {[a.shape for a in arrays]}")
+        shapes = [a.shape[1:] for a in arrays]
+        if not self.built:
+            if self.dtype is None:
+                self.dtype = np.dtype(np.float32)
+            self.build(shapes)
+        self.check_input_shape(shapes)
+        return self.forward([a.astype(self.dtype, copy=False) for a in arrays], training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("input_shape", None)     # a list of shapes: the model's graph says them
+        return config
+
+
+del LAYERS["_Merge"]
+
+
+class Add(_Merge):
+    """The sum of its inputs, element by element: ``Add()([x, shortcut])``, ResNet's residual.
+
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/d(each input) is dL/d(out).
+
+    >>> import numpy as np
+    >>> Add()([np.ones((2, 3)), np.full((2, 3), 2.0)])[0]
+    array([3., 3., 3.], dtype=float32)
+    """
+
+    def forward(self, inputs, training=False):
+        out = inputs[0] + inputs[1]
+        for x in inputs[2:]:
+            out += x
+        return out
+
+    def backward(self, grad_output):
+        return [grad_output] * len(self.input_shape)
+
+
+class Subtract(_Merge):
+    """The first input minus the second (exactly two inputs).
+
+    Shapes: [(batch, *shape), (batch, *shape)] -> (batch, *shape); dL/dx1 = g, dL/dx2 = -g.
+    """
+    most_inputs = 2
+
+    def forward(self, inputs, training=False):
+        return inputs[0] - inputs[1]
+
+    def backward(self, grad_output):
+        return [grad_output, -grad_output]
+
+
+class Multiply(_Merge):
+    """The product of its inputs, element by element (a gate: ``Multiply()([x, sigmoid_branch])``).
+
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/dx_i is dL/d(out) times
+    the product of the other inputs.
+    """
+
+    def forward(self, inputs, training=False):
+        self.inputs = inputs
+        out = inputs[0] * inputs[1]
+        for x in inputs[2:]:
+            out *= x
+        return out
+
+    def backward(self, grad_output):
+        grads = []
+        for i in range(len(self.inputs)):
+            g = grad_output.copy()
+            for j, x in enumerate(self.inputs):
+                if j != i:
+                    g *= x
+            grads.append(g)
+        return grads
+
+
+class Average(_Merge):
+    """The mean of its inputs, element by element.
+
+    Shapes: a list of n inputs, each (batch, *shape) -> (batch, *shape); dL/dx_i = dL/d(out) / n.
+    """
+
+    def forward(self, inputs, training=False):
+        out = inputs[0] + inputs[1]
+        for x in inputs[2:]:
+            out += x
+        out *= out.dtype.type(1.0 / len(inputs))
+        return out
+
+    def backward(self, grad_output):
+        share = grad_output * grad_output.dtype.type(1.0 / len(self.input_shape))
+        return [share] * len(self.input_shape)
+
+
+class Maximum(_Merge):
+    """The largest of its inputs, element by element. Its gradient goes to the input that holds the
+    maximum; on a tie, to the first of them (TensorFlow's rule for Keras' ``Maximum``; PyTorch's
+    ``torch.maximum`` halves it between two tied inputs instead).
+
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape).
+    """
+    _pick = staticmethod(np.greater)         # a later input takes over only when strictly better
+
+    def forward(self, inputs, training=False):
+        am = backend.get_array_module(inputs[0])
+        out = inputs[0].copy()
+        winner = am.zeros(out.shape, dtype=np.uint8 if len(inputs) < 256 else np.int32)
+        for k, x in enumerate(inputs[1:], start=1):
+            better = self._pick(x, out)
+            am.copyto(out, x, where=better)
+            am.copyto(winner, k, where=better)
+        self.winner = winner
+        return out
+
+    def backward(self, grad_output):
+        return [grad_output * (self.winner == k) for k in range(len(self.input_shape))]
+
+
+class Minimum(Maximum):
+    """The smallest of its inputs, element by element; the gradient goes to the input holding the
+    minimum (on a tie, to the first of them). Shapes as ``Maximum``."""
+    _pick = staticmethod(np.less)
+
+
+class Concatenate(_Merge):
+    """Its inputs joined along ``axis`` (Keras' default -1: the channels / features).
+
+    Parameters
+    ----------
+    axis : int
+        Counted as in Keras, with the batch axis as axis 0 (so 1 is a sample's first axis); -1 is
+        the last. The batch axis itself cannot be joined along.
+
+    Shapes: inputs (batch, ..., d_i, ...) equal on every other axis -> (batch, ..., sum d_i, ...).
+    dL/d(each input) is its slice of dL/d(out).
+
+    >>> import numpy as np
+    >>> Concatenate()([np.ones((2, 3)), np.zeros((2, 1))]).shape
+    (2, 4)
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
+            raise ValueError(f"Concatenate: axis must be a non-zero integer (0 is the batch axis), got {axis!r:.40}")
+        self.axis = int(axis)
+
+    def _sample_axis(self, rank):
+        """The axis of a sample of ``rank`` axes that ``axis`` names (the batch axis not counted)."""
+        axis = self.axis - 1 if self.axis > 0 else rank + self.axis
+        if not 0 <= axis < rank:
+            raise ValueError(f"{self.describe()}: axis={self.axis} is outside samples of {rank} axes (plus the batch axis)")
+        return axis
+
+    def _check_compatible(self, shapes):
+        if len({len(s) for s in shapes}) > 1:
+            raise ValueError(f"{self.describe()}: inputs of different ranks, samples of shapes {shapes}")
+        axis = self._sample_axis(len(shapes[0]))
+        rest = [s[:axis] + s[axis + 1:] for s in shapes]
+        if not all(shape_fits(r, rest[0]) or shape_fits(rest[0], r) for r in rest[1:]):
+            raise ValueError(f"{self.describe()}: inputs must match on every axis but axis={self.axis}, "
+                             f"got samples of shapes {shapes}")
+
+    def output_shape(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        axis = self._sample_axis(len(shapes[0]))
+        out = list(self._merged(shapes))
+        sizes = [s[axis] for s in shapes]
+        out[axis] = None if None in sizes else sum(sizes)
+        return tuple(out)
+
+    def forward(self, inputs, training=False):
+        axis = self._sample_axis(inputs[0].ndim - 1) + 1
+        self.sizes = [x.shape[axis] for x in inputs]
+        return backend.get_array_module(inputs[0]).concatenate(inputs, axis=axis)
+
+    def backward(self, grad_output):
+        axis = self._sample_axis(grad_output.ndim - 1) + 1
+        bounds = np.cumsum(self.sizes)[:-1]
+        return backend.get_array_module(grad_output).split(grad_output, bounds.tolist(), axis=axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -1,0 +1,75 @@
+"""Symbolic tensors: what layers pass one another while a functional ``Model`` is drawn (Keras'
+``KerasTensor``).
+
+``x = Input((28, 28, 1))`` is where the data will come in; ``y = Dense(10)(x)`` computes nothing:
+it returns a ``SymbolicTensor`` that records the layer, the tensors it was called on and the shape
+of one sample of its output. ``glassnet.Model(x, y)`` then walks these records back from ``y`` to
+``x`` to find its layers and how they connect (see ``glassnet.graph``).
+"""
+from .base import shape_fits, sized_axes_needed
+from .input import InputLayer
+
+
+class SymbolicTensor:
+    """The output of ``layer`` called on ``inputs`` (InputLayers or SymbolicTensors), before any data.
+
+    Attributes
+    ----------
+    layer : Layer
+    inputs : tuple of InputLayer or SymbolicTensor
+        What the layer was called on: one, or a merge layer's list.
+    sample_shape : tuple
+        One sample of the output (None: any size).
+    shape : tuple
+        Keras' form, the batch axis first as None: ``(None, *sample_shape)``.
+    """
+
+    def __init__(self, layer, inputs, sample_shape):
+        self.layer, self.inputs, self.sample_shape = layer, tuple(inputs), tuple(sample_shape)
+
+    @property
+    def shape(self):
+        return (None, *self.sample_shape)
+
+    def __repr__(self):
+        return f"<SymbolicTensor shape={self.shape} from {self.layer.describe()}>"
+
+
+def is_symbolic(x):
+    """Whether ``x`` is a symbolic tensor, an ``Input``, or a list of them (a merge layer's)."""
+    if isinstance(x, (list, tuple)) and x:
+        return all(isinstance(t, (SymbolicTensor, InputLayer)) for t in x)
+    return isinstance(x, (SymbolicTensor, InputLayer))
+
+
+def sample_shape_of(tensor):
+    """One sample's shape of a symbolic tensor or an Input."""
+    return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
+
+
+def call_symbolic(layer, inputs):
+    """``layer(inputs)`` while a model is drawn: the ``SymbolicTensor`` of its output, its shape
+    worked out by the layer's ``output_shape`` (nothing is built: ``Model`` builds every layer with
+    the model's dtype and seed). A shape the layer cannot take is refused here, by name."""
+    merges = getattr(layer, "merges", False)
+    listed = isinstance(inputs, (list, tuple))
+    if merges and not listed:
+        raise TypeError(f"{layer.describe()}: merges a list of inputs, e.g. {type(layer).__name__}()([a, b]); "
+                        f"got one {type(inputs).__name__}")
+    if listed and not merges:
+        raise TypeError(f"{layer.describe()}: takes one input, got a list of {len(inputs)}; merge them first "
+                        f"(Concatenate, Add, ...)")
+    parents = list(inputs) if listed else [inputs]
+    if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents):
+        raise ValueError(f"{layer.describe()}: a functional Model takes no texts (Input dtype='string'); use a "
+                         f"Sequential starting with TextVectorization")
+    shapes = [sample_shape_of(p) for p in parents]
+    shape = shapes if merges else shapes[0]
+    if layer.built:
+        layer.check_input_shape(shape)
+    elif not merges and layer.input_shape is not None and not shape_fits(shape, layer.input_shape):
+        raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
+                         f"but is called on samples of shape {tuple(shape)}")
+    with sized_axes_needed(layer, shape if not merges else ()):
+        out = layer.output_shape(shape)
+    return SymbolicTensor(layer, parents, out)

@@ -1,0 +1,303 @@
+"""The functional API, ``gn.Model(inputs, outputs)``: graphs of layer calls (residual blocks, branches
+that meet), checked by finite differences, PyTorch autograd and Keras' functional models, and
+through the Sequential's whole surface (fit, evaluate, predict, trace, summary, files)."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.errors import ModelFileError
+from glassnet.gradcheck import check_model
+
+L = gn.layers
+
+
+def _residual_mlp(dtype="float64", seed=0, **compile_kw):
+    """input -> dense -> [dense(dense) + dense] -> dense: a fan-out (``h`` read twice) and a merge."""
+    inputs = gn.Input((3,))
+    h = L.Dense(4, activation="tanh")(inputs)
+    branch = L.Dense(4, activation="tanh")(L.Dense(5, activation="tanh")(h))
+    outputs = L.Dense(1, activation="sigmoid")(L.Add()([h, branch]))
+    model = gn.Model(inputs, outputs, seed=seed, dtype=dtype)
+    model.compile(**{"loss": "binary_crossentropy", "optimizer": gn.optimizers.SGD(0.5), **compile_kw})
+    return model
+
+
+def test_layers_are_ordered_each_after_what_it_reads():
+    model = _residual_mlp()
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2", "add", "dense_3"]
+    assert model._inbound == [[-1], [0], [1], [0, 2], [3]]
+    assert model.built and model.input_shape == (3,) and model.output_shape == (1,)
+    assert not model.layers[0].needs_input_gradient and model.layers[1].needs_input_gradient
+    assert model.count_params() == 16 + 25 + 24 + 5
+
+
+def test_symbolic_tensors_carry_shapes_and_refuse_what_a_layer_cannot_take():
+    inputs = gn.Input((8, 8, 3))
+    x = L.Conv2D(4, 3)(inputs)
+    assert x.shape == (None, 6, 6, 4) and x.sample_shape == (6, 6, 4) and "Conv2D" in repr(x)
+    with pytest.raises(ValueError, match="one shape"):
+        L.Add()([x, inputs])
+    with pytest.raises(TypeError, match="takes one input, got a list of 2"):
+        L.Dense(2)([x, x])
+    with pytest.raises(TypeError, match="merges a list of inputs"):
+        L.Add()(x)
+    with pytest.raises(ValueError, match=r"declares input samples of shape \(5,\), but is called on samples of shape \(6, 6, 4\)"):
+        L.Dense(2, input_shape=(5,))(x)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_gradients_agree_with_finite_differences(fused, rng):
+    model = _residual_mlp(**({} if fused else {"loss": "mse"}))
+    assert model._fused is fused
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 2, (10, 1))
+    assert check_model(model, x, y)["max_error"] < 1e-7
+
+
+def test_branches_merged_by_every_merge_layer_agree_with_finite_differences_and_round_trip(rng, tmp_path):
+    inputs = gn.Input((4,))
+    a = L.Dense(3, activation="tanh")(inputs)
+    b = L.Dense(3, activation="sigmoid")(inputs)
+    c = L.Dense(3)(a)
+    merged = [L.Add()([a, b, c]), L.Subtract()([a, b]), L.Multiply()([a, b, c]), L.Average()([b, c]),
+              L.Maximum()([a, c]), L.Minimum()([b, c]), L.Concatenate()([a, inputs])]
+    outputs = L.Dense(2, activation="softmax")(L.Concatenate()(merged))
+    model = gn.Model(inputs, outputs, seed=3, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x, y = rng.standard_normal((6, 4)), rng.integers(0, 2, 6)
+    assert check_model(model, x, y)["max_error"] < 1e-7
+    model.save(tmp_path / "merged.npz")
+    loaded = gn.load_model(tmp_path / "merged.npz")
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def _torch_residual(torch, model):
+    """The same network in PyTorch, with the model's weights."""
+    nn = torch.nn
+    dense = [nn.Linear(*layer.params["kernel"].shape) for layer in model.layers if "kernel" in layer.params]
+    with torch.no_grad():
+        for linear, layer in zip(dense, [layer for layer in model.layers if "kernel" in layer.params]):
+            linear.weight.copy_(torch.tensor(layer.params["kernel"].T))
+            linear.bias.copy_(torch.tensor(layer.params["bias"]))
+
+    def forward(x):
+        h = torch.tanh(dense[0](x))
+        branch = torch.tanh(dense[2](torch.tanh(dense[1](h))))
+        return torch.sigmoid(dense[3](h + branch))
+    return dense, forward
+
+
+def test_loss_gradients_and_training_match_torch_autograd(rng, torch):
+    model = _residual_mlp()
+    x, y = rng.standard_normal((16, 3)), rng.integers(0, 2, (16, 1)).astype(float)
+    dense, forward = _torch_residual(torch, model)
+    value, _ = model._loss_and_gradients(x, y)
+    loss = torch.nn.functional.binary_cross_entropy(forward(torch.tensor(x)), torch.tensor(y))
+    loss.backward()
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    ours = [layer for layer in model.layers if "kernel" in layer.params]
+    for linear, layer in zip(dense, ours):
+        np.testing.assert_allclose(layer.grads["kernel"], linear.weight.grad.numpy().T, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["bias"], linear.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # three epochs of plain SGD, batches in order: the same weights
+    optimizer = torch.optim.SGD([p for linear in dense for p in linear.parameters()], lr=0.5)
+    for _ in range(3):
+        for start in range(0, 16, 4):
+            optimizer.zero_grad()
+            torch.nn.functional.binary_cross_entropy(forward(torch.tensor(x[start:start + 4])),
+                                                     torch.tensor(y[start:start + 4])).backward()
+            optimizer.step()
+    model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    for linear, layer in zip(dense, ours):
+        np.testing.assert_allclose(layer.params["kernel"], linear.weight.detach().numpy().T, rtol=1e-9, atol=1e-12)
+
+
+def test_a_residual_cnn_trains_as_keras_functional_model(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+
+    def draw(lib, **kw):
+        inputs = lib.Input((8, 8, 1))
+        x = lib.layers.Conv2D(4, 3, padding="same", activation="relu", **kw)(inputs)
+        y = lib.layers.Conv2D(4, 3, padding="same", **kw)(x)
+        x = lib.layers.Activation("relu")(lib.layers.Add()([x, y]))
+        x = lib.layers.Concatenate()([lib.layers.MaxPooling2D(2)(x), lib.layers.AveragePooling2D(2)(x)])
+        outputs = lib.layers.Dense(3, activation="softmax")(lib.layers.Flatten()(x))
+        return inputs, outputs
+    ours = gn.Model(*draw(gn), seed=0)
+    theirs = keras.Model(*draw(keras))
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers
+                                                              if type(layer).__name__ != "InputLayer"]
+    theirs.set_weights(ours.get_weights())
+    x, y = rng.standard_normal((24, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, 24)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.1))
+    ours_loss = ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    their_loss = theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(ours_loss, their_loss, rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_fit_evaluate_predict_summary_and_trace(rng, capsys):
+    model = _residual_mlp(dtype="float32", metrics=["accuracy"])
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x.sum(axis=1, keepdims=True) > 0).astype(np.float32)
+    history = model.fit(x, y, epochs=40, batch_size=16, validation_split=0.25, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0] and history["accuracy"][-1] > 0.8
+    loss, accuracy = model.evaluate(x, y)
+    assert model.predict(x).shape == (64, 1) and model.predict(x).dtype == np.float32
+    np.testing.assert_array_equal(model(x), model.predict(x))
+    model.summary()
+    printed = capsys.readouterr().out
+    assert "Connected to" in printed and "add (Add)" in printed and "input_layer" in printed
+    assert "dense, dense_2" in printed and "Total params: 70" in printed
+    trace = model.trace(x[:2], y[:2])
+    add = trace[3]
+    assert len(add["input"]) == 2
+    # the first dense layer's output is read twice: its dA is the sum of what both readers send back
+    np.testing.assert_allclose(trace[0]["dA"], add["dA"] + trace[1]["dZ"] @ model.layers[1].params["kernel"].T,
+                               rtol=1e-5, atol=1e-7)
+    assert "input[1]" in str(trace)
+
+
+def test_files_json_and_configs_rebuild_the_graph(rng, tmp_path):
+    model = _residual_mlp(dtype="float32", metrics=["accuracy"])
+    x, y = rng.standard_normal((20, 3)).astype(np.float32), rng.integers(0, 2, (20, 1))
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert type(loaded) is gn.Model and loaded._inbound == model._inbound
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    for m in (model, loaded):       # the optimizer's state came back: training goes on identically
+        m.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    again = gn.model_from_json(model.to_json())
+    assert type(again) is gn.Model and again._inbound == model._inbound and again.loss is None
+    copy = gn.Sequential.from_config(model.get_config())
+    assert type(copy) is gn.Model and copy.loss is not None and copy.summary is not None
+
+
+def test_a_crafted_graph_in_a_file_is_refused(tmp_path, edit_model_file):
+    model = _residual_mlp(dtype="float32")
+    model.save(tmp_path / "m.npz")
+    for inbound, message in [([[0], [0], [1], [0, 2], [3]], "must list one earlier layer"),
+                             ([[-1], [0], [1], [0], [3]], "must list two or more"),
+                             ([[-1], [0], [1], [0, 2]], "'inbound' must list each"),
+                             ([[-1], [-1], [1], [0, 2], [3]], "declares input samples of shape"),
+                             ("x", "'inbound' must list each")]:
+        edit_model_file(tmp_path / "m.npz", lambda config: config["model"].update(inbound=inbound), tmp_path / "bad.npz")
+        with pytest.raises(ModelFileError, match=message):
+            gn.load_model(tmp_path / "bad.npz")
+
+
+def test_what_is_not_supported_yet_is_refused_by_name():
+    a, b = gn.Input((3,)), gn.Input((3,))
+    for outputs in (L.Add()([L.Dense(3)(a), L.Dense(3)(b)]), L.Dense(1)(b)):
+        with pytest.raises(ValueError, match="depend on another Input.*several inputs are not supported"):
+            gn.Model(a, outputs)
+    with pytest.raises(NotImplementedError, match="several inputs are not supported yet"):
+        gn.Model([a, b], L.Dense(3)(a))
+    dense = L.Dense(3)
+    with pytest.raises(NotImplementedError, match="called more than once"):
+        gn.Model(a, dense(dense(a)))
+    with pytest.raises(ValueError, match="outputs is the Input itself"):
+        gn.Model(a, a)
+    with pytest.raises(NotImplementedError, match="makes a mask"):
+        gn.Model(a, L.Dense(1)(L.Masking()(a)))
+    with pytest.raises(ValueError, match="takes no texts"):
+        L.Dense(1)(gn.Input((1,), dtype="string"))
+    with pytest.raises(ValueError, match="merges several inputs.*functional glassnet.Model"):
+        gn.Sequential([L.Dense(3, input_dim=2), L.Add()])
+    model = gn.Model(a, L.Dense(1)(a))
+    with pytest.raises(TypeError, match="add: a functional Model is fixed"):
+        model.add(L.Dense(1))
+    with pytest.raises(TypeError, match="pop: a functional Model is fixed"):
+        model.pop()
+    with pytest.raises(NotImplementedError, match="cannot be nested in a Sequential yet"):
+        gn.Sequential([model])
+
+
+def test_a_refused_model_leaves_its_layers_as_they_were():
+    inputs = gn.Input((3,))
+    named = L.Dense(2, name="first")
+    clash = L.Dense(2, name="first")
+    with pytest.raises(ValueError, match="already in this model"):
+        gn.Model(inputs, clash(named(inputs)))
+    assert named.name == clash.name == "first" and named.dtype is None and not named.built
+    # drawn again without the clash, the same layers make a model
+    model = gn.Model(inputs, L.Dense(1)(named(inputs)))
+    assert model.layers[0] is named
+
+
+def test_a_multiply_input_view_does_not_keep_the_data_alive(rng):
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, L.Dense(1)(L.Multiply()([inputs, L.Dense(3)(inputs)])), seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x = rng.standard_normal((100, 3)).astype(np.float32)
+    model.fit(x, x[:, :1], epochs=1, batch_size=10, shuffle=False, verbose=0)
+    multiply = model.layers[1]
+    assert not any(np.shares_memory(a, x) for a in multiply.inputs)
+
+
+def test_a_config_whose_layers_are_out_of_graph_order_or_lead_nowhere_is_refused():
+    inputs = gn.Input((3,))
+    a, b = L.Dense(3)(inputs), L.Dense(3)(inputs)
+    model = gn.Model(inputs, L.Dense(1)(L.Add()([a, b])))
+    config = model.get_config()
+    assert config["inbound"] == [[-1], [-1], [0, 1], [2]]
+    # the walk back from the output visits the Add's inputs in order: layer 1 would come first
+    with pytest.raises(ValueError, match="not in the order of their graph"):
+        gn.Sequential.from_config({**config, "inbound": [[-1], [-1], [1, 0], [2]]})
+    dangling = {**config, "layers": [*config["layers"][:3], {"class_name": "Dense", "config": {"units": 3, "name": "extra"}},
+                                      config["layers"][3]],
+                "inbound": [[-1], [-1], [0, 1], [-1], [2]]}
+    with pytest.raises(ValueError, match="some do not lead to the output"):
+        gn.Sequential.from_config(dangling)
+
+
+def test_the_readme_example_runs_and_trains(rng, capsys):
+    import re
+    from pathlib import Path
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("## Graphs of layers"):]
+    namespace = {"gn": gn}
+    exec(compile(re.search(r"```python\n(.*?)```", section, re.S).group(1), str(readme), "exec"), namespace)
+    model = namespace["model"]
+    assert "Connected to" in capsys.readouterr().out
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D", "Conv2D", "Add", "MaxPooling2D", "AveragePooling2D", "Concatenate", "Flatten", "Dense"]
+    assert model.output_shape == (10,) and model.layers[5].output_shape([(14, 14, 16)] * 2) == (14, 14, 32)
+    x, y = rng.random((32, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 32)
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_every_layer_of_the_contract_table_works_in_a_model(rng):
+    from test_layer_contract import TABLE
+    for name, (factory, shape, _) in sorted(TABLE.items()):
+        layer = factory(dtype="float64", seed=0)
+        if layer.makes_mask or getattr(layer, "takes_text", False):
+            continue            # refused by name (test_what_is_not_supported_yet_is_refused_by_name)
+        inputs = gn.Input(shape)
+        model = gn.Model(inputs, layer(inputs), dtype="float64")
+        twin = gn.Sequential([gn.Input(shape), factory(dtype="float64", seed=0)], dtype="float64")
+        assert model.output_shape == twin.output_shape, name
+        if getattr(layer, "discrete_input", False):
+            x = rng.integers(0, layer.input_dim, (3, *shape)).astype(float)
+        else:
+            x = rng.standard_normal((3, *shape))
+        np.testing.assert_allclose(model.predict(x), twin.predict(x), rtol=1e-12, err_msg=name)
+
+
+def test_a_tensor_read_twice_by_one_merge_layer(rng):
+    inputs = gn.Input((3,))
+    h = L.Dense(3, activation="tanh")(inputs)
+    outputs = L.Dense(1)(L.Concatenate()([L.Add()([h, h]), L.Multiply()([h, h]), L.Add()([inputs, inputs])]))
+    model = gn.Model(inputs, outputs, seed=1, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    assert model._inbound[1] == [0, 0] and model._inbound[3] == [-1, -1]
+    assert check_model(model, rng.standard_normal((5, 3)), rng.standard_normal((5, 1)))["max_error"] < 1e-7
