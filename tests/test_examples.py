@@ -190,3 +190,16 @@ def test_forecasting(tmp_path, capsys):
     assert results["causal Conv1D"]["test_mae"] < 0.6 * results["last value"]["test_mae"]
     assert_pngs(tmp_path, "learning_curve_forecaster.png")
     assert "test MAE" in capsys.readouterr().out
+
+
+def test_residual_cnn(tmp_path, capsys):
+    results = run_quick("residual_cnn", tmp_path)          # 2 blocks, 2 epochs on 1,000 images
+    plain, residual = results["plain"], results["residual"]
+    # the two differ by the shortcuts alone: the same layers and weights count
+    assert results["params"] == 160 + 2 * 2 * (9 * 16 * 16 + 16) + 170
+    for run in (plain, residual):
+        assert len(run["test_accuracy_by_epoch"]) == 2 and run["loss_by_epoch"][1] < run["loss_by_epoch"][0]
+    assert plain["test_accuracy_by_epoch"] != residual["test_accuracy_by_epoch"]
+    assert "Connected to" in results["summary"] and "max_pooling2d, conv2d_2" in results["summary"]
+    assert_pngs(tmp_path, "learning_curve_plain.png", "learning_curve_residual.png")
+    assert "test accuracy by epoch" in capsys.readouterr().out
