@@ -194,14 +194,20 @@ def test_a_crafted_graph_in_a_file_is_refused(tmp_path, edit_model_file):
 def test_what_is_not_supported_yet_is_refused_by_name():
     a, b = gn.Input((3,)), gn.Input((3,))
     for outputs in (L.Add()([L.Dense(3)(a), L.Dense(3)(b)]), L.Dense(1)(b)):
-        with pytest.raises(ValueError, match="depend on another Input.*several inputs are not supported"):
+        with pytest.raises(ValueError, match="depend on an Input that is not among the model's inputs"):
             gn.Model(a, outputs)
-    with pytest.raises(NotImplementedError, match="several inputs are not supported yet"):
+    with pytest.raises(ValueError, match=r"inputs\[1\] .* does not lead to the outputs"):
         gn.Model([a, b], L.Dense(3)(a))
+    with pytest.raises(ValueError, match=r"inputs\[1\] is listed twice"):
+        gn.Model([a, a], L.Dense(3)(a))
+    with pytest.raises(ValueError, match="has an axis of any size"):
+        gn.Model([a, gn.Input((None, 3))], L.Dense(3)(a))
+    with pytest.raises(NotImplementedError, match="several outputs are not supported yet"):
+        gn.Model(a, [L.Dense(3)(a), L.Dense(2)(a)])
     dense = L.Dense(3)
     with pytest.raises(NotImplementedError, match="called more than once"):
         gn.Model(a, dense(dense(a)))
-    with pytest.raises(ValueError, match="outputs is the Input itself"):
+    with pytest.raises(ValueError, match="outputs is an Input itself"):
         gn.Model(a, a)
     with pytest.raises(NotImplementedError, match="makes a mask"):
         gn.Model(a, L.Dense(1)(L.Masking()(a)))
@@ -301,3 +307,166 @@ def test_a_tensor_read_twice_by_one_merge_layer(rng):
     model.compile(loss="mse", optimizer="sgd")
     assert model._inbound[1] == [0, 0] and model._inbound[3] == [-1, -1]
     assert check_model(model, rng.standard_normal((5, 3)), rng.standard_normal((5, 1)))["max_error"] < 1e-7
+
+
+def _wide_and_deep(lib, **kw):
+    """Two inputs: 3 features (wide, straight to the output) and a 2x2 grid (deep)."""
+    wide, grid = lib.Input((3,), name="wide"), lib.Input((2, 2), name="grid")
+    deep = lib.layers.Dense(4, activation="tanh", **kw)(lib.layers.Flatten()(grid))
+    joined = lib.layers.Concatenate()([wide, lib.layers.Dense(3, activation="tanh", **kw)(deep)])
+    return [wide, grid], lib.layers.Dense(1, activation="sigmoid", **kw)(joined)
+
+
+def test_several_inputs_check_pack_and_train_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_wide_and_deep(gn), seed=0), keras.Model(*_wide_and_deep(keras))
+    assert ours.input_shapes == [(3,), (2, 2)] and ours.input_shape == (7,)
+    assert ours._inbound == [[-2], [0], [1], [-1, 2], [3]]
+    theirs.set_weights(ours.get_weights())
+    xa, xb = rng.standard_normal((32, 3)).astype(np.float32), rng.standard_normal((32, 2, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (32, 1)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict([xa, xb]), theirs.predict([xa, xb], verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ours.predict({"grid": xb, "wide": xa}), ours.predict((xa, xb)))
+    ours.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(0.3), metrics=["accuracy"])
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.3))
+    ours_loss = ours.fit([xa, xb], y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    their_loss = theirs.fit([xa, xb], y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(ours_loss, their_loss, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_several_inputs_through_fit_evaluate_trace_files_and_batches(rng, tmp_path, capsys):
+    model = gn.Model(*_wide_and_deep(gn), seed=0, dtype="float64")
+    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    xa, xb, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 2, 2)), rng.integers(0, 2, (40, 1))
+    assert check_model(model, [xa[:6], xb[:6]], y[:6])["max_error"] < 1e-7
+    history = model.fit([xa, xb], y, epochs=3, batch_size=8, validation_split=0.25, verbose=0).history
+    assert len(history["val_loss"]) == 3
+    model.fit({"wide": xa, "grid": xb}, y, epochs=1, validation_data=([xa[:5], xb[:5]], y[:5]), verbose=0)
+    assert model.evaluate([xa, xb], y, batch_size=7)[0] == pytest.approx(model.evaluate([xa, xb], y)[0], rel=1e-12)
+    np.testing.assert_allclose(model.predict([xa, xb], batch_size=3), model([xa, xb]), rtol=1e-12)
+    model.train_on_batch([xa[:4], xb[:4]], y[:4])
+    trace = model.trace([xa[:2], xb[:2]], y[:2])
+    np.testing.assert_array_equal(trace[0]["input"], xb[:2])               # Flatten reads the grid
+    np.testing.assert_array_equal(trace[3]["input"][0], xa[:2])            # Concatenate: wide, then deep
+    model.summary()
+    assert "grid" in capsys.readouterr().out
+
+    class Batches(gn.utils.PyDataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, index):
+            rows = slice(8 * index, 8 * index + 8)
+            return [xa[rows], xb[rows]], y[rows]
+    model.fit(Batches(), epochs=1, verbose=0)
+    assert model.predict(Batches()).shape == (40, 1)
+    model.save(tmp_path / "wd.npz")
+    loaded = gn.load_model(tmp_path / "wd.npz")
+    assert loaded.input_shapes == [(3,), (2, 2)] and loaded._input_names == ["wide", "grid"]
+    np.testing.assert_array_equal(loaded.predict([xa, xb]), model.predict([xa, xb]))
+    assert gn.model_from_json(model.to_json())._inbound == model._inbound
+
+
+def test_several_inputs_refuse_what_does_not_fit_by_name(rng):
+    model = gn.Model(*_wide_and_deep(gn), seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    xa, xb, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2, 2)), rng.integers(0, 2, (6, 1))
+    with pytest.raises(TypeError, match=r"the model has 2 inputs \(wide, grid\); give a list of 2 arrays"):
+        model.predict(xa)
+    with pytest.raises(TypeError, match="got a list of 3"):
+        model.predict([xa, xb, xb])
+    with pytest.raises(ValueError, match=r"x\[1\]: input 'grid' takes samples of shape \(2, 2\), got samples of shape \(4,\)"):
+        model.predict([xa, xb.reshape(6, 4)])
+    with pytest.raises(ValueError, match="the same number of samples, got \\[6, 5\\]"):
+        model.fit([xa, xb[:5]], y, verbose=0)
+    with pytest.raises(ValueError, match=r"expected a dict with the keys \['wide', 'grid'\]"):
+        model.predict({"wide": xa})
+    with pytest.raises(ValueError, match="validation_data\\[0\\]\\[0\\]"):
+        model.fit([xa, xb], y, validation_data=([xa[:, :2], xb], y), verbose=0)
+    ids, grid = gn.Input((4,), name="ids"), gn.Input((2, 2))
+    tagged = L.Concatenate()([L.Flatten()(L.Embedding(10, 2)(ids)), L.Flatten()(grid)])
+    embedded = gn.Model([grid, ids], L.Dense(1)(tagged))
+    with pytest.raises(ValueError, match=r"x\[1\].*whole|x\[1\].*integer|x\[1\].*index"):
+        embedded.predict([xb[:2], np.full((2, 4), 1.5)])
+    assert embedded.predict([xb[:2], np.ones((2, 4))]).shape == (2, 1)
+
+
+def test_merge_layers_refuse_sequences_of_other_lengths_at_run_time(rng):
+    inputs = gn.Input((None, 3))
+    shorter = L.Conv1D(3, 3)(inputs)            # two steps fewer than the input: None both, when drawn
+    model = gn.Model(inputs, L.Dense(1)(L.GlobalAveragePooling1D()(L.Add()([shorter, inputs]))))
+    model.compile(loss="mse", optimizer="sgd")
+    x = rng.random((4, 3, 3)).astype(np.float32)
+    for call in (lambda: model.predict(x, batch_size=4), lambda: model(x),
+                 lambda: model.fit(x, np.zeros((4, 1)), batch_size=4, verbose=0)):
+        with pytest.raises(ValueError, match=r"Add needs inputs of one shape .nothing is broadcast., got samples "
+                                             r"of shapes \[\(1, 3\), \(3, 3\)\]"):
+            call()
+    joined = gn.Model(inputs, L.Concatenate()([shorter, inputs]))
+    with pytest.raises(ValueError, match="must match on every axis but axis=-1"):
+        joined.predict(x)
+    # sizes known on one side only agree: (None, 5) and (5, None) are one shape
+    assert L.Add()([gn.Input((None, 5)), L.Permute((2, 1))(gn.Input((None, 5)))]).shape == (None, 5, 5)
+
+
+def test_a_model_is_not_called_on_symbolic_tensors_and_configs_say_which_class_rebuilds_them():
+    inputs = gn.Input((4,))
+    model = gn.Model(inputs, L.Dense(2)(inputs))
+    for callee in (model, gn.Sequential([L.Dense(3, input_dim=4)])):
+        with pytest.raises(NotImplementedError, match="calling a model on an Input or a symbolic tensor"):
+            callee(gn.Input((4,)))
+    with pytest.raises(ValueError, match="describes a Sequential"):
+        gn.Model.from_config(gn.Sequential([L.Dense(2, input_dim=3)]).get_config())
+    with pytest.raises(TypeError, match="Sequential.from_architecture"):
+        gn.Model.from_architecture([{"input_dim": 2, "output_dim": 1, "activation": "sigmoid"}])
+
+    class Mine(gn.Model):
+        pass
+    assert type(Mine.from_config(model.get_config())) is Mine
+
+
+def test_backup_and_restore_refuses_the_backup_of_another_graph(rng, tmp_path):
+    def draw(second_reads_input):
+        inputs = gn.Input((4,))
+        first = L.Dense(4, activation="tanh")(inputs)
+        second = L.Dense(4, activation="tanh")(inputs if second_reads_input else first)
+        model = gn.Model(inputs, L.Dense(1)(L.Add()([first, second])), seed=0)
+        model.compile(loss="mse", optimizer="adam")
+        return model
+
+    class Stop(gn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 1))
+    with pytest.raises(KeyboardInterrupt):
+        draw(False).fit(x, y, epochs=5, verbose=0, callbacks=[Stop(), gn.BackupAndRestore(tmp_path)])
+    with pytest.raises(ValueError, match="is the backup of another network"):
+        draw(True).fit(x, y, epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path)])
+    # the same graph resumes: the backup of epoch 1 (epoch 2 was stopped before its backup)
+    assert len(draw(False).fit(x, y, epochs=5, verbose=0, callbacks=[gn.BackupAndRestore(tmp_path)]).history["loss"]) == 4
+
+
+def test_feature_maps_run_the_graph_up_to_the_layer(rng):
+    plot = pytest.importorskip("glassnet.plot")
+    pytest.importorskip("matplotlib", reason="plots: pip install 'glassnet[plot]'")
+    inputs = gn.Input((8, 8, 3))
+    a = L.Conv2D(3, 3, padding="same", name="a")(inputs)
+    b = L.Conv2D(4, 1, name="b")(inputs)
+    model = gn.Model(inputs, L.Dense(2)(L.Flatten()(L.Concatenate()([a, b]))), seed=0)
+    x = rng.random((8, 8, 3)).astype(np.float32)
+    figure = plot.feature_maps(model, x, "b")
+    np.testing.assert_allclose(model.get_layer("b").a[0], model.get_layer("b")(x[None])[0], rtol=1e-6)
+    assert figure is not None
+    plot.feature_maps(model, x, "concatenate")          # images with 7 channels: a's, then b's
+
+
+def test_release_data_leaves_other_layers_lists_alone():
+    vocabulary = [f"w{i}" for i in range(50)]
+    vectorizer = L.TextVectorization(vocabulary=vocabulary, output_sequence_length=4)
+    model = gn.Sequential([gn.Input((1,), dtype="string"), vectorizer, L.Embedding(52, 2), L.Flatten(), L.Dense(1)])
+    tokens = vectorizer.tokens
+    model.predict(np.array([["w1 w2"], ["w3"]]))
+    assert vectorizer.tokens is tokens

@@ -130,3 +130,9 @@ def test_configs_round_trip():
         again = type(layer).from_config(config)
         assert again.get_config() == config
     assert layers.Concatenate(axis=1).get_config()["axis"] == 1
+
+
+def test_a_nan_wins_maximum_and_minimum_in_any_position():
+    for layer in (layers.Maximum(), layers.Minimum()):
+        for pair in ([np.array([[1.0]]), np.array([[np.nan]])], [np.array([[np.nan]]), np.array([[1.0]])]):
+            assert np.isnan(layer(pair)).all()

@@ -52,7 +52,7 @@ class DescribingMixin:
             weights = layer.count_params()
             total += weights
             trainable += sum(int(p.size) for p in layer.params.values()) if layer.trainable else 0
-            sources = ", ".join(self._input_name if p < 0 else names[p] for p in parents) if graph else None
+            sources = ", ".join(self._input_names[-1 - p] if p < 0 else names[p] for p in parents) if graph else None
             rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}",
                          *((sources,) if graph else ())))
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -121,10 +121,14 @@ class DescribingMixin:
         Sequential, or a functional Model when the config says how the layers connect
         (``inbound``), built for its input shape."""
         settings = dict(seed=config.get("seed"), dtype=config.get("dtype", "float32"))
+        from .graph import Model
         if config.get("inbound") is not None:
-            from .graph import Model
-            return Model._from_layers(layers, config["inbound"], config.get("input"), config.get("input_name"),
-                                      name=config.get("name", "model"), **settings)
+            target = cls if issubclass(cls, Model) else Model       # a subclass of Model rebuilds itself
+            return target._from_layers(layers, config["inbound"], config.get("inputs"),
+                                       name=config.get("name", "model"), **settings)
+        if issubclass(cls, Model):
+            raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
+                             f"'inbound'); rebuild it with Sequential.from_config")
         model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
         return model

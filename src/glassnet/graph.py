@@ -19,9 +19,16 @@ backward, the gradient reaching a layer's output is the SUM of what each layer r
 back (a residual block's input gets the block's gradient plus the shortcut's), and a merge layer
 sends one gradient to each of its inputs.
 
-Not here yet: several inputs or outputs, a layer called twice (shared weights), a model used as a
-layer of another, masks (Embedding(mask_zero=True), Masking) and texts; each is refused by name.
+Several inputs (``Model([a, b], outputs)``, fed ``[xa, xb]`` or a dict by name) travel packed in
+one array per batch and are split into views where the graph starts (see ``Model``).
+
+Not here yet: several outputs, a layer called twice (shared weights), a model used as a layer of
+another, masks (Embedding(mask_zero=True), Masking) and texts; each is refused by name.
 """
+import math
+
+from . import backend
+from ._validation import as_array
 from .layers.base import missing_input_gradient
 from .layers.input import InputLayer
 from .layers.symbolic import SymbolicTensor
@@ -36,6 +43,23 @@ def _one(value, what):
                                       f"join them with a merge layer (Concatenate) into one")
         value = value[0]
     return value
+
+
+def _check_inputs(inputs):
+    """Refuse what ``Model`` cannot take as its inputs, by name."""
+    for j, given in enumerate(inputs):
+        if not isinstance(given, InputLayer):
+            raise TypeError(f"Model: inputs[{j}] must be what glassnet.Input(shape) returned, got {type(given).__name__}")
+        if given.dtype == "string":
+            raise ValueError("Model: a functional Model takes no texts (Input dtype='string'); use a Sequential "
+                             "starting with TextVectorization")
+        if any(given is other for other in inputs[:j]):
+            raise ValueError(f"Model: inputs[{j}] is listed twice")
+        if len(inputs) > 1 and None in given.shape:
+            raise ValueError(f"Model: inputs[{j}] ({given!r}) has an axis of any size (None); a model of several "
+                             f"inputs packs them into one array per batch, so each needs fixed sizes")
+    if not inputs:
+        raise ValueError("Model: inputs is empty; give the Input(s) the outputs were drawn from")
 
 
 def _walk_back(output):
@@ -61,18 +85,26 @@ def _walk_back(output):
 
 
 class Model(Sequential):
-    """A network drawn as a graph of layer calls, from one ``Input`` to one output (Keras' functional
-    ``Model``). See the module docstring.
+    """A network drawn as a graph of layer calls, from its ``Input``s to one output (Keras'
+    functional ``Model``). See the module docstring.
 
     Parameters
     ----------
-    inputs : InputLayer (``glassnet.Input(shape)``), or a list holding one
+    inputs : InputLayer (``glassnet.Input(shape)``), or a list of them
+        With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
+        a dict by the Inputs' names), one per Input, the same number of samples in each.
     outputs : the SymbolicTensor a layer call returned, or a list holding one
     name : str
     seed, dtype : as for ``Sequential``
 
-    The model is built at once (its Input says the shape). ``model.layers`` lists the layers, each
+    The model is built at once (its Inputs say the shapes). ``model.layers`` lists the layers, each
     after the layers it reads; ``summary()`` says where each layer's inputs come from.
+
+    Several inputs travel as one array: each batch's inputs side by side, each sample's values
+    flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
+    ``model.input_shape`` then says (``model.input_shapes`` lists each Input's shape); the model
+    splits each batch back into views of the Inputs' shapes. So each Input needs fixed sizes (no
+    None), and ``fit`` holds one copy of the data in the model's dtype.
 
     Example
     -------
@@ -84,54 +116,129 @@ class Model(Sequential):
     >>> [layer.name for layer in model.layers], model._inbound
     (['dense', 'add', 'dense_1'], [[-1], [-1, 0], [1]])
     """
+    _input_shapes = None        # with several Inputs: each one's sample shape, in order
 
     def __init__(self, inputs, outputs, name="model", seed=None, dtype="float32"):
         super().__init__(seed=seed, dtype=dtype, name=name)
-        inputs, outputs = _one(inputs, "inputs"), _one(outputs, "outputs")
-        if not isinstance(inputs, InputLayer):
-            raise TypeError(f"Model: inputs must be what glassnet.Input(shape) returned, got {type(inputs).__name__}")
-        if inputs.dtype == "string":
-            raise ValueError("Model: a functional Model takes no texts (Input dtype='string'); use a Sequential "
-                             "starting with TextVectorization")
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        outputs = _one(outputs, "outputs")
+        _check_inputs(inputs)
         if isinstance(outputs, InputLayer):
-            raise ValueError("Model: outputs is the Input itself: call at least one layer on it")
+            raise ValueError("Model: outputs is an Input itself: call at least one layer on it")
         if not isinstance(outputs, SymbolicTensor):
-            raise TypeError(f"Model: outputs must be what a layer called on the Input returned, got "
+            raise TypeError(f"Model: outputs must be what a layer called on an Input returned, got "
                             f"{type(outputs).__name__}")
         tensors, sources = _walk_back(outputs)
-        other = [source for source in sources if source is not inputs]
+        other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
-            raise ValueError(f"Model: the outputs depend on another Input than the model's inputs, {other[0]!r}; "
-                             f"several inputs are not supported yet")
+            raise ValueError(f"Model: the outputs depend on an Input that is not among the model's inputs, "
+                             f"{other[0]!r} (name {other[0].name!r}); list it in inputs")
+        unused = [j for j, given in enumerate(inputs) if not any(given is source for source in sources)]
+        if unused:
+            raise ValueError(f"Model: inputs[{unused[0]}] ({inputs[unused[0]]!r}) does not lead to the outputs")
         layers = [tensor.layer for tensor in tensors]
         for k, layer in enumerate(layers):
             if any(layer is other for other in layers[:k]):
                 raise NotImplementedError(f"Model: {layer.describe()} is called more than once; shared layers "
                                           f"(one layer's weights used twice) are not supported yet")
-            if isinstance(layer, Sequential):
-                raise NotImplementedError(f"Model: a model used as a layer ({layer!r}) is not supported yet")
             refusal = ("makes a mask, which a functional Model does not carry yet" if layer.makes_mask else
                        "turns texts into numbers, which a functional Model does not take" if
                        getattr(layer, "takes_text", False) else None)
             if refusal:
                 raise NotImplementedError(f"Model: {layer.describe()} {refusal}; use a Sequential")
+        # a layer's sources: an earlier layer's index, or -1 - j for inputs[j] (-1 for the only one)
         index = {id(tensor): k for k, tensor in enumerate(tensors)}
-        self._graph = [[-1 if parent is inputs else index[id(parent)] for parent in tensor.inputs]
-                       for tensor in tensors]
-        self._input_name = inputs.name
-        self._declared_input = inputs.shape
+        index.update({id(given): -1 - j for j, given in enumerate(inputs)})
+        self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
+        self._input_names = [given.name for given in inputs]
+        if len(inputs) > 1:
+            self._input_shapes = [given.shape for given in inputs]
+            shape = (sum(math.prod(s) for s in self._input_shapes),)        # the packed row
+        else:
+            shape = inputs[0].shape
         joined = []
         try:
             for layer in layers:
                 joined.append(self._join(layer))
-            self._build_samples(inputs.shape)
-        except BaseException:
+            self._declared_input = shape
+            self._build_samples(shape)
+        except BaseException as exc:
             self._unjoin(joined)            # the layers as they were: they joined no model
+            if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
+                raise ValueError("Model: " + str(exc)[5:]) from None
             raise
+
+    @property
+    def input_shapes(self):
+        """Each Input's sample shape, in the order of ``inputs`` (one for a model of one Input)."""
+        return list(self._input_shapes) if self._input_shapes is not None else [self.input_shape]
+
+    def _sources(self, x):
+        """The model's inputs in a batch ``x``: ``[x]`` for one Input; with several, views of the
+        packed batch (n, sum of sizes), one per Input in its own shape."""
+        if self._input_shapes is None:
+            return [x]
+        views, start = [], 0
+        for shape in self._input_shapes:
+            size = math.prod(shape)
+            views.append(x[:, start:start + size].reshape(x.shape[0], *shape))
+            start += size
+        return views
+
+    def _source_shapes(self, shape):
+        if self._input_shapes is None:
+            return [shape]
+        return list(self._input_shapes)
+
+    def _prepare_x(self, x, name="x", cast=True):
+        """``Sequential._prepare_x`` for one Input. For several, ``x`` is a list of arrays in the
+        order of ``inputs`` or a dict by the Inputs' names: each is checked against its Input (the
+        layers reading it check its values, as given), then all are packed side by side, one row of
+        numbers per sample in the model's dtype (see the class docstring)."""
+        if self._input_shapes is None:
+            return super()._prepare_x(x, name, cast)
+        names, count = self._input_names, len(self._input_shapes)
+        if isinstance(x, dict):
+            if len(set(names)) < count:
+                raise ValueError(f"{name}: a dict needs Inputs of distinct names, the model's are {names}; name "
+                                 f"them (Input(shape, name=...)) or give a list of {count} arrays")
+            if set(x) != set(names):
+                raise ValueError(f"{name}: expected a dict with the keys {names} (the Inputs' names), got "
+                                 f"{sorted(map(str, x))!r:.200}")
+            arrays, labels = [x[key] for key in names], [f"{name}[{key!r}]" for key in names]
+        elif isinstance(x, (list, tuple)) and len(x) == count:
+            arrays, labels = list(x), [f"{name}[{j}]" for j in range(count)]
+        else:
+            got = f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
+            raise TypeError(f"{name}: the model has {count} inputs ({', '.join(names)}); give a list of {count} "
+                            f"arrays in that order, or a dict by their names; got {got}")
+        checked = []
+        for j, (array, label, shape) in enumerate(zip(arrays, labels, self._input_shapes)):
+            array = as_array(array, label, self.dtype, cast=False)
+            if tuple(array.shape[1:]) != tuple(shape):
+                raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
+                                 f"shape {array.shape[1:]} (an array of shape {array.shape})")
+            for layer, parents in zip(self.layers, self._graph):
+                if -1 - j in parents:       # an Embedding's ids, checked as given
+                    layer.check_input_values(array, label)
+            checked.append(array)
+        if len({a.shape[0] for a in checked}) > 1:
+            raise ValueError(f"{name}: every input needs the same number of samples, got "
+                             f"{[a.shape[0] for a in checked]}")
+        xp = backend.get_array_module(checked[0])
+        packed = xp.empty((checked[0].shape[0], self.input_shape[0]), dtype=self.dtype)
+        for view, array in zip(self._sources(packed), checked):
+            view[...] = xp.asarray(array)
+        return packed
 
     @property
     def _inbound(self):
         return self._graph
+
+    @classmethod
+    def from_architecture(cls, *args, **kwargs):
+        raise TypeError("Model.from_architecture: seed 000's list of dicts describes a chain of Dense layers; "
+                        "build it with Sequential.from_architecture")
 
     def add(self, layer):
         raise TypeError("add: a functional Model is fixed by its graph; call the layer on a model's output and "
@@ -142,12 +249,12 @@ class Model(Sequential):
                         "want to keep")
 
     def _walk(self, x, training):
-        outputs = []
+        outputs, sources = [], self._sources(x)
         for layer, parents in zip(self.layers, self._graph):
             if len(parents) == 1 and not getattr(layer, "merges", False):
-                inputs = x if parents[0] < 0 else outputs[parents[0]]
+                inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
             else:
-                inputs = [x if p < 0 else outputs[p] for p in parents]
+                inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             outputs.append(layer.forward(inputs, training=training))
             yield layer, inputs, outputs[-1]
 
@@ -181,36 +288,42 @@ class Model(Sequential):
                 pending[p] = g if pending[p] is None else pending[p] + g
 
     def _config(self, with_compile):
-        return {**super()._config(with_compile), "inbound": [list(parents) for parents in self._graph],
-                "input_name": self._input_name}
+        config = super()._config(with_compile)
+        config.pop("input", None)           # the Inputs, each with its name and shape:
+        return {**config, "inbound": [list(parents) for parents in self._graph],
+                "inputs": [{"name": name, "shape": list(shape)} for name, shape in
+                           zip(self._input_names, self.input_shapes)]}
 
     def __repr__(self):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"
 
     @classmethod
-    def _from_layers(cls, layers, inbound, input_shape, input_name=None, **kwargs):
-        """The model a config describes: its layers (made, not built) called on an Input of
-        ``input_shape`` as ``inbound`` says (layer i reads the layers ``inbound[i]``, -1 the input).
-        What ``load_model`` and ``from_config`` rebuild from; ``inbound`` is checked first, since a
-        file may say anything."""
+    def _from_layers(cls, layers, inbound, inputs, **kwargs):
+        """The model a config describes: its layers (made, not built) called on its Inputs
+        (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
+        ``inbound[i]``, -1 - j input j). What ``load_model`` and ``from_config`` rebuild from;
+        both are checked first, since a file may say anything."""
         if not isinstance(inbound, list) or len(inbound) != len(layers) or not layers:
             raise ValueError(f"config: 'inbound' must list each of the {len(layers)} layers' inputs")
-        inputs = InputLayer(input_shape, name=input_name)
+        if not isinstance(inputs, list) or not inputs or not all(
+                isinstance(spec, dict) and set(spec) == {"name", "shape"} for spec in inputs):
+            raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]}, one per Input")
+        sources = [InputLayer(spec["shape"], name=spec["name"]) for spec in inputs]
         tensors = []
         for k, (layer, parents) in enumerate(zip(layers, inbound)):
             merges = getattr(layer, "merges", False)
             if (not isinstance(parents, list) or not parents
-                    or not all(isinstance(p, int) and not isinstance(p, bool) and -1 <= p < k for p in parents)
+                    or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
+                               for p in parents)
                     or (len(parents) != 1) != merges):
                 raise ValueError(f"config: 'inbound' of layer {k} ({layer.describe()}) must list "
-                                 f"{'two or more' if merges else 'one'} earlier layers (-1: the input), got "
+                                 f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
-            sources = [inputs if p < 0 else tensors[p] for p in parents]
-            tensors.append(layer(sources if merges else sources[0]))
-        model = cls(inputs, tensors[-1], **kwargs)
+            given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
+            tensors.append(layer(given if merges else given[0]))
+        model = cls(sources if len(sources) > 1 else sources[0], tensors[-1], **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
         if len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers)):
             raise ValueError("config: its layers are not in the order of their graph (each after the layers "
                              "it reads, the output last), or some do not lead to the output")
         return model
-

@@ -231,6 +231,11 @@ class InferenceMixin:
         >>> model(X[:4]).shape                              # doctest: +SKIP
         (4, 1)
         """
+        from .layers.symbolic import is_symbolic
+        if is_symbolic(x):
+            raise NotImplementedError(f"model {self.name!r}: calling a model on an Input or a symbolic tensor (a "
+                                      f"model used as a layer of a functional Model) is not supported yet; call "
+                                      f"its layers on the tensor instead")
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
         x = self._on_device(self._prepare_x(x))
         out = _own(self._forward(x, training=training), x)

@@ -81,8 +81,8 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"model_from_json: not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
     if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model") or not isinstance(spec.get("config"), dict):
-        raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\", \"config\": {{...}}}}, "
-                             f"as Sequential.to_json writes, got {str(json_string)[:80]!r}")
+        raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\" or \"Model\", \"config\": "
+                             f"{{...}}}}, as to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
     try:
         cap = math.inf if max_params is None else max_params

@@ -412,18 +412,23 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     @property
     def _inbound(self):
         """Where each layer's input comes from: for layer i, the list of the layers (their indices)
-        whose outputs it takes, -1 standing for the model's input. A Sequential is a chain, each
+        whose outputs it takes, -1 standing for the model's input (-1 - j for input j of a
+        functional Model of several). A Sequential is a chain, each
         layer reading the one before it; a functional ``Model`` keeps its graph's."""
         return [[i - 1] for i in range(len(self.layers))]
+
+    def _source_shapes(self, shape):
+        """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""
+        return [shape]
 
     def _shapes_through(self, shape, visit=None):
         """Each layer's output sample shape, in layer order, for model inputs of sample ``shape``,
         from the layers' ``output_shape``. ``visit(i, layer, its input shape)`` runs before each
         layer's ``output_shape`` (building it, checking it, measuring it). A merge layer's input
         shape is the list of its inputs' shapes."""
-        outputs = []
+        outputs, sources = [], self._source_shapes(shape)
         for i, (layer, parents) in enumerate(zip(self.layers, self._inbound)):
-            shapes = [shape if p < 0 else outputs[p] for p in parents]
+            shapes = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             given = shapes if getattr(layer, "merges", False) else shapes[0]
             if visit is not None:
                 visit(i, layer, given)

@@ -153,7 +153,7 @@ class ParametersMixin:
         # and the layers a wrapper holds (Bidirectional's two readers), whose caches are the same kind
         for layer in (inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())):
             for name, value in list(vars(layer).items()):
-                if isinstance(value, list):         # a merge layer's inputs (Multiply keeps them)
+                if isinstance(value, list) and getattr(layer, "merges", False):  # the inputs Multiply keeps
                     value[:] = [_unshared(a, data) for a in value]
                 elif (unshared := _unshared(value, data)) is not value:
                     setattr(layer, name, unshared)

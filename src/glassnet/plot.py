@@ -466,8 +466,7 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
         raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
     out = model._on_device(model._prepare_x(x))        # where the weights are (a GPU for CuPy)
     with planned(model._mask_plan):                       # masks as in predict (layers/masking.py)
-        for each in model.layers:                         # inference mode, up to the layer asked for
-            out = each.forward(out, training=False)
+        for each, _, out in model._walk(out, training=False):    # inference mode, up to the layer asked for
             if each is target:
                 break
     model._release_data(x)

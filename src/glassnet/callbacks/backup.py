@@ -78,7 +78,8 @@ class BackupAndRestore(Callback):
             raise ModelFileError(f"BackupAndRestore: the backup {self.path} cannot be read ({exc}); delete "
                                  f"it to train from the start") from None
         model = self.model
-        if backup.get_config()["layers"] != model.get_config()["layers"]:
+        wiring = ("layers", "inbound", "inputs")         # a functional Model's graph too
+        if any(backup.get_config().get(key) != model.get_config().get(key) for key in wiring):
             raise ValueError(f"BackupAndRestore: {self.path} is the backup of another network (other "
                              f"layers or settings); give this run a folder of its own, or delete it")
         if type(backup.optimizer) is not type(model.optimizer):

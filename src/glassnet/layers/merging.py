@@ -15,6 +15,11 @@ from .. import backend
 from .base import LAYERS, Layer, shape_fits
 
 
+def _agree(a, b):
+    """Whether sample shapes ``a`` and ``b`` can be one shape: equal where both sizes are known."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 class _Merge(Layer):
     """Shared by the merge layers: checks the list of inputs, builds for their shapes."""
     merges = True           # forward takes a list of arrays, backward returns a list (graph.Model)
@@ -42,10 +47,16 @@ class _Merge(Layer):
 
     def _check_compatible(self, shapes):
         """The element-wise layers: every input of one sample shape (None: any size)."""
-        first = shapes[0]
-        if not all(shape_fits(s, first) or shape_fits(first, s) for s in shapes[1:]):
+        if not all(_agree(s, shapes[0]) for s in shapes[1:]):
             raise ValueError(f"{self.describe()}: {type(self).__name__} needs inputs of one shape (nothing is "
                              f"broadcast), got samples of shapes {shapes}")
+
+    def _check_arrays(self, inputs):
+        """In ``forward``: the arrays' own shapes, which an axis of any size (None) left open when
+        the model was drawn (two sequences of different lengths must not broadcast)."""
+        shapes = [x.shape for x in inputs]
+        if len(set(shapes)) > 1:
+            self._check_compatible([s[1:] for s in shapes])
 
     def build(self, input_shape):
         shapes = self._checked_shapes(input_shape)
@@ -111,6 +122,7 @@ class Add(_Merge):
     """
 
     def forward(self, inputs, training=False):
+        self._check_arrays(inputs)
         out = inputs[0] + inputs[1]
         for x in inputs[2:]:
             out += x
@@ -128,6 +140,7 @@ class Subtract(_Merge):
     most_inputs = 2
 
     def forward(self, inputs, training=False):
+        self._check_arrays(inputs)
         return inputs[0] - inputs[1]
 
     def backward(self, grad_output):
@@ -142,6 +155,7 @@ class Multiply(_Merge):
     """
 
     def forward(self, inputs, training=False):
+        self._check_arrays(inputs)
         self.inputs = inputs
         out = inputs[0] * inputs[1]
         for x in inputs[2:]:
@@ -166,6 +180,7 @@ class Average(_Merge):
     """
 
     def forward(self, inputs, training=False):
+        self._check_arrays(inputs)
         out = inputs[0] + inputs[1]
         for x in inputs[2:]:
             out += x
@@ -180,18 +195,21 @@ class Average(_Merge):
 class Maximum(_Merge):
     """The largest of its inputs, element by element. Its gradient goes to the input that holds the
     maximum; on a tie, to the first of them (TensorFlow's rule for Keras' ``Maximum``; PyTorch's
-    ``torch.maximum`` halves it between two tied inputs instead).
+    ``torch.maximum`` halves it between two tied inputs instead). A NaN in any input gives NaN, as
+    in Keras and PyTorch.
 
     Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape).
     """
     _pick = staticmethod(np.greater)         # a later input takes over only when strictly better
 
     def forward(self, inputs, training=False):
+        self._check_arrays(inputs)
         am = backend.get_array_module(inputs[0])
         out = inputs[0].copy()
         winner = am.zeros(out.shape, dtype=np.uint8 if len(inputs) < 256 else np.int32)
         for k, x in enumerate(inputs[1:], start=1):
-            better = self._pick(x, out)
+            # a NaN wins wherever it is, as in Keras (a comparison with NaN is never true)
+            better = self._pick(x, out) | am.isnan(x)
             am.copyto(out, x, where=better)
             am.copyto(winner, k, where=better)
         self.winner = winner
@@ -242,7 +260,7 @@ class Concatenate(_Merge):
             raise ValueError(f"{self.describe()}: inputs of different ranks, samples of shapes {shapes}")
         axis = self._sample_axis(len(shapes[0]))
         rest = [s[:axis] + s[axis + 1:] for s in shapes]
-        if not all(shape_fits(r, rest[0]) or shape_fits(rest[0], r) for r in rest[1:]):
+        if not all(_agree(r, rest[0]) for r in rest[1:]):
             raise ValueError(f"{self.describe()}: inputs must match on every axis but axis={self.axis}, "
                              f"got samples of shapes {shapes}")
 
@@ -256,6 +274,8 @@ class Concatenate(_Merge):
 
     def forward(self, inputs, training=False):
         axis = self._sample_axis(inputs[0].ndim - 1) + 1
+        if len({x.shape[:axis] + x.shape[axis + 1:] for x in inputs}) > 1:
+            self._check_compatible([x.shape[1:] for x in inputs])
         self.sizes = [x.shape[axis] for x in inputs]
         return backend.get_array_module(inputs[0]).concatenate(inputs, axis=axis)
 
