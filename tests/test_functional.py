@@ -205,7 +205,7 @@ def test_what_is_not_supported_yet_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="several outputs are not supported yet"):
         gn.Model(a, [L.Dense(3)(a), L.Dense(2)(a)])
     dense = L.Dense(3)
-    with pytest.raises(NotImplementedError, match="called more than once"):
+    with pytest.raises(NotImplementedError, match="called more than once and makes the output"):
         gn.Model(a, dense(dense(a)))
     with pytest.raises(ValueError, match="outputs is an Input itself"):
         gn.Model(a, a)
@@ -257,7 +257,7 @@ def test_a_config_whose_layers_are_out_of_graph_order_or_lead_nowhere_is_refused
         gn.Sequential.from_config({**config, "inbound": [[-1], [-1], [1, 0], [2]]})
     dangling = {**config, "layers": [*config["layers"][:3], {"class_name": "Dense", "config": {"units": 3, "name": "extra"}},
                                       config["layers"][3]],
-                "inbound": [[-1], [-1], [0, 1], [-1], [2]]}
+                "inbound": [[-1], [-1], [0, 1], [-1], [2]], "calls": [0, 1, 2, 3, 4]}
     with pytest.raises(ValueError, match="some do not lead to the output"):
         gn.Sequential.from_config(dangling)
 
@@ -470,3 +470,64 @@ def test_release_data_leaves_other_layers_lists_alone():
     tokens = vectorizer.tokens
     model.predict(np.array([["w1 w2"], ["w3"]]))
     assert vectorizer.tokens is tokens
+
+
+def _siamese(lib, **kw):
+    """Two inputs through ONE encoder (shared weights), compared: |ea - eb| squared, then a verdict."""
+    a, b = lib.Input((4,), name="a"), lib.Input((4,), name="b")
+    encoder = lib.layers.Dense(3, activation="tanh", **kw)
+    difference = lib.layers.Subtract()([encoder(a), encoder(b)])
+    squared = lib.layers.Multiply()([difference, difference])
+    return [a, b], lib.layers.Dense(1, activation="sigmoid", **kw)(squared)
+
+
+def test_a_shared_layer_sums_its_calls_gradients_and_trains_as_keras(rng):
+    model = gn.Model(*_siamese(gn), seed=0, dtype="float64")
+    assert [layer.name for layer in model.layers] == ["dense", "subtract", "multiply", "dense_1"]
+    assert [layer.name for layer in model._calls] == ["dense", "dense", "subtract", "multiply", "dense_1"]
+    assert model._inbound == [[-1], [-2], [0, 1], [2, 2], [3]] and model.count_params() == 15 + 4
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    xa, xb, y = rng.standard_normal((8, 4)), rng.standard_normal((8, 4)), rng.integers(0, 2, (8, 1))
+    assert check_model(model, [xa, xb], y)["max_error"] < 1e-7
+    trace = model.trace([xa[:3], xb[:3]], y[:3])
+    assert [record["layer"] for record in trace][:2] == ["layer dense (Dense)"] * 2
+    # each call's record holds its own share; the update uses their sum
+    shares = trace[0]["grads"]["kernel"] + trace[1]["grads"]["kernel"]
+    model._loss_and_gradients(*model._prepare_xy([xa[:3], xb[:3]], y[:3]))
+    np.testing.assert_allclose(model.layers[0].grads["kernel"], shares, rtol=1e-12)
+    np.testing.assert_array_equal(trace[0]["input"], xa[:3])
+    np.testing.assert_array_equal(trace[1]["input"], xb[:3])
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_siamese(gn), seed=0), keras.Model(*_siamese(keras))
+    theirs.set_weights(ours.get_weights())
+    xa, xb = xa.astype(np.float32), xb.astype(np.float32)
+    ours.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(0.5))
+    theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5))
+    np.testing.assert_allclose(ours.fit([xa, xb], y, epochs=4, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                               theirs.fit([xa, xb], y, epochs=4, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                               rtol=1e-5)
+    for mine, keras_weights in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine, keras_weights, rtol=1e-4, atol=1e-6)
+
+
+def test_a_shared_layer_in_files_summary_and_refusals(rng, tmp_path, capsys):
+    model = gn.Model(*_siamese(gn), seed=0)
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    xa, xb, y = rng.standard_normal((8, 4)), rng.standard_normal((8, 4)), rng.integers(0, 2, (8, 1))
+    model.fit([xa, xb], y, epochs=2, verbose=0)
+    model.save(tmp_path / "siamese.npz")
+    loaded = gn.load_model(tmp_path / "siamese.npz")
+    assert loaded._inbound == model._inbound and loaded.get_config()["calls"] == [0, 0, 1, 2, 3]
+    np.testing.assert_array_equal(loaded.predict([xa, xb]), model.predict([xa, xb]))
+    assert model._call_caches == {}             # predict let go of each call's cache (views of the data)
+    model.summary()
+    dense_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("dense (Dense)"))
+    assert dense_row.endswith("a; b") and "(None, 3)" in dense_row           # both calls, each its input
+    inputs = gn.Input((4,))
+    regularized = L.Dense(4, activity_regularizer="l2")
+    with pytest.raises(NotImplementedError, match="called more than once and has an activity_regularizer"):
+        gn.Model(inputs, L.Dense(1)(L.Add()([regularized(inputs), regularized(inputs)])))
+    stateful = L.SimpleRNN(2, stateful=True, return_sequences=True)
+    sequences = gn.Input((3, 2))
+    with pytest.raises(NotImplementedError, match="called more than once and is stateful"):
+        gn.Model(sequences, L.Flatten()(stateful(stateful(sequences))))

@@ -46,14 +46,18 @@ class DescribingMixin:
         # a functional Model says where each layer's inputs come from, as Keras' summary does
         graph = getattr(self, "_graph", None) is not None
         headers = ("Layer (type)", "Output Shape", "Param #", *(("Connected to",) if graph else ()))
-        names = [layer.name for layer in self.layers]
+        calls = [layer.name for layer in self._node_layers]
+        shapes = self._shapes_through(self.input_shape)
         rows, total, trainable = [], 0, 0
-        for layer, shape, parents in zip(self.layers, self._shapes_through(self.input_shape), self._inbound):
+        for layer in self.layers:
+            # its calls (a functional Model may call a shared layer more than once; each shown)
+            mine = [k for k, call in enumerate(self._node_layers) if call is layer]
             weights = layer.count_params()
             total += weights
             trainable += sum(int(p.size) for p in layer.params.values()) if layer.trainable else 0
-            sources = ", ".join(self._input_names[-1 - p] if p < 0 else names[p] for p in parents) if graph else None
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shape)), f"{weights:,}",
+            sources = "; ".join(", ".join(self._input_names[-1 - p] if p < 0 else calls[p] for p in self._inbound[k])
+                                for k in mine) if graph else None
+            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shapes[mine[0]])), f"{weights:,}",
                          *((sources,) if graph else ())))
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         line = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -124,7 +128,7 @@ class DescribingMixin:
         from .graph import Model
         if config.get("inbound") is not None:
             target = cls if issubclass(cls, Model) else Model       # a subclass of Model rebuilds itself
-            return target._from_layers(layers, config["inbound"], config.get("inputs"),
+            return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "

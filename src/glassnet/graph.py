@@ -22,8 +22,13 @@ sends one gradient to each of its inputs.
 Several inputs (``Model([a, b], outputs)``, fed ``[xa, xb]`` or a dict by name) travel packed in
 one array per batch and are split into views where the graph starts (see ``Model``).
 
-Not here yet: several outputs, a layer called twice (shared weights), a model used as a layer of
-another, masks (Embedding(mask_zero=True), Masking) and texts; each is refused by name.
+A layer called more than once (shared weights: a siamese network's encoder) is listed once in
+``model.layers``; the graph is of calls (``_calls``: the layer of each), and each call's forward
+cache is kept apart for its backward, the layer's gradients summed over its calls.
+
+Not here yet: several outputs, a model used as a layer of another, masks (Embedding(mask_zero=True),
+Masking) and texts; a shared layer that makes the output, is stateful or has an
+activity_regularizer; each is refused by name.
 """
 import math
 
@@ -136,20 +141,30 @@ class Model(Sequential):
         unused = [j for j, given in enumerate(inputs) if not any(given is source for source in sources)]
         if unused:
             raise ValueError(f"Model: inputs[{unused[0]}] ({inputs[unused[0]]!r}) does not lead to the outputs")
-        layers = [tensor.layer for tensor in tensors]
-        for k, layer in enumerate(layers):
-            if any(layer is other for other in layers[:k]):
-                raise NotImplementedError(f"Model: {layer.describe()} is called more than once; shared layers "
-                                          f"(one layer's weights used twice) are not supported yet")
-            refusal = ("makes a mask, which a functional Model does not carry yet" if layer.makes_mask else
-                       "turns texts into numbers, which a functional Model does not take" if
-                       getattr(layer, "takes_text", False) else None)
-            if refusal:
-                raise NotImplementedError(f"Model: {layer.describe()} {refusal}; use a Sequential")
-        # a layer's sources: an earlier layer's index, or -1 - j for inputs[j] (-1 for the only one)
+        calls = [tensor.layer for tensor in tensors]            # the layer of each call, in order
+        layers = []                                             # each layer once, at its first call
+        for layer in calls:
+            if not any(layer is known for known in layers):
+                layers.append(layer)
+        shared = {id(layer) for layer in layers if sum(call is layer for call in calls) > 1}
+        for layer in layers:
+            if layer.makes_mask or getattr(layer, "takes_text", False):
+                what = "makes a mask, which" if layer.makes_mask else "turns texts into numbers, which"
+                raise NotImplementedError(f"Model: {layer.describe()} {what} a functional Model does not take yet; "
+                                          f"use a Sequential")
+            if id(layer) in shared:
+                refusal = ("makes the output; share the layers before it" if layer is calls[-1] else
+                           "has an activity_regularizer, whose penalty per call is not supported yet"
+                           if layer.activity_regularizer is not None else
+                           "is stateful" if getattr(layer, "stateful", False) else None)
+                if refusal:
+                    raise NotImplementedError(f"Model: {layer.describe()} is called more than once and {refusal}")
+        # a call's sources: an earlier call's index, or -1 - j for inputs[j] (-1 for the only one)
         index = {id(tensor): k for k, tensor in enumerate(tensors)}
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
+        self._calls, self._shared = calls, shared
+        self._call_caches = {}          # a shared layer's forward cache of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
             self._input_shapes = [given.shape for given in inputs]
@@ -218,7 +233,7 @@ class Model(Sequential):
             if tuple(array.shape[1:]) != tuple(shape):
                 raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
                                  f"shape {array.shape[1:]} (an array of shape {array.shape})")
-            for layer, parents in zip(self.layers, self._graph):
+            for layer, parents in zip(self._calls, self._graph):
                 if -1 - j in parents:       # an Embedding's ids, checked as given
                     layer.check_input_values(array, label)
             checked.append(array)
@@ -235,6 +250,10 @@ class Model(Sequential):
     def _inbound(self):
         return self._graph
 
+    @property
+    def _node_layers(self):
+        return self._calls
+
     @classmethod
     def from_architecture(cls, *args, **kwargs):
         raise TypeError("Model.from_architecture: seed 000's list of dicts describes a chain of Dense layers; "
@@ -250,12 +269,16 @@ class Model(Sequential):
 
     def _walk(self, x, training):
         outputs, sources = [], self._sources(x)
-        for layer, parents in zip(self.layers, self._graph):
+        for k, (layer, parents) in enumerate(zip(self._calls, self._graph)):
             if len(parents) == 1 and not getattr(layer, "merges", False):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
             else:
                 inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             outputs.append(layer.forward(inputs, training=training))
+            if id(layer) in self._shared:
+                # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
+                # here, and put back before that call's backward
+                self._call_caches[k] = dict(vars(layer))
             yield layer, inputs, outputs[-1]
 
     def _run_layers(self, x, training):
@@ -263,20 +286,34 @@ class Model(Sequential):
             pass
         return out
 
-    def _backward(self, grad, fused, activity=None, seen=None):
-        """The graph's backward walk: layers last to first, each given the sum of the gradients its
-        readers sent back; a merge layer sends one to each input. See ``Sequential._backward``."""
-        pending = [None] * len(self.layers)
+    def _backward(self, grad, fused, activity=None, seen=None, done=None):
+        """The graph's backward walk: calls last to first, each given the sum of the gradients its
+        readers sent back; a merge layer sends one to each input. A shared layer (called more than
+        once) gets each call's forward cache back before that call's backward, and its ``grads``
+        end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
+        (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``."""
+        pending = [None] * len(self._calls)
         pending[-1] = grad
-        last = len(self.layers) - 1
+        last, totals = len(self._calls) - 1, {}
         for i in range(last, -1, -1):
-            layer, grad = self.layers[i], pending[i]
+            layer, grad = self._calls[i], pending[i]
             pending[i] = None           # let it go as soon as it is used
+            shared = id(layer) in self._shared
+            if shared:
+                vars(layer).update(self._call_caches[i])
             if activity and layer in activity:
                 grad = self._with_activity_gradient(layer, grad)
             if seen is not None:
                 seen(i, grad)
             grad = layer.backward_from_logits(grad) if fused and i == last else layer.backward(grad)
+            if done is not None:
+                done(i)
+            if shared:          # backward wrote this call's gradients: add the later calls' (in place)
+                earlier = totals.get(id(layer))
+                if earlier is not None:
+                    for key, g in layer.grads.items():
+                        g += earlier[key]
+                totals[id(layer)] = {key: g.copy() for key, g in layer.grads.items()}
             parents = self._graph[i]
             grads = grad if getattr(layer, "merges", False) else [grad]
             for p, g in zip(parents, grads):
@@ -287,10 +324,16 @@ class Model(Sequential):
                 # a layer read by several: the gradients add (a new array: none is changed in place)
                 pending[p] = g if pending[p] is None else pending[p] + g
 
+    def _release_data(self, *data):
+        self._call_caches.clear()       # they hold views of the data too
+        super()._release_data(*data)
+
     def _config(self, with_compile):
         config = super()._config(with_compile)
         config.pop("input", None)           # the Inputs, each with its name and shape:
+        position = {id(layer): k for k, layer in enumerate(self.layers)}
         return {**config, "inbound": [list(parents) for parents in self._graph],
+                "calls": [position[id(layer)] for layer in self._calls],
                 "inputs": [{"name": name, "shape": list(shape)} for name, shape in
                            zip(self._input_names, self.input_shapes)]}
 
@@ -298,19 +341,23 @@ class Model(Sequential):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"
 
     @classmethod
-    def _from_layers(cls, layers, inbound, inputs, **kwargs):
+    def _from_layers(cls, layers, inbound, inputs, calls=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j). What ``load_model`` and ``from_config`` rebuild from;
         both are checked first, since a file may say anything."""
-        if not isinstance(inbound, list) or len(inbound) != len(layers) or not layers:
-            raise ValueError(f"config: 'inbound' must list each of the {len(layers)} layers' inputs")
+        calls = list(range(len(layers))) if calls is None else calls      # each layer called once
+        if not isinstance(calls, list) or not layers or not all(
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
+            raise ValueError(f"config: 'calls' must list, for each call, which of the {len(layers)} layers it calls")
+        if not isinstance(inbound, list) or len(inbound) != len(calls):
+            raise ValueError(f"config: 'inbound' must list each of the {len(calls)} calls' inputs")
         if not isinstance(inputs, list) or not inputs or not all(
                 isinstance(spec, dict) and set(spec) == {"name", "shape"} for spec in inputs):
             raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]}, one per Input")
         sources = [InputLayer(spec["shape"], name=spec["name"]) for spec in inputs]
         tensors = []
-        for k, (layer, parents) in enumerate(zip(layers, inbound)):
+        for k, (layer, parents) in enumerate(zip([layers[c] for c in calls], inbound)):
             merges = getattr(layer, "merges", False)
             if (not isinstance(parents, list) or not parents
                     or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
@@ -323,7 +370,8 @@ class Model(Sequential):
             tensors.append(layer(given if merges else given[0]))
         model = cls(sources if len(sources) > 1 else sources[0], tensors[-1], **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
-        if len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers)):
+        if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))
+                or len(model._calls) != len(calls) or not all(a is layers[c] for a, c in zip(model._calls, calls))):
             raise ValueError("config: its layers are not in the order of their graph (each after the layers "
                              "it reads, the output last), or some do not lead to the output")
         return model

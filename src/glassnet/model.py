@@ -417,6 +417,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer reading the one before it; a functional ``Model`` keeps its graph's."""
         return [[i - 1] for i in range(len(self.layers))]
 
+    @property
+    def _node_layers(self):
+        """The layer of each call of the model's graph, in order (``_inbound`` says each call's
+        sources): a Sequential calls each layer once, in order; a functional Model may call a
+        shared layer more than once."""
+        return self.layers
+
     def _source_shapes(self, shape):
         """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""
         return [shape]
@@ -427,7 +434,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer's ``output_shape`` (building it, checking it, measuring it). A merge layer's input
         shape is the list of its inputs' shapes."""
         outputs, sources = [], self._source_shapes(shape)
-        for i, (layer, parents) in enumerate(zip(self.layers, self._inbound)):
+        for i, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
             shapes = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             given = shapes if getattr(layer, "merges", False) else shapes[0]
             if visit is not None:

@@ -125,8 +125,10 @@ class ParametersMixin:
     def _mark_first_layer(self):
         """The input gradient of a layer that reads the model's input alone is never used: it skips
         that product (the first layer of a Sequential); the others make it."""
-        for layer, parents in zip(self.layers, self._inbound):
-            layer.needs_input_gradient = any(p >= 0 for p in parents)
+        for layer in self.layers:
+            layer.needs_input_gradient = False
+        for layer, parents in zip(self._node_layers, self._inbound):      # a shared layer: any of its calls
+            layer.needs_input_gradient = layer.needs_input_gradient or any(p >= 0 for p in parents)
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the

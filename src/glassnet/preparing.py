@@ -70,7 +70,7 @@ class PreparingMixin:
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
         # as given: a float64 3.0000001 or an int64 2**40 would look like indices once cast to float32
-        for layer, parents in zip(self.layers, self._inbound):
+        for layer, parents in zip(self._node_layers, self._inbound):
             if -1 in parents:       # a Sequential's first layer; every layer a functional Model's input feeds
                 layer.check_input_values(x, name)
         if text_layer is not None and len(self.layers) > 1:

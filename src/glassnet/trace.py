@@ -110,17 +110,20 @@ def _trace(model, x, y):
     else:
         grad = back(scored * 0 if padding else model.loss.gradient(scored, ys))
 
+    calls = model._node_layers          # each call of the graph: a record each (a shared layer has several)
+
     def seen(i, grad_output):
         records[i]["dA"] = grad_output.copy()
-    model._backward(grad, model._fused, activity, seen)
+
+    def done(i):                        # right after call i's backward: its dL/dZ and its gradients
+        records[i]["dZ"] = _copy(getattr(calls[i], "grad_z", None))     # Dense and Activation keep dL/dZ
+        records[i]["grads"] = {name: g.copy() for name, g in calls[i].grads.items()}
+    model._backward(grad, model._fused, activity, seen, done)
     if model._fused:
         records[-1]["dA"] = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys))
-    for layer, record in zip(model.layers, records):
-        record["dZ"] = _copy(getattr(layer, "grad_z", None))     # Dense and Activation keep dL/dZ
-        record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
     if model._penalties:        # regularizers: in the loss and the gradients, as training has them
         loss = loss + model._add_penalty_gradients()
-        for layer, record in zip(model.layers, records):
+        for layer, record in zip(calls, records):     # (a shared layer's calls: its total, penalty included)
             record["grads"] = {name: g.copy() for name, g in layer.grads.items()}
     return Trace(records, loss)
 
@@ -145,7 +148,7 @@ def _add_updates(model, records):
         for (_, _, param, _), old in zip(model._views, before):
             param[...] = old
         optimizer.set_state(state)
-    for layer, record in zip(model.layers, records):
+    for layer, record in zip(model._node_layers, records):
         record["update"] = {key: steps[layer.name, key] for key in layer.params if (layer.name, key) in steps}
 
 

@@ -147,11 +147,12 @@ class TrainingMixin(ActivityMixin):
             yield layer, x, out
             x = out
 
-    def _backward(self, grad, fused, activity=None, seen=None):
+    def _backward(self, grad, fused, activity=None, seen=None, done=None):
         """Backpropagate ``grad`` -- dL/d(output), or dL/dz of the last layer when ``fused`` --
         through every layer, last to first, filling each layer's ``grads``. ``activity``: the
         outputs kept for activity penalties, whose gradients join on the way. ``seen(i, grad)``,
-        when given, is shown dL/d(output) of layer i before its backward (``trace`` records it)."""
+        when given, is shown dL/d(output) of layer i before its backward, and ``done(i)`` runs
+        right after it (``trace`` records what each layer holds then)."""
         layers, above = self.layers, None
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
@@ -162,6 +163,8 @@ class TrainingMixin(ActivityMixin):
             if seen is not None:
                 seen(i, grad)
             grad = layer.backward_from_logits(grad) if fused and above is None else layer.backward(grad)
+            if done is not None:
+                done(i)
             above = layer
 
     def _forward_checking_shapes(self, x, training):
