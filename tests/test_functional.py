@@ -531,3 +531,45 @@ def test_a_shared_layer_in_files_summary_and_refusals(rng, tmp_path, capsys):
     sequences = gn.Input((3, 2))
     with pytest.raises(NotImplementedError, match="called more than once and is stateful"):
         gn.Model(sequences, L.Flatten()(stateful(stateful(sequences))))
+
+
+def test_several_inputs_in_a_dask_sweep_the_cli_plots_build_and_batches(rng, tmp_path):
+    model = gn.Model(*_wide_and_deep(gn), seed=0)
+    xa, xb, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2, 2)), rng.integers(0, 2, (16, 1))
+    model.build([(None, 3), (None, 2, 2)])                  # what it was built for: nothing to do
+    with pytest.raises(ValueError, match="was built for its Inputs"):
+        model.build((None, 3))
+    with pytest.raises(ValueError, match="feature_maps shows what one image makes in a model of one input"):
+        pytest.importorskip("glassnet.plot").feature_maps(model, [xa[0], xb[0]], "dense")
+
+    class Inputs(gn.utils.PyDataset):           # predict's batches: x alone, as a dict by name
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return {"wide": xa[8 * index:8 * index + 8], "grid": xb[8 * index:8 * index + 8]}
+    np.testing.assert_allclose(model.predict(Inputs()), model.predict([xa, xb]), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="calling a model on an Input or a symbolic tensor"):
+        model({"wide": gn.Input((3,)), "grid": gn.Input((2, 2))})
+    with pytest.raises(TypeError, match="inputs as a dict is not supported"):
+        gn.Model({"a": gn.Input((3,))}, L.Dense(1)(gn.Input((3,))))
+    inputs = gn.Input((3,), name="only")
+    single = gn.Model(inputs, L.Dense(2)(inputs), seed=0)
+    np.testing.assert_array_equal(single.predict([xa]), single.predict(xa))
+    np.testing.assert_array_equal(single.predict({"only": xa}), single.predict(xa))
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    model.save(tmp_path / "two.npz")
+    np.savetxt(tmp_path / "rows.csv", np.hstack([xa, xb.reshape(16, 4)]), delimiter=",")
+    from glassnet import cli
+    assert cli.main(["predict", str(tmp_path / "two.npz"), str(tmp_path / "rows.csv")]) == 2
+    dask = pytest.importorskip("dask", reason="the sweep needs dask: pip install 'glassnet[dask]'")
+    assert dask is not None
+    from glassnet.dask import sweep
+
+    def build(learning_rate):
+        built = gn.Model(*_wide_and_deep(gn), seed=1)
+        built.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate))
+        return built
+    results = sweep(build, {"learning_rate": [0.1]}, [xa, xb], y, fit_kwargs={"epochs": 2, "validation_split": 0.25},
+                    scheduler="synchronous")
+    assert results[0]["error"] is None and "val_loss" in results[0]["metrics"]

@@ -231,6 +231,21 @@ def test_a_functional_model_with_every_merge_layer_trains_on_the_device_as_on_th
     assert len(device.trace(x[:2], y[:2])[2]["input"]) == 2
 
 
+def test_a_model_of_two_inputs_takes_host_and_device_arrays_in_any_order(cupy):
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((12, 3), dtype=np.float32), rng.random((12, 2, 2), dtype=np.float32)
+
+    def draw():
+        wide, grid = gn.Input((3,)), gn.Input((2, 2))
+        joined = layers.Concatenate()([wide, layers.Dense(2)(layers.Flatten()(grid))])
+        return gn.Model([wide, grid], layers.Dense(1)(joined), seed=0)
+    host = on_host(draw)
+    device = draw()
+    expected = host.predict([xa, xb])
+    for pair in ([xa, cupy.asarray(xb)], [cupy.asarray(xa), xb], [cupy.asarray(xa), cupy.asarray(xb)]):
+        assert_close(device.predict(pair), expected, cupy, rtol=1e-5, atol=1e-6)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

@@ -240,6 +240,9 @@ def predict(model_path, data_path, out=None):
         if not texts:
             raise ValueError(f"{data_path}: no texts (the model takes one text a line)")
         X = np.array(texts, dtype=object)
+    elif len(getattr(model, "input_shapes", [None])) > 1:
+        raise CLIError(f"predict: the model has {len(model.input_shapes)} inputs ({', '.join(model._input_names)}), "
+                       f"which one CSV of rows cannot tell apart; call model.predict([x1, x2, ...]) in Python")
     elif None in model.input_shape:
         raise CLIError(f"predict: the model reads samples of shape {model.input_shape} (None: any length), which "
                        f"a CSV of one fixed-size row per sample cannot hold; call model.predict in Python")

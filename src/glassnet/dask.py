@@ -150,7 +150,12 @@ def _final_metrics(model, x, y, validation_data, kwargs):
     validation data (``validation_data``, with its weights, or fit's ``validation_split``)."""
     w = kwargs.get("sample_weight")
     if kwargs.get("validation_split"):            # the parts fit trained and validated on
+        several = getattr(model, "_input_shapes", None) is not None
+        if several:     # a list of inputs (or a dict): split as fit splits it, packed, then as a list again
+            x = model._prepare_x(x, cast=False)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
+        if several:
+            x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])
     if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
         _, targets = model._prepare_xy(x, y, cast=False)
         w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))

@@ -105,6 +105,8 @@ def unpack(batch, where, need_y=True):
     ``x`` (a bare array or ``(x,)``) where targets are not needed (predict)."""
     if isinstance(batch, (tuple, list)) and 1 <= len(batch) <= 3:     # a list as a tuple, as Keras
         x, y, w = (*batch, None, None)[:3]
+    elif isinstance(batch, dict) and not need_y:        # a model of several inputs' x, by name (Keras)
+        x, y, w = batch, None, None
     elif isinstance(batch, (list, tuple, dict)) or batch is None:
         x, y, w = None, None, None
         need_y = True       # reported below as the wrong kind of batch

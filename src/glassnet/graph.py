@@ -32,6 +32,8 @@ activity_regularizer; each is refused by name.
 """
 import math
 
+import numpy as np
+
 from . import backend
 from ._validation import as_array
 from .layers.base import missing_input_gradient
@@ -109,7 +111,8 @@ class Model(Sequential):
     flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
     ``model.input_shape`` then says (``model.input_shapes`` lists each Input's shape); the model
     splits each batch back into views of the Inputs' shapes. So each Input needs fixed sizes (no
-    None), and ``fit`` holds one copy of the data in the model's dtype.
+    None), and ``fit`` holds the packed copy of the data in the model's dtype besides the shuffled
+    copy it makes of any data.
 
     Example
     -------
@@ -125,6 +128,9 @@ class Model(Sequential):
 
     def __init__(self, inputs, outputs, name="model", seed=None, dtype="float32"):
         super().__init__(seed=seed, dtype=dtype, name=name)
+        if isinstance(inputs, dict):
+            raise TypeError("Model: inputs as a dict is not supported; give a list of Inputs (named with "
+                            "Input(shape, name=...): fit and predict then take a dict by those names)")
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outputs = _one(outputs, "outputs")
         _check_inputs(inputs)
@@ -183,6 +189,17 @@ class Model(Sequential):
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
 
+    def build(self, input_shape):
+        """A Model is built when it is made (its Inputs fix the shapes): ``build`` with those shapes
+        (Keras' form, ``(None, *shape)``, or a list of them, one per Input) does nothing; any other
+        is refused."""
+        given = input_shape if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)) \
+            else [input_shape]
+        wanted = [(None, *shape) for shape in self.input_shapes]
+        if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
+            raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
+                             f"when it was made; got {input_shape!r:.80}")
+
     @property
     def input_shapes(self):
         """Each Input's sample shape, in the order of ``inputs`` (one for a model of one Input)."""
@@ -211,6 +228,11 @@ class Model(Sequential):
         layers reading it check its values, as given), then all are packed side by side, one row of
         numbers per sample in the model's dtype (see the class docstring)."""
         if self._input_shapes is None:
+            # Keras' other forms for one input: a dict by its name, a list of its one array
+            if isinstance(x, dict) and list(x) == self._input_names:
+                x, name = x[self._input_names[0]], f"{name}[{self._input_names[0]!r}]"
+            elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+                x, name = x[0], f"{name}[0]"
             return super()._prepare_x(x, name, cast)
         names, count = self._input_names, len(self._input_shapes)
         if isinstance(x, dict):
@@ -240,7 +262,8 @@ class Model(Sequential):
         if len({a.shape[0] for a in checked}) > 1:
             raise ValueError(f"{name}: every input needs the same number of samples, got "
                              f"{[a.shape[0] for a in checked]}")
-        xp = backend.get_array_module(checked[0])
+        # on the device when any input is there (CuPy moves host arrays only when asked: asarray)
+        xp = next((backend.get_array_module(a) for a in checked if backend.get_array_module(a) is not np), np)
         packed = xp.empty((checked[0].shape[0], self.input_shape[0]), dtype=self.dtype)
         for view, array in zip(self._sources(packed), checked):
             view[...] = xp.asarray(array)

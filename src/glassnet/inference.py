@@ -231,8 +231,8 @@ class InferenceMixin:
         >>> model(X[:4]).shape                              # doctest: +SKIP
         (4, 1)
         """
-        from .layers.symbolic import is_symbolic
-        if is_symbolic(x):
+        from .layers.symbolic import holds_symbolic
+        if holds_symbolic(x):
             raise NotImplementedError(f"model {self.name!r}: calling a model on an Input or a symbolic tensor (a "
                                       f"model used as a layer of a functional Model) is not supported yet; call "
                                       f"its layers on the tensor instead")

@@ -459,6 +459,9 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
         raise ValueError(f"layer: {target.describe()} is not a layer of this model")
     max_maps = _validation.check_positive_int(max_maps, "max_maps")
     columns = _validation.check_positive_int(columns, "columns")
+    if getattr(model, "_input_shapes", None) is not None:
+        raise ValueError(f"model: feature_maps shows what one image makes in a model of one input; this one has "
+                         f"{len(model._input_shapes)} ({', '.join(model._input_names)})")
     x = np.asarray(to_numpy(x)) if not hasattr(x, "__cuda_array_interface__") else x
     if model.input_shape is not None and shape_fits(x.shape, model.input_shape):
         x = x[None]                                       # one image without its batch axis

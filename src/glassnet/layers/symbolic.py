@@ -42,6 +42,12 @@ def is_symbolic(x):
     return isinstance(x, (SymbolicTensor, InputLayer))
 
 
+def holds_symbolic(x):
+    """Whether ``x``, or any item of a list, tuple or dict ``x``, is symbolic (see ``is_symbolic``)."""
+    items = x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else [x]
+    return any(isinstance(t, (SymbolicTensor, InputLayer)) for t in items)
+
+
 def sample_shape_of(tensor):
     """One sample's shape of a symbolic tensor or an Input."""
     return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
