@@ -59,7 +59,8 @@ def test_branches_merged_by_every_merge_layer_agree_with_finite_differences_and_
     b = L.Dense(3, activation="sigmoid")(inputs)
     c = L.Dense(3)(a)
     merged = [L.Add()([a, b, c]), L.Subtract()([a, b]), L.Multiply()([a, b, c]), L.Average()([b, c]),
-              L.Maximum()([a, c]), L.Minimum()([b, c]), L.Concatenate()([a, inputs])]
+              L.Maximum()([a, c]), L.Minimum()([b, c]), L.Concatenate()([a, inputs]),
+              L.Dot(axes=1, normalize=True)([a, c])]
     outputs = L.Dense(2, activation="softmax")(L.Concatenate()(merged))
     model = gn.Model(inputs, outputs, seed=3, dtype="float64")
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")

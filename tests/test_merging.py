@@ -15,6 +15,7 @@ MERGES = {   # name -> (factory, sample shapes of the inputs, the NumPy referenc
     "Maximum": (layers.Maximum, [(6,)] * 3, lambda xs: np.maximum(np.maximum(xs[0], xs[1]), xs[2])),
     "Minimum": (layers.Minimum, [(2, 3)] * 2, lambda xs: np.minimum(xs[0], xs[1])),
     "Concatenate": (layers.Concatenate, [(2, 3), (2, 1), (2, 2)], lambda xs: np.concatenate(xs, axis=-1)),
+    "Dot": (lambda **kw: layers.Dot(axes=1, **kw), [(5,), (5,)], lambda xs: (xs[0] * xs[1]).sum(1, keepdims=True)),
 }
 
 
@@ -57,6 +58,7 @@ TORCH_OPS = {
     "Maximum": lambda t, xs: t.maximum(t.maximum(xs[0], xs[1]), xs[2]),
     "Minimum": lambda t, xs: t.minimum(xs[0], xs[1]),
     "Concatenate": lambda t, xs: t.cat(xs, dim=-1),
+    "Dot": lambda t, xs: (xs[0] * xs[1]).sum(1, keepdim=True),
 }
 
 
@@ -136,3 +138,52 @@ def test_a_nan_wins_maximum_and_minimum_in_any_position():
     for layer in (layers.Maximum(), layers.Minimum()):
         for pair in ([np.array([[1.0]]), np.array([[np.nan]])], [np.array([[np.nan]]), np.array([[1.0]])]):
             assert np.isnan(layer(pair)).all()
+
+
+@pytest.mark.parametrize("axes, shapes, normalize", [
+    (1, [(5,), (5,)], True), (-1, [(5,), (5,)], False), (2, [(3, 4), (6, 4)], False),
+    (2, [(3, 4), (6, 4)], True), ((1, 1), [(4, 3), (4, 2)], False), ((1, 2), [(4, 3), (2, 4)], True),
+    ((2, 1), [(3, 4), (4, 2)], False)])
+def test_dot_matches_torch_autograd_and_finite_differences(axes, shapes, normalize, rng, torch):
+    layer = layers.Dot(axes=axes, normalize=normalize, dtype="float64")
+    xs = _inputs(shapes, rng)
+    out = layer(xs)
+    assert out.shape == (4, *layer.output_shape(shapes))
+    upstream = rng.standard_normal(out.shape)
+    grads = layer.backward(upstream)
+    txs = [torch.tensor(x, requires_grad=True) for x in xs]
+    pair = (axes, axes) if isinstance(axes, int) else axes
+    ta, tb = [torch.nn.functional.normalize(t, dim=a if a > 0 else t.dim() + a) if normalize else t
+              for t, a in zip(txs, pair)]
+    if len(shapes[0]) == 1:
+        tout = (ta * tb).sum(1, keepdim=True)
+    else:
+        i, j = (a if a > 0 else 3 + a for a in pair)
+        tout = (ta if i == 2 else ta.transpose(1, 2)) @ (tb if j == 1 else tb.transpose(1, 2))
+    (tout * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for g, t, x in zip(grads, txs, xs):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+        numeric = numerical_gradient(lambda: float(np.sum(layer.forward(xs) * upstream)), x)
+        np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_dot_values_match_keras():
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    rng = np.random.default_rng(0)
+    for axes, shapes, normalize in [(1, [(5,), (5,)], True), (2, [(3, 4), (6, 4)], False), ((1, 2), [(4, 3), (2, 4)], True)]:
+        xs = [x.astype(np.float32) for x in _inputs(shapes, rng)]
+        theirs = keras.layers.Dot(axes=axes, normalize=normalize)(xs)
+        np.testing.assert_allclose(layers.Dot(axes=axes, normalize=normalize)(xs), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_dot_refusals():
+    with pytest.raises(ValueError, match="axes must be a non-zero integer or two"):
+        layers.Dot(axes=0)
+    with pytest.raises(ValueError, match="must have one size, got 3 .axis 1 of .3,.. and 4"):
+        layers.Dot(axes=1)([np.ones((2, 3)), np.ones((2, 4))])
+    with pytest.raises(ValueError, match="two inputs of one rank"):
+        layers.Dot(axes=1)([np.ones((2, 3)), np.ones((2, 3, 1))])
+    with pytest.raises(ValueError, match="merges exactly 2 inputs"):
+        layers.Dot(axes=1)([np.ones((2, 3))] * 3)
+    assert layers.Dot(axes=(1, 2), normalize=True).get_config()["axes"] == [1, 2]

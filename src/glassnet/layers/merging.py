@@ -12,6 +12,7 @@ inputs equal on every axis but its own.
 import numpy as np
 
 from .. import backend
+from .._validation import check_flag
 from .base import LAYERS, Layer, shape_fits
 
 
@@ -286,3 +287,104 @@ class Concatenate(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    """Dot products of two inputs (Keras' ``Dot``): along ``axes`` each sample's vectors are
+    multiplied and summed, ``Dot(axes=1)([a, b])`` = ``sum(a * b)`` per sample; with
+    ``normalize=True`` each input is first scaled to unit length along its axis, so the result is
+    the cosine similarity (a siamese network's score). On sequences (batch, steps, features) it
+    gives every pair of steps' products, ``Dot(axes=2)([q, k])``: attention scores.
+
+    Parameters
+    ----------
+    axes : int or (int, int)
+        The axis of each input to multiply along, counted as in Keras with the batch axis as 0
+        (1 is a sample's first axis; negative counts from the end); one int for both.
+    normalize : bool
+        Unit length first, ``x / max(||x||, 1e-12)`` (PyTorch's ``F.normalize``).
+
+    Shapes: two inputs of one rank, (batch, d) -> (batch, 1), or (batch, n, d) and (batch, m, d)
+    with ``axes=2`` -> (batch, n, m) (the axes not multiplied, the first input's then the
+    second's); the multiplied axes must have one size.
+
+    >>> import numpy as np
+    >>> Dot(axes=1)([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])]).tolist()
+    [[11.0]]
+    """
+    most_inputs = 2
+    EPSILON = 1e-12
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        pair = (axes, axes) if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool) else axes
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(
+                isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a != 0 for a in pair)):
+            raise ValueError(f"Dot: axes must be a non-zero integer or two of them (0 is the batch axis), "
+                             f"got {axes!r:.40}")
+        self.axes = tuple(int(a) for a in pair)
+        self.normalize = check_flag(normalize, "Dot: normalize")
+
+    def _sample_axes(self, rank):
+        """Each input's multiplied axis within a sample of ``rank`` axes (0 or 1)."""
+        axes = tuple(a - 1 if a > 0 else rank + a for a in self.axes)
+        if not all(0 <= a < rank for a in axes):
+            raise ValueError(f"{self.describe()}: axes={self.axes} are outside samples of {rank} axes (plus the batch axis)")
+        return axes
+
+    def _check_compatible(self, shapes):
+        ranks = {len(s) for s in shapes}
+        if len(ranks) > 1 or ranks - {1, 2}:
+            raise ValueError(f"{self.describe()}: Dot takes two inputs of one rank, (batch, d) or (batch, steps, d), "
+                             f"got samples of shapes {shapes}")
+        (i, j), (a, b) = self._sample_axes(len(shapes[0])), shapes
+        if a[i] is not None and b[j] is not None and a[i] != b[j]:
+            raise ValueError(f"{self.describe()}: the axes multiplied together must have one size, got "
+                             f"{a[i]} (axis {self.axes[0]} of {a}) and {b[j]} (axis {self.axes[1]} of {b})")
+
+    def output_shape(self, input_shape):
+        a, b = self._checked_shapes(input_shape)
+        if len(a) == 1:
+            return (1,)
+        i, j = self._sample_axes(2)
+        return (a[1 - i], b[1 - j])
+
+    def _unit(self, x, axis):
+        """x scaled to unit length along ``axis``, and the norm it was divided by (floored)."""
+        norm = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+        norm = backend.get_array_module(x).maximum(norm, x.dtype.type(self.EPSILON))
+        return x / norm, norm
+
+    def forward(self, inputs, training=False):
+        self._check_compatible([x.shape[1:] for x in inputs])     # lengths an Input left open (None)
+        a, b = inputs
+        i, j = (1, 1) if a.ndim == 2 else tuple(k + 1 for k in self._sample_axes(2))
+        self._norms = None
+        if self.normalize:
+            (a, norm_a), (b, norm_b) = self._unit(a, i), self._unit(b, j)
+            self._norms = (norm_a, norm_b)
+        self._units = a, b
+        if a.ndim == 2:
+            return (a * b).sum(axis=1, keepdims=True)
+        # (batch, other_a, d) @ (batch, d, other_b)
+        return (a if i == 2 else a.transpose(0, 2, 1)) @ (b if j == 1 else b.transpose(0, 2, 1))
+
+    def backward(self, grad_output):
+        a, b = self._units
+        if a.ndim == 2:
+            ga, gb = grad_output * b, grad_output * a
+            i = j = 1
+        else:
+            i, j = (k + 1 for k in self._sample_axes(2))
+            left, right = (a if i == 2 else a.transpose(0, 2, 1)), (b if j == 1 else b.transpose(0, 2, 1))
+            g_left, g_right = grad_output @ right.transpose(0, 2, 1), left.transpose(0, 2, 1) @ grad_output
+            ga = g_left if i == 2 else g_left.transpose(0, 2, 1)
+            gb = g_right if j == 1 else g_right.transpose(0, 2, 1)
+        if self.normalize:      # back through x / ||x||: the part along the unit vector removed, over the norm
+            (norm_a, norm_b) = self._norms
+            ga = (ga - a * (a * ga).sum(axis=i, keepdims=True)) / norm_a
+            gb = (gb - b * (b * gb).sum(axis=j, keepdims=True)) / norm_b
+        return [ga, gb]
+
+    def get_config(self):
+        return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
