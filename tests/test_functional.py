@@ -574,3 +574,29 @@ def test_several_inputs_in_a_dask_sweep_the_cli_plots_build_and_batches(rng, tmp
     results = sweep(build, {"learning_rate": [0.1]}, [xa, xb], y, fit_kwargs={"epochs": 2, "validation_split": 0.25},
                     scheduler="synchronous")
     assert results[0]["error"] is None and "val_loss" in results[0]["metrics"]
+
+
+def test_a_sub_model_drawn_from_layer_outputs_shares_the_weights(rng, tmp_path):
+    inputs = gn.Input((8, 8, 1))
+    x = L.Conv2D(4, 3, activation="relu", name="c1")(inputs)
+    x = L.Dropout(0.5)(L.MaxPooling2D(2)(x))
+    model = gn.Model(inputs, L.Dense(2, activation="softmax")(L.Flatten()(x)), seed=0)
+    assert model.input is inputs and model.output is model.outputs[0] and model.get_layer("c1").input is inputs
+    dropout_rng = model.get_layer("dropout").rng
+    features = gn.Model(model.input, model.get_layer("c1").output)
+    assert model.get_layer("dropout").rng is dropout_rng                 # the model's Dropout draws as before
+    x = rng.random((3, 8, 8, 1)).astype(np.float32)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    model.fit(x, np.array([0, 1, 0]), epochs=2, verbose=0)
+    np.testing.assert_allclose(features.predict(x), model.get_layer("c1")(x), rtol=1e-6)   # trained weights
+    assert [layer.name for layer in features.layers] == ["c1"]
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert gn.Model(loaded.input, loaded.get_layer("c1").output).output_shape == (6, 6, 4)
+    shared = L.Dense(2)
+    shared(gn.Input((3,)))
+    shared(gn.Input((3,)))
+    with pytest.raises(AttributeError, match="called 2 times .a shared layer."):
+        shared.output
+    with pytest.raises(AttributeError, match="called 0 times"):
+        L.Dense(2).input

@@ -170,6 +170,7 @@ class Model(Sequential):
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
         self._calls, self._shared = calls, shared
+        self.inputs, self.outputs = list(inputs), [outputs]         # Keras' names, for drawing sub-models
         self._call_caches = {}          # a shared layer's forward cache of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
@@ -177,12 +178,17 @@ class Model(Sequential):
             shape = (sum(math.prod(s) for s in self._input_shapes),)        # the packed row
         else:
             shape = inputs[0].shape
+        # a layer built in another model (a sub-model drawn from model.get_layer(...).output) keeps
+        # drawing from the generator it has there, so that the other model's Dropout runs as before
+        kept = [(layer, layer.rng) for layer in layers if layer.built and layer.rng is not None]
         joined = []
         try:
             for layer in layers:
                 joined.append(self._join(layer))
             self._declared_input = shape
             self._build_samples(shape)
+            for layer, rng in kept:
+                layer.rng = rng
         except BaseException as exc:
             self._unjoin(joined)            # the layers as they were: they joined no model
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
@@ -199,6 +205,16 @@ class Model(Sequential):
         if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
                              f"when it was made; got {input_shape!r:.80}")
+
+    @property
+    def input(self):
+        """The model's Input (Keras' ``model.input``; a list of them for a model of several)."""
+        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self):
+        """The symbolic tensor of the model's output (Keras' ``model.output``)."""
+        return self.outputs[0]
 
     @property
     def input_shapes(self):

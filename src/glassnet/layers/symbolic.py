@@ -78,4 +78,7 @@ def call_symbolic(layer, inputs):
                          f"but is called on samples of shape {tuple(shape)}")
     with sized_axes_needed(layer, shape if not merges else ()):
         out = layer.output_shape(shape)
-    return SymbolicTensor(layer, parents, out)
+    tensor = SymbolicTensor(layer, parents, out)
+    # Keras' layer.output: the tensor of its (last) call, for drawing a sub-model from a layer inside
+    layer._symbolic_calls = [*getattr(layer, "_symbolic_calls", ()), (parents, tensor)][-8:]
+    return tensor
