@@ -600,3 +600,68 @@ def test_a_sub_model_drawn_from_layer_outputs_shares_the_weights(rng, tmp_path):
         shared.output
     with pytest.raises(AttributeError, match="called 0 times"):
         L.Dense(2).input
+
+
+def _shared_model(encoder, shape, dtype="float64"):
+    a, b = gn.Input(shape, name="a"), gn.Input(shape, name="b")
+    joined = L.Concatenate()([L.Flatten()(encoder(a)), L.Flatten()(encoder(b))])
+    model = gn.Model([a, b], L.Dense(1)(joined), seed=0, dtype=dtype)
+    model.compile(loss="mse", optimizer="sgd")
+    return model
+
+
+class _CachingDense(L.Layer):
+    """A layer of one's own that keeps its forward cache in a dict."""
+
+    def build(self, input_shape):
+        self.add_weight("kernel", (input_shape[-1], 2), "glorot_uniform")
+        self.cache = {}
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+    def forward(self, x, training=False):
+        self.cache["x"] = x
+        return x @ self.params["kernel"]
+
+    def backward(self, grad_output):
+        x = self.cache["x"].reshape(-1, self.params["kernel"].shape[0])
+        self.grads["kernel"][...] = x.T @ grad_output.reshape(-1, 2)
+        return grad_output @ self.params["kernel"].T
+
+
+@pytest.mark.parametrize("encoder, shape", [
+    (lambda: L.Bidirectional(L.LSTM(2)), (4, 2)), (lambda: L.TimeDistributed(L.Dense(2, activation="tanh")), (3, 2)),
+    (lambda: L.LSTM(2, return_sequences=True, dropout=0.2), (3, 2)), (lambda: L.BatchNormalization(), (3,)),
+    (lambda: _CachingDense(), (3, 2))])
+def test_shared_wrappers_and_layers_caching_in_containers_agree_with_finite_differences(encoder, shape, rng):
+    model = _shared_model(encoder(), shape)
+    x = [rng.standard_normal((5, *shape)), rng.standard_normal((5, *shape))]
+    assert check_model(model, x, rng.standard_normal((5, 1)))["max_error"] < 1e-6
+
+
+def test_a_copied_shared_model_still_shares(rng):
+    import copy
+    import pickle
+    model = _shared_model(L.Dense(3, activation="tanh"), (4,))
+    x, y = [rng.standard_normal((6, 4)), rng.standard_normal((6, 4))], rng.standard_normal((6, 1))
+    model.train_on_batch(x, y)
+    assert model._call_caches == {}                 # used by the backward, then let go
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert check_model(twin, x, y)["max_error"] < 1e-7
+        np.testing.assert_allclose(twin.fit(x, y, epochs=3, verbose=0, shuffle=False).history["loss"],
+                                   copy.deepcopy(model).fit(x, y, epochs=3, verbose=0, shuffle=False).history["loss"],
+                                   rtol=1e-12)
+
+
+def test_shared_layer_refusals_after_the_model_is_made(rng):
+    model = _shared_model(L.Dense(3), (4,))
+    model.layers[0].activity_regularizer = "l2"
+    with pytest.raises(NotImplementedError, match="called more than once and has an activity_regularizer"):
+        model.fit([rng.standard_normal((4, 4))] * 2, rng.standard_normal((4, 1)), verbose=0)
+    with pytest.raises(NotImplementedError, match="is stateful"):
+        _shared_model(L.Bidirectional(L.LSTM(2, stateful=True)), (3, 2))
+    config = _shared_model(L.Dense(3), (4,)).get_config()
+    with pytest.raises(ValueError, match="'calls' must list"):
+        gn.Sequential.from_config({**config, "calls": [], "inbound": []})

@@ -9,9 +9,10 @@
 
 Each call on an ``Input`` or on another call's result computes nothing: it returns a
 ``SymbolicTensor`` (layers/symbolic.py) that remembers the layer and what it was called on.
-``Model`` walks those records back from the output to the input and keeps its layers in an order
-where every layer comes after the layers it reads (``model.layers``), with, for each, where its
-inputs come from (``_inbound``: the indices of those layers, -1 for the model's input).
+``Model`` walks those records back from the output to the inputs and keeps its calls in an order
+where every call comes after the calls it reads (``_calls``: the layer of each; ``model.layers``
+lists each layer once), with, for each, where its inputs come from (``_inbound``: the indices of
+those calls, -1 - j for the model's input j).
 
 Everything else is the Sequential's: ``compile``, ``fit``, ``evaluate``, ``predict``, ``trace``,
 ``summary``, ``save``. Only the two walks differ. Forward, each layer reads its inputs' outputs;
@@ -36,7 +37,7 @@ import numpy as np
 
 from . import backend
 from ._validation import as_array
-from .layers.base import missing_input_gradient
+from .layers.base import missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.symbolic import SymbolicTensor
 from .model import Sequential
@@ -50,6 +51,29 @@ def _one(value, what):
                                       f"join them with a merge layer (Concatenate) into one")
         value = value[0]
     return value
+
+
+# what a layer shares between its calls, never a call's own: its weights, their gradients (summed
+# over the calls in place), its state (moving statistics), its settings
+_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints", "_symbolic_calls"})
+
+
+def _holders(layer):
+    """``layer`` and every layer it wraps, at any depth (a Bidirectional's two LSTMs)."""
+    return [layer, *(held for inner in layer.wrapped_layers() for held in _holders(inner))]
+
+
+def _snapshot(layer):
+    """One call's forward cache of a shared layer: the attributes of the layer and of the layers
+    it wraps, containers (a dict or list of cached arrays) copied one level deep, so that the next
+    call's forward, which rebinds or refills them, leaves this call's as they were."""
+    return [(holder, {key: value.copy() if isinstance(value, (dict, list)) and key not in _KEPT_WHOLE else value
+                      for key, value in vars(holder).items()}) for holder in _holders(layer)]
+
+
+def _restore(snapshot):
+    for holder, attributes in snapshot:
+        vars(holder).update(attributes)
 
 
 def _check_inputs(inputs):
@@ -162,7 +186,7 @@ class Model(Sequential):
                 refusal = ("makes the output; share the layers before it" if layer is calls[-1] else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
                            if layer.activity_regularizer is not None else
-                           "is stateful" if getattr(layer, "stateful", False) else None)
+                           "is stateful" if stateful_layers([layer]) else None)
                 if refusal:
                     raise NotImplementedError(f"Model: {layer.describe()} is called more than once and {refusal}")
         # a call's sources: an earlier call's index, or -1 - j for inputs[j] (-1 for the only one)
@@ -314,10 +338,13 @@ class Model(Sequential):
             else:
                 inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             outputs.append(layer.forward(inputs, training=training))
-            if id(layer) in self._shared:
+            if training and id(layer) in self._shared:
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
                 # here, and put back before that call's backward
-                self._call_caches[k] = dict(vars(layer))
+                if layer.activity_regularizer is not None:      # set since the model was made
+                    raise NotImplementedError(f"{layer.describe()}: is called more than once and has an "
+                                              f"activity_regularizer, whose penalty per call is not supported yet")
+                self._call_caches[k] = _snapshot(layer)
             yield layer, inputs, outputs[-1]
 
     def _run_layers(self, x, training):
@@ -339,7 +366,7 @@ class Model(Sequential):
             pending[i] = None           # let it go as soon as it is used
             shared = id(layer) in self._shared
             if shared:
-                vars(layer).update(self._call_caches[i])
+                _restore(self._call_caches.pop(i))
             if activity and layer in activity:
                 grad = self._with_activity_gradient(layer, grad)
             if seen is not None:
@@ -362,10 +389,23 @@ class Model(Sequential):
                     raise missing_input_gradient(layer)
                 # a layer read by several: the gradients add (a new array: none is changed in place)
                 pending[p] = g if pending[p] is None else pending[p] + g
+        self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
 
     def _release_data(self, *data):
         self._call_caches.clear()       # they hold views of the data too
         super()._release_data(*data)
+
+    def __setstate__(self, state):
+        # which layers are shared is kept by identity (id), which a copy (pickle, deepcopy) changes
+        state.setdefault("_calls", list(state.get("layers", [])))      # pickled before shared layers
+        state["_call_caches"] = {}
+        super().__setstate__(state)
+        self._shared = {id(layer) for layer in self.layers if sum(call is layer for call in self._calls) > 1}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_call_caches"] = {}      # a pass's caches are not the model's
+        return state
 
     def _config(self, with_compile):
         config = super()._config(with_compile)
@@ -386,7 +426,7 @@ class Model(Sequential):
         ``inbound[i]``, -1 - j input j). What ``load_model`` and ``from_config`` rebuild from;
         both are checked first, since a file may say anything."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
-        if not isinstance(calls, list) or not layers or not all(
+        if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
             raise ValueError(f"config: 'calls' must list, for each call, which of the {len(layers)} layers it calls")
         if not isinstance(inbound, list) or len(inbound) != len(calls):
@@ -402,7 +442,7 @@ class Model(Sequential):
                     or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
                                for p in parents)
                     or (len(parents) != 1) != merges):
-                raise ValueError(f"config: 'inbound' of layer {k} ({layer.describe()}) must list "
+                raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
                                  f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
             given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
