@@ -6,6 +6,9 @@
 >>> model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.SGD(learning_rate=0.1),
 ...               metrics=["accuracy"])
 
+Networks that are not one chain (residual blocks, several inputs, shared layers) are drawn with
+``gn.Model(inputs, outputs)``, Keras' functional API (see ``glassnet.graph``).
+
 The core needs NumPy only. ``datasets``, ``plot``, ``cli`` and ``sklearn`` need optional extras and
 are imported on first use, so ``import glassnet`` stays fast.
 """
