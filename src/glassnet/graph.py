@@ -32,6 +32,7 @@ Masking) and texts; a shared layer that makes the output, is stateful or has an
 activity_regularizer; each is refused by name.
 """
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -56,6 +57,12 @@ def _one(value, what):
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
 # over the calls in place), its state (moving statistics), its settings
 _KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints", "_symbolic_calls"})
+
+
+def _shared_ids(calls):
+    """The ids of the layers called more than once among ``calls``."""
+    counts = Counter(id(layer) for layer in calls)
+    return {key for key, count in counts.items() if count > 1}
 
 
 def _holders(layer):
@@ -172,11 +179,8 @@ class Model(Sequential):
         if unused:
             raise ValueError(f"Model: inputs[{unused[0]}] ({inputs[unused[0]]!r}) does not lead to the outputs")
         calls = [tensor.layer for tensor in tensors]            # the layer of each call, in order
-        layers = []                                             # each layer once, at its first call
-        for layer in calls:
-            if not any(layer is known for known in layers):
-                layers.append(layer)
-        shared = {id(layer) for layer in layers if sum(call is layer for call in calls) > 1}
+        layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
+        shared = _shared_ids(calls)
         for layer in layers:
             if layer.makes_mask or getattr(layer, "takes_text", False):
                 what = "makes a mask, which" if layer.makes_mask else "turns texts into numbers, which"
@@ -400,7 +404,7 @@ class Model(Sequential):
         state.setdefault("_calls", list(state.get("layers", [])))      # pickled before shared layers
         state["_call_caches"] = {}
         super().__setstate__(state)
-        self._shared = {id(layer) for layer in self.layers if sum(call is layer for call in self._calls) > 1}
+        self._shared = _shared_ids(self._calls)
 
     def __getstate__(self):
         state = dict(self.__dict__)
