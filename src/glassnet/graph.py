@@ -27,9 +27,11 @@ A layer called more than once (shared weights: a siamese network's encoder) is l
 ``model.layers``; the graph is of calls (``_calls``: the layer of each), and each call's forward
 cache is kept apart for its backward, the layer's gradients summed over its calls.
 
-Not here yet: several outputs, a model used as a layer of another, masks (Embedding(mask_zero=True),
-Masking) and texts; a shared layer that makes the output, is stateful or has an
-activity_regularizer; each is refused by name.
+A model called on a tensor (``base(inputs)``) makes its calls again there, with the same layers
+(``Sequential._call_symbolic``): the new model shares their weights.
+
+Not here yet: several outputs, masks (Embedding(mask_zero=True), Masking) and texts; a shared layer
+that makes the output, is stateful or has an activity_regularizer; each is refused by name.
 """
 import math
 from collections import Counter
@@ -38,7 +40,7 @@ import numpy as np
 
 from . import backend
 from ._validation import as_array
-from .layers.base import missing_input_gradient, stateful_layers
+from .layers.base import missing_input_gradient, snake_case, stateful_layers
 from .layers.input import InputLayer
 from .layers.symbolic import SymbolicTensor
 from .model import Sequential
@@ -81,6 +83,29 @@ def _snapshot(layer):
 def _restore(snapshot):
     for holder, attributes in snapshot:
         vars(holder).update(attributes)
+
+
+def _rename_clashes(layers):
+    """Give a built layer whose name an earlier one of ``layers`` has a name of its own (``dense_1``):
+    two models nested in a new one (``base(inputs)``) each bring a ``dense``. The layer is the
+    nested model's too, so it is renamed there as well (as a Sequential's nested layers are).
+    Layers not built yet keep a clash, which ``_join`` refuses by name. Returns ``[(layer, old
+    name)]`` for the renamed ones."""
+    names, renamed = set(), []
+    taken = {layer.name for layer in layers if layer.name is not None}
+    for layer in layers:
+        if layer.name in names and layer.built:
+            base, k = snake_case(type(layer).__name__), 0
+            candidate = base
+            while candidate in taken:
+                k += 1
+                candidate = f"{base}_{k}"
+            renamed.append((layer, layer.name))
+            layer.name = candidate
+            taken.add(candidate)
+        if layer.name is not None:
+            names.add(layer.name)
+    return renamed
 
 
 def _check_inputs(inputs):
@@ -209,6 +234,7 @@ class Model(Sequential):
         # a layer built in another model (a sub-model drawn from model.get_layer(...).output) keeps
         # drawing from the generator it has there, so that the other model's Dropout runs as before
         kept = [(layer, layer.rng) for layer in layers if layer.built and layer.rng is not None]
+        renamed = _rename_clashes(layers)
         joined = []
         try:
             for layer in layers:
@@ -219,6 +245,8 @@ class Model(Sequential):
                 layer.rng = rng
         except BaseException as exc:
             self._unjoin(joined)            # the layers as they were: they joined no model
+            for layer, name in renamed:
+                layer.name = name
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise

@@ -233,14 +233,35 @@ class InferenceMixin:
         """
         from .layers.symbolic import holds_symbolic
         if holds_symbolic(x):
-            raise NotImplementedError(f"model {self.name!r}: calling a model on an Input or a symbolic tensor (a "
-                                      f"model used as a layer of a functional Model) is not supported yet; call "
-                                      f"its layers on the tensor instead")
+            return self._call_symbolic(x)
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
         x = self._on_device(self._prepare_x(x))
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
         return out
+
+    def _call_symbolic(self, x):
+        """``model(tensor)`` while a functional Model is drawn: this model's calls made again, in
+        order, on ``tensor`` (a list of them for a model of several inputs), the same layer objects,
+        so that the model drawn shares this one's weights (a nested model, in Keras' words; here its
+        layers join the new model one by one, as a Sequential's nested layers do). Returns the
+        symbolic output."""
+        from .layers.symbolic import is_symbolic, sample_shape_of
+        sources = list(x) if isinstance(x, (list, tuple)) else [x]
+        count = len(self.input_shapes) if hasattr(self, "input_shapes") else 1
+        if not is_symbolic(x) or len(sources) != count:
+            raise TypeError(f"model {self.name!r}: called while a functional Model is drawn, it takes "
+                            f"{'one symbolic tensor' if count == 1 else f'a list of {count} symbolic tensors'} "
+                            f"(an Input or a layer's output), got {x!r:.120}")
+        if not self.layers:
+            raise ValueError(f"model {self.name!r}: has no layers to call")
+        if not self.built:          # a Sequential without an input shape: the tensor says it
+            self.build(sample_shape_of(sources[0]))
+        tensors = []
+        for layer, parents in zip(self._node_layers, self._inbound):
+            given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
+            tensors.append(layer(given if getattr(layer, "merges", False) else given[0]))
+        return tensors[-1]
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in
