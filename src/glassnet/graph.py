@@ -58,7 +58,7 @@ def _one(value, what):
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
 # over the calls in place), its state (moving statistics), its settings
-_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints", "_symbolic_calls"})
+_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints", "_first_call"})
 
 
 def _shared_ids(calls):
@@ -93,18 +93,22 @@ def _rename_clashes(layers):
     name)]`` for the renamed ones."""
     names, renamed = set(), []
     taken = {layer.name for layer in layers if layer.name is not None}
+
+    def free_name(layer):
+        base, k = snake_case(type(layer).__name__), 0
+        candidate = base
+        while candidate in taken:
+            k += 1
+            candidate = f"{base}_{k}"
+        taken.add(candidate)
+        return candidate
     for layer in layers:
-        if layer.name in names and layer.built:
-            base, k = snake_case(type(layer).__name__), 0
-            candidate = base
-            while candidate in taken:
-                k += 1
-                candidate = f"{base}_{k}"
+        # a new layer is named here, clear of every name the graph holds (a built layer later in
+        # the graph keeps its own); one built elsewhere whose name is taken gets a new one
+        if layer.name is None or (layer.name in names and layer.built):
             renamed.append((layer, layer.name))
-            layer.name = candidate
-            taken.add(candidate)
-        if layer.name is not None:
-            names.add(layer.name)
+            layer.name = free_name(layer)
+        names.add(layer.name)
     return renamed
 
 

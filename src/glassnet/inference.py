@@ -255,8 +255,8 @@ class InferenceMixin:
                             f"(an Input or a layer's output), got {x!r:.120}")
         if not self.layers:
             raise ValueError(f"model {self.name!r}: has no layers to call")
-        if not self.built:          # a Sequential without an input shape: the tensor says it
-            self.build(sample_shape_of(sources[0]))
+        if not self.built:          # a Sequential without an input shape: the tensor says it (None: any length)
+            self.build((None, *sample_shape_of(sources[0])))
         tensors = []
         for layer, parents in zip(self._node_layers, self._inbound):
             given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]

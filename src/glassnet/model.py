@@ -240,7 +240,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         elif layer.dtype != self.dtype:
             # a layer built alone (called on data, or a Normalization adapted) took float32 then
             hint = (f"; a layer built before it joins a model takes float32 unless made with "
-                    f"dtype={self.dtype.name!r}" if layer.built else "")
+                    f"dtype={self.dtype.name!r} (one built in a model of its own: that model's dtype, "
+                    f"Sequential(..., dtype={self.dtype.name!r}))" if layer.built else "")
             raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}{hint}")
         if layer.seed is None:
             layer.rng = np.random.default_rng(

@@ -355,25 +355,24 @@ class Layer:
 
     @property
     def output(self):
-        """The symbolic output of this layer's call in a functional Model (Keras' ``layer.output``):
-        ``gn.Model(model.input, model.get_layer("conv2d_1").output)`` is the model up to that layer,
-        sharing its weights (a feature extractor). Only for a layer called once while drawing."""
-        return self._only_call("output")[1]
+        """The symbolic output of this layer's first call in a functional Model (Keras'
+        ``layer.output``): ``gn.Model(model.input, model.get_layer("conv2d_1").output)`` is the
+        model up to that layer, sharing its weights (a feature extractor)."""
+        return self._first_symbolic_call("output")[1]
 
     @property
     def input(self):
-        """The symbolic input of this layer's call in a functional Model (Keras' ``layer.input``;
-        a merge layer's: the list)."""
-        parents = self._only_call("input")[0]
+        """The symbolic input of this layer's first call in a functional Model (Keras'
+        ``layer.input``; a merge layer's: the list)."""
+        parents = self._first_symbolic_call("input")[0]
         return parents if getattr(self, "merges", False) else parents[0]
 
-    def _only_call(self, what):
-        calls = self.__dict__.get("_symbolic_calls", ())
-        if len(calls) != 1:
-            raise AttributeError(f"{self.describe()}: {what} is the tensor of a layer called once while drawing a "
-                                 f"functional Model; this one was called {len(calls)} times"
-                                 + (" (a shared layer)" if calls else ""))
-        return calls[0]
+    def _first_symbolic_call(self, what):
+        call = self.__dict__.get("_first_call")
+        if call is None:
+            raise AttributeError(f"{self.describe()}: {what} is the tensor of the layer's first call while a "
+                                 f"functional Model is drawn; this layer was never called on a tensor")
+        return call
 
     def check_input_shape(self, sample_shape):
         if self.input_shape is not None and not shape_fits(sample_shape, self.input_shape):

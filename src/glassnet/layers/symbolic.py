@@ -79,6 +79,7 @@ def call_symbolic(layer, inputs):
     with sized_axes_needed(layer, shape if not merges else ()):
         out = layer.output_shape(shape)
     tensor = SymbolicTensor(layer, parents, out)
-    # Keras' layer.output: the tensor of its (last) call, for drawing a sub-model from a layer inside
-    layer._symbolic_calls = [*getattr(layer, "_symbolic_calls", ()), (parents, tensor)][-8:]
+    # Keras' layer.output: the tensor of its first call, for drawing a sub-model from a layer inside
+    if "_first_call" not in vars(layer):
+        layer._first_call = (parents, tensor)
     return tensor
