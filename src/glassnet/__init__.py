@@ -22,7 +22,6 @@ from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, Hi
 from .errors import ModelFileError, NonFiniteError
 from .layers import Input
 from .model import Sequential
-from .graph import Model
 from .utils import to_categorical
 
 __version__ = "0.1.0"
@@ -36,6 +35,8 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     if name in ("load_model", "save_model", "model_from_json"):     # Keras has them at the top
         return getattr(importlib.import_module(".io", __name__), name)
+    if name == "Model":             # the functional API (glassnet.graph), imported on first use
+        return importlib.import_module(".graph", __name__).Model
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
 
 
