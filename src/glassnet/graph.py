@@ -40,9 +40,9 @@ import numpy as np
 
 from . import backend
 from ._validation import as_array
-from .layers.base import missing_input_gradient, snake_case, stateful_layers
+from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
-from .layers.symbolic import SymbolicTensor
+from .layers.symbolic import SymbolicTensor, replay
 from .model import Sequential
 
 
@@ -58,7 +58,7 @@ def _one(value, what):
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
 # over the calls in place), its state (moving statistics), its settings
-_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints", "_first_call"})
+_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints"})
 
 
 def _shared_ids(calls):
@@ -86,28 +86,20 @@ def _restore(snapshot):
 
 
 def _rename_clashes(layers):
-    """Give a built layer whose name an earlier one of ``layers`` has a name of its own (``dense_1``):
-    two models nested in a new one (``base(inputs)``) each bring a ``dense``. The layer is the
-    nested model's too, so it is renamed there as well (as a Sequential's nested layers are).
-    Layers not built yet keep a clash, which ``_join`` refuses by name. Returns ``[(layer, old
-    name)]`` for the renamed ones."""
+    """Name ``layers`` for one graph: a new layer (no name yet) gets one clear of every name the
+    graph holds (a built layer later in the graph keeps its own), and a built layer whose name an
+    earlier one has gets a name of its own (``dense_1``): two models nested in a new one
+    (``base(inputs)``) each bring a ``dense``. Such a layer is the nested model's too, so it is
+    renamed there as well (as a Sequential's nested layers are). Layers not built yet keep a clash
+    of names they were given, which ``_join`` refuses by name. Returns ``[(layer, old name)]``
+    for the layers named here."""
     names, renamed = set(), []
     taken = {layer.name for layer in layers if layer.name is not None}
-
-    def free_name(layer):
-        base, k = snake_case(type(layer).__name__), 0
-        candidate = base
-        while candidate in taken:
-            k += 1
-            candidate = f"{base}_{k}"
-        taken.add(candidate)
-        return candidate
     for layer in layers:
-        # a new layer is named here, clear of every name the graph holds (a built layer later in
-        # the graph keeps its own); one built elsewhere whose name is taken gets a new one
         if layer.name is None or (layer.name in names and layer.built):
             renamed.append((layer, layer.name))
-            layer.name = free_name(layer)
+            layer.name = free_name(layer, taken)
+            taken.add(layer.name)
         names.add(layer.name)
     return renamed
 
@@ -471,8 +463,8 @@ class Model(Sequential):
                 isinstance(spec, dict) and set(spec) == {"name", "shape"} for spec in inputs):
             raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]}, one per Input")
         sources = [InputLayer(spec["shape"], name=spec["name"]) for spec in inputs]
-        tensors = []
-        for k, (layer, parents) in enumerate(zip([layers[c] for c in calls], inbound)):
+        called = [layers[c] for c in calls]
+        for k, (layer, parents) in enumerate(zip(called, inbound)):
             merges = getattr(layer, "merges", False)
             if (not isinstance(parents, list) or not parents
                     or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
@@ -481,12 +473,11 @@ class Model(Sequential):
                 raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
                                  f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
-            given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
-            tensors.append(layer(given if merges else given[0]))
+        tensors = replay(called, inbound, sources)
         model = cls(sources if len(sources) > 1 else sources[0], tensors[-1], **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
         if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))
-                or len(model._calls) != len(calls) or not all(a is layers[c] for a, c in zip(model._calls, calls))):
+                or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):
             raise ValueError("config: its layers are not in the order of their graph (each after the layers "
                              "it reads, the output last), or some do not lead to the output")
         return model

@@ -246,7 +246,7 @@ class InferenceMixin:
         so that the model drawn shares this one's weights (a nested model, in Keras' words; here its
         layers join the new model one by one, as a Sequential's nested layers do). Returns the
         symbolic output."""
-        from .layers.symbolic import is_symbolic, sample_shape_of
+        from .layers.symbolic import is_symbolic, replay, sample_shape_of
         sources = list(x) if isinstance(x, (list, tuple)) else [x]
         count = len(self.input_shapes) if hasattr(self, "input_shapes") else 1
         if not is_symbolic(x) or len(sources) != count:
@@ -257,11 +257,7 @@ class InferenceMixin:
             raise ValueError(f"model {self.name!r}: has no layers to call")
         if not self.built:          # a Sequential without an input shape: the tensor says it (None: any length)
             self.build((None, *sample_shape_of(sources[0])))
-        tensors = []
-        for layer, parents in zip(self._node_layers, self._inbound):
-            given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
-            tensors.append(layer(given if getattr(layer, "merges", False) else given[0]))
-        return tensors[-1]
+        return replay(self._node_layers, self._inbound, sources)[-1]
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in

@@ -19,7 +19,7 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import (_assign as _assign_weights, _sample_shape, shape_fits, sized_axes_needed, snake_case,
+from .layers.base import (_assign as _assign_weights, _sample_shape, free_name, shape_fits, sized_axes_needed, snake_case,
                           stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_masks
@@ -228,11 +228,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Give a layer joining the model its name (when it has none), dtype and generator."""
         names = {other.name for other in self.layers}
         if layer.name is None:
-            base = snake_case(type(layer).__name__)
-            layer.name, k = base, 0
-            while layer.name in names:
-                k += 1
-                layer.name = f"{base}_{k}"
+            layer.name = free_name(layer, names)
         elif layer.name in names:
             raise ValueError(f"add: a layer named {layer.name!r} is already in this model")
         if layer.dtype is None:

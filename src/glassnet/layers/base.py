@@ -462,6 +462,17 @@ def snake_case(name):
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def free_name(layer, taken):
+    """The name a model gives ``layer``: its class's, ``snake_case``, or that with the first free
+    suffix, ``dense``, ``dense_1``, ... (Keras' rule), none of the names in ``taken``."""
+    base = snake_case(type(layer).__name__)
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
 def _unexpected_arguments(cls, unknown):
     """The TypeError for keyword arguments that no constructor took. Python's own message would name
     ``Layer.__init__``, where a subclass's ``**kwargs`` finally lands, not the layer the user wrote

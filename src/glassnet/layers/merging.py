@@ -41,8 +41,8 @@ class _Merge(Layer):
         if len(shapes) < 2 or (self.most_inputs is not None and len(shapes) > self.most_inputs):
             raise ValueError(f"{self.describe()}: {cls} merges {wanted} inputs, got {len(shapes)}")
         self._check_compatible(shapes)
-        if self.built and not all(shape_fits(s, b) for s, b in zip(shapes, self.input_shape)) \
-                or self.built and len(shapes) != len(self.input_shape):
+        if self.built and (len(shapes) != len(self.input_shape)
+                           or not all(shape_fits(s, b) for s, b in zip(shapes, self.input_shape))):
             raise ValueError(f"{self.describe()}: built for inputs of shapes {self.input_shape}, got {shapes}")
         return shapes
 

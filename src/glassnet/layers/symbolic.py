@@ -83,3 +83,15 @@ def call_symbolic(layer, inputs):
     if "_first_call" not in vars(layer):
         layer._first_call = (parents, tensor)
     return tensor
+
+
+def replay(calls, inbound, sources):
+    """Call each of ``calls`` (layers, in order) on its inputs as ``inbound`` says (per call: the
+    indices of earlier calls it reads, -1 - j for ``sources[j]``) and return every call's
+    symbolic output: a model's graph drawn again on new tensors (a model called as a layer, a
+    model file read back)."""
+    tensors = []
+    for layer, parents in zip(calls, inbound):
+        given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
+        tensors.append(layer(given if getattr(layer, "merges", False) else given[0]))
+    return tensors
