@@ -246,6 +246,33 @@ def test_a_model_of_two_inputs_takes_host_and_device_arrays_in_any_order(cupy):
         assert_close(device.predict(pair), expected, cupy, rtol=1e-5, atol=1e-6)
 
 
+def test_a_model_of_several_outputs_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x, labels, values = rng.random((48, 6), dtype=np.float32), rng.integers(0, 3, 48), rng.random((48, 2))
+
+    def train():
+        inputs = gn.Input((6,))
+        h = layers.Dense(8, activation="tanh")(inputs)
+        flag = layers.Dense(1, activation="sigmoid", name="flag")(h)
+        outputs = [layers.Dense(3, activation="softmax", name="cls")(h), flag,
+                   layers.Dense(2, name="reg")(layers.Concatenate()([h, flag]))]
+        model = gn.Model(inputs, outputs, seed=1)
+        model.compile(loss=["sparse_categorical_crossentropy", "binary_crossentropy", "mse"], loss_weights=[1, 0.5, 2],
+                      optimizer="adam", metrics={"cls": "accuracy"})
+        history = model.fit(x, {"cls": labels, "flag": labels == 1, "reg": values}, epochs=2, batch_size=16,
+                            validation_split=0.25, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    for mine, theirs in zip(device.predict(x), host.predict(x)):
+        assert_close(mine, theirs, cupy, rtol=1e-3, atol=1e-4)
+    assert all(not isinstance(o, np.ndarray) for o in device(cupy.asarray(x)))     # model(x): on the device
+    trace = device.trace(x[:2], [labels[:2], labels[:2] == 1, values[:2]])
+    assert np.isfinite(trace.loss)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

@@ -10,6 +10,7 @@ import json
 
 from . import losses, metrics, optimizers
 from .layers.base import Layer, own_arguments
+from .outputs import each_output_metrics
 
 
 def check_saveable(model, include_optimizer=True):
@@ -40,9 +41,13 @@ def _check_loss_saveable(model):
     (``Huber(delta=2.0)``, ``from_logits=True``), and loading looks that name up in
     ``losses.LOSSES``. A custom Loss has a name that is not there (loading would fail), and a
     subclass of a built-in loss keeps its parent's name (loading would silently give the parent)."""
-    loss = model.loss
-    if loss is None:                    # not compiled: the file records no loss
+    if model.loss is None:              # not compiled: the file records no loss
         return
+    for _, loss in model._output_losses():          # (a model of several outputs: one each)
+        _check_one_loss_saveable(loss)
+
+
+def _check_one_loss_saveable(loss):
     name = loss.get_config()
     try:
         known = losses.get(name)
@@ -62,7 +67,9 @@ def _check_metrics_saveable(model):
     """Refuse what load_model could not compile back: the file records each metric by its name
     (a built-in ``Metric`` with settings by its class and config, ``metrics.serialize``), as it
     records initializers (``initializers.name_of`` refuses a custom one the same way)."""
-    for name, fn in model.metrics:
+    compiled = model.metrics if model._heads is None else [
+        pair for head in model._heads for pair in each_output_metrics(model.metrics, head)]
+    for name, fn in compiled:
         try:
             _, known = metrics.get(metrics.serialize(name, fn))
         except ValueError:

@@ -240,6 +240,9 @@ def predict(model_path, data_path, out=None):
         if not texts:
             raise ValueError(f"{data_path}: no texts (the model takes one text a line)")
         X = np.array(texts, dtype=object)
+    elif model._heads is not None:
+        raise CLIError(f"predict: the model has {len(model._heads)} outputs ({', '.join(model.output_names)}), and "
+                       f"the table holds one; use model.predict(x) in Python, which gives one array per output")
     elif len(getattr(model, "input_shapes", [None])) > 1:
         raise CLIError(f"predict: the model has {len(model.input_shapes)} inputs ({', '.join(model._input_names)}), "
                        f"which one CSV of rows cannot tell apart; call model.predict([x1, x2, ...]) in Python")
@@ -280,8 +283,14 @@ def info(model_path):
     # a schedule as it reads in code, ExponentialDecay(...), not as its config dict
     opt_args = ", ".join(f"{k}={model.optimizer.schedule!r}" if k == "learning_rate" and model.optimizer.schedule
                          is not None else f"{k}={v}" for k, v in opt.items() if k != "name")
-    settings = "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
-    print(f"loss: {compiled['loss']}{settings}\noptimizer: {opt['name']}({opt_args}), "
+    if isinstance(compiled["loss"], list):      # one per output (glassnet.outputs): "name x weight"
+        loss = ", ".join(f"{name}: {spec}" + "".join(f" {key}={value}" for key, value in (changed or {}).items())
+                         + (f" x {weight:g}" if weight != 1 else "") for name, spec, weight, changed in
+                         zip(model.output_names, compiled["loss"], compiled["loss_weights"],
+                             compiled.get("loss_config") or [None] * len(compiled["loss"])))
+    else:
+        loss = compiled["loss"] + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
+    print(f"loss: {loss}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
     epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]

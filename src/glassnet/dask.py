@@ -32,6 +32,7 @@ from .callbacks import BackupAndRestore, TerminateOnNaN
 from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
+from .outputs import target_list
 from .training import hold_out
 from .weighting import combine
 
@@ -151,11 +152,18 @@ def _final_metrics(model, x, y, validation_data, kwargs):
     w = kwargs.get("sample_weight")
     if kwargs.get("validation_split"):            # the parts fit trained and validated on
         several = getattr(model, "_input_shapes", None) is not None
-        if several:     # a list of inputs (or a dict): split as fit splits it, packed, then as a list again
+        outputs = model._heads
+        # a list of inputs or of targets (or a dict): split as fit splits them, packed, then as lists again
+        if several:
             x = model._prepare_x(x, cast=False)
+        if outputs is not None:
+            _, y = model._prepare_xy(x, y, cast=False)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])
+        if outputs is not None:
+            xv, yv, *rest = validation_data
+            y, validation_data = target_list(y, outputs), (xv, target_list(yv, outputs), *rest)
     if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
         _, targets = model._prepare_xy(x, y, cast=False)
         w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))

@@ -7,6 +7,21 @@ from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
 
 
+def compile_arguments(settings):
+    """``compile``'s arguments from a config's (or a model file's) ``"compile"`` settings: the loss
+    by its name, with a built-in loss's own settings (``"loss_config"``: Huber's delta); for a
+    model of several outputs, a list of those, one per output, and their ``"loss_weights"``."""
+    def loss_of(name, changed):
+        return type(losses.get(name))(**changed) if changed else name
+    loss, changed = settings["loss"], settings.get("loss_config")
+    arguments = {"optimizer": optimizers.from_config(settings["optimizer"]), "metrics": settings.get("metrics") or None}
+    if isinstance(loss, list):
+        changed = changed or [None] * len(loss)
+        return {**arguments, "loss": [loss_of(name, c) for name, c in zip(loss, changed)],
+                "loss_weights": settings.get("loss_weights")}
+    return {**arguments, "loss": loss_of(loss, changed)}
+
+
 class DescribingMixin:
     @classmethod
     def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform",
@@ -103,14 +118,18 @@ class DescribingMixin:
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
                         **({} if layer.trainable else {"trainable": False})}
                        for layer in self.layers],
-            "compile": None if self.loss is None or not with_compile else {
-                "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
-                # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
-                "metrics": [metrics_module.serialize(name, fn) for name, fn in self.metrics],
-                # settings of a built-in loss other than its defaults, for from_config (a model
-                # file, which names the loss only, refuses them: see glassnet._saveable)
-                **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})},
+            "compile": None if self.loss is None or not with_compile else self._compile_config(),
         }
+
+    def _compile_config(self):
+        """The compile settings of a config: the loss, the optimizer, the metrics."""
+        return {
+            "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
+            # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
+            "metrics": [metrics_module.serialize(name, fn) for name, fn in self.metrics],
+            # settings of a built-in loss other than its defaults, for from_config (a model
+            # file, which names the loss only, refuses them: see glassnet._saveable)
+            **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})}
 
     @staticmethod
     def _config_layers(config, layers):
@@ -129,7 +148,7 @@ class DescribingMixin:
         if config.get("inbound") is not None:
             target = cls if issubclass(cls, Model) else Model       # a subclass of Model rebuilds itself
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
-                                       name=config.get("name", "model"), **settings)
+                                       config.get("outputs"), name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")
@@ -157,10 +176,5 @@ class DescribingMixin:
             layers.append(layer)
         model = cls._from_config_layers(config, layers)
         if config.get("compile"):
-            c = config["compile"]
-            loss = c["loss"]
-            if c.get("loss_config"):            # a built-in loss's own settings (Huber's delta)
-                loss = type(losses.get(loss))(**c["loss_config"])
-            model.compile(loss=loss, optimizer=optimizers.from_config(c["optimizer"]),
-                          metrics=c.get("metrics") or None)
+            model.compile(**compile_arguments(config["compile"]))
         return model

@@ -30,30 +30,45 @@ cache is kept apart for its backward, the layer's gradients summed over its call
 A model called on a tensor (``base(inputs)``) makes its calls again there, with the same layers
 (``Sequential._call_symbolic``): the new model shares their weights.
 
-Not here yet: several outputs, masks (Embedding(mask_zero=True), Masking) and texts; a shared layer
-that makes the output, is stateful or has an activity_regularizer; each is refused by name.
+Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
+glassnet.outputs.
+
+Not here yet: masks (Embedding(mask_zero=True), Masking) and texts; a shared layer that makes an
+output, is stateful or has an activity_regularizer; each is refused by name.
 """
 import math
 from collections import Counter
 
 import numpy as np
 
-from . import backend
+from . import backend, losses
+from . import metrics as metrics_module
 from ._validation import as_array
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
+from .layers.base import shape_fits
 from .layers.symbolic import SymbolicTensor, replay
 from .model import Sequential
+from .outputs import Head, compile_heads, each_output_metrics, per_output, split_outputs
+from .preparing import check_binary_targets
 
 
-def _one(value, what):
-    """``value``, or the only item of a one-item list (Keras takes either)."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise NotImplementedError(f"Model: {what}: several {what} are not supported yet (got {len(value)}); "
-                                      f"join them with a merge layer (Concatenate) into one")
-        value = value[0]
-    return value
+def _check_outputs(outputs):
+    """Refuse what ``Model`` cannot take as its outputs, by name."""
+    if not outputs:
+        raise ValueError("Model: outputs is empty; give the tensor(s) the model computes")
+    for j, given in enumerate(outputs):
+        label = "outputs" if len(outputs) == 1 else f"outputs[{j}]"
+        if isinstance(given, InputLayer):
+            raise ValueError(f"Model: {label} is an Input itself: call at least one layer on it")
+        if not isinstance(given, SymbolicTensor):
+            raise TypeError(f"Model: {label} must be what a layer called on an Input returned, got "
+                            f"{type(given).__name__}")
+        if any(given is other for other in outputs[:j]):
+            raise ValueError(f"Model: {label} is listed twice")
+        if len(outputs) > 1 and None in given.shape[1:]:
+            raise ValueError(f"Model: {label} ({given!r}) has an axis of any size (None); a model of several "
+                             f"outputs packs them into one array per batch, so each needs fixed sizes")
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -121,12 +136,12 @@ def _check_inputs(inputs):
         raise ValueError("Model: inputs is empty; give the Input(s) the outputs were drawn from")
 
 
-def _walk_back(output):
-    """The symbolic tensors ``output`` depends on, each after those it reads (a depth-first walk
-    that visits each tensor's inputs in their order; iterative, so that deep graphs need no
-    recursion), and the Inputs it reaches."""
+def _walk_back(outputs):
+    """The symbolic tensors the ``outputs`` depend on, each after those it reads (a depth-first
+    walk from each output in turn that visits each tensor's inputs in their order; iterative, so
+    that deep graphs need no recursion), and the Inputs it reaches."""
     order, sources, done = [], [], set()
-    stack = [(output, False)]
+    stack = [(output, False) for output in reversed(outputs)]
     while stack:
         tensor, expanded = stack.pop()
         if id(tensor) in done:
@@ -183,14 +198,13 @@ class Model(Sequential):
         if isinstance(inputs, dict):
             raise TypeError("Model: inputs as a dict is not supported; give a list of Inputs (named with "
                             "Input(shape, name=...): fit and predict then take a dict by those names)")
+        if isinstance(outputs, dict):
+            raise TypeError("Model: outputs as a dict is not supported; give a list of tensors (the outputs are "
+                            "named after the layers making them: compile and fit take dicts by those names)")
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        outputs = _one(outputs, "outputs")
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         _check_inputs(inputs)
-        if isinstance(outputs, InputLayer):
-            raise ValueError("Model: outputs is an Input itself: call at least one layer on it")
-        if not isinstance(outputs, SymbolicTensor):
-            raise TypeError(f"Model: outputs must be what a layer called on an Input returned, got "
-                            f"{type(outputs).__name__}")
+        _check_outputs(outputs)
         tensors, sources = _walk_back(outputs)
         other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
@@ -202,13 +216,14 @@ class Model(Sequential):
         calls = [tensor.layer for tensor in tensors]            # the layer of each call, in order
         layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
         shared = _shared_ids(calls)
+        makers = {id(tensor.layer) for tensor in outputs}
         for layer in layers:
             if layer.makes_mask or getattr(layer, "takes_text", False):
                 what = "makes a mask, which" if layer.makes_mask else "turns texts into numbers, which"
                 raise NotImplementedError(f"Model: {layer.describe()} {what} a functional Model does not take yet; "
                                           f"use a Sequential")
             if id(layer) in shared:
-                refusal = ("makes the output; share the layers before it" if layer is calls[-1] else
+                refusal = ("makes an output; share the layers before it" if id(layer) in makers else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
                            if layer.activity_regularizer is not None else
                            "is stateful" if stateful_layers([layer]) else None)
@@ -219,7 +234,9 @@ class Model(Sequential):
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
         self._calls, self._shared = calls, shared
-        self.inputs, self.outputs = list(inputs), [outputs]         # Keras' names, for drawing sub-models
+        self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
+        self._outputs_at = [index[id(tensor)] for tensor in outputs]
+        self._heads, self._walked = None, None     # several outputs: glassnet.outputs
         self._call_caches = {}          # a shared layer's forward cache of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
@@ -235,6 +252,10 @@ class Model(Sequential):
         try:
             for layer in layers:
                 joined.append(self._join(layer))
+            if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
+                starts = np.cumsum([0] + [math.prod(tensor.shape[1:]) for tensor in outputs])
+                self._heads = [Head(tensor.layer.name, k, tensor.shape[1:], int(start))
+                               for tensor, k, start in zip(outputs, self._outputs_at, starts)]
             self._declared_input = shape
             self._build_samples(shape)
             for layer, rng in kept:
@@ -265,8 +286,153 @@ class Model(Sequential):
 
     @property
     def output(self):
-        """The symbolic tensor of the model's output (Keras' ``model.output``)."""
-        return self.outputs[0]
+        """The symbolic tensor of the model's output (Keras' ``model.output``; a list of them for a
+        model of several)."""
+        return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
+
+    @property
+    def output_shapes(self):
+        """Each output's sample shape, in the order of ``outputs`` (one for a model of one output;
+        ``output_shape`` is then that one, and for several the packed row: glassnet.outputs)."""
+        if self._heads is None:
+            return [self.output_shape]
+        return [head.shape for head in self._heads]
+
+    @property
+    def output_names(self):
+        """The outputs' names, their layers' (Keras' ``model.output_names``): the keys of the dicts
+        of losses, metrics and targets a model of several outputs takes, and of its logs."""
+        return [self._calls[k].name for k in self._outputs_at]
+
+    @property
+    def _output_calls(self):
+        return list(self._outputs_at)
+
+    def _output_losses(self):
+        if self._heads is None:
+            return super()._output_losses()
+        return [(self._calls[head.call], head.loss) for head in self._heads]
+
+    def _build_samples(self, shape):
+        super()._build_samples(shape)
+        if self._heads is not None:         # the outputs travel packed: one row of them per sample
+            self.output_shape = (sum(head.size for head in self._heads),)
+
+    def compute_output_shape(self, input_shape):
+        """``Sequential.compute_output_shape``; for a model of several outputs, a list of their
+        shapes, batch axis first (Keras')."""
+        if self._heads is None:
+            return super().compute_output_shape(input_shape)
+        self.build(input_shape)             # (refuses any shape but the Inputs')
+        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
+        return [(None if several else input_shape[0], *head.shape) for head in self._heads]
+
+    def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None):
+        """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
+        every output or one per output (a list in the order of ``outputs``, or a dict by
+        ``output_names``), ``loss_weights`` (one number per output: the loss trained on is the sum
+        of each output's loss times its weight), and ``metrics`` per output (a list of one list of
+        metrics per output, or a dict by output name, which may leave outputs out). See
+        glassnet.outputs for the logs' names."""
+        if self._heads is None:
+            if loss_weights is not None:
+                raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
+                                 "has one (a weight on its loss scales the learning rate: change that instead)")
+            return super().compile(loss, optimizer, metrics)
+        self._refuse_optimizer_as_loss(loss)
+        heads_loss, compiled = compile_heads(self._heads, [self._calls[head.call] for head in self._heads],
+                                             loss, loss_weights, metrics)
+        self._compiled(heads_loss, compiled, optimizer)
+
+    def _update_fusion(self):
+        super()._update_fusion()
+        if self._heads is None or self.loss is None:
+            return
+        # each output on its own: fused (dL/dz at once) where its loss fuses with its layer's
+        # activation, and no other layer reads it (their gradient is dL/d(output), not dL/dz)
+        read = {p for parents in self._graph for p in parents}
+        for head in self._heads:
+            layer, fuses = self._calls[head.call], head.loss.fused_activation()
+            head.fused = bool(fuses is not None and head.call not in read
+                              and getattr(getattr(layer, "activation", None), "name", None) == fuses
+                              and hasattr(layer, "backward_from_logits") and layer.activity_regularizer is None)
+
+    def _check_accuracy_targets(self, y, name):
+        if self._heads is None:
+            return super()._check_accuracy_targets(y, name)
+        for head in self._heads:
+            check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
+                                 each_output_metrics(self.metrics, head))
+
+    def _class_weight_table(self, class_weight):
+        if class_weight is not None and self._heads is not None:
+            raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
+                             "several (Keras 3 refuses it too): give sample_weight")
+        return super()._class_weight_table(class_weight)
+
+    def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
+        """``Sequential._prepare_xy``; for a model of several outputs, ``y`` is a list of targets in
+        the order of ``outputs`` or a dict by ``output_names``: each is checked as its output's
+        loss takes it, then all are packed side by side (glassnet.outputs), in the model's dtype."""
+        if self._heads is None:
+            return super()._prepare_xy(x, y, xname, yname, cast)
+        self._require_compiled("fit/evaluate")
+        x = self._prepare_x(x, xname, cast)
+        if not isinstance(y, (list, tuple, dict)):
+            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self.output_names)}); "
+                            f"give a list of {len(self._heads)} target arrays in that order, or a dict by "
+                            f"their names; got {type(y).__name__}")
+        given = per_output(y, self._heads, yname)
+        labels = [f"{yname}[{head.name!r}]" if isinstance(y, dict) else f"{yname}[{j}]"
+                  for j, head in enumerate(self._heads)]
+        targets = []
+        for head, array, label in zip(self._heads, given, labels):
+            array = as_array(array, label, self.dtype, allow_int=True)
+            if array.shape[0] != x.shape[0]:
+                raise ValueError(f"{xname} and {label} must have the same number of samples, got "
+                                 f"{x.shape[0]} and {array.shape[0]}")
+            # the loss's own check against its output (one label per sample for a sparse one)
+            if len(head.shape) == 1:
+                array = head.loss.prepare_targets(array, head.shape[0], self.dtype, label)
+            elif not shape_fits(array.shape[1:], head.shape):
+                raise ValueError(f"{label}: expected targets of shape (n_samples, {', '.join(map(str, head.shape))}) "
+                                 f"to match output {head.name!r}, got shape {array.shape}")
+            else:
+                array = head.loss.prepare_targets(array.reshape(-1, head.shape[-1]), head.shape[-1], self.dtype,
+                                                  label).reshape(array.shape)
+            check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
+            targets.append(array)
+        xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
+        packed = xp.empty((x.shape[0], sum(math.prod(head.target_shape) for head in self._heads)), dtype=self.dtype)
+        for head, array in zip(self._heads, targets):
+            head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
+        return x, packed
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None):
+        """``Sequential.predict``; a list of arrays, one per output, for a model of several."""
+        out = super().predict(x, batch_size, verbose, steps)
+        return out if self._heads is None else split_outputs(out, self._heads)
+
+    def __call__(self, x, training=False):
+        """``Sequential.__call__``; a list of arrays, one per output, for a model of several."""
+        out = super().__call__(x, training)
+        return out if self._heads is None or isinstance(out, (list, SymbolicTensor)) else \
+            split_outputs(out, self._heads)
+
+    def _pass(self, x, training):
+        out = super()._pass(x, training)
+        return self._outputs_of_walk(out)
+
+    def _outputs_of_walk(self, last):
+        """What the model outputs after a walk of its graph whose last call gave ``last``: that, or,
+        for a model of several outputs, their values packed in one array (n, sum of sizes)."""
+        walked, self._walked = self._walked, None
+        if self._heads is None:
+            return last
+        packed = backend.get_array_module(last).empty((last.shape[0], self.output_shape[0]), dtype=last.dtype)
+        for head in self._heads:
+            head.output(packed)[...] = walked[head.call]
+        return packed
 
     @property
     def input_shapes(self):
@@ -360,6 +526,8 @@ class Model(Sequential):
 
     def _walk(self, x, training):
         outputs, sources = [], self._sources(x)
+        if self._heads is not None:
+            self._walked = outputs          # read when the walk is done (_outputs_of_walk)
         for k, (layer, parents) in enumerate(zip(self._calls, self._graph)):
             if len(parents) == 1 and not getattr(layer, "merges", False):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
@@ -387,9 +555,15 @@ class Model(Sequential):
         end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
         (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``."""
         pending = [None] * len(self._calls)
-        pending[-1] = grad
-        last, totals = len(self._calls) - 1, {}
-        for i in range(last, -1, -1):
+        fused_at = {len(self._calls) - 1} if fused else set()
+        if self._heads is None:
+            pending[-1] = grad
+        else:           # each output's columns of the packed gradient seed its call (glassnet.outputs)
+            for head in self._heads:
+                pending[head.call] = head.output(grad)
+            fused_at = {head.call for head in self._heads if head.fused}
+        totals = {}
+        for i in range(len(self._calls) - 1, -1, -1):
             layer, grad = self._calls[i], pending[i]
             pending[i] = None           # let it go as soon as it is used
             shared = id(layer) in self._shared
@@ -399,7 +573,7 @@ class Model(Sequential):
                 grad = self._with_activity_gradient(layer, grad)
             if seen is not None:
                 seen(i, grad)
-            grad = layer.backward_from_logits(grad) if fused and i == last else layer.backward(grad)
+            grad = layer.backward_from_logits(grad) if i in fused_at else layer.backward(grad)
             if done is not None:
                 done(i)
             if shared:          # backward wrote this call's gradients: add the later calls' (in place)
@@ -421,38 +595,57 @@ class Model(Sequential):
 
     def _release_data(self, *data):
         self._call_caches.clear()       # they hold views of the data too
+        self._walked = None
         super()._release_data(*data)
 
     def __setstate__(self, state):
         # which layers are shared is kept by identity (id), which a copy (pickle, deepcopy) changes
         state.setdefault("_calls", list(state.get("layers", [])))      # pickled before shared layers
         state["_call_caches"] = {}
+        state.setdefault("_outputs_at", [len(state["_calls"]) - 1])      # pickled before several outputs
+        state["_walked"] = None
         super().__setstate__(state)
         self._shared = _shared_ids(self._calls)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_call_caches"] = {}      # a pass's caches are not the model's
+        state["_walked"] = None
         return state
 
     def _config(self, with_compile):
         config = super()._config(with_compile)
         config.pop("input", None)           # the Inputs, each with its name and shape:
         position = {id(layer): k for k, layer in enumerate(self.layers)}
-        return {**config, "inbound": [list(parents) for parents in self._graph],
-                "calls": [position[id(layer)] for layer in self._calls],
-                "inputs": [{"name": name, "shape": list(shape)} for name, shape in
-                           zip(self._input_names, self.input_shapes)]}
+        config = {**config, "inbound": [list(parents) for parents in self._graph],
+                  "calls": [position[id(layer)] for layer in self._calls],
+                  "inputs": [{"name": name, "shape": list(shape)} for name, shape in
+                             zip(self._input_names, self.input_shapes)]}
+        if self._heads is not None:
+            config["outputs"] = list(self._outputs_at)
+        return config
+
+    def _compile_config(self):
+        if self._heads is None:
+            return super()._compile_config()
+        heads = self._heads         # each output's loss, weight and metrics, in the outputs' order
+        settings = [losses.changed_settings(head.loss) for head in heads]
+        return {"loss": [head.loss.get_config() for head in heads], "loss_weights": [head.weight for head in heads],
+                "optimizer": self.optimizer.get_config(),
+                "metrics": [[metrics_module.serialize(name, fn) for name, fn in each_output_metrics(self.metrics, head)]
+                            for head in heads],
+                **({"loss_config": settings} if any(settings) else {})}
 
     def __repr__(self):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"
 
     @classmethod
-    def _from_layers(cls, layers, inbound, inputs, calls=None, **kwargs):
+    def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
-        ``inbound[i]``, -1 - j input j). What ``load_model`` and ``from_config`` rebuild from;
-        both are checked first, since a file may say anything."""
+        ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
+        call). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
+        a file may say anything."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
@@ -473,8 +666,13 @@ class Model(Sequential):
                 raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
                                  f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
+        if outputs is not None and (not isinstance(outputs, list) or len(outputs) < 2 or not all(
+                isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(called) for k in outputs)):
+            raise ValueError(f"config: 'outputs' must list the calls (of {len(called)}) making the model's outputs, "
+                             f"two or more, got {outputs!r:.80}")
         tensors = replay(called, inbound, sources)
-        model = cls(sources if len(sources) > 1 else sources[0], tensors[-1], **kwargs)
+        ends = tensors[-1] if outputs is None else [tensors[k] for k in outputs]
+        model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
         if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))
                 or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):

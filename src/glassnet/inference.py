@@ -245,7 +245,7 @@ class InferenceMixin:
         order, on ``tensor`` (a list of them for a model of several inputs), the same layer objects,
         so that the model drawn shares this one's weights (a nested model, in Keras' words; here its
         layers join the new model one by one, as a Sequential's nested layers do). Returns the
-        symbolic output."""
+        symbolic output (a list of them for a model of several outputs)."""
         from .layers.symbolic import is_symbolic, replay, sample_shape_of
         sources = list(x) if isinstance(x, (list, tuple)) else [x]
         count = len(self.input_shapes) if hasattr(self, "input_shapes") else 1
@@ -257,7 +257,9 @@ class InferenceMixin:
             raise ValueError(f"model {self.name!r}: has no layers to call")
         if not self.built:          # a Sequential without an input shape: the tensor says it (None: any length)
             self.build((None, *sample_shape_of(sources[0])))
-        return replay(self._node_layers, self._inbound, sources)[-1]
+        tensors = replay(self._node_layers, self._inbound, sources)
+        outputs = [tensors[k] for k in self._output_calls]
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in

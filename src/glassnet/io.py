@@ -43,10 +43,11 @@ import stat
 
 import numpy as np
 
-from . import backend, losses, optimizers
+from . import backend
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
+from .describing import compile_arguments
 from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
 from .errors import ModelFileError
@@ -371,24 +372,37 @@ def _restore_trainable(model, flags):
             model._build_samples(model.input_shape)          # rebuilds the optimizer's list of parameters
 
 
+def _metric_names(value):
+    return isinstance(value, list) and all(isinstance(m, (str, dict)) for m in value)
+
+
+def _loss_settings(value):
+    return value is None or isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in value.items())
+
+
 def _compile(model, settings):
     # the shape first: a string or a list here failed as "string indices must be integers"
-    if not (isinstance(settings, dict) and isinstance(settings.get("loss"), str)
+    several = isinstance(settings, dict) and isinstance(settings.get("loss"), list)     # one per output
+    metrics = settings.get("metrics") if isinstance(settings, dict) else None
+    if not (isinstance(settings, dict)
+            and (isinstance(settings.get("loss"), str)
+                 or several and all(isinstance(name, str) for name in settings["loss"]))
             and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
-            and (settings.get("metrics") is None or isinstance(settings["metrics"], list)
-                 and all(isinstance(m, (str, dict)) for m in settings["metrics"]))):
+            and (metrics is None or (isinstance(metrics, list) and all(_metric_names(m) for m in metrics)
+                                     if several else _metric_names(metrics)))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
-                             f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null}}, "
+                             f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null}} (for a model "
+                             f"of several outputs a list of names, and of such lists, one per output), "
                              f"got {settings!r:.200}")
     loss_config = settings.get("loss_config")      # a built-in loss's own settings: numbers and flags
-    if loss_config is not None and not (isinstance(loss_config, dict) and all(
-            isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in loss_config.items())):
-        raise ModelFileError(f"compile: expected the loss's settings as {{name: number or flag}}, got "
-                             f"{loss_config!r:.200}")
+    if not (_loss_settings(loss_config) if not several else loss_config is None or (
+            isinstance(loss_config, list) and len(loss_config) == len(settings["loss"])
+            and all(_loss_settings(c) for c in loss_config))):
+        raise ModelFileError(f"compile: expected the loss's settings as {{name: number or flag}} (a list of "
+                             f"them, one per output, for a model of several), got {loss_config!r:.200}")
     try:
-        loss = type(losses.get(settings["loss"]))(**loss_config) if loss_config else settings["loss"]
-        model.compile(loss=loss, optimizer=optimizers.from_config(settings["optimizer"]),
-                      metrics=settings.get("metrics") or None)
+        model.compile(**compile_arguments(settings))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"cannot compile the saved settings ({exc}); load with compile=False "
                              f"and compile the model yourself") from exc

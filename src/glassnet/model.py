@@ -65,6 +65,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # one wants (a metric, an initializer, a schedule, a Dask sweep's build_fn): those refuse it
     is_model = True
 
+    _heads = None       # a functional Model's outputs, when it has several (glassnet.outputs)
+
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
@@ -421,6 +423,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         shared layer more than once."""
         return self.layers
 
+    @property
+    def _output_calls(self):
+        """The calls (indices into ``_node_layers``) whose outputs are the model's: the last one;
+        a functional Model of several outputs lists each."""
+        return [len(self.layers) - 1]
+
     def _source_shapes(self, shape):
         """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""
         return [shape]
@@ -453,28 +461,41 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
         metrics = [metrics_module.get(m) for m in (metrics or [])]
         metrics_module.check_log_names([name for name, _ in metrics])
+        self._refuse_optimizer_as_loss(loss)
+        self._compiled(losses.get(loss), metrics, optimizer)
+
+    @staticmethod
+    def _refuse_optimizer_as_loss(loss):
         if isinstance(loss, str) and loss.lower() in optimizers.OPTIMIZERS:
             raise ValueError(f"loss: got {loss!r}, an optimizer's name; compile takes (loss, optimizer), "
                              f"Keras' compile (optimizer, loss): pass them by keyword, "
                              f"compile(loss=..., optimizer={loss!r})")
-        self.loss = losses.get(loss)
+
+    def _compiled(self, loss, metrics, optimizer):
+        """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked)
+        and the optimizer (a name or an instance) taken up."""
+        self.loss = loss
         self.optimizer = self._claim(optimizers.get(optimizer))
         self.metrics = metrics
         self._update_fusion()
         self._apply_trainable_flags()
         self._warn_logits_of_probabilities()
 
+    def _output_losses(self):
+        """``(layer, loss)`` for each output: the layer making it and the loss scoring it."""
+        return [(self.layers[-1], self.loss)] if self.layers else []
+
     def _warn_logits_of_probabilities(self):
         """Keras' warning for ``from_logits=True`` after a sigmoid or softmax output: the loss
         applies the activation a second time (Keras' TensorFlow backend quietly takes the logits
         behind it instead; its other backends do as glassnet)."""
-        last = self.layers[-1] if self.layers else None
-        activation = "softmax" if type(last).__name__ == "Softmax" else \
-            getattr(getattr(last, "activation", None), "name", None)
-        if getattr(self.loss, "from_logits", False) is True and activation == self.loss.applies:
-            warnings.warn(f"compile: {self.loss!r} expects logits, but {last.describe()} ends in a {activation}: "
-                          f"the loss applies the {activation} again, to probabilities; give the last layer no "
-                          f"activation, or drop from_logits=True", UserWarning, stacklevel=3)
+        for last, loss in self._output_losses():
+            activation = "softmax" if type(last).__name__ == "Softmax" else \
+                getattr(getattr(last, "activation", None), "name", None)
+            if getattr(loss, "from_logits", False) is True and activation == loss.applies:
+                warnings.warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "
+                              f"the loss applies the {activation} again, to probabilities; give the last layer no "
+                              f"activation, or drop from_logits=True", UserWarning, stacklevel=4)
 
     def _claim(self, optimizer):
         """One optimizer instance trains one model: its moments and step count belong to that

@@ -8,7 +8,19 @@ from . import backend, metrics
 from ._validation import as_array
 from .layers.base import StateSnapshot, shape_fits
 from .metrics.base import Metric, MetricTally
+from .outputs import OutputMetric
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
+
+
+def check_binary_targets(y, name, units, compiled):
+    """``PreparingMixin._check_accuracy_targets`` for targets ``y`` of an output of ``units`` units
+    scored by the ``compiled`` metrics ``[(name, metric)]``."""
+    if units != 1 or not y.size or y.dtype.kind not in "iuf":
+        return
+    binary = [metric for metric, fn in compiled if fn in (metrics.accuracy, metrics.binary_accuracy)]
+    if binary and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
+                         f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
 
 
 class PreparingMixin:
@@ -107,12 +119,7 @@ class PreparingMixin:
         targets and outputs alike at 0.5, so a regression model's targets of 3.2 and outputs of 2.9
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
-        if self.output_shape[-1] != 1 or not y.size or y.dtype.kind not in "iuf":
-            return
-        binary = [metric for metric, fn in self.metrics if fn in (metrics.accuracy, metrics.binary_accuracy)]
-        if binary and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
-                             f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
+        check_binary_targets(y, name, self.output_shape[-1], self.metrics)
 
     def _output_shape_for(self, sample_shape):
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
@@ -159,7 +166,9 @@ class PreparingMixin:
         a metric cannot take, or a metric whose result a log cannot hold, fails before training,
         not after an epoch of updates. ``objects_only``: the ``Metric`` objects alone (a function
         of one's own may need more than two samples, log_loss both classes)."""
-        compiled = [(name, fn) for name, fn in self.metrics if not objects_only or isinstance(fn, Metric)]
+        # (a metric of one output of several is the metric it wraps: glassnet.outputs)
+        compiled = [(name, fn) for name, fn in self.metrics
+                    if not objects_only or isinstance(fn.metric if isinstance(fn, OutputMetric) else fn, Metric)]
         if compiled:
             # a trial: a stateful recurrent layer must not carry its states (nor their batch size) on
             snapshot = StateSnapshot(self.layers)

@@ -98,6 +98,7 @@ def _trace(model, x, y):
                             "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
             if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
                 records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()
+    out = model._outputs_of_walk(out)      # (several outputs: packed, glassnet.outputs)
     loss = model._loss_from_output(out, y)
     # dA of the output is the derivative of the loss training computes: fused, that is the
     # unclipped value (see the module docstring), else the loss's own gradient; for the rows the
@@ -121,6 +122,9 @@ def _trace(model, x, y):
     model._backward(grad, model._fused, activity, seen, done)
     if model._fused:
         records[-1]["dA"] = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys))
+    elif model._heads is not None:      # each fused output's, as above
+        for head, grad_output in model.loss.unclipped_output_gradients(scored, ys):
+            records[head.call]["dA"] = grad_output
     if model._penalties:        # regularizers: in the loss and the gradients, as training has them
         loss = loss + model._add_penalty_gradients()
         for layer, record in zip(calls, records):     # (a shared layer's calls: its total, penalty included)

@@ -147,6 +147,11 @@ class TrainingMixin(ActivityMixin):
             yield layer, x, out
             x = out
 
+    def _outputs_of_walk(self, last):
+        """What the model outputs after a whole ``_walk`` whose last layer gave ``last``: that (a
+        functional Model of several outputs packs them: glassnet.outputs)."""
+        return last
+
     def _backward(self, grad, fused, activity=None, seen=None, done=None):
         """Backpropagate ``grad`` -- dL/d(output), or dL/dz of the last layer when ``fused`` --
         through every layer, last to first, filling each layer's ``grads``. ``activity``: the

@@ -101,4 +101,5 @@ def changed_settings(loss):
     """The settings (attributes) of a built-in loss that differ from its defaults, as a dict (empty
     for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
     ``{"delta": 2.0}``. A model file records them beside the loss's name."""
-    return settings_changed(loss) if type(loss) is LOSSES.get(loss.get_config()) else {}
+    name = loss.get_config()        # (a model of several outputs' loss gives a list: glassnet.outputs)
+    return settings_changed(loss) if isinstance(name, str) and type(loss) is LOSSES.get(name) else {}

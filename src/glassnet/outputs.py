@@ -1,0 +1,262 @@
+"""Several outputs: a functional ``Model`` drawn to two or more tensors (Keras' multi-output model).
+
+    inputs = gn.Input((64,))
+    hidden = gn.layers.Dense(32, activation="relu")(inputs)
+    digit = gn.layers.Dense(10, activation="softmax", name="digit")(hidden)
+    big = gn.layers.Dense(1, activation="sigmoid", name="big")(hidden)
+    model = gn.Model(inputs, [digit, big])
+    model.compile(loss=["sparse_categorical_crossentropy", "binary_crossentropy"],
+                  loss_weights=[1.0, 0.5], optimizer="adam", metrics=[["accuracy"], ["accuracy"]])
+    model.fit(x, [labels, labels >= 5])          # or {"digit": labels, "big": labels >= 5}
+    p_digit, p_big = model.predict(x)
+
+The loss is Keras': each output's own loss on its own targets, times its weight, summed. The logs
+hold that total as "loss", each output's own (unweighted) loss as "<output>_loss" and each
+output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy".
+
+How the data travels: as several inputs do (``glassnet.graph``), packed side by side. The outputs
+of a batch are one array (n, sum of the outputs' sizes) and the targets another (n, sum of the
+targets' sizes, a class label taking one column), so that the whole data path of a model of one
+output (shuffling, batching, validation split, chunked predict, callbacks) carries them as it is.
+A ``Head`` says where one output's columns and its targets' lie; ``Heads`` is the loss of the
+packed output, and ``OutputMetric`` a metric of one output's columns. ``predict`` and
+``model(x)`` give the outputs back as a list of arrays, one per output, in the model's order.
+
+Backward, each output's gradient seeds its own call in the graph (``Model._backward``). An
+output whose activation the loss fuses with (softmax with categorical cross-entropy, sigmoid
+with binary) gets dL/dz at once, as a model of one output does, unless another layer reads it.
+"""
+import math
+
+import numpy as np
+
+from . import backend
+from . import metrics as metrics_module
+from .losses import Loss
+from .metrics import LossMetric, Metric
+from .metrics.base import metric_number
+
+
+class Head:
+    """One output of a model of several: its name (its layer's), the call that makes it
+    (``call``, an index into the model's calls), its sample ``shape``, and, once compiled, its
+    ``loss``, ``weight`` and whether that loss is ``fused`` with the layer's activation.
+    ``start``: its first column in the packed outputs; ``target_start``, ``target_shape``: its
+    targets' in the packed targets (a class label per sample for a sparse loss: shape ())."""
+
+    def __init__(self, name, call, shape, start):
+        self.name, self.call, self.shape, self.start = name, call, tuple(shape), start
+        self.size = math.prod(self.shape)
+        self.loss, self.weight, self.fused = None, 1.0, False
+        self.target_shape, self.target_start = None, None
+
+    def compiled(self, loss, weight, target_start):
+        """Give the head its loss and weight; its targets start at column ``target_start``.
+        Returns the number of columns its targets take."""
+        self.loss, self.weight, self.target_start = loss, weight, target_start
+        self.target_shape = self.shape[:-1] if loss.sparse else self.shape
+        return math.prod(self.target_shape)
+
+    def output(self, packed):
+        """This output's values in a packed batch (n, sum of sizes): a view, (n, *shape)."""
+        return packed[:, self.start:self.start + self.size].reshape(packed.shape[0], *self.shape)
+
+    def targets(self, packed):
+        """This output's targets in packed targets: a view (n, *target_shape); integer labels (a
+        new array) for a sparse loss, whose columns hold them as floats."""
+        size = math.prod(self.target_shape)
+        view = packed[:, self.target_start:self.target_start + size].reshape(packed.shape[0], *self.target_shape)
+        return view.astype(np.int64) if self.loss.sparse else view
+
+    def target_view(self, packed):
+        """Where this output's targets go in packed targets (writable, the packed dtype)."""
+        size = math.prod(self.target_shape)
+        return packed[:, self.target_start:self.target_start + size].reshape(packed.shape[0], *self.target_shape)
+
+    def __repr__(self):
+        return f"<output {self.name!r} shape={self.shape} loss={self.loss!r} weight={self.weight}>"
+
+
+class Heads(Loss):
+    """The loss of a model of several outputs, on its packed outputs and targets: the sum over
+    the outputs of weight x that output's loss. ``layers``: the layer making each output, whose
+    logits (``z``) a fused output's loss reads. Its gradient holds, in each output's columns,
+    weight x dL/d(output), or weight x dL/dz where the head is fused: ``Model._backward`` gives
+    those to the layer's ``backward_from_logits``."""
+    name = "heads"
+
+    def __init__(self, heads, layers):
+        self.heads, self.layers = heads, layers
+
+    def _parts(self, y_pred, y_true):
+        for head, layer in zip(self.heads, self.layers):
+            yield head, layer, head.output(y_pred), head.targets(y_true)
+
+    def __call__(self, y_pred, y_true):
+        return sum(head.weight * (head.loss.value_from_logits(layer.z, a, y) if head.fused else head.loss(a, y))
+                   for head, layer, a, y in self._parts(y_pred, y_true))
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        return sum(head.weight * (head.loss.weighted_from_logits(layer.z, a, y, sample_weight) if head.fused
+                                  else head.loss.weighted(a, y, sample_weight))
+                   for head, layer, a, y in self._parts(y_pred, y_true))
+
+    def _packed_gradient(self, y_pred, y_true, part):
+        grad = backend.get_array_module(y_pred).empty_like(y_pred)
+        for head, _, a, y in self._parts(y_pred, y_true):
+            g = head.output(grad)
+            g[...] = part(head, a, y)
+            if head.weight != 1.0:
+                g *= head.weight
+        return grad
+
+    def gradient(self, y_pred, y_true):
+        return self._packed_gradient(y_pred, y_true, lambda head, a, y: head.loss.gradient_from_logits(a, y)
+                                     if head.fused else head.loss.gradient(a, y))
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        return self._packed_gradient(
+            y_pred, y_true, lambda head, a, y: head.loss.weighted_gradient_from_logits(a, y, sample_weight)
+            if head.fused else head.loss.weighted_gradient(a, y, sample_weight))
+
+    def unclipped_output_gradients(self, y_pred, y_true):
+        """``(head, weight x dL/d(output))`` of each fused head, as the loss's formula gives it
+        unclipped (what ``trace`` shows as such an output's dA: see glassnet.trace)."""
+        for head, _, a, y in self._parts(y_pred, y_true):
+            if head.fused:
+                yield head, head.weight * head.loss.output_gradient_unclipped(a, y)
+
+    def invalid_output(self, y_pred):
+        for head in self.heads:
+            why = head.loss.invalid_output(head.output(y_pred))
+            if why:
+                return f"output {head.name!r}: {why}"
+        return None
+
+    def get_config(self):
+        """Each output's loss and weight (compared by ``BackupAndRestore``)."""
+        return [[head.name, head.loss.get_config(), head.weight, _settings(head.loss)] for head in self.heads]
+
+    def __repr__(self):
+        return "<loss " + ", ".join(f"{head.name}: {head.loss.name}" + (f" x {head.weight:g}" if head.weight != 1
+                                                                        else "") for head in self.heads) + ">"
+
+
+def _settings(loss):
+    from .losses import changed_settings
+    return changed_settings(loss)
+
+
+class OutputMetric(Metric):
+    """A compiled metric of one output of a model of several (``metric``: a function
+    ``f(y_true, y_pred)`` or a ``Metric``), scoring that output's columns of the packed batches.
+    Logged as "<output>_<metric>"."""
+
+    def __init__(self, head, metric, name, own_loss=False):
+        self.head, self.metric, self.own_loss = head, metric, own_loss     # own_loss: "<output>_loss"
+        self.name = name
+        self.reset_state()
+
+    def reset_state(self):
+        self.count, self.sum = 0, 0.0
+        if isinstance(self.metric, Metric):
+            self.metric.reset_state()
+
+    def update_state(self, y_true, y_pred):
+        # a function's batch values are averaged over samples, as MetricTally does for one output
+        y, out = self.head.targets(y_true), self.head.output(y_pred)
+        if isinstance(self.metric, Metric):
+            self.metric.update_state(y, out)
+        else:
+            n = out.shape[0]
+            self.sum += metric_number(self.metric(y, out), self.name) * n
+            self.count += n
+
+    def result(self):
+        if isinstance(self.metric, Metric):
+            return self.metric.result()
+        return self.sum / self.count if self.count else 0.0
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"OutputMetric({self.head.name!r}, {self.metric!r})"
+
+
+def per_output(value, heads, what, allow_missing=False):
+    """``value`` as one entry per head: a list or tuple of one per output, in the model's order,
+    or a dict by the outputs' names (Keras' forms). With ``allow_missing`` a dict may leave
+    outputs out (None for those)."""
+    names = [head.name for head in heads]
+    if isinstance(value, dict):
+        unknown = [key for key in value if key not in names]
+        missing = [name for name in names if name not in value]
+        if unknown or (missing and not allow_missing):
+            raise ValueError(f"{what}: a dict needs the outputs' names as its keys, {names}; got "
+                             f"{sorted(map(str, value))!r:.200}")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and len(value) == len(heads):
+        return list(value)
+    got = f"a {type(value).__name__} of {len(value)}" if isinstance(value, (list, tuple)) else repr(value)[:80]
+    raise ValueError(f"{what}: the model has {len(heads)} outputs ({', '.join(names)}); give a list of "
+                     f"{len(heads)} in that order or a dict by their names, got {got}")
+
+
+def compile_heads(heads, layers, loss, loss_weights, metrics):
+    """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
+    for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
+    number per output; ``metrics``: None, or per output (list or dict, a dict may leave outputs
+    out) a metric or a list of them. Each output's own loss is logged too, "<output>_loss"."""
+    from . import losses
+    given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
+    if any(spec is None for spec in given):
+        raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")
+    weights = [1.0] * len(heads) if loss_weights is None else per_output(loss_weights, heads, "loss_weights")
+    for name, weight in zip((head.name for head in heads), weights):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"loss_weights: the weight of output {name!r} must be a finite number >= 0, "
+                             f"got {weight!r:.80}")
+    chosen = []
+    for head, spec in zip(heads, given):
+        head_loss = losses.get(spec)
+        if head_loss.sparse and len(head.shape) > 1:
+            raise NotImplementedError(f"loss: output {head.name!r} has samples of shape {head.shape}; a sparse loss "
+                                      f"(one label per position) on such an output is not supported in a model of "
+                                      f"several outputs yet: give one-hot targets and categorical_crossentropy")
+        chosen.append(head_loss)
+    start = 0
+    for head, head_loss, weight in zip(heads, chosen, weights):
+        start += head.compiled(head_loss, float(weight), start)
+    compiled = [(f"{head.name}_loss", OutputMetric(head, LossMetric(head.loss), f"{head.name}_loss", own_loss=True))
+                for head in heads]
+    if metrics is not None:
+        if isinstance(metrics, (list, tuple)) and len(metrics) != len(heads) or isinstance(metrics, str):
+            raise ValueError(f"metrics: the model has {len(heads)} outputs ({', '.join(h.name for h in heads)}); "
+                             f"give each its own metrics, a list of {len(heads)} lists (metrics=[['accuracy'], "
+                             f"['mae']]) or a dict by the outputs' names, got {metrics!r:.120}")
+        for head, specs in zip(heads, per_output(metrics, heads, "metrics", allow_missing=True)):
+            specs = [] if specs is None else specs if isinstance(specs, (list, tuple)) else [specs]
+            for spec in specs:
+                name, fn = metrics_module.get(spec)
+                compiled.append((f"{head.name}_{name}", OutputMetric(head, fn, f"{head.name}_{name}")))
+    metrics_module.check_log_names([name for name, _ in compiled])
+    return Heads(heads, layers), compiled
+
+
+def each_output_metrics(compiled, head):
+    """The metrics compiled for ``head`` (its loss's log left out), as ``[(name, metric)]`` with
+    the names they were given: what a config records and a model file saves."""
+    return [(name[len(head.name) + 1:], fn.metric) for name, fn in compiled
+            if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
+
+
+def target_list(packed, heads):
+    """Packed targets as the list of each output's, as a user gives them (Dask's held-out part)."""
+    return [head.targets(packed) for head in heads]
+
+
+def split_outputs(packed, heads):
+    """The packed outputs (n, sum of sizes) as a list of arrays, one per output, each its own."""
+    xp = backend.get_array_module(packed)
+    return [xp.ascontiguousarray(head.output(packed)) for head in heads]

@@ -1,0 +1,262 @@
+"""Models of several outputs (glassnet.outputs): per-output losses, weights, metrics and targets,
+checked against Keras 3's multi-output models and by finite differences, and through the rest of
+the surface (predict, evaluate, files, configs, callbacks, batches, Dask, the CLI, trace)."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.gradcheck import check_model
+
+L = gn.layers
+LOSSES = ["sparse_categorical_crossentropy", "binary_crossentropy", "mse"]
+
+
+def _three_heads(lib, **kw):
+    """A class (softmax), a flag (sigmoid, read by another layer too) and two numbers."""
+    inputs = lib.Input((6,))
+    h = lib.layers.Dense(8, activation="tanh", name="hidden", **kw)(inputs)
+    cls = lib.layers.Dense(3, activation="softmax", name="cls", **kw)(h)
+    aux = lib.layers.Dense(1, activation="sigmoid", name="aux", **kw)(h)
+    reg = lib.layers.Dense(2, name="reg", **kw)(lib.layers.Concatenate(name="join")([h, aux]))
+    return inputs, [cls, aux, reg]
+
+
+def _data(rng, n=48, dtype=np.float32):
+    return (rng.standard_normal((n, 6)).astype(dtype), rng.integers(0, 3, n),
+            rng.integers(0, 2, (n, 1)).astype(dtype), rng.standard_normal((n, 2)).astype(dtype))
+
+
+def _model(dtype="float32", **compile_kw):
+    model = gn.Model(*_three_heads(gn), seed=0, dtype=dtype)
+    model.compile(**{"loss": LOSSES, "optimizer": gn.optimizers.SGD(0.1), **compile_kw})
+    return model
+
+
+def test_outputs_are_drawn_packed_and_named(rng):
+    model = _model()
+    assert model.output_names == ["cls", "aux", "reg"] and model.output_shapes == [(3,), (1,), (2,)]
+    assert model.output_shape == (6,) and len(model.output) == 3
+    assert model.compute_output_shape((None, 6)) == [(None, 3), (None, 1), (None, 2)]
+    assert [head.fused for head in model._heads] == [True, False, False]     # aux is read by Concatenate
+    x, *_ = _data(rng)
+    outputs = model.predict(x)
+    assert [o.shape for o in outputs] == [(48, 3), (48, 1), (48, 2)] and all(o.flags.c_contiguous for o in outputs)
+    np.testing.assert_allclose(outputs[0].sum(axis=1), 1, rtol=1e-5)
+    for mine, again in zip(outputs, model(x)):
+        np.testing.assert_array_equal(mine, again)
+    np.testing.assert_array_equal(model.predict_on_batch(x[:5])[2], outputs[2][:5])
+    np.testing.assert_array_equal(model.predict(x, batch_size=7)[1], outputs[1])
+
+
+def test_training_matches_keras_multi_output_model(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_three_heads(gn), seed=0), keras.Model(*_three_heads(keras))
+    for layer in ours.layers:           # (the two order parallel branches differently: by name)
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    x, yc, ya, yr = _data(rng)
+    w = rng.uniform(0.2, 2, 48).astype(np.float32)
+    settings = dict(loss=LOSSES, loss_weights=[1.0, 0.3, 2.0], metrics=[["accuracy"], None, ["mae"]])
+    ours.compile(optimizer=gn.optimizers.SGD(0.1), **settings)
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), **settings)
+    mine = ours.fit(x, [yc, ya, yr], epochs=3, batch_size=16, shuffle=False, verbose=0).history
+    their = theirs.fit(x, [yc, ya, yr], epochs=3, batch_size=16, shuffle=False, verbose=0).history
+    assert sorted(mine) == sorted(their)            # loss, cls_loss, aux_loss, reg_loss, cls_accuracy, reg_mae
+    for key in their:
+        np.testing.assert_allclose(mine[key], their[key], rtol=2e-5, err_msg=key)
+    # sample weights weigh every output's loss (the total matches; see the README on "<output>_loss")
+    mine = ours.fit(x, {"cls": yc, "aux": ya, "reg": yr}, sample_weight=w, epochs=2, batch_size=16, shuffle=False,
+                    verbose=0).history["loss"]
+    their = theirs.fit(x, [yc, ya, yr], sample_weight=w, epochs=2, batch_size=16, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=2e-5)
+    for layer in ours.layers:
+        for a, b in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert ours.evaluate(x, [yc, ya, yr])[0] == pytest.approx(theirs.evaluate(x, [yc, ya, yr], verbose=0)[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("loss, targets", [
+    (LOSSES, lambda yc, ya, yr: [yc, ya, yr]),
+    ({"cls": "categorical_crossentropy", "aux": "binary_crossentropy", "reg": "huber"},
+     lambda yc, ya, yr: {"cls": np.eye(3)[yc], "aux": ya, "reg": yr}),
+    (["categorical_hinge", "mse", "mae"], lambda yc, ya, yr: [np.eye(3)[yc], ya, yr]),     # nothing fused
+])
+def test_gradients_agree_with_finite_differences(loss, targets, rng):
+    model = _model("float64", loss=loss, loss_weights=[0.7, 1.3, 0.4])
+    x, yc, ya, yr = _data(rng, 10, np.float64)
+    assert check_model(model, x, targets(yc, ya, yr))["max_error"] < 1e-7
+    w = rng.uniform(0.1, 2, 10)
+    assert check_model(model, x, targets(yc, ya, yr), sample_weight=w)["max_error"] < 1e-7
+
+
+def test_loss_is_the_weighted_sum_and_logs_name_each_output(rng):
+    model = _model(loss_weights={"cls": 2.0, "aux": 0.0, "reg": 0.5},
+                   metrics={"cls": "accuracy", "aux": [gn.metrics.Precision(name="p")], "reg": "mae"})
+    x, yc, ya, yr = _data(rng)
+    values = model.evaluate(x, [yc, ya, yr], return_dict=True)
+    assert list(values) == ["loss", "cls_loss", "aux_loss", "reg_loss", "cls_accuracy", "aux_p", "reg_mae"]
+    assert values["loss"] == pytest.approx(2 * values["cls_loss"] + 0.5 * values["reg_loss"], rel=1e-6)
+    cls, aux, reg = model.predict(x)
+    assert values["cls_loss"] == pytest.approx(gn.losses.get("sparse_categorical_crossentropy")(cls, yc), rel=1e-5)
+    assert values["aux_loss"] == pytest.approx(gn.losses.get("binary_crossentropy")(aux, ya), rel=1e-5)
+    assert values["cls_accuracy"] == pytest.approx(np.mean(cls.argmax(1) == yc))
+    assert values["reg_mae"] == pytest.approx(np.abs(reg - yr).mean(), rel=1e-5)
+    assert model.evaluate(x, [yc, ya, yr]) == pytest.approx(list(values.values()))
+    history = model.fit(x, [yc, ya, yr], epochs=2, validation_split=0.25, verbose=0).history
+    assert "val_aux_p" in history and "val_reg_loss" in history
+    assert model.test_on_batch(x[:8], [yc[:8], ya[:8], yr[:8]], return_dict=True).keys() == values.keys()
+    assert len(model.train_on_batch(x[:8], [yc[:8], ya[:8], yr[:8]])) == 7
+    # one loss for every output, as Keras
+    model.compile(loss="mse", optimizer="sgd")
+    assert [head.loss.name for head in model._heads] == ["mse"] * 3
+
+
+def test_validation_batches_callbacks_and_trace(rng, tmp_path):
+    model = _model(optimizer="adam", metrics=[["accuracy"], [], []])
+    x, yc, ya, yr = _data(rng)
+
+    class Batches(gn.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            part = slice(16 * i, 16 * i + 16)
+            return x[part], {"cls": yc[part], "aux": ya[part], "reg": yr[part]}
+
+    history = model.fit(Batches(), epochs=2, validation_data=Batches(), verbose=0).history
+    assert len(history["val_cls_accuracy"]) == 2
+    assert [o.shape for o in model.predict(Batches())] == [(48, 3), (48, 1), (48, 2)]
+    assert model.evaluate(Batches())[0] == pytest.approx(model.evaluate(x, [yc, ya, yr])[0], rel=1e-5)
+    callbacks = [gn.callbacks.ModelCheckpoint(str(tmp_path / "best.npz"), monitor="val_cls_accuracy",
+                                              save_best_only=True),
+                 gn.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+                 gn.callbacks.EarlyStopping(monitor="val_reg_loss", patience=5)]
+    model.fit(x, [yc, ya, yr], epochs=3, validation_data=(x, [yc, ya, yr]), verbose=0, callbacks=callbacks)
+    assert gn.load_model(str(tmp_path / "best.npz")).output_names == ["cls", "aux", "reg"]
+    # trace: the loss training computes; a fused output's dA is the loss's formula, unclipped
+    trace = model.trace(x[:4], [yc[:4], ya[:4], yr[:4]])
+    assert trace.loss == pytest.approx(model._loss_value(*model._prepare_xy(x[:4], [yc[:4], ya[:4], yr[:4]])))
+    cls = trace[1]["A"]
+    np.testing.assert_allclose(trace[1]["dA"], -np.eye(3)[yc[:4]] / cls / 4, rtol=1e-5)
+
+
+def test_files_configs_copies_and_nesting(rng, tmp_path):
+    model = _model(loss=["sparse_categorical_crossentropy", gn.losses.BinaryCrossentropy(label_smoothing=0.1), "huber"],
+                   loss_weights=[1, 0.5, 2], metrics=[["accuracy"], [gn.metrics.AUC(name="auc")], ["mae"]])
+    x, yc, ya, yr = _data(rng)
+    model.fit(x, [yc, ya, yr], epochs=1, verbose=0)
+    expected = model.predict(x)
+    model.save(str(tmp_path / "m.npz"))
+    for copied in (gn.load_model(str(tmp_path / "m.npz")), pickle.loads(pickle.dumps(model)), copy.deepcopy(model),
+                   gn.Model.from_config(model.get_config()), gn.Sequential.from_config(model.get_config())):
+        assert copied.output_names == ["cls", "aux", "reg"] and repr(copied.loss) == repr(model.loss)
+        assert [name for name, _ in copied.metrics] == [name for name, _ in model.metrics]
+        assert copied._heads[1].loss.label_smoothing == 0.1
+    loaded = gn.load_model(str(tmp_path / "m.npz"))
+    for mine, again in zip(expected, loaded.predict(x)):
+        np.testing.assert_array_equal(mine, again)
+    assert loaded.evaluate(x, [yc, ya, yr]) == pytest.approx(model.evaluate(x, [yc, ya, yr]), rel=1e-6)
+    assert gn.model_from_json(model.to_json()).output_shapes == [(3,), (1,), (2,)]
+    # called on a tensor, the model gives one tensor per output; a new model shares its layers
+    inputs = gn.Input((6,))
+    cls, _, reg = model(inputs)
+    top = gn.Model(inputs, [cls, L.Dense(1, name="extra")(reg)])
+    assert top.output_names == ["cls", "extra"] and top.layers[0] is model.layers[0]
+    np.testing.assert_allclose(top.predict(x)[0], expected[0], rtol=1e-6)
+    # a sub-model of one of the outputs
+    assert gn.Model(model.input, model.output[2]).predict(x).shape == (48, 2)
+
+
+def test_a_dask_sweep_and_the_cli(rng, tmp_path, capsys):
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import sweep
+
+    def build(units=8):
+        inputs = gn.Input((6,))
+        h = L.Dense(units, activation="tanh")(inputs)
+        model = gn.Model(inputs, [L.Dense(3, activation="softmax", name="cls")(h), L.Dense(2, name="reg")(h)], seed=0)
+        model.compile(loss=["sparse_categorical_crossentropy", "mse"], optimizer="adam", metrics=[["accuracy"], []])
+        return model
+
+    x, yc, _, yr = _data(rng)
+    results = sweep(build, {"units": [4, 8]}, x, [yc, yr], scheduler="synchronous",
+                    fit_kwargs={"epochs": 2, "validation_split": 0.25, "verbose": 0})
+    assert {"val_cls_accuracy", "val_reg_loss", "cls_loss"} <= set(results[0]["metrics"])
+    model = build(results[0]["params"]["units"])
+    model.fit(x[:36], [yc[:36], yr[:36]], epochs=2, verbose=0)
+    assert results[0]["metrics"]["val_loss"] == pytest.approx(model.evaluate(x[36:], [yc[36:], yr[36:]])[0], rel=1e-5)
+    from glassnet import cli
+    model.save(str(tmp_path / "m.npz"))
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    assert cli.main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.csv")]) == 2
+    assert "the model has 2 outputs (cls, reg)" in capsys.readouterr().err
+    assert cli.main(["info", str(tmp_path / "m.npz")]) == 0
+    assert "loss: cls: sparse_categorical_crossentropy, reg: mse" in capsys.readouterr().out
+
+
+def test_what_does_not_fit_is_refused_by_name(rng):
+    inputs = gn.Input((6,))
+    a, b = L.Dense(2, name="a")(inputs), L.Dense(1, name="b")(inputs)
+    with pytest.raises(TypeError, match="outputs as a dict"):
+        gn.Model(inputs, {"a": a, "b": b})
+    with pytest.raises(ValueError, match=r"outputs\[1\] is listed twice"):
+        gn.Model(inputs, [a, a])
+    with pytest.raises(ValueError, match=r"outputs\[1\] is an Input"):
+        gn.Model(inputs, [a, inputs])
+    seq = gn.Input((None, 3))
+    with pytest.raises(ValueError, match=r"outputs\[0\].*axis of any size"):
+        gn.Model(seq, [L.Dense(2)(seq), L.GlobalAveragePooling1D()(seq)])
+    model = gn.Model(inputs, [a, b])
+    with pytest.raises(ValueError, match=r"loss: the model has 2 outputs \(a, b\)"):
+        model.compile(loss=["mse"])
+    with pytest.raises(ValueError, match=r"loss: a dict needs the outputs' names"):
+        model.compile(loss={"a": "mse", "c": "mse"})
+    with pytest.raises(ValueError, match="every output needs a loss"):
+        model.compile(loss=["mse", None])
+    with pytest.raises(ValueError, match="loss_weights: the weight of output 'b'"):
+        model.compile(loss="mse", loss_weights=[1, -1])
+    with pytest.raises(ValueError, match="metrics: the model has 2 outputs"):
+        model.compile(loss="mse", metrics=["mae"])
+    with pytest.raises(ValueError, match="optimizer's name"):
+        model.compile("adam")
+    model.compile(loss="mse", metrics={"b": "mae"})
+    x, y = rng.standard_normal((8, 6)), [rng.standard_normal((8, 2)), rng.standard_normal((8, 1))]
+    with pytest.raises(TypeError, match=r"y: the model has 2 outputs \(a, b\); give a list"):
+        model.fit(x, y[0])
+    with pytest.raises(ValueError, match=r"x and y\[1\] must have the same number of samples"):
+        model.fit(x, [y[0], y[1][:5]])
+    with pytest.raises(ValueError, match=r"y\['a'\]: expected targets of shape \(n_samples, 2\)"):
+        model.fit(x, {"a": y[1], "b": y[1]})
+    with pytest.raises(ValueError, match="class_weight"):
+        model.fit(x, y, class_weight={0: 1.0})
+    model.compile(loss=["mse", "binary_crossentropy"], metrics=[[], ["accuracy"]])
+    with pytest.raises(ValueError, match=r"y\[1\]: binary_crossentropy expects targets in \[0, 1\]"):
+        model.fit(x, [y[0], y[1] + 5])
+    one = gn.Model(inputs, L.Dense(1)(inputs))
+    with pytest.raises(ValueError, match="loss_weights: they weigh the losses of a model of several outputs"):
+        one.compile(loss="mse", loss_weights=[2.0])
+    images = gn.Input((4, 4, 1))
+    maps = gn.Model(images, [L.Conv2D(3, 1, activation="softmax", name="seg")(images), L.Dense(1)(L.Flatten()(images))])
+    with pytest.raises(NotImplementedError, match="output 'seg' has samples of shape"):
+        maps.compile(loss=["sparse_categorical_crossentropy", "mse"])
+
+
+def test_the_readme_example_trains_on_digits(capsys):
+    import re
+    from pathlib import Path
+    pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("Several outputs (multi-task learning"):]
+    (x, labels), (x_test, labels_test) = gn.datasets.digits()
+    namespace = {"gn": gn, "x": x, "labels": labels}
+    exec(compile(re.search(r"```python\n(.*?)```", section, re.S).group(1), str(readme), "exec"), namespace)
+    model, history = namespace["model"], namespace["history"].history
+    assert {"digit_accuracy", "val_big_accuracy", "big_loss"} <= set(history)
+    values = model.evaluate(x_test, {"digit": labels_test, "big": labels_test >= 5}, return_dict=True)
+    assert values["digit_accuracy"] > 0.9 and values["big_accuracy"] > 0.9
