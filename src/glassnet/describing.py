@@ -146,7 +146,9 @@ class DescribingMixin:
         settings = dict(seed=config.get("seed"), dtype=config.get("dtype", "float32"))
         from .graph import Model
         if config.get("inbound") is not None:
-            target = cls if issubclass(cls, Model) else Model       # a subclass of Model rebuilds itself
+            # a subclass of Model rebuilds itself, unless it draws its graph in call (a functional
+            # Model of the same graph then, as load_model gives)
+            target = cls if issubclass(cls, Model) and not callable(getattr(cls, "call", None)) else Model
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):

@@ -30,6 +30,9 @@ cache is kept apart for its backward, the layer's gradients summed over its call
 A model called on a tensor (``base(inputs)``) makes its calls again there, with the same layers
 (``Sequential._call_symbolic``): the new model shares their weights.
 
+A subclass of Model with a ``call`` method (Keras' model subclassing) is drawn from its ``call``
+on its first data (``Model._draw``), then is a functional Model like any other.
+
 Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
 glassnet.outputs.
 
@@ -37,17 +40,18 @@ Not here yet: masks (Embedding(mask_zero=True), Masking) and texts; a shared lay
 output, is stateful or has an activity_regularizer; each is refused by name.
 """
 import math
+import re
 from collections import Counter
 
 import numpy as np
 
-from . import backend, losses
+from . import backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.base import shape_fits
-from .layers.symbolic import SymbolicTensor, replay
+from .layers.symbolic import SymbolicTensor, is_symbolic, replay, sample_shape_of
 from .model import Sequential
 from .outputs import Head, compile_heads, each_output_metrics, per_output, split_outputs
 from .preparing import check_binary_targets
@@ -167,7 +171,8 @@ class Model(Sequential):
     inputs : InputLayer (``glassnet.Input(shape)``), or a list of them
         With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
         a dict by the Inputs' names), one per Input, the same number of samples in each.
-    outputs : the SymbolicTensor a layer call returned, or a list holding one
+    outputs : the SymbolicTensor a layer call returned, or a list of them (several outputs:
+        see glassnet.outputs)
     name : str
     seed, dtype : as for ``Sequential``
 
@@ -181,6 +186,10 @@ class Model(Sequential):
     None), and ``fit`` holds the packed copy of the data in the model's dtype besides the shuffled
     copy it makes of any data.
 
+    A subclass of Model that defines ``call(self, inputs)`` (Keras' model subclassing) is made
+    without inputs and outputs, ``super().__init__(seed=..., name=...)``, and drawn on its first
+    data: ``call`` on Inputs of that data's shape gives the graph (``_draw``).
+
     Example
     -------
     >>> import glassnet as gn
@@ -192,9 +201,30 @@ class Model(Sequential):
     (['dense', 'add', 'dense_1'], [[-1], [-1, 0], [1]])
     """
     _input_shapes = None        # with several Inputs: each one's sample shape, in order
+    _deferred_compile = None    # a subclass compiled before it is drawn: compile's arguments
 
-    def __init__(self, inputs, outputs, name="model", seed=None, dtype="float32"):
+    def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
+        subclassed = inputs is None and outputs is None
+        if subclassed and name == "model":      # Keras' default name of a subclass: MyModel -> my_model
+            name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower()
         super().__init__(seed=seed, dtype=dtype, name=name)
+        self._empty_graph()
+        if subclassed:
+            if not callable(getattr(self, "call", None)):
+                raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
+                                "define call(self, inputs)")
+            return              # drawn by build, on the first data (see _draw)
+        if inputs is None or outputs is None:
+            raise TypeError(f"Model: give both inputs and outputs, got {'inputs' if outputs is None else 'outputs'} only")
+        self._make_graph(inputs, outputs)
+
+    def _empty_graph(self):
+        """The graph of a model not drawn yet (a subclass of Model, until ``build``)."""
+        self._graph, self._calls, self._shared, self.inputs, self.outputs = [], [], set(), [], []
+        self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
+
+    def _make_graph(self, inputs, outputs):
+        """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
         if isinstance(inputs, dict):
             raise TypeError("Model: inputs as a dict is not supported; give a list of Inputs (named with "
                             "Input(shape, name=...): fit and predict then take a dict by those names)")
@@ -236,8 +266,8 @@ class Model(Sequential):
         self._calls, self._shared = calls, shared
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
-        self._heads, self._walked = None, None     # several outputs: glassnet.outputs
-        self._call_caches = {}          # a shared layer's forward cache of each call (see _walk)
+        # _heads: several outputs (glassnet.outputs); _call_caches: a shared layer's forward cache
+        # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
             self._input_shapes = [given.shape for given in inputs]
@@ -264,6 +294,8 @@ class Model(Sequential):
             self._unjoin(joined)            # the layers as they were: they joined no model
             for layer, name in renamed:
                 layer.name = name
+            self._empty_graph()
+            self._heads = self._input_shapes = self._declared_input = None
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
@@ -271,13 +303,61 @@ class Model(Sequential):
     def build(self, input_shape):
         """A Model is built when it is made (its Inputs fix the shapes): ``build`` with those shapes
         (Keras' form, ``(None, *shape)``, or a list of them, one per Input) does nothing; any other
-        is refused."""
+        is refused. A subclass of Model is drawn here, its first time: ``call`` on Inputs of
+        ``input_shape`` (see ``_draw``)."""
+        if not self.built and not self._calls:
+            return self._draw(input_shape)
         given = input_shape if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)) \
             else [input_shape]
         wanted = [(None, *shape) for shape in self.input_shapes]
         if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
                              f"when it was made; got {input_shape!r:.80}")
+
+    def _draw(self, input_shape):
+        """A subclass of Model, drawn: its ``call`` on ``Input``s of ``input_shape`` (one sample's
+        shape, or Keras' ``(None, *shape)``; a list of them for a ``call`` taking a list of inputs)
+        gives the graph, taken as ``Model(inputs, outputs)`` takes it. ``call`` runs once, here, on
+        symbolic tensors: it may only call layers (and models), as a functional model is drawn; a
+        branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves)."""
+        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
+        shapes = input_shape if several else [input_shape]
+        shapes = [tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape) for shape in shapes]
+        inputs = [InputLayer(shape) for shape in shapes]
+        outputs = self.call(inputs if several else inputs[0])
+        if isinstance(outputs, dict):
+            raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
+        drawn = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        if not all(isinstance(t, SymbolicTensor) for t in drawn):
+            bad = next(t for t in drawn if not isinstance(t, SymbolicTensor))
+            raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its layers "
+                            f"returned (a tensor or a list of them), got {type(bad).__name__}; call only layers "
+                            f"in call (arithmetic: Add, Multiply, ...)")
+        self._make_graph(inputs if several else inputs[0], outputs)
+        if self._deferred_compile is not None:
+            self.compile(optimizer=self.optimizer, **self._deferred_compile)
+
+    def _call_symbolic(self, x):
+        if not self._calls:         # a subclass not drawn yet: drawn for the tensors it is called on
+            sources = list(x) if isinstance(x, (list, tuple)) else [x]
+            if is_symbolic(x):
+                shapes = [(None, *sample_shape_of(tensor)) for tensor in sources]     # Keras' form
+                self.build(shapes if isinstance(x, (list, tuple)) else shapes[0])
+        return super()._call_symbolic(x)
+
+    def _draw_from(self, x):
+        """Draw a subclass of Model (``_draw``) for the samples of ``x``: an array, or a list of
+        arrays for a ``call`` taking a list of inputs."""
+        if isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(a, "shape") for a in x):
+            self.build([tuple(a.shape[1:]) for a in x])
+        elif isinstance(x, dict):
+            raise TypeError(f"x: {type(self).__name__} is drawn from its first data, and a dict does not say the "
+                            f"order of call's inputs; give a list, or call build([shape, ...]) first")
+        else:
+            shape = np.shape(x)
+            if len(shape) < 2:
+                raise ValueError(f"x: expected a 2-D array (n_samples, n_features), got shape {shape}")
+            self.build(tuple(shape[1:]))
 
     @property
     def input(self):
@@ -334,6 +414,15 @@ class Model(Sequential):
         of each output's loss times its weight), and ``metrics`` per output (a list of one list of
         metrics per output, or a dict by output name, which may leave outputs out). See
         glassnet.outputs for the logs' names."""
+        if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
+            self._refuse_optimizer_as_loss(loss)
+            for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
+                if spec is not None:
+                    losses.get(spec)            # a name that is no loss: refused now, not at the first fit
+            self._deferred_compile = dict(loss=loss, metrics=metrics, loss_weights=loss_weights)
+            self.optimizer = self._claim(optimizers.get(optimizer))
+            return
+        self._deferred_compile = None
         if self._heads is None:
             if loss_weights is not None:
                 raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
@@ -374,6 +463,8 @@ class Model(Sequential):
         """``Sequential._prepare_xy``; for a model of several outputs, ``y`` is a list of targets in
         the order of ``outputs`` or a dict by ``output_names``: each is checked as its output's
         loss takes it, then all are packed side by side (glassnet.outputs), in the model's dtype."""
+        if not self._calls:
+            self._draw_from(x)
         if self._heads is None:
             return super()._prepare_xy(x, y, xname, yname, cast)
         self._require_compiled("fit/evaluate")
@@ -461,6 +552,8 @@ class Model(Sequential):
         order of ``inputs`` or a dict by the Inputs' names: each is checked against its Input (the
         layers reading it check its values, as given), then all are packed side by side, one row of
         numbers per sample in the model's dtype (see the class docstring)."""
+        if not self._calls:
+            self._draw_from(x)
         if self._input_shapes is None:
             # Keras' other forms for one input: a dict by its name, a list of its one array
             if isinstance(x, dict) and list(x) == self._input_names:

@@ -31,7 +31,8 @@ class PreparingMixin:
                              f"input_shape, call build(input_shape), or fit/predict on data first")
 
     def _require_compiled(self, what):
-        if self.loss is None:
+        # (a subclass of Model compiled before it is drawn is compiled when it is: graph.Model._draw)
+        if self.loss is None and getattr(self, "_deferred_compile", None) is None:
             raise ValueError(f"{what}: call compile(loss=..., optimizer=...) first")
 
     def _array_module(self):

@@ -34,6 +34,16 @@ class SymbolicTensor:
     def __repr__(self):
         return f"<SymbolicTensor shape={self.shape} from {self.layer.describe()}>"
 
+    def _no_values(self, *_args, **_kwargs):
+        raise TypeError(f"{self!r} holds no values yet: while a model is drawn (a functional Model, or a subclass "
+                        f"of Model's call) only layers can be called on it; for arithmetic use the merge layers "
+                        f"(gn.layers.Add, Subtract, Multiply, ...) or a Layer of your own")
+
+    # arithmetic, NumPy and truth tests on a tensor that has no values: one clear error for each
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
+    __matmul__ = __rmatmul__ = __pow__ = __neg__ = __abs__ = __getitem__ = __array__ = __bool__ = _no_values
+    __array_ufunc__ = None          # NumPy defers to the operators above (and refuses its functions)
+
 
 def is_symbolic(x):
     """Whether ``x`` is a symbolic tensor, an ``Input``, or a list of them (a merge layer's)."""
