@@ -97,7 +97,8 @@ def test_loss_is_the_weighted_sum_and_logs_name_each_output(rng):
                    metrics={"cls": "accuracy", "aux": [gn.metrics.Precision(name="p")], "reg": "mae"})
     x, yc, ya, yr = _data(rng)
     values = model.evaluate(x, [yc, ya, yr], return_dict=True)
-    assert list(values) == ["loss", "cls_loss", "aux_loss", "reg_loss", "cls_accuracy", "aux_p", "reg_mae"]
+    # the outputs' losses in the outputs' order, then the metrics by name (Keras 3's order)
+    assert list(values) == ["loss", "cls_loss", "aux_loss", "reg_loss", "aux_p", "cls_accuracy", "reg_mae"]
     assert values["loss"] == pytest.approx(2 * values["cls_loss"] + 0.5 * values["reg_loss"], rel=1e-6)
     cls, aux, reg = model.predict(x)
     assert values["cls_loss"] == pytest.approx(gn.losses.get("sparse_categorical_crossentropy")(cls, yc), rel=1e-5)
@@ -260,3 +261,103 @@ def test_the_readme_example_trains_on_digits(capsys):
     assert {"digit_accuracy", "val_big_accuracy", "big_loss"} <= set(history)
     values = model.evaluate(x_test, {"digit": labels_test, "big": labels_test >= 5}, return_dict=True)
     assert values["digit_accuracy"] > 0.9 and values["big_accuracy"] > 0.9
+
+
+def test_monitors_and_sweeps_know_which_way_each_output_s_values_are_better(rng):
+    inputs = gn.Input((6,))
+    h = L.Dense(8, activation="relu")(inputs)
+    model = gn.Model(inputs, [L.Dense(1, name="acceleration")(h), L.Dense(1, activation="sigmoid", name="aux")(h)], seed=0)
+    model.compile(loss=["mse", "binary_crossentropy"], metrics=[[], [gn.metrics.AUC(name="auc"), "accuracy"]],
+                  loss_weights=[np.float32(1.0), np.int64(2)])          # NumPy numbers, as Keras takes
+    directions = {name: metric.direction for name, metric in model.metrics}
+    assert directions == {"acceleration_loss": "down", "aux_loss": "down", "aux_auc": "up", "aux_accuracy": "up"}
+    x, y = rng.standard_normal((16, 6)), [rng.standard_normal((16, 1)), rng.integers(0, 2, 16)]
+    # "acc" in an output's name does not make its loss better when higher: refused, not maximised
+    with pytest.raises(ValueError, match="pass mode='min'"):
+        model.fit(x, y, epochs=1, validation_split=0.25, verbose=0,
+                  callbacks=[gn.callbacks.EarlyStopping("val_acceleration_loss")])
+    with pytest.raises(ValueError, match="pass mode='max'"):
+        model.fit(x, y, epochs=1, validation_split=0.25, verbose=0, callbacks=[gn.callbacks.EarlyStopping("val_aux_auc")])
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import sweep
+
+    def build(units):
+        inner = gn.Input((6,))
+        hidden = L.Dense(units, activation="relu")(inner)
+        built = gn.Model(inner, [L.Dense(1, name="acceleration")(hidden),
+                                 L.Dense(1, activation="sigmoid", name="aux")(hidden)], seed=0)
+        built.compile(loss=["mse", "binary_crossentropy"], metrics=[[], [gn.metrics.AUC(name="auc")]], optimizer="adam")
+        return built
+
+    results = sweep(build, {"units": [1, 2, 8]}, x, y, sort_by="val_aux_auc", scheduler="synchronous",
+                    fit_kwargs={"epochs": 2, "validation_split": 0.25, "verbose": 0})
+    scores = [result["metrics"]["val_aux_auc"] for result in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_each_output_s_loss_is_the_loss_trained_on_when_probabilities_saturate(rng):
+    inputs = gn.Input((4,))
+    wide = gn.initializers.RandomNormal(stddev=5.0)
+    model = gn.Model(inputs, [L.Dense(3, activation="softmax", name="a", kernel_initializer=wide)(inputs),
+                              L.Dense(1, activation="sigmoid", name="b", kernel_initializer=wide)(inputs)], seed=0)
+    model.compile(loss=["sparse_categorical_crossentropy", "binary_crossentropy"], loss_weights=[1.0, 0.5])
+    x, y = rng.standard_normal((20, 4)) * 10, [rng.integers(0, 3, 20), rng.integers(0, 2, 20)]
+    values = model.evaluate(x, y, return_dict=True)
+    assert values["a_loss"] > 20        # from the logits: clipped probabilities would give at most 16.1
+    assert values["loss"] == pytest.approx(values["a_loss"] + 0.5 * values["b_loss"], rel=1e-6)
+
+
+def test_a_non_finite_loss_names_the_output(rng):
+    inputs = gn.Input((3,))
+    counts = L.Dense(1, name="counts", kernel_initializer="ones", bias_initializer=gn.initializers.Constant(-5.0))(inputs)
+    model = gn.Model(inputs, [counts, L.Dense(2, name="reg")(inputs)], seed=0)
+    model.compile(loss=["poisson", "mse"], optimizer="sgd")
+    x = np.abs(rng.standard_normal((8, 3)))
+    with pytest.raises(gn.NonFiniteError, match="output 'counts': poisson takes the log"):
+        model.fit(x, [np.ones(8), rng.standard_normal((8, 2))], epochs=1, verbose=0)
+
+
+def test_several_inputs_and_outputs_in_a_dask_sweep(rng):
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import sweep
+
+    def build(units=4):
+        a, b = gn.Input((3,), name="a"), gn.Input((2,), name="b")
+        h = L.Dense(units, activation="tanh")(L.Concatenate()([a, b]))
+        model = gn.Model([a, b], [L.Dense(1, name="p", activation="sigmoid")(h), L.Dense(2, name="q")(h)], seed=0)
+        model.compile(loss=["binary_crossentropy", "mse"], optimizer="adam")
+        return model
+
+    xa, xb = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    yp, yq = rng.integers(0, 2, 20), rng.standard_normal((20, 2))
+    results = sweep(build, {"units": [2, 4]}, [xa, xb], [yp, yq], scheduler="synchronous",
+                    fit_kwargs={"epochs": 1, "validation_split": 0.25, "verbose": 0})
+    model = build(results[0]["params"]["units"])
+    model.fit([xa[:15], xb[:15]], [yp[:15], yq[:15]], epochs=1, verbose=0)
+    assert results[0]["metrics"]["val_q_loss"] == pytest.approx(
+        model.evaluate([xa[15:], xb[15:]], [yp[15:], yq[15:]], return_dict=True)["q_loss"], rel=1e-5)
+
+
+def test_names_follow_renamed_layers_and_keras_one_output_forms(rng):
+    def make():
+        inputs = gn.Input((4,))
+        h = L.Dense(5)(inputs)
+        return gn.Model(inputs, [L.Dense(3, activation="softmax")(h), L.Dense(1)(h)])
+
+    first, second = make(), make()
+    inputs = gn.Input((4,))
+    gn.Model(inputs, [*first(inputs), *second(inputs)])        # renames the second model's layers
+    assert second.output_names == [layer.name for layer in second.layers[1:]] != first.output_names
+    second.compile(loss=dict(zip(second.output_names, ["sparse_categorical_crossentropy", "mse"])), optimizer="sgd")
+    x = rng.standard_normal((8, 4))
+    second.fit(x, dict(zip(second.output_names, [rng.integers(0, 3, 8), rng.standard_normal(8)])), verbose=0)
+    # a model of one output listed as a list takes Keras' per-output forms of its one output
+    one = gn.Model(inputs, [L.Dense(2, name="o")(inputs)])
+    one.compile(loss=["mse"], metrics=[["mae"]])
+    y = rng.standard_normal((8, 2))
+    assert one.fit(x, [y], verbose=0).history.keys() == {"loss", "mae"}
+    assert one.evaluate(x, {"o": y}) == one.evaluate(x, y)
+    one.compile(loss={"o": "mse"}, metrics={"o": ["mae"]})
+    # weights per output are refused by name (one weight per sample applies to every output)
+    with pytest.raises(ValueError, match="sample_weight: one weight per sample, applied to every output"):
+        second.fit(x, [rng.integers(0, 3, 8), rng.standard_normal(8)], sample_weight=[np.ones(8), np.ones(8)])

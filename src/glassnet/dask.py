@@ -154,10 +154,11 @@ def _final_metrics(model, x, y, validation_data, kwargs):
         several = getattr(model, "_input_shapes", None) is not None
         outputs = model._heads
         # a list of inputs or of targets (or a dict): split as fit splits them, packed, then as lists again
-        if several:
-            x = model._prepare_x(x, cast=False)
         if outputs is not None:
-            _, y = model._prepare_xy(x, y, cast=False)
+            packed, y = model._prepare_xy(x, y, cast=False)
+            x = packed if several else x
+        elif several:
+            x = model._prepare_x(x, cast=False)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])

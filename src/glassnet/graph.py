@@ -284,7 +284,7 @@ class Model(Sequential):
                 joined.append(self._join(layer))
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
                 starts = np.cumsum([0] + [math.prod(tensor.shape[1:]) for tensor in outputs])
-                self._heads = [Head(tensor.layer.name, k, tensor.shape[1:], int(start))
+                self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start))
                                for tensor, k, start in zip(outputs, self._outputs_at, starts)]
             self._declared_input = shape
             self._build_samples(shape)
@@ -427,11 +427,22 @@ class Model(Sequential):
             if loss_weights is not None:
                 raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
                                  "has one (a weight on its loss scales the learning rate: change that instead)")
+            # Keras' per-output forms for the one output: [loss], {name: loss}, [[metrics]], {name: [...]}
+            loss, metrics = self._one_output(loss), self._one_output(metrics, nested=True)
             return super().compile(loss, optimizer, metrics)
         self._refuse_optimizer_as_loss(loss)
-        heads_loss, compiled = compile_heads(self._heads, [self._calls[head.call] for head in self._heads],
-                                             loss, loss_weights, metrics)
+        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics)
         self._compiled(heads_loss, compiled, optimizer)
+
+    def _one_output(self, value, nested=False):
+        """``value`` given in Keras' per-output form for a model of one output, a dict by its name
+        or (for ``nested``, metrics: a list holding a list) a list of one, as the value itself."""
+        if isinstance(value, dict) and list(value) == self.output_names:
+            return value[self.output_names[0]]
+        if isinstance(value, (list, tuple)) and len(value) == 1 and (
+                isinstance(value[0], (list, tuple)) if nested else not isinstance(value[0], (list, tuple, dict))):
+            return value[0] if not nested or isinstance(value[0], list) else list(value[0])
+        return value
 
     def _update_fusion(self):
         super()._update_fusion()
@@ -453,6 +464,14 @@ class Model(Sequential):
             check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
                                  each_output_metrics(self.metrics, head))
 
+    def _check_weights(self, sample_weight, x, name="sample_weight"):
+        if self._heads is not None and (isinstance(sample_weight, dict) or isinstance(sample_weight, (list, tuple)) and any(
+                isinstance(w, (list, tuple)) or getattr(w, "ndim", 0) >= 1 for w in sample_weight)):
+            raise ValueError(f"{name}: one weight per sample, applied to every output; weights per output (a list or "
+                             f"dict of arrays, which Keras takes) are not supported yet: weigh the outputs' losses with "
+                             f"compile(loss_weights=...)")
+        return super()._check_weights(sample_weight, x, name)
+
     def _class_weight_table(self, class_weight):
         if class_weight is not None and self._heads is not None:
             raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
@@ -466,6 +485,11 @@ class Model(Sequential):
         if not self._calls:
             self._draw_from(x)
         if self._heads is None:
+            # Keras' forms for one output: a list of its one array, a dict by its name
+            if isinstance(y, dict) and list(y) == self.output_names:
+                y, yname = y[self.output_names[0]], f"{yname}[{self.output_names[0]!r}]"
+            elif isinstance(y, (list, tuple)) and len(y) == 1 and getattr(y[0], "ndim", 0) >= 1:
+                y, yname = y[0], f"{yname}[0]"
             return super()._prepare_xy(x, y, xname, yname, cast)
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)

@@ -26,7 +26,9 @@ Backward, each output's gradient seeds its own call in the graph (``Model._backw
 output whose activation the loss fuses with (softmax with categorical cross-entropy, sigmoid
 with binary) gets dL/dz at once, as a model of one output does, unless another layer reads it.
 """
+import copy
 import math
+import numbers
 
 import numpy as np
 
@@ -34,21 +36,27 @@ from . import backend
 from . import metrics as metrics_module
 from .losses import Loss
 from .metrics import LossMetric, Metric
+from .callbacks.base import resolve_mode
 from .metrics.base import metric_number
 
 
 class Head:
-    """One output of a model of several: its name (its layer's), the call that makes it
-    (``call``, an index into the model's calls), its sample ``shape``, and, once compiled, its
-    ``loss``, ``weight`` and whether that loss is ``fused`` with the layer's activation.
-    ``start``: its first column in the packed outputs; ``target_start``, ``target_shape``: its
-    targets' in the packed targets (a class label per sample for a sparse loss: shape ())."""
+    """One output of a model of several: the ``layer`` making it, the call that does (``call``,
+    an index into the model's calls), its sample ``shape``, and, once compiled, its ``loss``,
+    ``weight`` and whether that loss is ``fused`` with the layer's activation. ``start``: its first
+    column in the packed outputs; ``target_start``, ``target_shape``: its targets' in the packed
+    targets (a class label per sample for a sparse loss: shape ()). Its ``name`` is its layer's,
+    as it is now (a model nested in another may have had its layers renamed)."""
 
-    def __init__(self, name, call, shape, start):
-        self.name, self.call, self.shape, self.start = name, call, tuple(shape), start
+    def __init__(self, layer, call, shape, start):
+        self.layer, self.call, self.shape, self.start = layer, call, tuple(shape), start
         self.size = math.prod(self.shape)
         self.loss, self.weight, self.fused = None, 1.0, False
         self.target_shape, self.target_start = None, None
+
+    @property
+    def name(self):
+        return self.layer.name
 
     def compiled(self, loss, weight, target_start):
         """Give the head its loss and weight; its targets start at column ``target_start``.
@@ -77,29 +85,36 @@ class Head:
         return f"<output {self.name!r} shape={self.shape} loss={self.loss!r} weight={self.weight}>"
 
 
+def head_loss(head, a, y, sample_weight=None):
+    """Output ``head``'s own loss on its values ``a`` and targets ``y`` (weighted when given
+    ``sample_weight``): from its layer's logits (``z``, the latest forward pass's) where it is
+    fused, as a model of one output computes it, exact where the probabilities saturate."""
+    loss = head.loss
+    if head.fused:
+        z = head.layer.z
+        return loss.value_from_logits(z, a, y) if sample_weight is None else loss.weighted_from_logits(z, a, y, sample_weight)
+    return loss(a, y) if sample_weight is None else loss.weighted(a, y, sample_weight)
+
+
 class Heads(Loss):
     """The loss of a model of several outputs, on its packed outputs and targets: the sum over
-    the outputs of weight x that output's loss. ``layers``: the layer making each output, whose
-    logits (``z``) a fused output's loss reads. Its gradient holds, in each output's columns,
-    weight x dL/d(output), or weight x dL/dz where the head is fused: ``Model._backward`` gives
-    those to the layer's ``backward_from_logits``."""
+    the outputs of weight x that output's loss (``head_loss``). Its gradient holds, in each
+    output's columns, weight x dL/d(output), or weight x dL/dz where the head is fused:
+    ``Model._backward`` gives those to the layer's ``backward_from_logits``."""
     name = "heads"
 
-    def __init__(self, heads, layers):
-        self.heads, self.layers = heads, layers
+    def __init__(self, heads):
+        self.heads = heads
 
     def _parts(self, y_pred, y_true):
-        for head, layer in zip(self.heads, self.layers):
-            yield head, layer, head.output(y_pred), head.targets(y_true)
+        for head in self.heads:
+            yield head, head.layer, head.output(y_pred), head.targets(y_true)
 
     def __call__(self, y_pred, y_true):
-        return sum(head.weight * (head.loss.value_from_logits(layer.z, a, y) if head.fused else head.loss(a, y))
-                   for head, layer, a, y in self._parts(y_pred, y_true))
+        return sum(head.weight * head_loss(head, a, y) for head, _, a, y in self._parts(y_pred, y_true))
 
     def weighted(self, y_pred, y_true, sample_weight):
-        return sum(head.weight * (head.loss.weighted_from_logits(layer.z, a, y, sample_weight) if head.fused
-                                  else head.loss.weighted(a, y, sample_weight))
-                   for head, layer, a, y in self._parts(y_pred, y_true))
+        return sum(head.weight * head_loss(head, a, y, sample_weight) for head, _, a, y in self._parts(y_pred, y_true))
 
     def _packed_gradient(self, y_pred, y_true, part):
         grad = backend.get_array_module(y_pred).empty_like(y_pred)
@@ -149,13 +164,26 @@ def _settings(loss):
 
 class OutputMetric(Metric):
     """A compiled metric of one output of a model of several (``metric``: a function
-    ``f(y_true, y_pred)`` or a ``Metric``), scoring that output's columns of the packed batches.
-    Logged as "<output>_<metric>"."""
+    ``f(y_true, y_pred)`` or a ``Metric``, compiled under the name ``base``), scoring that
+    output's columns of the packed batches. Logged as "<output>_<base>"; ``own_loss``: the
+    output's own loss (``head_loss``, unweighted), logged as "<output>_loss"."""
 
-    def __init__(self, head, metric, name, own_loss=False):
-        self.head, self.metric, self.own_loss = head, metric, own_loss     # own_loss: "<output>_loss"
-        self.name = name
+    def __init__(self, head, metric, base, own_loss=False):
+        self.head, self.metric, self.base, self.own_loss = head, metric, base, own_loss
+        self.name = f"{head.name}_{base}"
+        # which way is better, for callbacks on mode="auto" and Dask's sort: a loss down, a
+        # Metric as it says, a function as its own name says (not the output's: "acceleration")
+        self.direction = "down" if own_loss else getattr(metric, "direction", None) if isinstance(metric, Metric) \
+            else {"max": "up", "min": "down"}[resolve_mode("auto", base, "metric")]
         self.reset_state()
+
+    def __deepcopy__(self, memo):
+        # each tally counts on a copy (metrics.base._fresh), of the counts only: the head (and
+        # its layer, whose logits a fused output's loss reads) stays the model's
+        copied = copy.copy(self)
+        if isinstance(self.metric, Metric):
+            copied.metric = copy.deepcopy(self.metric, memo)
+        return copied
 
     def reset_state(self):
         self.count, self.sum = 0, 0.0
@@ -169,7 +197,8 @@ class OutputMetric(Metric):
             self.metric.update_state(y, out)
         else:
             n = out.shape[0]
-            self.sum += metric_number(self.metric(y, out), self.name) * n
+            value = head_loss(self.head, out, y) if self.own_loss else self.metric(y, out)
+            self.sum += metric_number(value, self.name) * n
             self.count += n
 
     def result(self):
@@ -203,7 +232,7 @@ def per_output(value, heads, what, allow_missing=False):
                      f"{len(heads)} in that order or a dict by their names, got {got}")
 
 
-def compile_heads(heads, layers, loss, loss_weights, metrics):
+def compile_heads(heads, loss, loss_weights, metrics):
     """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
     for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
     number per output; ``metrics``: None, or per output (list or dict, a dict may leave outputs
@@ -214,7 +243,8 @@ def compile_heads(heads, layers, loss, loss_weights, metrics):
         raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")
     weights = [1.0] * len(heads) if loss_weights is None else per_output(loss_weights, heads, "loss_weights")
     for name, weight in zip((head.name for head in heads), weights):
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) \
+                or weight < 0:
             raise ValueError(f"loss_weights: the weight of output {name!r} must be a finite number >= 0, "
                              f"got {weight!r:.80}")
     chosen = []
@@ -228,8 +258,10 @@ def compile_heads(heads, layers, loss, loss_weights, metrics):
     start = 0
     for head, head_loss, weight in zip(heads, chosen, weights):
         start += head.compiled(head_loss, float(weight), start)
-    compiled = [(f"{head.name}_loss", OutputMetric(head, LossMetric(head.loss), f"{head.name}_loss", own_loss=True))
-                for head in heads]
+    compiled, chosen_metrics = [], []
+    for head in heads:
+        own = OutputMetric(head, LossMetric(head.loss), "loss", own_loss=True)
+        compiled.append((own.name, own))
     if metrics is not None:
         if isinstance(metrics, (list, tuple)) and len(metrics) != len(heads) or isinstance(metrics, str):
             raise ValueError(f"metrics: the model has {len(heads)} outputs ({', '.join(h.name for h in heads)}); "
@@ -239,15 +271,18 @@ def compile_heads(heads, layers, loss, loss_weights, metrics):
             specs = [] if specs is None else specs if isinstance(specs, (list, tuple)) else [specs]
             for spec in specs:
                 name, fn = metrics_module.get(spec)
-                compiled.append((f"{head.name}_{name}", OutputMetric(head, fn, f"{head.name}_{name}")))
+                metric = OutputMetric(head, fn, name)
+                chosen_metrics.append((metric.name, metric))
+    # the outputs' losses in the outputs' order, then the metrics by name: Keras 3's order
+    compiled += sorted(chosen_metrics, key=lambda pair: pair[0])
     metrics_module.check_log_names([name for name, _ in compiled])
-    return Heads(heads, layers), compiled
+    return Heads(heads), compiled
 
 
 def each_output_metrics(compiled, head):
     """The metrics compiled for ``head`` (its loss's log left out), as ``[(name, metric)]`` with
     the names they were given: what a config records and a model file saves."""
-    return [(name[len(head.name) + 1:], fn.metric) for name, fn in compiled
+    return [(fn.base, fn.metric) for _, fn in compiled
             if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
 
 

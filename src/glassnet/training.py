@@ -340,6 +340,8 @@ class TrainingMixin(ActivityMixin):
                         if regularizer is not None and not math.isfinite(regularizer(out)):
                             culprit, what = layer, f"activity penalty ({regularizer!r:.60} of its finite output)"
                             break
+                    else:       # what the loss scored (several outputs: packed, glassnet.outputs)
+                        out = self._outputs_of_walk(out)
             finally:
                 snapshot.restore()
         invalid = None if culprit is not None else self.loss.invalid_output(out)
