@@ -203,3 +203,16 @@ def test_residual_cnn(tmp_path, capsys):
     assert "Connected to" in results["summary"] and "max_pooling2d, conv2d_2" in results["summary"]
     assert_pngs(tmp_path, "learning_curve_plain.png", "learning_curve_residual.png")
     assert "test accuracy by epoch" in capsys.readouterr().out
+
+
+def test_multi_task(tmp_path, capsys):
+    results = run_quick("multi_task", tmp_path)          # 5 epochs
+    two, single = results["two_tasks"], results["digit_only"]
+    assert list(two) == ["loss", "digit_loss", "big_loss", "big_accuracy", "digit_accuracy"]
+    assert two["digit_accuracy"] > 0.7 and two["big_accuracy"] > 0.7 and single["digit_accuracy"] > 0.7
+    assert two["loss"] == pytest.approx(two["digit_loss"] + 0.5 * two["big_loss"], rel=1e-6)
+    history = results["history"]
+    assert len(history["val_big_accuracy"]) == 5 and history["loss"][-1] < history["loss"][0]
+    assert 'Model: "two_tasks"' in results["summary"] and "digit (Dense)" in results["summary"]
+    assert_pngs(tmp_path, "learning_curves.png")
+    assert "'5 or more' read from the digit" in capsys.readouterr().out
