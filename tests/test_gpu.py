@@ -273,6 +273,25 @@ def test_a_model_of_several_outputs_trains_on_the_device_as_on_the_host(cupy):
     assert np.isfinite(trace.loss)
 
 
+def test_a_self_attention_block_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 6, 4), dtype=np.float32), rng.integers(0, 3, 32)
+
+    def train():
+        inputs = gn.Input((6, 4))
+        attended = layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.1)(inputs, inputs, use_causal_mask=True)
+        h = layers.LayerNormalization()(layers.Add()([inputs, attended]))
+        model = gn.Model(inputs, layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling1D()(h)), seed=1)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

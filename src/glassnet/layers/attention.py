@@ -1,0 +1,212 @@
+"""MultiHeadAttention (Keras' layer; Vaswani et al. 2017), for a functional ``Model``.
+
+Each of ``num_heads`` heads projects the query sequence and the key and value sequences,
+scores every query step against every key step, and mixes the value steps by those scores:
+
+    q = query @ Wq + bq        (batch, T, heads, key_dim)    for each head h:
+    k = key @ Wk + bk          (batch, S, heads, key_dim)      scores = q_h k_h^T / sqrt(key_dim)   (T, S)
+    v = value @ Wv + bv        (batch, S, heads, value_dim)    A = softmax(scores) over S (each row sums to 1)
+                                                               context_h = A v_h                    (T, value_dim)
+    output = concat_h(context_h) @ Wo + bo     (batch, T, output features)
+
+With ``use_causal_mask=True`` step t scores only steps <= t (a decoder's self-attention: no
+peeking ahead). ``layer.scores`` holds the last forward pass's A (batch, heads, T, S), to look at.
+Backward runs the chain back: through the output projection, A v, the softmax (per row,
+dA -> A * (dA - sum(dA * A))), q k^T and the three projections.
+"""
+import math
+
+import numpy as np
+
+from .. import backend, initializers
+from .._validation import check_flag
+from .merging import _Merge
+
+
+def _positive_int(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"MultiHeadAttention: {what} must be a positive integer, got {value!r:.40}")
+    return int(value)
+
+
+class MultiHeadAttention(_Merge):
+    """Keras' ``MultiHeadAttention``: ``mha(query, value)`` (key = value), ``mha(query, value,
+    key)``, or Keras' self-attention ``mha(x, x)``; also ``mha([query, value(, key)])``.
+
+    Parameters
+    ----------
+    num_heads : int
+    key_dim : int
+        Each head's size for queries and keys.
+    value_dim : int, optional
+        Each head's size for values (default ``key_dim``).
+    dropout : float in [0, 1)
+        Dropout on the attention weights A in training (Keras'), from the model's seed.
+    use_bias : bool
+    output_shape : int, optional
+        The output's features (default: the query's).
+    use_causal_mask : bool
+        Step t attends to steps <= t only. Keras gives it at each call; here it is the layer's
+        (``mha(x, x, use_causal_mask=True)`` while a model is drawn sets it).
+    kernel_initializer, bias_initializer : as for ``Dense``.
+
+    Shapes: query (batch, T, Eq), value (batch, S, Ev), key (batch, S, Ek) -> (batch, T, output_shape).
+    Weights, Keras' shapes and order: query_kernel (Eq, heads, key_dim), query_bias (heads,
+    key_dim), key_kernel (Ek, heads, key_dim), key_bias, value_kernel (Ev, heads, value_dim),
+    value_bias, output_kernel (heads, value_dim, output_shape), output_bias (output_shape,).
+    Not supported: ``attention_mask`` (masks of padding), ``return_attention_scores`` (read
+    ``layer.scores``), attention over more than one axis.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> mha = MultiHeadAttention(num_heads=2, key_dim=4, seed=0)
+    >>> mha(np.ones((3, 5, 8)), np.ones((3, 7, 6))).shape
+    (3, 5, 8)
+    """
+    most_inputs = 3
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
+                 use_causal_mask=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = _positive_int(num_heads, "num_heads")
+        self.key_dim = _positive_int(key_dim, "key_dim")
+        self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"MultiHeadAttention: dropout must be a number in [0, 1), got {dropout!r:.40}")
+        self.dropout = float(dropout)
+        self.use_bias = check_flag(use_bias, "MultiHeadAttention: use_bias")
+        self.features = None if output_shape is None else _positive_int(output_shape, "output_shape")
+        self.use_causal_mask = check_flag(use_causal_mask, "MultiHeadAttention: use_causal_mask")
+        self.kernel_initializer = initializers.get(kernel_initializer, "MultiHeadAttention: kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "MultiHeadAttention: bias_initializer")
+        self.scores = None
+
+    def __call__(self, query, value=None, key=None, training=False, use_causal_mask=None, **unsupported):
+        if unsupported:
+            raise TypeError(f"{self.describe()}: {sorted(unsupported)[0]!r} is not supported (no attention_mask, "
+                            f"return_attention_scores: read layer.scores after a forward pass)")
+        if use_causal_mask is not None:
+            self.use_causal_mask = check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
+        if value is None:           # the list form, [query, value(, key)]
+            if not isinstance(query, (list, tuple)):
+                raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
+                                f"got one {type(query).__name__}")
+            return super().__call__(list(query), training=training)
+        return super().__call__([query, value] + ([] if key is None else [key]), training=training)
+
+    # -- shapes ------------------------------------------------------------------------------
+    def _check_compatible(self, shapes):
+        if len(shapes) < 2 or any(len(s) != 2 for s in shapes):
+            raise ValueError(f"{self.describe()}: takes sequences, query (steps, features), value (steps, features) "
+                             f"and an optional key like value; got samples of shapes {shapes}")
+        if len(shapes) == 3 and shapes[1][0] is not None and shapes[2][0] is not None and shapes[1][0] != shapes[2][0]:
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got {shapes[2]} "
+                             f"and {shapes[1]}")
+        if any(s[1] is None for s in shapes):
+            raise ValueError(f"{self.describe()}: the features of query, value and key need a size, got {shapes}")
+
+    def output_shape(self, input_shape):
+        query = self._checked_shapes(input_shape)[0]
+        return (query[0], self.features or query[1])
+
+    def numbers_per_sample(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        steps = [s[0] or 1 for s in shapes]
+        return sum(math.prod(s) for s in shapes) + self.num_heads * steps[0] * steps[1] * 2
+
+    def build(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        (query, value), key = shapes[:2], shapes[2] if len(shapes) == 3 else shapes[1]
+        heads, features = self.num_heads, self.features or query[1]
+        for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim),
+                                   ("value", value, self.value_dim)):
+            self.add_weight(f"{name}_kernel", (source[1], heads, size), self.kernel_initializer)
+            if self.use_bias:
+                self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer)
+        self.add_weight("output_kernel", (heads, self.value_dim, features), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("output_bias", (features,), self.bias_initializer)
+        super().build(input_shape)
+
+    # -- forward and backward ----------------------------------------------------------------
+    def _project(self, x, name):
+        """x (batch, steps, E) through ``name``'s kernel (E, heads, size): (batch, heads, steps, size)."""
+        kernel = self.params[f"{name}_kernel"]
+        out = (x.reshape(-1, x.shape[-1]) @ kernel.reshape(kernel.shape[0], -1)).reshape(
+            x.shape[0], x.shape[1], *kernel.shape[1:])
+        if self.use_bias:
+            out += self.params[f"{name}_bias"]
+        return out.transpose(0, 2, 1, 3)
+
+    def forward(self, inputs, training=False):
+        self._check_compatible([x.shape[1:] for x in inputs])
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) == 3 else value
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got {key.shape[1]} "
+                             f"and {value.shape[1]}")
+        xp = backend.get_array_module(query)
+        self.inputs = (query, key, value)
+        scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
+        q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
+        q *= scale                                      # Keras scales the queries
+        scores = q @ k.transpose(0, 1, 3, 2)            # (batch, heads, T, S)
+        if self.use_causal_mask:
+            steps, sources = scores.shape[-2:]
+            scores[..., xp.triu(xp.ones((steps, sources), dtype=bool), k=1)] = -np.inf
+        scores -= scores.max(axis=-1, keepdims=True)
+        weights = xp.exp(scores, out=scores)
+        weights /= weights.sum(axis=-1, keepdims=True)
+        self.scores, self.drop = weights, None
+        if training and self.dropout:
+            keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
+            self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
+            weights = weights * self.drop
+        context = (weights @ v).transpose(0, 2, 1, 3)   # (batch, T, heads, value_dim)
+        self.q, self.k, self.v, self.used, self.context = q, k, v, weights, context
+        kernel = self.params["output_kernel"]
+        out = context.reshape(-1, kernel.shape[0] * kernel.shape[1]) @ kernel.reshape(-1, kernel.shape[2])
+        if self.use_bias:
+            out += self.params["output_bias"]
+        return out.reshape(query.shape[0], query.shape[1], kernel.shape[2])
+
+    def _project_back(self, x, grad, name):
+        """dL/dx from dL/d(projection) ``grad`` (batch, heads, steps, size), filling ``name``'s grads."""
+        kernel = self.params[f"{name}_kernel"]
+        grad = grad.transpose(0, 2, 1, 3).reshape(-1, kernel.shape[1] * kernel.shape[2])
+        self.grads[f"{name}_kernel"][...] = (x.reshape(-1, x.shape[-1]).T @ grad).reshape(kernel.shape)
+        if self.use_bias:
+            self.grads[f"{name}_bias"][...] = grad.sum(axis=0).reshape(kernel.shape[1:])
+        return (grad @ kernel.reshape(kernel.shape[0], -1).T).reshape(x.shape)
+
+    def backward(self, grad_output):
+        query, key, value = self.inputs
+        kernel = self.params["output_kernel"]
+        flat = grad_output.reshape(-1, kernel.shape[2])
+        self.grads["output_kernel"][...] = (self.context.reshape(flat.shape[0], -1).T @ flat).reshape(kernel.shape)
+        if self.use_bias:
+            self.grads["output_bias"][...] = flat.sum(axis=0)
+        d_context = (flat @ kernel.reshape(-1, kernel.shape[2]).T).reshape(self.context.shape).transpose(0, 2, 1, 3)
+        d_v = self.used.transpose(0, 1, 3, 2) @ d_context           # (batch, heads, S, value_dim)
+        d_weights = d_context @ self.v.transpose(0, 1, 3, 2)        # (batch, heads, T, S)
+        if self.drop is not None:
+            d_weights *= self.drop
+        a = self.scores         # back through the softmax, row by row (masked entries: a = 0)
+        d_scores = a * (d_weights - (d_weights * a).sum(axis=-1, keepdims=True))
+        scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
+        d_q = (d_scores @ self.k) * scale                           # q was scaled before the product
+        d_k = d_scores.transpose(0, 1, 3, 2) @ self.q               # (the scaled q)
+        d_query = self._project_back(query, d_q, "query")
+        d_key = self._project_back(key, d_k, "key")
+        d_value = self._project_back(value, d_v, "value")
+        if len(self.input_shape) == 2:          # key is value: its two gradients add
+            return [d_query, d_value + d_key]
+        return [d_query, d_value, d_key]
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
+                "output_shape": self.features, "use_causal_mask": self.use_causal_mask,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer)}

@@ -1,0 +1,175 @@
+"""MultiHeadAttention (layers/attention.py): values against Keras 3's layer, gradients against
+finite differences and PyTorch autograd, training in a functional Model against Keras."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.gradcheck import numerical_gradient
+
+L = gn.layers
+SETTINGS = [   # layer arguments, whether a key is given apart from the value
+    (dict(num_heads=2, key_dim=3), False),
+    (dict(num_heads=3, key_dim=2, value_dim=4, output_shape=5), True),
+    (dict(num_heads=2, key_dim=3, use_bias=False), False),
+    (dict(num_heads=2, key_dim=2, use_causal_mask=True), False),
+]
+
+
+def _inputs(rng, key, dtype=np.float64, steps=5, sources=7):
+    query, value = rng.standard_normal((4, steps, 6)).astype(dtype), rng.standard_normal((4, sources, 8)).astype(dtype)
+    return [query, value] + ([rng.standard_normal((4, sources, 3)).astype(dtype)] if key else [])
+
+
+def _torch_attention(torch, layer, xs):
+    """The layer's maths written in torch, on its weights (all tensors with gradients)."""
+    params = {name: torch.tensor(value, requires_grad=True) for name, value in layer.params.items()}
+    query, value = xs[0], xs[1]
+    key = xs[2] if len(xs) == 3 else value
+
+    def project(x, name):
+        out = torch.einsum("nte,ehd->nhtd", x, params[f"{name}_kernel"])
+        return out + params[f"{name}_bias"][None, :, None, :] if layer.use_bias else out
+
+    q, k, v = project(query, "query") / layer.key_dim ** 0.5, project(key, "key"), project(value, "value")
+    scores = q @ k.transpose(-1, -2)
+    if layer.use_causal_mask:
+        steps, sources = scores.shape[-2:]
+        scores = scores.masked_fill(torch.ones(steps, sources, dtype=torch.bool).triu(1), float("-inf"))
+    context = torch.softmax(scores, dim=-1) @ v
+    out = torch.einsum("nhtd,hdo->nto", context, params["output_kernel"])
+    return (out + params["output_bias"] if layer.use_bias else out), params
+
+
+@pytest.mark.parametrize("settings, key", SETTINGS)
+def test_values_match_keras(settings, key, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    xs = _inputs(rng, key, np.float32)
+    ours = L.MultiHeadAttention(**settings, seed=0)
+    out = ours(*xs)
+    keras_settings = {k: v for k, v in settings.items() if k != "use_causal_mask"}
+    theirs = keras.layers.MultiHeadAttention(**keras_settings)
+    theirs(*xs)
+    theirs.set_weights(list(ours.params.values()))          # Keras' shapes and order
+    expected = theirs(*xs, use_causal_mask=settings.get("use_causal_mask", False))
+    np.testing.assert_allclose(out, np.asarray(expected), rtol=1e-5, atol=1e-6)
+    assert out.dtype == np.float32 and out.shape == (4, 5, settings.get("output_shape", 6))
+
+
+@pytest.mark.parametrize("settings, key", SETTINGS)
+def test_gradients_match_finite_differences_and_torch_autograd(settings, key, rng, torch):
+    layer = L.MultiHeadAttention(**settings, seed=0, dtype="float64")
+    xs = _inputs(rng, key)
+    out = layer(*xs)
+    upstream = rng.standard_normal(out.shape)
+    grads = layer.backward(upstream)
+    assert len(grads) == len(xs)
+    for k, x in enumerate(xs):
+        numeric = numerical_gradient(lambda: float(np.sum(layer.forward(xs) * upstream)), x)
+        np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-8, err_msg=f"input {k}")
+    layer.forward(xs)
+    layer.backward(upstream)
+    analytic = {name: g.copy() for name, g in layer.grads.items()}
+    for name, value in layer.params.items():
+        numeric = numerical_gradient(lambda: float(np.sum(layer.forward(xs) * upstream)), value)
+        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+    txs = [torch.tensor(x, requires_grad=True) for x in xs]
+    tout, tparams = _torch_attention(torch, layer, txs)
+    (tout * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for g, t in zip(grads, txs):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, t in tparams.items():
+        np.testing.assert_allclose(analytic[name], t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_causal_mask_and_the_scores_are_there_to_inspect(rng):
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=4, seed=0)
+    x = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    out = layer(x, x, use_causal_mask=True)
+    scores = layer.scores
+    assert scores.shape == (3, 2, 5, 5) and np.allclose(scores.sum(axis=-1), 1)
+    assert np.all(np.triu(np.ones((5, 5)), 1)[None, None] * scores == 0)        # no step sees a later one
+    # the first step's output depends on the first step alone
+    changed = x.copy()
+    changed[:, 1:] += 1.0
+    np.testing.assert_allclose(layer(changed, changed)[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_on_the_attention_weights(rng):
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5, seed=0, dtype="float64")
+    xs = _inputs(rng, False)
+    np.testing.assert_array_equal(layer(*xs), layer(*xs))          # inference: no dropout
+    out = layer.forward(xs, training=True)
+    assert not np.allclose(out, layer(*xs))
+    upstream = rng.standard_normal(out.shape)
+    layer.forward(xs, training=True)
+    grads = layer.backward(upstream)
+    drop = layer.drop
+
+    def with_that_mask():                               # the same dropped weights every pass
+        layer._generator = lambda: _Fixed(drop)
+        return float(np.sum(layer.forward(xs, training=True) * upstream))
+
+    numeric = numerical_gradient(with_that_mask, xs[0])
+    np.testing.assert_allclose(grads[0], numeric, rtol=1e-6, atol=1e-8)
+
+
+class _Fixed:
+    """A generator whose draws give back one dropout mask (kept where the mask is not zero)."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def random(self, shape, dtype):
+        return np.where(self.mask > 0, 1.0, 0.0).astype(dtype)
+
+
+def _transformer_block(lib):
+    inputs = lib.Input((6, 4))
+    attended = lib.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(inputs, inputs)
+    h = lib.layers.LayerNormalization(name="ln")(lib.layers.Add()([inputs, attended]))
+    return inputs, lib.layers.Dense(3, activation="softmax", name="out")(lib.layers.GlobalAveragePooling1D()(h))
+
+
+def test_a_self_attention_block_trains_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_transformer_block(gn), seed=0), keras.Model(*_transformer_block(keras))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    x, y = rng.standard_normal((32, 6, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.1))
+    np.testing.assert_allclose(ours.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0).history["loss"],
+                               theirs.fit(x, y, epochs=4, batch_size=8, shuffle=False, verbose=0).history["loss"],
+                               rtol=1e-5)
+    for layer in ours.layers:
+        for mine, keras_weights in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights()):
+            np.testing.assert_allclose(mine, keras_weights, rtol=1e-4, atol=1e-6)
+
+
+def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
+    model = gn.Model(*_transformer_block(gn), seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    x, y = rng.standard_normal((8, 6, 4)), rng.integers(0, 3, 8)
+    from glassnet.gradcheck import check_model
+    assert check_model(model, x, y)["max_error"] < 1e-7
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(str(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.npz")).predict(x), model.predict(x))
+    layer = L.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=5, dropout=0.1, output_shape=7,
+                                 use_causal_mask=True, use_bias=False, kernel_initializer="he_normal")
+    again = L.MultiHeadAttention.from_config(layer.get_config())
+    assert again.get_config() == layer.get_config()
+    with pytest.raises(TypeError, match="'attention_mask' is not supported"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 3, 4)), attention_mask=np.ones((2, 3, 3)))
+    with pytest.raises(TypeError, match=r"takes \(query, value\)"):
+        layer(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="takes sequences"):
+        layer(np.ones((2, 4)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="key and value need the same number of steps"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), np.ones((2, 4, 4)))
+    with pytest.raises(ValueError, match="num_heads must be a positive integer"):
+        L.MultiHeadAttention(num_heads=0, key_dim=2)
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
+        L.MultiHeadAttention(num_heads=1, key_dim=2, dropout=1.0)
