@@ -155,6 +155,8 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
     from glassnet.gradcheck import check_model
     assert check_model(model, x, y)["max_error"] < 1e-7
     model.fit(x, y, epochs=2, verbose=0)
+    attention = model.layers[0]
+    assert all(a.base is None for a in attention.inputs)      # copies, not views keeping the data alive
     model.save(str(tmp_path / "m.npz"))
     np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.npz")).predict(x), model.predict(x))
     layer = L.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=5, dropout=0.1, output_shape=7,

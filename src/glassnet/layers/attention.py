@@ -147,7 +147,7 @@ class MultiHeadAttention(_Merge):
             raise ValueError(f"{self.describe()}: key and value need the same number of steps, got {key.shape[1]} "
                              f"and {value.shape[1]}")
         xp = backend.get_array_module(query)
-        self.inputs = (query, key, value)
+        self.inputs = [query, key, value]        # a list: a model lets go of the data in it after fit
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
         q *= scale                                      # Keras scales the queries
