@@ -699,9 +699,12 @@ def test_nesting_names_new_layers_clear_of_built_ones_and_builds_for_open_length
     assert [layer.name for layer in model.layers] == ["dense_1", "dense"] and base.layers[0].name == "dense"
     recurrent = gn.Sequential([L.LSTM(4)])                   # no input shape: the tensor gives (None, 8)
     sequences = gn.Input((None, 8))
-    reader = gn.Model(sequences, recurrent(sequences))
-    assert recurrent.input_shape == (None, 8)
-    assert reader.predict(rng.random((2, 5, 8)).astype(np.float32)).shape == (2, 4)
+    reader = gn.Model(sequences, recurrent(sequences), seed=3)
+    # not built itself: its layer joins the model drawn, which builds it (its seed, its dtype)
+    assert not recurrent.built and reader.layers[0] is recurrent.layers[0] and reader.layers[0].input_shape == (None, 8)
+    x = rng.random((2, 5, 8)).astype(np.float32)
+    assert reader.predict(x).shape == (2, 4)
+    np.testing.assert_array_equal(recurrent.predict(x), reader.predict(x))     # the same weights
     # a nested model's layer.output is still its first call's tensor (a feature extractor of it)
     inner_inputs = gn.Input((3,))
     inner = gn.Model(inner_inputs, L.Dense(1, name="out")(L.Dense(4, name="feat")(inner_inputs)))

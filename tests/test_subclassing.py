@@ -80,11 +80,14 @@ def test_several_inputs_and_outputs_and_nesting(rng):
     xa, xb = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
     history = model.fit([xa, xb], [rng.integers(0, 2, 16), rng.standard_normal((16, 2))], epochs=2, verbose=0).history
     assert model.input_shapes == [(3,), (2,)] and {"score_accuracy", "value_loss"} <= set(history)
-    # a subclassed model called on tensors, inside a functional one
-    inner = Residual(seed=1)
+    # a subclassed model called on tensors, inside a functional one: its call runs there, its
+    # layers join (built by the outer model, with its seed and dtype); it is drawn on its own use
+    inner = Residual(seed=1, dtype="float64")
     inputs = gn.Input((5,))
-    outer = gn.Model(inputs, L.Dense(1)(inner(inputs)))
-    assert inner.built and outer.layers[0] is inner.first
+    outer = gn.Model(inputs, L.Dense(1)(inner(inputs)), seed=4, dtype="float64")
+    assert not inner.built and outer.layers[0] is inner.first and inner.first.dtype == np.float64
+    x = rng.standard_normal((3, 5))
+    np.testing.assert_array_equal(gn.Model(inputs, outer.layers[-2].output, dtype="float64").predict(x), inner.predict(x))
 
 
 def test_what_call_cannot_do_is_refused_by_name(rng):
@@ -137,3 +140,169 @@ def test_the_readme_example_trains_on_digits():
     model = namespace["model"]
     assert model.name == "residual" and model.layers[0] is model.first
     assert np.mean(model.predict(x_test).argmax(axis=1) == labels_test) > 0.9
+
+
+class Encoder(gn.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(3, activation="tanh")
+        self.drop = L.Dropout(0.5)
+
+    def call(self, inputs):
+        return self.drop(self.dense(inputs))
+
+
+class AutoEncoder(gn.Model):
+    def __init__(self, freeze=False, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = Encoder()
+        if freeze:
+            self.encoder.trainable = False          # before anything is drawn: Keras' transfer learning
+        self.decoder = L.Dense(6)
+
+    def call(self, inputs):
+        return self.decoder(self.encoder(inputs))
+
+
+def test_nested_subclasses_take_the_outer_seed_dtype_and_freezing(rng):
+    x = rng.standard_normal((16, 6))
+    first, second = AutoEncoder(seed=0), AutoEncoder(seed=0)
+    first.build((None, 6)), second.build((None, 6))
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)         # one seed, the same weights, nested layers too
+    assert AutoEncoder(seed=0, dtype="float64").predict(x).dtype == np.float64
+    frozen = AutoEncoder(freeze=True, seed=0)
+    frozen.compile(loss="mse", optimizer="sgd")
+    before = frozen.encoder.dense if frozen.built else None
+    assert before is None
+    frozen.fit(x, x, epochs=2, verbose=0)
+    kernel = frozen.encoder.dense.params["kernel"].copy()
+    frozen.fit(x, x, epochs=2, verbose=0)
+    np.testing.assert_array_equal(frozen.encoder.dense.params["kernel"], kernel)
+    assert not frozen.layers[0].trainable and frozen.layers[-1].trainable
+    whole = Residual(seed=0)
+    whole.trainable = False                         # a whole subclass frozen before its draw
+    whole.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    whole.fit(rng.standard_normal((8, 5)), rng.integers(0, 3, 8), verbose=0)
+    assert not whole.trainable and all(not layer.trainable for layer in whole.layers)
+
+
+def test_first_data_from_batches_json_sweeps_and_what_an_undrawn_model_refuses(rng, tmp_path):
+    x, y = rng.standard_normal((24, 5)), rng.integers(0, 3, 24)
+
+    class Batches(gn.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return x[8 * i:8 * i + 8], y[8 * i:8 * i + 8]
+
+    model = Residual(seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert set(model.evaluate(Batches(), return_dict=True)) == {"loss", "accuracy"}     # drawn by its first batch
+    assert gn.model_from_json(model.to_json()).count_params() == model.count_params()
+    assert '"class_name": "Model"' in model.to_json()
+    with pytest.raises(ValueError, match="is not drawn yet"):
+        Residual().save(str(tmp_path / "undrawn.npz"))
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import best_model, sweep
+
+    def build(units=4):
+        built = Residual(units=units, seed=0)
+        built.compile(loss="sparse_categorical_crossentropy", optimizer="adam")     # before its draw
+        return built
+
+    results = sweep(build, {"units": [2, 4]}, x, y, scheduler="synchronous", fit_kwargs={"epochs": 1, "verbose": 0})
+    np.testing.assert_allclose(best_model(results, build).predict(x), best_model(results).predict(x), rtol=1e-6)
+
+
+def test_call_conventions_and_what_a_draw_refuses(rng):
+    class WithTraining(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(2)
+
+        def call(self, inputs, training):           # no default: Keras fills it in
+            return self.dense(inputs)
+
+    assert WithTraining().predict(rng.standard_normal((3, 4))).shape == (3, 2)
+
+    class FixedMode(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.norm = L.BatchNormalization()
+
+        def call(self, inputs):
+            return self.norm(inputs, training=False)
+
+    with pytest.raises(NotImplementedError, match="training=False given to a call while a model is drawn"):
+        FixedMode().build((None, 4))
+
+    class TwoInputs(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = L.Dense(2), L.Dense(2)
+
+        def call(self, inputs):
+            return L.Add()([self.a(inputs[0]), self.b(inputs[1])])
+
+    two = TwoInputs()
+    two.build([(None, 3), (None, 4)])
+    assert [given.name for given in two.inputs] == ["input_layer", "input_layer_1"]
+
+    class Scales(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs / 255.0)
+
+    with pytest.raises(TypeError, match="holds no values.*Rescaling"):
+        Scales().build((None, 4))
+
+    class Custom(gn.Model):
+        def call(self, inputs):
+            return inputs
+
+        def train_step(self, data):
+            return {}
+
+    with pytest.raises(NotImplementedError, match="defines train_step, which glassnet's fit does not call"):
+        Custom()
+    with pytest.raises(ValueError, match="build: expected the shape of the inputs"):
+        Residual().build(5)
+    assert [type(m).__name__ for m in ()] == [] and gn.Model.__name__ == "Model"
+
+    class MyCNNModel(Residual):
+        pass
+
+    assert MyCNNModel().name == "my_cnn_model"
+    failing = Residual()
+    with pytest.raises(ValueError, match="optimizer"):
+        failing.compile(loss="mse", optimizer="nope")
+    with pytest.raises(TypeError, match="metrics: expected a list"):
+        failing.compile(loss="mse", metrics="accuracy")
+    with pytest.raises(ValueError, match="metric: expected one of"):
+        failing.compile(loss="mse", metrics=["nope"])
+    assert failing._deferred_compile is None and failing.optimizer is None
+
+
+def test_a_failed_draw_leaves_no_trace_and_a_retry_works(rng):
+    class Flaky(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense, self.fail = L.Dense(2), True
+
+        def call(self, inputs):
+            h = self.dense(inputs)
+            if self.fail:
+                raise RuntimeError("not yet")
+            return h
+
+    model = Flaky()
+    with pytest.raises(RuntimeError):
+        model.build((None, 4))
+    model.fail = False
+    model.build((None, 4))
+    assert gn.Model(model.input, model.dense.output).predict(rng.standard_normal((2, 4))).shape == (2, 2)

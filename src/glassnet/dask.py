@@ -65,6 +65,9 @@ class SweepResult(dict):
             except ValueError as exc:
                 raise ValueError(f"the model cannot be rebuilt from its config ({exc}); pass the sweep's "
                                  f"build_fn: result.model(build_fn)") from None
+        if not model.built and self["config"].get("inputs"):       # a subclass of Model, drawn as the sweep's was
+            shapes = [(None, *spec["shape"]) for spec in self["config"]["inputs"]]
+            model.build(shapes if len(shapes) > 1 else shapes[0])
         model.set_weights(self["weights"])
         return model
 
@@ -114,7 +117,7 @@ def _build(build_fn, params):
     if not isinstance(model, Sequential):
         raise TypeError(f"build_fn({build_params}) returned {type(model).__name__}; expected a compiled "
                         f"glassnet.Sequential")
-    if model.loss is None:
+    if model.loss is None and getattr(model, "_deferred_compile", None) is None:     # (a subclass compiled before its draw)
         raise ValueError(f"build_fn({build_params}) returned a model that is not compiled; call "
                          f"model.compile(loss=..., optimizer=...) before returning it")
     return model
@@ -264,6 +267,8 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     # build one model here, before any task runs: a wrong build_fn or sort key fails at once; and
     # get its config as every task will after training (a custom initializer cannot be described)
     first = _build(build_fn, combos[0])
+    if not first.built and callable(getattr(first, "call", None)):
+        first._draw_from(X)         # a subclass of Model: drawn as fit will draw it (its metrics' names, its config)
     first.get_config()
     with_validation = validating.pop()
     names = _metric_names(first, with_validation)

@@ -99,7 +99,9 @@ class DescribingMixin:
             check_saveable(self, include_optimizer=False)
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("save_model:", "to_json:", 1)) from None
-        return json.dumps({"class_name": type(self).__name__, "config": self._config(with_compile=False)}, **kwargs)
+        # a subclass of Model drawn by its call is described as the Model of its graph (no code in JSON)
+        name = "Model" if callable(getattr(self, "call", None)) else type(self).__name__
+        return json.dumps({"class_name": name, "config": self._config(with_compile=False)}, **kwargs)
 
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs

@@ -39,6 +39,7 @@ glassnet.outputs.
 Not here yet: masks (Embedding(mask_zero=True), Masking) and texts; a shared layer that makes an
 output, is stateful or has an activity_regularizer; each is refused by name.
 """
+import inspect
 import math
 import re
 from collections import Counter
@@ -50,11 +51,29 @@ from . import metrics as metrics_module
 from ._validation import as_array
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
+from .feeding import unpack
 from .layers.base import shape_fits
-from .layers.symbolic import SymbolicTensor, is_symbolic, replay, sample_shape_of
+from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .model import Sequential
 from .outputs import Head, compile_heads, each_output_metrics, per_output, split_outputs
 from .preparing import check_binary_targets
+
+
+_KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+
+
+def _layers_between(outputs, sources):
+    """The layers called from the tensors ``sources`` to the tensors ``outputs`` (walking back
+    from the outputs, stopping at the sources), each once."""
+    found, stack, seen = {}, list(outputs), {id(source) for source in sources}
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen or not isinstance(tensor, SymbolicTensor):
+            continue
+        seen.add(id(tensor))
+        found[id(tensor.layer)] = tensor.layer
+        stack.extend(tensor.inputs)
+    return list(found.values())
 
 
 def _check_outputs(outputs):
@@ -202,17 +221,26 @@ class Model(Sequential):
     """
     _input_shapes = None        # with several Inputs: each one's sample shape, in order
     _deferred_compile = None    # a subclass compiled before it is drawn: compile's arguments
+    _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
-        if subclassed and name == "model":      # Keras' default name of a subclass: MyModel -> my_model
-            name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self).__name__).lower()
+        if subclassed and name == "model":      # Keras' default name of a subclass: MyCNNModel -> my_cnn_model
+            name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", type(self).__name__))
+            name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
         if subclassed:
             if not callable(getattr(self, "call", None)):
                 raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
                                 "define call(self, inputs)")
+            # Keras' ways to change what fit does: glassnet's fit runs its own step, so a
+            # subclass overriding them would train on something else, silently
+            steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
+            if steps:
+                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
+                                          f"call (it runs its own step); write the model's maths in layers, or a "
+                                          f"loss (glassnet.losses.Loss) of your own")
             return              # drawn by build, on the first data (see _draw)
         if inputs is None or outputs is None:
             raise TypeError(f"Model: give both inputs and outputs, got {'inputs' if outputs is None else 'outputs'} only")
@@ -314,6 +342,63 @@ class Model(Sequential):
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
                              f"when it was made; got {input_shape!r:.80}")
 
+    @property
+    def trainable(self):
+        if not self._calls and self._subclass():        # not drawn yet: what it was set to
+            return True if self._trainable_setting is None else self._trainable_setting
+        return Sequential.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        Sequential.trainable.fset(self, value)              # (checks the flag; no layers yet, if not drawn)
+        if not self._calls and self._subclass():
+            self._trainable_setting = value                  # for its layers, once they are known (_draw)
+
+    def _subclass(self):
+        """Whether this is a subclass of Model drawn by its ``call`` (Keras' model subclassing)."""
+        return callable(getattr(self, "call", None))
+
+    def _symbolic_call(self, inputs):
+        """``call`` on symbolic ``inputs`` (Inputs, or other layers' outputs when this model is
+        called inside another's draw): its outputs, checked. Whatever it raises, the layers it
+        called keep no record of the failed call (``layer.output``)."""
+        kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
+        try:
+            parameters = inspect.signature(self.call).parameters
+            outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
+            if isinstance(outputs, dict):
+                raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
+            drawn = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+            bad = next((t for t in drawn if not isinstance(t, SymbolicTensor)), None)
+            if bad is not None or not drawn:
+                raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its "
+                                f"layers returned (a tensor or a list of them), got {type(bad).__name__}; call only "
+                                f"layers in call (arithmetic: Add, Multiply, ...)")
+        except BaseException:
+            for layer, first in kept:
+                if first is None:
+                    layer.__dict__.pop("_first_call", None)
+                else:
+                    layer.__dict__["_first_call"] = first
+            raise
+        return list(outputs) if isinstance(outputs, (list, tuple)) else outputs
+
+    def _attribute_layers(self):
+        """The layers this model holds as attributes (in lists too), and those of the models it holds."""
+        found, stack = {}, [self]
+        while stack:
+            owner = stack.pop()
+            for value in list(vars(owner).values()):
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(item, Sequential) and id(item) not in found:
+                        found[id(item)] = None
+                        stack.append(item)
+                        for layer in item.layers:
+                            found.setdefault(id(layer), layer)
+                    elif hasattr(item, "describe") and hasattr(item, "params"):
+                        found.setdefault(id(item), item)
+        return [layer for layer in found.values() if layer is not None]
+
     def _draw(self, input_shape):
         """A subclass of Model, drawn: its ``call`` on ``Input``s of ``input_shape`` (one sample's
         shape, or Keras' ``(None, *shape)``; a list of them for a ``call`` taking a list of inputs)
@@ -322,28 +407,37 @@ class Model(Sequential):
         branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves)."""
         several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
         shapes = input_shape if several else [input_shape]
+        if not all(isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in shape)
+                   for shape in shapes):
+            raise ValueError(f"build: expected the shape of the inputs, (None, *sample shape) (a list of them for a call "
+                             f"taking several inputs), got {input_shape!r:.80}")
         shapes = [tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape) for shape in shapes]
-        inputs = [InputLayer(shape) for shape in shapes]
-        outputs = self.call(inputs if several else inputs[0])
-        if isinstance(outputs, dict):
-            raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
-        drawn = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        if not all(isinstance(t, SymbolicTensor) for t in drawn):
-            bad = next(t for t in drawn if not isinstance(t, SymbolicTensor))
-            raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its layers "
-                            f"returned (a tensor or a list of them), got {type(bad).__name__}; call only layers "
-                            f"in call (arithmetic: Add, Multiply, ...)")
+        inputs = [InputLayer(shape, name="input_layer" if j == 0 else f"input_layer_{j}") for j, shape in enumerate(shapes)]
+        outputs = self._symbolic_call(inputs if several else inputs[0])
         self._make_graph(inputs if several else inputs[0], outputs)
+        if self._trainable_setting is not None:
+            Sequential.trainable.fset(self, self._trainable_setting)
+            self._trainable_setting = None
         if self._deferred_compile is not None:
             self.compile(optimizer=self.optimizer, **self._deferred_compile)
 
     def _call_symbolic(self, x):
-        if not self._calls:         # a subclass not drawn yet: drawn for the tensors it is called on
-            sources = list(x) if isinstance(x, (list, tuple)) else [x]
-            if is_symbolic(x):
-                shapes = [(None, *sample_shape_of(tensor)) for tensor in sources]     # Keras' form
-                self.build(shapes if isinstance(x, (list, tuple)) else shapes[0])
+        if not self._calls and self._subclass() and is_symbolic(x):
+            # a subclass not drawn yet, called while another model is drawn: its call runs there, on
+            # these tensors, so that its layers join that model and are built by it (its seed, its
+            # dtype); this model itself stays to be drawn (it shares those layers when it is)
+            outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
+            if self._trainable_setting is not None:          # frozen before: its layers are
+                sources = list(x) if isinstance(x, (list, tuple)) else [x]
+                for layer in _layers_between(outputs if isinstance(outputs, list) else [outputs], sources):
+                    layer.trainable = self._trainable_setting
+            return outputs
         return super()._call_symbolic(x)
+
+    def _evaluate_feed(self, feed):
+        if not self._calls:         # drawn from the first batch before the metrics are counted
+            self._draw_from(unpack(feed.first, feed.describe(0))[0])
+        return super()._evaluate_feed(feed)
 
     def _draw_from(self, x):
         """Draw a subclass of Model (``_draw``) for the samples of ``x``: an array, or a list of
@@ -415,14 +509,32 @@ class Model(Sequential):
         metrics per output, or a dict by output name, which may leave outputs out). See
         glassnet.outputs for the logs' names."""
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
-            self._refuse_optimizer_as_loss(loss)
-            for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
-                if spec is not None:
-                    losses.get(spec)            # a name that is no loss: refused now, not at the first fit
+            self._check_before_draw(loss, metrics, loss_weights)
+            optimizer = optimizers.get(optimizer)
             self._deferred_compile = dict(loss=loss, metrics=metrics, loss_weights=loss_weights)
-            self.optimizer = self._claim(optimizers.get(optimizer))
+            self.optimizer = self._claim(optimizer)
             return
-        self._deferred_compile = None
+        self._compile_drawn(loss, optimizer, metrics, loss_weights)
+        self._deferred_compile = None           # (kept when that failed: the next draw tries again)
+
+    def _check_before_draw(self, loss, metrics, loss_weights):
+        """What compile can check of its arguments before the model is drawn (its outputs known):
+        refused now, not at the first fit."""
+        self._refuse_optimizer_as_loss(loss)
+        for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
+            if spec is not None:
+                losses.get(spec)
+        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, (list, tuple, dict))):
+            raise TypeError(f"metrics: expected a list such as ['accuracy'] (or, for several outputs, a list of lists "
+                            f"or a dict by output name), got {metrics!r:.80}")
+        for spec in (metrics.values() if isinstance(metrics, dict) else metrics or []):
+            for item in spec if isinstance(spec, (list, tuple)) else [] if spec is None else [spec]:
+                metrics_module.get(item)
+        if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict)):
+            raise TypeError(f"loss_weights: expected a list or a dict of numbers, one per output, got "
+                            f"{loss_weights!r:.80}")
+
+    def _compile_drawn(self, loss, optimizer, metrics, loss_weights):
         if self._heads is None:
             if loss_weights is not None:
                 raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
@@ -731,6 +843,9 @@ class Model(Sequential):
         return state
 
     def _config(self, with_compile):
+        if not self._calls:
+            raise ValueError(f"{type(self).__name__} is not drawn yet (its call runs on its first data): fit, predict "
+                             f"or build((None, *shape)) it first")
         config = super()._config(with_compile)
         config.pop("input", None)           # the Inputs, each with its name and shape:
         position = {id(layer): k for k, layer in enumerate(self.layers)}

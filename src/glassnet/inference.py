@@ -246,7 +246,7 @@ class InferenceMixin:
         so that the model drawn shares this one's weights (a nested model, in Keras' words; here its
         layers join the new model one by one, as a Sequential's nested layers do). Returns the
         symbolic output (a list of them for a model of several outputs)."""
-        from .layers.symbolic import is_symbolic, replay, sample_shape_of
+        from .layers.symbolic import is_symbolic, replay
         sources = list(x) if isinstance(x, (list, tuple)) else [x]
         count = len(self.input_shapes) if hasattr(self, "input_shapes") else 1
         if not is_symbolic(x) or len(sources) != count:
@@ -255,8 +255,8 @@ class InferenceMixin:
                             f"(an Input or a layer's output), got {x!r:.120}")
         if not self.layers:
             raise ValueError(f"model {self.name!r}: has no layers to call")
-        if not self.built:          # a Sequential without an input shape: the tensor says it (None: any length)
-            self.build((None, *sample_shape_of(sources[0])))
+        # a Sequential not built yet (no input shape) is not built here: its layers join the model
+        # drawn, which builds them with its own seed and dtype
         tensors = replay(self._node_layers, self._inbound, sources)
         outputs = [tensors[k] for k in self._output_calls]
         return outputs[0] if len(outputs) == 1 else outputs

@@ -474,8 +474,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _compiled(self, loss, metrics, optimizer):
         """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked)
         and the optimizer (a name or an instance) taken up."""
+        optimizer = optimizers.get(optimizer)        # refused before the model changes
         self.loss = loss
-        self.optimizer = self._claim(optimizers.get(optimizer))
+        self.optimizer = self._claim(optimizer)
         self.metrics = metrics
         self._update_fusion()
         self._apply_trainable_flags()

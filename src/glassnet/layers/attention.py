@@ -82,7 +82,7 @@ class MultiHeadAttention(_Merge):
         self.bias_initializer = initializers.get(bias_initializer, "MultiHeadAttention: bias_initializer")
         self.scores = None
 
-    def __call__(self, query, value=None, key=None, training=False, use_causal_mask=None, **unsupported):
+    def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **unsupported):
         if unsupported:
             raise TypeError(f"{self.describe()}: {sorted(unsupported)[0]!r} is not supported (no attention_mask, "
                             f"return_attention_scores: read layer.scores after a forward pass)")

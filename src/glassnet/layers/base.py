@@ -321,16 +321,19 @@ class Layer:
         Must not modify ``grad_output``."""
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x, training=None, mask=None):
         """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone.
         ``mask`` (batch, steps) goes to a layer that reads masks (an LSTM's padding steps).
+        ``training`` (default: False, inference) as in ``forward``.
         Called on an ``Input`` or another layer's symbolic output, it computes nothing and returns
         its own symbolic output: the functional API (``glassnet.Model``)."""
-        from .symbolic import call_symbolic, is_symbolic
+        from .symbolic import call_symbolic, is_symbolic, refuse_training
         if is_symbolic(x):
             if mask is not None:
                 raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+            refuse_training(self, training)
             return call_symbolic(self, x)
+        training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
                             f"Bidirectional, GlobalAveragePooling1D)")

@@ -50,6 +50,17 @@ class InputLayer:
     def __repr__(self):
         return f"InputLayer(shape={self.shape})"
 
+    def _no_values(self, *_args, **_kwargs):
+        raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
+                        f"(a functional Model, or a subclass of Model's call, is drawn on it); to scale, use "
+                        f"gn.layers.Rescaling; for arithmetic, the merge layers (Add, Multiply, ...) or a Layer "
+                        f"of your own")
+
+    # arithmetic and slicing on an input that has no values: one clear error for each
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
+    __floordiv__ = __mod__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = __getitem__ = _no_values
+    __array_ufunc__ = None          # NumPy defers to the operators above (and refuses its functions)
+
 
 def Input(shape, name=None, dtype=None):
     """Keras' ``Input(shape, name, dtype)``: an ``InputLayer`` to put first in a Sequential.

@@ -78,12 +78,14 @@ class _Merge(Layer):
     def numbers_per_sample(self, input_shape):
         return sum(int(np.prod(s)) for s in self._checked_shapes(input_shape))
 
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=None, mask=None):
         """``layer([x1, x2, ...])`` on arrays: checked, built on first use, then ``forward``; on the
         symbolic outputs of other layers (while a ``Model`` is drawn), the symbolic output."""
-        from .symbolic import call_symbolic, is_symbolic
+        from .symbolic import call_symbolic, is_symbolic, refuse_training
         if is_symbolic(inputs):
+            refuse_training(self, training)
             return call_symbolic(self, inputs)
+        training = False if training is None else training
         if mask is not None:
             raise TypeError(f"{self.describe()}: takes no mask")
         if not isinstance(inputs, (list, tuple)):

@@ -42,6 +42,7 @@ class SymbolicTensor:
     # arithmetic, NumPy and truth tests on a tensor that has no values: one clear error for each
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
     __matmul__ = __rmatmul__ = __pow__ = __neg__ = __abs__ = __getitem__ = __array__ = __bool__ = _no_values
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
     __array_ufunc__ = None          # NumPy defers to the operators above (and refuses its functions)
 
 
@@ -61,6 +62,17 @@ def holds_symbolic(x):
 def sample_shape_of(tensor):
     """One sample's shape of a symbolic tensor or an Input."""
     return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
+
+
+def refuse_training(layer, training):
+    """A ``training=True`` or ``False`` given to a layer's call while a model is drawn: refused by
+    name. The model's passes set every layer's mode (fit trains, predict infers), and a graph
+    keeps no per-call mode, so the argument would be dropped silently (Keras would honour it)."""
+    if training is not None:
+        raise NotImplementedError(f"{layer.describe()}: training={training!r} given to a call while a model is drawn "
+                                  f"is not supported: fit runs every layer in training mode and predict in "
+                                  f"inference mode; to keep a layer's weights and statistics as they are, set "
+                                  f"layer.trainable = False")
 
 
 def call_symbolic(layer, inputs):

@@ -317,7 +317,7 @@ class TextVectorization(Layer):
         self._require_vocabulary()
         return self._index
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x, training=None, mask=None):
         """Texts in: ``encode(x)``. Numbers in: the ids this layer made, passed on (a model's path)."""
         if _holds_text(x):
             return self.encode(x)
