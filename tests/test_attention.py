@@ -92,7 +92,7 @@ def test_causal_mask_and_the_scores_are_there_to_inspect(rng):
     # the first step's output depends on the first step alone
     changed = x.copy()
     changed[:, 1:] += 1.0
-    np.testing.assert_allclose(layer(changed, changed)[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer(changed, changed, use_causal_mask=True)[:, 0], out[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_on_the_attention_weights(rng):
@@ -164,7 +164,7 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
                                  use_causal_mask=True, use_bias=False, kernel_initializer="he_normal")
     again = L.MultiHeadAttention.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
-    with pytest.raises(TypeError, match="'attention_mask' is not supported"):
+    with pytest.raises(TypeError, match=r"attention_mask \(a ndarray\) is not supported"):
         layer(np.ones((2, 3, 4)), np.ones((2, 3, 4)), attention_mask=np.ones((2, 3, 3)))
     with pytest.raises(TypeError, match=r"takes \(query, value\)"):
         layer(np.ones((2, 3, 4)))
@@ -176,3 +176,36 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
         L.MultiHeadAttention(num_heads=0, key_dim=2)
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
         L.MultiHeadAttention(num_heads=1, key_dim=2, dropout=1.0)
+
+
+def test_the_causal_flag_is_a_call_s_and_keras_defaults_are_taken(rng):
+    x = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3, seed=0)
+    plain = layer(x, x)
+    causal = layer(x, x, use_causal_mask=True)
+    assert not np.allclose(plain, causal)
+    np.testing.assert_array_equal(layer(x, x), plain)           # the flag was that call's only
+    np.testing.assert_array_equal(layer(x, x, attention_mask=None, return_attention_scores=False, mask=None), plain)
+    with pytest.raises(TypeError, match="return_attention_scores=True is not supported"):
+        layer(x, x, return_attention_scores=True)
+    inputs = gn.Input((4, 6))
+    shared = L.MultiHeadAttention(num_heads=2, key_dim=3)
+    first = shared(inputs, inputs, use_causal_mask=True)
+    with pytest.raises(NotImplementedError, match="called with use_causal_mask=False after a call with True"):
+        shared(first, inputs)
+    model = gn.Model(inputs, L.Dense(2)(shared(first, inputs, use_causal_mask=True)), seed=0)
+    assert model.get_config()["layers"][0]["config"]["use_causal_mask"] is True
+    with pytest.raises(ValueError, match="merges 2 to 3 inputs, got 4"):
+        L.MultiHeadAttention(num_heads=1, key_dim=2)([x, x, x, x])
+    with pytest.raises(ValueError, match="activity_regularizer is not supported"):
+        L.MultiHeadAttention(num_heads=1, key_dim=2, activity_regularizer="l2")
+    assert L.MultiHeadAttention(num_heads=1, key_dim=2, dropout=np.float32(0.1)).dropout == pytest.approx(0.1)
+    # fit's choice of BLAS threads sees the projections (a model dominated by attention is not "small")
+    big = gn.Model(*_long_sequences())
+    assert big._largest_matmul_flops(32) >= 2 * 32 * 128 * 256 * 8 * 32
+
+
+def _long_sequences():
+    inputs = gn.Input((128, 256))
+    pooled = L.GlobalAveragePooling1D()(L.MultiHeadAttention(num_heads=8, key_dim=32)(inputs, inputs))
+    return inputs, L.Dense(10)(pooled)

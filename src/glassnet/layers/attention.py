@@ -15,6 +15,7 @@ Backward runs the chain back: through the output projection, A v, the softmax (p
 dA -> A * (dA - sum(dA * A))), q k^T and the three projections.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -46,8 +47,9 @@ class MultiHeadAttention(_Merge):
     output_shape : int, optional
         The output's features (default: the query's).
     use_causal_mask : bool
-        Step t attends to steps <= t only. Keras gives it at each call; here it is the layer's
-        (``mha(x, x, use_causal_mask=True)`` while a model is drawn sets it).
+        Step t attends to steps <= t only: the default of the layer's calls. Keras gives it at
+        each call, ``mha(x, x, use_causal_mask=True)``, which works here too; in a model drawn,
+        the calls of one (shared) layer must agree on it (a graph keeps one flag per layer).
     kernel_initializer, bias_initializer : as for ``Dense``.
 
     Shapes: query (batch, T, Eq), value (batch, S, Ev), key (batch, S, Ek) -> (batch, T, output_shape).
@@ -65,6 +67,7 @@ class MultiHeadAttention(_Merge):
     (3, 5, 8)
     """
     most_inputs = 3
+    _drawn_causal = None        # (on the class too: a layer pickled before it existed lacks it)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  use_causal_mask=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
@@ -72,7 +75,7 @@ class MultiHeadAttention(_Merge):
         self.num_heads = _positive_int(num_heads, "num_heads")
         self.key_dim = _positive_int(key_dim, "key_dim")
         self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"MultiHeadAttention: dropout must be a number in [0, 1), got {dropout!r:.40}")
         self.dropout = float(dropout)
         self.use_bias = check_flag(use_bias, "MultiHeadAttention: use_bias")
@@ -80,20 +83,60 @@ class MultiHeadAttention(_Merge):
         self.use_causal_mask = check_flag(use_causal_mask, "MultiHeadAttention: use_causal_mask")
         self.kernel_initializer = initializers.get(kernel_initializer, "MultiHeadAttention: kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "MultiHeadAttention: bias_initializer")
+        if self.activity_regularizer is not None:
+            # Keras hands it to its four projections, each penalised on its own output: another loss
+            raise ValueError("MultiHeadAttention: activity_regularizer is not supported (Keras penalises each of its "
+                             "four projections' outputs; put ActivityRegularization after the layer for a penalty "
+                             "on its output)")
         self.scores = None
+        self._drawn_causal = None       # the mask of its calls in a model drawn (see __call__)
 
-    def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **unsupported):
-        if unsupported:
-            raise TypeError(f"{self.describe()}: {sorted(unsupported)[0]!r} is not supported (no attention_mask, "
-                            f"return_attention_scores: read layer.scores after a forward pass)")
-        if use_causal_mask is not None:
-            self.use_causal_mask = check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        if value is None:           # the list form, [query, value(, key)]
-            if not isinstance(query, (list, tuple)):
-                raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
-                                f"got one {type(query).__name__}")
-            return super().__call__(list(query), training=training)
-        return super().__call__([query, value] + ([] if key is None else [key]), training=training)
+    @property
+    def causal(self):
+        """Whether forward masks later steps: the flag of the calls in a model drawn, else the layer's."""
+        return self.use_causal_mask if self._drawn_causal is None else self._drawn_causal
+
+    def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **keras_defaults):
+        # Keras' other arguments are taken at their defaults (ported code passes them), refused otherwise
+        defaults = {"attention_mask": None, "return_attention_scores": False, "query_mask": None,
+                    "value_mask": None, "key_mask": None, "mask": None}
+        for name, given in keras_defaults.items():
+            if name not in defaults or given is not defaults[name]:
+                shown = f"{name}={given!r:.30}" if isinstance(given, (bool, int, float, str)) else \
+                    f"{name} (a {type(given).__name__})"
+                raise TypeError(f"{self.describe()}: {shown} is not supported (no attention_mask or masks "
+                                f"of padding; for return_attention_scores read layer.scores after a forward pass)")
+        causal = self.use_causal_mask if use_causal_mask is None else \
+            check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
+        inputs = list(query) if value is None and isinstance(query, (list, tuple)) else \
+            [query, value] + ([] if key is None else [key])
+        if value is None and not isinstance(query, (list, tuple)):
+            raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
+                            f"got one {type(query).__name__}")
+        from .symbolic import is_symbolic
+        if is_symbolic(inputs):
+            # a graph keeps one flag per layer: a shared layer's calls must agree (Keras' flag is per
+            # call, False unless given: a call that differs would run with another mask, silently)
+            if self._drawn_causal is not None and self._drawn_causal != causal:
+                raise NotImplementedError(f"{self.describe()}: called with use_causal_mask={causal} after a call with "
+                                          f"{self._drawn_causal}; a shared MultiHeadAttention takes one mask for all "
+                                          f"its calls (give each use its own layer)")
+            tensor = super().__call__(inputs, training=training)
+            self._drawn_causal = causal
+            return tensor
+        drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
+        try:
+            return super().__call__(inputs, training=training)
+        finally:
+            self._drawn_causal = drawn
+
+    def matmul_flops(self, batch_size):
+        """The largest product: a projection of the query, key or value (fit's choice of threads)."""
+        if self.input_shape is None:
+            return 0
+        sizes = [math.prod(shape[:-1]) * shape[-1] for shape in self.input_shape if None not in shape]
+        width = self.num_heads * max(self.key_dim, self.value_dim)
+        return 2 * batch_size * max(sizes, default=0) * width
 
     # -- shapes ------------------------------------------------------------------------------
     def _check_compatible(self, shapes):
@@ -101,8 +144,8 @@ class MultiHeadAttention(_Merge):
             raise ValueError(f"{self.describe()}: takes sequences, query (steps, features), value (steps, features) "
                              f"and an optional key like value; got samples of shapes {shapes}")
         if len(shapes) == 3 and shapes[1][0] is not None and shapes[2][0] is not None and shapes[1][0] != shapes[2][0]:
-            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got {shapes[2]} "
-                             f"and {shapes[1]}")
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got key {shapes[2]} "
+                             f"and value {shapes[1]}")
         if any(s[1] is None for s in shapes):
             raise ValueError(f"{self.describe()}: the features of query, value and key need a size, got {shapes}")
 
@@ -144,15 +187,15 @@ class MultiHeadAttention(_Merge):
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) == 3 else value
         if key.shape[1] != value.shape[1]:
-            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got {key.shape[1]} "
-                             f"and {value.shape[1]}")
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
+                             f"{key.shape[1]} and the value's {value.shape[1]}")
         xp = backend.get_array_module(query)
         self.inputs = [query, key, value]        # a list: a model lets go of the data in it after fit
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
         q *= scale                                      # Keras scales the queries
         scores = q @ k.transpose(0, 1, 3, 2)            # (batch, heads, T, S)
-        if self.use_causal_mask:
+        if self.causal:
             steps, sources = scores.shape[-2:]
             scores[..., xp.triu(xp.ones((steps, sources), dtype=bool), k=1)] = -np.inf
         scores -= scores.max(axis=-1, keepdims=True)
@@ -207,6 +250,6 @@ class MultiHeadAttention(_Merge):
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
-                "output_shape": self.features, "use_causal_mask": self.use_causal_mask,
+                "output_shape": self.features, "use_causal_mask": self.causal,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer)}

@@ -37,7 +37,7 @@ class _Merge(Layer):
         if not isinstance(input_shapes, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shapes):
             raise ValueError(f"{self.describe()}: expects a list of input shapes (one per input), got {input_shapes!r:.80}")
         shapes = [tuple(s) for s in input_shapes]
-        wanted = "exactly 2" if self.most_inputs == 2 else "at least 2"
+        wanted = "exactly 2" if self.most_inputs == 2 else f"2 to {self.most_inputs}" if self.most_inputs else "at least 2"
         if len(shapes) < 2 or (self.most_inputs is not None and len(shapes) > self.most_inputs):
             raise ValueError(f"{self.describe()}: {cls} merges {wanted} inputs, got {len(shapes)}")
         self._check_compatible(shapes)
