@@ -1,5 +1,6 @@
-"""MultiHeadAttention (layers/attention.py): values against Keras 3's layer, gradients against
-finite differences and PyTorch autograd, training in a functional Model against Keras."""
+"""The attention layers (layers/attention.py), MultiHeadAttention, Attention and AdditiveAttention:
+values against Keras 3's layers, gradients against finite differences and PyTorch autograd,
+training in a functional Model against Keras."""
 import numpy as np
 import pytest
 
@@ -209,3 +210,107 @@ def _long_sequences():
     inputs = gn.Input((128, 256))
     pooled = L.GlobalAveragePooling1D()(L.MultiHeadAttention(num_heads=8, key_dim=32)(inputs, inputs))
     return inputs, L.Dense(10)(pooled)
+
+
+DOT_ATTENTION = [   # class name, settings
+    ("Attention", {}), ("Attention", dict(use_scale=True)), ("Attention", dict(score_mode="concat")),
+    ("Attention", dict(score_mode="concat", use_scale=True)), ("AdditiveAttention", {}),
+    ("AdditiveAttention", dict(use_scale=False)),
+]
+
+
+def _set_weights(layer, rng):
+    """Weights away from their starting values (a scale of 1 would hide a wrong gradient)."""
+    for value in layer.params.values():
+        value[...] = rng.standard_normal(value.shape) + 1
+
+
+def _torch_dot_attention(torch, layer, xs, causal):
+    params = {name: torch.tensor(value, requires_grad=True) for name, value in layer.params.items()}
+    query, value = xs[0], xs[1]
+    key = xs[2] if len(xs) == 3 else value
+    q, k = query[:, :, None, :], key[:, None, :, :]
+    if type(layer).__name__ == "AdditiveAttention":
+        t = torch.tanh(q + k)
+        scores = (t * params["scale"]).sum(-1) if layer.use_scale else t.sum(-1)
+    elif layer.score_mode == "dot":
+        scores = query @ key.transpose(-1, -2)
+        scores = scores * params["scale"] if layer.use_scale else scores
+    else:
+        pre = (q + k) * params["scale"] if layer.use_scale else q + k
+        scores = params["concat_score_weight"] * torch.tanh(pre).sum(-1)
+    if causal:
+        scores = scores.masked_fill(torch.ones(scores.shape[-2:], dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(scores, dim=-1) @ value, params
+
+
+@pytest.mark.parametrize("name, settings", DOT_ATTENTION)
+@pytest.mark.parametrize("key", [False, True])
+def test_attention_and_additive_attention_match_keras_and_torch(name, settings, key, rng, torch):
+    # without a key the value is the key: it needs the query's features
+    xs = [rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 6, 7 if key else 5))] + \
+        ([rng.standard_normal((3, 6, 5))] if key else [])
+    layer = getattr(L, name)(**settings, dtype="float64")
+    layer(xs)
+    _set_weights(layer, rng)
+    for causal in (False, True):
+        out = layer(xs, use_causal_mask=causal)
+        upstream = rng.standard_normal(out.shape)
+        grads = layer.backward(upstream)
+        analytic = {k: g.copy() for k, g in layer.grads.items()}
+        txs = [torch.tensor(x, requires_grad=True) for x in xs]
+        tout, tparams = _torch_dot_attention(torch, layer, txs, causal)
+        (tout * torch.tensor(upstream)).sum().backward()
+        np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for g, t in zip(grads, txs):
+            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-9, atol=1e-11)
+        for k, t in tparams.items():
+            np.testing.assert_allclose(analytic[k], t.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=k)
+        layer._drawn_causal = causal            # (the flag forward reads, as a call sets it)
+        for k, x in enumerate(xs):
+            numeric = numerical_gradient(lambda: float(np.sum(layer.forward(xs) * upstream)), x)
+            np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-8, err_msg=f"input {k}")
+        layer._drawn_causal = None
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = getattr(keras.layers, name)(**settings)
+    theirs([x.astype(np.float32) for x in xs])
+    theirs.set_weights([v.astype(np.float32) for v in layer.params.values()])
+    for causal in (False, True):
+        expected = np.asarray(theirs([x.astype(np.float32) for x in xs], use_causal_mask=causal))
+        np.testing.assert_allclose(layer(xs, use_causal_mask=causal), expected, rtol=1e-5, atol=1e-5)
+
+
+def _attention_reader(lib):
+    """Encoder and decoder sequences (two inputs), Luong attention of the decoder over the encoder."""
+    source, target = lib.Input((6, 4), name="source"), lib.Input((5, 4), name="target")
+    encoded = lib.layers.Dense(8, activation="tanh", name="enc")(source)
+    decoded = lib.layers.Dense(8, activation="tanh", name="dec")(target)
+    context = lib.layers.Attention(use_scale=True, name="att")([decoded, encoded])
+    joined = lib.layers.Concatenate(name="join")([decoded, context])
+    return [source, target], lib.layers.Dense(3, activation="softmax", name="out")(joined)
+
+
+def test_an_attention_reader_trains_as_keras_and_round_trips(rng, tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_attention_reader(gn), seed=0), keras.Model(*_attention_reader(keras))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    xs = [rng.standard_normal((16, 6, 4)).astype(np.float32), rng.standard_normal((16, 5, 4)).astype(np.float32)]
+    y = rng.integers(0, 3, (16, 5))
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.5))
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5))
+    np.testing.assert_allclose(ours.fit(xs, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                               theirs.fit(xs, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"],
+                               rtol=1e-5)
+    assert ours.get_layer("att").params["scale"].shape == ()
+    np.testing.assert_allclose(ours.get_layer("att").get_weights()[0], theirs.get_layer("att").get_weights()[0], rtol=1e-4)
+    ours.save(str(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.npz")).predict(xs), ours.predict(xs))
+    for name, settings in DOT_ATTENTION:
+        layer = getattr(L, name)(**settings, dropout=0.25)
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="query and key need one feature size"):
+        L.Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 6))])
+    with pytest.raises(ValueError, match="score_mode must be 'dot' or 'concat'"):
+        L.Attention(score_mode="general")

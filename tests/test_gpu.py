@@ -292,6 +292,28 @@ def test_a_self_attention_block_trains_on_the_device_as_on_the_host(cupy):
     assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("attention", ["Attention", "AdditiveAttention"])
+def test_an_attention_reader_trains_on_the_device_as_on_the_host(cupy, attention):
+    rng = np.random.default_rng(0)
+    source, target, y = rng.random((16, 6, 4), dtype=np.float32), rng.random((16, 5, 4), dtype=np.float32), \
+        rng.integers(0, 3, 16)
+
+    def train():
+        a, b = gn.Input((6, 4)), gn.Input((5, 4))
+        scores = getattr(layers, attention)(use_scale=True, dropout=0.1)
+        context = scores([b, a], use_causal_mask=False)
+        pooled = layers.GlobalAveragePooling1D()(layers.Concatenate()([b, context]))
+        model = gn.Model([a, b], layers.Dense(3, activation="softmax")(pooled), seed=1)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+        history = model.fit([source, target], y, epochs=2, batch_size=8, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(device.predict([source, target]), host.predict([source, target]), cupy, rtol=1e-3, atol=1e-4)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

@@ -501,9 +501,9 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # categories, each first in a model of its own (test_text_vectorization.py, test_category_encoding.py);
     # the merge layers need a functional Model (test_functional.py saves and loads one with each)
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
-    # (MultiHeadAttention's file round trip: test_attention.py)
+    # (the attention layers' file round trips: test_attention.py)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "MultiHeadAttention"}
+                      "MultiHeadAttention", "Attention", "AdditiveAttention"}
     assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)

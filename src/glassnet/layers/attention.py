@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .._validation import check_flag
+from .base import LAYERS
 from .merging import _Merge
 
 
@@ -253,3 +254,197 @@ class MultiHeadAttention(_Merge):
                 "output_shape": self.features, "use_causal_mask": self.causal,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer)}
+
+
+class _DotAttention(_Merge):
+    """What Attention and AdditiveAttention share (Keras' BaseDenseAttention): inputs [query,
+    value] or [query, value, key] (the key is the value when not given), scores of each query step
+    against each key step (``_scores``, by subclass), a softmax over the key's steps, dropout on
+    those weights in training, and the weights times the value. ``use_causal_mask`` as for
+    MultiHeadAttention. Query and key need one feature size; the output has the value's features.
+
+    Shapes: query (batch, Tq, d), value (batch, Tv, dv), key (batch, Tv, d) -> (batch, Tq, dv);
+    ``layer.scores`` keeps the last forward pass's weights (batch, Tq, Tv)."""
+    most_inputs = 3
+    _drawn_causal = None
+
+    def __init__(self, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"{name}: dropout must be a number in [0, 1), got {dropout!r:.40}")
+        self.dropout = float(dropout)
+        if self.activity_regularizer is not None:
+            raise ValueError(f"{name}: activity_regularizer is not supported; put ActivityRegularization after it")
+        self.scores = None
+
+    def __call__(self, inputs, training=None, use_causal_mask=None, **keras_defaults):
+        for name, given in keras_defaults.items():
+            if name not in ("mask", "return_attention_scores") or given not in (None, False):
+                raise TypeError(f"{self.describe()}: {name} is not supported (no masks of padding; for "
+                                f"return_attention_scores read layer.scores after a forward pass)")
+        causal = False if use_causal_mask is None else check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
+        from .symbolic import is_symbolic
+        if is_symbolic(inputs):     # a graph keeps one flag per layer: a shared layer's calls agree
+            if self._drawn_causal is not None and self._drawn_causal != causal:
+                raise NotImplementedError(f"{self.describe()}: called with use_causal_mask={causal} after a call with "
+                                          f"{self._drawn_causal}; a shared layer takes one mask for all its calls")
+            tensor = super().__call__(inputs, training=training)
+            self._drawn_causal = causal
+            return tensor
+        drawn, self._drawn_causal = self._drawn_causal, causal
+        try:
+            return super().__call__(inputs, training=training)
+        finally:
+            self._drawn_causal = drawn
+
+    def _check_compatible(self, shapes):
+        if any(len(s) != 2 for s in shapes):
+            raise ValueError(f"{self.describe()}: takes sequences, query (steps, features), value (steps, features) "
+                             f"and an optional key like value; got samples of shapes {shapes}")
+        key = shapes[2] if len(shapes) == 3 else shapes[1]
+        if shapes[0][1] is not None and key[1] is not None and shapes[0][1] != key[1]:
+            raise ValueError(f"{self.describe()}: query and key need one feature size, got query {shapes[0]} and "
+                             f"key {key}")
+        if len(shapes) == 3 and None not in (shapes[1][0], shapes[2][0]) and shapes[1][0] != shapes[2][0]:
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got key {shapes[2]} "
+                             f"and value {shapes[1]}")
+
+    def output_shape(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        return (shapes[0][0], shapes[1][1])
+
+    def forward(self, inputs, training=False):
+        self._check_compatible([x.shape[1:] for x in inputs])
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) == 3 else value
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
+                             f"{key.shape[1]} and the value's {value.shape[1]}")
+        xp = backend.get_array_module(query)
+        self.inputs = [query, key, value]       # a list: a model lets go of the data in it after fit
+        scores = self._scores(query, key)       # (batch, Tq, Tv)
+        if self._drawn_causal:
+            scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
+        scores -= scores.max(axis=-1, keepdims=True)
+        weights = xp.exp(scores, out=scores)
+        weights /= weights.sum(axis=-1, keepdims=True)
+        self.scores, self.drop = weights, None
+        if training and self.dropout:
+            keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
+            self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
+            weights = weights * self.drop
+        self.used = weights
+        return weights @ value
+
+    def backward(self, grad_output):
+        query, key, value = self.inputs
+        d_value = self.used.transpose(0, 2, 1) @ grad_output
+        d_weights = grad_output @ value.transpose(0, 2, 1)
+        if self.drop is not None:
+            d_weights *= self.drop
+        a = self.scores
+        d_scores = a * (d_weights - (d_weights * a).sum(axis=-1, keepdims=True))
+        d_query, d_key = self._scores_backward(d_scores, query, key)
+        if len(self.input_shape) == 2:          # key is value: its two gradients add
+            return [d_query, d_value + d_key]
+        return [d_query, d_value, d_key]
+
+    def get_config(self):
+        return {**super().get_config(), "dropout": self.dropout}
+
+
+del LAYERS["_DotAttention"]     # a shared base, not a layer that configs may name
+
+
+class Attention(_DotAttention):
+    """Keras' ``Attention`` (Luong-style dot-product attention): ``Attention()([query, value])``
+    or ``([query, value, key])``; scores ``query @ key^T`` (times a trained scalar ``scale``,
+    starting at 1, with ``use_scale``), or with ``score_mode="concat"``
+    ``concat_score_weight * sum(tanh(scale * (q + k)))`` over the features. See ``_DotAttention``
+    for shapes and the rest; weights: ``scale`` () with ``use_scale``, ``concat_score_weight`` ()
+    for "concat".
+
+    >>> import numpy as np
+    >>> Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, **kwargs):
+        super().__init__(dropout, **kwargs)
+        self.use_scale = check_flag(use_scale, "Attention: use_scale")
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention: score_mode must be 'dot' or 'concat', got {score_mode!r:.40}")
+        self.score_mode = score_mode
+
+    def build(self, input_shape):
+        self._checked_shapes(input_shape)
+        if self.use_scale:
+            self.add_weight("scale", (), "ones")
+        if self.score_mode == "concat":
+            self.add_weight("concat_score_weight", (), "ones")
+        super().build(input_shape)
+
+    def _scores(self, query, key):
+        if self.score_mode == "dot":
+            self.raw = query @ key.transpose(0, 2, 1)
+            return self.raw * self.params["scale"] if self.use_scale else self.raw.copy()
+        pre = query[:, :, None, :] + key[:, None, :, :]            # (batch, Tq, Tv, d)
+        self.pre = pre
+        self.tanh = np.tanh(pre * self.params["scale"] if self.use_scale else pre)
+        self.summed = self.tanh.sum(axis=-1)
+        return self.summed * self.params["concat_score_weight"]
+
+    def _scores_backward(self, d_scores, query, key):
+        if self.score_mode == "dot":
+            if self.use_scale:
+                self.grads["scale"][...] = (d_scores * self.raw).sum()
+                d_scores = d_scores * self.params["scale"]
+            return d_scores @ key, d_scores.transpose(0, 2, 1) @ query
+        weight = self.params["concat_score_weight"]
+        self.grads["concat_score_weight"][...] = (d_scores * self.summed).sum()
+        d_pre = (d_scores * weight)[..., None] * (1 - self.tanh * self.tanh)
+        if self.use_scale:
+            self.grads["scale"][...] = (d_pre * self.pre).sum()
+            d_pre *= self.params["scale"]
+        return d_pre.sum(axis=2), d_pre.sum(axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode}
+
+
+class AdditiveAttention(_DotAttention):
+    """Keras' ``AdditiveAttention`` (Bahdanau-style): scores ``sum(scale * tanh(q + k))`` over the
+    features, ``scale`` a trained vector (d,) starting at glorot_uniform with ``use_scale`` (else
+    a plain sum). See ``_DotAttention`` for the inputs, shapes and the rest.
+
+    >>> import numpy as np
+    >>> AdditiveAttention()([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        super().__init__(dropout, **kwargs)
+        self.use_scale = check_flag(use_scale, "AdditiveAttention: use_scale")
+
+    def build(self, input_shape):
+        shapes = self._checked_shapes(input_shape)
+        if self.use_scale:
+            self.add_weight("scale", (shapes[0][1],), "glorot_uniform")
+        super().build(input_shape)
+
+    def _scores(self, query, key):
+        self.tanh = np.tanh(query[:, :, None, :] + key[:, None, :, :])     # (batch, Tq, Tv, d)
+        return (self.tanh * self.params["scale"]).sum(axis=-1) if self.use_scale else self.tanh.sum(axis=-1)
+
+    def _scores_backward(self, d_scores, query, key):
+        if self.use_scale:
+            self.grads["scale"][...] = (d_scores[..., None] * self.tanh).sum(axis=(0, 1, 2))
+            d_tanh = d_scores[..., None] * self.params["scale"]
+        else:
+            d_tanh = np.repeat(d_scores[..., None], self.tanh.shape[-1], axis=-1)
+        d_pre = d_tanh * (1 - self.tanh * self.tanh)
+        return d_pre.sum(axis=2), d_pre.sum(axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "use_scale": self.use_scale}

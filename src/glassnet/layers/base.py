@@ -220,7 +220,9 @@ class Layer:
                 value = initializer(tuple(shape), self._generator(), self.dtype)
         except ValueError as exc:       # a shape the initializer cannot fill (Identity of a bias)
             raise ValueError(f"{where}: {exc}") from None
-        value = np.ascontiguousarray(value)      # an initializer may give a transposed view
+        value = np.asarray(value)
+        if not value.flags.c_contiguous:        # an initializer may give a transposed view
+            value = np.ascontiguousarray(value)     # (not for a scalar weight: it would become (1,))
         if value.shape != tuple(shape):
             raise ValueError(f"{where} {initializer!r:.80} returned shape {value.shape} for a weight of "
                              f"shape {tuple(shape)}")
