@@ -210,8 +210,15 @@ def test_what_is_not_supported_yet_is_refused_by_name():
         gn.Model(a, [dense(a), L.Dense(2)(dense(a))])
     with pytest.raises(ValueError, match="outputs is an Input itself"):
         gn.Model(a, a)
-    with pytest.raises(NotImplementedError, match="makes a mask"):
-        gn.Model(a, L.Dense(1)(L.Masking()(a)))
+    sequences = gn.Input((4, 3))
+    masked = L.Masking()(sequences)
+    with pytest.raises(NotImplementedError, match="merging masked sequences is not supported yet"):
+        gn.Model(sequences, L.Add()([masked, sequences]))
+    with pytest.raises(ValueError, match="receives the mask that layer masking.* makes"):
+        gn.Model(sequences, L.BatchNormalization()(L.Masking()(sequences)))
+    reader = L.LSTM(2)
+    with pytest.raises(NotImplementedError, match="called more than once cannot make or read a mask"):
+        gn.Model(sequences, L.Add()([reader(L.Masking()(sequences)), reader(sequences)]))
     with pytest.raises(ValueError, match="takes no texts"):
         L.Dense(1)(gn.Input((1,), dtype="string"))
     with pytest.raises(ValueError, match="merges several inputs.*functional glassnet.Model"):
@@ -710,3 +717,41 @@ def test_nesting_names_new_layers_clear_of_built_ones_and_builds_for_open_length
     inner = gn.Model(inner_inputs, L.Dense(1, name="out")(L.Dense(4, name="feat")(inner_inputs)))
     gn.Model(inputs, L.Dense(2)(inner(inputs)))
     assert gn.Model(inner.input, inner.get_layer("feat").output).output_shape == (4,)
+
+
+
+def _masked_readers(lib):
+    """Two inputs of padded ids (0: padding), each with its own Embedding(mask_zero=True): an LSTM
+    after a Dense (which passes the mask on) reads one, a mean over the real steps the other."""
+    a, b = lib.Input((7,), name="a"), lib.Input((5,), name="b")
+    ea = lib.layers.Embedding(12, 4, mask_zero=True, name="ea")(a)
+    eb = lib.layers.Embedding(12, 4, mask_zero=True, name="eb")(b)
+    ha = lib.layers.LSTM(6, name="la")(lib.layers.Dense(4, activation="tanh", name="da")(ea))
+    joined = lib.layers.Concatenate(name="j")([ha, lib.layers.GlobalAveragePooling1D(name="pb")(eb)])
+    return [a, b], lib.layers.Dense(1, activation="sigmoid", name="out")(joined)
+
+
+def _masked_tagger(lib):
+    ids = lib.Input((7,))
+    steps = lib.layers.LSTM(5, return_sequences=True, name="l")(lib.layers.Embedding(12, 4, mask_zero=True, name="e")(ids))
+    return ids, lib.layers.Dense(3, activation="softmax", name="o")(steps)
+
+
+@pytest.mark.parametrize("draw", [_masked_readers, _masked_tagger])
+def test_masks_follow_the_graph_and_train_as_keras(draw, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*draw(gn), seed=0), keras.Model(*draw(keras))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    xa, xb = rng.integers(1, 12, (32, 7)), rng.integers(1, 12, (32, 5))
+    xa[::2, 4:], xb[::3, 2:] = 0, 0                  # padding
+    x, y = ([xa, xb], rng.integers(0, 2, 32)) if draw is _masked_readers else (xa, rng.integers(0, 3, (32, 7)))
+    loss = "binary_crossentropy" if draw is _masked_readers else "sparse_categorical_crossentropy"
+    ours.compile(loss=loss, optimizer=gn.optimizers.SGD(0.5), metrics=["accuracy"])
+    theirs.compile(loss=loss, optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    mine = ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+    their = theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+    for key in ("loss", "accuracy"):            # the tagger's loss and accuracy: real steps only
+        np.testing.assert_allclose(mine[key], their[key], rtol=1e-5)

@@ -36,8 +36,9 @@ on its first data (``Model._draw``), then is a functional Model like any other.
 Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
 glassnet.outputs.
 
-Not here yet: masks (Embedding(mask_zero=True), Masking) and texts; a shared layer that makes an
-output, is stateful or has an activity_regularizer; each is refused by name.
+Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). Not here yet: masks
+meeting at a merge layer, texts; a shared layer that makes an output, is stateful or has an
+activity_regularizer; each is refused by name.
 """
 import inspect
 import math
@@ -51,6 +52,7 @@ from . import metrics as metrics_module
 from ._validation import as_array
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
+from .layers.masking import plan_graph_masks
 from .feeding import unpack
 from .layers.base import shape_fits
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
@@ -276,10 +278,9 @@ class Model(Sequential):
         shared = _shared_ids(calls)
         makers = {id(tensor.layer) for tensor in outputs}
         for layer in layers:
-            if layer.makes_mask or getattr(layer, "takes_text", False):
-                what = "makes a mask, which" if layer.makes_mask else "turns texts into numbers, which"
-                raise NotImplementedError(f"Model: {layer.describe()} {what} a functional Model does not take yet; "
-                                          f"use a Sequential")
+            if getattr(layer, "takes_text", False):
+                raise NotImplementedError(f"Model: {layer.describe()} turns texts into numbers, which a functional "
+                                          f"Model does not take yet; use a Sequential")
             if id(layer) in shared:
                 refusal = ("makes an output; share the layers before it" if id(layer) in makers else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
@@ -486,6 +487,12 @@ class Model(Sequential):
         if self._heads is None:
             return super()._output_losses()
         return [(self._calls[head.call], head.loss) for head in self._heads]
+
+    def _check_masks_reach(self, layer):
+        pass                    # planned on the graph when it is built (_plan_masks)
+
+    def _plan_masks(self, output_mask):
+        return plan_graph_masks(self._calls, self._graph, self._outputs_at, output_mask, self._shared)
 
     def _build_samples(self, shape):
         super()._build_samples(shape)

@@ -142,14 +142,23 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         built = layer.built, dict(layer.params), dict(layer.grads), layer.input_shape
         try:
             self._name_and_seed(layer)
-            # refused where a mask would reach it (BatchNormalization), before it joins; Keras'
-            # warning when it would drop one (Flatten)
-            plan_masks([*self.layers, layer], warn_for=layer)
+            self._check_masks_reach(layer)
         except ValueError:
             layer.name, layer.dtype, layer.rng = given      # as it was: it never joined
             raise
         self.layers.append(layer)
         return layer, given, built
+
+    def _check_masks_reach(self, layer):
+        """Refuse ``layer`` where a mask would reach it (BatchNormalization), before it joins;
+        Keras' warning when it would drop one (Flatten). (A functional Model plans its masks on
+        its graph, when it is built: ``_plan_masks``.)"""
+        plan_masks([*self.layers, layer], warn_for=layer)
+
+    def _plan_masks(self, output_mask):
+        """Where masks go: ``plan_masks`` over the chain of layers, the model's ``output_mask``
+        reading the one that reaches the output."""
+        return plan_masks(self.layers, output_mask)
 
     def _unjoin(self, joined):
         """Take the layers ``_join`` appended (the last ones) out again, each as it was before,
@@ -373,7 +382,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
         # the loss and the metrics when one reaches the output (they score its real steps alone)
         output_mask = OutputMask()
-        self._mask_plan = plan_masks(self.layers, output_mask)
+        self._mask_plan = self._plan_masks(output_mask)
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
