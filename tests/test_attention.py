@@ -192,10 +192,18 @@ def test_the_causal_flag_is_a_call_s_and_keras_defaults_are_taken(rng):
     inputs = gn.Input((4, 6))
     shared = L.MultiHeadAttention(num_heads=2, key_dim=3)
     first = shared(inputs, inputs, use_causal_mask=True)
-    with pytest.raises(NotImplementedError, match="called with use_causal_mask=False after a call with True"):
-        shared(first, inputs)
+    with pytest.raises(NotImplementedError, match="is called with use_causal_mask=True and with False"):
+        gn.Model(inputs, L.Dense(2)(shared(first, inputs)))
+    # the refused drawing left nothing behind: the same layer, both calls causal, is taken
     model = gn.Model(inputs, L.Dense(2)(shared(first, inputs, use_causal_mask=True)), seed=0)
     assert model.get_config()["layers"][0]["config"]["use_causal_mask"] is True
+    assert model.get_config()["options"][0] == {"use_causal_mask": True}
+    with pytest.raises(NotImplementedError, match="runs with use_causal_mask=True in a model made before"):
+        gn.Model(inputs, shared(inputs, inputs))
+    other = L.MultiHeadAttention(num_heads=2, key_dim=3)
+    abandoned = other(inputs, inputs, use_causal_mask=True)          # a tensor no model takes
+    assert gn.Model(inputs, L.Dense(2)(other(inputs, inputs)))._call_options[0] == {"use_causal_mask": False}
+    assert abandoned is not None
     with pytest.raises(ValueError, match="merges 2 to 3 inputs, got 4"):
         L.MultiHeadAttention(num_heads=1, key_dim=2)([x, x, x, x])
     with pytest.raises(ValueError, match="activity_regularizer is not supported"):

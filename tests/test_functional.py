@@ -674,7 +674,7 @@ def test_shared_layer_refusals_after_the_model_is_made(rng):
 
 
 def test_models_called_as_layers_share_their_weights_with_the_new_model(rng, tmp_path):
-    augment = gn.Sequential([L.Rescaling(0.5), L.Dense(4, activation="tanh")], seed=1)    # built by the call
+    augment = gn.Sequential([L.Rescaling(0.5), L.Dense(4, activation="tanh")], seed=1)    # built by the model drawn
     base_inputs = gn.Input((3,))
     base = gn.Model(base_inputs, L.Dense(5, activation="tanh")(L.Add()([base_inputs, L.Dense(3)(base_inputs)])),
                     seed=2, dtype="float32")

@@ -361,3 +361,15 @@ def test_names_follow_renamed_layers_and_keras_one_output_forms(rng):
     # weights per output are refused by name (one weight per sample applies to every output)
     with pytest.raises(ValueError, match="sample_weight: one weight per sample, applied to every output"):
         second.fit(x, [rng.integers(0, 3, 8), rng.standard_normal(8)], sample_weight=[np.ones(8), np.ones(8)])
+
+
+def test_a_refused_compile_leaves_the_outputs_as_they_were(rng):
+    model = _model(loss=["sparse_categorical_crossentropy", "binary_crossentropy", "mse"])
+    x, yc, ya, yr = _data(rng)
+    before = model.evaluate(x, [yc, ya, yr])
+    with pytest.raises(ValueError, match="optimizer"):
+        model.compile(loss=["mse", "mse", "mse"], optimizer="nope")
+    with pytest.raises(ValueError, match="metric"):
+        model.compile(loss=["mse", "mse", "mse"], metrics=[[], [], ["nope"]])
+    assert [head.loss.name for head in model._heads] == LOSSES and model._heads[0].fused
+    assert model.evaluate(x, [yc, ya, yr]) == before

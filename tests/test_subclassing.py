@@ -229,14 +229,17 @@ def test_call_conventions_and_what_a_draw_refuses(rng):
 
     class FixedMode(gn.Model):
         def __init__(self):
-            super().__init__()
-            self.norm = L.BatchNormalization()
+            super().__init__(seed=0)
+            self.norm, self.out = L.BatchNormalization(), L.Dense(1)
 
         def call(self, inputs):
-            return self.norm(inputs, training=False)
+            return self.out(self.norm(inputs, training=False))      # Keras: this call infers, in fit too
 
-    with pytest.raises(NotImplementedError, match="training=False given to a call while a model is drawn"):
-        FixedMode().build((None, 4))
+    fixed = FixedMode()
+    fixed.compile(loss="mse", optimizer="sgd")
+    fixed.fit(rng.standard_normal((16, 4)) * 3 + 1, rng.standard_normal((16, 1)), epochs=2, verbose=0)
+    np.testing.assert_array_equal(fixed.norm.state["moving_mean"], 0)          # never updated
+    assert not np.allclose(fixed.norm.params["gamma"], 1)                        # but trained
 
     class TwoInputs(gn.Model):
         def __init__(self):
@@ -306,3 +309,50 @@ def test_a_failed_draw_leaves_no_trace_and_a_retry_works(rng):
     model.fail = False
     model.build((None, 4))
     assert gn.Model(model.input, model.dense.output).predict(rng.standard_normal((2, 4))).shape == (2, 2)
+
+
+def test_review_of_the_fixes_nesting_names_compiles_and_modes(rng, tmp_path):
+    # two Sequentials not built yet, each naming its layers dense, dense_1: renamed in the graph
+    encode = gn.Sequential([L.Dense(8), L.Dense(2)])
+    decode = gn.Sequential([L.Dense(8), L.Dense(4)])
+    inputs = gn.Input((4,))
+    assert [layer.name for layer in gn.Model(inputs, decode(encode(inputs))).layers] == \
+        ["dense", "dense_1", "dense_2", "dense_3"]
+    # a compile that fails when the model is drawn is dropped, with a clear error
+    model = Residual()
+    model.compile(loss="sparse_categorical_crossentropy", loss_weights=[1.0])
+    x, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    with pytest.raises(ValueError, match="the compile given before Residual was drawn; it is dropped"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="call compile"):
+        model.fit(x, y, verbose=0)
+    # [x] is one input
+    listed = Residual(seed=0)
+    assert listed.predict([x]).shape == (8, 3) and listed.input_shape == (5,)
+    # a nested subclass frozen, then unfrozen for fine-tuning after the outer model was drawn
+    model = AutoEncoder(freeze=True, seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    data = rng.standard_normal((8, 6))
+    model.fit(data, data, verbose=0)
+    assert not model.encoder.trainable
+    model.encoder.trainable = True
+    model.compile(loss="mse", optimizer="sgd")
+    kernel = model.encoder.dense.params["kernel"].copy()
+    model.fit(data, data, verbose=0)
+    assert model.encoder.trainable and not np.array_equal(model.encoder.dense.params["kernel"], kernel)
+
+
+def test_a_call_s_training_mode_is_kept_as_keras_keeps_it(rng, tmp_path):
+    base = gn.Sequential([L.Dense(4, input_dim=3), L.BatchNormalization(), L.Dropout(0.5)], seed=0)
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, L.Dense(1)(base(inputs, training=False)), seed=0)      # Keras' transfer learning
+    assert model.get_config()["modes"] == [False, False, False, None]
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = rng.standard_normal((16, 3)) * 2 + 1, rng.standard_normal((16, 1))
+    model.fit(x, y, epochs=2, verbose=0)
+    np.testing.assert_array_equal(base.layers[1].state["moving_mean"], 0)      # inference mode in fit
+    np.testing.assert_array_equal(model.predict(x), model(x, training=True))    # no dropout either
+    model.save(str(tmp_path / "m.npz"))
+    again = gn.load_model(str(tmp_path / "m.npz"))
+    assert again._call_modes == [False, False, False, None]
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))

@@ -64,18 +64,38 @@ from .preparing import check_binary_targets
 _KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
 
 
-def _layers_between(outputs, sources):
-    """The layers called from the tensors ``sources`` to the tensors ``outputs`` (walking back
-    from the outputs, stopping at the sources), each once."""
-    found, stack, seen = {}, list(outputs), {id(source) for source in sources}
+def _causal_flags(tensors):
+    """``[(attention layer, its calls' use_causal_mask)]`` for the graph of ``tensors``: a layer's
+    calls must agree (forward reads one flag per layer), and with a model made before that runs
+    the layer with the other flag. Refused by name otherwise; nothing is changed here."""
+    flags = {}
+    for tensor in tensors:
+        if "use_causal_mask" in tensor.options:
+            layer, flag = tensor.layer, tensor.options["use_causal_mask"]
+            earlier = flags.setdefault(id(layer), (layer, flag))[1]
+            if earlier != flag:
+                raise NotImplementedError(f"Model: {layer.describe()} is called with use_causal_mask={earlier} and "
+                                          f"with {flag}; a layer called more than once takes one flag (give each "
+                                          f"use its own layer)")
+            if layer._drawn_causal is not None and layer._drawn_causal != flag:
+                raise NotImplementedError(f"Model: {layer.describe()} runs with use_causal_mask={layer._drawn_causal} "
+                                          f"in a model made before, and is called with {flag} here; give this "
+                                          f"model a layer of its own")
+    return list(flags.values())
+
+
+def _tensors_between(outputs, sources):
+    """The symbolic tensors from the tensors ``sources`` to the tensors ``outputs`` (walking back
+    from the outputs, stopping at the sources), each once: the calls a nested model's call made."""
+    found, stack, seen = [], list(outputs), {id(source) for source in sources}
     while stack:
         tensor = stack.pop()
         if id(tensor) in seen or not isinstance(tensor, SymbolicTensor):
             continue
         seen.add(id(tensor))
-        found[id(tensor.layer)] = tensor.layer
+        found.append(tensor)
         stack.extend(tensor.inputs)
-    return list(found.values())
+    return found
 
 
 def _check_outputs(outputs):
@@ -131,14 +151,17 @@ def _rename_clashes(layers):
     earlier one has gets a name of its own (``dense_1``): two models nested in a new one
     (``base(inputs)``) each bring a ``dense``. Such a layer is the nested model's too, so it is
     renamed there as well (as a Sequential's nested layers are). Layers not built yet keep a clash
-    of names they were given, which ``_join`` refuses by name. Returns ``[(layer, old name)]``
+    of names they were given (a Sequential's own names, ``dense_1``, are renamed as built layers'
+    are), which ``_join`` refuses by name. Returns ``[(layer, old name, its old _auto_named)]``
     for the layers named here."""
     names, renamed = set(), []
     taken = {layer.name for layer in layers if layer.name is not None}
     for layer in layers:
-        if layer.name is None or (layer.name in names and layer.built):
-            renamed.append((layer, layer.name))
+        # (a name a model chose, dense_1, may be chosen again; one the user gave is theirs)
+        if layer.name is None or (layer.name in names and (layer.built or layer.__dict__.get("_auto_named"))):
+            renamed.append((layer, layer.name, layer.__dict__.get("_auto_named")))
             layer.name = free_name(layer, taken)
+            layer._auto_named = True
             taken.add(layer.name)
         names.add(layer.name)
     return renamed
@@ -224,6 +247,8 @@ class Model(Sequential):
     _input_shapes = None        # with several Inputs: each one's sample shape, in order
     _deferred_compile = None    # a subclass compiled before it is drawn: compile's arguments
     _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
+    _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
+    _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -292,6 +317,13 @@ class Model(Sequential):
         index = {id(tensor): k for k, tensor in enumerate(tensors)}
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
+        # each call's own mode (layer(x, training=False)) and arguments (an attention layer's
+        # use_causal_mask), None where it has none: kept with the graph, in configs and files
+        modes = [tensor.training for tensor in tensors]
+        self._call_modes = None if all(mode is None for mode in modes) else modes
+        options = [tensor.options or None for tensor in tensors]
+        self._call_options = None if all(option is None for option in options) else options
+        causal = _causal_flags(tensors)
         self._calls, self._shared = calls, shared
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
@@ -319,10 +351,14 @@ class Model(Sequential):
             self._build_samples(shape)
             for layer, rng in kept:
                 layer.rng = rng
+            for layer, flag in causal:          # what this model's passes run with
+                layer._drawn_causal = flag
         except BaseException as exc:
             self._unjoin(joined)            # the layers as they were: they joined no model
-            for layer, name in renamed:
+            for layer, name, auto in renamed:
                 layer.name = name
+                if auto is None:
+                    layer.__dict__.pop("_auto_named", None)
             self._empty_graph()
             self._heads = self._input_shapes = self._declared_input = None
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
@@ -345,7 +381,9 @@ class Model(Sequential):
 
     @property
     def trainable(self):
-        if not self._calls and self._subclass():        # not drawn yet: what it was set to
+        if not self._calls and self._subclass():        # not drawn yet: its layers in another model, or its flag
+            if self._nested_layers:
+                return all(layer.trainable for layer in self._nested_layers)
             return True if self._trainable_setting is None else self._trainable_setting
         return Sequential.trainable.fget(self)
 
@@ -354,6 +392,8 @@ class Model(Sequential):
         Sequential.trainable.fset(self, value)              # (checks the flag; no layers yet, if not drawn)
         if not self._calls and self._subclass():
             self._trainable_setting = value                  # for its layers, once they are known (_draw)
+            for layer in self._nested_layers:               # those it has in the models it was called in
+                layer.trainable = value
 
     def _subclass(self):
         """Whether this is a subclass of Model drawn by its ``call`` (Keras' model subclassing)."""
@@ -420,20 +460,30 @@ class Model(Sequential):
             Sequential.trainable.fset(self, self._trainable_setting)
             self._trainable_setting = None
         if self._deferred_compile is not None:
-            self.compile(optimizer=self.optimizer, **self._deferred_compile)
+            deferred, self._deferred_compile = self._deferred_compile, None
+            try:
+                self.compile(optimizer=self.optimizer, **deferred)
+            except (TypeError, ValueError, NotImplementedError) as exc:
+                raise type(exc)(f"{exc} (the compile given before {type(self).__name__} was drawn; it is dropped: "
+                                f"compile the model again)") from exc
 
-    def _call_symbolic(self, x):
+    def _call_symbolic(self, x, training=None):
         if not self._calls and self._subclass() and is_symbolic(x):
             # a subclass not drawn yet, called while another model is drawn: its call runs there, on
             # these tensors, so that its layers join that model and are built by it (its seed, its
             # dtype); this model itself stays to be drawn (it shares those layers when it is)
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
+            sources = list(x) if isinstance(x, (list, tuple)) else [x]
+            made = _tensors_between(outputs if isinstance(outputs, list) else [outputs], sources)
+            self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
+            for tensor in made:
+                if training is not None and tensor.training is None:     # sub(x, training=False): every call
+                    tensor.training = training
             if self._trainable_setting is not None:          # frozen before: its layers are
-                sources = list(x) if isinstance(x, (list, tuple)) else [x]
-                for layer in _layers_between(outputs if isinstance(outputs, list) else [outputs], sources):
+                for layer in self._nested_layers:
                     layer.trainable = self._trainable_setting
             return outputs
-        return super()._call_symbolic(x)
+        return super()._call_symbolic(x, training)
 
     def _evaluate_feed(self, feed):
         if not self._calls:         # drawn from the first batch before the metrics are counted
@@ -445,6 +495,8 @@ class Model(Sequential):
         arrays for a ``call`` taking a list of inputs."""
         if isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(a, "shape") for a in x):
             self.build([tuple(a.shape[1:]) for a in x])
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+            self.build(tuple(x[0].shape[1:]))           # Keras' [x] for one input, as a functional Model takes it
         elif isinstance(x, dict):
             raise TypeError(f"x: {type(self).__name__} is drawn from its first data, and a dict does not say the "
                             f"order of call's inputs; give a list, or call build([shape, ...]) first")
@@ -522,7 +574,7 @@ class Model(Sequential):
             self.optimizer = self._claim(optimizer)
             return
         self._compile_drawn(loss, optimizer, metrics, loss_weights)
-        self._deferred_compile = None           # (kept when that failed: the next draw tries again)
+        self._deferred_compile = None
 
     def _check_before_draw(self, loss, metrics, loss_weights):
         """What compile can check of its arguments before the model is drawn (its outputs known):
@@ -550,6 +602,7 @@ class Model(Sequential):
             loss, metrics = self._one_output(loss), self._one_output(metrics, nested=True)
             return super().compile(loss, optimizer, metrics)
         self._refuse_optimizer_as_loss(loss)
+        optimizer = optimizers.get(optimizer)       # refused before the heads change
         heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics)
         self._compiled(heads_loss, compiled, optimizer)
 
@@ -764,12 +817,14 @@ class Model(Sequential):
         outputs, sources = [], self._sources(x)
         if self._heads is not None:
             self._walked = outputs          # read when the walk is done (_outputs_of_walk)
+        modes = self._call_modes
         for k, (layer, parents) in enumerate(zip(self._calls, self._graph)):
             if len(parents) == 1 and not getattr(layer, "merges", False):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
             else:
                 inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
-            outputs.append(layer.forward(inputs, training=training))
+            mode = training if modes is None or modes[k] is None else modes[k]     # a call's own, as Keras
+            outputs.append(layer.forward(inputs, training=mode))
             if training and id(layer) in self._shared:
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
                 # here, and put back before that call's backward
@@ -862,7 +917,14 @@ class Model(Sequential):
                              zip(self._input_names, self.input_shapes)]}
         if self._heads is not None:
             config["outputs"] = list(self._outputs_at)
+        if self._call_modes is not None:
+            config["modes"] = list(self._call_modes)
+        if self._call_options is not None:
+            config["options"] = [dict(option) if option else None for option in self._call_options]
         return config
+
+    def _call_settings(self):
+        return self._call_modes, self._call_options
 
     def _compile_config(self):
         if self._heads is None:
@@ -879,7 +941,7 @@ class Model(Sequential):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"
 
     @classmethod
-    def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, **kwargs):
+    def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
@@ -909,7 +971,15 @@ class Model(Sequential):
                 isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(called) for k in outputs)):
             raise ValueError(f"config: 'outputs' must list the calls (of {len(called)}) making the model's outputs, "
                              f"two or more, got {outputs!r:.80}")
-        tensors = replay(called, inbound, sources)
+        if modes is not None and (not isinstance(modes, list) or len(modes) != len(called)
+                                  or not all(mode is None or isinstance(mode, bool) for mode in modes)):
+            raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false or null")
+        if options is not None and (not isinstance(options, list) or len(options) != len(called) or not all(
+                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask"}
+                                   and all(isinstance(v, bool) for v in option.values())) for option in options)):
+            raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or "
+                             f"{{'use_causal_mask': true or false}}")
+        tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else [tensors[k] for k in outputs]
         model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly

@@ -221,7 +221,7 @@ class InferenceMixin:
         NumPy array: the chunk is cast, moved where the weights are, and its outputs come back."""
         return backend.to_numpy(self._forward(self._on_device(x).astype(self.dtype, copy=False), training=False))
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """The outputs for ``x`` (n_samples, *input_shape) in one forward pass, as Keras'
         ``model(x)``: in inference mode unless ``training=True`` (Dropout on, BatchNormalization on
         the batch's statistics and updating its moving ones, as a training step's forward pass;
@@ -233,19 +233,21 @@ class InferenceMixin:
         """
         from .layers.symbolic import holds_symbolic
         if holds_symbolic(x):
-            return self._call_symbolic(x)
+            return self._call_symbolic(x, training)
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
         x = self._on_device(self._prepare_x(x))
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
         return out
 
-    def _call_symbolic(self, x):
+    def _call_symbolic(self, x, training=None):
         """``model(tensor)`` while a functional Model is drawn: this model's calls made again, in
         order, on ``tensor`` (a list of them for a model of several inputs), the same layer objects,
         so that the model drawn shares this one's weights (a nested model, in Keras' words; here its
-        layers join the new model one by one, as a Sequential's nested layers do). Returns the
-        symbolic output (a list of them for a model of several outputs)."""
+        layers join the new model one by one, as a Sequential's nested layers do). ``training``
+        True or False: every one of those calls runs in that mode (Keras' ``base(x,
+        training=False)``: a base model kept in inference mode while the new one trains). Returns
+        the symbolic output (a list of them for a model of several outputs)."""
         from .layers.symbolic import is_symbolic, replay
         sources = list(x) if isinstance(x, (list, tuple)) else [x]
         count = len(self.input_shapes) if hasattr(self, "input_shapes") else 1
@@ -257,9 +259,17 @@ class InferenceMixin:
             raise ValueError(f"model {self.name!r}: has no layers to call")
         # a Sequential not built yet (no input shape) is not built here: its layers join the model
         # drawn, which builds them with its own seed and dtype
-        tensors = replay(self._node_layers, self._inbound, sources)
+        modes, options = self._call_settings()
+        if training is not None:
+            modes = [training] * len(self._node_layers)
+        tensors = replay(self._node_layers, self._inbound, sources, modes, options)
         outputs = [tensors[k] for k in self._output_calls]
         return outputs[0] if len(outputs) == 1 else outputs
+
+    def _call_settings(self):
+        """Each call's own mode and arguments, ``(modes, options)`` (see ``call_symbolic``): none
+        in a Sequential; a functional Model keeps its calls'."""
+        return None, None
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in

@@ -240,6 +240,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         names = {other.name for other in self.layers}
         if layer.name is None:
             layer.name = free_name(layer, names)
+            layer._auto_named = True        # a name the model chose: a graph nesting it may choose another
         elif layer.name in names:
             raise ValueError(f"add: a layer named {layer.name!r} is already in this model")
         if layer.dtype is None:

@@ -255,12 +255,9 @@ def compile_heads(heads, loss, loss_weights, metrics):
                                       f"(one label per position) on such an output is not supported in a model of "
                                       f"several outputs yet: give one-hot targets and categorical_crossentropy")
         chosen.append(head_loss)
-    start = 0
-    for head, head_loss, weight in zip(heads, chosen, weights):
-        start += head.compiled(head_loss, float(weight), start)
     compiled, chosen_metrics = [], []
-    for head in heads:
-        own = OutputMetric(head, LossMetric(head.loss), "loss", own_loss=True)
+    for head, head_loss in zip(heads, chosen):
+        own = OutputMetric(head, LossMetric(head_loss), "loss", own_loss=True)
         compiled.append((own.name, own))
     if metrics is not None:
         if isinstance(metrics, (list, tuple)) and len(metrics) != len(heads) or isinstance(metrics, str):
@@ -276,6 +273,10 @@ def compile_heads(heads, loss, loss_weights, metrics):
     # the outputs' losses in the outputs' order, then the metrics by name: Keras 3's order
     compiled += sorted(chosen_metrics, key=lambda pair: pair[0])
     metrics_module.check_log_names([name for name, _ in compiled])
+    # everything checked: only now do the heads change (a refused compile leaves the model's as they were)
+    start = 0
+    for head, head_loss, weight in zip(heads, chosen, weights):
+        start += head.compiled(head_loss, float(weight), start)
     return Heads(heads), compiled
 
 

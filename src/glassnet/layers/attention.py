@@ -114,17 +114,9 @@ class MultiHeadAttention(_Merge):
         if value is None and not isinstance(query, (list, tuple)):
             raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
                             f"got one {type(query).__name__}")
-        from .symbolic import is_symbolic
-        if is_symbolic(inputs):
-            # a graph keeps one flag per layer: a shared layer's calls must agree (Keras' flag is per
-            # call, False unless given: a call that differs would run with another mask, silently)
-            if self._drawn_causal is not None and self._drawn_causal != causal:
-                raise NotImplementedError(f"{self.describe()}: called with use_causal_mask={causal} after a call with "
-                                          f"{self._drawn_causal}; a shared MultiHeadAttention takes one mask for all "
-                                          f"its calls (give each use its own layer)")
-            tensor = super().__call__(inputs, training=training)
-            self._drawn_causal = causal
-            return tensor
+        from .symbolic import call_symbolic, is_symbolic
+        if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
+            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
         try:
             return super().__call__(inputs, training=training)
@@ -284,14 +276,9 @@ class _DotAttention(_Merge):
                 raise TypeError(f"{self.describe()}: {name} is not supported (no masks of padding; for "
                                 f"return_attention_scores read layer.scores after a forward pass)")
         causal = False if use_causal_mask is None else check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        from .symbolic import is_symbolic
-        if is_symbolic(inputs):     # a graph keeps one flag per layer: a shared layer's calls agree
-            if self._drawn_causal is not None and self._drawn_causal != causal:
-                raise NotImplementedError(f"{self.describe()}: called with use_causal_mask={causal} after a call with "
-                                          f"{self._drawn_causal}; a shared layer takes one mask for all its calls")
-            tensor = super().__call__(inputs, training=training)
-            self._drawn_causal = causal
-            return tensor
+        from .symbolic import call_symbolic, is_symbolic
+        if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
+            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
         drawn, self._drawn_causal = self._drawn_causal, causal
         try:
             return super().__call__(inputs, training=training)

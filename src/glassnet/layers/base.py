@@ -329,12 +329,11 @@ class Layer:
         ``training`` (default: False, inference) as in ``forward``.
         Called on an ``Input`` or another layer's symbolic output, it computes nothing and returns
         its own symbolic output: the functional API (``glassnet.Model``)."""
-        from .symbolic import call_symbolic, is_symbolic, refuse_training
+        from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(x):
             if mask is not None:
                 raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
-            refuse_training(self, training)
-            return call_symbolic(self, x)
+            return call_symbolic(self, x, training)        # training=False: this call infers (Keras)
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "

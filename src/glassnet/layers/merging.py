@@ -81,10 +81,9 @@ class _Merge(Layer):
     def __call__(self, inputs, training=None, mask=None):
         """``layer([x1, x2, ...])`` on arrays: checked, built on first use, then ``forward``; on the
         symbolic outputs of other layers (while a ``Model`` is drawn), the symbolic output."""
-        from .symbolic import call_symbolic, is_symbolic, refuse_training
+        from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(inputs):
-            refuse_training(self, training)
-            return call_symbolic(self, inputs)
+            return call_symbolic(self, inputs, training)
         training = False if training is None else training
         if mask is not None:
             raise TypeError(f"{self.describe()}: takes no mask")

@@ -6,6 +6,8 @@ it returns a ``SymbolicTensor`` that records the layer, the tensors it was calle
 of one sample of its output. ``glassnet.Model(x, y)`` then walks these records back from ``y`` to
 ``x`` to find its layers and how they connect (see ``glassnet.graph``).
 """
+import numpy as np
+
 from .base import shape_fits, sized_axes_needed
 from .input import InputLayer
 
@@ -64,18 +66,7 @@ def sample_shape_of(tensor):
     return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
 
 
-def refuse_training(layer, training):
-    """A ``training=True`` or ``False`` given to a layer's call while a model is drawn: refused by
-    name. The model's passes set every layer's mode (fit trains, predict infers), and a graph
-    keeps no per-call mode, so the argument would be dropped silently (Keras would honour it)."""
-    if training is not None:
-        raise NotImplementedError(f"{layer.describe()}: training={training!r} given to a call while a model is drawn "
-                                  f"is not supported: fit runs every layer in training mode and predict in "
-                                  f"inference mode; to keep a layer's weights and statistics as they are, set "
-                                  f"layer.trainable = False")
-
-
-def call_symbolic(layer, inputs):
+def call_symbolic(layer, inputs, training=None, options=None):
     """``layer(inputs)`` while a model is drawn: the ``SymbolicTensor`` of its output, its shape
     worked out by the layer's ``output_shape`` (nothing is built: ``Model`` builds every layer with
     the model's dtype and seed). A shape the layer cannot take is refused here, by name."""
@@ -101,19 +92,30 @@ def call_symbolic(layer, inputs):
     with sized_axes_needed(layer, shape if not merges else ()):
         out = layer.output_shape(shape)
     tensor = SymbolicTensor(layer, parents, out)
+    # this call's own mode (Keras: layer(x, training=False) runs in inference mode whatever the
+    # model's pass) and a layer's own call arguments (an attention layer's use_causal_mask)
+    tensor.training, tensor.options = check_training(layer, training), dict(options or {})
     # Keras' layer.output: the tensor of its first call, for drawing a sub-model from a layer inside
     if "_first_call" not in vars(layer):
         layer._first_call = (parents, tensor)
     return tensor
 
 
-def replay(calls, inbound, sources):
+def check_training(layer, training):
+    """A call's ``training``: None (the model's pass decides), True or False."""
+    if training is not None and not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"{layer.describe()}: training must be True, False or None, got {training!r:.40}")
+    return None if training is None else bool(training)
+
+
+def replay(calls, inbound, sources, modes=None, options=None):
     """Call each of ``calls`` (layers, in order) on its inputs as ``inbound`` says (per call: the
     indices of earlier calls it reads, -1 - j for ``sources[j]``) and return every call's
     symbolic output: a model's graph drawn again on new tensors (a model called as a layer, a
-    model file read back)."""
+    model file read back). ``modes``, ``options``: each call's own (see ``call_symbolic``)."""
     tensors = []
-    for layer, parents in zip(calls, inbound):
+    for k, (layer, parents) in enumerate(zip(calls, inbound)):
         given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
-        tensors.append(layer(given if getattr(layer, "merges", False) else given[0]))
+        tensors.append(call_symbolic(layer, given if getattr(layer, "merges", False) else given[0],
+                                     None if modes is None else modes[k], None if options is None else options[k]))
     return tensors
