@@ -356,3 +356,42 @@ def test_a_call_s_training_mode_is_kept_as_keras_keeps_it(rng, tmp_path):
     again = gn.load_model(str(tmp_path / "m.npz"))
     assert again._call_modes == [False, False, False, None]
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_a_call_s_own_mode_stays_inside_a_model_called_with_another(rng, tmp_path):
+    class Inner(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense, self.drop = L.Dense(4), L.Dropout(0.5)
+
+        def call(self, inputs):
+            return self.drop(self.dense(inputs), training=False)
+
+    for drawn in (False, True):
+        inner = Inner()
+        if drawn:
+            inner.build((None, 4))
+        inputs = gn.Input((4,))
+        model = gn.Model(inputs, L.Dense(1)(inner(inputs, training=True)))
+        assert model._call_modes == [True, False, None], drawn        # the inner call's own False stays
+    with pytest.raises(TypeError, match="training"):
+        gn.Model(inputs, L.Dense(1)(Inner()(inputs, training="no")))
+    # BackupAndRestore refuses the backup of a model whose calls ran in other modes
+    base = gn.Sequential([L.Dense(3, input_dim=4), L.BatchNormalization()])
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 1))
+
+    def make(mode):
+        made_inputs = gn.Input((4,))
+        made = gn.Model(made_inputs, L.Dense(1, name="head")(base(made_inputs, training=mode)), seed=0)
+        made.compile(loss="mse", optimizer="sgd")
+        return made
+
+    class Interrupt(gn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    backup = str(tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        make(False).fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(backup), Interrupt()])
+    with pytest.raises(ValueError, match="backup"):
+        make(None).fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(backup)])

@@ -49,7 +49,7 @@ import numpy as np
 
 from . import backend, losses, optimizers
 from . import metrics as metrics_module
-from ._validation import as_array
+from ._validation import as_array, check_flag
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
@@ -468,6 +468,8 @@ class Model(Sequential):
                                 f"compile the model again)") from exc
 
     def _call_symbolic(self, x, training=None):
+        if training is not None:
+            training = check_flag(training, "training")
         if not self._calls and self._subclass() and is_symbolic(x):
             # a subclass not drawn yet, called while another model is drawn: its call runs there, on
             # these tensors, so that its layers join that model and are built by it (its seed, its
@@ -823,7 +825,9 @@ class Model(Sequential):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
             else:
                 inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
-            mode = training if modes is None or modes[k] is None else modes[k]     # a call's own, as Keras
+            # a call's own mode, as Keras' guides and tf.keras 2 keep it (Keras 3.15's functional
+            # models let fit's and predict's override it: keras-team/keras#20285)
+            mode = training if modes is None or modes[k] is None else modes[k]
             outputs.append(layer.forward(inputs, training=mode))
             if training and id(layer) in self._shared:
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept

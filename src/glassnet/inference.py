@@ -260,8 +260,9 @@ class InferenceMixin:
         # a Sequential not built yet (no input shape) is not built here: its layers join the model
         # drawn, which builds them with its own seed and dtype
         modes, options = self._call_settings()
-        if training is not None:
-            modes = [training] * len(self._node_layers)
+        if training is not None:        # the calls without a mode of their own take the call's
+            training = check_flag(training, "training")
+            modes = [training if mode is None else mode for mode in (modes or [None] * len(self._node_layers))]
         tensors = replay(self._node_layers, self._inbound, sources, modes, options)
         outputs = [tensors[k] for k in self._output_calls]
         return outputs[0] if len(outputs) == 1 else outputs

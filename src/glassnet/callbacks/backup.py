@@ -78,7 +78,8 @@ class BackupAndRestore(Callback):
             raise ModelFileError(f"BackupAndRestore: the backup {self.path} cannot be read ({exc}); delete "
                                  f"it to train from the start") from None
         model = self.model
-        wiring = ("layers", "inbound", "inputs", "calls")         # a functional Model's graph too
+        # a functional Model's graph too: its calls, their own modes and arguments, its outputs
+        wiring = ("layers", "inbound", "inputs", "calls", "modes", "options", "outputs")
         if any(backup.get_config().get(key) != model.get_config().get(key) for key in wiring):
             raise ValueError(f"BackupAndRestore: {self.path} is the backup of another network (other "
                              f"layers or settings); give this run a folder of its own, or delete it")
