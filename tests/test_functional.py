@@ -737,7 +737,16 @@ def _masked_tagger(lib):
     return ids, lib.layers.Dense(3, activation="softmax", name="o")(steps)
 
 
-@pytest.mark.parametrize("draw", [_masked_readers, _masked_tagger])
+def _masked_siamese(lib):
+    """A Dense shared by two masked branches (it passes each branch's mask on to that branch's LSTM)."""
+    a, b = lib.Input((7,), name="a"), lib.Input((7,), name="b")
+    shared = lib.layers.Dense(4, activation="tanh", name="da")
+    ha = lib.layers.LSTM(6, name="la")(shared(lib.layers.Embedding(12, 4, mask_zero=True, name="ea")(a)))
+    hb = lib.layers.LSTM(6, name="lb")(shared(lib.layers.Embedding(12, 4, mask_zero=True, name="eb")(b)))
+    return [a, b], lib.layers.Dense(1, activation="sigmoid", name="out")(lib.layers.Concatenate(name="j")([ha, hb]))
+
+
+@pytest.mark.parametrize("draw", [_masked_readers, _masked_tagger, _masked_siamese])
 def test_masks_follow_the_graph_and_train_as_keras(draw, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     ours, theirs = gn.Model(*draw(gn), seed=0), keras.Model(*draw(keras))
@@ -746,8 +755,11 @@ def test_masks_follow_the_graph_and_train_as_keras(draw, rng):
             theirs.get_layer(layer.name).set_weights(layer.get_weights())
     xa, xb = rng.integers(1, 12, (32, 7)), rng.integers(1, 12, (32, 5))
     xa[::2, 4:], xb[::3, 2:] = 0, 0                  # padding
-    x, y = ([xa, xb], rng.integers(0, 2, 32)) if draw is _masked_readers else (xa, rng.integers(0, 3, (32, 7)))
-    loss = "binary_crossentropy" if draw is _masked_readers else "sparse_categorical_crossentropy"
+    two = draw is not _masked_tagger
+    x, y = ([xa, xb], rng.integers(0, 2, 32)) if two else (xa, rng.integers(0, 3, (32, 7)))
+    if draw is _masked_siamese:
+        x = [xa, xa[::-1].copy()]
+    loss = "binary_crossentropy" if two else "sparse_categorical_crossentropy"
     ours.compile(loss=loss, optimizer=gn.optimizers.SGD(0.5), metrics=["accuracy"])
     theirs.compile(loss=loss, optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

@@ -75,8 +75,9 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
     ``output_calls`` (the calls making the outputs). A mask goes along the graph's edges: from its
     maker to each layer reading the maker's output, on past those that pass masks, as in a chain.
     Not supported yet, and refused by name: a merge layer reaching a mask (Keras combines the
-    masks of its inputs), a layer reached by two masks, and a shared layer making or reading one
-    (masks are handed on layer by layer: two calls would take each other's)."""
+    masks of its inputs), a layer reached by two masks, and a shared layer making a mask that is
+    read or reading one (masks are handed on layer by layer: two calls would take each other's);
+    a shared layer passing one on is fine."""
     maker_of, readers = [None] * len(calls), {}         # the call whose mask is on each call's output
     for k, (layer, parents) in enumerate(zip(calls, graph)):
         incoming = {maker_of[p] for p in parents if p >= 0} - {None}
@@ -86,21 +87,24 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
                                           f"makes; merging masked sequences is not supported yet (Keras combines "
                                           f"their masks): pool or read them (an LSTM) before they meet")
             maker = incoming.pop()
-            if id(layer) in shared or id(calls[maker]) in shared:
-                raise NotImplementedError(f"{layer.describe()}: a layer called more than once cannot make or read a "
-                                          f"mask yet; give each call a layer of its own")
             if layer.mask_refusal is not None:
                 raise ValueError(f"{layer.describe()}: receives the mask that {calls[maker].describe()} makes, and "
                                  f"{layer.mask_refusal}; place it where no mask reaches it")
             if layer.reads_mask:
+                # (a layer passing a mask on may be shared: masks go from makers to readers directly)
+                if id(layer) in shared or id(calls[maker]) in shared:
+                    raise NotImplementedError(f"{layer.describe()}: reads the mask {calls[maker].describe()} makes, and "
+                                              f"a layer called more than once cannot make or read a mask that is read "
+                                              f"yet; give each call a layer of its own")
                 readers.setdefault(maker, []).append(layer)
             maker_of[k] = maker if layer.passes_mask(calls[maker].mask_within_steps()) else None
         if layer.makes_mask:
-            if id(layer) in shared:
-                raise NotImplementedError(f"{layer.describe()}: a layer called more than once cannot make a mask yet")
             maker_of[k] = k
     reaching = {maker_of[k] for k in output_calls} - {None}
     if reaching and output_reader is not None:
+        if any(id(calls[maker]) in shared for maker in reaching):
+            raise NotImplementedError(f"{calls[min(reaching)].describe()}: is called more than once and its mask "
+                                      f"reaches the output; give each call a layer of its own")
         if len(output_calls) > 1:
             raise NotImplementedError(f"{calls[min(reaching)].describe()}: its mask reaches an output of a model of "
                                       f"several outputs, whose losses cannot score real steps alone yet")
