@@ -31,7 +31,96 @@ def _positive_int(value, what):
     return int(value)
 
 
-class MultiHeadAttention(_Merge):
+def _check_dropout(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name}: dropout must be a number in [0, 1), got {value!r:.40}")
+    return float(value)
+
+
+class _Attention(_Merge):
+    """What the attention layers share: inputs [query, value] or [query, value, key] (the key is
+    the value when not given), a causal mask per call (``use_causal_mask``: an eager call's for
+    that call; in a model, the flag its calls agree on, which the Model sets: graph.py), the
+    softmax of the scores over the key's steps with dropout in training (``_weights``) and its
+    backward (``_weights_back``)."""
+    most_inputs = 3
+    _drawn_causal = None        # (on the class too: a layer pickled before it existed lacks it)
+    use_causal_mask = False     # the default of the layer's calls
+
+    @property
+    def causal(self):
+        """Whether forward masks later steps: the flag of the calls in a model drawn, else the layer's."""
+        return self.use_causal_mask if self._drawn_causal is None else self._drawn_causal
+
+    def _call(self, inputs, training, use_causal_mask, keras_defaults):
+        """``__call__`` on the list ``inputs``: on symbolic tensors the call's tensor, carrying its
+        causal flag; on arrays this call's forward, with its flag for this call only."""
+        defaults = {"attention_mask": None, "return_attention_scores": False, "query_mask": None,
+                    "value_mask": None, "key_mask": None, "mask": None}
+        for name, given in keras_defaults.items():       # Keras' other arguments: at their defaults only
+            if name not in defaults or given is not defaults[name]:
+                shown = f"{name}={given!r:.30}" if isinstance(given, (bool, int, float, str)) else \
+                    f"{name} (a {type(given).__name__})"
+                raise TypeError(f"{self.describe()}: {shown} is not supported (no attention_mask or masks "
+                                f"of padding; for return_attention_scores read layer.scores after a forward pass)")
+        causal = self.use_causal_mask if use_causal_mask is None else \
+            check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
+        from .symbolic import call_symbolic, is_symbolic
+        if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
+            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
+        drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
+        try:
+            return super().__call__(inputs, training=training)
+        finally:
+            self._drawn_causal = drawn
+
+    def _unpack(self, inputs):
+        """``(query, key, value)`` of forward's list, checked (lengths an Input left open included)."""
+        self._check_compatible([x.shape[1:] for x in inputs])
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) == 3 else value
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
+                             f"{key.shape[1]} and the value's {value.shape[1]}")
+        self.inputs = [query, key, value]       # a list: a model lets go of the data in it after fit
+        return query, key, value
+
+    def _weights(self, scores, training):
+        """The attention weights from ``scores`` (..., T, S), in place: later steps masked when
+        causal, the softmax over S (kept as ``scores``), dropout in training (the weights used)."""
+        xp = backend.get_array_module(scores)
+        if self.causal:
+            scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
+        scores -= scores.max(axis=-1, keepdims=True)
+        weights = xp.exp(scores, out=scores)
+        weights /= weights.sum(axis=-1, keepdims=True)
+        self.scores, self.drop = weights, None
+        if training and self.dropout:
+            keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
+            self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
+            weights = weights * self.drop
+        self.used = weights
+        return weights
+
+    def _weights_back(self, d_used):
+        """dL/d(scores) from dL/d(the weights used): back through dropout and the softmax, row by
+        row (dA -> A * (dA - sum(dA * A)); masked entries have A = 0)."""
+        if self.drop is not None:
+            d_used = d_used * self.drop
+        a = self.scores
+        return a * (d_used - (d_used * a).sum(axis=-1, keepdims=True))
+
+    def _input_gradients(self, d_query, d_key, d_value):
+        """One gradient per input, in the inputs' order (a key that is the value: the two add)."""
+        if len(self.input_shape) == 2:
+            return [d_query, d_value + d_key]
+        return [d_query, d_value, d_key]
+
+
+del LAYERS["_Attention"]        # a shared base, not a layer that configs may name
+
+
+class MultiHeadAttention(_Attention):
     """Keras' ``MultiHeadAttention``: ``mha(query, value)`` (key = value), ``mha(query, value,
     key)``, or Keras' self-attention ``mha(x, x)``; also ``mha([query, value(, key)])``.
 
@@ -67,18 +156,13 @@ class MultiHeadAttention(_Merge):
     >>> mha(np.ones((3, 5, 8)), np.ones((3, 7, 6))).shape
     (3, 5, 8)
     """
-    most_inputs = 3
-    _drawn_causal = None        # (on the class too: a layer pickled before it existed lacks it)
-
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  use_causal_mask=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.num_heads = _positive_int(num_heads, "num_heads")
         self.key_dim = _positive_int(key_dim, "key_dim")
         self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim")
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"MultiHeadAttention: dropout must be a number in [0, 1), got {dropout!r:.40}")
-        self.dropout = float(dropout)
+        self.dropout = _check_dropout(dropout, "MultiHeadAttention")
         self.use_bias = check_flag(use_bias, "MultiHeadAttention: use_bias")
         self.features = None if output_shape is None else _positive_int(output_shape, "output_shape")
         self.use_causal_mask = check_flag(use_causal_mask, "MultiHeadAttention: use_causal_mask")
@@ -92,36 +176,12 @@ class MultiHeadAttention(_Merge):
         self.scores = None
         self._drawn_causal = None       # the mask of its calls in a model drawn (see __call__)
 
-    @property
-    def causal(self):
-        """Whether forward masks later steps: the flag of the calls in a model drawn, else the layer's."""
-        return self.use_causal_mask if self._drawn_causal is None else self._drawn_causal
-
     def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **keras_defaults):
-        # Keras' other arguments are taken at their defaults (ported code passes them), refused otherwise
-        defaults = {"attention_mask": None, "return_attention_scores": False, "query_mask": None,
-                    "value_mask": None, "key_mask": None, "mask": None}
-        for name, given in keras_defaults.items():
-            if name not in defaults or given is not defaults[name]:
-                shown = f"{name}={given!r:.30}" if isinstance(given, (bool, int, float, str)) else \
-                    f"{name} (a {type(given).__name__})"
-                raise TypeError(f"{self.describe()}: {shown} is not supported (no attention_mask or masks "
-                                f"of padding; for return_attention_scores read layer.scores after a forward pass)")
-        causal = self.use_causal_mask if use_causal_mask is None else \
-            check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        inputs = list(query) if value is None and isinstance(query, (list, tuple)) else \
-            [query, value] + ([] if key is None else [key])
         if value is None and not isinstance(query, (list, tuple)):
             raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
                             f"got one {type(query).__name__}")
-        from .symbolic import call_symbolic, is_symbolic
-        if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
-            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
-        drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
-        try:
-            return super().__call__(inputs, training=training)
-        finally:
-            self._drawn_causal = drawn
+        inputs = list(query) if value is None else [query, value] + ([] if key is None else [key])
+        return self._call(inputs, training, use_causal_mask, keras_defaults)
 
     def matmul_flops(self, batch_size):
         """The largest product: a projection of the query, key or value (fit's choice of threads)."""
@@ -176,31 +236,13 @@ class MultiHeadAttention(_Merge):
         return out.transpose(0, 2, 1, 3)
 
     def forward(self, inputs, training=False):
-        self._check_compatible([x.shape[1:] for x in inputs])
-        query, value = inputs[0], inputs[1]
-        key = inputs[2] if len(inputs) == 3 else value
-        if key.shape[1] != value.shape[1]:
-            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
-                             f"{key.shape[1]} and the value's {value.shape[1]}")
-        xp = backend.get_array_module(query)
-        self.inputs = [query, key, value]        # a list: a model lets go of the data in it after fit
+        query, key, value = self._unpack(inputs)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
         q *= scale                                      # Keras scales the queries
-        scores = q @ k.transpose(0, 1, 3, 2)            # (batch, heads, T, S)
-        if self.causal:
-            steps, sources = scores.shape[-2:]
-            scores[..., xp.triu(xp.ones((steps, sources), dtype=bool), k=1)] = -np.inf
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = xp.exp(scores, out=scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        self.scores, self.drop = weights, None
-        if training and self.dropout:
-            keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
-            self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
-            weights = weights * self.drop
+        weights = self._weights(q @ k.transpose(0, 1, 3, 2), training)      # (batch, heads, T, S)
         context = (weights @ v).transpose(0, 2, 1, 3)   # (batch, T, heads, value_dim)
-        self.q, self.k, self.v, self.used, self.context = q, k, v, weights, context
+        self.q, self.k, self.v, self.context = q, k, v, context
         kernel = self.params["output_kernel"]
         out = context.reshape(-1, kernel.shape[0] * kernel.shape[1]) @ kernel.reshape(-1, kernel.shape[2])
         if self.use_bias:
@@ -225,20 +267,13 @@ class MultiHeadAttention(_Merge):
             self.grads["output_bias"][...] = flat.sum(axis=0)
         d_context = (flat @ kernel.reshape(-1, kernel.shape[2]).T).reshape(self.context.shape).transpose(0, 2, 1, 3)
         d_v = self.used.transpose(0, 1, 3, 2) @ d_context           # (batch, heads, S, value_dim)
-        d_weights = d_context @ self.v.transpose(0, 1, 3, 2)        # (batch, heads, T, S)
-        if self.drop is not None:
-            d_weights *= self.drop
-        a = self.scores         # back through the softmax, row by row (masked entries: a = 0)
-        d_scores = a * (d_weights - (d_weights * a).sum(axis=-1, keepdims=True))
+        d_scores = self._weights_back(d_context @ self.v.transpose(0, 1, 3, 2))     # (batch, heads, T, S)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         d_q = (d_scores @ self.k) * scale                           # q was scaled before the product
         d_k = d_scores.transpose(0, 1, 3, 2) @ self.q               # (the scaled q)
         d_query = self._project_back(query, d_q, "query")
         d_key = self._project_back(key, d_k, "key")
-        d_value = self._project_back(value, d_v, "value")
-        if len(self.input_shape) == 2:          # key is value: its two gradients add
-            return [d_query, d_value + d_key]
-        return [d_query, d_value, d_key]
+        return self._input_gradients(d_query, d_key, self._project_back(value, d_v, "value"))
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
@@ -248,7 +283,7 @@ class MultiHeadAttention(_Merge):
                 "bias_initializer": initializers.name_of(self.bias_initializer)}
 
 
-class _DotAttention(_Merge):
+class _DotAttention(_Attention):
     """What Attention and AdditiveAttention share (Keras' BaseDenseAttention): inputs [query,
     value] or [query, value, key] (the key is the value when not given), scores of each query step
     against each key step (``_scores``, by subclass), a softmax over the key's steps, dropout on
@@ -257,33 +292,16 @@ class _DotAttention(_Merge):
 
     Shapes: query (batch, Tq, d), value (batch, Tv, dv), key (batch, Tv, d) -> (batch, Tq, dv);
     ``layer.scores`` keeps the last forward pass's weights (batch, Tq, Tv)."""
-    most_inputs = 3
-    _drawn_causal = None
-
     def __init__(self, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1), got {dropout!r:.40}")
-        self.dropout = float(dropout)
+        self.dropout = _check_dropout(dropout, name)
         if self.activity_regularizer is not None:
             raise ValueError(f"{name}: activity_regularizer is not supported; put ActivityRegularization after it")
         self.scores = None
 
     def __call__(self, inputs, training=None, use_causal_mask=None, **keras_defaults):
-        for name, given in keras_defaults.items():
-            if name not in ("mask", "return_attention_scores") or given not in (None, False):
-                raise TypeError(f"{self.describe()}: {name} is not supported (no masks of padding; for "
-                                f"return_attention_scores read layer.scores after a forward pass)")
-        causal = False if use_causal_mask is None else check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        from .symbolic import call_symbolic, is_symbolic
-        if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
-            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
-        drawn, self._drawn_causal = self._drawn_causal, causal
-        try:
-            return super().__call__(inputs, training=training)
-        finally:
-            self._drawn_causal = drawn
+        return self._call(inputs, training, use_causal_mask, keras_defaults)
 
     def _check_compatible(self, shapes):
         if any(len(s) != 2 for s in shapes):
@@ -302,40 +320,15 @@ class _DotAttention(_Merge):
         return (shapes[0][0], shapes[1][1])
 
     def forward(self, inputs, training=False):
-        self._check_compatible([x.shape[1:] for x in inputs])
-        query, value = inputs[0], inputs[1]
-        key = inputs[2] if len(inputs) == 3 else value
-        if key.shape[1] != value.shape[1]:
-            raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
-                             f"{key.shape[1]} and the value's {value.shape[1]}")
-        xp = backend.get_array_module(query)
-        self.inputs = [query, key, value]       # a list: a model lets go of the data in it after fit
-        scores = self._scores(query, key)       # (batch, Tq, Tv)
-        if self._drawn_causal:
-            scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = xp.exp(scores, out=scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        self.scores, self.drop = weights, None
-        if training and self.dropout:
-            keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
-            self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
-            weights = weights * self.drop
-        self.used = weights
-        return weights @ value
+        query, key, value = self._unpack(inputs)
+        return self._weights(self._scores(query, key), training) @ value      # scores (batch, Tq, Tv)
 
     def backward(self, grad_output):
         query, key, value = self.inputs
         d_value = self.used.transpose(0, 2, 1) @ grad_output
-        d_weights = grad_output @ value.transpose(0, 2, 1)
-        if self.drop is not None:
-            d_weights *= self.drop
-        a = self.scores
-        d_scores = a * (d_weights - (d_weights * a).sum(axis=-1, keepdims=True))
+        d_scores = self._weights_back(grad_output @ value.transpose(0, 2, 1))
         d_query, d_key = self._scores_backward(d_scores, query, key)
-        if len(self.input_shape) == 2:          # key is value: its two gradients add
-            return [d_query, d_value + d_key]
-        return [d_query, d_value, d_key]
+        return self._input_gradients(d_query, d_key, d_value)
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout}
