@@ -395,3 +395,15 @@ def test_a_call_s_own_mode_stays_inside_a_model_called_with_another(rng, tmp_pat
         make(False).fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(backup), Interrupt()])
     with pytest.raises(ValueError, match="backup"):
         make(None).fit(x, y, epochs=3, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(backup)])
+
+
+
+def test_a_model_called_on_a_tensor_without_training_gives_its_calls_no_mode(rng):
+    base_inputs = gn.Input((3,))
+    base = gn.Model(base_inputs, L.Dropout(0.5)(L.Dense(4)(base_inputs)), seed=0)
+    inputs = gn.Input((3,))
+    for nested in (base, gn.Sequential([L.Dense(4, input_dim=3), L.Dropout(0.5)])):
+        top = gn.Model(inputs, L.Dense(1)(nested(inputs)), seed=0)
+        assert top._call_modes is None                   # fit trains them, predict infers: the pass decides
+        x = rng.standard_normal((64, 3))
+        assert not np.allclose(top(x, training=True), top(x))      # its Dropout drops in training

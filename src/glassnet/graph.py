@@ -702,7 +702,7 @@ class Model(Sequential):
         out = super().predict(x, batch_size, verbose, steps)
         return out if self._heads is None else split_outputs(out, self._heads)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """``Sequential.__call__``; a list of arrays, one per output, for a model of several."""
         out = super().__call__(x, training)
         return out if self._heads is None or isinstance(out, (list, SymbolicTensor)) else \
