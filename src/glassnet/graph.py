@@ -54,11 +54,10 @@ from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .feeding import unpack
-from .layers.base import shape_fits
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .model import Sequential
 from .outputs import Head, compile_heads, each_output_metrics, per_output, split_outputs
-from .preparing import check_binary_targets
+from .preparing import check_binary_targets, prepare_targets
 
 
 _KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
@@ -84,18 +83,9 @@ def _causal_flags(tensors):
     return list(flags.values())
 
 
-def _tensors_between(outputs, sources):
-    """The symbolic tensors from the tensors ``sources`` to the tensors ``outputs`` (walking back
-    from the outputs, stopping at the sources), each once: the calls a nested model's call made."""
-    found, stack, seen = [], list(outputs), {id(source) for source in sources}
-    while stack:
-        tensor = stack.pop()
-        if id(tensor) in seen or not isinstance(tensor, SymbolicTensor):
-            continue
-        seen.add(id(tensor))
-        found.append(tensor)
-        stack.extend(tensor.inputs)
-    return found
+def _several_shapes(input_shape):
+    """Whether ``input_shape`` is a list of shapes, one per input, rather than one shape."""
+    return isinstance(input_shape, list) and bool(input_shape) and isinstance(input_shape[0], (tuple, list))
 
 
 def _check_outputs(outputs):
@@ -184,17 +174,18 @@ def _check_inputs(inputs):
         raise ValueError("Model: inputs is empty; give the Input(s) the outputs were drawn from")
 
 
-def _walk_back(outputs):
+def _walk_back(outputs, stop=()):
     """The symbolic tensors the ``outputs`` depend on, each after those it reads (a depth-first
     walk from each output in turn that visits each tensor's inputs in their order; iterative, so
-    that deep graphs need no recursion), and the Inputs it reaches."""
-    order, sources, done = [], [], set()
+    that deep graphs need no recursion), and the Inputs it reaches. ``stop``: tensors where the
+    walk ends as at an Input (a nested model's call, walked back to the tensors it was called on)."""
+    order, sources, done, stop = [], [], set(), {id(tensor) for tensor in stop}
     stack = [(output, False) for output in reversed(outputs)]
     while stack:
         tensor, expanded = stack.pop()
         if id(tensor) in done:
             continue
-        if isinstance(tensor, InputLayer):
+        if isinstance(tensor, InputLayer) or id(tensor) in stop:
             done.add(id(tensor))
             sources.append(tensor)
         elif expanded:
@@ -372,8 +363,7 @@ class Model(Sequential):
         ``input_shape`` (see ``_draw``)."""
         if not self.built and not self._calls:
             return self._draw(input_shape)
-        given = input_shape if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)) \
-            else [input_shape]
+        given = input_shape if _several_shapes(input_shape) else [input_shape]
         wanted = [(None, *shape) for shape in self.input_shapes]
         if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
@@ -446,7 +436,7 @@ class Model(Sequential):
         gives the graph, taken as ``Model(inputs, outputs)`` takes it. ``call`` runs once, here, on
         symbolic tensors: it may only call layers (and models), as a functional model is drawn; a
         branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves)."""
-        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
+        several = _several_shapes(input_shape)
         shapes = input_shape if several else [input_shape]
         if not all(isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in shape)
                    for shape in shapes):
@@ -476,7 +466,7 @@ class Model(Sequential):
             # dtype); this model itself stays to be drawn (it shares those layers when it is)
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             sources = list(x) if isinstance(x, (list, tuple)) else [x]
-            made = _tensors_between(outputs if isinstance(outputs, list) else [outputs], sources)
+            made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
             self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
             for tensor in made:
                 if training is not None and tensor.training is None:     # sub(x, training=False): every call
@@ -559,7 +549,7 @@ class Model(Sequential):
         if self._heads is None:
             return super().compute_output_shape(input_shape)
         self.build(input_shape)             # (refuses any shape but the Inputs')
-        several = isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list))
+        several = _several_shapes(input_shape)
         return [(None if several else input_shape[0], *head.shape) for head in self._heads]
 
     def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None):
@@ -680,15 +670,8 @@ class Model(Sequential):
             if array.shape[0] != x.shape[0]:
                 raise ValueError(f"{xname} and {label} must have the same number of samples, got "
                                  f"{x.shape[0]} and {array.shape[0]}")
-            # the loss's own check against its output (one label per sample for a sparse one)
-            if len(head.shape) == 1:
-                array = head.loss.prepare_targets(array, head.shape[0], self.dtype, label)
-            elif not shape_fits(array.shape[1:], head.shape):
-                raise ValueError(f"{label}: expected targets of shape (n_samples, {', '.join(map(str, head.shape))}) "
-                                 f"to match output {head.name!r}, got shape {array.shape}")
-            else:
-                array = head.loss.prepare_targets(array.reshape(-1, head.shape[-1]), head.shape[-1], self.dtype,
-                                                  label).reshape(array.shape)
+            # the loss's own check against its output, as for a model of one output
+            array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
             check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
             targets.append(array)
         xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)

@@ -32,9 +32,9 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import backend, losses
 from . import metrics as metrics_module
-from .losses import Loss
+from .losses import Loss, changed_settings
 from .metrics import LossMetric, Metric
 from .callbacks.base import resolve_mode
 from .metrics.base import metric_number
@@ -72,8 +72,7 @@ class Head:
     def targets(self, packed):
         """This output's targets in packed targets: a view (n, *target_shape); integer labels (a
         new array) for a sparse loss, whose columns hold them as floats."""
-        size = math.prod(self.target_shape)
-        view = packed[:, self.target_start:self.target_start + size].reshape(packed.shape[0], *self.target_shape)
+        view = self.target_view(packed)
         return view.astype(np.int64) if self.loss.sparse else view
 
     def target_view(self, packed):
@@ -150,16 +149,11 @@ class Heads(Loss):
 
     def get_config(self):
         """Each output's loss and weight (compared by ``BackupAndRestore``)."""
-        return [[head.name, head.loss.get_config(), head.weight, _settings(head.loss)] for head in self.heads]
+        return [[head.name, head.loss.get_config(), head.weight, changed_settings(head.loss)] for head in self.heads]
 
     def __repr__(self):
         return "<loss " + ", ".join(f"{head.name}: {head.loss.name}" + (f" x {head.weight:g}" if head.weight != 1
                                                                         else "") for head in self.heads) + ">"
-
-
-def _settings(loss):
-    from .losses import changed_settings
-    return changed_settings(loss)
 
 
 class OutputMetric(Metric):
@@ -237,7 +231,6 @@ def compile_heads(heads, loss, loss_weights, metrics):
     for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
     number per output; ``metrics``: None, or per output (list or dict, a dict may leave outputs
     out) a metric or a list of them. Each output's own loss is logged too, "<output>_loss"."""
-    from . import losses
     given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
     if any(spec is None for spec in given):
         raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")

@@ -23,6 +23,27 @@ def check_binary_targets(y, name, units, compiled):
                          f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")
 
 
+def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
+    """``loss``'s own check of the targets ``y`` of an output of sample ``shape``. An output with
+    several axes (one that ends in Conv2D, Conv1D or Reshape) takes targets of its full shape,
+    (n, *shape), which the loss checks position by position along the last axis; a sparse loss
+    takes one label per position. ``output`` names the output in the messages."""
+    if len(shape) == 1:
+        return loss.prepare_targets(y, shape[0], dtype, name)
+    if loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)
+        positions = shape[:-1]
+        labels = y[..., 0] if shape_fits(y.shape[1:], (*positions, 1)) else y
+        if not shape_fits(labels.shape[1:], positions):
+            raise ValueError(f"{name}: {loss.name} takes one class label per position of {output} "
+                             f"(n_samples, {', '.join(map(str, shape))}), an array of shape "
+                             f"(n_samples, {', '.join(map(str, positions))}); got shape {y.shape}")
+        return loss.prepare_targets(labels.reshape(-1), shape[-1], dtype, name).reshape(labels.shape)
+    if not shape_fits(y.shape[1:], shape):
+        raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
+                         f"to match {output}, got shape {y.shape}")
+    return loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], dtype, name).reshape(y.shape)
+
+
 class PreparingMixin:
 
     def _require_built(self, what):
@@ -134,21 +155,7 @@ class PreparingMixin:
         """The loss's own check of ``y``. A model whose output samples have several axes (one that
         ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
         which the loss checks position by position along the last axis. ``sample_shape``: x's."""
-        shape = self._output_shape_for(sample_shape)
-        if len(shape) == 1:
-            return self.loss.prepare_targets(y, shape[0], self.dtype, name)
-        if self.loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)
-            positions = shape[:-1]
-            labels = y[..., 0] if shape_fits(y.shape[1:], (*positions, 1)) else y
-            if not shape_fits(labels.shape[1:], positions):
-                raise ValueError(f"{name}: {self.loss.name} takes one class label per position of the model's "
-                                 f"output (n_samples, {', '.join(map(str, shape))}), an array of shape "
-                                 f"(n_samples, {', '.join(map(str, positions))}); got shape {y.shape}")
-            return self.loss.prepare_targets(labels.reshape(-1), shape[-1], self.dtype, name).reshape(labels.shape)
-        if not shape_fits(y.shape[1:], shape):
-            raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
-                             f"to match the model's output, got shape {y.shape}")
-        return self.loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], self.dtype, name).reshape(y.shape)
+        return prepare_targets(self.loss, y, self._output_shape_for(sample_shape), self.dtype, name)
 
     def _class_weight_table(self, class_weight):
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
