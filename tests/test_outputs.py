@@ -67,11 +67,18 @@ def test_training_matches_keras_multi_output_model(rng):
     assert sorted(mine) == sorted(their)            # loss, cls_loss, aux_loss, reg_loss, cls_accuracy, reg_mae
     for key in their:
         np.testing.assert_allclose(mine[key], their[key], rtol=2e-5, err_msg=key)
-    # sample weights weigh every output's loss (the total matches; see the README on "<output>_loss")
-    mine = ours.fit(x, {"cls": yc, "aux": ya, "reg": yr}, sample_weight=w, epochs=2, batch_size=16, shuffle=False,
-                    verbose=0).history["loss"]
-    their = theirs.fit(x, [yc, ya, yr], sample_weight=w, epochs=2, batch_size=16, shuffle=False, verbose=0).history["loss"]
-    np.testing.assert_allclose(mine, their, rtol=2e-5)
+    # sample weights weigh every output's loss, and each "<output>_loss" as Keras 3 logs it; then
+    # weights per output, a list (None: unweighted) and a dict by name (a missing name: unweighted)
+    w2 = rng.uniform(0, 3, 48).astype(np.float32)
+    for mine_w, their_w in [(w, w), ([w, None, w2], [w, np.ones(48, np.float32), w2]),
+                            ({"reg": w, "cls": w2}, [w2, np.ones(48, np.float32), w])]:
+        mine = ours.fit(x, {"cls": yc, "aux": ya, "reg": yr}, sample_weight=mine_w, epochs=2, batch_size=16,
+                        shuffle=False, verbose=0).history
+        their = theirs.fit(x, [yc, ya, yr], sample_weight=their_w, epochs=2, batch_size=16, shuffle=False,
+                           verbose=0).history
+        assert sorted(mine) == sorted(their)
+        for key in their:
+            np.testing.assert_allclose(mine[key], their[key], rtol=2e-5, err_msg=key)
     for layer in ours.layers:
         for a, b in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights()):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -358,9 +365,74 @@ def test_names_follow_renamed_layers_and_keras_one_output_forms(rng):
     assert one.fit(x, [y], verbose=0).history.keys() == {"loss", "mae"}
     assert one.evaluate(x, {"o": y}) == one.evaluate(x, y)
     one.compile(loss={"o": "mse"}, metrics={"o": ["mae"]})
-    # weights per output are refused by name (one weight per sample applies to every output)
-    with pytest.raises(ValueError, match="sample_weight: one weight per sample, applied to every output"):
-        second.fit(x, [rng.integers(0, 3, 8), rng.standard_normal(8)], sample_weight=[np.ones(8), np.ones(8)])
+    # and its weights as a list of one or a dict by its name
+    w = rng.uniform(0, 2, 8)
+    assert one.evaluate(x, y, sample_weight=[w]) == one.evaluate(x, y, sample_weight={"o": w}) \
+        == one.evaluate(x, y, sample_weight=w) != one.evaluate(x, y)
+
+
+def test_weights_per_output_weigh_that_output_s_loss_alone(rng):
+    model = _model(loss_weights=[1.0, 0.5, 2.0], metrics={"reg": "mae"})
+    x, yc, ya, yr = _data(rng)
+    wc, wr = rng.uniform(0, 2, 48), rng.uniform(0, 2, 48)
+    cls, aux, reg = model.predict(x)
+    values = model.evaluate(x, [yc, ya, yr], sample_weight={"cls": wc, "reg": wr}, return_dict=True)
+    own = {"cls": gn.losses.get("sparse_categorical_crossentropy").weighted(cls, yc, wc),
+           "aux": gn.losses.get("binary_crossentropy")(aux, ya),
+           "reg": gn.losses.get("mse").weighted(reg, yr, wr)}
+    for name, value in own.items():
+        assert values[f"{name}_loss"] == pytest.approx(value, rel=1e-5)
+    assert values["loss"] == pytest.approx(own["cls"] + 0.5 * own["aux"] + 2 * own["reg"], rel=1e-5)
+    assert values["reg_mae"] == pytest.approx(np.abs(reg - yr).mean(), rel=1e-5)      # metrics stay unweighted
+    # one weight per sample weighs every output's loss
+    same = model.evaluate(x, [yc, ya, yr], sample_weight=wc, return_dict=True)
+    assert same["reg_loss"] == pytest.approx(gn.losses.get("mse").weighted(reg, yr, wc), rel=1e-5)
+    assert same == model.evaluate(x, [yc, ya, yr], sample_weight=[wc, wc, wc], return_dict=True)
+    # the one-batch methods and validation data take them too
+    batch = [yc[:8], ya[:8], yr[:8]]
+    tested = model.test_on_batch(x[:8], batch, sample_weight=[wc[:8], None, None], return_dict=True)
+    assert tested["cls_loss"] == pytest.approx(
+        gn.losses.get("sparse_categorical_crossentropy").weighted(cls[:8], yc[:8], wc[:8]), rel=1e-5)
+    assert tested["aux_loss"] == pytest.approx(gn.losses.get("binary_crossentropy")(aux[:8], ya[:8]), rel=1e-5)
+    trained = model.train_on_batch(x[:8], batch, sample_weight={"aux": np.zeros(8)}, return_dict=True)
+    assert trained["aux_loss"] == 0 and trained["cls_loss"] == pytest.approx(
+        gn.losses.get("sparse_categorical_crossentropy")(cls[:8], yc[:8]), rel=1e-5)     # before its update
+    history = model.fit(x[:40], [yc[:40], ya[:40], yr[:40]], sample_weight=[wc[:40], None, wr[:40]], epochs=1,
+                        validation_data=(x[40:], [yc[40:], ya[40:], yr[40:]], {"reg": wr[40:]}), verbose=0).history
+    assert history["val_reg_loss"][0] == pytest.approx(model.evaluate(
+        x[40:], [yc[40:], ya[40:], yr[40:]], sample_weight={"reg": wr[40:]}, return_dict=True)["reg_loss"], rel=1e-5)
+    # a weight of zero for one output: that output's loss has no gradient (finite differences agree)
+    check = _model("float64", loss_weights=[0.7, 1.3, 0.4])
+    x64 = x[:10].astype(np.float64)
+    assert check_model(check, x64, [yc[:10], ya[:10], yr[:10].astype(np.float64)],
+                       sample_weight=[rng.uniform(0, 2, 10), np.zeros(10), None])["max_error"] < 1e-7
+    # what does not fit is refused by name
+    for bad, match in [([wc, wc], "sample_weight: the model has 3 outputs"),
+                       ({"nope": wc}, "sample_weight: a dict needs the outputs' names"),
+                       ({"reg": -wc}, r"sample_weight\['reg'\]: weights must be >= 0"),
+                       ([wc, None, wc[:5]], r"sample_weight\['reg'\]: expected one weight per sample")]:
+        with pytest.raises(ValueError, match=match):
+            model.fit(x, [yc, ya, yr], sample_weight=bad, verbose=0)
+
+
+def test_a_dask_sweep_splits_weights_per_output_as_fit_does(rng):
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import sweep
+    x, yc, ya, yr = _data(rng)
+    wc = rng.uniform(0, 2, 48)
+
+    def build(lr=0.1):
+        return _model(optimizer=gn.optimizers.SGD(lr))
+
+    fit_kwargs = {"epochs": 2, "validation_split": 0.25, "verbose": 0, "sample_weight": {"cls": wc}}
+    result = sweep(build, {"lr": [0.1]}, x, [yc, ya, yr], scheduler="synchronous", fit_kwargs=fit_kwargs)[0]
+    model = build()
+    model.fit(x, [yc, ya, yr], **fit_kwargs)
+    ys = [yc, ya, yr]
+    assert result["metrics"]["cls_loss"] == pytest.approx(model.evaluate(
+        x[:36], [y[:36] for y in ys], sample_weight={"cls": wc[:36]}, return_dict=True)["cls_loss"], rel=1e-5)
+    assert result["metrics"]["val_cls_loss"] == pytest.approx(model.evaluate(
+        x[36:], [y[36:] for y in ys], sample_weight={"cls": wc[36:]}, return_dict=True)["cls_loss"], rel=1e-5)
 
 
 def test_a_refused_compile_leaves_the_outputs_as_they_were(rng):

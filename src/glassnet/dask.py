@@ -32,7 +32,7 @@ from .callbacks import BackupAndRestore, TerminateOnNaN
 from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
-from .outputs import target_list
+from .outputs import target_list, weight_list
 from .training import hold_out
 from .weighting import combine
 
@@ -160,14 +160,16 @@ def _final_metrics(model, x, y, validation_data, kwargs):
         if outputs is not None:
             packed, y = model._prepare_xy(x, y, cast=False)
             x = packed if several else x
+            w = model._check_weights(w, packed)     # weights per output: one column each
         elif several:
             x = model._prepare_x(x, cast=False)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])
         if outputs is not None:
-            xv, yv, *rest = validation_data
-            y, validation_data = target_list(y, outputs), (xv, target_list(yv, outputs), *rest)
+            xv, yv, wv = validation_data
+            w, wv = weight_list(w), weight_list(wv)
+            y, validation_data = target_list(y, outputs), (xv, target_list(yv, outputs), wv)
     if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
         _, targets = model._prepare_xy(x, y, cast=False)
         w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))

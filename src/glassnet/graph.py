@@ -56,7 +56,7 @@ from .layers.masking import plan_graph_masks
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .model import Sequential
-from .outputs import Head, compile_heads, each_output_metrics, per_output, split_outputs
+from .outputs import Head, compile_heads, each_output_metrics, per_output, per_output_weights, split_outputs
 from .preparing import check_binary_targets, prepare_targets
 
 
@@ -336,8 +336,8 @@ class Model(Sequential):
                 joined.append(self._join(layer))
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
                 starts = np.cumsum([0] + [math.prod(tensor.shape[1:]) for tensor in outputs])
-                self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start))
-                               for tensor, k, start in zip(outputs, self._outputs_at, starts)]
+                self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start), index)
+                               for index, (tensor, k, start) in enumerate(zip(outputs, self._outputs_at, starts))]
             self._declared_input = shape
             self._build_samples(shape)
             for layer, rng in kept:
@@ -629,12 +629,24 @@ class Model(Sequential):
                                  each_output_metrics(self.metrics, head))
 
     def _check_weights(self, sample_weight, x, name="sample_weight"):
-        if self._heads is not None and (isinstance(sample_weight, dict) or isinstance(sample_weight, (list, tuple)) and any(
-                isinstance(w, (list, tuple)) or getattr(w, "ndim", 0) >= 1 for w in sample_weight)):
-            raise ValueError(f"{name}: one weight per sample, applied to every output; weights per output (a list or "
-                             f"dict of arrays, which Keras takes) are not supported yet: weigh the outputs' losses with "
-                             f"compile(loss_weights=...)")
-        return super()._check_weights(sample_weight, x, name)
+        """One weight per sample (n,), for every output; or Keras' weights per output (a list in the
+        outputs' order or a dict by their names, None or a missing name for an output left
+        unweighted), with several outputs packed as one column each, (n, outputs)."""
+        if not per_output_weights(sample_weight):
+            return super()._check_weights(sample_weight, x, name)
+        if self._heads is None:         # Keras' [w] or {name: w} for a model of one output
+            return super()._check_weights(self._one_output(sample_weight), x, name)
+        given = per_output(sample_weight, self._heads, name, allow_missing=True)
+        packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
+        for head, weights in zip(self._heads, given):
+            if weights is not None:
+                packed[:, head.index] = super()._check_weights(weights, x, f"{name}[{head.name!r}]")
+        return packed
+
+    def _rows(self, out, w=None):
+        # several outputs: no mask reaches them and no sparse loss has positions (both refused),
+        # and a weight per output, (n, outputs), is not one per position
+        return None if self._heads is not None else super()._rows(out, w)
 
     def _class_weight_table(self, class_weight):
         if class_weight is not None and self._heads is not None:

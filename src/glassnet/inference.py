@@ -49,11 +49,14 @@ class InferenceMixin:
         from chunk to chunk of sizes nobody chose."""
         return x.shape[0] if stateful_layers(self.layers) else self._auto_batch_size(x.shape[1:])
 
-    def _metric_values(self, y, out):
+    def _metric_values(self, y, out, w=None):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
-        (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``)."""
-        out, y, _, _ = self._scored(out, y)
-        return [float(v) for v in MetricTally.one_batch(self.metrics, y, out)]
+        (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``); ``w``: the
+        batch's sample weights or None (see ``_tally``)."""
+        out, y, _, rows = self._scored(out, y)
+        if w is not None and rows is not None:
+            w = rows.weights(w)
+        return [float(v) for v in MetricTally.one_batch(self.metrics, y, out, w)]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
@@ -75,7 +78,7 @@ class InferenceMixin:
             xb = xb.astype(self.dtype, copy=False)
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
-            self._tally(tally, yb, out)
+            self._tally(tally, yb, out, wb)
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
         return [total / n + self._penalty(), *tally.results()]
@@ -92,7 +95,7 @@ class InferenceMixin:
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             seen += xb.shape[0]
-            self._tally(tally, yb, out)
+            self._tally(tally, yb, out, wb)
         feed.end_epoch()
         self._release_data(xb)          # the last batch may be a view of the dataset's own array
         if feed.ran_out:
@@ -294,4 +297,4 @@ class InferenceMixin:
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=False)
         value = self._loss_from_output(out, y, w) + self._penalty()
-        return self._results([value, *self._metric_values(y, out)], return_dict)
+        return self._results([value, *self._metric_values(y, out, w)], return_dict)

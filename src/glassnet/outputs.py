@@ -11,7 +11,8 @@
     p_digit, p_big = model.predict(x)
 
 The loss is Keras': each output's own loss on its own targets, times its weight, summed. The logs
-hold that total as "loss", each output's own (unweighted) loss as "<output>_loss" and each
+hold that total as "loss", each output's own loss (before its loss weight; with the sample weights,
+when ``fit`` or ``evaluate`` has some, as Keras 3) as "<output>_loss" and each
 output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy".
 
 How the data travels: as several inputs do (``glassnet.graph``), packed side by side. The outputs
@@ -42,14 +43,15 @@ from .metrics.base import metric_number
 
 class Head:
     """One output of a model of several: the ``layer`` making it, the call that does (``call``,
-    an index into the model's calls), its sample ``shape``, and, once compiled, its ``loss``,
+    an index into the model's calls), its sample ``shape``, its place among the outputs
+    (``index``), and, once compiled, its ``loss``,
     ``weight`` and whether that loss is ``fused`` with the layer's activation. ``start``: its first
     column in the packed outputs; ``target_start``, ``target_shape``: its targets' in the packed
     targets (a class label per sample for a sparse loss: shape ()). Its ``name`` is its layer's,
     as it is now (a model nested in another may have had its layers renamed)."""
 
-    def __init__(self, layer, call, shape, start):
-        self.layer, self.call, self.shape, self.start = layer, call, tuple(shape), start
+    def __init__(self, layer, call, shape, start, index):
+        self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
         self.size = math.prod(self.shape)
         self.loss, self.weight, self.fused = None, 1.0, False
         self.target_shape, self.target_start = None, None
@@ -74,6 +76,14 @@ class Head:
         new array) for a sparse loss, whose columns hold them as floats."""
         view = self.target_view(packed)
         return view.astype(np.int64) if self.loss.sparse else view
+
+    def weights(self, sample_weight):
+        """This output's sample weights (n,): ``sample_weight`` itself when it is one weight per
+        sample for every output (n,), its column when it holds one per output (n, outputs); None
+        stays None."""
+        if sample_weight is None or sample_weight.ndim == 1:
+            return sample_weight
+        return sample_weight[:, self.index]
 
     def target_view(self, packed):
         """Where this output's targets go in packed targets (writable, the packed dtype)."""
@@ -113,7 +123,9 @@ class Heads(Loss):
         return sum(head.weight * head_loss(head, a, y) for head, _, a, y in self._parts(y_pred, y_true))
 
     def weighted(self, y_pred, y_true, sample_weight):
-        return sum(head.weight * head_loss(head, a, y, sample_weight) for head, _, a, y in self._parts(y_pred, y_true))
+        # sample_weight: (n,) for every output, or (n, outputs), a column each (see Head.weights)
+        return sum(head.weight * head_loss(head, a, y, head.weights(sample_weight))
+                   for head, _, a, y in self._parts(y_pred, y_true))
 
     def _packed_gradient(self, y_pred, y_true, part):
         grad = backend.get_array_module(y_pred).empty_like(y_pred)
@@ -130,8 +142,8 @@ class Heads(Loss):
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
         return self._packed_gradient(
-            y_pred, y_true, lambda head, a, y: head.loss.weighted_gradient_from_logits(a, y, sample_weight)
-            if head.fused else head.loss.weighted_gradient(a, y, sample_weight))
+            y_pred, y_true, lambda head, a, y: head.loss.weighted_gradient_from_logits(a, y, head.weights(sample_weight))
+            if head.fused else head.loss.weighted_gradient(a, y, head.weights(sample_weight)))
 
     def unclipped_output_gradients(self, y_pred, y_true):
         """``(head, weight x dL/d(output))`` of each fused head, as the loss's formula gives it
@@ -160,10 +172,12 @@ class OutputMetric(Metric):
     """A compiled metric of one output of a model of several (``metric``: a function
     ``f(y_true, y_pred)`` or a ``Metric``, compiled under the name ``base``), scoring that
     output's columns of the packed batches. Logged as "<output>_<base>"; ``own_loss``: the
-    output's own loss (``head_loss``, unweighted), logged as "<output>_loss"."""
+    output's own loss (``head_loss``), logged as "<output>_loss": before its loss weight, after
+    the sample weights, as Keras 3 logs it (the other metrics stay unweighted, Keras' ``metrics=``)."""
 
     def __init__(self, head, metric, base, own_loss=False):
         self.head, self.metric, self.base, self.own_loss = head, metric, base, own_loss
+        self.takes_sample_weight = own_loss       # see metrics.base._update
         self.name = f"{head.name}_{base}"
         # which way is better, for callbacks on mode="auto" and Dask's sort: a loss down, a
         # Metric as it says, a function as its own name says (not the output's: "acceleration")
@@ -184,14 +198,16 @@ class OutputMetric(Metric):
         if isinstance(self.metric, Metric):
             self.metric.reset_state()
 
-    def update_state(self, y_true, y_pred):
-        # a function's batch values are averaged over samples, as MetricTally does for one output
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        # a function's batch values are averaged over samples, as MetricTally does for one output;
+        # sample_weight (n,) reaches the output's own loss alone (MetricTally gives it no other)
         y, out = self.head.targets(y_true), self.head.output(y_pred)
         if isinstance(self.metric, Metric):
             self.metric.update_state(y, out)
         else:
             n = out.shape[0]
-            value = head_loss(self.head, out, y) if self.own_loss else self.metric(y, out)
+            value = head_loss(self.head, out, y, self.head.weights(sample_weight)) if self.own_loss \
+                else self.metric(y, out)
             self.sum += metric_number(value, self.name) * n
             self.count += n
 
@@ -278,6 +294,22 @@ def each_output_metrics(compiled, head):
     the names they were given: what a config records and a model file saves."""
     return [(fn.base, fn.metric) for _, fn in compiled
             if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
+
+
+def per_output_weights(sample_weight):
+    """Whether ``sample_weight`` gives each output its own weights (Keras' forms: a dict by the
+    outputs' names, or a list with an array, list or None per output) rather than one weight per
+    sample for all of them (an array, or a list of numbers)."""
+    if isinstance(sample_weight, dict):
+        return True
+    return isinstance(sample_weight, (list, tuple)) and any(
+        w is None or isinstance(w, (list, tuple)) or getattr(w, "ndim", 0) >= 1 for w in sample_weight)
+
+
+def weight_list(packed):
+    """Sample weights as ``fit`` takes them again: one per output, a list of columns, when
+    packed (n, outputs); (n,) or None as they are."""
+    return packed if packed is None or packed.ndim == 1 else list(packed.T)
 
 
 def target_list(packed, heads):

@@ -226,13 +226,17 @@ class TrainingMixin(ActivityMixin):
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
         return value + self._activity_penalty() if self._activity_cache[2] else value
 
-    def _tally(self, tally, y, out):
+    def _tally(self, tally, y, out, w=None):
         """``tally.update`` with what the metrics score of this batch (see ``_rows``). Rows that are
         positions (a tagger's real steps) weigh the batch by samples, rows / positions per sample:
-        Keras' weighting, which batches of several lengths tell apart from a weighting by rows."""
-        scored, y, _, rows = self._scored(out, y)
+        Keras' weighting, which batches of several lengths tell apart from a weighting by rows.
+        ``w``: the batch's sample weights or None (for the outputs' own losses of a model of
+        several; see glassnet.outputs)."""
+        scored, y, _, rows = self._scored(out, y)       # what the metrics score is w's business alone
+        if w is not None and rows is not None:
+            w = rows.weights(w)
         positions = math.prod(out.shape[1:-1])
-        tally.update(y, scored, None if rows is None else scored.shape[0] / positions)
+        tally.update(y, scored, None if rows is None else scored.shape[0] / positions, w)
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
@@ -382,7 +386,10 @@ class TrainingMixin(ActivityMixin):
             Each sample's loss is multiplied by its weight; a batch's loss is the weighted sum
             divided by the batch's sample count (Keras' ``sum_over_batch_size``), and so is its
             gradient. For an output with positions (a tagger's steps, a segmenter's pixels) it may
-            hold one weight per position, (n_samples, *positions), as Keras' temporal weights. The weights are shuffled with x and y. ``validation_split`` holds out their
+            hold one weight per position, (n_samples, *positions), as Keras' temporal weights. A
+            model of several outputs also takes weights per output, a list in the outputs' order
+            or a dict by their names (None, or a name left out: unweighted; see glassnet.outputs).
+            The weights are shuffled with x and y. ``validation_split`` holds out their
             tail too, and ``validation_data`` may be ``(x_val, y_val, sample_weight_val)``: the
             validation loss is then weighted as well.
         class_weight : dict {class index: weight}, optional
@@ -531,7 +538,7 @@ class TrainingMixin(ActivityMixin):
                         seen += m
                         total += value * m
                         # the metrics before the update: one that fails leaves the weights as they were
-                        self._tally(tally, yb, out)
+                        self._tally(tally, yb, out, wb)
                         self._apply_update(value)
                         interrupt.check()
                         if hooks.has_batch_hooks:     # Keras' batch logs: the epoch's running values
@@ -708,6 +715,6 @@ class TrainingMixin(ActivityMixin):
         value, out = self._loss_and_gradients(x, y, w)
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
-        values = [value, *self._metric_values(y, out)]     # before the update, as in fit
+        values = [value, *self._metric_values(y, out, w)]     # before the update, as in fit
         self._apply_update(value)
         return self._results(values, return_dict)

@@ -104,33 +104,35 @@ class MetricTally:
         self.seen = 0
 
     @staticmethod
-    def one_batch(compiled, y_true, y_pred):
+    def one_batch(compiled, y_true, y_pred, sample_weight=None):
         """The compiled metrics' values on one batch (``train_on_batch``, ``test_on_batch``): a
-        function's own value, not a mean that could change its last bit."""
+        function's own value, not a mean that could change its last bit. ``sample_weight`` (n,)
+        or None reaches only the metrics that weigh samples (see ``_update``)."""
         values = []
         for name, fn in compiled:
             if isinstance(fn, Metric):
                 fresh = _fresh(fn, name)
                 if y_pred.shape[0]:
-                    fresh.update_state(y_true, y_pred)
+                    _update(fresh, y_true, y_pred, sample_weight)
                 values.append(_number(fresh, name))
             else:
                 # no row (a batch of padding alone): 0, as Keras' mean of nothing
                 values.append(metric_number(fn(y_true, y_pred), name) if y_pred.shape[0] else 0.0)
         return values
 
-    def update(self, y_true, y_pred, weight=None):
+    def update(self, y_true, y_pred, weight=None, sample_weight=None):
         """Count one batch: the ``Metric`` objects update their counts, and each function's value
         joins the epoch's mean weighted by ``weight``, the batch's samples (by default its rows;
         for rows that are positions, a tagger's steps, the caller gives rows / positions per
-        sample, as Keras reduces a metric per sample before averaging)."""
+        sample, as Keras reduces a metric per sample before averaging). ``sample_weight``: the
+        batch's sample weights or None, for the metrics that weigh samples (see ``_update``)."""
         m = y_pred.shape[0]
         if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
             return
         weight = m if weight is None else weight
         for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
             if isinstance(fn, Metric):
-                fn.update_state(y_true, y_pred)
+                _update(fn, y_true, y_pred, sample_weight)
             else:
                 self.sums[i] += metric_number(fn(y_true, y_pred), name) * weight
         self.seen += weight
@@ -138,6 +140,16 @@ class MetricTally:
     def results(self):
         return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen if self.seen else 0.0)
                 for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
+
+
+def _update(metric, y_true, y_pred, sample_weight):
+    """``metric.update_state`` on one batch; with ``sample_weight`` for a metric that weighs
+    samples (``takes_sample_weight``: an output's own loss in a model of several, which Keras
+    logs weighted as the loss is). The others stay unweighted, as Keras' ``metrics=``."""
+    if getattr(metric, "takes_sample_weight", False):
+        metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+    else:
+        metric.update_state(y_true, y_pred)
 
 
 def _number(metric, name):
