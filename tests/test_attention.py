@@ -165,8 +165,15 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
                                  use_causal_mask=True, use_bias=False, kernel_initializer="he_normal")
     again = L.MultiHeadAttention.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
-    with pytest.raises(TypeError, match=r"attention_mask \(a ndarray\) is not supported"):
-        layer(np.ones((2, 3, 4)), np.ones((2, 3, 4)), attention_mask=np.ones((2, 3, 3)))
+    with pytest.raises(ValueError, match=r"attention_mask must have shape \(batch, T, S\) = \(2, 3, 5\)"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), attention_mask=np.ones((2, 3, 3)))
+    with pytest.raises(ValueError, match=r"the mask of input 1 must have shape \(batch, steps\) = \(2, 5\)"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.ones((2, 3)))
+    with pytest.raises(NotImplementedError, match="attention_mask= is not supported in a model drawn"):
+        inputs = gn.Input((3, 4))
+        layer(inputs, inputs, attention_mask=np.ones((2, 3, 3)))
+    with pytest.raises(TypeError, match=r"return_attention_scores=True is not supported"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 3, 4)), return_attention_scores=True)
     with pytest.raises(TypeError, match=r"takes \(query, value\)"):
         layer(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="takes sequences"):

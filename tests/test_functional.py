@@ -212,8 +212,13 @@ def test_what_is_not_supported_yet_is_refused_by_name():
         gn.Model(a, a)
     sequences = gn.Input((4, 3))
     masked = L.Masking()(sequences)
-    with pytest.raises(NotImplementedError, match="merging masked sequences is not supported yet"):
-        gn.Model(sequences, L.Add()([masked, sequences]))
+    open_length = gn.Input((None, 3))
+    with pytest.raises(NotImplementedError, match="joins a masked sequence to one without a mask whose length is open"):
+        gn.Model(open_length, L.Concatenate(axis=1)([L.Masking()(open_length), open_length]))
+    grid = gn.Input((4, 3))           # ids in a grid: Embedding's mask (batch, 4, 3) has an axis within the steps
+    embedded = L.Embedding(10, 2, mask_zero=True)(grid)
+    with pytest.raises(NotImplementedError, match=r"which has axes within the steps; merging it is not supported"):
+        gn.Model(grid, L.Concatenate()([embedded, embedded]))
     with pytest.raises(ValueError, match="receives the mask that layer masking.* makes"):
         gn.Model(sequences, L.BatchNormalization()(L.Masking()(sequences)))
     reader = L.LSTM(2)

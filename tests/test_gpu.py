@@ -314,6 +314,29 @@ def test_an_attention_reader_trains_on_the_device_as_on_the_host(cupy, attention
     assert_close(device.predict([source, target]), host.predict([source, target]), cupy, rtol=1e-3, atol=1e-4)
 
 
+def test_masks_through_attention_and_merges_train_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    ids, other = rng.integers(1, 12, (24, 6)).astype(np.float32), rng.integers(1, 12, (24, 6)).astype(np.float32)
+    ids[::3, 3:], other[1::4, 2:] = 0, 0         # padding, masked by the Embeddings
+    y = rng.integers(0, 3, 24)
+
+    def train():
+        a, b = gn.Input((6,)), gn.Input((6,))
+        x = layers.Embedding(12, 4, mask_zero=True)(a)
+        z = layers.Embedding(12, 4, mask_zero=True)(b)
+        x = layers.LayerNormalization()(layers.Add()([x, layers.MultiHeadAttention(2, 3)(x, z)]))
+        joined = layers.Concatenate(axis=1)([layers.Maximum()([x, z]), layers.Multiply()([x, z])])   # combined masks
+        model = gn.Model([a, b], layers.Dense(3, activation="softmax")(layers.LSTM(5)(joined)), seed=1)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+        history = model.fit([ids, other], y, epochs=2, batch_size=8, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(device.predict([ids, other]), host.predict([ids, other]), cupy, rtol=1e-3, atol=1e-4)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

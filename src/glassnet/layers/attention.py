@@ -52,27 +52,42 @@ class _Attention(_Merge):
         """Whether forward masks later steps: the flag of the calls in a model drawn, else the layer's."""
         return self.use_causal_mask if self._drawn_causal is None else self._drawn_causal
 
+    # masks (layers/masking.py): in a model, each input's mask is handed to the layer for its next
+    # forward (_Merge.receive_mask); an eager call gives them as Keras' keyword arguments
+    reads_input_masks = True
+    _attention_mask = None      # an eager call's attention_mask (batch, T, S), MultiHeadAttention's
+    _mask_arguments = ()        # the keyword arguments that give masks (Keras' names, by subclass)
+
+    def mask_rule(self, incoming):
+        return "first"          # Keras: the query's mask goes on with the output
+
     def _call(self, inputs, training, use_causal_mask, keras_defaults):
         """``__call__`` on the list ``inputs``: on symbolic tensors the call's tensor, carrying its
-        causal flag; on arrays this call's forward, with its flag for this call only."""
+        causal flag; on arrays this call's forward, with its flag and masks for this call only."""
+        masks = {name: keras_defaults.pop(name) for name in self._mask_arguments if name in keras_defaults}
         defaults = {"attention_mask": None, "return_attention_scores": False, "query_mask": None,
                     "value_mask": None, "key_mask": None, "mask": None}
         for name, given in keras_defaults.items():       # Keras' other arguments: at their defaults only
             if name not in defaults or given is not defaults[name]:
                 shown = f"{name}={given!r:.30}" if isinstance(given, (bool, int, float, str)) else \
                     f"{name} (a {type(given).__name__})"
-                raise TypeError(f"{self.describe()}: {shown} is not supported (no attention_mask or masks "
-                                f"of padding; for return_attention_scores read layer.scores after a forward pass)")
+                raise TypeError(f"{self.describe()}: {shown} is not supported (for return_attention_scores read "
+                                f"layer.scores after a forward pass)")
         causal = self.use_causal_mask if use_causal_mask is None else \
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
         from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
+            given = [name for name, value in masks.items() if value is not None]
+            if given:
+                raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
+                                          f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
             return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
+        self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
         try:
             return super().__call__(inputs, training=training)
         finally:
-            self._drawn_causal = drawn
+            self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
 
     def _unpack(self, inputs):
         """``(query, key, value)`` of forward's list, checked (lengths an Input left open included)."""
@@ -85,16 +100,31 @@ class _Attention(_Merge):
         self.inputs = [query, key, value]       # a list: a model lets go of the data in it after fit
         return query, key, value
 
-    def _weights(self, scores, training):
-        """The attention weights from ``scores`` (..., T, S), in place: later steps masked when
-        causal, the softmax over S (kept as ``scores``), dropout in training (the weights used)."""
+    def _weights(self, scores, training, allowed=None):
+        """The attention weights from ``scores`` (..., T, S), in place: the entries ``allowed``
+        (booleans broadcast to the scores, from the masks; None: all) forbids and later steps when
+        causal masked, the softmax over S (kept as ``scores``), dropout in training (the weights
+        used). A row with nothing allowed (a padded query; a value all padding) weighs every step
+        evenly, as Keras' attention does on its default path (its softmax of scores all set to a
+        large negative number)."""
         xp = backend.get_array_module(scores)
-        if self.causal:
-            scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
+        empty = None
+        if allowed is None:
+            if self.causal:
+                scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
+        else:
+            if self.causal:
+                allowed = allowed & xp.tril(xp.ones(scores.shape[-2:], dtype=bool))
+            xp.copyto(scores, -np.inf, where=~allowed)
+            empty = ~allowed.any(axis=-1, keepdims=True)
+            if empty.any():
+                xp.copyto(scores, 0, where=empty)       # softmax of a row of zeros: uniform
+            else:
+                empty = None
         scores -= scores.max(axis=-1, keepdims=True)
         weights = xp.exp(scores, out=scores)
         weights /= weights.sum(axis=-1, keepdims=True)
-        self.scores, self.drop = weights, None
+        self.scores, self.drop, self.empty = weights, None, empty
         if training and self.dropout:
             keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
             self.drop = xp.asarray(keep, dtype=weights.dtype) * weights.dtype.type(1.0 / (1.0 - self.dropout))
@@ -104,11 +134,15 @@ class _Attention(_Merge):
 
     def _weights_back(self, d_used):
         """dL/d(scores) from dL/d(the weights used): back through dropout and the softmax, row by
-        row (dA -> A * (dA - sum(dA * A)); masked entries have A = 0)."""
+        row (dA -> A * (dA - sum(dA * A)); masked entries have A = 0, and a row with nothing
+        allowed, even whatever its scores, none)."""
         if self.drop is not None:
             d_used = d_used * self.drop
         a = self.scores
-        return a * (d_used - (d_used * a).sum(axis=-1, keepdims=True))
+        d_scores = a * (d_used - (d_used * a).sum(axis=-1, keepdims=True))
+        if self.empty is not None:      # a row with nothing allowed is even whatever its scores
+            backend.get_array_module(d_scores).copyto(d_scores, 0, where=self.empty)
+        return d_scores
 
     def _input_gradients(self, d_query, d_key, d_value):
         """One gradient per input, in the inputs' order (a key that is the value: the two add)."""
@@ -146,8 +180,14 @@ class MultiHeadAttention(_Attention):
     Weights, Keras' shapes and order: query_kernel (Eq, heads, key_dim), query_bias (heads,
     key_dim), key_kernel (Ek, heads, key_dim), key_bias, value_kernel (Ev, heads, value_dim),
     value_bias, output_kernel (heads, value_dim, output_shape), output_bias (output_shape,).
-    Not supported: ``attention_mask`` (masks of padding), ``return_attention_scores`` (read
-    ``layer.scores``), attention over more than one axis.
+    Masks, as Keras': in a model, the query's, value's and key's masks (``Embedding(mask_zero=True)``,
+    ``Masking``) keep each query from the padded steps of the key, and the query's mask goes on
+    with the output. A query with nothing left to attend to (a padded one) weighs every step
+    evenly, as Keras 3.15 does without dropout (with dropout Keras zeroes its weights: the values
+    of padded steps, which the layers after it skip). An eager call takes
+    ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S).
+    Not supported: ``return_attention_scores`` (read ``layer.scores``), ``attention_mask`` in a
+    model drawn, attention over more than one axis.
 
     Example
     -------
@@ -175,6 +215,11 @@ class MultiHeadAttention(_Attention):
                              "on its output)")
         self.scores = None
         self._drawn_causal = None       # the mask of its calls in a model drawn (see __call__)
+
+    _mask_arguments = ("query_mask", "value_mask", "key_mask", "attention_mask")
+
+    def _eager_masks(self, masks):
+        return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
 
     def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **keras_defaults):
         if value is None and not isinstance(query, (list, tuple)):
@@ -235,12 +280,35 @@ class MultiHeadAttention(_Attention):
             out += self.params[f"{name}_bias"]
         return out.transpose(0, 2, 1, 3)
 
+    def _allowed(self, query, key, value):
+        """Which scores the masks allow, (batch, T, S) booleans, or None: Keras' AND of the
+        query's mask (batch, T, 1), the value's and the key's (batch, 1, S) and an eager call's
+        ``attention_mask`` (batch, T, S)."""
+        allowed = None
+        for mask, axis in zip(self._take_masks([query, value, key]), (2, 1, 1)):
+            if mask is not None:
+                mask = backend.get_array_module(mask).expand_dims(mask, axis)
+                allowed = mask if allowed is None else allowed & mask
+        given, self._attention_mask = self._attention_mask, None
+        if given is not None:
+            xp = backend.get_array_module(query)
+            given = xp.asarray(given)
+            expected = (query.shape[0], query.shape[1], key.shape[1])
+            if given.shape != expected:
+                raise ValueError(f"{self.describe()}: attention_mask must have shape (batch, T, S) = {expected}, got "
+                                 f"shape {given.shape}")
+            given = given.astype(bool, copy=False)
+            allowed = given if allowed is None else allowed & given
+        return allowed
+
     def forward(self, inputs, training=False):
         query, key, value = self._unpack(inputs)
+        allowed = self._allowed(query, key, value)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
         q *= scale                                      # Keras scales the queries
-        weights = self._weights(q @ k.transpose(0, 1, 3, 2), training)      # (batch, heads, T, S)
+        weights = self._weights(q @ k.transpose(0, 1, 3, 2), training,      # (batch, heads, T, S)
+                                None if allowed is None else allowed[:, None])
         context = (weights @ v).transpose(0, 2, 1, 3)   # (batch, T, heads, value_dim)
         self.q, self.k, self.v, self.context = q, k, v, context
         kernel = self.params["output_kernel"]
@@ -290,6 +358,11 @@ class _DotAttention(_Attention):
     those weights in training, and the weights times the value. ``use_causal_mask`` as for
     MultiHeadAttention. Query and key need one feature size; the output has the value's features.
 
+    Masks, as Keras': the value's mask keeps every query from its padded steps, and a masked
+    query step's output is zero; in a model they come with the inputs (``Embedding(mask_zero=True)``,
+    ``Masking``), the query's going on with the output; an eager call takes ``mask=[query_mask,
+    value_mask]``. A query left nothing to attend to (a value all padding) weighs every step evenly.
+
     Shapes: query (batch, Tq, d), value (batch, Tv, dv), key (batch, Tv, d) -> (batch, Tq, dv);
     ``layer.scores`` keeps the last forward pass's weights (batch, Tq, Tv)."""
     def __init__(self, dropout=0.0, **kwargs):
@@ -300,8 +373,19 @@ class _DotAttention(_Attention):
             raise ValueError(f"{name}: activity_regularizer is not supported; put ActivityRegularization after it")
         self.scores = None
 
+    _mask_arguments = ("mask",)
+
     def __call__(self, inputs, training=None, use_causal_mask=None, **keras_defaults):
         return self._call(inputs, training, use_causal_mask, keras_defaults)
+
+    def _eager_masks(self, masks):
+        given = masks.get("mask")
+        if given is None:
+            return None
+        if not isinstance(given, (list, tuple)) or not 2 <= len(given) <= 3:
+            raise ValueError(f"{self.describe()}: mask must be a list [query_mask, value_mask] (Keras'), got "
+                             f"{given!r:.60}")
+        return {i: mask for i, mask in enumerate(given[:2]) if mask is not None}     # Keras reads no key mask
 
     def _check_compatible(self, shapes):
         if any(len(s) != 2 for s in shapes):
@@ -321,10 +405,19 @@ class _DotAttention(_Attention):
 
     def forward(self, inputs, training=False):
         query, key, value = self._unpack(inputs)
-        return self._weights(self._scores(query, key), training) @ value      # scores (batch, Tq, Tv)
+        query_mask, value_mask = self._take_masks([query, value])
+        allowed = None if value_mask is None else value_mask[:, None, :]      # Keras: the value's mask
+        out = self._weights(self._scores(query, key), training, allowed) @ value      # scores (batch, Tq, Tv)
+        self.query_kept = None
+        if query_mask is not None:      # Keras zeroes the output of a masked query step
+            self.query_kept = query_mask[:, :, None].astype(out.dtype)
+            out *= self.query_kept
+        return out
 
     def backward(self, grad_output):
         query, key, value = self.inputs
+        if self.query_kept is not None:
+            grad_output = grad_output * self.query_kept
         d_value = self.used.transpose(0, 2, 1) @ grad_output
         d_scores = self._weights_back(grad_output @ value.transpose(0, 2, 1))
         d_query, d_key = self._scores_backward(d_scores, query, key)

@@ -74,42 +74,155 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
     (each call's sources: earlier calls' indices, negative for the model's inputs) and
     ``output_calls`` (the calls making the outputs). A mask goes along the graph's edges: from its
     maker to each layer reading the maker's output, on past those that pass masks, as in a chain.
-    Not supported yet, and refused by name: a merge layer reaching a mask (Keras combines the
-    masks of its inputs), a layer reached by two masks, and a shared layer making a mask that is
-    read or reading one (masks are handed on layer by layer: two calls would take each other's);
-    a shared layer passing one on is fine."""
+
+    Layers of several inputs follow Keras' ``compute_mask`` (their ``mask_rule``): a merge's mask
+    is the OR of its inputs' masks, none when one input has none (Concatenate's along the steps:
+    the masks joined); Dot's output has none; an attention layer passes the query's on. The layers
+    whose values depend on the masks (``reads_input_masks``: the attention layers, and Maximum,
+    Minimum and Multiply, which leave masked steps out as Keras' do) are handed each input's mask
+    (``InputMaskSlots``). Masks from different makers meeting at a merge are combined during
+    the pass by a ``MaskCombiner``, which then hands the merge's mask on as a maker does.
+
+    Refused by name: a shared layer making a mask that is read or reading one (masks are handed on
+    layer by layer: two calls would take each other's; a shared layer passing one on is fine),
+    and the merges whose masks Keras' rules do not make (Concatenate of masked samples that are
+    not (steps, features); a mask with axes within the steps)."""
     maker_of, readers = [None] * len(calls), {}         # the call whose mask is on each call's output
+    combiners = {}                                      # call -> its MaskCombiner
     for k, (layer, parents) in enumerate(zip(calls, graph)):
-        incoming = {maker_of[p] for p in parents if p >= 0} - {None}
-        if incoming:
-            if getattr(layer, "merges", False) or len(incoming) > 1:
-                raise NotImplementedError(f"{layer.describe()}: receives the mask that {calls[min(incoming)].describe()} "
-                                          f"makes; merging masked sequences is not supported yet (Keras combines "
-                                          f"their masks): pool or read them (an LSTM) before they meet")
-            maker = incoming.pop()
-            if layer.mask_refusal is not None:
-                raise ValueError(f"{layer.describe()}: receives the mask that {calls[maker].describe()} makes, and "
-                                 f"{layer.mask_refusal}; place it where no mask reaches it")
-            if layer.reads_mask:
-                # (a layer passing a mask on may be shared: masks go from makers to readers directly)
-                if id(layer) in shared or id(calls[maker]) in shared:
-                    raise NotImplementedError(f"{layer.describe()}: reads the mask {calls[maker].describe()} makes, and "
-                                              f"a layer called more than once cannot make or read a mask that is read "
-                                              f"yet; give each call a layer of its own")
-                readers.setdefault(maker, []).append(layer)
-            maker_of[k] = maker if layer.passes_mask(calls[maker].mask_within_steps()) else None
+        if getattr(layer, "merges", False):
+            incoming = [maker_of[p] if p >= 0 else None for p in parents]
+            if any(m is not None for m in incoming):
+                maker_of[k] = _plan_merge(k, layer, incoming, calls, readers, combiners, shared)
+        else:
+            maker = maker_of[parents[0]] if parents[0] >= 0 else None
+            if maker is not None:
+                if layer.mask_refusal is not None:
+                    raise ValueError(f"{layer.describe()}: receives the mask that {calls[maker].describe()} makes, "
+                                     f"and {layer.mask_refusal}; place it where no mask reaches it")
+                if layer.reads_mask:
+                    # (a layer passing a mask on may be shared: masks go from makers to readers directly)
+                    _refuse_shared(layer, _maker(maker, calls, combiners), shared)
+                    readers.setdefault(maker, []).append(layer)
+                maker_of[k] = maker if layer.passes_mask(_maker(maker, calls, combiners).mask_within_steps()) \
+                    else None
         if layer.makes_mask:
             maker_of[k] = k
     reaching = {maker_of[k] for k in output_calls} - {None}
     if reaching and output_reader is not None:
-        if any(id(calls[maker]) in shared for maker in reaching):
+        if any(id(_maker(maker, calls, combiners)) in shared for maker in reaching):
             raise NotImplementedError(f"{calls[min(reaching)].describe()}: is called more than once and its mask "
                                       f"reaches the output; give each call a layer of its own")
         if len(output_calls) > 1:
             raise NotImplementedError(f"{calls[min(reaching)].describe()}: its mask reaches an output of a model of "
                                       f"several outputs, whose losses cannot score real steps alone yet")
         readers.setdefault(reaching.pop(), []).append(output_reader)
-    return tuple((calls[maker], tuple(found)) for maker, found in readers.items())
+    # a combiner whose mask nobody reads need not combine: its slots are dropped from the plan
+    idle = [id(combiner) for k, combiner in combiners.items() if k not in readers]
+    plan = []
+    for maker, found in readers.items():
+        found = tuple(r for r in found if not (isinstance(r, InputMaskSlots) and id(r.owner) in idle))
+        if found:
+            plan.append((_maker(maker, calls, combiners), found))
+    return tuple(plan)
+
+
+def _maker(k, calls, combiners):
+    """What hands on the mask of call ``k``: its combiner (one per call: a shared merge's calls
+    each combine their own), or its layer."""
+    return combiners.get(k) or calls[k]
+
+
+def _refuse_shared(reader, maker, shared):
+    if id(reader) in shared or id(maker) in shared:
+        raise NotImplementedError(f"{reader.describe()}: reads the mask {maker.describe()} makes, and a layer "
+                                  f"called more than once cannot make or read a mask that is read yet; give each "
+                                  f"call a layer of its own")
+
+
+def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
+    """Plan call ``k`` of ``layer``, a layer of several inputs, whose inputs carry the masks of the
+    calls ``incoming`` (None: no mask). Returns the call whose mask its output carries (None)."""
+    makers = sorted({m for m in incoming if m is not None})
+    for m in makers:
+        if _maker(m, calls, combiners).mask_within_steps():
+            raise NotImplementedError(f"{layer.describe()}: receives the mask that {calls[m].describe()} makes, "
+                                      f"which has axes within the steps; merging it is not supported")
+    if layer.reads_input_masks:       # its values depend on the masks (attention; Keras' Maximum, Multiply)
+        for m in makers:
+            _refuse_shared(layer, _maker(m, calls, combiners), shared)
+        for m in makers:
+            readers.setdefault(m, []).append(InputMaskSlots(layer, [i for i, mi in enumerate(incoming) if mi == m]))
+    rule = layer.mask_rule(incoming)
+    if rule is None or rule == "first":
+        return None if rule is None else incoming[0]
+    if rule == "or" and len(makers) == 1 and None not in incoming:
+        return makers[0]                # the OR of one mask with itself: that mask, as it is
+    combiner = combiners[k] = MaskCombiner(layer, incoming, rule)
+    for m in makers:
+        readers.setdefault(m, []).append(InputMaskSlots(combiner, [i for i, mi in enumerate(incoming) if mi == m]))
+    return k
+
+
+class InputMaskSlots:
+    """A reader of a mask for some inputs (``positions``) of a layer of several inputs: handed a
+    mask during a pass, it gives it to ``owner`` (an attention layer, or a ``MaskCombiner``) for
+    those inputs (``owner.receive_mask``). ``planned`` clears the owner's masks after the pass."""
+
+    def __init__(self, owner, positions):
+        self.owner, self.positions = owner, tuple(positions)
+
+    @property
+    def pending_mask(self):
+        return None
+
+    @pending_mask.setter
+    def pending_mask(self, mask):
+        if mask is None:
+            self.owner.clear_masks()
+        else:
+            self.owner.receive_mask(self.positions, mask)
+
+
+class MaskCombiner:
+    """The mask of one call of a merge layer whose inputs bring masks from different makers:
+    ``rule`` "or" (Keras' merges, Concatenate along the features) or "join" (Concatenate along
+    the steps: the masks side by side, all real for an input without one). It reads its inputs'
+    masks (``InputMaskSlots``) and, once it holds them all, hands the merge's mask to its own
+    readers, as a maker does (``mask_readers``, set by ``planned``)."""
+    mask_readers = ()
+
+    def __init__(self, layer, incoming, rule):
+        self.layer, self.rule = layer, rule
+        self.masked = [m is not None for m in incoming]
+        self.masks = {}
+
+    def describe(self):
+        return self.layer.describe()
+
+    def mask_within_steps(self):
+        return False
+
+    def clear_masks(self):
+        self.masks = {}
+
+    def receive_mask(self, positions, mask):
+        for i in positions:
+            self.masks[i] = mask
+        if len(self.masks) < sum(self.masked):
+            return
+        masks, self.masks = [self.masks.get(i) for i in range(len(self.masked))], {}
+        xp = backend.get_array_module(next(m for m in masks if m is not None))
+        if self.rule == "or":
+            combined = masks[0]
+            for m in masks[1:]:
+                combined = xp.logical_or(combined, m)
+        else:
+            n = next(m for m in masks if m is not None).shape[0]
+            steps = [shape[0] for shape in self.layer.input_shape]
+            combined = xp.concatenate([xp.ones((n, t), dtype=bool) if m is None else m
+                                       for m, t in zip(masks, steps)], axis=1)
+        hand_on(self, combined)
 
 
 def _outside_glassnet():
@@ -136,7 +249,7 @@ def planned(plan):
         for maker, readers in plan:
             maker.mask_readers = ()
             for reader in readers:
-                if isinstance(reader, Layer):
+                if isinstance(reader, (Layer, InputMaskSlots)):
                     reader.pending_mask = None
 
 

@@ -75,6 +75,52 @@ class _Merge(Layer):
     def check_input_shape(self, sample_shape):
         self._checked_shapes(sample_shape)
 
+    # masks (layers/masking.py): Keras' compute_mask gives the output's (mask_rule); a merge whose
+    # values depend on its inputs' masks (reads_input_masks) is handed them for its next forward
+    reads_input_masks = False
+    _input_masks = None         # {input position: (batch, steps) booleans} for the next forward
+
+    def mask_rule(self, incoming):
+        """Keras' ``compute_mask`` for inputs that bring masks (``incoming``: one entry per input,
+        None where it brings none; see ``masking.plan_graph_masks``): "or", the OR of the masks,
+        or None, no mask on the output (Keras' merges give none when one input has none); "join"
+        (masks side by side) and "first" (the first input's) for the layers that say so."""
+        return None if None in incoming else "or"
+
+    def receive_mask(self, positions, mask):
+        masks = dict(self._input_masks or {})
+        for i in positions:
+            masks[i] = mask
+        self._input_masks = masks
+
+    def clear_masks(self):
+        self._input_masks = None
+
+    def _take_masks(self, inputs):
+        """The masks of this forward's inputs, one per input (None: none), used once; checked
+        against the inputs' shapes: (batch, steps) booleans."""
+        masks, self._input_masks = self._input_masks or {}, None
+        taken = []
+        for i, x in enumerate(inputs):
+            mask = masks.get(i)
+            if mask is not None:
+                mask = backend.get_array_module(x).asarray(mask)
+                if mask.shape != x.shape[:2]:
+                    raise ValueError(f"{self.describe()}: the mask of input {i} must have shape (batch, steps) = "
+                                     f"{tuple(x.shape[:2])}, got shape {mask.shape}")
+                mask = mask.astype(bool, copy=False)
+            taken.append(mask)
+        return taken
+
+    def _real(self, inputs):
+        """Each input's real entries as booleans broadcast over its features, (batch, steps, 1),
+        or None for an input without a mask; None alone when no input has one."""
+        masks = self._take_masks(inputs)
+        if all(mask is None for mask in masks):
+            return None
+        return [None if mask is None else mask.reshape(*mask.shape, *(1,) * (x.ndim - 2))
+                for mask, x in zip(masks, inputs)]
+
     def numbers_per_sample(self, input_shape):
         return sum(int(np.prod(s)) for s in self._checked_shapes(input_shape))
 
@@ -156,21 +202,39 @@ class Multiply(_Merge):
     the product of the other inputs.
     """
 
+    reads_input_masks = True
+
     def forward(self, inputs, training=False):
         self._check_arrays(inputs)
+        # masked steps (Keras'): a masked input counts as 1 there; with every input masked, the
+        # output is 0 where none is real
+        self.real, self.kept = self._real(inputs), None
+        if self.real is not None:
+            inputs = [x if real is None else backend.get_array_module(x).where(real, x, x.dtype.type(1))
+                      for x, real in zip(inputs, self.real)]
         self.inputs = inputs
         out = inputs[0] * inputs[1]
         for x in inputs[2:]:
             out *= x
+        if self.real is not None and all(real is not None for real in self.real):
+            kept = self.real[0]
+            for real in self.real[1:]:
+                kept = kept | real
+            self.kept = kept.astype(out.dtype)
+            out *= self.kept
         return out
 
     def backward(self, grad_output):
+        if self.kept is not None:
+            grad_output = grad_output * self.kept
         grads = []
         for i in range(len(self.inputs)):
             g = grad_output.copy()
             for j, x in enumerate(self.inputs):
                 if j != i:
                     g *= x
+            if self.real is not None and self.real[i] is not None:
+                g *= self.real[i]           # a masked entry was the constant 1: no gradient
             grads.append(g)
         return grads
 
@@ -203,15 +267,27 @@ class Maximum(_Merge):
     Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape).
     """
     _pick = staticmethod(np.greater)         # a later input takes over only when strictly better
+    reads_input_masks = True
 
     def forward(self, inputs, training=False):
         self._check_arrays(inputs)
         am = backend.get_array_module(inputs[0])
         out = inputs[0].copy()
         winner = am.zeros(out.shape, dtype=np.uint8 if len(inputs) < 256 else np.int32)
+        # masked steps (Keras'): the best of the inputs real there; the first input's value
+        # where none is. ``held``: whether the value held so far is a real one
+        real = self._real(inputs)
+        held = None if real is None else real[0]
         for k, x in enumerate(inputs[1:], start=1):
             # a NaN wins wherever it is, as in Keras (a comparison with NaN is never true)
             better = self._pick(x, out) | am.isnan(x)
+            if real is not None:
+                mine = real[k]
+                if held is not None:                # a real value takes over one that is not
+                    better = better | ~held
+                if mine is not None:                # a masked one never takes over
+                    better = better & mine
+                held = None if held is None or mine is None else held | mine
             am.copyto(out, x, where=better)
             am.copyto(winner, k, where=better)
         self.winner = winner
@@ -285,6 +361,21 @@ class Concatenate(_Merge):
         axis = self._sample_axis(grad_output.ndim - 1) + 1
         bounds = np.cumsum(self.sizes)[:-1]
         return backend.get_array_module(grad_output).split(grad_output, bounds.tolist(), axis=axis)
+
+    def mask_rule(self, incoming):
+        """Keras' Concatenate: along the features, the OR of the masks (an input without one is
+        real at every step: no mask); along the steps, the masks joined ("join"; all real for an
+        input without one). Masked inputs of samples other than (steps, features) are refused."""
+        shapes = self.input_shape
+        if any(len(shape) != 2 for shape in shapes):
+            raise NotImplementedError(f"{self.describe()}: receives a mask, and joins samples of shapes {shapes}; "
+                                      f"masked inputs are supported as sequences (steps, features)")
+        if self._sample_axis(2) == 1:
+            return super().mask_rule(incoming)
+        if any(shape[0] is None for shape, maker in zip(shapes, incoming) if maker is None):
+            raise NotImplementedError(f"{self.describe()}: joins a masked sequence to one without a mask whose "
+                                      f"length is open (None), which its mask would need; give that one a mask")
+        return "join"
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -386,6 +477,9 @@ class Dot(_Merge):
             ga = (ga - a * (a * ga).sum(axis=i, keepdims=True)) / norm_a
             gb = (gb - b * (b * gb).sum(axis=j, keepdims=True)) / norm_b
         return [ga, gb]
+
+    def mask_rule(self, incoming):
+        return None             # Keras' Dot: its output has no mask
 
     def get_config(self):
         return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
