@@ -491,7 +491,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
         L.Dense(6), L.Reshape((3, 2)), L.Permute((2, 1)), L.GlobalAveragePooling1D(),       # (3,)
         L.RepeatVector(2), L.Flatten(), L.Dense(2),                                           # (2,)
-        L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.UnitNormalization(),
+        L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.UnitNormalization(), L.RMSNormalization(epsilon=1e-4),
         L.Activation("tanh"),
         L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
         L.Dropout(0.5), L.GaussianDropout(0.2), L.ActivityRegularization(l2=0.01), L.Dense(3), L.Softmax()], seed=5)

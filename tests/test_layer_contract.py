@@ -54,6 +54,7 @@ TABLE = {
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
     "GroupNormalization": (lambda **kw: layers.GroupNormalization(groups=2, **kw), (3, 2, 4), False),
     "UnitNormalization": (lambda **kw: layers.UnitNormalization(axis=[1, 2], **kw), (2, 3), False),
+    "RMSNormalization": (lambda **kw: layers.RMSNormalization(axis=[1, 2], epsilon=0.1, **kw), (2, 3), False),
     "LayerNormalization": (lambda **kw: layers.LayerNormalization(axis=[-2, -1], **kw), (2, 3, 4), False),
     "ReLU": (lambda **kw: layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2, **kw), (3, 4), False),
     "ELU": (lambda **kw: layers.ELU(0.7, **kw), (3, 4), False),

@@ -102,6 +102,59 @@ def test_a_variance_that_overflows_float32_is_named():
                                atol=1e-4)
 
 
+# -- RMSNormalization ----------------------------------------------------------------------------
+@pytest.mark.parametrize("axis, shape", [(-1, (4, 5)), ([1, 2], (3, 4, 2)), (-2, (2, 3, 5))])
+def test_rms_normalization_matches_torch_autograd(axis, shape, rng, torch):
+    from glassnet.layers import RMSNormalization
+    x = rng.standard_normal(shape)
+    layer = RMSNormalization(axis=axis, epsilon=1e-3, dtype="float64")
+    layer.build(shape[1:])
+    layer.params["scale"][...] = rng.standard_normal(layer.params["scale"].shape)
+    out = layer(x)
+    upstream = rng.standard_normal(shape)
+    dx = layer.backward(upstream)
+    dims = tuple(sorted(a % len(shape) for a in (axis if isinstance(axis, list) else [axis])))
+    t = torch.tensor(x, requires_grad=True)
+    scale = torch.tensor(layer.params["scale"].copy(), requires_grad=True)
+    view = [shape[d] if d in dims else 1 for d in range(len(shape))]
+    ref = t * torch.rsqrt(t.pow(2).mean(dim=dims, keepdim=True) + 1e-3) * scale.reshape(view)
+    ref.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["scale"], scale.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if dims == tuple(range(len(shape) - len(dims), len(shape))):      # trailing axes: PyTorch's own nn.RMSNorm
+        norm = torch.nn.RMSNorm(tuple(shape[d] for d in dims), eps=1e-3, dtype=torch.float64)
+        with torch.no_grad():
+            norm.weight.copy_(scale.detach())
+        np.testing.assert_allclose(out, norm(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_rms_normalization_matches_keras_and_trains_in_a_model(rng):
+    from glassnet.layers import RMSNormalization
+    x = rng.standard_normal((6, 4, 5)).astype(np.float32) * 3
+    ours = RMSNormalization()
+    out = ours(x)
+    np.testing.assert_allclose(np.sqrt((out ** 2).mean(axis=-1)), 1.0, rtol=1e-4)   # unit root mean square
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = keras.layers.RMSNormalization()
+    np.testing.assert_allclose(out, np.asarray(theirs(x)), rtol=1e-6, atol=1e-6)
+    assert [w.shape for w in theirs.get_weights()] == [p.shape for p in ours.params.values()]
+    y = rng.standard_normal((6, 4, 3)).astype(np.float32)
+    model = gn.Sequential([gn.Input((4, 5)), gn.layers.Dense(8), RMSNormalization(), gn.layers.Dense(3)], seed=0)
+    twin = keras.Sequential([keras.Input((4, 5)), keras.layers.Dense(8), keras.layers.RMSNormalization(),
+                             keras.layers.Dense(3)])
+    twin.set_weights(model.get_weights())
+    model.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    twin.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    mine = model.fit(x, y, epochs=3, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    their = twin.fit(x, y, epochs=3, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    with pytest.raises(ValueError, match="RMSNormalization: epsilon"):
+        RMSNormalization(epsilon=0)
+    with pytest.raises(ValueError, match="does not name distinct axes of its input"):
+        RMSNormalization(axis=3)(x)
+
+
 # -- UnitNormalization ---------------------------------------------------------------------------
 @pytest.mark.parametrize("axis, shape", [(-1, (4, 5)), (1, (3, 4, 2)), ([1, 2], (3, 4, 2)), (-2, (2, 3, 5))])
 def test_unit_normalization_matches_torch_normalize(axis, shape, rng, torch):

@@ -1,5 +1,6 @@
-"""LayerNormalization and GroupNormalization: each sample normalised over its own features (all of
-them, or groups of channels), the same in training and at inference (Keras' and PyTorch's)."""
+"""LayerNormalization, RMSNormalization and GroupNormalization: each sample normalised over its own
+features (all of them, or groups of channels), the same in training and at inference (Keras' and
+PyTorch's); UnitNormalization: each sample scaled to unit length."""
 import numpy as np
 
 from .._validation import check_flag, check_number
@@ -222,6 +223,80 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale}
+
+
+class RMSNormalization(Layer):
+    """Each sample divided by its root mean square over ``axis``, then scaled: ``y = x /
+    sqrt(mean(x**2) + epsilon) * scale`` (Zhang & Sennrich 2019; Keras 3's ``RMSNormalization``,
+    PyTorch's ``nn.RMSNorm``). Unlike LayerNormalization nothing is centred, and there is no shift:
+    the normalisation of LLaMA-style transformers.
+
+    Parameters
+    ----------
+    axis : int or list of ints
+        The axes (batch axis 0 excluded; negative counts from the end) over which the mean is
+        taken: -1 for the features after ``Dense`` or each step's features in a sequence.
+    epsilon : float
+        Added to the mean square before the square root; finite and > 0 (Keras' default 1e-6).
+
+    ``params``: ``scale`` (ones), shaped like the normalised axes of a sample. Shapes: input
+    (batch, ...) -> output of the same shape. Gradient, with u = x * r the normalised input and
+    r = 1 / sqrt(mean(x**2) + epsilon): ``dx = r * (du - u * mean(du * u))`` over the axes, where
+    du = dy * scale.
+
+    Example
+    -------
+    >>> y = RMSNormalization(dtype="float64")(np.array([[3.0, 4.0]]))
+    >>> np.round(y, 4).tolist()
+    [[0.8485, 1.1314]]
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = check_axis(axis, "RMSNormalization")
+        self.epsilon = check_number(epsilon, "RMSNormalization: epsilon", "> 0")
+
+    def build(self, input_shape):
+        axes = sample_axes(self, self.axis, len(input_shape) + 1)
+        self.add_weight("scale", tuple(input_shape[a - 1] for a in axes), "ones")
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        super().check_input_shape(sample_shape)
+        sample_axes(self, self.axis, len(sample_shape) + 1)
+
+    def _scale(self, ndim):
+        """``scale`` shaped to broadcast against a batch of ``ndim`` axes."""
+        shape = [1] * ndim
+        for a, size in zip(self._axes, self.params["scale"].shape):
+            shape[a] = size
+        return self.params["scale"].reshape(shape)
+
+    def forward(self, x, training=False):
+        self._axes = axes = sample_axes(self, self.axis, x.ndim)
+        with np.errstate(over="ignore"):                # an overflow is refused below, by name
+            mean_square = np.mean(x * x, axis=axes, keepdims=True)
+        if not np.isfinite(mean_square).all() and np.isfinite(x).all():
+            raise NonFiniteError(f"{self.describe()}: the mean square of a sample overflowed {x.dtype} (its values "
+                                 f"reach {float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
+                                 layer=self.name, what="values")
+        self.inv_rms = 1.0 / np.sqrt(mean_square + x.dtype.type(self.epsilon))
+        self.normalised = x * self.inv_rms
+        return self.normalised * self._scale(x.ndim)
+
+    def backward(self, grad_output):
+        g, u = grad_output, self.normalised
+        others = tuple(a for a in range(g.ndim) if a not in self._axes)        # the batch and the rest
+        np.sum(g * u, axis=others, out=self.grads["scale"])
+        if not self.needs_input_gradient:
+            return None
+        du = g * self._scale(g.ndim)
+        dx = du - u * np.mean(du * u, axis=self._axes, keepdims=True)
+        dx *= self.inv_rms
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
 
 
 class UnitNormalization(Layer):
