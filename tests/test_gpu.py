@@ -337,6 +337,26 @@ def test_masks_through_attention_and_merges_train_on_the_device_as_on_the_host(c
     assert_close(device.predict([ids, other]), host.predict([ids, other]), cupy, rtol=1e-3, atol=1e-4)
 
 
+def test_an_encoder_starting_a_decoder_trains_on_the_device_as_on_the_host(cupy):
+    rng = np.random.default_rng(0)
+    x = [rng.random((16, 5, 3), dtype=np.float32), rng.random((16, 4, 2), dtype=np.float32)]
+    y = rng.integers(0, 3, (16, 4))
+
+    def train():
+        a, b = gn.Input((5, 3)), gn.Input((4, 2))
+        _, h, c = layers.LSTM(6, return_state=True)(a)
+        decoded = layers.GRU(6, return_sequences=True)(b, initial_state=[layers.Add()([h, c])])
+        model = gn.Model([a, b], layers.Dense(3, activation="softmax")(decoded), seed=1)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        return model, history.history
+
+    host, host_history = on_host(train)
+    device, history = train()
+    assert_same_history(history, host_history, cupy)
+    assert_close(device.predict(x), host.predict(x), cupy, rtol=1e-3, atol=1e-4)
+
+
 def test_a_masked_recurrent_tagger_trains_on_the_device_as_on_the_host(cupy):
     rng = np.random.default_rng(0)
     x = rng.integers(1, 20, (64, 7)).astype(np.float32)

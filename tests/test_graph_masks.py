@@ -186,6 +186,15 @@ def test_one_mask_meeting_itself_passes_as_it_is_and_a_shared_merge_combines_per
     assert np.array_equal(seen["GlobalAveragePooling1D"], both) and np.array_equal(seen["LSTM"], both)
 
 
+def test_a_shared_mask_maker_meeting_itself_at_a_merge_is_refused_by_name():
+    # (a siamese Embedding: its two calls' masks would be handed on by one layer; Keras ORs them)
+    a, b = gn.Input((STEPS,)), gn.Input((STEPS,))
+    emb = L.Embedding(VOCAB, 4, mask_zero=True)
+    for merge in (L.Add(), L.Concatenate(axis=1), L.Maximum()):
+        with pytest.raises(NotImplementedError, match="called more than once cannot make or read a mask"):
+            gn.Model([a, b], L.Dense(1)(L.LSTM(3)(merge([emb(a), emb(b)]))))
+
+
 def test_gradients_through_masked_attention_and_merges_agree_with_finite_differences(rng):
     def build(lib):
         inputs, tagged = _reader(lib, "mha")

@@ -435,6 +435,24 @@ def test_a_dask_sweep_splits_weights_per_output_as_fit_does(rng):
         x[36:], [y[36:] for y in ys], sample_weight={"cls": wc[36:]}, return_dict=True)["cls_loss"], rel=1e-5)
 
 
+def test_a_dask_sweep_takes_keras_forms_of_weights_for_one_output(rng):
+    pytest.importorskip("dask", reason="dask not installed")
+    from glassnet.dask import sweep
+    x, y, w = rng.standard_normal((40, 5)), rng.standard_normal((40, 1)), rng.uniform(0, 2, 40)
+
+    def build(lr=0.1):
+        inputs = gn.Input((5,))
+        model = gn.Model(inputs, L.Dense(1, name="o")(inputs), seed=0)
+        model.compile(loss="mse", optimizer=gn.optimizers.SGD(lr))
+        return model
+
+    results = [sweep(build, {"lr": [0.1]}, x, y, scheduler="synchronous",
+                     fit_kwargs={"epochs": 1, "validation_split": 0.25, "verbose": 0, "sample_weight": given})[0]
+               for given in (w, [w], {"o": w})]
+    assert results[0]["metrics"] == results[1]["metrics"] == results[2]["metrics"]
+    assert results[0]["error"] is None and np.isfinite(results[0]["metrics"]["val_loss"])
+
+
 def test_a_refused_compile_leaves_the_outputs_as_they_were(rng):
     model = _model(loss=["sparse_categorical_crossentropy", "binary_crossentropy", "mse"])
     x, yc, ya, yr = _data(rng)

@@ -184,7 +184,10 @@ def test_an_lstm_learns_to_read_a_sequence(rng):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda: LSTM(4, return_state=True), ValueError, "LSTM: return_state=True returns several arrays"),
+    (lambda: gn.Sequential([LSTM(4, return_state=True)]), ValueError,
+     r"add: layer .*LSTM.* has return_state=True: it returns several arrays"),
+    (lambda: gn.Sequential([gn.Sequential([LSTM(4, return_state=True)])]), ValueError, "has return_state=True"),
+    (lambda: gn.Sequential([gn.layers.LastState(0)]), ValueError, "reads another layer's states"),
     (lambda: GRU(4, reset_after=False), ValueError, "GRU: reset_after=False"),
     (lambda: SimpleRNN(0), ValueError, "SimpleRNN: units"),
     (lambda: LSTM(4, dropout=1.0), ValueError, r"LSTM: dropout must be a number in \[0, 1\)"),

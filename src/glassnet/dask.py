@@ -160,9 +160,12 @@ def _final_metrics(model, x, y, validation_data, kwargs):
         if outputs is not None:
             packed, y = model._prepare_xy(x, y, cast=False)
             x = packed if several else x
-            w = model._check_weights(w, packed)     # weights per output: one column each
         elif several:
-            x = model._prepare_x(x, cast=False)
+            x = packed = model._prepare_x(x, cast=False)
+        else:
+            packed = x
+        # as fit checks them: one column per output, or Keras' [w] / {name: w} for one output, as (n,)
+        w = model._check_weights(w, packed)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])

@@ -36,9 +36,11 @@ on its first data (``Model._draw``), then is a functional Model like any other.
 Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
 glassnet.outputs.
 
-Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). Not here yet: masks
-meeting at a merge layer, texts; a shared layer that makes an output, is stateful or has an
-activity_regularizer; each is refused by name.
+Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A recurrent layer's
+``initial_state`` tensors are inputs of its call besides the sequence, and with
+``return_state=True`` each last state is a ``LastState`` call reading the layer's output
+(layers/recurrent.py). Not here yet: texts; a shared layer that makes an output, is stateful,
+returns its states or has an activity_regularizer; each is refused by name.
 """
 import inspect
 import math
@@ -53,6 +55,7 @@ from ._validation import as_array, check_flag
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
+from .layers.recurrent import LastState
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .model import Sequential
@@ -292,6 +295,15 @@ class Model(Sequential):
         calls = [tensor.layer for tensor in tensors]            # the layer of each call, in order
         layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
         shared = _shared_ids(calls)
+        index = {id(tensor): k for k, tensor in enumerate(tensors)}
+        for tensor in tensors:      # a recurrent layer's last states (return_state): read from that layer
+            if isinstance(tensor.layer, LastState):
+                source = tensor.inputs[0]
+                tensor.layer.bind(source.layer if isinstance(source, SymbolicTensor) else source)
+                if id(tensor.layer.source) in shared:
+                    raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
+                                              f"returns its states (return_state=True); give each call a layer of "
+                                              f"its own")
         makers = {id(tensor.layer) for tensor in outputs}
         for layer in layers:
             if getattr(layer, "takes_text", False):
@@ -305,7 +317,6 @@ class Model(Sequential):
                 if refusal:
                     raise NotImplementedError(f"Model: {layer.describe()} is called more than once and {refusal}")
         # a call's sources: an earlier call's index, or -1 - j for inputs[j] (-1 for the only one)
-        index = {id(tensor): k for k, tensor in enumerate(tensors)}
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]
         # each call's own mode (layer(x, training=False)) and arguments (an attention layer's
@@ -873,7 +884,8 @@ class Model(Sequential):
                         g += earlier[key]
                 totals[id(layer)] = {key: g.copy() for key, g in layer.grads.items()}
             parents = self._graph[i]
-            grads = grad if getattr(layer, "merges", False) else [grad]
+            # a merge, or a recurrent layer's call with initial_state: one gradient per input
+            grads = grad if getattr(layer, "merges", False) or len(parents) > 1 else [grad]
             for p, g in zip(parents, grads):
                 if p < 0:
                     continue            # the model's input: nobody needs its gradient
@@ -959,10 +971,12 @@ class Model(Sequential):
         called = [layers[c] for c in calls]
         for k, (layer, parents) in enumerate(zip(called, inbound)):
             merges = getattr(layer, "merges", False)
+            with_states = not merges and isinstance(parents, list) and len(parents) == 1 + getattr(
+                layer, "state_count", -1)           # a recurrent layer's call with initial_state
             if (not isinstance(parents, list) or not parents
                     or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
                                for p in parents)
-                    or (len(parents) != 1) != merges):
+                    or ((len(parents) != 1) != merges and not with_states)):
                 raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
                                  f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")

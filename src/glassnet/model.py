@@ -31,6 +31,16 @@ from .training import TrainingMixin
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 
+def _refuse_in_a_chain(layer):
+    """Refuse, by name, a layer that a Sequential (one array from layer to layer) cannot hold."""
+    if getattr(layer, "return_state", False):
+        raise ValueError(f"add: {layer.describe()} has return_state=True: it returns several arrays (its output and "
+                         f"its last states), which a Sequential cannot pass on; draw a functional glassnet.Model, or "
+                         f"use return_sequences=True for every step's state")
+    if getattr(layer, "graph_only", False):
+        raise ValueError(f"add: {layer.describe()} reads another layer's states, in a functional glassnet.Model only")
+
+
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
     """A linear stack of layers.
 
@@ -105,6 +115,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             return self._declare_input(layer)
         if isinstance(layer, Sequential):
             return self._add_model(layer)
+        _refuse_in_a_chain(layer)
         if getattr(layer, "merges", False):
             raise ValueError(f"add: {layer.describe()} merges several inputs, which a Sequential (one chain) never "
                              f"has; draw the network as a functional glassnet.Model")
@@ -212,6 +223,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # the optimizer's state as it was)
         try:
             for layer in model.layers:
+                _refuse_in_a_chain(layer)
                 if layer.name in names:
                     base, k = snake_case(type(layer).__name__), 0
                     while layer.name in names or layer.name in {other.name for other in model.layers if other is not layer}:

@@ -158,6 +158,12 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
         return None if rule is None else incoming[0]
     if rule == "or" and len(makers) == 1 and None not in incoming:
         return makers[0]                # the OR of one mask with itself: that mask, as it is
+    for m in makers:        # the combiner reads each maker's mask: a shared maker would hand it on twice
+        maker = _maker(m, calls, combiners)
+        if id(maker) in shared:
+            raise NotImplementedError(f"{layer.describe()}: combines the mask {maker.describe()} makes, and a layer "
+                                      f"called more than once cannot make or read a mask that is read yet; give "
+                                      f"each call a layer of its own")
     combiner = combiners[k] = MaskCombiner(layer, incoming, rule)
     for m in makers:
         readers.setdefault(m, []).append(InputMaskSlots(combiner, [i for i, mi in enumerate(incoming) if mi == m]))

@@ -73,10 +73,9 @@ class _Recurrent(Layer):
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
         self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
-        # a Sequential passes one array from layer to layer
-        if check_flag(return_state, f"{cls}: return_state"):
-            raise ValueError(f"{cls}: return_state=True returns several arrays, which a Sequential cannot pass on; "
-                             f"return_sequences=True gives every step's state")
+        # several arrays out: the output, then the last states (h, and LSTM's c), as Keras returns
+        # them; a functional Model takes them (a Sequential passes one array on, and refuses it)
+        self.return_state = check_flag(return_state, f"{cls}: return_state")
         # Keras' stateful RNN: each batch starts from the states the previous batch ended in, row i
         # from row i (``states``: h, and LSTM's c, each (batch, units); None is a zero start)
         self.stateful = check_flag(stateful, f"{cls}: stateful")
@@ -124,6 +123,73 @@ class _Recurrent(Layer):
         # every step's cache at once (what forward leaves for backward), besides the output
         return input_shape[0] * self.cached_per_step * self.units
 
+    # -- several arrays in and out: initial_state= and return_state=True ------------------------
+    state_count = 1           # the states the cell carries: h (LSTM: h and c)
+    _pending_states = None    # an eager call's initial_state, for its forward
+    _state_grads = None       # dL/d(the last states) a model hands backward (see glassnet.graph)
+    _started_from = False     # whether the last forward started from given states
+    _seen = None              # (steps, batch, 1): 1 from a row's first real step on (see forward)
+    final_states = None       # the last forward's last states: (batch, units) each
+    initial_state_grads = None
+
+    def __call__(self, x, training=None, mask=None, initial_state=None):
+        """As ``Layer.__call__``, with Keras' ``initial_state`` (a list of ``state_count`` arrays
+        or tensors, (batch, units) each: h, and LSTM's c) and, with ``return_state=True``, the
+        last states after the output: ``[output, h]`` (LSTM: ``[output, h, c]``)."""
+        from .symbolic import call_symbolic, holds_symbolic, is_symbolic
+        states = None if initial_state is None else self._state_list(initial_state)
+        if is_symbolic(x) or (states is not None and holds_symbolic(states)):
+            if mask is not None:
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+            if states is not None and not all(is_symbolic(state) for state in states + [x]):
+                raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
+                                f"layers' outputs), as x is one")
+            main = call_symbolic(self, x if states is None else [x, *states], training)
+            if not self.return_state:
+                return main
+            return [main, *(call_symbolic(LastState(k), main) for k in range(self.state_count))]
+        self._pending_states = states
+        try:
+            out = super().__call__(x, training, mask)
+        finally:
+            self._pending_states = None
+        return [out, *(state.copy() for state in self.final_states)] if self.return_state else out
+
+    def _state_list(self, initial_state):
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(states) != self.state_count:
+            raise ValueError(f"{self.describe()}: initial_state takes {self.state_count} state(s) "
+                             f"({'h and c' if self.state_count == 2 else 'h'}, each (batch, {self.units})), got "
+                             f"{len(states)}")
+        return states
+
+    def state_shapes(self):
+        """One sample's shape of each state: (units,)."""
+        return [(self.units,)] * self.state_count
+
+    def _given_states(self, x):
+        """The initial states of this forward (a model's list input, or an eager call's), checked:
+        (n, units) arrays in x's dtype; None for zeros (or a stateful layer's carried states)."""
+        states = None
+        if isinstance(x, (list, tuple)):
+            x, states = x[0], list(x[1:])
+        elif self._pending_states is not None:
+            states, self._pending_states = self._pending_states, None
+        if states is None:
+            return x, None
+        if self.stateful:
+            raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states; "
+                             f"it takes no initial_state")
+        xp = backend.get_array_module(x)
+        checked = []
+        for k, state in enumerate(self._state_list(states)):
+            state = xp.asarray(state)
+            if state.shape != (x.shape[0], self.units):
+                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
+                                 f"{(x.shape[0], self.units)}, got shape {state.shape}")
+            checked.append(state.astype(x.dtype, copy=False))
+        return x, checked
+
     # -- the loop ----------------------------------------------------------------------------
     def check_input_shape(self, sample_shape):
         # any number of steps (a layer used on its own; a model takes the length it was built for)
@@ -157,7 +223,12 @@ class _Recurrent(Layer):
     def forward(self, x, training=False, mask=None):
         """x (batch, steps, features), mask (batch, steps) booleans or None -> the output.
         A masked step (False) leaves the state as it was, and outputs the previous step's output
-        (zeros with ``zero_output_for_mask``), as Keras' layers do."""
+        (zeros with ``zero_output_for_mask``), as Keras' layers do. ``x`` may be a list ``[x,
+        *initial states]`` (a model's call with ``initial_state``): the loop starts from those
+        states instead of zeros. ``final_states`` keeps the last states (a masked row's: those of
+        its last real step)."""
+        x, given = self._given_states(x)
+        self._started_from, self._state_grads = given is not None, None
         if x.ndim != 3 or x.shape[2] != self.params["kernel"].shape[0]:
             self.check_input_shape(x.shape[1:])
         xp = backend.get_array_module(x)
@@ -188,6 +259,9 @@ class _Recurrent(Layer):
             for (_, start), carried in zip(self._states(0), self.states):
                 start[...] = carried
         self.start_states = self.states if self.stateful else None
+        if given is not None:
+            for (_, start), state in zip(self._states(0), given):
+                start[...] = state
         hw = xp.empty((n, kernel.shape[1]), dtype=x.dtype)    # each step's recurrent product, in place
         for t in range(steps):
             if self._state_masks is None:
@@ -201,9 +275,17 @@ class _Recurrent(Layer):
                     xp.copyto(after, before, where=~self._real[t])
         if self.stateful:           # copies: the next batch's start, never a view of this one's cache
             self.states = [after.copy() for after, _ in self._states(steps - 1)]
+        # the last states (views of the cache: a model hands them on, return_state; nobody writes them)
+        self.final_states = [after for after, _ in self._states(steps - 1)]
         out = h[1:]
+        # Keras outputs the previous step's output at a masked step, and zeros before any real one:
+        # the states there are the start's, which are zeros unless given (or carried, stateful)
+        self._seen = None
         if self._real is not None and self.zero_output_for_mask:
             out = out * self._real
+        elif self._real is not None and (given is not None or self.start_states is not None):
+            self._seen = xp.logical_or.accumulate(self._real, axis=0).astype(x.dtype)
+            out = out * self._seen
         if self.return_sequences:
             return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
         return out[-1].copy()
@@ -235,8 +317,12 @@ class _Recurrent(Layer):
         return self.params["bias"]
 
     def backward(self, grad_output):
+        """dL/d(input) from dL/d(output); a model's ``_state_grads`` (dL/d each last state, or
+        None) join the last step's. After a forward from initial states, returns ``[dx, *dL/d
+        each initial state]`` (``initial_state_grads`` keeps the latter)."""
         xp = backend.get_array_module(grad_output)
         steps, n = self._h.shape[0] - 1, self._h.shape[1]
+        seeds, self._state_grads = self._state_grads, None
         recurrent, blocks = self.params["recurrent_kernel"], self._blocks()
         dh_out = xp.zeros((steps, n, self.units), dtype=grad_output.dtype)
         if self.return_sequences:
@@ -246,11 +332,17 @@ class _Recurrent(Layer):
         real = None if self._real is None else self._real.astype(grad_output.dtype)
         if real is not None and self.zero_output_for_mask:
             dh_out *= real
+        elif self._seen is not None:        # the zeros before a row's first real step: constants
+            dh_out *= self._seen
         dxw = xp.empty_like(self._xw)           # the gradient of each step's input product
         # ... and of its recurrent product: the same array where the two are one sum (SimpleRNN, LSTM)
         drec = dxw if self.one_sum else xp.empty_like(self._xw)
         dh = xp.zeros((n, self.units), dtype=grad_output.dtype)     # from the later steps
         self._begin_backward(n, xp, grad_output.dtype)
+        if seeds is not None:       # the last states' own gradients (return_state in a model)
+            for g, seed in zip((dh, *self._state_gradients()), seeds):
+                if seed is not None:
+                    g += seed
         for t in reversed(range(steps)):
             dh += dh_out[t]
             if real is not None:        # a masked row's state passed the step unchanged: so does its gradient
@@ -279,14 +371,17 @@ class _Recurrent(Layer):
             self.grads["recurrent_kernel"][:, block] = fed.T @ flat_drec[:, block]
         if self.use_bias:
             self._bias_gradient(flat_dxw, flat_drec)
-        if not self.needs_input_gradient:
-            return None
-        kernel = self.params["kernel"]
-        dseq = sum(self._masked((flat_dxw[:, block] @ kernel[:, block].T).reshape(steps, n, features),
-                                self._input_masks, i) for i, block in enumerate(blocks))
-        if self.go_backwards:
-            dseq = dseq[::-1]
-        return dseq.transpose(1, 0, 2).copy()
+        # dh (and LSTM's dc) now hold dL/d(the states the loop started from)
+        self.initial_state_grads = [dh, *(g.copy() for g in self._state_gradients())]
+        dx = None
+        if self.needs_input_gradient:
+            kernel = self.params["kernel"]
+            dseq = sum(self._masked((flat_dxw[:, block] @ kernel[:, block].T).reshape(steps, n, features),
+                                    self._input_masks, i) for i, block in enumerate(blocks))
+            if self.go_backwards:
+                dseq = dseq[::-1]
+            dx = dseq.transpose(1, 0, 2).copy()
+        return [dx, *self.initial_state_grads] if self._started_from else dx
 
     def _bias_gradient(self, flat_dxw, flat_drec):
         self.grads["bias"][...] = flat_dxw.sum(axis=0)
@@ -303,7 +398,8 @@ class _Recurrent(Layer):
                 **regularizers.config_entries(self, ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")),
                 **constraints.config_entries(self, ("kernel_constraint", "recurrent_constraint", "bias_constraint")),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards,
                 "stateful": self.stateful, "zero_output_for_mask": self.zero_output_for_mask}
 
 
@@ -341,8 +437,14 @@ class SimpleRNN(_Recurrent):
         the first batch); ``reset_state()`` starts from zeros again. Gradients stop at the batch's
         start (truncated backpropagation through time, as Keras'). Training, ``evaluate``,
         ``predict`` and ``model(x)`` all carry the states on; a model file does not keep them.
-    return_state : False
-        Refused when True: a Sequential passes one array on.
+    return_state : bool, default False
+        True: the layer returns ``[output, h]`` (LSTM: ``[output, h, c]``), its last states after
+        the output, as Keras' (an encoder handing its states to a decoder's ``initial_state``). In
+        a functional Model only (a Sequential passes one array on, and refuses it).
+
+    Calls take Keras' ``initial_state``: ``layer(x, initial_state=[h])`` (LSTM: ``[h, c]``), each
+    (batch, units), arrays or (in a model) tensors; the loop starts from them instead of zeros, and
+    in a model the gradient flows back into them.
 
     Shapes: x (batch, steps, features) -> (batch, units) or (batch, steps, units); ``kernel``
     (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,). Used alone the
@@ -416,6 +518,8 @@ class LSTM(_Gated):
 
     gates = 4
     cached_per_step = 15
+
+    state_count = 2           # h and c
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
@@ -589,3 +693,64 @@ class GRU(_Gated):
     def _bias_gradient(self, flat_dxw, flat_drec):
         self.grads["bias"][0] = flat_dxw.sum(axis=0)
         self.grads["bias"][1] = flat_drec.sum(axis=0)
+
+
+class LastState(Layer):
+    """One last state of a recurrent layer called with ``return_state=True`` in a functional Model:
+    ``out, h, c = LSTM(8, return_state=True)(x)`` makes two of these, reading the LSTM's output
+    and giving its last h and its last c. Keras returns those tensors from the call itself; a
+    graph call here has one output, so each state is a call of its own, a layer without weights,
+    listed in ``model.layers`` and ``summary`` (its values are there to inspect in ``trace``).
+
+    Its forward gives ``source.final_states[index]`` (the recurrent layer its input comes from,
+    bound when the model is drawn: ``bind``); its backward hands the state's gradient to that
+    layer (``_state_grads``), whose backward starts its walk back through the steps from it, and
+    sends nothing back along the output it read (a gradient of zeros).
+
+    Shapes: reads the recurrent layer's output -> (batch, units).
+    """
+    graph_only = True           # refused in a Sequential: it reads a layer's state, not its input
+
+    def __init__(self, index=0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"LastState: index must be an integer >= 0 (0: h, 1: LSTM's c), got {index!r:.40}")
+        self.index = int(index)
+        self._bound = ()        # (the recurrent layer,): in a tuple, not a layer attribute whose weights it holds
+
+    @property
+    def source(self):
+        return self._bound[0] if self._bound else None
+
+    def bind(self, source):
+        """Read the states of ``source``, the recurrent layer whose output this layer reads."""
+        if not isinstance(source, _Recurrent) or self.index >= source.state_count:
+            raise ValueError(f"{self.describe()}: reads state {self.index} of the recurrent layer it is called on, "
+                             f"got {source.describe() if isinstance(source, Layer) else source!r}")
+        self._bound = (source,)
+
+    def output_shape(self, input_shape):
+        return (self.source.units,) if self.source is not None else (input_shape[-1],)
+
+    def check_input_shape(self, sample_shape):
+        pass                    # it reads the recurrent layer's output, whose shape that layer checks
+
+    def build(self, input_shape):
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        if self.source is None or self.source.final_states is None:
+            raise ValueError(f"{self.describe()}: reads the last states of a recurrent layer called with "
+                             f"return_state=True in a model; used alone it has none")
+        self.shape_read = x.shape
+        return self.source.final_states[self.index].copy()
+
+    def backward(self, grad_output):
+        source = self.source
+        seeds = list(source._state_grads or [None] * source.state_count)
+        seeds[self.index] = grad_output if seeds[self.index] is None else seeds[self.index] + grad_output
+        source._state_grads = seeds
+        return backend.get_array_module(grad_output).zeros(self.shape_read, dtype=grad_output.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}

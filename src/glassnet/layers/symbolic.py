@@ -75,7 +75,9 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if merges and not listed:
         raise TypeError(f"{layer.describe()}: merges a list of inputs, e.g. {type(layer).__name__}()([a, b]); "
                         f"got one {type(inputs).__name__}")
-    if listed and not merges:
+    # a recurrent layer's call with initial_state: [x, *states] (see layers/recurrent.py)
+    with_states = listed and not merges and len(inputs) == 1 + getattr(layer, "state_count", -1)
+    if listed and not merges and not with_states:
         raise TypeError(f"{layer.describe()}: takes one input, got a list of {len(inputs)}; merge them first "
                         f"(Concatenate, Add, ...)")
     parents = list(inputs) if listed else [inputs]
@@ -84,6 +86,9 @@ def call_symbolic(layer, inputs, training=None, options=None):
                          f"Sequential starting with TextVectorization")
     shapes = [sample_shape_of(p) for p in parents]
     shape = shapes if merges else shapes[0]
+    if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes():
+        raise ValueError(f"{layer.describe()}: initial_state takes tensors of samples of shapes "
+                         f"{layer.state_shapes()}, got {[tuple(s) for s in shapes[1:]]}")
     if layer.built:
         layer.check_input_shape(shape)
     elif not merges and layer.input_shape is not None and not shape_fits(shape, layer.input_shape):
@@ -116,6 +121,6 @@ def replay(calls, inbound, sources, modes=None, options=None):
     tensors = []
     for k, (layer, parents) in enumerate(zip(calls, inbound)):
         given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
-        tensors.append(call_symbolic(layer, given if getattr(layer, "merges", False) else given[0],
+        tensors.append(call_symbolic(layer, given if getattr(layer, "merges", False) or len(given) > 1 else given[0],
                                      None if modes is None else modes[k], None if options is None else options[k]))
     return tensors

@@ -56,6 +56,9 @@ class _Wrapper(Layer):
         if layer.activity_regularizer is not None:
             raise ValueError(f"{name}: the wrapped layer's activity_regularizer would never be applied; give it "
                              f"to the {name} layer instead")
+        if getattr(layer, "return_state", False) or getattr(layer, "graph_only", False):
+            raise NotImplementedError(f"{name}: {layer.describe()} returns its states (return_state=True), which "
+                                      f"the wrapper would drop; wrapping it is not supported yet")
         settings = {"trainable": not layer.trainable, "seed": layer.seed is not None, "dtype": layer.dtype is not None}
         given = [setting for setting, set_ in settings.items() if set_]
         if given:

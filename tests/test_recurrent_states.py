@@ -1,0 +1,156 @@
+"""A recurrent layer's states in and out (Keras' ``return_state=True`` and ``initial_state``): the
+layers alone against Keras 3, an encoder handing its states to a decoder trained as Keras', the
+gradients through the states by finite differences, and the inference models of Keras' seq2seq
+tutorial (an encoder model, a decoder model fed states) drawn from the trained layers."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.gradcheck import check_model
+
+L = gn.layers
+KINDS = ["LSTM", "GRU", "SimpleRNN"]
+
+
+def _copy(ours, theirs):
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings", [{}, {"return_sequences": True, "go_backwards": True}], ids=str)
+def test_states_in_and_out_of_a_layer_alone_match_keras(kind, settings, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    count = 2 if kind == "LSTM" else 1
+    start = [rng.standard_normal((4, 6)).astype(np.float32) for _ in range(count)]
+    mask = np.ones((4, 5), dtype=bool)
+    mask[1, 3:], mask[2, 1:] = False, False                 # right padding: the last states are the real steps'
+    ours = getattr(L, kind)(6, return_state=True, seed=0, bias_initializer="random_normal", **settings)
+    mine = ours(x, mask=mask, initial_state=start)
+    theirs = getattr(keras.layers, kind)(6, return_state=True, **settings)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    expected = theirs(x, mask=mask, initial_state=start)
+    assert len(mine) == len(expected) == 1 + count
+    for a, b in zip(mine, expected):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=2e-6)
+    # without initial_state the loop starts from zeros, as before
+    plain = getattr(L, kind)(6, return_state=True, seed=0, **settings)
+    out, *states = plain(x)
+    assert out.shape == ((4, 5, 6) if settings else (4, 6)) and all(s.shape == (4, 6) for s in states)
+    if not settings:
+        np.testing.assert_array_equal(out, states[0])           # the last output is the last h
+    np.testing.assert_array_equal(getattr(L, kind)(6, seed=0, **settings)(x, initial_state=[np.zeros((4, 6))] * count),
+                                  getattr(L, kind)(6, seed=0, **settings)(x))
+
+
+def _seq2seq(lib, kind):
+    """Keras' seq2seq tutorial in small: the encoder's last states start the decoder."""
+    encoder_inputs, decoder_inputs = lib.Input((5, 3), name="enc_in"), lib.Input((4, 2), name="dec_in")
+    _, *states = getattr(lib.layers, kind)(6, return_state=True, name="encoder")(encoder_inputs)
+    decoded = getattr(lib.layers, kind)(6, return_sequences=True, name="decoder")(decoder_inputs, initial_state=states)
+    return [encoder_inputs, decoder_inputs], lib.layers.Dense(3, activation="softmax", name="out")(decoded)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_encoder_starting_a_decoder_trains_as_keras(kind, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_seq2seq(gn, kind), seed=0), keras.Model(*_seq2seq(keras, kind))
+    _copy(ours, theirs)
+    x = [rng.standard_normal((12, 5, 3)).astype(np.float32), rng.standard_normal((12, 4, 2)).astype(np.float32)]
+    y = rng.integers(0, 3, (12, 4))
+    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.5))
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5))
+    mine = ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    for layer in ours.layers:           # the encoder learnt through the states alone
+        for a, b in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights() if layer.params else []):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(ours.get_layer("encoder").get_weights(),
+                                                      gn.Model(*_seq2seq(gn, kind), seed=0).get_layer("encoder")
+                                                      .get_weights()))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_through_the_states_agree_with_finite_differences(kind, rng):
+    model = gn.Model(*_seq2seq(gn, kind), seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy")
+    x = [rng.standard_normal((3, 5, 3)), rng.standard_normal((3, 4, 2))]
+    assert check_model(model, x, rng.integers(0, 3, (3, 4)))["max_error"] < 1e-6
+    # the states as outputs themselves, with a mask, and a state read twice
+    ids = gn.Input((5,))
+    emb = L.Embedding(7, 3, mask_zero=True)(ids)
+    out, *states = getattr(L, kind)(4, return_state=True, return_sequences=True)(emb)
+    pooled = L.GlobalAveragePooling1D()(out)
+    model = gn.Model(ids, L.Dense(1)(L.Concatenate()([pooled, *states, states[0]])), seed=0, dtype="float64")
+    model.compile(loss="mse")
+    tokens = rng.integers(1, 7, (4, 5))
+    tokens[0, 2:], tokens[1, 4:] = 0, 0
+    assert check_model(model, tokens, rng.standard_normal((4, 1)))["max_error"] < 1e-6
+
+
+def test_the_tutorial_s_inference_models_reuse_the_trained_layers(rng, tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+
+    def draw(lib):
+        encoder_inputs, decoder_inputs = lib.Input((5, 3), name="enc_in"), lib.Input((4, 2), name="dec_in")
+        _, h, c = lib.layers.LSTM(6, return_state=True, name="encoder")(encoder_inputs)
+        decoder = lib.layers.LSTM(6, return_sequences=True, return_state=True, name="decoder")
+        dense = lib.layers.Dense(3, activation="softmax", name="out")
+        decoded, _, _ = decoder(decoder_inputs, initial_state=[h, c])
+        training = lib.Model([encoder_inputs, decoder_inputs], dense(decoded))
+        encoder = lib.Model(encoder_inputs, [h, c])
+        given = [lib.Input((6,), name="h_in"), lib.Input((6,), name="c_in")]
+        step, h2, c2 = decoder(decoder_inputs, initial_state=given)
+        return training, encoder, lib.Model([decoder_inputs, *given], [dense(step), h2, c2])
+
+    (ours, our_encoder, our_decoder), (theirs, their_encoder, their_decoder) = draw(gn), draw(keras)
+    _copy(ours, theirs)
+    x = [rng.standard_normal((6, 5, 3)).astype(np.float32), rng.standard_normal((6, 4, 2)).astype(np.float32)]
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    ours.fit(x, rng.integers(0, 3, (6, 4)), epochs=2, verbose=0)
+    _copy(ours, theirs)
+    states = our_encoder.predict(x[0])
+    for a, b in zip(states, their_encoder.predict(x[0], verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(our_decoder.predict([x[1], *states]), their_decoder.predict([x[1], *states], verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the decoder model fed the encoder's states gives the training model's outputs
+    np.testing.assert_allclose(our_decoder.predict([x[1], *states])[0], ours.predict(x), rtol=1e-5, atol=1e-6)
+    # files and configs keep the states' calls
+    our_decoder.save(str(tmp_path / "decoder.npz"))
+    again = gn.load_model(str(tmp_path / "decoder.npz"))
+    for a, b in zip(again.predict([x[1], *states]), our_decoder.predict([x[1], *states])):
+        np.testing.assert_array_equal(a, b)
+    clone = gn.Model.from_config(our_encoder.get_config())
+    clone.set_weights(our_encoder.get_weights())
+    for a, b in zip(clone.predict(x[0]), states):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_what_does_not_fit_is_refused_by_name(rng):
+    x = gn.Input((5, 3))
+    lstm = L.LSTM(4, return_state=True)
+    lstm(x)
+    with pytest.raises(NotImplementedError, match="is called more than once and returns its states"):
+        first, second = lstm(x), lstm(x)
+        gn.Model(x, L.Concatenate()([first[1], second[1]]))
+    with pytest.raises(ValueError, match=r"initial_state takes 2 state\(s\) \(h and c"):
+        L.LSTM(4)(x, initial_state=[gn.Input((4,))])
+    with pytest.raises(ValueError, match=r"initial_state takes tensors of samples of shapes \[\(4,\), \(4,\)\]"):
+        L.LSTM(4)(x, initial_state=[gn.Input((4,)), gn.Input((3,))])
+    with pytest.raises(ValueError, match=r"initial_state\[0\] must have shape \(batch, units\) = \(2, 4\)"):
+        L.GRU(4)(np.ones((2, 5, 3)), initial_state=[np.ones((3, 4))])
+    with pytest.raises(ValueError, match="stateful=True .* takes no initial_state"):
+        L.GRU(4, stateful=True)(np.ones((2, 5, 3)), initial_state=[np.ones((2, 4))])
+    with pytest.raises(TypeError, match="initial_state takes tensors"):
+        L.GRU(4)(x, initial_state=[np.ones((2, 4))])
+    with pytest.raises(ValueError, match="used alone it has none"):
+        L.LastState(0)(np.ones((2, 4)))
+    for wrapper in (L.Bidirectional, L.TimeDistributed):
+        with pytest.raises(NotImplementedError, match="returns its states .* wrapping it is not supported"):
+            wrapper(L.GRU(3, return_state=True))
