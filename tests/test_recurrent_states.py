@@ -46,6 +46,34 @@ def test_states_in_and_out_of_a_layer_alone_match_keras(kind, settings, rng):
                                   getattr(L, kind)(6, seed=0, **settings)(x))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_of_the_states_in_and_out_match_torch_autograd(kind, rng, torch):
+    from test_recurrent import _torch_module
+    x = rng.normal(size=(3, 6, 4))
+    count = 2 if kind == "LSTM" else 1
+    start = [rng.normal(size=(3, 5)) for _ in range(count)]
+    layer = getattr(L, kind)(5, return_sequences=True, return_state=True, dtype="float64", seed=1,
+                             bias_initializer="random_normal")
+    out, *last = layer(x, initial_state=start)
+    grad_out, grad_last = rng.normal(size=out.shape), [rng.normal(size=(3, 5)) for _ in range(count)]
+    layer._state_grads = grad_last                  # what a model's LastState calls hand it
+    grad_x, *grad_start = layer.backward(grad_out)
+    module, _ = _torch_module(torch, kind, layer)
+    tx = torch.tensor(x, requires_grad=True)
+    t_start = [torch.tensor(s[None], requires_grad=True) for s in start]
+    sequence, t_last = module(tx, tuple(t_start) if kind == "LSTM" else t_start[0])
+    t_last = list(t_last) if kind == "LSTM" else [t_last]
+    loss = (sequence * torch.tensor(grad_out)).sum() + sum((t[0] * torch.tensor(g)).sum()
+                                                           for t, g in zip(t_last, grad_last))
+    loss.backward()
+    np.testing.assert_allclose(out, sequence.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for mine, theirs in zip(last, t_last):
+        np.testing.assert_allclose(mine, theirs[0].detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for mine, theirs in zip(grad_start, t_start):
+        np.testing.assert_allclose(mine, theirs.grad.numpy()[0], rtol=1e-10, atol=1e-12)
+
+
 def _seq2seq(lib, kind):
     """Keras' seq2seq tutorial in small: the encoder's last states start the decoder."""
     encoder_inputs, decoder_inputs = lib.Input((5, 3), name="enc_in"), lib.Input((4, 2), name="dec_in")
