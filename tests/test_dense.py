@@ -166,6 +166,11 @@ def test_dense_rejects_bad_arguments():
         built = Dense(3, seed=0)
         built(np.ones((2, 4, 4)))
         built(np.ones((2, 4, 5)))
+    # built for 4 steps, it takes 1 or 9 (Keras checks the features alone), not another rank
+    assert built(np.ones((2, 1, 4))).shape == (2, 1, 3) and built(np.ones((2, 9, 4))).shape == (2, 9, 3)
+    np.testing.assert_array_equal(built(np.ones((2, 9, 4)))[:, :1], built(np.ones((2, 1, 4))))
+    with pytest.raises(ValueError, match=r"expected input samples of shape \(4, 4\), got \(4,\)"):
+        built(np.ones((2, 4)))
 
 
 def test_config_round_trip():

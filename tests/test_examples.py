@@ -173,6 +173,23 @@ def test_sequence_order(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
+def test_seq2seq_addition(tmp_path, capsys):
+    results = run_quick("seq2seq_addition", tmp_path)      # 6,000 questions, 12 epochs
+    # measured at quick size: answers right 0.426, characters right 0.796 (30 epochs on 20,000: 0.918, 0.977)
+    assert results["exact"] >= 0.25 and results["characters"] >= 0.7
+    assert_pngs(tmp_path, "learning_curve.png")
+    assert "answers right" in capsys.readouterr().out
+    # the one-step decoder model, fed the true answer so far, gives the training model's probabilities
+    example = load_example("seq2seq_addition")
+    training, encoder, one_step = example.models()
+    questions, read, _, _ = example.make_questions(5, __import__("numpy").random.default_rng(1))
+    whole = training.predict([questions, read])
+    h, c = encoder.predict(questions)
+    for t in range(example.ANSWER):
+        probabilities, h, c = one_step.predict([read[:, t:t + 1], h, c])
+        assert abs(probabilities[:, 0] - whole[:, t]).max() < 1e-5
+
+
 def test_text_reviews(tmp_path, capsys):
     results = run_quick("text_reviews", tmp_path)          # 800 reviews, 10 epochs
     # measured at quick size: words 0.814, pairs 0.818, LSTM 1.000: only the reader in order gets

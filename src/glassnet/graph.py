@@ -920,6 +920,10 @@ class Model(Sequential):
             raise ValueError(f"{type(self).__name__} is not drawn yet (its call runs on its first data): fit, predict "
                              f"or build((None, *shape)) it first")
         config = super()._config(with_compile)
+        # the Inputs give every call its shapes: a layer's own (its first build's) would refuse a
+        # call on another length when read back (a seq2seq decoder's inference model, one step long)
+        for entry in config["layers"]:
+            entry["config"].pop("input_shape", None)
         config.pop("input", None)           # the Inputs, each with its name and shape:
         position = {id(layer): k for k, layer in enumerate(self.layers)}
         config = {**config, "inbound": [list(parents) for parents in self._graph],

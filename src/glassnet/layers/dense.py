@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import _numpy_c, activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
-from .base import Layer
+from .base import Layer, shape_fits
 
 # from this many kernel entries on, a one-sample kernel gradient (an outer product) goes through
 # np.einsum rather than a broadcast multiply (measured: the multiply wins at 500 entries,
@@ -90,6 +90,15 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.units)
+
+    def check_input_shape(self, sample_shape):
+        # the kernel fixes the features alone: built for sequences of 4 steps, a Dense takes 1 step
+        # (a seq2seq decoder's inference model, drawn from the trained layers), as Keras' does
+        built = self.input_shape
+        if built is not None and (len(sample_shape) != len(built) or not shape_fits(sample_shape[-1:], built[-1:])):
+            raise ValueError(f"{self.describe()}: expected input samples of shape {built}, got "
+                             f"{tuple(sample_shape)}" + ("; the axes before the features may take any sizes"
+                                                         if len(built) > 1 else ""))
 
     def forward(self, x, training=False):
         # x, z and a are kept for backward (and for model.trace)
