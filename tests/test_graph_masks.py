@@ -193,6 +193,9 @@ def test_a_shared_mask_maker_meeting_itself_at_a_merge_is_refused_by_name():
     for merge in (L.Add(), L.Concatenate(axis=1), L.Maximum()):
         with pytest.raises(NotImplementedError, match="called more than once cannot make or read a mask"):
             gn.Model([a, b], L.Dense(1)(L.LSTM(3)(merge([emb(a), emb(b)]))))
+    # nobody reads the combined mask: nothing to refuse (Keras builds it too)
+    model = gn.Model([a, b], L.Dense(1)(L.Flatten()(L.Add()([emb(a), emb(b)]))))
+    assert model.predict([np.ones((2, STEPS)), np.zeros((2, STEPS))]).shape == (2, 1)
 
 
 def test_gradients_through_masked_attention_and_merges_agree_with_finite_differences(rng):

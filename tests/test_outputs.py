@@ -446,10 +446,10 @@ def test_a_dask_sweep_takes_keras_forms_of_weights_for_one_output(rng):
         model.compile(loss="mse", optimizer=gn.optimizers.SGD(lr))
         return model
 
-    results = [sweep(build, {"lr": [0.1]}, x, y, scheduler="synchronous",
+    results = [sweep(build, {"lr": [0.1]}, data, y, scheduler="synchronous",
                      fit_kwargs={"epochs": 1, "validation_split": 0.25, "verbose": 0, "sample_weight": given})[0]
-               for given in (w, [w], {"o": w})]
-    assert results[0]["metrics"] == results[1]["metrics"] == results[2]["metrics"]
+               for data, given in ((x, w), (x, [w]), (x, {"o": w}), (x.tolist(), w), ([x], w))]
+    assert all(result["metrics"] == results[0]["metrics"] for result in results)
     assert results[0]["error"] is None and np.isfinite(results[0]["metrics"]["val_loss"])
 
 

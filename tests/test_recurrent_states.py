@@ -160,6 +160,39 @@ def test_the_tutorial_s_inference_models_reuse_the_trained_layers(rng, tmp_path)
         np.testing.assert_array_equal(a, b)
 
 
+def test_keras_call_forms_the_tensors_of_a_layer_and_masks(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x, h = rng.standard_normal((2, 5, 3)).astype(np.float32), rng.standard_normal((2, 4)).astype(np.float32)
+    gru = L.GRU(4, seed=0, dropout=0.5)
+    # Keras' positional form, layer(x, [h]): the state, not training (which would switch dropout on)
+    np.testing.assert_array_equal(gru(x, [h]), gru(x, initial_state=[h]))
+    np.testing.assert_array_equal(gru(x, h), gru(x, initial_state=[h]))
+    assert not np.allclose(gru(x, [h]), gru(x))
+    # layer.output is the list of its first call, layer.input [x, *states], as Keras'
+    inputs, start = gn.Input((5, 3)), gn.Input((4,))
+    lstm, reader = L.LSTM(4, return_state=True), L.GRU(4)
+    out, state_h, state_c = lstm(inputs)
+    reader(inputs, initial_state=[start])
+    assert lstm.output == [out, state_h, state_c] and reader.input == [inputs, start]
+
+    def masked(lib):
+        # a call given initial_state does not read its sequence's mask (Keras hands masks on
+        # automatically to calls of one tensor alone), and passes it on (as Keras' output carries it)
+        ids, start = lib.Input((6,), name="ids"), lib.Input((4,), name="start")
+        emb = lib.layers.Embedding(9, 3, mask_zero=True, name="emb")(ids)
+        seq = lib.layers.GRU(4, return_sequences=True, name="gru")(emb, initial_state=[start])
+        return [ids, start], lib.layers.Dense(2, name="out")(lib.layers.GlobalAveragePooling1D(name="pool")(seq))
+
+    ours, theirs = gn.Model(*masked(gn), seed=0), keras.Model(*masked(keras))
+    _copy(ours, theirs)
+    ids = rng.integers(1, 9, (5, 6))
+    ids[0, 2:], ids[1, 3:] = 0, 0
+    x = [ids, rng.standard_normal((5, 4)).astype(np.float32)]
+    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    assert [type(reader).__name__ for _, readers in ours._mask_plan for reader in readers] == \
+        ["GlobalAveragePooling1D"]          # the pooling reads it; the GRU does not
+
+
 def test_what_does_not_fit_is_refused_by_name(rng):
     x = gn.Input((5, 3))
     lstm = L.LSTM(4, return_state=True)

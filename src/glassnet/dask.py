@@ -156,16 +156,15 @@ def _final_metrics(model, x, y, validation_data, kwargs):
     if kwargs.get("validation_split"):            # the parts fit trained and validated on
         several = getattr(model, "_input_shapes", None) is not None
         outputs = model._heads
-        # a list of inputs or of targets (or a dict): split as fit splits them, packed, then as lists again
+        # a list of inputs or of targets (or a dict): split as fit splits them, packed, then as lists
+        # again; the weights as fit checks them (one column per output; Keras' [w] / {name: w} for
+        # one output as (n,)), and x as an array (a list of rows, Keras' [x] / {name: x} for one input)
         if outputs is not None:
-            packed, y = model._prepare_xy(x, y, cast=False)
-            x = packed if several else x
-        elif several:
+            x, y = model._prepare_xy(x, y, cast=False)
+            w = model._check_weights(w, x)
+        elif not model._takes_text():     # (texts stay texts: evaluate turns them into ids itself)
             x = packed = model._prepare_x(x, cast=False)
-        else:
-            packed = x
-        # as fit checks them: one column per output, or Keras' [w] / {name: w} for one output, as (n,)
-        w = model._check_weights(w, packed)
+            w = model._check_weights(w, packed)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])

@@ -369,7 +369,8 @@ class Layer:
         """The symbolic input of this layer's first call in a functional Model (Keras'
         ``layer.input``; a merge layer's: the list)."""
         parents = self._first_symbolic_call("input")[0]
-        return parents if getattr(self, "merges", False) else parents[0]
+        # (a recurrent layer's call with initial_state: [x, *states], as Keras')
+        return parents if getattr(self, "merges", False) or len(parents) > 1 else parents[0]
 
     def _first_symbolic_call(self, what):
         call = self.__dict__.get("_first_call")

@@ -100,7 +100,9 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
                 if layer.mask_refusal is not None:
                     raise ValueError(f"{layer.describe()}: receives the mask that {calls[maker].describe()} makes, "
                                      f"and {layer.mask_refusal}; place it where no mask reaches it")
-                if layer.reads_mask:
+                # a recurrent layer's call with initial_state (several inputs) does not read the mask:
+                # Keras hands it to calls of one tensor alone; its output still carries it, as Keras'
+                if layer.reads_mask and len(parents) == 1:
                     # (a layer passing a mask on may be shared: masks go from makers to readers directly)
                     _refuse_shared(layer, _maker(maker, calls, combiners), shared)
                     readers.setdefault(maker, []).append(layer)
@@ -119,6 +121,11 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
         readers.setdefault(reaching.pop(), []).append(output_reader)
     # a combiner whose mask nobody reads need not combine: its slots are dropped from the plan
     idle = [id(combiner) for k, combiner in combiners.items() if k not in readers]
+    for k, combiner in combiners.items():
+        if k in readers and combiner.shared_makers:
+            raise NotImplementedError(f"{combiner.describe()}: combines the mask {combiner.shared_makers[0].describe()} "
+                                      f"makes, and a layer called more than once cannot make or read a mask that "
+                                      f"is read yet; give each call a layer of its own")
     plan = []
     for maker, found in readers.items():
         found = tuple(r for r in found if not (isinstance(r, InputMaskSlots) and id(r.owner) in idle))
@@ -158,13 +165,10 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
         return None if rule is None else incoming[0]
     if rule == "or" and len(makers) == 1 and None not in incoming:
         return makers[0]                # the OR of one mask with itself: that mask, as it is
-    for m in makers:        # the combiner reads each maker's mask: a shared maker would hand it on twice
-        maker = _maker(m, calls, combiners)
-        if id(maker) in shared:
-            raise NotImplementedError(f"{layer.describe()}: combines the mask {maker.describe()} makes, and a layer "
-                                      f"called more than once cannot make or read a mask that is read yet; give "
-                                      f"each call a layer of its own")
     combiner = combiners[k] = MaskCombiner(layer, incoming, rule)
+    # the combiner reads each maker's mask: a shared maker would hand it on twice (refused once it is
+    # known that the combined mask is read, in plan_graph_masks)
+    combiner.shared_makers = [maker for maker in (_maker(m, calls, combiners) for m in makers) if id(maker) in shared]
     for m in makers:
         readers.setdefault(m, []).append(InputMaskSlots(combiner, [i for i, mi in enumerate(incoming) if mi == m]))
     return k
@@ -197,6 +201,7 @@ class MaskCombiner:
     masks (``InputMaskSlots``) and, once it holds them all, hands the merge's mask to its own
     readers, as a maker does (``mask_readers``, set by ``planned``)."""
     mask_readers = ()
+    shared_makers = ()          # makers called more than once: refused if the combined mask is read
 
     def __init__(self, layer, incoming, rule):
         self.layer, self.rule = layer, rule

@@ -137,6 +137,10 @@ class _Recurrent(Layer):
         or tensors, (batch, units) each: h, and LSTM's c) and, with ``return_state=True``, the
         last states after the output: ``[output, h]`` (LSTM: ``[output, h, c]``)."""
         from .symbolic import call_symbolic, holds_symbolic, is_symbolic
+        if initial_state is None and training is not None and not isinstance(training, (bool, np.bool_)) and (
+                isinstance(training, (list, tuple)) or hasattr(training, "shape")):
+            # Keras' order, layer(x, [h, c]): the second argument is the initial state
+            initial_state, training = training, None
         states = None if initial_state is None else self._state_list(initial_state)
         if is_symbolic(x) or (states is not None and holds_symbolic(states)):
             if mask is not None:
@@ -147,7 +151,10 @@ class _Recurrent(Layer):
             main = call_symbolic(self, x if states is None else [x, *states], training)
             if not self.return_state:
                 return main
-            return [main, *(call_symbolic(LastState(k), main) for k in range(self.state_count))]
+            tensors = [main, *(call_symbolic(LastState(k), main) for k in range(self.state_count))]
+            if self.__dict__.get("_first_call", (None, None))[1] is main:     # Keras' layer.output: all three
+                self._first_call = (self._first_call[0], tensors)
+            return tensors
         self._pending_states = states
         try:
             out = super().__call__(x, training, mask)
