@@ -547,7 +547,9 @@ class Model(Sequential):
         pass                    # planned on the graph when it is built (_plan_masks)
 
     def _plan_masks(self, output_mask):
-        return plan_graph_masks(self._calls, self._graph, self._outputs_at, output_mask, self._shared)
+        plan = plan_graph_masks(self._calls, self._graph, self._outputs_at, output_mask, self._shared)
+        self._unscored_mask = output_mask.unscored      # refused by compile (a model of several outputs)
+        return plan
 
     def _build_samples(self, shape):
         super()._build_samples(shape)
@@ -597,6 +599,8 @@ class Model(Sequential):
                             f"{loss_weights!r:.80}")
 
     def _compile_drawn(self, loss, optimizer, metrics, loss_weights):
+        if getattr(self, "_unscored_mask", None):
+            raise NotImplementedError(self._unscored_mask)
         if self._heads is None:
             if loss_weights is not None:
                 raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "

@@ -116,9 +116,11 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
             raise NotImplementedError(f"{calls[min(reaching)].describe()}: is called more than once and its mask "
                                       f"reaches the output; give each call a layer of its own")
         if len(output_calls) > 1:
-            raise NotImplementedError(f"{calls[min(reaching)].describe()}: its mask reaches an output of a model of "
+            # predict needs no mask at an output; a loss does: compile refuses, by this message
+            output_reader.unscored = (f"{calls[min(reaching)].describe()}: its mask reaches an output of a model of "
                                       f"several outputs, whose losses cannot score real steps alone yet")
-        readers.setdefault(reaching.pop(), []).append(output_reader)
+        else:
+            readers.setdefault(reaching.pop(), []).append(output_reader)
     # a combiner whose mask nobody reads need not combine: its slots are dropped from the plan
     idle = [id(combiner) for k, combiner in combiners.items() if k not in readers]
     for k, combiner in combiners.items():
@@ -297,9 +299,12 @@ def take(layer, mask, x, any_rank=False):
 
 class OutputMask:
     """A model's own reader of the mask that reaches its output: the loss and the metrics score
-    the real steps alone (``glassnet.scoring``). ``pending_mask`` is the last batch's."""
+    the real steps alone (``glassnet.scoring``). ``pending_mask`` is the last batch's.
+    ``unscored``: why a mask reaching an output cannot be scored (an output of several), which
+    ``compile`` raises; such a model still predicts."""
 
     pending_mask = None
+    unscored = None
 
 
 class Masking(Layer):
