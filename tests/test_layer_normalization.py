@@ -151,6 +151,9 @@ def test_rms_normalization_matches_keras_and_trains_in_a_model(rng):
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     with pytest.raises(ValueError, match="RMSNormalization: epsilon"):
         RMSNormalization(epsilon=0)
+    with pytest.raises(gn.errors.NonFiniteError, match="the mean square of a sample overflowed float32"):
+        RMSNormalization()(np.full((1, 3), 1e30, dtype=np.float32))       # (Keras gives zeros, silently)
+    np.testing.assert_allclose(RMSNormalization(dtype="float64")(np.full((1, 3), 1e30)), 1.0)
     with pytest.raises(ValueError, match="does not name distinct axes of its input"):
         RMSNormalization(axis=3)(x)
 

@@ -16,15 +16,22 @@ def _standardised(layer, x, axes, what):
     gradient, silently (Keras gives 0s, PyTorch NaN); a NonFiniteError says so, as
     BatchNormalization's does."""
     centred = x - x.mean(axis=axes, keepdims=True)
-    with np.errstate(over="ignore"):                    # an overflow is refused below, by name
-        var = np.mean(centred * centred, axis=axes, keepdims=True)
-    if not np.isfinite(var).all() and np.isfinite(x).all():
-        raise NonFiniteError(f"{layer.describe()}: the variance of {what} overflowed {x.dtype} (its values reach "
-                             f"{float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
-                             layer=layer.name, what="values")
+    var = _mean_square(layer, centred, axes, f"the variance of {what}", x)
     inv_std = 1.0 / np.sqrt(var + layer.epsilon)
     centred *= inv_std
     return centred, inv_std
+
+
+def _mean_square(layer, values, axes, what, x):
+    """``mean(values ** 2)`` over ``axes``, kept as size-1 axes; a NonFiniteError naming ``what``
+    when it overflows the dtype while the input ``x`` is finite (see ``_standardised``)."""
+    with np.errstate(over="ignore"):                    # an overflow is refused below, by name
+        mean = np.mean(values * values, axis=axes, keepdims=True)
+    if not np.isfinite(mean).all() and np.isfinite(x).all():
+        raise NonFiniteError(f"{layer.describe()}: {what} overflowed {x.dtype} (its values reach "
+                             f"{float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
+                             layer=layer.name, what="values")
+    return mean
 
 
 def _standardised_gradient(dxhat, xhat, inv_std, axes):
@@ -274,12 +281,7 @@ class RMSNormalization(Layer):
 
     def forward(self, x, training=False):
         self._axes = axes = sample_axes(self, self.axis, x.ndim)
-        with np.errstate(over="ignore"):                # an overflow is refused below, by name
-            mean_square = np.mean(x * x, axis=axes, keepdims=True)
-        if not np.isfinite(mean_square).all() and np.isfinite(x).all():
-            raise NonFiniteError(f"{self.describe()}: the mean square of a sample overflowed {x.dtype} (its values "
-                                 f"reach {float(np.abs(x).max()):.3g}); scale the inputs, or use dtype='float64'",
-                                 layer=self.name, what="values")
+        mean_square = _mean_square(self, x, axes, "the mean square of a sample", x)
         self.inv_rms = 1.0 / np.sqrt(mean_square + x.dtype.type(self.epsilon))
         self.normalised = x * self.inv_rms
         return self.normalised * self._scale(x.ndim)
