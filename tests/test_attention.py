@@ -172,8 +172,10 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
     with pytest.raises(NotImplementedError, match="attention_mask= is not supported in a model drawn"):
         inputs = gn.Input((3, 4))
         layer(inputs, inputs, attention_mask=np.ones((2, 3, 3)))
-    with pytest.raises(TypeError, match=r"return_attention_scores=True is not supported"):
-        layer(np.ones((2, 3, 4)), np.ones((2, 3, 4)), return_attention_scores=True)
+    with pytest.raises(TypeError, match=r"return_attention_scores: expected True or False, got 'yes'"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), return_attention_scores="yes")
+    with pytest.raises(TypeError, match=r"not_an_argument=1 is not supported"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), not_an_argument=1)
     with pytest.raises(TypeError, match=r"takes \(query, value\)"):
         layer(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="takes sequences"):
@@ -194,8 +196,9 @@ def test_the_causal_flag_is_a_call_s_and_keras_defaults_are_taken(rng):
     assert not np.allclose(plain, causal)
     np.testing.assert_array_equal(layer(x, x), plain)           # the flag was that call's only
     np.testing.assert_array_equal(layer(x, x, attention_mask=None, return_attention_scores=False, mask=None), plain)
-    with pytest.raises(TypeError, match="return_attention_scores=True is not supported"):
-        layer(x, x, return_attention_scores=True)
+    out, scores = layer(x, x, return_attention_scores=True)            # Keras' pair
+    np.testing.assert_array_equal(out, plain)
+    np.testing.assert_array_equal(scores, layer.scores)
     inputs = gn.Input((4, 6))
     shared = L.MultiHeadAttention(num_heads=2, key_dim=3)
     first = shared(inputs, inputs, use_causal_mask=True)
@@ -329,3 +332,68 @@ def test_an_attention_reader_trains_as_keras_and_round_trips(rng, tmp_path):
         L.Attention()([np.ones((2, 3, 4)), np.ones((2, 5, 6))])
     with pytest.raises(ValueError, match="score_mode must be 'dot' or 'concat'"):
         L.Attention(score_mode="general")
+
+
+def _scores_model(lib, kind, **settings):
+    """An attention call with return_attention_scores=True whose scores feed the output too. (The
+    value as long as the query for MultiHeadAttention: Keras 3.15 draws its scores as (heads, T, T)
+    whatever the value's length S, where they are (heads, T, S).)"""
+    query, value = lib.Input((4, 5), name="q"), lib.Input((4 if kind == "mha" else 6, 5), name="v")
+    if kind == "mha":
+        out, scores = lib.layers.MultiHeadAttention(2, 3, name="att", **settings)(query, value,
+                                                                                return_attention_scores=True)
+    else:
+        out, scores = getattr(lib.layers, kind)(name="att", **settings)([query, value], return_attention_scores=True)
+    joined = lib.layers.Concatenate(name="join")([lib.layers.Flatten(name="f1")(out),
+                                                  lib.layers.Flatten(name="f2")(scores)])
+    return [query, value], lib.layers.Dense(1, name="out")(joined)
+
+
+@pytest.mark.parametrize("kind", ["mha", "Attention", "AdditiveAttention"])
+def test_returned_attention_scores_match_keras_and_train_as_keras(kind, rng, tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    steps = 4 if kind == "mha" else 6
+    x = [rng.standard_normal((8, 4, 5)).astype(np.float32), rng.standard_normal((8, steps, 5)).astype(np.float32)]
+    y = rng.standard_normal((8, 1)).astype(np.float32)
+    ours, theirs = gn.Model(*_scores_model(gn, kind), seed=0), keras.Model(*_scores_model(keras, kind))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    assert [type(layer).__name__ for layer in ours.layers].count("AttentionScores") == 1
+    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    mine = ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    ours.save(str(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.npz")).predict(x), ours.predict(x))
+    # eager: Keras' (output, scores)
+    layer = ours.get_layer("att")
+    eager = layer(*x, return_attention_scores=True) if kind == "mha" else layer(x, return_attention_scores=True)
+    expected = theirs.get_layer("att")(*x, return_attention_scores=True) if kind == "mha" else \
+        theirs.get_layer("att")(x, return_attention_scores=True)
+    for a, b in zip(eager, expected):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-5)
+    assert layer.output[1].layer is ours.get_layer("attention_scores")       # Keras' layer.output: both
+    if kind == "mha":           # a value of another length: scores (batch, heads, T, S), as Keras' eager ones
+        longer = rng.standard_normal((8, 7, 5)).astype(np.float32)
+        fresh, twin = L.MultiHeadAttention(2, 3, seed=0), keras.layers.MultiHeadAttention(2, 3)
+        _, scores = fresh(x[0], longer, return_attention_scores=True)
+        twin(x[0], longer)
+        twin.set_weights(fresh.get_weights())
+        _, expected = twin(x[0], longer, return_attention_scores=True)
+        assert scores.shape == (8, 2, 4, 7)
+        np.testing.assert_allclose(scores, np.asarray(expected), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["mha", "Attention"])
+def test_gradients_through_returned_scores_agree_with_finite_differences(kind, rng):
+    from glassnet.gradcheck import check_model
+    # with dropout: MultiHeadAttention returns the weights before it, Attention after (Keras')
+    model = gn.Model(*_scores_model(gn, kind, dropout=0.3), seed=0, dtype="float64")
+    model.compile(loss="mse")
+    x = [rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 4 if kind == "mha" else 6, 5))]
+    assert check_model(model, x, rng.standard_normal((3, 1)))["max_error"] < 1e-6
+    with pytest.raises(ValueError, match="used alone it has none"):
+        L.AttentionScores()(np.ones((2, 3)))

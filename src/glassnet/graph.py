@@ -296,14 +296,13 @@ class Model(Sequential):
         layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
         shared = _shared_ids(calls)
         index = {id(tensor): k for k, tensor in enumerate(tensors)}
-        for tensor in tensors:      # a recurrent layer's last states (return_state): read from that layer
-            if isinstance(tensor.layer, LastState):
-                source = tensor.inputs[0]
-                tensor.layer.bind(source.layer if isinstance(source, SymbolicTensor) else source)
+        for tensor in tensors:      # a call reading another's values: a recurrent layer's last states
+            if hasattr(tensor.layer, "bind_call"):      # (LastState), an attention layer's scores
+                tensor.layer.bind_call(tensor.inputs[0])
                 if id(tensor.layer.source) in shared:
+                    what = "its states" if isinstance(tensor.layer, LastState) else "its attention scores"
                     raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
-                                              f"returns its states (return_state=True); give each call a layer of "
-                                              f"its own")
+                                              f"returns {what} too; give each call a layer of its own")
         makers = {id(tensor.layer) for tensor in outputs}
         for layer in layers:
             if getattr(layer, "takes_text", False):

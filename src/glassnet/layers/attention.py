@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .._validation import check_flag
-from .base import LAYERS
+from .base import LAYERS, Layer
 from .merging import _Merge
 
 
@@ -65,14 +65,14 @@ class _Attention(_Merge):
         """``__call__`` on the list ``inputs``: on symbolic tensors the call's tensor, carrying its
         causal flag; on arrays this call's forward, with its flag and masks for this call only."""
         masks = {name: keras_defaults.pop(name) for name in self._mask_arguments if name in keras_defaults}
-        defaults = {"attention_mask": None, "return_attention_scores": False, "query_mask": None,
-                    "value_mask": None, "key_mask": None, "mask": None}
+        with_scores = check_flag(keras_defaults.pop("return_attention_scores", False),
+                                 f"{self.describe()}: return_attention_scores")
+        defaults = {"attention_mask": None, "query_mask": None, "value_mask": None, "key_mask": None, "mask": None}
         for name, given in keras_defaults.items():       # Keras' other arguments: at their defaults only
             if name not in defaults or given is not defaults[name]:
                 shown = f"{name}={given!r:.30}" if isinstance(given, (bool, int, float, str)) else \
                     f"{name} (a {type(given).__name__})"
-                raise TypeError(f"{self.describe()}: {shown} is not supported (for return_attention_scores read "
-                                f"layer.scores after a forward pass)")
+                raise TypeError(f"{self.describe()}: {shown} is not supported")
         causal = self.use_causal_mask if use_causal_mask is None else \
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
         from .symbolic import call_symbolic, is_symbolic
@@ -81,13 +81,33 @@ class _Attention(_Merge):
             if given:
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
-            return call_symbolic(self, inputs, training, {"use_causal_mask": causal})
+            main = call_symbolic(self, inputs, training, {"use_causal_mask": causal})
+            if not with_scores:
+                return main
+            # Keras' (output, scores): the scores are a call of their own, reading this one's
+            tensors = (main, call_symbolic(AttentionScores(), main))
+            if self.__dict__.get("_first_call", (None, None))[1] is main:     # Keras' layer.output: both
+                self._first_call = (self._first_call[0], list(tensors))
+            return tensors
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
         self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
         try:
-            return super().__call__(inputs, training=training)
+            out = super().__call__(inputs, training=training)
         finally:
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
+        return (out, self.returned_scores().copy()) if with_scores else out
+
+    # -- return_attention_scores: the weights, as Keras returns them ---------------------------
+    _score_grads = None         # dL/d(the returned scores), handed back by an AttentionScores call
+
+    def returned_scores(self):
+        """The attention weights Keras returns with ``return_attention_scores``: MultiHeadAttention's
+        before dropout (``scores``), Attention's and AdditiveAttention's as used (after it)."""
+        raise NotImplementedError
+
+    def scores_shape(self, input_shapes):
+        """One sample's shape of ``returned_scores`` for inputs of sample shapes ``input_shapes``."""
+        raise NotImplementedError
 
     def _unpack(self, inputs):
         """``(query, key, value)`` of forward's list, checked (lengths an Input left open included)."""
@@ -108,7 +128,7 @@ class _Attention(_Merge):
         evenly, as Keras' attention does on its default path (its softmax of scores all set to a
         large negative number)."""
         xp = backend.get_array_module(scores)
-        empty = None
+        empty, self._score_grads = None, None
         if allowed is None:
             if self.causal:
                 scores[..., xp.triu(xp.ones(scores.shape[-2:], dtype=bool), k=1)] = -np.inf
@@ -135,9 +155,15 @@ class _Attention(_Merge):
     def _weights_back(self, d_used):
         """dL/d(scores) from dL/d(the weights used): back through dropout and the softmax, row by
         row (dA -> A * (dA - sum(dA * A)); masked entries have A = 0, and a row with nothing
-        allowed, even whatever its scores, none)."""
+        allowed, even whatever its scores, none). The returned scores' own gradient (an
+        AttentionScores call's) joins where they were taken: before dropout or after it."""
+        returned, self._score_grads = self._score_grads, None
+        if returned is not None and self._scores_after_dropout:
+            d_used = d_used + returned
         if self.drop is not None:
             d_used = d_used * self.drop
+        if returned is not None and not self._scores_after_dropout:
+            d_used = d_used + returned
         a = self.scores
         d_scores = a * (d_used - (d_used * a).sum(axis=-1, keepdims=True))
         if self.empty is not None:      # a row with nothing allowed is even whatever its scores
@@ -186,8 +212,9 @@ class MultiHeadAttention(_Attention):
     evenly, as Keras 3.15 does without dropout (with dropout Keras zeroes its weights: the values
     of padded steps, which the layers after it skip). An eager call takes
     ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S).
-    Not supported: ``return_attention_scores`` (read ``layer.scores``), ``attention_mask`` in a
-    model drawn, attention over more than one axis.
+    ``return_attention_scores=True`` gives Keras' pair ``(output, scores)`` (in a model, the scores
+    are an ``AttentionScores`` call). Not supported: ``attention_mask`` in a model drawn, attention
+    over more than one axis.
 
     Example
     -------
@@ -217,6 +244,13 @@ class MultiHeadAttention(_Attention):
         self._drawn_causal = None       # the mask of its calls in a model drawn (see __call__)
 
     _mask_arguments = ("query_mask", "value_mask", "key_mask", "attention_mask")
+    _scores_after_dropout = False       # Keras returns the weights before dropout
+
+    def returned_scores(self):
+        return self.scores
+
+    def scores_shape(self, input_shapes):
+        return (self.num_heads, input_shapes[0][0], input_shapes[1][0])
 
     def _eager_masks(self, masks):
         return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
@@ -374,6 +408,13 @@ class _DotAttention(_Attention):
         self.scores = None
 
     _mask_arguments = ("mask",)
+    _scores_after_dropout = True        # Keras returns the weights it used, after dropout
+
+    def returned_scores(self):
+        return self.used
+
+    def scores_shape(self, input_shapes):
+        return (input_shapes[0][0], input_shapes[1][0])
 
     def __call__(self, inputs, training=None, use_causal_mask=None, **keras_defaults):
         return self._call(inputs, training, use_causal_mask, keras_defaults)
@@ -521,3 +562,58 @@ class AdditiveAttention(_DotAttention):
 
     def get_config(self):
         return {**super().get_config(), "use_scale": self.use_scale}
+
+
+class AttentionScores(Layer):
+    """The attention weights of an attention layer's call made with ``return_attention_scores=True``
+    in a functional Model: ``out, scores = mha(q, v, return_attention_scores=True)`` makes one,
+    reading the attention layer's output. Keras returns both from the call; a graph call has one
+    output, so the scores are a call of their own, a layer without weights (in ``model.layers``).
+
+    Its forward gives the weights of the attention call it reads (``returned_scores``); its
+    backward hands their gradient to that layer, whose backward adds it where the weights were
+    taken, and sends nothing back along the output it read.
+
+    Shapes: reads the attention layer's output -> MultiHeadAttention's (heads, T, S), Attention's
+    and AdditiveAttention's (T, S).
+    """
+    graph_only = True           # refused in a Sequential
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._bound = ()        # (the attention layer, its call's input shapes)
+
+    @property
+    def source(self):
+        return self._bound[0] if self._bound else None
+
+    def bind_call(self, parent):
+        """Read the scores of ``parent``'s call (a symbolic tensor of an attention layer)."""
+        from .symbolic import SymbolicTensor, sample_shape_of
+        if not isinstance(parent, SymbolicTensor) or not isinstance(parent.layer, _Attention):
+            raise ValueError(f"{self.describe()}: reads the scores of an attention layer's call, got "
+                             f"{parent!r:.80}")
+        self._bound = (parent.layer, [sample_shape_of(p) for p in parent.inputs])
+
+    def output_shape(self, input_shape):
+        if not self._bound:
+            raise ValueError(f"{self.describe()}: reads an attention layer's call; made by "
+                             f"return_attention_scores=True")
+        source, shapes = self._bound
+        return source.scores_shape(shapes)
+
+    def check_input_shape(self, sample_shape):
+        pass                    # it reads the attention layer's output, whose shapes that layer checks
+
+    def forward(self, x, training=False):
+        source = self.source
+        if source is None or getattr(source, "used", None) is None:
+            raise ValueError(f"{self.describe()}: reads the scores of an attention layer called with "
+                             f"return_attention_scores=True in a model; used alone it has none")
+        self.shape_read = x.shape
+        return source.returned_scores().copy()
+
+    def backward(self, grad_output):
+        source = self.source
+        source._score_grads = grad_output if source._score_grads is None else source._score_grads + grad_output
+        return backend.get_array_module(grad_output).zeros(self.shape_read, dtype=grad_output.dtype)

@@ -291,7 +291,7 @@ class _Recurrent(Layer):
         if self._real is not None and self.zero_output_for_mask:
             out = out * self._real
         elif self._real is not None and (given is not None or self.start_states is not None):
-            self._seen = xp.logical_or.accumulate(self._real, axis=0).astype(x.dtype)
+            self._seen = (xp.cumsum(self._real, axis=0) > 0).astype(x.dtype)     # (CuPy has no ufunc.accumulate)
             out = out * self._seen
         if self.return_sequences:
             return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
@@ -728,6 +728,10 @@ class LastState(Layer):
     @property
     def source(self):
         return self._bound[0] if self._bound else None
+
+    def bind_call(self, parent):
+        """Read the states of the recurrent layer whose call made ``parent`` (a symbolic tensor)."""
+        self.bind(getattr(parent, "layer", parent))
 
     def bind(self, source):
         """Read the states of ``source``, the recurrent layer whose output this layer reads."""

@@ -84,6 +84,8 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents):
         raise ValueError(f"{layer.describe()}: a functional Model takes no texts (Input dtype='string'); use a "
                          f"Sequential starting with TextVectorization")
+    if hasattr(layer, "bind_call"):     # a layer reading another call's values (LastState, AttentionScores)
+        layer.bind_call(parents[0])
     shapes = [sample_shape_of(p) for p in parents]
     shape = shapes if merges else shapes[0]
     if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes():
