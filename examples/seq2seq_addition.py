@@ -16,11 +16,11 @@ decoder LSTM, ``return_state=True`` and ``initial_state``), on questions it make
   -> the next character's probabilities and the new states), called four times, each time on the
   character it chose the step before (greedy decoding).
 
-Each question is ``a+b`` with a and b below 1000, written backwards (as Keras' addition example
-does: the units come first, as the answer's do). Adam (lr 0.005, batch 64) on 20,000 questions,
+Each question is ``a+b`` with a and b below 1000, its characters reversed as Keras' addition
+example reverses its queries (the answer is written forwards). Adam (lr 0.005, batch 64) on 20,000 questions,
 scored on 1,000 others: the share of answers right in every character, and of characters right.
 
-    python examples/seq2seq_addition.py            # 30 epochs (a few minutes on 2 cores)
+    python examples/seq2seq_addition.py            # 30 epochs (under two minutes on 2 cores)
     python examples/seq2seq_addition.py --quick    # 6,000 questions, 12 epochs
 """
 import argparse

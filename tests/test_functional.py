@@ -212,7 +212,6 @@ def test_what_is_not_supported_yet_is_refused_by_name():
     with pytest.raises(ValueError, match="outputs is an Input itself"):
         gn.Model(a, a)
     sequences = gn.Input((4, 3))
-    masked = L.Masking()(sequences)
     open_length = gn.Input((None, 3))
     with pytest.raises(NotImplementedError, match="joins a masked sequence to one without a mask whose length is open"):
         gn.Model(open_length, L.Concatenate(axis=1)([L.Masking()(open_length), open_length]))
@@ -236,6 +235,20 @@ def test_what_is_not_supported_yet_is_refused_by_name():
         model.pop()
     with pytest.raises(NotImplementedError, match="cannot be nested in a Sequential yet"):
         gn.Sequential([model])
+    # a built model's samples are fixed (a Dense inside would take other lengths: the model does not)
+    chain = gn.Sequential([gn.Input((4, 8)), L.Dense(3)])
+    with pytest.raises(ValueError, match=r"build: the model declares input samples of shape \(4, 8\), got \(5, 8\)"):
+        chain.build((None, 5, 8))
+    with pytest.raises(ValueError, match=r"takes input samples of shape \(4, 8\), called on samples of shape \(5, 8\)"):
+        chain(gn.Input((5, 8)))
+    built = gn.Sequential([L.Dense(3)])
+    built.predict(np.ones((2, 4, 8)))
+    with pytest.raises(ValueError, match=r"was built for input samples of shape \(4, 8\), got \(5, 8\)"):
+        built.build((None, 5, 8))
+    inner_in = gn.Input((4, 8))
+    inner = gn.Model(inner_in, L.Dense(3)(inner_in))
+    with pytest.raises(ValueError, match=r"takes input samples of shape \(4, 8\)"):
+        inner(gn.Input((5, 8)))
 
 
 def test_a_refused_model_leaves_its_layers_as_they_were():

@@ -274,6 +274,38 @@ def test_eager_masks_of_multi_head_attention_match_keras_and_torch(rng, torch):
         np.testing.assert_allclose(layer.grads[name], t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("settings, call", [({}, {}), ({"dropout": 0.3}, {}), ({}, {"return_attention_scores": True})],
+                         ids=["fused", "dropout", "scores"])
+def test_a_row_with_nothing_to_attend_to_is_keras_s_on_each_of_its_paths(settings, call, rng):
+    # Keras 3.15: even weights on its fused path; zeros on its masked softmax (dropout, or scores returned)
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    query, value = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((2, 5, 4)).astype(np.float32)
+    value_mask = np.ones((2, 5), dtype=bool)
+    value_mask[1] = False                           # sample 1: a value all padding
+    ours, theirs = L.MultiHeadAttention(2, 3, seed=0, **settings), keras.layers.MultiHeadAttention(2, 3, **settings)
+    ours(query, value)
+    theirs(query, value)
+    theirs.set_weights(ours.get_weights())
+    mine, their = ours(query, value, value_mask=value_mask, **call), theirs(query, value, value_mask=value_mask, **call)
+    for a, b in zip(*(((mine, their) if call else ([mine], [their])))):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert np.all(ours.scores[1] == (0 if settings or call else 0.2))
+
+    def scored(lib):            # in a model: the scores of a masked self-attention as an output
+        ids = _ids_input(lib)
+        emb = lib.layers.Embedding(VOCAB, 4, mask_zero=True, name="emb")(ids)
+        out, scores = lib.layers.MultiHeadAttention(2, 3, name="mha")(emb, emb, return_attention_scores=True)
+        return ids, [lib.layers.Dense(2, name="out")(out), scores]
+
+    ours, theirs = gn.Model(*scored(gn), seed=0), keras.Model(*scored(keras))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    ids = _ids(rng, 4)
+    for a, b in zip(ours.predict(ids), theirs.predict(ids, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["Attention", "AdditiveAttention"])
 def test_eager_masks_of_the_dot_attention_layers_match_keras(name, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")

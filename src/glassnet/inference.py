@@ -260,6 +260,14 @@ class InferenceMixin:
                             f"(an Input or a layer's output), got {x!r:.120}")
         if not self.layers:
             raise ValueError(f"model {self.name!r}: has no layers to call")
+        if self.built and not self._takes_text():   # its samples' shapes are fixed, as Keras' are
+            from .layers.base import shape_fits
+            from .layers.symbolic import sample_shape_of
+            expected = self.input_shapes if hasattr(self, "input_shapes") else [self.input_shape]
+            for source, shape in zip(sources, expected):
+                if not shape_fits(sample_shape_of(source), shape):
+                    raise ValueError(f"model {self.name!r}: takes input samples of shape {tuple(shape)}, called on "
+                                     f"samples of shape {tuple(sample_shape_of(source))}")
         # a Sequential not built yet (no input shape) is not built here: its layers join the model
         # drawn, which builds them with its own seed and dtype
         modes, options = self._call_settings()

@@ -380,6 +380,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         except ValueError:
             _sample_shape(given, "build", input_dim_hint=False)     # the error names what was given
             raise
+        # a declared Input, or the shape the model was built for, fixes the samples (Keras refuses
+        # another too: "has already been configured to use input shape")
+        expected = self._declared_input if self._declared_input is not None else self.input_shape if self.built else None
+        if expected is not None and not self._takes_text() and not shape_fits(shape, expected):
+            raise ValueError(f"build: the model {'declares' if self._declared_input is not None else 'was built for'} "
+                             f"input samples of shape {tuple(expected)}, got {tuple(shape)}")
         self._build_samples(shape)
 
     def _build_samples(self, shape):

@@ -91,14 +91,23 @@ class _Attention(_Merge):
             return tensors
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
         self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
+        self._with_scores = with_scores
         try:
             out = super().__call__(inputs, training=training)
         finally:
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
+            self._with_scores = False
         return (out, self.returned_scores().copy()) if with_scores else out
 
     # -- return_attention_scores: the weights, as Keras returns them ---------------------------
     _score_grads = None         # dL/d(the returned scores), handed back by an AttentionScores call
+    _with_scores = False        # an eager call with return_attention_scores=True, during that call
+    _returns_scores = False     # a model reads this layer's scores (an AttentionScores call bound to it)
+
+    def _zeroes_empty_rows(self):
+        """Whether a row with nothing allowed gets zero weights rather than even ones (see
+        ``_weights``): Keras' choice, by the path its layer takes."""
+        return False
 
     def returned_scores(self):
         """The attention weights Keras returns with ``return_attention_scores``: MultiHeadAttention's
@@ -126,7 +135,8 @@ class _Attention(_Merge):
         causal masked, the softmax over S (kept as ``scores``), dropout in training (the weights
         used). A row with nothing allowed (a padded query; a value all padding) weighs every step
         evenly, as Keras' attention does on its default path (its softmax of scores all set to a
-        large negative number)."""
+        large negative number), or gets zeros where Keras' layer takes its masked softmax
+        (``_zeroes_empty_rows``: MultiHeadAttention with dropout or returning its scores)."""
         xp = backend.get_array_module(scores)
         empty, self._score_grads = None, None
         if allowed is None:
@@ -144,6 +154,8 @@ class _Attention(_Merge):
         scores -= scores.max(axis=-1, keepdims=True)
         weights = xp.exp(scores, out=scores)
         weights /= weights.sum(axis=-1, keepdims=True)
+        if empty is not None and self._zeroes_empty_rows():
+            xp.copyto(weights, 0, where=empty)
         self.scores, self.drop, self.empty = weights, None, empty
         if training and self.dropout:
             keep = self._generator().random(weights.shape, dtype=weights.dtype) >= self.dropout
@@ -245,6 +257,11 @@ class MultiHeadAttention(_Attention):
 
     _mask_arguments = ("query_mask", "value_mask", "key_mask", "attention_mask")
     _scores_after_dropout = False       # Keras returns the weights before dropout
+
+    def _zeroes_empty_rows(self):
+        # Keras 3.15 runs its fused attention (even weights) unless it has dropout or returns its
+        # scores; then its masked softmax sets the row to zeros
+        return self.dropout > 0 or self._with_scores or self._returns_scores
 
     def returned_scores(self):
         return self.scores
@@ -594,6 +611,7 @@ class AttentionScores(Layer):
             raise ValueError(f"{self.describe()}: reads the scores of an attention layer's call, got "
                              f"{parent!r:.80}")
         self._bound = (parent.layer, [sample_shape_of(p) for p in parent.inputs])
+        parent.layer._returns_scores = True     # its forward then weighs an empty row as Keras' does here
 
     def output_shape(self, input_shape):
         if not self._bound:
