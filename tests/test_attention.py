@@ -6,6 +6,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.gradcheck import numerical_gradient
+from keras_twins import train_both, twins
 
 L = gn.layers
 SETTINGS = [   # layer arguments, whether a key is given apart from the value
@@ -169,6 +170,8 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), attention_mask=np.ones((2, 3, 3)))
     with pytest.raises(ValueError, match=r"the mask of input 1 must have shape \(batch, steps\) = \(2, 5\)"):
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"the mask of input 1 must hold booleans \(or 0 and 1\)"):
+        layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.full((2, 5), 0.5))    # as an LSTM's mask
     with pytest.raises(NotImplementedError, match="attention_mask= is not supported in a model drawn"):
         inputs = gn.Input((3, 4))
         layer(inputs, inputs, attention_mask=np.ones((2, 3, 3)))
@@ -355,16 +358,10 @@ def test_returned_attention_scores_match_keras_and_train_as_keras(kind, rng, tmp
     steps = 4 if kind == "mha" else 6
     x = [rng.standard_normal((8, 4, 5)).astype(np.float32), rng.standard_normal((8, steps, 5)).astype(np.float32)]
     y = rng.standard_normal((8, 1)).astype(np.float32)
-    ours, theirs = gn.Model(*_scores_model(gn, kind), seed=0), keras.Model(*_scores_model(keras, kind))
-    for layer in ours.layers:
-        if layer.params:
-            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    ours, theirs = twins(lambda lib: _scores_model(lib, kind), keras)
     assert [type(layer).__name__ for layer in ours.layers].count("AttentionScores") == 1
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
-    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
-    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
-    mine = ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
-    their = theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    mine, their = train_both(ours, theirs, x, y, "mse", 0.1, 4)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     ours.save(str(tmp_path / "m.npz"))
     np.testing.assert_array_equal(gn.load_model(str(tmp_path / "m.npz")).predict(x), ours.predict(x))

@@ -7,6 +7,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.gradcheck import check_model, numerical_gradient
+from keras_twins import train_both, twins
 
 L = gn.layers
 STEPS, VOCAB = 6, 9
@@ -22,15 +23,6 @@ def _ids(rng, n=10, steps=STEPS, shortest=1):
 
 def _ids_input(lib, steps=STEPS, name=None):
     return lib.Input((steps,), dtype="int32", name=name) if lib is not gn else gn.Input((steps,), name=name)
-
-
-def _twins(build, keras, **kwargs):
-    """``build(lib)`` -> (inputs, outputs) made in glassnet and in Keras, Keras' weights set to ours."""
-    ours, theirs = gn.Model(*build(gn), seed=0, **kwargs), keras.Model(*build(keras))
-    for layer in ours.layers:
-        if layer.params:
-            theirs.get_layer(layer.name).set_weights(layer.get_weights())
-    return ours, theirs
 
 
 def _transformer(lib, causal=False):
@@ -85,18 +77,10 @@ def _meeting(lib, how):
     return [a_ids, b_ids], lib.layers.Dense(1, activation="sigmoid", name="out")(lib.layers.LSTM(3, name="lstm")(merged))
 
 
-def _train_both(ours, theirs, x, y, loss, epochs=3):
-    ours.compile(loss=loss, optimizer=gn.optimizers.SGD(0.2))
-    theirs.compile(loss=loss, optimizer=__import__("keras").optimizers.SGD(0.2))
-    mine = ours.fit(x, y, epochs=epochs, batch_size=5, shuffle=False, verbose=0).history["loss"]
-    their = theirs.fit(x, y, epochs=epochs, batch_size=5, shuffle=False, verbose=0).history["loss"]
-    return mine, their
-
-
 @pytest.mark.parametrize("causal", [False, True])
 def test_a_transformer_block_over_padded_ids_matches_keras(causal, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = _twins(lambda lib: _transformer(lib, causal), keras)
+    ours, theirs = twins(lambda lib: _transformer(lib, causal), keras)
     ids, y = _ids(rng), rng.integers(0, 3, 10)
     ids[0] = [3, 0, 0, 0, 0, 0]         # one real step: every other query attends to nothing
     np.testing.assert_allclose(ours.predict(ids), np.asarray(theirs.predict(ids, verbose=0)), rtol=1e-5, atol=1e-6)
@@ -105,7 +89,7 @@ def test_a_transformer_block_over_padded_ids_matches_keras(causal, rng):
     mha = ours.get_layer("mha")
     assert np.all(mha.scores[0, :, 0, 1:] == 0)     # sample 0's real query attends to itself alone
     np.testing.assert_allclose(mha.scores[0, :, 1:], 1 / STEPS)     # its padded ones to every step evenly (Keras)
-    mine, their = _train_both(ours, theirs, ids, y, "sparse_categorical_crossentropy")
+    mine, their = train_both(ours, theirs, ids, y, "sparse_categorical_crossentropy", 0.2, 5)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     np.testing.assert_allclose(ours.predict(ids), np.asarray(theirs.predict(ids, verbose=0)), rtol=1e-4, atol=1e-5)
 
@@ -113,13 +97,13 @@ def test_a_transformer_block_over_padded_ids_matches_keras(causal, rng):
 @pytest.mark.parametrize("kind", ["dot", "additive", "mha"])
 def test_a_decoder_reading_an_encoder_matches_keras_with_both_masks(kind, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = _twins(lambda lib: _reader(lib, kind), keras)
+    ours, theirs = twins(lambda lib: _reader(lib, kind), keras)
     queries, values = _ids(rng, 10, 5), _ids(rng)
     y = rng.integers(0, 3, (10, 5))
     x = [queries, values]
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
     assert ours._output_mask is not None            # the query's mask reaches the loss: real steps alone
-    mine, their = _train_both(ours, theirs, x, y, "sparse_categorical_crossentropy")
+    mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.2, 5)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     # in the last batch (the last 5 samples), no real query attends to the value's padding
     weights = ours.get_layer("att").scores
@@ -136,11 +120,11 @@ MERGES = ["add", "subtract", "average", "maximum", "minimum", "multiply", "featu
 @pytest.mark.parametrize("how", MERGES)
 def test_masks_meeting_at_a_merge_combine_as_keras(how, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = _twins(lambda lib: _meeting(lib, how), keras)
+    ours, theirs = twins(lambda lib: _meeting(lib, how), keras)
     a, b = _ids(rng), _ids(rng)
     x, y = [a, b], rng.integers(0, 2, 10)
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
-    mine, their = _train_both(ours, theirs, x, y, "binary_crossentropy")
+    mine, their = train_both(ours, theirs, x, y, "binary_crossentropy", 0.2, 5)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     # what the LSTM was handed: Keras' OR of the masks, the masks side by side, or none
     lstm = ours.get_layer("lstm")
@@ -297,10 +281,7 @@ def test_a_row_with_nothing_to_attend_to_is_keras_s_on_each_of_its_paths(setting
         out, scores = lib.layers.MultiHeadAttention(2, 3, name="mha")(emb, emb, return_attention_scores=True)
         return ids, [lib.layers.Dense(2, name="out")(out), scores]
 
-    ours, theirs = gn.Model(*scored(gn), seed=0), keras.Model(*scored(keras))
-    for layer in ours.layers:
-        if layer.params:
-            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    ours, theirs = twins(scored, keras)
     ids = _ids(rng, 4)
     for a, b in zip(ours.predict(ids), theirs.predict(ids, verbose=0)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -7,15 +7,10 @@ import pytest
 
 import glassnet as gn
 from glassnet.gradcheck import check_model
+from keras_twins import copy_weights, train_both, twins
 
 L = gn.layers
 KINDS = ["LSTM", "GRU", "SimpleRNN"]
-
-
-def _copy(ours, theirs):
-    for layer in ours.layers:
-        if layer.params:
-            theirs.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -85,15 +80,11 @@ def _seq2seq(lib, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_encoder_starting_a_decoder_trains_as_keras(kind, rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = gn.Model(*_seq2seq(gn, kind), seed=0), keras.Model(*_seq2seq(keras, kind))
-    _copy(ours, theirs)
+    ours, theirs = twins(lambda lib: _seq2seq(lib, kind), keras)
     x = [rng.standard_normal((12, 5, 3)).astype(np.float32), rng.standard_normal((12, 4, 2)).astype(np.float32)]
     y = rng.integers(0, 3, (12, 4))
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
-    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.5))
-    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.5))
-    mine = ours.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
-    their = theirs.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.5, 4)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     for layer in ours.layers:           # the encoder learnt through the states alone
         for a, b in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights() if layer.params else []):
@@ -137,11 +128,11 @@ def test_the_tutorial_s_inference_models_reuse_the_trained_layers(rng, tmp_path)
         return training, encoder, lib.Model([decoder_inputs, *given], [dense(step), h2, c2])
 
     (ours, our_encoder, our_decoder), (theirs, their_encoder, their_decoder) = draw(gn), draw(keras)
-    _copy(ours, theirs)
+    copy_weights(ours, theirs)
     x = [rng.standard_normal((6, 5, 3)).astype(np.float32), rng.standard_normal((6, 4, 2)).astype(np.float32)]
     ours.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
     ours.fit(x, rng.integers(0, 3, (6, 4)), epochs=2, verbose=0)
-    _copy(ours, theirs)
+    copy_weights(ours, theirs)
     states = our_encoder.predict(x[0])
     for a, b in zip(states, their_encoder.predict(x[0], verbose=0)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -183,8 +174,7 @@ def test_keras_call_forms_the_tensors_of_a_layer_and_masks(rng):
         seq = lib.layers.GRU(4, return_sequences=True, name="gru")(emb, initial_state=[start])
         return [ids, start], lib.layers.Dense(2, name="out")(lib.layers.GlobalAveragePooling1D(name="pool")(seq))
 
-    ours, theirs = gn.Model(*masked(gn), seed=0), keras.Model(*masked(keras))
-    _copy(ours, theirs)
+    ours, theirs = twins(masked, keras)
     ids = rng.integers(1, 9, (5, 6))
     ids[0, 2:], ids[1, 3:] = 0, 0
     x = [ids, rng.standard_normal((5, 4)).astype(np.float32)]
@@ -200,8 +190,7 @@ def test_keras_call_forms_the_tensors_of_a_layer_and_masks(rng):
         seq, h = lib.layers.GRU(4, return_sequences=True, return_state=True, name="gru")(emb, initial_state=[start])
         return [ids, start], [lib.layers.Dense(2, name="out")(seq), h]
 
-    ours, theirs = gn.Model(*inference(gn), seed=0), keras.Model(*inference(keras))
-    _copy(ours, theirs)
+    ours, theirs = twins(inference, keras)
     for mine, their in zip(ours.predict(x), theirs.predict(x, verbose=0)):
         np.testing.assert_allclose(mine, their, rtol=1e-5, atol=1e-6)
     with pytest.raises(NotImplementedError, match="its mask reaches an output of a model of several outputs"):

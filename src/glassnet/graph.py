@@ -39,7 +39,7 @@ glassnet.outputs.
 Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A recurrent layer's
 ``initial_state`` tensors are inputs of its call besides the sequence, and with
 ``return_state=True`` each last state is a ``LastState`` call reading the layer's output
-(layers/recurrent.py). Not here yet: texts; a shared layer that makes an output, is stateful,
+(layers/readers.py). Not here yet: texts; a shared layer that makes an output, is stateful,
 returns its states or has an activity_regularizer; each is refused by name.
 """
 import inspect
@@ -55,7 +55,7 @@ from ._validation import as_array, check_flag
 from .layers.base import free_name, missing_input_gradient, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
-from .layers.recurrent import LastState
+from .layers.readers import CallReader
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .model import Sequential
@@ -296,13 +296,12 @@ class Model(Sequential):
         layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
         shared = _shared_ids(calls)
         index = {id(tensor): k for k, tensor in enumerate(tensors)}
-        for tensor in tensors:      # a call reading another's values: a recurrent layer's last states
-            if hasattr(tensor.layer, "bind_call"):      # (LastState), an attention layer's scores
+        for tensor in tensors:      # a call reading another's values (layers/readers.py)
+            if isinstance(tensor.layer, CallReader):
                 tensor.layer.bind_call(tensor.inputs[0])
                 if id(tensor.layer.source) in shared:
-                    what = "its states" if isinstance(tensor.layer, LastState) else "its attention scores"
                     raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
-                                              f"returns {what} too; give each call a layer of its own")
+                                              f"returns {tensor.layer.returns} too; give each call a layer of its own")
         makers = {id(tensor.layer) for tensor in outputs}
         for layer in layers:
             if getattr(layer, "takes_text", False):

@@ -52,10 +52,8 @@ class InferenceMixin:
     def _metric_values(self, y, out, w=None):
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
         (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``); ``w``: the
-        batch's sample weights or None (see ``_tally``)."""
-        out, y, _, rows = self._scored(out, y)
-        if w is not None and rows is not None:
-            w = rows.weights(w)
+        batch's sample weights or None (see ``_metric_scored``)."""
+        out, y, w, _ = self._metric_scored(out, y, w)
         return [float(v) for v in MetricTally.one_batch(self.metrics, y, out, w)]
 
     def _results(self, values, return_dict):

@@ -226,15 +226,21 @@ class TrainingMixin(ActivityMixin):
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
         return value + self._activity_penalty() if self._activity_cache[2] else value
 
-    def _tally(self, tally, y, out, w=None):
-        """``tally.update`` with what the metrics score of this batch (see ``_rows``). Rows that are
-        positions (a tagger's real steps) weigh the batch by samples, rows / positions per sample:
-        Keras' weighting, which batches of several lengths tell apart from a weighting by rows.
-        ``w``: the batch's sample weights or None (for the outputs' own losses of a model of
-        several; see glassnet.outputs)."""
-        scored, y, _, rows = self._scored(out, y)       # what the metrics score is w's business alone
+    def _metric_scored(self, out, y, w=None):
+        """``(out, y, w, rows)`` as the metrics score them: ``_scored`` without the weights (which
+        rows are scored is w's business alone), then ``w`` (the batch's sample weights or None,
+        for the outputs' own losses of a model of several; see glassnet.outputs) to those rows."""
+        scored, y, _, rows = self._scored(out, y)
         if w is not None and rows is not None:
             w = rows.weights(w)
+        return scored, y, w, rows
+
+    def _tally(self, tally, y, out, w=None):
+        """``tally.update`` with what the metrics score of this batch (``_metric_scored``). Rows that
+        are positions (a tagger's real steps) weigh the batch by samples, rows / positions per
+        sample: Keras' weighting, which batches of several lengths tell apart from a weighting by
+        rows."""
+        scored, y, w, rows = self._metric_scored(out, y, w)
         positions = math.prod(out.shape[1:-1])
         tally.update(y, scored, None if rows is None else scored.shape[0] / positions, w)
 

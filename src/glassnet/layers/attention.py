@@ -21,8 +21,9 @@ import numpy as np
 
 from .. import backend, initializers
 from .._validation import check_flag
-from .base import LAYERS, Layer
+from .base import LAYERS
 from .merging import _Merge
+from .readers import CallReader
 
 
 def _positive_int(value, what):
@@ -75,20 +76,15 @@ class _Attention(_Merge):
                 raise TypeError(f"{self.describe()}: {shown} is not supported")
         causal = self.use_causal_mask if use_causal_mask is None else \
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        from .symbolic import call_symbolic, is_symbolic
+        from .symbolic import call_symbolic, is_symbolic, with_readers
         if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
             given = [name for name, value in masks.items() if value is not None]
             if given:
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
             main = call_symbolic(self, inputs, training, {"use_causal_mask": causal})
-            if not with_scores:
-                return main
             # Keras' (output, scores): the scores are a call of their own, reading this one's
-            tensors = (main, call_symbolic(AttentionScores(), main))
-            if self.__dict__.get("_first_call", (None, None))[1] is main:     # Keras' layer.output: both
-                self._first_call = (self._first_call[0], list(tensors))
-            return tensors
+            return tuple(with_readers(self, main, [AttentionScores()])) if with_scores else main
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
         self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
         self._with_scores = with_scores
@@ -581,28 +577,18 @@ class AdditiveAttention(_DotAttention):
         return {**super().get_config(), "use_scale": self.use_scale}
 
 
-class AttentionScores(Layer):
+class AttentionScores(CallReader):
     """The attention weights of an attention layer's call made with ``return_attention_scores=True``
     in a functional Model: ``out, scores = mha(q, v, return_attention_scores=True)`` makes one,
-    reading the attention layer's output. Keras returns both from the call; a graph call has one
-    output, so the scores are a call of their own, a layer without weights (in ``model.layers``).
-
-    Its forward gives the weights of the attention call it reads (``returned_scores``); its
-    backward hands their gradient to that layer, whose backward adds it where the weights were
-    taken, and sends nothing back along the output it read.
+    reading the attention layer's output (layers/readers.py). Its forward gives that call's
+    ``returned_scores``; its backward hands their gradient to the layer (``_score_grads``), whose
+    backward adds it where the weights were taken.
 
     Shapes: reads the attention layer's output -> MultiHeadAttention's (heads, T, S), Attention's
     and AdditiveAttention's (T, S).
     """
-    graph_only = True           # refused in a Sequential
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._bound = ()        # (the attention layer, its call's input shapes)
-
-    @property
-    def source(self):
-        return self._bound[0] if self._bound else None
+    reads = "the scores of an attention layer called with return_attention_scores=True"
+    returns = "its attention scores"
 
     def bind_call(self, parent):
         """Read the scores of ``parent``'s call (a symbolic tensor of an attention layer)."""
@@ -620,18 +606,11 @@ class AttentionScores(Layer):
         source, shapes = self._bound
         return source.scores_shape(shapes)
 
-    def check_input_shape(self, sample_shape):
-        pass                    # it reads the attention layer's output, whose shapes that layer checks
+    def _has_values(self, source):
+        return getattr(source, "used", None) is not None
 
-    def forward(self, x, training=False):
-        source = self.source
-        if source is None or getattr(source, "used", None) is None:
-            raise ValueError(f"{self.describe()}: reads the scores of an attention layer called with "
-                             f"return_attention_scores=True in a model; used alone it has none")
-        self.shape_read = x.shape
-        return source.returned_scores().copy()
+    def _values(self, source):
+        return source.returned_scores()
 
-    def backward(self, grad_output):
-        source = self.source
+    def _hand_back(self, source, grad_output):
         source._score_grads = grad_output if source._score_grads is None else source._score_grads + grad_output
-        return backend.get_array_module(grad_output).zeros(self.shape_read, dtype=grad_output.dtype)

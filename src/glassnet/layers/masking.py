@@ -125,9 +125,7 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
     idle = [id(combiner) for k, combiner in combiners.items() if k not in readers]
     for k, combiner in combiners.items():
         if k in readers and combiner.shared_makers:
-            raise NotImplementedError(f"{combiner.describe()}: combines the mask {combiner.shared_makers[0].describe()} "
-                                      f"makes, and a layer called more than once cannot make or read a mask that "
-                                      f"is read yet; give each call a layer of its own")
+            raise _shared_refusal(combiner, combiner.shared_makers[0])
     plan = []
     for maker, found in readers.items():
         found = tuple(r for r in found if not (isinstance(r, InputMaskSlots) and id(r.owner) in idle))
@@ -144,9 +142,20 @@ def _maker(k, calls, combiners):
 
 def _refuse_shared(reader, maker, shared):
     if id(reader) in shared or id(maker) in shared:
-        raise NotImplementedError(f"{reader.describe()}: reads the mask {maker.describe()} makes, and a layer "
-                                  f"called more than once cannot make or read a mask that is read yet; give each "
-                                  f"call a layer of its own")
+        raise _shared_refusal(reader, maker)
+
+
+def _shared_refusal(reader, maker):
+    return NotImplementedError(f"{reader.describe()}: reads the mask {maker.describe()} makes, and a layer called "
+                               f"more than once cannot make or read a mask that is read yet; give each call a "
+                               f"layer of its own")
+
+
+def _read_masks(owner, makers, incoming, readers):
+    """``owner`` (a layer of several inputs, or a MaskCombiner) reads the mask of each of
+    ``makers`` at the inputs that mask reaches (``incoming``: each input's maker)."""
+    for m in makers:
+        readers.setdefault(m, []).append(InputMaskSlots(owner, [i for i, mi in enumerate(incoming) if mi == m]))
 
 
 def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
@@ -160,8 +169,7 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
     if layer.reads_input_masks:       # its values depend on the masks (attention; Keras' Maximum, Multiply)
         for m in makers:
             _refuse_shared(layer, _maker(m, calls, combiners), shared)
-        for m in makers:
-            readers.setdefault(m, []).append(InputMaskSlots(layer, [i for i, mi in enumerate(incoming) if mi == m]))
+        _read_masks(layer, makers, incoming, readers)
     rule = layer.mask_rule(incoming)
     if rule is None or rule == "first":
         return None if rule is None else incoming[0]
@@ -171,8 +179,7 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
     # the combiner reads each maker's mask: a shared maker would hand it on twice (refused once it is
     # known that the combined mask is read, in plan_graph_masks)
     combiner.shared_makers = [maker for maker in (_maker(m, calls, combiners) for m in makers) if id(maker) in shared]
-    for m in makers:
-        readers.setdefault(m, []).append(InputMaskSlots(combiner, [i for i, mi in enumerate(incoming) if mi == m]))
+    _read_masks(combiner, makers, incoming, readers)
     return k
 
 
@@ -225,13 +232,14 @@ class MaskCombiner:
         if len(self.masks) < sum(self.masked):
             return
         masks, self.masks = [self.masks.get(i) for i in range(len(self.masked))], {}
-        xp = backend.get_array_module(next(m for m in masks if m is not None))
+        first = next(m for m in masks if m is not None)
+        xp = backend.get_array_module(first)
         if self.rule == "or":
             combined = masks[0]
             for m in masks[1:]:
                 combined = xp.logical_or(combined, m)
         else:
-            n = next(m for m in masks if m is not None).shape[0]
+            n = first.shape[0]
             steps = [shape[0] for shape in self.layer.input_shape]
             combined = xp.concatenate([xp.ones((n, t), dtype=bool) if m is None else m
                                        for m, t in zip(masks, steps)], axis=1)
@@ -283,16 +291,23 @@ def take(layer, mask, x, any_rank=False):
         mask = pending
         if mask is None:
             return None
+    return checked_mask(layer, mask, x, any_rank)
+
+
+def checked_mask(layer, mask, x, any_rank=False, what="mask"):
+    """``mask`` for ``layer``'s input ``x`` as a boolean array (batch, steps) (``any_rank``:
+    (batch, steps, ...)); refuses, naming ``what``, a mask of another shape or one holding other
+    values than booleans or 0 and 1."""
     xp = backend.get_array_module(x)
     mask = xp.asarray(mask)
     if mask.shape != x.shape[:max(mask.ndim if any_rank else 2, 2)]:
         expected = "(batch, steps, ...)" if any_rank else f"(batch, steps) = {tuple(x.shape[:2])}"
-        raise ValueError(f"{layer.describe()}: mask must have shape {expected} of the input {tuple(x.shape)}, "
+        raise ValueError(f"{layer.describe()}: {what} must have shape {expected} of the input {tuple(x.shape)}, "
                          f"got shape {mask.shape}")
     if mask.dtype != bool:
         if mask.dtype.kind not in "biuf" or ((mask != 0) & (mask != 1)).any():
-            raise ValueError(f"{layer.describe()}: mask must hold booleans (or 0 and 1): True where a step is real, "
-                             f"got {mask.dtype} values")
+            raise ValueError(f"{layer.describe()}: {what} must hold booleans (or 0 and 1): True where a step is "
+                             f"real, got {mask.dtype} values")
         mask = mask != 0
     return mask
 

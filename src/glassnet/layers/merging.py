@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag
 from .base import LAYERS, Layer, shape_fits
+from .masking import checked_mask
 
 
 def _agree(a, b):
@@ -97,20 +98,11 @@ class _Merge(Layer):
         self._input_masks = None
 
     def _take_masks(self, inputs):
-        """The masks of this forward's inputs, one per input (None: none), used once; checked
-        against the inputs' shapes: (batch, steps) booleans."""
+        """The masks of this forward's inputs, one per input (None: none), used once; each checked
+        as a recurrent layer's is (``masking.checked_mask``): (batch, steps) booleans."""
         masks, self._input_masks = self._input_masks or {}, None
-        taken = []
-        for i, x in enumerate(inputs):
-            mask = masks.get(i)
-            if mask is not None:
-                mask = backend.get_array_module(x).asarray(mask)
-                if mask.shape != x.shape[:2]:
-                    raise ValueError(f"{self.describe()}: the mask of input {i} must have shape (batch, steps) = "
-                                     f"{tuple(x.shape[:2])}, got shape {mask.shape}")
-                mask = mask.astype(bool, copy=False)
-            taken.append(mask)
-        return taken
+        return [None if masks.get(i) is None else checked_mask(self, masks[i], x, what=f"the mask of input {i}")
+                for i, x in enumerate(inputs)]
 
     def _real(self, inputs):
         """Each input's real entries as booleans broadcast over its features, (batch, steps, 1),

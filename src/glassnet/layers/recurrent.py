@@ -21,6 +21,7 @@ from .._validation import check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
 from .conv import positive_int
+from .readers import CallReader
 
 
 def _activation(value, cls, name):
@@ -136,7 +137,7 @@ class _Recurrent(Layer):
         """As ``Layer.__call__``, with Keras' ``initial_state`` (a list of ``state_count`` arrays
         or tensors, (batch, units) each: h, and LSTM's c) and, with ``return_state=True``, the
         last states after the output: ``[output, h]`` (LSTM: ``[output, h, c]``)."""
-        from .symbolic import call_symbolic, holds_symbolic, is_symbolic
+        from .symbolic import call_symbolic, holds_symbolic, is_symbolic, with_readers
         if initial_state is None and training is not None and not isinstance(training, (bool, np.bool_)) and (
                 isinstance(training, (list, tuple)) or hasattr(training, "shape")):
             # Keras' order, layer(x, [h, c]): the second argument is the initial state
@@ -149,12 +150,8 @@ class _Recurrent(Layer):
                 raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
                                 f"layers' outputs), as x is one")
             main = call_symbolic(self, x if states is None else [x, *states], training)
-            if not self.return_state:
-                return main
-            tensors = [main, *(call_symbolic(LastState(k), main) for k in range(self.state_count))]
-            if self.__dict__.get("_first_call", (None, None))[1] is main:     # Keras' layer.output: all three
-                self._first_call = (self._first_call[0], tensors)
-            return tensors
+            return with_readers(self, main, [LastState(k) for k in range(self.state_count)]) if self.return_state \
+                else main
         self._pending_states = states
         try:
             out = super().__call__(x, training, mask)
@@ -702,39 +699,26 @@ class GRU(_Gated):
         self.grads["bias"][1] = flat_drec.sum(axis=0)
 
 
-class LastState(Layer):
+class LastState(CallReader):
     """One last state of a recurrent layer called with ``return_state=True`` in a functional Model:
     ``out, h, c = LSTM(8, return_state=True)(x)`` makes two of these, reading the LSTM's output
-    and giving its last h and its last c. Keras returns those tensors from the call itself; a
-    graph call here has one output, so each state is a call of its own, a layer without weights,
-    listed in ``model.layers`` and ``summary`` (its values are there to inspect in ``trace``).
-
-    Its forward gives ``source.final_states[index]`` (the recurrent layer its input comes from,
-    bound when the model is drawn: ``bind``); its backward hands the state's gradient to that
-    layer (``_state_grads``), whose backward starts its walk back through the steps from it, and
-    sends nothing back along the output it read (a gradient of zeros).
+    and giving its last h and its last c (layers/readers.py). Its forward gives
+    ``source.final_states[index]``; its backward hands the state's gradient to that layer
+    (``_state_grads``), whose backward starts its walk back through the steps from it.
 
     Shapes: reads the recurrent layer's output -> (batch, units).
     """
-    graph_only = True           # refused in a Sequential: it reads a layer's state, not its input
+    reads = "the last states of a recurrent layer called with return_state=True"
+    returns = "its states"
 
     def __init__(self, index=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
             raise ValueError(f"LastState: index must be an integer >= 0 (0: h, 1: LSTM's c), got {index!r:.40}")
         self.index = int(index)
-        self._bound = ()        # (the recurrent layer,): in a tuple, not a layer attribute whose weights it holds
-
-    @property
-    def source(self):
-        return self._bound[0] if self._bound else None
 
     def bind_call(self, parent):
-        """Read the states of the recurrent layer whose call made ``parent`` (a symbolic tensor)."""
-        self.bind(getattr(parent, "layer", parent))
-
-    def bind(self, source):
-        """Read the states of ``source``, the recurrent layer whose output this layer reads."""
+        source = getattr(parent, "layer", parent)
         if not isinstance(source, _Recurrent) or self.index >= source.state_count:
             raise ValueError(f"{self.describe()}: reads state {self.index} of the recurrent layer it is called on, "
                              f"got {source.describe() if isinstance(source, Layer) else source!r}")
@@ -743,25 +727,16 @@ class LastState(Layer):
     def output_shape(self, input_shape):
         return (self.source.units,) if self.source is not None else (input_shape[-1],)
 
-    def check_input_shape(self, sample_shape):
-        pass                    # it reads the recurrent layer's output, whose shape that layer checks
+    def _has_values(self, source):
+        return source.final_states is not None
 
-    def build(self, input_shape):
-        super().build(input_shape)
+    def _values(self, source):
+        return source.final_states[self.index]
 
-    def forward(self, x, training=False):
-        if self.source is None or self.source.final_states is None:
-            raise ValueError(f"{self.describe()}: reads the last states of a recurrent layer called with "
-                             f"return_state=True in a model; used alone it has none")
-        self.shape_read = x.shape
-        return self.source.final_states[self.index].copy()
-
-    def backward(self, grad_output):
-        source = self.source
+    def _hand_back(self, source, grad_output):
         seeds = list(source._state_grads or [None] * source.state_count)
         seeds[self.index] = grad_output if seeds[self.index] is None else seeds[self.index] + grad_output
         source._state_grads = seeds
-        return backend.get_array_module(grad_output).zeros(self.shape_read, dtype=grad_output.dtype)
 
     def get_config(self):
         return {**super().get_config(), "index": self.index}

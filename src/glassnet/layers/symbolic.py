@@ -84,7 +84,7 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents):
         raise ValueError(f"{layer.describe()}: a functional Model takes no texts (Input dtype='string'); use a "
                          f"Sequential starting with TextVectorization")
-    if hasattr(layer, "bind_call"):     # a layer reading another call's values (LastState, AttentionScores)
+    if hasattr(layer, "bind_call"):     # a layer reading another call's values (layers/readers.py)
         layer.bind_call(parents[0])
     shapes = [sample_shape_of(p) for p in parents]
     shape = shapes if merges else shapes[0]
@@ -106,6 +106,16 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if "_first_call" not in vars(layer):
         layer._first_call = (parents, tensor)
     return tensor
+
+
+def with_readers(layer, main, readers):
+    """Keras' several tensors from one call of ``layer``: ``main`` (the call's own) and each of
+    ``readers`` (layers/readers.py) called on it, as a list; ``layer.output``, when this was its
+    first call, becomes that list too, as Keras' does."""
+    tensors = [main, *(call_symbolic(reader, main) for reader in readers)]
+    if layer.__dict__.get("_first_call", (None, None))[1] is main:
+        layer._first_call = (layer._first_call[0], tensors)
+    return tensors
 
 
 def check_training(layer, training):
