@@ -13,14 +13,20 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 """
 from .. import _settings, losses
 from .base import Metric
-from .confusion import AUC, Precision, Recall
+from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
+                        TruePositives)
+from .constrained import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
+from .from_losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity,
+                          Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
+                          MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy, SquaredHinge)
 from .fscore import F1Score, FBetaScore
 from .functions import (LossMetric, accuracy, binary_accuracy, categorical_accuracy, mean_absolute_error,
                         mean_squared_error, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy,
                         top_k_categorical_accuracy)
-from .means import (BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
-                    RootMeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-                    TopKCategoricalAccuracy)
+from .iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from .means import (Accuracy, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanMetricWrapper,
+                    MeanSquaredError, RootMeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
+                    Sum, TopKCategoricalAccuracy)
 from .r2 import R2Score
 
 METRICS = {
@@ -38,10 +44,18 @@ METRICS = {
 METRIC_CLASSES = {cls.__name__: cls for cls in (
     Precision, Recall, AUC, F1Score, FBetaScore, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-    RootMeanSquaredError, R2Score)}
+    RootMeanSquaredError, R2Score, Accuracy, TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError, CosineSimilarity, Hinge,
+    SquaredHinge, CategoricalHinge, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU)}
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
-# makes a new metric with the default settings
+# makes a new metric with the default settings. A class that needs an argument (MeanIoU's
+# num_classes, PrecisionAtRecall's recall) is named by its class only, to say what it needs.
 _METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
+# a loss's name as a metric is that loss's value (LossMetric), the same number as the class of
+# that name but for "cosine_similarity": Keras' metric is the cosine, its loss the negative
+_METRIC_NOT_LOSS = {"cosine_similarity"}
 
 
 def check_log_names(names):
@@ -63,27 +77,43 @@ def get(identifier):
     callable ``f(y_true, y_pred) -> float`` (named after the function, as Keras names it), or what
     ``serialize`` gives for a metric with settings, ``{"class_name": ..., "config": {...}}``."""
     if isinstance(identifier, Metric):
+        if getattr(identifier, "takes_values", False):
+            raise TypeError(f"metric: {type(identifier).__name__} averages values given to it, "
+                            f"update_state(values), not targets and outputs; for the mean of a function of "
+                            f"them, compile with MeanMetricWrapper(fn) or the function itself")
         return identifier.name, identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):     # the class: Keras makes one
-        return get(identifier())
+        return get(_made(identifier))
     if isinstance(identifier, losses.Loss):
         return identifier.name, LossMetric(identifier)
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     if isinstance(identifier, dict):
-        if isinstance(identifier.get("class_name"), str) and identifier["class_name"] in losses.CLASS_NAMES:
-            # a loss with settings, as a metric
+        config = identifier.get("config")
+        if isinstance(identifier.get("class_name"), str) and identifier["class_name"] in losses.CLASS_NAMES \
+                and not (isinstance(config, dict) and "name" in config):
+            # a loss with settings, as a metric (a metric class's config always holds its name;
+            # a loss's settings never do)
             return get(_loss_from_config(identifier))
         return get(_from_config(identifier))
     if isinstance(identifier, str):
         if identifier in METRICS:
             return identifier, METRICS[identifier]
-        if identifier in _METRIC_CLASS_NAMES:
-            return get(_METRIC_CLASS_NAMES[identifier]())
-        if identifier in losses.LOSSES or identifier in losses.ALIASES:
+        if (identifier in losses.LOSSES or identifier in losses.ALIASES) and identifier not in _METRIC_NOT_LOSS:
             return identifier, LossMetric(losses.get(identifier))
+        if identifier in _METRIC_CLASS_NAMES:
+            return get(_made(_METRIC_CLASS_NAMES[identifier]))
     raise ValueError(f"metric: expected one of {sorted({*METRICS, *_METRIC_CLASS_NAMES})}, a loss name, "
                      f"a Metric or a callable, got {identifier!r:.100}")
+
+
+def _made(cls):
+    """``cls()``, or a TypeError saying which argument Keras' class needs (MeanIoU's num_classes)."""
+    try:
+        return cls()
+    except TypeError as exc:
+        raise TypeError(f"metric: {cls.__name__} needs arguments ({exc}); compile with "
+                        f"{cls.__name__}(...) itself") from None
 
 
 def serialize(name, metric):
@@ -101,7 +131,7 @@ def serialize(name, metric):
         # function, not BinaryAccuracy(); "precision" names Precision() with its defaults)
         try:
             _, named = get(name)
-        except ValueError:
+        except (ValueError, TypeError):     # not a name; a class that needs arguments (MeanIoU)
             named = None
         if type(named) is not type(metric) or named.get_config() != metric.get_config():
             return {"class_name": type(metric).__name__, "config": metric.get_config()}

@@ -54,15 +54,19 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must define reset_state")
 
     def update_state(self, y_true, y_pred):
-        """Add one batch: targets and outputs of the model's output shape, (n, k)."""
+        """Add one batch: targets and outputs of the model's output shape, (n, k). The built-in
+        metrics also take Keras' ``sample_weight=``, (n,) or per value (see ``value_weights``);
+        one of your own needs it only to be named in ``compile(weighted_metrics=...)``."""
         raise NotImplementedError(f"{type(self).__name__} must define update_state")
 
     def result(self):
         """The metric over every batch since the last reset, as a Python float."""
         raise NotImplementedError(f"{type(self).__name__} must define result")
 
-    def __call__(self, y_true, y_pred):
-        self.update_state(y_true, y_pred)
+    def __call__(self, *args, **kwargs):
+        """``update_state`` with these arguments (``(y_true, y_pred)``, with Keras'
+        ``sample_weight=`` for the built-in metrics), then the result so far."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self):
@@ -71,6 +75,35 @@ class Metric:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def value_weights(sample_weight, shape, caller, xp=np):
+    """``sample_weight`` as float64 weights of the metric's per-value ``shape`` (e.g. a confusion
+    count's (n, k) outputs, a mean's (n,) per-sample values), or None for none.
+
+    As Keras broadcasts them: a number weighs everything; an array of fewer axes is read with axes
+    of size 1 added at its end ((n,) weights against (n, k) values weigh each sample's row), then
+    broadcast. Anything else, a non-numeric, non-finite or negative weight is refused by name:
+    broadcasting (n,) against (n, 1) from the left would silently make an (n, n) table.
+
+    >>> value_weights([1, 0], (2, 3), "m").tolist()
+    [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    if sample_weight is None:
+        return None
+    weights = xp.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"{caller}: sample_weight: expected numbers, got an array of dtype {weights.dtype}")
+    weights = weights.astype(np.float64)
+    fits = weights.ndim <= len(shape) and all(w in (1, s) for w, s in zip(weights.shape, shape))
+    if weights.ndim and weights.shape[0] != shape[0] and weights.size > 1:
+        fits = False
+    if not fits:
+        raise ValueError(f"{caller}: sample_weight: expected one weight per sample ({shape[0]},) or an array of "
+                         f"the values' shape {tuple(shape)}, got shape {tuple(weights.shape)}")
+    if not bool(xp.isfinite(weights).all()) or bool((weights < 0).any()):
+        raise ValueError(f"{caller}: sample_weight: expected finite, non-negative weights")
+    return xp.broadcast_to(weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim)), shape)
 
 
 def metric_number(value, name):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import activations, backend
 from .._validation import check_flag, check_non_negative_int, check_number, check_positive_int
 from ..losses.base import aligned_targets
-from .base import Metric
+from .base import Metric, value_weights
 
 
 def _ratio(a, b):
@@ -50,6 +50,13 @@ def _prepared(y_true, y_pred, caller):
     return aligned_targets(y_pred, y_true, caller) != 0, y_pred
 
 
+def _total(cells, weights, xp):
+    """How many of the boolean ``cells`` are true (an int), or the sum of their ``weights`` (a float)."""
+    if weights is None:
+        return int(xp.count_nonzero(cells))
+    return float(weights[cells].sum())
+
+
 # Keras' "minus infinity" for top_k: the outputs outside the top k are set to it, and with top_k
 # the default threshold is it, so that any output inside the top k counts as predicted positive
 NEG_INF = -1e10
@@ -83,12 +90,13 @@ class _AtThreshold(Metric):
         return NEG_INF if self.top_k is not None else 0.5
 
     def reset_state(self):
-        self.true_positives = self.false_positives = self.false_negatives = 0
+        self.true_positives = self.false_positives = self.false_negatives = self.true_negatives = 0
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         caller = type(self).__name__
         actual, y_pred = _prepared(y_true, y_pred, caller)
         xp = backend.get_array_module(y_pred)
+        weights = value_weights(sample_weight, y_pred.shape, caller, xp)
         predicted = y_pred > self.threshold
         if self.top_k is not None:          # over all units, before class_id picks one, as Keras
             predicted &= _in_top_k(y_pred, self.top_k, caller)
@@ -100,10 +108,13 @@ class _AtThreshold(Metric):
                 raise ValueError(f"{caller}: class_id={self.class_id} needs more than {self.class_id} "
                                  f"output units, got outputs of shape {tuple(y_pred.shape)}")
             predicted, actual = predicted[..., self.class_id], actual[..., self.class_id]
-        tp = int(xp.count_nonzero(predicted & actual))
+            weights = None if weights is None else weights[..., self.class_id]
+        tp, fp, fn, tn = (_total(cells, weights, xp) for cells in
+                          (predicted & actual, predicted & ~actual, ~predicted & actual, ~predicted & ~actual))
         self.true_positives += tp
-        self.false_positives += int(xp.count_nonzero(predicted)) - tp
-        self.false_negatives += int(xp.count_nonzero(actual)) - tp
+        self.false_positives += fp
+        self.false_negatives += fn
+        self.true_negatives += tn
 
     def get_config(self):
         return {"thresholds": self.thresholds, "top_k": self.top_k, "class_id": self.class_id,
@@ -139,6 +150,63 @@ class Recall(_AtThreshold):
 
     def result(self):
         return float(_ratio(self.true_positives, self.true_positives + self.false_negatives))
+
+
+class _Count(_AtThreshold):
+    """One cell of the confusion table at one threshold, counted over every batch: Keras'
+    ``TruePositives``, ``FalsePositives``, ``TrueNegatives`` and ``FalseNegatives``. With
+    ``sample_weight`` each value counts its weight (0 leaves it out), as Keras sums them."""
+
+    cell = None             # which count result() gives
+
+    def __init__(self, thresholds=None, name=None):
+        super().__init__(thresholds=thresholds, name=name)
+
+    def result(self):
+        return float(getattr(self, self.cell))
+
+    def get_config(self):
+        return {"thresholds": self.thresholds, "name": self.name}
+
+
+class TruePositives(_Count):
+    """Positive targets predicted positive (an output above ``thresholds``, 0.5 by default).
+
+    >>> import numpy as np
+    >>> TruePositives()(np.array([0, 1, 1, 1]), np.array([1.0, 0.0, 1.0, 1.0]))
+    2.0
+    """
+    default_name, direction, cell = "true_positives", "up", "true_positives"
+
+
+class FalsePositives(_Count):
+    """Negative targets predicted positive (arguments as ``TruePositives``).
+
+    >>> import numpy as np
+    >>> FalsePositives()(np.array([0, 1, 0, 0]), np.array([0.0, 0.0, 1.0, 1.0]))
+    2.0
+    """
+    default_name, direction, cell = "false_positives", "down", "false_positives"
+
+
+class TrueNegatives(_Count):
+    """Negative targets predicted negative (arguments as ``TruePositives``).
+
+    >>> import numpy as np
+    >>> TrueNegatives()(np.array([0, 1, 0, 0]), np.array([1.0, 1.0, 0.0, 0.0]))
+    2.0
+    """
+    default_name, direction, cell = "true_negatives", "up", "true_negatives"
+
+
+class FalseNegatives(_Count):
+    """Positive targets predicted negative (arguments as ``TruePositives``).
+
+    >>> import numpy as np
+    >>> FalseNegatives()(np.array([0, 1, 1, 1]), np.array([0.0, 1.0, 0.0, 0.0]))
+    2.0
+    """
+    default_name, direction, cell = "false_negatives", "down", "false_negatives"
 
 
 MAX_THRESHOLDS = 10 ** 4
@@ -191,9 +259,10 @@ class AUC(Metric):
         # (T,) counts, or (T, units) with multi_label, made by the first batch
         self.true_positives = self.false_positives = self.true_negatives = self.false_negatives = None
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         positive, y_pred = _prepared(y_true, y_pred, "AUC")
         xp = backend.get_array_module(y_pred)
+        weights = value_weights(sample_weight, y_pred.shape, "AUC", xp)
         if self.multi_label:
             if y_pred.ndim != 2:
                 raise ValueError(f"AUC: multi_label=True needs outputs of shape (n, units), got shape "
@@ -202,35 +271,14 @@ class AUC(Metric):
             if self.true_positives is not None and self.true_positives.shape[1] != units:
                 raise ValueError(f"AUC: multi_label=True counted {self.true_positives.shape[1]} output "
                                  f"units so far, got outputs of shape {tuple(y_pred.shape)}")
-        else:
-            units = 1
         p = activations.sigmoid(y_pred) if self.from_logits else y_pred
-        t = self.num_thresholds
-        # Keras' buckets: an output in (i/(T-1), (i+1)/(T-1)] is above thresholds 0..i; outputs are
-        # clipped to [0, 1] first, so bucket 0 holds 0 and everything below it
-        bucket = xp.ceil(xp.clip(p, 0, 1) * p.dtype.type(t - 1)) - 1
-        # a NaN output is above no threshold, not even the first (Keras drops it from the buckets
-        # but counts it among the positives or negatives, as Precision never predicts it positive)
-        counted = ~xp.isnan(bucket)
-        bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
-        if self.multi_label:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
-            bucket = bucket + xp.arange(units) * t
-        per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units))
-                      .reshape(units, t).T for mask in (positive, ~positive)]
-        # above threshold i: the outputs in buckets i and higher
-        tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
-        axis = 0 if self.multi_label else None          # per unit, or over every output value
-        positives = backend.to_numpy(xp.count_nonzero(positive, axis=axis))
-        negatives = backend.to_numpy(xp.count_nonzero(~positive, axis=axis))
-        if not self.multi_label:
-            tp, fp = tp[:, 0], fp[:, 0]
+        counts = threshold_counts(positive, p, self.num_thresholds, weights, per_unit=self.multi_label)
         if self.true_positives is None:
-            self.true_positives, self.false_positives = np.zeros(tp.shape), np.zeros(tp.shape)
-            self.true_negatives, self.false_negatives = np.zeros(tp.shape), np.zeros(tp.shape)
-        self.true_positives += tp
-        self.false_positives += fp
-        self.false_negatives += positives - tp
-        self.true_negatives += negatives - fp
+            self.true_positives, self.false_positives, self.false_negatives, self.true_negatives = counts
+        else:
+            for total, count in zip((self.true_positives, self.false_positives, self.false_negatives,
+                                     self.true_negatives), counts):
+                total += count
 
     def result(self):
         if self.true_positives is None:
@@ -257,6 +305,40 @@ class AUC(Metric):
         return {"num_thresholds": self.num_thresholds, "curve": self.curve,
                 "summation_method": self.summation_method, "name": self.name,
                 "multi_label": self.multi_label, "from_logits": self.from_logits}
+
+
+def threshold_counts(positive, p, num_thresholds, weights=None, per_unit=False, below_first=True):
+    """``(tp, fp, fn, tn)`` at each of the ``num_thresholds`` thresholds of ``AUC.thresholds``: float64
+    arrays of shape (T,), or (T, units) with ``per_unit`` (outputs (n, units), one column per unit).
+
+    positive : bool, targets shaped like ``p``; p : the outputs (probabilities); weights : None, or
+    float weights of ``p``'s shape (``value_weights``), which each value counts instead of 1.
+    Counted as Keras does, by buckets: an output in (i/(T-1), (i+1)/(T-1)] is above thresholds
+    0..i; outputs are clipped to [0, 1] first, so bucket 0 holds 0 and everything below it. With
+    ``below_first=False`` the first threshold is 0 itself (Keras' ``SensitivityAtSpecificity`` and
+    its kin, not AUC's -1e-7): an output of 0 or less is above none.
+    """
+    xp = backend.get_array_module(p)
+    t, units = num_thresholds, (p.shape[1] if per_unit else 1)
+    bucket = xp.ceil(xp.clip(p, 0, 1) * p.dtype.type(t - 1)) - 1
+    # a NaN output is above no threshold, not even the first (Keras drops it from the buckets
+    # but counts it among the positives or negatives, as Precision never predicts it positive)
+    counted = ~xp.isnan(bucket) if below_first else bucket >= 0
+    bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
+    if per_unit:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
+        bucket = bucket + xp.arange(units) * t
+    ones = xp.ones(p.shape) if weights is None else weights
+    per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units,
+                                               weights=ones[mask & counted].reshape(-1))).reshape(units, t).T
+                  for mask in (positive, ~positive)]
+    # above threshold i: the outputs in buckets i and higher
+    tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+    axis = 0 if per_unit else None          # per unit, or over every output value
+    positives = backend.to_numpy((ones * positive).sum(axis=axis))
+    negatives = backend.to_numpy((ones * ~positive).sum(axis=axis))
+    if not per_unit:
+        tp, fp = tp[:, 0], fp[:, 0]
+    return tp, fp, positives - tp, negatives - fp
 
 
 def _interpolated_pr_areas(tp, fp, fn):

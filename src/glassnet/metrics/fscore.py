@@ -21,7 +21,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_number
 from ..losses.base import aligned_targets
-from .base import Metric
+from .base import Metric, value_weights
 
 EPSILON = 1e-7
 _AVERAGES = (None, "micro", "macro", "weighted")
@@ -61,7 +61,7 @@ class FBetaScore(Metric):
         # per class (or pooled, "micro"), made by the first batch
         self.true_positives = self.false_positives = self.false_negatives = self.class_weights = None
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         caller = type(self).__name__
         xp = backend.get_array_module(y_pred)
         y_pred = xp.asarray(y_pred)
@@ -82,9 +82,18 @@ class FBetaScore(Metric):
             predicted = y_pred > self.threshold
         pred = predicted.astype(np.float64)
         truth = y_true.astype(np.float64)
+        weights = value_weights(sample_weight, y_pred.shape[:1], caller, xp)   # one per sample, as Keras
+        if weights is not None:
+            pred, truth = pred * weights[:, None], truth * weights[:, None]
         axis = None if self.average == "micro" else 0
-        counts = [backend.to_numpy(xp.sum(v, axis=axis)) for v in
-                  (pred * truth, pred * (1 - truth), (1 - pred) * truth, truth)]
+        # with weights, pred and truth each carry w once: tp = w p t, fp = w p (1 - t) = pred - tp,
+        # fn = w (1 - p) t = truth - tp
+        if weights is None:
+            cells = (pred * truth, pred * (1 - truth), (1 - pred) * truth, truth)
+        else:
+            tp = predicted * truth
+            cells = (tp, pred - tp, truth - tp, truth)
+        counts = [backend.to_numpy(xp.sum(v, axis=axis)) for v in cells]
         if self.true_positives is None:
             self.true_positives, self.false_positives, self.false_negatives, self.class_weights = \
                 (np.zeros(np.shape(c)) for c in counts)

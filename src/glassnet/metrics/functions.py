@@ -17,10 +17,15 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     ((n,) targets for one output unit are taken as (n, 1); other shapes are refused). The targets'
     class is theirs at 0.5, whatever ``threshold`` the outputs are cut at: soft targets count as
     their nearer class (0.7 as class 1), where Keras compares them with the predicted 0/1."""
-    y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
     # count_nonzero / size is the mean of a boolean array without np.mean's Python-level overhead,
     # which matters because fit computes metrics on every batch
-    return np.count_nonzero((y_pred > threshold) == (y_true > 0.5)) / y_pred.size
+    return np.count_nonzero(binary_hits(y_true, y_pred, threshold)) / y_pred.size
+
+
+def binary_hits(y_true, y_pred, threshold=0.5):
+    """``binary_accuracy``'s right (True) or wrong output by output: bool, y_pred's shape."""
+    y_true = losses.aligned_targets(y_pred, y_true, "binary_accuracy")
+    return (y_pred > threshold) == (y_true > 0.5)
 
 
 def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
@@ -30,9 +35,13 @@ def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
     y_true : one-hot targets of the same shape, or integer labels of shape (n, ...) or, as Keras
     takes them, (n, ..., 1).
     """
-    predicted = row_argmax(y_pred)
-    y_true = _labels(y_true, y_pred, caller)
-    return np.count_nonzero(predicted == y_true) / predicted.size
+    hits = categorical_hits(y_true, y_pred, caller)
+    return np.count_nonzero(hits) / hits.size
+
+
+def categorical_hits(y_true, y_pred, caller="categorical_accuracy"):
+    """``categorical_accuracy``'s right or wrong position by position: bool, shape (n, ...)."""
+    return row_argmax(y_pred) == _labels(y_true, y_pred, caller)
 
 
 def _labels(y_true, y_pred, caller):
@@ -61,6 +70,12 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_ac
     >>> float(top_k_categorical_accuracy([2, 0], np.array([[0.1, 0.2, 0.7], [0.2, 0.5, 0.3]]), k=2))
     0.5
     """
+    hits = top_k_hits(y_true, y_pred, k, caller)
+    return backend.get_array_module(hits).count_nonzero(hits) / hits.size
+
+
+def top_k_hits(y_true, y_pred, k=5, caller="top_k_categorical_accuracy"):
+    """``top_k_categorical_accuracy``'s right or wrong position by position: bool, shape (n, ...)."""
     k = check_positive_int(k, f"{caller}: k")
     am = backend.get_array_module(y_pred)
     labels = check_class_labels(_labels(y_true, y_pred, caller), y_pred.shape[-1], caller)
@@ -69,7 +84,7 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, caller="top_k_categorical_ac
     # a row with a NaN or infinite score is a miss, as in_top_k has it: NaN compares false, and
     # would otherwise put its class in the top k (a diverged model would score 1.0)
     finite = am.isfinite(y_pred).all(axis=-1)
-    return am.count_nonzero((higher < k) & finite) / labels.size
+    return (higher < k) & finite
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
@@ -87,6 +102,18 @@ def accuracy(y_true, y_pred):
     if y_pred.shape[-1] == 1:
         return binary_accuracy(y_true, y_pred)
     return categorical_accuracy(y_true, y_pred)
+
+
+def absolute_errors(y_true, y_pred):
+    """``|y_pred - y_true|`` value by value, y_pred's shape (``mean_absolute_error`` by sample)."""
+    d = _difference(y_true, y_pred, "mae")
+    return np.abs(d, out=d)
+
+
+def squared_errors(y_true, y_pred):
+    """``(y_pred - y_true)^2`` value by value, y_pred's shape (``mean_squared_error`` by sample)."""
+    d = _difference(y_true, y_pred, "mse")
+    return np.multiply(d, d, out=d)
 
 
 def _difference(y_true, y_pred, caller):

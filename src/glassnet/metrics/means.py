@@ -1,13 +1,21 @@
 """Keras' metric classes for the metric functions: ``BinaryAccuracy(threshold)``,
-``TopKCategoricalAccuracy(k)``, ..., each the mean of its function over every sample seen, and
-``RootMeanSquaredError``, the root of the epoch's mean squared error."""
+``TopKCategoricalAccuracy(k)``, ..., each the mean of its function over every sample seen,
+``RootMeanSquaredError``, the root of the epoch's mean squared error, ``Accuracy`` (outputs equal
+to their targets), and Keras' plain ``Mean``, ``Sum`` and ``MeanMetricWrapper``.
+
+Sample weights (``update_state(y_true, y_pred, sample_weight)``) weigh each sample's value, as
+Keras' do: one weight per sample (n,), or per position (n, T) for a sequence's outputs (n, T, k).
+"""
 import math
+
+import numpy as np
 
 from .. import backend
 from .._validation import check_number, check_positive_int
-from .base import Metric
-from .functions import (binary_accuracy, categorical_accuracy, mean_absolute_error, mean_squared_error,
-                        sparse_categorical_accuracy, top_k_categorical_accuracy)
+from .base import Metric, metric_number, value_weights
+from .functions import (absolute_errors, binary_accuracy, binary_hits, categorical_accuracy, categorical_hits,
+                        mean_absolute_error, mean_squared_error, sparse_categorical_accuracy, squared_errors,
+                        top_k_categorical_accuracy, top_k_hits)
 
 
 class _Mean(Metric):
@@ -17,6 +25,10 @@ class _Mean(Metric):
     they give it (``_settings``)."""
 
     function = None         # f(y_true, y_pred, **settings) -> the batch's value
+    # f(y_true, y_pred, **settings) -> the function's terms before their mean, and whether they
+    # still have the output's last axis to average (an error per output unit), which Keras
+    # averages first: weights then go with what is left, (n,) or a sequence's (n, T)
+    values, per_unit = None, False
 
     def _settings(self):
         return {}
@@ -24,11 +36,26 @@ class _Mean(Metric):
     def reset_state(self):
         self.total, self.count = 0.0, 0
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
         n = y_pred.shape[0]
-        self.total += float(self.function(y_true, y_pred, **self._settings())) * n
-        self.count += n
+        if sample_weight is None:
+            self.total += float(self.function(y_true, y_pred, **self._settings())) * n
+            self.count += n
+            return
+        terms = self.values(y_true, y_pred, **self._settings())
+        if self.per_unit and terms.ndim > 1:
+            terms = terms.mean(axis=-1)
+        self._add_weighted(terms, sample_weight)
+
+    def _add_weighted(self, terms, sample_weight):
+        """Add per-sample (or per-position) ``terms`` (n, ...) weighted by ``sample_weight``. A
+        sample's positions share its count of 1, so that weighted and unweighted batches mix as
+        samples (weights of ones give the unweighted mean)."""
+        weights = value_weights(sample_weight, terms.shape, self.name, backend.get_array_module(terms))
+        per_sample = terms.size // terms.shape[0] if terms.shape[0] else 1
+        self.total += float((weights * terms).sum()) / per_sample
+        self.count += float(weights.sum()) / per_sample
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -38,7 +65,7 @@ class BinaryAccuracy(_Mean):
     """``binary_accuracy`` with a ``threshold`` of your choice (Keras' class; 0.5 by default)."""
     default_name = "binary_accuracy"
     direction = "up"
-    function = staticmethod(binary_accuracy)
+    function, values, per_unit = staticmethod(binary_accuracy), staticmethod(binary_hits), True
 
     def __init__(self, threshold=0.5, name=None):
         self.threshold = check_number(threshold, "BinaryAccuracy: threshold", "[0, 1]")
@@ -55,14 +82,14 @@ class CategoricalAccuracy(_Mean):
     """``categorical_accuracy`` as Keras' class."""
     default_name = "categorical_accuracy"
     direction = "up"
-    function = staticmethod(categorical_accuracy)
+    function, values = staticmethod(categorical_accuracy), staticmethod(categorical_hits)
 
 
 class SparseCategoricalAccuracy(_Mean):
     """``sparse_categorical_accuracy`` as Keras' class."""
     default_name = "sparse_categorical_accuracy"
     direction = "up"
-    function = staticmethod(sparse_categorical_accuracy)
+    function, values = staticmethod(sparse_categorical_accuracy), staticmethod(categorical_hits)
 
 
 class TopKCategoricalAccuracy(_Mean):
@@ -75,7 +102,7 @@ class TopKCategoricalAccuracy(_Mean):
     """
     default_name = "top_k_categorical_accuracy"
     direction = "up"
-    function = staticmethod(top_k_categorical_accuracy)
+    function, values = staticmethod(top_k_categorical_accuracy), staticmethod(top_k_hits)
 
     def __init__(self, k=5, name=None):
         self.k = check_positive_int(k, f"{type(self).__name__}: k")
@@ -97,14 +124,14 @@ class MeanSquaredError(_Mean):
     """``mean_squared_error`` as Keras' metric class."""
     default_name = "mean_squared_error"
     direction = "down"
-    function = staticmethod(mean_squared_error)
+    function, values, per_unit = staticmethod(mean_squared_error), staticmethod(squared_errors), True
 
 
 class MeanAbsoluteError(_Mean):
     """``mean_absolute_error`` as Keras' metric class."""
     default_name = "mean_absolute_error"
     direction = "down"
-    function = staticmethod(mean_absolute_error)
+    function, values, per_unit = staticmethod(mean_absolute_error), staticmethod(absolute_errors), True
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -121,3 +148,135 @@ class RootMeanSquaredError(MeanSquaredError):
 
     def result(self):
         return math.sqrt(super().result())
+
+
+def _accuracy_hits(y_true, y_pred):
+    """Outputs equal to their targets, value by value (Keras' ``accuracy``): bool, y_pred's shape."""
+    xp = backend.get_array_module(y_pred)
+    y_pred, y_true = xp.asarray(y_pred), xp.asarray(y_true)
+    if y_true.shape == y_pred.shape[:-1] and y_pred.ndim > 1 and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]          # (n,) targets for (n, 1) outputs, as Keras squeezes them
+    elif y_pred.shape == y_true.shape[:-1] and y_true.ndim > 1 and y_true.shape[-1] == 1:
+        y_pred = y_pred[..., None]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"Accuracy: expected targets of the outputs' shape {tuple(y_pred.shape)}, got "
+                         f"shape {tuple(y_true.shape)}")
+    return y_true == y_pred
+
+
+class Accuracy(_Mean):
+    """How often outputs equal their targets exactly (Keras' ``Accuracy``): for outputs that are
+    already labels (say, a model's predictions rounded), not probabilities; those want
+    ``BinaryAccuracy`` or ``CategoricalAccuracy``. The mean over each sample's values, then over
+    the samples.
+
+    >>> import numpy as np
+    >>> Accuracy()(np.array([[1], [2], [3], [4]]), np.array([[0], [2], [3], [4]]))
+    0.75
+    """
+    default_name = "accuracy"
+    direction = "up"
+    values, per_unit = staticmethod(_accuracy_hits), True
+
+    @staticmethod
+    def function(y_true, y_pred):
+        hits = _accuracy_hits(y_true, y_pred)
+        return backend.get_array_module(hits).count_nonzero(hits) / hits.size if hits.size else 0.0
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values given to it, Keras' ``Mean``: ``update_state(values,
+    sample_weight=None)``, not targets and outputs, so it is a tally for your own loops (a loss
+    over ``train_on_batch`` calls), not a metric for ``compile``. An array of values (n, ...)
+    counts each sample's mean once (a number counts once), as Keras reduces them.
+
+    >>> m = Mean(); m.update_state([1, 3, 5, 7]); m.result()
+    4.0
+    >>> m.update_state([10], sample_weight=[2]); m.result()     # (16 + 2 * 10) / (4 + 2)
+    6.0
+    """
+    default_name = "mean"
+    takes_values = True     # compile refuses it (see metrics.get)
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None):
+        xp = backend.get_array_module(values)
+        values = xp.asarray(values, dtype=np.float64)
+        if values.ndim == 0:
+            weight = 1.0 if sample_weight is None else float(metric_number(sample_weight, self.name))
+            self.total, self.count = self.total + weight * float(values), self.count + weight
+            return
+        if sample_weight is None:
+            per_sample = values.reshape(values.shape[0], -1).mean(axis=1) if values.size else values[:0]
+            self.total += float(per_sample.sum())
+            self.count += values.shape[0]
+            return
+        _Mean._add_weighted(self, self._reduced(values, sample_weight), sample_weight)
+
+    def _reduced(self, values, sample_weight):
+        """``values`` averaged over the axes ``sample_weight`` does not have (Keras' reduction)."""
+        ndim = np.ndim(sample_weight)
+        return values.mean(axis=tuple(range(max(ndim, 1), values.ndim))) if values.ndim > max(ndim, 1) else values
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values given to it, Keras' ``Sum``: ``update_state(values,
+    sample_weight=None)``, a tally for your own loops, as ``Mean``.
+
+    >>> m = Sum(); m.update_state([1, 3, 5, 7]); m.result()
+    16.0
+    """
+    default_name = "sum"
+    takes_values = True
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        xp = backend.get_array_module(values)
+        values = xp.asarray(values, dtype=np.float64)
+        if sample_weight is not None:
+            shape = values.shape if values.ndim else (1,)
+            values = values.reshape(shape) * value_weights(sample_weight, shape, self.name, xp)
+        self.total += float(values.sum())
+
+    def result(self):
+        return self.total
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of ``fn(y_true, y_pred, **kwargs)`` over every sample seen (Keras' class): ``fn``
+    returns one value per sample (n,) (or per position, (n, T), averaged per sample), or one
+    number for the batch, which then counts once (Keras' rule, unlike a plain function given to
+    ``compile``, which glassnet weighs by the batch's samples). A model file cannot name ``fn``,
+    so ``save`` refuses a model compiled with one, as it does any metric of your own.
+
+    >>> import numpy as np
+    >>> m = MeanMetricWrapper(lambda t, p: np.abs(t - p).max(axis=-1), name="max_error")
+    >>> m(np.array([[0.0, 1.0]]), np.array([[0.5, 3.0]]))
+    2.0
+    """
+    default_name = "mean_metric_wrapper"
+    takes_values = False
+
+    def __init__(self, fn, name=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"MeanMetricWrapper: fn must be a function f(y_true, y_pred), got {type(fn).__name__}")
+        self.fn, self.kwargs = fn, kwargs
+        super().__init__(name or getattr(fn, "__name__", None))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self.fn(y_true, y_pred, **self.kwargs)
+        kind = getattr(getattr(values, "dtype", None), "kind", None)
+        if kind is None and not isinstance(values, (int, float)) or kind is not None and kind not in "biuf":
+            raise TypeError(f"{self.name}: fn must return numbers, per sample or one for the batch, got "
+                            f"{type(values).__name__}")
+        super().update_state(values, sample_weight)
+
+    def get_config(self):
+        return {"fn": getattr(self.fn, "__name__", repr(self.fn)), **self.kwargs, "name": self.name}

@@ -5,7 +5,7 @@ from .. import backend
 from .._statistics import merge_moments
 from .._validation import check_non_negative_int
 from ..losses.base import aligned_targets
-from .base import Metric
+from .base import Metric, value_weights
 
 
 class R2Score(Metric):
@@ -52,23 +52,37 @@ class R2Score(Metric):
         self.count, self.values = 0, 0
         self.mean = self.deviations = self.residuals = self.low = self.high = None
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         # on the CPU in float64 (lists and CuPy arrays too): a handful of sums per batch
         y_pred = np.asarray(backend.to_numpy(y_pred), dtype=np.float64)
         if y_pred.ndim == 1:                       # one output: (n,) as (n, 1)
             y_pred = y_pred[:, None]
         y_true = np.asarray(aligned_targets(y_pred, backend.to_numpy(y_true), "R2Score"), dtype=np.float64)
+        # one weight per sample (Keras'), each of a sample's rows weighed alike
+        weights = value_weights(None if sample_weight is None else backend.to_numpy(sample_weight),
+                                y_true.shape[:1], "R2Score")
+        rows = y_true.size // y_true.shape[-1] // max(y_true.shape[0], 1)
         y_true, y_pred = y_true.reshape(-1, y_true.shape[-1]), y_pred.reshape(-1, y_pred.shape[-1])
         if self.count and y_true.shape[1] != self.mean.shape[0]:
             raise ValueError(f"R2Score: this batch has {y_true.shape[1]} outputs, the earlier ones "
                              f"{self.mean.shape[0]}")
-        n = y_true.shape[0]
-        if n == 0:
+        values = y_true.size            # Keras' count for the adjusted score: every value given
+        if weights is None:
+            n = y_true.shape[0]
+            mean = y_true.mean(axis=0)
+            deviations = ((y_true - mean) ** 2).sum(axis=0)
+            with np.errstate(over="ignore", invalid="ignore"):     # a diverged output: inf, scored -inf
+                residuals = ((y_true - y_pred) ** 2).sum(axis=0)
+        else:       # a row of weight 0 is not there, nor in the range of targets
+            w = np.repeat(weights, rows)
+            y_true, y_pred, w = y_true[w > 0], y_pred[w > 0], w[w > 0, None]
+            n = float(w.sum())
+            mean = (w * y_true).sum(axis=0) / n if n else None
+            deviations = (w * (y_true - mean) ** 2).sum(axis=0) if n else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                residuals = (w * (y_true - y_pred) ** 2).sum(axis=0)
+        if not n:               # no sample, or weights of 0 alone: nothing to count
             return
-        mean = y_true.mean(axis=0)
-        deviations = ((y_true - mean) ** 2).sum(axis=0)
-        with np.errstate(over="ignore", invalid="ignore"):     # a diverged output: inf, scored -inf
-            residuals = ((y_true - y_pred) ** 2).sum(axis=0)
         low, high = y_true.min(axis=0), y_true.max(axis=0)
         if self.count == 0:
             self.mean, self.deviations, self.residuals, self.low, self.high = mean, deviations, residuals, low, high
@@ -77,7 +91,7 @@ class R2Score(Metric):
             self.mean, self.deviations = merge_moments(self.count, self.mean, self.deviations, n, mean, deviations)
             self.residuals = self.residuals + residuals
         self.count += n
-        self.values += y_true.size
+        self.values += values
 
     def result(self):
         if not self.count:
