@@ -29,6 +29,13 @@ from .means import (Accuracy, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbs
                     Sum, TopKCategoricalAccuracy)
 from .r2 import R2Score
 
+# the public names: the functions, the classes of METRIC_CLASSES (added below) and the tallies
+# for your own loops, Mean, Sum, MeanMetricWrapper, which a model file cannot name
+__all__ = ["METRICS", "METRIC_CLASSES", "Metric", "LossMetric", "Mean", "Sum", "MeanMetricWrapper",
+           "check_log_names", "get", "serialize", "accuracy", "binary_accuracy", "categorical_accuracy",
+           "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
+           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy"]
+
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
     "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": sparse_categorical_accuracy,
@@ -52,6 +59,7 @@ METRIC_CLASSES = {cls.__name__: cls for cls in (
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
 # makes a new metric with the default settings. A class that needs an argument (MeanIoU's
 # num_classes, PrecisionAtRecall's recall) is named by its class only, to say what it needs.
+__all__ += sorted(METRIC_CLASSES)
 _METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
 # a loss's name as a metric is that loss's value (LossMetric), the same number as the class of
 # that name but for "cosine_similarity": Keras' metric is the cosine, its loss the negative
