@@ -153,6 +153,11 @@ def test_by_hand():
     m.reset_state()
     assert m.result() == 0.0
     assert metrics.Accuracy()([[1, 2], [3, 4]], [[1, 0], [3, 4]]) == 0.75
+    # a first batch without positives (nothing to count in their buckets), then one with
+    auc = metrics.AUC()
+    auc.update_state(np.zeros((3, 1)), np.array([[0.2], [0.4], [0.6]]))
+    auc.update_state(np.ones((2, 1)), np.array([[0.5], [0.9]]))
+    assert auc.result() == pytest.approx(5 / 6, abs=0.01)
 
 
 def test_cosine_similarity_by_name_is_the_cosine_as_keras_logs_it(keras, rng):

@@ -70,6 +70,8 @@ def _check_metrics_saveable(model):
     compiled = model.metrics if model._heads is None else [
         pair for head in model._heads for pair in each_output_metrics(model.metrics, head)]
     for name, fn in compiled:
+        if isinstance(fn, metrics.weighted.Weighted):       # recorded by what compile was given
+            name, fn = fn.base, fn.named
         try:
             _, known = metrics.get(metrics.serialize(name, fn))
         except ValueError:

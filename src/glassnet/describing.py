@@ -14,12 +14,24 @@ def compile_arguments(settings):
     def loss_of(name, changed):
         return type(losses.get(name))(**changed) if changed else name
     loss, changed = settings["loss"], settings.get("loss_config")
-    arguments = {"optimizer": optimizers.from_config(settings["optimizer"]), "metrics": settings.get("metrics") or None}
+    arguments = {"optimizer": optimizers.from_config(settings["optimizer"]), "metrics": settings.get("metrics") or None,
+                 **({"weighted_metrics": settings["weighted_metrics"]} if settings.get("weighted_metrics") else {})}
     if isinstance(loss, list):
         changed = changed or [None] * len(loss)
         return {**arguments, "loss": [loss_of(name, c) for name, c in zip(loss, changed)],
                 "loss_weights": settings.get("loss_weights")}
     return {**arguments, "loss": loss_of(loss, changed)}
+
+
+def metric_settings(compiled):
+    """A config's ``"metrics"`` (and ``"weighted_metrics"``, only when there are any, so that a
+    file without them reads in a glassnet from before them) for the compiled ``[(name, metric)]``:
+    each as ``metrics.serialize`` names it, a weighted one by what compile was given."""
+    plain = [metrics_module.serialize(name, fn) for name, fn in compiled
+             if not isinstance(fn, metrics_module.weighted.Weighted)]
+    weighted = [metrics_module.serialize(fn.base, fn.named) for _, fn in compiled
+                if isinstance(fn, metrics_module.weighted.Weighted)]
+    return {"metrics": plain, **({"weighted_metrics": weighted} if weighted else {})}
 
 
 class DescribingMixin:
@@ -128,7 +140,7 @@ class DescribingMixin:
         return {
             "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
-            "metrics": [metrics_module.serialize(name, fn) for name, fn in self.metrics],
+            **metric_settings(self.metrics),
             # settings of a built-in loss other than its defaults, for from_config (a model
             # file, which names the loss only, refuses them: see glassnet._saveable)
             **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})}

@@ -58,6 +58,7 @@ from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
+from .describing import metric_settings
 from .model import Sequential
 from .outputs import Head, compile_heads, each_output_metrics, per_output, per_output_weights, split_outputs
 from .preparing import check_binary_targets, prepare_targets
@@ -198,6 +199,15 @@ def _walk_back(outputs, stop=()):
             stack.append((tensor, True))
             stack.extend((parent, False) for parent in reversed(tensor.inputs) if id(parent) not in done)
     return order, sources
+
+
+def _per_output_settings(settings):
+    """A config's "metrics" (and "weighted_metrics", when any output has some) for a model of
+    several outputs: one list per output, from each output's ``metric_settings``."""
+    joined = {"metrics": [each["metrics"] for each in settings]}
+    if any("weighted_metrics" in each for each in settings):
+        joined["weighted_metrics"] = [each.get("weighted_metrics", []) for each in settings]
+    return joined
 
 
 class Model(Sequential):
@@ -563,40 +573,42 @@ class Model(Sequential):
         several = _several_shapes(input_shape)
         return [(None if several else input_shape[0], *head.shape) for head in self._heads]
 
-    def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None):
+    def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
         """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
         every output or one per output (a list in the order of ``outputs``, or a dict by
         ``output_names``), ``loss_weights`` (one number per output: the loss trained on is the sum
-        of each output's loss times its weight), and ``metrics`` per output (a list of one list of
-        metrics per output, or a dict by output name, which may leave outputs out). See
-        glassnet.outputs for the logs' names."""
+        of each output's loss times its weight), and ``metrics`` and ``weighted_metrics`` per
+        output (a list of one list of metrics per output, or a dict by output name, which may leave
+        outputs out). See glassnet.outputs for the logs' names."""
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
-            self._check_before_draw(loss, metrics, loss_weights)
+            self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
             optimizer = optimizers.get(optimizer)
-            self._deferred_compile = dict(loss=loss, metrics=metrics, loss_weights=loss_weights)
+            self._deferred_compile = dict(loss=loss, metrics=metrics, loss_weights=loss_weights,
+                                          weighted_metrics=weighted_metrics)
             self.optimizer = self._claim(optimizer)
             return
-        self._compile_drawn(loss, optimizer, metrics, loss_weights)
+        self._compile_drawn(loss, optimizer, metrics, loss_weights, weighted_metrics)
         self._deferred_compile = None
 
-    def _check_before_draw(self, loss, metrics, loss_weights):
+    def _check_before_draw(self, loss, metrics, loss_weights, weighted_metrics=None):
         """What compile can check of its arguments before the model is drawn (its outputs known):
         refused now, not at the first fit."""
         self._refuse_optimizer_as_loss(loss)
         for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
             if spec is not None:
                 losses.get(spec)
-        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, (list, tuple, dict))):
-            raise TypeError(f"metrics: expected a list such as ['accuracy'] (or, for several outputs, a list of lists "
-                            f"or a dict by output name), got {metrics!r:.80}")
-        for spec in (metrics.values() if isinstance(metrics, dict) else metrics or []):
-            for item in spec if isinstance(spec, (list, tuple)) else [] if spec is None else [spec]:
-                metrics_module.get(item)
+        for what, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if given is not None and (isinstance(given, str) or not isinstance(given, (list, tuple, dict))):
+                raise TypeError(f"{what}: expected a list such as ['accuracy'] (or, for several outputs, a list of "
+                                f"lists or a dict by output name), got {given!r:.80}")
+            for spec in (given.values() if isinstance(given, dict) else given or []):
+                for item in spec if isinstance(spec, (list, tuple)) else [] if spec is None else [spec]:
+                    metrics_module.get(item)
         if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict)):
             raise TypeError(f"loss_weights: expected a list or a dict of numbers, one per output, got "
                             f"{loss_weights!r:.80}")
 
-    def _compile_drawn(self, loss, optimizer, metrics, loss_weights):
+    def _compile_drawn(self, loss, optimizer, metrics, loss_weights, weighted_metrics=None):
         if getattr(self, "_unscored_mask", None):
             raise NotImplementedError(self._unscored_mask)
         if self._heads is None:
@@ -605,10 +617,10 @@ class Model(Sequential):
                                  "has one (a weight on its loss scales the learning rate: change that instead)")
             # Keras' per-output forms for the one output: [loss], {name: loss}, [[metrics]], {name: [...]}
             loss, metrics = self._one_output(loss), self._one_output(metrics, nested=True)
-            return super().compile(loss, optimizer, metrics)
+            return super().compile(loss, optimizer, metrics, self._one_output(weighted_metrics, nested=True))
         self._refuse_optimizer_as_loss(loss)
         optimizer = optimizers.get(optimizer)       # refused before the heads change
-        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics)
+        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics)
         self._compiled(heads_loss, compiled, optimizer)
 
     def _one_output(self, value, nested=False):
@@ -950,8 +962,7 @@ class Model(Sequential):
         settings = [losses.changed_settings(head.loss) for head in heads]
         return {"loss": [head.loss.get_config() for head in heads], "loss_weights": [head.weight for head in heads],
                 "optimizer": self.optimizer.get_config(),
-                "metrics": [[metrics_module.serialize(name, fn) for name, fn in each_output_metrics(self.metrics, head)]
-                            for head in heads],
+                **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                 **({"loss_config": settings} if any(settings) else {})}
 
     def __repr__(self):

@@ -18,8 +18,9 @@ The JSON object has exactly these keys::
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
     model             model.get_config(): name, seed, dtype, input_shape, layers
                       [{"class_name", "config"}, and "trainable": false for a frozen layer], compile
-                      {"loss", "optimizer", "metrics"} or null (a metric: its name, or
-                      {"class_name", "config"} for a Precision, Recall or AUC with settings)
+                      {"loss", "optimizer", "metrics", and "weighted_metrics" when compiled with
+                      any} or null (a metric: its name, or {"class_name", "config"} for a
+                      Precision, Recall or AUC with settings)
     weights           ["dense/kernel", "dense/bias", ...]: the name of each weights/NNN member
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
@@ -384,17 +385,18 @@ def _loss_settings(value):
 def _compile(model, settings):
     # the shape first: a string or a list here failed as "string indices must be integers"
     several = isinstance(settings, dict) and isinstance(settings.get("loss"), list)     # one per output
-    metrics = settings.get("metrics") if isinstance(settings, dict) else None
+    def listed(metrics):
+        return metrics is None or (isinstance(metrics, list) and all(_metric_names(m) for m in metrics)
+                                   if several else _metric_names(metrics))
     if not (isinstance(settings, dict)
             and (isinstance(settings.get("loss"), str)
                  or several and all(isinstance(name, str) for name in settings["loss"]))
             and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
-            and (metrics is None or (isinstance(metrics, list) and all(_metric_names(m) for m in metrics)
-                                     if several else _metric_names(metrics)))):
+            and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
-                             f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null}} (for a model "
-                             f"of several outputs a list of names, and of such lists, one per output), "
-                             f"got {settings!r:.200}")
+                             f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "
+                             f"'weighted_metrics' as 'metrics' if any}} (for a model of several outputs a "
+                             f"list of names, and of such lists, one per output), got {settings!r:.200}")
     loss_config = settings.get("loss_config")      # a built-in loss's own settings: numbers and flags
     if not (_loss_settings(loss_config) if not several else loss_config is None or (
             isinstance(loss_config, list) and len(loss_config) == len(settings["loss"])

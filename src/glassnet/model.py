@@ -41,6 +41,17 @@ def _refuse_in_a_chain(layer):
         raise ValueError(f"add: {layer.describe()} reads another layer's states, in a functional glassnet.Model only")
 
 
+def metric_list(value, what):
+    """``compile``'s ``metrics`` or ``weighted_metrics`` (``what``) as a list: None as none; a
+    TypeError for a string or a dict (Keras' per-output dict is for models of several outputs)."""
+    if isinstance(value, dict):          # iterating it would read its keys
+        raise TypeError(f"{what}: expected a list such as ['accuracy'], got a dict {value!r:.80} "
+                        f"(Keras' per-output dict is for models with several outputs)")
+    if value is not None and (isinstance(value, str) or not hasattr(value, "__iter__")):
+        raise TypeError(f"{what}: expected a list such as ['accuracy'], got {value!r}")
+    return list(value or [])
+
+
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
     """A linear stack of layers.
 
@@ -476,21 +487,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 outputs.append(tuple(layer.output_shape(given)))
         return outputs
 
-    def compile(self, loss, optimizer="sgd", metrics=None):
+    def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
 
         A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, a ``Metric``
         (``Precision()``, ``AUC(curve="PR")``: counted over whole epochs, logged under its ``name``),
-        or a function ``f(y_true, y_pred) -> float``, logged under its ``__name__``."""
-        if isinstance(metrics, dict):        # Keras' per-output dict: iterating it would read its keys
-            raise TypeError(f"metrics: expected a list such as ['accuracy'], got a dict {metrics!r:.80} "
-                            f"(Keras' per-output dict is for models with several outputs)")
-        if metrics is not None and (isinstance(metrics, str) or not hasattr(metrics, "__iter__")):
-            raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r}")
-        metrics = [metrics_module.get(m) for m in (metrics or [])]
-        metrics_module.check_log_names([name for name, _ in metrics])
+        or a function ``f(y_true, y_pred) -> float``, logged under its ``__name__``. Those of
+        ``weighted_metrics`` weigh the samples by ``sample_weight`` or ``class_weight``, as the loss
+        does (Keras'; see ``glassnet.metrics.weighted``); those of ``metrics`` do not."""
+        metrics = [metrics_module.get(m) for m in metric_list(metrics, "metrics")]
+        weighted = [metrics_module.get(m) for m in metric_list(weighted_metrics, "weighted_metrics")]
+        compiled = metrics_module.weighted.compiled(metrics, weighted)
+        metrics_module.check_log_names([name for name, _ in compiled])
         self._refuse_optimizer_as_loss(loss)
-        self._compiled(losses.get(loss), metrics, optimizer)
+        self._compiled(losses.get(loss), compiled, optimizer)
 
     @staticmethod
     def _refuse_optimizer_as_loss(loss):

@@ -177,7 +177,8 @@ class OutputMetric(Metric):
 
     def __init__(self, head, metric, base, own_loss=False):
         self.head, self.metric, self.base, self.own_loss = head, metric, base, own_loss
-        self.takes_sample_weight = own_loss       # see metrics.base._update
+        # see metrics.base._update: the own loss, and a metric of weighted_metrics, weigh samples
+        self.takes_sample_weight = own_loss or getattr(metric, "takes_sample_weight", False)
         self.name = f"{head.name}_{base}"
         # which way is better, for callbacks on mode="auto" and Dask's sort: a loss down, a
         # Metric as it says, a function as its own name says (not the output's: "acceleration")
@@ -202,7 +203,9 @@ class OutputMetric(Metric):
         # a function's batch values are averaged over samples, as MetricTally does for one output;
         # sample_weight (n,) reaches the output's own loss alone (MetricTally gives it no other)
         y, out = self.head.targets(y_true), self.head.output(y_pred)
-        if isinstance(self.metric, Metric):
+        if isinstance(self.metric, Metric) and self.takes_sample_weight:
+            self.metric.update_state(y, out, sample_weight=self.head.weights(sample_weight))
+        elif isinstance(self.metric, Metric):
             self.metric.update_state(y, out)
         else:
             n = out.shape[0]
@@ -242,11 +245,27 @@ def per_output(value, heads, what, allow_missing=False):
                      f"{len(heads)} in that order or a dict by their names, got {got}")
 
 
-def compile_heads(heads, loss, loss_weights, metrics):
+def _per_output_metrics(metrics, heads, what):
+    """``metrics`` (or ``weighted_metrics``, ``what``) as one list of ``metrics.get``'s pairs per
+    head: None, or per output (a list of one entry per output, or a dict that may leave outputs
+    out) a metric or a list of them."""
+    if metrics is None:
+        return [[] for _ in heads]
+    if isinstance(metrics, (list, tuple)) and len(metrics) != len(heads) or isinstance(metrics, str):
+        raise ValueError(f"{what}: the model has {len(heads)} outputs ({', '.join(h.name for h in heads)}); "
+                         f"give each its own metrics, a list of {len(heads)} lists ({what}=[['accuracy'], "
+                         f"['mae']]) or a dict by the outputs' names, got {metrics!r:.120}")
+    return [[metrics_module.get(spec) for spec in
+             ([] if specs is None else specs if isinstance(specs, (list, tuple)) else [specs])]
+            for specs in per_output(metrics, heads, what, allow_missing=True)]
+
+
+def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
     """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
     for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
-    number per output; ``metrics``: None, or per output (list or dict, a dict may leave outputs
-    out) a metric or a list of them. Each output's own loss is logged too, "<output>_loss"."""
+    number per output; ``metrics`` and ``weighted_metrics``: None, or per output (list or dict, a
+    dict may leave outputs out) a metric or a list of them. Each output's own loss is logged too,
+    "<output>_loss"."""
     given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
     if any(spec is None for spec in given):
         raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")
@@ -268,17 +287,11 @@ def compile_heads(heads, loss, loss_weights, metrics):
     for head, head_loss in zip(heads, chosen):
         own = OutputMetric(head, LossMetric(head_loss), "loss", own_loss=True)
         compiled.append((own.name, own))
-    if metrics is not None:
-        if isinstance(metrics, (list, tuple)) and len(metrics) != len(heads) or isinstance(metrics, str):
-            raise ValueError(f"metrics: the model has {len(heads)} outputs ({', '.join(h.name for h in heads)}); "
-                             f"give each its own metrics, a list of {len(heads)} lists (metrics=[['accuracy'], "
-                             f"['mae']]) or a dict by the outputs' names, got {metrics!r:.120}")
-        for head, specs in zip(heads, per_output(metrics, heads, "metrics", allow_missing=True)):
-            specs = [] if specs is None else specs if isinstance(specs, (list, tuple)) else [specs]
-            for spec in specs:
-                name, fn = metrics_module.get(spec)
-                metric = OutputMetric(head, fn, name)
-                chosen_metrics.append((metric.name, metric))
+    for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
+                                     _per_output_metrics(weighted_metrics, heads, "weighted_metrics")):
+        for name, fn in metrics_module.weighted.compiled(plain, weighted):
+            metric = OutputMetric(head, fn, name)
+            chosen_metrics.append((metric.name, metric))
     # the outputs' losses in the outputs' order, then the metrics by name: Keras 3's order
     compiled += sorted(chosen_metrics, key=lambda pair: pair[0])
     metrics_module.check_log_names([name for name, _ in compiled])

@@ -28,13 +28,14 @@ from .means import (Accuracy, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbs
                     MeanSquaredError, RootMeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
                     Sum, TopKCategoricalAccuracy)
 from .r2 import R2Score
+from . import weighted  # noqa: E402  (compile's weighted_metrics; imports the classes above)
 
 # the public names: the functions, the classes of METRIC_CLASSES (added below) and the tallies
 # for your own loops, Mean, Sum, MeanMetricWrapper, which a model file cannot name
 __all__ = ["METRICS", "METRIC_CLASSES", "Metric", "LossMetric", "Mean", "Sum", "MeanMetricWrapper",
            "check_log_names", "get", "serialize", "accuracy", "binary_accuracy", "categorical_accuracy",
            "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
-           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy"]
+           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "weighted"]
 
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,

@@ -328,9 +328,10 @@ def threshold_counts(positive, p, num_thresholds, weights=None, per_unit=False, 
     if per_unit:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
         bucket = bucket + xp.arange(units) * t
     ones = xp.ones(p.shape) if weights is None else weights
+    # (float64 always: NumPy's bincount of no values gives integers, weights or not)
     per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units,
-                                               weights=ones[mask & counted].reshape(-1))).reshape(units, t).T
-                  for mask in (positive, ~positive)]
+                                               weights=ones[mask & counted].reshape(-1)))
+                  .astype(np.float64).reshape(units, t).T for mask in (positive, ~positive)]
     # above threshold i: the outputs in buckets i and higher
     tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
     axis = 0 if per_unit else None          # per unit, or over every output value

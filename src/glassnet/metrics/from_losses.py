@@ -77,6 +77,22 @@ class _LossMean(Metric):
         return {**self.settings, "name": self.name}
 
 
+class LossMean(_LossMean):
+    """The mean over samples of any ``loss`` (a ``glassnet.losses.Loss``), as the classes below
+    are of theirs: what ``compile(weighted_metrics=[...])`` makes of a loss named there.
+
+    >>> import numpy as np
+    >>> from glassnet import losses
+    >>> m = LossMean(losses.get("mae"))
+    >>> m(np.array([[0.0], [0.0]]), np.array([[1.0], [3.0]]), sample_weight=[3, 1])   # (3 + 3) / 4
+    1.5
+    """
+
+    def __init__(self, loss, name=None):
+        self.loss, self.settings, self.default_name = loss, {}, loss.name
+        Metric.__init__(self, name)
+
+
 class BinaryCrossentropy(_LossMean):
     """The binary cross-entropy of ``glassnet.losses.BinaryCrossentropy`` (outputs clipped to
     [1e-7, 1 - 1e-7]; ``from_logits``, ``label_smoothing`` as there), averaged over samples.

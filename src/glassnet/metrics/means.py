@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_number, check_positive_int
-from .base import Metric, metric_number, value_weights
+from .base import Metric, value_weights
 from .functions import (absolute_errors, binary_accuracy, binary_hits, categorical_accuracy, categorical_hits,
                         mean_absolute_error, mean_squared_error, sparse_categorical_accuracy, squared_errors,
                         top_k_categorical_accuracy, top_k_hits)
@@ -204,8 +204,9 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         xp = backend.get_array_module(values)
         values = xp.asarray(values, dtype=np.float64)
-        if values.ndim == 0:
-            weight = 1.0 if sample_weight is None else float(metric_number(sample_weight, self.name))
+        if values.ndim == 0:        # one number for the batch: it counts once, or with the batch's weights (Keras)
+            weights = xp.asarray(1.0 if sample_weight is None else sample_weight)
+            weight = float(value_weights(weights, weights.shape or (1,), self.name, xp).sum())
             self.total, self.count = self.total + weight * float(values), self.count + weight
             return
         if sample_weight is None:
