@@ -216,6 +216,85 @@ def test_what_does_not_fit_is_refused_by_name(rng):
         L.GRU(4)(x, initial_state=[np.ones((2, 4))])
     with pytest.raises(ValueError, match="used alone it has none"):
         L.LastState(0)(np.ones((2, 4)))
-    for wrapper in (L.Bidirectional, L.TimeDistributed):
-        with pytest.raises(NotImplementedError, match="returns its states .* wrapping it is not supported"):
-            wrapper(L.GRU(3, return_state=True))
+    with pytest.raises(NotImplementedError, match="returns its states .* wrapping it is not supported"):
+        L.TimeDistributed(L.GRU(3, return_state=True))
+    with pytest.raises(ValueError, match=r"initial_state takes 4 state\(s\) \(the forward reader's h and c, then the "
+                                         r"backward reader's: \(batch, 4\), \(batch, 4\), \(batch, 4\), \(batch, 4\)\)"):
+        L.Bidirectional(L.LSTM(4))(np.ones((2, 5, 3)), initial_state=[np.ones((2, 4))] * 2)
+    with pytest.raises(ValueError, match="return_state=True"):
+        gn.Sequential([gn.Input((5, 3)), L.Bidirectional(L.GRU(3, return_state=True))])
+
+
+# -- Bidirectional around a layer with states: the forward reader's, then the backward reader's ------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings,merge_mode", [({}, "concat"), ({"return_sequences": True}, "sum"),
+                                                 ({"return_sequences": True}, "mul")], ids=str)
+def test_bidirectional_states_in_and_out_match_keras(kind, settings, merge_mode, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    count = 4 if kind == "LSTM" else 2
+    start = [rng.standard_normal((4, 6)).astype(np.float32) for _ in range(count)]
+    mask = np.ones((4, 5), dtype=bool)
+    mask[1, 3:], mask[2, 1:] = False, False
+    ours = L.Bidirectional(getattr(L, kind)(6, return_state=True, bias_initializer="random_normal", **settings),
+                           merge_mode=merge_mode, seed=0)
+    mine = ours(x, mask=mask, initial_state=start)
+    theirs = keras.layers.Bidirectional(getattr(keras.layers, kind)(6, return_state=True, **settings),
+                                        merge_mode=merge_mode)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    expected = theirs(x, mask=mask, initial_state=start)
+    assert len(mine) == len(expected) == 1 + count
+    for a, b in zip(mine, expected):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=2e-6)
+    # from zeros without initial_state, and Keras' positional form
+    np.testing.assert_allclose(ours(x)[1], np.asarray(theirs(x)[1]), rtol=1e-5, atol=2e-6)
+    np.testing.assert_array_equal(ours(x, start)[2], ours(x, initial_state=start)[2])
+
+
+def _bidirectional_seq2seq(lib, kind):
+    """A bidirectional encoder whose two readers' last states, joined, start the decoder."""
+    encoder_inputs, decoder_inputs = lib.Input((5, 3), name="enc_in"), lib.Input((4, 2), name="dec_in")
+    _, *states = lib.layers.Bidirectional(getattr(lib.layers, kind)(6, return_state=True), name="encoder")(
+        encoder_inputs)
+    half = len(states) // 2
+    joined = [lib.layers.Concatenate(name=f"join_{k}")([states[k], states[half + k]]) for k in range(half)]
+    decoded = getattr(lib.layers, kind)(12, return_sequences=True, name="decoder")(decoder_inputs,
+                                                                                  initial_state=joined)
+    return [encoder_inputs, decoder_inputs], lib.layers.Dense(3, activation="softmax", name="out")(decoded)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_a_bidirectional_encoder_starting_a_decoder_trains_as_keras(kind, rng, tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = twins(lambda lib: _bidirectional_seq2seq(lib, kind), keras)
+    x = [rng.standard_normal((12, 5, 3)).astype(np.float32), rng.standard_normal((12, 4, 2)).astype(np.float32)]
+    y = rng.integers(0, 3, (12, 4))
+    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.5, 4)
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    np.testing.assert_allclose(ours.get_layer("encoder").get_weights()[0],
+                               theirs.get_layer("encoder").get_weights()[0], rtol=1e-4, atol=1e-6)
+    ours.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(x), ours.predict(x))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_through_bidirectional_states_agree_with_finite_differences(kind, rng):
+    model = gn.Model(*_bidirectional_seq2seq(gn, kind), seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy")
+    x = [rng.standard_normal((3, 5, 3)), rng.standard_normal((3, 4, 2))]
+    assert check_model(model, x, rng.integers(0, 3, (3, 4)))["max_error"] < 1e-6
+    # states given from other layers and read as outputs, over padded ids
+    count = 4 if kind == "LSTM" else 2
+    ids, given = gn.Input((5,)), gn.Input((2,))
+    starts = [L.Dense(4, activation="tanh")(given) for _ in range(count)]
+    out, *states = L.Bidirectional(getattr(L, kind)(4, return_state=True, return_sequences=True))(
+        L.Embedding(7, 3, mask_zero=True)(ids), initial_state=starts)
+    pooled = L.GlobalAveragePooling1D()(out)
+    model = gn.Model([ids, given], L.Dense(1)(L.Concatenate()([pooled, *states])), seed=0, dtype="float64")
+    model.compile(loss="mse")
+    tokens = rng.integers(1, 7, (4, 5))
+    tokens[0, 2:], tokens[1, 4:] = 0, 0
+    assert check_model(model, [tokens, rng.standard_normal((4, 2))], rng.standard_normal((4, 1)))["max_error"] < 1e-6

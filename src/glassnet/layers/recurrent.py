@@ -32,7 +32,62 @@ def _activation(value, cls, name):
         raise ValueError(f"{cls}: {name}: {exc}".replace(f"{name}: activation: ", f"{name}: ")) from None
 
 
-class _Recurrent(Layer):
+class CarriesStates:
+    """Keras' several arrays in and out of a layer that carries states through the steps (the
+    recurrent layers, and ``Bidirectional`` around one): calls take ``initial_state`` (a list of
+    ``state_count`` arrays or tensors, one per ``state_shapes()``), and with ``return_state=True``
+    return the last states after the output. Eager, the forward reads ``_pending_states``; in a
+    model drawn, the states are inputs of the call (``[x, *states]``) and each last state a
+    ``LastState`` call reading it. The layer keeps ``final_states`` after a forward and reads
+    ``_state_grads`` (dL/d each last state, or None) in its backward."""
+
+    state_count = 1           # the states the cell carries: h (LSTM: h and c)
+    _pending_states = None    # an eager call's initial_state, for its forward
+    _state_grads = None       # dL/d(the last states) a model hands backward (see glassnet.graph)
+    _started_from = False     # whether the last forward started from given states
+    final_states = None       # the last forward's last states: (batch, units) each
+    initial_state_grads = None
+
+    def __call__(self, x, training=None, mask=None, initial_state=None):
+        """As ``Layer.__call__``, with Keras' ``initial_state`` (a list of ``state_count`` arrays
+        or tensors, (batch, units) each: h, and LSTM's c) and, with ``return_state=True``, the
+        last states after the output: ``[output, h]`` (LSTM: ``[output, h, c]``)."""
+        from .symbolic import call_symbolic, holds_symbolic, is_symbolic, with_readers
+        if initial_state is None and training is not None and not isinstance(training, (bool, np.bool_)) and (
+                isinstance(training, (list, tuple)) or hasattr(training, "shape")):
+            # Keras' order, layer(x, [h, c]): the second argument is the initial state
+            initial_state, training = training, None
+        states = None if initial_state is None else self._state_list(initial_state)
+        if is_symbolic(x) or (states is not None and holds_symbolic(states)):
+            if mask is not None:
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+            if states is not None and not all(is_symbolic(state) for state in states + [x]):
+                raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
+                                f"layers' outputs), as x is one")
+            main = call_symbolic(self, x if states is None else [x, *states], training)
+            return with_readers(self, main, [LastState(k) for k in range(self.state_count)]) if self.return_state \
+                else main
+        self._pending_states = states
+        try:
+            out = super().__call__(x, training, mask)
+        finally:
+            self._pending_states = None
+        return [out, *(state.copy() for state in self.final_states)] if self.return_state else out
+
+    def _state_list(self, initial_state):
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(states) != self.state_count:
+            shapes = ", ".join(f"(batch, {shape[-1]})" for shape in self.state_shapes())
+            raise ValueError(f"{self.describe()}: initial_state takes {self.state_count} state(s) "
+                             f"({self.state_names()}: {shapes}), got {len(states)}")
+        return states
+
+    def state_names(self):
+        """The states in order, for messages: "h" or "h and c"."""
+        return "h and c" if self.state_count == 2 else "h"
+
+
+class _Recurrent(CarriesStates, Layer):
     """What SimpleRNN, LSTM and GRU share: settings, weights, the loop over the steps and its
     reverse. A cell is ``_step`` (forward of one step) and ``_step_backward`` (its gradients)."""
 
@@ -124,48 +179,7 @@ class _Recurrent(Layer):
         # every step's cache at once (what forward leaves for backward), besides the output
         return input_shape[0] * self.cached_per_step * self.units
 
-    # -- several arrays in and out: initial_state= and return_state=True ------------------------
-    state_count = 1           # the states the cell carries: h (LSTM: h and c)
-    _pending_states = None    # an eager call's initial_state, for its forward
-    _state_grads = None       # dL/d(the last states) a model hands backward (see glassnet.graph)
-    _started_from = False     # whether the last forward started from given states
     _seen = None              # (steps, batch, 1): 1 from a row's first real step on (see forward)
-    final_states = None       # the last forward's last states: (batch, units) each
-    initial_state_grads = None
-
-    def __call__(self, x, training=None, mask=None, initial_state=None):
-        """As ``Layer.__call__``, with Keras' ``initial_state`` (a list of ``state_count`` arrays
-        or tensors, (batch, units) each: h, and LSTM's c) and, with ``return_state=True``, the
-        last states after the output: ``[output, h]`` (LSTM: ``[output, h, c]``)."""
-        from .symbolic import call_symbolic, holds_symbolic, is_symbolic, with_readers
-        if initial_state is None and training is not None and not isinstance(training, (bool, np.bool_)) and (
-                isinstance(training, (list, tuple)) or hasattr(training, "shape")):
-            # Keras' order, layer(x, [h, c]): the second argument is the initial state
-            initial_state, training = training, None
-        states = None if initial_state is None else self._state_list(initial_state)
-        if is_symbolic(x) or (states is not None and holds_symbolic(states)):
-            if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
-            if states is not None and not all(is_symbolic(state) for state in states + [x]):
-                raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
-                                f"layers' outputs), as x is one")
-            main = call_symbolic(self, x if states is None else [x, *states], training)
-            return with_readers(self, main, [LastState(k) for k in range(self.state_count)]) if self.return_state \
-                else main
-        self._pending_states = states
-        try:
-            out = super().__call__(x, training, mask)
-        finally:
-            self._pending_states = None
-        return [out, *(state.copy() for state in self.final_states)] if self.return_state else out
-
-    def _state_list(self, initial_state):
-        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        if len(states) != self.state_count:
-            raise ValueError(f"{self.describe()}: initial_state takes {self.state_count} state(s) "
-                             f"({'h and c' if self.state_count == 2 else 'h'}, each (batch, {self.units})), got "
-                             f"{len(states)}")
-        return states
 
     def state_shapes(self):
         """One sample's shape of each state: (units,)."""
@@ -702,7 +716,8 @@ class GRU(_Gated):
 class LastState(CallReader):
     """One last state of a recurrent layer called with ``return_state=True`` in a functional Model:
     ``out, h, c = LSTM(8, return_state=True)(x)`` makes two of these, reading the LSTM's output
-    and giving its last h and its last c (layers/readers.py). Its forward gives
+    and giving its last h and its last c (layers/readers.py); a ``Bidirectional`` around one makes
+    four, the forward reader's h and c, then the backward reader's. Its forward gives
     ``source.final_states[index]``; its backward hands the state's gradient to that layer
     (``_state_grads``), whose backward starts its walk back through the steps from it.
 
@@ -719,13 +734,13 @@ class LastState(CallReader):
 
     def bind_call(self, parent):
         source = getattr(parent, "layer", parent)
-        if not isinstance(source, _Recurrent) or self.index >= source.state_count:
+        if not isinstance(source, CarriesStates) or self.index >= source.state_count:
             raise ValueError(f"{self.describe()}: reads state {self.index} of the recurrent layer it is called on, "
                              f"got {source.describe() if isinstance(source, Layer) else source!r}")
         self._bound = (source,)
 
     def output_shape(self, input_shape):
-        return (self.source.units,) if self.source is not None else (input_shape[-1],)
+        return tuple(self.source.state_shapes()[self.index]) if self.source is not None else (input_shape[-1],)
 
     def _has_values(self, source):
         return source.final_states is not None

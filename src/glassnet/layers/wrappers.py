@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from . import masking
 from .base import LAYERS, Layer, snake_case
-from .recurrent import _Recurrent
+from .recurrent import CarriesStates, _Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -45,7 +45,9 @@ class _Wrapper(Layer):
             inner.trainable = value
 
     @classmethod
-    def _check_wrapped(cls, layer):
+    def _check_wrapped(cls, layer, states=False):
+        """Refuse what the wrapper cannot hold; ``states``: whether it hands the wrapped layer's
+        states in and out (Bidirectional)."""
         name = cls.__name__
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"{name}: {layer.describe()} is already wrapped, and uses that wrapper's weights; give "
@@ -56,7 +58,7 @@ class _Wrapper(Layer):
         if layer.activity_regularizer is not None:
             raise ValueError(f"{name}: the wrapped layer's activity_regularizer would never be applied; give it "
                              f"to the {name} layer instead")
-        if getattr(layer, "return_state", False) or getattr(layer, "graph_only", False):
+        if (getattr(layer, "return_state", False) and not states) or getattr(layer, "graph_only", False):
             raise NotImplementedError(f"{name}: {layer.describe()} returns its states (return_state=True), which "
                                       f"the wrapper would drop; wrapping it is not supported yet")
         settings = {"trainable": not layer.trainable, "seed": layer.seed is not None, "dtype": layer.dtype is not None}
@@ -95,7 +97,7 @@ class _Wrapper(Layer):
 del LAYERS["_Wrapper"]
 
 
-class Bidirectional(_Wrapper):
+class Bidirectional(CarriesStates, _Wrapper):
     """Run a recurrent layer over the sequence from its start and a copy of it from its end, and
     merge the two outputs (Keras' ``Bidirectional``): every step's output then knows what comes
     after it too. ``Bidirectional(LSTM(32))`` -> (batch, 64).
@@ -109,6 +111,11 @@ class Bidirectional(_Wrapper):
     merge_mode : "concat" (default), "sum", "mul" or "ave"
         How the two outputs become one: side by side on the last axis (twice the units), or
         element by element. Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
+
+    States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
+    *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
+    functional Model each state a ``LastState`` call), and ``initial_state`` takes that many states
+    in that order (the backward reader's start it at the sequence's end).
 
     The weights are the two layers', forward then backward (Keras' order):
     ``forward_kernel``, ``forward_recurrent_kernel``, ``forward_bias``, ``backward_kernel``, ...
@@ -132,7 +139,7 @@ class Bidirectional(_Wrapper):
             layer = _from_entry(layer, "Bidirectional", _Recurrent, "SimpleRNN, LSTM or GRU")
         if not isinstance(layer, _Recurrent):
             raise TypeError(f"Bidirectional: layer must be a SimpleRNN, LSTM or GRU, got {layer!r:.80}")
-        self._check_wrapped(layer)
+        self._check_wrapped(layer, states=True)
         if layer.go_backwards:              # Keras 3.15 fails on it too
             raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False); the wrapper "
                              "adds the copy that reads from the end")
@@ -155,7 +162,7 @@ class Bidirectional(_Wrapper):
         self.forward_layer = type(layer).from_config({**config, "name": f"forward_{name}"})
         self.backward_layer = type(layer).from_config({**config, "name": f"backward_{name}", "go_backwards": True})
         self._adopt()
-        self.return_sequences = layer.return_sequences
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         # Keras' rule: with a mask, each direction's masked steps output zeros when it returns
         # sequences (so that the two merge the same way wherever the padding is)
         for inner in self.wrapped_layers():
@@ -190,14 +197,52 @@ class Bidirectional(_Wrapper):
     def matmul_flops(self, batch_size):
         return self.forward_layer.matmul_flops(batch_size)
 
+    # -- states in and out (CarriesStates): the forward reader's, then the backward reader's, as Keras
+    @property
+    def state_count(self):
+        return 2 * self.forward_layer.state_count
+
+    def state_shapes(self):
+        return self.forward_layer.state_shapes() + self.backward_layer.state_shapes()
+
+    def state_names(self):
+        inner = self.forward_layer.state_names()
+        return f"the forward reader's {inner}, then the backward reader's"
+
+    @property
+    def final_states(self):
+        ahead, behind = self.forward_layer.final_states, self.backward_layer.final_states
+        return None if ahead is None or behind is None else [*ahead, *behind]
+
+    @property
+    def initial_state_grads(self):
+        ahead, behind = self.forward_layer.initial_state_grads, self.backward_layer.initial_state_grads
+        return None if ahead is None or behind is None else [*ahead, *behind]
+
+    def _split_states(self, x):
+        """``(x, forward reader's states, backward reader's)``: from a model's call ``[x, *states]``
+        or an eager call's ``initial_state``; None each for zeros."""
+        states = None
+        if isinstance(x, (list, tuple)):
+            x, states = x[0], list(x[1:])
+        elif self._pending_states is not None:
+            states, self._pending_states = self._pending_states, None
+        if states is None:
+            return x, None, None
+        half = self.forward_layer.state_count
+        states = self._state_list(states)
+        return x, states[:half], states[half:]
+
     def forward(self, x, training=False, mask=None):
+        x, ahead_from, behind_from = self._split_states(x)
+        self._started_from, self._state_grads = ahead_from is not None, None
         if x.ndim != 3:
             self.check_input_shape(x.shape[1:])
         self._link()
         xp = backend.get_array_module(x)
         mask = masking.take(self, mask, x)      # both directions read the same steps
-        ahead = self.forward_layer.forward(x, training, mask=mask)
-        behind = self.backward_layer.forward(x, training, mask=mask)
+        ahead = self.forward_layer.forward(x if ahead_from is None else [x, *ahead_from], training, mask=mask)
+        behind = self.backward_layer.forward(x if behind_from is None else [x, *behind_from], training, mask=mask)
         if self.return_sequences:           # the backward states in the sequence's order
             behind = behind[:, ::-1]
         self._outputs = (ahead, behind)
@@ -224,11 +269,16 @@ class Bidirectional(_Wrapper):
         if self.return_sequences:
             grad_behind = grad_behind[:, ::-1]
         xp = backend.get_array_module(grad_output)
+        seeds, self._state_grads = self._state_grads, None
+        if seeds is not None:       # the last states' own gradients (return_state in a model), to each reader
+            half = self.forward_layer.state_count
+            self.forward_layer._state_grads, self.backward_layer._state_grads = seeds[:half], seeds[half:]
         grad_ahead = self.forward_layer.backward(xp.ascontiguousarray(grad_ahead))
         grad_behind = self.backward_layer.backward(xp.ascontiguousarray(grad_behind))
-        if grad_ahead is None:
-            return None
-        return grad_ahead + grad_behind
+        if self._started_from:      # each reader gave [dx, *dL/d its initial states]
+            (grad_ahead, *states_ahead), (grad_behind, *states_behind) = grad_ahead, grad_behind
+        dx = None if grad_ahead is None else grad_ahead + grad_behind
+        return [dx, *states_ahead, *states_behind] if self._started_from else dx
 
     def reset_state(self):
         """Both readers start the next batch from zero states (a stateful layer; Keras')."""
