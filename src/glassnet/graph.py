@@ -52,7 +52,7 @@ import numpy as np
 from . import backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
-from .layers.base import free_name, missing_input_gradient, stateful_layers
+from .layers.base import free_name, missing_input_gradient, shape_fits, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -60,7 +60,7 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .describing import metric_settings
 from .model import Sequential
-from .outputs import Head, compile_heads, each_output_metrics, per_output, per_output_weights, split_outputs
+from .outputs import Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, split_outputs
 from .preparing import check_binary_targets, prepare_targets
 
 
@@ -105,9 +105,6 @@ def _check_outputs(outputs):
                             f"{type(given).__name__}")
         if any(given is other for other in outputs[:j]):
             raise ValueError(f"Model: {label} is listed twice")
-        if len(outputs) > 1 and None in given.shape[1:]:
-            raise ValueError(f"Model: {label} ({given!r}) has an axis of any size (None); a model of several "
-                             f"outputs packs them into one array per batch, so each needs fixed sizes")
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -171,9 +168,6 @@ def _check_inputs(inputs):
                              "starting with TextVectorization")
         if any(given is other for other in inputs[:j]):
             raise ValueError(f"Model: inputs[{j}] is listed twice")
-        if len(inputs) > 1 and None in given.shape:
-            raise ValueError(f"Model: inputs[{j}] ({given!r}) has an axis of any size (None); a model of several "
-                             f"inputs packs them into one array per batch, so each needs fixed sizes")
     if not inputs:
         raise ValueError("Model: inputs is empty; give the Input(s) the outputs were drawn from")
 
@@ -230,9 +224,10 @@ class Model(Sequential):
     Several inputs travel as one array: each batch's inputs side by side, each sample's values
     flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
     ``model.input_shape`` then says (``model.input_shapes`` lists each Input's shape); the model
-    splits each batch back into views of the Inputs' shapes. So each Input needs fixed sizes (no
-    None), and ``fit`` holds the packed copy of the data in the model's dtype besides the shuffled
-    copy it makes of any data.
+    splits each batch back into views of the Inputs' shapes. An Input of any length
+    (``Input((None, 8))``, Keras' seq2seq tutorial's) puts the lengths of each packing at the start
+    of its rows (``_open_sizes``), and ``model.input_shape`` says ``(None,)``. ``fit`` holds the
+    packed copy of the data in the model's dtype besides the shuffled copy it makes of any data.
 
     A subclass of Model that defines ``call(self, inputs)`` (Keras' model subclassing) is made
     without inputs and outputs, ``super().__init__(seed=..., name=...)``, and drawn on its first
@@ -341,8 +336,9 @@ class Model(Sequential):
         # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
-            self._input_shapes = [given.shape for given in inputs]
-            shape = (sum(math.prod(s) for s in self._input_shapes),)        # the packed row
+            self._input_shapes = [tuple(given.shape) for given in inputs]
+            # the packed row: a fixed number of values, or any (None) when an Input has an open axis
+            shape = (None,) if self._open_sizes() else (sum(math.prod(s) for s in self._input_shapes),)
         else:
             shape = inputs[0].shape
         # a layer built in another model (a sub-model drawn from model.get_layer(...).output) keeps
@@ -354,9 +350,12 @@ class Model(Sequential):
             for layer in layers:
                 joined.append(self._join(layer))
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
-                starts = np.cumsum([0] + [math.prod(tensor.shape[1:]) for tensor in outputs])
+                layout = Layout([tensor.shape[1:] for tensor in outputs])
+                starts = np.cumsum([0] + [0 if layout.open else math.prod(tensor.shape[1:]) for tensor in outputs])
                 self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start), index)
                                for index, (tensor, k, start) in enumerate(zip(outputs, self._outputs_at, starts))]
+                for head in self._heads:
+                    head.layout = layout
             self._declared_input = shape
             self._build_samples(shape)
             for layer, rng in kept:
@@ -562,7 +561,8 @@ class Model(Sequential):
     def _build_samples(self, shape):
         super()._build_samples(shape)
         if self._heads is not None:         # the outputs travel packed: one row of them per sample
-            self.output_shape = (sum(head.size for head in self._heads),)
+            open_ = self._heads[0].layout.open
+            self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
 
     def compute_output_shape(self, input_shape):
         """``Sequential.compute_output_shape``; for a model of several outputs, a list of their
@@ -712,7 +712,10 @@ class Model(Sequential):
             check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
             targets.append(array)
         xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
-        packed = xp.empty((x.shape[0], sum(math.prod(head.target_shape) for head in self._heads)), dtype=self.dtype)
+        layout = self._heads[0].target_layout
+        shapes = [tuple(array.shape[1:]) if None in head.target_shape else head.target_shape
+                  for head, array in zip(self._heads, targets)]
+        packed = layout.pack(xp, x.shape[0], shapes, self.dtype)
         for head, array in zip(self._heads, targets):
             head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
         return x, packed
@@ -738,7 +741,9 @@ class Model(Sequential):
         walked, self._walked = self._walked, None
         if self._heads is None:
             return last
-        packed = backend.get_array_module(last).empty((last.shape[0], self.output_shape[0]), dtype=last.dtype)
+        layout = self._heads[0].layout
+        packed = layout.pack(backend.get_array_module(last), last.shape[0],
+                             [tuple(walked[head.call].shape[1:]) for head in self._heads], last.dtype)
         for head in self._heads:
             head.output(packed)[...] = walked[head.call]
         return packed
@@ -750,20 +755,51 @@ class Model(Sequential):
 
     def _sources(self, x):
         """The model's inputs in a batch ``x``: ``[x]`` for one Input; with several, views of the
-        packed batch (n, sum of sizes), one per Input in its own shape."""
+        packed batch (n, header + sum of sizes), one per Input in its own shape."""
         if self._input_shapes is None:
             return [x]
-        views, start = [], 0
-        for shape in self._input_shapes:
+        return self._input_views(x, self._packed_shapes(x))
+
+    def _input_views(self, packed, shapes):
+        """Views of the packed rows ``packed`` (n, header + sum of sizes) in the sample ``shapes``,
+        one per Input, after the header's sizes (see ``_open_sizes``)."""
+        views, start = [], self._open_sizes()
+        for shape in shapes:
             size = math.prod(shape)
-            views.append(x[:, start:start + size].reshape(x.shape[0], *shape))
+            views.append(packed[:, start:start + size].reshape(packed.shape[0], *shape))
             start += size
         return views
+
+    def _open_sizes(self):
+        """How many sizes the header of a packed row holds: one per open (None) axis of the Inputs,
+        in their order. An Input of sequences of any length (``Input((None, 8))``) makes the row's
+        length vary from one packing to the next, so each row starts with the lengths it was
+        packed with, as numbers of the model's dtype (exact up to 2**24 in float32); rows of one
+        packing, shuffled or batched, all carry them."""
+        return sum(shape.count(None) for shape in self._input_shapes) if self._input_shapes is not None else 0
+
+    def _packed_shapes(self, x):
+        """Each Input's sample shape in the packed rows ``x``: its own, with the open sizes read from
+        the header of the first row."""
+        count = self._open_sizes()
+        if not count:
+            return list(self._input_shapes)
+        if x.shape[0] == 0:         # no row to read them from: no sample either
+            sizes = iter([0] * count)
+        else:
+            sizes = iter(int(size) for size in backend.to_numpy(x[0, :count]))
+        return [tuple(next(sizes) if d is None else d for d in shape) for shape in self._input_shapes]
 
     def _source_shapes(self, shape):
         if self._input_shapes is None:
             return [shape]
-        return list(self._input_shapes)
+        # a list of shapes, one per Input, is a packing's own (_packed_shapes); any other, the Inputs'
+        return [tuple(s) for s in shape] if _several_shapes(shape) else list(self._input_shapes)
+
+    def _default_batch_size(self, x):
+        if self._open_sizes() and not stateful_layers(self.layers):     # the sizes this packing holds
+            return self._auto_batch_size(x.shape[1:], self._packed_shapes(x))
+        return super()._default_batch_size(x)
 
     def _prepare_x(self, x, name="x", cast=True):
         """``Sequential._prepare_x`` for one Input. For several, ``x`` is a list of arrays in the
@@ -797,7 +833,7 @@ class Model(Sequential):
         checked = []
         for j, (array, label, shape) in enumerate(zip(arrays, labels, self._input_shapes)):
             array = as_array(array, label, self.dtype, cast=False)
-            if tuple(array.shape[1:]) != tuple(shape):
+            if not shape_fits(tuple(array.shape[1:]), shape):
                 raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
                                  f"shape {array.shape[1:]} (an array of shape {array.shape})")
             for layer, parents in zip(self._calls, self._graph):
@@ -809,8 +845,13 @@ class Model(Sequential):
                              f"{[a.shape[0] for a in checked]}")
         # on the device when any input is there (CuPy moves host arrays only when asked: asarray)
         xp = next((backend.get_array_module(a) for a in checked if backend.get_array_module(a) is not np), np)
-        packed = xp.empty((checked[0].shape[0], self.input_shape[0]), dtype=self.dtype)
-        for view, array in zip(self._sources(packed), checked):
+        shapes = [tuple(array.shape[1:]) for array in checked]
+        header = [size for shape, declared in zip(shapes, self._input_shapes)
+                  for size, d in zip(shape, declared) if d is None]
+        packed = xp.empty((checked[0].shape[0], len(header) + sum(math.prod(s) for s in shapes)), dtype=self.dtype)
+        if header:
+            packed[:, :len(header)] = xp.asarray(header, dtype=self.dtype)
+        for view, array in zip(self._input_views(packed, shapes), checked):
             view[...] = xp.asarray(array)
         return packed
 

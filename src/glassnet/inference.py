@@ -33,14 +33,16 @@ def _own(out, x):
 
 class InferenceMixin:
 
-    def _auto_batch_size(self, sample_shape=None):
+    def _auto_batch_size(self, sample_shape=None, source_shapes=None):
         """Samples per chunk for predict/evaluate without a ``batch_size``: the most for which the
         largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``.
-        ``sample_shape``: the data's (a model for any length leaves its ``input_shape`` open: None)."""
+        ``sample_shape``: the data's (a model for any length leaves its ``input_shape`` open: None);
+        ``source_shapes``: each input's, where the data's shape does not tell them (packed rows)."""
         shape = tuple(self.input_shape if sample_shape is None else sample_shape)
         # the input counts too: a chunk of it is cast to the model's dtype (uint8 images, float64 data)
         sizes = [math.prod(shape)]
-        self._shapes_through(shape, lambda _, layer, given: sizes.append(layer.numbers_per_sample(given)))
+        self._shapes_through(shape if source_shapes is None else source_shapes,
+                             lambda _, layer, given: sizes.append(layer.numbers_per_sample(given)))
         return max(1, AUTO_CHUNK_NUMBERS // max(sizes))
 
     def _default_batch_size(self, x):

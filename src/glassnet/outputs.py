@@ -41,6 +41,53 @@ from .callbacks.base import resolve_mode
 from .metrics.base import metric_number
 
 
+class Layout:
+    """Where each output's values (or each output's targets) lie in a packed row, when some have
+    an axis of any length (``Input((None, 8))`` through a recurrent layer with
+    ``return_sequences``): the row starts with the open sizes of that packing, in the outputs'
+    order (``header``), then each output's values. Rows of one packing all carry the same sizes,
+    so any row tells them; a model of fixed sizes has no header and fixed places (``open`` 0).
+
+    >>> layout = Layout([(None, 3), (4,)])
+    >>> layout.header([(5, 3), (4,)]), layout.width([(5, 3), (4,)])
+    ([5], 20)
+    """
+
+    def __init__(self, shapes):
+        self.shapes = [tuple(shape) for shape in shapes]
+        self.open = sum(shape.count(None) for shape in self.shapes)
+
+    def header(self, shapes):
+        """The open sizes of the concrete ``shapes`` (one per output), the row's first values."""
+        return [size for shape, declared in zip(shapes, self.shapes) for size, d in zip(shape, declared) if d is None]
+
+    def width(self, shapes):
+        """The packed row's length for the concrete ``shapes``."""
+        return self.open + sum(math.prod(shape) for shape in shapes)
+
+    def concrete(self, packed):
+        """The shapes the packed rows ``packed`` (n, width) hold, from their header."""
+        if not self.open:
+            return self.shapes
+        sizes = iter(int(v) for v in backend.to_numpy(packed[:1, :self.open]).reshape(-1)) if packed.shape[0] \
+            else iter([0] * self.open)
+        return [tuple(next(sizes) if d is None else d for d in shape) for shape in self.shapes]
+
+    def pack(self, xp, n, shapes, dtype):
+        """Empty rows (n, width) for the concrete ``shapes``, their header written."""
+        packed = xp.empty((n, self.width(shapes)), dtype=dtype)
+        if self.open:
+            packed[:, :self.open] = xp.asarray(self.header(shapes), dtype=dtype)
+        return packed
+
+    def view(self, packed, index):
+        """Output ``index``'s values in the packed rows: a view, (n, *its shape)."""
+        shapes = self.concrete(packed)
+        start = self.open + sum(math.prod(shape) for shape in shapes[:index])
+        size = math.prod(shapes[index])
+        return packed[:, start:start + size].reshape(packed.shape[0], *shapes[index])
+
+
 class Head:
     """One output of a model of several: the ``layer`` making it, the call that does (``call``,
     an index into the model's calls), its sample ``shape``, its place among the outputs
@@ -52,9 +99,11 @@ class Head:
 
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
-        self.size = math.prod(self.shape)
+        self.size = math.prod(self.shape) if None not in self.shape else None     # None: it varies (Layout)
         self.loss, self.weight, self.fused = None, 1.0, False
         self.target_shape, self.target_start = None, None
+        # with an output of any length, every head's place in the rows varies: read from them
+        self.layout = self.target_layout = None
 
     @property
     def name(self):
@@ -65,10 +114,12 @@ class Head:
         Returns the number of columns its targets take."""
         self.loss, self.weight, self.target_start = loss, weight, target_start
         self.target_shape = self.shape[:-1] if loss.sparse else self.shape
-        return math.prod(self.target_shape)
+        return math.prod(self.target_shape) if None not in self.target_shape else 0
 
     def output(self, packed):
         """This output's values in a packed batch (n, sum of sizes): a view, (n, *shape)."""
+        if self.layout is not None and self.layout.open:
+            return self.layout.view(packed, self.index)
         return packed[:, self.start:self.start + self.size].reshape(packed.shape[0], *self.shape)
 
     def targets(self, packed):
@@ -87,6 +138,8 @@ class Head:
 
     def target_view(self, packed):
         """Where this output's targets go in packed targets (writable, the packed dtype)."""
+        if self.target_layout is not None and self.target_layout.open:
+            return self.target_layout.view(packed, self.index)
         size = math.prod(self.target_shape)
         return packed[:, self.target_start:self.target_start + size].reshape(packed.shape[0], *self.target_shape)
 
@@ -129,6 +182,9 @@ class Heads(Loss):
 
     def _packed_gradient(self, y_pred, y_true, part):
         grad = backend.get_array_module(y_pred).empty_like(y_pred)
+        header = self.heads[0].layout.open if self.heads[0].layout is not None else 0
+        if header:          # the rows' sizes, which say where each output's columns lie
+            grad[:, :header] = y_pred[:, :header]
         for head, _, a, y in self._parts(y_pred, y_true):
             g = head.output(grad)
             g[...] = part(head, a, y)
@@ -299,6 +355,9 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
     start = 0
     for head, head_loss, weight in zip(heads, chosen, weights):
         start += head.compiled(head_loss, float(weight), start)
+    targets = Layout([head.target_shape for head in heads])
+    for head in heads:
+        head.target_layout = targets
     return Heads(heads), compiled
 
 
