@@ -158,6 +158,22 @@ def test_by_hand():
     auc.update_state(np.zeros((3, 1)), np.array([[0.2], [0.4], [0.6]]))
     auc.update_state(np.ones((2, 1)), np.array([[0.5], [0.9]]))
     assert auc.result() == pytest.approx(5 / 6, abs=0.01)
+    # an empty batch changes nothing (it made NaN or a division by zero)
+    for m in (metrics.BinaryAccuracy(), metrics.MeanSquaredError(), metrics.BinaryCrossentropy()):
+        m.update_state(np.zeros((0, 1)), np.zeros((0, 1)))
+        assert m.result() == 0.0
+        m.update_state(np.ones((2, 1)), np.ones((2, 1)) * 0.75)
+        assert m.result() > 0
+
+
+def test_r2_counts_every_value_for_the_adjusted_score_as_keras(keras, rng):
+    """A batch weighed 0 still counts its values in the adjusted score's n, as Keras counts them."""
+    batches = []
+    for n, zero in ((6, False), (5, True), (7, False)):
+        y = rng.normal(size=(n, 1)).astype(np.float32)
+        batches.append((y, (y + 0.5 * rng.normal(size=(n, 1))).astype(np.float32),
+                        np.zeros(n, np.float32) if zero else rng.uniform(0.5, 2, n).astype(np.float32)))
+    _compare(metrics.R2Score(num_regressors=2), keras.metrics.R2Score(num_regressors=2), batches, weighted=True)
 
 
 def test_cosine_similarity_by_name_is_the_cosine_as_keras_logs_it(keras, rng):
@@ -248,7 +264,7 @@ def test_compile_takes_them_by_keras_names_and_a_model_file_refuses_a_wrapper(tm
     model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
     model.compile("binary_crossentropy", "sgd", metrics=["true_negatives", "TruePositives", "Accuracy",
                                                          "kl_divergence", metrics.MeanMetricWrapper(np.maximum)])
-    assert [name for name, _ in model.metrics] == ["true_negatives", "true_positives", "accuracy",
+    assert [name for name, _ in model.metrics] == ["true_negatives", "TruePositives", "Accuracy",
                                                    "kl_divergence", "maximum"]
     X = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
     assert len(model.evaluate(X, np.array([1.0, 0.0]), verbose=0)) == 6

@@ -158,8 +158,9 @@ def test_a_metric_that_cannot_be_copied_is_named():
 
 
 def test_keras_names_and_defaults():
+    # logged under the name given, as Keras 3 logs metrics=["AUC"] under "AUC"
     assert [metrics.get(n)[0] for n in ("precision", "Precision", "recall", "Recall", "auc", "AUC")] == \
-        ["precision", "precision", "recall", "recall", "auc", "auc"]
+        ["precision", "Precision", "recall", "Recall", "auc", "AUC"]
     assert metrics.get("auc")[1] is not metrics.get("auc")[1]        # a new metric per lookup
     auc = metrics.AUC(curve="pr", summation_method="Minoring")      # Keras takes either case
     assert (auc.curve, auc.summation_method) == ("PR", "minoring")
@@ -292,19 +293,26 @@ def test_a_metric_of_ones_own():
         model.save("unused.npz")
 
 
-def test_early_stopping_maximises_the_keras_names_and_refuses_to_minimise_a_renamed_one():
+def test_monitors_maximise_the_keras_names_and_ask_a_renamed_metric(tmp_path):
     X, y, Xt, yt = _moons()
     for monitor in ("val_auc", "precision", "val_recall"):
         assert gn.callbacks.EarlyStopping(monitor=monitor).mode == "max"
-    model = _binary_model([gn.metrics.Precision(name="prec")])
-    for callback in (gn.callbacks.EarlyStopping(monitor="val_prec"),
-                     gn.callbacks.ReduceLROnPlateau(monitor="val_prec"),
-                     gn.callbacks.ModelCheckpoint("unused.npz", monitor="val_prec", save_best_only=True)):
-        with pytest.raises(ValueError, match="pass mode='max'"):
-            model.fit(X, y, epochs=1, validation_data=(Xt, yt), verbose=0, callbacks=[callback])
-    assert model.optimizer.iterations == 0           # refused before any update
-    model.fit(X, y, epochs=1, validation_data=(Xt, yt), verbose=0,
-              callbacks=[gn.callbacks.EarlyStopping(monitor="val_prec", mode="max")])
+    model = _binary_model([gn.metrics.Precision(name="prec"), gn.metrics.MeanIoU(2, sparse_y_pred=False),
+                           gn.metrics.TruePositives(), gn.metrics.MeanSquaredError(name="brier_acc")])
+    for monitor, wanted in (("val_prec", "max"), ("val_mean_io_u", "max"), ("true_positives", "max"),
+                            ("val_brier_acc", "min")):
+        callbacks = [gn.callbacks.EarlyStopping(monitor=monitor), gn.callbacks.ReduceLROnPlateau(monitor=monitor),
+                     gn.callbacks.ModelCheckpoint(str(tmp_path / "best.npz"), monitor=monitor, save_best_only=True)]
+        model.fit(X, y, epochs=2, validation_data=(Xt, yt), verbose=0, callbacks=callbacks)
+        assert [callback.mode for callback in callbacks] == [wanted] * 3, monitor     # Keras asks the metric
+        best = callbacks[2].best
+        assert best == callbacks[0].best and np.isfinite(best)         # the checkpoint kept a real best
+        first = model.history.history[monitor][0]
+        assert best >= first if wanted == "max" else best <= first
+    # a mode given is kept
+    callback = gn.callbacks.EarlyStopping(monitor="val_prec", mode="min")
+    model.fit(X, y, epochs=1, validation_data=(Xt, yt), verbose=0, callbacks=[callback])
+    assert callback.mode == "min"
 
 
 # ---- saving and configs -----------------------------------------------------------------------

@@ -98,10 +98,10 @@ def test_without_weights_they_give_their_unweighted_twins(rng):
 def test_keras_names_when_they_clash():
     model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=0)
     model.compile("binary_crossentropy", "sgd", metrics=["accuracy", metrics.BinaryAccuracy(name="weighted_accuracy")],
-                  weighted_metrics=["accuracy", "mae", "mae"])
-    # Keras 3: weighted_<name>, then numbered
+                  weighted_metrics=["accuracy", "mae", "mae", "Accuracy", "AUC"])
+    # Keras 3: weighted_<name>, then numbered; a class's name as given ("Accuracy": exact matches)
     assert [name for name, _ in model.metrics] == ["accuracy", "weighted_accuracy", "weighted_accuracy_1", "mae",
-                                                   "weighted_mae"]
+                                                   "weighted_mae", "Accuracy", "AUC"]
 
 
 def test_several_outputs_weigh_their_own_as_keras(keras, rng):
@@ -179,3 +179,56 @@ def test_what_cannot_weigh_is_refused_by_name(rng):
     w[:5] = 0
     value = model.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)["batch_number"]
     assert value == pytest.approx(float(np.mean(model.predict(x[5:]))), rel=1e-6)
+
+
+def test_a_masked_tagger_over_batches_of_several_lengths_weighs_samples_as_keras(keras, rng):
+    """Keras averages each sample's real steps over the batch's padded length: a batch weighs
+    its samples, not its steps, in the metric classes (weighted or not) as in the functions."""
+    batches = []
+    for n, steps in ((4, 3), (4, 8), (3, 5)):
+        x = rng.integers(1, 10, (n, steps))
+        for i, length in enumerate(rng.integers(1, steps + 1, n)):
+            x[i, length:] = 0
+        batches.append((x, rng.integers(0, 3, (n, steps)), rng.uniform(0, 2, n).astype(np.float32)))
+
+    def feed(lib, weighted):
+        class Batches(lib.utils.PyDataset):
+            def __len__(self):
+                return len(batches)
+
+            def __getitem__(self, i):
+                x, y, w = batches[i]
+                return (x, y, w[:, None] if lib is keras else w) if weighted else (x, y)
+        return Batches()
+
+    def tagger(lib):
+        return [lib.Input((None,), dtype="int32"), lib.layers.Embedding(10, 4, mask_zero=True),
+                lib.layers.LSTM(5, return_sequences=True), lib.layers.Dense(3, activation="softmax")]
+    ours, theirs = gn.Sequential(tagger(gn), seed=0), keras.Sequential(tagger(keras))
+    theirs.set_weights(ours.get_weights())
+    settings = dict(loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    weighted_metrics=["accuracy", "sparse_categorical_crossentropy", "SparseCategoricalAccuracy"])
+    ours.compile(optimizer="sgd", **settings)
+    theirs.compile(optimizer="sgd", **settings)
+    for weighted in (False, True):
+        mine = ours.evaluate(feed(gn, weighted), verbose=0, return_dict=True)
+        their = theirs.evaluate(feed(keras, weighted), verbose=0, return_dict=True)
+        _same_logs(mine, their)
+    assert mine["weighted_accuracy"] != mine["accuracy"]
+
+
+def test_a_file_keeps_which_weighted_metric_logs_under_which_name(rng, tmp_path):
+    inputs = gn.Input((4,))
+    hidden = Dense(5, activation="tanh")(inputs)
+    model = gn.Model(inputs, [Dense(1, activation="sigmoid", name="a")(hidden), Dense(2, name="b")(hidden)], seed=0)
+    # "x" twice: the second is logged as weighted_x, which sorts before x in the logs
+    model.compile(["binary_crossentropy", "mse"], "sgd",
+                  weighted_metrics={"b": [metrics.MeanSquaredError(name="x"), metrics.MeanAbsoluteError(name="x")]})
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    y = [(x[:, :1] > 0).astype(np.float32), rng.normal(size=(20, 2)).astype(np.float32)]
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert expected["b_x"] == pytest.approx(expected["b_loss"])          # the MSE, as the loss
+    model.save(tmp_path / "m.npz")
+    for copy in (gn.load_model(tmp_path / "m.npz"), gn.Model.from_config(model.get_config())):
+        copy.set_weights(model.get_weights())
+        assert copy.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(expected)

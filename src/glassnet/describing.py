@@ -29,8 +29,9 @@ def metric_settings(compiled):
     each as ``metrics.serialize`` names it, a weighted one by what compile was given."""
     plain = [metrics_module.serialize(name, fn) for name, fn in compiled
              if not isinstance(fn, metrics_module.weighted.Weighted)]
-    weighted = [metrics_module.serialize(fn.base, fn.named) for _, fn in compiled
-                if isinstance(fn, metrics_module.weighted.Weighted)]
+    weighted = [metrics_module.serialize(fn.base, fn.named) for _, fn in
+                sorted((pair for pair in compiled if isinstance(pair[1], metrics_module.weighted.Weighted)),
+                       key=lambda pair: pair[1].position)]      # in the order compile was given them
     return {"metrics": plain, **({"weighted_metrics": weighted} if weighted else {})}
 
 

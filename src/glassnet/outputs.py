@@ -229,7 +229,8 @@ class OutputMetric(Metric):
     ``f(y_true, y_pred)`` or a ``Metric``, compiled under the name ``base``), scoring that
     output's columns of the packed batches. Logged as "<output>_<base>"; ``own_loss``: the
     output's own loss (``head_loss``), logged as "<output>_loss": before its loss weight, after
-    the sample weights, as Keras 3 logs it (the other metrics stay unweighted, Keras' ``metrics=``)."""
+    the sample weights, as Keras 3 logs it (the other metrics stay unweighted, Keras' ``metrics=``,
+    but for those of ``weighted_metrics``)."""
 
     def __init__(self, head, metric, base, own_loss=False):
         self.head, self.metric, self.base, self.own_loss = head, metric, base, own_loss

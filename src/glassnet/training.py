@@ -242,7 +242,10 @@ class TrainingMixin(ActivityMixin):
         rows."""
         scored, y, w, rows = self._metric_scored(out, y, w)
         positions = math.prod(out.shape[1:-1])
-        tally.update(y, scored, None if rows is None else scored.shape[0] / positions, w)
+        if rows is None:
+            tally.update(y, scored, None, w)
+        else:
+            tally.update(y, scored, scored.shape[0] / positions, w, positions)
 
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
@@ -410,7 +413,7 @@ class TrainingMixin(ActivityMixin):
             it was measured at), and callbacks monitoring a "val_" value skip those epochs, as
             Keras' do (EarlyStopping's patience counts validated epochs only).
 
-        Metrics stay unweighted, as Keras' ``metrics=`` (Keras weights only ``weighted_metrics``).
+        Metrics stay unweighted, as Keras' ``metrics=``; those of ``weighted_metrics`` weigh them.
         Validation data is evaluated in batches of ``batch_size``, as Keras' ``validation_batch_size``
         defaults to it (memory stays that of a batch, whatever the validation set's size).
 

@@ -217,20 +217,19 @@ def metric_mode(model, monitor):
     return {"up": "max", "down": "min"}.get(getattr(monitored_metric(model, monitor), "direction", None))
 
 
-def check_auto_mode(callback, caller):
-    """At ``on_train_begin``: refuse a ``mode`` that "auto" chose by the monitor's name when the
-    monitored value is a compiled metric whose ``direction`` says the other way (a ``Precision``
-    named "prec" is better when higher, a ``MeanAbsoluteError`` named "mae_acc" when lower). Keras
-    asks the metric; here the name decided at construction, so training would have kept the worst
-    epoch as the best."""
+def settle_auto_mode(callback):
+    """At ``on_train_begin``, for ``mode="auto"``: the compiled metric logged as the monitor says
+    which way is better (its ``direction``), as Keras asks it, and the callback takes that mode
+    (a ``Precision`` named "prec", a ``MeanIoU``, a ``CosineSimilarity``: higher; a
+    ``MeanAbsoluteError`` named "mae_acc": lower), whatever its name suggested at construction.
+    Returns whether the mode changed, so that the callback can start its best value afresh."""
     if getattr(callback, "mode_setting", None) != "auto":
-        return
+        return False
     wanted = metric_mode(callback.model, callback.monitor)
-    if wanted is not None and wanted != callback.mode:
-        metric = monitored_metric(callback.model, callback.monitor)
-        raise ValueError(f"{caller}: mode='auto' chose {callback.mode!r} for {callback.monitor!r} by its name, "
-                         f"but the metric logged under it ({metric!r:.80}) is better when "
-                         f"{'higher' if wanted == 'max' else 'lower'}; pass mode={wanted!r}")
+    if wanted is None or wanted == callback.mode:
+        return False
+    callback.mode = wanted
+    return True
 
 
 def check_monitor_logged(callback, caller):

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_number
-from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+from .base import (Callback, settle_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    improved, missing_monitor, resolve_mode, unvalidated_epoch)
 
 
@@ -160,7 +160,8 @@ class ReduceLROnPlateau(Callback):
         self._reset()
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "ReduceLROnPlateau")
-        check_auto_mode(self, "ReduceLROnPlateau")
+        if settle_auto_mode(self):
+            self._reset()
         _refuse_schedule(self.model, "ReduceLROnPlateau")
 
     def on_epoch_end(self, epoch, logs=None):

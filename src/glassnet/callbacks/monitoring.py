@@ -5,7 +5,7 @@ import string
 
 from .._saveable import check_saveable
 from .._validation import check_flag, check_number
-from .base import (Callback, check_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
+from .base import (Callback, settle_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, check_path, improved, is_integer, missing_monitor, resolve_mode,
                    unvalidated_epoch, validation_hint)
 
@@ -83,7 +83,7 @@ class EarlyStopping(Callback):
         self._reset()
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "EarlyStopping")
-        check_auto_mode(self, "EarlyStopping")
+        settle_auto_mode(self)          # (its best starts as None: nothing to start afresh)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -203,8 +203,8 @@ class ModelCheckpoint(Callback):
         # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
         check_saveable(self.model, include_optimizer=not self.save_weights_only)
         self._check_fields_logged()
-        if self.save_best_only:
-            check_auto_mode(self, "ModelCheckpoint")
+        if self.save_best_only and settle_auto_mode(self) and math.isinf(self.best):
+            self.best = math.inf if self.mode == "min" else -math.inf       # no epoch saved yet
 
     def _check_fields_logged(self):
         """Refuse now, not at the first save, a ``monitor`` or ``filepath`` field that no log of

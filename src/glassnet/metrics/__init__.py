@@ -111,7 +111,9 @@ def get(identifier):
         if (identifier in losses.LOSSES or identifier in losses.ALIASES) and identifier not in _METRIC_NOT_LOSS:
             return identifier, LossMetric(losses.get(identifier))
         if identifier in _METRIC_CLASS_NAMES:
-            return get(_made(_METRIC_CLASS_NAMES[identifier]))
+            metric = _made(_METRIC_CLASS_NAMES[identifier])
+            metric.name = identifier        # logged under the name given, "AUC" as "AUC" (Keras 3's rule)
+            return get(metric)
     raise ValueError(f"metric: expected one of {sorted({*METRICS, *_METRIC_CLASS_NAMES})}, a loss name, "
                      f"a Metric or a callable, got {identifier!r:.100}")
 

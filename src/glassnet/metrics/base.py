@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from .._validation import check_name
 
 
@@ -153,19 +154,20 @@ class MetricTally:
                 values.append(metric_number(fn(y_true, y_pred), name) if y_pred.shape[0] else 0.0)
         return values
 
-    def update(self, y_true, y_pred, weight=None, sample_weight=None):
+    def update(self, y_true, y_pred, weight=None, sample_weight=None, positions=None):
         """Count one batch: the ``Metric`` objects update their counts, and each function's value
         joins the epoch's mean weighted by ``weight``, the batch's samples (by default its rows;
-        for rows that are positions, a tagger's steps, the caller gives rows / positions per
-        sample, as Keras reduces a metric per sample before averaging). ``sample_weight``: the
-        batch's sample weights or None, for the metrics that weigh samples (see ``_update``)."""
+        for rows that are positions, a tagger's real steps, the caller gives rows / ``positions``,
+        the positions per sample, as Keras reduces a metric per sample before averaging).
+        ``sample_weight``: the batch's sample weights (one per row) or None, for the metrics that
+        weigh samples (see ``_update``)."""
         m = y_pred.shape[0]
         if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
             return
         weight = m if weight is None else weight
         for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
             if isinstance(fn, Metric):
-                _update(fn, y_true, y_pred, sample_weight)
+                _update(fn, y_true, y_pred, sample_weight, positions)
             else:
                 self.sums[i] += metric_number(fn(y_true, y_pred), name) * weight
         self.seen += weight
@@ -175,14 +177,23 @@ class MetricTally:
                 for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
 
 
-def _update(metric, y_true, y_pred, sample_weight):
+def _update(metric, y_true, y_pred, sample_weight, positions=None):
     """``metric.update_state`` on one batch; with ``sample_weight`` for a metric that weighs
-    samples (``takes_sample_weight``: an output's own loss in a model of several, which Keras
-    logs weighted as the loss is). The others stay unweighted, as Keras' ``metrics=``."""
-    if getattr(metric, "takes_sample_weight", False):
-        metric.update_state(y_true, y_pred, sample_weight=sample_weight)
-    else:
+    samples (``takes_sample_weight``: one of ``weighted_metrics``, or an output's own loss in a
+    model of several, which Keras logs weighted as the loss is). The others stay unweighted, as
+    Keras' ``metrics=``. Rows that are a tagger's real steps (``positions`` per sample, the
+    batch's padded length): a metric that averages samples (``averages_samples``) weighs each
+    row 1 / positions, as Keras averages a sample's steps over the padded length, so that
+    batches of several lengths weigh as Keras weighs them (their samples, not their steps)."""
+    takes = getattr(metric, "takes_sample_weight", False)
+    weights = sample_weight if takes else None
+    if positions is not None and getattr(metric, "averages_samples", False):
+        xp = backend.get_array_module(y_pred)
+        weights = (xp.ones(y_pred.shape[0]) if weights is None else weights) / positions
+    if weights is None and not takes:
         metric.update_state(y_true, y_pred)
+    else:
+        metric.update_state(y_true, y_pred, sample_weight=weights)
 
 
 def _number(metric, name):

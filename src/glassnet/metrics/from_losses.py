@@ -21,6 +21,7 @@ class _LossMean(Metric):
     loss_class = None
     sign = 1.0
     direction = "down"
+    averages_samples = True         # see metrics.base._update
 
     def __init__(self, name=None, **settings):
         caller = type(self).__name__

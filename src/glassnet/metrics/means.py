@@ -29,6 +29,7 @@ class _Mean(Metric):
     # still have the output's last axis to average (an error per output unit), which Keras
     # averages first: weights then go with what is left, (n,) or a sequence's (n, T)
     values, per_unit = None, False
+    averages_samples = True         # see metrics.base._update
 
     def _settings(self):
         return {}
@@ -39,6 +40,8 @@ class _Mean(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
         n = y_pred.shape[0]
+        if n == 0:                  # nothing to count (a mean of no values would be NaN)
+            return
         if sample_weight is None:
             self.total += float(self.function(y_true, y_pred, **self._settings())) * n
             self.count += n
@@ -197,6 +200,7 @@ class Mean(Metric):
     """
     default_name = "mean"
     takes_values = True     # compile refuses it (see metrics.get)
+    averages_samples = True
 
     def reset_state(self):
         self.total, self.count = 0.0, 0.0

@@ -81,7 +81,8 @@ class R2Score(Metric):
             deviations = (w * (y_true - mean) ** 2).sum(axis=0) if n else None
             with np.errstate(over="ignore", invalid="ignore"):
                 residuals = (w * (y_true - y_pred) ** 2).sum(axis=0)
-        if not n:               # no sample, or weights of 0 alone: nothing to count
+        if not n:               # no sample, or weights of 0 alone: nothing to count but the values
+            self.values += values           # (Keras' count for the adjusted score takes them all)
             return
         low, high = y_true.min(axis=0), y_true.max(axis=0)
         if self.count == 0:

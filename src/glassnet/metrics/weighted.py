@@ -80,11 +80,14 @@ class Weighted(Metric):
 
     takes_sample_weight = True          # see metrics.base._update
 
-    def __init__(self, base, named, name):
-        self.base, self.named = base, named
+    def __init__(self, base, named, name, position=0):
+        # position: its place in the weighted_metrics given, which a config keeps (the logs' order
+        # may be sorted, and the weighted_ names are given in this order)
+        self.base, self.named, self.position = base, named, position
         self.metric = weighing(base, named)
         self.name = name
         self.direction = getattr(self.metric, "direction", None)
+        self.averages_samples = getattr(self.metric, "averages_samples", False)
         self.reset_state()
 
     def reset_state(self):
@@ -108,7 +111,7 @@ def compiled(plain, weighted):
     as ``get`` gave them (``plain``: ``[(name, metric)]``), then each weighted one as a ``Weighted``,
     ``weighted_<name>`` where its name is taken (then numbered, ``_1``), as Keras 3 logs them."""
     result, taken = list(plain), {name for name, _ in plain}
-    for base, metric in weighted:
+    for position, (base, metric) in enumerate(weighted):
         name = base
         if name in taken:
             name = f"weighted_{base}"
@@ -117,5 +120,5 @@ def compiled(plain, weighted):
                 k += 1
                 name = f"weighted_{base}_{k}"
         taken.add(name)
-        result.append((name, Weighted(base, metric, name)))
+        result.append((name, Weighted(base, metric, name, position)))
     return result
