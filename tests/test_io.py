@@ -378,10 +378,10 @@ REFUSALS = {   # name: (edit of the member dict, or raw bytes for the whole file
                        r"compile: expected"),
     "unknown metric": (_edit_meta(lambda c: _set(c, ["model", "compile", "metrics"], ["os.system"])),
                        "compile=False"),
-    # a built-in loss's settings (from_logits, Huber's delta): numbers and flags its constructor takes
+    # a built-in loss's settings (from_logits, Huber's delta, Dice's axis): numbers, flags and lists of integers
     "loss settings a string": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], "__import__")),
                                r"compile: expected the loss's settings as \{name: number or flag\}"),
-    "loss settings of an object": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], {"f": [1]})),
+    "loss settings of an object": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], {"f": ["os"]})),
                                    r"compile: expected the loss's settings"),
     "unknown loss setting": (_edit_meta(lambda c: _set(c, ["model", "compile", "loss_config"], {"evil": 1})),
                              r"cannot compile the saved settings .*unexpected keyword argument 'evil'"),

@@ -30,6 +30,10 @@ categorical_crossentropy        -sum(y log p) / n                  -y / (p n)
 categorical_focal_crossentropy  -sum(a (1 - p)^g y log p) / n      the product rule, / n
 sparse_categorical_crossentropy same as categorical, y as integer  same
                                 labels
+dice                            1 - 2 sum(y p) / (sum(y) + sum(p)) (2 I - 2 y S) / S^2 per ratio
+                                over ``axis`` (None: all)          (see glassnet.losses.overlap)
+tversky                         1 - I / (I + a sum(y (1 - p))      see glassnet.losses.overlap
+                                + b sum((1 - y) p)), I = sum(y p)
 =============================== ================================== ==============================
 
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
@@ -56,6 +60,7 @@ from ._numerics import EPSILON
 from .base import Loss, aligned_targets, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
+from .overlap import Dice, Tversky
 from .persample import CategoricalHinge, CosineSimilarity
 from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
@@ -63,7 +68,7 @@ from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError,
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
-           "CategoricalFocalCrossentropy",
+           "CategoricalFocalCrossentropy", "Dice", "Tversky",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get"]
 
@@ -72,7 +77,7 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsolute
                                     SquaredHinge, KLDivergence, CategoricalHinge, CosineSimilarity,
                                     BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy, BinaryFocalCrossentropy,
-                                    CategoricalFocalCrossentropy)}
+                                    CategoricalFocalCrossentropy, Dice, Tversky)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
            "mean_squared_logarithmic_error": "msle", "mean_absolute_percentage_error": "mape",
            "kld": "kl_divergence",

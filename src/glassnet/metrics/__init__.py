@@ -151,10 +151,12 @@ def serialize(name, metric):
 
 def _loss_from_config(spec):
     """The built-in loss ``{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}``
-    describes: its settings numbers and flags only, checked by its constructor."""
+    describes: its settings numbers and flags only (and lists of integers, Dice's axis), checked by
+    its constructor."""
     config = spec.get("config")
     if set(spec) != {"class_name", "config"} or not isinstance(config, dict) or not all(
-            isinstance(k, str) and isinstance(v, (bool, int, float)) for k, v in config.items()):
+            isinstance(k, str) and (isinstance(v, (bool, int, float)) or isinstance(v, list) and all(
+                type(a) is int for a in v)) for k, v in config.items()):
         raise ValueError(f"metric: expected {{'class_name': a loss class, 'config': {{name: number or flag}}}}, "
                          f"got {spec!r:.200}")
     try:
