@@ -2,6 +2,8 @@
 tutorial declares its encoder's and decoder's: trained as Keras 3.15 trains them on arrays and on
 batches of several lengths, predicting lengths never seen, with masks, in files, on fakecupy, and
 refusing what does not fit by name. Each packing's rows carry its lengths (graph.Model._open_sizes)."""
+import pickle
+
 import numpy as np
 import pytest
 
@@ -131,6 +133,18 @@ def test_the_tutorial_s_inference_models_of_any_length_decode_as_keras(rng, tmp_
     decoder.save(tmp_path / "decoder.npz")
     for a, b in zip(gn.load_model(tmp_path / "decoder.npz").predict(two), decoder.predict(two)):
         np.testing.assert_array_equal(a, b)
+    # the tutorial's second half: the training model read back, its inference models drawn from its
+    # layers (by name here: glassnet's model.layers lists no Inputs, and lists the states' readers)
+    ours.save(tmp_path / "s2s.npz")
+    model = gn.load_model(tmp_path / "s2s.npz")
+    encoder_inputs = model.input[0]
+    _, state_h_enc, state_c_enc = model.get_layer("encoder").output          # Keras' list, as before saving
+    encoder = gn.Model(encoder_inputs, [state_h_enc, state_c_enc])
+    decoder_inputs, states_in = model.input[1], [gn.Input((6,)), gn.Input((6,))]
+    decoded, state_h_dec, state_c_dec = model.get_layer("decoder")(decoder_inputs, initial_state=states_in)
+    decoder = gn.Model([decoder_inputs, *states_in], [model.get_layer("out")(decoded), state_h_dec, state_c_dec])
+    np.testing.assert_allclose(decode(encoder, decoder, source), decode(their_encoder, their_decoder, source),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_several_outputs_of_any_length_train_as_keras(rng):
@@ -190,3 +204,57 @@ def test_a_model_of_any_lengths_trains_on_the_device_as_on_the_host(cupy):
     host, host_history = on_host(train)
     device, history = train()
     assert_same_history(history, host_history, cupy)
+
+
+def test_weights_per_position_of_an_output_of_any_length_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = twins(_seq2seq, keras)
+    ours.compile(loss="sparse_categorical_crossentropy")
+    theirs.compile(loss="sparse_categorical_crossentropy")
+    x = [rng.standard_normal((6, 7, 4)).astype(np.float32), rng.standard_normal((6, 5, 3)).astype(np.float32)]
+    y, w = rng.integers(0, 3, (6, 5)), (rng.random((6, 5)) > 0.3).astype(np.float32)
+    assert ours.evaluate(x, y, sample_weight=w, verbose=0) == pytest.approx(
+        theirs.evaluate(x, y, sample_weight=w, verbose=0), rel=1e-5)
+
+
+class _Inputs(gn.utils.PyDataset):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return (self.batches[i],)
+
+
+def test_predict_joins_batches_only_of_one_shape_per_output(rng):
+    a, b = gn.Input((None, 2)), gn.Input((None, 2))
+    model = gn.Model([a, b], [L.GRU(3, return_sequences=True)(a), L.GRU(3, return_sequences=True)(b)], seed=0)
+    first = [rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 4, 2))]
+    swapped = [rng.standard_normal((4, 4, 2)), rng.standard_normal((4, 2, 2))]     # rows of the same width
+    joined = model.predict(_Inputs([first, first]))
+    for got, alone in zip(joined, model.predict(first)):
+        np.testing.assert_array_equal(got, np.concatenate([alone, alone]))
+    with pytest.raises(ValueError, match=r"different shapes \[\(\(2, 3\), \(4, 3\)\), \(\(4, 3\), \(2, 3\)\)\]"):
+        model.predict(_Inputs([first, swapped]))
+
+
+def test_models_pickled_before_these_changes_still_work(rng):
+    """A model of several outputs pickled before outputs of any length, and a Bidirectional pickled
+    before states in and out, lack what their classes now set in __init__."""
+    i = gn.Input((5, 3))
+    h = L.Bidirectional(L.GRU(4))(i)
+    model = gn.Model(i, [L.Dense(2, name="a")(h), L.Dense(1, name="b")(h)], seed=0)
+    model.compile(loss="mse")
+    x, y = rng.standard_normal((8, 5, 3)).astype(np.float32), [np.zeros((8, 2)), np.zeros((8, 1))]
+    expected = model.predict(x)
+    for head in model._heads:
+        del head.layout, head.target_layout
+    del model.layers[0].return_state
+    copy = pickle.loads(pickle.dumps(model))
+    for got, want in zip(copy.predict(x), expected):
+        np.testing.assert_array_equal(got, want)
+    copy.fit(x, y, epochs=1, verbose=0)
+    assert copy.layers[0](x).shape == (8, 8)

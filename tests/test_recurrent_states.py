@@ -223,6 +223,12 @@ def test_what_does_not_fit_is_refused_by_name(rng):
         L.Bidirectional(L.LSTM(4))(np.ones((2, 5, 3)), initial_state=[np.ones((2, 4))] * 2)
     with pytest.raises(ValueError, match="return_state=True"):
         gn.Sequential([gn.Input((5, 3)), L.Bidirectional(L.GRU(3, return_state=True))])
+    # the wrapper's own states, named as given to it
+    with pytest.raises(ValueError, match=r"Bidirectional: initial_state\[1\] must have shape \(batch, units\) = "
+                                         r"\(2, 4\), got shape \(2, 3\)"):
+        L.Bidirectional(L.GRU(4))(np.ones((2, 5, 3)), initial_state=[np.ones((2, 4)), np.ones((2, 3))])
+    with pytest.raises(ValueError, match="Bidirectional: stateful=True .* takes no initial_state"):
+        L.Bidirectional(L.GRU(4, stateful=True))(np.ones((2, 5, 3)), initial_state=[np.ones((2, 4))] * 2)
 
 
 # -- Bidirectional around a layer with states: the forward reader's, then the backward reader's ------

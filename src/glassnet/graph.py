@@ -60,7 +60,8 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .describing import metric_settings
 from .model import Sequential
-from .outputs import Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, split_outputs
+from .outputs import (Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, set_layouts,
+                      split_outputs)
 from .preparing import check_binary_targets, prepare_targets
 
 
@@ -796,6 +797,17 @@ class Model(Sequential):
         # a list of shapes, one per Input, is a packing's own (_packed_shapes); any other, the Inputs'
         return [tuple(s) for s in shape] if _several_shapes(shape) else list(self._input_shapes)
 
+    def _output_shape_for(self, sample_shape, x=None):
+        if x is None or not self._open_sizes() or self._heads is not None or None not in tuple(self.output_shape):
+            return super()._output_shape_for(sample_shape, x)
+        # packed rows of several inputs: their lengths are in the rows, not in their width
+        return tuple(self._shapes_through(self._packed_shapes(x))[self._outputs_at[0]])
+
+    def _rows_kind(self, result):
+        if self._heads is None or not self._heads[0].layout.open:
+            return super()._rows_kind(result)
+        return tuple(self._heads[0].layout.concrete(result))        # each output's shape in these rows
+
     def _default_batch_size(self, x):
         if self._open_sizes() and not stateful_layers(self.layers):     # the sizes this packing holds
             return self._auto_batch_size(x.shape[1:], self._packed_shapes(x))
@@ -962,6 +974,8 @@ class Model(Sequential):
         state.setdefault("_outputs_at", [len(state["_calls"]) - 1])      # pickled before several outputs
         state["_walked"] = None
         super().__setstate__(state)
+        if getattr(self, "_heads", None) is not None:      # pickled before outputs of any length
+            set_layouts(self._heads)
         self._shared = _shared_ids(self._calls)
 
     def __getstate__(self):

@@ -110,7 +110,7 @@ class InferenceMixin:
         (predict on arrays does the same), so the outputs are held once; the rows of a short last
         batch are cut off by a view. From a generator (whose length is not known), or when a batch
         is larger than the first, they are collected and joined at the end, held twice then."""
-        outputs, out, filled, xb, batches = [], None, 0, None, 0
+        outputs, out, filled, xb, batches, kind = [], None, 0, None, 0, None
         feed.begin_epoch()
         for index, batch in feed.epoch():
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
@@ -120,7 +120,8 @@ class InferenceMixin:
             # may be any number, its data ending long before)
             if out is None and not outputs and feed.indexed:
                 out = np.empty((feed.steps * len(result), *result.shape[1:]), dtype=result.dtype)
-            if out is not None and result.shape[1:] == out.shape[1:] and filled + len(result) <= len(out):
+                kind = self._rows_kind(result)
+            if out is not None and self._rows_kind(result) == kind and filled + len(result) <= len(out):
                 out[filled:filled + len(result)] = result
                 filled += len(result)
                 continue
@@ -134,10 +135,16 @@ class InferenceMixin:
             ran_out_warning(0, batches, feed.steps, "predict")
         if out is not None:
             return out[:filled]
-        if len({o.shape[1:] for o in outputs}) > 1:
-            raise ValueError(f"predict: the batches' outputs have different shapes {sorted({o.shape[1:] for o in outputs})} "
+        kinds = {self._rows_kind(o) for o in outputs}
+        if len(kinds) > 1:
+            raise ValueError(f"predict: the batches' outputs have different shapes {sorted(kinds)} "
                              f"and cannot be joined into one array")
         return np.concatenate(outputs)
+
+    def _rows_kind(self, result):
+        """What the rows of two batches' outputs must share to be joined into one array: their
+        sample shape (a model of several outputs of any length: each output's, see graph.Model)."""
+        return result.shape[1:]
 
     def _inference_feed(self, x, y, batch_size, sample_weight, steps, call):
         """The ``Feed`` of evaluate's or predict's ``x`` when it comes batch by batch, else None

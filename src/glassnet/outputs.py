@@ -97,6 +97,8 @@ class Head:
     targets (a class label per sample for a sparse loss: shape ()). Its ``name`` is its layer's,
     as it is now (a model nested in another may have had its layers renamed)."""
 
+    layout = target_layout = None       # (a model pickled before outputs of any length has none)
+
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
         self.size = math.prod(self.shape) if None not in self.shape else None     # None: it varies (Layout)
@@ -145,6 +147,19 @@ class Head:
 
     def __repr__(self):
         return f"<output {self.name!r} shape={self.shape} loss={self.loss!r} weight={self.weight}>"
+
+
+def set_layouts(heads):
+    """Give ``heads`` their shared ``Layout`` of the outputs and, once compiled, of the targets,
+    where they have none: a model pickled before outputs of any length."""
+    if heads[0].layout is None:
+        layout = Layout([head.shape for head in heads])
+        for head in heads:
+            head.layout = layout
+    if heads[0].target_layout is None and heads[0].target_shape is not None:
+        targets = Layout([head.target_shape for head in heads])
+        for head in heads:
+            head.target_layout = targets
 
 
 def head_loss(head, a, y, sample_weight=None):

@@ -132,7 +132,7 @@ class PreparingMixin:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                              f"{x.shape[0]} and {y.shape[0]}")
-        y = self._prepare_targets(y, yname, x.shape[1:])
+        y = self._prepare_targets(y, yname, x.shape[1:], x)
         self._check_accuracy_targets(y, yname)
         return x, y
 
@@ -143,19 +143,20 @@ class PreparingMixin:
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         check_binary_targets(y, name, self.output_shape[-1], self.metrics)
 
-    def _output_shape_for(self, sample_shape):
+    def _output_shape_for(self, sample_shape, x=None):
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
-        lengths a model for any length (None) leaves open taken from the data."""
+        lengths a model for any length (None) leaves open taken from the data (``x``, where its
+        shape does not tell them: a model of several inputs' packed rows)."""
         shape = tuple(self.output_shape)
         if None not in shape:
             return shape
         return tuple(self.compute_output_shape((None, *sample_shape))[1:])
 
-    def _prepare_targets(self, y, name, sample_shape):
+    def _prepare_targets(self, y, name, sample_shape, x=None):
         """The loss's own check of ``y``. A model whose output samples have several axes (one that
         ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
         which the loss checks position by position along the last axis. ``sample_shape``: x's."""
-        return prepare_targets(self.loss, y, self._output_shape_for(sample_shape), self.dtype, name)
+        return prepare_targets(self.loss, y, self._output_shape_for(sample_shape, x), self.dtype, name)
 
     def _class_weight_table(self, class_weight):
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
@@ -200,7 +201,7 @@ class PreparingMixin:
         """``check_sample_weight`` for this model and its input ``x``: (n,), or one weight per
         position of an output that has positions (a tagger's (n, steps), a segmenter's (n, H, W)),
         as Keras takes them."""
-        positions = (self._output_shape_for(x.shape[1:])[:-1] if self.built and len(self.output_shape) > 1
+        positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
                      else None)
         return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
 

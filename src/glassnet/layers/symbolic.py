@@ -130,9 +130,18 @@ def replay(calls, inbound, sources, modes=None, options=None):
     indices of earlier calls it reads, -1 - j for ``sources[j]``) and return every call's
     symbolic output: a model's graph drawn again on new tensors (a model called as a layer, a
     model file read back). ``modes``, ``options``: each call's own (see ``call_symbolic``)."""
-    tensors = []
+    from .readers import CallReader
+    tensors, read = [], {}
     for k, (layer, parents) in enumerate(zip(calls, inbound)):
         given = [sources[-1 - p] if p < 0 else tensors[p] for p in parents]
         tensors.append(call_symbolic(layer, given if getattr(layer, "merges", False) or len(given) > 1 else given[0],
                                      None if modes is None else modes[k], None if options is None else options[k]))
+        if isinstance(layer, CallReader) and parents and parents[0] >= 0:
+            read.setdefault(parents[0], []).append((getattr(layer, "index", 0), tensors[-1]))
+    # Keras' list layer.output for a call whose extra tensors were drawn (its last states, its
+    # scores), in their order; those the graph never used are not there to list
+    for k, readers in read.items():
+        layer = calls[k]
+        if layer.__dict__.get("_first_call", (None, None))[1] is tensors[k]:
+            layer._first_call = (layer._first_call[0], [tensors[k], *(t for _, t in sorted(readers, key=lambda r: r[0]))])
     return tensors

@@ -169,6 +169,7 @@ class Bidirectional(CarriesStates, _Wrapper):
             inner.zero_output_for_mask = self.return_sequences
 
     reads_mask = True
+    return_state = False            # (a Bidirectional pickled before states in and out has none)
 
     @property
     def supports_masking(self):
@@ -231,6 +232,13 @@ class Bidirectional(CarriesStates, _Wrapper):
             return x, None, None
         half = self.forward_layer.state_count
         states = self._state_list(states)
+        if self.forward_layer.stateful:
+            raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states; "
+                             f"it takes no initial_state")
+        for k, (state, shape) in enumerate(zip(states, self.state_shapes())):     # named as given, here
+            if tuple(np.shape(state)) != (x.shape[0], *shape):
+                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
+                                 f"{(x.shape[0], *shape)}, got shape {tuple(np.shape(state))}")
         return x, states[:half], states[half:]
 
     def forward(self, x, training=False, mask=None):
