@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import backend, losses, metrics as metrics_module, optimizers
+from . import _seeding, backend, losses, metrics as metrics_module, optimizers
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
@@ -93,7 +93,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.seed = check_seed(seed)
         self.name = check_name(name)
         # one root of randomness: streams for shuffling (0,) and for each layer (1, i)
-        self._entropy = np.random.SeedSequence(self.seed).entropy
+        self._entropy = np.random.SeedSequence(self.seed).entropy if self.seed is not None else _seeding.entropy()
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(0,)))
         self.layers = []
         self.built = False

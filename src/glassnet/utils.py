@@ -1,6 +1,7 @@
 """Small public helpers that need nothing but NumPy."""
 import numpy as np
 
+from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
 from ._validation import check_positive_int
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
@@ -8,7 +9,7 @@ from .text_folders import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
 
 __all__ = ["PyDataset", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
-           "image_dataset_from_directory", "text_dataset_from_directory"]
+           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

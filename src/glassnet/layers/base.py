@@ -51,7 +51,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, constraints, initializers, regularizers
+from .. import _seeding, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
@@ -241,7 +241,7 @@ class Layer:
         """``self.rng``, made from ``seed`` on first use when no model set it (a layer used alone):
         what initial weights and random draws (Dropout's masks, GaussianNoise) come from."""
         if self.rng is None:
-            self.rng = np.random.default_rng(self.seed)
+            self.rng = np.random.default_rng(self.seed if self.seed is not None else _seeding.entropy())
         return self.rng
 
     def wrapped_layers(self):
