@@ -217,28 +217,16 @@ def test_weights_per_position_of_an_output_of_any_length_as_keras(rng):
         theirs.evaluate(x, y, sample_weight=w, verbose=0), rel=1e-5)
 
 
-class _Inputs(gn.utils.PyDataset):
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, i):
-        return (self.batches[i],)
-
-
 def test_predict_joins_batches_only_of_one_shape_per_output(rng):
     a, b = gn.Input((None, 2)), gn.Input((None, 2))
     model = gn.Model([a, b], [L.GRU(3, return_sequences=True)(a), L.GRU(3, return_sequences=True)(b)], seed=0)
     first = [rng.standard_normal((4, 2, 2)), rng.standard_normal((4, 4, 2))]
     swapped = [rng.standard_normal((4, 4, 2)), rng.standard_normal((4, 2, 2))]     # rows of the same width
-    joined = model.predict(_Inputs([first, first]))
+    joined = model.predict(_ByLength([(first,), (first,)]))
     for got, alone in zip(joined, model.predict(first)):
         np.testing.assert_array_equal(got, np.concatenate([alone, alone]))
     with pytest.raises(ValueError, match=r"different shapes \[\(\(2, 3\), \(4, 3\)\), \(\(4, 3\), \(2, 3\)\)\]"):
-        model.predict(_Inputs([first, swapped]))
+        model.predict(_ByLength([(first,), (swapped,)]))
 
 
 def test_models_pickled_before_these_changes_still_work(rng):

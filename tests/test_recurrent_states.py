@@ -77,15 +77,22 @@ def _seq2seq(lib, kind):
     return [encoder_inputs, decoder_inputs], lib.layers.Dense(3, activation="softmax", name="out")(decoded)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_an_encoder_starting_a_decoder_trains_as_keras(kind, rng):
+def _trained_as_keras(draw, rng):
+    """The encoder-decoder ``draw(lib)`` in glassnet and Keras, predicting alike and trained step
+    for step alike: ``(ours, theirs, x)`` after training."""
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = twins(lambda lib: _seq2seq(lib, kind), keras)
+    ours, theirs = twins(draw, keras)
     x = [rng.standard_normal((12, 5, 3)).astype(np.float32), rng.standard_normal((12, 4, 2)).astype(np.float32)]
     y = rng.integers(0, 3, (12, 4))
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
     mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.5, 4)
     np.testing.assert_allclose(mine, their, rtol=1e-5)
+    return ours, theirs, x
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_encoder_starting_a_decoder_trains_as_keras(kind, rng):
+    ours, theirs, _ = _trained_as_keras(lambda lib: _seq2seq(lib, kind), rng)
     for layer in ours.layers:           # the encoder learnt through the states alone
         for a, b in zip(layer.get_weights(), theirs.get_layer(layer.name).get_weights() if layer.params else []):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -273,13 +280,7 @@ def _bidirectional_seq2seq(lib, kind):
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_a_bidirectional_encoder_starting_a_decoder_trains_as_keras(kind, rng, tmp_path):
-    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    ours, theirs = twins(lambda lib: _bidirectional_seq2seq(lib, kind), keras)
-    x = [rng.standard_normal((12, 5, 3)).astype(np.float32), rng.standard_normal((12, 4, 2)).astype(np.float32)]
-    y = rng.integers(0, 3, (12, 4))
-    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
-    mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.5, 4)
-    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    ours, theirs, x = _trained_as_keras(lambda lib: _bidirectional_seq2seq(lib, kind), rng)
     np.testing.assert_allclose(ours.get_layer("encoder").get_weights()[0],
                                theirs.get_layer("encoder").get_weights()[0], rtol=1e-4, atol=1e-6)
     ours.save(tmp_path / "m.npz")

@@ -86,6 +86,31 @@ class CarriesStates:
         """The states in order, for messages: "h" or "h and c"."""
         return "h and c" if self.state_count == 2 else "h"
 
+    def _taken_states(self, x, stateful):
+        """``(x, states)``: the sequence and the initial states of this forward, from a model's
+        call ``[x, *states]`` or an eager call's ``initial_state``, checked: one (n, *shape) array
+        per ``state_shapes()``, in x's dtype; None for zeros (or a stateful layer's carried
+        states: ``stateful`` refuses given ones)."""
+        states = None
+        if isinstance(x, (list, tuple)):
+            x, states = x[0], list(x[1:])
+        elif self._pending_states is not None:
+            states, self._pending_states = self._pending_states, None
+        if states is None:
+            return x, None
+        if stateful:
+            raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states; "
+                             f"it takes no initial_state")
+        xp = backend.get_array_module(x)
+        checked = []
+        for k, (state, shape) in enumerate(zip(self._state_list(states), self.state_shapes())):
+            state = xp.asarray(state)
+            if state.shape != (x.shape[0], *shape):
+                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
+                                 f"{(x.shape[0], *shape)}, got shape {state.shape}")
+            checked.append(state.astype(x.dtype, copy=False))
+        return x, checked
+
 
 class _Recurrent(CarriesStates, Layer):
     """What SimpleRNN, LSTM and GRU share: settings, weights, the loop over the steps and its
@@ -186,27 +211,8 @@ class _Recurrent(CarriesStates, Layer):
         return [(self.units,)] * self.state_count
 
     def _given_states(self, x):
-        """The initial states of this forward (a model's list input, or an eager call's), checked:
-        (n, units) arrays in x's dtype; None for zeros (or a stateful layer's carried states)."""
-        states = None
-        if isinstance(x, (list, tuple)):
-            x, states = x[0], list(x[1:])
-        elif self._pending_states is not None:
-            states, self._pending_states = self._pending_states, None
-        if states is None:
-            return x, None
-        if self.stateful:
-            raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states; "
-                             f"it takes no initial_state")
-        xp = backend.get_array_module(x)
-        checked = []
-        for k, state in enumerate(self._state_list(states)):
-            state = xp.asarray(state)
-            if state.shape != (x.shape[0], self.units):
-                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
-                                 f"{(x.shape[0], self.units)}, got shape {state.shape}")
-            checked.append(state.astype(x.dtype, copy=False))
-        return x, checked
+        """The initial states of this forward: see ``CarriesStates._taken_states``."""
+        return self._taken_states(x, self.stateful)
 
     # -- the loop ----------------------------------------------------------------------------
     def check_input_shape(self, sample_shape):

@@ -222,23 +222,12 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def _split_states(self, x):
         """``(x, forward reader's states, backward reader's)``: from a model's call ``[x, *states]``
-        or an eager call's ``initial_state``; None each for zeros."""
-        states = None
-        if isinstance(x, (list, tuple)):
-            x, states = x[0], list(x[1:])
-        elif self._pending_states is not None:
-            states, self._pending_states = self._pending_states, None
+        or an eager call's ``initial_state`` (checked as the wrapper's, by its own indices); None
+        each for zeros."""
+        x, states = self._taken_states(x, self.forward_layer.stateful)
         if states is None:
             return x, None, None
         half = self.forward_layer.state_count
-        states = self._state_list(states)
-        if self.forward_layer.stateful:
-            raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states; "
-                             f"it takes no initial_state")
-        for k, (state, shape) in enumerate(zip(states, self.state_shapes())):     # named as given, here
-            if tuple(np.shape(state)) != (x.shape[0], *shape):
-                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
-                                 f"{(x.shape[0], *shape)}, got shape {tuple(np.shape(state))}")
         return x, states[:half], states[half:]
 
     def forward(self, x, training=False, mask=None):
