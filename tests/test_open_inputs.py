@@ -246,3 +246,18 @@ def test_models_pickled_before_these_changes_still_work(rng):
         np.testing.assert_array_equal(got, want)
     copy.fit(x, y, epochs=1, verbose=0)
     assert copy.layers[0](x).shape == (8, 8)
+
+
+def test_a_read_back_layer_lists_every_state_in_its_place(rng, tmp_path):
+    """Keras' list layer.output, [sequence, h, c], after a file too: the states the model never
+    read are drawn again, so that each keeps its index."""
+    i = gn.Input((None, 3))
+    sequence, h, c = L.LSTM(4, return_state=True, return_sequences=True, name="enc")(i)
+    model = gn.Model(i, L.Dense(2)(c), seed=0)            # reads c alone
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    out, h2, c2 = loaded.get_layer("enc").output
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    states = gn.Model(loaded.input, [h2, c2]).predict(x)
+    np.testing.assert_allclose(states[1], gn.Model(i, [h, c]).predict(x)[1], rtol=1e-6)
+    np.testing.assert_allclose(states[0], gn.Model(i, [h, c]).predict(x)[0], rtol=1e-6)

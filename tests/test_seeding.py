@@ -58,3 +58,16 @@ def test_seeded_models_are_untouched_and_without_it_each_run_differs():
 def test_what_is_not_a_seed_is_refused(seed):
     with pytest.raises(ValueError, match="set_random_seed: expected an integer >= 0"):
         gn.utils.set_random_seed(seed)
+
+
+def test_the_scikit_learn_wrappers_validation_split_follows_it():
+    pytest.importorskip("sklearn", reason="scikit-learn not installed")
+    from glassnet.sklearn import GlassnetClassifier
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def run():
+        gn.utils.set_random_seed(5)
+        clf = GlassnetClassifier(hidden_layer_sizes=(8,), epochs=3, validation_fraction=0.3).fit(X, y)
+        return clf.predict_proba(X)
+    np.testing.assert_array_equal(run(), run())

@@ -28,7 +28,7 @@ except ImportError:                               # older releases: the private 
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-from . import backend, initializers, optimizers, regularizers
+from . import _seeding, backend, initializers, optimizers, regularizers
 from ._validation import check_flag, check_fraction, check_number
 from .callbacks import EarlyStopping
 from .layers import Dense
@@ -123,7 +123,8 @@ class _GlassnetEstimator(BaseEstimator):
         if n_val == 0 or n_val == X.shape[0]:
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples "
                              f"out of {X.shape[0]}")
-        order = np.random.default_rng(seed).permutation(X.shape[0])
+        # without a seed: the next of set_random_seed's root (or the OS's entropy), as every model's
+        order = np.random.default_rng(seed if seed is not None else _seeding.entropy()).permutation(X.shape[0])
         val, train = order[:n_val], order[n_val:]
         if w is None:
             return X[train], y[train], None, (X[val], y[val])

@@ -138,10 +138,16 @@ def replay(calls, inbound, sources, modes=None, options=None):
                                      None if modes is None else modes[k], None if options is None else options[k]))
         if isinstance(layer, CallReader) and parents and parents[0] >= 0:
             read.setdefault(parents[0], []).append((getattr(layer, "index", 0), tensors[-1]))
-    # Keras' list layer.output for a call whose extra tensors were drawn (its last states, its
-    # scores), in their order; those the graph never used are not there to list
-    for k, readers in read.items():
-        layer = calls[k]
-        if layer.__dict__.get("_first_call", (None, None))[1] is tensors[k]:
-            layer._first_call = (layer._first_call[0], [tensors[k], *(t for _, t in sorted(readers, key=lambda r: r[0]))])
+    # Keras' list layer.output for a call with extra tensors (a recurrent layer's last states,
+    # an attention layer's scores), each in its place: those the graph read, and a recurrent
+    # layer's states it never read drawn again, as the first draw made them (with_readers)
+    from .recurrent import CarriesStates, LastState
+    for k, layer in enumerate(calls):
+        states = isinstance(layer, CarriesStates) and getattr(layer, "return_state", False)
+        if (k not in read and not states) or layer.__dict__.get("_first_call", (None, None))[1] is not tensors[k]:
+            continue
+        drawn = dict(read.get(k, []))
+        places = range(layer.state_count) if states else sorted(drawn)
+        extra = [drawn[place] if place in drawn else call_symbolic(LastState(place), tensors[k]) for place in places]
+        layer._first_call = (layer._first_call[0], [tensors[k], *extra])
     return tensors
