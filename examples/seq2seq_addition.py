@@ -12,9 +12,11 @@ decoder LSTM, ``return_state=True`` and ``initial_state``), on questions it make
   true answer so far (teacher forcing), and the gradient of its loss reaches the encoder through
   the states alone;
 - answering a new question takes the trained layers into two models, as in Keras' tutorial: the
-  encoder model (question -> states) and a decoder model of one step (a character and the states
-  -> the next character's probabilities and the new states), called four times, each time on the
-  character it chose the step before (greedy decoding).
+  encoder model (question -> states) and a decoder model (the characters so far and the states ->
+  the next characters' probabilities and the new states), called four times on one character,
+  each time the one it chose the step before (greedy decoding). Its Inputs are of any length,
+  ``Input((None, 13))``, as the tutorial declares them, so the decoder model reuses the training
+  model's.
 
 Each question is ``a+b`` with a and b below 1000, its characters reversed as Keras' addition
 example reverses its queries (the answer is written forwards). Adam (lr 0.005, batch 64) on 20,000 questions,
@@ -56,7 +58,8 @@ def make_questions(n, rng):
 
 def models(seed=0):
     """The training model and, drawn from its layers, the encoder and one-step decoder models."""
-    questions, read = gn.Input((QUESTION, len(SYMBOLS)), name="question"), gn.Input((ANSWER, len(SYMBOLS)), name="read")
+    # of any length, as Keras' tutorial declares them: the decoder model below reads one step at a time
+    questions, read = gn.Input((None, len(SYMBOLS)), name="question"), gn.Input((None, len(SYMBOLS)), name="read")
     _, h, c = LSTM(UNITS, return_state=True, name="encoder")(questions)
     decoder = LSTM(UNITS, return_sequences=True, return_state=True, name="decoder")
     next_character = Dense(len(SYMBOLS), activation="softmax", name="next_character")
@@ -65,9 +68,9 @@ def models(seed=0):
     training.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.Adam(0.005),
                      metrics=["accuracy"])
     encoder = gn.Model(questions, [h, c])
-    step, h_in, c_in = gn.Input((1, len(SYMBOLS)), name="step"), gn.Input((UNITS,), name="h"), gn.Input((UNITS,), name="c")
-    out, h_out, c_out = decoder(step, initial_state=[h_in, c_in])
-    one_step = gn.Model([step, h_in, c_in], [next_character(out), h_out, c_out])
+    h_in, c_in = gn.Input((UNITS,), name="h"), gn.Input((UNITS,), name="c")
+    out, h_out, c_out = decoder(read, initial_state=[h_in, c_in])
+    one_step = gn.Model([read, h_in, c_in], [next_character(out), h_out, c_out])
     return training, encoder, one_step
 
 
