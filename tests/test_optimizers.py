@@ -217,7 +217,7 @@ def test_adamw_default_weight_decay_is_keras():
 
 
 KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion", "ftrl": "Ftrl"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
@@ -480,3 +480,53 @@ def test_lion_refuses_beta_1_of_zero_as_keras():
         optimizers.Lion(beta_1=0.0)
     with pytest.raises(ValueError, match=r"Lion: weight_decay must be a finite number >= 0, got -1"):
         optimizers.Lion(weight_decay=-1)
+
+
+# -- Ftrl: Keras' (PyTorch has none) --------------------------------------------------------------
+def _ftrl_by_hand(w, grads, lr, power, n0, l1, l2, shrinkage, beta):
+    n, z = np.full_like(w, n0), np.zeros_like(w)
+    for g in grads:
+        new = n + g * g
+        z = z + g + 2 * shrinkage * w - (new ** -power - n ** -power) / lr * w
+        quadratic = new ** -power / lr + 2 * (l2 + beta / (2 * lr))
+        w = (np.clip(z, -l1, l1) - z) / quadratic
+        n = new
+    return w
+
+
+FTRL = [dict(), dict(l1_regularization_strength=0.05, l2_regularization_strength=0.1),
+        dict(learning_rate_power=-0.3, initial_accumulator_value=0.5, l2_shrinkage_regularization_strength=0.2,
+             beta=0.4), dict(learning_rate_power=0.0, initial_accumulator_value=0.0)]
+
+
+@pytest.mark.parametrize("settings", FTRL, ids=str)
+def test_ftrl_steps_by_hand_and_as_keras(settings, rng):
+    w0, grads = rng.standard_normal(7), [rng.standard_normal(7) for _ in range(5)]
+    opt, w = optimizers.Ftrl(learning_rate=0.1, **settings), w0.copy()
+    for g in grads:
+        opt.apply([("w", w, g)])
+    p = dict(power=settings.get("learning_rate_power", -0.5), n0=settings.get("initial_accumulator_value", 0.1),
+             l1=settings.get("l1_regularization_strength", 0.0), l2=settings.get("l2_regularization_strength", 0.0),
+             shrinkage=settings.get("l2_shrinkage_regularization_strength", 0.0), beta=settings.get("beta", 0.0))
+    np.testing.assert_allclose(w, _ftrl_by_hand(w0, grads, 0.1, **p), rtol=1e-12, atol=1e-14)
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = keras.optimizers.Ftrl(learning_rate=0.1, **settings)
+    variable = keras.Variable(w0.astype(np.float32))
+    for g in grads:
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(g.astype(np.float32)), variable)])
+    np.testing.assert_allclose(w, np.asarray(variable), rtol=2e-5, atol=2e-6)
+
+
+def test_ftrl_l1_makes_weights_exactly_zero():
+    g = np.array([0.1, -0.2, 0.3])
+    for l1, zero in ((0.0, False), (0.25, [True, True, False])):
+        w = np.zeros(3)
+        optimizers.Ftrl(l1_regularization_strength=l1).apply([("w", w, g)])
+        np.testing.assert_array_equal(w == 0, zero)         # |z| = |g| below l1: FTRL's sparsity
+
+
+def test_ftrl_refuses_what_keras_refuses():
+    with pytest.raises(ValueError, match=r"Ftrl: learning_rate_power must be a finite number <= 0, got 0.5"):
+        optimizers.Ftrl(learning_rate_power=0.5)
+    with pytest.raises(ValueError, match=r"Ftrl: l1_regularization_strength must be a finite number >= 0"):
+        optimizers.Ftrl(l1_regularization_strength=-1)

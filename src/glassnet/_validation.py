@@ -151,6 +151,7 @@ _INTERVALS = {
     "[0, 1)": lambda v: 0 <= v < 1,
     "[0, 1]": lambda v: 0 <= v <= 1,
     "(0, 1]": lambda v: 0 < v <= 1,
+    "<= 0": lambda v: -math.inf < v <= 0,
     "finite": math.isfinite,
 }
 
