@@ -217,7 +217,8 @@ def test_adamw_default_weight_decay_is_keras():
 
 
 KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion", "ftrl": "Ftrl"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+               "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion", "ftrl": "Ftrl",
+               "lamb": "Lamb"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
@@ -530,3 +531,44 @@ def test_ftrl_refuses_what_keras_refuses():
         optimizers.Ftrl(learning_rate_power=0.5)
     with pytest.raises(ValueError, match=r"Ftrl: l1_regularization_strength must be a finite number >= 0"):
         optimizers.Ftrl(l1_regularization_strength=-1)
+
+
+# -- Lamb: Keras' (PyTorch has none) --------------------------------------------------------------
+def _lamb_by_hand(w, grads, lr, b1, b2, eps):
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        u = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        wn, un = np.linalg.norm(w), np.linalg.norm(u)
+        w = w - (wn / un if wn > 0 and un > 0 else 1.0) * lr * u
+    return w
+
+
+@pytest.mark.parametrize("start", ["random", "zeros"])
+def test_lamb_steps_by_hand(start, rng):
+    w0 = rng.standard_normal(6) if start == "random" else np.zeros(6)      # zeros: a trust ratio of 1
+    grads = [rng.standard_normal(6) for _ in range(4)]
+    opt, w = optimizers.Lamb(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-6), w0.copy()
+    for g in grads:
+        opt.apply([("w", w, g)])
+    np.testing.assert_allclose(w, _lamb_by_hand(w0, grads, 0.05, 0.8, 0.95, 1e-6), rtol=1e-12, atol=1e-14)
+
+
+def test_lamb_takes_each_weight_s_own_norms_in_a_model_as_keras(rng):
+    """A model hands its optimizer one flat buffer; LAMB's trust ratio is each weight's (kernel,
+    bias) own, as Keras computes it per variable."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    import glassnet as gn
+    x, y = rng.standard_normal((32, 3)).astype(np.float32), rng.standard_normal((32, 1)).astype(np.float32)
+    ours = gn.Sequential([gn.layers.Dense(5, activation="tanh", input_dim=3, bias_initializer="random_normal"),
+                          gn.layers.Dense(1)], seed=0)
+    ours.compile("mse", optimizers.Lamb(learning_rate=0.01))
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, activation="tanh"), keras.layers.Dense(1)])
+    theirs.set_weights(ours.get_weights())
+    theirs.compile(loss="mse", optimizer=keras.optimizers.Lamb(learning_rate=0.01))
+    mine = ours.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -440,3 +440,50 @@ class Ftrl(Optimizer):
             np.clip(z, -l1, l1, out=param)          # w = (clip(z, -l1, l1) - z) / quadratic
             param -= z
             param /= tmp
+
+
+class Lamb(_Moments):
+    """LAMB (You et al. 2020, "Large batch optimization for deep learning: training BERT in 76
+    minutes"), as Keras 3's ``Lamb`` computes it: Adam's step ``u = m_hat / (sqrt(v_hat) +
+    epsilon)``, scaled for each weight by its trust ratio ``||w|| / ||u||`` (1 where either norm is
+    0), so that every weight (a kernel, a bias) moves by ``lr`` times its own size, whatever the
+    scale of its gradient: large batches train with one rate across layers.
+
+    Each weight's norms are its own: a model's flat buffer of weights is walked weight by weight
+    (the sizes ``apply`` is given); one array given to ``apply`` alone is one weight. Defaults are
+    Keras'. PyTorch has no LAMB; its tests compare with Keras 3.15 and this formula.
+    """
+    name = "lamb"
+    slot_names = always_slots = ("m", "v")
+    non_negative_slots = ("v",)
+    _weights_of = None          # key -> the sizes of the weights laid end to end under it (apply's)
+
+    def apply(self, triples, sizes=None, names=None):
+        triples = list(triples)
+        self._weights_of = {key: list(each) for (key, _, _), each in zip(triples, sizes)} if sizes else {}
+        super().apply(triples, sizes, names)
+
+    def update(self, key, param, grad):
+        slots, tmp = self._slot(key, param, "m", "v")
+        step = self._buffer((key, "step"), param)
+        b1, b2, t, m, v = self.beta_1, self.beta_2, self.iterations, slots["m"], slots["v"]
+        np.subtract(grad, m, out=tmp)           # m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2): Keras' rounding
+        tmp *= 1 - b1
+        m += tmp
+        np.multiply(grad, grad, out=tmp)
+        tmp -= v
+        tmp *= 1 - b2
+        v += tmp
+        np.divide(v, 1 - b2 ** t, out=tmp)      # the step u = (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+        np.sqrt(tmp, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, 1 - b1 ** t, out=step)
+        step /= tmp
+        flat_param, flat_step, start = param.reshape(-1), step.reshape(-1), 0
+        for size in (self._weights_of or {}).get(key) or [param.size]:
+            weight, update = flat_param[start:start + size], flat_step[start:start + size]
+            w_norm, u_norm = math.sqrt(float(weight @ weight)), math.sqrt(float(update @ update))
+            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0      # the trust ratio
+            update *= ratio * self.learning_rate
+            weight -= update
+            start += size
