@@ -572,3 +572,16 @@ def test_lamb_takes_each_weight_s_own_norms_in_a_model_as_keras(rng):
     np.testing.assert_allclose(mine, their, rtol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_ftrl_refuses_a_scheduled_rate_of_zero_before_any_change_and_lamb_wrong_sizes():
+    from glassnet.optimizers.schedules import PiecewiseConstantDecay
+    opt, w = optimizers.Ftrl(learning_rate=PiecewiseConstantDecay([0], [0.1, 0.0])), np.ones(3)
+    opt.apply([("w", w, np.ones(3))])
+    before = w.copy()
+    with pytest.raises(ValueError, match="Ftrl: the learning rate schedule .* gave 0 for step 1"):
+        opt.apply([("w", w, np.ones(3))])
+    assert opt.iterations == 1 and np.array_equal(w, before)
+    for sizes in ([[3]], [[3, 4]], [5]):
+        with pytest.raises(ValueError, match="Lamb: sizes must give"):
+            optimizers.Lamb(0.1).apply([("w", np.ones(5), np.ones(5))], sizes=sizes)

@@ -400,6 +400,8 @@ class Ftrl(Optimizer):
     With ``l1_regularization_strength`` > 0 a weight whose |z| stays below l1 is exactly 0: sparse
     models of many inputs (the click-through models it was made for). Defaults are Keras'; with
     them (p = -0.5) it is AdaGrad-like, the rate falling as 1 / sqrt(the squared gradients' sum).
+    As in Keras, ``initial_accumulator_value=0`` gives NaN to a weight whose gradients are all 0 so
+    far (0 / 0 above), and the rate is divided by: a schedule reaching 0 is refused by name.
     PyTorch has no FTRL; its tests compare with Keras 3.15 and this formula.
     """
     name = "ftrl"
@@ -420,6 +422,15 @@ class Ftrl(Optimizer):
         self.l2_regularization_strength = l2_regularization_strength
         self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
         self.beta = beta
+
+    def apply(self, triples, sizes=None, names=None):
+        if self.schedule is not None:           # this update's rate, checked before any change
+            self._follow_schedule()
+            if self.learning_rate == 0:
+                raise ValueError(f"Ftrl: the learning rate schedule {self.schedule!r:.100} gave 0 for step "
+                                 f"{self.iterations}; Ftrl divides by the rate (Keras' weights turn NaN): give "
+                                 f"the schedule a floor above 0 (CosineDecay's alpha)")
+        super().apply(triples, sizes, names)
 
     def update(self, key, param, grad):
         self._slot(key, param, "accumulator", fill=self.initial_accumulator_value)
@@ -460,7 +471,17 @@ class Lamb(_Moments):
 
     def apply(self, triples, sizes=None, names=None):
         triples = list(triples)
-        self._weights_of = {key: list(each) for (key, _, _), each in zip(triples, sizes)} if sizes else {}
+        self._weights_of = {}
+        for (key, param, _), each in zip(triples, sizes or [None] * len(triples)):
+            if each is None:
+                continue
+            each = list(each) if isinstance(each, (list, tuple)) else None
+            if each is None or not all(isinstance(n, (int, np.integer)) and n > 0 for n in each) \
+                    or sum(each) != param.size:
+                raise ValueError(f"Lamb: sizes must give, for each array, the sizes of the weights laid end to "
+                                 f"end in it (positive integers adding up to its {param.size} values), got "
+                                 f"{each if each is not None else sizes!r:.100}")
+            self._weights_of[key] = each
         super().apply(triples, sizes, names)
 
     def update(self, key, param, grad):
