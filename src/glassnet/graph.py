@@ -759,37 +759,22 @@ class Model(Sequential):
         packed batch (n, header + sum of sizes), one per Input in its own shape."""
         if self._input_shapes is None:
             return [x]
-        return self._input_views(x, self._packed_shapes(x))
+        return self._input_layout().views(x)
 
-    def _input_views(self, packed, shapes):
-        """Views of the packed rows ``packed`` (n, header + sum of sizes) in the sample ``shapes``,
-        one per Input, after the header's sizes (see ``_open_sizes``)."""
-        views, start = [], self._open_sizes()
-        for shape in shapes:
-            size = math.prod(shape)
-            views.append(packed[:, start:start + size].reshape(packed.shape[0], *shape))
-            start += size
-        return views
+    def _input_layout(self):
+        """Where each Input's values lie in packed rows (``outputs.Layout``): an Input of
+        sequences of any length (``Input((None, 8))``) makes the row's length vary from one
+        packing to the next, so each row starts with the lengths it was packed with."""
+        return Layout(self._input_shapes)
 
     def _open_sizes(self):
-        """How many sizes the header of a packed row holds: one per open (None) axis of the Inputs,
-        in their order. An Input of sequences of any length (``Input((None, 8))``) makes the row's
-        length vary from one packing to the next, so each row starts with the lengths it was
-        packed with, as numbers of the model's dtype (exact up to 2**24 in float32); rows of one
-        packing, shuffled or batched, all carry them."""
-        return sum(shape.count(None) for shape in self._input_shapes) if self._input_shapes is not None else 0
+        """How many sizes the header of a packed row holds: one per open (None) axis of the Inputs."""
+        return self._input_layout().open if self._input_shapes is not None else 0
 
     def _packed_shapes(self, x):
         """Each Input's sample shape in the packed rows ``x``: its own, with the open sizes read from
-        the header of the first row."""
-        count = self._open_sizes()
-        if not count:
-            return list(self._input_shapes)
-        if x.shape[0] == 0:         # no row to read them from: no sample either
-            sizes = iter([0] * count)
-        else:
-            sizes = iter(int(size) for size in backend.to_numpy(x[0, :count]))
-        return [tuple(next(sizes) if d is None else d for d in shape) for shape in self._input_shapes]
+        the rows' header."""
+        return list(self._input_layout().concrete(x))
 
     def _source_shapes(self, shape):
         if self._input_shapes is None:
@@ -857,13 +842,9 @@ class Model(Sequential):
                              f"{[a.shape[0] for a in checked]}")
         # on the device when any input is there (CuPy moves host arrays only when asked: asarray)
         xp = next((backend.get_array_module(a) for a in checked if backend.get_array_module(a) is not np), np)
-        shapes = [tuple(array.shape[1:]) for array in checked]
-        header = [size for shape, declared in zip(shapes, self._input_shapes)
-                  for size, d in zip(shape, declared) if d is None]
-        packed = xp.empty((checked[0].shape[0], len(header) + sum(math.prod(s) for s in shapes)), dtype=self.dtype)
-        if header:
-            packed[:, :len(header)] = xp.asarray(header, dtype=self.dtype)
-        for view, array in zip(self._input_views(packed, shapes), checked):
+        shapes, layout = [tuple(array.shape[1:]) for array in checked], self._input_layout()
+        packed = layout.pack(xp, checked[0].shape[0], shapes, self.dtype)
+        for view, array in zip(layout.views(packed, shapes), checked):
             view[...] = xp.asarray(array)
         return packed
 

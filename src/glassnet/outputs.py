@@ -42,11 +42,12 @@ from .metrics.base import metric_number
 
 
 class Layout:
-    """Where each output's values (or each output's targets) lie in a packed row, when some have
-    an axis of any length (``Input((None, 8))`` through a recurrent layer with
-    ``return_sequences``): the row starts with the open sizes of that packing, in the outputs'
-    order (``header``), then each output's values. Rows of one packing all carry the same sizes,
-    so any row tells them; a model of fixed sizes has no header and fixed places (``open`` 0).
+    """Where each of several arrays (a model's Inputs, its outputs, or their targets) lies in a
+    packed row, when some have an axis of any length (``Input((None, 8))``, or an output through a
+    recurrent layer with ``return_sequences``): the row starts with the open sizes of that
+    packing, in the arrays' order (``header``, numbers of the packed dtype: exact up to 2**24 in
+    float32), then each array's values. Rows of one packing, shuffled or batched, all carry the
+    same sizes, so any row tells them; fixed sizes mean no header and fixed places (``open`` 0).
 
     >>> layout = Layout([(None, 3), (4,)])
     >>> layout.header([(5, 3), (4,)]), layout.width([(5, 3), (4,)])
@@ -80,12 +81,19 @@ class Layout:
             packed[:, :self.open] = xp.asarray(self.header(shapes), dtype=dtype)
         return packed
 
+    def views(self, packed, shapes=None):
+        """Each array's values in the packed rows: views, (n, *its shape), for the concrete
+        ``shapes`` (None: read from the rows' header)."""
+        views, start = [], self.open
+        for shape in self.concrete(packed) if shapes is None else shapes:
+            size = math.prod(shape)
+            views.append(packed[:, start:start + size].reshape(packed.shape[0], *shape))
+            start += size
+        return views
+
     def view(self, packed, index):
-        """Output ``index``'s values in the packed rows: a view, (n, *its shape)."""
-        shapes = self.concrete(packed)
-        start = self.open + sum(math.prod(shape) for shape in shapes[:index])
-        size = math.prod(shapes[index])
-        return packed[:, start:start + size].reshape(packed.shape[0], *shapes[index])
+        """Array ``index``'s values in the packed rows: a view, (n, *its shape)."""
+        return self.views(packed)[index]
 
 
 class Head:

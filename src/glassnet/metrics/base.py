@@ -78,6 +78,29 @@ class Metric:
         return f"{type(self).__name__}({args})"
 
 
+class Average(Metric):
+    """What the metrics that are a (weighted) mean share: a total and a count over every batch,
+    and their ratio as the result (0 before any batch). ``averages_samples``: rows that are a
+    tagger's steps come weighted 1 / steps (see ``_update``)."""
+
+    averages_samples = True
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0.0
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def _add_weighted(self, terms, sample_weight):
+        """Add per-sample (or per-position) ``terms`` (n, ...) weighted by ``sample_weight``. A
+        sample's positions share its count of 1, so that weighted and unweighted batches mix as
+        samples (weights of ones give the unweighted mean)."""
+        weights = value_weights(sample_weight, terms.shape, self.name, backend.get_array_module(terms))
+        per_sample = terms.size // terms.shape[0] if terms.shape[0] else 1
+        self.total += float((weights * terms).sum()) / per_sample
+        self.count += float(weights.sum()) / per_sample
+
+
 def value_weights(sample_weight, shape, caller, xp=np):
     """``sample_weight`` as float64 weights of the metric's per-value ``shape`` (e.g. a confusion
     count's (n, k) outputs, a mean's (n,) per-sample values), or None for none.

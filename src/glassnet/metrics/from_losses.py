@@ -12,16 +12,15 @@ One difference in sign: ``CosineSimilarity`` the metric is the cosine itself, fr
 is better, where the loss is its negative (as in Keras).
 """
 from .. import backend, losses
-from .base import Metric, value_weights
+from .base import Average, Metric, value_weights
 
 
-class _LossMean(Metric):
+class _LossMean(Average):
     """The mean of ``loss_class(**settings)`` over samples; ``sign`` -1 reports the loss negated."""
 
     loss_class = None
     sign = 1.0
     direction = "down"
-    averages_samples = True         # see metrics.base._update
 
     def __init__(self, name=None, **settings):
         caller = type(self).__name__
@@ -34,9 +33,6 @@ class _LossMean(Metric):
             raise TypeError(f"{caller}: {exc}") from None
         self.settings = settings
         super().__init__(name)
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         xp = backend.get_array_module(y_pred)
@@ -70,9 +66,6 @@ class _LossMean(Metric):
         # loss.weighted: sum(w * loss per row) / rows; a sample's positions share its count of 1
         self.total += self.sign * self.loss.weighted(rows, targets, weights.astype(rows.dtype)) * n
         self.count += float(weights.sum()) / per_sample
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
 
     def get_config(self):
         return {**self.settings, "name": self.name}

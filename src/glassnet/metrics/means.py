@@ -12,13 +12,13 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_number, check_positive_int
-from .base import Metric, value_weights
+from .base import Average, Metric, value_weights
 from .functions import (absolute_errors, binary_accuracy, binary_hits, categorical_accuracy, categorical_hits,
                         mean_absolute_error, mean_squared_error, sparse_categorical_accuracy, squared_errors,
                         top_k_categorical_accuracy, top_k_hits)
 
 
-class _Mean(Metric):
+class _Mean(Average):
     """The mean of a function metric over every sample seen: each batch's value weighted by its
     number of samples, which is how ``fit`` averages a metric function (Keras' ``MeanMetricWrapper``
     classes). Each class names its ``function`` and, when it has settings, the keyword arguments
@@ -29,13 +29,9 @@ class _Mean(Metric):
     # still have the output's last axis to average (an error per output unit), which Keras
     # averages first: weights then go with what is left, (n,) or a sequence's (n, T)
     values, per_unit = None, False
-    averages_samples = True         # see metrics.base._update
 
     def _settings(self):
         return {}
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)      # lists too, as Keras takes them
@@ -50,18 +46,6 @@ class _Mean(Metric):
         if self.per_unit and terms.ndim > 1:
             terms = terms.mean(axis=-1)
         self._add_weighted(terms, sample_weight)
-
-    def _add_weighted(self, terms, sample_weight):
-        """Add per-sample (or per-position) ``terms`` (n, ...) weighted by ``sample_weight``. A
-        sample's positions share its count of 1, so that weighted and unweighted batches mix as
-        samples (weights of ones give the unweighted mean)."""
-        weights = value_weights(sample_weight, terms.shape, self.name, backend.get_array_module(terms))
-        per_sample = terms.size // terms.shape[0] if terms.shape[0] else 1
-        self.total += float((weights * terms).sum()) / per_sample
-        self.count += float(weights.sum()) / per_sample
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
 
 
 class BinaryAccuracy(_Mean):
@@ -187,7 +171,7 @@ class Accuracy(_Mean):
         return backend.get_array_module(hits).count_nonzero(hits) / hits.size if hits.size else 0.0
 
 
-class Mean(Metric):
+class Mean(Average):
     """The (weighted) mean of the values given to it, Keras' ``Mean``: ``update_state(values,
     sample_weight=None)``, not targets and outputs, so it is a tally for your own loops (a loss
     over ``train_on_batch`` calls), not a metric for ``compile``. An array of values (n, ...)
@@ -200,10 +184,6 @@ class Mean(Metric):
     """
     default_name = "mean"
     takes_values = True     # compile refuses it (see metrics.get)
-    averages_samples = True
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0.0
 
     def update_state(self, values, sample_weight=None):
         xp = backend.get_array_module(values)
@@ -218,15 +198,12 @@ class Mean(Metric):
             self.total += float(per_sample.sum())
             self.count += values.shape[0]
             return
-        _Mean._add_weighted(self, self._reduced(values, sample_weight), sample_weight)
+        self._add_weighted(self._reduced(values, sample_weight), sample_weight)
 
     def _reduced(self, values, sample_weight):
         """``values`` averaged over the axes ``sample_weight`` does not have (Keras' reduction)."""
         ndim = np.ndim(sample_weight)
         return values.mean(axis=tuple(range(max(ndim, 1), values.ndim))) if values.ndim > max(ndim, 1) else values
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
 
 
 class Sum(Metric):
