@@ -18,7 +18,7 @@ from . import (activations, backend, callbacks, constraints, gradcheck, initiali
                optimizers, regularizers, utils)
 from .backend import get_backend, set_backend
 from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
-                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
+                        ModelCheckpoint, ReduceLROnPlateau, TensorBoard, TerminateOnNaN)
 from .errors import ModelFileError, NonFiniteError
 from .layers import Input
 from .model import Sequential
@@ -42,5 +42,5 @@ def __getattr__(name):
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "NonFiniteError", "ModelFileError", "to_categorical",
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__"]

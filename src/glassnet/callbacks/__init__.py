@@ -12,9 +12,10 @@ from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .monitoring import EarlyStopping, ModelCheckpoint
 from .progress import ProgressBar
+from .tensorboard import TensorBoard
 from .terminate import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "TerminateOnNaN",
-           "BackupAndRestore",
+           "BackupAndRestore", "TensorBoard",
            "resolve_mode", "improved"]

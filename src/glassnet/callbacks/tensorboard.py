@@ -1,0 +1,234 @@
+"""TensorBoard: the logs of training as TensorBoard's event files, as Keras' callback writes them."""
+import itertools
+import json
+import numbers
+import os
+import time
+import warnings
+
+from .. import _tfevents, backend
+from .._atomic import write_atomically
+from .._validation import check_flag
+from .base import Callback, check_non_negative_int, check_path, is_integer
+
+# A file is written whole (atomically) at most this often while training runs, and at its end
+FLUSH_SECONDS = 10.0
+_file_numbers = itertools.count()        # orders the files of one process written in one second
+
+
+class _EventFolder:
+    """The events bound for one folder (``log_dir/train`` or ``log_dir/validation``).
+
+    Events are kept until ``flush``, which writes them as a new event file, whole: the files are
+    never appended to, so none is ever seen half-written (TensorFlow appends to one open file).
+    TensorBoard reads every event file of a folder, in the order of their names, which hold the
+    time and a counter: it sees the same series as from one file.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.pending = []
+
+    def add(self, step, values):
+        """One event per ``Summary.Value`` (as ``tf.summary`` writes them), at ``step``."""
+        now = time.time()
+        self.pending.extend(_tfevents.event(now, step, [value]) for value in values)
+
+    def flush(self):
+        if not self.pending:
+            return
+        import socket            # here: not a cost of importing glassnet
+        os.makedirs(self.folder, exist_ok=True)
+        now = time.time()
+        # TensorFlow's names: events.out.tfevents.<seconds>.<host>.<pid>.<counter>.v2
+        name = (f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}.{os.getpid()}"
+                f".{next(_file_numbers):06d}.v2")
+        records = [_tfevents.event(now, file_version=_tfevents.FILE_VERSION), *self.pending]
+        data = b"".join(_tfevents.record(r) for r in records)
+        write_atomically(os.path.join(self.folder, name), lambda f: f.write(data))
+        self.pending = []
+
+
+class TensorBoard(Callback):
+    """Write the loss, the metrics, the learning rate and, on request, histograms of the weights to
+    event files that TensorBoard (``tensorboard --logdir logs``) plots, as Keras' callback does.
+
+    Parameters (Keras' names and defaults)
+    ----------
+    log_dir : str or os.PathLike, default "logs"
+        Training's values go to ``log_dir/train``, validation's to ``log_dir/validation``.
+    histogram_freq : int, default 0
+        Every this many epochs (0: never), a histogram of each weight, tagged
+        ``"<model>/<layer>/<weight>/histogram"`` (Keras' tag), at step = the epoch.
+    write_graph : bool, default True
+        The model's layers for TensorBoard's graph dashboard (Keras writes its model's JSON).
+    write_steps_per_second : bool, default False
+        Also log the training's steps per second, per epoch and (with ``update_freq``) per batch.
+    update_freq : "epoch", "batch" or int, default "epoch"
+        "epoch": the values of each epoch only; an integer n: also every n-th batch's running
+        means (``"batch_loss"``...), at step = the batch's number since training began (from 1);
+        "batch" is 1.
+    write_images, profile_batch, embeddings_freq, embeddings_metadata :
+        Keras' other options, refused by name when set: not implemented (weights as images, the
+        projector of embeddings); Keras itself refuses ``profile_batch`` on its NumPy backend.
+
+    What is written, step by step as Keras 3 writes it: at each epoch's end ``"epoch_<key>"`` of
+    every training value in the logs and ``"epoch_learning_rate"`` at step = the epoch (from 0);
+    when the epoch was validated, ``"epoch_<key>"`` of each ``"val_<key>"`` in the validation
+    folder, after ``"evaluation_<key>_vs_iterations"`` at step = the optimizer's updates so far.
+    The values are float32 tensors for the scalars dashboard, as ``tf.summary.scalar`` writes them.
+
+    Files: event files are written with NumPy and the standard library (no TensorFlow, no
+    protobuf). Unlike TensorFlow's writer, which appends to one file, each write is a new file,
+    written whole (atomically), so no file is ever half-written: the values since the last one,
+    at an epoch's or batch's end once ``FLUSH_SECONDS`` (10 s) have passed, and when training
+    ends. A run of an hour of short epochs leaves a few hundred small files; TensorBoard reads
+    them as one series. ``evaluate`` takes no callbacks in glassnet, so only ``fit``'s validation
+    is logged.
+
+    Example
+    -------
+    >>> model.fit(X, y, epochs=20, validation_split=0.1,
+    ...           callbacks=[TensorBoard("logs/run1", histogram_freq=1)])   # doctest: +SKIP
+    """
+
+    logs_added = ()
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
+        super().__init__()
+        self.log_dir = check_path(log_dir, "TensorBoard: log_dir")
+        self.histogram_freq = check_non_negative_int(histogram_freq, "histogram_freq", "TensorBoard")
+        self.write_graph = check_flag(write_graph, "TensorBoard: write_graph")
+        self.write_steps_per_second = check_flag(write_steps_per_second, "TensorBoard: write_steps_per_second")
+        if update_freq == "batch":
+            update_freq = 1
+        elif update_freq != "epoch" and (not is_integer(update_freq) or update_freq < 1):
+            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, "
+                             f"got {update_freq!r:.60}")
+        self.update_freq = update_freq if update_freq == "epoch" else int(update_freq)
+        if check_flag(write_images, "TensorBoard: write_images"):
+            raise NotImplementedError("TensorBoard: write_images=True (Keras draws each weight as an image) "
+                                      "is not implemented; histogram_freq logs the weights' histograms")
+        if profile_batch not in (0, None):
+            # Keras refuses it for its NumPy and PyTorch backends too: nothing here to trace
+            raise ValueError(f"TensorBoard: profile_batch must be 0, got {profile_batch!r:.60}: "
+                             f"glassnet has no profiler for TensorBoard")
+        if embeddings_freq != 0 or embeddings_metadata is not None:
+            raise NotImplementedError("TensorBoard: embeddings_freq and embeddings_metadata (TensorBoard's "
+                                      "projector) are not implemented")
+        self._train = self._val = None
+        self._global_batch = 0
+
+    # -- hooks --------------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        # each fit writes files of its own (Keras: new writers for each), its batches from 1
+        self._train = _EventFolder(os.path.join(self.log_dir, "train"))
+        self._val = _EventFolder(os.path.join(self.log_dir, "validation"))
+        os.makedirs(self._train.folder, exist_ok=True)      # a bad log_dir fails now, not later
+        self._global_batch = 0
+        self._flushed = time.monotonic()
+        if self.write_graph:
+            description = _graph_json(self.model)
+            if description is not None:
+                self._train.add(0, [_tfevents.graph_value("keras", description)])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = (time.time(), self._updates())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_batch += 1
+        self._batch_start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq == "epoch" or self._global_batch % self.update_freq:
+            return
+        values = {}
+        if self.write_steps_per_second:
+            values["steps_per_second"] = 1.0 / max(time.time() - self._batch_start, 1e-9)
+        values.update(logs or {})
+        self._train.add(self._global_batch, [_scalar(f"batch_{key}", value) for key, value in values.items()])
+        self._maybe_flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train = {key: value for key, value in logs.items() if not key.startswith("val_")}
+        validation = {key[4:]: value for key, value in logs.items() if key.startswith("val_")}
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            train["learning_rate"] = float(optimizer.learning_rate)
+        if self.write_steps_per_second:
+            started, updates = self._epoch_start
+            train["steps_per_second"] = (self._updates() - updates) / max(time.time() - started, 1e-9)
+        if validation:
+            # Keras writes these when its validation ends (on_test_end), before the epoch's values
+            self._val.add(self._updates(), [_scalar(f"evaluation_{key}_vs_iterations", value)
+                                            for key, value in validation.items()])
+        self._train.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in train.items()])
+        self._val.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in validation.items()])
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            name = getattr(self.model, "name", "model")
+            self._train.add(epoch, [_tfevents.histogram_value(f"{name}/{weight}/histogram", backend.to_numpy(a))
+                                    for weight, a in self.model._weight_items()])
+        self._maybe_flush()
+
+    def on_train_end(self, logs=None):
+        self._flush()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _updates(self):
+        optimizer = getattr(self.model, "optimizer", None)
+        return getattr(optimizer, "iterations", 0)
+
+    def _maybe_flush(self):
+        if time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self):
+        for folder in (self._train, self._val):
+            if folder is not None:
+                folder.flush()
+        self._flushed = time.monotonic()
+
+
+def _scalar(tag, value):
+    if not isinstance(value, numbers.Real) and not (hasattr(value, "shape") and value.shape == ()):
+        raise TypeError(f"TensorBoard: the logged value {tag!r} must be a number, got {type(value).__name__}")
+    return _tfevents.scalar_value(tag, float(value))
+
+
+def _graph_json(model):
+    """The model's layers as the JSON of a Keras model, which TensorBoard's graph dashboard draws
+    (it reads Keras' layout: a Sequential's layers in order; a functional model's ``inbound_nodes``),
+    or None, with a warning, where that cannot be made (as Keras' callback does)."""
+    try:
+        calls = getattr(model, "_calls", None)
+        if not calls:           # a Sequential: glassnet's own JSON has Keras' layout
+            return model.to_json()
+        # a functional Model: each call's sources as Keras 3's "keras_history" [layer, node, tensor]
+        node_of, seen = [], {}
+        for layer in calls:
+            node_of.append(seen.get(id(layer), 0))
+            seen[id(layer)] = node_of[-1] + 1
+
+        def source(parent):
+            if parent < 0:
+                return [model._input_names[-1 - parent], 0, 0]
+            return [calls[parent].name, node_of[parent], 0]
+
+        def tensor(parent):
+            return {"class_name": "__keras_tensor__", "config": {"keras_history": source(parent)}}
+        entries = {name: {"class_name": "InputLayer", "config": {"name": name}, "inbound_nodes": []}
+                   for name in model._input_names}
+        for layer, parents in zip(calls, model._graph):
+            entry = entries.setdefault(layer.name, {"class_name": type(layer).__name__,
+                                                    "config": {"name": layer.name}, "inbound_nodes": []})
+            entry["inbound_nodes"].append({"args": [[tensor(p) for p in parents]]})
+        return json.dumps({"class_name": "Functional", "config": {
+            "name": getattr(model, "name", "model"), "layers": list(entries.values()),
+            "input_layers": [source(-1 - j) for j in range(len(model._input_names))],
+            "output_layers": [source(k) for k in model._outputs_at]}})
+    except Exception as exc:        # a drawing must not stop training
+        warnings.warn(f"TensorBoard: the model's graph was not written ({exc})", UserWarning, stacklevel=3)
+        return None
