@@ -15,6 +15,7 @@ from .. import _settings, losses
 from .base import Metric
 from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
                         TruePositives)
+from .correlation import ConcordanceCorrelation, PearsonCorrelation
 from .constrained import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 from .from_losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity,
                           Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
@@ -56,7 +57,8 @@ METRIC_CLASSES = {cls.__name__: cls for cls in (
     SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson,
     MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError, CosineSimilarity, Hinge,
-    SquaredHinge, CategoricalHinge, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU)}
+    SquaredHinge, CategoricalHinge, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU, PearsonCorrelation,
+    ConcordanceCorrelation)}
 # their names in compile(metrics=[...]): Keras' logged names and its class names; each lookup
 # makes a new metric with the default settings. A class that needs an argument (MeanIoU's
 # num_classes, PrecisionAtRecall's recall) is named by its class only, to say what it needs.
