@@ -167,7 +167,8 @@ def test_fit_logs_keras_series(tmp_path):
     np.testing.assert_array_equal(last[1], _tfevents.histogram_buckets(model.layers[0].params["kernel"]))
     assert last[2] == "histograms"
     (description,) = train["keras"][0][1]
-    assert json.loads(description) == json.loads(model.to_json())
+    assert json.loads(description) == {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "Dense", "config": {"name": "dense"}}, {"class_name": "Dense", "config": {"name": "dense_1"}}]}}
     assert not glob.glob(str(tmp_path / "*" / ".*.tmp"))
 
 
@@ -291,3 +292,14 @@ def test_a_log_dir_that_cannot_be_made_fails_when_training_begins(tmp_path):
     with pytest.raises(OSError):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(blocker / "logs")])
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_sequential_with_a_lambda_is_drawn(tmp_path):
+    keras_util = pytest.importorskip("tensorboard.plugins.graph.keras_util", reason="tensorboard not installed")
+    model = gn.Sequential([gn.layers.Input((3,)), gn.layers.Lambda(np.tanh, name="squash"),
+                           gn.layers.Dense(2, name="out", seed=0)], name="net")
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0, callbacks=[TensorBoard(tmp_path)])
+    (description,) = _series(tmp_path / "train")["keras"][0][1]
+    graph = keras_util.keras_model_to_graph_def(json.loads(description))
+    assert {node.name: list(node.input) for node in graph.node} == {"net/squash": [], "net/out": ["net/squash"]}

@@ -4,7 +4,6 @@ import json
 import numbers
 import os
 import time
-import warnings
 
 from .. import _tfevents, backend
 from .._atomic import write_atomically
@@ -130,9 +129,7 @@ class TensorBoard(Callback):
         self._global_batch = 0
         self._flushed = time.monotonic()
         if self.write_graph:
-            description = _graph_json(self.model)
-            if description is not None:
-                self._train.add(0, [_tfevents.graph_value("keras", description)])
+            self._train.add(0, [_tfevents.graph_value("keras", _graph_json(self.model))])
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = (time.time(), self._updates())
@@ -199,36 +196,36 @@ def _scalar(tag, value):
 
 
 def _graph_json(model):
-    """The model's layers as the JSON of a Keras model, which TensorBoard's graph dashboard draws
-    (it reads Keras' layout: a Sequential's layers in order; a functional model's ``inbound_nodes``),
-    or None, with a warning, where that cannot be made (as Keras' callback does)."""
-    try:
-        calls = getattr(model, "_calls", None)
-        if not calls:           # a Sequential: glassnet's own JSON has Keras' layout
-            return model.to_json()
-        # a functional Model: each call's sources as Keras 3's "keras_history" [layer, node, tensor]
-        node_of, seen = [], {}
-        for layer in calls:
-            node_of.append(seen.get(id(layer), 0))
-            seen[id(layer)] = node_of[-1] + 1
+    """The model's layers as the JSON of a Keras model, which TensorBoard's graph dashboard draws:
+    each layer's class and name (what the dashboard reads) in Keras' layout, a Sequential's layers
+    in order, a functional model's with Keras 3's ``inbound_nodes``. Built from the layers, not from
+    ``to_json``: a model that has no config (a Lambda's) is drawn too."""
+    def entry(layer):
+        return {"class_name": type(layer).__name__, "config": {"name": layer.name}}
+    name = getattr(model, "name", None) or "model"
+    calls = getattr(model, "_calls", None)
+    if not calls:           # a Sequential: the layers in order
+        return json.dumps({"class_name": "Sequential", "config": {"name": name, "layers": [
+            entry(layer) for layer in model.layers]}})
+    # a functional Model: each call's sources as Keras 3's "keras_history" [layer, node, tensor]
+    node_of, seen = [], {}
+    for layer in calls:
+        node_of.append(seen.get(id(layer), 0))
+        seen[id(layer)] = node_of[-1] + 1
 
-        def source(parent):
-            if parent < 0:
-                return [model._input_names[-1 - parent], 0, 0]
-            return [calls[parent].name, node_of[parent], 0]
+    def source(parent):
+        if parent < 0:
+            return [model._input_names[-1 - parent], 0, 0]
+        return [calls[parent].name, node_of[parent], 0]
 
-        def tensor(parent):
-            return {"class_name": "__keras_tensor__", "config": {"keras_history": source(parent)}}
-        entries = {name: {"class_name": "InputLayer", "config": {"name": name}, "inbound_nodes": []}
-                   for name in model._input_names}
-        for layer, parents in zip(calls, model._graph):
-            entry = entries.setdefault(layer.name, {"class_name": type(layer).__name__,
-                                                    "config": {"name": layer.name}, "inbound_nodes": []})
-            entry["inbound_nodes"].append({"args": [[tensor(p) for p in parents]]})
-        return json.dumps({"class_name": "Functional", "config": {
-            "name": getattr(model, "name", "model"), "layers": list(entries.values()),
-            "input_layers": [source(-1 - j) for j in range(len(model._input_names))],
-            "output_layers": [source(k) for k in model._outputs_at]}})
-    except Exception as exc:        # a drawing must not stop training
-        warnings.warn(f"TensorBoard: the model's graph was not written ({exc})", UserWarning, stacklevel=3)
-        return None
+    def tensor(parent):
+        return {"class_name": "__keras_tensor__", "config": {"keras_history": source(parent)}}
+    entries = {given: {"class_name": "InputLayer", "config": {"name": given}, "inbound_nodes": []}
+               for given in model._input_names}
+    for layer, parents in zip(calls, model._graph):
+        node = entries.setdefault(layer.name, {**entry(layer), "inbound_nodes": []})
+        node["inbound_nodes"].append({"args": [[tensor(p) for p in parents]]})
+    return json.dumps({"class_name": "Functional", "config": {
+        "name": name, "layers": list(entries.values()),
+        "input_layers": [source(-1 - j) for j in range(len(model._input_names))],
+        "output_layers": [source(k) for k in model._outputs_at]}})

@@ -19,7 +19,7 @@ from .normalization import GroupNormalization, LayerNormalization, RMSNormalizat
 from .preprocessing import Normalization
 from .text import TextVectorization
 from .encoding import CategoryEncoding
-from .utility import ActivityRegularization, Identity, Rescaling
+from .utility import ActivityRegularization, Identity, Lambda, Rescaling
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .attention import AttentionScores, AdditiveAttention, Attention, MultiHeadAttention
 from .resizing import CenterCrop, RandomCrop, Resizing
@@ -38,6 +38,6 @@ __all__ = ["Layer", "Dense", "MultiHeadAttention", "Attention", "AdditiveAttenti
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape", "Permute", "RepeatVector",
            "Dropout", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
-           "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Identity", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D",
+           "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Identity", "Lambda", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D",
            "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
            "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "Input", "InputLayer", "LAYERS", "get"]

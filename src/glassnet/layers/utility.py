@@ -2,7 +2,7 @@
 ActivityRegularization."""
 import numpy as np
 
-from .. import regularizers
+from .. import backend, regularizers
 from .._validation import check_number
 from .base import Layer
 
@@ -96,3 +96,115 @@ class ActivityRegularization(Layer):
         config.pop("activity_regularizer", None)
         penalty = self.activity_regularizer
         return {**config, "l1": getattr(penalty, "l1", 0.0), "l2": getattr(penalty, "l2", 0.0)}
+
+
+class Lambda(Layer):
+    """A function of the input as a layer (Keras' ``Lambda``): ``function(x, **arguments)``, for
+    work with no weights, such as ``Lambda(lambda x: x[..., None])`` (add a channel axis) or
+    ``Lambda(np.log1p)`` at a model's input.
+
+    glassnet has no automatic differentiation, so a Lambda cannot pass a gradient back: it trains
+    as a model's first layers (``needs_input_gradient`` False), where nothing below it learns, and
+    anywhere in a model used for ``predict`` or ``evaluate`` only. Elsewhere the first training step
+    refuses it, before any weight changes; a ``Layer`` of your own with ``forward`` and
+    ``backward`` (see ``glassnet.layers.Layer``) does what it cannot. A model file never holds code,
+    so ``save_model`` and ``save_weights`` refuse a model with a Lambda: keep ``get_weights()``
+    and ``set_weights`` them on the model built in code.
+
+    Parameters
+    ----------
+    function : callable
+        Takes the batch (batch, ...) and returns an array with the same batch size, of NumPy (or,
+        on a GPU, CuPy) operations.
+    output_shape : tuple, callable or None
+        One sample's output shape (no batch axis), or a function of the whole input shape,
+        ``(None, *sample)``, returning the whole output shape (Keras' two forms). None: found by
+        calling ``function`` on zeros (twice, with lengths 2 and 3, where an axis has any length).
+    arguments : dict or None
+        Keyword arguments passed to ``function``.
+    mask : None
+        Keras' mask argument; not implemented.
+
+    A float result is returned in the input's float dtype (float32 stays float32, whatever
+    precision the function computed in), or the model's for integer inputs; integers stay integers.
+
+    Example
+    -------
+    >>> Lambda(lambda x: x[..., None])(np.ones((2, 28, 28))).shape
+    (2, 28, 28, 1)
+    """
+
+    holds_code = True           # save_model refuses it (glassnet._saveable)
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda: function must be callable, got {type(function).__name__}")
+        if mask is not None:
+            raise NotImplementedError("Lambda: mask is not implemented; put a Masking layer after it")
+        if arguments is not None and not (isinstance(arguments, dict) and all(isinstance(k, str) for k in arguments)):
+            raise TypeError(f"Lambda: arguments must be a dict of keyword arguments, got {arguments!r:.80}")
+        if not (output_shape is None or callable(output_shape) or _is_shape(output_shape)):
+            raise TypeError(f"Lambda: output_shape must be a tuple of sizes (None for any), a function of the "
+                            f"input shape or None, got {output_shape!r:.80}")
+        self.function, self.arguments = function, dict(arguments or {})
+        self._output_shape = tuple(output_shape) if _is_shape(output_shape) else output_shape
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if callable(self._output_shape):
+            shape = self._output_shape((None, *input_shape))
+            if not _is_shape(shape) or len(shape) < 1:
+                raise ValueError(f"{self.describe()}: output_shape({(None, *input_shape)}) must return the whole "
+                                 f"output shape, batch axis first, got {shape!r:.80}")
+            return tuple(shape)[1:]
+        if self._output_shape is not None:
+            return self._output_shape
+        # found by trying: zeros of each length given, and two lengths for an axis of any length
+        probes = [self._probe(input_shape, size) for size in ((2,) if None not in input_shape else (2, 3))]
+        return tuple(a if a == b else None for a, b in zip(*probes)) if len(probes) == 2 else probes[0]
+
+    def _probe(self, input_shape, size):
+        x = np.zeros((1, *(size if d is None else d for d in input_shape)), dtype=self.dtype or np.float32)
+        try:
+            out = self._call(x)
+        except Exception as exc:
+            raise ValueError(f"{self.describe()}: could not find the output's shape by calling the function "
+                             f"on zeros of shape {x.shape} ({type(exc).__name__}: {exc}); give output_shape") from exc
+        return out.shape[1:]
+
+    def _call(self, x):
+        out = backend.get_array_module(x).asarray(self.function(x, **self.arguments))
+        if out.ndim == 0 or out.shape[0] != x.shape[0]:
+            raise ValueError(f"{self.describe()}: the function must return one row per sample, (batch={x.shape[0]}, "
+                             f"...), got shape {tuple(out.shape)}")
+        if out.dtype.kind == "f":         # no silent float64 in a float32 model; ids (integers) stay ids
+            out = out.astype(x.dtype if x.dtype.kind == "f" else self.dtype or np.float32, copy=False)
+        return out
+
+    def forward(self, x, training=False):
+        return self._call(x)
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:       # a model's first layer: nobody needs the gradient
+            return None
+        raise NotImplementedError(
+            f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet has no automatic "
+            f"differentiation), and layers below it learn; make it one of the model's first layers, or "
+            f"write a Layer with forward and backward (glassnet.layers.Layer) instead")
+
+    def get_config(self):
+        shape = self._output_shape
+        return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),
+                "output_shape": None if shape is None or callable(shape) else list(shape),
+                "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config):
+        raise TypeError(f"Lambda: a config names its function ({config.get('function')!r:.80}) but cannot hold "
+                        f"it (a model file never holds code); build the model in code and load its weights")
+
+
+def _is_shape(value):
+    return (isinstance(value, (tuple, list)) and all(
+        d is None or isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in value))
