@@ -1332,15 +1332,16 @@ def test_nested_models_are_renamed_where_names_clash_and_refused_whole():
 def test_a_nested_model_used_alone_again_leaves_the_outer_one_training(rng):
     from glassnet.layers import Conv2D, Flatten, Input, RandomFlip, RandomZoom, Rescaling
     augmentation = gn.Sequential([RandomFlip("horizontal"), RandomZoom(0.1)])         # no Input: unbuilt
-    model = gn.Sequential([Input((8, 8, 1)), Rescaling(1 / 255), augmentation, Conv2D(2, 3), Flatten(),
-                           Dense(1, activation="sigmoid")], seed=0)
+    # (a layer that learns below the augmentation: its gradient must pass through it)
+    model = gn.Sequential([Input((8, 8, 1)), Rescaling(1 / 255), Conv2D(1, 1), augmentation, Conv2D(2, 3),
+                           Flatten(), Dense(1, activation="sigmoid")], seed=0)
     model.compile("binary_crossentropy", "adam")
     x = rng.integers(0, 255, (16, 8, 8, 1)).astype(np.float32)
     y = (x.mean(axis=(1, 2, 3)) > 127).astype(np.float32)
     model.fit(x, y, verbose=0)
     augmentation(x[:2], training=True)      # builds it, its first layer marked as a first layer
     model.fit(x, y, verbose=0)              # the outer model marks its layers again: it trains on
-    assert model.layers[2].needs_input_gradient
+    assert model.layers[3].needs_input_gradient
 
 
 def test_the_inner_model_s_weights_stay_live_and_a_refused_nesting_changes_nothing(rng):

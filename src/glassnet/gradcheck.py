@@ -223,7 +223,11 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     w = model._check_weights(sample_weight, x)
     snapshot = StateSnapshot(model.layers)
     _poison(model.layers)
-    model._loss_and_gradients(x, y, w)
+    model._mark_first_layer(every=True)     # frozen layers' gradients too, which training skips
+    try:
+        model._loss_and_gradients(x, y, w)
+    finally:
+        model._mark_first_layer()
     report = {"max_error": 0.0, "errors": {}}
     analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
                 for layer in model.layers for name, value in layer.params.items()]

@@ -914,6 +914,8 @@ class Model(Sequential):
         totals = {}
         for i in range(len(self._calls) - 1, -1, -1):
             layer, grad = self._calls[i], pending[i]
+            if grad is None:            # no gradient reaches this call: nothing below it learns
+                continue
             pending[i] = None           # let it go as soon as it is used
             shared = id(layer) in self._shared
             if shared:
@@ -931,6 +933,8 @@ class Model(Sequential):
                     for key, g in layer.grads.items():
                         g += earlier[key]
                 totals[id(layer)] = {key: g.copy() for key, g in layer.grads.items()}
+            if not layer.needs_input_gradient:      # nothing below it learns (_mark_first_layer)
+                continue
             parents = self._graph[i]
             # a merge, or a recurrent layer's call with initial_state: one gradient per input
             grads = grad if getattr(layer, "merges", False) or len(parents) > 1 else [grad]

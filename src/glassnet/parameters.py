@@ -122,13 +122,22 @@ class ParametersMixin:
         # that one since: mark them again
         self._mark_first_layer()
 
-    def _mark_first_layer(self):
-        """The input gradient of a layer that reads the model's input alone is never used: it skips
-        that product (the first layer of a Sequential); the others make it."""
+    def _mark_first_layer(self, every=False):
+        """Which layers make dL/d(input) in a backward pass: those with a layer below them that
+        learns (trainable, with weights). The others skip it, and the backward pass ends with them:
+        the first layer of a Sequential never needs it, nor a frozen base (transfer learning) or
+        preprocessing layers below the first layer that learns, whose gradients nothing would use.
+        ``every``: each layer reading another's output makes it (``trace`` shows every gradient),
+        but for a Lambda, which cannot (it keeps training's marking)."""
         for layer in self.layers:
             layer.needs_input_gradient = False
+        learns = []         # per call: its layer learns, or a call below it does
         for layer, parents in zip(self._node_layers, self._inbound):      # a shared layer: any of its calls
-            layer.needs_input_gradient = layer.needs_input_gradient or any(p >= 0 for p in parents)
+            below = any(learns[p] for p in parents if p >= 0)
+            if every and not getattr(layer, "holds_code", False):
+                below = any(p >= 0 for p in parents)
+            layer.needs_input_gradient = layer.needs_input_gradient or below
+            learns.append(below or bool(layer.trainable and layer.params))
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the

@@ -76,9 +76,11 @@ def trace(model, x, y):
     model._apply_trainable_flags()          # layers frozen since compile, as fit takes them up
     x, y = model._on_device(*model._prepare_xy(x, y))     # where the weights are (a GPU for CuPy)
     snapshot = StateSnapshot(model.layers)
+    model._mark_first_layer(every=True)     # every layer's gradients, also where training stops early
     try:
         result = _trace(model, x, y)
     finally:
+        model._mark_first_layer()
         snapshot.restore()
     _add_updates(model, result)
     return result

@@ -154,7 +154,8 @@ class TrainingMixin(ActivityMixin):
 
     def _backward(self, grad, fused, activity=None, seen=None, done=None):
         """Backpropagate ``grad`` -- dL/d(output), or dL/dz of the last layer when ``fused`` --
-        through every layer, last to first, filling each layer's ``grads``. ``activity``: the
+        through the layers, last to first, filling each layer's ``grads``, down to the last one
+        that needs no input gradient (below it nothing learns: ``_mark_first_layer``). ``activity``: the
         outputs kept for activity penalties, whose gradients join on the way. ``seen(i, grad)``,
         when given, is shown dL/d(output) of layer i before its backward, and ``done(i)`` runs
         right after it (``trace`` records what each layer holds then)."""
@@ -170,6 +171,8 @@ class TrainingMixin(ActivityMixin):
             grad = layer.backward_from_logits(grad) if fused and above is None else layer.backward(grad)
             if done is not None:
                 done(i)
+            if not layer.needs_input_gradient:      # nothing below learns: the pass ends here
+                return
             above = layer
 
     def _forward_checking_shapes(self, x, training):

@@ -28,8 +28,9 @@ The rules a layer of your own must keep, and why:
   optimizer updates all of them in a few passes), and the array ``add_weight`` returned is then a
   stale copy that training no longer changes.
 - ``backward`` writes every gradient (``self.grads[k][...] = ...`` or ``self.grads[k] = ...``; never
-  ``+=`` onto the last step's) and returns dL/d(input), of the input's shape; only a model's first
-  layer may return None (its ``needs_input_gradient`` is False).
+  ``+=`` onto the last step's) and returns dL/d(input), of the input's shape; it may return None
+  when its ``needs_input_gradient`` is False: a model's first layer, or one below which no layer
+  learns (a frozen base), where the backward pass ends.
 - Override ``output_shape`` when the layer changes the shape (the next layer is built from it), and
   ``get_config`` when the constructor takes arguments of its own: ``save_model`` refuses a layer
   that does not rebuild from its config, or that takes arguments and keeps the base

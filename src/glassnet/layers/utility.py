@@ -104,8 +104,8 @@ class Lambda(Layer):
     ``Lambda(np.log1p)`` at a model's input.
 
     glassnet has no automatic differentiation, so a Lambda cannot pass a gradient back: it trains
-    as a model's first layers (``needs_input_gradient`` False), where nothing below it learns, and
-    anywhere in a model used for ``predict`` or ``evaluate`` only. Elsewhere the first training step
+    where nothing below it learns (among a model's first layers, or above a frozen base: its
+    ``needs_input_gradient`` is False), and anywhere in a model used for ``predict`` or ``evaluate``. Elsewhere the first training step
     refuses it, before any weight changes; a ``Layer`` of your own with ``forward`` and
     ``backward`` (see ``glassnet.layers.Layer``) does what it cannot. A model file never holds code,
     so ``save_model`` and ``save_weights`` refuse a model with a Lambda: keep ``get_weights()``
@@ -190,8 +190,9 @@ class Lambda(Layer):
             return None
         raise NotImplementedError(
             f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet has no automatic "
-            f"differentiation), and layers below it learn; make it one of the model's first layers, or "
-            f"write a Layer with forward and backward (glassnet.layers.Layer) instead")
+            f"differentiation), and layers below it learn; place it where nothing below it learns (the "
+            f"model's first layers, or above frozen ones), or write a Layer with forward and backward "
+            f"(glassnet.layers.Layer) instead")
 
     def get_config(self):
         shape = self._output_shape
