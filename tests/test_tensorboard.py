@@ -303,3 +303,63 @@ def test_a_sequential_with_a_lambda_is_drawn(tmp_path):
     (description,) = _series(tmp_path / "train")["keras"][0][1]
     graph = keras_util.keras_model_to_graph_def(json.loads(description))
     assert {node.name: list(node.input) for node in graph.node} == {"net/squash": [], "net/out": ["net/squash"]}
+
+
+def test_an_error_leaving_fit_still_writes_the_curves_up_to_it(tmp_path):
+    x, y = _data()
+    stop = gn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: (_ for _ in ()).throw(
+        RuntimeError("boom")) if epoch == 2 else None)
+    with pytest.raises(RuntimeError, match="boom"):
+        _model().fit(x, y, epochs=6, batch_size=8, verbose=0, callbacks=[TensorBoard(tmp_path), stop])
+    # TensorBoard's epoch 2 ran before the failing callback's
+    assert [s for s, _, _ in _series(tmp_path / "train")["epoch_loss"]] == [0, 1, 2]
+
+
+def test_the_temporary_file_is_not_named_as_an_event_file(tmp_path, monkeypatch):
+    import glassnet._atomic as atomic
+    names = []
+    real = atomic.os.replace
+
+    def replace(src, dst):
+        names.append(os.path.basename(src))
+        return real(src, dst)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    x, y = _data()
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    assert names and not any("tfevents" in name for name in names)
+    io_wrapper = pytest.importorskip("tensorboard.backend.event_processing.io_wrapper",
+                                     reason="tensorboard not installed")
+    assert not any(io_wrapper.IsTensorFlowEventsFile(name) for name in names)
+
+
+def test_functional_histogram_tags_and_an_input_named_like_a_layer(tmp_path):
+    inputs = gn.Input((3,), name="dense")           # the name a Dense takes by default
+    model = gn.Model(inputs, gn.layers.Dense(2, seed=0)(inputs), name="clash")
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0, callbacks=[TensorBoard(tmp_path, histogram_freq=1)])
+    train = _series(tmp_path / "train")
+    # Keras tags a functional model's weights by layer alone
+    assert {"dense/kernel/histogram", "dense/bias/histogram"} <= set(train)
+    description = json.loads(train["keras"][0][1][0])
+    keras_util = pytest.importorskip("tensorboard.plugins.graph.keras_util", reason="tensorboard not installed")
+    graph = keras_util.keras_model_to_graph_def(description)
+    assert {node.name: list(node.input) for node in graph.node} == {"clash/dense_input": [],
+                                                                    "clash/dense": ["clash/dense_input"]}
+
+
+def test_histograms_leave_non_finite_values_out(tmp_path):
+    buckets = _tfevents.histogram_buckets(np.array([1.0, np.inf, 3.0, np.nan]), 2)
+    assert buckets.tolist() == [[1.0, 2.0, 1.0], [2.0, 3.0, 1.0]]
+    model = gn.Sequential([gn.layers.Input((2,), dtype="int64"), gn.layers.Embedding(3, 2, seed=0),
+                           gn.layers.Flatten(), gn.layers.Dense(1, seed=1)])
+    model.layers[0].trainable = False
+    model.layers[0].params["embeddings"][2] = np.inf       # a row no sample uses
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(np.array([[0, 1]] * 4), np.ones((4, 1)), verbose=0, callbacks=[TensorBoard(tmp_path, histogram_freq=1)])
+    (_, counts, _), = _series(tmp_path / "train")["sequential/embedding/embeddings/histogram"]
+    assert counts[:, 2].sum() == 4
+
+
+def test_bytes_log_dir_is_refused():
+    with pytest.raises(TypeError, match="log_dir"):
+        TensorBoard(b"logs")

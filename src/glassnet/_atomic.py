@@ -24,10 +24,12 @@ import secrets
 import stat
 
 
-def write_atomically(path, write):
+def write_atomically(path, write, temporary_name=None):
     """Call ``write(f)`` on a new binary file next to ``path``, then rename it onto ``path``.
 
-    Returns ``path`` as a string. ``write`` must not close ``f``.
+    Returns ``path`` as a string. ``write`` must not close ``f``. ``temporary_name`` replaces the
+    target's name in the temporary file's (``.<temporary_name>.<hex>.tmp``), for readers that pick
+    files by part of their name (TensorBoard reads any file whose name holds "tfevents").
     """
     path = os.fspath(path)
     _check_target(path)
@@ -37,7 +39,7 @@ def write_atomically(path, write):
     _check_folder(path, directory)
     # the name shortened (to 100 bytes of UTF-8): a target name near the file system's limit of 255
     # bytes must not fail on the 18 characters the temporary name adds
-    short = name.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
+    short = (temporary_name or name).encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
     tmp = os.path.join(directory, f".{short}.{secrets.token_hex(6)}.tmp")
     try:
         # O_EXCL: never clobber another writer's file; 0o666 lets the umask decide, as open() would

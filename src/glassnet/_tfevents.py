@@ -144,12 +144,14 @@ def histogram_buckets(data, bucket_count=DEFAULT_BUCKET_COUNT):
     """``data`` (any shape) counted in ``bucket_count`` equal buckets from its minimum to its
     maximum: (bucket_count, 3) float64 rows ``[left, right, count]``, TensorBoard's rule (the last
     bucket includes the maximum; a single value: every edge at it, every count in the last
-    bucket; no data: zeros).
+    bucket; no data: zeros). NaN and infinite values are left out: a weight gone infinite in one
+    entry still shows the others (TensorBoard's own ``histogram_pb`` counts nothing then).
 
     >>> histogram_buckets(np.array([0.0, 1.0, 1.0, 3.0]), 3).tolist()
     [[0.0, 1.0, 1.0], [1.0, 2.0, 2.0], [2.0, 3.0, 1.0]]
     """
     data = np.asarray(data, dtype=np.float64).reshape(-1)
+    data = data[np.isfinite(data)]
     if data.size == 0:
         return np.zeros((bucket_count, 3))
     low, high = data.min(), data.max()

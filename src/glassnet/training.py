@@ -76,6 +76,20 @@ def hold_out(x, y, w, validation_split):
             (x[cut:], y[cut:], None if w is None else w[cut:]))
 
 
+def _keep_logs(callbacks):
+    """When an error (or Ctrl-C) leaves ``fit``, ``on_train_end`` never runs: a callback that holds
+    logged values it has not written yet (TensorBoard's) writes them in its ``_on_fit_failed``. A
+    failure there is a warning, so that the error that stopped training is the one raised."""
+    for callback in callbacks:
+        keep = getattr(callback, "_on_fit_failed", None)
+        if keep is not None:
+            try:
+                keep()
+            except Exception as exc:
+                warnings.warn(f"{type(callback).__name__}: could not write what it kept ({exc})", RuntimeWarning,
+                              stacklevel=3)
+
+
 def _array_batches(x, y, w, xs, ys, ws, bs, steps, rng):
     """One epoch of fit's batches ``(index, x, y, w)`` from arrays: shuffled into the buffers xs,
     ys, ws (made once per fit) unless they are x, y, w themselves, then sliced."""
@@ -520,7 +534,7 @@ class TrainingMixin(ActivityMixin):
         self.history = history
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
-        interrupt = None
+        interrupt, failed = None, True
         try:
             with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
                 for epoch in range(initial_epoch, epochs):
@@ -585,6 +599,7 @@ class TrainingMixin(ActivityMixin):
                     interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
                         break
+            failed = False
         except NonFiniteError as exc:
             # TerminateOnNaN turns the error into the end of training (the weights are the last
             # finite ones: a non-finite loss is never applied)
@@ -601,7 +616,10 @@ class TrainingMixin(ActivityMixin):
             # the interrupt must (DeferredInterrupt drops it when an exception leaves its block)
             if interrupt is not None:
                 interrupt.check()
+            failed = False
         finally:
+            if failed:      # an error leaves fit, with no on_train_end: what callbacks kept is written now
+                _keep_logs(callback_list)
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
             if x is not None:

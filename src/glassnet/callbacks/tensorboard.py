@@ -18,8 +18,9 @@ _file_numbers = itertools.count()        # orders the files of one process writt
 class _EventFolder:
     """The events bound for one folder (``log_dir/train`` or ``log_dir/validation``).
 
-    Events are kept until ``flush``, which writes them as a new event file, whole: the files are
-    never appended to, so none is ever seen half-written (TensorFlow appends to one open file).
+    Events are kept until ``flush``, which writes them as a new event file, whole, under a
+    temporary name without "tfevents" until it is complete: the files are never appended to, so
+    TensorBoard never reads one half-written (TensorFlow appends to one open file).
     TensorBoard reads every event file of a folder, in the order of their names, which hold the
     time and a counter: it sees the same series as from one file.
     """
@@ -44,7 +45,8 @@ class _EventFolder:
                 f".{next(_file_numbers):06d}.v2")
         records = [_tfevents.event(now, file_version=_tfevents.FILE_VERSION), *self.pending]
         data = b"".join(_tfevents.record(r) for r in records)
-        write_atomically(os.path.join(self.folder, name), lambda f: f.write(data))
+        # a temporary name without "tfevents", which TensorBoard would read mid-write
+        write_atomically(os.path.join(self.folder, name), lambda f: f.write(data), temporary_name="glassnet-events")
         self.pending = []
 
 
@@ -57,8 +59,11 @@ class TensorBoard(Callback):
     log_dir : str or os.PathLike, default "logs"
         Training's values go to ``log_dir/train``, validation's to ``log_dir/validation``.
     histogram_freq : int, default 0
-        Every this many epochs (0: never), a histogram of each weight, tagged
-        ``"<model>/<layer>/<weight>/histogram"`` (Keras' tag), at step = the epoch.
+        Every this many epochs (0: never), a histogram of each weight's finite values, at step = the
+        epoch, tagged as Keras tags them, ``"<model>/<layer>/<weight>/histogram"`` in a Sequential,
+        ``"<layer>/<weight>/histogram"`` in a functional model, with glassnet's weight names (which
+        are Keras' for Dense, the convolutions, BatchNormalization, Embedding...; Keras nests a
+        recurrent layer's in a cell, ``lstm/lstm_cell/kernel``, where glassnet has ``lstm/kernel``).
     write_graph : bool, default True
         The model's layers for TensorBoard's graph dashboard (Keras writes its model's JSON).
     write_steps_per_second : bool, default False
@@ -79,9 +84,10 @@ class TensorBoard(Callback):
 
     Files: event files are written with NumPy and the standard library (no TensorFlow, no
     protobuf). Unlike TensorFlow's writer, which appends to one file, each write is a new file,
-    written whole (atomically), so no file is ever half-written: the values since the last one,
-    at an epoch's or batch's end once ``FLUSH_SECONDS`` (10 s) have passed, and when training
-    ends. A run of an hour of short epochs leaves a few hundred small files; TensorBoard reads
+    written whole (atomically, under a temporary name TensorBoard does not read), so no file is
+    ever half-written: the values since the last one, at an epoch's or batch's end once
+    ``FLUSH_SECONDS`` (10 s) have passed, when training ends, and when an error or Ctrl-C stops
+    ``fit`` (the curves up to it). A run of an hour of short epochs leaves a few hundred small files; TensorBoard reads
     them as one series. ``evaluate`` takes no callbacks in glassnet, so only ``fit``'s validation
     is logged.
 
@@ -98,6 +104,8 @@ class TensorBoard(Callback):
                  embeddings_metadata=None):
         super().__init__()
         self.log_dir = check_path(log_dir, "TensorBoard: log_dir")
+        if not isinstance(self.log_dir, str):
+            raise TypeError(f"TensorBoard: log_dir must be a str or os.PathLike of one, got {type(log_dir).__name__}")
         self.histogram_freq = check_non_negative_int(histogram_freq, "histogram_freq", "TensorBoard")
         self.write_graph = check_flag(write_graph, "TensorBoard: write_graph")
         self.write_steps_per_second = check_flag(write_steps_per_second, "TensorBoard: write_steps_per_second")
@@ -165,12 +173,17 @@ class TensorBoard(Callback):
         self._train.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in train.items()])
         self._val.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in validation.items()])
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            name = getattr(self.model, "name", "model")
-            self._train.add(epoch, [_tfevents.histogram_value(f"{name}/{weight}/histogram", backend.to_numpy(a))
+            # Keras' tags: a Sequential's weights under its name, a functional model's under the layers'
+            prefix = "" if getattr(self.model, "_calls", None) else f"{getattr(self.model, 'name', 'model')}/"
+            self._train.add(epoch, [_tfevents.histogram_value(f"{prefix}{weight}/histogram", backend.to_numpy(a))
                                     for weight, a in self.model._weight_items()])
         self._maybe_flush()
 
     def on_train_end(self, logs=None):
+        self._flush()
+
+    def _on_fit_failed(self):
+        # an error or Ctrl-C left fit: the curves up to it are what one wants to see
         self._flush()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -215,15 +228,18 @@ def _graph_json(model):
 
     def source(parent):
         if parent < 0:
-            return [model._input_names[-1 - parent], 0, 0]
+            return [input_node[model._input_names[-1 - parent]], 0, 0]
         return [calls[parent].name, node_of[parent], 0]
 
     def tensor(parent):
         return {"class_name": "__keras_tensor__", "config": {"keras_history": source(parent)}}
-    entries = {given: {"class_name": "InputLayer", "config": {"name": given}, "inbound_nodes": []}
-               for given in model._input_names}
+    # an Input may share a layer's name (Keras refuses that): its node is renamed, keeping both
+    taken = {layer.name for layer in calls}
+    input_node = {given: f"{given}_input" if given in taken else given for given in model._input_names}
+    entries = {("input", given): {"class_name": "InputLayer", "config": {"name": input_node[given]},
+                                  "inbound_nodes": []} for given in model._input_names}
     for layer, parents in zip(calls, model._graph):
-        node = entries.setdefault(layer.name, {**entry(layer), "inbound_nodes": []})
+        node = entries.setdefault(id(layer), {**entry(layer), "inbound_nodes": []})
         node["inbound_nodes"].append({"args": [[tensor(p) for p in parents]]})
     return json.dumps({"class_name": "Functional", "config": {
         "name": name, "layers": list(entries.values()),
