@@ -9,6 +9,8 @@ import pytest
 
 from glassnet import optimizers
 
+from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
+
 CASES = [
     ("sgd", dict(learning_rate=0.1), "SGD", dict(lr=0.1)),
     ("sgd", dict(learning_rate=0.1, momentum=0.9), "SGD", dict(lr=0.1, momentum=0.9)),
@@ -218,7 +220,7 @@ def test_adamw_default_weight_decay_is_keras():
 
 KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                "adagrad": "Adagrad", "adamax": "Adamax", "nadam": "Nadam", "lion": "Lion", "ftrl": "Ftrl",
-               "lamb": "Lamb"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
+               "lamb": "Lamb", "adafactor": "Adafactor"}     # Adadelta keeps PyTorch's defaults on purpose (its docstring)
 
 
 @pytest.mark.parametrize("name", sorted(KERAS_NAMES))
@@ -585,3 +587,87 @@ def test_ftrl_refuses_a_scheduled_rate_of_zero_before_any_change_and_lamb_wrong_
     for sizes in ([[3]], [[3, 4]], [5]):
         with pytest.raises(ValueError, match="Lamb: sizes must give"):
             optimizers.Lamb(0.1).apply([("w", np.ones(5), np.ones(5))], sizes=sizes)
+
+
+# -- Adafactor: Keras' (PyTorch's differs) -----------------------------------------------------------
+def _adafactor_by_hand(w, grads, lr, decay=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
+    """Shazeer & Stern's factored rule as Keras 3 writes it, for one matrix or vector."""
+    r = np.zeros(w.shape[:-1]) if w.ndim >= 2 else None
+    c = np.zeros(w.shape[:-2] + w.shape[-1:]) if w.ndim >= 2 else None
+    v = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        rho = min(lr, 1 / np.sqrt(t))
+        alpha = max(eps2, np.sqrt(np.mean(w ** 2))) * rho
+        g2 = g ** 2 + eps1
+        beta = 1 - t ** decay
+        if w.ndim >= 2:
+            r = beta * r + (1 - beta) * g2.mean(axis=-1)
+            c = beta * c + (1 - beta) * g2.mean(axis=-2)
+            v = np.expand_dims(r / r.mean(axis=-1, keepdims=True), -1) * np.expand_dims(c, -2)
+        else:
+            v = beta * v + (1 - beta) * g2
+        u = g / np.sqrt(v)
+        w = w - alpha * u / max(1.0, np.sqrt(np.mean(u ** 2)) / clip)
+    return w
+
+
+@pytest.mark.parametrize("shape", [(6,), (4, 3), (2, 3, 2, 4)])
+def test_adafactor_steps_by_hand(shape, rng):
+    w0 = rng.standard_normal(shape)
+    grads = [rng.standard_normal(shape) for _ in range(5)]
+    opt, w = optimizers.Adafactor(learning_rate=0.3, clip_threshold=0.5), w0.copy()
+    for g in grads:
+        opt.apply([("w", w, g)])
+    np.testing.assert_allclose(w, _adafactor_by_hand(w0, grads, 0.3, clip=0.5), rtol=1e-12, atol=1e-14)
+    if len(shape) >= 2:         # the moments are factored: a row and a column vector per weight
+        state = opt.get_state()["slots"]["w"]
+        assert state["r"].shape == (np.prod(shape[:-1]),) and state["c"].shape == (np.prod(shape[:-2]) * shape[-1],)
+
+
+def test_adafactor_factors_each_weight_of_a_model_as_keras(rng, tmp_path):
+    """A model hands its optimizer one flat buffer with the weights' shapes; Adafactor factors each
+    kernel (a convolution's 4-D one too) and keeps a bias's moments whole, as Keras does."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    import glassnet as gn
+    x = rng.standard_normal((24, 6, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+    ours = gn.Sequential([gn.layers.Input((6, 6, 2)), gn.layers.Conv2D(3, 3, activation="tanh"), gn.layers.Flatten(),
+                          gn.layers.Dense(3, activation="softmax")], seed=0)
+    ours.compile("sparse_categorical_crossentropy", optimizers.Adafactor(learning_rate=0.05, relative_step=False))
+    theirs = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(3, 3, activation="tanh"),
+                               keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    theirs.set_weights(ours.get_weights())
+    theirs.compile(loss="sparse_categorical_crossentropy",
+                   optimizer=keras.optimizers.Adafactor(learning_rate=0.05, relative_step=False))
+    mine = ours.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # a model file keeps the factored state (its own sizes) and a resumed run continues exactly
+    ours.save(tmp_path / "m.npz")
+    again = gn.load_model(tmp_path / "m.npz")
+    assert again.optimizer.get_state()["slots"]["params"]["r"].shape == (3 * 3 * 2 + 48,)     # rows: conv, dense
+    more = [m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"] for m in (ours, again)]
+    assert more[0] == more[1]
+
+
+def test_adafactor_refuses_shapes_that_do_not_fit():
+    with pytest.raises(ValueError, match="Adafactor: shapes must give"):
+        optimizers.Adafactor().apply([("w", np.ones(6), np.ones(6))], shapes=[[(2, 2)]])
+    opt = optimizers.Adafactor()
+    opt.apply([("w", np.ones(6), np.ones(6))], shapes=[[(2, 3)]])
+    with pytest.raises(ValueError, match="state belongs to other weights"):
+        opt.apply([("w", np.ones(6), np.ones(6))], shapes=[[(3, 2)]])
+
+
+def test_adafactor_on_fakecupy_as_on_the_host(cupy, rng):
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(3)]
+    host, device = optimizers.Adafactor(0.1), optimizers.Adafactor(0.1)
+    w, dw = w0.copy(), cupy.asarray(w0)
+    for g in grads:
+        host.apply([("w", w, g)])
+        device.apply([("w", dw, cupy.asarray(g))])
+    assert isinstance(device.get_state()["slots"]["w"]["r"], cupy.ndarray)
+    np.testing.assert_array_equal(cupy.asnumpy(dw), w)

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # momentum warm-up; the epsilons small enough that where each adds it does not show in float32)
 KERAS = {"sgd": ("SGD", {"momentum": 0.5}), "adam": ("Adam", {}), "adamw": ("AdamW", {}),
          "rmsprop": ("RMSprop", {"epsilon": 1e-12}), "adagrad": ("Adagrad", {"epsilon": 1e-12}),
-         "adamax": ("Adamax", {}), "nadam": ("Nadam", {}), "lion": ("Lion", {})}
+         "adamax": ("Adamax", {}), "nadam": ("Nadam", {}), "lion": ("Lion", {}), "adafactor": ("Adafactor", {})}
 OURS_ONLY = {"nadam": {"momentum_decay": 1.0}}
 
 

@@ -412,8 +412,16 @@ def _compile(model, settings):
                              f"and compile the model yourself") from exc
 
 
+class _Expected:
+    """What ``read_array`` checks a member against: a shape and a dtype."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+
 def _restore_optimizer(model, npz, headers, state):
     params = {key: param for key, param, _ in (model._triples if model.built else [])}
+    shapes_of = dict(zip(params, model._weight_shapes())) if model.built else {}
     keys, slots, iterations = state.get("keys"), state.get("slots"), state.get("iterations")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ModelFileError(f"optimizer_state: iterations must be a non-negative integer, got {iterations!r}")
@@ -425,9 +433,12 @@ def _restore_optimizer(model, npz, headers, state):
         if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in restored
                 or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
             raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
-        # onto the parameters' device: a CuPy model's update cannot mix in NumPy state
-        restored[pair[0]][pair[1]] = backend.get_array_module(params[pair[0]]).asarray(
-            read_array(npz, headers, f"optimizer/{i:03d}", params[pair[0]]))
+        # onto the parameters' device: a CuPy model's update cannot mix in NumPy state; of the
+        # shape the optimizer keeps it in (the parameters', but for Adafactor's factored moments)
+        param = params[pair[0]]
+        shape = model.optimizer.slot_shape(pair[1], param, shapes_of.get(pair[0]))
+        restored[pair[0]][pair[1]] = backend.get_array_module(param).asarray(
+            read_array(npz, headers, f"optimizer/{i:03d}", _Expected(shape, param.dtype)))
     optimizer = model.optimizer
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps

@@ -307,7 +307,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
-            self._views, self._triples, self._sizes, self._names = [], [], [], []
+            self._views, self._triples, self._sizes, self._names, self._shapes = [], [], [], [], []
             self._penalties, self._constrained = [], []
             self._update_fusion()
         elif self.built:

@@ -63,6 +63,8 @@ class ParametersMixin:
         # (clipnorm) or exempts some from weight decay (exclude_from_weight_decay)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]
         self._names = [[f"{layer.name}/{key}" for layer, key, _, _ in self._views]]
+        # and their shapes, for an optimizer that factors each weight's moments (Adafactor)
+        self._shapes = [[tuple(grad.shape) for _, _, _, grad in self._views]]
 
     def _penalty(self):
         """The regularizers' penalties on the weights of the layers trainable now (0 without any):
@@ -88,8 +90,16 @@ class ParametersMixin:
         """The optimizer's update of every trained parameter, then each constraint's projection of
         its weight (Keras' order): the step ``fit`` takes and ``trace`` reports. Every projection
         is computed before any is written, so that one that fails leaves the others unapplied."""
-        self.optimizer.apply(self._triples, self._sizes, self._names)
+        self.optimizer.apply(self._triples, self._sizes, self._names, self._weight_shapes())
         self._project()
+
+    def _weight_shapes(self):
+        """The trained weights' shapes as ``apply`` takes them (made again for a model pickled
+        before they were kept)."""
+        shapes = getattr(self, "_shapes", None)
+        if shapes is None:
+            shapes = self._shapes = [[tuple(grad.shape) for _, _, _, grad in self._views]]
+        return shapes
 
     def _project(self):
         """Each constraint's projection of its weight."""

@@ -229,7 +229,7 @@ class Optimizer:
                 slots[name] = backend.get_array_module(param).asarray(backend.to_numpy(slots[name]))
         return slots, self._buffer(key, param)
 
-    def apply(self, triples, sizes=None, names=None):
+    def apply(self, triples, sizes=None, names=None, shapes=None):
         """One step on ``triples``, ``(key, param, grad)`` with param and grad of one shape.
 
         sizes : for each triple, the sizes of the weights laid end to end in its arrays (a model
@@ -237,6 +237,8 @@ class Optimizer:
             None: each triple is one weight.
         names : for each triple, the names of those weights (``"dense_1/kernel"``), which
             ``exclude_from_weight_decay`` looks for; None: each triple is one weight, named by its key.
+        shapes : for each triple, those weights' shapes, which ``Adafactor`` factors; None: each
+            triple is one weight of its own shape.
         """
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
@@ -442,6 +444,12 @@ class Optimizer:
 
     def update(self, key, param, grad):
         raise NotImplementedError
+
+    def slot_shape(self, name, param, shapes=None):
+        """The shape of the state array ``name`` kept for ``param`` (whose weights have ``shapes``,
+        as ``apply`` takes them): the parameter's own, but for Adafactor's factored moments. A
+        model file's optimizer state is checked against it."""
+        return tuple(param.shape)
 
     def get_config(self):
         """``{"name": ..., argument: value}`` for every argument of the constructor and the clipping

@@ -1,5 +1,6 @@
 """The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, each
-``torch.optim``'s step for step with Keras' names and defaults, and Lion, Keras' (PyTorch has none)
+``torch.optim``'s step for step with Keras' names and defaults, and Lion, Ftrl, Lamb and Adafactor,
+Keras' (PyTorch has none of the first three; its Adafactor differs)
 (see ``glassnet.optimizers.base`` for what they share)."""
 import math
 
@@ -423,14 +424,14 @@ class Ftrl(Optimizer):
         self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
         self.beta = beta
 
-    def apply(self, triples, sizes=None, names=None):
+    def apply(self, triples, sizes=None, names=None, shapes=None):
         if self.schedule is not None:           # this update's rate, checked before any change
             self._follow_schedule()
             if self.learning_rate == 0:
                 raise ValueError(f"Ftrl: the learning rate schedule {self.schedule!r:.100} gave 0 for step "
                                  f"{self.iterations}; Ftrl divides by the rate (Keras' weights turn NaN): give "
                                  f"the schedule a floor above 0 (CosineDecay's alpha)")
-        super().apply(triples, sizes, names)
+        super().apply(triples, sizes, names, shapes)
 
     def update(self, key, param, grad):
         self._slot(key, param, "accumulator", fill=self.initial_accumulator_value)
@@ -469,7 +470,7 @@ class Lamb(_Moments):
     non_negative_slots = ("v",)
     _weights_of = None          # key -> the sizes of the weights laid end to end under it (apply's)
 
-    def apply(self, triples, sizes=None, names=None):
+    def apply(self, triples, sizes=None, names=None, shapes=None):
         triples = list(triples)
         self._weights_of = {}
         for (key, param, _), each in zip(triples, sizes or [None] * len(triples)):
@@ -482,7 +483,7 @@ class Lamb(_Moments):
                                  f"end in it (positive integers adding up to its {param.size} values), got "
                                  f"{each if each is not None else sizes!r:.100}")
             self._weights_of[key] = each
-        super().apply(triples, sizes, names)
+        super().apply(triples, sizes, names, shapes)
 
     def update(self, key, param, grad):
         slots, tmp = self._slot(key, param, "m", "v")
@@ -508,3 +509,122 @@ class Lamb(_Moments):
             update *= ratio * self.learning_rate
             weight -= update
             start += size
+
+
+def _factor_sizes(shapes):
+    """How many values Adafactor's row and column moments hold for weights of ``shapes``: for each
+    weight of two axes or more, ``shape[:-1]`` and ``shape[:-2] + shape[-1:]``; none for the others."""
+    rows = sum(math.prod(s[:-1]) for s in shapes if len(s) >= 2)
+    cols = sum(math.prod(s[:-2]) * s[-1] for s in shapes if len(s) >= 2)
+    return rows, cols
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern 2018, "Adafactor: adaptive learning rates with sublinear memory
+    cost"), as Keras 3's ``Adafactor`` computes it. For each weight W of two axes or more, the
+    second moments of its gradient G are kept factored, a row vector r and a column vector c (the
+    means of G^2 + epsilon_1 over the last axis and over the one before), which stand for the
+    whole matrix ``v = (r / mean(r))[:, None] * c[None, :]``; a vector (a bias) keeps its own v.
+    With ``t`` the updates made, ``beta = 1 - t ** beta_2_decay`` (0 at the first update, then
+    towards 1):
+
+        r = beta r + (1 - beta) mean(G^2 + eps1, axis=-1);   c likewise over axis -2
+        u = G / sqrt(v);   u /= max(1, rms(u) / clip_threshold)
+        W -= max(epsilon_2, rms(W)) * min(lr, 1 / sqrt(t)) * u
+
+    The step is relative: a weight moves by a fraction of its own root mean square. With
+    ``relative_step`` (and a learning rate that is a number, not a schedule) the rate is capped by
+    ``1 / sqrt(t)`` (Keras applies the cap twice, to no further effect). No first moment, as
+    Keras'. Like Keras, glassnet also keeps v itself (the size of the weights) as state; r and c are
+    state of their own sizes, which model files keep. PyTorch's ``Adafactor`` differs (its own
+    defaults and scaling); the tests compare with Keras 3.15 and this formula.
+    """
+    name = "adafactor"
+    slot_names = always_slots = ("r", "c", "v")
+    non_negative_slots = ("r", "c", "v")
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_2_decay": "<= 0", "epsilon_1": "> 0",
+                        "epsilon_2": ">= 0", "clip_threshold": "> 0", "relative_step": "flag"}
+    _shapes_of = None       # key -> the shapes of the weights laid end to end under it (apply's)
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3,
+                 clip_threshold=1.0, relative_step=True, **options):
+        super().__init__(learning_rate, **options)
+        self.beta_2_decay = beta_2_decay
+        self.epsilon_1 = epsilon_1
+        self.epsilon_2 = epsilon_2
+        self.clip_threshold = clip_threshold
+        self.relative_step = relative_step
+
+    def apply(self, triples, sizes=None, names=None, shapes=None):
+        triples = list(triples)
+        self._shapes_of = {}
+        for (key, param, _), each in zip(triples, shapes or [None] * len(triples)):
+            if each is None:
+                continue
+            each = [tuple(s) for s in each] if isinstance(each, (list, tuple)) else None
+            if each is None or not all(all(isinstance(n, (int, np.integer)) and n > 0 for n in s) for s in each) \
+                    or sum(math.prod(s) for s in each) != param.size:
+                raise ValueError(f"Adafactor: shapes must give, for each array, the shapes of the weights laid "
+                                 f"end to end in it (adding up to its {param.size} values), got "
+                                 f"{each if each is not None else shapes!r:.100}")
+            self._shapes_of[key] = each
+        super().apply(triples, sizes, names, shapes)
+
+    def slot_shape(self, name, param, shapes=None):
+        if name == "v":
+            return tuple(param.shape)
+        rows, cols = _factor_sizes(shapes if shapes is not None else [tuple(param.shape)])
+        return (rows if name == "r" else cols,)
+
+    def _state(self, key, param, shapes):
+        """r, c and v of ``key``, made (zeros) on first use, on the parameters' device."""
+        xp = backend.get_array_module(param)
+        slots = self.slots.setdefault(key, {})
+        for name in ("r", "c", "v"):
+            shape = self.slot_shape(name, param, shapes)
+            state = slots.get(name)
+            if state is None:
+                state = slots[name] = xp.zeros(shape, dtype=param.dtype)
+            elif type(state) is not type(param):        # state set from the other side (a file, the host)
+                state = slots[name] = xp.asarray(backend.to_numpy(state))
+            if tuple(state.shape) != shape:
+                raise ValueError(f"Adafactor: its {name!r} state for {key!r:.60} has shape {tuple(state.shape)}, "
+                                 f"the weights {shapes} need {shape}: the state belongs to other weights")
+        return slots
+
+    def update(self, key, param, grad):
+        shapes = (self._shapes_of or {}).get(key) or [tuple(param.shape)]
+        slots = self._state(key, param, shapes)
+        t = self.iterations
+        rate = self.learning_rate
+        if self.schedule is None and self.relative_step:
+            rate = min(rate, 1 / math.sqrt(t))
+        rho = min(rate, 1 / math.sqrt(t))
+        beta = 1 - t ** self.beta_2_decay
+        dtype = param.dtype.type
+        flat = (param.reshape(-1), grad.reshape(-1), slots["v"].reshape(-1))
+        start = row = col = 0
+        for shape in shapes:
+            size = math.prod(shape)
+            w, g, v = (a[start:start + size].reshape(shape) for a in flat)
+            start += size
+            squared = g * g
+            squared += dtype(self.epsilon_1)
+            if len(shape) >= 2:
+                rows, cols = math.prod(shape[:-1]), math.prod(shape[:-2]) * shape[-1]
+                r = slots["r"][row:row + rows].reshape(shape[:-1])
+                c = slots["c"][col:col + cols].reshape(shape[:-2] + shape[-1:])
+                row, col = row + rows, col + cols
+                r *= dtype(beta)
+                r += dtype(1 - beta) * squared.mean(axis=-1)
+                c *= dtype(beta)
+                c += dtype(1 - beta) * squared.mean(axis=-2)
+                v[...] = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+            else:
+                v *= dtype(beta)
+                v += dtype(1 - beta) * squared
+            u = g / backend.get_array_module(v).sqrt(v)
+            u_rms = math.sqrt(float((u * u).mean()))
+            w_rms = math.sqrt(float((w * w).mean()))
+            u *= dtype(max(self.epsilon_2, w_rms) * rho / max(1.0, u_rms / self.clip_threshold))
+            w -= u
