@@ -107,3 +107,25 @@ def test_errors():
         metrics.ConcordanceCorrelation(axis=0).update_state(t, t, sample_weight=np.ones(4))
     with pytest.raises(ValueError, match=r"concordance_correlation: expected targets of the outputs' shape \(4, 3\)"):
         metrics.ConcordanceCorrelation().update_state(np.ones((4, 2)), t)
+
+
+@pytest.mark.parametrize("shapes", [((6, 4), (6, 4, 1)), ((6, 4, 1), (6, 4)), ((6,), (6, 1)), ((6, 1), (6,))])
+def test_ranks_one_apart_follow_keras(keras, shapes):
+    """Keras' rule: a vector gets the missing axis; otherwise the size-1 axis goes, so (n, T)
+    targets and (n, T, 1) outputs give one coefficient per sequence."""
+    rng = np.random.default_rng(5)
+    t, p = rng.standard_normal(shapes[0]).astype(np.float32), rng.standard_normal(shapes[1]).astype(np.float32)
+    for ours, theirs in ((pearson_correlation, keras.metrics.pearson_correlation),
+                         (concordance_correlation, keras.metrics.concordance_correlation)):
+        expected = np.asarray(theirs(t, p))
+        np.testing.assert_allclose(ours(t, p), expected, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_the_functions_compile_as_their_classes(tmp_path):
+    model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,), seed=0)])
+    model.compile(loss="mse", optimizer="sgd", metrics=[metrics.pearson_correlation, metrics.concordance_correlation])
+    x, y = np.random.default_rng(6).standard_normal((8, 2)), np.random.default_rng(7).standard_normal((8, 3))
+    scores = model.evaluate(x, y, return_dict=True)
+    assert list(scores) == ["loss", "pearson_correlation", "concordance_correlation"]
+    assert scores["pearson_correlation"] == pytest.approx(float(np.mean(pearson_correlation(y, model.predict(x)))), rel=1e-5)
+    model.save(tmp_path / "m.npz")          # saved by name, as the classes are

@@ -86,7 +86,7 @@ def test_model_files_refuse_it(tmp_path):
         model.save_weights(tmp_path / "w.npz")      # its file is a model file: load_weights reads it as one
     with pytest.raises(ValueError, match="to_json: layer lambda"):
         model.to_json()             # a config could not rebuild it either
-    with pytest.raises(TypeError, match="cannot hold it"):
+    with pytest.raises(ValueError, match="cannot hold it"):
         layers.Lambda.from_config(model.layers[0].get_config())
 
 
@@ -112,3 +112,51 @@ def test_bad_arguments(kwargs, error, words):
 def test_a_function_changing_the_batch_is_refused():
     with pytest.raises(ValueError, match="one row per sample"):
         layers.Lambda(lambda x: x.sum())(np.ones((3, 2)))
+
+
+def test_review_fixes_shapes_training_argument_and_refusal_before_any_state_moves():
+    # an open axis whose output follows it only for some lengths is open
+    assert layers.Lambda(lambda h: h[:, :2]).output_shape((None, 4)) == (None, 4)
+    # no warnings from the trial on zeros; ids tried where floats fail
+    with np.errstate(all="raise"):
+        assert layers.Lambda(np.log).output_shape((3,)) == (3,)
+    table = np.arange(20.0)
+    assert layers.Lambda(lambda ids: table[ids]).output_shape((4,)) == (4,)
+    # Keras passes training= to a function that takes it
+    noisy = layers.Lambda(lambda x, training=None: x + (100.0 if training else 0.0))
+    assert noisy(np.zeros((1, 2)), training=True).tolist() == [[100.0, 100.0]]
+    assert noisy(np.zeros((1, 2))).tolist() == [[0.0, 0.0]]
+    with pytest.raises(NotImplementedError, match="mask"):
+        layers.Lambda(lambda x, mask=None: x)
+    # refused before the forward pass: BatchNormalization's moving statistics stay as they were
+    model = gn.Sequential([layers.Input((3,)), layers.Dense(4, seed=0), layers.BatchNormalization(),
+                           layers.Lambda(lambda h: h * 2), layers.Dense(1, seed=1)])
+    model.compile(loss="mse", optimizer="sgd")
+    before = model.get_weights()
+    with pytest.raises(NotImplementedError, match="cannot pass a gradient back"):
+        model.train_on_batch(np.random.default_rng(0).standard_normal((8, 3)), np.ones((8, 1)))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_trace_and_check_model_below_a_lambda():
+    from glassnet.gradcheck import check_model
+    model = gn.Sequential([layers.Input((3,)), layers.Dense(4, name="frozen", seed=0),
+                           layers.Lambda(np.tanh), layers.Dense(1, name="top", seed=1)], dtype="float64")
+    model.get_layer("frozen").trainable = False
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = np.random.default_rng(1).standard_normal((5, 3)), np.zeros((5, 1))
+    trace = model.trace(x, y)
+    assert trace[0]["dA"] is None and trace[0]["grads"] == {} and "frozen" in str(trace)
+    report = check_model(model, x, y)
+    assert report["skipped"] == ["frozen/kernel", "frozen/bias"] and report["max_error"] < 1e-6
+
+
+def test_a_wrapped_lambda_above_a_frozen_layer_trains_and_traces():
+    model = gn.Sequential([layers.Input((4, 3)), layers.Dense(2, name="frozen", seed=0),
+                           layers.TimeDistributed(layers.Lambda(lambda h: h ** 2)), layers.Flatten(),
+                           layers.Dense(1, seed=1)])
+    model.get_layer("frozen").trainable = False
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = np.random.default_rng(2).standard_normal((6, 4, 3)).astype(np.float32), np.ones((6, 1), np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.trace(x, y)[0]["grads"] == {}

@@ -212,7 +212,8 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     sample_weight : ndarray of shape (batch,), optional: checks the weighted loss instead.
     Uses the model's own training path (fused output gradients included), without updating:
     every pass draws the same dropout masks, and BatchNormalization's moving statistics are left
-    as they were (``StateSnapshot``).
+    as they were (``StateSnapshot``). The report's "skipped" names the weights of frozen layers no
+    gradient reaches (below a ``Lambda``, which passes none back): not checked.
     """
     _refuse_device([p for layer in model.layers for p in layer.params.values()], "check_model")
     if model.dtype != np.float64:
@@ -228,9 +229,16 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
         model._loss_and_gradients(x, y, w)
     finally:
         model._mark_first_layer()
-    report = {"max_error": 0.0, "errors": {}}
-    analytic = [(f"{layer.name}/{name}", layer.grads[name].copy(), value)
-                for layer in model.layers for name, value in layer.params.items()]
+    report = {"max_error": 0.0, "errors": {}, "skipped": []}
+    analytic = []
+    for layer in model.layers:
+        for name, value in layer.params.items():
+            grad = layer.grads[name]
+            if not layer.trainable and np.isnan(grad).all():
+                # a frozen layer below a Lambda: no gradient reaches it (training needs none)
+                report["skipped"].append(f"{layer.name}/{name}")
+                continue
+            analytic.append((f"{layer.name}/{name}", grad.copy(), value))
 
     def loss():
         snapshot.restore()          # the masks of the analytic pass, again

@@ -16,6 +16,11 @@ def _projection(constraint, name, param):
     return projected
 
 
+def holds_code(layer):
+    """Whether ``layer``, or a layer it wraps, is a function without a backward pass (a Lambda)."""
+    return any(getattr(held, "holds_code", False) for held in (layer, *layer.wrapped_layers()))
+
+
 class ParametersMixin:
 
     def _flatten_parameters(self):
@@ -144,10 +149,15 @@ class ParametersMixin:
         learns = []         # per call: its layer learns, or a call below it does
         for layer, parents in zip(self._node_layers, self._inbound):      # a shared layer: any of its calls
             below = any(learns[p] for p in parents if p >= 0)
-            if every and not getattr(layer, "holds_code", False):
+            if every and not holds_code(layer):
                 below = any(p >= 0 for p in parents)
             layer.needs_input_gradient = layer.needs_input_gradient or below
             learns.append(below or bool(layer.trainable and layer.params))
+        # a Lambda (a function, no backward) a gradient would have to pass: training refuses it
+        # before its first forward pass (_loss_and_gradients)
+        self._blocked = next((held for layer in self.layers if layer.needs_input_gradient
+                              for held in (layer, *layer.wrapped_layers()) if getattr(held, "holds_code", False)),
+                             None)
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the

@@ -28,7 +28,8 @@ from .layers.masking import planned
 
 class Trace(list):
     """A list with one dict per layer (keys: layer, input, Z, A, dA, dZ, grads, update; and xhat,
-    the normalised input, for BatchNormalization and LayerNormalization) and ``.loss``.
+    the normalised input, for BatchNormalization and LayerNormalization) and ``.loss``. Frozen
+    layers below a ``Lambda``, which passes no gradient back, have dA None and no grads.
     ``update`` maps each parameter to the step's change, ``{}`` for a frozen layer; it is None for
     every layer when the loss is not finite (training makes no update then)."""
 
@@ -122,6 +123,10 @@ def _trace(model, x, y):
         records[i]["dZ"] = _copy(getattr(calls[i], "grad_z", None))     # Dense and Activation keep dL/dZ
         records[i]["grads"] = {name: g.copy() for name, g in calls[i].grads.items()}
     model._backward(grad, model._fused, activity, seen, done)
+    for record in records:      # below a Lambda (frozen layers: it passes no gradient), none came
+        record.setdefault("dA", None)
+        record.setdefault("dZ", None)
+        record.setdefault("grads", {})
     if model._fused:
         records[-1]["dA"] = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys))
     elif model._heads is not None:      # each fused output's, as above

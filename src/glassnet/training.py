@@ -267,6 +267,9 @@ class TrainingMixin(ActivityMixin):
     def _loss_and_gradients(self, x, y, w=None):
         """Forward (training mode) and backward on one batch; fills every layer's ``grads``.
         ``w``: sample weights (n,) or None. Returns ``(loss value before the update, output)``."""
+        blocked = getattr(self, "_blocked", None)
+        if blocked is not None:         # before the forward pass: no moving statistic, no generator moves
+            raise blocked.refusal()     # a Lambda a gradient would have to pass
         out = self._forward(x, training=True)
         activity = self._activity_cache[2]       # current: _forward has just checked it
         scored, ys, ws, rows = self._scored(out, y, w)

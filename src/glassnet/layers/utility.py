@@ -115,7 +115,8 @@ class Lambda(Layer):
     ----------
     function : callable
         Takes the batch (batch, ...) and returns an array with the same batch size, of NumPy (or,
-        on a GPU, CuPy) operations.
+        on a GPU, CuPy) operations. A function with a ``training`` argument gets the pass's mode,
+        as Keras gives it (noise in training only); one with a ``mask`` argument is refused.
     output_shape : tuple, callable or None
         One sample's output shape (no batch axis), or a function of the whole input shape,
         ``(None, *sample)``, returning the whole output shape (Keras' two forms). None: found by
@@ -149,6 +150,13 @@ class Lambda(Layer):
                             f"input shape or None, got {output_shape!r:.80}")
         self.function, self.arguments = function, dict(arguments or {})
         self._output_shape = tuple(output_shape) if _is_shape(output_shape) else output_shape
+        # Keras passes training= to a function that takes it (noise in training only), and mask=,
+        # which glassnet cannot: its masks travel beside the layers, not into them
+        parameters = _parameters(function)
+        if "mask" in parameters:
+            raise NotImplementedError("Lambda: a function taking mask is not supported (glassnet does not hand "
+                                      "masks to it)")
+        self._takes_training = "training" in parameters
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -160,21 +168,29 @@ class Lambda(Layer):
             return tuple(shape)[1:]
         if self._output_shape is not None:
             return self._output_shape
-        # found by trying: zeros of each length given, and two lengths for an axis of any length
-        probes = [self._probe(input_shape, size) for size in ((2,) if None not in input_shape else (2, 3))]
-        return tuple(a if a == b else None for a, b in zip(*probes)) if len(probes) == 2 else probes[0]
+        # found by trying: zeros of the sizes given, and three lengths for an axis of any length; an
+        # output axis that follows them is open too (h[:, :2] gives 1, 2, 2: open)
+        probes = [self._probe(input_shape, size) for size in ((2,) if None not in input_shape else (1, 2, 3))]
+        if any(len(p) != len(probes[0]) for p in probes):
+            raise ValueError(f"{self.describe()}: the function's output has another number of axes for inputs "
+                             f"of other lengths; give output_shape")
+        return tuple(sizes[0] if len(set(sizes)) == 1 else None for sizes in zip(*probes))
 
     def _probe(self, input_shape, size):
-        x = np.zeros((1, *(size if d is None else d for d in input_shape)), dtype=self.dtype or np.float32)
-        try:
-            out = self._call(x)
-        except Exception as exc:
-            raise ValueError(f"{self.describe()}: could not find the output's shape by calling the function "
-                             f"on zeros of shape {x.shape} ({type(exc).__name__}: {exc}); give output_shape") from exc
-        return out.shape[1:]
+        shape = (1, *(size if d is None else d for d in input_shape))
+        failure = None
+        for dtype in (self.dtype or np.float32, np.int64):      # ids (an index into a table) next
+            try:
+                with np.errstate(all="ignore"):     # log(0), 0 / 0: a shape, not a value, is wanted
+                    return self._call(np.zeros(shape, dtype=dtype)).shape[1:]
+            except Exception as exc:
+                failure = failure or exc
+        raise ValueError(f"{self.describe()}: could not find the output's shape by calling the function on "
+                         f"zeros of shape {shape} ({type(failure).__name__}: {failure}); give output_shape") from failure
 
-    def _call(self, x):
-        out = backend.get_array_module(x).asarray(self.function(x, **self.arguments))
+    def _call(self, x, training=False):
+        extra = {"training": training} if self._takes_training else {}
+        out = backend.get_array_module(x).asarray(self.function(x, **self.arguments, **extra))
         if out.ndim == 0 or out.shape[0] != x.shape[0]:
             raise ValueError(f"{self.describe()}: the function must return one row per sample, (batch={x.shape[0]}, "
                              f"...), got shape {tuple(out.shape)}")
@@ -183,12 +199,17 @@ class Lambda(Layer):
         return out
 
     def forward(self, x, training=False):
-        return self._call(x)
+        return self._call(x, training)
 
     def backward(self, grad_output):
-        if not self.needs_input_gradient:       # a model's first layer: nobody needs the gradient
+        if not self.needs_input_gradient:       # nothing below it learns: nobody needs the gradient
             return None
-        raise NotImplementedError(
+        raise self.refusal()
+
+    def refusal(self):
+        """The error training raises, before its first forward pass, when a gradient would have to
+        pass this layer (``fit`` and ``train_on_batch`` check the model's layers first)."""
+        return NotImplementedError(
             f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet has no automatic "
             f"differentiation), and layers below it learn; place it where nothing below it learns (the "
             f"model's first layers, or above frozen ones), or write a Layer with forward and backward "
@@ -202,8 +223,18 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config):
-        raise TypeError(f"Lambda: a config names its function ({config.get('function')!r:.80}) but cannot hold "
-                        f"it (a model file never holds code); build the model in code and load its weights")
+        raise ValueError(f"Lambda: a config names its function ({config.get('function')!r:.80}) but cannot hold "
+                         f"it (a model file never holds code); build the model in code and set its weights "
+                         f"(get_weights, set_weights)")
+
+
+def _parameters(function):
+    """The names ``function`` takes (none known for a built-in without a signature, np.log1p's)."""
+    import inspect
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _is_shape(value):

@@ -15,7 +15,7 @@ from .. import _settings, losses
 from .base import Metric
 from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
                         TruePositives)
-from .correlation import ConcordanceCorrelation, PearsonCorrelation
+from .correlation import ConcordanceCorrelation, PearsonCorrelation, concordance_correlation, pearson_correlation
 from .constrained import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 from .from_losses import (BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, CosineSimilarity,
                           Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
@@ -36,7 +36,8 @@ from . import weighted  # noqa: E402  (compile's weighted_metrics; imports the c
 __all__ = ["METRICS", "METRIC_CLASSES", "Metric", "LossMetric", "Mean", "Sum", "MeanMetricWrapper",
            "check_log_names", "get", "serialize", "accuracy", "binary_accuracy", "categorical_accuracy",
            "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
-           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "weighted"]
+           "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "weighted", "pearson_correlation",
+           "concordance_correlation"]
 
 METRICS = {
     "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
@@ -97,6 +98,9 @@ def get(identifier):
         return get(_made(identifier))
     if isinstance(identifier, losses.Loss):
         return identifier.name, LossMetric(identifier)
+    if identifier is pearson_correlation or identifier is concordance_correlation:
+        # Keras' functions give a coefficient per sample: compiled, they are their classes' means
+        return get(identifier.__name__)
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     if isinstance(identifier, dict):

@@ -16,17 +16,25 @@ EPSILON = 1e-7      # Keras' backend.epsilon(), which the concordance's denomina
 
 
 def _same_rank(y_true, y_pred, caller):
-    """(y_true, y_pred) as arrays of y_pred's dtype and one shape: targets (n,) for outputs (n, 1),
-    or the reverse, get the missing axis (Keras' squeeze_or_expand_to_same_rank)."""
+    """(y_true, y_pred) as arrays of y_pred's dtype and one shape, Keras' rule where their ranks
+    differ by one and the longer has a last axis of 1 (squeeze_or_expand_to_same_rank): a vector
+    (n,) gets that axis, anything else loses it from the other, so (n, T) targets meet (n, T, 1)
+    outputs as (n, T), one coefficient per sequence."""
     xp = backend.get_array_module(y_pred)
     y_pred = xp.asarray(y_pred)
     if y_pred.dtype.kind != "f":
         y_pred = y_pred.astype(np.float32)
     y_true = xp.asarray(y_true, dtype=y_pred.dtype)
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        y_true = y_true[..., None]
-    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-        y_pred = y_pred[..., None]
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+        else:
+            y_true = y_true[..., 0]
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true[:, None]
+        else:
+            y_pred = y_pred[..., 0]
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{caller}: expected targets of the outputs' shape {tuple(y_pred.shape)}, got "
                          f"shape {tuple(y_true.shape)}")
