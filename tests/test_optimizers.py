@@ -671,3 +671,16 @@ def test_adafactor_on_fakecupy_as_on_the_host(cupy, rng):
         device.apply([("w", dw, cupy.asarray(g))])
     assert isinstance(device.get_state()["slots"]["w"]["r"], cupy.ndarray)
     np.testing.assert_array_equal(cupy.asnumpy(dw), w)
+
+
+def test_an_optimizer_of_one_s_own_with_the_old_apply_still_trains(rng):
+    import glassnet as gn
+
+    class Halving(optimizers.SGD):
+        def apply(self, triples, sizes=None, names=None):       # written before apply took shapes
+            super().apply(triples, sizes, names)
+
+    model = gn.Sequential([gn.layers.Dense(2, input_dim=3, seed=0)])
+    model.compile("mse", Halving(0.1))
+    history = model.fit(rng.standard_normal((8, 3)), np.zeros((8, 2)), epochs=3, verbose=0).history["loss"]
+    assert history[-1] < history[0]

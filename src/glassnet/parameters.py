@@ -16,6 +16,18 @@ def _projection(constraint, name, param):
     return projected
 
 
+_TAKES_SHAPES = {}       # optimizer class -> whether its apply takes shapes=
+
+
+def _takes_shapes(optimizer):
+    cls = type(optimizer)
+    if cls not in _TAKES_SHAPES:
+        import inspect
+        parameters = inspect.signature(cls.apply).parameters
+        _TAKES_SHAPES[cls] = "shapes" in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    return _TAKES_SHAPES[cls]
+
+
 def holds_code(layer):
     """Whether ``layer``, or a layer it wraps, is a function without a backward pass (a Lambda)."""
     return any(getattr(held, "holds_code", False) for held in (layer, *layer.wrapped_layers()))
@@ -95,7 +107,10 @@ class ParametersMixin:
         """The optimizer's update of every trained parameter, then each constraint's projection of
         its weight (Keras' order): the step ``fit`` takes and ``trace`` reports. Every projection
         is computed before any is written, so that one that fails leaves the others unapplied."""
-        self.optimizer.apply(self._triples, self._sizes, self._names, self._weight_shapes())
+        if _takes_shapes(self.optimizer):
+            self.optimizer.apply(self._triples, self._sizes, self._names, shapes=self._weight_shapes())
+        else:           # an optimizer of one's own written before apply took shapes
+            self.optimizer.apply(self._triples, self._sizes, self._names)
         self._project()
 
     def _weight_shapes(self):
