@@ -39,7 +39,9 @@ glassnet.outputs.
 Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A recurrent layer's
 ``initial_state`` tensors are inputs of its call besides the sequence, and with
 ``return_state=True`` each last state is a ``LastState`` call reading the layer's output
-(layers/readers.py). Not here yet: texts; a shared layer that makes an output, is stateful,
+(layers/readers.py). Texts come in as Sequential's do: one Input of texts, read by a
+TextVectorization alone, as the first call (the model turns the texts into its ids before the
+pass). Not here yet: texts beside other inputs; a shared layer that makes an output, is stateful,
 returns its states or has an activity_regularizer; each is refused by name.
 """
 import inspect
@@ -164,9 +166,9 @@ def _check_inputs(inputs):
     for j, given in enumerate(inputs):
         if not isinstance(given, InputLayer):
             raise TypeError(f"Model: inputs[{j}] must be what glassnet.Input(shape) returned, got {type(given).__name__}")
-        if given.dtype == "string":
-            raise ValueError("Model: a functional Model takes no texts (Input dtype='string'); use a Sequential "
-                             "starting with TextVectorization")
+        if given.dtype == "string" and len(inputs) > 1:
+            raise NotImplementedError("Model: an Input of texts (dtype='string') must be the model's only one; "
+                                      "vectorise the texts before, or use a Sequential starting with TextVectorization")
         if any(given is other for other in inputs[:j]):
             raise ValueError(f"Model: inputs[{j}] is listed twice")
     if not inputs:
@@ -309,10 +311,13 @@ class Model(Sequential):
                     raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
                                               f"returns {tensor.layer.returns} too; give each call a layer of its own")
         makers = {id(tensor.layer) for tensor in outputs}
-        for layer in layers:
-            if getattr(layer, "takes_text", False):
+        for k, layer in enumerate(layers):
+            if getattr(layer, "takes_text", False) and not (
+                    k == 0 and len(inputs) == 1 and inputs[0].dtype == "string"
+                    and [t.layer for t in tensors if any(p is inputs[0] for p in t.inputs)] == [layer]):
                 raise NotImplementedError(f"Model: {layer.describe()} turns texts into numbers, which a functional "
-                                          f"Model does not take yet; use a Sequential")
+                                          f"Model takes as its first call on its one Input of texts alone; use a "
+                                          f"Sequential")
             if id(layer) in shared:
                 refusal = ("makes an output; share the layers before it" if id(layer) in makers else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
@@ -984,6 +989,8 @@ class Model(Sequential):
                   "calls": [position[id(layer)] for layer in self._calls],
                   "inputs": [{"name": name, "shape": list(shape)} for name, shape in
                              zip(self._input_names, self.input_shapes)]}
+        if self._takes_text():          # an Input of texts: its own shape and dtype, not the ids'
+            config["inputs"] = [{"name": self._input_names[0], "shape": [1], "dtype": "string"}]
         if self._heads is not None:
             config["outputs"] = list(self._outputs_at)
         if self._call_modes is not None:
@@ -1022,9 +1029,11 @@ class Model(Sequential):
         if not isinstance(inbound, list) or len(inbound) != len(calls):
             raise ValueError(f"config: 'inbound' must list each of the {len(calls)} calls' inputs")
         if not isinstance(inputs, list) or not inputs or not all(
-                isinstance(spec, dict) and set(spec) == {"name", "shape"} for spec in inputs):
-            raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]}, one per Input")
-        sources = [InputLayer(spec["shape"], name=spec["name"]) for spec in inputs]
+                isinstance(spec, dict) and (set(spec) == {"name", "shape"} or set(spec) == {"name", "shape", "dtype"}
+                                            and spec["dtype"] == "string") for spec in inputs):
+            raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]} (and 'dtype': "
+                             "'string' for texts), one per Input")
+        sources = [InputLayer(spec["shape"], name=spec["name"], dtype=spec.get("dtype")) for spec in inputs]
         called = [layers[c] for c in calls]
         for k, (layer, parents) in enumerate(zip(called, inbound)):
             merges = getattr(layer, "merges", False)

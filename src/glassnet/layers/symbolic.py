@@ -81,12 +81,15 @@ def call_symbolic(layer, inputs, training=None, options=None):
         raise TypeError(f"{layer.describe()}: takes one input, got a list of {len(inputs)}; merge them first "
                         f"(Concatenate, Add, ...)")
     parents = list(inputs) if listed else [inputs]
-    if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents):
-        raise ValueError(f"{layer.describe()}: a functional Model takes no texts (Input dtype='string'); use a "
-                         f"Sequential starting with TextVectorization")
+    if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents) and not (
+            getattr(layer, "takes_text", False) and len(parents) == 1):
+        raise ValueError(f"{layer.describe()}: takes numbers, and this Input holds texts (dtype='string'); call a "
+                         f"TextVectorization on it first")
     if hasattr(layer, "bind_call"):     # a layer reading another call's values (layers/readers.py)
         layer.bind_call(parents[0])
     shapes = [sample_shape_of(p) for p in parents]
+    if getattr(layer, "takes_text", False) and isinstance(parents[0], InputLayer) and parents[0].dtype == "string":
+        shapes = [layer.ids_shape()]        # what the model hands it: the ids it makes of the texts
     shape = shapes if merges else shapes[0]
     if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes():
         raise ValueError(f"{layer.describe()}: initial_state takes tensors of samples of shapes "
