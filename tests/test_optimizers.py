@@ -684,3 +684,22 @@ def test_an_optimizer_of_one_s_own_with_the_old_apply_still_trains(rng):
     model.compile("mse", Halving(0.1))
     history = model.fit(rng.standard_normal((8, 3)), np.zeros((8, 2)), epochs=3, verbose=0).history["loss"]
     assert history[-1] < history[0]
+
+
+def test_adafactor_review_fixes_ema_state_in_a_file_and_a_fortran_ordered_weight(rng, tmp_path):
+    import glassnet as gn
+    x, y = rng.standard_normal((16, 6)).astype(np.float32), rng.integers(0, 3, 16)
+    model = gn.Sequential([gn.layers.Input((6,)), gn.layers.Dense(5, activation="tanh"),
+                           gn.layers.Dense(3, activation="softmax")], seed=0)
+    model.compile("sparse_categorical_crossentropy", optimizers.Adafactor(0.1, use_ema=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "ema.npz")
+    again = gn.load_model(tmp_path / "ema.npz")         # the average has the weights' shape, not r's
+    more = [m.fit(x, y, epochs=1, shuffle=False, verbose=0).history["loss"] for m in (model, again)]
+    assert more[0] == more[1]
+    w = np.asfortranarray(rng.standard_normal((4, 3)))
+    c = np.ascontiguousarray(w)
+    g = rng.standard_normal((4, 3))
+    optimizers.Adafactor(0.1).apply([("w", w, g)])
+    optimizers.Adafactor(0.1).apply([("w", c, g)])
+    np.testing.assert_array_equal(w, c)

@@ -571,8 +571,8 @@ class Adafactor(Optimizer):
         super().apply(triples, sizes, names, shapes)
 
     def slot_shape(self, name, param, shapes=None):
-        if name == "v":
-            return tuple(param.shape)
+        if name not in ("r", "c"):          # v, and use_ema's average: the weights' own shape
+            return super().slot_shape(name, param, shapes)
         rows, cols = _factor_sizes(shapes if shapes is not None else [tuple(param.shape)])
         return (rows if name == "r" else cols,)
 
@@ -594,6 +594,11 @@ class Adafactor(Optimizer):
 
     def update(self, key, param, grad):
         shapes = (self._shapes_of or {}).get(key) or [tuple(param.shape)]
+        if not param.flags.c_contiguous:        # its flat view below would be a copy: step one, write it back
+            work = backend.get_array_module(param).ascontiguousarray(param)
+            self.update(key, work, grad)
+            param[...] = work
+            return
         slots = self._state(key, param, shapes)
         t = self.iterations
         rate = self.learning_rate
