@@ -501,10 +501,10 @@ class Model(Sequential):
             return outputs
         return super()._call_symbolic(x, training)
 
-    def _evaluate_feed(self, feed):
+    def _evaluate_feed(self, feed, hooks=None):
         if not self._calls:         # drawn from the first batch before the metrics are counted
             self._draw_from(unpack(feed.first, feed.describe(0))[0])
-        return super()._evaluate_feed(feed)
+        return super()._evaluate_feed(feed, hooks)
 
     def _draw_from(self, x):
         """Draw a subclass of Model (``_draw``) for the samples of ``x``: an array, or a list of
@@ -726,9 +726,12 @@ class Model(Sequential):
             head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
         return x, packed
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None):
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """``Sequential.predict``; a list of arrays, one per output, for a model of several."""
-        out = super().predict(x, batch_size, verbose, steps)
+        out = super().predict(x, batch_size, verbose, steps, callbacks)
+        return self._public_outputs(out)
+
+    def _public_outputs(self, out):
         return out if self._heads is None else split_outputs(out, self._heads)
 
     def __call__(self, x, training=None):

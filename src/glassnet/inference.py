@@ -67,11 +67,16 @@ class InferenceMixin:
             return dict(zip(["loss", *(name for name, _ in self.metrics)], values))
         return values if self.metrics else values[0]
 
-    def _evaluate_arrays(self, x, y, batch_size, w=None):
+    def _evaluate_arrays(self, x, y, batch_size, w=None, hooks=None):
+        """``[loss, *metrics]`` over (x, y) in batches of ``batch_size`` (None: chunks glassnet
+        chooses), averaged by their number of samples; ``hooks`` (a CallbackList) get the test
+        hooks, as ``_evaluate_feed``'s."""
         n = x.shape[0]
         bs = self._default_batch_size(x) if batch_size is None else batch_size
         total, tally = 0.0, MetricTally(self.metrics)
-        for start in range(0, n, bs):
+        self._test_hook(hooks, "on_test_begin")
+        for b, start in enumerate(range(0, n, bs)):
+            self._test_hook(hooks, "on_test_batch_begin", b)
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
             xb, yb, wb = self._on_device(x[start:start + bs], y[start:start + bs],
                                          None if w is None else w[start:start + bs])
@@ -79,32 +84,57 @@ class InferenceMixin:
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             self._tally(tally, yb, out, wb)
+            self._test_hook(hooks, "on_test_batch_end", b, total, start + xb.shape[0], tally)
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
-        return [total / n + self._penalty(), *tally.results()]
+        values = [total / n + self._penalty(), *tally.results()]
+        self._test_hook(hooks, "on_test_end", values=values)
+        return values
 
-    def _evaluate_feed(self, feed):
+    def _test_hook(self, hooks, hook, batch=None, total=None, seen=None, tally=None, values=None):
+        """Call an evaluation hook of ``hooks`` (None: no callbacks), with Keras' logs: the loss and
+        metrics so far after a batch (computed only when some callback reads batches), the final
+        ones at the end."""
+        if hooks is None or (batch is not None and not hooks.has_test_batch_hooks):
+            return
+        if hook == "on_test_batch_begin":
+            hooks.call(hook, batch, {})
+        elif hook == "on_test_batch_end":
+            hooks.call(hook, batch, self._named([total / seen + self._penalty(), *tally.results()]))
+        else:
+            hooks.call(hook, {} if values is None else self._named(values))
+
+    def _named(self, values):
+        return dict(zip(["loss", *(name for name, _ in self.metrics)], map(float, values)))
+
+    def _evaluate_feed(self, feed, hooks=None):
         """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset, read from its first
         batch, or a generator, from where it is): as ``_evaluate_arrays``, the batches' values
         averaged by their number of samples. None when a generator gave no batch."""
         total, seen, tally, xb, index = 0.0, 0, MetricTally(self.metrics), None, -1
         feed.rewind()
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
+        self._test_hook(hooks, "on_test_begin")
         for index, batch in feed.epoch():
+            self._test_hook(hooks, "on_test_batch_begin", index)
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
             out = self._forward(xb, training=False)
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             seen += xb.shape[0]
             self._tally(tally, yb, out, wb)
+            self._test_hook(hooks, "on_test_batch_end", index, total, seen, tally)
         feed.end_epoch()
         self._release_data(xb)          # the last batch may be a view of the dataset's own array
         if feed.ran_out:
             ran_out_warning(0, index + 1, feed.steps, "evaluate" if feed.what == "x" else feed.what)
         if not seen:
+            self._test_hook(hooks, "on_test_end")
             return None
-        return [total / seen + self._penalty(), *tally.results()]
+        values = [total / seen + self._penalty(), *tally.results()]
+        self._test_hook(hooks, "on_test_end", values=values)
+        return values
 
-    def _predict_feed(self, feed):
+    def _predict_feed(self, feed, hooks=None):
         """predict's outputs for the batches of a ``Feed``, in one array. From a PyDataset they are
         written into one array sized for its batches at the first one's size, as they come
         (predict on arrays does the same), so the outputs are held once; the rows of a short last
@@ -113,8 +143,10 @@ class InferenceMixin:
         outputs, out, filled, xb, batches, kind = [], None, 0, None, 0, None
         feed.begin_epoch()
         for index, batch in feed.epoch():
+            self._predict_hook(hooks, "on_predict_batch_begin", index)
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
             result = backend.to_numpy(self._forward(self._on_device(xb), training=False))
+            self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
             # sized only for a PyDataset, whose steps are at most its length (a generator's steps
             # may be any number, its data ending long before)
@@ -161,7 +193,8 @@ class InferenceMixin:
                                  f"targets and weights: {name} should not be passed")
         return reading_feed(x, steps, call)
 
-    def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None):
+    def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None,
+                 callbacks=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
 
         ``sample_weight`` (n_samples,) weights the loss as in ``fit``, and the ``weighted_metrics``;
@@ -171,7 +204,9 @@ class InferenceMixin:
         ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras). ``verbose`` 1, 2 or
         "auto" also prints them on one line (Keras' last line); the default, 0, prints nothing.
         x may be a ``PyDataset`` or a generator of batches ``(x, y)`` or ``(x, y, sample_weight)``
-        (no y then); ``steps`` batches of it, or all of them.
+        (no y then); ``steps`` batches of it, or all of them. ``callbacks`` (Keras'): their test
+        hooks, ``on_test_begin``, per batch ``on_test_batch_begin`` and ``on_test_batch_end`` (the
+        loss and metrics so far), ``on_test_end`` (the results).
 
         >>> model.evaluate(X, y, return_dict=True)        # doctest: +SKIP
         {'loss': 0.31, 'accuracy': 0.9}
@@ -181,18 +216,30 @@ class InferenceMixin:
         verbose = check_verbose(verbose)
         return_dict = check_flag(return_dict, "return_dict")        # before the work, not after it
         feed = self._inference_feed(x, y, batch_size, sample_weight, steps, "evaluate")
+        hooks = self._inference_hooks(callbacks, verbose, "evaluate")
         if feed is not None:
-            values = self._evaluate_feed(feed)
+            values = self._evaluate_feed(feed, hooks)
         else:
             x, y = self._prepare_xy(x, y, cast=False)
             w = self._check_weights(sample_weight, x)
-            values = self._evaluate_arrays(x, y, batch_size, w)
+            values = self._evaluate_arrays(x, y, batch_size, w, hooks)
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
             print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
         return self._results(values, return_dict)
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None):
+    def _predict_hook(self, hooks, hook, batch, outputs=None):
+        """Call a predict batch hook of ``hooks`` (None: no callbacks); Keras' logs after a batch:
+        ``{"outputs": ...}``, the batch's outputs as predict returns them."""
+        if hooks is None or not hooks.has_predict_batch_hooks:
+            return
+        hooks.call(hook, batch, {} if outputs is None else {"outputs": self._public_outputs(outputs)})
+
+    def _public_outputs(self, out):
+        """predict's outputs as it returns them (a model of several outputs splits them)."""
+        return out
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
 
         ``batch_size`` bounds memory for large inputs; ``None`` lets glassnet choose: all samples in
@@ -202,18 +249,41 @@ class InferenceMixin:
         ``verbose`` is accepted as Keras' is (0, 1, 2 or "auto") and prints nothing: one forward
         pass has no progress worth a bar. x may be a ``PyDataset`` or a generator whose batches are
         ``x``, ``(x,)`` or ``(x, y[, w])`` (y and w unused): the outputs of ``steps`` batches of it,
-        or of all, in one array."""
+        or of all, in one array. ``callbacks`` (Keras'): ``on_predict_begin``, per batch
+        ``on_predict_batch_begin`` and ``on_predict_batch_end`` (``logs["outputs"]``), ``on_predict_end``."""
+        hooks = self._inference_hooks(callbacks, verbose, "predict")
+        if hooks is not None:
+            hooks.call("on_predict_begin", {})
+        out = self._predict(x, batch_size, verbose, steps, hooks)
+        if hooks is not None:
+            hooks.call("on_predict_end", {})
+        return out
+
+    def _inference_hooks(self, callbacks, verbose, caller):
+        """The CallbackList of evaluate's or predict's ``callbacks`` (None without any)."""
+        if callbacks is None:
+            return None
+        from .callbacks import Callback, CallbackList
+        if isinstance(callbacks, Callback):
+            raise TypeError(f"{caller}: callbacks must be a list of Callback instances, got one {type(callbacks).__name__}"
+                            f"; wrap it in a list")
+        return CallbackList(list(callbacks), self, {"verbose": verbose, "epochs": 1})
+
+    def _predict(self, x, batch_size=None, verbose=0, steps=None, hooks=None):
+        """predict, with ``hooks`` (a CallbackList or None) called per batch."""
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         check_verbose(verbose)
         feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
         if feed is not None:
-            return self._predict_feed(feed)
+            return self._predict_feed(feed, hooks)
         # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
         # all float32 at once
         x = self._prepare_x(x, cast=False)
         n = x.shape[0]
         bs = self._default_batch_size(x) if batch_size is None else batch_size
+        self._predict_hook(hooks, "on_predict_batch_begin", 0)
         first = self._predict_chunk(x[:bs])
+        self._predict_hook(hooks, "on_predict_batch_end", 0, first)
         if bs >= n:
             first = _own(first, x)
             self._release_data(x)
@@ -222,8 +292,10 @@ class InferenceMixin:
         # hold the outputs twice
         out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
         out[:bs] = first
-        for start in range(bs, n, bs):
+        for b, start in enumerate(range(bs, n, bs), start=1):
+            self._predict_hook(hooks, "on_predict_batch_begin", b)
             out[start:start + bs] = self._predict_chunk(x[start:start + bs])
+            self._predict_hook(hooks, "on_predict_batch_end", b, out[start:start + bs])
         self._release_data(x)
         return out
 

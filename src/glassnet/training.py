@@ -594,8 +594,9 @@ class TrainingMixin(ActivityMixin):
                         # in batches of the training's size, as Keras' validation_batch_size defaults
                         # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
                         # MNIST images through the CNN (44 MiB in batches of 256)
-                        values = (self._evaluate_feed(validation_data) if isinstance(validation_data, Feed)
-                                  else self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2]))
+                        values = (self._evaluate_feed(validation_data, hooks) if isinstance(validation_data, Feed)
+                                  else self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2],
+                                                             hooks))
                         if values is not None:      # None: a validation generator gave nothing (warned)
                             logs.update(zip(val_keys, map(float, values)))
                     hooks.call("on_epoch_end", epoch, logs)

@@ -14,9 +14,14 @@ class Callback:
     ``fit`` calls, in order: ``set_model(model)`` and ``set_params(params)``, then
     ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``, per batch
     ``on_train_batch_begin(batch, logs)`` and ``on_train_batch_end(batch, logs)`` (``logs``: the
-    running means of the loss and metrics over the epoch so far), ``on_epoch_end(epoch, logs)``
-    (``logs``: the epoch's "loss", metrics and "val_" values; a callback may add to it); finally
-    ``on_train_end(logs)``. Epochs and batches count from 0, as in Keras.
+    running means of the loss and metrics over the epoch so far), the validation's
+    ``on_test_begin``, ``on_test_batch_begin``/``_end`` per batch and ``on_test_end`` (its logs
+    without the "val_" prefix), ``on_epoch_end(epoch, logs)`` (``logs``: the epoch's "loss",
+    metrics and "val_" values; a callback may add to it); finally ``on_train_end(logs)``. Epochs
+    and batches count from 0, as in Keras. ``evaluate(..., callbacks=...)`` calls the test hooks,
+    ``predict(..., callbacks=...)`` ``on_predict_begin``, ``on_predict_batch_begin``/``_end``
+    (``logs["outputs"]``: the batch's) and ``on_predict_end``, per batch of their ``batch_size``
+    (without one, per chunk glassnet chooses: often one).
 
     ``params`` holds "epochs", "steps", "batch_size", "samples", "verbose", "metrics" (the keys
     ``fit`` writes into every epoch's logs: "loss", the compiled metrics' names, and their "val_"
@@ -68,6 +73,18 @@ class Callback:
 
     def on_train_batch_end(self, batch, logs=None):
         self.on_batch_end(batch, logs)
+
+    # Keras' hooks of evaluation (fit's validation, and evaluate given callbacks) and of predict:
+    # on_test_batch_end's logs are the running loss and metrics (no "val_" prefix), on_test_end's
+    # the final ones; on_predict_batch_end's logs hold the batch's "outputs"
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
 
 
 class History(Callback):
@@ -290,6 +307,10 @@ class CallbackList:
             callback.set_params(params)
         # batch hooks cost a Python call per batch: skip them when no callback overrides them
         self.has_batch_hooks = any(_defines(c, hook) for c in self.callbacks for hook in BATCH_HOOKS)
+        self.has_test_batch_hooks = any(_defines(c, hook) for c in self.callbacks
+                                        for hook in ("on_test_batch_begin", "on_test_batch_end"))
+        self.has_predict_batch_hooks = any(_defines(c, hook) for c in self.callbacks
+                                           for hook in ("on_predict_batch_begin", "on_predict_batch_end"))
 
     def call(self, hook, *args):
         for callback in self.callbacks:

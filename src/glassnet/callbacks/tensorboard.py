@@ -79,7 +79,8 @@ class TensorBoard(Callback):
     What is written, step by step as Keras 3 writes it: at each epoch's end ``"epoch_<key>"`` of
     every training value in the logs and ``"epoch_learning_rate"`` at step = the epoch (from 0);
     when the epoch was validated, ``"epoch_<key>"`` of each ``"val_<key>"`` in the validation
-    folder, after ``"evaluation_<key>_vs_iterations"`` at step = the optimizer's updates so far.
+    folder, after ``"evaluation_<key>_vs_iterations"`` at step = the optimizer's updates so far,
+    which ``evaluate(..., callbacks=[tensorboard])`` writes too.
     The values are float32 tensors for the scalars dashboard, as ``tf.summary.scalar`` writes them.
 
     Files: event files are written with NumPy and the standard library (no TensorFlow, no
@@ -87,9 +88,8 @@ class TensorBoard(Callback):
     written whole (atomically, under a temporary name TensorBoard does not read), so no file is
     ever half-written: the values since the last one, at an epoch's or batch's end once
     ``FLUSH_SECONDS`` (10 s) have passed, when training ends, and when an error or Ctrl-C stops
-    ``fit`` (the curves up to it). A run of an hour of short epochs leaves a few hundred small files; TensorBoard reads
-    them as one series. ``evaluate`` takes no callbacks in glassnet, so only ``fit``'s validation
-    is logged.
+    ``fit`` (the curves up to it); an ``evaluate`` outside ``fit`` at once. A run of an hour of
+    short epochs leaves a few hundred small files; TensorBoard reads them as one series.
 
     Example
     -------
@@ -166,10 +166,6 @@ class TensorBoard(Callback):
         if self.write_steps_per_second:
             started, updates = self._epoch_start
             train["steps_per_second"] = (self._updates() - updates) / max(time.time() - started, 1e-9)
-        if validation:
-            # Keras writes these when its validation ends (on_test_end), before the epoch's values
-            self._val.add(self._updates(), [_scalar(f"evaluation_{key}_vs_iterations", value)
-                                            for key, value in validation.items()])
         self._train.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in train.items()])
         self._val.add(epoch, [_scalar(f"epoch_{key}", value) for key, value in validation.items()])
         if self.histogram_freq and epoch % self.histogram_freq == 0:
@@ -179,12 +175,25 @@ class TensorBoard(Callback):
                                     for weight, a in self.model._weight_items()])
         self._maybe_flush()
 
+    def on_test_end(self, logs=None):
+        # each evaluation (fit's validation, or evaluate given this callback) against the updates
+        # made so far, in the validation folder, as Keras writes it
+        alone = self._train is None         # evaluate outside fit: write it now
+        if self._val is None:
+            self._val = _EventFolder(os.path.join(self.log_dir, "validation"))
+        self._val.add(self._updates(), [_scalar(f"evaluation_{key}_vs_iterations", value)
+                                        for key, value in (logs or {}).items()])
+        if alone:
+            self._val.flush()
+
     def on_train_end(self, logs=None):
         self._flush()
+        self._train = None
 
     def _on_fit_failed(self):
         # an error or Ctrl-C left fit: the curves up to it are what one wants to see
         self._flush()
+        self._train = None
 
     # -- helpers ------------------------------------------------------------------------------
     def _updates(self):
