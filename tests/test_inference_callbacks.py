@@ -129,3 +129,27 @@ def test_a_callback_not_in_a_list_is_refused():
     x, y = _data()
     with pytest.raises(TypeError, match="evaluate: callbacks must be a list"):
         _model().evaluate(x, y, callbacks=Recorder())
+
+
+def test_review_fixes_stop_flags_params_steps_and_checks_before_hooks():
+    x, y = _data(10)
+    model = _model()
+    seen = []
+    stop_eval = LambdaCallback(on_test_batch_end=lambda b, logs: (seen.append(b), setattr(model, "stop_evaluating", True)))
+    model.evaluate(x, y, batch_size=4, callbacks=[stop_eval])
+    model.fit(x, y, epochs=1, batch_size=4, validation_data=(x, y), verbose=0, callbacks=[stop_eval])
+    assert seen == [0, 0]                   # Keras' stop_evaluating: after the batch, in fit's validation too
+    stop_predict = LambdaCallback(on_predict_batch_end=lambda b, logs: setattr(model, "stop_predicting", b == 1))
+    assert model.predict(x, batch_size=4, callbacks=[stop_predict]).shape == (8, 2)
+    assert model.predict(x, batch_size=4).shape == (10, 2)         # without callbacks: every batch
+    probe = LambdaCallback()
+    model.evaluate(x, y, batch_size=4, callbacks=[probe])
+    assert probe.params["steps"] == 3
+    model.predict(x, batch_size=5, callbacks=[probe])
+    assert probe.params["steps"] == 2
+    began = []
+    with pytest.raises(ValueError):
+        model.predict(np.zeros((4, 5)), callbacks=[LambdaCallback(on_predict_begin=lambda logs: began.append(1))])
+    with pytest.raises(ValueError):
+        model.predict(x, batch_size=0, callbacks=[LambdaCallback(on_predict_begin=lambda logs: began.append(1))])
+    assert began == []

@@ -22,6 +22,14 @@ from .metrics.base import MetricTally
 AUTO_CHUNK_NUMBERS = 2 ** 22
 
 
+def _check_callbacks(callbacks, caller):
+    """Refuse one Callback given where a list is taken (before any work)."""
+    from .callbacks import Callback
+    if isinstance(callbacks, Callback):
+        raise TypeError(f"{caller}: callbacks must be a list of Callback instances, got one {type(callbacks).__name__}; "
+                        f"wrap it in a list")
+
+
 def _own(out, x):
     """``out``, copied if it is a view of the input ``x`` (a model of shape layers only, such as a
     lone Flatten): a prediction must not change when the caller later writes into ``x``."""
@@ -76,6 +84,9 @@ class InferenceMixin:
         total, tally = 0.0, MetricTally(self.metrics)
         self._test_hook(hooks, "on_test_begin")
         for b, start in enumerate(range(0, n, bs)):
+            if self._stopped(hooks, "stop_evaluating"):      # a callback ended it after the last batch
+                n = start
+                break
             self._test_hook(hooks, "on_test_batch_begin", b)
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
             xb, yb, wb = self._on_device(x[start:start + bs], y[start:start + bs],
@@ -95,7 +106,11 @@ class InferenceMixin:
         """Call an evaluation hook of ``hooks`` (None: no callbacks), with Keras' logs: the loss and
         metrics so far after a batch (computed only when some callback reads batches), the final
         ones at the end."""
-        if hooks is None or (batch is not None and not hooks.has_test_batch_hooks):
+        if hooks is None:
+            return
+        if hook == "on_test_begin":
+            self.stop_evaluating = False        # Keras': a callback may end the evaluation after a batch
+        if batch is not None and not hooks.has_test_batch_hooks:
             return
         if hook == "on_test_batch_begin":
             hooks.call(hook, batch, {})
@@ -116,6 +131,8 @@ class InferenceMixin:
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         self._test_hook(hooks, "on_test_begin")
         for index, batch in feed.epoch():
+            if self._stopped(hooks, "stop_evaluating"):      # a callback ended it after the last batch
+                break
             self._test_hook(hooks, "on_test_batch_begin", index)
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
             out = self._forward(xb, training=False)
@@ -148,6 +165,7 @@ class InferenceMixin:
             result = backend.to_numpy(self._forward(self._on_device(xb), training=False))
             self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
+            stop = self._stopped(hooks, "stop_predicting")
             # sized only for a PyDataset, whose steps are at most its length (a generator's steps
             # may be any number, its data ending long before)
             if out is None and not outputs and feed.indexed:
@@ -156,11 +174,13 @@ class InferenceMixin:
             if out is not None and self._rows_kind(result) == kind and filled + len(result) <= len(out):
                 out[filled:filled + len(result)] = result
                 filled += len(result)
-                continue
-            if out is not None:         # a batch that does not fit: join the rest at the end
-                outputs.append(out[:filled])
-                out = None
-            outputs.append(result.copy())      # the next forward pass may reuse a layer's buffers
+            else:
+                if out is not None:         # a batch that does not fit: join the rest at the end
+                    outputs.append(out[:filled])
+                    out = None
+                outputs.append(result.copy())      # the next forward pass may reuse a layer's buffers
+            if stop:
+                break
         feed.end_epoch()
         self._release_data(xb)
         if feed.ran_out:
@@ -215,14 +235,15 @@ class InferenceMixin:
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
         return_dict = check_flag(return_dict, "return_dict")        # before the work, not after it
+        _check_callbacks(callbacks, "evaluate")
         feed = self._inference_feed(x, y, batch_size, sample_weight, steps, "evaluate")
-        hooks = self._inference_hooks(callbacks, verbose, "evaluate")
         if feed is not None:
-            values = self._evaluate_feed(feed, hooks)
+            values = self._evaluate_feed(feed, self._inference_hooks(callbacks, verbose, feed.steps))
         else:
             x, y = self._prepare_xy(x, y, cast=False)
             w = self._check_weights(sample_weight, x)
-            values = self._evaluate_arrays(x, y, batch_size, w, hooks)
+            bs = self._default_batch_size(x) if batch_size is None else batch_size
+            values = self._evaluate_arrays(x, y, bs, w, self._inference_hooks(callbacks, verbose, -(-x.shape[0] // bs)))
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
             print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
@@ -251,40 +272,41 @@ class InferenceMixin:
         ``x``, ``(x,)`` or ``(x, y[, w])`` (y and w unused): the outputs of ``steps`` batches of it,
         or of all, in one array. ``callbacks`` (Keras'): ``on_predict_begin``, per batch
         ``on_predict_batch_begin`` and ``on_predict_batch_end`` (``logs["outputs"]``), ``on_predict_end``."""
-        hooks = self._inference_hooks(callbacks, verbose, "predict")
+        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        check_verbose(verbose)
+        _check_callbacks(callbacks, "predict")
+        # the data checked before any hook runs (Keras' order)
+        feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
+        if feed is None:
+            # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
+            # all float32 at once
+            x = self._prepare_x(x, cast=False)
+            bs = self._default_batch_size(x) if batch_size is None else batch_size
+        hooks = self._inference_hooks(callbacks, verbose, feed.steps if feed is not None else -(-x.shape[0] // bs))
         if hooks is not None:
+            self.stop_predicting = False        # Keras': a callback may end predict after a batch
             hooks.call("on_predict_begin", {})
-        out = self._predict(x, batch_size, verbose, steps, hooks)
+        out = self._predict_feed(feed, hooks) if feed is not None else self._predict_arrays(x, bs, hooks)
         if hooks is not None:
             hooks.call("on_predict_end", {})
         return out
 
-    def _inference_hooks(self, callbacks, verbose, caller):
-        """The CallbackList of evaluate's or predict's ``callbacks`` (None without any)."""
+    def _inference_hooks(self, callbacks, verbose, steps):
+        """The CallbackList of evaluate's or predict's ``callbacks`` (None without any), with
+        Keras' params: verbose, epochs 1 and the batches it will read (None where unknown)."""
         if callbacks is None:
             return None
-        from .callbacks import Callback, CallbackList
-        if isinstance(callbacks, Callback):
-            raise TypeError(f"{caller}: callbacks must be a list of Callback instances, got one {type(callbacks).__name__}"
-                            f"; wrap it in a list")
-        return CallbackList(list(callbacks), self, {"verbose": verbose, "epochs": 1})
+        from .callbacks import CallbackList
+        return CallbackList(list(callbacks), self, {"verbose": verbose, "epochs": 1, "steps": steps})
 
-    def _predict(self, x, batch_size=None, verbose=0, steps=None, hooks=None):
-        """predict, with ``hooks`` (a CallbackList or None) called per batch."""
-        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
-        check_verbose(verbose)
-        feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
-        if feed is not None:
-            return self._predict_feed(feed, hooks)
-        # in its own dtype: each chunk is cast on its way in, so 50,000 uint8 images are never
-        # all float32 at once
-        x = self._prepare_x(x, cast=False)
+    def _predict_arrays(self, x, bs, hooks=None):
+        """predict's outputs for the array ``x`` in chunks of ``bs``, with ``hooks`` (a
+        CallbackList or None) called per chunk."""
         n = x.shape[0]
-        bs = self._default_batch_size(x) if batch_size is None else batch_size
         self._predict_hook(hooks, "on_predict_batch_begin", 0)
         first = self._predict_chunk(x[:bs])
         self._predict_hook(hooks, "on_predict_batch_end", 0, first)
-        if bs >= n:
+        if bs >= n or self._stopped(hooks, "stop_predicting"):
             first = _own(first, x)
             self._release_data(x)
             return first
@@ -296,8 +318,15 @@ class InferenceMixin:
             self._predict_hook(hooks, "on_predict_batch_begin", b)
             out[start:start + bs] = self._predict_chunk(x[start:start + bs])
             self._predict_hook(hooks, "on_predict_batch_end", b, out[start:start + bs])
+            if self._stopped(hooks, "stop_predicting"):
+                out = out[:start + bs]
+                break
         self._release_data(x)
         return out
+
+    def _stopped(self, hooks, flag):
+        """Whether a callback set Keras' ``stop_evaluating`` or ``stop_predicting`` (only with callbacks)."""
+        return hooks is not None and getattr(self, flag, False)
 
     def _predict_chunk(self, x):
         """predict's outputs for the samples ``x`` (in their own dtype, on the host or a GPU), as a
