@@ -633,6 +633,10 @@ class TrainingMixin(ActivityMixin):
         # Keras' order: the averaged weights before on_train_end (whose EarlyStopping may restore
         # its best ones instead); for a fit asked to train, even if a restored backup found it done
         if requested_start < epochs:
+            for callback in callback_list:          # SwapEMAWeights: its average back in place first
+                before = getattr(callback, "_before_finalize", None)
+                if before is not None:
+                    before()
             self._finalize_weights()
         hooks.call("on_train_end", logs)
         return history

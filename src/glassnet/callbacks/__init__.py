@@ -12,10 +12,11 @@ from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .monitoring import EarlyStopping, ModelCheckpoint
 from .progress import ProgressBar
+from .swap_ema import SwapEMAWeights
 from .tensorboard import TensorBoard
 from .terminate import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "TerminateOnNaN",
-           "BackupAndRestore", "TensorBoard",
+           "BackupAndRestore", "TensorBoard", "SwapEMAWeights",
            "resolve_mode", "improved"]
