@@ -87,3 +87,42 @@ def test_refused_without_use_ema_before_training():
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     with pytest.raises(TypeError, match="swap_on_epoch"):
         SwapEMAWeights(swap_on_epoch="yes")
+
+
+def test_an_error_in_a_swapped_evaluation_puts_the_trained_weights_back():
+    x, y, xv, yv = _data()
+    model = _model()
+    for start in (0, 8, 16):
+        model.train_on_batch(x[start:start + 8], y[start:start + 8])
+    trained = model.get_weights()
+    callback = SwapEMAWeights()
+
+    def batches():
+        yield xv[:8], yv[:8]
+        raise RuntimeError("the data broke")
+    with pytest.raises(RuntimeError, match="the data broke"):
+        model.evaluate(batches(), callbacks=[callback])
+    assert all(np.array_equal(a, b) for a, b in zip(trained, model.get_weights())) and not callback._ema_in_model
+    with pytest.raises(RuntimeError, match="the data broke"):
+        model.fit(x, y, epochs=1, verbose=0, validation_data=batches(), validation_steps=2, callbacks=[callback])
+    assert not callback._ema_in_model
+
+
+def test_backup_and_restore_after_it_resumes_exactly(tmp_path):
+    from glassnet.callbacks import BackupAndRestore, LambdaCallback
+    x, y, xv, yv = _data()
+    kwargs = dict(epochs=4, batch_size=8, shuffle=False, validation_data=(xv, yv), verbose=0)
+    whole = _model()
+    whole.fit(x, y, callbacks=[SwapEMAWeights(True)], **kwargs)
+
+    def stop(epoch, logs):
+        if epoch == 1:
+            raise KeyboardInterrupt
+    resumed = _model()
+    with pytest.raises(KeyboardInterrupt):
+        resumed.fit(x, y, callbacks=[SwapEMAWeights(True), BackupAndRestore(str(tmp_path)),
+                                     LambdaCallback(on_epoch_end=stop)], **kwargs)
+    again = _model()
+    again.fit(x, y, callbacks=[SwapEMAWeights(True), BackupAndRestore(str(tmp_path))], **kwargs)
+    for a, b in zip(whole.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -4,6 +4,7 @@ Forward passes in inference mode (Dropout off, BatchNormalization on its moving 
 gradients, no update. Kept apart from training.py, whose loss helpers it uses (and preparing.py's
 checks), so that each file reads in one sitting.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -20,6 +21,19 @@ from .metrics.base import MetricTally
 # runs in one pass; a CNN predicting 5,000 MNIST images, which took 631 MiB in one pass, runs ~700
 # images at a time. (Keras' default is 32 samples, whose per-batch overhead NumPy would feel.)
 AUTO_CHUNK_NUMBERS = 2 ** 22
+
+
+@contextlib.contextmanager
+def _cleaning_up(hooks):
+    """Run the block; if an error (or Ctrl-C) leaves it, each callback's ``_on_error`` runs first
+    (SwapEMAWeights puts the trained weights back), as fit's does."""
+    try:
+        yield
+    except BaseException:
+        if hooks is not None:
+            from .training import _keep_logs
+            _keep_logs(hooks.callbacks)
+        raise
 
 
 def _check_callbacks(callbacks, caller):
@@ -238,12 +252,16 @@ class InferenceMixin:
         _check_callbacks(callbacks, "evaluate")
         feed = self._inference_feed(x, y, batch_size, sample_weight, steps, "evaluate")
         if feed is not None:
-            values = self._evaluate_feed(feed, self._inference_hooks(callbacks, verbose, feed.steps))
+            hooks = self._inference_hooks(callbacks, verbose, feed.steps)
+            with _cleaning_up(hooks):
+                values = self._evaluate_feed(feed, hooks)
         else:
             x, y = self._prepare_xy(x, y, cast=False)
             w = self._check_weights(sample_weight, x)
             bs = self._default_batch_size(x) if batch_size is None else batch_size
-            values = self._evaluate_arrays(x, y, bs, w, self._inference_hooks(callbacks, verbose, -(-x.shape[0] // bs)))
+            hooks = self._inference_hooks(callbacks, verbose, -(-x.shape[0] // bs))
+            with _cleaning_up(hooks):
+                values = self._evaluate_arrays(x, y, bs, w, hooks)
         if verbose:
             names = ["loss", *(name for name, _ in self.metrics)]
             print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
@@ -283,12 +301,13 @@ class InferenceMixin:
             x = self._prepare_x(x, cast=False)
             bs = self._default_batch_size(x) if batch_size is None else batch_size
         hooks = self._inference_hooks(callbacks, verbose, feed.steps if feed is not None else -(-x.shape[0] // bs))
-        if hooks is not None:
-            self.stop_predicting = False        # Keras': a callback may end predict after a batch
-            hooks.call("on_predict_begin", {})
-        out = self._predict_feed(feed, hooks) if feed is not None else self._predict_arrays(x, bs, hooks)
-        if hooks is not None:
-            hooks.call("on_predict_end", {})
+        with _cleaning_up(hooks):
+            if hooks is not None:
+                self.stop_predicting = False        # Keras': a callback may end predict after a batch
+                hooks.call("on_predict_begin", {})
+            out = self._predict_feed(feed, hooks) if feed is not None else self._predict_arrays(x, bs, hooks)
+            if hooks is not None:
+                hooks.call("on_predict_end", {})
         return out
 
     def _inference_hooks(self, callbacks, verbose, steps):

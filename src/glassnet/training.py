@@ -77,17 +77,18 @@ def hold_out(x, y, w, validation_split):
 
 
 def _keep_logs(callbacks):
-    """When an error (or Ctrl-C) leaves ``fit``, ``on_train_end`` never runs: a callback that holds
-    logged values it has not written yet (TensorBoard's) writes them in its ``_on_fit_failed``. A
-    failure there is a warning, so that the error that stopped training is the one raised."""
+    """When an error (or Ctrl-C) leaves ``fit``, ``evaluate`` or ``predict``, their end hooks never
+    run: a callback that must act then does so in its ``_on_error`` (TensorBoard writes the values
+    it kept; SwapEMAWeights puts the trained weights back). A failure there is a warning, so that
+    the error that stopped the call is the one raised."""
     for callback in callbacks:
-        keep = getattr(callback, "_on_fit_failed", None)
+        keep = getattr(callback, "_on_error", None)
         if keep is not None:
             try:
                 keep()
             except Exception as exc:
-                warnings.warn(f"{type(callback).__name__}: could not write what it kept ({exc})", RuntimeWarning,
-                              stacklevel=3)
+                warnings.warn(f"{type(callback).__name__}: could not clean up after the error ({exc})",
+                              RuntimeWarning, stacklevel=3)
 
 
 def _array_batches(x, y, w, xs, ys, ws, bs, steps, rng):

@@ -107,7 +107,14 @@ class BackupAndRestore(Callback):
     def on_epoch_end(self, epoch, logs=None):
         from ..io import save_model
         os.makedirs(self.backup_dir, exist_ok=True)
-        save_model(self.model, self.path, epoch=epoch + 1)
+        swapped = getattr(self.model, "_ema_swapped", None)     # SwapEMAWeights(swap_on_epoch) before it
+        if swapped is not None:
+            swapped._swap()         # the trained weights and their average, as training holds them
+        try:
+            save_model(self.model, self.path, epoch=epoch + 1)
+        finally:
+            if swapped is not None:
+                swapped._swap()
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.path):

@@ -48,9 +48,16 @@ class SwapEMAWeights(Callback):
             param[...] = average
             average[...] = trained
         self._ema_in_model = not self._ema_in_model
+        # BackupAndRestore saves the trained weights, whatever the callbacks' order (backup.py)
+        self.model._ema_swapped = self if self._ema_in_model else None
+
+    def _on_error(self):
+        # an error or Ctrl-C left fit, evaluate or predict with the average in the model
+        if self._ema_in_model:
+            self._swap()
 
     def on_train_begin(self, logs=None):
-        self._ema_in_model = False
+        self._on_error()            # (put back, had a call been left swapped)
         if not getattr(self.model.optimizer, "use_ema", False):
             self._swap()            # its refusal, before training
 

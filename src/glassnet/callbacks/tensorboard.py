@@ -190,8 +190,8 @@ class TensorBoard(Callback):
         self._flush()
         self._train = None
 
-    def _on_fit_failed(self):
-        # an error or Ctrl-C left fit: the curves up to it are what one wants to see
+    def _on_error(self):
+        # an error or Ctrl-C left fit (or evaluate): the curves up to it are what one wants to see
         self._flush()
         self._train = None
 
