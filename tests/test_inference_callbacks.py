@@ -127,7 +127,7 @@ def test_tensorboard_logs_an_evaluate_outside_fit(tmp_path):
 
 def test_a_callback_not_in_a_list_is_refused():
     x, y = _data()
-    with pytest.raises(TypeError, match="evaluate: callbacks must be a list"):
+    with pytest.raises(TypeError, match="evaluate: callbacks: expected a list of glassnet Callback objects, got a single Recorder"):
         _model().evaluate(x, y, callbacks=Recorder())
 
 

@@ -10,6 +10,7 @@ import json
 
 from . import losses, metrics, optimizers
 from .layers.base import Layer, own_arguments
+from .parameters import code_held
 from .outputs import each_output_metrics
 
 
@@ -21,12 +22,11 @@ def check_saveable(model, include_optimizer=True):
         _check_loss_saveable(model)
         _check_metrics_saveable(model)
         _check_optimizer_saveable(model)
-    for layer in model.layers:
-        for held in (layer, *layer.wrapped_layers()):
-            if getattr(held, "holds_code", False):
-                raise ValueError(f"save_model: {held.describe()} holds a Python function, which a model file never "
-                                 f"stores (loading a file must not run code), nor can save_weights' file be read back; "
-                                 f"keep model.get_weights() (numpy.savez) and set_weights on the model built in code")
+    held = next((code_held(layer) for layer in model.layers if code_held(layer) is not None), None)
+    if held is not None:
+        raise ValueError(f"save_model: {held.describe()} holds a Python function, which a model file never "
+                         f"stores (loading a file must not run code), nor can save_weights' file be read back; "
+                         f"keep model.get_weights() (numpy.savez) and set_weights on the model built in code")
     if model._takes_text() and model.built:     # a vocabulary of another width: its weights would not load
         model._check_text_ids(model.layers[0].ids_shape(), "save_model")
     try:

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
+from .callbacks.base import CallbackList, check_callback_list
 from .feeding import is_batches, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
@@ -25,23 +26,14 @@ AUTO_CHUNK_NUMBERS = 2 ** 22
 
 @contextlib.contextmanager
 def _cleaning_up(hooks):
-    """Run the block; if an error (or Ctrl-C) leaves it, each callback's ``_on_error`` runs first
-    (SwapEMAWeights puts the trained weights back), as fit's does."""
+    """Run the block; if an error (or Ctrl-C) leaves it, the callbacks' ``_on_error`` run first
+    (SwapEMAWeights puts the trained weights back), as fit's do."""
     try:
         yield
     except BaseException:
         if hooks is not None:
-            from .training import _keep_logs
-            _keep_logs(hooks.callbacks)
+            hooks.on_error()
         raise
-
-
-def _check_callbacks(callbacks, caller):
-    """Refuse one Callback given where a list is taken (before any work)."""
-    from .callbacks import Callback
-    if isinstance(callbacks, Callback):
-        raise TypeError(f"{caller}: callbacks must be a list of Callback instances, got one {type(callbacks).__name__}; "
-                        f"wrap it in a list")
 
 
 def _own(out, x):
@@ -249,7 +241,7 @@ class InferenceMixin:
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
         return_dict = check_flag(return_dict, "return_dict")        # before the work, not after it
-        _check_callbacks(callbacks, "evaluate")
+        check_callback_list(callbacks, "evaluate")
         feed = self._inference_feed(x, y, batch_size, sample_weight, steps, "evaluate")
         if feed is not None:
             hooks = self._inference_hooks(callbacks, verbose, feed.steps)
@@ -292,7 +284,7 @@ class InferenceMixin:
         ``on_predict_batch_begin`` and ``on_predict_batch_end`` (``logs["outputs"]``), ``on_predict_end``."""
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         check_verbose(verbose)
-        _check_callbacks(callbacks, "predict")
+        check_callback_list(callbacks, "predict")
         # the data checked before any hook runs (Keras' order)
         feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
         if feed is None:
@@ -315,7 +307,6 @@ class InferenceMixin:
         Keras' params: verbose, epochs 1 and the batches it will read (None where unknown)."""
         if callbacks is None:
             return None
-        from .callbacks import CallbackList
         return CallbackList(list(callbacks), self, {"verbose": verbose, "epochs": 1, "steps": steps})
 
     def _predict_arrays(self, x, bs, hooks=None):

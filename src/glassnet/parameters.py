@@ -28,9 +28,10 @@ def _takes_shapes(optimizer):
     return _TAKES_SHAPES[cls]
 
 
-def holds_code(layer):
-    """Whether ``layer``, or a layer it wraps, is a function without a backward pass (a Lambda)."""
-    return any(getattr(held, "holds_code", False) for held in (layer, *layer.wrapped_layers()))
+def code_held(layer):
+    """``layer``, or the layer it wraps, that is a function without a backward pass (a Lambda);
+    None when there is none. A model file cannot hold it either (``_saveable``)."""
+    return next((held for held in (layer, *layer.wrapped_layers()) if getattr(held, "holds_code", False)), None)
 
 
 class ParametersMixin:
@@ -164,15 +165,14 @@ class ParametersMixin:
         learns = []         # per call: its layer learns, or a call below it does
         for layer, parents in zip(self._node_layers, self._inbound):      # a shared layer: any of its calls
             below = any(learns[p] for p in parents if p >= 0)
-            if every and not holds_code(layer):
+            if every and code_held(layer) is None:
                 below = any(p >= 0 for p in parents)
             layer.needs_input_gradient = layer.needs_input_gradient or below
             learns.append(below or bool(layer.trainable and layer.params))
         # a Lambda (a function, no backward) a gradient would have to pass: training refuses it
         # before its first forward pass (_loss_and_gradients)
-        self._blocked = next((held for layer in self.layers if layer.needs_input_gradient
-                              for held in (layer, *layer.wrapped_layers()) if getattr(held, "holds_code", False)),
-                             None)
+        self._blocked = next((code_held(layer) for layer in self.layers
+                              if layer.needs_input_gradient and code_held(layer) is not None), None)
 
     def __setstate__(self, state):
         # pickle and copy.deepcopy copy every parameter view on its own, cutting it loose from the

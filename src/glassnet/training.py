@@ -17,7 +17,8 @@ from . import backend, blas
 from ._interrupt import DeferredInterrupt
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
-from .callbacks import Callback, CallbackList, History, ProgressBar, TerminateOnNaN
+from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, is_dataset, ran_out_warning, reading_feed, unpack
 from .activity import ActivityMixin
@@ -74,21 +75,6 @@ def hold_out(x, y, w, validation_split):
                          f"validation samples out of {len(x)}")
     return ((x[:cut], y[:cut], None if w is None else w[:cut]),
             (x[cut:], y[cut:], None if w is None else w[cut:]))
-
-
-def _keep_logs(callbacks):
-    """When an error (or Ctrl-C) leaves ``fit``, ``evaluate`` or ``predict``, their end hooks never
-    run: a callback that must act then does so in its ``_on_error`` (TensorBoard writes the values
-    it kept; SwapEMAWeights puts the trained weights back). A failure there is a warning, so that
-    the error that stopped the call is the one raised."""
-    for callback in callbacks:
-        keep = getattr(callback, "_on_error", None)
-        if keep is not None:
-            try:
-                keep()
-            except Exception as exc:
-                warnings.warn(f"{type(callback).__name__}: could not clean up after the error ({exc})",
-                              RuntimeWarning, stacklevel=3)
 
 
 def _array_batches(x, y, w, xs, ys, ws, bs, steps, rng):
@@ -471,13 +457,7 @@ class TrainingMixin(ActivityMixin):
         validation_split = check_fraction(validation_split, "validation_split")
         validation_freq = check_validation_freq(validation_freq)
         shuffle = check_flag(shuffle, "shuffle")
-        if isinstance(callbacks, Callback):
-            name = type(callbacks).__name__
-            raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got a single "
-                            f"{name}; pass it in a list: callbacks=[{name}(...)]")
-        if callbacks is not None and (not isinstance(callbacks, (list, tuple))
-                                      or not all(isinstance(c, Callback) for c in callbacks)):
-            raise TypeError(f"callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
+        check_callback_list(callbacks)
         if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
             validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
@@ -624,7 +604,7 @@ class TrainingMixin(ActivityMixin):
             failed = False
         finally:
             if failed:      # an error leaves fit, with no on_train_end: what callbacks kept is written now
-                _keep_logs(callback_list)
+                hooks.on_error()
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
             if x is not None:
@@ -634,10 +614,7 @@ class TrainingMixin(ActivityMixin):
         # Keras' order: the averaged weights before on_train_end (whose EarlyStopping may restore
         # its best ones instead); for a fit asked to train, even if a restored backup found it done
         if requested_start < epochs:
-            for callback in callback_list:          # SwapEMAWeights: its average back in place first
-                before = getattr(callback, "_before_finalize", None)
-                if before is not None:
-                    before()
+            hooks.call_private("_before_finalize")     # SwapEMAWeights: its average back in place first
             self._finalize_weights()
         hooks.call("on_train_end", logs)
         return history

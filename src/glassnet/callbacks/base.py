@@ -5,6 +5,7 @@ the argument checks the callbacks share.
 import math
 import numbers
 import os
+import warnings
 import weakref
 
 
@@ -287,6 +288,20 @@ def keys_added(callback):
     return vars(type(callback)).get("logs_added")
 
 
+def check_callback_list(callbacks, caller=None):
+    """Refuse what ``fit``, ``evaluate`` and ``predict`` cannot take as ``callbacks``: one
+    Callback not in a list, or a list holding something else; ``caller`` ("evaluate") prefixes
+    the message."""
+    prefix = f"{caller}: " if caller else ""
+    if isinstance(callbacks, Callback):
+        name = type(callbacks).__name__
+        raise TypeError(f"{prefix}callbacks: expected a list of glassnet Callback objects, got a single "
+                        f"{name}; pass it in a list: callbacks=[{name}(...)]")
+    if callbacks is not None and (not isinstance(callbacks, (list, tuple))
+                                  or not all(isinstance(c, Callback) for c in callbacks)):
+        raise TypeError(f"{prefix}callbacks: expected a list of glassnet Callback objects, got {callbacks!r:.100}")
+
+
 class CallbackList:
     """Calls a hook on every callback in order.
 
@@ -315,3 +330,24 @@ class CallbackList:
     def call(self, hook, *args):
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
+
+    def call_private(self, hook):
+        """Call glassnet's own hook ``hook`` (``_before_finalize``) on the callbacks that define it."""
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                method()
+
+    def on_error(self):
+        """When an error (or Ctrl-C) leaves ``fit``, ``evaluate`` or ``predict``, their end hooks
+        never run: a callback that must act then does so in its ``_on_error`` (TensorBoard writes
+        the values it kept; SwapEMAWeights puts the trained weights back). A failure there is a
+        warning, so that the error that stopped the call is the one raised."""
+        for callback in self.callbacks:
+            keep = getattr(callback, "_on_error", None)
+            if keep is not None:
+                try:
+                    keep()
+                except Exception as exc:
+                    warnings.warn(f"{type(callback).__name__}: could not clean up after the error ({exc})",
+                                  RuntimeWarning, stacklevel=3)

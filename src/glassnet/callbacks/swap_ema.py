@@ -40,10 +40,7 @@ class SwapEMAWeights(Callback):
         if optimizer is None or not optimizer.use_ema:
             raise ValueError(f"SwapEMAWeights must be used with an optimizer of use_ema=True, got "
                              f"{type(optimizer).__name__} with use_ema={getattr(optimizer, 'use_ema', None)}")
-        for key, param, _ in self.model._triples:
-            average = optimizer.slots.get(key, {}).get("average")
-            if average is None:         # no update yet: the weights are their own average
-                continue
+        for param, average in self._averages():
             trained = backend.get_array_module(param).array(param)
             param[...] = average
             average[...] = trained
@@ -74,10 +71,15 @@ class SwapEMAWeights(Callback):
         # at the last epoch's end) the average holds the trained weights: make it the average
         # again first (Keras' rule for the last epoch; here also when training stopped early)
         if self._ema_in_model:
-            for key, param, _ in self.model._triples:
-                average = self.model.optimizer.slots.get(key, {}).get("average")
-                if average is not None:
-                    average[...] = param
+            for param, average in self._averages():
+                average[...] = param
+
+    def _averages(self):
+        """(trained weights, their average) for each of the model's parameter arrays that has an
+        average (none before the first update: the weights are their own average then)."""
+        slots = self.model.optimizer.slots
+        return [(param, slots[key]["average"]) for key, param, _ in self.model._triples
+                if "average" in slots.get(key, {})]
 
     def on_test_begin(self, logs=None):
         if not self._ema_in_model:
