@@ -45,6 +45,8 @@ def pearson_correlation(y_true, y_pred, axis=-1):
     """Pearson's coefficient of ``y_true`` and ``y_pred`` along ``axis``, one per the other axes:
     ``mean(((t - mean t) / std t) * ((p - mean p) / std p))`` with the population standard
     deviations (Keras' ``keras.metrics.pearson_correlation``). NaN where either is constant.
+    Shapes: y_true and y_pred (n, k) (or ranks one apart, met as ``_same_rank`` says) -> (n,) for
+    ``axis=-1``, (k,) for ``axis=0``.
 
     >>> pearson_correlation(np.array([[0, 1, 0.5], [1, 1, 0.2]]), np.array([[0.1, 0.9, 0.5], [1, 0.9, 0.2]]))
     array([1.        , 0.99339927])
@@ -64,6 +66,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     per the other axes (Keras' ``keras.metrics.concordance_correlation``: its covariance centres
     the targets on the outputs' mean, which gives the same value, the outputs' deviations summing to
     0). 1 only where the outputs equal the targets; a correlation with a shift or a scale is less.
+    Shapes as ``pearson_correlation``'s: (n, k) -> (n,) for ``axis=-1``.
 
     >>> concordance_correlation(np.array([[0, 1, 0.5], [1, 1, 0.2]]), np.array([[0.1, 0.9, 0.5], [1, 0.9, 0.2]]))
     array([0.9756094 , 0.98765396])
