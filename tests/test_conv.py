@@ -4,7 +4,7 @@ import pytest
 
 from glassnet.gradcheck import check_layer
 from glassnet.layers import Conv1D, Conv2D
-from glassnet.layers.conv import conv2d_backward, conv2d_forward, conv_output_length
+from glassnet.layers.conv import conv_backward, conv_forward, conv_output_length
 
 
 def tf_same_pads(size, k, s):
@@ -129,8 +129,8 @@ def test_float32_stays_float32(rng):
 
 def test_pure_functions_allocate_gradients(rng):
     x, k, b = rng.standard_normal((2, 5, 5, 2)), rng.standard_normal((3, 3, 2, 4)), rng.standard_normal(4)
-    z, cache = conv2d_forward(x, k, b, (1, 1), "same")
-    dx, dk, db = conv2d_backward(np.ones_like(z), cache, k)
+    z, cache = conv_forward(x, k, b, (1, 1), "same")
+    dx, dk, db = conv_backward(np.ones_like(z), cache, k)
     assert dx.shape == x.shape and dk.shape == k.shape and db.shape == b.shape
     np.testing.assert_allclose(db, np.full(4, 50.0))
 

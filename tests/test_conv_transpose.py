@@ -1,5 +1,6 @@
 """Conv2DTranspose and Conv1DTranspose: shapes and outputs against Keras 3.15 (TensorFlow's
-conv2d_transpose), values and every gradient against PyTorch autograd (float64), a small
+conv2d_transpose), values and every gradient against PyTorch autograd (float64; Conv3DTranspose's
+too), a small
 autoencoder trained end to end, and their errors. The layer contract and finite differences are in
 test_layer_contract.py."""
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.gradcheck import check_layer
-from glassnet.layers import Conv1DTranspose, Conv2DTranspose
+from glassnet.layers import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from glassnet.layers.conv import conv_output_length
 
 CASES = [dict(kernel_size=3, strides=2, padding="same"), dict(kernel_size=3, strides=2),
@@ -45,31 +46,40 @@ def test_one_dimensional_outputs_match_keras(settings, rng):
     np.testing.assert_allclose(out, np.asarray(theirs(x)), rtol=1e-5, atol=1e-6)
 
 
-def _torch_transpose(torch, x, kernel, bias, strides, pads, out_hw):
-    """TensorFlow's transposed convolution in torch: torch's full output ((H - 1) s + k), on the
-    canvas of the padded size, cropped by the padding TensorFlow's rule gives (asymmetric: torch's
-    own ``padding`` is symmetric)."""
-    F = torch.nn.functional
-    full = F.conv_transpose2d(x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1), stride=strides)
-    (t, b), (l, r) = pads
-    canvas_h, canvas_w = out_hw[0] + t + b, out_hw[1] + l + r
-    full = F.pad(full, (0, canvas_w - full.shape[3], 0, canvas_h - full.shape[2]))     # untouched edge: zeros
-    out = full[:, :, t:t + out_hw[0], l:l + out_hw[1]].permute(0, 2, 3, 1)
-    return out + bias
+def _torch_transpose(torch, x, kernel, bias, strides, pads, out_shape):
+    """TensorFlow's transposed convolution in torch, for images or volumes: torch's full output
+    ((H - 1) s + k along each axis), on the canvas of the padded size, cropped by the padding
+    TensorFlow's rule gives (asymmetric: torch's own ``padding`` is symmetric)."""
+    F, rank = torch.nn.functional, x.ndim - 2
+    channels_first, channels_last = (0, rank + 1, *range(1, rank + 1)), (0, *range(2, rank + 2), 1)
+    transpose = F.conv_transpose2d if rank == 2 else F.conv_transpose3d
+    full = transpose(x.permute(*channels_first), kernel.permute(rank + 1, rank, *range(rank)), stride=strides)
+    grow = []
+    for axis in reversed(range(rank)):          # F.pad lists the last axis first; the untouched edge: zeros
+        grow += [0, out_shape[axis] + sum(pads[axis]) - full.shape[2 + axis]]
+    full = F.pad(full, grow)
+    out = full[(slice(None), slice(None), *(slice(before, before + size) for size, (before, _) in zip(out_shape, pads)))]
+    return out.permute(*channels_last) + bias
 
 
-@pytest.mark.parametrize("settings", CASES, ids=str)
-def test_values_and_gradients_match_torch(settings, rng, torch):
-    layer = Conv2DTranspose(3, bias_initializer="random_normal", dtype="float64", seed=1, **settings)
-    x = rng.normal(size=(2, 4, 5, 2))
+CASES_3D = [dict(kernel_size=3, strides=2, padding="same"), dict(kernel_size=(2, 3, 2), strides=(1, 2, 3)),
+            dict(kernel_size=(3, 2, 2), strides=(2, 2, 1), output_padding=(1, 1, 0)),
+            dict(kernel_size=2, strides=2, padding="same", output_padding=1)]
+
+
+@pytest.mark.parametrize("cls,settings,shape", [(Conv2DTranspose, case, (2, 4, 5, 2)) for case in CASES]
+                         + [(Conv3DTranspose, case, (2, 3, 4, 2, 2)) for case in CASES_3D], ids=str)
+def test_values_and_gradients_match_torch(cls, settings, shape, rng, torch):
+    layer = cls(3, bias_initializer="random_normal", dtype="float64", seed=1, **settings)
+    x = rng.normal(size=shape)
     out = layer(x)
     upstream = rng.normal(size=out.shape)
     dx = layer.backward(upstream)
     kernel, bias = (torch.tensor(layer.params[k], requires_grad=True) for k in ("kernel", "bias"))
     tx = torch.tensor(x, requires_grad=True)
     pads = [conv_output_length(o, k, s, layer.padding)[1]
-            for o, k, s in zip(out.shape[1:3], layer.kernel_size, layer.strides)]
-    t_out = _torch_transpose(torch, tx, kernel, bias, layer.strides, pads, out.shape[1:3])
+            for o, k, s in zip(out.shape[1:-1], layer.kernel_size, layer.strides)]
+    t_out = _torch_transpose(torch, tx, kernel, bias, layer.strides, pads, out.shape[1:-1])
     t_out.backward(torch.tensor(upstream))
     np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-13)

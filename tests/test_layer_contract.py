@@ -35,11 +35,19 @@ TABLE = {
     "DepthwiseConv1D": (lambda **kw: layers.DepthwiseConv1D(3, depth_multiplier=2, dilation_rate=2, **kw), (6, 2), False),
     "SeparableConv2D": (lambda **kw: layers.SeparableConv2D(4, 3, padding="same", depth_multiplier=2, **kw), (4, 4, 3), False),
     "SeparableConv1D": (lambda **kw: layers.SeparableConv1D(3, 2, strides=2, activation="elu", **kw), (7, 2), False),
+    "Conv3D": (lambda **kw: layers.Conv3D(2, (2, 3, 2), strides=(1, 2, 1), padding="same", activation="tanh", **kw),
+               (3, 5, 4, 2), False),
+    "Conv3DTranspose": (lambda **kw: layers.Conv3DTranspose(2, (2, 3, 2), strides=(2, 1, 2), padding="same",
+                                                             output_padding=(1, 0, 1), **kw), (2, 3, 2, 3), False),
     "Conv1D": (lambda **kw: layers.Conv1D(3, 3, padding="causal", dilation_rate=2, **kw), (8, 2), False),
     "MaxPooling2D": (lambda **kw: layers.MaxPooling2D(2, **kw), (5, 4, 2), False),
     "AveragePooling2D": (lambda **kw: layers.AveragePooling2D(2, padding="same", **kw), (5, 4, 2), False),
     "MaxPooling1D": (lambda **kw: layers.MaxPooling1D(3, strides=2, **kw), (9, 2), False),
     "AveragePooling1D": (lambda **kw: layers.AveragePooling1D(2, **kw), (6, 3), False),
+    "MaxPooling3D": (lambda **kw: layers.MaxPooling3D((2, 2, 3), strides=(1, 2, 2), padding="same", **kw), (3, 4, 5, 2), False),
+    "AveragePooling3D": (lambda **kw: layers.AveragePooling3D(2, padding="same", **kw), (3, 4, 3, 2), False),
+    "GlobalAveragePooling3D": (lambda **kw: layers.GlobalAveragePooling3D(**kw), (2, 3, 2, 2), False),
+    "GlobalMaxPooling3D": (lambda **kw: layers.GlobalMaxPooling3D(keepdims=True, **kw), (2, 3, 2, 2), False),
     "GlobalAveragePooling2D": (lambda **kw: layers.GlobalAveragePooling2D(keepdims=True, **kw), (3, 3, 2), False),
     "GlobalAveragePooling1D": (lambda **kw: layers.GlobalAveragePooling1D(**kw), (5, 2), False),
     "GlobalMaxPooling2D": (lambda **kw: layers.GlobalMaxPooling2D(**kw), (3, 3, 2), False),
@@ -61,12 +69,16 @@ TABLE = {
     "Softmax": (lambda **kw: layers.Softmax(axis=[1, 2], **kw), (2, 3), False),
     "PReLU": (lambda **kw: layers.PReLU(alpha_initializer="random_normal", shared_axes=[1], **kw), (3, 4), False),
     "ZeroPadding2D": (lambda **kw: layers.ZeroPadding2D(((1, 0), (2, 1)), **kw), (3, 4, 2), False),
+    "ZeroPadding3D": (lambda **kw: layers.ZeroPadding3D(((1, 0), 2, (0, 1)), **kw), (2, 3, 2, 2), False),
     "ZeroPadding1D": (lambda **kw: layers.ZeroPadding1D((0, 2), **kw), (3, 2), False),
     "Cropping2D": (lambda **kw: layers.Cropping2D(((1, 0), (0, 2)), **kw), (4, 5, 2), False),
+    "Cropping3D": (lambda **kw: layers.Cropping3D(((1, 0), (0, 1), 1), **kw), (3, 3, 4, 2), False),
     "Cropping1D": (lambda **kw: layers.Cropping1D(**kw), (5, 2), False),
     "UpSampling2D": (lambda **kw: layers.UpSampling2D((2, 3), **kw), (2, 2, 2), False),
+    "UpSampling3D": (lambda **kw: layers.UpSampling3D((2, 1, 3), **kw), (2, 2, 2, 2), False),
     "UpSampling1D": (lambda **kw: layers.UpSampling1D(3, **kw), (3, 2), False),
     "SpatialDropout2D": (lambda **kw: layers.SpatialDropout2D(0.5, **kw), (3, 3, 4), True),
+    "SpatialDropout3D": (lambda **kw: layers.SpatialDropout3D(0.5, **kw), (2, 3, 2, 4), True),
     "SpatialDropout1D": (lambda **kw: layers.SpatialDropout1D(0.5, **kw), (3, 4), True),
     "Resizing": (lambda **kw: layers.Resizing(5, 3, crop_to_aspect_ratio=True, **kw), (4, 6, 2), False),
     "CenterCrop": (lambda **kw: layers.CenterCrop(2, 3, **kw), (4, 4, 2), False),
@@ -137,7 +149,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)

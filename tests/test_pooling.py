@@ -107,8 +107,8 @@ def test_pool_gradient_buffer_never_leaks_uninitialised_memory(kind, case, rng, 
     fresh buffer with NaN to prove that each pixel is written or zeroed (fresh memory is often zero
     by luck, which would hide a missed pixel)."""
     from glassnet.layers import pooling
-    forward_fn, backward_fn = {"max": (pooling.max_pool2d_forward, pooling.max_pool2d_backward),
-                               "avg": (pooling.avg_pool2d_forward, pooling.avg_pool2d_backward)}[kind]
+    forward_fn, backward_fn = {"max": (pooling.max_pool_forward, pooling.max_pool_backward),
+                               "avg": (pooling.avg_pool_forward, pooling.avg_pool_backward)}[kind]
     shape, p, s, padding = case
     x = distinct(rng, (2, *shape))
     layer = MaxPooling2D(p, s, padding)
@@ -194,11 +194,11 @@ def test_max_pool_of_a_channel_strided_view_equals_that_of_its_copy(rng, dtype):
     strided = wide[..., ::2]
     assert strided.strides[-1] != strided.itemsize
     grad = rng.standard_normal((2, 3, 3, 3)).astype(dtype)
-    out_view, cache_view = pooling.max_pool2d_forward(strided, (2, 2), (2, 2))
-    out_copy, cache_copy = pooling.max_pool2d_forward(strided.copy(), (2, 2), (2, 2))
+    out_view, cache_view = pooling.max_pool_forward(strided, (2, 2), (2, 2))
+    out_copy, cache_copy = pooling.max_pool_forward(strided.copy(), (2, 2), (2, 2))
     np.testing.assert_array_equal(out_view, out_copy)
-    np.testing.assert_array_equal(pooling.max_pool2d_backward(grad, cache_view),
-                                  pooling.max_pool2d_backward(grad, cache_copy))
+    np.testing.assert_array_equal(pooling.max_pool_backward(grad, cache_view),
+                                  pooling.max_pool_backward(grad, cache_copy))
     # and by hand on one window: the maximum of x[0, 0:2, 0:2, 1]
     assert out_copy[0, 0, 0, 1] == strided[0, :2, :2, 1].max()
 

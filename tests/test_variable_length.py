@@ -14,7 +14,7 @@ from glassnet import layers
 from test_layer_contract import BATCH, TABLE
 
 # layers that need every axis sized: the error says which and why
-NEED_SIZES = {"Flatten", "Normalization", "Conv1DTranspose", "Conv2DTranspose"}
+NEED_SIZES = {"Flatten", "Normalization", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"}
 OPEN_FIRST_AXIS = sorted(name for name, (_, shape, _) in TABLE.items() if len(shape) >= 2)
 
 

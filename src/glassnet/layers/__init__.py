@@ -7,14 +7,16 @@ from .recurrent import GRU, LSTM, LastState, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 from .activation import ELU, Activation, LeakyReLU, PReLU, ReLU, Softmax
 from .input import Input, InputLayer
-from .conv import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose
+from .conv import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D
-from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
-                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                      GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from .reshape import Flatten, Permute, RepeatVector, Reshape
 from .regularization import (BatchNormalization, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
-                             SpatialDropout2D)
-from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+                             SpatialDropout2D, SpatialDropout3D)
+from .spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                      ZeroPadding2D, ZeroPadding3D)
 from .normalization import GroupNormalization, LayerNormalization, RMSNormalization, UnitNormalization
 from .preprocessing import Normalization
 from .text import TextVectorization
@@ -27,17 +29,19 @@ from .augmentation import (RandomBrightness, RandomContrast, RandomFlip, RandomR
                            RandomZoom)
 
 # Keras' other names for the same classes (a model file names the class: "MaxPooling2D")
-MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
-GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
-GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
-Convolution1D, Convolution2D = Conv1D, Conv2D
-Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
-__all__ = ["Layer", "Dense", "MultiHeadAttention", "Attention", "AdditiveAttention", "AttentionScores", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "LastState", "Bidirectional", "TimeDistributed", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
-           "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling2D",
-           "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "Flatten", "Reshape", "Permute", "RepeatVector",
-           "Dropout", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D",
-           "Cropping2D", "UpSampling1D", "UpSampling2D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Identity", "Lambda", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D",
-           "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
-           "Convolution1D", "Convolution2D", "Convolution1DTranspose", "Convolution2DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "Input", "InputLayer", "LAYERS", "get"]
+__all__ = ["Layer", "Dense", "MultiHeadAttention", "Attention", "AdditiveAttention", "AttentionScores", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "LastState", "Bidirectional", "TimeDistributed", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
+           "MaxPooling1D", "AveragePooling1D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling2D",
+           "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "GlobalAveragePooling3D", "GlobalMaxPooling3D", "Flatten", "Reshape", "Permute", "RepeatVector",
+           "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
+           "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "GaussianNoise", "GaussianDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Identity", "Lambda", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalAvgPool1D",
+           "GlobalAvgPool2D", "GlobalAvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose",
+           "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "Input", "InputLayer", "LAYERS", "get"]

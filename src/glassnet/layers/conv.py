@@ -1,17 +1,20 @@
-"""Conv2D and Conv1D, and their transposes, channels-last, with Keras' names, defaults and "same" padding.
+"""Conv2D, Conv1D and Conv3D, and their transposes, channels-last, with Keras' names, defaults and
+"same" padding.
 
-The maths lives in module-level functions (``conv2d_forward`` / ``conv2d_backward``) that take arrays
-and return arrays; the layers only hold the kernel, the bias and the forward cache. A 1-D convolution
-is a 2-D one over an image of height 1, so both layers share one code path.
+The maths lives in module-level functions (``conv_forward`` / ``conv_backward``) that take arrays
+and return arrays, images (N, H, W, C) or volumes (N, D, H, W, C) alike; the layers only hold the
+kernel, the bias and the forward cache. A 1-D convolution is a 2-D one over an image of height 1,
+so those two layers share one code path too.
 
-im2col: every receptive field is copied once into a row of ``cols`` (batch * out_h * out_w,
-kh * kw * C_in), whose column order matches a kernel of shape (kh, kw, C_in, C_out) reshaped to
-(kh * kw * C_in, C_out); the convolution is then ONE matrix multiply, and the gradients of the
-kernel and the input are one each too (the input's batched over kernel offsets, then summed back).
+im2col: every receptive field is copied once into a row of ``cols`` (N * output positions,
+kernel positions * C_in), whose column order matches a kernel of shape (kh, kw, C_in, C_out) (or
+(kd, kh, kw, C_in, C_out)) reshaped to (kernel positions * C_in, C_out); the convolution is then ONE
+matrix multiply, and the gradients of the kernel and the input are one each too (the input's
+batched over kernel offsets, then summed back).
 
-The transposed convolutions (``Conv2DTranspose``, ``Conv1DTranspose``) are the same two maps
-swapped: their forward pass is a convolution's input gradient (col2im), their input gradient a
-convolution (im2col and one matrix multiply).
+The transposed convolutions (``Conv2DTranspose``, ``Conv1DTranspose``, ``Conv3DTranspose``) are the
+same two maps swapped: their forward pass is a convolution's input gradient (col2im), their input
+gradient a convolution (im2col and one matrix multiply).
 """
 import math
 
@@ -57,7 +60,7 @@ def conv_output_length(size, kernel, stride, padding, dilation=1):
 def check_rank(layer, sample_shape):
     """Raise unless one sample of ``layer``'s input has ``layer.rank`` spatial axes plus channels."""
     if len(sample_shape) != layer.rank + 1:
-        axes = "length, channels" if layer.rank == 1 else "height, width, channels"
+        axes = {1: "length, channels", 2: "height, width, channels"}.get(layer.rank, "depth, height, width, channels")
         raise ValueError(f"{layer.describe()}: expected input of shape (batch, {axes}), got "
                          f"shape (batch, {', '.join(map(str, sample_shape))})")
 
@@ -79,169 +82,176 @@ def windowed_output_sizes(layer, sample_shape, window, what):
 
 
 def _pad(x, pads, value=0.0):
-    """Pad axes 1 and 2 of x (N, H, W, C) by pads = ((top, bottom), (left, right)); no copy if zero."""
-    (t, b), (l, r) = pads
-    if t == b == l == r == 0:
+    """Pad the spatial axes of x (N, *spatial, C) by ``pads``, one (before, after) per spatial axis
+    (((top, bottom), (left, right)) for images); no copy when every amount is zero."""
+    if not any(before or after for before, after in pads):
         return x
-    n, h, w, c = x.shape
-    out = backend.get_array_module(x).full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
-    out[:, t:t + h, l:l + w, :] = x
+    shape = (x.shape[0], *(size + before + after for size, (before, after) in zip(x.shape[1:-1], pads)), x.shape[-1])
+    out = backend.get_array_module(x).full(shape, value, dtype=x.dtype)
+    out[(slice(None), *(slice(before, before + size) for size, (before, _) in zip(x.shape[1:-1], pads)))] = x
     return out
 
 
 def _crop(x, pads):
-    """Undo ``_pad``: axes 1 and 2 of x (N, H, W, C) without ((top, bottom), (left, right)); a view."""
-    ((t, b), (l, r)), (_, h, w, _) = pads, x.shape
-    return x[:, t:h - b, l:w - r, :]
+    """Undo ``_pad``: the spatial axes of x (N, *spatial, C) without ``pads``; a view."""
+    return x[(slice(None), *(slice(before, size - after) for size, (before, after) in zip(x.shape[1:-1], pads)))]
 
 
-def window_slices(i, j, out_hw, strides, dilation=(1, 1)):
-    """The (rows, cols) slices of a padded input that kernel offset (i, j) touches for every output
-    (a dilated kernel's offset (i, j) sits ``dilation`` pixels apart per step: at (i * dh, j * dw))."""
-    top, left = i * dilation[0], j * dilation[1]
-    return (slice(top, top + strides[0] * (out_hw[0] - 1) + 1, strides[0]),
-            slice(left, left + strides[1] * (out_hw[1] - 1) + 1, strides[1]))
+def window_slices(offset, out_shape, strides, dilation=None):
+    """The slices of a padded input, one per spatial axis, that kernel offset ``offset`` ((i, j) for
+    images, (i, j, k) for volumes) touches for every output (a dilated kernel's offset i sits
+    ``dilation`` pixels apart per step: at i * dilation)."""
+    dilation = dilation or (1,) * len(offset)
+    return tuple(slice(i * d, i * d + s * (n - 1) + 1, s) for i, n, s, d in zip(offset, out_shape, strides, dilation))
 
 
-def im2col(xp, ksize, strides, out_hw, ones_column=False, dilation=(1, 1)):
-    """Receptive fields of the padded input xp (N, Hp, Wp, C) as rows: (N * Ho * Wo, kh * kw * C),
-    plus a last column of ones when ``ones_column`` (so that the bias rides in the same matmul);
-    a dilated kernel's fields take every ``dilation``-th pixel.
+def kernel_offsets(ksize):
+    """Every offset of a window of ``ksize``, in row-major order ((0, 0), (0, 1), ... for a 2-D one):
+    the order of the kernel's positions in im2col's columns."""
+    return list(np.ndindex(*ksize))
 
-    With one input channel the result is the transpose of a C-ordered (k, N * Ho * Wo) array, i.e.
+
+def im2col(xp, ksize, strides, out_shape, ones_column=False, dilation=None):
+    """Receptive fields of the padded input xp (N, *spatial, C) as rows: (N * output positions,
+    kernel positions * C), plus a last column of ones when ``ones_column`` (so that the bias rides in
+    the same matmul); a dilated kernel's fields take every ``dilation``-th pixel.
+
+    With one input channel the result is the transpose of a C-ordered (k, N * positions) array, i.e.
     Fortran-ordered: same values and shape, and matmul reads either layout without a copy.
     """
-    n, _, _, c = xp.shape
-    (kh, kw), (ho, wo) = ksize, out_hw
-    k = kh * kw * c
+    n, c = xp.shape[0], xp.shape[-1]
+    dilation = dilation or (1,) * len(ksize)
+    k = math.prod(ksize) * c
     am = backend.get_array_module(xp)          # numpy or cupy: one code path
     if c == 1:
         # one channel: each kernel offset is one copy of whole strided image planes into a
         # contiguous row of the transposed matrix, 2x faster than into a column of width k (and the
         # matmuls of forward and backward run ~10-20% faster on this layout; measured on 28x28 MNIST)
-        rows_t = am.empty((k + ones_column, n * ho * wo), dtype=xp.dtype)
+        rows_t = am.empty((k + ones_column, n * math.prod(out_shape)), dtype=xp.dtype)
         if ones_column:
             rows_t[k] = 1
-        planes = rows_t[:k].reshape(kh, kw, n, ho, wo)       # only splits axes: a view
-        for i in range(kh):
-            for j in range(kw):
-                rows, cs = window_slices(i, j, out_hw, strides, dilation)
-                planes[i, j] = xp[:, rows, cs, 0]
+        planes = rows_t[:k].reshape(*ksize, n, *out_shape)       # only splits axes: a view
+        for offset in kernel_offsets(ksize):
+            planes[offset] = xp[(slice(None), *window_slices(offset, out_shape, strides, dilation), 0)]
         return rows_t.T
-    cols = am.empty((n * ho * wo, k + ones_column), dtype=xp.dtype)
+    cols = am.empty((n * math.prod(out_shape), k + ones_column), dtype=xp.dtype)
     if ones_column:
         cols[:, k] = 1
-    fields = cols[:, :k].reshape(n, ho, wo, kh, kw, c)   # only splits axes, so a view into cols
+    fields = cols[:, :k].reshape(n, *out_shape, *ksize, c)   # only splits axes, so a view into cols
     s = xp.strides
-    # a read-only view of every window, copied once into cols
+    # a read-only view of every window, copied once into cols: its axes are (N, output position,
+    # kernel offset, C); one step along an output axis moves ``stride`` pixels, along a kernel axis
+    # ``dilation`` pixels
     fields[...] = am.lib.stride_tricks.as_strided(
-        xp, (n, ho, wo, kh, kw, c),
-        (s[0], strides[0] * s[1], strides[1] * s[2], dilation[0] * s[1], dilation[1] * s[2], s[3]))
+        xp, (n, *out_shape, *ksize, c),
+        (s[0], *(step * size for step, size in zip(strides, s[1:-1])),
+         *(d * size for d, size in zip(dilation, s[1:-1])), s[-1]))
     return cols
 
 
-def col2im(dfields, padded_shape, ksize, strides, out_hw, dilation=(1, 1)):
+def col2im(dfields, padded_shape, ksize, strides, out_shape, dilation=None):
     """Adjoint of ``im2col``: add each receptive field's gradient back onto the input pixels.
 
-    dfields : (kh * kw, N * Ho * Wo, C), one contiguous block per kernel offset (numpy adds a
-    contiguous block into a strided slice 2-3x faster than a strided block). One vectorised add per
-    kernel offset, never a loop over pixels or samples.
+    dfields : (kernel positions, N * output positions, C), one contiguous block per kernel offset
+    (numpy adds a contiguous block into a strided slice 2-3x faster than a strided block). One
+    vectorised add per kernel offset, never a loop over pixels or samples.
     """
-    (kh, kw), (ho, wo) = ksize, out_hw
-    n, c = padded_shape[0], padded_shape[3]
+    n, c = padded_shape[0], padded_shape[-1]
     dxp = backend.get_array_module(dfields).zeros(padded_shape, dtype=dfields.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, cs = window_slices(i, j, out_hw, strides, dilation)
-            dxp[:, rows, cs, :] += dfields[i * kw + j].reshape(n, ho, wo, c)
+    for index, offset in enumerate(kernel_offsets(ksize)):
+        dxp[(slice(None), *window_slices(offset, out_shape, strides, dilation))] += dfields[index].reshape(n, *out_shape, c)
     return dxp
 
 
-def conv2d_forward(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+def conv_forward(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=None):
     """z = conv(x, kernel) + bias, channels-last, TensorFlow padding, the kernel's taps
-    ``dilation`` pixels apart (1: next to each other).
+    ``dilation`` pixels apart (None or 1: next to each other).
 
-    x : ndarray of shape (N, H, W, C_in); kernel : (kh, kw, C_in, C_out); bias : (C_out,) or None.
-    Returns ``z`` of shape (N, Ho, Wo, C_out) and the cache ``conv2d_backward`` needs.
+    x : ndarray of shape (N, *spatial, C_in), images (N, H, W, C_in) or volumes (N, D, H, W, C_in);
+    kernel : (*window, C_in, C_out), e.g. (kh, kw, C_in, C_out); bias : (C_out,) or None;
+    ``strides`` and ``dilation``: one per spatial axis.
+    Returns ``z`` of shape (N, *output spatial, C_out) and the cache ``conv_backward`` needs.
     """
-    n, h, w, c = x.shape
-    kh, kw, _, filters = kernel.shape
-    ho, pad_h = conv_output_length(h, kh, strides[0], padding, dilation[0])
-    wo, pad_w = conv_output_length(w, kw, strides[1], padding, dilation[1])
-    xp = _pad(x, (pad_h, pad_w))
+    n = x.shape[0]
+    *ksize, _, filters = kernel.shape
+    dilation = dilation or (1,) * len(ksize)
+    out_shape, pads = zip(*(conv_output_length(size, k, s, padding, d)
+                            for size, k, s, d in zip(x.shape[1:-1], ksize, strides, dilation)))
+    xp = _pad(x, pads)
     has_bias = bias is not None
-    cols = im2col(xp, (kh, kw), strides, (ho, wo), ones_column=has_bias, dilation=dilation)
-    weights = kernel.reshape(kh * kw * c, filters)
+    cols = im2col(xp, ksize, strides, out_shape, ones_column=has_bias, dilation=dilation)
+    weights = kernel.reshape(-1, filters)
     if has_bias:       # [cols 1] @ [kernel; bias]: the bias costs no separate pass over z
         weights = backend.get_array_module(x).concatenate([weights, bias.reshape(1, filters)])
     z = cols @ weights
-    cache = (cols, has_bias, xp.shape, (pad_h, pad_w), strides, (ho, wo), dilation)
-    return z.reshape(n, ho, wo, filters), cache
+    cache = (cols, has_bias, xp.shape, pads, strides, out_shape, dilation)
+    return z.reshape(n, *out_shape, filters), cache
 
 
-def conv2d_backward(grad_z, cache, kernel, input_gradient=True):
-    """Gradients of ``conv2d_forward``: returns (dx, dkernel, dbias), dbias None without a bias.
+def conv_backward(grad_z, cache, kernel, input_gradient=True):
+    """Gradients of ``conv_forward``: returns (dx, dkernel, dbias), dbias None without a bias.
 
-    grad_z : (N, Ho, Wo, C_out); dx : the forward ``x``'s shape, or None when ``input_gradient`` is
-    False (a model's first layer: nobody needs it, and it is the costlier half); dkernel :
-    (kh, kw, C_in, C_out).
+    grad_z : (N, *output spatial, C_out); dx : the forward ``x``'s shape, or None when
+    ``input_gradient`` is False (a model's first layer: nobody needs it, and it is the costlier
+    half); dkernel : the kernel's shape.
     """
-    cols, has_bias, padded_shape, pads, strides, out_hw, dilation = cache
-    kh, kw, c, filters = kernel.shape
+    cols, has_bias, padded_shape, pads, strides, out_shape, dilation = cache
+    filters = kernel.shape[-1]
     g = grad_z.reshape(-1, filters)
     dweights = cols.T @ g                   # [dkernel; dbias] in one matmul, thanks to the ones
-    dkernel = dweights[:kh * kw * c].reshape(kernel.shape)
+    dkernel = dweights[:kernel.size // filters].reshape(kernel.shape)
     dbias = dweights[-1] if has_bias else None
     if not input_gradient:
         return None, dkernel, dbias
-    return _input_gradient(g, kernel, padded_shape, pads, strides, out_hw, dilation), dkernel, dbias
+    return _input_gradient(g, kernel, padded_shape, pads, strides, out_shape, dilation), dkernel, dbias
 
 
-def _input_gradient(g, kernel, padded_shape, pads, strides, out_hw, dilation=(1, 1)):
-    """dL/dx of a convolution from dL/dz ``g`` (N * Ho * Wo, C_out): every output pixel's gradient
-    spread back over its receptive field through ``kernel`` (kh, kw, C_in, C_out), then the
-    padding dropped. Also the forward pass of a transposed convolution, which is this map."""
-    kh, kw, c, filters = kernel.shape
-    # d(fields) per kernel offset: (kh*kw, M, C) = g @ kernel[i, j].T for every offset at once
-    per_offset = kernel.reshape(kh * kw, c, filters)
-    if c == 1:     # one gemm (kh*kw, O) @ (O, M) beats kh*kw matrix-vector products
+def _input_gradient(g, kernel, padded_shape, pads, strides, out_shape, dilation=None):
+    """dL/dx of a convolution from dL/dz ``g`` (N * output positions, C_out): every output pixel's
+    gradient spread back over its receptive field through ``kernel`` (*window, C_in, C_out), then
+    the padding dropped. Also the forward pass of a transposed convolution, which is this map."""
+    *ksize, c, filters = kernel.shape
+    # d(fields) per kernel offset: (positions, M, C) = g @ kernel[offset].T for every offset at once
+    per_offset = kernel.reshape(-1, c, filters)
+    if c == 1:     # one gemm (positions, O) @ (O, M) beats one matrix-vector product per offset
         dfields = (per_offset[:, 0, :] @ g.T)[:, :, None]
     else:
-        dfields = g @ per_offset.transpose(0, 2, 1)      # broadcast: (M, O) @ (kh*kw, O, C)
-    return _crop(col2im(dfields, padded_shape, (kh, kw), strides, out_hw, dilation), pads)
+        dfields = g @ per_offset.transpose(0, 2, 1)      # broadcast: (M, O) @ (positions, O, C)
+    return _crop(col2im(dfields, padded_shape, ksize, strides, out_shape, dilation), pads)
 
 
-def conv2d_transpose_forward(x, kernel, bias, strides, padding, out_hw):
-    """The transposed convolution (Keras' ``Conv2DTranspose``): the input gradient of the
-    convolution that takes images of ``out_hw`` to images of x's size, applied to x.
+def conv_transpose_forward(x, kernel, bias, strides, padding, out_shape):
+    """The transposed convolution (Keras' ``Conv2DTranspose`` and ``Conv3DTranspose``): the input
+    gradient of the convolution that takes inputs of ``out_shape`` to inputs of x's size, applied
+    to x.
 
-    x : (N, H, W, C_in); kernel : (kh, kw, filters, C_in), Keras' layout (that convolution's own
+    x : (N, *spatial, C_in); kernel : (*window, filters, C_in), Keras' layout (that convolution's own
     kernel); bias : (filters,) or None; ``padding`` is that convolution's, TensorFlow's rule for
-    inputs of ``out_hw``. Returns z (N, Ho, Wo, filters) and the cache for the backward pass.
+    inputs of ``out_shape``. Returns z (N, *out_shape, filters) and the cache for the backward pass.
     """
-    n, h, w, c = x.shape
-    kh, kw, filters, _ = kernel.shape
-    pads = tuple(conv_output_length(o, k, s, padding)[1] for o, k, s in zip(out_hw, (kh, kw), strides))
-    padded_shape = (n, out_hw[0] + sum(pads[0]), out_hw[1] + sum(pads[1]), filters)
+    n, c = x.shape[0], x.shape[-1]
+    *ksize, filters, _ = kernel.shape
+    pads = tuple(conv_output_length(o, k, s, padding)[1] for o, k, s in zip(out_shape, ksize, strides))
+    padded_shape = (n, *(o + before + after for o, (before, after) in zip(out_shape, pads)), filters)
     x2 = x.reshape(-1, c)
-    z = _input_gradient(x2, kernel, padded_shape, pads, strides, (h, w))
+    z = _input_gradient(x2, kernel, padded_shape, pads, strides, x.shape[1:-1])
     z = z + bias if bias is not None else backend.get_array_module(x).ascontiguousarray(z)
-    return z, (x2, bias is not None, pads, strides, (h, w))
+    return z, (x2, bias is not None, pads, strides, x.shape[1:-1])
 
 
-def conv2d_transpose_backward(grad_z, cache, kernel, input_gradient=True):
-    """Gradients of ``conv2d_transpose_forward``: (dx, dkernel, dbias), dbias the sum over every
+def conv_transpose_backward(grad_z, cache, kernel, input_gradient=True):
+    """Gradients of ``conv_transpose_forward``: (dx, dkernel, dbias), dbias the sum over every
     pixel, None without a bias.
     Its input gradient is the convolution itself: ``grad_z``'s fields through the kernel."""
-    x2, has_bias, pads, strides, out_hw = cache
-    kh, kw, filters, c = kernel.shape
-    cols = im2col(_pad(grad_z, pads), (kh, kw), strides, out_hw)        # (N * H * W, kh * kw * filters)
+    x2, has_bias, pads, strides, in_shape = cache
+    *ksize, filters, c = kernel.shape
+    cols = im2col(_pad(grad_z, pads), ksize, strides, in_shape)        # (N * input positions, window * filters)
     dkernel = (cols.T @ x2).reshape(kernel.shape)
-    dbias = grad_z.sum(axis=(0, 1, 2)) if has_bias else None
+    dbias = grad_z.sum(axis=tuple(range(grad_z.ndim - 1))) if has_bias else None
     if not input_gradient:
         return None, dkernel, dbias
-    dx = cols @ kernel.reshape(kh * kw * filters, c)
-    return dx.reshape(grad_z.shape[0], *out_hw, c), dkernel, dbias
+    dx = cols @ kernel.reshape(-1, c)
+    return dx.reshape(grad_z.shape[0], *in_shape, c), dkernel, dbias
 
 
 def _as_tuple(value, rank, what, layer, minimum=1):
@@ -309,7 +319,8 @@ def checked_sample(layer, sample_shape):
 
 
 class _Conv(Layer):
-    """Shared by Conv1D (rank 1) and Conv2D (rank 2): the 1-D case runs as 2-D with height 1."""
+    """Shared by Conv1D (rank 1), Conv2D (rank 2) and Conv3D (rank 3): the 1-D case runs as 2-D with
+    height 1 (``_lifted``), the others as they are."""
     rank = 2
     # for a layer pickled before regularizers and constraints, or before dilation
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
@@ -358,32 +369,45 @@ class _Conv(Layer):
         # height/width may differ from the built shape (a fully convolutional use); channels may not
         self._check(sample_shape)
 
-    def _kernel2d(self):
+    def _lifted(self, x):
+        """A rank-1 layer's batch (N, L, C) as images of height 1, (N, 1, L, C) (a view); the batches
+        of other ranks as they are."""
+        return x[:, None] if self.rank == 1 else x
+
+    def _lifted_axes(self, values):
+        """Per-axis settings (strides, dilation, sizes) with the height's 1 in front for rank 1."""
+        return (1, *values) if self.rank == 1 else tuple(values)
+
+    def _lowered(self, x):
+        """Undo ``_lifted`` on a batch: (N, 1, L, C) -> (N, L, C) for a rank-1 layer."""
+        return x[:, 0] if self.rank == 1 else x
+
+    def _kernel_nd(self):
         k = self.params["kernel"]
-        return k if self.rank == 2 else k[None]          # (k, C, O) -> (1, k, C, O), a view
+        return k[None] if self.rank == 1 else k          # (k, C, O) -> (1, k, C, O), a view
 
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
             self._check(x.shape[1:])
         # x, z and a are kept for backward (and for model.trace)
         self.x = x
-        x2 = x if self.rank == 2 else x[:, None]
         try:
-            z, self._cache = self._forward2d(x2, (1, *self.strides) if self.rank == 1 else self.strides)
+            z, self._cache = self._forward_nd(self._lifted(x), self._lifted_axes(self.strides))
         except ValueError:
             self._check(x.shape[1:])        # re-raise with the layer's name and the shapes
             raise
-        self.z = z if self.rank == 2 else z[:, 0]
+        self.z = self._lowered(z)
         self.a = self.activation.forward(self.z)
         return self.a
 
-    def _forward2d(self, x, strides):
-        """z and the cache for (N, H, W, C) input (height 1 for rank 1), with 2-D ``strides``."""
+    def _forward_nd(self, x, strides):
+        """z and the cache for (N, *spatial, C) input (height 1 for rank 1), with ``strides`` one per
+        spatial axis."""
         dilation = self.dilation_rate or (1,) * self.rank
-        return conv2d_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding,
-                              (1, *dilation) if self.rank == 1 else dilation)
+        return conv_forward(x, self._kernel_nd(), self.params.get("bias"), strides, self.padding,
+                            self._lifted_axes(dilation))
 
-    _backward2d = staticmethod(conv2d_backward)
+    _backward_nd = staticmethod(conv_backward)
 
     def backward(self, grad_output):
         return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
@@ -391,15 +415,14 @@ class _Conv(Layer):
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
-        g = grad_z if self.rank == 2 else grad_z[:, None]
-        dx, dkernel, dbias = self._backward2d(g, self._cache, self._kernel2d(),
-                                              input_gradient=self.needs_input_gradient)
+        dx, dkernel, dbias = self._backward_nd(self._lifted(grad_z), self._cache, self._kernel_nd(),
+                                               input_gradient=self.needs_input_gradient)
         self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)   # in place
         if dbias is not None:
             self.grads["bias"][...] = dbias
         if dx is None:
             return None
-        return dx if self.rank == 2 else dx[:, 0]
+        return self._lowered(dx)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
@@ -457,6 +480,23 @@ class Conv1D(_Conv):
     (2, 18, 4)
     """
     rank = 1
+
+
+class Conv3D(_Conv):
+    """3-D convolution over channels-last volumes (Keras' ``Conv3D``: video clips, CT or MRI scans);
+    the options of ``Conv2D``, with three sizes where it takes two (a norm constraint per filter
+    takes ``axis=[0, 1, 2, 3]``).
+
+    Shapes: ``x`` (batch, D, H, W, C_in) -> output (batch, Do, Ho, Wo, filters); ``kernel``
+    (kd, kh, kw, C_in, filters) as in Keras (PyTorch's ``Conv3d`` weight is (filters, C_in, kd, kh,
+    kw) over channels-first volumes), ``bias`` (filters,).
+
+    Example
+    -------
+    >>> Conv3D(4, 3, padding="same", strides=(1, 2, 2), seed=0)(np.ones((2, 5, 8, 8, 1))).shape
+    (2, 5, 4, 4, 4)
+    """
+    rank = 3
 
 
 def conv_transpose_output_length(size, kernel, stride, padding, output_padding=None):
@@ -521,12 +561,12 @@ class _ConvTranspose(_Conv):
         fields = math.prod(self.kernel_size) * filters * math.prod(input_shape[:-1])
         return max(fields, math.prod(out) * filters)
 
-    def _forward2d(self, x, strides):
-        *out, _ = self._check(x.shape[1:] if self.rank == 2 else x.shape[2:])
-        out_hw = tuple(out) if self.rank == 2 else (1, *out)
-        return conv2d_transpose_forward(x, self._kernel2d(), self.params.get("bias"), strides, self.padding, out_hw)
+    def _forward_nd(self, x, strides):
+        *out, _ = self._check(self._lowered(x).shape[1:])
+        return conv_transpose_forward(x, self._kernel_nd(), self.params.get("bias"), strides, self.padding,
+                                      self._lifted_axes(out))
 
-    _backward2d = staticmethod(conv2d_transpose_backward)
+    _backward_nd = staticmethod(conv_transpose_backward)
 
     def get_config(self):
         padding = None if self.output_padding is None else list(self.output_padding)
@@ -572,3 +612,18 @@ class Conv1DTranspose(_ConvTranspose):
     (3, 22, 2)
     """
     rank = 1
+
+
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution over channels-last volumes (Keras' ``Conv3DTranspose``); the
+    options of ``Conv2DTranspose``, with three sizes where it takes two.
+
+    Shapes: ``x`` (batch, D, H, W, C_in) -> output (batch, Do, Ho, Wo, filters); ``kernel``
+    (kd, kh, kw, filters, C_in) as in Keras, ``bias`` (filters,).
+
+    Example
+    -------
+    >>> Conv3DTranspose(2, 3, strides=2, padding="same", seed=0)(np.ones((1, 2, 3, 4, 5))).shape
+    (1, 4, 6, 8, 2)
+    """
+    rank = 3

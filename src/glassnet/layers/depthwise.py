@@ -36,7 +36,7 @@ def depthwise_forward(x, kernel, strides, padding, dilation=(1, 1)):
     z = am.zeros((mult, n, ho, wo, c), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            rows, cols = window_slices(i, j, (ho, wo), strides, dilation)
+            rows, cols = window_slices((i, j), (ho, wo), strides, dilation)
             window = xp[:, rows, cols, :]
             for m in range(mult):
                 z[m] += window * kernel[i, j, :, m]
@@ -61,7 +61,7 @@ def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
     dxp = am.zeros(xp.shape, dtype=grad_z.dtype) if input_gradient else None
     for i in range(kh):
         for j in range(kw):
-            rows, cols = window_slices(i, j, out_hw, strides, dilation)
+            rows, cols = window_slices((i, j), out_hw, strides, dilation)
             window = xp[:, rows, cols, :]                               # (N, Ho, Wo, C)
             for m in range(mult):
                 # dkernel[i, j, c, m]: window[..., c] times g[m][..., c], summed over every output

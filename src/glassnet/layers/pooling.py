@@ -1,8 +1,9 @@
-"""Pooling layers, channels-last: MaxPooling2D/1D, AveragePooling2D/1D, GlobalAveragePooling2D/1D,
-GlobalMaxPooling2D/1D.
+"""Pooling layers, channels-last: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D,
+GlobalAveragePooling1D/2D/3D, GlobalMaxPooling1D/2D/3D.
 
-The maths is in module-level functions; each loops over the pool's offsets (4 for a 2x2 pool), and
-every step is one vectorised operation over all samples, pixels and channels at once. Padding
+The maths is in module-level functions, for images (N, H, W, C) and volumes (N, D, H, W, C) alike;
+each loops over the pool's offsets (4 for a 2x2 pool, 8 for a 2x2x2 one), and every step is one
+vectorised operation over all samples, pixels and channels at once. Padding
 follows TensorFlow: "same" gives ``ceil(size / stride)`` outputs with the odd pixel of padding at
 the bottom/right; padded pixels never win a max and are not counted in an average.
 """
@@ -15,20 +16,26 @@ from .._validation import check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
-from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, window_slices,
-                   windowed_output_sizes)
+from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, kernel_offsets,
+                   window_slices, windowed_output_sizes)
 
 
 def _geometry(x_shape, pool, strides, padding):
-    _, h, w, _ = x_shape
-    ho, pad_h = conv_output_length(h, pool[0], strides[0], padding)
-    wo, pad_w = conv_output_length(w, pool[1], strides[1], padding)
-    offsets = [(i, j) for i in range(pool[0]) for j in range(pool[1])]
-    return (ho, wo), (pad_h, pad_w), offsets
+    """The output's spatial sizes, the (before, after) padding of each spatial axis and the pool's
+    offsets in row-major order, for inputs of ``x_shape`` (N, *spatial, C)."""
+    out_shape, pads = zip(*(conv_output_length(size, p, s, padding)
+                            for size, p, s in zip(x_shape[1:-1], pool, strides)))
+    return out_shape, pads, kernel_offsets(pool)
+
+
+def _window(xp, offset, out_shape, strides):
+    """The pixels of the padded input xp that the windows' offset ``offset`` covers: a strided view
+    (N, *out_shape, C)."""
+    return xp[(slice(None), *window_slices(offset, out_shape, strides))]
 
 
 def _copy_pixels(dst, src):
-    """``dst[...] = src`` for (N, H, W, C) arrays, moved pixel by pixel rather than value by value.
+    """``dst[...] = src`` for (N, *spatial, C) arrays, moved pixel by pixel rather than value by value.
 
     Why: NumPy's copy loop pays a fixed cost per run of contiguous values, and a pooling window's
     pixels are runs of only C values (8 for an 8-filter conv). Seen as one opaque C-value item per
@@ -44,7 +51,7 @@ def _copy_pixels(dst, src):
         dst[...] = src
 
 
-def _gradient_buffer(grad, padded_shape, pool, strides, out_hw):
+def _gradient_buffer(grad, padded_shape, pool, strides, out_shape):
     """A buffer for dL/d(padded input) whose pixels outside every window are zero.
 
     When the windows tile the input (strides == pool, the Keras default), the backward writes
@@ -56,56 +63,54 @@ def _gradient_buffer(grad, padded_shape, pool, strides, out_hw):
     if tuple(strides) != tuple(pool):
         return am.zeros(padded_shape, dtype=grad.dtype)
     dxp = am.empty(padded_shape, dtype=grad.dtype)
-    dxp[:, out_hw[0] * strides[0]:] = 0
-    dxp[:, :, out_hw[1] * strides[1]:] = 0
+    for axis, (size, step) in enumerate(zip(out_shape, strides), start=1):
+        dxp[(slice(None),) * axis + (slice(size * step, None),)] = 0
     return dxp
 
 
-def max_pool2d_forward(x, pool, strides, padding="valid"):
-    """Maximum over each window. x : (N, H, W, C) -> out (N, Ho, Wo, C), cache for the backward.
+def max_pool_forward(x, pool, strides, padding="valid"):
+    """Maximum over each window. x : (N, *spatial, C) -> out (N, *output spatial, C), and the cache
+    for the backward; ``pool`` and ``strides`` have one size per spatial axis.
 
     The cache records which offset of its window won, one winner per window: on ties the first in
     row-major window order, as PyTorch picks, so gradients match it exactly.
     """
-    out_hw, pads, offsets = _geometry(x.shape, pool, strides, padding)
+    out_shape, pads, offsets = _geometry(x.shape, pool, strides, padding)
     xp = _pad(x, pads, -np.inf)
     am = backend.get_array_module(x)           # numpy or cupy: one code path
-    if not isinstance(x, np.ndarray) and tuple(strides) == tuple(pool):     # CuPy: see _tiled_max
-        out, winner = _tiled_max(xp, pool, out_hw)
-        return out, (winner, xp.shape, pads, strides, out_hw, offsets, tuple(pool))
-    out = am.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
-    rows, cols = window_slices(0, 0, out_hw, strides)
-    _copy_pixels(out, xp[:, rows, cols, :])
+    if not isinstance(x, np.ndarray) and tuple(strides) == tuple(pool) and len(pool) == 2:     # CuPy: see _tiled_max
+        out, winner = _tiled_max(xp, pool, out_shape)
+        return out, (winner, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
+    out = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
+    _copy_pixels(out, _window(xp, offsets[0], out_shape, strides))
     winner = am.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
     candidate, better, code = am.empty_like(out), am.empty(out.shape, dtype=bool), am.empty_like(winner)
-    for k, (i, j) in enumerate(offsets[1:], start=1):
-        rows, cols = window_slices(i, j, out_hw, strides)
+    for k, offset in enumerate(offsets[1:], start=1):
         # one strided read into a contiguous buffer; the four ops below then run ~10x faster
-        _copy_pixels(candidate, xp[:, rows, cols, :])
+        _copy_pixels(candidate, _window(xp, offset, out_shape, strides))
         np.greater(candidate, out, out=better)   # strict: an equal later value does not take over
         np.maximum(out, candidate, out=out)
         # the winner is the LAST offset that beat the running maximum, i.e. the largest k * better
         np.multiply(better, winner.dtype.type(k), out=code)
         np.maximum(winner, code, out=winner)
-    return out, (winner, xp.shape, pads, strides, out_hw, offsets, tuple(pool))
+    return out, (winner, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
 
 
-def max_pool2d_backward(grad, cache):
-    """dL/dx of ``max_pool2d_forward``: each window's gradient goes to its winner only."""
-    winner, padded_shape, pads, strides, out_hw, offsets, pool = cache
-    dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_hw)
-    if not isinstance(grad, np.ndarray) and tuple(strides) == tuple(pool):
-        _tiled_max_backward(grad, winner, pool, out_hw, dxp)
+def max_pool_backward(grad, cache):
+    """dL/dx of ``max_pool_forward``: each window's gradient goes to its winner only."""
+    winner, padded_shape, pads, strides, out_shape, offsets, pool = cache
+    dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_shape)
+    if not isinstance(grad, np.ndarray) and tuple(strides) == tuple(pool) and len(pool) == 2:
+        _tiled_max_backward(grad, winner, pool, out_shape, dxp)
         return _crop(dxp, pads)
-    overlap = strides[0] < pool[0] or strides[1] < pool[1]
+    overlap = any(s < p for s, p in zip(strides, pool))
     share = backend.get_array_module(grad).empty(grad.shape, dtype=grad.dtype)
-    for k, (i, j) in enumerate(offsets):
-        rows, cols = window_slices(i, j, out_hw, strides)
+    for k, offset in enumerate(offsets):
         np.multiply(grad, winner == k, out=share)      # contiguous: fast
         if overlap:             # windows share pixels: accumulate
-            dxp[:, rows, cols, :] += share
+            _window(dxp, offset, out_shape, strides)[...] += share
         else:                   # each pixel belongs to one window at most: write it once
-            _copy_pixels(dxp[:, rows, cols, :], share)
+            _copy_pixels(_window(dxp, offset, out_shape, strides), share)
     return _crop(dxp, pads)
 
 
@@ -118,7 +123,7 @@ def _windows_last(x, pool, out_hw):
 
 
 def _tiled_max(xp, pool, out_hw):
-    """max_pool2d_forward's ``(out, winner)`` for windows that tile the padded input (strides ==
+    """max_pool_forward's ``(out, winner)`` for windows that tile the padded input (strides ==
     pool, Keras' default) on a GPU: one copy that puts each window's pixels side by side, then a
     max and an argmax over them (argmax: the first of equal values, the loop's winner), three kernels
     instead of the loop's five per offset. The loop's strided copies suit a CPU's caches; on a GPU
@@ -129,7 +134,7 @@ def _tiled_max(xp, pool, out_hw):
 
 
 def _tiled_max_backward(grad, winner, pool, out_hw, dxp):
-    """max_pool2d_backward for tiling windows on a GPU, into ``dxp`` (its covered part): each
+    """max_pool_backward for tiling windows on a GPU, into ``dxp`` (its covered part): each
     window's gradient times the one-hot of its winner, laid back out as pixels in one copy."""
     am = backend.get_array_module(grad)
     n, (ho, wo), (ph, pw), c = grad.shape[0], out_hw, pool, grad.shape[3]
@@ -138,49 +143,48 @@ def _tiled_max_backward(grad, winner, pool, out_hw, dxp):
                                      .reshape(n, ho * ph, wo * pw, c))
 
 
-def avg_pool2d_forward(x, pool, strides, padding="valid"):
-    """Mean over each window (padding excluded from the count). x : (N, H, W, C) -> (N, Ho, Wo, C)."""
-    out_hw, pads, offsets = _geometry(x.shape, pool, strides, padding)
+def avg_pool_forward(x, pool, strides, padding="valid"):
+    """Mean over each window (padding excluded from the count). x : (N, *spatial, C) ->
+    (N, *output spatial, C), and the cache for the backward."""
+    out_shape, pads, offsets = _geometry(x.shape, pool, strides, padding)
     am = backend.get_array_module(x)
     xp = _pad(x, pads)
-    total = am.empty((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
+    total = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
     window = am.empty_like(total)
-    for k, (i, j) in enumerate(offsets):
-        rows, cols = window_slices(i, j, out_hw, strides)
+    for k, offset in enumerate(offsets):
         if k == 0:
-            _copy_pixels(total, xp[:, rows, cols, :])
+            _copy_pixels(total, _window(xp, offset, out_shape, strides))
         else:   # a strided read pixel by pixel, then a contiguous add: faster than a strided add
-            _copy_pixels(window, xp[:, rows, cols, :])
+            _copy_pixels(window, _window(xp, offset, out_shape, strides))
             total += window
     if padding == "valid":
         count = am.asarray(len(offsets), dtype=x.dtype)
     else:    # how many real pixels each window covers: pool a padded image of ones the same way
-        ones = _pad(am.ones((1, *x.shape[1:3], 1), dtype=x.dtype), pads)
-        count = am.zeros((1, *out_hw, 1), dtype=x.dtype)
-        for i, j in offsets:
-            rows, cols = window_slices(i, j, out_hw, strides)
-            count += ones[:, rows, cols, :]
+        ones = _pad(am.ones((1, *x.shape[1:-1], 1), dtype=x.dtype), pads)
+        count = am.zeros((1, *out_shape, 1), dtype=x.dtype)
+        for offset in offsets:
+            count += _window(ones, offset, out_shape, strides)
     total /= count
-    return total, (count, xp.shape, pads, strides, out_hw, offsets, tuple(pool))
+    return total, (count, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
 
 
-def avg_pool2d_backward(grad, cache):
-    """dL/dx of ``avg_pool2d_forward``: each window's gradient shared equally by its pixels."""
-    count, padded_shape, pads, strides, out_hw, offsets, pool = cache
+def avg_pool_backward(grad, cache):
+    """dL/dx of ``avg_pool_forward``: each window's gradient shared equally by its pixels."""
+    count, padded_shape, pads, strides, out_shape, offsets, pool = cache
     share = grad / count
-    dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_hw)
-    overlap = strides[0] < pool[0] or strides[1] < pool[1]
-    for i, j in offsets:
-        rows, cols = window_slices(i, j, out_hw, strides)
+    dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_shape)
+    overlap = any(s < p for s, p in zip(strides, pool))
+    for offset in offsets:
         if overlap:             # windows share pixels: accumulate
-            dxp[:, rows, cols, :] += share
+            _window(dxp, offset, out_shape, strides)[...] += share
         else:                   # each pixel belongs to one window at most: write it once
-            _copy_pixels(dxp[:, rows, cols, :], share)
+            _copy_pixels(_window(dxp, offset, out_shape, strides), share)
     return _crop(dxp, pads)
 
 
 class _Pooling(ChannelsLast):
-    """Shared by the windowed pooling layers; rank 1 runs as rank 2 with height 1."""
+    """Shared by the windowed pooling layers; rank 1 runs as rank 2 with height 1, ranks 2 and 3 as
+    they are."""
     forward_fn, backward_fn = None, None
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
@@ -199,19 +203,18 @@ class _Pooling(ChannelsLast):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
-        pool = self.pool_size if self.rank == 2 else (1, *self.pool_size)
-        strides = self.strides if self.rank == 2 else (1, *self.strides)
+        pool, strides = self._lifted_axes(self.pool_size), self._lifted_axes(self.strides)
         try:
-            out, self._cache = type(self).forward_fn(self._as_2d(x), pool, strides, self.padding)
+            out, self._cache = type(self).forward_fn(self._lifted(x), pool, strides, self.padding)
         except ValueError:
             self.output_shape(x.shape[1:])      # re-raise with the layer's name and shapes
             raise
-        return self._from_2d(out)
+        return self._lowered(out)
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
             return None
-        return self._from_2d(type(self).backward_fn(self._as_2d(grad_output), self._cache))
+        return self._lowered(type(self).backward_fn(self._lifted(grad_output), self._cache))
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size),
@@ -232,7 +235,7 @@ class MaxPooling2D(_Pooling):
     >>> MaxPooling2D(2)(np.ones((2, 27, 27, 8))).shape
     (2, 13, 13, 8)
     """
-    forward_fn, backward_fn = staticmethod(max_pool2d_forward), staticmethod(max_pool2d_backward)
+    forward_fn, backward_fn = staticmethod(max_pool_forward), staticmethod(max_pool_backward)
 
 
 class AveragePooling2D(_Pooling):
@@ -243,7 +246,7 @@ class AveragePooling2D(_Pooling):
     >>> AveragePooling2D(2, padding="same")(np.ones((2, 5, 5, 3))).shape
     (2, 3, 3, 3)
     """
-    forward_fn, backward_fn = staticmethod(avg_pool2d_forward), staticmethod(avg_pool2d_backward)
+    forward_fn, backward_fn = staticmethod(avg_pool_forward), staticmethod(avg_pool_backward)
 
 
 class MaxPooling1D(_Pooling):
@@ -255,7 +258,7 @@ class MaxPooling1D(_Pooling):
     (2, 4, 4)
     """
     rank = 1
-    forward_fn, backward_fn = staticmethod(max_pool2d_forward), staticmethod(max_pool2d_backward)
+    forward_fn, backward_fn = staticmethod(max_pool_forward), staticmethod(max_pool_backward)
 
 
 class AveragePooling1D(_Pooling):
@@ -267,7 +270,33 @@ class AveragePooling1D(_Pooling):
     (2, 5, 4)
     """
     rank = 1
-    forward_fn, backward_fn = staticmethod(avg_pool2d_forward), staticmethod(avg_pool2d_backward)
+    forward_fn, backward_fn = staticmethod(avg_pool_forward), staticmethod(avg_pool_backward)
+
+
+class MaxPooling3D(_Pooling):
+    """Maximum over windows of volumes (Keras' ``MaxPooling3D``). Shapes: (batch, D, H, W, C) ->
+    (batch, Do, Ho, Wo, C), each size as ``MaxPooling2D``'s.
+
+    Example
+    -------
+    >>> MaxPooling3D((1, 2, 2))(np.ones((2, 4, 8, 8, 3))).shape
+    (2, 4, 4, 4, 3)
+    """
+    rank = 3
+    forward_fn, backward_fn = staticmethod(max_pool_forward), staticmethod(max_pool_backward)
+
+
+class AveragePooling3D(_Pooling):
+    """Mean over windows of volumes (Keras' ``AveragePooling3D``); "same" padding is not counted.
+    Shapes as ``MaxPooling3D``.
+
+    Example
+    -------
+    >>> AveragePooling3D(2, padding="same")(np.ones((2, 3, 5, 5, 1))).shape
+    (2, 2, 3, 3, 1)
+    """
+    rank = 3
+    forward_fn, backward_fn = staticmethod(avg_pool_forward), staticmethod(avg_pool_backward)
 
 
 class _GlobalPooling(Layer):
@@ -411,3 +440,27 @@ class GlobalMaxPooling1D(GlobalMaxPooling2D):
     (2, 4)
     """
     rank = 1
+
+
+class GlobalAveragePooling3D(GlobalAveragePooling2D):
+    """Mean over depth, height and width. Shapes: (batch, D, H, W, C) -> (batch, C), or
+    (batch, 1, 1, 1, C) with ``keepdims=True``.
+
+    Example
+    -------
+    >>> GlobalAveragePooling3D()(np.ones((2, 3, 4, 5, 6))).shape
+    (2, 6)
+    """
+    rank = 3
+
+
+class GlobalMaxPooling3D(GlobalMaxPooling2D):
+    """Maximum over depth, height and width (gradient to the first maximum). Shapes:
+    (batch, D, H, W, C) -> (batch, C), or (batch, 1, 1, 1, C) with ``keepdims=True``.
+
+    Example
+    -------
+    >>> GlobalMaxPooling3D(keepdims=True)(np.ones((2, 3, 4, 5, 6))).shape
+    (2, 1, 1, 1, 6)
+    """
+    rank = 3

@@ -106,6 +106,19 @@ class SpatialDropout1D(SpatialDropout2D):
     rank = 1
 
 
+class SpatialDropout3D(SpatialDropout2D):
+    """Dropout of whole channels of a volume (Keras' ``SpatialDropout3D``): the mask is
+    (batch, 1, 1, 1, C). Shapes: ``x`` (batch, D, H, W, C) -> same shape.
+
+    Example
+    -------
+    >>> y = SpatialDropout3D(0.5, seed=0)(np.ones((2, 2, 3, 3, 4)), training=True)
+    >>> bool((y == y[:, :1, :1, :1, :]).all())
+    True
+    """
+    rank = 3
+
+
 class _Noise(Layer):
     """What GaussianNoise and GaussianDropout share: noise drawn in training only, from ``self.rng``
     (set by the model from its seed; a standalone layer makes one from ``seed``), in the input's

@@ -1,6 +1,7 @@
-"""Layers that move pixels without weights, channels-last: ZeroPadding2D/1D, Cropping2D/1D and
-UpSampling2D/1D (Keras' names, arguments and formats), and ``ChannelsLast``, their base and the
-poolings'. A 1-D layer runs as the 2-D one on an image of height 1, as the convolutions do.
+"""Layers that move pixels without weights, channels-last: ZeroPadding1D/2D/3D, Cropping1D/2D/3D and
+UpSampling1D/2D/3D (Keras' names, arguments and formats), and ``ChannelsLast``, their base and the
+poolings'. A 1-D layer runs as the 2-D one on an image of height 1, as the convolutions do; the
+3-D ones run the same code on volumes.
 
 Each ``backward`` is the adjoint of its ``forward``: padding's backward crops the gradient,
 cropping's pads it with zeros (conv's ``_pad`` and ``_crop``, which the convolutions and poolings use), and nearest-neighbour upsampling's sums each block of copies.
@@ -17,11 +18,11 @@ def _pairs(value, rank, what, cls):
     """Keras' formats for amounts before and after each spatial axis, as ``rank`` pairs of
     non-negative ints: ``n`` (n everywhere), one entry per axis (``(2, 1)``: 2 before and after
     the first axis, 1 around the second; for rank 1, ``(1, 2)`` is (before, after)), or a pair
-    per axis (``((1, 0), (2, 2))``)."""
+    per axis (``((1, 0), (2, 2))``; ``((1, 0), (2, 2), (0, 3))`` for volumes)."""
     def count(v):
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
 
-    expected = (f"a non-negative integer, {rank} of them, or {rank} pairs (before, after)" if rank == 2
+    expected = (f"a non-negative integer, {rank} of them, or {rank} pairs (before, after)" if rank > 1
                 else "a non-negative integer or a pair (before, after)")
     if count(value):
         return ((int(value),) * 2,) * rank
@@ -29,7 +30,7 @@ def _pairs(value, rank, what, cls):
         items = list(value)
         if rank == 1 and len(items) == 2 and all(count(v) for v in items):
             return ((int(items[0]), int(items[1])),)
-        if rank == 2 and len(items) == 2 and all(count(v) for v in items):
+        if rank > 1 and len(items) == rank and all(count(v) for v in items):
             return tuple((int(v), int(v)) for v in items)
         # a pair per axis, or Keras' mix of a pair and a count: ((1, 0), 2)
         if len(items) == rank and all(count(p) or (isinstance(p, (list, tuple)) and len(p) == 2
@@ -42,7 +43,7 @@ class ChannelsLast(Layer):
     """The base of the layers that act on the ``rank`` spatial axes of channels-last samples
     without weights (these, and the windowed poolings): the rank check, output shapes from
     ``_spatial(sample_shape)`` (the spatial sizes out), inputs of other spatial sizes than the built
-    ones, and rank 1 run as rank 2 with height 1 (``_as_2d`` / ``_from_2d``)."""
+    ones, and rank 1 run as rank 2 with height 1 (``_lifted`` / ``_lowered``)."""
     rank = 2
 
     def output_shape(self, input_shape):
@@ -57,34 +58,41 @@ class ChannelsLast(Layer):
     def check_input_shape(self, sample_shape):
         self.output_shape(sample_shape)         # spatial sizes may differ from the built ones
 
-    def _as_2d(self, x):
-        """A batch of this layer's rank as (N, H, W, C): a sequence gets a height of 1 (a view)."""
-        return x if self.rank == 2 else x[:, None]
+    def _lifted(self, x):
+        """A rank-1 layer's batch (N, L, C) as images of height 1, (N, 1, L, C) (a view); the batches
+        of other ranks as they are."""
+        return x[:, None] if self.rank == 1 else x
 
-    def _from_2d(self, x):
-        return x if self.rank == 2 else x[:, 0]
+    def _lifted_axes(self, values):
+        """Per-axis settings (pool sizes, strides, factors) with the height's in front for rank 1:
+        1, or (0, 0) for (before, after) amounts."""
+        if self.rank != 1:
+            return tuple(values)
+        return ((0, 0) if isinstance(values[0], tuple) else 1, *values)
+
+    def _lowered(self, x):
+        """Undo ``_lifted`` on a batch: (N, 1, L, C) -> (N, L, C) for a rank-1 layer."""
+        return x[:, 0] if self.rank == 1 else x
 
 
 del LAYERS["ChannelsLast"]
 
 
 class _Spatial(ChannelsLast):
-    """Shared by the layers here: ``_forward2d`` / ``_backward2d`` on (N, H, W, C) batches."""
+    """Shared by the layers here: ``_forward_nd`` / ``_backward_nd`` on (N, *spatial, C) batches (a
+    sequence lifted to images of height 1)."""
 
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
         self._spatial(x.shape[1:])              # refused with the layer's name and the shapes
         self.x_shape = x.shape
-        return self._from_2d(self._forward2d(self._as_2d(x)))
+        return self._lowered(self._forward_nd(self._lifted(x)))
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
             return None
-        return self._from_2d(self._backward2d(self._as_2d(grad_output)))
-
-    def _as2d(self, pairs):
-        return pairs if self.rank == 2 else ((0, 0), *pairs)
+        return self._lowered(self._backward_nd(self._lifted(grad_output)))
 
 
 del LAYERS["_Spatial"]
@@ -111,11 +119,11 @@ class ZeroPadding2D(_Spatial):
         return [None if size is None else size + before + after
                 for size, (before, after) in zip(sample_shape[:-1], self.padding)]
 
-    def _forward2d(self, x):
-        return _pad(x, self._as2d(self.padding))
+    def _forward_nd(self, x):
+        return _pad(x, self._lifted_axes(self.padding))
 
-    def _backward2d(self, grad):
-        return _crop(grad, self._as2d(self.padding))
+    def _backward_nd(self, grad):
+        return _crop(grad, self._lifted_axes(self.padding))
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding]}
@@ -161,12 +169,12 @@ class Cropping2D(_Spatial):
                              f"of spatial shape {tuple(sizes)}")
         return out
 
-    def _forward2d(self, x):
+    def _forward_nd(self, x):
         # a contiguous copy: the layers after it read it faster than a strided view
-        return backend.get_array_module(x).ascontiguousarray(_crop(x, self._as2d(self.cropping)))
+        return backend.get_array_module(x).ascontiguousarray(_crop(x, self._lifted_axes(self.cropping)))
 
-    def _backward2d(self, grad):
-        return _pad(grad, self._as2d(self.cropping))
+    def _backward_nd(self, grad):
+        return _pad(grad, self._lifted_axes(self.cropping))
 
     def get_config(self):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
@@ -221,32 +229,52 @@ class UpSampling2D(_Spatial):
     def _spatial(self, sample_shape):
         return [None if size is None else size * k for size, k in zip(sample_shape[:-1], self.size)]
 
-    def _factors(self):
-        return self.size if self.rank == 2 else (1, *self.size)
-
-    def _forward2d(self, x):
-        sh, sw = self._factors()
-        n, h, w, c = x.shape
+    def _forward_nd(self, x):
+        factors = self._lifted_axes(self.size)
+        n, *sizes, c = x.shape
         if self.interpolation == "bilinear":
             # separable: the rows' weights, then the columns' (see glassnet.layers.resizing)
+            (h, w), (sh, sw) = sizes, factors
             self._weights = [bilinear_weights(h * sh, h).astype(x.dtype), bilinear_weights(w * sw, w).astype(x.dtype)]
             return apply_weights(apply_weights(x, self._weights[0], 1), self._weights[1], 2)
-        out = backend.get_array_module(x).empty((n, h, sh, w, sw, c), dtype=x.dtype)
-        out[...] = x[:, :, None, :, None, :]       # one broadcast copy, every block at once
-        return out.reshape(n, h * sh, w * sw, c)
+        # each spatial axis split in (size, factor), the input broadcast along every factor axis:
+        # one copy, every block at once ((n, h, sh, w, sw, c) for images)
+        blocks = [length for pair in zip(sizes, factors) for length in pair]
+        out = backend.get_array_module(x).empty((n, *blocks, c), dtype=x.dtype)
+        out[...] = x[(slice(None), *(slice(None), None) * len(sizes))]
+        return out.reshape(n, *(size * k for size, k in zip(sizes, factors)), c)
 
-    def _backward2d(self, grad):
-        sh, sw = self._factors()
-        n, h, w, c = grad.shape
+    def _backward_nd(self, grad):
+        factors = self._lifted_axes(self.size)
+        n, *sizes, c = grad.shape
         if self.interpolation == "bilinear":       # the transposes, in the other order
             return apply_weights(apply_weights(grad, self._weights[1].T, 2), self._weights[0].T, 1)
-        return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))
+        blocks = [length for size, k in zip(sizes, factors) for length in (size // k, k)]
+        return grad.reshape(n, *blocks, c).sum(axis=tuple(range(2, 2 * len(sizes) + 1, 2)))
 
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}
 
 
-class UpSampling1D(UpSampling2D):
+class _Repeating(UpSampling2D):
+    """UpSampling1D and UpSampling3D: nearest neighbour only, as Keras' (no ``interpolation``)."""
+
+    def __init__(self, size, **kwargs):
+        if "interpolation" in kwargs:           # Keras' 1-D and 3-D layers have none either
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument 'interpolation'; it repeats "
+                            f"(nearest neighbour) only")
+        super().__init__(size, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["interpolation"]
+        return config
+
+
+del LAYERS["_Repeating"]
+
+
+class UpSampling1D(_Repeating):
     """Repeats each step of a sequence ``size`` times (Keras' ``UpSampling1D``).
 
     Shapes: (batch, L, C) -> (batch, L * size, C).
@@ -259,12 +287,59 @@ class UpSampling1D(UpSampling2D):
     rank = 1
 
     def __init__(self, size=2, **kwargs):
-        if "interpolation" in kwargs:           # Keras' UpSampling1D has none either
-            raise TypeError("UpSampling1D: unexpected keyword argument 'interpolation'; it repeats steps "
-                            "(nearest neighbour) only")
         super().__init__(size, **kwargs)
 
     def get_config(self):
-        config = super().get_config()
-        del config["interpolation"]
-        return {**config, "size": self.size[0]}
+        return {**super().get_config(), "size": self.size[0]}
+
+
+class ZeroPadding3D(ZeroPadding2D):
+    """Zeros around each volume: ``padding`` an int, (depth, rows, columns) added on both sides, or
+    ((front, back), (top, bottom), (left, right)), as in Keras.
+
+    Shapes: (batch, D, H, W, C) -> (batch, D + front + back, H + top + bottom, W + left + right, C).
+
+    Example
+    -------
+    >>> ZeroPadding3D((1, 0, 2))(np.ones((1, 2, 2, 2, 1))).shape
+    (1, 4, 2, 6, 1)
+    """
+    rank = 3
+
+    def __init__(self, padding=(1, 1, 1), **kwargs):
+        super().__init__(padding, **kwargs)
+
+
+class Cropping3D(Cropping2D):
+    """Cuts slices, rows and columns off each volume: ``cropping`` an int, (depth, rows, columns) cut
+    at both sides, or ((front, back), (top, bottom), (left, right)), as in Keras. At least one pixel
+    must stay along every axis.
+
+    Shapes: (batch, D, H, W, C) -> (batch, D - front - back, H - top - bottom, W - left - right, C).
+
+    Example
+    -------
+    >>> Cropping3D(((1, 0), (0, 1), 1))(np.ones((1, 3, 3, 4, 1))).shape
+    (1, 2, 2, 2, 1)
+    """
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), **kwargs):     # Keras' default
+        super().__init__(cropping, **kwargs)
+
+
+class UpSampling3D(_Repeating):
+    """Repeats each slice, row and column of a volume ``size[0]``, ``size[1]`` and ``size[2]`` times
+    (Keras' ``UpSampling3D``; PyTorch's ``nn.Upsample(mode="nearest")`` on volumes).
+
+    Shapes: (batch, D, H, W, C) -> (batch, D * size[0], H * size[1], W * size[2], C).
+
+    Example
+    -------
+    >>> UpSampling3D((1, 2, 1))(np.arange(2.0).reshape(1, 1, 2, 1, 1))[0, 0, :, 0, 0].tolist()
+    [0.0, 0.0, 1.0, 1.0]
+    """
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), **kwargs):
+        super().__init__(size, **kwargs)
