@@ -476,11 +476,12 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.ZeroPadding2D(((1, 0), (0, 1))), L.Cropping2D(((0, 1), (1, 0))), L.SpatialDropout2D(0.2),  # (8, 8, 4)
         L.PReLU(alpha_initializer="random_normal", shared_axes=[1, 2]),
         L.BatchNormalization(), L.GroupNormalization(groups=2), L.MaxPooling2D(2), L.Dropout(0.25),
-        L.AveragePooling2D(2),                                                                # (2, 2, 4)
+        L.AveragePooling2D(2), L.AdaptiveAveragePooling2D((3, 2)), L.AdaptiveMaxPooling2D(2),  # (2, 2, 4)
         L.Reshape((2, 2, 4, 1)), L.Conv3D(2, 2, padding="same"),                               # (2, 2, 4, 2)
         L.Conv3DTranspose(2, (1, 2, 2), strides=(1, 1, 2), padding="same"), L.ZeroPadding3D(1),  # (4, 4, 10, 2)
         L.Cropping3D(((1, 1), (1, 1), (1, 5))), L.UpSampling3D(2), L.MaxPooling3D(2),          # (2, 2, 4, 2)
-        L.AveragePooling3D((1, 1, 2)), L.SpatialDropout3D(0.1), L.Reshape((2, 2, 4)),          # (2, 2, 4)
+        L.AveragePooling3D((1, 1, 2)), L.SpatialDropout3D(0.1),                                # (2, 2, 2, 2)
+        L.AdaptiveMaxPooling3D((2, 3, 2)), L.AdaptiveAveragePooling3D(2), L.Reshape((2, 2, 4)),  # (2, 2, 4)
         L.UpSampling2D(2), L.MaxPooling2D(2),                                                # (2, 2, 4)
         L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"),                      # (4, 6)
         L.Conv1DTranspose(6, 2, strides=2, output_padding=1), L.MaxPooling1D(2),            # (9, 6) -> (4, 6)
@@ -490,6 +491,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Bidirectional(L.LSTM(3, return_sequences=True, dropout=0.1)),
         L.TimeDistributed(L.Dense(6, activation="tanh")),                                      # (4, 6)
         L.ZeroPadding1D(1), L.Cropping1D(1), L.UpSampling1D(2), L.SpatialDropout1D(0.1),     # (8, 6)
+        L.AdaptiveAveragePooling1D(5), L.AdaptiveMaxPooling1D(8),                           # (8, 6)
         L.MaxPooling1D(2), L.MaxPooling1D(2),                                                # (2, 6)
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)
         L.Reshape((1, 2, 1, 3)), L.GlobalMaxPooling3D(keepdims=True), L.GlobalAveragePooling3D(),  # (3,)
