@@ -95,6 +95,7 @@ TABLE = {
     "RandomZoom": (lambda **kw: layers.RandomZoom(0.3, (-0.2, 0.1), fill_mode="wrap", interpolation="nearest", **kw), (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
     "CategoryEncoding": (lambda **kw: layers.CategoryEncoding(6, output_mode="count", **kw), (5,), False),

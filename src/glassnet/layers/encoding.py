@@ -9,6 +9,22 @@ from .embedding import check_indices
 MODES = ("one_hot", "multi_hot", "count")
 
 
+def encode_categories(categories, num_tokens, output_mode, dtype):
+    """Whole-number categories in [0, num_tokens) as vectors of ``num_tokens`` numbers of ``dtype``.
+
+    "one_hot": (batch, ...) -> (batch, ..., num_tokens), each value its own vector; "multi_hot" and
+    "count": (batch, k) -> (batch, num_tokens), each sample's categories present (1) or counted.
+    """
+    xp = backend.get_array_module(categories)
+    categories = categories.astype(np.intp)
+    if output_mode == "one_hot":
+        return (categories[..., None] == xp.arange(num_tokens)).astype(dtype)
+    # each sample's categories counted by one bincount over (sample, category) cells
+    cells = (xp.arange(categories.shape[0])[:, None] * num_tokens + categories).reshape(-1)
+    out = xp.bincount(cells, minlength=categories.shape[0] * num_tokens).reshape(categories.shape[0], num_tokens)
+    return (out > 0 if output_mode == "multi_hot" else out).astype(dtype)
+
+
 class CategoryEncoding(Layer):
     """Integer categories in [0, ``num_tokens``) as vectors of ``num_tokens`` numbers.
 
@@ -71,16 +87,7 @@ class CategoryEncoding(Layer):
     def forward(self, x, training=False):
         self.x = x
         self.check_input_values(x, self.describe())
-        xp = backend.get_array_module(x)
-        categories = x.astype(np.intp)
-        if self.output_mode == "one_hot":
-            out = (categories[..., None] == xp.arange(self.num_tokens)).astype(x.dtype)
-        else:
-            # each sample's categories counted by one bincount over (sample, category) cells
-            rows = categories
-            cells = (xp.arange(rows.shape[0])[:, None] * self.num_tokens + rows).reshape(-1)
-            out = xp.bincount(cells, minlength=rows.shape[0] * self.num_tokens).reshape(rows.shape[0], self.num_tokens)
-            out = (out > 0 if self.output_mode == "multi_hot" else out).astype(x.dtype)
+        out = encode_categories(x, self.num_tokens, self.output_mode, x.dtype)
         self.a = out.reshape(x.shape[0], *self.output_shape(x.shape[1:]))      # (k = 1: one_hot's last axis goes)
         return self.a
 
