@@ -64,6 +64,7 @@ TABLE = {
     "RepeatVector": (lambda **kw: layers.RepeatVector(3, **kw), (4,), False),
     "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
     "GaussianNoise": (lambda **kw: layers.GaussianNoise(0.3, **kw), (6,), True),
+    "AlphaDropout": (lambda **kw: layers.AlphaDropout(0.3, **kw), (2, 3), True),
     "GaussianDropout": (lambda **kw: layers.GaussianDropout(0.3, **kw), (2, 3), True),
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
     "GroupNormalization": (lambda **kw: layers.GroupNormalization(groups=2, **kw), (3, 2, 4), False),
@@ -156,7 +157,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)

@@ -206,6 +206,40 @@ class GaussianDropout(_Noise):
         return {**super().get_config(), "rate": self.rate}
 
 
+class AlphaDropout(Dropout):
+    """Dropout for self-normalising networks (``activation="selu"``, ``lecun_normal`` weights):
+    in training, each value is replaced with probability ``rate`` by SELU's negative saturation
+    ``alpha' = -scale * alpha`` (about -1.758) instead of 0, then all are mapped by ``a x + b``,
+    ``a = ((1 - rate) (1 + rate alpha'^2))^-1/2`` and ``b = -a alpha' rate``, which keeps inputs of
+    mean 0 and variance 1 so (Keras' ``AlphaDropout``, PyTorch's ``nn.AlphaDropout``); at
+    inference, the identity. Backward multiplies by ``a`` where a value was kept, 0 elsewhere.
+
+    Shapes: ``x`` (batch, ...) -> same shape. No ``noise_shape`` (as ``Dropout``).
+
+    >>> y = AlphaDropout(0.2, seed=0)(np.random.default_rng(0).standard_normal((4000, 50)), training=True)
+    >>> bool(abs(y.mean()) < 0.01 and abs(y.std() - 1) < 0.01)
+    True
+    """
+    # SELU's constants (activations.selu): the negative saturation is -SCALE * ALPHA
+    ALPHA, SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.mask = None                       # backward is then the identity too
+            return x
+        saturation = -self.ALPHA * self.SCALE
+        a = ((1 - self.rate) * (1 + self.rate * saturation ** 2)) ** -0.5
+        b = -a * saturation * self.rate
+        xp = backend.get_array_module(x)
+        keep = xp.asarray(self._generator().random(x.shape, dtype=x.dtype) >= self.rate)
+        # a x + b where kept, a alpha' + b where dropped; the mask holds the slope: a or 0
+        self.mask = keep.astype(x.dtype)
+        self.mask *= x.dtype.type(a)
+        out = x * self.mask
+        out += xp.where(keep, x.dtype.type(b), x.dtype.type(a * saturation + b))
+        return out
+
+
 class BatchNormalization(Layer):
     """Normalise each feature (the last axis) over the batch and every other axis, then scale by
     ``gamma`` and shift by ``beta``: works after ``Dense`` (batch, F) and after ``Conv2D`` (batch, H, W, C).
