@@ -22,6 +22,7 @@ TABLE = {
     "Bidirectional": (lambda **kw: layers.Bidirectional(layers.GRU(3, return_sequences=True, dropout=0.2), merge_mode="mul",
                                                          **kw), (4, 2), True),
     "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
+    "SpectralNormalization": (lambda **kw: layers.SpectralNormalization(layers.Conv1D(3, 2, activation="tanh"), **kw), (5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
     "Masking": (lambda **kw: layers.Masking(0.5, **kw), (4, 3), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),

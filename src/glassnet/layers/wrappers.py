@@ -1,5 +1,6 @@
-"""Keras' wrappers: Bidirectional (a recurrent layer read both ways) and TimeDistributed (a layer
-applied to every step of a sequence).
+"""Keras' wrappers: Bidirectional (a recurrent layer read both ways), TimeDistributed (a layer
+applied to every step of a sequence) and SpectralNormalization (a layer whose kernel is kept at
+spectral norm 1).
 
 A wrapper holds other layers but owns their weights: every weight a wrapped layer's ``build`` asks
 for is made by the wrapper's ``add_weight`` (the wrapper's dtype, generator, penalties, constraints
@@ -11,7 +12,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from .. import backend
+from .. import backend, initializers
 from . import masking
 from .base import LAYERS, Layer, snake_case
 from .recurrent import CarriesStates, _Recurrent
@@ -407,6 +408,130 @@ class TimeDistributed(_Wrapper):
 
     def get_config(self):
         return {**super().get_config(), "layer": _to_entry(self.layer)}
+
+
+class SpectralNormalization(_Wrapper):
+    """Keep a layer's kernel at spectral norm (largest singular value) about 1 (Keras'
+    ``SpectralNormalization``, Miyato et al. 2018): each training call first divides the kernel,
+    seen as a matrix (everything but its last axis, by its last axis), by its largest singular
+    value, estimated by ``power_iterations`` steps of the power method from the vector ``u`` it
+    kept from the last call. Stabilises GAN discriminators: the layer cannot stretch any input
+    more than 1.
+
+    Parameters
+    ----------
+    layer : a Layer with a ``kernel`` (Dense, Conv2D, ...) or ``embeddings`` (Embedding)
+        Its weights are the wrapper's, under their own names; it lives in ``layer``.
+    power_iterations : int >= 1
+
+    As Keras does, the division is written into the kernel (the layer then computes with the
+    divided kernel, and the gradient is that of the layer with it: no gradient through the
+    estimate), at every call with ``training=True`` (a frozen wrapper too: Keras' rule), never at
+    inference; a kernel of zeros is left alone. ``u`` (1, units) is ``state["vector_u"]``, drawn
+    from a truncated normal of standard deviation 0.02, saved with the model. ``get_weights`` lists
+    the layer's weights, then ``vector_u`` (Keras: kernel, vector_u, bias).
+
+    Shapes: those of ``layer``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from glassnet.layers import Dense
+    >>> layer = SpectralNormalization(Dense(3), power_iterations=20, seed=0)
+    >>> _ = layer(np.ones((2, 4)), training=True)
+    >>> round(float(np.linalg.norm(layer.params["kernel"], 2)), 3)
+    1.0
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
+            layer = _from_entry(layer, "SpectralNormalization", Layer, "a layer with a kernel or embeddings")
+        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
+            raise TypeError(f"SpectralNormalization: layer must be a glassnet Layer that is not a wrapper, got "
+                            f"{layer!r:.80}")
+        if layer.makes_mask:
+            raise ValueError(f"SpectralNormalization: {layer.describe()} makes a mask, which would not leave the "
+                             f"wrapper")
+        self._check_wrapped(layer)
+        if layer.input_shape is not None:
+            raise ValueError("SpectralNormalization: give input_shape to the wrapper, not to the layer it wraps")
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, (int, np.integer)) or power_iterations < 1:
+            raise ValueError(f"SpectralNormalization: power_iterations must be a positive integer, got "
+                             f"{power_iterations!r:.40}")
+        super().__init__(**kwargs)
+        layer.name = layer.name or snake_case(type(layer).__name__)
+        self.layer, self.power_iterations, self.state = layer, int(power_iterations), {}
+        self._adopt()
+
+    def _inner_layers(self):
+        return (("", self.layer),)
+
+    @property
+    def discrete_input(self):
+        return getattr(self.layer, "discrete_input", False)     # an Embedding's ids
+
+    def _normalised_name(self):
+        return "kernel" if "kernel" in self.params else "embeddings"
+
+    def build(self, input_shape):
+        self._build_inner(self.layer, "", input_shape)
+        if not {"kernel", "embeddings"} & set(self.params):
+            raise ValueError(f"{self.describe()}: {self.layer.describe()} has no kernel nor embeddings to normalise")
+        units = self.params[self._normalised_name()].shape[-1]
+        self._reserve("vector_u", (1, units))
+        u = initializers.TruncatedNormal(stddev=0.02)((1, units), self._generator(), self.dtype)
+        self.state = {"vector_u": backend.xp().asarray(u)}
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self.layer.check_input_shape(sample_shape)
+
+    def output_shape(self, input_shape):
+        return self.layer.output_shape(input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        return self.layer.numbers_per_sample(input_shape)
+
+    def matmul_flops(self, batch_size):
+        return self.layer.matmul_flops(batch_size)
+
+    def check_input_values(self, x, name):
+        self.layer.check_input_values(x, name)
+
+    def normalize_kernel(self):
+        """One power-method step (or ``power_iterations``) from ``vector_u``, then the kernel divided
+        in place by the estimated largest singular value ``sigma = v W u^T``; ``vector_u`` moves on."""
+        kernel = self.params[self._normalised_name()]
+        if not kernel.any():                    # Keras: a kernel of zeros is left as it is
+            return
+        w = kernel.reshape(-1, kernel.shape[-1])                     # (fan_in, units)
+        u = self.state["vector_u"]                                   # (1, units)
+        for _ in range(self.power_iterations):
+            v = _unit(u @ w.T)                                       # (1, fan_in)
+            u = _unit(v @ w)
+        sigma = (v @ w) @ u.T                                        # (1, 1)
+        kernel /= sigma.reshape(())
+        self.state["vector_u"][...] = u
+
+    def forward(self, x, training=False):
+        self._link()
+        if training:
+            self.normalize_kernel()
+        return self.layer.forward(x, training)
+
+    def backward(self, grad_output):
+        self._link()
+        return self.layer.backward(grad_output)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": _to_entry(self.layer), "power_iterations": self.power_iterations}
+
+
+def _unit(x):
+    """``x`` divided by its length, Keras' ``ops.normalize(x, axis=None)``: times
+    ``min(1 / ||x||, 1e7)``, so that a zero vector stays zero."""
+    norm = float((x * x).sum()) ** 0.5
+    return x * x.dtype.type(min(1 / norm if norm else np.inf, 1e7))
 
 
 class _Prefixed(MutableMapping):
