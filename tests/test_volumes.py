@@ -266,3 +266,18 @@ def test_keras_other_names_are_the_same_classes():
     L = gn.layers
     assert (L.MaxPool3D, L.AvgPool3D, L.GlobalMaxPool3D, L.GlobalAvgPool3D, L.Convolution3D, L.Convolution3DTranspose) == (
         MaxPooling3D, AveragePooling3D, GlobalMaxPooling3D, GlobalAveragePooling3D, Conv3D, Conv3DTranspose)
+
+
+def test_the_functions_take_volumes_and_refuse_settings_of_another_rank(rng):
+    from glassnet.layers import conv, pooling
+    x, kernel = rng.normal(size=(1, 4, 5, 6, 1)), rng.normal(size=(3, 3, 3, 1, 2))
+    z, _ = conv.conv_forward(x, kernel)                       # strides and dilation: 1 on every axis
+    assert z.shape == (1, 2, 3, 4, 2)
+    with pytest.raises(ValueError, match=r"conv_forward: strides must give one size per spatial axis, 3 of them, got \(2, 2\)"):
+        conv.conv_forward(x, kernel, strides=(2, 2))
+    with pytest.raises(ValueError, match=r"a kernel of 3 spatial axes needs inputs \(N, 3 spatial axes, C\), got shape \(1, 5, 6, 1\)"):
+        conv.conv_forward(x[:, 0], kernel)
+    with pytest.raises(ValueError, match=r"pooling: pool must give one size per spatial axis, 3 of them, got \(2, 2\)"):
+        pooling.max_pool_forward(x, (2, 2), (2, 2))
+    # the names from before volumes still name the same functions
+    assert conv.conv2d_forward is conv.conv_forward and pooling.avg_pool2d_backward is pooling.avg_pool_backward

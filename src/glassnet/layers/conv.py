@@ -163,9 +163,18 @@ def col2im(dfields, padded_shape, ksize, strides, out_shape, dilation=None):
     return dxp
 
 
-def conv_forward(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=None):
-    """z = conv(x, kernel) + bias, channels-last, TensorFlow padding, the kernel's taps
-    ``dilation`` pixels apart (None or 1: next to each other).
+def per_axis(values, rank, what, caller):
+    """``values`` (strides, dilation, a pool's size) as a tuple of one per spatial axis: None is 1
+    everywhere; a tuple of another length is refused by name (zip would silently drop axes)."""
+    values = (1,) * rank if values is None else tuple(values)
+    if len(values) != rank:
+        raise ValueError(f"{caller}: {what} must give one size per spatial axis, {rank} of them, got {values}")
+    return values
+
+
+def conv_forward(x, kernel, bias=None, strides=None, padding="valid", dilation=None):
+    """z = conv(x, kernel) + bias, channels-last, TensorFlow padding, moving ``strides`` pixels
+    per output and the kernel's taps ``dilation`` pixels apart (None: 1 along every axis).
 
     x : ndarray of shape (N, *spatial, C_in), images (N, H, W, C_in) or volumes (N, D, H, W, C_in);
     kernel : (*window, C_in, C_out), e.g. (kh, kw, C_in, C_out); bias : (C_out,) or None;
@@ -174,7 +183,11 @@ def conv_forward(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation
     """
     n = x.shape[0]
     *ksize, _, filters = kernel.shape
-    dilation = dilation or (1,) * len(ksize)
+    if x.ndim != len(ksize) + 2:
+        raise ValueError(f"conv_forward: a kernel of {len(ksize)} spatial axes needs inputs (N, {len(ksize)} spatial "
+                         f"axes, C), got shape {x.shape}")
+    strides = per_axis(strides, len(ksize), "strides", "conv_forward")
+    dilation = per_axis(dilation, len(ksize), "dilation", "conv_forward")
     out_shape, pads = zip(*(conv_output_length(size, k, s, padding, d)
                             for size, k, s, d in zip(x.shape[1:-1], ksize, strides, dilation)))
     xp = _pad(x, pads)
@@ -252,6 +265,11 @@ def conv_transpose_backward(grad_z, cache, kernel, input_gradient=True):
         return None, dkernel, dbias
     dx = cols @ kernel.reshape(-1, c)
     return dx.reshape(grad_z.shape[0], *in_shape, c), dkernel, dbias
+
+
+# the names these functions had before they took volumes: they take images as they did
+conv2d_forward, conv2d_backward = conv_forward, conv_backward
+conv2d_transpose_forward, conv2d_transpose_backward = conv_transpose_forward, conv_transpose_backward
 
 
 def _as_tuple(value, rank, what, layer, minimum=1):

@@ -16,13 +16,15 @@ from .._validation import check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
-from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, kernel_offsets,
+from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, kernel_offsets, per_axis,
                    window_slices, windowed_output_sizes)
 
 
 def _geometry(x_shape, pool, strides, padding):
     """The output's spatial sizes, the (before, after) padding of each spatial axis and the pool's
     offsets in row-major order, for inputs of ``x_shape`` (N, *spatial, C)."""
+    for what, values in (("pool", pool), ("strides", strides)):
+        per_axis(values, len(x_shape) - 2, what, "pooling")
     out_shape, pads = zip(*(conv_output_length(size, p, s, padding)
                             for size, p, s in zip(x_shape[1:-1], pool, strides)))
     return out_shape, pads, kernel_offsets(pool)
@@ -180,6 +182,11 @@ def avg_pool_backward(grad, cache):
         else:                   # each pixel belongs to one window at most: write it once
             _copy_pixels(_window(dxp, offset, out_shape, strides), share)
     return _crop(dxp, pads)
+
+
+# the names these functions had before they took volumes: they take images as they did
+max_pool2d_forward, max_pool2d_backward = max_pool_forward, max_pool_backward
+avg_pool2d_forward, avg_pool2d_backward = avg_pool_forward, avg_pool_backward
 
 
 class _Pooling(ChannelsLast):
