@@ -319,7 +319,7 @@ def test_every_layer_of_the_contract_table_works_in_a_model(rng):
         twin = gn.Sequential([gn.Input(shape), factory(dtype="float64", seed=0)], dtype="float64")
         assert model.output_shape == twin.output_shape, name
         if getattr(layer, "discrete_input", False):
-            x = rng.integers(0, layer.input_dim, (3, *shape)).astype(float)
+            x = rng.integers(0, getattr(layer, "input_dim", 8), (3, *shape)).astype(float)
         else:
             x = rng.standard_normal((3, *shape))
         np.testing.assert_allclose(model.predict(x), twin.predict(x), rtol=1e-12, err_msg=name)

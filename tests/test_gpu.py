@@ -96,7 +96,7 @@ def _layer_and_input(name, seed=0):
     layer = factory(dtype="float32", seed=seed)
     layer.build(shape)
     if getattr(layer, "discrete_input", False):      # Embedding: indices into its table
-        x = np.random.default_rng(seed).integers(0, layer.input_dim, (BATCH, *shape)).astype(np.float32)
+        x = np.random.default_rng(seed).integers(0, getattr(layer, "input_dim", 8), (BATCH, *shape)).astype(np.float32)
     else:
         x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(np.float32)
     return layer, x, training

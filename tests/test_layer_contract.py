@@ -100,6 +100,9 @@ TABLE = {
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
+    # IntegerLookup takes any integers (no input_dim): the checks draw them from 0-7, its vocabulary's
+    "IntegerLookup": (lambda **kw: layers.IntegerLookup(vocabulary=[3, 7, 0, 5, 1], num_oov_indices=2, mask_token=6,
+                                                        output_mode="count", **kw), (4,), False),
     "CategoryEncoding": (lambda **kw: layers.CategoryEncoding(6, output_mode="count", **kw), (5,), False),
     "TextVectorization": (lambda **kw: layers.TextVectorization(output_sequence_length=5, vocabulary=["b", "a"], **kw),
                           (5,), False),
@@ -130,7 +133,7 @@ def _layer_and_input(name, dtype, seed=0):
     layer = factory(dtype=dtype, seed=seed)
     layer.build(shape)
     if getattr(layer, "discrete_input", False):      # Embedding: indices into its table
-        x = np.random.default_rng(seed).integers(0, layer.input_dim, (BATCH, *shape)).astype(dtype)
+        x = np.random.default_rng(seed).integers(0, getattr(layer, "input_dim", 8), (BATCH, *shape)).astype(dtype)
     else:
         x = np.random.default_rng(seed).standard_normal((BATCH, *shape)).astype(dtype)
     return layer, x, training

@@ -20,7 +20,7 @@ OPEN_FIRST_AXIS = sorted(name for name, (_, shape, _) in TABLE.items() if len(sh
 
 def _input(layer, shape, seed):
     if getattr(layer, "discrete_input", False):
-        return np.random.default_rng(seed).integers(0, layer.input_dim, (BATCH, *shape)).astype(np.float64)
+        return np.random.default_rng(seed).integers(0, getattr(layer, "input_dim", 8), (BATCH, *shape)).astype(np.float64)
     return np.random.default_rng(seed).standard_normal((BATCH, *shape))
 
 

@@ -1,0 +1,337 @@
+"""IntegerLookup: integer categories (ids, codes, years) as indices into a vocabulary (Keras'
+preprocessing layer), or as one-hot, multi-hot, count or tf-idf vectors over it.
+
+The indices, Keras' layout: in "int" mode, 0 for ``mask_token`` when one is set; then
+``num_oov_indices`` indices for values outside the vocabulary (out-of-vocabulary, OOV; with more
+than one, value v goes to the OOV index ``v mod num_oov_indices``, Keras' "floormod"); then the
+vocabulary, most frequent first. The vectors' modes leave the mask's index out (a masked value
+adds nothing to its sample's vector).
+
+Inside a model the values travel as floats of the model's dtype, as every glassnet input does: a
+float32 model holds whole numbers exactly up to 2**24 only, so larger values are refused by name
+(a float64 model holds them up to 2**53).
+"""
+import collections
+
+import numpy as np
+
+from .. import backend
+from .._validation import check_flag, check_positive_int
+from .base import Layer
+from .encoding import encode_categories
+
+MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
+# the largest whole numbers a float holds exactly, per dtype: a model's values beyond them are refused
+_EXACT = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}
+
+
+def _whole(value, what):
+    """``value`` as an int, when it is a whole number (not a bool), else a ValueError naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)) \
+            or value != int(value):
+        raise ValueError(f"IntegerLookup: {what} must be an integer, got {value!r:.60}")
+    return int(value)
+
+
+class IntegerLookup(Layer):
+    """Integer values as their indices in a vocabulary, learnt by ``adapt`` or given.
+
+    Parameters (Keras' names and defaults)
+    ----------
+    max_tokens : int > 1, optional
+        The vocabulary's size with its special indices (mask and OOV); ``adapt`` keeps the most
+        frequent values that fit. None: every value seen.
+    num_oov_indices : int >= 0
+        Indices for values outside the vocabulary; 0 refuses such values (a ValueError naming them).
+    mask_token : int, optional
+        A value that stands for padding: index 0 in "int" mode, nothing in the vectors.
+    oov_token : int
+        What ``invert=True`` returns for an index outside the vocabulary (Keras' -1).
+    vocabulary : list of ints, optional
+        Instead of ``adapt``; may start with the special tokens ([mask_token,] oov_token * n).
+    idf_weights : list of floats, optional
+        "tf_idf" with a ``vocabulary``: one weight per entry of it.
+    invert : bool
+        Indices back to values ("int" mode only): the vocabulary's value, ``mask_token`` for 0 when
+        set, ``oov_token`` for any other index.
+    output_mode : {"int", "one_hot", "multi_hot", "count", "tf_idf"}
+    pad_to_max_tokens : bool
+        Vectors ``max_tokens`` wide even when the vocabulary is smaller.
+
+    Shapes: "int" (batch, ...) -> the same shape; "one_hot" (batch, ...) -> (batch, ..., size), a
+    last axis of 1 replaced; the others (batch, k) -> (batch, size), size the vocabulary's with its
+    special indices (or ``max_tokens``). Values come out as floats of the model's dtype (Keras:
+    int64 indices, float32 vectors). Keras' ``sparse``, ``vocabulary_dtype`` other than "int64",
+    ``oov_method="farmhash"`` and ``salt`` are refused; a vocabulary file is not read. The input
+    gradient is 0 (the values are categories).
+
+    Example
+    -------
+    >>> layer = IntegerLookup()
+    >>> layer.adapt(np.array([[12, 1138, 42], [42, 1000, 36]]))
+    >>> layer.get_vocabulary()
+    [-1, 42, 1138, 1000, 36, 12]
+    >>> layer(np.array([[12, 1138, 42], [42, 1000, 7]])).tolist()
+    [[5.0, 2.0, 1.0], [1.0, 3.0, 0.0]]
+    """
+
+    discrete_input = True       # categories: a finite-difference check cannot nudge them
+
+    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
+                 vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
+                 pad_to_max_tokens=False, oov_method="floormod", salt=None, **kwargs):
+        super().__init__(**kwargs)
+        for what, value, only in (("sparse", sparse, False), ("vocabulary_dtype", vocabulary_dtype, "int64"),
+                                  ("oov_method", oov_method, "floormod"), ("salt", salt, None)):
+            if value != only or isinstance(value, bool) != isinstance(only, bool):
+                raise ValueError(f"IntegerLookup: {what}={value!r:.40} is not supported (only {only!r})")
+        if output_mode not in MODES:
+            raise ValueError(f"IntegerLookup: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        self.output_mode = output_mode
+        self.max_tokens = check_positive_int(max_tokens, "IntegerLookup: max_tokens", allow_none=True)
+        if self.max_tokens is not None and self.max_tokens <= 1:
+            raise ValueError(f"IntegerLookup: max_tokens must be greater than 1, got {max_tokens}")
+        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, (int, np.integer)) or num_oov_indices < 0:
+            raise ValueError(f"IntegerLookup: num_oov_indices must be an integer >= 0, got {num_oov_indices!r:.40}")
+        self.num_oov_indices = int(num_oov_indices)
+        self.mask_token = None if mask_token is None else _whole(mask_token, "mask_token")
+        self.oov_token = _whole(oov_token, "oov_token")
+        self.invert = check_flag(invert, "IntegerLookup: invert")
+        if self.invert and output_mode != "int":
+            raise ValueError(f"IntegerLookup: invert=True gives values back, so output_mode must be 'int', got "
+                             f"{output_mode!r}")
+        self.pad_to_max_tokens = check_flag(pad_to_max_tokens, "IntegerLookup: pad_to_max_tokens")
+        if self.pad_to_max_tokens and self.max_tokens is None:
+            raise ValueError("IntegerLookup: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
+        if idf_weights is not None and output_mode != "tf_idf":
+            raise ValueError(f"IntegerLookup: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
+        self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary, idf_weights)
+        elif idf_weights is not None:
+            raise ValueError("IntegerLookup: idf_weights come with a vocabulary; give both, or adapt")
+
+    # -- the vocabulary's layout ----------------------------------------------------------------
+    def _oov_start(self):
+        """The first OOV index: after the mask's index 0 in "int" mode when a mask_token is set."""
+        return 1 if self.mask_token is not None and self.output_mode == "int" else 0
+
+    def _token_start(self):
+        """The first index of the vocabulary's own values."""
+        return self._oov_start() + self.num_oov_indices
+
+    def _specials(self):
+        return [self.mask_token] * self._oov_start() + [self.oov_token] * self.num_oov_indices
+
+    def get_vocabulary(self, include_special_tokens=True):
+        """The values in index order, the special tokens first (``[mask_token,] oov_token, ...``)
+        unless ``include_special_tokens=False``."""
+        tokens = list(self.tokens or [])
+        return self._specials() + tokens if include_special_tokens else tokens
+
+    def vocabulary_size(self):
+        """How many indices the layer makes, special ones included: an Embedding's ``input_dim``."""
+        return self._token_start() + len(self.tokens or [])
+
+    def _depth(self):
+        """The vectors' width: ``max_tokens`` with ``pad_to_max_tokens``, else the vocabulary size."""
+        return self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
+
+    def adapt(self, data, steps=None):
+        """Learn the vocabulary from ``data``: integers (a list or an array) or an iterable of such
+        batches (``steps`` of them at most; of ``(x, y)`` pairs the x). Values are ranked by how
+        often they occur, ties by the value, highest first (Keras' order), the special tokens
+        left out, and cut to ``max_tokens``. "tf_idf" also counts the samples (rows) each value
+        occurs in, for ``idf = log(1 + rows / (1 + rows with it))``, and gives OOV the mean idf."""
+        single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
+        if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
+            raise TypeError(f"{self.describe()}: adapt: expected integers or an iterable of batches of them, "
+                            f"got {type(data).__name__}")
+        counts, documents, rows = collections.Counter(), collections.Counter(), 0
+        for i, batch in enumerate([data] if single else data):
+            if steps is not None and i >= steps:
+                break
+            if isinstance(batch, tuple) and batch and not single:
+                batch = batch[0]                # (x, y) from a dataset: the x
+            values = self._values(np.asarray(backend.to_numpy(batch)), "adapt: data" if single else f"adapt: batch {i}")
+            values = values.reshape(1, -1) if values.ndim < 2 else values.reshape(values.shape[0], -1)
+            counts.update(values.ravel().tolist())
+            if self.output_mode == "tf_idf":
+                for row in values:
+                    documents.update(set(row.tolist()))
+                rows += values.shape[0]
+        for special in (self.mask_token, self.oov_token):
+            counts.pop(special, None)
+        ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        if self.max_tokens is not None:
+            ranked = ranked[:max(self.max_tokens - self._token_start(), 0)]
+        tokens = [token for token, _ in ranked]
+        idf = None
+        if self.output_mode == "tf_idf":
+            weights = [float(np.log(1 + rows / (1 + documents[t]))) for t in tokens]
+            mean = float(np.mean(weights)) if weights else 0.0
+            idf = [mean] * self._token_start() + weights
+        self._set(tokens, idf)
+
+    def set_vocabulary(self, vocabulary, idf_weights=None):
+        """Use ``vocabulary`` (values, most important first; it may start with the special tokens
+        in their order) and, for "tf_idf", its ``idf_weights`` (one per entry given)."""
+        given = [_whole(v, "vocabulary's values") for v in np.asarray(vocabulary).ravel().tolist()] \
+            if not isinstance(vocabulary, (str, bytes)) else None
+        if not given:
+            raise ValueError(f"IntegerLookup: vocabulary must be a non-empty list of integers, got {vocabulary!r:.60}")
+        specials = self._specials()
+        found = given[:len(specials)] == specials
+        tokens = given[len(specials):] if found else given
+        repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
+        if repeated:
+            raise ValueError(f"IntegerLookup: vocabulary repeats {repeated[:5]}; each value once")
+        for name, special in (("mask_token", self.mask_token), ("oov_token", self.oov_token if self.invert else None)):
+            if special is not None and special in tokens:
+                raise ValueError(f"IntegerLookup: vocabulary holds the {name} {special} after its start; put the "
+                                 f"special tokens {specials} first or leave them out")
+        if self.max_tokens is not None and self._token_start() + len(tokens) > self.max_tokens:
+            raise ValueError(f"IntegerLookup: vocabulary has {self._token_start() + len(tokens)} entries with the "
+                             f"special indices, more than max_tokens={self.max_tokens}")
+        if (self.output_mode == "tf_idf") != (idf_weights is not None):
+            raise ValueError(f"IntegerLookup: idf_weights go with output_mode='tf_idf' and a vocabulary, and it "
+                             f"needs them; got output_mode={self.output_mode!r} and idf_weights={idf_weights!r:.40}")
+        idf = None
+        if idf_weights is not None:
+            weights = np.asarray(idf_weights, dtype=np.float64).ravel()
+            if weights.size != len(given) or not np.isfinite(weights).all():
+                raise ValueError(f"IntegerLookup: expected {len(given)} finite idf_weights, one per entry of the "
+                                 f"vocabulary, got {weights.size}")
+            # Keras: without the special tokens in front, they weigh the mean of the weights given
+            idf = weights.tolist() if found else [float(weights.mean())] * self._token_start() + weights.tolist()
+        self._set(tokens, idf)
+
+    def _set(self, tokens, idf):
+        if self.max_tokens is not None and self.pad_to_max_tokens and idf is not None:
+            idf = idf + [0.0] * (self.max_tokens - len(idf))      # Keras pads the weights with zeros
+        if self.built and self.output_mode != "int" and not self.pad_to_max_tokens \
+                and self._token_start() + len(tokens) != self.vocabulary_size():
+            self.built, self.input_shape = False, None            # the vectors' width changed
+        self.tokens, self.idf_weights = tokens, idf
+        order = np.argsort(np.asarray(tokens, dtype=np.int64), kind="stable")
+        self._sorted = np.asarray(tokens, dtype=np.int64)[order]
+        self._order = order
+
+    def _require_vocabulary(self):
+        if self.tokens is None:
+            raise ValueError(f"{self.describe()}: has no vocabulary yet; call adapt(values) or give vocabulary=[...]")
+
+    # -- values to indices ----------------------------------------------------------------------
+    def _values(self, x, name):
+        """``x`` as int64, checked: whole numbers (NaN and fractions refused by name)."""
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected integer values ({self.describe()}), got an array of dtype {x.dtype}")
+        if x.dtype.kind == "f" and x.size and not (np.isfinite(x) & (np.trunc(x) == x)).all():
+            first = tuple(int(i) for i in np.argwhere(~(np.isfinite(x) & (np.trunc(x) == x)))[0])
+            raise ValueError(f"{name}: expected integer values ({self.describe()}), got {x[first]} at {first}")
+        return x.astype(np.int64)
+
+    def check_input_values(self, x, name):
+        """Refuse, before a model casts them to its dtype, values that are not whole numbers or that
+        the model's floats do not hold exactly."""
+        x = np.asarray(backend.to_numpy(x))
+        values = self._values(x, name)
+        limit = _EXACT.get(np.dtype(self.dtype or np.float32))
+        if limit is not None and values.size and np.abs(values).max() > limit:
+            raise ValueError(f"{name}: {self.describe()} reads values up to {limit} exactly in a {np.dtype(self.dtype or np.float32)} "
+                             f"model, got {values.flat[np.abs(values).argmax()]}; make the model with dtype='float64', "
+                             f"or map the values to smaller ones first")
+
+    def output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if self.output_mode == "int":
+            return shape
+        self._require_vocabulary() if not self.pad_to_max_tokens else None
+        if self.output_mode == "one_hot":
+            return (*shape[:-1], self._depth()) if shape and shape[-1] == 1 else (*shape, self._depth())
+        if len(shape) != 1:
+            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
+                             f"inputs (batch, k); got samples of shape {shape}")
+        return (self._depth(),)
+
+    def build(self, input_shape):
+        self.output_shape(input_shape)
+        super().build(input_shape)
+
+    def lookup(self, values):
+        """The indices of integer ``values`` (any shape, int64) in "int" mode's layout (module docstring)."""
+        self._require_vocabulary()
+        positions = np.searchsorted(self._sorted, values)
+        positions = np.minimum(positions, max(len(self._sorted) - 1, 0))
+        found = self._sorted[positions] == values if len(self._sorted) else np.zeros(values.shape, bool)
+        indices = np.where(found, self._token_start() + self._order[positions] if len(self._sorted) else 0, -1)
+        missing = ~found
+        if self.mask_token is not None:
+            missing &= values != self.mask_token
+        if missing.any():
+            if self.num_oov_indices == 0:
+                raise ValueError(f"{self.describe()}: num_oov_indices=0 takes values of its vocabulary only, got "
+                                 f"{sorted(set(values[missing].tolist()))[:5]}; give num_oov_indices=1 (or more)")
+            indices = np.where(missing, self._oov_start() + np.mod(values, self.num_oov_indices), indices)
+        if self.mask_token is not None:
+            # 0 in "int" mode; nothing in the vectors (an index past them, dropped by _encode)
+            indices = np.where(values == self.mask_token, 0 if self.output_mode == "int" else -1, indices)
+        return indices
+
+    def _invert(self, indices):
+        self._require_vocabulary()
+        table = np.asarray(self.get_vocabulary(), dtype=np.int64)
+        inside = (indices >= self._token_start()) & (indices < len(table))
+        out = np.where(inside, table[np.clip(indices, 0, max(len(table) - 1, 0))], self.oov_token)
+        if self.mask_token is not None:
+            out = np.where(indices == 0, self.mask_token, out)
+        return out
+
+    def forward(self, x, training=False):
+        self.x = x
+        host = np.asarray(backend.to_numpy(x))
+        values = self._values(host, self.describe())
+        dtype = np.dtype(self.dtype or (host.dtype if host.dtype.kind == "f" else np.float32))
+        if self.invert:
+            out = self._invert(values).astype(dtype)
+        else:
+            indices = self.lookup(values)
+            out = indices.astype(dtype) if self.output_mode == "int" else self._encode(indices, dtype)
+        return backend.get_array_module(x).asarray(out)
+
+    def _encode(self, indices, dtype):
+        """The vectors of the indices; a masked value (index -1) adds nothing."""
+        depth = self._depth()
+        if self.output_mode == "one_hot":
+            shape = self.output_shape(indices.shape[1:])
+            vectors = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "one_hot", dtype)[..., :depth]
+            return vectors.reshape(indices.shape[0], *shape)
+        counts = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count", dtype)[:, :depth]
+        if self.output_mode == "multi_hot":
+            return (counts > 0).astype(dtype)
+        if self.output_mode == "tf_idf":
+            return counts * np.asarray(self.idf_weights[:depth], dtype=dtype)
+        return counts
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:       # the usual place: a model's first layer
+            return None
+        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "max_tokens": self.max_tokens, "num_oov_indices": self.num_oov_indices,
+                "mask_token": self.mask_token, "oov_token": self.oov_token, "invert": self.invert,
+                "output_mode": self.output_mode, "pad_to_max_tokens": self.pad_to_max_tokens,
+                "vocabulary": None if self.tokens is None else self.get_vocabulary(),
+                "idf_weights": self.idf_weights}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("vocabulary_size", "sparse", "vocabulary_dtype", "oov_method", "salt"):
+            if key in config and config[key] in (None, False, "int64", "floormod"):
+                config.pop(key)           # Keras' keys at the values glassnet implements
+        idf = config.get("idf_weights")
+        if idf is not None and config.get("pad_to_max_tokens") and config.get("max_tokens") is not None:
+            config["idf_weights"] = idf[:len(config.get("vocabulary") or [])]   # the padding comes back by itself
+        return super().from_config(config)

@@ -1,0 +1,120 @@
+"""IntegerLookup: vocabularies, indices and vectors as Keras 3.15's (adapt, given vocabularies,
+masks, several OOV indices, every output mode, invert), a model reading raw integer codes, model
+files, and the refusals. The layer contract is in test_layer_contract.py."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.layers import IntegerLookup
+
+
+@pytest.fixture
+def keras():
+    return pytest.importorskip("keras", reason="Keras oracle not installed")
+
+
+SETTINGS = [dict(), dict(max_tokens=4), dict(num_oov_indices=3), dict(num_oov_indices=0, max_tokens=6),
+            dict(mask_token=0), dict(mask_token=0, num_oov_indices=2, oov_token=-7),
+            dict(output_mode="one_hot"), dict(output_mode="multi_hot", mask_token=0),
+            dict(output_mode="count", num_oov_indices=2), dict(output_mode="tf_idf"),
+            dict(output_mode="multi_hot", max_tokens=10, pad_to_max_tokens=True),
+            dict(output_mode="tf_idf", max_tokens=9, pad_to_max_tokens=True, mask_token=0)]
+
+
+def _data(rng):
+    train = rng.choice([0, 3, 5, 5, 8, 8, 8, 13, 21, 21, 34, 1000, -1], size=(40, 3))
+    test = rng.choice([0, 3, 5, 8, 13, 21, 34, 55, 1000, 99], size=(12, 3))
+    return train, test
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=str)
+def test_adapt_and_outputs_match_keras(settings, rng, keras):
+    train, test = _data(rng)
+    ours, theirs = IntegerLookup(**settings), keras.layers.IntegerLookup(**settings)
+    ours.adapt(train)
+    theirs.adapt(train)
+    assert ours.get_vocabulary() == [int(v) for v in theirs.get_vocabulary()]
+    assert ours.vocabulary_size() == theirs.vocabulary_size()
+    if settings.get("num_oov_indices") == 0:
+        test = test[np.isin(test, ours.get_vocabulary()).all(axis=1)]
+    x = test[:, :1] if settings.get("output_mode") == "one_hot" else test
+    expected = np.asarray(theirs(x))
+    out = ours(x)
+    assert out.shape == expected.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(mask_token=0, num_oov_indices=2), dict(output_mode="count"),
+                                      dict(output_mode="tf_idf", idf_weights=[0.5, 1.0, 1.5, 2.0])], ids=str)
+def test_a_given_vocabulary_matches_keras(settings, rng, keras):
+    vocabulary = [21, 8, 3, 1000]
+    ours, theirs = IntegerLookup(vocabulary=vocabulary, **settings), keras.layers.IntegerLookup(vocabulary=vocabulary, **settings)
+    assert ours.get_vocabulary() == [int(v) for v in theirs.get_vocabulary()]
+    x = rng.choice([0, 3, 8, 21, 1000, 55, -1], size=(10, 4))
+    np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mask_token", [None, 0])
+def test_invert_matches_keras(mask_token, rng, keras):
+    vocabulary = [21, 8, 3, 1000]
+    ours = IntegerLookup(vocabulary=vocabulary, invert=True, mask_token=mask_token)
+    theirs = keras.layers.IntegerLookup(vocabulary=vocabulary, invert=True, mask_token=mask_token)
+    indices = rng.integers(0, 8, size=(5, 4))
+    np.testing.assert_array_equal(ours(indices), np.asarray(theirs(indices)))
+    forward = IntegerLookup(vocabulary=vocabulary, mask_token=mask_token)
+    values = np.array([[21, 8, 3, 1000]])
+    np.testing.assert_array_equal(ours(forward(values)), values)     # a round trip for known values
+
+
+def test_a_model_reads_raw_integer_codes(rng, tmp_path):
+    # codes with no order (a product id): the lookup and an embedding learn each one's effect
+    codes = rng.choice([1017, 2203, 5511, 9020, 31337], size=(800, 1))
+    target = np.isin(codes[:, 0], [2203, 31337]).astype(int)
+    lookup = IntegerLookup()
+    lookup.adapt(codes)
+    model = gn.Sequential([gn.Input((1,)), lookup, gn.layers.Embedding(lookup.vocabulary_size(), 4),
+                           gn.layers.Flatten(), gn.layers.Dense(1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.05), metrics=["accuracy"])
+    model.fit(codes, target, epochs=10, batch_size=32, verbose=0)
+    assert model.evaluate(codes, target, return_dict=True)["accuracy"] == 1.0
+    assert model.predict(np.array([[123456]])).shape == (1, 1)             # an unseen code: the OOV index
+    model.save(tmp_path / "codes.npz")
+    loaded = gn.load_model(tmp_path / "codes.npz")
+    np.testing.assert_array_equal(loaded.predict(codes), model.predict(codes))
+    assert loaded.layers[0].get_vocabulary() == lookup.get_vocabulary()
+
+
+def test_config_round_trips_after_adapt(rng):
+    train, test = _data(rng)
+    for settings in (dict(mask_token=0, num_oov_indices=2), dict(output_mode="tf_idf", max_tokens=9, pad_to_max_tokens=True)):
+        layer = IntegerLookup(**settings)
+        layer.adapt(train)
+        again = IntegerLookup.from_config(layer.get_config())
+        assert again.get_vocabulary() == layer.get_vocabulary() and again.idf_weights == layer.idf_weights
+        np.testing.assert_array_equal(again(test), layer(test))
+
+
+def test_refusals_name_what_was_expected_and_what_came(rng):
+    with pytest.raises(ValueError, match="max_tokens must be greater than 1, got 1"):
+        IntegerLookup(max_tokens=1)
+    with pytest.raises(ValueError, match="num_oov_indices must be an integer >= 0, got -1"):
+        IntegerLookup(num_oov_indices=-1)
+    with pytest.raises(ValueError, match="invert=True gives values back, so output_mode must be 'int'"):
+        IntegerLookup(invert=True, output_mode="count")
+    with pytest.raises(ValueError, match=r"oov_method='farmhash' is not supported \(only 'floormod'\)"):
+        IntegerLookup(oov_method="farmhash")
+    with pytest.raises(ValueError, match="vocabulary repeats \\[3\\]"):
+        IntegerLookup(vocabulary=[3, 4, 3])
+    with pytest.raises(ValueError, match="holds the mask_token 0 after its start"):
+        IntegerLookup(vocabulary=[3, 0], mask_token=0)
+    with pytest.raises(ValueError, match="has no vocabulary yet"):
+        IntegerLookup()(np.array([[1]]))
+    with pytest.raises(ValueError, match=r"num_oov_indices=0 takes values of its vocabulary only, got \[7\]"):
+        IntegerLookup(vocabulary=[1, 2], num_oov_indices=0)(np.array([[1, 7]]))
+    with pytest.raises(ValueError, match=r"expected integer values .*got 1.5 at \(0, 1\)"):
+        IntegerLookup(vocabulary=[1, 2])(np.array([[1.0, 1.5]]))
+    model = gn.Sequential([gn.Input((1,)), IntegerLookup(vocabulary=[1, 2]), gn.layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(ValueError, match=r"reads values up to 16777216 exactly in a float32 model, got 20000001; "
+                                         r"make the model with dtype='float64'"):
+        model.predict(np.array([[20000001]]))
