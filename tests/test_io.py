@@ -516,7 +516,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
     # (the attention layers' file round trips: test_attention.py)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "MultiHeadAttention", "Attention", "AdditiveAttention"}
+                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
     assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "LastState",
                        "AttentionScores", "Lambda"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -26,7 +26,7 @@ def _inputs(shapes, rng, batch=4):
 def test_every_merge_layer_is_tested_here():
     merging = {name for name, cls in layers.LAYERS.items() if getattr(cls, "merges", False)}
     # (the attention layers, which have weights or settings of their own: test_attention.py)
-    assert merging == set(MERGES) | {"MultiHeadAttention", "Attention", "AdditiveAttention"}
+    assert merging == set(MERGES) | {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))

@@ -309,13 +309,27 @@ class MultiHeadAttention(_Attention):
         heads, features = self.num_heads, self.features or query[1]
         for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim),
                                    ("value", value, self.value_dim)):
-            self.add_weight(f"{name}_kernel", (source[1], heads, size), self.kernel_initializer)
+            projected = heads if name == "query" else self._key_value_heads()
+            self.add_weight(f"{name}_kernel", (source[1], projected, size), self.kernel_initializer)
             if self.use_bias:
-                self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer)
+                self.add_weight(f"{name}_bias", (projected, size), self.bias_initializer)
         self.add_weight("output_kernel", (heads, self.value_dim, features), self.kernel_initializer)
         if self.use_bias:
             self.add_weight("output_bias", (features,), self.bias_initializer)
         super().build(input_shape)
+
+    def _key_value_heads(self):
+        """How many heads the keys and values are projected to: one per query head here; fewer,
+        each shared by a group of query heads, in GroupedQueryAttention."""
+        return self.num_heads
+
+    def _shared(self, x):
+        """Projected keys or values (batch, key-value heads, S, size) as one per query head."""
+        return x
+
+    def _shared_back(self, grad):
+        """The adjoint of ``_shared``: each key-value head's gradient from its query heads'."""
+        return grad
 
     # -- forward and backward ----------------------------------------------------------------
     def _project(self, x, name):
@@ -352,7 +366,8 @@ class MultiHeadAttention(_Attention):
         query, key, value = self._unpack(inputs)
         allowed = self._allowed(query, key, value)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
-        q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
+        q, k, v = (self._project(query, "query"), self._shared(self._project(key, "key")),
+                   self._shared(self._project(value, "value")))
         q *= scale                                      # Keras scales the queries
         weights = self._weights(q @ k.transpose(0, 1, 3, 2), training,      # (batch, heads, T, S)
                                 None if allowed is None else allowed[:, None])
@@ -387,8 +402,8 @@ class MultiHeadAttention(_Attention):
         d_q = (d_scores @ self.k) * scale                           # q was scaled before the product
         d_k = d_scores.transpose(0, 1, 3, 2) @ self.q               # (the scaled q)
         d_query = self._project_back(query, d_q, "query")
-        d_key = self._project_back(key, d_k, "key")
-        return self._input_gradients(d_query, d_key, self._project_back(value, d_v, "value"))
+        d_key = self._project_back(key, self._shared_back(d_k), "key")
+        return self._input_gradients(d_query, d_key, self._project_back(value, self._shared_back(d_v), "value"))
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
@@ -396,6 +411,86 @@ class MultiHeadAttention(_Attention):
                 "output_shape": self.features, "use_causal_mask": self.causal,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer)}
+
+
+class GroupedQueryAttention(MultiHeadAttention):
+    """Keras' ``GroupQueryAttention`` (its class ``GroupedQueryAttention``, both names here; Ainslie et al. 2023, the attention of LLaMA 2 and
+    Mistral): ``num_query_heads`` query heads, but keys and values projected to fewer heads,
+    ``num_key_value_heads``, each shared by a group of ``num_query_heads // num_key_value_heads``
+    consecutive query heads (query head i reads key-value head ``i // group``). One key-value head
+    is multi-query attention; as many as query heads, multi-head attention. Calls, masks, causal
+    masks, dropout and ``return_attention_scores`` as ``MultiHeadAttention``'s; the output has the
+    query's features.
+
+    Parameters
+    ----------
+    head_dim : int
+        Each head's size (queries, keys and values).
+    num_query_heads, num_key_value_heads : int
+        The second must divide the first.
+    dropout, use_bias, kernel_initializer, bias_initializer : as ``MultiHeadAttention``'s.
+
+    Weights, Keras' order and shapes: query_kernel (Eq, num_query_heads, head_dim), query_bias,
+    key_kernel (Ek, num_key_value_heads, head_dim), key_bias, value_kernel (Ev, num_key_value_heads,
+    head_dim), value_bias, output_kernel (num_query_heads, head_dim, Eq), output_bias (Eq,).
+    The backward pass adds each group's gradients into its shared head. Keras' ``sliding_window``,
+    ``use_gate`` and ``flash_attention`` (a fused kernel) are not offered.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> gqa = GroupedQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2, seed=0)
+    >>> gqa(np.ones((3, 5, 8)), np.ones((3, 7, 6))).shape
+    (3, 5, 8)
+    >>> gqa.params["key_kernel"].shape
+    (6, 2, 4)
+    """
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
+                 flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
+                 **kwargs):
+        for what, value, only in (("sliding_window", sliding_window, None), ("use_gate", use_gate, False)):
+            if value is not only and value != only:
+                raise ValueError(f"GroupedQueryAttention: {what}={value!r:.40} is not supported (only {only!r})")
+        if flash_attention not in (None, False):
+            raise ValueError(f"GroupedQueryAttention: flash_attention={flash_attention!r:.40} is not supported (a fused "
+                             f"kernel; NumPy has none): leave it None or False")
+        if "output_shape" in kwargs or "value_dim" in kwargs or "key_dim" in kwargs or "num_heads" in kwargs:
+            raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
+                            f"MultiHeadAttention's {sorted(set(kwargs) & {'output_shape', 'value_dim', 'key_dim', 'num_heads'})}")
+        super().__init__(_positive_int(num_query_heads, "num_query_heads"), _positive_int(head_dim, "head_dim"),
+                         dropout=dropout, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         bias_initializer=bias_initializer, **kwargs)
+        self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads")
+        if self.num_heads % self.num_key_value_heads:
+            raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
+                             f"num_key_value_heads ({self.num_key_value_heads})")
+
+    @property
+    def head_dim(self):
+        return self.key_dim
+
+    @property
+    def num_query_heads(self):
+        return self.num_heads
+
+    def _key_value_heads(self):
+        return self.num_key_value_heads
+
+    def _shared(self, x):
+        # (batch, kv heads, S, size) -> (batch, query heads, S, size): each head repeated for its group
+        return backend.get_array_module(x).repeat(x, self.num_heads // self.num_key_value_heads, axis=1)
+
+    def _shared_back(self, grad):
+        n, _, steps, size = grad.shape
+        return grad.reshape(n, self.num_key_value_heads, -1, steps, size).sum(axis=2)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("num_heads", "key_dim", "value_dim", "output_shape"):
+            del config[key]
+        return {**config, "head_dim": self.key_dim, "num_query_heads": self.num_heads,
+                "num_key_value_heads": self.num_key_value_heads}
 
 
 class _DotAttention(_Attention):
