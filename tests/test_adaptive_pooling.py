@@ -90,3 +90,17 @@ def test_refusals_name_the_layer_and_what_came():
         layers.AdaptiveMaxPooling1D(0)
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, height, width, channels\), got shape \(batch, 5, 3\)"):
         layers.AdaptiveMaxPooling2D(2)(np.ones((1, 5, 3)))
+
+
+def test_a_window_of_several_nans_sends_its_gradient_to_the_last_as_torch(torch):
+    x = np.full((1, 3, 4, 1), 0.0)
+    x[0, 0, 2, 0] = x[0, 1, 0, 0] = x[0, 2, 3, 0] = np.nan
+    layer = layers.AdaptiveMaxPooling2D((1, 2), dtype="float64")
+    out = layer(x)
+    dx = layer.backward(np.ones(out.shape))
+    xt = torch.tensor(np.moveaxis(x, -1, 1).copy(), requires_grad=True)
+    torch.nn.functional.adaptive_max_pool2d(xt, (1, 2)).sum().backward()
+    np.testing.assert_array_equal(dx, np.moveaxis(xt.grad.numpy(), 1, -1))
+    assert np.isnan(out).all()
+    with pytest.raises(ValueError, match=r"every spatial axis needs at least one pixel to pool, got input of shape \(2, 0, 5, 1\)"):
+        layers.AdaptiveMaxPooling2D(2)(np.ones((2, 0, 5, 1)))

@@ -122,3 +122,17 @@ def test_refusals_name_what_was_expected_and_what_came(rng):
         Discretization(num_bins=2).adapt([])
     with pytest.raises(ValueError, match=r"output_mode='multi_hot' takes samples of k values, inputs \(batch, k\)"):
         Discretization([0.0], output_mode="multi_hot")(np.ones((2, 3, 1)))
+
+
+@pytest.mark.parametrize("epsilon", [0.03, 0.009, 0.06])
+def test_adapt_steps_as_keras_where_n_epsilon_rounds(epsilon, keras):
+    data = np.arange(1000, dtype=np.float32).reshape(-1, 1)        # 1000 * 0.03 is 30, 1000 / (1 / 0.03) not
+    ours, theirs = Discretization(num_bins=4, epsilon=epsilon), keras.layers.Discretization(num_bins=4, epsilon=epsilon)
+    ours.adapt(data)
+    theirs.adapt(data)
+    np.testing.assert_array_equal(ours.bin_boundaries, theirs.bin_boundaries)
+
+
+def test_adapt_refuses_values_beyond_float32():
+    with pytest.raises(ValueError, match="values beyond float32's range"):
+        Discretization(num_bins=2).adapt(np.array([[1e39], [1.0]]))

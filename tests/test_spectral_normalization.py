@@ -87,3 +87,29 @@ def test_refusals_name_what_was_expected_and_what_came():
         dense = Dense(2)
         SpectralNormalization(dense)
         SpectralNormalization(dense)
+
+
+def test_trace_and_gradient_checks_leave_the_kernel_and_check_the_divided_one(rng):
+    from glassnet.gradcheck import check_layer, check_model
+    x, y = rng.normal(size=(8, 6)), rng.normal(size=(8, 1))
+    model = gn.Sequential([gn.Input((6,)), SpectralNormalization(Dense(5, activation="tanh")), Dense(1)],
+                          seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    before, u = model.get_weights(), model.layers[0].state["vector_u"].copy()
+    model.trace(x, y)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    assert check_model(model, x, y)["max_error"] < 1e-6
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.layers[0].state["vector_u"], u)
+    layer = SpectralNormalization(Dense(3), dtype="float64", seed=0)
+    assert check_layer(layer, rng.normal(size=(4, 5)), training=True)["max_error"] < 1e-6
+    assert not layer.hold_rewrites
+
+
+def test_a_model_ending_in_a_wrapped_sigmoid_is_a_classifier():
+    from glassnet.cli import is_classifier
+    model = gn.Sequential([gn.Input((3,)), SpectralNormalization(Dense(1, activation="sigmoid"))])
+    model.compile(loss="binary_crossentropy", optimizer="sgd")
+    assert is_classifier(model) and model.layers[-1].activation.name == "sigmoid"

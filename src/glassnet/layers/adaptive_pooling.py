@@ -51,13 +51,25 @@ def adaptive_pool_forward(x, output_size, kind):
             part = x[_along(axis, slice(start, end))]
             if kind == "average":
                 out[_along(axis, i)] = part.mean(axis=axis)
-            else:       # argmax: the first maximum (a NaN counts as one, as in PyTorch)
-                winner = am.expand_dims(part.argmax(axis=axis), axis)
+            else:
+                winner = am.expand_dims(_winner(part, axis, am), axis)
                 winners.append(winner)
                 out[_along(axis, slice(i, i + 1))] = am.take_along_axis(part, winner, axis=axis)
         cache.append((axis, x.shape[axis], windows, winners))
         x = out
     return x, cache
+
+
+def _winner(part, axis, am):
+    """Each window's winner along ``axis``: the first maximum, or, in a window holding NaN, the
+    last NaN (PyTorch's rule, ``val > max or isnan(val)`` scanning in order; the value is NaN
+    either way)."""
+    first = part.argmax(axis=axis)
+    if part.dtype.kind != "f":
+        return first
+    nan = am.isnan(part)
+    last_nan = part.shape[axis] - 1 - am.flip(nan, axis=axis).argmax(axis=axis)
+    return am.where(nan.any(axis=axis), last_nan, first)
 
 
 def adaptive_pool_backward(grad, cache):
@@ -94,6 +106,9 @@ class _AdaptivePooling(ChannelsLast):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
+        if 0 in x.shape[1:-1]:
+            raise ValueError(f"{self.describe()}: every spatial axis needs at least one pixel to pool, got "
+                             f"input of shape {x.shape}")
         out, self._cache = adaptive_pool_forward(x, self.output_size, self.kind)
         return out
 

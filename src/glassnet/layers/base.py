@@ -602,7 +602,9 @@ class StateSnapshot:
     layer's ``state`` arrays (BatchNormalization's moving statistics) and its random generator
     (Dropout's masks). ``restore()`` puts them back as they were when the snapshot was taken.
 
-    A stateful recurrent layer's carried ``states`` are kept too. ``model.trace``, ``gradcheck.check_model``
+    A stateful recurrent layer's carried ``states`` are kept too, and so are the weights a layer's
+    ``training_rewrites`` names (SpectralNormalization's kernel, which its training calls divide).
+    ``model.trace``, ``gradcheck.check_model``
     and fit's trial of the metrics on two samples run passes that must update nothing;
     ``check_model`` also restores before every pass, so each one draws the same dropout masks.
     (A custom layer that keeps other state of its own is not covered.)
@@ -615,6 +617,8 @@ class StateSnapshot:
         # a stateful recurrent layer's carried states: each pass replaces the list, so the list
         # itself is what to keep
         self._carried = [(layer, layer.states) for layer in stateful_layers(layers)]
+        self._rewritten = [(layer, {name: layer.params[name].copy() for name in getattr(layer, "training_rewrites", ())})
+                           for layer in layers if getattr(layer, "training_rewrites", ())]
 
     def start_from_zero_states(self):
         """Let the stateful layers start the next pass from zero states, of any batch size (a trial
@@ -633,7 +637,13 @@ class StateSnapshot:
         for layer, states in self._carried:
             layer.states = states
 
-    def restore(self):
+    def restore(self, weights=True):
+        """Put everything back; ``weights=False`` leaves the rewritten weights as they are now
+        (a gradient check's passes, which nudge them)."""
+        if weights:
+            for layer, saved in self._rewritten:
+                for name, value in saved.items():
+                    layer.params[name][...] = value
         self.restore_carried()
         for layer, state, rng, position in self._saved:
             for key, value in state.items():

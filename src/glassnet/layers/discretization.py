@@ -21,7 +21,7 @@ def summarize(values, epsilon):
     """Keras' summary of ``values`` (any shape, flattened): a (2, m) float32 array, every
     ``max(n * epsilon, 1)``-th sorted value (row 0) and the number of values it stands for (row 1)."""
     values = np.sort(np.asarray(values, np.float32).reshape(-1))
-    step = max(values.size * epsilon, 1)
+    step = max(values.size / (1.0 / epsilon), 1)        # Keras' expression: n * epsilon rounds otherwise
     boundaries = values[int(step - 1)::int(step)]
     return np.stack([boundaries, np.ones_like(boundaries) * step])
 
@@ -143,6 +143,11 @@ class Discretization(Layer):
                 raise TypeError(f"{self.describe()}: adapt: {what} must hold real numbers, got dtype {batch.dtype}")
             if batch.size and not np.isfinite(batch).all():
                 raise ValueError(f"{self.describe()}: adapt: {what} holds NaN or infinite values")
+            with np.errstate(over="ignore"):
+                beyond = batch.size and not np.isfinite(batch.astype(np.float32)).all()
+            if beyond:          # Keras summarises in float32: such values would make infinite boundaries
+                raise ValueError(f"{self.describe()}: adapt: {what} holds values beyond float32's range "
+                                 f"(about 3.4e38), which adapt summarises in float32 as Keras does")
             summary = merge_summaries(summarize(batch, self.epsilon), summary, self.epsilon)
         if summary.shape[1] == 0:
             raise ValueError(f"{self.describe()}: adapt: the data holds no values")

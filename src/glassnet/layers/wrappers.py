@@ -466,6 +466,20 @@ class SpectralNormalization(_Wrapper):
     def _inner_layers(self):
         return (("", self.layer),)
 
+    # set by glassnet.gradcheck while it takes finite differences: training passes compute with the
+    # kernel as it is, since the gradient is that of the divided kernel (no gradient through sigma)
+    hold_rewrites = False
+
+    @property
+    def training_rewrites(self):
+        """The weight a training call rewrites (the kernel or embeddings): ``StateSnapshot`` keeps it."""
+        return (self._normalised_name(),) if self.built else ()
+
+    @property
+    def activation(self):
+        """The wrapped layer's activation (a model ending in it is a classifier if that one is)."""
+        return getattr(self.layer, "activation", None)
+
     @property
     def discrete_input(self):
         return getattr(self.layer, "discrete_input", False)     # an Embedding's ids
@@ -515,7 +529,7 @@ class SpectralNormalization(_Wrapper):
 
     def forward(self, x, training=False):
         self._link()
-        if training:
+        if training and not self.hold_rewrites:
             self.normalize_kernel()
         return self.layer.forward(x, training)
 
