@@ -499,7 +499,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Reshape((1, 2, 1, 3)), L.GlobalMaxPooling3D(keepdims=True), L.GlobalAveragePooling3D(),  # (3,)
         L.Dense(6),  # (6,)
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
-        L.Dense(6), L.Reshape((3, 2)), L.Permute((2, 1)), L.GlobalAveragePooling1D(),       # (3,)
+        L.Dense(6), L.Reshape((3, 2)), L.EinsumDense("abc,cd->abd", (None, 2), bias_axes="d"),
+        L.Permute((2, 1)), L.GlobalAveragePooling1D(),       # (3,)
         L.RepeatVector(2), L.Flatten(), L.Dense(2),                                           # (2,)
         L.BatchNormalization(momentum=0.9), L.Dense(5), L.LayerNormalization(center=False), L.UnitNormalization(), L.RMSNormalization(epsilon=1e-4),
         L.Activation("tanh"),

@@ -16,6 +16,8 @@ from glassnet.gradcheck import check_layer
 # class name -> (factory, shape of one input sample, training mode for the checks)
 TABLE = {
     "Dense": (lambda **kw: layers.Dense(4, activation="tanh", **kw), (5,), False),
+    "EinsumDense": (lambda **kw: layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", activation="tanh",
+                                                    bias_initializer="random_normal", **kw), (3, 4), False),
     "SimpleRNN": (lambda **kw: layers.SimpleRNN(3, return_sequences=True, **kw), (4, 2), False),
     "LSTM": (lambda **kw: layers.LSTM(3, go_backwards=True, dropout=0.3, recurrent_dropout=0.2, **kw), (4, 2), True),
     "GRU": (lambda **kw: layers.GRU(3, return_sequences=True, recurrent_dropout=0.3, **kw), (5, 2), True),
