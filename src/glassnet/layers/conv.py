@@ -16,6 +16,7 @@ The transposed convolutions (``Conv2DTranspose``, ``Conv1DTranspose``, ``Conv3DT
 same two maps swapped: their forward pass is a convolution's input gradient (col2im), their input
 gradient a convolution (im2col and one matrix multiply).
 """
+import functools
 import math
 
 import numpy as np
@@ -111,6 +112,14 @@ def kernel_offsets(ksize):
     return list(np.ndindex(*ksize))
 
 
+@functools.lru_cache(maxsize=256)
+def offset_windows(ksize, out_shape, strides, dilation=None):
+    """``(offset, slices)`` for every kernel offset in row-major order: ``window_slices`` of each,
+    worked out once per geometry. Why cached: a training step loops over the offsets of every
+    convolution and pooling, and building the slices anew each time cost ~4% of a small CNN's step."""
+    return tuple((offset, window_slices(offset, out_shape, strides, dilation)) for offset in kernel_offsets(ksize))
+
+
 def im2col(xp, ksize, strides, out_shape, ones_column=False, dilation=None):
     """Receptive fields of the padded input xp (N, *spatial, C) as rows: (N * output positions,
     kernel positions * C), plus a last column of ones when ``ones_column`` (so that the bias rides in
@@ -131,8 +140,8 @@ def im2col(xp, ksize, strides, out_shape, ones_column=False, dilation=None):
         if ones_column:
             rows_t[k] = 1
         planes = rows_t[:k].reshape(*ksize, n, *out_shape)       # only splits axes: a view
-        for offset in kernel_offsets(ksize):
-            planes[offset] = xp[(slice(None), *window_slices(offset, out_shape, strides, dilation), 0)]
+        for offset, slices in offset_windows(tuple(ksize), tuple(out_shape), tuple(strides), tuple(dilation)):
+            planes[offset] = xp[(slice(None), *slices, 0)]
         return rows_t.T
     cols = am.empty((n * math.prod(out_shape), k + ones_column), dtype=xp.dtype)
     if ones_column:
@@ -158,8 +167,9 @@ def col2im(dfields, padded_shape, ksize, strides, out_shape, dilation=None):
     """
     n, c = padded_shape[0], padded_shape[-1]
     dxp = backend.get_array_module(dfields).zeros(padded_shape, dtype=dfields.dtype)
-    for index, offset in enumerate(kernel_offsets(ksize)):
-        dxp[(slice(None), *window_slices(offset, out_shape, strides, dilation))] += dfields[index].reshape(n, *out_shape, c)
+    windows = offset_windows(tuple(ksize), tuple(out_shape), tuple(strides), None if dilation is None else tuple(dilation))
+    for index, (_, slices) in enumerate(windows):
+        dxp[(slice(None), *slices)] += dfields[index].reshape(n, *out_shape, c)
     return dxp
 
 

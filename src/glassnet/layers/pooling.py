@@ -16,24 +16,25 @@ from .._validation import check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
-from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, kernel_offsets, per_axis,
-                   window_slices, windowed_output_sizes)
+from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, offset_windows, per_axis,
+                   windowed_output_sizes)
 
 
 def _geometry(x_shape, pool, strides, padding):
     """The output's spatial sizes, the (before, after) padding of each spatial axis and the pool's
-    offsets in row-major order, for inputs of ``x_shape`` (N, *spatial, C)."""
+    offsets in row-major order with their slices (``offset_windows``), for inputs of ``x_shape``
+    (N, *spatial, C)."""
     for what, values in (("pool", pool), ("strides", strides)):
         per_axis(values, len(x_shape) - 2, what, "pooling")
     out_shape, pads = zip(*(conv_output_length(size, p, s, padding)
                             for size, p, s in zip(x_shape[1:-1], pool, strides)))
-    return out_shape, pads, kernel_offsets(pool)
+    return out_shape, pads, offset_windows(tuple(pool), out_shape, tuple(strides))
 
 
-def _window(xp, offset, out_shape, strides):
-    """The pixels of the padded input xp that the windows' offset ``offset`` covers: a strided view
-    (N, *out_shape, C)."""
-    return xp[(slice(None), *window_slices(offset, out_shape, strides))]
+def _window(xp, slices):
+    """The pixels of the padded input xp that one offset of the windows covers (``slices``, one
+    per spatial axis, from ``offset_windows``): a strided view (N, *out_shape, C)."""
+    return xp[(slice(None), *slices)]
 
 
 def _copy_pixels(dst, src):
@@ -84,12 +85,12 @@ def max_pool_forward(x, pool, strides, padding="valid"):
         out, winner = _tiled_max(xp, pool, out_shape)
         return out, (winner, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
     out = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
-    _copy_pixels(out, _window(xp, offsets[0], out_shape, strides))
+    _copy_pixels(out, _window(xp, offsets[0][1]))
     winner = am.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
     candidate, better, code = am.empty_like(out), am.empty(out.shape, dtype=bool), am.empty_like(winner)
-    for k, offset in enumerate(offsets[1:], start=1):
+    for k, (_, slices) in enumerate(offsets[1:], start=1):
         # one strided read into a contiguous buffer; the four ops below then run ~10x faster
-        _copy_pixels(candidate, _window(xp, offset, out_shape, strides))
+        _copy_pixels(candidate, _window(xp, slices))
         np.greater(candidate, out, out=better)   # strict: an equal later value does not take over
         np.maximum(out, candidate, out=out)
         # the winner is the LAST offset that beat the running maximum, i.e. the largest k * better
@@ -107,12 +108,12 @@ def max_pool_backward(grad, cache):
         return _crop(dxp, pads)
     overlap = any(s < p for s, p in zip(strides, pool))
     share = backend.get_array_module(grad).empty(grad.shape, dtype=grad.dtype)
-    for k, offset in enumerate(offsets):
+    for k, (_, slices) in enumerate(offsets):
         np.multiply(grad, winner == k, out=share)      # contiguous: fast
         if overlap:             # windows share pixels: accumulate
-            _window(dxp, offset, out_shape, strides)[...] += share
+            _window(dxp, slices)[...] += share
         else:                   # each pixel belongs to one window at most: write it once
-            _copy_pixels(_window(dxp, offset, out_shape, strides), share)
+            _copy_pixels(_window(dxp, slices), share)
     return _crop(dxp, pads)
 
 
@@ -153,19 +154,19 @@ def avg_pool_forward(x, pool, strides, padding="valid"):
     xp = _pad(x, pads)
     total = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
     window = am.empty_like(total)
-    for k, offset in enumerate(offsets):
+    for k, (_, slices) in enumerate(offsets):
         if k == 0:
-            _copy_pixels(total, _window(xp, offset, out_shape, strides))
+            _copy_pixels(total, _window(xp, slices))
         else:   # a strided read pixel by pixel, then a contiguous add: faster than a strided add
-            _copy_pixels(window, _window(xp, offset, out_shape, strides))
+            _copy_pixels(window, _window(xp, slices))
             total += window
     if padding == "valid":
         count = am.asarray(len(offsets), dtype=x.dtype)
     else:    # how many real pixels each window covers: pool a padded image of ones the same way
         ones = _pad(am.ones((1, *x.shape[1:-1], 1), dtype=x.dtype), pads)
         count = am.zeros((1, *out_shape, 1), dtype=x.dtype)
-        for offset in offsets:
-            count += _window(ones, offset, out_shape, strides)
+        for _, slices in offsets:
+            count += _window(ones, slices)
     total /= count
     return total, (count, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
 
@@ -176,11 +177,11 @@ def avg_pool_backward(grad, cache):
     share = grad / count
     dxp = _gradient_buffer(grad, padded_shape, pool, strides, out_shape)
     overlap = any(s < p for s, p in zip(strides, pool))
-    for offset in offsets:
+    for _, slices in offsets:
         if overlap:             # windows share pixels: accumulate
-            _window(dxp, offset, out_shape, strides)[...] += share
+            _window(dxp, slices)[...] += share
         else:                   # each pixel belongs to one window at most: write it once
-            _copy_pixels(_window(dxp, offset, out_shape, strides), share)
+            _copy_pixels(_window(dxp, slices), share)
     return _crop(dxp, pads)
 
 
