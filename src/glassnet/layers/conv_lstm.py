@@ -1,0 +1,293 @@
+"""ConvLSTM1D/2D/3D: an LSTM whose input and state are images (or sequences, or volumes) and whose
+products are convolutions (Shi et al. 2015; Keras' ``ConvLSTM2D``), for sequences of frames: each
+step sees its frame and the state map of the step before through small kernels, so motion and
+shape are learnt where they happen.
+
+With ``*`` a convolution (the input's with the layer's strides, padding and dilation; the state's
+with stride 1 and "same" padding, Keras' choice, so the state keeps its size), at every step t::
+
+    z_t = x_t * kernel + h_(t-1) * recurrent_kernel + bias        (four blocks of filters: i, f, c, o)
+    c_t = f c_(t-1) + i activation(c block)      h_t = o activation(c_t)
+
+as ``LSTM``'s gates (layers/recurrent.py), element by element. The input's convolution of every step
+runs as one (the steps as a batch); the state's runs step by step, and backpropagation through time
+walks the steps back through its ``conv_backward``. Built on layers/conv.py's functions, which take
+images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
+"""
+import math
+
+import numpy as np
+
+from .. import activations, backend, constraints, initializers, regularizers
+from .._validation import check_flag
+from .base import LAYERS, Layer
+from .conv import conv_backward, conv_forward, conv_output_length, positive_int, weight_settings, window_settings
+
+
+class _ConvLSTM(Layer):
+    """Shared by ConvLSTM1D (rank 1), ConvLSTM2D and ConvLSTM3D."""
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, activation="tanh",
+                 recurrent_activation="sigmoid", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", unit_forget_bias=True,
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        for what, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if value != 0:
+                raise NotImplementedError(f"{cls}: {what}={value!r:.40} is not supported yet (only 0); put a "
+                                          f"SpatialDropout after the layer, or Dropout before it")
+        for what, value in (("return_state", return_state), ("stateful", stateful)):
+            if check_flag(value, f"{cls}: {what}"):
+                raise NotImplementedError(f"{cls}: {what}=True is not supported yet")
+        self.filters = positive_int(filters, "filters", cls)
+        window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        weight_settings(self, "recurrent", recurrent_initializer, recurrent_regularizer, recurrent_constraint)
+        weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
+        self.unit_forget_bias = check_flag(unit_forget_bias, f"{cls}: unit_forget_bias")
+        self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
+        self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
+
+    # -- shapes ------------------------------------------------------------------------------
+    def _state_shape(self, sample_shape):
+        """One step's state (*output spatial, filters) for samples (steps, *spatial, channels)."""
+        sample_shape = tuple(sample_shape)
+        if len(sample_shape) != self.rank + 2:
+            axes = {1: "length", 2: "height, width", 3: "depth, height, width"}[self.rank]
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, steps, {axes}, channels), got "
+                             f"shape (batch, {', '.join(map(str, sample_shape))})")
+        if None in sample_shape[1:]:
+            raise ValueError(f"{self.describe()}: its frames need sizes (only the steps may be None), got samples of "
+                             f"shape {sample_shape}")
+        if self.built and sample_shape[-1] != self.input_shape[-1]:
+            raise ValueError(f"{self.describe()}: expected frames of {self.input_shape[-1]} channels, got "
+                             f"{sample_shape[-1]} (samples of shape {sample_shape})")
+        out = []
+        for size, k, s, d in zip(sample_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate):
+            try:
+                out.append(conv_output_length(size, k, s, self.padding, d)[0])
+            except ValueError as exc:
+                raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size} does not fit frames of shape "
+                                 f"{sample_shape[1:]} with padding={self.padding!r} ({exc})") from None
+        return (*out, self.filters)
+
+    def output_shape(self, input_shape):
+        state = self._state_shape(input_shape)
+        return (input_shape[0], *state) if self.return_sequences else state
+
+    def check_input_shape(self, sample_shape):
+        self._state_shape(sample_shape)
+
+    def numbers_per_sample(self, input_shape):
+        steps = input_shape[0] or 1
+        state = self._state_shape(input_shape)
+        # per step: the state's im2col copy and the gates, besides the input's
+        return steps * math.prod(state[:-1]) * (math.prod(self.kernel_size) * self.filters + 8 * self.filters)
+
+    def build(self, input_shape):
+        self._state_shape(input_shape)
+        channels, f = input_shape[-1], self.filters
+        self.add_weight("kernel", (*self.kernel_size, channels, 4 * f), self.kernel_initializer,
+                        self.kernel_regularizer, self.kernel_constraint)
+        self.add_weight("recurrent_kernel", (*self.kernel_size, f, 4 * f), self.recurrent_initializer,
+                        self.recurrent_regularizer, self.recurrent_constraint)
+        if self.use_bias:
+            self.add_weight("bias", (4 * f,), self._bias_initial(), self.bias_regularizer, self.bias_constraint)
+        super().build(input_shape)
+
+    def _bias_initial(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        f, others = self.filters, self.bias_initializer
+
+        def forget_ones(shape, rng, dtype):
+            # Keras' order of draws: the input gate's block, then ones, then the last two blocks
+            return np.concatenate([others((f,), rng, dtype), np.ones(f, dtype), others((2 * f,), rng, dtype)])
+        return forget_ones
+
+    def matmul_flops(self, batch_size):
+        if self.input_shape is None:
+            return 0
+        steps = self.input_shape[0] or 1
+        positions = math.prod(self._state_shape(self.input_shape)[:-1])
+        return 2 * batch_size * steps * positions * self.params["kernel"].size
+
+    # -- the 1-D layer as 2-D ---------------------------------------------------------------------
+    def _lifted(self, x):
+        """Frames of a rank-1 layer (N, L, C) as images of height 1; others as they are."""
+        return x[:, None] if self.rank == 1 else x
+
+    def _lifted_axes(self, values):
+        return (1, *values) if self.rank == 1 else tuple(values)
+
+    def _kernel(self, name):
+        k = self.params[name]
+        return k[None] if self.rank == 1 else k
+
+    # -- forward and backward ------------------------------------------------------------------
+    def _gates(self, z):
+        """i, f, c, o of z (..., 4 filters): recurrent_activation on i, f, o, activation on c."""
+        f = self.filters
+        if activations.elementwise(self.recurrent_activation):
+            gates = self.recurrent_activation.forward(z)        # one call; the c block overwritten next
+        else:
+            gates = backend.get_array_module(z).empty_like(z)
+            for block in (slice(0, f), slice(f, 2 * f), slice(3 * f, 4 * f)):
+                gates[..., block] = self.recurrent_activation.forward(z[..., block])
+        gates[..., 2 * f:3 * f] = self.activation.forward(z[..., 2 * f:3 * f])
+        return gates
+
+    def _gates_back(self, dgates, z, gates):
+        f, dz = self.filters, backend.get_array_module(z).empty_like(z)
+        for block in (slice(0, f), slice(f, 2 * f), slice(3 * f, 4 * f)):
+            dz[..., block] = self.recurrent_activation.backward(dgates[..., block], z[..., block], gates[..., block])
+        c = slice(2 * f, 3 * f)
+        dz[..., c] = self.activation.backward(dgates[..., c], z[..., c], gates[..., c])
+        return dz
+
+    def forward(self, x, training=False):
+        """x (batch, steps, *spatial, channels) -> the last state h (batch, *output spatial,
+        filters), or every step's (batch, steps, ...) with ``return_sequences``."""
+        if x.ndim != self.rank + 3 or x.shape[-1] != self.input_shape[-1]:
+            self._state_shape(x.shape[1:])
+        xp = backend.get_array_module(x)
+        n, steps = x.shape[:2]
+        state = self._state_shape(x.shape[1:])
+        self.x = x
+        seq = x[:, ::-1] if self.go_backwards else x
+        frames = self._lifted(xp.ascontiguousarray(seq).reshape(n * steps, *x.shape[2:]))
+        xz, self._input_cache = conv_forward(frames, self._kernel("kernel"), self.params.get("bias"),
+                                             self._lifted_axes(self.strides), self.padding,
+                                             self._lifted_axes(self.dilation_rate))
+        # time-major, each step's input product contiguous: (steps, batch, *state spatial, 4 filters)
+        self._xz = xz = xp.ascontiguousarray(xp.moveaxis(xz.reshape(n, steps, *state[:-1], 4 * self.filters), 1, 0))
+        f, ones = self.filters, self._lifted_axes((1,) * self.rank)
+        self._h = h = xp.zeros((steps + 1, n, *state), dtype=x.dtype)       # h[t + 1]: the state after step t
+        self._c = c = xp.zeros((steps + 1, n, *state), dtype=x.dtype)
+        self._z = xp.empty_like(xz)
+        self._g = xp.empty_like(xz)
+        self._ac = xp.empty((steps, n, *state), dtype=x.dtype)            # activation(c_t)
+        self._recurrent_caches = []
+        recurrent = self._kernel("recurrent_kernel")
+        for t in range(steps):
+            hz, cache = conv_forward(self._lifted(h[t]), recurrent, None, ones, "same", ones)
+            self._recurrent_caches.append(cache)
+            z = self._z[t]
+            xp.add(xz[t], hz.reshape(z.shape), out=z)
+            gates = self._g[t] = self._gates(z)
+            i, fg, g, o = gates[..., :f], gates[..., f:2 * f], gates[..., 2 * f:3 * f], gates[..., 3 * f:]
+            xp.multiply(fg, c[t], out=c[t + 1])
+            c[t + 1] += i * g
+            self._ac[t] = self.activation.forward(c[t + 1])
+            xp.multiply(o, self._ac[t], out=h[t + 1])
+        if self.return_sequences:
+            return xp.ascontiguousarray(xp.moveaxis(h[1:], 0, 1))
+        return h[steps].copy()
+
+    def backward(self, grad_output):
+        xp = backend.get_array_module(grad_output)
+        steps, n = self._h.shape[0] - 1, self._h.shape[1]
+        f, c = self.filters, self._c
+        dh_out = xp.zeros_like(self._h[1:])
+        if self.return_sequences:
+            dh_out[...] = xp.moveaxis(grad_output, 1, 0)
+        else:
+            dh_out[-1] = grad_output
+        dh, dc = xp.zeros_like(self._h[0]), xp.zeros_like(self._c[0])
+        dz_all = xp.empty_like(self._z)
+        d_recurrent = xp.zeros_like(self.params["recurrent_kernel"])
+        recurrent = self._kernel("recurrent_kernel")
+        for t in reversed(range(steps)):
+            dh += dh_out[t]
+            gates = self._g[t]
+            i, fg, g, o = gates[..., :f], gates[..., f:2 * f], gates[..., 2 * f:3 * f], gates[..., 3 * f:]
+            dc += self.activation.backward(dh * o, c[t + 1], self._ac[t])
+            dgates = xp.empty_like(gates)
+            xp.multiply(dc, g, out=dgates[..., :f])                  # di
+            xp.multiply(dc, c[t], out=dgates[..., f:2 * f])          # df
+            xp.multiply(dc, i, out=dgates[..., 2 * f:3 * f])         # dc block
+            xp.multiply(dh, self._ac[t], out=dgates[..., 3 * f:])    # do
+            dz = dz_all[t] = self._gates_back(dgates, self._z[t], gates)
+            dc *= fg                                                  # to c_(t-1)
+            dh_prev, dk, _ = conv_backward(self._lifted(dz), self._recurrent_caches[t], recurrent)
+            d_recurrent += dk.reshape(d_recurrent.shape)
+            dh = dh_prev.reshape(dh.shape)
+        self.grads["recurrent_kernel"][...] = d_recurrent
+        state_spatial = self._h.shape[2:-1]
+        flat = xp.moveaxis(dz_all, 0, 1).reshape(n * steps, *state_spatial, 4 * f)      # batch-major, as the input conv
+        dx, dkernel, dbias = conv_backward(self._lifted(flat), self._input_cache, self._kernel("kernel"),
+                                           input_gradient=self.needs_input_gradient)
+        self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)
+        if dbias is not None:
+            self.grads["bias"][...] = dbias
+        if dx is None:
+            return None
+        dx = dx.reshape(n, steps, *self.x.shape[2:])
+        return dx[:, ::-1].copy() if self.go_backwards else dx
+
+    def get_config(self):
+        keys = ("kernel", "recurrent", "bias")
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation.name, "recurrent_activation": self.recurrent_activation.name,
+                "use_bias": self.use_bias, "unit_forget_bias": self.unit_forget_bias,
+                "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
+                "kernel_initializer": initializers.name_of(self.kernel_initializer),
+                "recurrent_initializer": initializers.name_of(self.recurrent_initializer),
+                "bias_initializer": initializers.name_of(self.bias_initializer),
+                **regularizers.config_entries(self, tuple(f"{k}_regularizer" for k in keys)),
+                **constraints.config_entries(self, tuple(f"{k}_constraint" for k in keys))}
+
+
+del LAYERS["_ConvLSTM"]     # a shared base, not a layer that configs may name
+
+
+class ConvLSTM2D(_ConvLSTM):
+    """Keras' ``ConvLSTM2D``: an LSTM over a sequence of images whose products are convolutions
+    (module docstring); next-frame prediction, precipitation nowcasting.
+
+    Parameters: ``Conv2D``'s (filters, kernel_size, strides, padding, dilation_rate, use_bias,
+    kernel_*, bias_*) and ``LSTM``'s (activation, recurrent_activation, recurrent_initializer,
+    recurrent_regularizer, recurrent_constraint, unit_forget_bias, return_sequences,
+    go_backwards). Not supported yet (refused by name): dropout, recurrent_dropout, return_state,
+    stateful, masks.
+
+    Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
+    filters) with ``return_sequences``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
+    (kh, kw, filters, 4 filters), ``bias`` (4 filters,), gates in Keras' order i, f, c, o.
+
+    Example
+    -------
+    >>> ConvLSTM2D(4, 3, padding="same", return_sequences=True, seed=0)(np.ones((2, 5, 8, 8, 1))).shape
+    (2, 5, 8, 8, 4)
+    """
+    rank = 2
+
+
+class ConvLSTM1D(_ConvLSTM):
+    """Keras' ``ConvLSTM1D``: ``ConvLSTM2D`` over a sequence of 1-D signals (batch, steps, L, C) ->
+    (batch, Lo, filters) (or every step's); kernels (k, C, 4 filters) and (k, filters, 4 filters).
+
+    Example
+    -------
+    >>> ConvLSTM1D(2, 3, seed=0)(np.ones((2, 4, 10, 3))).shape
+    (2, 8, 2)
+    """
+    rank = 1
+
+
+class ConvLSTM3D(_ConvLSTM):
+    """Keras' ``ConvLSTM3D``: ``ConvLSTM2D`` over a sequence of volumes (batch, steps, D, H, W, C)
+    -> (batch, Do, Ho, Wo, filters) (or every step's).
+
+    Example
+    -------
+    >>> ConvLSTM3D(2, 3, padding="same", seed=0)(np.ones((1, 3, 4, 4, 4, 1))).shape
+    (1, 4, 4, 4, 2)
+    """
+    rank = 3
