@@ -148,3 +148,13 @@ def test_refusals_name_what_was_expected_and_what_came():
     with pytest.raises(TypeError, match=r"not MultiHeadAttention's \['output_shape'\]"):
         L.GroupQueryAttention(2, 4, 2, output_shape=5)
     assert L.GroupQueryAttention is L.GroupedQueryAttention
+
+
+def test_errors_name_this_layer_and_what_it_takes():
+    with pytest.raises(ValueError, match="^GroupedQueryAttention: head_dim must be a positive integer, got 0"):
+        L.GroupQueryAttention(head_dim=0, num_query_heads=2, num_key_value_heads=1)
+    with pytest.raises(ValueError, match="^GroupedQueryAttention: dropout must be a number in"):
+        L.GroupQueryAttention(2, 2, 1, dropout=2.0)
+    with pytest.raises(TypeError, match="GroupedQueryAttention takes head_dim, num_query_heads, num_key_value_heads") as error:
+        L.GroupQueryAttention(2, 2, 1, nonsense=1)
+    assert "key_dim" not in str(error.value) and "num_heads" not in str(error.value)

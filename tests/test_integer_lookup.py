@@ -118,3 +118,44 @@ def test_refusals_name_what_was_expected_and_what_came(rng):
     with pytest.raises(ValueError, match=r"reads values up to 16777216 exactly in a float32 model, got 20000001; "
                                          r"make the model with dtype='float64'"):
         model.predict(np.array([[20000001]]))
+
+
+def test_tf_idf_of_a_flat_array_counts_each_value_as_a_document_as_keras(keras):
+    for data in (np.array([1, 2, 2, 3, 3, 3]), [1, 2, 2, 3, 3, 3]):
+        ours, theirs = IntegerLookup(output_mode="tf_idf"), keras.layers.IntegerLookup(output_mode="tf_idf")
+        ours.adapt(data)
+        theirs.adapt(data)
+        np.testing.assert_allclose(ours.idf_weights, np.asarray(theirs.idf_weights), rtol=1e-6)
+
+
+def test_a_keras_config_loads(keras):
+    theirs = keras.layers.IntegerLookup(vocabulary=[21, 8, 3], num_oov_indices=2)
+    config = {k: v for k, v in theirs.get_config().items() if k != "dtype"}
+    ours = IntegerLookup.from_config(config)
+    assert ours.get_vocabulary() == [int(v) for v in theirs.get_vocabulary()]
+
+
+def test_more_refusals_by_name(rng):
+    # vectors after which layers were built: the width may not change
+    lookup = IntegerLookup(output_mode="multi_hot")
+    lookup.adapt(np.array([[1, 2, 3]]))
+    model = gn.Sequential([gn.Input((3,)), lookup, gn.layers.Dense(1)])
+    with pytest.raises(ValueError, match="its vectors are 4 wide, and the layers after it were built for that"):
+        lookup.adapt(np.array([[1, 2, 3, 4, 5]]))
+    assert model.predict(np.array([[1, 2, 3]])).shape == (1, 1)
+    with pytest.raises(ValueError, match="invert=True gives back values up to 16777216 exactly as float32"):
+        IntegerLookup(vocabulary=[2 ** 24 + 1, 5], invert=True)(np.array([[1, 2]]))
+    with pytest.raises(ValueError, match=r"mask_token must be an integer \(int64's range\), got inf"):
+        IntegerLookup(mask_token=float("inf"))
+    with pytest.raises(ValueError, match="adapt: the data holds no values"):
+        IntegerLookup().adapt(np.zeros((0, 3), int))
+    with pytest.raises(ValueError, match="a vocabulary was given .vocabulary= or set_vocabulary.; adapt learns one instead"):
+        IntegerLookup(vocabulary=[1, 2]).adapt(np.array([[1, 2]]))
+    with pytest.raises(ValueError, match="max_tokens must leave room for a value after the 3 special indices"):
+        IntegerLookup(max_tokens=3, num_oov_indices=2, mask_token=0)
+    with pytest.raises(ValueError, match="expected 2 finite idf_weights, one per entry of the vocabulary, got 2, not all finite"):
+        IntegerLookup(vocabulary=[1, 2], output_mode="tf_idf", idf_weights=[1.0, float("nan")])
+    with pytest.raises(ValueError, match="takes values of int64's range, got 9223372036854775813"):
+        IntegerLookup(vocabulary=[1])(np.array([[2 ** 63 + 5]], dtype=np.uint64))
+    counts = IntegerLookup(vocabulary=[1, 2], output_mode="count", mask_token=0)(np.array([[1, 0, 2]]))
+    assert counts.flags.c_contiguous

@@ -26,9 +26,9 @@ from .merging import _Merge
 from .readers import CallReader
 
 
-def _positive_int(value, what):
+def _positive_int(value, what, owner="MultiHeadAttention"):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"MultiHeadAttention: {what} must be a positive integer, got {value!r:.40}")
+        raise ValueError(f"{owner}: {what} must be a positive integer, got {value!r:.40}")
     return int(value)
 
 
@@ -234,18 +234,19 @@ class MultiHeadAttention(_Attention):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  use_causal_mask=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _positive_int(num_heads, "num_heads")
-        self.key_dim = _positive_int(key_dim, "key_dim")
-        self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim")
-        self.dropout = _check_dropout(dropout, "MultiHeadAttention")
-        self.use_bias = check_flag(use_bias, "MultiHeadAttention: use_bias")
-        self.features = None if output_shape is None else _positive_int(output_shape, "output_shape")
-        self.use_causal_mask = check_flag(use_causal_mask, "MultiHeadAttention: use_causal_mask")
-        self.kernel_initializer = initializers.get(kernel_initializer, "MultiHeadAttention: kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "MultiHeadAttention: bias_initializer")
+        cls = type(self).__name__
+        self.num_heads = _positive_int(num_heads, "num_heads", cls)
+        self.key_dim = _positive_int(key_dim, "key_dim", cls)
+        self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim", cls)
+        self.dropout = _check_dropout(dropout, cls)
+        self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
+        self.features = None if output_shape is None else _positive_int(output_shape, "output_shape", cls)
+        self.use_causal_mask = check_flag(use_causal_mask, f"{cls}: use_causal_mask")
+        self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
         if self.activity_regularizer is not None:
             # Keras hands it to its four projections, each penalised on its own output: another loss
-            raise ValueError("MultiHeadAttention: activity_regularizer is not supported (Keras penalises each of its "
+            raise ValueError(f"{cls}: activity_regularizer is not supported (Keras penalises each of its "
                              "four projections' outputs; put ActivityRegularization after the layer for a penalty "
                              "on its output)")
         self.scores = None
@@ -446,6 +447,9 @@ class GroupedQueryAttention(MultiHeadAttention):
     (6, 2, 4)
     """
 
+    # MultiHeadAttention's arguments this layer sets itself (an error listing what it takes leaves them out)
+    _not_taken = ("num_heads", "key_dim", "value_dim", "output_shape")
+
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
                  **kwargs):
@@ -458,10 +462,11 @@ class GroupedQueryAttention(MultiHeadAttention):
         if "output_shape" in kwargs or "value_dim" in kwargs or "key_dim" in kwargs or "num_heads" in kwargs:
             raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
                             f"MultiHeadAttention's {sorted(set(kwargs) & {'output_shape', 'value_dim', 'key_dim', 'num_heads'})}")
-        super().__init__(_positive_int(num_query_heads, "num_query_heads"), _positive_int(head_dim, "head_dim"),
+        super().__init__(_positive_int(num_query_heads, "num_query_heads", "GroupedQueryAttention"),
+                         _positive_int(head_dim, "head_dim", "GroupedQueryAttention"),
                          dropout=dropout, use_bias=use_bias, kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, **kwargs)
-        self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads")
+        self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
                              f"num_key_value_heads ({self.num_key_value_heads})")

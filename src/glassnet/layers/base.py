@@ -455,7 +455,8 @@ def own_arguments(cls):
             continue
         parameters = inspect.signature(klass.__init__).parameters.values()
         names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                  and p.name != "self" and p.name not in _LAYER_ARGUMENTS and p.name not in names]
+                  and p.name != "self" and p.name not in _LAYER_ARGUMENTS and p.name not in names
+                  and p.name not in getattr(cls, "_not_taken", ())]     # a base's that the class sets itself
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break                   # the bases' arguments do not reach this class
     return names

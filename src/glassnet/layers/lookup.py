@@ -26,10 +26,11 @@ _EXACT = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}
 
 
 def _whole(value, what):
-    """``value`` as an int, when it is a whole number (not a bool), else a ValueError naming ``what``."""
+    """``value`` as an int, when it is a whole number of int64's range (not a bool), else a
+    ValueError naming ``what``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)) \
-            or value != int(value):
-        raise ValueError(f"IntegerLookup: {what} must be an integer, got {value!r:.60}")
+            or not -2 ** 63 <= value < 2 ** 63 or value != int(value):      # NaN and inf fail the range
+        raise ValueError(f"IntegerLookup: {what} must be an integer (int64's range), got {value!r:.60}")
     return int(value)
 
 
@@ -103,6 +104,9 @@ class IntegerLookup(Layer):
         self.pad_to_max_tokens = check_flag(pad_to_max_tokens, "IntegerLookup: pad_to_max_tokens")
         if self.pad_to_max_tokens and self.max_tokens is None:
             raise ValueError("IntegerLookup: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
+        if self.max_tokens is not None and self.max_tokens <= self._token_start():
+            raise ValueError(f"IntegerLookup: max_tokens must leave room for a value after the {self._token_start()} "
+                             f"special indices (mask and OOV), so be at least {self._token_start() + 1}; got {max_tokens}")
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"IntegerLookup: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
@@ -143,23 +147,33 @@ class IntegerLookup(Layer):
         often they occur, ties by the value, highest first (Keras' order), the special tokens
         left out, and cut to ``max_tokens``. "tf_idf" also counts the samples (rows) each value
         occurs in, for ``idf = log(1 + rows / (1 + rows with it))``, and gives OOV the mean idf."""
+        if self._given:
+            raise ValueError(f"{self.describe()}: a vocabulary was given (vocabulary= or set_vocabulary); adapt "
+                             f"learns one instead: make the layer without it to adapt it")
         single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
         if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
             raise TypeError(f"{self.describe()}: adapt: expected integers or an iterable of batches of them, "
                             f"got {type(data).__name__}")
         counts, documents, rows = collections.Counter(), collections.Counter(), 0
         for i, batch in enumerate([data] if single else data):
-            if steps is not None and i >= steps:
+            if steps is not None and i >= steps and not single:      # Keras: steps counts batches only
                 break
             if isinstance(batch, tuple) and batch and not single:
                 batch = batch[0]                # (x, y) from a dataset: the x
             values = self._values(np.asarray(backend.to_numpy(batch)), "adapt: data" if single else f"adapt: batch {i}")
-            values = values.reshape(1, -1) if values.ndim < 2 else values.reshape(values.shape[0], -1)
+            # rows are the documents tf_idf counts (Keras): an array's 1-D values one each, a batch's one in all
+            if values.size == 0:
+                continue
+            if values.ndim < 2:
+                values = values.reshape(-1, 1) if single else values.reshape(1, -1)
+            values = values.reshape(values.shape[0], -1)
             counts.update(values.ravel().tolist())
             if self.output_mode == "tf_idf":
                 for row in values:
                     documents.update(set(row.tolist()))
                 rows += values.shape[0]
+        if not counts:
+            raise ValueError(f"{self.describe()}: adapt: the data holds no values")
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)
         ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
@@ -200,18 +214,26 @@ class IntegerLookup(Layer):
         if idf_weights is not None:
             weights = np.asarray(idf_weights, dtype=np.float64).ravel()
             if weights.size != len(given) or not np.isfinite(weights).all():
+                what = f"{weights.size}" if weights.size != len(given) else f"{weights.size}, not all finite"
                 raise ValueError(f"IntegerLookup: expected {len(given)} finite idf_weights, one per entry of the "
-                                 f"vocabulary, got {weights.size}")
+                                 f"vocabulary, got {what}")
             # Keras: without the special tokens in front, they weigh the mean of the weights given
             idf = weights.tolist() if found else [float(weights.mean())] * self._token_start() + weights.tolist()
         self._set(tokens, idf)
+        self._given = True
+
+    _given = False          # a vocabulary given (vocabulary= or set_vocabulary): adapt is refused, as Keras'
 
     def _set(self, tokens, idf):
         if self.max_tokens is not None and self.pad_to_max_tokens and idf is not None:
             idf = idf + [0.0] * (self.max_tokens - len(idf))      # Keras pads the weights with zeros
         if self.built and self.output_mode != "int" and not self.pad_to_max_tokens \
                 and self._token_start() + len(tokens) != self.vocabulary_size():
-            self.built, self.input_shape = False, None            # the vectors' width changed
+            # the layers after it were built for vectors of the old width (Keras: a RuntimeError)
+            raise ValueError(f"{self.describe()}: its vectors are {self.vocabulary_size()} wide, and the layers "
+                             f"after it were built for that; a vocabulary of {self._token_start() + len(tokens)} "
+                             f"indices would change the width: give max_tokens and pad_to_max_tokens=True for a "
+                             f"width that stays, or make a new layer and model")
         self.tokens, self.idf_weights = tokens, idf
         order = np.argsort(np.asarray(tokens, dtype=np.int64), kind="stable")
         self._sorted = np.asarray(tokens, dtype=np.int64)[order]
@@ -226,6 +248,8 @@ class IntegerLookup(Layer):
         """``x`` as int64, checked: whole numbers (NaN and fractions refused by name)."""
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{name}: expected integer values ({self.describe()}), got an array of dtype {x.dtype}")
+        if x.dtype.kind == "u" and x.size and x.max() >= 2 ** 63:
+            raise ValueError(f"{name}: {self.describe()} takes values of int64's range, got {x.max()}")
         if x.dtype.kind == "f" and x.size and not (np.isfinite(x) & (np.trunc(x) == x)).all():
             first = tuple(int(i) for i in np.argwhere(~(np.isfinite(x) & (np.trunc(x) == x)))[0])
             raise ValueError(f"{name}: expected integer values ({self.describe()}), got {x[first]} at {first}")
@@ -278,9 +302,13 @@ class IntegerLookup(Layer):
             indices = np.where(values == self.mask_token, 0 if self.output_mode == "int" else -1, indices)
         return indices
 
-    def _invert(self, indices):
+    def _invert(self, indices, dtype):
         self._require_vocabulary()
         table = np.asarray(self.get_vocabulary(), dtype=np.int64)
+        limit = _EXACT.get(np.dtype(dtype))
+        if limit is not None and table.size and np.abs(table).max() > limit:
+            raise ValueError(f"{self.describe()}: invert=True gives back values up to {limit} exactly as {np.dtype(dtype)}, "
+                             f"its vocabulary holds {table.flat[np.abs(table).argmax()]}; use dtype='float64'")
         inside = (indices >= self._token_start()) & (indices < len(table))
         out = np.where(inside, table[np.clip(indices, 0, max(len(table) - 1, 0))], self.oov_token)
         if self.mask_token is not None:
@@ -293,7 +321,7 @@ class IntegerLookup(Layer):
         values = self._values(host, self.describe())
         dtype = np.dtype(self.dtype or (host.dtype if host.dtype.kind == "f" else np.float32))
         if self.invert:
-            out = self._invert(values).astype(dtype)
+            out = self._invert(values, dtype).astype(dtype)
         else:
             indices = self.lookup(values)
             out = indices.astype(dtype) if self.output_mode == "int" else self._encode(indices, dtype)
@@ -306,7 +334,8 @@ class IntegerLookup(Layer):
             shape = self.output_shape(indices.shape[1:])
             vectors = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "one_hot", dtype)[..., :depth]
             return vectors.reshape(indices.shape[0], *shape)
-        counts = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count", dtype)[:, :depth]
+        counts = np.ascontiguousarray(encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count",
+                                                        dtype)[:, :depth])
         if self.output_mode == "multi_hot":
             return (counts > 0).astype(dtype)
         if self.output_mode == "tf_idf":
@@ -328,7 +357,8 @@ class IntegerLookup(Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("vocabulary_size", "sparse", "vocabulary_dtype", "oov_method", "salt"):
+        config.pop("vocabulary_size", None)        # Keras': the vocabulary's, which it follows from
+        for key in ("sparse", "vocabulary_dtype", "oov_method", "salt"):
             if key in config and config[key] in (None, False, "int64", "floormod"):
                 config.pop(key)           # Keras' keys at the values glassnet implements
         idf = config.get("idf_weights")
