@@ -131,3 +131,14 @@ def test_refusals_name_the_layer_and_what_came():
         layers.ConvLSTM2D(2, 5)(np.ones((1, 3, 4, 4, 1)))
     model = gn.Sequential([gn.Input((None, 6, 6, 1)), layers.ConvLSTM2D(2, 3, padding="same")], seed=0)
     assert model.predict(np.ones((2, 7, 6, 6, 1))).shape == (2, 6, 6, 2)       # any number of steps
+
+
+@pytest.mark.parametrize("recurrent_activation", [None, "linear", "hard_sigmoid"])
+def test_gradients_check_whatever_the_activations(recurrent_activation, rng):
+    from glassnet.gradcheck import check_model
+    model = gn.Sequential([gn.Input((3, 5, 5, 1)),
+                           layers.ConvLSTM2D(2, 3, padding="same", activation="gelu",
+                                             recurrent_activation=recurrent_activation),
+                           layers.Flatten(), layers.Dense(1)], seed=0, dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    assert check_model(model, rng.normal(size=(4, 3, 5, 5, 1)), rng.normal(size=(4, 1)))["max_error"] < 1e-6

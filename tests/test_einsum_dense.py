@@ -115,3 +115,16 @@ def test_refusals_name_what_was_expected_and_what_came():
         EinsumDense("abc,cd->abd", (None, 4))(np.ones((2, 5)))
     with pytest.raises(ValueError, match="lora_rank=4 is not supported"):
         EinsumDense("ab,bc->ac", 3, lora_rank=4)
+
+
+def test_structured_initializers_get_the_kernel_s_own_shape_and_sizes_may_be_numpy_ints():
+    layer = EinsumDense("abc,dc->abd", (None, np.int64(6)), kernel_initializer="orthogonal", seed=0, dtype="float64")
+    layer.build((3, 5))
+    kernel = layer.params["kernel"]                         # (6, 5): semi-orthogonal, as Keras draws it
+    np.testing.assert_allclose(kernel.T @ kernel, np.eye(5), atol=1e-12)
+    identity = EinsumDense("ab,bc->ac", 4, kernel_initializer="identity")
+    identity.build((3,))
+    np.testing.assert_array_equal(identity.params["kernel"], np.eye(3, 4))
+    with pytest.raises(NotImplementedError, match=r"a letter repeated within one part of the equation \(a diagonal\) "
+                                                  r"is not supported, got 'abb,bc->ac'"):
+        EinsumDense("abb,bc->ac", 4)

@@ -281,3 +281,11 @@ def test_the_functions_take_volumes_and_refuse_settings_of_another_rank(rng):
         pooling.max_pool_forward(x, (2, 2), (2, 2))
     # the names from before volumes still name the same functions
     assert conv.conv2d_forward is conv.conv_forward and pooling.avg_pool2d_backward is pooling.avg_pool_backward
+
+
+def test_a_refused_float_stride_leaves_the_slices_cache_clean():
+    from glassnet.layers import pooling
+    x = np.ones((1, 6, 6, 1))
+    with pytest.raises(TypeError, match=r"strides must be integers, got \(2.0, 2.0\)"):
+        pooling.max_pool_forward(x, (2, 2), (2.0, 2.0))
+    assert gn.layers.MaxPooling2D(2)(x).shape == (1, 3, 3, 1)

@@ -112,11 +112,22 @@ def kernel_offsets(ksize):
     return list(np.ndindex(*ksize))
 
 
-@functools.lru_cache(maxsize=256)
 def offset_windows(ksize, out_shape, strides, dilation=None):
     """``(offset, slices)`` for every kernel offset in row-major order: ``window_slices`` of each,
     worked out once per geometry. Why cached: a training step loops over the offsets of every
-    convolution and pooling, and building the slices anew each time cost ~4% of a small CNN's step."""
+    convolution and pooling, and building the slices anew each time cost ~4% of a small CNN's step.
+    The sizes must be integers (a float stride is refused here, before the cache, which would
+    otherwise keep its slices under the key of the equal int)."""
+    key = {}
+    for what, values in (("window", ksize), ("strides", strides), ("dilation", dilation), ("output shape", out_shape)):
+        if values is not None and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{what} must be integers, got {tuple(values)}")
+        key[what] = None if values is None else tuple(int(v) for v in values)
+    return _offset_windows(key["window"], key["output shape"], key["strides"], key["dilation"])
+
+
+@functools.lru_cache(maxsize=256)
+def _offset_windows(ksize, out_shape, strides, dilation):
     return tuple((offset, window_slices(offset, out_shape, strides, dilation)) for offset in kernel_offsets(ksize))
 
 
@@ -140,7 +151,7 @@ def im2col(xp, ksize, strides, out_shape, ones_column=False, dilation=None):
         if ones_column:
             rows_t[k] = 1
         planes = rows_t[:k].reshape(*ksize, n, *out_shape)       # only splits axes: a view
-        for offset, slices in offset_windows(tuple(ksize), tuple(out_shape), tuple(strides), tuple(dilation)):
+        for offset, slices in offset_windows(ksize, out_shape, strides, dilation):
             planes[offset] = xp[(slice(None), *slices, 0)]
         return rows_t.T
     cols = am.empty((n * math.prod(out_shape), k + ones_column), dtype=xp.dtype)
@@ -167,7 +178,7 @@ def col2im(dfields, padded_shape, ksize, strides, out_shape, dilation=None):
     """
     n, c = padded_shape[0], padded_shape[-1]
     dxp = backend.get_array_module(dfields).zeros(padded_shape, dtype=dfields.dtype)
-    windows = offset_windows(tuple(ksize), tuple(out_shape), tuple(strides), None if dilation is None else tuple(dilation))
+    windows = offset_windows(ksize, out_shape, strides, dilation)
     for index, (_, slices) in enumerate(windows):
         dxp[(slice(None), *slices)] += dfields[index].reshape(n, *out_shape, c)
     return dxp

@@ -130,13 +130,14 @@ class _ConvLSTM(Layer):
         return k[None] if self.rank == 1 else k
 
     # -- forward and backward ------------------------------------------------------------------
-    def _gates(self, z):
-        """i, f, c, o of z (..., 4 filters): recurrent_activation on i, f, o, activation on c."""
+    def _gates(self, z, gates):
+        """i, f, c, o of z (..., 4 filters) into ``gates``: recurrent_activation on i, f, o,
+        activation on c. Written into a buffer of its own: "linear" returns z itself, which the
+        c block's write would change under the backward pass."""
         f = self.filters
         if activations.elementwise(self.recurrent_activation):
-            gates = self.recurrent_activation.forward(z)        # one call; the c block overwritten next
+            gates[...] = self.recurrent_activation.forward(z)   # one call; the c block overwritten next
         else:
-            gates = backend.get_array_module(z).empty_like(z)
             for block in (slice(0, f), slice(f, 2 * f), slice(3 * f, 4 * f)):
                 gates[..., block] = self.recurrent_activation.forward(z[..., block])
         gates[..., 2 * f:3 * f] = self.activation.forward(z[..., 2 * f:3 * f])
@@ -179,7 +180,7 @@ class _ConvLSTM(Layer):
             self._recurrent_caches.append(cache)
             z = self._z[t]
             xp.add(xz[t], hz.reshape(z.shape), out=z)
-            gates = self._g[t] = self._gates(z)
+            gates = self._gates(z, self._g[t])
             i, fg, g, o = gates[..., :f], gates[..., f:2 * f], gates[..., 2 * f:3 * f], gates[..., 3 * f:]
             xp.multiply(fg, c[t], out=c[t + 1])
             c[t + 1] += i * g

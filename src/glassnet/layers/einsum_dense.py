@@ -15,8 +15,26 @@ import math
 import re
 import string
 
+import numpy as np
+
 from .. import activations, backend, constraints, initializers, regularizers
 from .base import Layer
+
+# the initializers whose scale follows the kernel's fans (Keras passes the axes to these only; the
+# others, orthogonal and identity among them, get the kernel's own shape)
+_FAN_BASED = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal")
+
+
+def _fan_based(initializer):
+    if isinstance(initializer, initializers.VarianceScaling):
+        return True
+    try:
+        name = initializers.name_of(initializer)
+    except ValueError:                  # one of your own: it gets the kernel's shape
+        return False
+    name = name.get("class_name") if isinstance(name, dict) else name
+    return isinstance(name, str) and (name in _FAN_BASED or name in ("GlorotUniform", "GlorotNormal", "HeUniform",
+                                                                     "HeNormal", "LecunUniform", "LecunNormal"))
 
 _FORMS = (("none", r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"),
           ("left", r"\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)"),
@@ -29,6 +47,11 @@ def parse_equation(equation):
     for form, pattern in _FORMS:
         match = re.fullmatch(pattern, equation) if isinstance(equation, str) else None
         if match:
+            for part in match.groups():
+                if len(set(part)) != len(part):
+                    # a diagonal ("abb" or "cc"): its gradient would need a letter twice in one result
+                    raise NotImplementedError(f"EinsumDense: a letter repeated within one part of the equation (a "
+                                              f"diagonal) is not supported, got {equation!r}")
             return (form, *match.groups())
     raise ValueError(f"EinsumDense: equation must have the form 'ab,bc->ac', '...ab,bc->...ac' or "
                      f"'ab...,bc->ac...' (letters for axes), got {equation!r:.80}")
@@ -71,17 +94,18 @@ class EinsumDense(Layer):
             raise ValueError(f"EinsumDense: lora_rank={lora_rank!r:.40} is not supported (only None)")
         self.form, self.input_spec, self.kernel_spec, self.output_spec = parse_equation(equation)
         self.equation = equation
-        sizes = (output_shape,) if isinstance(output_shape, int) else output_shape
-        if not isinstance(sizes, (list, tuple)) or not all(s is None or (isinstance(s, int) and not isinstance(s, bool)
-                                                                         and s > 0) for s in sizes):
+        sizes = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
+        if not isinstance(sizes, (list, tuple)) or not all(
+                s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0) for s in sizes):
             raise ValueError(f"EinsumDense: output_shape must be a positive integer or a tuple of them (None for an "
                              f"axis the input gives), got {output_shape!r:.60}")
         named = self.output_spec if self.form == "left" else self.output_spec[1:]
         if len(sizes) != len(named):
             raise ValueError(f"EinsumDense: output_shape must give one size per output letter after the batch's, "
                              f"{len(named)} for {named!r} in {equation!r}, got {tuple(sizes)}")
+        sizes = tuple(None if s is None else int(s) for s in sizes)
         self.output_sizes = dict(zip(named, sizes))
-        self.partial_output_shape = tuple(sizes)
+        self.partial_output_shape = sizes
         for letter in self.output_spec:
             if letter not in self.input_spec and letter not in self.kernel_spec:
                 raise ValueError(f"EinsumDense: output letter {letter!r} of {equation!r} is in neither the input's "
@@ -153,14 +177,19 @@ class EinsumDense(Layer):
         if any(size is None for size in kernel_shape):
             raise ValueError(f"{self.describe()}: the kernel {self.kernel_spec!r} needs every axis sized, got samples "
                              f"of shape {tuple(input_shape)}")
-        # Keras' fans: the kernel's axes the product sums over (input) and those it keeps (output)
-        fan_out = math.prod(sizes[c] for c in self.kernel_spec if c in self.output_spec)
-        fan_in = math.prod(kernel_shape) // fan_out
         initializer = self.kernel_initializer
+        if _fan_based(initializer):
+            # Keras' fans: the kernel's axes the product sums over (in) and those it keeps (out); the
+            # draws are independent, so a (fan in, fan out) draw reshaped has the kernel's distribution
+            fan_out = math.prod(sizes[c] for c in self.kernel_spec if c in self.output_spec)
+            fan_in = math.prod(kernel_shape) // fan_out
 
-        def by_fans(shape, rng, dtype):
-            return initializer((fan_in, fan_out), rng, dtype).reshape(shape)
-        self.add_weight("kernel", kernel_shape, by_fans, self.kernel_regularizer, self.kernel_constraint)
+            draw = initializer
+
+            def by_fans(shape, rng, dtype):
+                return draw((fan_in, fan_out), rng, dtype).reshape(shape)
+            initializer = by_fans
+        self.add_weight("kernel", kernel_shape, initializer, self.kernel_regularizer, self.kernel_constraint)
         if self.bias_axes:
             self.add_weight("bias", self._bias_shape(sizes), self.bias_initializer, self.bias_regularizer,
                             self.bias_constraint)

@@ -28,7 +28,7 @@ def _geometry(x_shape, pool, strides, padding):
         per_axis(values, len(x_shape) - 2, what, "pooling")
     out_shape, pads = zip(*(conv_output_length(size, p, s, padding)
                             for size, p, s in zip(x_shape[1:-1], pool, strides)))
-    return out_shape, pads, offset_windows(tuple(pool), out_shape, tuple(strides))
+    return out_shape, pads, offset_windows(pool, out_shape, strides)
 
 
 def _window(xp, slices):
