@@ -255,3 +255,11 @@ def test_volumes(tmp_path, capsys):
     assert results["cnn_3d"]["weights"] == 8 * 28 + 16 * (8 * 27 + 1) + 16 * 3 + 3
     assert_pngs(tmp_path, "learning_curve_dense.png", "learning_curve_cnn_3d.png")
     assert "cnn_3d" in capsys.readouterr().out
+
+
+def test_next_frame(tmp_path, capsys):
+    results = run_quick("next_frame", tmp_path)        # 300 clips, 6 epochs
+    # measured at quick size: network 0.0102, last frame 0.0451, blank frame 0.0352 (full size: 0.0015)
+    assert results["network_mse"] < 0.6 * min(results["last_frame_mse"], results["blank_mse"])
+    assert_pngs(tmp_path, "learning_curve.png")
+    assert "last frame" in capsys.readouterr().out
