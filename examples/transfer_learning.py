@@ -61,7 +61,7 @@ def main(quick=False, out=None):
     os.makedirs(out, exist_ok=True)
     epochs, per_class = (8, 10) if quick else (30, 10)
     (x, y), (xt, yt) = gn.datasets.digits()
-    first, second = y < 5, y >= 5
+    first = y < 5
     rng = np.random.default_rng(0)
     few = np.concatenate([rng.choice(np.flatnonzero(y == digit), per_class, replace=False) for digit in range(5, 10)])
     test = yt >= 5

@@ -13,6 +13,7 @@ from .. import backend
 from .._validation import check_positive_int
 from .base import Layer
 from .encoding import MODES as ENCODING_MODES, encode_categories
+from .preprocessing import adapt_batches
 
 MODES = ("int",) + ENCODING_MODES
 
@@ -129,18 +130,8 @@ class Discretization(Layer):
         if self.num_bins is None:
             raise ValueError(f"{self.describe()}: bin_boundaries were given when it was made; adapt learns them "
                              f"from data for num_bins: make the layer with num_bins instead")
-        single = hasattr(data, "__array__")
-        if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
-            raise TypeError(f"{self.describe()}: adapt: expected an array or an iterable of such batches, "
-                            f"got {type(data).__name__}")
         summary = np.zeros((2, 0), dtype=np.float32)
-        for i, batch in enumerate([data] if single else data):
-            if isinstance(batch, tuple) and batch:      # (x, y) or (x, y, sample_weight)
-                batch = batch[0]
-            batch = np.asarray(backend.to_numpy(batch))
-            what = "data" if single else f"batch {i}"
-            if batch.dtype.kind not in "biuf":
-                raise TypeError(f"{self.describe()}: adapt: {what} must hold real numbers, got dtype {batch.dtype}")
+        for what, batch in adapt_batches(self, data):
             if batch.size and not np.isfinite(batch).all():
                 raise ValueError(f"{self.describe()}: adapt: {what} holds NaN or infinite values")
             with np.errstate(over="ignore"):

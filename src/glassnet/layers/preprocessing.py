@@ -16,6 +16,24 @@ from .base import Layer, check_axis, sample_axes
 EPSILON = 1e-7
 
 
+def adapt_batches(layer, data):
+    """The batches an ``adapt`` reads, as ``(what, array)``: ``data`` itself when it is an array
+    ("data"), else each of an iterable's (a list, a generator: "batch i"), the x of ``(x, y)``
+    pairs; each must hold real numbers. Anything else is a TypeError naming ``layer``."""
+    single = hasattr(data, "__array__") or isinstance(data, np.ndarray)
+    if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
+        raise TypeError(f"{layer.describe()}: adapt: expected an array (N, ...) or an iterable of such batches, "
+                        f"got {type(data).__name__}")
+    for i, batch in enumerate([data] if single else data):
+        if isinstance(batch, tuple) and batch:      # (x, y) or (x, y, sample_weight)
+            batch = batch[0]
+        batch = np.asarray(backend.to_numpy(batch))
+        what = "data" if single else f"batch {i}"
+        if batch.dtype.kind not in "biuf":
+            raise TypeError(f"{layer.describe()}: adapt: {what} must hold real numbers, got dtype {batch.dtype}")
+        yield what, batch
+
+
 class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), 1e-7)``, with ``mean`` and ``variance`` learnt from data by
     ``adapt`` or given; ``invert=True`` undoes it, ``x * max(sqrt(variance), 1e-7) + mean``.
@@ -149,22 +167,8 @@ class Normalization(Layer):
         if self.mean is not None:
             raise ValueError(f"{self.describe()}: mean and variance were given when it was made; adapt "
                              f"learns them from data: make the layer without them to adapt it")
-        single = hasattr(data, "__array__") or isinstance(data, np.ndarray)
-        if single:
-            batches = [data]
-        elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
-            batches = data
-        else:
-            raise TypeError(f"{self.describe()}: adapt: expected an array (N, ...) or an iterable of "
-                            f"such batches, got {type(data).__name__}")
         count, mean, deviations = 0, 0.0, 0.0
-        for i, batch in enumerate(batches):
-            if isinstance(batch, tuple) and batch:      # (x, y) or (x, y, sample_weight)
-                batch = batch[0]
-            batch = np.asarray(backend.to_numpy(batch))
-            what = "data" if single else f"batch {i}"
-            if batch.dtype.kind not in "biuf":
-                raise TypeError(f"{self.describe()}: adapt: {what} must hold real numbers, got dtype {batch.dtype}")
+        for what, batch in adapt_batches(self, data):
             if not self.built:
                 if batch.ndim < 2 or 0 in batch.shape[1:]:
                     raise ValueError(f"{self.describe()}: adapt: expected samples along axis 0 of {what}, "

@@ -68,6 +68,20 @@ class _Wrapper(Layer):
             raise ValueError(f"{name}: the wrapped layer's {', '.join(given)} would not reach the layer it wraps; "
                              f"give {'it' if len(given) == 1 else 'them'} to the {name} layer")
 
+    @classmethod
+    def _one_layer(cls, layer, kinds, mask_hint=""):
+        """The one layer a TimeDistributed or SpectralNormalization wraps, from itself or a config's
+        entry: a glassnet Layer, not a wrapper, that makes no mask and passes ``_check_wrapped``."""
+        name = cls.__name__
+        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
+            layer = _from_entry(layer, name, Layer, kinds)
+        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
+            raise TypeError(f"{name}: layer must be a glassnet Layer that is not a wrapper, got {layer!r:.80}")
+        if layer.makes_mask:
+            raise ValueError(f"{name}: {layer.describe()} makes a mask, which would not leave the wrapper{mask_hint}")
+        cls._check_wrapped(layer)
+        return layer
+
     def _adopt(self):
         """Make each wrapped layer's ``params`` and ``grads`` the wrapper's (under its prefix)."""
         self._wrapped = tuple(inner for _, inner in self._inner_layers())
@@ -331,15 +345,8 @@ class TimeDistributed(_Wrapper):
         return within_steps and self.layer.reads_mask
 
     def __init__(self, layer, **kwargs):
-        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
-            layer = _from_entry(layer, "TimeDistributed", Layer, "a layer that is not a wrapper")
-        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
-            raise TypeError(f"TimeDistributed: layer must be a glassnet Layer that is not a wrapper, got "
-                            f"{layer!r:.80}")
-        if layer.makes_mask:
-            raise ValueError(f"TimeDistributed: {layer.describe()} makes a mask, which would not leave the wrapper; "
-                             f"apply it to the whole sequence, outside TimeDistributed")
-        self._check_wrapped(layer)
+        layer = self._one_layer(layer, "a layer that is not a wrapper",
+                                "; apply it to the whole sequence, outside TimeDistributed")
         if isinstance(getattr(layer, "state", None), dict):      # refused before its statistics are made
             raise ValueError(f"TimeDistributed: {layer.describe()} keeps state besides its trained weights "
                              f"(running statistics, adapted values), which TimeDistributed does not carry")
@@ -444,15 +451,7 @@ class SpectralNormalization(_Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, **kwargs):
-        if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
-            layer = _from_entry(layer, "SpectralNormalization", Layer, "a layer with a kernel or embeddings")
-        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
-            raise TypeError(f"SpectralNormalization: layer must be a glassnet Layer that is not a wrapper, got "
-                            f"{layer!r:.80}")
-        if layer.makes_mask:
-            raise ValueError(f"SpectralNormalization: {layer.describe()} makes a mask, which would not leave the "
-                             f"wrapper")
-        self._check_wrapped(layer)
+        layer = self._one_layer(layer, "a layer with a kernel or embeddings")
         if layer.input_shape is not None:
             raise ValueError("SpectralNormalization: give input_shape to the wrapper, not to the layer it wraps")
         if isinstance(power_iterations, bool) or not isinstance(power_iterations, (int, np.integer)) or power_iterations < 1:
