@@ -58,6 +58,33 @@ def conv_output_length(size, kernel, stride, padding, dilation=1):
     return (padded - span) // stride + 1, pads
 
 
+class RankOneAsTwo:
+    """What the layers of rank 1 that run as rank 2 share (the convolutions, depthwise ones and
+    ConvLSTM, the poolings, padding, cropping and upsampling): a sequence (N, L, C) is an image of
+    height 1, (N, 1, L, C); per-axis settings get the height's in front; a kernel gets a height of 1.
+    The batches, settings and kernels of the other ranks pass as they are."""
+
+    def _lifted(self, x):
+        """A rank-1 layer's batch (N, L, C) as images of height 1, (N, 1, L, C) (a view)."""
+        return x[:, None] if self.rank == 1 else x
+
+    def _lowered(self, x):
+        """Undo ``_lifted`` on a batch: (N, 1, L, C) -> (N, L, C) for a rank-1 layer."""
+        return x[:, 0] if self.rank == 1 else x
+
+    def _lifted_axes(self, values):
+        """Per-axis settings (strides, dilation, pool sizes, factors) with the height's in front for
+        rank 1: 1, or (0, 0) for (before, after) amounts."""
+        if self.rank != 1:
+            return tuple(values)
+        return ((0, 0) if isinstance(values[0], tuple) else 1, *values)
+
+    def _lifted_kernel(self, name="kernel"):
+        """The weight ``name`` with a height of 1 in front for rank 1: (k, C, O) -> (1, k, C, O), a view."""
+        kernel = self.params[name]
+        return kernel[None] if self.rank == 1 else kernel
+
+
 def check_rank(layer, sample_shape):
     """Raise unless one sample of ``layer``'s input has ``layer.rank`` spatial axes plus channels."""
     if len(sample_shape) != layer.rank + 1:
@@ -357,9 +384,9 @@ def checked_sample(layer, sample_shape):
     return sample_shape
 
 
-class _Conv(Layer):
+class _Conv(RankOneAsTwo, Layer):
     """Shared by Conv1D (rank 1), Conv2D (rank 2) and Conv3D (rank 3): the 1-D case runs as 2-D with
-    height 1 (``_lifted``), the others as they are."""
+    height 1 (``RankOneAsTwo``), the others as they are."""
     rank = 2
     # for a layer pickled before regularizers and constraints, or before dilation
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
@@ -408,23 +435,6 @@ class _Conv(Layer):
         # height/width may differ from the built shape (a fully convolutional use); channels may not
         self._check(sample_shape)
 
-    def _lifted(self, x):
-        """A rank-1 layer's batch (N, L, C) as images of height 1, (N, 1, L, C) (a view); the batches
-        of other ranks as they are."""
-        return x[:, None] if self.rank == 1 else x
-
-    def _lifted_axes(self, values):
-        """Per-axis settings (strides, dilation, sizes) with the height's 1 in front for rank 1."""
-        return (1, *values) if self.rank == 1 else tuple(values)
-
-    def _lowered(self, x):
-        """Undo ``_lifted`` on a batch: (N, 1, L, C) -> (N, L, C) for a rank-1 layer."""
-        return x[:, 0] if self.rank == 1 else x
-
-    def _kernel_nd(self):
-        k = self.params["kernel"]
-        return k[None] if self.rank == 1 else k          # (k, C, O) -> (1, k, C, O), a view
-
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
             self._check(x.shape[1:])
@@ -443,7 +453,7 @@ class _Conv(Layer):
         """z and the cache for (N, *spatial, C) input (height 1 for rank 1), with ``strides`` one per
         spatial axis."""
         dilation = self.dilation_rate or (1,) * self.rank
-        return conv_forward(x, self._kernel_nd(), self.params.get("bias"), strides, self.padding,
+        return conv_forward(x, self._lifted_kernel(), self.params.get("bias"), strides, self.padding,
                             self._lifted_axes(dilation))
 
     _backward_nd = staticmethod(conv_backward)
@@ -454,7 +464,7 @@ class _Conv(Layer):
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
-        dx, dkernel, dbias = self._backward_nd(self._lifted(grad_z), self._cache, self._kernel_nd(),
+        dx, dkernel, dbias = self._backward_nd(self._lifted(grad_z), self._cache, self._lifted_kernel(),
                                                input_gradient=self.needs_input_gradient)
         self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)   # in place
         if dbias is not None:
@@ -602,7 +612,7 @@ class _ConvTranspose(_Conv):
 
     def _forward_nd(self, x, strides):
         *out, _ = self._check(self._lowered(x).shape[1:])
-        return conv_transpose_forward(x, self._kernel_nd(), self.params.get("bias"), strides, self.padding,
+        return conv_transpose_forward(x, self._lifted_kernel(), self.params.get("bias"), strides, self.padding,
                                       self._lifted_axes(out))
 
     _backward_nd = staticmethod(conv_transpose_backward)

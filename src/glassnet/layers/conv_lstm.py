@@ -16,15 +16,15 @@ images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
 """
 import math
 
-import numpy as np
-
 from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
 from .base import LAYERS, Layer
-from .conv import conv_backward, conv_forward, conv_output_length, positive_int, weight_settings, window_settings
+from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
+                   window_settings)
+from .recurrent import forget_ones, lstm_cell, lstm_cell_backward
 
 
-class _ConvLSTM(Layer):
+class _ConvLSTM(RankOneAsTwo, Layer):
     """Shared by ConvLSTM1D (rank 1), ConvLSTM2D and ConvLSTM3D."""
     rank = 2
 
@@ -101,14 +101,7 @@ class _ConvLSTM(Layer):
         super().build(input_shape)
 
     def _bias_initial(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        f, others = self.filters, self.bias_initializer
-
-        def forget_ones(shape, rng, dtype):
-            # Keras' order of draws: the input gate's block, then ones, then the last two blocks
-            return np.concatenate([others((f,), rng, dtype), np.ones(f, dtype), others((2 * f,), rng, dtype)])
-        return forget_ones
+        return forget_ones(self.bias_initializer, self.filters) if self.unit_forget_bias else self.bias_initializer
 
     def matmul_flops(self, batch_size):
         if self.input_shape is None:
@@ -117,40 +110,7 @@ class _ConvLSTM(Layer):
         positions = math.prod(self._state_shape(self.input_shape)[:-1])
         return 2 * batch_size * steps * positions * self.params["kernel"].size
 
-    # -- the 1-D layer as 2-D ---------------------------------------------------------------------
-    def _lifted(self, x):
-        """Frames of a rank-1 layer (N, L, C) as images of height 1; others as they are."""
-        return x[:, None] if self.rank == 1 else x
-
-    def _lifted_axes(self, values):
-        return (1, *values) if self.rank == 1 else tuple(values)
-
-    def _kernel(self, name):
-        k = self.params[name]
-        return k[None] if self.rank == 1 else k
-
-    # -- forward and backward ------------------------------------------------------------------
-    def _gates(self, z, gates):
-        """i, f, c, o of z (..., 4 filters) into ``gates``: recurrent_activation on i, f, o,
-        activation on c. Written into a buffer of its own: "linear" returns z itself, which the
-        c block's write would change under the backward pass."""
-        f = self.filters
-        if activations.elementwise(self.recurrent_activation):
-            gates[...] = self.recurrent_activation.forward(z)   # one call; the c block overwritten next
-        else:
-            for block in (slice(0, f), slice(f, 2 * f), slice(3 * f, 4 * f)):
-                gates[..., block] = self.recurrent_activation.forward(z[..., block])
-        gates[..., 2 * f:3 * f] = self.activation.forward(z[..., 2 * f:3 * f])
-        return gates
-
-    def _gates_back(self, dgates, z, gates):
-        f, dz = self.filters, backend.get_array_module(z).empty_like(z)
-        for block in (slice(0, f), slice(f, 2 * f), slice(3 * f, 4 * f)):
-            dz[..., block] = self.recurrent_activation.backward(dgates[..., block], z[..., block], gates[..., block])
-        c = slice(2 * f, 3 * f)
-        dz[..., c] = self.activation.backward(dgates[..., c], z[..., c], gates[..., c])
-        return dz
-
+    # -- forward and backward (the gates: recurrent.lstm_cell, LSTM's own) -----------------------
     def forward(self, x, training=False):
         """x (batch, steps, *spatial, channels) -> the last state h (batch, *output spatial,
         filters), or every step's (batch, steps, ...) with ``return_sequences``."""
@@ -162,30 +122,26 @@ class _ConvLSTM(Layer):
         self.x = x
         seq = x[:, ::-1] if self.go_backwards else x
         frames = self._lifted(xp.ascontiguousarray(seq).reshape(n * steps, *x.shape[2:]))
-        xz, self._input_cache = conv_forward(frames, self._kernel("kernel"), self.params.get("bias"),
+        xz, self._input_cache = conv_forward(frames, self._lifted_kernel("kernel"), self.params.get("bias"),
                                              self._lifted_axes(self.strides), self.padding,
                                              self._lifted_axes(self.dilation_rate))
         # time-major, each step's input product contiguous: (steps, batch, *state spatial, 4 filters)
         self._xz = xz = xp.ascontiguousarray(xp.moveaxis(xz.reshape(n, steps, *state[:-1], 4 * self.filters), 1, 0))
-        f, ones = self.filters, self._lifted_axes((1,) * self.rank)
+        ones = self._lifted_axes((1,) * self.rank)
         self._h = h = xp.zeros((steps + 1, n, *state), dtype=x.dtype)       # h[t + 1]: the state after step t
         self._c = c = xp.zeros((steps + 1, n, *state), dtype=x.dtype)
         self._z = xp.empty_like(xz)
         self._g = xp.empty_like(xz)
         self._ac = xp.empty((steps, n, *state), dtype=x.dtype)            # activation(c_t)
         self._recurrent_caches = []
-        recurrent = self._kernel("recurrent_kernel")
+        recurrent = self._lifted_kernel("recurrent_kernel")
         for t in range(steps):
             hz, cache = conv_forward(self._lifted(h[t]), recurrent, None, ones, "same", ones)
             self._recurrent_caches.append(cache)
             z = self._z[t]
             xp.add(xz[t], hz.reshape(z.shape), out=z)
-            gates = self._gates(z, self._g[t])
-            i, fg, g, o = gates[..., :f], gates[..., f:2 * f], gates[..., 2 * f:3 * f], gates[..., 3 * f:]
-            xp.multiply(fg, c[t], out=c[t + 1])
-            c[t + 1] += i * g
-            self._ac[t] = self.activation.forward(c[t + 1])
-            xp.multiply(o, self._ac[t], out=h[t + 1])
+            self._ac[t] = lstm_cell(z, c[t], self._g[t], c[t + 1], h[t + 1], self.activation,
+                                    self.recurrent_activation)
         if self.return_sequences:
             return xp.ascontiguousarray(xp.moveaxis(h[1:], 0, 1))
         return h[steps].copy()
@@ -202,26 +158,18 @@ class _ConvLSTM(Layer):
         dh, dc = xp.zeros_like(self._h[0]), xp.zeros_like(self._c[0])
         dz_all = xp.empty_like(self._z)
         d_recurrent = xp.zeros_like(self.params["recurrent_kernel"])
-        recurrent = self._kernel("recurrent_kernel")
+        recurrent = self._lifted_kernel("recurrent_kernel")
         for t in reversed(range(steps)):
             dh += dh_out[t]
-            gates = self._g[t]
-            i, fg, g, o = gates[..., :f], gates[..., f:2 * f], gates[..., 2 * f:3 * f], gates[..., 3 * f:]
-            dc += self.activation.backward(dh * o, c[t + 1], self._ac[t])
-            dgates = xp.empty_like(gates)
-            xp.multiply(dc, g, out=dgates[..., :f])                  # di
-            xp.multiply(dc, c[t], out=dgates[..., f:2 * f])          # df
-            xp.multiply(dc, i, out=dgates[..., 2 * f:3 * f])         # dc block
-            xp.multiply(dh, self._ac[t], out=dgates[..., 3 * f:])    # do
-            dz = dz_all[t] = self._gates_back(dgates, self._z[t], gates)
-            dc *= fg                                                  # to c_(t-1)
-            dh_prev, dk, _ = conv_backward(self._lifted(dz), self._recurrent_caches[t], recurrent)
+            lstm_cell_backward(dh, dc, self._z[t], self._g[t], c[t], c[t + 1], self._ac[t], dz_all[t],
+                               self.activation, self.recurrent_activation)
+            dh_prev, dk, _ = conv_backward(self._lifted(dz_all[t]), self._recurrent_caches[t], recurrent)
             d_recurrent += dk.reshape(d_recurrent.shape)
             dh = dh_prev.reshape(dh.shape)
         self.grads["recurrent_kernel"][...] = d_recurrent
         state_spatial = self._h.shape[2:-1]
         flat = xp.moveaxis(dz_all, 0, 1).reshape(n * steps, *state_spatial, 4 * f)      # batch-major, as the input conv
-        dx, dkernel, dbias = conv_backward(self._lifted(flat), self._input_cache, self._kernel("kernel"),
+        dx, dkernel, dbias = conv_backward(self._lifted(flat), self._input_cache, self._lifted_kernel("kernel"),
                                            input_gradient=self.needs_input_gradient)
         self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)
         if dbias is not None:
@@ -264,6 +212,7 @@ class ConvLSTM2D(_ConvLSTM):
 
     Example
     -------
+    >>> import numpy as np
     >>> ConvLSTM2D(4, 3, padding="same", return_sequences=True, seed=0)(np.ones((2, 5, 8, 8, 1))).shape
     (2, 5, 8, 8, 4)
     """
@@ -276,6 +225,7 @@ class ConvLSTM1D(_ConvLSTM):
 
     Example
     -------
+    >>> import numpy as np
     >>> ConvLSTM1D(2, 3, seed=0)(np.ones((2, 4, 10, 3))).shape
     (2, 8, 2)
     """
@@ -288,6 +238,7 @@ class ConvLSTM3D(_ConvLSTM):
 
     Example
     -------
+    >>> import numpy as np
     >>> ConvLSTM3D(2, 3, padding="same", seed=0)(np.ones((1, 3, 4, 4, 4, 1))).shape
     (1, 4, 4, 4, 2)
     """

@@ -14,8 +14,8 @@ import math
 
 from .. import backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
-from .conv import (_crop, _pad, checked_sample, conv_output_length, positive_int, weight_settings, window_settings,
-                   window_slices, windowed_output_sizes)
+from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int, weight_settings,
+                   window_settings, window_slices, windowed_output_sizes)
 
 
 def depthwise_forward(x, kernel, strides, padding, dilation=(1, 1)):
@@ -73,7 +73,7 @@ def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
     return _crop(dxp, pads), dkernel
 
 
-class _Depthwise(Layer):
+class _Depthwise(RankOneAsTwo, Layer):
     """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
     separable ones add a pointwise matrix product (``_pointwise``)."""
     rank = 2
@@ -129,26 +129,21 @@ class _Depthwise(Layer):
         # shift and add: no matrix product (the separable layers' pointwise one: see _Separable)
         return 0
 
-    def _kernel2d(self):
-        k = self.params[self._KERNEL]
-        return k if self.rank == 2 else k[None]
-
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2 or x.shape[-1] != self.input_shape[-1]:
             self._check(x.shape[1:])
         self.x = x                      # kept for model.trace, as Conv2D keeps it
-        x2 = x if self.rank == 2 else x[:, None]
         try:
             dilation = self.dilation_rate or (1,) * self.rank
-            d, self._cache = depthwise_forward(x2, self._kernel2d(), (1, *self.strides) if self.rank == 1 else self.strides,
-                                               self.padding, (1, *dilation) if self.rank == 1 else dilation)
+            d, self._cache = depthwise_forward(self._lifted(x), self._lifted_kernel(self._KERNEL),
+                                               self._lifted_axes(self.strides), self.padding, self._lifted_axes(dilation))
         except ValueError:
             self._check(x.shape[1:])        # again, with the layer's name and the shapes
             raise
         z = self._pointwise(d)
         if self.use_bias:
             z += self.params["bias"]
-        self.z = z if self.rank == 2 else z[:, 0]
+        self.z = self._lowered(z)
         self.a = self.activation.forward(self.z)
         return self.a
 
@@ -166,16 +161,15 @@ class _Depthwise(Layer):
     def backward_from_logits(self, grad_z):
         """Backward pass given dL/dz directly (the fused softmax/sigmoid + cross-entropy path)."""
         self.grad_z = grad_z
-        g = grad_z if self.rank == 2 else grad_z[:, None]
+        g = self._lifted(grad_z)
         if self.use_bias:
             self.grads["bias"][...] = g.sum(axis=(0, 1, 2))
-        dx, dkernel = depthwise_backward(self._pointwise_backward(g), self._cache, self._kernel2d(),
-                                         self.x if self.rank == 2 else self.x[:, None],
-                                         input_gradient=self.needs_input_gradient)
+        dx, dkernel = depthwise_backward(self._pointwise_backward(g), self._cache, self._lifted_kernel(self._KERNEL),
+                                         self._lifted(self.x), input_gradient=self.needs_input_gradient)
         self.grads[self._KERNEL][...] = dkernel.reshape(self.grads[self._KERNEL].shape)
         if dx is None:
             return None
-        return dx if self.rank == 2 else dx[:, 0]
+        return self._lowered(dx)
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import activations, backend, constraints, initializers, regularizers
 from .base import Layer
+from .conv import weight_settings
 
 # the initializers whose scale follows the kernel's fans (Keras passes the axes to these only; the
 # others, orthogonal and identity among them, get the kernel's own shape)
@@ -122,12 +123,8 @@ class EinsumDense(Layer):
                              f"{bias_axes!r:.40}")
         self.bias_axes = bias_axes
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer, "EinsumDense: kernel_initializer")
-        self.bias_initializer = initializers.get(bias_initializer, "EinsumDense: bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "EinsumDense: kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "EinsumDense: bias_regularizer")
-        self.kernel_constraint = constraints.get(kernel_constraint, "EinsumDense: kernel_constraint")
-        self.bias_constraint = constraints.get(bias_constraint, "EinsumDense: bias_constraint")
+        weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
     # -- shapes ----------------------------------------------------------------------------------
     def _explicit(self, rank):

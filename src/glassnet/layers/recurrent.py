@@ -553,15 +553,7 @@ class LSTM(_Gated):
         self.unit_forget_bias = check_flag(unit_forget_bias, "LSTM: unit_forget_bias")
 
     def _bias_initial(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        units, others = self.units, self.bias_initializer
-
-        def forget_ones(shape, rng, dtype):
-            # Keras' order of draws: the input gate's block, then ones, then the last two blocks
-            return np.concatenate([others((units,), rng, dtype), np.ones(units, dtype),
-                                   others((2 * units,), rng, dtype)])
-        return forget_ones
+        return forget_ones(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
 
     def _begin_cache(self, steps, n, xp, dtype):
         self._gates = xp.empty((steps, n, 4 * self.units), dtype=dtype)     # i, f, g, o
@@ -570,32 +562,10 @@ class LSTM(_Gated):
         self._ac = xp.empty((steps, n, self.units), dtype=dtype)           # activation(c_t)
 
     def _step(self, t, xw, hw, h_prev, h):
-        u, z, gates = self.units, self._z[t], self._gates[t]
+        z = self._z[t]
         np.add(xw, hw, out=z)
-        if self._gates_at_once():       # i, f, o in one call (g's block is overwritten next)
-            gates[...] = self.recurrent_activation.forward(z)
-            gates[:, 2 * u:3 * u] = self.activation.forward(z[:, 2 * u:3 * u])
-        else:
-            for block, function in self._gate_functions():        # i, f, g, o: each on its own block
-                gates[:, block] = function.forward(z[:, block])
-        i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
-        c = self._c[t + 1]
-        np.multiply(f, self._c[t], out=c)
-        c += i * g
-        self._ac[t] = self.activation.forward(c)
-        np.multiply(o, self._ac[t], out=h)
-
-    def _gates_at_once(self):
-        """Whether the gates' activation acts element by element (every built-in one but
-        softmax): one call then covers all four blocks, the same numbers as four calls."""
-        return activations.elementwise(self.recurrent_activation)
-
-    def _gate_functions(self):
-        """Each gate's block of columns and its activation, in Keras' order (i, f, c, o). One call
-        per gate, as Keras': a softmax as recurrent_activation normalises each gate on its own."""
-        u = self.units
-        return [(slice(0, u), self.recurrent_activation), (slice(u, 2 * u), self.recurrent_activation),
-                (slice(2 * u, 3 * u), self.activation), (slice(3 * u, 4 * u), self.recurrent_activation)]
+        self._ac[t] = lstm_cell(z, self._c[t], self._gates[t], self._c[t + 1], h, self.activation,
+                                self.recurrent_activation)
 
     def _begin_backward(self, n, xp, dtype):
         self._dc = xp.zeros((n, self.units), dtype=dtype)
@@ -607,26 +577,73 @@ class LSTM(_Gated):
         return [self._dc]
 
     def _step_backward(self, t, dh, dz, drec):
-        u, z, gates = self.units, self._z[t], self._gates[t]
-        i, f, g, o = gates[:, :u], gates[:, u:2 * u], gates[:, 2 * u:3 * u], gates[:, 3 * u:]
-        dc = self._dc
-        dc += self.activation.backward(dh * o, self._c[t + 1], self._ac[t])
-        dgates = np.empty_like(gates)
-        np.multiply(dc, g, out=dgates[:, :u])                  # di
-        np.multiply(dc, self._c[t], out=dgates[:, u:2 * u])    # df
-        np.multiply(dc, i, out=dgates[:, 2 * u:3 * u])         # dg
-        np.multiply(dh, self._ac[t], out=dgates[:, 3 * u:])    # do
-        if self._gates_at_once():
-            dz[...] = self.recurrent_activation.backward(dgates, z, gates)
-            g_block = slice(2 * u, 3 * u)
-            dz[:, g_block] = self.activation.backward(dgates[:, g_block], z[:, g_block], gates[:, g_block])
-        else:
-            for block, function in self._gate_functions():
-                dz[:, block] = function.backward(dgates[:, block], z[:, block], gates[:, block])
-        dc *= f                                               # to c_(t-1)
+        lstm_cell_backward(dh, self._dc, self._z[t], self._gates[t], self._c[t], self._c[t + 1], self._ac[t], dz,
+                           self.activation, self.recurrent_activation)
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+def forget_ones(initializer, units):
+    """Keras' ``unit_forget_bias=True``: an LSTM's bias (i, f, c, o blocks of ``units``) drawn by
+    ``initializer``, the forget gate's block ones (in Keras' order of draws: the input gate's block,
+    then the ones, then the last two blocks)."""
+    def initial(shape, rng, dtype):
+        return np.concatenate([initializer((units,), rng, dtype), np.ones(units, dtype),
+                               initializer((2 * units,), rng, dtype)])
+    return initial
+
+
+def _gate_blocks(units, activation, recurrent_activation):
+    """Each LSTM gate's block of the last axis and its activation, in Keras' order (i, f, c, o)."""
+    u = units
+    return [(slice(0, u), recurrent_activation), (slice(u, 2 * u), recurrent_activation),
+            (slice(2 * u, 3 * u), activation), (slice(3 * u, 4 * u), recurrent_activation)]
+
+
+def lstm_cell(z, c_prev, gates, c, h, activation, recurrent_activation):
+    """One LSTM step after its products (LSTM's and ConvLSTM's): ``z`` (..., 4 units), the
+    pre-activations of the gates i, f, c, o. Writes ``gates`` = their activations, the new cell
+    state ``c = f c_prev + i g`` and ``h = o activation(c)`` (..., units); returns activation(c).
+
+    An element-by-element recurrent activation (every built-in one but softmax) runs once over all
+    four blocks, then g's block is written over: the same numbers as one call per gate. A softmax
+    normalises each gate on its own, as Keras'. ``gates`` is a buffer of its own: a linear
+    activation returns z itself, which g's write would change under the backward pass."""
+    u = z.shape[-1] // 4
+    if activations.elementwise(recurrent_activation):
+        gates[...] = recurrent_activation.forward(z)
+        gates[..., 2 * u:3 * u] = activation.forward(z[..., 2 * u:3 * u])
+    else:
+        for block, function in _gate_blocks(u, activation, recurrent_activation):
+            gates[..., block] = function.forward(z[..., block])
+    i, f, g, o = gates[..., :u], gates[..., u:2 * u], gates[..., 2 * u:3 * u], gates[..., 3 * u:]
+    np.multiply(f, c_prev, out=c)
+    c += i * g
+    ac = activation.forward(c)
+    np.multiply(o, ac, out=h)
+    return ac
+
+
+def lstm_cell_backward(dh, dc, z, gates, c_prev, c, ac, dz, activation, recurrent_activation):
+    """The adjoint of ``lstm_cell``: with ``dh`` = dL/dh and ``dc`` the gradient the later steps
+    carried to c, writes dL/dz into ``dz`` and leaves ``dc`` holding dL/dc_prev (in place)."""
+    u = z.shape[-1] // 4
+    i, f, g, o = gates[..., :u], gates[..., u:2 * u], gates[..., 2 * u:3 * u], gates[..., 3 * u:]
+    dc += activation.backward(dh * o, c, ac)
+    dgates = backend.get_array_module(gates).empty_like(gates)
+    np.multiply(dc, g, out=dgates[..., :u])                  # di
+    np.multiply(dc, c_prev, out=dgates[..., u:2 * u])        # df
+    np.multiply(dc, i, out=dgates[..., 2 * u:3 * u])         # dg
+    np.multiply(dh, ac, out=dgates[..., 3 * u:])             # do
+    if activations.elementwise(recurrent_activation):
+        dz[...] = recurrent_activation.backward(dgates, z, gates)
+        g_block = slice(2 * u, 3 * u)
+        dz[..., g_block] = activation.backward(dgates[..., g_block], z[..., g_block], gates[..., g_block])
+    else:
+        for block, function in _gate_blocks(u, activation, recurrent_activation):
+            dz[..., block] = function.backward(dgates[..., block], z[..., block], gates[..., block])
+    dc *= f                                                  # to c_(t-1)
 
 
 class GRU(_Gated):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from .base import LAYERS, Layer
-from .conv import _as_tuple, _crop, _pad, check_rank
+from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
 from .resizing import apply_weights, bilinear_weights
 
 
@@ -39,11 +39,11 @@ def _pairs(value, rank, what, cls):
     raise ValueError(f"{cls}: {what} must be {expected}, got {value!r:.80}")
 
 
-class ChannelsLast(Layer):
+class ChannelsLast(RankOneAsTwo, Layer):
     """The base of the layers that act on the ``rank`` spatial axes of channels-last samples
     without weights (these, and the windowed poolings): the rank check, output shapes from
     ``_spatial(sample_shape)`` (the spatial sizes out), inputs of other spatial sizes than the built
-    ones, and rank 1 run as rank 2 with height 1 (``_lifted`` / ``_lowered``)."""
+    ones, and rank 1 run as rank 2 with height 1 (``RankOneAsTwo``)."""
     rank = 2
 
     def output_shape(self, input_shape):
@@ -58,21 +58,6 @@ class ChannelsLast(Layer):
     def check_input_shape(self, sample_shape):
         self.output_shape(sample_shape)         # spatial sizes may differ from the built ones
 
-    def _lifted(self, x):
-        """A rank-1 layer's batch (N, L, C) as images of height 1, (N, 1, L, C) (a view); the batches
-        of other ranks as they are."""
-        return x[:, None] if self.rank == 1 else x
-
-    def _lifted_axes(self, values):
-        """Per-axis settings (pool sizes, strides, factors) with the height's in front for rank 1:
-        1, or (0, 0) for (before, after) amounts."""
-        if self.rank != 1:
-            return tuple(values)
-        return ((0, 0) if isinstance(values[0], tuple) else 1, *values)
-
-    def _lowered(self, x):
-        """Undo ``_lifted`` on a batch: (N, 1, L, C) -> (N, L, C) for a rank-1 layer."""
-        return x[:, 0] if self.rank == 1 else x
 
 
 del LAYERS["ChannelsLast"]
