@@ -17,6 +17,8 @@ gradients (``+=``) instead of writing them, or forgets one, fails instead of pas
 >>> check_layer(Dense(3, activation="tanh", dtype="float64", seed=0), np.ones((4, 2)))["max_error"] < 1e-7
 True
 """
+import contextlib
+
 import numpy as np
 
 from .layers.base import StateSnapshot
@@ -164,23 +166,18 @@ def _check_layer(layer, x, training, eps, rtol, atol, seed, hook):
         return _check_passes(layer, x, training, eps, rtol, atol, seed, hook, out)
 
 
+@contextlib.contextmanager
 def _held(layers):
     """While a gradient check nudges weights: layers whose training calls rewrite a weight
     (SpectralNormalization) compute with it as it is, as the analytic gradient assumes."""
-    import contextlib
-
     held = [layer for layer in layers if getattr(layer, "training_rewrites", ())]
-
-    @contextlib.contextmanager
-    def holding():
+    for layer in held:
+        layer.hold_rewrites = True
+    try:
+        yield
+    finally:
         for layer in held:
-            layer.hold_rewrites = True
-        try:
-            yield
-        finally:
-            for layer in held:
-                layer.hold_rewrites = False
-    return holding()
+            layer.hold_rewrites = False
 
 
 def _check_passes(layer, x, training, eps, rtol, atol, seed, hook, out):

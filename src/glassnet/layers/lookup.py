@@ -161,9 +161,9 @@ class IntegerLookup(Layer):
             if isinstance(batch, tuple) and batch and not single:
                 batch = batch[0]                # (x, y) from a dataset: the x
             values = self._values(np.asarray(backend.to_numpy(batch)), "adapt: data" if single else f"adapt: batch {i}")
-            # rows are the documents tf_idf counts (Keras): an array's 1-D values one each, a batch's one in all
             if values.size == 0:
                 continue
+            # rows are the documents tf_idf counts (Keras): an array's 1-D values one each, a batch's one in all
             if values.ndim < 2:
                 values = values.reshape(-1, 1) if single else values.reshape(1, -1)
             values = values.reshape(values.shape[0], -1)
