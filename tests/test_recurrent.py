@@ -354,3 +354,33 @@ def test_model_reset_states_reaches_a_wrapped_stateful_layer():
     model.predict(np.ones((4, 3, 5, 2), np.float32))
     model.reset_states()
     assert model.layers[0].layer.states is None
+
+
+@pytest.mark.parametrize("layer_class", ["LSTM", "ConvLSTM1D"])
+def test_lstm_fast_cell_equals_the_general_one(layer_class, rng):
+    """Keras' default activations (tanh, sigmoid) take lstm_cell's path of few NumPy calls; the same
+    functions wrapped as custom activations take the general one. Same outputs and gradients, also
+    where the gates saturate (pre-activations below -709, where exp(-z) overflows in float64: no warning)."""
+    from glassnet import activations
+    from glassnet.layers import ConvLSTM1D
+    wrapped = {name: activations.Activation(name, lambda z, f=activations.ACTIVATIONS[name].forward: f(z),
+                                            lambda g, z, a, b=activations.ACTIVATIONS[name].backward: b(g, z, a))
+               for name in ("tanh", "sigmoid")}
+    shape, make = ((7, 3), lambda **kw: LSTM(5, return_sequences=True, **kw)) if layer_class == "LSTM" else \
+        ((4, 6, 2), lambda **kw: ConvLSTM1D(3, 3, padding="same", return_sequences=True, **kw))
+    x = rng.normal(size=(4, *shape))
+    x[:, 2] *= 1e4               # a saturating step: pre-activations in the thousands, both signs
+    results = []
+    for settings in ({}, {"activation": wrapped["tanh"], "recurrent_activation": wrapped["sigmoid"]}):
+        model = gn.Sequential([gn.layers.Input(shape), make(**settings)], seed=3, dtype="float64")
+        layer = model.layers[-1]
+        layer.needs_input_gradient = True        # a first layer's is not wanted in training
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            out = layer.forward(x, training=True)
+            dx = layer.backward(np.cos(out))
+        results.append((out, dx, {k: v.copy() for k, v in layer.grads.items()}))
+    (out, dx, grads), (out_general, dx_general, grads_general) = results
+    np.testing.assert_allclose(out, out_general, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, dx_general, rtol=1e-12, atol=1e-14)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads_general[name], rtol=1e-12, atol=1e-14, err_msg=name)

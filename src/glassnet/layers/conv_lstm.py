@@ -140,8 +140,8 @@ class _ConvLSTM(RankOneAsTwo, Layer):
             self._recurrent_caches.append(cache)
             z = self._z[t]
             xp.add(xz[t], hz.reshape(z.shape), out=z)
-            self._ac[t] = lstm_cell(z, c[t], self._g[t], c[t + 1], h[t + 1], self.activation,
-                                    self.recurrent_activation)
+            lstm_cell(z, c[t], self._g[t], c[t + 1], h[t + 1], self._ac[t], self.activation,
+                      self.recurrent_activation)
         if self.return_sequences:
             return xp.ascontiguousarray(xp.moveaxis(h[1:], 0, 1))
         return h[steps].copy()

@@ -564,8 +564,8 @@ class LSTM(_Gated):
     def _step(self, t, xw, hw, h_prev, h):
         z = self._z[t]
         np.add(xw, hw, out=z)
-        self._ac[t] = lstm_cell(z, self._c[t], self._gates[t], self._c[t + 1], h, self.activation,
-                                self.recurrent_activation)
+        lstm_cell(z, self._c[t], self._gates[t], self._c[t + 1], h, self._ac[t], self.activation,
+                  self.recurrent_activation)
 
     def _begin_backward(self, n, xp, dtype):
         self._dc = xp.zeros((n, self.units), dtype=dtype)
@@ -601,28 +601,52 @@ def _gate_blocks(units, activation, recurrent_activation):
             (slice(2 * u, 3 * u), activation), (slice(3 * u, 4 * u), recurrent_activation)]
 
 
-def lstm_cell(z, c_prev, gates, c, h, activation, recurrent_activation):
+def _keras_defaults(activation, recurrent_activation):
+    """Whether an LSTM's activations are the built-in tanh and sigmoid (Keras' defaults), for which
+    ``lstm_cell`` and its backward take a path of their own. Compared by their functions, as
+    ``activations.elementwise`` does."""
+    tanh, sigmoid = activations.ACTIVATIONS["tanh"], activations.ACTIVATIONS["sigmoid"]
+    return (activation.forward is tanh.forward and activation.backward is tanh.backward
+            and recurrent_activation.forward is sigmoid.forward and recurrent_activation.backward is sigmoid.backward)
+
+
+def lstm_cell(z, c_prev, gates, c, h, ac, activation, recurrent_activation):
     """One LSTM step after its products (LSTM's and ConvLSTM's): ``z`` (..., 4 units), the
     pre-activations of the gates i, f, c, o. Writes ``gates`` = their activations, the new cell
-    state ``c = f c_prev + i g`` and ``h = o activation(c)`` (..., units); returns activation(c).
+    state ``c = f c_prev + i g``, ``ac`` = activation(c) and ``h = o activation(c)`` (..., units).
 
-    An element-by-element recurrent activation (every built-in one but softmax) runs once over all
-    four blocks, then g's block is written over: the same numbers as one call per gate. A softmax
-    normalises each gate on its own, as Keras'. ``gates`` is a buffer of its own: a linear
-    activation returns z itself, which g's write would change under the backward pass."""
+    Keras' default activations (tanh, sigmoid) take the path with the fewest NumPy calls: a step's
+    gates are a few hundred numbers a row, so each call's overhead counts as much as its work. The
+    sigmoid is 1 / (1 + exp(-z)) written into ``gates`` pass by pass, with no temporary; where
+    exp(-z) overflows (z < -88 in float32) the result is 1 / inf = 0, sigmoid's limit.
+
+    Otherwise an element-by-element recurrent activation (every built-in one but softmax) runs
+    once over all four blocks, then g's block is written over: the same numbers as one call per
+    gate. A softmax normalises each gate on its own, as Keras'. ``gates`` is a buffer of its own: a
+    linear activation returns z itself, which g's write would change under the backward pass."""
     u = z.shape[-1] // 4
-    if activations.elementwise(recurrent_activation):
-        gates[...] = recurrent_activation.forward(z)
-        gates[..., 2 * u:3 * u] = activation.forward(z[..., 2 * u:3 * u])
-    else:
-        for block, function in _gate_blocks(u, activation, recurrent_activation):
-            gates[..., block] = function.forward(z[..., block])
     i, f, g, o = gates[..., :u], gates[..., u:2 * u], gates[..., 2 * u:3 * u], gates[..., 3 * u:]
-    np.multiply(f, c_prev, out=c)
-    c += i * g
-    ac = activation.forward(c)
+    if _keras_defaults(activation, recurrent_activation):
+        with np.errstate(over="ignore"):
+            np.exp(np.negative(z, out=gates), out=gates)
+        gates += 1
+        np.reciprocal(gates, out=gates)
+        np.tanh(z[..., 2 * u:3 * u], out=g)
+        np.multiply(f, c_prev, out=c)
+        np.multiply(i, g, out=h)            # h as scratch: written last
+        c += h
+        np.tanh(c, out=ac)
+    else:
+        if activations.elementwise(recurrent_activation):
+            gates[...] = recurrent_activation.forward(z)
+            g[...] = activation.forward(z[..., 2 * u:3 * u])
+        else:
+            for block, function in _gate_blocks(u, activation, recurrent_activation):
+                gates[..., block] = function.forward(z[..., block])
+        np.multiply(f, c_prev, out=c)
+        c += i * g
+        ac[...] = activation.forward(c)
     np.multiply(o, ac, out=h)
-    return ac
 
 
 def lstm_cell_backward(dh, dc, z, gates, c_prev, c, ac, dz, activation, recurrent_activation):
@@ -630,19 +654,38 @@ def lstm_cell_backward(dh, dc, z, gates, c_prev, c, ac, dz, activation, recurren
     carried to c, writes dL/dz into ``dz`` and leaves ``dc`` holding dL/dc_prev (in place)."""
     u = z.shape[-1] // 4
     i, f, g, o = gates[..., :u], gates[..., u:2 * u], gates[..., 2 * u:3 * u], gates[..., 3 * u:]
-    dc += activation.backward(dh * o, c, ac)
-    dgates = backend.get_array_module(gates).empty_like(gates)
-    np.multiply(dc, g, out=dgates[..., :u])                  # di
-    np.multiply(dc, c_prev, out=dgates[..., u:2 * u])        # df
-    np.multiply(dc, i, out=dgates[..., 2 * u:3 * u])         # dg
-    np.multiply(dh, ac, out=dgates[..., 3 * u:])             # do
-    if activations.elementwise(recurrent_activation):
-        dz[...] = recurrent_activation.backward(dgates, z, gates)
-        g_block = slice(2 * u, 3 * u)
-        dz[..., g_block] = activation.backward(dgates[..., g_block], z[..., g_block], gates[..., g_block])
+    dz_i, dz_f, dz_g, dz_o = dz[..., :u], dz[..., u:2 * u], dz[..., 2 * u:3 * u], dz[..., 3 * u:]
+    if _keras_defaults(activation, recurrent_activation):
+        # dc += dh o tanh'(c), tanh' = 1 - ac^2 (dz's g block as scratch, written below)
+        np.multiply(ac, ac, out=dz_g)
+        np.subtract(1, dz_g, out=dz_g)
+        dz_g *= o
+        dz_g *= dh
+        dc += dz_g
     else:
-        for block, function in _gate_blocks(u, activation, recurrent_activation):
-            dz[..., block] = function.backward(dgates[..., block], z[..., block], gates[..., block])
+        dc += activation.backward(dh * o, c, ac)
+    # dL/d each gate's activation, into dz's blocks
+    np.multiply(dc, g, out=dz_i)
+    np.multiply(dc, c_prev, out=dz_f)
+    np.multiply(dc, i, out=dz_g)
+    np.multiply(dh, ac, out=dz_o)
+    if _keras_defaults(activation, recurrent_activation):
+        # through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g
+        slope = np.subtract(1, gates)
+        slope *= gates
+        slope_g = slope[..., 2 * u:3 * u]
+        np.multiply(g, g, out=slope_g)
+        np.subtract(1, slope_g, out=slope_g)
+        dz *= slope
+    else:
+        dgates = dz.copy()
+        if activations.elementwise(recurrent_activation):
+            dz[...] = recurrent_activation.backward(dgates, z, gates)
+            g_block = slice(2 * u, 3 * u)
+            dz[..., g_block] = activation.backward(dgates[..., g_block], z[..., g_block], gates[..., g_block])
+        else:
+            for block, function in _gate_blocks(u, activation, recurrent_activation):
+                dz[..., block] = function.backward(dgates[..., block], z[..., block], gates[..., block])
     dc *= f                                                  # to c_(t-1)
 
 
