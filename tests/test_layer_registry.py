@@ -46,3 +46,38 @@ def test_a_same_named_layer_from_another_module_warns_and_wins(registry, tmp_pat
 def test_shadowing_a_built_in_layer_warns(registry):
     with pytest.warns(UserWarning, match=r"'Dense' is already registered by glassnet\.layers\.dense\.Dense"):
         _layer_class("Dense", "my_layers")
+
+
+def test_keras_other_names_load_as_their_classes(registry):
+    """Keras' loader takes its other class names (``MaxPool2D``, ``Convolution2D``, ...): so do
+    model_from_json, from_config and a wrapper's config. The rebuilt model writes the canonical name."""
+    import json
+    from glassnet import layers
+    assert layers.ALIASES["MaxPool2D"] == "MaxPooling2D" and layers.ALIASES["GroupQueryAttention"] == "GroupedQueryAttention"
+    for alias, canonical in layers.ALIASES.items():      # every alias is the class it names
+        assert getattr(layers, alias) is LAYERS[canonical] and alias not in LAYERS
+    model = gn.Sequential([gn.layers.Input((6, 6, 1)), gn.layers.Conv2D(2, 3), gn.layers.MaxPooling2D(),
+                           gn.layers.TimeDistributed(gn.layers.Dense(2))])
+    config = json.loads(model.to_json())
+    names = [spec["class_name"] for spec in config["config"]["layers"]]
+    assert names[-3:] == ["Conv2D", "MaxPooling2D", "TimeDistributed"]
+    config["config"]["layers"][-3]["class_name"] = "Convolution2D"
+    config["config"]["layers"][-2]["class_name"] = "MaxPool2D"
+    config["config"]["layers"][-1]["config"]["layer"]["class_name"] = "Convolution1D"
+    config["config"]["layers"][-1]["config"]["layer"]["config"] = gn.layers.Conv1D(2, 1).get_config()
+    rebuilt = gn.model_from_json(json.dumps(config))
+    kinds = [type(layer) for layer in rebuilt.layers]
+    assert kinds[-3:-1] == [gn.layers.Conv2D, gn.layers.MaxPooling2D]
+    assert type(rebuilt.layers[-1].layer) is gn.layers.Conv1D
+    assert [spec["class_name"] for spec in json.loads(rebuilt.to_json())["config"]["layers"]][-3:] == names[-3:]
+    assert gn.layers.get("AvgPool1D") is gn.layers.AveragePooling1D
+    with pytest.raises(ValueError, match="unknown class 'MaxPool4D'"):
+        gn.layers.get("MaxPool4D")
+
+
+def test_a_user_class_named_like_an_alias_wins_over_it(registry):
+    """An alias is only looked at when no class is registered under the name itself."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # not a registered name: nothing shadowed, no warning
+        mine = _layer_class("MaxPool2D", "package_c.layers")
+    assert gn.layers.get("MaxPool2D") is mine

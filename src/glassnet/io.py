@@ -52,7 +52,7 @@ from .describing import compile_arguments
 from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
 from .errors import ModelFileError
-from .layers.base import LAYERS, _assign as _assign_weights
+from .layers.base import LAYERS, _assign as _assign_weights, lookup
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
@@ -333,7 +333,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
     left, state_left = [budget], [state_budget]
     layers = []
     for spec in specs:
-        cls = LAYERS.get(spec["class_name"])        # exact key: never import or eval a name from a file
+        cls = lookup(spec["class_name"])        # a registered name: never import or eval a name from a file
         if cls is None:
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
                                  f"(define or import a custom Layer subclass before loading)")

@@ -1,5 +1,5 @@
 """Layers: each owns its parameters, gradients and forward cache (see ``base.Layer``)."""
-from .base import LAYERS, Layer, get
+from .base import ALIASES, LAYERS, Layer, get
 from .dense import Dense
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
@@ -43,6 +43,10 @@ Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 GroupQueryAttention = GroupedQueryAttention       # Keras' public name; its class (and configs) say Grouped
+# ... which a config may name too (Keras' loader takes them): each public name above bound to a
+# registered class under another name
+ALIASES.update({name: value.__name__ for name, value in list(globals().items())
+                if isinstance(value, type) and LAYERS.get(value.__name__) is value and name != value.__name__})
 
 __all__ = ["Layer", "Dense", "EinsumDense", "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "AttentionScores", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "LastState", "Bidirectional", "TimeDistributed", "SpectralNormalization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling2D",

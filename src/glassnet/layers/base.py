@@ -56,6 +56,9 @@ from .. import _seeding, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
+# Keras' other names of built-in classes ("MaxPool2D" -> "MaxPooling2D"), which a config may use as
+# Keras' own loader takes them; filled in by glassnet.layers, never by a file
+ALIASES = {}
 
 
 def _qualified_name(cls):
@@ -575,11 +578,23 @@ def _assign(items, weights, caller, hint=""):
         target[...] = value
 
 
+def lookup(class_name):
+    """The layer class registered under ``class_name`` (an exact key), or under the class Keras
+    also calls so (``ALIASES``: "MaxPool2D" is "MaxPooling2D"); None when neither is known. Only
+    these two tables are read: a name from a file never imports or evaluates anything."""
+    cls = LAYERS.get(class_name)
+    if cls is None and class_name in ALIASES:
+        cls = LAYERS.get(ALIASES[class_name])
+    return cls
+
+
 def get(class_name):
-    """The layer class registered under ``class_name`` (exact match)."""
-    if class_name not in LAYERS:
+    """The layer class registered under ``class_name`` (exact match, or one of Keras' other names
+    of a built-in class: ``ALIASES``)."""
+    cls = lookup(class_name)
+    if cls is None:
         raise ValueError(f"layer: unknown class {class_name!r}; known: {sorted(LAYERS)}")
-    return LAYERS[class_name]
+    return cls
 
 
 def missing_input_gradient(layer):

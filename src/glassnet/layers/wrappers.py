@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend, initializers
 from . import masking
-from .base import LAYERS, Layer, snake_case
+from .base import LAYERS, Layer, lookup, snake_case
 from .recurrent import CarriesStates, _Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -590,7 +590,7 @@ def _from_entry(entry, owner, kind, kinds):
             and isinstance(entry["class_name"], str)):
         raise ValueError(f"{owner}: layer must be a layer or {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {entry!r:.100}")
-    cls = LAYERS.get(entry["class_name"])
+    cls = lookup(entry["class_name"])
     if not (isinstance(cls, type) and issubclass(cls, kind)) or issubclass(cls, _Wrapper):
         raise ValueError(f"{owner}: layer's class_name must be {kinds}, got {entry['class_name']!r:.60}")
     return cls.from_config(entry["config"])
