@@ -1,5 +1,7 @@
-"""IntegerLookup: integer categories (ids, codes, years) as indices into a vocabulary (Keras'
-preprocessing layer), or as one-hot, multi-hot, count or tf-idf vectors over it.
+"""IntegerLookup and StringLookup: integer or string categories (ids, codes, years; colours,
+names) as indices into a vocabulary (Keras' preprocessing layers), or as one-hot, multi-hot, count
+or tf-idf vectors over it. StringLookup is IntegerLookup's layout over strings, first in a model as
+TextVectorization is (the model turns the strings into numbers as they come in).
 
 The indices, Keras' layout: in "int" mode, 0 for ``mask_token`` when one is set; then
 ``num_oov_indices`` indices for values outside the vocabulary (out-of-vocabulary, OOV; with more
@@ -19,6 +21,7 @@ from .. import backend
 from .._validation import check_flag, check_positive_int
 from .base import Layer
 from .encoding import encode_categories
+from .text import _holds_text, texts_of
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 # the largest whole numbers a float holds exactly, per dtype: a model's values beyond them are refused
@@ -82,38 +85,52 @@ class IntegerLookup(Layer):
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
                  pad_to_max_tokens=False, oov_method="floormod", salt=None, **kwargs):
         super().__init__(**kwargs)
-        for what, value, only in (("sparse", sparse, False), ("vocabulary_dtype", vocabulary_dtype, "int64"),
-                                  ("oov_method", oov_method, "floormod"), ("salt", salt, None)):
+        self._settle(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
+                     output_mode, pad_to_max_tokens,
+                     fixed=(("sparse", sparse, False), ("vocabulary_dtype", vocabulary_dtype, "int64"),
+                            ("oov_method", oov_method, "floormod"), ("salt", salt, None)))
+
+    def _settle(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
+                output_mode, pad_to_max_tokens, fixed):
+        """The constructor's checks, shared with StringLookup: ``fixed`` lists Keras' arguments
+        taken at one value only, as (name, value given, the value glassnet implements)."""
+        cls = type(self).__name__
+        for what, value, only in fixed:
             if value != only or isinstance(value, bool) != isinstance(only, bool):
-                raise ValueError(f"IntegerLookup: {what}={value!r:.40} is not supported (only {only!r})")
+                raise ValueError(f"{cls}: {what}={value!r:.40} is not supported (only {only!r})")
         if output_mode not in MODES:
-            raise ValueError(f"IntegerLookup: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+            raise ValueError(f"{cls}: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
         self.output_mode = output_mode
-        self.max_tokens = check_positive_int(max_tokens, "IntegerLookup: max_tokens", allow_none=True)
+        self.max_tokens = check_positive_int(max_tokens, f"{cls}: max_tokens", allow_none=True)
         if self.max_tokens is not None and self.max_tokens <= 1:
-            raise ValueError(f"IntegerLookup: max_tokens must be greater than 1, got {max_tokens}")
+            raise ValueError(f"{cls}: max_tokens must be greater than 1, got {max_tokens}")
         if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, (int, np.integer)) or num_oov_indices < 0:
-            raise ValueError(f"IntegerLookup: num_oov_indices must be an integer >= 0, got {num_oov_indices!r:.40}")
+            raise ValueError(f"{cls}: num_oov_indices must be an integer >= 0, got {num_oov_indices!r:.40}")
         self.num_oov_indices = int(num_oov_indices)
-        self.mask_token = None if mask_token is None else _whole(mask_token, "mask_token")
-        self.oov_token = _whole(oov_token, "oov_token")
-        self.invert = check_flag(invert, "IntegerLookup: invert")
+        self.mask_token = None if mask_token is None else self._token(mask_token, "mask_token")
+        self.oov_token = self._token(oov_token, "oov_token")
+        self.invert = check_flag(invert, f"{cls}: invert")
         if self.invert and output_mode != "int":
-            raise ValueError(f"IntegerLookup: invert=True gives values back, so output_mode must be 'int', got "
+            raise ValueError(f"{cls}: invert=True gives values back, so output_mode must be 'int', got "
                              f"{output_mode!r}")
-        self.pad_to_max_tokens = check_flag(pad_to_max_tokens, "IntegerLookup: pad_to_max_tokens")
+        self.pad_to_max_tokens = check_flag(pad_to_max_tokens, f"{cls}: pad_to_max_tokens")
         if self.pad_to_max_tokens and self.max_tokens is None:
-            raise ValueError("IntegerLookup: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
+            raise ValueError(f"{cls}: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
         if self.max_tokens is not None and self.max_tokens <= self._token_start():
-            raise ValueError(f"IntegerLookup: max_tokens must leave room for a value after the {self._token_start()} "
+            raise ValueError(f"{cls}: max_tokens must leave room for a value after the {self._token_start()} "
                              f"special indices (mask and OOV), so be at least {self._token_start() + 1}; got {max_tokens}")
         if idf_weights is not None and output_mode != "tf_idf":
-            raise ValueError(f"IntegerLookup: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
+            raise ValueError(f"{cls}: idf_weights go with output_mode='tf_idf', got output_mode={output_mode!r}")
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
         elif idf_weights is not None:
-            raise ValueError("IntegerLookup: idf_weights come with a vocabulary; give both, or adapt")
+            raise ValueError(f"{cls}: idf_weights come with a vocabulary; give both, or adapt")
+
+    @staticmethod
+    def _token(value, what):
+        """One special token or vocabulary entry, checked: an integer."""
+        return _whole(value, what)
 
     # -- the vocabulary's layout ----------------------------------------------------------------
     def _oov_start(self):
@@ -190,32 +207,33 @@ class IntegerLookup(Layer):
     def set_vocabulary(self, vocabulary, idf_weights=None):
         """Use ``vocabulary`` (values, most important first; it may start with the special tokens
         in their order) and, for "tf_idf", its ``idf_weights`` (one per entry given)."""
-        given = [_whole(v, "vocabulary's values") for v in np.asarray(vocabulary).ravel().tolist()] \
+        cls = type(self).__name__
+        given = [self._token(v, "vocabulary's values") for v in np.asarray(vocabulary, dtype=object).ravel().tolist()] \
             if not isinstance(vocabulary, (str, bytes)) else None
         if not given:
-            raise ValueError(f"IntegerLookup: vocabulary must be a non-empty list of integers, got {vocabulary!r:.60}")
+            raise ValueError(f"{cls}: vocabulary must be a non-empty list of {self._kinds}, got {vocabulary!r:.60}")
         specials = self._specials()
         found = given[:len(specials)] == specials
         tokens = given[len(specials):] if found else given
         repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
         if repeated:
-            raise ValueError(f"IntegerLookup: vocabulary repeats {repeated[:5]}; each value once")
+            raise ValueError(f"{cls}: vocabulary repeats {repeated[:5]}; each value once")
         for name, special in (("mask_token", self.mask_token), ("oov_token", self.oov_token if self.invert else None)):
             if special is not None and special in tokens:
-                raise ValueError(f"IntegerLookup: vocabulary holds the {name} {special} after its start; put the "
+                raise ValueError(f"{cls}: vocabulary holds the {name} {special} after its start; put the "
                                  f"special tokens {specials} first or leave them out")
         if self.max_tokens is not None and self._token_start() + len(tokens) > self.max_tokens:
-            raise ValueError(f"IntegerLookup: vocabulary has {self._token_start() + len(tokens)} entries with the "
+            raise ValueError(f"{cls}: vocabulary has {self._token_start() + len(tokens)} entries with the "
                              f"special indices, more than max_tokens={self.max_tokens}")
         if (self.output_mode == "tf_idf") != (idf_weights is not None):
-            raise ValueError(f"IntegerLookup: idf_weights go with output_mode='tf_idf' and a vocabulary, and it "
+            raise ValueError(f"{cls}: idf_weights go with output_mode='tf_idf' and a vocabulary, and it "
                              f"needs them; got output_mode={self.output_mode!r} and idf_weights={idf_weights!r:.40}")
         idf = None
         if idf_weights is not None:
             weights = np.asarray(idf_weights, dtype=np.float64).ravel()
             if weights.size != len(given) or not np.isfinite(weights).all():
                 what = f"{weights.size}" if weights.size != len(given) else f"{weights.size}, not all finite"
-                raise ValueError(f"IntegerLookup: expected {len(given)} finite idf_weights, one per entry of the "
+                raise ValueError(f"{cls}: expected {len(given)} finite idf_weights, one per entry of the "
                                  f"vocabulary, got {what}")
             # Keras: without the special tokens in front, they weigh the mean of the weights given
             idf = weights.tolist() if found else [float(weights.mean())] * self._token_start() + weights.tolist()
@@ -235,6 +253,12 @@ class IntegerLookup(Layer):
                              f"indices would change the width: give max_tokens and pad_to_max_tokens=True for a "
                              f"width that stays, or make a new layer and model")
         self.tokens, self.idf_weights = tokens, idf
+        self._index(tokens)
+
+    _kinds = "integers"          # what the vocabulary holds, for errors
+
+    def _index(self, tokens):
+        """What ``lookup`` searches: the tokens sorted, and where each came from."""
         order = np.argsort(np.asarray(tokens, dtype=np.int64), kind="stable")
         self._sorted = np.asarray(tokens, dtype=np.int64)[order]
         self._order = order
@@ -267,6 +291,10 @@ class IntegerLookup(Layer):
                              f"or map the values to smaller ones first")
 
     def output_shape(self, input_shape):
+        return self._shape_after(input_shape)
+
+    def _shape_after(self, input_shape):
+        """One sample's shape after the look-up of values of ``input_shape``."""
         shape = tuple(input_shape)
         if self.output_mode == "int":
             return shape
@@ -283,12 +311,11 @@ class IntegerLookup(Layer):
         super().build(input_shape)
 
     def lookup(self, values):
-        """The indices of integer ``values`` (any shape, int64) in "int" mode's layout (module docstring)."""
+        """The indices of ``values`` (any shape: int64 here, str for StringLookup) in "int" mode's
+        layout (module docstring)."""
         self._require_vocabulary()
-        positions = np.searchsorted(self._sorted, values)
-        positions = np.minimum(positions, max(len(self._sorted) - 1, 0))
-        found = self._sorted[positions] == values if len(self._sorted) else np.zeros(values.shape, bool)
-        indices = np.where(found, self._token_start() + self._order[positions] if len(self._sorted) else 0, -1)
+        found, positions = self._find(values)
+        indices = np.where(found, self._token_start() + positions, -1)
         missing = ~found
         if self.mask_token is not None:
             missing &= values != self.mask_token
@@ -296,11 +323,23 @@ class IntegerLookup(Layer):
             if self.num_oov_indices == 0:
                 raise ValueError(f"{self.describe()}: num_oov_indices=0 takes values of its vocabulary only, got "
                                  f"{sorted(set(values[missing].tolist()))[:5]}; give num_oov_indices=1 (or more)")
-            indices = np.where(missing, self._oov_start() + np.mod(values, self.num_oov_indices), indices)
+            indices = np.where(missing, self._oov_start() + self._oov_offsets(values), indices)
         if self.mask_token is not None:
             # 0 in "int" mode; nothing in the vectors (an index past them, dropped by _encode)
             indices = np.where(values == self.mask_token, 0 if self.output_mode == "int" else -1, indices)
         return indices
+
+    def _find(self, values):
+        """(found, position): whether each value is in the vocabulary, and where (0 for the first
+        token; anything where not found). A binary search in the sorted tokens."""
+        if not len(self._sorted):
+            return np.zeros(values.shape, bool), np.zeros(values.shape, np.int64)
+        positions = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
+        return self._sorted[positions] == values, self._order[positions]
+
+    def _oov_offsets(self, values):
+        """Which OOV index each value outside the vocabulary takes: Keras' "floormod"."""
+        return np.mod(values, self.num_oov_indices)
 
     def _invert(self, indices, dtype):
         self._require_vocabulary()
@@ -331,7 +370,7 @@ class IntegerLookup(Layer):
         """The vectors of the indices; a masked value (index -1) adds nothing."""
         depth = self._depth()
         if self.output_mode == "one_hot":
-            shape = self.output_shape(indices.shape[1:])
+            shape = self._shape_after(indices.shape[1:])
             vectors = encode_categories(np.where(indices < 0, depth, indices), depth + 1, "one_hot", dtype)[..., :depth]
             return vectors.reshape(indices.shape[0], *shape)
         counts = np.ascontiguousarray(encode_categories(np.where(indices < 0, depth, indices), depth + 1, "count",
@@ -364,4 +403,178 @@ class IntegerLookup(Layer):
         idf = config.get("idf_weights")
         if idf is not None and config.get("pad_to_max_tokens") and config.get("max_tokens") is not None:
             config["idf_weights"] = idf[:len(config.get("vocabulary") or [])]   # the padding comes back by itself
+        return super().from_config(config)
+
+
+def _string(value, what):
+    """One string token: str, or bytes as UTF-8 (Keras' encoding); anything else a TypeError."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"StringLookup: {what} must be UTF-8, got {value!r:.40} ({exc})") from None
+    if not isinstance(value, str):
+        raise TypeError(f"StringLookup: {what} must be a string, got {type(value).__name__} {value!r:.40}")
+    return str(value)        # a NumPy str_ as a plain str (configs are JSON)
+
+
+class StringLookup(IntegerLookup):
+    """Strings (categories: colours, codes, names, words) as indices into a vocabulary learnt by
+    ``adapt`` or given, or as one-hot, multi-hot, count or tf-idf vectors over it: Keras'
+    ``StringLookup``, IntegerLookup's layout over strings (module docstring).
+
+    Parameters: IntegerLookup's, with Keras' string defaults: ``oov_token="[UNK]"``,
+    ``mask_token`` a string (often ""), the vocabulary a list of strings (bytes are read as UTF-8).
+
+    In a model it comes first, as ``TextVectorization`` does: the model hands it one string per
+    sample, ``(batch,)`` or ``(batch, 1)`` (``Input((1,), dtype="string")``), and it turns them into
+    indices ``(batch, 1)`` ("int", for an ``Embedding``) or vectors ``(batch, width)`` as they come
+    in, in the model's dtype; every later layer sees numbers. Called on its own it takes strings of
+    any shape and returns Keras' dtypes: int64 indices of the same shape, int64 vectors (float32
+    for "tf_idf"; as Keras, a 1-D array of strings is one sample's there, one vector), or with ``invert=True`` indices back to strings (a NumPy str array: call it on a
+    model's predicted classes; no model can hold it, as its output is not numbers).
+
+    Not built: ``num_oov_indices`` above 1 (Keras spreads unknown strings over the OOV indices by
+    their FarmHash fingerprint, which NumPy does not have), ``sparse``, a vocabulary file.
+
+    Example
+    -------
+    >>> layer = StringLookup()
+    >>> layer.adapt(["b", "a", "c", "a", "b", "zz", "b"])
+    >>> layer.get_vocabulary()
+    ['[UNK]', 'b', 'a', 'zz', 'c']
+    >>> layer(["a", "b", "q"]).tolist()
+    [2, 1, 0]
+    >>> StringLookup(vocabulary=["x", "y"], invert=True)([0, 1, 2, 3]).tolist()
+    ['[UNK]', 'x', 'y', '[UNK]']
+    """
+
+    takes_text = True      # a model hands its strings to this layer's encode() as they come in
+    _kinds = "strings"
+
+    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
+                 idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
+                 encoding="utf-8", oov_method="floormod", salt=None, **kwargs):
+        Layer.__init__(self, **kwargs)
+        if isinstance(num_oov_indices, (int, np.integer)) and not isinstance(num_oov_indices, bool) \
+                and num_oov_indices > 1:
+            raise ValueError(f"StringLookup: num_oov_indices={num_oov_indices} is not supported (0 or 1): Keras "
+                             f"spreads unknown strings over several OOV indices by their FarmHash fingerprint, "
+                             f"which glassnet does not compute")
+        self._settle(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
+                     output_mode, pad_to_max_tokens,
+                     fixed=(("sparse", sparse, False), ("encoding", encoding, "utf-8"),
+                            ("oov_method", oov_method, "floormod"), ("salt", salt, None)))
+
+    _token = staticmethod(_string)
+
+    def _index(self, tokens):
+        self._positions = {token: i for i, token in enumerate(tokens)}
+
+    def _find(self, values):
+        flat = [self._positions.get(v, -1) for v in values.ravel().tolist()]
+        positions = np.asarray(flat, dtype=np.int64).reshape(values.shape)
+        return positions >= 0, positions
+
+    def _oov_offsets(self, values):
+        return 0            # one OOV index at most (the constructor's rule)
+
+    def _values(self, x, name):
+        """``x`` as an object array of str (bytes read as UTF-8), any shape."""
+        array = np.asarray(x.to_numpy() if hasattr(x, "to_numpy") else x, dtype=object)
+        flat = array.ravel().tolist()
+        for i, value in enumerate(flat):
+            if not isinstance(value, str):
+                try:
+                    flat[i] = _string(value, "a value")
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"{name}: expected strings ({self.describe()}), got {type(value).__name__} "
+                                    f"{value!r:.40} at flat index {i}") from None
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(array.shape)
+
+    # -- strings in, numbers out ------------------------------------------------------------------
+    def encode(self, data, name="x", dtype=None, min_length=0):
+        """One string per sample, ``(n,)`` or ``(n, 1)`` (a model's input), as indices ``(n, 1)``
+        or vectors ``(n, width)``, in ``dtype`` when given (a model's), else Keras' dtypes.
+        ``min_length`` is TextVectorization's (a model asks it of both): one index a string here."""
+        values = self._values(np.asarray(texts_of(data, name), dtype=object).reshape(-1, 1), name)
+        return self._numbers(values, dtype)
+
+    def _numbers(self, values, dtype):
+        indices = self.lookup(values)
+        if self.output_mode == "int":
+            return indices.astype(dtype or np.int64)
+        dtype = dtype or (np.float32 if self.output_mode == "tf_idf" else np.int64)
+        if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's strings: one vector (Keras)
+            return self._encode(indices[None], dtype)[0]
+        return self._encode(indices, dtype)
+
+    def ids_shape(self):
+        """One sample's shape after this layer, the shape the model builds from: ``(1,)`` ("int")
+        or ``(width,)``."""
+        if self.output_mode == "int":
+            return (1,)
+        if not self.pad_to_max_tokens:
+            self._require_vocabulary()
+        return (self._depth(),)
+
+    def __call__(self, x, training=None, mask=None):
+        """Strings in: their indices or vectors (any shape, Keras' dtypes). With ``invert=True``:
+        indices in, strings out. Numbers otherwise: the indices this layer made, passed on (a
+        model's path)."""
+        if self.invert:
+            from .symbolic import is_symbolic
+            if is_symbolic(x):
+                raise ValueError(f"{self.describe()}: invert=True gives strings, which no layer or model output "
+                                 f"holds; call it on the model's predicted classes instead")
+            return self._strings(np.asarray(backend.to_numpy(x)))
+        if _holds_text(x):
+            return self._numbers(self._values(x, self.describe()), None)
+        return super().__call__(x, training=training, mask=mask)
+
+    def _strings(self, indices):
+        """invert=True: indices (whole numbers, any shape) as the vocabulary's strings, ``mask_token``
+        for 0 when set, ``oov_token`` for any other index outside it."""
+        indices = IntegerLookup._values(self, indices, f"{self.describe()}: indices")
+        self._require_vocabulary()
+        table = np.asarray(self.get_vocabulary(), dtype=object)
+        inside = (indices >= self._token_start()) & (indices < len(table))
+        out = np.where(inside, table[np.clip(indices, 0, len(table) - 1)], self.oov_token)
+        if self.mask_token is not None:
+            out = np.where(indices == 0, self.mask_token, out)
+        return out.astype(str)
+
+    # -- inside a model: the indices it made pass through -------------------------------------------
+    def check_input_values(self, x, name):
+        pass            # the model hands it the indices it made itself
+
+    def output_shape(self, input_shape):
+        if self.invert:
+            raise ValueError(f"{self.describe()}: invert=True gives strings, which no layer after it reads and a "
+                             f"model cannot output: call the layer on the model's predicted classes instead")
+        return tuple(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        if self.invert:
+            self.output_shape(sample_shape)
+        expected = self.ids_shape()
+        if tuple(sample_shape) != expected:
+            raise ValueError(f"{self.describe()}: expected its indices or vectors of shape {expected}, got "
+                             f"samples of shape {tuple(sample_shape)}")
+
+    def forward(self, x, training=False):
+        """x: the indices or vectors this layer made of the strings, in the model's dtype -> x.
+        Strings given straight to forward are turned into them first."""
+        if _holds_text(x):
+            x = self.encode(x, dtype=self.dtype or np.float32)
+        self.x = x        # (the input gradient is IntegerLookup's 0: indices are categories)
+        return x
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("encoding") == "utf-8":
+            config.pop("encoding")            # Keras' key at the value glassnet implements
         return super().from_config(config)
