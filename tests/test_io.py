@@ -512,8 +512,9 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     # Embedding takes indices, not images: its own round trip is the next test; Masking's, with the
     # layers that read masks, is in test_masking.py; TextVectorization takes texts and CategoryEncoding
-    # and IntegerLookup categories, StringLookup strings, each first in a model of its own (test_text_vectorization.py,
-    # test_category_encoding.py, test_integer_lookup.py, test_string_lookup.py);
+    # and IntegerLookup categories, StringLookup and Hashing strings, each first in a model of its own
+    # (test_text_vectorization.py, test_category_encoding.py, test_integer_lookup.py, test_string_lookup.py,
+    # test_hashing.py);
     # the merge layers need a functional Model (test_functional.py saves and loads one with each), and
     # so do LastState, a recurrent layer's state (test_recurrent_states.py saves and loads it), and
     # AttentionScores (test_attention.py); Lambda holds code, which no file keeps (test_lambda.py)
@@ -521,7 +522,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # (the attention layers' file round trips: test_attention.py)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
-    assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "LastState",
+    assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)

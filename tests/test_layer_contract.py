@@ -112,6 +112,7 @@ TABLE = {
     "CategoryEncoding": (lambda **kw: layers.CategoryEncoding(6, output_mode="count", **kw), (5,), False),
     # as TextVectorization: in a model its forward pass hands on the vectors the model made of the strings
     "StringLookup": (lambda **kw: layers.StringLookup(vocabulary=["b", "a", "c"], output_mode="count", **kw), (4,), False),
+    "Hashing": (lambda **kw: layers.Hashing(6, output_mode="multi_hot", **kw), (6,), False),
     "TextVectorization": (lambda **kw: layers.TextVectorization(output_sequence_length=5, vocabulary=["b", "a"], **kw),
                           (5,), False),
     "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),

@@ -200,9 +200,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._build_samples(self.input_shape)
         elif self._takes_text():
             # texts: the model's samples are the ids the layer makes, known once it has a
-            # vocabulary ("int" mode: at once); otherwise it builds on its first data
-            if self.layers[0].tokens is not None or self.layers[0].output_mode == "int":
-                self._build_samples(self.layers[0].ids_shape())
+            # vocabulary ("int" mode and Hashing: at once); otherwise (ids_shape refuses: no
+            # vocabulary yet) it builds on its first data
+            try:
+                shape = self.layers[0].ids_shape()
+            except ValueError:
+                shape = None
+            if shape is not None:
+                self._build_samples(shape)
         elif self.layers[0].input_shape is not None:
             self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
@@ -255,7 +260,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 layer.rng = rng
 
     def _takes_text(self):
-        """Whether the first layer turns texts into numbers (a TextVectorization)."""
+        """Whether the first layer turns texts into numbers (TextVectorization, StringLookup,
+        Hashing): the model hands it the raw values (its ``encode``), then its numbers go on."""
         return bool(self.layers) and getattr(self.layers[0], "takes_text", False)
 
     def _name_and_seed(self, layer):
