@@ -16,6 +16,7 @@ def keras():
 
 
 SETTINGS = [dict(), dict(max_tokens=4), dict(num_oov_indices=0, max_tokens=6), dict(mask_token=""),
+            dict(num_oov_indices=3), dict(num_oov_indices=2, mask_token="", output_mode="count"),
             dict(mask_token="", oov_token="?"), dict(output_mode="one_hot"),
             dict(output_mode="multi_hot", mask_token=""), dict(output_mode="count"), dict(output_mode="tf_idf"),
             dict(output_mode="multi_hot", max_tokens=10, pad_to_max_tokens=True),
@@ -130,7 +131,7 @@ def test_keras_config_loads(keras):
 
 
 @pytest.mark.parametrize("make,error,message", [
-    (lambda: StringLookup(num_oov_indices=2), ValueError, "num_oov_indices=2 is not supported .0 or 1.: Keras spreads .* FarmHash"),
+    (lambda: StringLookup(num_oov_indices=-1), ValueError, "StringLookup: num_oov_indices must be an integer >= 0, got -1"),
     (lambda: StringLookup(sparse=True), ValueError, r"StringLookup: sparse=True is not supported \(only False\)"),
     (lambda: StringLookup(encoding="latin-1"), ValueError, r"StringLookup: encoding='latin-1' is not supported"),
     (lambda: StringLookup(vocabulary=["a", 3]), TypeError, "StringLookup: vocabulary's values must be a string, got int 3"),

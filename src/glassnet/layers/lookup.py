@@ -21,6 +21,7 @@ from .. import backend
 from .._validation import check_flag, check_positive_int
 from .base import Layer
 from .encoding import encode_categories
+from .hashing import fingerprint64
 from .text import _holds_text, texts_of
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -434,8 +435,8 @@ class StringLookup(IntegerLookup):
     for "tf_idf"; as Keras, a 1-D array of strings is one sample's there, one vector), or with ``invert=True`` indices back to strings (a NumPy str array: call it on a
     model's predicted classes; no model can hold it, as its output is not numbers).
 
-    Not built: ``num_oov_indices`` above 1 (Keras spreads unknown strings over the OOV indices by
-    their FarmHash fingerprint, which NumPy does not have), ``sparse``, a vocabulary file.
+    Several OOV indices share the unknown strings by their FarmHash fingerprint, as Keras' (see
+    ``layers.hashing``). Not built: ``sparse``, a vocabulary file.
 
     Example
     -------
@@ -456,11 +457,6 @@ class StringLookup(IntegerLookup):
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
                  encoding="utf-8", oov_method="floormod", salt=None, **kwargs):
         Layer.__init__(self, **kwargs)
-        if isinstance(num_oov_indices, (int, np.integer)) and not isinstance(num_oov_indices, bool) \
-                and num_oov_indices > 1:
-            raise ValueError(f"StringLookup: num_oov_indices={num_oov_indices} is not supported (0 or 1): Keras "
-                             f"spreads unknown strings over several OOV indices by their FarmHash fingerprint, "
-                             f"which glassnet does not compute")
         self._settle(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
                      output_mode, pad_to_max_tokens,
                      fixed=(("sparse", sparse, False), ("encoding", encoding, "utf-8"),
@@ -477,7 +473,12 @@ class StringLookup(IntegerLookup):
         return positions >= 0, positions
 
     def _oov_offsets(self, values):
-        return 0            # one OOV index at most (the constructor's rule)
+        """Keras' rule for strings: the OOV index of a string is its FarmHash fingerprint (of its
+        UTF-8 bytes) mod ``num_oov_indices``, TensorFlow's ``to_hash_bucket_fast``."""
+        if self.num_oov_indices == 1:
+            return 0
+        flat = [fingerprint64(v.encode("utf-8")) % self.num_oov_indices for v in values.ravel().tolist()]
+        return np.asarray(flat, dtype=np.int64).reshape(values.shape)
 
     def _values(self, x, name):
         """``x`` as an object array of str (bytes read as UTF-8), any shape."""
