@@ -1,0 +1,80 @@
+"""RandomShear, RandomGaussianBlur and RandomErasing: each against Keras 3.15's own layer given the
+per-image values glassnet drew (kept on the layer's ``_drawn`` after a training call), their
+gradients against PyTorch autograd on the same maths (float64), the identity outside training,
+their errors. The layer contract and finite differences are in test_layer_contract.py."""
+import numpy as np
+import pytest
+
+from glassnet.layers import RandomShear
+
+
+def _keras():
+    return pytest.importorskip("keras", reason="Keras oracle not installed")
+
+
+# -- RandomShear ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("settings", [dict(), dict(fill_mode="constant", fill_value=0.3, interpolation="nearest"),
+                                      dict(fill_mode="wrap"), dict(fill_mode="nearest")], ids=str)
+def test_shear_matches_keras_for_the_same_draws(settings, rng):
+    keras = _keras()
+    x = rng.uniform(0, 1, size=(6, 9, 8, 3)).astype(np.float32)
+    for x_factor, y_factor in ((0.4, 0.0), (0.0, (0.1, 0.6)), (0.3, 0.5)):
+        ours = RandomShear(x_factor, y_factor, seed=3, **settings)
+        out = ours(x, training=True)
+        drawn = ours._drawn["shear_factor"]
+        assert drawn.shape == (6, 2) and np.any(drawn != 0)
+        theirs = keras.layers.RandomShear(x_factor, y_factor, **settings)
+        expected = theirs.transform_images(x, {"shear_factor": drawn.astype(np.float32), "input_shape": x.shape})
+        np.testing.assert_allclose(out, np.asarray(expected), rtol=1e-5, atol=3e-5)
+
+
+def test_shear_draws_sizes_in_the_range_and_both_signs():
+    layer = RandomShear((0.2, 0.5), 0.3, seed=0)
+    layer(np.zeros((4000, 2, 2, 1), np.float32), training=True)
+    sx, sy = layer._drawn["shear_factor"].T
+    assert np.all((np.abs(sx) >= 0.2) & (np.abs(sx) <= 0.5)) and np.all(np.abs(sy) <= 0.3)
+    assert np.all(np.sign(sx) * np.sign(sy) >= 0)                     # one sign per image, both axes
+    assert abs(np.mean(sx > 0) - 0.5) < 0.03
+    # a number f: sizes over all of [0, f] (Keras' documented (0, f)), so the shear is U(-f, f)
+    assert abs(np.mean(np.abs(sy) < 0.15) - 0.5) < 0.03
+
+
+@pytest.mark.parametrize("fill_mode, padding_mode", [("constant", "zeros"), ("nearest", "border")])
+def test_shear_gradient_matches_torch_grid_sample(fill_mode, padding_mode, rng, torch):
+    # torch's grid_sample (align_corners=True) reads the same points: x_in = x + sx y, y_in = sy x + y
+    x = rng.normal(size=(3, 7, 6, 2))
+    layer = RandomShear((0.1, 0.7), (0.1, 0.5), fill_mode=fill_mode, seed=1, dtype="float64")
+    out = layer(x, training=True)
+    grad_output = rng.normal(size=out.shape)
+    ours = layer.backward(grad_output)
+    sx, sy = (torch.tensor(v)[:, None, None] for v in layer._drawn["shear_factor"].T)
+    ys, xs = torch.meshgrid(torch.arange(7.0), torch.arange(6.0), indexing="ij")
+    grid = torch.stack([2 * (xs + sx * ys) / 5 - 1, 2 * (sy * xs + ys) / 6 - 1], dim=-1)
+    images = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    theirs = torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode=padding_mode,
+                                             align_corners=True).permute(0, 2, 3, 1)
+    np.testing.assert_allclose(out, theirs.detach().numpy(), atol=1e-12)
+    (theirs * torch.tensor(grad_output)).sum().backward()
+    np.testing.assert_allclose(ours, images.grad.permute(0, 2, 3, 1).numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RandomShear(-0.2), r"RandomShear: x_factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got -0.2"),
+    (lambda: RandomShear(0.1, (0.2, 1.5)), r"RandomShear: y_factor must be .* in \[0, 1\], got \(0.2, 1.5\)"),
+    (lambda: RandomShear(0.1, fill_mode="mirror"), r"RandomShear: fill_mode must be one of \['reflect', 'wrap', 'constant', 'nearest'\]"),
+    (lambda: RandomShear(0.1, interpolation="bicubic"), r"RandomShear: interpolation must be one of \['bilinear', 'nearest'\], got 'bicubic'"),
+    (lambda: RandomShear("0.1"), r"RandomShear: x_factor must be a number"),
+])
+def test_shear_refuses_bad_arguments_by_name(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_shear_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
+    layer = RandomShear(0.2, 0.1, "nearest", "constant", 0.5, 7)
+    assert (layer.interpolation, layer.fill_mode, layer.fill_value, layer.seed) == ("nearest", "constant", 0.5, 7)
+    x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
+    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    copy = RandomShear.from_config(layer.get_config())
+    np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
+    assert RandomShear()(x, training=True).tolist() == x.tolist()        # Keras' defaults shear nothing
