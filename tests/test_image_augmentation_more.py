@@ -5,7 +5,7 @@ their errors. The layer contract and finite differences are in test_layer_contra
 import numpy as np
 import pytest
 
-from glassnet.layers import RandomShear
+from glassnet.layers import RandomGaussianBlur, RandomShear
 
 
 def _keras():
@@ -78,3 +78,93 @@ def test_shear_takes_keras_positional_order_and_is_the_identity_outside_training
     copy = RandomShear.from_config(layer.get_config())
     np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
     assert RandomShear()(x, training=True).tolist() == x.tolist()        # Keras' defaults shear nothing
+
+
+# -- RandomGaussianBlur -----------------------------------------------------------------------------
+def _keras_blur(keras, layer, x):
+    """Keras' transform_images image by image: its transformation holds one sigma (per axis) for a
+    whole batch, glassnet draws one per image."""
+    theirs = keras.layers.RandomGaussianBlur(kernel_size=layer.kernel_size, value_range=layer.value_range)
+    drawn = layer._drawn
+    return np.concatenate([np.asarray(theirs.transform_images(x[i:i + 1], {
+        "should_apply_blur": drawn["should_apply_blur"][i:i + 1],
+        "blur_factor": np.full(2, drawn["blur_factor"][i], np.float32)})) for i in range(len(x))])
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(kernel_size=5, sigma=(0.3, 2.0)),
+                                      dict(factor=(1.0, 1.0), kernel_size=7, sigma=3.0, value_range=(0, 120))], ids=str)
+@pytest.mark.filterwarnings("ignore:.*outside its value_range")
+def test_blur_matches_keras_for_the_same_draws(settings, rng):
+    keras = _keras()
+    x = rng.uniform(0, 255, size=(8, 9, 10, 3)).astype(np.float32)
+    ours = RandomGaussianBlur(seed=2, **settings)
+    out = ours(x, training=True)
+    assert out.dtype == np.float32 and 0 < ours._drawn["should_apply_blur"].sum()
+    np.testing.assert_allclose(out, _keras_blur(keras, ours, x), rtol=1e-5, atol=1e-3)
+    if settings.get("value_range"):
+        assert out.max() == 120 and (out < 120).mean() > 0.5       # blurred (mean 127.5), then clipped
+
+
+def test_blur_draws_a_probability_then_a_threshold_and_sigmas_per_image():
+    x = np.zeros((4000, 3, 3, 1), np.float32)
+    layer = RandomGaussianBlur(seed=0)                 # factor 1.0: p in [0, 1], half the images
+    layer(x, training=True)
+    assert abs(layer._drawn["should_apply_blur"].mean() - 0.5) < 0.03
+    layer = RandomGaussianBlur((0.6, 1.0), sigma=(0.5, 2.0), seed=0)
+    layer(x, training=True)
+    sigma = layer._drawn["blur_factor"]
+    assert abs(layer._drawn["should_apply_blur"].mean() - 0.8) < 0.03
+    assert sigma.min() >= 0.5 and sigma.max() <= 2.0 + 1e-6 and len(np.unique(sigma)) == 4000
+    layer = RandomGaussianBlur(sigma=2.5, seed=0)      # a number is the sigma (Keras' documentation)
+    layer(x, training=True)
+    assert np.all(layer._drawn["blur_factor"] == 2.5 + 1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:.*outside its value_range")
+def test_blur_gradient_matches_torch_autograd(rng, torch):
+    x = rng.uniform(-1, 1, size=(5, 6, 7, 2))
+    layer = RandomGaussianBlur((0.4, 1.0), kernel_size=5, sigma=(0.5, 1.5), value_range=(-0.6, 0.6), seed=4,
+                               dtype="float64")
+    out = layer(x, training=True)
+    grad_output = rng.normal(size=out.shape)
+    ours = layer.backward(grad_output)
+    images = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    applied = layer._drawn["should_apply_blur"]
+    assert 0 < applied.sum() < 5
+    pieces = []
+    for i, sigma in enumerate(layer._drawn["blur_factor"]):
+        t = torch.arange(5.0) - 2
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        k = k / k.sum()
+        kernel = torch.outer(k, k).expand(2, 1, 5, 5)
+        blurred = torch.nn.functional.conv2d(images[i:i + 1], kernel, padding=2, groups=2)
+        pieces.append(blurred if applied[i] else images[i:i + 1])
+    theirs = torch.clamp(torch.cat(pieces), -0.6, 0.6).permute(0, 2, 3, 1)
+    np.testing.assert_allclose(out, theirs.detach().numpy(), atol=1e-12)
+    (theirs * torch.tensor(grad_output)).sum().backward()
+    assert not np.all(layer._kept)                                  # some values were clipped
+    np.testing.assert_allclose(ours, images.grad.permute(0, 2, 3, 1).numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RandomGaussianBlur(1.5), r"RandomGaussianBlur: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 1.5"),
+    (lambda: RandomGaussianBlur(kernel_size=4), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got 4"),
+    (lambda: RandomGaussianBlur(kernel_size=(3, 3)), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got \(3, 3\)"),
+    (lambda: RandomGaussianBlur(sigma=-1.0), r"RandomGaussianBlur: sigma must be a number or a pair \(lower, upper\) of numbers in \[0, inf\], got -1.0"),
+    (lambda: RandomGaussianBlur(sigma=(1, 2, 3)), r"RandomGaussianBlur: sigma must be"),
+    (lambda: RandomGaussianBlur(value_range=(0, 0)), r"RandomGaussianBlur: value_range must be a pair \(low, high\) of distinct"),
+])
+def test_blur_refuses_bad_arguments_by_name(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_blur_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
+    layer = RandomGaussianBlur((1.0, 1.0), 5, (0.5, 1.0), (0, 1), 7)
+    assert (layer.factor, layer.kernel_size, layer.sigma, layer.value_range, layer.seed) == \
+        ((1.0, 1.0), 5, (0.5, 1.0), [0.0, 1.0], 7)
+    x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
+    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    copy = RandomGaussianBlur.from_config(layer.get_config())
+    np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
+    assert not np.array_equal(layer(x, training=True), x)

@@ -395,8 +395,8 @@ class RandomShear(_AffineImage):
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  seed=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
-        self.x_factor = _shear_pair(x_factor, "x_factor")
-        self.y_factor = _shear_pair(y_factor, "y_factor")
+        self.x_factor = _unsigned_pair(x_factor, "RandomShear", "x_factor")
+        self.y_factor = _unsigned_pair(y_factor, "RandomShear", "y_factor")
 
     def _matrices(self, n, height, width):
         sx, sy = self._uniform(*self.x_factor, n), self._uniform(*self.y_factor, n)
@@ -409,12 +409,11 @@ class RandomShear(_AffineImage):
         return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor)}
 
 
-def _shear_pair(factor, name):
-    if not isinstance(factor, (tuple, list)):
-        # a number f is the range (0, f) (Keras' documentation); _factor_pair checks it the same way
-        lower, upper = _factor_pair(factor, "RandomShear", name, 0.0, 1.0)
-        return 0.0, upper
-    return _factor_pair(factor, "RandomShear", name, 0.0, 1.0)
+def _unsigned_pair(factor, caller, name, high=1.0):
+    """A range within [0, high]: a number f is (0, f) (Keras' reading for shear sizes, blur and
+    erasing probabilities), a pair (lower, upper) is sorted."""
+    lower, upper = _factor_pair(factor, caller, name, 0.0, high)
+    return (0.0, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
 
 
 class _RandomIntensity(_RandomImage):
