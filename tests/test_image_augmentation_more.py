@@ -5,7 +5,8 @@ their errors. The layer contract and finite differences are in test_layer_contra
 import numpy as np
 import pytest
 
-from glassnet.layers import RandomGaussianBlur, RandomShear
+import glassnet as gn
+from glassnet.layers import RandomErasing, RandomGaussianBlur, RandomShear
 
 
 def _keras():
@@ -167,4 +168,104 @@ def test_blur_takes_keras_positional_order_and_is_the_identity_outside_training(
     assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     copy = RandomGaussianBlur.from_config(layer.get_config())
     np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
+    assert not np.array_equal(layer(x, training=True), x)
+
+
+# -- RandomErasing ----------------------------------------------------------------------------------
+def _keras_erasing(keras, layer, x, monkeypatch):
+    """Keras' own get_random_transformation and transform_images, its random draws replaced by the
+    ones glassnet made (recorded from the layer's generator, in the order both layers draw)."""
+    recorded = []
+    draw = layer._uniform
+    layer._uniform = lambda lower, upper, n: recorded.append(draw(lower, upper, n)) or recorded[-1]
+    out = layer(x, training=True)
+    del layer._uniform
+    queue = [*recorded, layer._drawn.get("noise")]
+    tf_random = pytest.importorskip("keras.src.backend.tensorflow.random")
+
+    def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return np.asarray(queue.pop(0), np.float32).reshape(shape)
+
+    monkeypatch.setattr(tf_random, "uniform", uniform)
+    monkeypatch.setattr(tf_random, "normal", lambda shape, mean=0.0, stddev=1.0, dtype=None, seed=None:
+                        np.asarray(queue.pop(0), np.float32).reshape(shape))
+    theirs = keras.layers.RandomErasing(layer.factor, layer.scale, layer.fill_value, layer.value_range, seed=0)
+    transformation = theirs.get_random_transformation(x, training=True)
+    assert queue == [] or (len(queue) == 1 and queue[0] is None)         # every draw was used
+    return out, np.asarray(theirs.transform_images(x, transformation))
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(fill_value=30.0, scale=(0.2, 0.6)),
+                                      dict(factor=(0.5, 1.0), fill_value=[10.0, 20.0, 300.0], value_range=(0, 200))],
+                         ids=str)
+def test_erasing_matches_keras_for_the_same_draws(settings, rng, monkeypatch):
+    keras = _keras()
+    x = rng.uniform(0, 200, size=(8, 9, 10, 3)).astype(np.float32)
+    layer = RandomErasing(seed=5, **settings)
+    ours, theirs = _keras_erasing(keras, layer, x, monkeypatch)
+    assert ours.dtype == np.float32 and 0 < layer._drawn["apply_erasing"].sum() < 8 and (ours != x).any()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    if settings.get("value_range"):
+        assert ours.max() <= 200 and np.isin(ours[ours != x], [10.0, 20.0, 200.0]).all()     # the fill, clipped
+
+
+def test_erasing_boxes_lie_inside_with_sides_from_scale():
+    layer = RandomErasing((1.0, 1.0), (0.04, 0.25), fill_value=-1.0, value_range=(-1, 1), seed=0)
+    out = layer(np.zeros((2000, 10, 20, 1), np.float32), training=True)
+    x0, x1, y0, y1 = layer._drawn["box"].T
+    assert np.all((x0 >= 0) & (x1 <= 20) & (y0 >= 0) & (y1 <= 10))
+    assert np.all(((x1 - x0) / 20) ** 2 >= 0.04 - 1e-9) and np.all(((y1 - y0) / 10) ** 2 <= 0.25 + 1e-9)
+    erased = (out == -1)[..., 0]
+    rows, columns = np.arange(10)[None, :], np.arange(20)[None, :]
+    assert np.array_equal(erased.any(axis=2), (rows >= y0[:, None]) & (rows < y1[:, None]))
+    assert np.array_equal(erased.any(axis=1), (columns >= x0[:, None]) & (columns < x1[:, None]))
+    layer = RandomErasing(seed=0)               # factor 1.0: p in [0, 1], half the images (Keras' code)
+    layer(np.zeros((4000, 3, 3, 1), np.float32), training=True)
+    assert abs(layer._drawn["apply_erasing"].mean() - 0.5) < 0.03
+
+
+def test_erasing_gradient_matches_torch_autograd(rng, torch):
+    x = rng.normal(size=(6, 5, 7, 2))
+    layer = RandomErasing((0.5, 1.0), (0.1, 0.5), fill_value=None, value_range=(-1, 1), seed=1, dtype="float64")
+    out = layer(x, training=True)
+    grad_output = rng.normal(size=out.shape)
+    ours = layer.backward(grad_output)
+    images = torch.tensor(x, requires_grad=True)
+    x0, x1, y0, y1 = (torch.tensor(v)[:, None, None, None] for v in layer._drawn["box"].T)
+    rows, columns = torch.arange(5.0)[None, :, None, None], torch.arange(7.0)[None, None, :, None]
+    apply = torch.tensor(layer._drawn["apply_erasing"])[:, None, None, None]
+    inside = (columns >= x0) & (columns < x1) & (rows >= y0) & (rows < y1) & apply
+    fill = torch.clamp(torch.tensor(layer._drawn["noise"]) * 1.0, -1, 1)
+    theirs = torch.where(inside, fill, images)
+    np.testing.assert_allclose(out, theirs.detach().numpy(), atol=1e-12)
+    (theirs * torch.tensor(grad_output)).sum().backward()
+    assert 0 < (ours == 0).sum() < ours.size
+    np.testing.assert_allclose(ours, images.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RandomErasing(-0.5), r"RandomErasing: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got -0.5"),
+    (lambda: RandomErasing(scale=(0.2, 1.5)), r"RandomErasing: scale must be .* in \[0, 1\], got \(0.2, 1.5\)"),
+    (lambda: RandomErasing(fill_value="black"), r"RandomErasing: fill_value must be None \(noise\), a finite number or a list of them, one per channel, got 'black'"),
+    (lambda: RandomErasing(fill_value=[0.0, float("nan")]), r"RandomErasing: fill_value must be"),
+    (lambda: RandomErasing(value_range=(1, 1)), r"RandomErasing: value_range must be a pair \(low, high\) of distinct"),
+    (lambda: RandomErasing(fill_value=[1.0, 2.0, 3.0])(np.ones((1, 4, 4, 2)), training=True),
+     r"layer RandomErasing: fill_value has 3 values, one per channel, but the images have 2 channels"),
+    (lambda: gn.Sequential([gn.Input((4, 4, 3)), RandomErasing(fill_value=[1.0, 2.0])]),
+     r"layer random_erasing \(RandomErasing\): fill_value has 2 values, one per channel, but the images have 3 channels"),
+])
+def test_erasing_refuses_bad_arguments_by_name(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_erasing_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
+    layer = RandomErasing((1.0, 1.0), (0.1, 0.2), 0.5, (0, 1), 7)
+    assert (layer.factor, layer.scale, layer.fill_value, layer.value_range, layer.seed) == \
+        ((1.0, 1.0), (0.1, 0.2), 0.5, [0.0, 1.0], 7)
+    x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
+    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    per_channel = RandomErasing((1.0, 1.0), fill_value=[0.1, 0.2], seed=7)
+    assert RandomErasing.from_config(per_channel.get_config()).fill_value == [0.1, 0.2]
+    np.testing.assert_array_equal(RandomErasing.from_config(layer.get_config())(x, training=True), layer(x, training=True))
     assert not np.array_equal(layer(x, training=True), x)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from .augmentation import _RandomIntensity, _factor_pair, _unsigned_pair, _where
 
 
@@ -22,14 +23,14 @@ def gaussian_blur(x, kernels):
     padding "SAME", with the kernel's outer product). A symmetric kernel makes this its own
     transpose: the backward pass is the same blur of the gradient."""
     n, h, w, _ = x.shape
-    size = kernels.shape[1]
+    size, xp = kernels.shape[1], backend.get_array_module(x)
     r = size // 2
     k = kernels.astype(x.dtype, copy=False)[:, :, None, None, None]     # (n, K, 1, 1, 1)
-    padded = np.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)))
+    padded = xp.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)))
     rows = k[:, 0] * padded[:, 0:h]
     for j in range(1, size):                 # K shifted views: no Python loop over pixels
         rows += k[:, j] * padded[:, j:j + h]
-    padded = np.pad(rows, ((0, 0), (0, 0), (r, r), (0, 0)))
+    padded = xp.pad(rows, ((0, 0), (0, 0), (r, r), (0, 0)))
     out = k[:, 0] * padded[:, :, 0:w]
     for j in range(1, size):
         out += k[:, j] * padded[:, :, j:j + w]
