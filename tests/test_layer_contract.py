@@ -101,6 +101,11 @@ TABLE = {
     "RandomTranslation": (lambda **kw: layers.RandomTranslation(0.3, (-0.2, 0.4), **kw), (4, 5, 2), True),
     "RandomRotation": (lambda **kw: layers.RandomRotation(0.2, fill_mode="constant", fill_value=0.5, **kw), (4, 5, 2), True),
     "RandomZoom": (lambda **kw: layers.RandomZoom(0.3, (-0.2, 0.1), fill_mode="wrap", interpolation="nearest", **kw), (4, 5, 2), True),
+    "RandomShear": (lambda **kw: layers.RandomShear(0.4, (0.1, 0.3), fill_mode="constant", fill_value=0.5, **kw), (4, 5, 2), True),
+    "RandomGaussianBlur": (lambda **kw: layers.RandomGaussianBlur((0.5, 1.0), 3, (0.5, 1.5), value_range=(-2.5, 2.5), **kw),
+                           (4, 5, 2), True),
+    "RandomErasing": (lambda **kw: layers.RandomErasing((1.0, 1.0), (0.1, 0.5), 0.5, value_range=(-2.5, 2.5), **kw),
+                      (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
@@ -171,7 +176,8 @@ def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
-              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
+              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
+              "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

@@ -1,12 +1,12 @@
 """Keras' random image augmentation layers: RandomFlip, RandomTranslation, RandomRotation,
-RandomZoom, RandomContrast and RandomBrightness.
+RandomZoom, RandomShear, RandomContrast and RandomBrightness.
 
 Each changes images (batch, H, W, C) in training only, a new random draw per image and per step
 from the layer's generator (the model's seed, or the layer's own ``seed``), and passes them on
 unchanged in ``evaluate`` and ``predict`` (Keras' rule). Put first in a model, they make every
 epoch see slightly different images: a cheap guard against overfitting a small image set.
 
-The geometric ones (translation, rotation, zoom) share one sampler, TensorFlow's
+The geometric ones (translation, rotation, zoom, shear) share one sampler, TensorFlow's
 ``ImageProjectiveTransformV3`` (what Keras runs on its default backend): each output pixel (x, y)
 reads the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``, a point that ``fill_mode`` first maps
 into the image ("reflect" d c b a | a b c d | d c b a, "wrap" a b c d | a b c d, "nearest"
@@ -370,6 +370,50 @@ def _zoom_pair(factor, name):
         raise ValueError(f"RandomZoom: {name} {factor!r:.80} gives zooms of 1 + {pair[0]:g} and up; the lower "
                          f"end must be > -1 (a zoom of 0 reads one point for every pixel)")
     return pair
+
+
+class RandomShear(_AffineImage):
+    """Shear each image by a random amount: output pixel (x, y) reads input ``(x + sx y, y + sy x)``,
+    about the top-left corner (Keras' matrix), so a shear ``sx`` moves row y sideways by ``sx y``
+    pixels. ``x_factor`` and ``y_factor`` give the size of ``sx`` and ``sy``: a number f in [0, 1]
+    (a size in [0, f]) or a pair (lower, upper) within [0, 1]; each image then shears one way or
+    the other with probability 1/2, both axes the same way (Keras' one sign per image). The
+    defaults (0, 0) shear nothing. ``fill_mode``, ``interpolation`` and ``fill_value`` as for
+    ``RandomTranslation``; the sizes drawn by the last training call are kept in ``_drawn``.
+
+    Keras 3.15 reads a number f as (-f, f) before its random sign, against its documentation's
+    (0, f); the sizes and signs come out alike either way, and glassnet keeps the documented pair.
+
+    Example
+    -------
+    >>> layer = RandomShear(x_factor=(0.5, 0.5), fill_mode="constant", seed=0)
+    >>> out = layer(np.ones((1, 3, 3, 1)), training=True)[0, :, :, 0]
+    >>> out[0].tolist(), float(out[2].sum())                  # row 0 stays, row 2 moves one pixel
+    ([1.0, 1.0, 1.0], 2.0)
+    """
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                 seed=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        self.x_factor = _unsigned_pair(x_factor, "RandomShear", "x_factor")
+        self.y_factor = _unsigned_pair(y_factor, "RandomShear", "y_factor")
+
+    def _matrices(self, n, height, width):
+        sx, sy = self._uniform(*self.x_factor, n), self._uniform(*self.y_factor, n)
+        sign = np.where(self._uniform(0.0, 1.0, n) > 0.5, -1.0, 1.0)       # Keras' invert, one per image
+        self._drawn = {"shear_factor": np.stack([sx * sign, sy * sign], axis=1)}
+        one, zero = np.ones(n), np.zeros(n)
+        return np.stack([one, sx * sign, zero, sy * sign, one, zero], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor)}
+
+
+def _unsigned_pair(factor, caller, name, high=1.0):
+    """A range within [0, high]: a number f is (0, f) (Keras' reading for shear sizes, blur and
+    erasing probabilities), a pair (lower, upper) is sorted."""
+    lower, upper = _factor_pair(factor, caller, name, 0.0, high)
+    return (0.0, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
 
 
 class _RandomIntensity(_RandomImage):
