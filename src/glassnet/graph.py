@@ -166,9 +166,6 @@ def _check_inputs(inputs):
     for j, given in enumerate(inputs):
         if not isinstance(given, InputLayer):
             raise TypeError(f"Model: inputs[{j}] must be what glassnet.Input(shape) returned, got {type(given).__name__}")
-        if given.dtype == "string" and len(inputs) > 1:
-            raise NotImplementedError("Model: an Input of texts (dtype='string') must be the model's only one; "
-                                      "vectorise the texts before, or use a Sequential starting with TextVectorization")
         if any(given is other for other in inputs[:j]):
             raise ValueError(f"Model: inputs[{j}] is listed twice")
     if not inputs:
@@ -247,6 +244,8 @@ class Model(Sequential):
     (['dense', 'add', 'dense_1'], [[-1], [-1, 0], [1]])
     """
     _input_shapes = None        # with several Inputs: each one's sample shape, in order
+    _text_readers = {}          # {j: the layer reading inputs[j], an Input of texts} (each graph sets its own)
+    _text_inputs_drawn = True   # (Sequential._join: the graph checked each reader of texts)
     _deferred_compile = None    # a subclass compiled before it is drawn: compile's arguments
     _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
@@ -278,6 +277,7 @@ class Model(Sequential):
     def _empty_graph(self):
         """The graph of a model not drawn yet (a subclass of Model, until ``build``)."""
         self._graph, self._calls, self._shared, self.inputs, self.outputs = [], [], set(), [], []
+        self._text_readers = {}
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
 
     def _make_graph(self, inputs, outputs):
@@ -311,13 +311,23 @@ class Model(Sequential):
                     raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
                                               f"returns {tensor.layer.returns} too; give each call a layer of its own")
         makers = {id(tensor.layer) for tensor in outputs}
-        for k, layer in enumerate(layers):
+        # each Input of texts is read by one layer that turns them into numbers (TextVectorization,
+        # StringLookup, Hashing), called once, on it alone: the model hands that layer the texts
+        # (its encode), then packs the numbers it makes as that Input's values
+        self._text_readers = {}
+        for j, given in enumerate(inputs):
+            readers = [t.layer for t in tensors if any(p is given for p in t.inputs)]
+            if given.dtype == "string":
+                self._text_readers[j] = readers[0]
+        for layer in layers:
+            reads = [j for j, reader in self._text_readers.items() if reader is layer]
             if getattr(layer, "takes_text", False) and not (
-                    k == 0 and len(inputs) == 1 and inputs[0].dtype == "string"
-                    and [t.layer for t in tensors if any(p is inputs[0] for p in t.inputs)] == [layer]):
+                    reads and calls.count(layer) == 1
+                    and [t.layer for t in tensors if any(p is inputs[reads[0]] for p in t.inputs)] == [layer]):
                 raise NotImplementedError(f"Model: {layer.describe()} turns texts into numbers, which a functional "
-                                          f"Model takes as its first call on its one Input of texts alone; use a "
-                                          f"Sequential")
+                                          f"Model takes as the one call on an Input of texts (dtype='string'), "
+                                          f"that Input read by it alone")
+        for layer in layers:
             if id(layer) in shared:
                 refusal = ("makes an output; share the layers before it" if id(layer) in makers else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
@@ -342,7 +352,9 @@ class Model(Sequential):
         # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
         if len(inputs) > 1:
-            self._input_shapes = [tuple(given.shape) for given in inputs]
+            # an Input of texts holds, once packed, the numbers its reader makes of them
+            self._input_shapes = [tuple(self._text_readers[j].ids_shape()) if j in self._text_readers
+                                  else tuple(given.shape) for j, given in enumerate(inputs)]
             # the packed row: a fixed number of values, or any (None) when an Input has an open axis
             shape = (None,) if self._open_sizes() else (sum(math.prod(s) for s in self._input_shapes),)
         else:
@@ -757,6 +769,11 @@ class Model(Sequential):
             head.output(packed)[...] = walked[head.call]
         return packed
 
+    def _takes_text(self):
+        # one Input of texts: the Sequential's way (its reader is the first layer); with several
+        # Inputs, _prepare_x hands each Input of texts to its reader (_text_readers)
+        return self._input_shapes is None and super()._takes_text()
+
     @property
     def input_shapes(self):
         """Each Input's sample shape, in the order of ``inputs`` (one for a model of one Input)."""
@@ -837,6 +854,13 @@ class Model(Sequential):
                             f"arrays in that order, or a dict by their names; got {got}")
         checked = []
         for j, (array, label, shape) in enumerate(zip(arrays, labels, self._input_shapes)):
+            if j in self._text_readers:         # texts: the numbers their reader makes of them
+                array = self._text_readers[j].encode(array, label, dtype=self.dtype, min_length=1)
+                if not shape_fits(tuple(array.shape[1:]), shape):
+                    raise ValueError(f"{label}: {self._text_readers[j].describe()} now makes samples of shape "
+                                     f"{tuple(array.shape[1:])} of input {names[j]!r}, the model was built for {shape}: "
+                                     f"its vocabulary changed after the model was drawn; draw a new model (or give "
+                                     f"it max_tokens and pad_to_max_tokens=True)")
             array = as_array(array, label, self.dtype, cast=False)
             if not shape_fits(tuple(array.shape[1:]), shape):
                 raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
@@ -994,6 +1018,8 @@ class Model(Sequential):
                              zip(self._input_names, self.input_shapes)]}
         if self._takes_text():          # an Input of texts: its own shape and dtype, not the ids'
             config["inputs"] = [{"name": self._input_names[0], "shape": [1], "dtype": "string"}]
+        for j in self._text_readers if self._input_shapes is not None else ():
+            config["inputs"][j] = {"name": self._input_names[j], "shape": [1], "dtype": "string"}
         if self._heads is not None:
             config["outputs"] = list(self._outputs_at)
         if self._call_modes is not None:

@@ -79,6 +79,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
     _declared_text = False        # an Input(dtype="string"): a TextVectorization comes first
+    # a functional Model's graph gives each Input of texts its reader (graph.Model): none need be first
+    _text_inputs_drawn = False
     _penalties = _constrained = ()
     _output_mask = None
     _mask_plan = ()
@@ -142,7 +144,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         needs to take it out again: the layer, its name, dtype and generator as given, and its
         build state."""
         takes_text = getattr(layer, "takes_text", False)
-        if takes_text and self.layers:
+        if takes_text and self.layers and not self._text_inputs_drawn:
             raise ValueError(f"add: {layer.describe()} turns texts into numbers, so it must be the model's "
                              f"first layer; it would come after {self.layers[-1].describe()}")
         if not self.layers and self._declared_text and not takes_text:
