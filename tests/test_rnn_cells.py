@@ -247,6 +247,12 @@ def test_stateful_stacked_cells_carry_every_cell_s_states(rng):
     layer.reset_state()
     np.testing.assert_allclose(layer(x[:, :5]), whole(x[:, :5]), rtol=1e-12)
     assert layer.get_config()["stateful"] and all(inner.stateful for inner in layer.cell_layers)
+    # in a model: predict carries the states on, and model.reset_states() reaches every cell's layer
+    model = gn.Sequential([gn.Input((5, 2)), RNN([LSTMCell(4), GRUCell(3)], stateful=True)], seed=0, dtype="float64")
+    first = model.predict(x[:, :5], batch_size=3, verbose=0)
+    assert not np.allclose(model.predict(x[:, :5], batch_size=3, verbose=0), first)
+    model.reset_states()
+    np.testing.assert_array_equal(model.predict(x[:, :5], batch_size=3, verbose=0), first)
 
 
 def test_unroll_is_accepted_and_changes_nothing(rng):
