@@ -273,7 +273,7 @@ def test_cells_keep_keras_settings_and_sizes():
 
 
 # -- refusals -------------------------------------------------------------------------------------
-class MinimalRNNCell:          # Keras' docstring's cell of your own
+class MinimalRNNCell:          # Keras' docstring's cell of your own, not a glassnet Cell
     state_size = 4
 
     def call(self, inputs, states):
@@ -282,9 +282,9 @@ class MinimalRNNCell:          # Keras' docstring's cell of your own
 
 @pytest.mark.parametrize("make,error,message", [
     (lambda: RNN(MinimalRNNCell()), TypeError,
-     r"^RNN: cell must be a SimpleRNNCell, LSTMCell or GRUCell, a list of them, or StackedRNNCells, got .*"
-     r"a cell of your own .* is not supported"),
-    (lambda: RNN([LSTMCell(2), "gru"]), TypeError, r"^StackedRNNCells: cells must be a SimpleRNNCell, LSTMCell or GRUCell"),
+     r"^RNN: cell must be a SimpleRNNCell, LSTMCell or GRUCell, a cell of your own \(a glassnet.layers.Cell\), a list "
+     r"of them, or StackedRNNCells, got .*a cell of your own subclasses glassnet.layers.Cell"),
+    (lambda: RNN([LSTMCell(2), "gru"]), TypeError, r"^StackedRNNCells: cells must be a SimpleRNNCell, LSTMCell, GRUCell or a cell of your own"),
     (lambda: RNN([LSTMCell(2), StackedRNNCells([GRUCell(2)])]), TypeError, r"^StackedRNNCells: cells must be"),
     (lambda: StackedRNNCells([]), TypeError, r"^StackedRNNCells: cells must be a non-empty list"),
     (lambda: RNN(LSTM(3)), TypeError, r"^RNN: cell must be .* got <LSTM"),
@@ -326,3 +326,155 @@ def test_same_layers_as_rnn_kinds():
     # the cells' layers are glassnet's own recurrent layers, one per cell
     layer = RNN([SimpleRNNCell(2), LSTMCell(3), GRUCell(4)])
     assert [type(inner) for inner in layer.cell_layers] == [SimpleRNN, LSTM, GRU]
+
+
+# -- a cell of your own (glassnet.layers.Cell) ------------------------------------------------------
+class NumpyMinimalCell(L.Cell):
+    """Keras' docstring's MinimalRNNCell in NumPy: h_t = x_t K + h_(t-1) R, the output h_t."""
+
+    def __init__(self, units):
+        self.units = self.state_size = units
+
+    def build(self, input_dim, add_weight):
+        add_weight("kernel", (input_dim, self.units), "glorot_uniform")
+        add_weight("recurrent_kernel", (self.units, self.units), "orthogonal")
+
+    def step(self, params, x, states, training):
+        h = x @ params["kernel"] + states[0] @ params["recurrent_kernel"]
+        return h, [h], (x, states[0])
+
+    def step_backward(self, params, cache, grad_output, grad_states, grads):
+        x, h_prev = cache
+        dh = grad_output + grad_states[0]
+        grads["kernel"] += x.T @ dh
+        grads["recurrent_kernel"] += h_prev.T @ dh
+        return dh @ params["kernel"].T, [dh @ params["recurrent_kernel"].T]
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+class TwoStateCell(L.Cell):
+    """Two states and an output of its own: s_t = s_(t-1) + x_t K, h_t = tanh(h_(t-1) R + s_t),
+    output 2 h_t * s_t (wider paths for the gradients than one state that is the output)."""
+
+    def __init__(self, units):
+        self.units, self.state_size = units, [units, units]
+
+    def build(self, input_dim, add_weight):
+        add_weight("kernel", (input_dim, self.units), "glorot_uniform")
+        add_weight("recurrent_kernel", (self.units, self.units), "orthogonal")
+
+    def step(self, params, x, states, training):
+        h_prev, s_prev = states
+        s = s_prev + x @ params["kernel"]
+        h = np.tanh(h_prev @ params["recurrent_kernel"] + s)
+        return 2 * h * s, [h, s], (x, h_prev, h, s)
+
+    def step_backward(self, params, cache, grad_output, grad_states, grads):
+        x, h_prev, h, s = cache
+        dh = grad_states[0] + 2 * grad_output * s
+        ds = grad_states[1] + 2 * grad_output * h
+        dz = dh * (1 - h * h)
+        ds = ds + dz
+        grads["recurrent_kernel"] += h_prev.T @ dz
+        grads["kernel"] += x.T @ ds
+        return ds @ params["kernel"].T, [dz @ params["recurrent_kernel"].T, ds]
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+def test_a_numpy_cell_matches_keras_rnn_of_the_same_cell(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    from keras import ops
+
+    class MinimalRNNCell(keras.layers.Layer):         # Keras' docstring's, verbatim
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+        def call(self, inputs, states):
+            output = ops.matmul(inputs, self.kernel) + ops.matmul(states[0], self.recurrent_kernel)
+            return output, [output]
+    x = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    for settings in SETTINGS:
+        ours = RNN(NumpyMinimalCell(5), return_state=True, seed=0, **settings)
+        ours.build((6, 3))
+        theirs = keras.layers.RNN(MinimalRNNCell(5), return_state=True, **settings)
+        theirs(x)
+        theirs.set_weights(ours.get_weights())
+        for a, b in zip(ours(x, mask=_mask()), theirs(x, mask=_mask())):
+            np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("settings", [{}, {"return_sequences": True, "go_backwards": True},
+                                      {"return_sequences": True, "zero_output_for_mask": True}], ids=str)
+def test_a_numpy_cell_runs_as_the_built_in_cell_of_the_same_maths(settings, rng):
+    # a linear SimpleRNNCell without bias is the minimal cell: the loop of yours gives its numbers
+    x, mask = rng.standard_normal((4, 6, 3)), _mask()
+    start = [rng.standard_normal((4, 5))]
+    mine = RNN(NumpyMinimalCell(5), return_state=True, dtype="float64", seed=0, **settings)
+    built_in = RNN(SimpleRNNCell(5, activation="linear", use_bias=False), return_state=True, dtype="float64", seed=0,
+                   **settings)
+    mine.build((6, 3))
+    built_in.build((6, 3))
+    built_in.set_weights(mine.get_weights())
+    for a, b in zip(mine(x, mask=mask, initial_state=start), built_in(x, mask=mask, initial_state=start)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    grad_out = rng.standard_normal(mine.output_shape((6, 3)))[None].repeat(4, 0)
+    grad_last = [rng.standard_normal((4, 5))]
+    mine._state_grads, built_in._state_grads = grad_last, grad_last
+    for a, b in zip(mine.backward(grad_out), built_in.backward(grad_out)):       # dx and dL/d the initial state
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for key in mine.grads:
+        np.testing.assert_allclose(mine.grads[key], built_in.grads[key], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: RNN(TwoStateCell(3), return_sequences=True, dtype="float64", seed=0),
+                                  lambda: RNN([TwoStateCell(3), LSTMCell(2)], go_backwards=True, dtype="float64", seed=0)],
+                         ids=["alone", "stacked"])
+def test_a_numpy_cell_s_gradients_agree_with_finite_differences(make, rng):
+    report = gn.gradcheck.check_layer(make(), rng.standard_normal((3, 4, 2)) * 0.5)
+    assert report["max_error"] < 1e-6 and "input" in report["errors"]
+    # and the check fails on a wrong gradient (a step's kernel gradient halved)
+    layer = make()
+    step_backward = TwoStateCell.step_backward
+
+    def wrong(self, params, cache, grad_output, grad_states, grads):
+        out = step_backward(self, params, cache, grad_output, grad_states, grads)
+        grads["kernel"] *= 0.5
+        return out
+    layer.cell_layers[0].cell.step_backward = wrong.__get__(layer.cell_layers[0].cell)
+    with pytest.raises(AssertionError):
+        gn.gradcheck.check_layer(layer, rng.standard_normal((3, 4, 2)) * 0.5)
+
+
+def test_a_model_with_a_numpy_cell_trains_saves_and_loads(rng, tmp_path):
+    x, y = rng.standard_normal((6, 5, 2)).astype(np.float32), rng.standard_normal((6, 1)).astype(np.float32)
+    model = gn.Sequential([gn.Input((5, 2)), RNN([TwoStateCell(3), GRUCell(2)], return_sequences=True),
+                           RNN(NumpyMinimalCell(2)), L.Dense(1)], seed=0)
+    model.compile("mse", gn.optimizers.Adam(0.01))
+    losses = model.fit(x, y, epochs=20, verbose=0).history["loss"]
+    assert losses[-1] < losses[0] and model.predict(x, verbose=0).dtype == np.float32
+    model.save(tmp_path / "mine.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "mine.npz").predict(x, verbose=0), model.predict(x, verbose=0))
+    # stateful: two halves carry the cell's two states as one whole sequence does
+    whole = RNN(TwoStateCell(3), return_sequences=True, dtype="float64", seed=0)
+    halves = RNN(TwoStateCell(3), return_sequences=True, stateful=True, dtype="float64", seed=0)
+    xs = x.astype(np.float64)
+    np.testing.assert_allclose(np.concatenate([halves(xs[:, :2]), halves(xs[:, 2:])], axis=1), whole(xs), rtol=1e-12)
+
+
+def test_a_numpy_cell_s_wrong_step_is_named():
+    class Wrong(NumpyMinimalCell):
+        def step(self, params, x, states, training):
+            return x, [states[0]], None
+    with pytest.raises(ValueError, match=r"Wrong.step's output must have shape \(2, 4\), got \(2, 3\)"):
+        RNN(Wrong(4), seed=0)(np.ones((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"^RNN: cell: class_name must name .*'Unknown' \(define or import"):
+        RNN.from_config({"cell": {"class_name": "Unknown", "config": {}}})

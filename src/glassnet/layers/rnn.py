@@ -21,6 +21,7 @@ import numpy as np
 from .._validation import check_flag, check_name
 from . import masking
 from .base import snake_case
+from .cell_loop import CUSTOM_CELLS, Cell
 from .recurrent import GRU, LSTM, CarriesStates, SimpleRNN
 from .wrappers import _Wrapper
 
@@ -156,7 +157,8 @@ class GRUCell(_Cell):
 
 
 CELLS = {cls.__name__: cls for cls in (SimpleRNNCell, LSTMCell, GRUCell)}
-_SUPPORTED = "a SimpleRNNCell, LSTMCell or GRUCell, a list of them, or StackedRNNCells"
+_SUPPORTED = ("a SimpleRNNCell, LSTMCell or GRUCell, a cell of your own (a glassnet.layers.Cell), a list of them, "
+              "or StackedRNNCells")
 
 
 class StackedRNNCells:
@@ -205,20 +207,23 @@ def _to_entry(cell):
 def _cell(cell, where, stacked=True):
     """A built-in cell (or, ``stacked``, a StackedRNNCells) from itself, a list (stacked) or a
     config's ``{"class_name", "config"}`` (glassnet's, or Keras' own with its extra keys)."""
-    kinds = _SUPPORTED if stacked else "a SimpleRNNCell, LSTMCell or GRUCell"
+    kinds = _SUPPORTED if stacked else "a SimpleRNNCell, LSTMCell, GRUCell or a cell of your own (a glassnet.layers.Cell)"
     if isinstance(cell, dict) and isinstance(cell.get("class_name"), str) and isinstance(cell.get("config"), dict):
-        if cell["class_name"] == "StackedRNNCells" and stacked:
+        name = cell["class_name"]
+        if name == "StackedRNNCells" and stacked:
             return StackedRNNCells.from_config(_from_keras(cell["config"]))
-        if cell["class_name"] not in CELLS:
-            raise ValueError(f"{where}: class_name must name {kinds}, got {cell['class_name']!r:.60}")
-        return CELLS[cell["class_name"]].from_config(_from_keras(cell["config"]))
+        if name in CELLS:
+            return CELLS[name].from_config(_from_keras(cell["config"]))
+        if name in CUSTOM_CELLS:            # a registered class only, never an import
+            return CUSTOM_CELLS[name].from_config(cell["config"])
+        raise ValueError(f"{where}: class_name must name {kinds}, got {name!r:.60} (define or import a cell "
+                         f"of your own before loading)")
     if isinstance(cell, (list, tuple)) and stacked:
         return StackedRNNCells(cell)
-    if isinstance(cell, _Cell) or (stacked and isinstance(cell, StackedRNNCells)):
+    if isinstance(cell, (_Cell, Cell)) or (stacked and isinstance(cell, StackedRNNCells)):
         return cell
-    raise TypeError(f"{where} must be {kinds}, got {cell!r:.80}; a cell of your own (or Keras') is not "
-                    f"supported: write a Layer of your own instead (glassnet.layers.Layer, checked with "
-                    f"glassnet.gradcheck)")
+    raise TypeError(f"{where} must be {kinds}, got {cell!r:.80}; a cell of your own subclasses "
+                    f"glassnet.layers.Cell (its step and step_backward in NumPy); Keras' cells are not taken")
 
 
 def _from_keras(config):
@@ -245,10 +250,11 @@ class RNN(CarriesStates, _Wrapper):
 
     Parameters
     ----------
-    cell : SimpleRNNCell, LSTMCell, GRUCell, a list of them, or StackedRNNCells
-        The built-in cells only: a cell of your own is refused (TypeError). The RNN makes one
-        layer of its own from each cell (``cell_layers``), so one cell given to two RNNs gives
-        each weights of its own (in Keras they would share them).
+    cell : SimpleRNNCell, LSTMCell, GRUCell, a Cell of your own, a list of them, or StackedRNNCells
+        The RNN makes one layer of its own from each cell (``cell_layers``: the built-in cells'
+        SimpleRNN, LSTM or GRU; a ``CellLoop`` running a cell of yours, ``layers/cell_loop.py``),
+        so one cell given to two RNNs gives each weights of its own (in Keras they would share
+        them). Anything else (a Keras cell) is refused (TypeError).
     return_sequences, return_state, go_backwards, stateful, zero_output_for_mask
         As SimpleRNN's (docs/layers.md). With stacked cells ``go_backwards`` reads the input from
         its end once: every cell reads the steps in that order, as Keras' stacked cells do.
