@@ -216,6 +216,23 @@ def test_stacked_gradients_match_the_cells_step_by_step_in_torch(go_backwards, r
         np.testing.assert_allclose(layer.grads[key], value.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=key)
 
 
+def test_a_masked_model_of_cells_trains_as_keras(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    from keras_twins import train_both, twins
+    ids = rng.integers(1, 9, (6, 7))
+    ids[0, 4:], ids[2, 5:] = 0, 0                      # padding, which Embedding(mask_zero=True) masks
+
+    def build(lib):
+        inputs = lib.Input((7,))
+        x = lib.layers.Embedding(9, 3, mask_zero=True, name="embedding")(inputs)
+        x = lib.layers.RNN([lib.layers.LSTMCell(4), lib.layers.GRUCell(3)], return_sequences=True, name="stack")(x)
+        return inputs, lib.layers.RNN(lib.layers.SimpleRNNCell(2), go_backwards=True, name="last")(x)
+    ours, theirs = twins(build, keras)
+    np.testing.assert_allclose(ours.predict(ids, verbose=0), theirs.predict(ids, verbose=0), rtol=1e-5, atol=2e-6)
+    mine, their = train_both(ours, theirs, ids, rng.standard_normal((6, 2)).astype(np.float32), "mse", 0.1, 3)
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+
+
 def test_stacked_states_in_a_functional_model(rng):
     x = rng.standard_normal((4, 6, 3))
     inputs = gn.Input((6, 3))
@@ -253,6 +270,14 @@ def test_stateful_stacked_cells_carry_every_cell_s_states(rng):
     assert not np.allclose(model.predict(x[:, :5], batch_size=3, verbose=0), first)
     model.reset_states()
     np.testing.assert_array_equal(model.predict(x[:, :5], batch_size=3, verbose=0), first)
+
+
+def test_a_cell_takes_a_callable_initializer_as_the_layer_does(rng):
+    def halves(shape, rng, dtype):
+        return np.full(shape, 0.5, dtype)
+    layer = RNN(GRUCell(2, kernel_initializer=halves), seed=0)
+    layer.build((3, 4))
+    np.testing.assert_array_equal(layer.params["kernel"], 0.5)
 
 
 def test_unroll_is_accepted_and_changes_nothing(rng):

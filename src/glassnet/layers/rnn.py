@@ -65,6 +65,7 @@ class _Cell:
             raise ValueError(f"{cls}: seed is taken by the RNN layer around the cell (RNN(cell, seed=...)), "
                              f"whose generator draws the cell's weights and dropout masks")
         self.name = check_name(name, f"{cls}: name")
+        self._settings = kwargs       # as given: a callable initializer has no config, yet trains
         try:
             self.template = self.layer_class(**kwargs)
         except (TypeError, ValueError) as exc:   # the layer's check, said of the cell
@@ -100,8 +101,7 @@ class _Cell:
     def make_layer(self, **options):
         """A new, unbuilt layer of this cell's settings and the RNN's ``options`` (return_sequences,
         go_backwards, ...): the loop that runs the cell."""
-        config = {key: value for key, value in self.template.get_config().items() if key != "name"}
-        return self.layer_class.from_config({**config, **options})
+        return self.layer_class(**self._settings, **options)
 
     def __repr__(self):
         return f"<{type(self).__name__} units={self.units}>"
@@ -317,7 +317,7 @@ class RNN(CarriesStates, _Wrapper):
         return self.return_sequences
 
     def _inner_layers(self):
-        if len(self.cell_layers) == 1:      # LSTM's own weight names: an RNN(LSTMCell) file reads as an LSTM's
+        if len(self.cell_layers) == 1:      # the layer's own weight names, as Keras' cell's: kernel, ...
             return (("", self.cell_layers[0]),)
         return tuple((f"cell_{k}_", inner) for k, inner in enumerate(self.cell_layers))
 
