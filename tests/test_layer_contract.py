@@ -27,6 +27,10 @@ TABLE = {
     "ConvLSTM3D": (lambda **kw: layers.ConvLSTM3D(2, 2, **kw), (2, 3, 3, 2, 1), False),
     "Bidirectional": (lambda **kw: layers.Bidirectional(layers.GRU(3, return_sequences=True, dropout=0.2), merge_mode="mul",
                                                          **kw), (4, 2), True),
+    # a stack of cells with dropout in the middle one, reading the input from its end
+    "RNN": (lambda **kw: layers.RNN([layers.SimpleRNNCell(2), layers.LSTMCell(3, recurrent_dropout=0.2),
+                                     layers.GRUCell(2, dropout=0.3)], return_sequences=True, go_backwards=True, **kw),
+            (4, 2), True),
     "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
     "SpectralNormalization": (lambda **kw: layers.SpectralNormalization(layers.Conv1D(3, 2, activation="tanh"), **kw), (5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
@@ -175,7 +179,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
+    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
               "RandomBrightness")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
