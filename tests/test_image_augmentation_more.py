@@ -30,14 +30,37 @@ def test_shear_matches_keras_for_the_same_draws(settings, rng):
 
 
 def test_shear_draws_sizes_in_the_range_and_both_signs():
+    layer = RandomShear((0.2, 0.5), (0.1, 0.3), seed=0)
+    layer(np.zeros((4000, 2, 2, 1), np.float32), training=True)
+    sx, sy = layer._drawn["shear_factor"].T
+    assert np.all((np.abs(sx) >= 0.2) & (np.abs(sx) <= 0.5)) and np.all((np.abs(sy) >= 0.1) & (np.abs(sy) <= 0.3))
+    assert np.all(np.sign(sx) * np.sign(sy) > 0)                      # a pair: one sign per image, both axes
+    assert abs(np.mean(sx > 0) - 0.5) < 0.03
+    # a number f: Keras 3.15 draws U(-f, f) before its sign, independent of the other axis' sign
     layer = RandomShear((0.2, 0.5), 0.3, seed=0)
     layer(np.zeros((4000, 2, 2, 1), np.float32), training=True)
     sx, sy = layer._drawn["shear_factor"].T
-    assert np.all((np.abs(sx) >= 0.2) & (np.abs(sx) <= 0.5)) and np.all(np.abs(sy) <= 0.3)
-    assert np.all(np.sign(sx) * np.sign(sy) >= 0)                     # one sign per image, both axes
-    assert abs(np.mean(sx > 0) - 0.5) < 0.03
-    # a number f: sizes over all of [0, f] (Keras' documented (0, f)), so the shear is U(-f, f)
-    assert abs(np.mean(np.abs(sy) < 0.15) - 0.5) < 0.03
+    assert np.all(np.abs(sy) <= 0.3) and abs(np.mean(np.abs(sy) < 0.15) - 0.5) < 0.03
+    assert abs(np.mean(np.sign(sx) != np.sign(sy)) - 0.5) < 0.03        # half have opposite signs, as Keras'
+
+
+def test_shear_draws_the_pairs_keras_draws():
+    keras = _keras()
+    x = np.zeros((4000, 2, 2, 1), np.float32)
+    for x_factor, y_factor in ((0.3, 0.3), ((0.2, 0.5), 0.3), ((0.2, 0.5), (0.1, 0.3))):
+        ours = RandomShear(x_factor, y_factor, seed=0)
+        ours(x, training=True)
+        theirs = keras.layers.RandomShear(x_factor, y_factor, seed=0).get_random_transformation(x, training=True)
+        a, b = ours._drawn["shear_factor"], np.asarray(theirs["shear_factor"])
+        for v in (a, b):
+            assert v.shape == (4000, 2)
+        np.testing.assert_allclose(np.mean(np.sign(a[:, 0]) != np.sign(a[:, 1])),
+                                   np.mean(np.sign(b[:, 0]) != np.sign(b[:, 1])), atol=0.04)
+        np.testing.assert_allclose(np.quantile(a, [0.1, 0.5, 0.9], axis=0), np.quantile(b, [0.1, 0.5, 0.9], axis=0),
+                                   atol=0.03)
+    number = RandomShear(0.3, (0.1, 0.2), seed=1)
+    copy = RandomShear.from_config(number.get_config())
+    assert number.get_config()["x_factor"] == 0.3 and copy.x_factor == number.x_factor == (-0.3, 0.3)
 
 
 @pytest.mark.parametrize("fill_mode, padding_mode", [("constant", "zeros"), ("nearest", "border")])
@@ -151,7 +174,8 @@ def test_blur_gradient_matches_torch_autograd(rng, torch):
     (lambda: RandomGaussianBlur(1.5), r"RandomGaussianBlur: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 1.5"),
     (lambda: RandomGaussianBlur(kernel_size=4), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got 4"),
     (lambda: RandomGaussianBlur(kernel_size=(3, 3)), r"RandomGaussianBlur: kernel_size must be an odd positive integer .*got \(3, 3\)"),
-    (lambda: RandomGaussianBlur(sigma=-1.0), r"RandomGaussianBlur: sigma must be a number or a pair \(lower, upper\) of numbers in \[0, inf\], got -1.0"),
+    (lambda: RandomGaussianBlur(sigma=-1.0), r"RandomGaussianBlur: sigma must be a number or a pair \(lower, upper\) of finite numbers >= 0, got -1.0"),
+    (lambda: RandomGaussianBlur(sigma=float("inf")), r"RandomGaussianBlur: sigma must be .* of finite numbers >= 0, got inf"),
     (lambda: RandomGaussianBlur(sigma=(1, 2, 3)), r"RandomGaussianBlur: sigma must be"),
     (lambda: RandomGaussianBlur(value_range=(0, 0)), r"RandomGaussianBlur: value_range must be a pair \(low, high\) of distinct"),
 ])

@@ -36,7 +36,8 @@ def _factor_pair(factor, caller, name, low=-1.0, high=1.0):
     values = list(factor) if pair else [factor]
     if (pair and len(values) != 2) or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
                                               and low <= v <= high and math.isfinite(v) for v in values):
-        where = "finite numbers" if math.isinf(low) else f"numbers in [{low:g}, {high:g}]"
+        where = ("finite numbers" if math.isinf(low) else f"finite numbers >= {low:g}" if math.isinf(high)
+                 else f"numbers in [{low:g}, {high:g}]")
         raise ValueError(f"{caller}: {name} must be a number or a pair (lower, upper) of {where}, got {factor!r:.80}")
     if not pair:
         return -abs(float(values[0])), abs(float(values[0]))
@@ -375,14 +376,14 @@ def _zoom_pair(factor, name):
 class RandomShear(_AffineImage):
     """Shear each image by a random amount: output pixel (x, y) reads input ``(x + sx y, y + sy x)``,
     about the top-left corner (Keras' matrix), so a shear ``sx`` moves row y sideways by ``sx y``
-    pixels. ``x_factor`` and ``y_factor`` give the size of ``sx`` and ``sy``: a number f in [0, 1]
-    (a size in [0, f]) or a pair (lower, upper) within [0, 1]; each image then shears one way or
-    the other with probability 1/2, both axes the same way (Keras' one sign per image). The
-    defaults (0, 0) shear nothing. ``fill_mode``, ``interpolation`` and ``fill_value`` as for
-    ``RandomTranslation``; the sizes drawn by the last training call are kept in ``_drawn``.
-
-    Keras 3.15 reads a number f as (-f, f) before its random sign, against its documentation's
-    (0, f); the sizes and signs come out alike either way, and glassnet keeps the documented pair.
+    pixels. ``x_factor`` and ``y_factor``: a number f in [0, 1] draws the shear from [-f, f], a
+    pair (lower, upper) within [0, 1] draws its size from that range; each image then flips the
+    sign of both with probability 1/2 (Keras' one ``invert`` per image). So a pair's two shears
+    always share a sign, while a number's sign is independent of the other axis' (Keras 3.15's
+    code, which reads a number f as (-f, f) against its documentation's (0, f): the two readings
+    give the same sizes, but not the same pairs (sx, sy), half of Keras' having opposite signs).
+    The defaults (0, 0) shear nothing. ``fill_mode``, ``interpolation`` and ``fill_value`` as for
+    ``RandomTranslation``; the shears drawn by the last training call are kept in ``_drawn``.
 
     Example
     -------
@@ -395,8 +396,9 @@ class RandomShear(_AffineImage):
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  seed=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
-        self.x_factor = _unsigned_pair(x_factor, "RandomShear", "x_factor")
-        self.y_factor = _unsigned_pair(y_factor, "RandomShear", "y_factor")
+        # Keras' reading: a number f is (-f, f), a pair (lower, upper) within [0, 1] is sorted
+        self.x_factor = _factor_pair(x_factor, "RandomShear", "x_factor", 0.0, 1.0)
+        self.y_factor = _factor_pair(y_factor, "RandomShear", "y_factor", 0.0, 1.0)
 
     def _matrices(self, n, height, width):
         sx, sy = self._uniform(*self.x_factor, n), self._uniform(*self.y_factor, n)
@@ -406,12 +408,14 @@ class RandomShear(_AffineImage):
         return np.stack([one, sx * sign, zero, sy * sign, one, zero], axis=1)
 
     def get_config(self):
-        return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor)}
+        # a number's (-f, f) goes back as the number f (a pair within [0, 1] could not hold it)
+        return {**super().get_config(), **{name: pair[1] if pair[0] < 0 else list(pair) for name, pair in
+                                           (("x_factor", self.x_factor), ("y_factor", self.y_factor))}}
 
 
 def _unsigned_pair(factor, caller, name, high=1.0):
-    """A range within [0, high]: a number f is (0, f) (Keras' reading for shear sizes, blur and
-    erasing probabilities), a pair (lower, upper) is sorted."""
+    """A range within [0, high]: a number f is (0, f) (Keras' reading for blur and erasing
+    probabilities), a pair (lower, upper) is sorted."""
     lower, upper = _factor_pair(factor, caller, name, 0.0, high)
     return (0.0, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
 
