@@ -103,6 +103,9 @@ TABLE = {
     "RandomZoom": (lambda **kw: layers.RandomZoom(0.3, (-0.2, 0.1), fill_mode="wrap", interpolation="nearest", **kw), (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "RandomGrayscale": (lambda **kw: layers.RandomGrayscale(0.6, **kw), (3, 4, 3), True),
+    "RandomInvert": (lambda **kw: layers.RandomInvert((0.5, 1.0), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "Solarization": (lambda **kw: layers.Solarization((0.2, 0.4), (0.3, 0.7), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
@@ -169,6 +172,7 @@ def test_gradients_agree_with_finite_differences(name):
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
+    random += ("RandomGrayscale", "RandomInvert", "Solarization")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

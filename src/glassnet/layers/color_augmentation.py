@@ -1,0 +1,175 @@
+"""Keras' colour augmentation layers: RandomGrayscale, RandomInvert and Solarization.
+
+Like the geometric ones (augmentation.py), each changes images (batch, H, W, C) in training only,
+with new random draws per image and step from the layer's generator (the model's seed, or the
+layer's own ``seed``), and is the identity, gradient included, in ``evaluate`` and ``predict``.
+A layer that mixes the colour channels takes RGB images, C == 3 (RandomGrayscale also C == 1, an
+image already gray, as Keras); the others any C. The per-image parameters of the last training
+call stay in ``layer._drawn`` (a dict of arrays of length batch), for tests and for a curious user.
+"""
+import numpy as np
+
+from .._validation import check_number
+from .augmentation import _factor_pair, _RandomImage, _RandomIntensity, _where
+
+# ITU-R 601 luma, as Keras' (TensorFlow's) rgb_to_grayscale weighs red, green and blue
+LUMA = (0.2989, 0.5870, 0.1140)
+
+
+def _unit_pair(factor, caller, name):
+    """Keras' factor of a probability or a strength: a number f in [0, 1] gives (0, f), a pair
+    (lower, upper) in [0, 1] is sorted."""
+    lower, upper = _factor_pair(factor, caller, name, 0.0, 1.0)
+    return (lower, upper) if isinstance(factor, (tuple, list)) else (0.0, upper)
+
+
+def _luma(x):
+    """The gray (n, H, W, 1) of RGB images (n, H, W, 3), in their dtype."""
+    return (x @ np.asarray(LUMA, dtype=x.dtype))[..., None] if x.shape[-1] == 3 else x
+
+
+def _luma_backward(grad_gray, channels):
+    """The transpose of ``_luma``: each gray pixel's gradient (n, H, W, 1) back onto its channels."""
+    return grad_gray * np.asarray(LUMA, dtype=grad_gray.dtype) if channels == 3 else grad_gray
+
+
+class _Channels:
+    """For the layers that mix the colour channels: images of ``channels`` channels only."""
+
+    channels = (3,)
+
+    def _check_channels(self, sample_shape):
+        c = tuple(sample_shape)[-1] if len(sample_shape) else None
+        if c is not None and c not in self.channels:
+            wanted = " or ".join(map(str, self.channels))
+            raise ValueError(f"{self.describe()}: expected RGB images of {wanted} channels, (batch, height, width, "
+                             f"{wanted}), got {c} channels: shape (batch, {', '.join(map(str, sample_shape))})")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._check_channels(tuple(input_shape))
+
+    def check_input_shape(self, sample_shape):
+        super().check_input_shape(sample_shape)
+        self._check_channels(tuple(sample_shape))
+
+    def forward(self, x, training=False):
+        self._check_channels(x.shape[1:])
+        return super().forward(x, training)
+
+
+class RandomGrayscale(_Channels, _RandomImage):
+    """Turn each RGB image gray with probability ``factor`` (in [0, 1]; Keras' default 0.5): every
+    channel becomes the luma ``0.2989 R + 0.5870 G + 0.1140 B`` (Keras' weights), so the image
+    keeps its 3 channels. Images of 1 channel are gray already and pass unchanged.
+
+    Example
+    -------
+    >>> layer = RandomGrayscale(1.0, seed=0)
+    >>> layer(np.array([[[[255.0, 0.0, 0.0]]]]), training=True)[0, 0, 0].astype(float).round(2).tolist()
+    [76.22, 76.22, 76.22]
+    """
+
+    channels = (1, 3)
+
+    def __init__(self, factor=0.5, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = check_number(factor, "RandomGrayscale: factor (the probability of turning an image gray)", "[0, 1]")
+
+    def _augment(self, x):
+        chosen = self._uniform(0.0, 1.0, x.shape[0]) < self.factor
+        self._drawn = {"grayscale": chosen}
+        self._chosen = _where(x, chosen[:, None, None, None])
+        return np.where(self._chosen, _luma(x), x)
+
+    def _augment_backward(self, grad_output):
+        through_gray = _luma_backward(grad_output.sum(axis=-1, keepdims=True), grad_output.shape[-1])
+        return np.where(self._chosen, through_gray, grad_output)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class RandomInvert(_RandomIntensity):
+    """Invert each image's colours, ``low + high - x`` for ``value_range`` (low, high), with a
+    probability drawn per image from ``factor``: a number f in [0, 1] (the probability drawn from
+    [0, f]; Keras' default 1.0 inverts half of the images) or a pair (lower, upper) in [0, 1].
+
+    Keras 3.15 writes ``high - x``, which is the complement only for ranges that start at 0 (its
+    default (0, 255) and (0, 1)): images in (-1, 1) would land in (0, 2). glassnet follows its
+    documentation ("complementary values"), the same for those ranges.
+
+    Example
+    -------
+    >>> layer = RandomInvert((1.0, 1.0), value_range=(-1, 1), seed=0)
+    >>> layer(np.array([[[[-1.0, 0.25]]]]), training=True)[0, 0, 0].tolist()
+    [1.0, -0.25]
+    """
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.factor = _unit_pair(factor, "RandomInvert", "factor")
+
+    def _augment(self, x):
+        n = x.shape[0]
+        # Keras' two draws: a probability per image, then the coin that uses it
+        probability = self._uniform(*self.factor, n)
+        chosen = self._uniform(0.0, 1.0, n) < probability
+        self._drawn = {"invert": chosen}
+        self._chosen = _where(x, chosen[:, None, None, None])
+        # no clip: the mirror image of an image inside value_range lies inside it too
+        return np.where(self._chosen, x.dtype.type(sum(self.value_range)) - x, x)
+
+    def _augment_backward(self, grad_output):
+        return np.where(self._chosen, -grad_output, grad_output)
+
+
+class Solarization(_RandomIntensity):
+    """Keras' solarization: in units of 0-255 over ``value_range``, add ``a`` to each pixel, clip to
+    [0, 255], then invert (``255 - p``) the pixels at or above a threshold ``t``. Per image, ``a``
+    is drawn from ``addition_factor`` and ``t`` from ``threshold_factor`` (each a number f in
+    [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]), times 255. The defaults (0, 0)
+    invert every pixel of every image; ``threshold_factor=(0.5, 0.5)`` inverts the bright half.
+
+    Keras 3.15 draws from ``[lower, upper * 255]``, against its documentation ("times the value
+    range"); glassnet draws ``[lower, upper] * 255``, the same where lower is 0 (a number f).
+
+    Example
+    -------
+    >>> layer = Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1), seed=0)
+    >>> layer(np.array([[[[0.25, 0.75]]]]), training=True)[0, 0, 0].tolist()
+    [0.25, 0.25]
+    """
+
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.addition_factor = _unit_pair(addition_factor, "Solarization", "addition_factor")
+        self.threshold_factor = _unit_pair(threshold_factor, "Solarization", "threshold_factor")
+
+    def _augment(self, x):
+        self._check_range(x)
+        n = x.shape[0]
+        addition = self._uniform(*self.addition_factor, n)
+        threshold = self._uniform(*self.threshold_factor, n)
+        self._drawn = {"addition": addition * 255, "threshold": threshold * 255}
+        a, t = (_where(x, v.astype(x.dtype)[:, None, None, None] * x.dtype.type(255)) for v in (addition, threshold))
+        low, high = self.value_range
+        scaled = (low, high) != (0.0, 255.0)        # Keras' own steps, for its float32 rounding
+        p = (x - x.dtype.type(low)) / x.dtype.type(high - low) * x.dtype.type(255) if scaled else x
+        p = p + a
+        self._kept = (p >= 0) & (p <= 255)           # where the gradient passes the clip
+        np.clip(p, 0, 255, out=p)
+        self._inverted = p >= t
+        p = np.where(self._inverted, x.dtype.type(255) - p, p)
+        return p / x.dtype.type(255) * x.dtype.type(high - low) + x.dtype.type(low) if scaled else p
+
+    def _augment_backward(self, grad_output):
+        # the two rescalings cancel: +-1 where the clip let the pixel through
+        g = grad_output * self._kept
+        return np.where(self._inverted, -g, g)
+
+    def get_config(self):
+        config = super(_RandomIntensity, self).get_config()
+        return {**config, "addition_factor": list(self.addition_factor),
+                "threshold_factor": list(self.threshold_factor), "value_range": list(self.value_range)}
+
