@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import RandomGrayscale, RandomInvert, Solarization
+from glassnet.layers import RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomSaturation, Solarization
 from glassnet.layers.color_augmentation import LUMA
 
 
@@ -88,6 +88,53 @@ def test_solarization_draws_its_documented_ranges():
     assert 0 <= threshold.min() < 1 and 126 < threshold.max() <= 127.5
 
 
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1)])
+@pytest.mark.parametrize("channels", [3, 1])
+def test_color_degeneration_matches_keras(value_range, channels, rng):
+    keras = _keras()
+    x = _images(rng, 8, value_range, channels)
+    layer = RandomColorDegeneration((0.1, 0.9), value_range=value_range, seed=1)
+    ours = layer(x, training=True)
+    theirs = keras.layers.RandomColorDegeneration((0.1, 0.9), value_range=value_range).transform_images(
+        x, {"factor": _column(layer._drawn["factor"])})
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-5 * value_range[1])
+    assert 0.1 <= layer._drawn["factor"].min() and layer._drawn["factor"].max() <= 0.9
+    if channels == 1:
+        np.testing.assert_array_equal(ours, x)
+
+
+@pytest.mark.parametrize("value_range, factor", [((0, 1), (0.0, 1.0)), ((0, 1), 0.9), ((0, 255), 0.5)], ids=str)
+def test_saturation_matches_keras_hsv_round_trip(value_range, factor, rng):
+    keras = _keras()
+    x = _images(rng, 16, value_range)
+    x[0, 0, 0] = x[0, 0, 0, 0]                             # a gray pixel
+    x[1, 0, 0] = 0                                         # and a black one
+    layer = RandomSaturation(factor, value_range=value_range, seed=6)
+    ours = layer(x, training=True)
+    k, f = layer._drawn["saturation"], layer._drawn["factor"]
+    np.testing.assert_allclose(k, f / (1 - f + keras.config.epsilon()), rtol=1e-12)   # Keras' get_random_transformation
+    theirs = keras.layers.RandomSaturation(factor, value_range=value_range).transform_images(
+        x, {"factor": k.astype(np.float32)})
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=2e-6 * value_range[1])
+    assert layer._saturated.any() == (factor != 0.5)       # both branches where k reaches past 1
+
+
+def test_saturation_follows_its_documentation_where_keras_does_not(rng):
+    # (0, 255) and k > 1: Keras clips the saturation to value_range, not [0, 1], and its colours go negative
+    keras = _keras()
+    x = _images(rng, 4)
+    layer = RandomSaturation((1.0, 1.0), seed=0)
+    ours = layer(x, training=True)
+    np.testing.assert_allclose(ours.min(axis=-1), 0, atol=1e-3)                 # fully saturated
+    np.testing.assert_allclose(ours.max(axis=-1), x.max(axis=-1), rtol=1e-6)     # the same value (V)
+    theirs = keras.layers.RandomSaturation((1.0, 1.0)).transform_images(x, {"factor": layer._drawn["saturation"].astype(np.float32)})
+    assert np.asarray(theirs).min() < -1000                 # colours far below 0
+    # a range from -1: shifted to 0 first, so the result is the (0, 1) one moved back
+    shifted = RandomSaturation((0.8, 0.8), value_range=(-1, 1), seed=0)(x / 255 * 2 - 1, training=True)
+    unit = RandomSaturation((0.8, 0.8), value_range=(0, 1), seed=0)(x / 255, training=True)
+    np.testing.assert_allclose(shifted, unit * 2 - 1, atol=1e-6)
+
+
 # -- gradients against PyTorch autograd on the same maths -------------------------------------------
 def _torch_grad(torch, function, x, grad_output):
     t = torch.tensor(x, requires_grad=True)
@@ -141,6 +188,36 @@ def test_solarization_gradient_matches_torch_through_the_clip(torch, rng):
     assert (layer._kept == 0).any() and layer._inverted.any() and not layer._inverted.all()  # each branch seen
 
 
+def test_color_degeneration_gradient_matches_torch_through_the_clip(torch, rng):
+    x = _images(rng, 8, (0, 1), dtype=np.float64)
+    x[:2] *= 1.3                                           # some pixels the clip stops
+    layer = RandomColorDegeneration((0.0, 0.8), value_range=(0, 1), seed=1, dtype="float64")
+    with pytest.warns(UserWarning, match="outside its value_range"):
+        layer(x, training=True)
+    s = torch.tensor(layer._drawn["factor"])[:, None, None, None]
+    layer.rng = None
+    w = torch.tensor(LUMA)
+    _parity(torch, layer, lambda t: torch.clamp(t + s * ((t @ w)[..., None] - t), 0, 1), x, rng)
+    assert not layer._kept.all()
+
+
+def test_saturation_gradient_matches_torch_in_both_branches(torch, rng):
+    low = -1.0
+    x = _images(rng, 8, (low, 1), dtype=np.float64)
+    layer = RandomSaturation((0.2, 0.9), value_range=(low, 1), seed=3, dtype="float64")
+    layer(x, training=True)
+    k = torch.tensor(layer._drawn["saturation"])[:, None, None, None]
+    layer.rng = None
+
+    def saturate(t):
+        top, bottom = t.max(dim=-1, keepdim=True).values, t.min(dim=-1, keepdim=True).values
+        ratio = torch.minimum(k, (top - low) / (top - bottom))
+        return top - (top - t) * ratio
+
+    _parity(torch, layer, saturate, x, rng)
+    assert layer._saturated.any() and not layer._saturated.all()
+
+
 # -- the draws, inference, errors --------------------------------------------------------------------
 def test_how_often_each_layer_changes_an_image():
     x = np.full((4000, 1, 1, 3), 100.0, np.float32)
@@ -153,7 +230,8 @@ def test_how_often_each_layer_changes_an_image():
     assert abs((RandomInvert(seed=0)(x, training=True)[:, 0, 0, 0] == 55).mean() - 0.5) < 0.03
 
 
-@pytest.mark.parametrize("layer", [RandomGrayscale(0.9, seed=0), RandomInvert((0.9, 1.0), seed=0), Solarization(seed=0)],
+@pytest.mark.parametrize("layer", [RandomGrayscale(0.9, seed=0), RandomInvert((0.9, 1.0), seed=0), Solarization(seed=0),
+                                   RandomColorDegeneration(0.5, seed=0), RandomSaturation(0.8, seed=0)],
                          ids=lambda layer: type(layer).__name__)
 def test_outside_training_each_is_the_identity(layer, rng):
     x = _images(rng, 4)
@@ -172,7 +250,9 @@ def test_a_model_with_colour_augmentation_trains_reproducibly_and_predicts_witho
 
     def model():
         m = gn.Sequential([gn.Input((6, 6, 3)), RandomGrayscale(0.2), RandomInvert(0.3, value_range=(0, 1)),
-                           Solarization(threshold_factor=(0.8, 1.0), value_range=(0, 1)), gn.layers.Flatten(),
+                           Solarization(threshold_factor=(0.8, 1.0), value_range=(0, 1)),
+                           RandomColorDegeneration(0.5, value_range=(0, 1)), RandomSaturation(0.7, value_range=(0, 1)),
+                           gn.layers.Flatten(),
                            gn.layers.Dense(1, activation="sigmoid")], seed=4)
         m.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.01))
         return m
@@ -202,7 +282,12 @@ def test_solarization_warns_about_images_outside_value_range(rng):
     (lambda: RandomGrayscale()(np.ones((2, 4, 4, 2))), r"layer RandomGrayscale: expected RGB images of 1 or 3 channels, \(batch, height, width, 1 or 3\), got 2 channels: shape \(batch, 4, 4, 2\)"),
     (lambda: gn.Sequential([gn.Input((4, 4, 4)), RandomGrayscale()]), r"RandomGrayscale.*: expected RGB images of 1 or 3 channels, .* got 4 channels"),
     (lambda: RandomInvert()(np.ones((2, 4, 4))), r"layer RandomInvert: expected input of shape \(batch, height, width, channels\)"),
-], ids=range(9))
+    (lambda: RandomColorDegeneration(-0.2), r"RandomColorDegeneration: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got -0.2"),
+    (lambda: RandomColorDegeneration(0.2)(np.ones((1, 2, 2, 4))), r"layer RandomColorDegeneration: expected RGB images of 1 or 3 channels"),
+    (lambda: RandomSaturation((0.2, 1.5)), r"RandomSaturation: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got \(0.2, 1.5\)"),
+    (lambda: RandomSaturation(0.2)(np.ones((1, 2, 2, 1))), r"layer RandomSaturation: expected RGB images of 3 channels, \(batch, height, width, 3\), got 1 channels"),
+    (lambda: RandomSaturation(0.2, value_range=[0]), r"RandomSaturation: value_range must be a pair"),
+], ids=range(14))
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()

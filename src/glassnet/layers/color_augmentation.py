@@ -1,4 +1,5 @@
-"""Keras' colour augmentation layers: RandomGrayscale, RandomInvert and Solarization.
+"""Keras' colour augmentation layers: RandomGrayscale, RandomInvert, Solarization,
+RandomColorDegeneration and RandomSaturation.
 
 Like the geometric ones (augmentation.py), each changes images (batch, H, W, C) in training only,
 with new random draws per image and step from the layer's generator (the model's seed, or the
@@ -173,3 +174,93 @@ class Solarization(_RandomIntensity):
         return {**config, "addition_factor": list(self.addition_factor),
                 "threshold_factor": list(self.threshold_factor), "value_range": list(self.value_range)}
 
+
+
+class RandomColorDegeneration(_Channels, _RandomIntensity):
+    """Fade each RGB image towards its gray by a strength drawn per image from ``factor`` (a number
+    f in [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]): ``x + s (gray - x)``, the
+    gray as RandomGrayscale's, clipped to ``value_range``; s = 0 leaves the image, s = 1 makes it
+    gray. Images of 1 channel are gray already and pass unchanged.
+
+    Keras 3.15 draws a number f from [-f, f] (its base class's range), against its documentation
+    ("a value between 0.0 and the passed float"), and takes pairs below 0, which push the colours
+    away from gray; glassnet follows the documentation.
+
+    Example
+    -------
+    >>> layer = RandomColorDegeneration((0.5, 0.5), value_range=(0, 1), seed=0)
+    >>> layer(np.array([[[[1.0, 0.0, 0.0]]]]), training=True)[0, 0, 0].astype(float).round(3).tolist()
+    [0.649, 0.149, 0.149]
+    """
+
+    channels = (1, 3)
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.factor = _unit_pair(factor, "RandomColorDegeneration", "factor")
+
+    def _augment(self, x):
+        self._check_range(x)
+        strength = self._uniform(*self.factor, x.shape[0])
+        self._drawn = {"factor": strength}
+        self._strength = _where(x, strength.astype(x.dtype)[:, None, None, None])
+        return self._clip(x + self._strength * (_luma(x) - x))
+
+    def _augment_backward(self, grad_output):
+        g = grad_output * self._kept
+        through_gray = _luma_backward(g.sum(axis=-1, keepdims=True), g.shape[-1])
+        return (1 - self._strength) * g + self._strength * through_gray
+
+
+class RandomSaturation(_Channels, _RandomIntensity):
+    """Scale each RGB image's saturation (HSV's S) by ``k = f / (1 - f)``, f drawn per image from
+    ``factor`` (a number in [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]): f = 0.5
+    leaves the image, 0 makes it gray (every channel its maximum, HSV's value), 1 fully saturated.
+    Hue and value stay; the new saturation is clipped to [0, 1]. Pixels are read relative to
+    ``value_range``'s low end.
+
+    Keras 3.15 converts to HSV and back; in closed form, with V and m a pixel's largest and smallest
+    channel, ``out = V - (V - x) min(k, (V - low) / (V - m))`` (HSV-to-RGB is ``V (1 - S k_c(H))``
+    per channel), which is what glassnet computes, and differentiates. Three differences from Keras
+    3.15, each where it contradicts its own documentation: a number f draws from [0, f] (Keras:
+    [-f, f], the negative half all gray), the saturation is clipped to [0, 1] (Keras clips it to
+    ``value_range``: with (0, 255) a saturation above 1 makes negative colours), and ranges that do
+    not start at 0, (-1, 1), are shifted to 0 first (Keras' HSV of negative colours is meaningless).
+    The results equal Keras' for images in (0, 1), and in (0, 255) with f <= 0.5.
+
+    Example
+    -------
+    >>> layer = RandomSaturation((0.0, 0.0), value_range=(0, 1), seed=0)
+    >>> layer(np.array([[[[0.8, 0.4, 0.2]]]]), training=True)[0, 0, 0].astype(float).round(4).tolist()
+    [0.8, 0.8, 0.8]
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.factor = _unit_pair(factor, "RandomSaturation", "factor")
+
+    def _augment(self, x):
+        self._check_range(x)
+        f = self._uniform(*self.factor, x.shape[0])
+        k = f / (1 - f + 1e-7)              # Keras' epsilon keeps f = 1 finite: k = 1e7
+        self._drawn = {"factor": f, "saturation": k}
+        k = _where(x, k.astype(x.dtype)[:, None, None, None])
+        top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
+        spread, height = top - bottom, np.maximum(top - x.dtype.type(self.value_range[0]), 0)
+        # where k S > 1 the saturation is clipped: r = 1 / S = height / spread (spread > 0 there)
+        self._saturated = k * spread > height
+        ratio = np.where(self._saturated, height / np.where(self._saturated, spread, 1), k)
+        self._cache = (x, top, spread, ratio)
+        return top - (top - x) * ratio
+
+    def _augment_backward(self, grad_output):
+        x, top, spread, ratio = self._cache
+        g = grad_output
+        # out_c = V - (V - x_c) r: r is k, or (V - low) / (V - m) where saturated
+        below = (top - x) / np.where(self._saturated, spread, 1) * self._saturated    # (V - x_c) / (V - m) there
+        to_top = (g * ((1 - ratio) * (1 - below))).sum(axis=-1, keepdims=True)
+        to_bottom = -(g * below * ratio).sum(axis=-1, keepdims=True)
+        channels = np.arange(x.shape[-1])
+        first_top = channels == x.argmax(axis=-1)[..., None]           # V and m: one channel each
+        first_bottom = channels == x.argmin(axis=-1)[..., None]
+        return g * ratio + to_top * first_top + to_bottom * first_bottom
