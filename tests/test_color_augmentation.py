@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomSaturation, Solarization
+from glassnet.layers import (RandomColorDegeneration, RandomGrayscale, RandomHue, RandomInvert, RandomSaturation,
+                             Solarization)
 from glassnet.layers.color_augmentation import LUMA
 
 
@@ -135,6 +136,31 @@ def test_saturation_follows_its_documentation_where_keras_does_not(rng):
     np.testing.assert_allclose(shifted, unit * 2 - 1, atol=1e-6)
 
 
+@pytest.mark.parametrize("value_range, factor", [((0, 255), 1.0), ((0, 1), (0.2, 0.6)), ((-1, 1), 0.5)], ids=str)
+def test_hue_matches_keras_hsv_round_trip(value_range, factor, rng):
+    keras = _keras()
+    x = _images(rng, 16, value_range)
+    x[0, 0, 0] = x[0, 0, 0, 0]                             # a gray pixel
+    x[1, 0, 0] = value_range[0]                            # a black one
+    x[2, 0, 0, :2] = x[2, 0, 0, 2]                         # ties for the largest channel
+    layer = RandomHue(factor, value_range=value_range, seed=7)
+    ours = layer(x, training=True)
+    delta = layer._drawn["delta"]
+    assert (delta < 0).any() and (delta > 0).any() and np.all(np.abs(delta) <= 0.5)
+    theirs = keras.layers.RandomHue(factor, value_range=value_range).transform_images(
+        x, {"factor": delta.astype(np.float32)})
+    width = value_range[1] - value_range[0]
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=2e-6 * width)
+
+
+def test_a_third_of_a_turn_takes_red_to_green_or_blue():
+    x = np.zeros((64, 1, 1, 3), np.float32)
+    x[..., 0] = 1
+    out = RandomHue((2 / 3, 2 / 3), value_range=(0, 1), seed=0)(x, training=True)[:, 0, 0]
+    green, blue = (np.abs(out - [0, 1, 0]) < 1e-6).all(axis=1), (np.abs(out - [0, 0, 1]) < 1e-6).all(axis=1)
+    assert (green | blue).all() and 16 < green.sum() < 48
+
+
 # -- gradients against PyTorch autograd on the same maths -------------------------------------------
 def _torch_grad(torch, function, x, grad_output):
     t = torch.tensor(x, requires_grad=True)
@@ -218,6 +244,30 @@ def test_saturation_gradient_matches_torch_in_both_branches(torch, rng):
     assert layer._saturated.any() and not layer._saturated.all()
 
 
+def test_hue_gradient_matches_torch(torch, rng):
+    low, high = -1.0, 2.0
+    x = _images(rng, 8, (low, high), dtype=np.float64)
+    layer = RandomHue(1.0, value_range=(low, high), seed=8, dtype="float64")
+    layer(x, training=True)
+    delta = torch.tensor(layer._drawn["delta"])[:, None, None, None]
+    layer.rng = None
+
+    def turn(t):
+        top, bottom = t.max(dim=-1, keepdim=True), t.min(dim=-1, keepdim=True).values
+        spread, r, g, b = top.values - bottom, t[..., :1], t[..., 1:2], t[..., 2:]
+        largest = top.indices
+        hue = torch.where(largest == 0, (g - b) / (6 * spread),
+                          torch.where(largest == 1, (b - r) / (6 * spread) + 1 / 3, (r - g) / (6 * spread) + 2 / 3))
+        hue = torch.where(hue < 0, hue + 1, hue) + delta
+        hue = torch.where(hue > 1, hue - 1, torch.where(hue < 0, hue + 1, hue))
+        six = 6 * hue
+        w = torch.cat([torch.clamp(torch.abs(six - 3) - 1, 0, 1), torch.clamp(2 - torch.abs(six - 2), 0, 1),
+                       torch.clamp(2 - torch.abs(six - 4), 0, 1)], dim=-1)
+        return torch.clamp(bottom + spread * w, low, high)
+
+    _parity(torch, layer, turn, x, rng)
+
+
 # -- the draws, inference, errors --------------------------------------------------------------------
 def test_how_often_each_layer_changes_an_image():
     x = np.full((4000, 1, 1, 3), 100.0, np.float32)
@@ -231,7 +281,7 @@ def test_how_often_each_layer_changes_an_image():
 
 
 @pytest.mark.parametrize("layer", [RandomGrayscale(0.9, seed=0), RandomInvert((0.9, 1.0), seed=0), Solarization(seed=0),
-                                   RandomColorDegeneration(0.5, seed=0), RandomSaturation(0.8, seed=0)],
+                                   RandomColorDegeneration(0.5, seed=0), RandomSaturation(0.8, seed=0), RandomHue(0.5, seed=0)],
                          ids=lambda layer: type(layer).__name__)
 def test_outside_training_each_is_the_identity(layer, rng):
     x = _images(rng, 4)
@@ -252,6 +302,7 @@ def test_a_model_with_colour_augmentation_trains_reproducibly_and_predicts_witho
         m = gn.Sequential([gn.Input((6, 6, 3)), RandomGrayscale(0.2), RandomInvert(0.3, value_range=(0, 1)),
                            Solarization(threshold_factor=(0.8, 1.0), value_range=(0, 1)),
                            RandomColorDegeneration(0.5, value_range=(0, 1)), RandomSaturation(0.7, value_range=(0, 1)),
+                           RandomHue(0.3, value_range=(0, 1)),
                            gn.layers.Flatten(),
                            gn.layers.Dense(1, activation="sigmoid")], seed=4)
         m.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.01))
@@ -287,7 +338,9 @@ def test_solarization_warns_about_images_outside_value_range(rng):
     (lambda: RandomSaturation((0.2, 1.5)), r"RandomSaturation: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got \(0.2, 1.5\)"),
     (lambda: RandomSaturation(0.2)(np.ones((1, 2, 2, 1))), r"layer RandomSaturation: expected RGB images of 3 channels, \(batch, height, width, 3\), got 1 channels"),
     (lambda: RandomSaturation(0.2, value_range=[0]), r"RandomSaturation: value_range must be a pair"),
-], ids=range(14))
+    (lambda: RandomHue(2.0), r"RandomHue: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 2.0"),
+    (lambda: RandomHue(0.2)(np.ones((1, 2, 2, 4))), r"layer RandomHue: expected RGB images of 3 channels, \(batch, height, width, 3\), got 4 channels"),
+], ids=range(16))
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -108,6 +108,7 @@ TABLE = {
     "Solarization": (lambda **kw: layers.Solarization((0.2, 0.4), (0.3, 0.7), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomColorDegeneration": (lambda **kw: layers.RandomColorDegeneration((0.2, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "RandomSaturation": (lambda **kw: layers.RandomSaturation((0.3, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
+    "RandomHue": (lambda **kw: layers.RandomHue(0.8, value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
@@ -174,7 +175,7 @@ def test_gradients_agree_with_finite_differences(name):
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness")
-    random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation")
+    random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]
