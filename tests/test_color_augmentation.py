@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.layers import (RandomColorDegeneration, RandomGrayscale, RandomHue, RandomInvert, RandomSaturation,
-                             Solarization)
+from glassnet.layers import (AutoContrast, RandomColorDegeneration, RandomGrayscale, RandomHue, RandomInvert,
+                             RandomPosterization, RandomSaturation, Solarization)
 from glassnet.layers.color_augmentation import LUMA
 
 
@@ -161,6 +161,43 @@ def test_a_third_of_a_turn_takes_red_to_green_or_blue():
     assert (green | blue).all() and 16 < green.sum() < 48
 
 
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1), (-1, 1)])
+def test_posterization_matches_keras(value_range, rng):
+    keras = _keras()
+    x = _images(rng, 16, value_range)
+    layer = RandomPosterization((1, 8), value_range=value_range, seed=9)
+    ours = layer(x, training=True)
+    bits = layer._drawn["bits"]
+    theirs = keras.layers.RandomPosterization((1, 8), value_range=value_range).transform_images(
+        x, {"shift_factor": (8 - bits).astype(np.uint8)})
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-6, atol=1e-6 * (value_range[1] - value_range[0]))
+    assert set(bits) > {1, 8}
+
+
+def test_posterization_draws_the_number_of_bits_given():
+    # Keras 3.15's randint(1, 3) would never keep 3 bits
+    layer = RandomPosterization(3, seed=0)
+    layer(np.zeros((300, 1, 1, 1), np.float32), training=True)
+    assert set(layer._drawn["bits"]) == {1, 2, 3}
+    layer = RandomPosterization((4, 4), seed=0)
+    out = layer(np.arange(256.0, dtype=np.float32).reshape(1, 16, 16, 1), training=True)
+    np.testing.assert_array_equal(np.unique(out), np.arange(0, 256, 16))
+
+
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1), (-1, 1)])
+def test_auto_contrast_matches_keras_in_training_and_inference(value_range, rng):
+    keras = _keras()
+    low, high = value_range
+    x = _images(rng, 6, (low + 0.2 * (high - low), high - 0.3 * (high - low)))       # a narrow span
+    x[0, ..., 1] = x[0, 0, 0, 1]                           # a channel of one value: left as it is
+    theirs = keras.layers.AutoContrast(value_range=value_range)
+    for training in (True, False):
+        ours = AutoContrast(value_range=value_range)(x, training=training)
+        np.testing.assert_allclose(ours, np.asarray(theirs(x, training=training)), rtol=1e-5, atol=1e-5 * (high - low))
+    np.testing.assert_allclose(ours[1:].min(axis=(1, 2)), low, atol=1e-5 * (high - low))
+    np.testing.assert_array_equal(ours[0, ..., 1], x[0, ..., 1])
+
+
 # -- gradients against PyTorch autograd on the same maths -------------------------------------------
 def _torch_grad(torch, function, x, grad_output):
     t = torch.tensor(x, requires_grad=True)
@@ -268,6 +305,35 @@ def test_hue_gradient_matches_torch(torch, rng):
     _parity(torch, layer, turn, x, rng)
 
 
+def test_posterization_passes_the_zero_gradient_of_its_steps(torch, rng):
+    x = _images(rng, 4, (0, 1), dtype=np.float64)
+    layer = RandomPosterization((2, 6), value_range=(0, 1), seed=1, dtype="float64")
+    layer(x, training=True)
+    step = torch.tensor(2.0 ** (8 - layer._drawn["bits"]))[:, None, None, None]
+    layer.rng = None
+    _parity(torch, layer, lambda t: torch.floor(torch.clamp(t * 255, 0, 255) / step) * step / 255, x, rng)
+    assert not layer.backward(np.ones_like(x)).any()
+
+
+def test_auto_contrast_gradient_matches_torch(torch, rng):
+    low, high = -1.0, 2.0
+    x = _images(rng, 4, (-0.5, 1.0), dtype=np.float64)
+    x[1, ..., 2] = 0.25                                    # a flat channel: the identity, gradient 1
+    layer = AutoContrast(value_range=(low, high), dtype="float64")
+
+    def stretch(t):
+        smallest, largest = t.amin(dim=(1, 2), keepdim=True), t.amax(dim=(1, 2), keepdim=True)
+        spread = largest - smallest
+        flat = spread == 0
+        return torch.where(flat, t, (t - smallest) / torch.where(flat, 1.0, spread) * (high - low) + low)
+
+    ours = layer(x)                                        # inference: stretched all the same
+    g = rng.normal(size=x.shape)
+    expected, expected_grad = _torch_grad(torch, stretch, x, g)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(g), expected_grad, rtol=1e-10, atol=1e-12)
+
+
 # -- the draws, inference, errors --------------------------------------------------------------------
 def test_how_often_each_layer_changes_an_image():
     x = np.full((4000, 1, 1, 3), 100.0, np.float32)
@@ -281,7 +347,8 @@ def test_how_often_each_layer_changes_an_image():
 
 
 @pytest.mark.parametrize("layer", [RandomGrayscale(0.9, seed=0), RandomInvert((0.9, 1.0), seed=0), Solarization(seed=0),
-                                   RandomColorDegeneration(0.5, seed=0), RandomSaturation(0.8, seed=0), RandomHue(0.5, seed=0)],
+                                   RandomColorDegeneration(0.5, seed=0), RandomSaturation(0.8, seed=0), RandomHue(0.5, seed=0),
+                                   RandomPosterization(4, seed=0)],
                          ids=lambda layer: type(layer).__name__)
 def test_outside_training_each_is_the_identity(layer, rng):
     x = _images(rng, 4)
@@ -302,7 +369,7 @@ def test_a_model_with_colour_augmentation_trains_reproducibly_and_predicts_witho
         m = gn.Sequential([gn.Input((6, 6, 3)), RandomGrayscale(0.2), RandomInvert(0.3, value_range=(0, 1)),
                            Solarization(threshold_factor=(0.8, 1.0), value_range=(0, 1)),
                            RandomColorDegeneration(0.5, value_range=(0, 1)), RandomSaturation(0.7, value_range=(0, 1)),
-                           RandomHue(0.3, value_range=(0, 1)),
+                           RandomHue(0.3, value_range=(0, 1)), RandomPosterization((6, 8), value_range=(0, 1)),
                            gn.layers.Flatten(),
                            gn.layers.Dense(1, activation="sigmoid")], seed=4)
         m.compile(loss="binary_crossentropy", optimizer=gn.optimizers.Adam(0.01))
@@ -340,7 +407,25 @@ def test_solarization_warns_about_images_outside_value_range(rng):
     (lambda: RandomSaturation(0.2, value_range=[0]), r"RandomSaturation: value_range must be a pair"),
     (lambda: RandomHue(2.0), r"RandomHue: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got 2.0"),
     (lambda: RandomHue(0.2)(np.ones((1, 2, 2, 4))), r"layer RandomHue: expected RGB images of 3 channels, \(batch, height, width, 3\), got 4 channels"),
-], ids=range(16))
+    (lambda: RandomPosterization(9), r"RandomPosterization: factor must be an integer number of bits in \[1, 8\], or a pair \(lower, upper\) of them, got 9"),
+    (lambda: RandomPosterization(4.0), r"RandomPosterization: factor must be an integer number of bits .* got 4.0"),
+    (lambda: RandomPosterization((0, 4)), r"RandomPosterization: factor must be .* got \(0, 4\)"),
+    (lambda: AutoContrast(value_range=(1, "2")), r"AutoContrast: value_range must be a pair \(low, high\) of distinct finite numbers"),
+    (lambda: AutoContrast()(np.ones((2, 4, 4))), r"layer AutoContrast: expected input of shape \(batch, height, width, channels\)"),
+], ids=range(21))
 def test_bad_arguments_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_auto_contrast_stretches_at_inference_in_a_model_and_round_trips(rng, tmp_path):
+    x = rng.uniform(0.3, 0.6, size=(8, 4, 4, 2)).astype(np.float32)
+    model = gn.Sequential([gn.Input((4, 4, 2)), AutoContrast(value_range=(0, 1)), gn.layers.Flatten(), gn.layers.Dense(1)],
+                          seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    plain = gn.Sequential([gn.Input((4, 4, 2)), gn.layers.Flatten(), gn.layers.Dense(1)])
+    plain.set_weights(model.get_weights())
+    stretched = AutoContrast(value_range=(0, 1))(x)
+    np.testing.assert_allclose(model.predict(x), plain.predict(stretched), rtol=1e-6)
+    model.save(tmp_path / "auto.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "auto.npz").predict(x), model.predict(x))

@@ -1,14 +1,17 @@
 """Keras' colour augmentation layers: RandomGrayscale, RandomInvert, Solarization,
-RandomColorDegeneration, RandomSaturation and RandomHue.
+RandomColorDegeneration, RandomSaturation, RandomHue and RandomPosterization; and AutoContrast,
+which Keras applies at inference too.
 
-Like the geometric ones (augmentation.py), each changes images (batch, H, W, C) in training only,
-with new random draws per image and step from the layer's generator (the model's seed, or the
-layer's own ``seed``), and is the identity, gradient included, in ``evaluate`` and ``predict``.
+Like the geometric ones (augmentation.py), each random one changes images (batch, H, W, C) in
+training only, with new draws per image and step from the layer's generator (the model's seed, or
+the layer's own ``seed``), and is the identity, gradient included, in ``evaluate`` and ``predict``.
 A layer that mixes the colour channels takes RGB images, C == 3 (RandomGrayscale also C == 1, an
 image already gray, as Keras); the others any C. The per-image parameters of the last training
 call stay in ``layer._drawn`` (a dict of arrays of length batch), for tests and for a curious user.
 """
 import numpy as np
+
+from .. import backend
 
 from .._validation import check_number
 from .augmentation import _factor_pair, _RandomImage, _RandomIntensity, _where
@@ -339,3 +342,104 @@ class RandomHue(_Channels, _RandomIntensity):
         channels = np.arange(g.shape[-1])
         return (to_top * (channels == largest) + to_bottom * (channels == smallest)
                 + to_after * (channels == (largest + 1) % 3) - to_after * (channels == (largest + 2) % 3))
+
+
+class RandomPosterization(_RandomIntensity):
+    """Keep each image's ``b`` highest bits per channel, in units of 0-255 over ``value_range``:
+    ``floor(p / 2**(8 - b)) * 2**(8 - b)``, b drawn per image from ``factor``, an integer f in
+    [1, 8] (b from 1 to f) or a pair (lower, upper) of them (b from lower to upper; (4, 4) keeps
+    4 bits every time). Pixels are clipped to the range first (Keras casts them to uint8).
+
+    Keras 3.15 draws b with ``randint(lower, upper)``, which leaves upper out: ``factor=4`` keeps
+    1 to 3 bits, never 4, and ``factor=2`` always 1. Its documentation calls ``factor`` "the number
+    of bits to keep", so glassnet's draws include it.
+
+    The rounding is flat between its steps: the gradient with respect to the images is 0 (the
+    maths' own; no straight-through estimate), so layers before this one learn nothing through it.
+
+    Example
+    -------
+    >>> layer = RandomPosterization((2, 2), seed=0)            # 2 bits: 0, 64, 128 or 192
+    >>> layer(np.array([[[[10.0, 100.0, 200.0]]]]), training=True)[0, 0, 0].tolist()
+    [0.0, 64.0, 192.0]
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        pair = isinstance(factor, (tuple, list))
+        values = list(factor) if pair else [factor]
+        if (pair and len(values) != 2) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                                  and 1 <= v <= 8 for v in values):
+            raise ValueError(f"RandomPosterization: factor must be an integer number of bits in [1, 8], or a pair "
+                             f"(lower, upper) of them, got {factor!r:.80}")
+        self.factor = tuple(sorted(int(v) for v in values)) if pair else (1, int(values[0]))
+
+    def _augment(self, x):
+        self._check_range(x)
+        bits = self._generator().integers(self.factor[0], self.factor[1], size=x.shape[0], endpoint=True)
+        self._drawn = {"bits": bits}
+        step = _where(x, (2.0 ** (8 - bits)).astype(x.dtype)[:, None, None, None])
+        low, high = self.value_range
+        scaled = (low, high) != (0.0, 255.0)        # Keras' own steps, for its float32 rounding
+        p = (x - x.dtype.type(low)) / x.dtype.type(high - low) * x.dtype.type(255) if scaled else x
+        p = np.floor(np.clip(p, 0, 255) / step) * step
+        return p / x.dtype.type(255) * x.dtype.type(high - low) + x.dtype.type(low) if scaled else p
+
+    def _augment_backward(self, grad_output):
+        return backend.get_array_module(grad_output).zeros_like(grad_output)      # flat steps
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor)}
+
+
+class AutoContrast(_RandomIntensity):
+    """Stretch each image's channels to the whole ``value_range``: per image and channel, its
+    smallest value becomes ``low`` and its largest ``high``, linearly between; a channel of one
+    value is left as it is. Not random, and, as in Keras, applied in training **and** inference
+    (``predict`` and ``evaluate`` see stretched images too); no ``seed``.
+
+    The gradient flows through the pixel and through the channel's smallest and largest values.
+
+    Example
+    -------
+    >>> AutoContrast(value_range=(0, 1))(np.array([[[[0.2]], [[0.4]], [[0.3]]]])).ravel().round(6).tolist()
+    [0.0, 1.0, 0.5]
+    """
+
+    def __init__(self, value_range=(0, 255), **kwargs):
+        super().__init__(value_range, **kwargs)
+
+    def forward(self, x, training=False):
+        if x.ndim != 4:
+            super().forward(x, training)            # the shape's error, by name
+        self._active = True                         # inference too
+        return self._augment(x)
+
+    def _augment(self, x):
+        low, high = self.value_range
+        smallest, largest = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
+        spread = largest - smallest
+        flat = spread == 0
+        scale = x.dtype.type(high - low) / np.where(flat, 1, spread)
+        self._cache = (x, smallest, largest, scale, flat)
+        # in [low, high] by construction; the clip only catches rounding, as Keras' does
+        return np.where(flat, x, np.clip((x - smallest) * scale + x.dtype.type(low), low, high))
+
+    def _augment_backward(self, grad_output):
+        x, smallest, largest, scale, flat = self._cache
+        g = np.where(flat, grad_output, 0)
+        live = np.where(flat, 0, grad_output)
+        # out = low + (x - min) W / (max - min): through x, min and max
+        g = g + live * scale
+        ratio = (x - smallest) / np.where(flat, 1, largest - smallest)
+        to_max = -(live * ratio * scale).sum(axis=(1, 2), keepdims=True)
+        to_min = -(live * (1 - ratio) * scale).sum(axis=(1, 2), keepdims=True)
+        n, h, w, c = x.shape
+        flat_x = x.reshape(n, h * w, c)
+        first_max = np.arange(h * w)[None, :, None] == flat_x.argmax(axis=1)[:, None, :]
+        first_min = np.arange(h * w)[None, :, None] == flat_x.argmin(axis=1)[:, None, :]
+        return g + (to_max * first_max.reshape(x.shape) + to_min * first_min.reshape(x.shape))
+
+    def get_config(self):
+        config = super(_RandomIntensity, self).get_config()
+        return {**config, "value_range": list(self.value_range)}
