@@ -1,7 +1,9 @@
-"""The colour augmentation layers: each against Keras 3.15's own layer given the draws glassnet
-made (``layer._drawn``, handed to Keras' ``transform_images``), gradients against PyTorch autograd
-on the same maths, the draws' distributions, the identity outside training and the errors. The
-layer contract and finite differences (training mode, a fixed draw) are in test_layer_contract.py."""
+"""The colour augmentation layers (color_augmentation.py, hsv_augmentation.py): each against Keras
+3.15's own layer given the draws glassnet made (``layer._drawn``, handed to Keras'
+``transform_images``), gradients against PyTorch autograd on the same maths, the draws'
+distributions, the identity outside training (AutoContrast: applied in inference too) and the
+errors. The layer contract and finite differences (training mode, a fixed draw) are in
+test_layer_contract.py."""
 import warnings
 
 import numpy as np

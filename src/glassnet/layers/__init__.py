@@ -33,8 +33,9 @@ from .attention import AttentionScores, AdditiveAttention, Attention, GroupedQue
 from .resizing import CenterCrop, RandomCrop, Resizing
 from .augmentation import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
                            RandomZoom)
-from .color_augmentation import (AutoContrast, RandomColorDegeneration, RandomGrayscale, RandomHue, RandomInvert,
-                                 RandomPosterization, RandomSaturation, Solarization)
+from .color_augmentation import (AutoContrast, RandomColorDegeneration, RandomGrayscale, RandomInvert,
+                                 RandomPosterization, Solarization)
+from .hsv_augmentation import RandomHue, RandomSaturation
 
 # Keras' other names for the same classes (a model file names the class: "MaxPooling2D")
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
