@@ -29,12 +29,12 @@ def _unit_pair(factor, caller, name):
 
 def _luma(x):
     """The gray (n, H, W, 1) of RGB images (n, H, W, 3), in their dtype."""
-    return (x @ np.asarray(LUMA, dtype=x.dtype))[..., None] if x.shape[-1] == 3 else x
+    return (x @ _where(x, np.asarray(LUMA, dtype=x.dtype)))[..., None] if x.shape[-1] == 3 else x
 
 
 def _luma_backward(grad_gray, channels):
     """The transpose of ``_luma``: each gray pixel's gradient (n, H, W, 1) back onto its channels."""
-    return grad_gray * np.asarray(LUMA, dtype=grad_gray.dtype) if channels == 3 else grad_gray
+    return grad_gray * _where(grad_gray, np.asarray(LUMA, dtype=grad_gray.dtype)) if channels == 3 else grad_gray
 
 
 class _Channels:
@@ -306,9 +306,9 @@ class AutoContrast(_RandomIntensity):
         to_max = -(live * ratio * scale).sum(axis=(1, 2), keepdims=True)
         to_min = -(live * (1 - ratio) * scale).sum(axis=(1, 2), keepdims=True)
         n, h, w, c = x.shape
-        flat_x = x.reshape(n, h * w, c)
-        first_max = np.arange(h * w)[None, :, None] == flat_x.argmax(axis=1)[:, None, :]
-        first_min = np.arange(h * w)[None, :, None] == flat_x.argmin(axis=1)[:, None, :]
+        flat_x, pixels = x.reshape(n, h * w, c), backend.get_array_module(x).arange(h * w)[None, :, None]
+        first_max = pixels == flat_x.argmax(axis=1)[:, None, :]
+        first_min = pixels == flat_x.argmin(axis=1)[:, None, :]
         return g + (to_max * first_max.reshape(x.shape) + to_min * first_min.reshape(x.shape))
 
     def get_config(self):

@@ -8,6 +8,7 @@ image, RGB only, ``layer._drawn``) is color_augmentation.py's.
 """
 import numpy as np
 
+from .. import backend
 from .augmentation import _RandomIntensity, _where
 from .color_augmentation import _Channels, _unit_pair
 
@@ -62,7 +63,7 @@ class RandomSaturation(_Channels, _RandomIntensity):
         below = (top - x) / np.where(self._saturated, spread, 1) * self._saturated    # (V - x_c) / (V - m) there
         to_top = (g * ((1 - ratio) * (1 - below))).sum(axis=-1, keepdims=True)
         to_bottom = -(g * below * ratio).sum(axis=-1, keepdims=True)
-        channels = np.arange(x.shape[-1])
+        channels = backend.get_array_module(x).arange(x.shape[-1])
         first_top = channels == x.argmax(axis=-1)[..., None]           # V and m: one channel each
         first_bottom = channels == x.argmin(axis=-1)[..., None]
         return g * ratio + to_top * first_top + to_bottom * first_bottom
@@ -136,6 +137,6 @@ class RandomHue(_Channels, _RandomIntensity):
         to_after = to_hue / (6 * safe)
         to_spread = -to_hue * after / (6 * safe * safe)
         to_top, to_bottom = to_top + to_spread, to_bottom - to_spread
-        channels = np.arange(g.shape[-1])
+        channels = backend.get_array_module(g).arange(g.shape[-1])
         return (to_top * (channels == largest) + to_bottom * (channels == smallest)
                 + to_after * (channels == (largest + 1) % 3) - to_after * (channels == (largest + 2) % 3))
