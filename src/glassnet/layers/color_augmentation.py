@@ -173,10 +173,9 @@ class Solarization(_RandomIntensity):
         return np.where(self._inverted, -g, g)
 
     def get_config(self):
-        config = super(_RandomIntensity, self).get_config()
+        config = super(_RandomIntensity, self).get_config()      # _RandomIntensity's adds a factor
         return {**config, "addition_factor": list(self.addition_factor),
                 "threshold_factor": list(self.threshold_factor), "value_range": list(self.value_range)}
-
 
 
 class RandomColorDegeneration(_Channels, _RandomIntensity):
@@ -312,5 +311,5 @@ class AutoContrast(_RandomIntensity):
         return g + (to_max * first_max.reshape(x.shape) + to_min * first_min.reshape(x.shape))
 
     def get_config(self):
-        config = super(_RandomIntensity, self).get_config()
+        config = super(_RandomIntensity, self).get_config()      # no factor: not random
         return {**config, "value_range": list(self.value_range)}
