@@ -112,6 +112,14 @@ TABLE = {
                       (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "RandomGrayscale": (lambda **kw: layers.RandomGrayscale(0.6, **kw), (3, 4, 3), True),
+    "RandomInvert": (lambda **kw: layers.RandomInvert((0.5, 1.0), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "Solarization": (lambda **kw: layers.Solarization((0.2, 0.4), (0.3, 0.7), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "RandomColorDegeneration": (lambda **kw: layers.RandomColorDegeneration((0.2, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
+    "RandomSaturation": (lambda **kw: layers.RandomSaturation((0.3, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
+    "RandomHue": (lambda **kw: layers.RandomHue(0.8, value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
+    "RandomPosterization": (lambda **kw: layers.RandomPosterization((3, 6), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
+    "AutoContrast": (lambda **kw: layers.AutoContrast(value_range=(-1, 2), **kw), (3, 4, 2), False),     # inference too
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
@@ -182,6 +190,8 @@ def test_gradients_agree_with_finite_differences(name):
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
               "RandomBrightness")
+    random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
+               "RandomPosterization")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

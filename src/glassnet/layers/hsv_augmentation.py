@@ -1,0 +1,142 @@
+"""Keras' HSV augmentation layers, RandomSaturation and RandomHue, in closed form.
+
+Keras converts RGB images to HSV (TensorFlow's conversion), changes the saturation or the hue and
+converts back. HSV-to-RGB writes each channel as ``m + (V - m) w_c(H)`` (V and m the pixel's largest
+and smallest channel, w_c a clamped triangle of the hue), so both layers are a few array operations
+on V, m and the hue, and so are their gradients. The shared behaviour (training only, draws per
+image, RGB only, ``layer._drawn``) is color_augmentation.py's.
+"""
+import numpy as np
+
+from .. import backend
+from .augmentation import _RandomIntensity, _where
+from .color_augmentation import _Channels, _unit_pair
+
+
+class RandomSaturation(_Channels, _RandomIntensity):
+    """Scale each RGB image's saturation (HSV's S) by ``k = f / (1 - f)``, f drawn per image from
+    ``factor`` (a number in [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]): f = 0.5
+    leaves the image, 0 makes it gray (every channel its maximum, HSV's value), 1 fully saturated.
+    Hue and value stay; the new saturation is clipped to [0, 1]. Pixels are read relative to
+    ``value_range``'s low end.
+
+    Keras 3.15 converts to HSV and back; in closed form, with V and m a pixel's largest and smallest
+    channel, ``out = V - (V - x) min(k, (V - low) / (V - m))`` (HSV-to-RGB is ``V (1 - S k_c(H))``
+    per channel), which is what glassnet computes, and differentiates. Three differences from Keras
+    3.15, each where it contradicts its own documentation: a number f draws from [0, f] (Keras:
+    [-f, f], the negative half all gray), the saturation is clipped to [0, 1] (Keras clips it to
+    ``value_range``: with (0, 255) a saturation above 1 makes negative colours), and ranges that do
+    not start at 0, (-1, 1), are shifted to 0 first (Keras' HSV of negative colours is meaningless).
+    The results equal Keras' for images in (0, 1), and in (0, 255) with f <= 0.5.
+
+    Example
+    -------
+    >>> layer = RandomSaturation((0.0, 0.0), value_range=(0, 1), seed=0)
+    >>> layer(np.array([[[[0.8, 0.4, 0.2]]]]), training=True)[0, 0, 0].astype(float).round(4).tolist()
+    [0.8, 0.8, 0.8]
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.factor = _unit_pair(factor, "RandomSaturation", "factor")
+
+    def _augment(self, x):
+        self._check_range(x)
+        f = self._uniform(*self.factor, x.shape[0])
+        k = f / (1 - f + 1e-7)              # Keras' epsilon keeps f = 1 finite: k = 1e7
+        self._drawn = {"factor": f, "saturation": k}
+        k = _where(x, k.astype(x.dtype)[:, None, None, None])
+        top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
+        spread, height = top - bottom, np.maximum(top - x.dtype.type(self.value_range[0]), 0)
+        # where k S > 1 the saturation is clipped: r = 1 / S = height / spread (spread > 0 there)
+        self._saturated = k * spread > height
+        ratio = np.where(self._saturated, height / np.where(self._saturated, spread, 1), k)
+        self._cache = (x, top, spread, ratio)
+        out = top - (top - x) * ratio
+        # fully saturated, the smallest channel is low itself; rounding may put it a hair below
+        return np.where(self._saturated, np.maximum(out, x.dtype.type(self.value_range[0])), out)
+
+    def _augment_backward(self, grad_output):
+        x, top, spread, ratio = self._cache
+        g = grad_output
+        # out_c = V - (V - x_c) r: r is k, or (V - low) / (V - m) where saturated
+        below = (top - x) / np.where(self._saturated, spread, 1) * self._saturated    # (V - x_c) / (V - m) there
+        to_top = (g * ((1 - ratio) * (1 - below))).sum(axis=-1, keepdims=True)
+        to_bottom = -(g * below * ratio).sum(axis=-1, keepdims=True)
+        channels = backend.get_array_module(x).arange(x.shape[-1])
+        first_top = channels == x.argmax(axis=-1)[..., None]           # V and m: one channel each
+        first_bottom = channels == x.argmin(axis=-1)[..., None]
+        return g * ratio + to_top * first_top + to_bottom * first_bottom
+
+
+def _hue_weights(hue):
+    """TensorFlow's hsv_to_rgb as weights: each channel is ``m + (V - m) w_c(hue)``, w_c a clamped
+    triangle of ``6 hue``; with their slopes (d w_c / d hue, 0 where clamped)."""
+    six = 6 * hue
+    raw = (np.abs(six - 3) - 1, 2 - np.abs(six - 2), 2 - np.abs(six - 4))
+    slopes = (6 * np.sign(six - 3), -6 * np.sign(six - 2), -6 * np.sign(six - 4))
+    weights = np.concatenate([np.clip(w, 0, 1) for w in raw], axis=-1)
+    slope = np.concatenate([s * ((w > 0) & (w < 1)) for w, s in zip(raw, slopes)], axis=-1)
+    return weights, slope
+
+
+class RandomHue(_Channels, _RandomIntensity):
+    """Turn each RGB image's hue (HSV's H, a full turn being 1) by ``+-t / 2``, t drawn per image
+    from ``factor`` (a number f in [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1])
+    and the sign by a coin: ``factor=1.0`` turns by up to half a turn either way. Saturation and
+    value stay; the result is clipped to ``value_range`` (a no-op for images inside it).
+
+    Keras 3.15 converts to HSV and back; glassnet computes the same in closed form, with V and m a
+    pixel's largest and smallest channel and H its hue (TensorFlow's formula, which is the same
+    for any ``value_range``): ``out_c = m + (V - m) w_c(H + delta)``, w_c TensorFlow's clamped
+    triangles of hsv_to_rgb. The gradient flows through V, m and the hue, which a gray pixel
+    (V = m) lacks: there it is V's and m's alone.
+
+    Example
+    -------
+    >>> layer = RandomHue((2 / 3, 2 / 3), value_range=(0, 1), seed=0)   # a third of a turn
+    >>> layer(np.array([[[[1.0, 0.0, 0.0]]]]), training=True)[0, 0, 0].astype(float).round(4).tolist() in (
+    ...     [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])
+    True
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(value_range, seed, **kwargs)
+        self.factor = _unit_pair(factor, "RandomHue", "factor")
+
+    def _augment(self, x):
+        self._check_range(x)
+        n = x.shape[0]
+        # Keras' two draws: the direction (a coin), then the amount
+        sign = np.where(self._uniform(0.0, 1.0, n) > 0.5, -1.0, 1.0)
+        delta = sign * self._uniform(*self.factor, n) * 0.5
+        self._drawn = {"delta": delta}
+        top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
+        spread = top - bottom
+        # TensorFlow's hue: from the channel after the largest, less the one after that (red first in a tie)
+        largest = x.argmax(axis=-1)[..., None]
+        after = np.take_along_axis(x, (largest + 1) % 3, axis=-1) - np.take_along_axis(x, (largest + 2) % 3, axis=-1)
+        colour = spread > 0
+        hue = np.where(colour, after / (6 * np.where(colour, spread, 1)) + largest.astype(x.dtype) / 3, 0)
+        hue = np.where(hue < 0, hue + 1, hue)                     # TensorFlow's hue is in [0, 1)
+        hue = hue + _where(x, delta.astype(x.dtype)[:, None, None, None])
+        hue = np.where(hue > 1, hue - 1, hue)                     # Keras' wrap, a turn either way
+        hue = np.where(hue < 0, hue + 1, hue)
+        weights, slope = _hue_weights(hue)
+        self._cache = (largest, x.argmin(axis=-1)[..., None], after, spread, colour, weights, slope)
+        return self._clip(bottom + spread * weights)
+
+    def _augment_backward(self, grad_output):
+        largest, smallest, after, spread, colour, weights, slope = self._cache
+        g = grad_output * self._kept
+        to_top = (g * weights).sum(axis=-1, keepdims=True)        # out = m (1 - w) + V w
+        to_bottom = (g * (1 - weights)).sum(axis=-1, keepdims=True)
+        # the hue (after / (6 spread)) moves every channel by (V - m) w_c'(H)
+        to_hue = (g * spread * slope).sum(axis=-1, keepdims=True) * colour
+        safe = np.where(colour, spread, 1)
+        to_after = to_hue / (6 * safe)
+        to_spread = -to_hue * after / (6 * safe * safe)
+        to_top, to_bottom = to_top + to_spread, to_bottom - to_spread
+        channels = backend.get_array_module(g).arange(g.shape[-1])
+        return (to_top * (channels == largest) + to_bottom * (channels == smallest)
+                + to_after * (channels == (largest + 1) % 3) - to_after * (channels == (largest + 2) % 3))
