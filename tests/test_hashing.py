@@ -122,7 +122,8 @@ def test_a_functional_model_and_a_keras_config(keras):
     (lambda: Hashing(4, output_mode="tf_idf"), ValueError, "Hashing: output_mode must be one of"),
     (lambda: Hashing(4, sparse=True), ValueError, r"Hashing: sparse=True is not supported \(only False\)"),
     (lambda: Hashing(4, salt=[1, 2, 3]), ValueError, "salt must be an integer or a pair of them"),
-    (lambda: Hashing(4, salt=-1), ValueError, r"salt's numbers must lie in \[0, 2\*\*64\)"),
+    (lambda: Hashing(4, salt=-2 ** 63 - 1), ValueError, r"salt's numbers must lie in \[-2\*\*63, 2\*\*64\)"),
+    (lambda: Hashing(2 ** 63), ValueError, r"num_bins must be below 2\*\*63"),
     (lambda: Hashing(4, salt=1.5), TypeError, "salt must be an integer or a pair of them, got float 1.5"),
     (lambda: Hashing(4, mask_value=0.5), TypeError, "mask_value must be a string or an integer, got float 0.5"),
 ])
@@ -145,3 +146,26 @@ def test_bad_values_are_refused_by_name():
         model.predict(np.array([["a", "b"], ["b", "a"]]), verbose=0)
     with pytest.raises(ValueError, match="must be the model's first layer"):
         gn.Sequential([Dense(1, input_dim=1), Hashing(4)])
+
+
+def test_a_negative_salt_is_keras_int64_key(keras):
+    """Keras hands the salt to TensorFlow as int64: a negative one is the key of its unsigned bits."""
+    x = np.array(["a", "b", "", "a longer string than sixteen bytes"])
+    for salt in (-3, [-2 ** 63, 5]):
+        np.testing.assert_array_equal(Hashing(1000, salt=salt)(x), np.asarray(keras.layers.Hashing(1000, salt=salt)(x)))
+
+
+def test_trailing_nul_characters_are_hashed(keras):
+    """A list's strings keep their trailing NULs (a NumPy fixed-width array would drop them)."""
+    np.testing.assert_array_equal(Hashing(1000)(["a\x00", "a"]), np.asarray(keras.layers.Hashing(1000)(["a\x00", "a"])))
+
+
+def test_one_value_makes_one_vector():
+    np.testing.assert_array_equal(Hashing(5, output_mode="count")("a"), Hashing(5, output_mode="count")(["a"]))
+
+
+def test_an_embedding_too_small_for_the_bins_is_named():
+    model = gn.Sequential([Hashing(10), Embedding(5, 2), Flatten(), Dense(1)])
+    model.compile("mse", "sgd")
+    with pytest.raises(ValueError, match=r"makes ids up to 9: give layer embedding \(Embedding\) input_dim=10"):
+        model.fit(np.array(["a", "b", "c", "d", "e", "f"]), np.ones(6), verbose=0)

@@ -136,7 +136,6 @@ def test_keras_config_loads(keras):
     (lambda: StringLookup(encoding="latin-1"), ValueError, r"StringLookup: encoding='latin-1' is not supported"),
     (lambda: StringLookup(vocabulary=["a", 3]), TypeError, "StringLookup: vocabulary's values must be a string, got int 3"),
     (lambda: StringLookup(vocabulary=["a", "a"]), ValueError, r"StringLookup: vocabulary repeats \['a'\]"),
-    (lambda: StringLookup(vocabulary=["a", ""], mask_token=""), ValueError, "vocabulary holds the mask_token"),
     (lambda: StringLookup(mask_token=0), TypeError, "StringLookup: mask_token must be a string, got int 0"),
     (lambda: StringLookup(output_mode="binary"), ValueError, "StringLookup: output_mode must be one of"),
     (lambda: StringLookup(invert=True, output_mode="count"), ValueError, "StringLookup: invert=True gives values back"),
@@ -153,6 +152,13 @@ def test_bad_inputs_are_refused_by_name():
         layer(np.array(["a", 3], dtype=object))
     with pytest.raises(ValueError, match="has no vocabulary yet; call adapt"):
         StringLookup()(np.array(["a"]))
+    # numbers (integer codes by mistake) would pass "int" mode's shape check and come back unchanged
+    with pytest.raises(TypeError, match="expected strings .str or bytes., got numbers .*IntegerLookup"):
+        layer(np.array([[1], [2]]))
+    with pytest.raises(TypeError, match="adapt: expected strings or an iterable of batches"):
+        StringLookup().adapt(5)
+    with pytest.raises(ValueError, match="vocabulary holds the mask_token '' after its start"):
+        StringLookup(vocabulary=["a", ""], mask_token="")
     with pytest.raises(ValueError, match="num_oov_indices=0 takes values of its vocabulary only, got .'c'."):
         StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["a", "c"]))
     model = gn.Sequential([StringLookup(vocabulary=["a", "b"]), Dense(1)])
@@ -163,3 +169,18 @@ def test_bad_inputs_are_refused_by_name():
         gn.Sequential([StringLookup(vocabulary=["a"], invert=True), Dense(1)]).predict(np.zeros((2, 1)), verbose=0)
     with pytest.raises(ValueError, match="must be the model's first layer"):
         gn.Sequential([Dense(1, input_dim=1), StringLookup(vocabulary=["a"])])
+
+
+def test_trailing_nul_characters_are_kept_in_adapt_and_lookup(keras):
+    ours, theirs = StringLookup(), keras.layers.StringLookup()
+    ours.adapt(["a\x00", "a\x00", "b"])
+    theirs.adapt(["a\x00", "a\x00", "b"])
+    np.testing.assert_array_equal(ours(["a\x00", "a"]), np.asarray(theirs(["a\x00", "a"])))
+
+
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
+def test_one_string_matches_keras(mode, keras):
+    ours = StringLookup(vocabulary=["a", "b"], output_mode=mode)("a")
+    theirs = np.asarray(keras.layers.StringLookup(vocabulary=["a", "b"], output_mode=mode)("a"))
+    assert ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)

@@ -113,8 +113,10 @@ class PreparingMixin:
                 self.layers[1].check_input_values(x, name)
             except ValueError as exc:
                 argument = getattr(self.layers[1], "index_argument", "input_dim")
-                raise ValueError(f"{exc}; {text_layer.describe()} makes ids up to {text_layer.vocabulary_size() - 1}: "
-                                 f"give {self.layers[1].describe()} {argument}={text_layer.vocabulary_size()}") from None
+                # a vocabulary's size (TextVectorization, StringLookup) or Hashing's num_bins
+                size = text_layer.vocabulary_size() if hasattr(text_layer, "vocabulary_size") else text_layer.num_bins
+                raise ValueError(f"{exc}; {text_layer.describe()} makes ids up to {size - 1}: "
+                                 f"give {self.layers[1].describe()} {argument}={size}") from None
         return x.astype(self.dtype, copy=False) if cast else x
 
     def _check_text_ids(self, shape, where):

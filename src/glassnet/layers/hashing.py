@@ -21,6 +21,15 @@ _M64 = (1 << 64) - 1
 _K0, _K1, _K2 = 0xC3A5C85C97CB3127, 0xB492B66FBE98F273, 0x9AE16A3B2F90404F
 
 
+def host_array(data):
+    """``data`` as a NumPy array; a list of strings as an object array of them, since NumPy's
+    fixed-width strings drop trailing NUL characters ("a\\x00" would be read as "a")."""
+    array = np.asarray(backend.to_numpy(data))
+    if array.dtype.kind in "US" and isinstance(data, (list, tuple)):
+        array = np.asarray(data, dtype=object)
+    return array
+
+
 def _word(data, at):
     """The little-endian 64-bit word at byte ``at``."""
     return int.from_bytes(data[at:at + 8], "little")
@@ -190,8 +199,9 @@ class Hashing(Layer):
     vectors ``(batch, num_bins)`` of the model's dtype as they come in. In a functional Model its
     Input is ``Input((1,), dtype="string")``. Called on its own it takes values of any shape and
     returns Keras' dtypes: int64 bins, float32 vectors (a 1-D array is one sample's values there).
-    A float is taken when it is a whole number (as the integer); NaN and fractions are refused
-    (Keras hashes TensorFlow's text of the float). ``sparse`` is not built.
+    A float is taken when it is a whole number (as the integer, as Keras, which casts floats to
+    int64 before it hashes them); NaN and fractions are refused (Keras truncates them toward
+    zero: 1.5 hashes as 1). ``sparse`` is not built.
 
     Example
     -------
@@ -209,6 +219,8 @@ class Hashing(Layer):
         if sparse is not False:
             raise ValueError(f"Hashing: sparse={sparse!r:.40} is not supported (only False)")
         self.num_bins = check_positive_int(num_bins, "Hashing: num_bins")
+        if self.num_bins >= 2 ** 63:
+            raise ValueError(f"Hashing: num_bins must be below 2**63 (the bins are int64, as Keras'), got {num_bins}")
         if output_mode not in MODES:
             raise ValueError(f"Hashing: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
         self.output_mode = output_mode
@@ -224,7 +236,7 @@ class Hashing(Layer):
     def _keys(self, x, name):
         """``x`` (any shape) as an object array of the values to hash: str, or int (an integer's
         decimal digits are hashed)."""
-        array = np.asarray(backend.to_numpy(x.to_numpy() if hasattr(x, "to_numpy") else x))
+        array = host_array(x.to_numpy() if hasattr(x, "to_numpy") else x)
         if array.dtype.kind in "SUO":
             flat = array.ravel().tolist()
             for i, value in enumerate(flat):
@@ -257,7 +269,8 @@ class Hashing(Layer):
 
     def bins(self, keys):
         """The bin of each value of ``keys`` (an object array from ``_keys``), int64, same shape."""
-        hash_of = fingerprint64 if self.salt is None else (lambda data: siphash(self.salt, data))
+        salt = None if self.salt is None else tuple(v & _M64 for v in self.salt)    # TensorFlow's int64 key as uint64
+        hash_of = fingerprint64 if salt is None else (lambda data: siphash(salt, data))
         masked = self.mask_value is not None
         spread = self.num_bins - 1 if masked else self.num_bins
         out = np.empty(keys.size, dtype=np.int64)
@@ -270,6 +283,8 @@ class Hashing(Layer):
 
     def _numbers(self, keys, dtype):
         bins = self.bins(keys)
+        if bins.ndim == 0 and self.output_mode != "int":     # one value: as a 1-D array of it
+            bins = bins[None]
         if self.output_mode == "int":
             return bins.astype(dtype or np.int64)
         dtype = dtype or np.float32
@@ -349,6 +364,8 @@ def _salt(salt):
     if len(pair) != 2:
         raise ValueError(f"Hashing: salt must be an integer or a pair of them, got {salt!r:.60}")
     pair = [_integer(v, "Hashing: salt must be an integer or a pair of them") for v in pair]
-    if not all(0 <= v < 2 ** 64 for v in pair):
-        raise ValueError(f"Hashing: salt's numbers must lie in [0, 2**64) (a 64-bit key), got {salt!r:.60}")
+    # Keras hands the key to TensorFlow as int64 (a negative one is its unsigned bits); an unsigned
+    # 64-bit number is taken too
+    if not all(-2 ** 63 <= v < 2 ** 64 for v in pair):
+        raise ValueError(f"Hashing: salt's numbers must lie in [-2**63, 2**64) (a 64-bit key), got {salt!r:.60}")
     return tuple(pair)

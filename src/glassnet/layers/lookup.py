@@ -21,7 +21,7 @@ from .. import backend
 from .._validation import check_flag, check_positive_int
 from .base import Layer
 from .encoding import encode_categories
-from .hashing import fingerprint64
+from .hashing import fingerprint64, host_array
 from .text import _holds_text, texts_of
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -170,7 +170,7 @@ class IntegerLookup(Layer):
                              f"learns one instead: make the layer without it to adapt it")
         single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
         if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
-            raise TypeError(f"{self.describe()}: adapt: expected integers or an iterable of batches of them, "
+            raise TypeError(f"{self.describe()}: adapt: expected {self._kinds} or an iterable of batches of them, "
                             f"got {type(data).__name__}")
         counts, documents, rows = collections.Counter(), collections.Counter(), 0
         for i, batch in enumerate([data] if single else data):
@@ -178,7 +178,7 @@ class IntegerLookup(Layer):
                 break
             if isinstance(batch, tuple) and batch and not single:
                 batch = batch[0]                # (x, y) from a dataset: the x
-            values = self._values(np.asarray(backend.to_numpy(batch)), "adapt: data" if single else f"adapt: batch {i}")
+            values = self._values(host_array(batch), "adapt: data" if single else f"adapt: batch {i}")
             if values.size == 0:
                 continue
             # rows are the documents tf_idf counts (Keras): an array's 1-D values one each, a batch's one in all
@@ -221,7 +221,7 @@ class IntegerLookup(Layer):
             raise ValueError(f"{cls}: vocabulary repeats {repeated[:5]}; each value once")
         for name, special in (("mask_token", self.mask_token), ("oov_token", self.oov_token if self.invert else None)):
             if special is not None and special in tokens:
-                raise ValueError(f"{cls}: vocabulary holds the {name} {special} after its start; put the "
+                raise ValueError(f"{cls}: vocabulary holds the {name} {special!r} after its start; put the "
                                  f"special tokens {specials} first or leave them out")
         if self.max_tokens is not None and self._token_start() + len(tokens) > self.max_tokens:
             raise ValueError(f"{cls}: vocabulary has {self._token_start() + len(tokens)} entries with the "
@@ -324,7 +324,7 @@ class IntegerLookup(Layer):
             if self.num_oov_indices == 0:
                 raise ValueError(f"{self.describe()}: num_oov_indices=0 takes values of its vocabulary only, got "
                                  f"{sorted(set(values[missing].tolist()))[:5]}; give num_oov_indices=1 (or more)")
-            indices = np.where(missing, self._oov_start() + self._oov_offsets(values), indices)
+            indices = np.where(missing, self._oov_start() + self._oov_offsets(values, missing), indices)
         if self.mask_token is not None:
             # 0 in "int" mode; nothing in the vectors (an index past them, dropped by _encode)
             indices = np.where(values == self.mask_token, 0 if self.output_mode == "int" else -1, indices)
@@ -338,8 +338,8 @@ class IntegerLookup(Layer):
         positions = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
         return self._sorted[positions] == values, self._order[positions]
 
-    def _oov_offsets(self, values):
-        """Which OOV index each value outside the vocabulary takes: Keras' "floormod"."""
+    def _oov_offsets(self, values, missing):
+        """Which OOV index each value outside the vocabulary (``missing``) takes: Keras' "floormod"."""
         return np.mod(values, self.num_oov_indices)
 
     def _invert(self, indices, dtype):
@@ -472,13 +472,14 @@ class StringLookup(IntegerLookup):
         positions = np.asarray(flat, dtype=np.int64).reshape(values.shape)
         return positions >= 0, positions
 
-    def _oov_offsets(self, values):
+    def _oov_offsets(self, values, missing):
         """Keras' rule for strings: the OOV index of a string is its FarmHash fingerprint (of its
-        UTF-8 bytes) mod ``num_oov_indices``, TensorFlow's ``to_hash_bucket_fast``."""
-        if self.num_oov_indices == 1:
-            return 0
-        flat = [fingerprint64(v.encode("utf-8")) % self.num_oov_indices for v in values.ravel().tolist()]
-        return np.asarray(flat, dtype=np.int64).reshape(values.shape)
+        UTF-8 bytes) mod ``num_oov_indices``, TensorFlow's ``to_hash_bucket_fast``. Only the
+        strings outside the vocabulary are hashed (in Python: the others need no hash)."""
+        offsets = np.zeros(values.shape, dtype=np.int64)
+        if self.num_oov_indices > 1:
+            offsets[missing] = [fingerprint64(v.encode("utf-8")) % self.num_oov_indices for v in values[missing].tolist()]
+        return offsets
 
     def _values(self, x, name):
         """``x`` as an object array of str (bytes read as UTF-8), any shape."""
@@ -508,6 +509,8 @@ class StringLookup(IntegerLookup):
         if self.output_mode == "int":
             return indices.astype(dtype or np.int64)
         dtype = dtype or (np.float32 if self.output_mode == "tf_idf" else np.int64)
+        if indices.ndim == 0:           # one string: as a 1-D array of it (Keras' vector, or one-hot row)
+            indices = indices[None]
         if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's strings: one vector (Keras)
             return self._encode(indices[None], dtype)[0]
         return self._encode(indices, dtype)
@@ -523,17 +526,21 @@ class StringLookup(IntegerLookup):
 
     def __call__(self, x, training=None, mask=None):
         """Strings in: their indices or vectors (any shape, Keras' dtypes). With ``invert=True``:
-        indices in, strings out. Numbers otherwise: the indices this layer made, passed on (a
-        model's path)."""
+        indices in, strings out. (A model runs ``forward``, which takes the indices the model
+        made; drawn on an ``Input`` of texts, the layer joins a functional Model.)"""
+        from .symbolic import is_symbolic
         if self.invert:
-            from .symbolic import is_symbolic
             if is_symbolic(x):
                 raise ValueError(f"{self.describe()}: invert=True gives strings, which no layer or model output "
                                  f"holds; call it on the model's predicted classes instead")
             return self._strings(np.asarray(backend.to_numpy(x)))
-        if _holds_text(x):
-            return self._numbers(self._values(x, self.describe()), None)
-        return super().__call__(x, training=training, mask=mask)
+        if is_symbolic(x):
+            return super().__call__(x, training=training, mask=mask)
+        if not _holds_text(x):
+            # numbers would pass the shape check in "int" mode and come back unchanged: refused
+            raise TypeError(f"{self.describe()}: expected strings (str or bytes), got numbers "
+                            f"({type(x).__name__}); integer codes go through IntegerLookup")
+        return self._numbers(self._values(x, self.describe()), None)
 
     def _strings(self, indices):
         """invert=True: indices (whole numbers, any shape) as the vocabulary's strings, ``mask_token``
