@@ -169,3 +169,12 @@ def test_an_embedding_too_small_for_the_bins_is_named():
     model.compile("mse", "sgd")
     with pytest.raises(ValueError, match=r"makes ids up to 9: give layer embedding \(Embedding\) input_dim=10"):
         model.fit(np.array(["a", "b", "c", "d", "e", "f"]), np.ones(6), verbose=0)
+
+
+def test_bins_beyond_the_model_floats_are_refused_by_name():
+    model = gn.Sequential([Hashing(2 ** 26), Dense(1)])
+    with pytest.raises(ValueError, match=r"makes bins up to 67108863, which a float32 model holds exactly up to 16777216"):
+        model.predict(np.array(["a"]), verbose=0)
+    wide = gn.Sequential([Hashing(2 ** 26), Dense(1)], dtype="float64")
+    bins = Hashing(2 ** 26)(np.array([["a"], ["b"]]))
+    np.testing.assert_array_equal(wide.layers[0].encode(np.array(["a", "b"]), dtype=np.float64), bins)

@@ -503,3 +503,8 @@ def test_a_numpy_cell_s_wrong_step_is_named():
         RNN(Wrong(4), seed=0)(np.ones((2, 5, 3)))
     with pytest.raises(ValueError, match=r"^RNN: cell: class_name must name .*'Unknown' \(define or import"):
         RNN.from_config({"cell": {"class_name": "Unknown", "config": {}}})
+
+
+def test_an_rnn_in_a_wrapper_names_the_layer_to_wrap():
+    with pytest.raises(TypeError, match=r"wrap the matching layer instead \(LSTM\(units\) for RNN\(LSTMCell\(units\)\)"):
+        gn.layers.TimeDistributed(gn.layers.RNN(gn.layers.LSTMCell(3)))

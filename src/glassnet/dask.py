@@ -154,7 +154,7 @@ def _final_metrics(model, x, y, validation_data, kwargs):
     validation data (``validation_data``, with its weights, or fit's ``validation_split``)."""
     w = kwargs.get("sample_weight")
     if kwargs.get("validation_split"):            # the parts fit trained and validated on
-        several = getattr(model, "_input_shapes", None) is not None
+        several, given = getattr(model, "_input_shapes", None) is not None, x
         outputs = model._heads
         # a list of inputs or of targets (or a dict): split as fit splits them, packed, then as lists
         # again; the weights as fit checks them (one column per output; Keras' [w] / {name: w} for
@@ -168,6 +168,13 @@ def _final_metrics(model, x, y, validation_data, kwargs):
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])
+            readers = model._text_readers
+            if readers:     # an Input of texts: its texts as given (evaluate encodes them), not the ids packed here
+                columns = [given[name] for name in model._input_names] if isinstance(given, dict) else list(given)
+                cut = len(x[0])
+                x = [columns[j][:cut] if j in readers else part for j, part in enumerate(x)]
+                validation_data = ([columns[j][cut:] if j in readers else part
+                                    for j, part in enumerate(validation_data[0])], *validation_data[1:])
         if outputs is not None:
             xv, yv, wv = validation_data
             w, wv = weight_list(w), weight_list(wv)

@@ -326,7 +326,8 @@ class Model(Sequential):
                     and [t.layer for t in tensors if any(p is inputs[reads[0]] for p in t.inputs)] == [layer]):
                 raise NotImplementedError(f"Model: {layer.describe()} turns texts into numbers, which a functional "
                                           f"Model takes as the one call on an Input of texts (dtype='string'), "
-                                          f"that Input read by it alone")
+                                          f"that Input read by it alone (Hashing's integer codes too: declare "
+                                          f"their Input with dtype='string' and give it the codes)")
         for layer in layers:
             if id(layer) in shared:
                 refusal = ("makes an output; share the layers before it" if id(layer) in makers else

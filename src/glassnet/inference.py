@@ -383,7 +383,13 @@ class InferenceMixin:
             from .layers.base import shape_fits
             from .layers.symbolic import sample_shape_of
             expected = self.input_shapes if hasattr(self, "input_shapes") else [self.input_shape]
-            for source, shape in zip(sources, expected):
+            texts = getattr(self, "_text_readers", {})     # with several Inputs: those of texts (their ids' shapes)
+            for j, (source, shape) in enumerate(zip(sources, expected)):
+                if j in texts:
+                    if getattr(source, "dtype", None) != "string":
+                        raise ValueError(f"model {self.name!r}: its input {self._input_names[j]!r} takes texts, "
+                                         f"called on {source!r:.80}; call it on an Input(..., dtype='string')")
+                    continue
                 if not shape_fits(sample_shape_of(source), shape):
                     raise ValueError(f"model {self.name!r}: takes input samples of shape {tuple(shape)}, called on "
                                      f"samples of shape {tuple(sample_shape_of(source))}")

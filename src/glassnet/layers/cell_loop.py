@@ -75,7 +75,12 @@ class Cell:
 
     @property
     def output_size(self):
-        return self.state_sizes()[0]
+        # the first state's width unless the cell says (``self.output_size = n``, Keras' idiom)
+        return self.__dict__.get("_output_size", None) or self.state_sizes()[0]
+
+    @output_size.setter
+    def output_size(self, value):
+        self.__dict__["_output_size"] = value
 
     def state_sizes(self):
         """``state_size`` as a list."""

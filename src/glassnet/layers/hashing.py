@@ -299,6 +299,12 @@ class Hashing(Layer):
         """One value per sample, ``(n,)`` or ``(n, 1)`` (a model's input), as bins ``(n, 1)`` or
         vectors ``(n, num_bins)``, in ``dtype`` when given (a model's). ``min_length`` is
         TextVectorization's (a model asks it of each layer that takes texts): one bin a value here."""
+        exact = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}.get(np.dtype(dtype)) if dtype else None
+        if self.output_mode == "int" and exact is not None and self.num_bins - 1 > exact:
+            # the bins travel as the model's floats: beyond this they would round to their neighbours
+            raise ValueError(f"{name}: {self.describe()} makes bins up to {self.num_bins - 1}, which a "
+                             f"{np.dtype(dtype)} model holds exactly up to {exact} only; use fewer bins or "
+                             f"dtype='float64'")
         keys = self._keys(data, name)
         if keys.ndim == 2 and keys.shape[1] == 1:
             keys = keys[:, 0]

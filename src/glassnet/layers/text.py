@@ -283,6 +283,8 @@ class TextVectorization(Layer):
         ("int"; ``(None,)``, any length, without ``output_sequence_length``) or ``(width,)``."""
         if self.output_mode == "int":
             return (self.output_sequence_length,)
+        if self.pad_to_max_tokens:          # known before any vocabulary (StringLookup's rule too)
+            return (self.max_tokens,)
         return self._ids_shape_for(self._require_vocabulary())
 
     def encode(self, data, name="x", dtype=None, min_length=0):

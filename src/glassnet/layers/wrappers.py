@@ -76,7 +76,10 @@ class _Wrapper(Layer):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, name, Layer, kinds)
         if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
-            raise TypeError(f"{name}: layer must be a glassnet Layer that is not a wrapper, got {layer!r:.80}")
+            # RNN(cell) holds one recurrent layer per cell, as a wrapper does: its layer does the same
+            hint = ("; RNN(cell) holds its cells' layers as a wrapper does: wrap the matching layer instead "
+                    "(LSTM(units) for RNN(LSTMCell(units)), GRU, SimpleRNN)" if type(layer).__name__ == "RNN" else "")
+            raise TypeError(f"{name}: layer must be a glassnet Layer that is not a wrapper, got {layer!r:.80}{hint}")
         if layer.makes_mask:
             raise ValueError(f"{name}: {layer.describe()} makes a mask, which would not leave the wrapper{mask_hint}")
         cls._check_wrapped(layer)
