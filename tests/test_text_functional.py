@@ -118,6 +118,9 @@ def test_texts_beside_other_inputs_train_predict_and_save(tmp_path, rng):
     loaded = gn.load_model(tmp_path / "model.npz")
     np.testing.assert_array_equal(loaded.predict({"colour": colour[:9], "city": city[:9], "age": age[:9]}, verbose=0),
                                   model.predict({"colour": colour[:9], "city": city[:9], "age": age[:9]}, verbose=0))
+    # columns as a table's (dict(df)): (n,) for an Input((1,)), numbers too, as Keras takes them
+    np.testing.assert_array_equal(model.predict({"colour": colour[:9], "city": city[:9], "age": age[:9, 0]}, verbose=0),
+                                  model.predict({"colour": colour[:9], "city": city[:9], "age": age[:9]}, verbose=0))
     rebuilt = gn.model_from_json(model.to_json())
     assert rebuilt.input_shapes == model.input_shapes
     assert [spec.get("dtype") for spec in model.get_config()["inputs"]] == ["string", "string", None]

@@ -863,6 +863,8 @@ class Model(Sequential):
                                      f"its vocabulary changed after the model was drawn; draw a new model (or give "
                                      f"it max_tokens and pad_to_max_tokens=True)")
             array = as_array(array, label, self.dtype, cast=False)
+            if j not in self._text_readers and array.ndim == len(shape) and shape and shape[-1] == 1:
+                array = array[..., None]       # a column (n,) for Input((1,)): Keras adds the axis (dict(df))
             if not shape_fits(tuple(array.shape[1:]), shape):
                 raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
                                  f"shape {array.shape[1:]} (an array of shape {array.shape})")
