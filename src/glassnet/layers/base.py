@@ -597,6 +597,15 @@ def get(class_name):
     return cls
 
 
+def zero_input_gradient(layer, grad_output):
+    """The input gradient of a layer whose output does not move with small moves of its input
+    (categories, codes, buckets): zeros of the input's shape (``layer.x``), or None where no layer
+    below needs it (the usual place of such a layer: a model's first)."""
+    if not layer.needs_input_gradient:
+        return None
+    return backend.get_array_module(grad_output).zeros(layer.x.shape, dtype=grad_output.dtype)
+
+
 def missing_input_gradient(layer):
     """The error for ``layer.backward`` returning None inside a model, where a layer below needs
     its input gradient (the loop would otherwise fail later, in NumPy, far from the cause)."""

@@ -9,7 +9,7 @@ and one ``step_backward`` per step back, with Keras' rules around it: masks, ``g
 from .. import backend
 from . import masking
 from .base import LAYERS, Layer
-from .recurrent import CarriesStates
+from .recurrent import CarriesStates, check_sequences
 
 CUSTOM_CELLS = {}     # class name -> Cell subclass: the exact-key table an RNN's config finds a cell in
 
@@ -144,11 +144,7 @@ class CellLoop(CarriesStates, Layer):
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
-        sample_shape = tuple(sample_shape)
-        if len(sample_shape) != 2 or (self.input_shape is not None and sample_shape[1] != self.input_shape[1]):
-            expected = "(steps, features)" if self.input_shape is None else f"(steps, {self.input_shape[1]})"
-            raise ValueError(f"{self.describe()}: expected sequences of shape {expected}, got samples of shape "
-                             f"{sample_shape}")
+        check_sequences(self, sample_shape)
 
     def output_shape(self, input_shape):
         self.check_input_shape(input_shape)

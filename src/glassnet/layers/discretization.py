@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_positive_int
-from .base import Layer
+from .base import Layer, zero_input_gradient
 from .encoding import MODES as ENCODING_MODES, encode_categories
 from .preprocessing import adapt_batches
 
@@ -158,9 +158,7 @@ class Discretization(Layer):
             x.shape[0], *self.output_shape(x.shape[1:]))
 
     def backward(self, grad_output):
-        if not self.needs_input_gradient:       # the usual place: a model's first layer
-            return None
-        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+        return zero_input_gradient(self, grad_output)        # buckets
 
     def get_config(self):
         return {**super().get_config(), "bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins,

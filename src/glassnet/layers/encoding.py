@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_positive_int
-from .base import Layer
+from .base import Layer, zero_input_gradient
 from .embedding import check_indices
 
 MODES = ("one_hot", "multi_hot", "count")
@@ -92,9 +92,7 @@ class CategoryEncoding(Layer):
         return self.a
 
     def backward(self, grad_output):
-        if not self.needs_input_gradient:
-            return None
-        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+        return zero_input_gradient(self, grad_output)        # categories
 
     def get_config(self):
         return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode}

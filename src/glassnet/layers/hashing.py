@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_positive_int
-from .base import Layer
+from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .text import _holds_text
 
@@ -346,10 +346,7 @@ class Hashing(Layer):
         return x
 
     def backward(self, grad_output):
-        if not self.needs_input_gradient:       # the usual place: a model's first layer
-            return None
-        # the bins are categories: no gradient reaches what was hashed
-        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+        return zero_input_gradient(self, grad_output)        # the bins are categories: no gradient reaches what was hashed
 
     def get_config(self):
         return {**super().get_config(), "num_bins": self.num_bins, "mask_value": self.mask_value,

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_positive_int
-from .base import Layer
+from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .hashing import fingerprint64, host_array
 from .text import _holds_text, texts_of
@@ -383,9 +383,7 @@ class IntegerLookup(Layer):
         return counts
 
     def backward(self, grad_output):
-        if not self.needs_input_gradient:       # the usual place: a model's first layer
-            return None
-        return backend.get_array_module(grad_output).zeros(self.x.shape, dtype=grad_output.dtype)
+        return zero_input_gradient(self, grad_output)        # categories
 
     def get_config(self):
         return {**super().get_config(), "max_tokens": self.max_tokens, "num_oov_indices": self.num_oov_indices,

@@ -32,6 +32,16 @@ def _activation(value, cls, name):
         raise ValueError(f"{cls}: {name}: {exc}".replace(f"{name}: activation: ", f"{name}: ")) from None
 
 
+def check_sequences(layer, sample_shape):
+    """Refuse samples that are not sequences (steps, features) of the layer's features: any number
+    of steps (a layer used on its own; a model takes the length it was built for)."""
+    sample_shape = tuple(sample_shape)
+    if len(sample_shape) != 2 or (layer.input_shape is not None and sample_shape[1] != layer.input_shape[1]):
+        expected = "(steps, features)" if layer.input_shape is None else f"(steps, {layer.input_shape[1]})"
+        raise ValueError(f"{layer.describe()}: expected sequences of shape {expected}, got samples of shape "
+                         f"{sample_shape}")
+
+
 class CarriesStates:
     """Keras' several arrays in and out of a layer that carries states through the steps (the
     recurrent layers, and ``Bidirectional`` around one): calls take ``initial_state`` (a list of
@@ -216,12 +226,7 @@ class _Recurrent(CarriesStates, Layer):
 
     # -- the loop ----------------------------------------------------------------------------
     def check_input_shape(self, sample_shape):
-        # any number of steps (a layer used on its own; a model takes the length it was built for)
-        sample_shape = tuple(sample_shape)
-        if len(sample_shape) != 2 or (self.input_shape is not None and sample_shape[1] != self.input_shape[1]):
-            expected = "(steps, features)" if self.input_shape is None else f"(steps, {self.input_shape[1]})"
-            raise ValueError(f"{self.describe()}: expected sequences of shape {expected}, got samples of shape "
-                             f"{sample_shape}")
+        check_sequences(self, sample_shape)
 
     def _blocks(self):
         """The column blocks the dropout masks act on: the gates one by one when the state is
