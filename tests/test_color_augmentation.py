@@ -431,3 +431,35 @@ def test_auto_contrast_stretches_at_inference_in_a_model_and_round_trips(rng, tm
     np.testing.assert_allclose(model.predict(x), plain.predict(stretched), rtol=1e-6)
     model.save(tmp_path / "auto.npz")
     np.testing.assert_array_equal(gn.load_model(tmp_path / "auto.npz").predict(x), model.predict(x))
+
+
+def test_hue_gradient_at_gray_pixels_and_ties_matches_finite_differences():
+    # a gray pixel has no hue, but along each channel the turn is differentiable (w_c(h + 1/2) =
+    # 1 - w_c(h)): the partial derivatives are the weights at c / 3 + delta; a tie for the largest
+    # channel is differentiable too
+    x = np.array([[[[0.4, 0.4, 0.4], [0.7, 0.7, 0.2], [0.0, 0.0, 0.0]]]])
+    g = np.array([[[[0.3, -1.0, 0.5], [0.2, 0.9, -0.4], [1.0, 0.1, -0.7]]]])
+
+    def make():
+        return RandomHue((0.5, 0.5), value_range=(-1, 1), seed=0, dtype="float64")
+
+    layer = make()
+    layer(x, training=True)
+    grad = layer.backward(g)
+    eps = 1e-6
+    for index in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[index] = eps
+        right = ((make()(x + e, training=True) - make()(x, training=True)) * g).sum() / eps
+        left = ((make()(x, training=True) - make()(x - e, training=True)) * g).sum() / eps
+        assert abs(right - left) < 1e-6                     # differentiable along each channel here
+        assert abs(grad[index] - right) < 1e-6, index
+
+
+def test_auto_contrast_leaves_a_channel_whose_scale_overflows_as_keras_does():
+    keras = _keras()
+    x = np.zeros((1, 2, 1, 1), np.float32)
+    x[0, 1] = 1e-39                                        # a subnormal spread: 1 / spread is inf
+    ours = AutoContrast(value_range=(0, 1))(x)
+    np.testing.assert_array_equal(ours, np.asarray(keras.layers.AutoContrast(value_range=(0, 1)).transform_images(x)))
+    np.testing.assert_array_equal(ours, x)

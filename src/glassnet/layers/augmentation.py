@@ -423,6 +423,8 @@ def _unsigned_pair(factor, caller, name, high=1.0):
 class _RandomIntensity(_RandomImage):
     """Contrast and brightness: a value per image, then a clip to ``value_range``."""
 
+    _range_effect = "to which training clips them (and inference does not)"     # said by _check_range
+
     def __init__(self, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         cls = type(self).__name__
@@ -443,8 +445,8 @@ class _RandomIntensity(_RandomImage):
         if low < self.value_range[0] or high > self.value_range[1]:
             self._range_checked = True          # every training batch is looked at, until one warns
             warnings.warn(f"{self.describe()}: the images' values span [{low:.3g}, {high:.3g}], outside its "
-                          f"value_range {tuple(self.value_range)}, to which training clips them (and "
-                          f"inference does not): give the range of the data, value_range=(low, high)",
+                          f"value_range {tuple(self.value_range)}, {self._range_effect}: give the range "
+                          f"of the data, value_range=(low, high)",
                           UserWarning, stacklevel=3)
 
     def _clip(self, out):

@@ -220,9 +220,11 @@ class RandomPosterization(_RandomIntensity):
     [1, 8] (b from 1 to f) or a pair (lower, upper) of them (b from lower to upper; (4, 4) keeps
     4 bits every time). Pixels are clipped to the range first (Keras casts them to uint8).
 
-    Keras 3.15 draws b with ``randint(lower, upper)``, which leaves upper out: ``factor=4`` keeps
-    1 to 3 bits, never 4, and ``factor=2`` always 1. Its documentation calls ``factor`` "the number
-    of bits to keep", so glassnet's draws include it.
+    Keras 3.15 reads a number f as the range (1, f) too, but draws b with ``randint(lower,
+    upper)``, which leaves upper out: ``factor=4`` keeps 1 to 3 bits, never 4, and ``factor=2``
+    always 1. Its documentation calls ``factor`` "the number of bits to keep" (read literally: f
+    bits every time). glassnet keeps Keras' random range and includes f, so that the documented
+    number of bits is drawn at all; ``(f, f)`` keeps f bits every time.
 
     The rounding is flat between its steps: the gradient with respect to the images is 0 (the
     maths' own; no straight-through estimate), so layers before this one learn nothing through it.
@@ -289,8 +291,12 @@ class AutoContrast(_RandomIntensity):
         low, high = self.value_range
         smallest, largest = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
         spread = largest - smallest
-        flat = spread == 0
-        scale = x.dtype.type(high - low) / np.where(flat, 1, spread)
+        with np.errstate(over="ignore", divide="ignore"):
+            scale = x.dtype.type(high - low) / np.where(spread == 0, 1, spread)
+        # one value, or a spread so small (subnormal) that the scale overflows: Keras' NaN check
+        # hands such a channel back unchanged
+        flat = (spread == 0) | ~np.isfinite(scale)
+        scale = np.where(flat, x.dtype.type(1), scale)
         self._cache = (x, smallest, largest, scale, flat)
         # in [low, high] by construction; the clip only catches rounding, as Keras' does
         return np.where(flat, x, np.clip((x - smallest) * scale + x.dtype.type(low), low, high))

@@ -36,6 +36,9 @@ class RandomSaturation(_Channels, _RandomIntensity):
     [0.8, 0.8, 0.8]
     """
 
+    # no clip: a pixel's saturation is read from value_range's low end, so values outside it mislead
+    _range_effect = "the low end from which training reads the saturation (nothing is clipped)"
+
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
         self.factor = _unit_pair(factor, "RandomSaturation", "factor")
@@ -89,8 +92,9 @@ class RandomHue(_Channels, _RandomIntensity):
     Keras 3.15 converts to HSV and back; glassnet computes the same in closed form, with V and m a
     pixel's largest and smallest channel and H its hue (TensorFlow's formula, which is the same
     for any ``value_range``): ``out_c = m + (V - m) w_c(H + delta)``, w_c TensorFlow's clamped
-    triangles of hsv_to_rgb. The gradient flows through V, m and the hue, which a gray pixel
-    (V = m) lacks: there it is V's and m's alone.
+    triangles of hsv_to_rgb. The gradient flows through V, m and the hue; a gray pixel (V = m)
+    has no hue, but nudging one channel c gives it hue c / 3 either way, so there each channel's
+    partial derivative is the weights ``w(c / 3 + delta)`` (what finite differences see).
 
     Example
     -------
@@ -123,6 +127,17 @@ class RandomHue(_Channels, _RandomIntensity):
         hue = np.where(hue > 1, hue - 1, hue)                     # Keras' wrap, a turn either way
         hue = np.where(hue < 0, hue + 1, hue)
         weights, slope = _hue_weights(hue)
+        # a gray pixel has no hue, but each channel's own nudge gives it one, c / 3 (red, green,
+        # blue), the same either way (w_c(h + 1/2) = 1 - w_c(h)): its partial derivatives are the
+        # weights at c / 3 + delta, turned as the forward turn is (finite differences see these)
+        shift = _where(x, delta.astype(x.dtype)[:, None, None, None])
+        gray_weights = []
+        for c in range(3):
+            h = shift + x.dtype.type(c / 3)
+            h = np.where(h > 1, h - 1, h)
+            h = np.where(h < 0, h + 1, h)
+            gray_weights.append(_hue_weights(h)[0])            # (n, 1, 1, 3): input channel c to every output
+        self._gray_weights = np.stack(gray_weights, axis=-2)  # (n, 1, 1, 3 in, 3 out)
         self._cache = (largest, x.argmin(axis=-1)[..., None], after, spread, colour, weights, slope)
         return self._clip(bottom + spread * weights)
 
@@ -138,5 +153,6 @@ class RandomHue(_Channels, _RandomIntensity):
         to_spread = -to_hue * after / (6 * safe * safe)
         to_top, to_bottom = to_top + to_spread, to_bottom - to_spread
         channels = backend.get_array_module(g).arange(g.shape[-1])
-        return (to_top * (channels == largest) + to_bottom * (channels == smallest)
+        grad = (to_top * (channels == largest) + to_bottom * (channels == smallest)
                 + to_after * (channels == (largest + 1) % 3) - to_after * (channels == (largest + 2) % 3))
+        return np.where(colour, grad, (g[..., None, :] * self._gray_weights).sum(axis=-1))
