@@ -204,7 +204,6 @@ def _sampling(matrices, height, width, fill_mode, interpolation, dtype=np.float6
     whose k is 0; None when no point lies outside). ``matrices`` (n, 6) affine or (n, 8)
     projective rows (see ``_AffineImage._matrices``). Computed in ``dtype``: float32 images are
     sampled in float32, as TensorFlow samples them."""
-    n = matrices.shape[0]
     rows, cols = np.arange(height, dtype=dtype)[:, None], np.arange(width, dtype=dtype)[None, :]
     a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None].astype(dtype) for i in range(6))
     x, y = a0 * cols + a1 * rows + a2, b0 * cols + b1 * rows + b2        # (n, H, W)
