@@ -180,3 +180,16 @@ def test_takes_keras_positional_order_and_is_the_identity_outside_training(rng):
 def test_refuses_bad_arguments_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("fill_mode", FILL_MODES)
+def test_a_point_beyond_floats_range_reads_the_fill_value(fill_mode, rng):
+    # k = 1 - 0.5 x: 1e308 / k lies beyond int64's range at x = 0 and overflows at x = 1 (TensorFlow's
+    # integer cast of either is undefined), k = 0 at x = 2; glassnet reads fill_value, without
+    # NumPy's warnings for an invalid cast
+    x = rng.normal(size=(1, 3, 4, 1))
+    row = np.array([[1.0, 0.0, 1e308, 0.0, 1.0, 0.0, -0.5, 0.0]])
+    with np.errstate(all="raise"):
+        out = affine_sample(x, _sampling(row, 3, 4, fill_mode, "bilinear", x.dtype), 0.25)
+    assert np.all(out[0, :, :3] == 0.25)
+    assert np.isfinite(out).all()
