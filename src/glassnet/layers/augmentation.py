@@ -6,9 +6,11 @@ from the layer's generator (the model's seed, or the layer's own ``seed``), and 
 unchanged in ``evaluate`` and ``predict`` (Keras' rule). Put first in a model, they make every
 epoch see slightly different images: a cheap guard against overfitting a small image set.
 
-The geometric ones (translation, rotation, zoom, shear) share one sampler, TensorFlow's
-``ImageProjectiveTransformV3`` (what Keras runs on its default backend): each output pixel (x, y)
-reads the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``, a point that ``fill_mode`` first maps
+The geometric ones (translation, rotation, zoom, shear, and perspective in ``perspective.py``)
+share one sampler, TensorFlow's ``ImageProjectiveTransformV3`` (what Keras runs on its default
+backend): each output pixel (x, y) reads the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2) / k``,
+``k = c0 x + c1 y + 1`` (1 for the affine matrices, whose c0 = c1 = 0; where k is 0 the pixel is
+``fill_value``, as TensorFlow's), a point that ``fill_mode`` first maps
 into the image ("reflect" d c b a | a b c d | d c b a, "wrap" a b c d | a b c d, "nearest"
 a a | a b c d | d d, "constant" leaves it outside, where ``fill_value`` is read), and then
 interpolates from its four neighbours ("bilinear") or the nearest one. The sampling is linear in
@@ -143,7 +145,8 @@ class _AffineImage(_RandomImage):
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
 
     def _matrices(self, n, height, width):
-        """(n, 6) rows ``a0 a1 a2 b0 b1 b2``: output (x, y) reads input (a0 x + a1 y + a2, b0 x + b1 y + b2)."""
+        """(n, 6) rows ``a0 a1 a2 b0 b1 b2``: output (x, y) reads input (a0 x + a1 y + a2, b0 x + b1 y + b2);
+        or (n, 8) rows ``a0 a1 a2 b0 b1 b2 c0 c1``, a projective one: both divided by c0 x + c1 y + 1."""
         raise NotImplementedError
 
     def _augment(self, x):
@@ -197,14 +200,46 @@ def _sampling(matrices, height, width, fill_mode, interpolation, dtype=np.float6
     """For every output pixel of n images, the input pixels it reads and their weights:
     ``(index, weight, outside)``; ``index`` and ``weight`` (K, n * H * W) for K = 4 neighbours
     (bilinear) or 1, ``index`` flat into the n * H * W input pixels; ``outside`` (n * H * W,) the
-    weight each output gives ``fill_value`` ("constant" only; None for the other modes, whose
-    points all lie inside). Computed in ``dtype``: float32 images are sampled in float32, as
-    TensorFlow samples them."""
-    n = matrices.shape[0]
+    weight each output gives ``fill_value`` ("constant", and the pixels of a projective matrix
+    whose k is 0 or whose point lies beyond int64's range; None when no point lies outside).
+    ``matrices``: (n, 6) affine or (n, 8) projective rows (see ``_AffineImage._matrices``).
+    Computed in ``dtype``: float32 images are sampled in float32, as TensorFlow samples them."""
     rows, cols = np.arange(height, dtype=dtype)[:, None], np.arange(width, dtype=dtype)[None, :]
     a0, a1, a2, b0, b1, b2 = (matrices[:, i, None, None].astype(dtype) for i in range(6))
-    x = _map_coordinates(a0 * cols + a1 * rows + a2, width, fill_mode)       # (n, H, W)
-    y = _map_coordinates(b0 * cols + b1 * rows + b2, height, fill_mode)
+    x, y = a0 * cols + a1 * rows + a2, b0 * cols + b1 * rows + b2        # (n, H, W)
+    lost = None
+    if matrices.shape[1] == 8:
+        # TensorFlow's order: k = (c0 x + c1 y) + 1, then each coordinate divided by it (an affine
+        # row, c0 = c1 = 0, divides by exactly 1: the same bits as without the division)
+        c0, c1 = (matrices[:, i, None, None].astype(dtype) for i in (6, 7))
+        k = c0 * cols + c1 * rows + 1
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            x, y = x / k, y / k
+        # k = 0 (the horizon): TensorFlow gives fill_value whatever the fill_mode; a point beyond
+        # int64's range (k tiny) too, where TensorFlow's integer cast is undefined (and NumPy's)
+        far = 2.0 ** 62
+        lost = (k == 0) | ~(np.abs(x) < far) | ~(np.abs(y) < far)
+        if lost.any():
+            x[lost], y[lost] = 0, 0          # read pixel 0 with weight 0, below
+            lost = lost.ravel()
+        else:
+            lost = None
+    index, weight, outside = _neighbours(x, y, height, width, fill_mode, interpolation, dtype)
+    if lost is not None:
+        weight[:, lost] = 0
+        if outside is None:
+            outside = lost.astype(dtype)
+        else:
+            outside[lost] = 1
+    return index, weight, outside
+
+
+def _neighbours(x, y, height, width, fill_mode, interpolation, dtype):
+    """``_sampling``'s second half: the input points (x, y) (n, H, W), mapped by ``fill_mode``,
+    as flat indices and weights of the pixels they read."""
+    n = x.shape[0]
+    x = _map_coordinates(x, width, fill_mode)
+    y = _map_coordinates(y, height, fill_mode)
     if interpolation == "nearest":
         # std::round: halves away from zero (NumPy's round goes to even)
         points = [(np.copysign(np.floor(np.abs(y) + 0.5), y), np.copysign(np.floor(np.abs(x) + 0.5), x), None)]
