@@ -132,7 +132,8 @@ class RandomFlip(_RandomImage):
 
 
 class _AffineImage(_RandomImage):
-    """Translation, rotation and zoom: a matrix per image, then one sampling."""
+    """Translation, rotation, zoom and shear (and RandomPerspective's projective warp): a matrix per
+    image, then one sampling."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
         super().__init__(seed=seed, **kwargs)
