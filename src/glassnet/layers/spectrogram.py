@@ -51,6 +51,21 @@ def stft(x, fft_length, stride, window):
     return np.fft.rfft(frames * window, axis=-1)
 
 
+def overlap_add(frames, step, length):
+    """The adjoint of framing: ``frames`` (..., count, n), frame t taken from ``t * step``, summed back
+    into a signal (..., length). No loop over frames: each frame is cut into chunks of ``step``
+    samples, chunk j of frame t lands on chunk t + j of the signal, so one vectorised add per j."""
+    *lead, count, n = frames.shape
+    chunks = -(-n // step)
+    frames = np.pad(frames, [(0, 0)] * (len(lead) + 1) + [(0, chunks * step - n)])
+    frames = frames.reshape(*lead, count, chunks, step)
+    rows = max(count + chunks - 1, -(-length // step))
+    out = np.zeros((*lead, rows, step), dtype=frames.dtype)
+    for j in range(chunks):
+        out[..., j:j + count, :] += frames[..., j, :]
+    return out.reshape(*lead, rows * step)[..., :length]
+
+
 def stft_backward(grad, n_samples, fft_length, stride, window):
     """The adjoint of ``stft``: ``grad`` (batch, frames, bins) complex holds dL/d(real) + i dL/d(imag);
     returns dL/dx (batch, n_samples). Real part of the inverse DFT without its 1/N (inner bins
@@ -60,23 +75,12 @@ def stft_backward(grad, n_samples, fft_length, stride, window):
     grad[..., 1:(fft_length + 1) // 2] *= 0.5
     frames = np.fft.irfft(grad, n=fft_length, axis=-1)
     frames *= window * fft_length
-    batch, count, _ = frames.shape
-    # overlap-add without a loop over frames: cut each frame into chunks of `stride` samples;
-    # chunk j of frame t lands on chunk t + j of the signal, so one vectorised add per j
-    chunks = -(-fft_length // stride)
-    frames = np.pad(frames, ((0, 0), (0, 0), (0, chunks * stride - fft_length)))
-    frames = frames.reshape(batch, count, chunks, stride)
     pad = fft_length // 2
-    padded_length = n_samples + 2 * pad
-    rows = max(count + chunks - 1, -(-padded_length // stride))
-    out = np.zeros((batch, rows, stride), dtype=frames.dtype)
-    for j in range(chunks):
-        out[:, j:j + count] += frames[:, :, j]
-    out = out.reshape(batch, rows * stride)
+    out = overlap_add(frames, stride, n_samples + 2 * pad)
     grad_x = out[:, pad:pad + n_samples].copy()
     if pad:       # padded[i] = x[pad - i] on the left and x[n - 2 - k] on the right
         grad_x[:, 1:pad + 1] += out[:, pad - 1::-1]
-        grad_x[:, n_samples - 1 - pad:n_samples - 1] += out[:, pad + n_samples:padded_length][:, ::-1]
+        grad_x[:, n_samples - 1 - pad:n_samples - 1] += out[:, pad + n_samples:][:, ::-1]
     return grad_x
 
 
