@@ -9,8 +9,7 @@ samples zero-padded (centred) to ``fft_length``, then a real FFT.
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
 from .base import Layer
 
@@ -45,22 +44,30 @@ def stft(x, fft_length, stride, window):
     """Centred STFT of ``x`` (batch, samples): (batch, frames, fft_length // 2 + 1) complex, in
     ``x``'s precision. ``window`` has ``fft_length`` values (already padded). The frames are a
     strided view of the reflect-padded signal; only their windowed copy is made."""
-    pad = fft_length // 2
-    padded = np.pad(x, ((0, 0), (pad, pad)), mode="reflect")
-    frames = sliding_window_view(padded, fft_length, axis=-1)[:, ::stride]
-    return np.fft.rfft(frames * window, axis=-1)
+    am, pad = backend.get_array_module(x), fft_length // 2
+    padded = am.pad(x, ((0, 0), (pad, pad)), mode="reflect")
+    return am.fft.rfft(frames_view(padded, fft_length, stride) * window, axis=-1)
+
+
+def frames_view(signal, length, step):
+    """A strided view (..., count, length) of the frames of ``signal`` (..., time), one every
+    ``step`` samples, count = (time - length) // step + 1: no copy (never write into it)."""
+    am = backend.get_array_module(signal)
+    count = (signal.shape[-1] - length) // step + 1
+    *strides, last = signal.strides
+    return am.lib.stride_tricks.as_strided(signal, (*signal.shape[:-1], count, length), (*strides, step * last, last))
 
 
 def overlap_add(frames, step, length):
     """The adjoint of framing: ``frames`` (..., count, n), frame t taken from ``t * step``, summed back
     into a signal (..., length). No loop over frames: each frame is cut into chunks of ``step``
     samples, chunk j of frame t lands on chunk t + j of the signal, so one vectorised add per j."""
-    *lead, count, n = frames.shape
+    am, (*lead, count, n) = backend.get_array_module(frames), frames.shape
     chunks = -(-n // step)
-    frames = np.pad(frames, [(0, 0)] * (len(lead) + 1) + [(0, chunks * step - n)])
+    frames = am.pad(frames, [(0, 0)] * (len(lead) + 1) + [(0, chunks * step - n)])
     frames = frames.reshape(*lead, count, chunks, step)
     rows = max(count + chunks - 1, -(-length // step))
-    out = np.zeros((*lead, rows, step), dtype=frames.dtype)
+    out = am.zeros((*lead, rows, step), dtype=frames.dtype)
     for j in range(chunks):
         out[..., j:j + count, :] += frames[..., j, :]
     return out.reshape(*lead, rows * step)[..., :length]
@@ -71,9 +78,9 @@ def stft_backward(grad, n_samples, fft_length, stride, window):
     returns dL/dx (batch, n_samples). Real part of the inverse DFT without its 1/N (inner bins
     halved, as irfft doubles them), times the window, overlap-added, folded back through the
     reflect padding."""
-    grad = grad.copy()
+    am, grad = backend.get_array_module(grad), grad.copy()
     grad[..., 1:(fft_length + 1) // 2] *= 0.5
-    frames = np.fft.irfft(grad, n=fft_length, axis=-1)
+    frames = am.fft.irfft(grad, n=fft_length, axis=-1)
     frames *= window * fft_length
     pad = fft_length // 2
     out = overlap_add(frames, stride, n_samples + 2 * pad)
@@ -166,9 +173,12 @@ class MelSpectrogram(Layer):
         # the windowed frames and their spectrum outweigh the output
         return 3 * (self._frames(input_shape[0]) or 1) * self.fft_length
 
-    def _window_and_mel(self, dtype):
-        """The padded window (fft_length,) and the mel matrix (bins, mel) in ``dtype``, made once."""
-        if dtype not in self._constants:
+    def _window_and_mel(self, like):
+        """The padded window (fft_length,) and the mel matrix (bins, mel) in the dtype and on the
+        device of the array ``like``, made once for each."""
+        am = backend.get_array_module(like)
+        key = (like.dtype, am.__name__)
+        if key not in self._constants:
             left = (self.fft_length - self.sequence_length) // 2
             window = np.zeros(self.fft_length)
             window[left:left + self.sequence_length] = window_array(self.window, self.sequence_length)
@@ -176,52 +186,53 @@ class MelSpectrogram(Layer):
                 window[:] = 1.0
             mel = mel_matrix(self.num_mel_bins, self.fft_length // 2 + 1, self.sampling_rate, self.min_freq,
                              self.max_freq)
-            self._constants[dtype] = (window.astype(dtype), mel.astype(dtype))
-        return self._constants[dtype]
+            self._constants[key] = (am.asarray(window, dtype=like.dtype), am.asarray(mel, dtype=like.dtype))
+        return self._constants[key]
 
     def forward(self, x, training=False):
         if x.dtype.kind != "f":
             x = x.astype(self.dtype or np.float32)
         self.output_shape(x.shape[1:])
-        window, mel = self._window_and_mel(x.dtype)
+        am = backend.get_array_module(x)
+        window, mel = self._window_and_mel(x)
         spectrum = stft(x, self.fft_length, self.sequence_stride, window)
-        power = np.square(spectrum.real) + np.square(spectrum.imag)
+        power = am.square(spectrum.real) + am.square(spectrum.imag)
         magnitude = power if self.mag_exp == 2 else power ** (self.mag_exp / 2)
         out = magnitude @ mel                                           # (batch, frames, mel)
         self._cache = {"x_shape": x.shape, "spectrum": spectrum, "power": power, "mel_power": out}
         if self.power_to_db:
             ref = 10.0 * math.log10(max(abs(self.ref_power), self.min_power))
-            out = 10.0 * np.log10(np.maximum(out, x.dtype.type(self.min_power))) - x.dtype.type(ref)
+            out = 10.0 * am.log10(am.maximum(out, x.dtype.type(self.min_power))) - x.dtype.type(ref)
             if self.top_db is not None:
                 peak = out.max(axis=(1, 2), keepdims=True)              # each sample's own (see the docstring)
                 floor = peak - x.dtype.type(self.top_db)
                 self._cache.update(kept=out >= floor, peaks=out == peak)
-                out = np.maximum(out, floor)
-        return np.ascontiguousarray(out.transpose(0, 2, 1))
+                out = am.maximum(out, floor)
+        return am.ascontiguousarray(out.transpose(0, 2, 1))
 
     def backward(self, grad_output):
-        cache = self._cache
+        cache, am = self._cache, backend.get_array_module(grad_output)
         grad = grad_output.transpose(0, 2, 1)
         if self.power_to_db:
             if self.top_db is not None:
                 # the floored values follow the peak: their gradient goes to it (shared among ties)
-                to_peak = np.where(cache["kept"], 0, grad).sum(axis=(1, 2), keepdims=True)
-                grad = np.where(cache["kept"], grad, 0) + cache["peaks"] * (to_peak / cache["peaks"].sum(
+                to_peak = am.where(cache["kept"], 0, grad).sum(axis=(1, 2), keepdims=True)
+                grad = am.where(cache["kept"], grad, 0) + cache["peaks"] * (to_peak / cache["peaks"].sum(
                     axis=(1, 2), keepdims=True, dtype=grad.dtype))
             mel_power = cache["mel_power"]
             above = mel_power > self.min_power
-            grad = np.where(above, grad * grad.dtype.type(10 / math.log(10)) / np.where(above, mel_power, 1), 0)
+            grad = am.where(above, grad * grad.dtype.type(10 / math.log(10)) / am.where(above, mel_power, 1), 0)
         if not self.needs_input_gradient:
             return None
-        window, mel = self._window_and_mel(grad.dtype)
+        window, mel = self._window_and_mel(grad)
         grad = grad @ mel.T                                             # d/d(|X| ** mag_exp)
         power = cache["power"]
         if self.mag_exp == 2:
             scale = 2 * grad
         else:       # p |X| ** (p - 2) X; where |X| = 0 the gradient is taken as 0
             nonzero = power > 0
-            scale = grad * grad.dtype.type(self.mag_exp) * np.where(
-                nonzero, np.where(nonzero, power, 1) ** (self.mag_exp / 2 - 1), 0)
+            scale = grad * grad.dtype.type(self.mag_exp) * am.where(
+                nonzero, am.where(nonzero, power, 1) ** (self.mag_exp / 2 - 1), 0)
         return stft_backward(scale * cache["spectrum"], cache["x_shape"][1], self.fft_length,
                              self.sequence_stride, window)
 

@@ -5,11 +5,10 @@ import math
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from .. import backend
 from .._validation import check_flag, check_positive_int
 from .base import Layer
-from .spectrogram import overlap_add
+from .spectrogram import frames_view, overlap_add
 
 MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
 EPSILON = 1e-7          # Keras' backend.epsilon(), the floor of the power and of the magnitude
@@ -154,11 +153,12 @@ class STFTSpectrogram(Layer):
         if x.dtype.kind != "f":
             x = x.astype(self.dtype or np.float32)
         self._time_and_channels(x.shape[1:])
+        am = backend.get_array_module(x)
         signal = x.transpose(0, 2, 1) if self.data_format == "channels_last" else x      # (batch, channels, time)
         count, pad = self._frames_and_padding(signal.shape[-1])
         if pad:
-            signal = np.pad(signal, ((0, 0), (0, 0), (pad // 2, pad - pad // 2)))
-        frames = sliding_window_view(signal, self.frame_length, axis=-1)[..., ::self._frame_step, :][..., :count, :]
+            signal = am.pad(signal, ((0, 0), (0, 0), (pad // 2, pad - pad // 2)))
+        frames = frames_view(signal, self.frame_length, self._frame_step)          # (batch, channels, count, n)
         parts = {side: frames @ self.params[f"{side}_kernel"][:, 0].astype(x.dtype, copy=False)
                  for side in ("real", "imag") if f"{side}_kernel" in self.params}      # (batch, channels, frames, bins)
         real, imag = parts.get("real"), parts.get("imag")
@@ -166,29 +166,30 @@ class STFTSpectrogram(Layer):
         if self.mode in ("real", "imag"):
             out = parts[self.mode]
         elif self.mode == "angle":
-            out = np.arctan2(imag, real)
+            out = am.arctan2(imag, real)
         elif self.mode == "stft":
-            out = np.concatenate([real, imag], axis=-1)
+            out = am.concatenate([real, imag], axis=-1)
         else:
-            power = np.square(real) + np.square(imag)
+            power = am.square(real) + am.square(imag)
             if self.mode == "psd":
                 out = power.copy()
                 out[..., 1:-1] *= 2
             else:
-                out = np.sqrt(np.maximum(power, x.dtype.type(EPSILON)))
+                out = am.sqrt(am.maximum(power, x.dtype.type(EPSILON)))
                 self._cache.update(power=power, magnitude=out)
                 if self.mode == "log":       # the magnitude is at least sqrt(1e-7): Keras' second floor never acts
-                    out = np.log(out)
+                    out = am.log(out)
         return self._arrange(out)
 
     def _arrange(self, out):
         """(batch, channels, frames, bins) to the output's layout."""
+        am = backend.get_array_module(out)
         batch, channels, frames, bins = out.shape
         if self.data_format == "channels_last":
             if self.expand_dims:
-                return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
-            return np.ascontiguousarray(out.transpose(0, 2, 1, 3)).reshape(batch, frames, channels * bins)
-        return out if self.expand_dims else np.ascontiguousarray(out.transpose(0, 1, 3, 2)).reshape(
+                return am.ascontiguousarray(out.transpose(0, 2, 3, 1))
+            return am.ascontiguousarray(out.transpose(0, 2, 1, 3)).reshape(batch, frames, channels * bins)
+        return out if self.expand_dims else am.ascontiguousarray(out.transpose(0, 1, 3, 2)).reshape(
             batch, channels * bins, frames)
 
     def _unarrange(self, grad, channels):
@@ -204,7 +205,7 @@ class STFTSpectrogram(Layer):
         return grad.reshape(batch, channels, -1, frames).transpose(0, 1, 3, 2)
 
     def backward(self, grad_output):
-        cache = self._cache
+        cache, am = self._cache, backend.get_array_module(grad_output)
         channels = self._time_and_channels(cache["shape"][1:])[1]
         grad = self._unarrange(grad_output, channels)
         real, imag = cache.get("real"), cache.get("imag")
@@ -212,10 +213,10 @@ class STFTSpectrogram(Layer):
         if self.mode in ("real", "imag"):
             grads[self.mode] = grad
         elif self.mode == "stft":
-            grads["real"], grads["imag"] = np.split(grad, 2, axis=-1)
+            grads["real"], grads["imag"] = am.split(grad, 2, axis=-1)
         elif self.mode == "angle":       # d atan2(i, r) = (r di - i dr) / (r^2 + i^2); 0 where both are 0
-            power = np.square(real) + np.square(imag)
-            inverse = np.where(power > 0, 1 / np.where(power > 0, power, 1), 0)
+            power = am.square(real) + am.square(imag)
+            inverse = am.where(power > 0, 1 / am.where(power > 0, power, 1), 0)
             grads["real"], grads["imag"] = -imag * inverse * grad, real * inverse * grad
         else:
             if self.mode == "psd":
@@ -225,7 +226,7 @@ class STFTSpectrogram(Layer):
                 magnitude = cache["magnitude"]
                 if self.mode == "log":
                     grad = grad / magnitude
-                grad_power = np.where(cache["power"] > EPSILON, grad * grad.dtype.type(0.5) / magnitude, 0)
+                grad_power = am.where(cache["power"] > EPSILON, grad * grad.dtype.type(0.5) / magnitude, 0)
             grads["real"], grads["imag"] = 2 * real * grad_power, 2 * imag * grad_power
         frames = cache["frames"]
         flat = frames.reshape(-1, self.frame_length)
@@ -241,7 +242,7 @@ class STFTSpectrogram(Layer):
         signal = overlap_add(grad_frames, self._frame_step, cache["padded"])
         pad = cache["pad"]
         signal = signal[..., pad // 2:signal.shape[-1] - (pad - pad // 2)]
-        return np.ascontiguousarray(signal.transpose(0, 2, 1)) if self.data_format == "channels_last" else signal
+        return am.ascontiguousarray(signal.transpose(0, 2, 1)) if self.data_format == "channels_last" else signal
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "frame_length": self.frame_length,
