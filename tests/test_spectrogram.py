@@ -175,8 +175,9 @@ def test_float32_stays_float32_and_a_first_layer_skips_the_input_gradient(rng):
     out = layer.forward(x)
     assert out.dtype == np.float32 and layer._cache["spectrum"].dtype == np.complex64
     assert layer.backward(np.ones_like(out)).dtype == np.float32
-    layer.needs_input_gradient = False
-    assert layer.backward(np.ones_like(out)) is None
+    layer.needs_input_gradient = False          # a model's first layer: nothing kept, nothing returned
+    layer.forward(x)
+    assert layer._cache is None and layer.backward(np.ones_like(out)) is None
     assert MelSpectrogram(fft_length=64, sequence_stride=16, num_mel_bins=8, dtype="float64")(x).dtype == np.float64
 
 
@@ -241,3 +242,12 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match=r"^layer MelSpectrogram: the reflect padding of fft_length // 2 = 32 "
                                          r"samples needs more than 32 samples, got 32$"):
         layer(np.zeros((1, 32), np.float32))
+
+
+def test_a_model_for_audio_of_any_length(rng):
+    model = gn.Sequential([gn.Input((None,)), MelSpectrogram(fft_length=32, sequence_stride=8, num_mel_bins=6,
+                                                               sampling_rate=100)], seed=0)
+    assert model.output_shape == (6, None)
+    for samples in (40, 61):
+        x = rng.standard_normal((2, samples)).astype(np.float32)
+        np.testing.assert_array_equal(model.predict(x), MelSpectrogram(**model.layers[0].get_config())(x))

@@ -199,18 +199,23 @@ class MelSpectrogram(Layer):
         power = am.square(spectrum.real) + am.square(spectrum.imag)
         magnitude = power if self.mag_exp == 2 else power ** (self.mag_exp / 2)
         out = magnitude @ mel                                           # (batch, frames, mel)
-        self._cache = {"x_shape": x.shape, "spectrum": spectrum, "power": power, "mel_power": out}
+        # no weights: backward serves the input's gradient alone, so a model's first layer keeps nothing
+        keep = self.needs_input_gradient
+        self._cache = {"x_shape": x.shape, "spectrum": spectrum, "power": power, "mel_power": out} if keep else None
         if self.power_to_db:
             ref = 10.0 * math.log10(max(abs(self.ref_power), self.min_power))
             out = 10.0 * am.log10(am.maximum(out, x.dtype.type(self.min_power))) - x.dtype.type(ref)
             if self.top_db is not None:
                 peak = out.max(axis=(1, 2), keepdims=True)              # each sample's own (see the docstring)
                 floor = peak - x.dtype.type(self.top_db)
-                self._cache.update(kept=out >= floor, peaks=out == peak)
+                if keep:
+                    self._cache.update(kept=out >= floor, peaks=out == peak)
                 out = am.maximum(out, floor)
         return am.ascontiguousarray(out.transpose(0, 2, 1))
 
     def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
         cache, am = self._cache, backend.get_array_module(grad_output)
         grad = grad_output.transpose(0, 2, 1)
         if self.power_to_db:
@@ -222,8 +227,6 @@ class MelSpectrogram(Layer):
             mel_power = cache["mel_power"]
             above = mel_power > self.min_power
             grad = am.where(above, grad * grad.dtype.type(10 / math.log(10)) / am.where(above, mel_power, 1), 0)
-        if not self.needs_input_gradient:
-            return None
         window, mel = self._window_and_mel(grad)
         grad = grad @ mel.T                                             # d/d(|X| ** mag_exp)
         power = cache["power"]
