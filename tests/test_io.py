@@ -509,6 +509,10 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.AveragePooling1D(2), L.Reshape((1, 1, 6)), L.GlobalAveragePooling2D(),            # (6,)
         L.Reshape((1, 2, 1, 3)), L.GlobalMaxPooling3D(keepdims=True), L.GlobalAveragePooling3D(),  # (3,)
         L.Dense(6),  # (6,)
+        L.Dense(24), L.MelSpectrogram(fft_length=8, sequence_stride=4, num_mel_bins=3, sampling_rate=100, top_db=40.0),
+        L.Flatten(), L.Dense(6),  # (3, 7) -> (6,)
+        L.Reshape((6, 1)), L.STFTSpectrogram(mode="psd", frame_length=4, frame_step=2, window="hamming"),  # (2, 3)
+        L.Flatten(), L.Dense(6),  # (6,)
         L.Reshape((2, 3)), L.GlobalMaxPooling1D(), L.Reshape((1, 3, 1)), L.GlobalMaxPooling2D(),  # (1,)
         L.Dense(6), L.Reshape((3, 2)), L.EinsumDense("abc,cd->abd", (None, 2), bias_axes="d"),
         L.Permute((2, 1)), L.GlobalAveragePooling1D(),       # (3,)

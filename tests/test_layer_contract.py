@@ -136,6 +136,12 @@ TABLE = {
     "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),
                       (2, 3, 4), False),
     "Rescaling": (lambda **kw: layers.Rescaling(0.5, offset=-1.0, **kw), (3, 4), False),
+    # a short window in a longer FFT, the top_db floor active (the floored values follow each sample's peak)
+    "MelSpectrogram": (lambda **kw: layers.MelSpectrogram(fft_length=16, sequence_stride=5, sequence_length=12, num_mel_bins=4,
+                                                           sampling_rate=100, top_db=10.0, **kw), (40,), False),
+    # both kernels and the log of the magnitude, "same" padding, a window in a longer FFT
+    "STFTSpectrogram": (lambda **kw: layers.STFTSpectrogram(frame_length=6, frame_step=4, fft_length=8, padding="same", **kw),
+                        (13, 2), False),
     "ActivityRegularization": (lambda **kw: layers.ActivityRegularization(0.01, 0.02, **kw), (5,), False),
 }
 BATCH = 4

@@ -1,0 +1,251 @@
+"""STFTSpectrogram: Keras 3's spectrogram layer, an STFT made of two convolutions whose kernels (the
+windowed DFT's cosines and sines) are weights, trainable as in Keras (``trainable=False`` freezes
+them). The frames are a strided view of each channel; one matrix product per kernel."""
+import math
+import warnings
+
+import numpy as np
+from .. import backend
+from .._validation import check_flag, check_positive_int
+from .base import Layer
+from .spectrogram import frames_view, overlap_add
+
+MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
+EPSILON = 1e-7          # Keras' backend.epsilon(), the floor of the power and of the magnitude
+
+
+def stft_window(window, length, periodic):
+    """scipy.signal.get_window(window, length, fftbins=periodic) for "hann" and "hamming" (float64):
+    ``periodic=False`` is the symmetric window, cos(2 pi n / (length - 1)); one sample is [1]."""
+    if isinstance(window, str):
+        if length == 1:
+            return np.ones(1)
+        a = 0.5 if window == "hann" else 0.54
+        return a - (1 - a) * np.cos(2 * np.pi * np.arange(length) / (length if periodic else length - 1))
+    return np.asarray(window, dtype=np.float64)
+
+
+def stft_kernels(frame_length, fft_length, window, periodic, scaling):
+    """Keras' STFT initializer: (frame_length, fft_length // 2 + 1) cosines and sines of
+    -2 pi n k / (2 (bins - 1)), times the window divided by sqrt(sum w^2) ("density") or sum |w|
+    ("spectrum"). Note the period 2 (bins - 1): fft_length itself when even, one less when odd."""
+    bins = fft_length // 2 + 1
+    angle = -2 * np.pi * np.arange(frame_length)[:, None] * np.arange(bins)[None, :] / (2 * (bins - 1))
+    real, imag = np.cos(angle), np.sin(angle)
+    if window is not None:
+        w = stft_window(window, frame_length, periodic)
+        scale = {"density": np.sqrt(np.sum(w ** 2)), "spectrum": np.sum(np.abs(w)), None: 1.0}[scaling]
+        real, imag = real * w[:, None] / scale, imag * w[:, None] / scale
+    return real, imag
+
+
+class STFTSpectrogram(Layer):
+    """Audio (batch, time, channels) to a spectrogram of each channel (Keras 3's ``STFTSpectrogram``):
+    frames of ``frame_length`` samples every ``frame_step`` (None: half a frame), ``padding`` "valid"
+    or "same" (TensorFlow's, zeros), times the two kernels ``real_kernel`` and ``imag_kernel``
+    (frame_length, 1, fft_length // 2 + 1): Keras' windowed DFT, ``window`` "hann", "hamming",
+    ``frame_length`` values or None, symmetric unless ``periodic``, scaled by ``scaling``. They are
+    weights, trained unless ``trainable=False`` (Keras' default too: trainable). ``mode``: "real",
+    "imag" (one kernel only), "angle", "stft" (real then imaginary bins), "psd" (power, inner bins
+    doubled), "magnitude" (sqrt(max(power, 1e-7))) or "log" (its log).
+
+    Output, channels_last: (batch, frames, channels * bins) (channel-major), or with
+    ``expand_dims`` (batch, frames, bins, channels); channels_first input (batch, channels, time)
+    gives (batch, channels * bins, frames), or (batch, channels, frames, bins). bins doubles for
+    "stft". Windows other than "hann" and "hamming" (Keras takes any SciPy name) are refused by name.
+
+    Example
+    -------
+    >>> layer = STFTSpectrogram(mode="magnitude", frame_length=16, frame_step=8)
+    >>> layer(np.random.default_rng(0).standard_normal((2, 100, 3))).shape
+    (2, 11, 27)
+    """
+
+    def __init__(self, mode="log", frame_length=256, frame_step=None, fft_length=None, window="hann",
+                 periodic=False, scaling="density", padding="valid", expand_dims=False, data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        name = "STFTSpectrogram"
+        if mode not in MODES:
+            raise ValueError(f"{name}: mode must be one of {list(MODES)}, got {mode!r:.80}")
+        self.mode = mode
+        self.frame_length = check_positive_int(frame_length, f"{name}: frame_length")
+        self.frame_step = check_positive_int(frame_step, f"{name}: frame_step", allow_none=True)
+        if self.frame_step is not None and self.frame_step > self.frame_length:
+            raise ValueError(f"{name}: frame_step must be at most frame_length={self.frame_length}, got {frame_step}")
+        self._frame_step = self.frame_step or max(self.frame_length // 2, 1)
+        self.fft_length = check_positive_int(fft_length, f"{name}: fft_length", allow_none=True)
+        if self.fft_length is not None and self.fft_length < self.frame_length:
+            raise ValueError(f"{name}: fft_length must be at least frame_length={self.frame_length}, got {fft_length}")
+        if self.fft_length is not None and self.fft_length & (self.fft_length - 1):
+            warnings.warn(f"{name}: fft_length is recommended to be a power of two, got {fft_length}",
+                          UserWarning, stacklevel=2)
+        self._fft_length = self.fft_length or 2 ** math.ceil(math.log2(self.frame_length))
+        if self._fft_length < 2:
+            raise ValueError(f"{name}: the FFT needs at least 2 points (frame_length or fft_length >= 2), got "
+                             f"{self._fft_length}")
+        if isinstance(window, str) or window is None:
+            if window is not None and window not in ("hann", "hamming"):
+                raise ValueError(f"{name}: window must be 'hann', 'hamming', None or an array of frame_length "
+                                 f"values (Keras' other SciPy windows are not built), got {window!r:.80}")
+            self.window = window
+        else:
+            values = np.asarray(window)
+            if values.dtype.kind not in "iuf" or values.shape != (self.frame_length,) or not np.isfinite(values).all():
+                raise ValueError(f"{name}: a window given as values must be {self.frame_length} (frame_length) "
+                                 f"finite numbers, got {window!r:.80}")
+            self.window = [float(v) for v in values]
+        self.periodic = check_flag(periodic, f"{name}: periodic")
+        if scaling not in ("density", "spectrum", None):
+            raise ValueError(f"{name}: scaling must be 'density', 'spectrum' or None, got {scaling!r:.80}")
+        self.scaling = scaling
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be one of ['valid', 'same'], got {padding!r:.80}")
+        self.padding = padding
+        self.expand_dims = check_flag(expand_dims, f"{name}: expand_dims")
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{name}: data_format must be 'channels_last', 'channels_first' or None, "
+                             f"got {data_format!r:.80}")
+        self.data_format = data_format or "channels_last"
+
+    def _time_and_channels(self, input_shape):
+        if len(input_shape) != 2:
+            axes = "time, channels" if self.data_format == "channels_last" else "channels, time"
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, {axes}), got "
+                             f"shape (batch, {', '.join(map(str, input_shape))})")
+        return input_shape if self.data_format == "channels_last" else input_shape[::-1]
+
+    def _frames_and_padding(self, time):
+        step = self._frame_step
+        if time is None:
+            return None, 0
+        if self.padding == "same":
+            count = -(-time // step)
+            return count, max((count - 1) * step + self.frame_length - time, 0)
+        if time < self.frame_length:
+            raise ValueError(f"{self.describe()}: padding='valid' needs at least frame_length={self.frame_length} "
+                             f"samples, got {time}")
+        return (time - self.frame_length) // step + 1, 0
+
+    def output_shape(self, input_shape):
+        time, channels = self._time_and_channels(input_shape)
+        frames = self._frames_and_padding(time)[0]
+        bins = (self._fft_length // 2 + 1) * (2 if self.mode == "stft" else 1)
+        if self.data_format == "channels_last":
+            return (frames, bins, channels) if self.expand_dims else (frames, channels * bins)
+        return (channels, frames, bins) if self.expand_dims else (channels * bins, frames)
+
+    def build(self, input_shape):
+        self.output_shape(input_shape)
+        real, imag = stft_kernels(self.frame_length, self._fft_length, self.window, self.periodic, self.scaling)
+        for side, kernel in (("real", real), ("imag", imag)):
+            if self.mode != {"real": "imag", "imag": "real"}.get(side):      # "real" has no imag_kernel, and back
+                self.add_weight(f"{side}_kernel", (self.frame_length, 1, kernel.shape[1]),
+                                lambda shape, rng, dtype, k=kernel: k.reshape(shape).astype(dtype))
+        super().build(input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        time, channels = self._time_and_channels(input_shape)
+        frames = self._frames_and_padding(time)[0] or 1
+        return channels * frames * (self.frame_length + 2 * (self._fft_length // 2 + 1))
+
+    def forward(self, x, training=False):
+        if x.dtype.kind != "f":
+            x = x.astype(self.dtype or np.float32)
+        self._time_and_channels(x.shape[1:])
+        am = backend.get_array_module(x)
+        signal = x.transpose(0, 2, 1) if self.data_format == "channels_last" else x      # (batch, channels, time)
+        count, pad = self._frames_and_padding(signal.shape[-1])
+        if pad:
+            signal = am.pad(signal, ((0, 0), (0, 0), (pad // 2, pad - pad // 2)))
+        frames = frames_view(signal, self.frame_length, self._frame_step)          # (batch, channels, count, n)
+        parts = {side: frames @ self.params[f"{side}_kernel"][:, 0].astype(x.dtype, copy=False)
+                 for side in ("real", "imag") if f"{side}_kernel" in self.params}      # (batch, channels, frames, bins)
+        real, imag = parts.get("real"), parts.get("imag")
+        self._cache = {"frames": frames, "shape": x.shape, "padded": signal.shape[-1], "pad": pad, **parts}
+        if self.mode in ("real", "imag"):
+            out = parts[self.mode]
+        elif self.mode == "angle":
+            out = am.arctan2(imag, real)
+        elif self.mode == "stft":
+            out = am.concatenate([real, imag], axis=-1)
+        else:
+            power = am.square(real) + am.square(imag)
+            if self.mode == "psd":
+                out = power.copy()
+                out[..., 1:-1] *= 2
+            else:
+                out = am.sqrt(am.maximum(power, x.dtype.type(EPSILON)))
+                self._cache.update(power=power, magnitude=out)
+                if self.mode == "log":       # the magnitude is at least sqrt(1e-7): Keras' second floor never acts
+                    out = am.log(out)
+        return self._arrange(out)
+
+    def _arrange(self, out):
+        """(batch, channels, frames, bins) to the output's layout."""
+        am = backend.get_array_module(out)
+        batch, channels, frames, bins = out.shape
+        if self.data_format == "channels_last":
+            if self.expand_dims:
+                return am.ascontiguousarray(out.transpose(0, 2, 3, 1))
+            return am.ascontiguousarray(out.transpose(0, 2, 1, 3)).reshape(batch, frames, channels * bins)
+        return out if self.expand_dims else am.ascontiguousarray(out.transpose(0, 1, 3, 2)).reshape(
+            batch, channels * bins, frames)
+
+    def _unarrange(self, grad, channels):
+        """The output's layout back to (batch, channels, frames, bins)."""
+        if self.data_format == "channels_last":
+            if self.expand_dims:
+                return grad.transpose(0, 3, 1, 2)
+            batch, frames, _ = grad.shape
+            return grad.reshape(batch, frames, channels, -1).transpose(0, 2, 1, 3)
+        if self.expand_dims:
+            return grad
+        batch, _, frames = grad.shape
+        return grad.reshape(batch, channels, -1, frames).transpose(0, 1, 3, 2)
+
+    def backward(self, grad_output):
+        cache, am = self._cache, backend.get_array_module(grad_output)
+        channels = self._time_and_channels(cache["shape"][1:])[1]
+        grad = self._unarrange(grad_output, channels)
+        real, imag = cache.get("real"), cache.get("imag")
+        grads = {}                   # dL/d(real), dL/d(imag), (batch, channels, frames, bins)
+        if self.mode in ("real", "imag"):
+            grads[self.mode] = grad
+        elif self.mode == "stft":
+            grads["real"], grads["imag"] = am.split(grad, 2, axis=-1)
+        elif self.mode == "angle":       # d atan2(i, r) = (r di - i dr) / (r^2 + i^2); 0 where both are 0
+            power = am.square(real) + am.square(imag)
+            inverse = am.where(power > 0, 1 / am.where(power > 0, power, 1), 0)
+            grads["real"], grads["imag"] = -imag * inverse * grad, real * inverse * grad
+        else:
+            if self.mode == "psd":
+                grad_power = grad.copy()
+                grad_power[..., 1:-1] *= 2
+            else:
+                magnitude = cache["magnitude"]
+                if self.mode == "log":
+                    grad = grad / magnitude
+                grad_power = am.where(cache["power"] > EPSILON, grad * grad.dtype.type(0.5) / magnitude, 0)
+            grads["real"], grads["imag"] = 2 * real * grad_power, 2 * imag * grad_power
+        frames = cache["frames"]
+        flat = frames.reshape(-1, self.frame_length)
+        grad_frames = None
+        for side, g in grads.items():
+            kernel = self.params[f"{side}_kernel"]
+            self.grads[f"{side}_kernel"][...] = (flat.T @ g.reshape(-1, g.shape[-1]))[:, None, :]
+            if self.needs_input_gradient:
+                term = g @ kernel[:, 0].T.astype(g.dtype, copy=False)
+                grad_frames = term if grad_frames is None else grad_frames + term
+        if not self.needs_input_gradient:
+            return None
+        signal = overlap_add(grad_frames, self._frame_step, cache["padded"])
+        pad = cache["pad"]
+        signal = signal[..., pad // 2:signal.shape[-1] - (pad - pad // 2)]
+        return am.ascontiguousarray(signal.transpose(0, 2, 1)) if self.data_format == "channels_last" else signal
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "frame_length": self.frame_length,
+                "frame_step": self.frame_step, "fft_length": self.fft_length, "window": self.window,
+                "periodic": self.periodic, "scaling": self.scaling, "padding": self.padding,
+                "data_format": self.data_format, "expand_dims": self.expand_dims}
