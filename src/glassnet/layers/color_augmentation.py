@@ -46,8 +46,9 @@ class _Channels:
         c = tuple(sample_shape)[-1] if len(sample_shape) else None
         if c is not None and c not in self.channels:
             wanted = " or ".join(map(str, self.channels))
-            raise ValueError(f"{self.describe()}: expected RGB images of {wanted} channels, (batch, height, width, "
-                             f"{wanted}), got {c} channels: shape (batch, {', '.join(map(str, sample_shape))})")
+            kinds = "RGB images (3 channels)" if self.channels == (3,) else "gray or RGB images (1 or 3 channels)"
+            raise ValueError(f"{self.describe()}: expected {kinds}, (batch, height, width, {wanted}), got "
+                             f"{c} channel{'s' if c != 1 else ''}: shape (batch, {', '.join(map(str, sample_shape))})")
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -29,6 +29,11 @@ class RandomSaturation(_Channels, _RandomIntensity):
     not start at 0, (-1, 1), are shifted to 0 first (Keras' HSV of negative colours is meaningless).
     The results equal Keras' for images in (0, 1), and in (0, 255) with f <= 0.5.
 
+    The gradient is the closed form's. At a gray pixel (V = m) and where two channels tie for the
+    largest, the map has a corner: its one-sided derivatives differ, and glassnet gives one of them
+    (a finite-difference check of a model whose images reach this layer with gray pixels can fail
+    there, as it would on a ReLU at 0).
+
     Example
     -------
     >>> layer = RandomSaturation((0.0, 0.0), value_range=(0, 1), seed=0)
