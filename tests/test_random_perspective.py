@@ -191,5 +191,27 @@ def test_a_point_beyond_floats_range_reads_the_fill_value(fill_mode, rng):
     row = np.array([[1.0, 0.0, 1e308, 0.0, 1.0, 0.0, -0.5, 0.0]])
     with np.errstate(all="raise"):
         out = affine_sample(x, _sampling(row, 3, 4, fill_mode, "bilinear", x.dtype), 0.25)
-    assert np.all(out[0, :, :3] == 0.25)
+    if fill_mode == "nearest":
+        # TensorFlow's "nearest" only clamps (no integer cast): far and infinite points read the edge
+        np.testing.assert_array_equal(out[0, :, 0], x[0, :, 3])            # x = 1e308
+        np.testing.assert_array_equal(out[0, :, 1], x[0, [0, 2, 2], 3])    # x = inf, y = 2 * row
+        np.testing.assert_array_equal(out[0, :, 2], 0.25)                  # k = 0
+    else:
+        assert np.all(out[0, :, :3] == 0.25)
     assert np.isfinite(out).all()
+
+
+def test_fill_mode_is_refused_by_name_and_not_listed_as_taken():
+    # Keras' layer has no fill_mode; Python's own message named _AffineImage.__init__
+    with pytest.raises(TypeError, match=r"^RandomPerspective: takes no fill_mode \(Keras' layer has none\), got fill_mode='reflect'"):
+        RandomPerspective(fill_mode="reflect")
+    with pytest.raises(TypeError, match=r"^RandomPerspective: unexpected keyword argument 'colour'; RandomPerspective takes "
+                                        r"factor, scale, interpolation, fill_value, data_format and, like every layer"):
+        RandomPerspective(colour="red")
+
+
+def test_too_small_images_are_refused_when_the_model_is_built():
+    """A model of 1-row images is refused when it is made, not at its first training batch."""
+    with pytest.raises(ValueError, match=r"RandomPerspective\): images need at least 2 rows and 2 columns .* got 1 x 5"):
+        gn.Sequential([gn.layers.Input((1, 5, 1)), RandomPerspective()])
+    gn.Sequential([gn.layers.Input((None, None, 1)), RandomPerspective()])     # sizes unknown: checked per batch

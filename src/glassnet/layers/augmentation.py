@@ -202,7 +202,8 @@ def _sampling(matrices, height, width, fill_mode, interpolation, dtype=np.float6
     ``(index, weight, outside)``; ``index`` and ``weight`` (K, n * H * W) for K = 4 neighbours
     (bilinear) or 1, ``index`` flat into the n * H * W input pixels; ``outside`` (n * H * W,) the
     weight each output gives ``fill_value`` ("constant", and the pixels of a projective matrix
-    whose k is 0 or whose point lies beyond int64's range; None when no point lies outside).
+    whose k is 0 or, but for "nearest", whose point lies beyond int64's range; None when no point
+    lies outside).
     ``matrices``: (n, 6) affine or (n, 8) projective rows (see ``_AffineImage._matrices``).
     Computed in ``dtype``: float32 images are sampled in float32, as TensorFlow samples them."""
     rows, cols = np.arange(height, dtype=dtype)[:, None], np.arange(width, dtype=dtype)[None, :]
@@ -217,9 +218,13 @@ def _sampling(matrices, height, width, fill_mode, interpolation, dtype=np.float6
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             x, y = x / k, y / k
         # k = 0 (the horizon): TensorFlow gives fill_value whatever the fill_mode; a point beyond
-        # int64's range (k tiny) too, where TensorFlow's integer cast is undefined (and NumPy's)
-        far = 2.0 ** 62
-        lost = (k == 0) | ~(np.abs(x) < far) | ~(np.abs(y) < far)
+        # int64's range (k tiny) too, where TensorFlow's integer cast is undefined (and NumPy's);
+        # "nearest" casts nothing before its clamp: TensorFlow reads the edge pixel there, as here
+        if fill_mode == "nearest":
+            lost = (k == 0) | np.isnan(x) | np.isnan(y)
+        else:
+            far = 2.0 ** 62
+            lost = (k == 0) | ~(np.abs(x) < far) | ~(np.abs(y) < far)
         if lost.any():
             x[lost], y[lost] = 0, 0          # read pixel 0 with weight 0, below
             lost = lost.ravel()

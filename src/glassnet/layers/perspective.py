@@ -56,8 +56,15 @@ class RandomPerspective(_AffineImage):
     ((2, 5, 5, 1), 1.0)
     """
 
+    # _AffineImage's fill_mode is always "constant" here (an error listing what it takes leaves it out)
+    _not_taken = ("fill_mode",)
+
     def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None, data_format=None,
                  **kwargs):
+        if "fill_mode" in kwargs:
+            raise TypeError(f"RandomPerspective: takes no fill_mode (Keras' layer has none), got "
+                            f"fill_mode={kwargs['fill_mode']!r:.40}: points outside the image read fill_value "
+                            f"(the \"constant\" fill)")
         if data_format not in (None, "channels_last"):
             hint = (": glassnet's images are channels_last, (batch, H, W, C); move the channels last "
                     "(np.moveaxis(images, 1, -1))" if data_format == "channels_first" else "")
@@ -67,10 +74,17 @@ class RandomPerspective(_AffineImage):
         self.factor = _unsigned_pair(factor, "RandomPerspective", "factor")
         self.scale = check_number(scale, "RandomPerspective: scale", "[0, 1]")
 
+    def _check_size(self, height, width):
+        if (height is not None and height < 2) or (width is not None and width < 2):
+            raise ValueError(f"{self.describe()}: images need at least 2 rows and 2 columns (the corners would "
+                             f"coincide, and no warp is defined by them), got {height} x {width}")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._check_size(*tuple(input_shape)[:2])       # a model of too small images: at once, not at fit
+
     def _matrices(self, n, height, width):
-        if height < 2 or width < 2:
-            raise ValueError(f"RandomPerspective: images need at least 2 rows and 2 columns (their four "
-                             f"corners would coincide), got {height} x {width}")
+        self._check_size(height, width)
         # Keras' three draws, in its order: a probability, the draw against it, the corners' moves
         probability = self._uniform(*self.factor, n)
         apply = self._uniform(0.0, 1.0, n) < probability
