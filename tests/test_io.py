@@ -502,7 +502,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Bidirectional(L.LSTM(3, return_sequences=True, dropout=0.1)),
         L.RNN([L.LSTMCell(3, dropout=0.1), L.GRUCell(6)], return_sequences=True),
         L.SpectralNormalization(L.Dense(6), power_iterations=2),
-        L.TimeDistributed(L.Dense(6, activation="tanh")),                                      # (4, 6)
+        L.TimeDistributed(L.Dense(6, activation="tanh")), L.Pipeline([L.Dense(6), L.Activation("tanh")]),   # (4, 6)
         L.ZeroPadding1D(1), L.Cropping1D(1), L.UpSampling1D(2), L.SpatialDropout1D(0.1),     # (8, 6)
         L.AdaptiveAveragePooling1D(5), L.AdaptiveMaxPooling1D(8),                           # (8, 6)
         L.MaxPooling1D(2), L.MaxPooling1D(2),                                                # (2, 6)

@@ -31,6 +31,8 @@ TABLE = {
     "RNN": (lambda **kw: layers.RNN([layers.SimpleRNNCell(2), layers.LSTMCell(3, recurrent_dropout=0.2),
                                      layers.GRUCell(2, dropout=0.3)], return_sequences=True, go_backwards=True, **kw),
             (4, 2), True),
+    "Pipeline": (lambda **kw: layers.Pipeline([layers.Rescaling(0.5, offset=-1.0), layers.Dense(3, activation="tanh"),
+                                               layers.Dense(2)], **kw), (4,), False),
     "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
     "SpectralNormalization": (lambda **kw: layers.SpectralNormalization(layers.Conv1D(3, 2, activation="tanh"), **kw), (5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),

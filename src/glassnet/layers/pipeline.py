@@ -1,0 +1,139 @@
+"""Pipeline: layers applied one after the other as one layer (Keras 3's ``Pipeline``), for an
+image augmentation or preprocessing chain to drop into a model, or to call on data alone.
+"""
+from .base import snake_case
+from .wrappers import _to_entry, _Wrapper
+
+
+class Pipeline(_Wrapper):
+    """Apply ``layers`` in order: ``Pipeline([RandomFlip("horizontal"), RandomRotation(0.1)])``.
+
+    Unlike a ``Sequential`` nested in a model (whose layers join the model one by one), a Pipeline
+    stays one layer: ``summary`` shows one line, and its config holds its layers. Called on its own
+    it runs in training mode unless told otherwise (Keras': ``pipeline(images)`` augments them,
+    ``pipeline(images, training=False)`` does not); in a model it follows the model (``fit``
+    augments, ``predict`` and ``evaluate`` do not).
+
+    Parameters
+    ----------
+    layers : list of Layer (or of their ``{"class_name", "config"}``)
+        Not built yet, not wrappers, none that keeps state besides its weights (an adapted
+        ``Normalization``, a ``BatchNormalization``), makes a mask or takes texts: those belong in
+        the model itself. Their weights are the pipeline's, ``layer_0_kernel``, ``layer_1_...``
+        in order, and they draw from the pipeline's generator (``seed``).
+
+    Shapes: each layer's, in turn.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from glassnet.layers import Rescaling, RandomFlip
+    >>> flips = Pipeline([Rescaling(1 / 255), RandomFlip("horizontal")], seed=0)
+    >>> flips(np.full((2, 4, 4, 3), 255.0)).max()          # training mode on its own, as Keras'
+    1.0
+    """
+
+    def __init__(self, layers, **kwargs):
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise TypeError(f"Pipeline: layers must be a non-empty list of layers, got {layers!r:.80}")
+        made = []
+        for k, layer in enumerate(layers):
+            layer = self._one_layer(layer, "a layer that is not a wrapper", "; put it in the model itself")
+            if getattr(layer, "takes_text", False) or getattr(layer, "merges", False):
+                what = "turns texts into numbers (first in a model)" if getattr(layer, "takes_text", False) \
+                    else "merges several inputs"
+                raise ValueError(f"Pipeline: layers[{k}], {layer.describe()}, {what}: put it in the model itself")
+            if isinstance(getattr(layer, "state", None), dict):
+                raise ValueError(f"Pipeline: layers[{k}], {layer.describe()}, keeps state besides its trained "
+                                 f"weights (running statistics, adapted values), which a Pipeline does not carry; "
+                                 f"put it in the model itself")
+            if layer.input_shape is not None:
+                raise ValueError(f"Pipeline: layers[{k}], {layer.describe()}, was given an input_shape; give it to "
+                                 f"the Pipeline (the first layer's input)")
+            if any(layer is other for other in made):
+                raise ValueError(f"Pipeline: layers[{k}], {layer.describe()}, is listed twice; give each step a "
+                                 f"layer of its own")
+            made.append(layer)
+        super().__init__(**kwargs)
+        taken = set()
+        for layer in made:           # Keras' names ("rescaling", "random_flip_1"), unique in the pipeline
+            base = layer.name or snake_case(type(layer).__name__)
+            name, k = base, 0
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            layer.name = name
+            taken.add(name)
+        self.pipeline_layers = made
+        self._adopt()
+
+    @property
+    def layers(self):
+        """The layers, in order (Keras' ``Pipeline.layers``)."""
+        return list(self.pipeline_layers)
+
+    def _inner_layers(self):
+        return tuple((f"layer_{k}_", layer) for k, layer in enumerate(self.pipeline_layers))
+
+    def _link(self):
+        super()._link()
+        for layer in self.pipeline_layers[1:]:      # each hands its input gradient to the one before
+            layer.needs_input_gradient = True
+
+    def _shapes(self, input_shape):
+        """Each layer's input shape, and the last one's output shape."""
+        shapes = [tuple(input_shape)]
+        for layer in self.pipeline_layers:
+            shapes.append(tuple(layer.output_shape(shapes[-1])))
+        return shapes
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for prefix, layer in self._inner_layers():
+            self._build_inner(layer, prefix, shape)
+            if getattr(layer, "state", None):
+                raise ValueError(f"{self.describe()}: {layer.describe()} keeps state besides its trained weights "
+                                 f"({sorted(layer.state)}), which a Pipeline does not carry; put it in the model")
+            shape = tuple(layer.output_shape(shape))
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        shape = tuple(sample_shape)
+        for layer in self.pipeline_layers:
+            layer.check_input_shape(shape)
+            shape = tuple(layer.output_shape(shape))
+
+    def output_shape(self, input_shape):
+        return self._shapes(input_shape)[-1]
+
+    def numbers_per_sample(self, input_shape):
+        shapes = self._shapes(input_shape)
+        return max(layer.numbers_per_sample(shape) for layer, shape in zip(self.pipeline_layers, shapes))
+
+    def matmul_flops(self, batch_size):
+        return max(layer.matmul_flops(batch_size) for layer in self.pipeline_layers)
+
+    def check_input_values(self, x, name):
+        self.pipeline_layers[0].check_input_values(x, name)
+
+    def __call__(self, x, training=None, mask=None):
+        # Keras' Pipeline calls its layers with training=True unless told otherwise
+        return super().__call__(x, training=True if training is None else training, mask=mask)
+
+    def forward(self, x, training=False):
+        self._link()
+        for layer in self.pipeline_layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_output):
+        self._link()
+        grad = grad_output
+        for layer in reversed(self.pipeline_layers):
+            grad = layer.backward(grad)
+            if grad is None:        # the first layer, when nothing below the pipeline needs it
+                break
+        return grad
+
+    def get_config(self):
+        return {**super().get_config(), "layers": [_to_entry(layer) for layer in self.pipeline_layers]}
