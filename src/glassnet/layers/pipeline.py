@@ -28,9 +28,12 @@ class Pipeline(_Wrapper):
     -------
     >>> import numpy as np
     >>> from glassnet.layers import Rescaling, RandomFlip
-    >>> flips = Pipeline([Rescaling(1 / 255), RandomFlip("horizontal")], seed=0)
-    >>> flips(np.full((2, 4, 4, 3), 255.0)).max()          # training mode on its own, as Keras'
-    1.0
+    >>> flips = Pipeline([Rescaling(0.5), RandomFlip("horizontal")], seed=0)
+    >>> x = np.arange(4.0).reshape(1, 1, 4, 1) * 2
+    >>> [flips(x)[0, 0, :, 0].tolist() for _ in range(3)]     # training mode on its own, as Keras'
+    [[0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0]]
+    >>> flips(x, training=False)[0, 0, :, 0].tolist()
+    [0.0, 1.0, 2.0, 3.0]
     """
 
     def __init__(self, layers, **kwargs):
