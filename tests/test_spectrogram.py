@@ -251,3 +251,13 @@ def test_a_model_for_audio_of_any_length(rng):
     for samples in (40, 61):
         x = rng.standard_normal((2, samples)).astype(np.float32)
         np.testing.assert_array_equal(model.predict(x), MelSpectrogram(**model.layers[0].get_config())(x))
+
+
+def test_float32_stays_float32_with_numpy_1_s_double_precision_fft(rng, monkeypatch):
+    # NumPy 1.x (pyproject: numpy>=1.24) computes rfft/irfft in double precision whatever the input
+    rfft, irfft = np.fft.rfft, np.fft.irfft
+    monkeypatch.setattr(np.fft, "rfft", lambda a, *args, **kw: rfft(np.asarray(a, np.float64), *args, **kw))
+    monkeypatch.setattr(np.fft, "irfft", lambda a, *args, **kw: irfft(np.asarray(a, np.complex128), *args, **kw))
+    layer = MelSpectrogram(fft_length=64, sequence_stride=16, num_mel_bins=8)
+    out = layer(rng.standard_normal((2, 300)).astype(np.float32))
+    assert out.dtype == np.float32 and layer.backward(np.ones_like(out)).dtype == np.float32

@@ -209,3 +209,33 @@ def test_flags_and_inputs_are_checked():
                                          r"samples, got 10$"):
         layer(np.zeros((1, 10, 1), np.float32))
     assert layer.output_shape((None, 2)) == (None, 18)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_the_layer_lets_go_of_the_caller_s_data(data_format, rng):
+    # without padding the frames are a view of the input: kept in a dict, the model's _release_data
+    # could not copy it, and the layer held the caller's whole array (fit: the shuffled copy)
+    shape = (64, 2) if data_format == "channels_last" else (2, 64)
+    model = gn.Sequential([STFTSpectrogram(mode="magnitude", frame_length=16, data_format=data_format,
+                                           input_shape=shape), gn.layers.Flatten(), gn.layers.Dense(1)], seed=0)
+    x = rng.standard_normal((64, *shape)).astype(np.float32)
+    model.predict(x, batch_size=16)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(x, rng.standard_normal((64, 1)), epochs=1, batch_size=16, verbose=0)
+    layer = model.layers[0]
+    held = [v for v in vars(layer).values() if isinstance(v, np.ndarray)]
+    held += [v for v in layer._cache.values() if isinstance(v, np.ndarray)]
+    assert not any(np.may_share_memory(v, x) for v in held)
+    for v in held:
+        while v.base is not None:
+            v = v.base
+        assert v.size < x.size
+
+
+def test_an_all_zero_window_is_refused_by_name():
+    # scipy's symmetric Hann window of 2 samples is [0, 0]: Keras' kernels are 0 / 0
+    with pytest.raises(ValueError, match=r"^STFTSpectrogram: the window \('hann', frame_length=2, periodic=False\) "
+                                         r"is all zeros"):
+        STFTSpectrogram(frame_length=2)
+    STFTSpectrogram(frame_length=2, scaling=None)
+    STFTSpectrogram(frame_length=2, periodic=True)

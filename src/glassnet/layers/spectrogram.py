@@ -46,7 +46,9 @@ def stft(x, fft_length, stride, window):
     strided view of the reflect-padded signal; only their windowed copy is made."""
     am, pad = backend.get_array_module(x), fft_length // 2
     padded = am.pad(x, ((0, 0), (pad, pad)), mode="reflect")
-    return am.fft.rfft(frames_view(padded, fft_length, stride) * window, axis=-1)
+    spectrum = am.fft.rfft(frames_view(padded, fft_length, stride) * window, axis=-1)
+    # NumPy 1.x's FFT (pocketfft) computes in double precision whatever it is given: back to x's
+    return spectrum.astype(np.promote_types(x.dtype, np.complex64), copy=False)
 
 
 def frames_view(signal, length, step):
@@ -80,7 +82,7 @@ def stft_backward(grad, n_samples, fft_length, stride, window):
     reflect padding."""
     am, grad = backend.get_array_module(grad), grad.copy()
     grad[..., 1:(fft_length + 1) // 2] *= 0.5
-    frames = am.fft.irfft(grad, n=fft_length, axis=-1)
+    frames = am.fft.irfft(grad, n=fft_length, axis=-1).astype(grad.real.dtype, copy=False)    # (NumPy 1.x: float64)
     frames *= window * fft_length
     pad = fft_length // 2
     out = overlap_add(frames, stride, n_samples + 2 * pad)

@@ -99,6 +99,12 @@ class STFTSpectrogram(Layer):
         if scaling not in ("density", "spectrum", None):
             raise ValueError(f"{name}: scaling must be 'density', 'spectrum' or None, got {scaling!r:.80}")
         self.scaling = scaling
+        if self.window is not None and self.scaling is not None \
+                and not np.any(stft_window(self.window, self.frame_length, self.periodic)):
+            # scipy's symmetric Hann window of 2 samples is [0, 0]: Keras' kernels come out NaN
+            raise ValueError(f"{name}: the window ({self.window!r:.40}, frame_length={self.frame_length}, "
+                             f"periodic={self.periodic}) is all zeros, and scaling={scaling!r} divides the "
+                             f"kernels by its norm (0); use periodic=True, another window or scaling=None")
         if padding not in ("valid", "same"):
             raise ValueError(f"{name}: padding must be one of ['valid', 'same'], got {padding!r:.80}")
         self.padding = padding
@@ -162,7 +168,11 @@ class STFTSpectrogram(Layer):
         parts = {side: frames @ self.params[f"{side}_kernel"][:, 0].astype(x.dtype, copy=False)
                  for side in ("real", "imag") if f"{side}_kernel" in self.params}      # (batch, channels, frames, bins)
         real, imag = parts.get("real"), parts.get("imag")
-        self._cache = {"frames": frames, "shape": x.shape, "padded": signal.shape[-1], "pad": pad, **parts}
+        # the (padded) signal, not its frames, as an attribute: without padding it is a view of the
+        # input, which a model's _release_data copies (one batch) after fit or predict; a view kept
+        # inside _cache would keep the caller's whole data set alive
+        self._signal = signal
+        self._cache = {"shape": x.shape, "padded": signal.shape[-1], "pad": pad, **parts}
         if self.mode in ("real", "imag"):
             out = parts[self.mode]
         elif self.mode == "angle":
@@ -228,8 +238,7 @@ class STFTSpectrogram(Layer):
                     grad = grad / magnitude
                 grad_power = am.where(cache["power"] > EPSILON, grad * grad.dtype.type(0.5) / magnitude, 0)
             grads["real"], grads["imag"] = 2 * real * grad_power, 2 * imag * grad_power
-        frames = cache["frames"]
-        flat = frames.reshape(-1, self.frame_length)
+        flat = frames_view(self._signal, self.frame_length, self._frame_step).reshape(-1, self.frame_length)
         grad_frames = None
         for side, g in grads.items():
             kernel = self.params[f"{side}_kernel"]
