@@ -833,7 +833,7 @@ class Model(Sequential):
             self._draw_from(x)
         if self._input_shapes is None:
             # Keras' other forms for one input: a dict by its name, a list of its one array
-            if isinstance(x, dict) and list(x) == self._input_names:
+            if isinstance(x, dict) and self._input_names[0] in x:
                 x, name = x[self._input_names[0]], f"{name}[{self._input_names[0]!r}]"
             elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
                 x, name = x[0], f"{name}[0]"
@@ -843,9 +843,11 @@ class Model(Sequential):
             if len(set(names)) < count:
                 raise ValueError(f"{name}: a dict needs Inputs of distinct names, the model's are {names}; name "
                                  f"them (Input(shape, name=...)) or give a list of {count} arrays")
-            if set(x) != set(names):
+            missing = [key for key in names if key not in x]
+            if missing:
+                # other keys are left alone, as Keras 3 does (dict(df) of a table with more columns)
                 raise ValueError(f"{name}: expected a dict with the keys {names} (the Inputs' names), got "
-                                 f"{sorted(map(str, x))!r:.200}")
+                                 f"{sorted(map(str, x))!r:.200}; missing {missing}")
             arrays, labels = [x[key] for key in names], [f"{name}[{key!r}]" for key in names]
         elif isinstance(x, (list, tuple)) and len(x) == count:
             arrays, labels = list(x), [f"{name}[{j}]" for j in range(count)]
@@ -873,8 +875,9 @@ class Model(Sequential):
                     layer.check_input_values(array, label)
             checked.append(array)
         if len({a.shape[0] for a in checked}) > 1:
-            raise ValueError(f"{name}: every input needs the same number of samples, got "
-                             f"{[a.shape[0] for a in checked]}")
+            counts = [a.shape[0] for a in checked]
+            each = ", ".join(f"{label}: {n}" for label, n in zip(labels, counts))
+            raise ValueError(f"{name}: every input needs the same number of samples, got {counts} ({each})")
         # on the device when any input is there (CuPy moves host arrays only when asked: asarray)
         xp = next((backend.get_array_module(a) for a in checked if backend.get_array_module(a) is not np), np)
         shapes, layout = [tuple(array.shape[1:]) for array in checked], self._input_layout()

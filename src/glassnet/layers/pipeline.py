@@ -1,7 +1,8 @@
 """Pipeline: layers applied one after the other as one layer (Keras 3's ``Pipeline``), for an
 image augmentation or preprocessing chain to drop into a model, or to call on data alone.
 """
-from .base import snake_case
+from .base import missing_input_gradient, snake_case
+from .symbolic import is_symbolic
 from .wrappers import _to_entry, _Wrapper
 
 
@@ -21,6 +22,11 @@ class Pipeline(_Wrapper):
         ``Normalization``, a ``BatchNormalization``), makes a mask or takes texts: those belong in
         the model itself. Their weights are the pipeline's, ``layer_0_kernel``, ``layer_1_...``
         in order, and they draw from the pipeline's generator (``seed``).
+
+    ``trainable`` is the pipeline's, for all its layers: freezing one of them
+    (``pipeline.layers[0].trainable = False``) freezes the whole pipeline, as for the other
+    wrappers, where Keras would freeze that layer alone; a layer to freeze on its own belongs in
+    the model itself.
 
     Shapes: each layer's, in turn.
 
@@ -119,9 +125,28 @@ class Pipeline(_Wrapper):
     def check_input_values(self, x, name):
         self.pipeline_layers[0].check_input_values(x, name)
 
+    @property
+    def mask_refusal(self):
+        """Keras' Pipeline hands a mask it receives to each of its layers that takes one (an LSTM
+        skips the padding); this one does not, so a mask reaching such a layer is refused."""
+        readers = [layer.describe() for layer in self.pipeline_layers if layer.reads_mask]
+        if not readers:
+            return None
+        return (f"holds {', '.join(readers)}, to which Keras' Pipeline hands the mask and this one does not "
+                f"(its masked steps would count as data); call {'it' if len(readers) == 1 else 'them'} in the "
+                f"model itself")
+
+    @property
+    def discrete_input(self):
+        return getattr(self.pipeline_layers[0], "discrete_input", False)     # an Embedding's ids first
+
     def __call__(self, x, training=None, mask=None):
-        # Keras' Pipeline calls its layers with training=True unless told otherwise
-        return super().__call__(x, training=True if training is None else training, mask=mask)
+        # Keras' Pipeline calls its layers with training=True unless told otherwise, on data; drawn
+        # into a functional Model (a symbolic call), None: the model's pass decides (fit augments,
+        # predict does not), as Keras' call context does
+        if training is None and not is_symbolic(x):
+            training = True
+        return super().__call__(x, training=training, mask=mask)
 
     def forward(self, x, training=False):
         self._link()
@@ -132,11 +157,16 @@ class Pipeline(_Wrapper):
     def backward(self, grad_output):
         self._link()
         grad = grad_output
-        for layer in reversed(self.pipeline_layers):
+        for k in range(len(self.pipeline_layers) - 1, -1, -1):
+            layer = self.pipeline_layers[k]
             grad = layer.backward(grad)
-            if grad is None:        # the first layer, when nothing below the pipeline needs it
-                break
+            if grad is None:
+                if k > 0:           # the layers before it need it: they would silently not learn
+                    raise missing_input_gradient(layer)
+                break               # the first layer, when nothing below the pipeline needs it
         return grad
 
     def get_config(self):
-        return {**super().get_config(), "layers": [_to_entry(layer) for layer in self.pipeline_layers]}
+        # its seed too (its random layers' only one: theirs are refused), as RandomFlip's config keeps its own
+        seed = {} if self.seed is None else {"seed": self.seed}
+        return {**super().get_config(), **seed, "layers": [_to_entry(layer) for layer in self.pipeline_layers]}
