@@ -81,3 +81,21 @@ def test_a_user_class_named_like_an_alias_wins_over_it(registry):
         warnings.simplefilter("error")          # not a registered name: nothing shadowed, no warning
         mine = _layer_class("MaxPool2D", "package_c.layers")
     assert gn.layers.get("MaxPool2D") is mine
+
+
+@pytest.mark.parametrize("make", [
+    lambda: gn.layers.TimeDistributed(gn.layers.Dropout(0.5), seed=7),
+    lambda: gn.layers.Bidirectional(gn.layers.LSTM(2, dropout=0.5, return_sequences=True), seed=7),
+    lambda: gn.layers.RNN(gn.layers.GRUCell(2, dropout=0.5), return_sequences=True, seed=7),
+    lambda: gn.layers.Pipeline([gn.layers.GaussianNoise(1.0)], seed=7),
+], ids=["TimeDistributed", "Bidirectional", "RNN", "Pipeline"])
+def test_a_wrapper_rebuilt_from_its_config_draws_as_the_original(make):
+    """The wrapped layers draw from the wrapper's generator (their own seeds are refused): its
+    seed goes into its config, as a Dropout's does, so a file or JSON rebuilds the same draws."""
+    import numpy as np
+    layer = make()
+    copy = type(layer).from_config(layer.get_config())
+    assert layer.get_config()["seed"] == 7 and copy.seed == 7
+    x = np.ones((3, 4, 2), dtype=np.float32)
+    # the same seed: the same initial weights, then the same dropout masks or noise
+    np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))

@@ -167,6 +167,4 @@ class Pipeline(_Wrapper):
         return grad
 
     def get_config(self):
-        # its seed too (its random layers' only one: theirs are refused), as RandomFlip's config keeps its own
-        seed = {} if self.seed is None else {"seed": self.seed}
-        return {**super().get_config(), **seed, "layers": [_to_entry(layer) for layer in self.pipeline_layers]}
+        return {**super().get_config(), "layers": [_to_entry(layer) for layer in self.pipeline_layers]}    # (and seed)

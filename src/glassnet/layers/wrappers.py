@@ -85,6 +85,14 @@ class _Wrapper(Layer):
         cls._check_wrapped(layer)
         return layer
 
+    def get_config(self):
+        config = super().get_config()
+        # the wrapped layers draw from the wrapper's generator (their own seeds are refused): a
+        # wrapper rebuilt from its config draws as the original, as RandomFlip's or Dropout's does
+        if self.seed is not None:
+            config["seed"] = self.seed
+        return config
+
     def _adopt(self):
         """Make each wrapped layer's ``params`` and ``grads`` the wrapper's (under its prefix)."""
         self._wrapped = tuple(inner for _, inner in self._inner_layers())
