@@ -455,8 +455,8 @@ class RandomShear(_AffineImage):
 
 
 def _unsigned_pair(factor, caller, name, high=1.0):
-    """A range within [0, high]: a number f is (0, f) (Keras' reading for blur and erasing
-    probabilities), a pair (lower, upper) is sorted."""
+    """A range within [0, high]: a number f is (0, f) (Keras' reading for the probabilities and
+    strengths of blur, erasing, perspective and the colour layers), a pair (lower, upper) is sorted."""
     lower, upper = _factor_pair(factor, caller, name, 0.0, high)
     return (0.0, upper) if not isinstance(factor, (tuple, list)) else (lower, upper)
 

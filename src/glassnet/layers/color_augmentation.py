@@ -14,17 +14,10 @@ import numpy as np
 from .. import backend
 
 from .._validation import check_number
-from .augmentation import _factor_pair, _RandomImage, _RandomIntensity, _where
+from .augmentation import _RandomImage, _RandomIntensity, _unsigned_pair, _where
 
 # ITU-R 601 luma, as Keras' (TensorFlow's) rgb_to_grayscale weighs red, green and blue
 LUMA = (0.2989, 0.5870, 0.1140)
-
-
-def _unit_pair(factor, caller, name):
-    """Keras' factor of a probability or a strength: a number f in [0, 1] gives (0, f), a pair
-    (lower, upper) in [0, 1] is sorted."""
-    lower, upper = _factor_pair(factor, caller, name, 0.0, 1.0)
-    return (lower, upper) if isinstance(factor, (tuple, list)) else (0.0, upper)
 
 
 def _luma(x):
@@ -113,7 +106,7 @@ class RandomInvert(_RandomIntensity):
 
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
-        self.factor = _unit_pair(factor, "RandomInvert", "factor")
+        self.factor = _unsigned_pair(factor, "RandomInvert", "factor")
 
     def _augment(self, x):
         n = x.shape[0]
@@ -148,8 +141,8 @@ class Solarization(_RandomIntensity):
 
     def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
-        self.addition_factor = _unit_pair(addition_factor, "Solarization", "addition_factor")
-        self.threshold_factor = _unit_pair(threshold_factor, "Solarization", "threshold_factor")
+        self.addition_factor = _unsigned_pair(addition_factor, "Solarization", "addition_factor")
+        self.threshold_factor = _unsigned_pair(threshold_factor, "Solarization", "threshold_factor")
 
     def _augment(self, x):
         self._check_range(x)
@@ -200,7 +193,7 @@ class RandomColorDegeneration(_Channels, _RandomIntensity):
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
-        self.factor = _unit_pair(factor, "RandomColorDegeneration", "factor")
+        self.factor = _unsigned_pair(factor, "RandomColorDegeneration", "factor")
 
     def _augment(self, x):
         self._check_range(x)

@@ -9,8 +9,8 @@ image, RGB only, ``layer._drawn``) is color_augmentation.py's.
 import numpy as np
 
 from .. import backend
-from .augmentation import _RandomIntensity, _where
-from .color_augmentation import _Channels, _unit_pair
+from .augmentation import _RandomIntensity, _unsigned_pair, _where
+from .color_augmentation import _Channels
 
 
 class RandomSaturation(_Channels, _RandomIntensity):
@@ -46,7 +46,7 @@ class RandomSaturation(_Channels, _RandomIntensity):
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
-        self.factor = _unit_pair(factor, "RandomSaturation", "factor")
+        self.factor = _unsigned_pair(factor, "RandomSaturation", "factor")
 
     def _augment(self, x):
         self._check_range(x)
@@ -111,7 +111,7 @@ class RandomHue(_Channels, _RandomIntensity):
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(value_range, seed, **kwargs)
-        self.factor = _unit_pair(factor, "RandomHue", "factor")
+        self.factor = _unsigned_pair(factor, "RandomHue", "factor")
 
     def _augment(self, x):
         self._check_range(x)
