@@ -10,7 +10,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.layers import STFTSpectrogram
-from glassnet.layers.stft_spectrogram import stft_window
+from glassnet.layers.spectrogram import window_array
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -60,7 +60,7 @@ def _input(case, rng, batch=2, time=500, channels=3, dtype=np.float32):
 @pytest.mark.parametrize("kind", ["hann", "hamming"])
 def test_the_windows_are_scipy_s(kind, periodic, length):
     signal = pytest.importorskip("scipy.signal")
-    np.testing.assert_allclose(stft_window(kind, length, periodic), signal.get_window(kind, length, periodic),
+    np.testing.assert_allclose(window_array(kind, length, periodic), signal.get_window(kind, length, periodic),
                                rtol=0, atol=1e-15)
 
 

@@ -8,21 +8,10 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag, check_positive_int
 from .base import Layer
-from .spectrogram import frames_view, overlap_add
+from .spectrogram import frames_view, overlap_add, window_array
 
 MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
 EPSILON = 1e-7          # Keras' backend.epsilon(), the floor of the power and of the magnitude
-
-
-def stft_window(window, length, periodic):
-    """scipy.signal.get_window(window, length, fftbins=periodic) for "hann" and "hamming" (float64):
-    ``periodic=False`` is the symmetric window, cos(2 pi n / (length - 1)); one sample is [1]."""
-    if isinstance(window, str):
-        if length == 1:
-            return np.ones(1)
-        a = 0.5 if window == "hann" else 0.54
-        return a - (1 - a) * np.cos(2 * np.pi * np.arange(length) / (length if periodic else length - 1))
-    return np.asarray(window, dtype=np.float64)
 
 
 def stft_kernels(frame_length, fft_length, window, periodic, scaling):
@@ -33,7 +22,7 @@ def stft_kernels(frame_length, fft_length, window, periodic, scaling):
     angle = -2 * np.pi * np.arange(frame_length)[:, None] * np.arange(bins)[None, :] / (2 * (bins - 1))
     real, imag = np.cos(angle), np.sin(angle)
     if window is not None:
-        w = stft_window(window, frame_length, periodic)
+        w = window_array(window, frame_length, periodic)
         scale = {"density": np.sqrt(np.sum(w ** 2)), "spectrum": np.sum(np.abs(w)), None: 1.0}[scaling]
         real, imag = real * w[:, None] / scale, imag * w[:, None] / scale
     return real, imag
@@ -100,7 +89,7 @@ class STFTSpectrogram(Layer):
             raise ValueError(f"{name}: scaling must be 'density', 'spectrum' or None, got {scaling!r:.80}")
         self.scaling = scaling
         if self.window is not None and self.scaling is not None \
-                and not np.any(stft_window(self.window, self.frame_length, self.periodic)):
+                and not np.any(window_array(self.window, self.frame_length, self.periodic)):
             # scipy's symmetric Hann window of 2 samples is [0, 0]: Keras' kernels come out NaN
             raise ValueError(f"{name}: the window ({self.window!r:.40}, frame_length={self.frame_length}, "
                              f"periodic={self.periodic}) is all zeros, and scaling={scaling!r} divides the "
