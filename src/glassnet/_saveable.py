@@ -9,7 +9,7 @@ the built-in it subclasses. ``save_model`` and ``ModelCheckpoint`` (before the f
 import json
 
 from . import losses, metrics, optimizers
-from .layers.base import Layer, own_arguments, shape_fits
+from .layers.base import Layer, own_arguments
 from .parameters import code_held
 from .outputs import each_output_metrics
 
@@ -30,13 +30,7 @@ def check_saveable(model, include_optimizer=True):
     if model._takes_text() and model.built:     # a vocabulary of another width: its weights would not load
         model._check_text_ids(model.layers[0].ids_shape(), "save_model")
     for j, reader in (getattr(model, "_text_readers", {}) if getattr(model, "_input_shapes", None) else {}).items():
-        # texts beside other Inputs: each reader's ids are that Input's packed values
-        shape, built = tuple(reader.ids_shape()), model._input_shapes[j]
-        if not shape_fits(shape, built):
-            raise ValueError(f"save_model: {reader.describe()} now makes samples of shape {shape} of input "
-                             f"{model._input_names[j]!r}, the model was built for {built}: its vocabulary changed "
-                             f"after the model was drawn; draw a new model (or give it max_tokens and "
-                             f"pad_to_max_tokens=True)")
+        model._check_text_ids(reader.ids_shape(), "save_model", j)   # texts beside other Inputs: each reader's
     try:
         config = model._config(with_compile=include_optimizer)
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code

@@ -859,11 +859,7 @@ class Model(Sequential):
         for j, (array, label, shape) in enumerate(zip(arrays, labels, self._input_shapes)):
             if j in self._text_readers:         # texts: the numbers their reader makes of them
                 array = self._text_readers[j].encode(array, label, dtype=self.dtype, min_length=1)
-                if not shape_fits(tuple(array.shape[1:]), shape):
-                    raise ValueError(f"{label}: {self._text_readers[j].describe()} now makes samples of shape "
-                                     f"{tuple(array.shape[1:])} of input {names[j]!r}, the model was built for {shape}: "
-                                     f"its vocabulary changed after the model was drawn; draw a new model (or give "
-                                     f"it max_tokens and pad_to_max_tokens=True)")
+                self._check_text_ids(array.shape[1:], label, j)
             array = as_array(array, label, self.dtype, cast=False)
             if j not in self._text_readers and array.ndim == len(shape) and shape and shape[-1] == 1:
                 array = array[..., None]       # a column (n,) for Input((1,)): Keras adds the axis (dict(df))

@@ -119,13 +119,21 @@ class PreparingMixin:
                                  f"give {self.layers[1].describe()} {argument}={size}") from None
         return x.astype(self.dtype, copy=False) if cast else x
 
-    def _check_text_ids(self, shape, where):
-        """Raise unless samples of ``shape``, made by the first layer (a TextVectorization), fit the
-        built model: a vocabulary adapted anew may have changed their width."""
-        if self.built and not shape_fits(shape, self.input_shape):
-            raise ValueError(f"{where}: {self.layers[0].describe()} now makes samples of shape {tuple(shape)}, the "
-                             f"model was built for {self.input_shape}: its vocabulary changed after the model "
-                             f"was built; build a new model (or give it max_tokens and pad_to_max_tokens=True)")
+    def _check_text_ids(self, shape, where, j=None):
+        """Raise unless samples of ``shape``, made by a layer that reads texts, fit the built model:
+        a vocabulary adapted anew may have changed their width. ``j``: that of ``inputs[j]``'s reader
+        in a functional Model of several Inputs (graph.Model); None: the first layer's."""
+        if j is None:
+            reader, built, of, made = self.layers[0], self.input_shape, "", ("built", "build")
+            if not self.built:
+                return
+        else:
+            reader, built, of, made = (self._text_readers[j], self._input_shapes[j],
+                                       f" of input {self._input_names[j]!r}", ("drawn", "draw"))
+        if not shape_fits(shape, built):
+            raise ValueError(f"{where}: {reader.describe()} now makes samples of shape {tuple(shape)}{of}, the "
+                             f"model was built for {built}: its vocabulary changed after the model was "
+                             f"{made[0]}; {made[1]} a new model (or give it max_tokens and pad_to_max_tokens=True)")
 
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
