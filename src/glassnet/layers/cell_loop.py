@@ -9,7 +9,7 @@ and one ``step_backward`` per step back, with Keras' rules around it: masks, ``g
 from .. import backend
 from . import masking
 from .base import LAYERS, Layer
-from .recurrent import CarriesStates, check_sequences
+from .recurrent import CarriesStates, StatefulLoop, check_sequences
 
 CUSTOM_CELLS = {}     # class name -> Cell subclass: the exact-key table an RNN's config finds a cell in
 
@@ -104,7 +104,7 @@ class Cell:
         return cls(**config)
 
 
-class CellLoop(CarriesStates, Layer):
+class CellLoop(StatefulLoop, CarriesStates, Layer):
     """The loop a ``Cell`` of your own runs in, one per such cell of an ``RNN`` (which owns its
     weights): Keras' ``backend.rnn``. At a masked step the states stay as they were and the
     output is the previous step's (zeros before any, or always with ``zero_output_for_mask``).
@@ -170,9 +170,7 @@ class CellLoop(CarriesStates, Layer):
         if given is not None:
             states = list(given)
         elif self.stateful and self.states is not None:
-            if self.states[0].shape[0] != n:
-                raise ValueError(f"{self.describe()}: stateful=True: every batch must hold {self.states[0].shape[0]} "
-                                 f"samples (the batch the states came from), got {n}; or call reset_state() first")
+            self._check_state_rows(n)
             states = list(self.states)
         else:
             states = [xp.zeros((n, size), dtype=x.dtype) for size in self.cell.state_sizes()]
@@ -226,11 +224,6 @@ class CellLoop(CarriesStates, Layer):
         self.initial_state_grads = dstates
         dx = dx if self.needs_input_gradient else None
         return [dx, *dstates] if self._started_from else dx
-
-    def reset_state(self):
-        self.states = None
-
-    reset_states = reset_state
 
     def get_config(self):
         # the RNN's config is what a file keeps; this one says the same of this loop alone

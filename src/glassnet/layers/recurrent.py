@@ -122,7 +122,27 @@ class CarriesStates:
         return x, checked
 
 
-class _Recurrent(CarriesStates, Layer):
+class StatefulLoop:
+    """What a loop over the steps with ``stateful=True`` shares (the recurrent layers, CellLoop):
+    ``states`` holds the last batch's last states, which the next batch starts from, row by row."""
+
+    def _check_state_rows(self, n):
+        state_rows = self.states[0].shape[0]
+        if n != state_rows:
+            raise ValueError(f"{self.describe()}: stateful=True starts each sample from the state its row ended "
+                             f"the previous batch in, so every batch must hold {state_rows} samples (the batch the "
+                             f"states came from), got {n}; give fit, evaluate and predict batch_size={state_rows} "
+                             f"and a number of samples it divides (Keras' rule), or call reset_state() first "
+                             f"(after which the next batch sets the size: glassnet's)")
+
+    def reset_state(self):
+        """Start the next batch from zero states again (``stateful=True``; Keras' ``reset_state``)."""
+        self.states = None
+
+    reset_states = reset_state          # Keras' older name, which Keras 3 keeps
+
+
+class _Recurrent(StatefulLoop, CarriesStates, Layer):
     """What SimpleRNN, LSTM and GRU share: settings, weights, the loop over the steps and its
     reverse. A cell is ``_step`` (forward of one step) and ``_step_backward`` (its gradients)."""
 
@@ -318,21 +338,6 @@ class _Recurrent(CarriesStates, Layer):
         if self.return_sequences:
             return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
         return out[-1].copy()
-
-    def _check_state_rows(self, n):
-        state_rows = self.states[0].shape[0]
-        if n != state_rows:
-            raise ValueError(f"{self.describe()}: stateful=True starts each sample from the state its row ended "
-                             f"the previous batch in, so every batch must hold {state_rows} samples (the batch the "
-                             f"states came from), got {n}; give fit, evaluate and predict batch_size={state_rows} "
-                             f"and a number of samples it divides (Keras' rule), or call reset_state() first "
-                             f"(after which the next batch sets the size: glassnet's)")
-
-    def reset_state(self):
-        """Start the next batch from zero states again (``stateful=True``; Keras' ``reset_state``)."""
-        self.states = None
-
-    reset_states = reset_state          # Keras' older name, which Keras 3 keeps
 
     def _states(self, t):
         """``(after, before)`` step ``t`` of each state the cell carries: h (and LSTM's c)."""
