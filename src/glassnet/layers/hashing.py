@@ -360,7 +360,8 @@ def _integer(value, message):
 
 
 def _salt(salt):
-    """Keras' ``salt``: None, one integer (both halves of the key) or a pair, each in [0, 2**64)."""
+    """Keras' ``salt``: None, one integer (both halves of the key) or a pair, each in [-2**63, 2**64)
+    (a negative one is TensorFlow's int64 key: its unsigned bits)."""
     if salt is None:
         return None
     pair = [salt, salt] if not isinstance(salt, (list, tuple)) else list(salt)
