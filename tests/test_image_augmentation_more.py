@@ -293,3 +293,20 @@ def test_erasing_takes_keras_positional_order_and_is_the_identity_outside_traini
     assert RandomErasing.from_config(per_channel.get_config()).fill_value == [0.1, 0.2]
     np.testing.assert_array_equal(RandomErasing.from_config(layer.get_config())(x, training=True), layer(x, training=True))
     assert not np.array_equal(layer(x, training=True), x)
+
+
+def test_gaussian_blur_is_scipy_s_zero_padded_filter_and_its_own_transpose(rng):
+    """The blur's two functions on their own: Keras' normalised kernel, and a separable filter with
+    zeros beyond the borders (scipy.ndimage's "constant" mode) that is its own adjoint."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    from glassnet.layers.blur import gaussian_blur, gaussian_kernel
+    kernels = gaussian_kernel(5, np.array([0.7, 2.0]))
+    t = np.arange(5) - 2.0
+    np.testing.assert_allclose(kernels[1], np.exp(-t ** 2 / 8) / np.exp(-t ** 2 / 8).sum(), rtol=1e-12)
+    x = rng.normal(size=(2, 6, 7, 3))
+    out = gaussian_blur(x, kernels)
+    for i in range(2):
+        expected = ndimage.convolve(x[i], np.outer(kernels[i], kernels[i])[:, :, None], mode="constant")
+        np.testing.assert_allclose(out[i], expected, rtol=1e-12, atol=1e-12)
+    g = rng.normal(size=x.shape)
+    np.testing.assert_allclose(np.sum(out * g), np.sum(x * gaussian_blur(g, kernels)), rtol=1e-12)

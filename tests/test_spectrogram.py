@@ -261,3 +261,19 @@ def test_float32_stays_float32_with_numpy_1_s_double_precision_fft(rng, monkeypa
     layer = MelSpectrogram(fft_length=64, sequence_stride=16, num_mel_bins=8)
     out = layer(rng.standard_normal((2, 300)).astype(np.float32))
     assert out.dtype == np.float32 and layer.backward(np.ones_like(out)).dtype == np.float32
+
+
+@pytest.mark.parametrize("length,step,time", [(4, 1, 9), (4, 3, 13), (5, 2, 5), (3, 5, 17), (8, 8, 24)])
+def test_overlap_add_is_the_adjoint_of_frames_view(length, step, time, rng):
+    """<frames_view(x), F> = <x, overlap_add(F)>: the framing's transpose, whatever the stride
+    (shorter than the frame, equal to it, or longer: samples no frame reads get 0)."""
+    from glassnet.layers.spectrogram import frames_view, overlap_add
+    x = rng.normal(size=(2, time))
+    frames = frames_view(x, length, step)
+    assert frames.shape == (2, (time - length) // step + 1, length)
+    for t in range(frames.shape[1]):
+        np.testing.assert_array_equal(frames[:, t], x[:, t * step:t * step + length])
+    grads = rng.normal(size=frames.shape)
+    back = overlap_add(grads, step, time)
+    assert back.shape == x.shape
+    np.testing.assert_allclose(np.sum(frames * grads), np.sum(x * back), rtol=1e-12)
