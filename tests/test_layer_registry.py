@@ -1,6 +1,7 @@
 """The layer registry (``glassnet.layers.LAYERS``) that load_model rebuilds layers from, by class name."""
 import warnings
 
+import numpy as np
 import pytest
 
 import glassnet as gn
@@ -99,3 +100,74 @@ def test_a_wrapper_rebuilt_from_its_config_draws_as_the_original(make):
     x = np.ones((3, 4, 2), dtype=np.float32)
     # the same seed: the same initial weights, then the same dropout masks or noise
     np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
+
+
+def _fresh(code):
+    """What ``code`` prints in a new interpreter (where no layer module has been imported yet)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_import_glassnet_imports_only_the_layer_modules_it_needs():
+    """The other layer modules are imported on a layer's first use (catalog.py says why)."""
+    loaded = _fresh("import sys, glassnet\n"
+                    "print(*sorted(m for m in sys.modules if m.startswith('glassnet.layers.')))")
+    assert set(loaded) <= {"glassnet.layers.base", "glassnet.layers.catalog", "glassnet.layers.dense",
+                           "glassnet.layers.input", "glassnet.layers.masking"}, loaded
+    first_use = _fresh("import sys, glassnet\n"
+                       "model = glassnet.Sequential([glassnet.layers.Input((6, 6, 1)), glassnet.layers.Conv2D(2, 3)])\n"
+                       "print('glassnet.layers.conv' in sys.modules, 'glassnet.layers.attention' in sys.modules)")
+    assert first_use == ["True", "False"]
+
+
+def test_a_name_from_a_config_finds_a_layer_not_imported_yet(tmp_path):
+    """lookup, get, from_config and load_model import the layer modules when a name is not
+    registered yet: a model file names MelSpectrogram before anything in the program used it."""
+    model = gn.Sequential([gn.layers.Input((64,)), gn.layers.MelSpectrogram(num_mel_bins=4, fft_length=16,
+                                                                              sequence_stride=8, sequence_length=16),
+                           gn.layers.Flatten(), gn.layers.Dense(1)], seed=0)
+    model.save(tmp_path / "mel.npz")
+    code = ("import sys, numpy as np, glassnet\n"
+            "print('glassnet.layers.spectrogram' in sys.modules)\n"
+            f"model = glassnet.load_model({str(tmp_path / 'mel.npz')!r})\n"
+            "print(type(model.layers[0]).__name__, model.predict(np.ones((1, 64), 'f'), verbose=0).round(5).item())\n"
+            "from glassnet.layers.base import lookup\n"
+            "print(lookup('MaxPool2D').__name__, glassnet.layers.get('GroupQueryAttention').__name__)")
+    assert _fresh(code) == ["False", "MelSpectrogram",
+                            str(model.predict(np.ones((1, 64), "f"), verbose=0).round(5).item()),
+                            "MaxPooling2D", "GroupedQueryAttention"]
+
+
+def test_the_catalog_names_every_built_in_layer_where_it_lives():
+    """catalog.HOMES is written by hand: each name there is its module's, and every class a
+    glassnet.layers module registers is there (a new layer missing from it could not be loaded
+    from a file in a program that had not used it yet)."""
+    import importlib
+    from glassnet.layers import catalog
+    for module, names in catalog.HOMES.items():
+        for name in names:
+            value = getattr(importlib.import_module(f"glassnet.layers.{module}"), name)
+            assert value.__module__ == f"glassnet.layers.{module}", (module, name)
+    built_in = {name: cls.__module__.rsplit(".", 1)[1] for name, cls in LAYERS.items()
+                if cls.__module__.startswith("glassnet.layers.")}
+    assert all(catalog.HOME_OF.get(name) == module for name, module in built_in.items()), built_in
+    assert set(catalog.ALIASES.values()) <= set(built_in)
+
+
+def test_a_user_class_named_like_a_built_in_not_imported_yet_warns_and_keeps_the_name():
+    """Defined before glassnet.layers.attention is imported, a user's Attention warns as it would
+    after, and the built-in module imported later leaves it in the registry."""
+    code = ("import warnings, glassnet\n"
+            "from glassnet.layers import Layer\n"
+            "from glassnet.layers.base import LAYERS\n"
+            "with warnings.catch_warnings(record=True) as record:\n"
+            "    warnings.simplefilter('always')\n"
+            "    class Attention(Layer):\n"
+            "        pass\n"
+            "print(len(record), 'glassnet.layers.attention.Attention' in str(record[0].message))\n"
+            "built_in = glassnet.layers.Attention\n"
+            "print(LAYERS['Attention'] is Attention, built_in is not Attention, built_in.__module__)")
+    assert _fresh(code) == ["1", "True", "True", "True", "glassnet.layers.attention"]

@@ -24,7 +24,6 @@ import os
 import numpy as np
 
 from .feeding import PyDataset
-from .layers.resizing import resize
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNELS = {"rgb": ("RGB", 3), "rgba": ("RGBA", 4), "grayscale": ("L", 1)}
@@ -75,6 +74,8 @@ class ImageFolderDataset(PyDataset):
     def load(self, path):
         """One image file as float32 (height, width, channels), resized to ``image_size``."""
         from PIL import Image
+
+        from .layers.resizing import resize     # here: import glassnet needs no layer module it can do without
         mode, channels = CHANNELS[self.color_mode]
         with Image.open(path) as image:
             if image.mode.startswith("I"):      # 16-bit: to 8 bits as TensorFlow's decoder does (v >> 8);

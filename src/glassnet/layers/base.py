@@ -54,33 +54,50 @@ import numpy as np
 
 from .. import _seeding, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_name, check_positive_int, check_seed
+from .catalog import ALIASES, HOME_OF, load_all
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
-# Keras' other names of built-in classes ("MaxPool2D" -> "MaxPooling2D"), which a config may use as
-# Keras' own loader takes them; filled in by glassnet.layers, never by a file
-ALIASES = {}
+# (built-in modules are imported on first use, see catalog: ``lookup`` imports them all before it
+# answers that a name is unknown). ALIASES: Keras' other names of built-in classes ("MaxPool2D" ->
+# "MaxPooling2D"), which a config may use as Keras' own loader takes them; a fixed table, never
+# filled by a file.
 
 
 def _qualified_name(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _is_built_in(cls):
+    return cls.__module__.startswith(f"{__package__}.") and cls.__name__ in HOME_OF
+
+
 def _register(cls):
-    """Enter ``cls`` in ``LAYERS`` under its class name; the latest class statement wins.
+    """Enter ``cls`` in ``LAYERS`` under its class name; the latest class statement wins, except
+    that a built-in layer's module imported after a user's class took its name (the first use of
+    ``glassnet.layers.Attention`` after ``class Attention(Layer)``) leaves the user's class there.
 
     Re-running the same class statement (a notebook cell, ``importlib.reload``) gives a class of the
     same module and qualified name: the same layer, edited, so it replaces the old one silently. A
     class of the same name from anywhere else is more likely an accident, and a quiet one: model
     files name layers by class name only, so they would load with the newcomer. Hence the warning.
     """
-    previous = LAYERS.get(cls.__name__)
-    if previous is not None and _qualified_name(previous) != _qualified_name(cls):
-        old, new = _qualified_name(previous), _qualified_name(cls)
-        warnings.warn(f"layer class name {cls.__name__!r} is already registered by {old}; {new} "
+    name = cls.__name__
+    previous = LAYERS.get(name)
+    if previous is not None and _is_built_in(cls) and not _is_built_in(previous):
+        return      # a user's class of this name came first (and was warned about then): it stays
+    if previous is not None:
+        old = _qualified_name(previous)
+    elif not _is_built_in(cls) and name in HOME_OF:
+        old = f"{__package__}.{HOME_OF[name]}.{name}"    # the built-in one, not imported yet
+    else:
+        old = None
+    new = _qualified_name(cls)
+    if old is not None and old != new:
+        warnings.warn(f"layer class name {name!r} is already registered by {old}; {new} "
                       f"replaces it, and load_model will now build {new} for layers saved as "
-                      f"{cls.__name__!r}. Rename one of the classes to keep both loadable.",
+                      f"{name!r}. Rename one of the classes to keep both loadable.",
                       UserWarning, stacklevel=3)      # points at the class statement
-    LAYERS[cls.__name__] = cls
+    LAYERS[name] = cls
 
 
 class Layer:
@@ -581,7 +598,10 @@ def _assign(items, weights, caller, hint=""):
 def lookup(class_name):
     """The layer class registered under ``class_name`` (an exact key), or under the class Keras
     also calls so (``ALIASES``: "MaxPool2D" is "MaxPooling2D"); None when neither is known. Only
-    these two tables are read: a name from a file never imports or evaluates anything."""
+    these two tables are read: a name from a file never imports or evaluates anything (a name not
+    registered yet makes glassnet import its own layer modules, all of them, a fixed list)."""
+    if class_name not in LAYERS and (class_name in HOME_OF or class_name in ALIASES):
+        load_all()
     cls = LAYERS.get(class_name)
     if cls is None and class_name in ALIASES:
         cls = LAYERS.get(ALIASES[class_name])
@@ -593,6 +613,7 @@ def get(class_name):
     of a built-in class: ``ALIASES``)."""
     cls = lookup(class_name)
     if cls is None:
+        load_all()          # the list below names every built-in class
         raise ValueError(f"layer: unknown class {class_name!r}; known: {sorted(LAYERS)}")
     return cls
 
