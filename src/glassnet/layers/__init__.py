@@ -8,7 +8,7 @@ name, is complete when read from here (reading it imports them all).
 import importlib
 
 from .base import ALIASES, Layer, get
-from .catalog import HOME_OF, HOMES, load_all
+from .catalog import HOME_OF, load_all
 
 __all__ = ["Layer", "LAYERS", "get", *HOME_OF, *ALIASES]
 
