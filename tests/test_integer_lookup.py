@@ -159,3 +159,18 @@ def test_more_refusals_by_name(rng):
         IntegerLookup(vocabulary=[1])(np.array([[2 ** 63 + 5]], dtype=np.uint64))
     counts = IntegerLookup(vocabulary=[1, 2], output_mode="count", mask_token=0)(np.array([[1, 0, 2]]))
     assert counts.flags.c_contiguous
+
+
+def test_a_vocabulary_file_reads_as_keras(tmp_path, keras):
+    """One integer a line (Keras reads the file as int64 keys); a line that is no integer is refused by its number."""
+    path = tmp_path / "codes.txt"
+    path.write_text("1138\n42\r\n-7\n12")
+    for settings in (dict(), dict(num_oov_indices=2, mask_token=0), dict(output_mode="count")):
+        ours, theirs = IntegerLookup(vocabulary=path, **settings), keras.layers.IntegerLookup(vocabulary=str(path), **settings)
+        assert ours.get_vocabulary() == [int(t) for t in theirs.get_vocabulary()]
+        x = np.array([[42, 12, 5], [-7, 1138, 0]])
+        assert ours(x).tolist() == np.asarray(theirs(x)).tolist()
+    path.write_text("1138\nforty-two\n")
+    with pytest.raises(ValueError, match=r"IntegerLookup: line 2 of the vocabulary file '.*codes.txt' is not an "
+                                         r"integer: 'forty-two'"):
+        IntegerLookup(vocabulary=path)

@@ -184,3 +184,41 @@ def test_one_string_matches_keras(mode, keras):
     theirs = np.asarray(keras.layers.StringLookup(vocabulary=["a", "b"], output_mode=mode)("a"))
     assert ours.shape == theirs.shape
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(num_oov_indices=2, mask_token=""), dict(invert=True),
+                                      dict(output_mode="multi_hot")])
+def test_a_vocabulary_file_reads_as_keras(settings, tmp_path, keras):
+    """One string a line, UTF-8, "\\r\\n" and a last line without "\\n" read as TensorFlow reads them."""
+    path = tmp_path / "colours.txt"
+    path.write_bytes("red\r\nÜnïcode\ngreen blue\nzz".encode("utf-8"))
+    ours, theirs = StringLookup(vocabulary=str(path), **settings), keras.layers.StringLookup(vocabulary=str(path), **settings)
+    assert ours.get_vocabulary() == [str(t) for t in theirs.get_vocabulary()]
+    x = np.array([0, 1, 2, 3, 4, 5]) if settings.get("invert") else np.array(["red", "zz", "", "green blue", "Ünïcode", "red\r"])
+    expected = np.asarray(theirs(x))
+    got = ours(x)
+    if settings.get("invert"):          # TensorFlow's strings come back as UTF-8 bytes
+        expected = np.array([t.decode("utf-8") for t in expected.ravel()])
+    assert got.tolist() == expected.tolist()
+    assert StringLookup(vocabulary=path, **settings).get_vocabulary() == ours.get_vocabulary()     # a Path too
+
+
+def test_a_config_naming_a_vocabulary_file_is_refused(tmp_path):
+    """A model file or JSON must not make glassnet read a file: get_config writes the vocabulary's
+    entries, and a config holding a path instead is refused, for the three layers that read one."""
+    from glassnet.layers import IntegerLookup, TextVectorization
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password\n12\n")
+    for layer in (StringLookup(vocabulary=["a"]), IntegerLookup(vocabulary=[3]),
+                  TextVectorization(vocabulary=["a"])):
+        config = layer.get_config()
+        assert isinstance(config["vocabulary"], list)
+        config["vocabulary"] = str(secret)
+        with pytest.raises(ValueError, match=rf"{type(layer).__name__}.from_config: the vocabulary must be the list "
+                                             rf"of its entries, got str .*secret.txt'; a config never names a file"):
+            type(layer).from_config(config)
+    model = gn.Sequential([Input((1,), dtype="string"), StringLookup(vocabulary=["a", "b"]), Dense(1)])
+    spec = json.loads(model.to_json())
+    spec["config"]["layers"][0]["config"]["vocabulary"] = str(secret)
+    with pytest.raises(ValueError, match="a config never names a file"):
+        gn.model_from_json(json.dumps(spec))

@@ -14,6 +14,7 @@ float32 model holds whole numbers exactly up to 2**24 only, so larger values are
 (a float64 model holds them up to 2**53).
 """
 import collections
+import os
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .._validation import check_flag, check_positive_int
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .hashing import fingerprint64, host_array
-from .text import _holds_text, texts_of
+from .text import _holds_text, refuse_vocabulary_path, texts_of, vocabulary_lines
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 # the largest whole numbers a float holds exactly, per dtype: a model's values beyond them are refused
@@ -52,8 +53,10 @@ class IntegerLookup(Layer):
         A value that stands for padding: index 0 in "int" mode, nothing in the vectors.
     oov_token : int
         What ``invert=True`` returns for an index outside the vocabulary (Keras' -1).
-    vocabulary : list of ints, optional
-        Instead of ``adapt``; may start with the special tokens ([mask_token,] oov_token * n).
+    vocabulary : list of ints or a path to a text file (one value a line, UTF-8), optional
+        Instead of ``adapt``; may start with the special tokens ([mask_token,] oov_token * n). A file
+        is read when the layer is made: its config holds the values (a config naming a file is
+        refused, so a model file cannot make glassnet read one).
     idf_weights : list of floats, optional
         "tf_idf" with a ``vocabulary``: one weight per entry of it.
     invert : bool
@@ -67,7 +70,7 @@ class IntegerLookup(Layer):
     last axis of 1 replaced; the others (batch, k) -> (batch, size), size the vocabulary's with its
     special indices (or ``max_tokens``). Values come out as floats of the model's dtype (Keras:
     int64 indices, float32 vectors). Keras' ``sparse``, ``vocabulary_dtype`` other than "int64",
-    ``oov_method="farmhash"`` and ``salt`` are refused; a vocabulary file is not read. The input
+    ``oov_method="farmhash"`` and ``salt`` are refused. The input
     gradient is 0 (the values are categories).
 
     Example
@@ -209,6 +212,8 @@ class IntegerLookup(Layer):
         """Use ``vocabulary`` (values, most important first; it may start with the special tokens
         in their order) and, for "tf_idf", its ``idf_weights`` (one per entry given)."""
         cls = type(self).__name__
+        if isinstance(vocabulary, (str, os.PathLike)):      # Keras: a path to a file, one value a line
+            vocabulary = self._read_vocabulary(vocabulary)
         given = [self._token(v, "vocabulary's values") for v in np.asarray(vocabulary, dtype=object).ravel().tolist()] \
             if not isinstance(vocabulary, (str, bytes)) else None
         if not given:
@@ -240,6 +245,17 @@ class IntegerLookup(Layer):
             idf = weights.tolist() if found else [float(weights.mean())] * self._token_start() + weights.tolist()
         self._set(tokens, idf)
         self._given = True
+
+    def _read_vocabulary(self, path):
+        """A vocabulary file's values: one integer a line (written as ``int`` reads it)."""
+        values = []
+        for i, line in enumerate(vocabulary_lines(path), start=1):
+            try:
+                values.append(int(line))
+            except ValueError:
+                raise ValueError(f"{type(self).__name__}: line {i} of the vocabulary file {os.fspath(path)!r:.80} "
+                                 f"is not an integer: {line!r:.40}") from None
+        return values
 
     _given = False          # a vocabulary given (vocabulary= or set_vocabulary): adapt is refused, as Keras'
 
@@ -394,6 +410,7 @@ class IntegerLookup(Layer):
 
     @classmethod
     def from_config(cls, config):
+        refuse_vocabulary_path(cls, config)
         config = dict(config)
         config.pop("vocabulary_size", None)        # Keras': the vocabulary's, which it follows from
         for key in ("sparse", "vocabulary_dtype", "oov_method", "salt"):
@@ -423,7 +440,8 @@ class StringLookup(IntegerLookup):
     ``StringLookup``, IntegerLookup's layout over strings (module docstring).
 
     Parameters: IntegerLookup's, with Keras' string defaults: ``oov_token="[UNK]"``,
-    ``mask_token`` a string (often ""), the vocabulary a list of strings (bytes are read as UTF-8).
+    ``mask_token`` a string (often ""), the vocabulary a list of strings (bytes are read as UTF-8)
+    or a path to a UTF-8 text file of them.
 
     In a model it comes first, as ``TextVectorization`` does: the model hands it one string per
     sample, ``(batch,)`` or ``(batch, 1)`` (``Input((1,), dtype="string")``), and it turns them into
@@ -434,7 +452,7 @@ class StringLookup(IntegerLookup):
     model's predicted classes; no model can hold it, as its output is not numbers).
 
     Several OOV indices share the unknown strings by their FarmHash fingerprint, as Keras' (see
-    ``layers.hashing``). Not built: ``sparse``, a vocabulary file.
+    ``layers.hashing``). A vocabulary file holds one string a line. Not built: ``sparse``.
 
     Example
     -------
@@ -461,6 +479,9 @@ class StringLookup(IntegerLookup):
                             ("oov_method", oov_method, "floormod"), ("salt", salt, None)))
 
     _token = staticmethod(_string)
+
+    def _read_vocabulary(self, path):
+        return vocabulary_lines(path)       # one string a line
 
     def _index(self, tokens):
         self._positions = {token: i for i, token in enumerate(tokens)}

@@ -62,6 +62,25 @@ def texts_of(data, name):
     return texts
 
 
+def vocabulary_lines(path):
+    """The lines of a vocabulary file (UTF-8, one token a line, as TensorFlow reads it: "\n" ends
+    a line, a "\r" before it is dropped, and so is the last line when it is empty)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    return [line[:-1] if line.endswith("\r") else line for line in (lines[:-1] if lines[-1] == "" else lines)]
+
+
+def refuse_vocabulary_path(cls, config):
+    """A config (from JSON or a model file) holds its vocabulary itself: a path there is refused,
+    since reading it would let a file from elsewhere make glassnet read any file on this machine
+    (Keras refuses it too, in its default safe mode). ``get_config`` always writes the list."""
+    vocabulary = config.get("vocabulary")
+    if isinstance(vocabulary, (str, bytes, os.PathLike)):
+        raise ValueError(f"{cls.__name__}.from_config: the vocabulary must be the list of its entries, got "
+                         f"{type(vocabulary).__name__} {vocabulary!r:.80}; a config never names a file "
+                         f"to read (give vocabulary=path when making the layer in code)")
+
+
 class TextVectorization(Layer):
     """Texts to token ids (``output_mode="int"``) or to one vector per text, with Keras' names,
     defaults and results.
@@ -191,10 +210,7 @@ class TextVectorization(Layer):
         mode, "[UNK]" in the others, may be included) and, for "tf_idf", its ``idf_weights``."""
         cls = type(self).__name__
         if isinstance(vocabulary, (str, os.PathLike)):   # Keras: a path to a file, one token a line
-            with open(vocabulary, encoding="utf-8", newline="") as f:
-                lines = f.read().split("\n")            # "\n" alone ends a line (as TensorFlow reads it)
-            vocabulary = [line[:-1] if line.endswith("\r") else line
-                          for line in (lines[:-1] if lines[-1] == "" else lines)]
+            vocabulary = vocabulary_lines(vocabulary)
         tokens = given = texts_of(vocabulary, f"{cls}: vocabulary")
         if tokens[:len(self.specials)] == self.specials:
             tokens = tokens[len(self.specials):]
@@ -363,6 +379,7 @@ class TextVectorization(Layer):
 
     @classmethod
     def from_config(cls, config):
+        refuse_vocabulary_path(cls, config)
         config = dict(config)
         if config.get("ngrams") is not None and not isinstance(config["ngrams"], int):
             config["ngrams"] = tuple(config["ngrams"])
