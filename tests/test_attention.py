@@ -172,9 +172,12 @@ def test_in_a_model_files_configs_and_refusals(rng, tmp_path):
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"the mask of input 1 must hold booleans \(or 0 and 1\)"):
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), value_mask=np.full((2, 5), 0.5))    # as an LSTM's mask
-    with pytest.raises(NotImplementedError, match="attention_mask= is not supported in a model drawn"):
+    with pytest.raises(TypeError, match="in a model drawn, attention_mask must be one of its tensors .an "
+                                        r"Input\(\(T, S\)\) or a layer's output., got ndarray"):
         inputs = gn.Input((3, 4))
         layer(inputs, inputs, attention_mask=np.ones((2, 3, 3)))
+    with pytest.raises(NotImplementedError, match="query_mask= is not supported in a model drawn"):
+        layer(inputs, inputs, query_mask=gn.Input((3,)))
     with pytest.raises(TypeError, match=r"return_attention_scores: expected True or False, got 'yes'"):
         layer(np.ones((2, 3, 4)), np.ones((2, 5, 4)), return_attention_scores="yes")
     with pytest.raises(TypeError, match=r"not_an_argument=1 is not supported"):
@@ -394,3 +397,64 @@ def test_gradients_through_returned_scores_agree_with_finite_differences(kind, r
     assert check_model(model, x, rng.standard_normal((3, 1)))["max_error"] < 1e-6
     with pytest.raises(ValueError, match="used alone it has none"):
         L.AttentionScores()(np.ones((2, 3)))
+
+
+def _masked_block(lib, key=False, causal=False):
+    """A block whose attention reads an attention_mask Input (BERT's padding mask), Keras' way."""
+    tokens, allowed = lib.Input((5, 4), name="tokens"), lib.Input((5, 6), name="allowed")
+    memory = lib.Input((6, 3), name="memory")
+    mha = lib.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")
+    attended = mha(tokens, memory, memory if key else None, attention_mask=allowed, use_causal_mask=causal)
+    out = lib.layers.Dense(3, activation="softmax", name="out")(lib.layers.GlobalAveragePooling1D()(attended))
+    return [tokens, allowed, memory], out
+
+
+@pytest.mark.parametrize("key, causal", [(False, False), (True, False), (False, True)])
+def test_an_attention_mask_input_in_a_model_trains_as_keras(key, causal, rng, tmp_path):
+    """attention_mask= a tensor of a model drawn: Keras' values and training, its zero gradient
+    checked, files and configs keep it (each call's options)."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = twins(lambda lib: _masked_block(lib, key, causal), keras)
+    x = [rng.standard_normal((16, 5, 4)).astype(np.float32), (rng.random((16, 5, 6)) > 0.4).astype(np.float32),
+         rng.standard_normal((16, 6, 3)).astype(np.float32)]
+    x[1][0, 2] = 0          # a query allowed nothing: Keras' even weights
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    y = rng.integers(0, 3, 16)
+    mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.1, 4)
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    assert ours.get_config()["options"][0]["attention_mask"] is True
+    ours.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(x, verbose=0), ours.predict(x, verbose=0))
+    again = gn.Model.from_config(ours.get_config())
+    again.set_weights(ours.get_weights())
+    np.testing.assert_array_equal(again.predict(x, verbose=0), ours.predict(x, verbose=0))
+    # the mask changes the output where it forbids (it is read, not ignored)
+    assert not np.allclose(ours.predict([x[0], np.ones_like(x[1]), x[2]], verbose=0), ours.predict(x, verbose=0))
+
+
+def test_an_attention_mask_input_checks_gradients_and_its_shape(rng):
+    from glassnet.gradcheck import check_model
+    model = gn.Model(*_masked_block(gn), seed=0, dtype="float64")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    x = [rng.standard_normal((4, 5, 4)), (rng.random((4, 5, 6)) > 0.4).astype(float), rng.standard_normal((4, 6, 3))]
+    assert check_model(model, x, rng.integers(0, 3, 4))["max_error"] < 1e-7
+    # a mask made inside the model (a layer's output) gets zeros back, and the layers below it learn on
+    tokens, memory, raw = gn.Input((5, 4)), gn.Input((6, 3)), gn.Input((5, 6))
+    allowed = gn.layers.Dense(6, activation="relu")(raw)
+    attended = gn.layers.MultiHeadAttention(2, 3)(tokens, memory, attention_mask=allowed)
+    made = gn.Model([tokens, raw, memory], gn.layers.GlobalAveragePooling1D()(attended), seed=0, dtype="float64")
+    made.compile(loss="mse", optimizer="sgd")
+    made.train_on_batch(x, np.zeros((4, 4)))
+    dense = next(layer for layer in made.layers if isinstance(layer, gn.layers.Dense))
+    assert np.all(dense.grads["kernel"] == 0) and np.any(made.get_layer(made.layers[-2].name).grads["query_kernel"])
+    tokens, memory = gn.Input((5, 4)), gn.Input((6, 3))
+    with pytest.raises(ValueError, match=r"attention_mask takes samples of shape \(T, S\) = \(5, 6\), the query's "
+                                         r"steps by the key's, got \(6, 5\)"):
+        gn.layers.MultiHeadAttention(2, 3)(tokens, memory, attention_mask=gn.Input((6, 5)))
+    shared = gn.layers.MultiHeadAttention(2, 3)
+    shared(tokens, memory, attention_mask=gn.Input((5, 6)))
+    with pytest.raises(NotImplementedError, match="was called with attention_mask= while a model was drawn; every "
+                                                  "call of one layer"):
+        shared(tokens, memory)
+    eager = shared(x[0], x[2], attention_mask=x[1])          # an eager call gives its own, as an array
+    assert eager.shape == (4, 5, 4)

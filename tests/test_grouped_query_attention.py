@@ -158,3 +158,18 @@ def test_errors_name_this_layer_and_what_it_takes():
     with pytest.raises(TypeError, match="GroupedQueryAttention takes head_dim, num_query_heads, num_key_value_heads") as error:
         L.GroupQueryAttention(2, 2, 1, nonsense=1)
     assert "key_dim" not in str(error.value) and "num_heads" not in str(error.value)
+
+
+def test_an_attention_mask_input_in_a_model_as_keras(rng):
+    """attention_mask= an Input of the model (as MultiHeadAttention's, test_attention.py)."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+
+    def build(lib):
+        tokens, allowed = lib.Input((5, 8)), lib.Input((5, 5))
+        gqa = lib.layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, name="gqa")
+        return [tokens, allowed], gqa(tokens, tokens, attention_mask=allowed)
+
+    ours, theirs = gn.Model(*build(gn), seed=0), keras.Model(*build(keras))
+    theirs.get_layer("gqa").set_weights(ours.get_layer("gqa").get_weights())
+    x = [rng.standard_normal((3, 5, 8)).astype(np.float32), (rng.random((3, 5, 5)) > 0.5).astype(np.float32)]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

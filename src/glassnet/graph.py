@@ -1085,10 +1085,10 @@ class Model(Sequential):
                                   or not all(mode is None or isinstance(mode, bool) for mode in modes)):
             raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false or null")
         if options is not None and (not isinstance(options, list) or len(options) != len(called) or not all(
-                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask"}
+                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask"}
                                    and all(isinstance(v, bool) for v in option.values())) for option in options)):
             raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or "
-                             f"{{'use_causal_mask': true or false}}")
+                             f"{{'use_causal_mask': true or false, 'attention_mask': true or false}}")
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else [tensors[k] for k in outputs]
         model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)

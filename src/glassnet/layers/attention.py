@@ -58,6 +58,35 @@ class _Attention(_Merge):
     reads_input_masks = True
     _attention_mask = None      # an eager call's attention_mask (batch, T, S), MultiHeadAttention's
     _mask_arguments = ()        # the keyword arguments that give masks (Keras' names, by subclass)
+    # drawn with attention_mask= (a tensor of the model): every call's last input is that mask
+    # (batch, T, S), after query, value (and key). Set by the layer's first call while a model is
+    # drawn (call_symbolic hands it each call's options), False when that call had no mask; None
+    # before any. Eager calls run without (they give the mask as an array, for that call).
+    _mask_last = None
+
+    def take_call_options(self, options):
+        """A call's own arguments while a model is drawn (``call_symbolic``): whether its last
+        input is an ``attention_mask``, which every call of one layer must agree on (its shapes,
+        forward and backward read the flag)."""
+        flag = bool(options.get("attention_mask", False))
+        if self._mask_last is not None and self._mask_last != flag:
+            said = "with" if self._mask_last else "without"
+            raise NotImplementedError(f"{self.describe()}: was called {said} attention_mask= while a model was drawn; "
+                                      f"every call of one layer in models takes it or none does (give this call "
+                                      f"a layer of its own)")
+        self._mask_last = flag
+
+    def _checked_shapes(self, input_shapes):
+        if self._mask_last and isinstance(input_shapes, (list, tuple)) and len(input_shapes) > 2 \
+                and all(isinstance(s, (list, tuple)) for s in input_shapes):
+            *input_shapes, mask = input_shapes
+            shapes = super()._checked_shapes(input_shapes)
+            steps = (shapes[0][0], shapes[1][0] if len(shapes) == 2 else shapes[2][0])
+            if len(mask) != 2 or not all(a is None or b is None or a == b for a, b in zip(mask, steps)):
+                raise ValueError(f"{self.describe()}: attention_mask takes samples of shape (T, S) = {steps}, the "
+                                 f"query's steps by the key's, got {tuple(mask)}")
+            return shapes
+        return super()._checked_shapes(input_shapes)
 
     def mask_rule(self, incoming):
         return "first"          # Keras: the query's mask goes on with the output
@@ -78,21 +107,28 @@ class _Attention(_Merge):
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
         from .symbolic import call_symbolic, is_symbolic, with_readers
         if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
-            given = [name for name, value in masks.items() if value is not None]
+            given = [name for name, value in masks.items() if value is not None and name != "attention_mask"]
             if given:
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
-            main = call_symbolic(self, inputs, training, {"use_causal_mask": causal})
+            options, attention_mask = {"use_causal_mask": causal}, masks.get("attention_mask")
+            if attention_mask is not None:      # one more input of the call (see _mask_last)
+                if not is_symbolic(attention_mask):
+                    raise TypeError(f"{self.describe()}: in a model drawn, attention_mask must be one of its tensors "
+                                    f"(an Input((T, S)) or a layer's output), got {type(attention_mask).__name__}")
+                inputs, options["attention_mask"] = [*inputs, attention_mask], True
+            main = call_symbolic(self, inputs, training, options)
             # Keras' (output, scores): the scores are a call of their own, reading this one's
             return tuple(with_readers(self, main, [AttentionScores()])) if with_scores else main
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
+        mask_last, self._mask_last = self._mask_last, False         # an eager call's inputs hold no mask
         self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
         self._with_scores = with_scores
         try:
             out = super().__call__(inputs, training=training)
         finally:
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
-            self._with_scores = False
+            self._mask_last, self._with_scores = mask_last, False
         return (out, self.returned_scores().copy()) if with_scores else out
 
     # -- return_attention_scores: the weights, as Keras returns them ---------------------------
@@ -115,7 +151,14 @@ class _Attention(_Merge):
         raise NotImplementedError
 
     def _unpack(self, inputs):
-        """``(query, key, value)`` of forward's list, checked (lengths an Input left open included)."""
+        """``(query, key, value)`` of forward's list, checked (lengths an Input left open included);
+        a drawn call's last input, its attention_mask, taken for ``_allowed``."""
+        self._mask_shape = None
+        if self._mask_last:
+            *inputs, self._attention_mask = inputs
+            self._mask_shape = self._attention_mask.shape
+            if self._input_masks:       # a mask the mask tensor carried (it has no steps of its own)
+                self._input_masks = {i: m for i, m in self._input_masks.items() if i < len(inputs)}
         self._check_compatible([x.shape[1:] for x in inputs])
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) == 3 else value
@@ -179,10 +222,12 @@ class _Attention(_Merge):
         return d_scores
 
     def _input_gradients(self, d_query, d_key, d_value):
-        """One gradient per input, in the inputs' order (a key that is the value: the two add)."""
-        if len(self.input_shape) == 2:
-            return [d_query, d_value + d_key]
-        return [d_query, d_value, d_key]
+        """One gradient per input, in the inputs' order (a key that is the value: the two add);
+        a drawn call's attention_mask gets zeros (it chooses, it is not weighed)."""
+        grads = [d_query, d_value + d_key] if len(self.input_shape) == 2 else [d_query, d_value, d_key]
+        if self._mask_last:
+            grads.append(backend.get_array_module(d_query).zeros(self._mask_shape, dtype=d_query.dtype))
+        return grads
 
 
 del LAYERS["_Attention"]        # a shared base, not a layer that configs may name
@@ -221,8 +266,10 @@ class MultiHeadAttention(_Attention):
     of padded steps, which the layers after it skip). An eager call takes
     ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S).
     ``return_attention_scores=True`` gives Keras' pair ``(output, scores)`` (in a model, the scores
-    are an ``AttentionScores`` call). Not supported: ``attention_mask`` in a model drawn, attention
-    over more than one axis.
+    are an ``AttentionScores`` call). In a model drawn, ``attention_mask`` is one of its tensors,
+    ``mha(x, x, attention_mask=Input((T, S)))`` (an Input the model takes, or a layer's output;
+    nonzero allows, Keras' cast to bool), ANDed with the masks as Keras does; the other ``*_mask``
+    arguments come with the inputs there. Not supported: attention over more than one axis.
 
     Example
     -------
