@@ -1,6 +1,6 @@
 """The walk of a graph of layer calls, forward and backward: a functional ``Model``'s (graph.py),
 and a ``Sequential``'s that nests one (its calls, then the functional model's, then its own again:
-``Sequential._nest_graph``).
+``Sequential._add_layers``, ``_extend_graph``).
 
 A model using it says, per call, its layer (``_node_layers``) and its sources (``_inbound``: earlier
 calls' indices, -1 - j for the model's input j); ``_sources(x)`` gives the model's inputs in a batch,
