@@ -266,3 +266,39 @@ def test_bad_nestings_are_refused_by_name():
         model.add(base)
     with pytest.raises(ValueError, match=r"expects input samples|takes input samples|input samples of shape"):
         gn.Sequential([L.Dense(4, input_dim=2), base])
+
+
+def test_the_nesting_trains_as_keras_with_the_same_weights_in_the_same_order(rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+
+    def draw(lib):
+        inp = lib.Input((6,))
+        a = lib.layers.Dense(6, activation="tanh", name="a")(inp)
+        shared = lib.layers.Dense(6, name="shared")
+        c = shared(lib.layers.Add(name="add")([a, shared(a)]))
+        base = lib.Model(inp, lib.layers.Add(name="skip")([c, inp]))
+        return base, lib.Sequential([base, lib.layers.Dense(2, name="head")])
+    (base, ours), (their_base, theirs) = draw(gn), draw(keras)
+    # Keras' weights are its nested model's then the head's: glassnet's order, so set_weights pairs them
+    theirs.set_weights(ours.get_weights())
+    x, y = rng.normal(size=(24, 6)).astype(np.float32), rng.normal(size=(24, 2)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # the base frozen: the head alone trains, on the same batches, to the same losses and weights
+    base.trainable = their_base.trainable = False
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    assert len(ours.trainable_weights) == len(theirs.trainable_weights) == 2
+    mine = ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # unfrozen: the base trains too, as Keras'
+    base.trainable = their_base.trainable = True
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    mine = ours.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    their = theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(mine, their, rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
