@@ -261,6 +261,11 @@ def test_bad_nestings_are_refused_by_name():
             return self.dense(inputs)
     with pytest.raises(ValueError, match=r"add: model 'sub' \(a subclass of Model\) is not drawn yet"):
         gn.Sequential([Sub()])
+    seq = gn.Input((4, 2))
+    out, state, _ = L.LSTM(3, return_state=True)(seq)
+    with pytest.raises(NotImplementedError, match=r"add: layer lstm \(LSTM\) returns its states or reads another "
+                                                  r"layer's.*not support yet"):
+        gn.Sequential([gn.Model(seq, L.Concatenate()([out, state]))])
     model = gn.Sequential([base, L.Dense(1)])
     with pytest.raises(ValueError, match=r"model 'base' holds layer a \(Dense\), which is already in this model"):
         model.add(base)

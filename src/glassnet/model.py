@@ -271,6 +271,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if block is not None and self._nested_calls is None:     # a chain so far: one call per layer
                 self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))], None, None))
             for layer in layers:
+                if block is not None and (getattr(layer, "return_state", False) or getattr(layer, "graph_only", False)):
+                    raise NotImplementedError(f"add: {layer.describe()} returns its states or reads another layer's, "
+                                              f"which a functional model nested in a Sequential does not support yet; "
+                                              f"call the model in a functional Model instead")
                 _refuse_in_a_chain(layer)
                 if layer.name in names:
                     base, k = snake_case(type(layer).__name__), 0
