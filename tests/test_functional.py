@@ -232,8 +232,6 @@ def test_what_is_not_supported_yet_is_refused_by_name():
         model.add(L.Dense(1))
     with pytest.raises(TypeError, match="pop: a functional Model is fixed"):
         model.pop()
-    with pytest.raises(NotImplementedError, match="cannot be nested in a Sequential yet"):
-        gn.Sequential([model])
     # a built model's samples are fixed (a Dense inside would take other lengths: the model does not)
     chain = gn.Sequential([gn.Input((4, 8)), L.Dense(3)])
     with pytest.raises(ValueError, match=r"build: the model declares input samples of shape \(4, 8\), got \(5, 8\)"):

@@ -35,6 +35,54 @@ def metric_settings(compiled):
     return {"metrics": plain, **({"weighted_metrics": weighted} if weighted else {})}
 
 
+def check_graph_config(graph, layers):
+    """A config's ``"graph"`` (``DescribingMixin._graph_config``) checked, as a file may say
+    anything, and returned as ``Sequential._add_layers`` takes it: each call names one of
+    ``layers``, each layer called, first in the layers' order; each call reads earlier calls (-1:
+    the model's input), two or more for a merge; every call but the last leads to a later one
+    (one output); a layer called more than once makes no output, is not stateful, has no
+    activity regularizer (a functional Model refuses them too)."""
+    if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options"}:
+        raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options')")
+    calls, inbound = graph["calls"], graph["inbound"]
+    modes, options = graph.get("modes"), graph.get("options")
+    if not isinstance(calls, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers)
+                                              for c in calls) or list(dict.fromkeys(calls)) != list(range(len(layers))):
+        raise ValueError(f"config: 'graph' 'calls' must name, for each call, one of the {len(layers)} layers, each "
+                         f"layer called, in the layers' order, got {calls!r:.80}")
+    if not isinstance(inbound, list) or len(inbound) != len(calls):
+        raise ValueError(f"config: 'graph' 'inbound' must list each of the {len(calls)} calls' sources")
+    for k, (c, parents) in enumerate(zip(calls, inbound)):
+        layer = layers[c]
+        merges = getattr(layer, "merges", False)
+        # a recurrent layer's call with initial_state reads its states besides the sequence
+        with_states = not merges and isinstance(parents, list) and len(parents) == 1 + getattr(layer, "state_count", -1)
+        if (not isinstance(parents, list) or not parents or ((len(parents) == 1) == merges and not with_states) or not all(
+                isinstance(p, int) and not isinstance(p, bool) and -1 <= p < k for p in parents)):
+            raise ValueError(f"config: 'graph' 'inbound' of call {k} ({layer.describe()}) must list "
+                             f"{'two or more earlier calls' if merges else 'one earlier call'} (-1: the model's "
+                             f"input), got {parents!r:.80}")
+    read = {p for parents in inbound for p in parents}
+    if any(k not in read for k in range(len(calls) - 1)):
+        raise ValueError("config: 'graph': every call but the last must be read by a later one (the model has one "
+                         "output)")
+    counts = {c: calls.count(c) for c in calls}
+    for c, count in counts.items():
+        layer = layers[c]
+        if count > 1 and (c == calls[-1] or layer.activity_regularizer is not None or getattr(layer, "stateful", False)):
+            raise ValueError(f"config: 'graph': {layer.describe()} is called more than once and makes the output, is "
+                             f"stateful or has an activity_regularizer")
+    if modes is not None and (not isinstance(modes, list) or len(modes) != len(calls)
+                              or not all(mode is None or isinstance(mode, bool) for mode in modes)):
+        raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")
+    if options is not None and (not isinstance(options, list) or len(options) != len(calls) or not all(
+            option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask"}
+                               and all(isinstance(v, bool) for v in option.values())) for option in options)):
+        raise ValueError(f"config: 'graph' 'options' must give each of the {len(calls)} calls null or "
+                         f"{{'use_causal_mask': true or false}}")
+    return list(calls), [list(parents) for parents in inbound], modes, options
+
+
 class DescribingMixin:
     @classmethod
     def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform",
@@ -119,7 +167,7 @@ class DescribingMixin:
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs
         no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""
-        return {
+        config = {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
             # (a model that takes texts builds from its TextVectorization, which knows its ids' shape)
             "input_shape": list(shape) if (shape := self.input_shape or self._declared_input)
@@ -134,7 +182,25 @@ class DescribingMixin:
                         **({} if layer.trainable else {"trainable": False})}
                        for layer in self.layers],
             "compile": None if self.loss is None or not with_compile else self._compile_config(),
+            **({"graph": self._graph_config()} if self._nested_calls is not None else {}),
         }
+        if self._nested_calls is not None:
+            # the model's input shape gives every call its shapes (a merge's own would be a list)
+            for entry in config["layers"]:
+                entry["config"].pop("input_shape", None)
+        return config
+
+    def _graph_config(self):
+        """A config's ``"graph"`` for a Sequential nesting a functional Model: its calls, each
+        naming its layer by position in ``"layers"`` and its sources by call (-1: the model's
+        input), with each call's own mode and arguments where any has some (as a Model's config
+        has them). Not ``"inbound"``, which makes a config a functional Model's."""
+        position = {id(layer): k for k, layer in enumerate(self.layers)}
+        return {"calls": [position[id(layer)] for layer in self._nested_calls],
+                "inbound": [list(parents) for parents in self._nested_inbound],
+                **({"modes": list(self._call_modes)} if self._call_modes is not None else {}),
+                **({"options": [dict(o) if o else None for o in self._call_options]}
+                   if self._call_options is not None else {})}
 
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics."""
@@ -170,7 +236,11 @@ class DescribingMixin:
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")
-        model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
+        if config.get("graph") is not None:        # a functional Model nested: its calls join with their graph
+            model = cls(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
+            model._add_layers(layers, check_graph_config(config["graph"], layers))
+        else:
+            model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
         return model
 

@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from . import _seeding, backend, losses, metrics as metrics_module, optimizers
+from .callgraph import CallGraphMixin, shared_ids
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
@@ -22,7 +23,7 @@ from .layers import Layer
 from .layers.base import (_assign as _assign_weights, _sample_shape, free_name, shape_fits, sized_axes_needed, snake_case,
                           stateful_layers)
 from .layers.input import InputLayer
-from .layers.masking import OutputMask, plan_masks
+from .layers.masking import OutputMask, plan_graph_masks, plan_masks
 from .preparing import PreparingMixin
 from .training import TrainingMixin
 
@@ -52,7 +53,7 @@ def metric_list(value, what):
     return list(value or [])
 
 
-class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin):
+class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin):
     """A linear stack of layers.
 
     Parameters
@@ -89,6 +90,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     is_model = True
 
     _heads = None       # a functional Model's outputs, when it has several (glassnet.outputs)
+    # a functional Model nested (add(base)): the layer of each call and its sources, as a graph's
+    # (callgraph.py); None while the model is a chain of its layers. With them: each call's own
+    # mode and arguments, the layers called more than once and their calls' forward caches
+    _nested_calls = _nested_inbound = None
+    _call_modes = _call_options = None
+    _shared = frozenset()
+    _call_caches = {}
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -122,7 +130,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         Training continues from the current weights as with a freshly compiled optimizer.
 
         ``layer`` may be a Sequential (Keras nests models: ``Sequential([augmentation, Conv2D(...)])``):
-        its layers join this model one by one, see ``_add_model``.
+        its layers join this model one by one, see ``_add_model``. It may be a functional Model of one
+        input and one output too (``Sequential([base, Dense(1)])``, Keras' transfer learning): its
+        calls join this model's with their graph, which then runs as a functional Model's does.
         """
         if isinstance(layer, InputLayer):
             return self._declare_input(layer)
@@ -132,11 +142,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "merges", False):
             raise ValueError(f"add: {layer.describe()} merges several inputs, which a Sequential (one chain) never "
                              f"has; draw the network as a functional glassnet.Model")
-        joined = [self._join(layer)]
+        joined, before = [self._join(layer)], self._graph_state()
         try:
+            if self._nested_calls is not None:              # after a nested functional model: one call more
+                self._extend_graph([layer])
             self._build_after_add()
         except BaseException:
             self._unjoin(joined)                            # refused: the model is as it was
+            self._set_graph_state(before)
             raise
 
     def _join(self, layer):
@@ -175,13 +188,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def _check_masks_reach(self, layer):
         """Refuse ``layer`` where a mask would reach it (BatchNormalization), before it joins;
-        Keras' warning when it would drop one (Flatten). (A functional Model plans its masks on
-        its graph, when it is built: ``_plan_masks``.)"""
-        plan_masks([*self.layers, layer], warn_for=layer)
+        Keras' warning when it would drop one (Flatten). (A functional Model, and a Sequential
+        nesting one, plan their masks on the graph, when it is built: ``_plan_masks``.)"""
+        if self._nested_calls is None:
+            plan_masks([*self.layers, layer], warn_for=layer)
 
     def _plan_masks(self, output_mask):
-        """Where masks go: ``plan_masks`` over the chain of layers, the model's ``output_mask``
-        reading the one that reaches the output."""
+        """Where masks go: ``plan_masks`` over the chain of layers (``plan_graph_masks`` over the
+        calls when a functional model is nested), the model's ``output_mask`` reading the one
+        that reaches the output."""
+        if self._nested_calls is not None:
+            calls = self._nested_calls
+            return plan_graph_masks(calls, self._nested_inbound, [len(calls) - 1], output_mask, self._shared)
         return plan_masks(self.layers, output_mask)
 
     def _unjoin(self, joined):
@@ -216,16 +234,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._build_samples(self._declared_input)
 
     def _add_model(self, model):
-        """Add the layers of ``model`` (a Sequential) in order, and its Input when this model has no
-        layer yet: the same layer objects, shared, so that ``model`` alone computes with the weights
-        this one trains (each model's optimizer step starts from the weights as they are). Keras
-        keeps a nested model as one layer; here ``summary`` and ``layers`` list its layers. A layer
-        whose name this model already uses is renamed, as ``add`` names a new one (``dense_1``).
-        All or nothing: a layer refused undoes the ones added before it."""
+        """Add the layers of ``model`` (a Sequential, or a functional Model of one input and one
+        output) in order, and its Input when this model has no layer yet: the same layer objects,
+        shared, so that ``model`` alone computes with the weights this one trains (each model's
+        optimizer step starts from the weights as they are). Keras keeps a nested model as one
+        layer; here ``summary`` and ``layers`` list its layers. A functional model's calls join
+        this model's with their graph (``_nest_graph``): the model's input is what the layers
+        before it make. A layer whose name this model already uses is renamed, as ``add`` names
+        a new one (``dense_1``). All or nothing: a layer refused undoes the ones added before it."""
         if model is self:
             raise ValueError("add: a model cannot contain itself")
-        if type(model) is not Sequential and getattr(model, "_graph", None) is not None:
-            raise NotImplementedError(f"add: a functional Model ({model.name!r}) cannot be nested in a Sequential yet")
+        block = self._graph_block(model)
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")
         shared = [layer.describe() for layer in model.layers if any(layer is other for other in self.layers)]
@@ -235,31 +254,112 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         declared = self._declared_input, self._declared_text
         if not self.layers and self._declared_input is None and model._declared_input is not None:
             self._declare_input(InputLayer(model._declared_input, dtype="string" if model._declared_text else None))
-        names, joined = {layer.name for layer in self.layers}, []
-        names_given = [layer.name for layer in model.layers]
-        # all of them join, then one build: a layer refused there leaves no build half done (and
-        # the optimizer's state as it was)
         try:
-            for layer in model.layers:
+            self._add_layers(list(model.layers), block)
+        except BaseException:
+            self._declared_input, self._declared_text = declared
+            raise
+
+    def _add_layers(self, layers, block=None):
+        """``layers`` joined in order, then one build (a layer refused there leaves no build half
+        done, and the optimizer's state as it was): a chain, or, with ``block``, the calls
+        ``_graph_block`` says. Layers whose names this model uses are renamed; all or nothing."""
+        names, joined = {layer.name for layer in self.layers}, []
+        names_given = [layer.name for layer in layers]
+        before = self._graph_state()
+        try:
+            if block is not None and self._nested_calls is None:     # a chain so far: one call per layer
+                self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))], None, None))
+            for layer in layers:
+                if block is not None and (getattr(layer, "return_state", False) or getattr(layer, "graph_only", False)):
+                    raise NotImplementedError(f"add: {layer.describe()} returns its states or reads another layer's, "
+                                              f"which a functional model nested in a Sequential does not support yet; "
+                                              f"call the model in a functional Model instead")
                 _refuse_in_a_chain(layer)
                 if layer.name in names:
                     base, k = snake_case(type(layer).__name__), 0
-                    while layer.name in names or layer.name in {other.name for other in model.layers if other is not layer}:
+                    while layer.name in names or layer.name in {other.name for other in layers if other is not layer}:
                         k += 1
                         layer.name = f"{base}_{k}"
                 names.add(layer.name)
                 joined.append(self._join(layer))
+            if self._nested_calls is not None:
+                self._extend_graph(layers, block)
             self._build_after_add()
         except BaseException:
             self._unjoin(joined)
-            for layer, name in zip(model.layers, names_given):      # as they were, renamed or not
+            for layer, name in zip(layers, names_given):      # as they were, renamed or not
                 layer.name = name
-            self._declared_input, self._declared_text = declared
+            self._set_graph_state(before)
             raise
         # each layer keeps the generator its model gave it (Dropout draws as it drew there)
-        for layer, (_, (_, _, rng), _) in zip(model.layers, joined):
+        for layer, (_, (_, _, rng), _) in zip(layers, joined):
             if rng is not None:
                 layer.rng = rng
+
+    # -- a functional model nested: the chain becomes a graph of calls --------------------------
+    def _graph_block(self, model):
+        """``(calls, inbound, modes, options)`` of ``model``'s graph, to join this model's
+        (``_extend_graph``), or None for a Sequential that is a chain. ``calls``: for each call,
+        its layer's position in ``model.layers``; ``inbound``: each call's sources, earlier calls
+        of the block or -1, the model's input. Refused by name: a model of several inputs or
+        outputs, one that takes texts, a subclass not drawn yet."""
+        functional = type(model) is not Sequential and getattr(model, "_graph", None) is not None
+        if not functional and model._nested_calls is None:
+            return None
+        if functional and not model._calls:
+            raise ValueError(f"add: model {model.name!r} (a subclass of Model) is not drawn yet; draw it first, "
+                             f"model.build((None, *input_shape)), then add it")
+        if functional and model._input_shapes is not None:
+            raise ValueError(f"add: functional Model {model.name!r} has {len(model.inputs)} inputs; a Sequential "
+                             f"hands one array from layer to layer, so it nests a Model of one input and one "
+                             f"output only: draw the whole network as a functional Model (call {model.name!r} "
+                             f"on a list of tensors there)")
+        if functional and model._heads is not None:
+            raise ValueError(f"add: functional Model {model.name!r} has {len(model._heads)} outputs; a Sequential "
+                             f"hands one array from layer to layer, so it nests a Model of one input and one "
+                             f"output only: draw the whole network as a functional Model")
+        if functional and model._takes_text():
+            raise NotImplementedError(f"add: functional Model {model.name!r} reads texts (its Input has "
+                                      f"dtype='string'); nesting it in a Sequential is not supported yet: put its "
+                                      f"TextVectorization first in the Sequential, or call the model in a "
+                                      f"functional Model")
+        position = {id(layer): k for k, layer in enumerate(model.layers)}
+        modes, options = model._call_settings()
+        return ([position[id(layer)] for layer in model._node_layers], [list(parents) for parents in model._inbound],
+                None if modes is None else list(modes), None if options is None else list(options))
+
+    def _graph_state(self):
+        """What ``_extend_graph`` and ``add`` change, to put back after a refusal."""
+        if self._nested_calls is None:
+            return None
+        return (list(self._nested_calls), [list(p) for p in self._nested_inbound],
+                None if self._call_modes is None else list(self._call_modes),
+                None if self._call_options is None else list(self._call_options))
+
+    def _set_graph_state(self, state):
+        if state is None:
+            self._nested_calls = self._nested_inbound = self._call_modes = self._call_options = None
+            self._shared, self._call_caches = frozenset(), {}
+            return
+        self._nested_calls, self._nested_inbound, self._call_modes, self._call_options = state
+        self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
+
+    def _extend_graph(self, layers, block=None):
+        """The calls of ``layers`` (the last ones joined) after this model's: ``block`` says how
+        they connect (``_graph_block``; None: a chain), -1 there standing for the output so far
+        (the model's input when there is none)."""
+        calls, inbound, modes, options = block if block is not None else (
+            list(range(len(layers))), [[k - 1] for k in range(len(layers))], None, None)
+        offset = len(self._nested_calls)
+        last = offset - 1
+        self._nested_calls.extend(layers[c] for c in calls)
+        self._nested_inbound.extend([last if p < 0 else p + offset for p in parents] for parents in inbound)
+        if modes is not None or self._call_modes is not None:
+            self._call_modes = (self._call_modes or [None] * offset) + (modes or [None] * len(calls))
+        if options is not None or self._call_options is not None:
+            self._call_options = (self._call_options or [None] * offset) + (options or [None] * len(calls))
+        self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
 
     def _takes_text(self):
         """Whether the first layer turns texts into numbers (TextVectorization, StringLookup,
@@ -309,6 +409,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """
         if not self.layers:
             raise ValueError("pop: the model has no layers")
+        if self._nested_calls is not None:
+            self._pop_call()
         layer = self.layers.pop()
         for key in layer.params:
             layer.params[key], layer.grads[key] = layer.params[key].copy(), layer.grads[key].copy()
@@ -323,6 +425,30 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         else:
             self._update_fusion()
         return layer
+
+    def _pop_call(self):
+        """``pop`` of a model nesting a functional one: the last call goes with the last layer,
+        refused where that leaves a call leading nowhere (the nested graph's branches that met in
+        it) or a layer called elsewhere; back to a chain when what stays is one."""
+        calls, inbound, layer = self._nested_calls, self._nested_inbound, self.layers[-1]
+        read = {p for parents in inbound[:-1] for p in parents}
+        stranded = [calls[k] for k in range(len(calls) - 2) if k not in read]
+        # the new output's layer must be the new last layer, called once (as a functional Model's)
+        output = calls[-2] if len(calls) > 1 else None
+        shared = output is not None and (sum(call is output for call in calls) > 1 or output is not self.layers[-2])
+        if calls[-1] is not layer or sum(call is layer for call in calls) > 1 or stranded or shared:
+            what = (f"its call of {stranded[0].describe()} would lead to no output" if stranded else
+                    f"{output.describe()}, called more than once, would make the output" if shared else
+                    f"{layer.describe()} is called more than once there")
+            raise ValueError(f"pop: the last layer, {layer.describe()}, is part of a functional model's graph nested "
+                             f"in this one, and {what}; make a new model of the layers you keep")
+        state = self._graph_state()
+        for listed in state:
+            if listed is not None:
+                listed.pop()
+        chain = len(state[0]) == len(self.layers) - 1 and all(a is b for a, b in zip(state[0], self.layers)) and state[1] == [[k - 1] for k in range(
+            len(state[1]))] and not any(state[2] or ()) and not any(state[3] or ())
+        self._set_graph_state(None if chain else state)
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` or at position ``index`` (negative counts from the end); give
@@ -460,21 +586,58 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Where each layer's input comes from: for layer i, the list of the layers (their indices)
         whose outputs it takes, -1 standing for the model's input (-1 - j for input j of a
         functional Model of several). A Sequential is a chain, each
-        layer reading the one before it; a functional ``Model`` keeps its graph's."""
+        layer reading the one before it (unless it nests a functional Model: its calls' sources);
+        a functional ``Model`` keeps its graph's."""
+        if self._nested_inbound is not None:
+            return self._nested_inbound
         return [[i - 1] for i in range(len(self.layers))]
 
     @property
     def _node_layers(self):
         """The layer of each call of the model's graph, in order (``_inbound`` says each call's
-        sources): a Sequential calls each layer once, in order; a functional Model may call a
-        shared layer more than once."""
-        return self.layers
+        sources): a Sequential calls each layer once, in order (a functional Model nested in it
+        may call a shared layer more than once); a functional Model may too."""
+        return self.layers if self._nested_calls is None else self._nested_calls
+
+    def _sources(self, x):
+        """The model's inputs in a batch ``x``, as a graph's walk reads them: one."""
+        return [x]
+
+    def _run_layers(self, x, training):
+        if self._nested_calls is None:
+            return super()._run_layers(x, training)
+        for _, _, out in self._graph_walk(x, training):
+            pass
+        return out
+
+    def _walk(self, x, training):
+        if self._nested_calls is None:
+            return super()._walk(x, training)
+        return self._graph_walk(x, training)
+
+    def _backward(self, grad, fused, activity=None, seen=None, done=None):
+        if self._nested_calls is None:
+            return super()._backward(grad, fused, activity, seen, done)
+        return self._graph_backward(grad, fused, activity, seen, done)
+
+    def _call_settings(self):
+        return self._call_modes, self._call_options
+
+    def _release_data(self, *data):
+        if self._call_caches:
+            self._call_caches.clear()       # a shared layer's caches of each call hold views of the data too
+        super()._release_data(*data)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if self.__dict__.get("_nested_calls") is not None:      # ids (of the shared layers) change in a copy
+            self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
 
     @property
     def _output_calls(self):
         """The calls (indices into ``_node_layers``) whose outputs are the model's: the last one;
         a functional Model of several outputs lists each."""
-        return [len(self.layers) - 1]
+        return [len(self._node_layers) - 1]
 
     def _source_shapes(self, shape):
         """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""

@@ -1,0 +1,122 @@
+"""The walk of a graph of layer calls, forward and backward: a functional ``Model``'s (graph.py),
+and a ``Sequential``'s that nests one (its calls, then the functional model's, then its own again:
+``Sequential._add_layers``, ``_extend_graph``).
+
+A model using it says, per call, its layer (``_node_layers``) and its sources (``_inbound``: earlier
+calls' indices, -1 - j for the model's input j); ``_sources(x)`` gives the model's inputs in a batch,
+``_call_modes`` each call's own training mode (None: none), ``_shared`` the ids of the layers called
+more than once, whose forward caches are kept per call in ``_call_caches``.
+"""
+from collections import Counter
+
+from .layers.base import missing_input_gradient
+
+
+# what a layer shares between its calls, never a call's own: its weights, their gradients (summed
+# over the calls in place), its state (moving statistics), its settings
+_KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints"})
+
+
+def shared_ids(calls):
+    """The ids of the layers called more than once among ``calls``."""
+    counts = Counter(id(layer) for layer in calls)
+    return {key for key, count in counts.items() if count > 1}
+
+
+def _holders(layer):
+    """``layer`` and every layer it wraps, at any depth (a Bidirectional's two LSTMs)."""
+    return [layer, *(held for inner in layer.wrapped_layers() for held in _holders(inner))]
+
+
+def _snapshot(layer):
+    """One call's forward cache of a shared layer: the attributes of the layer and of the layers
+    it wraps, containers (a dict or list of cached arrays) copied one level deep, so that the next
+    call's forward, which rebinds or refills them, leaves this call's as they were."""
+    return [(holder, {key: value.copy() if isinstance(value, (dict, list)) and key not in _KEPT_WHOLE else value
+                      for key, value in vars(holder).items()}) for holder in _holders(layer)]
+
+
+def _restore(snapshot):
+    for holder, attributes in snapshot:
+        vars(holder).update(attributes)
+
+
+class CallGraphMixin:
+    """The passes of a graph of calls (see the module docstring)."""
+
+    def _graph_walk(self, x, training):
+        """Yield ``(layer, its input(s), its output)`` for each call of the graph in turn, as
+        ``Sequential._walk`` does for each layer: each call reads its sources' outputs (the model's
+        input(s) for -1 - j), in its own training mode when it has one."""
+        outputs, sources = [], self._sources(x)
+        if self._heads is not None:
+            self._walked = outputs          # read when the walk is done (_outputs_of_walk)
+        modes = self._call_modes
+        for k, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
+            if len(parents) == 1 and not getattr(layer, "merges", False):
+                inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
+            else:
+                inputs = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
+            # a call's own mode, as Keras' guides and tf.keras 2 keep it (Keras 3.15's functional
+            # models let fit's and predict's override it: keras-team/keras#20285)
+            mode = training if modes is None or modes[k] is None else modes[k]
+            outputs.append(layer.forward(inputs, training=mode))
+            if training and id(layer) in self._shared:
+                # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
+                # here, and put back before that call's backward
+                if layer.activity_regularizer is not None:      # set since the model was made
+                    raise NotImplementedError(f"{layer.describe()}: is called more than once and has an "
+                                              f"activity_regularizer, whose penalty per call is not supported yet")
+                self._call_caches[k] = _snapshot(layer)
+            yield layer, inputs, outputs[-1]
+
+    def _graph_backward(self, grad, fused, activity=None, seen=None, done=None):
+        """The graph's backward walk: calls last to first, each given the sum of the gradients its
+        readers sent back; a merge layer sends one to each input. A shared layer (called more than
+        once) gets each call's forward cache back before that call's backward, and its ``grads``
+        end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
+        (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``."""
+        calls, graph = self._node_layers, self._inbound
+        pending = [None] * len(calls)
+        fused_at = {len(calls) - 1} if fused else set()
+        if self._heads is None:
+            pending[-1] = grad
+        else:           # each output's columns of the packed gradient seed its call (glassnet.outputs)
+            for head in self._heads:
+                pending[head.call] = head.output(grad)
+            fused_at = {head.call for head in self._heads if head.fused}
+        totals = {}
+        for i in range(len(calls) - 1, -1, -1):
+            layer, grad = calls[i], pending[i]
+            if grad is None:            # no gradient reaches this call: nothing below it learns
+                continue
+            pending[i] = None           # let it go as soon as it is used
+            shared = id(layer) in self._shared
+            if shared:
+                _restore(self._call_caches.pop(i))
+            if activity and layer in activity:
+                grad = self._with_activity_gradient(layer, grad)
+            if seen is not None:
+                seen(i, grad)
+            grad = layer.backward_from_logits(grad) if i in fused_at else layer.backward(grad)
+            if done is not None:
+                done(i)
+            if shared:          # backward wrote this call's gradients: add the later calls' (in place)
+                earlier = totals.get(id(layer))
+                if earlier is not None:
+                    for key, g in layer.grads.items():
+                        g += earlier[key]
+                totals[id(layer)] = {key: g.copy() for key, g in layer.grads.items()}
+            if not layer.needs_input_gradient:      # nothing below it learns (_mark_first_layer)
+                continue
+            parents = graph[i]
+            # a merge, or a recurrent layer's call with initial_state: one gradient per input
+            grads = grad if getattr(layer, "merges", False) or len(parents) > 1 else [grad]
+            for p, g in zip(parents, grads):
+                if p < 0:
+                    continue            # the model's input: nobody needs its gradient
+                if g is None:
+                    raise missing_input_gradient(layer)
+                # a layer read by several: the gradients add (a new array: none is changed in place)
+                pending[p] = g if pending[p] is None else pending[p] + g
+        self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
