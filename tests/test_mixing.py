@@ -211,3 +211,28 @@ def test_mixup_keeps_float64_and_round_trips_its_config():
 def test_bad_arguments_name_the_layer(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("name", ["MixUp", "CutMix"])
+def test_keras_in_a_model_mixes_the_images_of_training_only(name, rng):
+    # the rule glassnet follows: a layer in a model sees the images alone (no labels to mix), and
+    # mixes them with training=True only
+    keras = _keras()
+    x = rng.uniform(0, 1, size=(6, 5, 5, 1)).astype(np.float32)
+    model = keras.Sequential([keras.Input((5, 5, 1)), getattr(keras.layers, name)(seed=0)])
+    np.testing.assert_array_equal(np.asarray(model.predict(x, verbose=0)), x)
+    assert not np.array_equal(np.asarray(model(x, training=True)), x)
+    ours = gn.Sequential([gn.layers.Input((5, 5, 1)), getattr(gn.layers, name)(seed=0)])
+    np.testing.assert_array_equal(ours.predict(x, verbose=0), x)
+
+
+def test_in_a_functional_model(rng):
+    inputs = gn.layers.Input((4, 4, 1))
+    outputs = gn.layers.Dense(2)(gn.layers.Flatten()(CutMix(seed=0)(MixUp(seed=0)(inputs))))
+    model = gn.Model(inputs, outputs)
+    model.compile(loss="mse", optimizer="sgd")
+    x = rng.normal(size=(6, 4, 4, 1)).astype(np.float32)
+    model.fit(x, rng.normal(size=(6, 2)), epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (6, 2)
+    with pytest.raises(TypeError, match=r"^MixUp: the dict form is for data, not for a model's tensors"):
+        MixUp()({"images": inputs})

@@ -39,6 +39,9 @@ class _MixImages(_RandomImage):
             why = (f"; glassnet does not mix {', '.join(other)} (Keras' layers do)" if other else "")
             raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels', "
                              f"got {sorted(x)}{why}")
+        if is_symbolic(x["images"]):
+            raise TypeError(f"{cls}: the dict form is for data, not for a model's tensors: in a model the layer "
+                            f"takes the images alone (and mixes no labels)")
         images = super().__call__(x["images"], training=training, mask=mask)
         out = {"images": images}
         if "labels" in x:
