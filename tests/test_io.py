@@ -473,6 +473,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.RandomShear(0.2, 0.1), L.RandomGaussianBlur(value_range=(-5, 5)),   # (after index 12, read back below)
         L.RandomPerspective(0.5, 0.3, interpolation="nearest", fill_value=0.2),
         L.RandomErasing(fill_value=[0.0, 1.0], value_range=(-5, 5)),
+        L.RandomElasticTransform(0.5, 0.8, fill_mode="wrap", value_range=(-5, 5)),
+        L.MixUp(0.4), L.CutMix((0.2, 0.9)),
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),
         L.RandomInvert(0.5, value_range=(0, 4)), L.Solarization(0.1, 0.5, value_range=(0, 4)),  # buckets 0-4
         L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)),

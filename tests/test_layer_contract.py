@@ -113,6 +113,10 @@ TABLE = {
                            (4, 5, 2), True),
     "RandomErasing": (lambda **kw: layers.RandomErasing((1.0, 1.0), (0.1, 0.5), 0.5, value_range=(-2.5, 2.5), **kw),
                       (4, 5, 2), True),
+    "RandomElasticTransform": (lambda **kw: layers.RandomElasticTransform((1.0, 1.0), (1.0, 1.0), fill_mode="constant", fill_value=0.5,
+                                                                          value_range=(-4, 4), **kw), (6, 7, 2), True),
+    "MixUp": (lambda **kw: layers.MixUp(0.7, **kw), (3, 4, 2), True),
+    "CutMix": (lambda **kw: layers.CutMix((0.5, 1.0), **kw), (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomBrightness": (lambda **kw: layers.RandomBrightness(0.2, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "RandomGrayscale": (lambda **kw: layers.RandomGrayscale(0.6, **kw), (3, 4, 3), True),
@@ -198,7 +202,7 @@ def test_gradients_agree_with_finite_differences(name):
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
-              "RandomBrightness")
+              "RandomBrightness", "MixUp", "CutMix", "RandomElasticTransform")
     random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
                "RandomPosterization")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None

@@ -58,6 +58,8 @@ HOMES = {
     "color_augmentation": ("AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomInvert",
                            "RandomPosterization", "Solarization"),
     "hsv_augmentation": ("RandomHue", "RandomSaturation"),
+    "mixing": ("CutMix", "MixUp"),
+    "elastic": ("RandomElasticTransform",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
 
