@@ -470,7 +470,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.RandomContrast(0.2, value_range=(-5, 5)), L.RandomBrightness(0.1, value_range=(-5, 5)),
         L.Resizing(10, 12, pad_to_aspect_ratio=True), L.CenterCrop(9, 9), L.RandomCrop(8, 8),  # (8, 8, 2)
         L.Normalization(axis=[1, -1], mean=[0.5, -0.5], variance=[2.0, 0.5]),
-        L.RandomShear(0.2, 0.1), L.RandomGaussianBlur(value_range=(-5, 5)),   # (after index 12, read back below)
+        L.RandomShear(0.2, 0.1), L.RandomGaussianBlur(value_range=(-5, 5)), L.RandomSharpness(0.8, value_range=(-5, 5)),   # (after index 12, read back below)
         L.RandomPerspective(0.5, 0.3, interpolation="nearest", fill_value=0.2),
         L.RandomErasing(fill_value=[0.0, 1.0], value_range=(-5, 5)),
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),

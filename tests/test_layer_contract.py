@@ -111,6 +111,7 @@ TABLE = {
     "RandomPerspective": (lambda **kw: layers.RandomPerspective((0.5, 1.0), 0.8, fill_value=0.5, **kw), (4, 5, 2), True),
     "RandomGaussianBlur": (lambda **kw: layers.RandomGaussianBlur((0.5, 1.0), 3, (0.5, 1.5), value_range=(-2.5, 2.5), **kw),
                            (4, 5, 2), True),
+    "RandomSharpness": (lambda **kw: layers.RandomSharpness((0.0, 1.0), value_range=(-2.5, 2.5), **kw), (4, 5, 2), True),
     "RandomErasing": (lambda **kw: layers.RandomErasing((1.0, 1.0), (0.1, 0.5), 0.5, value_range=(-2.5, 2.5), **kw),
                       (4, 5, 2), True),
     "RandomContrast": (lambda **kw: layers.RandomContrast(0.5, value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
@@ -197,7 +198,7 @@ def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
-              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
+              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomSharpness", "RandomErasing", "RandomContrast",
               "RandomBrightness")
     random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
                "RandomPosterization")
