@@ -475,7 +475,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.RandomErasing(fill_value=[0.0, 1.0], value_range=(-5, 5)),
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),
         L.RandomInvert(0.5, value_range=(0, 4)), L.Solarization(0.1, 0.5, value_range=(0, 4)),  # buckets 0-4
-        L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)),
+        L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)), L.Equalization(value_range=(0, 4), bins=32),
         L.Conv2D(3, 1), L.RandomGrayscale(), L.RandomColorDegeneration(0.5, value_range=(-9, 9)),
         L.RandomSaturation(0.6, value_range=(-9, 9)), L.RandomHue(0.4, value_range=(-9, 9)), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)
         L.Conv2D(4, 3, padding="same", activation="relu"),

@@ -124,6 +124,8 @@ TABLE = {
     "RandomHue": (lambda **kw: layers.RandomHue(0.8, value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "RandomPosterization": (lambda **kw: layers.RandomPosterization((3, 6), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "AutoContrast": (lambda **kw: layers.AutoContrast(value_range=(-1, 2), **kw), (3, 4, 2), False),     # inference too
+    # not random, applied at inference too; finite differences see its flat steps (0) as its backward does
+    "Equalization": (lambda **kw: layers.Equalization(value_range=(-3, 3), bins=64, **kw), (3, 4, 2), False),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
