@@ -470,16 +470,17 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.RandomContrast(0.2, value_range=(-5, 5)), L.RandomBrightness(0.1, value_range=(-5, 5)),
         L.Resizing(10, 12, pad_to_aspect_ratio=True), L.CenterCrop(9, 9), L.RandomCrop(8, 8),  # (8, 8, 2)
         L.Normalization(axis=[1, -1], mean=[0.5, -0.5], variance=[2.0, 0.5]),
-        L.RandomShear(0.2, 0.1), L.RandomGaussianBlur(value_range=(-5, 5)),   # (after index 12, read back below)
+        L.RandomShear(0.2, 0.1), L.RandomGaussianBlur(value_range=(-5, 5)), L.RandomSharpness(0.8, value_range=(-5, 5)),   # (after index 12, read back below)
         L.RandomPerspective(0.5, 0.3, interpolation="nearest", fill_value=0.2),
         L.RandomErasing(fill_value=[0.0, 1.0], value_range=(-5, 5)),
         L.RandomElasticTransform(0.5, 0.8, fill_mode="wrap", value_range=(-5, 5)),
         L.MixUp(0.4), L.CutMix((0.2, 0.9)),
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),
         L.RandomInvert(0.5, value_range=(0, 4)), L.Solarization(0.1, 0.5, value_range=(0, 4)),  # buckets 0-4
-        L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)),
+        L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)), L.Equalization(value_range=(0, 4), bins=32),
         L.Conv2D(3, 1), L.RandomGrayscale(), L.RandomColorDegeneration(0.5, value_range=(-9, 9)),
-        L.RandomSaturation(0.6, value_range=(-9, 9)), L.RandomHue(0.4, value_range=(-9, 9)), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)
+        L.RandomSaturation(0.6, value_range=(-9, 9)), L.RandomHue(0.4, value_range=(-9, 9)),
+        L.RandomColorJitter((-9, 9), 0.1, 0.2, 0.6, 0.3), L.RandAugment((-9, 9), num_ops=3), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.Conv2DTranspose(4, 3, strides=2, padding="same"), L.MaxPooling2D(2),                 # (8, 8, 4)
         L.DepthwiseConv2D(3, padding="same"), L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2),

@@ -111,6 +111,7 @@ TABLE = {
     "RandomPerspective": (lambda **kw: layers.RandomPerspective((0.5, 1.0), 0.8, fill_value=0.5, **kw), (4, 5, 2), True),
     "RandomGaussianBlur": (lambda **kw: layers.RandomGaussianBlur((0.5, 1.0), 3, (0.5, 1.5), value_range=(-2.5, 2.5), **kw),
                            (4, 5, 2), True),
+    "RandomSharpness": (lambda **kw: layers.RandomSharpness((0.0, 1.0), value_range=(-2.5, 2.5), **kw), (4, 5, 2), True),
     "RandomErasing": (lambda **kw: layers.RandomErasing((1.0, 1.0), (0.1, 0.5), 0.5, value_range=(-2.5, 2.5), **kw),
                       (4, 5, 2), True),
     "RandomElasticTransform": (lambda **kw: layers.RandomElasticTransform((1.0, 1.0), (1.0, 1.0), fill_mode="constant", fill_value=0.5,
@@ -125,8 +126,12 @@ TABLE = {
     "RandomColorDegeneration": (lambda **kw: layers.RandomColorDegeneration((0.2, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "RandomSaturation": (lambda **kw: layers.RandomSaturation((0.3, 0.9), value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "RandomHue": (lambda **kw: layers.RandomHue(0.8, value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
+    "RandomColorJitter": (lambda **kw: layers.RandomColorJitter((-2.5, 2.5), 0.2, 0.5, (0.3, 0.9), 0.8, **kw), (3, 4, 3), True),
+    "RandAugment": (lambda **kw: layers.RandAugment((-2.5, 2.5), num_ops=4, factor=(0.1, 0.3), **kw), (4, 5, 3), True),
     "RandomPosterization": (lambda **kw: layers.RandomPosterization((3, 6), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "AutoContrast": (lambda **kw: layers.AutoContrast(value_range=(-1, 2), **kw), (3, 4, 2), False),     # inference too
+    # not random, applied at inference too; finite differences see its flat steps (0) as its backward does
+    "Equalization": (lambda **kw: layers.Equalization(value_range=(-3, 3), bins=64, **kw), (3, 4, 2), False),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
@@ -201,10 +206,10 @@ def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
-              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomContrast",
+              "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomSharpness", "RandomErasing", "RandomContrast",
               "RandomBrightness", "MixUp", "CutMix", "RandomElasticTransform")
     random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
-               "RandomPosterization")
+               "RandomPosterization", "RandomColorJitter", "RandAugment")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

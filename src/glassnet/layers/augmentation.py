@@ -527,6 +527,7 @@ class RandomContrast(_RandomIntensity):
         self._check_range(x)
         n = x.shape[0]
         contrast = self._uniform(1.0 - self.factor[0], 1.0 + self.factor[1], n).astype(x.dtype)[:, None, None, None]
+        self._drawn = {"contrast_factor": contrast.ravel()}           # Keras' name for it
         self._contrast = _where(x, contrast)
         mean = x.mean(axis=(1, 2), keepdims=True)
         return self._clip((x - mean) * self._contrast + mean)
@@ -556,6 +557,7 @@ class RandomBrightness(_RandomIntensity):
     def _augment(self, x):
         self._check_range(x)
         delta = self._uniform(*self.factor, x.shape[0]) * (self.value_range[1] - self.value_range[0])
+        self._drawn = {"rgb_delta": delta}                             # Keras' name for it
         return self._clip(x + _where(x, delta.astype(x.dtype)[:, None, None, None]))
 
     def _augment_backward(self, grad_output):

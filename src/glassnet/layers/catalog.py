@@ -59,6 +59,10 @@ HOMES = {
                            "RandomPosterization", "Solarization"),
     "hsv_augmentation": ("RandomHue", "RandomSaturation"),
     "mixing": ("CutMix", "MixUp"),
+    "sharpness": ("RandomSharpness",),
+    "equalization": ("Equalization",),
+    "color_jitter": ("RandomColorJitter",),
+    "rand_augment": ("RandAugment",),
     "elastic": ("RandomElasticTransform",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }

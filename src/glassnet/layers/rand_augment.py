@@ -1,0 +1,143 @@
+"""RandAugment: Keras 3's all-in-one augmentation, ``num_ops`` operations picked at random from
+eleven of glassnet's own image layers and applied in turn, in training only. It holds those
+layers (as a Pipeline holds its own): their maths, draws and gradients are theirs."""
+import numpy as np
+
+from .augmentation import (INTERPOLATIONS, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
+                           RandomTranslation, _unsigned_pair)
+from .conv import check_rank
+from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPosterization, Solarization
+from .equalization import Equalization
+from .sharpness import RandomSharpness
+from .wrappers import _Wrapper
+
+# Keras 3.15's operations, in its order (the numbers layer_idxes draws), each made from
+# (factor (lower, upper), value_range, interpolation) as Keras makes it
+OPERATIONS = (
+    ("random_shear", lambda f, r, i: RandomShear(x_factor=f, y_factor=f, interpolation=i)),
+    ("random_translation", lambda f, r, i: RandomTranslation(f, f, interpolation=i)),
+    ("random_rotation", lambda f, r, i: RandomRotation(f, interpolation=i)),
+    ("random_brightness", lambda f, r, i: RandomBrightness(f, value_range=r)),
+    ("random_color_degeneration", lambda f, r, i: RandomColorDegeneration(f, value_range=r)),
+    ("random_contrast", lambda f, r, i: RandomContrast(f, value_range=r)),
+    ("random_sharpness", lambda f, r, i: RandomSharpness(f, value_range=r)),
+    ("random_posterization", lambda f, r, i: RandomPosterization(max(1, int(8 * f[1])), value_range=r)),
+    ("solarization", lambda f, r, i: Solarization(addition_factor=f, threshold_factor=f, value_range=r)),
+    ("auto_contrast", lambda f, r, i: AutoContrast(value_range=r)),
+    ("equalization", lambda f, r, i: Equalization(value_range=r)),
+)
+
+
+class RandAugment(_Wrapper):
+    """Apply ``num_ops`` operations in turn to each training batch, each picked uniformly (with
+    repeats) from Keras 3.15's eleven: RandomShear, RandomTranslation, RandomRotation,
+    RandomBrightness, RandomColorDegeneration, RandomContrast, RandomSharpness,
+    RandomPosterization, Solarization, AutoContrast and Equalization. ``factor`` (a number f in
+    [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]; 0.5 by default) is every
+    operation's range, as Keras gives it: shears, translations (down and right only) and
+    rotations (counter-clockwise only, up to ``upper`` x 360 degrees: 180 by default) in that
+    range, brightness added, contrast in [1 + lower, 1 + upper], sharpness, fading to gray and
+    solarization from it, and posterization keeping 1 to ``max(1, int(8 upper))`` bits.
+    ``interpolation`` ("bilinear" or "nearest") is the geometric ones', whose fill is "reflect";
+    ``value_range`` the others'. Images of 1 or 3 channels (RandomColorDegeneration's).
+
+    As Keras, the operations are picked once per batch (every image of a batch goes through the
+    same ones, each image with its own draws within them), and outside training nothing is
+    applied (AutoContrast and Equalization included). Where Keras picks an operation twice, it
+    applies its one draw twice; glassnet draws anew each time (each pick is a layer of its own).
+    Each operation is glassnet's layer, so its values are Keras' where that layer's are, and its
+    documented differences stay (RandomPosterization keeps up to ``int(8 upper)`` bits where
+    Keras keeps one fewer; Equalization's histogram is each image's, not the batch's).
+
+    Gradient: the chosen layers' backward passes, in reverse (0 through posterization's and
+    equalization's flat steps). The last training call's picks are in ``_drawn["layer_idxes"]``
+    (numbers into ``OPERATIONS``), and each pick's layer in ``applied``.
+
+    Example
+    -------
+    >>> layer = RandAugment(value_range=(0, 1), num_ops=3, seed=0)
+    >>> x = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)
+    >>> out = layer(x, training=True)
+    >>> out.shape, bool(out.min() >= 0 and out.max() <= 1), len(layer.applied)
+    ((2, 8, 8, 3), True, 3)
+    >>> bool((layer(x) == x).all())                               # inference: the images as they are
+    True
+    """
+
+    rank = 2
+
+    def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, **kwargs):
+        if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:
+            raise ValueError(f"RandAugment: num_ops must be a non-negative integer (the number of operations "
+                             f"applied to each batch), got {num_ops!r:.80}")
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"RandAugment: interpolation must be one of {list(INTERPOLATIONS)}, got "
+                             f"{interpolation!r:.80}")
+        self.num_ops, self.interpolation = int(num_ops), interpolation
+        self.factor = _unsigned_pair(factor, "RandAugment", "factor")
+        try:
+            self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
+        except ValueError as error:          # in RandAugment's words
+            raise ValueError("RandAugment:" + str(error).split(":", 1)[1]) from None
+        # one set of the eleven per pick: a layer picked twice keeps each forward pass's cache
+        self.operations = [[make(self.factor, value_range, interpolation) for _, make in OPERATIONS]
+                           for _ in range(self.num_ops)]
+        for k, ops in enumerate(self.operations):           # Keras' names, a number for each pick after the first
+            for (name, _), layer in zip(OPERATIONS, ops):
+                layer.name = name if k == 0 else f"{name}_{k}"
+        super().__init__(seed=seed, **kwargs)
+        self.applied = []
+        self._adopt()
+
+    def _inner_layers(self):
+        return tuple((f"op_{k}_{name}_", layer) for k, ops in enumerate(self.operations)
+                     for (name, _), layer in zip(OPERATIONS, ops))
+
+    def _check_channels(self, sample_shape):
+        check_rank(self, tuple(sample_shape))
+        c = tuple(sample_shape)[-1]
+        if c is not None and c not in (1, 3):
+            raise ValueError(f"{self.describe()}: expected gray or RGB images (1 or 3 channels; RandomColorDegeneration "
+                             f"is one of its operations), (batch, height, width, 1 or 3), got {c} channel"
+                             f"{'s' if c != 1 else ''}: shape (batch, {', '.join(map(str, sample_shape))})")
+
+    def build(self, input_shape):
+        self._check_channels(tuple(input_shape))
+        for prefix, layer in self._inner_layers():
+            self._build_inner(layer, prefix, tuple(input_shape))
+        super().build(input_shape)
+
+    def check_input_shape(self, sample_shape):
+        self._check_channels(tuple(sample_shape))
+        for layer in self.operations[0] if self.operations else ():
+            layer.check_input_shape(tuple(sample_shape))
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        self._check_channels(x.shape[1:])
+        self._link()
+        self.applied = []
+        if not training:
+            return x
+        picks = self._generator().integers(0, len(OPERATIONS), size=self.num_ops)
+        self._drawn = {"layer_idxes": picks}
+        for k, pick in enumerate(picks):
+            layer = self.operations[k][pick]
+            x = layer.forward(x, training=True)
+            self.applied.append(layer)
+        return x
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:           # the usual place: a model's first layer
+            return None
+        grad = grad_output
+        for layer in reversed(self.applied):
+            grad = layer.backward(grad)
+        return grad
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range), "num_ops": self.num_ops,
+                "factor": list(self.factor), "interpolation": self.interpolation}
+
