@@ -529,11 +529,12 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # test_hashing.py);
     # the merge layers need a functional Model (test_functional.py saves and loads one with each), and
     # so do LastState, a recurrent layer's state (test_recurrent_states.py saves and loads it), and
-    # AttentionScores (test_attention.py); Lambda holds code, which no file keeps (test_lambda.py)
+    # AttentionScores (test_attention.py), and HashedCrossing, which crosses codes in one
+    # (test_hashed_crossing.py saves and loads it); Lambda holds code, which no file keeps (test_lambda.py)
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
     # (the attention layers' file round trips: test_attention.py)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
+                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing"}
     assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -30,6 +30,7 @@ from .encoding import CategoryEncoding
 from .discretization import Discretization
 from .lookup import IntegerLookup, StringLookup
 from .hashing import Hashing
+from .hashed_crossing import HashedCrossing
 from .pipeline import Pipeline
 from .utility import ActivityRegularization, Identity, Lambda, Rescaling
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -65,7 +66,7 @@ __all__ = ["Layer", "Dense", "EinsumDense", "MultiHeadAttention", "GroupedQueryA
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "GlobalAveragePooling3D", "GlobalMaxPooling3D", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
            "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Flatten", "Reshape", "Permute", "RepeatVector",
            "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
-           "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Discretization", "IntegerLookup", "StringLookup", "Hashing", "MelSpectrogram", "STFTSpectrogram", "Identity", "Lambda", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomPosterization", "AutoContrast", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "BatchNormalization", "LayerNormalization", "RMSNormalization", "GroupNormalization", "UnitNormalization", "Normalization", "TextVectorization", "CategoryEncoding", "Discretization", "IntegerLookup", "StringLookup", "Hashing", "HashedCrossing", "MelSpectrogram", "STFTSpectrogram", "Identity", "Lambda", "Rescaling", "ActivityRegularization", "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomErasing", "RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomPosterization", "AutoContrast", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "MaxPool1D", "MaxPool2D", "MaxPool3D",
            "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalAvgPool1D",
            "GlobalAvgPool2D", "GlobalAvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose",
            "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D", "GroupQueryAttention", "Input", "InputLayer", "LAYERS", "get"]
