@@ -3,6 +3,7 @@ from .base import ALIASES, LAYERS, Layer, get
 from .dense import Dense
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .reversible_embedding import ReversibleEmbedding
 from .masking import Masking
 from .recurrent import GRU, LSTM, LastState, SimpleRNN
 from .wrappers import Bidirectional, SpectralNormalization, TimeDistributed
@@ -61,7 +62,7 @@ GroupQueryAttention = GroupedQueryAttention       # Keras' public name; its clas
 ALIASES.update({name: value.__name__ for name, value in list(globals().items())
                 if isinstance(value, type) and LAYERS.get(value.__name__) is value and name != value.__name__})
 
-__all__ = ["Layer", "Dense", "EinsumDense", "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "AttentionScores", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "LastState", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "Cell", "Bidirectional", "TimeDistributed", "Pipeline", "SpectralNormalization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
+__all__ = ["Layer", "Dense", "EinsumDense", "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "AttentionScores", "Embedding", "ReversibleEmbedding", "Masking", "SimpleRNN", "LSTM", "GRU", "LastState", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "Cell", "Bidirectional", "TimeDistributed", "Pipeline", "SpectralNormalization", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "PReLU", "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
            "MaxPooling1D", "AveragePooling1D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling2D",
            "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling1D", "GlobalAveragePooling3D", "GlobalMaxPooling3D", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D",
            "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "Flatten", "Reshape", "Permute", "RepeatVector",
