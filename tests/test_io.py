@@ -525,19 +525,21 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
         L.Dropout(0.5), L.AlphaDropout(0.1), L.GaussianDropout(0.2), L.ActivityRegularization(l2=0.01), L.Dense(3), L.Softmax()], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
-    # Embedding takes indices, not images: its own round trip is the next test; Masking's, with the
+    # Embedding takes indices, not images: its own round trip is the next test (ReversibleEmbedding's, a
+    # language model using it both ways, is in test_reversible_embedding.py); Masking's, with the
     # layers that read masks, is in test_masking.py; TextVectorization takes texts and CategoryEncoding
     # and IntegerLookup categories, StringLookup and Hashing strings, each first in a model of its own
     # (test_text_vectorization.py, test_category_encoding.py, test_integer_lookup.py, test_string_lookup.py,
     # test_hashing.py);
     # the merge layers need a functional Model (test_functional.py saves and loads one with each), and
     # so do LastState, a recurrent layer's state (test_recurrent_states.py saves and loads it), and
-    # AttentionScores (test_attention.py); Lambda holds code, which no file keeps (test_lambda.py)
+    # AttentionScores (test_attention.py), and HashedCrossing, which crosses codes in one
+    # (test_hashed_crossing.py saves and loads it); Lambda holds code, which no file keeps (test_lambda.py)
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
     # (the attention layers' file round trips: test_attention.py)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
-    assert built_in - {"Embedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
+                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing"}
+    assert built_in - {"Embedding", "ReversibleEmbedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     x, y = rng.normal(size=(24, 8, 8, 2)), rng.integers(0, 3, 24)

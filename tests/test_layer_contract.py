@@ -36,6 +36,11 @@ TABLE = {
     "TimeDistributed": (lambda **kw: layers.TimeDistributed(layers.Conv1D(2, 2, activation="tanh"), **kw), (3, 5, 2), False),
     "SpectralNormalization": (lambda **kw: layers.SpectralNormalization(layers.Conv1D(3, 2, activation="tanh"), **kw), (5, 2), False),
     "Embedding": (lambda **kw: layers.Embedding(6, 3, embeddings_initializer="random_normal", **kw), (5, 2), False),
+    # the lookup (its reverse call's contract, gradients and torch parity: test_reversible_embedding.py);
+    # untied, so that the lookup's backward must zero reverse_embeddings' gradient
+    "ReversibleEmbedding": (lambda **kw: layers.ReversibleEmbedding(6, 3, tie_weights=False, logit_soft_cap=2.0,
+                                                                     embeddings_initializer="random_normal", **kw),
+                            (5, 2), False),
     "Masking": (lambda **kw: layers.Masking(0.5, **kw), (4, 3), False),
     "Activation": (lambda **kw: layers.Activation("elu", **kw), (3, 4), False),
     "LeakyReLU": (lambda **kw: layers.LeakyReLU(0.2, **kw), (3, 4), False),

@@ -25,8 +25,10 @@ def _inputs(shapes, rng, batch=4):
 
 def test_every_merge_layer_is_tested_here():
     merging = {name for name, cls in layers.LAYERS.items() if getattr(cls, "merges", False)}
-    # (the attention layers, which have weights or settings of their own: test_attention.py)
-    assert merging == set(MERGES) | {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
+    # (the attention layers, which have weights or settings of their own: test_attention.py;
+    # HashedCrossing, which crosses categories, not numbers: test_hashed_crossing.py)
+    assert merging == set(MERGES) | {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention",
+                                     "HashedCrossing"}
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))

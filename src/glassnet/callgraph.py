@@ -9,7 +9,7 @@ more than once, whose forward caches are kept per call in ``_call_caches``.
 """
 from collections import Counter
 
-from .layers.base import missing_input_gradient
+from .layers.base import call_arguments_set, missing_input_gradient
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -60,7 +60,9 @@ class CallGraphMixin:
             # a call's own mode, as Keras' guides and tf.keras 2 keep it (Keras 3.15's functional
             # models let fit's and predict's override it: keras-team/keras#20285)
             mode = training if modes is None or modes[k] is None else modes[k]
-            outputs.append(layer.forward(inputs, training=mode))
+            # and its own arguments (ReversibleEmbedding's reverse), set on the layer for its forward
+            with call_arguments_set(layer, None if self._call_options is None else self._call_options[k]):
+                outputs.append(layer.forward(inputs, training=mode))
             if training and id(layer) in self._shared:
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
                 # here, and put back before that call's backward

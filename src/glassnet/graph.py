@@ -25,7 +25,10 @@ one array per batch and are split into views where the graph starts (see ``Model
 
 A layer called more than once (shared weights: a siamese network's encoder) is listed once in
 ``model.layers``; the graph is of calls (``_calls``: the layer of each), and each call's forward
-cache is kept apart for its backward, the layer's gradients summed over its calls.
+cache is kept apart for its backward, the layer's gradients summed over its calls. A call's own
+arguments (``emb(h, reverse=True)``: ``Layer.call_arguments``) are kept per call and set on the
+layer around that call's shapes and forward, so one layer may be called with each (a language
+model's tied embedding, looked up and reversed).
 
 A model called on a tensor (``base(inputs)``) makes its calls again there, with the same layers
 (``Sequential._call_symbolic``): the new model shares their weights.
@@ -53,7 +56,7 @@ import numpy as np
 from . import backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
-from .layers.base import free_name, shape_fits, stateful_layers
+from .layers.base import call_arguments_set, free_name, shape_fits, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -837,9 +840,10 @@ class Model(Sequential):
             if not shape_fits(tuple(array.shape[1:]), shape):
                 raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
                                  f"shape {array.shape[1:]} (an array of shape {array.shape})")
-            for layer, parents in zip(self._calls, self._graph):
-                if -1 - j in parents:       # an Embedding's ids, checked as given
-                    layer.check_input_values(array, label)
+            for k, (layer, parents) in enumerate(zip(self._calls, self._graph)):
+                if -1 - j in parents:       # an Embedding's ids, checked as given (with the call's own arguments)
+                    with call_arguments_set(layer, None if self._call_options is None else self._call_options[k]):
+                        layer.check_input_values(array, label)
             checked.append(array)
         if len({a.shape[0] for a in checked}) > 1:
             counts = [a.shape[0] for a in checked]
@@ -986,10 +990,11 @@ class Model(Sequential):
                                   or not all(mode is None or isinstance(mode, bool) for mode in modes)):
             raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false or null")
         if options is not None and (not isinstance(options, list) or len(options) != len(called) or not all(
-                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask"}
+                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask", "reverse"}
                                    and all(isinstance(v, bool) for v in option.values())) for option in options)):
-            raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or "
-                             f"{{'use_causal_mask': true or false, 'attention_mask': true or false}}")
+            raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or a dict of "
+                             f"'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' "
+                             f"(ReversibleEmbedding), each true or false")
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else [tensors[k] for k in outputs]
         model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)

@@ -20,8 +20,8 @@ from .describing import DescribingMixin
 from .inference import InferenceMixin
 from .parameters import ParametersMixin
 from .layers import Layer
-from .layers.base import (_assign as _assign_weights, _sample_shape, free_name, shape_fits, sized_axes_needed, snake_case,
-                          stateful_layers)
+from .layers.base import (_assign as _assign_weights, _sample_shape, call_arguments_set, free_name, shape_fits,
+                          sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
 from .preparing import PreparingMixin
@@ -649,13 +649,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer's ``output_shape`` (building it, checking it, measuring it). A merge layer's input
         shape is the list of its inputs' shapes."""
         outputs, sources = [], self._source_shapes(shape)
+        options = self._call_settings()[1]          # each call's own arguments (a reverse call)
         for i, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
             shapes = [sources[-1 - p] if p < 0 else outputs[p] for p in parents]
             given = shapes if getattr(layer, "merges", False) else shapes[0]
-            if visit is not None:
-                visit(i, layer, given)
-            with sized_axes_needed(layer, () if getattr(layer, "merges", False) else given):
-                outputs.append(tuple(layer.output_shape(given)))
+            with call_arguments_set(layer, None if options is None else options[i]):
+                if visit is not None:
+                    visit(i, layer, given)
+                with sized_axes_needed(layer, () if getattr(layer, "merges", False) else given):
+                    outputs.append(tuple(layer.output_shape(given)))
         return outputs
 
     def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None):

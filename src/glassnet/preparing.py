@@ -6,7 +6,7 @@ import numpy as np
 
 from . import backend, metrics
 from ._validation import as_array
-from .layers.base import StateSnapshot, shape_fits
+from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
 from .outputs import OutputMetric
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
@@ -104,9 +104,11 @@ class PreparingMixin:
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
         # as given: a float64 3.0000001 or an int64 2**40 would look like indices once cast to float32
-        for layer, parents in zip(self._node_layers, self._inbound):
+        options = self._call_settings()[1]          # each call's own arguments (a reverse call's vectors)
+        for k, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
             if -1 in parents:       # a Sequential's first layer; every layer a functional Model's input feeds
-                layer.check_input_values(x, name)
+                with call_arguments_set(layer, None if options is None else options[k]):
+                    layer.check_input_values(x, name)
         if text_layer is not None and len(self.layers) > 1:
             # ids beyond an Embedding's table: say where they come from
             try:

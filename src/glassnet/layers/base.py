@@ -137,6 +137,10 @@ class Layer:
     supports_masking = False
     makes_mask = False
     reads_mask = False          # its forward takes mask=(batch, steps) booleans
+    # a call's own arguments that change what the layer computes (ReversibleEmbedding's reverse):
+    # a drawn model keeps them per call and sets them on the layer around that call's shapes and
+    # forward (``call_arguments_set``), so that one layer can be called with each
+    call_arguments = ()
     mask_refusal = None         # why a layer that Keras feeds the mask to cannot take it here
     mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
     pending_mask = None         # on a reader: the mask handed on for its next forward
@@ -536,6 +540,25 @@ def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
         raise ValueError(f"{owner}: {argument} must hold positive integer sizes (or None for any size along "
                          f"an axis), {example}; got {value!r}")
     return tuple(None if d is None else int(d) for d in shape)
+
+
+@contextlib.contextmanager
+def call_arguments_set(layer, options):
+    """Set the call's own arguments ``options`` (a dict, or None) that ``layer`` names in its
+    ``call_arguments`` as its attributes while the block runs (that call's shapes, its forward),
+    then put back what was there: one layer called with several (an embedding looking ids up and
+    the same layer reversed onto the vocabulary) answers each call for that call."""
+    given = {key: value for key, value in (options or {}).items() if key in layer.call_arguments}
+    before = {key: vars(layer)[key] for key in given if key in vars(layer)}
+    vars(layer).update(given)
+    try:
+        yield
+    finally:
+        for key in given:
+            if key in before:
+                vars(layer)[key] = before[key]
+            else:
+                vars(layer).pop(key, None)
 
 
 @contextlib.contextmanager

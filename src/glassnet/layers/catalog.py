@@ -46,6 +46,8 @@ HOMES = {
     "discretization": ("Discretization",),
     "lookup": ("IntegerLookup", "StringLookup"),
     "hashing": ("Hashing",),
+    "hashed_crossing": ("HashedCrossing",),
+    "reversible_embedding": ("ReversibleEmbedding",),
     "spectrogram": ("MelSpectrogram",),
     "stft_spectrogram": ("STFTSpectrogram",),
     "utility": ("ActivityRegularization", "Identity", "Lambda", "Rescaling"),

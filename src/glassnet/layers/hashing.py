@@ -30,6 +30,42 @@ def host_array(data):
     return array
 
 
+def value_keys(x, name, who):
+    """``x`` (any shape) as an object array of the values to hash: str, or int (Hashing hashes an
+    integer's decimal digits, HashedCrossing its 64 bits). A float is taken when it is a whole
+    number; anything else is refused, naming ``name`` and ``who`` (the layer)."""
+    array = host_array(x.to_numpy() if hasattr(x, "to_numpy") else x)
+    if array.dtype.kind in "SUO":
+        flat = array.ravel().tolist()
+        for i, value in enumerate(flat):
+            if isinstance(value, bytes):
+                try:
+                    flat[i] = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ValueError(f"{name}: {who} reads UTF-8 strings, got {value!r:.40} at "
+                                     f"flat index {i}") from None
+            elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
+                raise TypeError(f"{name}: {who} hashes strings or integers, got "
+                                f"{type(value).__name__} {value!r:.40} at flat index {i}")
+            else:
+                flat[i] = value if isinstance(value, str) else int(value)
+    elif array.dtype.kind in "iu":
+        flat = array.ravel().tolist()
+    elif array.dtype.kind == "f":
+        whole = np.isfinite(array) & (np.trunc(array) == array)
+        if not whole.all():
+            first = tuple(int(i) for i in np.argwhere(~whole)[0])
+            raise ValueError(f"{name}: {who} hashes strings or integers, got {array[first]} at "
+                             f"{first}")
+        flat = [int(v) for v in array.ravel().tolist()]
+    else:
+        raise TypeError(f"{name}: {who} hashes strings or integers, got an array of dtype "
+                        f"{array.dtype}")
+    keys = np.empty(len(flat), dtype=object)
+    keys[:] = flat
+    return keys.reshape(array.shape)
+
+
 def _word(data, at):
     """The little-endian 64-bit word at byte ``at``."""
     return int.from_bytes(data[at:at + 8], "little")
@@ -233,42 +269,8 @@ class Hashing(Layer):
         self.salt = _salt(salt)
 
     # -- values to bins ---------------------------------------------------------------------------
-    def _keys(self, x, name):
-        """``x`` (any shape) as an object array of the values to hash: str, or int (an integer's
-        decimal digits are hashed)."""
-        array = host_array(x.to_numpy() if hasattr(x, "to_numpy") else x)
-        if array.dtype.kind in "SUO":
-            flat = array.ravel().tolist()
-            for i, value in enumerate(flat):
-                if isinstance(value, bytes):
-                    try:
-                        flat[i] = value.decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise ValueError(f"{name}: {self.describe()} reads UTF-8 strings, got {value!r:.40} at "
-                                         f"flat index {i}") from None
-                elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
-                    raise TypeError(f"{name}: {self.describe()} hashes strings or integers, got "
-                                    f"{type(value).__name__} {value!r:.40} at flat index {i}")
-                else:
-                    flat[i] = value if isinstance(value, str) else int(value)
-        elif array.dtype.kind in "iu":
-            flat = array.ravel().tolist()
-        elif array.dtype.kind == "f":
-            whole = np.isfinite(array) & (np.trunc(array) == array)
-            if not whole.all():
-                first = tuple(int(i) for i in np.argwhere(~whole)[0])
-                raise ValueError(f"{name}: {self.describe()} hashes strings or integers, got {array[first]} at "
-                                 f"{first}")
-            flat = [int(v) for v in array.ravel().tolist()]
-        else:
-            raise TypeError(f"{name}: {self.describe()} hashes strings or integers, got an array of dtype "
-                            f"{array.dtype}")
-        keys = np.empty(len(flat), dtype=object)
-        keys[:] = flat
-        return keys.reshape(array.shape)
-
     def bins(self, keys):
-        """The bin of each value of ``keys`` (an object array from ``_keys``), int64, same shape."""
+        """The bin of each value of ``keys`` (an object array from ``value_keys``), int64, same shape."""
         salt = None if self.salt is None else tuple(v & _M64 for v in self.salt)    # TensorFlow's int64 key as uint64
         hash_of = fingerprint64 if salt is None else (lambda data: siphash(salt, data))
         masked = self.mask_value is not None
@@ -305,7 +307,7 @@ class Hashing(Layer):
             raise ValueError(f"{name}: {self.describe()} makes bins up to {self.num_bins - 1}, which a "
                              f"{np.dtype(dtype)} model holds exactly up to {exact} only; use fewer bins or "
                              f"dtype='float64'")
-        keys = self._keys(data, name)
+        keys = value_keys(data, name, self.describe())
         if keys.ndim == 2 and keys.shape[1] == 1:
             keys = keys[:, 0]
         if keys.ndim != 1:
@@ -324,7 +326,7 @@ class Hashing(Layer):
         from .symbolic import is_symbolic
         if is_symbolic(x):
             return super().__call__(x, training=training, mask=mask)
-        return self._numbers(self._keys(x, self.describe()), None)
+        return self._numbers(value_keys(x, self.describe(), self.describe()), None)
 
     # -- inside a model: the bins it made pass through ----------------------------------------------
     def check_input_values(self, x, name):

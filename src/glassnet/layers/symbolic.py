@@ -8,7 +8,7 @@ of one sample of its output. ``glassnet.Model(x, y)`` then walks these records b
 """
 import numpy as np
 
-from .base import shape_fits, sized_axes_needed
+from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer
 
 
@@ -96,16 +96,18 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes():
         raise ValueError(f"{layer.describe()}: initial_state takes tensors of samples of shapes "
                          f"{layer.state_shapes()}, got {[tuple(s) for s in shapes[1:]]}")
-    if layer.built:
-        layer.check_input_shape(shape)
-    elif not merges and layer.input_shape is not None and not shape_fits(shape, layer.input_shape):
-        raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
-                         f"but is called on samples of shape {tuple(shape)}")
-    with sized_axes_needed(layer, shape if not merges else ()):
-        out = layer.output_shape(shape)
+    with call_arguments_set(layer, options):         # this call's own (a ReversibleEmbedding's reverse)
+        if layer.built:
+            layer.check_input_shape(shape)
+        elif not merges and layer.input_shape is not None and not shape_fits(shape, layer.input_shape):
+            raise ValueError(f"{layer.describe()}: declares input samples of shape {tuple(layer.input_shape)}, "
+                             f"but is called on samples of shape {tuple(shape)}")
+        with sized_axes_needed(layer, shape if not merges else ()):
+            out = layer.output_shape(shape)
     tensor = SymbolicTensor(layer, parents, out)
     # this call's own mode (Keras: layer(x, training=False) runs in inference mode whatever the
-    # model's pass) and a layer's own call arguments (an attention layer's use_causal_mask)
+    # model's pass) and a layer's own call arguments (an attention layer's use_causal_mask, a
+    # ReversibleEmbedding's reverse)
     tensor.training, tensor.options = check_training(layer, training), dict(options or {})
     # Keras' layer.output: the tensor of its first call, for drawing a sub-model from a layer inside
     if "_first_call" not in vars(layer):
