@@ -451,10 +451,13 @@ def test_an_attention_mask_input_checks_gradients_and_its_shape(rng):
     with pytest.raises(ValueError, match=r"attention_mask takes samples of shape \(T, S\) = \(5, 6\), the query's "
                                          r"steps by the key's, got \(6, 5\)"):
         gn.layers.MultiHeadAttention(2, 3)(tokens, memory, attention_mask=gn.Input((6, 5)))
-    shared = gn.layers.MultiHeadAttention(2, 3)
-    shared(tokens, memory, attention_mask=gn.Input((5, 6)))
-    with pytest.raises(NotImplementedError, match="was called with attention_mask= while a model was drawn; every "
-                                                  "call of one layer"):
-        shared(tokens, memory)
-    eager = shared(x[0], x[2], attention_mask=x[1])          # an eager call gives its own, as an array
-    assert eager.shape == (4, 5, 4)
+    # one layer called with a mask and without, in one model: each call as the layer alone would
+    shared, allowed = gn.layers.MultiHeadAttention(2, 3), gn.Input((5, 6))
+    both = gn.Model([tokens, allowed, memory], gn.layers.Concatenate()(
+        [shared(tokens, memory, attention_mask=allowed), shared(tokens, memory)]), seed=0, dtype="float64")
+    out = both.predict(x, verbose=0)
+    np.testing.assert_allclose(out[..., :4], shared(x[0], x[2], attention_mask=x[1]), rtol=1e-12)
+    np.testing.assert_allclose(out[..., 4:], shared(x[0], x[2]), rtol=1e-12)
+    assert not np.allclose(out[..., :4], out[..., 4:])
+    both.compile(loss="mse", optimizer="sgd")
+    assert check_model(both, x, np.zeros((4, 5, 8)))["max_error"] < 1e-7

@@ -58,26 +58,14 @@ class _Attention(_Merge):
     reads_input_masks = True
     _attention_mask = None      # an eager call's attention_mask (batch, T, S), MultiHeadAttention's
     _mask_arguments = ()        # the keyword arguments that give masks (Keras' names, by subclass)
-    # drawn with attention_mask= (a tensor of the model): every call's last input is that mask
-    # (batch, T, S), after query, value (and key). Set by the layer's first call while a model is
-    # drawn (call_symbolic hands it each call's options), False when that call had no mask; None
-    # before any. Eager calls run without (they give the mask as an array, for that call).
-    _mask_last = None
-
-    def take_call_options(self, options):
-        """A call's own arguments while a model is drawn (``call_symbolic``): whether its last
-        input is an ``attention_mask``, which every call of one layer must agree on (its shapes,
-        forward and backward read the flag)."""
-        flag = bool(options.get("attention_mask", False))
-        if self._mask_last is not None and self._mask_last != flag:
-            said = "with" if self._mask_last else "without"
-            raise NotImplementedError(f"{self.describe()}: was called {said} attention_mask= while a model was drawn; "
-                                      f"every call of one layer in models takes it or none does (give this call "
-                                      f"a layer of its own)")
-        self._mask_last = flag
+    # a call drawn with attention_mask= (a tensor of the model) has that mask (batch, T, S) as its
+    # last input, after query, value (and key): the call's option, which the model sets on the
+    # layer around that call's shapes and forward (base.call_arguments_set); False otherwise
+    call_arguments = ("attention_mask",)
+    attention_mask = False
 
     def _checked_shapes(self, input_shapes):
-        if self._mask_last and isinstance(input_shapes, (list, tuple)) and len(input_shapes) > 2 \
+        if self.attention_mask and isinstance(input_shapes, (list, tuple)) and len(input_shapes) > 2 \
                 and all(isinstance(s, (list, tuple)) for s in input_shapes):
             *input_shapes, mask = input_shapes
             shapes = super()._checked_shapes(input_shapes)
@@ -112,7 +100,7 @@ class _Attention(_Merge):
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
             options, attention_mask = {"use_causal_mask": causal}, masks.get("attention_mask")
-            if attention_mask is not None:      # one more input of the call (see _mask_last)
+            if attention_mask is not None:      # one more input of the call (see call_arguments)
                 if not is_symbolic(attention_mask):
                     raise TypeError(f"{self.describe()}: in a model drawn, attention_mask must be one of its tensors "
                                     f"(an Input((T, S)) or a layer's output), got {type(attention_mask).__name__}")
@@ -121,14 +109,13 @@ class _Attention(_Merge):
             # Keras' (output, scores): the scores are a call of their own, reading this one's
             return tuple(with_readers(self, main, [AttentionScores()])) if with_scores else main
         drawn, self._drawn_causal = self._drawn_causal, causal      # this call's flag, for this call only
-        mask_last, self._mask_last = self._mask_last, False         # an eager call's inputs hold no mask
         self._input_masks, self._attention_mask = self._eager_masks(masks), masks.get("attention_mask")
         self._with_scores = with_scores
         try:
             out = super().__call__(inputs, training=training)
         finally:
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
-            self._mask_last, self._with_scores = mask_last, False
+            self._with_scores = False
         return (out, self.returned_scores().copy()) if with_scores else out
 
     # -- return_attention_scores: the weights, as Keras returns them ---------------------------
@@ -153,8 +140,8 @@ class _Attention(_Merge):
     def _unpack(self, inputs):
         """``(query, key, value)`` of forward's list, checked (lengths an Input left open included);
         a drawn call's last input, its attention_mask, taken for ``_allowed``."""
-        self._mask_shape = None
-        if self._mask_last:
+        self._mask_shape = None         # backward's sign of a mask input (the call's option is gone by then)
+        if self.attention_mask:
             *inputs, self._attention_mask = inputs
             self._mask_shape = self._attention_mask.shape
             if self._input_masks:       # a mask the mask tensor carried (it has no steps of its own)
@@ -225,7 +212,7 @@ class _Attention(_Merge):
         """One gradient per input, in the inputs' order (a key that is the value: the two add);
         a drawn call's attention_mask gets zeros (it chooses, it is not weighed)."""
         grads = [d_query, d_value + d_key] if len(self.input_shape) == 2 else [d_query, d_value, d_key]
-        if self._mask_last:
+        if self._mask_shape is not None:
             grads.append(backend.get_array_module(d_query).zeros(self._mask_shape, dtype=d_query.dtype))
         return grads
 

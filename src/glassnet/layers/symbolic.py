@@ -87,8 +87,6 @@ def call_symbolic(layer, inputs, training=None, options=None):
                          f"TextVectorization on it first")
     if hasattr(layer, "bind_call"):     # a layer reading another call's values (layers/readers.py)
         layer.bind_call(parents[0])
-    if hasattr(layer, "take_call_options"):    # a call argument its shapes depend on (attention_mask)
-        layer.take_call_options(options or {})
     shapes = [sample_shape_of(p) for p in parents]
     if getattr(layer, "takes_text", False) and isinstance(parents[0], InputLayer) and parents[0].dtype == "string":
         shapes = [layer.ids_shape()]        # what the model hands it: the ids it makes of the texts
