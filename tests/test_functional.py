@@ -783,3 +783,19 @@ def test_masks_follow_the_graph_and_train_as_keras(draw, rng):
     their = theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
     for key in ("loss", "accuracy"):            # the tagger's loss and accuracy: real steps only
         np.testing.assert_allclose(mine[key], their[key], rtol=1e-5)
+
+
+def test_inputs_named_by_default_are_told_apart_as_keras_does(tmp_path):
+    """Two Inputs without names were both "input_layer": a dict could not feed them and summary
+    showed one name twice. As Keras, the model names them input_layer, input_layer_1, ... in order
+    (a name given is kept, and the default names skip it)."""
+    a, b, c = gn.Input((3,)), gn.Input((3,)), gn.Input((3,), name="input_layer_1")
+    model = gn.Model([a, b, c], gn.layers.Subtract()([gn.layers.Add()([a, b]), c]))
+    assert model._input_names == ["input_layer", "input_layer_2", "input_layer_1"]
+    x = {"input_layer": np.ones((2, 3)), "input_layer_2": np.full((2, 3), 2.0), "input_layer_1": np.full((2, 3), 5.0)}
+    np.testing.assert_array_equal(model.predict(x, verbose=0), np.full((2, 3), -2.0))
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(x, verbose=0), np.full((2, 3), -2.0))
+    named = [gn.Input((3,), name="left"), gn.Input((3,), name="left")]
+    with pytest.raises(ValueError, match="a dict needs Inputs of distinct names"):      # names given: theirs
+        gn.Model(named, gn.layers.Add()(named)).predict({"left": np.ones((1, 3))}, verbose=0)

@@ -144,6 +144,16 @@ def _check_inputs(inputs):
             raise ValueError(f"Model: inputs[{j}] is listed twice")
     if not inputs:
         raise ValueError("Model: inputs is empty; give the Input(s) the outputs were drawn from")
+    # Inputs named by default clash ("input_layer" twice): as Keras, input_layer_1, _2, ... in the
+    # inputs' order, so that dicts, summary and files tell them apart (a name given is kept)
+    taken = {given.name for given in inputs}
+    for given in inputs[1:]:
+        if given.__dict__.get("_auto_named") and sum(other.name == given.name for other in inputs) > 1:
+            k = 1
+            while f"{given.name}_{k}" in taken:
+                k += 1
+            given.name = f"{given.name}_{k}"
+            taken.add(given.name)
 
 
 def _walk_back(outputs, stop=()):

@@ -32,6 +32,7 @@ class InputLayer:
 
     def __init__(self, shape, name=None, dtype=None):
         self.name = check_name(name, "Input: name") or "input_layer"
+        self._auto_named = name is None         # a Model renames it when another Input has its name
         if isinstance(dtype, str) and dtype in ("string", "str"):
             # Keras' texts, one per sample: a TextVectorization must come next
             self.shape, self.dtype = tuple(shape), "string"
