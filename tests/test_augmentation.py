@@ -108,7 +108,7 @@ def test_flips_are_flips_and_each_axis_has_its_own_draw(rng):
                          ids=lambda l: type(l).__name__)
 def test_outside_training_each_is_the_identity(layer, rng):
     x = rng.uniform(0, 1, size=(3, 5, 4, 2)).astype(np.float32)
-    assert layer(x) is x or np.array_equal(layer(x), x)
+    assert layer(x, training=False) is x or np.array_equal(layer(x, training=False), x)
     assert np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     trained = layer(x, training=True)
     assert trained.shape == x.shape and trained.dtype == np.float32 and not np.array_equal(trained, x)
@@ -216,3 +216,27 @@ def test_a_later_batch_outside_value_range_still_warns(rng):
         layer(rng.uniform(size=(2, 3, 3, 1)), training=True)          # in range: nothing to say
     with pytest.warns(UserWarning, match="outside its value_range"):
         layer(rng.uniform(size=(2, 3, 3, 1)) * 255, training=True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: RandomFlip(seed=0), lambda: RandomRotation(0.3, seed=0), lambda: gn.layers.RandomCrop(3, 3, seed=0),
+    lambda: gn.layers.RandomSharpness(1.0, value_range=(0, 1), seed=0),
+    lambda: gn.layers.RandomColorJitter(value_range=(0, 1), brightness_factor=0.5, seed=0),
+    lambda: gn.layers.RandAugment(value_range=(0, 1), seed=0), lambda: gn.layers.MixUp(seed=0),
+    lambda: gn.layers.Pipeline([RandomFlip(), RandomRotation(0.3)], seed=0),
+], ids=["RandomFlip", "RandomRotation", "RandomCrop", "RandomSharpness", "RandomColorJitter", "RandAugment", "MixUp",
+        "Pipeline"])
+def test_called_on_data_a_layer_augments_as_keras_and_a_model_s_predict_does_not(make, rng):
+    """Keras' image layers default to training=True when called (``layer(images)`` shows the
+    augmented images); glassnet's before this took inference, the base Layer's default."""
+    x = rng.uniform(0, 1, size=(6, 5, 5, 3)).astype(np.float32)
+    layer = make()
+    out = layer(x)
+    assert out.shape != x.shape or not np.array_equal(out, x)
+    assert np.array_equal(make()(x), out)                           # seeded: the same draws
+    np.testing.assert_array_equal(make()(x, training=False), x if not isinstance(layer, gn.layers.RandomCrop)
+                                  else gn.layers.Resizing(3, 3, crop_to_aspect_ratio=True)(x))
+    model = gn.Sequential([gn.Input((5, 5, 3)), make()])
+    inferred = gn.layers.Resizing(3, 3, crop_to_aspect_ratio=True)(x) if isinstance(layer, gn.layers.RandomCrop) else x
+    np.testing.assert_array_equal(model.predict(x, verbose=0), inferred)
+    np.testing.assert_array_equal(model(x), inferred)

@@ -354,7 +354,7 @@ def test_how_often_each_layer_changes_an_image():
                          ids=lambda layer: type(layer).__name__)
 def test_outside_training_each_is_the_identity(layer, rng):
     x = _images(rng, 4)
-    assert np.array_equal(layer(x), x)
+    assert np.array_equal(layer(x, training=False), x)
     assert np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     trained = layer(x, training=True)
     assert trained.shape == x.shape and trained.dtype == np.float32 and not np.array_equal(trained, x)

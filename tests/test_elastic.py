@@ -198,7 +198,7 @@ def test_gradient_agrees_with_finite_differences_in_the_other_modes(fill_mode, i
 def test_inference_and_float64():
     x = np.random.default_rng(0).uniform(0, 1, size=(2, 8, 8, 1))
     layer = RandomElasticTransform((1.0, 1.0), value_range=(0, 1), dtype="float64", seed=0)
-    assert np.array_equal(layer(x), x)                              # training=False: the identity
+    assert np.array_equal(layer(x, training=False), x)                              # training=False: the identity
     out = layer(x, training=True)
     assert out.dtype == np.float64 and not np.array_equal(out, x)
 

@@ -98,7 +98,7 @@ def test_shear_takes_keras_positional_order_and_is_the_identity_outside_training
     layer = RandomShear(0.2, 0.1, "nearest", "constant", 0.5, 7)
     assert (layer.interpolation, layer.fill_mode, layer.fill_value, layer.seed) == ("nearest", "constant", 0.5, 7)
     x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
-    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    assert layer(x, training=False) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     copy = RandomShear.from_config(layer.get_config())
     np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
     assert RandomShear()(x, training=True).tolist() == x.tolist()        # Keras' defaults shear nothing
@@ -189,7 +189,7 @@ def test_blur_takes_keras_positional_order_and_is_the_identity_outside_training(
     assert (layer.factor, layer.kernel_size, layer.sigma, layer.value_range, layer.seed) == \
         ((1.0, 1.0), 5, (0.5, 1.0), [0.0, 1.0], 7)
     x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
-    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    assert layer(x, training=False) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     copy = RandomGaussianBlur.from_config(layer.get_config())
     np.testing.assert_array_equal(copy(x, training=True), layer(x, training=True))
     assert not np.array_equal(layer(x, training=True), x)
@@ -288,7 +288,7 @@ def test_erasing_takes_keras_positional_order_and_is_the_identity_outside_traini
     assert (layer.factor, layer.scale, layer.fill_value, layer.value_range, layer.seed) == \
         ((1.0, 1.0), (0.1, 0.2), 0.5, [0.0, 1.0], 7)
     x = rng.uniform(size=(2, 5, 4, 1)).astype(np.float32)
-    assert layer(x) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    assert layer(x, training=False) is x and np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     per_channel = RandomErasing((1.0, 1.0), fill_value=[0.1, 0.2], seed=7)
     assert RandomErasing.from_config(per_channel.get_config()).fill_value == [0.1, 0.2]
     np.testing.assert_array_equal(RandomErasing.from_config(layer.get_config())(x, training=True), layer(x, training=True))

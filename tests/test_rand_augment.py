@@ -178,7 +178,7 @@ def test_the_picks_are_uniform_over_the_eleven():
 def test_outside_training_it_is_the_identity_and_its_config_draws_the_same(rng):
     x = _images(rng, 4)
     layer = RandAugment(num_ops=2, factor=(0.2, 0.4), interpolation="nearest", seed=5)
-    assert np.array_equal(layer(x), x) and layer.applied == []       # AutoContrast and Equalization too
+    assert np.array_equal(layer(x, training=False), x) and layer.applied == []       # AutoContrast and Equalization too
     assert np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     config = layer.get_config()
     assert {k: config[k] for k in ("value_range", "num_ops", "factor", "interpolation", "seed")} == \

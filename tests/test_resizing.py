@@ -144,11 +144,11 @@ def test_random_crop_outside_training_is_keras_smart_resize(rng):
     for shape in [(8, 6), (5, 5), (3, 9), (2, 2)]:
         x = rng.normal(size=(2, *shape, 3)).astype(np.float32)
         expected = Resizing(4, 4, crop_to_aspect_ratio=True)(x)
-        np.testing.assert_array_equal(RandomCrop(4, 4, seed=0)(x), expected)
+        np.testing.assert_array_equal(RandomCrop(4, 4, seed=0)(x, training=False), expected)
         if shape[0] < 4 or shape[1] < 4:      # smaller than the window: the same in training
             np.testing.assert_array_equal(RandomCrop(4, 4, seed=0)(x, training=True), expected)
     same = rng.normal(size=(2, 4, 4, 1)).astype(np.float32)
-    assert RandomCrop(4, 4)(same) is not None and np.array_equal(RandomCrop(4, 4)(same), same)
+    assert RandomCrop(4, 4)(same, training=False) is not None and np.array_equal(RandomCrop(4, 4)(same, training=False), same)
 
 
 def test_random_crop_inference_matches_keras_documented_rule(rng):
@@ -158,7 +158,7 @@ def test_random_crop_inference_matches_keras_documented_rule(rng):
     from glassnet.layers import RandomCrop
     x = rng.normal(size=(2, 9, 7, 2)).astype(np.float32)
     expected = np.asarray(keras.preprocessing.image.smart_resize(x, (4, 5)))
-    np.testing.assert_allclose(RandomCrop(4, 5)(x), expected, atol=2e-6)
+    np.testing.assert_allclose(RandomCrop(4, 5)(x, training=False), expected, atol=2e-6)
 
 
 def test_random_crop_in_a_model_trains_reproducibly_and_resumes_from_a_file(rng, tmp_path):

@@ -90,7 +90,7 @@ def test_factor_half_is_the_identity_and_a_number_draws_from_zero(rng):
 def test_outside_training_it_is_the_identity_and_its_config_draws_the_same(rng):
     x = _images(rng, 4)
     layer = RandomSharpness((0.1, 0.9), seed=2)
-    assert np.array_equal(layer(x), x)
+    assert np.array_equal(layer(x, training=False), x)
     assert np.array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
     trained = layer(x, training=True)
     assert not np.array_equal(trained, x)

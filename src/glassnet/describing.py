@@ -76,10 +76,11 @@ def check_graph_config(graph, layers):
                               or not all(mode is None or isinstance(mode, bool) for mode in modes)):
         raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")
     if options is not None and (not isinstance(options, list) or len(options) != len(calls) or not all(
-            option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask"}
+            option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask", "reverse"}
                                and all(isinstance(v, bool) for v in option.values())) for option in options)):
         raise ValueError(f"config: 'graph' 'options' must give each of the {len(calls)} calls null or "
-                         f"{{'use_causal_mask': true or false}}")
+                         f"a dict of 'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' (ReversibleEmbedding), "
+                         f"each true or false")
     return list(calls), [list(parents) for parents in inbound], modes, options
 
 

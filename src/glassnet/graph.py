@@ -314,7 +314,9 @@ class Model(Sequential):
                                           f"their Input with dtype='string' and give it the codes)")
         for layer in layers:
             if id(layer) in shared:
-                refusal = ("makes an output; share the layers before it" if id(layer) in makers else
+                refusal = ("makes an output; put a layer after that call (Identity(), or Activation('softmax') "
+                           "after a ReversibleEmbedding's reverse call), or share the layers before it"
+                           if id(layer) in makers else
                            "has an activity_regularizer, whose penalty per call is not supported yet"
                            if layer.activity_regularizer is not None else
                            "is stateful" if stateful_layers([layer]) else None)

@@ -53,6 +53,7 @@ from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members
                          read_array, read_config, read_header)
 from .errors import ModelFileError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
+from .layers.catalog import load_all
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
@@ -335,6 +336,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
     for spec in specs:
         cls = lookup(spec["class_name"])        # a registered name: never import or eval a name from a file
         if cls is None:
+            load_all()          # the list below names every built-in class, not only those imported yet
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
                                  f"(define or import a custom Layer subclass before loading)")
         layer = cls.from_config(spec["config"])

@@ -145,6 +145,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         joined, before = [self._join(layer)], self._graph_state()
         try:
             if self._nested_calls is not None:              # after a nested functional model: one call more
+                self._check_mask_out_of_graph(layer)
                 self._extend_graph([layer])
             self._build_after_add()
         except BaseException:
@@ -167,7 +168,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"add: {layer.describe()} reads one text per sample, Input((1,)) or Input(()); "
                              f"the model's Input declares {self._declared_input}")
         if (not self.layers and self._declared_input is not None and layer.input_shape is not None
-                and not takes_text and tuple(layer.input_shape) != self._declared_input):
+                and not takes_text and not getattr(layer, "merges", False)
+                and tuple(layer.input_shape) != self._declared_input):
             raise ValueError(f"add: {layer.describe()} expects input samples of shape "
                              f"{tuple(layer.input_shape)}, the model's Input declares {self._declared_input}")
         if any(layer is other for other in self.layers):
@@ -192,6 +194,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         nesting one, plan their masks on the graph, when it is built: ``_plan_masks``.)"""
         if self._nested_calls is None:
             plan_masks([*self.layers, layer], warn_for=layer)
+
+    def _check_mask_out_of_graph(self, layer):
+        """``_check_masks_reach`` for ``layer`` added after a nested functional model whose output
+        carries a mask (Keras' warning for a Flatten dropping it; a refusal for a BatchNormalization)."""
+        if self.built and self._output_mask is not None:
+            maker = next(m for m, readers in self._mask_plan if self._output_mask in readers)
+            if getattr(maker, "makes_mask", False):             # (a merge's combined mask: at build)
+                plan_masks([maker, layer], warn_for=layer)
 
     def _plan_masks(self, output_mask):
         """Where masks go: ``plan_masks`` over the chain of layers (``plan_graph_masks`` over the
@@ -228,7 +238,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 shape = None
             if shape is not None:
                 self._build_samples(shape)
-        elif self.layers[0].input_shape is not None:
+        elif self.layers[0].input_shape is not None and not getattr(self.layers[0], "merges", False):
             self._build_samples(self.layers[0].input_shape)
         elif self._declared_input is not None:
             self._build_samples(self._declared_input)
@@ -447,7 +457,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if listed is not None:
                 listed.pop()
         chain = len(state[0]) == len(self.layers) - 1 and all(a is b for a, b in zip(state[0], self.layers)) and state[1] == [[k - 1] for k in range(
-            len(state[1]))] and not any(state[2] or ()) and not any(state[3] or ())
+            len(state[1]))] and all(mode is None for mode in state[2] or ()) and not any(state[3] or ())
         self._set_graph_state(None if chain else state)
 
     def get_layer(self, name=None, index=None):
@@ -541,12 +551,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
         self.input_shape = shape
         declared = self._shapes_through(shape, self._build_layer)
-        shape = declared[-1]
-        self.output_shape = shape
         # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
-        # the loss and the metrics when one reaches the output (they score its real steps alone)
+        # the loss and the metrics when one reaches the output (they score its real steps alone);
+        # planned before the output shape is taken up: a plan refused (a nested graph's) leaves it
         output_mask = OutputMask()
         self._mask_plan = self._plan_masks(output_mask)
+        self.output_shape = declared[-1]
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared

@@ -41,7 +41,8 @@ def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
     if not shape_fits(y.shape[1:], shape):
         raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
                          f"to match {output}, got shape {y.shape}")
-    return loss.prepare_targets(y.reshape(-1, shape[-1]), shape[-1], dtype, name).reshape(y.shape)
+    width = y.shape[-1] if shape[-1] is None else shape[-1]     # a length left open (attention scores)
+    return loss.prepare_targets(y.reshape(-1, width), width, dtype, name).reshape(y.shape)
 
 
 class PreparingMixin:

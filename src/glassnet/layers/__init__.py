@@ -8,7 +8,7 @@ name, is complete when read from here (reading it imports them all).
 import importlib
 
 from .base import ALIASES, Layer, get
-from .catalog import HOME_OF, load_all
+from .catalog import HOME_OF, HOMES, load_all
 
 __all__ = ["Layer", "LAYERS", "get", *HOME_OF, *ALIASES]
 
@@ -21,6 +21,8 @@ def __getattr__(name):
     elif name in HOME_OF or name in ALIASES:
         target = ALIASES.get(name, name)
         value = getattr(importlib.import_module(f".{HOME_OF[target]}", __name__), target)
+    elif name in HOMES:             # a layer module, as when the package imported them all
+        value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value         # the next use is a plain attribute

@@ -70,7 +70,8 @@ class _Attention(_Merge):
             *input_shapes, mask = input_shapes
             shapes = super()._checked_shapes(input_shapes)
             steps = (shapes[0][0], shapes[1][0] if len(shapes) == 2 else shapes[2][0])
-            if len(mask) != 2 or not all(a is None or b is None or a == b for a, b in zip(mask, steps)):
+            # Keras broadcasts the mask over an axis of 1: (1, S), one row for every query step
+            if len(mask) != 2 or not all(a is None or b is None or a == b or a == 1 for a, b in zip(mask, steps)):
                 raise ValueError(f"{self.describe()}: attention_mask takes samples of shape (T, S) = {steps}, the "
                                  f"query's steps by the key's, got {tuple(mask)}")
             return shapes
@@ -390,9 +391,10 @@ class MultiHeadAttention(_Attention):
             xp = backend.get_array_module(query)
             given = xp.asarray(given)
             expected = (query.shape[0], query.shape[1], key.shape[1])
-            if given.shape != expected:
-                raise ValueError(f"{self.describe()}: attention_mask must have shape (batch, T, S) = {expected}, got "
-                                 f"shape {given.shape}")
+            if given.ndim != 3 or not all(g in (e, 1) for g, e in zip(given.shape, expected)):
+                raise ValueError(f"{self.describe()}: attention_mask must have shape (batch, T, S) = {expected} (or 1 "
+                                 f"along an axis, broadcast as Keras'), got shape {given.shape}")
+            given = xp.broadcast_to(given, expected)
             given = given.astype(bool, copy=False)
             allowed = given if allowed is None else allowed & given
         return allowed
@@ -739,6 +741,11 @@ class AttentionScores(CallReader):
                              f"return_attention_scores=True")
         source, shapes = self._bound
         return source.scores_shape(shapes)
+
+    def numbers_per_sample(self, input_shape):
+        # a length an Input left open is not known here (the scores' shape is the one drawn): 1, as
+        # the attention layer's own count takes it
+        return math.prod(size or 1 for size in self.output_shape(input_shape))
 
     def _has_values(self, source):
         return getattr(source, "used", None) is not None

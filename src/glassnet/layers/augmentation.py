@@ -47,6 +47,30 @@ def _factor_pair(factor, caller, name, low=-1.0, high=1.0):
     return lower, upper
 
 
+def _check_images(layer, sample_shape):
+    """``check_rank``, saying what an input one axis short is likely to be (Keras' image layers
+    take a single image (H, W, C) unbatched; glassnet's see batches)."""
+    try:
+        check_rank(layer, sample_shape)
+    except ValueError as exc:
+        if len(sample_shape) != layer.rank:
+            raise
+        raise ValueError(f"{exc}: a single image (height, width, channels) takes a batch axis first, x[None] "
+                         f"(Keras takes it unbatched; glassnet's layers see batches), and images without a "
+                         f"channel axis take one last, x[..., None]") from None
+
+
+def augments_by_default(x, training):
+    """An image augmentation layer's ``training`` for a call on ``x``: as Keras' (whose image
+    layers' ``call`` defaults to ``training=True``), called on data it augments unless told
+    ``training=False``, ``layer(images)`` shows augmented images; drawn into a model (``x``
+    symbolic), None: the model's pass decides (``fit`` augments, ``predict`` does not)."""
+    from .symbolic import is_symbolic
+    if training is None and not is_symbolic(x):
+        return True
+    return training
+
+
 class _RandomImage(Layer):
     """The shared part: images only, the identity outside training (and its gradient too)."""
 
@@ -57,15 +81,18 @@ class _RandomImage(Layer):
         self._active = False
 
     def build(self, input_shape):
-        check_rank(self, tuple(input_shape))
+        _check_images(self, tuple(input_shape))
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
-        check_rank(self, tuple(sample_shape))    # other image sizes are fine: nothing is built for one
+        _check_images(self, tuple(sample_shape))    # other image sizes are fine: nothing is built for one
+
+    def __call__(self, x, training=None, mask=None):
+        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
 
     def forward(self, x, training=False):
         if x.ndim != 4:
-            check_rank(self, x.shape[1:])
+            _check_images(self, x.shape[1:])
         self._active = bool(training)
         return self._augment(x) if training else x
 

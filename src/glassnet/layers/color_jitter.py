@@ -49,6 +49,8 @@ class RandomColorJitter(Pipeline):
     [0.7, 0.9]
     """
 
+    self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
+
     def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
                  hue_factor=None, seed=None, **kwargs):
         given = {"brightness_factor": brightness_factor, "contrast_factor": contrast_factor,
@@ -82,10 +84,6 @@ class RandomColorJitter(Pipeline):
     def check_input_shape(self, sample_shape):
         self._check_channels(tuple(sample_shape))
         super().check_input_shape(sample_shape)
-
-    def __call__(self, x, training=None, mask=None):
-        # the other augmentation layers' rule, not Pipeline's: alone, it infers unless told to train
-        return super(Pipeline, self).__call__(x, training=training, mask=mask)
 
     def forward(self, x, training=False):
         self._check_channels(x.shape[1:])

@@ -160,8 +160,10 @@ class RandomElasticTransform(_RandomIntensity):
             rows = np.arange(h, dtype=x.dtype)[:, None] + dy
             cols = np.arange(w, dtype=x.dtype)[None, :] + dx
             sampling = map_sampling(rows, cols, self.fill_mode, self.interpolation, x.dtype)
-            self._sampling = tuple(None if a is None else _where(x, a) for a in sampling)
-            out[self._distorted] = affine_sample(x[self._distorted], self._sampling, self.fill_value)
+            sampling = tuple(None if a is None else _where(x, a) for a in sampling)
+            # kept for backward only where one will come (as _AffineImage): first in a model, nobody asks
+            self._sampling = sampling if self.needs_input_gradient else None
+            out[self._distorted] = affine_sample(x[self._distorted], sampling, self.fill_value)
         return self._clip(out)
 
     def _augment_backward(self, grad_output):

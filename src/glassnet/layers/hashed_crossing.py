@@ -96,7 +96,8 @@ class HashedCrossing(_Merge):
                             f"{type(inputs).__name__}")
         if len(inputs) < 2:
             raise ValueError(f"{who}: crosses at least two features, got {len(inputs)}")
-        arrays = [host_array(x) for x in inputs]
+        # unsigned 64-bit codes as TensorFlow casts them to int64: their own bits
+        arrays = [a.view(np.int64) if a.dtype == np.uint64 else a for a in (host_array(x) for x in inputs)]
         shape = arrays[0].shape
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise ValueError(f"{who}: each feature must have shape (), (batch,) or (batch, 1), got {shape}")
@@ -139,7 +140,8 @@ class HashedCrossing(_Merge):
         bins = cross_bins(features, self.num_bins).reshape(shape)
         if self.output_mode == "int":
             return bins
-        return encode_categories(bins.reshape(-1), self.num_bins, "one_hot", np.float32).reshape(-1, self.num_bins)
+        dtype = np.dtype(self.dtype or np.float32)        # Keras' compute dtype: float32 unless given
+        return encode_categories(bins.reshape(-1), self.num_bins, "one_hot", dtype).reshape(-1, self.num_bins)
 
     # -- in a model: integer codes in the model's dtype ---------------------------------------------
     def _check_compatible(self, shapes):

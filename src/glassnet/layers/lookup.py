@@ -481,7 +481,14 @@ class StringLookup(IntegerLookup):
     _token = staticmethod(_string)
 
     def _read_vocabulary(self, path):
-        return vocabulary_lines(path)       # one string a line
+        lines = vocabulary_lines(path)       # one string a line
+        for i, line in enumerate(lines, start=1):
+            # TensorFlow's reader (Keras') refuses an empty line; here "" is only the mask token
+            # opening the special tokens, as get_vocabulary() writes them
+            if line == "" and not (i == 1 and self.mask_token == ""):
+                raise ValueError(f"{type(self).__name__}: line {i} of the vocabulary file {os.fspath(path)!r:.80} "
+                                 f"is empty (Keras refuses empty lines too; a trailing blank line is one)")
+        return lines
 
     def _index(self, tokens):
         self._positions = {token: i for i, token in enumerate(tokens)}

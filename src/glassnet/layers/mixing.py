@@ -24,29 +24,40 @@ from .symbolic import is_symbolic
 _KERAS_ONLY_KEYS = ("bounding_boxes", "segmentation_masks")
 
 
+def _call_on_dict(layer, x, training, mask, mixers):
+    """Keras' dict form ``{"images": ..., "labels": ...}`` for ``layer`` (a mixing layer, or a
+    Pipeline holding some): the images through ``layer``, then the labels mixed by each of
+    ``mixers``' draws in turn, in training; the same dict's keys back."""
+    cls = type(layer).__name__
+    unknown = sorted(set(x) - {"images", "labels"})
+    if "images" not in x or unknown:
+        other = [k for k in unknown if k in _KERAS_ONLY_KEYS]
+        why = (f"; glassnet does not mix {', '.join(other)} (Keras' layers do)" if other else "")
+        raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels', "
+                         f"got {sorted(x)}{why}")
+    if is_symbolic(x["images"]):
+        raise TypeError(f"{cls}: the dict form is for data, not for a model's tensors: in a model the layer "
+                        f"takes the images alone (and mixes no labels)")
+    if training is None:
+        training = True
+    images = layer(x["images"], training=training, mask=mask)
+    out = {"images": images}
+    if "labels" in x:
+        labels = x["labels"]
+        if training:
+            for mixer in mixers:
+                labels = mixer._mix_labels(labels, images.shape[0])
+        out["labels"] = labels
+    return out
+
+
 class _MixImages(_RandomImage):
     """The shared part: the dict form, training by default when called on data, labels mixed."""
 
     def __call__(self, x, training=None, mask=None):
-        cls = type(self).__name__
-        if training is None and not is_symbolic(x if not isinstance(x, dict) else x.get("images")):
-            training = True          # Keras': called on data, a mixing layer mixes unless told otherwise
         if not isinstance(x, dict):
-            return super().__call__(x, training=training, mask=mask)
-        unknown = sorted(set(x) - {"images", "labels"})
-        if "images" not in x or unknown:
-            other = [k for k in unknown if k in _KERAS_ONLY_KEYS]
-            why = (f"; glassnet does not mix {', '.join(other)} (Keras' layers do)" if other else "")
-            raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels', "
-                             f"got {sorted(x)}{why}")
-        if is_symbolic(x["images"]):
-            raise TypeError(f"{cls}: the dict form is for data, not for a model's tensors: in a model the layer "
-                            f"takes the images alone (and mixes no labels)")
-        images = super().__call__(x["images"], training=training, mask=mask)
-        out = {"images": images}
-        if "labels" in x:
-            out["labels"] = self._mix_labels(x["labels"], images.shape[0]) if training else x["labels"]
-        return out
+            return super().__call__(x, training=training, mask=mask)    # training by default on data
+        return _call_on_dict(self, x, training, mask, [self])
 
     def _mix_labels(self, labels, n):
         """``w y + (1 - w) y[permutation]``, per sample, with the weights that mixed the images."""

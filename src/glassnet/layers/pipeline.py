@@ -1,8 +1,8 @@
 """Pipeline: layers applied one after the other as one layer (Keras 3's ``Pipeline``), for an
 image augmentation or preprocessing chain to drop into a model, or to call on data alone.
 """
+from .augmentation import augments_by_default
 from .base import missing_input_gradient, snake_case
-from .symbolic import is_symbolic
 from .wrappers import _to_entry, _Wrapper
 
 
@@ -18,7 +18,8 @@ class Pipeline(_Wrapper):
     Parameters
     ----------
     layers : list of Layer (or of their ``{"class_name", "config"}``)
-        Not built yet, not wrappers, none that keeps state besides its weights (an adapted
+        Not built yet, not wrappers (but ``RandAugment`` and ``RandomColorJitter``, as Keras'),
+        none that keeps state besides its weights (an adapted
         ``Normalization``, a ``BatchNormalization``), makes a mask or takes texts: those belong in
         the model itself. Their weights are the pipeline's, ``layer_0_kernel``, ``layer_1_...``
         in order, and they draw from the pipeline's generator (``seed``).
@@ -144,9 +145,11 @@ class Pipeline(_Wrapper):
         # Keras' Pipeline calls its layers with training=True unless told otherwise, on data; drawn
         # into a functional Model (a symbolic call), None: the model's pass decides (fit augments,
         # predict does not), as Keras' call context does
-        if training is None and not is_symbolic(x):
-            training = True
-        return super().__call__(x, training=training, mask=mask)
+        if isinstance(x, dict):     # Keras' {"images", "labels"}: labels mixed by the mixing layers' draws
+            from .mixing import _MixImages, _call_on_dict
+            return _call_on_dict(self, x, training, mask,
+                                [layer for layer in self.pipeline_layers if isinstance(layer, _MixImages)])
+        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
 
     def forward(self, x, training=False):
         self._link()

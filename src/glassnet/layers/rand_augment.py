@@ -3,8 +3,8 @@ eleven of glassnet's own image layers and applied in turn, in training only. It 
 layers (as a Pipeline holds its own): their maths, draws and gradients are theirs."""
 import numpy as np
 
-from .augmentation import (INTERPOLATIONS, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
-                           RandomTranslation, _unsigned_pair)
+from .augmentation import (INTERPOLATIONS, augments_by_default, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
+                           RandomTranslation, _RandomIntensity, _unsigned_pair)
 from .conv import check_rank
 from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPosterization, Solarization
 from .equalization import Equalization
@@ -36,7 +36,7 @@ class RandAugment(_Wrapper):
     [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1]; 0.5 by default) is every
     operation's range, as Keras gives it: shears, translations (down and right only) and
     rotations (counter-clockwise only, up to ``upper`` x 360 degrees: 180 by default) in that
-    range, brightness added, contrast in [1 + lower, 1 + upper], sharpness, fading to gray and
+    range, brightness added, contrast in [1 - lower, 1 + upper], sharpness, fading to gray and
     solarization from it, and posterization keeping 1 to ``max(1, int(8 upper))`` bits.
     ``interpolation`` ("bilinear" or "nearest") is the geometric ones', whose fill is "reflect";
     ``value_range`` the others'. Images of 1 or 3 channels (RandomColorDegeneration's).
@@ -60,11 +60,14 @@ class RandAugment(_Wrapper):
     >>> out = layer(x, training=True)
     >>> out.shape, bool(out.min() >= 0 and out.max() <= 1), len(layer.applied)
     ((2, 8, 8, 3), True, 3)
-    >>> bool((layer(x) == x).all())                               # inference: the images as they are
+    >>> bool((layer(x, training=False) == x).all())               # inference: the images as they are
     True
     """
 
+    self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
+
     rank = 2
+    _range_effect = "to which its operations clip them in training (and inference does not)"
 
     def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, **kwargs):
         if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:
@@ -85,6 +88,10 @@ class RandAugment(_Wrapper):
         for k, ops in enumerate(self.operations):           # Keras' names, a number for each pick after the first
             for (name, _), layer in zip(OPERATIONS, ops):
                 layer.name = name if k == 0 else f"{name}_{k}"
+                # the images' range is checked once, here, on the input: an operation's input is the
+                # one before's output, where a bilinear sampling may overshoot 255 by an ulp
+                layer._range_checked = True
+        self._range_checked = False
         super().__init__(seed=seed, **kwargs)
         self.applied = []
         self._adopt()
@@ -115,12 +122,16 @@ class RandAugment(_Wrapper):
     def output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def __call__(self, x, training=None, mask=None):
+        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+
     def forward(self, x, training=False):
         self._check_channels(x.shape[1:])
         self._link()
         self.applied = []
         if not training:
             return x
+        _RandomIntensity._check_range(self, x)
         picks = self._generator().integers(0, len(OPERATIONS), size=self.num_ops)
         self._drawn = {"layer_idxes": picks}
         for k, pick in enumerate(picks):

@@ -306,6 +306,10 @@ class RandomCrop(_Images):
     def numbers_per_sample(self, input_shape):
         return self._resize_numbers(input_shape, crop=True, pad=False)
 
+    def __call__(self, x, training=None, mask=None):
+        from .augmentation import augments_by_default      # (augmentation imports this module)
+        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+
     def forward(self, x, training=False):
         self._begin(x)
         n, h, w, _ = x.shape

@@ -96,7 +96,9 @@ class ReversibleEmbedding(Embedding):
     @input_shape.setter
     def input_shape(self, shape):
         if self.reverse and shape is not None:      # built by a reverse call: the ids such vectors come from
-            shape = tuple(shape)[:-1]
+            if self.__dict__.get("_ids_shape") is not None:
+                return              # the ids' shape declared (or of a lookup before) stays
+            shape = tuple(shape)[:-1] or None       # vectors (output_dim,) say nothing of the ids' shape
         self.__dict__["_ids_shape"] = shape
 
     @property

@@ -24,6 +24,11 @@ class _Wrapper(Layer):
     """What the wrappers share: checks of the wrapped layer, its build through the wrapper's
     ``add_weight``, and the links a forward pass renews (generator, input gradient)."""
 
+    # True for a layer made of layers of its own making, with no weights and a config of its own
+    # arguments (RandAugment, RandomColorJitter): another wrapper (a Pipeline) may hold it, as
+    # Keras' Pipeline holds them, and a file nests no further
+    self_contained = False
+
     def _inner_layers(self):
         """``(prefix, layer)`` of each wrapped layer: its weights are the wrapper's ``prefix + name``."""
         raise NotImplementedError
@@ -75,7 +80,7 @@ class _Wrapper(Layer):
         name = cls.__name__
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, name, Layer, kinds)
-        if not isinstance(layer, Layer) or isinstance(layer, _Wrapper):
+        if not isinstance(layer, Layer) or (isinstance(layer, _Wrapper) and not layer.self_contained):
             # RNN(cell) holds one recurrent layer per cell, as a wrapper does: its layer does the same
             hint = ("; RNN(cell) holds its cells' layers as a wrapper does: wrap the matching layer instead "
                     "(LSTM(units) for RNN(LSTMCell(units)), GRU, SimpleRNN)" if type(layer).__name__ == "RNN" else "")
@@ -602,6 +607,6 @@ def _from_entry(entry, owner, kind, kinds):
         raise ValueError(f"{owner}: layer must be a layer or {{'class_name': ..., 'config': {{...}}}}, "
                          f"got {entry!r:.100}")
     cls = lookup(entry["class_name"])
-    if not (isinstance(cls, type) and issubclass(cls, kind)) or issubclass(cls, _Wrapper):
+    if not (isinstance(cls, type) and issubclass(cls, kind)) or (issubclass(cls, _Wrapper) and not cls.self_contained):
         raise ValueError(f"{owner}: layer's class_name must be {kinds}, got {entry['class_name']!r:.60}")
     return cls.from_config(entry["config"])
