@@ -240,3 +240,15 @@ def test_called_on_data_a_layer_augments_as_keras_and_a_model_s_predict_does_not
     inferred = gn.layers.Resizing(3, 3, crop_to_aspect_ratio=True)(x) if isinstance(layer, gn.layers.RandomCrop) else x
     np.testing.assert_array_equal(model.predict(x, verbose=0), inferred)
     np.testing.assert_array_equal(model(x), inferred)
+
+
+def test_a_fill_value_beyond_the_dtype_is_refused_by_name():
+    """1e39 is inf in float32, and inf times a weight of 0 made NaN pixels inside the images."""
+    x = np.random.default_rng(0).uniform(size=(2, 6, 6, 1)).astype(np.float32)
+    for make in (lambda: RandomRotation(0.2, fill_mode="constant", fill_value=1e39),
+                 lambda: gn.layers.RandomElasticTransform(fill_value=1e39),
+                 lambda: gn.layers.RandomPerspective(fill_value=-1e39)):
+        with pytest.raises(ValueError, match=r"fill_value=-?1e\+39 is beyond the range of its dtype float32"):
+            make()(x)
+    wide = RandomRotation(0.2, fill_mode="constant", fill_value=1e39, dtype="float64", seed=0)(x.astype(np.float64))
+    assert np.isfinite(wide).all()

@@ -239,3 +239,13 @@ def test_an_all_zero_window_is_refused_by_name():
         STFTSpectrogram(frame_length=2)
     STFTSpectrogram(frame_length=2, scaling=None)
     STFTSpectrogram(frame_length=2, periodic=True)
+
+
+def test_matmul_flops_count_the_frames_times_a_kernel():
+    """fit picks its BLAS threads from the largest product; the base counted a weight named
+    ``kernel``, which this layer has not, so it said 0."""
+    layer = gn.layers.STFTSpectrogram(mode="magnitude", frame_length=16, frame_step=8, fft_length=16)
+    assert layer.matmul_flops(4) == 0               # not built
+    model = gn.Sequential([gn.Input((128, 2)), layer])
+    frames = model.layers[0].output_shape((128, 2))[0]
+    assert layer.matmul_flops(4) == 2 * 4 * 2 * frames * 16 * 9 > 0

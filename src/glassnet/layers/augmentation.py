@@ -158,6 +158,16 @@ class RandomFlip(_RandomImage):
         return {**super().get_config(), "mode": self.mode}
 
 
+def check_fill_value(layer):
+    """Refuse a ``fill_value`` beyond the range of the layer's dtype (1e39 in float32 is inf, and
+    inf times a weight of 0 made NaN pixels well inside the images)."""
+    with np.errstate(over="ignore"):
+        fill = np.asarray(layer.fill_value, dtype=np.float64).astype(layer.dtype)
+    if not np.isfinite(fill):
+        raise ValueError(f"{layer.describe()}: fill_value={layer.fill_value!r} is beyond the range of its dtype "
+                         f"{np.dtype(layer.dtype).name}")
+
+
 class _AffineImage(_RandomImage):
     """Translation, rotation, zoom and shear (and RandomPerspective's projective warp): a matrix per
     image, then one sampling."""
@@ -171,6 +181,10 @@ class _AffineImage(_RandomImage):
             raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
         self.fill_mode, self.interpolation = fill_mode, interpolation
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
+
+    def build(self, input_shape):
+        check_fill_value(self)
+        super().build(input_shape)
 
     def _matrices(self, n, height, width):
         """(n, 6) rows ``a0 a1 a2 b0 b1 b2``: output (x, y) reads input (a0 x + a1 y + a2, b0 x + b1 y + b2);

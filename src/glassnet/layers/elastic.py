@@ -12,7 +12,7 @@ and its transpose do the reading and the backward pass.
 import numpy as np
 
 from .._validation import check_number
-from .augmentation import INTERPOLATIONS, _RandomIntensity, _unsigned_pair, _where, affine_sample, \
+from .augmentation import INTERPOLATIONS, _RandomIntensity, check_fill_value, _unsigned_pair, _where, affine_sample, \
     affine_sample_backward
 from .blur import gaussian_blur, gaussian_kernel
 
@@ -140,6 +140,10 @@ class RandomElasticTransform(_RandomIntensity):
                              f"got {fill_mode!r:.80}{hint}")
         self.interpolation, self.fill_mode = interpolation, fill_mode
         self.fill_value = check_number(fill_value, "RandomElasticTransform: fill_value", "finite")
+
+    def build(self, input_shape):
+        check_fill_value(self)
+        super().build(input_shape)
 
     def _augment(self, x):
         self._sampling = None

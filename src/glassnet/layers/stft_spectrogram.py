@@ -144,6 +144,15 @@ class STFTSpectrogram(Layer):
         frames = self._frames_and_padding(time)[0] or 1
         return channels * frames * (self.frame_length + 2 * (self._fft_length // 2 + 1))
 
+    def matmul_flops(self, batch_size):
+        """The frames times one DFT kernel (frame_length, bins), per channel: fit's choice of BLAS
+        threads (the base counts a ``kernel`` weight, which this layer names real_ and imag_)."""
+        if self.input_shape is None:
+            return 0
+        time, channels = self._time_and_channels(self.input_shape)
+        frames = self._frames_and_padding(time)[0] or 1
+        return 2 * batch_size * channels * frames * self.frame_length * (self._fft_length // 2 + 1)
+
     def forward(self, x, training=False):
         if x.dtype.kind != "f":
             x = x.astype(self.dtype or np.float32)
