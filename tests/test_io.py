@@ -478,6 +478,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),
         L.RandomInvert(0.5, value_range=(0, 4)), L.Solarization(0.1, 0.5, value_range=(0, 4)),  # buckets 0-4
         L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)), L.Equalization(value_range=(0, 4), bins=32),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(0, 4), clip_limit=3.0, tile_grid_size=(2, 3)),
         L.Conv2D(3, 1), L.RandomGrayscale(), L.RandomColorDegeneration(0.5, value_range=(-9, 9)),
         L.RandomSaturation(0.6, value_range=(-9, 9)), L.RandomHue(0.4, value_range=(-9, 9)),
         L.RandomColorJitter((-9, 9), 0.1, 0.2, 0.6, 0.3), L.RandAugment((-9, 9), num_ops=3), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)

@@ -137,6 +137,9 @@ TABLE = {
     "AutoContrast": (lambda **kw: layers.AutoContrast(value_range=(-1, 2), **kw), (3, 4, 2), False),     # inference too
     # not random, applied at inference too; finite differences see its flat steps (0) as its backward does
     "Equalization": (lambda **kw: layers.Equalization(value_range=(-3, 3), bins=64, **kw), (3, 4, 2), False),
+    # the same for CLAHE (its tables are counts of whole levels); a 2 x 2 grid of 3 x 2 tiles, one row mirrored
+    "ContrastLimitedAdaptiveHistogramEqualization": (lambda **kw: layers.ContrastLimitedAdaptiveHistogramEqualization(
+        value_range=(-3, 3), clip_limit=2.0, tile_grid_size=(2, 2), **kw), (5, 4, 2), False),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity

@@ -63,6 +63,7 @@ HOMES = {
     "mixing": ("CutMix", "MixUp"),
     "sharpness": ("RandomSharpness",),
     "equalization": ("Equalization",),
+    "clahe": ("ContrastLimitedAdaptiveHistogramEqualization",),
     "color_jitter": ("RandomColorJitter",),
     "rand_augment": ("RandAugment",),
     "elastic": ("RandomElasticTransform",),
