@@ -66,6 +66,7 @@ HOMES = {
     "clahe": ("ContrastLimitedAdaptiveHistogramEqualization",),
     "color_jitter": ("RandomColorJitter",),
     "rand_augment": ("RandAugment",),
+    "aug_mix": ("AugMix",),
     "elastic": ("RandomElasticTransform",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
