@@ -478,9 +478,10 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 1.0]),
         L.RandomInvert(0.5, value_range=(0, 4)), L.Solarization(0.1, 0.5, value_range=(0, 4)),  # buckets 0-4
         L.RandomPosterization(6, value_range=(0, 4)), L.AutoContrast(value_range=(0, 4)), L.Equalization(value_range=(0, 4), bins=32),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(0, 4), clip_limit=3.0, tile_grid_size=(2, 3)),
         L.Conv2D(3, 1), L.RandomGrayscale(), L.RandomColorDegeneration(0.5, value_range=(-9, 9)),
         L.RandomSaturation(0.6, value_range=(-9, 9)), L.RandomHue(0.4, value_range=(-9, 9)),
-        L.RandomColorJitter((-9, 9), 0.1, 0.2, 0.6, 0.3), L.RandAugment((-9, 9), num_ops=3), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)
+        L.RandomColorJitter((-9, 9), 0.1, 0.2, 0.6, 0.3), L.RandAugment((-9, 9), num_ops=3), L.AugMix((-9, 9), num_chains=2, chain_depth=2), L.Conv2D(2, 1),            # RGB for the colour layers: (8, 8, 2)
         L.Conv2D(4, 3, padding="same", activation="relu"),
         L.Conv2DTranspose(4, 3, strides=2, padding="same"), L.MaxPooling2D(2),                 # (8, 8, 4)
         L.DepthwiseConv2D(3, padding="same"), L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2),

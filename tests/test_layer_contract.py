@@ -133,10 +133,16 @@ TABLE = {
     "RandomHue": (lambda **kw: layers.RandomHue(0.8, value_range=(-2.5, 2.5), **kw), (3, 4, 3), True),
     "RandomColorJitter": (lambda **kw: layers.RandomColorJitter((-2.5, 2.5), 0.2, 0.5, (0.3, 0.9), 0.8, **kw), (3, 4, 3), True),
     "RandAugment": (lambda **kw: layers.RandAugment((-2.5, 2.5), num_ops=4, factor=(0.1, 0.3), **kw), (4, 5, 3), True),
+    # seeded so that the blend m is 0.76 and the chains run shear, colour degeneration, solarization and sharpness
+    "AugMix": (lambda **kw: layers.AugMix((-2.5, 2.5), num_chains=3, chain_depth=2, factor=(0.1, 0.3), alpha=3.0, **kw),
+               (4, 5, 3), True),
     "RandomPosterization": (lambda **kw: layers.RandomPosterization((3, 6), value_range=(-2.5, 2.5), **kw), (3, 4, 2), True),
     "AutoContrast": (lambda **kw: layers.AutoContrast(value_range=(-1, 2), **kw), (3, 4, 2), False),     # inference too
     # not random, applied at inference too; finite differences see its flat steps (0) as its backward does
     "Equalization": (lambda **kw: layers.Equalization(value_range=(-3, 3), bins=64, **kw), (3, 4, 2), False),
+    # the same for CLAHE (its tables are counts of whole levels); a 2 x 2 grid of 3 x 2 tiles, one row mirrored
+    "ContrastLimitedAdaptiveHistogramEqualization": (lambda **kw: layers.ContrastLimitedAdaptiveHistogramEqualization(
+        value_range=(-3, 3), clip_limit=2.0, tile_grid_size=(2, 2), **kw), (5, 4, 2), False),
     "Discretization": (lambda **kw: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode="one_hot", **kw), (3, 1), False),
     "Identity": (lambda **kw: layers.Identity(**kw), (3, 4), False),
     # in a model its forward pass hands on the ids the model made from the texts: the identity
@@ -214,7 +220,7 @@ def test_gradients_agree_with_finite_differences(name):
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomSharpness", "RandomErasing", "RandomContrast",
               "RandomBrightness", "MixUp", "CutMix", "RandomElasticTransform")
     random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
-               "RandomPosterization", "RandomColorJitter", "RandAugment")
+               "RandomPosterization", "RandomColorJitter", "RandAugment", "AugMix")
     reset = (lambda: setattr(layer, "rng", np.random.default_rng(0))) if name in random else None
     report = check_layer(layer, x, training=training, before_forward=reset)
     assert report["max_error"] < 1e-6 and "input" in report["errors"]

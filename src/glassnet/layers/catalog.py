@@ -63,8 +63,10 @@ HOMES = {
     "mixing": ("CutMix", "MixUp"),
     "sharpness": ("RandomSharpness",),
     "equalization": ("Equalization",),
+    "clahe": ("ContrastLimitedAdaptiveHistogramEqualization",),
     "color_jitter": ("RandomColorJitter",),
     "rand_augment": ("RandAugment",),
+    "aug_mix": ("AugMix",),
     "elastic": ("RandomElasticTransform",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
