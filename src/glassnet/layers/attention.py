@@ -465,13 +465,19 @@ class GroupedQueryAttention(MultiHeadAttention):
         Each head's size (queries, keys and values).
     num_query_heads, num_key_value_heads : int
         The second must divide the first.
+    sliding_window : int, optional
+        Keras': query step t attends only to key steps s with ``|t - s| < sliding_window`` (both
+        counted from 0; a band both ways), ANDed with the masks; with ``use_causal_mask=True`` it
+        is Mistral's causal window, the last ``sliding_window`` steps. A query step with no key
+        step in its band (T > S + sliding_window - 1) is a row with nothing allowed, treated as a
+        padded query's (``MultiHeadAttention``).
     dropout, use_bias, kernel_initializer, bias_initializer : as ``MultiHeadAttention``'s.
 
     Weights, Keras' order and shapes: query_kernel (Eq, num_query_heads, head_dim), query_bias,
     key_kernel (Ek, num_key_value_heads, head_dim), key_bias, value_kernel (Ev, num_key_value_heads,
     head_dim), value_bias, output_kernel (num_query_heads, head_dim, Eq), output_bias (Eq,).
-    The backward pass adds each group's gradients into its shared head. Keras' ``sliding_window``,
-    ``use_gate`` and ``flash_attention`` (a fused kernel) are not offered.
+    The backward pass adds each group's gradients into its shared head. Keras' ``use_gate`` and
+    ``flash_attention`` (a fused kernel) are not offered.
 
     Example
     -------
@@ -489,9 +495,8 @@ class GroupedQueryAttention(MultiHeadAttention):
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
                  **kwargs):
-        for what, value, only in (("sliding_window", sliding_window, None), ("use_gate", use_gate, False)):
-            if value is not only and value != only:
-                raise ValueError(f"GroupedQueryAttention: {what}={value!r:.40} is not supported (only {only!r})")
+        if use_gate is not False and use_gate != 0:
+            raise ValueError(f"GroupedQueryAttention: use_gate={use_gate!r:.40} is not supported (only False)")
         if flash_attention not in (None, False):
             raise ValueError(f"GroupedQueryAttention: flash_attention={flash_attention!r:.40} is not supported (a fused "
                              f"kernel; NumPy has none): leave it None or False")
@@ -503,6 +508,11 @@ class GroupedQueryAttention(MultiHeadAttention):
                          dropout=dropout, use_bias=use_bias, kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
+        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(sliding_window, (int, np.integer))
+                                           or sliding_window <= 0):
+            raise ValueError(f"GroupedQueryAttention: sliding_window must be None or a positive integer, got "
+                             f"{sliding_window!r:.40}")
+        self.sliding_window = None if sliding_window is None else int(sliding_window)
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
                              f"num_key_value_heads ({self.num_key_value_heads})")
@@ -518,6 +528,16 @@ class GroupedQueryAttention(MultiHeadAttention):
     def _key_value_heads(self):
         return self.num_key_value_heads
 
+    def _allowed(self, query, key, value):
+        # Keras' band: query step t attends to key steps s with |t - s| < sliding_window, both
+        # counted from 0, ANDed with the masks (and, in _weights, the causal mask)
+        allowed = super()._allowed(query, key, value)
+        if self.sliding_window is None:
+            return allowed
+        xp = backend.get_array_module(query)
+        band = xp.abs(xp.arange(query.shape[1])[:, None] - xp.arange(key.shape[1])) < self.sliding_window
+        return band[None] if allowed is None else allowed & band
+
     def _shared(self, x):
         # (batch, kv heads, S, size) -> (batch, query heads, S, size): each head repeated for its group
         return backend.get_array_module(x).repeat(x, self.num_heads // self.num_key_value_heads, axis=1)
@@ -531,7 +551,7 @@ class GroupedQueryAttention(MultiHeadAttention):
         for key in ("num_heads", "key_dim", "value_dim", "output_shape"):
             del config[key]
         return {**config, "head_dim": self.key_dim, "num_query_heads": self.num_heads,
-                "num_key_value_heads": self.num_key_value_heads}
+                "num_key_value_heads": self.num_key_value_heads, "sliding_window": self.sliding_window}
 
 
 class _DotAttention(_Attention):
