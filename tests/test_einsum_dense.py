@@ -15,6 +15,19 @@ CASES = [("ab,bc->ac", 6, "c", (4, 5)),
          ("ab...,bc->ac...", (6,), "c", (4, 5, 2, 3)),
          ("abc,cd->ad", (6,), None, (4, 3, 5)),              # b is summed over: its gradient is broadcast
          ("abcd,cde->abe", (None, 6), "e", (4, 3, 2, 5))]
+# a letter twice in one part: a diagonal of the input, of the kernel, of both, kept in the output,
+# summed away from the input alone (its gradient broadcast onto the diagonal), with ... either side
+DIAGONALS = [("abb,bc->ac", 6, "c", (4, 3, 3)),
+             ("ab,bbc->ac", 6, "c", (4, 5)),
+             ("abb,bc->abc", (3, 6), "bc", (4, 3, 3)),     # Keras sizes b from output_shape
+             ("ab,bcc->ac", 4, "c", (4, 5)),
+             ("abc,bb->ac", (5,), None, (4, 3, 5)),
+             ("abbb,bcc->ac", 4, "c", (4, 3, 3, 3)),
+             ("abb,bb->ab", (3,), "b", (4, 3, 3)),
+             ("abbc,cd->ad", 6, "d", (4, 3, 3, 5)),
+             ("...bb,bc->...c", 6, "c", (4, 2, 3, 3)),
+             ("abb...,bc->ac...", (6,), "c", (4, 3, 3, 2))]
+CASES += DIAGONALS
 
 
 @pytest.mark.parametrize("equation, output_shape, bias_axes, shape", CASES, ids=str)
@@ -125,6 +138,33 @@ def test_structured_initializers_get_the_kernel_s_own_shape_and_sizes_may_be_num
     identity = EinsumDense("ab,bc->ac", 4, kernel_initializer="identity")
     identity.build((3,))
     np.testing.assert_array_equal(identity.params["kernel"], np.eye(3, 4))
-    with pytest.raises(NotImplementedError, match=r"a letter repeated within one part of the equation \(a diagonal\) "
-                                                  r"is not supported, got 'abb,bc->ac'"):
-        EinsumDense("abb,bc->ac", 4)
+
+
+@pytest.mark.parametrize("equation, output_shape, bias_axes, shape", DIAGONALS, ids=str)
+def test_diagonals_agree_with_finite_differences(equation, output_shape, bias_axes, shape, rng):
+    layer = EinsumDense(equation, output_shape, bias_axes=bias_axes, activation="tanh",
+                        bias_initializer="random_normal", dtype="float64", seed=0)
+    layer.build(shape[1:])
+    report = gn.gradcheck.check_layer(layer, rng.normal(size=shape))
+    assert report["max_error"] < 1e-7 and set(report["errors"]) >= {"input", "kernel"}
+
+
+def test_a_kernel_diagonal_alone_gets_a_gradient_and_a_float32_input_keeps_its_dtype(rng):
+    layer = EinsumDense("abb,bbc->ac", 4, seed=0)
+    x = rng.normal(size=(5, 3, 3)).astype(np.float32)
+    dx = layer.backward(np.ones(layer(x).shape, np.float32))
+    off = ~np.eye(3, dtype=bool)
+    assert dx.dtype == layer.grads["kernel"].dtype == np.float32
+    assert not dx[:, off].any() and dx[:, ~off].all()
+    assert not layer.grads["kernel"][off].any() and layer.grads["kernel"][~off].all()
+
+
+def test_diagonal_refusals():
+    with pytest.raises(ValueError, match=r"output's part of the equation must name each axis once, got 'ab,bc->acc'"):
+        EinsumDense("ab,bc->acc", (4, 4))
+    with pytest.raises(NotImplementedError, match=r"the batch's letter 'a' repeated in the input's part \(a diagonal "
+                                                  r"across the batch\) is not supported, got 'aba,bc->ac'"):
+        EinsumDense("aba,bc->ac", 4)
+    with pytest.raises(ValueError, match=r"axes of letter 'b' in 'abb,bc->ac' must have one size \(a diagonal\), "
+                                         r"got samples of shape \(3, 4\)"):
+        EinsumDense("abb,bc->ac", 4)(np.ones((2, 3, 4)))

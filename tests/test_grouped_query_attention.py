@@ -18,7 +18,7 @@ def _inputs(rng, key, dtype=np.float64):
     return [query, value] + ([rng.standard_normal((3, 7, 5)).astype(dtype)] if key else [])
 
 
-def _torch_gqa(torch, layer, xs, causal=False):
+def _torch_gqa(torch, layer, xs, causal=False, window=None):
     """The layer's maths in torch: keys and values projected to their heads, each repeated for its
     group of query heads (repeat_interleave), then scaled dot-product attention."""
     params = {name: torch.tensor(value, requires_grad=True) for name, value in layer.params.items()}
@@ -37,6 +37,10 @@ def _torch_gqa(torch, layer, xs, causal=False):
     if causal:
         steps, sources = scores.shape[-2:]
         scores = scores.masked_fill(torch.ones(steps, sources, dtype=torch.bool).triu(1), float("-inf"))
+    if window is not None:          # Keras' band, |t - s| < window
+        steps, sources = scores.shape[-2:]
+        outside = (torch.arange(steps)[:, None] - torch.arange(sources)[None, :]).abs() >= window
+        scores = scores.masked_fill(outside, float("-inf"))
     out = torch.einsum("nhtd,hdo->nto", torch.softmax(scores, dim=-1) @ v, params["output_kernel"])
     return (out + params["output_bias"] if layer.use_bias else out), params
 
@@ -139,8 +143,10 @@ def test_a_self_attention_block_trains_as_keras_and_round_trips(rng, tmp_path):
 def test_refusals_name_what_was_expected_and_what_came():
     with pytest.raises(ValueError, match=r"num_query_heads \(6\) must be a multiple of num_key_value_heads \(4\)"):
         L.GroupQueryAttention(head_dim=2, num_query_heads=6, num_key_value_heads=4)
-    with pytest.raises(ValueError, match="sliding_window=8 is not supported"):
-        L.GroupQueryAttention(2, 4, 2, sliding_window=8)
+    for bad in (0, -1, 2.0, True, "2"):
+        with pytest.raises(ValueError, match=rf"^GroupedQueryAttention: sliding_window must be None or a positive "
+                                             rf"integer, got {bad!r}"):
+            L.GroupQueryAttention(2, 4, 2, sliding_window=bad)
     with pytest.raises(ValueError, match="use_gate=True is not supported"):
         L.GroupQueryAttention(2, 4, 2, use_gate=True)
     with pytest.raises(ValueError, match="flash_attention=True is not supported"):
@@ -173,3 +179,81 @@ def test_an_attention_mask_input_in_a_model_as_keras(rng):
     theirs.get_layer("gqa").set_weights(ours.get_layer("gqa").get_weights())
     x = [rng.standard_normal((3, 5, 8)).astype(np.float32), (rng.random((3, 5, 5)) > 0.5).astype(np.float32)]
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+# -- sliding_window: Keras' band |t - s| < w, with and without the causal mask and the other masks --
+WINDOWS = [(5, 7, 2, False), (6, 6, 3, True), (6, 6, 1, False), (7, 2, 2, False),    # last: rows with no step
+           (4, 9, 3, True)]
+
+
+@pytest.mark.parametrize("steps, sources, window, causal", WINDOWS, ids=str)
+def test_a_sliding_window_matches_keras_eager_with_masks_and_scores(steps, sources, window, causal, rng):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    query = rng.standard_normal((3, steps, 6)).astype(np.float32)
+    value = rng.standard_normal((3, sources, 4)).astype(np.float32)
+    settings = dict(head_dim=3, num_query_heads=4, num_key_value_heads=2, sliding_window=window)
+    ours, theirs = L.GroupQueryAttention(**settings, seed=0), keras.layers.GroupQueryAttention(**settings)
+    ours(query, value)
+    theirs(query, value)
+    theirs.set_weights(ours.get_weights())
+    query_mask, value_mask = rng.random((3, steps)) > 0.3, rng.random((3, sources)) > 0.3
+    allowed = rng.random((3, steps, sources)) > 0.3
+    for masks in ({}, dict(query_mask=query_mask, value_mask=value_mask), dict(attention_mask=allowed)):
+        for scores in (False, True):        # Keras' two paths: its fused attention and its masked softmax
+            out = ours(query, value, use_causal_mask=causal, return_attention_scores=scores, **masks)
+            expected = theirs(query, value, use_causal_mask=causal, return_attention_scores=scores, **masks)
+            for a, b in zip(*((out, expected) if scores else ([out], [expected]))):
+                np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=str(masks))
+    _, weights = ours(query, value, use_causal_mask=causal, return_attention_scores=True)
+    t, s = np.indices((steps, sources))
+    assert not weights[..., (np.abs(t - s) >= window) | (causal & (s > t))].any()
+
+
+@pytest.mark.parametrize("window, causal", [(2, False), (3, True)])
+def test_sliding_window_gradients_match_torch_autograd_and_finite_differences(window, causal, rng, torch):
+    layer = L.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2, sliding_window=window, seed=0,
+                                  dtype="float64", bias_initializer="random_normal")
+    xs = _inputs(rng, True)
+    out = layer(*xs, use_causal_mask=causal)
+    upstream = rng.standard_normal(out.shape)
+    grads = layer.backward(upstream)
+    txs = [torch.tensor(x, requires_grad=True) for x in xs]
+    tout, tparams = _torch_gqa(torch, layer, txs, causal=causal, window=window)
+    (tout * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for g, t in zip(grads, txs):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, t in tparams.items():
+        np.testing.assert_allclose(layer.grads[name], t.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    analytic = grads[0].copy()
+
+    def loss():
+        return float(np.sum(layer(*xs, use_causal_mask=causal) * upstream))
+    np.testing.assert_allclose(analytic, numerical_gradient(loss, xs[0]), rtol=1e-6, atol=1e-8)
+
+
+def _window_block(lib):
+    inputs = lib.Input((6, 4))
+    attended = lib.layers.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2, sliding_window=2,
+                                              name="gqa")(inputs, inputs, use_causal_mask=True)
+    h = lib.layers.LayerNormalization(name="ln")(lib.layers.Add()([inputs, attended]))
+    return inputs, lib.layers.Dense(3, activation="softmax", name="out")(lib.layers.GlobalAveragePooling1D()(h))
+
+
+def test_a_sliding_window_in_a_model_drawn_trains_as_keras_and_round_trips(rng, tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    ours, theirs = gn.Model(*_window_block(gn), seed=0), keras.Model(*_window_block(keras))
+    for layer in ours.layers:
+        if layer.params:
+            theirs.get_layer(layer.name).set_weights(layer.get_weights())
+    x, y = rng.standard_normal((32, 6, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.SGD(0.1))
+    np.testing.assert_allclose(ours.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"],
+                               theirs.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history["loss"],
+                               rtol=1e-5)
+    ours.save(tmp_path / "window.npz")
+    loaded = gn.load_model(tmp_path / "window.npz")
+    np.testing.assert_array_equal(loaded.predict(x), ours.predict(x))
+    assert loaded.get_layer("gqa").get_config()["sliding_window"] == 2

@@ -237,6 +237,12 @@ class MultiHeadAttention(_Attention):
     use_bias : bool
     output_shape : int, optional
         The output's features (default: the query's).
+    attention_axes : int or tuple, optional (Keras')
+        The axes attended over, for inputs of one rank (batch, axes..., features): by default
+        every axis between the batch's and the features' (a sequence's steps; an image's rows and
+        columns, one softmax over every pixel). Output (batch, the query's axes..., output_shape);
+        returned scores (batch, the other axes..., heads, the query's attended axes..., the
+        key's...). Masks and ``use_causal_mask`` are refused with it, except over a sequence's steps.
     use_causal_mask : bool
         Step t attends to steps <= t only: the default of the layer's calls. Keras gives it at
         each call, ``mha(x, x, use_causal_mask=True)``, which works here too; in a model drawn,
@@ -257,7 +263,7 @@ class MultiHeadAttention(_Attention):
     are an ``AttentionScores`` call). In a model drawn, ``attention_mask`` is one of its tensors,
     ``mha(x, x, attention_mask=Input((T, S)))`` (an Input the model takes, or a layer's output;
     nonzero allows, Keras' cast to bool), ANDed with the masks as Keras does; the other ``*_mask``
-    arguments come with the inputs there. Not supported: attention over more than one axis.
+    arguments come with the inputs there.
 
     Example
     -------
@@ -267,7 +273,8 @@ class MultiHeadAttention(_Attention):
     (3, 5, 8)
     """
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
-                 use_causal_mask=False, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 attention_axes=None, use_causal_mask=False, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.num_heads = _positive_int(num_heads, "num_heads", cls)
@@ -277,6 +284,13 @@ class MultiHeadAttention(_Attention):
         self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
         self.features = None if output_shape is None else _positive_int(output_shape, "output_shape", cls)
         self.use_causal_mask = check_flag(use_causal_mask, f"{cls}: use_causal_mask")
+        axes = (attention_axes,) if isinstance(attention_axes, (int, np.integer)) else attention_axes
+        if axes is not None and (not isinstance(axes, (list, tuple)) or not axes or len(set(axes)) != len(axes) or not all(
+                isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes)):
+            raise ValueError(f"{cls}: attention_axes must be None, an axis or a tuple of distinct axes (integers), "
+                             f"got {attention_axes!r:.40}")
+        self.attention_axes = None if axes is None else tuple(int(a) for a in axes)
+        self._fold = None               # forward's folding of the attended axes (see _fold_plan)
         self.kernel_initializer = initializers.get(kernel_initializer, f"{cls}: kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, f"{cls}: bias_initializer")
         if self.activity_regularizer is not None:
@@ -296,10 +310,62 @@ class MultiHeadAttention(_Attention):
         return self.dropout > 0 or self._with_scores or self._returns_scores
 
     def returned_scores(self):
-        return self.scores
+        if self._fold is None:
+            return self.scores
+        # (batch x other axes, heads, T, S) is Keras' (batch, others..., heads, query's axes..., key's axes...)
+        # flattened in order: a reshape
+        return self.scores.reshape(self._fold[2])
 
     def scores_shape(self, input_shapes):
-        return (self.num_heads, input_shapes[0][0], input_shapes[1][0])
+        query, value = input_shapes[0], input_shapes[1]
+        axes = self._attended(len(query) + 1)
+        others = [query[a - 1] for a in range(1, len(query)) if a not in axes]
+        return (*others, self.num_heads, *[query[a - 1] for a in axes], *[value[a - 1] for a in axes])
+
+    # -- attention over other axes than the steps (Keras' attention_axes) ---------------------
+    _multi_axis = True          # GroupedQueryAttention attends over a sequence's steps only
+    attention_axes, _fold = None, None      # (on the class too: a layer pickled before they existed)
+
+    def _attended(self, rank):
+        """The axes attended over for inputs of ``rank`` axes (the batch's included), as Keras
+        resolves them: by default every axis between the batch's and the features' (a sequence's
+        steps; an image's rows and columns), a negative axis counted from the features' end."""
+        if self.attention_axes is None:
+            return tuple(range(1, rank - 1))
+        axes = tuple(a + rank if a < 0 else a for a in self.attention_axes)
+        if not all(1 <= a <= rank - 2 for a in axes) or len(set(axes)) != len(axes):
+            raise ValueError(f"{self.describe()}: attention_axes must be axes between the batch's and the features' "
+                             f"(1 to {rank - 2}, or -{rank - 1} to -2), got {self.attention_axes} for inputs of "
+                             f"{rank} axes")
+        return axes
+
+    def _fold_plan(self, query, key):
+        """None for sequences (batch, steps, features) attended over their steps; otherwise
+        ``(permutation, folded shapes, scores shape)``: each input is transposed to (batch, the
+        axes not attended..., the attended axes in attention_axes' order..., features) and reshaped
+        to (batch x the others, the attended positions, features): sequences, for which the
+        attention is the one over steps (a softmax over several axes is one over their positions
+        flattened), and whose gradients the inverse reshape and transpose take back."""
+        rank = query.ndim
+        axes = self._attended(rank)
+        if axes == (1,) and rank == 3:
+            return None
+        others = tuple(a for a in range(1, rank - 1) if a not in axes)
+        perm = (0, *others, *axes, rank - 1)
+        rows = query.shape[0] * math.prod(query.shape[a] for a in others)
+        scores = (query.shape[0], *[query.shape[a] for a in others], self.num_heads,
+                  *[query.shape[a] for a in axes], *[key.shape[a] for a in axes])
+        return perm, rows, scores
+
+    def _folded(self, x):
+        perm, rows, _ = self._fold
+        return x.transpose(perm).reshape(rows, -1, x.shape[-1])
+
+    def _unfolded(self, x, shape):
+        """``x`` (batch x others, positions, features) back to an input's ``shape`` (features: x's)."""
+        perm = self._fold[0]
+        permuted = [shape[a] for a in perm[:-1]] + [x.shape[-1]]
+        return x.reshape(permuted).transpose(np.argsort(perm))
 
     def _eager_masks(self, masks):
         return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
@@ -321,32 +387,40 @@ class MultiHeadAttention(_Attention):
 
     # -- shapes ------------------------------------------------------------------------------
     def _check_compatible(self, shapes):
-        if len(shapes) < 2 or any(len(s) != 2 for s in shapes):
+        rank = len(shapes[0]) if shapes else 0
+        if len(shapes) < 2 or any(len(s) != rank for s in shapes) or rank < 2 or (rank != 2 and not self._multi_axis):
             raise ValueError(f"{self.describe()}: takes sequences, query (steps, features), value (steps, features) "
-                             f"and an optional key like value; got samples of shapes {shapes}")
-        if len(shapes) == 3 and shapes[1][0] is not None and shapes[2][0] is not None and shapes[1][0] != shapes[2][0]:
+                             f"and an optional key like value" + (" (or inputs of one rank, (axes..., features), "
+                             "attended over attention_axes)" if self._multi_axis else "") +
+                             f"; got samples of shapes {shapes}")
+        if len(shapes) == 3 and not all(a is None or b is None or a == b for a, b in zip(shapes[1][:-1], shapes[2][:-1])):
             raise ValueError(f"{self.describe()}: key and value need the same number of steps, got key {shapes[2]} "
                              f"and value {shapes[1]}")
-        if any(s[1] is None for s in shapes):
+        if any(s[-1] is None for s in shapes):
             raise ValueError(f"{self.describe()}: the features of query, value and key need a size, got {shapes}")
+        axes = self._attended(rank + 1)
+        for a in range(1, rank):        # the axes not attended pair each query position with the value's
+            if a not in axes and None not in (shapes[0][a - 1], shapes[1][a - 1]) and shapes[0][a - 1] != shapes[1][a - 1]:
+                raise ValueError(f"{self.describe()}: query and value need the same size on axis {a}, which is not "
+                                 f"attended over (attention_axes {axes}), got query {shapes[0]} and value {shapes[1]}")
 
     def output_shape(self, input_shape):
         query = self._checked_shapes(input_shape)[0]
-        return (query[0], self.features or query[1])
+        return (*query[:-1], self.features or query[-1])
 
     def numbers_per_sample(self, input_shape):
         shapes = self._checked_shapes(input_shape)
-        steps = [s[0] or 1 for s in shapes]
-        return sum(math.prod(s) for s in shapes) + self.num_heads * steps[0] * steps[1] * 2
+        return sum(math.prod(size or 1 for size in s) for s in shapes) + \
+            2 * math.prod(size or 1 for size in self.scores_shape(shapes))
 
     def build(self, input_shape):
         shapes = self._checked_shapes(input_shape)
         (query, value), key = shapes[:2], shapes[2] if len(shapes) == 3 else shapes[1]
-        heads, features = self.num_heads, self.features or query[1]
+        heads, features = self.num_heads, self.features or query[-1]
         for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim),
                                    ("value", value, self.value_dim)):
             projected = heads if name == "query" else self._key_value_heads()
-            self.add_weight(f"{name}_kernel", (source[1], projected, size), self.kernel_initializer)
+            self.add_weight(f"{name}_kernel", (source[-1], projected, size), self.kernel_initializer)
             if self.use_bias:
                 self.add_weight(f"{name}_bias", (projected, size), self.bias_initializer)
         self.add_weight("output_kernel", (heads, self.value_dim, features), self.kernel_initializer)
@@ -401,6 +475,19 @@ class MultiHeadAttention(_Attention):
 
     def forward(self, inputs, training=False):
         query, key, value = self._unpack(inputs)
+        self._fold = self._fold_plan(query, key)
+        if self._fold is not None:
+            given = [name for i, name in enumerate(self._mask_arguments[:3]) if (self._input_masks or {}).get(i) is not None]
+            given += ["attention_mask"] * (self._attention_mask is not None) + ["use_causal_mask=True"] * self.causal
+            if given:
+                # Keras' masks are (batch, T, S), over one axis of steps: over other axes it misplaces them
+                self._input_masks = self._attention_mask = None
+                raise NotImplementedError(f"{self.describe()}: {given[0]} is not supported with attention over "
+                                          f"axes {self._attended(query.ndim)} of inputs of {query.ndim} axes (only "
+                                          f"over the steps of sequences)")
+            self._shapes = (query.shape, key.shape, value.shape)
+            query, key, value = (self._folded(x) for x in (query, key, value))
+            self.inputs = [query, key, value]
         allowed = self._allowed(query, key, value)
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         q, k, v = (self._project(query, "query"), self._shared(self._project(key, "key")),
@@ -414,7 +501,8 @@ class MultiHeadAttention(_Attention):
         out = context.reshape(-1, kernel.shape[0] * kernel.shape[1]) @ kernel.reshape(-1, kernel.shape[2])
         if self.use_bias:
             out += self.params["output_bias"]
-        return out.reshape(query.shape[0], query.shape[1], kernel.shape[2])
+        out = out.reshape(query.shape[0], query.shape[1], kernel.shape[2])
+        return out if self._fold is None else self._unfolded(out, self._shapes[0])
 
     def _project_back(self, x, grad, name):
         """dL/dx from dL/d(projection) ``grad`` (batch, heads, steps, size), filling ``name``'s grads."""
@@ -428,6 +516,10 @@ class MultiHeadAttention(_Attention):
     def backward(self, grad_output):
         query, key, value = self.inputs
         kernel = self.params["output_kernel"]
+        if self._fold is not None:
+            grad_output = self._folded(grad_output)
+            if self._score_grads is not None:       # an AttentionScores call's, in Keras' shape
+                self._score_grads = self._score_grads.reshape(self.scores.shape)
         flat = grad_output.reshape(-1, kernel.shape[2])
         self.grads["output_kernel"][...] = (self.context.reshape(flat.shape[0], -1).T @ flat).reshape(kernel.shape)
         if self.use_bias:
@@ -438,14 +530,17 @@ class MultiHeadAttention(_Attention):
         scale = query.dtype.type(1.0 / math.sqrt(self.key_dim))
         d_q = (d_scores @ self.k) * scale                           # q was scaled before the product
         d_k = d_scores.transpose(0, 1, 3, 2) @ self.q               # (the scaled q)
-        d_query = self._project_back(query, d_q, "query")
-        d_key = self._project_back(key, self._shared_back(d_k), "key")
-        return self._input_gradients(d_query, d_key, self._project_back(value, self._shared_back(d_v), "value"))
+        grads = (self._project_back(query, d_q, "query"), self._project_back(key, self._shared_back(d_k), "key"),
+                 self._project_back(value, self._shared_back(d_v), "value"))
+        if self._fold is not None:
+            grads = [self._unfolded(g, shape) for g, shape in zip(grads, self._shapes)]
+        return self._input_gradients(*grads)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
                 "output_shape": self.features, "use_causal_mask": self.causal,
+                "attention_axes": None if self.attention_axes is None else list(self.attention_axes),
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer)}
 
@@ -465,13 +560,19 @@ class GroupedQueryAttention(MultiHeadAttention):
         Each head's size (queries, keys and values).
     num_query_heads, num_key_value_heads : int
         The second must divide the first.
+    sliding_window : int, optional
+        Keras': query step t attends only to key steps s with ``|t - s| < sliding_window`` (both
+        counted from 0; a band both ways), ANDed with the masks; with ``use_causal_mask=True`` it
+        is Mistral's causal window, the last ``sliding_window`` steps. A query step with no key
+        step in its band (T > S + sliding_window - 1) is a row with nothing allowed, treated as a
+        padded query's (``MultiHeadAttention``).
     dropout, use_bias, kernel_initializer, bias_initializer : as ``MultiHeadAttention``'s.
 
     Weights, Keras' order and shapes: query_kernel (Eq, num_query_heads, head_dim), query_bias,
     key_kernel (Ek, num_key_value_heads, head_dim), key_bias, value_kernel (Ev, num_key_value_heads,
     head_dim), value_bias, output_kernel (num_query_heads, head_dim, Eq), output_bias (Eq,).
-    The backward pass adds each group's gradients into its shared head. Keras' ``sliding_window``,
-    ``use_gate`` and ``flash_attention`` (a fused kernel) are not offered.
+    The backward pass adds each group's gradients into its shared head. Keras' ``use_gate`` and
+    ``flash_attention`` (a fused kernel) are not offered.
 
     Example
     -------
@@ -484,25 +585,30 @@ class GroupedQueryAttention(MultiHeadAttention):
     """
 
     # MultiHeadAttention's arguments this layer sets itself (an error listing what it takes leaves them out)
-    _not_taken = ("num_heads", "key_dim", "value_dim", "output_shape")
+    _not_taken = ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes")
+    _multi_axis = False
 
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
                  **kwargs):
-        for what, value, only in (("sliding_window", sliding_window, None), ("use_gate", use_gate, False)):
-            if value is not only and value != only:
-                raise ValueError(f"GroupedQueryAttention: {what}={value!r:.40} is not supported (only {only!r})")
+        if use_gate is not False and use_gate != 0:
+            raise ValueError(f"GroupedQueryAttention: use_gate={use_gate!r:.40} is not supported (only False)")
         if flash_attention not in (None, False):
             raise ValueError(f"GroupedQueryAttention: flash_attention={flash_attention!r:.40} is not supported (a fused "
                              f"kernel; NumPy has none): leave it None or False")
-        if "output_shape" in kwargs or "value_dim" in kwargs or "key_dim" in kwargs or "num_heads" in kwargs:
+        if set(kwargs) & set(self._not_taken):
             raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
-                            f"MultiHeadAttention's {sorted(set(kwargs) & {'output_shape', 'value_dim', 'key_dim', 'num_heads'})}")
+                            f"MultiHeadAttention's {sorted(set(kwargs) & set(self._not_taken))}")
         super().__init__(_positive_int(num_query_heads, "num_query_heads", "GroupedQueryAttention"),
                          _positive_int(head_dim, "head_dim", "GroupedQueryAttention"),
                          dropout=dropout, use_bias=use_bias, kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
+        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(sliding_window, (int, np.integer))
+                                           or sliding_window <= 0):
+            raise ValueError(f"GroupedQueryAttention: sliding_window must be None or a positive integer, got "
+                             f"{sliding_window!r:.40}")
+        self.sliding_window = None if sliding_window is None else int(sliding_window)
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
                              f"num_key_value_heads ({self.num_key_value_heads})")
@@ -518,6 +624,16 @@ class GroupedQueryAttention(MultiHeadAttention):
     def _key_value_heads(self):
         return self.num_key_value_heads
 
+    def _allowed(self, query, key, value):
+        # Keras' band: query step t attends to key steps s with |t - s| < sliding_window, both
+        # counted from 0, ANDed with the masks (and, in _weights, the causal mask)
+        allowed = super()._allowed(query, key, value)
+        if self.sliding_window is None:
+            return allowed
+        xp = backend.get_array_module(query)
+        band = xp.abs(xp.arange(query.shape[1])[:, None] - xp.arange(key.shape[1])) < self.sliding_window
+        return band[None] if allowed is None else allowed & band
+
     def _shared(self, x):
         # (batch, kv heads, S, size) -> (batch, query heads, S, size): each head repeated for its group
         return backend.get_array_module(x).repeat(x, self.num_heads // self.num_key_value_heads, axis=1)
@@ -528,10 +644,10 @@ class GroupedQueryAttention(MultiHeadAttention):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("num_heads", "key_dim", "value_dim", "output_shape"):
+        for key in self._not_taken:
             del config[key]
         return {**config, "head_dim": self.key_dim, "num_query_heads": self.num_heads,
-                "num_key_value_heads": self.num_key_value_heads}
+                "num_key_value_heads": self.num_key_value_heads, "sliding_window": self.sliding_window}
 
 
 class _DotAttention(_Attention):

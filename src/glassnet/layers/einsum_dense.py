@@ -1,7 +1,9 @@
 """EinsumDense: a dense layer whose product is any einsum of the input and a kernel (Keras'
 ``EinsumDense``): ``"ab,bc->ac"`` is ``Dense``; ``"abc,cd->abd"`` a Dense on every step;
 ``"...b,bc->...c"`` the same for any number of leading axes; ``"abc,cde->abde"`` projects each step
-into heads (attention's projections).
+into heads (attention's projections). A letter twice in the input's or the kernel's part reads a
+diagonal, as np.einsum does: ``"abb,bc->ac"`` multiplies each sample's diagonal by the kernel,
+``"ab,bbc->ac"`` uses only the kernel's diagonal (the rest of it gets no gradient).
 
 The equation names the input's axes, the kernel's and the output's, as ``np.einsum`` reads them;
 ``...`` stands for axes the layer passes through (the batch among them), on the left of every part
@@ -48,14 +50,31 @@ def parse_equation(equation):
     for form, pattern in _FORMS:
         match = re.fullmatch(pattern, equation) if isinstance(equation, str) else None
         if match:
-            for part in match.groups():
-                if len(set(part)) != len(part):
-                    # a diagonal ("abb" or "cc"): its gradient would need a letter twice in one result
-                    raise NotImplementedError(f"EinsumDense: a letter repeated within one part of the equation (a "
-                                              f"diagonal) is not supported, got {equation!r}")
+            output = match.group(3)
+            if len(set(output)) != len(output):
+                # np.einsum (and Keras' call) refuse it too: an output holds each axis once
+                raise ValueError(f"EinsumDense: the output's part of the equation must name each axis once, got "
+                                 f"{equation!r}")
             return (form, *match.groups())
     raise ValueError(f"EinsumDense: equation must have the form 'ab,bc->ac', '...ab,bc->...ac' or "
                      f"'ab...,bc->ac...' (letters for axes), got {equation!r:.80}")
+
+
+def _once(spec):
+    """``spec``'s letters, each once, in the order they first come: the subscripts of its diagonal."""
+    return "".join(dict.fromkeys(spec))
+
+
+def _onto_diagonal(xp, spec, shape, values):
+    """An array of ``shape`` (subscripts ``spec``, a letter repeated: ``"abb"``) that holds ``values``
+    (subscripts ``_once(spec)``: ``"ab"``) on its diagonal and zeros off it: the gradient of an
+    operand the einsum read only the diagonal of (np.einsum cannot write a letter twice in a result)."""
+    letters = _once(spec)
+    out = xp.zeros(shape, values.dtype)
+    # one index array per axis, the same for axes of the same letter: out[i, j, j] = values[i, j]
+    out[tuple(xp.arange(size).reshape([-1 if c == letter else 1 for c in letters])
+              for letter, size in zip(spec, shape))] = values
+    return out
 
 
 class EinsumDense(Layer):
@@ -107,6 +126,10 @@ class EinsumDense(Layer):
         sizes = tuple(None if s is None else int(s) for s in sizes)
         self.output_sizes = dict(zip(named, sizes))
         self.partial_output_shape = sizes
+        if self.form != "left" and self.input_spec.count(self.input_spec[0]) > 1:
+            # a diagonal across the batch would tie the layer to one batch size
+            raise NotImplementedError(f"EinsumDense: the batch's letter {self.input_spec[0]!r} repeated in the input's "
+                                      f"part (a diagonal across the batch) is not supported, got {equation!r}")
         for letter in self.output_spec:
             if letter not in self.input_spec and letter not in self.kernel_spec:
                 raise ValueError(f"EinsumDense: output letter {letter!r} of {equation!r} is in neither the input's "
@@ -147,6 +170,10 @@ class EinsumDense(Layer):
         """Each letter's size, from a sample's shape (the batch's letter: None) and output_shape."""
         inputs, _, outputs = self._explicit(len(sample_shape) + 1)
         sizes = dict(zip(inputs, (None, *sample_shape)))
+        for letter, size in zip(inputs[1:], sample_shape):
+            if sizes[letter] != size:           # a diagonal ("abb") needs its axes the same size
+                raise ValueError(f"{self.describe()}: the input's axes of letter {letter!r} in {self.equation!r} must "
+                                 f"have one size (a diagonal), got samples of shape {tuple(sample_shape)}")
         for letter, size in self.output_sizes.items():
             given = sizes.get(letter)
             if letter in inputs and size is not None and given is not None and given != size:
@@ -210,7 +237,10 @@ class EinsumDense(Layer):
     def backward_from_logits(self, grad_z):
         xp = backend.get_array_module(grad_z)
         inputs, kernel, outputs = self._explicit(self.x.ndim)
-        self.grads["kernel"][...] = xp.einsum(f"{inputs},{outputs}->{kernel}", self.x, grad_z, optimize=True)
+        # a letter repeated in the kernel ("bb"): the product read its diagonal only, the gradient is there
+        once = _once(kernel)
+        dw = xp.einsum(f"{inputs},{outputs}->{once}", self.x, grad_z, optimize=True)
+        self.grads["kernel"][...] = dw if once == kernel else _onto_diagonal(xp, kernel, self.grads["kernel"].shape, dw)
         if self.bias_axes:
             bias = self.params["bias"]
             lead = grad_z.ndim - bias.ndim      # axes before the bias's: summed away
@@ -221,12 +251,16 @@ class EinsumDense(Layer):
             return None
         # an input axis in neither the kernel nor the output was summed over: its gradient is the same
         # at every position, so the einsum gives the other axes and a broadcast the rest
-        kept = "".join(c for c in inputs if c in kernel or c in outputs)
+        # at every position; a letter repeated in the input ("abb"): the gradient is on its diagonal
+        once = _once(inputs)
+        sizes = dict(zip(inputs, self.x.shape))
+        kept = "".join(c for c in once if c in kernel or c in outputs)
         dx = xp.einsum(f"{outputs},{kernel}->{kept}", grad_z, self.params["kernel"], optimize=True)
-        if kept != inputs:
-            dx = xp.broadcast_to(dx.reshape([self.x.shape[i] if c in kept else 1 for i, c in enumerate(inputs)]),
-                                 self.x.shape).copy()
-        return dx
+        if kept != once:
+            dx = xp.broadcast_to(dx.reshape([sizes[c] if c in kept else 1 for c in once]), [sizes[c] for c in once])
+        if once != inputs:
+            return _onto_diagonal(xp, inputs, self.x.shape, dx)
+        return dx.copy() if kept != once else dx
 
     def get_config(self):
         return {**super().get_config(), "equation": self.equation, "output_shape": list(self.partial_output_shape),
