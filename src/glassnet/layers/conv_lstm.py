@@ -80,12 +80,16 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
 
     def state_shapes(self):
         """One sample's shape of each state, h and c: (*output spatial, filters), which the frames'
-        sizes set (the built input's, or a call's: a model drawn checks initial_state first)."""
+        sizes set (the built input's, or the last call's: a model drawn asks before it builds)."""
         shape = self.input_shape if self.input_shape is not None else self._drawn_shape
         if shape is None:
             raise ValueError(f"{self.describe()}: its states' shape follows its frames' sizes: call or build it first")
         state = self._state_shape(shape)
         return [state, state]
+
+    def state_shapes_for(self, sample_shape):
+        self._drawn_shape = tuple(sample_shape)
+        return self.state_shapes()
 
     def __call__(self, x, training=None, mask=None, initial_state=None):
         """As ``LSTM``'s call (``CarriesStates``): ``initial_state=[h, c]``, each (batch, *output
@@ -101,6 +105,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         return super().__call__(x, training, None, initial_state)
 
     def output_shape(self, input_shape):
+        self._drawn_shape = tuple(input_shape)      # a model drawn asks this first: its LastState calls follow
         state = self._state_shape(input_shape)
         return (input_shape[0], *state) if self.return_sequences else state
 

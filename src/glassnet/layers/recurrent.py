@@ -102,6 +102,12 @@ class CarriesStates:
                              f"({self.state_names()}: {shapes}), got {len(states)}")
         return states
 
+    def state_shapes_for(self, sample_shape):
+        """``state_shapes()`` for samples of ``sample_shape``, which a model drawn checks the
+        initial states of a call against before building the layer: the states' shapes do not
+        depend on the input's here (ConvLSTM's follow its frames' sizes)."""
+        return self.state_shapes()
+
     def state_names(self):
         """The states in order, for messages: "h" or "h and c"."""
         return "h and c" if self.state_count == 2 else "h"
