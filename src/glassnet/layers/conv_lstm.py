@@ -115,8 +115,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     def numbers_per_sample(self, input_shape):
         steps = input_shape[0] or 1
         state = self._state_shape(input_shape)
-        # per step: the state's im2col copy and the gates, besides the input's
-        return steps * math.prod(state[:-1]) * (math.prod(self.kernel_size) * self.filters + 8 * self.filters)
+        # per step: the state's im2col copy (one per gate when the state is dropped: its masks
+        # differ) and the gates, besides the input's
+        copies = 4 if self.recurrent_dropout else 1
+        return steps * math.prod(state[:-1]) * (copies * math.prod(self.kernel_size) * self.filters + 8 * self.filters)
 
     def build(self, input_shape):
         self._state_shape(input_shape)
@@ -290,11 +292,21 @@ class ConvLSTM2D(_ConvLSTM):
     Parameters: ``Conv2D``'s (filters, kernel_size, strides, padding, dilation_rate, use_bias,
     kernel_*, bias_*) and ``LSTM``'s (activation, recurrent_activation, recurrent_initializer,
     recurrent_regularizer, recurrent_constraint, unit_forget_bias, return_sequences,
-    go_backwards). Not supported yet (refused by name): dropout, recurrent_dropout, return_state,
-    stateful, masks.
+    go_backwards, dropout, recurrent_dropout, return_state, stateful), as LSTM's (layers/recurrent.py):
+    dropout : float in [0, 1)
+        In training, the fraction of the input frames' numbers dropped, and ``recurrent_dropout``
+        of the state's fed back: masks of a frame's (and a state's) shape drawn once per batch, the
+        same at every step, one for each gate's product (Keras' ConvLSTMCell).
+    return_state : bool
+        ``[output, h, c]``, the last states (batch, *output spatial, filters) after the output; calls
+        take ``initial_state=[h, c]`` (arrays, or tensors in a functional Model: an encoder's
+        states starting a decoder).
+    stateful : bool
+        Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
+    Not supported yet (refused by name): masks.
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
-    filters) with ``return_sequences``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
+    filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
     (kh, kw, filters, 4 filters), ``bias`` (4 filters,), gates in Keras' order i, f, c, o.
 
     Example
