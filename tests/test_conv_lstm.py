@@ -32,9 +32,12 @@ def test_outputs_match_keras(name, shape, settings, rng):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-def _torch_conv_lstm(torch, layer, x):
+def _torch_conv_lstm(torch, layer, x, h0=None, c0=None):
     """The layer's maths in torch (channels first): the input's convolution with TensorFlow's
-    padding, the state's with "same" padding, LSTM gates i, f, c, o."""
+    padding, the state's with "same" padding, LSTM gates i, f, c, o; each gate's input and state
+    multiplied by the dropout masks of the layer's last forward (Keras' ConvLSTMCell), when it drew
+    some; from the states ``h0``, ``c0`` (channels last) when given. Returns the output, the
+    parameters as leaves, and the last h and c (channels last)."""
     F, rank = torch.nn.functional, layer.rank
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[rank]
     params = {name: torch.tensor(value, requires_grad=True) for name, value in layer.params.items()}
@@ -53,20 +56,28 @@ def _torch_conv_lstm(torch, layer, x):
     spatial = x.shape[2:-1]
     state = [conv_output_length(n, k, s, layer.padding, d)[0]
              for n, k, s, d in zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate)]
-    h = torch.zeros((x.shape[0], layer.filters, *state), dtype=x.dtype)
-    c = torch.zeros_like(h)
+    h = torch.zeros((x.shape[0], layer.filters, *state), dtype=x.dtype) if h0 is None else h0.movedim(-1, 1)
+    c = torch.zeros_like(h) if c0 is None else c0.movedim(-1, 1)
     outs, f = [], layer.filters
+
+    def per_gate(masks):        # channels first, one per gate (all ones without dropout)
+        return [1.0] * 4 if masks is None else [torch.tensor(m).movedim(-1, 1) for m in masks]
+    input_masks, state_masks = per_gate(layer._input_masks), per_gate(layer._state_masks)
+    bias = params.get("bias")
     for t in range(steps):
         frame = frames[:, t].movedim(-1, 1)
-        z = conv(padded(frame, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding, spatial), kernel,
-                 params.get("bias"), stride=layer.strides, dilation=layer.dilation_rate)
-        z = z + conv(padded(h, layer.kernel_size, (1,) * rank, (1,) * rank, "same", state), recurrent)
+        z = torch.cat([conv(padded(frame * input_masks[g], layer.kernel_size, layer.strides, layer.dilation_rate,
+                                   layer.padding, spatial), kernel[g * f:(g + 1) * f],
+                            None if bias is None else bias[g * f:(g + 1) * f], stride=layer.strides,
+                            dilation=layer.dilation_rate)
+                       + conv(padded(h * state_masks[g], layer.kernel_size, (1,) * rank, (1,) * rank, "same", state),
+                              recurrent[g * f:(g + 1) * f]) for g in range(4)], 1)
         i, fg, g, o = (torch.sigmoid(z[:, :f]), torch.sigmoid(z[:, f:2 * f]), torch.tanh(z[:, 2 * f:3 * f]),
                        torch.sigmoid(z[:, 3 * f:]))
         c = fg * c + i * g
         h = o * torch.tanh(c)
         outs.append(h.movedim(1, -1))
-    return (torch.stack(outs, 1) if layer.return_sequences else outs[-1]), params
+    return (torch.stack(outs, 1) if layer.return_sequences else outs[-1]), params, (h.movedim(1, -1), c.movedim(1, -1))
 
 
 @pytest.mark.parametrize("name, shape, settings", CASES, ids=str)
@@ -77,7 +88,7 @@ def test_gradients_match_torch_autograd(name, shape, settings, rng, torch):
     upstream = rng.normal(size=out.shape)
     dx = layer.backward(upstream)
     tx = torch.tensor(x, requires_grad=True)
-    tout, params = _torch_conv_lstm(torch, layer, tx)
+    tout, params, _ = _torch_conv_lstm(torch, layer, tx)
     np.testing.assert_allclose(out, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
     (tout * torch.tensor(upstream)).sum().backward()
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
@@ -118,10 +129,14 @@ def test_a_next_frame_model_trains_as_keras_and_round_trips(rng, tmp_path):
 
 
 def test_refusals_name_the_layer_and_what_came():
-    with pytest.raises(NotImplementedError, match=r"ConvLSTM2D: dropout=0.2 is not supported yet"):
-        layers.ConvLSTM2D(2, 3, dropout=0.2)
-    with pytest.raises(NotImplementedError, match=r"ConvLSTM2D: return_state=True is not supported yet"):
-        layers.ConvLSTM2D(2, 3, return_state=True)
+    with pytest.raises(ValueError, match=r"ConvLSTM2D: dropout must be a number in \[0, 1\)"):
+        layers.ConvLSTM2D(2, 3, dropout=1.0)
+    with pytest.raises(ValueError, match=r"ConvLSTM3D: recurrent_dropout must be a number in \[0, 1\)"):
+        layers.ConvLSTM3D(2, 3, recurrent_dropout=-0.1)
+    with pytest.raises(TypeError, match=r"ConvLSTM1D: stateful"):
+        layers.ConvLSTM1D(2, 3, stateful="yes")
+    with pytest.raises(NotImplementedError, match=r"ConvLSTM2D: masks are not supported yet"):
+        layers.ConvLSTM2D(2, 3)(np.ones((1, 3, 4, 4, 1)), mask=np.ones((1, 3), bool))
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, steps, height, width, channels\), got shape "
                                          r"\(batch, 4, 6, 6\)"):
         layers.ConvLSTM2D(2, 3)(np.ones((1, 4, 6, 6)))

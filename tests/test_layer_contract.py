@@ -22,9 +22,9 @@ TABLE = {
     "LSTM": (lambda **kw: layers.LSTM(3, go_backwards=True, dropout=0.3, recurrent_dropout=0.2, **kw), (4, 2), True),
     "GRU": (lambda **kw: layers.GRU(3, return_sequences=True, recurrent_dropout=0.3, **kw), (5, 2), True),
     "ConvLSTM2D": (lambda **kw: layers.ConvLSTM2D(2, 2, padding="same", return_sequences=True, bias_initializer="random_normal",
-                                                  **kw), (3, 3, 4, 2), False),
+                                                  dropout=0.3, recurrent_dropout=0.2, **kw), (3, 3, 4, 2), True),
     "ConvLSTM1D": (lambda **kw: layers.ConvLSTM1D(2, 3, strides=2, go_backwards=True, **kw), (3, 7, 2), False),
-    "ConvLSTM3D": (lambda **kw: layers.ConvLSTM3D(2, 2, **kw), (2, 3, 3, 2, 1), False),
+    "ConvLSTM3D": (lambda **kw: layers.ConvLSTM3D(2, 2, recurrent_dropout=0.3, **kw), (2, 3, 3, 2, 1), True),
     "Bidirectional": (lambda **kw: layers.Bidirectional(layers.GRU(3, return_sequences=True, dropout=0.2), merge_mode="mul",
                                                          **kw), (4, 2), True),
     # a stack of cells with dropout in the middle one, reading the input from its end
@@ -217,6 +217,7 @@ def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
     random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
+              "ConvLSTM2D", "ConvLSTM3D",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomSharpness", "RandomErasing", "RandomContrast",
               "RandomBrightness", "MixUp", "CutMix", "RandomElasticTransform")
     random += ("RandomGrayscale", "RandomInvert", "Solarization", "RandomColorDegeneration", "RandomSaturation", "RandomHue",

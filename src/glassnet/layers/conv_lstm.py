@@ -17,16 +17,19 @@ images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
 import math
 
 from .. import activations, backend, constraints, initializers, regularizers
-from .._validation import check_flag
+from .._validation import check_flag, check_number
 from .base import LAYERS, Layer
 from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
                    window_settings)
-from .recurrent import forget_ones, lstm_cell, lstm_cell_backward
+from .recurrent import CarriesStates, StatefulLoop, dropout_masks, forget_ones, lstm_cell, lstm_cell_backward
 
 
-class _ConvLSTM(RankOneAsTwo, Layer):
-    """Shared by ConvLSTM1D (rank 1), ConvLSTM2D and ConvLSTM3D."""
+class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
+    """Shared by ConvLSTM1D (rank 1), ConvLSTM2D and ConvLSTM3D. States in and out, stateful and
+    the dropout masks are the recurrent layers' own mechanisms (layers/recurrent.py)."""
     rank = 2
+    state_count = 2           # h and c, each (batch, *output spatial, filters)
+    _drawn_shape = None       # the samples' shape of the last call, which the states' shape follows
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, activation="tanh",
                  recurrent_activation="sigmoid", use_bias=True, kernel_initializer="glorot_uniform",
@@ -36,13 +39,12 @@ class _ConvLSTM(RankOneAsTwo, Layer):
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        for what, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if value != 0:
-                raise NotImplementedError(f"{cls}: {what}={value!r:.40} is not supported yet (only 0); put a "
-                                          f"SpatialDropout after the layer, or Dropout before it")
-        for what, value in (("return_state", return_state), ("stateful", stateful)):
-            if check_flag(value, f"{cls}: {what}"):
-                raise NotImplementedError(f"{cls}: {what}=True is not supported yet")
+        # a rate of 1 would drop everything and scale by 1 / 0
+        self.dropout = check_number(dropout, f"{cls}: dropout", "[0, 1)")
+        self.recurrent_dropout = check_number(recurrent_dropout, f"{cls}: recurrent_dropout", "[0, 1)")
+        self.return_state = check_flag(return_state, f"{cls}: return_state")
+        self.stateful = check_flag(stateful, f"{cls}: stateful")
+        self.states = self.start_states = None      # as the recurrent layers': see StatefulLoop
         self.filters = positive_int(filters, "filters", cls)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -76,7 +78,34 @@ class _ConvLSTM(RankOneAsTwo, Layer):
                                  f"{sample_shape[1:]} with padding={self.padding!r} ({exc})") from None
         return (*out, self.filters)
 
+    def state_shapes(self):
+        """One sample's shape of each state, h and c: (*output spatial, filters), which the frames'
+        sizes set (the built input's, or the last call's: a model drawn asks before it builds)."""
+        shape = self.input_shape if self.input_shape is not None else self._drawn_shape
+        if shape is None:
+            raise ValueError(f"{self.describe()}: its states' shape follows its frames' sizes: call or build it first")
+        state = self._state_shape(shape)
+        return [state, state]
+
+    def state_shapes_for(self, sample_shape):
+        self._drawn_shape = tuple(sample_shape)
+        return self.state_shapes()
+
+    def __call__(self, x, training=None, mask=None, initial_state=None):
+        """As ``LSTM``'s call (``CarriesStates``): ``initial_state=[h, c]``, each (batch, *output
+        spatial, filters), and ``[output, h, c]`` with ``return_state=True``."""
+        from .symbolic import is_symbolic, sample_shape_of
+        if mask is not None:
+            raise NotImplementedError(f"{self.describe()}: masks are not supported yet (Keras' ConvLSTM skips the "
+                                      f"masked steps); give it unpadded sequences")
+        if is_symbolic(x):
+            self._drawn_shape = tuple(sample_shape_of(x))
+        elif hasattr(x, "shape"):
+            self._drawn_shape = tuple(x.shape[1:])
+        return super().__call__(x, training, None, initial_state)
+
     def output_shape(self, input_shape):
+        self._drawn_shape = tuple(input_shape)      # a model drawn asks this first: its LastState calls follow
         state = self._state_shape(input_shape)
         return (input_shape[0], *state) if self.return_sequences else state
 
@@ -86,8 +115,10 @@ class _ConvLSTM(RankOneAsTwo, Layer):
     def numbers_per_sample(self, input_shape):
         steps = input_shape[0] or 1
         state = self._state_shape(input_shape)
-        # per step: the state's im2col copy and the gates, besides the input's
-        return steps * math.prod(state[:-1]) * (math.prod(self.kernel_size) * self.filters + 8 * self.filters)
+        # per step: the state's im2col copy (one per gate when the state is dropped: its masks
+        # differ) and the gates, besides the input's
+        copies = 4 if self.recurrent_dropout else 1
+        return steps * math.prod(state[:-1]) * (copies * math.prod(self.kernel_size) * self.filters + 8 * self.filters)
 
     def build(self, input_shape):
         self._state_shape(input_shape)
@@ -111,9 +142,21 @@ class _ConvLSTM(RankOneAsTwo, Layer):
         return 2 * batch_size * steps * positions * self.params["kernel"].size
 
     # -- forward and backward (the gates: recurrent.lstm_cell, LSTM's own) -----------------------
+    def _gate_blocks(self, masks):
+        """The blocks of filters each product runs in: the four gates one by one when they have
+        dropout masks of their own (Keras' ConvLSTMCell draws one per gate), else all at once."""
+        if masks is None:
+            return [slice(None)]
+        f = self.filters
+        return [slice(g * f, (g + 1) * f) for g in range(4)]
+
     def forward(self, x, training=False):
         """x (batch, steps, *spatial, channels) -> the last state h (batch, *output spatial,
-        filters), or every step's (batch, steps, ...) with ``return_sequences``."""
+        filters), or every step's (batch, steps, ...) with ``return_sequences``. ``x`` may be a list
+        ``[x, h, c]`` (a model's call with ``initial_state``): the loop starts from those states.
+        ``final_states`` keeps the last h and c."""
+        x, given = self._taken_states(x, self.stateful)
+        self._started_from, self._state_grads = given is not None, None
         if x.ndim != self.rank + 3 or x.shape[-1] != self.input_shape[-1]:
             self._state_shape(x.shape[1:])
         xp = backend.get_array_module(x)
@@ -121,63 +164,107 @@ class _ConvLSTM(RankOneAsTwo, Layer):
         state = self._state_shape(x.shape[1:])
         self.x = x
         seq = x[:, ::-1] if self.go_backwards else x
-        frames = self._lifted(xp.ascontiguousarray(seq).reshape(n * steps, *x.shape[2:]))
-        xz, self._input_cache = conv_forward(frames, self._lifted_kernel("kernel"), self.params.get("bias"),
-                                             self._lifted_axes(self.strides), self.padding,
-                                             self._lifted_axes(self.dilation_rate))
+        # in training, Keras' masks: four (one per gate) of a frame's shape, four of the state's
+        self._input_masks = dropout_masks(self, (n, *x.shape[2:]), self.dropout, 4, xp, x.dtype) if training else None
+        self._state_masks = (dropout_masks(self, (n, *state), self.recurrent_dropout, 4, xp, x.dtype)
+                             if training else None)
+        kernel, bias = self._lifted_kernel("kernel"), self.params.get("bias")
+        xz = xp.empty((n, steps, *state[:-1], 4 * self.filters), dtype=x.dtype)
+        self._input_caches = []
+        for i, block in enumerate(self._gate_blocks(self._input_masks)):
+            # every step's input product at once (the steps as a batch)
+            frames = seq if self._input_masks is None else seq * self._input_masks[i][:, None]
+            frames = self._lifted(xp.ascontiguousarray(frames).reshape(n * steps, *x.shape[2:]))
+            z, cache = conv_forward(frames, kernel[..., block], None if bias is None else bias[block],
+                                    self._lifted_axes(self.strides), self.padding,
+                                    self._lifted_axes(self.dilation_rate))
+            self._input_caches.append(cache)
+            xz[..., block] = z.reshape(n, steps, *state[:-1], -1)
         # time-major, each step's input product contiguous: (steps, batch, *state spatial, 4 filters)
-        self._xz = xz = xp.ascontiguousarray(xp.moveaxis(xz.reshape(n, steps, *state[:-1], 4 * self.filters), 1, 0))
+        self._xz = xz = xp.ascontiguousarray(xp.moveaxis(xz, 1, 0))
         ones = self._lifted_axes((1,) * self.rank)
         self._h = h = xp.zeros((steps + 1, n, *state), dtype=x.dtype)       # h[t + 1]: the state after step t
         self._c = c = xp.zeros((steps + 1, n, *state), dtype=x.dtype)
+        if self.stateful and self.states is not None:      # the previous batch's last states, row by row
+            self._check_state_rows(n)
+            h[0], c[0] = self.states
+        self.start_states = self.states if self.stateful else None
+        if given is not None:
+            h[0], c[0] = given
         self._z = xp.empty_like(xz)
         self._g = xp.empty_like(xz)
         self._ac = xp.empty((steps, n, *state), dtype=x.dtype)            # activation(c_t)
         self._recurrent_caches = []
         recurrent = self._lifted_kernel("recurrent_kernel")
+        blocks = self._gate_blocks(self._state_masks)
         for t in range(steps):
-            hz, cache = conv_forward(self._lifted(h[t]), recurrent, None, ones, "same", ones)
-            self._recurrent_caches.append(cache)
-            z = self._z[t]
-            xp.add(xz[t], hz.reshape(z.shape), out=z)
+            z, caches = self._z[t], []
+            for i, block in enumerate(blocks):
+                fed = h[t] if self._state_masks is None else h[t] * self._state_masks[i]
+                hz, cache = conv_forward(self._lifted(fed), recurrent[..., block], None, ones, "same", ones)
+                caches.append(cache)
+                xp.add(xz[t][..., block], hz.reshape(z[..., block].shape), out=z[..., block])
+            self._recurrent_caches.append(caches)
             lstm_cell(z, c[t], self._g[t], c[t + 1], h[t + 1], self._ac[t], self.activation,
                       self.recurrent_activation)
+        if self.stateful:           # copies: the next batch's start, never a view of this one's cache
+            self.states = [h[steps].copy(), c[steps].copy()]
+        self.final_states = [h[steps], c[steps]]        # views of the cache; nobody writes them
         if self.return_sequences:
             return xp.ascontiguousarray(xp.moveaxis(h[1:], 0, 1))
         return h[steps].copy()
 
     def backward(self, grad_output):
+        """dL/dx from dL/d(output); a model's ``_state_grads`` (dL/d the last h and c, or None)
+        join the last step's. After a forward from initial states, returns ``[dx, dL/dh_0,
+        dL/dc_0]`` (``initial_state_grads`` keeps the latter two)."""
         xp = backend.get_array_module(grad_output)
         steps, n = self._h.shape[0] - 1, self._h.shape[1]
-        f, c = self.filters, self._c
+        c = self._c
+        seeds, self._state_grads = self._state_grads, None
         dh_out = xp.zeros_like(self._h[1:])
         if self.return_sequences:
             dh_out[...] = xp.moveaxis(grad_output, 1, 0)
         else:
             dh_out[-1] = grad_output
         dh, dc = xp.zeros_like(self._h[0]), xp.zeros_like(self._c[0])
+        for g, seed in zip((dh, dc), seeds or ()):        # the last states' own (return_state in a model)
+            if seed is not None:
+                g += seed
         dz_all = xp.empty_like(self._z)
         d_recurrent = xp.zeros_like(self.params["recurrent_kernel"])
         recurrent = self._lifted_kernel("recurrent_kernel")
+        blocks = self._gate_blocks(self._state_masks)
         for t in reversed(range(steps)):
             dh += dh_out[t]
             lstm_cell_backward(dh, dc, self._z[t], self._g[t], c[t], c[t + 1], self._ac[t], dz_all[t],
                                self.activation, self.recurrent_activation)
-            dh_prev, dk, _ = conv_backward(self._lifted(dz_all[t]), self._recurrent_caches[t], recurrent)
-            d_recurrent += dk.reshape(d_recurrent.shape)
-            dh = dh_prev.reshape(dh.shape)
+            dh = xp.zeros_like(dh)
+            for i, block in enumerate(blocks):
+                dfed, dk, _ = conv_backward(self._lifted(dz_all[t][..., block]), self._recurrent_caches[t][i],
+                                            recurrent[..., block])
+                d_recurrent[..., block] += dk.reshape(d_recurrent[..., block].shape)
+                dfed = dfed.reshape(dh.shape)
+                dh += dfed if self._state_masks is None else dfed * self._state_masks[i]
         self.grads["recurrent_kernel"][...] = d_recurrent
+        self.initial_state_grads = [dh, dc.copy()]
         state_spatial = self._h.shape[2:-1]
-        flat = xp.moveaxis(dz_all, 0, 1).reshape(n * steps, *state_spatial, 4 * f)      # batch-major, as the input conv
-        dx, dkernel, dbias = conv_backward(self._lifted(flat), self._input_cache, self._lifted_kernel("kernel"),
-                                           input_gradient=self.needs_input_gradient)
-        self.grads["kernel"][...] = dkernel.reshape(self.grads["kernel"].shape)
-        if dbias is not None:
-            self.grads["bias"][...] = dbias
-        if dx is None:
-            return None
-        dx = dx.reshape(n, steps, *self.x.shape[2:])
-        return dx[:, ::-1].copy() if self.go_backwards else dx
+        flat = xp.moveaxis(dz_all, 0, 1).reshape(n * steps, *state_spatial, 4 * self.filters)  # batch-major
+        kernel, dx = self._lifted_kernel("kernel"), None
+        for i, block in enumerate(self._gate_blocks(self._input_masks)):
+            dframes, dk, db = conv_backward(self._lifted(flat[..., block]), self._input_caches[i], kernel[..., block],
+                                            input_gradient=self.needs_input_gradient)
+            self.grads["kernel"][..., block] = dk.reshape(self.grads["kernel"][..., block].shape)
+            if db is not None:
+                self.grads["bias"][block] = db
+            if dframes is not None:
+                dframes = dframes.reshape(n, steps, *self.x.shape[2:])
+                if self._input_masks is not None:
+                    dframes = dframes * self._input_masks[i][:, None]
+                dx = dframes if dx is None else dx + dframes
+        if dx is not None and self.go_backwards:
+            dx = dx[:, ::-1].copy()
+        return [dx, *self.initial_state_grads] if self._started_from else dx
 
     def get_config(self):
         keys = ("kernel", "recurrent", "bias")
@@ -186,6 +273,8 @@ class _ConvLSTM(RankOneAsTwo, Layer):
                 "activation": self.activation.name, "recurrent_activation": self.recurrent_activation.name,
                 "use_bias": self.use_bias, "unit_forget_bias": self.unit_forget_bias,
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "return_state": self.return_state, "stateful": self.stateful,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "recurrent_initializer": initializers.name_of(self.recurrent_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
@@ -203,11 +292,21 @@ class ConvLSTM2D(_ConvLSTM):
     Parameters: ``Conv2D``'s (filters, kernel_size, strides, padding, dilation_rate, use_bias,
     kernel_*, bias_*) and ``LSTM``'s (activation, recurrent_activation, recurrent_initializer,
     recurrent_regularizer, recurrent_constraint, unit_forget_bias, return_sequences,
-    go_backwards). Not supported yet (refused by name): dropout, recurrent_dropout, return_state,
-    stateful, masks.
+    go_backwards, dropout, recurrent_dropout, return_state, stateful), as LSTM's (layers/recurrent.py):
+    dropout : float in [0, 1)
+        In training, the fraction of the input frames' numbers dropped, and ``recurrent_dropout``
+        of the state's fed back: masks of a frame's (and a state's) shape drawn once per batch, the
+        same at every step, one for each gate's product (Keras' ConvLSTMCell).
+    return_state : bool
+        ``[output, h, c]``, the last states (batch, *output spatial, filters) after the output; calls
+        take ``initial_state=[h, c]`` (arrays, or tensors in a functional Model: an encoder's
+        states starting a decoder).
+    stateful : bool
+        Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
+    Not supported yet (refused by name): masks.
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
-    filters) with ``return_sequences``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
+    filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
     (kh, kw, filters, 4 filters), ``bias`` (4 filters,), gates in Keras' order i, f, c, o.
 
     Example

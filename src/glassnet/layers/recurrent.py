@@ -42,6 +42,16 @@ def check_sequences(layer, sample_shape):
                          f"{sample_shape}")
 
 
+def dropout_masks(layer, shape, rate, count, xp, dtype):
+    """``count`` dropout masks of ``shape`` (one per block of gates), or None without dropout: 0
+    or ``1 / (1 - rate)``, drawn from ``layer``'s generator as Keras draws them, once per batch and
+    the same at every step (Gal & Ghahramani 2016). The recurrent layers' and ConvLSTM's."""
+    if rate == 0:
+        return None
+    generator = layer._generator()
+    return [xp.asarray((generator.random(shape) >= rate) / (1 - rate), dtype=dtype) for _ in range(count)]
+
+
 class CarriesStates:
     """Keras' several arrays in and out of a layer that carries states through the steps (the
     recurrent layers, and ``Bidirectional`` around one): calls take ``initial_state`` (a list of
@@ -87,10 +97,16 @@ class CarriesStates:
     def _state_list(self, initial_state):
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(states) != self.state_count:
-            shapes = ", ".join(f"(batch, {shape[-1]})" for shape in self.state_shapes())
+            shapes = ", ".join(f"(batch, {', '.join(map(str, shape))})" for shape in self.state_shapes())
             raise ValueError(f"{self.describe()}: initial_state takes {self.state_count} state(s) "
                              f"({self.state_names()}: {shapes}), got {len(states)}")
         return states
+
+    def state_shapes_for(self, sample_shape):
+        """``state_shapes()`` for samples of ``sample_shape``, which a model drawn checks the
+        initial states of a call against before building the layer: the states' shapes do not
+        depend on the input's here (ConvLSTM's follow its frames' sizes)."""
+        return self.state_shapes()
 
     def state_names(self):
         """The states in order, for messages: "h" or "h and c"."""
@@ -257,13 +273,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
         return [slice(None)]
 
     def _masks(self, shape, rate, count, xp, dtype):
-        """``count`` dropout masks of ``shape`` (one per block), or None without dropout: 0 or
-        ``1 / (1 - rate)``, drawn from the layer's generator as Keras draws them, once per batch and
-        the same at every step (Gal & Ghahramani 2016)."""
-        if rate == 0:
-            return None
-        generator = self._generator()
-        return [xp.asarray((generator.random(shape) >= rate) / (1 - rate), dtype=dtype) for _ in range(count)]
+        return dropout_masks(self, shape, rate, count, xp, dtype)
 
     @staticmethod
     def _masked(a, masks, i):

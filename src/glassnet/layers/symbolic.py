@@ -91,9 +91,9 @@ def call_symbolic(layer, inputs, training=None, options=None):
     if getattr(layer, "takes_text", False) and isinstance(parents[0], InputLayer) and parents[0].dtype == "string":
         shapes = [layer.ids_shape()]        # what the model hands it: the ids it makes of the texts
     shape = shapes if merges else shapes[0]
-    if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes():
+    if with_states and [tuple(s) for s in shapes[1:]] != layer.state_shapes_for(shapes[0]):
         raise ValueError(f"{layer.describe()}: initial_state takes tensors of samples of shapes "
-                         f"{layer.state_shapes()}, got {[tuple(s) for s in shapes[1:]]}")
+                         f"{layer.state_shapes_for(shapes[0])}, got {[tuple(s) for s in shapes[1:]]}")
     with call_arguments_set(layer, options):         # this call's own (a ReversibleEmbedding's reverse)
         if layer.built:
             layer.check_input_shape(shape)
