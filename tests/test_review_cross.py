@@ -1,7 +1,6 @@
 """Review of HashedCrossing, ReversibleEmbedding and the per-call arguments (reverse=, attention_mask=):
 reproductions of the bugs found, each failing on the code as reviewed."""
 import numpy as np
-import pytest
 
 import glassnet as gn
 from glassnet.layers import HashedCrossing, ReversibleEmbedding

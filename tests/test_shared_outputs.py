@@ -68,6 +68,10 @@ def test_a_shared_layer_making_the_output_equals_its_calls_written_apart(activat
                                    rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(grads["inner"][key], apart_grads["inner"][key], rtol=1e-12, atol=1e-15)
     assert check_model(model, x, y)["max_error"] < 1e-6
+    traced, apart_traced = model.trace(x, y), apart.trace(x, y)        # a record per call, as written apart
+    assert traced.loss == pytest.approx(apart_traced.loss, rel=1e-13)
+    for record, other in zip(traced, apart_traced):
+        np.testing.assert_allclose(record["dA"], other["dA"], rtol=1e-12, atol=1e-15)
     # a step trains both calls' weights as the sum: the model stays the two-layer one with tied weights
     model.train_on_batch(x, y)
     apart_step = [w - 0.01 * (apart_grads["d1"][k] + apart_grads["d2"][k]) for k, w in

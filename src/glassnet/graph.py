@@ -44,8 +44,10 @@ Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A re
 ``return_state=True`` each last state is a ``LastState`` call reading the layer's output
 (layers/readers.py). Texts come in as Sequential's do: one Input of texts, read by a
 TextVectorization alone, as the first call (the model turns the texts into its ids before the
-pass). Not here yet: texts beside other inputs; a shared layer that makes an output, is stateful,
-returns its states or has an activity_regularizer; each is refused by name.
+pass). Not here yet: texts beside other inputs; a shared layer that is stateful, returns its
+states or has an activity_regularizer; each is refused by name. A shared layer may make an output
+(a tied embedding's reverse call): the output layer is the call's, not the last of ``layers``
+(``Sequential._output_layer``), and an output of several keeps its own call's logits (``Head.z``).
 """
 import inspect
 import math

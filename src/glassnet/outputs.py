@@ -13,7 +13,9 @@
 The loss is Keras': each output's own loss on its own targets, times its weight, summed. The logs
 hold that total as "loss", each output's own loss (before its loss weight; with the sample weights,
 when ``fit`` or ``evaluate`` has some, as Keras 3) as "<output>_loss" and each
-output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy".
+output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy". Two outputs
+made by one layer called more than once share its name, as in Keras: the later one's logs take
+"_1" ("d_loss_1", "d_accuracy_1"), and a dict by that name is refused (it could mean either).
 
 How the data travels: as several inputs do (``glassnet.graph``), packed side by side. The outputs
 of a batch are one array (n, sum of the outputs' sizes) and the targets another (n, sum of the
