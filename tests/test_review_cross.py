@@ -1,7 +1,6 @@
 """Review of HashedCrossing, ReversibleEmbedding and the per-call arguments (reverse=, attention_mask=):
 reproductions of the bugs found, each failing on the code as reviewed."""
 import numpy as np
-import pytest
 
 import glassnet as gn
 from glassnet.layers import HashedCrossing, ReversibleEmbedding
@@ -85,11 +84,10 @@ def test_an_attention_mask_of_one_row_broadcasts_over_the_query_steps_as_keras(r
     np.testing.assert_allclose(model.predict([x, row.astype(np.float32)], verbose=0), full, rtol=1e-6, atol=1e-7)
 
 
-def test_a_reverse_call_making_the_output_is_refused_with_the_way_out():
-    # Keras' usual language model ends with the reverse call's logits; glassnet refuses a shared
-    # layer making the output, and its message should say what to do (docs: an Activation after it)
+def test_a_reverse_call_may_make_the_output():
+    # Keras' usual language model ends with the reverse call's logits: a shared layer making the
+    # output is taken (its training against Keras: tests/test_shared_outputs.py)
     ids = gn.Input((6,))
     emb = ReversibleEmbedding(13, 5)
     h = gn.layers.Dense(5)(emb(ids))
-    with pytest.raises(NotImplementedError, match=r"called more than once and makes an output; put a layer after"):
-        gn.Model(ids, emb(h, reverse=True))
+    assert gn.Model(ids, emb(h, reverse=True)).output_shape == (6, 13)

@@ -44,6 +44,10 @@ def _restore(snapshot):
 class CallGraphMixin:
     """The passes of a graph of calls (see the module docstring)."""
 
+    # {call: its Head}, for the outputs of a model of several made by a layer called more than
+    # once: the walk keeps each such call's logits on its head (Head.z), for a fused loss
+    _shared_outputs = {}
+
     def _graph_walk(self, x, training):
         """Yield ``(layer, its input(s), its output)`` for each call of the graph in turn, as
         ``Sequential._walk`` does for each layer: each call reads its sources' outputs (the model's
@@ -63,6 +67,8 @@ class CallGraphMixin:
             # and its own arguments (ReversibleEmbedding's reverse), set on the layer for its forward
             with call_arguments_set(layer, None if self._call_options is None else self._call_options[k]):
                 outputs.append(layer.forward(inputs, training=mode))
+            if k in self._shared_outputs:       # this call's logits, before the layer's next call replaces them
+                self._shared_outputs[k].z = getattr(layer, "z", None)
             if training and id(layer) in self._shared:
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
                 # here, and put back before that call's backward

@@ -206,7 +206,7 @@ def is_classifier(model):
     as a regressor of values in (0, 1) still gets its raw output in the probability column. Several
     sigmoid units (multi-label) do not form one distribution, so they get raw columns.
     """
-    activation = getattr(getattr(model.layers[-1], "activation", None), "name", None)
+    activation = getattr(getattr(model._output_layer, "activation", None), "name", None)
     if getattr(model.loss, "from_logits", False) is True and activation == "linear":
         activation = model.loss.applies         # trained on logits: predict turns them into probabilities
     if activation == "softmax":

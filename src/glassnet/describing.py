@@ -40,8 +40,8 @@ def check_graph_config(graph, layers):
     anything, and returned as ``Sequential._add_layers`` takes it: each call names one of
     ``layers``, each layer called, first in the layers' order; each call reads earlier calls (-1:
     the model's input), two or more for a merge; every call but the last leads to a later one
-    (one output); a layer called more than once makes no output, is not stateful, has no
-    activity regularizer (a functional Model refuses them too)."""
+    (one output); a layer called more than once is not stateful and has no activity
+    regularizer (a functional Model refuses them too)."""
     if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options"}:
         raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options')")
     calls, inbound = graph["calls"], graph["inbound"]
@@ -69,9 +69,9 @@ def check_graph_config(graph, layers):
     counts = {c: calls.count(c) for c in calls}
     for c, count in counts.items():
         layer = layers[c]
-        if count > 1 and (c == calls[-1] or layer.activity_regularizer is not None or getattr(layer, "stateful", False)):
-            raise ValueError(f"config: 'graph': {layer.describe()} is called more than once and makes the output, is "
-                             f"stateful or has an activity_regularizer")
+        if count > 1 and (layer.activity_regularizer is not None or getattr(layer, "stateful", False)):
+            raise ValueError(f"config: 'graph': {layer.describe()} is called more than once and is stateful or "
+                             f"has an activity_regularizer")
     if modes is not None and (not isinstance(modes, list) or len(modes) != len(calls)
                               or not all(mode is None or isinstance(mode, bool) for mode in modes)):
         raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")

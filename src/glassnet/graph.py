@@ -44,8 +44,10 @@ Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A re
 ``return_state=True`` each last state is a ``LastState`` call reading the layer's output
 (layers/readers.py). Texts come in as Sequential's do: one Input of texts, read by a
 TextVectorization alone, as the first call (the model turns the texts into its ids before the
-pass). Not here yet: texts beside other inputs; a shared layer that makes an output, is stateful,
-returns its states or has an activity_regularizer; each is refused by name.
+pass). Not here yet: texts beside other inputs; a shared layer that is stateful, returns its
+states or has an activity_regularizer; each is refused by name. A shared layer may make an output
+(a tied embedding's reverse call): the output layer is the call's, not the last of ``layers``
+(``Sequential._output_layer``), and an output of several keeps its own call's logits (``Head.z``).
 """
 import inspect
 import math
@@ -263,6 +265,7 @@ class Model(Sequential):
         self._graph, self._calls, self._shared, self.inputs, self.outputs = [], [], set(), [], []
         self._text_readers = {}
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
+        self._shared_outputs = {}
 
     def _make_graph(self, inputs, outputs):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
@@ -294,7 +297,6 @@ class Model(Sequential):
                 if id(tensor.layer.source) in shared:
                     raise NotImplementedError(f"Model: {tensor.layer.source.describe()} is called more than once and "
                                               f"returns {tensor.layer.returns} too; give each call a layer of its own")
-        makers = {id(tensor.layer) for tensor in outputs}
         # each Input of texts is read by one layer that turns them into numbers (TextVectorization,
         # StringLookup, Hashing), called once, on it alone: the model hands that layer the texts
         # (its encode), then packs the numbers it makes as that Input's values
@@ -314,10 +316,7 @@ class Model(Sequential):
                                           f"their Input with dtype='string' and give it the codes)")
         for layer in layers:
             if id(layer) in shared:
-                refusal = ("makes an output; put a layer after that call (Identity(), or Activation('softmax') "
-                           "after a ReversibleEmbedding's reverse call), or share the layers before it"
-                           if id(layer) in makers else
-                           "has an activity_regularizer, whose penalty per call is not supported yet"
+                refusal = ("has an activity_regularizer, whose penalty per call is not supported yet"
                            if layer.activity_regularizer is not None else
                            "is stateful" if stateful_layers([layer]) else None)
                 if refusal:
@@ -361,6 +360,7 @@ class Model(Sequential):
                                for index, (tensor, k, start) in enumerate(zip(outputs, self._outputs_at, starts))]
                 for head in self._heads:
                     head.layout = layout
+                self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in shared}
             self._declared_input = shape
             self._build_samples(shape)
             for layer, rng in kept:

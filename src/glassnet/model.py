@@ -447,7 +447,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         output = calls[-2] if len(calls) > 1 else None
         shared = output is not None and (sum(call is output for call in calls) > 1 or output is not self.layers[-2])
         if calls[-1] is not layer or sum(call is layer for call in calls) > 1 or stranded or shared:
-            what = (f"its call of {stranded[0].describe()} would lead to no output" if stranded else
+            what = (f"the output is {calls[-1].describe()}'s, a layer called more than once, not its own"
+                    if calls[-1] is not layer else
+                    f"its call of {stranded[0].describe()} would lead to no output" if stranded else
                     f"{output.describe()}, called more than once, would make the output" if shared else
                     f"{layer.describe()} is called more than once there")
             raise ValueError(f"pop: the last layer, {layer.describe()}, is part of a functional model's graph nested "
@@ -649,6 +651,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         a functional Model of several outputs lists each."""
         return [len(self._node_layers) - 1]
 
+    @property
+    def _output_layer(self):
+        """The layer making the output: the last call's. Not always the last of ``layers``, which
+        lists each layer at its first call: a layer called more than once (a language model's
+        tied embedding, called last to reverse) may make the output. Its forward cache (``z``,
+        which a fused loss reads) is then that call's, the last one a pass makes."""
+        return self._node_layers[-1]
+
     def _source_shapes(self, shape):
         """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""
         return [shape]
@@ -705,7 +715,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def _output_losses(self):
         """``(layer, loss)`` for each output: the layer making it and the loss scoring it."""
-        return [(self.layers[-1], self.loss)] if self.layers else []
+        return [(self._output_layer, self.loss)] if self.layers else []
 
     def _warn_logits_of_probabilities(self):
         """Keras' warning for ``from_logits=True`` after a sigmoid or softmax output: the loss
@@ -744,7 +754,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""
         self.__dict__.pop("_activity_cache", None)       # the layers may have changed: ask them again
-        last = self.layers[-1] if self.layers else None
+        last = self._output_layer if self.layers else None
         fuses = self.loss.fused_activation() if self.loss is not None else None
         self._fused = bool(
             last is not None and fuses is not None

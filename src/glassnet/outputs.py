@@ -13,7 +13,9 @@
 The loss is Keras': each output's own loss on its own targets, times its weight, summed. The logs
 hold that total as "loss", each output's own loss (before its loss weight; with the sample weights,
 when ``fit`` or ``evaluate`` has some, as Keras 3) as "<output>_loss" and each
-output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy".
+output's metrics as "<output>_<metric>": "digit_accuracy", "val_big_accuracy". Two outputs
+made by one layer called more than once share its name, as in Keras: the later one's logs take
+"_1" ("d_loss_1", "d_accuracy_1"), and a dict by that name is refused (it could mean either).
 
 How the data travels: as several inputs do (``glassnet.graph``), packed side by side. The outputs
 of a batch are one array (n, sum of the outputs' sizes) and the targets another (n, sum of the
@@ -106,6 +108,10 @@ class Head:
     as it is now (a model nested in another may have had its layers renamed)."""
 
     layout = target_layout = None       # (a model pickled before outputs of any length has none)
+    # this output's logits in the latest pass, where its layer is called more than once (a shared
+    # Dense making two outputs): the layer keeps only its last call's ``z``, so the model's walk
+    # sets this one right after the call making the output (None: the layer's own ``z`` is it)
+    z = None
 
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
@@ -118,6 +124,11 @@ class Head:
     @property
     def name(self):
         return self.layer.name
+
+    def logits(self):
+        """This output's ``z`` (its layer's pre-activation values) in the latest pass, which a fused
+        loss reads."""
+        return self.layer.z if self.z is None else self.z
 
     def compiled(self, loss, weight, target_start):
         """Give the head its loss and weight; its targets start at column ``target_start``.
@@ -172,11 +183,11 @@ def set_layouts(heads):
 
 def head_loss(head, a, y, sample_weight=None):
     """Output ``head``'s own loss on its values ``a`` and targets ``y`` (weighted when given
-    ``sample_weight``): from its layer's logits (``z``, the latest forward pass's) where it is
+    ``sample_weight``): from its logits (``Head.logits``, the latest forward pass's) where it is
     fused, as a model of one output computes it, exact where the probabilities saturate."""
     loss = head.loss
     if head.fused:
-        z = head.layer.z
+        z = head.logits()
         return loss.value_from_logits(z, a, y) if sample_weight is None else loss.weighted_from_logits(z, a, y, sample_weight)
     return loss(a, y) if sample_weight is None else loss.weighted(a, y, sample_weight)
 
@@ -312,6 +323,12 @@ def per_output(value, heads, what, allow_missing=False):
     outputs out (None for those)."""
     names = [head.name for head in heads]
     if isinstance(value, dict):
+        twice = next((key for key in value if names.count(key) > 1), None)
+        if twice is not None:       # one layer called more than once makes these outputs: same name
+            at = [j for j, name in enumerate(names) if name == twice]
+            raise ValueError(f"{what}: outputs {at} are all made by layer {twice!r} (called more than once), so "
+                             f"a dict by the outputs' names cannot tell them apart; give a list of {len(heads)} "
+                             f"in the outputs' order")
         unknown = [key for key in value if key not in names]
         missing = [name for name in names if name not in value]
         if unknown or (missing and not allow_missing):
@@ -340,6 +357,20 @@ def _per_output_metrics(metrics, heads, what):
             for specs in per_output(metrics, heads, what, allow_missing=True)]
 
 
+def _distinct(metric, logged):
+    """``metric`` (an ``OutputMetric``), renamed "<output>_<metric>_1" (_2, ...) where an earlier
+    output of the same name logs its name already: two outputs made by one layer called more than
+    once share that layer's name (Keras 3 logs "d_accuracy" and "d_accuracy_1" so). ``logged``:
+    {log name: the head logging it}, updated. A clash within one output stays, for
+    ``check_log_names`` to refuse."""
+    name, k = metric.name, 0
+    while logged.get(metric.name, metric.head) is not metric.head:
+        k += 1
+        metric.name = f"{name}_{k}"
+    logged[metric.name] = metric.head
+    return metric
+
+
 def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
     """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
     for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
@@ -363,14 +394,14 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
                                       f"(one label per position) on such an output is not supported in a model of "
                                       f"several outputs yet: give one-hot targets and categorical_crossentropy")
         chosen.append(head_loss)
-    compiled, chosen_metrics = [], []
+    compiled, chosen_metrics, logged = [], [], {}
     for head, head_loss in zip(heads, chosen):
-        own = OutputMetric(head, LossMetric(head_loss), "loss", own_loss=True)
+        own = _distinct(OutputMetric(head, LossMetric(head_loss), "loss", own_loss=True), logged)
         compiled.append((own.name, own))
     for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
                                      _per_output_metrics(weighted_metrics, heads, "weighted_metrics")):
         for name, fn in metrics_module.weighted.compiled(plain, weighted):
-            metric = OutputMetric(head, fn, name)
+            metric = _distinct(OutputMetric(head, fn, name), logged)
             chosen_metrics.append((metric.name, metric))
     # the outputs' losses in the outputs' order, then the metrics by name: Keras 3's order
     compiled += sorted(chosen_metrics, key=lambda pair: pair[0])

@@ -224,7 +224,7 @@ class TrainingMixin(ActivityMixin):
         if out.shape[0] == 0:       # a batch of padding alone: no step to score, a loss of 0 (Keras)
             value = 0.0
         elif self._fused:
-            z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
+            z = self._output_layer.z if rows is None else rows.of(self._output_layer.z)
             value = self.loss.value_from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
@@ -265,7 +265,7 @@ class TrainingMixin(ActivityMixin):
         padding = scored.shape[0] == 0
         if self._fused:
             if w is None and not padding:   # one call: a loss may share work between the value and dL/dz
-                z = self.layers[-1].z if rows is None else rows.of(self.layers[-1].z)
+                z = self._output_layer.z if rows is None else rows.of(self._output_layer.z)
                 value, dz = self.loss.from_logits_and_gradient(z, scored, ys)
                 if activity:
                     value += self._activity_penalty()

@@ -41,8 +41,8 @@ class ReversibleEmbedding(Embedding):
     Shapes: lookup as ``Embedding``, ids (batch, ...) -> (batch, ..., output_dim); reverse
     (batch, ..., output_dim) -> (batch, ..., input_dim). In a functional Model:
     ``emb(h, reverse=True)`` on a tensor; the same layer used for the lookup and the reverse is
-    trained by both (a layer called twice that makes the model's output is refused by the graph:
-    put ``Activation("softmax")`` after it). ``mask_zero`` works for the lookup; a reverse call of
+    trained by both, and the reverse call may make the model's output (Keras' language model,
+    ``Model(ids, emb(h, reverse=True))``). ``mask_zero`` works for the lookup; a reverse call of
     a ``mask_zero`` layer in a drawn model is refused. Keras' quantization and LoRA
     (``lora_rank``, ``quantization_config``, ``quantize()``) are not built.
 
