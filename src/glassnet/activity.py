@@ -39,6 +39,11 @@ class ActivityMixin:
         """The sum of ``regularizer(output) / batch size`` over the outputs the latest forward kept
         (Keras 3's scaling); 0 without activity regularizers."""
         kept = self._activity_cache[2]
+        shared = getattr(self, "_shared", ()) if kept else ()
+        for layer in kept or ():
+            if id(layer) in shared:     # kept: its last call's output alone (training refuses it too)
+                raise NotImplementedError(f"{layer.describe()}: is called more than once and has an "
+                                          f"activity_regularizer, whose penalty per call is not supported yet")
         return sum(layer.activity_regularizer(a) / a.shape[0] for layer, a in kept.items()) if kept else 0.0
 
     def _with_activity_gradient(self, layer, grad):

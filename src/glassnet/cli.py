@@ -207,8 +207,10 @@ def is_classifier(model):
     sigmoid units (multi-label) do not form one distribution, so they get raw columns.
     """
     activation = getattr(getattr(model._output_layer, "activation", None), "name", None)
-    if getattr(model.loss, "from_logits", False) is True and activation == "linear":
-        activation = model.loss.applies         # trained on logits: predict turns them into probabilities
+    # trained on logits (no activation: a Dense's "linear", or a layer with none, a tied
+    # embedding's reverse call): predict turns them into probabilities
+    if getattr(model.loss, "from_logits", False) is True and activation in ("linear", None):
+        activation = model.loss.applies
     if activation == "softmax":
         return len(model.output_shape) == 1
     return activation == "sigmoid" and model.output_shape == (1,)

@@ -443,14 +443,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         calls, inbound, layer = self._nested_calls, self._nested_inbound, self.layers[-1]
         read = {p for parents in inbound[:-1] for p in parents}
         stranded = [calls[k] for k in range(len(calls) - 2) if k not in read]
-        # the new output's layer must be the new last layer, called once (as a functional Model's)
-        output = calls[-2] if len(calls) > 1 else None
-        shared = output is not None and (sum(call is output for call in calls) > 1 or output is not self.layers[-2])
-        if calls[-1] is not layer or sum(call is layer for call in calls) > 1 or stranded or shared:
+        # the new output is the call before: its layer may be one called more than once (a
+        # functional Model's output may be such a call's: Sequential._output_layer)
+        if calls[-1] is not layer or sum(call is layer for call in calls) > 1 or stranded:
             what = (f"the output is {calls[-1].describe()}'s, a layer called more than once, not its own"
                     if calls[-1] is not layer else
                     f"its call of {stranded[0].describe()} would lead to no output" if stranded else
-                    f"{output.describe()}, called more than once, would make the output" if shared else
                     f"{layer.describe()} is called more than once there")
             raise ValueError(f"pop: the last layer, {layer.describe()}, is part of a functional model's graph nested "
                              f"in this one, and {what}; make a new model of the layers you keep")

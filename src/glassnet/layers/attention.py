@@ -94,13 +94,15 @@ class _Attention(_Merge):
                 raise TypeError(f"{self.describe()}: {shown} is not supported")
         causal = self.use_causal_mask if use_causal_mask is None else \
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
-        from .symbolic import call_symbolic, is_symbolic, with_readers
+        from .symbolic import call_symbolic, is_symbolic, sample_shape_of, with_readers
         if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
             given = [name for name, value in masks.items() if value is not None and name != "attention_mask"]
             if given:
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
             options, attention_mask = {"use_causal_mask": causal}, masks.get("attention_mask")
+            self._refuse_masks_over_axes([sample_shape_of(x) for x in inputs],
+                                         ["attention_mask"] * (attention_mask is not None) + ["use_causal_mask=True"] * causal)
             if attention_mask is not None:      # one more input of the call (see call_arguments)
                 if not is_symbolic(attention_mask):
                     raise TypeError(f"{self.describe()}: in a model drawn, attention_mask must be one of its tensors "
@@ -118,6 +120,10 @@ class _Attention(_Merge):
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
             self._with_scores = False
         return (out, self.returned_scores().copy()) if with_scores else out
+
+    def _refuse_masks_over_axes(self, sample_shapes, given):
+        """Refuse the masks ``given`` (their names) for inputs of ``sample_shapes`` attended over other
+        axes than a sequence's steps (MultiHeadAttention's attention_axes): nothing to refuse here."""
 
     # -- return_attention_scores: the weights, as Keras returns them ---------------------------
     _score_grads = None         # dL/d(the returned scores), handed back by an AttentionScores call
@@ -236,13 +242,17 @@ class MultiHeadAttention(_Attention):
         Dropout on the attention weights A in training (Keras'), from the model's seed.
     use_bias : bool
     output_shape : int, optional
-        The output's features (default: the query's).
+        The output's features (default: the query's); Keras' ``(features,)`` is taken too.
     attention_axes : int or tuple, optional (Keras')
         The axes attended over, for inputs of one rank (batch, axes..., features): by default
         every axis between the batch's and the features' (a sequence's steps; an image's rows and
         columns, one softmax over every pixel). Output (batch, the query's axes..., output_shape);
         returned scores (batch, the other axes..., heads, the query's attended axes..., the
         key's...). Masks and ``use_causal_mask`` are refused with it, except over a sequence's steps.
+    sliding_window : int, optional (Keras')
+        Query step t attends only to key steps s with ``|t - s| < sliding_window`` (see
+        GroupedQueryAttention); refused with attention over other axes than a sequence's steps.
+    flash_attention : None or False (Keras' fused kernel is not offered)
     use_causal_mask : bool
         Step t attends to steps <= t only: the default of the layer's calls. Keras gives it at
         each call, ``mha(x, x, use_causal_mask=True)``, which works here too; in a model drawn,
@@ -273,15 +283,27 @@ class MultiHeadAttention(_Attention):
     (3, 5, 8)
     """
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
-                 attention_axes=None, use_causal_mask=False, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", use_causal_mask=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        if flash_attention not in (None, False):
+            raise ValueError(f"{cls}: flash_attention={flash_attention!r:.40} is not supported (a fused kernel; NumPy "
+                             f"has none): leave it None or False")
+        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(
+                sliding_window, (int, np.integer)) or sliding_window <= 0):
+            raise ValueError(f"{cls}: sliding_window must be None or a positive integer, got {sliding_window!r:.40}")
+        self.sliding_window = None if sliding_window is None else int(sliding_window)
         self.num_heads = _positive_int(num_heads, "num_heads", cls)
         self.key_dim = _positive_int(key_dim, "key_dim", cls)
         self.value_dim = self.key_dim if value_dim is None else _positive_int(value_dim, "value_dim", cls)
         self.dropout = _check_dropout(dropout, cls)
         self.use_bias = check_flag(use_bias, f"{cls}: use_bias")
+        if isinstance(output_shape, (list, tuple)) and len(output_shape) == 1:
+            output_shape = output_shape[0]      # Keras' (features,), as its get_config writes output_shape=7
+        if isinstance(output_shape, (list, tuple)):
+            raise ValueError(f"{cls}: output_shape must be a positive integer (or a tuple of one: Keras' (features,); "
+                             f"an output of several axes is not supported), got {output_shape!r:.40}")
         self.features = None if output_shape is None else _positive_int(output_shape, "output_shape", cls)
         self.use_causal_mask = check_flag(use_causal_mask, f"{cls}: use_causal_mask")
         axes = (attention_axes,) if isinstance(attention_axes, (int, np.integer)) else attention_axes
@@ -324,7 +346,7 @@ class MultiHeadAttention(_Attention):
 
     # -- attention over other axes than the steps (Keras' attention_axes) ---------------------
     _multi_axis = True          # GroupedQueryAttention attends over a sequence's steps only
-    attention_axes, _fold = None, None      # (on the class too: a layer pickled before they existed)
+    attention_axes, _fold, sliding_window = None, None, None    # (on the class too: a layer pickled before they existed)
 
     def _attended(self, rank):
         """The axes attended over for inputs of ``rank`` axes (the batch's included), as Keras
@@ -356,6 +378,17 @@ class MultiHeadAttention(_Attention):
         scores = (query.shape[0], *[query.shape[a] for a in others], self.num_heads,
                   *[query.shape[a] for a in axes], *[key.shape[a] for a in axes])
         return perm, rows, scores
+
+    def _refuse_masks_over_axes(self, sample_shapes, given):
+        # Keras' masks are (batch, T, S), over one axis of steps (its band too): over other axes it misplaces them
+        rank = len(sample_shapes[0]) + 1
+        if not self._multi_axis or rank <= 3 and self._attended(rank) in ((1,), ()):
+            return      # a sequence attended over its steps (or shapes the layer refuses by themselves)
+        given = [*given, *[f"sliding_window={self.sliding_window}"] * (self.sliding_window is not None)]
+        if given:
+            raise NotImplementedError(f"{self.describe()}: {given[0]} is not supported with attention over axes "
+                                      f"{self._attended(rank)} of inputs of {rank} axes (only over the steps of "
+                                      f"sequences)")
 
     def _folded(self, x):
         perm, rows, _ = self._fold
@@ -471,6 +504,12 @@ class MultiHeadAttention(_Attention):
             given = xp.broadcast_to(given, expected)
             given = given.astype(bool, copy=False)
             allowed = given if allowed is None else allowed & given
+        if self.sliding_window is not None:
+            # Keras' band: query step t attends to key steps s with |t - s| < sliding_window, both
+            # counted from 0, ANDed with the masks (and, in _weights, the causal mask)
+            xp = backend.get_array_module(query)
+            band = xp.abs(xp.arange(query.shape[1])[:, None] - xp.arange(key.shape[1])) < self.sliding_window
+            allowed = band[None] if allowed is None else allowed & band
         return allowed
 
     def forward(self, inputs, training=False):
@@ -479,12 +518,11 @@ class MultiHeadAttention(_Attention):
         if self._fold is not None:
             given = [name for i, name in enumerate(self._mask_arguments[:3]) if (self._input_masks or {}).get(i) is not None]
             given += ["attention_mask"] * (self._attention_mask is not None) + ["use_causal_mask=True"] * self.causal
-            if given:
-                # Keras' masks are (batch, T, S), over one axis of steps: over other axes it misplaces them
+            try:
+                self._refuse_masks_over_axes([query.shape[1:]], given)
+            except NotImplementedError:
                 self._input_masks = self._attention_mask = None
-                raise NotImplementedError(f"{self.describe()}: {given[0]} is not supported with attention over "
-                                          f"axes {self._attended(query.ndim)} of inputs of {query.ndim} axes (only "
-                                          f"over the steps of sequences)")
+                raise
             self._shapes = (query.shape, key.shape, value.shape)
             query, key, value = (self._folded(x) for x in (query, key, value))
             self.inputs = [query, key, value]
@@ -541,6 +579,7 @@ class MultiHeadAttention(_Attention):
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
                 "output_shape": self.features, "use_causal_mask": self.causal,
                 "attention_axes": None if self.attention_axes is None else list(self.attention_axes),
+                "sliding_window": self.sliding_window,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer)}
 
@@ -593,22 +632,15 @@ class GroupedQueryAttention(MultiHeadAttention):
                  **kwargs):
         if use_gate is not False and use_gate != 0:
             raise ValueError(f"GroupedQueryAttention: use_gate={use_gate!r:.40} is not supported (only False)")
-        if flash_attention not in (None, False):
-            raise ValueError(f"GroupedQueryAttention: flash_attention={flash_attention!r:.40} is not supported (a fused "
-                             f"kernel; NumPy has none): leave it None or False")
         if set(kwargs) & set(self._not_taken):
             raise TypeError(f"GroupedQueryAttention: takes head_dim, num_query_heads and num_key_value_heads, not "
                             f"MultiHeadAttention's {sorted(set(kwargs) & set(self._not_taken))}")
         super().__init__(_positive_int(num_query_heads, "num_query_heads", "GroupedQueryAttention"),
                          _positive_int(head_dim, "head_dim", "GroupedQueryAttention"),
-                         dropout=dropout, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         dropout=dropout, use_bias=use_bias, sliding_window=sliding_window,
+                         flash_attention=flash_attention, kernel_initializer=kernel_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.num_key_value_heads = _positive_int(num_key_value_heads, "num_key_value_heads", "GroupedQueryAttention")
-        if sliding_window is not None and (isinstance(sliding_window, bool) or not isinstance(sliding_window, (int, np.integer))
-                                           or sliding_window <= 0):
-            raise ValueError(f"GroupedQueryAttention: sliding_window must be None or a positive integer, got "
-                             f"{sliding_window!r:.40}")
-        self.sliding_window = None if sliding_window is None else int(sliding_window)
         if self.num_heads % self.num_key_value_heads:
             raise ValueError(f"GroupedQueryAttention: num_query_heads ({self.num_heads}) must be a multiple of "
                              f"num_key_value_heads ({self.num_key_value_heads})")
@@ -624,16 +656,6 @@ class GroupedQueryAttention(MultiHeadAttention):
     def _key_value_heads(self):
         return self.num_key_value_heads
 
-    def _allowed(self, query, key, value):
-        # Keras' band: query step t attends to key steps s with |t - s| < sliding_window, both
-        # counted from 0, ANDed with the masks (and, in _weights, the causal mask)
-        allowed = super()._allowed(query, key, value)
-        if self.sliding_window is None:
-            return allowed
-        xp = backend.get_array_module(query)
-        band = xp.abs(xp.arange(query.shape[1])[:, None] - xp.arange(key.shape[1])) < self.sliding_window
-        return band[None] if allowed is None else allowed & band
-
     def _shared(self, x):
         # (batch, kv heads, S, size) -> (batch, query heads, S, size): each head repeated for its group
         return backend.get_array_module(x).repeat(x, self.num_heads // self.num_key_value_heads, axis=1)
@@ -647,7 +669,7 @@ class GroupedQueryAttention(MultiHeadAttention):
         for key in self._not_taken:
             del config[key]
         return {**config, "head_dim": self.key_dim, "num_query_heads": self.num_heads,
-                "num_key_value_heads": self.num_key_value_heads, "sliding_window": self.sliding_window}
+                "num_key_value_heads": self.num_key_value_heads}
 
 
 class _DotAttention(_Attention):

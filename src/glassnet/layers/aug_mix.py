@@ -131,6 +131,17 @@ class AugMix(_Wrapper):
         for prefix, layer in self._inner_layers():
             self._build_inner(layer, prefix, tuple(input_shape))
         super().build(input_shape)
+        # each step's attributes once built: what a forward pass adds beyond them is its cache
+        for _, layer in self._inner_layers():
+            layer._built_attributes = frozenset(vars(layer)) | {"_built_attributes"}
+
+    def _release_caches(self):
+        """Drop what the last call's applied layers cached for their backward pass: of the 99
+        steps (3 x 3 x 11) each one picked once keeps its batch-sized arrays until picked again,
+        some 130 batches' worth in all, where a call needs those of the 9 at most it applies."""
+        for layer in (layer for applied in self.applied for layer in applied):
+            for name in set(vars(layer)) - vars(layer).get("_built_attributes", set(vars(layer))):
+                delattr(layer, name)
 
     def check_input_shape(self, sample_shape):
         self._check_channels(tuple(sample_shape))
@@ -145,6 +156,7 @@ class AugMix(_Wrapper):
 
     def forward(self, x, training=False):
         self._check_channels(x.shape[1:])
+        self._release_caches()
         self._link()
         self.applied = []
         if not training:
@@ -152,6 +164,8 @@ class AugMix(_Wrapper):
         _RandomIntensity._check_range(self, x)
         generator = self._generator()
         gammas = generator.gamma(self.alpha, size=self.num_chains)
+        if not gammas.sum() > 0:    # every draw underflowed (alpha << 1): Dirichlet(alpha -> 0) sits on a vertex
+            gammas = np.eye(self.num_chains)[generator.integers(self.num_chains)]
         weights = gammas / gammas.sum()
         blend = generator.beta(self.alpha, self.alpha)
         picks = generator.integers(0, len(self.ops) + 1, size=(self.num_chains, self.chain_depth))

@@ -117,6 +117,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
     def forward(self, x, training=False):
         if x.ndim != 4:
             super().forward(x, training)            # the shape's error, by name
+        if backend.get_array_module(x).isnan(x).any():
+            raise ValueError(f"{self.describe()}: the images hold NaN, which falls in no level of the histograms")
         return clahe(x, self.value_range, self.clip_limit, self.tile_grid_size)
 
     def backward(self, grad_output):

@@ -88,8 +88,11 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         return [state, state]
 
     def state_shapes_for(self, sample_shape):
+        """The states' shapes for frames of ``sample_shape`` (a call's own, which may differ from the
+        built ones: the layer runs on frames of any size with its channels)."""
         self._drawn_shape = tuple(sample_shape)
-        return self.state_shapes()
+        state = self._state_shape(sample_shape)
+        return [state, state]
 
     def __call__(self, x, training=None, mask=None, initial_state=None):
         """As ``LSTM``'s call (``CarriesStates``): ``initial_state=[h, c]``, each (batch, *output
@@ -187,6 +190,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self._c = c = xp.zeros((steps + 1, n, *state), dtype=x.dtype)
         if self.stateful and self.states is not None:      # the previous batch's last states, row by row
             self._check_state_rows(n)
+            if tuple(self.states[0].shape[1:]) != tuple(state):
+                raise ValueError(f"{self.describe()}: stateful=True starts each batch from the last batch's states, "
+                                 f"of shape {tuple(self.states[0].shape)}, and frames of shape {tuple(x.shape[2:])} "
+                                 f"make states of shape {(n, *state)}; call reset_state() first")
             h[0], c[0] = self.states
         self.start_states = self.states if self.stateful else None
         if given is not None:

@@ -169,9 +169,12 @@ class EinsumDense(Layer):
     def _sizes(self, sample_shape):
         """Each letter's size, from a sample's shape (the batch's letter: None) and output_shape."""
         inputs, _, outputs = self._explicit(len(sample_shape) + 1)
-        sizes = dict(zip(inputs, (None, *sample_shape)))
+        sizes = {inputs[0]: None}
         for letter, size in zip(inputs[1:], sample_shape):
-            if sizes[letter] != size:           # a diagonal ("abb") needs its axes the same size
+            known = sizes.get(letter)
+            if known is None:                   # a diagonal's axis left open takes the size of another
+                sizes[letter] = size
+            elif size is not None and known != size:    # a diagonal ("abb") needs its axes the same size
                 raise ValueError(f"{self.describe()}: the input's axes of letter {letter!r} in {self.equation!r} must "
                                  f"have one size (a diagonal), got samples of shape {tuple(sample_shape)}")
         for letter, size in self.output_sizes.items():

@@ -129,10 +129,11 @@ class CarriesStates:
                              f"it takes no initial_state")
         xp = backend.get_array_module(x)
         checked = []
-        for k, (state, shape) in enumerate(zip(self._state_list(states), self.state_shapes())):
+        for k, (state, shape) in enumerate(zip(self._state_list(states), self.state_shapes_for(x.shape[1:]))):
             state = xp.asarray(state)
             if state.shape != (x.shape[0], *shape):
-                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape (batch, units) = "
+                named = "(batch, units)" if len(shape) == 1 else "(batch, *output spatial, filters)"
+                raise ValueError(f"{self.describe()}: initial_state[{k}] must have shape {named} = "
                                  f"{(x.shape[0], *shape)}, got shape {state.shape}")
             checked.append(state.astype(x.dtype, copy=False))
         return x, checked
