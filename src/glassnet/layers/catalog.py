@@ -23,7 +23,7 @@ HOMES = {
     "recurrent": ("GRU", "LSTM", "LastState", "SimpleRNN"),
     "rnn": ("GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"),
     "cell_loop": ("Cell",),
-    "wrappers": ("Bidirectional", "SpectralNormalization", "TimeDistributed"),
+    "wrappers": ("Bidirectional", "SpectralNormalization", "TimeDistributed", "Wrapper"),
     "pipeline": ("Pipeline",),
     "conv_lstm": ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"),
     "activation": ("Activation", "ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"),

@@ -1,6 +1,6 @@
 """Keras' wrappers: Bidirectional (a recurrent layer read both ways), TimeDistributed (a layer
-applied to every step of a sequence) and SpectralNormalization (a layer whose kernel is kept at
-spectral norm 1).
+applied to every step of a sequence), SpectralNormalization (a layer whose kernel is kept at
+spectral norm 1), and Wrapper, the base class of a wrapper of your own.
 
 A wrapper holds other layers but owns their weights: every weight a wrapped layer's ``build`` asks
 for is made by the wrapper's ``add_weight`` (the wrapper's dtype, generator, penalties, constraints
@@ -8,6 +8,7 @@ and trainable flag; whatever limit ``load_model`` puts on it), and the wrapped l
 writes them through a ``params`` that looks them up in the wrapper's (``_Prefixed``): a model moves
 the wrapper's weights into its flat buffers, and the wrapped layer sees the moved ones.
 """
+import math
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -126,6 +127,140 @@ class _Wrapper(Layer):
 
 
 del LAYERS["_Wrapper"]
+
+
+class Wrapper(_Wrapper):
+    """The base class of a wrapper of your own (Keras' ``keras.layers.Wrapper``): a layer that holds
+    one other layer, ``self.layer``, and computes with it. Subclass it and write ``forward`` and
+    ``backward`` in NumPy, calling the wrapped layer's own::
+
+        class Residual(Wrapper):
+            \"\"\"x + layer(x): a skip connection around any layer that keeps the shape.\"\"\"
+            def forward(self, x, training=False):
+                return x + self.layer.forward(x, training)
+            def backward(self, grad_output):
+                return grad_output + self.layer.backward(grad_output)
+
+        model = Sequential([Input((8,)), Residual(Dense(8, activation="tanh")), Dense(1)])
+
+    Parameters
+    ----------
+    layer : a Layer, not built yet (not a wrapper, not one that makes a mask or keeps running
+        statistics), or its ``{"class_name", "config"}`` from a config
+        Give ``input_shape``, ``dtype``, ``seed`` and ``trainable`` to the wrapper, not to it.
+
+    What the base class does for you:
+
+    - ``build(input_shape)`` builds ``self.layer`` for the same input, with the wrapper's dtype and
+      generator (its seed, or the model's), every weight it asks for made by the wrapper's
+      ``add_weight`` under the layer's own names (``kernel``, ``bias``): they are the wrapper's
+      ``params``, trained, penalised, constrained and saved as its own, and ``self.layer`` reads
+      and writes them live. Override it to add weights of your own (``self.add_weight(...)``, under
+      names the layer does not use), ending with ``super().build(input_shape)``.
+    - ``output_shape`` is the wrapped layer's (override it when yours changes the shape);
+      ``check_input_shape`` and ``check_input_values`` ask the wrapped layer.
+    - ``self.layer``'s random draws (a Dropout, an LSTM's dropout) come from the wrapper's
+      generator, and it always returns its input gradient: ``backward`` may use it.
+    - ``get_config`` is ``{..., "layer": {"class_name", "config"}}`` (plus the seed), which
+      ``from_config`` reads back; a subclass with arguments of its own adds them, as any layer does.
+      Your subclass registers itself by class name (define it before ``load_model``).
+    - ``trainable`` is the wrapper's and the layer's together.
+
+    A subclass that defines no ``forward`` or ``backward`` is refused when it is made, by name.
+    Differences from Keras: the wrapped layer cannot be a wrapper itself, nor be shared with another
+    layer (its weights are this wrapper's); ``Wrapper`` itself is a base class, not a layer.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from glassnet.layers import Dense
+    >>> class Doubled(Wrapper):
+    ...     def forward(self, x, training=False):
+    ...         return 2 * self.layer.forward(x, training)
+    ...     def backward(self, grad_output):
+    ...         return self.layer.backward(2 * grad_output)
+    >>> layer = Doubled(Dense(3), seed=0)
+    >>> layer(np.ones((2, 4))).shape, sorted(layer.params)
+    ((2, 3), ['bias', 'kernel'])
+    >>> _ = LAYERS.pop("Doubled")      # (the example's class: not left in the registry)
+    """
+
+    def __init__(self, layer, **kwargs):
+        cls = type(self)
+        if cls is Wrapper:
+            raise TypeError("Wrapper: a base class, not a layer: subclass it and define forward(self, x, "
+                            "training=False) and backward(self, grad_output) (see glassnet.layers.Wrapper)")
+        missing = [method for method in ("forward", "backward") if getattr(cls, method) is getattr(Layer, method)]
+        if missing:
+            raise TypeError(f"{cls.__name__}: a Wrapper subclass must define forward(self, x, training=False) and "
+                            f"backward(self, grad_output); {cls.__name__} defines no {' and no '.join(missing)}")
+        name = cls.__name__
+        layer = self._one_layer(layer, "a layer that is not a wrapper")
+        if isinstance(getattr(layer, "state", None), dict):      # BatchNormalization's moving statistics
+            raise ValueError(f"{name}: {layer.describe()} keeps state besides its trained weights (running "
+                             f"statistics, adapted values), which a Wrapper does not carry")
+        if layer.input_shape is not None:
+            raise ValueError(f"{name}: give input_shape to the wrapper, not to the layer it wraps")
+        super().__init__(**kwargs)
+        # Keras' name for it ("dense"), which errors and the file's config then show
+        layer.name = layer.name or snake_case(type(layer).__name__)
+        self.layer = layer
+        self._adopt()
+        # the subclass's backward may use the layer's input gradient (a residual's does), wherever
+        # the wrapper stands in a model: the model marks the wrapper only
+        layer.needs_input_gradient = True
+        layer.rng = self.rng
+
+    # a model gives the wrapper its generator by assignment (and restores it so): the wrapped layer
+    # follows, so that subclasses need not relink it before each call as the built-in wrappers do
+    @property
+    def rng(self):
+        return self.__dict__.get("_rng")
+
+    @rng.setter
+    def rng(self, value):
+        self.__dict__["_rng"] = value
+        for inner in self.wrapped_layers():
+            inner.rng = value
+
+    def _inner_layers(self):
+        return (("", self.layer),)
+
+    def build(self, input_shape):
+        """Build ``self.layer`` for ``input_shape`` with the wrapper's dtype, generator and
+        ``add_weight``, then mark the wrapper built."""
+        if not self.layer.built:
+            self._build_inner(self.layer, "", input_shape)
+        super().build(input_shape)
+
+    def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
+        """Layer's ``add_weight``; a name the wrapped layer already uses is refused (one would
+        overwrite the other)."""
+        if name in self.params:
+            raise ValueError(f"{self.describe()}: a weight named {name!r} exists already (the wrapped "
+                             f"{self.layer.describe()}'s); give yours another name")
+        return super().add_weight(name, shape, initializer, regularizer, constraint)
+
+    def check_input_shape(self, sample_shape):
+        self.layer.check_input_shape(sample_shape)
+
+    def output_shape(self, input_shape):
+        return self.layer.output_shape(input_shape)
+
+    def numbers_per_sample(self, input_shape):
+        return max(self.layer.numbers_per_sample(input_shape), math.prod(self.output_shape(input_shape)))
+
+    def matmul_flops(self, batch_size):
+        return self.layer.matmul_flops(batch_size)
+
+    def check_input_values(self, x, name):
+        self.layer.check_input_values(x, name)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": _to_entry(self.layer)}
+
+
+del LAYERS["Wrapper"]       # a base class, as Layer is: no config names it
 
 
 class Bidirectional(CarriesStates, _Wrapper):
