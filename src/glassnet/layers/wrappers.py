@@ -210,6 +210,7 @@ class Wrapper(_Wrapper):
         # the wrapper stands in a model: the model marks the wrapper only
         layer.needs_input_gradient = True
         layer.rng = self.rng
+        self.trainable = self.__dict__["_trainable"]     # trainable=False given: the layer's flag too
 
     # a model gives the wrapper its generator by assignment (and restores it so): the wrapped layer
     # follows, so that subclasses need not relink it before each call as the built-in wrappers do
@@ -237,8 +238,8 @@ class Wrapper(_Wrapper):
         """Layer's ``add_weight``; a name the wrapped layer already uses is refused (one would
         overwrite the other)."""
         if name in self.params:
-            raise ValueError(f"{self.describe()}: a weight named {name!r} exists already (the wrapped "
-                             f"{self.layer.describe()}'s); give yours another name")
+            raise ValueError(f"{self.describe()}: add_weight: the wrapped {self.layer.describe()} has a weight "
+                             f"named {name!r} already; give yours another name")
         return super().add_weight(name, shape, initializer, regularizer, constraint)
 
     def check_input_shape(self, sample_shape):
