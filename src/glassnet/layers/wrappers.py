@@ -15,7 +15,11 @@ import numpy as np
 from .. import backend, initializers
 from . import masking
 from .base import LAYERS, Layer, lookup, snake_case
+from .conv_lstm import _ConvLSTM
 from .recurrent import CarriesStates, _Recurrent
+
+_READERS = (_Recurrent, _ConvLSTM)          # the layers Bidirectional wraps
+READER_NAMES = "SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D"
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -167,9 +171,9 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
-            layer = _from_entry(layer, "Bidirectional", _Recurrent, "SimpleRNN, LSTM or GRU")
-        if not isinstance(layer, _Recurrent):
-            raise TypeError(f"Bidirectional: layer must be a SimpleRNN, LSTM or GRU, got {layer!r:.80}")
+            layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
+        if not isinstance(layer, _READERS):
+            raise TypeError(f"Bidirectional: layer must be a {READER_NAMES}, got {layer!r:.80}")
         self._check_wrapped(layer, states=True)
         if layer.go_backwards:              # Keras 3.15 fails on it too
             raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False); the wrapper "
@@ -237,6 +241,10 @@ class Bidirectional(CarriesStates, _Wrapper):
     def state_shapes(self):
         return self.forward_layer.state_shapes() + self.backward_layer.state_shapes()
 
+    def state_shapes_for(self, sample_shape):
+        # a ConvLSTM's states follow its frames' sizes
+        return self.forward_layer.state_shapes_for(sample_shape) + self.backward_layer.state_shapes_for(sample_shape)
+
     def state_names(self):
         inner = self.forward_layer.state_names()
         return f"the forward reader's {inner}, then the backward reader's"
@@ -264,7 +272,7 @@ class Bidirectional(CarriesStates, _Wrapper):
     def forward(self, x, training=False, mask=None):
         x, ahead_from, behind_from = self._split_states(x)
         self._started_from, self._state_grads = ahead_from is not None, None
-        if x.ndim != 3:
+        if self.input_shape is None or x.ndim != len(self.input_shape) + 1:
             self.check_input_shape(x.shape[1:])
         self._link()
         xp = backend.get_array_module(x)
@@ -284,7 +292,8 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def backward(self, grad_output):
         self._link()
-        units = self.forward_layer.units
+        # the forward reader's channels come first when concatenated (ConvLSTM: its filters)
+        units = getattr(self.forward_layer, "units", None) or self.forward_layer.filters
         if self.merge_mode == "concat":
             grad_ahead, grad_behind = grad_output[..., :units], grad_output[..., units:]
         elif self.merge_mode == "sum":
