@@ -139,13 +139,13 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     Parameters
     ----------
-    layer : SimpleRNN, LSTM or GRU
+    layer : SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D
         The forward reader (``go_backwards=False``); the backward one is a copy of its settings
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
     merge_mode : "concat" (default), "sum", "mul" or "ave"
         How the two outputs become one: side by side on the last axis (twice the units), or
-        element by element. Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
+        element by element (a ConvLSTM's filters side by side: (batch, Ho, Wo, 2 filters)). Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
 
     States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
     *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
