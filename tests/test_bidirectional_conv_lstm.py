@@ -98,3 +98,25 @@ def test_refusals_name_the_wrapper():
         layers.Bidirectional(layers.Conv2D(2, 3))
     with pytest.raises(ValueError, match="Bidirectional: wrap a layer that reads forwards"):
         layers.Bidirectional(layers.ConvLSTM2D(2, 3, go_backwards=True))
+
+
+def test_an_encoder_s_four_states_start_a_decoder_as_in_keras(rng):
+    """In a functional Model: return_state's [out, fh, fc, bh, bc] (LastState calls, whose shapes
+    follow the frames' sizes) start a second Bidirectional(ConvLSTM2D); predictions and training
+    match Keras 3.15's."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    x = rng.normal(size=(4, 3, 5, 5, 1)).astype(np.float32)
+    y = rng.normal(size=(4, 5, 5, 1)).astype(np.float32)
+
+    def build(lib, model, entry):
+        inp = entry((3, 5, 5, 1))
+        out, *states = lib.layers.Bidirectional(lib.layers.ConvLSTM2D(2, 3, padding="same", return_state=True))(inp)
+        decoded = lib.layers.Bidirectional(lib.layers.ConvLSTM2D(2, 3, padding="same"))(inp, initial_state=states)
+        return model(inp, lib.layers.Conv2D(1, 1)(lib.layers.Concatenate()([out, decoded])))
+    ours, theirs = build(gn, gn.Model, gn.Input), build(keras, keras.Model, keras.Input)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    np.testing.assert_allclose(ours.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"],
+                               theirs.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"], rtol=1e-4)

@@ -144,8 +144,9 @@ class Bidirectional(CarriesStates, _Wrapper):
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
     merge_mode : "concat" (default), "sum", "mul" or "ave"
-        How the two outputs become one: side by side on the last axis (twice the units), or
-        element by element (a ConvLSTM's filters side by side: (batch, Ho, Wo, 2 filters)). Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
+        How the two outputs become one: side by side on the last axis (twice the units; a
+        ConvLSTM's: twice the filters), or element by element. Keras' ``None`` (two outputs) is
+        refused: a Sequential passes one array.
 
     States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
     *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
@@ -239,11 +240,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         return 2 * self.forward_layer.state_count
 
     def state_shapes(self):
-        return self.forward_layer.state_shapes() + self.backward_layer.state_shapes()
+        # the two readers' are alike (a ConvLSTM's follow the frames' sizes: the forward reader,
+        # which a model drawn asks for the output's shape, knows them first)
+        return 2 * self.forward_layer.state_shapes()
 
     def state_shapes_for(self, sample_shape):
-        # a ConvLSTM's states follow its frames' sizes
-        return self.forward_layer.state_shapes_for(sample_shape) + self.backward_layer.state_shapes_for(sample_shape)
+        return 2 * self.forward_layer.state_shapes_for(sample_shape)
 
     def state_names(self):
         inner = self.forward_layer.state_names()
