@@ -109,7 +109,7 @@ def test_the_training_data_is_let_go_after_fit(rng):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda: Bidirectional(Dense(3)), TypeError, "layer must be a SimpleRNN, LSTM or GRU"),
+    (lambda: Bidirectional(Dense(3)), TypeError, "layer must be a SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D"),
     (lambda: Bidirectional(GRU(3, go_backwards=True)), ValueError, "wrap a layer that reads forwards"),
     (lambda: Bidirectional(GRU(3, input_shape=(4, 2)), input_shape=(4, 2)), ValueError, "not both"),
     (lambda: Bidirectional(LSTM(3), merge_mode=None), ValueError, "merge_mode must be one of"),

@@ -32,7 +32,7 @@ def test_outputs_match_keras(name, shape, settings, rng):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-def _torch_conv_lstm(torch, layer, x, h0=None, c0=None):
+def _torch_conv_lstm(torch, layer, x, h0=None, c0=None, mask=None):
     """The layer's maths in torch (channels first): the input's convolution with TensorFlow's
     padding, the state's with "same" padding, LSTM gates i, f, c, o; each gate's input and state
     multiplied by the dropout masks of the layer's last forward (Keras' ConvLSTMCell), when it drew
@@ -59,6 +59,10 @@ def _torch_conv_lstm(torch, layer, x, h0=None, c0=None):
     h = torch.zeros((x.shape[0], layer.filters, *state), dtype=x.dtype) if h0 is None else h0.movedim(-1, 1)
     c = torch.zeros_like(h) if c0 is None else c0.movedim(-1, 1)
     outs, f = [], layer.filters
+    # a mask (batch, steps): a masked step keeps h and c, and outputs the last output (Keras' RNN:
+    # zeros before any real one), or zeros with zero_output_for_mask
+    real = None if mask is None else torch.tensor(mask.copy()).flip(1) if layer.go_backwards else torch.tensor(mask)
+    shown = torch.zeros_like(h)
 
     def per_gate(masks):        # channels first, one per gate (all ones without dropout)
         return [1.0] * 4 if masks is None else [torch.tensor(m).movedim(-1, 1) for m in masks]
@@ -74,9 +78,16 @@ def _torch_conv_lstm(torch, layer, x, h0=None, c0=None):
                               recurrent[g * f:(g + 1) * f]) for g in range(4)], 1)
         i, fg, g, o = (torch.sigmoid(z[:, :f]), torch.sigmoid(z[:, f:2 * f]), torch.tanh(z[:, 2 * f:3 * f]),
                        torch.sigmoid(z[:, 3 * f:]))
-        c = fg * c + i * g
-        h = o * torch.tanh(c)
-        outs.append(h.movedim(1, -1))
+        c_new = fg * c + i * g
+        h_new = o * torch.tanh(c_new)
+        if real is None:
+            h, c = h_new, c_new
+            outs.append(h.movedim(1, -1))
+            continue
+        keep = real[:, t].reshape(-1, *(1,) * (h.ndim - 1))
+        h, c = torch.where(keep, h_new, h), torch.where(keep, c_new, c)
+        shown = torch.where(keep, h_new, torch.zeros_like(h) if layer.zero_output_for_mask else shown)
+        outs.append(shown.movedim(1, -1))
     return (torch.stack(outs, 1) if layer.return_sequences else outs[-1]), params, (h.movedim(1, -1), c.movedim(1, -1))
 
 
@@ -135,8 +146,8 @@ def test_refusals_name_the_layer_and_what_came():
         layers.ConvLSTM3D(2, 3, recurrent_dropout=-0.1)
     with pytest.raises(TypeError, match=r"ConvLSTM1D: stateful"):
         layers.ConvLSTM1D(2, 3, stateful="yes")
-    with pytest.raises(NotImplementedError, match=r"ConvLSTM2D: masks are not supported yet"):
-        layers.ConvLSTM2D(2, 3)(np.ones((1, 3, 4, 4, 1)), mask=np.ones((1, 3), bool))
+    with pytest.raises(ValueError, match=r"ConvLSTM2D.*: mask must have shape \(batch, steps\) = \(1, 3\)"):
+        layers.ConvLSTM2D(2, 3)(np.ones((1, 3, 4, 4, 1)), mask=np.ones((1, 4), bool))
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, steps, height, width, channels\), got shape "
                                          r"\(batch, 4, 6, 6\)"):
         layers.ConvLSTM2D(2, 3)(np.ones((1, 4, 6, 6)))

@@ -491,6 +491,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.AveragePooling2D(2), L.AdaptiveAveragePooling2D((3, 2)), L.AdaptiveMaxPooling2D(2),  # (2, 2, 4)
         L.ConvLSTM1D(4, 2, padding="same", return_sequences=True, dropout=0.2, recurrent_dropout=0.1),  # (2, 2, 4)
         L.Reshape((2, 2, 4, 1)), L.ConvLSTM2D(1, 2, padding="same", return_sequences=True),  # (2, 2, 4, 1)
+        L.Bidirectional(L.ConvLSTM2D(1, 2, padding="same", return_sequences=True), merge_mode="ave"),  # (2, 2, 4, 1)
         L.Reshape((1, 2, 2, 4, 1)), L.ConvLSTM3D(1, 1, return_sequences=True), L.Reshape((2, 2, 4, 1)),
         L.Conv3D(2, 2, padding="same"),                               # (2, 2, 4, 2)
         L.Conv3DTranspose(2, (1, 2, 2), strides=(1, 1, 2), padding="same"), L.ZeroPadding3D(1),  # (4, 4, 10, 2)

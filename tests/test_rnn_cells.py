@@ -336,7 +336,7 @@ def test_keras_cells_and_bidirectional_of_an_rnn_are_refused():
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     with pytest.raises(TypeError, match=r"^RNN: cell must be .*got <LSTMCell"):
         RNN(keras.layers.LSTMCell(3))
-    with pytest.raises(TypeError, match=r"^Bidirectional: layer must be a SimpleRNN, LSTM or GRU"):
+    with pytest.raises(TypeError, match=r"^Bidirectional: layer must be a SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D"):
         L.Bidirectional(RNN(LSTMCell(3)))
 
 

@@ -362,7 +362,7 @@ class Layer:
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
-                            f"Bidirectional, GlobalAveragePooling1D)")
+                            f"ConvLSTM1D/2D/3D, Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
         # values the layer cannot take (an Embedding's indices), as given: before the cast to floats

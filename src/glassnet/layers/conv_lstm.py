@@ -18,6 +18,7 @@ import math
 
 from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
+from . import masking
 from .base import LAYERS, Layer
 from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
                    window_settings)
@@ -30,13 +31,21 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     rank = 2
     state_count = 2           # h and c, each (batch, *output spatial, filters)
     _drawn_shape = None       # the samples' shape of the last call, which the states' shape follows
+    reads_mask = True         # a masked step leaves the states as they were, as LSTM's (layers/masking.py)
+    _real = _seen = None      # (steps, batch, 1, ...): the mask time-major, and 1 from a row's first real step
+
+    @property
+    def supports_masking(self):
+        """Every step's output keeps the step's mask; the last state alone has none (Keras)."""
+        return self.return_sequences
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, activation="tanh",
                  recurrent_activation="sigmoid", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", unit_forget_bias=True,
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, **kwargs):
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         # a rate of 1 would drop everything and scale by 1 / 0
@@ -54,6 +63,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self.unit_forget_bias = check_flag(unit_forget_bias, f"{cls}: unit_forget_bias")
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
+        self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
 
     # -- shapes ------------------------------------------------------------------------------
     def _state_shape(self, sample_shape):
@@ -96,16 +106,14 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
 
     def __call__(self, x, training=None, mask=None, initial_state=None):
         """As ``LSTM``'s call (``CarriesStates``): ``initial_state=[h, c]``, each (batch, *output
-        spatial, filters), and ``[output, h, c]`` with ``return_state=True``."""
+        spatial, filters), and ``[output, h, c]`` with ``return_state=True``; ``mask`` (batch,
+        steps) booleans: the masked steps (False) are skipped (see ``forward``)."""
         from .symbolic import is_symbolic, sample_shape_of
-        if mask is not None:
-            raise NotImplementedError(f"{self.describe()}: masks are not supported yet (Keras' ConvLSTM skips the "
-                                      f"masked steps); give it unpadded sequences")
         if is_symbolic(x):
             self._drawn_shape = tuple(sample_shape_of(x))
         elif hasattr(x, "shape"):
             self._drawn_shape = tuple(x.shape[1:])
-        return super().__call__(x, training, None, initial_state)
+        return super().__call__(x, training, mask, initial_state)
 
     def output_shape(self, input_shape):
         self._drawn_shape = tuple(input_shape)      # a model drawn asks this first: its LastState calls follow
@@ -153,9 +161,12 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         f = self.filters
         return [slice(g * f, (g + 1) * f) for g in range(4)]
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         """x (batch, steps, *spatial, channels) -> the last state h (batch, *output spatial,
-        filters), or every step's (batch, steps, ...) with ``return_sequences``. ``x`` may be a list
+        filters), or every step's (batch, steps, ...) with ``return_sequences``. ``mask`` (batch,
+        steps) booleans or None: as LSTM's, a masked step (False) leaves h and c as they were and
+        outputs the previous step's output (zeros before a row's first real step, and at every
+        masked step with ``zero_output_for_mask``), as Keras' RNN does. ``x`` may be a list
         ``[x, h, c]`` (a model's call with ``initial_state``): the loop starts from those states.
         ``final_states`` keeps the last h and c."""
         x, given = self._taken_states(x, self.stateful)
@@ -167,6 +178,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         state = self._state_shape(x.shape[1:])
         self.x = x
         seq = x[:, ::-1] if self.go_backwards else x
+        mask = masking.take(self, mask, x)
+        # time-major like the loop, broadcasting over a state: (steps, batch, 1, ..., 1), True where real
+        self._real = None if mask is None else xp.ascontiguousarray(
+            (mask.T[::-1] if self.go_backwards else mask.T).reshape(steps, n, *(1,) * len(state)))
         # in training, Keras' masks: four (one per gate) of a frame's shape, four of the state's
         self._input_masks = dropout_masks(self, (n, *x.shape[2:]), self.dropout, 4, xp, x.dtype) if training else None
         self._state_masks = (dropout_masks(self, (n, *state), self.recurrent_dropout, 4, xp, x.dtype)
@@ -214,12 +229,24 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
             self._recurrent_caches.append(caches)
             lstm_cell(z, c[t], self._g[t], c[t + 1], h[t + 1], self._ac[t], self.activation,
                       self.recurrent_activation)
+            if self._real is not None:          # masked rows: the states before the step, unchanged
+                xp.copyto(h[t + 1], h[t], where=~self._real[t])
+                xp.copyto(c[t + 1], c[t], where=~self._real[t])
         if self.stateful:           # copies: the next batch's start, never a view of this one's cache
             self.states = [h[steps].copy(), c[steps].copy()]
         self.final_states = [h[steps], c[steps]]        # views of the cache; nobody writes them
+        out = h[1:]
+        # Keras outputs the previous step's output at a masked step, and zeros before any real one:
+        # the states there are the start's, which are zeros unless given (or carried, stateful)
+        self._seen = None
+        if self._real is not None and self.zero_output_for_mask:
+            out = out * self._real
+        elif self._real is not None and (given is not None or self.start_states is not None):
+            self._seen = (xp.cumsum(self._real, axis=0) > 0).astype(x.dtype)     # (CuPy has no ufunc.accumulate)
+            out = out * self._seen
         if self.return_sequences:
-            return xp.ascontiguousarray(xp.moveaxis(h[1:], 0, 1))
-        return h[steps].copy()
+            return xp.ascontiguousarray(xp.moveaxis(out, 0, 1))
+        return out[-1].copy()
 
     def backward(self, grad_output):
         """dL/dx from dL/d(output); a model's ``_state_grads`` (dL/d the last h and c, or None)
@@ -234,6 +261,11 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
             dh_out[...] = xp.moveaxis(grad_output, 1, 0)
         else:
             dh_out[-1] = grad_output
+        real = None if self._real is None else self._real.astype(grad_output.dtype)
+        if real is not None and self.zero_output_for_mask:
+            dh_out *= real
+        elif self._seen is not None:        # the zeros before a row's first real step: constants
+            dh_out *= self._seen
         dh, dc = xp.zeros_like(self._h[0]), xp.zeros_like(self._c[0])
         for g, seed in zip((dh, dc), seeds or ()):        # the last states' own (return_state in a model)
             if seed is not None:
@@ -244,6 +276,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         blocks = self._gate_blocks(self._state_masks)
         for t in reversed(range(steps)):
             dh += dh_out[t]
+            if real is not None:        # a masked row's states passed the step unchanged: so do their gradients
+                kept_h, kept_c = dh * (1 - real[t]), dc * (1 - real[t])
+                dh = dh * real[t]
+                dc *= real[t]
             lstm_cell_backward(dh, dc, self._z[t], self._g[t], c[t], c[t + 1], self._ac[t], dz_all[t],
                                self.activation, self.recurrent_activation)
             dh = xp.zeros_like(dh)
@@ -253,6 +289,9 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 d_recurrent[..., block] += dk.reshape(d_recurrent[..., block].shape)
                 dfed = dfed.reshape(dh.shape)
                 dh += dfed if self._state_masks is None else dfed * self._state_masks[i]
+            if real is not None:
+                dh += kept_h
+                dc += kept_c
         self.grads["recurrent_kernel"][...] = d_recurrent
         self.initial_state_grads = [dh, dc.copy()]
         state_spatial = self._h.shape[2:-1]
@@ -282,6 +321,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                 "return_sequences": self.return_sequences, "go_backwards": self.go_backwards,
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
                 "return_state": self.return_state, "stateful": self.stateful,
+                "zero_output_for_mask": self.zero_output_for_mask,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "recurrent_initializer": initializers.name_of(self.recurrent_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
@@ -310,7 +350,9 @@ class ConvLSTM2D(_ConvLSTM):
         states starting a decoder).
     stateful : bool
         Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
-    Not supported yet (refused by name): masks.
+    zero_output_for_mask : bool, default False
+        With ``mask=`` (batch, steps) booleans (an eager call), a masked step keeps h and c
+        unchanged and outputs the previous step's output; True outputs zeros there (Keras' RNN).
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
     filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``

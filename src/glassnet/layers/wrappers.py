@@ -16,7 +16,11 @@ import numpy as np
 from .. import backend, initializers
 from . import masking
 from .base import LAYERS, Layer, lookup, snake_case
+from .conv_lstm import _ConvLSTM
 from .recurrent import CarriesStates, _Recurrent
+
+_READERS = (_Recurrent, _ConvLSTM)          # the layers Bidirectional wraps
+READER_NAMES = "SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D"
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -271,13 +275,14 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     Parameters
     ----------
-    layer : SimpleRNN, LSTM or GRU
+    layer : SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D
         The forward reader (``go_backwards=False``); the backward one is a copy of its settings
         with ``go_backwards=True``, with weights of its own. With ``return_sequences`` the backward outputs are put
         back in the sequence's order before merging, as Keras does.
     merge_mode : "concat" (default), "sum", "mul" or "ave"
-        How the two outputs become one: side by side on the last axis (twice the units), or
-        element by element. Keras' ``None`` (two outputs) is refused: a Sequential passes one array.
+        How the two outputs become one: side by side on the last axis (twice the units; a
+        ConvLSTM's: twice the filters), or element by element. Keras' ``None`` (two outputs) is
+        refused: a Sequential passes one array.
 
     States, as Keras': with the wrapped layer's ``return_state=True`` a call returns ``[output,
     *the forward reader's last states, *the backward reader's]`` (LSTM: ``out, fh, fc, bh, bc``; in a
@@ -303,9 +308,9 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
-            layer = _from_entry(layer, "Bidirectional", _Recurrent, "SimpleRNN, LSTM or GRU")
-        if not isinstance(layer, _Recurrent):
-            raise TypeError(f"Bidirectional: layer must be a SimpleRNN, LSTM or GRU, got {layer!r:.80}")
+            layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
+        if not isinstance(layer, _READERS):
+            raise TypeError(f"Bidirectional: layer must be a {READER_NAMES}, got {layer!r:.80}")
         self._check_wrapped(layer, states=True)
         if layer.go_backwards:              # Keras 3.15 fails on it too
             raise ValueError("Bidirectional: wrap a layer that reads forwards (go_backwards=False); the wrapper "
@@ -371,7 +376,12 @@ class Bidirectional(CarriesStates, _Wrapper):
         return 2 * self.forward_layer.state_count
 
     def state_shapes(self):
-        return self.forward_layer.state_shapes() + self.backward_layer.state_shapes()
+        # the two readers' are alike (a ConvLSTM's follow the frames' sizes: the forward reader,
+        # which a model drawn asks for the output's shape, knows them first)
+        return 2 * self.forward_layer.state_shapes()
+
+    def state_shapes_for(self, sample_shape):
+        return 2 * self.forward_layer.state_shapes_for(sample_shape)
 
     def state_names(self):
         inner = self.forward_layer.state_names()
@@ -400,7 +410,7 @@ class Bidirectional(CarriesStates, _Wrapper):
     def forward(self, x, training=False, mask=None):
         x, ahead_from, behind_from = self._split_states(x)
         self._started_from, self._state_grads = ahead_from is not None, None
-        if x.ndim != 3:
+        if self.input_shape is None or x.ndim != len(self.input_shape) + 1:
             self.check_input_shape(x.shape[1:])
         self._link()
         xp = backend.get_array_module(x)
@@ -420,7 +430,8 @@ class Bidirectional(CarriesStates, _Wrapper):
 
     def backward(self, grad_output):
         self._link()
-        units = self.forward_layer.units
+        # the forward reader's channels come first when concatenated (ConvLSTM: its filters)
+        units = getattr(self.forward_layer, "units", None) or self.forward_layer.filters
         if self.merge_mode == "concat":
             grad_ahead, grad_behind = grad_output[..., :units], grad_output[..., units:]
         elif self.merge_mode == "sum":
