@@ -150,9 +150,13 @@ def _check_layers_rebuildable(model, config):
 def _check_own_config(layer):
     """Refuse a layer whose constructor takes arguments its (base) get_config leaves out: it would
     rebuild, but with the defaults of those arguments, silently another layer."""
+    from .layers.wrappers import Wrapper
     own = own_arguments(type(layer))
-    if own and type(layer).get_config is Layer.get_config:
+    if type(layer).get_config is Wrapper.get_config:        # a wrapper of yours: the base returns "layer"
+        own = [name for name in own if name != "layer"]
+    if own and type(layer).get_config in (Layer.get_config, Wrapper.get_config):
         raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}) takes the "
-                        f"arguments {own} but keeps Layer's get_config, so the file would load it "
+                        f"arguments {own} but keeps {type(layer).get_config.__qualname__.split('.')[0]}'s "
+                        f"get_config, so the file would load it "
                         f"with their defaults; return them from get_config: "
                         f"{{**super().get_config(), {', '.join(f'{a!r}: self.{a}' for a in own)}}}")

@@ -160,7 +160,8 @@ class Wrapper(_Wrapper):
       ``add_weight`` under the layer's own names (``kernel``, ``bias``): they are the wrapper's
       ``params``, trained, penalised, constrained and saved as its own, and ``self.layer`` reads
       and writes them live. Override it to add weights of your own (``self.add_weight(...)``, under
-      names the layer does not use), ending with ``super().build(input_shape)``.
+      names the layer does not use), ending with ``super().build(input_shape)``: weights are listed
+      in the order they are made, so the wrapper's own come first, as Keras lists them.
     - ``output_shape`` is the wrapped layer's (override it when yours changes the shape);
       ``check_input_shape`` and ``check_input_values`` ask the wrapped layer.
     - ``self.layer``'s random draws (a Dropout, an LSTM's dropout) come from the wrapper's
@@ -210,6 +211,11 @@ class Wrapper(_Wrapper):
         layer.name = layer.name or snake_case(type(layer).__name__)
         self.layer = layer
         self._adopt()
+        # the names of the layer's own weights: its params and grads list those alone, not the ones
+        # a subclass adds (a Conv2D(use_bias=False) would read a wrapper's own "bias" as its own)
+        self._layer_weights = set()
+        layer.params, layer.grads = (_Prefixed(self, "params", "", self._layer_weights),
+                                     _Prefixed(self, "grads", "", self._layer_weights))
         # the subclass's backward may use the layer's input gradient (a residual's does), wherever
         # the wrapper stands in a model: the model marks the wrapper only
         layer.needs_input_gradient = True
@@ -231,20 +237,62 @@ class Wrapper(_Wrapper):
     def _inner_layers(self):
         return (("", self.layer),)
 
+    # a mask reaches the wrapped layer, as in Keras (where it rides on the tensor into the
+    # subclass's ``self.layer(x)``): the model hands it to the wrapper, which leaves it for the
+    # layer's next forward; it goes no further than the wrapper (supports_masking False, Keras')
+    @property
+    def reads_mask(self):
+        return self.layer.reads_mask
+
+    @property
+    def mask_refusal(self):
+        return self.layer.mask_refusal
+
+    @property
+    def pending_mask(self):
+        return self.layer.pending_mask
+
+    @pending_mask.setter
+    def pending_mask(self, mask):
+        self.layer.pending_mask = mask
+
+    def __call__(self, x, training=None, mask=None):
+        from .symbolic import is_symbolic
+        if mask is None or is_symbolic(x) or not self.reads_mask:
+            return super().__call__(x, training, mask)
+        self.layer.pending_mask = mask          # the subclass's forward takes no mask: its layer's does
+        try:
+            return super().__call__(x, training)
+        finally:
+            self.layer.pending_mask = None
+
     def build(self, input_shape):
         """Build ``self.layer`` for ``input_shape`` with the wrapper's dtype, generator and
         ``add_weight``, then mark the wrapper built."""
         if not self.layer.built:
-            self._build_inner(self.layer, "", input_shape)
+            self._building_layer = True
+            try:
+                self._build_inner(self.layer, "", input_shape)
+            finally:
+                self._building_layer = False
         super().build(input_shape)
+
+    _building_layer = False
 
     def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
         """Layer's ``add_weight``; a name the wrapped layer already uses is refused (one would
         overwrite the other)."""
         if name in self.params:
-            raise ValueError(f"{self.describe()}: add_weight: the wrapped {self.layer.describe()} has a weight "
-                             f"named {name!r} already; give yours another name")
-        return super().add_weight(name, shape, initializer, regularizer, constraint)
+            if self._building_layer:        # the subclass's weight came first
+                raise ValueError(f"{self.describe()}: add_weight: the wrapped {self.layer.describe()} makes a "
+                                 f"weight named {name!r}, which the wrapper has already; give yours another name")
+            whose = f"the wrapped {self.layer.describe()}" if name in self._layer_weights else "the wrapper"
+            raise ValueError(f"{self.describe()}: add_weight: {whose} has a weight named {name!r} already; give "
+                             f"yours another name")
+        value = super().add_weight(name, shape, initializer, regularizer, constraint)
+        if self._building_layer:
+            self._layer_weights.add(name)
+        return value
 
     def check_input_shape(self, sample_shape):
         self.layer.check_input_shape(sample_shape)
@@ -260,6 +308,10 @@ class Wrapper(_Wrapper):
 
     def check_input_values(self, x, name):
         self.layer.check_input_values(x, name)
+
+    @property
+    def discrete_input(self):
+        return getattr(self.layer, "discrete_input", False)     # an Embedding's ids
 
     def get_config(self):
         return {**super().get_config(), "layer": _to_entry(self.layer)}
@@ -715,23 +767,40 @@ class _Prefixed(MutableMapping):
     ``prefix``, under the key without it. Reads and writes reach the wrapper's arrays of the
     moment, whichever buffer a model has moved them into."""
 
-    def __init__(self, owner, attribute, prefix):
-        self._owner, self._attribute, self._prefix = owner, attribute, prefix
+    _names = None       # (a _Prefixed pickled before it had them: every entry under the prefix)
+
+    def __init__(self, owner, attribute, prefix, names=None):
+        # names: the keys (without the prefix) that are the wrapped layer's, a set the wrapper
+        # fills as the layer makes them (Wrapper, whose subclass adds weights of its own under no
+        # prefix); None: every key under the prefix
+        self._owner, self._attribute, self._prefix, self._names = owner, attribute, prefix, names
 
     def _store(self):
         return getattr(self._owner, self._attribute)
 
+    def _mine(self, key):
+        return self._names is None or key in self._names
+
     def __getitem__(self, key):
+        if not self._mine(key):
+            raise KeyError(key)
         return self._store()[self._prefix + key]
 
     def __setitem__(self, key, value):
+        if self._names is not None:
+            self._names.add(key)
         self._store()[self._prefix + key] = value
 
     def __delitem__(self, key):
+        if not self._mine(key):
+            raise KeyError(key)
         del self._store()[self._prefix + key]
+        if self._names is not None:
+            self._names.discard(key)
 
     def __iter__(self):
-        return (key[len(self._prefix):] for key in list(self._store()) if key.startswith(self._prefix))
+        return (key[len(self._prefix):] for key in list(self._store())
+                if key.startswith(self._prefix) and self._mine(key[len(self._prefix):]))
 
     def __len__(self):
         return sum(1 for _ in self)
