@@ -1,8 +1,8 @@
 """ConvLSTM1D/2D/3D with a mask (batch, steps) given to an eager call: outputs and last states as
 Keras 3.15's RNN (a masked frame keeps h and c; the output there is the last one, or zeros with
-zero_output_for_mask), gradients as PyTorch autograd's through the same maths (float64). Keras'
-Masking makes (batch, steps) masks of (batch, steps, features) sequences only, so frames take
-their mask eagerly (a model has no maker for them)."""
+zero_output_for_mask), gradients as PyTorch autograd's through the same maths (float64). In a
+model a (batch, steps) mask reaches a ConvLSTM through layers passing it on (see
+test_review_conv_lstm_masks.py); these tests give it eagerly."""
 import numpy as np
 import pytest
 

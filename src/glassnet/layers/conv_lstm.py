@@ -32,6 +32,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     state_count = 2           # h and c, each (batch, *output spatial, filters)
     _drawn_shape = None       # the samples' shape of the last call, which the states' shape follows
     reads_mask = True         # a masked step leaves the states as they were, as LSTM's (layers/masking.py)
+    steps_mask_only = True    # its frames' axes take no mask: one within the steps is refused (masking.py)
     _real = _seen = None      # (steps, batch, 1, ...): the mask time-major, and 1 from a row's first real step
 
     @property
@@ -351,8 +352,8 @@ class ConvLSTM2D(_ConvLSTM):
     stateful : bool
         Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
     zero_output_for_mask : bool, default False
-        With ``mask=`` (batch, steps) booleans (an eager call), a masked step keeps h and c
-        unchanged and outputs the previous step's output; True outputs zeros there (Keras' RNN).
+        With a mask (batch, steps) (``mask=`` in an eager call, or one reaching it in a model),
+        a masked step keeps h and c unchanged and outputs the previous step's output; True outputs zeros there (Keras' RNN).
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
     filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``

@@ -51,6 +51,7 @@ def plan_masks(layers, output_reader=None, warn_for=None):
                 raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, and "
                                  f"{layer.mask_refusal}; place it where no mask reaches it")
             if layer.reads_mask:
+                _refuse_within(layer, maker, within)
                 readers.append(layer)
             if layer is warn_for and not passes and not layer.makes_mask and not layer.uses_mask(within):
                 what = ("does not support masking" if not within or not layer.supports_masking else
@@ -67,6 +68,16 @@ def plan_masks(layers, output_reader=None, warn_for=None):
     if readers:
         plan.append((maker, tuple(readers)))
     return tuple(plan)
+
+
+def _refuse_within(layer, maker, within):
+    """A reader of (batch, steps) masks alone (``steps_mask_only``: a ConvLSTM, which takes frames
+    with axes of their own) refuses, when the model is built, a mask with axes within the steps
+    (an Embedding's of ids (steps, length)), which its forward could not take."""
+    if within and getattr(layer, "steps_mask_only", False):
+        raise ValueError(f"{layer.describe()}: receives the mask that {maker.describe()} makes, which has axes "
+                         f"within the steps (batch, steps, ...); it reads masks of the steps (batch, steps) only: "
+                         f"place a layer that ends the mask between them, or give it ids of shape (steps,)")
 
 
 def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=frozenset()):
@@ -103,6 +114,8 @@ def plan_graph_masks(calls, graph, output_calls, output_reader=None, shared=froz
                 # a recurrent layer's call with initial_state (several inputs) does not read the mask:
                 # Keras hands it to calls of one tensor alone; its output still carries it, as Keras'
                 if layer.reads_mask and len(parents) == 1:
+                    source = _maker(maker, calls, combiners)
+                    _refuse_within(layer, source, source.mask_within_steps())
                     # (a layer passing a mask on may be shared: masks go from makers to readers directly)
                     _refuse_shared(layer, _maker(maker, calls, combiners), shared)
                     readers.setdefault(maker, []).append(layer)

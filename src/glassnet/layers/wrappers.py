@@ -393,6 +393,7 @@ class Bidirectional(CarriesStates, _Wrapper):
             inner.zero_output_for_mask = self.return_sequences
 
     reads_mask = True
+    steps_mask_only = True          # its readers' masks are (batch, steps)
     return_state = False            # (a Bidirectional pickled before states in and out has none)
 
     @property
