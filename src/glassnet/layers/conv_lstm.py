@@ -353,7 +353,8 @@ class ConvLSTM2D(_ConvLSTM):
         Each batch starts from the states the last one ended in, row by row; ``reset_state()``.
     zero_output_for_mask : bool, default False
         With a mask (batch, steps) (``mask=`` in an eager call, or one reaching it in a model),
-        a masked step keeps h and c unchanged and outputs the previous step's output; True outputs zeros there (Keras' RNN).
+        a masked step keeps h and c unchanged and outputs the previous step's output; True outputs
+        zeros there (Keras' RNN).
 
     Shapes: x (batch, steps, H, W, C) -> (batch, Ho, Wo, filters), or (batch, steps, Ho, Wo,
     filters) with ``return_sequences``; with ``return_state``, ``[that, h, c]``; ``kernel`` (kh, kw, C, 4 filters), ``recurrent_kernel``
