@@ -22,7 +22,8 @@ from . import masking
 from .base import LAYERS, Layer
 from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
                    window_settings)
-from .recurrent import CarriesStates, StatefulLoop, dropout_masks, forget_ones, lstm_cell, lstm_cell_backward
+from .recurrent import (CarriesStates, StatefulLoop, dropout_masks, forget_ones, lstm_cell, lstm_cell_backward,
+                        masked_step_outputs)
 
 
 class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
@@ -236,15 +237,7 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         if self.stateful:           # copies: the next batch's start, never a view of this one's cache
             self.states = [h[steps].copy(), c[steps].copy()]
         self.final_states = [h[steps], c[steps]]        # views of the cache; nobody writes them
-        out = h[1:]
-        # Keras outputs the previous step's output at a masked step, and zeros before any real one:
-        # the states there are the start's, which are zeros unless given (or carried, stateful)
-        self._seen = None
-        if self._real is not None and self.zero_output_for_mask:
-            out = out * self._real
-        elif self._real is not None and (given is not None or self.start_states is not None):
-            self._seen = (xp.cumsum(self._real, axis=0) > 0).astype(x.dtype)     # (CuPy has no ufunc.accumulate)
-            out = out * self._seen
+        out = masked_step_outputs(self, h[1:], given)
         if self.return_sequences:
             return xp.ascontiguousarray(xp.moveaxis(out, 0, 1))
         return out[-1].copy()

@@ -52,6 +52,24 @@ def dropout_masks(layer, shape, rate, count, xp, dtype):
     return [xp.asarray((generator.random(shape) >= rate) / (1 - rate), dtype=dtype) for _ in range(count)]
 
 
+def masked_step_outputs(layer, out, given):
+    """A recurrent layer's outputs ``out`` (steps, batch, ...) at its masked steps, as Keras': the
+    previous step's output (the states were kept there), and zeros before a row's first real step
+    (there the states are the start's, zeros unless given, ``given``, or carried, stateful); zeros
+    at every masked step with ``zero_output_for_mask``. Keeps ``layer._seen`` (1 from a row's
+    first real step on) for backward, where that rule applies. The LSTM family's and ConvLSTM's."""
+    layer._seen = None
+    if layer._real is None:
+        return out
+    if layer.zero_output_for_mask:
+        return out * layer._real
+    if given is not None or layer.start_states is not None:
+        xp = backend.get_array_module(out)
+        layer._seen = (xp.cumsum(layer._real, axis=0) > 0).astype(out.dtype)     # (CuPy has no ufunc.accumulate)
+        return out * layer._seen
+    return out
+
+
 class CarriesStates:
     """Keras' several arrays in and out of a layer that carries states through the steps (the
     recurrent layers, and ``Bidirectional`` around one): calls take ``initial_state`` (a list of
@@ -337,15 +355,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
             self.states = [after.copy() for after, _ in self._states(steps - 1)]
         # the last states (views of the cache: a model hands them on, return_state; nobody writes them)
         self.final_states = [after for after, _ in self._states(steps - 1)]
-        out = h[1:]
-        # Keras outputs the previous step's output at a masked step, and zeros before any real one:
-        # the states there are the start's, which are zeros unless given (or carried, stateful)
-        self._seen = None
-        if self._real is not None and self.zero_output_for_mask:
-            out = out * self._real
-        elif self._real is not None and (given is not None or self.start_states is not None):
-            self._seen = (xp.cumsum(self._real, axis=0) > 0).astype(x.dtype)     # (CuPy has no ufunc.accumulate)
-            out = out * self._seen
+        out = masked_step_outputs(self, h[1:], given)
         if self.return_sequences:
             return out.transpose(1, 0, 2).copy()      # a copy in the batch's order, never a view of the cache
         return out[-1].copy()
