@@ -66,3 +66,19 @@ def test_clahe_nan_pixel_error_names_the_layer_or_propagates():
     x[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"ContrastLimitedAdaptiveHistogramEqualization.*: the images hold NaN"):
         CLAHE(tile_grid_size=(2, 2))(x)
+
+
+def test_rand_augment_operations_not_applied_in_the_last_call_hold_no_batch_sized_caches():
+    """RandAugment shares AugMix's release of the last call's caches (their common base,
+    rand_augment._Operations): with num_ops=2 each of its 22 operations kept its arrays until
+    picked again, some 30 batches' worth."""
+    from glassnet.layers import RandAugment
+    x = np.random.default_rng(2).uniform(0, 255, (4, 16, 16, 3)).astype(np.float32)
+    layer = RandAugment(seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(30):
+            layer(x, training=True)
+    applied = {id(a) for a in layer.applied}
+    stale = sum(_array_bytes(inner) for _, inner in layer._inner_layers() if id(inner) not in applied)
+    assert stale == 0, f"operations not applied in the last call hold {stale / x.nbytes:.0f} batches' worth of arrays"

@@ -5,10 +5,9 @@ import math
 
 import numpy as np
 
-from .augmentation import INTERPOLATIONS, RandomBrightness, _RandomIntensity, _unsigned_pair, augments_by_default
+from .augmentation import INTERPOLATIONS, _RandomIntensity, _unsigned_pair
 from .conv import check_rank
-from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS
-from .wrappers import _Wrapper
+from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS, _Operations
 
 _MAKE = dict(_RAND_AUGMENT_OPERATIONS)
 # Keras 3.15's AUGMENT_LAYERS_ALL, in its order; all_ops=False keeps the first seven (AUGMENT_LAYERS).
@@ -26,7 +25,7 @@ def _positive_int(value, name, what):
     return int(value)
 
 
-class AugMix(_Wrapper):
+class AugMix(_Operations):
     """Mix ``num_chains`` randomly augmented copies of each training batch, and blend the mix with
     the batch itself (Keras 3.15's code): each chain takes ``chain_depth`` steps, each step an
     operation picked uniformly among the operations and "none" (Keras' ``[*ops, None]``: a chain
@@ -71,9 +70,6 @@ class AugMix(_Wrapper):
     True
     """
 
-    self_contained = True          # a Pipeline may hold it, as Keras' Pipeline holds Keras' AugMix
-
-    rank = 2
     _range_effect = "to which it clips them in training (and inference does not)"
 
     def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, all_ops=True,
@@ -94,22 +90,12 @@ class AugMix(_Wrapper):
             raise ValueError(f"AugMix: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
         self.alpha, self.all_ops, self.interpolation = float(alpha), bool(all_ops), interpolation
         self.factor = _unsigned_pair(factor, "AugMix", "factor")
-        try:
-            self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
-        except ValueError as error:          # in AugMix's words
-            raise ValueError("AugMix:" + str(error).split(":", 1)[1]) from None
+        self._take_value_range(value_range)
         self.ops = OPERATIONS if self.all_ops else OPERATIONS[:BASIC_OPERATIONS]
         # one set of the operations per step of each chain: each pick its own draws and cache
         self.chains = [[[make(self.factor, value_range, interpolation) for _, make in self.ops]
                         for _ in range(self.chain_depth)] for _ in range(self.num_chains)]
-        for c, chain in enumerate(self.chains):
-            for d, step in enumerate(chain):
-                k = c * self.chain_depth + d
-                for (name, _), layer in zip(self.ops, step):
-                    layer.name = name if k == 0 else f"{name}_{k}"
-                    # the images' range is checked once, here, on the input (RandAugment's reason)
-                    layer._range_checked = True
-        self._range_checked = False
+        self._name_operations(self.ops)
         super().__init__(seed=seed, **kwargs)
         self.applied = []
         self._adopt()
@@ -126,39 +112,15 @@ class AugMix(_Wrapper):
                              f"is one of its operations, all_ops=False leaves it out), (batch, height, width, 1 or 3), "
                              f"got {c} channel{'s' if c != 1 else ''}: shape (batch, {', '.join(map(str, sample_shape))})")
 
-    def build(self, input_shape):
-        self._check_channels(tuple(input_shape))
-        for prefix, layer in self._inner_layers():
-            self._build_inner(layer, prefix, tuple(input_shape))
-        super().build(input_shape)
-        # each step's attributes once built: what a forward pass adds beyond them is its cache
-        for _, layer in self._inner_layers():
-            layer._built_attributes = frozenset(vars(layer)) | {"_built_attributes"}
+    def _groups(self):
+        """The steps of every chain in turn, each a set of the operations."""
+        return [step for chain in self.chains for step in chain]
 
-    def _release_caches(self):
-        """Drop what the last call's applied layers cached for their backward pass: of the 99
-        steps (3 x 3 x 11) each one picked once keeps its batch-sized arrays until picked again,
-        some 130 batches' worth in all, where a call needs those of the 9 at most it applies."""
-        for layer in (layer for applied in self.applied for layer in applied):
-            for name in set(vars(layer)) - vars(layer).get("_built_attributes", set(vars(layer))):
-                delattr(layer, name)
-
-    def check_input_shape(self, sample_shape):
-        self._check_channels(tuple(sample_shape))
-        for layer in self.chains[0][0]:
-            layer.check_input_shape(tuple(sample_shape))
-
-    def output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def __call__(self, x, training=None, mask=None):
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+    def _applied_layers(self):
+        return [layer for applied in self.applied for layer in applied]      # one list per chain
 
     def forward(self, x, training=False):
-        self._check_channels(x.shape[1:])
-        self._release_caches()
-        self._link()
-        self.applied = []
+        self._start(x)
         if not training:
             return x
         _RandomIntensity._check_range(self, x)

@@ -9,6 +9,7 @@ from .conv import check_rank
 from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPosterization, Solarization
 from .equalization import Equalization
 from .sharpness import RandomSharpness
+from .base import LAYERS
 from .wrappers import _Wrapper
 
 # Keras 3.15's operations, in its order (the numbers layer_idxes draws), each made from
@@ -28,7 +29,81 @@ OPERATIONS = (
 )
 
 
-class RandAugment(_Wrapper):
+class _Operations(_Wrapper):
+    """What RandAugment and AugMix share: glassnet's own image layers as operations (``OPERATIONS``,
+    groups of them, one group per pick or chain step, ``_groups``), built through the wrapper,
+    picked per batch in training, the images' range checked once on the input. A subclass says
+    its groups, checks its channels (``_check_channels``) and, in ``forward`` after ``_start``,
+    applies its picks, keeping the layers it applied (``applied``, ``_applied_layers``)."""
+
+    self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
+    rank = 2
+
+    def _take_value_range(self, value_range):
+        """``value_range`` checked as the intensity layers check it, in this layer's words."""
+        try:
+            self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__}:" + str(error).split(":", 1)[1]) from None
+
+    def _name_operations(self, operations):
+        """Keras' names, a number for each group after the first; and the range check left to
+        this layer: an operation's input is the one before's output, where a bilinear sampling
+        may overshoot 255 by an ulp."""
+        for k, group in enumerate(self._groups()):
+            for (name, _), layer in zip(operations, group):
+                layer.name = name if k == 0 else f"{name}_{k}"
+                layer._range_checked = True
+        self._range_checked = False
+
+    def _groups(self):
+        raise NotImplementedError
+
+    def _applied_layers(self):
+        return self.applied
+
+    def build(self, input_shape):
+        self._check_channels(tuple(input_shape))
+        for prefix, layer in self._inner_layers():
+            self._build_inner(layer, prefix, tuple(input_shape))
+        super().build(input_shape)
+        # each operation's attributes once built: what a forward pass adds beyond them is its cache
+        for _, layer in self._inner_layers():
+            layer._built_attributes = frozenset(vars(layer)) | {"_built_attributes"}
+
+    def _release_caches(self):
+        """Drop what the last call's applied layers cached for their backward pass: each operation
+        picked once keeps its batch-sized arrays until picked again (AugMix's 99: some 130
+        batches' worth), where a call needs those of the ones it applies."""
+        for layer in self._applied_layers():
+            for name in set(vars(layer)) - vars(layer).get("_built_attributes", set(vars(layer))):
+                delattr(layer, name)
+
+    def check_input_shape(self, sample_shape):
+        self._check_channels(tuple(sample_shape))
+        groups = self._groups()
+        for layer in groups[0] if groups else ():
+            layer.check_input_shape(tuple(sample_shape))
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def __call__(self, x, training=None, mask=None):
+        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+
+    def _start(self, x):
+        """A forward pass's start: the channels checked, the last call's caches dropped, the
+        operations linked to this layer's generator, nothing applied yet."""
+        self._check_channels(x.shape[1:])
+        self._release_caches()
+        self._link()
+        self.applied = []
+
+
+del LAYERS["_Operations"]       # a shared base, not a layer a config may name
+
+
+class RandAugment(_Operations):
     """Apply ``num_ops`` operations in turn to each training batch, each picked uniformly (with
     repeats) from Keras 3.15's eleven: RandomShear, RandomTranslation, RandomRotation,
     RandomBrightness, RandomColorDegeneration, RandomContrast, RandomSharpness,
@@ -64,9 +139,6 @@ class RandAugment(_Wrapper):
     True
     """
 
-    self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
-
-    rank = 2
     _range_effect = "to which its operations clip them in training (and inference does not)"
 
     def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, **kwargs):
@@ -78,20 +150,11 @@ class RandAugment(_Wrapper):
                              f"{interpolation!r:.80}")
         self.num_ops, self.interpolation = int(num_ops), interpolation
         self.factor = _unsigned_pair(factor, "RandAugment", "factor")
-        try:
-            self.value_range = RandomBrightness(0.0, value_range=value_range).value_range
-        except ValueError as error:          # in RandAugment's words
-            raise ValueError("RandAugment:" + str(error).split(":", 1)[1]) from None
+        self._take_value_range(value_range)
         # one set of the eleven per pick: a layer picked twice keeps each forward pass's cache
         self.operations = [[make(self.factor, value_range, interpolation) for _, make in OPERATIONS]
                            for _ in range(self.num_ops)]
-        for k, ops in enumerate(self.operations):           # Keras' names, a number for each pick after the first
-            for (name, _), layer in zip(OPERATIONS, ops):
-                layer.name = name if k == 0 else f"{name}_{k}"
-                # the images' range is checked once, here, on the input: an operation's input is the
-                # one before's output, where a bilinear sampling may overshoot 255 by an ulp
-                layer._range_checked = True
-        self._range_checked = False
+        self._name_operations(OPERATIONS)
         super().__init__(seed=seed, **kwargs)
         self.applied = []
         self._adopt()
@@ -108,27 +171,11 @@ class RandAugment(_Wrapper):
                              f"is one of its operations), (batch, height, width, 1 or 3), got {c} channel"
                              f"{'s' if c != 1 else ''}: shape (batch, {', '.join(map(str, sample_shape))})")
 
-    def build(self, input_shape):
-        self._check_channels(tuple(input_shape))
-        for prefix, layer in self._inner_layers():
-            self._build_inner(layer, prefix, tuple(input_shape))
-        super().build(input_shape)
-
-    def check_input_shape(self, sample_shape):
-        self._check_channels(tuple(sample_shape))
-        for layer in self.operations[0] if self.operations else ():
-            layer.check_input_shape(tuple(sample_shape))
-
-    def output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def __call__(self, x, training=None, mask=None):
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+    def _groups(self):
+        return self.operations
 
     def forward(self, x, training=False):
-        self._check_channels(x.shape[1:])
-        self._link()
-        self.applied = []
+        self._start(x)
         if not training:
             return x
         _RandomIntensity._check_range(self, x)
