@@ -20,13 +20,18 @@ from .backend import get_backend, set_backend
 from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
                         ModelCheckpoint, ReduceLROnPlateau, TensorBoard, TerminateOnNaN)
 from .errors import ModelFileError, NonFiniteError
-from .layers import Input
+from .initializers import Initializer
+from .layers import Input, Layer
+from .losses import Loss
+from .metrics import Metric
+from .optimizers import Optimizer
+from .regularizers import Regularizer
 from .model import Sequential
 from .utils import to_categorical
 
 __version__ = "0.1.0"
 
-_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace"}
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace", "models"}
 
 
 def __getattr__(name):
@@ -43,4 +48,6 @@ def __getattr__(name):
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__"]
+           "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__",
+           # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
+           "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer"]

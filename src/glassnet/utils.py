@@ -2,14 +2,18 @@
 import numpy as np
 
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
-from ._validation import check_positive_int
+from ._validation import check_flag, check_positive_int
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
 from .text_folders import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
 
-__all__ = ["PyDataset", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
-           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed"]
+# Keras 3 keeps its Keras 2 name for the same class
+Sequence = PyDataset
+
+__all__ = ["PyDataset", "Sequence", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
+           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "normalize",
+           "split_dataset", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -106,3 +110,155 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             out[i, :len(kept)] = kept
     return out
+
+
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its norm along ``axis`` (Keras' ``keras.utils.normalize``): each row a unit
+    vector by default. A zero vector stays zero (its norm counts as 1).
+
+    x : array-like of numbers; floats keep their dtype, integers become float32 (glassnet's default)
+    axis : int, the axis of the vectors (Keras' default -1, the features)
+    order : the norm's order, as ``np.linalg.norm``'s ``ord`` for vectors: 2 (Euclidean, the default),
+        1, ``np.inf``, ...
+    Returns an array of x's shape.
+
+    Two differences from Keras 3.15: Keras reads ``axis=0`` as ``-1`` (its ``axis or -1``), so it
+    normalises the rows where the columns were asked for, where glassnet normalises along the axis
+    given; and Keras turns a vector (n,) into a row (1, n), where glassnet keeps x's shape.
+
+    >>> normalize([[3.0, 4.0], [0.0, 0.0]])
+    array([[0.6, 0.8],
+           [0. , 0. ]])
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"normalize: x must hold numbers, got an array of dtype {x.dtype}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"normalize: axis must be an int, got {axis!r:.40}")
+    if not -x.ndim <= axis < max(x.ndim, 1) or x.ndim == 0:
+        raise ValueError(f"normalize: axis={axis} is out of range for x of shape {x.shape}")
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    try:
+        norm = np.linalg.norm(x, ord=order, axis=int(axis), keepdims=True)
+    except ValueError as exc:           # an order np.linalg.norm does not know ("fro" for vectors)
+        raise ValueError(f"normalize: order must be a vector norm's order (2, 1, np.inf, ...), got "
+                         f"{order!r:.40} ({exc})") from None
+    norm[norm == 0] = 1
+    return x / norm
+
+
+def _split_count(size, total, what):
+    """``split_dataset``'s ``left_size``/``right_size`` as a count of samples: a fraction in (0, 1)
+    of ``total`` (rounded as Keras rounds it, Python's ``round``), or a count in [1, total)."""
+    if size is None:
+        return None
+    if isinstance(size, (float, np.floating)):
+        if not 0 < size < 1:
+            raise ValueError(f"split_dataset: {what} must be a fraction in (0, 1) or a number of samples, got {size}")
+        count = round(float(size) * total)
+    elif isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        if not 0 < size < total:
+            raise ValueError(f"split_dataset: {what} must be a number of samples in [1, {total}) (the data holds "
+                             f"{total}) or a fraction in (0, 1), got {size}")
+        count = int(size)
+    else:
+        raise TypeError(f"split_dataset: {what} must be a fraction (float) or a number of samples (int), got "
+                        f"{type(size).__name__} {size!r:.40}")
+    return count
+
+
+def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=None):
+    """Split data into a left part and a right part, say training and test data (Keras'
+    ``keras.utils.split_dataset``, for arrays).
+
+    dataset : an array, or a tuple, list or dict of arrays of one length (the samples along axis 0):
+        ``(x, y)`` gives ``((x_left, y_left), (x_right, y_right))``
+    left_size, right_size : a fraction in (0, 1) or a number of samples; at least one is given, the
+        other is the rest. As in Keras, the left part is the first ``left_size`` samples and the right
+        part the last ``right_size`` (when both are given and leave some out, the middle is dropped);
+        a fraction is ``round(fraction * n)`` samples, and neither part may be empty.
+    shuffle : shuffle the samples (all arrays alike) before splitting; ``seed`` (int) makes it
+        repeatable. Keras shuffles with Python's ``random``, glassnet with NumPy's generator, so the
+        same seed gives another order than Keras'.
+    Returns ``(left, right)``, each of the dataset's form, holding NumPy arrays (Keras returns
+    ``tf.data`` or PyTorch datasets). Without ``shuffle`` they are views of the arrays given.
+
+    >>> x, y = np.arange(10).reshape(5, 2), np.arange(5)
+    >>> (x_train, y_train), (x_test, y_test) = split_dataset((x, y), left_size=0.8)
+    >>> y_train, y_test
+    (array([0, 1, 2, 3]), array([4]))
+    """
+    if isinstance(dataset, dict):
+        keys, arrays = list(dataset), list(dataset.values())
+    elif isinstance(dataset, (tuple, list)):
+        keys, arrays = None, list(dataset)
+    else:
+        keys, arrays = None, [dataset]
+    if not arrays:
+        raise ValueError("split_dataset: dataset holds no arrays")
+    converted = []
+    for i, array in enumerate(arrays):
+        if isinstance(array, PyDataset) or not hasattr(array, "__len__") or isinstance(array, (str, bytes)):
+            raise TypeError(f"split_dataset: dataset must be an array or a tuple, list or dict of arrays, got "
+                            f"{type(array).__name__}" + ("" if len(arrays) == 1 and keys is None else f" at {i if keys is None else repr(keys[i])}"))
+        converted.append(np.asarray(array))
+    lengths = {a.shape[0] if a.ndim else None for a in converted}
+    if None in lengths or len(lengths) != 1:
+        raise ValueError(f"split_dataset: the arrays must hold one number of samples along axis 0, got shapes "
+                         f"{[a.shape for a in converted]}")
+    total = lengths.pop()
+    if left_size is None and right_size is None:
+        raise ValueError("split_dataset: give left_size or right_size (a fraction or a number of samples)")
+    left, right = _split_count(left_size, total, "left_size"), _split_count(right_size, total, "right_size")
+    if left is None:
+        left = total - right
+    elif right is None:
+        right = total - left
+    if left + right > total:
+        raise ValueError(f"split_dataset: left_size and right_size ask for {left} + {right} samples, the data holds "
+                         f"{total}")
+    if left == 0 or right == 0:
+        raise ValueError(f"split_dataset: with {total} samples, left_size={left_size!r} and right_size="
+                         f"{right_size!r} leave the {'left' if left == 0 else 'right'} part empty")
+    if check_flag(shuffle, "split_dataset: shuffle"):
+        order = np.random.default_rng(seed).permutation(total)
+        converted = [a[order] for a in converted]
+
+    def pack(part):
+        if keys is not None:
+            return dict(zip(keys, part))
+        if isinstance(dataset, (tuple, list)):
+            return type(dataset)(part) if type(dataset) in (tuple, list) else tuple(part)
+        return part[0]
+    return pack([a[:left] for a in converted]), pack([a[total - right:] for a in converted])
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """``(x, y, sample_weight)`` as ``fit`` reads a batch (Keras' function for a ``PyDataset``'s
+    ``__getitem__``): ``x`` alone without targets, ``(x, y)`` without weights.
+
+    >>> pack_x_y_sample_weight(1, 2)
+    (1, 2)
+    """
+    if y is None:
+        # Keras' rule: x alone, unless x is itself a tuple or list, which would then read as (x, y)
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a batch as ``fit`` reads one: ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)``, with None for what is missing (Keras' function).
+
+    >>> unpack_x_y_sample_weight((1, 2))
+    (1, 2, None)
+    """
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if not 1 <= len(data) <= 3:
+        raise ValueError(f"unpack_x_y_sample_weight: expected x, (x,), (x, y) or (x, y, sample_weight), got a "
+                         f"tuple of {len(data)} items")
+    return (*data, *(None,) * (3 - len(data)))

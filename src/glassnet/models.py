@@ -1,0 +1,46 @@
+"""Keras' ``keras.models``: the two model classes and the functions that read, write and copy models.
+
+>>> import glassnet as gn
+>>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
+>>> gn.models.clone_model(model).output_shape
+(3,)
+"""
+from .graph import Model
+from .io import load_model, model_from_json, save_model
+from .model import Sequential
+
+__all__ = ["Sequential", "Model", "clone_model", "load_model", "save_model", "model_from_json"]
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False):
+    """A new model of ``model``'s architecture, with new layers and new weights (Keras'
+    ``keras.models.clone_model``): the same layers and settings, the same graph, the same ``seed``
+    and ``dtype``, uncompiled, as ``model.from_config`` rebuilds it from ``model.get_config()``.
+
+    New weights: the clone draws them as a new model with ``model``'s seed would, so a model with a
+    seed gives clones that start where ``model`` started (not from its trained weights: copy those
+    with ``clone.set_weights(model.get_weights())``), and ``seed=None`` gives each clone its own.
+    Frozen layers stay frozen. A subclass of ``Model`` that draws its graph in ``call`` is cloned as the
+    functional ``Model`` of that graph, as ``load_model`` gives it back.
+
+    Keras' other arguments (``input_tensors``, ``clone_function``, ``call_function``, ``recursive``)
+    change the graph with code of one's own; glassnet does not take them, and refuses them by name.
+    Layers that their config cannot rebuild (a custom layer whose ``get_config`` leaves out one of
+    its arguments) are refused, as ``to_json`` refuses them.
+    """
+    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
+                        ("call_function", call_function)):
+        if value is not None:
+            raise ValueError(f"clone_model: {name} is not supported (only None), got {value!r:.60}")
+    if recursive is not False:
+        raise ValueError(f"clone_model: recursive is not supported (only False), got {recursive!r:.40}")
+    if not isinstance(model, Sequential):
+        raise TypeError(f"clone_model: model must be a glassnet Sequential or Model, got {type(model).__name__}")
+    from ._saveable import check_saveable
+    try:
+        check_saveable(model, include_optimizer=False)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("save_model:", "clone_model:", 1)) from None
+    config = model._config(with_compile=False)
+    # a subclass drawing its graph in call rebuilds as the Model of that graph (from_config's rule)
+    return type(model).from_config(config)
