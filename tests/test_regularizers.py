@@ -187,7 +187,7 @@ def test_get():
 @pytest.mark.parametrize("value, message", [
     ("l1_l2", r"Dense: kernel_regularizer: 'l1_l2' by name would penalise nothing"),
     ("L1L2", r"Dense: kernel_regularizer: 'L1L2' by name would penalise nothing"),
-    ("l3", r"Dense: kernel_regularizer: expected None, a Regularizer \(L1, L2, L1L2\), 'l1' or 'l2', got 'l3'"),
+    ("l3", r"Dense: kernel_regularizer: expected None, a Regularizer \(L1, L2, L1L2, OrthogonalRegularizer\), 'l1', 'l2' or 'orthogonal_regularizer', got 'l3'"),
     (0.01, r"Dense: kernel_regularizer: expected None, a Regularizer .*got 0.01"),
     ({"class_name": "L2", "config": {"x": 1}}, r"Dense: kernel_regularizer: bad config"),
     ({"class_name": "os.system", "config": {}}, r"Dense: kernel_regularizer: expected None"),

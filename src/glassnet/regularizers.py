@@ -31,6 +31,10 @@ class Regularizer(_settings.Setting):
     def add_gradient(self, w, grad):
         raise NotImplementedError
 
+    def check_shape(self, shape, where):
+        """Refuse (ValueError starting with ``where``) a weight of ``shape`` this penalty cannot
+        weigh; called when a layer makes the weight. Any shape by default."""
+
 
 class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w ** 2)``; both factors 0 by default, as in Keras."""
@@ -80,10 +84,68 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-# Keras' lower-case aliases are the classes themselves (keras.regularizers.l2 is L2)
-l1, l2, l1_l2 = L1, L2, L1L2
+class OrthogonalRegularizer(Regularizer):
+    """Keras' penalty for vectors that are not orthogonal: the rows of a 2-D weight
+    (``mode="rows"``; a ``Dense`` kernel (inputs, units): one vector per input feature) or its
+    columns (``mode="columns"``: one per unit), each scaled to unit length, and the mean absolute
+    cosine between two of them times ``factor``::
 
-REGULARIZERS = {"L1": L1, "L2": L2, "L1L2": L1L2}
+        U = the vectors / their lengths       (a length below 1e-7 counts as 1e-7, Keras' epsilon)
+        penalty = factor * mean over pairs i < j of |U_i . U_j|
+
+    Its gradient goes back through the scaling, as PyTorch autograd takes it (|c|' = sign(c), 0 at
+    0). Keras' formula and defaults (``factor=0.01``); a weight that is not 2-D, or has fewer than two
+    vectors (no pair: Keras' mean is then NaN), is refused when the layer makes it.
+    """
+
+    EPSILON = 1e-7
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = check_number(factor, "OrthogonalRegularizer: factor", ">= 0")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r:.40}")
+        self.mode = mode
+
+    def check_shape(self, shape, where):
+        count = shape[0 if self.mode == "rows" else 1] if len(shape) == 2 else None
+        if len(shape) != 2 or count < 2:
+            raise ValueError(f"{where}: OrthogonalRegularizer needs a 2-D weight with at least two {self.mode} "
+                             f"(pairs of vectors to compare), got shape {tuple(shape)}")
+
+    def _cosines(self, w):
+        """(U, lengths, cosines with a zero diagonal, scale): the vectors of w as rows, made unit."""
+        xp = backend.get_array_module(w)
+        self.check_shape(w.shape, "OrthogonalRegularizer")
+        vectors = w if self.mode == "rows" else w.T
+        lengths = xp.maximum(xp.sqrt((vectors * vectors).sum(axis=1, keepdims=True)), w.dtype.type(self.EPSILON))
+        unit = vectors / lengths
+        cosines = unit @ unit.T
+        xp.fill_diagonal(cosines, 0)
+        size = vectors.shape[0]
+        return unit, lengths, cosines, self.factor / (size * (size - 1))   # sum over i != j: each pair twice
+
+    def __call__(self, w):
+        _, _, cosines, scale = self._cosines(w)
+        return scale * float(abs(cosines).sum())
+
+    def add_gradient(self, w, grad):
+        xp = backend.get_array_module(w)
+        unit, lengths, cosines, scale = self._cosines(w)
+        d_unit = (xp.sign(cosines) @ unit) * (2 * scale)       # the cosines are symmetric
+        # back through U = v / length: the part along U drops out, unless the length was clipped
+        along = (d_unit * unit).sum(axis=1, keepdims=True)
+        clipped = lengths <= self.EPSILON
+        d_vectors = xp.where(clipped, d_unit, d_unit - unit * along) / lengths
+        grad += d_vectors if self.mode == "rows" else d_vectors.T
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras' lower-case aliases are the classes themselves (keras.regularizers.l2 is L2)
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
+REGULARIZERS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
 
 
 def get(identifier, name="regularizer"):
@@ -97,7 +159,8 @@ def get(identifier, name="regularizer"):
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):
-        cls = {"l1": L1, "l2": L2}.get(identifier.lower())
+        cls = {"l1": L1, "l2": L2, "orthogonal_regularizer": OrthogonalRegularizer,
+               "orthogonalregularizer": OrthogonalRegularizer}.get(identifier.lower())
         if cls is not None:
             return cls()
         if identifier.lower().replace("_", "") == "l1l2":
@@ -105,7 +168,8 @@ def get(identifier, name="regularizer"):
                              f"factors default to 0); write L1L2(l1=..., l2=...)")
     elif (regularizer := _settings.from_file_entry(identifier, REGULARIZERS, name)) is not None:
         return regularizer
-    raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2), 'l1' or 'l2', "
+    raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2, OrthogonalRegularizer), 'l1', "
+                     f"'l2' or 'orthogonal_regularizer', "
                      f"got {identifier!r:.100}")
 
 

@@ -235,6 +235,8 @@ class Layer:
         constraint = constraints.get(constraint, f"{type(self).__name__} {self.name!r}: {name}: constraint")
         if constraint is not None:
             constraint.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
+        if regularizer is not None:         # one for 2-D weights only (OrthogonalRegularizer)
+            regularizer.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
         if self.dtype is None:
             self.dtype = np.dtype(np.float32)
         xp = backend.xp()
