@@ -303,6 +303,16 @@ def test_an_unregistered_name_is_refused_on_loading_and_custom_objects_supply_it
         gn.load_model(tmp_path / "m.npz")
     with saving.custom_object_scope({"TestCustom>Halved": Halved}):
         assert gn.load_model(tmp_path / "m.npz").layers[0].kernel_regularizer == Halved(0.01)
+        description, config = model.to_json(), model.get_config()
+    # the JSON and config loaders take them too
+    with pytest.raises(gn.ModelFileError, match="'TestCustom>Halved' is not registered"):
+        gn.model_from_json(description)
+    assert gn.model_from_json(description, custom_objects={"TestCustom>Halved": Halved}).layers[0].kernel_regularizer \
+        == Halved(0.01)
+    with pytest.raises(ValueError, match="'TestCustom>Halved' is not registered"):
+        gn.Sequential.from_config(config)
+    assert gn.Sequential.from_config(config, custom_objects={"TestCustom>Halved": Halved}).layers[0] \
+        .kernel_regularizer == Halved(0.01)
     # a loss and a metric function the same way (compile=False skips them)
     monkeypatch.delitem(saving.get_custom_objects(), "TestCustom>ScaledMSE")
     monkeypatch.delitem(saving.get_custom_objects(), "TestCustom>mean_gap")
