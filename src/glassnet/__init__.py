@@ -15,7 +15,7 @@ are imported on first use, so ``import glassnet`` stays fast.
 import importlib
 
 from . import (activations, backend, callbacks, constraints, gradcheck, initializers, layers, losses, metrics,
-               optimizers, regularizers, utils)
+               optimizers, regularizers, saving, utils)
 from .backend import get_backend, set_backend
 from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,
                         ModelCheckpoint, ReduceLROnPlateau, TensorBoard, TerminateOnNaN)
@@ -46,7 +46,7 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
-           "callbacks", "gradcheck", "regularizers", "constraints", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
+           "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)

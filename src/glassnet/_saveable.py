@@ -3,12 +3,14 @@
 A model file records the loss, the metrics and the optimizer by their names and each layer by its
 ``get_config()``, never code. So a custom loss, metric function or optimizer, or a layer whose
 config does not rebuild it, would save without complaint and then fail to load, or, worse, load as
-the built-in it subclasses. ``save_model`` and ``ModelCheckpoint`` (before the first epoch) run
+the built-in it subclasses. A loss, metric, initializer, regularizer or constraint of your own
+registered with ``glassnet.saving.register_serializable`` is recorded by its registered name and
+its ``get_config()``, and saves. ``save_model`` and ``ModelCheckpoint`` (before the first epoch) run
 ``check_saveable``.
 """
 import json
 
-from . import losses, metrics, optimizers
+from . import losses, metrics, optimizers, saving
 from .layers.base import Layer, own_arguments
 from .parameters import code_held
 from .outputs import each_output_metrics
@@ -56,6 +58,15 @@ def _check_loss_saveable(model):
 
 
 def _check_one_loss_saveable(loss):
+    entry = losses.serialize(loss)          # (a registered loss of yours: a TypeError for a config not JSON)
+    if saving.is_entry(entry):
+        try:
+            rebuilt = losses.get(entry)
+        except Exception as exc:
+            raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) would not load back from "
+                             f"its entry {entry!r:.200} ({type(exc).__name__}: {exc})") from None
+        if type(rebuilt) is type(loss):
+            return
     name = loss.get_config()
     try:
         known = losses.get(name)
@@ -67,8 +78,9 @@ def _check_one_loss_saveable(loss):
                f"load_model would compile {type(known).__name__} instead")
     raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) is not a built-in loss, so the file "
                      f"could not be loaded as saved: the file records the loss by its name {name!r:.80}, and "
-                     f"{outcome}; only those can be saved: compile with one of {sorted(losses.LOSSES)}, or save "
-                     f"the weights only (model.get_weights())")
+                     f"{outcome}; only those can be saved: compile with one of {sorted(losses.LOSSES)}, register "
+                     f"your class with @glassnet.saving.register_serializable() (its get_config() returning "
+                     f"its constructor's arguments as a dict), or save the weights only (model.get_weights())")
 
 
 def _check_metrics_saveable(model):
@@ -95,7 +107,8 @@ def _check_metrics_saveable(model):
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)}, {sorted(metrics.METRIC_CLASSES)} or a loss name, "
-                             f"or save the weights only "
+                             f"register your function or Metric class with "
+                             f"@glassnet.saving.register_serializable(), or save the weights only "
                              f"(model.get_weights())")
 
 

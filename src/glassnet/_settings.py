@@ -1,7 +1,9 @@
 """What regularizers, constraints and learning-rate schedules share: small objects described by
 their ``get_config()``, which gives their ``repr`` and ``==``, and stored in configs and model files
 as ``{"class_name", "config"}``, the built-in classes only (a file never stores code, and a subclass
-would load as its parent)."""
+would load as its parent); regularizers and constraints of your own registered with
+``glassnet.saving`` as ``{"registered_name", "config"}``."""
+from . import saving
 
 
 class Setting:
@@ -21,10 +23,13 @@ class Setting:
     __hash__ = None
 
 
-def from_file_entry(identifier, registry, name):
+def from_file_entry(identifier, registry, name, base=None):
     """The instance a model file's ``{"class_name": ..., "config": {...}}`` names, for a class of
-    ``registry``; None when ``identifier`` is not such an entry. A setting the class does not take
-    is a ValueError starting with ``name``."""
+    ``registry``, or, given the ``base`` class of its kind, the entry of a registered subclass of
+    it (``glassnet.saving.deserialize``); None when ``identifier`` is not such an entry. A
+    setting the class does not take is a ValueError starting with ``name``."""
+    if base is not None and saving.is_entry(identifier):
+        return saving.deserialize(identifier, name, (base,))
     if not (isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}
             and isinstance(identifier["class_name"], str) and identifier["class_name"] in registry
             and isinstance(identifier["config"], dict)):
@@ -37,19 +42,25 @@ def from_file_entry(identifier, registry, name):
         raise ValueError(f"{name}: {exc}") from None
 
 
-def serialize(setting, registry, kind):
-    """A built-in ``setting`` (its class in ``registry``) as a model file stores it; ValueError for
-    any other. ``kind`` names it in the message ("regularizer", "constraint", "learning rate schedule")."""
+def serialize(setting, registry, kind, base=None):
+    """A built-in ``setting`` (its class in ``registry``) as a model file stores it, or, given the
+    ``base`` class of its kind, an instance of a registered subclass (``glassnet.saving``);
+    ValueError for any other. ``kind`` names it in the message ("regularizer", "constraint",
+    "learning rate schedule")."""
     if type(setting) not in registry.values():
+        if base is not None and isinstance(setting, base) and saving.is_registered(setting):
+            return saving.serialize(setting, kind)
+        how = ", or register your class with @glassnet.saving.register_serializable()" if base is not None else ""
         raise ValueError(f"{kind} {setting!r:.80} ({type(setting).__name__}) is not a built-in one, so a "
-                         f"model file cannot store it; use {_one_of(sorted(registry))}")
+                         f"model file cannot store it; use {_one_of(sorted(registry))}{how}")
     return {"class_name": type(setting).__name__, "config": setting.get_config()}
 
 
-def config_entries(layer, keys, registry, kind):
+def config_entries(layer, keys, registry, kind, base=None):
     """A layer's config entries for the attributes ``keys`` (``kernel_regularizer``, ...), only
     those set: a model file without them still loads in a glassnet from before they existed."""
-    return {key: serialize(value, registry, kind) for key in keys if (value := getattr(layer, key, None)) is not None}
+    return {key: serialize(value, registry, kind, base) for key in keys
+            if (value := getattr(layer, key, None)) is not None}
 
 
 def _one_of(names):

@@ -32,7 +32,8 @@ EPSILON = 1e-7
 class Constraint(_settings.Setting):
     """A projection of one weight. Subclasses define ``__call__(w)``, returning the constrained
     array (of ``w``'s shape and dtype; the model writes it into the weight), and ``get_config()``.
-    A model file stores only the built-in ones, by their ``get_config()``."""
+    A model file stores the built-in ones, and yours registered with
+    ``glassnet.saving.register_serializable``, by their ``get_config()``."""
 
     def __call__(self, w):
         raise NotImplementedError(f"{type(self).__name__} must define __call__")
@@ -147,7 +148,7 @@ def get(identifier, name="constraint"):
         return identifier()
     if isinstance(identifier, str) and (identifier in _NAMES or identifier in CONSTRAINTS):
         return {**_NAMES, **CONSTRAINTS}[identifier]()
-    if (constraint := _settings.from_file_entry(identifier, CONSTRAINTS, name)) is not None:
+    if (constraint := _settings.from_file_entry(identifier, CONSTRAINTS, name, Constraint)) is not None:
         return constraint
     raise ValueError(f"{name}: expected None, a Constraint ({', '.join(CONSTRAINTS)}) or one of "
                      f"{sorted(_NAMES)}, got {identifier!r:.100}")
@@ -155,10 +156,9 @@ def get(identifier, name="constraint"):
 
 def serialize(constraint):
     """A built-in constraint as a model file stores it; ValueError for any other."""
-    return _settings.serialize(constraint, CONSTRAINTS, "constraint")
+    return _settings.serialize(constraint, CONSTRAINTS, "constraint", Constraint)
 
 
 def config_entries(layer, keys=("kernel_constraint", "bias_constraint")):
     """A layer's ``kernel_constraint`` / ``bias_constraint`` (or ``keys``) config entries, only those set."""
-    return _settings.config_entries(layer, keys, CONSTRAINTS,
-                                           "constraint")
+    return _settings.config_entries(layer, keys, CONSTRAINTS, "constraint", Constraint)

@@ -2,7 +2,7 @@
 ``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
-from . import losses, metrics as metrics_module, optimizers
+from . import losses, metrics as metrics_module, optimizers, saving
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
 
@@ -12,6 +12,8 @@ def compile_arguments(settings):
     by its name, with a built-in loss's own settings (``"loss_config"``: Huber's delta); for a
     model of several outputs, a list of those, one per output, and their ``"loss_weights"``."""
     def loss_of(name, changed):
+        if saving.is_entry(name):           # a registered loss of yours, with its own config
+            return losses.get(name)
         return type(losses.get(name))(**changed) if changed else name
     loss, changed = settings["loss"], settings.get("loss_config")
     arguments = {"optimizer": optimizers.from_config(settings["optimizer"]), "metrics": settings.get("metrics") or None,
@@ -206,7 +208,7 @@ class DescribingMixin:
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics."""
         return {
-            "loss": self.loss.get_config(), "optimizer": self.optimizer.get_config(),
+            "loss": losses.serialize(self.loss), "optimizer": self.optimizer.get_config(),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
             **metric_settings(self.metrics),
             # settings of a built-in loss other than its defaults, for from_config (a model
@@ -252,8 +254,15 @@ class DescribingMixin:
             self._build_samples(_sample_shape(shape, "config: input_shape", input_dim_hint=False))
 
     @classmethod
-    def from_config(cls, config):
-        """Rebuild (and compile) a model from ``get_config()``; the weights are new."""
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild (and compile) a model from ``get_config()``; the weights are new.
+        ``custom_objects`` (Keras'): ``{registered name: class or function}`` for the objects of
+        your own the config names and the registry lacks (see ``glassnet.saving``)."""
+        with saving.custom_object_scope(custom_objects):
+            return cls._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config):
         layers = []
         for spec in config["layers"]:
             layer = get_layer_class(spec["class_name"]).from_config(spec["config"])

@@ -955,7 +955,7 @@ class Model(Sequential):
             return super()._compile_config()
         heads = self._heads         # each output's loss, weight and metrics, in the outputs' order
         settings = [losses.changed_settings(head.loss) for head in heads]
-        return {"loss": [head.loss.get_config() for head in heads], "loss_weights": [head.weight for head in heads],
+        return {"loss": [losses.serialize(head.loss) for head in heads], "loss_weights": [head.weight for head in heads],
                 "optimizer": self.optimizer.get_config(),
                 **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                 **({"loss_config": settings} if any(settings) else {})}

@@ -31,8 +31,13 @@ The JSON object has exactly these keys::
     epoch             completed epochs when ModelCheckpoint wrote the file (or ``save_model(epoch=)``),
                       else null; the loaded model has it as ``model.initial_epoch`` (0 when null)
 
+A loss, metric, initializer, regularizer or constraint of your own is recorded where the name of a
+built-in one would be, as ``{"registered_name": "package>name", "config": its get_config()}`` (a
+function: ``{"registered_name": ...}`` alone), once registered (``glassnet.saving``).
+
 Loading trusts nothing in the file: layer classes are looked up in ``glassnet.layers.LAYERS`` only
-(custom ``Layer`` subclasses register themselves when their class statement runs), every array's
+(custom ``Layer`` subclasses register themselves when their class statement runs), other objects of
+your own in ``custom_objects`` and the registry only (built by their constructors), every array's
 header is checked against the config before any data is read, and parameter allocation is capped by
 what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes.
 """
@@ -44,7 +49,7 @@ import stat
 
 import numpy as np
 
-from . import backend
+from . import backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
@@ -64,12 +69,13 @@ MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompresse
 JSON_MAX_PARAMS = 100_000_000
 
 
-def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
+def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None):
     """The network ``Sequential.to_json`` described, uncompiled and with new weights (Keras'
     ``model_from_json``). The string is read as ``load_model`` reads a file's config, trusting
     nothing in it: only glassnet's registered layer classes can be named, so it cannot run code,
     and building it may allocate at most ``max_params`` parameter values (None: no limit).
-    Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything else.
+    ``custom_objects``: as ``load_model``'s. Raises ``glassnet.ModelFileError`` (a ``ValueError``)
+    for anything else.
 
     >>> import glassnet as gn
     >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
@@ -87,6 +93,15 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS):
         raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\" or \"Model\", \"config\": "
                              f"{{...}}}}, as to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
+    try:
+        scope = saving.custom_object_scope(custom_objects)
+    except TypeError as exc:
+        raise TypeError(f"model_from_json: custom_objects: {exc}") from None
+    with scope:
+        return _model_from_config(spec, config, max_params)
+
+
+def _model_from_config(spec, config, max_params):
     try:
         cap = math.inf if max_params is None else max_params
         model = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
@@ -202,7 +217,7 @@ def _rng_state(rng):
 
 
 # -- loading --------------------------------------------------------------------------------------
-def load_model(path, compile=True, max_bytes=MAX_BYTES):
+def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``.
 
     The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
@@ -211,6 +226,12 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
     at an epoch's end; callbacks' own state, such as EarlyStopping's patience, starts afresh, as in
     Keras: see ``ModelCheckpoint``).
     ``model.initial_epoch`` is the number of completed epochs the file records (0 when none).
+
+    ``custom_objects`` (Keras'): ``{registered name: class or function}`` for the losses, metrics,
+    initializers, regularizers and constraints of your own that the file names (by the names
+    ``save`` wrote, ``"Custom>MyLoss"``) and that are not registered with
+    ``glassnet.saving.register_serializable``; looked up first, then the registry. A name found in
+    neither is refused, naming it. Only the constructors of those classes run, on the file's JSON.
 
     Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model
     file of this version, with the underlying error as ``__cause__``; files larger than
@@ -221,7 +242,10 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES):
     >>> model = glassnet.load_model("moons.npz")      # doctest: +SKIP
     >>> model.fit(X, y, epochs=20, initial_epoch=model.initial_epoch)   # doctest: +SKIP
     """
-    return _load_file(path, compile, max_bytes)[0]
+    if isinstance(compile, dict):       # Keras' second argument: load_model(path, custom_objects)
+        raise TypeError("load_model: compile: expected True or False, got a dict; pass custom_objects= by keyword")
+    with saving.custom_object_scope(custom_objects):
+        return _load_file(path, compile, max_bytes)[0]
 
 
 def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
@@ -389,12 +413,16 @@ def _loss_settings(value):
 def _compile(model, settings):
     # the shape first: a string or a list here failed as "string indices must be integers"
     several = isinstance(settings, dict) and isinstance(settings.get("loss"), list)     # one per output
+
+    def named(loss):                # a built-in's name, or the entry of a registered loss of yours
+        return isinstance(loss, str) or saving.is_entry(loss)
+
     def listed(metrics):
         return metrics is None or (isinstance(metrics, list) and all(_metric_names(m) for m in metrics)
                                    if several else _metric_names(metrics))
     if not (isinstance(settings, dict)
-            and (isinstance(settings.get("loss"), str)
-                 or several and all(isinstance(name, str) for name in settings["loss"]))
+            and (named(settings.get("loss"))
+                 or several and all(named(name) for name in settings["loss"]))
             and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
             and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "

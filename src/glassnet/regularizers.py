@@ -22,8 +22,9 @@ from ._validation import check_number
 
 class Regularizer(_settings.Setting):
     """A penalty on one weight. Subclasses define ``__call__(w) -> float`` (the penalty) and
-    ``add_gradient(w, grad)`` (``grad += d penalty / dw``, in place). A model file stores only the
-    built-in ones, by their ``get_config()``."""
+    ``add_gradient(w, grad)`` (``grad += d penalty / dw``, in place). A model file stores the
+    built-in ones, and yours registered with ``glassnet.saving.register_serializable``, by their
+    ``get_config()`` (the constructor's arguments)."""
 
     def __call__(self, w):
         raise NotImplementedError
@@ -166,7 +167,7 @@ def get(identifier, name="regularizer"):
         if identifier.lower().replace("_", "") == "l1l2":
             raise ValueError(f"{name}: {identifier!r} by name would penalise nothing (L1L2's "
                              f"factors default to 0); write L1L2(l1=..., l2=...)")
-    elif (regularizer := _settings.from_file_entry(identifier, REGULARIZERS, name)) is not None:
+    elif (regularizer := _settings.from_file_entry(identifier, REGULARIZERS, name, Regularizer)) is not None:
         return regularizer
     raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2, OrthogonalRegularizer), 'l1', "
                      f"'l2' or 'orthogonal_regularizer', "
@@ -175,10 +176,9 @@ def get(identifier, name="regularizer"):
 
 def serialize(regularizer):
     """A built-in regularizer as a model file stores it; ValueError for any other."""
-    return _settings.serialize(regularizer, REGULARIZERS, "regularizer")
+    return _settings.serialize(regularizer, REGULARIZERS, "regularizer", Regularizer)
 
 
 def config_entries(layer, keys=("kernel_regularizer", "bias_regularizer")):
     """A layer's ``kernel_regularizer`` / ``bias_regularizer`` (or ``keys``) config entries, only those set."""
-    return _settings.config_entries(layer, keys, REGULARIZERS,
-                                           "regularizer")
+    return _settings.config_entries(layer, keys, REGULARIZERS, "regularizer", Regularizer)

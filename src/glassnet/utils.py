@@ -4,6 +4,9 @@ import numpy as np
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
 from ._validation import check_flag, check_positive_int
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
+# Keras' keras.utils names for the registration of objects of your own (glassnet.saving)
+from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects, get_registered_name,
+                     get_registered_object, register_keras_serializable)
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
 from .text_folders import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
@@ -12,8 +15,10 @@ from .timeseries import timeseries_dataset_from_array
 Sequence = PyDataset
 
 __all__ = ["PyDataset", "Sequence", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
-           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "normalize",
-           "split_dataset", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
+           "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
+           "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
+           "unpack_x_y_sample_weight"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

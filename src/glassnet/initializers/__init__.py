@@ -12,7 +12,7 @@ classes take no ``seed`` of their own, unlike Keras': the model's seed is the on
 Fans follow Keras: for a dense kernel ``(fan_in, fan_out)``; for a conv kernel ``(kh, kw, c_in, c_out)``
 the receptive field ``kh * kw`` multiplies both.
 """
-from .. import _settings
+from .. import _settings, saving
 from .classes import (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Identity, Initializer,
                       LecunNormal, LecunUniform, Ones, Orthogonal, RandomNormal, RandomUniform, TruncatedNormal,
                       VarianceScaling, Zeros)
@@ -56,20 +56,26 @@ def get(identifier, name="initializer"):
         return identifier
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
+    if saving.is_entry(identifier):          # one of yours, registered: a class's instance or a function
+        return saving.deserialize(identifier, name, (Initializer,), functions=True)
     raise ValueError(f"{name}: expected one of {sorted(INITIALIZERS)}, an Initializer such as "
                      f"RandomNormal(stddev=0.01), or a callable f(shape, rng, dtype), got {identifier!r:.100}")
 
 
 def name_of(initializer):
-    """How a model config records an initializer: the name of a named function, or a built-in
-    class's instance as ``{"class_name", "config"}``; ValueError for a custom callable or class,
-    which a file cannot hold (it never stores code)."""
+    """How a model config records an initializer: the name of a named function, a built-in
+    class's instance as ``{"class_name", "config"}``, a function or class of your own registered
+    with ``glassnet.saving.register_serializable`` as ``{"registered_name", ...}``; ValueError for
+    any other callable or class, which a file cannot hold (it never stores code)."""
     if isinstance(initializer, str):
         return initializer
     for name, fn in INITIALIZERS.items():
         if fn is initializer:
             return name
-    if isinstance(initializer, Initializer):
-        return _settings.serialize(initializer, INITIALIZER_CLASSES, "initializer")
-    raise ValueError(f"initializer {initializer!r} is not registered; only named initializers and "
-                     f"the built-in Initializer classes can be saved")
+    if isinstance(initializer, Initializer):        # a built-in class's, or a registered one of yours
+        return _settings.serialize(initializer, INITIALIZER_CLASSES, "initializer", Initializer)
+    if callable(initializer) and saving.is_registered(initializer):
+        return saving.serialize(initializer, "initializer")
+    raise ValueError(f"initializer {initializer!r} is not registered; only named initializers, the "
+                     f"built-in Initializer classes and those of your own registered with "
+                     f"@glassnet.saving.register_serializable() can be saved")

@@ -56,6 +56,7 @@ is divided by the number of samples n, *not* by the sum of the weights; every gr
 multiplied row by row by w_i. Each weighted method computes the same terms as its unweighted
 twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
 """
+from .. import saving
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
@@ -70,7 +71,7 @@ __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredErr
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
-           "ALIASES", "CLASS_NAMES", "get"]
+           "ALIASES", "CLASS_NAMES", "get", "serialize"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
                                     Poisson, MeanSquaredLogarithmicError, MeanAbsolutePercentageError, Hinge,
@@ -91,15 +92,29 @@ CLASS_NAMES = {cls.__name__: name for name, cls in LOSSES.items()}
 
 def get(identifier):
     """Return a ``Loss`` for a name in ``LOSSES``, an alias, a class name (``"BinaryCrossentropy"``,
-    as Keras takes it) or a ``Loss`` instance (returned as it is)."""
+    as Keras takes it), a ``Loss`` instance (returned as it is) or a model file's entry for a
+    registered loss of your own (``glassnet.saving``)."""
     if isinstance(identifier, Loss):
         return identifier
+    if saving.is_entry(identifier):
+        return saving.deserialize(identifier, "loss", (Loss,))
     if isinstance(identifier, str):
         name = ALIASES.get(identifier) or CLASS_NAMES.get(identifier) or identifier
         if name in LOSSES:
             return LOSSES[name]()
     raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
                      f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
+
+
+def serialize(loss):
+    """How a config names ``loss``: a built-in loss by its name (its settings go beside it:
+    ``changed_settings``), a loss of your own registered with ``glassnet.saving`` by its entry
+    ``{"registered_name", "config"}`` (its ``get_config()``, when that returns a dict, else no
+    settings), any other by its ``get_config()`` (which ``save_model`` refuses)."""
+    if isinstance(loss, Loss) and type(loss) not in LOSSES.values() and saving.is_registered(loss):
+        own = type(loss).get_config is not Loss.get_config
+        return saving.serialize(loss, "loss", config=loss.get_config() if own else {})
+    return loss.get_config()
 
 
 def changed_settings(loss):

@@ -42,8 +42,11 @@ def aligned_targets(y_pred, y_true, caller):
 class Loss:
     """Base class. ``fuses`` names the output activation whose gradient this loss can fuse.
 
-    A model compiled with a subclass of your own trains and evaluates, but ``save_model`` refuses
-    it: a model file records the loss by its name, which ``load_model`` looks up in ``LOSSES``."""
+    A model compiled with a subclass of your own trains and evaluates; a model file records a loss
+    by its name, never code, so ``save_model`` refuses it unless it is registered with
+    ``@glassnet.saving.register_serializable()``: the file then records its registered name and its
+    ``get_config()``, a dict of its constructor's arguments (the base's, its name, counts as none),
+    and ``load_model`` builds it again from them."""
     name = None
     fuses = None
     sparse = False          # targets are integer labels rather than arrays shaped like the output

@@ -11,7 +11,7 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 ``mae`` and ``mse`` are the regression metrics, logged under the name given to ``compile``
 (``metrics=["mae"]`` gives "mae" and "val_mae"; "mean_absolute_error" is logged as such, as in Keras).
 """
-from .. import _settings, losses
+from .. import _settings, losses, saving
 from .base import Metric
 from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
                         TruePositives)
@@ -87,7 +87,8 @@ def get(identifier):
     """Return ``(name, metric)`` for a metric name, a ``Metric`` (``Precision()``, logged under its
     ``name``), a loss name or ``Loss`` instance (its value as a metric, see ``LossMetric``), a
     callable ``f(y_true, y_pred) -> float`` (named after the function, as Keras names it), or what
-    ``serialize`` gives for a metric with settings, ``{"class_name": ..., "config": {...}}``."""
+    ``serialize`` gives for a metric with settings, ``{"class_name": ..., "config": {...}}``, or for
+    one of your own registered with ``glassnet.saving``, ``{"registered_name": ..., ...}``."""
     if isinstance(identifier, Metric):
         if getattr(identifier, "takes_values", False):
             raise TypeError(f"metric: {type(identifier).__name__} averages values given to it, "
@@ -103,6 +104,8 @@ def get(identifier):
         return get(identifier.__name__)
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
+    if saving.is_entry(identifier):     # one of yours, registered: a Metric's or a Loss's instance, or a function
+        return get(saving.deserialize(identifier, "metric", (Metric, losses.Loss), functions=True))
     if isinstance(identifier, dict):
         config = identifier.get("config")
         if isinstance(identifier.get("class_name"), str) and identifier["class_name"] in losses.CLASS_NAMES \
@@ -138,7 +141,12 @@ def serialize(name, metric):
     ``get(name)`` gives that metric back (a function, a loss, ``Precision()`` as "precision"), else,
     for a ``Metric``, ``{"class_name": ..., "config": metric.get_config()}`` (JSON), which ``get``
     turns back into it for the classes of ``METRIC_CLASSES`` and refuses, loudly, for any other (a
-    subclass of one would otherwise come back as its parent, with the parent's settings)."""
+    subclass of one would otherwise come back as its parent, with the parent's settings). A function
+    or ``Metric`` of your own registered with ``glassnet.saving`` (or a ``Loss`` of yours as a
+    metric) is stored as its entry, ``{"registered_name": ..., "config": ...}``."""
+    own = metric.loss if type(metric) is LossMetric else metric
+    if type(own) not in (*METRIC_CLASSES.values(), *losses.LOSSES.values()) and saving.is_registered(own):
+        return losses.serialize(own) if isinstance(own, losses.Loss) else saving.serialize(own, "metric")
     if isinstance(metric, LossMetric) and type(metric.loss) is losses.LOSSES.get(metric.loss.name):
         settings = losses.changed_settings(metric.loss)          # BinaryCrossentropy(from_logits=True)
         if settings:

@@ -236,7 +236,8 @@ class MeanMetricWrapper(Mean):
     returns one value per sample (n,) (or per position, (n, T), averaged per sample), or one
     number for the batch, which then counts once (Keras' rule, unlike a plain function given to
     ``compile``, which glassnet weighs by the batch's samples). A model file cannot name ``fn``,
-    so ``save`` refuses a model compiled with one, as it does any metric of your own.
+    so ``save`` refuses a model compiled with one, as it does any metric of your own that is not
+    registered (``glassnet.saving``).
 
     >>> import numpy as np
     >>> m = MeanMetricWrapper(lambda t, p: np.abs(t - p).max(axis=-1), name="max_error")

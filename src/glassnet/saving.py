@@ -1,0 +1,306 @@
+"""Objects of your own in model files: losses, metrics, initializers, regularizers and constraints
+(Keras' ``keras.saving`` registration API).
+
+A model file never holds code. It names a custom object by the name it was registered under and
+stores the object's ``get_config()`` (JSON values only)::
+
+    {"registered_name": "Custom>ScaledMSE", "config": {"scale": 2.0}}    # an instance of a class
+    {"registered_name": "Custom>top2"}                                    # a function
+
+Loading looks that name up, never imports or evaluates it: in the ``custom_objects`` given to
+``load_model`` (and in any ``custom_object_scope`` open), then in the registry that
+``register_serializable`` fills. A class is then built by its constructor (or its own
+``from_config``, where it defines one) from the stored config; a function is used as it is. So an
+untrusted file can reach nothing but the constructors of the classes you registered or passed,
+with JSON values, and only classes of the kind the entry stands in for (a regularizer entry must
+name a ``Regularizer``).
+
+Why explicit registration, when a ``Layer`` of your own registers itself by its class name: a
+loss, metric or initializer of your own is often a function, which has no class statement to hook;
+class names collide with built-ins (a ``Huber`` or ``MeanIoU`` of your own), while a registered
+name ``"package>name"`` never can (built-ins never have a ``>``); only what you chose can be built
+from a file; and it is Keras' API (``@keras.saving.register_keras_serializable()``,
+``custom_objects=``), so Keras code moves over unchanged. Layers keep their automatic
+registration; decorating one as well is harmless (model files still name it by its class name).
+
+>>> import glassnet as gn
+>>> @gn.saving.register_serializable(package="Doc")
+... class Halved(gn.regularizers.Regularizer):
+...     def __init__(self, factor=0.5):
+...         self.factor = factor
+...     def __call__(self, w):
+...         return self.factor * float((w ** 2).sum())
+...     def add_gradient(self, w, grad):
+...         grad += 2 * self.factor * w
+...     def get_config(self):
+...         return {"factor": self.factor}
+>>> gn.saving.get_registered_name(Halved)
+'Doc>Halved'
+>>> serialize(Halved(0.25), "regularizer")
+{'registered_name': 'Doc>Halved', 'config': {'factor': 0.25}}
+"""
+import contextlib
+import importlib
+import inspect
+import math
+import threading
+import warnings
+
+from .errors import ModelFileError
+
+__all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
+           "custom_object_scope", "CustomObjectScope", "get_custom_objects"]     # and load_model, save_model: lazily
+
+_OBJECTS = {}           # registered name -> class or function: what a file may name (get_custom_objects)
+_NAMES = {}             # class or function -> the name register_serializable gave it last
+_scopes = threading.local()         # .stack: the custom_objects dicts open in this thread, innermost last
+
+
+def _qualified(obj):
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', repr(obj)))}"
+
+
+def register_serializable(package="Custom", name=None):
+    """A decorator that registers a class or function under ``"package>name"`` (``name``: its
+    ``__name__`` when None), so that a model file can name it and ``load_model`` can rebuild it:
+    a ``Loss``, ``Metric`` or metric function, ``Initializer`` or initializer function,
+    ``Regularizer`` or ``Constraint`` of your own (Keras' ``register_keras_serializable``).
+    Register it where it is defined, and import that module before loading.
+
+    Registering again under a name already taken replaces the object there: silently for the same
+    class statement run again (a notebook cell, ``importlib.reload``), with a warning for any other.
+
+    >>> @register_serializable(package="Doc")
+    ... def doubled_error(y_true, y_pred):
+    ...     return 2 * float(abs(y_pred - y_true).mean())
+    >>> get_registered_name(doubled_error)
+    'Doc>doubled_error'
+    """
+    if not isinstance(package, str) or not package or ">" in package:
+        hint = (" (write @register_serializable() with parentheses)" if callable(package) else "")
+        raise TypeError(f"register_serializable: package: expected a non-empty str without '>', got "
+                        f"{package!r:.80}{hint}")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"register_serializable: name: expected a non-empty str or None, got {name!r:.80}")
+
+    def decorator(obj):
+        if not callable(obj):
+            raise TypeError(f"register_serializable: expected a class or a function, got {obj!r:.80}")
+        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+            raise ValueError(f"register_serializable: {obj.__name__} has no get_config(), which a model file "
+                             f"stores to rebuild it")
+        own = name if name is not None else getattr(obj, "__name__", None)
+        if not isinstance(own, str) or not own or own == "<lambda>":
+            raise ValueError(f"register_serializable: {obj!r:.80} has no name of its own; give name=")
+        registered = f"{package}>{own}"
+        previous = _OBJECTS.get(registered)
+        if previous is not None and previous is not obj and _qualified(previous) != _qualified(obj):
+            warnings.warn(f"register_serializable: {registered!r} was registered by {_qualified(previous)}; "
+                          f"{_qualified(obj)} replaces it, and load_model will now build it for files naming "
+                          f"{registered!r}", UserWarning, stacklevel=2)
+        _OBJECTS[registered] = obj
+        with contextlib.suppress(TypeError):        # an unhashable callable: found by the scan of _name_of
+            _NAMES[obj] = registered
+        return obj
+    return decorator
+
+
+register_keras_serializable = register_serializable     # Keras' name
+
+
+def get_custom_objects():
+    """The registry itself, ``{registered name: class or function}`` (Keras' ``get_custom_objects``):
+    an entry added to it (``get_custom_objects()["MyLoss"] = MyLoss``) registers under that key."""
+    return _OBJECTS
+
+
+def _stack():
+    if not hasattr(_scopes, "stack"):
+        _scopes.stack = []
+    return _scopes.stack
+
+
+def _checked_objects(objects, caller):
+    if objects is None:
+        return {}
+    if not isinstance(objects, dict) or not all(isinstance(k, str) and k for k in objects):
+        raise TypeError(f"{caller}: expected a dict {{name: class or function}} (or None), got {objects!r:.100}")
+    for key, value in objects.items():
+        if not callable(value):
+            raise TypeError(f"{caller}: {key!r} must map to a class or a function, got {value!r:.80}")
+    return dict(objects)
+
+
+class CustomObjectScope:
+    """``with custom_object_scope({"Custom>MyLoss": MyLoss}):`` makes the objects of the given dicts
+    findable by their keys in this thread, ahead of the registry, until the block ends: what
+    ``load_model(..., custom_objects=)`` does around its reading. Inside one, ``save`` also names
+    an object by its key there when it was not registered."""
+
+    def __init__(self, *objects):
+        self.objects = {}
+        for given in objects:
+            self.objects.update(_checked_objects(given, "custom_object_scope"))
+
+    def __enter__(self):
+        _stack().append(self.objects)
+        return self
+
+    def __exit__(self, *exc):
+        _stack().pop()
+
+
+custom_object_scope = CustomObjectScope
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The class or function registered under ``name``: looked up in the open
+    ``custom_object_scope``s (innermost first), the registry, then ``custom_objects`` and
+    ``module_objects`` (dicts); None when none has it. Never imports anything."""
+    for objects in (*reversed(_stack()), _OBJECTS, custom_objects or {}, module_objects or {}):
+        if name in objects:
+            return objects[name]
+    return None
+
+
+def get_registered_name(obj):
+    """The name ``obj`` (a class or function) is registered under, else its ``__name__`` (Keras')."""
+    found = _name_of(obj)
+    return found if found is not None else obj.__name__
+
+
+def _name_of(obj):
+    """The name a file gives ``obj``: the one ``register_serializable`` gave it, else its key in an
+    open scope (innermost first) or in the registry; None when it has none."""
+    with contextlib.suppress(TypeError):
+        name = _NAMES.get(obj)
+        if name is not None and _OBJECTS.get(name) is obj:
+            return name
+    for objects in (*reversed(_stack()), _OBJECTS):
+        for key, value in objects.items():
+            if value is obj:
+                return key
+    return None
+
+
+def is_entry(value):
+    """Whether ``value`` is a file's entry for a registered object (checked by ``deserialize``)."""
+    return isinstance(value, dict) and "registered_name" in value
+
+
+def is_registered(obj):
+    """Whether a file can name ``obj``: a registered function, or an instance of a registered class."""
+    return not inspect.isclass(obj) and (_name_of(obj) is not None or _name_of(type(obj)) is not None)
+
+
+def serialize(obj, kind, config=None):
+    """The entry a model file stores for ``obj``, a registered function or an instance of a
+    registered class (``config``: its settings, ``obj.get_config()`` when None); None when ``obj``
+    is neither. TypeError when the config is not JSON values, or leaves out an argument the class's
+    constructor takes (it would load with that argument's default)."""
+    if inspect.isclass(obj):
+        return None
+    name = _name_of(obj)
+    if name is not None:
+        return {"registered_name": name}
+    name = _name_of(type(obj))
+    if name is None:
+        return None
+    config = obj.get_config() if config is None else config
+    if not isinstance(config, dict):
+        raise TypeError(f"save_model: {kind} {name!r} ({type(obj).__name__}): get_config() must return a dict "
+                        f"of its constructor's arguments, got {type(config).__name__}")
+    _check_json(config, f"{kind} {name!r} ({type(obj).__name__}): get_config()")
+    missing = _missing_arguments(type(obj), config)
+    if missing:
+        raise TypeError(f"save_model: {kind} {name!r} ({type(obj).__name__}) takes the arguments {missing} but "
+                        f"get_config() leaves them out, so the file would load it with their defaults; return "
+                        f"them from get_config: {{{', '.join(f'{a!r}: self.{a}' for a in missing)}, ...}}")
+    return {"registered_name": name, "config": config}
+
+
+def _missing_arguments(cls, config):
+    """The named arguments of ``cls``'s constructor absent from ``config`` (none when it defines its
+    own ``from_config``, which may read the config its own way)."""
+    if any("from_config" in vars(klass) for klass in cls.__mro__[:-1]):
+        return []
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in config]
+
+
+def _check_json(value, where, path="config"):
+    """Refuse anything but JSON values, naming where (tuples pass: they are stored as lists)."""
+    if value is None or isinstance(value, (bool, str)) or type(value) is int:
+        return
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise TypeError(f"save_model: {where} holds {value!r} at {path}, which JSON has no value for")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, where, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"save_model: {where} has the key {key!r:.50} at {path}: JSON keys are strings")
+            _check_json(item, where, f"{path}[{key!r}]")
+        return
+    raise TypeError(f"save_model: {where} is not JSON-serialisable: {path} is {value!r:.80} "
+                    f"({type(value).__name__}); a model file stores numbers, strings, flags, lists and dicts only")
+
+
+def deserialize(entry, kind, bases, functions=False):
+    """The object a file's ``entry`` names: a registered class (a subclass of one of ``bases``)
+    built from the entry's config, or a registered function where ``functions`` allows one.
+    ValueError, starting with ``kind``, for anything else: an entry of the wrong shape or the wrong
+    kind of object, and a name nothing is registered under (a ``ModelFileError``, which
+    ``load_model`` passes on whole, saying how to register it)."""
+    if not (is_entry(entry) and isinstance(entry["registered_name"], str)
+            and set(entry) <= {"registered_name", "config"}):
+        raise ValueError(f"{kind}: expected {{'registered_name': str}} or {{'registered_name': str, 'config': "
+                         f"{{...}}}}, got {entry!r:.200}")
+    name = entry["registered_name"]
+    obj = get_registered_object(name)
+    if obj is None:
+        raise ModelFileError(f"{kind}: {name[:100]!r} is not registered; the file names a class or function of your "
+                         f"own: {_how_to_register(name[:100])} and import that module before loading, or pass "
+                         f"custom_objects={{{name[:100]!r}: ...}} to load_model")
+    wanted = " or ".join(base.__name__ for base in bases)
+    if "config" not in entry:
+        if inspect.isclass(obj) or not functions:
+            raise ValueError(f"{kind}: the file names {name!r:.100} as a function, but it is registered as "
+                             f"{_qualified(obj)}{'' if functions else f', and a {kind} must be a {wanted}'}")
+        return obj
+    config = entry["config"]
+    if not inspect.isclass(obj) or not issubclass(obj, bases):
+        raise ValueError(f"{kind}: {name!r:.100} is registered as {_qualified(obj)}, not a {wanted} subclass, "
+                         f"which the file names here")
+    if not isinstance(config, dict):
+        raise ValueError(f"{kind}: the config of {name!r:.100} must be a dict, got {config!r:.100}")
+    try:
+        made = obj.from_config(config) if hasattr(obj, "from_config") else obj(**config)
+    except TypeError as exc:
+        raise ValueError(f"{kind}: {name!r:.100} ({_qualified(obj)}) cannot be built from the config "
+                         f"{config!r:.200} ({exc})") from None
+    if not isinstance(made, bases):
+        raise ValueError(f"{kind}: {_qualified(obj)}.from_config gave {type(made).__name__}, not a {wanted}")
+    return made
+
+
+def _how_to_register(name):
+    package, _, own = name.partition(">")
+    if package and own:
+        return (f"decorate it with @glassnet.saving.register_serializable(package={package!r}, name={own!r}) "
+                f"where it is defined")
+    return f"register it with glassnet.saving.get_custom_objects()[{name!r}] = ... where it is defined"
+
+
+def __getattr__(name):
+    # Keras has them here too; glassnet.io imports the model, so not at import time
+    if name in ("load_model", "save_model"):
+        return getattr(importlib.import_module(".io", __package__), name)
+    raise AttributeError(f"module 'glassnet.saving' has no attribute {name!r}")
