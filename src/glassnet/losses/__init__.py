@@ -81,9 +81,10 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsolute
                                     CategoricalFocalCrossentropy, Dice, Tversky)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
            "mean_squared_logarithmic_error": "msle", "mean_absolute_percentage_error": "mape",
-           "kld": "kl_divergence",
+           "kld": "kl_divergence", "bce": "binary_crossentropy",
            # Keras' upper-case names (keras.losses.MSE is mean_squared_error, ...)
-           "MSE": "mse", "MAE": "mae", "MSLE": "msle", "MAPE": "mape", "KLD": "kl_divergence"}
+           "MSE": "mse", "MAE": "mae", "MSLE": "msle", "MAPE": "mape", "KLD": "kl_divergence",
+           "BCE": "binary_crossentropy"}
 
 
 # Keras also takes a loss by its class's name, compile(loss="BinaryCrossentropy")

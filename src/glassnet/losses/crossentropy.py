@@ -281,6 +281,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         n = y_pred.shape[0]
         if y_true.shape == (n, 1):
             y_true = y_true[:, 0]
+        if y_true.shape == (n,) and y_true.dtype.kind == "f":
+            # labels held as floats (a float32 label array), as Keras casts them: whole numbers in
+            # range become int64, a fraction is refused (fit's labels are int64 already: no cost there)
+            return check_class_labels(y_true, y_pred.shape[-1], self.name)
         if y_true.shape != (n,) or y_true.dtype.kind not in "iu":
             raise ValueError(f"{self.name}: expected integer class labels of shape ({n},), got "
                              f"{y_true.dtype} of shape {tuple(y_true.shape)}; one-hot targets go "

@@ -64,7 +64,10 @@ METRIC_CLASSES = {cls.__name__: cls for cls in (
 # makes a new metric with the default settings. A class that needs an argument (MeanIoU's
 # num_classes, PrecisionAtRecall's recall) is named by its class only, to say what it needs.
 __all__ += sorted(METRIC_CLASSES)
-_METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES}
+_METRIC_CLASS_NAMES = {**{cls.default_name: cls for cls in METRIC_CLASSES.values()}, **METRIC_CLASSES,
+                       # Keras also takes each class by its name in snake case; these two differ from
+                       # the names the classes log under ("fbeta_score", "logcosh")
+                       "f_beta_score": FBetaScore, "log_cosh_error": LogCoshError}
 # a loss's name as a metric is that loss's value (LossMetric), the same number as the class of
 # that name but for "cosine_similarity": Keras' metric is the cosine, its loss the negative
 _METRIC_NOT_LOSS = {"cosine_similarity"}
@@ -115,6 +118,11 @@ def get(identifier):
             return get(_loss_from_config(identifier))
         return get(_from_config(identifier))
     if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            # Keras' compile matches these in any case ("Accuracy", "ACC"), before its class names:
+            # the accuracy the output's shape picks, logged as given. The class Accuracy (outputs
+            # equal to their targets) would score probabilities 0, silently
+            return identifier, accuracy
         if identifier in METRICS:
             return identifier, METRICS[identifier]
         if (identifier in losses.LOSSES or identifier in losses.ALIASES) and identifier not in _METRIC_NOT_LOSS:

@@ -94,8 +94,16 @@ class Average(Metric):
     def _add_weighted(self, terms, sample_weight):
         """Add per-sample (or per-position) ``terms`` (n, ...) weighted by ``sample_weight``. A
         sample's positions share its count of 1, so that weighted and unweighted batches mix as
-        samples (weights of ones give the unweighted mean)."""
-        weights = value_weights(sample_weight, terms.shape, self.name, backend.get_array_module(terms))
+        samples (weights of ones give the unweighted mean). One number w for the batch counts the
+        batch's mean w times, as Keras reduces values to the rank of the weights (not w per sample)."""
+        xp = backend.get_array_module(terms)
+        if np.ndim(sample_weight) == 0:
+            weight = float(value_weights(sample_weight, (1,), self.name, xp)[0])
+            if terms.size:
+                self.total += weight * float(terms.mean())
+                self.count += weight
+            return
+        weights = value_weights(sample_weight, terms.shape, self.name, xp)
         per_sample = terms.size // terms.shape[0] if terms.shape[0] else 1
         self.total += float((weights * terms).sum()) / per_sample
         self.count += float(weights.sum()) / per_sample

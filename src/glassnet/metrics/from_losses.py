@@ -11,6 +11,8 @@ the mean over the samples, weighted by ``sample_weight`` when given ((n,), or (n
 One difference in sign: ``CosineSimilarity`` the metric is the cosine itself, from -1 to 1, higher
 is better, where the loss is its negative (as in Keras).
 """
+import numpy as np
+
 from .. import backend, losses
 from .base import Average, Metric, value_weights
 
@@ -61,6 +63,12 @@ class _LossMean(Average):
         if sample_weight is None:
             self.total += self.sign * self.loss(rows, targets) * n
             self.count += n
+            return
+        if np.ndim(sample_weight) == 0:
+            # one number for the batch: its mean counts w times, as Keras' Mean counts it (not w per sample)
+            weight = float(value_weights(sample_weight, (1,), self.name, xp)[0])
+            self.total += self.sign * self.loss(rows, targets) * weight
+            self.count += weight
             return
         weights = value_weights(sample_weight, y_pred.shape[:-1], self.name, xp).reshape(-1)
         # loss.weighted: sum(w * loss per row) / rows; a sample's positions share its count of 1

@@ -67,6 +67,8 @@ class R2Score(Metric):
             raise ValueError(f"R2Score: this batch has {y_true.shape[1]} outputs, the earlier ones "
                              f"{self.mean.shape[0]}")
         values = y_true.size            # Keras' count for the adjusted score: every value given
+        if not y_true.shape[0]:         # an empty batch: nothing to count (its means would warn, 0 / 0)
+            return
         if weights is None:
             n = y_true.shape[0]
             mean = y_true.mean(axis=0)
