@@ -541,7 +541,7 @@ def threshold(z, threshold, default_value):
     PyTorch, so no name runs it: make an Activation of your own (see ``get``).
 
     >>> threshold(np.array([-1.0, 0.5, 2.0]), 0.5, -9.0)
-    array([-9. , -9. ,  2. ])
+    array([-9., -9.,  2.])
     """
     threshold = check_number(threshold, "threshold: threshold", "finite")
     default_value = check_number(default_value, "threshold: default_value", "finite")
