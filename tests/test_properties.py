@@ -109,7 +109,8 @@ def test_get_set_weights_round_trip(case, seed):
     np.testing.assert_array_equal(model.predict(x), before)
 
 
-@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+# exponential overflows (to inf, as Keras'); glu halves the axis, so no Dense takes it by name
+@pytest.mark.parametrize("name", sorted(set(activations.ACTIVATIONS) - {"exponential", "glu"}))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_huge_inputs_and_logits_stay_finite_without_warnings(name, dtype):
     """Inputs of 1e6 through a network, logits of +-1e4 into every loss: finite, and no warning."""

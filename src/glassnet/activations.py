@@ -4,17 +4,24 @@
 the feature axis, which matters only for softmax). ``backward`` reuses the ``a`` that forward cached
 (sigmoid' = a (1 - a), tanh' = 1 - a^2), so no transcendental is evaluated twice.
 
-Every function is stable at |z| = 1e4: no overflow warning, no NaN.
+Every function but ``exponential`` is stable at |z| = 1e4: no overflow warning, no NaN.
+
+Keras' settings are keyword arguments of the function and its backward (``celu(z, alpha=2.0)``,
+``backprop_celu(g, z, a, alpha=2.0)``, glu's and sparsemax's ``axis``); a name gives Keras'
+defaults. ``glu`` halves the last axis, so by name only the Activation layer takes it; ``threshold``
+has no defaults, so no name runs it (see ``get``).
 
 ``leaky_relu`` has slope 0.01 below zero, PyTorch's default; Keras' ``activation="leaky_relu"``
 uses 0.2 (and its ``LeakyReLU`` layer 0.3), so the same network gives different numbers there.
 """
 import functools
+import math
 
 import numpy as np
 
 from . import _erf, backend
 from ._rows import row_max
+from ._validation import check_number
 
 
 class Activation:
@@ -308,15 +315,266 @@ def backprop_log_softmax(grad_a, z, a):
     return grad_a - np.exp(a) * grad_a.sum(axis=-1, keepdims=True)
 
 
+# ---- Keras 3's further activations. Each takes Keras' settings as keyword arguments (celu's alpha,
+# the shrinks' threshold, squareplus' b, glu's and sparsemax's axis), its backprop_ the same ones;
+# by name (Dense(activation="celu")) each runs with Keras' defaults. Another setting in a layer: an
+# Activation of your own under a name of its own (see ``get``), as for leaky_relu's slope.
+
+def _axis(axis, z, caller):
+    """``axis`` as a non-negative index of ``z``'s axes; a TypeError/ValueError naming ``caller``."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{caller}: axis: expected an integer, got {axis!r:.80}")
+    if not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"{caller}: axis: expected an axis of the input, which has {z.ndim}, got {axis}")
+    return int(axis) % z.ndim
+
+
+def celu(z, alpha=1.0):
+    """z for z >= 0, else alpha (e^(z / alpha) - 1) (Barron 2017; Keras' and PyTorch's ``celu``).
+
+    >>> celu(np.array([-1.0, 2.0]), alpha=2.0)
+    array([-0.78693868,  2.        ])
+    """
+    alpha = check_number(alpha, "celu: alpha", "> 0")
+    # expm1 of min(z, 0) / alpha never overflows and is exact near 0
+    return np.maximum(z, 0) + alpha * np.expm1(np.minimum(z, 0) / alpha)
+
+
+def backprop_celu(grad_a, z, a, alpha=1.0):
+    # e^(z / alpha) below 0 (1 at 0 from both sides), computed again: a / alpha + 1 cancels far below 0
+    alpha = check_number(alpha, "celu: alpha", "> 0")
+    return np.where(z > 0, grad_a, grad_a * np.exp(np.minimum(z, 0) / alpha))
+
+
+def exponential(z):
+    """e^z. The one activation that overflows: to inf (with NumPy's warning) above ~88 in float32
+    and ~709 in float64, as Keras' and PyTorch's exp do."""
+    return np.exp(z)
+
+
+def backprop_exponential(grad_a, z, a):
+    return grad_a * a
+
+
+def _halves(z, axis, caller):
+    axis = _axis(axis, z, caller)
+    n = z.shape[axis]
+    if n % 2:
+        raise ValueError(f"{caller}: the size of axis {axis} must be even, to split it into two halves, "
+                         f"got {n} (input of shape {z.shape})")
+    return axis, np.split(z, 2, axis=axis)
+
+
+def glu(z, axis=-1):
+    """Gated linear unit (Dauphin et al. 2017): ``first * sigmoid(second)``, the two halves of
+    ``axis``, so the output has half its size (Keras' and PyTorch's ``glu``, PyTorch's order).
+    By name only the ``Activation`` layer takes it (see ``get``).
+
+    >>> glu(np.array([[1.0, 2.0, 0.0, 100.0]]))
+    array([[0.5, 2. ]])
+    """
+    _, (first, second) = _halves(z, axis, "glu")
+    return first * sigmoid(np.ascontiguousarray(second))
+
+
+def backprop_glu(grad_a, z, a, axis=-1):
+    # d/d first = sigmoid(second); d/d second = first * s (1 - s)
+    axis, (first, second) = _halves(z, axis, "glu")
+    s = sigmoid(np.ascontiguousarray(second))
+    g_first = grad_a * s
+    return np.concatenate([g_first, g_first * first * (1 - s)], axis=axis)
+
+
+def hard_shrink(z, threshold=0.5):
+    """z where |z| > threshold, else 0 (Keras' and PyTorch's ``hard_shrink``/``hardshrink``)."""
+    threshold = check_number(threshold, "hard_shrink: threshold", ">= 0")
+    return np.where(np.abs(z) > threshold, z, 0).astype(z.dtype, copy=False)
+
+
+def backprop_hard_shrink(grad_a, z, a, threshold=0.5):
+    # 1 where |z| > threshold, 0 at and inside it (PyTorch's, and Keras' where)
+    threshold = check_number(threshold, "hard_shrink: threshold", ">= 0")
+    return grad_a * (np.abs(z) > threshold)
+
+
+def hard_tanh(z):
+    """z clipped to [-1, 1]."""
+    return np.clip(z, -1, 1)
+
+
+def backprop_hard_tanh(grad_a, z, a):
+    # 1 strictly inside (-1, 1): PyTorch's hardtanh (and glassnet's relu6, hard_sigmoid) take 0 at
+    # the kinks; Keras' TensorFlow clip passes the gradient there
+    return grad_a * ((z > -1) & (z < 1))
+
+
+def log_sigmoid(z):
+    """log(sigmoid(z)) = -softplus(-z), written as min(z, 0) - log1p(e^-|z|): exact for any z,
+    where log(sigmoid(z)) gives -inf below about -88 (float32) and loses everything above 17.
+
+    >>> log_sigmoid(np.array([-1e4, 0.0, 40.0]))
+    array([-1.00000000e+04, -6.93147181e-01, -4.24835426e-18])
+    """
+    return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
+
+
+def backprop_log_sigmoid(grad_a, z, a):
+    return grad_a * sigmoid(np.negative(z))       # d/dz log sigmoid(z) = 1 - sigmoid(z) = sigmoid(-z)
+
+
+def soft_shrink(z, threshold=0.5):
+    """z - threshold above threshold, z + threshold below -threshold, else 0."""
+    threshold = check_number(threshold, "soft_shrink: threshold", ">= 0")
+    return z - np.clip(z, -threshold, threshold)
+
+
+def backprop_soft_shrink(grad_a, z, a, threshold=0.5):
+    threshold = check_number(threshold, "soft_shrink: threshold", ">= 0")
+    return grad_a * (np.abs(z) > threshold)        # 0 at +-threshold, as PyTorch and Keras
+
+
+def sparse_plus(z):
+    """0 for z <= -1, (z + 1)^2 / 4 inside (-1, 1), z for z >= 1: a softplus that is exactly 0 and
+    exactly linear outside (-1, 1), with a continuous derivative."""
+    c = np.clip(z, -1, 1)
+    c += 1
+    return np.where(z >= 1, z, 0.25 * c * c)
+
+
+def backprop_sparse_plus(grad_a, z, a):
+    # (z + 1) / 2 inside, 0 below, 1 above: continuous, no kink to choose a side at
+    c = np.clip(z, -1, 1)
+    c += 1
+    c *= 0.5
+    return grad_a * c
+
+
+def sparse_sigmoid(z):
+    """(z + 1) / 2 clipped to [0, 1]."""
+    a = np.add(z, 1)
+    a *= 0.5
+    np.clip(a, 0, 1, out=a)
+    return a
+
+
+def backprop_sparse_sigmoid(grad_a, z, a):
+    # 1/2 strictly inside (-1, 1), 0 at the kinks and outside (Keras' where does so at both)
+    g = np.multiply(grad_a, 0.5)
+    g *= (z > -1) & (z < 1)
+    return g
+
+
+def sparsemax(z, axis=-1):
+    """The Euclidean projection of each row (along ``axis``) onto the probability simplex (Martins
+    and Astudillo 2016): ``max(z - tau, 0)``, tau such that the row sums to 1, so that small scores
+    get probability exactly 0. Keras 3.15's sum to less than 1 when more than one entry stays
+    (keras-team/keras#23425, fixed after 3.15); glassnet's is the paper's.
+
+    >>> sparsemax(np.array([[0.0, 0.5, 1.0], [3.0, 0.0, 0.5]]))
+    array([[0.  , 0.25, 0.75],
+           [1.  , 0.  , 0.  ]])
+    """
+    axis = _axis(axis, z, "sparsemax")
+    x = np.moveaxis(z, axis, -1)
+    x = x - x.max(axis=-1, keepdims=True)           # the same projection; the largest score is 0
+    ranked = np.sort(x, axis=-1)[..., ::-1]
+    sums = np.cumsum(ranked, axis=-1)
+    ranks = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    # the entries that stay: the leading ones with 1 + k z_(k) > z_(1) + ... + z_(k) (at least one)
+    k = np.count_nonzero(1 + ranks * ranked > sums, axis=-1)[..., None]
+    tau = (np.take_along_axis(sums, k - 1, axis=-1) - 1) / k.astype(x.dtype)
+    x -= tau
+    np.maximum(x, 0, out=x)
+    return np.moveaxis(x, -1, axis)
+
+
+def backprop_sparsemax(grad_a, z, a, axis=-1):
+    # the Jacobian is diag(s) - s s^T / |S|, s the 0/1 indicator of the entries that stay:
+    # the gradient's mean over them taken off, 0 elsewhere
+    axis = _axis(axis, z, "sparsemax")
+    stays = (a > 0).astype(grad_a.dtype)
+    g = grad_a * stays
+    g -= stays * (g.sum(axis=axis, keepdims=True) / stays.sum(axis=axis, keepdims=True))
+    return g
+
+
+def squareplus(z, b=4):
+    """(z + sqrt(z^2 + b)) / 2 (So and Ramachandran 2021), a softplus of square roots, ``b`` > 0.
+
+    Written with h = hypot(z, sqrt b), which cannot overflow, as z / 2 + h / 2 at and above 0 and
+    as (b / 4) / (h / 2 + |z| / 2) below (the same number, without the cancellation of z + h):
+    exact where the plain form gives 0 (z < -1e4 in float32) or inf.
+
+    >>> squareplus(np.array([-1e30, 0.0, 1e30]))
+    array([1.e-30, 1.e+00, 1.e+30])
+    """
+    b = check_number(b, "squareplus: b", "> 0")
+    h = np.hypot(z, math.sqrt(b))
+    h *= 0.5
+    half_z = np.multiply(z, 0.5)
+    below = np.abs(half_z)
+    below += h
+    np.divide(0.25 * b, below, out=below)
+    h += half_z
+    return np.where(z >= 0, h, below)
+
+
+def backprop_squareplus(grad_a, z, a, b=4):
+    # (1 + z / h) / 2 = (h + z) / (2 h) = a / h: no cancellation below 0 either
+    b = check_number(b, "squareplus: b", "> 0")
+    return grad_a * (a / np.hypot(z, math.sqrt(b)))
+
+
+def tanh_shrink(z):
+    """z - tanh(z), as Keras and PyTorch compute it (near 0 its relative error grows as
+    eps / z^2: the two terms cancel)."""
+    return z - np.tanh(z)
+
+
+def backprop_tanh_shrink(grad_a, z, a):
+    t = np.tanh(z)                  # again: z - a loses it far from 0
+    return grad_a * (t * t)
+
+
+def threshold(z, threshold, default_value):
+    """z where z > threshold, else default_value. Both settings are needed, as in Keras and
+    PyTorch, so no name runs it: make an Activation of your own (see ``get``).
+
+    >>> threshold(np.array([-1.0, 0.5, 2.0]), 0.5, -9.0)
+    array([-9., -9.,  2.])
+    """
+    threshold = check_number(threshold, "threshold: threshold", "finite")
+    default_value = check_number(default_value, "threshold: default_value", "finite")
+    return np.where(z > threshold, z, default_value).astype(z.dtype, copy=False)
+
+
+def backprop_threshold(grad_a, z, a, threshold, default_value=None):
+    threshold = check_number(threshold, "threshold: threshold", "finite")
+    return grad_a * (z > threshold)
+
+
+# Keras' other names, as module functions too
+swish, backprop_swish = silu, backprop_silu
+hard_swish, backprop_hard_swish = hard_silu, backprop_hard_silu
+
+
 ACTIVATIONS = {
     name: Activation(name, globals()[name], globals()["backprop_" + name])
     for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "softsign",
-                 "silu", "gelu", "softmax", "hard_sigmoid", "relu6", "hard_silu", "mish", "log_softmax")
+                 "silu", "gelu", "softmax", "hard_sigmoid", "relu6", "hard_silu", "mish", "log_softmax",
+                 "celu", "exponential", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink",
+                 "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink")
 }
 # Keras' other names (silu's, hard_silu's): the same Activation, so a config names it by the first
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 # the activations that mix the values along the last axis rather than act on each on its own
-_ROWWISE = ("softmax", "log_softmax")
+_ROWWISE = ("softmax", "log_softmax", "sparsemax", "glu")
+# the activations that change the shape (glu halves the last axis): only the Activation layer
+# takes them, since a layer with its own units (Dense(8, activation="glu")) would declare 8
+# outputs and return 4, as Keras' does
+_RESHAPING = ("glu",)
+# the functions that need settings: no name runs them (Keras' name fails when called)
+_NEED_SETTINGS = {"threshold": "threshold(z, threshold, default_value)"}
 
 
 def elementwise(activation):
@@ -327,14 +585,39 @@ def elementwise(activation):
                for name, a in ACTIVATIONS.items() if name not in _ROWWISE)
 
 
-def get(identifier):
+def reshapes(activation):
+    """Whether ``activation`` changes the shape of what it gets (glu, by its functions, as
+    ``elementwise``): the Activation layer's output shape then halves the last axis."""
+    return any(activation.forward is ACTIVATIONS[name].forward for name in _RESHAPING)
+
+
+def get(identifier, reshaping=False):
     """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear) or an
-    ``Activation`` instance (for a custom one)."""
+    ``Activation`` instance (for a custom one).
+
+    ``reshaping``: whether the caller takes an activation that changes the shape (glu); only the
+    Activation layer does. A function's settings other than Keras' defaults come as an Activation
+    of your own, under a name of its own (a model file records the name; one of the built-in names
+    would load as the built-in activation, with its defaults)::
+
+        celu_2 = Activation("celu_2", functools.partial(celu, alpha=2.0),
+                            functools.partial(backprop_celu, alpha=2.0))
+    """
     if identifier is None:
         return ACTIVATIONS["linear"]
-    if isinstance(identifier, Activation):
-        return identifier
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
-        return ACTIVATIONS[ALIASES.get(identifier, identifier)]
+        identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
+    if isinstance(identifier, Activation):
+        if not reshaping and reshapes(identifier):
+            raise ValueError(f"activation: {identifier.name!r} halves the last axis, so only the Activation "
+                             f"layer takes it (a layer with units, Dense(units, activation={identifier.name!r}), "
+                             f"would return half of them: Keras' declares units and returns half); "
+                             f"write Dense(2 * units) followed by Activation({identifier.name!r})")
+        return identifier
+    if isinstance(identifier, str) and identifier in _NEED_SETTINGS:
+        raise ValueError(f"activation: {identifier!r} needs settings without defaults "
+                         f"({_NEED_SETTINGS[identifier]}), so no name runs it (Keras' fails when called); "
+                         f"make an Activation of your own from glassnet.activations.{identifier} and "
+                         f"backprop_{identifier} with functools.partial, under a name of its own")
     raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
                      f"got {identifier!r}")

@@ -9,9 +9,11 @@ from .base import Layer, check_axis, sample_axes
 
 
 class Activation(Layer):
-    """Applies an activation elementwise (softmax: over the last axis). No parameters.
+    """Applies an activation elementwise (softmax, log_softmax, sparsemax: over the last axis).
+    No parameters.
 
-    Shapes: ``x`` (batch, ...) -> output of the same shape.
+    Shapes: ``x`` (batch, ...) -> output of the same shape; with ``"glu"`` (batch, ..., F) ->
+    (batch, ..., F / 2), F even (the one layer that takes glu by name).
 
     Example
     -------
@@ -24,7 +26,21 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = activations.get(activation, reshaping=True)
+
+    def output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        if not activations.reshapes(self.activation):
+            return shape
+        # glu: the last axis halved
+        if not shape or (shape[-1] is not None and shape[-1] % 2):
+            raise ValueError(f"{self.describe()}: {self.activation.name} halves the last axis, which must "
+                             f"have an even size, got input samples of shape {shape}")
+        return (*shape[:-1], None if shape[-1] is None else shape[-1] // 2)
+
+    def build(self, input_shape):
+        self.output_shape(input_shape)          # glu's odd axis refused here, before any call
+        super().build(input_shape)
 
     def forward(self, x, training=False):
         self.z = x
