@@ -9,6 +9,8 @@ import pytest
 import glassnet as gn
 from glassnet import optimizers
 
+from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
+
 SHAPES = {"w": (4, 6), "t": (7, 3), "b": (6,), "k": (2, 2, 3, 4)}     # wide, tall, vector, conv kernel
 
 
@@ -73,8 +75,10 @@ def test_muon_trains_a_model_as_keras(rng):
     Muon's step, each bias and the excluded output layer AdamW's, as in Keras."""
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     x, y = rng.standard_normal((32, 3)).astype(np.float32), rng.standard_normal((32, 1)).astype(np.float32)
-    settings = dict(learning_rate=0.01, exclude_layers=["out"])
+    settings = dict(learning_rate=0.01, exclude_layers=["out"], weight_decay=0.5, adam_weight_decay=0.3)
     ours, theirs = _models(keras, optimizers.Muon(**settings), keras.optimizers.Muon(**settings), rng)
+    ours.optimizer.exclude_from_weight_decay(var_names=["bias"])
+    theirs.optimizer.exclude_from_weight_decay(var_names=["bias"])
     mine = ours.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
     their = theirs.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(mine, their, rtol=1e-5)
@@ -203,3 +207,18 @@ def test_keras_defaults():
                 assert mine == list(value) == []
             else:
                 assert mine == value or mine == pytest.approx(float(value), rel=1e-6), arg
+
+
+@pytest.mark.parametrize("make", [lambda: optimizers.Muon(0.02, weight_decay=0.1),
+                                  lambda: optimizers.ScheduleFreeAdamW(0.05, weight_decay=0.1)], ids=["muon", "sf"])
+def test_on_fakecupy_as_on_the_host(make, cupy, rng):
+    w0, grads = _weights_and_grads(rng, steps=3)
+    host, device = make(), make()
+    weights = {k: v.copy() for k, v in w0.items()}
+    on_device = {k: cupy.asarray(v) for k, v in w0.items()}
+    for g in grads:
+        host.apply([(k, weights[k], g[k]) for k in SHAPES])
+        device.apply([(k, on_device[k], cupy.asarray(g[k])) for k in SHAPES])
+    for k in SHAPES:
+        assert isinstance(device.get_state()["slots"][k]["momentum"], cupy.ndarray)
+        np.testing.assert_allclose(cupy.asnumpy(on_device[k]), weights[k], rtol=1e-6, atol=1e-7)
