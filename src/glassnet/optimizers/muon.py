@@ -49,6 +49,7 @@ class Muon(Optimizer):
                         "muon_b": "finite", "muon_c": "finite", "adam_lr_ratio": ">= 0", "momentum": "[0, 1)",
                         "nesterov": "flag", "exclude_embeddings": "flag", "rms_rate": "None or > 0"}
     _layouts = None         # key -> [(start, shape, muon?, name)] of the weights laid end to end under it
+    _found = {}             # (names, shapes, settings) -> that list, for the layouts seen
 
     def __init__(self, learning_rate=0.001, adam_beta_1=0.9, adam_beta_2=0.999, adam_weight_decay=0.004,
                  epsilon=1e-7, weight_decay=0.004, exclude_layers=None, exclude_embeddings=True,
@@ -73,7 +74,6 @@ class Muon(Optimizer):
             value = check_non_negative_int(value, "Muon: ns_steps")
         elif name == "exclude_layers":
             value = _patterns(value)
-            self.__dict__["_layouts"] = None        # which weights take which path may change
         super().__setattr__(name, value)
 
     def uses_adamw(self, name, shape):
@@ -97,12 +97,18 @@ class Muon(Optimizer):
                 raise ValueError(f"Muon: names and shapes must give, for each array, the names and shapes of the "
                                  f"weights laid end to end in it (adding up to its {param.size} values), got "
                                  f"{len(each_name)} names and shapes {each_shape!r:.100}")
-            layout, start = [], 0
-            for name, shape in zip(each_name, each_shape):
-                layout.append((start, shape, not self.uses_adamw(name, shape), name))
-                start += math.prod(shape)
-            layouts[key] = layout
-        self.__dict__["_layouts"] = layouts
+            # the paths depend on the names, shapes and settings alone: found once per layout
+            found = (tuple(each_name), tuple(each_shape), tuple(self.exclude_layers), self.exclude_embeddings)
+            if found not in self._found:
+                layout, start = [], 0
+                for name, shape in zip(each_name, each_shape):
+                    layout.append((start, shape, not self.uses_adamw(name, shape), name))
+                    start += math.prod(shape)
+                if len(self._found) > 64:           # a model keeps one layout; arrays given by hand a few
+                    self._found = {}
+                self._found = {**self._found, found: layout}
+            layouts[key] = self._found[found]
+        self._layouts = layouts
         super().apply(triples, sizes, names, shapes)
 
     def _decays(self):
