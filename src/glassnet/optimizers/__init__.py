@@ -7,17 +7,21 @@ Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``), its
 ``weight_decay`` and its moving average of the weights (``use_ema``).
 
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
-clipping); ``rules`` the twelve update rules.
+clipping); ``rules`` the twelve update rules; ``muon`` Muon (orthogonalised momentum for matrices,
+AdamW for the other weights); ``schedule_free`` ScheduleFreeAdamW.
 """
 from . import schedules
 from .base import CLIPPING, COMMON, EMA, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
+from .muon import Muon
 from .rules import SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
+from .schedule_free import ScheduleFreeAdamW
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Ftrl", "Lamb", "Adafactor",
-           "OPTIMIZERS", "get",
+           "Muon", "ScheduleFreeAdamW", "OPTIMIZERS", "get",
            "from_config", "schedules", "CLIPPING", "COMMON", "EMA", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl, Lamb, Adafactor)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl, Lamb, Adafactor,
+                                                 Muon, ScheduleFreeAdamW)}
 
 
 def get(identifier):

@@ -245,7 +245,7 @@ class Optimizer:
         self.iterations += 1
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
-        if self.weight_decay:               # Keras' order: clip, decay, update
+        if self._decays():                  # Keras' order: clip, decay, update
             self._decay(triples, sizes, names)
         for key, param, grad in triples:
             self.update(key, param, grad)
@@ -334,6 +334,16 @@ class Optimizer:
         self._no_decay = patterns
         self._spans = {}
 
+    def _decays(self):
+        """Whether a step decays any weight (Muon decays its AdamW weights by a rate of their own)."""
+        return bool(self.weight_decay)
+
+    def _excluded(self, name):
+        """Whether ``exclude_from_weight_decay`` exempts the weight ``name`` ("dense_1/kernel"): a
+        pattern found in its own name ("kernel", what Keras 3 searches) or in its path."""
+        return any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
+                   for pattern in self._no_decay)
+
     def _decay(self, triples, sizes, names):
         """Keras' decoupled weight decay, in place: every weight not excluded loses
         ``weight * (learning_rate * weight_decay)`` (``sizes`` and ``names`` as ``apply`` takes them).
@@ -372,9 +382,7 @@ class Optimizer:
                 raise ValueError(f"names[{i}]: {len(names)} weight names for {len(sizes)} weights")
             spans, start = [], 0
             for name, size in zip(names, sizes):
-                # the weight's own name ("bias", what Keras 3 searches) or its path ("dense_1/bias")
-                if not any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
-                           for pattern in self._no_decay):
+                if not self._excluded(name):
                     if spans and spans[-1][1] == start:
                         spans[-1] = (spans[-1][0], start + size)
                     else:
