@@ -128,6 +128,12 @@ class Loss:
                              f"the model's output, got shape {y.shape}{hint}")
         return y.astype(dtype, copy=False)
 
+    def prepare_output_targets(self, y, shape, dtype, name, output="the model's output"):
+        """Targets ``y`` for an output of sample ``shape`` when the loss reads the whole output at once
+        (CTC's label sequences against (steps, classes) logits); None, the default: the targets
+        are checked position by position through ``prepare_targets`` (glassnet.preparing)."""
+        return None
+
     def invalid_output(self, y_pred):
         """Why outputs ``y_pred`` lie outside what this loss is defined on (a message), or None.
         ``fit`` says it when the loss becomes NaN with every output finite."""
