@@ -267,6 +267,15 @@ def test_generalized_cross_entropy_from_logits_stays_exact_where_the_softmax_und
     assert loss.value_from_logits(z, a, np.array([1, 0])) == pytest.approx(expected, rel=1e-15)
 
 
+def test_generalized_cross_entropy_does_not_clip_as_keras(keras):
+    # a labelled class at p = 0: the value is 1/q; its unfused gradient is infinite in both
+    a = np.array([[0.0, 1.0], [0.5, 0.5]], dtype=np.float32)
+    loss, theirs = losses.CategoricalGeneralizedCrossEntropy(q=0.25), keras.losses.CategoricalGeneralizedCrossEntropy(q=0.25)
+    assert loss(a, np.array([0, 1])) == pytest.approx(float(theirs(np.array([0, 1]), a)), rel=1e-6)
+    assert np.isneginf(loss.gradient(a, np.array([0, 1]))[0, 0])
+    assert "takes probabilities" in loss.invalid_output(np.array([[-0.1, 1.1]])) and loss.invalid_output(a) is None
+
+
 def _classifier(lib):
     return [lib.Input((5,)), lib.layers.Dense(8, activation="relu"), lib.layers.Dense(3, activation="softmax")]
 

@@ -24,8 +24,8 @@ class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
     outputs below 0 (not probabilities) give NaN. A model file keeps ``q``.
 
     >>> loss = CategoricalGeneralizedCrossEntropy()
-    >>> round(loss(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([1, 0])), 6)    # (1 - 0.5 + 2 - sqrt 2) / 2
-    0.542893
+    >>> round(loss(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([1, 0])), 6)    # (1 + 2 - sqrt 2) / 2
+    0.792893
     """
     name = "categorical_generalized_cross_entropy"
     fuses = "softmax"
