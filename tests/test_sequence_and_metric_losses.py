@@ -113,6 +113,13 @@ def test_a_ctc_model_trains_as_keras_and_a_file_keeps_its_loss(keras, rng, tmp_p
     assert loaded.evaluate(x, y, verbose=0) == ours.evaluate(x, y, verbose=0)
     with pytest.raises(ValueError, match="sample 0 needs at least 9 steps"):
         ours.fit(x, np.ones((12, 5), dtype=np.int64), verbose=0)
+    ids = rng.integers(1, 9, (12, 8))
+    ids[:, 6:] = 0
+    masked = gn.Sequential([gn.Input((8,)), gn.layers.Embedding(9, 4, mask_zero=True),
+                            gn.layers.LSTM(4, return_sequences=True), gn.layers.Dense(5)], seed=0)
+    masked.compile("ctc", "sgd")
+    with pytest.raises(ValueError, match="ctc reads each sample's whole output sequence: .* got a masked output"):
+        masked.fit(ids, y, verbose=0)
     flat = gn.Sequential([gn.Input((3,)), gn.layers.Dense(5)])
     flat.compile(losses.CTC(), "sgd")
     with pytest.raises(ValueError, match=r"ctc takes .* \(n_samples, steps, classes\)"):

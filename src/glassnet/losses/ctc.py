@@ -106,6 +106,7 @@ class CTC(Loss):
     1.098612
     """
     name = "ctc"
+    per_position = False        # a masked output would hand it rows of steps (glassnet.training)
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         raise ValueError(f"{name}: ctc scores sequences: it takes a model whose output is (n_samples, steps, "
