@@ -45,11 +45,12 @@ def _shifted(x, by):
     return out
 
 
-def forward_backward(log_probs, labels, lengths):
+def forward_backward(log_probs, labels, lengths, posterior=True):
     """The CTC log-likelihoods and the posterior of each class at each step.
 
     log_probs : ndarray (n, T, C), log-softmax of the logits; labels : int (n, L), padded with 0;
-    lengths : int (n,), each sample's number of labels. Returns (log P (n,), q (n, T, C)).
+    lengths : int (n,), each sample's number of labels. Returns (log P (n,), q (n, T, C)); with
+    ``posterior=False`` (the value alone) the forward pass only, and None for q.
     """
     n, steps, classes = log_probs.shape
     states = 2 * labels.shape[1] + 1
@@ -70,26 +71,28 @@ def forward_backward(log_probs, labels, lengths):
     for t in range(1, steps):
         prev = alpha[t - 1]
         alpha[t] = _lse3(prev, _shifted(prev, 1), np.where(skip, _shifted(prev, 2), -np.inf)) + emit[t]
+    ends = lengths > 0
+    final = alpha[-1]
+    log_likelihood = np.logaddexp(final[rows, last], np.where(ends, final[rows, np.maximum(before, 0)], -np.inf))
+    if not posterior:
+        return log_likelihood, None
 
     beta = np.full((steps, n, states), -np.inf, dtype=log_probs.dtype)
     beta[-1, rows, last] = emit[-1, rows, last]
-    ends = lengths > 0
     beta[-1, rows[ends], before[ends]] = emit[-1, rows[ends], before[ends]]
-    skip_ahead = _shifted(skip, -2) if states > 2 else np.zeros_like(skip)   # s may go on to s + 2
+    skip_ahead = np.zeros_like(skip)                 # state s may go on to s + 2
+    skip_ahead[:, :-2] = skip[:, 2:]
     for t in range(steps - 2, -1, -1):
         nxt = beta[t + 1]
         beta[t] = _lse3(nxt, _shifted(nxt, -1), np.where(skip_ahead, _shifted(nxt, -2), -np.inf)) + emit[t]
 
-    final = alpha[-1]
-    log_likelihood = np.logaddexp(final[rows, last], np.where(ends, final[rows, np.maximum(before, 0)], -np.inf))
     occupancy = alpha + beta
     occupancy -= emit
     occupancy -= log_likelihood[None, :, None]
     np.exp(occupancy, out=occupancy)                  # gamma_t(s), (T, n, S)
     onehot = np.zeros((n, states, classes), dtype=log_probs.dtype)
     onehot[rows[:, None], np.arange(states)[None, :], extended] = 1
-    posterior = np.matmul(occupancy.transpose(1, 0, 2), onehot)      # (n, T, C)
-    return log_likelihood, posterior
+    return log_likelihood, np.matmul(occupancy.transpose(1, 0, 2), onehot)      # q: (n, T, C)
 
 
 class CTC(Loss):
@@ -155,17 +158,17 @@ class CTC(Loss):
                              f"{tuple(y_true.shape)}")
         return self._labels(y_true, y_pred.shape[1], y_pred.shape[2], "y_true")
 
-    def _solve(self, y_pred, y_true):
+    def _solve(self, y_pred, y_true, posterior=True):
         labels, lengths = self._targets(y_pred, y_true)
         log_probs = activations.log_softmax(y_pred)
-        return forward_backward(log_probs, labels, lengths), log_probs
+        return forward_backward(log_probs, labels, lengths, posterior), log_probs
 
     def __call__(self, y_pred, y_true):
-        (log_likelihood, _), _ = self._solve(y_pred, y_true)
+        (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
         return -float(log_likelihood.sum()) / y_pred.shape[0]
 
     def weighted(self, y_pred, y_true, sample_weight):
-        (log_likelihood, _), _ = self._solve(y_pred, y_true)
+        (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
         return -float((log_likelihood * _per_sample(sample_weight, log_likelihood)).sum()) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
