@@ -9,8 +9,12 @@ from glassnet.gradcheck import GradientCheckError, check_loss, numerical_gradien
 
 
 def _targets(name, rng, n=5, k=3):
-    if name == "sparse_categorical_crossentropy":
+    if name in ("sparse_categorical_crossentropy", "categorical_generalized_cross_entropy"):
         return rng.integers(0, k, n)
+    if name == "circle":                # classes of two or more: every sample has a positive pair
+        return np.arange(n) % 2
+    if name == "ctc":                   # label sequences over classes 1 .. k - 1, padded with 0
+        return np.where(np.arange(2) < rng.integers(0, 3, (n, 1)), rng.integers(1, k, (n, 2)), 0)
     if name in ("categorical_crossentropy", "categorical_hinge", "categorical_focal_crossentropy"):
         return np.eye(k)[rng.integers(0, k, n)]
     if name in ("binary_crossentropy", "binary_focal_crossentropy"):
@@ -25,7 +29,11 @@ def _targets(name, rng, n=5, k=3):
 
 
 def _predictions(name, rng, n=5, k=3):
+    if name == "ctc":                   # logits over 4 steps
+        return rng.standard_normal((n, 4, k))
     z = rng.standard_normal((n, k))
+    if name == "circle":                # unit-length embeddings
+        return z / np.linalg.norm(z, axis=1, keepdims=True)
     if "categorical" in name or name == "kl_divergence":
         return activations.softmax(z)
     if name in ("binary_crossentropy", "binary_focal_crossentropy"):
@@ -205,7 +213,12 @@ def test_value_and_gradient_in_one_call_equal_the_two_calls(name, activation, ga
 
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
 def test_unfused_loss_finite_at_extremes(name, rng):
+    if name == "categorical_generalized_cross_entropy":
+        pytest.skip("Keras' generalized cross-entropy does not clip: at p = 0 its gradient is -inf, as Keras' "
+                    "(tests/test_sequence_and_metric_losses.py); its fused softmax path is finite")
     y_hat = np.array([[0.0, 1.0, 1e6], [1.0, 0.0, -1e6]])
+    if name == "ctc":
+        y_hat = np.array([[[0.0, 1e6, -1e6], [1e6, 0.0, -1e6]]] * 2)
     if "crossentropy" in name or name == "kl_divergence":
         y_hat = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     if name == "poisson":               # a count's prediction is never negative (NaN there, as in Keras)
@@ -251,12 +264,21 @@ def test_categorical_targets_must_be_distributions():
 
 # -- sample weights -------------------------------------------------------------------------------
 FUSED = [("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "softmax"),
-         ("sparse_categorical_crossentropy", "softmax")]
+         ("sparse_categorical_crossentropy", "softmax"),
+         ("categorical_generalized_cross_entropy", "softmax")]
 
 
 def _torch_per_sample(name, t, y, torch):
     """Keras' per-sample losses, in PyTorch (reduction="none", then over the outputs)."""
     F, y = torch.nn.functional, torch.tensor(y)
+    if name == "ctc":
+        return F.ctc_loss(torch.log_softmax(t, dim=-1).transpose(0, 1), y, torch.full((len(y),), t.shape[1]),
+                          (y != 0).sum(dim=1), reduction="none")
+    if name == "circle":
+        from test_sequence_and_metric_losses import _torch_circle
+        return _torch_circle(torch, t, y.numpy())
+    if name == "categorical_generalized_cross_entropy":
+        return (1 - t[torch.arange(len(y)), y] ** 0.5) / 0.5
     if name == "mse":
         return F.mse_loss(t, y, reduction="none").mean(dim=1)
     if name == "mae":
@@ -388,6 +410,7 @@ def test_a_subclass_with_its_own_value_does_not_fuse(rng):
         "msle": None, "mape": None, "hinge": None, "squared_hinge": None, "kl_divergence": None,
         "categorical_hinge": None, "cosine_similarity": None, "dice": None, "tversky": None,
         "binary_focal_crossentropy": None, "categorical_focal_crossentropy": None,   # their own maths
+        "ctc": None, "circle": None, "categorical_generalized_cross_entropy": "softmax",
         "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
     assert _FiveTimesPositives().fused_activation() is None

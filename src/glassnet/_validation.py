@@ -151,6 +151,7 @@ _INTERVALS = {
     "[0, 1)": lambda v: 0 <= v < 1,
     "[0, 1]": lambda v: 0 <= v <= 1,
     "(0, 1]": lambda v: 0 < v <= 1,
+    "(0, 1)": lambda v: 0 < v < 1,
     "<= 0": lambda v: -math.inf < v <= 0,
     "finite": math.isfinite,
 }
@@ -158,7 +159,7 @@ _INTERVALS = {
 
 def check_number(value, name, interval):
     """``value`` as a Python float, when it is a real number inside ``interval`` (a key of
-    ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``, ``"(0, 1]"``, ``"<= 0"``, ``"finite"``); the hyper-parameters of
+    ``_INTERVALS``: ``"> 0"``, ``">= 0"``, ``"[0, 1)"``, ``"[0, 1]"``, ``"(0, 1]"``, ``"(0, 1)"``, ``"<= 0"``, ``"finite"``); the hyper-parameters of
     optimizers and layers go through here.
 
     Python and NumPy ints and floats pass (any ``numbers.Real``: a ``Fraction`` too); bools do not (``True`` is an int to Python, but a flag

@@ -28,6 +28,9 @@ def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
     several axes (one that ends in Conv2D, Conv1D or Reshape) takes targets of its full shape,
     (n, *shape), which the loss checks position by position along the last axis; a sparse loss
     takes one label per position. ``output`` names the output in the messages."""
+    whole = loss.prepare_output_targets(y, shape, dtype, name, output)
+    if whole is not None:
+        return whole
     if len(shape) == 1:
         return loss.prepare_targets(y, shape[0], dtype, name)
     if loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)

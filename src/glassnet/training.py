@@ -208,6 +208,10 @@ class TrainingMixin(ActivityMixin):
         per_position = w is not None and w.ndim > 1
         if self._output_mask is None and not (self.loss.sparse and out.ndim > 2) and not per_position:
             return None
+        if not getattr(self.loss, "per_position", True):      # (a loss object of several outputs has none)
+            raise ValueError(f"{self.loss.name} reads each sample's whole output sequence: it takes neither a "
+                             f"masked output (mask_zero=True, Masking) nor sample weights per step, got "
+                             f"{'a masked output' if self._output_mask is not None else 'weights of shape ' + str(w.shape)}")
         return Rows(out.shape, None if self._output_mask is None else self._output_mask.pending_mask)
 
     def _scored(self, out, y, w=None):

@@ -34,6 +34,12 @@ dice                            1 - 2 sum(y p) / (sum(y) + sum(p)) (2 I - 2 y S)
                                 over ``axis`` (None: all)          (see glassnet.losses.overlap)
 tversky                         1 - I / (I + a sum(y (1 - p))      see glassnet.losses.overlap
                                 + b sum((1 - y) p)), I = sum(y p)
+categorical_generalized_cross_  mean((1 - p^q) / q), p the output  -p^(q - 1) / n at the label;
+entropy                         at the integer label               fused: p^q (a - onehot) / n
+circle                          softplus(lse(pos) + lse(neg)) per  see glassnet.losses.similarity
+                                sample, embeddings (n, d), labels
+ctc                             -mean(log P(labels | logits)) over (softmax - posterior) / n, see
+                                alignments, logits (n, T, C)       glassnet.losses.ctc
 =============================== ================================== ==============================
 
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
@@ -60,16 +66,19 @@ from .. import saving
 from ._numerics import EPSILON
 from .base import Loss, aligned_targets, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from .ctc import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
+from .generalized import CategoricalGeneralizedCrossEntropy
 from .overlap import Dice, Tversky
 from .persample import CategoricalHinge, CosineSimilarity
+from .similarity import Circle
 from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
 
 __all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
-           "CategoricalFocalCrossentropy", "Dice", "Tversky",
+           "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get", "serialize"]
 
@@ -78,7 +87,8 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsolute
                                     SquaredHinge, KLDivergence, CategoricalHinge, CosineSimilarity,
                                     BinaryCrossentropy, CategoricalCrossentropy,
                                     SparseCategoricalCrossentropy, BinaryFocalCrossentropy,
-                                    CategoricalFocalCrossentropy, Dice, Tversky)}
+                                    CategoricalFocalCrossentropy, Dice, Tversky,
+                                    CategoricalGeneralizedCrossEntropy, Circle, CTC)}
 ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
            "mean_squared_logarithmic_error": "msle", "mean_absolute_percentage_error": "mape",
            "kld": "kl_divergence", "bce": "binary_crossentropy",

@@ -50,6 +50,7 @@ class Loss:
     name = None
     fuses = None
     sparse = False          # targets are integer labels rather than arrays shaped like the output
+    per_position = True     # False: it reads each sample's whole sequence output (CTC), never row by row
 
     def __call__(self, y_pred, y_true):
         """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""
@@ -130,6 +131,12 @@ class Loss:
             raise ValueError(f"{name}: expected targets of shape (n_samples, {n_outputs}) to match "
                              f"the model's output, got shape {y.shape}{hint}")
         return y.astype(dtype, copy=False)
+
+    def prepare_output_targets(self, y, shape, dtype, name, output="the model's output"):
+        """Targets ``y`` for an output of sample ``shape`` when the loss reads the whole output at once
+        (CTC's label sequences against (steps, classes) logits); None, the default: the targets
+        are checked position by position through ``prepare_targets`` (glassnet.preparing)."""
+        return None
 
     def invalid_output(self, y_pred):
         """Why outputs ``y_pred`` lie outside what this loss is defined on (a message), or None.

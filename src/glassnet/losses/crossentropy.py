@@ -16,6 +16,29 @@ from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals,
 from .base import Loss, WithSettings
 
 
+def class_labels(y_pred, y_true, caller, hint=""):
+    """``y_true`` checked as integer class labels (n,) (or (n, 1)) of the outputs ``y_pred`` (n, k),
+    a ValueError naming ``caller`` (and ending with ``hint``) otherwise; returns them as (n,)."""
+    y_true = backend.get_array_module(y_pred).asarray(y_true)
+    n = y_pred.shape[0]
+    if y_true.shape == (n, 1):
+        y_true = y_true[:, 0]
+    if y_true.shape == (n,) and y_true.dtype.kind == "f":
+        # labels held as floats (a float32 label array), as Keras casts them: whole numbers in
+        # range become int64, a fraction is refused (fit's labels are int64 already: no cost there)
+        return check_class_labels(y_true, y_pred.shape[-1], caller)
+    if y_true.shape != (n,) or y_true.dtype.kind not in "iu":
+        raise ValueError(f"{caller}: expected integer class labels of shape ({n},), got "
+                         f"{y_true.dtype} of shape {tuple(y_true.shape)}{hint}")
+    # a label of -1 would pick the last class through NumPy's negative indexing, silently
+    # (fit checks its labels once, in prepare_targets; this is the check of a direct call)
+    k = y_pred.shape[-1]
+    if n and (int(y_true.min()) < 0 or int(y_true.max()) >= k):
+        raise ValueError(f"{caller}: labels must lie in [0, {k}) for {k} outputs, got values "
+                         f"from {int(y_true.min())} to {int(y_true.max())}")
+    return y_true
+
+
 class _Logits(WithSettings):
     """``from_logits`` and ``label_smoothing``: the settings (Keras' attributes too), the methods a
     cross-entropy uses when its inputs are logits, and the smoothing of its targets.
@@ -277,25 +300,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return check_class_labels(y, n_outputs, name)
 
     def _targets(self, y_pred, y_true):
-        y_true = backend.get_array_module(y_pred).asarray(y_true)
-        n = y_pred.shape[0]
-        if y_true.shape == (n, 1):
-            y_true = y_true[:, 0]
-        if y_true.shape == (n,) and y_true.dtype.kind == "f":
-            # labels held as floats (a float32 label array), as Keras casts them: whole numbers in
-            # range become int64, a fraction is refused (fit's labels are int64 already: no cost there)
-            return check_class_labels(y_true, y_pred.shape[-1], self.name)
-        if y_true.shape != (n,) or y_true.dtype.kind not in "iu":
-            raise ValueError(f"{self.name}: expected integer class labels of shape ({n},), got "
-                             f"{y_true.dtype} of shape {tuple(y_true.shape)}; one-hot targets go "
-                             f"with 'categorical_crossentropy'")
-        # a label of -1 would pick the last class through NumPy's negative indexing, silently
-        # (fit checks its labels once, in prepare_targets; this is the check of a direct call)
-        k = y_pred.shape[-1]
-        if n and (int(y_true.min()) < 0 or int(y_true.max()) >= k):
-            raise ValueError(f"{self.name}: labels must lie in [0, {k}) for {k} outputs, got values "
-                             f"from {int(y_true.min())} to {int(y_true.max())}")
-        return y_true
+        return class_labels(y_pred, y_true, self.name, "; one-hot targets go with 'categorical_crossentropy'")
 
     @staticmethod
     def _picked(values, labels):

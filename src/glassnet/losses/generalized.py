@@ -1,0 +1,98 @@
+"""Keras' generalized cross-entropy (Zhang and Sabuncu 2018), robust to noisy labels: per sample
+``(1 - p^q) / q``, p the probability given to the labelled class. q -> 0 tends to cross-entropy
+(-log p), q = 1 is the mean absolute error of the true class; between them it bounds the loss of a
+wrong label (at most 1/q) while still fitting the right ones.
+
+Gradient with respect to the probabilities: ``-p^(q - 1) / n`` at the labelled class, 0 elsewhere.
+After a softmax output it fuses: with a = softmax(z), ``dL/dz = p^q (a - onehot) / n`` (the softmax
+Jacobian applied to the line above), and the value from the logits, ``-expm1(q log p) / q`` with
+log p = z_y - logsumexp(z), which stays exact where p underflows to 0.
+"""
+import numpy as np
+
+from .._rows import row_max
+from .._validation import check_class_labels, check_number
+from ._numerics import _all_normal, _per_sample
+from .base import Loss, WithSettings
+from .crossentropy import class_labels
+
+
+class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
+    """Keras' ``CategoricalGeneralizedCrossEntropy(q=0.5)``: the mean over samples of
+    ``(1 - p^q) / q``, p the output at the sample's integer label (targets (n,) or (n, 1), as
+    for ``sparse_categorical_crossentropy``; Keras takes only these). No clipping, as in Keras:
+    outputs below 0 (not probabilities) give NaN. A model file keeps ``q``.
+
+    >>> loss = CategoricalGeneralizedCrossEntropy()
+    >>> round(loss(np.array([[0.75, 0.25], [0.5, 0.5]]), np.array([1, 0])), 6)    # (1 + 2 - sqrt 2) / 2
+    0.792893
+    """
+    name = "categorical_generalized_cross_entropy"
+    fuses = "softmax"
+    sparse = True
+
+    def __init__(self, q=0.5):
+        self.q = check_number(q, "CategoricalGeneralizedCrossEntropy: q", "(0, 1)")
+
+    def prepare_targets(self, y, n_outputs, dtype, name="y"):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"{name}: {self.name} expects integer class labels of shape (n_samples,), got "
+                             f"shape {y.shape}")
+        return check_class_labels(y, n_outputs, name)
+
+    def _targets(self, y_pred, y_true):
+        return class_labels(y_pred, y_true, self.name)
+
+    def _picked(self, y_pred, y_true):
+        labels = self._targets(y_pred, y_true)
+        return y_pred[np.arange(labels.shape[0]), labels], labels
+
+    def __call__(self, y_pred, y_true):
+        p, _ = self._picked(y_pred, y_true)
+        return float(((1 - p ** self.q) / self.q).sum()) / y_pred.shape[0]
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        p, _ = self._picked(y_pred, y_true)
+        terms = (1 - p ** self.q) / self.q
+        terms *= _per_sample(sample_weight, terms)
+        return float(terms.sum()) / y_pred.shape[0]
+
+    def gradient(self, y_pred, y_true):
+        p, labels = self._picked(y_pred, y_true)
+        g = np.zeros_like(y_pred)
+        with np.errstate(divide="ignore"):          # p = 0: -inf, as in Keras
+            g[np.arange(labels.shape[0]), labels] = -(p ** (self.q - 1)) / y_pred.shape[0]
+        return g
+
+    def invalid_output(self, y_pred):
+        if y_pred.size and float(y_pred.min()) < 0:
+            return (f"{self.name} takes probabilities (a softmax output), and p^q of an output below 0 "
+                    f"is NaN; got outputs down to {float(y_pred.min()):.4g}")
+        return None
+
+    # the fused forms, after a softmax output: z the logits, a = softmax(z)
+    def _terms_from_logits(self, z, a, y_true):
+        rows = np.arange(y_true.shape[0])
+        picked = a[rows, y_true]
+        if _all_normal(picked):
+            log_p = np.log(picked)
+        else:           # an output underflowed: log p from the logits (CategoricalCrossentropy._logsumexp)
+            log_p = z[rows, y_true] - (row_max(z) - np.log(row_max(a)))
+        return -np.expm1(self.q * log_p) / self.q
+
+    def value_from_logits(self, z, a, y_true):
+        return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        terms = self._terms_from_logits(z, a, y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(terms.sum()) / z.shape[0]
+
+    def gradient_from_logits(self, a, y_true):
+        rows = np.arange(y_true.shape[0])
+        g = a.copy()
+        g[rows, y_true] -= 1
+        g *= (a[rows, y_true] ** self.q)[:, None] * (1.0 / a.shape[0])
+        return g
