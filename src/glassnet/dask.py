@@ -28,6 +28,7 @@ try:
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
+from ._validation import check_flag
 from .callbacks import BackupAndRestore, TerminateOnNaN
 from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
@@ -286,7 +287,10 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     sort_by = sort_by or ("val_loss" if with_validation else "loss")
     if sort_by not in names:
         raise ValueError(f"sort_by: {sort_by!r} is not among the metrics this sweep reports: {names}")
-    if ascending is None:
+    if ascending is not None:
+        # any non-empty string is truthy: ascending="no" would quietly sort the best last
+        ascending = check_flag(ascending, "ascending")
+    else:
         # a compiled metric that says which way is better (AUC(name="roc_auc") goes up), else the
         # callbacks' rule by name: accuracy-like names, "auc", "precision", "recall" go up
         ascending = (metric_mode(first, sort_by) or resolve_mode("auto", sort_by, "sweep")) == "min"

@@ -56,8 +56,10 @@ def _split(X, y, test_size, seed, stratify, loader):
     n = len(y)
     # a fraction strictly between 0 and 1: both parts must hold samples (scikit-learn would also
     # take a count; its own error would then name parameters this loader does not have)
-    check_number(test_size, f"glassnet.datasets.{loader}(): test_size", "[0, 1]")
-    n_test = -(-n * test_size // 1)           # scikit-learn rounds the test part up
+    # passed on as a Python float: scikit-learn refuses NumPy's float32 and float16, naming its own
+    # parameter (the messages below show the value as given)
+    fraction = check_number(test_size, f"glassnet.datasets.{loader}(): test_size", "[0, 1]")
+    n_test = -(-n * fraction // 1)            # scikit-learn rounds the test part up
     if not 0 < n_test < n:
         raise ValueError(f"glassnet.datasets.{loader}(): test_size={test_size!r} leaves no training or no "
                          f"test samples out of {n}")
@@ -68,7 +70,7 @@ def _split(X, y, test_size, seed, stratify, loader):
                              f"samples in one part, fewer than the {classes} classes each part needs")
     selection = _require("sklearn.model_selection", "scikit-learn", loader)
     X_tr, X_te, y_tr, y_te = selection.train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None)
+        X, y, test_size=fraction, random_state=seed, stratify=y if stratify else None)
     return _pack(X_tr, y_tr, X_te, y_te)
 
 

@@ -29,7 +29,7 @@ except ImportError:                               # older releases: the private 
         return estimator._validate_data(*args, **kwargs)
 
 from . import _seeding, backend, initializers, optimizers, regularizers
-from ._validation import check_flag, check_fraction, check_number
+from ._validation import check_flag, check_fraction, check_number, check_positive_int
 from .callbacks import EarlyStopping
 from .layers import Dense
 from .model import Sequential
@@ -149,7 +149,10 @@ class _GlassnetEstimator(BaseEstimator):
         X, y, w, validation_data = self._split(X, y, w, seed)
         # scikit-learn adds (alpha / 2) * sum(W ** 2) / batch size on every kernel to its loss, which
         # is glassnet's times _loss_scale: scaled alike, the penalty leaves the same minimum
-        batch = X.shape[0] if self.batch_size is None else min(self.batch_size, X.shape[0])
+        # checked here, not only by fit: the penalty divides by it (0 gave a ZeroDivisionError, -5 an
+        # error about L2's factor, "32" a bare TypeError from min)
+        batch_size = check_positive_int(self.batch_size, "batch_size", allow_none=True)
+        batch = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
         penalty = regularizers.L2(alpha / (2 * batch * self._loss_scale)) if alpha else None
         layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
                         kernel_initializer=self.kernel_initializer, kernel_regularizer=penalty,
@@ -165,7 +168,7 @@ class _GlassnetEstimator(BaseEstimator):
             monitor = "val_loss" if validation_data is not None else "loss"
             callbacks.append(EarlyStopping(monitor=monitor, patience=self.patience,
                                            restore_best_weights=True))
-        history = model.fit(X, y, epochs=self.epochs, batch_size=self.batch_size, sample_weight=w,
+        history = model.fit(X, y, epochs=self.epochs, batch_size=batch_size, sample_weight=w,
                             validation_data=validation_data, verbose=self.verbose, callbacks=callbacks)
         self.model_ = model
         self.history_ = history.history          # plain dict of per-epoch lists: light to keep and pickle
