@@ -152,6 +152,10 @@ def _add_updates(model, records):
     before = [param.copy() for _, _, param, _ in model._views]
     state = {"iterations": optimizer.iterations,
              "slots": {key: {name: a.copy() for name, a in slots.items()} for key, slots in optimizer.slots.items()}}
+    if optimizer.scalar_names:
+        # Nadam's momentum product too: without it set_state recomputes it from the step count
+        # with the current beta_1, which is not the product a run that changed beta_1 had kept
+        state["scalars"] = optimizer.get_state()["scalars"]
     try:
         model._optimizer_step()          # with the constraints' projections, as fit's step
         steps = {(layer.name, key): param - old for (layer, key, param, _), old in zip(model._views, before)}

@@ -240,6 +240,7 @@ class Optimizer:
         shapes : for each triple, those weights' shapes, which ``Adafactor`` factors; None: each
             triple is one weight of its own shape.
         """
+        triples = self._checked(triples)
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
@@ -334,6 +335,18 @@ class Optimizer:
         self._no_decay = patterns
         self._spans = {}
 
+    def _checked(self, triples):
+        """``apply``'s triples as a list, each gradient of its weights' shape: the updates' in-place
+        arithmetic would broadcast a (3,) gradient over (4, 3) weights (and Adafactor read a (12,)
+        one in their order), so another shape is refused before anything changes."""
+        triples = list(triples)
+        for key, param, grad in triples:
+            if tuple(getattr(grad, "shape", ())) != tuple(param.shape):
+                raise ValueError(f"{type(self).__name__}.apply: the gradient of {key!r:.100} has shape "
+                                 f"{tuple(getattr(grad, 'shape', ()))}, its weights {tuple(param.shape)}: "
+                                 f"expected a gradient of the weights' own shape")
+        return triples
+
     def _decays(self):
         """Whether a step decays any weight (Muon decays its AdamW weights by a rate of their own)."""
         return bool(self.weight_decay)
@@ -359,14 +372,19 @@ class Optimizer:
                                  f"but {key!r} holds {param.size} values")
             spans = self._decayed_spans(param.size if sizes is None else sizes[i],
                                         [key] if names is None else names[i], i)
-            scratch = self._buffer(key, param)       # the update's scratch, free until the update
             if spans is None:
                 spans = [(0, param.size)]
-            flat, tmp = param.reshape(-1), scratch.reshape(-1)   # 1-D views (the flat buffer, or one weight)
+            # the 1-D view below of a weight not laid out in C order (a transpose, Fortran order)
+            # would be a copy, and the decay would go into it: decay a C-ordered copy, write it back
+            work = param if param.flags.c_contiguous else backend.get_array_module(param).ascontiguousarray(param)
+            scratch = self._buffer(key, work)        # the update's scratch, free until the update
+            flat, tmp = work.reshape(-1), scratch.reshape(-1)   # 1-D views (the flat buffer, or one weight)
             for start, stop in spans:
                 for weights, tmp_piece in pieces(flat[start:stop], tmp[start:stop]):
                     np.multiply(weights, rate, out=tmp_piece)
                     weights -= tmp_piece
+            if work is not param:
+                param[...] = work
 
     def _decayed_spans(self, sizes, names, i=0):
         """None when no weight of ``names`` (laid end to end with ``sizes``: one int, or one size

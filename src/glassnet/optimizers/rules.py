@@ -151,7 +151,9 @@ class RMSprop(Optimizer):
     whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``.
 
     Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
-    (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps)."""
+    (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps).
+    The momentum buffer holds ``g / (...)``, not steps: Keras' holds ``lr g / (...)``, so, as with
+    SGD, the two agree until the learning rate changes (a schedule, ReduceLROnPlateau)."""
     name = "rmsprop"
     slot_names, always_slots, non_negative_slots = ("v", "momentum"), ("v",), ("v",)
     hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
@@ -361,12 +363,13 @@ class Lion(Optimizer):
     One state array (``m``) where Adam keeps two. Its steps have a larger norm than Adam's, so
     its learning rate is typically 3-10x smaller (the default, 1e-3, is Keras'), and a
     ``weight_decay`` 3-10x larger: decoupled, ``param *= 1 - lr * weight_decay`` before the step,
-    as AdamW's (Keras' ``weight_decay``; 0 by default, Keras' None). ``beta_1`` in (0, 1]: at 0 Lion
-    would be signSGD (Keras refuses it too).
+    as AdamW's (Keras' ``weight_decay``; 0 by default, and None, Keras' default, is no decay
+    too). ``beta_1`` in (0, 1]: at 0 Lion would be signSGD (Keras refuses it too).
     """
     name = "lion"
     slot_names = always_slots = ("m",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "(0, 1]", "beta_2": "[0, 1]", "weight_decay": ">= 0"}
+    # weight_decay keeps the base's "None or >= 0": None is Keras' default, no decay (as 0 here)
+    hyper_parameters = {**Optimizer.hyper_parameters, "beta_1": "(0, 1]", "beta_2": "[0, 1]"}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0, **options):
         super().__init__(learning_rate, weight_decay=weight_decay, **options)
@@ -486,6 +489,11 @@ class Lamb(_Moments):
         super().apply(triples, sizes, names, shapes)
 
     def update(self, key, param, grad):
+        if not param.flags.c_contiguous:        # its flat view below would be a copy: step one, write it back
+            work = backend.get_array_module(param).ascontiguousarray(param)
+            self.update(key, work, grad)
+            param[...] = work
+            return
         slots, tmp = self._slot(key, param, "m", "v")
         step = self._buffer((key, "step"), param)
         b1, b2, t, m, v = self.beta_1, self.beta_2, self.iterations, slots["m"], slots["v"]

@@ -48,7 +48,7 @@ class ScheduleFreeAdamW(Optimizer):
         super().__setattr__(name, value)
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
-        triples = list(triples)
+        triples = self._checked(triples)    # (before z is made: a refused gradient changes nothing)
         for key, param, _ in triples:       # z starts as the weights, before clipping and decay (Keras' build)
             slots = self.slots.setdefault(key, {})
             if "momentum" not in slots:
