@@ -13,7 +13,9 @@ atomic on POSIX and Windows within one folder). What is guaranteed:
 
 As with ``open(path, "wb")``, a file that is replaced keeps its permission bits (a private model
 stays private), and a symbolic link is written through: its target gets the new bytes, the link
-stays. Errors name the target path, never the temporary file.
+stays. A target that exists but is not a regular file (a named pipe, a device such as /dev/null)
+is refused (OSError EINVAL): the rename would replace it with a regular file. Errors name the target
+path, never the temporary file.
 
 >>> write_text_atomically("notes.txt", "epoch,loss\\n1,0.5\\n")      # doctest: +SKIP
 """
@@ -72,6 +74,15 @@ def _check_target(path):
     written (otherwise they would name the temporary file, or come only after the whole write)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory, expected a file name", path)
+    try:
+        mode = os.stat(path).st_mode            # a link's target, which is what gets the bytes
+    except OSError:                             # a missing target: made new
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        # a named pipe, a device (/dev/null), a socket: the rename would put a regular file in its
+        # place (as root, /dev/null itself), where open(path, "wb") writes into it
+        raise OSError(errno.EINVAL, "Not a regular file: writing it atomically would replace it "
+                                    "with one; give the name of a file", path)
     if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         # "out/" names a folder; abspath would drop the separator and write a file called "out"
         raise IsADirectoryError(errno.EISDIR, "Ends with a path separator, expected a file name", path)

@@ -92,10 +92,12 @@ def _check_metrics_saveable(model):
     for name, fn in compiled:
         if isinstance(fn, metrics.weighted.Weighted):       # recorded by what compile was given
             name, fn = fn.base, fn.named
+        entry = refused = None
         try:
-            _, known = metrics.get(metrics.serialize(name, fn))
-        except ValueError:
-            known = None
+            entry = metrics.serialize(name, fn)
+            _, known = metrics.get(entry)
+        except ValueError as exc:       # e.g. settings beyond what a file may give (an IoU's num_classes)
+            known, refused = None, exc
         # a loss or a Metric named in the file is a new instance when loaded: the same class with
         # the same settings (a loss's recorded beside its class: metrics.serialize) is what the file
         # can promise
@@ -104,6 +106,13 @@ def _check_metrics_saveable(model):
                                 and losses.changed_settings(fn.loss) == losses.changed_settings(known.loss))
                 or (isinstance(fn, metrics.Metric) and type(fn) is type(known)
                     and fn.get_config() == known.get_config())):
+            if saving.is_entry(entry):      # registered, yet its entry gives something else back
+                raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is registered as "
+                                 f"{entry['registered_name']!r:.100}, but the file could not be loaded as saved: "
+                                 f"{refused if refused is not None else f'its entry gives {known!r:.80} back'}")
+            if refused is not None and isinstance(fn, metrics.Metric) and type(fn).__name__ in metrics.METRIC_CLASSES:
+                raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) could not be loaded from the file: "
+                                 f"{refused}; save the weights only (model.save_weights)")
             raise ValueError(f"save_model: metric {name!r} ({fn!r:.80}) is not registered, so the file could "
                              f"not be loaded; only named metrics can be saved: compile with one of "
                              f"{sorted(metrics.METRICS)}, {sorted(metrics.METRIC_CLASSES)} or a loss name, "

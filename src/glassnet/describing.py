@@ -258,7 +258,7 @@ class DescribingMixin:
         """Rebuild (and compile) a model from ``get_config()``; the weights are new.
         ``custom_objects`` (Keras'): ``{registered name: class or function}`` for the objects of
         your own the config names and the registry lacks (see ``glassnet.saving``)."""
-        with saving.custom_object_scope(custom_objects):
+        with saving.scope_of(custom_objects, f"{cls.__name__}.from_config"):
             return cls._from_config(config)
 
     @classmethod

@@ -93,11 +93,7 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
         raise ModelFileError(f"model_from_json: expected {{\"class_name\": \"Sequential\" or \"Model\", \"config\": "
                              f"{{...}}}}, as to_json writes, got {str(json_string)[:80]!r}")
     config = spec["config"]
-    try:
-        scope = saving.custom_object_scope(custom_objects)
-    except TypeError as exc:
-        raise TypeError(f"model_from_json: custom_objects: {exc}") from None
-    with scope:
+    with saving.scope_of(custom_objects, "model_from_json"):
         return _model_from_config(spec, config, max_params)
 
 
@@ -244,7 +240,7 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     """
     if isinstance(compile, dict):       # Keras' second argument: load_model(path, custom_objects)
         raise TypeError("load_model: compile: expected True or False, got a dict; pass custom_objects= by keyword")
-    with saving.custom_object_scope(custom_objects):
+    with saving.scope_of(custom_objects, "load_model"):
         return _load_file(path, compile, max_bytes)[0]
 
 

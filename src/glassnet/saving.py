@@ -153,6 +153,12 @@ class CustomObjectScope:
 custom_object_scope = CustomObjectScope
 
 
+def scope_of(custom_objects, caller):
+    """The scope a loader opens for its ``custom_objects=`` argument, a TypeError for a bad one
+    naming that argument (``"load_model: custom_objects: ..."``), not the scope."""
+    return CustomObjectScope(_checked_objects(custom_objects, f"{caller}: custom_objects"))
+
+
 def get_registered_object(name, custom_objects=None, module_objects=None):
     """The class or function registered under ``name``: looked up in the open
     ``custom_object_scope``s (innermost first), the registry, then ``custom_objects`` and
@@ -283,9 +289,9 @@ def deserialize(entry, kind, bases, functions=False):
         raise ValueError(f"{kind}: the config of {name!r:.100} must be a dict, got {config!r:.100}")
     try:
         made = obj.from_config(config) if hasattr(obj, "from_config") else obj(**config)
-    except TypeError as exc:
+    except Exception as exc:    # an argument it does not take, or its own checks refusing a value: say whose
         raise ValueError(f"{kind}: {name!r:.100} ({_qualified(obj)}) cannot be built from the config "
-                         f"{config!r:.200} ({exc})") from None
+                         f"{config!r:.200} ({type(exc).__name__}: {exc})") from exc
     if not isinstance(made, bases):
         raise ValueError(f"{kind}: {_qualified(obj)}.from_config gave {type(made).__name__}, not a {wanted}")
     return made

@@ -7,6 +7,13 @@ from .._validation import check_flag
 from .base import Callback, check_path
 
 
+def _loss_classes(model):
+    """The classes of the model's loss (one per output): two losses of your own (registered with
+    glassnet.saving) may have the same get_config(), which names a built-in loss but not those."""
+    heads = model._heads
+    return [type(head.loss) for head in heads] if heads is not None else [type(model.loss)]
+
+
 class BackupAndRestore(Callback):
     """Back the run up at the end of every epoch; after a crash or a Ctrl-C, the same ``fit`` with
     the same callback resumes where the backup left off (Keras' ``BackupAndRestore``).
@@ -86,7 +93,7 @@ class BackupAndRestore(Callback):
         if type(backup.optimizer) is not type(model.optimizer):
             raise ValueError(f"BackupAndRestore: {self.path} was made with {type(backup.optimizer).__name__}, "
                              f"this model trains with {type(model.optimizer).__name__}")
-        if (backup.loss.get_config() != model.loss.get_config()
+        if (backup.loss.get_config() != model.loss.get_config() or _loss_classes(backup) != _loss_classes(model)
                 or losses.changed_settings(backup.loss) != losses.changed_settings(model.loss)):
             raise ValueError(f"BackupAndRestore: {self.path} was made with the loss "
                              f"{backup.loss!r}, this model trains on {model.loss!r}")

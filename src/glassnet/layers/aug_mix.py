@@ -7,7 +7,7 @@ import numpy as np
 
 from .augmentation import INTERPOLATIONS, _RandomIntensity, _unsigned_pair
 from .conv import check_rank
-from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS, _Operations
+from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS, _Operations, config_count
 
 _MAKE = dict(_RAND_AUGMENT_OPERATIONS)
 # Keras 3.15's AUGMENT_LAYERS_ALL, in its order; all_ops=False keeps the first seven (AUGMENT_LAYERS).
@@ -50,7 +50,9 @@ class AugMix(_Operations):
     Keras draws them from Python's global ``random``, unseeded; the members' own documented
     differences stay (RandomPosterization keeps up to ``int(8 upper)`` bits, Keras one fewer;
     Equalization's histogram is each image's, Keras' the batch's). ``chain_depth`` is Keras 3's
-    integer (KerasCV's (min, max) range is refused by name).
+    integer (KerasCV's (min, max) range is refused by name). A config (JSON, a model file) of more
+    than 256 steps in all (``num_chains x chain_depth``, each a set of layers) is refused: see
+    RandAugment.
 
     Gradient: the mix is linear, so ``m g' + (1 - m) sum_c w_c chain_c^T(g')``, ``g'`` the gradient
     where the clip let the value through and ``chain_c^T`` its layers' backward passes in reverse
@@ -71,6 +73,12 @@ class AugMix(_Operations):
     """
 
     _range_effect = "to which it clips them in training (and inference does not)"
+
+    _group_arguments = "num_chains x chain_depth"
+
+    @classmethod
+    def _config_groups(cls, config):
+        return config_count(config, "num_chains", 3) * config_count(config, "chain_depth", 3)
 
     def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3, alpha=1.0, all_ops=True,
                  interpolation="bilinear", seed=None, **kwargs):

@@ -33,8 +33,8 @@ def _fan_based(initializer):
         return True
     try:
         name = initializers.name_of(initializer)
-    except ValueError:                  # one of your own: it gets the kernel's shape
-        return False
+    except (ValueError, TypeError):     # one of your own: it gets the kernel's shape (a TypeError: a
+        return False                    # registered one whose config a file could not store)
     name = name.get("class_name") if isinstance(name, dict) else name
     return isinstance(name, str) and (name in _FAN_BASED or name in ("GlorotUniform", "GlorotNormal", "HeUniform",
                                                                      "HeNormal", "LecunUniform", "LecunNormal"))

@@ -29,6 +29,17 @@ OPERATIONS = (
 )
 
 
+# the most groups of operations (RandAugment's num_ops, AugMix's num_chains * chain_depth) a config
+# may ask for: see _Operations.from_config
+MAX_CONFIG_GROUPS = 256
+
+
+def config_count(config, key, default):
+    """``config[key]`` (``default`` when absent) if it is an integer, else 0 (for the constructor to refuse)."""
+    value = config.get(key, default)
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else 0
+
+
 class _Operations(_Wrapper):
     """What RandAugment and AugMix share: glassnet's own image layers as operations (``OPERATIONS``,
     groups of them, one group per pick or chain step, ``_groups``), built through the wrapper,
@@ -58,6 +69,25 @@ class _Operations(_Wrapper):
 
     def _groups(self):
         raise NotImplementedError
+
+    @classmethod
+    def _config_groups(cls, config):
+        """How many groups of operations ``config`` asks for (0 when its counts are not integers,
+        which the constructor refuses with its own message)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        # each group is a dozen layers, made at once by the constructor: a config of a few bytes
+        # (JSON, a model file) saying num_ops=10**6 would have load_model build ten million layers,
+        # tens of GB and hours, before any check on the file's size applies. A config is refused
+        # beyond MAX_CONFIG_GROUPS, far above any augmentation in use (Keras' defaults: 2, and 3 x 3)
+        groups = cls._config_groups(config)
+        if groups > MAX_CONFIG_GROUPS:
+            raise ValueError(f"{cls.__name__}.from_config: the config asks for {groups:,} groups of operations "
+                             f"({cls._group_arguments}), more than a config may ({MAX_CONFIG_GROUPS}): a "
+                             f"damaged or crafted description")
+        return super().from_config(config)
 
     def _applied_layers(self):
         return self.applied
@@ -122,7 +152,10 @@ class RandAugment(_Operations):
     applies its one draw twice; glassnet draws anew each time (each pick is a layer of its own).
     Each operation is glassnet's layer, so its values are Keras' where that layer's are, and its
     documented differences stay (RandomPosterization keeps up to ``int(8 upper)`` bits where
-    Keras keeps one fewer; Equalization's histogram is each image's, not the batch's).
+    Keras keeps one fewer; Equalization's histogram is each image's, not the batch's). Since each
+    pick is a set of layers made at once, a config (JSON, a model file) asking for more than 256
+    (``MAX_CONFIG_GROUPS``) is refused, by ``from_config`` and so by ``save``: a few bytes could
+    otherwise make loading build millions of layers.
 
     Gradient: the chosen layers' backward passes, in reverse (0 through posterization's and
     equalization's flat steps). The last training call's picks are in ``_drawn["layer_idxes"]``
@@ -140,6 +173,12 @@ class RandAugment(_Operations):
     """
 
     _range_effect = "to which its operations clip them in training (and inference does not)"
+
+    _group_arguments = "num_ops"
+
+    @classmethod
+    def _config_groups(cls, config):
+        return config_count(config, "num_ops", 2)
 
     def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None, **kwargs):
         if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:

@@ -88,7 +88,10 @@ class STFTSpectrogram(Layer):
         if scaling not in ("density", "spectrum", None):
             raise ValueError(f"{name}: scaling must be 'density', 'spectrum' or None, got {scaling!r:.80}")
         self.scaling = scaling
+        # a Hann or Hamming window of more than 2 samples is never all zeros: made only when it may be,
+        # since a config (JSON, a model file) of a few bytes may say frame_length=10**9 (8 GB here)
         if self.window is not None and self.scaling is not None \
+                and (not isinstance(self.window, str) or self.frame_length <= 2) \
                 and not np.any(window_array(self.window, self.frame_length, self.periodic)):
             # scipy's symmetric Hann window of 2 samples is [0, 0]: Keras' kernels come out NaN
             raise ValueError(f"{name}: the window ({self.window!r:.40}, frame_length={self.frame_length}, "
@@ -132,11 +135,20 @@ class STFTSpectrogram(Layer):
 
     def build(self, input_shape):
         self.output_shape(input_shape)
-        real, imag = stft_kernels(self.frame_length, self._fft_length, self.window, self.periodic, self.scaling)
-        for side, kernel in (("real", real), ("imag", imag)):
+        # the kernels are made by add_weight's initializer, after add_weight has taken their shape:
+        # loading a file caps parameters there, before (frame_length, bins) float64 arrays exist
+        kernels = {}
+
+        def initial(side):
+            def initializer(shape, rng, dtype):
+                if not kernels:
+                    kernels["real"], kernels["imag"] = stft_kernels(self.frame_length, self._fft_length, self.window,
+                                                                    self.periodic, self.scaling)
+                return kernels[side].reshape(shape).astype(dtype)
+            return initializer
+        for side in ("real", "imag"):
             if self.mode != {"real": "imag", "imag": "real"}.get(side):      # "real" has no imag_kernel, and back
-                self.add_weight(f"{side}_kernel", (self.frame_length, 1, kernel.shape[1]),
-                                lambda shape, rng, dtype, k=kernel: k.reshape(shape).astype(dtype))
+                self.add_weight(f"{side}_kernel", (self.frame_length, 1, self._fft_length // 2 + 1), initial(side))
         super().build(input_shape)
 
     def numbers_per_sample(self, input_shape):

@@ -187,10 +187,25 @@ def _loss_from_config(spec):
         raise ValueError(f"metric: {exc}") from None
 
 
+# the most classes an IoU metric's config (a model file's compile settings) may give: see _from_config
+MAX_CONFIG_CLASSES = 10_000
+
+
 def _from_config(spec):
     """The metric object ``{"class_name": ..., "config": {...}}`` describes; only the classes of
     ``METRIC_CLASSES``, whose constructors check every setting (read as regularizers, constraints
     and schedules are: ``_settings.from_file_entry``)."""
+    cls = METRIC_CLASSES.get(spec.get("class_name")) if isinstance(spec, dict) and isinstance(
+        spec.get("class_name"), str) else None
+    classes = spec["config"].get("num_classes") if cls is not None and issubclass(cls, IoU) and isinstance(
+        spec.get("config"), dict) else None
+    if isinstance(classes, int) and classes > MAX_CONFIG_CLASSES:
+        # the constructor makes the (num_classes, num_classes) float64 confusion matrix (and
+        # MeanIoU a list of every class id): a model file's few bytes of compile settings saying
+        # num_classes=10**5 would ask for 80 GB. A metric made in code takes any number
+        raise ValueError(f"metric: {spec['class_name']}: num_classes: a config may give at most "
+                         f"{MAX_CONFIG_CLASSES} (a confusion matrix of {8 * MAX_CONFIG_CLASSES ** 2 // 2 ** 20} MiB), "
+                         f"got {classes}")
     metric = _settings.from_file_entry(spec, METRIC_CLASSES, "metric")
     if metric is None:
         raise ValueError(f"metric: expected {{'class_name': one of {sorted(METRIC_CLASSES)}, 'config': {{...}}}}, "

@@ -28,6 +28,8 @@ silently; so do fractional class ids (Keras truncates 0.7 to class 0, so that pr
 as class ids score as all 0s). Weights are counted as floats: Keras' confusion matrix is an integer
 one unless given ``dtype="float32"``, and truncates weights such as 0.3 to 0 with a warning.
 The IoUs are exact ratios (Keras adds 1e-7 to each denominator, so a perfect score is 0.9999999).
+A config (a model file's compile settings, ``{"class_name", "config"}``) may give at most 10000
+classes (``metrics.MAX_CONFIG_CLASSES``): the confusion matrix is made at once, num_classes squared.
 """
 import numpy as np
 
