@@ -181,3 +181,18 @@ def test_save_refusing_a_registered_metric_says_why_not_that_it_is_unregistered(
     message = str(info.value)
     assert "is not registered" not in message
     assert "TestReview>CallableMetric" in message and "not a Metric or Loss subclass" in message
+
+
+def test_an_activation_of_your_own_under_a_built_in_name_is_not_saved_as_the_built_in(tmp_path):
+    # the file records the activation's name alone: Activation("celu", celu with alpha=2) loaded as
+    # the built-in celu (alpha=1), silently another network
+    import functools
+    from glassnet import activations as A
+    celu_2 = A.Activation("celu", functools.partial(A.celu, alpha=2.0), functools.partial(A.backprop_celu, alpha=2.0))
+    model = gn.Sequential([gn.layers.Dense(3, activation=celu_2, input_shape=(2,))], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    with pytest.raises(TypeError, match="its activation is an Activation of your own named 'celu', a built-in"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    plain = gn.Sequential([gn.layers.Dense(3, activation="celu", input_shape=(2,))], seed=0)
+    plain.save(tmp_path / "plain.npz")          # the built-in itself still saves

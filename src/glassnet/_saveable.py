@@ -10,7 +10,7 @@ its ``get_config()``, and saves. ``save_model`` and ``ModelCheckpoint`` (before 
 """
 import json
 
-from . import losses, metrics, optimizers, saving
+from . import activations, losses, metrics, optimizers, saving
 from .layers.base import Layer, own_arguments
 from .parameters import code_held
 from .outputs import each_output_metrics
@@ -167,6 +167,23 @@ def _check_layers_rebuildable(model, config):
         # must return its own arguments as well
         for held in (layer, *layer.wrapped_layers()):
             _check_own_config(held)
+            _check_activations(held)
+
+
+def _check_activations(layer):
+    """Refuse a layer holding an Activation of your own under a built-in name: the file records
+    the name alone, so it would load as the built-in one (``Activation("celu", partial(celu,
+    alpha=2.0), ...)`` as plain celu), silently another network."""
+    for attribute, value in vars(layer).items():
+        if not isinstance(value, activations.Activation):
+            continue
+        builtin = activations.ACTIVATIONS.get(activations.ALIASES.get(value.name, value.name))
+        if builtin is not None and value is not builtin:
+            raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}): its {attribute} is an "
+                            f"Activation of your own named {value.name!r}, a built-in activation's name, so the "
+                            f"file would load it as the built-in one (a file holds names, never code, so it cannot "
+                            f"store an activation of your own under any name: keep the weights with "
+                            f"model.get_weights())")
 
 
 def _check_own_config(layer):
