@@ -43,3 +43,17 @@ def test_dask_sweep_refuses_an_ascending_that_is_not_a_bool():
     results = sweep(build, {"units": [1]}, X, y, fit_kwargs={"epochs": 1}, scheduler="synchronous",
                     ascending=np.bool_(False))
     assert len(results) == 1
+
+
+def test_sweep_names_an_unknown_scheduler():
+    pytest.importorskip("dask")
+    from glassnet.dask import sweep
+
+    def build(units=2):
+        model = gn.Sequential([gn.layers.Dense(units, input_shape=(2,)), gn.layers.Dense(1)], seed=0)
+        model.compile(loss="mse", optimizer="sgd")
+        return model
+
+    x = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match=r"scheduler: expected one of Dask's local schedulers .*got 'nope'"):
+        sweep(build, {"units": [2]}, x, x[:, :1], scheduler="nope")

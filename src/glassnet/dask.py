@@ -25,6 +25,7 @@ import time
 
 try:
     import dask
+    import dask.base                              # named_schedulers: the scheduler names sweep takes
 except ImportError as exc:                        # glassnet's core needs NumPy only
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
@@ -276,6 +277,10 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
                          "and others do not; their results could not be sorted on one metric")
     if client is not None and scheduler is not None:
         raise ValueError("give client or scheduler, not both")
+    if isinstance(scheduler, str) and scheduler not in dask.base.named_schedulers:
+        # (Dask's own error comes only after the first model is built, and names no argument)
+        raise ValueError(f"scheduler: expected one of Dask's local schedulers {sorted(dask.base.named_schedulers)} "
+                         f"or None, got {scheduler!r:.60}")
     # build one model here, before any task runs: a wrong build_fn or sort key fails at once; and
     # get its config as every task will after training (a custom initializer cannot be described)
     first = _build(build_fn, combos[0])
