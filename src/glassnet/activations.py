@@ -374,13 +374,14 @@ def glu(z, axis=-1):
     array([[0.5, 2. ]])
     """
     _, (first, second) = _halves(z, axis, "glu")
-    return first * sigmoid(np.ascontiguousarray(second))
+    # the array module's own ascontiguousarray: NumPy's would read a CuPy array back to the host
+    return first * sigmoid(backend.get_array_module(z).ascontiguousarray(second))
 
 
 def backprop_glu(grad_a, z, a, axis=-1):
     # d/d first = sigmoid(second); d/d second = first * s (1 - s)
     axis, (first, second) = _halves(z, axis, "glu")
-    s = sigmoid(np.ascontiguousarray(second))
+    s = sigmoid(backend.get_array_module(z).ascontiguousarray(second))
     g_first = grad_a * s
     return np.concatenate([g_first, g_first * first * (1 - s)], axis=axis)
 
@@ -479,7 +480,8 @@ def sparsemax(z, axis=-1):
     x = x - x.max(axis=-1, keepdims=True)           # the same projection; the largest score is 0
     ranked = np.sort(x, axis=-1)[..., ::-1]
     sums = np.cumsum(ranked, axis=-1)
-    ranks = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    # the ranks on x's own device: a NumPy array mixed into a CuPy product is refused there
+    ranks = backend.get_array_module(x).arange(1, x.shape[-1] + 1, dtype=x.dtype)
     # the entries that stay: the leading ones with 1 + k z_(k) > z_(1) + ... + z_(k) (at least one)
     k = np.count_nonzero(1 + ranks * ranked > sums, axis=-1)[..., None]
     tau = (np.take_along_axis(sums, k - 1, axis=-1) - 1) / k.astype(x.dtype)
@@ -578,9 +580,10 @@ _NEED_SETTINGS = {"threshold": "threshold(z, threshold, default_value)"}
 
 
 def elementwise(activation):
-    """Whether ``activation`` acts on each value on its own: every built-in one but the softmaxes (a
-    custom ``Activation`` is not assumed to). Compared by its functions, which a pickled or copied
-    layer's ``Activation`` still shares with the built-in one."""
+    """Whether ``activation`` acts on each value on its own: every built-in one but softmax,
+    log_softmax, sparsemax and glu (``_ROWWISE``; a custom ``Activation`` is not assumed to).
+    Compared by its functions, which a pickled or copied layer's ``Activation`` still shares with
+    the built-in one."""
     return any(activation.forward is a.forward and activation.backward is a.backward
                for name, a in ACTIVATIONS.items() if name not in _ROWWISE)
 

@@ -19,7 +19,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
     New weights: the clone draws them as a new model with ``model``'s seed would, so a model with a
     seed gives clones that start where ``model`` started (not from its trained weights: copy those
-    with ``clone.set_weights(model.get_weights())``), and ``seed=None`` gives each clone its own.
+    with ``clone.set_weights(model.get_weights())``), and ``seed=None`` gives each clone its own; a
+    layer with a seed of its own (``Dense(3, seed=7)``) starts where its original did either way.
     Frozen layers stay frozen. A subclass of ``Model`` that draws its graph in ``call`` is cloned as the
     functional ``Model`` of that graph, as ``load_model`` gives it back.
 
@@ -42,5 +43,13 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     except (TypeError, ValueError) as exc:
         raise type(exc)(str(exc).replace("save_model:", "clone_model:", 1)) from None
     config = model._config(with_compile=False)
+    # a weighted layer's own seed (Dense(3, seed=7)) is not in its config (only the layers that draw
+    # at run time, Dropout's, keep theirs): without it the clone's layer would draw from the model's
+    # stream, not start where the original did
+    seeds = {layer.name: layer.seed for layer in model.layers if getattr(layer, "seed", None) is not None}
+    for entry in config.get("layers", ()):
+        layer_config = entry.get("config") if isinstance(entry, dict) else None
+        if isinstance(layer_config, dict) and layer_config.get("name") in seeds:
+            layer_config.setdefault("seed", seeds[layer_config["name"]])
     # a subclass drawing its graph in call rebuilds as the Model of that graph (from_config's rule)
     return type(model).from_config(config)

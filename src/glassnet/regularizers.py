@@ -116,7 +116,14 @@ class OrthogonalRegularizer(Regularizer):
     def _cosines(self, w):
         """(U, lengths, cosines with a zero diagonal, scale): the vectors of w as rows, made unit."""
         xp = backend.get_array_module(w)
-        self.check_shape(w.shape, "OrthogonalRegularizer")
+        count = w.shape[0 if self.mode == "rows" else 1] if w.ndim == 2 else None
+        if w.ndim != 2 or count < 2:
+            # a weight is checked when its layer makes it; what comes here unchecked is a layer's
+            # output (activity_regularizer), whose rows are the batch's samples: a last batch of one
+            raise ValueError(f"OrthogonalRegularizer: needs a 2-D array with at least two {self.mode} (pairs of "
+                             f"vectors to compare), got shape {tuple(w.shape)}; as an activity_regularizer it "
+                             f"takes a layer's (batch, features) output, and mode='rows' compares the batch's "
+                             f"samples, so every batch needs two (mode='columns' compares the features)")
         vectors = w if self.mode == "rows" else w.T
         lengths = xp.maximum(xp.sqrt((vectors * vectors).sum(axis=1, keepdims=True)), w.dtype.type(self.EPSILON))
         unit = vectors / lengths

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
-from ._validation import check_flag, check_positive_int
+from ._validation import check_flag, check_positive_int, check_seed
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 # Keras' keras.utils names for the registration of objects of your own (glassnet.saving)
 from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects, get_registered_name,
@@ -226,6 +226,8 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
     if left == 0 or right == 0:
         raise ValueError(f"split_dataset: with {total} samples, left_size={left_size!r} and right_size="
                          f"{right_size!r} leave the {'left' if left == 0 else 'right'} part empty")
+    # checked here, not where NumPy reads it: its own words ("expected non-negative integer") name no argument
+    seed = check_seed(seed, "split_dataset: seed")
     if check_flag(shuffle, "split_dataset: shuffle"):
         order = np.random.default_rng(seed).permutation(total)
         converted = [a[order] for a in converted]

@@ -651,10 +651,11 @@ def lstm_cell(z, c_prev, gates, c, h, ac, activation, recurrent_activation):
     sigmoid is 1 / (1 + exp(-z)) written into ``gates`` pass by pass, with no temporary; where
     exp(-z) overflows (z < -88 in float32) the result is 1 / inf = 0, sigmoid's limit.
 
-    Otherwise an element-by-element recurrent activation (every built-in one but softmax) runs
-    once over all four blocks, then g's block is written over: the same numbers as one call per
-    gate. A softmax normalises each gate on its own, as Keras'. ``gates`` is a buffer of its own: a
-    linear activation returns z itself, which g's write would change under the backward pass."""
+    Otherwise an element-by-element recurrent activation (every built-in one but softmax,
+    log_softmax and sparsemax) runs once over all four blocks, then g's block is written over: the
+    same numbers as one call per gate. A softmax (or sparsemax) normalises each gate on its own, as
+    Keras'. ``gates`` is a buffer of its own: a linear activation returns z itself, which g's write
+    would change under the backward pass."""
     u = z.shape[-1] // 4
     i, f, g, o = gates[..., :u], gates[..., u:2 * u], gates[..., 2 * u:3 * u], gates[..., 3 * u:]
     if _keras_defaults(activation, recurrent_activation):
