@@ -104,7 +104,8 @@ class Head:
     (``index``), and, once compiled, its ``loss``,
     ``weight`` and whether that loss is ``fused`` with the layer's activation. ``start``: its first
     column in the packed outputs; ``target_start``, ``target_shape``: its targets' in the packed
-    targets (a class label per sample for a sparse loss: shape ()). Its ``name`` is its layer's,
+    targets (a class label per sample for a sparse loss: shape (); a label sequence of any length for a
+    loss that reads the whole output, CTC's: (None,)). Its ``name`` is its layer's,
     as it is now (a model nested in another may have had its layers renamed)."""
 
     layout = target_layout = None       # (a model pickled before outputs of any length has none)
@@ -135,6 +136,10 @@ class Head:
         Returns the number of columns its targets take."""
         self.loss, self.weight, self.target_start = loss, weight, target_start
         self.target_shape = self.shape[:-1] if loss.sparse else self.shape
+        if not getattr(loss, "per_position", True):
+            # label sequences (n, L) of any length L, not shaped like the output (CTC's): an open
+            # size, which the packed targets' header carries (Layout)
+            self.target_shape = (None,)
         return math.prod(self.target_shape) if None not in self.target_shape else 0
 
     def output(self, packed):

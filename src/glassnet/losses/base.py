@@ -50,7 +50,9 @@ class Loss:
     name = None
     fuses = None
     sparse = False          # targets are integer labels rather than arrays shaped like the output
-    per_position = True     # False: it reads each sample's whole sequence output (CTC), never row by row
+    # False: it reads each sample's whole sequence output (CTC), never row by row, and its targets are
+    # one row per sample of their own length, (n, L) (a model of several outputs packs them so)
+    per_position = True
 
     def __call__(self, y_pred, y_true):
         """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""

@@ -23,7 +23,7 @@ its label length).
 """
 import numpy as np
 
-from .. import activations
+from .. import activations, backend
 from ._numerics import _per_sample
 from .base import Loss
 
@@ -159,6 +159,9 @@ class CTC(Loss):
         return self._labels(y_true, y_pred.shape[1], y_pred.shape[2], "y_true")
 
     def _solve(self, y_pred, y_true, posterior=True):
+        # on the host: the recursion is a loop over the steps, and the labels' checks read their
+        # values (a GPU model's outputs and labels are CuPy arrays; the gradient goes back there)
+        y_pred, y_true = backend.to_numpy(y_pred), backend.to_numpy(y_true)
         labels, lengths = self._targets(y_pred, y_true)
         log_probs = activations.log_softmax(y_pred)
         return forward_backward(log_probs, labels, lengths, posterior), log_probs
@@ -169,11 +172,12 @@ class CTC(Loss):
 
     def weighted(self, y_pred, y_true, sample_weight):
         (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
-        return -float((log_likelihood * _per_sample(sample_weight, log_likelihood)).sum()) / y_pred.shape[0]
+        weights = _per_sample(backend.to_numpy(sample_weight), log_likelihood)
+        return -float((log_likelihood * weights).sum()) / y_pred.shape[0]
 
     def gradient(self, y_pred, y_true):
         (_, posterior), log_probs = self._solve(y_pred, y_true)
         g = np.exp(log_probs)
         g -= posterior
         g *= 1.0 / y_pred.shape[0]
-        return g
+        return backend.get_array_module(y_pred).asarray(g)

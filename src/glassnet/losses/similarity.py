@@ -20,6 +20,7 @@ dL/dP = (G + G^T) P, as P meets itself on both sides of the product.
 """
 import numpy as np
 
+from .. import backend
 from .._validation import check_flag, check_number
 from ._numerics import _per_sample
 from .base import Loss, WithSettings
@@ -68,7 +69,7 @@ class Circle(WithSettings, Loss):
         if y_pred.ndim != 2:
             raise ValueError(f"circle: expected embeddings of shape (n_samples, dimensions), got shape "
                              f"{tuple(y_pred.shape)}")
-        y_true = np.asarray(y_true)
+        y_true = backend.get_array_module(y_pred).asarray(y_true)      # (a GPU model's labels stay there)
         n = y_pred.shape[0]
         if y_true.shape == (n, 1):
             y_true = y_true[:, 0]
@@ -83,7 +84,8 @@ class Circle(WithSettings, Loss):
         gram = y_pred @ y_pred.T
         distance = np.maximum(1 - gram, 0)
         same = labels[:, None] == labels[None, :]
-        positive = same & ~np.eye(len(labels), dtype=bool) if self.remove_diagonal else same
+        diagonal = backend.get_array_module(y_pred).eye(len(labels), dtype=bool)
+        positive = same & ~diagonal if self.remove_diagonal else same
         negative = ~same
         w_pos = np.maximum((m + distance) * positive, 0)
         w_neg = np.maximum((1 + m - distance) * negative, 0)
