@@ -330,3 +330,24 @@ def test_training_with_ignore_class_matches_keras(weighted, rng):
                      keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255, reduction="sum")),
                     # weights per position (Keras fails on (n,) weights against its (n, steps) mask)
                     x, labels, rng.uniform(0.2, 2, (6, 5)).astype(np.float32) if weighted else None, 3, 4, 0.05)
+
+
+def test_class_weight_passes_over_ignored_labels(rng):
+    import glassnet as gn
+    x = rng.standard_normal((12, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 12)
+    y[[0, 5]] = 255
+    table = {0: 2.0, 1: 0.5}
+
+    def trained(**weights):
+        model = gn.Sequential([gn.layers.Dense(3, activation="softmax", input_dim=3)], seed=0)
+        model.compile(loss=losses.SparseCategoricalCrossentropy(ignore_class=255), optimizer="sgd")
+        history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, **weights)
+        return history.history["loss"], model.get_weights()
+
+    by_class = trained(class_weight=table)
+    # what the void samples weigh does not matter: they count for nothing
+    by_hand = trained(sample_weight=np.array([7.0 if c == 255 else table.get(c, 1.0) for c in y], dtype=np.float32))
+    np.testing.assert_allclose(by_class[0], by_hand[0], rtol=1e-6)
+    for a, b in zip(by_class[1], by_hand[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
