@@ -351,3 +351,28 @@ def test_class_weight_passes_over_ignored_labels(rng):
     np.testing.assert_allclose(by_class[0], by_hand[0], rtol=1e-6)
     for a, b in zip(by_class[1], by_hand[1]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_a_model_of_two_outputs_trains_with_a_sum_as_keras(rng):
+    keras = _keras()
+    import glassnet as gn
+    import glassnet.optimizers
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    ya, yb = rng.standard_normal((16, 2)).astype(np.float32), rng.integers(0, 3, 16)
+    inputs = gn.Input((3,))
+    ours = gn.Model(inputs, [gn.layers.Dense(2, name="a")(inputs), gn.layers.Dense(3, activation="softmax", name="b")(inputs)],
+                    seed=0)
+    ours.compile(loss=[losses.MeanSquaredError(reduction="sum"), "sparse_categorical_crossentropy"],
+                 optimizer=glassnet.optimizers.SGD(learning_rate=0.02))
+    k_in = keras.Input((3,))
+    theirs = keras.Model(k_in, [keras.layers.Dense(2, name="a")(k_in), keras.layers.Dense(3, activation="softmax", name="b")(k_in)])
+    theirs.compile(loss=[keras.losses.MeanSquaredError(reduction="sum"), "sparse_categorical_crossentropy"],
+                   optimizer=keras.optimizers.SGD(learning_rate=0.02))
+    ours.predict(x[:1], verbose=0)
+    theirs.set_weights(ours.get_weights())
+    h_ours = ours.fit(x, [ya, yb], epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    h_theirs = theirs.fit(x, [ya, yb], epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    for key in ("loss", "a_loss", "b_loss"):
+        np.testing.assert_allclose(h_ours[key], h_theirs[key], rtol=2e-4)
+    for mine, keras_weight in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine, keras_weight, rtol=2e-4, atol=2e-6)

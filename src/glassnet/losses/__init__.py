@@ -61,6 +61,15 @@ unweighted ones, which training calls on every batch, stay exactly as they are. 
 is divided by the number of samples n, *not* by the sum of the weights; every gradient above is
 multiplied row by row by w_i. Each weighted method computes the same terms as its unweighted
 twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
+
+Every loss takes Keras' ``reduction=`` and ``name=``. The table above is ``"sum_over_batch_size"``
+(and ``"mean"``, the same), the default; ``"sum"`` is it times the number of per-sample values;
+``"mean_with_sample_weight"`` divides the weighted sum by the weights' sum instead of n; ``"none"``
+(or None) returns ``per_sample`` values, Keras' (n,) (or (n, *positions)), and has no gradient, so
+``compile`` refuses it. ``SparseCategoricalCrossentropy(ignore_class=c)`` drops the samples
+labelled c: their loss and gradient are 0, and the default reduction divides by the others' count.
+A loss with either is built, once, as a subclass of its class that rescales the class's methods
+(glassnet.losses.base), so the default path is untouched.
 """
 from .. import saving
 from ._numerics import EPSILON
