@@ -868,7 +868,7 @@ def test_from_logits_is_keras_attribute_and_its_traps_are_caught(tmp_path, rng):
     assert losses.BinaryCrossentropy().from_logits is False                 # a flag, as Keras' attribute
     assert losses.SparseCategoricalCrossentropy(from_logits=True).from_logits is True
     with pytest.raises(TypeError, match="CategoricalCrossentropy: unexpected keyword argument 'axis'; it takes "
-                                        "from_logits and label_smoothing"):
+                                        "from_logits, label_smoothing, reduction and name"):
         losses.CategoricalCrossentropy(axis=-1)
     model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid", input_dim=2)], seed=0)
     with pytest.warns(UserWarning, match=r"expects logits, but layer dense \(Dense\) ends in a sigmoid"):

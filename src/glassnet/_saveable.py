@@ -65,14 +65,14 @@ def _check_one_loss_saveable(loss):
         except Exception as exc:
             raise ValueError(f"save_model: loss {loss!r:.80} ({type(loss).__name__}) would not load back from "
                              f"its entry {entry!r:.200} ({type(exc).__name__}: {exc})") from None
-        if type(rebuilt) is type(loss):
+        if losses.plain_type(rebuilt) is losses.plain_type(loss):
             return
     name = loss.get_config()
     try:
         known = losses.get(name)
     except ValueError:
         known = None
-    if type(loss) is type(known):
+    if known is not None and losses.plain_type(loss) is losses.plain_type(known):
         return          # exactly the class the name stands for (aliases included); its settings are recorded
     outcome = ("load_model would not know that name" if known is None else
                f"load_model would compile {type(known).__name__} instead")
@@ -102,7 +102,7 @@ def _check_metrics_saveable(model):
         # the same settings (a loss's recorded beside its class: metrics.serialize) is what the file
         # can promise
         if not (fn is known or (isinstance(fn, metrics.LossMetric) and isinstance(known, metrics.LossMetric)
-                                and type(fn.loss) is type(known.loss)
+                                and losses.plain_type(fn.loss) is losses.plain_type(known.loss)
                                 and losses.changed_settings(fn.loss) == losses.changed_settings(known.loss))
                 or (isinstance(fn, metrics.Metric) and type(fn) is type(known)
                     and fn.get_config() == known.get_config())):

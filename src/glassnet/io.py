@@ -400,10 +400,11 @@ def _metric_names(value):
 
 
 def _loss_settings(value):
-    # numbers and flags, and lists of integers (Dice's axis); None for a setting at None
+    # numbers and flags, and lists of integers (Dice's axis); None for a setting at None; short
+    # strings (reduction, name)
     return value is None or isinstance(value, dict) and all(
-        isinstance(k, str) and (isinstance(v, (bool, int, float, type(None))) or isinstance(v, list) and all(
-            type(a) is int for a in v)) for k, v in value.items())
+        isinstance(k, str) and (isinstance(v, (bool, int, float, type(None))) or isinstance(v, str) and len(v) <= 200
+                                or isinstance(v, list) and all(type(a) is int for a in v)) for k, v in value.items())
 
 
 def _compile(model, settings):

@@ -703,6 +703,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _compiled(self, loss, metrics, optimizer):
         """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked)
         and the optimizer (a name or an instance) taken up."""
+        losses.check_trainable(loss)                 # reduction="none": no number to train on
         optimizer = optimizers.get(optimizer)        # refused before the model changes
         self.loss = loss
         self.optimizer = self._claim(optimizer)

@@ -401,7 +401,7 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
         chosen.append(head_loss)
     compiled, chosen_metrics, logged = [], [], {}
     for head, head_loss in zip(heads, chosen):
-        own = _distinct(OutputMetric(head, LossMetric(head_loss), "loss", own_loss=True), logged)
+        own = _distinct(OutputMetric(head, LossMetric(head_loss, reduced=True), "loss", own_loss=True), logged)
         compiled.append((own.name, own))
     for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
                                      _per_output_metrics(weighted_metrics, heads, "weighted_metrics")):

@@ -124,5 +124,13 @@ def combine(y, sample_weight, table):
     if table is None:
         return sample_weight
     labels = class_labels(y)
-    weights = backend.get_array_module(labels).asarray(table)[labels]     # the table where y is (CuPy)
+    xp = backend.get_array_module(labels)
+    table = xp.asarray(table)                                           # the table where y is (CuPy)
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= len(table)):
+        # labels outside the classes passed the loss's check: SparseCategoricalCrossentropy's
+        # ignore_class (255, -1), whose samples count for nothing whatever they weigh: 1 here
+        inside = (labels >= 0) & (labels < len(table))
+        return xp.where(inside, table[xp.where(inside, labels, 0)], 1).astype(table.dtype, copy=False) * (
+            1 if sample_weight is None else sample_weight)
+    weights = table[labels]
     return weights if sample_weight is None else weights * sample_weight

@@ -61,10 +61,19 @@ unweighted ones, which training calls on every batch, stay exactly as they are. 
 is divided by the number of samples n, *not* by the sum of the weights; every gradient above is
 multiplied row by row by w_i. Each weighted method computes the same terms as its unweighted
 twin, scaled by w before the same reduction, so weights of exactly 1 give bit-identical results.
+
+Every loss takes Keras' ``reduction=`` and ``name=``. The table above is ``"sum_over_batch_size"``
+(and ``"mean"``, the same), the default; ``"sum"`` is it times the number of per-sample values;
+``"mean_with_sample_weight"`` divides the weighted sum by the weights' sum instead of n; ``"none"``
+(or None) returns ``per_sample`` values, Keras' (n,) (or (n, *positions)), and has no gradient, so
+``compile`` refuses it. ``SparseCategoricalCrossentropy(ignore_class=c)`` drops the samples
+labelled c: their loss and gradient are 0, and the default reduction divides by the others' count.
+A loss with either is built, once, as a subclass of its class that rescales the class's methods
+(glassnet.losses.base), so the default path is untouched.
 """
 from .. import saving
 from ._numerics import EPSILON
-from .base import Loss, aligned_targets, settings_changed
+from .base import REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .ctc import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
@@ -75,7 +84,7 @@ from .similarity import Circle
 from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
 
-__all__ = ["EPSILON", "Loss", "aligned_targets", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
+__all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "per_sample_mean", "check_trainable", "MeanSquaredError", "SquaredError", "MeanAbsoluteError",
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
@@ -122,8 +131,8 @@ def serialize(loss):
     ``changed_settings``), a loss of your own registered with ``glassnet.saving`` by its entry
     ``{"registered_name", "config"}`` (its ``get_config()``, when that returns a dict, else no
     settings), any other by its ``get_config()`` (which ``save_model`` refuses)."""
-    if isinstance(loss, Loss) and type(loss) not in LOSSES.values() and saving.is_registered(loss):
-        own = type(loss).get_config is not Loss.get_config
+    if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
+        own = plain_type(loss).get_config is not Loss.get_config
         return saving.serialize(loss, "loss", config=loss.get_config() if own else {})
     return loss.get_config()
 
@@ -133,4 +142,17 @@ def changed_settings(loss):
     for a loss without settings, at its defaults, or not built in): ``Huber(delta=2.0)`` gives
     ``{"delta": 2.0}``. A model file records them beside the loss's name."""
     name = loss.get_config()        # (a model of several outputs' loss gives a list: glassnet.outputs)
-    return settings_changed(loss) if isinstance(name, str) and type(loss) is LOSSES.get(name) else {}
+    return settings_changed(loss) if isinstance(name, str) and plain_type(loss) is LOSSES.get(name) else {}
+
+
+def check_trainable(loss):
+    """Refuse, by name, a loss that gives no single number to train on: ``reduction="none"`` (or
+    None), one value per sample. Keras' TensorFlow backend trains on their sum then, silently,
+    while logging their mean; its PyTorch backend fails ("grad can be implicitly created only for
+    scalar outputs"). ``loss`` may be a model of several outputs' (each output's is checked)."""
+    for each in [head.loss for head in loss.heads] if hasattr(loss, "heads") else [loss]:
+        if getattr(each, "reduction", None) in (None, "none"):
+            raise ValueError(f"loss: {each!r:.80} has reduction={each.reduction!r}, one loss per sample, which "
+                             f"gives no single number to train on; compile with reduction='sum_over_batch_size' "
+                             f"(the default), 'sum', 'mean' or 'mean_with_sample_weight', and call the loss "
+                             f"itself for per-sample values")

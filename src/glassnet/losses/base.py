@@ -1,7 +1,39 @@
 """The loss protocol: ``Loss`` (a value and its gradient, side by side) and ``aligned_targets``,
-the one check of targets against predictions that every loss and metric starts with."""
+the one check of targets against predictions that every loss and metric starts with; Keras'
+``reduction`` and ``name`` arguments, which every built-in loss takes (``Loss.__init__``).
+
+A loss at its default reduction, ``"sum_over_batch_size"``, is an instance of its class and runs
+that class's methods, untouched: the hot path of training. Any other reduction (or
+``SparseCategoricalCrossentropy(ignore_class=...)``) makes it, once, at construction, an instance
+of a subclass of its class (``_reduced_class``) whose methods run the class's own on the same
+settings and rescale what they give (see ``_Reduced``), so that nothing is tested per step.
+"""
+import copy
+
 from .. import backend
 from ._numerics import _per_sample
+
+DEFAULT_REDUCTION = "sum_over_batch_size"
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def check_reduction(reduction, caller):
+    """``reduction`` when it is one of Keras' (``REDUCTIONS``), a ValueError naming ``caller`` otherwise."""
+    if not (reduction is None or isinstance(reduction, str) and reduction in REDUCTIONS):
+        raise ValueError(f"{caller}: reduction must be one of 'sum_over_batch_size', 'sum', 'mean', "
+                         f"'mean_with_sample_weight', 'none' or None, got {reduction!r:.60}")
+    return reduction
+
+
+def plain_type(loss):
+    """The class ``loss`` was built from: its own, or for a loss with another reduction, the class
+    ``_reduced_class`` derived it from (which model files and ``LOSSES`` know)."""
+    return type(loss).__dict__.get("_plain", type(loss))
+
+
+def registry_name(loss):
+    """The name a built-in loss is known by (``"mse"``), whatever ``name=`` it was given."""
+    return getattr(type(loss), "name", None) or loss.name
 
 _CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", "binary_focal_crossentropy",
                              "categorical_focal_crossentropy", "categorical_hinge", "accuracy",
@@ -53,6 +85,51 @@ class Loss:
     # False: it reads each sample's whole sequence output (CTC), never row by row, and its targets are
     # one row per sample of their own length, (n, L) (a model of several outputs packs them so)
     per_position = True
+    reduction = DEFAULT_REDUCTION
+
+    def __init__(self, reduction=DEFAULT_REDUCTION, name=None):
+        self._take_reduction(reduction, name)
+
+    def _take_reduction(self, reduction, name):
+        """Keras' ``reduction`` and ``name`` (each built-in constructor's last step): checked, kept
+        as attributes (which model files record when they differ from the defaults), and the
+        instance's class chosen: its own at the default reduction, else ``_reduced_class``'s."""
+        plain = plain_type(self)
+        self.reduction = check_reduction(reduction, plain.__name__)
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{plain.__name__}: name must be a non-empty string, got {name!r:.60}")
+            self.name = name
+        elif "name" in vars(self):
+            del self.name
+        reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or getattr(self, "ignore_class", None) is not None
+        self.__class__ = _reduced_class(plain) if reshaped else plain
+
+    def per_sample(self, y_pred, y_true):
+        """Keras' loss of each sample (the values its reductions reduce): shape (n,), or (n, *positions)
+        for an output with positions; what ``reduction="none"`` returns. Not implemented by a loss
+        of your own unless you write it."""
+        raise NotImplementedError(f"{type(self).__name__} does not give per-sample values: implement "
+                                  f"per_sample(y_pred, y_true) for reduction='none'")
+
+    def _value_count(self, y_pred, y_true):
+        """How many per-sample values the default reduction divides by: one per sample and position."""
+        return y_pred.size // y_pred.shape[-1]
+
+    def _masked(self, y_pred, y_true):
+        """``(targets, mask)``: targets the methods take and a boolean (n,) mask of the samples that
+        count, or None for all (``SparseCategoricalCrossentropy(ignore_class=...)``'s)."""
+        return y_true, None
+
+    def _reduction_counts(self, view, y_pred, y_true, weights, mask):
+        """``(T, valid, weight_total)``: the divisor of the default methods, the number of values
+        that count (Keras' divisor for "sum_over_batch_size" with a mask) and the sum of the
+        weights over the values (its divisor for "mean_with_sample_weight"; None without weights)."""
+        count = view._value_count(y_pred, y_true)
+        n = y_pred.shape[0]
+        valid = count if mask is None else float(mask.sum()) * count / n
+        total = None if weights is None else float(weights.sum(dtype="float64")) * count / n
+        return count, valid, total
 
     def __call__(self, y_pred, y_true):
         """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""
@@ -61,7 +138,7 @@ class Loss:
     def _targets(self, y_pred, y_true):
         """``y_true`` checked against ``y_pred`` (see ``aligned_targets``): each public method of a
         loss starts with it, so a call with mismatched shapes fails instead of broadcasting."""
-        return aligned_targets(y_pred, y_true, self.name)
+        return aligned_targets(y_pred, y_true, self.name)      # (a name= given names the loss here)
 
     def gradient(self, y_pred, y_true):
         """dL/d(y_pred), shape (n, k): a new array (the weighted methods scale it in place)."""
@@ -111,9 +188,10 @@ class Loss:
         """
         if self.fuses is None:
             return None
-        owner = next(cls for cls in type(self).__mro__ if "fuses" in vars(cls))
+        plain = plain_type(self)        # another reduction rescales the methods of its class
+        owner = next(cls for cls in plain.__mro__ if "fuses" in vars(cls))
         unfused = ("__call__", "gradient", "weighted", "weighted_gradient")
-        if any(getattr(type(self), m) is not getattr(owner, m) for m in unfused):
+        if any(getattr(plain, m) is not getattr(owner, m) for m in unfused):
             return None
         return self.fuses
 
@@ -128,7 +206,7 @@ class Loss:
             if (y.ndim == 1 or y.shape[1:] == (1,)) and n_outputs > 1:
                 hint = ("; for integer class labels use loss='sparse_categorical_crossentropy' "
                         "or one-hot encode them with glassnet.utils.to_categorical"
-                        if self.name in _CLASSIFICATION else
+                        if registry_name(self) in _CLASSIFICATION else
                         f"; a model with {n_outputs} output units takes {n_outputs} target values per sample")
             raise ValueError(f"{name}: expected targets of shape (n_samples, {n_outputs}) to match "
                              f"the model's output, got shape {y.shape}{hint}")
@@ -146,17 +224,19 @@ class Loss:
         return None
 
     def get_config(self):
-        return self.name
+        return registry_name(self)
 
     def __repr__(self):
-        return f"<loss {self.name}>"
+        own = "".join(f" {key}={vars(self)[key]!r}" for key in ("reduction", "name")
+                      if key in vars(self) and vars(self)[key] != getattr(type(self), key, DEFAULT_REDUCTION))
+        return f"<loss {registry_name(self)}{own}>"
 
 
 def settings_changed(loss):
     """The attributes of ``loss`` that differ from those of its class built with no arguments (the
     defaults): ``Huber(delta=2.0)`` gives ``{"delta": 2.0}``."""
     try:
-        defaults = vars(type(loss)())
+        defaults = vars(plain_type(loss)())
     except TypeError:           # a subclass of yours whose constructor needs arguments: no defaults to compare
         return {}
     # settings are plain numbers, flags and names, and tuples of integers (Dice's axis, as a list:
@@ -173,4 +253,168 @@ class WithSettings:
     settings that differ from the defaults, ``<loss huber delta=2.0>``."""
 
     def __repr__(self):
-        return f"<loss {self.name}{''.join(f' {k}={v}' for k, v in settings_changed(self).items())}>"
+        return f"<loss {registry_name(self)}{''.join(f' {k}={v!r}' if isinstance(v, str) else f' {k}={v}' for k, v in settings_changed(self).items())}>"
+
+
+def per_sample_mean(loss):
+    """``loss`` itself at the default reduction, else a copy of it with that reduction: the mean
+    over samples that a loss used as a metric reports, whatever its ``reduction`` (its
+    ``ignore_class`` kept)."""
+    if getattr(loss, "reduction", DEFAULT_REDUCTION) in (DEFAULT_REDUCTION, "mean"):
+        return loss
+    other = copy.copy(loss)
+    other._take_reduction(DEFAULT_REDUCTION, vars(loss).get("name"))
+    return other
+
+
+def _divided(count, divisor):
+    """count / divisor, 0 for a divisor of 0 (Keras' divide_no_nan)."""
+    return count / divisor if divisor else 0.0
+
+
+class _Reduced:
+    """The methods of a loss with a reduction other than the default (Keras' ``reduce_values``),
+    each the method of the loss's own class run on the same settings (a view of the instance as
+    that class: its inner calls are the class's own too), then rescaled:
+
+    ``"sum"``: times T, the default's divisor (the number of per-sample values); ``"mean"``: as the
+    default; ``"mean_with_sample_weight"``: with sample weights, times T / (their sum over the
+    values), so the result is sum(w loss) / sum(w); ``"none"``/None: ``per_sample`` (times the
+    weights), no gradient. A mask (``ignore_class``) weighs each sample by whether it counts, and
+    the default reductions then divide by the number that count, as Keras' do. The gradients are
+    the class's own times the same factor."""
+
+    def _view(self):
+        view = object.__new__(type(self)._plain)
+        view.__dict__ = self.__dict__           # the same settings, the class's own methods
+        return view
+
+    def _plan(self, y_pred, y_true, sample_weight):
+        """``(view, targets, weights for the view's methods or None, factor)``."""
+        view = self._view()
+        y_true, mask = view._masked(y_pred, y_true)
+        weights = None
+        if sample_weight is not None:
+            weights = _per_sample(sample_weight, y_pred).reshape(-1)
+        if mask is not None:
+            m = mask.astype(y_pred.dtype)
+            weights = m if weights is None else weights * m
+        count, valid, total = self._reduction_counts(view, y_pred, y_true, weights, mask)
+        reduction = self.reduction
+        if reduction in (None, "none"):
+            factor = None
+        elif reduction == "sum":
+            factor = float(count)
+        elif reduction == "mean_with_sample_weight" and total is not None:
+            factor = _divided(count, total)
+        else:           # sum_over_batch_size, mean; mean_with_sample_weight without weights
+            factor = _divided(count, valid)
+        return view, y_true, weights, factor
+
+    def _no_gradient(self, what):
+        raise ValueError(f"{type(self).__name__}(reduction={self.reduction!r}) gives one loss per sample, "
+                         f"which has no {what} to train on; use reduction='sum_over_batch_size' (the "
+                         f"default) or 'sum' to train")
+
+    @staticmethod
+    def _scaled(value, factor):
+        if factor != 1.0:
+            value *= factor         # a new array from the class's method, or a float
+        return value
+
+    def _values(self, view, y_pred, y_true, weights):
+        values = view.per_sample(y_pred, y_true)
+        if weights is None:
+            return values
+        if values.ndim == 0:        # one value for the whole batch (Dice's axis=None): refused by name
+            view.weighted(y_pred, y_true, weights)
+        return values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
+
+    # the unfused methods
+    def __call__(self, y_pred, y_true):
+        return self.weighted(y_pred, y_true, None)
+
+    def weighted(self, y_pred, y_true, sample_weight):
+        view, y_true, weights, factor = self._plan(y_pred, y_true, sample_weight)
+        if factor is None:
+            return self._values(view, y_pred, y_true, weights)
+        value = view(y_pred, y_true) if weights is None else view.weighted(y_pred, y_true, weights)
+        return self._scaled(value, factor)
+
+    def gradient(self, y_pred, y_true):
+        return self.weighted_gradient(y_pred, y_true, None)
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        view, y_true, weights, factor = self._plan(y_pred, y_true, sample_weight)
+        if factor is None:
+            self._no_gradient("gradient")
+        g = view.gradient(y_pred, y_true) if weights is None else view.weighted_gradient(y_pred, y_true, weights)
+        return self._scaled(g, factor)
+
+    # the fused methods: z the logits, a the output activation's values
+    def value_from_logits(self, z, a, y_true):
+        return self.weighted_from_logits(z, a, y_true, None)
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        view, y_true, weights, factor = self._plan(a, y_true, sample_weight)
+        if factor is None:
+            return self._values(view, a, y_true, weights)
+        value = (view.value_from_logits(z, a, y_true) if weights is None
+                 else view.weighted_from_logits(z, a, y_true, weights))
+        return self._scaled(value, factor)
+
+    def gradient_from_logits(self, a, y_true):
+        return self.weighted_gradient_from_logits(a, y_true, None)
+
+    def weighted_gradient_from_logits(self, a, y_true, sample_weight):
+        view, y_true, weights, factor = self._plan(a, y_true, sample_weight)
+        if factor is None:
+            self._no_gradient("gradient")
+        g = (view.gradient_from_logits(a, y_true) if weights is None
+             else view.weighted_gradient_from_logits(a, y_true, weights))
+        return self._scaled(g, factor)
+
+    def from_logits_and_gradient(self, z, a, y_true):
+        view, y_true, weights, factor = self._plan(a, y_true, None)
+        if factor is None:
+            self._no_gradient("gradient")
+        if weights is None:
+            value, g = view.from_logits_and_gradient(z, a, y_true)
+        else:
+            value = view.weighted_from_logits(z, a, y_true, weights)
+            g = view.weighted_gradient_from_logits(a, y_true, weights)
+        return self._scaled(value, factor), self._scaled(g, factor)
+
+    def output_gradient_unclipped(self, a, y_true):
+        view, y_true, weights, factor = self._plan(a, y_true, None)
+        if factor is None:
+            self._no_gradient("gradient")
+        g = view.output_gradient_unclipped(a, y_true)
+        if weights is not None:
+            g = g * _per_sample(weights, g)
+        return self._scaled(g, factor)
+
+    def __reduce_ex__(self, protocol):
+        # copies and pickles name the class the loss was built from (this one is made at run time)
+        return _rebuilt, (type(self)._plain, dict(self.__dict__))
+
+
+def _rebuilt(plain, state):
+    loss = object.__new__(plain)
+    loss.__dict__.update(state)
+    loss.__class__ = _reduced_class(plain)
+    return loss
+
+
+_REDUCED_CLASSES = {}
+
+
+def _reduced_class(plain):
+    """The subclass of ``plain`` (made once, then kept) whose instances have another reduction:
+    ``_Reduced``'s methods before the class's own. Same name, module and docstring."""
+    cls = _REDUCED_CLASSES.get(plain)
+    if cls is None:
+        cls = type(plain.__name__, (_Reduced, plain), {"__module__": plain.__module__, "__qualname__": plain.__qualname__,
+                                                       "__doc__": plain.__doc__, "_plain": plain})
+        _REDUCED_CLASSES[plain] = cls
+    return cls

@@ -13,7 +13,7 @@ from .._rows import row_max
 from .._validation import check_class_labels, check_flag, check_number
 from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals, _normal_from,
                         _per_sample, _zero_where_clipped)
-from .base import Loss, WithSettings
+from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 
 def class_labels(y_pred, y_true, caller, hint=""):
@@ -49,14 +49,15 @@ class _Logits(WithSettings):
     smooths the targets it is given, once."""
     from_logits = False         # also what a loss pickled before the settings reads
     label_smoothing = 0.0
-    _SETTINGS = "from_logits and label_smoothing"
+    _SETTINGS = "from_logits, label_smoothing"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, **unknown):
-        if unknown:         # Keras' other settings (axis, reduction, ...): named, with this class's
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION, name=None, **unknown):
+        if unknown:         # Keras' other settings (axis, dtype): named, with this class's
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
-                            f"{self._SETTINGS} (no axis or reduction)")
+                            f"{self._SETTINGS}, reduction and name (no axis)")
         self.from_logits = check_flag(from_logits, f"{type(self).__name__}: from_logits")
         self.label_smoothing = check_number(label_smoothing, f"{type(self).__name__}: label_smoothing", "[0, 1]")
+        self._take_reduction(reduction, name)
 
     def _smooth(self, y):
         """The targets the loss trains on: ``y`` itself, or smoothed (see the class docstring)."""
@@ -117,6 +118,13 @@ class BinaryCrossentropy(_Logits, Loss):
         y_true = self._smooth(self._targets(y_pred, y_true))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
+
+    def per_sample(self, y_pred, y_true):
+        y_true = self._smooth(self._targets(y_pred, y_true))
+        if self.from_logits:
+            return (np.logaddexp(0, y_pred) - y_pred * y_true).mean(axis=-1)
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
@@ -199,6 +207,14 @@ class CategoricalCrossentropy(_Logits, Loss):
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
+    def per_sample(self, y_pred, y_true):
+        y_true = self._dense_targets(y_pred, y_true)
+        if self.from_logits:        # lse - z, exact for any logits
+            top = y_pred.max(axis=-1, keepdims=True)
+            lse = top + np.log(np.exp(y_pred - top).sum(axis=-1, keepdims=True))
+            return (y_true * (lse - y_pred)).sum(axis=-1)
+        return -(y_true * np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))).sum(axis=-1)
+
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
@@ -279,14 +295,25 @@ class CategoricalCrossentropy(_Logits, Loss):
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Targets as integer class labels of shape (n,) (or (n, 1)); ``from_logits`` as for
-    ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras)."""
-    _SETTINGS = "from_logits only"
+    ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras).
 
-    def __init__(self, from_logits=False, **unknown):
+    ``ignore_class=c`` (Keras'): the samples (or positions, for labels per position) labelled c
+    count for nothing, a void label in segmentation; c may lie outside the classes (255, -1). The
+    loss is the mean over those that count (with sample weights, sum(w loss) over them divided by
+    how many count), 0 when none does; their gradient is 0."""
+    _SETTINGS = "from_logits, ignore_class"
+    ignore_class = None         # also what a loss pickled before the setting reads
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction=DEFAULT_REDUCTION, name=None, **unknown):
         if unknown:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument {sorted(unknown)[0]!r}; it takes "
-                            f"{self._SETTINGS} (no label_smoothing, as in Keras: use categorical_crossentropy)")
-        super().__init__(from_logits)
+                            f"{self._SETTINGS}, reduction and name (no label_smoothing, as in Keras: use "
+                            f"categorical_crossentropy)")
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer))):
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be None or an integer label, got "
+                             f"{ignore_class!r:.60}")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        super().__init__(from_logits, reduction=reduction, name=name)
     name = "sparse_categorical_crossentropy"
     fuses = "softmax"       # its own value, gradient and fused methods (see Loss.fused_activation)
     sparse = True
@@ -297,7 +324,27 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if y.ndim != 1:
             raise ValueError(f"{name}: sparse categorical cross-entropy expects integer labels of shape "
                              f"(n_samples,), got shape {y.shape}")
-        return check_class_labels(y, n_outputs, name)
+        if self.ignore_class is None:
+            return check_class_labels(y, n_outputs, name)
+        ignored = y == self.ignore_class
+        labels = check_class_labels(np.where(ignored, 0, y), n_outputs, f"{name} (other than ignore_class={self.ignore_class})")
+        labels[ignored] = self.ignore_class
+        return labels
+
+    def _masked(self, y_pred, y_true):
+        if self.ignore_class is None:
+            return y_true, None
+        labels = backend.get_array_module(y_pred).asarray(y_true)
+        if labels.shape == (y_pred.shape[0], 1):
+            labels = labels[:, 0]
+        mask = labels != self.ignore_class
+        return self._targets(y_pred, np.where(mask, labels, 0).astype(labels.dtype, copy=False)), mask
+
+    def per_sample(self, y_pred, y_true):
+        y_true = self._targets(y_pred, y_true)
+        if self.from_logits:
+            return self._terms_from_logits(y_pred, self.probabilities(y_pred), y_true)
+        return -np.log(np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON))
 
     def _targets(self, y_pred, y_true):
         return class_labels(y_pred, y_true, self.name, "; one-hot targets go with 'categorical_crossentropy'")

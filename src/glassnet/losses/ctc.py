@@ -170,6 +170,13 @@ class CTC(Loss):
         (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
         return -float(log_likelihood.sum()) / y_pred.shape[0]
 
+    def per_sample(self, y_pred, y_true):
+        (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
+        return -log_likelihood
+
+    def _value_count(self, y_pred, y_true):
+        return y_pred.shape[0]          # one value per sample, over all its steps
+
     def weighted(self, y_pred, y_true, sample_weight):
         (log_likelihood, _), _ = self._solve(y_pred, y_true, posterior=False)
         weights = _per_sample(backend.to_numpy(sample_weight), log_likelihood)

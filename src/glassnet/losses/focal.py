@@ -12,6 +12,7 @@ import numpy as np
 
 from .._validation import check_flag, check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
+from .base import DEFAULT_REDUCTION
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
 
 
@@ -43,8 +44,9 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
     name = "binary_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)
 
-    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
-        super().__init__(from_logits, label_smoothing)
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 reduction=DEFAULT_REDUCTION, name=None):
+        super().__init__(from_logits, label_smoothing, reduction, name)
         self.apply_class_balancing = check_flag(apply_class_balancing,
                                                 "BinaryFocalCrossentropy: apply_class_balancing", ValueError)
         self.alpha = check_number(alpha, "BinaryFocalCrossentropy: alpha", "[0, 1]")
@@ -66,6 +68,9 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
 
     def __call__(self, y_pred, y_true):
         return float(np.mean(self._terms(self._outputs(y_pred), y_true)))
+
+    def per_sample(self, y_pred, y_true):
+        return self._terms(self._outputs(y_pred), y_true).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         terms = self._terms(self._outputs(y_pred), y_true)
@@ -99,8 +104,9 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     name = "categorical_focal_crossentropy"
     fuses = None         # its value and gradient are its own (see Loss.fused_activation)
 
-    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
-        super().__init__(from_logits, label_smoothing)
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION,
+                 name=None):
+        super().__init__(from_logits, label_smoothing, reduction, name)
         self.alpha = check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
 
@@ -122,6 +128,8 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def __call__(self, y_pred, y_true):
         values = self._sample_values(y_pred, y_true)
         return float(values.sum()) / values.size
+
+    per_sample = _sample_values
 
     def weighted(self, y_pred, y_true, sample_weight):
         values = self._sample_values(y_pred, y_true)

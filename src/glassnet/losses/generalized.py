@@ -13,7 +13,7 @@ import numpy as np
 from .._rows import row_max
 from .._validation import check_class_labels, check_number
 from ._numerics import _all_normal, _per_sample
-from .base import Loss, WithSettings
+from .base import DEFAULT_REDUCTION, Loss, WithSettings
 from .crossentropy import class_labels
 
 
@@ -31,8 +31,9 @@ class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
     fuses = "softmax"
     sparse = True
 
-    def __init__(self, q=0.5):
+    def __init__(self, q=0.5, reduction=DEFAULT_REDUCTION, name=None):
         self.q = check_number(q, "CategoricalGeneralizedCrossEntropy: q", "(0, 1)")
+        self._take_reduction(reduction, name)
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -52,6 +53,10 @@ class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
     def __call__(self, y_pred, y_true):
         p, _ = self._picked(y_pred, y_true)
         return float(((1 - p ** self.q) / self.q).sum()) / y_pred.shape[0]
+
+    def per_sample(self, y_pred, y_true):
+        p, _ = self._picked(y_pred, y_true)
+        return (1 - p ** self.q) / self.q
 
     def weighted(self, y_pred, y_true, sample_weight):
         p, _ = self._picked(y_pred, y_true)

@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from .base import Loss, WithSettings
+from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 EPSILON = 1e-7          # Keras' backend.epsilon() in the denominators
 
@@ -44,11 +44,18 @@ class _Overlap(WithSettings, Loss):
     """Shared by Dice and Tversky: the ratios over ``axis`` (``_ratio``), their mean, weights and
     gradient. A subclass gives ``_ratio(y, p, axes) -> (loss per ratio, d(loss per ratio)/dp)``."""
 
-    def __init__(self, axis=None):
+    def __init__(self, axis=None, reduction=DEFAULT_REDUCTION, name=None):
         self.axis = _check_axis(axis, type(self).__name__)
+        self._take_reduction(reduction, name)
 
-    def get_config(self):
-        return self.name
+    def per_sample(self, y_pred, y_true):
+        """Keras' values: the ratios' losses, a number for ``axis=None``, else with the summed axes gone."""
+        values, _, axes = self._parts(y_pred, y_true)
+        return values.reshape(tuple(d for i, d in enumerate(values.shape) if i not in axes))
+
+    def _value_count(self, y_pred, y_true):
+        axes = self._axes(y_pred)
+        return int(np.prod([d for i, d in enumerate(y_pred.shape) if i not in axes]))
 
     def _axes(self, y_pred):
         """The axes summed over, non-negative, checked against ``y_pred``'s rank."""
@@ -124,12 +131,12 @@ class Tversky(_Overlap):
     """
     name = "tversky"
 
-    def __init__(self, alpha=0.5, beta=0.5, axis=None):
+    def __init__(self, alpha=0.5, beta=0.5, axis=None, reduction=DEFAULT_REDUCTION, name=None):
         for what, value in (("alpha", alpha), ("beta", beta)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"Tversky: {what} must be a finite number >= 0, got {value!r:.40}")
-        super().__init__(axis)
         self.alpha, self.beta = float(alpha), float(beta)
+        super().__init__(axis, reduction, name)
 
     def _ratio(self, y, p, axes):
         a, b = self.alpha, self.beta

@@ -18,6 +18,9 @@ class _PerSampleLoss(Loss):
         values = self._values(y_pred, self._targets(y_pred, y_true))
         return float(values.sum()) / values.size
 
+    def per_sample(self, y_pred, y_true):
+        return self._values(y_pred, self._targets(y_pred, y_true))
+
     def weighted(self, y_pred, y_true, sample_weight):
         values = self._values(y_pred, self._targets(y_pred, y_true))
         values = values * _per_sample(sample_weight, values)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._validation import check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
-from .base import Loss, WithSettings
+from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 
 class MeanSquaredError(Loss):
@@ -19,6 +19,10 @@ class MeanSquaredError(Loss):
         y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
         return float(np.vdot(d, d)) / d.size
+
+    def per_sample(self, y_pred, y_true):
+        d = y_pred - self._targets(y_pred, y_true)
+        return (d * d).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
@@ -41,6 +45,13 @@ class SquaredError(Loss):
         d = y_pred - y_true
         return 0.5 * float(np.vdot(d, d)) / d.shape[0]
 
+    def per_sample(self, y_pred, y_true):
+        d = y_pred - self._targets(y_pred, y_true)
+        return 0.5 * (d * d).reshape(d.shape[0], -1).sum(axis=1)
+
+    def _value_count(self, y_pred, y_true):
+        return y_pred.shape[0]          # its value is a mean over samples, whatever their shape
+
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
         d = y_pred - y_true
@@ -61,6 +72,9 @@ class MeanAbsoluteError(Loss):
     def __call__(self, y_pred, y_true):
         y_true = self._targets(y_pred, y_true)
         return float(np.abs(y_pred - y_true).mean())
+
+    def per_sample(self, y_pred, y_true):
+        return np.abs(y_pred - self._targets(y_pred, y_true)).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
@@ -91,6 +105,10 @@ class _ElementwiseLoss(Loss):
         terms = self._terms(y_pred, y_true)
         return float(terms.sum()) / self._count(terms)
 
+    def per_sample(self, y_pred, y_true):
+        terms = self._terms(y_pred, self._targets(y_pred, y_true))
+        return terms.sum(axis=-1) if self.sum_over_outputs else terms.mean(axis=-1)
+
     def weighted(self, y_pred, y_true, sample_weight):
         y_true = self._targets(y_pred, y_true)
         terms = self._terms(y_pred, y_true)
@@ -114,8 +132,9 @@ class Huber(WithSettings, _ElementwiseLoss):
     """
     name = "huber"
 
-    def __init__(self, delta=1.0):
+    def __init__(self, delta=1.0, reduction=DEFAULT_REDUCTION, name=None):
         self.delta = check_number(delta, "Huber: delta", "> 0")
+        self._take_reduction(reduction, name)
 
     def _terms(self, y_pred, y_true):
         a = np.abs(y_pred - y_true)

@@ -23,7 +23,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag, check_number
 from ._numerics import _per_sample
-from .base import Loss, WithSettings
+from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 
 def _masked_lse(x, mask):
@@ -52,10 +52,22 @@ class Circle(WithSettings, Loss):
     name = "circle"
     sparse = True           # one label per sample, not an array shaped like the output
 
-    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True):
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction=DEFAULT_REDUCTION, name=None):
         self.gamma = check_number(gamma, "Circle: gamma", "> 0")
         self.margin = check_number(margin, "Circle: margin", "finite")
         self.remove_diagonal = check_flag(remove_diagonal, "Circle: remove_diagonal", ValueError)
+        self._take_reduction(reduction, name)
+
+    def per_sample(self, y_pred, y_true):
+        return self._parts(y_pred, y_true)["values"]
+
+    def _reduction_counts(self, view, y_pred, y_true, weights, mask):
+        # Keras masks the samples whose loss is 0 (no positive or no negative pair): the default
+        # divides by the others, and "mean_with_sample_weight" by their weights' sum
+        values = view.per_sample(y_pred, y_true)
+        counted = values > 0
+        total = None if weights is None else float((weights * counted).sum(dtype="float64"))
+        return int(counted.sum()), int(counted.sum()), total
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         if y.ndim == 2 and y.shape[1] == 1:

@@ -112,7 +112,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         config = identifier.get("config")
         if isinstance(identifier.get("class_name"), str) and identifier["class_name"] in losses.CLASS_NAMES \
-                and not (isinstance(config, dict) and "name" in config):
+                and (identifier.get("loss") is True or not (isinstance(config, dict) and "name" in config)):
             # a loss with settings, as a metric (a metric class's config always holds its name;
             # a loss's settings never do)
             return get(_loss_from_config(identifier))
@@ -153,12 +153,14 @@ def serialize(name, metric):
     or ``Metric`` of your own registered with ``glassnet.saving`` (or a ``Loss`` of yours as a
     metric) is stored as its entry, ``{"registered_name": ..., "config": ...}``."""
     own = metric.loss if type(metric) is LossMetric else metric
-    if type(own) not in (*METRIC_CLASSES.values(), *losses.LOSSES.values()) and saving.is_registered(own):
+    kind = losses.plain_type(own) if isinstance(own, losses.Loss) else type(own)
+    if kind not in (*METRIC_CLASSES.values(), *losses.LOSSES.values()) and saving.is_registered(own):
         return losses.serialize(own) if isinstance(own, losses.Loss) else saving.serialize(own, "metric")
-    if isinstance(metric, LossMetric) and type(metric.loss) is losses.LOSSES.get(metric.loss.name):
+    if isinstance(metric, LossMetric) and losses.changed_settings(metric.loss):
         settings = losses.changed_settings(metric.loss)          # BinaryCrossentropy(from_logits=True)
-        if settings:
-            return {"class_name": type(metric.loss).__name__, "config": settings}
+        # a loss given a name= is marked as a loss ("loss": true): a metric class's config holds a name
+        return {"class_name": losses.plain_type(metric.loss).__name__, "config": settings,
+                **({"loss": True} if "name" in settings else {})}
     if isinstance(metric, Metric):
         # the name alone only when it gives this very metric back ("binary_accuracy" names the
         # function, not BinaryAccuracy(); "precision" names Precision() with its defaults)
@@ -176,10 +178,10 @@ def _loss_from_config(spec):
     describes: its settings numbers and flags only (and lists of integers, Dice's axis), checked by
     its constructor."""
     config = spec.get("config")
-    if set(spec) != {"class_name", "config"} or not isinstance(config, dict) or not all(
-            isinstance(k, str) and (isinstance(v, (bool, int, float)) or isinstance(v, list) and all(
-                type(a) is int for a in v)) for k, v in config.items()):
-        raise ValueError(f"metric: expected {{'class_name': a loss class, 'config': {{name: number or flag}}}}, "
+    if set(spec) - {"loss"} != {"class_name", "config"} or not isinstance(config, dict) or not all(
+            isinstance(k, str) and (isinstance(v, (bool, int, float, type(None))) or isinstance(v, str) and len(v) <= 200
+                                    or isinstance(v, list) and all(type(a) is int for a in v)) for k, v in config.items()):
+        raise ValueError(f"metric: expected {{'class_name': a loss class, 'config': {{name: number, flag or name}}}}, "
                          f"got {spec!r:.200}")
     try:
         return type(losses.get(spec["class_name"]))(**config)

@@ -91,7 +91,8 @@ class LossMean(_LossMean):
     """
 
     def __init__(self, loss, name=None):
-        self.loss, self.settings, self.default_name = loss, {}, loss.name
+        # the mean over samples whatever the loss's reduction ("sum" would count each sample n times)
+        self.loss, self.settings, self.default_name = losses.per_sample_mean(loss), {}, loss.name
         Metric.__init__(self, name)
 
 

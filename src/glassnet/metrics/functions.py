@@ -150,12 +150,17 @@ class LossMetric:
     ('mae', 2.0)
     """
 
-    def __init__(self, loss):
+    _scored = None          # (a LossMetric pickled before reductions scores with its loss)
+
+    def __init__(self, loss, reduced=False):
         self.loss = loss
         self.__name__ = loss.name
+        # the mean over samples, whatever the loss's reduction (a sum would grow with the batch);
+        # ``reduced``: the loss's value as it trains on it (an output's own loss, logged as Keras does)
+        self._scored = loss if reduced else losses.per_sample_mean(loss)
 
     def __call__(self, y_true, y_pred):
-        return self.loss(y_pred, y_true)
+        return (self._scored or self.loss)(y_pred, y_true)
 
     def __repr__(self):
         return f"<metric from {self.loss!r}>"
