@@ -86,9 +86,9 @@ _ADAM_KERNELS = {}
 
 def _fused_adam(param, amsgrad=False):
     """For a CuPy ``param``: a CuPy ElementwiseKernel doing Adam's step (``_moments``, the division
-    and the update; with ``amsgrad``, AMSGrad's, which also takes v_hat) in one pass over the arrays;
-    None for NumPy arrays (and CuPy stand-ins without kernels), which take the passes of ``Adam.update``. On a GPU each pass is a kernel reading and
-    writing the whole arrays again: for 20 M parameters the dozen passes took 10 of the 33 ms of an
+    and the update; with ``amsgrad``, AMSGrad's, which also takes v_hat) in one pass over the
+    arrays; None for NumPy arrays (and CuPy stand-ins without kernels), which take the passes of
+    ``Adam.update``. On a GPU each pass is a kernel reading and writing the whole arrays again: for 20 M parameters the dozen passes took 10 of the 33 ms of an
     epoch (docs/benchmarks_gpu.md). Same formula and order of operations; a GPU rounds sqrt and
     division as IEEE does, so the results match the passes' up to the fused multiply-adds CUDA forms."""
     if isinstance(param, np.ndarray):       # the CPU: the fastest answer first, every step
@@ -98,12 +98,13 @@ def _fused_adam(param, amsgrad=False):
         return None
     if (xp, amsgrad) not in _ADAM_KERNELS:
         moments = "m = m * b1 + g * a1; v = v * b2 + (g * g) * a2; "
+        if amsgrad:
+            outputs, body = "T p, T m, T v, T v_hat", "v_hat = max(v_hat, v); p -= (m / (sqrt(v_hat) + eps_c)) * step;"
+        else:
+            outputs, body = "T p, T m, T v", "p -= (m / (sqrt(v) + eps_c)) * step;"
         _ADAM_KERNELS[xp, amsgrad] = xp.ElementwiseKernel(
-            "T g, T a1, T a2, T b1, T b2, T eps_c, T step", "T p, T m, T v, T v_hat", moments +
-            "v_hat = max(v_hat, v); p -= (m / (sqrt(v_hat) + eps_c)) * step;", "glassnet_amsgrad",
-        ) if amsgrad else xp.ElementwiseKernel(
-            "T g, T a1, T a2, T b1, T b2, T eps_c, T step", "T p, T m, T v",
-            moments + "p -= (m / (sqrt(v) + eps_c)) * step;", "glassnet_adam")
+            "T g, T a1, T a2, T b1, T b2, T eps_c, T step", outputs, moments + body,
+            "glassnet_amsgrad" if amsgrad else "glassnet_adam")
     return _ADAM_KERNELS[xp, amsgrad]
 
 
