@@ -142,6 +142,9 @@ class Optimizer:
     slot_names, always_slots, non_negative_slots = (), (), ()
     # numbers of state that are not per parameter (Nadam's momentum product): saved in files too
     scalar_names = ()
+    # constructor arguments that get_config leaves out while they have these defaults (Adam's
+    # amsgrad=False): a default optimizer's config and files stay those of a glassnet before them
+    omitted_at_default = {}
     # Keras' defaults: also what an optimizer pickled before these arguments existed reads
     clipnorm = clipvalue = global_clipnorm = weight_decay = ema_overwrite_frequency = None
     use_ema, ema_momentum = False, 0.99
@@ -487,24 +490,36 @@ class Optimizer:
         # them then loads in a glassnet from before they existed, whose constructors do not know them
         common = {name: getattr(self, name) for name, default in COMMON.items()
                   if name not in arguments and getattr(self, name) != default}
-        config = {"name": self.name, **{name: getattr(self, name) for name in arguments}, **common}
+        config = {"name": self.name, **{name: getattr(self, name) for name in arguments
+                                        if not self._omitted(name)}, **common}
         if self._no_decay:                   # from_config passes it to exclude_from_weight_decay
             config["exclude_from_weight_decay"] = list(self._no_decay)
         if self.schedule is not None:        # {"class_name", "config"}, which from_config reads back
             config["learning_rate"] = schedules.serialize(self.schedule)
         return config
 
+    def _omitted(self, name):
+        """Whether get_config leaves the argument ``name`` out: at its ``omitted_at_default`` default."""
+        return name in self.omitted_at_default and getattr(self, name) == self.omitted_at_default[name]
+
     def get_state(self):
         """``{"iterations": int, "slots": {key: {slot: array}}, "scalars": {name: float}}``: all an
         exact resume needs (``scalars`` only for an optimizer with ``scalar_names``)."""
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
+        stale = self._stale_slots()
         state = {"iterations": self.iterations,
-                 "slots": {key: {name: a for name, a in slots.items() if self.use_ema or name != "average"}
+                 "slots": {key: {name: a for name, a in slots.items() if name not in stale}
                            for key, slots in self.slots.items()}}
         if self.scalar_names:
             state["scalars"] = self._get_scalars()
         return state
+
+    def _stale_slots(self):
+        """The state arrays kept from before an option was turned off, which ``get_state`` leaves
+        out: use_ema's average (and Adam's v_hat after ``amsgrad``, RMSprop's average_gradient after
+        ``centered``)."""
+        return () if self.use_ema else ("average",)
 
     def _get_scalars(self):
         """``{name: float}`` for each of ``scalar_names``."""

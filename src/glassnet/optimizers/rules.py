@@ -54,11 +54,19 @@ class SGD(Optimizer):
             param -= tmp
 
 
-def _moments(m, v, grad, tmp, b1, b2, eps_c):
+def _flagged(names, **flagged):
+    """A declaration of state arrays (``slot_names`` and the like) as a property: ``names``, and
+    each slot of ``flagged`` (``{slot: flag}``) while the optimizer's flag is on (Adam's ``v_hat``
+    with ``amsgrad``): load_model then takes such a slot, and asks for it, only then."""
+    return property(lambda self: names + tuple(slot for slot, flag in flagged.items() if getattr(self, flag)))
+
+
+def _moments(m, v, grad, tmp, b1, b2, eps_c, v_hat=None):
     """Adam's two moments, in place: ``m = b1 m + (1 - b1) g`` and ``v = b2 v + (1 - b2) g^2``; then
     ``tmp = sqrt(v) + eps_c``, c times the denominator ``sqrt(v / (1 - b2^t)) + eps`` when ``eps_c``
     is ``eps c`` with ``c = sqrt(1 - b2^t)`` (Adam's and Nadam's step, one pass over the parameters
-    fewer than dividing v first). Arrays of one shape; ``tmp`` is scratch."""
+    fewer than dividing v first). With ``v_hat`` (AMSGrad), ``v_hat = max(v_hat, v)`` takes v's place
+    in the denominator. Arrays of one shape; ``tmp`` is scratch."""
     m *= b1
     np.multiply(grad, 1 - b1, out=tmp)
     m += tmp
@@ -66,6 +74,9 @@ def _moments(m, v, grad, tmp, b1, b2, eps_c):
     np.multiply(grad, grad, out=tmp)
     tmp *= 1 - b2
     v += tmp
+    if v_hat is not None:
+        np.maximum(v_hat, v, out=v_hat)
+        v = v_hat
     np.sqrt(v, out=tmp)
     tmp += eps_c
 
@@ -73,11 +84,11 @@ def _moments(m, v, grad, tmp, b1, b2, eps_c):
 _ADAM_KERNELS = {}
 
 
-def _fused_adam(param):
+def _fused_adam(param, amsgrad=False):
     """For a CuPy ``param``: a CuPy ElementwiseKernel doing Adam's step (``_moments``, the division
-    and the update) in one pass over the arrays; None for NumPy arrays (and CuPy stand-ins without
-    kernels), which take the passes of ``Adam.update``. On a GPU each pass is a kernel reading and
-    writing the whole arrays again: for 20 M parameters the dozen passes took 10 of the 33 ms of an
+    and the update; with ``amsgrad``, AMSGrad's, which also takes v_hat) in one pass over the
+    arrays; None for NumPy arrays (and CuPy stand-ins without kernels), which take the passes of
+    ``Adam.update``. On a GPU each pass is a kernel reading and writing the whole arrays again: for 20 M parameters the dozen passes took 10 of the 33 ms of an
     epoch (docs/benchmarks_gpu.md). Same formula and order of operations; a GPU rounds sqrt and
     division as IEEE does, so the results match the passes' up to the fused multiply-adds CUDA forms."""
     if isinstance(param, np.ndarray):       # the CPU: the fastest answer first, every step
@@ -85,12 +96,16 @@ def _fused_adam(param):
     xp = backend.get_array_module(param)
     if not hasattr(xp, "ElementwiseKernel"):
         return None
-    if xp not in _ADAM_KERNELS:
-        _ADAM_KERNELS[xp] = xp.ElementwiseKernel(
-            "T g, T a1, T a2, T b1, T b2, T eps_c, T step", "T p, T m, T v",
-            "m = m * b1 + g * a1; v = v * b2 + (g * g) * a2; p -= (m / (sqrt(v) + eps_c)) * step;",
-            "glassnet_adam")
-    return _ADAM_KERNELS[xp]
+    if (xp, amsgrad) not in _ADAM_KERNELS:
+        moments = "m = m * b1 + g * a1; v = v * b2 + (g * g) * a2; "
+        if amsgrad:
+            outputs, body = "T p, T m, T v, T v_hat", "v_hat = max(v_hat, v); p -= (m / (sqrt(v_hat) + eps_c)) * step;"
+        else:
+            outputs, body = "T p, T m, T v", "p -= (m / (sqrt(v) + eps_c)) * step;"
+        _ADAM_KERNELS[xp, amsgrad] = xp.ElementwiseKernel(
+            "T g, T a1, T a2, T b1, T b2, T eps_c, T step", outputs, moments + body,
+            "glassnet_amsgrad" if amsgrad else "glassnet_adam")
+    return _ADAM_KERNELS[xp, amsgrad]
 
 
 class _Moments(Optimizer):
@@ -109,21 +124,53 @@ class _Moments(Optimizer):
 class Adam(_Moments):
     """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
     ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
-    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8)."""
+    Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8). Keras adds epsilon to ``sqrt(v)``
+    before the bias correction (``lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``), so
+    with a large epsilon the two differ.
+
+    ``amsgrad=True`` (Keras' and PyTorch's argument) is AMSGrad (Reddi et al. 2018, "On the
+    convergence of Adam and beyond"): the step divides by the largest second moment so far,
+    ``v_hat = max(v_hat, v)`` (taken before the bias correction, as both keep it), in v's place,
+    so that no weight's rate grows back once its gradients shrink. ``v_hat`` is state of its own,
+    kept (and in model files) only with amsgrad; turned on during training it starts at the v of
+    that step, turned off it is dropped."""
     name = "adam"
-    slot_names = always_slots = ("m", "v")
-    non_negative_slots = ("v",)
+    slot_names = always_slots = _flagged(("m", "v"), v_hat="amsgrad")
+    non_negative_slots = _flagged(("v",), v_hat="amsgrad")
+    hyper_parameters = {**_Moments.hyper_parameters, "amsgrad": "flag"}
+    # a default Adam's config and files stay those of a glassnet before amsgrad
+    omitted_at_default = {"amsgrad": False}
+    amsgrad = False             # also what an Adam pickled before amsgrad existed reads
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
+        self.amsgrad = amsgrad
+
+    def _stale_slots(self):
+        return super()._stale_slots() + (() if self.amsgrad else ("v_hat",))
 
     def update(self, key, param, grad):
-        slots, tmp = self._slot(key, param, "m", "v")
+        amsgrad = self.amsgrad
+        if amsgrad:
+            slots, tmp = self._slot(key, param, "m", "v", "v_hat")
+        else:
+            slots, tmp = self._slot(key, param, "m", "v")
+            slots.pop("v_hat", None)            # amsgrad turned off: its maximum would be stale
         b1, b2, t = self.beta_1, self.beta_2, self.iterations
         # m / (sqrt(v) / c + eps) with c = sqrt(1 - b2^t) equals c m / (sqrt(v) + c eps): the same
         # step with one pass over the parameters fewer
         c = math.sqrt(1 - b2 ** t)
-        kernel = _fused_adam(param)
+        kernel = _fused_adam(param, amsgrad)
         if kernel is not None:          # a GPU: the whole step in one kernel, not a dozen passes
             kernel(grad, 1 - b1, 1 - b2, b1, b2, self.epsilon * c, self.learning_rate * c / (1 - b1 ** t),
-                   param, slots["m"], slots["v"])
+                   param, slots["m"], slots["v"], *((slots["v_hat"],) if amsgrad else ()))
+            return
+        if amsgrad:
+            for param, grad, m, v, v_hat, tmp in pieces(param, grad, slots["m"], slots["v"], slots["v_hat"], tmp):
+                _moments(m, v, grad, tmp, b1, b2, self.epsilon * c, v_hat)
+                np.divide(m, tmp, out=tmp)
+                tmp *= self.learning_rate * c / (1 - b1 ** t)
+                param -= tmp
             return
         for param, grad, m, v, tmp in pieces(param, grad, slots["m"], slots["v"], tmp):
             _moments(m, v, grad, tmp, b1, b2, self.epsilon * c)
@@ -136,14 +183,14 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
     ``param *= 1 - lr * weight_decay`` before the Adam step -- the ``weight_decay`` every optimizer
     takes (see ``Optimizer``), here on by default. Defaults are Keras' (weight_decay = 0.004;
-    PyTorch's is 0.01)."""
+    PyTorch's is 0.01). ``amsgrad`` as Adam's."""
     name = "adamw"
     # 0 is plain Adam; a negative decay would grow the weights every step
     hyper_parameters = {**Adam.hyper_parameters, "weight_decay": ">= 0"}
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 **options):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay=weight_decay, **options)
+                 amsgrad=False, **options):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **options)
 
 
 class RMSprop(Optimizer):
@@ -153,28 +200,61 @@ class RMSprop(Optimizer):
     Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
     (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps).
     The momentum buffer holds ``g / (...)``, not steps: Keras' holds ``lr g / (...)``, so, as with
-    SGD, the two agree until the learning rate changes (a schedule, ReduceLROnPlateau)."""
-    name = "rmsprop"
-    slot_names, always_slots, non_negative_slots = ("v", "momentum"), ("v",), ("v",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0"}
+    SGD, the two agree until the learning rate changes (a schedule, ReduceLROnPlateau).
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, **options):
+    ``centered=True`` (Keras' argument; PyTorch's too) divides by an estimate of the gradient's
+    standard deviation rather than its root mean square: with ``a = rho a + (1 - rho) g`` (the state
+    ``average_gradient``, kept only then), ``sqrt(v - a^2) + epsilon`` (PyTorch's; Keras':
+    ``sqrt(v - a^2 + epsilon)``, epsilon inside as above). ``v - a^2`` is never negative in exact
+    arithmetic; rounding can take it an ulp below 0, which is taken as 0 (PyTorch's step is then
+    NaN, Keras' too once that ulp exceeds its epsilon). Turned on during training, ``a`` starts at 0;
+    turned off, it is dropped."""
+    name = "rmsprop"
+    slot_names = _flagged(("v", "momentum"), average_gradient="centered")
+    always_slots = _flagged(("v",), average_gradient="centered")
+    non_negative_slots = ("v",)
+    hyper_parameters = {**Optimizer.hyper_parameters, "rho": "[0, 1)", "momentum": "[0, 1)", "epsilon": "> 0",
+                        "centered": "flag"}
+    # a default RMSprop's config and files stay those of a glassnet before centered
+    omitted_at_default = {"centered": False}
+    centered = False            # also what an RMSprop pickled before centered existed reads
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **options):
         super().__init__(learning_rate, **options)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
+        self.centered = centered
+
+    def _stale_slots(self):
+        return super()._stale_slots() + (() if self.centered else ("average_gradient",))
 
     def update(self, key, param, grad):
         # a momentum raised from 0 during training starts its buffer at 0 (torch.optim's first step)
         slots, tmp = self._slot(key, param, *(("v", "momentum") if self.momentum else ("v",)))
         # without momentum, v stands in for the unused momentum buffer (it is never touched)
         buf = slots.get("momentum", slots["v"])
-        for param, grad, v, buf, tmp in pieces(param, grad, slots["v"], buf, tmp):
+        arrays = (param, grad, slots["v"], buf, tmp)
+        if self.centered:
+            arrays += (self._slot(key, param, "average_gradient")[0]["average_gradient"],)
+        else:
+            slots.pop("average_gradient", None)     # centered turned off: its average would be stale
+        for param, grad, v, buf, tmp, *average in pieces(*arrays):
             v *= self.rho
             np.multiply(grad, grad, out=tmp)
             tmp *= 1 - self.rho
             v += tmp
-            np.sqrt(v, out=tmp)
+            if average:                             # centered: sqrt(v - a^2), a = rho a + (1 - rho) g
+                average, = average
+                average *= self.rho
+                np.multiply(grad, 1 - self.rho, out=tmp)
+                average += tmp
+                np.multiply(average, average, out=tmp)
+                np.subtract(v, tmp, out=tmp)
+                np.maximum(tmp, 0, out=tmp)         # an ulp below 0 by rounding: 0, not NaN
+                np.sqrt(tmp, out=tmp)
+            else:
+                np.sqrt(v, out=tmp)
             tmp += self.epsilon
             np.divide(grad, tmp, out=tmp)
             if self.momentum:
