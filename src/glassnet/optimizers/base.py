@@ -511,6 +511,12 @@ class Optimizer:
         state = {"iterations": self.iterations,
                  "slots": {key: {name: a for name, a in slots.items() if name not in stale}
                            for key, slots in self.slots.items()}}
+        # an option turned on since the last update (Adam's amsgrad) has not made its state yet,
+        # which load_model then asks for: zeros, what that update starts it from, resume the same
+        for name, like in self._zero_started_slots().items():
+            for slots in state["slots"].values():
+                if name not in slots and like in slots:
+                    slots[name] = backend.get_array_module(slots[like]).zeros_like(slots[like])
         if self.scalar_names:
             state["scalars"] = self._get_scalars()
         return state
@@ -520,6 +526,12 @@ class Optimizer:
         out: use_ema's average (and Adam's v_hat after ``amsgrad``, RMSprop's average_gradient after
         ``centered``)."""
         return () if self.use_ema else ("average",)
+
+    def _zero_started_slots(self):
+        """``{slot: the slot it is shaped like}``: the state arrays an option now on keeps that its
+        next update would create as zeros (Adam's v_hat while ``amsgrad``, RMSprop's average_gradient
+        while ``centered``), which ``get_state`` holds as zeros until then."""
+        return {}
 
     def _get_scalars(self):
         """``{name: float}`` for each of ``scalar_names``."""

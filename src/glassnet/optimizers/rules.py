@@ -149,6 +149,10 @@ class Adam(_Moments):
     def _stale_slots(self):
         return super()._stale_slots() + (() if self.amsgrad else ("v_hat",))
 
+    def _zero_started_slots(self):
+        # v_hat = max(0, v) = v: zeros are the v_hat of an amsgrad turned on before this step
+        return {"v_hat": "v"} if self.amsgrad else {}
+
     def update(self, key, param, grad):
         amsgrad = self.amsgrad
         if amsgrad:
@@ -228,6 +232,10 @@ class RMSprop(Optimizer):
 
     def _stale_slots(self):
         return super()._stale_slots() + (() if self.centered else ("average_gradient",))
+
+    def _zero_started_slots(self):
+        # a centered turned on before this step starts its average at 0 (see update)
+        return {"average_gradient": "v"} if self.centered else {}
 
     def update(self, key, param, grad):
         # a momentum raised from 0 during training starts its buffer at 0 (torch.optim's first step)
