@@ -125,7 +125,7 @@ class Discretization(Layer):
 
     def adapt(self, data):
         """Learn ``num_bins`` buckets of about equal counts from ``data``: an array of values, or an
-        iterable of such batches (``(x, y)`` pairs give their x). Keras' algorithm (module
+        iterable or a ``PyDataset`` of such batches (``(x, y)`` pairs give their x). Keras' algorithm (module
         docstring); the boundaries replace any from an earlier ``adapt``."""
         if self.num_bins is None:
             raise ValueError(f"{self.describe()}: bin_boundaries were given when it was made; adapt learns them "

@@ -158,7 +158,9 @@ class GroupNormalization(Layer):
     [[-1.213, -0.728, -1.213, -0.728], [0.728, 1.213, 0.728, 1.213]]
     """
 
-    supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    # a mask passes on, as Keras' does; but a group's statistics span every step of a sequence,
+    # masked (padded) ones too, as in Keras: the padding changes the real steps' outputs
+    supports_masking = True
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
@@ -313,7 +315,8 @@ class UnitNormalization(Layer):
 
     Shapes: input (batch, ...) -> output of the same shape. Gradient, where the norm n exceeds
     1e-12: ``(g - y (y . g)) / n`` over the axes (the part of g along y removed); below it the
-    layer divides by 1e-12, a constant, and passes ``g / 1e-12``.
+    layer divides by 1e-12, a constant, and passes ``g / 1e-12``. Finite values whose squared norm
+    overflows the dtype (~1e19 in float32) are a NonFiniteError (Keras returns 0s for them).
 
     Example
     -------
@@ -338,7 +341,15 @@ class UnitNormalization(Layer):
 
     def forward(self, x, training=False):
         self._axes = axes = sample_axes(self, self.axis, x.ndim)
-        norm = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+        with np.errstate(over="ignore"):                # an overflow is refused below, by name
+            square_sum = (x * x).sum(axis=axes, keepdims=True)
+        if not np.isfinite(square_sum).all() and np.isfinite(x).all():
+            # finite values whose squares overflow (~1e19 in float32) would make the norm inf and
+            # the output 0, with no gradient, silently: refused as RMSNormalization refuses them
+            raise NonFiniteError(f"{self.describe()}: the squared norm of a sample overflowed {x.dtype} (its "
+                                 f"values reach {float(np.abs(x).max()):.3g}); scale the inputs, or use "
+                                 f"dtype='float64'", layer=self.name, what="values")
+        norm = np.sqrt(square_sum)
         self._floored = norm <= self.EPSILON             # where the constant floor divides instead
         self._norm = np.maximum(norm, x.dtype.type(self.EPSILON))
         self.a = x / self._norm

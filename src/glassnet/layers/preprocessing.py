@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend
 from .._statistics import merge_moments
 from .._validation import check_flag, rows_per_block
+from ..feeding import is_dataset
 from .base import Layer, check_axis, sample_axes
 
 # the smallest standard deviation divided by: Keras' backend.epsilon(); a feature that never
@@ -18,12 +19,23 @@ EPSILON = 1e-7
 
 def adapt_batches(layer, data):
     """The batches an ``adapt`` reads, as ``(what, array)``: ``data`` itself when it is an array
-    ("data"), else each of an iterable's (a list, a generator: "batch i"), the x of ``(x, y)``
-    pairs; each must hold real numbers. Anything else is a TypeError naming ``layer``."""
+    ("data"), else each of an iterable's (a list, a generator: "batch i") or a ``PyDataset``'s,
+    the x of ``(x, y)`` pairs; each must hold real numbers. Anything else is a TypeError naming
+    ``layer``."""
     single = hasattr(data, "__array__") or isinstance(data, np.ndarray)
-    if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
+    if is_dataset(data):
+        # Keras' adapt takes a PyDataset; glassnet's is read by index (it has no __iter__), so its
+        # batches are read in order here, each once. One without an end would never finish.
+        n = data.num_batches
+        if n is None:
+            raise ValueError(f"{layer.describe()}: adapt reads every batch of the data, and "
+                             f"{type(data).__name__} has no end (its num_batches is None); give it a "
+                             f"__len__, or adapt on an array or a list of batches")
+        dataset = data
+        data = (dataset[i] for i in range(int(n)))
+    elif not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
         raise TypeError(f"{layer.describe()}: adapt: expected an array (N, ...) or an iterable of such batches, "
-                        f"got {type(data).__name__}")
+                        f"got {type(data).__name__} (a list, a generator and a PyDataset of batches are read)")
     for i, batch in enumerate([data] if single else data):
         if isinstance(batch, tuple) and batch:      # (x, y) or (x, y, sample_weight)
             batch = batch[0]
@@ -152,8 +164,8 @@ class Normalization(Layer):
     def adapt(self, data):
         """Set ``mean`` and ``variance`` (biased, over the batch axis and every axis not kept) from
         ``data``: an array (N, ...) of the layer's sample shape, or an iterable (a list, a generator)
-        of such batches, for data that does not fit in memory at once (``(x, y)`` pairs give their
-        x). Computed in float64 with Chan's merge, a block of samples at a time, then stored in the
+        or a ``PyDataset`` of such batches, for data that does not fit in memory at once (``(x, y)``
+        pairs give their x). Computed in float64 with Chan's merge, a block of samples at a time, then stored in the
         layer's dtype. Builds the layer from the data when it is not built yet; inside a model,
         adapt the model's layer (``model.layers[0].adapt(x_train)``) before or after ``compile``.
 
