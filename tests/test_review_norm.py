@@ -64,3 +64,19 @@ def test_unit_normalization_refuses_a_norm_that_overflows_instead_of_returning_z
     np.testing.assert_allclose(gn.layers.UnitNormalization(dtype="float64")(x.astype("float64")), [[0.6, 0.8]])
     with np.errstate(invalid="ignore"):
         assert np.isnan(gn.layers.UnitNormalization()(np.array([[np.inf, 1.0]], "float32"))).any()
+
+
+def test_integer_lookup_adapts_on_a_pydataset():
+    # Keras' adapt takes a PyDataset; IntegerLookup refused glassnet's (it has no __iter__)
+    class Ids(gn.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return np.array([[1, 2, 2], [3, 2, 1]])[index:index + 1] + 10 * index, np.zeros(1)
+
+    from_dataset = gn.layers.IntegerLookup()
+    from_dataset.adapt(Ids())
+    from_list = gn.layers.IntegerLookup()
+    from_list.adapt([Ids()[0][0], Ids()[1][0]])
+    assert from_dataset.get_vocabulary() == from_list.get_vocabulary()

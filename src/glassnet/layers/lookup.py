@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_positive_int
+from ..feeding import is_dataset
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .hashing import fingerprint64, host_array
@@ -172,7 +173,15 @@ class IntegerLookup(Layer):
             raise ValueError(f"{self.describe()}: a vocabulary was given (vocabulary= or set_vocabulary); adapt "
                              f"learns one instead: make the layer without it to adapt it")
         single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
-        if not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
+        if is_dataset(data):
+            # a PyDataset (Keras' adapt takes one) is read by index, its batches in order, each once
+            if data.num_batches is None:
+                raise ValueError(f"{self.describe()}: adapt reads every batch of the data, and "
+                                 f"{type(data).__name__} has no end (its num_batches is None); give it a "
+                                 f"__len__, or adapt on an array or a list of batches")
+            dataset = data
+            data = (dataset[i] for i in range(int(dataset.num_batches)))
+        elif not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
             raise TypeError(f"{self.describe()}: adapt: expected {self._kinds} or an iterable of batches of them, "
                             f"got {type(data).__name__}")
         counts, documents, rows = collections.Counter(), collections.Counter(), 0
