@@ -194,9 +194,15 @@ def is_entry(value):
     return isinstance(value, dict) and "registered_name" in value
 
 
+def _class_of(obj):
+    """The class a file names ``obj`` by: its own, or for a loss with another reduction (an instance
+    of a subclass made at run time, glassnet.losses.base._reduced_class) the class it was built from."""
+    return type(obj).__dict__.get("_plain", type(obj))
+
+
 def is_registered(obj):
     """Whether a file can name ``obj``: a registered function, or an instance of a registered class."""
-    return not inspect.isclass(obj) and (_name_of(obj) is not None or _name_of(type(obj)) is not None)
+    return not inspect.isclass(obj) and (_name_of(obj) is not None or _name_of(_class_of(obj)) is not None)
 
 
 def serialize(obj, kind, config=None):
@@ -209,7 +215,7 @@ def serialize(obj, kind, config=None):
     name = _name_of(obj)
     if name is not None:
         return {"registered_name": name}
-    name = _name_of(type(obj))
+    name = _name_of(_class_of(obj))
     if name is None:
         return None
     config = obj.get_config() if config is None else config
@@ -217,7 +223,7 @@ def serialize(obj, kind, config=None):
         raise TypeError(f"save_model: {kind} {name!r} ({type(obj).__name__}): get_config() must return a dict "
                         f"of its constructor's arguments, got {type(config).__name__}")
     _check_json(config, f"{kind} {name!r} ({type(obj).__name__}): get_config()")
-    missing = _missing_arguments(type(obj), config)
+    missing = _missing_arguments(_class_of(obj), config)
     if missing:
         raise TypeError(f"save_model: {kind} {name!r} ({type(obj).__name__}) takes the arguments {missing} but "
                         f"get_config() leaves them out, so the file would load it with their defaults; return "

@@ -83,6 +83,7 @@ def max_pool_forward(x, pool, strides, padding="valid"):
     am = backend.get_array_module(x)           # numpy or cupy: one code path
     if not isinstance(x, np.ndarray) and tuple(strides) == tuple(pool) and len(pool) == 2:     # CuPy: see _tiled_max
         out, winner = _tiled_max(xp, pool, out_shape)
+        _no_padded_winner(out, winner, x.shape, pads, offsets)
         return out, (winner, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
     out = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
     _copy_pixels(out, _window(xp, offsets[0][1]))
@@ -96,7 +97,29 @@ def max_pool_forward(x, pool, strides, padding="valid"):
         # the winner is the LAST offset that beat the running maximum, i.e. the largest k * better
         np.multiply(better, winner.dtype.type(k), out=code)
         np.maximum(winner, code, out=winner)
+    _no_padded_winner(out, winner, x.shape, pads, offsets)
     return out, (winner, xp.shape, pads, strides, out_shape, offsets, tuple(pool))
+
+
+def _no_padded_winner(out, winner, x_shape, pads, offsets):
+    """Give each window whose pixels are all -inf its first pixel inside the input as winner, in place.
+
+    Why: such a window ties with the -inf padding, and the first offset (the rule for ties) is a
+    padded pixel when the window starts in the top or left padding: its gradient was dropped with
+    the padding. PyTorch starts each window's search at its first pixel inside the input, so it goes
+    there. Only a window of -inf can tie with padding, and only padding before the input comes
+    first: the usual case costs a test of the pads."""
+    if not any(before for before, _ in pads):
+        return
+    am = backend.get_array_module(out)
+    lost = am.isneginf(out)
+    if not lost.any():
+        return
+    inside = _pad(am.ones((1, *x_shape[1:-1], 1), dtype=bool), pads, False)
+    first = am.zeros((1, *out.shape[1:-1], 1), dtype=winner.dtype)
+    for k, (_, slices) in reversed(list(enumerate(offsets))):      # the first offset inside wins
+        first[_window(inside, slices)] = k
+    winner[lost] = am.broadcast_to(first, winner.shape)[lost]
 
 
 def max_pool_backward(grad, cache):
@@ -342,8 +365,16 @@ class _GlobalPooling(Layer):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
+        self._check_pixels(x)
         self.x_shape = x.shape
         return self._kept(self._pool(x))
+
+    def _check_pixels(self, x):
+        # a maximum of no pixels has no winner (argmax raised NumPy's own error) and a mean of none
+        # is 0 / 0: refused by name, as the adaptive poolings refuse it
+        if 0 in x.shape[1:-1]:
+            raise ValueError(f"{self.describe()}: every spatial axis needs at least one pixel to pool, got "
+                             f"input of shape {x.shape}")
 
 
 del LAYERS["_GlobalPooling"]
@@ -368,7 +399,8 @@ class GlobalAveragePooling2D(_GlobalPooling):
         grad_output = self._flat(grad_output)
         size = math.prod(self.x_shape[1:-1])
         dx = backend.get_array_module(grad_output).empty(self.x_shape, dtype=grad_output.dtype)
-        dx[...] = (grad_output / size).reshape(grad_output.shape[0], *(1,) * self.rank, -1)
+        # the channels named, not -1: NumPy cannot infer an axis of an empty batch
+        dx[...] = (grad_output / size).reshape(grad_output.shape[0], *(1,) * self.rank, grad_output.shape[-1])
         return dx
 
 
@@ -384,7 +416,8 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """
 
     def _pool(self, x):
-        flat = x.reshape(x.shape[0], -1, x.shape[-1])           # (batch, positions, C)
+        # (batch, positions, C); the positions counted, not -1, which an empty batch leaves undefined
+        flat = x.reshape(x.shape[0], math.prod(x.shape[1:-1]), x.shape[-1])
         am = backend.get_array_module(x)
         self._winner = am.argmax(flat, axis=1)[:, None, :]      # first maximum: NaN counts as one
         return am.take_along_axis(flat, self._winner, axis=1)[:, 0, :]
@@ -424,6 +457,7 @@ class GlobalAveragePooling1D(GlobalAveragePooling2D):
             return super().forward(x, training)
         if x.ndim != 3:
             self.output_shape(x.shape[1:])
+        self._check_pixels(x)
         self.x_shape = x.shape
         # each real step's share of its sample's mean: 1 / (the sample's real steps), 0 when masked
         real = mask.astype(x.dtype)[:, :, None]

@@ -28,7 +28,8 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        # the length named, not -1: NumPy cannot infer an axis of an empty batch
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, grad_output):
         return grad_output.reshape(self.x_shape)
@@ -85,11 +86,9 @@ class Reshape(Layer):
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
-        try:
-            return x.reshape(x.shape[0], *self.target_shape)
-        except ValueError:
-            self.output_shape(x.shape[1:])     # raise with the layer's name and the shapes
-            raise
+        # the -1 worked out here (an error names the layer and the shapes): NumPy cannot infer it
+        # for an empty batch
+        return x.reshape(x.shape[0], *self.output_shape(x.shape[1:]))
 
     def backward(self, grad_output):
         return grad_output.reshape(self.x_shape)

@@ -61,9 +61,10 @@ def apply_weights(x, weights, axis):
     sum over each output's nonzero weights only."""
     n, h, w, c = x.shape
     if np.isfinite(x).all():
+        # the new length named, not -1: NumPy cannot infer an axis of an empty batch
         if axis == 1:
-            return (weights @ x.reshape(n, h, w * c)).reshape(n, -1, w, c)
-        return (weights @ x.reshape(n * h, w, c)).reshape(n, h, -1, c)
+            return (weights @ x.reshape(n, h, w * c)).reshape(n, weights.shape[0], w, c)
+        return (weights @ x.reshape(n * h, w, c)).reshape(n, h, weights.shape[0], c)
     taps = int((weights != 0).sum(axis=1).max())
     order = np.argsort(weights == 0, axis=1, kind="stable")[:, :taps]      # the nonzero columns first
     shape = [1, 1, 1, 1]

@@ -71,9 +71,11 @@ labelled c: their loss and gradient are 0, and the default reduction divides by 
 A loss with either is built, once, as a subclass of its class that rescales the class's methods
 (glassnet.losses.base), so the default path is untouched.
 """
+import inspect
+
 from .. import saving
 from ._numerics import EPSILON
-from .base import REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
+from .base import DEFAULT_REDUCTION, REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .ctc import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
@@ -130,11 +132,28 @@ def serialize(loss):
     """How a config names ``loss``: a built-in loss by its name (its settings go beside it:
     ``changed_settings``), a loss of your own registered with ``glassnet.saving`` by its entry
     ``{"registered_name", "config"}`` (its ``get_config()``, when that returns a dict, else no
-    settings), any other by its ``get_config()`` (which ``save_model`` refuses)."""
+    settings, and the base's ``reduction`` and ``name`` where its constructor takes them:
+    ``_base_config``), any other by its ``get_config()`` (which ``save_model`` refuses)."""
     if isinstance(loss, Loss) and plain_type(loss) not in LOSSES.values() and saving.is_registered(loss):
         own = plain_type(loss).get_config is not Loss.get_config
-        return saving.serialize(loss, "loss", config=loss.get_config() if own else {})
+        config = loss.get_config() if own else {}
+        return saving.serialize(loss, "loss", config={**_base_config(loss), **config} if isinstance(config, dict) else config)
     return loss.get_config()
+
+
+def _base_config(loss):
+    """The base's arguments, ``reduction`` and ``name`` (Keras' ``Loss.get_config``), of a registered
+    loss of yours, where its constructor takes them: by name (every built-in's does, so a subclass
+    of one inherits them), or through ``**kwargs`` when they differ from the defaults. Without
+    them the file would load the loss with the default reduction, or refuse to save it."""
+    try:
+        parameters = inspect.signature(plain_type(loss)).parameters
+    except (TypeError, ValueError):
+        return {}
+    anything = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    base = {"reduction": (loss.reduction, DEFAULT_REDUCTION), "name": (vars(loss).get("name"), None)}
+    return {key: value for key, (value, default) in base.items()
+            if key in parameters or anything and value != default}
 
 
 def changed_settings(loss):

@@ -77,7 +77,8 @@ class Loss:
     A model compiled with a subclass of your own trains and evaluates; a model file records a loss
     by its name, never code, so ``save_model`` refuses it unless it is registered with
     ``@glassnet.saving.register_serializable()``: the file then records its registered name and its
-    ``get_config()``, a dict of its constructor's arguments (the base's, its name, counts as none),
+    ``get_config()``, a dict of its constructor's arguments (the base's, its name, counts as none;
+    ``reduction`` and ``name`` are recorded beside them where its constructor takes them),
     and ``load_model`` builds it again from them."""
     name = None
     fuses = None
@@ -97,11 +98,14 @@ class Loss:
         plain = plain_type(self)
         self.reduction = check_reduction(reduction, plain.__name__)
         if name is not None:
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"{plain.__name__}: name must be a non-empty string, got {name!r:.60}")
+            # at most 200 characters: what a model file reads back (glassnet.io), which would
+            # otherwise save a loss it then refuses to load
+            if not isinstance(name, str) or not 0 < len(name) <= 200:
+                raise ValueError(f"{plain.__name__}: name must be a non-empty string, got {name!r:.60}" + (
+                    f" ({len(name)} characters: a model file reads back at most 200)" if isinstance(name, str) and name else ""))
             self.name = name
-        elif "name" in vars(self):
-            del self.name
+        # (name=None keeps a name a class of yours set before calling this constructor: Loss had
+        # none before it took reduction=, and such a class's name was its own)
         reshaped = reduction not in (DEFAULT_REDUCTION, "mean") or getattr(self, "ignore_class", None) is not None
         self.__class__ = _reduced_class(plain) if reshaped else plain
 
@@ -323,6 +327,7 @@ class _Reduced:
         return value
 
     def _values(self, view, y_pred, y_true, weights):
+        _check_per_sample(type(view))
         values = view.per_sample(y_pred, y_true)
         if weights is None:
             return values
@@ -397,6 +402,18 @@ class _Reduced:
     def __reduce_ex__(self, protocol):
         # copies and pickles name the class the loss was built from (this one is made at run time)
         return _rebuilt, (type(self)._plain, dict(self.__dict__))
+
+
+def _check_per_sample(plain):
+    """Refuse per-sample values that are not the loss's own: a class of yours that overrides the
+    value of a built-in loss (``__call__`` or ``weighted``) but inherits its ``per_sample`` would give
+    the parent's values under ``reduction="none"`` while every other reduction gives its own."""
+    owner = next(cls for cls in plain.__mro__ if "per_sample" in vars(cls))
+    overridden = [m for m in ("__call__", "weighted") if getattr(plain, m) is not getattr(owner, m)]
+    if overridden:
+        raise NotImplementedError(f"{plain.__name__} overrides {' and '.join(overridden)} but inherits per_sample from "
+                                  f"{owner.__name__}, whose values would not be its own: implement "
+                                  f"per_sample(y_pred, y_true) for reduction='none'")
 
 
 def _rebuilt(plain, state):

@@ -72,7 +72,16 @@ class _LossMean(Average):
             return
         weights = value_weights(sample_weight, y_pred.shape[:-1], self.name, xp).reshape(-1)
         # loss.weighted: sum(w * loss per row) / rows; a sample's positions share its count of 1
-        self.total += self.sign * self.loss.weighted(rows, targets, weights.astype(rows.dtype)) * n
+        value = self.loss.weighted(rows, targets, weights.astype(rows.dtype)) * n
+        ignored = getattr(self.loss, "ignore_class", None)
+        if ignored is not None:
+            # SparseCategoricalCrossentropy(ignore_class=c) divides by the rows that count, not by
+            # their weights: the batch's value is then the weighted mean over them, sum(w loss) /
+            # sum(w), and it weighs what its samples weigh, as the unweighted batch weighs n
+            counted = targets != ignored
+            weight = float(weights[counted].sum())
+            value = value * (float(counted.sum()) / weight if weight else 0.0) * float(weights.sum()) / rows.shape[0]
+        self.total += self.sign * value
         self.count += float(weights.sum()) / per_sample
 
     def get_config(self):
