@@ -90,9 +90,6 @@ class InferenceMixin:
         total, tally = 0.0, MetricTally(self.metrics)
         self._test_hook(hooks, "on_test_begin")
         for b, start in enumerate(range(0, n, bs)):
-            if self._stopped(hooks, "stop_evaluating"):      # a callback ended it after the last batch
-                n = start
-                break
             self._test_hook(hooks, "on_test_batch_begin", b)
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
             xb, yb, wb = self._on_device(x[start:start + bs], y[start:start + bs],
@@ -102,6 +99,11 @@ class InferenceMixin:
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             self._tally(tally, yb, out, wb)
             self._test_hook(hooks, "on_test_batch_end", b, total, start + xb.shape[0], tally)
+            # checked after each batch, as Keras does: a flag set in on_test_begin still lets one
+            # batch run (checked before it, no batch ran and the mean divided by zero samples)
+            if self._stopped(hooks, "stop_evaluating"):
+                n = start + xb.shape[0]
+                break
         self._release_data(x)
         # the weights' penalties (kernel_regularizer=...) are part of the loss, as in Keras
         values = [total / n + self._penalty(), *tally.results()]
@@ -137,8 +139,6 @@ class InferenceMixin:
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         self._test_hook(hooks, "on_test_begin")
         for index, batch in feed.epoch():
-            if self._stopped(hooks, "stop_evaluating"):      # a callback ended it after the last batch
-                break
             self._test_hook(hooks, "on_test_batch_begin", index)
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
             out = self._forward(xb, training=False)
@@ -146,6 +146,8 @@ class InferenceMixin:
             seen += xb.shape[0]
             self._tally(tally, yb, out, wb)
             self._test_hook(hooks, "on_test_batch_end", index, total, seen, tally)
+            if self._stopped(hooks, "stop_evaluating"):      # after the batch, as _evaluate_arrays
+                break
         feed.end_epoch()
         self._release_data(xb)          # the last batch may be a view of the dataset's own array
         if feed.ran_out:

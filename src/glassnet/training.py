@@ -391,9 +391,12 @@ class TrainingMixin(ActivityMixin):
         except TypeError:       # a length given as None (any length): unknown, BLAS keeps its threads
             return float("inf")
 
-    def fit(self, x, y=None, epochs=1, batch_size=32, shuffle=True, validation_data=None,
+    # the options by name only: Keras' positional order is (x, y, batch_size, epochs, verbose, ...),
+    # so fit(x, y, 64, 10), Keras' 10 epochs in batches of 64, would silently train 64 epochs here
+    def fit(self, x, y=None, *, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
-            class_weight=None, validation_freq=1, steps_per_epoch=None, validation_steps=None):
+            class_weight=None, validation_freq=1, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None):
         """Train for ``epochs`` passes over the data.
 
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
@@ -425,8 +428,9 @@ class TrainingMixin(ActivityMixin):
             Keras' do (EarlyStopping's patience counts validated epochs only).
 
         Metrics stay unweighted, as Keras' ``metrics=``; those of ``weighted_metrics`` weigh them.
-        Validation data is evaluated in batches of ``batch_size``, as Keras' ``validation_batch_size``
-        defaults to it (memory stays that of a batch, whatever the validation set's size).
+        Validation arrays are evaluated in batches of ``validation_batch_size``, which defaults to
+        ``batch_size`` as in Keras (memory stays that of a batch, whatever the validation set's size);
+        a PyDataset or a generator gives its own batches and takes no ``validation_batch_size``.
 
         Callbacks' batch hooks get Keras' logs: the loss and metrics averaged over the epoch's
         samples so far (the last batch's logs equal the epoch's); ``train_on_batch`` gives the loss
@@ -466,6 +470,12 @@ class TrainingMixin(ActivityMixin):
             validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
+        validation_batch_size = check_positive_int(validation_batch_size, "validation_batch_size", allow_none=True)
+        if validation_batch_size is not None and (is_batches(validation_data) or
+                                                  (validation_data is None and not validation_split)):
+            raise ValueError("validation_batch_size: it sets the batches in which validation arrays are evaluated; "
+                             + ("no validation_data or validation_split was given" if validation_data is None
+                                else "a PyDataset or a generator gives its own batches"))
         if steps_per_epoch is not None and not is_batches(x):
             raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
                              "batch_size); steps_per_epoch counts the batches of a PyDataset or a generator")
@@ -576,12 +586,12 @@ class TrainingMixin(ActivityMixin):
                     # over the samples seen: all n, unless a callback stopped the epoch early
                     logs = dict(zip(train_keys, (float(total / seen), *tally.results())))
                     if validation_data is not None and validates(epoch, validation_freq):
-                        # in batches of the training's size, as Keras' validation_batch_size defaults
-                        # to batch_size: a whole validation set at once peaked at 631 MiB for 5,000
-                        # MNIST images through the CNN (44 MiB in batches of 256)
+                        # in batches of validation_batch_size, else of the training's size, as Keras'
+                        # validation_batch_size defaults to batch_size: a whole validation set at once
+                        # peaked at 631 MiB for 5,000 MNIST images through the CNN (44 MiB in batches of 256)
                         values = (self._evaluate_feed(validation_data, hooks) if isinstance(validation_data, Feed)
-                                  else self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2],
-                                                             hooks))
+                                  else self._evaluate_arrays(*validation_data[:2], validation_batch_size or batch_size,
+                                                             validation_data[2], hooks))
                         if values is not None:      # None: a validation generator gave nothing (warned)
                             logs.update(zip(val_keys, map(float, values)))
                     hooks.call("on_epoch_end", epoch, logs)
