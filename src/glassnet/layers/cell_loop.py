@@ -159,7 +159,7 @@ class CellLoop(StatefulLoop, CarriesStates, Layer):
     def forward(self, x, training=False, mask=None):
         x, given = self._taken_states(x, self.stateful)
         self._started_from, self._state_grads = given is not None, None
-        if x.ndim != 3 or (self.input_shape is not None and x.shape[2] != self.input_shape[1]):
+        if x.ndim != 3 or x.shape[1] == 0 or (self.input_shape is not None and x.shape[2] != self.input_shape[1]):
             self.check_input_shape(x.shape[1:])
         xp = backend.get_array_module(x)
         n, steps, _ = x.shape

@@ -40,6 +40,10 @@ def check_sequences(layer, sample_shape):
         expected = "(steps, features)" if layer.input_shape is None else f"(steps, {layer.input_shape[1]})"
         raise ValueError(f"{layer.describe()}: expected sequences of shape {expected}, got samples of shape "
                          f"{sample_shape}")
+    if sample_shape[0] == 0:
+        # no step to run: no last output, no last state (Keras fails on it too, less clearly)
+        raise ValueError(f"{layer.describe()}: expected sequences of at least one step, got samples of shape "
+                         f"{sample_shape} (0 steps)")
 
 
 def dropout_masks(layer, shape, rate, count, xp, dtype):
@@ -195,11 +199,14 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False, *,
                  zero_output_for_mask=False, **kwargs):
-        super().__init__(**kwargs)
+        # Keras' positional order (SimpleRNN's: LSTM and GRU pass only their first arguments by
+        # position), activity_regularizer in its place, so that an argument given by position lands
+        # where Keras puts it; the next, unroll in Keras, is not taken by position
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
         self.units = positive_int(units, "units", cls)
         self.activation = _activation(activation, cls, "activation")
@@ -307,7 +314,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
         its last real step)."""
         x, given = self._given_states(x)
         self._started_from, self._state_grads = given is not None, None
-        if x.ndim != 3 or x.shape[2] != self.params["kernel"].shape[0]:
+        if x.ndim != 3 or x.shape[1] == 0 or x.shape[2] != self.params["kernel"].shape[0]:
             self.check_input_shape(x.shape[1:])
         xp = backend.get_array_module(x)
         self.x = x

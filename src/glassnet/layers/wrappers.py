@@ -358,7 +358,11 @@ class Bidirectional(CarriesStates, _Wrapper):
     (2, 8)
     """
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        # Keras' positional order: weights third, so that a backward_layer given by position is named
+        if weights is not None:
+            raise ValueError("Bidirectional: weights is not supported; build the layer and call set_weights(...) "
+                             "(forward_kernel, ..., then backward_kernel, ...: Keras' order)")
         if isinstance(layer, dict):                      # from a config: {"class_name", "config"}
             layer = _from_entry(layer, "Bidirectional", _READERS, READER_NAMES)
         if not isinstance(layer, _READERS):
