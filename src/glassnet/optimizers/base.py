@@ -464,6 +464,17 @@ class Optimizer:
             weights[...] = flat[start:start + weights.size].reshape(weights.shape)
             start += weights.size
 
+    def _stepped_in_c_order(self, key, param, grad):
+        """For a rule that steps 1-D views of the weights: when ``param`` is not laid out in C order
+        (a transpose, Fortran order), whose views would be copies taking the step instead, step a
+        C-ordered copy and write it back. True when it did (the caller then returns)."""
+        if param.flags.c_contiguous:
+            return False
+        work = backend.get_array_module(param).ascontiguousarray(param)
+        self.update(key, work, grad)
+        param[...] = work
+        return True
+
     def _buffer(self, name, like):
         """The scratch buffer ``name``, shaped and typed like ``like``, made on first use."""
         buffer = self._scratch.get(name)

@@ -137,10 +137,7 @@ class Muon(Optimizer):
         return layout
 
     def update(self, key, param, grad):
-        if not param.flags.c_contiguous:        # its flat view below would be a copy: step one, write it back
-            work = backend.get_array_module(param).ascontiguousarray(param)
-            self.update(key, work, grad)
-            param[...] = work
+        if self._stepped_in_c_order(key, param, grad):     # its flat views below would be copies
             return
         slots, tmp = self._slot(key, param, "momentum", "velocity")
         flat = [a.reshape(-1) for a in (param, grad, slots["momentum"], slots["velocity"], tmp)]

@@ -577,10 +577,7 @@ class Lamb(_Moments):
         super().apply(triples, sizes, names, shapes)
 
     def update(self, key, param, grad):
-        if not param.flags.c_contiguous:        # its flat view below would be a copy: step one, write it back
-            work = backend.get_array_module(param).ascontiguousarray(param)
-            self.update(key, work, grad)
-            param[...] = work
+        if self._stepped_in_c_order(key, param, grad):     # its flat views below would be copies
             return
         slots, tmp = self._slot(key, param, "m", "v")
         step = self._buffer((key, "step"), param)
@@ -690,10 +687,7 @@ class Adafactor(Optimizer):
 
     def update(self, key, param, grad):
         shapes = (self._shapes_of or {}).get(key) or [tuple(param.shape)]
-        if not param.flags.c_contiguous:        # its flat view below would be a copy: step one, write it back
-            work = backend.get_array_module(param).ascontiguousarray(param)
-            self.update(key, work, grad)
-            param[...] = work
+        if self._stepped_in_c_order(key, param, grad):     # its flat views below would be copies
             return
         slots = self._state(key, param, shapes)
         t = self.iterations
