@@ -66,7 +66,7 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from .describing import metric_settings
-from .model import Sequential
+from .model import Sequential, fuses_with
 from .outputs import (Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, set_layouts,
                       split_outputs)
 from .preparing import check_binary_targets, prepare_targets
@@ -647,9 +647,7 @@ class Model(Sequential):
         read = {p for parents in self._graph for p in parents}
         for head in self._heads:
             layer, fuses = self._calls[head.call], head.loss.fused_activation()
-            head.fused = bool(fuses is not None and head.call not in read
-                              and getattr(getattr(layer, "activation", None), "name", None) == fuses
-                              and hasattr(layer, "backward_from_logits") and layer.activity_regularizer is None)
+            head.fused = bool(fuses is not None and head.call not in read and fuses_with(layer, fuses))
 
     def _check_accuracy_targets(self, y, name):
         if self._heads is None:

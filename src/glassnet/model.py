@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import _seeding, backend, losses, metrics as metrics_module, optimizers
+from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from .callgraph import CallGraphMixin, shared_ids
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
@@ -52,6 +52,25 @@ def metric_list(value, what):
         raise TypeError(f"{what}: expected a list such as ['accuracy'], got {value!r}")
     return list(value or [])
 
+
+
+def fuses_with(layer, activation):
+    """Whether the output ``layer``'s gradient may start from dL/dz, the loss's fused gradient for
+    the built-in ``activation`` ("softmax", "sigmoid"): the layer applies that very activation,
+    takes dL/dz (``backward_from_logits``) and has no penalty on its output (whose gradient dL/dz
+    would skip). Not when a subclass overrides ``backward`` below the class that gives
+    ``backward_from_logits`` (a Dense of yours with its own backward: training would skip it), nor
+    for an Activation of your own under the built-in's name (its maths may differ)."""
+    act = getattr(layer, "activation", None)
+    builtin = activations.ACTIVATIONS.get(activation)
+    if (act is None or builtin is None or getattr(act, "name", None) != activation
+            or getattr(act, "forward", None) is not builtin.forward or not hasattr(layer, "backward_from_logits")
+            or layer.activity_regularizer is not None):
+        return False
+    mro = type(layer).__mro__
+    gives = next(i for i, cls in enumerate(mro) if "backward_from_logits" in cls.__dict__)
+    overrides = next((i for i, cls in enumerate(mro) if "backward" in cls.__dict__), len(mro))
+    return overrides >= gives
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin):
     """A linear stack of layers.
@@ -755,12 +774,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.__dict__.pop("_activity_cache", None)       # the layers may have changed: ask them again
         last = self._output_layer if self.layers else None
         fuses = self.loss.fused_activation() if self.loss is not None else None
-        self._fused = bool(
-            last is not None and fuses is not None
-            and getattr(getattr(last, "activation", None), "name", None) == fuses
-            and hasattr(last, "backward_from_logits")
-            # a penalty on the output's values has a gradient there, which dL/dz would skip
-            and last.activity_regularizer is None)
+        self._fused = bool(last is not None and fuses is not None and fuses_with(last, fuses))
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):

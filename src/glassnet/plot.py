@@ -182,10 +182,28 @@ def _check_2d(X, y):
 
 def _surface(model, points, shape):
     """Predict on the grid: the probability of class 1 (binary, one output) or the argmax class."""
-    pred = to_numpy(model.predict(points))
+    proba = getattr(model, "predict_proba", None)
+    if callable(proba):
+        # a scikit-learn classifier (GlassnetClassifier among them): its predict gives labels, which
+        # would be shaded as probabilities; predict_proba has one column per class, two for a binary one
+        pred = np.asarray(to_numpy(proba(points)))
+        if pred.ndim == 2 and pred.shape[1] == 2:
+            pred = pred[:, 1:]                  # the probability of class 1, shaded as a sigmoid's
+        return _scored_surface(pred, points, shape)
+    pred = model.predict(points)
+    if isinstance(pred, (list, tuple, dict)):   # several outputs: which one to draw is the user's choice
+        raise ValueError(f"model: decision boundaries are drawn from one output, but model.predict returned "
+                         f"{len(pred)} outputs; pass a model of the one to draw, e.g. "
+                         f"gn.Model(model.inputs, model.outputs[0])")
+    pred = to_numpy(pred)
     loss = getattr(model, "loss", None)
     if getattr(loss, "from_logits", False) is True:      # a model trained on logits: their probabilities
         pred = loss.probabilities(pred)
+    return _scored_surface(pred, points, shape)
+
+
+def _scored_surface(pred, points, shape):
+    """The grid's predictions ``pred`` as a surface: probabilities of class 1, or argmax classes."""
     if pred.shape[0] != len(points):
         raise ValueError(f"model.predict returned shape {pred.shape} for {len(points)} grid points")
     if pred.ndim == 1 or pred.shape[1] == 1:
@@ -223,7 +241,8 @@ def decision_boundary(model, X, y, path=None, resolution=200, ax=None):
     """Shade the classes ``model.predict`` gives over the plane and scatter the points on top.
 
     model : anything with ``predict(points)`` returning (m, 1) or (m,) probabilities (binary: shaded
-        red -> green by probability, boundary line at 0.5) or (m, classes) scores (argmax colours).
+        red -> green by probability, boundary line at 0.5) or (m, classes) scores (argmax colours);
+        a scikit-learn classifier (``GlassnetClassifier``) is drawn from its ``predict_proba``.
     X : ndarray of shape (n_samples, 2); y : labels (n_samples,) or one-hot (n_samples, classes).
     resolution : grid points per axis (``resolution**2`` predictions in one call).
     ax : draw into this Axes instead of a new 5 x 4.5 inch figure. Returns the Figure.
