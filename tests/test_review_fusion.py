@@ -6,7 +6,6 @@ import numpy as np
 import glassnet as gn
 
 
-
 class _ScaledBackward(gn.layers.Dense):
     """A Dense of one's own whose backward halves the gradient flowing back to the layers before."""
 
