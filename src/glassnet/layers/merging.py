@@ -42,8 +42,11 @@ class _Merge(Layer):
         if len(shapes) < 2 or (self.most_inputs is not None and len(shapes) > self.most_inputs):
             raise ValueError(f"{self.describe()}: {cls} merges {wanted} inputs, got {len(shapes)}")
         self._check_compatible(shapes)
-        if self.built and (len(shapes) != len(self.input_shape)
-                           or not all(shape_fits(s, b) for s, b in zip(shapes, self.input_shape))):
+        # built, the inputs keep their number, ranks and features; the axes before the features
+        # (a sequence's steps) may take other sizes, as Dense's and Keras' merges and attention
+        # take them: weights fix the features alone (a trained decoder drawn again for one step)
+        if self.built and (len(shapes) != len(self.input_shape) or not all(
+                len(s) == len(b) and shape_fits(s[-1:], b[-1:]) for s, b in zip(shapes, self.input_shape))):
             raise ValueError(f"{self.describe()}: built for inputs of shapes {self.input_shape}, got {shapes}")
         return shapes
 
