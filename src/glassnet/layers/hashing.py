@@ -295,6 +295,11 @@ class Hashing(Layer):
             return vectors.reshape(*bins.shape[:-1], self.num_bins) if bins.ndim > 1 and bins.shape[-1] == 1 else vectors
         if bins.ndim == 1:          # one sample's values: one vector (Keras)
             return encode_categories(bins[None], self.num_bins, self.output_mode, dtype)[0]
+        if bins.ndim > 2:
+            # one vector per sample of k values; Keras' vectors of a 3-D input count along its axis 1,
+            # and flattening the sample into one bag would be a third answer: refused by name
+            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
+                             f"inputs (batch, k); got shape {bins.shape}")
         return encode_categories(bins.reshape(bins.shape[0], -1), self.num_bins, self.output_mode, dtype)
 
     def encode(self, data, name="x", dtype=None, min_length=0):
@@ -320,9 +325,9 @@ class Hashing(Layer):
         return (1,) if self.output_mode == "int" else (self.num_bins,)
 
     def __call__(self, x, training=None, mask=None):
-        """Values in (strings or integers, any shape): their bins or vectors, Keras' dtypes. (A
-        model runs ``forward``, which takes the bins the model made; drawn on an ``Input``, the
-        layer joins a functional Model.)"""
+        """Values in (strings or integers, any shape; (batch, k) for "multi_hot" and "count"): their
+        bins or vectors, Keras' dtypes. (A model runs ``forward``, which takes the bins the model
+        made; drawn on an ``Input``, the layer joins a functional Model.)"""
         from .symbolic import is_symbolic
         if is_symbolic(x):
             return super().__call__(x, training=training, mask=mask)

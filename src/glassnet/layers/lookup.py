@@ -24,7 +24,7 @@ from ..feeding import is_dataset
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .hashing import fingerprint64, host_array
-from .text import _holds_text, refuse_vocabulary_path, texts_of, vocabulary_lines
+from .text import _dataset_batches, _holds_text, refuse_vocabulary_path, texts_of, vocabulary_lines
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 # the largest whole numbers a float holds exactly, per dtype: a model's values beyond them are refused
@@ -174,13 +174,9 @@ class IntegerLookup(Layer):
                              f"learns one instead: make the layer without it to adapt it")
         single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
         if is_dataset(data):
-            # a PyDataset (Keras' adapt takes one) is read by index, its batches in order, each once
-            if data.num_batches is None:
-                raise ValueError(f"{self.describe()}: adapt reads every batch of the data, and "
-                                 f"{type(data).__name__} has no end (its num_batches is None); give it a "
-                                 f"__len__, or adapt on an array or a list of batches")
-            dataset = data
-            data = (dataset[i] for i in range(int(dataset.num_batches)))
+            # a PyDataset (Keras' adapt takes one) is read by index, its batches in order, each once;
+            # an endless one (num_batches None) only with steps, as Keras reads it
+            data = _dataset_batches(data, steps, f"{self.describe()}: adapt")
         elif not single and (not hasattr(data, "__iter__") or isinstance(data, (str, bytes, dict))):
             raise TypeError(f"{self.describe()}: adapt: expected {self._kinds} or an iterable of batches of them, "
                             f"got {type(data).__name__}")
@@ -415,20 +411,28 @@ class IntegerLookup(Layer):
                 "mask_token": self.mask_token, "oov_token": self.oov_token, "invert": self.invert,
                 "output_mode": self.output_mode, "pad_to_max_tokens": self.pad_to_max_tokens,
                 "vocabulary": None if self.tokens is None else self.get_vocabulary(),
-                "idf_weights": self.idf_weights}
+                "idf_weights": self.idf_weights,
+                # Keras' key: whether the vocabulary was given (adapt refused) or learnt (the layer a
+                # config or model file makes may adapt again, as Keras')
+                "has_input_vocabulary": self._given}
 
     @classmethod
     def from_config(cls, config):
         refuse_vocabulary_path(cls, config)
         config = dict(config)
         config.pop("vocabulary_size", None)        # Keras': the vocabulary's, which it follows from
+        # a vocabulary written by get_config was given or learnt: as it was (absent, as given)
+        given = config.pop("has_input_vocabulary", None)
         for key in ("sparse", "vocabulary_dtype", "oov_method", "salt"):
             if key in config and config[key] in (None, False, "int64", "floormod"):
                 config.pop(key)           # Keras' keys at the values glassnet implements
         idf = config.get("idf_weights")
         if idf is not None and config.get("pad_to_max_tokens") and config.get("max_tokens") is not None:
             config["idf_weights"] = idf[:len(config.get("vocabulary") or [])]   # the padding comes back by itself
-        return super().from_config(config)
+        layer = super().from_config(config)
+        if given is not None:
+            layer._given = bool(given) and layer.tokens is not None
+        return layer
 
 
 def _string(value, what):
@@ -457,7 +461,7 @@ class StringLookup(IntegerLookup):
     indices ``(batch, 1)`` ("int", for an ``Embedding``) or vectors ``(batch, width)`` as they come
     in, in the model's dtype; every later layer sees numbers. Called on its own it takes strings of
     any shape and returns Keras' dtypes: int64 indices of the same shape, int64 vectors (float32
-    for "tf_idf"; as Keras, a 1-D array of strings is one sample's there, one vector), or with ``invert=True`` indices back to strings (a NumPy str array: call it on a
+    for "tf_idf"; of (batch, k) strings, or a 1-D array as one sample's, as Keras), or with ``invert=True`` indices back to strings (a NumPy str array: call it on a
     model's predicted classes; no model can hold it, as its output is not numbers).
 
     Several OOV indices share the unknown strings by their FarmHash fingerprint, as Keras' (see
@@ -548,6 +552,11 @@ class StringLookup(IntegerLookup):
             indices = indices[None]
         if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's strings: one vector (Keras)
             return self._encode(indices[None], dtype)[0]
+        if indices.ndim > 2 and self.output_mode != "one_hot":
+            # one vector per sample of k strings; Keras' vectors of a 3-D input count along its axis 1,
+            # and flattening the sample into one bag would be a third answer: refused, as IntegerLookup's
+            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k strings, "
+                             f"inputs (batch, k); got shape {indices.shape}")
         return self._encode(indices, dtype)
 
     def ids_shape(self):

@@ -24,6 +24,7 @@ import string
 import numpy as np
 
 from .._validation import check_flag, check_positive_int
+from ..feeding import is_dataset
 from .base import Layer, shape_fits
 
 MODES = ("int", "multi_hot", "count", "tf_idf")
@@ -177,8 +178,8 @@ class TextVectorization(Layer):
         Keras' signature and changes nothing."""
         if isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "to_numpy"):
             batches = [data]
-        elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):     # a PyDataset
-            batches = (data[i] for i in range(len(data)))
+        elif is_dataset(data) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):   # a PyDataset
+            batches = _dataset_batches(data, steps, f"{type(self).__name__}.adapt")
         elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes)):
             batches = data
         else:
@@ -384,6 +385,17 @@ class TextVectorization(Layer):
         if config.get("ngrams") is not None and not isinstance(config["ngrams"], int):
             config["ngrams"] = tuple(config["ngrams"])
         return super().from_config(config)
+
+
+def _dataset_batches(data, steps, who):
+    """A PyDataset's batches by index, in order: ``steps`` of them when given (Keras reads that many
+    of an endless one, whose ``num_batches`` is None), else every one of its ``len``."""
+    total = data.num_batches if is_dataset(data) else len(data)
+    if total is None and steps is None:
+        raise ValueError(f"{who}: {type(data).__name__} has no end (its num_batches is None), and adapt reads "
+                         f"every batch of it; give steps=, the number of batches to read, or a __len__")
+    count = total if steps is None else steps if total is None else min(int(total), steps)
+    return (data[i] for i in range(int(count)))
 
 
 def _holds_text(x):
