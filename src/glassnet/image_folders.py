@@ -19,6 +19,7 @@ TensorFlow's, gives the same pixels for PNG, BMP and GIF in RGB(A); JPEG pixels 
 pairs (GIF or BMP in grayscale, JPEG in RGBA) that Pillow decodes. A ``validation_split`` that
 leaves no validation file is refused (Keras gives its validation subset every file).
 """
+import numbers
 import os
 
 import numpy as np
@@ -130,18 +131,20 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     where = "image_dataset_from_directory"
     if color_mode not in CHANNELS:
         raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
-    if isinstance(image_size, int):
+    if isinstance(image_size, (int, np.integer)):
         image_size = (image_size, image_size)
+    # NumPy integers too (a size from an array or a search grid), as Keras takes them
     if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_size)):
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in image_size)):
         raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
+    image_size = tuple(int(s) for s in image_size)
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError(f"{where}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r:.40}")
     if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
         raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
     names, label_mode, parts = listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle,
                                             seed, validation_split, subset, follow_links, verbose, FORMATS, "images")
-    settings = (names, label_mode, image_size, color_mode, batch_size, interpolation, crop_to_aspect_ratio)
+    settings = (names, label_mode, image_size, color_mode, int(batch_size), interpolation, crop_to_aspect_ratio)
     datasets = tuple(ImageFolderDataset(paths, targets, *settings) for paths, targets in parts)
     return datasets if subset == "both" else datasets[0]
 
@@ -164,10 +167,12 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
         if class_names is not None:
             raise ValueError(f"{where}: class_names need labels='inferred' (with labels=None the files are not "
                              f"sorted into classes)")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"{where}: batch_size must be a positive integer (glassnet serves batches), got "
                          f"{batch_size!r:.40}")
-    if validation_split is not None and not 0 < validation_split < 1:
+    # a fraction: a str ("0.2" from a config file) would fail in the comparison, naming nothing
+    if validation_split is not None and (isinstance(validation_split, bool) or not isinstance(
+            validation_split, numbers.Real) or not 0 < validation_split < 1):
         raise ValueError(f"{where}: validation_split must be between 0 and 1, got {validation_split!r:.40}")
     if bool(validation_split) != bool(subset):
         raise ValueError(f"{where}: give validation_split and subset together (subset: 'training', "
@@ -187,10 +192,15 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
         np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(order)
         paths, targets = [paths[i] for i in order], targets[order]
 
+    held = int(validation_split * len(paths)) if validation_split else 0
+    if validation_split and paths and not held:
+        # checked for every subset: "training" alone would otherwise train on every file, split or not
+        raise ValueError(f"{where}: validation_split={validation_split} of {len(paths)} files leaves no validation "
+                         f"file (Keras gives its validation subset every file): give a larger validation_split")
+
     def part(which):
         chosen_paths, chosen = paths, targets
         if validation_split:
-            held = int(validation_split * len(paths))
             cut = len(paths) - held
             chosen_paths, chosen = (paths[:cut], targets[:cut]) if which == "training" else (paths[cut:], targets[cut:])
             if verbose:

@@ -78,6 +78,6 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     names, label_mode, parts = listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle,
                                             seed, validation_split, subset, follow_links, verbose, (".txt",),
                                             "text files")
-    datasets = tuple(TextFolderDataset(paths, targets, names, label_mode, batch_size, max_length)
+    datasets = tuple(TextFolderDataset(paths, targets, names, label_mode, int(batch_size), max_length)
                      for paths, targets in parts)
     return datasets if subset == "both" else datasets[0]

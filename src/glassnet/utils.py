@@ -96,6 +96,14 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         row = np.asarray(sequence)
         if len(row) and row.dtype.kind not in "biuf":
             raise TypeError(f"pad_sequences: sequences[{i}] must hold numbers, got dtype {row.dtype}")
+        if len(row) and dtype.kind in "iu":
+            # a value the dtype cannot hold would wrap round silently (token id 40000 as int16: -25536;
+            # NaN as int32: -2147483648); Keras' NumPy refuses such ints in a list (OverflowError)
+            info = np.iinfo(dtype)
+            if not (np.all(np.isfinite(row)) and info.min <= row.min() and row.max() <= info.max):
+                raise ValueError(f"pad_sequences: sequences[{i}] holds values that dtype {dtype} cannot hold "
+                                 f"(it takes {info.min} to {info.max}), got values from {row.min()} to "
+                                 f"{row.max()}; give a wider dtype")
         if len(row):
             if item_shape is None:
                 item_shape = row.shape[1:]
