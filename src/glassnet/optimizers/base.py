@@ -66,6 +66,22 @@ def pieces(*arrays):
     return [tuple(a[start:start + PIECE] for a in arrays) for start in range(0, n, PIECE)]
 
 
+def check_patterns(value, what, hint=""):
+    """``value``, a list or tuple of regular expressions searched in weights' names (None: none), as a
+    tuple; a TypeError (not such a list) or ValueError (not a regular expression) starting with
+    ``what`` otherwise, ``hint`` saying what they are for."""
+    if (isinstance(value, str) or (value is not None and not isinstance(value, (list, tuple)))
+            or not all(isinstance(p, str) and p for p in value or ())):
+        raise TypeError(f"{what} must be a list of non-empty strings{hint}, got {value!r:.100}")
+    patterns = tuple(value or ())
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{what} holds {pattern!r:.100}, not a regular expression ({exc})") from None
+    return patterns
+
+
 def _squared_norm(a):
     """The sum of squares of ``a``'s values, as a Python float (one BLAS dot product).
 
@@ -324,18 +340,7 @@ class Optimizer:
         if var_list is not None:
             raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_list is not taken; give "
                             f"var_names, patterns searched in each weight's name (\"dense_1/bias\")")
-        if (isinstance(var_names, str) or (var_names is not None and not isinstance(var_names, (list, tuple)))
-                or not all(isinstance(p, str) and p for p in var_names or ())):
-            raise TypeError(f"{type(self).__name__}.exclude_from_weight_decay: var_names must be a list "
-                            f"of non-empty strings, got {var_names!r:.100}")
-        patterns = tuple(var_names or ())
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{type(self).__name__}.exclude_from_weight_decay: var_names holds "
-                                 f"{pattern!r:.100}, not a regular expression ({exc})") from None
-        self._no_decay = patterns
+        self._no_decay = check_patterns(var_names, f"{type(self).__name__}.exclude_from_weight_decay: var_names")
         self._spans = {}
 
     def _checked(self, triples):

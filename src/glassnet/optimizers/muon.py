@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_non_negative_int
-from .base import Optimizer
+from .base import Optimizer, check_patterns
 
 
 class Muon(Optimizer):
@@ -73,7 +73,9 @@ class Muon(Optimizer):
         if name == "ns_steps":
             value = check_non_negative_int(value, "Muon: ns_steps")
         elif name == "exclude_layers":
-            value = _patterns(value)
+            # (a list, as the config gives it back)
+            value = list(check_patterns(value, "Muon: exclude_layers", ' (regular expressions searched in each '
+                                                                       'weight\'s name, "dense_1/kernel")'))
         super().__setattr__(name, value)
 
     def uses_adamw(self, name, shape):
@@ -195,19 +197,3 @@ class Muon(Optimizer):
             x = a * x + (b * gram + (c * gram) @ gram) @ x
         return xp.ascontiguousarray(x.T) if tall else x
 
-
-def _patterns(value):
-    """``exclude_layers`` as a list of regular expressions (None: none), checked by name."""
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) \
-            or not all(isinstance(p, str) and p for p in value):
-        raise TypeError(f"Muon: exclude_layers must be a list of non-empty strings (regular expressions searched "
-                        f"in each weight's name, \"dense_1/kernel\"), got {value!r:.100}")
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"Muon: exclude_layers holds {pattern!r:.100}, not a regular expression "
-                             f"({exc})") from None
-    return list(value)
