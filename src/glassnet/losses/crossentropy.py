@@ -39,6 +39,20 @@ def class_labels(y_pred, y_true, caller, hint=""):
     return y_true
 
 
+class TermsFromLogits:
+    """The fused values of a loss over integer labels whose ``_terms_from_logits(z, a, y_true)``
+    gives each sample's term (sparse cross-entropy's -log p, the generalized cross-entropy's
+    (1 - p^q) / q): their mean, and their weighted sum over the samples."""
+
+    def value_from_logits(self, z, a, y_true):
+        return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
+
+    def weighted_from_logits(self, z, a, y_true, sample_weight):
+        terms = self._terms_from_logits(z, a, y_true)
+        terms *= _per_sample(sample_weight, terms)
+        return float(terms.sum()) / z.shape[0]
+
+
 class _Logits(WithSettings):
     """``from_logits`` and ``label_smoothing``: the settings (Keras' attributes too), the methods a
     cross-entropy uses when its inputs are logits, and the smoothing of its targets.
@@ -293,7 +307,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         return self._value_from_logits(z, a, y_true, a_min), self._gradient_from_logits(a, y_true, a_min)
 
 
-class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     """Targets as integer class labels of shape (n,) (or (n, 1)); ``from_logits`` as for
     ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras).
 
@@ -396,14 +410,6 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if _all_normal(picked):
             return -np.log(picked)
         return self._logsumexp(z, a) - self._picked(z, y_true)
-
-    def value_from_logits(self, z, a, y_true):
-        return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
-
-    def weighted_from_logits(self, z, a, y_true, sample_weight):
-        terms = self._terms_from_logits(z, a, y_true)
-        terms *= _per_sample(sample_weight, terms)
-        return float(terms.sum()) / z.shape[0]
 
     def gradient_from_logits(self, a, y_true):
         g = a.copy()

@@ -14,10 +14,10 @@ from .._rows import row_max
 from .._validation import check_class_labels, check_number
 from ._numerics import _all_normal, _per_sample
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
-from .crossentropy import class_labels
+from .crossentropy import TermsFromLogits, class_labels
 
 
-class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
+class CategoricalGeneralizedCrossEntropy(TermsFromLogits, WithSettings, Loss):
     """Keras' ``CategoricalGeneralizedCrossEntropy(q=0.5)``: the mean over samples of
     ``(1 - p^q) / q``, p the output at the sample's integer label (targets (n,) or (n, 1), as
     for ``sparse_categorical_crossentropy``; Keras takes only these). No clipping, as in Keras:
@@ -86,14 +86,6 @@ class CategoricalGeneralizedCrossEntropy(WithSettings, Loss):
         else:           # an output underflowed: log p from the logits (CategoricalCrossentropy._logsumexp)
             log_p = z[rows, y_true] - (row_max(z) - np.log(row_max(a)))
         return -np.expm1(self.q * log_p) / self.q
-
-    def value_from_logits(self, z, a, y_true):
-        return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
-
-    def weighted_from_logits(self, z, a, y_true, sample_weight):
-        terms = self._terms_from_logits(z, a, y_true)
-        terms *= _per_sample(sample_weight, terms)
-        return float(terms.sum()) / z.shape[0]
 
     def gradient_from_logits(self, a, y_true):
         rows = np.arange(y_true.shape[0])
