@@ -177,10 +177,10 @@ def _check_activations(layer):
     for attribute, value in vars(layer).items():
         if not isinstance(value, activations.Activation):
             continue
-        builtin = activations.ACTIVATIONS.get(activations.ALIASES.get(value.name, value.name))
         # the same functions, not the same object: a pickled model's copy of a built-in holds the
         # built-in's functions (pickled by name), an Activation of your own others (a partial)
-        if builtin is not None and (value.forward is not builtin.forward or value.backward is not builtin.backward):
+        named_builtin = activations.ALIASES.get(value.name, value.name) in activations.ACTIVATIONS
+        if named_builtin and activations.builtin_of(value) is None:
             raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}): its {attribute} is an "
                             f"Activation of your own named {value.name!r}, a built-in activation's name, so the "
                             f"file would load it as the built-in one (a file holds names, never code, so it cannot "

@@ -594,6 +594,17 @@ def reshapes(activation):
     return any(activation.forward is ACTIVATIONS[name].forward for name in _RESHAPING)
 
 
+def builtin_of(activation):
+    """The built-in Activation that ``activation`` is: the one of its name (or alias) when it computes
+    with that one's functions, as a pickled model's copy does; None for an Activation of your own,
+    whatever its name (a file that records the name would load the built-in; a fused gradient would
+    assume the built-in's maths)."""
+    builtin = ACTIVATIONS.get(ALIASES.get(activation.name, activation.name))
+    if builtin is None or activation.forward is not builtin.forward or activation.backward is not builtin.backward:
+        return None
+    return builtin
+
+
 def get(identifier, reshaping=False):
     """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear) or an
     ``Activation`` instance (for a custom one).

@@ -60,12 +60,12 @@ def fuses_with(layer, activation):
     takes dL/dz (``backward_from_logits``) and has no penalty on its output (whose gradient dL/dz
     would skip). Not when a subclass overrides ``backward`` below the class that gives
     ``backward_from_logits`` (a Dense of yours with its own backward: training would skip it), nor
-    for an Activation of your own under the built-in's name (its maths may differ)."""
+    for an Activation of your own under the built-in's name (its maths may differ:
+    ``activations.builtin_of``)."""
     act = getattr(layer, "activation", None)
-    builtin = activations.ACTIVATIONS.get(activation)
-    if (act is None or builtin is None or getattr(act, "name", None) != activation
-            or getattr(act, "forward", None) is not builtin.forward or not hasattr(layer, "backward_from_logits")
-            or layer.activity_regularizer is not None):
+    if (not isinstance(act, activations.Activation) or act.name != activation
+            or activations.builtin_of(act) is not activations.ACTIVATIONS.get(activation)
+            or not hasattr(layer, "backward_from_logits") or layer.activity_regularizer is not None):
         return False
     mro = type(layer).__mro__
     gives = next(i for i, cls in enumerate(mro) if "backward_from_logits" in cls.__dict__)
