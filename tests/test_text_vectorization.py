@@ -296,3 +296,27 @@ def test_keras_arguments_at_their_defaults_files_and_bytes(tmp_path):
     with pytest.raises(ValueError, match="the text at index 1 is not UTF-8"):
         layer([b"baz", b"\xff"])
     assert TextVectorization().get_vocabulary() == ["", "[UNK]"] and TextVectorization().vocabulary_size() == 2
+
+
+@pytest.mark.parametrize("how", ["argument", "set_vocabulary"])
+def test_a_given_vocabulary_refuses_adapt_as_keras_does(how):
+    # adapt used to replace a given vocabulary silently; Keras refuses (has_input_vocabulary)
+    texts = ["the cat sat", "the dog ran"]
+    layer = TextVectorization(vocabulary=["cat", "dog"]) if how == "argument" else TextVectorization()
+    if how == "set_vocabulary":
+        layer.set_vocabulary(["cat", "dog"])
+    with pytest.raises(ValueError, match="adapt: a vocabulary was given"):
+        layer.adapt(texts)
+    assert layer.get_vocabulary() == ["", "[UNK]", "cat", "dog"]        # untouched
+    # the flag travels in the config: given stays given, learnt may adapt again
+    with pytest.raises(ValueError, match="vocabulary was given"):
+        TextVectorization.from_config(layer.get_config()).adapt(texts)
+    learnt = TextVectorization()
+    learnt.adapt(texts)
+    again = TextVectorization.from_config(learnt.get_config())
+    again.adapt(["a b c"])
+    assert again.get_vocabulary() == ["", "[UNK]", "c", "b", "a"]
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    theirs = keras.layers.TextVectorization(vocabulary=["cat", "dog"])
+    with pytest.raises(ValueError, match="Cannot adapt"):
+        theirs.adapt(texts)

@@ -127,6 +127,7 @@ class TextVectorization(Layer):
     """
 
     takes_text = True      # a model hands its texts to this layer's encode() as they come in
+    _given = False          # a vocabulary given (vocabulary= or set_vocabulary): adapt is refused, as Keras'
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
@@ -175,7 +176,11 @@ class TextVectorization(Layer):
         by how often they occur, ties by the token, highest first (Keras' order), and cut to
         ``max_tokens``; "tf_idf" also counts the texts each token occurs in, for
         ``idf = log(1 + texts / (1 + texts with the token))``. ``batch_size`` is accepted for
-        Keras' signature and changes nothing."""
+        Keras' signature and changes nothing. A layer given its vocabulary (``vocabulary=`` or
+        ``set_vocabulary``) refuses to adapt, as Keras' does: adapting would silently drop it."""
+        if self._given:
+            raise ValueError(f"{type(self).__name__}.adapt: a vocabulary was given (vocabulary= or set_vocabulary); "
+                             f"adapt learns one instead: make the layer without it to adapt it")
         if isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "to_numpy"):
             batches = [data]
         elif is_dataset(data) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):   # a PyDataset
@@ -238,6 +243,7 @@ class TextVectorization(Layer):
                                  f"vocabulary, got {idf.size} ({idf_weights!r:.60})")
             idf = idf.tolist() if len(given) > len(tokens) else [float(np.mean(idf)) if idf.size else 0.0, *idf.tolist()]
         self._set(tokens, idf, "set_vocabulary")
+        self._given = True
 
     def _set(self, tokens, idf, caller):
         """Install a vocabulary. One that changes the vectors' width un-builds the layer: a new model
@@ -376,7 +382,10 @@ class TextVectorization(Layer):
                 "pad_to_max_tokens": self.pad_to_max_tokens,
                 # with the special tokens, so that idf_weights hold the unknown tokens' weight too
                 "vocabulary": None if self.tokens is None else self.specials + self.tokens,
-                "idf_weights": self.idf_weights}
+                "idf_weights": self.idf_weights,
+                # Keras' key: whether the vocabulary was given (adapt refused) or learnt (the layer a
+                # config or model file makes may adapt again, as Keras')
+                "has_input_vocabulary": self._given}
 
     @classmethod
     def from_config(cls, config):
@@ -384,7 +393,12 @@ class TextVectorization(Layer):
         config = dict(config)
         if config.get("ngrams") is not None and not isinstance(config["ngrams"], int):
             config["ngrams"] = tuple(config["ngrams"])
-        return super().from_config(config)
+        # a vocabulary written by get_config was given or learnt: as it was (absent, as given)
+        given = config.pop("has_input_vocabulary", None)
+        layer = super().from_config(config)
+        if given is not None:
+            layer._given = bool(given) and layer.tokens is not None
+        return layer
 
 
 def _dataset_batches(data, steps, who):
