@@ -193,6 +193,12 @@ def test_animation_rejects_bad_inputs(tmp_path, points):
     for fps in (0, -2, "5", None, 0.0001, float("inf"), 101):     # a GIF frame lasts 0.01-655 s
         with pytest.raises(ValueError, match="fps"):
             plot.animate_decision_boundary(recorder, tmp_path / "x.gif", fps=fps)
+    for name in ("x.mp4", "x", "x.gif.png"):      # GIF bytes under another name: refused, nothing written
+        with pytest.raises(ValueError, match=r"path: .*\.gif"):
+            plot.animate_decision_boundary(recorder, tmp_path / name)
+    plot.animate_decision_boundary(recorder, tmp_path / "X.GIF")
+    assert (tmp_path / "X.GIF").read_bytes()[:6] == b"GIF89a"
+    (tmp_path / "X.GIF").unlink()
     with pytest.raises(ValueError, match="every"):
         plot.BoundaryRecorder(*points, every=0)
     _only(tmp_path)

@@ -315,6 +315,11 @@ def animate_decision_boundary(recorder, path, fps=5):
     # 655 s to 100 frames a second (faster frames are shown at the viewer's own pace)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.002 <= fps <= 100:
         raise ValueError(f"fps: expected a number of frames per second in [0.002, 100], got {fps!r}")
+    # the bytes are a GIF whatever the name: "moons.mp4" would be a GIF that players refuse to open
+    suffix = os.path.splitext(os.fspath(path))[1]
+    if suffix.lower() != ".gif":
+        raise ValueError(f"path: animate_decision_boundary writes a GIF, so the file's name ends in .gif; "
+                         f"got {os.fspath(path)!r}")
     try:
         from PIL import Image
     except ImportError as exc:
