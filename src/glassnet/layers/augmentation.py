@@ -326,7 +326,8 @@ def affine_sample(x, sampling, fill_value=0.0):
     """The images ``x`` (n, H, W, C) read through ``sampling`` (from ``_sampling``): each output
     pixel the weighted sum of the input pixels it reads, ``fill_value`` for those outside."""
     index, weight, outside = sampling
-    pixels = x.reshape(-1, x.shape[-1])
+    # the number of pixels named, not -1: NumPy cannot infer it for images of no channels
+    pixels = x.reshape(index.shape[1], x.shape[-1])
     if not np.isfinite(pixels).all():
         # a zero weight stands for a neighbour not read at all (outside, or past the last row):
         # 0 * inf would be NaN where TensorFlow gives the pixel's own inf, or the fill value
@@ -352,7 +353,8 @@ def affine_sample_backward(grad_output, sampling):
     xp = backend.get_array_module(grad_output)
     grad = xp.zeros(n_pixels * channels)
     for k in range(index.shape[0]):
-        flat = (index[k][:, None] * channels + xp.arange(channels)).ravel() if channels > 1 else index[k]
+        # index[k] alone for one channel only: no channels read nothing (and have no weights)
+        flat = (index[k][:, None] * channels + xp.arange(channels)).ravel() if channels != 1 else index[k]
         grad += xp.bincount(flat, weights=(weight[k][:, None] * g).ravel(), minlength=grad.size)
     return grad.astype(grad_output.dtype).reshape(grad_output.shape)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_number
+from .augmentation import check_fill_value
 from .base import LAYERS, Layer
 from .conv import check_rank, positive_int
 
@@ -211,6 +212,11 @@ class Resizing(_Images):
             raise ValueError(f"{cls}: fill_mode must be 'constant' (Keras' only one here), got {fill_mode!r:.80}")
         self.fill_mode = fill_mode
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
+
+    def build(self, input_shape):
+        if self.pad_to_aspect_ratio:      # the pad is fill_value in the layer's dtype (1e39 in float32: inf)
+            check_fill_value(self)
+        super().build(input_shape)
 
     def numbers_per_sample(self, input_shape):
         return self._resize_numbers(input_shape, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
