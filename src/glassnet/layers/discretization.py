@@ -7,6 +7,8 @@ how many values it stands for; summaries of batches are merged and compressed ba
 the boundaries are the summary's quantiles at 1/num_bins, 2/num_bins, ... (linear interpolation of
 the cumulative weights). With fewer than ``1 / epsilon`` values, the summary is the data itself.
 """
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -97,7 +99,8 @@ class Discretization(Layer):
         if (bin_boundaries is None) == (num_bins is None):
             raise ValueError(f"Discretization: give bin_boundaries or num_bins (to adapt), one of them; got "
                              f"bin_boundaries={bin_boundaries!r:.60} and num_bins={num_bins!r:.40}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:
+        # any real number (a NumPy float32 too, which is no Python float)
+        if isinstance(epsilon, (bool, np.bool_)) or not isinstance(epsilon, numbers.Real) or not 0 < epsilon < 1:
             raise ValueError(f"Discretization: epsilon must be a number in (0, 1), got {epsilon!r:.40}")
         self.num_bins = None if num_bins is None else check_positive_int(num_bins, "Discretization: num_bins")
         self.bin_boundaries = None if bin_boundaries is None else _boundaries(bin_boundaries)

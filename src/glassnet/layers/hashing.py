@@ -47,16 +47,23 @@ def value_keys(x, name, who):
             elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
                 raise TypeError(f"{name}: {who} hashes strings or integers, got "
                                 f"{type(value).__name__} {value!r:.40} at flat index {i}")
+            elif isinstance(value, str):
+                flat[i] = value
+            elif not -2 ** 63 <= value < 2 ** 64:
+                # Keras reads integers as int64 or uint64 tensors: a wider one is no value it hashes
+                raise ValueError(f"{name}: {who} hashes integers in [-2**63, 2**64) (int64 or uint64), got "
+                                 f"{value} at flat index {i}")
             else:
-                flat[i] = value if isinstance(value, str) else int(value)
+                flat[i] = int(value)
     elif array.dtype.kind in "iu":
         flat = array.ravel().tolist()
     elif array.dtype.kind == "f":
-        whole = np.isfinite(array) & (np.trunc(array) == array)
+        # Keras casts floats to int64 before it hashes them: beyond its range that cast overflows
+        whole = np.isfinite(array) & (np.trunc(array) == array) & (array >= -2.0 ** 63) & (array < 2.0 ** 63)
         if not whole.all():
             first = tuple(int(i) for i in np.argwhere(~whole)[0])
-            raise ValueError(f"{name}: {who} hashes strings or integers, got {array[first]} at "
-                             f"{first}")
+            raise ValueError(f"{name}: {who} hashes strings or integers, got {array[first]} at {first} (a "
+                             f"float must be a whole number in int64's range)")
         flat = [int(v) for v in array.ravel().tolist()]
     else:
         raise TypeError(f"{name}: {who} hashes strings or integers, got an array of dtype "
@@ -236,8 +243,9 @@ class Hashing(Layer):
     Input is ``Input((1,), dtype="string")``. Called on its own it takes values of any shape and
     returns Keras' dtypes: int64 bins, float32 vectors (a 1-D array is one sample's values there).
     A float is taken when it is a whole number (as the integer, as Keras, which casts floats to
-    int64 before it hashes them); NaN and fractions are refused (Keras truncates them toward
-    zero: 1.5 hashes as 1). ``sparse`` is not built.
+    int64 before it hashes them); NaN, fractions and floats beyond int64's range are refused (Keras
+    truncates fractions toward zero: 1.5 hashes as 1; its cast overflows beyond the range), as are
+    integers beyond [-2**63, 2**64). ``sparse`` is not built.
 
     Example
     -------
