@@ -420,7 +420,8 @@ def _compile(model, settings):
     if not (isinstance(settings, dict)
             and (named(settings.get("loss"))
                  or several and all(named(name) for name in settings["loss"]))
-            and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
+            and isinstance(settings.get("optimizer"), dict)
+            and (isinstance(settings["optimizer"].get("name"), str) or saving.is_entry(settings["optimizer"]))
             and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "
