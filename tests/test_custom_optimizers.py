@@ -222,6 +222,14 @@ class KeepsNoAttribute(HeavyBall):
 
 
 @register(package="TestOpt")
+class HalvesBeta(HeavyBall):
+    """Keeps half the beta it was given, which get_config reads back: each load would halve it again."""
+
+    def __init__(self, learning_rate=0.01, beta=0.9, **options):
+        super().__init__(learning_rate, beta / 2, **options)
+
+
+@register(package="TestOpt")
 class HoldsAnArray(WarmInverseSqrt):
     def get_config(self):
         return {"peak": np.float32(self.peak), "warmup": self.warmup}
@@ -232,7 +240,9 @@ def test_save_refuses_a_registered_one_the_file_could_not_give_back(tmp_path):
     cases = [(Undeclared(0.01), ValueError, r"keeps the state \['m'\].*slot_names = \('m',\)"),
              (ForgetsBeta(0.01, beta=0.5), TypeError, r"'TestOpt>ForgetsBeta'.*\['beta'\].*get_config"),
              (KeepsNoAttribute(0.01), TypeError, r"'TestOpt>KeepsNoAttribute'.*momentum.*attribute of the same name"),
-             (HeavyBall(HoldsAnArray()), TypeError, r"'TestOpt>HoldsAnArray'.*config\['peak'\].*float32")]
+             (HeavyBall(HoldsAnArray()), TypeError, r"'TestOpt>HoldsAnArray'.*config\['peak'\].*float32"),
+             (HalvesBeta(0.01, beta=0.8), ValueError, r"HalvesBeta would load back as HalvesBeta described by "
+                                                      r".*'beta': 0\.2.*not as saved.*'beta': 0\.4")]
     for optimizer, error, message in cases:
         model = _model(optimizer)
         model.fit(X, y, epochs=1, batch_size=32, verbose=0)
