@@ -711,7 +711,7 @@ def test_a_custom_optimizer_is_refused_at_save_and_before_a_checkpointed_fit(opt
     model = gn.Sequential([Dense(1, input_dim=2)], seed=0)
     model.compile(loss="mse", optimizer=optimizer)
     message = (rf"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer.*{outcome}; "
-               rf"only built-in optimizers can be saved")
+               rf"register your class with @glassnet\.saving\.register_serializable\(\)")
     with pytest.raises(ValueError, match=message):
         model.save(tmp_path / "m.npz")
     before = model.get_weights()

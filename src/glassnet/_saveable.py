@@ -3,12 +3,13 @@
 A model file records the loss, the metrics and the optimizer by their names and each layer by its
 ``get_config()``, never code. So a custom loss, metric function or optimizer, or a layer whose
 config does not rebuild it, would save without complaint and then fail to load, or, worse, load as
-the built-in it subclasses. A loss, metric, initializer, regularizer or constraint of your own
-registered with ``glassnet.saving.register_serializable`` is recorded by its registered name and
-its ``get_config()``, and saves. ``save_model`` and ``ModelCheckpoint`` (before the first epoch) run
-``check_saveable``.
+the built-in it subclasses. A loss, metric, initializer, regularizer, constraint, optimizer or
+learning-rate schedule of your own registered with ``glassnet.saving.register_serializable`` is
+recorded by its registered name and its ``get_config()``, and saves. ``save_model`` and
+``ModelCheckpoint`` (before the first epoch) run ``check_saveable``.
 """
 import json
+import numbers
 
 from . import activations, losses, metrics, optimizers, saving
 from .layers.base import Layer, own_arguments
@@ -122,29 +123,89 @@ def _check_metrics_saveable(model):
 
 
 def _check_optimizer_saveable(model):
-    """Refuse an optimizer that load_model could not rebuild as itself: the file records it by its
-    ``name`` and constructor arguments, and loading looks the name up in ``optimizers.OPTIMIZERS``.
-    A subclass keeps its parent's name (loading would silently give the parent's update) unless it
-    names itself, and then loading would not know the name."""
+    """Refuse an optimizer that load_model could not rebuild as itself, state included. The file
+    records a built-in one by its ``name`` and constructor arguments (loading looks the name up in
+    ``optimizers.OPTIMIZERS``: a subclass keeps its parent's name, and would silently load as the
+    parent), one of yours registered with ``glassnet.saving`` by its registered name and config, and
+    a schedule likewise (``optimizers.serialize``); its state arrays by their slot names, which
+    load_model takes only among those the optimizer declares (``slot_names``)."""
     optimizer = model.optimizer
     if optimizer is None:
         return
     schedule = optimizer.schedule
-    if schedule is not None and type(schedule) not in optimizers.schedules.SCHEDULES.values():
-        raise ValueError(f"save_model: the learning rate follows {schedule!r:.80}, a schedule of your own, "
-                         f"which a file cannot store (it never holds code); use one of "
-                         f"{sorted(optimizers.schedules.SCHEDULES)}, or save the weights only "
-                         f"(model.save_weights)")
-    known = optimizers.OPTIMIZERS.get(optimizer.name)
-    if type(optimizer) is known:
-        return
-    outcome = ("load_model would not know that name" if known is None else
-               f"load_model would rebuild {known.__name__} instead")
-    raise ValueError(f"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer, so the "
-                     f"file could not be loaded as saved: the file records it by its name "
-                     f"{optimizer.name!r:.80}, and {outcome}; only built-in optimizers can be saved: "
-                     f"compile with one of {sorted(optimizers.OPTIMIZERS)} (each takes clipnorm, "
-                     f"global_clipnorm or clipvalue), or save the weights only (model.get_weights())")
+    if (schedule is not None and type(schedule) not in optimizers.schedules.SCHEDULES.values()
+            and not saving.is_registered(schedule)):
+        raise ValueError(f"save_model: the learning rate follows {schedule!r:.80} ({type(schedule).__name__}), a "
+                         f"schedule of your own that is not registered, so a file cannot store it (it never holds "
+                         f"code); register its class with @glassnet.saving.register_serializable() where it is "
+                         f"defined (its get_config() returning its constructor's arguments as a dict), use one of "
+                         f"{sorted(optimizers.schedules.SCHEDULES)}, or save the weights only (model.save_weights)")
+    entry = optimizers.serialize(optimizer)   # (a TypeError for a registered one's config that is not JSON)
+    if not saving.is_entry(entry) and type(optimizer) is not optimizers.OPTIMIZERS.get(optimizer.name):
+        known = optimizers.OPTIMIZERS.get(optimizer.name)
+        outcome = ("load_model would not know that name" if known is None else
+                   f"load_model would rebuild {known.__name__} instead")
+        raise ValueError(f"save_model: optimizer {type(optimizer).__name__} is not a built-in optimizer, so the "
+                         f"file could not be loaded as saved: the file records it by its name "
+                         f"{optimizer.name!r:.80}, and {outcome}; register your class with "
+                         f"@glassnet.saving.register_serializable() where it is defined (its get_config() "
+                         f"returning its constructor's arguments as a dict, its state in self.slots under the "
+                         f"names of its slot_names), compile with one of {sorted(optimizers.OPTIMIZERS)}, or "
+                         f"save the weights only (model.save_weights)")
+    _check_rebuilt(optimizer, entry)
+    _check_state_declared(model, optimizer)
+
+
+def _check_rebuilt(optimizer, entry):
+    """The optimizer the file's entry gives back must be of ``optimizer``'s class and describe
+    itself as the entry does (a get_config of yours that its constructor reads otherwise, a
+    schedule's, would load another optimizer)."""
+    entry = json.loads(json.dumps(entry))         # as the file holds it: tuples as lists
+    what = f"optimizer {type(optimizer).__name__}"
+    try:
+        rebuilt = optimizers.from_config(entry)
+        again = json.loads(json.dumps(optimizers.serialize(rebuilt)))
+    except Exception as exc:
+        raise ValueError(f"save_model: {what} would not load back from its entry {entry!r:.200} "
+                         f"({type(exc).__name__}: {exc})") from None
+    if type(rebuilt) is not type(optimizer) or again != entry:
+        raise ValueError(f"save_model: {what} would load back as {type(rebuilt).__name__} described by "
+                         f"{again!r:.200}, not as saved, {entry!r:.200}: its (or its schedule's) constructor "
+                         f"must take back what get_config() returns")
+
+
+def _check_state_declared(model, optimizer):
+    """Each state array must be one load_model takes back: a slot the optimizer declares (its
+    ``slot_names``, and ``"average"`` with ``use_ema``), of the shape ``slot_shape`` gives, and
+    those of ``always_slots`` all there; numbers besides them named in ``scalar_names``."""
+    state = optimizer.get_state()
+    known = tuple(optimizer.slot_names) + (("average",) if optimizer.use_ema else ())
+    params = {key: param for key, param, _ in (model._triples if model.built else [])}
+    shapes_of = dict(zip(params, model._weight_shapes())) if model.built else {}
+    name = type(optimizer).__name__
+    for key, named in state["slots"].items():
+        undeclared = [slot for slot in named if slot not in known]
+        if undeclared:
+            raise ValueError(f"save_model: optimizer {name} keeps the state {undeclared} for {key!r:.100}, which "
+                             f"its slot_names {tuple(optimizer.slot_names)} do not declare, so load_model would "
+                             f"refuse the file; declare them in the class: slot_names = "
+                             f"{tuple(dict.fromkeys((*optimizer.slot_names, *undeclared)))}")
+        lacking = [slot for slot in optimizer.always_slots if slot not in named]
+        if lacking:
+            raise ValueError(f"save_model: optimizer {name} declares always_slots {tuple(optimizer.always_slots)}, "
+                             f"yet keeps no {lacking} for {key!r:.100}, so load_model would refuse the file")
+        if key in params:
+            for slot, a in named.items():
+                shape = tuple(optimizer.slot_shape(slot, params[key], shapes_of.get(key)))
+                if tuple(a.shape) != shape:
+                    raise ValueError(f"save_model: optimizer {name} keeps its {slot!r} state of {key!r:.100} "
+                                     f"in shape {tuple(a.shape)}, but its slot_shape gives {shape}, which "
+                                     f"load_model reads; override slot_shape(name, param, shapes)")
+    scalars = state.get("scalars", {})
+    if not (set(scalars) <= set(optimizer.scalar_names)
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in scalars.values())):
+        raise ValueError(f"save_model: optimizer {name}'s scalars {scalars!r:.200} must be numbers named among its "
+                         f"scalar_names {tuple(optimizer.scalar_names)}")
 
 
 def _check_layers_rebuildable(model, config):

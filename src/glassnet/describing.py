@@ -208,7 +208,7 @@ class DescribingMixin:
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics."""
         return {
-            "loss": losses.serialize(self.loss), "optimizer": self.optimizer.get_config(),
+            "loss": losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
             **metric_settings(self.metrics),
             # settings of a built-in loss other than its defaults, for from_config (a model

@@ -954,7 +954,7 @@ class Model(Sequential):
         heads = self._heads         # each output's loss, weight and metrics, in the outputs' order
         settings = [losses.changed_settings(head.loss) for head in heads]
         return {"loss": [losses.serialize(head.loss) for head in heads], "loss_weights": [head.weight for head in heads],
-                "optimizer": self.optimizer.get_config(),
+                "optimizer": optimizers.serialize(self.optimizer),
                 **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                 **({"loss_config": settings} if any(settings) else {})}
 

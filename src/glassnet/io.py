@@ -31,9 +31,12 @@ The JSON object has exactly these keys::
     epoch             completed epochs when ModelCheckpoint wrote the file (or ``save_model(epoch=)``),
                       else null; the loaded model has it as ``model.initial_epoch`` (0 when null)
 
-A loss, metric, initializer, regularizer or constraint of your own is recorded where the name of a
-built-in one would be, as ``{"registered_name": "package>name", "config": its get_config()}`` (a
-function: ``{"registered_name": ...}`` alone), once registered (``glassnet.saving``).
+A loss, metric, initializer, regularizer, constraint, optimizer or learning-rate schedule of your
+own is recorded where the name of a built-in one would be (an optimizer: where its config would be),
+as ``{"registered_name": "package>name", "config": its get_config()}`` (a function:
+``{"registered_name": ...}`` alone), once registered (``glassnet.saving``); an optimizer of yours
+has its state in ``optimizer_state`` and ``optimizer/NNN`` as a built-in one, under the slot names
+it declares.
 
 Loading trusts nothing in the file: layer classes are looked up in ``glassnet.layers.LAYERS`` only
 (custom ``Layer`` subclasses register themselves when their class statement runs), other objects of
@@ -224,7 +227,7 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     ``model.initial_epoch`` is the number of completed epochs the file records (0 when none).
 
     ``custom_objects`` (Keras'): ``{registered name: class or function}`` for the losses, metrics,
-    initializers, regularizers and constraints of your own that the file names (by the names
+    initializers, regularizers, constraints, optimizers and schedules of your own that the file names (by the names
     ``save`` wrote, ``"Custom>MyLoss"``) and that are not registered with
     ``glassnet.saving.register_serializable``; looked up first, then the registry. A name found in
     neither is refused, naming it. Only the constructors of those classes run, on the file's JSON.
@@ -420,7 +423,8 @@ def _compile(model, settings):
     if not (isinstance(settings, dict)
             and (named(settings.get("loss"))
                  or several and all(named(name) for name in settings["loss"]))
-            and isinstance(settings.get("optimizer"), dict) and isinstance(settings["optimizer"].get("name"), str)
+            and isinstance(settings.get("optimizer"), dict)
+            and (isinstance(settings["optimizer"].get("name"), str) or saving.is_entry(settings["optimizer"]))
             and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "

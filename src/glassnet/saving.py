@@ -1,5 +1,5 @@
-"""Objects of your own in model files: losses, metrics, initializers, regularizers and constraints
-(Keras' ``keras.saving`` registration API).
+"""Objects of your own in model files: losses, metrics, initializers, regularizers, constraints,
+optimizers and learning-rate schedules (Keras' ``keras.saving`` registration API).
 
 A model file never holds code. It names a custom object by the name it was registered under and
 stores the object's ``get_config()`` (JSON values only)::
@@ -13,7 +13,9 @@ Loading looks that name up, never imports or evaluates it: in the ``custom_objec
 ``from_config``, where it defines one) from the stored config; a function is used as it is. So an
 untrusted file can reach nothing but the constructors of the classes you registered or passed,
 with JSON values, and only classes of the kind the entry stands in for (a regularizer entry must
-name a ``Regularizer``).
+name a ``Regularizer``, an optimizer entry an ``Optimizer``, a schedule entry a
+``LearningRateSchedule``). An optimizer of yours keeps its state arrays in ``self.slots`` under the
+names its ``slot_names`` declare; the file stores them as a built-in optimizer's (``glassnet.io``).
 
 Why explicit registration, when a ``Layer`` of your own registers itself by its class name: a
 loss, metric or initializer of your own is often a function, which has no class statement to hook;
@@ -64,7 +66,8 @@ def register_serializable(package="Custom", name=None):
     """A decorator that registers a class or function under ``"package>name"`` (``name``: its
     ``__name__`` when None), so that a model file can name it and ``load_model`` can rebuild it:
     a ``Loss``, ``Metric`` or metric function, ``Initializer`` or initializer function,
-    ``Regularizer`` or ``Constraint`` of your own (Keras' ``register_keras_serializable``).
+    ``Regularizer``, ``Constraint``, ``Optimizer`` or ``LearningRateSchedule`` of your own (Keras'
+    ``register_keras_serializable``).
     Register it where it is defined, and import that module before loading.
 
     Registering again under a name already taken replaces the object there: silently for the same

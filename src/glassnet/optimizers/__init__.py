@@ -9,7 +9,15 @@ Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``), its
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
 clipping); ``rules`` the twelve update rules; ``muon`` Muon (orthogonalised momentum for matrices,
 AdamW for the other weights); ``schedule_free`` ScheduleFreeAdamW.
+
+An optimizer or schedule of your own (a subclass of ``Optimizer`` or
+``schedules.LearningRateSchedule``) trains as any; a model file keeps it once registered with
+``glassnet.saving.register_serializable``: its registered name and ``get_config()``, and an
+optimizer's state arrays, ``self.slots[key][name]``, as a built-in's (declared in ``slot_names``).
 """
+import inspect
+
+from .. import saving
 from . import schedules
 from .base import CLIPPING, COMMON, EMA, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
 from .muon import Muon
@@ -18,31 +26,81 @@ from .schedule_free import ScheduleFreeAdamW
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Ftrl", "Lamb", "Adafactor",
            "Muon", "ScheduleFreeAdamW", "OPTIMIZERS", "get",
-           "from_config", "schedules", "CLIPPING", "COMMON", "EMA", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
+           "serialize", "deserialize", "from_config", "schedules", "CLIPPING", "COMMON", "EMA", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl, Lamb, Adafactor,
                                                  Muon, ScheduleFreeAdamW)}
 
 
 def get(identifier):
-    """An optimizer for a name in ``OPTIMIZERS`` (with its defaults), or an ``Optimizer`` instance."""
+    """An optimizer for a name in ``OPTIMIZERS`` (with its defaults), the name of one of yours
+    registered with ``glassnet.saving.register_serializable`` (``"Custom>MyOptimizer"``, with its
+    defaults, as Keras' ``get``), a config or entry as ``serialize`` writes it, or an
+    ``Optimizer`` instance (returned as it is)."""
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:     # "Adam" as Keras takes it
-        return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)} or an Optimizer instance, "
-                     f"got {identifier!r}")
+    if isinstance(identifier, str):
+        if identifier.lower() in OPTIMIZERS:     # "Adam" as Keras takes it
+            return OPTIMIZERS[identifier.lower()]()
+        registered = saving.get_registered_object(identifier)
+        if inspect.isclass(registered) and issubclass(registered, Optimizer):
+            return registered()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, the registered name of an Optimizer of "
+                     f"your own, a config or an Optimizer instance, got {identifier!r:.200}")
+
+
+def serialize(optimizer):
+    """How configs and model files record ``optimizer`` (Keras' ``serialize``): a built-in one as
+    its ``get_config()``, ``{"name": "adam", ...}`` (a schedule in it as ``schedules.serialize``
+    writes it); an instance of a class of yours registered with
+    ``glassnet.saving.register_serializable`` as ``{"registered_name": ..., "config": its
+    get_config() less "name"}`` (TypeError when that config is not JSON values or leaves out a
+    constructor argument); any other as its ``get_config()``, which ``save`` refuses."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizers.serialize: expected an Optimizer, got {type(optimizer).__name__}")
+    if type(optimizer) is OPTIMIZERS.get(optimizer.name) or not saving.is_registered(optimizer):
+        return optimizer.get_config()
+    kind = f"optimizer {saving.get_registered_name(type(optimizer))!r}"
+    try:
+        config = optimizer.get_config()
+    except AttributeError as exc:       # the base's get_config reads each argument from self.<argument>
+        raise TypeError(f"save_model: {kind} ({type(optimizer).__name__}): get_config() failed ({exc}); "
+                        f"keep each constructor argument as an attribute of the same name, or return them "
+                        f"from a get_config of your own") from None
+    if not isinstance(config, dict):
+        raise TypeError(f"save_model: {kind} ({type(optimizer).__name__}): get_config() must return a dict of "
+                        f"its constructor's arguments, got {type(config).__name__}")
+    config = {key: value for key, value in config.items() if key != "name"}     # the class names it
+    # from_config reads the constructor's arguments (a built-in's omitted_at_default ones may be absent)
+    arguments = [p.name for p in inspect.signature(type(optimizer)).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    missing = [a for a in arguments if a not in config and a not in optimizer.omitted_at_default]
+    if missing:
+        raise TypeError(f"save_model: {kind} ({type(optimizer).__name__}) takes the arguments {missing} but "
+                        f"get_config() leaves them out, so the file would load it with their defaults; return "
+                        f"them from get_config: {{**super().get_config(), "
+                        f"{', '.join(f'{a!r}: self.{a}' for a in missing)}}}")
+    return saving.serialize(optimizer, "optimizer", config=config)
+
+
+def deserialize(config, custom_objects=None):
+    """The optimizer ``serialize`` recorded (Keras' ``deserialize``): a built-in one from its
+    config, one of yours from its entry, only as a registered ``Optimizer`` subclass built by its
+    ``from_config`` (``custom_objects``: ``{registered name: class}`` for what is not registered).
+    ValueError naming what is wrong otherwise."""
+    with saving.scope_of(custom_objects, "optimizers.deserialize"):
+        return from_config(config)
 
 
 def from_config(config):
-    config = dict(config)
-    name = config.pop("name")
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer: unknown name {name!r}; known: {sorted(OPTIMIZERS)}")
-    if isinstance(config.get("learning_rate"), dict):      # a schedule, as get_config writes it
-        config["learning_rate"] = schedules.deserialize(config["learning_rate"])
-    excluded = config.pop("exclude_from_weight_decay", None)
-    optimizer = OPTIMIZERS[name](**config)
-    if excluded is not None:
-        optimizer.exclude_from_weight_decay(var_names=excluded)
-    return optimizer
+    """The optimizer of a config's ``"optimizer"`` entry (``serialize``'s): see ``deserialize``."""
+    if saving.is_entry(config):
+        return saving.deserialize(config, "optimizer", (Optimizer,))
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+        raise ValueError(f"optimizer: expected a config {{'name': one of {sorted(OPTIMIZERS)}, ...}} or a "
+                         f"registered optimizer's {{'registered_name': ..., 'config': {{...}}}}, got {config!r:.200}")
+    if config["name"] not in OPTIMIZERS:
+        raise ValueError(f"optimizer: unknown name {config['name']!r}; known: {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[config["name"]].from_config(config)

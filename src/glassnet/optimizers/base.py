@@ -510,9 +510,27 @@ class Optimizer:
                                         if not self._omitted(name)}, **common}
         if self._no_decay:                   # from_config passes it to exclude_from_weight_decay
             config["exclude_from_weight_decay"] = list(self._no_decay)
-        if self.schedule is not None:        # {"class_name", "config"}, which from_config reads back
+        if self.schedule is not None:        # {"class_name"/"registered_name", "config"}: from_config reads it back
             config["learning_rate"] = schedules.serialize(self.schedule)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The optimizer ``get_config()`` described (Keras' classmethod): ``"name"`` is left out (the
+        class names itself), a schedule's entry is built again (``schedules.deserialize``: a built-in
+        one, or one of yours registered with ``glassnet.saving``) and ``exclude_from_weight_decay``
+        goes to that method. What ``load_model`` calls for a registered optimizer of yours."""
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
+        config = dict(config)
+        config.pop("name", None)
+        if isinstance(config.get("learning_rate"), dict):      # a schedule, as get_config writes it
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        excluded = config.pop("exclude_from_weight_decay", None)
+        optimizer = cls(**config)
+        if excluded is not None:
+            optimizer.exclude_from_weight_decay(var_names=excluded)
+        return optimizer
 
     def _omitted(self, name):
         """Whether get_config leaves the argument ``name`` out: at its ``omitted_at_default`` default."""

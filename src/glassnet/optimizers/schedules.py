@@ -33,7 +33,9 @@ from .._validation import check_flag, check_number
 
 class LearningRateSchedule(_settings.Setting):
     """The base: a subclass defines ``__call__(step) -> float`` (a rate >= 0) and ``get_config()``
-    (its constructor's arguments). A model file stores the built-in ones only, by their config."""
+    (its constructor's arguments, JSON values). A model file stores the built-in ones by their
+    config, and one of yours once registered with ``glassnet.saving.register_serializable``: a
+    built-in optimizer given it saves, loads and resumes with it."""
 
     def __call__(self, step):
         raise NotImplementedError(f"{type(self).__name__} must define __call__(step)")
@@ -237,15 +239,19 @@ SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, P
 
 
 def serialize(schedule):
-    """A built-in schedule as configs and model files store it, ``{"class_name", "config"}``;
-    ValueError for any other (a file never stores code)."""
-    return _settings.serialize(schedule, SCHEDULES, "learning rate schedule")
+    """A schedule as configs and model files store it: a built-in one as ``{"class_name",
+    "config"}``, one of yours registered with ``glassnet.saving.register_serializable`` as
+    ``{"registered_name", "config"}`` (its ``get_config()``); ValueError for any other (a file
+    never stores code)."""
+    return _settings.serialize(schedule, SCHEDULES, "learning rate schedule", LearningRateSchedule)
 
 
 def deserialize(entry):
-    """The schedule ``serialize`` described; ValueError naming what is wrong otherwise."""
-    schedule = _settings.from_file_entry(entry, SCHEDULES, "learning_rate")
+    """The schedule ``serialize`` described (a registered one only as a ``LearningRateSchedule``
+    subclass, built from its config); ValueError naming what is wrong otherwise."""
+    schedule = _settings.from_file_entry(entry, SCHEDULES, "learning_rate", LearningRateSchedule)
     if schedule is None:
         raise ValueError(f"learning_rate: expected a number or {{'class_name': one of {sorted(SCHEDULES)}, "
-                         f"'config': {{...}}}}, got {entry!r:.200}")
+                         f"'config': {{...}}}} (or a registered schedule's {{'registered_name': ..., "
+                         f"'config': {{...}}}}), got {entry!r:.200}")
     return schedule
