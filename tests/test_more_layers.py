@@ -371,3 +371,33 @@ def test_identity_rescaling_and_activity_regularization(rng, tmp_path):
     assert gn.layers.MaxPool2D is gn.layers.MaxPooling2D and gn.layers.Convolution2D is gn.layers.Conv2D
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     np.testing.assert_allclose(out, np.asarray(keras.layers.Rescaling(1 / 127.5, offset=-1.0)(x)), rtol=1e-6)
+
+
+def test_rescaling_per_channel_matches_keras_and_torch(rng, tmp_path):
+    # Keras takes one scale and offset per channel (ImageNet's mean/std); glassnet refused them
+    from glassnet.layers import Rescaling
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    scale, offset = 1 / (255 * std), -mean / std
+    x = rng.uniform(0, 255, (2, 4, 5, 3)).astype(np.float32)
+    layer = Rescaling(scale, offset=offset.tolist())
+    out = layer(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, (x / 255 - mean) / std, rtol=1e-5, atol=1e-5)
+    torch = pytest.importorskip("torch", reason="PyTorch oracle not installed")
+    t = torch.tensor(x.astype(np.float64), requires_grad=True)
+    g = rng.normal(size=x.shape)
+    (t * torch.tensor(scale) + torch.tensor(offset)).backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.backward(g.astype(np.float32)), t.grad.numpy(), rtol=1e-5)
+    check_layer(Rescaling([0.5, -2.0, 3.0], offset=[1.0, 0.0, -1.0]), rng.normal(size=(2, 3, 3)))
+    # its config holds lists: a model file keeps it, and a mismatched shape is refused by name
+    model = gn.Sequential([gn.layers.Input((4, 5, 3)), Rescaling(scale, offset=offset),
+                           gn.layers.Flatten(), gn.layers.Dense(2)], seed=0)
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(x), model.predict(x))
+    for bad in ([1.0, 2.0], [[1.0], [2.0]]):
+        with pytest.raises(ValueError, match=r"Rescaling: scale of shape .* must broadcast onto a sample"):
+            Rescaling(bad)(x)
+    with pytest.raises(ValueError, match="offset must be a finite number or finite numbers"):
+        Rescaling(1.0, offset=[0.0, np.nan, 1.0])
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    np.testing.assert_allclose(out, np.asarray(keras.layers.Rescaling(scale, offset=offset)(x)), rtol=1e-5, atol=1e-6)

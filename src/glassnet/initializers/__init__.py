@@ -30,7 +30,7 @@ INITIALIZERS = {
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "orthogonal": Orthogonal, "identity": Identity,
     # Keras' short names (Embedding's default is "uniform"); a config records the long ones
-    "uniform": random_uniform, "normal": random_normal,
+    "uniform": random_uniform, "normal": random_normal, "zero": zeros, "one": ones,
 }
 
 # the classes a model file may name; a subclass of one of them would load as its parent, so it is

@@ -32,34 +32,74 @@ class Rescaling(Layer):
     into [0, 1], ``Rescaling(1 / 127.5, offset=-1)`` into [-1, 1], inside the model, so that
     ``predict`` takes raw pixels too. No parameters; the gradient is ``scale`` times the upstream one.
 
+    ``scale`` and ``offset`` may also be one number per channel (a list or an array of the last
+    axis' length, or any shape that broadcasts onto a sample without enlarging it), as in Keras:
+    ImageNet's ``Rescaling(1 / (255 * std), offset=-mean / std)`` with ``mean`` and ``std`` of RGB.
+
     Example
     -------
     >>> import numpy as np
     >>> Rescaling(1 / 127.5, offset=-1.0)(np.array([[0.0, 255.0]])).tolist()
     [[-1.0, 1.0]]
+    >>> Rescaling([1, 2, 3], offset=[0, 1, 2])(np.ones((1, 3))).tolist()
+    [[1.0, 3.0, 5.0]]
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.scale = check_number(scale, "Rescaling: scale", "finite")
-        self.offset = check_number(offset, "Rescaling: offset", "finite")
+        self.scale = _setting(scale, "scale")
+        self.offset = _setting(offset, "offset")
+
+    def build(self, input_shape):
+        # a setting broadcast onto a sample must leave its shape as it is: scale (3,) on samples of
+        # (4,) would fail later, and one of (2, 1) on (5,) would silently make (2, 5) of them
+        for name in ("scale", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                shape = np.shape(value)
+                try:
+                    fits = np.broadcast_shapes(shape, tuple(input_shape)) == tuple(input_shape)
+                except ValueError:
+                    fits = False
+                if not fits or len(shape) > len(input_shape):
+                    raise ValueError(f"{self.describe()}: {name} of shape {shape} must broadcast onto a sample "
+                                     f"of shape {tuple(input_shape)} (one value per channel: shape "
+                                     f"({input_shape[-1]},)), got {value!r:.80}")
+        super().build(input_shape)
+
+    def _in(self, value, dtype):
+        """A setting in the input's dtype (a float32 model stays float32), as a number or an array."""
+        return dtype.type(value) if isinstance(value, float) else np.asarray(value, dtype=dtype)
 
     def forward(self, x, training=False):
         if x.dtype.kind not in "fc":             # uint8 pixels called directly: floats first
             x = x.astype(self.dtype or np.float32)
-        # the settings in the input's dtype: a float32 model stays float32
-        out = x * x.dtype.type(self.scale)
-        if self.offset:
-            out += x.dtype.type(self.offset)
+        am = backend.get_array_module(x)
+        out = x * am.asarray(self._in(self.scale, x.dtype))
+        if self.offset != 0.0:
+            out += am.asarray(self._in(self.offset, x.dtype))
         return out
 
     def backward(self, grad_output):
-        return grad_output * grad_output.dtype.type(self.scale)
+        am = backend.get_array_module(grad_output)
+        return grad_output * am.asarray(self._in(self.scale, grad_output.dtype))
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
+def _setting(value, name):
+    """Rescaling's ``scale`` or ``offset``: a Python float, or (per channel) a nested list of
+    finite floats, which is what its config holds."""
+    if isinstance(value, (list, tuple)) or (hasattr(value, "shape") and np.ndim(value) > 0):
+        array = np.asarray(backend.to_numpy(value) if hasattr(value, "shape") else value)
+        if array.dtype.kind not in "iuf" or array.size == 0 or not np.isfinite(array).all():
+            raise ValueError(f"Rescaling: {name} must be a finite number or finite numbers, one per channel, "
+                             f"got {value!r:.100}")
+        return array.astype(float).tolist()
+    return check_number(value, f"Rescaling: {name}", "finite")
 
 
 class ActivityRegularization(Layer):
