@@ -44,3 +44,14 @@ def test_discretization_takes_a_numpy_float_epsilon(rng):
         Discretization(num_bins=4, epsilon=np.float32(1.5))
     with pytest.raises(ValueError, match=r"epsilon must be a number in \(0, 1\), got np.True_"):
         Discretization(num_bins=4, epsilon=np.True_)
+
+
+def test_a_numeric_layer_called_on_strings_names_itself():
+    # NumPy's bare "could not convert string to float" named neither the layer nor the way out
+    from glassnet.layers import Dense, Discretization
+    for layer in (Discretization([0.0, 1.0]), Dense(2)):
+        for x in (np.array([["a"]]), np.array([[1, "a"]], dtype=object)):
+            with pytest.raises(TypeError, match=rf"layer {type(layer).__name__}.*expected numbers, got strings"):
+                layer(x)
+    # objects that are numbers (as pandas gives them) still cast to floats
+    assert Discretization([0.0, 1.0])(np.array([[0.5, 2]], dtype=object)).tolist() == [[1.0, 2.0]]

@@ -100,6 +100,13 @@ def _register(cls):
     LAYERS[name] = cls
 
 
+def _holds_strings(x):
+    """Whether array ``x`` holds strings: a str/bytes dtype, or objects among which one is (an
+    object array of numbers, as pandas gives, casts to floats as it is)."""
+    kind = getattr(x.dtype, "kind", "f")
+    return kind in "US" or (kind == "O" and any(isinstance(v, (str, bytes)) for v in x.flat))
+
+
 class Layer:
     """Base class. Subclasses override ``build``, ``forward``, ``backward`` and, when the shape
     changes, ``output_shape``; ``get_config`` must return the constructor's arguments.
@@ -367,6 +374,10 @@ class Layer:
                             f"ConvLSTM1D/2D/3D, Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
+        if _holds_strings(x) and not getattr(self, "takes_text", False):
+            # NumPy's own "could not convert string to float" would name neither the layer nor the way out
+            raise TypeError(f"{self.describe()}: expected numbers, got strings (dtype {x.dtype}); texts and "
+                            f"string categories go through TextVectorization, StringLookup or Hashing first")
         # values the layer cannot take (an Embedding's indices), as given: before the cast to floats
         self.check_input_values(x, self.describe())
         if x.ndim < 2:
