@@ -117,10 +117,17 @@ class DescribingMixin:
         return cls(layers, seed=seed, dtype=dtype)
 
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn=None):
         """Print each layer's name and type, output shape and weight count, then the totals as
         Keras does: every weight (BatchNormalization's moving statistics included), the trained
-        ones, and the rest (those statistics and the parameters of frozen layers)."""
+        ones, and the rest (those statistics and the parameters of frozen layers). ``print_fn``
+        is called once with the whole text; None (Keras' default) prints it."""
+        # checked before the work: a wrong print_fn would otherwise fail as "'str' object is not callable"
+        if print_fn is None:
+            print_fn = print
+        elif not callable(print_fn):
+            raise TypeError(f"summary: print_fn must be a function called with the text (or None: print it), "
+                            f"got {print_fn!r:.60}")
         self._require_built("summary")
         # a functional Model says where each layer's inputs come from, as Keras' summary does
         graph = getattr(self, "_graph", None) is not None
