@@ -412,12 +412,14 @@ class InferenceMixin:
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in
-        inference mode: ``predict`` without batching (Keras).
+        inference mode: ``predict`` without batching (Keras). NumPy arrays, as Keras gives (its
+        backends convert theirs): a model on a GPU hands its outputs back to the host.
 
         >>> model.predict_on_batch(X[:4]).shape            # doctest: +SKIP
         (4, 1)
         """
-        return self(x)
+        out = self(x)
+        return [backend.to_numpy(o) for o in out] if isinstance(out, list) else backend.to_numpy(out)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a
