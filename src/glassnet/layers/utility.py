@@ -58,6 +58,12 @@ class Rescaling(Layer):
     def backward(self, grad_output):
         return grad_output * grad_output.dtype.type(self.scale)
 
+    def _transform_masks(self, masks):
+        return masks       # in a Pipeline called on {"images", "segmentation_masks"}: pixels stay where they are
+
+    def _transform_labels(self, labels, n):
+        return labels
+
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
