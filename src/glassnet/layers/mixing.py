@@ -2,7 +2,8 @@
 batch (a random permutation) and blended with it (MixUp) or given a rectangle of it (CutMix).
 
 Called on data, as Keras' layers are, they take the images alone or a dict
-``{"images": ..., "labels": ...}``, and mix the labels by the weights that mixed the images: the
+``{"images": ..., "labels": ..., "segmentation_masks": ...}`` (``segmentation.py``), and mix the
+labels (and masks) by the weights that mixed the images: the
 dict form is the one that makes sense for training, the target saying how much of each class an
 image holds. Inside a model (Keras' rule too) a layer sees the images alone: ``fit`` then mixes the
 images of each training batch and leaves the targets as they were, and ``predict``/``evaluate``
