@@ -156,6 +156,23 @@ class AugMix(_Operations):
         self._kept = (out >= self.value_range[0]) & (out <= self.value_range[1])
         return np.clip(out, *self.value_range, out=out)
 
+    def _transform_masks(self, masks):
+        """Keras' rule: each chain's operations move the masks (nearest, the geometric ones), and
+        the chains are mixed and blended as the images were (no clip): floats only."""
+        if not self.applied:                        # outside training: as they are
+            return masks
+        from .segmentation import check_mixable
+        check_mixable(self, masks)
+        t = masks.dtype.type
+        blend = t(self._drawn["weight_sample"])
+        mixed = masks * t(0)
+        for weight, applied in zip(self._drawn["chain_mixing_weights"], self.applied):
+            chain = masks
+            for layer in applied:
+                chain = layer._transform_masks(chain)
+            mixed += chain * t(weight)
+        return blend * masks + (t(1) - blend) * mixed
+
     def backward(self, grad_output):
         if not self.needs_input_gradient:           # the usual place: a model's first layer
             return None

@@ -88,6 +88,9 @@ class _RandomImage(Layer):
         _check_images(self, tuple(sample_shape))    # other image sizes are fine: nothing is built for one
 
     def __call__(self, x, training=None, mask=None):
+        if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}, on data
+            from .segmentation import call_on_dict
+            return call_on_dict(self, x, training, mask)
         return super().__call__(x, training=augments_by_default(x, training), mask=mask)
 
     def forward(self, x, training=False):
@@ -95,6 +98,17 @@ class _RandomImage(Layer):
             _check_images(self, x.shape[1:])
         self._active = bool(training)
         return self._augment(x) if training else x
+
+    def _transform_masks(self, masks):
+        """The segmentation masks (batch, H, W, C) of the last call's images, moved as they were
+        (``segmentation.py``): unchanged outside training, else ``_augment_masks``."""
+        return self._augment_masks(masks) if self._active else masks
+
+    def _augment_masks(self, masks):
+        return masks             # a pixel-value layer (brightness, hue, blur...) moves no pixel
+
+    def _transform_labels(self, labels, n):
+        return labels            # but for the mixing layers, labels pass through (Keras')
 
     def get_config(self):
         config = super().get_config()
@@ -153,6 +167,7 @@ class RandomFlip(_RandomImage):
         return out
 
     _augment_backward = _flip          # a flip is its own inverse and its own transpose
+    _augment_masks = _flip             # the same images' flips
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -193,7 +208,9 @@ class _AffineImage(_RandomImage):
 
     def _augment(self, x):
         n, h, w, c = x.shape
-        sampling = _sampling(self._matrices(n, h, w), h, w, self.fill_mode, self.interpolation, x.dtype)
+        matrices = self._matrices(n, h, w)
+        self._geometry = (matrices, x.dtype)        # for the masks of the same call, if any come
+        sampling = _sampling(matrices, h, w, self.fill_mode, self.interpolation, x.dtype)
         # drawn and laid out on the host, applied where the images are (a GPU's for a CuPy model)
         sampling = tuple(None if a is None else _where(x, a) for a in sampling)
         # kept for backward only where one will come: first in a model, nobody asks (216 bytes a pixel)
@@ -202,6 +219,16 @@ class _AffineImage(_RandomImage):
 
     def _augment_backward(self, grad_output):
         return affine_sample_backward(grad_output, self._sampling)
+
+    def _augment_masks(self, masks):
+        # Keras': the images' matrices, fill_mode and fill_value, sampled "nearest" (coordinates in
+        # the images' dtype, so that images sampled "nearest" read the very pixels the masks read)
+        from .segmentation import nearest_sample
+        matrices, dtype = self._geometry
+        n, h, w, _ = masks.shape
+        sampling = _sampling(matrices, h, w, self.fill_mode, "nearest", dtype)
+        return nearest_sample(masks, tuple(None if a is None else _where(masks, a) for a in sampling),
+                              self.fill_value)
 
     def get_config(self):
         return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,

@@ -146,7 +146,7 @@ class RandomElasticTransform(_RandomIntensity):
         super().build(input_shape)
 
     def _augment(self, x):
-        self._sampling = None
+        self._sampling = self._points = None
         if self.factor[1] == 0 or self.scale[1] == 0:        # Keras' None transformation: no clip either
             self._kept = True
             return x
@@ -163,6 +163,7 @@ class RandomElasticTransform(_RandomIntensity):
             dx, dy = (elastic_displacement(d[self._distorted], alpha, sigma) for d in noise)
             rows = np.arange(h, dtype=x.dtype)[:, None] + dy
             cols = np.arange(w, dtype=x.dtype)[None, :] + dx
+            self._points = (rows, cols)          # for the masks of the same call, if any come
             sampling = map_sampling(rows, cols, self.fill_mode, self.interpolation, x.dtype)
             sampling = tuple(None if a is None else _where(x, a) for a in sampling)
             # kept for backward only where one will come (as _AffineImage): first in a model, nobody asks
@@ -175,6 +176,18 @@ class RandomElasticTransform(_RandomIntensity):
         if self._sampling is not None:
             grad[self._distorted] = affine_sample_backward(grad[self._distorted], self._sampling)
         return grad
+
+    def _augment_masks(self, masks):
+        # the images' points read "nearest" (Keras'), with fill_mode and fill_value; not clipped to
+        # value_range (Keras clips the masks too: class ids above it would merge)
+        if self._points is None:
+            return masks
+        from .segmentation import nearest_sample
+        sampling = map_sampling(*self._points, self.fill_mode, "nearest", self._points[0].dtype)
+        out = masks.copy()
+        out[self._distorted] = nearest_sample(masks[self._distorted], tuple(None if a is None else _where(masks, a)
+                                                                            for a in sampling), self.fill_value)
+        return out
 
     def get_config(self):
         return {**super().get_config(), "scale": list(self.scale), "interpolation": self.interpolation,

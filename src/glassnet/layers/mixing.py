@@ -2,7 +2,8 @@
 batch (a random permutation) and blended with it (MixUp) or given a rectangle of it (CutMix).
 
 Called on data, as Keras' layers are, they take the images alone or a dict
-``{"images": ..., "labels": ...}``, and mix the labels by the weights that mixed the images: the
+``{"images": ..., "labels": ..., "segmentation_masks": ...}`` (``segmentation.py``), and mix the
+labels (and masks) by the weights that mixed the images: the
 dict form is the one that makes sense for training, the target saying how much of each class an
 image holds. Inside a model (Keras' rule too) a layer sees the images alone: ``fit`` then mixes the
 images of each training batch and leaves the targets as they were, and ``predict``/``evaluate``
@@ -19,48 +20,15 @@ from .. import backend
 from .._validation import check_number
 from .augmentation import _RandomImage, _unsigned_pair, _where
 from .base import LAYERS
-from .symbolic import is_symbolic
-
-_KERAS_ONLY_KEYS = ("bounding_boxes", "segmentation_masks")
-
-
-def _call_on_dict(layer, x, training, mask, mixers):
-    """Keras' dict form ``{"images": ..., "labels": ...}`` for ``layer`` (a mixing layer, or a
-    Pipeline holding some): the images through ``layer``, then the labels mixed by each of
-    ``mixers``' draws in turn, in training; the same dict's keys back."""
-    cls = type(layer).__name__
-    unknown = sorted(set(x) - {"images", "labels"})
-    if "images" not in x or unknown:
-        other = [k for k in unknown if k in _KERAS_ONLY_KEYS]
-        why = (f"; glassnet does not mix {', '.join(other)} (Keras' layers do)" if other else "")
-        raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels', "
-                         f"got {sorted(x)}{why}")
-    if is_symbolic(x["images"]):
-        raise TypeError(f"{cls}: the dict form is for data, not for a model's tensors: in a model the layer "
-                        f"takes the images alone (and mixes no labels)")
-    if training is None:
-        training = True
-    images = layer(x["images"], training=training, mask=mask)
-    out = {"images": images}
-    if "labels" in x:
-        labels = x["labels"]
-        if training:
-            for mixer in mixers:
-                labels = mixer._mix_labels(labels, images.shape[0])
-        out["labels"] = labels
-    return out
-
 
 class _MixImages(_RandomImage):
     """The shared part: the dict form, training by default when called on data, labels mixed."""
 
-    def __call__(self, x, training=None, mask=None):
-        if not isinstance(x, dict):
-            return super().__call__(x, training=training, mask=mask)    # training by default on data
-        return _call_on_dict(self, x, training, mask, [self])
-
-    def _mix_labels(self, labels, n):
-        """``w y + (1 - w) y[permutation]``, per sample, with the weights that mixed the images."""
+    def _transform_labels(self, labels, n):
+        """In training, ``w y + (1 - w) y[permutation]``, per sample, with the weights that mixed the
+        images (the dict form, ``segmentation.py``); unchanged outside training."""
+        if not self._active:
+            return labels
         cls = type(self).__name__
         xp = backend.get_array_module(labels)
         labels = xp.asarray(labels)
@@ -70,8 +38,17 @@ class _MixImages(_RandomImage):
             raise TypeError(f"{cls}: labels must be floats (one-hot rows, or probabilities), got {labels.dtype}: "
                             f"mixed labels are fractions; one-hot encode class indices first "
                             f"(glassnet.utils.to_categorical)")
-        weight = _where(labels, self._drawn["mix_weight"].astype(labels.dtype)).reshape((n,) + (1,) * (labels.ndim - 1))
-        return weight * labels + (1 - weight) * labels[_where(labels, self._drawn["permutation_order"])]
+        return self._mix(labels)
+
+    def _mix(self, values):
+        """Values with one row per image (labels, masks) mixed as the images were."""
+        raise NotImplementedError
+
+    def _mix_weighted(self, values):
+        """MixUp's ``w v + (1 - w) v[permutation]``, per sample, in the values' dtype."""
+        n = values.shape[0]
+        weight = _where(values, self._drawn["mix_weight"].astype(values.dtype)).reshape((n,) + (1,) * (values.ndim - 1))
+        return weight * values + (1 - weight) * values[_where(values, self._drawn["permutation_order"])]
 
 
 del LAYERS["_MixImages"]     # a shared base, not a layer a config may name
@@ -140,6 +117,14 @@ class MixUp(_MixImages):
         grad[self._permutation] += (1 - self._weight) * grad_output      # a permutation: no index twice
         return grad
 
+    _mix = _MixImages._mix_weighted
+
+    def _augment_masks(self, masks):
+        # Keras': the masks blended by the images' weights (floats: one-hot or probability channels)
+        from .segmentation import check_mixable
+        check_mixable(self, masks)
+        return self._mix_weighted(masks)
+
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
 
@@ -201,6 +186,13 @@ class CutMix(_MixImages):
         grad = grad_output * ~self._inside
         grad[self._permutation] += grad_output * self._inside
         return grad
+
+    _mix = _MixImages._mix_weighted           # labels: by the area each image keeps
+
+    def _augment_masks(self, masks):
+        # Keras': the images' boxes pasted from the same images, any dtype (class ids stay whole)
+        xp = backend.get_array_module(masks)
+        return xp.where(_where(masks, self._inside), masks[_where(masks, self._permutation)], masks)
 
     def get_config(self):
         return {**super().get_config(), "factor": list(self.factor)}

@@ -145,11 +145,24 @@ class Pipeline(_Wrapper):
         # Keras' Pipeline calls its layers with training=True unless told otherwise, on data; drawn
         # into a functional Model (a symbolic call), None: the model's pass decides (fit augments,
         # predict does not), as Keras' call context does
-        if isinstance(x, dict):     # Keras' {"images", "labels"}: labels mixed by the mixing layers' draws
-            from .mixing import _MixImages, _call_on_dict
-            return _call_on_dict(self, x, training, mask,
-                                [layer for layer in self.pipeline_layers if isinstance(layer, _MixImages)])
+        if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
+            from .segmentation import call_on_dict
+            return call_on_dict(self, x, training, mask)
         return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+
+    def _transform_labels(self, labels, n):
+        # each layer's own rule in turn (the mixing layers mix them, the others pass them on)
+        for layer in self.pipeline_layers:
+            transform = getattr(layer, "_transform_labels", None)
+            labels = labels if transform is None else transform(labels, n)
+        return labels
+
+    def _transform_masks(self, masks):
+        # each layer's last call moved its pixels: the masks follow, layer by layer (each says how:
+        # segmentation.check_moves_masks refused the others before the call)
+        for layer in self.pipeline_layers:
+            masks = layer._transform_masks(masks)
+        return masks
 
     def forward(self, x, training=False):
         self._link()

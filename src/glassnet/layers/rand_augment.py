@@ -119,7 +119,13 @@ class _Operations(_Wrapper):
         return tuple(input_shape)
 
     def __call__(self, x, training=None, mask=None):
+        if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
+            from .segmentation import call_on_dict
+            return call_on_dict(self, x, training, mask)
         return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+
+    def _transform_labels(self, labels, n):
+        return labels            # none of the operations mixes images (Keras' pass labels through)
 
     def _start(self, x):
         """A forward pass's start: the channels checked, the last call's caches dropped, the
@@ -225,6 +231,13 @@ class RandAugment(_Operations):
             x = layer.forward(x, training=True)
             self.applied.append(layer)
         return x
+
+    def _transform_masks(self, masks):
+        # Keras': the picked operations' own rules, in turn (the geometric ones move the masks,
+        # nearest; the others leave them); nothing picked outside training
+        for layer in self.applied:
+            masks = layer._transform_masks(masks)
+        return masks
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:           # the usual place: a model's first layer

@@ -91,10 +91,9 @@ def _aspect_box(height, width, target_height, target_width, crop):
     return int((padded_h - height) / 2), int((padded_w - width) / 2)
 
 
-def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fill_value=0.0):
-    """Images x (n, h, w, c) resized to (n, height, width, c), after a crop or a pad to the target's
-    aspect ratio when asked (Keras' ``ops.image.resize``); returns the images and the cache that
-    ``resize_backward`` takes."""
+def _crop_or_pad(x, height, width, crop, pad, fill_value):
+    """``resize``'s first step: images x (n, h, w, c) cut or padded (``fill_value``) to the
+    target's aspect ratio when asked; and the box (None when neither is asked)."""
     n, h, w, c = x.shape
     box = None
     if crop:
@@ -105,7 +104,26 @@ def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fi
         if top or left:
             padded = backend.get_array_module(x).full((n, h + 2 * top, w + 2 * left, c), fill_value, dtype=x.dtype)
             padded[:, top:top + h, left:left + w, :] = x
-            x, h, w = padded, h + 2 * top, w + 2 * left
+            x = padded
+    return x, box
+
+
+def resize_masks(masks, height, width, crop=False, pad=False, fill_value=0.0):
+    """Segmentation masks (n, h, w, c) resized as ``resize`` resizes images, "nearest" (Keras'
+    Resizing resizes masks so), as a gather: their own dtype and values, class ids kept whole."""
+    masks, _ = _crop_or_pad(masks, height, width, crop, pad, np.asarray(fill_value).astype(masks.dtype).item())
+    xp = backend.get_array_module(masks)
+    rows = xp.asarray(nearest_weights(height, masks.shape[1]).argmax(axis=1))
+    columns = xp.asarray(nearest_weights(width, masks.shape[2]).argmax(axis=1))
+    return masks[:, rows][:, :, columns]
+
+
+def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fill_value=0.0):
+    """Images x (n, h, w, c) resized to (n, height, width, c), after a crop or a pad to the target's
+    aspect ratio when asked (Keras' ``ops.image.resize``); returns the images and the cache that
+    ``resize_backward`` takes."""
+    x, box = _crop_or_pad(x, height, width, crop, pad, fill_value)
+    h, w = x.shape[1:3]
     if interpolation == "bilinear":
         rows, columns = bilinear_weights(height, h, float32=True), bilinear_weights(width, w, float32=True)
     else:
@@ -132,6 +150,11 @@ def resize_backward(grad, cache, in_shape):
     return grad[:, top:top + in_shape[1], left:left + in_shape[2], :]
 
 
+def _where_masks(masks, a):
+    """An index array made on the host, in the masks' module (a GPU's for CuPy masks)."""
+    return backend.get_array_module(masks).asarray(a)
+
+
 class _Images(Layer):
     """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
@@ -155,6 +178,15 @@ class _Images(Layer):
         if 0 in tuple(sample_shape):
             raise ValueError(f"{self.describe()}: expected images of at least one pixel and channel, got "
                              f"samples of shape {tuple(sample_shape)}")
+
+    def __call__(self, x, training=None, mask=None):
+        if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
+            from .segmentation import call_on_dict
+            return call_on_dict(self, x, training, mask)
+        return super().__call__(x, training=training, mask=mask)
+
+    def _transform_labels(self, labels, n):
+        return labels            # Keras' pass labels through
 
     def _begin(self, x):
         """Check a batch's shape where it may be wrong (a direct call), and keep it for backward."""
@@ -227,6 +259,11 @@ class Resizing(_Images):
                                   self.pad_to_aspect_ratio, self.fill_value)
         return out
 
+    def _transform_masks(self, masks):
+        # Keras': "nearest" whatever the images' interpolation, after the same crop or pad (fill_value)
+        return resize_masks(masks, self.height, self.width, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio,
+                            self.fill_value)
+
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # the usual place: a model's first layer
             return None
@@ -265,6 +302,14 @@ class CenterCrop(_Images):
             return x[:, top:top + self.height, left:left + self.width, :].copy()
         out, self._cache = resize(x, self.height, self.width, "bilinear", crop=True)
         return out
+
+    def _transform_masks(self, masks):
+        # the images' window (Keras'); an image too small is resized from its centred box, the masks
+        # "nearest" (Keras resizes them bilinearly, blending class ids: see the docstring)
+        if len(self._cache) == 4:
+            return resize_masks(masks, self.height, self.width, crop=True)
+        top, left = self._cache
+        return masks[:, top:top + self.height, left:left + self.width, :].copy()
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:
@@ -315,7 +360,8 @@ class RandomCrop(_Images):
 
     def __call__(self, x, training=None, mask=None):
         from .augmentation import augments_by_default      # (augmentation imports this module)
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+        return super().__call__(x, training=training if isinstance(x, dict) else augments_by_default(x, training),
+                                mask=mask)
 
     def forward(self, x, training=False):
         self._begin(x)
@@ -334,7 +380,17 @@ class RandomCrop(_Images):
             out, window = resize(x, self.height, self.width, "bilinear", crop=True)
         # what backward needs, unless nothing will ask (a model's first layer)
         self._cache = window if self.needs_input_gradient else None
+        self._window = window           # and what the masks of the same call need
         return out
+
+    def _transform_masks(self, masks):
+        # the images' windows; where the images were resized (inference, a small image), the masks
+        # too, "nearest" (see the docstring for Keras')
+        if self._window is None:
+            return masks.copy()
+        if len(self._window) == 4:
+            return resize_masks(masks, self.height, self.width, crop=True)
+        return masks[tuple(_where_masks(masks, a) for a in self._window)]
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # the usual place: a model's first layer

@@ -86,6 +86,12 @@ class Rescaling(Layer):
         am = backend.get_array_module(grad_output)
         return grad_output * am.asarray(self._in(self.scale, grad_output.dtype))
 
+    def _transform_masks(self, masks):
+        return masks       # in a Pipeline called on {"images", "segmentation_masks"}: pixels stay where they are
+
+    def _transform_labels(self, labels, n):
+        return labels
+
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 

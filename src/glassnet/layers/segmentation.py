@@ -1,0 +1,102 @@
+"""Keras' dict form of the image layers, ``layer({"images": ..., "labels": ...,
+"segmentation_masks": ...})``, for data pipelines (a ``PyDataset``, a generator): the images go
+through the layer as ever, and the same call's draws move the masks with them.
+
+Each image layer says how its last call moved the pixels, ``layer._transform_masks(masks)``,
+called right after it on the masks of the same batch: the geometric layers replay their draws
+with nearest-neighbour sampling (a mask holds class ids, which no interpolation may blend), the
+pixel-value layers (brightness, hue, blur, erasing...) return the masks as they are. Labels pass
+through, but for the mixing layers (MixUp, CutMix, AugMix), which mix them by their weights
+(``_transform_labels``).
+
+Inside a model, layers take arrays only (Keras' rule too): the dict form is for data.
+"""
+import numpy as np
+
+from .. import backend
+from .symbolic import is_symbolic
+
+KEYS = ("images", "labels", "segmentation_masks")
+
+
+def check_keys(layer, data):
+    """Refuse a dict without "images", or with keys beyond ``KEYS``, by name."""
+    cls = type(layer).__name__
+    unknown = sorted(set(data) - set(KEYS), key=str)
+    if "images" in data and not unknown:
+        return
+    if "bounding_boxes" in unknown:
+        why = "; bounding_boxes are not supported by glassnet (Keras' layers move them, given a bounding_box_format)"
+    elif unknown:
+        why = f"; {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not one of them"
+    else:
+        why = "; 'images' is missing"
+    raise ValueError(f"{cls}: a dict input takes the keys 'images' and, optionally, 'labels' and "
+                     f"'segmentation_masks', got {sorted(data, key=str)}{why}")
+
+
+def check_masks(layer, masks, images):
+    """``masks`` as an array of the images' module, (batch, H, W, channels) as the images
+    ``images`` (before the layer), numbers or booleans."""
+    cls = type(layer).__name__
+    xp = backend.get_array_module(images)
+    masks = xp.asarray(masks)
+    if masks.dtype.kind not in "biuf":
+        raise TypeError(f"{cls}: segmentation_masks must be numbers (class ids, or one-hot/probability channels), "
+                        f"got dtype {masks.dtype}")
+    if masks.ndim != 4 or masks.shape[:3] != images.shape[:3]:
+        hint = ", masks[..., None] adds the channel axis" if masks.shape == images.shape[:3] else ""
+        raise ValueError(f"{cls}: segmentation_masks must be (batch, height, width, channels) with the images' "
+                         f"batch, height and width, {tuple(images.shape[:3])}, got shape {tuple(masks.shape)}{hint}")
+    return masks
+
+
+def call_on_dict(layer, data, training, mask):
+    """``layer`` called on Keras' dict: the images through ``layer`` (training by default, as on
+    any data), then the labels and masks through what that call drew; the same keys back."""
+    check_keys(layer, data)
+    images = data["images"]
+    if is_symbolic(images):
+        raise TypeError(f"{type(layer).__name__}: the dict form is for data, not for a model's tensors: in a model "
+                        f"the layer takes the images alone")
+    images = backend.get_array_module(images).asarray(images)
+    masks = check_masks(layer, data["segmentation_masks"], images) if "segmentation_masks" in data else None
+    if masks is not None:
+        check_moves_masks(layer)           # before any draw: a layer that cannot move them is refused first
+    out = {"images": layer(images, training=True if training is None else training, mask=mask)}
+    if "labels" in data:
+        out["labels"] = layer._transform_labels(data["labels"], images.shape[0])
+    if masks is not None:
+        out["segmentation_masks"] = layer._transform_masks(masks)
+    return out
+
+
+def check_moves_masks(layer, owner=None):
+    """Refuse a layer that does not say how it moves masks (a Pipeline's Conv2D), by name."""
+    if not hasattr(layer, "_transform_masks"):
+        where = f"{type(owner).__name__}: its layer {layer.describe()}" if owner is not None else layer.describe()
+        raise ValueError(f"{where} does not take segmentation_masks (not an image augmentation or preprocessing "
+                         f"layer: how it moves pixels is not known); call the pipeline on the images alone")
+    for inner in getattr(layer, "pipeline_layers", ()):
+        check_moves_masks(inner, layer)
+
+
+def nearest_sample(masks, sampling, fill_value):
+    """The masks (n, H, W, C) read through ``sampling`` (``augmentation._sampling`` or
+    ``elastic.map_sampling`` made with "nearest": one pixel per output, or ``fill_value``), as a
+    gather: the masks' own dtype and values, no arithmetic (an inf or NaN stays where it goes)."""
+    index, _, outside = sampling
+    pixels = masks.reshape(index.shape[1], masks.shape[-1])
+    out = pixels[index[0]]
+    if outside is not None:
+        # nearest sampling reads a pixel whole or not at all: outside is 0 or 1
+        out[outside != 0] = np.asarray(fill_value).astype(masks.dtype).item()
+    return out.reshape(masks.shape)
+
+
+def check_mixable(layer, masks):
+    """Masks a mixing layer blends (MixUp, AugMix): floats only, one-hot or probability channels."""
+    if masks.dtype.kind not in "fc":
+        raise TypeError(f"{type(layer).__name__}: segmentation_masks must be floats to be mixed (one-hot or "
+                        f"probability channels, (batch, H, W, classes)), got {masks.dtype}: blended class ids "
+                        f"mean nothing; one-hot encode them first (glassnet.utils.to_categorical)")
