@@ -12,7 +12,8 @@ atomic on POSIX and Windows within one folder). What is guaranteed:
   file behind: nothing runs to remove it. It is hidden, never read by glassnet, and safe to delete.
 
 As with ``open(path, "wb")``, a file that is replaced keeps its permission bits (a private model
-stays private), and a symbolic link is written through: its target gets the new bytes, the link
+stays private), a write-protected one is refused (PermissionError; root may write it, as with
+``open``), and a symbolic link is written through: its target gets the new bytes, the link
 stays. A target that exists but is not a regular file (a named pipe, a device such as /dev/null)
 is refused (OSError EINVAL): the rename would replace it with a regular file. Errors name the target
 path, never the temporary file.
@@ -34,6 +35,8 @@ def write_atomically(path, write, temporary_name=None):
     files by part of their name (TensorBoard reads any file whose name holds "tfevents").
     """
     path = os.fspath(path)
+    if not isinstance(path, str):       # bytes: the checks below, and the errors, work on text
+        raise TypeError(f"path: expected a str or os.PathLike of one, got {type(path).__name__}")
     _check_target(path)
     # a symbolic link: write its target (the rename would otherwise replace the link itself)
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
@@ -72,13 +75,16 @@ def write_atomically(path, write, temporary_name=None):
 def _check_target(path):
     """The errors ``open(path, "wb")`` would give for ``path`` itself, naming it, before anything is
     written (otherwise they would name the temporary file, or come only after the whole write)."""
+    if not path:
+        # abspath("") is the current folder: the rename would fail naming the temporary file
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory, expected a file name", path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory, expected a file name", path)
     try:
         mode = os.stat(path).st_mode            # a link's target, which is what gets the bytes
     except OSError:                             # a missing target: made new
-        mode = stat.S_IFREG
-    if not stat.S_ISREG(mode):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
         # a named pipe, a device (/dev/null), a socket: the rename would put a regular file in its
         # place (as root, /dev/null itself), where open(path, "wb") writes into it
         raise OSError(errno.EINVAL, "Not a regular file: writing it atomically would replace it "
@@ -86,6 +92,10 @@ def _check_target(path):
     if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         # "out/" names a folder; abspath would drop the separator and write a file called "out"
         raise IsADirectoryError(errno.EISDIR, "Ends with a path separator, expected a file name", path)
+    if mode is not None and not os.access(path, os.W_OK):
+        # a write-protected file (chmod a-w), which open(path, "wb") refuses (but as root): the
+        # rename would replace it, needing only the folder's permission
+        raise PermissionError(errno.EACCES, "Permission denied: the file is write-protected", path)
 
 
 def _check_folder(path, directory):

@@ -44,9 +44,18 @@ def _new_figure(caller, figsize):
     return fig
 
 
+def _fspath(path):
+    """``path`` as a str; a TypeError naming it otherwise (bytes failed in the suffix's parsing)."""
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(name, str):
+        raise TypeError(f"path: expected a str or os.PathLike of one, got {type(name).__name__}")
+    return name
+
+
 def _save_figure(fig, path):
     # The format follows the suffix (".png", ".svg", ".pdf"); no suffix means PNG.
-    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    path = _fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     known = fig.canvas.get_supported_filetypes()
     if fmt not in known:            # matplotlib's own error names neither the argument nor the path
         raise ValueError(f"path: cannot write {os.fspath(path)!r}: the suffix .{fmt} is not an image format "
@@ -316,7 +325,7 @@ def animate_decision_boundary(recorder, path, fps=5):
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.002 <= fps <= 100:
         raise ValueError(f"fps: expected a number of frames per second in [0.002, 100], got {fps!r}")
     # the bytes are a GIF whatever the name: "moons.mp4" would be a GIF that players refuse to open
-    suffix = os.path.splitext(os.fspath(path))[1]
+    suffix = os.path.splitext(_fspath(path))[1]
     if suffix.lower() != ".gif":
         raise ValueError(f"path: animate_decision_boundary writes a GIF, so the file's name ends in .gif; "
                          f"got {os.fspath(path)!r}")

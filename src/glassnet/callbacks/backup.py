@@ -58,6 +58,8 @@ class BackupAndRestore(Callback):
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
         self.backup_dir = check_path(backup_dir, "BackupAndRestore: backup_dir")
+        if not self.backup_dir:         # as Keras: otherwise the first backup failed, an epoch later
+            raise ValueError("BackupAndRestore: backup_dir must name a folder, got ''")
         if not (isinstance(save_freq, str) and save_freq == "epoch"):
             raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' (glassnet backs up at the end "
                              f"of epochs, where a resume is exact), got {save_freq!r:.40}")

@@ -167,9 +167,12 @@ def check_path(value, what):
     """``value`` as a path string (``os.fspath``); a TypeError naming ``what`` (``"CSVLogger:
     filename"``) unless it is a str or an os.PathLike."""
     try:
-        return os.fspath(value)
+        path = os.fspath(value)
     except TypeError:
         raise TypeError(f"{what} must be a str or os.PathLike, got {type(value).__name__}") from None
+    if not isinstance(path, str):       # bytes: fit would fail at the first write, naming nothing
+        raise TypeError(f"{what} must be a str or os.PathLike of one, got {type(path).__name__}")
+    return path
 
 
 def check_non_negative_int(value, arg, caller):

@@ -179,6 +179,8 @@ class ModelCheckpoint(Callback):
         super().__init__()
         self.save_weights_only = check_flag(save_weights_only, "ModelCheckpoint: save_weights_only")
         self.filepath = check_path(filepath, "ModelCheckpoint: filepath")
+        if not self.filepath:           # refused by Keras too: otherwise the first save failed, an epoch later
+            raise ValueError("ModelCheckpoint: filepath must name a file, got ''")
         # compared with "epoch" only as a str: NumPy integers are fine, and == on arrays is not a bool
         if not (isinstance(save_freq, str) and save_freq == "epoch"):
             if not is_integer(save_freq) or save_freq <= 0:
