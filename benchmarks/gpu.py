@@ -173,7 +173,8 @@ def main(argv=None):
         rows.append(result)
         print(json.dumps(result), flush=True)
     device = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    lines = [f"Made by `python benchmarks/gpu.py` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
+    lines = [f"Made by `python benchmarks/gpu.py DIR` (after `python benchmarks/gpu.py DIR --prepare` on the "
+             f"machine with the datasets) on {time.strftime('%Y-%m-%d', time.gmtime())}: "
              f"{device}, CuPy {cupy.__version__}, PyTorch {torch.__version__}, NumPy {np.__version__}, "
              f"Python {platform.python_version()}.", "",
              "| run | batch, epochs | glassnet (CuPy) s/epoch | PyTorch (CUDA) s/epoch | ratio | accuracy glassnet / PyTorch |",
