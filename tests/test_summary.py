@@ -290,3 +290,11 @@ def test_keras_refuses_a_layer_range_that_matches_nothing_too():
     keras = _keras()
     with pytest.raises(ValueError, match="do not match the layer names"):
         _frozen_layers(keras).summary(print_fn=lambda text: None, layer_range=("nothing", "d2"))
+
+
+def test_a_copy_keeps_the_nested_rows_with_its_own_layers():
+    import copy
+    model = _transfer(gn)
+    same = copy.deepcopy(model)
+    assert _ours(same, expand_nested=True) == _ours(model, expand_nested=True)
+    assert same._nesting[0].layers[0] is same.layers[0]
