@@ -86,6 +86,14 @@ def check_graph_config(graph, layers):
     return list(calls), [list(parents) for parents in inbound], modes, options
 
 
+def _present(nested, present):
+    """``nested`` (a ``Nested`` record) with only its layers (and its children's) whose ids are in
+    ``present``: a layer popped off the model since it was nested is not shown."""
+    from ._summary import Nested
+    return Nested(nested.name, nested.kind, [layer for layer in nested.layers if id(layer) in present],
+                  [_present(child, present) for child in nested.children], nested.key)
+
+
 class DescribingMixin:
     @classmethod
     def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform",
@@ -117,42 +125,129 @@ class DescribingMixin:
         return cls(layers, seed=seed, dtype=dtype)
 
 
-    def summary(self, print_fn=None):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
         """Print each layer's name and type, output shape and weight count, then the totals as
         Keras does: every weight (BatchNormalization's moving statistics included), the trained
-        ones, and the rest (those statistics and the parameters of frozen layers). ``print_fn``
-        is called once with the whole text; None (Keras' default) prints it."""
+        ones, and the rest (those statistics and the parameters of frozen layers). Keras 3's
+        arguments:
+
+        - ``print_fn``: called once with the whole text; None (Keras' default) prints it.
+        - ``expand_nested``: a model nested in this one (``Sequential([base, Dense(1)])``,
+          ``base(inputs)`` in a functional Model) is one row, its weights summed; True lists its
+          layers under it, ``└`` and indented, and so on down.
+        - ``show_trainable``: a "Trainable" column, ``Y`` or ``N`` for a layer with weights
+          (``N``: frozen; a nested model: ``Y`` when any of its layers trains), ``-`` without.
+        - ``layer_range``: two layer names, or patterns (``re.match``: matching a name's start),
+          the rows from the first layer matching the first to the last matching the second (a
+          nested model counts as one row). The totals stay the whole model's, as Keras'.
+        - ``line_length``, ``positions``: a table of fixed width, ``line_length`` characters
+          (Keras' 88, 108 with "Connected to"; a longer cell wraps), its columns ending at
+          ``positions`` (fractions of the width, Keras' ``[0.45, 0.8, 1.0]`` by default; or, when
+          the last is over 1, absolute positions). Without either, each column is as wide as
+          its widest cell.
+        """
+        from . import _summary
+        from ._validation import check_flag
         # checked before the work: a wrong print_fn would otherwise fail as "'str' object is not callable"
         if print_fn is None:
             print_fn = print
         elif not callable(print_fn):
             raise TypeError(f"summary: print_fn must be a function called with the text (or None: print it), "
                             f"got {print_fn!r:.60}")
+        expand_nested = check_flag(expand_nested, "summary: expand_nested")
+        show_trainable = check_flag(show_trainable, "summary: show_trainable")
+        positions = _summary.check_options(line_length, positions, layer_range)
         self._require_built("summary")
         # a functional Model says where each layer's inputs come from, as Keras' summary does
         graph = getattr(self, "_graph", None) is not None
-        headers = ("Layer (type)", "Output Shape", "Param #", *(("Connected to",) if graph else ()))
-        calls = [layer.name for layer in self._node_layers]
-        shapes = self._shapes_through(self.input_shape)
-        rows, total, trainable = [], 0, 0
-        for layer in self.layers:
-            # its calls (a functional Model may call a shared layer more than once; each shown)
-            mine = [k for k, call in enumerate(self._node_layers) if call is layer]
-            weights = layer.count_params()
-            total += weights
-            trainable += sum(int(p.size) for p in layer.params.values()) if layer.trainable else 0
-            sources = "; ".join(", ".join(self._input_names[-1 - p] if p < 0 else calls[p] for p in self._inbound[k])
-                                for k in mine) if graph else None
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None, *shapes[mine[0]])), f"{weights:,}",
-                         *((sources,) if graph else ())))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        line = "  ".join(f"{{:<{w}}}" for w in widths)
-        rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
-        text = [f'Model: "{self.name}"', rule, line.format(*headers).rstrip(), rule]
-        text += [line.format(*r).rstrip() for r in rows]
-        text += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                 f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
+        headers = ("Layer (type)", "Output Shape", "Param #", *(("Connected to",) if graph else ()),
+                   *(("Trainable",) if show_trainable else ()))
+        entries = self._summary_entries()
+        first, stop = _summary.range_bounds([name for name, _ in entries], layer_range)
+        seen = {id(layer): layer.name for layer in self.layers}
+        for _, entry in entries:
+            for layer in getattr(entry, "layers", ()):
+                seen[id(layer)] = entry.name
+        settings = dict(expand=expand_nested, graph=graph, show_trainable=show_trainable,
+                        shapes=self._shapes_through(self.input_shape),
+                        seen=[seen[id(layer)] for layer in self._node_layers])
+        rows = [row for _, entry in entries[first:stop] for row in self._summary_rows(entry, 0, settings)]
+        total = sum(layer.count_params() for layer in self.layers)
+        trainable = sum(sum(int(p.size) for p in layer.params.values()) for layer in self.layers if layer.trainable)
+        if line_length is None and positions is None:
+            table = _summary.compact_table(headers, rows)
+        else:
+            widths = _summary.column_widths(len(headers), line_length, positions, show_trainable, graph)
+            table = _summary.fixed_table(headers, rows, widths, right={2})
+        text = [f'Model: "{self.name}"', *table, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}", f"dtype: {self.dtype.name}"]
         print_fn("\n".join(text))
+
+    def _summary_entries(self):
+        """``[(name, entry)]``, the summary's top rows in the order of ``layers``: a layer, or the
+        ``Nested`` record of a model nested in this one (at its first layer), with the layers
+        left of it (a ``pop`` may have taken some)."""
+        present = {id(layer) for layer in self.layers}
+        group_of, entries = {}, []
+        for nested in getattr(self, "_nesting", ()):
+            for layer in nested.layers:
+                group_of.setdefault(id(layer), nested)
+        shown = set()
+        for layer in self.layers:
+            nested = group_of.get(id(layer))
+            if nested is None:
+                entries.append((layer.name, layer))
+            elif id(nested) not in shown:
+                shown.add(id(nested))
+                entries.append((nested.name, _present(nested, present)))
+        return entries
+
+    def _summary_rows(self, entry, level, settings):
+        """The rows of one entry (a layer, or a ``Nested`` record with, when ``expand``, its own
+        entries' rows under it, one level in). ``settings``: ``expand``, ``graph``,
+        ``show_trainable``, ``shapes`` (each call's output sample shape) and ``seen`` (the name
+        each call goes by at the top: a nested model's calls, the model's)."""
+        from ._summary import Nested
+        calls, nested = self._node_layers, isinstance(entry, Nested)
+        layers = entry.layers if nested else [entry]
+        mine = [k for k, call in enumerate(calls) if any(call is layer for layer in layers)]
+        weights = sum(layer.count_params() for layer in layers)
+        # a nested model's output is its last call's (every call of it leads there)
+        shape = str((None, *settings["shapes"][mine[-1] if nested else mine[0]])) if mine else "?"
+        prefix = "   " * level + "\u2514 " if level else ""
+        row = [f"{prefix}{entry.name} ({entry.kind if nested else type(entry).__name__})", shape, f"{weights:,}"]
+        if settings["graph"]:
+            # Keras names a source by its top row (a nested model's layer: the model), but inside
+            # an expanded nested model, where its layers are rows of their own
+            names = settings["seen"] if not level else [layer.name for layer in calls]
+
+            def source(p):
+                return self._input_names[-1 - p] if p < 0 else names[p]
+            if nested:       # where the nested model's inputs come from
+                inside = set(mine)
+                row.append(", ".join(dict.fromkeys(source(p) for k in mine for p in self._inbound[k]
+                                                   if p not in inside)))
+            else:
+                row.append("; ".join(", ".join(source(p) for p in self._inbound[k]) for k in mine))
+        if settings["show_trainable"]:
+            weighted = [layer for layer in layers if layer.params]
+            row.append("-" if not weighted else "Y" if any(layer.trainable for layer in weighted) else "N")
+        rows = [tuple(row)]
+        if settings["expand"] and nested:
+            inner = {id(layer): layer for layer in entry.layers}
+            group_of, done = {}, set()
+            for child in entry.children:
+                for layer in child.layers:
+                    group_of.setdefault(id(layer), child)
+            for layer in entry.layers:
+                child = group_of.get(id(layer))
+                if child is None:
+                    rows += self._summary_rows(layer, level + 1, settings)
+                elif id(child) not in done:
+                    done.add(id(child))
+                    rows += self._summary_rows(_present(child, inner), level + 1, settings)
+        return rows
 
     def get_config(self):
         """Everything but the weights: layers, dtype, seed and compile settings (JSON-serialisable)."""

@@ -266,6 +266,7 @@ class Model(Sequential):
         self._text_readers = {}
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
         self._shared_outputs = {}
+        self._nesting = ()
 
     def _make_graph(self, inputs, outputs):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
@@ -332,6 +333,8 @@ class Model(Sequential):
         self._call_options = None if all(option is None for option in options) else options
         causal = _causal_flags(tensors)
         self._calls, self._shared = calls, shared
+        # the models called in the graph (base(x)), each once, as summary shows them
+        self._nesting = list({t.nested_in.key: t.nested_in for t in tensors if t.nested_in is not None}.values())
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
         # _heads: several outputs (glassnet.outputs); _call_caches: a shared layer's forward cache
@@ -491,6 +494,12 @@ class Model(Sequential):
             sources = list(x) if isinstance(x, (list, tuple)) else [x]
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
             self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
+            from ._summary import Nested, kind_of
+            # one row in the summary of the model drawn; the models its call called, rows under it
+            children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
+            nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=id(self))
+            for tensor in made:
+                tensor.nested_in = nested
             for tensor in made:
                 if training is not None and tensor.training is None:     # sub(x, training=False): every call
                     tensor.training = training

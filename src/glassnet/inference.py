@@ -402,6 +402,10 @@ class InferenceMixin:
             training = check_flag(training, "training")
             modes = [training if mode is None else mode for mode in (modes or [None] * len(self._node_layers))]
         tensors = replay(self._node_layers, self._inbound, sources, modes, options)
+        from ._summary import record
+        nested = record(self)           # the model drawn shows this one as one row in its summary
+        for tensor in tensors:
+            tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]
         return outputs[0] if len(outputs) == 1 else outputs
 

@@ -116,6 +116,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _call_modes = _call_options = None
     _shared = frozenset()
     _call_caches = {}
+    # the models nested in this one, as summary shows them (glassnet._summary.Nested records)
+    _nesting = ()
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -288,6 +290,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         except BaseException:
             self._declared_input, self._declared_text = declared
             raise
+        from ._summary import record
+        self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
 
     def _add_layers(self, layers, block=None):
         """``layers`` joined in order, then one build (a layer refused there leaves no build half

@@ -24,7 +24,10 @@ class SymbolicTensor:
         One sample of the output (None: any size).
     shape : tuple
         Keras' form, the batch axis first as None: ``(None, *sample_shape)``.
+    nested_in : glassnet._summary.Nested or None
+        The model whose call (``base(x)``) made this tensor, for the summary of a model drawn on it.
     """
+    nested_in = None
 
     def __init__(self, layer, inputs, sample_shape):
         self.layer, self.inputs, self.sample_shape = layer, tuple(inputs), tuple(sample_shape)
