@@ -47,7 +47,7 @@ class SweepResult(dict):
 
     Keys: ``params`` (the combination), ``metrics`` (``loss``, compiled metrics and ``val_*`` of the
     trained weights, evaluated after training), ``history`` (per-epoch lists from ``fit``),
-    ``weights`` (list of arrays), ``config`` (``model.get_config()``), ``fit_seconds``, and
+    ``weights`` (list of arrays), ``config`` (``model.get_config()``, the graph's), ``fit_seconds``, and
     ``error`` (None, or the message when training stopped on NaN/inf; metrics are then NaN).
     """
 
@@ -123,6 +123,13 @@ def _build(build_fn, params):
         raise ValueError(f"build_fn({build_params}) returned a model that is not compiled; call "
                          f"model.compile(loss=..., optimizer=...) before returning it")
     return model
+
+
+def _graph_config(model):
+    """``model.get_config()`` as glassnet writes it, the network's (what ``from_config`` rebuilds): a
+    subclass of Model may override ``get_config`` with its constructor's arguments (Keras' idiom),
+    which no Sequential.from_config can read back."""
+    return model._config(with_compile=True)
 
 
 def _metric_names(model, with_validation):
@@ -208,7 +215,7 @@ def _fit_one(build_fn, params, data, fit_kwargs):
         except NonFiniteError as exc:             # one diverging learning rate must not sink the sweep
             names = _metric_names(model, _validates(kwargs, validation_data))
             return SweepResult(params=dict(params), metrics=dict.fromkeys(names, math.nan), history={},
-                               weights=None, config=model.get_config(),
+                               weights=None, config=_graph_config(model),
                                fit_seconds=time.perf_counter() - start, error=str(exc))
         seconds = time.perf_counter() - start
         metrics = _final_metrics(model, x, y, validation_data, kwargs)
@@ -216,7 +223,7 @@ def _fit_one(build_fn, params, data, fit_kwargs):
         exc.add_note(f"in the sweep's combination {params}")
         raise
     return SweepResult(params=dict(params), metrics=metrics, history=history, weights=model.get_weights(),
-                       config=model.get_config(), fit_seconds=seconds, error=None)
+                       config=_graph_config(model), fit_seconds=seconds, error=None)
 
 
 def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, client=None, scheduler=None,
@@ -286,7 +293,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
     first = _build(build_fn, combos[0])
     if not first.built and callable(getattr(first, "call", None)):
         first._draw_from(X)         # a subclass of Model: drawn as fit will draw it (its metrics' names, its config)
-    first.get_config()
+    _graph_config(first)
     with_validation = validating.pop()
     names = _metric_names(first, with_validation)
     sort_by = sort_by or ("val_loss" if with_validation else "loss")

@@ -387,7 +387,7 @@ class Model(Sequential):
         (Keras' form, ``(None, *shape)``, or a list of them, one per Input) does nothing; any other
         is refused. A subclass of Model is drawn here, its first time: ``call`` on Inputs of
         ``input_shape`` (see ``_draw``)."""
-        if not self.built and not self._calls:
+        if not self._calls:         # (not self.built: a build of its own may set Keras' built = True first)
             return self._draw(input_shape)
         given = input_shape if _several_shapes(input_shape) else [input_shape]
         wanted = [(None, *shape) for shape in self.input_shapes]
@@ -426,10 +426,12 @@ class Model(Sequential):
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             drawn = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-            bad = next((t for t in drawn if not isinstance(t, SymbolicTensor)), None)
-            if bad is not None or not drawn:
+            # (a list of what is not a tensor: a call without return gives None, which is no tensor either)
+            bad = [t for t in drawn if not isinstance(t, SymbolicTensor)]
+            if bad or not drawn:
+                got = type(bad[0]).__name__ if bad else "an empty list"
                 raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its "
-                                f"layers returned (a tensor or a list of them), got {type(bad).__name__}; call only "
+                                f"layers returned (a tensor or a list of them), got {got}; call only "
                                 f"layers in call (arithmetic: Add, Multiply, ...)")
         except BaseException:
             for layer, first in kept:
@@ -441,19 +443,25 @@ class Model(Sequential):
         return list(outputs) if isinstance(outputs, (list, tuple)) else outputs
 
     def _attribute_layers(self):
-        """The layers this model holds as attributes (in lists too), and those of the models it holds."""
+        """The layers this model holds as attributes (in lists, tuples and dicts too, nested, as Keras
+        tracks them), and those of the models it holds."""
         found, stack = {}, [self]
         while stack:
             owner = stack.pop()
-            for value in list(vars(owner).values()):
-                for item in value if isinstance(value, (list, tuple)) else [value]:
-                    if isinstance(item, Sequential) and id(item) not in found:
-                        found[id(item)] = None
-                        stack.append(item)
-                        for layer in item.layers:
-                            found.setdefault(id(layer), layer)
-                    elif hasattr(item, "describe") and hasattr(item, "params"):
-                        found.setdefault(id(item), item)
+            items, seen = list(vars(owner).values()), set()
+            while items:
+                item = items.pop()
+                if isinstance(item, (list, tuple, dict)):
+                    if id(item) not in seen:        # (a list holding itself)
+                        seen.add(id(item))
+                        items.extend(item.values() if isinstance(item, dict) else item)
+                elif isinstance(item, Sequential) and id(item) not in found:
+                    found[id(item)] = None
+                    stack.append(item)
+                    for layer in item.layers:
+                        found.setdefault(id(layer), layer)
+                elif hasattr(item, "describe") and hasattr(item, "params"):
+                    found.setdefault(id(item), item)
         return [layer for layer in found.values() if layer is not None]
 
     def _draw(self, input_shape):
@@ -518,9 +526,9 @@ class Model(Sequential):
         """Draw a subclass of Model (``_draw``) for the samples of ``x``: an array, or a list of
         arrays for a ``call`` taking a list of inputs."""
         if isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(a, "shape") for a in x):
-            self.build([tuple(a.shape[1:]) for a in x])
+            shape = [tuple(a.shape[1:]) for a in x]
         elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
-            self.build(tuple(x[0].shape[1:]))           # Keras' [x] for one input, as a functional Model takes it
+            shape = tuple(x[0].shape[1:])           # Keras' [x] for one input, as a functional Model takes it
         elif isinstance(x, dict):
             raise TypeError(f"x: {type(self).__name__} is drawn from its first data, and a dict does not say the "
                             f"order of call's inputs; give a list, or call build([shape, ...]) first")
@@ -528,7 +536,12 @@ class Model(Sequential):
             shape = np.shape(x)
             if len(shape) < 2:
                 raise ValueError(f"x: expected a 2-D array (n_samples, n_features), got shape {shape}")
-            self.build(tuple(shape[1:]))
+            shape = tuple(shape[1:])
+        self.build(shape)
+        if not self._calls:
+            # a build of its own that makes the layers and does not end with super().build (Keras'
+            # idiom, which then runs call): drawn here, or the passes would run an empty graph
+            self._draw(shape)
 
     @property
     def input(self):
@@ -579,13 +592,22 @@ class Model(Sequential):
             self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
 
     def compute_output_shape(self, input_shape):
-        """``Sequential.compute_output_shape``; for a model of several outputs, a list of their
-        shapes, batch axis first (Keras')."""
-        if self._heads is None:
-            return super().compute_output_shape(input_shape)
-        self.build(input_shape)             # (refuses any shape but the Inputs')
+        """``Sequential.compute_output_shape``; for a model of several inputs, their shapes in a list;
+        for a model of several outputs, a list of their shapes, batch axis first (Keras'). A subclass
+        not drawn yet is drawn for these inputs (Keras builds its layers here too)."""
         several = _several_shapes(input_shape)
-        return [(None if several else input_shape[0], *head.shape) for head in self._heads]
+        shapes = input_shape if several else [input_shape]
+        if not all(isinstance(shape, (tuple, list)) and len(shape) > 1 for shape in shapes):
+            raise ValueError(f"compute_output_shape: expected a shape with the batch axis first, (None, *sample) "
+                             f"(a list of them, one per input, for a model of several), got {input_shape!r:.80}")
+        # build takes the samples' shapes: a batch size there, Keras' (32, 5), would read as a sample axis
+        samples = [(None, *shape[1:]) for shape in shapes]
+        if not self._calls or several or self._heads is not None:
+            self.build(samples if several else samples[0])      # (refuses any shape but the Inputs')
+        batch = shapes[0][0]
+        if self._heads is None:
+            return (batch, *self.output_shape) if several else super().compute_output_shape(input_shape)
+        return [(batch, *head.shape) for head in self._heads]
 
     def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
         """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
@@ -969,6 +991,21 @@ class Model(Sequential):
 
     def __repr__(self):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"
+
+    @classmethod
+    def _from_config(cls, config):
+        # Keras' rule for a subclass drawn by its call: a config of its own (get_config overridden
+        # to return the constructor's arguments, Keras' idiom) makes a new one, cls(**config); a
+        # graph's config ("layers") gives the functional Model of that graph, as load_model does
+        if callable(getattr(cls, "call", None)) and isinstance(config, dict) and "layers" not in config:
+            try:
+                return cls(**config)
+            except TypeError as exc:
+                raise TypeError(f"{cls.__name__}.from_config: the config is not a graph's (no 'layers'), so it is "
+                                f"given to the constructor, {cls.__name__}(**config), which refused it ({exc}); "
+                                f"return the constructor's arguments from get_config, or define from_config; "
+                                f"got {config!r:.200}") from exc
+        return super()._from_config(config)
 
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None, **kwargs):

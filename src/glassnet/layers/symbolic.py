@@ -48,7 +48,9 @@ class SymbolicTensor:
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
     __matmul__ = __rmatmul__ = __pow__ = __neg__ = __abs__ = __getitem__ = __array__ = __bool__ = _no_values
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
-    __array_ufunc__ = None          # NumPy defers to the operators above (and refuses its functions)
+    # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
+    # NumPy's "does not support ufuncs", which says nothing of what to use instead
+    __array_ufunc__ = _no_values
 
 
 def is_symbolic(x):
