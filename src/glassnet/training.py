@@ -284,6 +284,11 @@ class TrainingMixin(ActivityMixin):
             else:
                 grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
             grad = grad if rows is None else rows.back(grad)
+        if grad.dtype != self.dtype:
+            # a loss of your own whose gradient came back in float64 (a np.float64 constant is
+            # enough, under NumPy 2's rules) would run every layer's backward in float64: the
+            # gradient enters the model here, and is cast here once, as inputs are at fit
+            grad = grad.astype(self.dtype)
         self._backward(grad, self._fused, activity)
         if self._penalties:         # kernel_regularizer=...: their penalties join loss and gradients
             value = value + self._add_penalty_gradients()

@@ -27,11 +27,13 @@ def equalize(x, value_range, bins):
     first = xp.take_along_axis(cdf, (cdf > 0).argmax(axis=-1)[..., None], axis=-1)
     denominator = cdf[..., -1:] - first
     denominator = np.where(denominator == 0, 1, denominator)
-    table = np.clip(np.round((cdf - first) * 255 / denominator), 0, 255)        # float64, as TensorFlow's
+    # rounded in float64, as TensorFlow's, then whole levels 0..255, exact in the images' dtype: the
+    # lookup below then makes no image-sized float64 array in a float32 model
+    table = np.clip(np.round((cdf - first) * 255 / denominator), 0, 255).astype(x.dtype)
     # the lookup's bins, Keras' other steps: p / 255 (bins - 1), clipped, truncated
     read = np.clip(p / t(255) * t(bins - 1), 0, bins - 1).astype(np.int64)
     equalized = xp.take_along_axis(table.reshape(n, c, bins), read.transpose(0, 3, 1, 2).reshape(n, c, h * w), axis=-1)
-    equalized = equalized.reshape(n, c, h, w).transpose(0, 2, 3, 1).astype(x.dtype)
+    equalized = equalized.reshape(n, c, h, w).transpose(0, 2, 3, 1)
     out = equalized * t((high - low) / 255.0) + t(low)
     flat = (hist > 0).sum(axis=-1) <= 1
     return np.where(flat, x, out), flat
