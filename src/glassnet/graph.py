@@ -349,8 +349,11 @@ class Model(Sequential):
         else:
             shape = inputs[0].shape
         # a layer built in another model (a sub-model drawn from model.get_layer(...).output) keeps
-        # drawing from the generator it has there, so that the other model's Dropout runs as before
-        kept = [(layer, layer.rng) for layer in layers if layer.built and layer.rng is not None]
+        # drawing from the generator it has there, so that the other model's Dropout runs as before,
+        # when that model's seed made it: one from an unseeded model (or the OS's, a layer built
+        # alone) takes this model's stream, so that this model's seed fixes the run
+        kept = [(layer, layer.rng) for layer in layers
+                if layer.built and layer.rng is not None and layer.__dict__.get("_rng_from_seed")]
         renamed = _rename_clashes(layers)
         joined = []
         try:
@@ -367,7 +370,7 @@ class Model(Sequential):
             self._declared_input = shape
             self._build_samples(shape)
             for layer, rng in kept:
-                layer.rng = rng
+                layer.rng, layer._rng_from_seed = rng, True
             for layer, flag in causal:          # what this model's passes run with
                 layer._drawn_causal = flag
         except BaseException as exc:

@@ -42,6 +42,16 @@ def _refuse_in_a_chain(layer):
         raise ValueError(f"add: {layer.describe()} reads another layer's states, in a functional glassnet.Model only")
 
 
+def _give_back(layer, given):
+    """A layer's name, dtype and generator (and whether a seed made it) as ``Sequential._join``
+    found them: it left no model, or never joined one."""
+    layer.name, layer.dtype, layer.rng, from_seed = given
+    if from_seed is None:
+        layer.__dict__.pop("_rng_from_seed", None)
+    else:
+        layer._rng_from_seed = from_seed
+
+
 def metric_list(value, what):
     """``compile``'s ``metrics`` or ``weighted_metrics`` (``what``) as a list: None as none; a
     TypeError for a string or a dict (Keras' per-output dict is for models of several outputs)."""
@@ -198,13 +208,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
                              f"whose weights it uses; add the wrapper, or a layer of its own")
-        given = layer.name, layer.dtype, layer.rng
+        given = layer.name, layer.dtype, layer.rng, layer.__dict__.get("_rng_from_seed")
         built = layer.built, dict(layer.params), dict(layer.grads), layer.input_shape
         try:
             self._name_and_seed(layer)
             self._check_masks_reach(layer)
         except ValueError:
-            layer.name, layer.dtype, layer.rng = given      # as it was: it never joined
+            _give_back(layer, given)        # as it was: it never joined
             raise
         self.layers.append(layer)
         return layer, given, built
@@ -237,9 +247,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Take the layers ``_join`` appended (the last ones) out again, each as it was before,
         after a build refused them; the model's own state was not touched (a build that fails stops
         before the parameters are laid out anew, so the optimizer keeps its state)."""
-        for layer, (name, dtype, rng), (built, params, grads, input_shape) in reversed(joined):
+        for layer, given, (built, params, grads, input_shape) in reversed(joined):
             self.layers.pop()
-            layer.name, layer.dtype, layer.rng = name, dtype, rng
+            _give_back(layer, given)
             if not built:           # a build that got as far as this layer made weights: gone again
                 layer.built, layer.params, layer.grads, layer.input_shape = False, params, grads, input_shape
         if not self.built:
@@ -325,10 +335,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 layer.name = name
             self._set_graph_state(before)
             raise
-        # each layer keeps the generator its model gave it (Dropout draws as it drew there)
-        for layer, (_, (_, _, rng), _) in zip(layers, joined):
-            if rng is not None:
-                layer.rng = rng
+        # each layer keeps the generator its model's seed gave it (Dropout draws as it drew there);
+        # one an unseeded model gave (augmentation = Sequential([RandomFlip()])) is replaced by
+        # this model's: kept, it would draw from the OS's entropy and seed= would not fix the run
+        for layer, (_, (_, _, rng, from_seed), _) in zip(layers, joined):
+            if rng is not None and from_seed:
+                layer.rng, layer._rng_from_seed = rng, True
 
     # -- a functional model nested: the chain becomes a graph of calls --------------------------
     def _graph_block(self, model):
@@ -418,6 +430,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if layer.seed is None:
             layer.rng = np.random.default_rng(
                 np.random.SeedSequence(self._entropy, spawn_key=(1, len(self.layers))))
+            # whether a seed fixed this stream: a seeded model nesting the layer keeps it only then
+            layer._rng_from_seed = self.seed is not None
 
     def _declare_input(self, input_layer):
         """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
