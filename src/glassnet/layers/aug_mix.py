@@ -156,6 +156,11 @@ class AugMix(_Operations):
         self._kept = (out >= self.value_range[0]) & (out <= self.value_range[1])
         return np.clip(out, *self.value_range, out=out)
 
+    def _check_dict(self, labels, masks, n, training):
+        if training and masks is not None:          # class ids refused before the draws (segmentation.py)
+            from .segmentation import check_mixable
+            check_mixable(self, masks)
+
     def _transform_masks(self, masks):
         """Keras' rule: each chain's operations move the masks (nearest, the geometric ones), and
         the chains are mixed and blended as the images were (no clip): floats only."""

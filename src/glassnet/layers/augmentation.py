@@ -220,6 +220,12 @@ class _AffineImage(_RandomImage):
     def _augment_backward(self, grad_output):
         return affine_sample_backward(grad_output, self._sampling)
 
+    def _check_dict(self, labels, masks, n, training):
+        # a fill the masks read ("constant") that their dtype cannot hold: refused before the draws
+        if masks is not None and training and self.fill_mode == "constant":
+            from .segmentation import check_mask_fill
+            check_mask_fill(self, masks)
+
     def _augment_masks(self, masks):
         # Keras': the images' matrices, fill_mode and fill_value, sampled "nearest" (coordinates in
         # the images' dtype, so that images sampled "nearest" read the very pixels the masks read)

@@ -12,7 +12,7 @@ and its transpose do the reading and the backward pass.
 import numpy as np
 
 from .._validation import check_number
-from .augmentation import INTERPOLATIONS, _RandomIntensity, check_fill_value, _unsigned_pair, _where, affine_sample, \
+from .augmentation import INTERPOLATIONS, _AffineImage, _RandomIntensity, check_fill_value, _unsigned_pair, _where, affine_sample, \
     affine_sample_backward
 from .blur import gaussian_blur, gaussian_kernel
 
@@ -176,6 +176,8 @@ class RandomElasticTransform(_RandomIntensity):
         if self._sampling is not None:
             grad[self._distorted] = affine_sample_backward(grad[self._distorted], self._sampling)
         return grad
+
+    _check_dict = _AffineImage._check_dict       # a "constant" fill the masks' dtype cannot hold
 
     def _augment_masks(self, masks):
         # the images' points read "nearest" (Keras'), with fill_mode and fill_value; not clipped to

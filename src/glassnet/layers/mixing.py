@@ -29,6 +29,15 @@ class _MixImages(_RandomImage):
         images (the dict form, ``segmentation.py``); unchanged outside training."""
         if not self._active:
             return labels
+        return self._mix(self._checked_labels(labels, n))
+
+    def _check_dict(self, labels, masks, n, training):
+        # the labels a training call mixes, checked before its draws (segmentation.check_before_draws)
+        if training and labels is not None:
+            self._checked_labels(labels, n)
+
+    def _checked_labels(self, labels, n):
+        """The labels as an array, one float row per image, or refused by name."""
         cls = type(self).__name__
         xp = backend.get_array_module(labels)
         labels = xp.asarray(labels)
@@ -38,7 +47,7 @@ class _MixImages(_RandomImage):
             raise TypeError(f"{cls}: labels must be floats (one-hot rows, or probabilities), got {labels.dtype}: "
                             f"mixed labels are fractions; one-hot encode class indices first "
                             f"(glassnet.utils.to_categorical)")
-        return self._mix(labels)
+        return labels
 
     def _mix(self, values):
         """Values with one row per image (labels, masks) mixed as the images were."""
@@ -118,6 +127,12 @@ class MixUp(_MixImages):
         return grad
 
     _mix = _MixImages._mix_weighted
+
+    def _check_dict(self, labels, masks, n, training):
+        super()._check_dict(labels, masks, n, training)
+        if training and masks is not None:          # class ids refused before the draws
+            from .segmentation import check_mixable
+            check_mixable(self, masks)
 
     def _augment_masks(self, masks):
         # Keras': the masks blended by the images' weights (floats: one-hot or probability channels)

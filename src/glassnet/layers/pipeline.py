@@ -157,6 +157,12 @@ class Pipeline(_Wrapper):
             labels = labels if transform is None else transform(labels, n)
         return labels
 
+    def _check_dict(self, labels, masks, n, training):
+        # what any of its layers would refuse after the draws of those before it, refused first
+        from .segmentation import check_before_draws
+        for layer in self.pipeline_layers:
+            check_before_draws(layer, labels, masks, n, training)
+
     def _transform_masks(self, masks):
         # each layer's last call moved its pixels: the masks follow, layer by layer (each says how:
         # segmentation.check_moves_masks refused the others before the call)

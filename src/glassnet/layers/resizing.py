@@ -259,6 +259,12 @@ class Resizing(_Images):
                                   self.pad_to_aspect_ratio, self.fill_value)
         return out
 
+    def _check_dict(self, labels, masks, n, training):
+        # a pad fill that the masks' dtype cannot hold: refused before the images are resized
+        if masks is not None and self.pad_to_aspect_ratio:
+            from .segmentation import check_mask_fill
+            check_mask_fill(self, masks)
+
     def _transform_masks(self, masks):
         # Keras': "nearest" whatever the images' interpolation, after the same crop or pad (fill_value)
         return resize_masks(masks, self.height, self.width, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio,

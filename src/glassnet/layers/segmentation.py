@@ -40,6 +40,11 @@ def check_masks(layer, masks, images):
     ``images`` (before the layer), numbers or booleans."""
     cls = type(layer).__name__
     xp = backend.get_array_module(images)
+    if images.ndim != 4:
+        # Keras' dict takes one image unbatched; the masks are not the ones at fault then
+        raise ValueError(f"{cls}: images must be (batch, height, width, channels) in the dict form, got shape "
+                         f"{tuple(images.shape)}: a single image and its masks take a batch axis first, "
+                         f"images[None] and segmentation_masks[None] (Keras takes them unbatched)")
     masks = xp.asarray(masks)
     if masks.dtype.kind not in "biuf":
         raise TypeError(f"{cls}: segmentation_masks must be numbers (class ids, or one-hot/probability channels), "
@@ -63,7 +68,9 @@ def call_on_dict(layer, data, training, mask):
     masks = check_masks(layer, data["segmentation_masks"], images) if "segmentation_masks" in data else None
     if masks is not None:
         check_moves_masks(layer)           # before any draw: a layer that cannot move them is refused first
-    out = {"images": layer(images, training=True if training is None else training, mask=mask)}
+    training = True if training is None else training
+    check_before_draws(layer, data.get("labels"), masks, images.shape[0], training)
+    out = {"images": layer(images, training=training, mask=mask)}
     if "labels" in data:
         out["labels"] = layer._transform_labels(data["labels"], images.shape[0])
     if masks is not None:
@@ -79,6 +86,31 @@ def check_moves_masks(layer, owner=None):
                          f"layer: how it moves pixels is not known); call the pipeline on the images alone")
     for inner in getattr(layer, "pipeline_layers", ()):
         check_moves_masks(inner, layer)
+
+
+def check_before_draws(layer, labels, masks, n, training):
+    """What ``layer`` would refuse of the labels and masks once its images' draws are made (labels
+    or masks a mixing layer cannot mix, a fill the masks cannot hold), refused before them: a
+    refused call leaves the generator where it was, and the next one draws what it would have.
+    Each layer says what it refuses in ``_check_dict`` (a Pipeline asks its layers in turn); the
+    masks keep their dtype through every layer, so those of the dict are the ones each one sees."""
+    check = getattr(layer, "_check_dict", None)
+    if check is not None:
+        check(labels, masks, n, training)
+
+
+def check_mask_fill(layer, masks):
+    """Refuse a ``fill_value`` that the masks' dtype cannot hold, by name: uint8 masks filled with
+    -1 read 255 and with 300 read 44 (a class from nowhere), int masks 2 for 2.5, booleans True for
+    7 (Keras' TensorFlow cast wraps the same way, silently)."""
+    dtype = masks.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        held = np.asarray(layer.fill_value, dtype=np.float64).astype(dtype)
+        fits = np.isfinite(held) if dtype.kind == "f" else held.astype(np.float64) == layer.fill_value
+    if not fits:
+        raise ValueError(f"{type(layer).__name__}: fill_value={layer.fill_value!r} cannot be held by the "
+                         f"segmentation_masks' dtype {dtype.name} (it would read {held.item()!r}); give a "
+                         f"fill_value of that dtype, or masks of a dtype that holds it")
 
 
 def nearest_sample(masks, sampling, fill_value):
