@@ -197,7 +197,14 @@ def _check_passes(layer, x, training, eps, rtol, atol, seed, hook, out):
 
     loss()                                   # the analytic pass runs on a fresh forward cache
     _poison([layer])
-    grad_in = layer.backward(weights.copy())
+    grad_output = weights.copy()
+    grad_in = layer.backward(grad_output)
+    # the contract: a model hands one gradient to several layers (a branch point of a functional
+    # model), so a backward that writes into it corrupts the others' gradients, and this check,
+    # which hands it a copy, would pass it
+    if not np.array_equal(grad_output, weights):
+        raise GradientCheckError(f"check_layer: {layer.describe()}: backward modified grad_output in place; "
+                                 f"compute into a new array (g = grad_output * ..., not grad_output *= ...)")
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     report = {"max_error": 0.0, "errors": {}}
     if getattr(layer, "discrete_input", False):

@@ -208,12 +208,23 @@ class ParametersMixin:
         """Re-attach parameters or gradients that a layer replaced instead of writing in place
         (a custom layer may do ``self.grads["w"] = ...``): the flat buffers must see them."""
         for layer, key, param, grad in self._views:
+            # two identity tests per weight and step: the common case (nothing replaced) costs no more
             if layer.grads[key] is not grad:
-                grad[...] = layer.grads[key]
-                layer.grads[key] = grad
+                _reattach(layer, "gradient", layer.grads, key, grad)
             if layer.params[key] is not param:
-                param[...] = layer.params[key]
-                layer.params[key] = param
+                _reattach(layer, "weight", layer.params, key, param)
+
+
+def _reattach(layer, what, table, key, view):
+    """Copy the array a layer put in ``table[key]`` into its flat-buffer ``view`` and put the view
+    back. An assignment of another shape would broadcast into the view: a scalar (``g.sum()`` for
+    ``g.sum(axis=0)``) into every entry, training silently wrong; it is refused by name."""
+    shape = tuple(getattr(table[key], "shape", ()))
+    if shape != tuple(view.shape):
+        raise ValueError(f"{layer.describe()}: its {what} {key!r} was replaced by an array of shape {shape}, "
+                         f"expected the weight's shape {tuple(view.shape)}")
+    view[...] = table[key]
+    table[key] = view
 
 
 def _unshared(value, data):

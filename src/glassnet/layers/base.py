@@ -44,6 +44,7 @@ The rules a layer of your own must keep, and why:
   its outputs: ``fit`` picks its BLAS threads from the largest.
 """
 import contextlib
+import functools
 import inspect
 import math
 import re
@@ -171,6 +172,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in vars(cls):
+            cls.build = _sized_build(vars(cls)["build"])
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
@@ -234,10 +237,25 @@ class Layer:
         update a model makes, as Keras' ``add_weight(constraint=...)``.
         Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
         parameter moves into the model's flat buffer, and this array stops being the live one."""
-        # refused before anything is made
+        # refused before anything is made. Keras' add_weight starts with shape: add_weight((3,), "zeros")
+        # would take the shape for the name
+        if not isinstance(name, str):
+            raise TypeError(f"{self.describe()}: add_weight: name must be a string, got {name!r:.80}; the order "
+                            f"is add_weight(name, shape, initializer) (Keras' starts with shape: pass keywords)")
+        # the params dict holds one array per name: a second one would replace the first unseen
+        if name in self.params:
+            raise ValueError(f"{self.describe()}: add_weight: a weight named {name!r} exists already; give "
+                             f"each weight a name of its own")
+        given = shape
+        shape = None if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") else tuple(shape)
+        if shape is None or not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                                  and d >= 0) for d in shape):
+            raise TypeError(f"{self.describe()}: add_weight: {name!r}: shape must be a tuple of non-negative "
+                            f"integers such as (3,) or (4, 3), got {given!r:.80}")
         if any(d is None for d in shape):
             raise ValueError(f"{self.describe()}: its weight {name!r} has shape {tuple(shape)}, which takes the size "
-                             f"of an input axis given as None (any size); give that axis a size")
+                             f"of an input axis given as None (any size); give that axis a size (build(input_shape) takes "
+                             f"one sample's shape, without Keras' batch axis: (5,), not (None, 5))")
         regularizer = regularizers.get(regularizer, f"{type(self).__name__} {self.name!r}: {name}: regularizer")
         constraint = constraints.get(constraint, f"{type(self).__name__} {self.name!r}: {name}: constraint")
         if constraint is not None:
@@ -350,12 +368,12 @@ class Layer:
     # -- computing ----------------------------------------------------------------------------
     def forward(self, x, training=False):
         """x : ndarray of shape (batch, *input_shape) -> ndarray of shape (batch, *output_shape)."""
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+        raise NotImplementedError(_unwritten(self, "forward"))
 
     def backward(self, grad_output):
         """grad_output : dL/d(output), shape of the output -> dL/d(input); fills ``grads``.
         Must not modify ``grad_output``."""
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+        raise NotImplementedError(_unwritten(self, "backward"))
 
     def __call__(self, x, training=None, mask=None):
         """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone.
@@ -374,12 +392,12 @@ class Layer:
                             f"ConvLSTM1D/2D/3D, Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
+        # values the layer cannot take (an Embedding's indices), as given: before the cast to floats
+        self.check_input_values(x, self.describe())
         if _holds_strings(x) and not getattr(self, "takes_text", False):
             # NumPy's own "could not convert string to float" would name neither the layer nor the way out
             raise TypeError(f"{self.describe()}: expected numbers, got strings (dtype {x.dtype}); texts and "
                             f"string categories go through TextVectorization, StringLookup or Hashing first")
-        # values the layer cannot take (an Embedding's indices), as given: before the cast to floats
-        self.check_input_values(x, self.describe())
         if x.ndim < 2:
             raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
         if not self.built:
@@ -582,12 +600,36 @@ def sized_axes_needed(layer, shape):
     try:
         yield
     except TypeError as exc:
-        if None not in tuple(shape) or "NoneType" not in str(exc):
+        if not isinstance(shape, (tuple, list)) or None not in shape or "NoneType" not in str(exc):
             raise
+        # Keras' build((None, 5)) names the batch axis, which glassnet's shapes leave out
+        batch = (f"; build(input_shape) takes one sample's shape, without Keras' batch axis: "
+                 f"{tuple(shape[1:])} for Keras' {tuple(shape)}") if shape[0] is None and len(shape) > 1 else ""
         raise ValueError(f"{layer.describe()}: needs every axis of its input sized, got samples of shape "
                          f"{tuple(shape)} (None: any size); give that axis a size, or put a layer that does "
                          f"not depend on it here (GlobalAveragePooling1D or an RNN without return_sequences "
-                         f"instead of Flatten)") from exc
+                         f"instead of Flatten){batch}") from exc
+
+
+def _unwritten(layer, method):
+    """The message for a layer of yours without ``method`` (forward or backward); a Keras layer's
+    ``call`` is not what glassnet runs, so say so rather than name the missing method alone."""
+    keras = ("; it defines call(), Keras' method, which glassnet does not run: rename it forward and "
+             "write backward(grad_output) too (NumPy, no autodiff)") if callable(getattr(layer, "call", None)) else ""
+    return (f"{type(layer).__name__}.{method}: a layer of your own writes forward(x, training=False) and "
+            f"backward(grad_output), see glassnet/layers/base.py{keras}")
+
+
+def _sized_build(build):
+    """``build`` under ``sized_axes_needed``, as models and ``layer(x)`` call it: called directly
+    with an axis of any size (Keras' ``layer.build((None, 5))``), a layer's ``int(None)`` would
+    otherwise fail as a bare TypeError that names neither the layer nor the argument."""
+    @functools.wraps(build)
+    def sized(self, *args, **kwargs):
+        shape = args[0] if args else kwargs.get("input_shape")
+        with sized_axes_needed(self, shape):
+            return build(self, *args, **kwargs)
+    return sized
 
 
 def shape_fits(actual, declared):
