@@ -9,6 +9,7 @@ recorded by its registered name and its ``get_config()``, and saves. ``save_mode
 ``ModelCheckpoint`` (before the first epoch) run ``check_saveable``.
 """
 import json
+import math
 import numbers
 
 from . import activations, losses, metrics, optimizers, saving
@@ -172,6 +173,18 @@ def _check_rebuilt(optimizer, entry):
         raise ValueError(f"save_model: {what} would load back as {type(rebuilt).__name__} described by "
                          f"{again!r:.200}, not as saved, {entry!r:.200}: its (or its schedule's) constructor "
                          f"must take back what get_config() returns")
+    # the settings themselves, not only the configs: a get_config of yours that leaves out clipnorm
+    # or use_ema (taken through **options) describes the rebuilt optimizer as well as this one
+    lost = [name for name in ("_no_decay", *optimizer.hyper_parameters)
+            if not (name == "learning_rate" and optimizer.schedule is not None)
+            and getattr(rebuilt, name, None) != getattr(optimizer, name, None)]
+    if lost:
+        shown = {"_no_decay": "exclude_from_weight_decay"}         # what its patterns were given to
+        raise ValueError(f"save_model: {what} would load back with "
+                         f"{', '.join(f'{shown.get(n, n)}={getattr(rebuilt, n, None)!r:.40}' for n in lost)}, not "
+                         f"{', '.join(f'{shown.get(n, n)}={getattr(optimizer, n, None)!r:.40}' for n in lost)} as "
+                         f"saved: its get_config() {entry.get('config', entry)!r:.200} must hold them (return "
+                         f"{{**super().get_config(), ...}})")
 
 
 def _check_state_declared(model, optimizer):
@@ -203,8 +216,9 @@ def _check_state_declared(model, optimizer):
                                      f"load_model reads; override slot_shape(name, param, shapes)")
     scalars = state.get("scalars", {})
     if not (set(scalars) <= set(optimizer.scalar_names)
-            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in scalars.values())):
-        raise ValueError(f"save_model: optimizer {name}'s scalars {scalars!r:.200} must be numbers named among its "
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in scalars.values())):       # (load_model refuses NaN and infinities, as in its slots)
+        raise ValueError(f"save_model: optimizer {name}'s scalars {scalars!r:.200} must be finite numbers named among its "
                          f"scalar_names {tuple(optimizer.scalar_names)}")
 
 

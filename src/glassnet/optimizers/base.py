@@ -113,6 +113,24 @@ def flush_subnormals(a):
         np.copyto(piece, 0, where=np.abs(piece) < tiny)
 
 
+def _arguments(cls):
+    """The named arguments of ``cls``'s constructor and, while a constructor passes ``**options``
+    on to its parent's, those of the parents' constructors too: a subclass of a built-in taking
+    ``(learning_rate, damping, **options)`` is also given the built-in's ``beta_1`` through them,
+    which its config must hold as Keras' ``{**super().get_config(), ...}`` does, or a file would load
+    it with the default (a built-in's own constructor names all its parents' arguments)."""
+    arguments = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        arguments += [p.name for p in parameters if p.name != "self" and p.name not in arguments
+                      and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if klass is Optimizer or not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return arguments
+
+
 class Optimizer:
     """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
 
@@ -497,11 +515,10 @@ class Optimizer:
         return tuple(param.shape)
 
     def get_config(self):
-        """``{"name": ..., argument: value}`` for every argument of the constructor and the clipping
-        argument in use, read from the attributes of the same names (the convention of layers'
+        """``{"name": ..., argument: value}`` for every argument of the constructor (and of its
+        parents' it passes ``**options`` on to: ``_arguments``) and the clipping argument in use, read from the attributes of the same names (the convention of layers'
         get_config too)."""
-        arguments = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
-                     if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        arguments = _arguments(type(self))
         # the arguments every optimizer takes only when not at their defaults: a model file without
         # them then loads in a glassnet from before they existed, whose constructors do not know them
         common = {name: getattr(self, name) for name, default in COMMON.items()
