@@ -11,14 +11,26 @@ import re
 import shutil
 import textwrap
 
+import numpy as np
+
 
 class Nested:
     """A model nested in another, as ``summary`` shows it: ``name``, ``kind``, ``layers`` (its
-    layers, in its order) and ``children`` (the ``Nested`` records of the models nested in it)."""
-    __slots__ = ("name", "kind", "layers", "children", "key")
+    layers, in its order), ``children`` (the ``Nested`` records of the models nested in it),
+    ``key`` (the model's, ``key_of``) and ``outputs`` (the layers making its outputs, whose
+    shapes its row shows; None: its last call's)."""
+    __slots__ = ("name", "kind", "layers", "children", "key", "outputs")
 
-    def __init__(self, name, kind, layers, children, key=None):
+    def __init__(self, name, kind, layers, children, key=None, outputs=None):
         self.name, self.kind, self.layers, self.children, self.key = name, kind, list(layers), list(children), key
+        self.outputs = None if outputs is None else list(outputs)
+
+
+def key_of(model):
+    """What tells the calls of ``model`` from another model's in a graph: a token of its own, kept
+    on it. Not ``id(model)``: a model made in a helper function, called there and dropped, frees
+    its id for the next one made, whose calls were then taken for the first one's."""
+    return model.__dict__.setdefault("_summary_key", object())
 
 
 def kind_of(model):
@@ -33,19 +45,22 @@ def kind_of(model):
 def record(model, layers=None):
     """The ``Nested`` record of ``model`` (its ``layers`` unless given: an undrawn subclass'
     layers are those its call used), with the records of the models nested in it."""
+    calls = model._node_layers
     return Nested(model.name, kind_of(model), model.layers if layers is None else layers,
-                  getattr(model, "_nesting", ()), key=id(model))
+                  getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls])
 
 
 def check_options(line_length, positions, layer_range):
     """The arguments of ``summary``, checked by name; ``positions`` as a list of floats."""
-    if line_length is not None and (isinstance(line_length, bool) or not isinstance(line_length, int)
+    # (NumPy's numbers too, as Keras takes them and glassnet's other integer arguments do)
+    if line_length is not None and (isinstance(line_length, bool) or not isinstance(line_length, (int, np.integer))
                                     or line_length <= 0):
         raise ValueError(f"summary: line_length must be a positive integer (the table's width) or None, "
                          f"got {line_length!r:.60}")
     if positions is not None:
         if (not isinstance(positions, (list, tuple)) or not positions
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in positions)
+                or not all(isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
+                           and np.isfinite(p) and p > 0 for p in positions)
                 or any(b <= a for a, b in zip(positions, positions[1:]))):
             raise ValueError(f"summary: positions must be a list of increasing positive numbers, where each column "
                              f"ends (fractions of line_length, or absolute positions), got {positions!r:.80}")

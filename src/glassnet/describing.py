@@ -91,7 +91,8 @@ def _present(nested, present):
     ``present``: a layer popped off the model since it was nested is not shown."""
     from ._summary import Nested
     return Nested(nested.name, nested.kind, [layer for layer in nested.layers if id(layer) in present],
-                  [_present(child, present) for child in nested.children], nested.key)
+                  [_present(child, present) for child in nested.children], nested.key,
+                  None if nested.outputs is None else [layer for layer in nested.outputs if id(layer) in present])
 
 
 class DescribingMixin:
@@ -213,8 +214,17 @@ class DescribingMixin:
         layers = entry.layers if nested else [entry]
         mine = [k for k, call in enumerate(calls) if any(call is layer for layer in layers)]
         weights = sum(layer.count_params() for layer in layers)
-        # a nested model's output is its last call's (every call of it leads there)
-        shape = str((None, *settings["shapes"][mine[-1] if nested else mine[0]])) if mine else "?"
+        # a nested model's outputs are its output layers' last calls (a model called twice: the
+        # second call's, as Keras shows a layer's last node), in a list when it has several, as
+        # Keras'; without them (popped off), its last call's
+        if nested:
+            outputs = [layer for layer in entry.outputs or () if any(calls[k] is layer for k in mine)]
+            ends = [max(k for k in mine if calls[k] is layer) for layer in outputs] or mine[-1:]
+        else:
+            ends = mine[:1]
+        shape = ", ".join(str((None, *settings["shapes"][k])) for k in ends) if ends else "?"
+        if len(ends) > 1:
+            shape = f"[{shape}]"
         prefix = "   " * level + "\u2514 " if level else ""
         row = [f"{prefix}{entry.name} ({entry.kind if nested else type(entry).__name__})", shape, f"{weights:,}"]
         if settings["graph"]:

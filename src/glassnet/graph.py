@@ -505,10 +505,11 @@ class Model(Sequential):
             sources = list(x) if isinstance(x, (list, tuple)) else [x]
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
             self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
-            from ._summary import Nested, kind_of
+            from ._summary import Nested, key_of, kind_of
             # one row in the summary of the model drawn; the models its call called, rows under it
             children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
-            nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=id(self))
+            nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=key_of(self),
+                            outputs=[t.layer for t in (outputs if isinstance(outputs, list) else [outputs])])
             for tensor in made:
                 tensor.nested_in = nested
             for tensor in made:

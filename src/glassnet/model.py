@@ -459,6 +459,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._nested_calls is not None:
             self._pop_call()
         layer = self.layers.pop()
+        if self._nesting:
+            # the records of the models nested here keep the layers left (a popped layer, its weights
+            # and its last batch's caches, is the caller's to keep or drop)
+            from .describing import _present
+            kept = {id(other) for other in self.layers}
+            self._nesting = [nested for nested in (_present(nested, kept) for nested in self._nesting) if nested.layers]
         for key in layer.params:
             layer.params[key], layer.grads[key] = layer.params[key].copy(), layer.grads[key].copy()
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
