@@ -403,11 +403,11 @@ def _metric_names(value):
 
 
 def _loss_settings(value):
-    # numbers and flags, and lists of integers (Dice's axis); None for a setting at None; short
+    # numbers and flags, and lists of numbers (Dice's axis, a focal loss's per-class alpha); None for a setting at None; short
     # strings (reduction, name)
     return value is None or isinstance(value, dict) and all(
         isinstance(k, str) and (isinstance(v, (bool, int, float, type(None))) or isinstance(v, str) and len(v) <= 200
-                                or isinstance(v, list) and all(type(a) is int for a in v)) for k, v in value.items())
+                                or isinstance(v, list) and all(type(a) in (int, float) for a in v)) for k, v in value.items())
 
 
 def _compile(model, settings):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_flag
-from .base import LAYERS, Layer
+from .base import LAYERS, Layer, _unexpected_arguments
 
 PADDINGS = ("valid", "same")
 
@@ -390,13 +390,18 @@ class _Conv(RankOneAsTwo, Layer):
     rank = 2
     # for a layer pickled before regularizers and constraints, or before dilation
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
+    groups = 1      # and before groups
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, dilation_rate=1, **kwargs):
+                 bias_constraint=None, dilation_rate=1, groups=1, **kwargs):
         super().__init__(**kwargs)
         self.filters = positive_int(filters, "filters", type(self).__name__)
+        self.groups = positive_int(groups, "groups", type(self).__name__)
+        if self.filters % self.groups:
+            raise ValueError(f"{type(self).__name__}: filters ({self.filters}) must be divisible by groups "
+                             f"({self.groups}), as in Keras")
         transposed = isinstance(self, _ConvTranspose)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
                         causal=self.rank == 1 and not transposed, dilation="none" if transposed else "unstrided")
@@ -410,8 +415,11 @@ class _Conv(RankOneAsTwo, Layer):
         return (*out, self.filters)
 
     def _kernel_shape(self, channels):
-        """Keras' kernel layout for ``channels`` input channels: (kh, kw, C_in, filters)."""
-        return (*self.kernel_size, channels, self.filters)
+        """Keras' kernel layout for ``channels`` input channels: (kh, kw, C_in / groups, filters)."""
+        if channels % self.groups:
+            raise ValueError(f"{self.describe()}: its input's {channels} channels must be divisible by "
+                             f"groups ({self.groups}), as in Keras")
+        return (*self.kernel_size, channels // self.groups, self.filters)
 
     def build(self, input_shape):
         self._check(input_shape)
@@ -429,7 +437,8 @@ class _Conv(RankOneAsTwo, Layer):
         # im2col copies every receptive field (plus a ones column for the bias) once per output pixel
         *out, filters = self._check(input_shape)
         fields = math.prod(self.kernel_size) * input_shape[-1] + self.use_bias
-        return math.prod(out) * max(fields, filters)
+        # a grouped one regroups that copy once more, and keeps it (one more number per field)
+        return math.prod(out) * max(fields * (1 + (self.groups > 1)), filters)
 
     def check_input_shape(self, sample_shape):
         # height/width may differ from the built shape (a fully convolutional use); channels may not
@@ -453,10 +462,19 @@ class _Conv(RankOneAsTwo, Layer):
         """z and the cache for (N, *spatial, C) input (height 1 for rank 1), with ``strides`` one per
         spatial axis."""
         dilation = self.dilation_rate or (1,) * self.rank
+        if self.groups > 1:
+            # imported here: grouped_conv builds on this module's functions
+            from .grouped_conv import grouped_conv_forward
+            return grouped_conv_forward(x, self._lifted_kernel(), self.params.get("bias"), strides, self.padding,
+                                        self._lifted_axes(dilation), self.groups)
         return conv_forward(x, self._lifted_kernel(), self.params.get("bias"), strides, self.padding,
                             self._lifted_axes(dilation))
 
-    _backward_nd = staticmethod(conv_backward)
+    def _backward_nd(self, grad_z, cache, kernel, input_gradient=True):
+        if self.groups > 1:
+            from .grouped_conv import grouped_conv_backward
+            return grouped_conv_backward(grad_z, cache, kernel, input_gradient)
+        return conv_backward(grad_z, cache, kernel, input_gradient)
 
     def backward(self, grad_output):
         return self.backward_from_logits(self.activation.backward(grad_output, self.z, self.a))
@@ -480,7 +498,9 @@ class _Conv(RankOneAsTwo, Layer):
                 "padding": self.padding, "activation": self.activation.name, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(self.kernel_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
-                **regularizers.config_entries(self), **constraints.config_entries(self)}
+                **regularizers.config_entries(self), **constraints.config_entries(self),
+                # only when grouped: an ungrouped layer's config and model files stay those of before
+                **({"groups": self.groups} if self.groups > 1 else {})}
 
 
 del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
@@ -503,9 +523,12 @@ class Conv2D(_Conv):
     dilation_rate : int or (int, int)
         The kernel's taps this many pixels apart (a 3x3 kernel with rate 2 sees a 5x5 field);
         strides must be 1 then (Keras' rule).
+    groups : int, default 1
+        Keras' grouped convolution: channels and filters in ``groups`` runs, filter run j seeing
+        channel run j only (layers/grouped_conv.py); both counts must be divisible by it.
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);
-    ``kernel`` (kh, kw, C_in, filters) as in Keras, ``bias`` (filters,).
+    ``kernel`` (kh, kw, C_in / groups, filters) as in Keras, ``bias`` (filters,).
 
     Example
     -------
@@ -569,7 +592,11 @@ class _ConvTranspose(_Conv):
     """Shared by Conv2DTranspose and Conv1DTranspose: the adjoint of the convolution that takes
     the output's size to the input's, with that convolution's kernel, strides and padding."""
 
+    _not_taken = ("groups",)        # Keras' transposed convolutions have none
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
+        if "groups" in kwargs:
+            raise _unexpected_arguments(type(self), ["groups"])
         super().__init__(filters, kernel_size, strides, padding, **kwargs)
         cls = type(self).__name__
         if output_padding is not None:

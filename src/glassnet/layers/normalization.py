@@ -1,6 +1,8 @@
 """LayerNormalization, RMSNormalization and GroupNormalization: each sample normalised over its own
 features (all of them, or groups of channels), the same in training and at inference (Keras' and
 PyTorch's); UnitNormalization: each sample scaled to unit length."""
+import warnings
+
 import numpy as np
 
 from .._validation import check_flag, check_number
@@ -60,6 +62,11 @@ class LayerNormalization(Layer):
         Added to the variance before the square root; finite and > 0.
     center, scale : bool
         Whether there is a ``beta`` (a shift) and a ``gamma`` (a scale), as in Keras.
+    rms_scaling : bool, default False
+        Keras 3.15's deprecated option, kept for its models: ``y = gamma * x / sqrt(var + epsilon)``,
+        x not centred but divided by its standard deviation (not its root mean square); always a
+        ``gamma``, never a ``beta``, whatever ``center`` and ``scale`` say. Warns as Keras does:
+        ``RMSNormalization`` is the real RMS norm.
 
     ``params``: ``gamma`` (ones) and ``beta`` (zeros), shaped like the normalised axes of a
     sample: (features,) for ``axis=-1``. Shapes: input (batch, ...) -> output of the same shape.
@@ -74,12 +81,28 @@ class LayerNormalization(Layer):
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, **kwargs):
+    rms_scaling = False     # for a layer pickled before it
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
         self.axis = check_axis(axis, "LayerNormalization")
         self.epsilon = check_number(epsilon, "LayerNormalization: epsilon", "> 0")
         self.center = check_flag(center, "LayerNormalization: center")
         self.scale = check_flag(scale, "LayerNormalization: scale")
+        self.rms_scaling = check_flag(rms_scaling, "LayerNormalization: rms_scaling")
+        if self.rms_scaling:            # Keras 3.15's own warning: the option is kept for old models
+            warnings.warn("LayerNormalization: rms_scaling=True is deprecated in Keras 3: it divides the input "
+                          "by its standard deviation, not its root mean square; for an RMS norm use "
+                          "RMSNormalization", UserWarning, stacklevel=2)
+
+    @property
+    def _has_gamma(self):
+        # Keras: rms_scaling always scales, and never shifts
+        return self.scale or self.rms_scaling
+
+    @property
+    def _has_beta(self):
+        return self.center and not self.rms_scaling
 
     def _input_axes(self, sample_shape):
         """The normalised axes of a batch (batch axis 0 first), sorted and positive (``sample_axes``)."""
@@ -88,9 +111,9 @@ class LayerNormalization(Layer):
     def build(self, input_shape):
         axes = self._input_axes(input_shape)
         shape = tuple(input_shape[a - 1] for a in axes)
-        if self.scale:
+        if self._has_gamma:
             self.add_weight("gamma", shape, "ones")
-        if self.center:
+        if self._has_beta:
             self.add_weight("beta", shape, "zeros")
         super().build(input_shape)
 
@@ -107,26 +130,40 @@ class LayerNormalization(Layer):
                              f"got {x.shape[1:]}")
         self._batch_axes = axes = self._input_axes(x.shape[1:])
         self.xhat, self.inv_std = _standardised(self, x, axes, "a sample")
-        out = self.xhat * self._broadcast(self.params["gamma"], x.ndim) if self.scale else self.xhat.copy()
-        if self.center:
+        if self.rms_scaling:
+            # Keras' x / sqrt(var + eps), x itself, not centred; the centred one stays for backward
+            self._centred, self.xhat = self.xhat, x * self.inv_std
+        out = self.xhat * self._broadcast(self.params["gamma"], x.ndim) if self._has_gamma else self.xhat.copy()
+        if self._has_beta:
             out += self._broadcast(self.params["beta"], x.ndim)
         return out
 
     def backward(self, grad_output):
         g = grad_output
         others = tuple(a for a in range(g.ndim) if a not in self._batch_axes)       # the batch and the rest
-        if self.center:
+        if self._has_beta:
             np.sum(g, axis=others, out=self.grads["beta"])
-        if self.scale:
+        if self._has_gamma:
             np.sum(g * self.xhat, axis=others, out=self.grads["gamma"])
         if not self.needs_input_gradient:
             return None
-        dxhat = g * self._broadcast(self.params["gamma"], g.ndim) if self.scale else g.copy()
+        dxhat = g * self._broadcast(self.params["gamma"], g.ndim) if self._has_gamma else g.copy()
+        if self.rms_scaling:
+            # y = x inv with inv = (var + eps)^-1/2: only the variance depends on the mean, so
+            # dx = inv * (dxhat - centred_hat * mean(dxhat * xhat)), centred_hat = (x - mean) inv
+            axes = self._batch_axes
+            dx = self._centred * (dxhat * self.xhat).mean(axis=axes, keepdims=True)
+            np.subtract(dxhat, dx, out=dx)
+            dx *= self.inv_std
+            return dx
         return _standardised_gradient(dxhat, self.xhat, self.inv_std, self._batch_axes)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+        config = {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                  "center": self.center, "scale": self.scale}
+        if self.rms_scaling:      # only when on: a default layer's config and files stay those of before
+            config["rms_scaling"] = True
+        return config
 
 
 class GroupNormalization(Layer):

@@ -7,7 +7,7 @@ All follow Keras: ``forward(x, training=True)`` is the training behaviour, ``tra
 import numpy as np
 
 from .. import backend, initializers
-from .._validation import check_number
+from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
 from .base import LAYERS, Layer
 from .conv import check_rank
@@ -259,9 +259,14 @@ class BatchNormalization(Layer):
         Weight of the old running value, in [0, 1].
     epsilon : float
         Added to the variance before the square root; finite and > 0.
+    center, scale : bool, default True
+        Keras': False leaves out ``beta`` (no shift) or ``gamma`` (no scale; e.g. before a ReLU or
+        a linear layer that rescales anyway), so the weights and ``count_params`` lose it.
 
-    ``params``: ``gamma``, ``beta`` of shape (C,), trained. ``state``: ``moving_mean``,
-    ``moving_variance`` of shape (C,), not trained (saved with the model).
+    ``params``: ``gamma`` (with ``scale``), ``beta`` (with ``center``) of shape (C,), trained.
+    ``state``: ``moving_mean``, ``moving_variance`` of shape (C,), not trained (saved with the
+    model). ``get_weights()`` is Keras' list: ``[gamma, beta, moving_mean, moving_variance]``
+    without the ones left out.
 
     Example
     -------
@@ -274,17 +279,25 @@ class BatchNormalization(Layer):
     mask_refusal = ("Keras' BatchNormalization leaves the masked steps out of its batch statistics, which "
                     "glassnet's does not")
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
+    # for a layer pickled before center and scale
+    center = scale = True
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
         # momentum 1 is allowed: the running statistics then stay as they are
         self.momentum = check_number(momentum, "BatchNormalization: momentum", "[0, 1]")
         self.epsilon = check_number(epsilon, "BatchNormalization: epsilon", "> 0")
+        self.center = check_flag(center, "BatchNormalization: center")
+        self.scale = check_flag(scale, "BatchNormalization: scale")
         self.state = {}
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.add_weight("gamma", (channels,), "ones")
-        self.add_weight("beta", (channels,), "zeros")
+        # Keras' order: gamma, beta, then the moving statistics (get_weights and model files)
+        if self.scale:
+            self.add_weight("gamma", (channels,), "ones")
+        if self.center:
+            self.add_weight("beta", (channels,), "zeros")
         self._reserve("moving_mean and moving_variance", (2, channels))
         xp = backend.xp()
         self.state = {"moving_mean": xp.asarray(initializers.zeros((channels,), None, self.dtype)),
@@ -292,7 +305,7 @@ class BatchNormalization(Layer):
         super().build(input_shape)
 
     def forward(self, x, training=False):
-        channels = self.params["gamma"].shape[0]
+        channels = self.state["moving_mean"].shape[0]
         if x.ndim < 2 or x.shape[-1] != channels:
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} "
                              f"({channels} features on the last axis), got {x.shape[1:]}")
@@ -328,28 +341,43 @@ class BatchNormalization(Layer):
         self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
         self.xhat = centred
         self.xhat *= self.inv_std
-        out = self.xhat * self.params["gamma"]
-        out += self.params["beta"]
+        # a copy without gamma: xhat is kept for backward, and a later layer may write into its input
+        out = self.xhat * self.params["gamma"] if self.scale else self.xhat.copy()
+        if self.center:
+            out += self.params["beta"]
         return out.reshape(x.shape)
 
     def backward(self, grad_output):
-        channels = self.params["gamma"].shape[0]
+        channels = self.state["moving_mean"].shape[0]
         g = grad_output.reshape(-1, channels)
-        g.sum(axis=0, out=self.grads["beta"])
-        np.sum(g * self.xhat, axis=0, out=self.grads["gamma"])
+        # sum(g) and sum(g xhat) are beta's and gamma's gradients, and the batch-statistics terms of
+        # dx below: written into grads where the weight exists, into a temporary otherwise
+        if self.center:
+            sum_g = g.sum(axis=0, out=self.grads["beta"])
+        elif self.needs_input_gradient and self.training:
+            sum_g = g.sum(axis=0)
+        if self.scale:
+            sum_g_xhat = np.sum(g * self.xhat, axis=0, out=self.grads["gamma"])
+        elif self.needs_input_gradient and self.training:
+            sum_g_xhat = np.sum(g * self.xhat, axis=0)
         if not self.needs_input_gradient:      # first layer of a model: gamma and beta suffice
             return None
-        scale = self.params["gamma"] * self.inv_std
+        scale = self.params["gamma"] * self.inv_std if self.scale else self.inv_std
         if not self.training:                     # running statistics are constants
             return (g * scale).reshape(grad_output.shape)
         # d/dx of (x - mean) / std through the batch mean and variance, simplified:
         # dx = gamma / (m std) * (m g - sum(g) - xhat * sum(g xhat))
         m = g.shape[0]
         dx = g * float(m)
-        dx -= self.grads["beta"]
-        dx -= self.xhat * self.grads["gamma"]
+        dx -= sum_g
+        dx -= self.xhat * sum_g_xhat
         dx *= scale / m
         return dx.reshape(grad_output.shape)
 
     def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+        config = {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+        # only when off: the configs and model files of a default layer stay those of before
+        for flag in ("center", "scale"):
+            if not getattr(self, flag):
+                config[flag] = False
+        return config

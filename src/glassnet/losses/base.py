@@ -243,11 +243,11 @@ def settings_changed(loss):
         defaults = vars(plain_type(loss)())
     except TypeError:           # a subclass of yours whose constructor needs arguments: no defaults to compare
         return {}
-    # settings are plain numbers, flags and names, and tuples of integers (Dice's axis, as a list:
-    # what JSON keeps); anything else (an array of yours) is not one
+    # settings are plain numbers, flags and names, and tuples of numbers (Dice's axis, a focal loss's
+    # per-class alpha; as a list: what JSON keeps); anything else (an array of yours) is not one
     plain = (bool, int, float, str, type(None))
     settings = {key: list(value) if isinstance(value, tuple) else value for key, value in vars(loss).items()
-                if (isinstance(value, plain) or isinstance(value, tuple) and all(type(v) is int for v in value))
+                if (isinstance(value, plain) or isinstance(value, tuple) and all(type(v) in (int, float) for v in value))
                 and not (type(defaults.get(key)) is type(value) and defaults.get(key) == value)}
     return settings
 

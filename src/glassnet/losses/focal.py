@@ -10,6 +10,8 @@ penalty, a lower learning rate) when that matters.
 """
 import numpy as np
 
+from .. import backend
+
 from .._validation import check_flag, check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
 from .base import DEFAULT_REDUCTION
@@ -99,6 +101,9 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
     outputs to sum to 1 first (a softmax's already do; Keras divides by their sum).
 
+    ``alpha`` is one number for every class, or, as Keras takes it, a list of k numbers >= 0, one
+    per class (inverse class frequencies, say): class c's terms are weighed by ``alpha[c]``.
+
     A model file records its settings (as for ``Huber``).
     """
     name = "categorical_focal_crossentropy"
@@ -107,12 +112,25 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, reduction=DEFAULT_REDUCTION,
                  name=None):
         super().__init__(from_logits, label_smoothing, reduction, name)
-        self.alpha = check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")
+        self.alpha = _class_weights(alpha)
         self.gamma = check_number(gamma, "CategoricalFocalCrossentropy: gamma", ">= 0")
+
+    def _alpha(self, y_pred):
+        """``alpha`` to multiply (n, k) values of ``y_pred``'s dtype: the number, or the per-class
+        weights as a (k,) array of that dtype (no float64 up-cast of float32 work)."""
+        if isinstance(self.alpha, float):
+            return self.alpha
+        if len(self.alpha) != y_pred.shape[-1]:
+            raise ValueError(f"CategoricalFocalCrossentropy: alpha gives {len(self.alpha)} class weights, "
+                             f"the outputs have {y_pred.shape[-1]} classes")
+        return backend.get_array_module(y_pred).asarray(self.alpha, dtype=y_pred.dtype)
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         """Targets (n, k) of values >= 0 (one-hot, soft labels, or rows of any sum, which Keras
         takes too: this loss does not fuse, so nothing asks them to sum to 1)."""
+        if not isinstance(self.alpha, float) and len(self.alpha) != n_outputs:
+            raise ValueError(f"{name}: CategoricalFocalCrossentropy's alpha gives {len(self.alpha)} class "
+                             f"weights, the model's output has {n_outputs} classes")
         y = super(CategoricalCrossentropy, self).prepare_targets(y, n_outputs, dtype, name)
         if y.size and y.min() < 0:
             raise ValueError(f"{name}: {self.name} expects targets >= 0 (one-hot or soft labels), got "
@@ -123,7 +141,7 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
         y_pred = self._outputs(y_pred)
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -(self.alpha * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
+        return -(self._alpha(y_pred) * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
 
     def __call__(self, y_pred, y_true):
         values = self._sample_values(y_pred, y_true)
@@ -142,6 +160,17 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         q = 1 - p                                  # >= 1e-7: no 0 to a negative power
         # d/dp of -alpha q^gamma y log p
-        g = self.alpha * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)
+        g = self._alpha(y_pred) * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)
         g *= 1.0 / (g.size // g.shape[-1])
         return _zero_where_clipped(g, y_pred)
+
+
+def _class_weights(alpha):
+    """CategoricalFocalCrossentropy's ``alpha``: a float >= 0, or a tuple of them (one per class,
+    Keras' list; a tuple, so that model files keep it as a list)."""
+    if isinstance(alpha, (list, tuple)) or getattr(alpha, "ndim", 0) == 1:
+        if len(alpha) == 0:
+            raise ValueError("CategoricalFocalCrossentropy: alpha must be a number >= 0 or a list of one per "
+                             "class, got an empty list")
+        return tuple(check_number(a, f"CategoricalFocalCrossentropy: alpha[{i}]", ">= 0") for i, a in enumerate(alpha))
+    return check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")

@@ -175,12 +175,12 @@ def serialize(name, metric):
 
 def _loss_from_config(spec):
     """The built-in loss ``{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}``
-    describes: its settings numbers and flags only (and lists of integers, Dice's axis), checked by
+    describes: its settings numbers and flags only (and lists of numbers: Dice's axis, a focal loss's per-class alpha), checked by
     its constructor."""
     config = spec.get("config")
     if set(spec) - {"loss"} != {"class_name", "config"} or not isinstance(config, dict) or not all(
             isinstance(k, str) and (isinstance(v, (bool, int, float, type(None))) or isinstance(v, str) and len(v) <= 200
-                                    or isinstance(v, list) and all(type(a) is int for a in v)) for k, v in config.items()):
+                                    or isinstance(v, list) and all(type(a) in (int, float) for a in v)) for k, v in config.items()):
         raise ValueError(f"metric: expected {{'class_name': a loss class, 'config': {{name: number, flag or name}}}}, "
                          f"got {spec!r:.200}")
     try:
