@@ -201,8 +201,10 @@ def check_flag(value, name, error=TypeError):
 
 def check_verbose(value):
     """Keras' verbose values: 0 silent, 1 (or "auto") progress, 2 one line per epoch."""
-    if value == "auto" and isinstance(value, str):
+    if isinstance(value, str) and value == "auto":
         return 1
-    if isinstance(value, bool) or value not in (0, 1, 2):
-        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {value!r}")
+    # a number before "in": an array's comparisons are arrays, and their truth value an error of
+    # NumPy's that names no argument
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {value!r:.100}")
     return int(value)

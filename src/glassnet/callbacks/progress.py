@@ -2,6 +2,7 @@
 import sys
 import time
 
+from .._validation import check_positive_int, check_verbose
 from .base import Callback
 
 
@@ -13,7 +14,17 @@ class ProgressBar(Callback):
 
     def __init__(self, verbose=1, stream=None, width=30):
         super().__init__()
-        self.verbose, self.stream, self.width = verbose, stream, width
+        # checked here: a bad value failed at the first epoch's end, in Python's words (a stream
+        # without write) or not at all (verbose="no" drew no bar, width=1.5 a bar of no length)
+        verbose = check_verbose(verbose)
+        if verbose == 0:
+            raise ValueError("ProgressBar: verbose: expected 1 (a bar and a line per epoch) or 2 (the line "
+                             "alone), got 0; fit(verbose=0) shows nothing without it")
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"ProgressBar: stream: expected a file-like object with write(), or None "
+                            f"(sys.stdout), got {type(stream).__name__}")
+        self.verbose, self.stream = verbose, stream
+        self.width = check_positive_int(width, "ProgressBar: width")
 
     def _write(self, text):
         stream = self.stream or sys.stdout

@@ -16,14 +16,14 @@ images and volumes alike (a 1-D layer runs as 2-D on images of height 1).
 """
 import math
 
-from .. import activations, backend, constraints, initializers, regularizers
+from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
 from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
                    window_settings)
-from .recurrent import (CarriesStates, StatefulLoop, dropout_masks, forget_ones, lstm_cell, lstm_cell_backward,
-                        masked_step_outputs)
+from .recurrent import (CarriesStates, StatefulLoop, _activation, dropout_masks, forget_ones, lstm_cell,
+                        lstm_cell_backward, masked_step_outputs)
 
 
 class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
@@ -58,7 +58,8 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         self.states = self.start_states = None      # as the recurrent layers': see StatefulLoop
         self.filters = positive_int(filters, "filters", cls)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        # its error names the argument (activations.get's says "activation", which was valid)
+        self.recurrent_activation = _activation(recurrent_activation, cls, "recurrent_activation")
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "recurrent", recurrent_initializer, recurrent_regularizer, recurrent_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)

@@ -219,6 +219,11 @@ class IntegerLookup(Layer):
         cls = type(self).__name__
         if isinstance(vocabulary, (str, os.PathLike)):      # Keras: a path to a file, one value a line
             vocabulary = self._read_vocabulary(vocabulary)
+        elif np.ndim(vocabulary) == 0:
+            # a lone value is not a vocabulary of one (ravel below would make it one): a slip for
+            # [value], or for another argument (Keras fails on it in its own words)
+            raise ValueError(f"{cls}: vocabulary must be a list of {self._kinds} or a path to a file, got "
+                             f"{vocabulary!r:.60}")
         given = [self._token(v, "vocabulary's values") for v in np.asarray(vocabulary, dtype=object).ravel().tolist()] \
             if not isinstance(vocabulary, (str, bytes)) else None
         if not given:

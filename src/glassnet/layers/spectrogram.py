@@ -145,9 +145,12 @@ class MelSpectrogram(Layer):
         self.num_mel_bins = check_positive_int(num_mel_bins, f"{name}: num_mel_bins")
         self.min_freq = check_number(min_freq, f"{name}: min_freq", ">= 0")
         # Keras' rule: None (or 0) means half the sampling rate, as an int, and its config keeps that
-        self.max_freq = check_number(max_freq or int(self.sampling_rate / 2), f"{name}: max_freq", "> 0")
+        # (the errors say where a max_freq not given came from: sampling_rate=1 gives max_freq=0)
+        what = f"{name}: max_freq" + ("" if max_freq else f" (int(sampling_rate / 2) for sampling_rate="
+                                                          f"{self.sampling_rate}, as max_freq={max_freq!r} gives)")
+        self.max_freq = check_number(max_freq or int(self.sampling_rate / 2), what, "> 0")
         if self.max_freq <= self.min_freq:
-            raise ValueError(f"{name}: max_freq must be above min_freq={self.min_freq}, got {self.max_freq}")
+            raise ValueError(f"{what} must be above min_freq={self.min_freq}, got {self.max_freq}")
         self.power_to_db = check_flag(power_to_db, f"{name}: power_to_db")
         self.top_db = None if top_db is None else check_number(top_db, f"{name}: top_db", ">= 0")
         self.mag_exp = check_number(mag_exp, f"{name}: mag_exp", "> 0")

@@ -89,7 +89,8 @@ class _Correlation(MeanMetricWrapper):
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{type(self).__name__}: axis must be an integer, got {axis!r:.60}")
         self.axis = int(axis)
-        super().__init__(type(self).function, name=name or self.default_name, axis=self.axis)
+        # "is None", not "or": a falsy name (0, "", []) is checked and refused, not replaced
+        super().__init__(type(self).function, name=self.default_name if name is None else name, axis=self.axis)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = backend.get_array_module(y_pred).asarray(y_pred)

@@ -251,7 +251,8 @@ class MeanMetricWrapper(Mean):
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper: fn must be a function f(y_true, y_pred), got {type(fn).__name__}")
         self.fn, self.kwargs = fn, kwargs
-        super().__init__(name or getattr(fn, "__name__", None))
+        # "is None", not "or": a falsy name (0, "", []) is checked and refused, not replaced
+        super().__init__(getattr(fn, "__name__", None) if name is None else name)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values = self.fn(y_true, y_pred, **self.kwargs)
