@@ -432,7 +432,8 @@ def _image_grid(caller, images, titles, title, columns, cmap, symmetric):
 
 def _filters(layer):
     """The kernel of a 2-D convolution as (kh, kw, C_in, filters), whatever layout the layer keeps:
-    Conv2D's own, Conv2DTranspose's (kh, kw, filters, C_in) turned round, and DepthwiseConv2D's
+    Conv2D's own (a grouped one's (kh, kw, C_in / groups, filters) spread over every channel),
+    Conv2DTranspose's (kh, kw, filters, C_in) turned round, and DepthwiseConv2D's
     (kh, kw, C, multiplier) as C * multiplier filters of one input channel each."""
     from .layers import Conv2D, Conv2DTranspose, DepthwiseConv2D
     if not isinstance(layer, (Conv2D, Conv2DTranspose, DepthwiseConv2D)):
@@ -446,6 +447,16 @@ def _filters(layer):
     if isinstance(layer, DepthwiseConv2D):
         kh, kw, c, m = kernel.shape
         return kernel.reshape(kh, kw, 1, c * m)           # output channel c * m + j reads channel c
+    groups = getattr(layer, "groups", 1)
+    if groups > 1:
+        # a grouped kernel's axis 2 is the channel within a group (C / g of them), not the input's
+        # channel: spread it over all C, zeros where a filter does not see a channel
+        kh, kw, per_group, filters = kernel.shape
+        full = np.zeros((kh, kw, per_group * groups, filters), kernel.dtype)
+        step = filters // groups
+        for j in range(groups):
+            full[:, :, j * per_group:(j + 1) * per_group, j * step:(j + 1) * step] = kernel[..., j * step:(j + 1) * step]
+        return full
     return kernel
 
 
