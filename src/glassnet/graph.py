@@ -348,12 +348,14 @@ class Model(Sequential):
             shape = (None,) if self._open_sizes() else (sum(math.prod(s) for s in self._input_shapes),)
         else:
             shape = inputs[0].shape
-        # a layer built in another model (a sub-model drawn from model.get_layer(...).output) keeps
-        # drawing from the generator it has there, so that the other model's Dropout runs as before,
-        # when that model's seed made it: one from an unseeded model (or the OS's, a layer built
-        # alone) takes this model's stream, so that this model's seed fixes the run
+        # a layer of another model (a sub-model drawn from model.get_layer(...).output, a seeded
+        # Sequential called here, built or not) keeps drawing from the generator it has there, so
+        # that the other model's Dropout runs as before, when that model's seed made it, and as a
+        # Sequential nesting that model keeps it (Sequential._add_layers): the same network drawn
+        # either way runs the same; one from an unseeded model (or the OS's, a layer built alone)
+        # takes this model's stream, so that this model's seed fixes the run
         kept = [(layer, layer.rng) for layer in layers
-                if layer.built and layer.rng is not None and layer.__dict__.get("_rng_from_seed")]
+                if layer.rng is not None and layer.__dict__.get("_rng_from_seed")]
         renamed = _rename_clashes(layers)
         joined = []
         try:
