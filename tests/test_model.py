@@ -1106,7 +1106,7 @@ def test_nan_in_a_big_input_is_counted_block_by_block():
     from glassnet._validation import as_array
     x = np.zeros((3000, 400), np.float64)
     x[0, 0], x[1500, 7], x[-1, -1] = np.nan, np.inf, -np.inf
-    with pytest.raises(ValueError, match=r"^x: contains 3 NaN or infinite value\(s\)$"):
+    with pytest.raises(ValueError, match=r"^x: contains 3 NaN or infinite value\(s\), the first in sample 0$"):
         as_array(x, "x", np.float32)
     x[0, 0] = x[1500, 7] = 0
     x[-1, -1] = 1e39                  # finite in float64, beyond float32: refused without a cast copy

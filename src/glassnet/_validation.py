@@ -42,7 +42,8 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
     if arr.dtype.kind == "f":
         bad = _count_not_finite(arr, xp)
         if bad:
-            raise ValueError(f"{name}: contains {bad} NaN or infinite value(s)")
+            raise ValueError(f"{name}: contains {bad} NaN or infinite value(s), the first in sample "
+                             f"{_first_not_finite_sample(arr, xp)}")
     if allow_int and arr.dtype.kind in "biu":
         return arr.astype(np.int64, copy=False)
     dtype = np.dtype(dtype)
@@ -71,6 +72,18 @@ def _count_not_finite(arr, xp):
         return arr.size - int(xp.count_nonzero(xp.isfinite(arr)))
     return sum(arr[i:i + rows].size - int(xp.count_nonzero(xp.isfinite(arr[i:i + rows])))
                for i in range(0, arr.shape[0], rows))
+
+
+def _first_not_finite_sample(arr, xp):
+    """The index along axis 0 of the first sample of ``arr`` holding a NaN/inf (it has one), found
+    block by block as ``_count_not_finite`` counts: the row to look at in data of 60,000 samples."""
+    rows = rows_per_block(arr)
+    for i in range(0, arr.shape[0], rows):
+        block = arr[i:i + rows].reshape(min(rows, arr.shape[0] - i), -1)
+        bad = xp.flatnonzero(~xp.isfinite(block).all(axis=1))
+        if bad.size:
+            return i + int(bad[0])
+    return None
 
 
 def check_class_labels(labels, classes, name):

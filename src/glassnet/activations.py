@@ -201,15 +201,24 @@ def backprop_softsign(grad_a, z, a):
     return grad_a / (d * d)
 
 
+def _floored(z):
+    """z raised to sigmoid's clip, ``-_EXP_LIMIT``, for the factor z that multiplies a sigmoid(z).
+
+    sigmoid stops at 1 / (1 + e^88) ~ 6e-39 below z = -88 (float32) instead of reaching 0, so
+    z * sigmoid(z) would be -1.8 at z = -3e38 where it is 0 (PyTorch's and Keras' -0); with z
+    floored there the product is ~-5e-37, and nothing changes above the clip."""
+    return np.maximum(z, -_EXP_LIMIT[z.dtype.char])
+
+
 def silu(z):
     """z * sigmoid(z), also called swish (Keras accepts both names)."""
-    return z * sigmoid(z)
+    return _floored(z) * sigmoid(z)
 
 
 def backprop_silu(grad_a, z, a):
     # d/dz z s(z) = s + z s (1 - s) = s (1 + z (1 - s)); s again rather than a / z, which fails at 0
     s = sigmoid(z)
-    return grad_a * s * (1 + z * (1 - s))
+    return grad_a * s * (1 + _floored(z) * (1 - s))
 
 
 _SQRT_HALF = 0.7071067811865476            # 1 / sqrt(2)
@@ -299,7 +308,7 @@ def mish(z):
 def backprop_mish(grad_a, z, a):
     # d/dz z tanh(sp(z)) = tanh(sp) + z (1 - tanh(sp)^2) sigmoid(z), as sp' = sigmoid
     t = np.tanh(softplus(z))
-    return grad_a * (t + z * (1 - t * t) * sigmoid(z))
+    return grad_a * (t + _floored(z) * (1 - t * t) * sigmoid(z))
 
 
 def log_softmax(z):

@@ -1,4 +1,6 @@
 """``TerminateOnNaN``: end training, instead of raising, when it produces NaN or infinity."""
+import numpy as np
+
 from .base import Callback
 
 
@@ -17,12 +19,20 @@ class TerminateOnNaN(Callback):
     NaN weights). An update that itself overflowed the weights, found at the end of its epoch,
     leaves them non-finite, as in Keras.
 
+    ``raise_error=True`` (Keras 3.15's option) makes ``fit`` raise instead, as Keras does, a
+    ``RuntimeError`` that starts with Keras' "NaN or Inf loss encountered at batch {b}", holds the
+    ``NonFiniteError``'s message and is raised from it, without ``on_train_end`` (the error is kept
+    in ``callback.error`` too).
+
     >>> history = model.fit(X, y, epochs=100, callbacks=[TerminateOnNaN()])   # doctest: +SKIP
     Batch 3: Invalid loss, terminating training
     """
 
-    def __init__(self):
+    def __init__(self, raise_error=False):
         super().__init__()
+        if not isinstance(raise_error, (bool, np.bool_)):
+            raise TypeError(f"TerminateOnNaN: raise_error must be True or False, got {raise_error!r:.60}")
+        self.raise_error = bool(raise_error)
         self.error = None
 
     def on_train_begin(self, logs=None):
@@ -35,5 +45,9 @@ class TerminateOnNaN(Callback):
         self.error = error.with_traceback(None)
         self.error.__cause__ = self.error.__context__ = None
         batch = "?" if error.batch is None else error.batch - 1
+        what = getattr(error, "what", "loss")
+        if self.raise_error:        # Keras' RuntimeError, with glassnet's account of where it happened
+            raise RuntimeError(f"NaN or Inf {what} encountered at batch {batch}. Terminating training "
+                               f"immediately. {error}") from error
         # Keras' line for a non-finite loss; the other cases say what it was
-        print(f"Batch {batch}: Invalid {getattr(error, 'what', 'loss')}, terminating training")
+        print(f"Batch {batch}: Invalid {what}, terminating training")
