@@ -23,11 +23,40 @@ class Setting:
     __hash__ = None
 
 
+_KERAS_KEYS = {"module", "class_name", "config", "registered_name"}
+
+
+def keras_entry(identifier, kind, unsupported=(), ignored=()):
+    """Keras' ``serialize()`` form, ``{"module", "class_name", "config", "registered_name"}``, as
+    glassnet's: ``{"class_name", "config"}`` for a built-in (``registered_name`` None), or
+    ``{"registered_name", "config"}`` for one registered by name (``"Custom>MyLoss"``). The
+    ``unsupported`` config keys are dropped at None, Keras' default (a Keras initializer's
+    ``seed``), and refused by name otherwise; the ``ignored`` ones are dropped whatever they hold
+    (a Keras schedule's ``name``, which glassnet's do not take). Anything else comes back unchanged."""
+    if not (isinstance(identifier, dict) and "module" in identifier and "class_name" in identifier
+            and set(identifier) <= _KERAS_KEYS and isinstance(identifier.get("config", {}), dict)):
+        return identifier
+    config = dict(identifier.get("config") or {})
+    for key in unsupported:
+        if config.get(key) is not None:
+            raise ValueError(f"{kind}: {identifier['class_name']!r:.60} with {key}={config[key]!r:.60} is not "
+                             f"supported by glassnet (only None, Keras' default)")
+        config.pop(key, None)
+    for key in ignored:
+        config.pop(key, None)
+    registered = identifier.get("registered_name")
+    if isinstance(registered, str) and registered != identifier["class_name"]:
+        return {"registered_name": registered, "config": config}
+    return {"class_name": identifier["class_name"], "config": config}
+
+
 def from_file_entry(identifier, registry, name, base=None):
     """The instance a model file's ``{"class_name": ..., "config": {...}}`` names, for a class of
     ``registry``, or, given the ``base`` class of its kind, the entry of a registered subclass of
     it (``glassnet.saving.deserialize``); None when ``identifier`` is not such an entry. A
-    setting the class does not take is a ValueError starting with ``name``."""
+    setting the class does not take is a ValueError starting with ``name``. Keras' form with
+    ``"module"`` and ``"registered_name"`` is read too (``keras_entry``)."""
+    identifier = keras_entry(identifier, name)
     if base is not None and saving.is_entry(identifier):
         return saving.deserialize(identifier, name, (base,))
     if not (isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}

@@ -615,7 +615,8 @@ def builtin_of(activation):
 
 
 def get(identifier, reshaping=False):
-    """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear) or an
+    """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear), a built-in
+    function (``relu``: its Activation, as Keras takes ``activation=keras.activations.relu``) or an
     ``Activation`` instance (for a custom one).
 
     ``reshaping``: whether the caller takes an activation that changes the shape (glu); only the
@@ -628,6 +629,10 @@ def get(identifier, reshaping=False):
     """
     if identifier is None:
         return ACTIVATIONS["linear"]
+    if callable(identifier) and not isinstance(identifier, Activation):
+        # a built-in function itself, Dense(8, activation=activations.relu) as Keras takes it: its
+        # Activation (the backward pass comes with it)
+        identifier = next((a for a in ACTIVATIONS.values() if a.forward is identifier), identifier)
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
         identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
     if isinstance(identifier, Activation):
@@ -644,3 +649,32 @@ def get(identifier, reshaping=False):
                          f"backprop_{identifier} with functools.partial, under a name of its own")
     raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
                      f"got {identifier!r}")
+
+
+def serialize(activation):
+    """The name a config records for a built-in activation (Keras' ``serialize``): given as its
+    name, its ``Activation`` or its function (``serialize(relu)`` is ``"relu"``). ValueError for an
+    Activation of your own, which a name would load as the built-in one."""
+    if isinstance(activation, str):
+        return get(ALIASES.get(activation, activation), reshaping=True).name
+    builtin = builtin_of(activation) if isinstance(activation, Activation) else next(
+        (a for a in ACTIVATIONS.values() if a.forward is activation), None)
+    if builtin is None:
+        raise ValueError(f"activations.serialize: expected a built-in activation (a name, its Activation or "
+                         f"its function), got {activation!r:.80}")
+    return builtin.name
+
+
+def deserialize(config, custom_objects=None):
+    """The ``Activation`` a config's name gives (Keras' ``deserialize``, which gives the function:
+    glassnet's carries its backward pass too). ``custom_objects`` maps names to Activations of
+    your own."""
+    if custom_objects is not None:
+        if not isinstance(custom_objects, dict):
+            raise TypeError(f"activations.deserialize: custom_objects must be a dict, got "
+                            f"{type(custom_objects).__name__}")
+        if isinstance(config, str) and config in custom_objects:
+            return get(custom_objects[config], reshaping=True)
+    if not isinstance(config, str):
+        raise TypeError(f"activations.deserialize: expected a name, got {config!r:.80}")
+    return get(config, reshaping=True)

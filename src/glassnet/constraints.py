@@ -23,7 +23,7 @@ MaxNorm(max_value=2.0, axis=0)
 """
 import numpy as np
 
-from . import _settings, backend
+from . import _settings, backend, saving
 from ._validation import check_number
 
 EPSILON = 1e-7
@@ -136,6 +136,8 @@ class NonNeg(Constraint):
 CONSTRAINTS = {cls.__name__: cls for cls in (MaxNorm, MinMaxNorm, UnitNorm, NonNeg)}
 # Keras' names for them ("max_norm", ...); each name gives the class's defaults
 _NAMES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNorm, "non_neg": NonNeg}
+# Keras' lower-case names for the classes themselves (keras.constraints.max_norm(2.0))
+max_norm, min_max_norm, unit_norm, non_neg = MaxNorm, MinMaxNorm, UnitNorm, NonNeg
 
 
 def get(identifier, name="constraint"):
@@ -152,6 +154,14 @@ def get(identifier, name="constraint"):
         return constraint
     raise ValueError(f"{name}: expected None, a Constraint ({', '.join(CONSTRAINTS)}) or one of "
                      f"{sorted(_NAMES)}, got {identifier!r:.100}")
+
+
+def deserialize(config, custom_objects=None):
+    """The constraint ``config`` describes (Keras' ``deserialize``): what ``get`` takes, glassnet's
+    ``{"class_name", "config"}`` or Keras' ``serialize()`` form; ``custom_objects``,
+    ``{registered name: class}``, for a Constraint of yours not registered."""
+    with saving.scope_of(custom_objects, "constraints.deserialize"):
+        return get(config)
 
 
 def serialize(constraint):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from .callgraph import CallGraphMixin, shared_ids
+from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
@@ -82,7 +83,8 @@ def fuses_with(layer, activation):
     overrides = next((i for i, cls in enumerate(mro) if "backward" in cls.__dict__), len(mro))
     return overrides >= gives
 
-class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin):
+class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin,
+                 CompileConfigMixin):
     """A linear stack of layers.
 
     Parameters

@@ -16,7 +16,7 @@ whatever the batch size, and is not scaled by sample weights; the loss that ``fi
 >>> get("l2")
 L2(l2=0.01)
 """
-from . import _settings, backend
+from . import _settings, backend, saving
 from ._validation import check_number
 
 
@@ -179,6 +179,14 @@ def get(identifier, name="regularizer"):
     raise ValueError(f"{name}: expected None, a Regularizer (L1, L2, L1L2, OrthogonalRegularizer), 'l1', "
                      f"'l2' or 'orthogonal_regularizer', "
                      f"got {identifier!r:.100}")
+
+
+def deserialize(config, custom_objects=None):
+    """The regularizer ``config`` describes (Keras' ``deserialize``): what ``get`` takes, glassnet's
+    ``{"class_name", "config"}`` or Keras' ``serialize()`` form; ``custom_objects``,
+    ``{registered name: class}``, for a Regularizer of yours not registered."""
+    with saving.scope_of(custom_objects, "regularizers.deserialize"):
+        return get(config)
 
 
 def serialize(regularizer):

@@ -33,6 +33,11 @@ INITIALIZERS = {
     "uniform": random_uniform, "normal": random_normal, "zero": zeros, "one": ones,
 }
 
+# Keras' other names for classes: lower-case (keras.initializers.orthogonal(gain=2.0)) and long
+constant, truncated_normal, variance_scaling, orthogonal, identity = (
+    Constant, TruncatedNormal, VarianceScaling, Orthogonal, Identity)
+OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
+
 # the classes a model file may name; a subclass of one of them would load as its parent, so it is
 # refused when saving (``_settings.serialize``)
 INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
@@ -54,12 +59,30 @@ def get(identifier, name="initializer"):
         return identifier()
     if callable(identifier) and not getattr(identifier, "is_model", False):    # a model(x) is no f(shape, ...)
         return identifier
+    # Keras' serialize() form: its seed and fan axes at None (its defaults) say nothing glassnet's
+    # classes need (the model's seed is the one seed), and are refused otherwise
+    identifier = _settings.keras_entry(identifier, name, ("seed", "input_axes", "output_axes"))
+    if isinstance(identifier, dict) and identifier.get("class_name") in ("OrthogonalInitializer", "IdentityInitializer"):
+        identifier = {**identifier, "class_name": identifier["class_name"][:-len("Initializer")]}
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
     if saving.is_entry(identifier):          # one of yours, registered: a class's instance or a function
         return saving.deserialize(identifier, name, (Initializer,), functions=True)
     raise ValueError(f"{name}: expected one of {sorted(INITIALIZERS)}, an Initializer such as "
                      f"RandomNormal(stddev=0.01), or a callable f(shape, rng, dtype), got {identifier!r:.100}")
+
+
+def deserialize(config, custom_objects=None):
+    """The initializer ``config`` describes (Keras' ``deserialize``): what ``get`` takes, a name,
+    glassnet's ``{"class_name", "config"}`` or Keras' ``serialize()`` form; ``custom_objects``,
+    ``{registered name: class or function}``, for one of yours not registered."""
+    with saving.scope_of(custom_objects, "initializers.deserialize"):
+        return get(config)
+
+
+def serialize(initializer):
+    """How a config records ``initializer`` (Keras' ``serialize``): see ``name_of``."""
+    return name_of(initializer)
 
 
 def name_of(initializer):

@@ -10,7 +10,11 @@ import importlib
 from .base import ALIASES, Layer, get
 from .catalog import HOME_OF, HOMES, load_all
 
-__all__ = ["Layer", "LAYERS", "get", *HOME_OF, *ALIASES]
+# Keras' functional forms of the merging layers, keras.layers.concatenate([a, b]): functions, not layers
+_FUNCTIONS = {name: "merging" for name in ("add", "subtract", "multiply", "average", "maximum", "minimum",
+                                           "concatenate", "dot")}
+
+__all__ = ["Layer", "LAYERS", "get", *HOME_OF, *ALIASES, *_FUNCTIONS]
 
 
 def __getattr__(name):
@@ -21,6 +25,8 @@ def __getattr__(name):
     elif name in HOME_OF or name in ALIASES:
         target = ALIASES.get(name, name)
         value = getattr(importlib.import_module(f".{HOME_OF[target]}", __name__), target)
+    elif name in _FUNCTIONS:
+        value = getattr(importlib.import_module(f".{_FUNCTIONS[name]}", __name__), name)
     elif name in HOMES:             # a layer module, as when the package imported them all
         value = importlib.import_module(f".{name}", __name__)
     else:

@@ -478,3 +478,45 @@ class Dot(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
+
+
+# Keras' functional forms, keras.layers.add([a, b]): the layer made and called on ``inputs`` (the
+# symbolic tensors of gn.Input, or arrays); ``kwargs`` go to the layer (axis=, name=)
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis=axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes, normalize=False, **kwargs):
+    """``Dot(axes, normalize=normalize, **kwargs)(inputs)``."""
+    return Dot(axes, normalize=normalize, **kwargs)(inputs)

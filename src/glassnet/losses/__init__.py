@@ -73,7 +73,7 @@ A loss with either is built, once, as a subclass of its class that rescales the 
 """
 import inspect
 
-from .. import saving
+from .. import _settings, saving
 from ._numerics import EPSILON
 from .base import DEFAULT_REDUCTION, REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
@@ -91,7 +91,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
-           "ALIASES", "CLASS_NAMES", "get", "serialize"]
+           "ALIASES", "CLASS_NAMES", "get", "serialize", "deserialize"]
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
                                     Poisson, MeanSquaredLogarithmicError, MeanAbsolutePercentageError, Hinge,
@@ -114,10 +114,14 @@ CLASS_NAMES = {cls.__name__: name for name, cls in LOSSES.items()}
 
 def get(identifier):
     """Return a ``Loss`` for a name in ``LOSSES``, an alias, a class name (``"BinaryCrossentropy"``,
-    as Keras takes it), a ``Loss`` instance (returned as it is) or a model file's entry for a
-    registered loss of your own (``glassnet.saving``)."""
+    as Keras takes it), a ``Loss`` instance (returned as it is), a model file's entry for a
+    registered loss of your own (``glassnet.saving``), or Keras' ``{"class_name": ..., "config":
+    {...}}`` (what ``keras.losses.serialize`` writes, its ``"module"`` and ``"registered_name"`` too)."""
     if isinstance(identifier, Loss):
         return identifier
+    identifier = _settings.keras_entry(identifier, "loss")
+    if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
+        return _from_class_config(identifier)
     if saving.is_entry(identifier):
         return saving.deserialize(identifier, "loss", (Loss,))
     if isinstance(identifier, str):
@@ -126,6 +130,33 @@ def get(identifier):
             return LOSSES[name]()
     raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
                      f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
+
+
+def deserialize(config, custom_objects=None):
+    """The loss ``config`` names (Keras' ``deserialize``): what ``get`` takes, a name, glassnet's
+    entry or Keras' ``{"class_name", "config"}``; ``custom_objects``, ``{registered name: class}``,
+    for a loss of yours not registered."""
+    with saving.scope_of(custom_objects, "losses.deserialize"):
+        return get(config)
+
+
+def _from_class_config(entry):
+    """The built-in loss Keras' ``{"class_name": "Huber", "config": {...}}`` describes. Its config's
+    ``"name"`` is Keras' default name of the loss ("huber_loss"), which glassnet's names differ
+    from, so it is dropped, as is ``axis=-1`` (the class axis is the last one in glassnet); every
+    other setting goes to the constructor, which checks it."""
+    name = CLASS_NAMES.get(entry["class_name"]) if isinstance(entry["class_name"], str) else None
+    if name is None or not isinstance(entry["config"], dict):
+        raise ValueError(f"loss: expected {{'class_name': one of {sorted(CLASS_NAMES)}, 'config': {{...}}}}, "
+                         f"got {entry!r:.200}")
+    settings = {key: value for key, value in entry["config"].items() if key != "name"}
+    # Keras' cross-entropies take the class axis, -1 by default, the only one glassnet's read
+    if settings.get("axis") == -1 and "axis" not in inspect.signature(LOSSES[name]).parameters:
+        del settings["axis"]
+    try:
+        return LOSSES[name](**settings)
+    except TypeError as exc:
+        raise ValueError(f"loss: {entry['class_name']}: {exc}") from None
 
 
 def serialize(loss):

@@ -107,6 +107,10 @@ def get(identifier):
         return get(identifier.__name__)
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
+    # keras.metrics.serialize()'s form; its "dtype" is the dtype of Keras' running totals, which
+    # glassnet's metrics keep in float64 whatever the model's. AUC's num_labels and label_weights and the
+    # cross-entropy metric's ignore_class, which glassnet's lack, are read at None only
+    identifier = _settings.keras_entry(identifier, "metric", ("num_labels", "label_weights", "ignore_class"), ignored=("dtype",))
     if saving.is_entry(identifier):     # one of yours, registered: a Metric's or a Loss's instance, or a function
         return get(saving.deserialize(identifier, "metric", (Metric, losses.Loss), functions=True))
     if isinstance(identifier, dict):
@@ -133,6 +137,14 @@ def get(identifier):
             return get(metric)
     raise ValueError(f"metric: expected one of {sorted({*METRICS, *_METRIC_CLASS_NAMES})}, a loss name, "
                      f"a Metric or a callable, got {identifier!r:.100}")
+
+
+def deserialize(config, custom_objects=None):
+    """The metric ``config`` names (Keras' ``deserialize``): the metric object of what ``get``
+    takes (``get`` gives ``(name, metric)``), Keras' ``serialize()`` form included;
+    ``custom_objects``, ``{registered name: class or function}``, for one of yours not registered."""
+    with saving.scope_of(custom_objects, "metrics.deserialize"):
+        return get(config)[1]
 
 
 def _made(cls):

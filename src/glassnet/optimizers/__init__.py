@@ -17,7 +17,7 @@ optimizer's state arrays, ``self.slots[key][name]``, as a built-in's (declared i
 """
 import inspect
 
-from .. import saving
+from .. import _settings, saving
 from . import schedules
 from .base import CLIPPING, COMMON, EMA, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
 from .muon import Muon
@@ -95,7 +95,9 @@ def deserialize(config, custom_objects=None):
 
 
 def from_config(config):
-    """The optimizer of a config's ``"optimizer"`` entry (``serialize``'s): see ``deserialize``."""
+    """The optimizer of a config's ``"optimizer"`` entry (``serialize``'s): see ``deserialize``.
+    Keras' ``serialize()`` form, ``{"class_name": "Adam", "config": {...}}``, is read too."""
+    config = _from_keras(config)
     if saving.is_entry(config):
         return saving.deserialize(config, "optimizer", (Optimizer,))
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
@@ -104,3 +106,26 @@ def from_config(config):
     if config["name"] not in OPTIMIZERS:
         raise ValueError(f"optimizer: unknown name {config['name']!r}; known: {sorted(OPTIMIZERS)}")
     return OPTIMIZERS[config["name"]].from_config(config)
+
+
+def _from_keras(config):
+    """Keras' ``keras.optimizers.serialize(opt)`` (``{"module", "class_name", "config",
+    "registered_name"}``, or just ``{"class_name", "config"}``) as glassnet's config: the class
+    names it (Keras' config ``"name"`` is the instance's, "adam_w" or "sgd_1"); its settings that
+    glassnet lacks are dropped at None, Keras' default, and refused otherwise. Anything else comes
+    back unchanged."""
+    entry = _settings.keras_entry(config, "optimizer")
+    if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["class_name"], str)
+            and isinstance(entry["config"], dict)):
+        return entry
+    name = entry["class_name"].lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: unknown class_name {entry['class_name']!r:.60}; known: "
+                         f"{sorted(cls.__name__ for cls in OPTIMIZERS.values())}")
+    settings = {key: value for key, value in entry["config"].items() if key != "name"}
+    for key in ("loss_scale_factor", "gradient_accumulation_steps"):
+        if settings.get(key) is not None:
+            raise ValueError(f"optimizer: {entry['class_name']!r:.60} with {key}={settings[key]!r:.60} is not "
+                             f"supported by glassnet (only None, Keras' default)")
+        settings.pop(key, None)
+    return {**settings, "name": name}

@@ -249,6 +249,8 @@ def serialize(schedule):
 def deserialize(entry):
     """The schedule ``serialize`` described (a registered one only as a ``LearningRateSchedule``
     subclass, built from its config); ValueError naming what is wrong otherwise."""
+    # Keras' serialize() form names each schedule in its config ("name"), which glassnet's do not take
+    entry = _settings.keras_entry(entry, "learning_rate", ignored=("name",))
     schedule = _settings.from_file_entry(entry, SCHEDULES, "learning_rate", LearningRateSchedule)
     if schedule is None:
         raise ValueError(f"learning_rate: expected a number or {{'class_name': one of {sorted(SCHEDULES)}, "
