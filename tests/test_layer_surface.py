@@ -112,7 +112,7 @@ def test_weights_are_the_live_arrays_inside_a_model_across_freezing(rng):
 
 # -- add_weight in Keras' style ------------------------------------------------------------------
 
-class Centered(G.Layer):
+class CenteredState(G.Layer):
     """y = (x - moving_mean) * gamma; training moves moving_mean towards each batch's mean, as a
     BatchNormalization moves its statistics: made with Keras' keywords, state by trainable=False."""
 
@@ -151,7 +151,7 @@ def _keras_centered(keras):
 def test_a_layer_with_state_from_add_weight_trains_as_its_keras_twin(keras, rng):
     x = (rng.standard_normal((64, 4)) + 3.0).astype("float32")
     y = (x @ rng.standard_normal((4, 1))).astype("float32")
-    ours = gn.Sequential([G.Input((4,)), Centered(), G.Dense(1)], seed=0)
+    ours = gn.Sequential([G.Input((4,)), CenteredState(), G.Dense(1)], seed=0)
     theirs = keras.Sequential([keras.Input((4,)), _keras_centered(keras)(), keras.layers.Dense(1)])
     theirs.set_weights(ours.get_weights())
     # Keras' split and order: gamma trainable, moving_mean not
@@ -177,7 +177,7 @@ def test_a_layer_with_state_from_add_weight_trains_as_its_keras_twin(keras, rng)
 
 def test_state_from_add_weight_saves_loads_and_gradcheck_puts_it_back(tmp_path, rng):
     x = (rng.standard_normal((32, 4)) + 1.0).astype("float32")
-    model = gn.Sequential([G.Input((4,)), Centered(), G.Dense(1)], seed=0)
+    model = gn.Sequential([G.Input((4,)), CenteredState(), G.Dense(1)], seed=0)
     model.compile(loss="mse", optimizer="sgd")
     model.fit(x, x[:, :1], epochs=2, batch_size=8, verbose=0)
     model.save(tmp_path / "m.npz")
@@ -186,7 +186,7 @@ def test_state_from_add_weight_saves_loads_and_gradcheck_puts_it_back(tmp_path, 
     np.testing.assert_array_equal(same.predict(x, verbose=0), model.predict(x, verbose=0))
     same.fit(x, x[:, :1], epochs=1, batch_size=8, verbose=0)        # and trains on, state moving
     assert not np.array_equal(same.layers[0].state["moving_mean"], model.layers[0].state["moving_mean"])
-    layer = Centered(dtype="float64")
+    layer = CenteredState(dtype="float64")
     layer.build((4,))
     layer.state["moving_mean"][...] = 0.5
     check_layer(layer, x.astype("float64"), training=True)          # many training passes...
