@@ -53,9 +53,9 @@ def test_the_readme_pydataset_example_trains(tmp_path):
 
 def test_the_layer_reference_examples_run():
     blocks, path = _blocks("docs/layers.md")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     # the seq2seq tutorial's training and inference models
-    seq2seq, transformer, wrapper = (compile(code, str(path), "exec") for code in blocks.values())
+    seq2seq, transformer, own, wrapper = (compile(code, str(path), "exec") for code in blocks.values())
     namespace = {"gn": gn}
     exec(seq2seq, namespace)
     rng = np.random.default_rng(0)
@@ -71,6 +71,16 @@ def test_the_layer_reference_examples_run():
     ids = rng.integers(1, 20, (4, 6))
     ids[:, 4:] = 0
     assert namespace["model"].predict(ids, verbose=0).shape == (4, 3)
+    # a layer of one's own with state (add_weight(trainable=False)): its gradients, and its state moves
+    namespace = {}
+    exec(own, namespace)
+    from glassnet.gradcheck import check_layer
+    check_layer(namespace["Centered"](dtype="float64"), rng.random((4, 3)) + 1.0, training=True)
+    model = gn.Sequential([gn.layers.Input((3,)), namespace["Centered"](), gn.layers.Dense(1)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(rng.random((8, 3), dtype=np.float32), np.ones((8, 1), "f"), verbose=0)
+    assert model.layers[0].state["moving_mean"].min() > 0 and len(model.non_trainable_weights) == 1
+    del gn.layers.LAYERS["Centered"]      # (the example's class: not left in the registry)
     # the wrapper of one's own
     namespace = {}
     exec(wrapper, namespace)

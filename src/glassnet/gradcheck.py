@@ -132,8 +132,8 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     dict with ``max_error`` and ``errors`` (per parameter and ``"input"``); raises
     ``GradientCheckError`` with the first disagreeing index otherwise.
 
-    The layer is left as it was: its moving statistics (BatchNormalization with ``training=True``)
-    and random generator are restored, and a model's first layer, which skips its input gradient
+    The layer is left as it was: its moving statistics (BatchNormalization with ``training=True``;
+    any ``state``, which every pass also starts from) and random generator are restored, and a model's first layer, which skips its input gradient
     in training, computes it for the check and skips it again afterwards.
     """
     _refuse_device(layer.params.values(), "check_layer")
@@ -148,8 +148,9 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     layer.needs_input_gradient = True
     hook = before_forward or (lambda: None)
 
-    def before_each_pass():         # a stateful layer starts every pass from the same states
-        snapshot.restore_carried()
+    def before_each_pass():         # a stateful layer starts every pass from the same states,
+        snapshot.restore_carried()  # and a layer whose training output reads state it updates
+        snapshot.restore_state()    # (add_weight(trainable=False)) from the same state
         hook()
 
     try:

@@ -378,8 +378,11 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
 def _capped(make, left, limit):
     # add_weight (parameters) and _reserve (statistics) are where layers allocate: refuse before
     # numpy allocates an absurd array
-    def capped(name, shape, *args, **kwargs):       # initializer, regularizer: passed on as given
-        size = math.prod(int(d) for d in shape)
+    def capped(name=None, shape=None, *args, **kwargs):    # initializer, ...: passed on as given
+        try:            # (add_weight's defaults: no name, shape () for a scalar)
+            size = math.prod(int(d) for d in (() if shape is None else shape))
+        except (TypeError, ValueError):
+            size = 0            # not a shape: add_weight refuses it, by name
         if size > left[0]:
             raise ModelFileError(f"the config declares more parameters than {limit} (at parameter {name!r} "
                                  f"of shape {tuple(shape)}): corrupt or crafted")

@@ -23,6 +23,9 @@ The rules a layer of your own must keep, and why:
 
 - Create weights in ``build`` with ``add_weight``, not in ``__init__``: there they get the model's
   dtype and its seeded generator (the same seed, the same initial weights), and the model knows them.
+  Keras' keywords work too (``self.add_weight(shape=(3,), initializer="ones", name="gamma")``);
+  ``trainable=False`` makes state, kept in ``self.state`` (as BatchNormalization's moving
+  statistics): saved, never trained, updated by ``forward`` in place.
 - Read a weight as ``self.params["gamma"]`` each time, never through an attribute kept from
   ``add_weight``'s return value: a model moves every parameter into one flat buffer (so that the
   optimizer updates all of them in a few passes), and the array ``add_weight`` returned is then a
@@ -56,6 +59,7 @@ import numpy as np
 from .. import _seeding, backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
+from .keras_surface import KerasSurface
 
 LAYERS = {}   # class name -> class: the exact-key table that load_model rebuilds layers from
 # (built-in modules are imported on first use, see catalog: ``lookup`` imports them all before it
@@ -108,7 +112,7 @@ def _holds_strings(x):
     return kind in "US" or (kind == "O" and any(isinstance(v, (str, bytes)) for v in x.flat))
 
 
-class Layer:
+class Layer(KerasSurface):
     """Base class. Subclasses override ``build``, ``forward``, ``backward`` and, when the shape
     changes, ``output_shape``; ``get_config`` must return the constructor's arguments.
 
@@ -228,24 +232,63 @@ class Layer:
         file or JSON (glassnet.io) caps it, as it caps ``add_weight``, so that a few bytes naming
         a huge input shape cannot make a layer allocate gigabytes."""
 
-    def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
-        """Create parameter ``name`` of ``shape`` with ``initializer`` and its zeroed gradient.
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, *,
+                   trainable=True, dtype=None):
+        """Create weight ``name`` of ``shape`` with ``initializer``; positionally in glassnet's order
+        ``add_weight("gamma", (3,), "ones")``, or with Keras' keywords
+        ``add_weight(shape=(3,), initializer="ones", name="gamma", trainable=True)``.
+
+        As Keras': ``shape`` defaults to ``()`` (a scalar), ``initializer`` to ``"glorot_uniform"``,
+        ``name`` to ``"variable"``, ``"variable_1"``, ... (the first free in this layer: Keras
+        counts across the program, which would give a reloaded model other names). A trainable
+        weight goes in ``params`` with its zeroed gradient in ``grads``; ``trainable=False`` makes
+        state in ``self.state`` instead (as BatchNormalization's moving statistics): saved and
+        loaded, counted as non-trainable, never given a gradient or an optimizer update, put back
+        after ``gradcheck`` and ``trace``; ``forward`` updates it in place
+        (``self.state[name][...] = ...``). ``dtype``: the layer's own (None, its default); a weight
+        of another dtype is refused.
 
         ``regularizer`` (a ``glassnet.regularizers`` one, ``"l2"``, ...) adds its penalty on this
         parameter to the loss a model trains on, as Keras' ``add_weight(regularizer=...)`` does;
         ``constraint`` (a ``glassnet.constraints`` one, ``"max_norm"``, ...) projects it after every
-        update a model makes, as Keras' ``add_weight(constraint=...)``.
-        Returns the new array, but use ``self.params[name]`` afterwards: inside a model the
-        parameter moves into the model's flat buffer, and this array stops being the live one."""
+        update a model makes, as Keras' ``add_weight(constraint=...)``; trainable weights only.
+        Returns the new array, but use ``self.params[name]`` (``self.state[name]``) afterwards:
+        inside a model a parameter moves into the model's flat buffer, and this array stops being
+        the live one."""
         # refused before anything is made. Keras' add_weight starts with shape: add_weight((3,), "zeros")
         # would take the shape for the name
-        if not isinstance(name, str):
+        if name is not None and not isinstance(name, str):
             raise TypeError(f"{self.describe()}: add_weight: name must be a string, got {name!r:.80}; the order "
                             f"is add_weight(name, shape, initializer) (Keras' starts with shape: pass keywords)")
-        # the params dict holds one array per name: a second one would replace the first unseen
-        if name in self.params:
+        trainable = check_flag(trainable, f"{self.describe()}: add_weight: trainable")
+        state = getattr(self, "state", None)
+        taken = [*self.params, *(state if isinstance(state, dict) else ())]
+        name = free_weight_name(taken) if name is None else name
+        # one array per name across params and state: a second one would replace the first unseen
+        # (or be saved twice under one name)
+        if name in taken:
             raise ValueError(f"{self.describe()}: add_weight: a weight named {name!r} exists already; give "
                              f"each weight a name of its own")
+        if not trainable and (regularizer is not None or constraint is not None):
+            what = "regularizer" if regularizer is not None else "constraint"
+            raise ValueError(f"{self.describe()}: add_weight: {name!r}: a {what} applies to a trainable weight "
+                             f"(a penalty in the loss, a projection after each update); trainable=False makes state "
+                             f"that training never updates")
+        if not trainable and state is not None and not isinstance(state, dict):
+            raise TypeError(f"{self.describe()}: add_weight: trainable=False keeps the weight in self.state, a dict "
+                            f"(name -> array), which this layer uses for a {type(state).__name__}")
+        shape = () if shape is None else shape
+        initializer = "glorot_uniform" if initializer is None else initializer
+        if dtype is not None:
+            wanted = self.dtype if self.dtype is not None else np.dtype(np.float32)
+            try:
+                dtype_ok = np.dtype(dtype) == wanted
+            except TypeError:
+                dtype_ok = False
+            if not dtype_ok:
+                raise ValueError(f"{self.describe()}: add_weight: {name!r}: dtype must be the layer's own, "
+                                 f"{np.dtype(wanted).name} (set it with the layer's dtype=, or the model's), "
+                                 f"got {dtype!r:.40}")
         given = shape
         shape = None if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") else tuple(shape)
         if shape is None or not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
@@ -281,6 +324,11 @@ class Layer:
         if not np.isfinite(value).all():      # RandomNormal(stddev=1e39) in float32: inf
             raise ValueError(f"{where} {initializer!r:.80} drew values that are not finite (NaN or "
                              f"infinite) in {np.dtype(self.dtype).name}")
+        if not trainable:
+            if state is None:
+                self.state = {}
+            self.state[name] = xp.asarray(value, dtype=self.dtype)
+            return self.state[name]
         self.params[name] = xp.asarray(value, dtype=self.dtype)
         self.grads[name] = xp.zeros_like(self.params[name])
         if regularizer is not None:
@@ -535,6 +583,17 @@ def free_name(layer, taken):
     return name
 
 
+def free_weight_name(taken, prefix=""):
+    """The name ``add_weight`` gives a weight given none: ``variable``, ``variable_1``, ... (Keras'
+    names), the first that ``prefix`` + it is not in ``taken``. Counted within the layer, not across
+    the program as Keras does, so that a model built again (``load_model``) names it the same."""
+    name, k = "variable", 0
+    while prefix + name in taken:
+        k += 1
+        name = f"variable_{k}"
+    return name
+
+
 def _unexpected_arguments(cls, unknown):
     """The TypeError for keyword arguments that no constructor took. Python's own message would name
     ``Layer.__init__``, where a subclass's ``**kwargs`` finally lands, not the layer the user wrote
@@ -761,6 +820,13 @@ class StateSnapshot:
         for layer, states in self._carried:
             layer.states = states
 
+    def restore_state(self):
+        """Each layer's ``state`` arrays (moving statistics, ``add_weight(trainable=False)``) as
+        they were when the snapshot was taken, in place."""
+        for layer, state, _, _ in self._saved:
+            for key, value in state.items():
+                layer.state[key][...] = value
+
     def restore(self, weights=True):
         """Put everything back; ``weights=False`` leaves the rewritten weights as they are now
         (a gradient check's passes, which nudge them)."""
@@ -769,9 +835,8 @@ class StateSnapshot:
                 for name, value in saved.items():
                     layer.params[name][...] = value
         self.restore_carried()
-        for layer, state, rng, position in self._saved:
-            for key, value in state.items():
-                layer.state[key][...] = value
+        self.restore_state()
+        for layer, _, rng, position in self._saved:
             layer.rng = rng        # a Dropout outside a model makes its generator on first use
             if rng is not None:
                 rng.bit_generator.state = position

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend, initializers
 from . import masking
-from .base import LAYERS, Layer, lookup, snake_case
+from .base import LAYERS, Layer, free_weight_name, lookup, snake_case
 from .conv_lstm import _ConvLSTM
 from .recurrent import CarriesStates, _Recurrent
 
@@ -115,8 +115,16 @@ class _Wrapper(Layer):
         ``add_weight`` under ``prefix + name``."""
         inner.dtype = self.dtype
 
-        def add_weight(name, shape, initializer, regularizer=None, constraint=None):
-            return self.add_weight(prefix + name, shape, initializer, regularizer, constraint)
+        def add_weight(name=None, shape=None, initializer=None, regularizer=None, constraint=None, *,
+                       trainable=True, dtype=None):
+            if name is not None and not isinstance(name, str):      # (Layer.add_weight's message)
+                return Layer.add_weight(inner, name, shape)
+            if trainable is not True:       # the wrapped layer's state would be neither saved nor restored
+                raise ValueError(f"{self.describe()}: {inner.describe()} asks add_weight for a weight with "
+                                 f"trainable={trainable!r} (state), which {type(self).__name__} does not carry")
+            if name is None:        # the first free name among the wrapper's, under this prefix
+                name = free_weight_name([*self.params, *getattr(self, "state", {})], prefix)
+            return self.add_weight(prefix + name, shape, initializer, regularizer, constraint, dtype=dtype)
         inner.add_weight = add_weight
         try:
             inner.build(input_shape)
@@ -279,17 +287,19 @@ class Wrapper(_Wrapper):
 
     _building_layer = False
 
-    def add_weight(self, name, shape, initializer, regularizer=None, constraint=None):
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, *,
+                   trainable=True, dtype=None):
         """Layer's ``add_weight``; a name the wrapped layer already uses is refused (one would
         overwrite the other)."""
-        if name in self.params:
+        if isinstance(name, str) and (name in self.params or name in getattr(self, "state", {})):
             if self._building_layer:        # the subclass's weight came first
                 raise ValueError(f"{self.describe()}: add_weight: the wrapped {self.layer.describe()} makes a "
                                  f"weight named {name!r}, which the wrapper has already; give yours another name")
             whose = f"the wrapped {self.layer.describe()}" if name in self._layer_weights else "the wrapper"
             raise ValueError(f"{self.describe()}: add_weight: {whose} has a weight named {name!r} already; give "
                              f"yours another name")
-        value = super().add_weight(name, shape, initializer, regularizer, constraint)
+        value = super().add_weight(name, shape, initializer, regularizer, constraint, trainable=trainable,
+                                   dtype=dtype)
         if self._building_layer:
             self._layer_weights.add(name)
         return value
