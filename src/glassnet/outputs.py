@@ -186,6 +186,12 @@ def set_layouts(heads):
             head.target_layout = targets
 
 
+def gradient_shape_refusal(loss, expected, gradient):
+    """What a model says of a ``gradient`` its ``loss`` gave of another shape than the output's."""
+    return (f"{type(loss).__name__}.gradient: expected dL/d(output) of the output's shape {tuple(expected)}, "
+            f"got shape {getattr(gradient, 'shape', type(gradient).__name__)}")
+
+
 def head_loss(head, a, y, sample_weight=None):
     """Output ``head``'s own loss on its values ``a`` and targets ``y`` (weighted when given
     ``sample_weight``): from its logits (``Head.logits``, the latest forward pass's) where it is
@@ -226,7 +232,10 @@ class Heads(Loss):
             grad[:, :header] = y_pred[:, :header]
         for head, _, a, y in self._parts(y_pred, y_true):
             g = head.output(grad)
-            g[...] = part(head, a, y)
+            given = part(head, a, y)
+            if given.shape != g.shape:      # it would broadcast into the columns: (n, 1) trained all alike
+                raise ValueError(f"output {head.name!r}: {gradient_shape_refusal(head.loss, g.shape, given)}")
+            g[...] = given
             if head.weight != 1.0:
                 g *= head.weight
         return grad

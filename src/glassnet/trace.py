@@ -113,6 +113,8 @@ def _trace(model, x, y):
         grad = back(scored * 0 if padding else model.loss.gradient_from_logits(scored, ys))
     else:
         grad = back(scored * 0 if padding else model.loss.gradient(scored, ys))
+    if grad.dtype != model.dtype:       # a loss of your own's float64 gradient: cast as training casts it
+        grad = grad.astype(model.dtype)
 
     calls = model._node_layers          # each call of the graph: a record each (a shared layer has several)
 

@@ -26,6 +26,7 @@ from .layers import base as layers_base
 from .layers import masking
 from .layers.base import StateSnapshot, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
+from .outputs import gradient_shape_refusal
 from .scoring import Rows
 from .weighting import combine, refuse_both
 
@@ -283,6 +284,8 @@ class TrainingMixin(ActivityMixin):
                 grad = scored * 0
             else:
                 grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
+                if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's
+                    raise ValueError(gradient_shape_refusal(self.loss, scored.shape, grad))
             grad = grad if rows is None else rows.back(grad)
         if grad.dtype != self.dtype:
             # a loss of your own whose gradient came back in float64 (a np.float64 constant is

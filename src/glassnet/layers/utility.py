@@ -59,11 +59,11 @@ class Rescaling(Layer):
             value = getattr(self, name)
             if isinstance(value, list):
                 shape = np.shape(value)
-                try:
-                    fits = np.broadcast_shapes(shape, tuple(input_shape)) == tuple(input_shape)
-                except ValueError:
-                    fits = False
-                if not fits or len(shape) > len(input_shape):
+                # axis by axis from the last: 1, or the sample's size (an axis of any size, None in
+                # Input((None, None, 3)), takes 1 only)
+                fits = len(shape) <= len(input_shape) and all(
+                    size == 1 or size == axis for size, axis in zip(shape[::-1], tuple(input_shape)[::-1]))
+                if not fits:
                     raise ValueError(f"{self.describe()}: {name} of shape {shape} must broadcast onto a sample "
                                      f"of shape {tuple(input_shape)} (one value per channel: shape "
                                      f"({input_shape[-1]},)), got {value!r:.80}")
@@ -99,6 +99,8 @@ class Rescaling(Layer):
 def _setting(value, name):
     """Rescaling's ``scale`` or ``offset``: a Python float, or (per channel) a nested list of
     finite floats, which is what its config holds."""
+    if hasattr(value, "shape") and np.ndim(value) == 0:     # np.array(0.5), as Keras takes it
+        value = np.asarray(backend.to_numpy(value)).item()
     if isinstance(value, (list, tuple)) or (hasattr(value, "shape") and np.ndim(value) > 0):
         array = np.asarray(backend.to_numpy(value) if hasattr(value, "shape") else value)
         if array.dtype.kind not in "iuf" or array.size == 0 or not np.isfinite(array).all():

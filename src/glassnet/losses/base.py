@@ -163,7 +163,7 @@ class Loss:
     def weighted_gradient(self, y_pred, y_true, sample_weight):
         """d(weighted)/d(y_pred), shape (n, k): the unweighted gradient with row i times w_i, which
         holds for every loss that is a sum of per-sample terms."""
-        g = self.gradient(y_pred, y_true)
+        g = _in_dtype_of(self.gradient(y_pred, y_true), y_pred)
         g *= _per_sample(sample_weight, g)
         return g
 
@@ -271,6 +271,13 @@ def per_sample_mean(loss):
     return other
 
 
+def _in_dtype_of(gradient, y_pred):
+    """A loss's ``gradient`` in the dtype of ``y_pred`` before it is scaled in place: a loss of your
+    own may give another (np.sign's int64), and the weights scaling it would be cast to that
+    (sample weight 0.5 -> 0), or an int gradient refuse a float factor."""
+    return gradient if gradient.dtype == y_pred.dtype else gradient.astype(y_pred.dtype)
+
+
 def _divided(count, divisor):
     """count / divisor, 0 for a divisor of 0 (Keras' divide_no_nan)."""
     return count / divisor if divisor else 0.0
@@ -353,7 +360,8 @@ class _Reduced:
         view, y_true, weights, factor = self._plan(y_pred, y_true, sample_weight)
         if factor is None:
             self._no_gradient("gradient")
-        g = view.gradient(y_pred, y_true) if weights is None else view.weighted_gradient(y_pred, y_true, weights)
+        g = (_in_dtype_of(view.gradient(y_pred, y_true), y_pred) if weights is None
+             else view.weighted_gradient(y_pred, y_true, weights))
         return self._scaled(g, factor)
 
     # the fused methods: z the logits, a the output activation's values
