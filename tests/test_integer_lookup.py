@@ -149,7 +149,7 @@ def test_more_refusals_by_name(rng):
         IntegerLookup(mask_token=float("inf"))
     with pytest.raises(ValueError, match="adapt: the data holds no values"):
         IntegerLookup().adapt(np.zeros((0, 3), int))
-    with pytest.raises(ValueError, match="a vocabulary was given .vocabulary= or set_vocabulary.; adapt learns one instead"):
+    with pytest.raises(ValueError, match=r"a vocabulary was given when the layer was made \(vocabulary=\), which adapt would replace"):
         IntegerLookup(vocabulary=[1, 2]).adapt(np.array([[1, 2]]))
     with pytest.raises(ValueError, match="max_tokens must leave room for a value after the 3 special indices"):
         IntegerLookup(max_tokens=3, num_oov_indices=2, mask_token=0)

@@ -298,25 +298,31 @@ def test_keras_arguments_at_their_defaults_files_and_bytes(tmp_path):
     assert TextVectorization().get_vocabulary() == ["", "[UNK]"] and TextVectorization().vocabulary_size() == 2
 
 
-@pytest.mark.parametrize("how", ["argument", "set_vocabulary"])
-def test_a_given_vocabulary_refuses_adapt_as_keras_does(how):
-    # adapt used to replace a given vocabulary silently; Keras refuses (has_input_vocabulary)
-    texts = ["the cat sat", "the dog ran"]
-    layer = TextVectorization(vocabulary=["cat", "dog"]) if how == "argument" else TextVectorization()
-    if how == "set_vocabulary":
-        layer.set_vocabulary(["cat", "dog"])
-    with pytest.raises(ValueError, match="adapt: a vocabulary was given"):
-        layer.adapt(texts)
-    assert layer.get_vocabulary() == ["", "[UNK]", "cat", "dog"]        # untouched
-    # the flag travels in the config: given stays given, learnt may adapt again
-    with pytest.raises(ValueError, match="vocabulary was given"):
-        TextVectorization.from_config(layer.get_config()).adapt(texts)
-    learnt = TextVectorization()
-    learnt.adapt(texts)
-    again = TextVectorization.from_config(learnt.get_config())
-    again.adapt(["a b c"])
-    assert again.get_vocabulary() == ["", "[UNK]", "c", "b", "a"]
+@pytest.mark.parametrize("cls, words", [(TextVectorization, ["cat", "dog"]), (gn.layers.StringLookup, ["cat", "dog"]),
+                                        (gn.layers.IntegerLookup, [3, 4])])
+def test_a_vocabulary_given_when_made_refuses_adapt_one_set_later_does_not_as_in_keras(cls, words):
+    # Keras: has_input_vocabulary comes from vocabulary= alone; TextVectorization.adapt used to
+    # replace a vocabulary given when made, and the lookups refused one set by set_vocabulary
+    data = ["the cat sat", "the dog ran"] if cls is TextVectorization else \
+        (np.array([["cat"], ["owl"], ["owl"]]) if cls is gn.layers.StringLookup else np.array([[3], [7], [7]]))
+    made = cls(vocabulary=words)
+    with pytest.raises(ValueError, match="adapt: a vocabulary was given when the layer was made|a vocabulary was given when"):
+        made.adapt(data)
+    assert made.get_vocabulary(include_special_tokens=False) == words      # untouched
+    # the flag travels in the config: given stays given, learnt (or set later) may adapt
+    with pytest.raises(ValueError, match="a vocabulary was given when"):
+        cls.from_config(made.get_config()).adapt(data)
+    later = cls()
+    later.set_vocabulary(words)
+    later.adapt(data)
+    assert later.get_vocabulary(include_special_tokens=False) != words
+    cls.from_config(later.get_config()).adapt(data)
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
-    theirs = keras.layers.TextVectorization(vocabulary=["cat", "dog"])
+    theirs = getattr(keras.layers, cls.__name__)(vocabulary=words)
     with pytest.raises(ValueError, match="Cannot adapt"):
-        theirs.adapt(texts)
+        theirs.adapt(data)
+    theirs = getattr(keras.layers, cls.__name__)()
+    theirs.set_vocabulary(words)
+    theirs.adapt(data)
+    assert [str(t) if not isinstance(t, (int, np.integer)) else int(t) for t in theirs.get_vocabulary()] == \
+        later.get_vocabulary()

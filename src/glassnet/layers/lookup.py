@@ -129,6 +129,7 @@ class IntegerLookup(Layer):
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+            self._given = True        # made with it: adapt is refused (Keras' has_input_vocabulary)
         elif idf_weights is not None:
             raise ValueError(f"{cls}: idf_weights come with a vocabulary; give both, or adapt")
 
@@ -170,8 +171,9 @@ class IntegerLookup(Layer):
         left out, and cut to ``max_tokens``. "tf_idf" also counts the samples (rows) each value
         occurs in, for ``idf = log(1 + rows / (1 + rows with it))``, and gives OOV the mean idf."""
         if self._given:
-            raise ValueError(f"{self.describe()}: a vocabulary was given (vocabulary= or set_vocabulary); adapt "
-                             f"learns one instead: make the layer without it to adapt it")
+            raise ValueError(f"{self.describe()}: a vocabulary was given when the layer was made (vocabulary=), "
+                             f"which adapt would replace (Keras refuses too); make the layer without it to adapt it "
+                             f"(or set_vocabulary after making it, which adapt may replace, as in Keras)")
         single = isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "__array__")
         if is_dataset(data):
             # a PyDataset (Keras' adapt takes one) is read by index, its batches in order, each once;
@@ -254,7 +256,6 @@ class IntegerLookup(Layer):
             # Keras: without the special tokens in front, they weigh the mean of the weights given
             idf = weights.tolist() if found else [float(weights.mean())] * self._token_start() + weights.tolist()
         self._set(tokens, idf)
-        self._given = True
 
     def _read_vocabulary(self, path):
         """A vocabulary file's values: one integer a line (written as ``int`` reads it)."""
@@ -267,7 +268,7 @@ class IntegerLookup(Layer):
                                  f"is not an integer: {line!r:.40}") from None
         return values
 
-    _given = False          # a vocabulary given (vocabulary= or set_vocabulary): adapt is refused, as Keras'
+    _given = False          # made with vocabulary=: adapt is refused, as Keras' (set_vocabulary later is not)
 
     def _set(self, tokens, idf):
         if self.max_tokens is not None and self.pad_to_max_tokens and idf is not None:

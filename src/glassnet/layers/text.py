@@ -127,7 +127,7 @@ class TextVectorization(Layer):
     """
 
     takes_text = True      # a model hands its texts to this layer's encode() as they come in
-    _given = False          # a vocabulary given (vocabulary= or set_vocabulary): adapt is refused, as Keras'
+    _given = False          # made with vocabulary=: adapt is refused, as Keras' (set_vocabulary later is not)
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
@@ -165,6 +165,7 @@ class TextVectorization(Layer):
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
+            self._given = True        # made with it: adapt is refused (Keras' has_input_vocabulary)
         elif idf_weights is not None:
             raise ValueError(f"{cls}: idf_weights come with a vocabulary; give both, or adapt")
 
@@ -176,11 +177,13 @@ class TextVectorization(Layer):
         by how often they occur, ties by the token, highest first (Keras' order), and cut to
         ``max_tokens``; "tf_idf" also counts the texts each token occurs in, for
         ``idf = log(1 + texts / (1 + texts with the token))``. ``batch_size`` is accepted for
-        Keras' signature and changes nothing. A layer given its vocabulary (``vocabulary=`` or
-        ``set_vocabulary``) refuses to adapt, as Keras' does: adapting would silently drop it."""
+        Keras' signature and changes nothing. A layer made with ``vocabulary=`` refuses to adapt,
+        as Keras' does: adapting would silently drop it (one given by ``set_vocabulary`` later
+        adapts anew, as in Keras)."""
         if self._given:
-            raise ValueError(f"{type(self).__name__}.adapt: a vocabulary was given (vocabulary= or set_vocabulary); "
-                             f"adapt learns one instead: make the layer without it to adapt it")
+            raise ValueError(f"{type(self).__name__}.adapt: a vocabulary was given when the layer was made "
+                             f"(vocabulary=), which adapt would replace (Keras refuses too); make the layer without "
+                             f"it to adapt it (or set_vocabulary after making it, which adapt may replace, as in Keras)")
         if isinstance(data, (list, tuple, np.ndarray)) or hasattr(data, "to_numpy"):
             batches = [data]
         elif is_dataset(data) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):   # a PyDataset
@@ -243,7 +246,6 @@ class TextVectorization(Layer):
                                  f"vocabulary, got {idf.size} ({idf_weights!r:.60})")
             idf = idf.tolist() if len(given) > len(tokens) else [float(np.mean(idf)) if idf.size else 0.0, *idf.tolist()]
         self._set(tokens, idf, "set_vocabulary")
-        self._given = True
 
     def _set(self, tokens, idf, caller):
         """Install a vocabulary. One that changes the vectors' width un-builds the layer: a new model
