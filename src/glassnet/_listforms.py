@@ -39,21 +39,23 @@ def one_input(x, name, rank, text=False):
 
 def one_output(y, name, samples, output, what="targets"):
     """``y`` as Keras' list of the one output's array (targets, or ``sample_weight``: ``what``),
-    unwrapped: ``(array, "y[0]")``; anything else as given. ``samples``: x's number of samples,
-    which tells a list of one batch (an array of that many samples) from a list of rows (one
-    array per sample, as many as x's). ``[None]`` is None. ``output``: the output's name, for the
-    refusal of a list of several batches."""
+    unwrapped: ``(array, "y[0]")``; anything else as given. ``samples``: x's number of samples.
+    A list of as many arrays as x has samples is a list of rows (one array per sample), data as
+    before, unless it is one array of that one sample; a list of any other length cannot be rows,
+    so it is Keras' form: one array is unwrapped (a wrong count of samples is then named as
+    ``y[0]``'s), several are refused (``output``: the output's name). ``[None]`` is None."""
     if isinstance(y, (list, tuple)) and len(y) == 1 and y[0] is None:
         return None, f"{name}[0]"
-    if not isinstance(y, (list, tuple)) or not y or not all(_is_array(a) and a.shape[0] == samples for a in y):
+    if not isinstance(y, (list, tuple)) or not y or not all(_is_array(a) for a in y):
+        return y, name
+    if len(y) == samples and not (samples == 1 and y[0].shape[0] == 1):
         return y, name
     if len(y) == 1:
         return y[0], f"{name}[0]"
-    if len(y) == samples:         # as many rows as samples: data, read as it always was
-        return y, name
+    shapes = ", ".join(str(tuple(a.shape)) for a in y[:4]) + (", ..." if len(y) > 4 else "")
     raise ValueError(f"{name}: the model has one output ({output!r}); got a {type(y).__name__} of {len(y)} arrays "
-                     f"of {samples} samples each, Keras' form for {len(y)} outputs: give the {what} themselves, "
-                     f"or a list of one array")
+                     f"({shapes}), Keras' form for {len(y)} outputs: give the {what} themselves, or a list of "
+                     f"one array")
 
 
 def compile_forms(loss, metrics, weighted_metrics, output):
