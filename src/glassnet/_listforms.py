@@ -18,7 +18,7 @@ def _is_array(item):
 def one_input(x, name, rank, text=False):
     """``x`` as Keras' list of the one input's array, unwrapped: ``(array, "x[0]")``; anything
     else ``(x, name)`` as given. ``rank``: the axes of one sample (``len(model.input_shape)``), None
-    before the model is built (a batch then has two axes or more). ``text``: the model reads texts
+    before the model is built (then only a list of one array of two axes or more is the form). ``text``: the model reads texts
     (strings are never arrays, so any list of arrays is the list form). A list of several batches
     is refused: the model has one input."""
     if not isinstance(x, (list, tuple)) or not x or not all(_is_array(a) for a in x):
@@ -27,7 +27,9 @@ def one_input(x, name, rank, text=False):
         # rows, one sample each, stacked as before; a lone array of another rank is unwrapped so
         # that the shape check names x[0] and its own shape
         return (x[0], f"{name}[0]") if len(x) == 1 and x[0].ndim != rank else (x, name)
-    if not text and rank is None and not all(a.ndim >= 2 for a in x):
+    if not text and rank is None and (len(x) > 1 or x[0].ndim < 2):
+        # no sample shape yet to tell a batch from a sample: several arrays are samples, stacked
+        # as before (a list of images); one array of two axes or more is Keras' [x]
         return x, name
     if len(x) == 1:
         return x[0], f"{name}[0]"
