@@ -263,8 +263,10 @@ def test_a_sparse_loss_called_directly_refuses_labels_out_of_range():
 
 
 def test_compile_and_sequential_name_a_dict_of_metrics_and_a_single_layer():
-    with pytest.raises(TypeError, match=r"^metrics: expected a list such as \['accuracy'\], got a dict"):
-        gn.Sequential([Dense(1, input_dim=2)]).compile("mse", metrics={"out": "acc"})
+    # Keras' per-output dict names the one output, its layer; another name is refused by name
+    with pytest.raises(ValueError, match=r"^metrics: a dict by output name takes the model's one output, "
+                                         r"'head'; got the keys \['out'\]"):
+        gn.Sequential([Dense(1, input_dim=2, name="head")]).compile("mse", metrics={"out": "acc"})
     with pytest.raises(TypeError, match=r"^layers: expected a list of layers, got a single Dense: "
                                         r"write Sequential\(\[Dense\(...\)\]\)"):
         gn.Sequential(Dense(1))

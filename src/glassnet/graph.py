@@ -657,23 +657,15 @@ class Model(Sequential):
             if loss_weights is not None:
                 raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
                                  "has one (a weight on its loss scales the learning rate: change that instead)")
-            # Keras' per-output forms for the one output: [loss], {name: loss}, [[metrics]], {name: [...]}
-            loss, metrics = self._one_output(loss), self._one_output(metrics, nested=True)
-            return super().compile(loss, optimizer, metrics, self._one_output(weighted_metrics, nested=True))
+            # (Sequential.compile reads Keras' per-output forms of the one output: glassnet._listforms)
+            return super().compile(loss, optimizer, metrics, weighted_metrics)
         self._refuse_optimizer_as_loss(loss)
         optimizer = optimizers.get(optimizer)       # refused before the heads change
         heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics)
         self._compiled(heads_loss, compiled, optimizer)
 
-    def _one_output(self, value, nested=False):
-        """``value`` given in Keras' per-output form for a model of one output, a dict by its name
-        or (for ``nested``, metrics: a list holding a list) a list of one, as the value itself."""
-        if isinstance(value, dict) and list(value) == self.output_names:
-            return value[self.output_names[0]]
-        if isinstance(value, (list, tuple)) and len(value) == 1 and (
-                isinstance(value[0], (list, tuple)) if nested else not isinstance(value[0], (list, tuple, dict))):
-            return value[0] if not nested or isinstance(value[0], list) else list(value[0])
-        return value
+    def _single_output_name(self):
+        return self.output_names[0]
 
     def _update_fusion(self):
         super()._update_fusion()
@@ -699,8 +691,10 @@ class Model(Sequential):
         unweighted), with several outputs packed as one column each, (n, outputs)."""
         if not per_output_weights(sample_weight):
             return super()._check_weights(sample_weight, x, name)
-        if self._heads is None:         # Keras' [w] or {name: w} for a model of one output
-            return super()._check_weights(self._one_output(sample_weight), x, name)
+        if self._heads is None:         # Keras' {name: w} for a model of one output ([w]: Sequential's)
+            if isinstance(sample_weight, dict) and list(sample_weight) == self.output_names:
+                sample_weight, name = sample_weight[self.output_names[0]], f"{name}[{self.output_names[0]!r}]"
+            return super()._check_weights(sample_weight, x, name)
         given = per_output(sample_weight, self._heads, name, allow_missing=True)
         packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
         for head, weights in zip(self._heads, given):
@@ -726,11 +720,9 @@ class Model(Sequential):
         if not self._calls:
             self._draw_from(x)
         if self._heads is None:
-            # Keras' forms for one output: a list of its one array, a dict by its name
+            # Keras' dict by the one output's name (a list of its one array: Sequential's)
             if isinstance(y, dict) and list(y) == self.output_names:
                 y, yname = y[self.output_names[0]], f"{yname}[{self.output_names[0]!r}]"
-            elif isinstance(y, (list, tuple)) and len(y) == 1 and getattr(y[0], "ndim", 0) >= 1:
-                y, yname = y[0], f"{yname}[0]"
             return super()._prepare_xy(x, y, xname, yname, cast)
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
@@ -853,11 +845,9 @@ class Model(Sequential):
         if not self._calls:
             self._draw_from(x)
         if self._input_shapes is None:
-            # Keras' other forms for one input: a dict by its name, a list of its one array
+            # Keras' dict by the one Input's name (a list of its one array: Sequential's)
             if isinstance(x, dict) and self._input_names[0] in x:
                 x, name = x[self._input_names[0]], f"{name}[{self._input_names[0]!r}]"
-            elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
-                x, name = x[0], f"{name}[0]"
             return super()._prepare_x(x, name, cast)
         names, count = self._input_names, len(self._input_shapes)
         if isinstance(x, dict):

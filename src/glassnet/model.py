@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
+from ._listforms import compile_forms
 from .callgraph import CallGraphMixin, shared_ids
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
@@ -730,7 +731,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (``Precision()``, ``AUC(curve="PR")``: counted over whole epochs, logged under its ``name``),
         or a function ``f(y_true, y_pred) -> float``, logged under its ``__name__``. Those of
         ``weighted_metrics`` weigh the samples by ``sample_weight`` or ``class_weight``, as the loss
-        does (Keras'; see ``glassnet.metrics.weighted``); those of ``metrics`` do not."""
+        does (Keras'; see ``glassnet.metrics.weighted``); those of ``metrics`` do not.
+
+        Keras' per-output forms name the one output: ``loss=["mse"]`` or ``{"dense_1": "mse"}``
+        (the output layer's name), ``metrics=[["mae"]]`` or ``{"dense_1": ["mae"]}``."""
+        loss, metrics, weighted_metrics = compile_forms(loss, metrics, weighted_metrics, self._single_output_name())
         metrics = [metrics_module.get(m) for m in metric_list(metrics, "metrics")]
         weighted = [metrics_module.get(m) for m in metric_list(weighted_metrics, "weighted_metrics")]
         compiled = metrics_module.weighted.compiled(metrics, weighted)

@@ -5,6 +5,7 @@ start here, so a bad argument gets the same error whichever call it was given to
 import numpy as np
 
 from . import backend, metrics
+from ._listforms import one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
@@ -84,8 +85,10 @@ class PreparingMixin:
     def _prepare_x(self, x, name="x", cast=True):
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
         ``cast=False`` in its own, for a caller that casts it chunk by chunk. A model whose first
-        layer is a TextVectorization takes texts, turned into its ids here, all at once."""
+        layer is a TextVectorization takes texts, turned into its ids here, all at once. Keras'
+        ``[x]`` is ``x`` (glassnet._listforms: a list of numbers, or of one array per sample, is data)."""
         text_layer = self.layers[0] if self._takes_text() else None
+        x, name = one_input(x, name, len(self.input_shape) if self.built else None, text_layer is not None)
         if text_layer is not None:
             # straight in the model's dtype (a wide multi-hot is no int64 copy first); at least one
             # id per text, so that a call of empty texts is padding, not an empty array
@@ -144,6 +147,7 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
+        y, yname = one_output(y, yname, x.shape[0], self._single_output_name())     # Keras' [y]
         y = as_array(y, yname, self.dtype, allow_int=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
@@ -158,6 +162,11 @@ class PreparingMixin:
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         check_binary_targets(y, name, self.output_shape[-1], self.metrics)
+
+    def _single_output_name(self):
+        """The name of the model's one output, its layer's (Keras' key for it in per-output dicts);
+        None for a model with no layers yet."""
+        return self._output_layer.name if self.layers else None
 
     def _output_shape_for(self, sample_shape, x=None):
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
@@ -216,7 +225,8 @@ class PreparingMixin:
     def _check_weights(self, sample_weight, x, name="sample_weight"):
         """``check_sample_weight`` for this model and its input ``x``: (n,), or one weight per
         position of an output that has positions (a tagger's (n, steps), a segmenter's (n, H, W)),
-        as Keras takes them."""
+        as Keras takes them; Keras' ``[w]`` is ``w``."""
+        sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights")
         positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
                      else None)
         return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)

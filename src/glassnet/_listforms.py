@@ -1,0 +1,104 @@
+"""Keras' list forms for a model of one input and one output (a ``Sequential``, or a functional
+``Model`` of one Input and one output): ``[x]`` for ``x``, ``[y]`` for ``y``, ``[w]`` for
+``sample_weight``, and at compile ``[loss]``, ``{name: loss}``, ``[[metrics]]``, ``{name: [metrics]}``.
+
+A list is data too: ``[[0.1, 0.2, 0.3]]`` is one sample of three features, and a list of arrays
+each shaped as one sample is a list of rows. Only a list whose items are arrays shaped as a batch
+of samples (``ndim`` one more than a sample's) is read as the list of the model's inputs, which
+for one input must hold one array; Keras 3.15 quietly takes the first of a longer list, glassnet
+refuses it by name.
+"""
+
+
+def _is_array(item):
+    """An array-like of at least one axis (NumPy, CuPy, pandas, ...), not a Python list."""
+    return not isinstance(item, (list, tuple, dict, str, bytes)) and getattr(item, "ndim", 0) >= 1
+
+
+def one_input(x, name, rank, text=False):
+    """``x`` as Keras' list of the one input's array, unwrapped: ``(array, "x[0]")``; anything
+    else ``(x, name)`` as given. ``rank``: the axes of one sample (``len(model.input_shape)``), None
+    before the model is built (then only a list of one array of two axes or more is the form). ``text``: the model reads texts
+    (strings are never arrays, so any list of arrays is the list form). A list of several batches
+    is refused: the model has one input."""
+    if not isinstance(x, (list, tuple)) or not x or not all(_is_array(a) for a in x):
+        return x, name
+    if not text and rank is not None and not all(a.ndim == rank + 1 for a in x):
+        # rows, one sample each, stacked as before; a lone array of another rank is unwrapped so
+        # that the shape check names x[0] and its own shape
+        return (x[0], f"{name}[0]") if len(x) == 1 and x[0].ndim != rank else (x, name)
+    if not text and rank is None and (len(x) > 1 or x[0].ndim < 2):
+        # no sample shape yet to tell a batch from a sample: several arrays are samples, stacked
+        # as before (a list of images); one array of two axes or more is Keras' [x]
+        return x, name
+    if len(x) == 1:
+        return x[0], f"{name}[0]"
+    shapes = ", ".join(str(tuple(a.shape)) for a in x[:4]) + (", ..." if len(x) > 4 else "")
+    raise ValueError(f"{name}: the model has one input; got a {type(x).__name__} of {len(x)} arrays ({shapes}), "
+                     f"Keras' form for {len(x)} inputs: give the array itself or a list of it alone, [x] (several "
+                     f"inputs need a functional gn.Model; samples given one array each: stack them, np.stack(x))")
+
+
+def one_output(y, name, samples, output, what="targets"):
+    """``y`` as Keras' list of the one output's array (targets, or ``sample_weight``: ``what``),
+    unwrapped: ``(array, "y[0]")``; anything else as given. ``samples``: x's number of samples.
+    A list of as many arrays as x has samples is a list of rows (one array per sample), data as
+    before, unless it is one array of that one sample; a list of any other length cannot be rows,
+    so it is Keras' form: one array is unwrapped (a wrong count of samples is then named as
+    ``y[0]``'s), several are refused (``output``: the output's name). ``[None]`` is None."""
+    if isinstance(y, (list, tuple)) and len(y) == 1 and y[0] is None:
+        return None, f"{name}[0]"
+    if not isinstance(y, (list, tuple)) or not y or not all(_is_array(a) for a in y):
+        return y, name
+    if len(y) == samples and not (samples == 1 and y[0].shape[0] == 1):
+        return y, name
+    if len(y) == 1:
+        return y[0], f"{name}[0]"
+    shapes = ", ".join(str(tuple(a.shape)) for a in y[:4]) + (", ..." if len(y) > 4 else "")
+    raise ValueError(f"{name}: the model has one output ({output!r}); got a {type(y).__name__} of {len(y)} arrays "
+                     f"({shapes}), Keras' form for {len(y)} outputs: give the {what} themselves, or a list of "
+                     f"one array")
+
+
+def compile_forms(loss, metrics, weighted_metrics, output):
+    """compile's ``loss``, ``metrics`` and ``weighted_metrics`` given in Keras' per-output forms
+    for a model of one output named ``output`` (None: no layers yet), as the values themselves:
+    ``[loss]`` and ``{output: loss}`` as ``loss``; ``[[metrics]]`` and ``{output: metrics}`` as
+    ``[metrics]``. Lists of another length and dicts of other names are refused by name."""
+    return (_one_loss(loss, output), _one_metric_list(metrics, output, "metrics"),
+            _one_metric_list(weighted_metrics, output, "weighted_metrics"))
+
+
+def _by_name(value, output, what):
+    if output is None:
+        raise ValueError(f"{what}: a dict by output name, but the model has no layers yet to name its output; "
+                         f"add them first, or give the value itself")
+    if list(value) != [output]:
+        raise ValueError(f"{what}: a dict by output name takes the model's one output, {output!r}; got the "
+                         f"keys {sorted(map(str, value))!r:.200}")
+    return value[output]
+
+
+def _one_loss(loss, output):
+    if isinstance(loss, dict):
+        return _by_name(loss, output, "loss")
+    if isinstance(loss, (list, tuple)):
+        if len(loss) != 1:
+            raise ValueError(f"loss: the model has one output{f' ({output!r})' if output else ''}; got a "
+                             f"{type(loss).__name__} of {len(loss)} losses; give one loss, or a list of it alone")
+        return loss[0]
+    return loss
+
+
+def _one_metric_list(metrics, output, what):
+    if isinstance(metrics, dict):
+        given = _by_name(metrics, output, what)
+        return None if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
+    nested = [m for m in metrics if isinstance(m, (list, tuple))] if isinstance(metrics, (list, tuple)) else []
+    if not nested:
+        return metrics
+    if len(metrics) != 1:
+        raise ValueError(f"{what}: the model has one output{f' ({output!r})' if output else ''}; got a list of "
+                         f"{len(metrics)} items holding {len(nested)} list(s), Keras' form of one list of metrics "
+                         f"per output: give one list such as ['mae'], or a list of it alone, [['mae']]")
+    return list(metrics[0])
