@@ -221,3 +221,31 @@ def check_verbose(value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {value!r:.100}")
     return int(value)
+
+
+def check_choice(value, name, choices, *, lower=False, expected=None, note=""):
+    """``value`` when it is one of the strings ``choices`` (lower-cased first with ``lower``, and
+    returned so); for the string options of constructors (padding, mode, interpolation, ...).
+
+    A non-string is refused before the membership test: ``array not in choices`` is an array
+    whose truth value is NumPy's error naming no argument, and a dict is unhashable for a set.
+    None is judged as a choice (in ``choices``, or a ValueError: Keras often takes None). ``name``
+    is what the message leads with (``"Conv2D: padding"``), ``expected`` the words after "must be"
+    (``"one of [...]"`` by default), ``note`` an explanation appended to the ValueError.
+
+    >>> check_choice("Same", "Conv2D: padding", ("valid", "same"), lower=True)
+    'same'
+    >>> check_choice(["same"], "Conv2D: padding", ("valid", "same"))
+    Traceback (most recent call last):
+    ...
+    TypeError: Conv2D: padding must be a str, one of ['valid', 'same'], got list: ['same']
+    """
+    expected = expected or f"one of {list(choices)}"
+    if value is not None and not isinstance(value, str):
+        shown = " ".join(repr(value).split())        # an array's repr spans lines
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise TypeError(f"{name} must be a str, {expected}, got {type(value).__name__}: {shown}")
+    key = value.lower() if lower and value is not None else value
+    if key not in choices:
+        raise ValueError(f"{name} must be {expected}, got {value!r:.80}{note}")
+    return key
