@@ -223,6 +223,17 @@ def check_verbose(value):
     return int(value)
 
 
+def shown(value, limit=80):
+    """``value``'s type and repr on one line, cut to about ``limit`` characters: what came, in an
+    error about a value of the wrong type (an array's repr spans lines and may be long).
+
+    >>> shown(np.array(["same", "valid"]))
+    "ndarray: array(['same', 'valid'], dtype='<U5')"
+    """
+    text = " ".join(repr(value).split())
+    return f"{type(value).__name__}: {text if len(text) <= limit else text[:limit - 3] + '...'}"
+
+
 def check_choice(value, name, choices, *, lower=False, expected=None, note=""):
     """``value`` when it is one of the strings ``choices`` (lower-cased first with ``lower``, and
     returned so); for the string options of constructors (padding, mode, interpolation, ...).
@@ -242,10 +253,24 @@ def check_choice(value, name, choices, *, lower=False, expected=None, note=""):
     """
     expected = expected or f"one of {list(choices)}"
     if value is not None and not isinstance(value, str):
-        shown = " ".join(repr(value).split())        # an array's repr spans lines
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        raise TypeError(f"{name} must be a str, {expected}, got {type(value).__name__}: {shown}")
+        raise TypeError(f"{name} must be a str, {expected}, got {shown(value)}")
     key = value.lower() if lower and value is not None else value
     if key not in choices:
         raise ValueError(f"{name} must be {expected}, got {value!r:.80}{note}")
     return key
+
+
+def check_only(value, name, only):
+    """Refuse a Keras argument that glassnet implements at one value only (``only``: a str, a
+    bool or None), with an error naming ``name`` and that value; compared by type first, so an
+    array given meets no elementwise ``!=`` (NumPy's truth-value error) and ``0`` is not False. A
+    non-string for a string option is a TypeError (as ``check_choice`` has it)."""
+    if isinstance(only, str) and value is not None and not isinstance(value, str):
+        check_choice(value, name, (only,))
+    if only is None:
+        same = value is None
+    else:
+        same = isinstance(value, type(only)) and isinstance(value, bool) == isinstance(only, bool) and value == only
+    if not same:
+        raise ValueError(f"{name}={value!r:.40} is not supported (only {only!r})")
+    return value
