@@ -221,3 +221,56 @@ def check_verbose(value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {value!r:.100}")
     return int(value)
+
+
+def shown(value, limit=80):
+    """``value``'s type and repr on one line, cut to about ``limit`` characters: what came, in an
+    error about a value of the wrong type (an array's repr spans lines and may be long).
+
+    >>> shown(np.array(["same", "valid"]))
+    "ndarray: array(['same', 'valid'], dtype='<U5')"
+    """
+    text = " ".join(repr(value).split())
+    return f"{type(value).__name__}: {text if len(text) <= limit else text[:limit - 3] + '...'}"
+
+
+def check_choice(value, name, choices, *, lower=False, expected=None, note=""):
+    """``value`` when it is one of the strings ``choices`` (lower-cased first with ``lower``, and
+    returned so); for the string options of constructors (padding, mode, interpolation, ...).
+
+    A non-string is refused before the membership test: ``array not in choices`` is an array
+    whose truth value is NumPy's error naming no argument, and a dict is unhashable for a set.
+    None is judged as a choice (in ``choices``, or a ValueError: Keras often takes None). ``name``
+    is what the message leads with (``"Conv2D: padding"``), ``expected`` the words after "must be"
+    (``"one of [...]"`` by default), ``note`` an explanation appended to the ValueError.
+
+    >>> check_choice("Same", "Conv2D: padding", ("valid", "same"), lower=True)
+    'same'
+    >>> check_choice(["same"], "Conv2D: padding", ("valid", "same"))
+    Traceback (most recent call last):
+    ...
+    TypeError: Conv2D: padding must be a str, one of ['valid', 'same'], got list: ['same']
+    """
+    expected = expected or f"one of {list(choices)}"
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, {expected}, got {shown(value)}")
+    key = value.lower() if lower and value is not None else value
+    if key not in choices:
+        raise ValueError(f"{name} must be {expected}, got {value!r:.80}{note}")
+    return key
+
+
+def check_only(value, name, only):
+    """Refuse a Keras argument that glassnet implements at one value only (``only``: a str, a
+    bool or None), with an error naming ``name`` and that value; compared by type first, so an
+    array given meets no elementwise ``!=`` (NumPy's truth-value error) and ``0`` is not False. A
+    non-string for a string option is a TypeError (as ``check_choice`` has it)."""
+    if isinstance(only, str) and value is not None and not isinstance(value, str):
+        check_choice(value, name, (only,))
+    if only is None:
+        same = value is None
+    else:
+        same = isinstance(value, type(only)) and isinstance(value, bool) == isinstance(only, bool) and value == only
+    if not same:
+        raise ValueError(f"{name}={value!r:.40} is not supported (only {only!r})")
+    return value

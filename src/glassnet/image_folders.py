@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from ._validation import check_choice
 from .feeding import PyDataset
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -129,8 +130,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     >>> model.fit(train, validation_data=val, epochs=10)                         # doctest: +SKIP
     """
     where = "image_dataset_from_directory"
-    if color_mode not in CHANNELS:
-        raise ValueError(f"{where}: color_mode must be one of {list(CHANNELS)}, got {color_mode!r:.40}")
+    check_choice(color_mode, f"{where}: color_mode", CHANNELS)
     if isinstance(image_size, (int, np.integer)):
         image_size = (image_size, image_size)
     # NumPy integers too (a size from an array or a search grid), as Keras takes them
@@ -138,8 +138,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in image_size)):
         raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
     image_size = tuple(int(s) for s in image_size)
-    if interpolation not in ("bilinear", "nearest"):
-        raise ValueError(f"{where}: interpolation must be 'bilinear' or 'nearest', got {interpolation!r:.40}")
+    check_choice(interpolation, f"{where}: interpolation", ("bilinear", "nearest"), expected="'bilinear' or 'nearest'")
     if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
         raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
     names, label_mode, parts = listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle,
@@ -157,11 +156,11 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
     ``parts`` one ``(paths, labels)`` pair, or two (training, validation) for ``subset="both"``."""
     if not os.path.isdir(directory):
         raise ValueError(f"{where}: directory {directory!r} is not a folder")
-    if labels not in ("inferred", None):
+    # by type first: a list or an array's == is elementwise (NumPy's truth-value error, naming nothing)
+    if not (labels is None or isinstance(labels, str) and labels == "inferred"):
         raise ValueError(f"{where}: labels must be 'inferred' (one sub-folder per class) or None, got {labels!r:.60} "
                          f"(a list of labels is not supported)")
-    if label_mode not in LABEL_MODES:
-        raise ValueError(f"{where}: label_mode must be one of {list(LABEL_MODES)}, got {label_mode!r:.40}")
+    check_choice(label_mode, f"{where}: label_mode", LABEL_MODES)
     if labels is None or label_mode is None:        # either means no labels, as in Keras
         labels = label_mode = None
         if class_names is not None:
@@ -174,11 +173,12 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
     if validation_split is not None and (isinstance(validation_split, bool) or not isinstance(
             validation_split, numbers.Real) or not 0 < validation_split < 1):
         raise ValueError(f"{where}: validation_split must be between 0 and 1, got {validation_split!r:.40}")
+    # subset checked first: bool() of an array is NumPy's truth-value error
+    check_choice(subset, f"{where}: subset", ("training", "validation", "both", None),
+                 expected="'training', 'validation' or 'both'")
     if bool(validation_split) != bool(subset):
         raise ValueError(f"{where}: give validation_split and subset together (subset: 'training', "
                          f"'validation' or 'both')")
-    if subset not in ("training", "validation", "both", None):
-        raise ValueError(f"{where}: subset must be 'training', 'validation' or 'both', got {subset!r:.40}")
     if validation_split and shuffle and seed is None:
         raise ValueError(f"{where}: a validation split of shuffled files needs a seed, so that the training and "
                          f"the validation call split the same order (as Keras)")

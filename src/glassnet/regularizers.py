@@ -17,7 +17,7 @@ whatever the batch size, and is not scaled by sample weights; the loss that ``fi
 L2(l2=0.01)
 """
 from . import _settings, backend, saving
-from ._validation import check_number
+from ._validation import check_choice, check_number
 
 
 class Regularizer(_settings.Setting):
@@ -103,8 +103,7 @@ class OrthogonalRegularizer(Regularizer):
 
     def __init__(self, factor=0.01, mode="rows"):
         self.factor = check_number(factor, "OrthogonalRegularizer: factor", ">= 0")
-        if mode not in ("rows", "columns"):
-            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r:.40}")
+        check_choice(mode, "OrthogonalRegularizer: mode", ("rows", "columns"), expected="'rows' or 'columns'")
         self.mode = mode
 
     def check_shape(self, shape, where):

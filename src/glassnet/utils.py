@@ -2,7 +2,7 @@
 import numpy as np
 
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
-from ._validation import check_flag, check_positive_int, check_seed
+from ._validation import check_choice, check_flag, check_positive_int, check_seed
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 # Keras' keras.utils names for the registration of objects of your own (glassnet.saving)
 from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects, get_registered_name,
@@ -80,8 +80,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
            [2, 3]], dtype=int32)
     """
     for name, setting in (("padding", padding), ("truncating", truncating)):
-        if setting not in ("pre", "post"):
-            raise ValueError(f"pad_sequences: {name} must be 'pre' or 'post', got {setting!r:.40}")
+        check_choice(setting, f"pad_sequences: {name}", ("pre", "post"), expected="'pre' or 'post'")
     maxlen = check_positive_int(maxlen, "pad_sequences: maxlen", allow_none=True)
     dtype = np.dtype(dtype)
     if dtype.kind not in "biuf":

@@ -8,6 +8,8 @@ import os
 import warnings
 import weakref
 
+from .._validation import check_choice
+
 
 class Callback:
     """The base of every callback: hooks that do nothing until a subclass overrides them.
@@ -146,8 +148,7 @@ def resolve_mode(mode, monitor, caller):
     if not isinstance(monitor, str):
         raise TypeError(f"{caller}: monitor must be the name of a logged value (a str), "
                         f"got {monitor!r}")
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"{caller}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    check_choice(mode, f"{caller}: mode", ("auto", "min", "max"), expected="'auto', 'min' or 'max'")
     if mode == "auto":
         return "max" if "acc" in monitor or monitor.removeprefix("val_") in _MAXIMISED else "min"
     return mode

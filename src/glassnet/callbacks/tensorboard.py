@@ -7,7 +7,7 @@ import time
 
 from .. import _tfevents, backend
 from .._atomic import write_atomically
-from .._validation import check_flag
+from .._validation import check_choice, check_flag, shown
 from .base import Callback, check_non_negative_int, check_path, is_integer
 
 # A file is written whole (atomically) at most this often while training runs, and at its end
@@ -109,16 +109,21 @@ class TensorBoard(Callback):
         self.histogram_freq = check_non_negative_int(histogram_freq, "histogram_freq", "TensorBoard")
         self.write_graph = check_flag(write_graph, "TensorBoard: write_graph")
         self.write_steps_per_second = check_flag(write_steps_per_second, "TensorBoard: write_steps_per_second")
-        if update_freq == "batch":
-            update_freq = 1
-        elif update_freq != "epoch" and (not is_integer(update_freq) or update_freq < 1):
-            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, "
-                             f"got {update_freq!r:.60}")
+        # by type first: an array's == is elementwise, and its truth value NumPy's error naming no argument
+        expected = "'epoch', 'batch' or a positive integer"
+        if isinstance(update_freq, str):
+            update_freq = 1 if check_choice(update_freq, "TensorBoard: update_freq", ("epoch", "batch"),
+                                            expected=expected) == "batch" else update_freq
+        elif not is_integer(update_freq):
+            raise TypeError(f"TensorBoard: update_freq must be {expected}, got {shown(update_freq)}")
+        elif update_freq < 1:
+            raise ValueError(f"TensorBoard: update_freq must be {expected}, got {update_freq!r:.60}")
         self.update_freq = update_freq if update_freq == "epoch" else int(update_freq)
         if check_flag(write_images, "TensorBoard: write_images"):
             raise NotImplementedError("TensorBoard: write_images=True (Keras draws each weight as an image) "
                                       "is not implemented; histogram_freq logs the weights' histograms")
-        if profile_batch not in (0, None):
+        # compared only as a number: an array's == is elementwise (NumPy's truth-value error)
+        if profile_batch is not None and not (isinstance(profile_batch, numbers.Real) and profile_batch == 0):
             # Keras refuses it for its NumPy and PyTorch backends too: nothing here to trace
             raise ValueError(f"TensorBoard: profile_batch must be 0, got {profile_batch!r:.60}: "
                              f"glassnet has no profiler for TensorBoard")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import _settings
-from .._validation import check_number
+from .._validation import check_choice, check_number
 from .functions import (_fans, _standard_truncated, _truncated_normal, glorot_normal, glorot_uniform,
                         he_normal, he_uniform, lecun_normal, lecun_uniform, ones, zeros)
 
@@ -140,14 +140,12 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal"):
         self.scale = check_number(scale, "VarianceScaling: scale", "> 0")
-        if mode not in self.MODES:
-            raise ValueError(f"VarianceScaling: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
-        distribution = distribution.lower() if isinstance(distribution, str) else distribution
-        if distribution == "normal":           # Keras lower-cases it and reads "normal" so
+        check_choice(mode, "VarianceScaling: mode", self.MODES)
+        # Keras lower-cases it and reads "normal" as "truncated_normal"
+        distribution = check_choice(distribution, "VarianceScaling: distribution", self.DISTRIBUTIONS + ("normal",),
+                                    lower=True, expected=f"one of {list(self.DISTRIBUTIONS)}")
+        if distribution == "normal":
             distribution = "truncated_normal"
-        if distribution not in self.DISTRIBUTIONS:
-            raise ValueError(f"VarianceScaling: distribution must be one of {list(self.DISTRIBUTIONS)}, "
-                             f"got {distribution!r:.80}")
         self.mode, self.distribution = mode, distribution
 
     def __call__(self, shape, rng, dtype):

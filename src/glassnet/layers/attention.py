@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from .. import backend, initializers
-from .._validation import check_flag
+from .._validation import check_choice, check_flag
 from .base import LAYERS
 from .merging import _Merge
 from .readers import CallReader
@@ -774,8 +774,7 @@ class Attention(_DotAttention):
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, **kwargs):
         super().__init__(dropout, **kwargs)
         self.use_scale = check_flag(use_scale, "Attention: use_scale")
-        if score_mode not in ("dot", "concat"):
-            raise ValueError(f"Attention: score_mode must be 'dot' or 'concat', got {score_mode!r:.40}")
+        check_choice(score_mode, "Attention: score_mode", ("dot", "concat"), expected="'dot' or 'concat'")
         self.score_mode = score_mode
 
     def build(self, input_shape):

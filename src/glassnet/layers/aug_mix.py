@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .._validation import check_choice
 from .augmentation import INTERPOLATIONS, _RandomIntensity, _unsigned_pair
 from .conv import check_rank
 from .rand_augment import OPERATIONS as _RAND_AUGMENT_OPERATIONS, _Operations, config_count
@@ -94,8 +95,7 @@ class AugMix(_Operations):
                              f"concentration), got {alpha!r:.80}")
         if not isinstance(all_ops, (bool, np.bool_)):
             raise ValueError(f"AugMix: all_ops must be True or False, got {all_ops!r:.80}")
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"AugMix: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
+        check_choice(interpolation, "AugMix: interpolation", INTERPOLATIONS)
         self.alpha, self.all_ops, self.interpolation = float(alpha), bool(all_ops), interpolation
         self.factor = _unsigned_pair(factor, "AugMix", "factor")
         self._take_value_range(value_range)

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .. import backend
-from .._validation import check_number
+from .._validation import check_choice, check_number
 from .base import LAYERS, Layer
 from .conv import check_rank
 
@@ -149,8 +149,7 @@ class RandomFlip(_RandomImage):
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if mode not in self.MODES:
-            raise ValueError(f"RandomFlip: mode must be one of {list(self.MODES)}, got {mode!r:.80}")
+        check_choice(mode, "RandomFlip: mode", self.MODES)
         self.mode = mode
 
     def _augment(self, x):
@@ -190,10 +189,8 @@ class _AffineImage(_RandomImage):
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
         super().__init__(seed=seed, **kwargs)
         cls = type(self).__name__
-        if fill_mode not in FILL_MODES:
-            raise ValueError(f"{cls}: fill_mode must be one of {list(FILL_MODES)}, got {fill_mode!r:.80}")
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
+        check_choice(fill_mode, f"{cls}: fill_mode", FILL_MODES)
+        check_choice(interpolation, f"{cls}: interpolation", INTERPOLATIONS)
         self.fill_mode, self.interpolation = fill_mode, interpolation
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
 

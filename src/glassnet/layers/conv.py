@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .. import activations, backend, constraints, initializers, regularizers
-from .._validation import check_flag
+from .._validation import check_choice, check_flag
 from .base import LAYERS, Layer, _unexpected_arguments
 
 PADDINGS = ("valid", "same")
@@ -347,8 +347,7 @@ def window_settings(layer, kernel_size, strides, padding, activation, use_bias, 
     strides > 1), "any" (its depthwise and separable layers take both) or "none" (not implemented)."""
     cls = type(layer).__name__
     paddings = PADDINGS + ("causal",) if causal else PADDINGS
-    if padding not in paddings:
-        raise ValueError(f"{cls}: padding must be one of {list(paddings)}, got {padding!r}")
+    check_choice(padding, f"{cls}: padding", paddings)
     layer.kernel_size = _as_tuple(kernel_size, layer.rank, "kernel_size", cls)
     layer.strides = _as_tuple(strides, layer.rank, "strides", cls)
     layer.dilation_rate = _as_tuple(dilation_rate, layer.rank, "dilation_rate", cls)

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from .._validation import check_positive_int
+from .._validation import check_choice, check_positive_int
 from .base import Layer, zero_input_gradient
 from .encoding import MODES as ENCODING_MODES, encode_categories
 from .preprocessing import adapt_batches
@@ -94,8 +94,7 @@ class Discretization(Layer):
         super().__init__(**kwargs)
         if sparse is not False:
             raise ValueError(f"Discretization: sparse={sparse!r:.40} is not supported (only False)")
-        if output_mode not in MODES:
-            raise ValueError(f"Discretization: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        check_choice(output_mode, "Discretization: output_mode", MODES)
         if (bin_boundaries is None) == (num_bins is None):
             raise ValueError(f"Discretization: give bin_boundaries or num_bins (to adapt), one of them; got "
                              f"bin_boundaries={bin_boundaries!r:.60} and num_bins={num_bins!r:.40}")

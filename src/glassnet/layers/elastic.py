@@ -11,7 +11,7 @@ and its transpose do the reading and the backward pass.
 """
 import numpy as np
 
-from .._validation import check_number
+from .._validation import check_choice, check_number
 from .augmentation import INTERPOLATIONS, _AffineImage, _RandomIntensity, check_fill_value, _unsigned_pair, _where, affine_sample, \
     affine_sample_backward
 from .blur import gaussian_blur, gaussian_kernel
@@ -130,14 +130,10 @@ class RandomElasticTransform(_RandomIntensity):
         super().__init__(value_range, seed, **kwargs)
         self.factor = _unsigned_pair(factor, "RandomElasticTransform", "factor")
         self.scale = _unsigned_pair(scale, "RandomElasticTransform", "scale")
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"RandomElasticTransform: interpolation must be one of {list(INTERPOLATIONS)}, "
-                             f"got {interpolation!r:.80}")
-        if fill_mode not in FILL_MODES:
-            hint = (" (Keras' layer lists \"mirror\", which its TensorFlow backend refuses)"
-                    if fill_mode == "mirror" else "")
-            raise ValueError(f"RandomElasticTransform: fill_mode must be one of {list(FILL_MODES)}, "
-                             f"got {fill_mode!r:.80}{hint}")
+        check_choice(interpolation, "RandomElasticTransform: interpolation", INTERPOLATIONS)
+        check_choice(fill_mode, "RandomElasticTransform: fill_mode", FILL_MODES,
+                     note=" (Keras' layer lists \"mirror\", which its TensorFlow backend refuses)"
+                     if isinstance(fill_mode, str) and fill_mode == "mirror" else "")
         self.interpolation, self.fill_mode = interpolation, fill_mode
         self.fill_value = check_number(fill_value, "RandomElasticTransform: fill_value", "finite")
 

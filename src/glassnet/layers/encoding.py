@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backend
-from .._validation import check_positive_int
+from .._validation import check_choice, check_positive_int
 from .base import Layer, zero_input_gradient
 from .embedding import check_indices
 
@@ -58,8 +58,7 @@ class CategoryEncoding(Layer):
         if sparse is not False:
             raise ValueError(f"CategoryEncoding: sparse={sparse!r:.40} is not supported (only False)")
         self.num_tokens = check_positive_int(num_tokens, "CategoryEncoding: num_tokens")
-        if output_mode not in MODES:
-            raise ValueError(f"CategoryEncoding: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        check_choice(output_mode, "CategoryEncoding: output_mode", MODES)
         self.output_mode = output_mode
 
     @property

@@ -9,7 +9,7 @@ order into TensorFlow's starting key with ``FingerprintCat64``, and the bin is t
 """
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_choice, check_positive_int
 from .encoding import encode_categories
 from .hashing import _M64, fingerprint64, host_array, value_keys
 from .merging import _Merge
@@ -82,8 +82,7 @@ class HashedCrossing(_Merge):
         if self.num_bins >= 2 ** 63:
             raise ValueError(f"HashedCrossing: num_bins must be below 2**63 (the bins are int64, as Keras'), got "
                              f"{num_bins}")
-        if output_mode not in MODES:
-            raise ValueError(f"HashedCrossing: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        check_choice(output_mode, "HashedCrossing: output_mode", MODES)
         self.output_mode = output_mode
 
     # -- on its own: Keras' call ------------------------------------------------------------------

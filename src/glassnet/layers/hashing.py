@@ -10,7 +10,7 @@ plain Python integers, masked to 64 bits where C's unsigned arithmetic wraps aro
 import numpy as np
 
 from .. import backend
-from .._validation import check_positive_int
+from .._validation import check_choice, check_positive_int
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .text import _holds_text
@@ -265,8 +265,7 @@ class Hashing(Layer):
         self.num_bins = check_positive_int(num_bins, "Hashing: num_bins")
         if self.num_bins >= 2 ** 63:
             raise ValueError(f"Hashing: num_bins must be below 2**63 (the bins are int64, as Keras'), got {num_bins}")
-        if output_mode not in MODES:
-            raise ValueError(f"Hashing: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+        check_choice(output_mode, "Hashing: output_mode", MODES)
         self.output_mode = output_mode
         if mask_value is not None and not isinstance(mask_value, (str, bytes)):
             mask_value = _integer(mask_value, "Hashing: mask_value must be a string or an integer")

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from .. import backend
-from .._validation import check_flag, check_positive_int
+from .._validation import check_choice, check_flag, check_only, check_positive_int
 from ..feeding import is_dataset
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
@@ -101,10 +101,8 @@ class IntegerLookup(Layer):
         taken at one value only, as (name, value given, the value glassnet implements)."""
         cls = type(self).__name__
         for what, value, only in fixed:
-            if value != only or isinstance(value, bool) != isinstance(only, bool):
-                raise ValueError(f"{cls}: {what}={value!r:.40} is not supported (only {only!r})")
-        if output_mode not in MODES:
-            raise ValueError(f"{cls}: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+            check_only(value, f"{cls}: {what}", only)
+        check_choice(output_mode, f"{cls}: output_mode", MODES)
         self.output_mode = output_mode
         self.max_tokens = check_positive_int(max_tokens, f"{cls}: max_tokens", allow_none=True)
         if self.max_tokens is not None and self.max_tokens <= 1:

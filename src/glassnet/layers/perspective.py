@@ -2,7 +2,7 @@
 sampler the other geometric augmentations share (``augmentation.py``), in training only."""
 import numpy as np
 
-from .._validation import check_number
+from .._validation import check_choice, check_number
 from .augmentation import _AffineImage, _unsigned_pair
 
 
@@ -65,11 +65,10 @@ class RandomPerspective(_AffineImage):
             raise TypeError(f"RandomPerspective: takes no fill_mode (Keras' layer has none), got "
                             f"fill_mode={kwargs['fill_mode']!r:.40}: points outside the image read fill_value "
                             f"(the \"constant\" fill)")
-        if data_format not in (None, "channels_last"):
-            hint = (": glassnet's images are channels_last, (batch, H, W, C); move the channels last "
-                    "(np.moveaxis(images, 1, -1))" if data_format == "channels_first" else "")
-            raise ValueError(f"RandomPerspective: data_format must be None or 'channels_last', "
-                             f"got {data_format!r:.80}{hint}")
+        check_choice(data_format, "RandomPerspective: data_format", (None, "channels_last"),
+                     expected="None or 'channels_last'",
+                     note=": glassnet's images are channels_last, (batch, H, W, C); move the channels last "
+                          "(np.moveaxis(images, 1, -1))" if isinstance(data_format, str) and data_format == "channels_first" else "")
         super().__init__("constant", interpolation, seed, fill_value, **kwargs)
         self.factor = _unsigned_pair(factor, "RandomPerspective", "factor")
         self.scale = check_number(scale, "RandomPerspective: scale", "[0, 1]")

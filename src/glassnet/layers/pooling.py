@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import backend
-from .._validation import check_flag
+from .._validation import check_choice, check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
@@ -221,8 +221,7 @@ class _Pooling(ChannelsLast):
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if padding not in PADDINGS:
-            raise ValueError(f"{cls}: padding must be one of {list(PADDINGS)}, got {padding!r}")
+        check_choice(padding, f"{cls}: padding", PADDINGS)
         self.pool_size = _as_tuple(pool_size, self.rank, "pool_size", cls)
         # Keras: strides default to the pool size (non-overlapping windows)
         self.strides = self.pool_size if strides is None else _as_tuple(strides, self.rank, "strides", cls)

@@ -3,6 +3,7 @@ eleven of glassnet's own image layers and applied in turn, in training only. It 
 layers (as a Pipeline holds its own): their maths, draws and gradients are theirs."""
 import numpy as np
 
+from .._validation import check_choice
 from .augmentation import (INTERPOLATIONS, augments_by_default, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
                            RandomTranslation, _RandomIntensity, _unsigned_pair)
 from .conv import check_rank
@@ -190,9 +191,7 @@ class RandAugment(_Operations):
         if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:
             raise ValueError(f"RandAugment: num_ops must be a non-negative integer (the number of operations "
                              f"applied to each batch), got {num_ops!r:.80}")
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"RandAugment: interpolation must be one of {list(INTERPOLATIONS)}, got "
-                             f"{interpolation!r:.80}")
+        check_choice(interpolation, "RandAugment: interpolation", INTERPOLATIONS)
         self.num_ops, self.interpolation = int(num_ops), interpolation
         self.factor = _unsigned_pair(factor, "RandAugment", "factor")
         self._take_value_range(value_range)

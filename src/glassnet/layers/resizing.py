@@ -11,7 +11,7 @@ pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads 
 import numpy as np
 
 from .. import backend
-from .._validation import check_flag, check_number
+from .._validation import check_choice, check_flag, check_number
 from .augmentation import check_fill_value
 from .base import LAYERS, Layer
 from .conv import check_rank, positive_int
@@ -233,15 +233,13 @@ class Resizing(_Images):
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, **kwargs):
         super().__init__(height, width, **kwargs)
         cls = type(self).__name__
-        if interpolation not in INTERPOLATIONS:
-            raise ValueError(f"{cls}: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r:.80}")
+        check_choice(interpolation, f"{cls}: interpolation", INTERPOLATIONS)
         self.interpolation = interpolation
         self.crop_to_aspect_ratio = check_flag(crop_to_aspect_ratio, f"{cls}: crop_to_aspect_ratio")
         self.pad_to_aspect_ratio = check_flag(pad_to_aspect_ratio, f"{cls}: pad_to_aspect_ratio")
         if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
             raise ValueError(f"{cls}: give crop_to_aspect_ratio or pad_to_aspect_ratio, not both")
-        if fill_mode != "constant":
-            raise ValueError(f"{cls}: fill_mode must be 'constant' (Keras' only one here), got {fill_mode!r:.80}")
+        check_choice(fill_mode, f"{cls}: fill_mode", ("constant",), expected="'constant' (Keras' only one here)")
         self.fill_mode = fill_mode
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
 

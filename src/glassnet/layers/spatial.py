@@ -9,6 +9,7 @@ cropping's pads it with zeros (conv's ``_pad`` and ``_crop``, which the convolut
 import numpy as np
 
 from .. import backend
+from .._validation import check_choice
 from .base import LAYERS, Layer
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
 from .resizing import apply_weights, bilinear_weights
@@ -206,9 +207,7 @@ class UpSampling2D(_Spatial):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.size = _as_tuple(size, self.rank, "size", cls)
-        if interpolation not in self.INTERPOLATIONS:
-            raise ValueError(f"{cls}: interpolation must be one of {list(self.INTERPOLATIONS)}, "
-                             f"got {interpolation!r:.80}")
+        check_choice(interpolation, f"{cls}: interpolation", self.INTERPOLATIONS)
         self.interpolation = interpolation
 
     def _spatial(self, sample_shape):

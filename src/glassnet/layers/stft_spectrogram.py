@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 from .. import backend
-from .._validation import check_flag, check_positive_int
+from .._validation import check_choice, check_flag, check_positive_int
 from .base import Layer
 from .spectrogram import frames_view, overlap_add, window_array
 
@@ -55,8 +55,7 @@ class STFTSpectrogram(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         name = "STFTSpectrogram"
-        if mode not in MODES:
-            raise ValueError(f"{name}: mode must be one of {list(MODES)}, got {mode!r:.80}")
+        check_choice(mode, f"{name}: mode", MODES)
         self.mode = mode
         self.frame_length = check_positive_int(frame_length, f"{name}: frame_length")
         self.frame_step = check_positive_int(frame_step, f"{name}: frame_step", allow_none=True)
@@ -85,8 +84,7 @@ class STFTSpectrogram(Layer):
                                  f"finite numbers, got {window!r:.80}")
             self.window = [float(v) for v in values]
         self.periodic = check_flag(periodic, f"{name}: periodic")
-        if scaling not in ("density", "spectrum", None):
-            raise ValueError(f"{name}: scaling must be 'density', 'spectrum' or None, got {scaling!r:.80}")
+        check_choice(scaling, f"{name}: scaling", ("density", "spectrum", None), expected="'density', 'spectrum' or None")
         self.scaling = scaling
         # a Hann or Hamming window of more than 2 samples is never all zeros: made only when it may be,
         # since a config (JSON, a model file) of a few bytes may say frame_length=10**9 (8 GB here)
@@ -97,13 +95,11 @@ class STFTSpectrogram(Layer):
             raise ValueError(f"{name}: the window ({self.window!r:.40}, frame_length={self.frame_length}, "
                              f"periodic={self.periodic}) is all zeros, and scaling={scaling!r} divides the "
                              f"kernels by its norm (0); use periodic=True, another window or scaling=None")
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{name}: padding must be one of ['valid', 'same'], got {padding!r:.80}")
+        check_choice(padding, f"{name}: padding", ("valid", "same"))
         self.padding = padding
         self.expand_dims = check_flag(expand_dims, f"{name}: expand_dims")
-        if data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(f"{name}: data_format must be 'channels_last', 'channels_first' or None, "
-                             f"got {data_format!r:.80}")
+        check_choice(data_format, f"{name}: data_format", (None, "channels_last", "channels_first"),
+                     expected="'channels_last', 'channels_first' or None")
         self.data_format = data_format or "channels_last"
 
     def _time_and_channels(self, input_shape):

@@ -23,7 +23,7 @@ import string
 
 import numpy as np
 
-from .._validation import check_flag, check_positive_int
+from .._validation import check_choice, check_flag, check_only, check_positive_int
 from ..feeding import is_dataset
 from .base import Layer, shape_fits
 
@@ -136,10 +136,8 @@ class TextVectorization(Layer):
         cls = type(self).__name__
         # Keras' other arguments, taken at the values glassnet implements
         for what, value, default in (("encoding", encoding, "utf-8"), ("sparse", sparse, False), ("ragged", ragged, False)):
-            if value != default or isinstance(value, bool) != isinstance(default, bool):
-                raise ValueError(f"{cls}: {what}={value!r:.40} is not supported (only {default!r})")
-        if output_mode not in MODES:
-            raise ValueError(f"{cls}: output_mode must be one of {list(MODES)}, got {output_mode!r:.60}")
+            check_only(value, f"{cls}: {what}", default)
+        check_choice(output_mode, f"{cls}: output_mode", MODES)
         self.output_mode = output_mode
         self.specials = [PAD, OOV] if output_mode == "int" else [OOV]
         self.max_tokens = check_positive_int(max_tokens, f"{cls}: max_tokens", allow_none=True)
@@ -147,8 +145,8 @@ class TextVectorization(Layer):
             raise ValueError(f"{cls}: max_tokens must leave room for a token after the special ones "
                              f"{self.specials}, so be at least {len(self.specials) + 1}; got {max_tokens}")
         for what, value, names in (("standardize", standardize, STANDARDIZERS), ("split", split, SPLITS)):
-            if not callable(value) and value not in names:
-                raise ValueError(f"{cls}: {what} must be one of {list(names)} or a function, got {value!r:.60}")
+            if not callable(value):
+                check_choice(value, f"{cls}: {what}", names, expected=f"one of {list(names)} or a function")
         self.standardize, self.split = standardize, split
         self.ngrams = _ngram_widths(ngrams, cls)
         if self.ngrams is not None and split is None:

@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import backend, initializers
+from .._validation import check_choice
 from . import masking
 from .base import LAYERS, Layer, free_weight_name, lookup, snake_case
 from .conv_lstm import _ConvLSTM
@@ -384,9 +385,8 @@ class Bidirectional(CarriesStates, _Wrapper):
         if backward_layer is not None:
             raise ValueError("Bidirectional: backward_layer is not supported; the backward reader is a copy of "
                              "layer's settings reading from the end")
-        if merge_mode not in MERGE_MODES:
-            raise ValueError(f"Bidirectional: merge_mode must be one of {list(MERGE_MODES)}, got {merge_mode!r:.40} "
-                             f"(Keras' None returns two arrays, which a Sequential cannot pass on)")
+        check_choice(merge_mode, "Bidirectional: merge_mode", MERGE_MODES,
+                     note=" (Keras' None returns two arrays, which a Sequential cannot pass on)")
         if layer.input_shape is not None:                 # LSTM(32, input_shape=...) inside: the wrapper's
             if kwargs.get("input_shape") is not None or kwargs.get("input_dim") is not None:
                 raise ValueError("Bidirectional: give input_shape to the wrapper or to the layer it wraps, not both")

@@ -11,9 +11,12 @@ the mean over the samples, weighted by ``sample_weight`` when given ((n,), or (n
 One difference in sign: ``CosineSimilarity`` the metric is the cosine itself, from -1 to 1, higher
 is better, where the loss is its negative (as in Keras).
 """
+import numbers
+
 import numpy as np
 
 from .. import backend, losses
+from .._validation import shown
 from .base import Average, Metric, value_weights
 
 
@@ -27,6 +30,10 @@ class _LossMean(Average):
     def __init__(self, name=None, **settings):
         caller = type(self).__name__
         axis = settings.pop("axis", -1)
+        # by type first: an array's != is elementwise, and its truth value NumPy's error naming no argument
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Real):
+            raise TypeError(f"{caller}: axis: expected an integer (only -1, the output units, is supported), "
+                            f"got {shown(axis)}")
         if axis != -1:          # Keras' other axes: the losses here reduce over the last one only
             raise ValueError(f"{caller}: axis: only -1 (the output units) is supported, got {axis!r:.40}")
         try:

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backend
 from .._statistics import merge_moments
-from .._validation import check_non_negative_int
+from .._validation import check_choice, check_non_negative_int
 from ..losses.base import aligned_targets
 from .base import Metric, value_weights
 
@@ -40,10 +40,9 @@ class R2Score(Metric):
     AGGREGATIONS = ("uniform_average", "variance_weighted_average")
 
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name=None):
-        if class_aggregation not in self.AGGREGATIONS:
-            raise ValueError(f"R2Score: class_aggregation must be one of {list(self.AGGREGATIONS)} (Keras' None, "
-                             f"a score per output, does not fit in a log's one number), got "
-                             f"{class_aggregation!r:.60}")
+        check_choice(class_aggregation, "R2Score: class_aggregation", self.AGGREGATIONS,
+                     expected=f"one of {list(self.AGGREGATIONS)} (Keras' None, a score per output, does not fit "
+                              f"in a log's one number)")
         self.class_aggregation = class_aggregation
         self.num_regressors = check_non_negative_int(num_regressors, "R2Score: num_regressors")
         super().__init__(name)
