@@ -32,7 +32,16 @@ def keras_entry(identifier, kind, unsupported=(), ignored=()):
     ``{"registered_name", "config"}`` for one registered by name (``"Custom>MyLoss"``). The
     ``unsupported`` config keys are dropped at None, Keras' default (a Keras initializer's
     ``seed``), and refused by name otherwise; the ``ignored`` ones are dropped whatever they hold
-    (a Keras schedule's ``name``, which glassnet's do not take). Anything else comes back unchanged."""
+    (a Keras schedule's ``name``, which glassnet's do not take). Keras' form of a function,
+    ``{"class_name": "function", "config": "mean_squared_error", ...}`` (``loss=keras.losses.mse``
+    in a compile config), comes back as its name, which glassnet's own names are looked up by, or
+    for one registered as ``"package>name"``, as the entry ``{"registered_name": ...}``. Anything
+    else comes back unchanged."""
+    if (isinstance(identifier, dict) and set(identifier) == _KERAS_KEYS and identifier["class_name"] == "function"
+            and isinstance(identifier["config"], str)):
+        # only a name to look up in glassnet's tables or the registry: nothing is imported
+        name = identifier["config"]
+        return {"registered_name": name} if ">" in name else name
     if not (isinstance(identifier, dict) and "module" in identifier and "class_name" in identifier
             and set(identifier) <= _KERAS_KEYS and isinstance(identifier.get("config", {}), dict)):
         return identifier

@@ -13,6 +13,8 @@ from .describing import compile_arguments
 
 # Keras' compile arguments about how it runs, not what it computes: nothing in glassnet to set
 _KERAS_RUN_SETTINGS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
+# what get_compile_config writes (and Keras' compile config holds besides its run settings)
+_SETTINGS = {"loss", "optimizer", "metrics", "weighted_metrics", "loss_weights", "loss_config"}
 
 
 class CompileConfigMixin:
@@ -21,6 +23,12 @@ class CompileConfigMixin:
         """The compile settings as a config (JSON values, as ``get_config()["compile"]`` holds
         them): the loss, the optimizer (its ``get_config()``) and the metrics; ``{}`` before
         ``compile`` (Keras' value). ``compile_from_config`` compiles a model from it."""
+        if self.loss is None and getattr(self, "_deferred_compile", None) is not None:
+            # compiled, but a subclass not drawn yet resolves its losses and metrics per output only
+            # when it is: {} would read as "not compiled", and compile_from_config({}) compiles nothing
+            raise ValueError(f"get_compile_config: {type(self).__name__} was compiled before its call drew the "
+                             f"graph, so its outputs' losses and metrics are not set yet; call the model on a "
+                             f"batch first (model(x), fit or evaluate)")
         return {} if self.loss is None else self._compile_config()
 
     def compile_from_config(self, config):
@@ -40,10 +48,21 @@ class CompileConfigMixin:
         if "loss" not in settings or "optimizer" not in settings:
             raise ValueError(f"compile_from_config: config must hold 'loss' and 'optimizer' "
                              f"(get_compile_config()'s), got the keys {sorted(config)}")
-        if not isinstance(settings["loss"], list) and settings.get("loss_weights") is not None:
+        unknown = sorted(set(settings) - _SETTINGS)
+        if unknown:         # compile_arguments reads only its own: a misspelt one would be dropped silently
+            raise ValueError(f"compile_from_config: unknown settings {unknown}; expected {sorted(_SETTINGS)} "
+                             f"(and Keras' run settings {list(_KERAS_RUN_SETTINGS)})")
+        loss = settings["loss"]
+        # one loss per output: a list, or Keras' dict by output name (a single loss's dict names its class)
+        per_output = isinstance(loss, list) or (isinstance(loss, dict) and not {"class_name", "registered_name"} & set(loss))
+        if not per_output and settings.get("loss_weights") is not None:
             raise ValueError(f"compile_from_config: loss_weights={settings['loss_weights']!r:.60} needs a model "
-                             f"of several outputs (a list of losses); a single loss takes none")
-        self.compile(**compile_arguments(settings))
+                             f"of several outputs (a list of losses or a dict by output name); a single loss "
+                             f"takes none")
+        arguments = compile_arguments(settings)
+        if isinstance(loss, dict) and per_output:       # compile_arguments passes them on for a list only
+            arguments["loss_weights"] = settings.get("loss_weights")
+        self.compile(**arguments)
 
     @property
     def metrics_names(self):

@@ -517,6 +517,7 @@ def concatenate(inputs, axis=-1, **kwargs):
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
-def dot(inputs, axes, normalize=False, **kwargs):
-    """``Dot(axes, normalize=normalize, **kwargs)(inputs)``."""
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """``Dot(axes, normalize=normalize, **kwargs)(inputs)``; ``axes`` defaults to the last axis, as
+    Keras' function does (its ``Dot`` class, like glassnet's, needs it given)."""
     return Dot(axes, normalize=normalize, **kwargs)(inputs)

@@ -11,6 +11,8 @@ seeds' cost functions do; a loss named as a metric is called the metrics' way, s
 ``mae`` and ``mse`` are the regression metrics, logged under the name given to ``compile``
 (``metrics=["mae"]`` gives "mae" and "val_mae"; "mean_absolute_error" is logged as such, as in Keras).
 """
+import inspect
+
 from .. import _settings, losses, saving
 from .base import Metric
 from .confusion import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
@@ -109,8 +111,14 @@ def get(identifier):
         return getattr(identifier, "__name__", "metric"), identifier
     # keras.metrics.serialize()'s form; its "dtype" is the dtype of Keras' running totals, which
     # glassnet's metrics keep in float64 whatever the model's. AUC's num_labels and label_weights and the
-    # cross-entropy metric's ignore_class, which glassnet's lack, are read at None only
-    identifier = _settings.keras_entry(identifier, "metric", ("num_labels", "label_weights", "ignore_class"), ignored=("dtype",))
+    # cross-entropy metric's ignore_class, which glassnet's lack, are read at None only (the IoU
+    # classes take ignore_class: it goes to them)
+    lacking = ("num_labels", "label_weights", "ignore_class")
+    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
+            and identifier["class_name"] in METRIC_CLASSES:
+        lacking = tuple(key for key in lacking
+                        if key not in inspect.signature(METRIC_CLASSES[identifier["class_name"]]).parameters)
+    identifier = _settings.keras_entry(identifier, "metric", lacking, ignored=("dtype",))
     if saving.is_entry(identifier):     # one of yours, registered: a Metric's or a Loss's instance, or a function
         return get(saving.deserialize(identifier, "metric", (Metric, losses.Loss), functions=True))
     if isinstance(identifier, dict):
