@@ -614,6 +614,15 @@ def builtin_of(activation):
     return builtin
 
 
+def get_for(identifier, owner, name="activation"):
+    """``get(identifier)`` for a layer's argument: its error names the layer (``owner``, e.g.
+    "Conv2D") and the argument, so ``Conv2D(8, 3, activation="rleu")`` says where the slip is."""
+    try:
+        return get(identifier)
+    except ValueError as exc:
+        raise ValueError(f"{owner}: {name}: {exc}".replace(f"{name}: activation: ", f"{name}: ")) from None
+
+
 def get(identifier, reshaping=False):
     """Return the ``Activation`` for a name in ``ACTIVATIONS`` (``None`` means linear), a built-in
     function (``relu``: its Activation, as Keras takes ``activation=keras.activations.relu``) or an

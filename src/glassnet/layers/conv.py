@@ -358,7 +358,7 @@ def window_settings(layer, kernel_size, strides, padding, activation, use_bias, 
         raise ValueError(f"{cls}: strides > 1 do not go with dilation_rate > 1 (Keras' rule), got "
                          f"strides={layer.strides} and dilation_rate={layer.dilation_rate}")
     layer.padding = padding
-    layer.activation = activations.get(activation)
+    layer.activation = activations.get_for(activation, type(layer).__name__)
     layer.use_bias = check_flag(use_bias, f"{cls}: use_bias")
 
 

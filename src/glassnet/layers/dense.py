@@ -68,7 +68,7 @@ class Dense(Layer):
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.use_bias = check_flag(use_bias, "Dense: use_bias")
-        self.activation = activations.get(activation)
+        self.activation = activations.get_for(activation, type(self).__name__)
         self.kernel_initializer = initializers.get(kernel_initializer, "Dense: kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "Dense: bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "Dense: kernel_regularizer")

@@ -24,12 +24,7 @@ from .conv import positive_int
 from .readers import CallReader
 
 
-def _activation(value, cls, name):
-    """``activations.get(value)``, its error naming the layer and the argument."""
-    try:
-        return activations.get(value)
-    except ValueError as exc:
-        raise ValueError(f"{cls}: {name}: {exc}".replace(f"{name}: activation: ", f"{name}: ")) from None
+_activation = activations.get_for       # its error names the layer and the argument
 
 
 def check_sequences(layer, sample_shape):
