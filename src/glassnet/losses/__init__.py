@@ -70,6 +70,9 @@ Every loss takes Keras' ``reduction=`` and ``name=``. The table above is ``"sum_
 labelled c: their loss and gradient are 0, and the default reduction divides by the others' count.
 A loss with either is built, once, as a subclass of its class that rescales the class's methods
 (glassnet.losses.base), so the default path is untouched.
+
+Keras' per-sample functions (``mean_squared_error(y_true, y_pred)``, ..., in Keras' order, one loss
+per sample and position) are in glassnet.losses.functions, exported here; ``get`` takes them.
 """
 import inspect
 
