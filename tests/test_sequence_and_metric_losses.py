@@ -1,4 +1,4 @@
-"""Keras 3.15's CTC, Circle and CategoricalGeneralizedCrossEntropy losses (glassnet.losses.ctc,
+"""Keras 3.15's CTC, Circle and CategoricalGeneralizedCrossEntropy losses (glassnet.losses.connectionist,
 .similarity, .generalized): values against Keras, values and gradients against PyTorch autograd
 (torch.nn.functional.ctc_loss for CTC; Keras' formulas in torch ops for the others) and finite
 differences in float64, with sample weights; small models trained side by side with Keras; names,

@@ -39,7 +39,7 @@ entropy                         at the integer label               fused: p^q (a
 circle                          softplus(lse(pos) + lse(neg)) per  see glassnet.losses.similarity
                                 sample, embeddings (n, d), labels
 ctc                             -mean(log P(labels | logits)) over (softmax - posterior) / n, see
-                                alignments, logits (n, T, C)       glassnet.losses.ctc
+                                alignments, logits (n, T, C)       glassnet.losses.connectionist
 =============================== ================================== ==============================
 
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
@@ -70,6 +70,9 @@ Every loss takes Keras' ``reduction=`` and ``name=``. The table above is ``"sum_
 labelled c: their loss and gradient are 0, and the default reduction divides by the others' count.
 A loss with either is built, once, as a subclass of its class that rescales the class's methods
 (glassnet.losses.base), so the default path is untouched.
+
+Keras' per-sample functions (``mean_squared_error(y_true, y_pred)``, ..., in Keras' order, one loss
+per sample and position) are in glassnet.losses.functions, exported here; ``get`` takes them.
 """
 import inspect
 
@@ -77,12 +80,19 @@ from .. import _settings, saving
 from ._numerics import EPSILON
 from .base import DEFAULT_REDUCTION, REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
-from .ctc import CTC
+from .connectionist import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .generalized import CategoricalGeneralizedCrossEntropy
 from .overlap import Dice, Tversky
 from .persample import CategoricalHinge, CosineSimilarity
 from .similarity import Circle
+from . import functions
+from .functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
+                        categorical_focal_crossentropy, categorical_generalized_cross_entropy, categorical_hinge,
+                        circle, cosine_similarity, ctc, dice, hinge, huber, kl_divergence, log_cosh,
+                        mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                        mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge,
+                        tversky)
 from .regression import (Hinge, Huber, KLDivergence, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
                          MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredError, SquaredHinge)
 
@@ -91,7 +101,23 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
-           "ALIASES", "CLASS_NAMES", "get", "serialize", "deserialize"]
+           "ALIASES", "CLASS_NAMES", "get", "serialize", "deserialize",
+           # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
+           "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+           "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson", "kl_divergence", "hinge",
+           "squared_hinge", "categorical_hinge", "cosine_similarity", "binary_crossentropy",
+           "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_focal_crossentropy",
+           "categorical_focal_crossentropy", "categorical_generalized_cross_entropy", "dice", "tversky", "ctc",
+           "circle", "mse", "mae", "mape", "msle", "kld", "logcosh", "MSE", "MAE", "MAPE", "MSLE", "KLD"]
+
+# Keras 2's short names of the functions (Keras 3 keeps them in keras._legacy.losses; its
+# losses.get("mse") gives the function). As strings they name the losses in compile(loss="mse").
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+logcosh = log_cosh
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, SquaredError, MeanAbsoluteError, Huber, LogCosh,
                                     Poisson, MeanSquaredLogarithmicError, MeanAbsolutePercentageError, Hinge,
@@ -114,11 +140,19 @@ CLASS_NAMES = {cls.__name__: name for name, cls in LOSSES.items()}
 
 def get(identifier):
     """Return a ``Loss`` for a name in ``LOSSES``, an alias, a class name (``"BinaryCrossentropy"``,
-    as Keras takes it), a ``Loss`` instance (returned as it is), a model file's entry for a
+    as Keras takes it), a ``Loss`` instance (returned as it is), one of this module's functions
+    (``mean_squared_error``: its class at the defaults, see ``_from_function``), Keras' ``serialize``
+    of its function of that name (``{"class_name": "function", "config": "huber", ...}``), a model file's entry for a
     registered loss of your own (``glassnet.saving``), or Keras' ``{"class_name": ..., "config":
     {...}}`` (what ``keras.losses.serialize`` writes, its ``"module"`` and ``"registered_name"`` too)."""
     if isinstance(identifier, Loss):
         return identifier
+    if callable(identifier) and not isinstance(identifier, type):
+        return _from_function(identifier)
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function" \
+            and identifier.get("config") in functions.__all__:
+        # Keras' serialize() of its function (a compile config of compile(loss=keras.losses.huber))
+        return _from_function(getattr(functions, identifier["config"]))
     identifier = _settings.keras_entry(identifier, "loss")
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
         return _from_class_config(identifier)
@@ -130,6 +164,28 @@ def get(identifier):
             return LOSSES[name]()
     raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
                      f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
+
+
+def _from_function(fn):
+    """The loss ``compile(loss=fn)`` trains on: for one of this module's functions (Keras'
+    ``keras.losses.mean_squared_error``), its class at the defaults, as Keras trains on the mean of
+    the function's values (the name ``"mean_squared_error"`` gives the same loss). Any other
+    function is refused: glassnet trains on a loss's value and its gradient, which a function
+    ``f(y_true, y_pred)`` does not give."""
+    name = functions.TRAINS_AS.get(fn)
+    if name == "categorical_generalized_cross_entropy":
+        raise ValueError("loss: categorical_generalized_cross_entropy takes q, which has no default (Keras' compile "
+                         "fails on the function too); compile with CategoricalGeneralizedCrossEntropy(q=...)")
+    if name is not None:
+        return LOSSES[name]()
+    label = getattr(fn, "__name__", type(fn).__name__)
+    own = getattr(functions, label, None) if label in functions.__all__ else None
+    hint = (f"compile(loss={label!r}) trains on {label}" if own is not None else
+            "pass a loss's name ('mse', 'binary_crossentropy', ...), one of glassnet.losses' functions "
+            "(glassnet.losses.mean_squared_error, ...) or a Loss instance; for a loss of your own, subclass "
+            "glassnet.Loss with __call__(y_pred, y_true) and gradient(y_pred, y_true)")
+    raise ValueError(f"loss: got the callable {label!r:.60}, which glassnet cannot train on: it takes a loss's value "
+                     f"and its gradient, which a function f(y_true, y_pred) does not give; {hint}")
 
 
 def deserialize(config, custom_objects=None):

@@ -130,9 +130,10 @@ class Loss:
         that count (Keras' divisor for "sum_over_batch_size" with a mask) and the sum of the
         weights over the values (its divisor for "mean_with_sample_weight"; None without weights)."""
         count = view._value_count(y_pred, y_true)
-        n = y_pred.shape[0]
-        valid = count if mask is None else float(mask.sum()) * count / n
-        total = None if weights is None else float(weights.sum(dtype="float64")) * count / n
+        # the share of the values that count, or their weights' mean, times their number (a mask
+        # and weights come one per sample, or one per position for labels per position)
+        valid = count if mask is None else float(mask.sum()) * count / mask.size
+        total = None if weights is None else float(weights.sum(dtype="float64")) * count / weights.size
         return count, valid, total
 
     def __call__(self, y_pred, y_true):
@@ -307,9 +308,9 @@ class _Reduced:
         weights = None
         if sample_weight is not None:
             weights = _per_sample(sample_weight, y_pred).reshape(-1)
-        if mask is not None:
+        if mask is not None:        # (n,), or (n, steps) for labels per position
             m = mask.astype(y_pred.dtype)
-            weights = m if weights is None else weights * m
+            weights = m if weights is None else weights.reshape(weights.shape + (1,) * (m.ndim - 1)) * m
         count, valid, total = self._reduction_counts(view, y_pred, y_true, weights, mask)
         reduction = self.reduction
         if reduction in (None, "none"):
@@ -340,7 +341,7 @@ class _Reduced:
             return values
         if values.ndim == 0:        # one value for the whole batch (Dice's axis=None): refused by name
             view.weighted(y_pred, y_true, weights)
-        return values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
+        return values * weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
 
     # the unfused methods
     def __call__(self, y_pred, y_true):

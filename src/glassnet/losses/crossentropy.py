@@ -16,27 +16,38 @@ from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals,
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 
-def class_labels(y_pred, y_true, caller, hint=""):
+def class_labels(y_pred, y_true, caller, hint="", positions=False):
     """``y_true`` checked as integer class labels (n,) (or (n, 1)) of the outputs ``y_pred`` (n, k),
-    a ValueError naming ``caller`` (and ending with ``hint``) otherwise; returns them as (n,)."""
+    a ValueError naming ``caller`` (and ending with ``hint``) otherwise; returns them as (n,).
+    ``positions``: outputs (n, ..., k) take one label per position, ``y_pred.shape[:-1]`` (or with
+    a last axis of 1), returned in that shape."""
     y_true = backend.get_array_module(y_pred).asarray(y_true)
-    n = y_pred.shape[0]
-    if y_true.shape == (n, 1):
-        y_true = y_true[:, 0]
-    if y_true.shape == (n,) and y_true.dtype.kind == "f":
+    shape = tuple(y_pred.shape[:-1]) if positions and y_pred.ndim > 2 else (y_pred.shape[0],)
+    if y_true.shape == (*shape, 1):
+        y_true = y_true[..., 0]
+    if y_true.shape == shape and y_true.dtype.kind == "f":
         # labels held as floats (a float32 label array), as Keras casts them: whole numbers in
         # range become int64, a fraction is refused (fit's labels are int64 already: no cost there)
         return check_class_labels(y_true, y_pred.shape[-1], caller)
-    if y_true.shape != (n,) or y_true.dtype.kind not in "iu":
-        raise ValueError(f"{caller}: expected integer class labels of shape ({n},), got "
+    if y_true.shape != shape or y_true.dtype.kind not in "iu":
+        raise ValueError(f"{caller}: expected integer class labels of shape {shape}, got "
                          f"{y_true.dtype} of shape {tuple(y_true.shape)}{hint}")
     # a label of -1 would pick the last class through NumPy's negative indexing, silently
     # (fit checks its labels once, in prepare_targets; this is the check of a direct call)
     k = y_pred.shape[-1]
-    if n and (int(y_true.min()) < 0 or int(y_true.max()) >= k):
+    if y_true.size and (int(y_true.min()) < 0 or int(y_true.max()) >= k):
         raise ValueError(f"{caller}: labels must lie in [0, {k}) for {k} outputs, got values "
                          f"from {int(y_true.min())} to {int(y_true.max())}")
     return y_true
+
+
+def _position_weights(sample_weight, terms):
+    """Weights to multiply ``terms`` (n, ...) by: one per sample, (n,), shaped to scale each
+    sample's positions (``_per_sample``), or one per position, of ``terms``' shape, as they are."""
+    w = backend.get_array_module(terms).asarray(sample_weight)
+    if w.ndim > 1 and w.shape == terms.shape:
+        return w.astype(terms.dtype, copy=False)
+    return _per_sample(sample_weight, terms)
 
 
 class TermsFromLogits:
@@ -45,12 +56,12 @@ class TermsFromLogits:
     (1 - p^q) / q): their mean, and their weighted sum over the samples."""
 
     def value_from_logits(self, z, a, y_true):
-        return float(self._terms_from_logits(z, a, y_true).sum()) / z.shape[0]
+        return float(self._terms_from_logits(z, a, y_true).sum()) / _distributions(z)
 
     def weighted_from_logits(self, z, a, y_true, sample_weight):
         terms = self._terms_from_logits(z, a, y_true)
-        terms *= _per_sample(sample_weight, terms)
-        return float(terms.sum()) / z.shape[0]
+        terms *= _position_weights(sample_weight, terms)
+        return float(terms.sum()) / _distributions(z)
 
 
 class _Logits(WithSettings):
@@ -309,7 +320,11 @@ class CategoricalCrossentropy(_Logits, Loss):
 
 class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     """Targets as integer class labels of shape (n,) (or (n, 1)); ``from_logits`` as for
-    ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras).
+    ``CategoricalCrossentropy`` (no ``label_smoothing``, as in Keras). Outputs with positions,
+    (n, steps, k) (or (n, H, W, k)), take one label per position, (n, steps) (or with a last axis
+    of 1), as Keras': the loss is the mean over all positions, ``per_sample`` gives (n, steps), and
+    sample weights (n,) weigh each sample's positions (weights of the labels' shape, one per
+    position, are taken too).
 
     ``ignore_class=c`` (Keras'): the samples (or positions, for labels per position) labelled c
     count for nothing, a void label in segmentation; c may lie outside the classes (255, -1). The
@@ -351,6 +366,8 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         labels = backend.get_array_module(y_pred).asarray(y_true)
         if labels.shape == (y_pred.shape[0], 1):
             labels = labels[:, 0]
+        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+            labels = labels[..., 0]
         mask = labels != self.ignore_class
         return self._targets(y_pred, np.where(mask, labels, 0).astype(labels.dtype, copy=False)), mask
 
@@ -361,24 +378,32 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         return -np.log(np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON))
 
     def _targets(self, y_pred, y_true):
-        return class_labels(y_pred, y_true, self.name, "; one-hot targets go with 'categorical_crossentropy'")
+        return class_labels(y_pred, y_true, self.name, "; one-hot targets go with 'categorical_crossentropy'", True)
 
     @staticmethod
     def _picked(values, labels):
-        return values[np.arange(labels.shape[0]), labels]
+        if labels.ndim == 1:
+            return values[np.arange(labels.shape[0]), labels]
+        return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
+
+    @staticmethod
+    def _put(g, labels, value):
+        """``g`` at each row's label set to ``value`` (a number or one per row); returns ``g``."""
+        if labels.ndim == 1:
+            g[np.arange(labels.shape[0]), labels] = value
+        else:
+            np.put_along_axis(g, labels[..., None], np.expand_dims(value, -1) if np.ndim(value) else value, axis=-1)
+        return g
 
     def _dense_targets(self, a, y_true):
-        labels = self._targets(a, y_true)
-        onehot = backend.get_array_module(a).zeros_like(a)
-        onehot[np.arange(labels.shape[0]), labels] = 1
-        return onehot
+        return self._put(backend.get_array_module(a).zeros_like(a), self._targets(a, y_true), 1)
 
     def __call__(self, y_pred, y_true):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
-        return -float(np.log(p).sum()) / y_pred.shape[0]
+        return -float(np.log(p).sum()) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
@@ -386,19 +411,21 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         y_true = self._targets(y_pred, y_true)
         p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
         terms = np.log(p)
-        terms *= _per_sample(sample_weight, terms)
-        return -float(terms.sum()) / y_pred.shape[0]
+        terms *= _position_weights(sample_weight, terms)
+        return -float(terms.sum()) / _distributions(y_pred)
+
+    def weighted_gradient(self, y_pred, y_true, sample_weight):
+        g = self.gradient(y_pred, y_true)
+        g *= _position_weights(sample_weight, g[..., 0])[..., None]
+        return g
 
     def gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
-        g = np.zeros_like(y_pred)
-        rows = np.arange(y_true.shape[0])
-        picked = y_pred[rows, y_true]
-        g[rows, y_true] = _zero_where_clipped(
-            -1.0 / (np.clip(picked, EPSILON, 1 - EPSILON) * y_pred.shape[0]), picked)
-        return g
+        picked = self._picked(y_pred, y_true)
+        return self._put(np.zeros_like(y_pred), y_true, _zero_where_clipped(
+            -1.0 / (np.clip(picked, EPSILON, 1 - EPSILON) * _distributions(y_pred)), picked))
 
     # not CategoricalCrossentropy's shared minimum: here the value's check is on the picked outputs
     from_logits_and_gradient = Loss.from_logits_and_gradient
@@ -413,6 +440,10 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
 
     def gradient_from_logits(self, a, y_true):
         g = a.copy()
-        g[np.arange(y_true.shape[0]), y_true] -= 1
-        g *= 1.0 / g.shape[0]
-        return _flush_subnormals(g, float(a.min()), 1.0 / g.shape[0])
+        if y_true.ndim == 1:        # training's rows (positions come flattened: glassnet.scoring)
+            g[np.arange(y_true.shape[0]), y_true] -= 1
+        else:
+            self._put(g, y_true, self._picked(g, y_true) - 1)
+        scale = 1.0 / _distributions(g)
+        g *= scale
+        return _flush_subnormals(g, float(a.min()), scale)
