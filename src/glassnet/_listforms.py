@@ -79,7 +79,14 @@ def _by_name(value, output, what):
     return value[output]
 
 
+# the keys of one serialized object (Keras' serialize(), glassnet's {"name": ...} config), which
+# a dict by output name does not hold unless an output is so named
+_OBJECT_KEYS = {"class_name", "config", "module", "registered_name", "name"}
+
+
 def _one_loss(loss, output):
+    if isinstance(loss, dict) and not (output in loss and len(loss) == 1) and _OBJECT_KEYS & set(loss):
+        return loss             # one loss as a config (Keras' serialize() of a loss or its function)
     if isinstance(loss, dict):
         return _by_name(loss, output, "loss")
     if isinstance(loss, (list, tuple)):
