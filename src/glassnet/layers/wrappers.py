@@ -8,15 +8,16 @@ and trainable flag; whatever limit ``load_model`` puts on it), and the wrapped l
 writes them through a ``params`` that looks them up in the wrapper's (``_Prefixed``): a model moves
 the wrapper's weights into its flat buffers, and the wrapped layer sees the moved ones.
 """
+import collections
 import math
 from collections.abc import MutableMapping
 
 import numpy as np
 
 from .. import backend, initializers
-from .._validation import check_choice
+from .._validation import check_choice, check_flag
 from . import masking
-from .base import LAYERS, Layer, free_weight_name, lookup, snake_case
+from .base import LAYERS, Layer, lookup, snake_case
 from .conv_lstm import _ConvLSTM
 from .recurrent import CarriesStates, _Recurrent
 
@@ -120,11 +121,13 @@ class _Wrapper(Layer):
                        trainable=True, dtype=None):
             if name is not None and not isinstance(name, str):      # (Layer.add_weight's message)
                 return Layer.add_weight(inner, name, shape)
-            if trainable is not True:       # the wrapped layer's state would be neither saved nor restored
+            # (NumPy's True too, as Layer.add_weight takes it: a flag read off an array)
+            if not check_flag(trainable, f"{inner.describe()}: add_weight: trainable"):
+                # the wrapped layer's state would be neither saved nor restored
                 raise ValueError(f"{self.describe()}: {inner.describe()} asks add_weight for a weight with "
                                  f"trainable={trainable!r} (state), which {type(self).__name__} does not carry")
             if name is None:        # the first free name among the wrapper's, under this prefix
-                name = free_weight_name([*self.params, *getattr(self, "state", {})], prefix)
+                name = self._free_weight_name(collections.ChainMap(self.params, getattr(self, "state", {})), prefix)
             return self.add_weight(prefix + name, shape, initializer, regularizer, constraint, dtype=dtype)
         inner.add_weight = add_weight
         try:
@@ -603,12 +606,16 @@ class TimeDistributed(_Wrapper):
         super().build(input_shape)
 
     def check_input_shape(self, sample_shape):
-        sample_shape = tuple(sample_shape)
+        self._check_steps(sample_shape)
+        self.layer.check_input_shape(tuple(sample_shape)[1:])       # any number of steps
+
+    def _check_steps(self, sample_shape):
         if len(sample_shape) < 2:
-            raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {sample_shape}")
-        self.layer.check_input_shape(sample_shape[1:])       # any number of steps
+            raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {tuple(sample_shape)}")
 
     def output_shape(self, input_shape):
+        # (compute_output_shape asks an unbuilt one: without the steps axis, a Dense's (5,) -> (5, 3))
+        self._check_steps(input_shape)
         return (input_shape[0], *self.layer.output_shape(tuple(input_shape[1:])))
 
     def numbers_per_sample(self, input_shape):
