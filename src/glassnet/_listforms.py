@@ -8,6 +8,7 @@ of samples (``ndim`` one more than a sample's) is read as the list of the model'
 for one input must hold one array; Keras 3.15 quietly takes the first of a longer list, glassnet
 refuses it by name.
 """
+from .layers.base import shape_fits
 
 
 def _is_array(item):
@@ -19,8 +20,8 @@ def one_input(x, name, rank, text=False):
     """``x`` as Keras' list of the one input's array, unwrapped: ``(array, "x[0]")``; anything
     else ``(x, name)`` as given. ``rank``: the axes of one sample (``len(model.input_shape)``), None
     before the model is built (then only a list of one array of two axes or more is the form). ``text``: the model reads texts
-    (strings are never arrays, so any list of arrays is the list form). A list of several batches
-    is refused: the model has one input."""
+    (one per sample: a list of several arrays of shape (1,) is the rows of an (n, 1) column, any other
+    list of arrays the list form). A list of several batches is refused: the model has one input."""
     if not isinstance(x, (list, tuple)) or not x or not all(_is_array(a) for a in x):
         return x, name
     if not text and rank is not None and not all(a.ndim == rank + 1 for a in x):
@@ -31,6 +32,9 @@ def one_input(x, name, rank, text=False):
         # no sample shape yet to tell a batch from a sample: several arrays are samples, stacked
         # as before (a list of images); one array of two axes or more is Keras' [x]
         return x, name
+    if text and len(x) > 1 and all(tuple(a.shape) == (1,) for a in x):
+        # one text (or value) per sample, as list(texts[:, None]) gives them: stacked as before
+        return x, name
     if len(x) == 1:
         return x[0], f"{name}[0]"
     shapes = ", ".join(str(tuple(a.shape)) for a in x[:4]) + (", ..." if len(x) > 4 else "")
@@ -39,18 +43,21 @@ def one_input(x, name, rank, text=False):
                      f"inputs need a functional gn.Model; samples given one array each: stack them, np.stack(x))")
 
 
-def one_output(y, name, samples, output, what="targets"):
+def one_output(y, name, samples, output, what="targets", sample_shapes=()):
     """``y`` as Keras' list of the one output's array (targets, or ``sample_weight``: ``what``),
     unwrapped: ``(array, "y[0]")``; anything else as given. ``samples``: x's number of samples.
     A list of as many arrays as x has samples is a list of rows (one array per sample), data as
-    before, unless it is one array of that one sample; a list of any other length cannot be rows,
+    before, unless it is one array of that one sample (a first axis of 1) and not shaped as one
+    sample's targets (``sample_shapes``: the shapes those may have; an output of samples (1, 2)
+    takes one sample's targets of shape (1, 2)); a list of any other length cannot be rows,
     so it is Keras' form: one array is unwrapped (a wrong count of samples is then named as
     ``y[0]``'s), several are refused (``output``: the output's name). ``[None]`` is None."""
     if isinstance(y, (list, tuple)) and len(y) == 1 and y[0] is None:
         return None, f"{name}[0]"
     if not isinstance(y, (list, tuple)) or not y or not all(_is_array(a) for a in y):
         return y, name
-    if len(y) == samples and not (samples == 1 and y[0].shape[0] == 1):
+    if len(y) == samples and not (samples == 1 and y[0].shape[0] == 1
+                                  and not any(shape_fits(tuple(y[0].shape), shape) for shape in sample_shapes)):
         return y, name
     if len(y) == 1:
         return y[0], f"{name}[0]"

@@ -699,7 +699,9 @@ class Model(Sequential):
         packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
         for head, weights in zip(self._heads, given):
             if weights is not None:
-                packed[:, head.index] = super()._check_weights(weights, x, f"{name}[{head.name!r}]")
+                # (Keras' [w] is the form of a model of one output: not read in one output's weights)
+                packed[:, head.index] = super()._check_weights(weights, x, f"{name}[{head.name!r}]",
+                                                               list_forms=False)
         return packed
 
     def _rows(self, out, w=None):

@@ -147,7 +147,11 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
-        y, yname = one_output(y, yname, x.shape[0], self._single_output_name())     # Keras' [y]
+        # Keras' [y]; one sample's targets in a list are its row: as the output's samples, or a
+        # sparse loss's labels, one per position (with or without an axis of 1)
+        shape = self._output_shape_for(x.shape[1:], x)
+        y, yname = one_output(y, yname, x.shape[0], self._single_output_name(),
+                              sample_shapes=(shape, shape[:-1], (*shape[:-1], 1)))
         y = as_array(y, yname, self.dtype, allow_int=True)
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
@@ -222,13 +226,16 @@ class PreparingMixin:
                 break
         MetricTally.one_batch(compiled, ys, out)
 
-    def _check_weights(self, sample_weight, x, name="sample_weight"):
+    def _check_weights(self, sample_weight, x, name="sample_weight", list_forms=True):
         """``check_sample_weight`` for this model and its input ``x``: (n,), or one weight per
         position of an output that has positions (a tagger's (n, steps), a segmenter's (n, H, W)),
-        as Keras takes them; Keras' ``[w]`` is ``w``."""
-        sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights")
+        as Keras takes them; Keras' ``[w]`` is ``w`` (not with ``list_forms=False``: one output's
+        weights of several, graph.Model's)."""
         positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
                      else None)
+        if list_forms:
+            sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights",
+                                             sample_shapes=() if positions is None else (positions,))
         return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
 
     def _sample_weights(self, x, y, sample_weight, class_weight):
