@@ -189,7 +189,8 @@ def test_a_vocabulary_file_reads_as_keras(tmp_path, keras):
 # -- called alone: any shape, Keras' dtypes (a model keeps its float dtype) ---------------------------
 SHAPES = {"scalar": np.int64(8), "1-D": np.array([8, 3, 55, 8, 0, -4]), "list": [8, 3, 55],
           "2-D": np.array([[8, 3, 0], [55, 21, 8]]), "2-D column": np.array([[8], [55], [0]]),
-          "3-D": np.array([[[8, 3], [55, 21]], [[0, 1000], [-4, 8]]]), "3-D column": np.array([[[8], [55]], [[0], [3]]])}
+          "3-D": np.array([[[8, 3], [55, 21]], [[0, 1000], [-4, 8]]]), "3-D column": np.array([[[8], [55]], [[0], [3]]]),
+          "empty": np.zeros((0,), np.int64), "no samples": np.zeros((0, 3), np.int64)}
 ALONE = [dict(), dict(mask_token=0), dict(num_oov_indices=3), dict(num_oov_indices=2, mask_token=0, oov_token=-7),
          dict(max_tokens=9, pad_to_max_tokens=True)]
 
