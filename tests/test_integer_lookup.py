@@ -39,9 +39,14 @@ def test_adapt_and_outputs_match_keras(settings, rng, keras):
         test = test[np.isin(test, ours.get_vocabulary()).all(axis=1)]
     x = test[:, :1] if settings.get("output_mode") == "one_hot" else test
     expected = np.asarray(theirs(x))
-    out = ours(x)
-    assert out.shape == expected.shape and out.dtype == np.float32
+    out = ours(x)           # called alone: Keras' dtypes (int64; float32 for tf_idf)
+    assert out.shape == expected.shape and out.dtype == expected.dtype
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    # in a model the same numbers travel as the model's float32
+    model = gn.Sequential([gn.Input(x.shape[1:]), IntegerLookup.from_config(ours.get_config())])
+    inside = model.predict(x, verbose=0)
+    assert inside.dtype == np.float32
+    np.testing.assert_allclose(inside, expected, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("settings", [dict(), dict(mask_token=0, num_oov_indices=2), dict(output_mode="count"),
@@ -143,8 +148,13 @@ def test_more_refusals_by_name(rng):
     with pytest.raises(ValueError, match="its vectors are 4 wide, and the layers after it were built for that"):
         lookup.adapt(np.array([[1, 2, 3, 4, 5]]))
     assert model.predict(np.array([[1, 2, 3]])).shape == (1, 1)
+    # invert in a float32 model: values past 2**24 would come back rounded, so they are refused there
+    # (called alone the values come back as int64, exactly, as Keras': test_invert_called_alone_...)
+    inverse = gn.Sequential([gn.Input((2,)), IntegerLookup(vocabulary=[2 ** 24 + 1, 5], invert=True)])
     with pytest.raises(ValueError, match="invert=True gives back values up to 16777216 exactly as float32"):
-        IntegerLookup(vocabulary=[2 ** 24 + 1, 5], invert=True)(np.array([[1, 2]]))
+        inverse.predict(np.array([[1, 2]]), verbose=0)
+    wide = gn.Sequential([gn.Input((2,)), IntegerLookup(vocabulary=[2 ** 24 + 1, 5], invert=True)], dtype="float64")
+    assert wide.predict(np.array([[1, 2]]), verbose=0).tolist() == [[2 ** 24 + 1, 5]]
     with pytest.raises(ValueError, match=r"mask_token must be an integer \(int64's range\), got inf"):
         IntegerLookup(mask_token=float("inf"))
     with pytest.raises(ValueError, match="adapt: the data holds no values"):
@@ -174,3 +184,94 @@ def test_a_vocabulary_file_reads_as_keras(tmp_path, keras):
     with pytest.raises(ValueError, match=r"IntegerLookup: line 2 of the vocabulary file '.*codes.txt' is not an "
                                          r"integer: 'forty-two'"):
         IntegerLookup(vocabulary=path)
+
+
+# -- called alone: any shape, Keras' dtypes (a model keeps its float dtype) ---------------------------
+SHAPES = {"scalar": np.int64(8), "1-D": np.array([8, 3, 55, 8, 0, -4]), "list": [8, 3, 55],
+          "2-D": np.array([[8, 3, 0], [55, 21, 8]]), "2-D column": np.array([[8], [55], [0]]),
+          "3-D": np.array([[[8, 3], [55, 21]], [[0, 1000], [-4, 8]]]), "3-D column": np.array([[[8], [55]], [[0], [3]]]),
+          "empty": np.zeros((0,), np.int64), "no samples": np.zeros((0, 3), np.int64)}
+ALONE = [dict(), dict(mask_token=0), dict(num_oov_indices=3), dict(num_oov_indices=2, mask_token=0, oov_token=-7),
+         dict(max_tokens=9, pad_to_max_tokens=True)]
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count", "tf_idf"])
+@pytest.mark.parametrize("settings", ALONE, ids=str)
+def test_called_alone_it_takes_any_shape_and_gives_keras_dtypes(mode, settings, keras):
+    vocabulary = [21, 8, 3, 1000]
+    if mode == "tf_idf":
+        settings = dict(settings, idf_weights=[0.5, 1.0, 1.5, 2.0])
+    elif mode == "int" and settings.get("pad_to_max_tokens"):
+        return            # Keras pads the vectors only
+    ours = IntegerLookup(vocabulary=vocabulary, output_mode=mode, **settings)
+    theirs = keras.layers.IntegerLookup(vocabulary=vocabulary, output_mode=mode, **settings)
+    for name, x in SHAPES.items():
+        expected = np.asarray(theirs(x))
+        if mode in ("multi_hot", "count", "tf_idf") and np.ndim(x) > 2:
+            # Keras' vectors of a 3-D input count along axis 1 (out[b, j] of x[b, :, j]), neither
+            # one bag per sample nor one per last axis: refused by name (a model refuses it too)
+            bags = np.asarray(theirs(np.asarray(x)[:, :, 0]))
+            assert expected.shape[:2] == (np.shape(x)[0], np.shape(x)[2]) and (expected[:, 0] == bags).all()
+            with pytest.raises(ValueError, match=rf"output_mode='{mode}' takes samples of k integers, inputs "
+                                                 rf"\(batch, k\); got shape \(2, 2, \d\)"):
+                ours(x)
+            continue
+        out = ours(x)
+        assert isinstance(out, np.ndarray), name
+        assert (out.shape, out.dtype) == (expected.shape, expected.dtype), name
+        np.testing.assert_allclose(out, expected, rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(mask_token=0), dict(num_oov_indices=3, oov_token=-7),
+                                      dict(mask_token=-1, num_oov_indices=2, oov_token=99)], ids=str)
+def test_invert_called_alone_gives_keras_int64_values_of_any_shape(settings, keras):
+    # values past float32's exact 2**24 come back exactly, as int64 (Keras')
+    vocabulary = [21, 8, 2 ** 40 + 3, 1000]
+    ours = IntegerLookup(vocabulary=vocabulary, invert=True, **settings)
+    theirs = keras.layers.IntegerLookup(vocabulary=vocabulary, invert=True, **settings)
+    for x in (np.int64(3), np.array([0, 1, 2, 3, 4, 5, 6, 7, 40, -2]), [2, 0, 9], np.array([[0, 4], [5, 2], [1, 3]]),
+              np.arange(12).reshape(2, 3, 2), np.array([3.0, 1.0]), np.array([2, 3], dtype=np.int32)):
+        expected = np.asarray(theirs(x))
+        out = ours(x)
+        assert (out.shape, out.dtype) == (expected.shape, expected.dtype) == (np.shape(x), np.int64)
+        np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match=r"indices: expected integer values .*got 1.5 at \(1,\)"):
+        ours(np.array([1.0, 1.5]))
+
+
+def test_a_model_s_predicted_classes_back_to_their_values_as_keras(rng, keras):
+    # the common use: class labels given as codes, the model's argmax back to the codes
+    classes = [1017, 2203, 5511, 90210]
+    x = rng.standard_normal((50, 3)).astype("float32")
+    model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(len(classes), activation="softmax")], seed=0)
+    predicted = model.predict(x, verbose=0).argmax(-1)
+    out = IntegerLookup(vocabulary=classes, invert=True, num_oov_indices=0)(predicted)
+    expected = np.asarray(keras.layers.IntegerLookup(vocabulary=classes, invert=True, num_oov_indices=0)(predicted))
+    assert (out.shape, out.dtype) == (expected.shape, expected.dtype) == ((50,), np.int64)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out, np.asarray(classes)[predicted])
+    labels = IntegerLookup(vocabulary=classes, num_oov_indices=0)(np.asarray(classes)[predicted])
+    np.testing.assert_array_equal(labels, predicted)          # and the codes to the classes' indices
+
+
+@pytest.mark.parametrize("mode", ["int", "multi_hot", "tf_idf"])
+def test_in_a_model_it_keeps_the_model_s_dtype(mode, rng, keras, tmp_path):
+    # Sequential and functional, float32 and float64: the model's floats in and out, the numbers Keras'
+    settings = dict(vocabulary=[21, 8, 3, 1000], output_mode=mode, mask_token=0)
+    if mode == "tf_idf":
+        settings["idf_weights"] = [0.5, 1.0, 1.5, 2.0]
+    x = rng.choice([0, 3, 8, 21, 55, 1000], size=(6, 3))
+    expected = np.asarray(keras.layers.IntegerLookup(**settings)(x))
+    for dtype in ("float32", "float64"):
+        inputs = gn.Input((3,))
+        functional = gn.Model(inputs, IntegerLookup(**settings)(inputs), dtype=dtype)
+        sequential = gn.Sequential([gn.Input((3,)), IntegerLookup(**settings)], dtype=dtype)
+        for model in (sequential, functional):
+            out = model.predict(x, verbose=0)
+            assert out.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(out, expected, rtol=1e-6)
+    sequential.save(tmp_path / "lookup.npz")
+    np.testing.assert_array_equal(gn.load_model(tmp_path / "lookup.npz").predict(x, verbose=0),
+                                  sequential.predict(x, verbose=0))
+    with pytest.raises(TypeError, match="IntegerLookup.*expected integers, got strings .*StringLookup"):
+        IntegerLookup(**settings)(["a", "b"])

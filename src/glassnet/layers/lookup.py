@@ -11,7 +11,9 @@ adds nothing to its sample's vector).
 
 Inside a model the values travel as floats of the model's dtype, as every glassnet input does: a
 float32 model holds whole numbers exactly up to 2**24 only, so larger values are refused by name
-(a float64 model holds them up to 2**53).
+(a float64 model holds them up to 2**53). Called on their own (``layer(x)``) the layers take
+any shape and give Keras' dtypes: int64 indices, int64 vectors (float32 for "tf_idf"), and with
+``invert=True`` int64 values (IntegerLookup) or strings (StringLookup).
 """
 import collections
 import os
@@ -69,10 +71,13 @@ class IntegerLookup(Layer):
 
     Shapes: "int" (batch, ...) -> the same shape; "one_hot" (batch, ...) -> (batch, ..., size), a
     last axis of 1 replaced; the others (batch, k) -> (batch, size), size the vocabulary's with its
-    special indices (or ``max_tokens``). Values come out as floats of the model's dtype (Keras:
-    int64 indices, float32 vectors). Keras' ``sparse``, ``vocabulary_dtype`` other than "int64",
-    ``oov_method="farmhash"`` and ``salt`` are refused. The input
-    gradient is 0 (the values are categories).
+    special indices (or ``max_tokens``). Inside a model the values come in and go out as floats of
+    the model's dtype. Called on its own (``layer(x)``) it returns Keras' dtypes, as Keras does:
+    int64 indices of any shape (a scalar, 1-D, ...), int64 vectors (float32 for "tf_idf"; a 1-D
+    array is one sample's values, a scalar one value), and with ``invert=True`` the int64 values of
+    indices of any shape (``layer(model.predict(x).argmax(-1))``: the classes). Keras' ``sparse``,
+    ``vocabulary_dtype`` other than "int64", ``oov_method="farmhash"`` and ``salt`` are refused. The
+    input gradient is 0 (the values are categories).
 
     Example
     -------
@@ -81,7 +86,9 @@ class IntegerLookup(Layer):
     >>> layer.get_vocabulary()
     [-1, 42, 1138, 1000, 36, 12]
     >>> layer(np.array([[12, 1138, 42], [42, 1000, 7]])).tolist()
-    [[5.0, 2.0, 1.0], [1.0, 3.0, 0.0]]
+    [[5, 2, 1], [1, 3, 0]]
+    >>> IntegerLookup(vocabulary=[1138, 42], invert=True)(np.array([2, 1, 0])).tolist()
+    [42, 1138, -1]
     """
 
     discrete_input = True       # categories: a finite-difference check cannot nudge them
@@ -367,10 +374,13 @@ class IntegerLookup(Layer):
         """Which OOV index each value outside the vocabulary (``missing``) takes: Keras' "floormod"."""
         return np.mod(values, self.num_oov_indices)
 
-    def _invert(self, indices, dtype):
+    def _invert(self, indices, dtype=None):
+        """invert=True: indices (int64, any shape) as the vocabulary's values (int64), ``mask_token``
+        for 0 when set, ``oov_token`` for any other index outside it. ``dtype``: the model's float
+        dtype the values will travel in, whose exact range the vocabulary must fit (None: int64)."""
         self._require_vocabulary()
         table = np.asarray(self.get_vocabulary(), dtype=np.int64)
-        limit = _EXACT.get(np.dtype(dtype))
+        limit = None if dtype is None else _EXACT.get(np.dtype(dtype))
         if limit is not None and table.size and np.abs(table).max() > limit:
             raise ValueError(f"{self.describe()}: invert=True gives back values up to {limit} exactly as {np.dtype(dtype)}, "
                              f"its vocabulary holds {table.flat[np.abs(table).argmax()]}; use dtype='float64'")
@@ -391,6 +401,44 @@ class IntegerLookup(Layer):
             indices = self.lookup(values)
             out = indices.astype(dtype) if self.output_mode == "int" else self._encode(indices, dtype)
         return backend.get_array_module(x).asarray(out)
+
+    # -- called on its own: any shape, Keras' dtypes ------------------------------------------------
+    def __call__(self, x, training=None, mask=None):
+        """Integers in (any shape: a scalar, 1-D, (batch, ...)): their indices (int64, the same
+        shape) or vectors (int64; float32 for "tf_idf"), Keras' dtypes; with ``invert=True``
+        indices in, the vocabulary's values out (int64). (A model runs ``forward``, in its own
+        float dtype; drawn on an ``Input``, the layer joins a functional Model.)"""
+        from .symbolic import is_symbolic
+        if is_symbolic(x):
+            return super().__call__(x, training=training, mask=mask)
+        if mask is not None:
+            raise TypeError(f"{self.describe()}: takes no mask")
+        if _holds_text(x):
+            raise TypeError(f"{self.describe()}: expected integers, got strings ({type(x).__name__}); string "
+                            f"categories go through StringLookup")
+        if self.invert:
+            return self._invert(self._values(np.asarray(backend.to_numpy(x)), f"{self.describe()}: indices"))
+        return self._numbers(self._values(np.asarray(backend.to_numpy(x)), self.describe()), None)
+
+    def _numbers(self, values, dtype):
+        """The indices or vectors of ``values`` (checked, any shape) in ``dtype``, or Keras' dtypes
+        when None (int64; float32 for "tf_idf"). The vector modes read (batch, k): a 1-D array is
+        one sample (one vector out) and a scalar one value, as Keras reads them."""
+        indices = self.lookup(values)
+        if self.output_mode == "int":
+            return indices.astype(dtype or np.int64)
+        dtype = dtype or (np.float32 if self.output_mode == "tf_idf" else np.int64)
+        if indices.ndim == 0:           # one value: as a 1-D array of it (Keras' vector, or one-hot row)
+            indices = indices[None]
+        if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's values: one vector (Keras)
+            return self._encode(indices[None], dtype)[0]
+        if indices.ndim > 2 and self.output_mode != "one_hot":
+            # one vector per sample of k values; Keras' vectors of a 3-D input count along its axis 1
+            # (out[b, j] counts x[b, :, j]), and flattening the sample into one bag would be a third
+            # answer: refused, as a model refuses such samples
+            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k {self._kinds}, "
+                             f"inputs (batch, k); got shape {indices.shape}")
+        return self._encode(indices, dtype)
 
     def _encode(self, indices, dtype):
         """The vectors of the indices; a masked value (index -1) adds nothing."""
@@ -546,22 +594,6 @@ class StringLookup(IntegerLookup):
         ``min_length`` is TextVectorization's (a model asks it of both): one index a string here."""
         values = self._values(np.asarray(texts_of(data, name), dtype=object).reshape(-1, 1), name)
         return self._numbers(values, dtype)
-
-    def _numbers(self, values, dtype):
-        indices = self.lookup(values)
-        if self.output_mode == "int":
-            return indices.astype(dtype or np.int64)
-        dtype = dtype or (np.float32 if self.output_mode == "tf_idf" else np.int64)
-        if indices.ndim == 0:           # one string: as a 1-D array of it (Keras' vector, or one-hot row)
-            indices = indices[None]
-        if indices.ndim == 1 and self.output_mode != "one_hot":      # one sample's strings: one vector (Keras)
-            return self._encode(indices[None], dtype)[0]
-        if indices.ndim > 2 and self.output_mode != "one_hot":
-            # one vector per sample of k strings; Keras' vectors of a 3-D input count along its axis 1,
-            # and flattening the sample into one bag would be a third answer: refused, as IntegerLookup's
-            raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k strings, "
-                             f"inputs (batch, k); got shape {indices.shape}")
-        return self._encode(indices, dtype)
 
     def ids_shape(self):
         """One sample's shape after this layer, the shape the model builds from: ``(1,)`` ("int")
