@@ -217,8 +217,8 @@ def test_compile_config_round_trip_and_refusals():
     assert list(model.evaluate(x, y, return_dict=True)) == model.metrics_names
     with pytest.raises(TypeError, match="dict"):
         twin.compile_from_config("mse")
-    with pytest.raises(ValueError, match="loss_weights"):
-        twin.compile_from_config({**model.get_compile_config(), "loss_weights": [2.0]})
+    with pytest.raises(ValueError, match="loss_weights: the model has one output"):
+        twin.compile_from_config({**model.get_compile_config(), "loss_weights": [2.0, 1.0]})
 
 
 @pytest.mark.parametrize("name,kwargs", [("add", {}), ("subtract", {}), ("multiply", {}), ("average", {}),

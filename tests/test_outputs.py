@@ -245,8 +245,9 @@ def test_what_does_not_fit_is_refused_by_name(rng):
     with pytest.raises(ValueError, match=r"y\[1\]: binary_crossentropy expects targets in \[0, 1\]"):
         model.fit(x, [y[0], y[1] + 5])
     one = gn.Model(inputs, L.Dense(1)(inputs))
-    with pytest.raises(ValueError, match="loss_weights: they weigh the losses of a model of several outputs"):
-        one.compile(loss="mse", loss_weights=[2.0])
+    # (Keras' loss_weights of one output weigh its loss: tests/test_sequential_dicts.py)
+    with pytest.raises(ValueError, match="loss_weights: the model has one output .* a list of 2 weights"):
+        one.compile(loss="mse", loss_weights=[2.0, 1.0])
     images = gn.Input((4, 4, 1))
     maps = gn.Model(images, [L.Conv2D(3, 1, activation="softmax", name="seg")(images), L.Dense(1)(L.Flatten()(images))])
     with pytest.raises(NotImplementedError, match="output 'seg' has samples of shape"):

@@ -320,7 +320,7 @@ def test_review_of_the_fixes_nesting_names_compiles_and_modes(rng, tmp_path):
         ["dense", "dense_1", "dense_2", "dense_3"]
     # a compile that fails when the model is drawn is dropped, with a clear error
     model = Residual()
-    model.compile(loss="sparse_categorical_crossentropy", loss_weights=[1.0])
+    model.compile(loss="sparse_categorical_crossentropy", loss_weights=[1.0, 0.5])
     x, y = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
     with pytest.raises(ValueError, match="the compile given before Residual was drawn; it is dropped"):
         model.fit(x, y, verbose=0)

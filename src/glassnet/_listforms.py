@@ -1,6 +1,7 @@
 """Keras' list forms for a model of one input and one output (a ``Sequential``, or a functional
 ``Model`` of one Input and one output): ``[x]`` for ``x``, ``[y]`` for ``y``, ``[w]`` for
-``sample_weight``, and at compile ``[loss]``, ``{name: loss}``, ``[[metrics]]``, ``{name: [metrics]}``.
+``sample_weight``, ``{input name: x}`` for ``x``, and at compile ``[loss]``, ``{name: loss}``,
+``[[metrics]]``, ``{name: [metrics]}``, ``loss_weights`` as ``w``, ``[w]`` or ``{name: w}``.
 
 A list is data too: ``[[0.1, 0.2, 0.3]]`` is one sample of three features, and a list of arrays
 each shaped as one sample is a list of rows. Only a list whose items are arrays shaped as a batch
@@ -8,7 +9,24 @@ of samples (``ndim`` one more than a sample's) is read as the list of the model'
 for one input must hold one array; Keras 3.15 quietly takes the first of a longer list, glassnet
 refuses it by name.
 """
+import math
+import numbers
+
 from .layers.base import shape_fits
+
+
+def by_input_name(x, name, input_name):
+    """``x`` as Keras' dict of the one input's array by the input's name, unwrapped:
+    ``(x[input_name], "x['input_name']")``; anything else ``(x, name)`` as given. Other keys beside
+    the input's are left alone, as Keras 3 leaves them (``dict(df)`` of a table with more columns);
+    a dict without the input's name is refused by name."""
+    if not isinstance(x, dict):
+        return x, name
+    if input_name in x:
+        return x[input_name], f"{name}[{input_name!r}]"
+    raise ValueError(f"{name}: a dict by input name takes the model's one input, {input_name!r}; got the keys "
+                     f"{sorted(map(str, x))!r:.200}; give {{{input_name!r}: array}} or the array itself (an Input "
+                     f"is named by Input(shape, name=...))")
 
 
 def _is_array(item):
@@ -74,6 +92,30 @@ def compile_forms(loss, metrics, weighted_metrics, output):
     ``[metrics]``. Lists of another length and dicts of other names are refused by name."""
     return (_one_loss(loss, output), _one_metric_list(metrics, output, "metrics"),
             _one_metric_list(weighted_metrics, output, "weighted_metrics"))
+
+
+def one_loss_weight(loss_weights, output):
+    """compile's ``loss_weights`` for a model of one output named ``output``: Keras' number, list
+    of one number or ``{output: number}``, as a float (None: 1.0). The loss trained on, logged and
+    evaluated is the output's loss times it (the metrics are not weighed, nor the regularizers'
+    penalties: Keras'). Refused: another length, another name, a number that is not finite and
+    >= 0 (Keras takes a negative one, which trains towards a larger loss)."""
+    if loss_weights is None:
+        return 1.0
+    given = loss_weights
+    if isinstance(given, dict):
+        given = _by_name(given, output, "loss_weights")
+    elif isinstance(given, (list, tuple)):
+        if len(given) != 1:
+            raise ValueError(f"loss_weights: the model has one output{f' ({output!r})' if output else ''}; got a "
+                             f"{type(given).__name__} of {len(given)} weights; give one number, or a list of it alone")
+        given = given[0]
+    if isinstance(given, (bool, str)) or not isinstance(given, numbers.Real):
+        raise TypeError(f"loss_weights: expected a number (or a list of one, or a dict by output name), got "
+                        f"{loss_weights!r:.80}")
+    if not math.isfinite(given) or given < 0:
+        raise ValueError(f"loss_weights: the weight of the loss must be a finite number >= 0, got {given!r:.80}")
+    return float(given)
 
 
 def _by_name(value, output, what):

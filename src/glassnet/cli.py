@@ -292,6 +292,7 @@ def info(model_path):
                              compiled.get("loss_config") or [None] * len(compiled["loss"])))
     else:
         loss = compiled["loss"] + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
+        loss += f" x {compiled['loss_weights']:g}" if compiled.get("loss_weights") is not None else ""
     print(f"loss: {loss}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null

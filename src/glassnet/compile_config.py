@@ -55,10 +55,7 @@ class CompileConfigMixin:
         loss = settings["loss"]
         # one loss per output: a list, or Keras' dict by output name (a single loss's dict names its class)
         per_output = isinstance(loss, list) or (isinstance(loss, dict) and not {"class_name", "registered_name"} & set(loss))
-        if not per_output and settings.get("loss_weights") is not None:
-            raise ValueError(f"compile_from_config: loss_weights={settings['loss_weights']!r:.60} needs a model "
-                             f"of several outputs (a list of losses or a dict by output name); a single loss "
-                             f"takes none")
+        # (a single loss's loss_weights, Keras' w, [w] or {output: w}, weigh the one output's: compile reads them)
         arguments = compile_arguments(settings)
         if isinstance(loss, dict) and per_output:       # compile_arguments passes them on for a list only
             arguments["loss_weights"] = settings.get("loss_weights")

@@ -10,7 +10,7 @@ from .layers.base import _sample_shape, get as get_layer_class
 def compile_arguments(settings):
     """``compile``'s arguments from a config's (or a model file's) ``"compile"`` settings: the loss
     by its name, with a built-in loss's own settings (``"loss_config"``: Huber's delta); for a
-    model of several outputs, a list of those, one per output, and their ``"loss_weights"``."""
+    model of several outputs, a list of those, one per output; and the ``"loss_weights"``."""
     def loss_of(name, changed):
         if saving.is_entry(name):           # a registered loss of yours, with its own config
             return losses.get(name)
@@ -22,7 +22,9 @@ def compile_arguments(settings):
         changed = changed or [None] * len(loss)
         return {**arguments, "loss": [loss_of(name, c) for name, c in zip(loss, changed)],
                 "loss_weights": settings.get("loss_weights")}
-    return {**arguments, "loss": loss_of(loss, changed)}
+    # (one output's weight: a number, or Keras' [w] or {output: w}, which compile reads)
+    weights = {"loss_weights": settings["loss_weights"]} if settings.get("loss_weights") is not None else {}
+    return {**arguments, "loss": loss_of(loss, changed), **weights}
 
 
 def metric_settings(compiled):
@@ -291,6 +293,7 @@ class DescribingMixin:
             # builds at once when a layer is added after every layer was popped
             **({"input": list(self._declared_input)} if self._declared_input is not None else {}),
             **({"input_dtype": "string"} if self._declared_text else {}),
+            **({"input_name": self._declared_name} if self._declared_name is not None else {}),
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
@@ -325,14 +328,16 @@ class DescribingMixin:
             **metric_settings(self.metrics),
             # settings of a built-in loss other than its defaults, for from_config (a model
             # file, which names the loss only, refuses them: see glassnet._saveable)
-            **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {})}
+            **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {}),
+            # compile's loss_weights of the one output, when it weighs the loss (graph.Model: one per output)
+            **({"loss_weights": self._loss_weight} if self._loss_weight != 1.0 else {})}
 
     @staticmethod
     def _config_layers(config, layers):
         """``layers`` with the config's Input, if it declared one, in front."""
         if config.get("input") is None:
             return layers
-        return [InputLayer(config["input"], dtype=config.get("input_dtype")), *layers]
+        return [InputLayer(config["input"], name=config.get("input_name"), dtype=config.get("input_dtype")), *layers]
 
     @classmethod
     def _from_config_layers(cls, config, layers):

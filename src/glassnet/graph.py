@@ -51,6 +51,7 @@ states or has an activity_regularizer; each is refused by name. A shared layer m
 """
 import inspect
 import math
+import numbers
 import re
 
 import numpy as np
@@ -646,19 +647,18 @@ class Model(Sequential):
             for spec in (given.values() if isinstance(given, dict) else given or []):
                 for item in spec if isinstance(spec, (list, tuple)) else [] if spec is None else [spec]:
                     metrics_module.get(item)
-        if loss_weights is not None and not isinstance(loss_weights, (list, tuple, dict)):
-            raise TypeError(f"loss_weights: expected a list or a dict of numbers, one per output, got "
-                            f"{loss_weights!r:.80}")
+        if loss_weights is not None and (isinstance(loss_weights, (bool, str))
+                                         or not isinstance(loss_weights, (list, tuple, dict, numbers.Real))):
+            raise TypeError(f"loss_weights: expected a list or a dict of numbers, one per output (a number, for "
+                            f"a model of one), got {loss_weights!r:.80}")
 
     def _compile_drawn(self, loss, optimizer, metrics, loss_weights, weighted_metrics=None):
         if getattr(self, "_unscored_mask", None):
             raise NotImplementedError(self._unscored_mask)
         if self._heads is None:
-            if loss_weights is not None:
-                raise ValueError("loss_weights: they weigh the losses of a model of several outputs; this model "
-                                 "has one (a weight on its loss scales the learning rate: change that instead)")
-            # (Sequential.compile reads Keras' per-output forms of the one output: glassnet._listforms)
-            return super().compile(loss, optimizer, metrics, weighted_metrics)
+            # (Sequential.compile reads Keras' per-output forms of the one output, loss_weights too:
+            # glassnet._listforms)
+            return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights)
         self._refuse_optimizer_as_loss(loss)
         optimizer = optimizers.get(optimizer)       # refused before the heads change
         heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics)
@@ -666,6 +666,9 @@ class Model(Sequential):
 
     def _single_output_name(self):
         return self.output_names[0]
+
+    def _given_input_name(self):
+        return self._input_names[0] if self._input_names else None
 
     def _update_fusion(self):
         super()._update_fusion()
@@ -847,9 +850,7 @@ class Model(Sequential):
         if not self._calls:
             self._draw_from(x)
         if self._input_shapes is None:
-            # Keras' dict by the one Input's name (a list of its one array: Sequential's)
-            if isinstance(x, dict) and self._input_names[0] in x:
-                x, name = x[self._input_names[0]], f"{name}[{self._input_names[0]!r}]"
+            # (Keras' dict by the one Input's name, and a list of its one array: Sequential's)
             return super()._prepare_x(x, name, cast)
         names, count = self._input_names, len(self._input_shapes)
         if isinstance(x, dict):

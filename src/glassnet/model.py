@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
-from ._listforms import compile_forms
+from ._listforms import compile_forms, one_loss_weight
 from .callgraph import CallGraphMixin, shared_ids
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
@@ -112,6 +112,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
     _declared_text = False        # an Input(dtype="string"): a TextVectorization comes first
+    # the name an Input at the top was given (Keras' key for x in a dict, {name: x}); None: unnamed
+    _declared_name = None
+    # compile's loss_weights of the one output (Keras'): the loss trained on is the loss times it
+    _loss_weight = 1.0
     # a functional Model's graph gives each Input of texts its reader (graph.Model): none need be first
     _text_inputs_drawn = False
     _penalties = _constrained = ()
@@ -295,13 +299,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if shared:          # Keras nests one model twice, sharing its weights; glassnet has no such layer
             raise ValueError(f"add: model {model.name!r} holds {shared[0]}, which is already in this model (a "
                              f"model's layers can join another model once)")
-        declared = self._declared_input, self._declared_text
+        declared = self._declared_input, self._declared_text, self._declared_name
         if not self.layers and self._declared_input is None and model._declared_input is not None:
-            self._declare_input(InputLayer(model._declared_input, dtype="string" if model._declared_text else None))
+            # the nested model's input is this one's, of its name (a functional Model's Input's)
+            self._declare_input(InputLayer(model._declared_input, name=model._given_input_name(),
+                                           dtype="string" if model._declared_text else None))
         try:
             self._add_layers(list(model.layers), block)
         except BaseException:
-            self._declared_input, self._declared_text = declared
+            self._declared_input, self._declared_text, self._declared_name = declared
             raise
         from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
@@ -442,6 +448,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"add: {input_layer!r} must come first, before any layer, and only once")
         self._declared_input = input_layer.shape
         self._declared_text = input_layer.dtype == "string"
+        self._declared_name = None if input_layer._auto_named else input_layer.name
 
     def pop(self):
         """Remove the last layer and return it (Keras' ``Sequential.pop``).
@@ -724,7 +731,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                     outputs.append(tuple(layer.output_shape(given)))
         return outputs
 
-    def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None):
+    def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None, loss_weights=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
 
         A metric is a name (see ``glassnet.metrics``), a loss name or ``Loss``, a ``Metric``
@@ -734,14 +741,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         does (Keras'; see ``glassnet.metrics.weighted``); those of ``metrics`` do not.
 
         Keras' per-output forms name the one output: ``loss=["mse"]`` or ``{"dense_1": "mse"}``
-        (the output layer's name), ``metrics=[["mae"]]`` or ``{"dense_1": ["mae"]}``."""
-        loss, metrics, weighted_metrics = compile_forms(loss, metrics, weighted_metrics, self._single_output_name())
+        (the output layer's name), ``metrics=[["mae"]]`` or ``{"dense_1": ["mae"]}``.
+
+        ``loss_weights`` (Keras'): a number ``w >= 0``, ``[w]`` or ``{"dense_1": w}``; the loss that
+        is trained on, logged and evaluated is the loss times ``w`` (the metrics, and the
+        regularizers' penalties added to it, are not weighed)."""
+        output = self._single_output_name()
+        loss, metrics, weighted_metrics = compile_forms(loss, metrics, weighted_metrics, output)
+        loss_weight = one_loss_weight(loss_weights, output)
         metrics = [metrics_module.get(m) for m in metric_list(metrics, "metrics")]
         weighted = [metrics_module.get(m) for m in metric_list(weighted_metrics, "weighted_metrics")]
         compiled = metrics_module.weighted.compiled(metrics, weighted)
         metrics_module.check_log_names([name for name, _ in compiled])
         self._refuse_optimizer_as_loss(loss)
-        self._compiled(losses.get(loss), compiled, optimizer)
+        self._compiled(losses.get(loss), compiled, optimizer, loss_weight)
 
     @staticmethod
     def _refuse_optimizer_as_loss(loss):
@@ -750,12 +763,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"Keras' compile (optimizer, loss): pass them by keyword, "
                              f"compile(loss=..., optimizer={loss!r})")
 
-    def _compiled(self, loss, metrics, optimizer):
-        """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked)
-        and the optimizer (a name or an instance) taken up."""
+    def _compiled(self, loss, metrics, optimizer, loss_weight=1.0):
+        """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked),
+        the optimizer (a name or an instance) and the one output's loss weight taken up."""
         losses.check_trainable(loss)                 # reduction="none": no number to train on
         optimizer = optimizers.get(optimizer)        # refused before the model changes
-        self.loss = loss
+        self.loss, self._loss_weight = loss, loss_weight
         self.optimizer = self._claim(optimizer)
         self.metrics = metrics
         self._update_fusion()

@@ -5,7 +5,7 @@ start here, so a bad argument gets the same error whichever call it was given to
 import numpy as np
 
 from . import backend, metrics
-from ._listforms import one_input, one_output
+from ._listforms import by_input_name, one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
@@ -86,8 +86,10 @@ class PreparingMixin:
         """``x`` checked against the model (building it on first use); in the model's dtype, or with
         ``cast=False`` in its own, for a caller that casts it chunk by chunk. A model whose first
         layer is a TextVectorization takes texts, turned into its ids here, all at once. Keras'
-        ``[x]`` is ``x`` (glassnet._listforms: a list of numbers, or of one array per sample, is data)."""
+        ``[x]`` is ``x`` (glassnet._listforms: a list of numbers, or of one array per sample, is data),
+        and so is ``{input name: x}`` (``_single_input_name``)."""
         text_layer = self.layers[0] if self._takes_text() else None
+        x, name = by_input_name(x, name, self._single_input_name())
         x, name = one_input(x, name, len(self.input_shape) if self.built else None, text_layer is not None)
         if text_layer is not None:
             # straight in the model's dtype (a wide multi-hot is no int64 copy first); at least one
@@ -166,6 +168,17 @@ class PreparingMixin:
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         check_binary_targets(y, name, self.output_shape[-1], self.metrics)
+
+    def _given_input_name(self):
+        """The name given to the model's Input (``Input(shape, name=...)``), None if none was."""
+        return self._declared_name
+
+    def _single_input_name(self):
+        """The name of the model's one input (Keras' key for it in a dict, ``{name: x}``): its
+        Input's, or ``"input_layer"``, the name of an unnamed Input (Keras names an unnamed
+        Input's tensor ``keras_tensor_<n>``, a count of the tensors made so far, which no
+        glassnet model can know)."""
+        return self._given_input_name() or "input_layer"
 
     def _single_output_name(self):
         """The name of the model's one output, its layer's (Keras' key for it in per-output dicts);

@@ -224,7 +224,8 @@ class TrainingMixin(ActivityMixin):
 
     def _loss_from_output(self, out, y, w=None):
         """The batch loss; with sample weights ``w`` (n,), the weighted one (see glassnet.losses);
-        plus the activity regularizers' penalties on the outputs of the forward pass that gave ``out``."""
+        times compile's ``loss_weights``; plus the activity regularizers' penalties on the outputs
+        of the forward pass that gave ``out`` (not weighed, as in Keras)."""
         out, y, w, rows = self._scored(out, y, w)
         if out.shape[0] == 0:       # a batch of padding alone: no step to score, a loss of 0 (Keras)
             value = 0.0
@@ -233,6 +234,8 @@ class TrainingMixin(ActivityMixin):
             value = self.loss.value_from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
             value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
+        if self._loss_weight != 1.0:
+            value = value * self._loss_weight
         return value + self._activity_penalty() if self._activity_cache[2] else value
 
     def _metric_scored(self, out, y, w=None):
@@ -272,11 +275,13 @@ class TrainingMixin(ActivityMixin):
             if w is None and not padding:   # one call: a loss may share work between the value and dL/dz
                 z = self._output_layer.z if rows is None else rows.of(self._output_layer.z)
                 value, dz = self.loss.from_logits_and_gradient(z, scored, ys)
+                if self._loss_weight != 1.0:
+                    value, dz = value * self._loss_weight, dz * self._loss_weight
                 if activity:
                     value += self._activity_penalty()
             else:
                 value = self._loss_from_output(out, y, w)
-                dz = scored * 0 if padding else self.loss.weighted_gradient_from_logits(scored, ys, ws)
+                dz = scored * 0 if padding else self._weighed(self.loss.weighted_gradient_from_logits(scored, ys, ws))
             grad = dz if rows is None else rows.back(dz)
         else:
             value = self._loss_from_output(out, y, w)
@@ -286,6 +291,7 @@ class TrainingMixin(ActivityMixin):
                 grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
                 if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's
                     raise ValueError(gradient_shape_refusal(self.loss, scored.shape, grad))
+                grad = self._weighed(grad)
             grad = grad if rows is None else rows.back(grad)
         if grad.dtype != self.dtype:
             # a loss of your own whose gradient came back in float64 (a np.float64 constant is
@@ -296,6 +302,10 @@ class TrainingMixin(ActivityMixin):
         if self._penalties:         # kernel_regularizer=...: their penalties join loss and gradients
             value = value + self._add_penalty_gradients()
         return value, out
+
+    def _weighed(self, grad):
+        """The loss's gradient ``grad`` times compile's ``loss_weights`` (the value's factor)."""
+        return grad if self._loss_weight == 1.0 else grad * self._loss_weight
 
     def _loss_value(self, x, y, w=None):
         """The loss of a batch in training mode, without gradients (for finite differences)."""
