@@ -75,11 +75,13 @@ Keras' per-sample functions (``mean_squared_error(y_true, y_pred)``, ..., in Ker
 per sample and position) are in glassnet.losses.functions, exported here; ``get`` takes them.
 """
 import inspect
+import sys
 
 from .. import _settings, saving
 from ._numerics import EPSILON
 from .base import DEFAULT_REDUCTION, REDUCTIONS, Loss, aligned_targets, per_sample_mean, plain_type, settings_changed
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from . import connectionist
 from .connectionist import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .generalized import CategoricalGeneralizedCrossEntropy
@@ -262,3 +264,7 @@ def check_trainable(loss):
                              f"gives no single number to train on; compile with reduction='sum_over_batch_size' "
                              f"(the default), 'sum', 'mean' or 'mean_with_sample_weight', and call the loss "
                              f"itself for per-sample values")
+
+# the module was glassnet.losses.ctc until the name became Keras' function: a pickle made before
+# names the CTC class there, and unpickling finds modules through sys.modules
+sys.modules.setdefault(__name__ + ".ctc", connectionist)

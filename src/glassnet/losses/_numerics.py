@@ -38,8 +38,9 @@ def _normal_from(smallest, dtype):
 
 
 def _all_normal(p):
-    """True when every value of p is at least the smallest normal number of its dtype (False for nan)."""
-    return _normal_from(float(p.min()), p.dtype)
+    """True when every value of p is at least the smallest normal number of its dtype (False for nan);
+    True for no values (an empty batch has no minimum)."""
+    return not p.size or _normal_from(float(p.min()), p.dtype)
 
 
 def _zero_where_clipped(g, y_pred, upper=1 - EPSILON):

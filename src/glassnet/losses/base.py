@@ -86,6 +86,9 @@ class Loss:
     # False: it reads each sample's whole sequence output (CTC), never row by row, and its targets are
     # one row per sample of their own length, (n, L) (a model of several outputs packs them so)
     per_position = True
+    # True: its weighted methods also take one weight per position, of y_pred.shape[:-1]
+    # (SparseCategoricalCrossentropy called directly on labels per position, as Keras')
+    position_weights = False
     reduction = DEFAULT_REDUCTION
 
     def __init__(self, reduction=DEFAULT_REDUCTION, name=None):
@@ -307,10 +310,14 @@ class _Reduced:
         y_true, mask = view._masked(y_pred, y_true)
         weights = None
         if sample_weight is not None:
-            weights = _per_sample(sample_weight, y_pred).reshape(-1)
+            weights = backend.get_array_module(y_pred).asarray(sample_weight)
+            if view.position_weights and weights.ndim > 1 and weights.shape == y_pred.shape[:-1]:
+                weights = weights.astype(y_pred.dtype, copy=False)     # one per position, as the class takes them
+            else:
+                weights = _per_sample(sample_weight, y_pred).reshape(-1)
         if mask is not None:        # (n,), or (n, steps) for labels per position
             m = mask.astype(y_pred.dtype)
-            weights = m if weights is None else weights.reshape(weights.shape + (1,) * (m.ndim - 1)) * m
+            weights = m if weights is None else weights.reshape(weights.shape + (1,) * (m.ndim - weights.ndim)) * m
         count, valid, total = self._reduction_counts(view, y_pred, y_true, weights, mask)
         reduction = self.reduction
         if reduction in (None, "none"):

@@ -346,6 +346,7 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     name = "sparse_categorical_crossentropy"
     fuses = "softmax"       # its own value, gradient and fused methods (see Loss.fused_activation)
     sparse = True
+    position_weights = True
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -364,9 +365,9 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         if self.ignore_class is None:
             return y_true, None
         labels = backend.get_array_module(y_pred).asarray(y_true)
-        if labels.shape == (y_pred.shape[0], 1):
-            labels = labels[:, 0]
-        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        if labels.shape == (*y_pred.shape[:-1], 1):
+            # (n, 1) for outputs (n, k), (n, steps, 1) for (n, steps, k); not (n, 1) for one step
+            # (n, 1, k), which are its labels already
             labels = labels[..., 0]
         mask = labels != self.ignore_class
         return self._targets(y_pred, np.where(mask, labels, 0).astype(labels.dtype, copy=False)), mask

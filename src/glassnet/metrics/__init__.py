@@ -107,6 +107,12 @@ def get(identifier):
     if identifier is pearson_correlation or identifier is concordance_correlation:
         # Keras' functions give a coefficient per sample: compiled, they are their classes' means
         return get(identifier.__name__)
+    if any(identifier is fn for fn in losses.functions.TRAINS_AS) \
+            and identifier is not losses.categorical_generalized_cross_entropy:     # (a dict has no hash)
+        # glassnet.losses' per-sample functions (Keras'): compiled, the mean of their values, which
+        # their names give (a file records a metric by name; the function itself it would refuse).
+        # The generalized cross-entropy's q has no default: called, the function says so, as Keras'
+        return get(identifier.__name__)
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     # keras.metrics.serialize()'s form; its "dtype" is the dtype of Keras' running totals, which
