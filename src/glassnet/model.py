@@ -20,7 +20,7 @@ from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
 from .inference import InferenceMixin
-from .parameters import ParametersMixin
+from .parameters import ParametersMixin, follow_weight
 from .layers import Layer
 from .layers.base import (_assign as _assign_weights, _sample_shape, call_arguments_set, free_name, shape_fits,
                           sized_axes_needed, snake_case, stateful_layers)
@@ -476,7 +476,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             kept = {id(other) for other in self.layers}
             self._nesting = [nested for nested in (_present(nested, kept) for nested in self._nesting) if nested.layers]
         for key in layer.params:
-            layer.params[key], layer.grads[key] = layer.params[key].copy(), layer.grads[key].copy()
+            view = layer.params[key]
+            layer.params[key], layer.grads[key] = view.copy(), layer.grads[key].copy()
+            follow_weight(layer, view, layer.params[key])      # self.w = add_weight(...) too
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None

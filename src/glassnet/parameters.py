@@ -34,6 +34,18 @@ def code_held(layer):
     return next((held for held in (layer, *layer.wrapped_layers()) if getattr(held, "holds_code", False)), None)
 
 
+def follow_weight(layer, old, new):
+    """Point every attribute of ``layer`` (or of a layer it wraps) that holds the weight array
+    ``old`` at ``new``, the array that replaced it in ``params``. A layer ported from Keras keeps
+    what ``add_weight`` returned, ``self.w = self.add_weight(...)``, and computes with ``self.w``:
+    without this, once the model moved the weight into its flat buffer, ``forward`` would read a
+    stale copy that training never changes, and train silently wrong."""
+    for holder in (layer, *layer.wrapped_layers()):
+        for name, value in list(vars(holder).items()):
+            if value is old:
+                setattr(holder, name, new)
+
+
 class ParametersMixin:
 
     def _flatten_parameters(self):
@@ -64,6 +76,7 @@ class ParametersMixin:
             param[...] = value
             grad = flat_grads[offset:offset + value.size].reshape(value.shape)
             layer.params[key], layer.grads[key] = param, grad
+            follow_weight(layer, value, param)
             self._views.append((layer, key, param, grad))
             offset += value.size
         # the trained weights with a penalty (Keras penalises trainable weights only)

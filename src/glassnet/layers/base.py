@@ -26,10 +26,11 @@ The rules a layer of your own must keep, and why:
   Keras' keywords work too (``self.add_weight(shape=(3,), initializer="ones", name="gamma")``);
   ``trainable=False`` makes state, kept in ``self.state`` (as BatchNormalization's moving
   statistics): saved, never trained, updated by ``forward`` in place.
-- Read a weight as ``self.params["gamma"]`` each time, never through an attribute kept from
-  ``add_weight``'s return value: a model moves every parameter into one flat buffer (so that the
-  optimizer updates all of them in a few passes), and the array ``add_weight`` returned is then a
-  stale copy that training no longer changes.
+- Read a weight as ``self.params["gamma"]``, or through an attribute of the layer holding
+  ``add_weight``'s return value (Keras' ``self.w = self.add_weight(...)``): a model moves every
+  parameter into one flat buffer (so that the optimizer updates all of them in a few passes) and
+  points such attributes at it, but an array kept anywhere else (a list, a local) is a stale copy
+  that training no longer changes.
 - ``backward`` writes every gradient (``self.grads[k][...] = ...`` or ``self.grads[k] = ...``; never
   ``+=`` onto the last step's) and returns dL/d(input), of the input's shape; it may return None
   when its ``needs_input_gradient`` is False: a model's first layer, or one below which no layer
@@ -104,6 +105,9 @@ def _register(cls):
                       f"{name!r}. Rename one of the classes to keep both loadable.",
                       UserWarning, stacklevel=3)      # points at the class statement
     LAYERS[name] = cls
+
+
+_ASKING = set()     # ids of the layers whose own compute_output_shape is being asked (output_shape)
 
 
 def _holds_strings(x):
@@ -253,9 +257,10 @@ class Layer(KerasSurface):
         parameter to the loss a model trains on, as Keras' ``add_weight(regularizer=...)`` does;
         ``constraint`` (a ``glassnet.constraints`` one, ``"max_norm"``, ...) projects it after every
         update a model makes, as Keras' ``add_weight(constraint=...)``; trainable weights only.
-        Returns the new array, but use ``self.params[name]`` (``self.state[name]``) afterwards:
-        inside a model a parameter moves into the model's flat buffer, and this array stops being
-        the live one."""
+        Returns the new array: keep it as an attribute of the layer (``self.w = ...``, Keras'
+        way) or use ``self.params[name]`` (``self.state[name]``) afterwards: inside a model a
+        parameter moves into the model's flat buffer, which such an attribute follows, while the
+        array kept anywhere else stops being the live one."""
         # refused before anything is made. Keras' add_weight starts with shape: add_weight((3,), "zeros")
         # would take the shape for the name
         if name is not None and not isinstance(name, str):
@@ -376,7 +381,22 @@ class Layer(KerasSurface):
         Embedding takes integer indices into its table only."""
 
     def output_shape(self, input_shape):
-        """Shape of one output sample for one input sample of ``input_shape``; same by default."""
+        """Shape of one output sample for one input sample of ``input_shape``; same by default, or
+        what Keras' ``compute_output_shape`` answers where a layer of yours overrides that instead
+        (a layer ported from Keras: shapes with the batch axis first, None)."""
+        if type(self).compute_output_shape is not KerasSurface.compute_output_shape and id(self) not in _ASKING:
+            # (its own super().compute_output_shape comes back here: it then gets the default)
+            _ASKING.add(id(self))
+            try:
+                batched = ([(None, *shape) for shape in input_shape] if getattr(self, "merges", False)
+                           else (None, *input_shape))
+                out = self.compute_output_shape(batched)
+            finally:
+                _ASKING.discard(id(self))
+            if not isinstance(out, (tuple, list)) or not out or isinstance(out[0], (tuple, list)):
+                raise TypeError(f"{self.describe()}: compute_output_shape returned {out!r:.80}; expected one "
+                                f"output's shape with the batch axis first, (None, *sample)")
+            return tuple(out[1:])
         return tuple(input_shape)
 
     def numbers_per_sample(self, input_shape):
