@@ -236,8 +236,14 @@ def _reattach(layer, what, table, key, view):
     if shape != tuple(view.shape):
         raise ValueError(f"{layer.describe()}: its {what} {key!r} was replaced by an array of shape {shape}, "
                          f"expected the weight's shape {tuple(view.shape)}")
-    view[...] = table[key]
+    replaced = table[key]
+    view[...] = replaced
     table[key] = view
+    if what == "weight":
+        # an attribute kept from add_weight (self.w) may hold the array replaced: a layer shared
+        # with another model holds that model's view until this one re-attaches it, and forward
+        # would read the other model's buffer, which this model's training never changes
+        follow_weight(layer, replaced, view)
 
 
 def _unshared(value, data):

@@ -393,7 +393,10 @@ class Layer(KerasSurface):
                 out = self.compute_output_shape(batched)
             finally:
                 _ASKING.discard(id(self))
-            if not isinstance(out, (tuple, list)) or not out or isinstance(out[0], (tuple, list)):
+            # asked with the batch axis None, an answer keeps it there: one without it ((units,) for
+            # (None, units)) would read its first axis as the batch and the next layer's error would
+            # name that layer
+            if not isinstance(out, (tuple, list)) or not out or out[0] is not None:
                 raise TypeError(f"{self.describe()}: compute_output_shape returned {out!r:.80}; expected one "
                                 f"output's shape with the batch axis first, (None, *sample)")
             return tuple(out[1:])
