@@ -29,6 +29,11 @@ def by_input_name(x, name, input_name):
                      f"is named by Input(shape, name=...))")
 
 
+def _shapes(arrays):
+    """The shapes of a list of arrays for a message: the first four, then "..."."""
+    return ", ".join(str(tuple(a.shape)) for a in arrays[:4]) + (", ..." if len(arrays) > 4 else "")
+
+
 def _is_array(item):
     """An array-like of at least one axis (NumPy, CuPy, pandas, ...), not a Python list."""
     return not isinstance(item, (list, tuple, dict, str, bytes)) and getattr(item, "ndim", 0) >= 1
@@ -55,8 +60,7 @@ def one_input(x, name, rank, text=False):
         return x, name
     if len(x) == 1:
         return x[0], f"{name}[0]"
-    shapes = ", ".join(str(tuple(a.shape)) for a in x[:4]) + (", ..." if len(x) > 4 else "")
-    raise ValueError(f"{name}: the model has one input; got a {type(x).__name__} of {len(x)} arrays ({shapes}), "
+    raise ValueError(f"{name}: the model has one input; got a {type(x).__name__} of {len(x)} arrays ({_shapes(x)}), "
                      f"Keras' form for {len(x)} inputs: give the array itself or a list of it alone, [x] (several "
                      f"inputs need a functional gn.Model; samples given one array each: stack them, np.stack(x))")
 
@@ -79,9 +83,8 @@ def one_output(y, name, samples, output, what="targets", sample_shapes=()):
         return y, name
     if len(y) == 1:
         return y[0], f"{name}[0]"
-    shapes = ", ".join(str(tuple(a.shape)) for a in y[:4]) + (", ..." if len(y) > 4 else "")
     raise ValueError(f"{name}: the model has one output ({output!r}); got a {type(y).__name__} of {len(y)} arrays "
-                     f"({shapes}), Keras' form for {len(y)} outputs: give the {what} themselves, or a list of "
+                     f"({_shapes(y)}), Keras' form for {len(y)} outputs: give the {what} themselves, or a list of "
                      f"one array")
 
 

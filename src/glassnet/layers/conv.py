@@ -220,6 +220,17 @@ def per_axis(values, rank, what, caller):
     return values
 
 
+def padded_input(x, ksize, strides, padding, dilation, caller):
+    """A convolution's geometry for inputs ``x`` (N, *spatial, C) and a window of ``ksize``:
+    ``(padded x, strides, dilation, output spatial sizes, (before, after) pads per axis)``, the
+    strides and dilation one per spatial axis (``caller`` names a bad one), TensorFlow padding."""
+    strides = per_axis(strides, len(ksize), "strides", caller)
+    dilation = per_axis(dilation, len(ksize), "dilation", caller)
+    out_shape, pads = zip(*(conv_output_length(size, k, s, padding, d)
+                            for size, k, s, d in zip(x.shape[1:-1], ksize, strides, dilation)))
+    return _pad(x, pads), strides, dilation, out_shape, pads
+
+
 def conv_forward(x, kernel, bias=None, strides=None, padding="valid", dilation=None):
     """z = conv(x, kernel) + bias, channels-last, TensorFlow padding, moving ``strides`` pixels
     per output and the kernel's taps ``dilation`` pixels apart (None: 1 along every axis).
@@ -234,11 +245,7 @@ def conv_forward(x, kernel, bias=None, strides=None, padding="valid", dilation=N
     if x.ndim != len(ksize) + 2:
         raise ValueError(f"conv_forward: a kernel of {len(ksize)} spatial axes needs inputs (N, {len(ksize)} spatial "
                          f"axes, C), got shape {x.shape}")
-    strides = per_axis(strides, len(ksize), "strides", "conv_forward")
-    dilation = per_axis(dilation, len(ksize), "dilation", "conv_forward")
-    out_shape, pads = zip(*(conv_output_length(size, k, s, padding, d)
-                            for size, k, s, d in zip(x.shape[1:-1], ksize, strides, dilation)))
-    xp = _pad(x, pads)
+    xp, strides, dilation, out_shape, pads = padded_input(x, ksize, strides, padding, dilation, "conv_forward")
     has_bias = bias is not None
     cols = im2col(xp, ksize, strides, out_shape, ones_column=has_bias, dilation=dilation)
     weights = kernel.reshape(-1, filters)

@@ -10,7 +10,7 @@ never a block-diagonal kernel g times larger. The gradients are one batched prod
 """
 import math
 
-from .conv import _crop, _pad, col2im, conv_output_length, im2col, per_axis
+from .conv import _crop, col2im, im2col, padded_input
 
 
 def grouped_conv_forward(x, kernel, bias, strides, padding, dilation, groups):
@@ -24,11 +24,8 @@ def grouped_conv_forward(x, kernel, bias, strides, padding, dilation, groups):
     if channels != per_group * groups:
         raise ValueError(f"grouped_conv_forward: {groups} groups of {per_group} channels need inputs of "
                          f"{per_group * groups} channels, got {channels}")
-    strides = per_axis(strides, len(ksize), "strides", "grouped_conv_forward")
-    dilation = per_axis(dilation, len(ksize), "dilation", "grouped_conv_forward")
-    out_shape, pads = zip(*(conv_output_length(size, k, s, padding, d)
-                            for size, k, s, d in zip(x.shape[1:-1], ksize, strides, dilation)))
-    xp = _pad(x, pads)
+    xp, strides, dilation, out_shape, pads = padded_input(x, ksize, strides, padding, dilation,
+                                                          "grouped_conv_forward")
     cols = im2col(xp, ksize, strides, out_shape, dilation=dilation)     # (M, window * C), C-ordered
     m, window = cols.shape[0], math.prod(ksize)
     # columns are (window offset, channel); the channel axis splits into (group, channel in group)

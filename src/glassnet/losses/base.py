@@ -41,6 +41,23 @@ _CLASSIFICATION = frozenset({"binary_crossentropy", "categorical_crossentropy", 
                              "F1Score", "FBetaScore"})
 
 
+def same_rank(y_true, y_pred):
+    """Keras' ``squeeze_or_expand_to_same_rank``: of two arrays whose ranks differ by one and whose
+    longer has a last axis of 1, the shorter gains that axis when it is a vector (n,), else the
+    longer loses it, so (n, T) targets meet (n, T, 1) outputs as (n, T). Others come back as given."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = y_pred[:, None]
+        else:
+            y_true = y_true[..., 0]
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true[:, None]
+        else:
+            y_pred = y_pred[..., 0]
+    return y_true, y_pred
+
+
 def aligned_targets(y_pred, y_true, caller):
     """``y_true`` in the shape of ``y_pred`` (n, k). Targets of shape (n,) for a single output
     unit (n, 1) are reshaped, as Keras does; any other shape is refused, because broadcasting

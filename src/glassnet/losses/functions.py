@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import backend
 from ._numerics import EPSILON
-from .base import aligned_targets
+from .base import aligned_targets, same_rank
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .connectionist import CTC
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
@@ -90,18 +90,7 @@ def _pair(y_true, y_pred, caller):
 def _same_rank(y_true, y_pred, caller):
     """Keras' ``squeeze_or_expand_to_same_rank`` for the regression functions: of two ranks one
     apart, the longer loses a last axis of 1, or the shorter, when it is 1-D, gains one."""
-    y_true, y_pred = _pair(y_true, y_pred, caller)
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        if y_pred.ndim == 1:
-            y_pred = y_pred[:, None]
-        else:
-            y_true = y_true[..., 0]
-    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        if y_true.ndim == 1:
-            y_true = y_true[:, None]
-        else:
-            y_pred = y_pred[..., 0]
-    return y_true, y_pred
+    return same_rank(*_pair(y_true, y_pred, caller))
 
 
 def _class_axis_last(y_true, y_pred, axis, caller):

@@ -10,6 +10,7 @@ unit over the batch instead, and averages those coefficients over the batches.
 import numpy as np
 
 from .. import backend
+from ..losses.base import same_rank
 from .means import MeanMetricWrapper
 
 EPSILON = 1e-7      # Keras' backend.epsilon(), which the concordance's denominator adds
@@ -25,16 +26,7 @@ def _same_rank(y_true, y_pred, caller):
     if y_pred.dtype.kind != "f":
         y_pred = y_pred.astype(np.float32)
     y_true = xp.asarray(y_true, dtype=y_pred.dtype)
-    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        if y_pred.ndim == 1:
-            y_pred = y_pred[:, None]
-        else:
-            y_true = y_true[..., 0]
-    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        if y_true.ndim == 1:
-            y_true = y_true[:, None]
-        else:
-            y_pred = y_pred[..., 0]
+    y_true, y_pred = same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{caller}: expected targets of the outputs' shape {tuple(y_pred.shape)}, got "
                          f"shape {tuple(y_true.shape)}")
