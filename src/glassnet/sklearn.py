@@ -28,7 +28,7 @@ except ImportError:                               # older releases: the private 
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-from . import _seeding, backend, initializers, optimizers, regularizers
+from . import _seeding, backend, initializers, losses, optimizers, regularizers
 from ._validation import check_flag, check_fraction, check_number, check_positive_int
 from .callbacks import EarlyStopping
 from .layers import Dense
@@ -37,6 +37,8 @@ from .weighting import check_sample_weight
 
 # float32 stays float32 (no copy); anything else becomes float64, then the model casts it once
 _FLOAT_DTYPES = (np.float64, np.float32)
+# MLPClassifier's names for two of glassnet's activations (its "relu" and "tanh" are glassnet's too)
+_MLP_ACTIVATIONS = {"logistic": "sigmoid", "identity": "linear"}
 
 
 def _seed(random_state):
@@ -122,7 +124,7 @@ class _GlassnetEstimator(BaseEstimator):
         n_val = int(round(X.shape[0] * fraction))
         if n_val == 0 or n_val == X.shape[0]:
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples "
-                             f"out of {X.shape[0]}")
+                             f"out of n_samples={X.shape[0]}")
         # without a seed: the next of set_random_seed's root (or the OS's entropy), as every model's
         order = np.random.default_rng(seed if seed is not None else _seeding.entropy()).permutation(X.shape[0])
         val, train = order[:n_val], order[n_val:]
@@ -154,7 +156,9 @@ class _GlassnetEstimator(BaseEstimator):
         batch_size = check_positive_int(self.batch_size, "batch_size", allow_none=True)
         batch = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
         penalty = regularizers.L2(alpha / (2 * batch * self._loss_scale)) if alpha else None
-        layers = [Dense(units, activation=self.activation if i < len(sizes) - 1 else output_activation,
+        hidden = _MLP_ACTIVATIONS.get(self.activation, self.activation) if isinstance(self.activation, str) \
+            else self.activation
+        layers = [Dense(units, activation=hidden if i < len(sizes) - 1 else output_activation,
                         kernel_initializer=self.kernel_initializer, kernel_regularizer=penalty,
                         input_dim=X.shape[1] if i == 0 else None)
                   for i, units in enumerate(sizes)]
@@ -182,20 +186,26 @@ class _GlassnetEstimator(BaseEstimator):
 
     # Pickling (joblib, GridSearchCV with n_jobs) stores the network as its config and weights and
     # rebuilds it: a Sequential's parameters are views into one flat buffer, a link pickle loses.
+    # The config leaves the optimizer out (one with a learning-rate schedule of one's own has no
+    # config, and pickling failed after a successful fit): the copy is compiled again with the loss's
+    # name and a fresh copy of the estimator's own optimizer, as fit compiled it.
     def __getstate__(self):
         state = dict(super().__getstate__())      # Python 3.11 returns __dict__ itself: copy it
         model = state.get("model_")
         if isinstance(model, Sequential):
-            state["model_"] = {"config": model.get_config(), "weights": model.get_weights()}
+            state["model_"] = {"config": model._config(with_compile=False), "weights": model.get_weights(),
+                               "loss": losses.serialize(model.loss)}
         return state
 
     def __setstate__(self, state):
         spec = state.get("model_")
         if isinstance(spec, dict):
-            model = Sequential.from_config(spec["config"])
+            model = Sequential.from_config(spec["config"])   # compiled too when pickled with its compile settings
             model.set_weights(spec["weights"])
             state = {**state, "model_": model}
         super().__setstate__(state)
+        if isinstance(spec, dict) and "loss" in spec:
+            self.model_.compile(loss=spec["loss"], optimizer=self._make_optimizer())
 
 
 class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
@@ -209,7 +219,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     hidden_layer_sizes : tuple of int, default (100,)
         Units of each hidden ``Dense`` layer; ``()`` gives logistic regression.
     activation : str, default "relu"
-        The hidden layers' activation (``glassnet.activations``).
+        The hidden layers' activation (``glassnet.activations``); MLPClassifier's ``"logistic"`` and
+        ``"identity"`` name ``"sigmoid"`` and ``"linear"``.
     optimizer : str or glassnet Optimizer, default "adam"
         A name from ``glassnet.optimizers.OPTIMIZERS`` built with ``learning_rate``, or an instance
         (copied for every fit; ``learning_rate`` is then ignored).
