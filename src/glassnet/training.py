@@ -421,7 +421,8 @@ class TrainingMixin(ActivityMixin):
         integer labels (n_samples,). ``batch_size=None`` is full-batch gradient descent, 1 is
         per-sample SGD. ``validation_split`` holds out the last fraction of the data (before
         shuffling, as Keras). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
-        Returns a ``History`` whose ``.history`` maps "loss", metric names and "val_*" to per-epoch lists.
+        Returns a ``History`` whose ``.history`` maps "loss", metric names and "val_*" to per-epoch lists
+        (the ``History`` given in ``callbacks``, if one is, as in Keras; else a new one).
 
         sample_weight : array-like of shape (n_samples,), finite and >= 0, optional
             Each sample's loss is multiplied by its weight; a batch's loss is the weighted sum
@@ -518,10 +519,14 @@ class TrainingMixin(ActivityMixin):
             (x, y, w, validation_data, xs, ys, ws, n, bs,
              steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
                                        validation_split, batch_size, validation_steps)
-        history = History()
-        # History after the user's callbacks, as in Keras: what they add to an epoch's logs
+        # a History among the callbacks is this fit's, as in Keras: fit returns it and it becomes
+        # model.history, where it stands in the list (the last, if several). Otherwise one goes
+        # after the user's callbacks, as in Keras: what they add to an epoch's logs
         # (LearningRateScheduler's "learning_rate") is recorded and shown too
-        callback_list = [*(callbacks or []), history] + ([ProgressBar(verbose)] if verbose else [])
+        given = [c for c in (callbacks or []) if isinstance(c, History)]
+        history = given[-1] if given else History()
+        callback_list = ([*(callbacks or []), *([] if given else [history])]
+                         + ([ProgressBar(verbose)] if verbose else []))
         train_keys = ["loss", *(name for name, _ in self.metrics)]
         val_keys = [f"val_{key}" for key in train_keys] if validation_data is not None else []
         # "metrics": the keys of every epoch's logs, known before training, so that a callback

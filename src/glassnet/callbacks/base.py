@@ -265,13 +265,19 @@ def check_monitor_logged(callback, caller):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+
+    A hook given as None is left a no-op, as in Keras (``on_epoch_begin=None``)."""
 
     def __init__(self, **hooks):
         super().__init__()
         for name, fn in hooks.items():
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
+            if fn is None:          # Keras skips it; set, fit would call None and fail mid-training
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be a function or None, got {type(fn).__name__}")
             setattr(self, name, fn)
 
 

@@ -153,15 +153,16 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        # best starts as None, not inf: as in Keras (and EarlyStopping) the first epoch improves
+        # whatever its value; an infinite first val_loss must not count as an epoch without improvement
+        self.best = None
         self.wait, self.cooldown_counter = 0, 0
 
     def on_train_begin(self, logs=None):
         self._reset()
         # a monitor that no epoch can log is refused now, not after an epoch of training
         check_monitor_logged(self, "ReduceLROnPlateau")
-        if settle_auto_mode(self):
-            self._reset()
+        settle_auto_mode(self)          # (its best starts as None: nothing to start afresh)
         _refuse_schedule(self.model, "ReduceLROnPlateau")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -175,7 +176,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if improved(value, self.best, self.mode, self.min_delta):
+        if self.best is None or improved(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             return
         if self.cooldown_counter > 0:
