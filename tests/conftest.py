@@ -1,5 +1,6 @@
 """Shared fixtures: a seeded generator, float64 by default for checks, and the optional torch oracle."""
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,12 @@ if importlib.util.find_spec("cupy") is not None:
         cupy.cuda.runtime.getDeviceCount()
     except Exception:       # no driver or no device: test_gpu.py skips its GPU half and says why
         pass
+
+# The Keras oracle runs on TensorFlow, whose oneDNN kernels differ by CPU: on an AMD EPYC with
+# AVX-512 BF16 its max pooling with a window of 6 died of a floating-point exception (SIGFPE, the
+# whole pytest process with it) in tests/test_adaptive_pooling.py. TensorFlow's own kernels are the
+# reference Keras documents; TensorFlow reads this when it is first imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 @pytest.fixture
