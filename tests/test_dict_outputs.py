@@ -209,3 +209,22 @@ def test_what_does_not_fit_is_refused_by_name(rng):
         model.fit(x, np.zeros((4, 3)), verbose=0)
     with pytest.raises(ValueError, match="config: 'outputs' as a dict must map each output's name"):
         gn.Model.from_config({**model.get_config(), "outputs": {"p": 0, "": 1}})
+
+
+def test_the_readme_example_runs_after_the_several_outputs_one():
+    import re
+    from pathlib import Path
+    pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    first, second = re.findall(r"```python\n(.*?)```", text[text.index("Several outputs (multi-task learning"):],
+                               re.S)[:2]
+    (x, labels), _ = gn.datasets.digits()
+    namespace = {"gn": gn, "x": x[:200], "labels": labels[:200], "w": np.full(200, 2.0, np.float32)}
+    exec(compile(first.replace("epochs=20", "epochs=1"), str(readme), "exec"), namespace)
+    exec(compile(second, str(readme), "exec"), namespace)
+    model = namespace["model"]
+    assert list(model.predict(x[:3])) == ["digit", "big"]
+    assert [name for name, _ in model.metrics] == ["digit_loss", "big_loss", "digit_accuracy"]

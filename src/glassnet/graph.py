@@ -37,7 +37,8 @@ A subclass of Model with a ``call`` method (Keras' model subclassing) is drawn f
 on its first data (``Model._draw``), then is a functional Model like any other.
 
 Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
-glassnet.outputs.
+glassnet.outputs. Outputs given as a dict (``Model(inputs, {"score": s, "cls": c})``) are named by
+its keys and given back as dicts: see glassnet._dictoutputs.
 
 Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A recurrent layer's
 ``initial_state`` tensors are inputs of its call besides the sequence, and with
@@ -203,7 +204,7 @@ class Model(Sequential):
         With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
         a dict by the Inputs' names), one per Input, the same number of samples in each.
     outputs : the SymbolicTensor a layer call returned, or a list of them (several outputs:
-        see glassnet.outputs)
+        see glassnet.outputs), or a dict of them by name (see glassnet._dictoutputs)
     name : str
     seed, dtype : as for ``Sequential``
 
