@@ -210,8 +210,8 @@ def test_a_dask_sweep_and_the_cli(rng, tmp_path, capsys):
 def test_what_does_not_fit_is_refused_by_name(rng):
     inputs = gn.Input((6,))
     a, b = L.Dense(2, name="a")(inputs), L.Dense(1, name="b")(inputs)
-    with pytest.raises(TypeError, match="outputs as a dict"):
-        gn.Model(inputs, {"a": a, "b": b})
+    with pytest.raises(ValueError, match=r"outputs\['b'\] is listed twice"):     # (dicts: test_dict_outputs.py)
+        gn.Model(inputs, {"a": a, "b": a})
     with pytest.raises(ValueError, match=r"outputs\[1\] is listed twice"):
         gn.Model(inputs, [a, a])
     with pytest.raises(ValueError, match=r"outputs\[1\] is an Input"):

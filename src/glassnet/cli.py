@@ -243,7 +243,7 @@ def predict(model_path, data_path, out=None):
             raise ValueError(f"{data_path}: no texts (the model takes one text a line)")
         X = np.array(texts, dtype=object)
     elif model._heads is not None:
-        raise CLIError(f"predict: the model has {len(model._heads)} outputs ({', '.join(model.output_names)}), and "
+        raise CLIError(f"predict: the model has {len(model._heads)} outputs ({', '.join(model._output_labels())}), and "
                        f"the table holds one; use model.predict(x) in Python, which gives one array per output")
     elif len(getattr(model, "input_shapes", [None])) > 1:
         raise CLIError(f"predict: the model has {len(model.input_shapes)} inputs ({', '.join(model._input_names)}), "
@@ -288,7 +288,7 @@ def info(model_path):
     if isinstance(compiled["loss"], list):      # one per output (glassnet.outputs): "name x weight"
         loss = ", ".join(f"{name}: {spec}" + "".join(f" {key}={value}" for key, value in (changed or {}).items())
                          + (f" x {weight:g}" if weight != 1 else "") for name, spec, weight, changed in
-                         zip(model.output_names, compiled["loss"], compiled["loss_weights"],
+                         zip(model._output_labels(), compiled["loss"], compiled["loss_weights"],
                              compiled.get("loss_config") or [None] * len(compiled["loss"])))
     else:
         loss = compiled["loss"] + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())

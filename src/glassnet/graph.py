@@ -37,7 +37,8 @@ A subclass of Model with a ``call`` method (Keras' model subclassing) is drawn f
 on its first data (``Model._draw``), then is a functional Model like any other.
 
 Several outputs (``Model(inputs, [a, b])``) travel packed too, their targets beside them: see
-glassnet.outputs.
+glassnet.outputs. Outputs given as a dict (``Model(inputs, {"score": s, "cls": c})``) are named by
+its keys and given back as dicts: see glassnet._dictoutputs.
 
 Masks go along the graph's edges (layers/masking.py, ``plan_graph_masks``). A recurrent layer's
 ``initial_state`` tensors are inputs of its call besides the sequence, and with
@@ -66,6 +67,7 @@ from .layers.readers import CallReader
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
+from ._dictoutputs import as_dict, check_config_outputs, flat_outputs, loss_log_order
 from .describing import metric_settings
 from .model import Sequential, fuses_with
 from .outputs import (Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, set_layouts,
@@ -101,12 +103,13 @@ def _several_shapes(input_shape):
     return isinstance(input_shape, list) and bool(input_shape) and isinstance(input_shape[0], (tuple, list))
 
 
-def _check_outputs(outputs):
-    """Refuse what ``Model`` cannot take as its outputs, by name."""
+def _check_outputs(outputs, keys=None):
+    """Refuse what ``Model`` cannot take as its outputs, by name (``keys``: a dict's, in the order
+    of ``outputs``)."""
     if not outputs:
         raise ValueError("Model: outputs is empty; give the tensor(s) the model computes")
     for j, given in enumerate(outputs):
-        label = "outputs" if len(outputs) == 1 else f"outputs[{j}]"
+        label = f"outputs[{keys[j]!r}]" if keys else "outputs" if len(outputs) == 1 else f"outputs[{j}]"
         if isinstance(given, InputLayer):
             raise ValueError(f"Model: {label} is an Input itself: call at least one layer on it")
         if not isinstance(given, SymbolicTensor):
@@ -201,7 +204,7 @@ class Model(Sequential):
         With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
         a dict by the Inputs' names), one per Input, the same number of samples in each.
     outputs : the SymbolicTensor a layer call returned, or a list of them (several outputs:
-        see glassnet.outputs)
+        see glassnet.outputs), or a dict of them by name (see glassnet._dictoutputs)
     name : str
     seed, dtype : as for ``Sequential``
 
@@ -237,6 +240,7 @@ class Model(Sequential):
     _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
+    _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -268,19 +272,20 @@ class Model(Sequential):
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
         self._shared_outputs = {}
         self._nesting = ()
+        self._output_keys = None
 
     def _make_graph(self, inputs, outputs):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
         if isinstance(inputs, dict):
             raise TypeError("Model: inputs as a dict is not supported; give a list of Inputs (named with "
                             "Input(shape, name=...): fit and predict then take a dict by those names)")
+        keys = None         # outputs as a dict: its keys as given (glassnet._dictoutputs)
         if isinstance(outputs, dict):
-            raise TypeError("Model: outputs as a dict is not supported; give a list of tensors (the outputs are "
-                            "named after the layers making them: compile and fit take dicts by those names)")
+            keys, outputs = flat_outputs(outputs)
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         _check_inputs(inputs)
-        _check_outputs(outputs)
+        _check_outputs(outputs, None if keys is None else sorted(keys))
         tensors, sources = _walk_back(outputs)
         other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
@@ -338,6 +343,7 @@ class Model(Sequential):
         self._nesting = list({t.nested_in.key: t.nested_in for t in tensors if t.nested_in is not None}.values())
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
+        self._output_keys = keys
         # _heads: several outputs (glassnet.outputs); _call_caches: a shared layer's forward cache
         # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
@@ -367,8 +373,8 @@ class Model(Sequential):
                 starts = np.cumsum([0] + [0 if layout.open else math.prod(tensor.shape[1:]) for tensor in outputs])
                 self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start), index)
                                for index, (tensor, k, start) in enumerate(zip(outputs, self._outputs_at, starts))]
-                for head in self._heads:
-                    head.layout = layout
+                for head, key in zip(self._heads, sorted(keys) if keys is not None else [None] * len(outputs)):
+                    head.layout, head.key = layout, key
                 self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in shared}
             self._declared_input = shape
             self._build_samples(shape)
@@ -383,7 +389,7 @@ class Model(Sequential):
                 if auto is None:
                     layer.__dict__.pop("_auto_named", None)
             self._empty_graph()
-            self._heads = self._input_shapes = self._declared_input = None
+            self._heads = self._input_shapes = self._declared_input = self._output_keys = None
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
@@ -522,7 +528,10 @@ class Model(Sequential):
                 for layer in self._nested_layers:
                     layer.trainable = self._trainable_setting
             return outputs
-        return super()._call_symbolic(x, training)
+        outputs = super()._call_symbolic(x, training)
+        if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
+            return as_dict(self._output_keys, outputs if isinstance(outputs, list) else [outputs])
+        return outputs
 
     def _evaluate_feed(self, feed, hooks=None):
         if not self._calls:         # drawn from the first batch before the metrics are counted
@@ -558,7 +567,9 @@ class Model(Sequential):
     @property
     def output(self):
         """The symbolic tensor of the model's output (Keras' ``model.output``; a list of them for a
-        model of several)."""
+        model of several; the dict of them, in its order, for outputs given as a dict)."""
+        if self._output_keys is not None:
+            return as_dict(self._output_keys, self.outputs)
         return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
 
     @property
@@ -572,8 +583,15 @@ class Model(Sequential):
     @property
     def output_names(self):
         """The outputs' names, their layers' (Keras' ``model.output_names``): the keys of the dicts
-        of losses, metrics and targets a model of several outputs takes, and of its logs."""
+        of losses, metrics and targets a model of several outputs takes, and of its logs. For
+        outputs given as a dict those keys are the dict's (``list(model.output)``), and this
+        stays the layers' names in the sorted keys' order, as Keras 3.15 gives it."""
         return [self._calls[k].name for k in self._outputs_at]
+
+    def _output_labels(self):
+        """The names the outputs go by in dicts and logs, in the order of ``outputs``: the dict's
+        keys (sorted) where the outputs were given as one, else ``output_names``."""
+        return sorted(self._output_keys) if self._output_keys is not None else self.output_names
 
     @property
     def _output_calls(self):
@@ -661,11 +679,13 @@ class Model(Sequential):
             return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights)
         self._refuse_optimizer_as_loss(loss)
         optimizer = optimizers.get(optimizer)       # refused before the heads change
-        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics)
+        # outputs given as a dict log their own losses in Keras 3's order (glassnet._dictoutputs)
+        order = None if self._output_keys is None else loss_log_order(self._output_keys, loss)
+        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics, order)
         self._compiled(heads_loss, compiled, optimizer)
 
     def _single_output_name(self):
-        return self.output_names[0]
+        return self._output_labels()[0]
 
     def _given_input_name(self):
         return self._input_names[0] if self._input_names else None
@@ -695,8 +715,8 @@ class Model(Sequential):
         if not per_output_weights(sample_weight):
             return super()._check_weights(sample_weight, x, name)
         if self._heads is None:         # Keras' {name: w} for a model of one output ([w]: Sequential's)
-            if isinstance(sample_weight, dict) and list(sample_weight) == self.output_names:
-                sample_weight, name = sample_weight[self.output_names[0]], f"{name}[{self.output_names[0]!r}]"
+            if isinstance(sample_weight, dict) and list(sample_weight) == self._output_labels():
+                sample_weight, name = sample_weight[self._output_labels()[0]], f"{name}[{self._output_labels()[0]!r}]"
             return super()._check_weights(sample_weight, x, name)
         given = per_output(sample_weight, self._heads, name, allow_missing=True)
         packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
@@ -726,13 +746,13 @@ class Model(Sequential):
             self._draw_from(x)
         if self._heads is None:
             # Keras' dict by the one output's name (a list of its one array: Sequential's)
-            if isinstance(y, dict) and list(y) == self.output_names:
-                y, yname = y[self.output_names[0]], f"{yname}[{self.output_names[0]!r}]"
+            if isinstance(y, dict) and list(y) == self._output_labels():
+                y, yname = y[self._output_labels()[0]], f"{yname}[{self._output_labels()[0]!r}]"
             return super()._prepare_xy(x, y, xname, yname, cast)
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
         if not isinstance(y, (list, tuple, dict)):
-            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self.output_names)}); "
+            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self._output_labels())}); "
                             f"give a list of {len(self._heads)} target arrays in that order, or a dict by "
                             f"their names; got {type(y).__name__}")
         given = per_output(y, self._heads, yname)
@@ -758,18 +778,24 @@ class Model(Sequential):
         return x, packed
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """``Sequential.predict``; a list of arrays, one per output, for a model of several."""
+        """``Sequential.predict``; a list of arrays, one per output, for a model of several; a
+        dict of them for outputs given as a dict (in its order)."""
         out = super().predict(x, batch_size, verbose, steps, callbacks)
         return self._public_outputs(out)
 
     def _public_outputs(self, out):
-        return out if self._heads is None else split_outputs(out, self._heads)
+        outputs = [out] if self._heads is None else split_outputs(out, self._heads)
+        if self._output_keys is not None:
+            return as_dict(self._output_keys, outputs)
+        return out if self._heads is None else outputs
 
     def __call__(self, x, training=None):
-        """``Sequential.__call__``; a list of arrays, one per output, for a model of several."""
+        """``Sequential.__call__``; a list of arrays, one per output, for a model of several (a
+        dict for outputs given as a dict); on symbolic tensors, as many symbolic outputs."""
         out = super().__call__(x, training)
-        return out if self._heads is None or isinstance(out, (list, SymbolicTensor)) else \
-            split_outputs(out, self._heads)
+        if isinstance(out, (list, dict, SymbolicTensor)):      # symbolic (_call_symbolic)
+            return out
+        return self._public_outputs(out)
 
     def _pass(self, x, training):
         out = super()._pass(x, training)
@@ -967,7 +993,9 @@ class Model(Sequential):
             config["inputs"] = [{"name": self._input_names[0], "shape": [1], "dtype": "string"}]
         for j in self._text_readers if self._input_shapes is not None else ():
             config["inputs"][j] = {"name": self._input_names[j], "shape": [1], "dtype": "string"}
-        if self._heads is not None:
+        if self._output_keys is not None:       # the dict's keys, in the order given: {key: call}
+            config["outputs"] = as_dict(self._output_keys, self._outputs_at)
+        elif self._heads is not None:
             config["outputs"] = list(self._outputs_at)
         if self._call_modes is not None:
             config["modes"] = list(self._call_modes)
@@ -1011,7 +1039,7 @@ class Model(Sequential):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
-        call). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
+        call; ``{key: call}`` for outputs given as a dict). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
         a file may say anything."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
@@ -1037,7 +1065,9 @@ class Model(Sequential):
                 raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
                                  f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
-        if outputs is not None and (not isinstance(outputs, list) or len(outputs) < 2 or not all(
+        if isinstance(outputs, dict):
+            check_config_outputs(outputs, len(called))
+        elif outputs is not None and (not isinstance(outputs, list) or len(outputs) < 2 or not all(
                 isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(called) for k in outputs)):
             raise ValueError(f"config: 'outputs' must list the calls (of {len(called)}) making the model's outputs, "
                              f"two or more, got {outputs!r:.80}")
@@ -1051,7 +1081,8 @@ class Model(Sequential):
                              f"'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' "
                              f"(ReversibleEmbedding), each true or false")
         tensors = replay(called, inbound, sources, modes, options)
-        ends = tensors[-1] if outputs is None else [tensors[k] for k in outputs]
+        ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
+            if isinstance(outputs, dict) else [tensors[k] for k in outputs]
         model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
         if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))

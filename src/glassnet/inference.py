@@ -423,6 +423,8 @@ class InferenceMixin:
         (4, 1)
         """
         out = self(x)
+        if isinstance(out, dict):           # outputs given as a dict (glassnet._dictoutputs)
+            return {key: backend.to_numpy(o) for key, o in out.items()}
         return [backend.to_numpy(o) for o in out] if isinstance(out, list) else backend.to_numpy(out)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):

@@ -106,13 +106,17 @@ class Head:
     column in the packed outputs; ``target_start``, ``target_shape``: its targets' in the packed
     targets (a class label per sample for a sparse loss: shape (); a label sequence of any length for a
     loss that reads the whole output, CTC's: (None,)). Its ``name`` is its layer's,
-    as it is now (a model nested in another may have had its layers renamed)."""
+    as it is now (a model nested in another may have had its layers renamed), or its ``key`` in
+    a model whose outputs were given as a dict."""
 
     layout = target_layout = None       # (a model pickled before outputs of any length has none)
     # this output's logits in the latest pass, where its layer is called more than once (a shared
     # Dense making two outputs): the layer keeps only its last call's ``z``, so the model's walk
     # sets this one right after the call making the output (None: the layer's own ``z`` is it)
     z = None
+    # the output's key where the model's outputs were given as a dict (glassnet._dictoutputs),
+    # which names it instead of its layer
+    key = None
 
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
@@ -124,7 +128,7 @@ class Head:
 
     @property
     def name(self):
-        return self.layer.name
+        return self.layer.name if self.key is None else self.key
 
     def logits(self):
         """This output's ``z`` (its layer's pre-activation values) in the latest pass, which a fused
@@ -385,12 +389,13 @@ def _distinct(metric, logged):
     return metric
 
 
-def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
+def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, loss_order=None):
     """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
     for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
     number per output; ``metrics`` and ``weighted_metrics``: None, or per output (list or dict, a
     dict may leave outputs out) a metric or a list of them. Each output's own loss is logged too,
-    "<output>_loss"."""
+    "<output>_loss", in the heads' order or in ``loss_order`` (positions of the heads: a model
+    whose outputs were given as a dict, glassnet._dictoutputs)."""
     given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
     if any(spec is None for spec in given):
         raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")
@@ -409,7 +414,8 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None):
                                       f"several outputs yet: give one-hot targets and categorical_crossentropy")
         chosen.append(head_loss)
     compiled, chosen_metrics, logged = [], [], {}
-    for head, head_loss in zip(heads, chosen):
+    for j in range(len(heads)) if loss_order is None else loss_order:
+        head, head_loss = heads[j], chosen[j]
         own = _distinct(OutputMetric(head, LossMetric(head_loss, reduced=True), "loss", own_loss=True), logged)
         compiled.append((own.name, own))
     for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
