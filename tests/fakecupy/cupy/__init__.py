@@ -10,10 +10,14 @@ never mixes NumPy (host) arrays with device arrays and never converts device arr
   indexing give 0-d device arrays, never scalars (as CuPy).
 * The explicit crossings work: ``cupy.asarray/array/asanyarray(host)``, ``x.get()``, ``x.set(host)``,
   ``cupy.asnumpy``, ``float(x)``, ``int(x)``, ``bool(x)``, ``x.item()``, ``x.tolist()``.
+* What CuPy 14 lacks is refused: NumPy's functions and methods that CuPy does not have
+  (``np.insert(x)``, ``cupy.linalg.vector_norm``, ``x.resize``), NumPy's keyword arguments that
+  CuPy's functions of the same name do not take (``x.sum(where=)``, ``np.max(x, initial=)``,
+  ``cupy.add(x, y, where=)``), sorts of a ``kind`` other than "stable" and in-place sorts of views.
 
-Its limits: numerics, dtype promotion, random streams and speed are NumPy's, not CuPy's; functions
-NumPy has and CuPy lacks are accepted (CuPy raises); CUDA kernels (ElementwiseKernel, RawKernel),
-``x.data``/``x.flat``, cupyx and CUPY_EXPERIMENTAL_SLICE_COPY are not provided; ``cupy.cuda`` is a
+Its limits: numerics, dtype promotion, random streams and speed are NumPy's, not CuPy's; integer
+array indices out of bounds raise IndexError (CuPy wraps them round); CUDA kernels (ElementwiseKernel,
+RawKernel), ``x.data``/``x.flat``, cupyx and CUPY_EXPERIMENTAL_SLICE_COPY are not provided; ``cupy.cuda`` is a
 stub. Real CuPy behaviour must still be checked on a GPU. The comments name the CuPy source
 (github.com/cupy/cupy) each rule mirrors.
 """
@@ -33,9 +37,36 @@ _COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_
 # core.array), and the prototype of *_like, of which only shape/dtype/strides are read
 # (cupy/_creation/basic.py; _core/internal.pyx: "x here can be either numpy.ndarray or cupy.ndarray")
 _LIKE = {0, "a", "prototype"}
-_MISSING = object()
 _HOST_OK = {"take": {1, "indices"}, "put": {1, 2, "ind", "v"}, "empty_like": _LIKE,
             "zeros_like": _LIKE, "ones_like": _LIKE, "full_like": _LIKE}
+_MISSING = object()
+# what NumPy 2 has and CuPy 14.2 lacks (dir(numpy) and dir(numpy.linalg), less cupy's; the table
+# docs.cupy.dev/en/stable/reference/comparison.html): cupy.<name> is an AttributeError, and numpy's
+# function on a device array a TypeError (core.pyx __array_function__: NotImplemented for a name
+# cupy lacks, then numpy's "no implementation found")
+_LACKING = frozenset("""asmatrix block bmat busday_count busday_offset datetime_as_string datetime_data
+    einsum_path frompyfunc fromregex geomspace get_include getbufsize geterr geterrcall
+    histogram_bin_edges info insert is_busday isnat matvec nanpercentile nanquantile nested_iters
+    polyder polydiv polyint setbufsize seterr seterrcall show_runtime spacing test unstack vecdot
+    vecmat""".split())
+_LACKING_LINALG = frozenset("diagonal matrix_norm multi_dot outer svdvals tensordot trace vecdot vector_norm".split())
+_LACKING_METHODS = frozenset({"ctypes", "data", "flat", "resize", "getfield", "setfield", "setflags", "to_device"})
+# keyword arguments of NumPy's that CuPy's function or ndarray method of the same name does not
+# take (their signatures in CuPy 14.2: cupy/_core/core.pyx, cupy/_math, cupy/_statistics,
+# cupy/_sorting, cupy/_indexing): a TypeError, as Python gives for an unexpected keyword
+_NO_KEYWORDS = {
+    **dict.fromkeys(("sum", "prod", "nansum", "nanprod", "max", "min", "amax", "amin", "nanmax", "nanmin"),
+                    {"initial", "where"}),
+    **dict.fromkeys(("mean", "nanmean", "all", "any"), {"where"}),
+    **dict.fromkeys(("std", "var", "nanstd", "nanvar"), {"where", "mean", "correction"}),
+    **dict.fromkeys(("sort", "argsort"), {"order", "stable"}),
+    **dict.fromkeys(("partition", "argpartition"), {"kind", "order"}),
+    "count_nonzero": {"keepdims"}, "take": {"mode"}, "unique": {"sorted"}, "isin": {"kind"},
+    "percentile": {"weights"}, "quantile": {"weights"}, "broadcast_to": {"subok"}, "copy": {"subok"},
+}
+# cupy.clip(a, a_min, a_max, out=None): NumPy 2.1's min=/max= are the ndarray method's names only
+_NO_FUNCTION_KEYWORDS = {"clip": {"min", "max"}}
+_UFUNC_KEYWORDS = {"out", "dtype", "casting"}       # _kernel.pyx ufunc.__call__ takes these only
 
 
 def _unwrap(obj, host_ok=False):
@@ -59,8 +90,34 @@ def _wrap(obj):
     return obj
 
 
+def _check_cupy_signature(func, args, kwargs):
+    """Refuse what CuPy's function (or method) of ``func``'s name does not take; see _NO_KEYWORDS."""
+    name = getattr(func, "__name__", None)
+    method = isinstance(getattr(func, "__self__", None), _np.ndarray)
+    if isinstance(func, _np.ufunc):
+        unknown = set(kwargs) - _UFUNC_KEYWORDS
+        if unknown:
+            raise TypeError(f"Wrong arguments {dict((k, kwargs[k]) for k in sorted(unknown))}")
+        return
+    refused = _NO_KEYWORDS.get(name, set()) | (set() if method else _NO_FUNCTION_KEYWORDS.get(name, set()))
+    for keyword in sorted(refused & set(kwargs)):
+        raise TypeError(f"{name}() got an unexpected keyword argument '{keyword}'")
+    if method and name == "item" and args:       # core.pyx: item(self), of a one-element array only
+        raise TypeError(f"item() takes no arguments ({len(args)} given)")
+    if name in ("sort", "argsort"):
+        # core.pyx _check_kind_sort; kind is the second argument of the method, the third of the function
+        position = 1 if method else 2
+        kind = kwargs.get("kind", args[position] if len(args) > position else None)
+        if kind is not None and kind != "stable":
+            raise ValueError("kind can only be None or 'stable'")
+        # _routines_sorting.pyx _ndarray_sort: ndarray.sort sorts in place an array with its own data
+        if method and name == "sort" and not func.__self__.flags.c_contiguous:
+            raise NotImplementedError("Sorting non-contiguous array is not supported.")
+
+
 def _call(func, args, kwargs):
     """Run numpy's ``func`` on device arrays: unwrap them, refuse host arrays, wrap the results."""
+    _check_cupy_signature(func, args, kwargs)
     allowed = _HOST_OK.get(getattr(func, "__name__", None), ())
     result = func(*[_unwrap(a, i in allowed) for i, a in enumerate(args)],
                   **{k: _unwrap(v, k in allowed) for k, v in kwargs.items()})
@@ -136,7 +193,7 @@ class ndarray(_OperatorsMixin):
     def __getattr__(self, name):
         # the other numpy.ndarray methods (reshape, astype, sum, argmax, ...) under the same rules;
         # no dunders (__array_interface__ would let numpy read the data), ctypes, data or flat
-        if name.startswith("_") or name in ("ctypes", "data", "flat"):
+        if name.startswith("_") or name in _LACKING_METHODS:
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
         attr = getattr(self._a, name)
         return _device_func(attr) if callable(attr) else _wrap(attr)
@@ -181,6 +238,8 @@ class ndarray(_OperatorsMixin):
         for x in inputs + (out or ()):
             if not isinstance(x, (ndarray, _np.ndarray)) and type(x) not in _SCALAR_TYPES:
                 return NotImplemented
+        if ufunc.__name__ in _LACKING:        # core.pyx: NotImplemented for a ufunc cupy lacks (np.spacing)
+            return NotImplemented
         if ufunc.__name__ in _COMPARISONS:
             inputs = tuple(x.item() if isinstance(x, _np.ndarray) and x.ndim == 0 else x for x in inputs)
         result = getattr(ufunc, method)(*_unwrap(inputs), **{k: _unwrap(v) for k, v in kwargs.items()})
@@ -188,8 +247,11 @@ class ndarray(_OperatorsMixin):
 
     def __array_function__(self, func, types, args, kwargs):
         # core.pyx: only cupy.ndarray and numpy.ndarray are handled; the numpy ones are refused in
-        # _call. CuPy answers NotImplemented for functions it lacks; here numpy's run (permissive).
+        # _call. CuPy answers NotImplemented for functions it lacks (numpy then raises TypeError).
         if not all(issubclass(t, (ndarray, _np.ndarray)) for t in types):
+            return NotImplemented
+        module = getattr(func, "__module__", "") or ""
+        if func.__name__ in (_LACKING_LINALG if module.endswith("linalg") else _LACKING):
             return NotImplemented
         return _call(func, args, kwargs)
 
@@ -287,7 +349,7 @@ def fuse(*args, **kwargs):
 
 def __getattr__(name):
     # any other numpy name: functions and ufuncs under the device rules, types and constants as is
-    attr = _MISSING if name.startswith("_") else getattr(_np, name, _MISSING)
+    attr = _MISSING if name.startswith("_") or name in _LACKING else getattr(_np, name, _MISSING)
     if attr is _MISSING or isinstance(attr, _types.ModuleType):
         raise AttributeError(f"module 'cupy' (fake) has no attribute {name!r}")
     globals()[name] = value = _export(attr)
@@ -297,14 +359,14 @@ def __getattr__(name):
 class _Namespace(_types.ModuleType):
     """cupy.linalg, cupy.fft, cupy.lib, cupy.testing: numpy's submodule behind ``export``."""
 
-    def __init__(self, name, source, export):
+    def __init__(self, name, source, export, lacking=frozenset()):
         super().__init__(name, source.__doc__)
-        self._source, self._export = source, export
+        self._source, self._export, self._lacking = source, export, lacking
         _sys.modules[name] = self
 
     def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("_") or name in self._lacking:
+            raise AttributeError(f"module {self.__name__!r} (fake) has no attribute {name!r}")
         attr = getattr(self._source, name)
         value = (_Namespace(f"{self.__name__}.{name}", attr, self._export)
                  if isinstance(attr, _types.ModuleType) else self._export(attr))
@@ -320,7 +382,7 @@ def _host_export(attr):
     return _functools.wraps(attr)(lambda *a, **k: attr(*map(host, a), **{n: host(v) for n, v in k.items()}))
 
 
-linalg = _Namespace(f"{__name__}.linalg", _np.linalg, _export)
+linalg = _Namespace(f"{__name__}.linalg", _np.linalg, _export, _LACKING_LINALG)
 fft = _Namespace(f"{__name__}.fft", _np.fft, _export)
 lib = _Namespace(f"{__name__}.lib", _np.lib, _export)
 lib.stride_tricks                       # registered now, so that `import cupy.lib.stride_tricks` works
