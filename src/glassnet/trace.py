@@ -24,6 +24,7 @@ import numpy as np
 from . import backend
 from .layers.base import StateSnapshot
 from .layers.masking import planned
+from .outputs import gradient_shape_refusal
 
 
 class Trace(list):
@@ -109,10 +110,16 @@ def _trace(model, x, y):
     scored, ys, _, rows = model._scored(out, y)
     back = (lambda g: g) if rows is None else rows.back
     padding = scored.shape[0] == 0      # every step masked: a zero gradient, as training has it
+    # times compile's loss_weights (model._weighed), as training weighs a single output's gradient
     if model._fused:        # the last layer takes dL/dz; its record shows dL/dA all the same
-        grad = back(scored * 0 if padding else model.loss.gradient_from_logits(scored, ys))
+        grad = back(scored * 0 if padding else model._weighed(model.loss.gradient_from_logits(scored, ys)))
+    elif padding:
+        grad = back(scored * 0)
     else:
-        grad = back(scored * 0 if padding else model.loss.gradient(scored, ys))
+        grad = model.loss.gradient(scored, ys)
+        if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's, refused as training refuses it
+            raise ValueError(gradient_shape_refusal(model.loss, scored.shape, grad))
+        grad = back(model._weighed(grad))
     if grad.dtype != model.dtype:       # a loss of your own's float64 gradient: cast as training casts it
         grad = grad.astype(model.dtype)
 
@@ -130,7 +137,7 @@ def _trace(model, x, y):
         record.setdefault("dZ", None)
         record.setdefault("grads", {})
     if model._fused:
-        records[-1]["dA"] = back(scored * 0 if padding else model.loss.output_gradient_unclipped(scored, ys))
+        records[-1]["dA"] = back(scored * 0 if padding else model._weighed(model.loss.output_gradient_unclipped(scored, ys)))
     elif model._heads is not None:      # each fused output's, as above
         for head, grad_output in model.loss.unclipped_output_gradients(scored, ys):
             records[head.call]["dA"] = grad_output
