@@ -129,6 +129,15 @@ def check_seed(value, name="seed"):
     return int(value)
 
 
+def check_shuffle_seed(seed, where):
+    """``seed`` as ``numpy.random.RandomState`` takes it (None, or an integer in [0, 2**32 - 1]), or a
+    ValueError naming it: NumPy's own errors ("Cannot cast scalar from dtype('float64')") name nothing."""
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed < 2 ** 32):
+        raise ValueError(f"{where}: seed must be None or an integer in [0, 2**32 - 1], got {seed!r:.40}")
+    return seed
+
+
 def check_name(value, name="name"):
     """A model's or a layer's name: a non-empty string without control characters (None: the
     caller picks one). The name is printed by ``summary`` and ``glassnet info`` and keys a model

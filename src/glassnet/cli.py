@@ -10,6 +10,7 @@ Every failure the user can cause (a bad option, dataset, layer spec, CSV or mode
 optional extra) is reported as one ``glassnet: error: ...`` line on stderr with exit status 2.
 """
 import argparse
+import codecs
 import csv
 import io
 import os
@@ -91,7 +92,8 @@ def train(settings, out, verbose=1, animate=False):
 
 
 def _check_out_folder(out):
-    """``out`` must be a folder, or a path that ``os.makedirs`` can create (no file on the way)."""
+    """``out`` must be a folder, or a path that ``os.makedirs`` can create (no file on the way), and
+    the folder that exists must be writable: a read-only one would otherwise fail only after training."""
     existing = out
     while existing and not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -99,6 +101,10 @@ def _check_out_folder(out):
         found = "a file" if existing == out else f"a path under the file {existing!r}"
         raise ValueError(f"--out: expected a folder to write into (or a path that does not exist yet), "
                          f"got {out!r}, {found}")
+    folder = existing or os.curdir            # "runs/moons" with no "runs" yet: the current folder
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: permission denied: cannot write into the folder {folder!r}, so {out!r} could "
+                         f"not hold the files training writes")
 
 
 OPTIONAL_OUTPUTS = ("decision_boundary.png", "decision_boundary.gif")   # only some runs write them
@@ -165,17 +171,25 @@ def read_features(path, n_features):
 
 def _csv_rows(path):
     """(line, row) for each non-blank row of a UTF-8 CSV file."""
-    # utf-8-sig: Excel's "CSV UTF-8" starts with a BOM, which would glue itself to the first value
-    # and make the first data row look like a header
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        try:
-            reader = csv.reader(f, delimiter=_delimiter(f))
-            return [(i, row) for i, row in enumerate(reader, 1) if any(c.strip() for c in row)]
-        except csv.Error as exc:             # e.g. a field over csv.field_size_limit()
-            raise ValueError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: expected UTF-8 text, got byte {exc.object[exc.start]:#04x} "
-                             f"at offset {exc.start}") from None
+    with open(path, "rb") as f:
+        raw = f.read()
+    # Excel's "CSV UTF-8" starts with a BOM, which would glue itself to the first value and make
+    # the first data row look like a header
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        # decoded whole: a decoding error's offset is then the file's (a text file's reader decodes
+        # in chunks, and reports the offset within the chunk)
+        f = io.StringIO(raw[bom:].decode("utf-8"), newline="")
+    except UnicodeDecodeError as exc:
+        offset = bom + exc.start
+        line = raw.count(b"\n", 0, offset) + 1
+        raise ValueError(f"{path} line {line}: expected UTF-8 text, got byte "
+                         f"{raw[offset]:#04x} at offset {offset}") from None
+    try:
+        reader = csv.reader(f, delimiter=_delimiter(f))
+        return [(i, row) for i, row in enumerate(reader, 1) if any(c.strip() for c in row)]
+    except csv.Error as exc:             # e.g. a field over csv.field_size_limit()
+        raise ValueError(f"{path} line {reader.line_num}: not readable as CSV ({exc})") from None
 
 
 def _delimiter(f):

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from ._validation import check_choice
+from ._validation import check_choice, check_shuffle_seed
 from .feeding import PyDataset
 
 FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -169,9 +169,10 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"{where}: batch_size must be a positive integer (glassnet serves batches), got "
                          f"{batch_size!r:.40}")
-    # a fraction: a str ("0.2" from a config file) would fail in the comparison, naming nothing
+    # a fraction: a str ("0.2" from a config file) would fail in the comparison, naming nothing;
+    # 0 means no split, as in Keras (its checks and its split all test `if validation_split`)
     if validation_split is not None and (isinstance(validation_split, bool) or not isinstance(
-            validation_split, numbers.Real) or not 0 < validation_split < 1):
+            validation_split, numbers.Real) or not 0 <= validation_split < 1):
         raise ValueError(f"{where}: validation_split must be between 0 and 1, got {validation_split!r:.40}")
     # subset checked first: bool() of an array is NumPy's truth-value error
     check_choice(subset, f"{where}: subset", ("training", "validation", "both", None),
@@ -182,6 +183,8 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
     if validation_split and shuffle and seed is None:
         raise ValueError(f"{where}: a validation split of shuffled files needs a seed, so that the training and "
                          f"the validation call split the same order (as Keras)")
+    if shuffle:                                 # only read when shuffling, as in Keras
+        check_shuffle_seed(seed, where)
     paths, targets, names = _files(directory, class_names, follow_links, labels is not None, formats, where)
     if label_mode == "binary" and len(names or ()) != 2:
         raise ValueError(f"{where}: label_mode='binary' needs exactly 2 classes, got {names}")

@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_shuffle_seed
 from .feeding import PyDataset
 
 
@@ -65,6 +66,7 @@ class TimeseriesDataset(PyDataset):
         self.targets = None if targets is None else targets[start:end]
         self.starts = np.arange(0, windows, stride)
         if shuffle:     # Keras' first shuffle, the same order (see timeseries_dataset_from_array)
+            seed = check_shuffle_seed(seed, "timeseries_dataset_from_array")
             np.random.RandomState(np.random.randint(1e6) if seed is None else seed).shuffle(self.starts)
         self._offsets = np.arange(self.sequence_length) * self.sampling_rate
 
