@@ -44,8 +44,12 @@ def serialize(layer):
     yours registered with ``glassnet.saving.register_serializable`` its ``"registered_name"``
     too. The weights are not in it (``get_weights`` holds them).
 
-    >>> serialize(Dense(3, activation="relu", name="out"))["config"]["activation"]
-    'relu'
+    >>> from glassnet.layers import Dense
+    >>> entry = serialize(Dense(3, activation="relu", name="out"))
+    >>> entry["class_name"], entry["config"]["units"], entry["config"]["activation"]
+    ('Dense', 3, 'relu')
+    >>> deserialize(entry).get_config() == entry["config"]
+    True
     """
     if not isinstance(layer, Layer):
         raise TypeError(f"layers.serialize: layer: expected a glassnet Layer, got {type(layer).__name__}")
