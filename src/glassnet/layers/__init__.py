@@ -9,11 +9,12 @@ import importlib
 
 from .base import ALIASES, Layer, get
 from .catalog import HOME_OF, HOMES, load_all
-from .serializing import deserialize, serialize      # Keras' layers.serialize / deserialize
 
 # Keras' functional forms of the merging layers, keras.layers.concatenate([a, b]): functions, not layers
 _FUNCTIONS = {name: "merging" for name in ("add", "subtract", "multiply", "average", "maximum", "minimum",
                                            "concatenate", "dot")}
+# Keras' layers.serialize / deserialize, also imported on first use
+_FUNCTIONS.update(serialize="serializing", deserialize="serializing")
 
 __all__ = ["Layer", "LAYERS", "get", "serialize", "deserialize", *HOME_OF, *ALIASES, *_FUNCTIONS]
 
