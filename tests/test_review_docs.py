@@ -53,9 +53,9 @@ def test_the_readme_pydataset_example_trains(tmp_path):
 
 def test_the_layer_reference_examples_run():
     blocks, path = _blocks("docs/layers.md")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     # the seq2seq tutorial's training and inference models
-    seq2seq, transformer, own, wrapper = (compile(code, str(path), "exec") for code in blocks.values())
+    seq2seq, transformer, own, wrapper, serialized = (compile(code, str(path), "exec") for code in blocks.values())
     namespace = {"gn": gn}
     exec(seq2seq, namespace)
     rng = np.random.default_rng(0)
@@ -90,6 +90,11 @@ def test_the_layer_reference_examples_run():
     expected = (x + np.tanh(x @ dense.params["kernel"] + dense.params["bias"])) @ model.layers[1].params["kernel"] \
         + model.layers[1].params["bias"]
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    # a layer as a dict and back
+    namespace = {"gn": gn}
+    exec(serialized, namespace)
+    assert namespace["entry"]["class_name"] == "Dense" and namespace["entry"]["config"]["units"] == 3
+    assert namespace["layer"].get_config() == namespace["entry"]["config"]
 
 
 def test_the_metrics_page_compiles_keras_imbalanced_data_list():

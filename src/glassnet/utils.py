@@ -4,6 +4,7 @@ import numpy as np
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
 from ._validation import check_choice, check_flag, check_positive_int, check_seed
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
+from .callbacks.progress import Progbar     # Keras' keras.utils.Progbar, beside fit's own bar
 # Keras' keras.utils names for the registration of objects of your own (glassnet.saving)
 from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects, get_registered_name,
                      get_registered_object, register_keras_serializable)
@@ -14,7 +15,7 @@ from .timeseries import timeseries_dataset_from_array
 # Keras 3 keeps its Keras 2 name for the same class
 Sequence = PyDataset
 
-__all__ = ["PyDataset", "Sequence", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
+__all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
            "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",

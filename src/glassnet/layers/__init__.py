@@ -13,8 +13,10 @@ from .catalog import HOME_OF, HOMES, load_all
 # Keras' functional forms of the merging layers, keras.layers.concatenate([a, b]): functions, not layers
 _FUNCTIONS = {name: "merging" for name in ("add", "subtract", "multiply", "average", "maximum", "minimum",
                                            "concatenate", "dot")}
+# Keras' layers.serialize / deserialize, also imported on first use
+_FUNCTIONS.update(serialize="serializing", deserialize="serializing")
 
-__all__ = ["Layer", "LAYERS", "get", *HOME_OF, *ALIASES, *_FUNCTIONS]
+__all__ = ["Layer", "LAYERS", "get", "serialize", "deserialize", *HOME_OF, *ALIASES, *_FUNCTIONS]
 
 
 def __getattr__(name):

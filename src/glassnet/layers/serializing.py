@@ -1,0 +1,214 @@
+"""``glassnet.layers.serialize`` and ``deserialize`` (Keras' names): a layer as a dict of plain
+values and back, without its weights.
+
+glassnet's dict is the one its model files and wrappers already hold, ``{"class_name": "Dense",
+"config": layer.get_config()}``, with ``"registered_name": "package>Name"`` for a layer class of
+yours registered with ``glassnet.saving.register_serializable``. ``deserialize`` also reads what
+Keras 3's ``keras.layers.serialize`` writes, ``{"module", "class_name", "config",
+"registered_name", "build_config"}``, for the layers glassnet has: Keras' config keys that glassnet
+lacks are dropped where they hold the value glassnet computes as (``data_format="channels_last"``,
+``quantization_config=None``, a ``beta_regularizer`` of None, ...) and refused by name otherwise.
+
+Nothing in the dict is imported or evaluated: a class is found only by an exact key, in the
+layer registry (``LAYERS``: glassnet's classes and every ``Layer`` subclass defined so far), the
+registry of ``glassnet.saving`` or ``custom_objects``. Keras' ``"module"`` is never read.
+"""
+from .. import _settings, initializers, saving
+from .base import _LAYER_ARGUMENTS, Layer, lookup, own_arguments
+
+__all__ = ["serialize", "deserialize"]
+
+_KERAS_KEYS = {"module", "class_name", "config", "registered_name", "build_config"}
+
+# Keras' config keys glassnet's layers do not take, with the values that mean what glassnet does
+# (the layer computes the same without them): read at these values, refused at any other
+_KERAS_DEFAULTS = {
+    "data_format": (None, "channels_last"),     # glassnet's images are (H, W, C), Keras' default
+    "quantization_config": (None,),             # Keras' int8/float8 weights
+    "noise_shape": (None,),                     # Dropout's mask of the input's own shape
+    "axis": (-1, [-1]),                         # BatchNormalization over the last axis
+    "synchronized": (False,),                   # statistics across devices: glassnet runs on one
+    "renorm": (False,), "renorm_clipping": (None,),
+    "use_gate": (False,),                       # MultiHeadAttention's gated output
+    "antialias": (False,),                      # Resizing
+    "autocast": (True,),                        # mixed precision: glassnet computes in one dtype
+}
+# what Keras' normalization layers start their weights from, where glassnet's always do
+_KERAS_INITIAL = {"beta_initializer": "Zeros", "gamma_initializer": "Ones",
+                  "moving_mean_initializer": "Zeros", "moving_variance_initializer": "Ones"}
+
+
+def serialize(layer):
+    """``layer`` as a dict that ``deserialize`` rebuilds it from (Keras' ``serialize``): its class
+    and its settings, ``{"class_name": "Dense", "config": {"units": 3, ...}}``, and for a class of
+    yours registered with ``glassnet.saving.register_serializable`` its ``"registered_name"``
+    too. The weights are not in it (``get_weights`` holds them).
+
+    >>> from glassnet.layers import Dense
+    >>> entry = serialize(Dense(3, activation="relu", name="out"))
+    >>> entry["class_name"], entry["config"]["units"], entry["config"]["activation"]
+    ('Dense', 3, 'relu')
+    >>> deserialize(entry).get_config() == entry["config"]
+    True
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layers.serialize: layer: expected a glassnet Layer, got {type(layer).__name__}")
+    entry = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    if saving.is_registered(layer):
+        entry["registered_name"] = saving.get_registered_name(type(layer))
+    return entry
+
+
+def deserialize(config, custom_objects=None):
+    """The layer ``config`` describes, new and unbuilt (Keras' ``deserialize``): what glassnet's
+    ``serialize`` writes, or what Keras 3's ``keras.layers.serialize`` writes for a layer glassnet
+    has (its ``build_config`` input shape becomes the layer's ``input_shape``; its dtype policy
+    the plain dtype; see the module's docstring for the keys dropped).
+
+    custom_objects : dict, optional
+        ``{registered name or class name: Layer subclass}`` for a class of yours the dict names
+        but no registry holds.
+
+    ValueError for a dict of another form, a class that is not a registered layer, or settings its
+    class does not take (named); nothing the dict names is ever imported.
+    """
+    with saving.scope_of(custom_objects, "layers.deserialize"):
+        return _layer(config, "layers.deserialize")
+
+
+def _layer(entry, where):
+    cls, config = _class_and_config(entry, where)
+    try:
+        return cls.from_config(config)
+    except (TypeError, ValueError) as exc:
+        # an argument the class does not take, or a value out of range: the class's message names it
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _class_and_config(entry, where):
+    """The class a dict names and the config, in glassnet's keys, to build it from."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("class_name"), str)
+            and isinstance(entry.get("config"), dict) and set(entry) <= _KERAS_KEYS):
+        raise ValueError(f"{where}: expected {{'class_name': str, 'config': dict}} (glassnet's serialize, or "
+                         f"Keras' with 'module', 'registered_name' and 'build_config'), got {entry!r:.200}")
+    shape = (entry.get("build_config") or {}).get("input_shape")
+    # Keras' dict as glassnet's, the rule the optimizers, losses and initializers read it by:
+    # {"class_name", "config"} for a built-in (Keras' registered_name None, or equal to the class
+    # name: a class of yours Keras found unregistered), {"registered_name", "config"} otherwise
+    entry = _settings.keras_entry({key: value for key, value in entry.items() if key != "build_config"}, where)
+    cls = _class(entry, where)
+    config = _glassnet_config(cls, entry["config"], where)
+    if _one_shape(shape) and config.get("input_shape") is None:
+        # Keras built the layer for this batch shape; glassnet builds lazily, for the sample shape
+        config["input_shape"] = list(shape[1:])
+    return cls, config
+
+
+def _class(entry, where):
+    """The Layer subclass ``entry`` names: by its registered name ("package>Name") in glassnet's
+    registry or ``custom_objects``, else by its class name there or in ``LAYERS`` (with Keras'
+    other names, ``ALIASES``). Only exact keys of these tables: nothing is imported."""
+    registered = entry.get("registered_name")
+    if isinstance(registered, str):
+        found = saving.get_registered_object(registered)
+        if found is None:
+            raise ValueError(f"{where}: {registered!r:.100} is not registered; register your class with "
+                             f"@glassnet.saving.register_serializable(package={registered.split('>')[0]!r:.50}) "
+                             f"or pass custom_objects={{{registered!r:.100}: YourLayer}}")
+    else:
+        registered = entry["class_name"]
+        found = saving.get_registered_object(registered) or lookup(registered)
+        if found is None:
+            raise ValueError(f"{where}: unknown layer class {registered!r:.100}: glassnet has no such layer, and "
+                             f"no Layer subclass of yours of that name is defined (define it, or pass "
+                             f"custom_objects={{{registered!r:.100}: YourLayer}})")
+    if not (isinstance(found, type) and issubclass(found, Layer)):
+        raise ValueError(f"{where}: {registered!r:.100} names {found!r:.100}, not a glassnet Layer subclass")
+    return found
+
+
+def _glassnet_config(cls, config, where):
+    """Keras' config of a ``cls`` layer in glassnet's keys (a glassnet config comes back as it is):
+    the dtype policy as its dtype, the keys ``cls`` does not take dropped at Keras' values that
+    glassnet computes as (ValueError naming one at another value), a wrapped layer's Keras dict
+    (TimeDistributed's ``layer``) as glassnet's. Keys neither ``cls`` nor this table knows are
+    left for ``cls`` to refuse, by name."""
+    config = dict(config)
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = _policy_dtype(config["dtype"], where)
+    takes = set(own_arguments(cls)) | set(_LAYER_ARGUMENTS)
+    for key in [key for key in config if key not in takes]:
+        value = config[key]
+        if key in _KERAS_DEFAULTS:
+            known = value in _KERAS_DEFAULTS[key]
+        elif key in _KERAS_INITIAL:
+            known = _same_initializer(value, _KERAS_INITIAL[key])
+        elif key.endswith(("_regularizer", "_constraint")):
+            known = value is None            # no penalty, no constraint: glassnet's layer has none
+        elif key == "unroll":
+            known = isinstance(value, bool)  # Keras' loop written out: a speed hint, same numbers
+        elif key == "renorm_momentum":
+            known = not config.get("renorm")        # read only with renorm=True
+        else:
+            continue
+        if not known:
+            raise ValueError(f"{where}: {cls.__name__}: Keras' {key}={value!r:.80} is not supported by glassnet's "
+                             f"{cls.__name__}, which takes it only at "
+                             f"{_KERAS_INITIAL.get(key) or _KERAS_DEFAULTS.get(key, (None,))[0]!r}")
+        del config[key]
+    for key in ("layer", "backward_layer"):         # the wrappers': glassnet's form is {"class_name", "config"}
+        inner = config.get(key)
+        if isinstance(inner, dict) and set(inner) - {"class_name", "config"}:
+            inner_cls, inner_config = _class_and_config(inner, f"{where}: {key}")
+            inner_config.pop("input_shape", None)       # the wrapper's own says it
+            if inner_config.get("dtype") == config.get("dtype"):
+                inner_config.pop("dtype", None)         # Keras repeats the wrapper's; glassnet's passes it on
+            config[key] = {"class_name": inner_cls.__name__, "config": inner_config}
+    if _mirrors(config.get("backward_layer"), config.get("layer")):
+        # Keras' Bidirectional writes the backward copy it made of the forward layer; glassnet's
+        # makes the same copy itself (and takes no other)
+        del config["backward_layer"]
+    return config
+
+
+def _mirrors(backward, forward):
+    """Whether the entry ``backward`` is ``forward``'s with the other ``go_backwards`` (and a name
+    of its own): the reader of a Bidirectional that Keras made from the forward one."""
+    if not (isinstance(backward, dict) and isinstance(forward, dict) and backward.get("class_name")
+            == forward.get("class_name") and isinstance(backward.get("config"), dict)
+            and isinstance(forward.get("config"), dict)):
+        return False
+    back, fore = dict(backward["config"]), dict(forward["config"])
+    turned = back.pop("go_backwards", False) != fore.pop("go_backwards", False)
+    back.pop("name", None)
+    fore.pop("name", None)
+    return turned and back == fore
+
+
+def _policy_dtype(policy, where):
+    """Keras' ``{"class_name": "DTypePolicy", "config": {"name": "float32"}}`` as ``"float32"``;
+    a mixed or quantized policy is refused (glassnet computes in one dtype)."""
+    inner = policy.get("config")
+    if (policy.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(inner, dict)
+            and isinstance(inner.get("name"), str) and not inner["name"].startswith("mixed_")):
+        return inner["name"]
+    raise ValueError(f"{where}: dtype: expected a dtype or Keras' DTypePolicy of one (float32, float64), got "
+                     f"{policy!r:.120}; glassnet computes in one dtype, without mixed precision or quantization")
+
+
+def _same_initializer(value, name):
+    """Whether ``value`` (a name, glassnet's or Keras' dict) is the initializer class ``name``,
+    ``"Zeros"``, or its function, ``"zeros"``."""
+    try:
+        given = initializers.serialize(initializers.get(value))
+    except (TypeError, ValueError):
+        return False
+    return given in (name.lower(), initializers.serialize(initializers.get(name)))
+
+
+def _one_shape(shape):
+    """Whether ``shape`` is one batch shape, ``(None, 5)``, rather than a list of them (a layer of
+    several inputs, which glassnet builds from its first call)."""
+    return (isinstance(shape, (list, tuple)) and len(shape) >= 2
+            and all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape))
+
