@@ -1,5 +1,6 @@
 """BackupAndRestore: Keras' fault tolerance for long runs, on glassnet's model files."""
 import os
+import warnings
 
 from .. import losses
 from .._saveable import check_saveable
@@ -25,7 +26,9 @@ class BackupAndRestore(Callback):
     had, bit for bit, unless another callback's own state steers it (ReduceLROnPlateau's patience,
     EarlyStopping's best value start afresh, as in Keras) or the model has stateful recurrent
     layers (their carried states are not in the backup, as Keras keeps them out of it: the resumed
-    epochs start them from zeros). List it last among the callbacks, so that
+    epochs start them from zeros) or the data is a generator (read on from where it is) or a finite
+    PyDataset read ``steps_per_epoch`` at a time (a new pass starts: where the run was within its
+    pass is not in the backup). List it last among the callbacks, so that
     each backup holds what the others changed in that epoch. After every epoch the backup is
     rewritten (atomically: a crash mid-save leaves the previous one). When ``fit`` ends normally, the
     backup is deleted (``delete_checkpoint=True``), and ``backup_dir`` too if nothing else is in it:
@@ -39,8 +42,16 @@ class BackupAndRestore(Callback):
     save_freq : "epoch"
         Keras also takes a number of batches; glassnet backs up at epoch ends only, where a resume
         is exact.
+    double_checkpoint : bool, default False
+        Also keep the backup of the epoch before (``glassnet_backup_previous.npz``), as Keras does:
+        when the latest backup cannot be read (a file damaged on disk), the run resumes from the
+        previous one, with a warning. Twice the disk space. (A crash mid-save needs no second
+        backup: each is written atomically.)
     delete_checkpoint : bool
-        Delete the backup when training ends normally.
+        Delete the backup (both, with ``double_checkpoint``) when training ends normally.
+
+    The arguments are in Keras' order: ``BackupAndRestore(backup_dir, "epoch", False, True)`` reads
+    as in Keras.
 
     As with ``ModelCheckpoint``, the callbacks' own state is not restored (EarlyStopping's best
     value and patience start afresh), nor the ``History`` of the epochs before the crash (the
@@ -54,8 +65,10 @@ class BackupAndRestore(Callback):
     >>> model.fit(X, y, epochs=100, callbacks=[backup])   # epochs 41 to 100    # doctest: +SKIP
     """
     FILE = "glassnet_backup.npz"        # a name of its own: it is read, trained over and deleted
+    PREVIOUS_FILE = "glassnet_backup_previous.npz"      # double_checkpoint's second backup
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+    # Keras' order of arguments: a third positional one is double_checkpoint there
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         self.backup_dir = check_path(backup_dir, "BackupAndRestore: backup_dir")
         if not self.backup_dir:         # as Keras: otherwise the first backup failed, an epoch later
@@ -64,28 +77,57 @@ class BackupAndRestore(Callback):
             raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' (glassnet backs up at the end "
                              f"of epochs, where a resume is exact), got {save_freq!r:.40}")
         self.save_freq = save_freq
+        self.double_checkpoint = check_flag(double_checkpoint, "BackupAndRestore: double_checkpoint")
         self.delete_checkpoint = check_flag(delete_checkpoint, "BackupAndRestore: delete_checkpoint")
 
     @property
     def path(self):
         return os.path.join(self.backup_dir, self.FILE)
 
+    @property
+    def previous_path(self):
+        return os.path.join(self.backup_dir, self.PREVIOUS_FILE)
+
     def on_train_begin(self, logs=None):
         # what save_model would refuse at the first backup, refused before the first epoch
         check_saveable(self.model)
         if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
             raise ValueError(f"BackupAndRestore: backup_dir {self.backup_dir!r} is a file, not a folder")
-        if os.path.exists(self.path):
-            self._restore()
+        if os.path.exists(self.path) or (self.double_checkpoint and os.path.exists(self.previous_path)):
+            self._restore(self._read_backup())
 
-    def _restore(self):
+    def _read_backup(self):
+        """The backup as a model; with ``double_checkpoint``, the previous one when the latest is
+        missing (a crash in ``on_epoch_end`` after the latest became the previous, before the new
+        one was written) or cannot be read."""
         from ..errors import ModelFileError
         from ..io import load_model      # here, not at the top: io imports the model, which imports us
+        error = None
+        if os.path.exists(self.path):
+            try:
+                return load_model(self.path)
+            except ModelFileError as exc:
+                error = exc
+                if not (self.double_checkpoint and os.path.exists(self.previous_path)):
+                    raise ModelFileError(f"BackupAndRestore: the backup {self.path} cannot be read ({exc}); "
+                                         f"delete it to train from the start") from None
         try:
-            backup = load_model(self.path)
+            backup = load_model(self.previous_path)
         except ModelFileError as exc:
-            raise ModelFileError(f"BackupAndRestore: the backup {self.path} cannot be read ({exc}); delete "
-                                 f"it to train from the start") from None
+            if error is None:
+                raise ModelFileError(f"BackupAndRestore: the backup {self.previous_path} cannot be read ({exc}); "
+                                     f"delete it to train from the start") from None
+            raise ModelFileError(f"BackupAndRestore: neither backup can be read: {self.path} ({error}), "
+                                 f"{self.previous_path} ({exc}); delete them to train from the start") from None
+        if error is not None:
+            warnings.warn(f"BackupAndRestore: the backup {self.path} cannot be read ({error}); resuming from "
+                          f"the previous one, {self.previous_path} (double_checkpoint)", UserWarning, stacklevel=2)
+        # the good one becomes the latest (Keras copies it there): the next epoch's end would
+        # otherwise keep the unreadable file as the previous backup
+        os.replace(self.previous_path, self.path)
+        return backup
+
+    def _restore(self, backup):
         model = self.model
         # a functional Model's graph too: its calls, their own modes and arguments, its outputs
         wiring = ("layers", "inbound", "inputs", "calls", "modes", "options", "outputs")
@@ -120,14 +162,23 @@ class BackupAndRestore(Callback):
         if swapped is not None:
             swapped._swap()         # the trained weights and their average, as training holds them
         try:
+            if self.double_checkpoint and os.path.exists(self.path):
+                # the latest becomes the previous (a rename: atomic, and no copy of the bytes)
+                os.replace(self.path, self.previous_path)
             save_model(self.model, self.path, epoch=epoch + 1)
         finally:
             if swapped is not None:
                 swapped._swap()
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.path):
-            os.remove(self.path)
+        if not self.delete_checkpoint:
+            return
+        found = False
+        for path in (self.path, self.previous_path):    # the previous one too (double_checkpoint)
+            if os.path.exists(path):
+                os.remove(path)
+                found = True
+        if found:
             try:
                 os.rmdir(self.backup_dir)       # only when nothing else is in it
             except OSError:
