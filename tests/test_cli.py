@@ -505,3 +505,37 @@ def test_console_script_and_python_dash_m(tmp_path):
     reader.stdout.close()           # before the command has written anything
     assert reader.wait(timeout=120) == 1
     assert reader.stderr.read() == b""
+
+
+def test_info_of_an_uncompiled_model_still_gives_seed_and_epochs(tmp_path, capsys):
+    model = gn.Sequential([Dense(1, activation="sigmoid", input_dim=2)], seed=7)
+    model.save(tmp_path / "plain.npz")
+    status, out, _ = run(capsys, "info", tmp_path / "plain.npz")
+    assert status == 0 and "not compiled" in out and "seed: 7" in out and "epochs trained: unknown" in out
+
+
+def test_train_out_given_empty_is_refused_not_read_as_the_default(tmp_path, capsys, monkeypatch):
+    from glassnet import cli
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "build_model", lambda *a: pytest.fail("trained despite --out ''"))
+    for command in (["train", "moons"], ["demo"]):
+        status, _, err = run(capsys, *command, "--epochs", 1, "--out", "")
+        assert_one_line_error(status, err, "--out", "''")
+    assert os.listdir(tmp_path) == []
+
+
+def test_config_layers_in_the_training_table(tmp_path, capsys):
+    config = tmp_path / "moons.toml"
+    config.write_text('[training]\ndataset = "moons"\nlayers = "4:relu,1:sigmoid"\nepochs = 1\n')
+    status, out, _ = run(capsys, "train", "--config", config, "--out", tmp_path / "a", "--verbose", 0)
+    assert status == 0
+    assert [layer.units for layer in gn.load_model(tmp_path / "a" / "model.npz").layers] == [4, 1]
+    # the command line wins over the file
+    status, out, _ = run(capsys, "train", "--config", config, "--layers", "3:tanh,1:sigmoid",
+                         "--out", tmp_path / "b", "--verbose", 0)
+    assert status == 0
+    assert [layer.units for layer in gn.load_model(tmp_path / "b" / "model.npz").layers] == [3, 1]
+    config.write_text('architecture = [{input_dim=2, output_dim=1, activation="sigmoid"}]\n'
+                      '[training]\ndataset = "moons"\nlayers = "4:relu,1:sigmoid"\n')
+    status, _, err = run(capsys, "train", "--config", config, "--out", tmp_path / "c", "--verbose", 0)
+    assert_one_line_error(status, err, "architecture", "layers", "not both")

@@ -79,9 +79,12 @@ def read_config(path):
     training = config.get("training", {})
     if unknown or not isinstance(training, dict):
         raise ValueError(f"{path}: expected only 'architecture' and a [training] table, got {sorted(config)}")
-    unknown = set(training) - set(SETTINGS)
+    # "layers": --layers' text ("25:relu,1:sigmoid"), the short form of an architecture
+    unknown = set(training) - {*SETTINGS, "layers"}
     if unknown:
-        raise ValueError(f"{path}: unknown [training] keys {sorted(unknown)}; known: {list(SETTINGS)}")
+        raise ValueError(f"{path}: unknown [training] keys {sorted(unknown)}; known: {[*SETTINGS, 'layers']}")
+    if "architecture" in config and "layers" in training:
+        raise ValueError(f"{path}: give an architecture or [training] layers, not both")
     return config
 
 

@@ -94,6 +94,8 @@ def train(settings, out, verbose=1, animate=False):
 def _check_out_folder(out):
     """``out`` must be a folder, or a path that ``os.makedirs`` can create (no file on the way), and
     the folder that exists must be writable: a read-only one would otherwise fail only after training."""
+    if not isinstance(out, str) or not out:
+        raise ValueError(f"--out: expected a folder to write into, got {out!r}")
     existing = out
     while existing and not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -294,7 +296,15 @@ def info(model_path):
     compiled = model.get_config()["compile"]
     if compiled is None:
         print("not compiled")
-        return
+    else:
+        _print_compile(model, compiled)
+    # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
+    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
+    print(f"seed: {model.seed}\nepochs trained: {epochs}")
+
+
+def _print_compile(model, compiled):
+    """The loss, optimizer and metrics ``compiled`` (the model's config's "compile") records."""
     opt = compiled["optimizer"]
     # a schedule as it reads in code, ExponentialDecay(...), not as its config dict
     opt_args = ", ".join(f"{k}={model.optimizer.schedule!r}" if k == "learning_rate" and model.optimizer.schedule
@@ -309,9 +319,6 @@ def info(model_path):
         loss += f" x {compiled['loss_weights']:g}" if compiled.get("loss_weights") is not None else ""
     print(f"loss: {loss}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
-    # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
-    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
-    print(f"seed: {model.seed}\nepochs trained: {epochs}")
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -355,7 +362,9 @@ def run(args):
         previous = backend.get_backend()
         backend.set_backend(args.backend)       # an ImportError without CuPy: one line, from main
         try:
-            train(settings, args.out or os.path.join("runs", settings["dataset"]), args.verbose, args.animate)
+            # --out "" is refused by _check_out_folder (it names no folder), not read as "not given"
+            out = os.path.join("runs", settings["dataset"]) if args.out is None else args.out
+            train(settings, out, args.verbose, args.animate)
         finally:                                # main() may run inside a longer program (the tests)
             backend.set_backend(previous)
     elif args.command == "predict":
