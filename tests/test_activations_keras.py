@@ -232,3 +232,22 @@ def test_sparsemax_in_torch_is_a_projection_too(torch, rng):
     """The torch oracle itself: rows on the simplex, and the known answer of the paper's example."""
     out = sparsemax_in_torch(torch, torch.tensor([[0.0, 0.5, 1.0], [1.0, 2.0, 3.0]])).numpy()
     np.testing.assert_allclose(out, [[0.0, 0.25, 0.75], [0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_glu_of_huge_gate_inputs_matches_keras_and_torch(dtype, keras):
+    """The gate of a very negative second half is 0 (or a subnormal), not sigmoid's clipped
+    sigmoid(-88) ~ 6e-39: multiplied by a huge first half that gave 1.8 where Keras and PyTorch give 0."""
+    torch = pytest.importorskip("torch")
+    big = float(np.finfo(dtype).max) / 2
+    z = np.array([[big, 1e4, 50.0, 2.0, -big, -100.0, -big, big]], dtype)       # halves: first | second
+    ours = activations.glu(z)
+    theirs = np.asarray(keras.activations.glu(z))
+    t = torch.tensor(z, requires_grad=True)
+    out = torch.nn.functional.glu(t, -1)
+    out.sum().backward()
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours, theirs, rtol=2e-6, atol=1e-30)
+    np.testing.assert_allclose(ours, out.detach().numpy(), rtol=2e-6, atol=1e-30)
+    grad = activations.backprop_glu(np.ones_like(ours), z, ours)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=2e-6, atol=1e-30)

@@ -306,3 +306,53 @@ def test_a_layer_holding_another_layer_is_refused():
 
     with pytest.raises(TypeError, match=r"holds the layer\(s\) \['inner'\] as attributes.*add_weight"):
         gn.Sequential([Dense(4, input_dim=2), Residual()], seed=0)
+
+
+class Double(Layer):
+    """x -> 2 x, whose backward returns the input gradient in ``grad_dtype`` (float64: a float64
+    constant in a user's backward)."""
+    grad_dtype = np.float32
+
+    def forward(self, x, training=False):
+        return x * np.asarray(2, x.dtype)
+
+    def backward(self, grad_output):
+        return (grad_output * 2).astype(self.grad_dtype)
+
+
+class DoubleIn64(Double):
+    grad_dtype = np.float64
+
+
+class SeenDense(Dense):
+    """Dense noting the dtype of the gradients its backward is given."""
+    def backward(self, grad_output):
+        self.seen = grad_output.dtype
+        return super().backward(grad_output)
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_float64_input_gradient_is_cast_back_to_the_model_dtype(functional, rng):
+    """A custom layer's float64 input gradient reaches the layers below in float32 (as PyTorch's
+    autograd casts it back), and training is the same as with a float32 backward."""
+    X = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+
+    def trained(double):
+        layers = [SeenDense(4, activation="tanh", name="a"), SeenDense(4, name="b"), double(), Dense(1)]
+        if functional:
+            x = inp = gn.Input((3,))
+            for layer in layers:
+                x = layer(x)
+            model = gn.Model(inp, x, seed=0)
+        else:
+            model = gn.Sequential([gn.Input((3,)), *layers], seed=0)
+        model.compile(loss="mse", optimizer="adam")
+        for _ in range(3):
+            model.train_on_batch(X, y)
+        assert layers[0].seen == layers[1].seen == np.float32
+        return model.get_weights()
+
+    for ours, reference in zip(trained(DoubleIn64), trained(Double)):
+        assert ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, reference)

@@ -112,3 +112,16 @@ def test_fit_refuses_a_list_of_the_wrong_length_before_training():
                                          r"output has 3 classes"):
         model.fit(np.zeros((4, 2)), np.eye(3)[[0, 1, 2, 0]], epochs=1, verbose=0)
     assert all((a == b).all() for a, b in zip(before, model.get_weights()))
+
+
+def test_one_element_alpha_is_broadcast_as_keras_does(rng):
+    """alpha=[0.5] is Keras' 0.5 for every class (it multiplies, broadcasting the one value): the
+    same loss as alpha=0.5, not refused as a list of one weight for k classes."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    logits, y = data(rng)
+    y_hat = activations.softmax(logits)
+    ours = losses.CategoricalFocalCrossentropy(alpha=[0.5])
+    assert ours.alpha == 0.5
+    assert ours(y_hat, y) == losses.CategoricalFocalCrossentropy(alpha=0.5)(y_hat, y)
+    assert ours(y_hat, y) == pytest.approx(float(keras.losses.CategoricalFocalCrossentropy(alpha=[0.5])(y, y_hat)),
+                                           rel=2e-6)

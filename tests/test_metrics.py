@@ -314,3 +314,20 @@ def test_top_k_counts_a_row_with_a_non_finite_score_as_a_miss():
     scores = np.array([[np.nan, 0.2, 0.3], [0.1, 0.5, 0.4], [0.1, np.inf, 0.2], [np.nan] * 3])
     assert metrics.sparse_top_k_categorical_accuracy([0, 1, 1, 0], scores, k=1) == 0.25
     assert metrics.top_k_categorical_accuracy([0, 1, 2, 0], scores, k=5) == 0.25
+
+
+def test_rows_of_nan_scores_are_misses_in_categorical_accuracy():
+    """argmax points at a row's first NaN, so a diverged model's NaN rows would count as right for
+    class 0 (or for the NaN's column): each row holding a NaN is a miss, in the function, its
+    sparse name, the metric object and the columns-first argmax path (more than one row)."""
+    nan = np.nan
+    y_pred = np.array([[nan, nan, nan], [nan, 0.0, 1.0], [0.0, nan, 1.0], [0.1, 0.7, 0.2]], np.float32)
+    labels = np.array([0, 0, 1, 1])
+    assert metrics.categorical_accuracy(np.eye(3, dtype=np.float32)[labels], y_pred) == 0.25
+    assert metrics.sparse_categorical_accuracy(labels, y_pred) == 0.25
+    assert metrics.categorical_accuracy(labels[:1], y_pred[:1]) == 0.0          # one row: the plain argmax
+    m = gn.metrics.SparseCategoricalAccuracy()
+    m.update_state(labels, y_pred)
+    assert float(m.result()) == 0.25
+    # integer scores hold no NaN: unchanged
+    assert metrics.categorical_accuracy(labels, np.eye(3, dtype=np.int64)[[0, 1, 1, 1]]) == 0.75

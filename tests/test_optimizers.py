@@ -396,10 +396,62 @@ def test_nadam_momentum_product_is_kept_running_and_recomputed_alike():
         expected *= 0.9 * (1 - 0.5 * 0.96 ** (t * 0.004))
         assert opt._momentum_product(t) == expected          # one factor more per step
     fresh = optimizers.Nadam(beta_1=0.9)
-    assert fresh._momentum_product(29) == expected           # from the start: the very same value
+    assert fresh._momentum_product(29) == pytest.approx(expected, rel=1e-14)   # from the start: closed form
     assert fresh._momentum_product(5) == opt._momentum_product(5) != expected    # a count set back
-    # beta_1^t underflows: the product stays 0, and the loop stops there (no 10**9 multiplications)
+    # beta_1^t underflows: the product is 0
     assert fresh._momentum_product(10 ** 9) == 0.0
+
+
+@pytest.mark.parametrize("beta_1", [0.5, 0.9, 0.999, 1 - 1e-9])
+@pytest.mark.parametrize("momentum_decay", [0.0, 1e-6, 0.004, 1.0, 1000.0])
+def test_nadam_momentum_product_from_the_start_is_the_running_product(beta_1, momentum_decay):
+    """The closed form a state without the product (or a count moved) recomputes it with gives the
+    product of the step's momenta, mu_1 ... mu_t, step by step to ~1e-14, for 300 steps."""
+    opt = optimizers.Nadam(beta_1=beta_1, momentum_decay=momentum_decay)
+    product = 1.0
+    for t in range(1, 301):
+        product *= opt._momentum(t)
+        assert opt._momentum_product_from_start(t) == pytest.approx(product, rel=1e-13, abs=2.0 ** -60)
+
+
+def test_nadam_recomputes_its_momentum_product_without_a_loop_over_the_steps(monkeypatch):
+    """A file's state without the product and a count of 10^12 steps: with beta_1 near 1 and the
+    momentum warmed at once, P_t stays near 1, and a loop over the steps (one _momentum each)
+    would not end. The closed form asks for no momentum; a step after it for one more factor."""
+    opt = optimizers.Nadam(beta_1=1 - 1e-13, momentum_decay=1000.0)
+    calls = []
+
+    def momentum(t):
+        calls.append(t)
+        assert len(calls) < 1000, "a loop over the steps"
+        return optimizers.Nadam._momentum(opt, t)
+    monkeypatch.setattr(opt, "_momentum", momentum)
+    t = 10 ** 12
+    product = opt._momentum_product(t)
+    assert calls == []
+    assert product == pytest.approx((1 - 1e-13) ** t * (1 - 0.5 * 0.96 ** 1000), rel=1e-12)
+    assert opt._momentum_product(t + 1) == pytest.approx(product * opt._momentum(t + 1), rel=1e-15)
+    assert calls == [t + 1, t + 1]
+
+
+def test_nadam_matches_keras_over_300_steps_resumed_without_its_product(rng):
+    """Keras 3.15's Nadam (momentum_decay=1.0 here) for 300 steps in float32, the run resumed after
+    150 from a state without the momentum product (recomputed in closed form)."""
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    w0 = rng.standard_normal((5, 4)).astype(np.float32)
+    grads = [rng.standard_normal((5, 4)).astype(np.float32) for _ in range(300)]
+    ours, w = optimizers.Nadam(learning_rate=0.01, beta_1=0.9, momentum_decay=1.0), w0.copy()
+    theirs = keras.optimizers.Nadam(learning_rate=0.01, beta_1=0.9)
+    variable = keras.Variable(w0)
+    for step, g in enumerate(grads):
+        if step == 150:
+            state = {k: v for k, v in ours.get_state().items() if k != "scalars"}
+            ours = optimizers.Nadam(learning_rate=0.01, beta_1=0.9, momentum_decay=1.0)
+            ours.set_state(state)
+        ours.apply([("w", w, g)])
+        theirs.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+    # float32 rounding over 300 steps (Keras keeps its product in float32): ~2e-6 apart; weights move ~1
+    np.testing.assert_allclose(w, np.asarray(variable.numpy()), rtol=1e-5, atol=1e-5)
 
 
 def test_nadam_resumed_from_its_state_goes_on_bit_for_bit(rng):

@@ -247,3 +247,17 @@ def test_a_finite_batch_whose_variance_overflows_is_an_error_not_a_silent_beta(r
     model64.compile(loss="binary_crossentropy", optimizer="adam")
     model64.fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=16, verbose=0)   # float64 holds 1e40
     assert np.isfinite(model64.layers[0].state["moving_variance"]).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 4, 4, 3), (2, 0, 3)])
+def test_batchnorm_training_on_an_empty_batch_names_the_problem(shape):
+    """No values per feature: the batch statistics would be 0 / 0 (Keras' moving statistics turn
+    NaN). A clear error, the moving statistics untouched; inference on it gives an empty output."""
+    bn = BatchNormalization()
+    bn.build((None, *shape[1:]))
+    x = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError, match=r"training needs at least one value per feature .* empty batch of shape"):
+        bn.forward(x, training=True)
+    np.testing.assert_array_equal(bn.state["moving_mean"], 0)
+    np.testing.assert_array_equal(bn.state["moving_variance"], 1)
+    assert bn.forward(x, training=False).shape == shape

@@ -326,3 +326,37 @@ def test_a_vocabulary_given_when_made_refuses_adapt_one_set_later_does_not_as_in
     theirs.adapt(data)
     assert [str(t) if not isinstance(t, (int, np.integer)) else int(t) for t in theirs.get_vocabulary()] == \
         later.get_vocabulary()
+
+
+@pytest.mark.parametrize("make, adapted, expected", [
+    (lambda L: L.TextVectorization(max_tokens=10), False, (None, None)),
+    (lambda L: L.TextVectorization(output_sequence_length=5), False, (None, 5)),
+    (lambda L: L.TextVectorization(max_tokens=10, output_mode="multi_hot"), False, (None, None)),
+    (lambda L: L.TextVectorization(output_mode="tf_idf"), False, (None, None)),
+    (lambda L: L.TextVectorization(max_tokens=10, output_mode="count", pad_to_max_tokens=True), False, (None, 10)),
+    (lambda L: L.TextVectorization(max_tokens=10, output_mode="multi_hot"), True, (None, 6)),
+    (lambda L: L.StringLookup(), False, (None, 3)),
+    (lambda L: L.StringLookup(output_mode="one_hot"), False, (None, None)),
+    (lambda L: L.StringLookup(output_mode="one_hot"), True, (None, 5)),
+    (lambda L: L.StringLookup(vocabulary=["a", "b"], output_mode="multi_hot"), False, (None, 3)),
+    (lambda L: L.IntegerLookup(output_mode="multi_hot", max_tokens=5), False, (None, None)),
+    (lambda L: L.IntegerLookup(output_mode="count"), False, (None, None))], ids=str)
+def test_compute_output_shape_is_what_calling_the_layer_gives(make, adapted, expected):
+    """compute_output_shape answers for the texts (values) the layer is called on, as Keras 3.15
+    does (expected: Keras' answers; None where no vocabulary sets the width yet), not for the ids
+    it passes on inside a model: unbuilt, it gave (None, 1) for texts (None, 1), whatever the mode."""
+    texts = ["the cat sat", "the dog", "a cat"]
+    layer = make(gn.layers)
+    lookup = not isinstance(layer, gn.layers.TextVectorization)
+    if adapted:
+        layer.adapt(np.array(["the", "cat", "sat", "dog"]) if lookup else texts)
+    given = (None, 3) if lookup and layer.output_mode in ("int", "multi_hot", "count") else (None, 1)
+    if isinstance(layer, gn.layers.IntegerLookup) and not isinstance(layer, gn.layers.StringLookup):
+        given = (None, 3)
+    assert layer.compute_output_shape(given) == expected
+    if layer.output_mode != "int" and expected[1] is not None and layer.tokens is not None:   # the call: that width
+        data = np.array([["the", "cat", "x"]] * 2) if given == (None, 3) else np.array([["cat"], ["dog"]])
+        assert layer(data if lookup else ["the cat", "a dog"]).shape[1:] == expected[1:]
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    if not adapted:
+        assert tuple(make(keras.layers).compute_output_shape(given if lookup else (None,))) == expected

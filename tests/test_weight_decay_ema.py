@@ -462,3 +462,41 @@ def test_finalize_before_any_update_changes_nothing():
     opt, w = optimizers.Adam(use_ema=True), np.ones(3)
     opt.finalize_variable_values([("w", w, np.zeros(3))])
     np.testing.assert_array_equal(w, 1.0)
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|a)*$", "a?" * 30 + "a" * 30, ".*.*.*x", "(.)\\1"])
+def test_patterns_that_backtrack_without_end_are_refused(pattern):
+    """Python's re backtracks: "(a+)+$" on a failing name takes time exponential in its length (30
+    characters: minutes), ".*.*.*x" its 4th power. Such patterns (and backreferences) are refused
+    where they are given, by exclude_from_weight_decay and Muon alike."""
+    with pytest.raises(ValueError, match=r"var_names holds .* which `re` could take very long"):
+        optimizers.AdamW().exclude_from_weight_decay(var_names=[pattern])
+    with pytest.raises(ValueError, match=r"exclude_layers holds .* which `re` could take very long"):
+        optimizers.Muon(exclude_layers=[pattern])
+
+
+def test_patterns_as_keras_users_write_them_are_kept():
+    patterns = ["bias", "layer_norm", "(gamma|beta)$", "dense.*kernel", "layer.*norm.*gamma", r"^dense_\d+/bias$"]
+    opt = optimizers.AdamW()
+    opt.exclude_from_weight_decay(var_names=patterns)
+    assert opt.get_config()["exclude_from_weight_decay"] == patterns
+    assert opt._excluded("layer_norm_1/gamma") and opt._excluded("dense_12/bias") and not opt._excluded("hidden/kernel")
+
+
+def test_a_model_file_holding_a_backtracking_pattern_is_refused_at_load(rng, tmp_path, edit_model_file):
+    """Loading an untrusted file must not hang on its optimizer's patterns, nor on a long name."""
+    model = _model()
+    opt = optimizers.AdamW(0.01, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    model.compile("mse", opt)
+    model.train_on_batch(rng.standard_normal((4, 3)), rng.standard_normal((4, 1)))
+    model.save(tmp_path / "m.npz")
+
+    def edit(config):
+        config["model"]["compile"]["optimizer"]["exclude_from_weight_decay"] = ["(a+)+$"]
+    edit_model_file(tmp_path / "m.npz", edit, tmp_path / "edited.npz")
+    with pytest.raises((ValueError, ModelFileError), match=r"\(a\+\)\+\$.*could take very long"):
+        gn.load_model(tmp_path / "edited.npz")
+    # a name far longer than any layer's is not searched: its search time grows with its length
+    with pytest.raises(ValueError, match=r"the weight name 'aaaa.*has 5007 characters; .* at most 1000"):
+        opt._excluded("a" * 5000 + "/kernel")

@@ -383,14 +383,23 @@ def glu(z, axis=-1):
     array([[0.5, 2. ]])
     """
     _, (first, second) = _halves(z, axis, "glu")
-    # the array module's own ascontiguousarray: NumPy's would read a CuPy array back to the host
-    return first * sigmoid(backend.get_array_module(z).ascontiguousarray(second))
+    return first * _gate(second)
+
+
+def _gate(second):
+    """sigmoid(second) without ``sigmoid``'s clip of its input at -88 (float32): the gate multiplies
+    ``first``, and 3e38 * sigmoid(-88) is 1.8 where the true glu is 0 (Keras' and PyTorch's 0).
+    Written as e / (1 + e) below 0 and 1 / (1 + e) above, e = exp(-|second|): exp never overflows,
+    and below -88 it goes smoothly to 0."""
+    xp = backend.get_array_module(second)
+    e = xp.exp(-xp.abs(second))
+    return xp.where(second >= 0, xp.ones((), dtype=e.dtype), e) / (1 + e)
 
 
 def backprop_glu(grad_a, z, a, axis=-1):
     # d/d first = sigmoid(second); d/d second = first * s (1 - s)
     axis, (first, second) = _halves(z, axis, "glu")
-    s = sigmoid(backend.get_array_module(z).ascontiguousarray(second))
+    s = _gate(second)
     g_first = grad_a * s
     return np.concatenate([g_first, g_first * first * (1 - s)], axis=axis)
 
@@ -514,7 +523,8 @@ def squareplus(z, b=4):
 
     Written with h = hypot(z, sqrt b), which cannot overflow, as z / 2 + h / 2 at and above 0 and
     as (b / 4) / (h / 2 + |z| / 2) below (the same number, without the cancellation of z + h):
-    exact where the plain form gives 0 (z < -1e4 in float32) or inf.
+    exact where the plain form gives 0 (z < -1e4 in float32) or inf. ``b = 0`` is refused: it is
+    relu, whose gradient at 0 the formula makes 0 / 0 (Keras' squareplus(x, b=0) gives NaN there).
 
     >>> squareplus(np.array([-1e30, 0.0, 1e30]))
     array([1.e-30, 1.e+00, 1.e+30])

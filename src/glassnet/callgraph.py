@@ -9,7 +9,7 @@ more than once, whose forward caches are kept per call in ``_call_caches``.
 """
 from collections import Counter
 
-from .layers.base import call_arguments_set, missing_input_gradient
+from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -125,6 +125,7 @@ class CallGraphMixin:
                     continue            # the model's input: nobody needs its gradient
                 if g is None:
                     raise missing_input_gradient(layer)
+                g = in_model_dtype(g, self.dtype)
                 # a layer read by several: the gradients add (a new array: none is changed in place)
                 pending[p] = g if pending[p] is None else pending[p] + g
         self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)

@@ -24,7 +24,7 @@ from .feeding import Feed, is_batches, is_dataset, ran_out_warning, reading_feed
 from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers import masking
-from .layers.base import StateSnapshot, missing_input_gradient, shape_fits
+from .layers.base import StateSnapshot, in_model_dtype, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
 from .outputs import gradient_shape_refusal
 from .scoring import Rows
@@ -171,6 +171,7 @@ class TrainingMixin(ActivityMixin):
             if seen is not None:
                 seen(i, grad)
             grad = layer.backward_from_logits(grad) if fused and above is None else layer.backward(grad)
+            grad = in_model_dtype(grad, self.dtype)
             if done is not None:
                 done(i)
             if not layer.needs_input_gradient:      # nothing below learns: the pass ends here

@@ -808,6 +808,17 @@ def missing_input_gradient(layer):
                      f"(only the first layer of a model may skip it, when needs_input_gradient is False)")
 
 
+def in_model_dtype(grad, dtype):
+    """``grad``, a layer's dL/d(input) inside a model, in the model's ``dtype``. A custom layer whose
+    backward computes in float64 (a float64 constant, np.exp of a Python float) would otherwise
+    up-cast the backward of every layer below it, silently; it is cast back, as PyTorch's autograd
+    casts a returned gradient to its input's dtype. (A float64 forward is refused: it would change
+    what the model outputs.)"""
+    if grad is not None and getattr(grad, "dtype", dtype) != dtype:
+        return grad.astype(dtype)
+    return grad
+
+
 def stateful_layers(layers):
     """The recurrent layers with ``stateful=True`` among ``layers`` and the layers they wrap
     (Bidirectional's readers, TimeDistributed's layer): those that carry states from batch to batch."""

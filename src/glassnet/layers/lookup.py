@@ -326,18 +326,37 @@ class IntegerLookup(Layer):
     def output_shape(self, input_shape):
         return self._shape_after(input_shape)
 
-    def _shape_after(self, input_shape):
-        """One sample's shape after the look-up of values of ``input_shape``."""
+    def compute_output_shape(self, input_shape):
+        """Keras' form (batch axis first) of what calling the layer on values (StringLookup's:
+        strings) of ``input_shape`` gives: ``(None, 3)`` -> ``(None, 3)`` ("int"), or vectors
+        ``(None, width)``, the width None while no vocabulary sets it (Keras' None). Unlike
+        ``output_shape``, which for StringLookup is what it passes on inside a model (the
+        indices the model made of the strings)."""
+        shape = tuple(input_shape)
+        if len(shape) < 2:
+            raise ValueError(f"{self.describe()}: compute_output_shape: expected a shape with the batch axis "
+                             f"first, (None, *sample), got {input_shape!r:.80}")
+        if self.invert:                 # indices in, strings out, shape kept
+            return shape
+        return (shape[0], *IntegerLookup._shape_after(self, shape[1:], known_width=False))
+
+    def _shape_after(self, input_shape, known_width=True):
+        """One sample's shape after the look-up of values of ``input_shape``; the vectors' width
+        is None when not ``known_width`` and no vocabulary sets it yet (else that is refused)."""
         shape = tuple(input_shape)
         if self.output_mode == "int":
             return shape
-        self._require_vocabulary() if not self.pad_to_max_tokens else None
+        if self.pad_to_max_tokens or known_width or self.tokens is not None:
+            self._require_vocabulary() if not self.pad_to_max_tokens else None
+            width = self._depth()
+        else:
+            width = None
         if self.output_mode == "one_hot":
-            return (*shape[:-1], self._depth()) if shape and shape[-1] == 1 else (*shape, self._depth())
+            return (*shape[:-1], width) if shape and shape[-1] == 1 else (*shape, width)
         if len(shape) != 1:
             raise ValueError(f"{self.describe()}: output_mode={self.output_mode!r} takes samples of k values, "
                              f"inputs (batch, k); got samples of shape {shape}")
-        return (self._depth(),)
+        return (width,)
 
     def build(self, input_shape):
         self.output_shape(input_shape)

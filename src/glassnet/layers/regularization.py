@@ -313,6 +313,11 @@ class BatchNormalization(Layer):
         # a frozen layer runs in inference mode even while the model trains, as in Keras: its
         # statistics stay fixed (the usual way to fine-tune a pretrained network)
         training = training and self.trainable
+        if training and x2.shape[0] == 0:
+            # the batch statistics would be 0 / 0 (NumPy warns, and fails later on an empty max);
+            # Keras turns the moving statistics to NaN, PyTorch leaves them: nothing to learn here
+            raise ValueError(f"{self.describe()}: training needs at least one value per feature to compute the "
+                             f"batch mean and variance, got an empty batch of shape {tuple(x.shape)}")
         if training:
             mean = x2.mean(axis=0)
             centred = x2 - mean

@@ -353,6 +353,22 @@ class TextVectorization(Layer):
         self.check_input_shape(input_shape)
         super().build(tuple(input_shape))
 
+    def output_shape(self, input_shape):
+        return tuple(input_shape)       # inside a model: the ids the model made pass through
+
+    def compute_output_shape(self, input_shape):
+        """Keras' form of what calling the layer on texts of ``input_shape``, ``(batch,)`` or
+        ``(batch, 1)``, gives: ids ``(batch, output_sequence_length)`` or vectors ``(batch, width)``;
+        None where the call decides it (the longest text) or no vocabulary sets it yet (Keras'
+        None). Unlike ``output_shape``: what the layer passes on inside a model, the ids."""
+        shape = tuple(input_shape)
+        if len(shape) not in (1, 2) or len(shape) == 2 and shape[1] not in (1, None):
+            raise ValueError(f"{self.describe()}: compute_output_shape: expected texts of shape (batch,) or "
+                             f"(batch, 1), got {input_shape!r:.80}")
+        if self.output_mode == "int" or self.pad_to_max_tokens or self.tokens is not None:
+            return (shape[0], *self.ids_shape())
+        return (shape[0], None)
+
     def check_input_shape(self, sample_shape):
         # its forward pass takes the ids it makes (a model hands it those)
         if not shape_fits(tuple(sample_shape), self.ids_shape()):

@@ -102,7 +102,8 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     outputs to sum to 1 first (a softmax's already do; Keras divides by their sum).
 
     ``alpha`` is one number for every class, or, as Keras takes it, a list of k numbers >= 0, one
-    per class (inverse class frequencies, say): class c's terms are weighed by ``alpha[c]``.
+    per class (inverse class frequencies, say): class c's terms are weighed by ``alpha[c]``. A
+    list of one number is that number for every class (Keras broadcasts it so).
 
     A model file records its settings (as for ``Huber``).
     """
@@ -172,5 +173,7 @@ def _class_weights(alpha):
         if len(alpha) == 0:
             raise ValueError("CategoricalFocalCrossentropy: alpha must be a number >= 0 or a list of one per "
                              "class, got an empty list")
-        return tuple(check_number(a, f"CategoricalFocalCrossentropy: alpha[{i}]", ">= 0") for i, a in enumerate(alpha))
+        weights = tuple(check_number(a, f"CategoricalFocalCrossentropy: alpha[{i}]", ">= 0") for i, a in enumerate(alpha))
+        # [w]: Keras multiplies by it, broadcast over the k classes, as by the number w
+        return weights[0] if len(weights) == 1 else weights
     return check_number(alpha, "CategoricalFocalCrossentropy: alpha", ">= 0")

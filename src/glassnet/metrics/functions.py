@@ -33,7 +33,8 @@ def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
 
     y_pred : (n, ..., k) class scores, e.g. (n, k) or an image's (n, H, W, k);
     y_true : one-hot targets of the same shape, or integer labels of shape (n, ...) or, as Keras
-    takes them, (n, ..., 1).
+    takes them, (n, ..., 1). A position whose scores hold a NaN is a miss (as for
+    ``top_k_categorical_accuracy``): it predicts no class.
     """
     hits = categorical_hits(y_true, y_pred, caller)
     return np.count_nonzero(hits) / hits.size
@@ -41,7 +42,13 @@ def categorical_accuracy(y_true, y_pred, caller="categorical_accuracy"):
 
 def categorical_hits(y_true, y_pred, caller="categorical_accuracy"):
     """``categorical_accuracy``'s right or wrong position by position: bool, shape (n, ...)."""
-    return row_argmax(y_pred) == _labels(y_true, y_pred, caller)
+    predicted = row_argmax(y_pred)
+    hits = predicted == _labels(y_true, y_pred, caller)
+    # argmax points at a row's first NaN (NumPy's and PyTorch's rule; TensorFlow's skips NaNs): a
+    # diverged model's all-NaN rows would count as right for class 0. NaN rows are misses: the
+    # argmax lands on a NaN exactly when the row holds one, so only its n values are checked.
+    am = backend.get_array_module(y_pred)
+    return hits & ~am.isnan(am.take_along_axis(y_pred, predicted[..., None], axis=-1)[..., 0])
 
 
 def _labels(y_true, y_pred, caller):

@@ -79,7 +79,77 @@ def check_patterns(value, what, hint=""):
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"{what} holds {pattern!r:.100}, not a regular expression ({exc})") from None
+        ways = _ways(_parsed(pattern))
+        if ways is None or ways > MAX_WAYS:
+            raise ValueError(f"{what} holds {pattern!r:.100}, which `re` could take very long to search a name "
+                             f"with (" + ("a backreference" if ways is None else
+                                          f"over {MAX_WAYS:,} ways to match a name of up to {MAX_NAME} characters: "
+                                          f"repeats of repeats or alternatives, as in (a+)+ or (a|b)*, or many "
+                                          f"repeats, as in .*.*.*") + "); write a simpler one, such as 'bias' or 'norm'")
     return patterns
+
+
+# Python's re backtracks: on a name it fails to match, "(a+)+$" takes time exponential in the name's
+# length, and ".*.*.*x" its 4th power. A model file may hold any pattern, and loading one must not
+# hang: a pattern is refused when the ways it could try to match a name of up to MAX_NAME characters
+# at one place exceed MAX_WAYS. Searching a name from each of its places then takes at most about a
+# second (".*.*x", within the bound, searches a 1000-character name in 0.24 s). Keras' own patterns
+# ("bias", "layer_norm", "(gamma|beta)$", "dense.*kernel") take a few ways.
+MAX_NAME = 1000
+MAX_WAYS = 2 * 10 ** 6
+
+
+def _parsed(pattern):
+    """``pattern`` as the item list of the parser ``re`` itself uses (re._parser; sre_parse before 3.11)."""
+    try:
+        from re import _parser
+    except ImportError:                     # Python 3.10
+        import sre_parse as _parser
+    return _parser.parse(pattern).data
+
+
+def _ways(items):
+    """A bound of the ways ``re`` can try to match the parsed items at one place of a name of at most
+    MAX_NAME characters (capped once over MAX_WAYS), or None for a backreference, which has none:
+    items in a row multiply, alternatives add, a repeat ``{low, high}`` of an item of w ways gives
+    w^low + ... + w^high (1 + 1 + ... for ``.*``, one way per length)."""
+    ways = 1
+    for op, value in items:
+        name = op.name
+        if name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return None
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, inner = value
+            inner_ways = _ways(inner)
+            if inner_ways is None:
+                return None
+            item = 0
+            for k in range(min(low, MAX_NAME), min(high, MAX_NAME) + 1):
+                item += inner_ways ** k
+                if item > MAX_WAYS:
+                    break
+        elif name == "BRANCH":
+            alternatives = [_ways(branch) for branch in value[1]]
+            if None in alternatives:
+                return None
+            item = sum(alternatives)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP", "ASSERT", "ASSERT_NOT"):
+            item = _ways(value if name == "ATOMIC_GROUP" else value[-1])
+            if item is None:
+                return None
+        else:                               # a character, a class, an anchor: one way
+            item = 1
+        ways = min(ways * item, MAX_WAYS + 1)
+    return ways
+
+
+def check_searched_name(name, what):
+    """``name``, a weight's name about to be searched with patterns: refused over MAX_NAME
+    characters (a file's layer name may be that long), the length ``check_patterns`` bounds."""
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{what}: the weight name {name[:60]!r}... has {len(name)} characters; names searched "
+                         f"with patterns may have at most {MAX_NAME}")
+    return name
 
 
 def _squared_norm(a):
@@ -380,6 +450,8 @@ class Optimizer:
     def _excluded(self, name):
         """Whether ``exclude_from_weight_decay`` exempts the weight ``name`` ("dense_1/kernel"): a
         pattern found in its own name ("kernel", what Keras 3 searches) or in its path."""
+        if self._no_decay:
+            check_searched_name(name, f"{type(self).__name__}.exclude_from_weight_decay")
         return any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
                    for pattern in self._no_decay)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_non_negative_int
-from .base import Optimizer, check_patterns
+from .base import Optimizer, check_patterns, check_searched_name
 
 
 class Muon(Optimizer):
@@ -85,6 +85,8 @@ class Muon(Optimizer):
             return True
         if self.exclude_embeddings and "embedding" in name.lower():
             return True
+        if self.exclude_layers:
+            check_searched_name(name, "Muon: exclude_layers")
         return any(re.search(pattern, name) for pattern in self.exclude_layers)
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
