@@ -270,6 +270,8 @@ def predict(model_path, data_path, out=None):
     else:
         X = read_features(data_path, int(np.prod(model.input_shape))).reshape(-1, *model.input_shape)
     outputs = model.predict(X)
+    if isinstance(outputs, dict):       # one output given as a dict (glassnet._dictoutputs): its array
+        (outputs,) = outputs.values()
     if getattr(model.loss, "from_logits", False) is True and is_classifier(model):
         outputs = model.loss.probabilities(outputs)      # the logits of a model trained on them
     header, rows = prediction_table(outputs, is_classifier(model))

@@ -172,8 +172,10 @@ def _final_metrics(model, x, y, validation_data, kwargs):
             x, y = model._prepare_xy(x, y, cast=False)
             w = model._check_weights(w, x)
         elif not model._takes_text():     # (texts stay texts: evaluate turns them into ids itself)
-            x = packed = model._prepare_x(x, cast=False)
-            w = model._check_weights(w, packed)
+            # the targets as fit checks them too: Keras' [y] and {name: y} of the one output (a
+            # dict of one output, glassnet._dictoutputs) as the array, whose samples hold_out cuts
+            x, y = model._prepare_xy(x, y, cast=False)
+            w = model._check_weights(w, x)
         (x, y, w), validation_data = hold_out(x, y, w, kwargs["validation_split"])
         if several:
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])

@@ -200,6 +200,8 @@ def _surface(model, points, shape):
             pred = pred[:, 1:]                  # the probability of class 1, shaded as a sigmoid's
         return _scored_surface(pred, points, shape)
     pred = model.predict(points)
+    if isinstance(pred, dict) and len(pred) == 1:   # one output given as a dict (glassnet._dictoutputs)
+        (pred,) = pred.values()
     if isinstance(pred, (list, tuple, dict)):   # several outputs: which one to draw is the user's choice
         raise ValueError(f"model: decision boundaries are drawn from one output, but model.predict returned "
                          f"{len(pred)} outputs; pass a model of the one to draw, e.g. "
