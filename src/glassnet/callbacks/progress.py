@@ -107,8 +107,11 @@ class Progbar:
         #  10/10 [====================] 2s 180ms/step - loss: 0.4132
 
     target : int >= 0 or None
-        The number of steps; None (or 0) when not known: the count is then shown as
-        ``"     12/Unknown"``, and the bar ends only at ``update(..., finalize=True)``.
+        The number of steps; None when not known: the count is then shown as
+        ``"     12/Unknown"``, and the bar ends only at ``update(..., finalize=True)``. 0 shows
+        the count so too, but every update is then a final one (the default ``finalize`` is
+        ``current >= target``), ending its line as Keras' does; with ``verbose=2`` each writes its
+        line (Keras' writes none).
     width : positive int
         The bar's length in characters, brackets left out.
     verbose : 0 (nothing), 1 (the bar, redrawn in place on a terminal) or 2 (one line at the end)

@@ -7,7 +7,9 @@ yours registered with ``glassnet.saving.register_serializable``. ``deserialize``
 Keras 3's ``keras.layers.serialize`` writes, ``{"module", "class_name", "config",
 "registered_name", "build_config"}``, for the layers glassnet has: Keras' config keys that glassnet
 lacks are dropped where they hold the value glassnet computes as (``data_format="channels_last"``,
-``quantization_config=None``, a ``beta_regularizer`` of None, ...) and refused by name otherwise.
+``quantization_config=None``, a ``beta_regularizer`` of None, ...) and refused by name otherwise;
+a wrapper's inner Keras dicts (``layer``, ``backward_layer``, a Pipeline's ``layers``) are read so
+too.
 
 Nothing in the dict is imported or evaluated: a class is found only by an exact key, in the
 layer registry (``LAYERS``: glassnet's classes and every ``Layer`` subclass defined so far), the
@@ -36,6 +38,12 @@ _KERAS_DEFAULTS = {
 # what Keras' normalization layers start their weights from, where glassnet's always do
 _KERAS_INITIAL = {"beta_initializer": "Zeros", "gamma_initializer": "Ones",
                   "moving_mean_initializer": "Zeros", "moving_variance_initializer": "Ones"}
+# what Keras writes for information only, its own constructor discarding it: dropped at any value
+_KERAS_INFORMATION = {"vocabulary_size"}        # TextVectorization's: the vocabulary's length
+# how deep Keras' wrapper dicts are read: glassnet's wrappers hold no wrapper (a Pipeline holds
+# RandAugment, which holds no layer dict), so a deeper dict is malformed, refused before Python's
+# recursion limit would stop it
+_MAX_DEPTH = 8
 
 
 def serialize(layer):
@@ -85,19 +93,26 @@ def _layer(entry, where):
         raise ValueError(f"{where}: {exc}") from None
 
 
-def _class_and_config(entry, where):
-    """The class a dict names and the config, in glassnet's keys, to build it from."""
+def _class_and_config(entry, where, depth=0):
+    """The class a dict names and the config, in glassnet's keys, to build it from (``depth``: how
+    many wrappers' dicts hold this one)."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{where}: layer dicts nested more than {_MAX_DEPTH} deep; glassnet's wrappers "
+                         f"hold layers that are not wrappers")
     if not (isinstance(entry, dict) and isinstance(entry.get("class_name"), str)
             and isinstance(entry.get("config"), dict) and set(entry) <= _KERAS_KEYS):
         raise ValueError(f"{where}: expected {{'class_name': str, 'config': dict}} (glassnet's serialize, or "
                          f"Keras' with 'module', 'registered_name' and 'build_config'), got {entry!r:.200}")
+    if not isinstance(entry.get("build_config"), (dict, type(None))):
+        raise ValueError(f"{where}: build_config: expected Keras' dict {{'input_shape': [None, ...]}} or None, "
+                         f"got {entry['build_config']!r:.100}")
     shape = (entry.get("build_config") or {}).get("input_shape")
     # Keras' dict as glassnet's, the rule the optimizers, losses and initializers read it by:
     # {"class_name", "config"} for a built-in (Keras' registered_name None, or equal to the class
     # name: a class of yours Keras found unregistered), {"registered_name", "config"} otherwise
     entry = _settings.keras_entry({key: value for key, value in entry.items() if key != "build_config"}, where)
     cls = _class(entry, where)
-    config = _glassnet_config(cls, entry["config"], where)
+    config = _glassnet_config(cls, entry["config"], where, depth)
     if _one_shape(shape) and config.get("input_shape") is None:
         # Keras built the layer for this batch shape; glassnet builds lazily, for the sample shape
         config["input_shape"] = list(shape[1:])
@@ -127,19 +142,21 @@ def _class(entry, where):
     return found
 
 
-def _glassnet_config(cls, config, where):
+def _glassnet_config(cls, config, where, depth=0):
     """Keras' config of a ``cls`` layer in glassnet's keys (a glassnet config comes back as it is):
     the dtype policy as its dtype, the keys ``cls`` does not take dropped at Keras' values that
     glassnet computes as (ValueError naming one at another value), a wrapped layer's Keras dict
-    (TimeDistributed's ``layer``) as glassnet's. Keys neither ``cls`` nor this table knows are
-    left for ``cls`` to refuse, by name."""
+    (TimeDistributed's ``layer``, each of Pipeline's ``layers``) as glassnet's. Keys neither
+    ``cls`` nor this table knows are left for ``cls`` to refuse, by name."""
     config = dict(config)
     if isinstance(config.get("dtype"), dict):
         config["dtype"] = _policy_dtype(config["dtype"], where)
     takes = set(own_arguments(cls)) | set(_LAYER_ARGUMENTS)
     for key in [key for key in config if key not in takes]:
         value = config[key]
-        if key in _KERAS_DEFAULTS:
+        if key in _KERAS_INFORMATION:
+            known = True
+        elif key in _KERAS_DEFAULTS:
             known = value in _KERAS_DEFAULTS[key]
         elif key in _KERAS_INITIAL:
             known = _same_initializer(value, _KERAS_INITIAL[key])
@@ -157,18 +174,36 @@ def _glassnet_config(cls, config, where):
                              f"{_KERAS_INITIAL.get(key) or _KERAS_DEFAULTS.get(key, (None,))[0]!r}")
         del config[key]
     for key in ("layer", "backward_layer"):         # the wrappers': glassnet's form is {"class_name", "config"}
-        inner = config.get(key)
-        if isinstance(inner, dict) and set(inner) - {"class_name", "config"}:
-            inner_cls, inner_config = _class_and_config(inner, f"{where}: {key}")
-            inner_config.pop("input_shape", None)       # the wrapper's own says it
-            if inner_config.get("dtype") == config.get("dtype"):
-                inner_config.pop("dtype", None)         # Keras repeats the wrapper's; glassnet's passes it on
-            config[key] = {"class_name": inner_cls.__name__, "config": inner_config}
+        if key in config:
+            config[key] = _inner_entry(config[key], config, f"{where}: {key}", depth)
+    if isinstance(config.get("layers"), list):      # Pipeline's list of layers
+        config["layers"] = [_inner_entry(inner, config, f"{where}: layers[{k}]", depth)
+                            for k, inner in enumerate(config["layers"])]
+        dtypes = {entry["config"].get("dtype") if isinstance(entry, dict) and isinstance(entry.get("config"), dict)
+                  else None for entry in config["layers"]}
+        if config.get("dtype") is None and len(dtypes) == 1 and None not in dtypes:
+            # Keras' Pipeline has no dtype, each of its layers has its own; glassnet's has the one
+            # dtype it passes on to its layers: theirs, when they agree (else its layers refuse theirs)
+            config["dtype"] = dtypes.pop()
+            for entry in config["layers"]:
+                entry["config"].pop("dtype")
     if _mirrors(config.get("backward_layer"), config.get("layer")):
         # Keras' Bidirectional writes the backward copy it made of the forward layer; glassnet's
         # makes the same copy itself (and takes no other)
         del config["backward_layer"]
     return config
+
+
+def _inner_entry(inner, config, where, depth):
+    """A layer dict a wrapper's ``config`` holds, in glassnet's form ``{"class_name", "config"}``
+    when it is Keras' (with ``module``, ``build_config``, ...); anything else as it is."""
+    if not (isinstance(inner, dict) and set(inner) - {"class_name", "config"}):
+        return inner
+    inner_cls, inner_config = _class_and_config(inner, where, depth + 1)
+    inner_config.pop("input_shape", None)       # the wrapper's own says it
+    if inner_config.get("dtype") == config.get("dtype"):
+        inner_config.pop("dtype", None)         # Keras repeats the wrapper's; glassnet's passes it on
+    return {"class_name": inner_cls.__name__, "config": inner_config}
 
 
 def _mirrors(backward, forward):
