@@ -13,6 +13,16 @@ class Setting:
     def get_config(self):
         return {}
 
+    @classmethod
+    def from_config(cls, config):
+        """The instance ``config`` (a ``get_config()``) describes: ``cls(**config)``, as Keras'
+        ``from_config`` of initializers, regularizers, constraints and schedules."""
+        return cls(**config)
+
+    # saving's check that get_config() gives every constructor argument skips a class with a
+    # from_config of its own; this one reads the constructor's arguments, so it is still checked
+    from_config.__func__.reads_constructor_arguments = True
+
     def __repr__(self):
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({args})"

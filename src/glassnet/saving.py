@@ -237,13 +237,21 @@ def serialize(obj, kind, config=None):
 def _missing_arguments(cls, config):
     """The named arguments of ``cls``'s constructor absent from ``config`` (none when it defines its
     own ``from_config``, which may read the config its own way)."""
-    if any("from_config" in vars(klass) for klass in cls.__mro__[:-1]):
+    if any(_own_from_config(klass) for klass in cls.__mro__[:-1]):
         return []
     try:
         parameters = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
         return []
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in config]
+
+
+def _own_from_config(klass):
+    """Whether ``klass`` defines a ``from_config`` that may read a config its own way (not
+    ``Setting``'s, which passes the config to the constructor)."""
+    method = vars(klass).get("from_config")
+    function = getattr(method, "__func__", method)
+    return method is not None and not getattr(function, "reads_constructor_arguments", False)
 
 
 def _check_json(value, where, path="config"):

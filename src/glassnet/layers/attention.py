@@ -22,6 +22,7 @@ import numpy as np
 from .. import backend, initializers
 from .._validation import check_choice, check_flag
 from .base import LAYERS
+from .einsum_dense import by_fans
 from .merging import _Merge
 from .readers import CallReader
 
@@ -450,13 +451,18 @@ class MultiHeadAttention(_Attention):
         shapes = self._checked_shapes(input_shape)
         (query, value), key = shapes[:2], shapes[2] if len(shapes) == 3 else shapes[1]
         heads, features = self.num_heads, self.features or query[-1]
+        # Keras 3 makes these kernels with EinsumDense, whose fans are the kernel's summed axes (in)
+        # and kept axes (out): (E, heads, size) has fans (E, heads * size), not a conv kernel's
+        # (heads * E, size * E), which made glorot's bound sqrt(E) times too small
         for name, source, size in (("query", query, self.key_dim), ("key", key, self.key_dim),
                                    ("value", value, self.value_dim)):
             projected = heads if name == "query" else self._key_value_heads()
-            self.add_weight(f"{name}_kernel", (source[-1], projected, size), self.kernel_initializer)
+            self.add_weight(f"{name}_kernel", (source[-1], projected, size),
+                            by_fans(self.kernel_initializer, source[-1], projected * size))
             if self.use_bias:
                 self.add_weight(f"{name}_bias", (projected, size), self.bias_initializer)
-        self.add_weight("output_kernel", (heads, self.value_dim, features), self.kernel_initializer)
+        self.add_weight("output_kernel", (heads, self.value_dim, features),
+                        by_fans(self.kernel_initializer, heads * self.value_dim, features))
         if self.use_bias:
             self.add_weight("output_bias", (features,), self.bias_initializer)
         super().build(input_shape)

@@ -39,6 +39,19 @@ def _fan_based(initializer):
     return isinstance(name, str) and (name in _FAN_BASED or name in ("GlorotUniform", "GlorotNormal", "HeUniform",
                                                                      "HeNormal", "LecunUniform", "LecunNormal"))
 
+def by_fans(initializer, fan_in, fan_out):
+    """``initializer`` for a kernel whose fans are ``fan_in`` and ``fan_out`` whatever its shape
+    (Keras 3's ``input_axes`` / ``output_axes``, which its EinsumDense, and so its attention layers,
+    give a fan-based initializer), or ``initializer`` itself when it is not fan-based. Its draws
+    are independent, so a (fan_in, fan_out) draw reshaped has the kernel's distribution."""
+    if not _fan_based(initializer):
+        return initializer
+
+    def initial(shape, rng, dtype):
+        return initializer((fan_in, fan_out), rng, dtype).reshape(shape)
+    return initial
+
+
 _FORMS = (("none", r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"),
           ("left", r"\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)"),
           ("right", r"([a-zA-Z]{2,})\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\."))
@@ -204,18 +217,9 @@ class EinsumDense(Layer):
         if any(size is None for size in kernel_shape):
             raise ValueError(f"{self.describe()}: the kernel {self.kernel_spec!r} needs every axis sized, got samples "
                              f"of shape {tuple(input_shape)}")
-        initializer = self.kernel_initializer
-        if _fan_based(initializer):
-            # Keras' fans: the kernel's axes the product sums over (in) and those it keeps (out); the
-            # draws are independent, so a (fan in, fan out) draw reshaped has the kernel's distribution
-            fan_out = math.prod(sizes[c] for c in self.kernel_spec if c in self.output_spec)
-            fan_in = math.prod(kernel_shape) // fan_out
-
-            draw = initializer
-
-            def by_fans(shape, rng, dtype):
-                return draw((fan_in, fan_out), rng, dtype).reshape(shape)
-            initializer = by_fans
+        # Keras' fans: the kernel's axes the product sums over (in) and those it keeps (out)
+        fan_out = math.prod(sizes[c] for c in self.kernel_spec if c in self.output_spec)
+        initializer = by_fans(self.kernel_initializer, math.prod(kernel_shape) // fan_out, fan_out)
         self.add_weight("kernel", kernel_shape, initializer, self.kernel_regularizer, self.kernel_constraint)
         if self.bias_axes:
             self.add_weight("bias", self._bias_shape(sizes), self.bias_initializer, self.bias_regularizer,
