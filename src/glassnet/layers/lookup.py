@@ -331,13 +331,17 @@ class IntegerLookup(Layer):
         strings) of ``input_shape`` gives: ``(None, 3)`` -> ``(None, 3)`` ("int"), or vectors
         ``(None, width)``, the width None while no vocabulary sets it (Keras' None). Unlike
         ``output_shape``, which for StringLookup is what it passes on inside a model (the
-        indices the model made of the strings)."""
+        indices the model made of the strings). A 1-D ``(n,)`` is taken as the call takes it, as
+        Keras does: n values ("int": ``(n,)``, "one_hot": ``(n, width)``), or for "multi_hot",
+        "count" and "tf_idf" one sample of n values, ``(width,)``."""
         shape = tuple(input_shape)
-        if len(shape) < 2:
+        if len(shape) < 1:
             raise ValueError(f"{self.describe()}: compute_output_shape: expected a shape with the batch axis "
                              f"first, (None, *sample), got {input_shape!r:.80}")
         if self.invert:                 # indices in, strings out, shape kept
             return shape
+        if len(shape) == 1 and self.output_mode not in ("int", "one_hot"):
+            return IntegerLookup._shape_after(self, shape, known_width=False)
         return (shape[0], *IntegerLookup._shape_after(self, shape[1:], known_width=False))
 
     def _shape_after(self, input_shape, known_width=True):

@@ -79,68 +79,136 @@ def check_patterns(value, what, hint=""):
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"{what} holds {pattern!r:.100}, not a regular expression ({exc})") from None
-        ways = _ways(_parsed(pattern))
-        if ways is None or ways > MAX_WAYS:
+        steps = _search_steps(_parsed(pattern))
+        if steps is None or steps > MAX_STEPS:
             raise ValueError(f"{what} holds {pattern!r:.100}, which `re` could take very long to search a name "
-                             f"with (" + ("a backreference" if ways is None else
-                                          f"over {MAX_WAYS:,} ways to match a name of up to {MAX_NAME} characters: "
+                             f"with (" + ("a backreference" if steps is None else
+                                          f"over {MAX_STEPS:,} steps to search a name of {MAX_NAME} characters: "
                                           f"repeats of repeats or alternatives, as in (a+)+ or (a|b)*, or many "
-                                          f"repeats, as in .*.*.*") + "); write a simpler one, such as 'bias' or 'norm'")
+                                          f"repeats, as in .*.*.* or a?a?...a?") + "); write a simpler one, such as 'bias' or 'norm'")
     return patterns
 
 
 # Python's re backtracks: on a name it fails to match, "(a+)+$" takes time exponential in the name's
 # length, and ".*.*.*x" its 4th power. A model file may hold any pattern, and loading one must not
-# hang: a pattern is refused when the ways it could try to match a name of up to MAX_NAME characters
-# at one place exceed MAX_WAYS. Searching a name from each of its places then takes at most about a
-# second (".*.*x", within the bound, searches a 1000-character name in 0.24 s). Keras' own patterns
-# ("bias", "layer_norm", "(gamma|beta)$", "dense.*kernel") take a few ways.
+# hang: a pattern is refused when searching a name of up to MAX_NAME characters could take over
+# MAX_STEPS steps (see _steps), at most a few seconds: re.search tries the pattern at each of the
+# name's places, so 20 "a?" in a row (2^20 ways at each place, minutes on 1000 "a"s) is refused where
+# ".*bias", "dense_[0-9]+/kernel" and "layer.*norm.*gamma" pass (the last is the costliest pattern
+# kept, searched in milliseconds: the bound cannot tell that its strings seldom match). Keras' own
+# patterns ("bias", "layer_norm", "(gamma|beta)$") take a few thousand steps.
 MAX_NAME = 1000
-MAX_WAYS = 2 * 10 ** 6
+MAX_STEPS = 10 ** 9
 
 
 def _parsed(pattern):
-    """``pattern`` as the item list of the parser ``re`` itself uses (re._parser; sre_parse before 3.11)."""
+    """``pattern`` as the SubPattern of the parser ``re`` itself uses (re._parser; sre_parse before 3.11)."""
     try:
         from re import _parser
     except ImportError:                     # Python 3.10
         import sre_parse as _parser
-    return _parser.parse(pattern).data
+    return _parser.parse(pattern)
 
 
-def _ways(items):
-    """A bound of the ways ``re`` can try to match the parsed items at one place of a name of at most
-    MAX_NAME characters (capped once over MAX_WAYS), or None for a backreference, which has none:
-    items in a row multiply, alternatives add, a repeat ``{low, high}`` of an item of w ways gives
-    w^low + ... + w^high (1 + 1 + ... for ``.*``, one way per length)."""
-    ways = 1
+def _search_steps(parsed):
+    """A bound of the steps ``re.search`` takes with the parsed pattern on a name of MAX_NAME
+    characters (capped once over MAX_STEPS), or None for a backreference, which has none.
+
+    A step is an item (a character, an anchor, a lookaround's start) tried after some partial match
+    that started at some place of the name and has consumed l characters; there are MAX_NAME + 1 - l
+    such places. Trailing repeats that may match nothing (``.*``, ``(_\\d+)?``) always match once
+    reached, so the search ends there: what they take is counted once per place (more than they
+    take), not also per way of what precedes them."""
+    items = list(parsed)
+    last = len(items)
+    while last and items[last - 1][0].name in _REPEATS and items[last - 1][1][0] == 0:
+        last -= 1
+    budget = [10 ** 5]                      # items visited: a pattern of deeply nested repeats is refused
+    reached, head = _steps(items[:last], _one_way(), budget)
+    if reached is None:
+        return None
+    _, tail = _steps(items[last:], _one_way(), budget)
+    return None if tail is None else min(head + tail, MAX_STEPS + 1)
+
+
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
+def _one_way():
+    """The partial matches before the first item: one, of no characters."""
+    ways = np.zeros(MAX_NAME + 1)
+    ways[0] = 1
+    return ways
+
+
+def _one_character(items):
+    """Whether parsed ``items`` are one character or class, which ``re`` repeats in a tight loop."""
+    return len(items) == 1 and items[0][0].name in ("LITERAL", "NOT_LITERAL", "ANY", "IN")
+
+
+def _steps(items, ways, budget):
+    """``(ways after, steps)`` for the parsed ``items`` tried after the partial matches ``ways``
+    (``ways[l]``: how many have consumed l characters, summed over the places they started at),
+    steps capped once over MAX_STEPS; ``(None, None)`` for a backreference.
+
+    A character shifts the ways by one; alternatives add theirs; a repeat ``{low, high}`` is its
+    item tried again after each way of the copies so far (the ways of k copies kept from k = low);
+    a lookaround or atomic group is one way, whose inside is tried once per way arriving. Each
+    alternative tried, and each copy of a repeat of more than one character, is a step more (what
+    ``re``'s backtracking over them costs besides their characters).
+    ``(a?){20}`` reaches each length by up to C(20, 10) ways (minutes on 1000 "a"s); ``.*.*``
+    by at most 1001 (its steps grow as the name's length cubed)."""
+    steps = 0.0
+    places = np.arange(MAX_NAME + 1, 0, -1.0)          # places a partial match of l characters fits
     for op, value in items:
+        budget[0] -= 1
+        if budget[0] < 0 or steps > MAX_STEPS:
+            return ways, MAX_STEPS + 1
         name = op.name
         if name in ("GROUPREF", "GROUPREF_EXISTS"):
-            return None
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            return None, None
+        if name in _REPEATS:
             low, high, inner = value
-            inner_ways = _ways(inner)
-            if inner_ways is None:
-                return None
-            item = 0
-            for k in range(min(low, MAX_NAME), min(high, MAX_NAME) + 1):
-                item += inner_ways ** k
-                if item > MAX_WAYS:
+            after, copies = np.zeros_like(ways), ways
+            for k in range(min(high, MAX_NAME + 1) + 1):
+                if k >= low:
+                    after += copies
+                if k == min(high, MAX_NAME + 1) or not copies.any() or steps > MAX_STEPS:
                     break
+                more, inner_steps = _steps(inner, copies, budget)
+                if more is None:
+                    return None, None
+                steps += inner_steps
+                if not _one_character(inner):               # re's general repeat: a step per copy tried
+                    steps += copies @ places
+                copies = np.minimum(more, 1e30)
+            ways = after
+            if name == "POSSESSIVE_REPEAT":
+                ways = np.minimum(ways, 1.0) * (ways > 0)
         elif name == "BRANCH":
-            alternatives = [_ways(branch) for branch in value[1]]
-            if None in alternatives:
-                return None
-            item = sum(alternatives)
+            after = np.zeros_like(ways)
+            for branch in value[1]:
+                more, branch_steps = _steps(branch, ways, budget)
+                if more is None:
+                    return None, None
+                after += more
+                steps += branch_steps + ways @ places      # a step per alternative tried
+            ways = after
         elif name in ("SUBPATTERN", "ATOMIC_GROUP", "ASSERT", "ASSERT_NOT"):
-            item = _ways(value if name == "ATOMIC_GROUP" else value[-1])
-            if item is None:
-                return None
-        else:                               # a character, a class, an anchor: one way
-            item = 1
-        ways = min(ways * item, MAX_WAYS + 1)
-    return ways
+            more, inner_steps = _steps(value if name == "ATOMIC_GROUP" else value[-1], ways, budget)
+            if more is None:
+                return None, None
+            steps += inner_steps
+            if name == "ATOMIC_GROUP":
+                ways = np.minimum(more, ways.sum())
+            elif name == "SUBPATTERN":
+                ways = more
+        else:
+            steps += ways @ places                          # one try per partial match and place
+            if name not in ("AT",):                         # a character: one more consumed
+                ways = np.concatenate([[0.0], ways[:-1]])
+        ways = np.minimum(ways, 1e30)
+    return ways, min(steps, MAX_STEPS + 1)
 
 
 def check_searched_name(name, what):
