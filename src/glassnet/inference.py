@@ -11,6 +11,7 @@ import numpy as np
 
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
+from ._serial import serialized
 from .callbacks.base import CallbackList, check_callback_list
 from .feeding import is_batches, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
@@ -221,6 +222,7 @@ class InferenceMixin:
                                  f"targets and weights: {name} should not be passed")
         return reading_feed(x, steps, call)
 
+    @serialized
     def evaluate(self, x, y=None, batch_size=None, sample_weight=None, return_dict=False, verbose=0, steps=None,
                  callbacks=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
@@ -272,6 +274,7 @@ class InferenceMixin:
         """predict's outputs as it returns them (a model of several outputs splits them)."""
         return out
 
+    @serialized
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs (probabilities for sigmoid/softmax outputs), shape (n_samples, *output_shape).
 
@@ -345,6 +348,7 @@ class InferenceMixin:
         NumPy array: the chunk is cast, moved where the weights are, and its outputs come back."""
         return backend.to_numpy(self._forward(self._on_device(x).astype(self.dtype, copy=False), training=False))
 
+    @serialized
     def __call__(self, x, training=None):
         """The outputs for ``x`` (n_samples, *input_shape) in one forward pass, as Keras'
         ``model(x)``: in inference mode unless ``training=True`` (Dropout on, BatchNormalization on
@@ -414,6 +418,7 @@ class InferenceMixin:
         in a Sequential; a functional Model keeps its calls'."""
         return None, None
 
+    @serialized
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (n_samples, *input_shape), in a single forward pass in
         inference mode: ``predict`` without batching (Keras). NumPy arrays, as Keras gives (its
@@ -427,6 +432,7 @@ class InferenceMixin:
             return {key: backend.to_numpy(o) for key, o in out.items()}
         return [backend.to_numpy(o) for o in out] if isinstance(out, list) else backend.to_numpy(out)
 
+    @serialized
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a
         single batch. Returns the loss, ``[loss, *metrics]`` with metrics or a dict with

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from ._listforms import compile_forms, one_loss_weight
+from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
@@ -893,6 +894,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         ``summary``)."""
         return sum(layer.count_params() for layer in self.layers)
 
+    @serialized
     def trace(self, x, y):
         """One forward and backward pass on (x, y) without updating: per layer its input, Z, A, dA,
         dZ and parameter gradients (see ``glassnet.trace``). ``print`` it to see the numbers."""

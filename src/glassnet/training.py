@@ -15,6 +15,7 @@ import numpy as np
 
 from . import backend, blas
 from ._interrupt import DeferredInterrupt
+from ._serial import serialized
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -412,6 +413,7 @@ class TrainingMixin(ActivityMixin):
 
     # the options by name only: Keras' positional order is (x, y, batch_size, epochs, verbose, ...),
     # so fit(x, y, 64, 10), Keras' 10 epochs in batches of 64, would silently train 64 epochs here
+    @serialized
     def fit(self, x, y=None, *, epochs=1, batch_size=32, shuffle=True, validation_data=None,
             validation_split=0.0, verbose=1, callbacks=None, initial_epoch=0, sample_weight=None,
             class_weight=None, validation_freq=1, steps_per_epoch=None, validation_steps=None,
@@ -753,6 +755,7 @@ class TrainingMixin(ActivityMixin):
             wb = combine(yb, None, table)
         return self._on_device(xb, yb, wb)
 
+    @serialized
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a
         dict with ``return_dict``). ``sample_weight`` and ``class_weight`` weigh the loss as in ``fit``.
