@@ -56,7 +56,7 @@ from . import backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
-from .describing import compile_arguments
+from .describing import compile_arguments, take_seed_origin
 from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
 from .errors import ModelFileError
@@ -363,6 +363,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
                                  f"(define or import a custom Layer subclass before loading)")
         layer = cls.from_config(spec["config"])
+        take_seed_origin(layer, spec)
         layer.add_weight = _capped(layer.add_weight, left, limit)
         layer._reserve = _capped(layer._reserve, state_left, f"glassnet's cap on statistics ({state_budget} values) "
                                                               f"allows")
