@@ -17,7 +17,9 @@ The JSON object has exactly these keys::
     format_version    1; a reader refuses a larger number
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
     model             model.get_config(): name, seed, dtype, input_shape, layers
-                      [{"class_name", "config"}, and "trainable": false for a frozen layer], compile
+                      [{"class_name", "config"}, and "trainable": false for a frozen layer, and
+                      "seed_origin" for a layer whose random streams a nested seeded model gave it:
+                      {"weights"/"draws": {"entropy", "spawn_key"}}, see glassnet._seeding], compile
                       {"loss", "optimizer", "metrics", and "weighted_metrics" when compiled with
                       any} or null (a metric: its name, or {"class_name", "config"} for a
                       Precision, Recall or AUC with settings)
