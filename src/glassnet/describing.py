@@ -2,7 +2,7 @@
 ``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
-from . import losses, metrics as metrics_module, optimizers, saving
+from . import _seeding, losses, metrics as metrics_module, optimizers, saving
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
 
@@ -296,9 +296,12 @@ class DescribingMixin:
             **({"input_name": self._declared_name} if self._declared_name is not None else {}),
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
+            # a layer whose streams another seeded model gave it (one nested in this) says where
+            # they come from: "seed_origin" (glassnet._seeding), so that a copy draws as it did
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
-                        **({} if layer.trainable else {"trainable": False})}
-                       for layer in self.layers],
+                        **({} if layer.trainable else {"trainable": False}),
+                        **({"seed_origin": origin} if (origin := self._seed_origin(i, layer)) else {})}
+                       for i, layer in enumerate(self.layers)],
             "compile": None if self.loss is None or not with_compile else self._compile_config(),
             **({"graph": self._graph_config()} if self._nested_calls is not None else {}),
         }
@@ -307,6 +310,22 @@ class DescribingMixin:
             for entry in config["layers"]:
                 entry["config"].pop("input_shape", None)
         return config
+
+    def _seed_origin(self, i, layer):
+        """The ``"seed_origin"`` of the i-th layer's config entry (``_seeding.origin_config``), or
+        None: where its weights and its later draws (Dropout's) come from, when a seed fixed them
+        and they are not this model's own stream for it. A layer of a seed of its own has none."""
+        if layer.seed is not None:
+            return None
+        state = layer.__dict__
+        draws = state.get("_stream_origin") if state.get("_rng_from_seed") else None
+        if layer.built:
+            weights = state.get("_weights_origin")
+        elif "_build_origin" in state:          # rebuilt from a config, to be built on its first data
+            weights = state["_build_origin"][0] if state["_build_origin"][1] else None
+        else:
+            weights = draws                     # its build will draw from its stream
+        return _seeding.origin_config({"weights": weights, "draws": draws}, (int(self._entropy), (1, i)))
 
     def _graph_config(self):
         """A config's ``"graph"`` for a Sequential nesting a functional Model: its calls, each
@@ -383,6 +402,7 @@ class DescribingMixin:
         layers = []
         for spec in config["layers"]:
             layer = get_layer_class(spec["class_name"]).from_config(spec["config"])
+            take_seed_origin(layer, spec)
             # glassnet writes the flag beside the layer's config; Keras' configs hold it inside
             trainable = spec.get("trainable", layer.trainable)
             if not isinstance(trainable, bool):
@@ -393,3 +413,12 @@ class DescribingMixin:
         if config.get("compile"):
             model.compile(**compile_arguments(config["compile"]))
         return model
+
+
+def take_seed_origin(layer, spec):
+    """Give ``layer``, made from the config entry ``spec``, the origins of its streams that the
+    entry's ``"seed_origin"`` records, for the model it joins (``Sequential._name_and_seed``); a
+    config without one (older files, most models) leaves it to draw from that model's streams."""
+    if "seed_origin" in spec:
+        weights, draws = _seeding.read_origin_config(spec["seed_origin"], f"config: layer {layer.name!r}")
+        layer._config_origins = weights, draws

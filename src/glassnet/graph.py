@@ -69,7 +69,7 @@ from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs, loss_log_order
 from .describing import metric_settings
-from .model import Sequential, fuses_with
+from .model import Sequential, _keep_stream, fuses_with
 from .outputs import (Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, set_layouts,
                       split_outputs)
 from .preparing import check_binary_targets, prepare_targets
@@ -361,7 +361,8 @@ class Model(Sequential):
         # Sequential nesting that model keeps it (Sequential._add_layers): the same network drawn
         # either way runs the same; one from an unseeded model (or the OS's, a layer built alone)
         # takes this model's stream, so that this model's seed fixes the run
-        kept = [(layer, layer.rng) for layer in layers
+        # (with its origin, which this model's config records: glassnet._seeding)
+        kept = [(layer, layer.rng, layer.__dict__.get("_stream_origin")) for layer in layers
                 if layer.rng is not None and layer.__dict__.get("_rng_from_seed")]
         renamed = _rename_clashes(layers)
         joined = []
@@ -378,8 +379,8 @@ class Model(Sequential):
                 self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in shared}
             self._declared_input = shape
             self._build_samples(shape)
-            for layer, rng in kept:
-                layer.rng, layer._rng_from_seed = rng, True
+            for layer, rng, origin in kept:
+                _keep_stream(layer, rng, origin)
             for layer, flag in causal:          # what this model's passes run with
                 layer._drawn_causal = flag
         except BaseException as exc:

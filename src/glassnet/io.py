@@ -17,7 +17,9 @@ The JSON object has exactly these keys::
     format_version    1; a reader refuses a larger number
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
     model             model.get_config(): name, seed, dtype, input_shape, layers
-                      [{"class_name", "config"}, and "trainable": false for a frozen layer], compile
+                      [{"class_name", "config"}, and "trainable": false for a frozen layer, and
+                      "seed_origin" for a layer whose random streams a nested seeded model gave it:
+                      {"weights"/"draws": {"entropy", "spawn_key"}}, see glassnet._seeding], compile
                       {"loss", "optimizer", "metrics", and "weighted_metrics" when compiled with
                       any} or null (a metric: its name, or {"class_name", "config"} for a
                       Precision, Recall or AUC with settings)
@@ -56,7 +58,7 @@ from . import backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
-from .describing import compile_arguments
+from .describing import compile_arguments, take_seed_origin
 from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
 from .errors import ModelFileError
@@ -363,6 +365,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
                                  f"(define or import a custom Layer subclass before loading)")
         layer = cls.from_config(spec["config"])
+        take_seed_origin(layer, spec)
         layer.add_weight = _capped(layer.add_weight, left, limit)
         layer._reserve = _capped(layer._reserve, state_left, f"glassnet's cap on statistics ({state_budget} values) "
                                                               f"allows")

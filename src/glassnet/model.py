@@ -46,13 +46,20 @@ def _refuse_in_a_chain(layer):
 
 
 def _give_back(layer, given):
-    """A layer's name, dtype and generator (and whether a seed made it) as ``Sequential._join``
-    found them: it left no model, or never joined one."""
-    layer.name, layer.dtype, layer.rng, from_seed = given
-    if from_seed is None:
-        layer.__dict__.pop("_rng_from_seed", None)
-    else:
-        layer._rng_from_seed = from_seed
+    """A layer's name, dtype and generator (and whether a seed made it, and the origin of its
+    stream) as ``Sequential._join`` found them: it left no model, or never joined one."""
+    layer.name, layer.dtype, layer.rng, from_seed, origin = given
+    for attribute, value in (("_rng_from_seed", from_seed), ("_stream_origin", origin)):
+        if value is None:
+            layer.__dict__.pop(attribute, None)
+        else:
+            setattr(layer, attribute, value)
+
+
+def _keep_stream(layer, rng, origin):
+    """``layer`` draws from ``rng`` again, the stream a seeded model gave it before it joined this
+    one (whose origin, ``(entropy, spawn_key)``, configs record: see ``glassnet._seeding``)."""
+    layer.rng, layer._rng_from_seed, layer._stream_origin = rng, True, origin
 
 
 def metric_list(value, what):
@@ -216,7 +223,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
                              f"whose weights it uses; add the wrapper, or a layer of its own")
-        given = layer.name, layer.dtype, layer.rng, layer.__dict__.get("_rng_from_seed")
+        given = (layer.name, layer.dtype, layer.rng, layer.__dict__.get("_rng_from_seed"),
+                 layer.__dict__.get("_stream_origin"))
         built = layer.built, dict(layer.params), dict(layer.grads), layer.input_shape
         try:
             self._name_and_seed(layer)
@@ -348,9 +356,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # each layer keeps the generator its model's seed gave it (Dropout draws as it drew there);
         # one an unseeded model gave (augmentation = Sequential([RandomFlip()])) is replaced by
         # this model's: kept, it would draw from the OS's entropy and seed= would not fix the run
-        for layer, (_, (_, _, rng, from_seed), _) in zip(layers, joined):
+        for layer, (_, (_, _, rng, from_seed, origin), _) in zip(layers, joined):
             if rng is not None and from_seed:
-                layer.rng, layer._rng_from_seed = rng, True
+                _keep_stream(layer, rng, origin)
 
     # -- a functional model nested: the chain becomes a graph of calls --------------------------
     def _graph_block(self, model):
@@ -437,11 +445,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                     f"dtype={self.dtype.name!r} (one built in a model of its own: that model's dtype, "
                     f"Sequential(..., dtype={self.dtype.name!r}))" if layer.built else "")
             raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}{hint}")
+        # the origins of the streams a config recorded (a layer another seeded model gave its
+        # streams, rebuilt by from_config): taken here once, not again if the layer moves on
+        weights, draws = layer.__dict__.pop("_config_origins", (None, None))
         if layer.seed is None:
-            layer.rng = np.random.default_rng(
-                np.random.SeedSequence(self._entropy, spawn_key=(1, len(self.layers))))
+            derived = (int(self._entropy), (1, len(self.layers)))
+            origin = draws or derived
+            layer.rng = _seeding.stream(origin)
             # whether a seed fixed this stream: a seeded model nesting the layer keeps it only then
-            layer._rng_from_seed = self.seed is not None
+            layer._rng_from_seed = draws is not None or self.seed is not None
+            layer._stream_origin = origin if layer._rng_from_seed else None
+            if weights is not None or draws is not None:
+                # its weights come from their recorded stream, or this model's own (the original
+                # drew them there, before its stream went back to the first model's): _build_layer
+                layer._build_origin = (weights, True) if weights is not None else (derived, self.seed is not None)
 
     def _declare_input(self, input_layer):
         """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
@@ -622,8 +639,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._update_fusion()
 
     def _build_layer(self, i, layer, shape):
-        """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them."""
+        """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them.
+        Records where its weights were drawn from (``_weights_origin``), for configs."""
         if layer.built:
+            layer.__dict__.pop("_build_origin", None)       # (built before it joined: nothing to draw)
             layer.check_input_shape(shape)
             return
         # an input shape given to a later layer must be what the layers before it make:
@@ -641,8 +660,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                 f"whose parameters a model neither trains nor saves; keep every "
                                 f"weight in the layer's own params (add_weight)")
-        with sized_axes_needed(layer, shape):
-            layer.build(shape)
+        # (kept until a build succeeds: a model of a config builds on its first data, which may be refused)
+        rng, build_origin = layer.rng, layer.__dict__.get("_build_origin")
+        if build_origin is not None and build_origin[0] != layer.__dict__.get("_stream_origin"):
+            layer.rng = _seeding.stream(build_origin[0])    # not the stream it draws from later
+        try:
+            with sized_axes_needed(layer, shape):
+                layer.build(shape)
+        finally:
+            layer.rng = rng
+        if build_origin is not None:
+            del layer._build_origin
+            layer._weights_origin = build_origin[0] if build_origin[1] else None
+        else:       # its stream's, when a seed fixed it (one of the layer's own seed is no model's: None)
+            layer._weights_origin = layer.__dict__.get("_stream_origin") if layer.__dict__.get("_rng_from_seed") else None
         if not layer.built:     # its weights would be made again at the next build
             raise TypeError(f"{layer.describe()}: build() returned without marking the layer "
                             f"built; end it with super().build(input_shape)")

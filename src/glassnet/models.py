@@ -21,6 +21,11 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     seed gives clones that start where ``model`` started (not from its trained weights: copy those
     with ``clone.set_weights(model.get_weights())``), and ``seed=None`` gives each clone its own; a
     layer with a seed of its own (``Dense(3, seed=7)``) starts where its original did either way.
+    So do the layers of a seeded model nested in ``model`` (``Sequential([inner, Dense(2)], seed=0)``
+    with ``inner = Sequential([...], seed=5)``), which keep the streams ``inner``'s seed gave them:
+    the config records where those come from (each layer entry's ``"seed_origin"``), as
+    ``to_json`` and ``save`` do, so ``model_from_json`` and ``from_config`` start there too (a
+    layer's own seed is in no config: this function alone passes it on).
     Frozen layers stay frozen. A subclass of ``Model`` that draws its graph in ``call`` is cloned as the
     functional ``Model`` of that graph, as ``load_model`` gives it back.
 
