@@ -19,7 +19,16 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight"]
+           "unpack_x_y_sample_weight", "model_to_dot", "plot_model"]
+
+
+def __getattr__(name):
+    # the drawing of a model's graph (glassnet._model_graph) is read on first use: import glassnet
+    # stays as fast as it was
+    if name in ("model_to_dot", "plot_model"):
+        from . import _model_graph
+        return getattr(_model_graph, name)
+    raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
