@@ -13,7 +13,7 @@ same graph with matplotlib (the ``plot`` extra), layer by layer: each box one ro
 
 >>> import glassnet as gn
 >>> model = gn.Sequential([gn.layers.Dense(4, input_dim=2, name="hidden"), gn.layers.Dense(1, name="out")])
->>> print(gn.utils.model_to_dot(model).splitlines()[-3])
+>>> print(gn.utils.model_to_dot(model).splitlines()[-2])
 "hidden" -> "out" [penwidth=2];
 """
 import os

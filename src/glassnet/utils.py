@@ -19,7 +19,7 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "model_to_dot", "plot_model"]
+           "unpack_x_y_sample_weight"]
 
 
 def __getattr__(name):
@@ -29,6 +29,9 @@ def __getattr__(name):
         from . import _model_graph
         return getattr(_model_graph, name)
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
+
+
+__all__.extend(["model_to_dot", "plot_model"])      # (defined by __getattr__, on first use)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
