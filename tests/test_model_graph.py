@@ -362,3 +362,17 @@ def test_import_glassnet_loads_neither_the_graph_nor_matplotlib():
             "glassnet.utils.model_to_dot; print('glassnet._model_graph' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "True"]
+
+
+def test_the_readme_example_runs(image, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text[text.index("To see the network's graph"):], re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    model = gn.Sequential([gn.layers.Dense(4, input_dim=2), gn.layers.Dense(1)])
+    exec(compile(code, str(readme), "exec"), {"gn": gn, "model": model})
+    assert '"dense" -> "dense_1" [penwidth=2];' in capsys.readouterr().out
+    assert (tmp_path / "model.png").stat().st_size > 1000
