@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import _model_graph
+from glassnet import _model_drawing, _model_graph
 from glassnet.utils import model_to_dot, plot_model
 
 
@@ -254,17 +254,17 @@ def test_names_shared_by_an_input_and_a_layer_get_distinct_ids():
 def test_depths_follow_the_longest_path_and_cut_loops():
     # 0 -> 1 -> 2 -> 4, 0 -> 3 -> 4, a loop 4 -> 1 and a self-loop on 3
     edges = [(0, 1), (1, 2), (2, 4), (0, 3), (3, 4), (4, 1), (3, 3)]
-    assert _model_graph.depths(5, edges) == [0, 1, 2, 1, 3]
+    assert _model_drawing.depths(5, edges) == [0, 1, 2, 1, 3]
 
 
 @pytest.mark.parametrize("rankdir", ["TB", "LR"])
 def test_layout_places_each_box_past_the_boxes_it_reads(rankdir):
     model = functional_model(gn)
     boxes, edges = _model_graph.graph_of(model)
-    lines = [_model_graph.text_lines(box, True, False, True, False, False) for box in boxes]
-    positions, routes = _model_graph.layout(lines, edges, rankdir)
+    lines = [_model_drawing.text_lines(box, True, False, True, False, False) for box in boxes]
+    positions, routes = _model_drawing.layout(lines, edges, rankdir)
     along = 1 if rankdir == "TB" else 0         # y grows downwards; x to the right
-    level = _model_graph.depths(len(boxes), edges)
+    level = _model_drawing.depths(len(boxes), edges)
     names = [box.name for box in boxes]
     assert dict(zip(names, level)) == {"x": 0, "z": 0, "h": 1, "add": 2, "cat": 3, "frozen": 4, "drop": 5,
                                        "o1": 6, "o2": 4}
@@ -287,9 +287,9 @@ def test_layout_places_each_box_past_the_boxes_it_reads(rankdir):
 
 def test_frames_hold_their_boxes():
     boxes, edges = _model_graph.graph_of(nested_in_functional(gn), expand_nested=True)
-    lines = [_model_graph.text_lines(box, False, False, True, False, False) for box in boxes]
-    positions, _ = _model_graph.layout(lines, edges, "TB", [len(box.frame) for box in boxes])
-    ((name, (left, top, right, bottom)),) = _model_graph.frame_rectangles(boxes, positions)
+    lines = [_model_drawing.text_lines(box, False, False, True, False, False) for box in boxes]
+    positions, _ = _model_drawing.layout(lines, edges, "TB", [len(box.frame) for box in boxes])
+    ((name, (left, top, right, bottom)),) = _model_drawing.frame_rectangles(boxes, positions)
     assert name == "base"
     for k, box in enumerate(boxes):
         x, y, w, h = positions[k]
@@ -358,10 +358,10 @@ def test_errors_name_the_argument(function, tmp_path):
 
 
 def test_import_glassnet_loads_neither_the_graph_nor_matplotlib():
-    code = ("import sys, glassnet; print('glassnet._model_graph' in sys.modules, 'matplotlib' in sys.modules); "
-            "glassnet.utils.model_to_dot; print('glassnet._model_graph' in sys.modules)")
+    code = ("import sys, glassnet; loaded = lambda: [name in sys.modules for name in ('glassnet._model_graph', "
+            "'glassnet._model_drawing', 'matplotlib')]; print(*loaded()); glassnet.utils.model_to_dot; print(*loaded())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False", "True"]
+    assert out.split() == ["False"] * 3 + ["True", "False", "False"]
 
 
 def test_the_readme_example_runs(image, tmp_path, monkeypatch, capsys):

@@ -23,11 +23,14 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
 
 
 def __getattr__(name):
-    # the drawing of a model's graph (glassnet._model_graph) is read on first use: import glassnet
-    # stays as fast as it was
-    if name in ("model_to_dot", "plot_model"):
-        from . import _model_graph
-        return getattr(_model_graph, name)
+    # the graph of a model and its drawing (glassnet._model_graph, _model_drawing) are read on first
+    # use: import glassnet stays as fast as it was
+    if name == "model_to_dot":
+        from ._model_graph import model_to_dot
+        return model_to_dot
+    if name == "plot_model":
+        from ._model_drawing import plot_model
+        return plot_model
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
