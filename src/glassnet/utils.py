@@ -22,6 +22,21 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "unpack_x_y_sample_weight"]
 
 
+def __getattr__(name):
+    # the graph of a model and its drawing (glassnet._model_graph, _model_drawing) are read on first
+    # use: import glassnet stays as fast as it was
+    if name == "model_to_dot":
+        from ._model_graph import model_to_dot
+        return model_to_dot
+    if name == "plot_model":
+        from ._model_drawing import plot_model
+        return plot_model
+    raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
+
+
+__all__.extend(["model_to_dot", "plot_model"])      # (defined by __getattr__, on first use)
+
+
 def to_categorical(y, num_classes=None, dtype="float32"):
     """One-hot encode integer class labels (Keras' name).
 
