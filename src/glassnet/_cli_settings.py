@@ -85,6 +85,12 @@ def read_config(path):
         raise ValueError(f"{path}: unknown [training] keys {sorted(unknown)}; known: {[*SETTINGS, 'layers']}")
     if "architecture" in config and "layers" in training:
         raise ValueError(f"{path}: give an architecture or [training] layers, not both")
+    if "layers" in training:
+        # checked here, so that an error names the file's key, not the --layers option not given
+        try:
+            parse_layers(training["layers"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: [training] layers{str(exc).removeprefix('--layers')}") from None
     return config
 
 

@@ -84,8 +84,8 @@ def check_patterns(value, what, hint=""):
             raise ValueError(f"{what} holds {pattern!r:.100}, which `re` could take very long to search a name "
                              f"with (" + ("a backreference" if steps is None else
                                           f"over {MAX_STEPS:,} steps to search a name of {MAX_NAME} characters: "
-                                          f"repeats of repeats or alternatives, as in (a+)+ or (a|b)*, or many "
-                                          f"repeats, as in .*.*.* or a?a?...a?") + "); write a simpler one, such as 'bias' or 'norm'")
+                                          f"repeats of repeats or of overlapping alternatives, as in (a+)+ or "
+                                          f"(a|aa)*, or many repeats, as in .*.*.* or a?a?...a?") + "); write a simpler one, such as 'bias' or 'norm'")
     return patterns
 
 
