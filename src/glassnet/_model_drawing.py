@@ -166,9 +166,11 @@ def draw(boxes, edges, lines, rankdir, dpi):
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)            # y grows downwards, as the layout's
     ax.set_axis_off()
+    # names are shown as written: "$...$" in a layer's name is no formula, nor a TeX run's input
+    plain = dict(family="monospace", parse_math=False, usetex=False)
     for name, (x0, y0, x1, y1) in frames:
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=1, ec="#555555"))
-        ax.text(x0 + 0.08, y0 + 0.06, name, ha="left", va="top", fontsize=9, family="monospace", color="#555555")
+        ax.text(x0 + 0.08, y0 + 0.06, name, ha="left", va="top", fontsize=9, color="#555555", **plain)
     for box, text, (x, y, w, h) in zip(boxes, lines, positions):
         # an Input blue, a nested model (or a layer of one, framed) orange, a layer grey
         colour = "#dbe9f6" if box.kind == "InputLayer" else "#fde9c9" if box.frame or box.model else "#eeeeee"
@@ -176,7 +178,7 @@ def draw(boxes, edges, lines, rankdir, dpi):
                                     fc=colour, ec="black", lw=1.2))
         for i, line in enumerate(text):
             ax.text(x, y - h / 2 + _PAD + _LINE * (i + 0.5), line, ha="center", va="center", fontsize=9,
-                    family="monospace", weight="bold" if i == 0 else "normal",
+                    weight="bold" if i == 0 else "normal", **plain,
                     color={"Trainable": "forestgreen", "Non-trainable": "firebrick"}.get(line, "black"))
     style = dict(arrowstyle="-|>", mutation_scale=12, lw=1.3, color="#333333", shrinkA=0, shrinkB=0)
     for (a, b), route in zip(edges, routes):

@@ -97,8 +97,12 @@ def graph_of(model, expand_nested=False):
         # its outputs: its output layers' first calls (a model popped down to none: its last call)
         ends = [min(k for k in mine if calls[k] is layer) for layer in nested.outputs or ()
                 if any(calls[k] is layer for k in mine)] or mine[-1:]
+        keys = getattr(nested, "output_keys", None)     # (a record unpickled from an older glassnet: none)
+        # outputs given as a dict: Keras writes "key: shape, ..." (the keys of popped outputs: the list)
+        outputs = (", ".join(f"{key}: {_shape_text([shapes[k]])}" for key, k in zip(keys, ends))
+                   if keys is not None and len(keys) == len(ends) else _shape_text([shapes[k] for k in ends]))
         boxes.append(Box(nested.name, nested.kind, _shape_text([source_shape(p) for p in sources]),
-                         _shape_text([shapes[k] for k in ends]), dtype, None,
+                         outputs, dtype, None,
                          _weighted_trainable(nested.layers), frame, model=True))
         for k in mine:
             box_of_call[k] = len(boxes) - 1
@@ -148,8 +152,15 @@ def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# HTML's three, and the three that the label of a node of shape=record (Keras' node default, kept)
+# splits fields on: Graphviz refuses a label holding a raw "{", "}" or "|" ("bad label format")
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "{": "&#123;", "}": "&#125;",
+                               "|": "&#124;"})
+
+
 def _html(text):
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` for a Graphviz HTML label: shown as written, whatever characters a name holds."""
+    return str(text).translate(_HTML_ESCAPES)
 
 
 def _cell(text, colour="white", font_colour=None):

@@ -15,23 +15,33 @@ Not covered: two models that share layer objects (a model drawn from another's l
 and the autoencoder it is part of) have a lock each, so running both at once from two threads is
 not safe; nor is calling a layer directly (``layer(x)``) while a model using it runs.
 
-The locks are kept outside the models (keyed weakly), so that pickling and ``copy.deepcopy`` see
-no lock, and a copy gets a lock of its own.
+A callback of ``fit`` must not wait for another thread that runs the same model (a
+``ThreadPoolExecutor`` asked for ``model.predict`` and its ``result()`` awaited): that thread waits
+for the ``fit`` to end, and the ``fit`` for it. Call ``model.predict`` in the callback itself.
+
+The locks are kept outside the models, so that pickling and ``copy.deepcopy`` see no lock, and a
+copy gets a lock of its own. They are keyed by ``id(model)``, not by the model, so that a subclass
+that defines ``__eq__`` (and so has no ``__hash__``) runs as before, and two models that compare
+equal still have a lock each; each is dropped when its model is.
 """
 import functools
 import threading
 import weakref
 
-_locks = weakref.WeakKeyDictionary()      # model -> its threading.RLock, dropped with the model
-_making = threading.Lock()                # two threads asking for a new model's lock get the same one
+_locks = {}                   # id(model) -> its threading.RLock, dropped with the model (weakref.finalize)
+_making = threading.Lock()    # two threads asking for a new model's lock get the same one
 
 
 def lock_of(model):
     """The re-entrant lock of ``model``'s passes (made on first use)."""
-    lock = _locks.get(model)
+    lock = _locks.get(id(model))
     if lock is None:
         with _making:
-            lock = _locks.setdefault(model, threading.RLock())
+            lock = _locks.get(id(model))
+            if lock is None:
+                lock = _locks[id(model)] = threading.RLock()
+                # runs as the model is freed, before its id can be another object's
+                weakref.finalize(model, _locks.pop, id(model), None).atexit = False
     return lock
 
 

@@ -17,13 +17,15 @@ import numpy as np
 class Nested:
     """A model nested in another, as ``summary`` shows it: ``name``, ``kind``, ``layers`` (its
     layers, in its order), ``children`` (the ``Nested`` records of the models nested in it),
-    ``key`` (the model's, ``key_of``) and ``outputs`` (the layers making its outputs, whose
-    shapes its row shows; None: its last call's)."""
-    __slots__ = ("name", "kind", "layers", "children", "key", "outputs")
+    ``key`` (the model's, ``key_of``), ``outputs`` (the layers making its outputs, whose
+    shapes its row shows; None: its last call's) and ``output_keys`` (the keys of outputs given
+    as a dict, in their order; None otherwise)."""
+    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys")
 
-    def __init__(self, name, kind, layers, children, key=None, outputs=None):
+    def __init__(self, name, kind, layers, children, key=None, outputs=None, output_keys=None):
         self.name, self.kind, self.layers, self.children, self.key = name, kind, list(layers), list(children), key
         self.outputs = None if outputs is None else list(outputs)
+        self.output_keys = None if output_keys is None else list(output_keys)
 
 
 def key_of(model):
@@ -47,7 +49,8 @@ def record(model, layers=None):
     layers are those its call used), with the records of the models nested in it."""
     calls = model._node_layers
     return Nested(model.name, kind_of(model), model.layers if layers is None else layers,
-                  getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls])
+                  getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls],
+                  output_keys=getattr(model, "_output_keys", None))
 
 
 def check_options(line_length, positions, layer_range):

@@ -94,7 +94,8 @@ def _present(nested, present):
     from ._summary import Nested
     return Nested(nested.name, nested.kind, [layer for layer in nested.layers if id(layer) in present],
                   [_present(child, present) for child in nested.children], nested.key,
-                  None if nested.outputs is None else [layer for layer in nested.outputs if id(layer) in present])
+                  None if nested.outputs is None else [layer for layer in nested.outputs if id(layer) in present],
+                  getattr(nested, "output_keys", None))
 
 
 class DescribingMixin:

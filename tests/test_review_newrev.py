@@ -1,0 +1,102 @@
+"""Review of the per-model lock (glassnet._serial), seed_origin in configs and model_to_dot."""
+import gc
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _serial
+from glassnet.layers import Dense, Input
+
+
+class _EqualByName(gn.Sequential):
+    """A subclass comparing models by name: defining __eq__ leaves it without __hash__."""
+
+    def __eq__(self, other):
+        return isinstance(other, _EqualByName) and other.name == self.name
+
+
+class _Unhashable(gn.Model):
+    __hash__ = None
+
+    def __init__(self):
+        super().__init__()
+        self.dense = Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_models_without_a_hash_still_predict_and_train():
+    x, y = np.ones((4, 3), "float32"), np.ones((4, 2), "float32")
+    model = _EqualByName([Input((3,)), Dense(2)], seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    assert model.predict(x).shape == (4, 2)
+    model.train_on_batch(x, y)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert _Unhashable()(x).shape == (4, 2)
+
+
+def test_models_that_compare_equal_have_a_lock_each_dropped_with_them():
+    a = _EqualByName([Input((3,)), Dense(2)], name="same")
+    b = _EqualByName([Input((3,)), Dense(2)], name="same")
+    assert a == b and _serial.lock_of(a) is not _serial.lock_of(b)
+    before = len(_serial._locks)
+    del a, b
+    gc.collect()
+    assert len(_serial._locks) == before - 2
+
+
+# -- model_to_dot: names Graphviz's record labels would split ------------------------------------
+_ODD_NAMES = ["a|b", "{x}", "<&>", 'say "hi"', "ünï©ødé"]
+
+
+def _odd_model():
+    return gn.Sequential([Input((3,))] + [Dense(2, name=name) for name in _ODD_NAMES])
+
+
+def test_dot_labels_hold_no_character_a_record_label_splits_on():
+    import html
+    import re
+    text = gn.utils.model_to_dot(_odd_model(), show_shapes=True)
+    labels = re.findall(r"\[label=<(.*)>, fontname", text)
+    assert len(labels) == len(_ODD_NAMES)
+    for label, name in zip(labels, _ODD_NAMES):
+        assert not set("{}|") & set(label)
+        assert html.unescape(re.search(r"<b>(.*?)</b>", label).group(1)) == name
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graphviz_reads_the_dot_text_of_odd_names():
+    import json
+    import subprocess
+    text = gn.utils.model_to_dot(_odd_model(), show_shapes=True)
+    done = subprocess.run(["dot", "-Tjson"], input=text.encode(), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(json.loads(done.stdout)["objects"]) == len(_ODD_NAMES)
+
+
+@pytest.mark.parametrize("name", ["x$\\frac$", "cost_$^$", "a$b$c"])
+def test_plot_model_draws_dollar_signs_in_names_as_written(name, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    inner = gn.Sequential([Input((3,)), Dense(2, name=name)], name="in$" + name)
+    model = gn.Sequential([Input((3,)), inner, Dense(1)])
+    path = tmp_path / "m.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):       # the texts kept as text in the SVG
+        gn.utils.plot_model(model, path, show_layer_names=True, expand_nested=True)
+    import re
+    svg = re.sub(r"<!--.*?-->", "", path.read_text(), flags=re.S)     # (the comments hold each text as given)
+    assert f"{name} (Dense)" in svg and f"in${name}" in svg
+
+
+def test_a_nested_model_of_dict_outputs_shows_them_by_key_as_keras():
+    # Keras 3.15's label of the nested model: "Output shape: <b>p: (None, 1), q: (None, 2)</b>"
+    x = Input((4,), name="xin")
+    inner = gn.Model(x, {"p": Dense(1, name="p")(x), "q": Dense(2, name="q")(x)}, name="inner")
+    y = Input((4,), name="y")
+    out = inner(y)
+    model = gn.Model(y, gn.layers.Concatenate(name="cat")([out["p"], out["q"]]))
+    text = gn.utils.model_to_dot(model, show_shapes=True)
+    line = next(line for line in text.splitlines() if line.startswith('"inner"'))
+    assert "Output shape: <b>p: (None, 1), q: (None, 2)</b>" in line
