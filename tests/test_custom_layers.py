@@ -238,19 +238,23 @@ def test_a_layer_that_changes_the_shape_without_saying_so_is_named_on_the_first_
     assert fixed.predict(x).shape == (5, 1)
 
 
-def test_a_build_that_forgets_super_build_is_named_at_once():
+def test_a_build_that_forgets_super_build_is_built_once_as_in_keras():
     # built stayed False, so every later model.build made the weights again: training worked,
-    # and load_model later blamed the file
+    # and load_model later blamed the file; it was then refused, and Keras marks the layer built
+    # after any build (its guide's builds never call super().build), so glassnet does too
     class Forgetful(Layer):
         def build(self, input_shape):
-            self.add_weight("g", input_shape, "ones")      # no super().build(input_shape)
+            self.add_weight("g", input_shape, "random_normal")      # no super().build(input_shape)
 
         def forward(self, x, training=False):
             return x * self.params["g"]
 
-    with pytest.raises(TypeError, match=r"build\(\) returned without marking the layer built; end it "
-                                        r"with super\(\).build\(input_shape\)"):
-        gn.Sequential([Dense(3, input_dim=2), Forgetful()], seed=0)
+    model = gn.Sequential([Dense(3, input_dim=2), Forgetful()], seed=0)
+    layer = model.layers[1]
+    assert layer.built and layer.input_shape == (3,)
+    g = layer.get_weights()[0]
+    model.build((None, 2))
+    np.testing.assert_array_equal(layer.get_weights()[0], g)
 
 
 def test_a_seeded_random_layer_has_its_generator_without_parameters(rng):

@@ -24,6 +24,10 @@ MAX_CONFIG_BYTES = 64 * 2 ** 20
 KEYS = {"format", "format_version", "glassnet_version", "model", "weights", "trainable",
         "optimizer_state", "rng_states", "epoch"}
 MEMBER = re.compile(r"(config|weights/\d{3,}|optimizer/\d{3,})\.npy")
+# the members of Keras 3's .keras zip, named in the error when such a file is given to load_model
+KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5", "model.weights.npz"}
+KERAS_FILES = ("glassnet reads its own model files only; draw the model in glassnet and copy Keras' weights "
+               "over with model.set_weights(keras_model.get_weights())")
 
 
 def check_members(infos, max_bytes, file_size):
@@ -39,7 +43,8 @@ def check_members(infos, max_bytes, file_size):
         if info.filename in by_name:
             raise ModelFileError(f"member {info.filename!r} appears twice")
         if not MEMBER.fullmatch(info.filename):
-            raise ModelFileError(f"unexpected member {info.filename[:100]!r}")
+            keras = f"; a Keras .keras file: {KERAS_FILES}" if info.filename in KERAS_MEMBERS else ""
+            raise ModelFileError(f"unexpected member {info.filename[:100]!r}{keras}")
         if info.compress_type != zipfile.ZIP_STORED:
             raise ModelFileError(f"member {info.filename!r} is compressed (zip method "
                                  f"{info.compress_type}); glassnet writes every member stored")

@@ -59,7 +59,7 @@ from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
 from .describing import compile_arguments, take_seed_origin
-from ._modelfile import (FORMAT, FORMAT_VERSION, MAX_CONFIG_BYTES, check_members, generator_from_state,
+from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
 from .errors import ModelFileError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
@@ -280,8 +280,11 @@ def _load(f, compile, max_bytes):
     file_size = os.fstat(f.fileno()).st_size
     if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
-    if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
-        raise ModelFileError("not a .npz (zip) file")
+    magic = f.read(8)
+    if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):   # checked first: np.load would try pickle next
+        # Keras' legacy .h5 and its .weights.h5 files are HDF5: say so to whoever ports a Keras program
+        keras = f"; an HDF5 file (Keras' .h5 or .weights.h5?): {KERAS_FILES}" if magic == b"\x89HDF\r\n\x1a\n" else ""
+        raise ModelFileError(f"not a .npz (zip) file{keras}")
     f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
         infos = check_members(npz.zip.infolist(), max_bytes, file_size)

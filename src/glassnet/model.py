@@ -653,13 +653,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"shape to the first layer only (or Input(shape) first)")
         # their params are not the layer's: never trained, never saved (unless the layer
         # makes them its own, as the wrappers do: wrapped_layers; those may hold none)
+        # A model held (Keras' self.ffn = Sequential([...])) is the same: its weights stayed out of
+        # the model's and trained silently never; a Lambda's function may be a model (no gradient
+        # through a Lambda, as documented)
         for holder in (layer, *layer.wrapped_layers()):
             nested = [name for name, value in vars(holder).items()
-                      if isinstance(value, Layer) and not any(value is w for w in holder.wrapped_layers())]
+                      if (isinstance(value, Layer) or (isinstance(value, Sequential) and not _is_lambda(holder)))
+                      and not any(value is w for w in holder.wrapped_layers())]
             if nested:
                 raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                 f"whose parameters a model neither trains nor saves; keep every "
-                                f"weight in the layer's own params (add_weight)")
+                                f"weight in the layer's own params (add_weight), or, for a block made "
+                                f"of layers (Keras' Layer subclass calling its layers in call), "
+                                f"subclass glassnet.Model instead: its call draws them into the graph")
         # (kept until a build succeeds: a model of a config builds on its first data, which may be refused)
         rng, build_origin = layer.rng, layer.__dict__.get("_build_origin")
         if build_origin is not None and build_origin[0] != layer.__dict__.get("_stream_origin"):
@@ -959,3 +965,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def __repr__(self):
         return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"
+
+
+def _is_lambda(layer):
+    """Whether ``layer`` is a ``Lambda``, whose function may be a model: code it runs without a
+    gradient (documented), not a layer whose weights it owns."""
+    from .layers.utility import Lambda
+    return isinstance(layer, Lambda)

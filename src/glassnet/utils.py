@@ -40,10 +40,12 @@ __all__.extend(["model_to_dot", "plot_model"])      # (defined by __getattr__, o
 def to_categorical(y, num_classes=None, dtype="float32"):
     """One-hot encode integer class labels (Keras' name).
 
-    y : array-like of shape (n_samples,) or (n_samples, 1) of integers in [0, num_classes); floats
-        that are whole numbers (2.0) count as integers
+    y : array-like of shape (n_samples, ...) of integers in [0, num_classes); floats that are whole
+        numbers (2.0) count as integers. A last axis of 1 is dropped, as Keras drops it:
+        (n_samples, 1) gives (n_samples, num_classes), a tagger's labels (n_samples, steps) give
+        (n_samples, steps, num_classes)
     num_classes : positive int, optional; ``max(y) + 1`` when omitted
-    Returns ndarray of shape (n_samples, num_classes).
+    Returns ndarray of shape (*y's shape without a last axis of 1, num_classes).
 
     >>> to_categorical([0, 2], 3)
     array([[1., 0., 0.],
@@ -55,10 +57,10 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     if y.dtype.kind not in "biuf":
         raise ValueError(f"to_categorical: y must hold integer class labels >= 0, got an array of "
                          f"dtype {y.dtype}")
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"to_categorical: y must be 1-D integer labels, got shape {y.shape}")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y[..., 0]
+    if y.ndim < 1:
+        raise ValueError(f"to_categorical: y must be an array of integer labels, got a scalar {y!r:.40}")
     if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
         raise ValueError("to_categorical: y must hold integer class labels >= 0, got non-integer "
                          "values (fractions, NaN or inf)")
@@ -68,9 +70,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"to_categorical: labels must lie in [0, {num_classes}), "
                          f"got values from {y.min()} to {y.max()}")
-    out = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
+    out = np.zeros((y.size, num_classes), dtype=dtype)
+    out[np.arange(y.size), y.ravel()] = 1
+    return out.reshape(*y.shape, num_classes)
 
 
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):

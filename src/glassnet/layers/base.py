@@ -26,11 +26,15 @@ The rules a layer of your own must keep, and why:
   Keras' keywords work too (``self.add_weight(shape=(3,), initializer="ones", name="gamma")``);
   ``trainable=False`` makes state, kept in ``self.state`` (as BatchNormalization's moving
   statistics): saved, never trained, updated by ``forward`` in place.
+- ``super().build(input_shape)`` at the end of ``build`` is optional, as in Keras: a build that
+  returns without it marks the layer built (a ``Wrapper``'s must call it: it builds the wrapped layer).
 - Read a weight as ``self.params["gamma"]``, or through an attribute of the layer holding
   ``add_weight``'s return value (Keras' ``self.w = self.add_weight(...)``): a model moves every
   parameter into one flat buffer (so that the optimizer updates all of them in a few passes) and
   points such attributes at it, but an array kept anywhere else (a list, a local) is a stale copy
   that training no longer changes.
+- ``forward`` leaves its input as it was (``x = x - m``, never ``x -= m``): the input is the
+  previous layer's output, which that layer may keep for its backward pass, or the user's data.
 - ``backward`` writes every gradient (``self.grads[k][...] = ...`` or ``self.grads[k] = ...``; never
   ``+=`` onto the last step's) and returns dL/d(input), of the input's shape; it may return None
   when its ``needs_input_gradient`` is False: a model's first layer, or one below which no layer
@@ -40,8 +44,9 @@ The rules a layer of your own must keep, and why:
   that does not rebuild from its config, or that takes arguments and keeps the base
   ``get_config`` (it would load with their defaults), and ``load_model`` finds the class by its
   name, so define or import it before loading.
-- Keep every parameter in the layer's own ``params``: a layer held inside another (a Dense as an
-  attribute of a residual block) would be neither trained nor saved, so a model refuses it.
+- Keep every parameter in the layer's own ``params``: a layer or a model held inside another (a
+  Dense as an attribute of a residual block) would be neither trained nor saved, so a model
+  refuses it; a block made of layers is a subclass of ``glassnet.Model``, whose ``call`` calls them.
 - Optionally, override ``numbers_per_sample`` when forward makes a working array larger than its
   output (Conv2D's im2col copy): ``predict`` and ``evaluate`` size their default chunks from it.
 - Optionally, override ``matmul_flops`` when the layer's matrix products are not ``kernel`` times
@@ -717,12 +722,21 @@ def _unwritten(layer, method):
 def _sized_build(build):
     """``build`` under ``sized_axes_needed``, as models and ``layer(x)`` call it: called directly
     with an axis of any size (Keras' ``layer.build((None, 5))``), a layer's ``int(None)`` would
-    otherwise fail as a bare TypeError that names neither the layer nor the argument."""
+    otherwise fail as a bare TypeError that names neither the layer nor the argument.
+
+    A build that returns without ``super().build(input_shape)`` marks the layer built all the
+    same, as Keras' wrapper around ``build`` does: Keras' guide and examples write builds that only
+    make weights, and one ported as it is would otherwise make them again at every build. Not so
+    for a ``Wrapper``: its base ``build`` builds the wrapped layer, which nothing else would."""
     @functools.wraps(build)
     def sized(self, *args, **kwargs):
         shape = args[0] if args else kwargs.get("input_shape")
         with sized_axes_needed(self, shape):
-            return build(self, *args, **kwargs)
+            out = build(self, *args, **kwargs)
+        # (a wrapper's super().build builds the layer it wraps: one that forgot it is still refused)
+        if not self.built and shape is not None and not self.wrapped_layers():
+            Layer.build(self, shape)        # input_shape and built, as super().build sets them
+        return out
     return sized
 
 
