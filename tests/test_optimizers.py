@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+import glassnet as gn
 from glassnet import optimizers
 
 from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
@@ -192,7 +193,7 @@ def test_bad_hyperparameters_are_refused_naming_the_argument(cls, kwargs, arg):
 
 
 def test_an_int_beyond_floats_range_is_refused_not_an_overflow_error():
-    with pytest.raises(ValueError, match=r"^SGD: learning_rate must be a finite number > 0, got 1000000000"):
+    with pytest.raises(ValueError, match=r"^SGD: learning_rate must be a finite number >= 0, got 1000000000"):
         optimizers.SGD(10 ** 400)
 
 
@@ -766,3 +767,16 @@ def test_adafactor_review_fixes_ema_state_in_a_file_and_a_fortran_ordered_weight
     optimizers.Adafactor(0.1).apply([("w", w, g)])
     optimizers.Adafactor(0.1).apply([("w", c, g)])
     np.testing.assert_array_equal(w, c)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_a_learning_rate_of_zero_is_taken_and_moves_nothing(name):
+    # Keras 3.15 and torch.optim take 0 (a frozen run, the start of a warm-up set by hand)
+    opt = getattr(optimizers, name)(learning_rate=0.0)
+    model = gn.Sequential([gn.layers.Dense(2, input_dim=3)], seed=0)
+    model.compile(loss="mse", optimizer=opt)
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), epochs=2, verbose=0)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    assert getattr(optimizers, name).from_config(opt.get_config()).learning_rate == 0.0

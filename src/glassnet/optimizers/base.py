@@ -301,12 +301,13 @@ class Optimizer:
     attributes of the same names, and ``from_config`` passes them through the same checks.
 
     ``learning_rate`` may instead be a ``schedules.LearningRateSchedule``: it is then kept as
-    ``schedule`` and sets ``learning_rate`` before every update (a rate >= 0; 0 is allowed there),
+    ``schedule`` and sets ``learning_rate`` before every update (a rate >= 0, as a fixed one: 0, Keras' and PyTorch's
+    too, takes no step),
     and a rate set by hand is refused. ``reset()`` restarts the schedule with the step count (a
     layer frozen after training, a ``pop``, a new ``compile``), where Keras keeps counting.
     """
     name = None
-    hyper_parameters = {"learning_rate": "> 0", **{name: "None or > 0" for name in CLIPPING},
+    hyper_parameters = {"learning_rate": ">= 0", **{name: "None or > 0" for name in CLIPPING},
                         "weight_decay": "None or >= 0", "use_ema": "flag", "ema_momentum": "[0, 1]",
                         "ema_overwrite_frequency": "None or int >= 1"}
     # the state arrays an update may keep per key; those every step creates; those that are sums of
