@@ -1,6 +1,7 @@
 """Keras' list forms for a model of one input and one output (a ``Sequential``, or a functional
 ``Model`` of one Input and one output): ``[x]`` for ``x``, ``[y]`` for ``y``, ``[w]`` for
-``sample_weight``, ``{input name: x}`` for ``x``, and at compile ``[loss]``, ``{name: loss}``,
+``sample_weight``, ``{input name: x}`` for ``x``, ``{output key: y}`` and ``{output key: w}``
+where Keras takes them (``by_output_name``), and at compile ``[loss]``, ``{name: loss}``,
 ``[[metrics]]``, ``{name: [metrics]}``, ``loss_weights`` as ``w``, ``[w]`` or ``{name: w}``.
 
 A list is data too: ``[[0.1, 0.2, 0.3]]`` is one sample of three features, and a list of arrays
@@ -27,6 +28,30 @@ def by_input_name(x, name, input_name):
     raise ValueError(f"{name}: a dict by input name takes the model's one input, {input_name!r}; got the keys "
                      f"{sorted(map(str, x))!r:.200}; give {{{input_name!r}: array}} or the array itself (an Input "
                      f"is named by Input(shape, name=...))")
+
+
+def by_output_name(y, name, key, output, what="targets"):
+    """``y`` as Keras' dict of the one output's array by its key, unwrapped: ``(y[key],
+    "y['key']")``; anything else ``(y, name)`` as given (``what``: "targets" or "weights", for
+    ``sample_weight``, whose ``{key: None}`` is None, no weights).
+
+    ``key``: the name a dict takes, where Keras 3.15 takes one: the key of a nested functional
+    Model's dict output when that model is a Sequential's last layer (``Model(inputs, {"s": o})``),
+    or a functional Model's one output (graph.Model). None: Keras 3.15 takes no dict here (a
+    Sequential of plain layers fails on ``{name: y}``, converting the dict's keys to numbers), so a
+    dict is refused, naming ``output`` (the output layer's name) and the forms it takes."""
+    if not isinstance(y, dict):
+        return y, name
+    keys = sorted(map(str, y))
+    if key is None:
+        raise ValueError(f"{name}: a dict of {what} by output name is Keras' form for outputs given as a dict "
+                         f"(gn.Model(inputs, {{'name': tensor}}), or a Sequential whose last layer is such a model); "
+                         f"this model's one output{f' ({output!r})' if output else ''} takes its {what} themselves, or "
+                         f"a list of them alone (Keras 3.15 fails on the dict here too); got the keys {keys!r:.200}")
+    if list(y) != [key]:
+        raise ValueError(f"{name}: a dict of {what} by output name takes the model's one output, {key!r}; got the "
+                         f"keys {keys!r:.200}")
+    return y[key], f"{name}[{key!r}]"
 
 
 def _shapes(arrays):

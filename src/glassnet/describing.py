@@ -305,6 +305,8 @@ class DescribingMixin:
                        for i, layer in enumerate(self.layers)],
             "compile": None if self.loss is None or not with_compile else self._compile_config(),
             **({"graph": self._graph_config()} if self._nested_calls is not None else {}),
+            # its last layer a functional Model of a dict output: the dict's key (Sequential._nested_dict_key)
+            **({"output_key": key} if (key := self._nested_dict_key()) is not None else {}),
         }
         if self._nested_calls is not None:
             # the model's input shape gives every call its shapes (a merge's own would be a list)
@@ -379,6 +381,12 @@ class DescribingMixin:
         if config.get("graph") is not None:        # a functional Model nested: its calls join with their graph
             model = cls(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
             model._add_layers(layers, check_graph_config(config["graph"], layers))
+            key = config.get("output_key")
+            if key is not None:
+                if not isinstance(key, str) or not key:
+                    raise ValueError(f"config: 'output_key' must name the dict output of the model's last "
+                                     f"layer, a non-empty string; got {key!r:.60}")
+                model._dict_output = (key, model._output_layer)
         else:
             model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))

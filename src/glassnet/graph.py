@@ -688,6 +688,11 @@ class Model(Sequential):
     def _single_output_name(self):
         return self._output_labels()[0]
 
+    def _dict_output_key(self):
+        # a model of one output takes {its name: y} and {its name: w}: Keras 3.15 does for a dict
+        # output of one key; for a plain output (its layer's name) Keras 3.15 fails, glassnet takes it
+        return self._output_labels()[0] if self._heads is None else None
+
     def _given_input_name(self):
         return self._input_names[0] if self._input_names else None
 
@@ -713,11 +718,8 @@ class Model(Sequential):
         """One weight per sample (n,), for every output; or Keras' weights per output (a list in the
         outputs' order or a dict by their names, None or a missing name for an output left
         unweighted), with several outputs packed as one column each, (n, outputs)."""
-        if not per_output_weights(sample_weight):
-            return super()._check_weights(sample_weight, x, name)
-        if self._heads is None:         # Keras' {name: w} for a model of one output ([w]: Sequential's)
-            if isinstance(sample_weight, dict) and list(sample_weight) == self._output_labels():
-                sample_weight, name = sample_weight[self._output_labels()[0]], f"{name}[{self._output_labels()[0]!r}]"
+        if self._heads is None or not per_output_weights(sample_weight):
+            # (one output: Keras' {name: w} and [w] are Sequential's, by _dict_output_key)
             return super()._check_weights(sample_weight, x, name)
         given = per_output(sample_weight, self._heads, name, allow_missing=True)
         packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
@@ -746,9 +748,7 @@ class Model(Sequential):
         if not self._calls:
             self._draw_from(x)
         if self._heads is None:
-            # Keras' dict by the one output's name (a list of its one array: Sequential's)
-            if isinstance(y, dict) and list(y) == self._output_labels():
-                y, yname = y[self._output_labels()[0]], f"{yname}[{self._output_labels()[0]!r}]"
+            # (Keras' dict by the one output's name and a list of its one array: Sequential's)
             return super()._prepare_xy(x, y, xname, yname, cast)
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
@@ -778,25 +778,13 @@ class Model(Sequential):
             head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
         return x, packed
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """``Sequential.predict``; a list of arrays, one per output, for a model of several; a
-        dict of them for outputs given as a dict (in its order)."""
-        out = super().predict(x, batch_size, verbose, steps, callbacks)
-        return self._public_outputs(out)
-
     def _public_outputs(self, out):
+        """``predict``'s and ``model(x)``'s outputs: a list of arrays, one per output, for a model
+        of several; a dict of them for outputs given as a dict (in its order)."""
         outputs = [out] if self._heads is None else split_outputs(out, self._heads)
         if self._output_keys is not None:
             return as_dict(self._output_keys, outputs)
         return out if self._heads is None else outputs
-
-    def __call__(self, x, training=None):
-        """``Sequential.__call__``; a list of arrays, one per output, for a model of several (a
-        dict for outputs given as a dict); on symbolic tensors, as many symbolic outputs."""
-        out = super().__call__(x, training)
-        if isinstance(out, (list, dict, SymbolicTensor)):      # symbolic (_call_symbolic)
-            return out
-        return self._public_outputs(out)
 
     def _pass(self, x, training):
         out = super()._pass(x, training)

@@ -271,8 +271,11 @@ class InferenceMixin:
         hooks.call(hook, batch, {} if outputs is None else {"outputs": self._public_outputs(outputs)})
 
     def _public_outputs(self, out):
-        """predict's outputs as it returns them (a model of several outputs splits them)."""
-        return out
+        """predict's and ``model(x)``'s outputs as they return them: ``{key: out}`` for a Sequential
+        whose last layer is a functional Model of a dict output (``_nested_dict_key``); a model of
+        several outputs splits them (graph.Model)."""
+        key = self._nested_dict_key()
+        return out if key is None else {key: out}
 
     @serialized
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
@@ -305,7 +308,7 @@ class InferenceMixin:
             out = self._predict_feed(feed, hooks) if feed is not None else self._predict_arrays(x, bs, hooks)
             if hooks is not None:
                 hooks.call("on_predict_end", {})
-        return out
+        return self._public_outputs(out)
 
     def _inference_hooks(self, callbacks, verbose, steps):
         """The CallbackList of evaluate's or predict's ``callbacks`` (None without any), with
@@ -366,7 +369,7 @@ class InferenceMixin:
         x = self._on_device(self._prepare_x(x))
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
-        return out
+        return self._public_outputs(out)
 
     def _call_symbolic(self, x, training=None):
         """``model(tensor)`` while a functional Model is drawn: this model's calls made again, in
@@ -411,6 +414,8 @@ class InferenceMixin:
         for tensor in tensors:
             tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]
+        if self._nested_dict_key() is not None:       # a Sequential ending in a model of a dict output
+            return {self._nested_dict_key(): outputs[0]}
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _call_settings(self):

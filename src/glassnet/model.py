@@ -143,6 +143,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _call_caches = {}
     # the models nested in this one, as summary shows them (glassnet._summary.Nested records)
     _nesting = ()
+    # (key, layer): a functional Model whose one output is given as a dict {key: tensor} was
+    # nested here, its output made by `layer`; while that layer makes this model's output, the
+    # model gives and takes that dict as Keras does (_nested_dict_key)
+    _dict_output = None
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         self.dtype = backend.resolve_dtype(dtype)
@@ -320,6 +324,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise
         from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
+        # a model of a dict output ({"s": tensor}; or a Sequential ending in one) hands it on as a dict
+        key = model._output_keys[0] if getattr(model, "_output_keys", None) else model._nested_dict_key()
+        if key is not None:
+            self._dict_output = (key, self._output_layer)
 
     def _add_layers(self, layers, block=None):
         """``layers`` joined in order, then one build (a layer refused there leaves no build half
@@ -379,9 +387,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"output only: draw the whole network as a functional Model (call {model.name!r} "
                              f"on a list of tensors there)")
         if functional and model._heads is not None:
+            # (Keras 3.15 takes one of a dict output as the last layer, predicts a dict and trains
+            # on dict targets; here a Sequential's targets and losses are one output's)
             raise ValueError(f"add: functional Model {model.name!r} has {len(model._heads)} outputs; a Sequential "
                              f"hands one array from layer to layer, so it nests a Model of one input and one "
-                             f"output only: draw the whole network as a functional Model")
+                             f"output only (Keras 3.15 takes one of several outputs given as a dict as the last "
+                             f"layer; glassnet does not): draw the whole network as a functional Model, "
+                             f"gn.Model(inputs, {model.name}(hidden)), which gives and takes the same dicts")
         if functional and model._takes_text():
             raise NotImplementedError(f"add: functional Model {model.name!r} reads texts (its Input has "
                                       f"dtype='string'); nesting it in a Sequential is not supported yet: put its "
@@ -487,6 +499,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._nested_calls is not None:
             self._pop_call()
         layer = self.layers.pop()
+        if self._dict_output is not None and self._dict_output[1] is layer:
+            self._dict_output = None            # the nested model's output went with it
         if self._nesting:
             # the records of the models nested here keep the layers left (a popped layer, its weights
             # and its last batch's caches, is the caller's to keep or drop)
@@ -749,6 +763,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         tied embedding, called last to reverse) may make the output. Its forward cache (``z``,
         which a fused loss reads) is then that call's, the last one a pass makes."""
         return self._node_layers[-1]
+
+    def _nested_dict_key(self):
+        """The key of Keras' dict of the one output, ``{key: output}``, when the model's last layer
+        is a functional Model whose output was given as a dict (``Model(inputs, {"s": o})``): as in
+        Keras 3.15, ``predict``, ``model(x)`` and ``predict_on_batch`` give ``{"s": array}``, and
+        compile, ``fit`` and ``evaluate`` take dicts by ``"s"``. None otherwise, and once a layer
+        follows the nested model (Keras 3.15 fails to build then; here that layer reads its array).
+        """
+        given = self._dict_output
+        return given[0] if given is not None and self.layers and self._output_layer is given[1] else None
 
     def _source_shapes(self, shape):
         """The sample shape of each of the model's inputs, for model inputs of ``shape``: one."""

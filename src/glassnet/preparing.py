@@ -5,7 +5,7 @@ start here, so a bad argument gets the same error whichever call it was given to
 import numpy as np
 
 from . import backend, metrics
-from ._listforms import by_input_name, one_input, one_output
+from ._listforms import by_input_name, by_output_name, one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
@@ -152,6 +152,8 @@ class PreparingMixin:
         # Keras' [y]; one sample's targets in a list are its row: as the output's samples, or a
         # sparse loss's labels, one per position (with or without an axis of 1)
         shape = self._output_shape_for(x.shape[1:], x)
+        # Keras' {key: y} where it takes one (a nested model's dict output, last), refused elsewhere
+        y, yname = by_output_name(y, yname, self._dict_output_key(), self._output_layer.name)
         y, yname = one_output(y, yname, x.shape[0], self._single_output_name(),
                               sample_shapes=(shape, shape[:-1], (*shape[:-1], 1)))
         y = as_array(y, yname, self.dtype, allow_int=True)
@@ -181,9 +183,18 @@ class PreparingMixin:
         return self._given_input_name() or "input_layer"
 
     def _single_output_name(self):
-        """The name of the model's one output, its layer's (Keras' key for it in per-output dicts);
-        None for a model with no layers yet."""
-        return self._output_layer.name if self.layers else None
+        """The name of the model's one output, its layer's (Keras' key for it in compile's
+        per-output dicts), or the key of a nested functional Model's dict output when that model is
+        the last layer (``_nested_dict_key``: Keras 3.15's key then); None for a model with no
+        layers yet."""
+        return (self._nested_dict_key() or self._output_layer.name) if self.layers else None
+
+    def _dict_output_key(self):
+        """The key under which ``fit``, ``evaluate`` and their batch calls take the one output's
+        targets and weights as a dict (``{key: y}``), where Keras 3.15 takes such a dict: a
+        Sequential whose last layer is a functional Model of a dict output; None (a dict refused)
+        for a Sequential of plain layers, on which Keras 3.15 fails (graph.Model: its output's)."""
+        return self._nested_dict_key()
 
     def _output_shape_for(self, sample_shape, x=None):
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
@@ -247,6 +258,8 @@ class PreparingMixin:
         positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
                      else None)
         if list_forms:
+            sample_weight, name = by_output_name(sample_weight, name, self._dict_output_key(),
+                                                 self._output_layer.name if self.layers else None, "weights")
             sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights",
                                              sample_shapes=() if positions is None else (positions,))
         return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
