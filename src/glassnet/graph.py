@@ -241,6 +241,9 @@ class Model(Sequential):
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
+    # its own Inputs and output tensors, set when it is drawn (_make_graph): plain attributes here,
+    # not the properties a Sequential draws itself for (glassnet._sequential_tensors)
+    inputs = outputs = ()
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -394,6 +397,9 @@ class Model(Sequential):
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
+
+    def _draw_symbolic(self):
+        pass            # its tensors are those it was drawn from (a Sequential draws its own at build)
 
     def build(self, input_shape):
         """A Model is built when it is made (its Inputs fix the shapes): ``build`` with those shapes
