@@ -128,3 +128,21 @@ def test_a_sequential_nesting_a_functional_model_and_a_copy_draw_theirs(rng):
     np.testing.assert_allclose(gn.Model(copied.inputs, copied.outputs).predict(x), model.predict(x), rtol=1e-6)
     loaded = gn.Sequential.from_config(model.get_config())
     assert loaded.outputs[0].shape == (None, 2)
+
+
+def test_the_readme_feature_extraction_runs_as_written(rng):
+    import re
+    from pathlib import Path
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("as the Keras guide's feature extraction uses them"):]
+    namespace = {"gn": gn}
+    exec(compile(re.search(r"```python\n(.*?)```", section, re.S).group(1), str(readme), "exec"), namespace)
+    initial, features, every = namespace["initial"], namespace["features"], namespace["every"]
+    x = rng.random((1, 250, 250, 3)).astype(np.float32)
+    maps = every.predict(x)
+    assert [m.shape for m in maps] == [(1, 123, 123, 32), (1, 121, 121, 32), (1, 119, 119, 32)]
+    np.testing.assert_allclose(features.predict(x), maps[1], rtol=1e-6)
+    np.testing.assert_allclose(initial.predict(x), maps[2], rtol=1e-6)

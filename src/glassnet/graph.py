@@ -21,7 +21,8 @@ back (a residual block's input gets the block's gradient plus the shortcut's), a
 sends one gradient to each of its inputs.
 
 Several inputs (``Model([a, b], outputs)``, fed ``[xa, xb]`` or a dict by name) travel packed in
-one array per batch and are split into views where the graph starts (see ``Model``).
+one array per batch and are split into views where the graph starts (see ``Model``). Inputs given
+as a dict (``Model({"a": a, "b": b}, outputs)``) are fed dicts by its keys: see glassnet._dictinputs.
 
 A layer called more than once (shared weights: a siamese network's encoder) is listed once in
 ``model.layers``; the graph is of calls (``_calls``: the layer of each), and each call's forward
@@ -203,7 +204,8 @@ class Model(Sequential):
     ----------
     inputs : InputLayer (``glassnet.Input(shape)``), or a list of them
         With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
-        a dict by the Inputs' names), one per Input, the same number of samples in each.
+        a dict by the Inputs' names), one per Input, the same number of samples in each. Or a dict
+        ``{key: Input}``: data then comes as dicts by those keys (see glassnet._dictinputs).
     outputs : the SymbolicTensor a layer call returned, or a list of them (several outputs:
         see glassnet.outputs), or a dict of them by name (see glassnet._dictoutputs)
     name : str
