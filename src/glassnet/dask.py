@@ -181,7 +181,7 @@ def _final_metrics(model, x, y, validation_data, kwargs):
             x, validation_data = model._sources(x), (model._sources(validation_data[0]), *validation_data[1:])
             readers = model._text_readers
             if readers:     # an Input of texts: its texts as given (evaluate encodes them), not the ids packed here
-                columns = [given[name] for name in model._input_names] if isinstance(given, dict) else list(given)
+                columns = [given[name] for name in model._feed_keys()] if isinstance(given, dict) else list(given)
                 cut = len(x[0])
                 x = [columns[j][:cut] if j in readers else part for j, part in enumerate(x)]
                 validation_data = ([columns[j][cut:] if j in readers else part

@@ -374,7 +374,7 @@ class DescribingMixin:
             target = cls if issubclass(cls, Model) and not callable(getattr(cls, "call", None)) else Model
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), config.get("modes"), config.get("options"),
-                                       name=config.get("name", "model"), **settings)
+                                       config.get("input_keys"), name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")

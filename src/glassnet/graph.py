@@ -21,7 +21,8 @@ back (a residual block's input gets the block's gradient plus the shortcut's), a
 sends one gradient to each of its inputs.
 
 Several inputs (``Model([a, b], outputs)``, fed ``[xa, xb]`` or a dict by name) travel packed in
-one array per batch and are split into views where the graph starts (see ``Model``).
+one array per batch and are split into views where the graph starts (see ``Model``). Inputs given
+as a dict (``Model({"a": a, "b": b}, outputs)``) are fed dicts by its keys: see glassnet._dictinputs.
 
 A layer called more than once (shared weights: a siamese network's encoder) is listed once in
 ``model.layers``; the graph is of calls (``_calls``: the layer of each), and each call's forward
@@ -67,6 +68,7 @@ from .layers.readers import CallReader
 from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
+from ._dictinputs import check_config_keys, flat_inputs
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs, loss_log_order
 from .describing import metric_settings
 from .model import Sequential, _keep_stream, fuses_with
@@ -202,7 +204,8 @@ class Model(Sequential):
     ----------
     inputs : InputLayer (``glassnet.Input(shape)``), or a list of them
         With several, ``fit``, ``evaluate`` and ``predict`` take a list of arrays in this order (or
-        a dict by the Inputs' names), one per Input, the same number of samples in each.
+        a dict by the Inputs' names), one per Input, the same number of samples in each. Or a dict
+        ``{key: Input}``: data then comes as dicts by those keys (see glassnet._dictinputs).
     outputs : the SymbolicTensor a layer call returned, or a list of them (several outputs:
         see glassnet.outputs), or a dict of them by name (see glassnet._dictoutputs)
     name : str
@@ -241,6 +244,10 @@ class Model(Sequential):
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
+    _input_keys = None          # inputs given as a dict: its keys, in the order given (glassnet._dictinputs)
+    # its own Inputs and output tensors, set when it is drawn (_make_graph): plain attributes here,
+    # not the properties a Sequential draws itself for (glassnet._sequential_tensors)
+    inputs = outputs = ()
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -272,13 +279,13 @@ class Model(Sequential):
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
         self._shared_outputs = {}
         self._nesting = ()
-        self._output_keys = None
+        self._output_keys = self._input_keys = None
 
     def _make_graph(self, inputs, outputs):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
+        input_keys = None   # inputs as a dict: its keys as given (glassnet._dictinputs)
         if isinstance(inputs, dict):
-            raise TypeError("Model: inputs as a dict is not supported; give a list of Inputs (named with "
-                            "Input(shape, name=...): fit and predict then take a dict by those names)")
+            input_keys, inputs = flat_inputs(inputs)
         keys = None         # outputs as a dict: its keys as given (glassnet._dictoutputs)
         if isinstance(outputs, dict):
             keys, outputs = flat_outputs(outputs)
@@ -343,7 +350,7 @@ class Model(Sequential):
         self._nesting = list({t.nested_in.key: t.nested_in for t in tensors if t.nested_in is not None}.values())
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
         self._outputs_at = [index[id(tensor)] for tensor in outputs]
-        self._output_keys = keys
+        self._output_keys, self._input_keys = keys, input_keys
         # _heads: several outputs (glassnet.outputs); _call_caches: a shared layer's forward cache
         # of each call (see _walk)
         self._input_names = [given.name for given in inputs]
@@ -394,6 +401,9 @@ class Model(Sequential):
             if isinstance(exc, ValueError) and str(exc).startswith("add: "):    # _join's word for a Sequential's step
                 raise ValueError("Model: " + str(exc)[5:]) from None
             raise
+
+    def _draw_symbolic(self):
+        pass            # its tensors are those it was drawn from (a Sequential draws its own at build)
 
     def build(self, input_shape):
         """A Model is built when it is made (its Inputs fix the shapes): ``build`` with those shapes
@@ -529,10 +539,22 @@ class Model(Sequential):
                 for layer in self._nested_layers:
                     layer.trainable = self._trainable_setting
             return outputs
+        if isinstance(x, dict):
+            x = self._tensors_by_key(x)
         outputs = super()._call_symbolic(x, training)
         if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
             return as_dict(self._output_keys, outputs if isinstance(outputs, list) else [outputs])
         return outputs
+
+    def _tensors_by_key(self, x):
+        """A dict of tensors this model is called on, as the list of them in the order of its
+        inputs: by the keys of its inputs dict (or, for inputs given as a list, the Inputs' names)."""
+        keys = self._feed_keys()
+        missing = [key for key in keys if key not in x]
+        if missing or not self._calls:
+            raise TypeError(f"model {self.name!r}: called on a dict of tensors, it takes the keys {keys}, got "
+                            f"{sorted(map(str, x))!r:.200}" + (f"; missing {missing}" if missing else ""))
+        return [x[key] for key in keys] if len(keys) > 1 else x[keys[0]]
 
     def _evaluate_feed(self, feed, hooks=None):
         if not self._calls:         # drawn from the first batch before the metrics are counted
@@ -562,8 +584,16 @@ class Model(Sequential):
 
     @property
     def input(self):
-        """The model's Input (Keras' ``model.input``; a list of them for a model of several)."""
+        """The model's Input (Keras' ``model.input``; a list of them for a model of several; the
+        dict of them, in its order, for inputs given as a dict)."""
+        if self._input_keys is not None:
+            return as_dict(self._input_keys, self.inputs)
         return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    def _feed_keys(self):
+        """The keys of a dict of data, one per input in the order of ``inputs``: the keys of the
+        dict the model was made with (sorted: its flat order), else the Inputs' names."""
+        return sorted(self._input_keys) if self._input_keys is not None else list(self._input_names)
 
     @property
     def output(self):
@@ -694,7 +724,8 @@ class Model(Sequential):
         return self._output_labels()[0] if self._heads is None else None
 
     def _given_input_name(self):
-        return self._input_names[0] if self._input_names else None
+        # (a dict of one Input: its key is what a dict of data is keyed by)
+        return self._feed_keys()[0] if self._input_names else None
 
     def _update_fusion(self):
         super()._update_fusion()
@@ -867,7 +898,8 @@ class Model(Sequential):
         if self._input_shapes is None:
             # (Keras' dict by the one Input's name, and a list of its one array: Sequential's)
             return super()._prepare_x(x, name, cast)
-        names, count = self._input_names, len(self._input_shapes)
+        names, count = self._feed_keys(), len(self._input_shapes)
+        what = "the keys of the model's inputs dict" if self._input_keys is not None else "the Inputs' names"
         if isinstance(x, dict):
             if len(set(names)) < count:
                 raise ValueError(f"{name}: a dict needs Inputs of distinct names, the model's are {names}; name "
@@ -875,7 +907,7 @@ class Model(Sequential):
             missing = [key for key in names if key not in x]
             if missing:
                 # other keys are left alone, as Keras 3 does (dict(df) of a table with more columns)
-                raise ValueError(f"{name}: expected a dict with the keys {names} (the Inputs' names), got "
+                raise ValueError(f"{name}: expected a dict with the keys {names} ({what}), got "
                                  f"{sorted(map(str, x))!r:.200}; missing {missing}")
             arrays, labels = [x[key] for key in names], [f"{name}[{key!r}]" for key in names]
         elif isinstance(x, (list, tuple)) and len(x) == count:
@@ -883,7 +915,7 @@ class Model(Sequential):
         else:
             got = f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
             raise TypeError(f"{name}: the model has {count} inputs ({', '.join(names)}); give a list of {count} "
-                            f"arrays in that order, or a dict by their names; got {got}")
+                            f"arrays in that order, or a dict by those keys ({what}); got {got}")
         checked = []
         for j, (array, label, shape) in enumerate(zip(arrays, labels, self._input_shapes)):
             if j in self._text_readers:         # texts: the numbers their reader makes of them
@@ -893,7 +925,7 @@ class Model(Sequential):
             if j not in self._text_readers and array.ndim == len(shape) and shape and shape[-1] == 1:
                 array = array[..., None]       # a column (n,) for Input((1,)): Keras adds the axis (dict(df))
             if not shape_fits(tuple(array.shape[1:]), shape):
-                raise ValueError(f"{label}: input {names[j]!r} takes samples of shape {shape}, got samples of "
+                raise ValueError(f"{label}: input {self._input_names[j]!r} takes samples of shape {shape}, got samples of "
                                  f"shape {array.shape[1:]} (an array of shape {array.shape})")
             for k, (layer, parents) in enumerate(zip(self._calls, self._graph)):
                 if -1 - j in parents:       # an Embedding's ids, checked as given (with the call's own arguments)
@@ -982,6 +1014,8 @@ class Model(Sequential):
             config["inputs"] = [{"name": self._input_names[0], "shape": [1], "dtype": "string"}]
         for j in self._text_readers if self._input_shapes is not None else ():
             config["inputs"][j] = {"name": self._input_names[j], "shape": [1], "dtype": "string"}
+        if self._input_keys is not None:        # the dict's keys, in the order given (the Inputs: sorted)
+            config["input_keys"] = list(self._input_keys)
         if self._output_keys is not None:       # the dict's keys, in the order given: {key: call}
             config["outputs"] = as_dict(self._output_keys, self._outputs_at)
         elif self._heads is not None:
@@ -1024,11 +1058,13 @@ class Model(Sequential):
         return super()._from_config(config)
 
     @classmethod
-    def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None, **kwargs):
+    def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
+                     input_keys=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
-        call; ``{key: call}`` for outputs given as a dict). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
+        call; ``{key: call}`` for outputs given as a dict), its inputs given as a dict by
+        ``input_keys`` (in the given order; the Inputs are in the sorted keys' order). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
         a file may say anything."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
@@ -1042,6 +1078,8 @@ class Model(Sequential):
             raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]} (and 'dtype': "
                              "'string' for texts), one per Input")
         sources = [InputLayer(spec["shape"], name=spec["name"], dtype=spec.get("dtype")) for spec in inputs]
+        if input_keys is not None:
+            check_config_keys(input_keys, len(sources))
         called = [layers[c] for c in calls]
         for k, (layer, parents) in enumerate(zip(called, inbound)):
             merges = getattr(layer, "merges", False)
@@ -1072,7 +1110,9 @@ class Model(Sequential):
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]
-        model = cls(sources if len(sources) > 1 else sources[0], ends, **kwargs)
+        given = (as_dict(input_keys, sources) if input_keys is not None
+                 else sources if len(sources) > 1 else sources[0])
+        model = cls(given, ends, **kwargs)
         # the graph's own order is the one it was saved in; any other would pair weights wrongly
         if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))
                 or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):

@@ -28,6 +28,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
 from .preparing import PreparingMixin
+from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
 
 
@@ -93,7 +94,7 @@ def fuses_with(layer, activation):
     return overrides >= gives
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin,
-                 CompileConfigMixin):
+                 CompileConfigMixin, SequentialTensorsMixin):
     """A linear stack of layers.
 
     Parameters
@@ -312,7 +313,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if shared:          # Keras nests one model twice, sharing its weights; glassnet has no such layer
             raise ValueError(f"add: model {model.name!r} holds {shared[0]}, which is already in this model (a "
                              f"model's layers can join another model once)")
-        declared = self._declared_input, self._declared_text, self._declared_name
+        declared = self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer
         if not self.layers and self._declared_input is None and model._declared_input is not None:
             # the nested model's input is this one's, of its name (a functional Model's Input's)
             self._declare_input(InputLayer(model._declared_input, name=model._given_input_name(),
@@ -320,7 +321,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         try:
             self._add_layers(list(model.layers), block)
         except BaseException:
-            self._declared_input, self._declared_text, self._declared_name = declared
+            self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer = declared
             raise
         from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
@@ -479,6 +480,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._declared_input = input_layer.shape
         self._declared_text = input_layer.dtype == "string"
         self._declared_name = None if input_layer._auto_named else input_layer.name
+        self._declared_input_layer = input_layer        # model.inputs[0], as Keras keeps it (_sequential_tensors)
 
     def pop(self):
         """Remove the last layer and return it (Keras' ``Sequential.pop``).
@@ -514,6 +516,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
+            self._symbolic = None           # no layers, no tensors (Keras: "no defined inputs yet")
             self._views, self._triples, self._sizes, self._names, self._shapes = [], [], [], [], []
             self._penalties, self._constrained = [], []
             self._update_fusion()
@@ -651,6 +654,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._flatten_parameters()
         self.built = True
         self._update_fusion()
+        # Keras' model.inputs, model.outputs and each layer's output: the layers drawn on an Input
+        # of these samples (glassnet._sequential_tensors)
+        self._draw_symbolic()
 
     def _build_layer(self, i, layer, shape):
         """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them.

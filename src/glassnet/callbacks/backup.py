@@ -130,7 +130,7 @@ class BackupAndRestore(Callback):
     def _restore(self, backup):
         model = self.model
         # a functional Model's graph too: its calls, their own modes and arguments, its outputs
-        wiring = ("layers", "inbound", "inputs", "calls", "modes", "options", "outputs")
+        wiring = ("layers", "inbound", "inputs", "input_keys", "calls", "modes", "options", "outputs")
         if any(backup.get_config().get(key) != model.get_config().get(key) for key in wiring):
             raise ValueError(f"BackupAndRestore: {self.path} is the backup of another network (other "
                              f"layers or settings); give this run a folder of its own, or delete it")

@@ -527,7 +527,9 @@ class Layer(KerasSurface):
         call = self.__dict__.get("_first_call")
         if call is None:
             raise AttributeError(f"{self.describe()}: {what} is the tensor of the layer's first call while a "
-                                 f"functional Model is drawn; this layer was never called on a tensor")
+                                 f"functional Model is drawn; this layer was never called on a tensor (a layer of a "
+                                 f"Sequential is, when the model is built: an Input first, input_shape=..., "
+                                 f"build((None, *shape)) or its first data)")
         return call
 
     def check_input_shape(self, sample_shape):
