@@ -32,7 +32,8 @@ class LearningRateScheduler(Callback):
     ----------
     schedule : callable ``(epoch, lr) -> float`` or ``(epoch) -> float``
         ``epoch`` counts from 0 (from ``initial_epoch`` when ``fit`` resumes); ``lr`` is the current
-        learning rate as a float. The result must be a finite positive number. As in Keras, a
+        learning rate as a float. The result must be a finite number >= 0 (0, as in Keras and
+        torch.optim, takes no step: a warm-up's first epoch; Ftrl refuses it). As in Keras, a
         schedule that can take two arguments gets both; one that takes only ``epoch`` gets that.
     verbose : {0, 1}
         1 prints the rate set at the start of every epoch.
@@ -69,12 +70,12 @@ class LearningRateScheduler(Callback):
         # the form was read from the signature once: a TypeError raised inside a two-argument
         # schedule must surface as it is, not be taken for "call it with epoch alone" as Keras does
         value = self.schedule(epoch, lr) if self.takes_lr else self.schedule(epoch)
-        # Keras accepts only floats; any finite positive real (ints, NumPy scalars) is as good, and
-        # zero, negative or NaN rates would silently freeze or wreck training
+        # Keras accepts only floats; any finite real >= 0 (ints, NumPy scalars) is as good: 0 is a
+        # rate the optimizers take (Keras' too: a warm-up from 0), negative or NaN ones would wreck training
         if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                or not math.isfinite(value) or value <= 0):
+                or not math.isfinite(value) or value < 0):
             raise ValueError(f"LearningRateScheduler: schedule({epoch}, {lr!r}) must return a finite "
-                             f"positive number for epoch {epoch}, got {value!r}")
+                             f"number >= 0 for epoch {epoch}, got {value!r}")
         # a plain float: the optimizer's config is written to JSON when the model is saved
         self.model.optimizer.learning_rate = float(value)
         if self.verbose:

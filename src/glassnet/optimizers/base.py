@@ -371,8 +371,9 @@ class Optimizer:
 
     def _follow_schedule(self, strict=True):
         """Set ``learning_rate`` to the schedule's rate for the next update, step = the updates
-        made so far (Keras' step). A schedule may reach 0 (a cosine's end), which a rate set by
-        hand may not; an infinite or negative rate is a ValueError naming the schedule and the step.
+        made so far (Keras' step). A schedule may reach 0 (a cosine's end), as a rate set by hand
+        may (Ftrl refuses 0 either way); an infinite or negative rate is a ValueError naming the
+        schedule and the step.
         ``strict=False`` (after an update, for display) leaves the rate as it is instead: the next
         update then raises, before it changes any weight."""
         step = getattr(self, "iterations", 0)

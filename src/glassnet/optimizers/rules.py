@@ -508,13 +508,15 @@ class Ftrl(Optimizer):
     models of many inputs (the click-through models it was made for). Defaults are Keras'; with
     them (p = -0.5) it is AdaGrad-like, the rate falling as 1 / sqrt(the squared gradients' sum).
     As in Keras, ``initial_accumulator_value=0`` gives NaN to a weight whose gradients are all 0 so
-    far (0 / 0 above), and the rate is divided by: a schedule reaching 0 is refused by name.
+    far (0 / 0 above), and the rate is divided by: a rate of 0, given (Keras' weights turn NaN at
+    the first step) or a schedule's, is refused by name, where the other optimizers take it.
     PyTorch has no FTRL; its tests compare with Keras 3.15 and this formula.
     """
     name = "ftrl"
     slot_names = always_slots = ("accumulator", "linear")
     non_negative_slots = ("accumulator",)
-    hyper_parameters = {**Optimizer.hyper_parameters, "learning_rate_power": "<= 0",
+    # (the update divides by the rate: 0, which the other optimizers take, is refused here)
+    hyper_parameters = {**Optimizer.hyper_parameters, "learning_rate": "> 0", "learning_rate_power": "<= 0",
                         "initial_accumulator_value": ">= 0", "l1_regularization_strength": ">= 0",
                         "l2_regularization_strength": ">= 0", "l2_shrinkage_regularization_strength": ">= 0",
                         "beta": ">= 0"}
