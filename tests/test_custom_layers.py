@@ -312,6 +312,28 @@ def test_a_layer_holding_another_layer_is_refused():
         gn.Sequential([Dense(4, input_dim=2), Residual()], seed=0)
 
 
+@pytest.mark.parametrize("container", [list, tuple, lambda layers: {"first": layers[0], "second": layers[1]}])
+def test_a_layer_holding_layers_in_a_container_is_refused(container):
+    # Keras tracks self.blocks = [Dense(4), Dense(4)]; here their params would silently never train
+    class Blocks(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.blocks = container([Dense(4), Dense(4)])
+            self.sizes = [4, 4]                         # other lists are the layer's business
+
+        def forward(self, x, training=False):
+            return x
+
+    with pytest.raises(TypeError, match=r"holds the layer\(s\) \['blocks'\] as attributes.*glassnet.Model"):
+        gn.Sequential([Dense(4, input_dim=2), Blocks()], seed=0)
+
+
+def test_glassnet_layers_holding_layers_in_lists_still_build():
+    model = gn.Sequential([gn.Input((8, 8, 3)), gn.layers.RandAugment(value_range=(0, 1), seed=0),
+                           gn.layers.Flatten(), Dense(2)], seed=0)
+    assert model.predict(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 2)
+
+
 class Double(Layer):
     """x -> 2 x, whose backward returns the input gradient in ``grad_dtype`` (float64: a float64
     constant in a user's backward)."""

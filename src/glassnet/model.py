@@ -676,10 +676,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # A model held (Keras' self.ffn = Sequential([...])) is the same: its weights stayed out of
         # the model's and trained silently never; a Lambda's function may be a model (no gradient
         # through a Lambda, as documented)
+        # Layers in a list, tuple or dict (Keras' self.blocks = [Dense(8), Dense(8)], which Keras
+        # tracks) are refused too in a layer of one's own; glassnet's own layers that keep some so
+        # (RandAugment's operations, an RNN's cell layers) own what they hold
         for holder in (layer, *layer.wrapped_layers()):
+            def held(value):
+                return ((isinstance(value, Layer) or (isinstance(value, Sequential) and not _is_lambda(holder)))
+                        and not any(value is w for w in holder.wrapped_layers()))
+            own_code = type(holder).__module__.startswith("glassnet.")
             nested = [name for name, value in vars(holder).items()
-                      if (isinstance(value, Layer) or (isinstance(value, Sequential) and not _is_lambda(holder)))
-                      and not any(value is w for w in holder.wrapped_layers())]
+                      if held(value) or (not own_code and isinstance(value, (list, tuple, dict)) and any(
+                          held(item) for item in (value.values() if isinstance(value, dict) else value)))]
             if nested:
                 raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                 f"whose parameters a model neither trains nor saves; keep every "
