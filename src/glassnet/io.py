@@ -44,7 +44,9 @@ Loading trusts nothing in the file: layer classes are looked up in ``glassnet.la
 (custom ``Layer`` subclasses register themselves when their class statement runs), other objects of
 your own in ``custom_objects`` and the registry only (built by their constructors), every array's
 header is checked against the config before any data is read, and parameter allocation is capped by
-what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes.
+what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes. A file
+holds at most ``MAX_LAYERS`` layers, and the weight-name patterns of its optimizer
+(``exclude_from_weight_decay``) must search its weights' names in a bounded time.
 """
 import errno
 import json
@@ -67,6 +69,10 @@ from .layers.catalog import load_all
 from .model import Sequential
 
 MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompressed) size: 2 GiB
+# the layers a file or JSON description may hold: a config of tiny layer entries (a ReLU is 35
+# bytes) would otherwise make millions of layers, and joining a model takes time growing faster
+# than their number (each layer's name is checked against those before it): seconds at this cap
+MAX_LAYERS = 5000
 
 # -- saving ---------------------------------------------------------------------------------------
 # the parameters model_from_json lets a description allocate (400 MB in float32): a JSON string
@@ -190,6 +196,9 @@ def _fspath(path):
 def _metadata(model, epoch, include_optimizer=True):
     from . import __version__
     check_saveable(model, include_optimizer)
+    if len(model.layers) > MAX_LAYERS:      # load_model would refuse the file: never write it
+        raise ValueError(f"save_model: the model has {len(model.layers)} layers, more than a model file "
+                         f"holds ({MAX_LAYERS})")
     config = model._config(with_compile=include_optimizer)
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": config,
@@ -321,6 +330,10 @@ def _load(f, compile, max_bytes):
             _compile(model, meta["model"]["compile"])
             if meta["optimizer_state"] is not None:
                 _restore_optimizer(model, npz, headers, meta["optimizer_state"])
+            try:        # the optimizer's weight-name patterns, searched in these names at the first step
+                model.optimizer.check_search_cost(_weight_names(model) if model.built else [])
+            except ValueError as exc:
+                raise ModelFileError(f"compile: {exc}") from None
         _restore_rngs(model, meta["rng_states"])
     epoch = meta["epoch"]
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
@@ -359,6 +372,8 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
     if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("class_name"), str)
                                               and isinstance(s.get("config"), dict) for s in specs):
         raise ModelFileError("config: 'layers' must be a list of {'class_name': str, 'config': dict}")
+    if len(specs) > MAX_LAYERS:         # before any is made
+        raise ModelFileError(f"config: {len(specs)} layers, more than a model file holds ({MAX_LAYERS})")
     left, state_left = [budget], [state_budget]
     layers = []
     for spec in specs:

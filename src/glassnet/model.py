@@ -144,6 +144,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _call_caches = {}
     # the models nested in this one, as summary shows them (glassnet._summary.Nested records)
     _nesting = ()
+    _defer_build = False        # the constructor's layers joining: built once all have (__init__)
     # (key, layer): a functional Model whose one output is given as a dict {key: tensor} was
     # nested here, its output made by `layer`; while that layer makes this model's output, the
     # model gives and takes that dict as Keras does (_nested_dict_key)
@@ -169,8 +170,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if isinstance(layers, Layer):         # Sequential(Dense(1)): "'Dense' object is not iterable"
             raise TypeError(f"layers: expected a list of layers, got a single {type(layers).__name__}: "
                             f"write Sequential([{type(layers).__name__}(...)])")
-        for layer in layers or []:
-            self.add(layer)
+        layers = list(layers or [])
+        # one build once all of them joined: a build walks every layer so far, so a build per
+        # layer added made n layers take n**2 / 2 layer builds (10,000 layers: minutes). (Not
+        # with a nested model, whose layers join as add joins them, onto the layers built so far.)
+        self._defer_build = not any(isinstance(layer, Sequential) for layer in layers)
+        try:
+            for layer in layers:
+                self.add(layer)
+        finally:
+            self.__dict__.pop("_defer_build", None)         # the class's False again
+        if self.layers and not self.built:
+            self._build_after_add()
 
     # -- assembling ---------------------------------------------------------------------------
     def add(self, layer):
@@ -277,7 +288,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self.input_shape = None
 
     def _build_after_add(self):
-        """Build the model, or build it anew, once a layer joined, when the input shape is known."""
+        """Build the model, or build it anew, once a layer joined, when the input shape is known
+        (the constructor: once all its layers joined)."""
+        if self._defer_build:
+            return
         if self.built:
             self._build_samples(self.input_shape)
         elif self._takes_text():

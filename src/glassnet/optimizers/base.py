@@ -74,19 +74,50 @@ def check_patterns(value, what, hint=""):
             or not all(isinstance(p, str) and p for p in value or ())):
         raise TypeError(f"{what} must be a list of non-empty strings{hint}, got {value!r:.100}")
     patterns = tuple(value or ())
+    # one budget for the whole list: a name is searched with every pattern, so thousands of patterns
+    # each just under the bound (a model file may hold them) would take thousands of times as long,
+    # and so would analysing them (the items visited)
+    budget, total = [_MAX_ITEMS], 0
     for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"{what} holds {pattern!r:.100}, not a regular expression ({exc})") from None
-        steps = _search_steps(_parsed(pattern))
+        steps = _search_steps(_parsed(pattern), budget=budget)
         if steps is None or steps > MAX_STEPS:
             raise ValueError(f"{what} holds {pattern!r:.100}, which `re` could take very long to search a name "
                              f"with (" + ("a backreference" if steps is None else
                                           f"over {MAX_STEPS:,} steps to search a name of {MAX_NAME} characters: "
                                           f"repeats of repeats or of overlapping alternatives, as in (a+)+ or "
                                           f"(a|aa)*, or many repeats, as in .*.*.* or a?a?...a?") + "); write a simpler one, such as 'bias' or 'norm'")
+        total += steps
+        if total > MAX_STEPS:
+            raise ValueError(f"{what}: its {len(patterns)} patterns together could take over {MAX_STEPS:,} steps to "
+                             f"search a name of {MAX_NAME} characters (at {pattern!r:.100}); give fewer or "
+                             f"simpler ones, such as 'bias' or 'norm'")
     return patterns
+
+
+def search_cost(patterns, names, bounds=None):
+    """A bound of the steps ``re.search`` takes to search each of ``names`` (of at most MAX_NAME
+    characters) with every one of ``patterns`` (checked by ``check_patterns``), twice each: the
+    name and its last part. Each name's length is rounded up to a power of two (16 at least), so
+    that a few bounds are worked out however many names there are; ``bounds`` (a dict) keeps them."""
+    bounds = {} if bounds is None else bounds
+    lengths = [min(MAX_NAME, 1 << max(4, (max(len(name), 1) - 1).bit_length())) for name in names]
+    for length in set(lengths) - set(bounds):
+        bounds[length] = 2 * sum(_search_steps(_parsed(pattern), length) for pattern in patterns)
+    return sum(bounds[length] for length in lengths)
+
+
+def check_search_cost(steps, patterns, what):
+    """Refuse (ValueError starting with ``what``) searches of names bounded by ``steps`` steps in all:
+    each pattern, and a list of them, is bounded for one name (``check_patterns``), but a model of
+    thousands of long-named weights (a model file may name them so) would multiply that bound."""
+    if steps > MAX_SEARCH_STEPS:
+        raise ValueError(f"{what}: searching the weights' names with the patterns {list(patterns)!r:.200} "
+                         f"could take over {MAX_SEARCH_STEPS:,} steps (long names, costly patterns); give "
+                         f"simpler patterns, such as 'bias' or 'norm', or shorter layer names")
 
 
 # Python's re backtracks: on a name it fails to match, "(a+)+$" takes time exponential in the name's
@@ -99,6 +130,8 @@ def check_patterns(value, what, hint=""):
 # patterns ("bias", "layer_norm", "(gamma|beta)$") take a few thousand steps.
 MAX_NAME = 1000
 MAX_STEPS = 10 ** 9
+_MAX_ITEMS = 10 ** 5            # parsed items _steps visits for one list of patterns
+MAX_SEARCH_STEPS = 10 * MAX_STEPS       # all of a model's weight names searched with all the patterns
 
 
 def _parsed(pattern):
@@ -110,9 +143,11 @@ def _parsed(pattern):
     return _parser.parse(pattern)
 
 
-def _search_steps(parsed):
-    """A bound of the steps ``re.search`` takes with the parsed pattern on a name of MAX_NAME
+def _search_steps(parsed, length=MAX_NAME, budget=None):
+    """A bound of the steps ``re.search`` takes with the parsed pattern on a name of ``length``
     characters (capped once over MAX_STEPS), or None for a backreference, which has none.
+    ``budget``: ``[items]`` left to visit, shared by the patterns of one list (``_MAX_ITEMS`` each
+    when None).
 
     A step is an item (a character, an anchor, a lookaround's start) tried after some partial match
     that started at some place of the name and has consumed l characters; there are MAX_NAME + 1 - l
@@ -123,20 +158,21 @@ def _search_steps(parsed):
     last = len(items)
     while last and items[last - 1][0].name in _REPEATS and items[last - 1][1][0] == 0:
         last -= 1
-    budget = [10 ** 5]                      # items visited: a pattern of deeply nested repeats is refused
-    reached, head = _steps(items[:last], _one_way(), budget)
+    budget = [_MAX_ITEMS] if budget is None else budget     # a pattern of deeply nested repeats is refused
+    reached, head = _steps(items[:last], _one_way(length), budget)
     if reached is None:
         return None
-    _, tail = _steps(items[last:], _one_way(), budget)
+    _, tail = _steps(items[last:], _one_way(length), budget)
     return None if tail is None else min(head + tail, MAX_STEPS + 1)
 
 
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
-def _one_way():
-    """The partial matches before the first item: one, of no characters."""
-    ways = np.zeros(MAX_NAME + 1)
+def _one_way(length=MAX_NAME):
+    """The partial matches before the first item, on a name of ``length`` characters: one, of no
+    characters."""
+    ways = np.zeros(length + 1)
     ways[0] = 1
     return ways
 
@@ -159,7 +195,8 @@ def _steps(items, ways, budget):
     ``(a?){20}`` reaches each length by up to C(20, 10) ways (minutes on 1000 "a"s); ``.*.*``
     by at most 1001 (its steps grow as the name's length cubed)."""
     steps = 0.0
-    places = np.arange(MAX_NAME + 1, 0, -1.0)          # places a partial match of l characters fits
+    length = len(ways) - 1                              # the name's
+    places = np.arange(length + 1, 0, -1.0)             # places a partial match of l characters fits
     for op, value in items:
         budget[0] -= 1
         if budget[0] < 0 or steps > MAX_STEPS:
@@ -170,10 +207,10 @@ def _steps(items, ways, budget):
         if name in _REPEATS:
             low, high, inner = value
             after, copies = np.zeros_like(ways), ways
-            for k in range(min(high, MAX_NAME + 1) + 1):
+            for k in range(min(high, length + 1) + 1):
                 if k >= low:
                     after += copies
-                if k == min(high, MAX_NAME + 1) or not copies.any() or steps > MAX_STEPS:
+                if k == min(high, length + 1) or not copies.any() or steps > MAX_STEPS:
                     break
                 more, inner_steps = _steps(inner, copies, budget)
                 if more is None:
@@ -323,6 +360,10 @@ class Optimizer:
     use_ema, ema_momentum = False, 0.99
     # the name patterns exclude_from_weight_decay was given, and the decayed spans found per layout
     _no_decay = ()
+    # what _excluded found for each name searched, a bound of the steps those searches took, and the
+    # bound per name length (set by exclude_from_weight_decay)
+    _exclusions = _bounds = None
+    _search_spent = 0
     # a LearningRateSchedule given as learning_rate (see _follow_schedule), or None
     schedule = None
 
@@ -500,6 +541,7 @@ class Optimizer:
                             f"var_names, patterns searched in each weight's name (\"dense_1/bias\")")
         self._no_decay = check_patterns(var_names, f"{type(self).__name__}.exclude_from_weight_decay: var_names")
         self._spans = {}
+        self._exclusions, self._search_spent, self._bounds = {}, 0, {}
 
     def _checked(self, triples):
         """``apply``'s triples as a list, each gradient of its weights' shape: the updates' in-place
@@ -520,10 +562,25 @@ class Optimizer:
     def _excluded(self, name):
         """Whether ``exclude_from_weight_decay`` exempts the weight ``name`` ("dense_1/kernel"): a
         pattern found in its own name ("kernel", what Keras 3 searches) or in its path."""
+        if not self._no_decay:
+            return False
+        if self._exclusions is None:            # an optimizer pickled before these were kept
+            self._exclusions, self._search_spent, self._bounds = {}, 0, {}
+        if name not in self._exclusions:        # each name searched once (Muon asks at every step)
+            what = f"{type(self).__name__}.exclude_from_weight_decay"
+            check_searched_name(name, what)
+            self._search_spent += search_cost(self._no_decay, [name], self._bounds)
+            check_search_cost(self._search_spent, self._no_decay, what)
+            self._exclusions[name] = any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
+                                         for pattern in self._no_decay)
+        return self._exclusions[name]
+
+    def check_search_cost(self, names):
+        """Refuse (ValueError) patterns that would take too long to search ``names`` (the model's
+        weight names) with: a model file may hold both (``check_search_cost``)."""
         if self._no_decay:
-            check_searched_name(name, f"{type(self).__name__}.exclude_from_weight_decay")
-        return any(re.search(pattern, name) or re.search(pattern, name.rpartition("/")[2])
-                   for pattern in self._no_decay)
+            check_search_cost(search_cost(self._no_decay, names), self._no_decay,
+                              f"{type(self).__name__}.exclude_from_weight_decay")
 
     def _decay(self, triples, sizes, names):
         """Keras' decoupled weight decay, in place: every weight not excluded loses

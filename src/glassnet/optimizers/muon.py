@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_non_negative_int
-from .base import Optimizer, check_patterns, check_searched_name
+from .base import Optimizer, check_patterns, check_search_cost, check_searched_name, search_cost
 
 
 class Muon(Optimizer):
@@ -78,6 +78,11 @@ class Muon(Optimizer):
                                                                        'weight\'s name, "dense_1/kernel")'))
         super().__setattr__(name, value)
 
+    def check_search_cost(self, names):
+        super().check_search_cost(names)
+        if self.exclude_layers:
+            check_search_cost(search_cost(self.exclude_layers, names), self.exclude_layers, "Muon: exclude_layers")
+
     def uses_adamw(self, name, shape):
         """Whether the weight ``name`` (``"dense_1/kernel"``) of ``shape`` takes the AdamW step
         (Keras' ``_should_use_adamw``): not 2-D, an embedding, or named by ``exclude_layers``."""
@@ -104,6 +109,9 @@ class Muon(Optimizer):
             # the paths depend on the names, shapes and settings alone: found once per layout
             found = (tuple(each_name), tuple(each_shape), tuple(self.exclude_layers), self.exclude_embeddings)
             if found not in self._found:
+                if self.exclude_layers:         # each name searched once, here: a bounded time in all
+                    check_search_cost(search_cost(self.exclude_layers, each_name), self.exclude_layers,
+                                      "Muon: exclude_layers")
                 layout, start = [], 0
                 for name, shape in zip(each_name, each_shape):
                     layout.append((start, shape, not self.uses_adamw(name, shape), name))
