@@ -1399,3 +1399,16 @@ def test_an_input_shape_given_to_a_later_layer_must_be_what_it_gets():
     assert len(model.layers) == 1
     model.add(Dense(5, input_shape=(2,)))                    # the same: fine, as Keras (which warns)
     assert model.output_shape == (5,)
+
+
+@pytest.mark.parametrize("thing, words", [("relu", ["str", "Activation('relu')"]), (None, ["NoneType"]),
+                                          (3, ["int"])])
+def test_adding_something_that_is_not_a_layer_is_refused_by_name(thing, words):
+    # was AttributeError: 'str' object has no attribute 'name'
+    with pytest.raises(TypeError, match="add: expected a glassnet layer or model") as info:
+        gn.Sequential([gn.layers.Dense(4, input_dim=2), thing])
+    assert all(word in str(info.value) for word in words)
+    model = gn.Sequential()
+    with pytest.raises(TypeError, match="add: expected a glassnet layer or model"):
+        model.add(thing)
+    assert model.layers == []

@@ -38,6 +38,11 @@ _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
 
 def _refuse_in_a_chain(layer):
     """Refuse, by name, a layer that a Sequential (one array from layer to layer) cannot hold."""
+    if not isinstance(layer, Layer):
+        # Keras' Sequential([Dense(4), "relu"]) fails as this one does: name the layer to write
+        hint = (f" (an activation is a layer: Activation({layer!r}), or Dense(..., activation={layer!r}))"
+                if isinstance(layer, str) else "")
+        raise TypeError(f"add: expected a glassnet layer or model, got {type(layer).__name__} {layer!r:.60}{hint}")
     if getattr(layer, "return_state", False):
         raise ValueError(f"add: {layer.describe()} has return_state=True: it returns several arrays (its output and "
                          f"its last states), which a Sequential cannot pass on; draw a functional glassnet.Model, or "
