@@ -33,6 +33,11 @@ def flat_inputs(inputs):
         if not isinstance(given, InputLayer):
             raise TypeError(f"Model: inputs[{key!r}] must be what glassnet.Input(shape) returned, got "
                             f"{type(given).__name__}")
+        # (named by its keys: the flat order's index, "inputs[1]", is not what the user wrote)
+        twice = next((other for other in inputs if inputs[other] is given and other != key), None)
+        if twice is not None:
+            raise ValueError(f"Model: inputs[{key!r}] and inputs[{twice!r}] are the same Input; give each key an "
+                             f"Input of its own")
     return list(inputs), [inputs[key] for key in sorted(inputs)]
 
 

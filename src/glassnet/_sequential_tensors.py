@@ -21,7 +21,10 @@ The Input is kept from one build to the next (``add``, ``pop``) while the sample
 as Keras keeps its InputLayer: ``layer.output`` of an earlier layer still leads back to
 ``model.inputs``. A layer first called somewhere else (in a functional model drawn before it
 joined this one, or nested in another model before this one was built) keeps that call as its
-``output``, as Keras keeps a layer's first node.
+``output``, as Keras keeps a layer's first node. One difference: Keras builds a Sequential not
+built yet when it is called inside a functional model (``seq(x)``: its layers' first calls are
+its own draw, ``seq.inputs`` is there); glassnet leaves it unbuilt (the functional model builds its
+layers), so ``seq.inputs`` raises and its layers' ``output`` are those calls in the functional model.
 """
 from .layers.input import InputLayer
 
@@ -56,12 +59,36 @@ class SequentialTensorsMixin:
             tensors.append(call_symbolic(layer, given if several else given[0], mode, option))
         self._symbolic = (source, tensors[self._output_calls[0]])
 
+    def __getstate__(self):
+        """The model's state for pickle and ``copy.deepcopy``, with its layers' first symbolic calls
+        (``layer.output``, which a layer pickled on its own leaves out: ``Layer.__getstate__``) and,
+        before anything else, every symbolic tensor the model reaches, earliest first (see
+        ``in_drawing_order``: a deep model's graph would otherwise be written by recursion)."""
+        from .layers.symbolic import in_drawing_order
+        state = dict(self.__dict__)
+        first_calls = [(layer, vars(layer)["_first_call"]) for layer in state.get("layers", ())
+                       if "_first_call" in vars(layer)]
+        # (a functional Model's own Inputs and outputs are in its inputs and outputs)
+        held = [state.get(key) for key in ("_symbolic", "inputs", "outputs") if isinstance(state.get(key), (list, tuple))]
+        return {"_drawn_tensors": in_drawing_order([call for _, call in first_calls] + held),
+                "_first_calls": first_calls, **state}
+
+    @staticmethod
+    def _restore_first_calls(state):
+        """Give the layers of an unpickled (or copied) model's ``state`` their first symbolic calls
+        back (see ``__getstate__``); a model pickled before it kept them has none to give."""
+        state.pop("_drawn_tensors", None)
+        for layer, call in state.pop("_first_calls", ()):
+            layer.__dict__["_first_call"] = call
+
     def _symbolic_source(self):
         """The Input the model's layers are drawn on: the last draw's or the one given first when
         it still fits the samples, else a new one (of the declared name, if one was given). A model
         of texts starts from an Input of texts, which its first layer turns into ids."""
         texts = self._takes_text()
-        shape = (self._declared_input or (1,)) if texts else tuple(self.input_shape)
+        # (an Input of texts is of shape (1,) or (): the one given, whichever, is kept)
+        declared = self._declared_input if self._declared_input is not None else (1,)
+        shape = tuple(declared) if texts else tuple(self.input_shape)
         for kept in (self._symbolic[0] if self._symbolic is not None else None, self._declared_input_layer):
             if kept is not None and tuple(kept.shape) == shape and (kept.dtype == "string") == texts:
                 return kept

@@ -990,7 +990,7 @@ class Model(Sequential):
         self._shared = _shared_ids(self._calls)
 
     def __getstate__(self):
-        state = dict(self.__dict__)
+        state = super().__getstate__()      # with its layers' first calls (glassnet._sequential_tensors)
         state["_call_caches"] = {}      # a pass's caches are not the model's
         state["_walked"] = None
         return state

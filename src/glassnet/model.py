@@ -778,6 +778,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         super()._release_data(*data)
 
     def __setstate__(self, state):
+        self._restore_first_calls(state)        # each layer's output (glassnet._sequential_tensors)
         super().__setstate__(state)
         if self.__dict__.get("_nested_calls") is not None:      # ids (of the shared layers) change in a copy
             self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}

@@ -508,6 +508,15 @@ class Layer(KerasSurface):
             return self.forward(x, training=training, mask=mask)
         return self.forward(x, training=training)
 
+    def __getstate__(self):
+        # pickle and copy.deepcopy of a layer on its own: its settings and weights, not the graph of
+        # its first symbolic call (layer.output), which leads back through every layer before it in
+        # the model it was drawn in (a Sequential draws each of its layers when built): Keras pickles
+        # a layer by its config and weights. A model keeps its layers' (SequentialTensorsMixin).
+        state = dict(self.__dict__)
+        state.pop("_first_call", None)
+        return state
+
     @property
     def output(self):
         """The symbolic output of this layer's first call in a functional Model (Keras'

@@ -66,6 +66,27 @@ def holds_symbolic(x):
     return any(isinstance(t, (SymbolicTensor, InputLayer)) for t in items)
 
 
+def in_drawing_order(roots):
+    """Every symbolic tensor that ``roots`` (tensors, Inputs, and lists and tuples of them, at any
+    depth) lead back to through ``inputs``, each listed after the tensors it was called on.
+
+    What a model pickles (and deep-copies) first: each tensor then finds the ones it was called on
+    already written, and pickle recurses one call deep, not down the whole graph (a few Python
+    frames per call: a RecursionError past a hundred or so layers)."""
+    order, seen, stack = [], set(), [(root, False) for root in roots]
+    while stack:
+        item, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(item)
+        elif isinstance(item, (list, tuple)):
+            stack.extend((inner, False) for inner in reversed(item))
+        elif isinstance(item, SymbolicTensor) and id(item) not in seen:
+            seen.add(id(item))
+            stack.append((item, True))
+            stack.extend((given, False) for given in reversed(item.inputs))
+    return order
+
+
 def sample_shape_of(tensor):
     """One sample's shape of a symbolic tensor or an Input."""
     return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
