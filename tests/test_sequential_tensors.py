@@ -17,9 +17,11 @@ L = gn.layers
 def _guide_model(lib, **kwargs):
     """The guide's model (smaller images: the same three convolutions)."""
     return lib.Sequential([lib.Input(shape=(25, 25, 3)),
-                           lib.layers.Conv2D(8, 5, strides=2, activation="relu"),
+                           lib.layers.Conv2D(8, 5, strides=2, activation="relu", name="first"),
                            lib.layers.Conv2D(8, 3, activation="relu", name="my_intermediate_layer"),
-                           lib.layers.Conv2D(8, 3, activation="relu")], **kwargs)
+                           # named: Keras numbers unnamed layers across the process ("conv2d_7" after
+                           # other tests), and the weights are copied by name
+                           lib.layers.Conv2D(8, 3, activation="relu", name="last")], **kwargs)
 
 
 def test_the_guides_feature_extractors_compute_what_keras_computes(rng):
@@ -29,7 +31,7 @@ def test_the_guides_feature_extractors_compute_what_keras_computes(rng):
     x = rng.random((3, 25, 25, 3)).astype(np.float32)
     one = gn.Model(inputs=ours.inputs, outputs=ours.get_layer(name="my_intermediate_layer").output)
     their_one = keras.Model(inputs=theirs.inputs, outputs=theirs.get_layer(name="my_intermediate_layer").output)
-    assert [layer.name for layer in one.layers] == ["conv2d", "my_intermediate_layer"]
+    assert [layer.name for layer in one.layers] == ["first", "my_intermediate_layer"]
     assert all(a is b for a, b in zip(one.layers, ours.layers))         # the Sequential's own layers
     assert one.output_shape == tuple(their_one.output_shape[1:]) == (9, 9, 8)
     np.testing.assert_allclose(one.predict(x), their_one.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

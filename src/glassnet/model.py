@@ -51,6 +51,14 @@ def _refuse_in_a_chain(layer):
         raise ValueError(f"add: {layer.describe()} reads another layer's states, in a functional glassnet.Model only")
 
 
+def _as_found(layer):
+    """``(given, built)``: what ``_give_back`` and ``Sequential._unjoin`` need to put ``layer``
+    back as it is now, before it joins a model (see ``Sequential._join``)."""
+    given = (layer.name, layer.dtype, layer.rng, layer.__dict__.get("_rng_from_seed"),
+             layer.__dict__.get("_stream_origin"))
+    return given, (layer.built, dict(layer.params), dict(layer.grads), layer.input_shape)
+
+
 def _give_back(layer, given):
     """A layer's name, dtype and generator (and whether a seed made it, and the origin of its
     stream) as ``Sequential._join`` found them: it left no model, or never joined one."""
@@ -175,18 +183,33 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if isinstance(layers, Layer):         # Sequential(Dense(1)): "'Dense' object is not iterable"
             raise TypeError(f"layers: expected a list of layers, got a single {type(layers).__name__}: "
                             f"write Sequential([{type(layers).__name__}(...)])")
+        if isinstance(layers, (str, dict)):     # iterated, a string gave its letters, a dict its keys
+            raise TypeError(f"layers: expected a list of layers, got a {type(layers).__name__} {layers!r:.60}")
         layers = list(layers or [])
         # one build once all of them joined: a build walks every layer so far, so a build per
         # layer added made n layers take n**2 / 2 layer builds (10,000 layers: minutes). (Not
         # with a nested model, whose layers join as add joins them, onto the layers built so far.)
-        self._defer_build = not any(isinstance(layer, Sequential) for layer in layers)
+        # all or nothing: a constructor refused leaves every layer it was given as it found it (a
+        # layer shared with another model keeps that model's name and generator)
+        found = {id(layer): _as_found(layer) for item in layers
+                 for layer in (item.layers if isinstance(item, Sequential) else [item] if isinstance(item, Layer) else [])}
+        deferred = self._defer_build = not any(isinstance(layer, Sequential) for layer in layers)
         try:
-            for layer in layers:
-                self.add(layer)
-        finally:
-            self.__dict__.pop("_defer_build", None)         # the class's False again
-        if self.layers and not self.built:
-            self._build_after_add()
+            try:
+                for layer in layers:
+                    self.add(layer)
+            finally:
+                self.__dict__.pop("_defer_build", None)         # the class's False again
+            if self.layers and not self.built:
+                self._build_after_add()
+            if deferred and self.layers:
+                # add's check of where each layer's masks go (_check_masks_reach), once over them all
+                # and after the build: an Embedding's mask has axes within the steps (which
+                # TimeDistributed drops) only once it knows its ids' shape
+                plan_masks(self.layers, warn_for=True)
+        except BaseException:
+            self._unjoin([(layer, *found[id(layer)]) for layer in self.layers])
+            raise
 
     # -- assembling ---------------------------------------------------------------------------
     def add(self, layer):
@@ -244,9 +267,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "in_wrapper", False):
             raise ValueError(f"add: {layer.describe()} is held by a wrapper (TimeDistributed, Bidirectional), "
                              f"whose weights it uses; add the wrapper, or a layer of its own")
-        given = (layer.name, layer.dtype, layer.rng, layer.__dict__.get("_rng_from_seed"),
-                 layer.__dict__.get("_stream_origin"))
-        built = layer.built, dict(layer.params), dict(layer.grads), layer.input_shape
+        given, built = _as_found(layer)
         try:
             self._name_and_seed(layer)
             self._check_masks_reach(layer)
@@ -260,7 +281,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Refuse ``layer`` where a mask would reach it (BatchNormalization), before it joins;
         Keras' warning when it would drop one (Flatten). (A functional Model, and a Sequential
         nesting one, plan their masks on the graph, when it is built: ``_plan_masks``.)"""
-        if self._nested_calls is None:
+        if self._nested_calls is None and not self._defer_build:     # (the constructor's: once built, __init__)
             plan_masks([*self.layers, layer], warn_for=layer)
 
     def _check_mask_out_of_graph(self, layer):

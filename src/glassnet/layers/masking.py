@@ -38,7 +38,8 @@ def plan_masks(layers, output_reader=None, warn_for=None):
     steps, and one with axes within the steps only when the layer it wraps does); any other layer
     ends it. A layer that Keras would feed the mask
     to, but glassnet's does not read it, is refused (ValueError). ``warn_for``: a layer (the one
-    being added) that neither uses nor passes on a mask it receives gets Keras' warning (a
+    being added; True: every layer, those the Sequential constructor joined) that neither uses nor
+    passes on a mask it receives gets Keras' warning (a
     Flatten: the padding then counts as data, as in Keras; a TimeDistributed(Flatten()) given a
     mask within the steps, which Keras would hand on to fail later).
     """
@@ -53,7 +54,7 @@ def plan_masks(layers, output_reader=None, warn_for=None):
             if layer.reads_mask:
                 _refuse_within(layer, maker, within)
                 readers.append(layer)
-            if layer is warn_for and not passes and not layer.makes_mask and not layer.uses_mask(within):
+            if (warn_for is True or layer is warn_for) and not passes and not layer.makes_mask and not layer.uses_mask(within):
                 what = ("does not support masking" if not within or not layer.supports_masking else
                         "cannot hand on a mask within the steps past the layer it wraps")
                 warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but {what}: "
