@@ -312,7 +312,8 @@ def test_a_layer_holding_another_layer_is_refused():
         gn.Sequential([Dense(4, input_dim=2), Residual()], seed=0)
 
 
-@pytest.mark.parametrize("container", [list, tuple, lambda layers: {"first": layers[0], "second": layers[1]}])
+@pytest.mark.parametrize("container", [list, tuple, lambda layers: {"first": layers[0], "second": layers[1]},
+                                       lambda layers: [[layers[0]], {"deeper": (layers[1],)}]])
 def test_a_layer_holding_layers_in_a_container_is_refused(container):
     # Keras tracks self.blocks = [Dense(4), Dense(4)]; here their params would silently never train
     class Blocks(Layer):

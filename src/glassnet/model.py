@@ -723,10 +723,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             def held(value):
                 return ((isinstance(value, Layer) or (isinstance(value, Sequential) and not _is_lambda(holder)))
                         and not any(value is w for w in holder.wrapped_layers()))
+            def holds(value, depth=0):     # in a container, or in one inside it (a few levels)
+                if isinstance(value, (list, tuple, set, frozenset, dict)) and depth < 4:
+                    return any(held(item) or holds(item, depth + 1)
+                               for item in (value.values() if isinstance(value, dict) else value))
+                return False
             own_code = type(holder).__module__.startswith("glassnet.")
             nested = [name for name, value in vars(holder).items()
-                      if held(value) or (not own_code and isinstance(value, (list, tuple, dict)) and any(
-                          held(item) for item in (value.values() if isinstance(value, dict) else value)))]
+                      if held(value) or (not own_code and holds(value))]
             if nested:
                 raise TypeError(f"{holder.describe()}: holds the layer(s) {nested} as attributes, "
                                 f"whose parameters a model neither trains nor saves; keep every "
