@@ -188,6 +188,8 @@ class Layer(KerasSurface):
         super().__init_subclass__(**kwargs)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"])
+        if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
+            _take_masks_as_keras(cls)
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
@@ -479,7 +481,9 @@ class Layer(KerasSurface):
         from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(x):
             if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
+                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
+                                f"call it without mask=")
             return call_symbolic(self, x, training)        # training=False: this call infers (Keras)
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
@@ -728,6 +732,38 @@ def _unwritten(layer, method):
              "write backward(grad_output) too (NumPy, no autodiff)") if callable(getattr(layer, "call", None)) else ""
     return (f"{type(layer).__name__}.{method}: a layer of your own writes forward(x, training=False) and "
             f"backward(grad_output), see glassnet/layers/base.py{keras}")
+
+
+def _take_masks_as_keras(cls):
+    """A layer of yours whose ``forward`` takes ``mask`` reads masks, as Keras hands the mask to any
+    layer whose ``call`` takes one: ``reads_mask`` becomes True (unless the class sets it), so a
+    model plans its mask to the layer, and ``forward`` gets the mask handed on in each pass as its
+    ``mask`` argument ((batch, steps) booleans, or None where no mask reaches it). Glassnet's own
+    readers take it themselves (``masking.take``); without this, a ported layer's forward would
+    get no mask inside a model and treat the padding as data, silently."""
+    forward = vars(cls)["forward"]
+    try:
+        takes_mask = "mask" in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        takes_mask = False
+    if not takes_mask:
+        return
+    if "reads_mask" not in vars(cls):
+        cls.reads_mask = True
+    # forward(x, training, mask) called with the mask by position: it is given, nothing to take
+    positional = [p.name for p in inspect.signature(forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    given_at = positional.index("mask") - 2 if "mask" in positional else None      # after self, x
+
+    @functools.wraps(forward)
+    def forward_with_mask(self, x, *args, mask=None, **kwargs):
+        if given_at is not None and len(args) > given_at:
+            return forward(self, x, *args, **kwargs)
+        if mask is None and self.reads_mask:
+            from . import masking          # (masking imports this module)
+            mask = masking.take(self, None, x)
+        return forward(self, x, *args, mask=mask, **kwargs)
+    cls.forward = forward_with_mask
 
 
 def _sized_build(build):

@@ -116,7 +116,13 @@ class Embedding(Layer):
         return self.input_shape is not None and len(self.input_shape) > 1
 
     def compute_mask(self, x):
-        """With ``mask_zero``: (batch, steps) booleans, True where the index is not 0; else None."""
+        """With ``mask_zero``: (batch, steps) booleans, True where the index is not 0; else None.
+        On a symbolic tensor (a subclass's ``call`` drawing its graph, Keras' masking guide's
+        ``self.lstm(x, mask=self.embedding.compute_mask(inputs))``): None, since in a drawn model
+        the mask reaches the layers that read it on its own."""
+        from .symbolic import is_symbolic
+        if is_symbolic(x):
+            return None
         return x != 0 if self.mask_zero else None
 
     def check_input_values(self, x, name):

@@ -376,7 +376,11 @@ class Masking(Layer):
         super().build(input_shape)
 
     def compute_mask(self, x):
-        """(batch, steps) booleans: True where a step has some feature other than ``mask_value``."""
+        """(batch, steps) booleans: True where a step has some feature other than ``mask_value``.
+        None on a symbolic tensor: in a drawn model the mask travels on its own (see Embedding's)."""
+        from .symbolic import is_symbolic
+        if is_symbolic(x):
+            return None
         return (x != self.mask_value).any(axis=-1)
 
     def forward(self, x, training=False):
