@@ -796,8 +796,13 @@ class Model(Sequential):
             if array.shape[0] != x.shape[0]:
                 raise ValueError(f"{xname} and {label} must have the same number of samples, got "
                                  f"{x.shape[0]} and {array.shape[0]}")
-            # the loss's own check against its output, as for a model of one output
-            array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
+            # the loss's own check against its output, as for a model of one output (and, as there,
+            # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
+            try:
+                array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
+            except ValueError:
+                self._check_declared_shapes(x)
+                raise
             check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
             targets.append(array)
         xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)

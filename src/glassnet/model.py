@@ -961,6 +961,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def weights(self):
         """Every weight, live (not copies), in ``get_weights``' order: each layer's parameters
         then its state (BatchNormalization's moving statistics), layer by layer (Keras' list)."""
+        self._require_built("weights")      # (the error names the attribute asked for)
         return [a for _, a in self._weight_items()]
 
     @property
@@ -968,6 +969,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """The weights training does not update, live: the state of the layers (moving
         statistics) and the parameters of frozen layers, as of the last ``compile``, ``fit`` or
         ``train_on_batch`` (Keras' list)."""
+        self._require_built("non_trainable_weights")
         trained = {id(a) for a in self.trainable_weights}
         return [a for a in self.weights if id(a) not in trained]
 

@@ -209,7 +209,33 @@ class PreparingMixin:
         """The loss's own check of ``y``. A model whose output samples have several axes (one that
         ends in Conv2D, Conv1D or Reshape) takes targets of the output's full shape, (n, *output_shape),
         which the loss checks position by position along the last axis. ``sample_shape``: x's."""
-        return prepare_targets(self.loss, y, self._output_shape_for(sample_shape, x), self.dtype, name)
+        try:
+            return prepare_targets(self.loss, y, self._output_shape_for(sample_shape, x), self.dtype, name)
+        except ValueError:
+            # the declared output shape, not y, may be what is wrong: a layer of one's own that changes
+            # the shape without overriding output_shape (a Keras layer ported as it is); its error
+            # names that layer rather than the targets that match what the model really outputs
+            try:
+                self._check_declared_shapes(x)
+            except ValueError:
+                raise                       # the layer's refusal
+            except Exception:               # x the check cannot feed (a list, a dict): y's error stands
+                pass
+            raise
+
+    def _check_declared_shapes(self, x):
+        """Before the first pass since build, run one sample of ``x`` (n, ...) in inference mode
+        through the model: that pass compares each layer's output with its declared shape and
+        raises naming a layer that differs (``_forward_checking_shapes``); it changes nothing
+        (stateful layers' states and the layers' state are put back)."""
+        if x is None or not len(x) or getattr(self, "_output_shapes", None) is None:
+            return
+        snapshot = StateSnapshot(self.layers)
+        try:
+            snapshot.start_from_zero_states()
+            self._forward(self._on_device(x[:1]).astype(self.dtype, copy=False), training=False)
+        finally:
+            snapshot.restore()
 
     def _class_weight_table(self, class_weight):
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
