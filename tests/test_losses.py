@@ -80,8 +80,8 @@ def test_matches_torch(name, torch_fn, rng, torch):
     F = torch.nn.functional
     y_hat, y = _predictions(name, rng), _targets(name, rng)
     t = torch.tensor(y_hat, requires_grad=True)
-    if name == "categorical_crossentropy":
-        value = -(torch.tensor(y) * torch.log(t)).sum(dim=1).mean()
+    if name == "categorical_crossentropy":        # Keras divides each row by its sum first
+        value = -(torch.tensor(y) * torch.log(t / t.sum(dim=1, keepdim=True))).sum(dim=1).mean()
     elif name == "squared_error":
         value = 0.5 * ((t - torch.tensor(y)) ** 2).sum() / y.shape[0]
     elif name in ("log_cosh", "poisson", "msle", "hinge", "squared_hinge", "mape", "categorical_hinge",
@@ -312,11 +312,11 @@ def _torch_per_sample(name, t, y, torch):
         p_t = y * t + (1 - y) * (1 - t)
         return ((1 - p_t) ** 2 * F.binary_cross_entropy(torch.clamp(t, 1e-7, 1 - 1e-7), y,
                                                         reduction="none")).mean(dim=1)
-    if name == "categorical_focal_crossentropy":   # Keras 3, without its rescaling to sum 1
-        p = torch.clamp(t, 1e-7, 1 - 1e-7)
+    if name == "categorical_focal_crossentropy":   # Keras 3: rows divided by their sum, then clipped
+        p = torch.clamp(t / t.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7)
         return -(0.25 * (1 - p) ** 2 * y * torch.log(p)).sum(dim=1)
-    if name == "categorical_crossentropy":
-        return -(y * torch.log(t)).sum(dim=1)
+    if name == "categorical_crossentropy":         # Keras 3: rows divided by their sum, then clipped
+        return -(y * torch.log(torch.clamp(t / t.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7))).sum(dim=1)
     return F.nll_loss(torch.log(t), y, reduction="none")
 
 
@@ -451,6 +451,10 @@ def test_unfused_gradient_is_zero_where_the_prediction_was_clipped(name, rng):
         y[0] = [1.0, 0.0, 0.0]
     check_loss(loss, y_hat, y)
     outside = (y_hat < losses.EPSILON) | (y_hat > 1 - losses.EPSILON)
+    if name == "categorical_crossentropy":
+        # rows are divided by their sums before the clip (Keras): a clipped entry still moves
+        # the others through the sum, so only dL/d(rescaled row) is 0 there (tests/test_cce_rescaling.py)
+        outside = np.zeros_like(outside)
     assert not loss.gradient(y_hat, y)[outside].any()
     w = rng.uniform(0, 3, 6)
     np.testing.assert_allclose(loss.weighted_gradient(y_hat, y, w),
@@ -463,7 +467,8 @@ def test_unfused_gradient_on_clipped_predictions_matches_torch_clamp(name, rng, 
     y_hat, y = _partly_clipped(rng), _targets(name, rng, 6, 3)
     t = torch.tensor(y_hat, requires_grad=True)
     p = torch.clamp(t, losses.EPSILON, 1 - losses.EPSILON)          # Keras' clip, as PyTorch has it
-    _torch_per_sample(name, p, y, torch).mean().backward()
+    # the categorical one divides each row by its sum before clipping, as Keras does
+    _torch_per_sample(name, t if name == "categorical_crossentropy" else p, y, torch).mean().backward()
     np.testing.assert_allclose(losses.get(name).gradient(y_hat, y), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
@@ -478,7 +483,10 @@ def test_unfused_gradient_inside_the_clip_range_is_the_formula_bit_for_bit(dtype
     np.testing.assert_array_equal(losses.get("binary_crossentropy").gradient(p, y),
                                   (p - y) / (p * (1 - p) * p.size))
     p, y = activations.softmax(z).astype(dtype), np.eye(k, dtype=dtype)[labels]
-    np.testing.assert_array_equal(losses.get("categorical_crossentropy").gradient(p, y), -y / (p * n))
+    # rows divided by their sums first (Keras): on rows summing to 1 that adds 1/n to every entry
+    # of -y / (p n), the part normal to the simplex (which a softmax's backward discards)
+    np.testing.assert_allclose(losses.get("categorical_crossentropy").gradient(p, y), -y / (p * n) + 1.0 / n,
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
     expected = np.zeros_like(p)
     expected[rows, labels] = -1.0 / (p[rows, labels] * n)
     np.testing.assert_array_equal(losses.get("sparse_categorical_crossentropy").gradient(p, labels), expected)
@@ -539,8 +547,11 @@ def test_unclipped_output_gradient_is_the_fused_values_derivative(name, activati
     a = getattr(activations, activation)(z)
     y = _targets(name, rng, 5, 3)
     loss = losses.get(name)
-    np.testing.assert_allclose(loss.output_gradient_unclipped(a, y), loss.gradient(a, y), rtol=1e-12)
     dA = loss.output_gradient_unclipped(a, y)
+    # the categorical gradient also goes back through the division of each row by its sum: on a
+    # softmax's rows, that takes away the part of dA along the row (which the softmax discards)
+    along = (dA * a).sum(axis=1, keepdims=True) if name == "categorical_crossentropy" else 0
+    np.testing.assert_allclose(dA - along, loss.gradient(a, y), rtol=1e-10, atol=1e-14)
     if activation == "sigmoid":
         dz = dA * a * (1 - a)
     else:
@@ -741,7 +752,7 @@ def test_categorical_focal_settings_gradient_matches_torch(rng, torch):
     y[0] = [0.2, 0.3, 0.5, 0.0]                       # soft labels
     loss = losses.CategoricalFocalCrossentropy(alpha=0.6, gamma=0.7)
     t = torch.tensor(y_hat, requires_grad=True)
-    p = torch.clamp(t, 1e-7, 1 - 1e-7)
+    p = torch.clamp(t / t.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7)      # rows rescaled to sum 1, as Keras
     value = -(0.6 * (1 - p) ** 0.7 * torch.tensor(y) * torch.log(p)).sum(dim=1).mean()
     value.backward()
     assert loss(y_hat, y) == pytest.approx(value.item(), rel=1e-12)

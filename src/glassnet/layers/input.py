@@ -23,14 +23,26 @@ class InputLayer:
         nothing: a model passes its input on in its own dtype (float32 unless ``dtype=`` says
         otherwise), in which ids up to 2**24 are exact, and an Embedding reads them from there.
         ``"string"`` with shape ``(1,)`` declares texts, for a ``TextVectorization`` next.
+    batch_size : int > 0, optional
+        Keras' fixed batch size. Recorded, as ``batch_size`` and in ``batch_shape`` (Keras shows it
+        as the input tensor's ``shape[0]``), and used for nothing else: glassnet's layers take any
+        batch, and a ``stateful=True`` recurrent layer takes its rows from the first batch it sees
+        (then refuses another size by name), so it needs no declared batch size. Model files do not
+        keep it.
+    batch_shape : tuple, optional
+        Keras' ``(batch_size, *shape)`` in one: ``shape=batch_shape[1:]``, ``batch_size=batch_shape[0]``
+        (None for any). Not with ``shape`` or ``batch_size`` (Keras refuses both too).
 
     Example
     -------
     >>> InputLayer((28, 28, 1)).shape
     (28, 28, 1)
+    >>> InputLayer(batch_shape=(32, 10)).batch_shape
+    (32, 10)
     """
 
-    def __init__(self, shape, name=None, dtype=None):
+    def __init__(self, shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=None):
+        shape, self.batch_size = _shape_and_batch_size(shape, batch_size, batch_shape)
         self.name = check_name(name, "Input: name") or "input_layer"
         self._auto_named = name is None         # a Model renames it when another Input has its name
         if isinstance(dtype, str) and dtype in ("string", "str"):
@@ -48,7 +60,15 @@ class InputLayer:
             raise ValueError(f"Input: dtype must be a numeric NumPy dtype such as 'int32' or 'float32', "
                              f"got {dtype!r:.80}")
 
+    @property
+    def batch_shape(self):
+        """Keras' ``(batch_size, *shape)``: the batch axis (None unless ``batch_size`` was given)
+        and one sample's shape."""
+        return (self.batch_size, *self.shape)
+
     def __repr__(self):
+        if self.batch_size is not None:
+            return f"InputLayer(shape={self.shape}, batch_size={self.batch_size})"
         return f"InputLayer(shape={self.shape})"
 
     def _no_values(self, *_args, **_kwargs):
@@ -65,12 +85,40 @@ class InputLayer:
     __array_ufunc__ = _no_values
 
 
-def Input(shape, name=None, dtype=None):
-    """Keras' ``Input(shape, name, dtype)``: an ``InputLayer`` to put first in a Sequential.
+def _shape_and_batch_size(shape, batch_size, batch_shape):
+    """(one sample's shape, batch_size or None) from Input's ``shape``, ``batch_size`` and
+    ``batch_shape``; each bad value refused by its name."""
+    if batch_shape is not None:
+        if shape is not None or batch_size is not None:
+            given = "shape" if shape is not None else "batch_size"
+            raise ValueError(f"Input: give batch_shape=(batch_size, *shape) or {given}, not both (batch_shape "
+                             f"{batch_shape!r:.60}, {given} {shape if shape is not None else batch_size!r:.60})")
+        if not isinstance(batch_shape, (tuple, list)) or len(batch_shape) < 1:
+            raise ValueError(f"Input: batch_shape must be a tuple (batch_size, *shape), such as (32, 10) or "
+                             f"(None, 10), got {batch_shape!r:.60}")
+        shape, batch_size = tuple(batch_shape[1:]), batch_shape[0]
+        argument = "batch_shape[0]"
+    else:
+        argument = "batch_size"
+        if shape is None:
+            raise TypeError("Input: missing the shape of one sample, shape=(features,) (or Keras' "
+                            "batch_shape=(batch_size, features))")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ValueError(f"Input: {argument} must be a whole number > 0 (or None for any), got {batch_size!r:.60}")
+    return shape, None if batch_size is None else int(batch_size)
+
+
+def Input(shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=None):
+    """Keras' ``Input(shape, name, dtype, batch_size, batch_shape)``: an ``InputLayer`` to put
+    first in a Sequential (or to call layers on, for a functional Model). ``batch_size`` and
+    ``batch_shape`` are recorded only (see ``InputLayer``).
 
     >>> from glassnet import Sequential
     >>> from glassnet.layers import Dense
     >>> Sequential([Input((2,)), Dense(1)]).built
     True
+    >>> Input(batch_shape=(32, 10)).shape, Input((10,), batch_size=32).batch_size
+    ((10,), 32)
     """
-    return InputLayer(shape, name=name, dtype=dtype)
+    return InputLayer(shape, name=name, dtype=dtype, batch_size=batch_size, batch_shape=batch_shape)

@@ -50,6 +50,21 @@ def _position_weights(sample_weight, terms):
     return _per_sample(sample_weight, terms)
 
 
+def rescaled(p):
+    """Each row of outputs ``p`` (n, ..., k) divided by its sum over the last axis, as Keras'
+    categorical cross-entropies do before the clip and the log (a row of a softmax sums to 1
+    already; a linear head's does not). A row summing to 0 gives inf/nan, as in Keras."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return p / p.sum(axis=-1, keepdims=True)
+
+
+def backprop_rescaled(g, p, r):
+    """dL/dp from ``g`` = dL/dr, r = ``rescaled(p)``, all (n, ..., k): with s = sum(p) over the
+    last axis, dr_j/dp_i = (delta_ij - r_j) / s, so dL/dp_i = (g_i - sum_j g_j r_j) / s."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (g - (g * r).sum(axis=-1, keepdims=True)) / p.sum(axis=-1, keepdims=True)
+
+
 class TermsFromLogits:
     """The fused values of a loss over integer labels whose ``_terms_from_logits(z, a, y_true)``
     gives each sample's term (sparse cross-entropy's -log p, the generalized cross-entropy's
@@ -203,7 +218,13 @@ class BinaryCrossentropy(_Logits, Loss):
 class CategoricalCrossentropy(_Logits, Loss):
     """Targets one-hot (or any distribution) of shape (n, k). ``from_logits=True``: the outputs
     are the logits (no softmax in the model), and the loss is its fused form, unclipped.
-    ``label_smoothing=s``: targets ``y (1 - s) + s / k``."""
+    ``label_smoothing=s``: targets ``y (1 - s) + s / k``.
+
+    On outputs that are not a softmax (a plain ``Dense(k)`` head, from_logits=False), each row of
+    outputs is first divided by its sum, then clipped to [1e-7, 1 - 1e-7], as Keras does: the loss
+    is ``-sum(y log clip(p / sum(p))) / n``, and its gradient goes back through the clip and the
+    division. After a softmax output the loss is fused (value from the logits, dL/dz = (a - y) / n):
+    its rows already sum to 1, so the division changes nothing there and is not done."""
     name = "categorical_crossentropy"
     fuses = "softmax"
     applies = "softmax"
@@ -229,7 +250,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def per_sample(self, y_pred, y_true):
@@ -238,21 +259,23 @@ class CategoricalCrossentropy(_Logits, Loss):
             top = y_pred.max(axis=-1, keepdims=True)
             lse = top + np.log(np.exp(y_pred - top).sum(axis=-1, keepdims=True))
             return (y_true * (lse - y_pred)).sum(axis=-1)
-        return -(y_true * np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))).sum(axis=-1)
+        return -(y_true * np.log(np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON))).sum(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return _zero_where_clipped(-y_true / (p * _distributions(y_pred)), y_pred)
+        r = rescaled(y_pred)
+        # dL/dr of -sum(y log clip(r)) / n: 0 where r was clipped (the clip's derivative)
+        g = _zero_where_clipped(-y_true / (np.clip(r, EPSILON, 1 - EPSILON) * _distributions(y_pred)), r)
+        return backprop_rescaled(g, y_pred, r)
 
     def value_from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).

@@ -15,7 +15,7 @@ from .. import backend
 from .._validation import check_flag, check_number
 from ._numerics import EPSILON, _per_sample, _zero_where_clipped
 from .base import DEFAULT_REDUCTION
-from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy
+from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, backprop_rescaled, rescaled
 
 
 class _ThroughProbabilities:
@@ -98,8 +98,9 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
 class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentropy):
     """Keras' ``categorical_focal_crossentropy``: per sample ``-sum(alpha (1 - p)^gamma y log p)``
     over the k outputs, p clipped to [1e-7, 1 - 1e-7]; the mean over samples. Targets one-hot (or
-    distributions), as for ``categorical_crossentropy``; like it, glassnet does not rescale
-    outputs to sum to 1 first (a softmax's already do; Keras divides by their sum).
+    distributions), as for ``categorical_crossentropy``; like it (and Keras), each row of
+    probabilities is divided by its sum before the clip (a softmax's rows sum to 1 already; a
+    linear head's do not), and the gradient goes back through that division.
 
     ``alpha`` is one number for every class, or, as Keras takes it, a list of k numbers >= 0, one
     per class (inverse class frequencies, say): class c's terms are weighed by ``alpha[c]``. A
@@ -141,7 +142,7 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def _sample_values(self, y_pred, y_true):
         y_pred = self._outputs(y_pred)
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
         return -(self._alpha(y_pred) * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
 
     def __call__(self, y_pred, y_true):
@@ -158,12 +159,13 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        r = rescaled(y_pred)                       # rows divided by their sum, as Keras does
+        p = np.clip(r, EPSILON, 1 - EPSILON)
         q = 1 - p                                  # >= 1e-7: no 0 to a negative power
-        # d/dp of -alpha q^gamma y log p
+        # d/dp of -alpha q^gamma y log p, then back through the clip and the division
         g = self._alpha(y_pred) * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)
         g *= 1.0 / (g.size // g.shape[-1])
-        return _zero_where_clipped(g, y_pred)
+        return backprop_rescaled(_zero_where_clipped(g, r), y_pred, r)
 
 
 def _class_weights(alpha):

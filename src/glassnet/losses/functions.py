@@ -216,11 +216,6 @@ def _categorical(y_true, y_pred, label_smoothing, axis, caller):
     return _class_axis_last(y_true, y_pred, axis, caller)
 
 
-def _rescaled(p):
-    """Each row of probabilities divided by its sum, as Keras' categorical cross-entropies do."""
-    return p / p.sum(axis=-1, keepdims=True)
-
-
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Keras' ``categorical_crossentropy``: ``-sum(y log p)`` along ``axis``, p the row of
     probabilities divided by its sum, then clipped to [1e-7, 1 - 1e-7] (``from_logits``:
@@ -228,7 +223,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``y (1 - s) + s / k``. y_true, y_pred (n, ..., k); returns (n, ...)."""
     CategoricalCrossentropy(from_logits, label_smoothing)         # the settings' checks
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_crossentropy")
-    return CategoricalCrossentropy(from_logits).per_sample(y_pred if from_logits else _rescaled(y_pred), y_true)
+    return CategoricalCrossentropy(from_logits).per_sample(y_pred, y_true)     # rescales rows itself
 
 
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
@@ -238,9 +233,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     [1e-7, 1 - 1e-7]; ``alpha`` a number or one per class. Returns (n, ...)."""
     CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing)
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_focal_crossentropy")
-    loss = CategoricalFocalCrossentropy(alpha, gamma)
-    p = loss.probabilities(y_pred) if from_logits else y_pred
-    return loss.per_sample(_rescaled(p), y_true)
+    return CategoricalFocalCrossentropy(alpha, gamma, from_logits).per_sample(y_pred, y_true)   # rescales itself
 
 
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
