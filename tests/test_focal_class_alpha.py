@@ -44,6 +44,7 @@ def test_gradient_matches_torch_autograd(from_logits, rng, torch):
     loss = losses.CategoricalFocalCrossentropy(alpha=ALPHA, gamma=0.7, from_logits=from_logits)
     t = torch.tensor(y_hat, requires_grad=True)
     p = torch.softmax(t, dim=1) if from_logits else t
+    p = p / p.sum(dim=1, keepdim=True)          # Keras' rescaling of each row, even after a softmax
     p = torch.clamp(p, 1e-7, 1 - 1e-7)
     value = -(torch.tensor(ALPHA) * (1 - p) ** 0.7 * torch.tensor(y) * torch.log(p)).sum(dim=1).mean()
     value.backward()

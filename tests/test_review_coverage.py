@@ -295,7 +295,8 @@ def test_losses_on_sequence_outputs_match_torch(name, torch):
                 "huber": lambda: F.huber_loss(t, ty, reduction="none").mean(-1),
                 "log_cosh": lambda: torch.log(torch.cosh(t - ty)).mean(-1),
                 "binary_crossentropy": lambda: F.binary_cross_entropy(t, ty, reduction="none").mean(-1),
-                "categorical_crossentropy": lambda: -(ty * torch.log(t)).sum(-1),
+                # Keras rescales each row to sum 1 first: its gradient flows through the division
+                "categorical_crossentropy": lambda: -(ty * torch.log(t / t.sum(-1, keepdim=True))).sum(-1),
                 "kl_divergence": lambda: (ty * torch.log(ty / t)).sum(-1),
                 "cosine_similarity": lambda: -(F.normalize(t, dim=-1) * F.normalize(ty, dim=-1)).sum(-1),
                 "squared_error": lambda: 0.5 * ((t - ty) ** 2).sum(-1) * 3}[name]()
