@@ -13,6 +13,10 @@ class ActivityMixin:
     """The activity-penalty part of ``Sequential`` (see ``TrainingMixin._forward``)."""
     _activity_cache = (-1, 0, None)      # (ACTIVITY_GENERATION, number of layers, what _activity gives)
 
+    def add_loss(self, loss):
+        """Keras' ``add_loss``, which glassnet lacks: refused by name, saying what to use instead."""
+        raise NotImplementedError(layers_base.add_loss_refusal(type(self).__name__))
+
     @property
     def _activity(self):
         """{layer: its latest output} to fill, when a layer has an ``activity_regularizer``; else None.

@@ -83,6 +83,21 @@ class CategoryEncoding(Layer):
     def check_input_values(self, x, name):
         check_indices(x, self.num_tokens, name, "a CategoryEncoding's input", "the CategoryEncoding's num_tokens")
 
+    def __call__(self, x, training=None, mask=None):
+        """As ``Layer.__call__``, and, called on its own, Keras' reading of fewer axes: a 1-D array
+        ``(k,)`` is k values in "one_hot" (``(k, num_tokens)``) and one sample in "multi_hot" and
+        "count" (``(num_tokens,)``); a scalar is one value (``(1, num_tokens)``, ``(num_tokens,)``)."""
+        from .symbolic import is_symbolic
+        if is_symbolic(x):
+            return super().__call__(x, training=training, mask=mask)
+        xp = backend.get_array_module(x)
+        x = xp.asarray(x)           # (Keras' example passes a list, [3, 2, 0, 1])
+        if x.ndim >= 2:
+            return super().__call__(x, training=training, mask=mask)
+        if self.output_mode == "one_hot":
+            return super().__call__(xp.reshape(x, (-1, 1)), training=training, mask=mask)
+        return super().__call__(xp.reshape(x, (1, -1)), training=training, mask=mask)[0]
+
     def forward(self, x, training=False):
         self.x = x
         self.check_input_values(x, self.describe())

@@ -75,11 +75,23 @@ class InputLayer:
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
                         f"(a functional Model, or a subclass of Model's call, is drawn on it); to scale, use "
                         f"gn.layers.Rescaling; for arithmetic, the merge layers (Add, Multiply, ...) or a Layer "
-                        f"of your own")
+                        f"of your own; for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
+
+    def __getattr__(self, name):
+        # only for attributes it lacks: an array's (x.size, x.max), which glassnet.activations'
+        # functions read (see SymbolicTensor.__getattr__); still an AttributeError for hasattr
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"{self!r} has no attribute {name!r}: it holds no values, it is a model's input, "
+                             f"so NumPy and the functions of glassnet.activations cannot compute on it; call "
+                             f"layers on it (an activation: gn.layers.Activation(\"relu\"), ReLU(); arithmetic: "
+                             f"Add, Multiply, ... or a Layer of your own)")
 
     # arithmetic and slicing on an input that has no values: one clear error for each
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
     __floordiv__ = __mod__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = __getitem__ = _no_values
+    # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity
+    __lt__ = __le__ = __gt__ = __ge__ = _no_values
     # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
     # NumPy's "does not support ufuncs", which says nothing of what to use instead
     __array_ufunc__ = _no_values

@@ -42,12 +42,27 @@ class SymbolicTensor:
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values yet: while a model is drawn (a functional Model, or a subclass "
                         f"of Model's call) only layers can be called on it; for arithmetic use the merge layers "
-                        f"(gn.layers.Add, Subtract, Multiply, ...) or a Layer of your own")
+                        f"(gn.layers.Add, Subtract, Multiply, ...) or a Layer of your own; for an activation, "
+                        f"its layer (gn.layers.Activation(\"relu\"), ReLU())")
+
+    def __getattr__(self, name):
+        # only for attributes it lacks: an array's (x.size, x.max, x.ndim), which glassnet.activations'
+        # functions read when Keras' ``keras.activations.relu(x)`` in a call is ported as it is.
+        # Still an AttributeError, so that hasattr and getattr(x, name, default) answer as before;
+        # dunder lookups (copy, pickle) are left to Python's own message
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"{self!r} has no attribute {name!r}: it holds no values yet while a model is drawn, "
+                             f"so NumPy and the functions of glassnet.activations cannot compute on it; call "
+                             f"layers on it (an activation: gn.layers.Activation(\"relu\"), ReLU(); arithmetic: "
+                             f"Add, Multiply, ... or a Layer of your own)")
 
     # arithmetic, NumPy and truth tests on a tensor that has no values: one clear error for each
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
     __matmul__ = __rmatmul__ = __pow__ = __neg__ = __abs__ = __getitem__ = __array__ = __bool__ = _no_values
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
+    # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity, as for any object
+    __lt__ = __le__ = __gt__ = __ge__ = _no_values
     # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
     # NumPy's "does not support ufuncs", which says nothing of what to use instead
     __array_ufunc__ = _no_values
