@@ -246,6 +246,20 @@ class CategoricalCrossentropy(_Logits, Loss):
                     f"leave out samples, use sample_weight")
         return y
 
+    def invalid_output(self, y_pred):
+        """Why the loss is NaN on finite outputs ``y_pred`` (n, ..., k): a row summing to 0 (a ReLU
+        head's all-zero row) is divided by its sum, 0 / 0, as in Keras. The sparse loss and
+        ``from_logits`` do not divide, so say nothing."""
+        if self.from_logits or self.sparse or not y_pred.size:
+            return None
+        zero = np.argwhere(y_pred.sum(axis=-1) == 0)
+        if not zero.size:
+            return None
+        row = tuple(int(i) for i in zero[0])
+        return (f"row {row[0] if len(row) == 1 else row} of the outputs sums to 0, and {self.name} divides "
+                f"each row by its sum before the log, as Keras does; end the model in a softmax (or in no "
+                f"activation, with from_logits=True) rather than one that can give a row of zeros (ReLU)")
+
     def __call__(self, y_pred, y_true):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
