@@ -80,12 +80,7 @@ class InputLayer:
     def __getattr__(self, name):
         # only for attributes it lacks: an array's (x.size, x.max), which glassnet.activations'
         # functions read (see SymbolicTensor.__getattr__); still an AttributeError for hasattr
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"{self!r} has no attribute {name!r}: it holds no values, it is a model's input, "
-                             f"so NumPy and the functions of glassnet.activations cannot compute on it; call "
-                             f"layers on it (an activation: gn.layers.Activation(\"relu\"), ReLU(); arithmetic: "
-                             f"Add, Multiply, ... or a Layer of your own)")
+        raise no_array_attribute(self, name, "it holds no values, it is a model's input")
 
     # arithmetic and slicing on an input that has no values: one clear error for each
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
@@ -95,6 +90,18 @@ class InputLayer:
     # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
     # NumPy's "does not support ufuncs", which says nothing of what to use instead
     __array_ufunc__ = _no_values
+
+
+def no_array_attribute(holder, name, state):
+    """The AttributeError for ``holder.name``, an array attribute (x.size, x.max) that an Input or
+    a drawn tensor lacks, ``state`` saying why it has no values. Dunder lookups (copy, pickle) get
+    Python's own bare message."""
+    if name.startswith("__"):
+        return AttributeError(name)
+    return AttributeError(f"{holder!r} has no attribute {name!r}: {state}, so NumPy and the functions of "
+                          f"glassnet.activations cannot compute on it; call layers on it (an activation: "
+                          f"gn.layers.Activation(\"relu\"), ReLU(); arithmetic: Add, Multiply, ... or a Layer of "
+                          f"your own)")
 
 
 def _shape_and_batch_size(shape, batch_size, batch_shape):

@@ -9,7 +9,7 @@ of one sample of its output. ``glassnet.Model(x, y)`` then walks these records b
 import numpy as np
 
 from .base import call_arguments_set, shape_fits, sized_axes_needed
-from .input import InputLayer
+from .input import InputLayer, no_array_attribute
 
 
 class SymbolicTensor:
@@ -50,12 +50,7 @@ class SymbolicTensor:
         # functions read when Keras' ``keras.activations.relu(x)`` in a call is ported as it is.
         # Still an AttributeError, so that hasattr and getattr(x, name, default) answer as before;
         # dunder lookups (copy, pickle) are left to Python's own message
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"{self!r} has no attribute {name!r}: it holds no values yet while a model is drawn, "
-                             f"so NumPy and the functions of glassnet.activations cannot compute on it; call "
-                             f"layers on it (an activation: gn.layers.Activation(\"relu\"), ReLU(); arithmetic: "
-                             f"Add, Multiply, ... or a Layer of your own)")
+        raise no_array_attribute(self, name, "it holds no values yet while a model is drawn")
 
     # arithmetic, NumPy and truth tests on a tensor that has no values: one clear error for each
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
