@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import glassnet as gn
+
 
 @pytest.mark.parametrize("batch_size", [0, -5, "32"])
 def test_sklearn_batch_size_is_named_before_the_alpha_penalty_uses_it(batch_size):
