@@ -24,6 +24,16 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 @pytest.fixture
+def keras():
+    """Keras 3 on TensorFlow's CPU as a test oracle, skipped (with the reason) when not installed.
+    A test file that needs Keras otherwise set up defines its own (test_weighting.py's float64)."""
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    return pytest.importorskip("keras", reason="Keras oracle not installed")
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

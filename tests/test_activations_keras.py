@@ -4,7 +4,6 @@ at and around their kinks, gradients against PyTorch autograd and finite differe
 defaults and other settings; glu's shapes in layers; names, files and errors. The generic checks
 (every name: torch parity, finite differences, extremes) are in test_activations.py."""
 import functools
-import os
 
 import numpy as np
 import pytest
@@ -25,13 +24,6 @@ SETTINGS = [("celu", {"alpha": 0.5}, {"alpha": 0.5}), ("celu", {"alpha": 3.0}, {
             ("soft_shrink", {"threshold": 0.2}, {"threshold": 0.2}),
             ("squareplus", {"b": 1.0}, {"b": 1.0}), ("squareplus", {"b": 0.01}, {"b": 0.01}),
             ("glu", {"axis": 0}, {"axis": 0}), ("sparsemax", {"axis": 0}, {"axis": 0})]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _grid(rng, dtype):

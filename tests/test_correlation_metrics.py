@@ -1,7 +1,6 @@
 """Keras 3's correlation metrics, PearsonCorrelation and ConcordanceCorrelation: by hand
 (NumPy's corrcoef, Lin's formula), against Keras 3.15 over batches with and without weights, by
 name in compile, in model files, and the errors."""
-import os
 
 import numpy as np
 import pytest
@@ -11,13 +10,6 @@ from glassnet import metrics
 from glassnet.metrics.correlation import concordance_correlation, pearson_correlation
 
 from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _pair(rng, n, k=5):

@@ -8,11 +8,6 @@ import glassnet as gn
 from glassnet.layers import Discretization
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 def test_buckets_follow_digitize_at_the_boundaries():
     layer = Discretization(bin_boundaries=[0.0, 1.0, 1.0, 2.5])
     x = np.array([[-np.inf, -0.1, 0.0, 0.5, 1.0, 2.4, 2.5, np.inf]])

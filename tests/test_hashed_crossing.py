@@ -16,11 +16,6 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 WORDS = ["", "a", "A", "red", "Ünïcode", "日本語のカテゴリー", "emoji \U0001F600", "x" * 70, "tab\tand\x00nul"]
 
 

@@ -15,11 +15,6 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 def _random_bytes(rng):
     # every length that takes its own path (0, 1-3, 4-7, 8-16, 17-32, 33-64, rounds of 64 and a rest)
     lengths = list(range(0, 140)) + [191, 192, 193, 255, 256, 257, 1000]

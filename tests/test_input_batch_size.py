@@ -1,19 +1,10 @@
 """Input's Keras 3.15 keywords batch_size and batch_shape: recorded (batch_shape as Keras' input
 tensor's shape), each bad value refused by name, and a model on such an Input builds and runs."""
-import os
 
 import numpy as np
 import pytest
 
 import glassnet as gn
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 @pytest.mark.parametrize("kwargs", [dict(shape=(10,), batch_size=32), dict(batch_shape=(32, 10)),

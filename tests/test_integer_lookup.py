@@ -8,11 +8,6 @@ import glassnet as gn
 from glassnet.layers import IntegerLookup
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 SETTINGS = [dict(), dict(max_tokens=4), dict(num_oov_indices=3), dict(num_oov_indices=0, max_tokens=6),
             dict(mask_token=0), dict(mask_token=0, num_oov_indices=2, oov_token=-7),
             dict(output_mode="one_hot"), dict(output_mode="multi_hot", mask_token=0),

@@ -9,14 +9,6 @@ from glassnet import layers as L
 from glassnet.utils import normalize, pack_x_y_sample_weight, split_dataset, unpack_x_y_sample_weight
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import os
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
-
 # -- normalize ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape, axis", [((5, 4), -1), ((5, 4), 1), ((3, 4, 6), -1), ((3, 4, 6), 1), ((7,), -1)])
 @pytest.mark.parametrize("order", [1, 2, np.inf])

@@ -12,14 +12,6 @@ import glassnet as gn
 from glassnet import layers as L
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import os
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
-
 def _through_json(entry):
     return json.loads(json.dumps(entry))
 

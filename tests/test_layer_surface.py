@@ -16,11 +16,6 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-@pytest.fixture(scope="module")
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 # (id, make(layers module) -> layer, sample shape): the same constructor call in both libraries
 BUILT_IN = [
     ("Dense", lambda L: L.Dense(3), (5,)),

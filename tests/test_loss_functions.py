@@ -3,7 +3,6 @@
 from_logits, label_smoothing and axis; their inputs' dtypes and shapes; compile(loss=function) and
 metrics=[function]; SparseCategoricalCrossentropy called directly on labels per position, against
 Keras' class (values, every reduction, ignore_class, weights) and PyTorch autograd (gradients)."""
-import os
 
 import numpy as np
 import pytest
@@ -12,13 +11,6 @@ import glassnet as gn
 from glassnet import losses
 
 L = gn.layers
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _inputs(kind, shape, rng):

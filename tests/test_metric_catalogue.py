@@ -2,7 +2,6 @@
 loss-like means, Accuracy, Mean, Sum, MeanMetricWrapper) and Keras' ``sample_weight`` in every
 built-in metric: values against Keras 3.15 over batches of different sizes, with and without
 weights; by name in compile; in a model file; and the errors."""
-import os
 
 import numpy as np
 import pytest
@@ -12,13 +11,6 @@ from glassnet import metrics
 from glassnet.layers import Dense
 
 from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _binary(rng, n, units=1):

@@ -17,11 +17,6 @@ from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where 
 CLASSES = (IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU)
 
 
-@pytest.fixture(scope="module")
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 def _one_hot(labels, k):
     return np.eye(k)[labels]
 

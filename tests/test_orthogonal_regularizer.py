@@ -8,14 +8,6 @@ from glassnet import layers as L
 from glassnet.regularizers import OrthogonalRegularizer, get
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import os
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
-
 def _weights(rng, shape, dtype=np.float64):
     w = rng.standard_normal(shape).astype(dtype)
     w[1] = 0            # a zero row: its length is clipped at Keras' epsilon

@@ -1,7 +1,6 @@
 """Keras' Dice and Tversky losses (glassnet.losses.overlap): values against Keras 3.15, values and
 gradients against PyTorch autograd and finite differences, over the whole batch and per sample,
 with sample weights; a segmentation model trained as Keras trains it; files; the errors."""
-import os
 
 import numpy as np
 import pytest
@@ -23,13 +22,6 @@ SETTINGS = [("dice", {}), ("dice", {"axis": (1, 2, 3)}), ("dice", {"axis": -1}),
             ("tversky", {}), ("tversky", {"alpha": 0.7, "beta": 0.3, "axis": (1, 2, 3)}),
             ("tversky", {"alpha": 0.0, "beta": 1.5, "axis": (2, 1)})]
 CLASSES = {"dice": losses.Dice, "tversky": losses.Tversky}
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 @pytest.mark.parametrize("name,settings", SETTINGS, ids=str)

@@ -13,14 +13,6 @@ from glassnet.callbacks import progress
 from glassnet.utils import Progbar
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import os
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
-
 class Terminal(io.StringIO):
     def isatty(self):
         return True

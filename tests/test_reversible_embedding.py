@@ -19,11 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SETTINGS = [dict(), dict(tie_weights=False), dict(logit_soft_cap=0.05), dict(tie_weights=False, logit_soft_cap=2.0)]
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 @pytest.mark.parametrize("settings", SETTINGS, ids=str)
 def test_lookup_and_reverse_equal_keras(settings, rng, keras):
     ours = ReversibleEmbedding(11, 4, embeddings_initializer="random_normal", seed=0, **settings)

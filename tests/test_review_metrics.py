@@ -1,6 +1,5 @@
 """Review of the losses and metrics against Keras 3.15: compile's names for accuracy in any case,
 Keras' other names of metrics and losses, and one number as a batch's sample weight."""
-import os
 
 import numpy as np
 import pytest
@@ -8,13 +7,6 @@ import pytest
 import glassnet as gn
 from glassnet import losses, metrics
 from glassnet.layers import Dense
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _binary_data(rng, n=40):

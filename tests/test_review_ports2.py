@@ -6,7 +6,6 @@ A Keras layer's ``build`` that makes weights without ``super().build`` is taken 
 a Keras layer made of layers is refused by name with the way to write it (a ``Model`` subclass),
 which then trains as Keras' layer; ``to_categorical`` takes a tagger's labels as Keras'; Keras'
 own model files are named as such when glassnet is asked to read them."""
-import os
 import zipfile
 
 import numpy as np
@@ -15,13 +14,6 @@ import pytest
 import glassnet as gn
 from glassnet.errors import ModelFileError
 from glassnet.layers import Layer, Wrapper
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 class Antirectifier(Layer):

@@ -3,20 +3,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashAfter(gn.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epoch:
-            raise Crash(f"after epoch {epoch + 1}")
+from test_backup import Crash, CrashAfter
 
 
 def _model():

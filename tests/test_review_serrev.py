@@ -9,14 +9,6 @@ import pytest
 from glassnet import layers as L
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import os
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
-
 def test_keras_pipeline_dict_is_read_with_its_layers(keras):
     # Keras' Pipeline config is {"layers": [Keras dicts], "name"}, no dtype of its own: it was
     # refused as "layer must be a layer or {'class_name': ..., 'config': {...}}"

@@ -3,7 +3,6 @@
 (torch.nn.functional.ctc_loss for CTC; Keras' formulas in torch ops for the others) and finite
 differences in float64, with sample weights; small models trained side by side with Keras; names,
 model files and the errors."""
-import os
 
 import numpy as np
 import pytest
@@ -11,13 +10,6 @@ import pytest
 import glassnet as gn
 from glassnet import losses
 from glassnet.gradcheck import check_loss
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 # ---------------------------------------------------------------- CTC

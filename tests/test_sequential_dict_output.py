@@ -10,28 +10,24 @@
 * A last layer of two dict outputs: Keras 3.15 trains it; glassnet refuses it at ``add`` and the
   functional Model of the same layers gives Keras' Sequential's numbers (tested).
 """
+import functools
 import warnings
 
 import numpy as np
 import pytest
 
 import glassnet as gn
+from keras_twins import assert_same_logs, xyw
 
 L = gn.layers
 
 
 @pytest.fixture
 def data(rng):
-    x = rng.standard_normal((24, 3)).astype(np.float32)
-    y = rng.standard_normal((24, 2)).astype(np.float32)
-    w = rng.uniform(0.2, 2, 24).astype(np.float32)
-    return x, y, w
+    return xyw(rng)
 
 
-def _same(mine, their, rtol=2e-5):
-    assert sorted(mine) == sorted(their)
-    for key in their:
-        np.testing.assert_allclose(mine[key], their[key], rtol=rtol, atol=1e-6, err_msg=key)
+_same = functools.partial(assert_same_logs, atol=1e-6)
 
 
 def _close_weights(ours, theirs):

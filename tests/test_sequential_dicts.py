@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from keras_twins import assert_same_logs, xyw
 
 L = gn.layers
 
@@ -28,16 +29,7 @@ def _theirs(keras, ours, input_name="feat", **compile_kw):
 
 @pytest.fixture
 def data(rng):
-    x = rng.standard_normal((24, 3)).astype(np.float32)
-    y = rng.standard_normal((24, 2)).astype(np.float32)
-    w = rng.uniform(0.2, 2, 24).astype(np.float32)
-    return x, y, w
-
-
-def _same(mine, their, rtol=2e-5):
-    assert sorted(mine) == sorted(their)
-    for key in their:
-        np.testing.assert_allclose(mine[key], their[key], rtol=rtol, err_msg=key)
+    return xyw(rng)
 
 
 def _close_weights(ours, theirs):
@@ -85,7 +77,7 @@ def test_training_on_the_dict_follows_keras_step_for_step(data):
     got = mine.fit({"feat": x}, y, sample_weight=w, validation_data=({"feat": xv}, yv), **settings).history
     expected = plain.fit(x, y, sample_weight=w, validation_data=(xv, yv), **settings).history
     assert got == expected              # the same arrays: the same run, bit for bit
-    _same(got, their)
+    assert_same_logs(got, their)
     assert mine.train_on_batch({"feat": x[:8]}, y[:8]) == plain.train_on_batch(x[:8], y[:8]) \
         == pytest.approx(their_step, rel=1e-5)
     _close_weights(mine, theirs)
@@ -157,13 +149,13 @@ def test_loss_weights_scale_the_loss_as_keras_does(data, weights):
     theirs = _theirs(keras, mine, loss_weights=weights, metrics=["mae"], weighted_metrics=["mse"])
     xv, yv = x[:8] * 2, y[:8] + 1
     ours_eval = mine.evaluate(x, y, sample_weight=w, return_dict=True)
-    _same(ours_eval, theirs.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0))
+    assert_same_logs(ours_eval, theirs.evaluate(x, y, sample_weight=w, return_dict=True, verbose=0))
     # the loss is 2.5 times the model's without loss_weights; the metrics are not weighed
     unweighed = _ours(metrics=["mae"], weighted_metrics=["mse"]).evaluate(x, y, sample_weight=w, return_dict=True)
     assert ours_eval["loss"] == pytest.approx(2.5 * unweighed["loss"], rel=1e-6)
     assert (ours_eval["mae"], ours_eval["mse"]) == (unweighed["mae"], unweighed["mse"])
     got = mine.fit(x, y, sample_weight=w, validation_data=(xv, yv), **settings).history
-    _same(got, theirs.fit(x, y, sample_weight=w, validation_data=(xv, yv), **settings).history)
+    assert_same_logs(got, theirs.fit(x, y, sample_weight=w, validation_data=(xv, yv), **settings).history)
     assert mine.train_on_batch(x[:8], y[:8]) == pytest.approx(theirs.train_on_batch(x[:8], y[:8]), rel=1e-5)
     assert mine.test_on_batch(x[:8], y[:8]) == pytest.approx(theirs.test_on_batch(x[:8], y[:8]), rel=1e-5)
     _close_weights(mine, theirs)
@@ -187,8 +179,8 @@ def test_loss_weights_on_a_fused_output_and_beside_regularizers_follow_keras(dat
                    loss_weights={"out": 0.5}, metrics=["accuracy"])
     settings = dict(epochs=3, batch_size=6, shuffle=False, verbose=0)
     # (the softmax and the crossentropy fused: dL/dz weighed; the penalties are added unweighed)
-    _same(ours.fit(x, labels, **settings).history, theirs.fit(x, labels, **settings).history, rtol=5e-5)
-    _same(ours.fit(x, labels, sample_weight=w, **settings).history,
+    assert_same_logs(ours.fit(x, labels, **settings).history, theirs.fit(x, labels, **settings).history, rtol=5e-5)
+    assert_same_logs(ours.fit(x, labels, sample_weight=w, **settings).history,
           theirs.fit(x, labels, sample_weight=w, **settings).history, rtol=5e-5)
     _close_weights(ours, theirs)
     assert ours.evaluate(x, labels) == pytest.approx(theirs.evaluate(x, labels, verbose=0), rel=1e-5)

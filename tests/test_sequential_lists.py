@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from keras_twins import assert_same_logs, xyw
 
 L = gn.layers
 
@@ -28,16 +29,7 @@ def _theirs(keras, ours, **compile_kw):
 
 @pytest.fixture
 def data(rng):
-    x = rng.standard_normal((24, 3)).astype(np.float32)
-    y = rng.standard_normal((24, 2)).astype(np.float32)
-    w = rng.uniform(0.2, 2, 24).astype(np.float32)
-    return x, y, w
-
-
-def _same(mine, their, rtol=2e-5):
-    assert sorted(mine) == sorted(their)
-    for key in their:
-        np.testing.assert_allclose(mine[key], their[key], rtol=rtol, err_msg=key)
+    return xyw(rng)
 
 
 def test_list_forms_give_keras_results_and_the_plain_forms(data):
@@ -79,7 +71,7 @@ def test_training_on_list_forms_follows_keras_step_for_step(data):
     got = mine.fit([x], [y], sample_weight=[w], validation_data=([xv], [yv], [wv]), **settings).history
     expected = plain.fit(x, y, sample_weight=w, validation_data=(xv, yv, wv), **settings).history
     assert got == expected              # the same arrays: the same run, bit for bit
-    _same(got, their)
+    assert_same_logs(got, their)
     assert mine.train_on_batch([x[:8]], [y[:8]], sample_weight=[w[:8]]) == \
         plain.train_on_batch(x[:8], y[:8], sample_weight=w[:8]) == pytest.approx(their_step, rel=1e-5)
     for a, b in zip(mine.get_weights(), theirs.get_weights()):
@@ -104,7 +96,7 @@ def test_compile_s_per_output_forms_name_the_one_output(data, given):
     # Keras 3.15's Sequential fails on a loss dict (a TypeError of its own): compared on the rest
     keras_given = {**given, "loss": "mse"} if isinstance(given["loss"], dict) else given
     their = _theirs(keras, _ours(), **keras_given).fit(x, y, sample_weight=w, **settings).history
-    _same(got, their)
+    assert_same_logs(got, their)
 
 
 def test_a_list_of_numbers_or_of_one_array_per_sample_stays_data(data):

@@ -18,11 +18,6 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 def _gradients(model, x, y):
     value, _ = model._loss_and_gradients(*model._prepare_xy(x, y, "x", "y"))
     return value, {layer.name: {key: g.copy() for key, g in layer.grads.items()} for layer in model.layers}

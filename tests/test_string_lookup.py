@@ -10,11 +10,6 @@ import glassnet as gn
 from glassnet.layers import Dense, Embedding, Flatten, Input, StringLookup
 
 
-@pytest.fixture
-def keras():
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
-
-
 SETTINGS = [dict(), dict(max_tokens=4), dict(num_oov_indices=0, max_tokens=6), dict(mask_token=""),
             dict(num_oov_indices=3), dict(num_oov_indices=2, mask_token="", output_mode="count"),
             dict(mask_token="", oov_token="?"), dict(output_mode="one_hot"),

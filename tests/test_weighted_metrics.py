@@ -2,7 +2,6 @@
 ``class_weight`` as the loss does, named as Keras 3 names them; trained, evaluated and validated
 against Keras 3.15, in models of one and of several outputs; in files and configs; and refused
 where they cannot weigh."""
-import os
 
 import numpy as np
 import pytest
@@ -12,13 +11,6 @@ from glassnet import metrics
 from glassnet.layers import Dense
 
 from keras_twins import copy_weights
-
-
-@pytest.fixture
-def keras():
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
 
 
 def _data(rng, n=90):
