@@ -50,19 +50,20 @@ def _position_weights(sample_weight, terms):
     return _per_sample(sample_weight, terms)
 
 
-def rescaled(p):
+def rescaled(p, sums=None):
     """Each row of outputs ``p`` (n, ..., k) divided by its sum over the last axis, as Keras'
     categorical cross-entropies do before the clip and the log (a row of a softmax sums to 1
-    already; a linear head's does not). A row summing to 0 gives inf/nan, as in Keras."""
+    already; a linear head's does not). A row summing to 0 gives inf/nan, as in Keras. ``sums``:
+    those sums (n, ..., 1), when the caller needs them again (``backprop_rescaled``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return p / p.sum(axis=-1, keepdims=True)
+        return p / (p.sum(axis=-1, keepdims=True) if sums is None else sums)
 
 
-def backprop_rescaled(g, p, r):
-    """dL/dp from ``g`` = dL/dr, r = ``rescaled(p)``, all (n, ..., k): with s = sum(p) over the
-    last axis, dr_j/dp_i = (delta_ij - r_j) / s, so dL/dp_i = (g_i - sum_j g_j r_j) / s."""
+def backprop_rescaled(g, r, sums):
+    """dL/dp from ``g`` = dL/dr, r = ``rescaled(p, sums)``, all (n, ..., k), ``sums`` = sum(p) over
+    the last axis (n, ..., 1): dr_j/dp_i = (delta_ij - r_j) / s, so dL/dp_i = (g_i - sum_j g_j r_j) / s."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (g - (g * r).sum(axis=-1, keepdims=True)) / p.sum(axis=-1, keepdims=True)
+        return (g - (g * r).sum(axis=-1, keepdims=True)) / sums
 
 
 class TermsFromLogits:
@@ -286,10 +287,11 @@ class CategoricalCrossentropy(_Logits, Loss):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        r = rescaled(y_pred)
+        sums = y_pred.sum(axis=-1, keepdims=True)
+        r = rescaled(y_pred, sums)
         # dL/dr of -sum(y log clip(r)) / n: 0 where r was clipped (the clip's derivative)
         g = _zero_where_clipped(-y_true / (np.clip(r, EPSILON, 1 - EPSILON) * _distributions(y_pred)), r)
-        return backprop_rescaled(g, y_pred, r)
+        return backprop_rescaled(g, r, sums)
 
     def value_from_logits(self, z, a, y_true):
         """The value from the logits z and the softmax a = softmax(z).

@@ -159,13 +159,14 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def _probability_gradient(self, y_pred, y_true):
         """dL/dp for probabilities ``y_pred``."""
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
-        r = rescaled(y_pred)                       # rows divided by their sum, as Keras does
+        sums = y_pred.sum(axis=-1, keepdims=True)
+        r = rescaled(y_pred, sums)                 # rows divided by their sum, as Keras does
         p = np.clip(r, EPSILON, 1 - EPSILON)
         q = 1 - p                                  # >= 1e-7: no 0 to a negative power
         # d/dp of -alpha q^gamma y log p, then back through the clip and the division
         g = self._alpha(y_pred) * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)
         g *= 1.0 / (g.size // g.shape[-1])
-        return backprop_rescaled(_zero_where_clipped(g, r), y_pred, r)
+        return backprop_rescaled(_zero_where_clipped(g, r), r, sums)
 
 
 def _class_weights(alpha):
