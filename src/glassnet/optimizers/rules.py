@@ -202,7 +202,10 @@ class RMSprop(Optimizer):
     whose ``alpha`` is Keras' ``rho``); with momentum, ``buf = momentum buf + g / (...)``.
 
     Epsilon is added after the square root, as PyTorch adds it; Keras adds it inside
-    (``sqrt(v + epsilon)``), so with a large epsilon the two differ (1e-7: ~1e-7 after 20 steps).
+    (``sqrt(v + epsilon)``), so the two agree only while gradients are much larger than
+    ``sqrt(epsilon / (1 - rho))`` (about 1e-3 at the defaults): a weight with smaller gradients
+    takes smaller steps in Keras (keras.io's character-level LSTM, lr 0.01, ends its first epoch
+    at a loss a few percent apart; see docs/keras_parity.md).
     The momentum buffer holds ``g / (...)``, not steps: Keras' holds ``lr g / (...)``, so, as with
     SGD, the two agree until the learning rate changes (a schedule, ReduceLROnPlateau).
 
