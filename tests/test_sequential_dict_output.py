@@ -7,8 +7,10 @@
   (``Model(inputs, {"s": o})``): Keras 3.15's ``predict`` gives ``{"s": array}`` and ``fit``,
   ``evaluate`` and ``compile`` take dicts by ``"s"``; glassnet's does the same, with Keras'
   numbers from the same weights.
-* A last layer of two dict outputs: Keras 3.15 trains it; glassnet refuses it at ``add`` and the
-  functional Model of the same layers gives Keras' Sequential's numbers (tested).
+* A last layer of two or more outputs (a dict or a list): Keras 3.15's ``predict`` gives the dict
+  or list, and ``fit``/``evaluate``/``compile`` take them per output; glassnet's does the same, with
+  Keras' numbers from the same weights (a list's logs are named by the output layers: Keras 3.15
+  names them by the losses). A layer after them, which Keras 3.15 fails on, is refused at ``add``.
 """
 import functools
 import warnings
@@ -222,29 +224,40 @@ def _two_heads(lib):
                               "cls": lib.layers.Dense(3, activation="softmax", name="cls")(inputs)}, name="heads")
 
 
-def test_two_dict_outputs_are_refused_and_the_functional_model_gives_keras_sequential_s_numbers(data, rng):
-    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+def _two_list_heads(lib):
+    inputs = lib.Input((4,))
+    return lib.Model(inputs, [lib.layers.Dense(2, name="score")(inputs),
+                              lib.layers.Dense(3, activation="softmax", name="cls")(inputs)], name="heads")
+
+
+def _twin_sequentials(keras, heads):
+    ours = gn.Sequential([gn.Input((3,)), L.Dense(4, activation="tanh"), heads(gn)], seed=0)
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), heads(keras)])
+    theirs.set_weights(ours.get_weights())
+    return ours, theirs
+
+
+def test_a_last_layer_of_two_dict_outputs_gives_keras_sequential_s_dicts_and_numbers(data, rng, keras):
     x, y, w = data
     labels = rng.integers(0, 3, 24)
-    with pytest.raises(ValueError, match=r"^add: functional Model 'heads' has 2 outputs; .* \(Keras 3.15 takes "
-                                         r"one of several outputs given as a dict as the last layer; glassnet does "
-                                         r"not\): draw the whole network as a functional Model, "
-                                         r"gn.Model\(inputs, heads\(hidden\)\)"):
-        gn.Sequential([gn.Input((3,)), L.Dense(4, activation="tanh"), _two_heads(gn)])
-    inputs = gn.Input((3,))
-    ours = gn.Model(inputs, _two_heads(gn)(L.Dense(4, activation="tanh")(inputs)), seed=0)
-    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), _two_heads(keras)])
-    theirs.set_weights(ours.get_weights())
-    settings = dict(loss={"score": "mse", "cls": "sparse_categorical_crossentropy"}, metrics={"cls": ["accuracy"]})
-    ours.compile(optimizer=gn.optimizers.SGD(0.1), **settings)
-    theirs.compile(optimizer=keras.optimizers.SGD(0.1), **settings)
+    ours, theirs = _twin_sequentials(keras, _two_heads)
     mine, their = ours.predict(x), theirs.predict(x, verbose=0)
-    assert sorted(mine) == sorted(their) == ["cls", "score"]
+    assert list(mine) == list(their) == ["score", "cls"]        # the dict's order as given, as Keras'
     for key in their:
         np.testing.assert_allclose(mine[key], their[key], rtol=1e-5, atol=1e-6)
+    shapes = theirs.compute_output_shape((None, 3))     # (Keras: a dict; glassnet: its flat order, sorted keys)
+    assert ours.compute_output_shape((None, 3)) == [(None, 3), (None, 2)] == [tuple(shapes[k]) for k in sorted(shapes)]
+    assert [tuple(t.shape) for t in ours.outputs] == [(None, 3), (None, 2)]     # Keras' flat order: sorted keys
+    assert sorted(ours.output) == ["cls", "score"] and isinstance(ours(x[:2]), dict)
+    settings = dict(loss={"score": "mse", "cls": "sparse_categorical_crossentropy"}, metrics={"cls": ["accuracy"]},
+                    loss_weights={"score": 0.5, "cls": 1.0})
+    ours.compile(optimizer=gn.optimizers.SGD(0.1), **settings)
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), **settings)
     targets, weights = {"score": y, "cls": labels}, {"score": w, "cls": w[::-1].copy()}
-    _same(ours.evaluate(x, targets, sample_weight=weights, return_dict=True),
-          theirs.evaluate(x, targets, sample_weight=weights, return_dict=True, verbose=0))
+    mine = ours.evaluate(x, targets, sample_weight=weights, return_dict=True)
+    _same(mine, theirs.evaluate(x, targets, sample_weight=weights, return_dict=True, verbose=0))
+    assert list(mine) == ["loss", "score_loss", "cls_loss", "cls_accuracy"]
+    np.testing.assert_allclose(ours.evaluate(x, targets), theirs.evaluate(x, targets, verbose=0), rtol=2e-5)
     run = dict(epochs=3, batch_size=8, shuffle=False, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -253,3 +266,79 @@ def test_two_dict_outputs_are_refused_and_the_functional_model_gives_keras_seque
     _same(ours.fit(x, targets, validation_data=(x[:8], {"score": y[:8], "cls": labels[:8]}), **run).history,
           their_history)
     _close_weights(ours, theirs)
+    # a list of targets in the flat order (sorted keys), as Keras takes it
+    _same(ours.evaluate(x, [labels, y], return_dict=True),
+          theirs.evaluate(x, [labels, y], return_dict=True, verbose=0))
+
+
+def test_a_last_layer_of_two_list_outputs_gives_keras_sequential_s_lists_and_numbers(data, rng, keras):
+    """Keras 3.15's Sequential has no output names: it logs each output's loss under its loss's
+    name ("mse_loss"; two outputs of one loss share one log) and the metrics unprefixed; glassnet
+    names them by the output layers, as a functional Model does ("score_loss")."""
+    x, y, w = data
+    labels = rng.integers(0, 3, 24)
+    ours, theirs = _twin_sequentials(keras, _two_list_heads)
+    mine, their = ours.predict(x), theirs.predict(x, verbose=0)
+    assert isinstance(mine, list) and isinstance(their, list) and len(mine) == len(their) == 2
+    for a, b in zip(mine, their):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    settings = dict(loss=["mse", "sparse_categorical_crossentropy"], metrics=[["mae"], ["accuracy"]])
+    ours.compile(optimizer=gn.optimizers.SGD(0.1), **settings)
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), **settings)
+    names = {"loss": "loss", "mse_loss": "score_loss", "sparse_categorical_crossentropy_loss": "cls_loss",
+             "mae": "score_mae", "accuracy": "cls_accuracy"}
+    mine = ours.evaluate(x, [y, labels], sample_weight=[w, None], return_dict=True)
+    their = theirs.evaluate(x, [y, labels], sample_weight=[w, None], return_dict=True, verbose=0)
+    _same(mine, {names[key]: value for key, value in their.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        their = theirs.fit(x, [y, labels], epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    mine = ours.fit(x, [y, labels], epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    _same(mine, {names[key]: value for key, value in their.items()})
+    _close_weights(ours, theirs)
+
+
+@pytest.mark.parametrize("heads", [_two_heads, _two_list_heads])
+def test_a_sequential_of_several_outputs_round_trips_through_json_files_and_clones(data, rng, tmp_path, heads):
+    x, y, _ = data
+    labels = rng.integers(0, 3, 24)
+    model = gn.Sequential([gn.Input((3,)), L.Dense(4, activation="tanh"), heads(gn)], seed=0)
+    model.compile(optimizer=gn.optimizers.SGD(0.1), loss=["mse", "sparse_categorical_crossentropy"]
+                  if heads is _two_list_heads else {"score": "mse", "cls": "sparse_categorical_crossentropy"})
+    targets = [y, labels] if heads is _two_list_heads else {"score": y, "cls": labels}
+    model.fit(x, targets, epochs=2, verbose=0)
+    model.save(tmp_path / "m.npz")
+    loaded = gn.load_model(tmp_path / "m.npz")
+    from_json = gn.models.model_from_json(model.to_json())
+    clone = gn.models.clone_model(model)
+    for copy in (from_json, clone):
+        copy.set_weights(model.get_weights())
+    for copy in (loaded, from_json, clone):
+        assert type(copy) is gn.Sequential
+        mine, theirs = model.predict(x), copy.predict(x)
+        assert type(mine) is type(theirs)
+        pairs = zip(mine, theirs) if isinstance(mine, list) else ((mine[k], theirs[k]) for k in mine)
+        assert list(mine) == list(theirs) if isinstance(mine, dict) else True
+        for a, b in pairs:
+            np.testing.assert_array_equal(a, b)
+    assert loaded.evaluate(x, targets, return_dict=True) == model.evaluate(x, targets, return_dict=True)
+
+
+def test_a_sequential_of_several_outputs_refuses_a_layer_after_them_pop_and_a_bad_config():
+    model = gn.Sequential([gn.Input((3,)), L.Dense(4, activation="tanh"), _two_heads(gn)], seed=0)
+    # (Keras 3.15 hands the Dense the list of outputs and fails: "expects 1 input(s), but it received 2")
+    with pytest.raises(ValueError, match=r"^add: the model's last layer makes 2 outputs \(cls, score\), .* draw the "
+                                         r"network as a functional Model instead"):
+        model.add(L.Dense(2))
+    with pytest.raises(ValueError, match=r"^pop: the model's last layer is a model of 2 outputs"):
+        model.pop()
+    assert [layer.name for layer in model.layers] == ["dense", "cls", "score"]
+    config = model.get_config()
+    assert config["graph"]["outputs"] == {"score": 2, "cls": 1}
+    config["graph"]["outputs"] = {"score": 0, "cls": 1}       # not the last call, which leads nowhere then
+    with pytest.raises(ValueError, match=r"'outputs' must name two or more distinct calls, the last call among"):
+        gn.Sequential.from_config(config)
+    config["graph"]["outputs"] = {"score": 2, "cls": 1}
+    config["graph"]["output_shapes"] = [[3]]
+    with pytest.raises(ValueError, match=r"'output_shapes' must give each of the 2 outputs"):
+        gn.Sequential.from_config(config)

@@ -17,8 +17,9 @@ model called on tensors inside another functional model.
 
 A dict of one output is a model of one output whose results come as a dict: its logs are
 "loss", "mae" as a plain model's (Keras'). Nested last in a Sequential, it makes that Sequential
-give and take the same dict (``Sequential._nested_dict_key``), as Keras 3.15's does; a model of
-several outputs cannot be nested there (Keras 3.15's Sequential takes one given as a dict).
+give and take the same dict (``Sequential._nested_dict_key``), as Keras 3.15's does. A model of
+several outputs nested last makes the Sequential one of several outputs (its heads at the
+Sequential's calls: ``Sequential._add_model``), giving and taking the same dicts or lists.
 
 The keys are kept in the model's config (``"outputs": {key: call}``, in the given order), so that
 ``from_config``, ``load_model`` and ``clone_model`` give the same dicts back.

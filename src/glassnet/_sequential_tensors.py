@@ -32,7 +32,9 @@ from .layers.input import InputLayer
 class SequentialTensorsMixin:
     """``inputs``, ``outputs``, ``input`` and ``output`` of a built Sequential (see the module
     docstring); a functional ``Model`` keeps its own (its Inputs and the tensors it was made of)."""
-    _symbolic = None        # (the Input, the output tensor) of the last build's draw; None: not drawn
+    # (the Input, the output tensor, ...) of the last build's draw, one tensor per output (several when
+    # the last layer is a model of several outputs); None: not drawn
+    _symbolic = None
     _declared_input_layer = None    # the Input given first (Sequential([Input(...), ...])), kept as Keras keeps it
 
     def _draw_symbolic(self):
@@ -57,7 +59,7 @@ class SequentialTensorsMixin:
                 continue
             several = getattr(layer, "merges", False) or len(given) > 1
             tensors.append(call_symbolic(layer, given if several else given[0], mode, option))
-        self._symbolic = (source, tensors[self._output_calls[0]])
+        self._symbolic = (source, *[tensors[k] for k in self._output_calls])
 
     def __getstate__(self):
         """The model's state for pickle and ``copy.deepcopy``, with its layers' first symbolic calls
@@ -114,8 +116,9 @@ class SequentialTensorsMixin:
 
     @property
     def outputs(self):
-        """The symbolic tensor of the model's output, in a list (Keras' ``model.outputs``)."""
-        return [self._drawn("outputs")[1]]
+        """The symbolic tensor of the model's output, in a list (Keras' ``model.outputs``): one per
+        output for a last layer of several, in their flat order (a dict's: its keys sorted)."""
+        return list(self._drawn("outputs")[1:])
 
     @property
     def input(self):
@@ -125,5 +128,10 @@ class SequentialTensorsMixin:
 
     @property
     def output(self):
-        """The symbolic tensor of the model's output (``outputs[0]``; see ``input``)."""
-        return self._drawn("output")[1]
+        """The symbolic tensor of the model's output (``outputs[0]``; see ``input``); for a last
+        layer of several outputs, the list of them, or their dict as that layer gives it."""
+        outputs = self._drawn("output")[1:]
+        if self._heads is None:
+            return outputs[0]
+        from ._dictoutputs import as_dict
+        return list(outputs) if self._output_keys is None else as_dict(self._output_keys, outputs)

@@ -3,6 +3,8 @@
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
 from . import _seeding, losses, metrics as metrics_module, optimizers, saving
+from ._dictoutputs import as_dict, check_config_outputs
+from .outputs import each_output_metrics, make_heads
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
 
@@ -46,8 +48,10 @@ def check_graph_config(graph, layers):
     the model's input), two or more for a merge; every call but the last leads to a later one
     (one output); a layer called more than once is not stateful and has no activity
     regularizer (a functional Model refuses them too)."""
-    if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options"}:
-        raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options')")
+    if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options",
+                                                                                "outputs", "output_shapes"}:
+        raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options', "
+                         "'outputs', 'output_shapes')")
     calls, inbound = graph["calls"], graph["inbound"]
     modes, options = graph.get("modes"), graph.get("options")
     if not isinstance(calls, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers)
@@ -67,9 +71,11 @@ def check_graph_config(graph, layers):
                              f"{'two or more earlier calls' if merges else 'one earlier call'} (-1: the model's "
                              f"input), got {parents!r:.80}")
     read = {p for parents in inbound for p in parents}
-    if any(k not in read for k in range(len(calls) - 1)):
-        raise ValueError("config: 'graph': every call but the last must be read by a later one (the model has one "
-                         "output)")
+    outputs = graph.get("outputs")
+    made = set(outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list) else [])
+    if any(k not in read and k not in made for k in range(len(calls) - 1)):
+        raise ValueError("config: 'graph': every call but the last must be read by a later one or make one of "
+                         "the 'outputs'")
     counts = {c: calls.count(c) for c in calls}
     for c, count in counts.items():
         layer = layers[c]
@@ -86,6 +92,44 @@ def check_graph_config(graph, layers):
                          f"a dict of 'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' (ReversibleEmbedding), "
                          f"each true or false")
     return list(calls), [list(parents) for parents in inbound], modes, options
+
+
+def _per_output_settings(settings):
+    """A config's "metrics" (and "weighted_metrics", when any output has some) for a model of
+    several outputs: one list per output, from each output's ``metric_settings``."""
+    joined = {"metrics": [each["metrics"] for each in settings]}
+    if any("weighted_metrics" in each for each in settings):
+        joined["weighted_metrics"] = [each.get("weighted_metrics", []) for each in settings]
+    return joined
+
+
+def check_graph_outputs(graph, count):
+    """A config's ``"graph"`` ``"outputs"`` and ``"output_shapes"``, a last layer of several
+    outputs' (``DescribingMixin._graph_config``), checked: ``(calls, keys, shapes)``, the calls
+    (of ``count``) making them in the outputs' order, the dict's keys as given (None for a list)
+    and each output's sample shape; None when the graph has no such outputs."""
+    if "outputs" not in graph and "output_shapes" not in graph:
+        return None
+    outputs, shapes = graph.get("outputs"), graph.get("output_shapes")
+    keys = None
+    if isinstance(outputs, dict):
+        check_config_outputs(outputs, count)
+        keys, calls = list(outputs), [outputs[key] for key in sorted(outputs)]
+    elif isinstance(outputs, list) and all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < count
+                                           for k in outputs):
+        calls = list(outputs)
+    else:
+        raise ValueError(f"config: 'graph' 'outputs' must list the calls (of {count}) making the outputs, or map "
+                         f"each output's key to its call, got {outputs!r:.80}")
+    if len(calls) < 2 or len(set(calls)) != len(calls) or count - 1 not in calls:
+        raise ValueError(f"config: 'graph' 'outputs' must name two or more distinct calls, the last call among "
+                         f"them, got {outputs!r:.80}")
+    if not isinstance(shapes, list) or len(shapes) != len(calls) or not all(
+            isinstance(shape, list) and shape and all(d is None or (isinstance(d, int) and not isinstance(d, bool)
+                                                                    and d > 0) for d in shape) for shape in shapes):
+        raise ValueError(f"config: 'graph' 'output_shapes' must give each of the {len(calls)} outputs its sample "
+                         f"shape (a list of positive sizes or null), got {shapes!r:.80}")
+    return calls, keys, [tuple(shape) for shape in shapes]
 
 
 def _present(nested, present):
@@ -336,14 +380,28 @@ class DescribingMixin:
         input), with each call's own mode and arguments where any has some (as a Model's config
         has them). Not ``"inbound"``, which makes a config a functional Model's."""
         position = {id(layer): k for k, layer in enumerate(self.layers)}
+        heads = self._heads         # a last layer of several outputs: the calls making them, their shapes
+        outputs = None if heads is None else [head.call for head in heads]
         return {"calls": [position[id(layer)] for layer in self._nested_calls],
                 "inbound": [list(parents) for parents in self._nested_inbound],
+                **({} if heads is None else {
+                    # {key: call} in the dict's given order, as a functional Model's config has them
+                    "outputs": outputs if self._output_keys is None else as_dict(self._output_keys, outputs),
+                    "output_shapes": [list(head.shape) for head in heads]}),
                 **({"modes": list(self._call_modes)} if self._call_modes is not None else {}),
                 **({"options": [dict(o) if o else None for o in self._call_options]}
                    if self._call_options is not None else {})}
 
     def _compile_config(self):
-        """The compile settings of a config: the loss, the optimizer, the metrics."""
+        """The compile settings of a config: the loss, the optimizer, the metrics; for a model of
+        several outputs, each output's loss, weight and metrics, in the outputs' order."""
+        if self._heads is not None:
+            heads = self._heads
+            settings = [losses.changed_settings(head.loss) for head in heads]
+            return {"loss": [losses.serialize(head.loss) for head in heads],
+                    "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
+                    **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
+                    **({"loss_config": settings} if any(settings) else {})}
         return {
             "loss": losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
@@ -351,7 +409,7 @@ class DescribingMixin:
             # settings of a built-in loss other than its defaults, for from_config (a model
             # file, which names the loss only, refuses them: see glassnet._saveable)
             **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {}),
-            # compile's loss_weights of the one output, when it weighs the loss (graph.Model: one per output)
+            # compile's loss_weights of the one output, when it weighs the loss (one per output for several)
             **({"loss_weights": self._loss_weight} if self._loss_weight != 1.0 else {})}
 
     @staticmethod
@@ -380,7 +438,16 @@ class DescribingMixin:
                              f"'inbound'); rebuild it with Sequential.from_config")
         if config.get("graph") is not None:        # a functional Model nested: its calls join with their graph
             model = cls(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
-            model._add_layers(layers, check_graph_config(config["graph"], layers))
+            block = check_graph_config(config["graph"], layers)
+            outputs = check_graph_outputs(config["graph"], len(block[0]))
+            if outputs is not None:         # a last layer of several outputs: their heads, before the build
+                calls, keys, shapes = outputs
+                model._heads = make_heads([layers[block[0][k]] for k in calls], calls, shapes,
+                                          None if keys is None else sorted(keys))
+                model._output_keys = keys
+            model._add_layers(layers, block)
+            if outputs is not None:
+                model._shared_outputs = {h.call: h for h in model._heads if id(h.layer) in model._shared}
             key = config.get("output_key")
             if key is not None:
                 if not isinstance(key, str) or not key:

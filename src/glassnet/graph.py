@@ -69,12 +69,9 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
-from ._dictoutputs import as_dict, check_config_outputs, flat_outputs, loss_log_order
-from .describing import metric_settings
-from .model import Sequential, _keep_stream, fuses_with
-from .outputs import (Head, Layout, compile_heads, each_output_metrics, per_output, per_output_weights, set_layouts,
-                      split_outputs)
-from .preparing import check_binary_targets, prepare_targets
+from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
+from .model import Sequential, _keep_stream
+from .outputs import Layout, make_heads, set_layouts
 
 
 _KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
@@ -185,15 +182,6 @@ def _walk_back(outputs, stop=()):
             stack.append((tensor, True))
             stack.extend((parent, False) for parent in reversed(tensor.inputs) if id(parent) not in done)
     return order, sources
-
-
-def _per_output_settings(settings):
-    """A config's "metrics" (and "weighted_metrics", when any output has some) for a model of
-    several outputs: one list per output, from each output's ``metric_settings``."""
-    joined = {"metrics": [each["metrics"] for each in settings]}
-    if any("weighted_metrics" in each for each in settings):
-        joined["weighted_metrics"] = [each.get("weighted_metrics", []) for each in settings]
-    return joined
 
 
 class Model(Sequential):
@@ -377,12 +365,8 @@ class Model(Sequential):
             for layer in layers:
                 joined.append(self._join(layer))
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
-                layout = Layout([tensor.shape[1:] for tensor in outputs])
-                starts = np.cumsum([0] + [0 if layout.open else math.prod(tensor.shape[1:]) for tensor in outputs])
-                self._heads = [Head(tensor.layer, k, tensor.shape[1:], int(start), index)
-                               for index, (tensor, k, start) in enumerate(zip(outputs, self._outputs_at, starts))]
-                for head, key in zip(self._heads, sorted(keys) if keys is not None else [None] * len(outputs)):
-                    head.layout, head.key = layout, key
+                self._heads = make_heads([tensor.layer for tensor in outputs], self._outputs_at,
+                                         [tensor.shape[1:] for tensor in outputs], None if keys is None else sorted(keys))
                 self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in shared}
             self._declared_input = shape
             self._build_samples(shape)
@@ -541,10 +525,7 @@ class Model(Sequential):
             return outputs
         if isinstance(x, dict):
             x = self._tensors_by_key(x)
-        outputs = super()._call_symbolic(x, training)
-        if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
-            return as_dict(self._output_keys, outputs if isinstance(outputs, list) else [outputs])
-        return outputs
+        return super()._call_symbolic(x, training)
 
     def _tensors_by_key(self, x):
         """A dict of tensors this model is called on, as the list of them in the order of its
@@ -604,14 +585,6 @@ class Model(Sequential):
         return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
 
     @property
-    def output_shapes(self):
-        """Each output's sample shape, in the order of ``outputs`` (one for a model of one output;
-        ``output_shape`` is then that one, and for several the packed row: glassnet.outputs)."""
-        if self._heads is None:
-            return [self.output_shape]
-        return [head.shape for head in self._heads]
-
-    @property
     def output_names(self):
         """The outputs' names, their layers' (Keras' ``model.output_names``): the keys of the dicts
         of losses, metrics and targets a model of several outputs takes, and of its logs. For
@@ -628,11 +601,6 @@ class Model(Sequential):
     def _output_calls(self):
         return list(self._outputs_at)
 
-    def _output_losses(self):
-        if self._heads is None:
-            return super()._output_losses()
-        return [(self._calls[head.call], head.loss) for head in self._heads]
-
     def _check_masks_reach(self, layer):
         pass                    # planned on the graph when it is built (_plan_masks)
 
@@ -640,12 +608,6 @@ class Model(Sequential):
         plan = plan_graph_masks(self._calls, self._graph, self._outputs_at, output_mask, self._shared)
         self._unscored_mask = output_mask.unscored      # refused by compile (a model of several outputs)
         return plan
-
-    def _build_samples(self, shape):
-        super()._build_samples(shape)
-        if self._heads is not None:         # the outputs travel packed: one row of them per sample
-            open_ = self._heads[0].layout.open
-            self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
 
     def compute_output_shape(self, input_shape):
         """``Sequential.compute_output_shape``; for a model of several inputs, their shapes in a list;
@@ -704,16 +666,9 @@ class Model(Sequential):
     def _compile_drawn(self, loss, optimizer, metrics, loss_weights, weighted_metrics=None):
         if getattr(self, "_unscored_mask", None):
             raise NotImplementedError(self._unscored_mask)
-        if self._heads is None:
-            # (Sequential.compile reads Keras' per-output forms of the one output, loss_weights too:
-            # glassnet._listforms)
-            return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights)
-        self._refuse_optimizer_as_loss(loss)
-        optimizer = optimizers.get(optimizer)       # refused before the heads change
-        # outputs given as a dict log their own losses in Keras 3's order (glassnet._dictoutputs)
-        order = None if self._output_keys is None else loss_log_order(self._output_keys, loss)
-        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics, order)
-        self._compiled(heads_loss, compiled, optimizer)
+        # (Sequential.compile reads Keras' per-output forms of the one output, loss_weights too:
+        # glassnet._listforms; and several outputs' per output: _compile_heads)
+        return super().compile(loss, optimizer, metrics, weighted_metrics, loss_weights=loss_weights)
 
     def _single_output_name(self):
         return self._output_labels()[0]
@@ -727,117 +682,15 @@ class Model(Sequential):
         # (a dict of one Input: its key is what a dict of data is keyed by)
         return self._feed_keys()[0] if self._input_names else None
 
-    def _update_fusion(self):
-        super()._update_fusion()
-        if self._heads is None or self.loss is None:
-            return
-        # each output on its own: fused (dL/dz at once) where its loss fuses with its layer's
-        # activation, and no other layer reads it (their gradient is dL/d(output), not dL/dz)
-        read = {p for parents in self._graph for p in parents}
-        for head in self._heads:
-            layer, fuses = self._calls[head.call], head.loss.fused_activation()
-            head.fused = bool(fuses is not None and head.call not in read and fuses_with(layer, fuses))
-
-    def _check_accuracy_targets(self, y, name):
-        if self._heads is None:
-            return super()._check_accuracy_targets(y, name)
-        for head in self._heads:
-            check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
-                                 each_output_metrics(self.metrics, head))
-
-    def _check_weights(self, sample_weight, x, name="sample_weight"):
-        """One weight per sample (n,), for every output; or Keras' weights per output (a list in the
-        outputs' order or a dict by their names, None or a missing name for an output left
-        unweighted), with several outputs packed as one column each, (n, outputs)."""
-        if self._heads is None or not per_output_weights(sample_weight):
-            # (one output: Keras' {name: w} and [w] are Sequential's, by _dict_output_key)
-            return super()._check_weights(sample_weight, x, name)
-        given = per_output(sample_weight, self._heads, name, allow_missing=True)
-        packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
-        for head, weights in zip(self._heads, given):
-            if weights is not None:
-                # (Keras' [w] is the form of a model of one output: not read in one output's weights)
-                packed[:, head.index] = super()._check_weights(weights, x, f"{name}[{head.name!r}]",
-                                                               list_forms=False)
-        return packed
-
-    def _rows(self, out, w=None):
-        # several outputs: no mask reaches them and no sparse loss has positions (both refused),
-        # and a weight per output, (n, outputs), is not one per position
-        return None if self._heads is not None else super()._rows(out, w)
-
-    def _class_weight_table(self, class_weight):
-        if class_weight is not None and self._heads is not None:
-            raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
-                             "several (Keras 3 refuses it too): give sample_weight")
-        return super()._class_weight_table(class_weight)
-
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         """``Sequential._prepare_xy``; for a model of several outputs, ``y`` is a list of targets in
         the order of ``outputs`` or a dict by ``output_names``: each is checked as its output's
         loss takes it, then all are packed side by side (glassnet.outputs), in the model's dtype."""
         if not self._calls:
             self._draw_from(x)
-        if self._heads is None:
-            # (Keras' dict by the one output's name and a list of its one array: Sequential's)
-            return super()._prepare_xy(x, y, xname, yname, cast)
-        self._require_compiled("fit/evaluate")
-        x = self._prepare_x(x, xname, cast)
-        if not isinstance(y, (list, tuple, dict)):
-            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self._output_labels())}); "
-                            f"give a list of {len(self._heads)} target arrays in that order, or a dict by "
-                            f"their names; got {type(y).__name__}")
-        given = per_output(y, self._heads, yname)
-        labels = [f"{yname}[{head.name!r}]" if isinstance(y, dict) else f"{yname}[{j}]"
-                  for j, head in enumerate(self._heads)]
-        targets = []
-        for head, array, label in zip(self._heads, given, labels):
-            array = as_array(array, label, self.dtype, allow_int=True)
-            if array.shape[0] != x.shape[0]:
-                raise ValueError(f"{xname} and {label} must have the same number of samples, got "
-                                 f"{x.shape[0]} and {array.shape[0]}")
-            # the loss's own check against its output, as for a model of one output (and, as there,
-            # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
-            try:
-                array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
-            except ValueError:
-                self._check_declared_shapes(x)
-                raise
-            check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
-            targets.append(array)
-        xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
-        layout = self._heads[0].target_layout
-        shapes = [tuple(array.shape[1:]) if None in head.target_shape else head.target_shape
-                  for head, array in zip(self._heads, targets)]
-        packed = layout.pack(xp, x.shape[0], shapes, self.dtype)
-        for head, array in zip(self._heads, targets):
-            head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
-        return x, packed
-
-    def _public_outputs(self, out):
-        """``predict``'s and ``model(x)``'s outputs: a list of arrays, one per output, for a model
-        of several; a dict of them for outputs given as a dict (in its order)."""
-        outputs = [out] if self._heads is None else split_outputs(out, self._heads)
-        if self._output_keys is not None:
-            return as_dict(self._output_keys, outputs)
-        return out if self._heads is None else outputs
-
-    def _pass(self, x, training):
-        out = super()._pass(x, training)
-        return self._outputs_of_walk(out)
-
-    def _outputs_of_walk(self, last):
-        """What the model outputs after a walk of its graph whose last call gave ``last``: that, or,
-        for a model of several outputs, their values packed in one array (n, sum of sizes)."""
-        walked, self._walked = self._walked, None
-        if self._heads is None:
-            return last
-        layout = self._heads[0].layout
-        packed = layout.pack(backend.get_array_module(last), last.shape[0],
-                             [tuple(walked[head.call].shape[1:]) for head in self._heads], last.dtype)
-        for head in self._heads:
-            head.output(packed)[...] = walked[head.call]
-        return packed
+        # (Keras' dict by the one output's name and a list of its one array: Sequential's; several
+        # outputs' targets packed: Sequential._packed_targets)
+        return super()._prepare_xy(x, y, xname, yname, cast)
 
     def _takes_text(self):
         # one Input of texts: the Sequential's way (its reader is the first layer); with several
@@ -1033,16 +886,6 @@ class Model(Sequential):
 
     def _call_settings(self):
         return self._call_modes, self._call_options
-
-    def _compile_config(self):
-        if self._heads is None:
-            return super()._compile_config()
-        heads = self._heads         # each output's loss, weight and metrics, in the outputs' order
-        settings = [losses.changed_settings(head.loss) for head in heads]
-        return {"loss": [losses.serialize(head.loss) for head in heads], "loss_weights": [head.weight for head in heads],
-                "optimizer": optimizers.serialize(self.optimizer),
-                **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
-                **({"loss_config": settings} if any(settings) else {})}
 
     def __repr__(self):
         return f"<Model {self.name!r} layers={len(self.layers)} built={self.built}>"

@@ -16,6 +16,8 @@ from .callbacks.base import CallbackList, check_callback_list
 from .feeding import is_batches, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
+from ._dictoutputs import as_dict
+from .outputs import split_outputs
 
 
 # predict and evaluate without a batch_size run the samples in chunks in which no layer's array holds
@@ -273,7 +275,11 @@ class InferenceMixin:
     def _public_outputs(self, out):
         """predict's and ``model(x)``'s outputs as they return them: ``{key: out}`` for a Sequential
         whose last layer is a functional Model of a dict output (``_nested_dict_key``); a model of
-        several outputs splits them (graph.Model)."""
+        several outputs splits them into a list of arrays, one per output, or a dict of them for
+        outputs given as a dict (in its order)."""
+        if self._heads is not None or self._output_keys is not None:
+            outputs = [out] if self._heads is None else split_outputs(out, self._heads)
+            return outputs if self._output_keys is None else as_dict(self._output_keys, outputs)
         key = self._nested_dict_key()
         return out if key is None else {key: out}
 
@@ -414,6 +420,8 @@ class InferenceMixin:
         for tensor in tensors:
             tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]
+        if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
+            return as_dict(self._output_keys, outputs)
         if self._nested_dict_key() is not None:       # a Sequential ending in a model of a dict output
             return {self._nested_dict_key(): outputs[0]}
         return outputs[0] if len(outputs) == 1 else outputs

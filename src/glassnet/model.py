@@ -17,6 +17,7 @@ from . import _seeding, activations, backend, losses, metrics as metrics_module,
 from ._listforms import compile_forms, one_loss_weight
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
+from ._dictoutputs import loss_log_order
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
@@ -27,6 +28,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
                           sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
+from .outputs import compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
@@ -147,7 +149,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # one wants (a metric, an initializer, a schedule, a Dask sweep's build_fn): those refuse it
     is_model = True
 
-    _heads = None       # a functional Model's outputs, when it has several (glassnet.outputs)
+    _heads = None       # a functional Model's outputs, when it has several (glassnet.outputs); a
+    # Sequential's, when its last layer is such a model (_add_model: its heads, at this model's calls)
+    _output_keys = None         # those outputs given as a dict: its keys, as given (glassnet._dictoutputs)
+    _walked = None              # with several outputs: every call's output in the latest walk (callgraph)
     # a functional Model nested (add(base)): the layer of each call and its sources, as a graph's
     # (callgraph.py); None while the model is a chain of its layers. With them: each call's own
     # mode and arguments, the layers called more than once and their calls' forward caches
@@ -226,6 +231,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """
         if isinstance(layer, InputLayer):
             return self._declare_input(layer)
+        if self._heads is not None:
+            # (Keras 3.15 hands the next layer the list of outputs, which a layer of one input refuses)
+            raise ValueError(f"add: the model's last layer makes {len(self._heads)} outputs "
+                             f"({', '.join(self._output_labels())}), and a layer after it would read one array; "
+                             f"draw the network as a functional Model instead, calling {layer.describe()} on the "
+                             f"output it reads")
         if isinstance(layer, Sequential):
             return self._add_model(layer)
         _refuse_in_a_chain(layer)
@@ -297,8 +308,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         calls when a functional model is nested), the model's ``output_mask`` reading the one
         that reaches the output."""
         if self._nested_calls is not None:
-            calls = self._nested_calls
-            return plan_graph_masks(calls, self._nested_inbound, [len(calls) - 1], output_mask, self._shared)
+            plan = plan_graph_masks(self._nested_calls, self._nested_inbound, self._output_calls, output_mask,
+                                    self._shared)
+            self._unscored_mask = output_mask.unscored      # refused by compile (a model of several outputs)
+            return plan
         return plan_masks(self.layers, output_mask)
 
     def _unjoin(self, joined):
@@ -358,11 +371,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             # the nested model's input is this one's, of its name (a functional Model's Input's)
             self._declare_input(InputLayer(model._declared_input, name=model._given_input_name(),
                                            dtype="string" if model._declared_text else None))
+        # a model of several outputs (dict or list) last: this model gives and takes them as it does
+        # (Keras 3.15's Sequential does), its heads at this model's calls (set before the build)
+        self._heads = _heads_at(model, len(self._node_layers))
+        self._output_keys = None if self._heads is None else model._output_keys
         try:
             self._add_layers(list(model.layers), block)
         except BaseException:
             self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer = declared
+            self._heads = self._output_keys = None
             raise
+        if self._heads is not None:     # an output of a layer called more than once keeps its call's logits
+            self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in self._shared}
         from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
         # a model of a dict output ({"s": tensor}; or a Sequential ending in one) hands it on as a dict
@@ -414,8 +434,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """``(calls, inbound, modes, options)`` of ``model``'s graph, to join this model's
         (``_extend_graph``), or None for a Sequential that is a chain. ``calls``: for each call,
         its layer's position in ``model.layers``; ``inbound``: each call's sources, earlier calls
-        of the block or -1, the model's input. Refused by name: a model of several inputs or
-        outputs, one that takes texts, a subclass not drawn yet."""
+        of the block or -1, the model's input. Refused by name: a model of several inputs, one
+        that takes texts, a subclass not drawn yet (one of several outputs: ``_add_model``)."""
         functional = type(model) is not Sequential and getattr(model, "_graph", None) is not None
         if not functional and model._nested_calls is None:
             return None
@@ -424,17 +444,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"model.build((None, *input_shape)), then add it")
         if functional and model._input_shapes is not None:
             raise ValueError(f"add: functional Model {model.name!r} has {len(model.inputs)} inputs; a Sequential "
-                             f"hands one array from layer to layer, so it nests a Model of one input and one "
-                             f"output only: draw the whole network as a functional Model (call {model.name!r} "
+                             f"hands one array from layer to layer, so it nests a Model of one input only: draw the whole network as a functional Model (call {model.name!r} "
                              f"on a list of tensors there)")
-        if functional and model._heads is not None:
-            # (Keras 3.15 takes one of a dict output as the last layer, predicts a dict and trains
-            # on dict targets; here a Sequential's targets and losses are one output's)
-            raise ValueError(f"add: functional Model {model.name!r} has {len(model._heads)} outputs; a Sequential "
-                             f"hands one array from layer to layer, so it nests a Model of one input and one "
-                             f"output only (Keras 3.15 takes one of several outputs given as a dict as the last "
-                             f"layer; glassnet does not): draw the whole network as a functional Model, "
-                             f"gn.Model(inputs, {model.name}(hidden)), which gives and takes the same dicts")
         if functional and model._takes_text():
             raise NotImplementedError(f"add: functional Model {model.name!r} reads texts (its Input has "
                                       f"dtype='string'); nesting it in a Sequential is not supported yet: put its "
@@ -538,6 +549,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """
         if not self.layers:
             raise ValueError("pop: the model has no layers")
+        if self._heads is not None:
+            # (Keras pops the whole nested model; here its layers are this model's, and the others'
+            # outputs would stay without their own call's: no pop leaves a model of one output)
+            raise ValueError(f"pop: the model's last layer is a model of {len(self._heads)} outputs "
+                             f"({', '.join(self._output_labels())}), whose layers joined this one; make a new "
+                             f"Sequential of the layers you keep")
         if self._nested_calls is not None:
             self._pop_call()
         layer = self.layers.pop()
@@ -690,6 +707,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
+        if self._heads is not None:         # the outputs travel packed: one row of them per sample
+            open_ = self._heads[0].layout.open
+            self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
         self._mark_first_layer()
         self._flatten_parameters()
         self.built = True
@@ -800,6 +820,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _release_data(self, *data):
         if self._call_caches:
             self._call_caches.clear()       # a shared layer's caches of each call hold views of the data too
+        self._walked = None
         super()._release_data(*data)
 
     def __setstate__(self, state):
@@ -807,12 +828,32 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         super().__setstate__(state)
         if self.__dict__.get("_nested_calls") is not None:      # ids (of the shared layers) change in a copy
             self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
+        self._walked = None
+        if self.__dict__.get("_heads") is not None:        # pickled before outputs of any length
+            set_layouts(self._heads)
 
     @property
     def _output_calls(self):
         """The calls (indices into ``_node_layers``) whose outputs are the model's: the last one;
-        a functional Model of several outputs lists each."""
+        a model of several outputs lists each (its heads')."""
+        if self._heads is not None:
+            return [head.call for head in self._heads]
         return [len(self._node_layers) - 1]
+
+    def _output_labels(self):
+        """The names the outputs go by in dicts and logs, in the order of ``_output_calls``: the
+        dict's keys (sorted) where the outputs were given as one, else their layers' names."""
+        if self._heads is not None:
+            return [head.name for head in self._heads]
+        return [self._single_output_name()] if self.layers else []
+
+    @property
+    def output_shapes(self):
+        """Each output's sample shape, in the order of ``outputs`` (one for a model of one output;
+        ``output_shape`` is then that one, and for several the packed row: glassnet.outputs)."""
+        if self._heads is None:
+            return [self.output_shape]
+        return [head.shape for head in self._heads]
 
     @property
     def _output_layer(self):
@@ -867,7 +908,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
         ``loss_weights`` (Keras'): a number ``w >= 0``, ``[w]`` or ``{"dense_1": w}``; the loss that
         is trained on, logged and evaluated is the loss times ``w`` (the metrics, and the
-        regularizers' penalties added to it, are not weighed)."""
+        regularizers' penalties added to it, are not weighed).
+
+        A model of several outputs (a Sequential whose last layer is a model of several) takes
+        them per output, as a functional Model does (``Model.compile``, glassnet.outputs)."""
+        if self._heads is not None:
+            return self._compile_heads(loss, optimizer, metrics, loss_weights, weighted_metrics)
         output = self._single_output_name()
         loss, metrics, weighted_metrics = compile_forms(loss, metrics, weighted_metrics, output)
         loss_weight = one_loss_weight(loss_weights, output)
@@ -877,6 +923,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         metrics_module.check_log_names([name for name, _ in compiled])
         self._refuse_optimizer_as_loss(loss)
         self._compiled(losses.get(loss), compiled, optimizer, loss_weight)
+
+    def _compile_heads(self, loss, optimizer, metrics, loss_weights, weighted_metrics):
+        """``compile`` of a model of several outputs: each output's loss, weight and metrics
+        (``outputs.compile_heads``), the logs in Keras 3's order."""
+        if getattr(self, "_unscored_mask", None):
+            raise NotImplementedError(self._unscored_mask)
+        self._refuse_optimizer_as_loss(loss)
+        optimizer = optimizers.get(optimizer)       # refused before the heads change
+        # outputs given as a dict log their own losses in Keras 3's order (glassnet._dictoutputs)
+        order = None if self._output_keys is None else loss_log_order(self._output_keys, loss)
+        heads_loss, compiled = compile_heads(self._heads, loss, loss_weights, metrics, weighted_metrics, order)
+        self._compiled(heads_loss, compiled, optimizer)
 
     @staticmethod
     def _refuse_optimizer_as_loss(loss):
@@ -899,6 +957,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def _output_losses(self):
         """``(layer, loss)`` for each output: the layer making it and the loss scoring it."""
+        if self._heads is not None:
+            return [(self._node_layers[head.call], head.loss) for head in self._heads]
         return [(self._output_layer, self.loss)] if self.layers else []
 
     def _warn_logits_of_probabilities(self):
@@ -941,6 +1001,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         last = self._output_layer if self.layers else None
         fuses = self.loss.fused_activation() if self.loss is not None else None
         self._fused = bool(last is not None and fuses is not None and fuses_with(last, fuses))
+        if self._heads is None or self.loss is None:
+            return
+        # several outputs, each on its own: fused (dL/dz at once) where its loss fuses with its
+        # layer's activation, and no other layer reads it (their gradient is dL/d(output), not dL/dz)
+        read = {p for parents in self._inbound for p in parents}
+        for head in self._heads:
+            layer, fuses = self._node_layers[head.call], head.loss.fused_activation()
+            head.fused = bool(fuses is not None and head.call not in read and fuses_with(layer, fuses))
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):
@@ -990,7 +1058,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         def check(_, layer, given):
             if layer.built:             # its weights fix what it takes (an unbuilt one checks at build)
                 layer.check_input_shape(given)
-        return (batch, *self._shapes_through(shape, check)[-1])
+        shapes = self._shapes_through(shape, check)
+        if self._heads is not None:     # several outputs: a list of their shapes (Keras')
+            return [(batch, *shapes[k]) for k in self._output_calls]
+        return (batch, *shapes[-1])
 
     def get_weights(self):
         """Copies of all weights in layer order: [kernel (in, out), bias (out,), ...] as in Keras;
@@ -1056,3 +1127,14 @@ def _is_lambda(layer):
     gradient (documented), not a layer whose weights it owns."""
     from .layers.utility import Lambda
     return isinstance(layer, Lambda)
+
+
+def _heads_at(model, offset):
+    """The outputs of ``model``, a model of several nested last in a Sequential, as that
+    Sequential's (``outputs.Head``s): the same layers, shapes and places in the packed rows, at
+    its calls (``model``'s call k is the Sequential's ``offset + k``); None for a model of one."""
+    if model._heads is None:
+        return None
+    heads = model._heads
+    return make_heads([head.layer for head in heads], [offset + head.call for head in heads],
+                      [head.shape for head in heads], [head.key for head in heads] if heads[0].key else None)

@@ -177,6 +177,20 @@ class Head:
         return f"<output {self.name!r} shape={self.shape} loss={self.loss!r} weight={self.weight}>"
 
 
+def make_heads(layers, calls, shapes, keys=None):
+    """The ``Head`` of each of a model's several outputs: made by the calls ``calls`` (indices
+    into the model's calls) of ``layers`` (the layer of each of those calls), of sample shapes
+    ``shapes``, in the model's order of outputs; ``keys``, for outputs given as a dict, are its
+    keys sorted (that order). Each output's columns follow the one before it in the packed rows."""
+    layout = Layout(shapes)
+    starts = np.cumsum([0] + [0 if layout.open else math.prod(shape) for shape in shapes])
+    heads = [Head(layer, call, shape, int(start), index)
+             for index, (layer, call, shape, start) in enumerate(zip(layers, calls, shapes, starts))]
+    for head, key in zip(heads, keys if keys is not None else [None] * len(heads)):
+        head.layout, head.key = layout, key
+    return heads
+
+
 def set_layouts(heads):
     """Give ``heads`` their shared ``Layout`` of the outputs and, once compiled, of the targets,
     where they have none: a model pickled before outputs of any length."""

@@ -9,7 +9,7 @@ from ._listforms import by_input_name, by_output_name, one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
-from .outputs import OutputMetric
+from .outputs import OutputMetric, each_output_metrics, per_output, per_output_weights
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 
@@ -149,6 +149,8 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
+        if self._heads is not None:
+            return x, self._packed_targets(x, y, xname, yname)
         # Keras' [y]; one sample's targets in a list are its row: as the output's samples, or a
         # sparse loss's labels, one per position (with or without an axis of 1)
         shape = self._output_shape_for(x.shape[1:], x)
@@ -164,12 +166,51 @@ class PreparingMixin:
         self._check_accuracy_targets(y, yname)
         return x, y
 
+    def _packed_targets(self, x, y, xname, yname):
+        """A model of several outputs' targets: ``y`` a list of arrays in the order of its outputs,
+        or a dict by their names (``_output_labels``), each checked as its output's loss takes it,
+        then all packed side by side (glassnet.outputs), in the model's dtype."""
+        if not isinstance(y, (list, tuple, dict)):
+            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self._output_labels())}); "
+                            f"give a list of {len(self._heads)} target arrays in that order, or a dict by "
+                            f"their names; got {type(y).__name__}")
+        given = per_output(y, self._heads, yname)
+        labels = [f"{yname}[{head.name!r}]" if isinstance(y, dict) else f"{yname}[{j}]"
+                  for j, head in enumerate(self._heads)]
+        targets = []
+        for head, array, label in zip(self._heads, given, labels):
+            array = as_array(array, label, self.dtype, allow_int=True)
+            if array.shape[0] != x.shape[0]:
+                raise ValueError(f"{xname} and {label} must have the same number of samples, got "
+                                 f"{x.shape[0]} and {array.shape[0]}")
+            # the loss's own check against its output, as for a model of one output (and, as there,
+            # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
+            try:
+                array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
+            except ValueError:
+                self._check_declared_shapes(x)
+                raise
+            check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
+            targets.append(array)
+        xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
+        layout = self._heads[0].target_layout
+        shapes = [tuple(array.shape[1:]) if None in head.target_shape else head.target_shape
+                  for head, array in zip(self._heads, targets)]
+        packed = layout.pack(xp, x.shape[0], shapes, self.dtype)
+        for head, array in zip(self._heads, targets):
+            head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
+        return packed
+
     def _check_accuracy_targets(self, y, name):
         """Refuse targets outside [0, 1] for a binary accuracy (one output unit): it thresholds
         targets and outputs alike at 0.5, so a regression model's targets of 3.2 and outputs of 2.9
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
-        check_binary_targets(y, name, self.output_shape[-1], self.metrics)
+        if self._heads is None:
+            return check_binary_targets(y, name, self.output_shape[-1], self.metrics)
+        for head in self._heads:
+            check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
+                                 each_output_metrics(self.metrics, head))
 
     def _given_input_name(self):
         """The name given to the model's Input (``Input(shape, name=...)``), None if none was."""
@@ -194,7 +235,7 @@ class PreparingMixin:
         targets and weights as a dict (``{key: y}``), where Keras 3.15 takes such a dict: a
         Sequential whose last layer is a functional Model of a dict output; None (a dict refused)
         for a Sequential of plain layers, on which Keras 3.15 fails (graph.Model: its output's)."""
-        return self._nested_dict_key()
+        return None if self._heads is not None else self._nested_dict_key()
 
     def _output_shape_for(self, sample_shape, x=None):
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
@@ -241,6 +282,9 @@ class PreparingMixin:
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
         if class_weight is None:
             return None
+        if self._heads is not None:
+            raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
+                             "several (Keras 3 refuses it too): give sample_weight")
         if len(self.output_shape) > 1:
             raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
                              f"{tuple(self.output_shape)} has a class per position; use sample_weight")
@@ -280,7 +324,18 @@ class PreparingMixin:
         """``check_sample_weight`` for this model and its input ``x``: (n,), or one weight per
         position of an output that has positions (a tagger's (n, steps), a segmenter's (n, H, W)),
         as Keras takes them; Keras' ``[w]`` is ``w`` (not with ``list_forms=False``: one output's
-        weights of several, graph.Model's)."""
+        weights of several). A model of several outputs takes Keras' weights per output too (a list
+        in the outputs' order or a dict by their names, None or a missing name for an output left
+        unweighted), packed as one column each, (n, outputs)."""
+        if self._heads is not None and list_forms and per_output_weights(sample_weight):
+            given = per_output(sample_weight, self._heads, name, allow_missing=True)
+            packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
+            for head, weights in zip(self._heads, given):
+                if weights is not None:
+                    # (Keras' [w] is the form of a model of one output: not read in one output's weights)
+                    packed[:, head.index] = self._check_weights(weights, x, f"{name}[{head.name!r}]",
+                                                                list_forms=False)
+            return packed
         positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
                      else None)
         if list_forms:

@@ -127,6 +127,11 @@ class TrainingMixin(ActivityMixin):
         return self._pass(x, training)
 
     def _pass(self, x, training):
+        """The forward pass of ``_forward``: the output, several outputs packed (``_outputs_of_walk``)."""
+        out = self._pass_layers(x, training)
+        return out if self._heads is None else self._outputs_of_walk(out)
+
+    def _pass_layers(self, x, training):
         if self._output_shapes is not None:        # the first pass since build: check the shapes
             return self._forward_checking_shapes(x, training)
         cache = self._activity_cache            # _activity's check, inline: every step passes here
@@ -151,9 +156,18 @@ class TrainingMixin(ActivityMixin):
             x = out
 
     def _outputs_of_walk(self, last):
-        """What the model outputs after a whole ``_walk`` whose last layer gave ``last``: that (a
-        functional Model of several outputs packs them: glassnet.outputs)."""
-        return last
+        """What the model outputs after a whole ``_walk`` whose last call gave ``last``: that, or,
+        for a model of several outputs, their values packed in one array (n, sum of sizes:
+        glassnet.outputs), from every call's output the walk kept (``_walked``)."""
+        walked, self._walked = self._walked, None
+        if self._heads is None:
+            return last
+        layout = self._heads[0].layout
+        packed = layout.pack(backend.get_array_module(last), last.shape[0],
+                             [tuple(walked[head.call].shape[1:]) for head in self._heads], last.dtype)
+        for head in self._heads:
+            head.output(packed)[...] = walked[head.call]
+        return packed
 
     def _backward(self, grad, fused, activity=None, seen=None, done=None):
         """Backpropagate ``grad`` -- dL/d(output), or dL/dz of the last layer when ``fused`` --
@@ -208,6 +222,10 @@ class TrainingMixin(ActivityMixin):
         else the ``scoring.Rows`` they score: labels per position, the real steps of a masked
         output (read from the batch's mask, which the forward pass that gave ``out`` handed on), or
         every position when sample weights ``w`` come one per position."""
+        if self._heads is not None:
+            # several outputs: no mask reaches them and no sparse loss has positions (both refused),
+            # and a weight per output, (n, outputs), is not one per position
+            return None
         per_position = w is not None and w.ndim > 1
         if self._output_mask is None and not (self.loss.sparse and out.ndim > 2) and not per_position:
             return None
