@@ -330,7 +330,8 @@ def make_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a network on a built-in dataset")
     t.add_argument("dataset", nargs="?", help=f"one of {', '.join(sorted(PRESETS))}")
-    t.add_argument("--config", help="a TOML file: architecture = [{input_dim=..}, ..] and [training]")
+    t.add_argument("--config", help="a TOML file: architecture = [{input_dim=..}, ..] (or its [training] "
+                   "layers = \"25:relu,1:sigmoid\") and [training] settings")
     t.add_argument("--layers", help="units:activation, comma-separated, e.g. 25:relu,1:sigmoid")
     t.add_argument("--loss", help=f"one of {', '.join(losses.LOSSES)}")
     t.add_argument("--optimizer", help=f"one of {', '.join(optimizers.OPTIMIZERS)}")
@@ -348,7 +349,8 @@ def make_parser():
                    help="0 silent, 1 progress bar (default), 2 one line per epoch")
     p = sub.add_parser("predict", help="predict the rows of a CSV file with a saved model")
     p.add_argument("model")
-    p.add_argument("data", help="CSV of features, one sample per row (optional header)")
+    p.add_argument("data", help="CSV of features, one sample per row (optional header); for a model that "
+                   "starts with a TextVectorization, StringLookup or Hashing: a UTF-8 text file, one value a line")
     p.add_argument("--out", help="write the predictions to this CSV instead of printing them")
     i = sub.add_parser("info", help="print a saved model's summary and compile settings")
     i.add_argument("model")

@@ -107,6 +107,8 @@ def _class_and_config(entry, where, depth=0):
         raise ValueError(f"{where}: build_config: expected Keras' dict {{'input_shape': [None, ...]}} or None, "
                          f"got {entry['build_config']!r:.100}")
     shape = (entry.get("build_config") or {}).get("input_shape")
+    if "module" in entry:           # Keras' dict: its names mean Keras' functions
+        _refuse_keras_leaky_relu(entry["config"], where)
     # Keras' dict as glassnet's, the rule the optimizers, losses and initializers read it by:
     # {"class_name", "config"} for a built-in (Keras' registered_name None, or equal to the class
     # name: a class of yours Keras found unregistered), {"registered_name", "config"} otherwise
@@ -151,6 +153,10 @@ def _glassnet_config(cls, config, where, depth=0):
     config = dict(config)
     if isinstance(config.get("dtype"), dict):
         config["dtype"] = _policy_dtype(config["dtype"], where)
+    if config.get("dtype") == "int64" and _makes_int64_bins(cls):
+        # Keras' int-mode Hashing and HashedCrossing declare their int64 bins as their dtype;
+        # glassnet's give int64 bins called alone and the model's floats inside one, as its None
+        config["dtype"] = None
     takes = set(own_arguments(cls)) | set(_LAYER_ARGUMENTS)
     for key in [key for key in config if key not in takes]:
         value = config[key]
@@ -218,6 +224,26 @@ def _mirrors(backward, forward):
     back.pop("name", None)
     fore.pop("name", None)
     return turned and back == fore
+
+
+def _makes_int64_bins(cls):
+    """Whether ``cls`` is a layer whose Keras counterpart writes its int64 output as its dtype."""
+    from .hashed_crossing import HashedCrossing     # here: the layers' modules import this package
+    from .hashing import Hashing
+    return issubclass(cls, (Hashing, HashedCrossing))
+
+
+def _refuse_keras_leaky_relu(config, where):
+    """ValueError for Keras' ``"leaky_relu"`` activation in Keras' layer ``config``: Keras' has
+    slope 0.2 below zero, glassnet's name 0.01 (PyTorch's), so reading it would silently give other
+    outputs; no config of glassnet's holds a slope of 0.2 for a layer's activation."""
+    for key in ("activation", "recurrent_activation"):
+        name = _settings.keras_entry(config.get(key), f"{where}: {key}")
+        if name == "leaky_relu":
+            hint = ("; use no activation and a LeakyReLU(negative_slope=0.2) layer after it" if key == "activation"
+                    else "; glassnet has no recurrent activation of slope 0.2")
+            raise ValueError(f"{where}: Keras' {key}='leaky_relu' has slope 0.2 below zero, glassnet's "
+                             f"'leaky_relu' 0.01 (PyTorch's): not read, as it would compute otherwise{hint}")
 
 
 def _policy_dtype(policy, where):
