@@ -723,7 +723,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         Records where its weights were drawn from (``_weights_origin``), for configs."""
         if layer.built:
             layer.__dict__.pop("_build_origin", None)       # (built before it joined: nothing to draw)
-            layer.check_input_shape(shape)
+            try:
+                layer.check_input_shape(shape)
+            except ValueError as exc:
+                if id(layer) not in getattr(self, "_shared", ()):
+                    raise
+                # a layer keeps one input shape, where Keras lets one without weights (Flatten,
+                # Activation) take samples of several: say so, rather than only that they differ
+                raise NotImplementedError(
+                    f"Model: {layer.describe()} is called more than once, on samples of shape "
+                    f"{tuple(layer.input_shape)} and {tuple(shape)}; a glassnet layer takes samples of one "
+                    f"shape (Keras lets a layer without weights take several): give each call a layer of "
+                    f"its own") from exc
             return
         # an input shape given to a later layer must be what the layers before it make:
         # building it for another would drop what its user said (Keras warns about it)
