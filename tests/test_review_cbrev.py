@@ -51,3 +51,51 @@ def test_reduce_lr_on_plateau_first_epoch_improves_whatever_its_value():
         reduce.on_epoch_end(epoch, {"val_loss": np.inf})
         rates.append(float(model.optimizer.learning_rate))
     assert rates == pytest.approx([0.01, 0.005, 0.0025])    # Keras 3.15's, driven alike
+
+
+def _reused_history_run(lib, model, X, y):
+    """Three fits sharing one History, a spy before it in the list: what each fit leaves in the
+    History, and what the spy's on_train_begin finds as ``self.model.history``."""
+    history = lib.callbacks.History()
+    seen = []
+
+    class Spy(lib.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model.history is history)
+
+    runs = []
+    for epochs, initial_epoch in ((2, 0), (3, 0), (4, 2)):
+        returned = model.fit(X, y, epochs=epochs, initial_epoch=initial_epoch, verbose=0,
+                             callbacks=[Spy(), history])
+        runs.append((returned is history, model.history is history, list(history.epoch),
+                     {key: len(values) for key, values in history.history.items()}))
+    return runs, seen
+
+
+def test_a_history_reused_across_fits_lists_each_fits_epochs_as_keras(keras):
+    # Keras 3.15: History.on_train_begin resets .epoch, not .history; model.history is set (by
+    # CallbackList.set_model) before any on_train_begin. glassnet kept counting epochs across fits
+    # ([0, 1, 0, 1, 2]) and set model.history only after on_train_begin
+    model, X, y = _model()
+    ours = _reused_history_run(gn, model, X, y)
+    theirs_model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    theirs_model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.01))
+    theirs = _reused_history_run(keras, theirs_model, X.astype("float32"), y.astype("float32"))
+    assert ours == theirs
+    assert ours[0] == [(True, True, [0, 1], {"loss": 2}), (True, True, [0, 1, 2], {"loss": 5}),
+                       (True, True, [2, 3], {"loss": 7})]
+    assert ours[1] == [True, True, True]
+
+
+def test_a_history_reused_with_validation_freq_restarts_its_validated_epochs(rng):
+    model, X, y = _model()
+    history = History()
+    model.fit(X, y, epochs=4, validation_split=0.25, validation_freq=2, verbose=0, callbacks=[history])
+    model.fit(X, y, epochs=2, validation_split=0.25, validation_freq=2, verbose=0, callbacks=[history])
+    assert history.epoch == [0, 1] and history.validation_epoch == [1]
+    assert len(history.history["loss"]) == 6 and len(history.history["val_loss"]) == 3
+    # plot.learning_curve cannot place the first fit's validation values: it says so
+    pytest.importorskip("matplotlib")
+    from glassnet import plot
+    with pytest.raises(ValueError, match="'val_loss' has 3 values, measured over several fits"):
+        plot.learning_curve(history)

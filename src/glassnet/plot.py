@@ -155,6 +155,11 @@ def _epochs_of(history, hist, key, count, first):
     validated = getattr(history, "validation_epoch", None)
     if validated is not None and len(validated) == count:
         return np.asarray(validated) + 1
+    if validated is not None:
+        # a History given to several fits: its lists go on across them, its epochs are the last fit's
+        raise ValueError(f"history: {key!r} has {count} values, measured over several fits (a History given to "
+                         f"each), and the History records after which epochs of the last fit only "
+                         f"({len(validated)}); plot each fit's own History")
     raise ValueError(f"history: {key!r} has {count} values for {epochs} epochs of 'loss', and a dict "
                      f"cannot say after which epochs they were measured (fit's validation_freq); pass "
                      f"the History fit returned, which records them")

@@ -548,6 +548,10 @@ class TrainingMixin(ActivityMixin):
         history = given[-1] if given else History()
         callback_list = ([*(callbacks or []), *([] if given else [history])]
                          + ([ProgressBar(verbose)] if verbose else []))
+        # as in Keras (its CallbackList.set_model), model.history is this fit's History before any
+        # hook runs: a callback's on_train_begin sees it, and a run stopped by Ctrl-C or an error
+        # keeps the epochs it completed
+        self.history = history
         train_keys = ["loss", *(name for name, _ in self.metrics)]
         val_keys = [f"val_{key}" for key in train_keys] if validation_data is not None else []
         # "metrics": the keys of every epoch's logs, known before training, so that a callback
@@ -571,9 +575,6 @@ class TrainingMixin(ActivityMixin):
             if initial_epoch >= epochs:
                 warnings.warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
                               f"epochs={epochs}: nothing to train", UserWarning, stacklevel=2)
-        # as in Keras, model.history is this fit's History from the start: a run stopped by
-        # Ctrl-C or an error keeps the epochs it completed
-        self.history = history
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
         interrupt, failed = None, True

@@ -93,7 +93,17 @@ class Callback:
 class History(Callback):
     """Records the logs of every epoch: ``history["loss"][e]`` is the mean training loss of epoch
     ``e`` (over its batches, before each batch's update, as Keras reports it). ``fit`` calls it after
-    the callbacks it was given, so what they add to the logs ("learning_rate") is recorded too."""
+    the callbacks it was given, so what they add to the logs ("learning_rate") is recorded too.
+
+    One History given to several ``fit`` calls does what Keras 3's does: ``epoch`` (and
+    ``validation_epoch``) start afresh at each fit's ``on_train_begin``, listing that fit's epochs
+    only, while ``history`` keeps appending, so its lists hold every fit's epochs one after the other.
+
+    >>> h = History(); h.on_train_begin(); h.on_epoch_end(0, {"loss": 0.5})
+    >>> h.on_train_begin(); h.on_epoch_end(0, {"loss": 0.25})
+    >>> h.epoch, h.history
+    ([0], {'loss': [0.5, 0.25]})
+    """
 
     logs_added = ()
 
@@ -122,6 +132,12 @@ class History(Callback):
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("validation_epoch", [])   # pickled before validation_freq existed
+
+    def on_train_begin(self, logs=None):
+        # Keras 3's History resets its epochs here but not its logs: reused by a second fit, it
+        # lists that fit's epochs while history[key] goes on from the first fit's values
+        self.epoch = []
+        self.validation_epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
