@@ -85,6 +85,35 @@ def test_verbose_2_writes_keras_line_once(keras, monkeypatch):
     assert ours == theirs == "10/10 - 2s - 278ms/step - loss: 0.2500 - acc: 0.9000\n"
 
 
+# counts of steps that are floats (fractions of an epoch), which Keras takes as they are
+FLOAT_CALLS = [(10.0, "update", (0.5,), {"values": [("loss", 0.5)]}),
+               (10.5, "update", (2.5,), {"values": [("loss", 0.3)]}),
+               (11.0, "add", (1.25,), {"values": [("loss", 0.2)]}),
+               (11.7, "update", (np.float64(7.75),), {"values": [("loss", 1e-5)]}),
+               (12.5, "update", (10.0,), {"values": [("loss", 0.25)]})]
+
+
+@pytest.mark.parametrize("target", [10, None])
+def test_a_float_count_of_steps_writes_keras_text(keras, monkeypatch, target):
+    # glassnet refused update(2.5) ("expected a non-negative integer"); Keras 3.15 counts 2.5
+    # steps: " 2/10" (its %d), the bar a quarter full, values weighted by 2.0, 1.25, ... steps
+    from keras.src.utils import progbar as keras_progbar
+    theirs = _plain(_run(lambda: keras.utils.Progbar(target), keras_progbar, "time", FLOAT_CALLS,
+                         monkeypatch=monkeypatch))
+    ours = _run(lambda: Progbar(target), progress, "perf_counter", FLOAT_CALLS, monkeypatch=monkeypatch)
+    assert re.sub(r"\[[=.]+\]", "BAR", ours) == re.sub("━+", "BAR", theirs)
+    if target is not None:
+        assert "\r 2/10 [=====...............] 1s 200ms/step - loss: 0.3667" in ours
+        assert [len(done) for done in re.findall(r"\[(=*)", ours)] == [1, 5, 7, 15, 20]
+        theirs = _run(lambda: keras.utils.Progbar(target, verbose=2), keras_progbar, "time", FLOAT_CALLS,
+                      monkeypatch=monkeypatch)
+        ours = _run(lambda: Progbar(target, verbose=2), progress, "perf_counter", FLOAT_CALLS,
+                    monkeypatch=monkeypatch)
+        assert ours == theirs == "10/10 - 2s - 250ms/step - loss: 0.2500\n"
+    else:
+        assert "\r      7/Unknown 2s 219ms/step - loss: 0.1636" in ours
+
+
 def test_values_are_averaged_over_steps_and_stateful_ones_shown_as_given(monkeypatch):
     text = _run(lambda: Progbar(10, stateful_metrics=["acc"]), progress, "perf_counter", CALLS[:4],
                 monkeypatch=monkeypatch)
@@ -143,8 +172,9 @@ def test_bad_arguments_are_named():
     with pytest.raises(TypeError, match="stateful_metrics"):
         Progbar(10, stateful_metrics="acc")
     bar = Progbar(10, verbose=0)
-    with pytest.raises(ValueError, match="current"):
-        bar.update(2.5)
+    for current in (-0.5, float("nan"), float("inf"), True, "3"):
+        with pytest.raises(ValueError, match="current: expected a number of steps >= 0"):
+            bar.update(current)
     with pytest.raises(TypeError, match="pairs"):
         bar.update(2, {"loss": 0.5})
     with pytest.raises(TypeError, match="'loss' must be a number"):

@@ -167,6 +167,11 @@ class Progbar:
         """Record that ``current`` steps are done (a count from the start, not an increment) and
         redraw the bar.
 
+        current : int or float >= 0
+            A float (2.5 steps: a fraction of an epoch) counts as it is, in the bar, the time per
+            step and the steps that weigh each value; the count is shown cut to a whole number,
+            ``" 2/10"``, as Keras' ``%d`` shows it.
+
         values : list of (name, value) pairs, optional
             Each value (a number, or an array: its mean) is the last step's; averaged over all steps
             so far (weighted by the ``current - previous`` steps each update covers) unless the name
@@ -175,7 +180,7 @@ class Progbar:
         finalize : bool, optional
             Whether this is the last update (ends the line); default ``current >= target``.
         """
-        current = check_non_negative_int(current, "Progbar.update: current")
+        current = _steps(current, "Progbar.update: current")
         if finalize is None:
             finalize = self.target is not None and current >= self.target
         for name, value in _pairs(values):
@@ -199,22 +204,22 @@ class Progbar:
                 return
             self._draw(self._bar_line(current, now, time_per_unit, finalize), finalize)
         elif self.verbose == 2 and finalize:
-            count = f"{current}" if not self.target else f"{current:>{len(str(self.target))}d}/{self.target}"
+            count = f"{int(current)}" if not self.target else f"{int(current):>{len(str(self.target))}d}/{self.target}"
             write(sys.stdout, f"{count} - {now - self._start:.0f}s -{_per_unit(time_per_unit, self.unit_name)}"
                               f"{self._shown_values()}\n")
         self._last_update = now
 
     def add(self, n, values=None):
-        """``update(steps done so far + n, values)``."""
-        n = check_non_negative_int(n, "Progbar.add: n")
+        """``update(steps done so far + n, values)``; ``n`` an int or float >= 0, as ``current``."""
+        n = _steps(n, "Progbar.add: n")
         self.update(self._seen_so_far + n, values)
 
     def _bar_line(self, current, now, time_per_unit, finalize):
         """The verbose=1 line: count, bar, time left (or taken), time per step, values."""
         if self.target:
-            line = f"{current:>{len(str(self.target))}d}/{self.target} {progress_bar(current, self.target, self.width)}"
+            line = f"{int(current):>{len(str(self.target))}d}/{self.target} {progress_bar(current, self.target, self.width)}"
         else:
-            line = f"{current:7d}/Unknown"
+            line = f"{int(current):7d}/Unknown"
         if self.target and not finalize:
             line += f" {_eta(time_per_unit * (self.target - current))}"
         else:
@@ -245,6 +250,17 @@ class Progbar:
         if current == 1:
             self._time_after_first_step = now
         return duration
+
+
+def _steps(value, argument):
+    """A count of steps as ``Progbar`` takes it, as Keras' does: an int, or a float (2.5 steps);
+    refused by name when negative, not finite, a bool or not a number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not value >= 0 \
+            or not math.isfinite(value):
+        raise ValueError(f"{argument}: expected a number of steps >= 0 (an int, or a float such as 2.5), "
+                         f"got {value!r:.80}")
+    # ints stay ints (their count is shown as given); a float, 2.5, is kept as it is
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
 
 
 def _names(names, argument):
