@@ -10,6 +10,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import layers as L
+from test_layer_contract import TABLE as CONTRACT_TABLE      # a factory for every built-in layer
 
 
 def _through_json(entry):
@@ -205,3 +206,49 @@ def test_keras_aliases_and_input_shape_from_build_config():
     merged = L.deserialize({"module": "keras.layers", "class_name": "Add", "config": {"name": "add"},
                             "registered_name": None, "build_config": {"input_shape": [[None, 3], [None, 3]]}})
     assert merged.input_shape is None
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_TABLE))
+def test_the_dtype_goes_round_trip(name):
+    # glassnet's dict left the dtype out (get_config does: a model file's layers take the model's),
+    # so a float64 layer came back without one: float32 alone, refused by a float64 model
+    factory, _, _ = CONTRACT_TABLE[name]
+    layer = factory(dtype="float64")
+    entry = _through_json(L.serialize(layer))
+    assert entry["config"]["dtype"] == "float64"
+    again = L.deserialize(entry)
+    assert again.dtype == np.float64 and again.get_config() == layer.get_config()
+    assert L.serialize(again) == entry
+    # a layer without a dtype has none in its dict: rebuilt, it takes its model's, as before
+    assert "dtype" not in L.serialize(factory())["config"]
+
+
+def test_the_dtype_is_written_as_keras_policy_name_and_read_from_keras(keras):
+    theirs = keras.layers.Dense(3, dtype="float64")
+    ours = L.deserialize(_through_json(keras.layers.serialize(theirs)))
+    assert ours.dtype == np.float64
+    assert L.serialize(ours)["config"]["dtype"] == keras.layers.serialize(theirs)["config"]["dtype"]["config"]["name"]
+    # built in a float64 model, a layer has the model's dtype, and its dict says so
+    model = gn.Sequential([L.Input((2,)), L.Dense(3)], dtype="float64")
+    again = L.deserialize(_through_json(L.serialize(model.layers[0])))
+    gn.Sequential([L.Input((2,)), again], dtype="float64")              # accepted: the same dtype
+    with pytest.raises(ValueError, match="has dtype float64, the model float32"):
+        gn.Sequential([L.Input((2,)), L.deserialize(_through_json(L.serialize(model.layers[0])))])
+
+
+def test_a_layer_class_that_takes_no_dtype_is_serialized_without_it():
+    class Fixed(L.Layer):                 # names its arguments: no dtype= to give back
+        def __init__(self, name=None):
+            super().__init__(name=name)
+
+        def forward(self, x, training=False):
+            return x
+
+        def backward(self, grad_output):
+            return grad_output
+
+    layer = Fixed(name="fixed")
+    layer.dtype = np.dtype("float64")      # as a float64 model sets it
+    entry = L.serialize(layer)
+    assert "dtype" not in entry["config"]
+    assert L.deserialize(entry, custom_objects={"Fixed": Fixed}).name == "fixed"

@@ -3,7 +3,10 @@ values and back, without its weights.
 
 glassnet's dict is the one its model files and wrappers already hold, ``{"class_name": "Dense",
 "config": layer.get_config()}``, with ``"registered_name": "package>Name"`` for a layer class of
-yours registered with ``glassnet.saving.register_serializable``. ``deserialize`` also reads what
+yours registered with ``glassnet.saving.register_serializable``, and the layer's dtype, once it has
+one, as ``config["dtype"]`` (``"float64"``; where Keras writes its DTypePolicy dict, which
+``deserialize`` reads as that name). A model file leaves the dtype out of each layer's entry: the
+model's dtype is every layer's. ``deserialize`` also reads what
 Keras 3's ``keras.layers.serialize`` writes, ``{"module", "class_name", "config",
 "registered_name", "build_config"}``, for the layers glassnet has: Keras' config keys that glassnet
 lacks are dropped where they hold the value glassnet computes as (``data_format="channels_last"``,
@@ -15,6 +18,10 @@ Nothing in the dict is imported or evaluated: a class is found only by an exact 
 layer registry (``LAYERS``: glassnet's classes and every ``Layer`` subclass defined so far), the
 registry of ``glassnet.saving`` or ``custom_objects``. Keras' ``"module"`` is never read.
 """
+import inspect
+
+import numpy as np
+
 from .. import _settings, initializers, saving
 from .base import _LAYER_ARGUMENTS, Layer, lookup, own_arguments
 
@@ -50,7 +57,10 @@ def serialize(layer):
     """``layer`` as a dict that ``deserialize`` rebuilds it from (Keras' ``serialize``): its class
     and its settings, ``{"class_name": "Dense", "config": {"units": 3, ...}}``, and for a class of
     yours registered with ``glassnet.saving.register_serializable`` its ``"registered_name"``
-    too. The weights are not in it (``get_weights`` holds them).
+    too. The weights are not in it (``get_weights`` holds them). A layer with a dtype (given,
+    or set by the model it joined or the data it was built on) has it in ``config["dtype"]``,
+    ``"float64"``, as Keras' dict has its dtype policy; one without (a new layer, dtype=None)
+    takes its model's when rebuilt, as it would have.
 
     >>> from glassnet.layers import Dense
     >>> entry = serialize(Dense(3, activation="relu", name="out"))
@@ -62,9 +72,20 @@ def serialize(layer):
     if not isinstance(layer, Layer):
         raise TypeError(f"layers.serialize: layer: expected a glassnet Layer, got {type(layer).__name__}")
     entry = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    if layer.dtype is not None and _takes_dtype(type(layer)):
+        # get_config leaves the dtype out (a model file's layers take the model's), so a float64
+        # layer came back as one of its model's dtype, float32 alone: the dict keeps it, by name
+        entry["config"]["dtype"] = np.dtype(layer.dtype).name
     if saving.is_registered(layer):
         entry["registered_name"] = saving.get_registered_name(type(layer))
     return entry
+
+
+def _takes_dtype(cls):
+    """Whether ``cls(dtype=...)`` is accepted: glassnet's layers pass it on to ``Layer`` through
+    their ``**kwargs``; a class of yours whose ``__init__`` names its arguments may take none."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return any(p.name == "dtype" or p.kind == p.VAR_KEYWORD for p in parameters)
 
 
 def deserialize(config, custom_objects=None):
