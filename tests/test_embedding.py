@@ -185,7 +185,7 @@ def test_training_matches_keras(rng):
     ours = gn.Sequential([Embedding(30, 4, input_length=12), GlobalAveragePooling1D(),
                           Dense(1, activation="sigmoid")], seed=0)
     ours.compile("binary_crossentropy", gn.optimizers.SGD(0.5))
-    assert gn.layers.Input((12,), dtype="int32").dtype == np.int32     # accepted, as Keras writes it
+    assert gn.layers.Input((12,), dtype="int32").dtype == "int32"      # accepted, as Keras writes it
     theirs = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(30, 4),
                                keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
     theirs.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5))

@@ -71,7 +71,8 @@ def graph_of(model, expand_nested=False):
     if functional:
         for given, shape in zip(model.inputs, model.input_shapes):
             input_boxes.append(len(boxes))
-            boxes.append(Box(given.name, "InputLayer", None, _shape_text([shape]), given.dtype or dtype))
+            boxes.append(Box(given.name, "InputLayer", None, _shape_text([shape]),
+                             given._given_dtype or dtype))
     model_input_shapes = [tuple(s) for s in model._source_shapes(model.input_shape)]
 
     def source_shape(p):

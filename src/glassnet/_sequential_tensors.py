@@ -94,7 +94,8 @@ class SequentialTensorsMixin:
         for kept in (self._symbolic[0] if self._symbolic is not None else None, self._declared_input_layer):
             if kept is not None and tuple(kept.shape) == shape and (kept.dtype == "string") == texts:
                 return kept
-        return InputLayer(shape, name=self._declared_name, dtype="string" if texts else None)
+        # as Keras' Sequential built from a shape: its input takes the layers' dtype (the model's)
+        return InputLayer(shape, name=self._declared_name, dtype="string" if texts else self.dtype)
 
     def _drawn(self, what):
         """``(Input, output tensor)``, drawn now if the model is built but has none yet (a model

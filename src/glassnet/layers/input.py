@@ -6,6 +6,7 @@
 """
 import numpy as np
 
+from .. import backend
 from .._validation import check_name
 from .base import _sample_shape
 
@@ -23,6 +24,8 @@ class InputLayer:
         nothing: a model passes its input on in its own dtype (float32 unless ``dtype=`` says
         otherwise), in which ids up to 2**24 are exact, and an Embedding reads them from there.
         ``"string"`` with shape ``(1,)`` declares texts, for a ``TextVectorization`` next.
+        ``.dtype`` reads it as Keras' input tensor does, a name: ``"int32"``, ``"string"``, and
+        ``"float32"`` (Keras' default floatx) when none was given.
     batch_size : int > 0, optional
         Keras' fixed batch size. Recorded, as ``batch_size`` and in ``batch_shape`` (Keras shows it
         as the input tensor's ``shape[0]``), and used for nothing else: glassnet's layers take any
@@ -39,6 +42,8 @@ class InputLayer:
     (28, 28, 1)
     >>> InputLayer(batch_shape=(32, 10)).batch_shape
     (32, 10)
+    >>> InputLayer((3,)).dtype, InputLayer((3,), dtype="int32").dtype
+    ('float32', 'int32')
     """
 
     def __init__(self, shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=None):
@@ -47,18 +52,31 @@ class InputLayer:
         self._auto_named = name is None         # a Model renames it when another Input has its name
         if isinstance(dtype, str) and dtype in ("string", "str"):
             # Keras' texts, one per sample: a TextVectorization must come next
-            self.shape, self.dtype = tuple(shape), "string"
+            self.shape, self.dtype, self._given_dtype = tuple(shape), "string", "string"
             if self.shape not in ((), (1,)):
                 raise ValueError(f"Input: texts come one per sample, shape (1,) or (); got shape {shape!r:.60}")
             return
         self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         try:
-            self.dtype = None if dtype is None else np.dtype(dtype)
+            given = None if dtype is None else np.dtype(dtype)
         except TypeError:
-            self.dtype = None
-        if dtype is not None and (self.dtype is None or self.dtype.kind not in "biuf"):
+            given = None
+        if dtype is not None and (given is None or given.kind not in "biuf"):
             raise ValueError(f"Input: dtype must be a numeric NumPy dtype such as 'int32' or 'float32', "
                              f"got {dtype!r:.80}")
+        # .dtype is a name, as Keras' KerasTensor.dtype: the one given, else the default float
+        # dtype (Keras' floatx, glassnet's float32). _given_dtype keeps whether one was given: a
+        # model's drawing shows its own dtype for an Input that declared none
+        self._given_dtype = None if given is None else given.name
+        self.dtype = self._given_dtype or backend.resolve_dtype(None).name
+
+    def __setstate__(self, state):
+        # pickled before .dtype was a name: None (none given), a NumPy dtype, or "string"
+        if "_given_dtype" not in state:
+            old = state.get("dtype")
+            state["_given_dtype"] = None if old is None else old if isinstance(old, str) else np.dtype(old).name
+            state["dtype"] = state["_given_dtype"] or backend.resolve_dtype(None).name
+        self.__dict__.update(state)
 
     @property
     def batch_shape(self):
