@@ -125,3 +125,36 @@ def test_a_model_used_from_threads_still_pickles_and_copies():
         list(pool.map(model.predict, [x, x]))
     for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         np.testing.assert_array_equal(other.predict(x), model.predict(x))
+
+
+def _traced(model, x, y):
+    from glassnet.trace import trace
+    return trace(model, x, y)
+
+
+def _checked(model, x, y):
+    from glassnet.gradcheck import check_model
+    return check_model(model, x, y)
+
+
+@pytest.mark.parametrize("run", [_traced, _checked])
+def test_trace_and_check_model_never_share_a_pass_with_a_predict(run):
+    # the module function glassnet.trace.trace and gradcheck.check_model ran the model's layers
+    # without its lock: a predict in another thread entered the same Rendezvous layer at once,
+    # and both passes computed from the one cached input the last of them wrote
+    layer = Rendezvous()
+    model = gn.Sequential([Input((3,)), Dense(2, seed=0), layer], dtype="float64")
+    model.compile(loss="mse", optimizer="sgd")
+    a, y = np.linspace(-1, 1, 6).reshape(2, 3), np.ones((2, 2))
+    b = np.full((5, 3), 7.0)
+    dense = model.layers[0].params
+    expected_a, expected_b = (2 * (x @ dense["kernel"] + dense["bias"]) for x in (a, b))
+    with cf.ThreadPoolExecutor(2) as pool:
+        first, predicted = pool.submit(run, model, a, y), pool.submit(model.predict, b, verbose=0)
+        result, out_b = first.result(), predicted.result()
+    np.testing.assert_allclose(out_b, expected_b)
+    if run is _traced:       # the Rendezvous layer's output, and the loss, of the trace's own batch
+        np.testing.assert_allclose(result[-1]["A"], expected_a)
+        assert result.loss == pytest.approx(np.mean((expected_a - y) ** 2))
+    else:
+        assert result["max_error"] < 1e-6

@@ -5,8 +5,9 @@ layer's per-step caches) for the backward pass, and returns some of it (Dense re
 Two threads running the same model at once (a web server answering requests with one trained
 model) would overwrite each other's caches mid-pass: wrong outputs handed to the wrong caller, or
 errors from arrays of the other call's batch size. So ``fit``, ``train_on_batch``, ``evaluate``,
-``test_on_batch``, ``predict``, ``predict_on_batch``, ``model(x)`` and ``trace`` each hold the
-model's lock while they run: calls on one model from several threads are safe and take turns (a
+``test_on_batch``, ``predict``, ``predict_on_batch``, ``model(x)``, ``trace`` (the method and
+``glassnet.trace.trace``) and ``glassnet.gradcheck.check_model`` each hold the model's lock while
+they run: calls on one model from several threads are safe and take turns (a
 ``predict`` waits for a ``fit`` running in another thread to end). Different models run in
 parallel as before (NumPy releases the GIL in its matrix products). The lock is re-entrant: a
 callback may call ``model.predict`` from inside ``fit``.

@@ -21,6 +21,7 @@ import contextlib
 
 import numpy as np
 
+from ._serial import lock_of
 from .layers.base import StateSnapshot
 
 
@@ -242,8 +243,15 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     Uses the model's own training path (fused output gradients included), without updating:
     every pass draws the same dropout masks, and BatchNormalization's moving statistics are left
     as they were (``StateSnapshot``). The report's "skipped" names the weights of frozen layers no
-    gradient reaches (below a ``Lambda``, which passes none back): not checked.
+    gradient reaches (below a ``Lambda``, which passes none back): not checked. Holds the model's
+    lock (glassnet._serial) throughout, as ``fit`` and ``predict`` do: a ``predict`` of the same
+    model in another thread waits for the check, neither overwriting the other's caches.
     """
+    with lock_of(model):
+        return _check_model(model, x, y, sample_weight, eps, rtol, atol)
+
+
+def _check_model(model, x, y, sample_weight, eps, rtol, atol):
     _refuse_device([p for layer in model.layers for p in layer.params.values()], "check_model")
     if model.dtype != np.float64:
         raise ValueError(f"check_model: the model must be float64, got {model.dtype}")

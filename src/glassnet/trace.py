@@ -22,6 +22,7 @@ gradient in the dA of its layer (and so in everything below it), as training has
 import numpy as np
 
 from . import backend
+from ._serial import lock_of
 from .layers.base import StateSnapshot
 from .layers.masking import planned
 from .outputs import gradient_shape_refusal
@@ -73,7 +74,14 @@ class Trace(list):
 def trace(model, x, y):
     """Forward and backward through ``model`` on (x, y) without an update; see the module docstring.
     Training-mode side effects are undone: BatchNormalization's moving statistics and Dropout's
-    generators are as they were, so a later ``fit`` runs exactly as it would have without the trace."""
+    generators are as they were, so a later ``fit`` runs exactly as it would have without the trace.
+    Holds the model's lock (glassnet._serial), as ``model.trace``, ``fit`` and ``predict`` do: a
+    ``predict`` of the same model in another thread waits for the trace, not overwriting its caches."""
+    with lock_of(model):
+        return _locked_trace(model, x, y)
+
+
+def _locked_trace(model, x, y):
     model._require_compiled("trace")
     model._apply_trainable_flags()          # layers frozen since compile, as fit takes them up
     x, y = model._on_device(*model._prepare_xy(x, y))     # where the weights are (a GPU for CuPy)
