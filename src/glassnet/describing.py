@@ -72,7 +72,9 @@ def check_graph_config(graph, layers):
                              f"input), got {parents!r:.80}")
     read = {p for parents in inbound for p in parents}
     outputs = graph.get("outputs")
-    made = set(outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list) else [])
+    # (the calls named there; what else it holds check_graph_outputs refuses by name)
+    made = {k for k in (outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list) else [])
+            if isinstance(k, int)}
     if any(k not in read and k not in made for k in range(len(calls) - 1)):
         raise ValueError("config: 'graph': every call but the last must be read by a later one or make one of "
                          "the 'outputs'")
@@ -453,7 +455,8 @@ class DescribingMixin:
                 if not isinstance(key, str) or not key:
                     raise ValueError(f"config: 'output_key' must name the dict output of the model's last "
                                      f"layer, a non-empty string; got {key!r:.60}")
-                model._dict_output = (key, model._output_layer)
+                if outputs is None:     # (several outputs are keyed by "outputs"; configs written by the
+                    model._dict_output = (key, model._output_layer)     # first version beside them: ignored)
         else:
             model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))

@@ -28,7 +28,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
                           sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
-from .outputs import compile_heads, make_heads, set_layouts
+from .outputs import OutputMetric, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
@@ -387,7 +387,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
         # a model of a dict output ({"s": tensor}; or a Sequential ending in one) hands it on as a dict
         key = model._output_keys[0] if getattr(model, "_output_keys", None) else model._nested_dict_key()
-        if key is not None:
+        if key is not None and self._heads is None:     # (several outputs: their keys are _output_keys)
             self._dict_output = (key, self._output_layer)
 
     def _add_layers(self, layers, block=None):
@@ -708,6 +708,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
         if self._heads is not None:         # the outputs travel packed: one row of them per sample
+            self._check_head_shapes(declared)
             open_ = self._heads[0].layout.open
             self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
         self._mark_first_layer()
@@ -842,6 +843,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._walked = None
         if self.__dict__.get("_heads") is not None:        # pickled before outputs of any length
             set_layouts(self._heads)
+            # a deepcopy's compiled output metrics kept the original's heads (OutputMetric.__deepcopy__,
+            # meant for the tallies' copies, which score the model's own): give them this model's,
+            # whose layers' logits their fused losses read
+            for _, metric in self.__dict__.get("metrics") or ():
+                if isinstance(metric, OutputMetric):
+                    metric.head = self._heads[metric.head.index]
 
     @property
     def _output_calls(self):
@@ -1005,6 +1012,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"optimizer: this {name} instance was compiled into another model after "
                              f"this one and now trains that one; give each model its own (e.g. "
                              f"gn.optimizers.{name}(...) in each compile), then compile this one again")
+
+    def _check_head_shapes(self, declared):
+        """Refuse, by name, outputs whose sample shapes (the heads', which a config's ``"graph"``
+        ``"output_shapes"`` gives) are not what their calls make, ``declared[call]``: the outputs
+        would be packed in the wrong columns. A None in a head's shape takes any size."""
+        for head in self._heads:
+            made = tuple(declared[head.call])
+            if not shape_fits(made, head.shape):
+                raise ValueError(f"config: 'graph' 'output_shapes': output {head.name!r} is made by "
+                                 f"{self._node_layers[head.call].describe()}, of samples of shape {made}, "
+                                 f"not {tuple(head.shape)}")
 
     def _update_fusion(self):
         """Use the fused (y_hat - y)/N gradient when the output activation matches the loss."""
