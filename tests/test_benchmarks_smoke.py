@@ -25,7 +25,7 @@ def run_module(monkeypatch):
     yield run
     for name in set(sys.modules) - before:
         if name in ("run", "tasks", "sklearn_runner", "floor", "seeds", "common", "glassnet_runner",
-                    "torch_runner"):
+                    "torch_runner", "cpu_profile"):
             del sys.modules[name]
 
 
@@ -125,6 +125,25 @@ def test_floor_reports_each_layer_of_work(run_module, tmp_path, monkeypatch, wit
     row = next(line for line in text.splitlines() if line.startswith("| xor | 4, 1 |"))
     assert row.endswith("| 0.2 | - | - |") != with_torch       # allowed and floor/allowed need PyTorch
     assert "floor / allowed" in text
+
+
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_cpu_profile_splits_the_step_into_its_parts(run_module, tmp_path, monkeypatch, with_torch):
+    import cpu_profile
+    if with_torch and not HAS_TORCH:
+        pytest.skip("PyTorch is not installed")
+    if not with_torch:
+        monkeypatch.setattr(cpu_profile.run, "find_peers", lambda requested, keras_python: {
+            "glassnet": {"python": sys.executable}, "torch": {"skipped": "not installed"}})
+    out = tmp_path / "profile.md"
+    text = cpu_profile.main(["--task", "moons", "--epochs", "1", "--out", str(out)])
+    assert out.read_text() == text
+    # every layer's forward and backward, the loss and the optimizer have a row of their own
+    for part in ("0 dense (Dense) forward", "4 dense_4 (Dense) backward", "| optimizer |", "| loss |",
+                 "the rest (batches, the loop, logs)"):
+        assert part in text
+    assert ("glassnet / PyTorch = **" in text) == with_torch
+    assert ("PyTorch: not installed here" in text) != with_torch
 
 
 def test_seeds_report_gives_the_paired_interval(run_module):
