@@ -110,7 +110,9 @@ def test_identity():
     (lambda: TruncatedNormal(stddev=float("nan")), r"TruncatedNormal: stddev must be a finite number >= 0, got nan"),
     (lambda: RandomUniform(1.0, 1.0), r"RandomUniform: minval must be below maxval, got minval=1.0, maxval=1.0"),
     (lambda: Constant(True), r"Constant: value must be a finite number, got True"),
-    (lambda: Constant([1, 2]), r"Constant: value must be a finite number, got \[1, 2\]"),
+    # (an array of numbers is Keras 3.15's broadcast value: tests/test_review_ports3c.py)
+    (lambda: Constant([True, False]),
+     r"Constant: value must be a finite number or an array of finite numbers, got \[True, False\]"),
     (lambda: VarianceScaling(scale=-1), r"VarianceScaling: scale must be a finite number > 0, got -1"),
     (lambda: VarianceScaling(mode="fan"), r"VarianceScaling: mode must be one of \['fan_in', 'fan_out', 'fan_avg'\], got 'fan'"),
     (lambda: VarianceScaling(distribution="gamma"), r"VarianceScaling: distribution must be one of"),

@@ -956,10 +956,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     @staticmethod
     def _refuse_optimizer_as_loss(loss):
+        # Keras' positional order, compile("adam", "mse") or compile(Adam(1e-3), "mse"), given to
+        # glassnet's (loss, optimizer): an optimizer's name or an optimizer in the loss's place
         if isinstance(loss, str) and loss.lower() in optimizers.OPTIMIZERS:
             raise ValueError(f"loss: got {loss!r}, an optimizer's name; compile takes (loss, optimizer), "
                              f"Keras' compile (optimizer, loss): pass them by keyword, "
                              f"compile(loss=..., optimizer={loss!r})")
+        if isinstance(loss, optimizers.Optimizer):
+            raise ValueError(f"loss: got an optimizer, {loss!r:.60}; compile takes (loss, optimizer), "
+                             f"Keras' compile (optimizer, loss): pass them by keyword, "
+                             f"compile(loss=..., optimizer=...)")
 
     def _compiled(self, loss, metrics, optimizer, loss_weight=1.0):
         """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked),

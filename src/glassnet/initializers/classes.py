@@ -68,20 +68,43 @@ class LecunNormal(_Named):
 
 
 class Constant(Initializer):
-    """Every value ``value`` (Keras' ``Constant``).
+    """Every value ``value`` (Keras' ``Constant``): a number, or an array of numbers broadcast to
+    the weight's shape, as Keras 3.15 multiplies it by ones (keras.io's PointNet starts a
+    ``Dense(n * n)``'s bias at the identity, ``Constant(np.eye(n).flatten())``, shape ``(n * n,)``).
+    An array that does not broadcast to the weight's shape is refused when the layer is built.
 
     >>> Constant(0.1)((2, 2), np.random.default_rng(0), np.float32).tolist()
     [[0.10000000149011612, 0.10000000149011612], [0.10000000149011612, 0.10000000149011612]]
+    >>> Constant(np.eye(2).flatten())((4,), np.random.default_rng(0), np.float32).tolist()
+    [1.0, 0.0, 0.0, 1.0]
     """
 
     def __init__(self, value=0.0):
-        self.value = check_number(value, "Constant: value", "finite")
+        if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+            value = value.get("config", {}).get("value")     # Keras' config entry of an array
+        if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+            # kept as float64 (Keras keeps the array), cast to the weight's dtype when it is drawn
+            array = np.asarray(value)
+            if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+                raise ValueError(f"Constant: value must be a finite number or an array of finite numbers, "
+                                 f"got {value!r:.100}")
+            self.value = array.astype(np.float64)
+        else:
+            self.value = check_number(value, "Constant: value", "finite")
 
     def __call__(self, shape, rng, dtype):
+        if isinstance(self.value, np.ndarray):
+            try:
+                filled = np.broadcast_to(self.value, shape)
+            except ValueError:
+                raise ValueError(f"Constant: a value of shape {self.value.shape} does not broadcast to the "
+                                 f"weight's shape {tuple(shape)}") from None
+            return filled.astype(dtype)     # (a new, writable array)
         return np.full(shape, self.value, dtype=dtype)
 
     def get_config(self):
-        return {"value": self.value}
+        # JSON values only (a model file): an array as nested lists, which __init__ takes back
+        return {"value": self.value.tolist() if isinstance(self.value, np.ndarray) else self.value}
 
 
 class RandomNormal(Initializer):
