@@ -189,10 +189,21 @@ def im2col(xp, ksize, strides, out_shape, ones_column=False, dilation=None):
     # a read-only view of every window, copied once into cols: its axes are (N, output position,
     # kernel offset, C); one step along an output axis moves ``stride`` pixels, along a kernel axis
     # ``dilation`` pixels
-    fields[...] = am.lib.stride_tricks.as_strided(
+    windows = am.lib.stride_tricks.as_strided(
         xp, (n, *out_shape, *ksize, c),
         (s[0], *(step * size for step, size in zip(strides, s[1:-1])),
          *(d * size for d, size in zip(dilation, s[1:-1])), s[-1]))
+    run = ksize[-1] * c              # a window row's pixels, side by side in xp without dilation
+    if isinstance(xp, np.ndarray) and dilation[-1] == 1 and s[-1] == xp.itemsize and s[-2] == c * xp.itemsize:
+        # Why: NumPy's copy loop pays a fixed cost per run of contiguous values, and a window row is
+        # a run of only (kernel width x C) values (24 for a 3x3 kernel on 8 channels). Seen as one
+        # opaque item of that many bytes, each row moves in one step: a (64, 13, 13, 8) input's
+        # fields for a 3x3 kernel took 155 -> 101 us. The same bytes either way (CuPy has no such items).
+        row = np.dtype((np.void, run * xp.itemsize))
+        rows_of = (*windows.shape[:-2], run)        # (N, *output, *kernel offsets but the last, run)
+        fields.reshape(rows_of).view(row)[..., 0] = windows.reshape(rows_of).view(row)[..., 0]
+    else:
+        fields[...] = windows
     return cols
 
 
