@@ -2,6 +2,8 @@
 ``from_config`` (everything but the weights, JSON-serialisable: what model files store) and
 ``from_architecture`` (seed 000's list of dicts). A mixin of ``glassnet.model.Sequential``.
 """
+import collections
+
 from . import _seeding, losses, metrics as metrics_module, optimizers, saving
 from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
@@ -78,7 +80,7 @@ def check_graph_config(graph, layers):
     if any(k not in read and k not in made for k in range(len(calls) - 1)):
         raise ValueError("config: 'graph': every call but the last must be read by a later one or make one of "
                          "the 'outputs'")
-    counts = {c: calls.count(c) for c in calls}
+    counts = collections.Counter(calls)          # (calls.count per call: quadratic in the calls)
     for c, count in counts.items():
         layer = layers[c]
         if count > 1 and (layer.activity_regularizer is not None or getattr(layer, "stateful", False)):

@@ -45,7 +45,7 @@ Loading trusts nothing in the file: layer classes are looked up in ``glassnet.la
 your own in ``custom_objects`` and the registry only (built by their constructors), every array's
 header is checked against the config before any data is read, and parameter allocation is capped by
 what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes. A file
-holds at most ``MAX_LAYERS`` layers, and the weight-name patterns of its optimizer
+holds at most ``MAX_LAYERS`` layers and ``MAX_LAYERS`` layer calls, and the weight-name patterns of its optimizer
 (``exclude_from_weight_decay``) must search its weights' names in a bounded time.
 """
 import errno
@@ -200,6 +200,9 @@ def _metadata(model, epoch, include_optimizer=True):
         raise ValueError(f"save_model: the model has {len(model.layers)} layers, more than a model file "
                          f"holds ({MAX_LAYERS})")
     config = model._config(with_compile=include_optimizer)
+    if _calls_of(config) > MAX_LAYERS:
+        raise ValueError(f"save_model: the model makes {_calls_of(config)} layer calls, more than a model file "
+                         f"holds ({MAX_LAYERS})")
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
             "model": config,
             "weights": _weight_names(model) if model.built else [],
@@ -374,6 +377,9 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
         raise ModelFileError("config: 'layers' must be a list of {'class_name': str, 'config': dict}")
     if len(specs) > MAX_LAYERS:         # before any is made
         raise ModelFileError(f"config: {len(specs)} layers, more than a model file holds ({MAX_LAYERS})")
+    calls = _calls_of(config)
+    if calls > MAX_LAYERS:              # one layer called a million times: a 10 MB config replaying for minutes
+        raise ModelFileError(f"config: {calls} layer calls, more than a model file holds ({MAX_LAYERS})")
     left, state_left = [budget], [state_budget]
     layers = []
     for spec in specs:
@@ -394,6 +400,15 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
         for layer in layers:
             del layer.add_weight, layer._reserve     # back to the class's methods
     return model
+
+
+def _calls_of(config):
+    """How many layer calls a config's graph lists (a functional Model's ``"calls"``, a Sequential's
+    ``"graph"`` ``"calls"``): 0 for a chain, or for lists of another form, which the graph's own
+    checks refuse by name."""
+    graph = config.get("graph")
+    calls = graph.get("calls") if isinstance(graph, dict) else config.get("calls")
+    return len(calls) if isinstance(calls, list) else 0
 
 
 def _capped(make, left, limit):

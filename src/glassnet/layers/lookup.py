@@ -29,6 +29,10 @@ from .hashing import fingerprint64, host_array
 from .text import _dataset_batches, _holds_text, refuse_vocabulary_path, texts_of, vocabulary_lines
 
 MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
+# the most OOV indices a config (JSON, a model file) may ask for: each is a special token the layer
+# lists (``_specials``), so num_oov_indices=10**9 in a few bytes made load_model allocate gigabytes
+# before any check on the file applied. Far above any in use (Keras' default: 1)
+MAX_CONFIG_OOV_INDICES = 2 ** 16
 # the largest whole numbers a float holds exactly, per dtype: a model's values beyond them are refused
 _EXACT = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}
 
@@ -494,6 +498,10 @@ class IntegerLookup(Layer):
     @classmethod
     def from_config(cls, config):
         refuse_vocabulary_path(cls, config)
+        oov = config.get("num_oov_indices")
+        if isinstance(oov, (int, np.integer)) and oov > MAX_CONFIG_OOV_INDICES:     # (another value: the constructor's)
+            raise ValueError(f"{cls.__name__}.from_config: num_oov_indices={oov:,} is more than a config may ask "
+                             f"for ({MAX_CONFIG_OOV_INDICES:,}): a damaged or crafted description")
         config = dict(config)
         config.pop("vocabulary_size", None)        # Keras': the vocabulary's, which it follows from
         # a vocabulary written by get_config was given or learnt: as it was (absent, as given)

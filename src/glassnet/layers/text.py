@@ -32,6 +32,8 @@ STANDARDIZERS = (None, "lower_and_strip_punctuation", "lower", "strip_punctuatio
 SPLITS = (None, "whitespace", "character")
 PAD, OOV = "", "[UNK]"
 # Keras' pattern for punctuation (",-\." is the range , - .), removed by TensorFlow's regex_replace
+# the most ngram widths a config (JSON, a model file) may ask for (from_config)
+MAX_CONFIG_NGRAMS = 256
 PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 # TensorFlow's lower() and split() as Keras calls them, without an encoding: ASCII letters and
 # ASCII whitespace only ("École" keeps its capital; a no-break space does not split)
@@ -407,8 +409,15 @@ class TextVectorization(Layer):
     def from_config(cls, config):
         refuse_vocabulary_path(cls, config)
         config = dict(config)
-        if config.get("ngrams") is not None and not isinstance(config["ngrams"], int):
-            config["ngrams"] = tuple(config["ngrams"])
+        ngrams = config.get("ngrams")
+        if isinstance(ngrams, list):         # (another value: the constructor refuses it, naming ngrams)
+            config["ngrams"] = ngrams = tuple(ngrams)
+        # ngrams=n makes the n widths 1..n, each joined over every text: ngrams=10**9 in a few bytes
+        # made load_model allocate gigabytes, and a long list of widths made predict hang
+        count = len(ngrams) if isinstance(ngrams, tuple) else ngrams if isinstance(ngrams, (int, np.integer)) else 0
+        if count > MAX_CONFIG_NGRAMS:
+            raise ValueError(f"{cls.__name__}.from_config: ngrams={ngrams!r:.60} asks for {count:,} ngram widths, "
+                             f"more than a config may ({MAX_CONFIG_NGRAMS}): a damaged or crafted description")
         # a vocabulary written by get_config was given or learnt: as it was (absent, as given)
         given = config.pop("has_input_vocabulary", None)
         layer = super().from_config(config)
