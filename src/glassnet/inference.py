@@ -413,8 +413,7 @@ class InferenceMixin:
         # model is built on them then, as Keras builds it when it is called (glassnet._nested_build)
         if not self.built:
             from ._nested_build import wait_for_layers
-            from .layers.symbolic import sample_shape_of
-            wait_for_layers(self, None if self._takes_text() else sample_shape_of(sources[0]))
+            wait_for_layers(self)
         modes, options = self._call_settings()
         if training is not None:        # the calls without a mode of their own take the call's
             training = check_flag(training, "training")

@@ -728,22 +728,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # built on them now, as Keras builds a nested model (glassnet._nested_build)
         build_waiting(self)
 
-    def _build_on_layers(self, shape):
+    def _build_on_layers(self):
         """Build this model, nested in another that built every one of its layers, on those layers
-        as they are (``_build_samples`` only checks a built layer's input shape: nothing is drawn
-        again, so the outer model's seed alone fixed their weights). ``shape``: one sample's
-        shape where it was called, None: the one its first layer was built for. Returns whether
-        it is built; a model its layers do not fit (another dtype, or shapes the outer model
-        gave them that it refuses) stays unbuilt, as before, and the outer model is untouched."""
-        if any(param.dtype != self.dtype for layer in self.layers for param in layer.params.values()):
-            return False            # (its buffer would cast them, and the outer model's weights with them)
-        try:
-            self._build_samples(tuple(self._node_layers[0].input_shape) if shape is None else shape)
-        except (ValueError, TypeError, NotImplementedError):
-            # a build refused stops before the parameters are laid out: forget what it set
-            self.built, self.input_shape, self._output_shapes = False, None, None
-            return False
-        return True
+        as they are: for the samples its first layer was built for (what the outer model gave it,
+        an open length included), and ``_build_samples`` only checks a built layer's input shape,
+        so nothing is drawn again (the outer model's seed alone fixed their weights)."""
+        self._build_samples(tuple(self._node_layers[0].input_shape))
 
     def _build_layer(self, i, layer, shape):
         """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them.
