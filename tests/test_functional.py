@@ -720,8 +720,10 @@ def test_nesting_names_new_layers_clear_of_built_ones_and_builds_for_open_length
     recurrent = gn.Sequential([L.LSTM(4)])                   # no input shape: the tensor gives (None, 8)
     sequences = gn.Input((None, 8))
     reader = gn.Model(sequences, recurrent(sequences), seed=3)
-    # not built itself: its layer joins the model drawn, which builds it (its seed, its dtype)
-    assert not recurrent.built and reader.layers[0] is recurrent.layers[0] and reader.layers[0].input_shape == (None, 8)
+    # its layer joins the model drawn, which builds it (its seed, its dtype); the Sequential is
+    # then built on it, for the open length it was called on (glassnet._nested_build)
+    assert reader.layers[0] is recurrent.layers[0] and reader.layers[0].input_shape == (None, 8)
+    assert recurrent.built and recurrent.input_shape == (None, 8)
     x = rng.random((2, 5, 8)).astype(np.float32)
     assert reader.predict(x).shape == (2, 4)
     np.testing.assert_array_equal(recurrent.predict(x), reader.predict(x))     # the same weights

@@ -23,8 +23,9 @@ as Keras keeps its InputLayer: ``layer.output`` of an earlier layer still leads 
 joined this one, or nested in another model before this one was built) keeps that call as its
 ``output``, as Keras keeps a layer's first node. One difference: Keras builds a Sequential not
 built yet when it is called inside a functional model (``seq(x)``: its layers' first calls are
-its own draw, ``seq.inputs`` is there); glassnet leaves it unbuilt (the functional model builds its
-layers), so ``seq.inputs`` raises and its layers' ``output`` are those calls in the functional model.
+its own draw); glassnet's functional model builds its layers (its seed draws their weights), and
+the Sequential is built on them after that (glassnet._nested_build): ``seq.inputs`` is there
+then, but its layers' ``output`` are their first calls, those in the functional model.
 """
 from .layers.input import InputLayer
 

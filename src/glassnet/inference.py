@@ -409,7 +409,11 @@ class InferenceMixin:
                     raise ValueError(f"model {self.name!r}: takes input samples of shape {tuple(shape)}, called on "
                                      f"samples of shape {tuple(sample_shape_of(source))}")
         # a Sequential not built yet (no input shape) is not built here: its layers join the model
-        # drawn, which builds them with its own seed and dtype
+        # drawn, which builds them with its own seed and dtype (the weights it drew before); this
+        # model is built on them then, as Keras builds it when it is called (glassnet._nested_build)
+        if not self.built:
+            from ._nested_build import wait_for_layers
+            wait_for_layers(self)
         modes, options = self._call_settings()
         if training is not None:        # the calls without a mode of their own take the call's
             training = check_flag(training, "training")

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from ._listforms import compile_forms, one_loss_weight
+from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
 from ._dictoutputs import loss_log_order
@@ -375,9 +376,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # (Keras 3.15's Sequential does), its heads at this model's calls (set before the build)
         self._heads = _heads_at(model, len(self._node_layers))
         self._output_keys = None if self._heads is None else model._output_keys
+        # a model not built yet is built on its layers once this one builds them (now, when its
+        # input shape is known, or at its first data), as Keras builds it (glassnet._nested_build)
+        waits = wait_for_layers(model)
         try:
             self._add_layers(list(model.layers), block)
         except BaseException:
+            if waits:
+                stop_waiting(model)
             self._declared_input, self._declared_text, self._declared_name, self._declared_input_layer = declared
             self._heads = self._output_keys = None
             raise
@@ -718,6 +724,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # Keras' model.inputs, model.outputs and each layer's output: the layers drawn on an Input
         # of these samples (glassnet._sequential_tensors)
         self._draw_symbolic()
+        # the models nested in this one before they were built, whose layers this build built:
+        # built on them now, as Keras builds a nested model (glassnet._nested_build)
+        build_waiting(self)
+
+    def _build_on_layers(self):
+        """Build this model, nested in another that built every one of its layers, on those layers
+        as they are: for the samples its first layer was built for (what the outer model gave it,
+        an open length included), and ``_build_samples`` only checks a built layer's input shape,
+        so nothing is drawn again (the outer model's seed alone fixed their weights)."""
+        self._build_samples(tuple(self._node_layers[0].input_shape))
 
     def _build_layer(self, i, layer, shape):
         """Build ``layer`` (the i-th) for input samples of ``shape``, or check a built one takes them.
