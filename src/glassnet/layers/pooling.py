@@ -314,28 +314,54 @@ class AveragePooling3D(_Pooling):
 
 class _GlobalPooling(Layer):
     """Shared by the global pooling layers: one value per channel, over all ``rank`` spatial axes;
-    ``keepdims=True`` (Keras') keeps those axes, of size 1: (batch, 1, 1, C) after images."""
+    ``keepdims=True`` (Keras') keeps those axes, of size 1: (batch, 1, 1, C) after images.
+
+    ``data_format="channels_first"`` (Keras') reads the channels from the first axis after the
+    batch, (batch, C, *spatial), and pools the axes after it ((batch, C, 1, 1) with ``keepdims``):
+    keras.io's timeseries Transformer averages each step's features with
+    ``GlobalAveragePooling1D(data_format="channels_first")`` on (batch, steps, features). The
+    pooling itself runs on a channels-last view, and the gradient goes back to the input's layout."""
     rank = 2
     keepdims = False            # also what a layer pickled before the option reads
+    data_format = "channels_last"       # (and this)
 
-    def __init__(self, keepdims=False, **kwargs):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        self.keepdims = check_flag(keepdims, f"{type(self).__name__}: keepdims")
+        name = type(self).__name__
+        self.data_format = check_choice(data_format, f"{name}: data_format",
+                                        (None, "channels_last", "channels_first")) or "channels_last"
+        self.keepdims = check_flag(keepdims, f"{name}: keepdims")
+
+    @property
+    def _first(self):
+        return self.data_format == "channels_first"
 
     def output_shape(self, input_shape):
         check_rank(self, tuple(input_shape))
-        return (*(1,) * self.rank, input_shape[-1]) if self.keepdims else (input_shape[-1],)
+        c = input_shape[0] if self._first else input_shape[-1]
+        if not self.keepdims:
+            return (c,)
+        return (c, *(1,) * self.rank) if self._first else (*(1,) * self.rank, c)
 
     def _kept(self, out):
         """The pooled (batch, C) with the spatial axes of size 1 back when ``keepdims``."""
-        return out.reshape(out.shape[0], *(1,) * self.rank, out.shape[-1]) if self.keepdims else out
+        if not self.keepdims:
+            return out
+        ones = (1,) * self.rank
+        return out.reshape(out.shape[0], *((out.shape[-1], *ones) if self._first else (*ones, out.shape[-1])))
 
     def _flat(self, grad_output):
         """dL/d(output) as (batch, C), whatever ``keepdims``."""
-        return grad_output.reshape(grad_output.shape[0], grad_output.shape[-1])
+        return grad_output.reshape(grad_output.shape[0], self.x_shape[-1])     # (x_shape: channels last)
+
+    def _channels_last(self, x):
+        """x (batch, C, *spatial) as a (batch, *spatial, C) view with ``data_format="channels_first"``."""
+        return backend.get_array_module(x).moveaxis(x, 1, -1) if self._first else x
 
     def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
+        # data_format only when it is not the default: configs and files of layers made before keep their bytes
+        return {**super().get_config(), **({"data_format": self.data_format} if self._first else {}),
+                "keepdims": self.keepdims}
 
     def build(self, input_shape):
         self.output_shape(input_shape)
@@ -347,9 +373,19 @@ class _GlobalPooling(Layer):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
+        x = self._channels_last(x)
         self._check_pixels(x)
-        self.x_shape = x.shape
+        self.x_shape = x.shape          # (channels last)
         return self._kept(self._pool(x))
+
+    def backward(self, grad_output):
+        if not self.needs_input_gradient:
+            return None
+        dx = self._backward_channels_last(grad_output)
+        if not self._first:
+            return dx
+        am = backend.get_array_module(dx)
+        return am.ascontiguousarray(am.moveaxis(dx, -1, 1))       # back to (batch, C, *spatial)
 
     def _check_pixels(self, x):
         # a maximum of no pixels has no winner (argmax raised NumPy's own error) and a mean of none
@@ -375,9 +411,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     def _pool(self, x):
         return x.mean(axis=tuple(range(1, self.rank + 1)))
 
-    def backward(self, grad_output):
-        if not self.needs_input_gradient:
-            return None
+    def _backward_channels_last(self, grad_output):
         grad_output = self._flat(grad_output)
         size = math.prod(self.x_shape[1:-1])
         dx = backend.get_array_module(grad_output).empty(self.x_shape, dtype=grad_output.dtype)
@@ -404,9 +438,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
         self._winner = am.argmax(flat, axis=1)[:, None, :]      # first maximum: NaN counts as one
         return am.take_along_axis(flat, self._winner, axis=1)[:, 0, :]
 
-    def backward(self, grad_output):
-        if not self.needs_input_gradient:
-            return None
+    def _backward_channels_last(self, grad_output):
         n, c = self.x_shape[0], self.x_shape[-1]
         grad_output = self._flat(grad_output)
         am = backend.get_array_module(grad_output)
@@ -433,12 +465,14 @@ class GlobalAveragePooling1D(GlobalAveragePooling2D):
     reads_mask = True
 
     def forward(self, x, training=False, mask=None):
-        mask = masking.take(self, mask, x)
+        # the mask (batch, steps) is checked against the steps, the last axis with channels_first
+        mask = masking.take(self, mask, self._channels_last(x) if x.ndim == 3 else x)
         self._shares = None
         if mask is None:
             return super().forward(x, training)
         if x.ndim != 3:
             self.output_shape(x.shape[1:])
+        x = self._channels_last(x)
         self._check_pixels(x)
         self.x_shape = x.shape
         # each real step's share of its sample's mean: 1 / (the sample's real steps), 0 when masked
@@ -446,11 +480,9 @@ class GlobalAveragePooling1D(GlobalAveragePooling2D):
         self._shares = real / backend.get_array_module(x).maximum(real.sum(axis=1, keepdims=True), 1)
         return self._kept((x * self._shares).sum(axis=1))
 
-    def backward(self, grad_output):
+    def _backward_channels_last(self, grad_output):
         if self._shares is None:
-            return super().backward(grad_output)
-        if not self.needs_input_gradient:
-            return None
+            return super()._backward_channels_last(grad_output)
         return self._flat(grad_output)[:, None, :] * self._shares
 
 
