@@ -9,7 +9,7 @@ In glassnet the outer model builds the nested model's layers itself, with its ow
 what fixes their initial weights, and what models made before this existed drew), so the nested
 model cannot build when it is called: it would draw other weights. It waits instead: it is
 recorded here (``wait_for_layers``), and at the end of every model's build (``build_waiting``)
-each waiting model whose layers are now all built is built *on* them
+each waiting model whose layers are now all built, and all the builder's, is built *on* them
 (``Sequential._build_on_layers``): a build only checks a built layer's input shape, so nothing
 is drawn again, its layers stay the same objects and their arrays keep their values.
 
@@ -51,13 +51,18 @@ def wait_for_layers(model):
 def stop_waiting(model):
     """``model`` is no longer nested where it waited: the nesting was refused; or it is built."""
     if _waiting(model):
-        del _WAITING[id(model)]
+        _WAITING.pop(id(model), None)       # (another thread's build may have taken it out meanwhile)
 
 
 def build_waiting(builder):
-    """At the end of ``builder``'s build: build each waiting model whose layers are all built now,
-    then point the builder's layers back at its own parameter arrays. Returns the models built."""
+    """At the end of ``builder``'s build: build each waiting model whose layers are all built now
+    and all among ``builder``'s (it nests them), then point the builder's layers back at its own
+    parameter arrays. Returns the models built."""
     stop_waiting(builder)           # it built itself (fit, build, or a Sequential nesting it)
+    # only the models nested in the builder: a model built in another thread meanwhile must not build
+    # one whose outer model is still building there (midway: its layers built, its own draw of them
+    # not made yet, which the nested model's draw would then take as their first calls)
+    held = {id(layer) for layer in builder.layers}
     built = []
     for ref in list(_WAITING.values()):
         model = ref()
@@ -65,7 +70,8 @@ def build_waiting(builder):
             continue
         if model.built:
             stop_waiting(model)
-        elif model.layers and all(layer.built for layer in model.layers):
+        elif (model.layers and all(id(layer) in held for layer in model.layers)
+              and all(layer.built for layer in model.layers)):
             stop_waiting(model)
             model._build_on_layers()
             built.append(model)
