@@ -231,6 +231,7 @@ class Model(Sequential):
     _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
+    _draws_call = True          # a subclass defining call is drawn from it (Sequential refuses one of its own)
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
     _input_keys = None          # inputs given as a dict: its keys, in the order given (glassnet._dictinputs)
     # its own Inputs and output tensors, set when it is drawn (_make_graph): plain attributes here,

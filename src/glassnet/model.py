@@ -134,6 +134,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     True
     """
 
+    _draws_call = False         # glassnet.Model's subclasses are drawn from their call; a Sequential's never is
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A Sequential runs its layers in order: a call written in a subclass of it would never run
+        # (predict, fit and a graph drawn from it skip it), where Keras' Sequential runs it. Refused
+        # as the class is made, rather than silently computing something else.
+        if callable(getattr(cls, "call", None)) and not cls._draws_call:
+            raise TypeError(f"{cls.__name__}: a subclass of Sequential defines call, which glassnet never runs "
+                            f"(a Sequential runs its layers in order); subclass glassnet.Model for a call of "
+                            f"your own (Keras' model subclassing)")
+
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
     _declared_text = False        # an Input(dtype="string"): a TextVectorization comes first
