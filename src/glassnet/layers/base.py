@@ -64,6 +64,7 @@ import warnings
 import numpy as np
 
 from .. import _seeding, backend, constraints, initializers, regularizers
+from .._bounds import check_output
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
 from .keras_surface import KerasSurface
@@ -510,7 +511,11 @@ class Layer(KerasSurface):
             shape = self.input_shape or x.shape[1:]
             with sized_axes_needed(self, shape):
                 self.build(shape)
-        self.check_input_shape(x.shape[1:])
+            self.check_input_shape(x.shape[1:])
+            # what a model's build refuses (glassnet._bounds), for a layer used on its own
+            check_output(self, self.output_shape(x.shape[1:]))
+        else:
+            self.check_input_shape(x.shape[1:])
         x = x.astype(self.dtype, copy=False)
         if mask is not None:
             return self.forward(x, training=training, mask=mask)

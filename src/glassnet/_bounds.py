@@ -1,0 +1,62 @@
+"""How large one sample may grow inside a model: a cap checked when shapes become known (a model's
+build, a layer's first call), never per training step.
+
+Why: a model file or config is a few bytes of JSON, and some numbers in it size arrays without
+being weights that the file must hold: ``UpSampling2D(size=(10**5, 10**5))``, ``RepeatVector(n=10**9)``,
+``Resizing(10**6, 10**6)``, ``CategoryEncoding(num_tokens=10**10)``. Such a model loads in
+milliseconds and then makes ``predict`` allocate terabytes. Every layer's output sample shape is
+known at build time, so the model refuses one holding more than ``MAX_SAMPLE_VALUES`` numbers,
+naming the layer, its shape and the cap; layers whose settings size a working array that does not
+show in their output (a filter bank, an interpolation matrix, a histogram, a padded input) check
+that array against the same cap in their own ``build``.
+
+``MAX_SAMPLE_VALUES = 2 ** 28`` numbers (1 GiB of float32 for ONE sample): the largest output in
+glassnet's examples and tests is a few million numbers (a 224 x 224 x 64 feature map is 3.2
+million), a hundred times below it.
+
+>>> import glassnet as gn
+>>> gn.Sequential([gn.layers.RepeatVector(10 ** 9)], input_shape=(4,))
+Traceback (most recent call last):
+...
+ValueError: layer repeat_vector (RepeatVector): its output samples would be of shape (1000000000, 4), 4,000,000,000 numbers each (n=1000000000), more than glassnet's cap of 268,435,456 (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting this large is a damaged or crafted config
+"""
+import math
+
+MAX_SAMPLE_VALUES = 2 ** 28
+
+
+def sample_values(shape):
+    """The numbers one sample of ``shape`` holds, its axes of any size (None) counted as 1: the
+    least it can hold, what can be told before the data comes."""
+    return math.prod(1 if size is None else int(size) for size in shape)
+
+
+def _settings(layer):
+    """The layer's settings that size its output, as ``name=value`` (``shape_arguments``)."""
+    names = getattr(type(layer), "shape_arguments", ())
+    return ", ".join(f"{name}={getattr(layer, name)!r}" for name in names if hasattr(layer, name))
+
+
+def check_sample_values(layer, count, what):
+    """Refuse ``count`` numbers per sample in ``what`` (an array the layer's forward pass would make
+    for each sample: "its filter bank (num_mel_bins x (fft_length // 2 + 1))"), when over the cap."""
+    if count > MAX_SAMPLE_VALUES:
+        settings = _settings(layer)
+        raise ValueError(f"{layer.describe()}: {what} would hold {count:,} numbers per sample"
+                         f"{f' ({settings})' if settings else ''}, more than glassnet's cap of "
+                         f"{MAX_SAMPLE_VALUES:,} (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting "
+                         f"this large is a damaged or crafted config")
+
+
+def check_output(layer, shape):
+    """Refuse an output sample ``shape`` of ``layer`` holding more than ``MAX_SAMPLE_VALUES``
+    numbers. ``shape`` may be a list of shapes (a layer of several outputs)."""
+    shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
+    count = sum(sample_values(s) for s in shapes)
+    if count > MAX_SAMPLE_VALUES:
+        settings = _settings(layer)
+        described = tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]
+        raise ValueError(f"{layer.describe()}: its output samples would be of shape {described}, {count:,} "
+                         f"numbers each{f' ({settings})' if settings else ''}, more than glassnet's cap of "
+                         f"{MAX_SAMPLE_VALUES:,} (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting "
+                         f"this large is a damaged or crafted config")
