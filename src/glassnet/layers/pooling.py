@@ -236,7 +236,8 @@ class _Pooling(ChannelsLast):
         self.padding = padding
 
     def _spatial(self, sample_shape):
-        return windowed_output_sizes(self, sample_shape, self.pool_size, "pool_size")
+        # (a pool pads only as far as its windows reach the input: see _reaching)
+        return windowed_output_sizes(self, sample_shape, self.pool_size, "pool_size", padded=False)
 
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
