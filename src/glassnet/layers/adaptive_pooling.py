@@ -132,6 +132,8 @@ class _AdaptivePooling(ChannelsLast):
     """Shared by the adaptive pooling layers: ``output_size`` per spatial axis, any input size."""
     kind = None
 
+    shape_arguments = ('output_size',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
         self.output_size = _as_tuple(output_size, self.rank, "output_size", type(self).__name__)

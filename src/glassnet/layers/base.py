@@ -165,6 +165,10 @@ class Layer(KerasSurface):
     # forward (``call_arguments_set``), so that one layer can be called with each
     call_arguments = ()
     mask_refusal = None         # why a layer that Keras feeds the mask to cannot take it here
+    # the settings that size the output (UpSampling2D's "size"): a model refuses an output sample of
+    # more than MAX_SAMPLE_VALUES numbers naming them (glassnet._bounds); a layer whose forward
+    # makes a larger working array than its output checks it in build (check_sample_values)
+    shape_arguments = ()
     mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
     pending_mask = None         # on a reader: the mask handed on for its next forward
 

@@ -445,6 +445,8 @@ class _Conv(RankOneAsTwo, Layer):
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
     groups = 1      # and before groups
 
+    shape_arguments = ('dilation_rate',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -646,6 +648,8 @@ class _ConvTranspose(_Conv):
     the output's size to the input's, with that convolution's kernel, strides and padding."""
 
     _not_taken = ("groups",)        # Keras' transposed convolutions have none
+
+    shape_arguments = ('strides', 'kernel_size')        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
         if "groups" in kwargs:
