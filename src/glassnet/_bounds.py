@@ -15,10 +15,10 @@ glassnet's examples and tests is a few million numbers (a 224 x 224 x 64 feature
 million), a hundred times below it.
 
 >>> import glassnet as gn
->>> gn.Sequential([gn.layers.RepeatVector(10 ** 9)], input_shape=(4,))
+>>> gn.Sequential([gn.layers.Input((4,)), gn.layers.RepeatVector(10 ** 9)])
 Traceback (most recent call last):
 ...
-ValueError: layer repeat_vector (RepeatVector): its output samples would be of shape (1000000000, 4), 4,000,000,000 numbers each (n=1000000000), more than glassnet's cap of 268,435,456 (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting this large is a damaged or crafted config
+ValueError: layer repeat_vector (RepeatVector): its output samples (n=1000000000) would be of shape (1000000000, 4), 4,000,000,000 numbers each, over MAX_SAMPLE_VALUES = 268,435,456 (1 GiB of float32): a damaged or crafted config?
 """
 import math
 
@@ -31,21 +31,23 @@ def sample_values(shape):
     return math.prod(1 if size is None else int(size) for size in shape)
 
 
+# what every refusal ends with: the cap, by its name and value (a crafted config, most likely)
+_CAP = f"MAX_SAMPLE_VALUES = {MAX_SAMPLE_VALUES:,} (1 GiB of float32): a damaged or crafted config?"
+
+
 def _settings(layer):
-    """The layer's settings that size its output, as ``name=value`` (``shape_arguments``)."""
+    """The layer's settings that size its output, `` (name=value, ...)`` (``shape_arguments``), or ""."""
     names = getattr(type(layer), "shape_arguments", ())
-    return ", ".join(f"{name}={getattr(layer, name)!r}" for name in names if hasattr(layer, name))
+    settings = ", ".join(f"{name}={getattr(layer, name)!r}" for name in names if hasattr(layer, name))
+    return f" ({settings})" if settings else ""
 
 
 def check_sample_values(layer, count, what):
     """Refuse ``count`` numbers per sample in ``what`` (an array the layer's forward pass would make
     for each sample: "its filter bank (num_mel_bins x (fft_length // 2 + 1))"), when over the cap."""
     if count > MAX_SAMPLE_VALUES:
-        settings = _settings(layer)
-        raise ValueError(f"{layer.describe()}: {what} would hold {count:,} numbers per sample"
-                         f"{f' ({settings})' if settings else ''}, more than glassnet's cap of "
-                         f"{MAX_SAMPLE_VALUES:,} (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting "
-                         f"this large is a damaged or crafted config")
+        raise ValueError(f"{layer.describe()}: {what}{_settings(layer)} would hold {count:,} numbers per sample, "
+                         f"over {_CAP}")
 
 
 def check_output(layer, shape):
@@ -54,9 +56,6 @@ def check_output(layer, shape):
     shapes = shape if shape and isinstance(shape[0], (tuple, list)) else [shape]
     count = sum(sample_values(s) for s in shapes)
     if count > MAX_SAMPLE_VALUES:
-        settings = _settings(layer)
         described = tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]
-        raise ValueError(f"{layer.describe()}: its output samples would be of shape {described}, {count:,} "
-                         f"numbers each{f' ({settings})' if settings else ''}, more than glassnet's cap of "
-                         f"{MAX_SAMPLE_VALUES:,} (MAX_SAMPLE_VALUES: 1 GiB of float32 per sample); a setting "
-                         f"this large is a damaged or crafted config")
+        raise ValueError(f"{layer.describe()}: its output samples{_settings(layer)} would be of shape {described}, "
+                         f"{count:,} numbers each, over {_CAP}")

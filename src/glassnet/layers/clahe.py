@@ -125,7 +125,7 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
         shape = tuple(input_shape)
         (grid_h, grid_w), channels = self.tile_grid_size, shape[-1] or 1
         check_sample_values(self, (grid_h + 2) * (grid_w + 2) * channels * 256,
-                            "its tiles' lookup tables ((grid rows + 2) x (grid columns + 2) x channels x 256)")
+                            "its tiles' tables (256 levels a tile and channel)")
         if len(shape) == 3 and None not in shape[:2]:
             tiles = -(-shape[0] // grid_h) * grid_h * -(-shape[1] // grid_w) * grid_w
             check_sample_values(self, tiles * channels, "its image padded to whole tiles")

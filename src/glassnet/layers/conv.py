@@ -112,7 +112,8 @@ def windowed_output_sizes(layer, sample_shape, window, what, padded=True):
         sizes.append(out)
         pads.append(pad or (0, 0))
     if padded:
-        check_padded_input(layer, sample_shape, pads, f"{what} {tuple(window)}{dilated}")
+        rate = f", dilation_rate={tuple(dilation)}" if max(dilation) > 1 else ""
+        check_padded_input(layer, sample_shape, pads, f"{what}={tuple(window)}{rate}")
     return sizes
 
 
@@ -444,8 +445,6 @@ class _Conv(RankOneAsTwo, Layer):
     # for a layer pickled before regularizers and constraints, or before dilation
     kernel_regularizer = bias_regularizer = kernel_constraint = bias_constraint = dilation_rate = None
     groups = 1      # and before groups
-
-    shape_arguments = ('dilation_rate',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",

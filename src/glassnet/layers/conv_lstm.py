@@ -92,8 +92,8 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
             out.append(length)
             pads.append(pad)
         # every frame is padded (a dilation of 10**5 would pad each to 10**5 pixels per axis)
-        check_padded_input(self, sample_shape[1:], pads, f"kernel_size {self.kernel_size} dilated by "
-                           f"{self.dilation_rate}", frames=sample_shape[0] or 1)
+        check_padded_input(self, sample_shape[1:], pads, f"kernel_size={self.kernel_size}, "
+                           f"dilation_rate={self.dilation_rate}", frames=sample_shape[0] or 1)
         return (*out, self.filters)
 
     def state_shapes(self):

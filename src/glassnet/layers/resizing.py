@@ -223,7 +223,7 @@ class _Images(Layer):
             return
         h, w = self._resized(input_shape, crop, pad)
         check_sample_values(self, self._resize_numbers(input_shape, crop, pad),
-                            "its resize's largest array (the padded image, the rows resized, or the output)")
+                            "its resize's largest array")
         check_sample_values(self, self.height * h + self.width * w,
                             f"its interpolation matrices ({self.height} x {h} and {self.width} x {w})")
 
