@@ -53,28 +53,28 @@ def _rewritten(path, change):
 
 # (a layer with ordinary settings, the input sample shape, the setting crafted and its value)
 CRAFTED = [
-    (lambda: L.UpSampling1D(2), (8, 3), "size", 10 ** 9),
+    (lambda: L.UpSampling1D(2), (8, 3), "size", 10 ** 11),
     (lambda: L.UpSampling2D(2), (8, 8, 3), "size", [10 ** 5, 10 ** 5]),
     (lambda: L.UpSampling3D(2), (4, 4, 4, 1), "size", [10 ** 4] * 3),
-    (lambda: L.ZeroPadding1D(1), (8, 3), "padding", [10 ** 9, 0]),
+    (lambda: L.ZeroPadding1D(1), (8, 3), "padding", [10 ** 11, 0]),
     (lambda: L.ZeroPadding2D(1), (8, 8, 3), "padding", [[10 ** 5, 10 ** 5], [10 ** 5, 10 ** 5]]),
     (lambda: L.ZeroPadding3D(1), (4, 4, 4, 1), "padding", [[10 ** 4, 0]] * 3),
-    (lambda: L.RepeatVector(3), (4,), "n", 10 ** 9),
-    (lambda: L.Resizing(4, 4), (8, 8, 3), "height", 10 ** 9),
-    (lambda: L.Resizing(4, 4), (8, 8, 3), "width", 10 ** 9),
-    (lambda: L.CenterCrop(4, 4), (8, 8, 3), "height", 10 ** 9),
-    (lambda: L.RandomCrop(4, 4), (8, 8, 3), "width", 10 ** 9),
+    (lambda: L.RepeatVector(3), (4,), "n", 10 ** 11),
+    (lambda: L.Resizing(4, 4), (8, 8, 3), "height", 10 ** 11),
+    (lambda: L.Resizing(4, 4), (8, 8, 3), "width", 10 ** 11),
+    (lambda: L.CenterCrop(4, 4), (8, 8, 3), "height", 10 ** 11),
+    (lambda: L.RandomCrop(4, 4), (8, 8, 3), "width", 10 ** 11),
     (lambda: L.CategoryEncoding(4), (3,), "num_tokens", 10 ** 10),
-    (lambda: L.MelSpectrogram(fft_length=64, sequence_stride=16, num_mel_bins=8), (400,), "num_mel_bins", 10 ** 9),
+    (lambda: L.MelSpectrogram(fft_length=64, sequence_stride=16, num_mel_bins=8), (400,), "num_mel_bins", 10 ** 11),
     (lambda: L.Equalization(), (8, 8, 3), "bins", 10 ** 10),
     (lambda: L.ContrastLimitedAdaptiveHistogramEqualization(), (8, 8, 3), "tile_grid_size", [10 ** 5, 10 ** 5]),
     (lambda: L.Conv2D(2, 3, padding="same"), (8, 8, 3), "dilation_rate", [10 ** 5, 10 ** 5]),
-    (lambda: L.Conv1D(2, 3, padding="causal"), (8, 3), "dilation_rate", [10 ** 9]),
+    (lambda: L.Conv1D(2, 3, padding="causal"), (8, 3), "dilation_rate", [10 ** 11]),
     (lambda: L.DepthwiseConv2D(3, padding="same"), (8, 8, 3), "dilation_rate", [10 ** 5, 10 ** 5]),
     (lambda: L.Conv2DTranspose(2, 3), (8, 8, 3), "strides", [10 ** 5, 10 ** 5]),
     (lambda: L.Conv3DTranspose(1, 2), (4, 4, 4, 1), "strides", [10 ** 4] * 3),
     (lambda: L.AdaptiveAveragePooling2D(2), (8, 8, 3), "output_size", [10 ** 5, 10 ** 5]),
-    (lambda: L.AdaptiveMaxPooling1D(2), (8, 3), "output_size", [10 ** 9]),
+    (lambda: L.AdaptiveMaxPooling1D(2), (8, 3), "output_size", [10 ** 11]),
     (lambda: L.IntegerLookup(vocabulary=[1, 2, 3], output_mode="multi_hot", max_tokens=8, pad_to_max_tokens=True),
      (3,), "max_tokens", 10 ** 10),
 ]
@@ -118,14 +118,14 @@ def test_a_crafted_config_is_refused_by_name_from_config_and_json(make, shape, k
 def test_a_layer_on_its_own_and_a_functional_graph_are_bounded_too():
     x = np.ones((1, 8, 8, 3), np.float32)
     layer = gn.layers.deserialize({"class_name": "UpSampling2D", "config": {"size": [10 ** 5, 10 ** 5]}})
-    with _within(20), pytest.raises(ValueError, match=r"UpSampling2D.*\(800000, 800000, 3\).*MAX_SAMPLE_VALUES = 268,435,456"):
+    with _within(20), pytest.raises(ValueError, match=r"UpSampling2D.*\(800000, 800000, 3\).*MAX_SAMPLE_VALUES = 4,294,967,296"):
         layer(x)
     inputs = L.Input((4,))
     with _within(20), pytest.raises(ValueError, match="RepeatVector.*n=1000000000"):
-        L.RepeatVector(10 ** 9)(inputs)
+        L.RepeatVector(10 ** 11)(inputs)
     # a nested model's layers are built with the outer model's
     with _within(20), pytest.raises(ValueError, match="RepeatVector"):
-        gn.Sequential([L.Dense(4, input_dim=3), gn.Sequential([L.RepeatVector(10 ** 9)])])
+        gn.Sequential([L.Dense(4, input_dim=3), gn.Sequential([L.RepeatVector(10 ** 11)])])
 
 
 def test_lookup_and_text_layers_refuse_vectors_padded_to_a_crafted_max_tokens_as_they_are_made():
@@ -144,10 +144,10 @@ def test_lookup_and_text_layers_refuse_vectors_padded_to_a_crafted_max_tokens_as
 
 def test_the_cap_counts_known_axes_and_several_outputs():
     layer = L.ReLU()
-    check_output(layer, (None, 2 ** 27, 2))                     # an open axis counts as 1
-    with pytest.raises(ValueError, match="ReLU.*268,435,456"):
-        check_output(layer, ((2 ** 27, 2), (1,)))
-    assert MAX_SAMPLE_VALUES == 2 ** 28 == gn.io.MAX_SAMPLE_VALUES
+    check_output(layer, (None, 2 ** 31, 2))                     # an open axis counts as 1
+    with pytest.raises(ValueError, match="ReLU.*4,294,967,296"):
+        check_output(layer, ((2 ** 31, 2), (1,)))
+    assert MAX_SAMPLE_VALUES == 2 ** 32 == gn.io.MAX_SAMPLE_VALUES
     assert "MAX_SAMPLE_VALUES" in gn.io.__doc__
 
 

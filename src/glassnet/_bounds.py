@@ -10,19 +10,22 @@ naming the layer, its shape and the cap; layers whose settings size a working ar
 show in their output (a filter bank, an interpolation matrix, a histogram, a padded input) check
 that array against the same cap in their own ``build``.
 
-``MAX_SAMPLE_VALUES = 2 ** 28`` numbers (1 GiB of float32 for ONE sample): the largest output in
-glassnet's examples is 21,952 numbers (a Conv3D's 14 x 14 x 14 x 8), and a VGG's widest map,
-224 x 224 x 64, is 3.2 million, eighty times below it.
+``MAX_SAMPLE_VALUES = 2 ** 32`` numbers (16 GiB of float32 for ONE sample): the largest output in
+glassnet's examples is 21,952 numbers (a Conv3D's 14 x 14 x 14 x 8) and a VGG's widest map,
+224 x 224 x 64, is 3.2 million, but a 3-D U-Net's first map on 256^3 volumes with 32 filters is
+537 million, and the same cap applies to models built on the data's own shape (no Input): so the
+cap is far above any array one sample can really use, and still refuses the terabytes a crafted
+number asks for (what it lets through fails at once with NumPy's MemoryError).
 
 >>> import glassnet as gn
->>> gn.Sequential([gn.layers.Input((4,)), gn.layers.RepeatVector(10 ** 9)])
+>>> gn.Sequential([gn.layers.Input((4,)), gn.layers.RepeatVector(10 ** 10)])
 Traceback (most recent call last):
 ...
-ValueError: layer repeat_vector (RepeatVector): its output samples (n=1000000000) would be of shape (1000000000, 4), 4,000,000,000 numbers each, over MAX_SAMPLE_VALUES = 268,435,456 (1 GiB of float32): a damaged or crafted config?
+ValueError: layer repeat_vector (RepeatVector): its output samples (n=10000000000) would be of shape (10000000000, 4), 40,000,000,000 numbers each, over MAX_SAMPLE_VALUES = 4,294,967,296 (16 GiB of float32): a damaged or crafted config?
 """
 import math
 
-MAX_SAMPLE_VALUES = 2 ** 28
+MAX_SAMPLE_VALUES = 2 ** 32
 
 
 def sample_values(shape):
@@ -32,7 +35,7 @@ def sample_values(shape):
 
 
 # what every refusal ends with: the cap, by its name and value (a crafted config, most likely)
-_CAP = f"MAX_SAMPLE_VALUES = {MAX_SAMPLE_VALUES:,} (1 GiB of float32): a damaged or crafted config?"
+_CAP = f"MAX_SAMPLE_VALUES = {MAX_SAMPLE_VALUES:,} (16 GiB of float32): a damaged or crafted config?"
 
 
 def _settings(layer):

@@ -51,7 +51,7 @@ holds at most ``MAX_LAYERS`` layers and ``MAX_LAYERS`` layer calls, and the weig
 Numbers in a layer's config that size arrays without being weights the file must hold are bounded
 when the model is built for its input shape (which loading does for a model of fixed-size inputs),
 before any ``predict`` (``glassnet._bounds``): every layer's output sample holds at most
-``MAX_SAMPLE_VALUES = 2 ** 28`` numbers (1 GiB of float32 per sample; UpSampling ``size``,
+``MAX_SAMPLE_VALUES = 2 ** 32`` numbers (16 GiB of float32 per sample; UpSampling ``size``,
 ZeroPadding ``padding``, RepeatVector ``n``, Resizing/CenterCrop/RandomCrop ``height``/``width``,
 CategoryEncoding ``num_tokens``, Conv*Transpose ``strides``, AdaptivePooling ``output_size``,
 TextVectorization ``output_sequence_length``), and so does each working array whose size the
