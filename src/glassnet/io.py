@@ -47,6 +47,23 @@ header is checked against the config before any data is read, and parameter allo
 what the file actually holds, so a small file cannot make ``load_model`` allocate gigabytes. A file
 holds at most ``MAX_LAYERS`` layers and ``MAX_LAYERS`` layer calls, and the weight-name patterns of its optimizer
 (``exclude_from_weight_decay``) must search its weights' names in a bounded time.
+
+Numbers in a layer's config that size arrays without being weights the file must hold are bounded
+when the model is built for its input shape (which loading does for a model of fixed-size inputs),
+before any ``predict`` (``glassnet._bounds``): every layer's output sample holds at most
+``MAX_SAMPLE_VALUES = 2 ** 32`` numbers (16 GiB of float32 per sample; UpSampling ``size``,
+ZeroPadding ``padding``, RepeatVector ``n``, Resizing/CenterCrop/RandomCrop ``height``/``width``,
+CategoryEncoding ``num_tokens``, Conv*Transpose ``strides``, AdaptivePooling ``output_size``,
+TextVectorization ``output_sequence_length``), and so does each working array whose size the
+output does not show: a convolution's zero-padded input (its ``dilation_rate`` with "same" or
+"causal" padding), the interpolation matrices and padded images of a resize, MelSpectrogram's filter
+bank (``num_mel_bins``) and frames, Equalization's histograms (``bins``), CLAHE's tile tables and
+tiled image (``tile_grid_size``), and lookup or TextVectorization vectors padded to ``max_tokens``
+(refused as the layer is made). A refusal is a ValueError naming the layer, the shape or array, its
+settings and the cap. A "valid" window (pool, or kernel with its dilation) larger than its input is
+refused as Keras refuses it; a "same" pool larger than its input, which Keras takes, loops over the
+window offsets that reach the input only (fewer than twice its size per axis), and adaptive pooling
+over its distinct windows only.
 """
 import errno
 import json
@@ -56,7 +73,7 @@ import stat
 
 import numpy as np
 
-from . import backend, saving
+from . import _bounds, backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable
@@ -73,6 +90,8 @@ MAX_BYTES = 2 ** 31                 # default cap on a file's total (uncompresse
 # bytes) would otherwise make millions of layers, and joining a model takes time growing faster
 # than their number (each layer's name is checked against those before it): seconds at this cap
 MAX_LAYERS = 5000
+# the numbers one sample may hold in a layer's output or working arrays (see the module docstring)
+MAX_SAMPLE_VALUES = _bounds.MAX_SAMPLE_VALUES
 
 # -- saving ---------------------------------------------------------------------------------------
 # the parameters model_from_json lets a description allocate (400 MB in float32): a JSON string

@@ -14,6 +14,7 @@ import weakref
 import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
+from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
@@ -938,6 +939,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                     visit(i, layer, given)
                 with sized_axes_needed(layer, () if getattr(layer, "merges", False) else given):
                     outputs.append(tuple(layer.output_shape(given)))
+            # a few bytes of config may ask for terabytes (UpSampling2D(size=10**5)): refused here,
+            # where every build (a nested model's layers are this one's) learns each output's shape
+            check_output(layer, outputs[-1])
         return outputs
 
     def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None, loss_weights=None):

@@ -43,7 +43,7 @@ def adaptive_pool_forward(x, output_size, kind):
     am = backend.get_array_module(x)
     cache = []
     for axis in reversed(range(1, x.ndim - 1)):          # the last spatial axis first (the tie rule)
-        windows = adaptive_windows(x.shape[axis], output_size[axis - 1])
+        windows, repeats = distinct_windows(x.shape[axis], output_size[axis - 1])
         shape = list(x.shape)
         shape[axis] = len(windows)
         out, winners = am.empty(shape, dtype=x.dtype), []
@@ -55,9 +55,43 @@ def adaptive_pool_forward(x, output_size, kind):
                 winner = am.expand_dims(_winner(part, axis, am), axis)
                 winners.append(winner)
                 out[_along(axis, slice(i, i + 1))] = am.take_along_axis(part, winner, axis=axis)
-        cache.append((axis, x.shape[axis], windows, winners))
+        if repeats is not None:         # each distinct window's value at every output that reads it
+            out = am.repeat(out, repeats, axis=axis)
+        cache.append((axis, x.shape[axis], windows, winners, repeats))
         x = out
     return x, cache
+
+
+def distinct_windows(size, out_size):
+    """``adaptive_windows(size, out_size)`` without repeats, and how many outputs in a row read each
+    (None when every output has its own window, as whenever ``out_size <= size``).
+
+    Why: more outputs than input pixels (Keras and PyTorch take ``output_size=10**6`` on a
+    sequence of 8) make windows of one or two pixels, most of them alike, and a Python loop over all
+    of them ran once per output: here it runs once per distinct window, fewer than ``2 * size``.
+    Windows move forward monotonically, so equal ones are neighbours.
+
+    >>> distinct_windows(2, 5)
+    ([(0, 1), (0, 2), (1, 2)], [2, 1, 2])
+    """
+    if out_size <= size:
+        return adaptive_windows(size, out_size), None
+    positions = np.arange(out_size, dtype=np.int64)
+    starts, ends = positions * size // out_size, -(-(positions + 1) * size // out_size)
+    first = np.flatnonzero(np.concatenate([[True], (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])]))
+    windows = list(zip(starts[first].tolist(), ends[first].tolist()))
+    return windows, np.diff(np.append(first, out_size)).tolist()
+
+
+def _summed_runs(grad, axis, repeats):
+    """The gradient of each distinct window's value (``distinct_windows``): the sum over the
+    outputs that read it, ``repeats`` of them in a row along ``axis``."""
+    am = backend.get_array_module(grad)
+    starts = np.concatenate([[0], np.cumsum(repeats)[:-1]]).astype(np.intp)
+    if am is np:
+        return np.add.reduceat(grad, starts, axis=axis)
+    return am.concatenate([grad[_along(axis, slice(int(s), int(s) + r))].sum(axis=axis, keepdims=True)
+                           for s, r in zip(starts, repeats)], axis=axis)
 
 
 def _winner(part, axis, am):
@@ -76,7 +110,9 @@ def adaptive_pool_backward(grad, cache):
     """dL/dx of ``adaptive_pool_forward``: each window's gradient shared equally by its pixels
     (average) or given to its winner (max), one axis at a time in the reverse order."""
     am = backend.get_array_module(grad)
-    for axis, size, windows, winners in reversed(cache):
+    for axis, size, windows, winners, repeats in reversed(cache):
+        if repeats is not None:
+            grad = _summed_runs(grad, axis, repeats)
         shape = list(grad.shape)
         shape[axis] = size
         dx = am.zeros(shape, dtype=grad.dtype)
@@ -95,6 +131,8 @@ def adaptive_pool_backward(grad, cache):
 class _AdaptivePooling(ChannelsLast):
     """Shared by the adaptive pooling layers: ``output_size`` per spatial axis, any input size."""
     kind = None
+
+    shape_arguments = ('output_size',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)

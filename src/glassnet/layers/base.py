@@ -64,6 +64,7 @@ import warnings
 import numpy as np
 
 from .. import _seeding, backend, constraints, initializers, regularizers
+from .._bounds import check_output
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
 from .keras_surface import KerasSurface
@@ -164,6 +165,10 @@ class Layer(KerasSurface):
     # forward (``call_arguments_set``), so that one layer can be called with each
     call_arguments = ()
     mask_refusal = None         # why a layer that Keras feeds the mask to cannot take it here
+    # the settings that size the output (UpSampling2D's "size"): a model refuses an output sample of
+    # more than MAX_SAMPLE_VALUES numbers naming them (glassnet._bounds); a layer whose forward
+    # makes a larger working array than its output checks it in build (check_sample_values)
+    shape_arguments = ()
     mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
     pending_mask = None         # on a reader: the mask handed on for its next forward
 
@@ -510,7 +515,11 @@ class Layer(KerasSurface):
             shape = self.input_shape or x.shape[1:]
             with sized_axes_needed(self, shape):
                 self.build(shape)
-        self.check_input_shape(x.shape[1:])
+            self.check_input_shape(x.shape[1:])
+            # what a model's build refuses (glassnet._bounds), for a layer used on its own
+            check_output(self, self.output_shape(x.shape[1:]))
+        else:
+            self.check_input_shape(x.shape[1:])
         x = x.astype(self.dtype, copy=False)
         if mask is not None:
             return self.forward(x, training=training, mask=mask)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import backend
+from .._bounds import check_sample_values
 from .augmentation import _RandomIntensity
 
 
@@ -99,6 +100,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
     [[0.0, 170.0], [170.0, 255.0]]
     """
 
+    shape_arguments = ('tile_grid_size',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8), **kwargs):
         super().__init__(value_range, **kwargs)
         name = type(self).__name__
@@ -113,6 +116,19 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomIntensity):
                              f"of tiles, got {tile_grid_size!r:.80}")
         self.clip_limit = float(clip_limit)
         self.tile_grid_size = tuple(int(g) for g in tile_grid_size)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # what the output's shape does not show (glassnet._bounds): 256 levels of table per tile and
+        # channel, and the image mirrored out to whole tiles, which a grid finer than the image
+        # makes a grid of one-pixel tiles (tile_grid_size=(10**5, 10**5) on 8 x 8 images: 10**10)
+        shape = tuple(input_shape)
+        (grid_h, grid_w), channels = self.tile_grid_size, shape[-1] or 1
+        check_sample_values(self, (grid_h + 2) * (grid_w + 2) * channels * 256,
+                            "its tiles' tables (256 levels a tile and channel)")
+        if len(shape) == 3 and None not in shape[:2]:
+            tiles = -(-shape[0] // grid_h) * grid_h * -(-shape[1] // grid_w) * grid_w
+            check_sample_values(self, tiles * channels, "its image padded to whole tiles")
 
     def forward(self, x, training=False):
         if x.ndim != 4:

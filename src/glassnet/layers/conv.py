@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag
+from .._bounds import check_sample_values
 from .base import LAYERS, Layer, _unexpected_arguments
 
 PADDINGS = ("valid", "same")
@@ -93,20 +94,40 @@ def check_rank(layer, sample_shape):
                          f"shape (batch, {', '.join(map(str, sample_shape))})")
 
 
-def windowed_output_sizes(layer, sample_shape, window, what):
+def windowed_output_sizes(layer, sample_shape, window, what, padded=True):
     """The output's spatial sizes for a sliding ``window`` (a conv kernel or a pool) with the
     layer's strides, padding and dilation (1 for a layer without one); a window that does not fit
-    raises an error naming the layer."""
-    sizes = []
+    raises an error naming the layer (as Keras refuses a "valid" window larger than its input),
+    and so does a ``padded`` input too large (``check_padded_input``; a pool pads only as far as
+    its windows reach the input, so its layers pass False)."""
+    sizes, pads = [], []
     dilation = getattr(layer, "dilation_rate", None) or (1,) * len(window)
+    dilated = f" dilated by {tuple(dilation)}" if max(dilation) > 1 else ""
     for size, k, s, d in zip(sample_shape[:-1], window, layer.strides, dilation):
         try:
-            sizes.append(conv_output_length(size, k, s, layer.padding, d)[0])
+            out, pad = conv_output_length(size, k, s, layer.padding, d)
         except ValueError as exc:
-            dilated = f" dilated by {tuple(dilation)}" if max(dilation) > 1 else ""
             raise ValueError(f"{layer.describe()}: {what} {tuple(window)}{dilated} does not fit input samples of "
                              f"shape {tuple(sample_shape)} with padding={layer.padding!r} ({exc})") from None
+        sizes.append(out)
+        pads.append(pad or (0, 0))
+    if padded:
+        rate = f", dilation_rate={tuple(dilation)}" if max(dilation) > 1 else ""
+        check_padded_input(layer, sample_shape, pads, f"{what}={tuple(window)}{rate}")
     return sizes
+
+
+def check_padded_input(layer, sample_shape, pads, window, frames=1):
+    """Refuse, naming the layer, a zero-padded copy of one input sample (``frames`` of
+    ``sample_shape`` (*spatial, C) padded by ``pads``) holding more than ``MAX_SAMPLE_VALUES``
+    numbers (glassnet._bounds). Why: "same" and "causal" padding grow with the kernel's span, and a
+    ``dilation_rate`` of 10**5 spans 10**5 pixels per axis though the output keeps the input's size
+    (TensorFlow runs out of memory on it too); a large kernel is bounded by its weights already."""
+    if not any(before or after for before, after in pads):
+        return
+    sizes = [size + before + after for size, (before, after) in zip(sample_shape[:-1], pads) if size is not None]
+    check_sample_values(layer, frames * math.prod(sizes) * (sample_shape[-1] or 1),
+                        f"its zero-padded input (padding={layer.padding!r}, {window})")
 
 
 def _pad(x, pads, value=0.0):
@@ -626,6 +647,8 @@ class _ConvTranspose(_Conv):
     the output's size to the input's, with that convolution's kernel, strides and padding."""
 
     _not_taken = ("groups",)        # Keras' transposed convolutions have none
+
+    shape_arguments = ('strides', 'kernel_size')        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, **kwargs):
         if "groups" in kwargs:

@@ -20,8 +20,8 @@ from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
-from .conv import (RankOneAsTwo, conv_backward, conv_forward, conv_output_length, positive_int, weight_settings,
-                   window_settings)
+from .conv import (RankOneAsTwo, check_padded_input, conv_backward, conv_forward, conv_output_length, positive_int,
+                   weight_settings, window_settings)
 from .recurrent import (CarriesStates, StatefulLoop, _activation, dropout_masks, forget_ones, lstm_cell,
                         lstm_cell_backward, masked_step_outputs)
 
@@ -82,13 +82,18 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
         if self.built and sample_shape[-1] != self.input_shape[-1]:
             raise ValueError(f"{self.describe()}: expected frames of {self.input_shape[-1]} channels, got "
                              f"{sample_shape[-1]} (samples of shape {sample_shape})")
-        out = []
+        out, pads = [], []
         for size, k, s, d in zip(sample_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate):
             try:
-                out.append(conv_output_length(size, k, s, self.padding, d)[0])
+                length, pad = conv_output_length(size, k, s, self.padding, d)
             except ValueError as exc:
                 raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size} does not fit frames of shape "
                                  f"{sample_shape[1:]} with padding={self.padding!r} ({exc})") from None
+            out.append(length)
+            pads.append(pad)
+        # every frame is padded (a dilation of 10**5 would pad each to 10**5 pixels per axis)
+        check_padded_input(self, sample_shape[1:], pads, f"kernel_size={self.kernel_size}, "
+                           f"dilation_rate={self.dilation_rate}", frames=sample_shape[0] or 1)
         return (*out, self.filters)
 
     def state_shapes(self):

@@ -53,6 +53,8 @@ class CategoryEncoding(Layer):
     discrete_input = True
     index_argument = "num_tokens"       # what an error about too large an index asks to raise
 
+    shape_arguments = ('num_tokens',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, num_tokens, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if sparse is not False:

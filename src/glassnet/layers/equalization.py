@@ -3,6 +3,7 @@ inference (as its documentation says), like AutoContrast (color_augmentation.py)
 import numpy as np
 
 from .. import backend
+from .._bounds import check_sample_values
 from .augmentation import _RandomIntensity
 
 
@@ -65,12 +66,20 @@ class Equalization(_RandomIntensity):
     [[0.0, 170.0], [170.0, 255.0]]
     """
 
+    shape_arguments = ('bins',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, value_range=(0, 255), bins=256, **kwargs):
         super().__init__(value_range, **kwargs)
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
             raise ValueError(f"Equalization: bins must be a positive integer (the histogram's number of bins, "
                              f"256 by default: one per 8-bit level), got {bins!r:.80}")
         self.bins = int(bins)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # its histograms, their sums and the lookup tables: bins per channel of each image, which
+        # the output's shape does not show (bins=10**10 made terabytes of them: glassnet._bounds)
+        check_sample_values(self, self.bins * (tuple(input_shape)[-1] or 1), "its histograms (bins x channels)")
 
     def forward(self, x, training=False):
         if x.ndim != 4:

@@ -23,6 +23,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_choice, check_flag, check_only, check_positive_int
 from ..feeding import is_dataset
+from .._bounds import check_sample_values
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
 from .hashing import fingerprint64, host_array
@@ -97,6 +98,8 @@ class IntegerLookup(Layer):
 
     discrete_input = True       # categories: a finite-difference check cannot nudge them
 
+    shape_arguments = ('max_tokens',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
                  pad_to_max_tokens=False, oov_method="floormod", salt=None, **kwargs):
@@ -130,6 +133,10 @@ class IntegerLookup(Layer):
         self.pad_to_max_tokens = check_flag(pad_to_max_tokens, f"{cls}: pad_to_max_tokens")
         if self.pad_to_max_tokens and self.max_tokens is None:
             raise ValueError(f"{cls}: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
+        if self.pad_to_max_tokens and output_mode != "int":
+            # refused here, not at build: "tf_idf" pads its weights to max_tokens as it is made
+            # (a config's max_tokens=10**10 made a list of 10**10 floats: glassnet._bounds)
+            check_sample_values(self, self.max_tokens, "its vectors (pad_to_max_tokens=True: max_tokens wide)")
         if self.max_tokens is not None and self.max_tokens <= self._token_start():
             raise ValueError(f"{cls}: max_tokens must leave room for a value after the {self._token_start()} "
                              f"special indices (mask and OOV), so be at least {self._token_start() + 1}; got {max_tokens}")

@@ -21,14 +21,39 @@ from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_len
 
 
 def _geometry(x_shape, pool, strides, padding):
-    """The output's spatial sizes, the (before, after) padding of each spatial axis and the pool's
+    """The output's spatial sizes, the (before, after) padding of each spatial axis, the pool and its
     offsets in row-major order with their slices (``offset_windows``), for inputs of ``x_shape``
-    (N, *spatial, C)."""
+    (N, *spatial, C). The pool and padding are those of the offsets that reach the input
+    (``_reaching``): for every usual pool, the ones given."""
     for what, values in (("pool", pool), ("strides", strides)):
         per_axis(values, len(x_shape) - 2, what, "pooling")
     out_shape, pads = zip(*(conv_output_length(size, p, s, padding)
                             for size, p, s in zip(x_shape[1:-1], pool, strides)))
-    return out_shape, pads, offset_windows(pool, out_shape, strides)
+    if padding == "same":
+        pool, pads = zip(*(_reaching(size, p, s, n, pad)
+                           for size, p, s, n, pad in zip(x_shape[1:-1], pool, strides, out_shape, pads)))
+    return out_shape, pads, tuple(pool), offset_windows(pool, out_shape, strides)
+
+
+def _reaching(size, pool, stride, out, pads):
+    """The offsets of "same" windows that reach the input along one axis, as a smaller pool and
+    padding: ``(pool, (before, after))``, the same as given for every usual pool.
+
+    Why: a "same" pool larger than the input (Keras takes ``pool_size=10**5`` on an 8 x 8 image:
+    one window, the whole image) would pad the input to the pool's size and loop over all its
+    offsets, most of them padding for every window: 10**10 steps for a 2-D pool of 10**5. Padded
+    pixels never win a max and are not counted in an average, so the offsets that reach no input
+    pixel change nothing: dropped, the loop runs fewer than ``2 * size`` offsets per axis.
+
+    >>> _reaching(8, 100000, 100000, 1, (49996, 49996))
+    (8, (0, 0))
+    """
+    before, _ = pads
+    first = max(0, before - (out - 1) * stride)        # the first offset the last window reaches the input with
+    last = min(pool - 1, before + size - 1)             # the last offset the first window does
+    pool = last - first + 1
+    before -= first
+    return pool, (before, max(0, (out - 1) * stride + pool - before - size))
 
 
 def _window(xp, slices):
@@ -61,7 +86,7 @@ def max_pool_forward(x, pool, strides, padding="valid"):
     The cache records which offset of its window won, one winner per window: on ties the first in
     row-major window order, as PyTorch picks, so gradients match it exactly.
     """
-    out_shape, pads, offsets = _geometry(x.shape, pool, strides, padding)
+    out_shape, pads, pool, offsets = _geometry(x.shape, pool, strides, padding)
     xp = _pad(x, pads, -np.inf)
     am = backend.get_array_module(x)           # numpy or cupy: one code path
     if not isinstance(x, np.ndarray) and tuple(strides) == tuple(pool) and len(pool) == 2:     # CuPy: see _tiled_max
@@ -155,7 +180,7 @@ def _tiled_max_backward(grad, winner, pool, out_hw, dxp):
 def avg_pool_forward(x, pool, strides, padding="valid"):
     """Mean over each window (padding excluded from the count). x : (N, *spatial, C) ->
     (N, *output spatial, C), and the cache for the backward."""
-    out_shape, pads, offsets = _geometry(x.shape, pool, strides, padding)
+    out_shape, pads, pool, offsets = _geometry(x.shape, pool, strides, padding)
     am = backend.get_array_module(x)
     xp = _pad(x, pads)
     total = am.empty((x.shape[0], *out_shape, x.shape[-1]), dtype=x.dtype)
@@ -211,7 +236,8 @@ class _Pooling(ChannelsLast):
         self.padding = padding
 
     def _spatial(self, sample_shape):
-        return windowed_output_sizes(self, sample_shape, self.pool_size, "pool_size")
+        # (a pool pads only as far as its windows reach the input: see _reaching)
+        return windowed_output_sizes(self, sample_shape, self.pool_size, "pool_size", padded=False)
 
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:

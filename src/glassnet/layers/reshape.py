@@ -159,6 +159,8 @@ class RepeatVector(Layer):
     [[[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]]
     """
 
+    shape_arguments = ('n',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:

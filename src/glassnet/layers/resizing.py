@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_choice, check_flag, check_number
 from .augmentation import check_fill_value
+from .._bounds import check_sample_values
 from .base import LAYERS, Layer
 from .conv import check_rank, positive_int
 
@@ -159,6 +160,8 @@ class _Images(Layer):
     """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
 
+    shape_arguments = ('height', 'width')        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, height, width, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
@@ -194,16 +197,35 @@ class _Images(Layer):
             self.check_input_shape(x.shape[1:])
         self._in_shape = x.shape
 
-    def _resize_numbers(self, input_shape, crop, pad):
-        """The largest array a resize of one sample makes: the padded image, the one after the rows'
-        product (the new height by the old width), or the output."""
-        h, w, c = input_shape
+    def _resized(self, input_shape, crop, pad):
+        """The height and width of the image a resize of samples of ``input_shape`` mixes: the
+        image, its centred box (``crop``) or the image with its fill (``pad``)."""
+        h, w, _ = input_shape
         if crop:
             _, h, _, w = _aspect_box(h, w, self.height, self.width, crop=True)
         elif pad:
             top, left = _aspect_box(h, w, self.height, self.width, crop=False)
             h, w = h + 2 * top, w + 2 * left
+        return h, w
+
+    def _resize_numbers(self, input_shape, crop, pad):
+        """The largest array a resize of one sample makes: the padded image, the one after the rows'
+        product (the new height by the old width), or the output."""
+        (h, w), c = self._resized(input_shape, crop, pad), input_shape[-1]
         return max(h * w, self.height * w, self.height * self.width) * c
+
+    def _check_resize(self, input_shape, crop, pad):
+        """Refuse, at build, a resize whose arrays would pass ``MAX_SAMPLE_VALUES`` (glassnet._bounds)
+        though its output does not: the image padded to the target's aspect ratio (``height=1,
+        width=10**8`` pads an 8 x 8 image to 8 x 8 * 10**8), and the interpolation matrices,
+        (height, image height) and (width, image width). Images of any size (None) are not known yet."""
+        if None in tuple(input_shape)[:2]:
+            return
+        h, w = self._resized(input_shape, crop, pad)
+        check_sample_values(self, self._resize_numbers(input_shape, crop, pad),
+                            "its resize's largest array")
+        check_sample_values(self, self.height * h + self.width * w,
+                            f"its interpolation matrices ({self.height} x {h} and {self.width} x {w})")
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}
@@ -246,6 +268,7 @@ class Resizing(_Images):
     def build(self, input_shape):
         if self.pad_to_aspect_ratio:      # the pad is fill_value in the layer's dtype (1e39 in float32: inf)
             check_fill_value(self)
+        self._check_resize(input_shape, self.crop_to_aspect_ratio, self.pad_to_aspect_ratio)
         super().build(input_shape)
 
     def numbers_per_sample(self, input_shape):
@@ -296,6 +319,11 @@ class CenterCrop(_Images):
         if self._crops(input_shape):
             return self.height * self.width * input_shape[-1]
         return self._resize_numbers(input_shape, crop=True, pad=False)
+
+    def build(self, input_shape):
+        if None not in tuple(input_shape)[:2] and not self._crops(input_shape):     # a resize, not a crop
+            self._check_resize(input_shape, crop=True, pad=False)
+        super().build(input_shape)
 
     def forward(self, x, training=False):
         self._begin(x)
@@ -361,6 +389,10 @@ class RandomCrop(_Images):
 
     def numbers_per_sample(self, input_shape):
         return self._resize_numbers(input_shape, crop=True, pad=False)
+
+    def build(self, input_shape):
+        self._check_resize(input_shape, crop=True, pad=False)       # (inference resizes)
+        super().build(input_shape)
 
     def __call__(self, x, training=None, mask=None):
         from .augmentation import augments_by_default      # (augmentation imports this module)

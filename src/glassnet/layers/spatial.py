@@ -9,6 +9,7 @@ cropping's pads it with zeros (conv's ``_pad`` and ``_crop``, which the convolut
 import numpy as np
 
 from .. import backend
+from .._bounds import check_sample_values
 from .._validation import check_choice
 from .base import LAYERS, Layer
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
@@ -95,6 +96,8 @@ class ZeroPadding2D(_Spatial):
     >>> ZeroPadding2D(((1, 0), (2, 2)))(np.ones((1, 2, 2, 1)))[0, :, :, 0].tolist()
     [[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]]
     """
+
+    shape_arguments = ('padding',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, padding=(1, 1), **kwargs):
         super().__init__(**kwargs)
@@ -203,6 +206,8 @@ class UpSampling2D(_Spatial):
     """
     INTERPOLATIONS = ("nearest", "bilinear")
 
+    shape_arguments = ('size',)        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
@@ -212,6 +217,14 @@ class UpSampling2D(_Spatial):
 
     def _spatial(self, sample_shape):
         return [None if size is None else size * k for size, k in zip(sample_shape[:-1], self.size)]
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.interpolation == "bilinear" and None not in tuple(input_shape)[:-1]:
+            # its interpolation matrices, (H * size[0], H) and (W * size[1], W), are not in its output
+            (h, w), (sh, sw) = tuple(input_shape)[:2], self.size     # (images only: UpSampling2D's)
+            check_sample_values(self, h * sh * h + w * sw * w,
+                                f"its interpolation matrices ({h * sh} x {h} and {w * sw} x {w})")
 
     def _forward_nd(self, x):
         factors = self._lifted_axes(self.size)

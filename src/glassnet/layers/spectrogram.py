@@ -11,6 +11,7 @@ import math
 import numpy as np
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
+from .._bounds import check_sample_values
 from .base import Layer
 
 _WINDOWS = ("hann", "hamming")
@@ -116,6 +117,8 @@ class MelSpectrogram(Layer):
     (2, 8, 26)
     """
 
+    shape_arguments = ('num_mel_bins', 'fft_length', 'sequence_stride')        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, fft_length=2048, sequence_stride=512, sequence_length=None, window="hann",
                  sampling_rate=16000, num_mel_bins=128, min_freq=20.0, max_freq=None, power_to_db=True,
                  top_db=80.0, mag_exp=2.0, min_power=1e-10, ref_power=1.0, **kwargs):
@@ -173,6 +176,14 @@ class MelSpectrogram(Layer):
 
     def build(self, input_shape):
         self.output_shape(input_shape)
+        # what its output's shape does not show (glassnet._bounds): the mel filter bank, made once
+        # (num_mel_bins of 10**9 at fft_length 2048 made a 10**12-number matrix), and the frames
+        # windowed for the FFT, fft_length numbers each (known with the samples' length)
+        check_sample_values(self, self.num_mel_bins * (self.fft_length // 2 + 1),
+                            "its mel filter bank (num_mel_bins x (fft_length // 2 + 1))")
+        if input_shape[0] is not None:
+            check_sample_values(self, self.numbers_per_sample(input_shape),
+                                "its windowed frames and their spectrum (3 x frames x fft_length)")
         super().build(input_shape)
 
     def numbers_per_sample(self, input_shape):

@@ -8,6 +8,7 @@ of one sample of its output. ``glassnet.Model(x, y)`` then walks these records b
 """
 import numpy as np
 
+from .._bounds import check_output
 from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer, no_array_attribute
 
@@ -138,6 +139,7 @@ def call_symbolic(layer, inputs, training=None, options=None):
                              f"but is called on samples of shape {tuple(shape)}")
         with sized_axes_needed(layer, shape if not merges else ()):
             out = layer.output_shape(shape)
+    check_output(layer, out)        # as a model's build checks it (glassnet._bounds), when drawn
     tensor = SymbolicTensor(layer, parents, out)
     # this call's own mode (Keras: layer(x, training=False) runs in inference mode whatever the
     # model's pass) and a layer's own call arguments (an attention layer's use_causal_mask, a

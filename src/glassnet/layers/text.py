@@ -25,6 +25,7 @@ import numpy as np
 
 from .._validation import check_choice, check_flag, check_only, check_positive_int
 from ..feeding import is_dataset
+from .._bounds import check_sample_values
 from .base import Layer, shape_fits
 
 MODES = ("int", "multi_hot", "count", "tf_idf")
@@ -131,6 +132,8 @@ class TextVectorization(Layer):
     takes_text = True      # a model hands its texts to this layer's encode() as they come in
     _given = False          # made with vocabulary=: adapt is refused, as Keras' (set_vocabulary later is not)
 
+    shape_arguments = ('max_tokens', 'output_sequence_length')        # named when its output is too large (glassnet._bounds)
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, encoding="utf-8", sparse=False, ragged=False, **kwargs):
@@ -162,6 +165,9 @@ class TextVectorization(Layer):
         self.pad_to_max_tokens = check_flag(pad_to_max_tokens, f"{cls}: pad_to_max_tokens")
         if self.pad_to_max_tokens and max_tokens is None and output_mode != "int":
             raise ValueError(f"{cls}: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
+        if self.pad_to_max_tokens and output_mode != "int":
+            # as soon as it is made: its vectors are max_tokens wide before any vocabulary (glassnet._bounds)
+            check_sample_values(self, self.max_tokens, "its vectors (pad_to_max_tokens=True: max_tokens wide)")
         self.tokens, self.idf_weights = None, None          # set by adapt or set_vocabulary
         if vocabulary is not None:
             self.set_vocabulary(vocabulary, idf_weights)
