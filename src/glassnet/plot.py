@@ -94,7 +94,8 @@ def learning_curve(history, path=None, metrics=None):
     """Loss and metrics per epoch, training and validation, one panel each (seed 003's cost curve).
 
     history : a ``History`` (its ``.history``) or a dict of per-epoch lists, e.g. ``{"loss": [...],
-        "val_loss": [...], "accuracy": [...]}``.
+        "val_loss": [...], "accuracy": [...]}``. A History given to several fits holds all their
+        values, drawn at epochs 1, 2, ... one after the other (its epochs are the last fit's).
     metrics : names to draw besides the loss; default: every key that is not "loss" or "val_*". A
         "val_*" name draws that validation curve (on its own panel unless its training metric is drawn).
     Returns the Figure (4.5 x 3.5 inches per panel at 100 dpi); writes it to ``path`` when given.
@@ -114,8 +115,11 @@ def learning_curve(history, path=None, metrics=None):
     missing = [m for m in panels if m not in hist]
     if missing or not panels:
         raise ValueError(f"history: no entry for {missing or 'loss'}; it has {sorted(hist)}")
-    # a History knows its epochs: a fit resumed at initial_epoch=5 drew 6, 7, ... (counted from 1)
-    first = int(history.epoch[0]) + 1 if getattr(history, "epoch", None) else 1
+    # a History knows its epochs: a fit resumed at initial_epoch=5 drew 6, 7, ... (counted from 1).
+    # One given to several fits lists the last fit's epochs only while its lists hold every fit's
+    # values one after the other: those are drawn at 1, 2, ... (the last fit's epoch numbers would
+    # shift the earlier fits' values: 2 epochs then a fit resumed at initial_epoch=2 drew 3 to 7)
+    first = int(history.epoch[0]) + 1 if _one_fit(history, hist) else 1
     fig = _new_figure("learning_curve", (4.5 * len(panels), 3.5))
     for ax, key in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         drawn = set()                   # the epochs this panel has a value at
@@ -144,6 +148,14 @@ def learning_curve(history, path=None, metrics=None):
     return _finish(fig, path)
 
 
+def _one_fit(history, hist):
+    """Whether ``history`` is a History whose epochs (``history.epoch``, the last fit's) are those
+    of all its values: False for a dict, and for a History given to several fits (Keras 3 restarts
+    its epochs at each fit's start, not its lists)."""
+    epochs = getattr(history, "epoch", None)
+    return bool(epochs) and len(epochs) == len(hist.get("loss", epochs))
+
+
 def _epochs_of(history, hist, key, count, first):
     """The epochs (counted from 1) of ``key``'s ``count`` values. A "val_" list shorter than the
     training loss's was measured every few epochs (fit's ``validation_freq``): a History knows
@@ -154,7 +166,9 @@ def _epochs_of(history, hist, key, count, first):
         return np.arange(first, first + count)
     validated = getattr(history, "validation_epoch", None)
     if validated is not None and len(validated) == count:
-        return np.asarray(validated) + 1
+        # the last fit's validated epochs, placed among its values: the last len(history.epoch) of
+        # 'loss' (after the values of the fits before it, when the History was given to several)
+        return np.asarray(validated) - history.epoch[0] + first + (epochs - len(history.epoch))
     if validated is not None:
         # a History given to several fits: its lists go on across them, its epochs are the last fit's
         raise ValueError(f"history: {key!r} has {count} values, measured over several fits (a History given to "

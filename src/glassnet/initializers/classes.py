@@ -81,10 +81,16 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         if isinstance(value, dict) and value.get("class_name") == "__numpy__":
-            value = value.get("config", {}).get("value")     # Keras' config entry of an array
-        if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+            config = value.get("config")
+            value = config.get("value") if isinstance(config, dict) else None   # Keras' entry of an array
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]           # Keras' Constant(np.array(0.5)): the number it holds
+        if isinstance(value, (list, tuple, np.ndarray)):
             # kept as float64 (Keras keeps the array), cast to the weight's dtype when it is drawn
-            array = np.asarray(value)
+            try:
+                array = np.asarray(value)
+            except ValueError:          # ragged nested lists: NumPy's message named no argument
+                array = np.asarray([], dtype=object)
             if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
                 raise ValueError(f"Constant: value must be a finite number or an array of finite numbers, "
                                  f"got {value!r:.100}")

@@ -363,6 +363,12 @@ class _GlobalPooling(Layer):
         return self.data_format == "channels_first"
 
     def output_shape(self, input_shape):
+        if self._first and len(input_shape) != self.rank + 1:
+            # check_rank's message names the channels-last axes
+            axes = ("steps", "height, width", "depth, height, width")[self.rank - 1]
+            raise ValueError(f"{self.describe()}: expected input of shape (batch, channels, {axes}) "
+                             f"(data_format='channels_first'), got shape "
+                             f"(batch, {', '.join(map(str, input_shape))})")
         check_rank(self, tuple(input_shape))
         c = input_shape[0] if self._first else input_shape[-1]
         if not self.keepdims:
@@ -399,8 +405,8 @@ class _GlobalPooling(Layer):
     def forward(self, x, training=False):
         if x.ndim != self.rank + 2:
             self.output_shape(x.shape[1:])
-        x = self._channels_last(x)
         self._check_pixels(x)
+        x = self._channels_last(x)
         self.x_shape = x.shape          # (channels last)
         return self._kept(self._pool(x))
 
@@ -415,8 +421,9 @@ class _GlobalPooling(Layer):
 
     def _check_pixels(self, x):
         # a maximum of no pixels has no winner (argmax raised NumPy's own error) and a mean of none
-        # is 0 / 0: refused by name, as the adaptive poolings refuse it
-        if 0 in x.shape[1:-1]:
+        # is 0 / 0: refused by name, as the adaptive poolings refuse it. x as given (channels
+        # first or last), so that the message shows the caller's shape
+        if 0 in (x.shape[2:] if self._first else x.shape[1:-1]):
             raise ValueError(f"{self.describe()}: every spatial axis needs at least one pixel to pool, got "
                              f"input of shape {x.shape}")
 
@@ -498,8 +505,8 @@ class GlobalAveragePooling1D(GlobalAveragePooling2D):
             return super().forward(x, training)
         if x.ndim != 3:
             self.output_shape(x.shape[1:])
-        x = self._channels_last(x)
         self._check_pixels(x)
+        x = self._channels_last(x)
         self.x_shape = x.shape
         # each real step's share of its sample's mean: 1 / (the sample's real steps), 0 when masked
         real = mask.astype(x.dtype)[:, :, None]
