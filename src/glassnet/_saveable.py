@@ -9,6 +9,7 @@ recorded by its registered name and its ``get_config()``, and saves. ``save_mode
 ``ModelCheckpoint`` (before the first epoch) run ``check_saveable``.
 """
 import json
+import inspect
 import math
 import numbers
 
@@ -243,6 +244,25 @@ def _check_layers_rebuildable(model, config):
         for held in (layer, *layer.wrapped_layers()):
             _check_own_config(held)
             _check_activations(held)
+            _check_build_signature(held)
+
+
+def _check_build_signature(layer):
+    """Refuse a layer whose ``build`` needs arguments besides the input shape (the saving guide's
+    ``build(self, input_shape, layer_init)``): load_model builds every layer with
+    ``build(input_shape)`` alone (glassnet has no ``get_build_config``/``build_from_config``), so
+    the file would fail to load."""
+    try:
+        parameters = list(inspect.signature(type(layer).build).parameters.values())[2:]   # past self, input_shape
+    except (TypeError, ValueError):     # a build inspect cannot read: let loading judge it
+        return
+    needed = [p.name for p in parameters if p.default is p.empty
+              and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if needed:
+        raise TypeError(f"save_model: layer {layer.name!r} ({type(layer).__name__}): its build takes {needed} "
+                        f"besides the input shape, but load_model builds each layer with build(input_shape) "
+                        f"alone (Keras' get_build_config/build_from_config are not supported), so the file "
+                        f"could not be loaded; take them in the constructor and return them from get_config")
 
 
 def _check_activations(layer):

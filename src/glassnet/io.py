@@ -264,6 +264,8 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     ``save`` wrote, ``"Custom>MyLoss"``) and that are not registered with
     ``glassnet.saving.register_serializable``; looked up first, then the registry. A name found in
     neither is refused, naming it. Only the constructors of those classes run, on the file's JSON.
+    A ``Layer`` subclass given under a layer's class name (``{"CustomLayer": CustomLayer}``, Keras'
+    guide) is built for it, ahead of the class defined under that name: a renamed class loads.
 
     Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model
     file of this version, with the underlying error as ``__cause__``; files larger than
@@ -406,7 +408,8 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
         if cls is None:
             load_all()          # the list below names every built-in class, not only those imported yet
             raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
-                                 f"(define or import a custom Layer subclass before loading)")
+                                 f"(define or import a custom Layer subclass before loading, or pass "
+                                 f"custom_objects={{{spec['class_name'][:100]!r}: YourLayer}})")
         layer = cls.from_config(spec["config"])
         take_seed_origin(layer, spec)
         layer.add_weight = _capped(layer.add_weight, left, limit)

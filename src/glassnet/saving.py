@@ -123,6 +123,16 @@ def _stack():
     return _scopes.stack
 
 
+def scoped_object(name):
+    """What the open ``custom_object_scope``s (``load_model``'s ``custom_objects`` among them) give
+    under ``name``, innermost first; None when none does. The registry is not read: its keys are
+    ``"package>name"``, while a file names its layers by class name (see ``layers.base.lookup``)."""
+    for objects in reversed(_stack()):
+        if name in objects:
+            return objects[name]
+    return None
+
+
 def _checked_objects(objects, caller):
     if objects is None:
         return {}

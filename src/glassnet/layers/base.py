@@ -63,7 +63,7 @@ import warnings
 
 import numpy as np
 
-from .. import _seeding, backend, constraints, initializers, regularizers
+from .. import _seeding, backend, constraints, initializers, regularizers, saving
 from .._bounds import check_output
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
@@ -855,7 +855,16 @@ def lookup(class_name):
     """The layer class registered under ``class_name`` (an exact key), or under the class Keras
     also calls so (``ALIASES``: "MaxPool2D" is "MaxPooling2D"); None when neither is known. Only
     these two tables are read: a name from a file never imports or evaluates anything (a name not
-    registered yet makes glassnet import its own layer modules, all of them, a fixed list)."""
+    registered yet makes glassnet import its own layer modules, all of them, a fixed list).
+
+    A ``Layer`` subclass that an open ``custom_object_scope`` gives under ``class_name`` comes
+    first, as Keras' ``custom_objects`` do: ``load_model(path, custom_objects={"CustomLayer": C})``,
+    ``from_config`` and ``model_from_json`` open one, so a layer saved under a class name this
+    program does not define (a renamed class) loads, as ``layers.deserialize`` already did. An
+    entry of another kind under that name (a loss) is not a layer, and is passed over."""
+    given = saving.scoped_object(class_name)
+    if isinstance(given, type) and issubclass(given, Layer):
+        return given
     if class_name not in LAYERS and (class_name in HOME_OF or class_name in ALIASES):
         load_all()
     cls = LAYERS.get(class_name)
