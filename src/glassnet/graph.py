@@ -70,7 +70,7 @@ from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
-from .model import Sequential, _keep_stream
+from .model import Sequential, _keep_stream, keras_compile_order_refused
 from .outputs import Layout, make_heads, set_layouts
 
 
@@ -628,6 +628,7 @@ class Model(Sequential):
             return (batch, *self.output_shape) if several else super().compute_output_shape(input_shape)
         return [(batch, *head.shape) for head in self._heads]
 
+    @keras_compile_order_refused
     def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
         """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
         every output or one per output (a list in the order of ``outputs``, or a dict by

@@ -8,6 +8,7 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     optimizer.apply([(key, param, grad), ...])                             # in place
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
+import functools
 import warnings
 import weakref
 
@@ -38,6 +39,21 @@ from .training import TrainingMixin
 
 # optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
 _OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+
+
+def keras_compile_order_refused(compile):
+    """``compile`` refusing, by name, Keras' ``compile("adam", loss=...)``: Keras' optimizer given
+    by position (glassnet's first parameter is the loss) and the loss by keyword, as keras.io's
+    miniature GPT compiles. Python would say only "got multiple values for argument 'loss'"; the
+    positional form, ``compile("adam", "mse")``, is refused in ``_refuse_optimizer_as_loss``."""
+    @functools.wraps(compile)           # (inspect.signature still shows compile's own)
+    def checked(self, *args, **kwargs):
+        if args and "loss" in kwargs:
+            raise TypeError(f"compile: got loss= and a positional argument, {args[0]!r:.60}; compile takes "
+                            f"(loss, optimizer), Keras' compile (optimizer, loss): pass them by keyword, "
+                            f"compile(loss=..., optimizer=...)")
+        return compile(self, *args, **kwargs)
+    return checked
 
 
 def _refuse_in_a_chain(layer):
@@ -944,6 +960,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             check_output(layer, outputs[-1])
         return outputs
 
+    @keras_compile_order_refused
     def compile(self, loss, optimizer="sgd", metrics=None, weighted_metrics=None, loss_weights=None):
         """Choose the loss, the optimizer (a name or an instance) and the metrics to report.
 
