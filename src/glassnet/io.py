@@ -58,8 +58,10 @@ TextVectorization ``output_sequence_length``), and so does each working array wh
 output does not show: a convolution's zero-padded input (its ``dilation_rate`` with "same" or
 "causal" padding), the interpolation matrices and padded images of a resize, MelSpectrogram's filter
 bank (``num_mel_bins``) and frames, Equalization's histograms (``bins``), CLAHE's tile tables and
-tiled image (``tile_grid_size``), and lookup or TextVectorization vectors padded to ``max_tokens``
-(refused as the layer is made). A refusal is a ValueError naming the layer, the shape or array, its
+tiled image (``tile_grid_size``), MultiHeadAttention's scores and projections (``num_heads``,
+``key_dim``), and lookup or TextVectorization vectors padded to ``max_tokens``, Hashing and
+HashedCrossing vectors (``num_bins``) and TextVectorization ids (``output_sequence_length``)
+(these last refused as the layer is made). A refusal is a ValueError naming the layer, the shape or array, its
 settings and the cap. A "valid" window (pool, or kernel with its dilation) larger than its input is
 refused as Keras refuses it; a "same" pool larger than its input, which Keras takes, loops over the
 window offsets that reach the input only (fewer than twice its size per axis), and adaptive pooling

@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from .. import backend, initializers
+from .._bounds import check_sample_values
 from .._validation import check_choice, check_flag
 from .base import LAYERS
 from .einsum_dense import by_fans
@@ -283,6 +284,8 @@ class MultiHeadAttention(_Attention):
     >>> mha(np.ones((3, 5, 8)), np.ones((3, 7, 6))).shape
     (3, 5, 8)
     """
+    shape_arguments = ('num_heads', 'key_dim', 'value_dim')        # named when its arrays are too large (glassnet._bounds)
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", use_causal_mask=False, **kwargs):
@@ -451,6 +454,7 @@ class MultiHeadAttention(_Attention):
         shapes = self._checked_shapes(input_shape)
         (query, value), key = shapes[:2], shapes[2] if len(shapes) == 3 else shapes[1]
         heads, features = self.num_heads, self.features or query[-1]
+        self._check_working_arrays(query, key, value, shapes)
         # Keras 3 makes these kernels with EinsumDense, whose fans are the kernel's summed axes (in)
         # and kept axes (out): (E, heads, size) has fans (E, heads * size), not a conv kernel's
         # (heads * E, size * E), which made glorot's bound sqrt(E) times too small
@@ -466,6 +470,20 @@ class MultiHeadAttention(_Attention):
         if self.use_bias:
             self.add_weight("output_bias", (features,), self.bias_initializer)
         super().build(input_shape)
+
+    def _check_working_arrays(self, query, key, value, shapes):
+        """Refuse, at build, arrays its forward makes per sample beyond ``MAX_SAMPLE_VALUES``
+        (glassnet._bounds) that neither its output nor its weights show: the scores (num_heads x
+        query steps x key steps: ``num_heads=10**6`` over 128 steps is 1.6 * 10**10 numbers, from 4 *
+        10**6 weights) and each projection, (heads, steps, key_dim or value_dim) with the keys and
+        values repeated to every query head. Steps of any length (None) count as 1."""
+        def steps(shape):
+            return math.prod(size or 1 for size in shape[:-1])
+        check_sample_values(self, math.prod(size or 1 for size in self.scores_shape(shapes)),
+                            "its attention scores (num_heads x query steps x key steps)")
+        check_sample_values(self, self.num_heads * max(steps(query) * self.key_dim, steps(key) * self.key_dim,
+                                                       steps(value) * self.value_dim),
+                            "its projected queries, keys or values (num_heads x steps x key_dim or value_dim)")
 
     def _key_value_heads(self):
         """How many heads the keys and values are projected to: one per query head here; fewer,
@@ -631,6 +649,7 @@ class GroupedQueryAttention(MultiHeadAttention):
 
     # MultiHeadAttention's arguments this layer sets itself (an error listing what it takes leaves them out)
     _not_taken = ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes")
+    shape_arguments = ('num_query_heads', 'head_dim')        # (glassnet._bounds' messages, in its own names)
     _multi_axis = False
 
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
@@ -879,9 +898,8 @@ class AttentionScores(CallReader):
         parent.layer._returns_scores = True     # its forward then weighs an empty row as Keras' does here
 
     def output_shape(self, input_shape):
-        if not self._bound:
-            raise ValueError(f"{self.describe()}: reads an attention layer's call; made by "
-                             f"return_attention_scores=True")
+        if not self._bound:         # (a first call on its own asks this before forward: forward's words)
+            raise ValueError(f"{self.describe()}: reads {self.reads} in a model; used alone it has none")
         source, shapes = self._bound
         return source.scores_shape(shapes)
 

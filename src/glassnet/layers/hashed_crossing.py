@@ -9,6 +9,7 @@ order into TensorFlow's starting key with ``FingerprintCat64``, and the bin is t
 """
 import numpy as np
 
+from .._bounds import check_sample_values
 from .._validation import check_choice, check_positive_int
 from .encoding import encode_categories
 from .hashing import _M64, fingerprint64, host_array, value_keys
@@ -73,6 +74,7 @@ class HashedCrossing(_Merge):
     """
 
     discrete_input = True   # categories: a finite-difference check cannot nudge them
+    shape_arguments = ('num_bins',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, num_bins, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
@@ -84,6 +86,9 @@ class HashedCrossing(_Merge):
                              f"{num_bins}")
         check_choice(output_mode, "HashedCrossing: output_mode", MODES)
         self.output_mode = output_mode
+        if output_mode != "int":
+            # as soon as it is made: its own call encodes past Layer.__call__'s check (glassnet._bounds)
+            check_sample_values(self, self.num_bins, "its vectors (num_bins wide)")
 
     # -- on its own: Keras' call ------------------------------------------------------------------
     def _features(self, inputs):

@@ -10,6 +10,7 @@ plain Python integers, masked to 64 bits where C's unsigned arithmetic wraps aro
 import numpy as np
 
 from .. import backend
+from .._bounds import check_sample_values
 from .._validation import check_choice, check_positive_int
 from .base import Layer, zero_input_gradient
 from .encoding import encode_categories
@@ -257,6 +258,7 @@ class Hashing(Layer):
 
     takes_text = True       # a model hands its values to this layer's encode() as they come in
     discrete_input = True   # categories: a finite-difference check cannot nudge them
+    shape_arguments = ('num_bins',)        # named when its output is too large (glassnet._bounds)
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
@@ -267,6 +269,10 @@ class Hashing(Layer):
             raise ValueError(f"Hashing: num_bins must be below 2**63 (the bins are int64, as Keras'), got {num_bins}")
         check_choice(output_mode, "Hashing: output_mode", MODES)
         self.output_mode = output_mode
+        if output_mode != "int":
+            # as soon as it is made: called on values it encodes them itself, past Layer.__call__'s
+            # first-call check, into vectors num_bins wide (glassnet._bounds)
+            check_sample_values(self, self.num_bins, "its vectors (num_bins wide)")
         if mask_value is not None and not isinstance(mask_value, (str, bytes)):
             mask_value = _integer(mask_value, "Hashing: mask_value must be a string or an integer")
         self.mask_value = mask_value.decode("utf-8") if isinstance(mask_value, bytes) else mask_value

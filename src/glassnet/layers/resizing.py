@@ -219,6 +219,7 @@ class _Images(Layer):
         though its output does not: the image padded to the target's aspect ratio (``height=1,
         width=10**8`` pads an 8 x 8 image to 8 x 8 * 10**8), and the interpolation matrices,
         (height, image height) and (width, image width). Images of any size (None) are not known yet."""
+        self.check_input_shape(input_shape)         # images, by name, before their sizes are read
         if None in tuple(input_shape)[:2]:
             return
         h, w = self._resized(input_shape, crop, pad)
@@ -321,6 +322,7 @@ class CenterCrop(_Images):
         return self._resize_numbers(input_shape, crop=True, pad=False)
 
     def build(self, input_shape):
+        self.check_input_shape(input_shape)         # images, by name, before _crops reads their sizes
         if None not in tuple(input_shape)[:2] and not self._crops(input_shape):     # a resize, not a crop
             self._check_resize(input_shape, crop=True, pad=False)
         super().build(input_shape)

@@ -162,6 +162,10 @@ class TextVectorization(Layer):
                 raise ValueError(f"{cls}: output_sequence_length is for output_mode='int', got "
                                  f"output_mode={output_mode!r}")
         self.output_sequence_length = output_sequence_length
+        if output_sequence_length is not None:
+            # as soon as it is made: called on texts it encodes them itself, past Layer.__call__'s
+            # first-call check, into ids this long (glassnet._bounds)
+            check_sample_values(self, output_sequence_length, "its ids (output_sequence_length long)")
         self.pad_to_max_tokens = check_flag(pad_to_max_tokens, f"{cls}: pad_to_max_tokens")
         if self.pad_to_max_tokens and max_tokens is None and output_mode != "int":
             raise ValueError(f"{cls}: pad_to_max_tokens=True needs max_tokens (the vectors' width)")
