@@ -502,12 +502,15 @@ class Model(Sequential):
     def _call_symbolic(self, x, training=None):
         if training is not None:
             training = check_flag(training, "training")
-        if not self._calls and self._subclass() and is_symbolic(x):
+        # (a dict of tensors by name, Keras' structured-data inputs, is handed to call as it is)
+        tensor_dict = isinstance(x, dict) and bool(x) and all(
+            is_symbolic(t) and not isinstance(t, (list, tuple)) for t in x.values())
+        if not self._calls and self._subclass() and (is_symbolic(x) or tensor_dict):
             # a subclass not drawn yet, called while another model is drawn: its call runs there, on
             # these tensors, so that its layers join that model and are built by it (its seed, its
             # dtype); this model itself stays to be drawn (it shares those layers when it is)
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
-            sources = list(x) if isinstance(x, (list, tuple)) else [x]
+            sources = list(x) if isinstance(x, (list, tuple)) else list(x.values()) if tensor_dict else [x]
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
             self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
             from ._summary import Nested, key_of, kind_of
