@@ -16,6 +16,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,17 @@ def load(data_path, task):
         arrays = {k: data[k] for k in data.files}
     return (arrays["X_train"], arrays["y_train"], arrays["X_test"], arrays["y_test"],
             [arrays[f"w{i}"] for i in range(task["n_weights"])])
+
+
+def median_step(fit, epochs, steps_per_epoch):
+    """Seconds per step of the median of ``epochs`` epochs, each timed on its own (``fit(1)``): as
+    run.py reports an epoch, so that one slow epoch on a busy machine does not move the figure."""
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        fit(1)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds) / steps_per_epoch
 
 
 _RUNNING = set()        # the keys whose timed call is under way
@@ -68,14 +80,13 @@ def profile_glassnet(task, data_path, epochs):
     model.set_weights(weights)
     compile_glassnet(model, task)
     bs = task["batch_size"]
-    steps = epochs * -(-X.shape[0] // bs)
+    per_epoch = -(-X.shape[0] // bs)
+    steps = epochs * per_epoch
 
     def fit(n):
         model.fit(X, targets, epochs=n, batch_size=bs, verbose=0)
     fit(1)                                   # warm-up: the first epoch is never timed
-    start = time.perf_counter()
-    fit(epochs)
-    plain = (time.perf_counter() - start) / steps
+    plain = median_step(fit, epochs, per_epoch)
     table = collections.defaultdict(float)
     for i, layer in enumerate(model.layers):
         name = f"{i} {layer.name} ({type(layer).__name__})"
@@ -86,6 +97,7 @@ def profile_glassnet(task, data_path, epochs):
             layer.backward_from_logits = timed(table, f"{name} backward", layer.backward_from_logits)
     model._optimizer_step = timed(table, "optimizer", model._optimizer_step)
     model.loss.from_logits_and_gradient = timed(table, "loss", model.loss.from_logits_and_gradient)
+    # the parts and their total over the same epochs, so that "the rest" is what the parts leave
     start = time.perf_counter()
     fit(epochs)
     total = (time.perf_counter() - start) / steps
@@ -120,7 +132,8 @@ def profile_torch(task, data_path, epochs):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=task["lr"], eps=task["adam_epsilon"])
     n, bs = X.shape[0], task["batch_size"]
-    steps = epochs * -(-n // bs)
+    per_epoch = -(-n // bs)
+    steps = epochs * per_epoch
 
     def fit(n_epochs):
         for _ in range(n_epochs):
@@ -132,9 +145,7 @@ def profile_torch(task, data_path, epochs):
                 opt.step()
     model.train()
     fit(1)
-    start = time.perf_counter()
-    fit(epochs)
-    plain = (time.perf_counter() - start) / steps
+    plain = median_step(fit, epochs, per_epoch)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         fit(epochs)
     ops = sorted(((e.key, e.self_cpu_time_total * 1e-6 / steps, e.count / steps) for e in prof.key_averages()),
