@@ -97,7 +97,11 @@ class CarriesStates:
         states = None if initial_state is None else self._state_list(initial_state)
         if is_symbolic(x) or (states is not None and holds_symbolic(states)):
             if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+                # Keras' mask= of a tensor (a boolean mask Input) is not drawn: say what reaches instead
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
+                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own "
+                                f"(for Keras' boolean mask Input, zero the padded steps and put Masking(0.0) "
+                                f"before this layer); call it without mask=")
             if states is not None and not all(is_symbolic(state) for state in states + [x]):
                 raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
                                 f"layers' outputs), as x is one")
