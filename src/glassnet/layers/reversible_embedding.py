@@ -138,7 +138,9 @@ class ReversibleEmbedding(Embedding):
         from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(x):
             if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn")
+                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
+                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
+                                f"call it without mask=")
             if reverse and self.mask_zero:
                 raise NotImplementedError(f"{self.describe()}: a reverse call of a layer with mask_zero=True is not "
                                           f"supported in a drawn model (its lookup's mask would be planned for both "
