@@ -505,6 +505,14 @@ class Model(Sequential):
         # (a dict of tensors by name, Keras' structured-data inputs, is handed to call as it is)
         tensor_dict = isinstance(x, dict) and bool(x) and all(
             is_symbolic(t) and not isinstance(t, (list, tuple)) for t in x.values())
+        if not self._calls and self._subclass() and isinstance(x, dict) and not tensor_dict:
+            # a dict holding a tensor among arrays, lists or dicts: _tensors_by_key would name the keys
+            # of a model not drawn yet, none; name the first value that is not one tensor
+            key, value = next((key, value) for key, value in x.items()
+                              if not is_symbolic(value) or isinstance(value, (list, tuple)))
+            raise TypeError(f"model {self.name!r}: called on a dict while a functional Model is drawn, each value "
+                            f"must be one symbolic tensor (an Input or a layer's output; not an array, a list or "
+                            f"a dict); got {key!r:.60}: {value!r:.80}")
         if not self._calls and self._subclass() and (is_symbolic(x) or tensor_dict):
             # a subclass not drawn yet, called while another model is drawn: its call runs there, on
             # these tensors, so that its layers join that model and are built by it (its seed, its

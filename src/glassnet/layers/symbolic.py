@@ -72,9 +72,14 @@ def is_symbolic(x):
 
 
 def holds_symbolic(x):
-    """Whether ``x``, or any item of a list, tuple or dict ``x``, is symbolic (see ``is_symbolic``)."""
-    items = x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else [x]
-    return any(isinstance(t, (SymbolicTensor, InputLayer)) for t in items)
+    """Whether ``x``, or any item of a list, tuple or dict ``x`` at any depth, is symbolic (see
+    ``is_symbolic``): ``{"g": {"a": tensor}}`` is a call made while a model is drawn, which the
+    called model refuses by name, not data to predict on."""
+    if isinstance(x, dict):
+        return any(holds_symbolic(t) for t in x.values())
+    if isinstance(x, (list, tuple)):
+        return any(holds_symbolic(t) for t in x)
+    return isinstance(x, (SymbolicTensor, InputLayer))
 
 
 def in_drawing_order(roots):
