@@ -267,6 +267,8 @@ def test_compile_takes_them_by_keras_names_and_a_model_file_refuses_a_wrapper(tm
 @pytest.mark.parametrize("make", [
     metrics.TruePositives, metrics.TrueNegatives, lambda: metrics.RecallAtPrecision(0.4),
     lambda: metrics.SpecificityAtSensitivity(0.5, num_thresholds=1), lambda: metrics.AUC(multi_label=True),
+    lambda: metrics.AUC(thresholds=[0.7, 0.2, 0.5], multi_label=True, label_weights=[1.0, 2.0, 0.5]),
+    lambda: metrics.AUC(thresholds=[0.3, 0.6], curve="PR", label_weights=[1.0, 0.0, 2.0]),
     lambda: metrics.Precision(top_k=1), metrics.BinaryCrossentropy, metrics.Poisson, metrics.CosineSimilarity,
     metrics.BinaryAccuracy, metrics.MeanSquaredError, metrics.Accuracy, metrics.R2Score,
     lambda: metrics.F1Score(average="macro", threshold=0.5)])

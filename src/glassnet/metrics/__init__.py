@@ -116,9 +116,10 @@ def get(identifier):
     if callable(identifier) and not isinstance(identifier, str) and not getattr(identifier, "is_model", False):
         return getattr(identifier, "__name__", "metric"), identifier
     # keras.metrics.serialize()'s form; its "dtype" is the dtype of Keras' running totals, which
-    # glassnet's metrics keep in float64 whatever the model's. AUC's num_labels and label_weights and the
-    # cross-entropy metric's ignore_class, which glassnet's lack, are read at None only (the IoU
-    # classes take ignore_class: it goes to them)
+    # glassnet's metrics keep in float64 whatever the model's. The cross-entropy metric's
+    # ignore_class, which glassnet's lacks, is read at None only (the IoU classes take ignore_class:
+    # it goes to them); AUC's label_weights come as Keras' tensor entry, read as their values
+    identifier = _keras_tensor_settings(identifier)
     lacking = ("num_labels", "label_weights", "ignore_class")
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
             and identifier["class_name"] in METRIC_CLASSES:
@@ -151,6 +152,18 @@ def get(identifier):
             return get(metric)
     raise ValueError(f"metric: expected one of {sorted({*METRICS, *_METRIC_CLASS_NAMES})}, a loss name, "
                      f"a Metric or a callable, got {identifier!r:.100}")
+
+
+def _keras_tensor_settings(identifier):
+    """Keras' serialized metric with its settings' tensors, ``{"class_name": "__tensor__", "config":
+    {"value": [...], "dtype": ...}}`` (AUC's ``label_weights``), given as their values (lists)."""
+    config = identifier.get("config") if isinstance(identifier, dict) and "module" in identifier else None
+    if not isinstance(config, dict):
+        return identifier
+    settings = {key: value["config"]["value"] for key, value in config.items()
+                if isinstance(value, dict) and value.get("class_name") == "__tensor__"
+                and isinstance(value.get("config"), dict) and "value" in value["config"]}
+    return dict(identifier, config={**config, **settings}) if settings else identifier
 
 
 def deserialize(config, custom_objects=None):

@@ -6,6 +6,9 @@ softmax layer of k units k per sample (``class_id=i`` keeps unit i only). A targ
 when it is non-zero, so targets are shaped like the outputs (one-hot for several classes).
 Without samples to divide, a ratio is 0, as Keras' ``divide_no_nan`` makes it.
 """
+import math
+import numbers
+
 import numpy as np
 
 from .. import activations, backend
@@ -219,39 +222,64 @@ class AUC(Metric):
     approximated over ``num_thresholds`` thresholds, as Keras' ``AUC`` computes it.
 
     The thresholds are -1e-7, 1/(T-1), 2/(T-1), ..., (T-2)/(T-1), 1 + 1e-7 (T = ``num_thresholds``);
-    the counts at each are those of outputs strictly above it. ``summation_method``:
-    "interpolation" (trapezoids for ROC; for PR, Davis and Goadrich's interpolation, as Keras),
-    "minoring" or "majoring" (the lower or higher end of each interval). ``multi_label=True``: one
-    area per output unit, averaged (outputs (n, k)); otherwise every output value is one prediction.
-    ``from_logits=True``: the outputs are logits (a sigmoid is applied first).
+    the counts at each are those of outputs strictly above it. ``thresholds``, a list of numbers,
+    replaces the evenly spaced inner ones (``num_thresholds`` is then ignored and becomes
+    ``len(thresholds) + 2``, as in Keras): they are sorted, and -1e-7 and 1 + 1e-7 are added at the
+    ends. ``summation_method``: "interpolation" (trapezoids for ROC; for PR, Davis and Goadrich's
+    interpolation, as Keras), "minoring" or "majoring" (the lower or higher end of each interval).
+    ``multi_label=True``: one area per output unit (outputs (n, k)), averaged, or weighted by
+    ``label_weights`` (k non-negative numbers); ``num_labels`` fixes k in advance. Otherwise every
+    output value is one prediction, and ``label_weights`` weighs the values of each unit (the last
+    axis) in the counts. ``from_logits=True``: the outputs are logits (a sigmoid is applied first).
 
     >>> import numpy as np
     >>> round(AUC()(np.array([[0], [0], [1], [1]]), np.array([[0.1], [0.4], [0.35], [0.8]])), 4)
     0.75
+    >>> AUC(thresholds=[0.5, 0.2]).thresholds
+    [-1e-07, 0.2, 0.5, 1.0000001]
     """
     default_name = "auc"
     direction = "up"
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
-                 multi_label=False, from_logits=False):
-        num_thresholds = check_positive_int(num_thresholds, "AUC: num_thresholds")
-        # at most 10,000 (Keras' default is 200): the counts take 32 bytes per threshold and output
-        # unit with multi_label, and a model file naming 10**9 would otherwise take 32 GB (times
-        # the units) at its first evaluate
-        if not 2 <= num_thresholds <= MAX_THRESHOLDS:
-            raise ValueError(f"AUC: num_thresholds: expected an integer in [2, {MAX_THRESHOLDS}], "
-                             f"got {num_thresholds}")
-        self.num_thresholds = num_thresholds
+                 multi_label=False, from_logits=False, thresholds=None, num_labels=None, label_weights=None):
+        if thresholds is None:
+            num_thresholds = check_positive_int(num_thresholds, "AUC: num_thresholds")
+            # at most 10,000 (Keras' default is 200): the counts take 32 bytes per threshold and output
+            # unit with multi_label, and a model file naming 10**9 would otherwise take 32 GB (times
+            # the units) at its first evaluate
+            if not 2 <= num_thresholds <= MAX_THRESHOLDS:
+                raise ValueError(f"AUC: num_thresholds: expected an integer in [2, {MAX_THRESHOLDS}], "
+                                 f"got {num_thresholds}")
+            self.num_thresholds = num_thresholds
+            self._listed = None
+            self._evenly_spaced = True
+        else:
+            # Keras ignores num_thresholds then, and its own configs give len(thresholds) + 2
+            self._listed = _listed_thresholds(thresholds)
+            self.num_thresholds = len(self._listed) + 2
+            self._evenly_spaced = _evenly_spaced(self._listed)
         # Keras takes both names in any case ("roc", "PR", "Interpolation")
         self.curve = _choice(curve, _CURVES, "curve", str.upper)
         self.summation_method = _choice(summation_method, _SUMMATIONS, "summation_method", str.lower)
         self.multi_label = check_flag(multi_label, "AUC: multi_label")
         self.from_logits = check_flag(from_logits, "AUC: from_logits")
+        self.num_labels = check_positive_int(num_labels, "AUC: num_labels", allow_none=True)
+        if self.num_labels is not None and not self.multi_label:
+            raise ValueError(f"AUC: num_labels={self.num_labels} is needed only when multi_label is True "
+                             f"(as Keras); without it every output value is one prediction")
+        self.label_weights = None if label_weights is None else _label_weights(label_weights)
+        if (self.label_weights is not None and self.num_labels is not None
+                and len(self.label_weights) != self.num_labels):
+            raise ValueError(f"AUC: label_weights: expected num_labels={self.num_labels} weights, got "
+                             f"{len(self.label_weights)}")
         super().__init__(name)
 
     @property
     def thresholds(self):
-        """The thresholds as Python floats, lowest first."""
+        """The thresholds as Python floats: -1e-7, the inner ones (sorted), 1 + 1e-7."""
+        if self._listed is not None:
+            return [-1e-7, *self._listed, 1 + 1e-7]
         t = self.num_thresholds
         return [-1e-7, *((i + 1) / (t - 1) for i in range(t - 2)), 1 + 1e-7]
 
@@ -268,11 +296,26 @@ class AUC(Metric):
                 raise ValueError(f"AUC: multi_label=True needs outputs of shape (n, units), got shape "
                                  f"{tuple(y_pred.shape)}")
             units = y_pred.shape[1]
+            if self.num_labels is not None and units != self.num_labels:
+                raise ValueError(f"AUC: num_labels={self.num_labels} needs outputs of shape (n, {self.num_labels}), "
+                                 f"got shape {tuple(y_pred.shape)}")
             if self.true_positives is not None and self.true_positives.shape[1] != units:
                 raise ValueError(f"AUC: multi_label=True counted {self.true_positives.shape[1]} output "
                                  f"units so far, got outputs of shape {tuple(y_pred.shape)}")
+        if self.label_weights is not None:
+            if y_pred.ndim < 2 or y_pred.shape[-1] != len(self.label_weights):
+                raise ValueError(f"AUC: label_weights: {len(self.label_weights)} weights need outputs of shape "
+                                 f"(n, {len(self.label_weights)}), got shape {tuple(y_pred.shape)}")
+            if not self.multi_label:
+                # without multi_label, each value counts its unit's weight (times its sample's);
+                # with it, the weights average the units' areas instead (result)
+                unit_weights = xp.asarray(self.label_weights, dtype=np.float64)
+                weights = xp.broadcast_to(unit_weights, y_pred.shape) if weights is None else weights * unit_weights
         p = activations.sigmoid(y_pred) if self.from_logits else y_pred
-        counts = threshold_counts(positive, p, self.num_thresholds, weights, per_unit=self.multi_label)
+        if self._evenly_spaced:
+            counts = threshold_counts(positive, p, self.num_thresholds, weights, per_unit=self.multi_label)
+        else:
+            counts = listed_threshold_counts(positive, p, self.thresholds, weights, per_unit=self.multi_label)
         if self.true_positives is None:
             self.true_positives, self.false_positives, self.false_negatives, self.true_negatives = counts
         else:
@@ -299,12 +342,71 @@ class AUC(Metric):
             else:
                 heights = np.maximum(y[:-1], y[1:])
             areas = ((x[:-1] - x[1:]) * heights).sum(axis=0)
-        return float(np.mean(areas) if self.multi_label else areas)
+        if not self.multi_label:
+            return float(areas)
+        if self.label_weights is None:
+            return float(np.mean(areas))
+        # the units' areas weighted; 0 when every weight is 0 (Keras' divide_no_nan)
+        weights = np.asarray(self.label_weights)
+        return float(_ratio((areas * weights).sum(), weights.sum()))
 
     def get_config(self):
-        return {"num_thresholds": self.num_thresholds, "curve": self.curve,
-                "summation_method": self.summation_method, "name": self.name,
-                "multi_label": self.multi_label, "from_logits": self.from_logits}
+        config = {"num_thresholds": self.num_thresholds, "curve": self.curve,
+                  "summation_method": self.summation_method, "name": self.name,
+                  "multi_label": self.multi_label, "from_logits": self.from_logits}
+        # the newer settings only when given, so that older configs and files stay as they were
+        if self._listed is not None:
+            config["thresholds"] = list(self._listed)       # sorted, without the two ends (Keras' form)
+        if self.num_labels is not None:
+            config["num_labels"] = self.num_labels
+        if self.label_weights is not None:
+            config["label_weights"] = list(self.label_weights)
+        return config
+
+
+def _listed_thresholds(thresholds):
+    """``AUC(thresholds=...)`` as a sorted tuple of Python floats. Keras takes any list of numbers
+    (a tuple, a 1-D array), unsorted, repeated or outside [0, 1], and sorts it; it fails on a lone
+    number, strings or None. A NaN, which Keras takes but cannot sort, and bools are refused too."""
+    if isinstance(thresholds, np.ndarray) and thresholds.ndim == 1:
+        thresholds = thresholds.tolist()
+    if not isinstance(thresholds, (list, tuple)):
+        raise TypeError(f"AUC: thresholds: expected a list of numbers (-1e-7 and 1 + 1e-7 are added at the "
+                        f"ends), got {thresholds!r:.80}; for evenly spaced ones give num_thresholds")
+    values = []
+    for value in thresholds:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"AUC: thresholds: expected a list of numbers, got {value!r:.80} in it")
+        if math.isnan(value):
+            raise ValueError(f"AUC: thresholds: expected numbers, got NaN in {thresholds!r:.80}")
+        values.append(float(value))
+    if len(values) + 2 > MAX_THRESHOLDS:
+        raise ValueError(f"AUC: thresholds: expected at most {MAX_THRESHOLDS - 2} values, got {len(values)}")
+    return tuple(sorted(values))
+
+
+def _evenly_spaced(inner):
+    """Keras' ``is_evenly_distributed_thresholds`` of 0, ``inner``, 1: then Keras counts by buckets,
+    as for ``num_thresholds`` (``threshold_counts``), and otherwise compares every output with every
+    threshold (``listed_threshold_counts``). The two differ on outputs outside [0, 1] (the buckets
+    clip them), so the same rule, tolerance included, picks the same way."""
+    points = np.array([0.0, *inner, 1.0])
+    n = len(points)
+    if n < 3:
+        return False
+    return bool(np.allclose(points, np.arange(n, dtype=np.float32) / (n - 1), atol=1e-7))
+
+
+def _label_weights(label_weights):
+    """``AUC(label_weights=...)`` as a tuple of Python floats: one finite, non-negative number per
+    output unit (a list, a tuple or a 1-D array)."""
+    array = np.asarray(label_weights) if isinstance(label_weights, (list, tuple, np.ndarray)) else None
+    if array is None or array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iuf":
+        raise TypeError(f"AUC: label_weights: expected a list of numbers, one per output unit, got "
+                        f"{label_weights!r:.80}")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError(f"AUC: label_weights: expected finite, non-negative numbers, got {label_weights!r:.80}")
+    return tuple(float(w) for w in array)
 
 
 def threshold_counts(positive, p, num_thresholds, weights=None, per_unit=False, below_first=True):
@@ -327,13 +429,53 @@ def threshold_counts(positive, p, num_thresholds, weights=None, per_unit=False, 
     bucket = xp.where(bucket > 0, bucket, 0).astype(np.intp)
     if per_unit:        # one row of T buckets per unit: unit u's in u*T .. u*T + T-1
         bucket = bucket + xp.arange(units) * t
-    ones = xp.ones(p.shape) if weights is None else weights
+    tp, fp = _above(positive, bucket, counted, t, units, weights, xp)
+    return _with_negatives(tp, fp, positive, weights, per_unit, xp)
+
+
+def listed_threshold_counts(positive, p, thresholds, weights=None, per_unit=False):
+    """``(tp, fp, fn, tn)`` at each of ``thresholds`` (any numbers, in any order), as
+    ``threshold_counts`` gives them: an output counts at a threshold when it is strictly above it,
+    compared in the outputs' dtype (Keras compares in float32), without clipping; a NaN output is
+    above none. Keras' way for thresholds that are not evenly spaced.
+
+    Rather than compare all n outputs with all T thresholds (an (T, n) table, as Keras does), each
+    output is put in the bucket of how many of the sorted thresholds lie below it (a binary search):
+    O(n log T) time and O(n + T) memory.
+    """
+    xp = backend.get_array_module(p)
+    t, units = len(thresholds), (p.shape[1] if per_unit else 1)
+    values = np.asarray(thresholds, dtype=p.dtype)
+    order = np.argsort(values, kind="stable")
+    # an output above k of the sorted thresholds is above sorted thresholds 0 .. k-1: bucket k-1
+    # (-1: above none, left out of the counts)
+    bucket = xp.searchsorted(xp.asarray(values[order]), p, side="left") - 1
+    counted = (bucket >= 0) & ~xp.isnan(p)
+    bucket = xp.where(counted, bucket, 0)
+    if per_unit:
+        bucket = bucket + xp.arange(units) * t
+    tp, fp = _above(positive, bucket, counted, t, units, weights, xp)
+    # back from sorted order to the thresholds' own: threshold i is the rank[i]-th smallest
+    rank = np.argsort(order, kind="stable")
+    return _with_negatives(tp[rank], fp[rank], positive, weights, per_unit, xp)
+
+
+def _above(positive, bucket, counted, t, units, weights, xp):
+    """Weighted counts of positive and negative targets whose output is above each of ``t``
+    thresholds (arrays of shape (t, units)), from each output's ``bucket`` (unit u's buckets are
+    u*t .. u*t + t-1; bucket i: above thresholds 0..i) where ``counted``."""
+    ones = xp.ones(bucket.shape) if weights is None else weights
     # (float64 always: NumPy's bincount of no values gives integers, weights or not)
     per_bucket = [backend.to_numpy(xp.bincount(bucket[mask & counted].reshape(-1), minlength=t * units,
                                                weights=ones[mask & counted].reshape(-1)))
                   .astype(np.float64).reshape(units, t).T for mask in (positive, ~positive)]
     # above threshold i: the outputs in buckets i and higher
-    tp, fp = (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+    return (np.cumsum(counts[::-1], axis=0)[::-1] for counts in per_bucket)
+
+
+def _with_negatives(tp, fp, positive, weights, per_unit, xp):
+    """``(tp, fp, fn, tn)`` from the counts above each threshold and the targets' totals."""
+    ones = xp.ones(positive.shape) if weights is None else weights
     axis = 0 if per_unit else None          # per unit, or over every output value
     positives = backend.to_numpy((ones * positive).sum(axis=axis))
     negatives = backend.to_numpy((ones * ~positive).sum(axis=axis))
