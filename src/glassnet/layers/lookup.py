@@ -204,7 +204,19 @@ class IntegerLookup(Layer):
                 break
             if isinstance(batch, tuple) and batch and not single:
                 batch = batch[0]                # (x, y) from a dataset: the x
-            values = self._values(host_array(batch), "adapt: data" if single else f"adapt: batch {i}")
+            where = "adapt: data" if single else f"adapt: batch {i}"
+            try:
+                array = host_array(batch)
+            except ValueError as error:
+                if "inhomogeneous" not in str(error):
+                    raise
+                # Keras adapts to a tf.ragged tensor (label lists of different lengths); NumPy's own
+                # "inhomogeneous shape" error named neither the layer nor the way round it
+                raise ValueError(f"{self.describe()}: {where}: its samples have different lengths (a ragged "
+                                 f"list, which Keras takes as a tf.ragged tensor) and cannot be one array; "
+                                 f"pass one array per sample as batches, adapt(np.array(s) for s in samples), "
+                                 f"and call the layer on each sample") from None
+            values = self._values(array, where)
             if values.size == 0:
                 continue
             # rows are the documents tf_idf counts (Keras): an array's 1-D values one each, a batch's one in all

@@ -419,6 +419,10 @@ class Optimizer:
         update then raises, before it changes any weight."""
         step = getattr(self, "iterations", 0)
         rate = self.schedule(step)
+        # a NumPy port of a Keras schedule (ops.where -> np.where, ops.cos -> np.cos) returns a 0-d
+        # array, the scalar tensor Keras takes: read as its one number (a bool array stays refused)
+        if isinstance(rate, np.ndarray) and rate.ndim == 0 and rate.dtype.kind in "iuf":
+            rate = rate.item()
         if not (isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < math.inf):
             if not strict:
                 return

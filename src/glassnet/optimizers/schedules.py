@@ -32,7 +32,8 @@ from .._validation import check_flag, check_number
 
 
 class LearningRateSchedule(_settings.Setting):
-    """The base: a subclass defines ``__call__(step) -> float`` (a rate >= 0) and ``get_config()``
+    """The base: a subclass defines ``__call__(step) -> float`` (a rate >= 0; a 0-d NumPy array,
+    what ``np.where`` returns, is read as its number) and ``get_config()``
     (its constructor's arguments, JSON values). A model file stores the built-in ones by their
     config, and one of yours once registered with ``glassnet.saving.register_serializable``: a
     built-in optimizer given it saves, loads and resumes with it."""
