@@ -2,9 +2,7 @@
 model's seed does not derive: configs record their origin ("seed_origin", glassnet._seeding), so
 that clone_model, from_config and model_from_json start where a fresh copy of the model starts,
 initial weights and Dropout's draws alike. Configs of other models are as they were."""
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -12,6 +10,8 @@ import pytest
 import glassnet as gn
 from glassnet.errors import ModelFileError
 from glassnet.layers import Dense, Dropout, Input
+
+from crafted_files import rewrite_config
 
 X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
 
@@ -199,19 +199,6 @@ def test_a_file_with_origins_loads_with_its_weights_and_its_clone_starts_fresh(t
     _assert_same_start(_seq_in_seq_lazy(), _clone(loaded))
 
 
-def _rewrite_config(path, edit):
-    with zipfile.ZipFile(path) as z:
-        members = {info.filename: z.read(info) for info in z.infolist()}
-    meta = json.loads(np.lib.format.read_array(io.BytesIO(members["config.npy"])).tobytes())
-    edit(meta)
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    members["config.npy"] = buffer.getvalue()
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-
-
 BAD = {
     "not a dict": "x",
     "empty": {},
@@ -248,7 +235,7 @@ def test_a_bad_origin_is_refused_by_name(value, tmp_path):
     with pytest.raises(ModelFileError, match="'seed_origin' "):
         gn.models.model_from_json(json.dumps(spec))
     model.save(tmp_path / "m.npz")
-    _rewrite_config(tmp_path / "m.npz", lambda meta: meta["model"]["layers"][0].update(seed_origin=value))
+    rewrite_config(tmp_path / "m.npz", lambda meta: meta["model"]["layers"][0].update(seed_origin=value))
     with pytest.raises(ModelFileError, match="'seed_origin' "):
         gn.load_model(tmp_path / "m.npz")
 

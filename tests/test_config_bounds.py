@@ -2,11 +2,7 @@
 terabytes or loop for hours (security review): refused by name when the model is built for its
 input shape (``glassnet._bounds.MAX_SAMPLE_VALUES``), or, where Keras takes them, computed within
 what the input holds. No test here allocates more than a few megabytes; each runs under an alarm."""
-import io
 import json
-import signal
-import zipfile
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -16,39 +12,9 @@ from glassnet import ModelFileError
 from glassnet._bounds import MAX_SAMPLE_VALUES, check_output
 from glassnet.gradcheck import check_layer
 
+from crafted_files import rewrite_config, within
+
 L = gn.layers
-
-
-@contextmanager
-def _within(seconds):
-    """Fail instead of hanging or swapping (the unbounded code allocates terabytes or loops for hours)."""
-    def stop(*_):
-        raise TimeoutError(f"took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _npy(array):
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _rewritten(path, change):
-    """The model file at ``path`` with its JSON config changed by ``change(meta)``, written back."""
-    with zipfile.ZipFile(path) as z:
-        parts = {info.filename: z.read(info) for info in z.infolist()}
-    meta = json.loads(np.load(io.BytesIO(parts["config.npy"])).tobytes())
-    change(meta)
-    parts["config.npy"] = _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
 
 
 # (a layer with ordinary settings, the input sample shape, the setting crafted and its value)
@@ -96,8 +62,8 @@ def test_a_crafted_file_is_refused_by_name_at_load(tmp_path, make, shape, key, v
 
     def craft(meta):
         meta["model"]["layers"][-1]["config"][key] = value
-    _rewritten(path, craft)
-    with _within(20), pytest.raises((ModelFileError, ValueError), match=rf"{name}.*{key}") as refusal:
+    rewrite_config(path, craft)
+    with within(20), pytest.raises((ModelFileError, ValueError), match=rf"{name}.*{key}") as refusal:
         gn.load_model(path)
     assert "MAX_SAMPLE_VALUES" in str(refusal.value)
 
@@ -108,33 +74,33 @@ def test_a_crafted_config_is_refused_by_name_from_config_and_json(make, shape, k
     config = model.get_config()
     config["layers"][-1]["config"][key] = value
     name = type(model.layers[-1]).__name__
-    with _within(20), pytest.raises(ValueError, match=rf"{name}.*{key}"):
+    with within(20), pytest.raises(ValueError, match=rf"{name}.*{key}"):
         gn.Sequential.from_config(config)
     description = json.dumps({"class_name": "Sequential", "config": config})
-    with _within(20), pytest.raises((ModelFileError, ValueError), match=rf"{name}.*{key}"):
+    with within(20), pytest.raises((ModelFileError, ValueError), match=rf"{name}.*{key}"):
         gn.models.model_from_json(description)
 
 
 def test_a_layer_on_its_own_and_a_functional_graph_are_bounded_too():
     x = np.ones((1, 8, 8, 3), np.float32)
     layer = gn.layers.deserialize({"class_name": "UpSampling2D", "config": {"size": [10 ** 5, 10 ** 5]}})
-    with _within(20), pytest.raises(ValueError, match=r"UpSampling2D.*\(800000, 800000, 3\).*MAX_SAMPLE_VALUES = 4,294,967,296"):
+    with within(20), pytest.raises(ValueError, match=r"UpSampling2D.*\(800000, 800000, 3\).*MAX_SAMPLE_VALUES = 4,294,967,296"):
         layer(x)
     inputs = L.Input((4,))
-    with _within(20), pytest.raises(ValueError, match="RepeatVector.*n=1000000000"):
+    with within(20), pytest.raises(ValueError, match="RepeatVector.*n=1000000000"):
         L.RepeatVector(10 ** 11)(inputs)
     # a nested model's layers are built with the outer model's
-    with _within(20), pytest.raises(ValueError, match="RepeatVector"):
+    with within(20), pytest.raises(ValueError, match="RepeatVector"):
         gn.Sequential([L.Dense(4, input_dim=3), gn.Sequential([L.RepeatVector(10 ** 11)])])
 
 
 def test_lookup_and_text_layers_refuse_vectors_padded_to_a_crafted_max_tokens_as_they_are_made():
     # "tf_idf" pads its weights to max_tokens in the constructor: refused before, by name
-    with _within(20), pytest.raises(ValueError, match="StringLookup.*max_tokens=10000000000"):
+    with within(20), pytest.raises(ValueError, match="StringLookup.*max_tokens=10000000000"):
         gn.layers.deserialize({"class_name": "StringLookup", "config": {
             "max_tokens": 10 ** 10, "pad_to_max_tokens": True, "output_mode": "tf_idf",
             "vocabulary": ["a"], "idf_weights": [1.0]}})
-    with _within(20), pytest.raises(ValueError, match="TextVectorization.*max_tokens"):
+    with within(20), pytest.raises(ValueError, match="TextVectorization.*max_tokens"):
         gn.layers.deserialize({"class_name": "TextVectorization", "config": {
             "max_tokens": 10 ** 10, "pad_to_max_tokens": True, "output_mode": "multi_hot"}})
     # in "int" mode max_tokens sizes nothing
@@ -164,9 +130,9 @@ def test_a_same_pool_far_larger_than_the_image_loads_and_predicts_at_once(tmp_pa
     for make, expected in ((lambda: L.MaxPooling2D(2, padding="same"), x.max(axis=(1, 2), keepdims=True)),
                            (lambda: L.AveragePooling2D(2, padding="same"), x.mean(axis=(1, 2), keepdims=True))):
         _, path = _saved(tmp_path, make, (8, 8, 3))
-        _rewritten(path, lambda meta: meta["model"]["layers"][-1]["config"].update(
+        rewrite_config(path, lambda meta: meta["model"]["layers"][-1]["config"].update(
             pool_size=[10 ** 5, 10 ** 5], strides=[10 ** 5, 10 ** 5]))
-        with _within(20):        # 10**10 window offsets looped before
+        with within(20):        # 10**10 window offsets looped before
             out = gn.load_model(path).predict(x, verbose=0)
         np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
@@ -200,13 +166,13 @@ def test_huge_same_pools_match_keras(keras, rng):
                                    (L.AveragePooling2D, keras.layers.AveragePooling2D,
                                     dict(pool_size=(10 ** 5, 3), strides=(2, 2)))):
         expected = np.asarray(theirs(padding="same", **settings)(x))
-        with _within(20):
+        with within(20):
             np.testing.assert_allclose(ours(padding="same", **settings)(x), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_adaptive_pooling_to_more_outputs_than_inputs_loops_per_distinct_window(keras, rng):
     x = rng.standard_normal((2, 8, 3)).astype(np.float32)
-    with _within(20):         # 10**6 windows looped in Python before
+    with within(20):         # 10**6 windows looped in Python before
         y = L.AdaptiveMaxPooling1D(10 ** 6)(x)
     assert y.shape == (2, 10 ** 6, 3)
     np.testing.assert_array_equal(y[:, ::125_000], x)             # each input pixel's run starts so

@@ -1,28 +1,15 @@
 """Review of the build-time bounds (glassnet._bounds): crafted numbers that still sized huge arrays.
 No test here allocates more than a few megabytes; each runs under an alarm."""
 import json
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 import glassnet as gn
 
+from crafted_files import within
+
 L = gn.layers
-
-
-@contextmanager
-def _within(seconds):
-    def stop(*_):
-        raise TimeoutError(f"took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _attention_json(steps=128, **settings):
@@ -37,7 +24,7 @@ def _attention_json(steps=128, **settings):
 def test_attention_heads_from_a_config_are_refused_by_name():
     # num_heads=10**6 on 128 steps of 1 feature: 4 * 10**6 weights (under model_from_json's cap),
     # but scores of 10**6 x 128 x 128 = 1.6 * 10**10 numbers a sample (61 GiB): predict allocated them
-    with _within(20), pytest.raises(ValueError, match=r"num_heads=1000000.*MAX_SAMPLE_VALUES"):
+    with within(20), pytest.raises(ValueError, match=r"num_heads=1000000.*MAX_SAMPLE_VALUES"):
         gn.io.model_from_json(_attention_json(num_heads=10 ** 6))
 
 
@@ -45,15 +32,15 @@ def test_attention_projections_from_a_config_are_refused_by_name():
     # heads x key_dim of 2 * 10**7 (4 * 10**7 weights for 1 feature, under model_from_json's cap)
     # projected over 256 steps: 5.1 * 10**9 numbers a sample in the queries, and as many in the keys;
     # the scores (heads x 256 x 256) stay small with 2 heads
-    with _within(20), pytest.raises(ValueError, match=r"key_dim=10000000.*MAX_SAMPLE_VALUES"):
+    with within(20), pytest.raises(ValueError, match=r"key_dim=10000000.*MAX_SAMPLE_VALUES"):
         gn.io.model_from_json(_attention_json(256, num_heads=2, key_dim=10 ** 7, value_dim=1, use_bias=False))
 
 
 def test_attention_heads_refused_at_an_eager_first_call():
     x = np.ones((1, 128, 1), np.float32)
-    with _within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
+    with within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
         L.MultiHeadAttention(10 ** 6, 1)(x, x)
-    with _within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
+    with within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
         L.GroupedQueryAttention(head_dim=1, num_query_heads=10 ** 6, num_key_value_heads=1)(x, x)
 
 
@@ -95,7 +82,7 @@ def test_resize_layers_name_themselves_for_samples_that_are_not_images(make, sha
 def test_preprocessing_layers_called_alone_are_bounded(config, call):
     # called on raw values these layers encode them in their own __call__, never reaching the
     # first-call check of Layer.__call__: a deserialized config allocated (1, 10**10) vectors (75 GiB)
-    with _within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
+    with within(20), pytest.raises(ValueError, match=r"MAX_SAMPLE_VALUES"):
         call(gn.layers.deserialize(config))
 
 

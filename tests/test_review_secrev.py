@@ -1,9 +1,7 @@
 """Review (secrev): model files and configs that would make loading, or the first training step
 after it, take minutes: costly weight-name patterns multiplied (by their number, by the weights'
 names) and configs of thousands of layers."""
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -12,27 +10,11 @@ import glassnet as gn
 from glassnet import ModelFileError
 from glassnet.optimizers.base import check_patterns
 
+from crafted_files import rewrite_config
+
 # each alone is under the bound of one pattern (3.4e8 steps on a name of 1000 characters, about
 # 0.2 s per name), so it is kept; searching long names with many of them takes that many times as long
 COSTLY = "a{0,1000}a{0,1000}b"
-
-
-def _npy(array):
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _rewritten(path, change):
-    """The model file at ``path`` with its JSON config changed by ``change(meta)``, written back."""
-    with zipfile.ZipFile(path) as z:
-        parts = {info.filename: z.read(info) for info in z.infolist()}
-    meta = json.loads(np.load(io.BytesIO(parts["config.npy"])).tobytes())
-    change(meta)
-    parts["config.npy"] = _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
 
 
 def test_patterns_each_under_the_bound_are_refused_together():
@@ -51,7 +33,7 @@ def test_a_file_of_many_costly_patterns_is_refused(tmp_path):
 
     def many(meta):
         meta["model"]["compile"]["optimizer"]["exclude_from_weight_decay"] = [f"{COSTLY}{i}" for i in range(10)]
-    _rewritten(path, many)
+    rewrite_config(path, many)
     with pytest.raises(ModelFileError, match="exclude_from_weight_decay"):
         gn.load_model(path)
 
@@ -79,7 +61,7 @@ def test_a_file_of_a_costly_pattern_over_many_long_names_is_refused_at_load(tmp_
 
     def costly(meta):
         meta["model"]["compile"]["optimizer"]["exclude_from_weight_decay"] = [COSTLY]
-    _rewritten(path, costly)
+    rewrite_config(path, costly)
     with pytest.raises(ModelFileError, match="exclude_from_weight_decay"):
         gn.load_model(path)
 
@@ -110,7 +92,7 @@ def test_a_file_of_thousands_of_tiny_layers_is_refused_before_making_them(tmp_pa
         meta["model"]["layers"] *= MAX_LAYERS + 1
         meta["trainable"] *= MAX_LAYERS + 1
         meta["rng_states"]["layers"] *= MAX_LAYERS + 1
-    _rewritten(path, many)
+    rewrite_config(path, many)
     with pytest.raises(ModelFileError, match="layers"):
         gn.load_model(path)
     description = json.dumps({"class_name": "Sequential", "config": {

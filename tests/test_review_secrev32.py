@@ -1,11 +1,7 @@
 """Review (secrev32): configs (JSON, model files) of a few bytes a call that make loading hang or
 allocate gigabytes: a graph of millions of calls of one layer, a lookup layer's count of OOV
 indices, a TextVectorization's ngrams."""
-import io
 import json
-import signal
-import zipfile
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -14,21 +10,9 @@ import glassnet as gn
 from glassnet import ModelFileError
 from glassnet.io import MAX_LAYERS
 
+from crafted_files import rewrite_config, within
+
 _RELU = {"class_name": "ReLU", "config": {"name": "re_lu"}}
-
-
-@contextmanager
-def _within(seconds):
-    """Fail instead of hanging (the unfixed code takes minutes)."""
-    def stop(*_):
-        raise TimeoutError(f"took more than {seconds} s")
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _description(layers, input_shape, **extra):
@@ -48,9 +32,9 @@ def test_a_description_of_more_calls_than_a_file_holds_is_refused_before_replayi
     functional = json.dumps({"class_name": "Model", "config": {
         "name": "m", "seed": 0, "dtype": "float32", "input_shape": [3], "layers": [_RELU], "compile": None,
         "calls": [0] * n, "inbound": [[k - 1] for k in range(n)], "inputs": [{"name": "x", "shape": [3]}]}})
-    with _within(20), pytest.raises(ModelFileError, match="calls"):
+    with within(20), pytest.raises(ModelFileError, match="calls"):
         gn.models.model_from_json(functional)
-    with _within(20), pytest.raises(ModelFileError, match="calls"):
+    with within(20), pytest.raises(ModelFileError, match="calls"):
         gn.models.model_from_json(_description([_RELU], [3], graph=_graph(n)))
 
 
@@ -60,18 +44,12 @@ def test_a_file_of_more_calls_than_it_holds_is_refused(tmp_path):
     model = gn.Model(x, relu(relu(x)))
     path = tmp_path / "m.npz"
     model.save(path)
-    with zipfile.ZipFile(path) as z:
-        parts = {info.filename: z.read(info) for info in z.infolist()}
-    meta = json.loads(np.load(io.BytesIO(parts["config.npy"])).tobytes())
-    meta["model"]["calls"] = [0] * (MAX_LAYERS + 1)
-    meta["model"]["inbound"] = [[k - 1] for k in range(MAX_LAYERS + 1)]
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    parts["config.npy"] = buffer.getvalue()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    with _within(20), pytest.raises(ModelFileError, match="calls"):
+
+    def many_calls(meta):
+        meta["model"]["calls"] = [0] * (MAX_LAYERS + 1)
+        meta["model"]["inbound"] = [[k - 1] for k in range(MAX_LAYERS + 1)]
+    rewrite_config(path, many_calls)
+    with within(20), pytest.raises(ModelFileError, match="calls"):
         gn.load_model(path)
 
 
@@ -80,7 +58,7 @@ def test_a_sequential_graph_of_many_calls_is_checked_in_linear_time():
     from glassnet.describing import check_graph_config
     relu = gn.layers.ReLU()
     n = 300_000
-    with _within(20):
+    with within(20):
         calls, inbound, _, _ = check_graph_config(_graph(n), [relu])
     assert len(calls) == n
 
@@ -101,9 +79,9 @@ def test_a_config_of_a_billion_oov_indices_is_refused_before_listing_them(name, 
     # each OOV index is a special token listed at once: 3 * 10**8 made load_model allocate GBs
     # (10**12, the MemoryError of a list that cannot be made)
     entry = {"class_name": name, "config": {"num_oov_indices": 10 ** 12, "vocabulary": vocabulary}}
-    with _within(20), pytest.raises(ModelFileError, match="num_oov_indices"):
+    with within(20), pytest.raises(ModelFileError, match="num_oov_indices"):
         gn.models.model_from_json(_description([entry], [1]))
-    with _within(20), pytest.raises(ValueError, match="num_oov_indices"):
+    with within(20), pytest.raises(ValueError, match="num_oov_indices"):
         gn.layers.deserialize(entry)
     # a config within the cap still loads, as the layer itself
     entry["config"]["num_oov_indices"] = 3
@@ -115,7 +93,7 @@ def test_a_config_of_absurd_ngrams_is_refused(ngrams):
     # ngrams=n lists the widths 1..n at once (gigabytes from a few bytes); a million widths made
     # each text's tokens joined a million times over at predict
     entry = {"class_name": "TextVectorization", "config": {"ngrams": ngrams, "vocabulary": ["a", "b"]}}
-    with _within(20), pytest.raises(ValueError, match="ngrams"):
+    with within(20), pytest.raises(ValueError, match="ngrams"):
         gn.layers.deserialize(entry)
 
 
