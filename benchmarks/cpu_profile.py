@@ -109,7 +109,6 @@ def profile_torch(task, data_path, epochs):
     """{"step": seconds per step without the profiler, "ops": [(name, seconds per step, calls per
     step), ...] by own CPU time}, the same loop as ``peers/torch_runner.py``."""
     import torch
-    import torch.nn.functional as F
     import torch_runner
     X, y, _, _, weights = load(data_path, task)
     torch.manual_seed(task["train_seed"])
@@ -117,20 +116,8 @@ def profile_torch(task, data_path, epochs):
     if len(task["input_shape"]) == 3:     # NHWC -> NCHW, once
         X = X.transpose(0, 3, 1, 2)
     X = torch.from_numpy(np.ascontiguousarray(X))
-    if task["loss"] == "categorical_crossentropy":
-        Y, loss_fn = torch.from_numpy(y), F.cross_entropy
-    elif task["loss"] == "binary_crossentropy":
-        Y, loss_fn = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)), F.binary_cross_entropy_with_logits
-    else:                                   # squared_error: half the summed squares over samples
-        Y = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
-        half_k = 0.5 * Y.shape[1]
-
-        def loss_fn(out, target):
-            return half_k * F.mse_loss(out, target)
-    if task["optimizer"] == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=task["lr"])
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=task["lr"], eps=task["adam_epsilon"])
+    Y, loss_fn = torch_runner.targets_and_loss(task, y)
+    opt = torch_runner.optimizer(task, model)
     n, bs = X.shape[0], task["batch_size"]
     per_epoch = -(-n // bs)
     steps = epochs * per_epoch

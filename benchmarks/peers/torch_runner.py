@@ -66,6 +66,28 @@ def build(task, weights):
     return nn.Sequential(*modules)
 
 
+def targets_and_loss(task, y):
+    """``(Y, loss_fn)``: the labels ``y`` as the tensor the task's loss reads, and that loss on the
+    network's logits (the output activation fused into it), averaged over the batch as glassnet's."""
+    if task["loss"] == "categorical_crossentropy":
+        return torch.from_numpy(y), F.cross_entropy                   # int64 labels
+    Y = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+    if task["loss"] == "binary_crossentropy":
+        return Y, F.binary_cross_entropy_with_logits
+    half_k = 0.5 * Y.shape[1]                                         # squared_error: sum/(2n)
+
+    def loss_fn(out, target):
+        return half_k * F.mse_loss(out, target)
+    return Y, loss_fn
+
+
+def optimizer(task, model):
+    """The task's optimizer over ``model``'s parameters (Adam with the epsilon every framework uses)."""
+    if task["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=task["lr"])
+    return torch.optim.Adam(model.parameters(), lr=task["lr"], eps=task["adam_epsilon"])
+
+
 def run(task, X, y, Xt, yt, weights):
     torch.manual_seed(task["train_seed"])
     model = build(task, weights)
@@ -74,22 +96,8 @@ def run(task, X, y, Xt, yt, weights):
     X = torch.from_numpy(np.ascontiguousarray(X))
     Xt = torch.from_numpy(np.ascontiguousarray(Xt))
     loss_name = task["loss"]
-    if loss_name == "categorical_crossentropy":
-        Y = torch.from_numpy(y)                                  # int64 labels
-        loss_fn = F.cross_entropy
-    elif loss_name == "binary_crossentropy":
-        Y = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
-        loss_fn = F.binary_cross_entropy_with_logits
-    else:                                                        # squared_error: sum/(2n)
-        Y = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
-        half_k = 0.5 * Y.shape[1]
-
-        def loss_fn(out, target):
-            return half_k * F.mse_loss(out, target)
-    if task["optimizer"] == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=task["lr"])
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=task["lr"], eps=task["adam_epsilon"])
+    Y, loss_fn = targets_and_loss(task, y)
+    opt = optimizer(task, model)
     n, bs, epochs = X.shape[0], task["batch_size"], task["epochs"]
     orders = shared_orders(task)
     rss_before = rss_mib()
