@@ -5,12 +5,14 @@
     glassnet train --config examples/moons.toml     # seed 000's list-of-dicts architecture in TOML
     glassnet predict runs/m/model.npz points.csv    # labels and probabilities, or a regressor's outputs
     glassnet info runs/m/model.npz                  # summary and compile settings
+    glassnet info model.npz --import mylayers       # a model with layers of your own: import them first
 
 Every failure the user can cause (a bad option, dataset, layer spec, CSV or model file, a missing
 optional extra) is reported as one ``glassnet: error: ...`` line on stderr with exit status 2.
 """
 import argparse
 import codecs
+import contextlib
 import csv
 import io
 import os
@@ -26,7 +28,7 @@ from ._cli_settings import (PRESETS, SETTINGS, build_model, parse_batch_size, pa
                             read_config, resolve_settings, targets_for)
 from ._validation import check_positive_int
 from .callbacks import LambdaCallback
-from .errors import ModelFileError, NonFiniteError
+from .errors import ModelFileError, NonFiniteError, UnknownObjectError
 
 __all__ = ["main", "run", "make_parser", "train", "predict", "info", "write_outputs", "read_features",
            "is_classifier", "prediction_table", "csv_text", "every_nth_epoch", "CLIError", "PRESETS",
@@ -305,22 +307,70 @@ def info(model_path):
     print(f"seed: {model.seed}\nepochs trained: {epochs}")
 
 
+def _registered_text(spec):
+    """A loss's or optimizer's entry in a config as it reads: a built-in's name as it is, a class of
+    the user's own (``{"registered_name": ..., "config": {...}}``) as ``Name(key=value, ...)``."""
+    if not isinstance(spec, dict):
+        return spec
+    settings = ", ".join(f"{k}={v}" for k, v in (spec.get("config") or {}).items() if v is not None)
+    return f"{spec['registered_name']}({settings})"
+
+
 def _print_compile(model, compiled):
     """The loss, optimizer and metrics ``compiled`` (the model's config's "compile") records."""
     opt = compiled["optimizer"]
+    if "registered_name" in opt:            # an optimizer of the user's own: its name, its settings
+        opt = {"name": opt["registered_name"], **opt.get("config", {})}
     # a schedule as it reads in code, ExponentialDecay(...), not as its config dict
     opt_args = ", ".join(f"{k}={model.optimizer.schedule!r}" if k == "learning_rate" and model.optimizer.schedule
                          is not None else f"{k}={v}" for k, v in opt.items() if k != "name")
     if isinstance(compiled["loss"], list):      # one per output (glassnet.outputs): "name x weight"
-        loss = ", ".join(f"{name}: {spec}" + "".join(f" {key}={value}" for key, value in (changed or {}).items())
+        loss = ", ".join(f"{name}: {_registered_text(spec)}" + "".join(f" {key}={value}" for key, value in (changed or {}).items())
                          + (f" x {weight:g}" if weight != 1 else "") for name, spec, weight, changed in
                          zip(model._output_labels(), compiled["loss"], compiled["loss_weights"],
                              compiled.get("loss_config") or [None] * len(compiled["loss"])))
     else:
-        loss = compiled["loss"] + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
+        loss = _registered_text(compiled["loss"]) + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
         loss += f" x {compiled['loss_weights']:g}" if compiled.get("loss_weights") is not None else ""
     print(f"loss: {loss}\noptimizer: {opt['name']}({opt_args}), "
           f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
+
+
+def import_modules(names):
+    """Import each of ``names`` (``--import``): a module name, found as ``python -m`` finds it (the
+    working folder first), or a path to a ``.py`` file. Its classes and functions register
+    themselves as they are defined (a ``Layer`` subclass), or by its ``register_serializable``
+    decorators, so that a model file naming them can be read.
+
+    Why an option: a model file never holds code, and loading one never imports what it names (a
+    file could name any module); the user names the module to run, as ``custom_objects=`` does in
+    Python."""
+    import importlib
+    import importlib.util
+    for name in names:
+        if name.endswith(".py"):
+            if not os.path.isfile(name):
+                raise CLIError(f"--import: {name!r} is not a file")
+            spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(name))[0], name)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module        # as an import would: its classes' pickling, dataclasses
+            spec.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path and "" not in sys.path:      # the `glassnet` script's path lacks it
+                sys.path.insert(0, os.getcwd())
+            importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def _unknown_names_as_usage(command):
+    """A model file that names a class or function of the user's own, unknown here: say how to give
+    it from the command line (the library's message suggests ``custom_objects=``, a Python argument)."""
+    try:
+        yield
+    except UnknownObjectError as exc:
+        raise CLIError(f"{exc.name[:100]!r} is a class or function of your own, which the model file names and "
+                       f"glassnet does not know: give the module that defines or registers it, 'glassnet {command} "
+                       f"--import MODULE' (a module name, or a path to its .py file)") from None
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -354,6 +404,10 @@ def make_parser():
     p.add_argument("--out", help="write the predictions to this CSV instead of printing them")
     i = sub.add_parser("info", help="print a saved model's summary and compile settings")
     i.add_argument("model")
+    for command in (p, i):
+        command.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                             help="import a module of your own first (a name, or a path to its .py file): one "
+                             "that defines or registers the layers, losses or metrics the model file names")
     d = sub.add_parser("demo", help="train seed 000's moons network and write its plots")
     d.add_argument("--out", default="glassnet-demo", help="output folder (default glassnet-demo)")
     d.add_argument("--epochs", type=int, help="fewer epochs for a quicker look (default 200)")
@@ -372,9 +426,13 @@ def run(args):
         finally:                                # main() may run inside a longer program (the tests)
             backend.set_backend(previous)
     elif args.command == "predict":
-        predict(args.model, args.data, args.out)
+        import_modules(args.imports)
+        with _unknown_names_as_usage("predict"):
+            predict(args.model, args.data, args.out)
     elif args.command == "info":
-        info(args.model)
+        import_modules(args.imports)
+        with _unknown_names_as_usage("info"):
+            info(args.model)
     else:
         settings = {"seed": 0, "dataset": "moons", **PRESETS["moons"]}
         if args.epochs is not None:            # checked before the banner: an error is one line

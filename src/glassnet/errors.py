@@ -17,3 +17,24 @@ class NonFiniteError(FloatingPointError):
 
 class ModelFileError(ValueError):
     """A file given to ``load_model`` is not a glassnet model file this version can read."""
+
+    def prefixed(self, prefix):
+        """The same error, of the same class, its message after ``prefix`` (where it was read)."""
+        return ModelFileError(prefix + str(self))
+
+
+class UnknownObjectError(ModelFileError):
+    """A model file names a class or function of the user's own (a layer, loss, metric...) that is
+    neither built in nor registered in this process. ``name`` is the name the file gives it.
+
+    It is a ``ModelFileError``: the file cannot be read as things stand, but it may be fine. Define
+    or import the class before loading (or pass ``custom_objects=``); the ``glassnet`` command's
+    ``--import`` imports the module that defines it.
+    """
+
+    def __init__(self, message, name):
+        super().__init__(message)
+        self.name = name
+
+    def prefixed(self, prefix):
+        return UnknownObjectError(prefix + str(self), self.name)

@@ -82,7 +82,7 @@ from ._saveable import check_saveable
 from .describing import compile_arguments, take_seed_origin
 from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, MAX_CONFIG_BYTES, check_members, generator_from_state,
                          read_array, read_config, read_header)
-from .errors import ModelFileError
+from .errors import ModelFileError, UnknownObjectError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
 from .layers.catalog import load_all
 from .model import Sequential
@@ -138,7 +138,7 @@ def _model_from_config(spec, config, max_params):
         if len(config["layers"]) == len(model.layers):
             _restore_trainable(model, flags)
     except ModelFileError as exc:
-        raise ModelFileError(f"model_from_json: {exc}") from exc.__cause__
+        raise exc.prefixed("model_from_json: ") from exc.__cause__
     except Exception as exc:        # a layer's own checks of its config: all mean "not a valid description"
         raise ModelFileError(f"model_from_json: not a glassnet model description ({type(exc).__name__}: "
                              f"{str(exc)[:300]})") from exc
@@ -304,7 +304,7 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
         try:
             return _load(f, compile, max_bytes)
         except ModelFileError as exc:
-            raise ModelFileError(f"{caller}({path!r}): {exc}") from exc.__cause__
+            raise exc.prefixed(f"{caller}({path!r}): ") from exc.__cause__
         except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
             detail = str(exc)[:300]
             raise ModelFileError(f"{caller}({path!r}): not a readable glassnet model file "
@@ -409,9 +409,10 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
         cls = lookup(spec["class_name"])        # a registered name: never import or eval a name from a file
         if cls is None:
             load_all()          # the list below names every built-in class, not only those imported yet
-            raise ModelFileError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
-                                 f"(define or import a custom Layer subclass before loading, or pass "
-                                 f"custom_objects={{{spec['class_name'][:100]!r}: YourLayer}})")
+            raise UnknownObjectError(f"unknown layer class {spec['class_name'][:100]!r}; known: {sorted(LAYERS)} "
+                                     f"(define or import a custom Layer subclass before loading, or pass "
+                                     f"custom_objects={{{spec['class_name'][:100]!r}: YourLayer}})",
+                                     spec["class_name"])
         layer = cls.from_config(spec["config"])
         take_seed_origin(layer, spec)
         layer.add_weight = _capped(layer.add_weight, left, limit)
@@ -501,6 +502,8 @@ def _compile(model, settings):
                              f"them, one per output, for a model of several), got {loss_config!r:.200}")
     try:
         model.compile(**compile_arguments(settings))
+    except UnknownObjectError:          # a loss or metric of the user's own: its own message says what to do
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"cannot compile the saved settings ({exc}); load with compile=False "
                              f"and compile the model yourself") from exc

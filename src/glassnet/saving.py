@@ -48,7 +48,7 @@ import math
 import threading
 import warnings
 
-from .errors import ModelFileError
+from .errors import UnknownObjectError
 
 __all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
            "custom_object_scope", "CustomObjectScope", "get_custom_objects"]     # and load_model, save_model: lazily
@@ -299,9 +299,9 @@ def deserialize(entry, kind, bases, functions=False):
     name = entry["registered_name"]
     obj = get_registered_object(name)
     if obj is None:
-        raise ModelFileError(f"{kind}: {name[:100]!r} is not registered; the file names a class or function of your "
-                         f"own: {_how_to_register(name[:100])} and import that module before loading, or pass "
-                         f"custom_objects={{{name[:100]!r}: ...}} to load_model")
+        raise UnknownObjectError(f"{kind}: {name[:100]!r} is not registered; the file names a class or function of "
+                                 f"your own: {_how_to_register(name[:100])} and import that module before loading, "
+                                 f"or pass custom_objects={{{name[:100]!r}: ...}} to load_model", name)
     wanted = " or ".join(base.__name__ for base in bases)
     if "config" not in entry:
         if inspect.isclass(obj) or not functions:
