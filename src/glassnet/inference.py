@@ -13,7 +13,7 @@ from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from ._serial import serialized
 from .callbacks.base import CallbackList, check_callback_list
-from .feeding import is_batches, ran_out_warning, reading_feed, unpack
+from .feeding import is_batches, kind_of, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 from ._dictoutputs import as_dict
@@ -177,9 +177,9 @@ class InferenceMixin:
             self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
             stop = self._stopped(hooks, "stop_predicting")
-            # sized only for a PyDataset, whose steps are at most its length (a generator's steps
-            # may be any number, its data ending long before)
-            if out is None and not outputs and feed.indexed:
+            # sized only for a PyDataset or a DataLoader or Dataset of known length, whose steps are
+            # at most that (a generator's steps may be any number, its data ending long before)
+            if out is None and not outputs and feed.sized:
                 out = np.empty((feed.steps * len(result), *result.shape[1:]), dtype=result.dtype)
                 kind = self._rows_kind(result)
             if out is not None and self._rows_kind(result) == kind and filled + len(result) <= len(out):
@@ -215,12 +215,13 @@ class InferenceMixin:
         steps = check_positive_int(steps, "steps", allow_none=True)
         if not is_batches(x):
             if steps is not None:
-                raise ValueError(f"{call}: steps counts the batches of a PyDataset or a generator; for arrays "
-                                 f"give batch_size")
+                raise ValueError(f"{call}: steps counts the batches of a PyDataset, a DataLoader, a Dataset or a "
+                                 f"generator; for arrays give batch_size")
             return None
         for name, value in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight)):
             if value is not None:
-                raise ValueError(f"{call}: x is a {type(x).__name__} whose batches hold their own samples, "
+                kind = type(x).__name__ if kind_of(x) == "PyDataset" else kind_of(x)     # its class, or Keras' word
+                raise ValueError(f"{call}: x is a {kind} whose batches hold their own samples, "
                                  f"targets and weights: {name} should not be passed")
         return reading_feed(x, steps, call)
 
