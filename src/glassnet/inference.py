@@ -236,8 +236,9 @@ class InferenceMixin:
         chunks' values are averaged by their number of samples.
         ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras). ``verbose`` 1, 2 or
         "auto" also prints them on one line (Keras' last line); the default, 0, prints nothing.
-        x may be a ``PyDataset`` or a generator of batches ``(x, y)`` or ``(x, y, sample_weight)``
-        (no y then); ``steps`` batches of it, or all of them. ``callbacks`` (Keras'): their test
+        x may be a ``PyDataset``, a torch ``DataLoader``, a ``tf.data.Dataset`` or a generator of
+        batches ``(x, y)`` or ``(x, y, sample_weight)`` (no y then); ``steps`` batches of it, or all of
+        them (a DataLoader or a Dataset: from the start of a new pass). ``callbacks`` (Keras'): their test
         hooks, ``on_test_begin``, per batch ``on_test_batch_begin`` and ``on_test_batch_end`` (the
         loss and metrics so far), ``on_test_end`` (the results).
 
@@ -293,7 +294,8 @@ class InferenceMixin:
         on thousands of images would; then chunks that stay within it. The outputs are the same
         either way, up to the last bits a matrix product's blocking may change.
         ``verbose`` is accepted as Keras' is (0, 1, 2 or "auto") and prints nothing: one forward
-        pass has no progress worth a bar. x may be a ``PyDataset`` or a generator whose batches are
+        pass has no progress worth a bar. x may be a ``PyDataset``, a torch ``DataLoader``, a
+        ``tf.data.Dataset`` or a generator whose batches are
         ``x``, ``(x,)`` or ``(x, y[, w])`` (y and w unused): the outputs of ``steps`` batches of it,
         or of all, in one array. ``callbacks`` (Keras'): ``on_predict_begin``, per batch
         ``on_predict_batch_begin`` and ``on_predict_batch_end`` (``logs["outputs"]``), ``on_predict_end``."""

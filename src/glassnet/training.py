@@ -486,6 +486,14 @@ class TrainingMixin(ActivityMixin):
         or a generator given ``validation_steps`` (the batches each validation reads: a PyDataset's
         first ones, a generator's next ones).
 
+        x (and ``validation_data``) may also be a PyTorch ``DataLoader`` or a ``tf.data.Dataset`` of
+        such batches, as in Keras 3 (neither library is imported by glassnet; see glassnet.feeding):
+        each epoch is a new pass in the data's own order (``shuffle=True``, fit's default, is ignored
+        with Keras' warning: give ``shuffle=False``), or ``steps_per_epoch`` batches going on through
+        passes (needed after ``Dataset.repeat()``). The tensors become NumPy arrays of their dtype; a
+        torch tensor is detached and copied off a GPU first. Batches may hold dicts or lists of
+        tensors for a model of several inputs or outputs; ``class_weight`` applies to each batch.
+
         Example
         -------
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
