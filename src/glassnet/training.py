@@ -530,8 +530,9 @@ class TrainingMixin(ActivityMixin):
                              "Dataset or a generator")
         if validation_steps is not None and not is_batches(validation_data):
             raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset, a "
-                             "DataLoader, a Dataset or a generator; " + ("no validation_data was given" if validation_data is None
-                                              else "arrays are validated whole"))
+                             "DataLoader, a Dataset or a generator; "
+                             + ("no validation_data was given" if validation_data is None
+                                else "arrays are validated whole"))
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
