@@ -319,7 +319,8 @@ def test_validation_steps_read_a_dataset_s_first_batches_or_a_generator_s_next_o
                                          r"validation_steps"):
         _model().fit(Batches(x, y), validation_data=_Endless(x, y), verbose=0)
     with pytest.raises(ValueError, match="validation_steps: it counts the batches of validation_data given as a "
-                                         "PyDataset or a generator; arrays are validated whole"):
+                                         "PyDataset, a DataLoader, a Dataset or a generator; arrays are validated "
+                                         "whole"):
         _model().fit(x, y, validation_data=(x, y), validation_steps=2, verbose=0)
     with pytest.raises(ValueError, match="validation_steps: .*; no validation_data was given"):
         _model().fit(x, y, validation_steps=2, verbose=0)

@@ -17,6 +17,15 @@ generated): the model asks it for one batch at a time.
   runs out, training stops with Keras' warning (Keras 3.15 itself warns and goes on with the
   batches it peeked at).
 
+- A PyTorch ``DataLoader`` or a TensorFlow ``tf.data.Dataset`` (Keras 3 takes both; see
+  glassnet._frameworks): read again every epoch, a new pass each time, in its own order: it shuffles
+  itself if it was made to (``DataLoader(shuffle=True)``, ``Dataset.shuffle``), and ``fit(shuffle=True)``
+  is ignored with Keras' warning. Without ``steps_per_epoch`` an epoch is one pass; with it, an epoch
+  reads that many batches, going on where the last epoch stopped and starting a new pass when one
+  ends, as for a PyDataset (one without an end, ``Dataset.repeat()``, needs ``steps_per_epoch``).
+  Each batch's tensors become NumPy arrays of their dtype (a torch tensor detached and moved to
+  the CPU first); evaluate, predict and each validation read it from the start of a pass.
+
 A batch is ``(x, y)`` or ``(x, y, sample_weight)`` (``predict`` takes ``x`` alone too); each is
 checked as ``fit`` checks arrays, its error naming the batch.
 """
@@ -25,6 +34,8 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
+
+from ._frameworks import batch_as_numpy, batch_count, framework_kind
 
 
 class PyDataset:
@@ -86,9 +97,23 @@ def is_dataset(x):
 
 
 def is_batches(x):
-    """Whether ``x`` comes batch by batch: a ``PyDataset`` or an iterator (a generator). Arrays,
-    lists and DataFrames are not iterators, so they keep the array path."""
-    return is_dataset(x) or (isinstance(x, Iterator) and not isinstance(x, np.ndarray))
+    """Whether ``x`` comes batch by batch: a ``PyDataset``, a PyTorch ``DataLoader``, a
+    ``tf.data.Dataset`` or an iterator (a generator). Arrays, lists and DataFrames are not
+    iterators, so they keep the array path."""
+    return (is_dataset(x) or framework_kind(x) is not None
+            or (isinstance(x, Iterator) and not isinstance(x, np.ndarray)))
+
+
+def rereadable(x):
+    """Whether batch-by-batch data ``x`` can be read again from its start (each validation does):
+    a PyDataset, a DataLoader or a Dataset; not a generator."""
+    return is_dataset(x) or framework_kind(x) is not None
+
+
+def kind_of(x):
+    """What errors call batch-by-batch data ``x``: "PyDataset", "torch DataLoader", "tf.data.Dataset"
+    or "generator" (Keras' words)."""
+    return "PyDataset" if is_dataset(x) else framework_kind(x) or "generator"
 
 
 def _length(dataset):
@@ -127,10 +152,14 @@ class Feed:
     to build the model and check targets. ``rng``: a function giving the generator that shuffles
     (the model's ``shuffle_rng``, asked at each pass: BackupAndRestore may replace it)."""
 
-    def __init__(self, data, steps=None, shuffle=False, rng=None, what="x"):
+    def __init__(self, data, steps=None, shuffle=False, rng=None, what="x", reading=False):
         self.data, self.rng, self.what = data, rng, what
         self.indexed = is_dataset(data)
+        self.framework = framework_kind(data)     # a DataLoader or a tf.data.Dataset, else None
         self.ran_out = False            # a generator that ended before its steps
+        if self.framework is not None:
+            self._open_framework(steps, shuffle, reading)
+            return
         # Keras' own PyDataset takes workers; glassnet reads in the training thread (see PyDataset)
         workers, processes = getattr(data, "_workers", 1), getattr(data, "_use_multiprocessing", False)
         if self.indexed and (workers not in (0, 1) or processes):     # Keras reads 0 in the calling thread
@@ -161,10 +190,73 @@ class Feed:
             # read once, so the first batch goes back in front of the rest
             self._iterator = itertools.chain([self.first], self._iterator)
 
+    def _open_framework(self, steps, shuffle, reading):
+        """``__init__`` for a DataLoader or a Dataset: its length, its first batch (read from the
+        pass the first epoch goes on with). ``reading``: evaluate's, predict's or a validation's
+        feed, whose ``steps`` never go past the end of a pass."""
+        self.length, endless = batch_count(self.data)
+        self._pending = None
+        if endless and steps is None:
+            raise ValueError(f"{self.what}: the {self.framework} has no end (repeat()): " + (
+                "give steps_per_epoch (steps in evaluate and predict), the batches per epoch" if self.what == "x"
+                else "give validation_steps, the batches each validation reads"))
+        if shuffle:     # Keras 3.15's warning, which fit's default shuffle=True gives as well
+            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `{self.what}` was "
+                          f"provided as a {self.framework}. The {self.framework} is expected to already be "
+                          f"shuffled (pass shuffle=False to fit to silence this warning).", UserWarning, stacklevel=6)
+        self.steps, self.shuffle, self.wraps = steps if steps is not None else self.length, False, not reading
+        self._iterator, self._position = None, 0
+        try:
+            self.first = self._read()[1]
+        except StopIteration:
+            raise ValueError(f"{self.what}: the {self.framework} gave no batch") from None
+        self._pending = self.first      # served again as the first epoch's first batch
+
+    def _read(self):
+        """``(index in its pass, batch as NumPy arrays)``: the next batch of the current pass of a
+        DataLoader or Dataset, a new pass begun if none is open; StopIteration at a pass's end."""
+        if self._pending is not None:   # the first batch, read before training
+            batch, self._pending = self._pending, None
+            return 0, batch
+        if self._iterator is None:
+            self._iterator, self._position = iter(self.data), 0
+        batch = next(self._iterator)
+        index, self._position = self._position, self._position + 1
+        return index, batch_as_numpy(batch, lambda part: self.describe(index, part))
+
+    def _framework_epoch(self):
+        """``epoch()`` for a DataLoader or a Dataset: one pass, or ``steps`` batches going on into
+        new passes (a reading feed stops at a pass's end instead, as Keras does)."""
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                index, batch = self._read()
+            except StopIteration:
+                empty, self._iterator = self._position == 0, None
+                if self.steps is None:
+                    self.ran_out = count == 0       # a pass of no batch: it will give no more
+                    return
+                if empty or not self.wraps:
+                    self.ran_out = True
+                    return
+                continue                # a new pass, for the rest of this epoch
+            yield index, batch
+            count += 1
+
+    @property
+    def sized(self):
+        """Whether ``steps`` batches are known to come (at most a pass of a finite dataset)."""
+        return self.indexed or (self.framework is not None and self.length is not None)
+
     def describe(self, index, part="x"):
         """How errors name ``part`` (x, y, sample_weight) of batch ``index``: "y (batch 3 of Cats)"."""
-        kind = type(self.data).__name__ if self.indexed else "the generator"
-        return f"{part} (batch {index} of {'' if self.what == 'x' else self.what + ' '}{kind})"
+        return f"{part} (batch {index} of {'' if self.what == 'x' else self.what + ' '}{self.name})"
+
+    @property
+    def name(self):
+        """The data as messages name it: its class (a PyDataset), "torch DataLoader", "tf.data.Dataset"
+        or "the generator"."""
+        return type(self.data).__name__ if self.indexed else self.framework or "the generator"
 
     def resume(self, epochs_done):
         """fit resumed by BackupAndRestore after ``epochs_done`` epochs of this feed's: an endless
@@ -174,13 +266,19 @@ class Feed:
             self._next_index = epochs_done * self.steps
 
     def rewind(self):
-        """Read a dataset from its first batch again (each validation, as Keras' does)."""
+        """Read a dataset from its first batch again (each validation, as Keras' does): a
+        DataLoader or Dataset from a new pass, unless the one open has given only its first batch."""
         if self.indexed:
             self._next_index, self._order = 0, None
+        elif self.framework is not None and self._pending is None:
+            self._iterator = None
 
     def epoch(self):
         """Yield ``(index, batch)`` for the batches of one epoch."""
         self.ran_out = False
+        if self.framework is not None:
+            yield from self._framework_epoch()
+            return
         if self.indexed:
             for _ in range(self.steps):
                 if self.length is None:         # endless: each epoch goes on where the last stopped
@@ -215,10 +313,10 @@ def reading_feed(data, steps, call, what="x", steps_name="steps", reading="readi
     """The ``Feed`` of batches read from the start each time (evaluate's, predict's, a
     validation's): ``steps`` of them, at most a dataset's length (Keras stops at its end, with a
     warning, rather than read batches twice). ``steps_name``, ``reading``: the warning's words."""
-    feed = Feed(data, steps, what=what)
-    if feed.indexed and feed.length is not None and feed.steps > feed.length:
+    feed = Feed(data, steps, what=what, reading=True)
+    if feed.sized and feed.length is not None and feed.steps > feed.length:
         warnings.warn(f"{call}: {steps_name}={feed.steps} is more than the {feed.length} batches of "
-                      f"{type(data).__name__}; {reading} {feed.length}", UserWarning, stacklevel=stacklevel)
+                      f"{feed.name}; {reading} {feed.length}", UserWarning, stacklevel=stacklevel)
         feed.steps = feed.length
     return feed
 

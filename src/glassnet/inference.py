@@ -13,7 +13,7 @@ from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from ._serial import serialized
 from .callbacks.base import CallbackList, check_callback_list
-from .feeding import is_batches, ran_out_warning, reading_feed, unpack
+from .feeding import is_batches, kind_of, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 from ._dictoutputs import as_dict
@@ -177,9 +177,9 @@ class InferenceMixin:
             self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
             stop = self._stopped(hooks, "stop_predicting")
-            # sized only for a PyDataset, whose steps are at most its length (a generator's steps
-            # may be any number, its data ending long before)
-            if out is None and not outputs and feed.indexed:
+            # sized only for a PyDataset or a DataLoader or Dataset of known length, whose steps are
+            # at most that (a generator's steps may be any number, its data ending long before)
+            if out is None and not outputs and feed.sized:
                 out = np.empty((feed.steps * len(result), *result.shape[1:]), dtype=result.dtype)
                 kind = self._rows_kind(result)
             if out is not None and self._rows_kind(result) == kind and filled + len(result) <= len(out):
@@ -215,12 +215,13 @@ class InferenceMixin:
         steps = check_positive_int(steps, "steps", allow_none=True)
         if not is_batches(x):
             if steps is not None:
-                raise ValueError(f"{call}: steps counts the batches of a PyDataset or a generator; for arrays "
-                                 f"give batch_size")
+                raise ValueError(f"{call}: steps counts the batches of a PyDataset, a DataLoader, a Dataset or a "
+                                 f"generator; for arrays give batch_size")
             return None
         for name, value in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight)):
             if value is not None:
-                raise ValueError(f"{call}: x is a {type(x).__name__} whose batches hold their own samples, "
+                kind = type(x).__name__ if kind_of(x) == "PyDataset" else kind_of(x)     # its class, or Keras' word
+                raise ValueError(f"{call}: x is a {kind} whose batches hold their own samples, "
                                  f"targets and weights: {name} should not be passed")
         return reading_feed(x, steps, call)
 
@@ -235,8 +236,9 @@ class InferenceMixin:
         chunks' values are averaged by their number of samples.
         ``return_dict=True`` returns ``{"loss": ..., "accuracy": ...}`` (Keras). ``verbose`` 1, 2 or
         "auto" also prints them on one line (Keras' last line); the default, 0, prints nothing.
-        x may be a ``PyDataset`` or a generator of batches ``(x, y)`` or ``(x, y, sample_weight)``
-        (no y then); ``steps`` batches of it, or all of them. ``callbacks`` (Keras'): their test
+        x may be a ``PyDataset``, a torch ``DataLoader``, a ``tf.data.Dataset`` or a generator of
+        batches ``(x, y)`` or ``(x, y, sample_weight)`` (no y then); ``steps`` batches of it, or all of
+        them (a DataLoader or a Dataset: from the start of a new pass). ``callbacks`` (Keras'): their test
         hooks, ``on_test_begin``, per batch ``on_test_batch_begin`` and ``on_test_batch_end`` (the
         loss and metrics so far), ``on_test_end`` (the results).
 
@@ -292,7 +294,8 @@ class InferenceMixin:
         on thousands of images would; then chunks that stay within it. The outputs are the same
         either way, up to the last bits a matrix product's blocking may change.
         ``verbose`` is accepted as Keras' is (0, 1, 2 or "auto") and prints nothing: one forward
-        pass has no progress worth a bar. x may be a ``PyDataset`` or a generator whose batches are
+        pass has no progress worth a bar. x may be a ``PyDataset``, a torch ``DataLoader``, a
+        ``tf.data.Dataset`` or a generator whose batches are
         ``x``, ``(x,)`` or ``(x, y[, w])`` (y and w unused): the outputs of ``steps`` batches of it,
         or of all, in one array. ``callbacks`` (Keras'): ``on_predict_begin``, per batch
         ``on_predict_batch_begin`` and ``on_predict_batch_end`` (``logs["outputs"]``), ``on_predict_end``."""

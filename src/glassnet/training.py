@@ -21,7 +21,7 @@ from ._validation import (check_flag, check_fraction, check_non_negative_int, ch
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
-from .feeding import Feed, is_batches, is_dataset, ran_out_warning, reading_feed, unpack
+from .feeding import Feed, is_batches, kind_of, ran_out_warning, reading_feed, rereadable, unpack
 from .activity import ActivityMixin
 from .layers import base as layers_base
 from .layers import masking
@@ -486,6 +486,14 @@ class TrainingMixin(ActivityMixin):
         or a generator given ``validation_steps`` (the batches each validation reads: a PyDataset's
         first ones, a generator's next ones).
 
+        x (and ``validation_data``) may also be a PyTorch ``DataLoader`` or a ``tf.data.Dataset`` of
+        such batches, as in Keras 3 (neither library is imported by glassnet; see glassnet.feeding):
+        each epoch is a new pass in the data's own order (``shuffle=True``, fit's default, is ignored
+        with Keras' warning: give ``shuffle=False``), or ``steps_per_epoch`` batches going on through
+        passes (needed after ``Dataset.repeat()``). The tensors become NumPy arrays of their dtype; a
+        torch tensor is detached and copied off a GPU first. Batches may hold dicts or lists of
+        tensors for a model of several inputs or outputs; ``class_weight`` applies to each batch.
+
         Example
         -------
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
@@ -515,14 +523,16 @@ class TrainingMixin(ActivityMixin):
                                                   (validation_data is None and not validation_split)):
             raise ValueError("validation_batch_size: it sets the batches in which validation arrays are evaluated; "
                              + ("no validation_data or validation_split was given" if validation_data is None
-                                else "a PyDataset or a generator gives its own batches"))
+                                else f"a {kind_of(validation_data)} gives its own batches"))
         if steps_per_epoch is not None and not is_batches(x):
             raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
-                             "batch_size); steps_per_epoch counts the batches of a PyDataset or a generator")
+                             "batch_size); steps_per_epoch counts the batches of a PyDataset, a DataLoader, a "
+                             "Dataset or a generator")
         if validation_steps is not None and not is_batches(validation_data):
-            raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset or a "
-                             "generator; " + ("no validation_data was given" if validation_data is None
-                                              else "arrays are validated whole"))
+            raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset, a "
+                             "DataLoader, a Dataset or a generator; "
+                             + ("no validation_data was given" if validation_data is None
+                                else "arrays are validated whole"))
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
@@ -562,7 +572,7 @@ class TrainingMixin(ActivityMixin):
                                                    "validation_freq": validation_freq,
                                                    # a generator read validation_steps at a time may end
                                                    "validation_may_run_dry": isinstance(validation_data, Feed)
-                                                   and not validation_data.indexed})
+                                                   and not rereadable(validation_data.data)})
         self.stop_training = False
         logs, xb = {}, None
         self._resume_epoch = None
@@ -720,7 +730,7 @@ class TrainingMixin(ActivityMixin):
     def _validation_data(self, validation_data, steps=None):
         """fit's ``validation_data``: ``(x, y, w)`` arrays checked, or a ``Feed`` of a PyDataset (or of
         a generator, given ``steps``: fit's ``validation_steps``)."""
-        if is_batches(validation_data) and not is_dataset(validation_data) and steps is None:
+        if is_batches(validation_data) and not rereadable(validation_data) and steps is None:
             raise ValueError("validation_data: a generator is read once, and validation reads its data again "
                              "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays, or "
                              "validation_steps, the batches each validation reads from the generator")
@@ -731,7 +741,7 @@ class TrainingMixin(ActivityMixin):
             return feed
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
-                             "(x_val, y_val, sample_weight_val), or a PyDataset")
+                             "(x_val, y_val, sample_weight_val), a PyDataset, a torch DataLoader or a tf.data.Dataset")
         xv, yv = self._prepare_xy(*validation_data[:2], "validation_data[0]", "validation_data[1]")
         wv = self._check_weights(validation_data[2] if len(validation_data) == 3 else None, xv,
                                  "validation_data[2]")
@@ -742,7 +752,7 @@ class TrainingMixin(ActivityMixin):
         """fit's checks for data that comes batch by batch: ``(feed, class weight table,
         validation_data, the first batch's size)``. The first batch builds the model and is checked
         before any update."""
-        kind = "PyDataset" if is_dataset(x) else "generator"
+        kind = kind_of(x)
         for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
             if value is not None:       # Keras' message
                 raise ValueError(f"When providing x as a {kind}, {name} should not be passed. Instead, {what} "
