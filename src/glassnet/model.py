@@ -539,10 +539,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if layer.dtype is None:
             layer.dtype = self.dtype
         elif layer.dtype != self.dtype:
-            # a layer built alone (called on data, or a Normalization adapted) took float32 then
-            hint = (f"; a layer built before it joins a model takes float32 unless made with "
-                    f"dtype={self.dtype.name!r} (one built in a model of its own: that model's dtype, "
-                    f"Sequential(..., dtype={self.dtype.name!r}))" if layer.built else "")
+            if layer.dtype == np.float32 and layer.built:
+                # a layer built alone (called on data, or a Normalization adapted) took float32 then
+                hint = (f"; a layer built before it joins a model takes float32 unless made with "
+                        f"dtype={self.dtype.name!r} (one built in a model of its own: that model's dtype, "
+                        f"Sequential(..., dtype={self.dtype.name!r}))")
+            else:
+                # a layer made with another dtype, or taken from a model of it (a feature extractor,
+                # Model(model.input, layer.output), of a float64 model): this model must match it
+                hint = (f"; give this model the layer's dtype: Model(..., dtype={layer.dtype.name!r}) "
+                        f"or Sequential(..., dtype={layer.dtype.name!r})")
             raise ValueError(f"add: {layer.describe()} has dtype {layer.dtype}, the model {self.dtype}{hint}")
         # the origins of the streams a config recorded (a layer another seeded model gave its
         # streams, rebuilt by from_config): taken here once, not again if the layer moves on
