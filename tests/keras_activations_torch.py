@@ -15,12 +15,13 @@ def sparsemax_in_torch(torch, t, dim=-1):
     return torch.relu(t - tau).movedim(-1, dim)
 
 
-def keras_activations_in_torch(torch, alpha=1.0, threshold=0.5, b=4.0, axis=-1):
+def keras_activations_in_torch(torch, alpha=1.0, threshold=0.5, b=4.0, axis=-1, approximate="none"):
     """name -> torch function, with the given settings (Keras' defaults by default)."""
     F = torch.nn.functional
     return {
         "celu": lambda t: F.celu(t, alpha=alpha),
         "exponential": torch.exp,
+        "gelu": lambda t: F.gelu(t, approximate=approximate),
         "glu": lambda t: F.glu(t, dim=axis),
         "hard_shrink": lambda t: F.hardshrink(t, threshold),
         "hard_tanh": F.hardtanh,
