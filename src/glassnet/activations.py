@@ -207,7 +207,8 @@ def _floored(z):
     sigmoid stops at 1 / (1 + e^88) ~ 6e-39 below z = -88 (float32) instead of reaching 0, so
     z * sigmoid(z) would be -1.8 at z = -3e38 where it is 0 (PyTorch's and Keras' -0); with z
     floored there the product is ~-5e-37, and nothing changes above the clip."""
-    return np.maximum(z, -_EXP_LIMIT[z.dtype.char])
+    # np.dtype(): a drawn tensor's dtype is a name ("float32"); then np.maximum refuses it by name
+    return np.maximum(z, -_EXP_LIMIT[np.dtype(z.dtype).char])
 
 
 def silu(z):

@@ -8,6 +8,7 @@ of one sample of its output. ``glassnet.Model(x, y)`` then walks these records b
 """
 import numpy as np
 
+from .. import backend
 from .._bounds import check_output
 from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer, no_array_attribute
@@ -25,6 +26,9 @@ class SymbolicTensor:
         One sample of the output (None: any size).
     shape : tuple
         Keras' form, the batch axis first as None: ``(None, *sample_shape)``.
+    dtype : str
+        The dtype ``predict`` gives for this output: the model's float dtype, "float32" unless
+        the layer, or the model it is built in, says "float64" (see the property).
     nested_in : glassnet._summary.Nested or None
         The model whose call (``base(x)``) made this tensor, for the summary of a model drawn on it.
     """
@@ -36,6 +40,41 @@ class SymbolicTensor:
     @property
     def shape(self):
         return (None, *self.sample_shape)
+
+    @property
+    def dtype(self):
+        """The name of the dtype the output will have: what ``predict`` returns for it (Keras'
+        ``KerasTensor.dtype``).
+
+        Inside a glassnet model every value travels in the model's float dtype: the model casts
+        its inputs to it, whatever an ``Input``'s ``dtype`` declared, and every layer computes in
+        it, lookups and text layers included (their ids and counts are whole numbers in floats).
+        A model gives its dtype to its layers when it builds them, and refuses a layer of another;
+        so the layer's dtype is the answer once it has one: given (``Dense(3, dtype="float64")``)
+        or set by a model (``Model(x, y, dtype="float64")``). Before that, the default, float32
+        (Keras' floatx), unless the tensor it was called on is known to be float64 already (a
+        layer with no dtype of its own, such as a reader of another call, inherits it).
+        Read at the time asked, so drawn tensors follow their model's dtype once it is built.
+
+        Keras differs where a layer does not compute in floats: its lookups, ``Hashing`` and
+        ``TextVectorization`` give "int64", and a layer passing an integer ``Input`` through
+        (``Identity``, ``Reshape``) keeps that dtype; glassnet's give the model's float dtype,
+        as its ``predict`` does.
+
+        >>> from glassnet.layers import Dense, Input
+        >>> Dense(2)(Input((3,))).dtype, Dense(2, dtype="float64")(Input((3,))).dtype
+        ('float32', 'float64')
+        """
+        tensor = self
+        while True:
+            own = getattr(tensor.layer, "dtype", None)
+            if own is not None:
+                return np.dtype(own).name
+            # the first input decides for a layer without one (all of a model's share its dtype)
+            first = tensor.inputs[0] if tensor.inputs else None
+            if not isinstance(first, SymbolicTensor):
+                return backend.resolve_dtype(None).name
+            tensor = first
 
     def __repr__(self):
         return f"<SymbolicTensor shape={self.shape} from {self.layer.describe()}>"

@@ -149,7 +149,10 @@ class ActivityRegularization(Layer):
 class Lambda(Layer):
     """A function of the input as a layer (Keras' ``Lambda``): ``function(x, **arguments)``, for
     work with no weights, such as ``Lambda(lambda x: x[..., None])`` (add a channel axis) or
-    ``Lambda(np.log1p)`` at a model's input.
+    ``Lambda(np.log1p)`` at a model's input. Called on a list of two or more inputs (in a
+    functional Model, or on arrays), it hands the function the list, as Keras does:
+    ``Lambda(lambda xs: xs[0] * xs[1])([a, b])``. A Lambda object keeps the way of its first call
+    (one input, or a list), as a layer of a model's graph must.
 
     glassnet has no automatic differentiation, so a Lambda cannot pass a gradient back: it trains
     where nothing below it learns (among a model's first layers, or above a frozen base: its
@@ -162,25 +165,29 @@ class Lambda(Layer):
     Parameters
     ----------
     function : callable
-        Takes the batch (batch, ...) and returns an array with the same batch size, of NumPy (or,
-        on a GPU, CuPy) operations. A function with a ``training`` argument gets the pass's mode,
+        Takes the batch (batch, ...), or the list of the inputs' batches, and returns an array
+        with the same batch size, of NumPy (or, on a GPU, CuPy) operations. A function with a ``training`` argument gets the pass's mode,
         as Keras gives it (noise in training only); one with a ``mask`` argument is refused.
     output_shape : tuple, callable or None
         One sample's output shape (no batch axis), or a function of the whole input shape,
-        ``(None, *sample)``, returning the whole output shape (Keras' two forms). None: found by
-        calling ``function`` on zeros (twice, with lengths 2 and 3, where an axis has any length).
+        ``(None, *sample)`` (a list of them for a list of inputs), returning the whole output
+        shape (Keras' two forms). None: found by calling ``function`` on zeros (with lengths 1, 2
+        and 3 where an axis has any length: every open axis of every input takes the length).
     arguments : dict or None
         Keyword arguments passed to ``function``.
     mask : None
         Keras' mask argument; not implemented.
 
     A float result is returned in the input's float dtype (float32 stays float32, whatever
-    precision the function computed in), or the model's for integer inputs; integers stay integers.
+    precision the function computed in; the first float input's for a list), or the model's for
+    integer inputs; integers stay integers.
 
     Example
     -------
     >>> Lambda(lambda x: x[..., None])(np.ones((2, 28, 28))).shape
     (2, 28, 28, 1)
+    >>> Lambda(lambda xs: xs[0] * xs[1])([np.full((1, 2), 3.0), np.full((1, 2), 2.0)])
+    array([[6., 6.]], dtype=float32)
     """
 
     holds_code = True           # save_model refuses it (glassnet._saveable)
@@ -206,44 +213,108 @@ class Lambda(Layer):
                                       "masks to it)")
         self._takes_training = "training" in parameters
 
+    # -- one input or a list ------------------------------------------------------------------
+    # ``merges`` (read by the model's graph, glassnet.callgraph, as for Add): True once the first
+    # call was on a list, False once it was on one input (or the layer was built in a Sequential)
+    merges = False
+
+    def _fix_arity(self, inputs):
+        """Record, at the first call, whether this Lambda takes a list; refuse the other way later."""
+        listed = isinstance(inputs, (list, tuple))
+        if listed and len(inputs) < 2:
+            raise ValueError(f"{self.describe()}: called on a list of {len(inputs)} input(s); a list needs two or more "
+                             f"(for one, call it on the input itself)")
+        known = "merges" in vars(self) or self.built
+        if known and listed != self.merges:
+            raise TypeError(f"{self.describe()}: was first called on {'a list of inputs' if self.merges else 'one input'}, "
+                            f"now on {f'a list of {len(inputs)}' if listed else 'one'}; a layer of a model keeps one way "
+                            f"of calling: make a Lambda for each")
+        self.merges = listed
+
+    def __call__(self, inputs, training=None, mask=None):
+        """``layer(x)`` as any layer's; ``layer([x1, x2, ...])`` (arrays or symbolic tensors)
+        hands the function the list."""
+        from .symbolic import is_symbolic
+        self._fix_arity(inputs)
+        if not self.merges or is_symbolic(inputs):
+            return super().__call__(inputs, training=training, mask=mask)
+        if mask is not None:
+            raise TypeError(f"{self.describe()}: takes no mask")
+        xp = backend.get_array_module(inputs[0])
+        arrays = [xp.asarray(a) for a in inputs]
+        for k, a in enumerate(arrays):
+            if a.ndim < 2:
+                raise ValueError(f"{self.describe()}: input {k}: expected shape (batch, ...), got shape {a.shape}")
+        if len({a.shape[0] for a in arrays}) > 1:
+            raise ValueError(f"{self.describe()}: inputs with different batch sizes, shapes {[a.shape for a in arrays]}")
+        if not self.built:
+            self.dtype = self.dtype or np.dtype(np.float32)
+            self.build([a.shape[1:] for a in arrays])
+        self.check_input_shape([a.shape[1:] for a in arrays])
+        # as for one input (Layer.__call__): the arrays in the layer's dtype
+        return self.forward([a.astype(self.dtype, copy=False) for a in arrays], training=bool(training))
+
+    def build(self, input_shape):
+        if not self.merges:
+            return super().build(input_shape)
+        self.input_shape = [tuple(s) for s in input_shape]
+        self.built = True
+
+    def check_input_shape(self, sample_shape):
+        if not self.merges:
+            return super().check_input_shape(sample_shape)
+        from .base import shape_fits
+        if self.input_shape is not None and (len(sample_shape) != len(self.input_shape) or not all(
+                shape_fits(s, b) for s, b in zip(sample_shape, self.input_shape))):
+            raise ValueError(f"{self.describe()}: expected input samples of shapes {self.input_shape}, "
+                             f"got {[tuple(s) for s in sample_shape]}")
+
     def output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
+        shapes = [tuple(s) for s in input_shape] if self.merges else [tuple(input_shape)]
         if callable(self._output_shape):
-            shape = self._output_shape((None, *input_shape))
+            whole = [(None, *s) for s in shapes] if self.merges else (None, *shapes[0])
+            shape = self._output_shape(whole)
             if not _is_shape(shape) or len(shape) < 1:
-                raise ValueError(f"{self.describe()}: output_shape({(None, *input_shape)}) must return the whole "
+                raise ValueError(f"{self.describe()}: output_shape({whole}) must return the whole "
                                  f"output shape, batch axis first, got {shape!r:.80}")
             return tuple(shape)[1:]
         if self._output_shape is not None:
             return self._output_shape
         # found by trying: zeros of the sizes given, and three lengths for an axis of any length; an
         # output axis that follows them is open too (h[:, :2] gives 1, 2, 2: open)
-        probes = [self._probe(input_shape, size) for size in ((2,) if None not in input_shape else (1, 2, 3))]
+        open_axes = any(None in s for s in shapes)
+        probes = [self._probe(shapes, size) for size in ((1, 2, 3) if open_axes else (2,))]
         if any(len(p) != len(probes[0]) for p in probes):
             raise ValueError(f"{self.describe()}: the function's output has another number of axes for inputs "
                              f"of other lengths; give output_shape")
         return tuple(sizes[0] if len(set(sizes)) == 1 else None for sizes in zip(*probes))
 
-    def _probe(self, input_shape, size):
-        shape = (1, *(size if d is None else d for d in input_shape))
+    def _probe(self, shapes, size):
+        """The output's sample shape for zeros of ``shapes`` (one per input), ``size`` on open axes."""
+        batches = [(1, *(size if d is None else d for d in s)) for s in shapes]
         failure = None
         for dtype in (self.dtype or np.float32, np.int64):      # ids (an index into a table) next
+            zeros = [np.zeros(b, dtype=dtype) for b in batches]
             try:
                 with np.errstate(all="ignore"):     # log(0), 0 / 0: a shape, not a value, is wanted
-                    return self._call(np.zeros(shape, dtype=dtype)).shape[1:]
+                    return self._call(zeros if self.merges else zeros[0]).shape[1:]
             except Exception as exc:
                 failure = failure or exc
+        shown = batches if self.merges else batches[0]
         raise ValueError(f"{self.describe()}: could not find the output's shape by calling the function on "
-                         f"zeros of shape {shape} ({type(failure).__name__}: {failure}); give output_shape") from failure
+                         f"zeros of shape {shown} ({type(failure).__name__}: {failure}); give output_shape") from failure
 
     def _call(self, x, training=False):
+        """``function(x)``, x an array or (``merges``) a list of arrays, checked and cast."""
         extra = {"training": training} if self._takes_training else {}
-        out = backend.get_array_module(x).asarray(self.function(x, **self.arguments, **extra))
-        if out.ndim == 0 or out.shape[0] != x.shape[0]:
-            raise ValueError(f"{self.describe()}: the function must return one row per sample, (batch={x.shape[0]}, "
+        first = x[0] if self.merges else x
+        out = backend.get_array_module(first).asarray(self.function(x, **self.arguments, **extra))
+        if out.ndim == 0 or out.shape[0] != first.shape[0]:
+            raise ValueError(f"{self.describe()}: the function must return one row per sample, (batch={first.shape[0]}, "
                              f"...), got shape {tuple(out.shape)}")
         if out.dtype.kind == "f":         # no silent float64 in a float32 model; ids (integers) stay ids
-            out = out.astype(x.dtype if x.dtype.kind == "f" else self.dtype or np.float32, copy=False)
+            floats = [a.dtype for a in (x if self.merges else [x]) if a.dtype.kind == "f"]
+            out = out.astype(floats[0] if floats else self.dtype or np.float32, copy=False)
         return out
 
     def forward(self, x, training=False):
@@ -265,7 +336,10 @@ class Lambda(Layer):
 
     def get_config(self):
         shape = self._output_shape
-        return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),
+        config = super().get_config()
+        if self.merges:
+            config.pop("input_shape", None)     # a list of shapes: the model's graph says them
+        return {**config, "function": getattr(self.function, "__name__", repr(self.function)),
                 "output_shape": None if shape is None or callable(shape) else list(shape),
                 "arguments": self.arguments}
 

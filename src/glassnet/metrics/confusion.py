@@ -213,20 +213,23 @@ class FalseNegatives(_Count):
 
 
 MAX_THRESHOLDS = 10 ** 4
-_CURVES = ("ROC", "PR")
+_CURVES = ("ROC", "PR", "PRGAIN")
 _SUMMATIONS = ("interpolation", "minoring", "majoring")
 
 
 class AUC(Metric):
-    """Area under the ROC curve (``curve="ROC"``) or the precision-recall curve (``"PR"``),
-    approximated over ``num_thresholds`` thresholds, as Keras' ``AUC`` computes it.
+    """Area under the ROC curve (``curve="ROC"``), the precision-recall curve (``"PR"``) or the
+    precision-recall-gain curve (``"PRGAIN"``, Flach and Kull's: precision gain over recall gain,
+    see ``_pr_gains``), approximated over ``num_thresholds`` thresholds, as Keras' ``AUC``
+    computes it.
 
     The thresholds are -1e-7, 1/(T-1), 2/(T-1), ..., (T-2)/(T-1), 1 + 1e-7 (T = ``num_thresholds``);
     the counts at each are those of outputs strictly above it. ``thresholds``, a list of numbers,
     replaces the evenly spaced inner ones (``num_thresholds`` is then ignored and becomes
     ``len(thresholds) + 2``, as in Keras): they are sorted, and -1e-7 and 1 + 1e-7 are added at the
-    ends. ``summation_method``: "interpolation" (trapezoids for ROC; for PR, Davis and Goadrich's
-    interpolation, as Keras), "minoring" or "majoring" (the lower or higher end of each interval).
+    ends. ``summation_method``: "interpolation" (trapezoids for ROC and PRGAIN; for PR, Davis and
+    Goadrich's interpolation, as Keras), "minoring" or "majoring" (the lower or higher end of each
+    interval).
     ``multi_label=True``: one area per output unit (outputs (n, k)), averaged, or weighted by
     ``label_weights`` (k non-negative numbers); ``num_labels`` fixes k in advance. Otherwise every
     output value is one prediction, and ``label_weights`` weighs the values of each unit (the last
@@ -259,7 +262,7 @@ class AUC(Metric):
             self._listed = _listed_thresholds(thresholds)
             self.num_thresholds = len(self._listed) + 2
             self._evenly_spaced = _evenly_spaced(self._listed)
-        # Keras takes both names in any case ("roc", "PR", "Interpolation")
+        # Keras takes the names in any case ("roc", "PR", "prgain", "Interpolation")
         self.curve = _choice(curve, _CURVES, "curve", str.upper)
         self.summation_method = _choice(summation_method, _SUMMATIONS, "summation_method", str.lower)
         self.multi_label = check_flag(multi_label, "AUC: multi_label")
@@ -330,11 +333,12 @@ class AUC(Metric):
         if self.curve == "PR" and self.summation_method == "interpolation":
             areas = _interpolated_pr_areas(tp, fp, fn)
         else:
-            recall = _ratio(tp, tp + fn)
             if self.curve == "ROC":
-                x, y = _ratio(fp, fp + tn), recall
+                x, y = _ratio(fp, fp + tn), _ratio(tp, tp + fn)
+            elif self.curve == "PR":
+                x, y = _ratio(tp, tp + fn), _ratio(tp, tp + fp)
             else:
-                x, y = recall, _ratio(tp, tp + fp)
+                x, y = _pr_gains(tp, fp, tn, fn)
             if self.summation_method == "interpolation":
                 heights = (y[:-1] + y[1:]) / 2
             elif self.summation_method == "minoring":
@@ -496,6 +500,23 @@ def _interpolated_pr_areas(tp, fp, fn):
     both = (p[:-1] > 0) & (p[1:] > 0)
     p_ratio = np.where(both, _ratio(p[:-1], np.maximum(p[1:], 0)), 1.0)
     return _ratio(slope * (dtp + intercept * np.log(p_ratio)), np.maximum(tp[1:] + fn[1:], 0)).sum(axis=0)
+
+
+def _pr_gains(tp, fp, tn, fn):
+    """``(recall_gain, precision_gain)`` at each threshold (arrays shaped like the counts): Flach and
+    Kull's precision-recall-gain curve, as Keras' ``AUC(curve="PRGAIN")`` computes it.
+
+    With pi = P / (P + N) the share of positives, a gain rescales a ratio so that pi maps to 0 and 1
+    stays 1: ``gain(r) = (r - pi) / ((1 - pi) r)``, which is ``1 - (P / N) * fn / tp`` for recall and
+    ``1 - (P / N) * fp / tp`` for precision. Keras' fixes kept, for the cases the formula breaks:
+    P / N is 0 when there are no negatives (divide_no_nan); with no true positives the recall gain is
+    0 and the precision gain 1; a recall gain below 0 (recall under pi) is raised to 0.
+    """
+    scale = _ratio(tp + fn, tn + fp)                 # P / N, per unit with multi_label
+    none_right = tp == 0
+    recall_gain = np.where(none_right, 0.0, 1.0 - scale * _ratio(fn, tp))
+    precision_gain = np.where(none_right, 1.0, 1.0 - scale * _ratio(fp, tp))
+    return np.maximum(recall_gain, 0.0), precision_gain
 
 
 def _choice(value, choices, argument, normalise):
