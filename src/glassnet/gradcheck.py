@@ -239,7 +239,9 @@ def check_model(model, x, y, *, sample_weight=None, eps=1e-6, rtol=1e-5, atol=1e
     """Check the gradient of a compiled float64 model's loss with respect to every parameter.
 
     x : ndarray of shape (batch, *input_shape); y : targets as ``fit`` takes them;
-    sample_weight : ndarray of shape (batch,), optional: checks the weighted loss instead.
+    sample_weight : ndarray of shape (batch,), or one weight per position of an output with
+    positions ((batch, steps), (batch, H, W), as ``fit`` takes them), optional: checks the
+    weighted loss instead.
     Uses the model's own training path (fused output gradients included), without updating:
     every pass draws the same dropout masks, and BatchNormalization's moving statistics are left
     as they were (``StateSnapshot``). The report's "skipped" names the weights of frozen layers no

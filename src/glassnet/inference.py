@@ -230,7 +230,8 @@ class InferenceMixin:
                  callbacks=None):
         """The loss on (x, y), or ``[loss, *metrics]`` when metrics were compiled (inference mode).
 
-        ``sample_weight`` (n_samples,) weights the loss as in ``fit``, and the ``weighted_metrics``;
+        ``sample_weight`` (n_samples,), or one weight per position (n_samples, *positions) of an
+        output with positions, weights the loss as in ``fit``, and the ``weighted_metrics``;
         the metrics stay unweighted.
         ``batch_size`` as in ``predict`` (``None``: one pass unless memory calls for chunks); the
         chunks' values are averaged by their number of samples.
@@ -456,8 +457,8 @@ class InferenceMixin:
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a
         single batch. Returns the loss, ``[loss, *metrics]`` with metrics or a dict with
-        ``return_dict``; ``sample_weight`` (n_samples,) weighs the loss and the ``weighted_metrics``,
-        not the metrics.
+        ``return_dict``; ``sample_weight`` (n_samples,), or one weight per position as in ``fit``,
+        weighs the loss and the ``weighted_metrics``, not the metrics.
 
         >>> model.test_on_batch(X[:32], y[:32])           # doctest: +SKIP
         [0.25, 0.9375]

@@ -332,6 +332,7 @@ class PreparingMixin:
             packed = np.ones((x.shape[0], len(self._heads)), dtype=self.dtype)
             for head, weights in zip(self._heads, given):
                 if weights is not None:
+                    _refuse_weights_per_position(weights, head, x.shape[0], f"{name}[{head.name!r}]")
                     # (Keras' [w] is the form of a model of one output: not read in one output's weights)
                     packed[:, head.index] = self._check_weights(weights, x, f"{name}[{head.name!r}]",
                                                                 list_forms=False)
@@ -342,7 +343,7 @@ class PreparingMixin:
             sample_weight, name = by_output_name(sample_weight, name, self._dict_output_key(),
                                                  self._output_layer.name if self.layers else None, "weights")
             sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights",
-                                             sample_shapes=() if positions is None else (positions,))
+                                             sample_shapes=() if positions is None else (positions, (*positions, 1)))
         return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
 
     def _sample_weights(self, x, y, sample_weight, class_weight):
@@ -350,3 +351,14 @@ class PreparingMixin:
         refuse_both(sample_weight, class_weight)
         w = self._check_weights(sample_weight, x)
         return combine(y, w, self._class_weight_table(class_weight))
+
+
+def _refuse_weights_per_position(weights, head, n_samples, name):
+    """One output's ``weights`` of a model of several, shaped one per position of ``head``'s output
+    ((n, steps) or (n, steps, 1)): refused by name. Its weights are packed one column per output,
+    (n, outputs), which has no room for positions (Keras takes them; not supported here yet)."""
+    shape, positions = getattr(weights, "shape", ()), tuple(head.shape[:-1])     # (a list: checked as usual)
+    if positions and len(shape) > 1 and tuple(shape[1:]) in (positions, (*positions, 1)):
+        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},), got shape {tuple(shape)}: "
+                         f"one weight per position is taken by a model of one output only, not yet for one "
+                         f"output of several; give each sample one weight")

@@ -448,10 +448,17 @@ class TrainingMixin(ActivityMixin):
         sample_weight : array-like of shape (n_samples,), finite and >= 0, optional
             Each sample's loss is multiplied by its weight; a batch's loss is the weighted sum
             divided by the batch's sample count (Keras' ``sum_over_batch_size``), and so is its
-            gradient. For an output with positions (a tagger's steps, a segmenter's pixels) it may
-            hold one weight per position, (n_samples, *positions), as Keras' temporal weights. A
-            model of several outputs also takes weights per output, a list in the outputs' order
-            or a dict by their names (None, or a name left out: unweighted; see glassnet.outputs).
+            gradient. For an output with positions (a tagger's (n, steps, classes), a segmenter's
+            (n, H, W, classes)) it may hold one weight per position, (n_samples, *positions) or
+            (n_samples, *positions, 1) (Keras' temporal weights; a segmenter's (n, H, W) or
+            (n, H, W, 1) weight maps): each position's loss (reduced over the output's last axis)
+            times its own weight, the sum divided by the number of positions scored (n * steps;
+            with a mask, the real steps), not by the sum of the weights, as Keras 3.15 does; (n,)
+            weighs every position of a sample by the sample's weight. ``weighted_metrics`` weigh
+            each position likewise. Other shapes are refused by name, (n, 1) too (flatten it:
+            Keras broadcasts it over the positions, as (n,) here). A model of several outputs
+            also takes weights per output, a list in the outputs' order or a dict by their
+            names (None, or a name left out: unweighted; see glassnet.outputs), one per sample.
             The weights are shuffled with x and y. ``validation_split`` holds out their
             tail too, and ``validation_data`` may be ``(x_val, y_val, sample_weight_val)``: the
             validation loss is then weighted as well.
@@ -459,6 +466,7 @@ class TrainingMixin(ActivityMixin):
             Weights the training samples by class (integer labels, the argmax of one-hot rows,
             or 0/1 for a single output); classes it leaves out weigh 1. Not together with
             ``sample_weight`` (a ValueError, as in Keras 3). Not applied to validation data (Keras).
+            Not for an output with a class per position (a tagger: give weights per position).
 
         validation_freq : int >= 1, or a list of epochs (counted from 1), default 1
             Validate every this many epochs (``2``: after epochs 2, 4, ...), or after the listed
@@ -787,7 +795,8 @@ class TrainingMixin(ActivityMixin):
     @serialized
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a
-        dict with ``return_dict``). ``sample_weight`` and ``class_weight`` weigh the loss as in ``fit``.
+        dict with ``return_dict``). ``sample_weight`` ((n_samples,), or one weight per position of an output
+        with positions) and ``class_weight`` weigh the loss as in ``fit``.
 
         >>> model.train_on_batch(X[:32], y[:32])          # doctest: +SKIP
         0.6931

@@ -2,7 +2,11 @@
 
 Both become one vector of shape (n_samples,) in the model's dtype, checked once per call, never per
 batch. What the weights do is the losses' business (see ``glassnet.losses``): Keras semantics, each
-sample's loss times its weight, summed, divided by the number of samples in the batch.
+sample's loss times its weight, summed, divided by the number of samples in the batch. For an output
+with positions (a tagger's steps, a segmenter's pixels) ``sample_weight`` may instead hold one weight
+per position, (n_samples, *positions), Keras' temporal weights: each position's loss times its own
+weight, summed, divided by the number of positions scored (n_samples * steps; with a mask, the real
+steps), not by the sum of the weights (scoring.Rows turns them into one weight per row).
 
 ``class_weight`` maps a class index to a weight; each sample gets the weight of its class, found
 as Keras finds it: integer labels as they are, the argmax of one-hot rows, the rounded target of a
@@ -34,24 +38,31 @@ def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", p
     """Return ``sample_weight`` as an array of shape (n_samples,) and ``dtype``; None stays None.
     With ``positions`` (the position axes of a model's output: (steps,) for a tagger, (H, W) for a
     segmenter), one weight per position, (n_samples, *positions), is taken too (Keras' temporal
-    weights).
+    weights), and so is (n_samples, *positions, 1), returned as (n_samples, *positions): Keras drops
+    that last axis of 1 (a segmenter's weight maps are often kept shaped like its (n, H, W, 1) masks).
 
-    Refuses (ValueError/TypeError naming ``name``) anything but finite numbers >= 0, one per sample.
-    An (n, 1) column is refused too, with a hint, rather than guessed at.
+    Refuses (ValueError/TypeError naming ``name``) anything but finite numbers >= 0, one per sample
+    or one per position. Shapes that would only broadcast, an (n, 1) column or Keras' per-sample
+    (n, 1, 1) for a segmenter, are refused too, with a hint, rather than guessed at.
 
     >>> check_sample_weight([1, 0, 2], 3, np.float64)
     array([1., 0., 2.])
+    >>> check_sample_weight(np.ones((2, 3, 1)), 2, np.float32, positions=(3,)).shape
+    (2, 3)
     """
     if sample_weight is None:
         return None
     # checked in float64 (or as given), cast last: a weight beyond float32's range would become inf
     w = as_array(sample_weight, name, np.float64)
+    if positions is not None and w.shape == (n_samples, *positions, 1):
+        # Keras squeezes a last axis of 1 off weights one rank above the loss's values (n, *positions)
+        w = w.reshape(w.shape[:-1])
     per_position = positions is not None and w.shape == (n_samples, *positions)
     if w.shape != (n_samples,) and not per_position:
-        hint = "; flatten it with .ravel()" if w.shape == (n_samples, 1) else ""
-        either = f", or one per position of the output, shape {(n_samples, *positions)}" if positions else ""
-        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},){either}, got shape "
-                         f"{w.shape}{hint}")
+        raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},)"
+                         + (f", or one per position of the output, shape {(n_samples, *positions)}" if positions
+                            else "")
+                         + f", got shape {w.shape}{_column_hint(w.shape, n_samples, positions)}")
     negative = int((w < 0).sum())
     if negative:
         raise ValueError(f"{name}: weights must be >= 0, got {negative} negative value(s), the "
@@ -60,6 +71,18 @@ def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", p
     if float(w.max()) > float(np.finfo(dtype).max):
         raise ValueError(f"{name}: contains weights too large for {dtype.name} (up to {float(w.max())})")
     return w.astype(dtype, copy=False)
+
+
+def _column_hint(shape, n_samples, positions):
+    """A hint for refused weights of one value per sample that would broadcast: (n, 1), (n, 1, 1)."""
+    if len(shape) < 2 or shape[0] != n_samples or any(d != 1 for d in shape[1:]):
+        return ""
+    if not positions:
+        return "; flatten it with .ravel()"
+    # Keras broadcasts these over the positions; its "mean_with_sample_weight" then divides by the
+    # sum of the n weights given, not of the weights every position gets: (n,) here says which
+    return (f"; for one weight per sample, applied to each of its positions, flatten it with .ravel() "
+            f"to shape ({n_samples},)")
 
 
 def class_weight_table(class_weight, n_outputs, dtype):
