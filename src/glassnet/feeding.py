@@ -192,8 +192,8 @@ class Feed:
 
     def _open_framework(self, steps, shuffle, reading):
         """``__init__`` for a DataLoader or a Dataset: its length, its first batch (read from the
-        pass the first epoch goes on with). ``reading``: evaluate's, predict's or a validation's
-        feed, whose ``steps`` never go past the end of a pass."""
+        pass the first epoch, evaluate or predict goes on with; see ``restart``). ``reading``: evaluate's,
+        predict's or a validation's feed, whose ``steps`` never go past the end of a pass."""
         self.length, endless = batch_count(self.data)
         self._pending = None
         if endless and steps is None:
@@ -205,6 +205,9 @@ class Feed:
                           f"provided as a {self.framework}. The {self.framework} is expected to already be "
                           f"shuffled (pass shuffle=False to fit to silence this warning).", UserWarning, stacklevel=6)
         self.steps, self.shuffle, self.wraps = steps if steps is not None else self.length, False, not reading
+        # without steps an epoch (a reading) is one pass, read to its end rather than to len(): the next
+        # starts a new pass, whatever another reader of the same DataLoader did to the iterator meanwhile
+        self._per_pass = steps is None
         self._iterator, self._position = None, 0
         try:
             self.first = self._read()[1]
@@ -228,12 +231,12 @@ class Feed:
         """``epoch()`` for a DataLoader or a Dataset: one pass, or ``steps`` batches going on into
         new passes (a reading feed stops at a pass's end instead, as Keras does)."""
         count = 0
-        while self.steps is None or count < self.steps:
+        while self._per_pass or count < self.steps:
             try:
                 index, batch = self._read()
             except StopIteration:
                 empty, self._iterator = self._position == 0, None
-                if self.steps is None:
+                if self._per_pass:
                     self.ran_out = count == 0       # a pass of no batch: it will give no more
                     return
                 if empty or not self.wraps:
@@ -272,6 +275,14 @@ class Feed:
             self._next_index, self._order = 0, None
         elif self.framework is not None and self._pending is None:
             self._iterator = None
+
+    def restart(self):
+        """Forget a DataLoader's or Dataset's open pass and the first batch read ahead from it: the
+        next epoch or reading begins a new pass. fit calls it for validation_data, and for x when
+        validation_data is the same object: a DataLoader of ``persistent_workers`` hands every
+        ``iter()`` its one iterator, reset, so the two feeds' passes were each other's."""
+        if self.framework is not None:
+            self._iterator, self._pending = None, None
 
     def epoch(self):
         """Yield ``(index, batch)`` for the batches of one epoch."""

@@ -746,6 +746,7 @@ class TrainingMixin(ActivityMixin):
             feed = reading_feed(validation_data, steps, "fit", "validation_data", "validation_steps",
                                 "each validation reads", stacklevel=5)
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
+            feed.restart()      # the first validation reads a new pass, as later ones do (Feed.restart)
             return feed
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("validation_data: expected a tuple (x_val, y_val) or "
@@ -776,6 +777,8 @@ class TrainingMixin(ActivityMixin):
         if validation_data is not None:
             validation_data = self._validation_data(validation_data, validation_steps)
         self._check_metrics_on(*first[:2], objects_only=True)
+        if isinstance(validation_data, Feed) and validation_data.data is x:
+            feed.restart()      # read by validation_data since: the first epoch reads a new pass (Feed.restart)
         return feed, table, validation_data, first[0].shape[0]
 
     def _dataset_batch(self, feed, index, batch, table):
