@@ -51,7 +51,7 @@ def test_in_a_model_it_trains_saves_and_loads(tmp_path, rng):
 
 def test_refusals():
     with pytest.raises(ValueError, match="output_mode must be one of"):
-        CategoryEncoding(3, output_mode="binary")
+        CategoryEncoding(3, output_mode="onehot")      # ("binary" is Keras' older "multi_hot")
     with pytest.raises(ValueError, match="num_tokens: expected a positive integer"):
         CategoryEncoding(0)
     with pytest.raises(ValueError, match="sparse=True is not supported"):

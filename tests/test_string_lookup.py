@@ -132,7 +132,7 @@ def test_keras_config_loads(keras):
     (lambda: StringLookup(vocabulary=["a", 3]), TypeError, "StringLookup: vocabulary's values must be a string, got int 3"),
     (lambda: StringLookup(vocabulary=["a", "a"]), ValueError, r"StringLookup: vocabulary repeats \['a'\]"),
     (lambda: StringLookup(mask_token=0), TypeError, "StringLookup: mask_token must be a string, got int 0"),
-    (lambda: StringLookup(output_mode="binary"), ValueError, "StringLookup: output_mode must be one of"),
+    (lambda: StringLookup(output_mode="onehot"), ValueError, "StringLookup: output_mode must be one of"),
     (lambda: StringLookup(invert=True, output_mode="count"), ValueError, "StringLookup: invert=True gives values back"),
     (lambda: StringLookup(vocabulary=[b"\xff"]), ValueError, "must be UTF-8"),
 ])

@@ -177,7 +177,7 @@ def test_any_length_ids_after_an_input_of_strings_feed_a_masked_lstm(rng):
 
 def test_refusals_name_what_was_wrong():
     with pytest.raises(ValueError, match="output_mode must be one of"):
-        TextVectorization(output_mode="binary")
+        TextVectorization(output_mode="one_hot")       # ("binary" is Keras' older "multi_hot")
     with pytest.raises(ValueError, match="output_sequence_length is for output_mode='int'"):
         TextVectorization(output_mode="count", output_sequence_length=3)
     with pytest.raises(ValueError, match="max_tokens must leave room"):

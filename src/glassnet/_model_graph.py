@@ -69,7 +69,8 @@ def graph_of(model, expand_nested=False):
     boxes, box_of_call = [], [None] * len(calls)
     input_boxes = []
     if functional:
-        for given, shape in zip(model.inputs, model.input_shapes):
+        # each Input as declared (an Input of strings: (1,), not the width its lookup makes of it)
+        for given, shape in zip(model.inputs, model._declared_input_shapes()):
             input_boxes.append(len(boxes))
             boxes.append(Box(given.name, "InputLayer", None, _shape_text([shape]),
                              given._given_dtype or dtype))

@@ -398,7 +398,8 @@ class Model(Sequential):
         if not self._calls:         # (not self.built: a build of its own may set Keras' built = True first)
             return self._draw(input_shape)
         given = input_shape if _several_shapes(input_shape) else [input_shape]
-        wanted = [(None, *shape) for shape in self.input_shapes]
+        # Keras' form: the Inputs as declared (an Input of strings (None, 1), not its reader's width)
+        wanted = [(None, *shape) for shape in self._declared_input_shapes()]
         if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
                              f"when it was made; got {input_shape!r:.80}")
@@ -714,6 +715,15 @@ class Model(Sequential):
     def input_shapes(self):
         """Each Input's sample shape, in the order of ``inputs`` (one for a model of one Input)."""
         return list(self._input_shapes) if self._input_shapes is not None else [self.input_shape]
+
+    def _declared_input_shapes(self):
+        """Each Input's sample shape as it was declared, ``Input(shape)``: ``input_shapes`` but for
+        an Input of strings read by a lookup or a TextVectorization, whose own shape is ``(1,)``
+        where ``input_shapes`` (the packed rows) has the width of what its reader makes of it."""
+        if self._input_shapes is None:
+            return [self.input_shape]
+        return [tuple(self.inputs[j].shape) if j in self._text_readers else shape
+                for j, shape in enumerate(self._input_shapes)]
 
     def _sources(self, x):
         """The model's inputs in a batch ``x``: ``[x]`` for one Input; with several, views of the

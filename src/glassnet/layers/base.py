@@ -494,6 +494,14 @@ class Layer(KerasSurface):
                                 f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
                                 f"call it without mask=")
             return call_symbolic(self, x, training)        # training=False: this call infers (Keras)
+        if isinstance(x, dict):
+            # np.asarray would make a 0-d object array of it, refused below as "shape ()": a message
+            # that says nothing of the dict (a port of Keras' Layer subclass whose call reads one)
+            from .symbolic import holds_symbolic
+            block = (" A block of layers whose call reads a dict (Keras' Layer subclass doing so) is a subclass of "
+                     "glassnet.Model, whose call takes the dict." if holds_symbolic(x) else "")
+            raise TypeError(f"{self.describe()}: takes one input, got a dict of {len(x)} ({list(x)[:5]}); give one "
+                            f"of its values, or merge them first (Concatenate, Add, ...).{block}")
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "

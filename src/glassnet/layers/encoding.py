@@ -7,6 +7,16 @@ from .base import Layer, zero_input_gradient
 from .embedding import check_indices
 
 MODES = ("one_hot", "multi_hot", "count")
+# Keras' older names of two output modes, which Keras 3 still takes and keeps under the current
+# names (keras.io's structured-data example passes output_mode="binary"): the lookups, this layer
+# ("binary" only) and TextVectorization read them so
+MODE_ALIASES = {"binary": "multi_hot", "tf-idf": "tf_idf"}
+
+
+def current_mode(output_mode, aliases=MODE_ALIASES):
+    """``output_mode`` under its current name (``"binary"`` -> ``"multi_hot"``, ``"tf-idf"`` ->
+    ``"tf_idf"``); anything else as given, for the caller's check to refuse by name."""
+    return aliases.get(output_mode, output_mode) if isinstance(output_mode, str) else output_mode
 
 
 def encode_categories(categories, num_tokens, output_mode, dtype):
@@ -35,7 +45,8 @@ class CategoryEncoding(Layer):
     output_mode : {"multi_hot", "one_hot", "count"}
         "one_hot": each value becomes its own vector (a last axis of 1 is replaced by the vector);
         "multi_hot": each sample's values become one vector with a 1 for each category present;
-        "count": how many times each category occurs in the sample.
+        "count": how many times each category occurs in the sample. Keras' older name "binary"
+        is taken as "multi_hot", as Keras 3 takes it.
 
     Shapes: "one_hot" (batch, ..., k) -> (batch, ..., k, num_tokens), or (batch, ..., num_tokens)
     for k = 1; "multi_hot" and "count" (batch, k) -> (batch, num_tokens). Unlike Keras,
@@ -60,6 +71,7 @@ class CategoryEncoding(Layer):
         if sparse is not False:
             raise ValueError(f"CategoryEncoding: sparse={sparse!r:.40} is not supported (only False)")
         self.num_tokens = check_positive_int(num_tokens, "CategoryEncoding: num_tokens")
+        output_mode = current_mode(output_mode, {"binary": "multi_hot"})      # Keras' older name
         check_choice(output_mode, "CategoryEncoding: output_mode", MODES)
         self.output_mode = output_mode
 

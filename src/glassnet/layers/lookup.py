@@ -25,7 +25,7 @@ from .._validation import check_choice, check_flag, check_only, check_positive_i
 from ..feeding import is_dataset
 from .._bounds import check_sample_values
 from .base import Layer, zero_input_gradient
-from .encoding import encode_categories
+from .encoding import current_mode, encode_categories
 from .hashing import fingerprint64, host_array
 from .text import _dataset_batches, _holds_text, refuse_vocabulary_path, texts_of, vocabulary_lines
 
@@ -71,6 +71,8 @@ class IntegerLookup(Layer):
         Indices back to values ("int" mode only): the vocabulary's value, ``mask_token`` for 0 when
         set, ``oov_token`` for any other index.
     output_mode : {"int", "one_hot", "multi_hot", "count", "tf_idf"}
+        Keras' older names are taken too, as Keras 3 takes them: "binary" is "multi_hot", "tf-idf"
+        is "tf_idf" (the config keeps the current name).
     pad_to_max_tokens : bool
         Vectors ``max_tokens`` wide even when the vocabulary is smaller.
 
@@ -116,6 +118,7 @@ class IntegerLookup(Layer):
         cls = type(self).__name__
         for what, value, only in fixed:
             check_only(value, f"{cls}: {what}", only)
+        output_mode = current_mode(output_mode)         # Keras' older "binary" and "tf-idf"
         check_choice(output_mode, f"{cls}: output_mode", MODES)
         self.output_mode = output_mode
         self.max_tokens = check_positive_int(max_tokens, f"{cls}: max_tokens", allow_none=True)

@@ -27,6 +27,7 @@ from .._validation import check_choice, check_flag, check_only, check_positive_i
 from ..feeding import is_dataset
 from .._bounds import check_sample_values
 from .base import Layer, shape_fits
+from .encoding import current_mode
 
 MODES = ("int", "multi_hot", "count", "tf_idf")
 STANDARDIZERS = (None, "lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -103,6 +104,7 @@ class TextVectorization(Layer):
     ngrams : int or tuple of int, optional
         ``2``: the tokens and every pair of neighbours ("the cat"); ``(1, 3)``: tokens and triples.
     output_mode : {"int", "multi_hot", "count", "tf_idf"}
+        (or Keras' older names, which it takes too: "binary" for "multi_hot", "tf-idf" for "tf_idf")
     output_sequence_length : int, optional
         "int" only: cut or pad (with 0, at the end) every text to this many ids. None pads to
         the longest text of the call.
@@ -142,6 +144,7 @@ class TextVectorization(Layer):
         # Keras' other arguments, taken at the values glassnet implements
         for what, value, default in (("encoding", encoding, "utf-8"), ("sparse", sparse, False), ("ragged", ragged, False)):
             check_only(value, f"{cls}: {what}", default)
+        output_mode = current_mode(output_mode)         # Keras' older "binary" and "tf-idf"
         check_choice(output_mode, f"{cls}: output_mode", MODES)
         self.output_mode = output_mode
         self.specials = [PAD, OOV] if output_mode == "int" else [OOV]
