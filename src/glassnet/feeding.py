@@ -30,11 +30,11 @@ A batch is ``(x, y)`` or ``(x, y, sample_weight)`` (``predict`` takes ``x`` alon
 checked as ``fit`` checks arrays, its error naming the batch.
 """
 import itertools
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
 
+from ._warnings import warn
 from ._frameworks import batch_as_numpy, batch_count, framework_kind
 
 
@@ -172,8 +172,8 @@ class Feed:
                     "give steps_per_epoch (steps in evaluate and predict), the batches per epoch" if what == "x"
                     else "give validation_steps, the batches each validation reads"))
             if length is None and shuffle:
-                warnings.warn(f"{what}: shuffle=True is ignored for {type(data).__name__}, which has no end: it "
-                              f"is expected to give its batches shuffled (Keras' warning)", UserWarning, stacklevel=4)
+                warn(f"{what}: shuffle=True is ignored for {type(data).__name__}, which has no end: it "
+                     f"is expected to give its batches shuffled (Keras' warning)")
             self.length, self.steps = length, steps if steps is not None else length
             self.shuffle = shuffle and length is not None
             # where the next epoch starts: an endless dataset's index, or a position in the order
@@ -201,9 +201,9 @@ class Feed:
                 "give steps_per_epoch (steps in evaluate and predict), the batches per epoch" if self.what == "x"
                 else "give validation_steps, the batches each validation reads"))
         if shuffle:     # Keras 3.15's warning, which fit's default shuffle=True gives as well
-            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `{self.what}` was "
-                          f"provided as a {self.framework}. The {self.framework} is expected to already be "
-                          f"shuffled (pass shuffle=False to fit to silence this warning).", UserWarning, stacklevel=6)
+            warn(f"`shuffle=True` was passed, but will be ignored since the data `{self.what}` was "
+                 f"provided as a {self.framework}. The {self.framework} is expected to already be "
+                 f"shuffled (pass shuffle=False to fit to silence this warning).")
         self.steps, self.shuffle, self.wraps = steps if steps is not None else self.length, False, not reading
         # without steps an epoch (a reading) is one pass, read to its end rather than to len(): the next
         # starts a new pass, whatever another reader of the same DataLoader did to the iterator meanwhile
@@ -320,14 +320,14 @@ class Feed:
             self.data.on_epoch_end()
 
 
-def reading_feed(data, steps, call, what="x", steps_name="steps", reading="reading", stacklevel=4):
+def reading_feed(data, steps, call, what="x", steps_name="steps", reading="reading"):
     """The ``Feed`` of batches read from the start each time (evaluate's, predict's, a
     validation's): ``steps`` of them, at most a dataset's length (Keras stops at its end, with a
     warning, rather than read batches twice). ``steps_name``, ``reading``: the warning's words."""
     feed = Feed(data, steps, what=what, reading=True)
     if feed.sized and feed.length is not None and feed.steps > feed.length:
-        warnings.warn(f"{call}: {steps_name}={feed.steps} is more than the {feed.length} batches of "
-                      f"{feed.name}; {reading} {feed.length}", UserWarning, stacklevel=stacklevel)
+        warn(f"{call}: {steps_name}={feed.steps} is more than the {feed.length} batches of "
+             f"{feed.name}; {reading} {feed.length}")
         feed.steps = feed.length
     return feed
 
@@ -336,12 +336,10 @@ def ran_out_warning(epoch, batches, steps, call="fit"):
     """Keras' warning when a generator ends before ``fit`` is done with it (glassnet then stops
     training, where Keras 3.15 goes on, re-reading the batches it peeked at)."""
     if call != "fit":
-        warnings.warn(f"{call}: your input ran out of data after {batches} batches of the {steps} asked for",
-                      UserWarning, stacklevel=4)
+        warn(f"{call}: your input ran out of data after {batches} batches of the {steps} asked for")
         return
     wanted = (f"steps_per_epoch * epochs batches ({steps} per epoch)" if steps is not None
               else "a batch for every epoch (without steps_per_epoch, a generator's first epoch reads it to "
                    "its end; give steps_per_epoch, or a PyDataset, which is read again every epoch)")
-    warnings.warn(f"fit: your input ran out of data in epoch {epoch + 1} after {batches} batches; interrupting "
-                  f"training. Make sure that your dataset or generator can generate at least {wanted}",
-                  UserWarning, stacklevel=3)
+    warn(f"fit: your input ran out of data in epoch {epoch + 1} after {batches} batches; interrupting "
+         f"training. Make sure that your dataset or generator can generate at least {wanted}")

@@ -9,12 +9,12 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
 import functools
-import warnings
 import weakref
 
 import numpy as np
 
 from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
+from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
@@ -1048,9 +1048,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             activation = "softmax" if type(last).__name__ == "Softmax" else \
                 getattr(getattr(last, "activation", None), "name", None)
             if getattr(loss, "from_logits", False) is True and activation == loss.applies:
-                warnings.warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "
-                              f"the loss applies the {activation} again, to probabilities; give the last layer no "
-                              f"activation, or drop from_logits=True", UserWarning, stacklevel=4)
+                warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "
+                     f"the loss applies the {activation} again, to probabilities; give the last layer no "
+                     f"activation, or drop from_logits=True")
 
     def _claim(self, optimizer):
         """One optimizer instance trains one model: its moments and step count belong to that

@@ -46,8 +46,8 @@ import importlib
 import inspect
 import math
 import threading
-import warnings
 
+from ._warnings import warn
 from .errors import UnknownObjectError
 
 __all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
@@ -98,9 +98,9 @@ def register_serializable(package="Custom", name=None):
         registered = f"{package}>{own}"
         previous = _OBJECTS.get(registered)
         if previous is not None and previous is not obj and _qualified(previous) != _qualified(obj):
-            warnings.warn(f"register_serializable: {registered!r} was registered by {_qualified(previous)}; "
-                          f"{_qualified(obj)} replaces it, and load_model will now build it for files naming "
-                          f"{registered!r}", UserWarning, stacklevel=2)
+            warn(f"register_serializable: {registered!r} was registered by {_qualified(previous)}; "
+                 f"{_qualified(obj)} replaces it, and load_model will now build it for files naming "
+                 f"{registered!r}")
         _OBJECTS[registered] = obj
         with contextlib.suppress(TypeError):        # an unhashable callable: found by the scan of _name_of
             _NAMES[obj] = registered

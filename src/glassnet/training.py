@@ -9,11 +9,11 @@ Sample weights ride on the same methods as an optional ``w`` (n,): without them,
 exactly the NumPy calls it made before weights existed, plus a few ``is None`` tests.
 """
 import math
-import warnings
 
 import numpy as np
 
 from . import backend, blas
+from ._warnings import warn
 from ._interrupt import DeferredInterrupt
 from ._serial import serialized
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
@@ -515,9 +515,9 @@ class TrainingMixin(ActivityMixin):
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
         if initial_epoch >= epochs:
             # Keras trains nothing here, silently; the usual slip is reading epochs as "more epochs"
-            warnings.warn(f"fit: initial_epoch={initial_epoch} and epochs={epochs}: nothing to train; epochs "
-                          f"is the epoch to stop at (Keras), not a number of further epochs: for 5 more, "
-                          f"epochs={initial_epoch + 5}", UserWarning, stacklevel=2)
+            warn(f"fit: initial_epoch={initial_epoch} and epochs={epochs}: nothing to train; epochs "
+                 f"is the epoch to stop at (Keras), not a number of further epochs: for 5 more, "
+                 f"epochs={initial_epoch + 5}")
         validation_split = check_fraction(validation_split, "validation_split")
         validation_freq = check_validation_freq(validation_freq)
         shuffle = check_flag(shuffle, "shuffle")
@@ -545,9 +545,8 @@ class TrainingMixin(ActivityMixin):
             raise ValueError("give validation_data or validation_split, not both")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
                 and not any(validates(e, validation_freq) for e in range(initial_epoch, epochs))):
-            warnings.warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
-                          f"{initial_epoch + 1} to {epochs}: the validation data is never used", UserWarning,
-                          stacklevel=2)
+            warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
+                 f"{initial_epoch + 1} to {epochs}: the validation data is never used")
         if is_batches(x):           # a PyDataset or a generator: batch by batch (glassnet/feeding.py)
             feed, table, validation_data, bs = self._fit_feed(x, y, sample_weight, class_weight, shuffle,
                                                               validation_data, validation_split, steps_per_epoch,
@@ -591,8 +590,8 @@ class TrainingMixin(ActivityMixin):
             if x is None:
                 feed.resume(initial_epoch - requested_start)
             if initial_epoch >= epochs:
-                warnings.warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
-                              f"epochs={epochs}: nothing to train", UserWarning, stacklevel=2)
+                warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
+                     f"epochs={epochs}: nothing to train")
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
         interrupt, failed = None, True
@@ -744,7 +743,7 @@ class TrainingMixin(ActivityMixin):
                              "validation_steps, the batches each validation reads from the generator")
         if is_batches(validation_data):
             feed = reading_feed(validation_data, steps, "fit", "validation_data", "validation_steps",
-                                "each validation reads", stacklevel=5)
+                                "each validation reads")
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
             feed.restart()      # the first validation reads a new pass, as later ones do (Feed.restart)
             return feed

@@ -1,8 +1,8 @@
 """BackupAndRestore: Keras' fault tolerance for long runs, on glassnet's model files."""
 import os
-import warnings
 
 from .. import losses
+from .._warnings import warn
 from .._saveable import check_saveable
 from .._validation import check_flag
 from .base import Callback, check_path
@@ -120,8 +120,8 @@ class BackupAndRestore(Callback):
             raise ModelFileError(f"BackupAndRestore: neither backup can be read: {self.path} ({error}), "
                                  f"{self.previous_path} ({exc}); delete them to train from the start") from None
         if error is not None:
-            warnings.warn(f"BackupAndRestore: the backup {self.path} cannot be read ({error}); resuming from "
-                          f"the previous one, {self.previous_path} (double_checkpoint)", UserWarning, stacklevel=2)
+            warn(f"BackupAndRestore: the backup {self.path} cannot be read ({error}); resuming from "
+                 f"the previous one, {self.previous_path} (double_checkpoint)")
         # the good one becomes the latest (Keras copies it there): the next epoch's end would
         # otherwise keep the unreadable file as the previous backup
         os.replace(self.previous_path, self.path)

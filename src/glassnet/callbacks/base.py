@@ -5,9 +5,9 @@ the argument checks the callbacks share.
 import math
 import numbers
 import os
-import warnings
 import weakref
 
+from .._warnings import warn
 from .._validation import check_choice
 
 
@@ -375,5 +375,4 @@ class CallbackList:
                 try:
                     keep()
                 except Exception as exc:
-                    warnings.warn(f"{type(callback).__name__}: could not clean up after the error ({exc})",
-                                  RuntimeWarning, stacklevel=3)
+                    warn(f"{type(callback).__name__}: could not clean up after the error ({exc})", RuntimeWarning)

@@ -2,8 +2,8 @@
 import csv
 import io
 import os
-import warnings
 
+from .._warnings import warn
 from .._atomic import write_text_atomically
 from .._validation import check_flag
 from .base import Callback, check_path
@@ -68,9 +68,8 @@ class CSVLogger(Callback):
                 self.keys = header[1:]
                 dropped = sorted(set(logs) - set(self.keys))
                 if dropped:
-                    warnings.warn(f"CSVLogger: {self.filename} has no column for {dropped}; their values are "
-                                  f"not written (append=False starts a new file with them)", UserWarning,
-                                  stacklevel=2)
+                    warn(f"CSVLogger: {self.filename} has no column for {dropped}; their values are "
+                         f"not written (append=False starts a new file with them)")
         if self.keys is None:
             self.keys = sorted(logs)
             if not any(key.startswith("val_") for key in self.keys):

@@ -18,11 +18,11 @@ the image, so the backward pass sends each output gradient back to the pixels it
 with the same weights.
 """
 import math
-import warnings
 
 import numpy as np
 
 from .. import backend
+from .._warnings import warn
 from .._validation import check_choice, check_number
 from .base import LAYERS, Layer
 from .conv import check_rank
@@ -558,10 +558,9 @@ class _RandomIntensity(_RandomImage):
         low, high = float(x.min()), float(x.max())
         if low < self.value_range[0] or high > self.value_range[1]:
             self._range_checked = True          # every training batch is looked at, until one warns
-            warnings.warn(f"{self.describe()}: the images' values span [{low:.3g}, {high:.3g}], outside its "
-                          f"value_range {tuple(self.value_range)}, {self._range_effect}: give the range "
-                          f"of the data, value_range=(low, high)",
-                          UserWarning, stacklevel=3)
+            warn(f"{self.describe()}: the images' values span [{low:.3g}, {high:.3g}], outside its "
+                 f"value_range {tuple(self.value_range)}, {self._range_effect}: give the range "
+                 f"of the data, value_range=(low, high)")
 
     def _clip(self, out):
         self._kept = (out >= self.value_range[0]) & (out <= self.value_range[1])   # where the gradient passes

@@ -59,11 +59,11 @@ import inspect
 import math
 import re
 import types
-import warnings
 
 import numpy as np
 
 from .. import _seeding, backend, constraints, initializers, regularizers, saving
+from .._warnings import warn
 from .._bounds import check_output
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
@@ -106,10 +106,9 @@ def _register(cls):
         old = None
     new = _qualified_name(cls)
     if old is not None and old != new:
-        warnings.warn(f"layer class name {name!r} is already registered by {old}; {new} "
-                      f"replaces it, and load_model will now build {new} for layers saved as "
-                      f"{name!r}. Rename one of the classes to keep both loadable.",
-                      UserWarning, stacklevel=3)      # points at the class statement
+        warn(f"layer class name {name!r} is already registered by {old}; {new} "
+             f"replaces it, and load_model will now build {new} for layers saved as "
+             f"{name!r}. Rename one of the classes to keep both loadable.")
     LAYERS[name] = cls
 
 

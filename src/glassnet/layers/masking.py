@@ -17,14 +17,12 @@ a layer shared with another model hands nothing on in that model's passes, and o
 layer called alone) nothing is handed on at all: a reader used alone takes ``mask=`` from its
 caller. The model's loop itself never sees masks, and a model without them pays nothing.
 """
-import os
-import sys
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
 from .. import backend
+from .._warnings import warn
 from .base import Layer
 
 
@@ -57,9 +55,9 @@ def plan_masks(layers, output_reader=None, warn_for=None):
             if (warn_for is True or layer is warn_for) and not passes and not layer.makes_mask and not layer.uses_mask(within):
                 what = ("does not support masking" if not within or not layer.supports_masking else
                         "cannot hand on a mask within the steps past the layer it wraps")
-                warnings.warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but {what}: "
-                              f"the layers after it will not see the mask, and it treats the masked steps as "
-                              f"data (as Keras does)", UserWarning, stacklevel=_outside_glassnet())
+                warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but {what}: "
+                     f"the layers after it will not see the mask, and it treats the masked steps as "
+                     f"data (as Keras does)")
         if layer.makes_mask or (maker is not None and not passes):
             if readers:
                 plan.append((maker, tuple(readers)))
@@ -258,16 +256,6 @@ class MaskCombiner:
             combined = xp.concatenate([xp.ones((n, t), dtype=bool) if m is None else m
                                        for m, t in zip(masks, steps)], axis=1)
         hand_on(self, combined)
-
-
-def _outside_glassnet():
-    """The ``stacklevel`` of the first caller outside the glassnet package, for a warning that
-    ``plan_masks`` gives: it names the user's line (``add``, ``Sequential([...])``), not glassnet's."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(2), 2           # 1 is plan_masks, which calls warn
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 @contextmanager

@@ -1,10 +1,10 @@
 """LayerNormalization, RMSNormalization and GroupNormalization: each sample normalised over its own
 features (all of them, or groups of channels), the same in training and at inference (Keras' and
 PyTorch's); UnitNormalization: each sample scaled to unit length."""
-import warnings
 
 import numpy as np
 
+from .._warnings import warn
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
 from .base import Layer, check_axis, sample_axes, shape_fits
@@ -91,9 +91,9 @@ class LayerNormalization(Layer):
         self.scale = check_flag(scale, "LayerNormalization: scale")
         self.rms_scaling = check_flag(rms_scaling, "LayerNormalization: rms_scaling")
         if self.rms_scaling:            # Keras 3.15's own warning: the option is kept for old models
-            warnings.warn("LayerNormalization: rms_scaling=True is deprecated in Keras 3: it divides the input "
-                          "by its standard deviation, not its root mean square; for an RMS norm use "
-                          "RMSNormalization", UserWarning, stacklevel=2)
+            warn("LayerNormalization: rms_scaling=True is deprecated in Keras 3: it divides the input "
+                 "by its standard deviation, not its root mean square; for an RMS norm use "
+                 "RMSNormalization")
 
     @property
     def _has_gamma(self):

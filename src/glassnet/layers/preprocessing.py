@@ -2,11 +2,11 @@
 (Keras' ``Normalization`` preprocessing layer), so that ``predict`` takes raw inputs too."""
 import copy
 import math
-import warnings
 
 import numpy as np
 
 from .. import backend
+from .._warnings import warn
 from .._statistics import merge_moments
 from .._validation import check_flag, rows_per_block
 from ..feeding import is_dataset
@@ -146,9 +146,9 @@ class Normalization(Layer):
             self._warned = True
             # never adapted here, and its statistics not loaded either: still mean 0, variance 1
             if not self._adapted and not self.state["mean"].any() and bool((self.state["variance"] == 1).all()):
-                warnings.warn(f"{self.describe()} has its initial mean 0 and variance 1 and passes its "
-                              f"input on unchanged: call its adapt(x_train) before training or "
-                              f"predicting, or give it mean= and variance=", UserWarning, stacklevel=2)
+                warn(f"{self.describe()} has its initial mean 0 and variance 1 and passes its "
+                     f"input on unchanged: call its adapt(x_train) before training or "
+                     f"predicting, or give it mean= and variance=")
         mean, self._std = self._statistics(x.dtype)
         if self.invert:
             out = x * self._std

@@ -2,10 +2,10 @@
 windowed DFT's cosines and sines) are weights, trainable as in Keras (``trainable=False`` freezes
 them). The frames are a strided view of each channel; one matrix product per kernel."""
 import math
-import warnings
 
 import numpy as np
 from .. import backend
+from .._warnings import warn
 from .._validation import check_choice, check_flag, check_positive_int
 from .base import Layer
 from .spectrogram import frames_view, overlap_add, window_array
@@ -66,8 +66,7 @@ class STFTSpectrogram(Layer):
         if self.fft_length is not None and self.fft_length < self.frame_length:
             raise ValueError(f"{name}: fft_length must be at least frame_length={self.frame_length}, got {fft_length}")
         if self.fft_length is not None and self.fft_length & (self.fft_length - 1):
-            warnings.warn(f"{name}: fft_length is recommended to be a power of two, got {fft_length}",
-                          UserWarning, stacklevel=2)
+            warn(f"{name}: fft_length is recommended to be a power of two, got {fft_length}")
         self._fft_length = self.fft_length or 2 ** math.ceil(math.log2(self.frame_length))
         if self._fft_length < 2:
             raise ValueError(f"{name}: the FFT needs at least 2 points (frame_length or fft_length >= 2), got "
