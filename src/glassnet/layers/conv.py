@@ -402,7 +402,8 @@ def window_settings(layer, kernel_size, strides, padding, activation, use_bias, 
     strides > 1), "any" (its depthwise and separable layers take both) or "none" (not implemented)."""
     cls = type(layer).__name__
     paddings = PADDINGS + ("causal",) if causal else PADDINGS
-    check_choice(padding, f"{cls}: padding", paddings)
+    # any case, as Keras' standardize_padding lower-cases it ("SAME" in code ported from TF1)
+    padding = check_choice(padding, f"{cls}: padding", paddings, lower=True)
     layer.kernel_size = _as_tuple(kernel_size, layer.rank, "kernel_size", cls)
     layer.strides = _as_tuple(strides, layer.rank, "strides", cls)
     layer.dilation_rate = _as_tuple(dilation_rate, layer.rank, "dilation_rate", cls)

@@ -229,7 +229,8 @@ class _Pooling(ChannelsLast):
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        check_choice(padding, f"{cls}: padding", PADDINGS)
+        # any case, as Keras (its pooling ops upper-case it for TensorFlow)
+        padding = check_choice(padding, f"{cls}: padding", PADDINGS, lower=True)
         self.pool_size = _as_tuple(pool_size, self.rank, "pool_size", cls)
         # Keras: strides default to the pool size (non-overlapping windows)
         self.strides = self.pool_size if strides is None else _as_tuple(strides, self.rank, "strides", cls)
