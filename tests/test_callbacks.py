@@ -321,7 +321,7 @@ def test_early_stopping_state_restarts_with_each_fit(rng):
     history = _linear().fit(x, y, epochs=4, verbose=0, callbacks=[_Script("val_loss", RISE[:4]), stopper])
     assert len(history.epoch) == 3 and stopper.stopped_epoch == 2       # patience 1: e2 stops
     history = _linear().fit(x, y, epochs=2, verbose=0, callbacks=[_Script("val_loss", RISE), stopper])
-    assert len(history.epoch) == 2 and stopper.stopped_epoch is None    # state reset by the new fit
+    assert len(history.epoch) == 2 and stopper.stopped_epoch == 0       # state reset by the new fit (Keras' 0)
 
 
 class _EpochModel:
@@ -423,6 +423,19 @@ def test_early_stopping_verbose_prints_keras_lines_with_epochs_from_1(rng, capsy
                                        "Restoring model weights from the end of the best epoch: 2.\n")
     _linear().fit(x, y, epochs=2, verbose=0, callbacks=[_Script("val_loss", RISE), EarlyStopping()])
     assert capsys.readouterr().out == ""                 # verbose=0: silent
+
+
+def test_early_stopping_stopped_epoch_is_kerass_0_when_it_did_not_stop(rng, capsys):
+    # Keras' 0 (not None), so that ported `if stopper.stopped_epoch > 0:` runs
+    x, y = _data(rng)
+    stopper = EarlyStopping(patience=5, verbose=1)
+    _linear().fit(x, y, epochs=3, verbose=0, callbacks=[_Script("val_loss", RISE), stopper])
+    assert stopper.stopped_epoch == 0 and capsys.readouterr().out == ""
+    # the earliest stop: the first epoch always improves, the second can stop it (patience 0)
+    stopper = EarlyStopping(patience=0, verbose=1)
+    history = _linear().fit(x, y, epochs=3, verbose=0, callbacks=[_Script("val_loss", ABOVE), stopper])
+    assert history.epoch == [0, 1] and stopper.stopped_epoch == 1
+    assert capsys.readouterr().out == "Epoch 2: early stopping\n"
 
 
 def test_early_stopping_accepts_numpy_numbers():

@@ -56,7 +56,9 @@ class EarlyStopping(Callback):
         are not monitored: a warm-up in which the value may rise without stopping training. The
         first monitored epoch then counts as the first epoch above. As in Keras.
 
-    After training ``stopped_epoch`` is the epoch (0-based) at which it stopped, or None.
+    After training ``stopped_epoch`` is the epoch (0-based) at which it stopped, or 0 when it did
+    not stop, as in Keras (ported ``if stopper.stopped_epoch > 0:`` runs as there). It never stops
+    at 0: the first monitored epoch always improves on "no value yet".
     """
 
     logs_added = ()
@@ -77,7 +79,7 @@ class EarlyStopping(Callback):
     def _reset(self):
         # best starts as None, not inf: as in Keras the first epoch improves whatever its value (NaN too)
         self.best, self.best_weights, self.best_epoch, self.wait, self.stopped_epoch = (
-            None, None, None, 0, None)
+            None, None, None, 0, 0)
 
     def on_train_begin(self, logs=None):
         self._reset()
@@ -107,7 +109,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.verbose and self.stopped_epoch is not None:
+        if self.verbose and self.stopped_epoch > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
