@@ -190,6 +190,9 @@ def test_tensors_become_arrays_of_their_own_dtype_without_a_copy(torch, tf):
     graded = batch_as_numpy([tensor.clone().requires_grad_(True), {"a": tensor}], str)
     assert isinstance(graded, list) and graded[0].dtype == np.float32 and graded[1]["a"].dtype == np.float32
     np.testing.assert_array_equal(graded[0], values)
+    # a lazily negated view (x.conj().imag, its "negative bit"): its values, not a dtype error
+    lazy = torch.complex(tensor, tensor).conj().imag
+    np.testing.assert_array_equal(batch_as_numpy(lazy, str), -values)
     x, y = batch_as_numpy((tf.constant(values), tf.constant([1, 0, 1, 1], dtype=tf.int32)), str)
     assert (x.dtype, y.dtype) == (np.float32, np.int32)
     np.testing.assert_array_equal(x, values)

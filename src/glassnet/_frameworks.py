@@ -80,10 +80,12 @@ def _from_torch(tensor, where):
     if str(tensor.layout) != "torch.strided":
         raise TypeError(f"{where}: a torch tensor of layout {tensor.layout} (sparse) has no NumPy form; make it "
                         f"dense in the dataset (tensor.to_dense())")
-    tensor = tensor.detach().cpu()
+    # resolve_conj, resolve_neg: a lazily conjugated or negated view (x.conj().imag) has no
+    # NumPy form until its values are made (no-ops otherwise)
+    tensor = tensor.detach().cpu().resolve_conj().resolve_neg()
     try:
         return tensor.numpy()
-    except (TypeError, RuntimeError) as exc:       # bfloat16, which NumPy has no dtype for
+    except TypeError as exc:       # bfloat16, which NumPy has no dtype for
         raise TypeError(f"{where}: a torch tensor of dtype {tensor.dtype} has no NumPy dtype ({exc}); "
                         f"convert it in the dataset (tensor.float())") from None
 
