@@ -118,8 +118,11 @@ def test_import_by_path_and_by_name_reads_the_file(user_module, tmp_path, capsys
 
 
 def test_import_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "json.py").write_text("raise SystemExit('never run')\n")
     for module, words in (("no_such_module_for_glassnet", ["No module named 'no_such_module_for_glassnet'"]),
-                          (str(tmp_path / "missing.py"), ["--import", "missing.py", "is not a file"])):
+                          (str(tmp_path / "missing.py"), ["--import", "missing.py", "is not a file"]),
+                          # a file named as a module already imported would take its place: refused, not run
+                          (str(tmp_path / "json.py"), ["a module named 'json' is already imported"])):
         status = main(["info", str(tmp_path / "m.npz"), "--import", module])
         _, err = capsys.readouterr()
         assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err

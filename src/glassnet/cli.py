@@ -18,6 +18,7 @@ import io
 import os
 import sys
 import time
+import traceback
 
 import numpy as np
 
@@ -345,20 +346,52 @@ def import_modules(names):
     Why an option: a model file never holds code, and loading one never imports what it names (a
     file could name any module); the user names the module to run, as ``custom_objects=`` does in
     Python."""
+    for name in names:
+        if name.endswith(".py") and not os.path.isfile(name):
+            raise CLIError(f"--import: {name!r} is not a file")
+        stem = os.path.splitext(os.path.basename(name))[0]
+        if name.endswith(".py") and stem in sys.modules:
+            # the file runs as the module of its name: a csv.py or json.py of the user's would
+            # take the place of the module the program has already imported
+            raise CLIError(f"--import {name!r}: a module named {stem!r} is already imported; rename the file, "
+                           f"or give its module name (--import package.{stem})")
+        try:
+            _import_one(name)
+        except Exception as exc:
+            # one line naming the option and the module (a missing module, a SyntaxError or an
+            # error its own code raised), not a traceback, nor a bare "No module named ..."
+            raise CLIError(f"--import {name!r}: {type(exc).__name__}: {exc}{_raised_at(exc)}") from exc
+
+
+def _raised_at(exc):
+    """Where ``exc`` was raised, " (at FILE, line N)": the deepest line of the user's code in its
+    traceback (not the import machinery's nor this module's); "" where there is none (a module
+    not found), or where the message says it (a SyntaxError)."""
+    import importlib
+    machinery = os.path.dirname(importlib.__file__)
+    frames = [] if isinstance(exc, SyntaxError) else [
+        f for f in traceback.extract_tb(exc.__traceback__)
+        if not (f.filename.startswith("<") or f.filename.startswith(machinery) or f.filename == __file__)]
+    return f" (at {frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
+def _import_one(name):
+    """Import the module ``name`` or the ``.py`` file at path ``name`` (see ``import_modules``)."""
     import importlib
     import importlib.util
-    for name in names:
-        if name.endswith(".py"):
-            if not os.path.isfile(name):
-                raise CLIError(f"--import: {name!r} is not a file")
-            spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(name))[0], name)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module        # as an import would: its classes' pickling, dataclasses
+    if name.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(name))[0], name)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module        # as an import would: its classes' pickling, dataclasses
+        try:
             spec.loader.exec_module(module)
-        else:
-            if os.getcwd() not in sys.path and "" not in sys.path:      # the `glassnet` script's path lacks it
-                sys.path.insert(0, os.getcwd())
-            importlib.import_module(name)
+        except BaseException:
+            sys.modules.pop(spec.name, None)   # as a failed import leaves no half-run module behind
+            raise
+    else:
+        if os.getcwd() not in sys.path and "" not in sys.path:      # the `glassnet` script's path lacks it
+            sys.path.insert(0, os.getcwd())
+        importlib.import_module(name)
 
 
 @contextlib.contextmanager

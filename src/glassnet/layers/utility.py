@@ -217,6 +217,13 @@ class Lambda(Layer):
     # ``merges`` (read by the model's graph, glassnet.callgraph, as for Add): True once the first
     # call was on a list, False once it was on one input (or the layer was built in a Sequential)
     merges = False
+    # masks reaching a list's inputs (layers/masking.py reads these of a layer that merges): the
+    # function never sees them, and the output has none, as Keras' Lambda without mask= gives
+    reads_input_masks = False
+
+    def mask_rule(self, incoming):
+        """No mask on the output, whatever masks the inputs bring (Keras' ``compute_mask``)."""
+        return None
 
     def _fix_arity(self, inputs):
         """Record, at the first call, whether this Lambda takes a list; refuse the other way later."""
