@@ -61,7 +61,8 @@ def _totals(lines):
 
 
 def _theirs(model, **options):
-    """Keras' rows, parsed as ``_ours``, without its InputLayer rows (glassnet lists no Inputs)."""
+    """Keras' rows, parsed as ``_ours`` (its InputLayer rows too: glassnet lists a functional
+    Model's Inputs as Keras does)."""
     out, columns = [], os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "250"           # rich draws the table no wider than the console
     try:
@@ -78,8 +79,6 @@ def _theirs(model, **options):
             continue
         cells = line.split("\u2502")[1:-1]
         depth, name = _cell(cells[0][1:])          # a space of padding before each cell
-        if name.endswith("(InputLayer)"):
-            continue
         row = (depth, name, cells[1].strip(), cells[2].strip())
         if options.get("show_trainable"):
             row += (cells[-1].strip(),)
@@ -116,10 +115,11 @@ def test_nested_sequential_rows_match_keras(options):
 
 def test_rows_show_the_nested_model_as_one_row_and_its_layers_when_expanded():
     rows, _ = _ours(_transfer(gn), expand_nested=True, show_trainable=True)
-    assert [r[:2] for r in rows] == [(0, "base (Functional)"), (1, "b1 (Dense)"), (1, "b2 (Dense)"), (1, "badd (Add)"),
+    assert [r[:2] for r in rows] == [(0, "base (Functional)"), (1, "x (InputLayer)"), (1, "b1 (Dense)"),
+                                     (1, "b2 (Dense)"), (1, "badd (Add)"),
                                      (0, "block (Sequential)"), (1, "s1 (Dense)"), (1, "bn (BatchNormalization)"),
                                      (0, "drop (Dropout)"), (0, "head (Dense)")]
-    assert [r[4] for r in rows] == ["N", "N", "N", "-", "Y", "Y", "Y", "-", "Y"]
+    assert [r[4] for r in rows] == ["N", "-", "N", "N", "-", "Y", "Y", "Y", "-", "Y"]
 
 
 def _frozen_layers(lib):

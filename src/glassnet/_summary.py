@@ -18,14 +18,16 @@ class Nested:
     """A model nested in another, as ``summary`` shows it: ``name``, ``kind``, ``layers`` (its
     layers, in its order), ``children`` (the ``Nested`` records of the models nested in it),
     ``key`` (the model's, ``key_of``), ``outputs`` (the layers making its outputs, whose
-    shapes its row shows; None: its last call's) and ``output_keys`` (the keys of outputs given
-    as a dict, in their order; None otherwise)."""
-    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys")
+    shapes its row shows; None: its last call's), ``output_keys`` (the keys of outputs given
+    as a dict, in their order; None otherwise) and ``inputs`` (a functional model's Inputs,
+    ``(name, sample shape)``, which Keras lists under it when expanded; empty for the others)."""
+    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys", "inputs")
 
-    def __init__(self, name, kind, layers, children, key=None, outputs=None, output_keys=None):
+    def __init__(self, name, kind, layers, children, key=None, outputs=None, output_keys=None, inputs=()):
         self.name, self.kind, self.layers, self.children, self.key = name, kind, list(layers), list(children), key
         self.outputs = None if outputs is None else list(outputs)
         self.output_keys = None if output_keys is None else list(output_keys)
+        self.inputs = list(inputs)
 
 
 def key_of(model):
@@ -47,10 +49,11 @@ def kind_of(model):
 def record(model, layers=None):
     """The ``Nested`` record of ``model`` (its ``layers`` unless given: an undrawn subclass'
     layers are those its call used), with the records of the models nested in it."""
-    calls = model._node_layers
-    return Nested(model.name, kind_of(model), model.layers if layers is None else layers,
+    calls, kind = model._node_layers, kind_of(model)
+    inputs = list(zip(model._input_names, model._declared_input_shapes())) if kind == "Functional" else ()
+    return Nested(model.name, kind, model.layers if layers is None else layers,
                   getattr(model, "_nesting", ()), key=key_of(model), outputs=[calls[k] for k in model._output_calls],
-                  output_keys=getattr(model, "_output_keys", None))
+                  output_keys=getattr(model, "_output_keys", None), inputs=inputs)
 
 
 def check_options(line_length, positions, layer_range):

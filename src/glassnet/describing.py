@@ -143,7 +143,20 @@ def _present(nested, present):
     return Nested(nested.name, nested.kind, [layer for layer in nested.layers if id(layer) in present],
                   [_present(child, present) for child in nested.children], nested.key,
                   None if nested.outputs is None else [layer for layer in nested.outputs if id(layer) in present],
-                  getattr(nested, "output_keys", None))
+                  getattr(nested, "output_keys", None), getattr(nested, "inputs", ()))
+
+
+class _InputRow:
+    """An Input of a functional model as a row of its summary: ``name (InputLayer)``, its sample
+    shape as declared, no weights, no source (Keras' InputLayer row)."""
+
+    def __init__(self, name, shape):
+        self.name, self.shape = name, tuple(shape)
+
+    def row(self, level, settings):
+        prefix = "   " * level + "\u2514 " if level else ""
+        return (f"{prefix}{self.name} (InputLayer)", str((None, *self.shape)), "0",
+                *(("-",) if settings["graph"] else ()), *(("-",) if settings["show_trainable"] else ()))
 
 
 class DescribingMixin:
@@ -216,6 +229,11 @@ class DescribingMixin:
         headers = ("Layer (type)", "Output Shape", "Param #", *(("Connected to",) if graph else ()),
                    *(("Trainable",) if show_trainable else ()))
         entries = self._summary_entries()
+        # Keras' InputLayer rows, each just before the first row that reads it: a functional
+        # Model's (a subclass drawn by its call has no Inputs of its own to show, as in Keras);
+        # rows as the others, which layer_range picks by name
+        if graph and not callable(getattr(self, "call", None)):
+            entries = self._with_input_entries(entries)
         first, stop = _summary.range_bounds([name for name, _ in entries], layer_range)
         seen = {id(layer): layer.name for layer in self.layers}
         for _, entry in entries:
@@ -255,12 +273,30 @@ class DescribingMixin:
                 entries.append((nested.name, _present(nested, present)))
         return entries
 
+    def _with_input_entries(self, entries):
+        """``entries`` (``_summary_entries``) with an ``_InputRow`` for each of the model's Inputs
+        just before the first entry that reads it, as Keras' functional summary lists them."""
+        from ._summary import Nested
+        shapes, shown, out = self._declared_input_shapes(), set(), []
+        for name, entry in entries:
+            layers = entry.layers if isinstance(entry, Nested) else [entry]
+            read = [-1 - p for k, call in enumerate(self._node_layers) if any(call is layer for layer in layers)
+                    for p in self._inbound[k] if p < 0]
+            for j in dict.fromkeys(read):
+                if j not in shown:
+                    shown.add(j)
+                    out.append((self._input_names[j], _InputRow(self._input_names[j], shapes[j])))
+            out.append((name, entry))
+        return out
+
     def _summary_rows(self, entry, level, settings):
         """The rows of one entry (a layer, or a ``Nested`` record with, when ``expand``, its own
         entries' rows under it, one level in). ``settings``: ``expand``, ``graph``,
         ``show_trainable``, ``shapes`` (each call's output sample shape) and ``seen`` (the name
         each call goes by at the top: a nested model's calls, the model's)."""
         from ._summary import Nested
+        if isinstance(entry, _InputRow):
+            return [entry.row(level, settings)]
         calls, nested = self._node_layers, isinstance(entry, Nested)
         layers = entry.layers if nested else [entry]
         mine = [k for k, call in enumerate(calls) if any(call is layer for layer in layers)]
@@ -296,6 +332,8 @@ class DescribingMixin:
             row.append("-" if not weighted else "Y" if any(layer.trainable for layer in weighted) else "N")
         rows = [tuple(row)]
         if settings["expand"] and nested:
+            # a functional model's Inputs first, as Keras lists them under it
+            rows += [_InputRow(name, shape).row(level + 1, settings) for name, shape in getattr(entry, "inputs", ())]
             inner = {id(layer): layer for layer in entry.layers}
             group_of, done = {}, set()
             for child in entry.children:
