@@ -47,7 +47,8 @@ class SweepResult(dict):
 
     Keys: ``params`` (the combination), ``metrics`` (``loss``, compiled metrics and ``val_*`` of the
     trained weights, evaluated after training), ``history`` (per-epoch lists from ``fit``),
-    ``weights`` (list of arrays), ``config`` (``model.get_config()``, the graph's), ``fit_seconds``, and
+    ``weights`` (list of arrays), ``config`` (``model.get_config()``, the graph's; its ``"compile"`` is
+    None when no config can name the compile settings), ``fit_seconds``, and
     ``error`` (None, or the message when training stopped on NaN/inf; metrics are then NaN).
     """
 
@@ -61,6 +62,10 @@ class SweepResult(dict):
             raise ValueError(f"the combination {self['params']} has no model: {self['error']}")
         if build_fn is not None:
             model = _build(build_fn, self["params"])
+        elif self["config"].get("compile") is None:       # see _graph_config
+            raise ValueError("the model cannot be rebuilt from its config (it has no compile settings: "
+                             "an optimizer with a learning-rate schedule of your own has no config); pass "
+                             "the sweep's build_fn: result.model(build_fn)")
         else:
             try:
                 model = Sequential.from_config(self["config"])
@@ -128,8 +133,15 @@ def _build(build_fn, params):
 def _graph_config(model):
     """``model.get_config()`` as glassnet writes it, the network's (what ``from_config`` rebuilds): a
     subclass of Model may override ``get_config`` with its constructor's arguments (Keras' idiom),
-    which no Sequential.from_config can read back."""
-    return model._config(with_compile=True)
+    which no Sequential.from_config can read back.
+
+    Compile settings no config can name (an optimizer with a learning-rate schedule of one's own)
+    leave ``"compile": None``: the model trains, and ``result.model(build_fn)`` rebuilds it. A
+    network that cannot be described (a custom initializer function) still raises here."""
+    try:
+        return model._config(with_compile=True)
+    except ValueError:
+        return model._config(with_compile=False)
 
 
 def _metric_names(model, with_validation):

@@ -245,7 +245,10 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         MLPClassifier's L2 penalty: ``(alpha / 2) * sum(W ** 2) / batch size`` on every kernel (not
         the biases), i.e. ``kernel_regularizer=L2(alpha / (2 * batch size))``; the regressor's is
         twice that, ``L2(alpha / batch size)``, because MLPRegressor's loss is half the mean squared
-        error ``mse`` is, so the same alpha has the same effect as there. scikit-learn divides
+        error ``mse`` is, so the same alpha has the same effect as there (for one target: with k
+        targets MLPRegressor steps along the gradient of the squared error summed over the targets,
+        k times that of the mean it reports, scikit-learn issue #8349, so there the same alpha
+        weighs k times less against the data than here). scikit-learn divides
         a last, shorter batch's penalty by that batch's size, and with sample weights by their sum;
         here every batch has the full batch's. Its default is 0.0001; 0.0 here, so that leaving it
         out trains as before it existed.
