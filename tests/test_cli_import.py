@@ -1,6 +1,7 @@
 """``glassnet info``/``predict --import MODULE``: a model file naming layers, losses or optimizers of the
 user's own, and the errors that say how to give them (the library's own message names custom_objects=,
 a Python argument the command line lacks)."""
+import pickle
 import sys
 import textwrap
 
@@ -145,3 +146,9 @@ def test_load_model_names_what_it_lacks(user_module, tmp_path):
         gn.load_model(tmp_path / "m.npz", custom_objects={f"{prefix}>Plain": module.Plain})
     assert caught.value.name == f"{prefix}>Halved"
     assert gn.load_model(tmp_path / "m.npz", compile=False).loss is None
+
+
+def test_the_error_pickles_with_its_name():
+    # a Dask worker's error reaches the client pickled; the default rebuild passed the message alone
+    error = pickle.loads(pickle.dumps(gn.errors.UnknownObjectError("load_model: 'X' unknown", "X")))
+    assert type(error) is gn.errors.UnknownObjectError and error.name == "X" and str(error) == "load_model: 'X' unknown"

@@ -38,3 +38,8 @@ class UnknownObjectError(ModelFileError):
 
     def prefixed(self, prefix):
         return UnknownObjectError(prefix + str(self), self.name)
+
+    def __reduce__(self):
+        # pickled with its name (a Dask worker's error travels to the client so): the default
+        # rebuilds from the message alone, which __init__ refuses
+        return UnknownObjectError, (str(self), self.name)
