@@ -22,6 +22,20 @@ def _agree(a, b):
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
+def batches_of(layer, inputs):
+    """The list ``inputs`` of a layer called on several arrays, as arrays of one batch size, each
+    (batch, ...): what a merge layer (and a Lambda on a list) checks before it builds. ValueError
+    naming ``layer`` and the input otherwise."""
+    xp = backend.get_array_module(inputs[0]) if inputs else np
+    arrays = [xp.asarray(a) for a in inputs]
+    for k, a in enumerate(arrays):
+        if a.ndim < 2:
+            raise ValueError(f"{layer.describe()}: input {k}: expected shape (batch, ...), got shape {a.shape}")
+    if len({a.shape[0] for a in arrays}) > 1:
+        raise ValueError(f"{layer.describe()}: inputs with different batch sizes, shapes {[a.shape for a in arrays]}")
+    return arrays
+
+
 class _Merge(Layer):
     """Shared by the merge layers: checks the list of inputs, builds for their shapes."""
     merges = True           # forward takes a list of arrays, backward returns a list (graph.Model)
@@ -130,13 +144,7 @@ class _Merge(Layer):
             raise TypeError(f"{self.describe()}: takes no mask")
         if not isinstance(inputs, (list, tuple)):
             raise TypeError(f"{self.describe()}: expects a list of arrays, got {type(inputs).__name__}")
-        xp = backend.get_array_module(inputs[0]) if inputs else np
-        arrays = [xp.asarray(a) for a in inputs]
-        for k, a in enumerate(arrays):
-            if a.ndim < 2:
-                raise ValueError(f"{self.describe()}: input {k}: expected shape (batch, ...), got shape {a.shape}")
-        if len({a.shape[0] for a in arrays}) > 1:
-            raise ValueError(f"{self.describe()}: inputs with different batch sizes, shapes {[a.shape for a in arrays]}")
+        arrays = batches_of(self, inputs)
         shapes = [a.shape[1:] for a in arrays]
         if not self.built:
             if self.dtype is None:

@@ -247,13 +247,8 @@ class Lambda(Layer):
             return super().__call__(inputs, training=training, mask=mask)
         if mask is not None:
             raise TypeError(f"{self.describe()}: takes no mask")
-        xp = backend.get_array_module(inputs[0])
-        arrays = [xp.asarray(a) for a in inputs]
-        for k, a in enumerate(arrays):
-            if a.ndim < 2:
-                raise ValueError(f"{self.describe()}: input {k}: expected shape (batch, ...), got shape {a.shape}")
-        if len({a.shape[0] for a in arrays}) > 1:
-            raise ValueError(f"{self.describe()}: inputs with different batch sizes, shapes {[a.shape for a in arrays]}")
+        from .merging import batches_of
+        arrays = batches_of(self, inputs)
         if not self.built:
             self.dtype = self.dtype or np.dtype(np.float32)
             self.build([a.shape[1:] for a in arrays])
