@@ -390,7 +390,7 @@ class BatchNormalization(Layer):
         features = self.state["moving_mean"].shape
         if tuple(x.shape[a] for a in axes) != features:
             raise ValueError(f"{self.describe()}: expected input samples of shape {self.input_shape} ({features} on "
-                             f"the axes {self.axis!r}), got {x.shape[1:]}")
+                             f"axis={self.axis!r}), got {x.shape[1:]}")
         tail = tuple(range(x.ndim - len(axes), x.ndim))
         if axes == tail:                        # the last axes (3 on 4-D, [2, 3]): rows without a copy
             self._order = None
