@@ -248,9 +248,9 @@ def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name)
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda: layers.BatchNormalization(axis=-1),
-     r"^BatchNormalization: unexpected keyword argument 'axis'; BatchNormalization takes momentum, "
-     r"epsilon, center, scale and, like every layer, name, input_shape"),
+    (lambda: layers.BatchNormalization(renorm=True),
+     r"^BatchNormalization: unexpected keyword argument 'renorm'; BatchNormalization takes axis, momentum, "
+     r"epsilon, center, scale, beta_initializer, .*, synchronized and, like every layer, name, input_shape"),
     (lambda: layers.Dropout(0.5, noise_shape=(None, 1)),
      r"^Dropout: unexpected keyword argument 'noise_shape'; Dropout takes rate and, like every layer"),
     (lambda: layers.Flatten(data_format="channels_last", foo=1),

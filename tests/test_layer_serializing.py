@@ -103,7 +103,7 @@ def test_keras_settings_glassnet_lacks_are_refused_by_name(keras):
     cases = [(keras.layers.BatchNormalization(renorm=True), "renorm=True"),
              (keras.layers.Conv2D(2, 3, data_format="channels_first"), "data_format='channels_first'"),
              (keras.layers.Dropout(0.5, noise_shape=(None, 1)), "noise_shape"),
-             (keras.layers.BatchNormalization(beta_initializer="ones"), "beta_initializer"),
+             (keras.layers.BatchNormalization(synchronized=True), "synchronized=True"),
              (keras.layers.Dense(2, dtype="mixed_float16"), "dtype")]
     for layer, words in cases:
         with pytest.raises(ValueError, match=words):

@@ -688,7 +688,7 @@ def add_loss_refusal(owner):
 def _unexpected_arguments(cls, unknown):
     """The TypeError for keyword arguments that no constructor took. Python's own message would name
     ``Layer.__init__``, where a subclass's ``**kwargs`` finally lands, not the layer the user wrote
-    (``BatchNormalization(axis=-1)``, a Keras argument glassnet does not have)."""
+    (``BatchNormalization(renorm=True)``, a Keras argument glassnet does not have)."""
     own = own_arguments(cls)
     names = ", ".join(repr(key) for key in unknown)
     takes = f"{', '.join(own)} and, like every layer, " if own else "the arguments of every layer: "

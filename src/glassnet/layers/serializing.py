@@ -35,9 +35,7 @@ _KERAS_DEFAULTS = {
     "data_format": (None, "channels_last"),     # glassnet's images are (H, W, C), Keras' default
     "quantization_config": (None,),             # Keras' int8/float8 weights
     "noise_shape": (None,),                     # Dropout's mask of the input's own shape
-    "axis": (-1, [-1]),                         # BatchNormalization over the last axis
-    "synchronized": (False,),                   # statistics across devices: glassnet runs on one
-    "renorm": (False,), "renorm_clipping": (None,),
+    "renorm": (False,), "renorm_clipping": (None,),     # BatchNormalization's batch renormalization
     "use_gate": (False,),                       # MultiHeadAttention's gated output
     "antialias": (False,),                      # Resizing
     "autocast": (True,),                        # mixed precision: glassnet computes in one dtype
