@@ -679,8 +679,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Freeze or unfreeze the whole model: ``model.trainable = False`` sets every layer's
         ``trainable`` flag to False (Keras' rule: setting it on a model sets it on each layer), and
         ``model.trainable = True`` sets them all back. Like a layer's flag, it takes effect from the
-        next ``compile``, ``fit`` or ``train_on_batch``; ``summary`` counts the frozen weights as
-        non-trainable at once.
+        next ``compile``, ``fit`` or ``train_on_batch`` (set by a callback during ``fit``: from the
+        next batch); ``summary`` counts the frozen weights as non-trainable at once.
 
         Reading it tells whether every layer trains. Keras keeps a separate flag on the model
         instead, which also stops layers unfrozen afterwards; glassnet has only the layers' flags,

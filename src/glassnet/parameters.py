@@ -156,10 +156,16 @@ class ParametersMixin:
         return [(layer.name, key, tuple(layer.params[key].shape))
                 for layer in self.layers if layer.trainable for key in layer.params]
 
+    def _trainable_flags(self):
+        """Every layer's ``trainable`` flag, in order: a cheap look, before each batch of ``fit``,
+        for a flag a callback changed."""
+        return [layer.trainable for layer in self.layers]
+
     def _apply_trainable_flags(self):
         """Take up ``layer.trainable`` flags changed since the model was built. Keras takes them
-        at ``compile``; glassnet at ``compile`` and again at every ``fit`` and ``train_on_batch``,
-        so that a layer frozen without a new ``compile`` is not trained by mistake."""
+        at ``compile``; glassnet at ``compile`` and again at every ``fit`` and ``train_on_batch``
+        (and before each of fit's batches where a callback changed one), so that a layer frozen
+        without a new ``compile`` is not trained by mistake."""
         if self.built and self._trainable_layout() != self._layout:
             self._flatten_parameters()
         # a layer this model shares with another (a nested Sequential's) may have been marked by

@@ -595,6 +595,7 @@ class TrainingMixin(ActivityMixin):
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
         # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
         interrupt, failed = None, True
+        flags = self._trainable_flags()
         try:
             with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
                 for epoch in range(initial_epoch, epochs):
@@ -610,6 +611,14 @@ class TrainingMixin(ActivityMixin):
                     for b, xb, yb, wb in batches:
                         if hooks.has_batch_hooks:
                             hooks.call("on_train_batch_begin", b, {})
+                        # a callback froze or unfroze a layer (gradual unfreezing): taken up from
+                        # this batch on, weights and BatchNormalization's mode together (the layer
+                        # reads its flag at once; its weights would otherwise train, or not, until
+                        # the next fit). Looked at where a hook may have run since the last look:
+                        # each batch when there are batch hooks, else each epoch's first batch
+                        if (b == 0 or hooks.has_batch_hooks) and self._trainable_flags() != flags:
+                            self._apply_trainable_flags()
+                            flags = self._trainable_flags()
                         try:
                             value, out = self._loss_and_gradients(xb, yb, wb)
                         except NonFiniteError as exc:
