@@ -830,3 +830,26 @@ def test_csv_logger_refuses(kwargs, error, message):
 def test_checkpoint_filepath_must_be_a_path():
     with pytest.raises(TypeError, match=r"^ModelCheckpoint: filepath must be a str or os.PathLike, got int$"):
         ModelCheckpoint(3)
+
+
+def test_batch_hooks_written_keras_style_with_keyword_logs_run(rng):
+    # Keras hands batch hooks their logs by keyword, so a Keras callback may take them as **kwargs;
+    # glassnet's own callbacks (and *args ones) get them by position, as before
+    seen = []
+
+    class KerasStyle(gn.callbacks.Callback):
+        def on_train_batch_end(self, batch, **kwargs):
+            seen.append(("keyword", batch, sorted(kwargs["logs"])))
+
+        def on_test_batch_begin(self, batch, **kwargs):
+            seen.append(("test", batch, kwargs["logs"]))
+
+    class Positional(gn.callbacks.Callback):
+        def on_train_batch_begin(self, *args):
+            seen.append(("positional", *args))
+
+    x, y = _data(rng)
+    _linear().fit(x[:8], y[:8], batch_size=4, epochs=1, verbose=0, validation_data=(x[:4], y[:4]),
+                  callbacks=[KerasStyle(), Positional(), LambdaCallback(on_train_batch_end=lambda b, l: seen.append(b))])
+    assert seen == [("positional", 0, {}), ("keyword", 0, ["loss"]), 0, ("positional", 1, {}),
+                    ("keyword", 1, ["loss"]), 1, ("test", 0, {})]

@@ -2,6 +2,7 @@
 ``CallbackList`` (what ``fit`` calls), the one rule for "better" (``resolve_mode``, ``improved``) and
 the argument checks the callbacks share.
 """
+import inspect
 import math
 import numbers
 import os
@@ -299,6 +300,21 @@ class LambdaCallback(Callback):
 
 # what fit calls per training batch, and the Keras aliases that Callback's versions of them call
 BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+# the hooks Keras hands their logs by keyword (CallbackList: callback.on_train_batch_end(batch, logs=logs))
+_KEYWORD_LOGS = frozenset(BATCH_HOOKS + ("on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
+                                         "on_predict_batch_end"))
+
+
+def _logs_by_keyword(hook):
+    """Whether the batch hook ``hook`` (bound, or a function a LambdaCallback holds) takes its
+    second argument, the logs, by keyword only: ``def on_train_batch_end(self, batch, **kwargs)``,
+    which Keras runs, since it hands batch hooks their logs as ``logs=``."""
+    try:
+        parameters = list(inspect.signature(hook).parameters.values())
+    except (TypeError, ValueError):         # no signature to read (a builtin): by position, as always
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
 def _defines(callback, hook):
@@ -346,6 +362,9 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
+        # the batch hooks that take their logs by keyword alone (read once: a signature costs ~10 us)
+        self._keyword_logs = {(id(c), hook) for c in self.callbacks for hook in _KEYWORD_LOGS
+                              if _defines(c, hook) and _logs_by_keyword(getattr(c, hook))}
         # batch hooks cost a Python call per batch: skip them when no callback overrides them
         self.has_batch_hooks = any(_defines(c, hook) for c in self.callbacks for hook in BATCH_HOOKS)
         self.has_test_batch_hooks = any(_defines(c, hook) for c in self.callbacks
@@ -354,6 +373,18 @@ class CallbackList:
                                            for hook in ("on_predict_batch_begin", "on_predict_batch_end"))
 
     def call(self, hook, *args):
+        """Run ``hook`` on every callback, its arguments by position: ``(logs)``, ``(epoch, logs)``
+        or ``(batch, logs)``; but ``logs=`` by keyword to a batch hook that takes no second
+        argument by position, ``on_train_batch_end(self, batch, **kwargs)``, as Keras, which
+        hands every batch hook its logs by keyword, runs it."""
+        if hook in _KEYWORD_LOGS:
+            batch, logs = args
+            for callback in self.callbacks:
+                if (id(callback), hook) in self._keyword_logs:
+                    getattr(callback, hook)(batch, logs=logs)
+                else:
+                    getattr(callback, hook)(batch, logs)
+            return
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 
