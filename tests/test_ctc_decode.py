@@ -172,3 +172,15 @@ def test_refuses_inputs_that_are_not_logits(rng):
         ctc_decode(np.array([[["a"]]]), [1])
     with pytest.raises(ValueError, match="top_paths=3, but sample 0's 1 steps spell only 2 label sequences"):
         ctc_decode(np.zeros((1, 1, 2)), [1], strategy="beam_search", top_paths=3)
+
+
+def test_the_readmes_ctc_example_reads_its_captchas():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("`gn.losses.ctc_decode` reads what it predicts"):]
+    namespace = {}
+    exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)
+    assert namespace["read_right"] == 1.0
+    assert namespace["words"][:3] == ["caa", "cac", "ccc"]
+    np.testing.assert_array_equal(namespace["best"][0], namespace["decoded"][0])   # peaked: the beam agrees
