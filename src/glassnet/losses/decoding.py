@@ -130,7 +130,7 @@ def _logits(inputs):
     inputs = np.asarray(backend.to_numpy(inputs))
     if inputs.dtype.kind not in "biuf":
         raise TypeError(f"ctc_decode: inputs: expected an array of logits, got {inputs.dtype}")
-    if inputs.dtype not in (np.float32, np.float64) or not isinstance(given, np.ndarray):
+    if inputs.dtype not in (np.float32, np.float64) or not hasattr(given, "dtype"):
         inputs = inputs.astype(np.float32)  # a list of Python floats is float64 to NumPy: floatx for Keras
     if inputs.ndim != 3 or 0 in inputs.shape[1:]:
         raise ValueError(f"ctc_decode: inputs: expected logits of shape (n_samples, steps, classes) with at least "
