@@ -59,6 +59,18 @@ def test_ctc_values_and_gradients_match_torch_ctc_loss_and_finite_differences(rn
     np.testing.assert_allclose(loss.weighted_gradient(z, y, w), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_ctc_float32_gradient_stays_close_to_float64_on_long_sequences():
+    # scaling each step's alphas and betas: unscaled, they reach -1000 at T = 300, where float32
+    # rounds each step by 6e-5 and the gradient drifted 3e-4 (norm) from float64's; now 5e-6
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4, 300, 30)) * 2
+    y = rng.integers(1, 30, size=(4, 60))
+    exact, rounded = losses.CTC().gradient(z, y), losses.CTC().gradient(z.astype(np.float32), y)
+    assert rounded.dtype == np.float32
+    assert np.linalg.norm(rounded - exact) / np.linalg.norm(exact) < 3e-5
+    assert losses.CTC()(z.astype(np.float32), y) == pytest.approx(losses.CTC()(z, y), rel=1e-6)
+
+
 def test_ctc_counts_every_alignment_and_keeps_float32():
     # two steps, three classes, all equally likely: label [1] has 3 alignments of 9, [1, 2] has 1
     z = np.zeros((2, 2, 3), dtype=np.float32)

@@ -71,6 +71,10 @@ labelled c: their loss and gradient are 0, and the default reduction divides by 
 A loss with either is built, once, as a subclass of its class that rescales the class's methods
 (glassnet.losses.base), so the default path is untouched.
 
+``ctc_decode(inputs, sequence_lengths, strategy="greedy", ...)`` reads the label sequences a model
+trained with ``"ctc"`` predicts, greedy or by beam search (Keras' ``ops.ctc_decode``; see
+glassnet.losses.decoding).
+
 Keras' per-sample functions (``mean_squared_error(y_true, y_pred)``, ..., in Keras' order, one loss
 per sample and position) are in glassnet.losses.functions, exported here; ``get`` takes them.
 """
@@ -83,6 +87,7 @@ from .base import DEFAULT_REDUCTION, REDUCTIONS, Loss, aligned_targets, per_samp
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from . import connectionist
 from .connectionist import CTC
+from .decoding import ctc_decode
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .generalized import CategoricalGeneralizedCrossEntropy
 from .overlap import Dice, Tversky
@@ -102,7 +107,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "Huber", "LogCosh", "Poisson", "MeanSquaredLogarithmicError", "Hinge", "SquaredHinge", "MeanAbsolutePercentageError",
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
-           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "LOSSES",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "LOSSES",
            "ALIASES", "CLASS_NAMES", "get", "serialize", "deserialize",
            # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",

@@ -17,7 +17,8 @@ l' = (blank, l_1, blank, l_2, ..., l_L, blank) of S = 2 L + 1 states,
 log P(l) = lse(alpha_{T-1}(2 L), alpha_{T-1}(2 L - 1)), and with the state's posterior
 gamma_t(s) = exp(alpha_t(s) + beta_t(s) - log p_t(l'_s) - log P), the gradient of -log P with
 respect to the logits z_t is ``softmax(z_t) - q_t``, q_t(k) the sum of gamma_t(s) over the states
-labelled k. The loss is the mean of -log P over the samples (Keras' ``sum_over_batch_size``:
+labelled k (each step's alphas and betas are kept scaled, for float32's sake: see
+``forward_backward``). The loss is the mean of -log P over the samples (Keras' ``sum_over_batch_size``:
 PyTorch's ``ctc_loss(reduction="none")`` averaged, not its ``"mean"``, which also divides each by
 its label length).
 """
@@ -45,6 +46,15 @@ def _shifted(x, by):
     return out
 
 
+def _scaled(x):
+    """Subtract from each row of ``x`` (n, S), in place, its largest value, and return those (n,);
+    a row of -inf (no state reachable: a -inf logit) is left as it is, its value 0."""
+    top = x.max(axis=1)
+    top[~np.isfinite(top)] = 0
+    x -= top[:, None]
+    return top
+
+
 def forward_backward(log_probs, labels, lengths, posterior=True):
     """The CTC log-likelihoods and the posterior of each class at each step.
 
@@ -64,32 +74,46 @@ def forward_backward(log_probs, labels, lengths, posterior=True):
     rows = np.arange(n)
     last, before = 2 * lengths, 2 * lengths - 1        # the two states a path may end in
 
+    # Each step's alphas (and betas) are kept divided by their largest (its log subtracted, and the
+    # alphas' saved in ``scale``): unscaled they fall to -1000 and below on long sequences, where
+    # float32's spacing (6e-5 at 1000) rounds every step and the errors add up along the recursion
+    # (3e-4 in the gradient at T = 300, L = 60). Scaled, they stay near 0; log P adds the scales back.
     alpha = np.full((steps, n, states), -np.inf, dtype=log_probs.dtype)
+    scale = np.empty((steps, n), dtype=log_probs.dtype)
     alpha[0, :, 0] = emit[0, :, 0]
     if states > 1:
         alpha[0, :, 1] = emit[0, :, 1]
+    scale[0] = _scaled(alpha[0])
     for t in range(1, steps):
         prev = alpha[t - 1]
         alpha[t] = _lse3(prev, _shifted(prev, 1), np.where(skip, _shifted(prev, 2), -np.inf)) + emit[t]
+        scale[t] = _scaled(alpha[t])
     ends = lengths > 0
     final = alpha[-1]
-    log_likelihood = np.logaddexp(final[rows, last], np.where(ends, final[rows, np.maximum(before, 0)], -np.inf))
+    log_likelihood = scale.sum(axis=0) + np.logaddexp(final[rows, last],
+                                                      np.where(ends, final[rows, np.maximum(before, 0)], -np.inf))
     if not posterior:
         return log_likelihood, None
 
     beta = np.full((steps, n, states), -np.inf, dtype=log_probs.dtype)
     beta[-1, rows, last] = emit[-1, rows, last]
     beta[-1, rows[ends], before[ends]] = emit[-1, rows[ends], before[ends]]
+    _scaled(beta[-1])
     skip_ahead = np.zeros_like(skip)                 # state s may go on to s + 2
     skip_ahead[:, :-2] = skip[:, 2:]
     for t in range(steps - 2, -1, -1):
         nxt = beta[t + 1]
         beta[t] = _lse3(nxt, _shifted(nxt, -1), np.where(skip_ahead, _shifted(nxt, -2), -np.inf)) + emit[t]
+        _scaled(beta[t])
 
+    # gamma_t(s) = alpha_t(s) beta_t(s) / (p_t(l'_s) P): at every step the sum over s of
+    # alpha_t(s) beta_t(s) / p_t(l'_s) is P, so dividing by that step's sum (its scales cancel) is
+    # dividing by P, without the unscaled numbers
     occupancy = alpha + beta
     occupancy -= emit
-    occupancy -= log_likelihood[None, :, None]
-    np.exp(occupancy, out=occupancy)                  # gamma_t(s), (T, n, S)
+    occupancy -= occupancy.max(axis=2, keepdims=True)
+    np.exp(occupancy, out=occupancy)
+    occupancy /= occupancy.sum(axis=2, keepdims=True)    # gamma_t(s), (T, n, S)
     onehot = np.zeros((n, states, classes), dtype=log_probs.dtype)
     onehot[rows[:, None], np.arange(states)[None, :], extended] = 1
     return log_likelihood, np.matmul(occupancy.transpose(1, 0, 2), onehot)      # q: (n, T, C)
