@@ -246,16 +246,19 @@ class Model(Sequential):
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
         if subclassed:
-            if not callable(getattr(self, "call", None)):
-                raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
-                                "define call(self, inputs)")
             # Keras' ways to change what fit does: glassnet's fit runs its own step, so a
-            # subclass overriding them would train on something else, silently
+            # subclass overriding them would train on something else, silently. Checked before
+            # call: Keras' GAN subclasses define train_step and no call, and "define call" would
+            # send them the wrong way
             steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
             if steps:
                 raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
                                           f"call (it runs its own step); write the model's maths in layers, or a "
-                                          f"loss (glassnet.losses.Loss) of your own")
+                                          f"loss (glassnet.losses.Loss) of your own; a GAN trains as two compiled "
+                                          f"models stepped by train_on_batch (README: GANs)")
+            if not callable(getattr(self, "call", None)):
+                raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
+                                "define call(self, inputs)")
             return              # drawn by build, on the first data (see _draw)
         if inputs is None or outputs is None:
             raise TypeError(f"Model: give both inputs and outputs, got {'inputs' if outputs is None else 'outputs'} only")

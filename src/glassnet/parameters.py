@@ -3,6 +3,7 @@ gradients into another), so that an optimizer step is a handful of NumPy calls, 
 parameter; and how the model lets go of the data its layers' caches point into.
 """
 from . import backend
+from ._warnings import warn
 
 
 def _projection(constraint, name, param):
@@ -67,6 +68,7 @@ class ParametersMixin:
         if self.optimizer is not None and layout != getattr(self, "_layout", layout):
             self.optimizer.reset()
         self._layout = layout
+        self._warned_nothing_trains = False     # a new layout: warn again if it trains nothing
         total = sum(int(layer.params[key].size) for layer, key in entries)
         flat_params, flat_grads = xp.empty(total, dtype=self.dtype), xp.zeros(total, dtype=self.dtype)
         self._views, offset = [], 0
@@ -150,6 +152,22 @@ class ParametersMixin:
         if self.optimizer.use_ema:
             self.optimizer.finalize_variable_values(self._triples)
             self._project()
+
+    def _warn_nothing_trains(self, caller):
+        """Warn, once per layout of the trained weights, that ``caller`` ("fit", "train_on_batch")
+        updates nothing: every layer with weights is frozen. Keras 3.15 warns too ("does not have
+        any trainable weights"). The usual cause is a GAN ported from Keras 2, whose discriminator,
+        frozen after its ``compile`` for the combined model, still trained in its own
+        ``train_on_batch``: glassnet reads ``trainable`` at every ``fit`` and ``train_on_batch``."""
+        if getattr(self, "_warned_nothing_trains", False):
+            return
+        self._warned_nothing_trains = True
+        warn(f"{caller}: the model {self.name!r} has no trainable weights (every layer with weights "
+             f"has trainable=False), so this updates nothing. glassnet reads the trainable flags at "
+             f"every fit and train_on_batch, not only at compile as Keras 2 did: a GAN's discriminator "
+             f"D frozen for the combined model trains in its own steps only if unfrozen for them "
+             f"(D.trainable = True before D.train_on_batch, D.trainable = False before the combined "
+             f"model's)")
 
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""

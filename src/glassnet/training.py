@@ -339,8 +339,9 @@ class TrainingMixin(ActivityMixin):
         self._apply_update(value)
         return value, out
 
-    def _apply_update(self, value):
-        """The optimizer's step on the gradients of a batch whose loss was ``value``.
+    def _apply_update(self, value, caller="fit"):
+        """The optimizer's step on the gradients of a batch whose loss was ``value``; ``caller``
+        ("fit", "train_on_batch") names the call in the warning given when nothing trains.
 
         A non-finite loss never reaches the weights: the caller raises NonFiniteError, and the
         weights it leaves are the last finite ones, where the culprit layer can still be found.
@@ -348,6 +349,8 @@ class TrainingMixin(ActivityMixin):
         not checked here, which would cost a pass over every parameter per step: the next batch's
         loss is then non-finite, and the error names those parameters as made so by that update.)"""
         if math.isfinite(value):
+            if not self._views:
+                self._warn_nothing_trains(caller)
             self._sync_views()
             self._optimizer_step()
 
@@ -822,5 +825,5 @@ class TrainingMixin(ActivityMixin):
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
         values = [value, *self._metric_values(y, out, w)]     # before the update, as in fit
-        self._apply_update(value)
+        self._apply_update(value, "train_on_batch")
         return self._results(values, return_dict)
