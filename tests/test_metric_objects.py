@@ -358,7 +358,7 @@ def test_a_file_names_only_built_in_metrics_with_valid_settings(entry, match, tm
     (lambda: metrics.Precision(top_k=0), "top_k: expected a positive integer"),
     (lambda: metrics.Recall(class_id=-1), "class_id: expected a non-negative integer"),
     (lambda: metrics.AUC(num_thresholds=1), r"num_thresholds: expected an integer in \[2, 10000\]"),
-    (lambda: metrics.AUC(curve="PRGAIN"), r"curve: expected one of \['ROC', 'PR'\]"),
+    (lambda: metrics.AUC(curve="PRG"), r"curve: expected one of \['ROC', 'PR', 'PRGAIN'\], got 'PRG'"),
     (lambda: metrics.AUC(summation_method="trapezoid"), "summation_method"),
     (lambda: metrics.Precision(name=""), "name"),
 ])
