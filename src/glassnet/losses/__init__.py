@@ -44,10 +44,12 @@ ctc                             -mean(log P(labels | logits)) over (softmax - po
 
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
 output that is not a probability (a tanh or linear output below 0 or above 1) gives a finite value;
-the value does not change where a prediction was clipped, so the gradient is 0 there. Keras'
-categorical cross-entropy also rescales each row of predictions to sum to 1 before the log; glassnet
-does not. A softmax output sums to 1 already; an output that does not (a sigmoid or relu layer given
-this loss, usually a slip) gives a different value and gradient from Keras'.
+the value does not change where a prediction was clipped, so the gradient is 0 there. The
+categorical cross-entropy (and the categorical focal one) first divides each row of predictions by
+its sum, as Keras does, and its gradient goes back through that division (tests/test_cce_rescaling.py).
+The sparse categorical cross-entropy does not divide: on an output that is not a softmax (a sigmoid
+or relu layer given this loss, usually a slip) its value and gradient differ from Keras' (whose
+sparse loss divides too). A softmax output sums to 1 already, so there the two agree.
 
 With a sigmoid (binary) or softmax (categorical) output the model uses the *fused* form: the loss is
 computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which

@@ -126,7 +126,9 @@ class Adam(_Moments):
     ``param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + epsilon)``.
     Defaults are Keras' (epsilon = 1e-7; PyTorch's is 1e-8). Keras adds epsilon to ``sqrt(v)``
     before the bias correction (``lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``), so
-    with a large epsilon the two differ.
+    the two differ unless gradients are much larger than ``epsilon / sqrt(1 - b2^t)`` (about 30
+    epsilon at the first step): with tiny gradients (Keras' fraud example's class weights of
+    1 / count give ~1e-6) Keras' steps are much smaller, and training visibly differs.
 
     ``amsgrad=True`` (Keras' and PyTorch's argument) is AMSGrad (Reddi et al. 2018, "On the
     convergence of Adam and beyond"): the step divides by the largest second moment so far,
