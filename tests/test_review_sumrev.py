@@ -34,7 +34,7 @@ def test_models_made_and_dropped_in_a_helper_keep_a_row_each():
     else:
         pytest.skip("no model's id was reused in 300 tries")
     rows, _ = _ours(gn.Model(inputs, h))
-    assert [r[1] for r in rows] == [f"blk{k} (Sequential)" for k in range(len(ids))]
+    assert [r[1] for r in rows] == ["input_layer (InputLayer)", *(f"blk{k} (Sequential)" for k in range(len(ids)))]
 
 
 def _several_outputs(lib):
@@ -52,7 +52,7 @@ def test_a_nested_model_of_several_outputs_shows_each_shape_as_keras(options):
     keras = _keras()
     ours, theirs = _ours(_several_outputs(gn), **options), _theirs(_several_outputs(keras), **options)
     assert ours == theirs
-    assert ours[0][0][2] == "[(None, 2), (None, 3)]"
+    assert ours[0][0][1] == "x (InputLayer)" and ours[0][1][2] == "[(None, 2), (None, 3)]"
 
 
 def test_a_layer_popped_off_a_nested_model_is_not_kept_alive_by_its_record():
