@@ -193,7 +193,8 @@ def test_an_lstm_learns_to_read_a_sequence(rng):
     (lambda: LSTM(4, dropout=1.0), ValueError, r"LSTM: dropout must be a number in \[0, 1\)"),
     (lambda: LSTM(4, recurrent_activation="nope"), ValueError, "LSTM: recurrent_activation: expected one of"),
     (lambda: GRU(4, activation="nope"), ValueError, "GRU: activation: expected one of"),
-    (lambda: SimpleRNN(4, unroll=True), TypeError, "SimpleRNN: unexpected keyword argument 'unroll'"),
+    (lambda: SimpleRNN(4, unroll="yes"), TypeError, "SimpleRNN: unroll: expected True or False, got 'yes'"),
+    (lambda: LSTM(4, use_cudnn="on"), ValueError, r"LSTM: use_cudnn: expected 'auto', True or False, got 'on'"),
 ])
 def test_refused_settings_name_themselves(make, error, message):
     with pytest.raises(error, match=message):
@@ -384,3 +385,13 @@ def test_lstm_fast_cell_equals_the_general_one(layer_class, rng):
     np.testing.assert_allclose(dx, dx_general, rtol=1e-12, atol=1e-14)
     for name in grads:
         np.testing.assert_allclose(grads[name], grads_general[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("layer", [SimpleRNN, LSTM, GRU])
+def test_kerass_speed_hints_unroll_and_use_cudnn_change_nothing(layer, rng):
+    # Keras code passes them (unroll=False, use_cudnn=False for exact CPU numbers): the same layer
+    x = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    plain = layer(4, return_sequences=True, seed=0)
+    hinted = layer(4, return_sequences=True, seed=0, unroll=True, use_cudnn=False)
+    np.testing.assert_array_equal(hinted(x), plain(x))
+    assert hinted.get_config() == plain.get_config()

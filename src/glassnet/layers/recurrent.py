@@ -201,7 +201,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
                  recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False, *,
-                 zero_output_for_mask=False, **kwargs):
+                 zero_output_for_mask=False, unroll=False, use_cudnn="auto", **kwargs):
         # Keras' positional order (SimpleRNN's: LSTM and GRU pass only their first arguments by
         # position), activity_regularizer in its place, so that an argument given by position lands
         # where Keras puts it; the next, unroll in Keras, is not taken by position
@@ -225,6 +225,13 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
         self.return_sequences = check_flag(return_sequences, f"{cls}: return_sequences")
         self.go_backwards = check_flag(go_backwards, f"{cls}: go_backwards")
         self.zero_output_for_mask = check_flag(zero_output_for_mask, f"{cls}: zero_output_for_mask")
+        # Keras' speed hints, the same numbers either way: the loop written out (unroll), NVIDIA's
+        # kernel (use_cudnn); checked, then without effect (glassnet's loop is NumPy's, and not
+        # recorded in configs: a layer made without them is the same layer)
+        check_flag(unroll, f"{cls}: unroll")
+        if use_cudnn is not True and use_cudnn is not False and use_cudnn != "auto":
+            raise (ValueError if isinstance(use_cudnn, str) else TypeError)(
+                f"{cls}: use_cudnn: expected 'auto', True or False, got {use_cudnn!r:.40}")
         # several arrays out: the output, then the last states (h, and LSTM's c), as Keras returns
         # them; a functional Model takes them (a Sequential passes one array on, and refuses it)
         self.return_state = check_flag(return_state, f"{cls}: return_state")
