@@ -1043,7 +1043,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _warn_logits_of_probabilities(self):
         """Keras' warning for ``from_logits=True`` after a sigmoid or softmax output: the loss
         applies the activation a second time (Keras' TensorFlow backend quietly takes the logits
-        behind it instead; its other backends do as glassnet)."""
+        behind it instead; its other backends do as glassnet). And glassnet's own for ``ctc``
+        after a softmax, which Keras trains on silently."""
         for last, loss in self._output_losses():
             activation = "softmax" if type(last).__name__ == "Softmax" else \
                 getattr(getattr(last, "activation", None), "name", None)
@@ -1051,6 +1052,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "
                      f"the loss applies the {activation} again, to probabilities; give the last layer no "
                      f"activation, or drop from_logits=True")
+            elif getattr(loss, "name", None) == "ctc" and activation == "softmax":
+                # CTC takes logits only (its log-softmax is its own): a softmax output, as older
+                # Keras examples end in, trains silently on the log-softmax of probabilities
+                warn(f"compile: ctc takes logits, but {last.describe()} ends in a softmax: the loss takes "
+                     f"the log-softmax of probabilities; give the last layer no activation (decode the "
+                     f"logits with glassnet.losses.ctc_decode)")
 
     def _claim(self, optimizer):
         """One optimizer instance trains one model: its moments and step count belong to that
