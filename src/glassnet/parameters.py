@@ -162,6 +162,11 @@ class ParametersMixin:
         if getattr(self, "_warned_nothing_trains", False):
             return
         self._warned_nothing_trains = True
+        if not any(layer.params for layer in self.layers):
+            # nothing frozen to unfreeze (a preprocessing model): Keras' warning alone, no GAN advice
+            warn(f"{caller}: the model {self.name!r} has no weights to train: none of its layers has any (a "
+                 f"model of preprocessing layers, say), so this updates nothing (Keras warns too)")
+            return
         warn(f"{caller}: the model {self.name!r} has no trainable weights (every layer with weights "
              f"has trainable=False), so this updates nothing. glassnet reads the trainable flags at "
              f"every fit and train_on_batch, not only at compile as Keras 2 did: a GAN's discriminator "

@@ -73,10 +73,10 @@ class Callback:
     def on_batch_end(self, batch, logs=None): pass
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.on_batch_begin(batch, logs)
+        _call_batch_hook(self.on_batch_begin, batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.on_batch_end(batch, logs)
+        _call_batch_hook(self.on_batch_end, batch, logs)
 
     # Keras' hooks of evaluation (fit's validation, and evaluate given callbacks) and of predict:
     # on_test_batch_end's logs are the running loss and metrics (no "val_" prefix), on_test_end's
@@ -315,6 +315,27 @@ def _logs_by_keyword(hook):
         return False
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+# _logs_by_keyword of each function an alias hook called (a signature costs ~10 us; a batch, less)
+_KEYWORD_CACHE = weakref.WeakKeyDictionary()
+
+
+def _call_batch_hook(hook, batch, logs):
+    """``hook(batch, logs)`` for Callback's aliases (on_train_batch_end calling on_batch_end), but
+    ``logs=`` by keyword to a hook that takes no second argument by position, as Keras' aliases
+    hand it on (``self.on_batch_end(batch, logs=logs)``)."""
+    function = getattr(hook, "__func__", hook)
+    try:
+        by_keyword = _KEYWORD_CACHE.get(function)
+        if by_keyword is None:
+            by_keyword = _KEYWORD_CACHE[function] = _logs_by_keyword(hook)
+    except TypeError:                       # not weakly referable (a builtin): read each time
+        by_keyword = _logs_by_keyword(hook)
+    if by_keyword:
+        hook(batch, logs=logs)
+    else:
+        hook(batch, logs)
 
 
 def _defines(callback, hook):

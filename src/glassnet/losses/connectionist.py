@@ -110,7 +110,12 @@ def forward_backward(log_probs, labels, lengths, posterior=True):
     # alpha_t(s) beta_t(s) / p_t(l'_s) is P, so dividing by that step's sum (its scales cancel) is
     # dividing by P, without the unscaled numbers
     occupancy = alpha + beta
-    occupancy -= emit
+    # a state whose class has probability 0 at a step (a -inf logit) holds no path: its alpha,
+    # beta and emit are all -inf, and -inf - -inf is NaN, which spread over the whole step's
+    # gradient; its occupancy is -inf (gamma 0)
+    with np.errstate(invalid="ignore"):
+        occupancy -= emit
+    occupancy[np.isneginf(emit)] = -np.inf
     occupancy -= occupancy.max(axis=2, keepdims=True)
     np.exp(occupancy, out=occupancy)
     occupancy /= occupancy.sum(axis=2, keepdims=True)    # gamma_t(s), (T, n, S)
