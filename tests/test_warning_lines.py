@@ -55,6 +55,8 @@ CASES = {
     "Normalization not adapted": (lambda: gn.Sequential([gn.layers.Input((3,)), gn.layers.Normalization()])
                                   .predict(np.ones((2, 3)), verbose=0), "initial mean 0 and variance 1"),
     "registered twice": (_register_twice, "was registered by"),
+    "ctc after a wrapped softmax": (lambda: gn.Sequential([gn.layers.Input((5, 3)), gn.layers.TimeDistributed(
+        gn.layers.Dense(4, activation="softmax"))]).compile(loss="ctc", optimizer="sgd"), "ctc takes logits, but"),
     "ctc after a softmax": (lambda: gn.Sequential([gn.layers.Input((5, 3)), gn.layers.Dense(4, activation="softmax")])
                             .compile(loss="ctc", optimizer="sgd"), "ctc takes logits, but"),
 }

@@ -1046,6 +1046,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         behind it instead; its other backends do as glassnet). And glassnet's own for ``ctc``
         after a softmax, which Keras trains on silently."""
         for last, loss in self._output_losses():
+            if type(last).__name__ == "TimeDistributed":     # Keras 2's OCR ending: TimeDistributed(Dense(..., "softmax"))
+                last = last.layer
             activation = "softmax" if type(last).__name__ == "Softmax" else \
                 getattr(getattr(last, "activation", None), "name", None)
             if getattr(loss, "from_logits", False) is True and activation == loss.applies:
