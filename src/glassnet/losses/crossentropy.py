@@ -375,9 +375,9 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     ``CategoricalCrossentropy`` (and Keras): each term is ``-log clip(p[label] / sum(p))``, and the
     gradient goes back through the clip and the division, to every output of the row. After a
     softmax output the loss is fused, as the categorical one is, and divides nothing. (Keras 3.15's
-    TensorFlow backend clips every entry before dividing instead; the two differ only on rows with
-    an entry outside [1e-7, 1 - 1e-7], where glassnet keeps its categorical loss's order, which is
-    Keras' on its other backends; see docs/keras_parity.md.)"""
+    TensorFlow backend clips every output before dividing instead; the two differ only on rows with
+    an output outside [1e-7, 1 - 1e-7], a linear head's, where glassnet keeps its categorical loss's
+    order, which is Keras' on its other backends; see docs/keras_parity.md.)"""
     _SETTINGS = "from_logits, ignore_class"
     ignore_class = None         # also what a loss pickled before the setting reads
 
