@@ -260,7 +260,9 @@ def test_sparse_class_takes_labels_per_position_as_keras(reduction, from_logits,
     t = torch.tensor(x, requires_grad=True)
     valid = torch.tensor(labels != ignore_class, dtype=torch.float64)
     picked = torch.tensor(np.where(labels == ignore_class, 0, labels))[..., None]
-    log_p = torch.log_softmax(t, -1) if from_logits else torch.log(t)
+    # Keras divides each row by its sum, then clips (rows of a softmax sum to 1, but the gradient
+    # goes back through the division)
+    log_p = torch.log_softmax(t, -1) if from_logits else torch.log(torch.clamp(t / t.sum(-1, keepdim=True), 1e-7, 1 - 1e-7))
     weights = torch.tensor(w)[:, None] if weighted else torch.ones(3, 1, dtype=torch.float64)
     total = (-log_p.gather(-1, picked)[..., 0] * valid * weights).sum()
     total = total / {"sum": 1.0, "sum_over_batch_size": valid.sum(), "mean_with_sample_weight": (weights * valid).sum()}[reduction]
@@ -278,6 +280,10 @@ def test_sparse_class_per_position_weights_and_per_sample_match_keras(keras, rng
     np.testing.assert_allclose(ours.weighted(p / p.sum(-1, keepdims=True), labels, w),
                                float(keras.losses.SparseCategoricalCrossentropy()(labels, p / p.sum(-1, keepdims=True),
                                                                                   sample_weight=w)), rtol=1e-6)
-    np.testing.assert_allclose(ours.per_sample(p, labels[..., None]), -np.log(np.take_along_axis(p, labels[..., None], -1)[..., 0]))
+    # rows of p do not sum to 1: each is divided by its sum first, as Keras does
+    np.testing.assert_allclose(ours.weighted(p, labels, w),
+                               float(keras.losses.SparseCategoricalCrossentropy()(labels, p, sample_weight=w)), rtol=1e-6)
+    np.testing.assert_allclose(ours.per_sample(p, labels[..., None]),
+                               -np.log(np.take_along_axis(p / p.sum(-1, keepdims=True), labels[..., None], -1)[..., 0]))
     with pytest.raises(ValueError, match=r"labels of shape \(3, 4\)"):
         ours(p, labels[:, 0])

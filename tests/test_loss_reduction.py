@@ -174,9 +174,10 @@ def test_ignore_class_gradients_match_torch(reduction, weighted, rng, torch):
         v, g = loss.weighted_from_logits(z, a, y, w), loss.weighted_gradient_from_logits(a, y, w)
     assert v == pytest.approx(value.item(), rel=1e-10)
     np.testing.assert_allclose(g, tz.grad.numpy(), rtol=1e-8, atol=1e-12)
-    # the unfused path, on the probabilities, through the softmax by hand
+    # the unfused path, on the probabilities, through the softmax by hand; Keras divides each row by
+    # its sum, then clips: rows of a softmax sum to 1, but the gradient goes back through the division
     tp = torch.tensor(a, requires_grad=True)
-    per = -torch.log(tp[torch.arange(8), safe]) * tw
+    per = -torch.log(torch.clamp(tp / tp.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7)[torch.arange(8), safe]) * tw
     value = per.sum() if reduction == "sum" else per.sum() / (tw.sum() if reduction == "mean_with_sample_weight"
                                                               else keep.sum())
     value.backward()

@@ -89,8 +89,8 @@ def test_matches_torch(name, torch_fn, rng, torch):
         value = _torch_per_sample(name, t, y, torch).mean()
     elif torch_fn == "kl_div":
         value = F.kl_div(torch.log(t), torch.tensor(y), reduction="batchmean")
-    elif torch_fn == "nll":
-        value = F.nll_loss(torch.log(t), torch.tensor(y))
+    elif torch_fn == "nll":                        # Keras divides each row by its sum first, here too
+        value = F.nll_loss(torch.log(t / t.sum(dim=1, keepdim=True)), torch.tensor(y))
     else:
         value = getattr(F, torch_fn)(t, torch.tensor(y))
     value.backward()
@@ -317,7 +317,8 @@ def _torch_per_sample(name, t, y, torch):
         return -(0.25 * (1 - p) ** 2 * y * torch.log(p)).sum(dim=1)
     if name == "categorical_crossentropy":         # Keras 3: rows divided by their sum, then clipped
         return -(y * torch.log(torch.clamp(t / t.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7))).sum(dim=1)
-    return F.nll_loss(torch.log(t), y, reduction="none")
+    # sparse_categorical_crossentropy: Keras 3 divides rows by their sum, then clips, as above
+    return F.nll_loss(torch.log(torch.clamp(t / t.sum(dim=1, keepdim=True), 1e-7, 1 - 1e-7)), y, reduction="none")
 
 
 # the losses whose default reduces each sample on its own (Dice's and Tversky's default sums the
@@ -455,6 +456,14 @@ def test_unfused_gradient_is_zero_where_the_prediction_was_clipped(name, rng):
         # rows are divided by their sums before the clip (Keras): a clipped entry still moves
         # the others through the sum, so only dL/d(rescaled row) is 0 there (tests/test_cce_rescaling.py)
         outside = np.zeros_like(outside)
+    elif name == "sparse_categorical_crossentropy":
+        # the same division (Keras): what is clipped is the row's rescaled output at its label, and
+        # where it is, the row's term stands still, so the whole row's gradient is 0 (every output
+        # reaches the term through the row's sum); elsewhere a clipped output still moves it
+        r = y_hat / y_hat.sum(axis=1, keepdims=True)
+        picked = r[np.arange(len(y)), y]
+        outside = np.repeat(((picked < losses.EPSILON) | (picked > 1 - losses.EPSILON))[:, None], 3, axis=1)
+        assert outside[0].all()                       # row 0: -0.3 / 1.3 at its label
     assert not loss.gradient(y_hat, y)[outside].any()
     w = rng.uniform(0, 3, 6)
     np.testing.assert_allclose(loss.weighted_gradient(y_hat, y, w),
@@ -467,8 +476,9 @@ def test_unfused_gradient_on_clipped_predictions_matches_torch_clamp(name, rng, 
     y_hat, y = _partly_clipped(rng), _targets(name, rng, 6, 3)
     t = torch.tensor(y_hat, requires_grad=True)
     p = torch.clamp(t, losses.EPSILON, 1 - losses.EPSILON)          # Keras' clip, as PyTorch has it
-    # the categorical one divides each row by its sum before clipping, as Keras does
-    _torch_per_sample(name, t if name == "categorical_crossentropy" else p, y, torch).mean().backward()
+    # the categorical ones (sparse too) divide each row by its sum before clipping, as Keras does
+    divides = name in ("categorical_crossentropy", "sparse_categorical_crossentropy")
+    _torch_per_sample(name, t if divides else p, y, torch).mean().backward()
     np.testing.assert_allclose(losses.get(name).gradient(y_hat, y), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
@@ -487,9 +497,11 @@ def test_unfused_gradient_inside_the_clip_range_is_the_formula_bit_for_bit(dtype
     # of -y / (p n), the part normal to the simplex (which a softmax's backward discards)
     np.testing.assert_allclose(losses.get("categorical_crossentropy").gradient(p, y), -y / (p * n) + 1.0 / n,
                                rtol=1e-5 if dtype == np.float32 else 1e-12)
+    # the sparse one divides too: its gradient is the categorical one's on the one-hot rows
     expected = np.zeros_like(p)
     expected[rows, labels] = -1.0 / (p[rows, labels] * n)
-    np.testing.assert_array_equal(losses.get("sparse_categorical_crossentropy").gradient(p, labels), expected)
+    np.testing.assert_allclose(losses.get("sparse_categorical_crossentropy").gradient(p, labels), expected + 1.0 / n,
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("output,loss", [("tanh", "binary_crossentropy"), ("linear", "binary_crossentropy"),
@@ -548,9 +560,9 @@ def test_unclipped_output_gradient_is_the_fused_values_derivative(name, activati
     y = _targets(name, rng, 5, 3)
     loss = losses.get(name)
     dA = loss.output_gradient_unclipped(a, y)
-    # the categorical gradient also goes back through the division of each row by its sum: on a
+    # the categorical gradients (sparse too) also go back through the division of each row by its sum: on a
     # softmax's rows, that takes away the part of dA along the row (which the softmax discards)
-    along = (dA * a).sum(axis=1, keepdims=True) if name == "categorical_crossentropy" else 0
+    along = (dA * a).sum(axis=1, keepdims=True) if name != "binary_crossentropy" else 0
     np.testing.assert_allclose(dA - along, loss.gradient(a, y), rtol=1e-10, atol=1e-14)
     if activation == "sigmoid":
         dz = dA * a * (1 - a)

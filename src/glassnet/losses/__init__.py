@@ -45,11 +45,11 @@ ctc                             -mean(log P(labels | logits)) over (softmax - po
 In the cross-entropies p is the prediction clipped to [EPSILON, 1 - EPSILON] (Keras), so that an
 output that is not a probability (a tanh or linear output below 0 or above 1) gives a finite value;
 the value does not change where a prediction was clipped, so the gradient is 0 there. The
-categorical cross-entropy (and the categorical focal one) first divides each row of predictions by
-its sum, as Keras does, and its gradient goes back through that division (tests/test_cce_rescaling.py).
-The sparse categorical cross-entropy does not divide: on an output that is not a softmax (a sigmoid
-or relu layer given this loss, usually a slip) its value and gradient differ from Keras' (whose
-sparse loss divides too). A softmax output sums to 1 already, so there the two agree.
+categorical cross-entropies (the categorical focal one and the sparse one too) first divide each row
+of predictions by its sum, as Keras does, then clip, and their gradient goes back through the clip and
+that division, to every output of the row (tests/test_cce_rescaling.py, tests/test_sparse_ce_rescaling.py):
+the sparse loss on integer labels is the categorical loss on their one-hot rows, value and gradient.
+A softmax output sums to 1 already, and there the fused form (which divides nothing) trains.
 
 With a sigmoid (binary) or softmax (categorical) output the model uses the *fused* form: the loss is
 computed from the logits z without ever taking log(0), and dL/dz = (y_hat - y) / N directly, which

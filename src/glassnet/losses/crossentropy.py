@@ -249,9 +249,9 @@ class CategoricalCrossentropy(_Logits, Loss):
 
     def invalid_output(self, y_pred):
         """Why the loss is NaN on finite outputs ``y_pred`` (n, ..., k): a row summing to 0 (a ReLU
-        head's all-zero row) is divided by its sum, 0 / 0, as in Keras. The sparse loss and
-        ``from_logits`` do not divide, so say nothing."""
-        if self.from_logits or self.sparse or not y_pred.size:
+        head's all-zero row) is divided by its sum, 0 / 0, as in Keras (the sparse loss too).
+        ``from_logits`` does not divide, so says nothing."""
+        if self.from_logits or not y_pred.size:
             return None
         zero = np.argwhere(y_pred.sum(axis=-1) == 0)
         if not zero.size:
@@ -368,7 +368,16 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
     ``ignore_class=c`` (Keras'): the samples (or positions, for labels per position) labelled c
     count for nothing, a void label in segmentation; c may lie outside the classes (255, -1). The
     loss is the mean over those that count (with sample weights, sum(w loss) over them divided by
-    how many count), 0 when none does; their gradient is 0."""
+    how many count), 0 when none does; their gradient is 0.
+
+    On outputs that are not a softmax (a sigmoid or linear head, from_logits=False), each row is
+    first divided by its sum, then the labelled entry clipped to [1e-7, 1 - 1e-7], as for
+    ``CategoricalCrossentropy`` (and Keras): each term is ``-log clip(p[label] / sum(p))``, and the
+    gradient goes back through the clip and the division, to every output of the row. After a
+    softmax output the loss is fused, as the categorical one is, and divides nothing. (Keras 3.15's
+    TensorFlow backend clips every output before dividing instead; the two differ only on rows with
+    an output outside [1e-7, 1 - 1e-7], a linear head's, where glassnet keeps its categorical loss's
+    order, which is Keras' on its other backends; see docs/keras_parity.md.)"""
     _SETTINGS = "from_logits, ignore_class"
     ignore_class = None         # also what a loss pickled before the setting reads
 
@@ -415,7 +424,13 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         y_true = self._targets(y_pred, y_true)
         if self.from_logits:
             return self._terms_from_logits(y_pred, self.probabilities(y_pred), y_true)
-        return -np.log(np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON))
+        return -np.log(np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON))
+
+    def _picked_rescaled(self, y_pred, labels):
+        """Each row's output at its label divided by the row's sum, ``rescaled(y_pred)`` at the labels
+        (the same division of the same two numbers, so the same bits) without dividing the other
+        k - 1 outputs, which the value never reads. y_pred (n, ..., k), labels (n, ...); returns (n, ...)."""
+        return rescaled(self._picked(y_pred, labels), y_pred.sum(axis=-1))
 
     def _targets(self, y_pred, y_true):
         return class_labels(y_pred, y_true, self.name, "; one-hot targets go with 'categorical_crossentropy'", True)
@@ -442,14 +457,14 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
-        p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
+        p = np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON)
         return -float(np.log(p).sum()) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
-        p = np.clip(self._picked(y_pred, y_true), EPSILON, 1 - EPSILON)
+        p = np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON)
         terms = np.log(p)
         terms *= _position_weights(sample_weight, terms)
         return -float(terms.sum()) / _distributions(y_pred)
@@ -463,9 +478,15 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
-        picked = self._picked(y_pred, y_true)
-        return self._put(np.zeros_like(y_pred), y_true, _zero_where_clipped(
+        sums = y_pred.sum(axis=-1, keepdims=True)
+        r = rescaled(y_pred, sums)
+        picked = self._picked(r, y_true)
+        # dL/dr of -sum(log clip(r[label])) / n: -1 / (r[label] n) at each label, 0 where it was
+        # clipped (the clip's derivative) and at the other outputs; then back through the division,
+        # which reaches every output of the row through its sum (CategoricalCrossentropy's helper)
+        g = self._put(np.zeros_like(y_pred), y_true, _zero_where_clipped(
             -1.0 / (np.clip(picked, EPSILON, 1 - EPSILON) * _distributions(y_pred)), picked))
+        return backprop_rescaled(g, r, sums)
 
     # not CategoricalCrossentropy's shared minimum: here the value's check is on the picked outputs
     from_logits_and_gradient = Loss.from_logits_and_gradient

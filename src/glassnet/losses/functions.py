@@ -16,10 +16,10 @@ targets and predictions of ranks one apart (the regression functions' ``squeeze_
 these do too; elsewhere targets must have the predictions' shape, or lack only a last axis of 1
 (the classes' rule): shapes that Keras would broadcast into an (n, n) matrix are refused.
 
-Where Keras' maths differs from the class's, the function follows Keras: ``categorical_crossentropy``
-and ``categorical_focal_crossentropy`` rescale each row of probabilities to sum to 1 before the log,
-``sparse_categorical_crossentropy`` too (log(sum of the clipped row) is added), and label smoothing
-counts the classes along the last axis whatever ``axis`` is (Keras' rule).
+The classes' maths is Keras': ``categorical_crossentropy``, ``categorical_focal_crossentropy`` and
+``sparse_categorical_crossentropy`` rescale each row of probabilities to sum to 1, then clip, before
+the log (the classes do it, so the functions do not do it again), and label smoothing counts the
+classes along the last axis whatever ``axis`` is (Keras' rule).
 
 ``compile(loss=mean_squared_error)`` trains on the function's loss class (at its defaults), as the
 name ``"mean_squared_error"`` does; gradients come from the classes (see ``glassnet.losses.get``).
@@ -29,7 +29,6 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ._numerics import EPSILON
 from .base import aligned_targets, same_rank
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .connectionist import CTC
@@ -249,7 +248,9 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Keras' ``sparse_categorical_crossentropy``: ``-log p[label]`` per sample and position, p the
-    clipped row of probabilities divided by its sum (``from_logits``: ``logsumexp(z) - z[label]``).
+    row of probabilities divided by its sum, then clipped (``from_logits``: ``logsumexp(z) - z[label]``):
+    the class's ``per_sample``, in the categorical loss's order (Keras' TensorFlow backend clips
+    before dividing, which differs on rows with entries outside [1e-7, 1 - 1e-7]).
 
     y_true : integer labels of shape ``y_pred.shape[:-1]`` (or with a last axis of 1): (n,) for
     y_pred (n, k), (n, steps) for (n, steps, k). ``ignore_class``: positions labelled so give 0.
@@ -270,10 +271,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if valid is not None:
         labels = np.where(valid, labels, 0)
     rows = y_pred.reshape(-1, y_pred.shape[-1])
-    values = SparseCategoricalCrossentropy(from_logits).per_sample(rows, labels.reshape(-1))
-    if not from_logits:             # Keras' log-softmax of the clipped log-probabilities
-        values = values + np.log(np.clip(rows, EPSILON, 1 - EPSILON).sum(axis=-1))
-    values = values.reshape(labels.shape)
+    # the class divides each row by its sum before the clip (as the categorical one does): not again here
+    values = SparseCategoricalCrossentropy(from_logits).per_sample(rows, labels.reshape(-1)).reshape(labels.shape)
     return values if valid is None else np.where(valid, values, 0).astype(values.dtype, copy=False)
 
 
