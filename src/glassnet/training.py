@@ -121,6 +121,12 @@ class TrainingMixin(ActivityMixin):
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
         """The output of every layer in turn on ``x``: predict, evaluate and training all pass here."""
+        if isinstance(x, np.ndarray) and x.flags.writeable:
+            # x may be the caller's own array (predict slices it without a copy): read-only, a
+            # layer of one's own that changes its input in place (a port of Keras' `inputs -=
+            # mean`, harmless on immutable tensors) fails at once instead of changing the data
+            x = x.view()
+            x.flags.writeable = False
         if self._mask_plan:                 # masks are handed on during this pass (layers/masking.py)
             with masking.planned(self._mask_plan):
                 return self._pass(x, training)
