@@ -5,7 +5,7 @@ TOML config file (seed 000's list-of-dicts ``architecture`` and a ``[training]``
 options given on the command line. Errors are ``ValueError``s naming the option; ``glassnet.cli``
 turns them into one-line messages.
 """
-from . import initializers, optimizers, regularizers
+from . import initializers, losses, optimizers, regularizers
 from ._validation import check_number, check_positive_int
 from .layers import Dense
 from .model import Sequential
@@ -143,6 +143,31 @@ def build_model(settings, n_features):
     optimizer = type(optimizers.get(settings["optimizer"]))(learning_rate=settings["lr"])
     model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])
     return model
+
+
+def check_output_fits(model, y, settings):
+    """Refuse, before training, a network whose output cannot score the dataset's classes.
+
+    ``y``: the integer labels (n,), classes 0..K-1. A categorical loss needs one output unit per class,
+    so at least 2; one unit (sigmoid) fits two classes; fewer units than classes fit no loss. Checked
+    here because the losses' own checks, made on the targets fit sees, speak of what the CLI user never
+    gave (y's rows summing to 0, sample_weight, a metric), and the focal one would train a loss that
+    is always 0. Circle (labels are identities) and CTC (sequences) read the output otherwise.
+    """
+    if isinstance(model.loss, (losses.Circle, losses.CTC)):
+        return
+    units, classes = model.output_shape[-1], int(y.max()) + 1
+    fix = f"end the layers with {classes}:softmax"
+    categorical = isinstance(model.loss, (losses.CategoricalCrossentropy,
+                                          losses.CategoricalGeneralizedCrossEntropy))
+    if units == 1 and categorical:
+        if classes == 2:
+            fix += ", or keep the one unit with a binary loss such as binary_crossentropy"
+        raise ValueError(f"--loss {settings['loss']}: needs one output unit per class, but the network's last "
+                         f"layer has 1 unit; {settings['dataset']} has {classes} classes: {fix}")
+    if units < classes and not (units == 1 and classes == 2):
+        raise ValueError(f"the network's last layer has {units} unit{'s' if units > 1 else ''}, but "
+                         f"{settings['dataset']} has {classes} classes (labels 0 to {classes - 1}): {fix}")
 
 
 def targets_for(model, y):

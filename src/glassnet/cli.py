@@ -26,7 +26,7 @@ from . import __version__, backend, losses, optimizers
 from ._atomic import write_text_atomically
 # the settings live in their own module; their names stay importable from here too
 from ._cli_settings import (PRESETS, SETTINGS, build_model, parse_batch_size, parse_layers,
-                            read_config, resolve_settings, targets_for)
+                            check_output_fits, read_config, resolve_settings, targets_for)
 from ._validation import check_positive_int
 from .callbacks import LambdaCallback
 from .errors import ModelFileError, NonFiniteError, UnknownObjectError
@@ -67,6 +67,7 @@ def train(settings, out, verbose=1, animate=False):
             raise ImportError("--animate needs Pillow: pip install 'glassnet[plot]'") from None
     (X, y), (X_test, y_test) = datasets.load(settings["dataset"])
     model = build_model(settings, X.shape[1])
+    check_output_fits(model, y, settings)
     y_fit, y_test_fit = targets_for(model, y), targets_for(model, y_test)
     callbacks, fit_verbose = [], verbose
     if verbose == 1 and settings["epochs"] > 500:
