@@ -1,5 +1,6 @@
-"""The batch a model's first layer receives is read-only: predict hands it slices of the caller's
-own array, and a layer of one's own that changes its input in place (a verbatim port of Keras'
+"""The batch a model's first layer receives is read-only where it may be the caller's own array
+(predict, evaluate and model(x) slice it without a copy; so do fit without shuffling, and
+train_on_batch), and a layer of one's own that changes its input in place (a verbatim port of Keras'
 ``inputs -= mean``, harmless on Keras' immutable tensors) would change the caller's data."""
 import numpy as np
 import pytest
@@ -28,7 +29,9 @@ def _model(layer):
 
 
 @pytest.mark.parametrize("call", [lambda m, x, y: m.predict(x, verbose=0), lambda m, x, y: m.evaluate(x, y, verbose=0),
-                                  lambda m, x, y: m.fit(x, y, shuffle=False, verbose=0), lambda m, x, y: m(x)])
+                                  lambda m, x, y: m.fit(x, y, shuffle=False, verbose=0),
+                                  lambda m, x, y: m.fit(x, y, batch_size=4, verbose=0),         # full batch: no shuffle
+                                  lambda m, x, y: m.train_on_batch(x, y), lambda m, x, y: m(x)])
 def test_a_layer_writing_into_its_input_fails_and_the_callers_data_stays(call):
     x, y = np.arange(12, dtype=np.float32).reshape(4, 3), np.zeros((4, 1), np.float32)
     kept = x.copy()

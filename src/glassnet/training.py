@@ -79,6 +79,19 @@ def hold_out(x, y, w, validation_split):
             (x[cut:], y[cut:], None if w is None else w[cut:]))
 
 
+def _read_only(x):
+    """A read-only view of ``x`` when it is a writeable NumPy array (anything else as it is): the
+    batches a model's first layer receives may be the caller's own array, sliced without a copy
+    (predict and evaluate; fit without shuffling; train_on_batch), so that a layer of one's own
+    that changes its input in place (a port of Keras' ``inputs -= mean``, harmless on Keras'
+    immutable tensors) fails at once instead of changing the caller's data. Made once per call
+    or chunk, not per training batch: fit's shuffled batches are its own copy."""
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
+
+
 def _array_batches(x, y, w, xs, ys, ws, bs, steps, rng):
     """One epoch of fit's batches ``(index, x, y, w)`` from arrays: shuffled into the buffers xs,
     ys, ws (made once per fit) unless they are x, y, w themselves, then sliced."""
@@ -121,12 +134,8 @@ class TrainingMixin(ActivityMixin):
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
         """The output of every layer in turn on ``x``: predict, evaluate and training all pass here."""
-        if isinstance(x, np.ndarray) and x.flags.writeable:
-            # x may be the caller's own array (predict slices it without a copy): read-only, a
-            # layer of one's own that changes its input in place (a port of Keras' `inputs -=
-            # mean`, harmless on immutable tensors) fails at once instead of changing the data
-            x = x.view()
-            x.flags.writeable = False
+        if not training:        # predict, evaluate, model(x): slices of the caller's array (_read_only)
+            x = _read_only(x)
         if self._mask_plan:                 # masks are handed on during this pass (layers/masking.py)
             with masking.planned(self._mask_plan):
                 return self._pass(x, training)
@@ -747,7 +756,7 @@ class TrainingMixin(ActivityMixin):
             xp = backend.get_array_module(x)
             xs, ys = xp.empty_like(x, dtype=self.dtype), xp.empty_like(y)
         else:
-            x = xs = x.astype(self.dtype, copy=False)
+            x = xs = _read_only(x.astype(self.dtype, copy=False))      # maybe the caller's own array
             ys = y
         ws = w if w is None or xs is x else backend.get_array_module(w).empty_like(w)
         return x, y, w, validation_data, xs, ys, ws, n, bs, steps
@@ -827,6 +836,7 @@ class TrainingMixin(ActivityMixin):
         self._check_optimizer()
         x, y = self._prepare_xy(x, y)
         x, y, w = self._on_device(x, y, self._sample_weights(x, y, sample_weight, class_weight))
+        x = _read_only(x)           # the caller's batch itself
         value, out = self._loss_and_gradients(x, y, w)
         if not math.isfinite(value):
             self._raise_non_finite(value, x, 0, 0)
