@@ -76,6 +76,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
             axes = {1: "length", 2: "height, width", 3: "depth, height, width"}[self.rank]
             raise ValueError(f"{self.describe()}: expected input of shape (batch, steps, {axes}, channels), got "
                              f"shape (batch, {', '.join(map(str, sample_shape))})")
+        if sample_shape[0] == 0:
+            # no step to run: no last output, no last state (LSTM's rule; Keras fails on it too, less clearly)
+            raise ValueError(f"{self.describe()}: expected sequences of at least one step, got samples of shape "
+                             f"{sample_shape} (0 steps)")
         if None in sample_shape[1:]:
             raise ValueError(f"{self.describe()}: its frames need sizes (only the steps may be None), got samples of "
                              f"shape {sample_shape}")
