@@ -317,14 +317,14 @@ def _logs_by_keyword(hook):
     return len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
-# _logs_by_keyword of each function an alias hook called (a signature costs ~10 us; a batch, less)
+# _logs_by_keyword of each hook's function, read once (a signature costs ~10 us; a batch, less)
 _KEYWORD_CACHE = weakref.WeakKeyDictionary()
 
 
 def _call_batch_hook(hook, batch, logs):
-    """``hook(batch, logs)`` for Callback's aliases (on_train_batch_end calling on_batch_end), but
-    ``logs=`` by keyword to a hook that takes no second argument by position, as Keras' aliases
-    hand it on (``self.on_batch_end(batch, logs=logs)``)."""
+    """``hook(batch, logs)``, but ``logs=`` by keyword to a hook that takes no second argument by
+    position, as Keras hands batch hooks their logs: ``CallbackList.call`` for every batch hook,
+    and Callback's aliases (on_train_batch_end calling on_batch_end), as Keras' hand it on."""
     function = getattr(hook, "__func__", hook)
     try:
         by_keyword = _KEYWORD_CACHE.get(function)
@@ -383,9 +383,6 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
-        # the batch hooks that take their logs by keyword alone (read once: a signature costs ~10 us)
-        self._keyword_logs = {(id(c), hook) for c in self.callbacks for hook in _KEYWORD_LOGS
-                              if _defines(c, hook) and _logs_by_keyword(getattr(c, hook))}
         # batch hooks cost a Python call per batch: skip them when no callback overrides them
         self.has_batch_hooks = any(_defines(c, hook) for c in self.callbacks for hook in BATCH_HOOKS)
         self.has_test_batch_hooks = any(_defines(c, hook) for c in self.callbacks
@@ -401,10 +398,7 @@ class CallbackList:
         if hook in _KEYWORD_LOGS:
             batch, logs = args
             for callback in self.callbacks:
-                if (id(callback), hook) in self._keyword_logs:
-                    getattr(callback, hook)(batch, logs=logs)
-                else:
-                    getattr(callback, hook)(batch, logs)
+                _call_batch_hook(getattr(callback, hook), batch, logs)
             return
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
