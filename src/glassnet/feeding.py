@@ -100,8 +100,7 @@ def is_batches(x):
     """Whether ``x`` comes batch by batch: a ``PyDataset``, a PyTorch ``DataLoader``, a
     ``tf.data.Dataset`` or an iterator (a generator). Arrays, lists and DataFrames are not
     iterators, so they keep the array path."""
-    return (is_dataset(x) or framework_kind(x) is not None
-            or (isinstance(x, Iterator) and not isinstance(x, np.ndarray)))
+    return rereadable(x) or (isinstance(x, Iterator) and not isinstance(x, np.ndarray))
 
 
 def rereadable(x):
