@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
-from .base import LAYERS, Layer, check_axis
+from .base import LAYERS, Layer, check_axis, sample_axes
 from .conv import check_rank
 
 
@@ -349,14 +349,13 @@ class BatchNormalization(Layer):
         """The feature axes ``axis`` names in a batch of ``shape`` (batch axis 0 first), sorted
         and positive; a ValueError naming the axis, the rank and the shape when the input lacks
         one of them, or when they name the batch axis or one axis twice."""
-        named = self.axis if isinstance(self.axis, list) else [self.axis]
         ndim = len(shape)
-        axes = sorted({a % ndim for a in named if -ndim <= a < ndim})
-        if len(axes) != len(named) or 0 in axes:
+        try:            # LayerNormalization's rule; the message here names the rank and the shape too
+            return sample_axes(self, self.axis, ndim)
+        except ValueError:
             raise ValueError(f"{self.describe()}: axis={self.axis!r} does not name distinct feature axes of an input "
                              f"of rank {ndim}, shape {shape}: the batch is axis 0, the others 1 to {ndim - 1} "
-                             f"(or -1 to {-(ndim - 1)}, counted from the end)")
-        return tuple(axes)
+                             f"(or -1 to {-(ndim - 1)}, counted from the end)") from None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
