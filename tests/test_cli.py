@@ -331,25 +331,25 @@ def test_demo_trains_moons_and_writes_plots(tmp_path, capsys):
 
 # -- errors: one line on stderr, status 2 ---------------------------------------------------------
 @pytest.mark.parametrize("argv, words", [
-    (["train", "nope"], ["dataset", "'nope'", "moons"]),
+    (["train", "nope"], ["DATASET", "'nope'", "moons"]),
     (["train"], ["DATASET"]),
     (["train", "moons", "--layers", "25:relu,x"], ["--layers", "'x'"]),
     (["train", "moons", "--layers", "0:relu"], ["--layers"]),
     (["train", "moons", "--layers", "25:"], ["--layers"]),
-    (["train", "moons", "--layers", "25:mush"], ["activation", "mush"]),
-    (["train", "moons", "--batch-size", "0"], ["batch_size"]),
-    (["train", "moons", "--optimizer", "adamm"], ["optimizer", "adamm"]),
-    (["train", "moons", "--loss", "categorical_hing"], ["loss", "categorical_hing"]),
-    (["train", "moons", "--l2", "-0.1"], ["l2", "-0.1"]),
-    (["train", "moons", "--init", "wild"], ["wild"]),
-    (["train", "moons", "--lr", "-1"], ["learning_rate"]),
+    (["train", "moons", "--layers", "25:mush"], ["--layers item '25:mush'", "activation", "mush"]),
+    (["train", "moons", "--batch-size", "0"], ["--batch-size:"]),
+    (["train", "moons", "--optimizer", "adamm"], ["--optimizer:", "adamm"]),
+    (["train", "moons", "--loss", "categorical_hing"], ["--loss:", "categorical_hing"]),
+    (["train", "moons", "--l2", "-0.1"], ["--l2", "-0.1"]),
+    (["train", "moons", "--init", "wild"], ["--init:", "wild"]),
+    (["train", "moons", "--lr", "-1"], ["--lr:", "learning_rate"]),
     (["train", "moons", "--epochs", "x"], ["--epochs"]),
-    (["train", "moons", "--epochs", "0"], ["epochs"]),
+    (["train", "moons", "--epochs", "0"], ["--epochs:"]),
     (["train", "moons", "--verbose", "3"], ["--verbose"]),
-    (["demo", "--epochs", "-2"], ["epochs"]),
+    (["demo", "--epochs", "-2"], ["--epochs:"]),
     (["train", "moons", "--bogus"], ["--bogus"]),
     (["train", "iris", "--animate"], ["--animate", "2-D"]),
-    (["train", "--config", "/no/such/file.toml"], ["No such file"]),
+    (["train", "--config", "/no/such/file.toml"], ["--config", "/no/such/file.toml", "No such file"]),
     (["info", "/no/such/model.npz"], ["No such file"]),
     (["frobnicate"], ["frobnicate"]),
     ([], ["command"]),
@@ -360,6 +360,25 @@ def test_usage_errors(argv, words, tmp_path, capsys):
     status, printed, err = run(capsys, *argv, *out)
     assert_one_line_error(status, err, *words)
     assert printed == ""                 # no banner or progress before a usage error
+
+
+@pytest.mark.parametrize("training, words", [
+    ("epochs = 0", ["[training] epochs:", "got 0"]),
+    ("lr = -2.0", ["[training] lr:", "learning_rate"]),
+    ("batch_size = 0", ["[training] batch_size:"]),
+    ("loss = 'nope'", ["[training] loss:", "'nope'"]),
+    ("layers = '3:bar,1:sigmoid'", ["[training] layers item '3:bar'", "activation"]),
+    ("dataset = 'nope'", ["[training] dataset:", "'nope'"]),
+])
+def test_a_bad_setting_in_the_config_file_is_named_by_its_key(training, words, tmp_path, capsys):
+    # the value came from the file, not from an option: the error names the file and its key
+    config = tmp_path / "run.toml"
+    config.write_text(f"[training]\n{training}\n")
+    dataset = [] if training.startswith("dataset") else ["moons"]
+    status, printed, err = run(capsys, "train", *dataset, "--config", config, "--out", tmp_path / "out")
+    assert_one_line_error(status, err, f"{config}: ", *words)
+    assert "--" not in err.split("error: ", 1)[1].split(":")[0]          # no option named for it
+    assert printed == ""
 
 
 def test_a_network_too_large_for_memory_is_one_line(tmp_path, capsys):

@@ -50,14 +50,14 @@ def parse_layers(spec):
     return layers
 
 
-def parse_batch_size(value):
-    """An int, or ``"full"``/None for full-batch gradient descent."""
+def parse_batch_size(value, name="--batch-size"):
+    """An int, or ``"full"``/None for full-batch gradient descent; ``name`` is where it was given."""
     if value is None or value == "full":
         return None
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"batch_size: expected a positive integer or 'full', got {value!r}")
+        raise ValueError(f"{name}: expected a positive integer or 'full', got {value!r}")
     return value
 
 
@@ -70,7 +70,11 @@ def read_config(path):
             import tomli as tomllib
         except ImportError:
             raise ImportError("reading TOML on Python 3.10 needs tomli: pip install 'glassnet[cli]'") from None
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as exc:              # Python's "[Errno 2] No such file..." would not name the option
+        raise ValueError(f"--config: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    with f:
         try:
             config = tomllib.load(f)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:     # TOML files are UTF-8
@@ -103,35 +107,63 @@ def resolve_settings(args):
     if dataset is None:
         raise ValueError("train: give a DATASET (or 'dataset' in the config's [training] table)")
     if not isinstance(dataset, str) or dataset not in PRESETS:
-        raise ValueError(f"dataset: expected one of {sorted(PRESETS)}, got {dataset!r}")
+        where = "DATASET" if "dataset" in given else f"{args.config}: [training] dataset"
+        raise ValueError(f"{where}: expected one of {sorted(PRESETS)}, got {dataset!r}")
     settings = {"seed": 0, **PRESETS[dataset], **training, **given, "dataset": dataset}
+    # where each setting came from, for errors: the option, the config's key, or the preset (whose
+    # values are valid: never named)
+    settings["origin"] = {**{key: f"{args.config}: [training] {key}" for key in training},
+                          **{key: option_name(key) for key in given}}
     if "architecture" in config:
         if args.layers:
             raise ValueError("give --layers or an architecture in the config file, not both")
         settings["architecture"] = config["architecture"]
     elif args.layers:
         settings["layers"] = args.layers
-    settings["batch_size"] = parse_batch_size(settings["batch_size"])
-    settings["epochs"] = check_positive_int(settings["epochs"], "epochs")
+    settings["batch_size"] = parse_batch_size(settings["batch_size"], origin(settings, "batch_size"))
+    settings["epochs"] = check_positive_int(settings["epochs"], origin(settings, "epochs"))
     return settings
+
+
+def option_name(key):
+    """The command-line option of the setting ``key``: ``"batch_size"`` -> ``"--batch-size"``."""
+    return "--" + key.replace("_", "-")
+
+
+def origin(settings, key):
+    """Where the setting ``key`` was given (``"--lr"``, ``"run.toml: [training] lr"``), for an error
+    to name: the option by default (settings made in Python, the demo's)."""
+    return settings.get("origin", {}).get(key, option_name(key))
+
+
+def _named(where, exc, said=""):
+    """``exc`` (a library error such as ``"SGD: learning_rate must be ..."``) as a ValueError that
+    first names the option or key that gave the value; ``said``: the library's own name for it
+    (``"loss"``), dropped from the front of the message rather than named twice."""
+    return ValueError(f"{where}: {str(exc).removeprefix(f'{said}: ') if said else exc}")
 
 
 # -- building and training ------------------------------------------------------------------------
 def build_model(settings, n_features):
     """A compiled Sequential from ``settings`` (a layer spec or a list-of-dicts architecture)."""
     init, seed = settings["init"], settings["seed"]
-    initializers.get(init)                                  # a clear error before anything is built
+    # each name checked before anything is built, its error naming the option that gave it
+    for key, get, said in (("init", initializers.get, "initializer"), ("loss", losses.get, "loss"),
+                           ("optimizer", optimizers.get, "optimizer")):
+        try:
+            get(settings[key])
+        except (ValueError, TypeError) as exc:
+            raise _named(origin(settings, key), exc, said) from None
     l2 = settings.get("l2")
     # an L2 penalty on every kernel, as Keras' kernel_regularizer=l2(...) (0 or none: no penalty)
-    penalty = regularizers.L2(check_number(l2, "l2", ">= 0")) if l2 else None
+    penalty = regularizers.L2(check_number(l2, origin(settings, "l2"), ">= 0")) if l2 else None
     try:
         if "architecture" in settings:
             model = Sequential.from_architecture(settings["architecture"], seed=seed, kernel_initializer=init,
                                                  kernel_regularizer=penalty)
         else:
             layers = parse_layers(settings["layers"])
-            model = Sequential([Dense(units, activation=act, kernel_initializer=init, kernel_regularizer=penalty,
-                                      input_dim=n_features if i == 0 else None)
+            model = Sequential([_dense(units, act, init, penalty, n_features if i == 0 else None, settings)
                                 for i, (units, act) in enumerate(layers)], seed=seed)
     except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated
         source = "architecture" if "architecture" in settings else "--layers"
@@ -139,10 +171,22 @@ def build_model(settings, n_features):
     if "architecture" in settings and model.built and model.input_shape != (n_features,):
         raise ValueError(f"architecture[0].input_dim: is {model.input_shape[0]}, but {settings['dataset']} "
                          f"has {n_features} features per sample")
-    # get() validates the name (and takes "Adam" as Keras does); the rate is the settings' own
-    optimizer = type(optimizers.get(settings["optimizer"]))(learning_rate=settings["lr"])
+    # get() took the name (and takes "Adam" as Keras does); the rate is the settings' own
+    try:
+        optimizer = type(optimizers.get(settings["optimizer"]))(learning_rate=settings["lr"])
+    except (ValueError, TypeError) as exc:
+        raise _named(origin(settings, "lr"), exc) from None
     model.compile(loss=settings["loss"], optimizer=optimizer, metrics=["accuracy"])
     return model
+
+
+def _dense(units, activation, init, penalty, input_dim, settings):
+    """One layer of a ``--layers`` spec; an activation Dense refuses names its item."""
+    try:
+        return Dense(units, activation=activation, kernel_initializer=init, kernel_regularizer=penalty,
+                     input_dim=input_dim)
+    except (ValueError, TypeError) as exc:
+        raise _named(f"{origin(settings, 'layers')} item '{units}:{activation}'", exc) from None
 
 
 def check_output_fits(model, y, settings):

@@ -470,7 +470,7 @@ def run(args):
     else:
         settings = {"seed": 0, "dataset": "moons", **PRESETS["moons"]}
         if args.epochs is not None:            # checked before the banner: an error is one line
-            settings["epochs"] = check_positive_int(args.epochs, "epochs")
+            settings["epochs"] = check_positive_int(args.epochs, "--epochs")
         print("glassnet demo: seed 000's 2-25-50-50-25-1 network on two moons, SGD lr 0.1, batch 32")
         _, results = train(settings, args.out)
         print(f"test accuracy {results['test_accuracy']:.1%}; open {args.out}/decision_boundary.png")
