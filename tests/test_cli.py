@@ -406,6 +406,15 @@ def test_train_out_must_not_be_a_file(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "moons.npz").read_bytes() == b"an old model"
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_predict_names_the_line_of_a_value_that_is_not_finite(value, moons_model, tmp_path, capsys):
+    # float() reads these words; the error names the file's line, not "x: ... sample 1"
+    data = tmp_path / "points.csv"
+    data.write_text(f"x1,x2\n0,0.5\n0.1,{value}\n")
+    status, _, err = run(capsys, "predict", moons_model, data)
+    assert_one_line_error(status, err, "points.csv line 3", "finite", value)
+
+
 def test_predict_out_that_is_a_folder_names_the_folder(moons_model, tmp_path, capsys):
     data = tmp_path / "points.csv"
     data.write_text("0,0.5\n")

@@ -15,6 +15,7 @@ import codecs
 import contextlib
 import csv
 import io
+import math
 import os
 import sys
 import time
@@ -172,6 +173,9 @@ def read_features(path, n_features):
         if not _numeric(row):
             hint = _DECIMAL_COMMA_HINT if _numeric([c.replace(",", ".") for c in row]) else ""
             raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
+        # float() reads "nan" and "inf": named here by the file's line, not later as "x: sample 0"
+        if not all(math.isfinite(float(c)) for c in row):
+            raise ValueError(f"{path} line {line}: expected finite numbers, got {str(row)[:80]}")
     return np.array([[float(c) for c in row] for _, row in rows])
 
 
