@@ -153,3 +153,36 @@ def test_elementwise_knows_the_built_in_activations_even_after_a_copy():
         for twin in (activation, pickle.loads(pickle.dumps(activation)), copy.deepcopy(activation)):
             assert elementwise(twin) == (name not in ("softmax", "log_softmax", "sparsemax", "glu"))
     assert not elementwise(Activation("mine", lambda z: z, lambda g, z, a: g))
+
+
+# -- the module's functions called on what Keras' keras.activations.* take -----------------------
+@pytest.mark.parametrize("name", sorted(set(activations.ACTIVATIONS) - {"glu"}))
+def test_module_functions_take_numbers_lists_and_integer_arrays(name):
+    # a Python number, a list, a 0-d array and integers give float32 (Keras' floatx), the same
+    # values as the float32 array; before, sigmoid(0) failed on NumPy's scalar, silu([1, 2]) on
+    # a list's missing dtype, log_softmax(np.array([1, 2])) on an integer array
+    f = getattr(activations, name)
+    values = [-2, 0, 3]
+    expected = f(np.array(values, dtype=np.float32))
+    for given in (values, np.array(values), np.array(values, dtype=np.int8)):
+        out = f(given)
+        assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (3,)
+        np.testing.assert_array_equal(out, expected)
+    if name not in ("softmax", "log_softmax", "sparsemax"):      # they mix values along the last axis
+        for scalar in (3, 3.0, np.array(3), np.int64(3)):
+            out = f(scalar)
+            assert out.shape == () and out.dtype == np.float32
+            assert out == expected[2]
+    # a float64 array or number stays float64
+    assert f(np.array([1.0, -2.0])).dtype == np.float64
+    assert f(np.float64(1.5)).dtype == np.float64
+
+
+def test_glu_takes_a_list_and_the_module_function_still_names_its_activation():
+    np.testing.assert_allclose(activations.glu([1, 2, 0, 0]), [0.5, 1.0])
+    # Dense(activation=gn.activations.relu), serialize(relu): the function is the built-in's
+    from glassnet.layers import Dense
+    assert Dense(3, activation=activations.relu).activation is activations.ACTIVATIONS["relu"]
+    assert activations.serialize(activations.swish) == "silu"
+    assert activations.get(activations.gelu) is activations.ACTIVATIONS["gelu"]
+    np.testing.assert_array_equal(activations.threshold([1, 3], 2, 0), [0.0, 3.0])

@@ -613,11 +613,6 @@ def backprop_threshold(grad_a, z, a, threshold, default_value=None):
     return grad_a * (z > threshold)
 
 
-# Keras' other names, as module functions too
-swish, backprop_swish = silu, backprop_silu
-hard_swish, backprop_hard_swish = hard_silu, backprop_hard_silu
-
-
 ACTIVATIONS = {
     name: Activation(name, globals()[name], globals()["backprop_" + name])
     for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "softsign",
@@ -625,6 +620,43 @@ ACTIVATIONS = {
                  "celu", "exponential", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink",
                  "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink")
 }
+
+
+def _takes_array_likes(forward):
+    """``forward`` as a public function: it also takes what Keras' ``keras.activations.relu(x)``
+    takes, a Python number, a list, a 0-d array or integers, as a float32 array (Keras' floatx; a
+    float array keeps its dtype). The layers call the Activation's own ``forward``, which is not
+    wrapped: their arrays are float already, and the check would cost every batch."""
+    @functools.wraps(forward)
+    def public(z, *args, **kwargs):
+        if type(z) is np.ndarray and z.dtype.kind == "f" and z.ndim:
+            return forward(z, *args, **kwargs)
+        if not isinstance(getattr(z, "dtype", None), np.dtype):
+            # a number or a list (a SymbolicTensor, whose dtype is a name, refuses here by name)
+            z = np.asarray(z).astype(np.float32, copy=False)
+        elif z.dtype.kind != "f":          # an integer or bool array (NumPy's or CuPy's), or scalar
+            z = z.astype(np.float32)
+        elif isinstance(z, np.generic):    # np.float64(1.5): a 0-d array of its dtype
+            z = np.asarray(z)
+        if z.ndim == 0:     # the in-place steps (sigmoid's out=) need an array, not the scalar NumPy returns
+            return forward(z.reshape(1), *args, **kwargs).reshape(())
+        return forward(z, *args, **kwargs)
+    return public
+
+
+# the module's names, as users call them (glassnet.activations.relu([1, -2])); each Activation's
+# own function stays importable under another name, _raw_relu, so that pickle (a Dask worker's
+# model, copy.deepcopy) finds it by its qualified name
+for _name in (*ACTIVATIONS, "threshold"):
+    _raw = globals()[_name]
+    globals()[_name] = _takes_array_likes(_raw)
+    _raw.__qualname__ = f"_raw_{_name}"
+    globals()[_raw.__qualname__] = _raw
+del _name, _raw
+
+# Keras' other names, as module functions too
+swish, backprop_swish = silu, backprop_silu
+hard_swish, backprop_hard_swish = hard_silu, backprop_hard_silu
 # Keras' other names (silu's, hard_silu's): the same Activation, so a config names it by the first
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 # the activations that mix the values along the last axis rather than act on each on its own
@@ -635,6 +667,11 @@ _ROWWISE = ("softmax", "log_softmax", "sparsemax", "glu")
 _RESHAPING = ("glu",)
 # the functions that need settings: no name runs them (Keras' name fails when called)
 _NEED_SETTINGS = {"threshold": "threshold(z, threshold, default_value)"}
+
+
+def _unwrapped(function):
+    """The Activation's own forward function behind a module function (``relu``), else ``function``."""
+    return getattr(function, "__wrapped__", function)
 
 
 def elementwise(activation):
@@ -690,7 +727,7 @@ def get(identifier, reshaping=False):
     if callable(identifier) and not isinstance(identifier, Activation):
         # a built-in function itself, Dense(8, activation=activations.relu) as Keras takes it: its
         # Activation (the backward pass comes with it)
-        identifier = next((a for a in ACTIVATIONS.values() if a.forward is identifier), identifier)
+        identifier = next((a for a in ACTIVATIONS.values() if a.forward is _unwrapped(identifier)), identifier)
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
         identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
     if isinstance(identifier, Activation):
@@ -716,7 +753,7 @@ def serialize(activation):
     if isinstance(activation, str):
         return get(ALIASES.get(activation, activation), reshaping=True).name
     builtin = builtin_of(activation) if isinstance(activation, Activation) else next(
-        (a for a in ACTIVATIONS.values() if a.forward is activation), None)
+        (a for a in ACTIVATIONS.values() if a.forward is _unwrapped(activation)), None)
     if builtin is None:
         raise ValueError(f"activations.serialize: expected a built-in activation (a name, its Activation or "
                          f"its function), got {activation!r:.80}")
