@@ -186,3 +186,14 @@ def test_glu_takes_a_list_and_the_module_function_still_names_its_activation():
     assert activations.serialize(activations.swish) == "silu"
     assert activations.get(activations.gelu) is activations.ACTIVATIONS["gelu"]
     np.testing.assert_array_equal(activations.threshold([1, 3], 2, 0), [0.0, 3.0])
+
+
+def test_an_activation_made_of_the_module_functions_is_still_the_built_in_one():
+    # the module's relu wraps the Activation's own function: one made from it is still recognised
+    # (elementwise, the built-in for a file, glu's halving)
+    made = activations.Activation("relu", activations.relu, activations.backprop_relu)
+    assert activations.elementwise(made)
+    assert activations.builtin_of(made) is activations.ACTIVATIONS["relu"]
+    assert activations.reshapes(activations.Activation("glu", activations.glu, activations.backprop_glu))
+    assert not activations.elementwise(activations.Activation("softmax", activations.softmax,
+                                                              activations.backprop_softmax))

@@ -670,7 +670,9 @@ _NEED_SETTINGS = {"threshold": "threshold(z, threshold, default_value)"}
 
 
 def _unwrapped(function):
-    """The Activation's own forward function behind a module function (``relu``), else ``function``."""
+    """The Activation's own forward function behind a module function (``relu``), else ``function``:
+    an ``Activation("relu", activations.relu, activations.backprop_relu)`` made from the module's
+    functions is the built-in one."""
     return getattr(function, "__wrapped__", function)
 
 
@@ -679,14 +681,15 @@ def elementwise(activation):
     log_softmax, sparsemax and glu (``_ROWWISE``; a custom ``Activation`` is not assumed to).
     Compared by its functions, which a pickled or copied layer's ``Activation`` still shares with
     the built-in one."""
-    return any(activation.forward is a.forward and activation.backward is a.backward
+    forward = _unwrapped(activation.forward)
+    return any(forward is a.forward and activation.backward is a.backward
                for name, a in ACTIVATIONS.items() if name not in _ROWWISE)
 
 
 def reshapes(activation):
     """Whether ``activation`` changes the shape of what it gets (glu, by its functions, as
     ``elementwise``): the Activation layer's output shape then halves the last axis."""
-    return any(activation.forward is ACTIVATIONS[name].forward for name in _RESHAPING)
+    return any(_unwrapped(activation.forward) is ACTIVATIONS[name].forward for name in _RESHAPING)
 
 
 def builtin_of(activation):
@@ -695,7 +698,8 @@ def builtin_of(activation):
     whatever its name (a file that records the name would load the built-in; a fused gradient would
     assume the built-in's maths)."""
     builtin = ACTIVATIONS.get(ALIASES.get(activation.name, activation.name))
-    if builtin is None or activation.forward is not builtin.forward or activation.backward is not builtin.backward:
+    if (builtin is None or _unwrapped(activation.forward) is not builtin.forward
+            or activation.backward is not builtin.backward):
         return None
     return builtin
 
