@@ -287,6 +287,13 @@ class DescribingMixin:
                     shown.add(j)
                     out.append((self._input_names[j], _InputRow(self._input_names[j], shapes[j])))
             out.append((name, entry))
+        # an Input no layer reads (Keras lists it too): just after the row of the Input before it
+        for j in range(len(self._input_names)):
+            if j not in shown:
+                before = j and next(k for k, (name, entry) in enumerate(out)
+                                    if isinstance(entry, _InputRow) and name == self._input_names[j - 1]) + 1
+                out.insert(before, (self._input_names[j], _InputRow(self._input_names[j], shapes[j])))
+                shown.add(j)
         return out
 
     def _summary_rows(self, entry, level, settings):

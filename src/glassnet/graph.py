@@ -290,9 +290,6 @@ class Model(Sequential):
         if other:       # (every walk back ends at some Input: that is where tensors start)
             raise ValueError(f"Model: the outputs depend on an Input that is not among the model's inputs, "
                              f"{other[0]!r} (name {other[0].name!r}); list it in inputs")
-        unused = [j for j, given in enumerate(inputs) if not any(given is source for source in sources)]
-        if unused:
-            raise ValueError(f"Model: inputs[{unused[0]}] ({inputs[unused[0]]!r}) does not lead to the outputs")
         calls = [tensor.layer for tensor in tensors]            # the layer of each call, in order
         layers = list({id(layer): layer for layer in calls}.values())     # each once, at its first call
         shared = _shared_ids(calls)
@@ -309,6 +306,12 @@ class Model(Sequential):
         self._text_readers = {}
         for j, given in enumerate(inputs):
             readers = [t.layer for t in tensors if any(p is given for p in t.inputs)]
+            if given.dtype == "string" and not readers:
+                # an Input of numbers no layer reads is taken, as Keras takes it, and its data
+                # ignored; texts would first have to become numbers, which only a reader makes
+                raise ValueError(f"Model: inputs[{j}] ({given!r}, name {given.name!r}) is an Input of texts "
+                                 f"that does not lead to the outputs: no layer turns its texts into numbers; "
+                                 f"leave it out of inputs")
             if given.dtype == "string":
                 self._text_readers[j] = readers[0]
         for layer in layers:
