@@ -102,6 +102,11 @@ class PreparingMixin:
                              f"for a single feature use x.reshape(-1, 1)")
         if not self.built:
             self.build(x.shape[1:])
+        elif (text_layer is None and x.ndim == len(self.input_shape) and self.input_shape[-1] == 1
+              and shape_fits(x.shape[1:], self.input_shape[:-1])):
+            # images (n, 28, 28) for Input((28, 28, 1)): Keras 3 adds the last axis of 1 (its
+            # _adjust_input_rank), as a model of several inputs here does for each of them
+            x = x[..., None]
         elif not shape_fits(x.shape[1:], self.input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
             hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *x.shape)}"

@@ -159,8 +159,14 @@ def call_symbolic(layer, inputs, training=None, options=None):
     # a recurrent layer's call with initial_state: [x, *states] (see layers/recurrent.py)
     with_states = listed and not merges and len(inputs) == 1 + getattr(layer, "state_count", -1)
     if listed and not merges and not with_states:
+        # a layer of the user's own (Keras' call(inputs) unpacking a list, a Siamese network's
+        # distance): the class attribute that makes it take the list is otherwise found nowhere
+        own = "" if type(layer).__module__.startswith("glassnet.") else (
+            "; for a layer of your own that takes the list, set merges = True in its class: its forward then "
+            "takes the list of arrays, its backward returns a list of their gradients, and output_shape takes "
+            "the list of their sample shapes")
         raise TypeError(f"{layer.describe()}: takes one input, got a list of {len(inputs)}; merge them first "
-                        f"(Concatenate, Add, ...)")
+                        f"(Concatenate, Add, ...){own}")
     parents = list(inputs) if listed else [inputs]
     if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents) and not (
             getattr(layer, "takes_text", False) and len(parents) == 1):

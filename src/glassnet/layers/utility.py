@@ -334,7 +334,10 @@ class Lambda(Layer):
             f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet has no automatic "
             f"differentiation), and layers below it learn; place it where nothing below it learns (the "
             f"model's first layers, or above frozen ones), or write a Layer with forward and backward "
-            f"(glassnet.layers.Layer) instead")
+            f"(glassnet.layers.Layer) instead" + (
+                # called on a list: such a Layer needs the flag that makes it take one
+                ", with merges = True in its class: its forward takes the list of arrays and its backward "
+                "returns a list of their gradients" if self.merges else ""))
 
     def get_config(self):
         shape = self._output_shape

@@ -88,8 +88,23 @@ def aligned_targets(y_pred, y_true, caller):
                      f"shape {tuple(y_true.shape)}{hint}")
 
 
+def _unwritten(loss, method):
+    """The message for a loss of your own that lacks ``method``: a bare NotImplementedError from
+    inside ``fit`` (a subclass writing ``__call__`` alone) would not say what is missing."""
+    return (f"{type(loss).__name__}.{method}: a loss of your own (a subclass of glassnet.Loss) writes both "
+            f"__call__(y_pred, y_true), the loss value (a float), and gradient(y_pred, y_true), dL/d(y_pred) "
+            f"of y_pred's shape: training needs both (glassnet has no automatic differentiation)")
+
+
 class Loss:
     """Base class. ``fuses`` names the output activation whose gradient this loss can fuse.
+
+    A subclass of your own writes ``__call__(y_pred, y_true)``, the loss value (a float: Keras' mean
+    over samples and positions), and ``gradient(y_pred, y_true)``, the derivative of that value
+    with respect to ``y_pred``, an array of its shape (so divided by the count the mean divides by);
+    the model hands both the targets in ``y_pred``'s shape.
+    Sample or class weights also need ``weighted(y_pred, y_true, sample_weight)`` (``weighted_gradient``
+    then follows from ``gradient``).
 
     A model compiled with a subclass of your own trains and evaluates; a model file records a loss
     by its name, never code, so ``save_model`` refuses it unless it is registered with
@@ -158,7 +173,7 @@ class Loss:
 
     def __call__(self, y_pred, y_true):
         """The loss value (a float) for predictions ``y_pred`` (n, k) and targets ``y_true``."""
-        raise NotImplementedError
+        raise NotImplementedError(_unwritten(self, "__call__"))
 
     def _targets(self, y_pred, y_true):
         """``y_true`` checked against ``y_pred`` (see ``aligned_targets``): each public method of a
@@ -167,7 +182,7 @@ class Loss:
 
     def gradient(self, y_pred, y_true):
         """dL/d(y_pred), shape (n, k): a new array (the weighted methods scale it in place)."""
-        raise NotImplementedError
+        raise NotImplementedError(_unwritten(self, "gradient"))
 
     def weighted(self, y_pred, y_true, sample_weight):
         """The loss with sample ``i``'s loss multiplied by ``sample_weight[i]`` (shape (n,)), summed and
