@@ -29,6 +29,12 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
             raise ValueError(f"{name}: expected a rectangular array, got a ragged sequence ({exc})") from None
     else:
         arr = value
+    if arr.dtype == object and arr.ndim == 0 and not isinstance(value, np.ndarray):
+        # not an array at all (the torch tutorial's WrappedDataLoader, a set): name its class, not
+        # the 0-d object array NumPy wrapped it in
+        hint = ("; batches go in as a generator (iter() of it), a PyDataset, a torch DataLoader or a "
+                "tf.data.Dataset") if hasattr(value, "__iter__") else ""
+        raise TypeError(f"{name}: expected an array, got an object of type {type(value).__name__}{hint}")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype} "
                         f"(strings and objects are not accepted)")
