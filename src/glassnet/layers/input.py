@@ -108,6 +108,10 @@ class InputLayer:
     # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
     # NumPy's "does not support ufuncs", which says nothing of what to use instead
     __array_ufunc__ = _no_values
+    # and np.transpose(x), np.reshape(x), np.split(x), np.asarray(x) this (as a drawn tensor's):
+    # without it NumPy wraps the input in a 0-d object array and fails on that ("axes don't
+    # match array"), never saying that an Input holds no values
+    __array__ = _no_values
 
 
 def no_array_attribute(holder, name, state):
