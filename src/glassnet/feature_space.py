@@ -223,7 +223,11 @@ class FeatureSpace:
                 layer.name = f"{key}_preprocessor"
             taken.add(layer.name)
         self.crossers = {cross.name: HashedCrossing(cross.crossing_dim, name=cross.name) for cross in self.crosses}
-        self.inputs = {key: Input((1,), name=key, dtype=feature.dtype) for key, feature in self.features.items()}
+        # glassnet's graph hands the values of an Input of dtype "string" to the layer reading it
+        # (a lookup, Hashing) as they come; the one Hashing an integer feature (Keras hashes the
+        # digits) must read them so, codes and all
+        self.inputs = {key: Input((1,), name=key, dtype="string" if getattr(feature.preprocessor, "takes_text", False)
+                                  else feature.dtype) for key, feature in self.features.items()}
         # Keras' concatenation order: the features by sorted name, then the crosses by sorted name
         self._names = sorted(self.features) + sorted(self.crosses_by_name)
         self.one_hot_encoders, self.encoded_features = {}, None
