@@ -152,6 +152,22 @@ def test_string_hashed_equals_keras(rng, keras):
     np.testing.assert_allclose(ours(data), np.asarray(theirs(data)), rtol=0, atol=0)
 
 
+def test_a_custom_feature_with_text_vectorization_equals_keras(keras):
+    # Keras' docstring example: FeatureSpace.feature with a TextVectorization of its own
+    data = {"text": ["1st string", "2nd string", "3rd string", "2nd one"]}
+
+    def spec(FS, layers):
+        layer = layers.TextVectorization(output_mode="tf_idf")
+        return FS({"text": FS.feature(preprocessor=layer, dtype="string", output_mode="float")})
+    ours, theirs = spec(FeatureSpace, gn.layers), spec(keras.utils.FeatureSpace, keras.layers)
+    ours.adapt(data)
+    theirs.adapt(data)
+    np.testing.assert_allclose(ours(data), np.asarray(theirs(data)), rtol=0, atol=1e-6)
+    # one feature: the encoded tensor is its own (no Concatenate of one)
+    model = gn.Model(ours.get_inputs(), ours.get_encoded_features())
+    np.testing.assert_allclose(model.predict(data, verbose=0), ours(data), rtol=0, atol=1e-6)
+
+
 def test_encoded_features_draw_a_model_that_matches_the_call_and_trains(rng, tmp_path):
     data = heart_data(rng, n=200)
     space = tutorial_space(FeatureSpace)

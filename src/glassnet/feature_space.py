@@ -145,8 +145,8 @@ class FeatureSpace:
     -------
     >>> fs = FeatureSpace({"x": "float_normalized", "c": "string_categorical"})
     >>> fs.adapt({"x": [0.0, 2.0], "c": ["a", "b"]})
-    >>> fs({"x": [0.0], "c": ["b"]}).tolist()
-    [[0.0, 0.0, 1.0, -1.0]]
+    >>> fs({"x": [0.0], "c": ["b"]}).tolist()     # "c" one-hot over [OOV, "b", "a"], then "x"
+    [[0.0, 1.0, 0.0, -1.0]]
     """
 
     # -- feature types (Keras' class methods) ------------------------------------------------------
@@ -440,8 +440,13 @@ class FeatureSpace:
                 coded[cross.name] = self.crossers[cross.name]([coded[n] for n in cross.feature_names])
             encoded = {key: self.one_hot_encoders[key](coded[key]) if key in self.one_hot_encoders else coded[key]
                        for key in self._names}
-            self.encoded_features = (Concatenate(axis=-1, name=f"{self.name}_concat")([encoded[k] for k in self._names])
-                                     if self.output_mode == "concat" else encoded)
+            tensors = [encoded[k] for k in self._names]
+            if self.output_mode == "dict":
+                self.encoded_features = encoded
+            elif len(tensors) == 1:      # Concatenate merges two or more; one is its own concatenation
+                self.encoded_features = tensors[0]
+            else:
+                self.encoded_features = Concatenate(axis=-1, name=f"{self.name}_concat")(tensors)
         return self.encoded_features
 
     # -- settings and files -------------------------------------------------------------------------
