@@ -31,10 +31,13 @@ def __getattr__(name):
     if name == "plot_model":
         from ._model_drawing import plot_model
         return plot_model
+    if name == "FeatureSpace":         # Keras' keras.utils.FeatureSpace (glassnet.feature_space)
+        from .feature_space import FeatureSpace
+        return FeatureSpace
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
-__all__.extend(["model_to_dot", "plot_model"])      # (defined by __getattr__, on first use)
+__all__.extend(["model_to_dot", "plot_model", "FeatureSpace"])      # (defined by __getattr__, on first use)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
