@@ -726,10 +726,10 @@ class Model(Sequential):
         """Each Input's sample shape as it was declared, ``Input(shape)``: ``input_shapes`` but for
         an Input of strings read by a lookup or a TextVectorization, whose own shape is ``(1,)``
         where ``input_shapes`` (the packed rows) has the width of what its reader makes of it."""
-        if self._input_shapes is None:
-            return [self.input_shape]
+        # one Input: input_shape is its reader's ids shape too, (40,) for Keras' end-to-end text model
+        shapes = [self.input_shape] if self._input_shapes is None else self._input_shapes
         return [tuple(self.inputs[j].shape) if j in self._text_readers else shape
-                for j, shape in enumerate(self._input_shapes)]
+                for j, shape in enumerate(shapes)]
 
     def _sources(self, x):
         """The model's inputs in a batch ``x``: ``[x]`` for one Input; with several, views of the
