@@ -383,3 +383,57 @@ def test_a_float64_input_gradient_is_cast_back_to_the_model_dtype(functional, rn
     for ours, reference in zip(trained(DoubleIn64), trained(Double)):
         assert ours.dtype == np.float32
         np.testing.assert_array_equal(ours, reference)
+
+
+# -- a layer called alone on a list of arrays -----------------------------------------------------
+@pytest.mark.parametrize("make", [lambda: gn.layers.Dense(2), lambda: gn.layers.ReLU(), lambda: _Doubler()])
+def test_a_layer_of_one_input_refuses_a_list_of_arrays(make):
+    # np.asarray stacked them into one batch of 2 samples, (2, 4, 3): Dense returned (2, 4, 2),
+    # silently. Keras refuses it ("expects 1 input(s), but it received 2 input tensors")
+    a, b = np.ones((4, 3), "float32"), np.zeros((4, 3), "float32")
+    with pytest.raises(TypeError, match=r"takes one input, got a list of 2 arrays \(shapes \(4, 3\), \(4, 3\)\)"
+                                        r".*merges = True"):
+        make()([a, b])
+    # one batch written as a list of numbers, or of one array, is still one input
+    assert make()([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).shape[0] == 2
+    assert make()([np.array([1.0, 2.0, 3.0])]).shape[0] == 1
+
+
+class _Doubler(gn.layers.Layer):
+    def forward(self, x, training=False):
+        return 2 * x
+
+    def backward(self, grad_output):
+        return 2 * grad_output
+
+
+class _ScaledSum(gn.layers.Layer):
+    """x1 + the sum of x2's features: two inputs of different widths, (batch, k) and (batch, m)."""
+    merges = True
+
+    def output_shape(self, input_shapes):
+        return tuple(input_shapes[0])
+
+    def build(self, input_shape):
+        self.seen_shapes = input_shape
+        super().build(input_shape)
+
+    def forward(self, inputs, training=False):
+        assert isinstance(inputs, list)
+        first, second = inputs
+        self.second_width = second.shape[1]
+        return first + second.sum(axis=1, keepdims=True)
+
+    def backward(self, grad_output):
+        return [grad_output, np.repeat(grad_output.sum(axis=1, keepdims=True), self.second_width, axis=1)]
+
+
+def test_a_merging_layer_of_your_own_called_alone_gets_the_list():
+    # before, its forward got np.asarray of the list: one stacked array (unpacking it worked by
+    # accident), or a ragged-array error for inputs of different widths
+    layer = _ScaledSum()
+    out = layer([np.ones((2, 3)), np.full((2, 5), 2.0)])
+    np.testing.assert_array_equal(out, np.full((2, 3), 11.0))
+    assert out.dtype == np.float32 and layer.built and [tuple(s) for s in layer.seen_shapes] == [(3,), (5,)]
+    with pytest.raises(ValueError, match="inputs with different batch sizes"):
+        layer([np.ones((2, 3)), np.ones((3, 5))])

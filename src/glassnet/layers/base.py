@@ -115,6 +115,14 @@ def _register(cls):
 _ASKING = set()     # ids of the layers whose own compute_output_shape is being asked (output_shape)
 
 
+def _several_arrays(x):
+    """Whether ``x`` is a list or tuple of two or more arrays (each with a shape of its own): a
+    layer's inputs, which a layer of one input refuses, rather than one batch written as a list of
+    numbers (``[[1.0, 2.0], [3.0, 4.0]]``), which it takes."""
+    return (isinstance(x, (list, tuple)) and len(x) > 1
+            and all(hasattr(a, "shape") and hasattr(a, "dtype") and len(a.shape) > 0 for a in x))
+
+
 def _holds_strings(x):
     """Whether array ``x`` holds strings: a str/bytes dtype, or objects among which one is (an
     object array of numbers, as pandas gives, casts to floats as it is)."""
@@ -501,6 +509,16 @@ class Layer(KerasSurface):
                      "glassnet.Model, whose call takes the dict." if holds_symbolic(x) else "")
             raise TypeError(f"{self.describe()}: takes one input, got a dict of {len(x)} ({list(x)[:5]}); give one "
                             f"of its values, or merge them first (Concatenate, Add, ...).{block}")
+        if getattr(self, "merges", False) and isinstance(x, (list, tuple)):
+            return self._call_on_list(x, training)
+        if _several_arrays(x):
+            # np.asarray would stack them into one batch, (2, n, ...): a wrong result, silently.
+            # Keras refuses it too ("expects 1 input(s), but it received 2 input tensors")
+            shapes = ", ".join(str(tuple(a.shape)) for a in x[:4])
+            raise TypeError(f"{self.describe()}: takes one input, got a {type(x).__name__} of {len(x)} arrays "
+                            f"(shapes {shapes}); merge them first (Concatenate, Add, ...), stack them yourself "
+                            f"(np.stack) if they are samples of one batch, or, for a layer of your own that "
+                            f"takes several, set merges = True on it")
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
@@ -537,6 +555,21 @@ class Layer(KerasSurface):
         if mask is not None:
             return self.forward(x, training=training, mask=mask)
         return self.forward(x, training=training)
+
+    def _call_on_list(self, inputs, training):
+        """``layer([x1, x2])`` on arrays, for a layer of your own with ``merges = True``: its forward
+        takes the list of arrays, each (batch, ...), as inside a model (np.asarray would stack them
+        into one array, or fail on inputs of different shapes); built on first use for the list of
+        their sample shapes."""
+        from .merging import batches_of
+        arrays = batches_of(self, inputs)
+        shapes = [tuple(a.shape[1:]) for a in arrays]
+        if not self.built:
+            if self.dtype is None:
+                self.dtype = np.dtype(np.float32)
+            self.build(shapes)
+        return self.forward([a.astype(self.dtype, copy=False) for a in arrays],
+                            training=False if training is None else training)
 
     def __getstate__(self):
         # pickle and copy.deepcopy of a layer on its own: its settings and weights, not the graph of
