@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("sklearn", reason="scikit-learn not installed: pip install 'glassnet[sklearn]'")
 
 from sklearn.base import clone                                          # noqa: E402
-from sklearn.datasets import load_iris, make_regression                 # noqa: E402
+from sklearn.datasets import load_iris, make_moons, make_regression     # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline                              # noqa: E402
 from sklearn.preprocessing import StandardScaler                        # noqa: E402
@@ -274,3 +274,23 @@ def test_an_estimator_pickled_before_alpha_existed_still_works(iris):
     old = pickle.loads(pickle.dumps(clf))
     assert old.get_params()["alpha"] == 0.0 and "alpha" not in repr(old)
     assert clone(old).fit(*iris[::2]).score(*iris[1::2]) == clf.score(*iris[1::2])
+
+
+@pytest.mark.parametrize("Estimator", [GlassnetClassifier, GlassnetRegressor])
+def test_scikit_learn_forms_of_verbose_and_sample_weight(Estimator, capsys):
+    # scikit-learn's estimators take verbose=True/False and one number as sample_weight
+    # (_check_sample_weight); both were refused ("expected 0, 1, 2 or 'auto'", "got a scalar")
+    X, y = make_moons(60, noise=0.1, random_state=0)
+    quiet = Estimator(hidden_layer_sizes=(4,), epochs=2, random_state=0, verbose=False).fit(X, y)
+    assert capsys.readouterr().out == ""
+    Estimator(hidden_layer_sizes=(4,), epochs=2, random_state=0, verbose=True).fit(X, y)
+    assert "Epoch 2/2" in capsys.readouterr().out
+    # a weight of 3 for every sample: the mean loss is 3 times larger, so SGD steps 3 times larger
+    # equal a learning rate 3 times larger
+    scaled = Estimator(hidden_layer_sizes=(4,), epochs=2, random_state=0, optimizer="sgd",
+                       learning_rate=0.01).fit(X, y, sample_weight=3.0)
+    faster = Estimator(hidden_layer_sizes=(4,), epochs=2, random_state=0, optimizer="sgd",
+                       learning_rate=0.03).fit(X, y)
+    for a, b in zip(scaled.model_.get_weights(), faster.model_.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert quiet.model_ is not None

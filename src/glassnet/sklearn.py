@@ -12,6 +12,7 @@ them and builds a fresh dense network (``model_``) every time.
 Needs scikit-learn: ``pip install 'glassnet[sklearn]'``.
 """
 import copy
+import numbers
 
 import numpy as np
 
@@ -55,6 +56,12 @@ def _seed(random_state):
         return int(random_state.integers(2**31 - 1))
     raise ValueError(f"random_state: expected None, an int, a numpy RandomState or Generator, "
                      f"got {random_state!r}")
+
+
+def _verbosity(verbose):
+    """fit's ``verbose`` from the estimator's: scikit-learn's estimators take a bool
+    (``MLPClassifier(verbose=True)``), read as 1 (a progress bar) or 0."""
+    return int(verbose) if isinstance(verbose, (bool, np.bool_)) else verbose
 
 
 class _GlassnetEstimator(BaseEstimator):
@@ -145,6 +152,9 @@ class _GlassnetEstimator(BaseEstimator):
         seed = _seed(self.random_state)
         sizes = self._hidden_sizes() + [n_outputs]
         alpha = check_number(self.alpha, "alpha", ">= 0")
+        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+            # scikit-learn's rule (_check_sample_weight): one number weighs every sample alike
+            sample_weight = np.full(X.shape[0], sample_weight)
         w = check_sample_weight(sample_weight, X.shape[0], backend.resolve_dtype(self.dtype))
         if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
             raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
@@ -173,7 +183,7 @@ class _GlassnetEstimator(BaseEstimator):
             callbacks.append(EarlyStopping(monitor=monitor, patience=self.patience,
                                            restore_best_weights=True))
         history = model.fit(X, y, epochs=self.epochs, batch_size=batch_size, sample_weight=w,
-                            validation_data=validation_data, verbose=self.verbose, callbacks=callbacks)
+                            validation_data=validation_data, verbose=_verbosity(self.verbose), callbacks=callbacks)
         self.model_ = model
         self.history_ = history.history          # plain dict of per-epoch lists: light to keep and pickle
         self.n_iter_ = len(history.epoch)
@@ -234,7 +244,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     dtype : {"float32", "float64"}, default "float32"
     random_state : None, int, RandomState or Generator
         An int makes fitting reproducible, bit for bit.
-    verbose : {0, 1, 2}, default 0
+    verbose : {0, 1, 2} or bool, default 0
+        ``True`` is 1 and ``False`` 0, as scikit-learn's estimators take a flag.
     validation_fraction : float in [0, 1), default 0.0
         Random fraction of the training samples held out to report ``val_loss`` in ``history_``.
     early_stopping : bool, default False
@@ -271,7 +282,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Train a fresh network on X of shape (n_samples, n_features) and labels y of shape
-        (n_samples,); ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``."""
+        (n_samples,); ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``
+        (one number weighs every sample alike, as scikit-learn takes it)."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -313,7 +325,8 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets]);
-        ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``."""
+        ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit`` (one number
+        weighs every sample alike, as scikit-learn takes it)."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         y = y.reshape(-1, 1) if y.ndim == 1 else y
