@@ -24,7 +24,7 @@ import numpy as np
 from . import backend
 from ._atomic import write_atomically
 from .layers import (CategoryEncoding, Concatenate, Discretization, Hashing, HashedCrossing, Identity, Input,
-                     IntegerLookup, Normalization, Rescaling, StringLookup)
+                     IntegerLookup, Normalization, Rescaling, StringLookup, TextVectorization)
 from .layers.serializing import deserialize, serialize
 
 OUTPUT_MODES = ("concat", "dict")
@@ -42,6 +42,14 @@ def _check_mode(value, name, choices):
     return value
 
 
+def _check_count(value, name):
+    """``value`` if a positive integer (a number of bins), else a ValueError naming ``name``: the
+    argument the user gave, not the layer's ``num_bins`` it becomes."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (a number of bins), got {value!r:.60}")
+    return int(value)
+
+
 class Cross:
     """Features crossed into ``crossing_dim`` hash bins (Keras' ``FeatureSpace.cross``): its name is
     the feature names joined by ``"_X_"``, e.g. ``"sex_X_age"``."""
@@ -54,7 +62,7 @@ class Cross:
         if len(self.feature_names) < 2:
             raise ValueError(f"FeatureSpace.cross: feature_names must name two or more features, got "
                              f"{self.feature_names}")
-        self.crossing_dim = crossing_dim
+        self.crossing_dim = _check_count(crossing_dim, "FeatureSpace.cross: crossing_dim")
         self.output_mode = _check_mode(output_mode, "FeatureSpace.cross: output_mode", ("int", "one_hot"))
 
     @property
@@ -201,6 +209,9 @@ class FeatureSpace:
                  num_discretization_bins=32, name=None):
         if not isinstance(features, Mapping) or not features:
             raise ValueError(f"FeatureSpace: features must be a non-empty dict {{name: type}}, got {features!r:.80}")
+        if not all(isinstance(key, str) for key in features):
+            raise ValueError(f"FeatureSpace: features' names must be strings (they name the Inputs), got "
+                             f"{list(features)!r:.80}")
         self.output_mode = _check_mode(output_mode, "FeatureSpace: output_mode", OUTPUT_MODES)
         self.crossing_dim, self.hashing_dim = crossing_dim, hashing_dim
         self.num_discretization_bins = num_discretization_bins
@@ -208,6 +219,11 @@ class FeatureSpace:
         self.features = {key: self._standardize_feature(key, value) for key, value in features.items()}
         self.crosses = [self._standardize_cross(cross) for cross in crosses or []]
         self.crosses_by_name = {cross.name: cross for cross in self.crosses}
+        for cross in self.crosses:
+            # a feature and a cross of one name would share one slot of the output (the cross's codes)
+            if cross.name in self.features:
+                raise ValueError(f"FeatureSpace: crosses: the cross {cross.feature_names} is named {cross.name!r}, as "
+                                 f"a feature is; rename that feature")
         if self.output_mode == "concat":
             # Keras finds this when it first builds; nothing concatenates integer codes
             coded = [n for n, s in [*self.features.items(), *self.crosses_by_name.items()] if s.output_mode == "int"]
@@ -220,7 +236,9 @@ class FeatureSpace:
             # FeatureSpace.integer_categorical() twice names two layers alike (Keras numbers them);
             # a model drawn on the encoded features needs its layers' names distinct
             if layer.name in taken:
-                layer.name = f"{key}_preprocessor"
+                layer.name, number = f"{key}_preprocessor", 1
+                while layer.name in taken:      # (another feature's layer may have been named so)
+                    layer.name, number = f"{key}_preprocessor_{number}", number + 1
             taken.add(layer.name)
         self.crossers = {cross.name: HashedCrossing(cross.crossing_dim, name=cross.name) for cross in self.crosses}
         # glassnet's graph hands the values of an Input of dtype "string" to the layer reading it
@@ -242,9 +260,10 @@ class FeatureSpace:
             raise ValueError(f"FeatureSpace: features[{key!r}]: invalid feature type {value!r:.60}; expected one of "
                              f"{list(FEATURE_TYPES)} or a FeatureSpace.<type>(...) object")
         if value == "float_discretized":
-            return self.float_discretized(self.num_discretization_bins, name=key)
+            bins = _check_count(self.num_discretization_bins, "FeatureSpace: num_discretization_bins")
+            return self.float_discretized(bins, name=key)
         if value in ("integer_hashed", "string_hashed"):
-            return getattr(self, value)(self.hashing_dim, name=key)
+            return getattr(self, value)(_check_count(self.hashing_dim, "FeatureSpace: hashing_dim"), name=key)
         return getattr(self, value)(name=key)
 
     def _standardize_cross(self, cross):
@@ -253,7 +272,7 @@ class FeatureSpace:
         if not isinstance(cross, Cross):
             if not self.crossing_dim:
                 raise ValueError("FeatureSpace: crosses were given without a crossing_dim (the number of bins)")
-            cross = Cross(cross, self.crossing_dim)
+            cross = Cross(cross, _check_count(self.crossing_dim, "FeatureSpace: crossing_dim"))
         unknown = [n for n in cross.feature_names if n not in self.features]
         if unknown:
             raise ValueError(f"FeatureSpace: crosses: {cross.feature_names} names {unknown[0]!r}, which is not in "
@@ -269,8 +288,8 @@ class FeatureSpace:
                 continue        # mean and variance given
             if isinstance(layer, Discretization) and layer.num_bins is None:
                 continue        # bin_boundaries given (Keras would fail in adapt here)
-            if isinstance(layer, IntegerLookup) and layer._given:
-                continue        # vocabulary given
+            if isinstance(layer, (IntegerLookup, TextVectorization)) and layer._given:
+                continue        # vocabulary given (Keras skips a TextVectorization so too)
             if hasattr(layer, "adapt"):
                 out.append(key)
         return out
@@ -298,6 +317,9 @@ class FeatureSpace:
                 raise type(exc)(f"FeatureSpace: adapt: feature {key!r}: {exc}") from None
         self._is_adapted = True
         self._build_encoders()
+        # adapted again: the one-hot widths may have changed, so the graph is drawn anew on the new
+        # encoders (models drawn before keep the old ones)
+        self.encoded_features = None
 
     def _adapt_batches(self, data, names):
         """{name: list of (b, 1) arrays}, batched as Keras' adapt batches them (see ``adapt``)."""
