@@ -481,7 +481,7 @@ def test_invalid_model_files(content, tmp_path, capsys):
     ("1,2\n3,oops\n", ["line 2", "numbers"]),
     ("1,2,3\n", ["line 1", "expected 2 values"]),
     ("x1,x2\n", ["no data rows"]),
-    ("1,nan\n", ["NaN"]),
+    ("1,nan\n", ["line 1", "finite", "nan"]),
     ("1,2\n3," + "4" * 200_000 + "\n", ["line 2", "field larger than field limit"]),
 ])
 def test_bad_csv_files(text, words, moons_model, tmp_path, capsys):
