@@ -152,7 +152,8 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     ``include_optimizer=False`` (Keras' argument) leaves out the compile settings and the optimizer's
     state: the file holds the network and its weights, ``load_model`` gives it back uncompiled, and
     ``Sequential.load_weights`` reads its weights into a model of the same shapes. This is what
-    ``Sequential.save_weights`` writes; a custom loss, metric or optimizer does not stop it.
+    ``Sequential.save_weights`` writes for a model whose config a file can store (``save_weights``,
+    below, for the others); a custom loss, metric or optimizer does not stop it.
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed
     over ``path``: a crash leaves either the old file or the new one, never half of one.
