@@ -115,8 +115,9 @@ def test_model_files_refuse_it(tmp_path):
     with pytest.raises(ValueError, match="holds a Python function"):
         model.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
-    with pytest.raises(ValueError, match="get_weights"):
-        model.save_weights(tmp_path / "w.npz")
+    model.save_weights(tmp_path / "w.npz")          # the weights alone (a weights-only file)
+    with pytest.raises(gn.ModelFileError, match="holds weights only"):
+        gn.load_model(tmp_path / "w.npz")
     with pytest.raises(ValueError, match="to_json: layer lambda"):
         model.to_json()
 

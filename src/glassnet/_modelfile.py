@@ -18,6 +18,12 @@ import numpy as np
 from .errors import ModelFileError
 
 FORMAT, FORMAT_VERSION = "glassnet-model", 1
+# the format of the files save_weights writes for a model whose config a file cannot store
+# (glassnet._weightsfile): the same container, the weights alone
+WEIGHTS_FORMAT = "glassnet-weights"
+WEIGHTS_ONLY = ("the file holds weights only (model.save_weights writes such a file for a model whose config a "
+                "file cannot store: a Lambda, a function of yours in a layer, a layer that cannot be rebuilt "
+                "from its config), not a model: build the model in code and call model.load_weights(path)")
 # the JSON config: small, but for a TextVectorization's vocabulary (about 20 bytes a token: 64 MiB
 # holds some 3 million); anything larger is not ours, and save_model refuses to write it
 MAX_CONFIG_BYTES = 64 * 2 ** 20
@@ -100,7 +106,9 @@ def read_array(npz, headers, name, target):
     return npz[name]
 
 
-def read_config(npz, infos):
+def read_json(npz, infos):
+    """The JSON object of ``config.npy``, a model file's or a weights-only file's, checked for size
+    and encoding; its ``format`` is checked by the caller."""
     shape, dtype = read_header(npz, infos["config.npy"])
     if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
         raise ModelFileError(f"config: expected at most {MAX_CONFIG_BYTES} uint8 bytes, got {shape} of {dtype}")
@@ -108,7 +116,18 @@ def read_config(npz, infos):
         meta = json.loads(npz["config"].tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"config: not UTF-8 JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"config: 'format' is not {FORMAT!r}: not a glassnet model file")
+    return meta
+
+
+def read_config(npz, infos, meta=None):
+    """A model file's JSON config (``meta``: already read by ``read_json``), checked: format,
+    version, keys and their types. A weights-only file is refused, saying what to do instead."""
+    meta = read_json(npz, infos) if meta is None else meta
+    if meta.get("format") == WEIGHTS_FORMAT:
+        raise ModelFileError(WEIGHTS_ONLY)
+    if meta.get("format") != FORMAT:
         raise ModelFileError(f"config: 'format' is not {FORMAT!r}: not a glassnet model file")
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:

@@ -27,15 +27,30 @@ def check_saveable(model, include_optimizer=True):
         _check_loss_saveable(model)
         _check_metrics_saveable(model)
         _check_optimizer_saveable(model)
-    held = next((code_held(layer) for layer in model.layers if code_held(layer) is not None), None)
-    if held is not None:
-        raise ValueError(f"save_model: {held.describe()} holds a Python function, which a model file never "
-                         f"stores (loading a file must not run code), nor can save_weights' file be read back; "
-                         f"keep model.get_weights() (numpy.savez) and set_weights on the model built in code")
+    check_text_widths(model)
+    check_config_storable(model, include_optimizer)
+
+
+def check_text_widths(model):
+    """Refuse a model whose text-reading layer now makes ids of another width than the model was
+    built for (its vocabulary adapted anew): its weights no longer fit it, whatever the file holds.
+    ``save_weights`` runs it before deciding which file to write: it is no question of the config."""
     if model._takes_text() and model.built:     # a vocabulary of another width: its weights would not load
         model._check_text_ids(model.layers[0].ids_shape(), "save_model")
     for j, reader in (getattr(model, "_text_readers", {}) if getattr(model, "_input_shapes", None) else {}).items():
         model._check_text_ids(reader.ids_shape(), "save_model", j)   # texts beside other Inputs: each reader's
+
+
+def check_config_storable(model, include_optimizer=True):
+    """Raise a ValueError or TypeError (``save_model: ...``) unless a model file can store the
+    network's config and ``load_model`` rebuild every layer from it: no layer holds code (a Lambda,
+    a TextVectorization's own standardize), every config is JSON, and every layer rebuilds from its
+    own. ``save_weights`` writes a weights-only file when this refuses (``glassnet._weightsfile``)."""
+    held = next((code_held(layer) for layer in model.layers if code_held(layer) is not None), None)
+    if held is not None:
+        raise ValueError(f"save_model: {held.describe()} holds a Python function, which a model file never "
+                         f"stores (loading a file must not run code); model.save_weights writes the weights "
+                         f"alone, which model.load_weights reads into the model built again in code")
     try:
         config = model._config(with_compile=include_optimizer)
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code

@@ -300,8 +300,11 @@ def csv_text(rows):
 
 
 def info(model_path):
-    from .io import _load_file
-    model, meta = _load_file(model_path)
+    from .io import _read_for_info
+    model, meta, headers = _read_for_info(model_path)
+    if model is None:           # a weights-only file (save_weights of a model whose config a file cannot store)
+        _print_weights_only(meta, headers)
+        return
     model.summary()
     compiled = model.get_config()["compile"]
     if compiled is None:
@@ -311,6 +314,21 @@ def info(model_path):
     # only ModelCheckpoint, the CLI and save_model(epoch=) record it; model.save() writes null
     epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
     print(f"seed: {model.seed}\nepochs trained: {epochs}")
+
+
+def _print_weights_only(meta, headers):
+    """What ``info`` says of a weights-only file: that it is one, why, and its weights' shapes."""
+    import math
+    reason = " ".join(str(meta["reason"] or "not recorded").split())
+    total = sum(math.prod(shape) for shape, _ in headers.values())
+    print(f"weights only: no model to show (the model's config could not be stored: {reason[:300]})")
+    print("build the model in code and call model.load_weights(path)")
+    print(f"{len(meta['weights'])} weights, {total:,} values:")
+    for i, entry in enumerate(meta["weights"]):
+        shape, dtype = headers[f"weights/{i:03d}.npy"]
+        print(f"  {entry['layer'][:100]}/{entry['name'][:100]}  {shape}  {dtype}")
+    epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
+    print(f"epochs trained: {epochs}")
 
 
 def _registered_text(spec):

@@ -363,7 +363,7 @@ class DescribingMixin:
         """The network as a JSON string, ``{"class_name": "Sequential", "config": ...}`` (Keras'
         form and content: the layers, without weights or compile settings; ``kwargs`` go to
         ``json.dumps``, ``indent=2`` say). ``glassnet.model_from_json`` rebuilds it, uncompiled
-        and with new weights; ``save`` keeps everything. Refused, as ``save_weights`` refuses
+        and with new weights; ``save`` keeps everything. Refused, as ``save`` refuses
         them: layers whose config would not rebuild them (a custom layer's own arguments)."""
         import json
         from ._saveable import check_saveable

@@ -78,10 +78,11 @@ import numpy as np
 from . import _bounds, backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
-from ._saveable import check_saveable
+from ._saveable import check_saveable, check_text_widths
+from ._weightsfile import WeightsMismatch, read_weights, write_weights_only
 from .describing import compile_arguments, take_seed_origin
-from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, MAX_CONFIG_BYTES, check_members, generator_from_state,
-                         read_array, read_config, read_header)
+from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, MAX_CONFIG_BYTES, WEIGHTS_FORMAT, check_members,
+                         generator_from_state, read_array, read_config, read_header, read_json)
 from .errors import ModelFileError, UnknownObjectError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
 from .layers.catalog import load_all
@@ -151,7 +152,8 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     ``include_optimizer=False`` (Keras' argument) leaves out the compile settings and the optimizer's
     state: the file holds the network and its weights, ``load_model`` gives it back uncompiled, and
     ``Sequential.load_weights`` reads its weights into a model of the same shapes. This is what
-    ``Sequential.save_weights`` writes; a custom loss, metric or optimizer does not stop it.
+    ``Sequential.save_weights`` writes for a model whose config a file can store (``save_weights``,
+    below, for the others); a custom loss, metric or optimizer does not stop it.
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed
     over ``path``: a crash leaves either the old file or the new one, never half of one.
@@ -166,14 +168,34 @@ def save_model(model, path, epoch=None, include_optimizer=True):
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a glassnet Sequential, got {type(model).__name__}")
     path = _fspath(path)
-    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0):
-        raise ValueError(f"epoch: expected a non-negative integer or None, got {epoch!r}")
+    _check_epoch(epoch)
     # a trainable flag changed since the last compile or fit: take it up now, as the next fit
     # would; the optimizer state saved below then lines up with the parameters the file records
     # as trainable (otherwise load_model would refuse the file it was given)
     model._apply_trainable_flags()
     include_optimizer = check_flag(include_optimizer, "include_optimizer")
-    arrays, meta = {"config": None}, _metadata(model, epoch, include_optimizer)   # config first, for people who unzip
+    _write_model_file(model, path, _metadata(model, epoch, include_optimizer), None, include_optimizer)
+
+
+def _config_array(meta):
+    """A model file's JSON config as the bytes of ``config.npy``; refused when not JSON or larger
+    than a reader takes."""
+    try:
+        text = json.dumps(meta, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
+    config = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if config.size > MAX_CONFIG_BYTES:      # load_model would refuse it: never write it
+        raise ValueError(f"save_model: the model's config takes {config.size:,} bytes, more than a model "
+                         f"file holds ({MAX_CONFIG_BYTES:,}); a TextVectorization's vocabulary is the likely "
+                         f"reason: give it max_tokens")
+    return config
+
+
+def _write_model_file(model, path, meta, config, include_optimizer):
+    """Write the model file of ``meta`` (``_metadata``) and ``config`` (``_config_array(meta)``, or
+    None to make it here): the weights, and the optimizer's state when ``include_optimizer``."""
+    arrays = {"config": config}        # config first, for people who unzip
     for i, (name, w) in enumerate(zip(meta["weights"], model.get_weights() if model.built else [])):
         if not np.isfinite(w).all():      # load_model refuses such weights: never write a file it cannot load
             raise ValueError(f"save_model: weights[{i}] ({name}) holds NaN or infinite values, which "
@@ -192,20 +214,18 @@ def save_model(model, path, epoch=None, include_optimizer=True):
                 raise ValueError(f"save_model: the optimizer's {name!r} state of {key!r} holds NaN or "
                                  f"infinite values, which load_model refuses")
             arrays[f"optimizer/{i:03d}"] = a
-    try:
-        text = json.dumps(meta, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
-    arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    if arrays["config"].size > MAX_CONFIG_BYTES:      # load_model would refuse it: never write it
-        raise ValueError(f"save_model: the model's config takes {arrays['config'].size:,} bytes, more than a model "
-                         f"file holds ({MAX_CONFIG_BYTES:,}); a TextVectorization's vocabulary is the likely "
-                         f"reason: give it max_tokens")
+    if config is None or state is not None:     # (made again with the state's list)
+        arrays["config"] = _config_array(meta)
     for name, a in arrays.items():       # what load_model will accept: never an object array
         if a.dtype.hasobject or a.dtype.kind not in "biuf":
             raise TypeError(f"save_model: {name} has dtype {a.dtype}, expected a numeric dtype")
     # a file object: numpy appends no ".npz" to the name
     write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def _check_epoch(epoch):
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0):
+        raise ValueError(f"epoch: expected a non-negative integer or None, got {epoch!r}")
 
 
 def _fspath(path):
@@ -286,9 +306,27 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
 
 def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
     """``load_model``'s work: the model and the file's JSON config (for what the model does not
-    keep, such as whether the file recorded its epoch at all)."""
-    path = _fspath(path)              # an int would open a file descriptor: refuse it here
+    keep, such as whether the file recorded its epoch at all). A weights-only file is refused."""
     compile = check_flag(compile, "compile")
+    return _open_file(path, max_bytes, caller, lambda npz, infos, meta: _load(npz, infos, meta, compile))
+
+
+def _read_for_info(path, max_bytes=MAX_BYTES):
+    """``glassnet info``'s reading: ``(model, meta, None)`` for a model file (as ``_load_file``),
+    ``(None, meta, headers)`` for a weights-only file (its JSON and each weight's checked ``.npy``
+    header, ``{member: (shape, dtype)}``; no weight is read)."""
+    def read(npz, infos, meta):
+        if meta.get("format") == WEIGHTS_FORMAT:
+            return None, meta, read_weights(npz, infos, meta)[1]
+        return (*_load(npz, infos, meta, compile=True), None)
+    return _open_file(path, max_bytes, "load_model", read)
+
+
+def _open_file(path, max_bytes, caller, read):
+    """``read(npz, infos, meta)`` on the glassnet file at ``path``, after the checks every such file
+    passes (a regular file, within ``max_bytes``, a zip of stored members whose sizes fit the file,
+    a JSON object of bounded size: ``meta``), its errors as ModelFileErrors naming ``caller``."""
+    path = _fspath(path)              # an int would open a file descriptor: refuse it here
     max_bytes = check_positive_int(max_bytes, "max_bytes")
     # a FIFO or a device would block open() or read() forever, waiting for a writer: opened without
     # blocking, anything but a regular file is refused by what was opened (a check of the path
@@ -302,16 +340,18 @@ def _load_file(path, compile=True, max_bytes=MAX_BYTES, caller="load_model"):
         raise ModelFileError(f"{caller}({path!r}): not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            return _load(f, compile, max_bytes)
+            return _open_archive(f, max_bytes, read)
         except ModelFileError as exc:
             raise exc.prefixed(f"{caller}({path!r}): ") from exc.__cause__
         except Exception as exc:   # zipfile, zlib, numpy, json, a layer's own checks: all mean "bad file"
+            if isinstance(exc, WeightsMismatch):    # a sound file, of another network: load_weights' own error
+                raise ValueError(f"{caller}({path!r}): {exc}") from None
             detail = str(exc)[:300]
             raise ModelFileError(f"{caller}({path!r}): not a readable glassnet model file "
                                  f"({type(exc).__name__}: {detail})") from exc
 
 
-def _load(f, compile, max_bytes):
+def _open_archive(f, max_bytes, read):
     file_size = os.fstat(f.fileno()).st_size
     if file_size > max_bytes:
         raise ModelFileError(f"the file is larger than max_bytes={max_bytes}")
@@ -323,44 +363,49 @@ def _load(f, compile, max_bytes):
     f.seek(0)
     with np.load(f, allow_pickle=False) as npz:
         infos = check_members(npz.zip.infolist(), max_bytes, file_size)
-        meta = read_config(npz, infos)
-        n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
-        if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
-            raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
-                                 f"names {1 + n_weights + len(slots)}")
-        expected = {"config.npy", *(f"weights/{i:03d}.npy" for i in range(n_weights)),
-                    *(f"optimizer/{i:03d}.npy" for i in range(len(slots)))}
-        if set(infos) != expected:
-            raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
-        headers = {name: read_header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
-        # the parameters the file's weight bytes can hold in the model's dtype: counted in values,
-        # uint8 "weights" for a float64 model would buy eight times their size in parameters (and
-        # their gradients) before their dtype is compared (a 38 MiB file allocated 921 MiB)
-        itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
-        budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
-                     (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
-        model = _build(meta["model"], budget)
-        weights = []
-        if model.built:
-            names = _weight_names(model)
-            if meta["weights"] != names:
-                raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
-                                     f"builds: {names!r:.300}")
-            for i, (_, target) in enumerate(model._weight_items()):
-                weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
-            model.set_weights(weights)
-        elif n_weights:
-            raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
-        _restore_trainable(model, meta["trainable"])
-        if compile and meta["model"].get("compile"):
-            _compile(model, meta["model"]["compile"])
-            if meta["optimizer_state"] is not None:
-                _restore_optimizer(model, npz, headers, meta["optimizer_state"])
-            try:        # the optimizer's weight-name patterns, searched in these names at the first step
-                model.optimizer.check_search_cost(_weight_names(model) if model.built else [])
-            except ValueError as exc:
-                raise ModelFileError(f"compile: {exc}") from None
-        _restore_rngs(model, meta["rng_states"])
+        return read(npz, infos, read_json(npz, infos))
+
+
+def _load(npz, infos, meta, compile):
+    """The model of a model file (``meta``: its JSON object, unchecked yet) and ``meta``."""
+    meta = read_config(npz, infos, meta)
+    n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
+    if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
+        raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
+                             f"names {1 + n_weights + len(slots)}")
+    expected = {"config.npy", *(f"weights/{i:03d}.npy" for i in range(n_weights)),
+                *(f"optimizer/{i:03d}.npy" for i in range(len(slots)))}
+    if set(infos) != expected:
+        raise ModelFileError(f"the members {sorted(set(infos) ^ expected)} disagree with the config")
+    headers = {name: read_header(npz, infos[name]) for name in sorted(expected - {"config.npy"})}
+    # the parameters the file's weight bytes can hold in the model's dtype: counted in values,
+    # uint8 "weights" for a float64 model would buy eight times their size in parameters (and
+    # their gradients) before their dtype is compared (a 38 MiB file allocated 921 MiB)
+    itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
+    budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
+                 (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
+    model = _build(meta["model"], budget)
+    weights = []
+    if model.built:
+        names = _weight_names(model)
+        if meta["weights"] != names:
+            raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
+                                 f"builds: {names!r:.300}")
+        for i, (_, target) in enumerate(model._weight_items()):
+            weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
+        model.set_weights(weights)
+    elif n_weights:
+        raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
+    _restore_trainable(model, meta["trainable"])
+    if compile and meta["model"].get("compile"):
+        _compile(model, meta["model"]["compile"])
+        if meta["optimizer_state"] is not None:
+            _restore_optimizer(model, npz, headers, meta["optimizer_state"])
+        try:        # the optimizer's weight-name patterns, searched in these names at the first step
+            model.optimizer.check_search_cost(_weight_names(model) if model.built else [])
+        except ValueError as exc:
+            raise ModelFileError(f"compile: {exc}") from None
+    _restore_rngs(model, meta["rng_states"])
     epoch = meta["epoch"]
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
         raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
@@ -372,7 +417,9 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
     """Read the weights of a glassnet file (``save_weights``, ``save``, ``ModelCheckpoint``) into
     the built ``model``, in layer order, checking the count and every shape before writing any (as
     ``set_weights``); the file's compile settings and optimizer state are not used. The file is
-    read as ``load_model`` reads it, trusting nothing in it.
+    read as ``load_model`` reads it, trusting nothing in it. A weights-only file (what
+    ``save_weights`` writes for a model whose config a file cannot store, ``glassnet._weightsfile``)
+    has its list of weights and their shapes compared with the model's before any is read.
 
     The model must be built: building it for a shape the file names would let a small file make
     this model allocate what the file's own model never holds (a 1 KB file naming 20 million
@@ -383,11 +430,54 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         raise ValueError(f"{caller}: the model is not built; give its first layer an input shape (or "
                          f"an Input), call model.build(input_shape), or read the whole model with "
                          f"glassnet.load_model")
-    source = _load_file(path, False, max_bytes, caller="load_weights")[0]
-    if not source.built:
-        raise ModelFileError(f"{caller}: the file holds no weights (its model was never built)")
-    _assign_weights(model._weight_items(), source.get_weights(), caller,
-                    f"; the file's model has the layers {[layer.name for layer in source.layers]}")
+    items = model._weight_items()
+
+    def read(npz, infos, meta):     # the weights, and what to add to a count's error
+        if meta.get("format") == WEIGHTS_FORMAT:
+            return read_weights(npz, infos, meta, items), ""
+        source = _load(npz, infos, meta, compile=False)[0]
+        if not source.built:
+            raise ModelFileError("the file holds no weights (its model was never built)")
+        return source.get_weights(), f"; the file's model has the layers {[layer.name for layer in source.layers]}"
+    weights, hint = _open_file(path, max_bytes, "load_weights", read)
+    _assign_weights(items, weights, caller, hint)
+
+
+def save_weights(model, path, epoch=None):
+    """Write ``model``'s weights to ``path``, atomically, without compile settings or optimizer state
+    (Keras' ``save_weights``); ``load_weights`` reads them back.
+
+    A model whose config a model file can store gets a model file (``save_model(...,
+    include_optimizer=False)``), which ``load_model`` also rebuilds, uncompiled. Any other (a
+    ``Lambda``, a ``TextVectorization`` with a ``standardize`` function of yours, a layer of yours
+    that does not rebuild from its ``get_config()``: whatever ``save_model`` refuses for the config)
+    gets a weights-only file (``glassnet._weightsfile``): the weights, and each one's layer, name
+    and shape, which ``load_weights`` reads into the model built again by the same code, and which
+    ``load_model`` refuses, saying so. Neither holds a ``TextVectorization``'s vocabulary in a
+    weights-only file: adapt the layer again (or give it ``vocabulary=``) before ``load_weights``.
+    ``epoch``: completed epochs, recorded as ``save_model`` records it (``ModelCheckpoint``).
+
+    >>> model.save_weights("w.npz")           # doctest: +SKIP
+    >>> same_code_model.load_weights("w.npz")  # doctest: +SKIP
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a glassnet Sequential, got {type(model).__name__}")
+    path = _fspath(path)
+    _check_epoch(epoch)
+    # not a question of the config: a vocabulary re-adapted to ids of another width, which the
+    # weights no longer fit; refused as save_model refuses it
+    check_text_widths(model)
+    model._apply_trainable_flags()          # as save_model does
+    try:
+        # every refusal of the config (check_config_storable's, and a file's caps on the layers and
+        # the config's size) is a ValueError or a TypeError raised here, before anything is written
+        meta = _metadata(model, epoch, include_optimizer=False)
+        config = _config_array(meta)
+    # (NotImplementedError: Keras' get_config of a layer that has not written its own, in a port)
+    except (ValueError, TypeError, NotImplementedError) as exc:     # no config to store: the weights alone
+        write_weights_only(model, path, reason=str(exc).removeprefix("save_model: "), epoch=epoch)
+        return
+    _write_model_file(model, path, meta, config, include_optimizer=False)
 
 
 def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS):

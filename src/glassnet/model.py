@@ -1200,10 +1200,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         save_model(self, path, include_optimizer=include_optimizer)
 
     def save_weights(self, path):
-        """Write the network and its weights, without compile settings or optimizer state (Keras'
-        ``save_weights``; the file is a model file, so ``glassnet.load_model`` rebuilds the network
-        from it too, uncompiled). Read the weights back with ``load_weights``."""
-        self.save(path, include_optimizer=False)
+        """Write the weights, without compile settings or optimizer state (Keras' ``save_weights``),
+        atomically. Read them back with ``load_weights``. When a model file can store the network's
+        config, the file is one (``glassnet.load_model`` rebuilds the network from it too,
+        uncompiled); otherwise (a ``Lambda``, a function of yours in a layer, a layer that does not
+        rebuild from its ``get_config()``) it holds the weights alone, with each one's layer, name
+        and shape: build the model again in code and call ``load_weights`` (see
+        ``glassnet.io.save_weights``)."""
+        from .io import save_weights
+        save_weights(self, path)
 
     def load_weights(self, path, max_bytes=None):
         """Set this model's weights from a file of ``save_weights``, ``save`` or ``ModelCheckpoint``,

@@ -89,8 +89,18 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.PREVIOUS_FILE)
 
     def on_train_begin(self, logs=None):
-        # what save_model would refuse at the first backup, refused before the first epoch
-        check_saveable(self.model)
+        # what save_model would refuse at the first backup, refused before the first epoch. A
+        # backup must rebuild the optimizer and its state too, so it is a whole model file: the
+        # weights-only file save_weights writes for a model whose config a file cannot store (a
+        # Lambda) cannot resume a run, and such a model is refused, saying what it can do instead
+        try:
+            check_saveable(self.model)
+        except (TypeError, ValueError) as exc:
+            kind = ValueError if isinstance(exc, ValueError) else TypeError     # (a subclass may take other arguments)
+            raise kind(f"BackupAndRestore: a backup is a whole model file (network, weights, optimizer "
+                       f"state), and this model cannot be saved as one ({exc}); to keep its weights as it "
+                       f"trains, use ModelCheckpoint(path, save_weights_only=True) and model.load_weights "
+                       f"(the optimizer then starts afresh)") from None
         if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
             raise ValueError(f"BackupAndRestore: backup_dir {self.backup_dir!r} is a file, not a folder")
         if os.path.exists(self.path) or (self.double_checkpoint and os.path.exists(self.previous_path)):

@@ -3,7 +3,7 @@ import math
 import os
 import string
 
-from .._saveable import check_saveable
+from .._saveable import check_saveable, check_text_widths
 from .._validation import check_flag, check_number
 from .base import (Callback, settle_auto_mode, check_callback_verbose, check_monitor_logged, check_non_negative_int,
                    check_optional_number, check_path, improved, is_integer, missing_monitor, resolve_mode,
@@ -144,11 +144,12 @@ class ModelCheckpoint(Callback):
         without improvement prints "Epoch {n}: {monitor} did not improve from {best:.5f}" (best is
         "None" before the first save, as Keras prints it). Epochs are numbered from 1.
     save_weights_only : bool
-        True writes what ``model.save_weights`` writes: the network and its weights, without the
-        compile settings and optimizer state (so a custom loss or optimizer does not stop it; a
-        custom initializer or regularizer still does: the file names every layer's settings);
-        read it back with ``model.load_weights`` (or ``glassnet.load_model``, uncompiled). Such a
-        file cannot resume the run exactly: Adam's moments, say, start afresh.
+        True writes what ``model.save_weights`` writes: the weights, without the compile settings
+        and optimizer state (so a custom loss or optimizer does not stop it): a model file of the
+        network and its weights where its config can be stored (``glassnet.load_model`` reads it,
+        uncompiled), a weights-only file otherwise (a ``Lambda``, a function of yours in a layer);
+        read either back with ``model.load_weights``. Such a file cannot resume the run exactly:
+        Adam's moments, say, start afresh.
     initial_value_threshold : float, optional
         With ``save_best_only``, the best value to beat from the start (Keras' argument): resuming a
         run, give the best value the saved file reached, or its first epoch, however bad, would
@@ -204,8 +205,13 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs=None):
         # what save_model would refuse at the first save (a custom loss, metric function or
-        # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent
-        check_saveable(self.model, include_optimizer=not self.save_weights_only)
+        # optimizer, a layer that cannot be rebuilt), refused before the first epoch is spent;
+        # save_weights writes the weights alone for a config it cannot store, and refuses only
+        # a text layer whose ids no longer fit the weights
+        if self.save_weights_only:
+            check_text_widths(self.model)
+        else:
+            check_saveable(self.model)
         self._check_fields_logged()
         if self.save_best_only and settle_auto_mode(self) and math.isinf(self.best):
             self.best = math.inf if self.mode == "min" else -math.inf       # no epoch saved yet
@@ -276,12 +282,15 @@ class ModelCheckpoint(Callback):
             self.best = value
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        from ..io import save_model          # here, not at the top: io imports the model, which imports us
+        from ..io import save_model, save_weights   # here, not at the top: io imports the model, which imports us
         # as Keras does; here rather than in __init__, as the folder may hold "{epoch}" too
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        save_model(self.model, path, epoch=completed, include_optimizer=not self.save_weights_only)
+        if self.save_weights_only:
+            save_weights(self.model, path, epoch=completed)
+        else:
+            save_model(self.model, path, epoch=completed)
         self.last_path = path
         if self.verbose:
             print(f"Epoch {epoch + 1}: finished saving model to {path}")

@@ -159,8 +159,8 @@ class Lambda(Layer):
     ``needs_input_gradient`` is False), and anywhere in a model used for ``predict`` or ``evaluate``. Elsewhere the first training step
     refuses it, before any weight changes; a ``Layer`` of your own with ``forward`` and
     ``backward`` (see ``glassnet.layers.Layer``) does what it cannot. A model file never holds code,
-    so ``save_model`` and ``save_weights`` refuse a model with a Lambda: keep ``get_weights()``
-    and ``set_weights`` them on the model built in code.
+    so ``save_model`` refuses a model with a Lambda; ``save_weights`` writes its weights alone (a
+    weights-only file), which ``load_weights`` reads into the model built again in code.
 
     Parameters
     ----------
