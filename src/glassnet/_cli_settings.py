@@ -6,7 +6,7 @@ options given on the command line. Errors are ``ValueError``s naming the option;
 turns them into one-line messages.
 """
 from . import initializers, losses, optimizers, regularizers
-from ._validation import check_number, check_positive_int
+from ._validation import check_non_negative_int, check_number, check_positive_int
 from .layers import Dense
 from .model import Sequential
 from .utils import to_categorical
@@ -43,7 +43,8 @@ def parse_layers(spec):
     layers = []
     for item in spec.split(","):
         units, colon, activation = item.strip().partition(":")
-        if not units.isdigit() or int(units) <= 0 or (colon and not activation):
+        # isdecimal, not isdigit: int() cannot read every digit, "²" (then Python's words, unnamed)
+        if not units.isdecimal() or int(units) <= 0 or (colon and not activation):
             raise ValueError(f"--layers: bad item {item!r} in {spec!r}; expected units:activation "
                              f"such as 25:relu (units a positive integer)")
         layers.append((int(units), activation or None))
@@ -54,7 +55,7 @@ def parse_batch_size(value, name="--batch-size"):
     """An int, or ``"full"``/None for full-batch gradient descent; ``name`` is where it was given."""
     if value is None or value == "full":
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():     # (isdigit's "²" is no int())
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name}: expected a positive integer or 'full', got {value!r}")
@@ -100,7 +101,8 @@ def read_config(path):
 
 def resolve_settings(args):
     """Dataset preset <- config file <- options given on the command line (later ones win)."""
-    config = read_config(args.config) if args.config else {}
+    # None: not given ("" is given, and refused by name as any other path that cannot be read)
+    config = read_config(args.config) if args.config is not None else {}
     training = config.get("training", {})
     given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     dataset = given.get("dataset", training.get("dataset"))
@@ -115,13 +117,15 @@ def resolve_settings(args):
     settings["origin"] = {**{key: f"{args.config}: [training] {key}" for key in training},
                           **{key: option_name(key) for key in given}}
     if "architecture" in config:
-        if args.layers:
+        if args.layers is not None:
             raise ValueError("give --layers or an architecture in the config file, not both")
         settings["architecture"] = config["architecture"]
-    elif args.layers:
+    elif args.layers is not None:           # --layers "" too: parse_layers refuses it by name
         settings["layers"] = args.layers
     settings["batch_size"] = parse_batch_size(settings["batch_size"], origin(settings, "batch_size"))
     settings["epochs"] = check_positive_int(settings["epochs"], origin(settings, "epochs"))
+    # here, so that the error names --seed or the file's key (Sequential's would say "seed")
+    settings["seed"] = check_non_negative_int(settings["seed"], origin(settings, "seed"))
     return settings
 
 
@@ -166,7 +170,7 @@ def build_model(settings, n_features):
             model = Sequential([_dense(units, act, init, penalty, n_features if i == 0 else None, settings)
                                 for i, (units, act) in enumerate(layers)], seed=seed)
     except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated
-        source = "architecture" if "architecture" in settings else "--layers"
+        source = "architecture" if "architecture" in settings else origin(settings, "layers")
         raise ValueError(f"{source}: the network's weights do not fit in memory ({exc})") from None
     if "architecture" in settings and model.built and model.input_shape != (n_features,):
         raise ValueError(f"architecture[0].input_dim: is {model.input_shape[0]}, but {settings['dataset']} "
@@ -207,7 +211,10 @@ def check_output_fits(model, y, settings):
     if units == 1 and categorical:
         if classes == 2:
             fix += ", or keep the one unit with a binary loss such as binary_crossentropy"
-        raise ValueError(f"--loss {settings['loss']}: needs one output unit per class, but the network's last "
+        # named where it was given: the option as typed, or the config file's key
+        where = origin(settings, "loss")
+        given = f"{where} {settings['loss']}" if where.startswith("--") else f"{where} = {settings['loss']!r}"
+        raise ValueError(f"{given}: needs one output unit per class, but the network's last "
                          f"layer has 1 unit; {settings['dataset']} has {classes} classes: {fix}")
     if units < classes and not (units == 1 and classes == 2):
         raise ValueError(f"the network's last layer has {units} unit{'s' if units > 1 else ''}, but "

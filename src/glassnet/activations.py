@@ -735,6 +735,10 @@ def get(identifier, reshaping=False):
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
         identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
     if isinstance(identifier, Activation):
+        # Activation("relu", relu, backprop_relu) of the module's functions is the built-in one:
+        # its forward is the public wrapper (_takes_array_likes), which the layers must not call
+        # every batch, and an LSTM takes its fast path only for the built-in tanh and sigmoid
+        identifier = builtin_of(identifier) or identifier
         if not reshaping and reshapes(identifier):
             raise ValueError(f"activation: {identifier.name!r} halves the last axis, so only the Activation "
                              f"layer takes it (a layer with units, Dense(units, activation={identifier.name!r}), "

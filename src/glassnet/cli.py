@@ -175,7 +175,7 @@ def read_features(path, n_features):
             raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
         # float() reads "nan" and "inf": named here by the file's line, not later as "x: sample 0"
         if not all(math.isfinite(float(c)) for c in row):
-            raise ValueError(f"{path} line {line}: expected finite numbers, got {str(row)[:80]}")
+            raise ValueError(f"{path} line {line}: expected finite numbers (no NaN or infinity), got {str(row)[:80]}")
     return np.array([[float(c) for c in row] for _, row in rows])
 
 

@@ -97,23 +97,25 @@ class PreparingMixin:
             x = text_layer.encode(x, name, dtype=self.dtype, min_length=1)
             self._check_text_ids(x.shape[1:], name)
         x = as_array(x, name, self.dtype, cast=False)
+        if (self.built and text_layer is None and x.ndim == len(self.input_shape) and self.input_shape[-1] == 1
+                and shape_fits(x.shape[1:], self.input_shape[:-1])):
+            # images (n, 28, 28) for Input((28, 28, 1)), a column (n,) for Input((1,)): Keras 3 adds
+            # the last axis of 1 (its _adjust_input_rank), as a model of several inputs here does
+            # for each of them (checked before the 2-D rule below, which the column would fail)
+            x = x[..., None]
         if x.ndim < 2:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
                              f"for a single feature use x.reshape(-1, 1)")
         if not self.built:
             self.build(x.shape[1:])
-        elif (text_layer is None and x.ndim == len(self.input_shape) and self.input_shape[-1] == 1
-              and shape_fits(x.shape[1:], self.input_shape[:-1])):
-            # images (n, 28, 28) for Input((28, 28, 1)): Keras 3 adds the last axis of 1 (its
-            # _adjust_input_rank), as a model of several inputs here does for each of them
-            x = x[..., None]
         elif not shape_fits(x.shape[1:], self.input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
             hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *x.shape)}"
                     if shape_fits(x.shape, self.input_shape) else
                     # the same kind of sample, another length: say how to declare any length
                     f"; for samples of several lengths, declare them with None, Input({(None, *self.input_shape[1:])})"
-                    if x.ndim - 1 == len(self.input_shape) > 1 and x.shape[2:] == self.input_shape[1:] else "")
+                    if x.ndim - 1 == len(self.input_shape) and x.shape[2:] == self.input_shape[1:]
+                    and (len(self.input_shape) > 1 or self._reads_token_ids()) else "")
             raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
@@ -134,6 +136,14 @@ class PreparingMixin:
                 raise ValueError(f"{exc}; {text_layer.describe()} makes ids up to {size - 1}: "
                                  f"give {self.layers[1].describe()} {argument}={size}") from None
         return x.astype(self.dtype, copy=False) if cast else x
+
+    def _reads_token_ids(self):
+        """Whether the model's input goes to an ``Embedding``: samples of shape (steps,) are then
+        token ids along a length (another length is a sequence, not a mistake), where a ``Dense``'s
+        (features,) of another width is one."""
+        from .layers.embedding import Embedding
+        return any(-1 in parents and isinstance(layer, Embedding)
+                   for layer, parents in zip(self._node_layers, self._inbound))
 
     def _check_text_ids(self, shape, where, j=None):
         """Raise unless samples of ``shape``, made by a layer that reads texts, fit the built model:
