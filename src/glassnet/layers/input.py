@@ -17,7 +17,8 @@ class InputLayer:
     Parameters
     ----------
     shape : tuple of int
-        One sample's shape: ``(features,)`` for vectors, ``(H, W, C)`` for images.
+        One sample's shape: ``(features,)`` for vectors, ``(H, W, C)`` for images. Keras'
+        ``()``, one number per sample (data of shape ``(n,)``), is taken as ``(1,)``.
     name : str, optional
     dtype : a NumPy dtype or its name, optional
         What the data holds (Keras' argument; ``"int32"`` for an Embedding's ids). It changes
@@ -56,6 +57,12 @@ class InputLayer:
             if self.shape not in ((), (1,)):
                 raise ValueError(f"Input: texts come one per sample, shape (1,) or (); got shape {shape!r:.60}")
             return
+        if isinstance(shape, (tuple, list)) and len(shape) == 0:
+            # Keras' Input(shape=()) is one number per sample (a structured-data column, keras.io's
+            # wide, deep and cross networks): glassnet's samples have an axis, so it is (1,), which
+            # takes the (n,) column as it is and after which Keras' expand_dims(x, -1) (ported as
+            # Reshape((1,))) changes nothing
+            shape = (1,)
         self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         try:
             given = None if dtype is None else np.dtype(dtype)

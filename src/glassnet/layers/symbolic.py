@@ -170,8 +170,11 @@ def call_symbolic(layer, inputs, training=None, options=None):
     parents = list(inputs) if listed else [inputs]
     if any(isinstance(p, InputLayer) and p.dtype == "string" for p in parents) and not (
             getattr(layer, "takes_text", False) and len(parents) == 1):
+        # StringLookup and Hashing read string Inputs too (Keras' structured-data columns), and
+        # they take the Input itself: Keras' expand_dims (a Reshape here) before them has no port
         raise ValueError(f"{layer.describe()}: takes numbers, and this Input holds texts (dtype='string'); call a "
-                         f"TextVectorization on it first")
+                         f"TextVectorization, StringLookup or Hashing on the Input itself first (one string per "
+                         f"sample: Keras' expand_dims before a lookup is not needed)")
     if hasattr(layer, "bind_call"):     # a layer reading another call's values (layers/readers.py)
         layer.bind_call(parents[0])
     shapes = [sample_shape_of(p) for p in parents]
