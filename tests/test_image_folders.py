@@ -29,7 +29,8 @@ def folder(tmp_path, rng):
 
 SETTINGS = [dict(shuffle=False), dict(shuffle=False, label_mode="categorical", interpolation="nearest"),
             dict(shuffle=False, crop_to_aspect_ratio=True), dict(shuffle=False, label_mode=None),
-            dict(shuffle=False, color_mode="rgba")]
+            dict(shuffle=False, color_mode="rgba"), dict(shuffle=False, labels=[i % 2 for i in range(16)],
+                                                          label_mode="binary")]
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=str)
@@ -93,7 +94,8 @@ def test_a_cnn_trains_on_a_folder_of_images(tmp_path, rng):
 
 
 @pytest.mark.parametrize("settings, message", [
-    (dict(labels=[0, 1]), "labels must be 'inferred'"),
+    (dict(labels=[0, 1]), "labels must hold one label per file, got 2 labels for the 16 files"),
+    (dict(labels="folders"), "labels must be 'inferred'"),
     (dict(label_mode="sparse"), "label_mode must be one of"),
     (dict(color_mode="cmyk"), "color_mode must be one of"),
     (dict(image_size=(8,)), r"image_size must be \(height, width\)"),

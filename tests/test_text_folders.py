@@ -29,7 +29,8 @@ def folder(tmp_path, rng):
 
 
 @pytest.mark.parametrize("settings", [dict(), dict(label_mode="categorical"), dict(label_mode=None),
-                                      dict(max_length=9), dict(class_names=["pos", "neg"])], ids=str)
+                                      dict(max_length=9), dict(class_names=["pos", "neg"]),
+                                      dict(labels=[i % 4 for i in range(14)])], ids=str)
 def test_the_batches_are_keras(folder, settings):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     ours = text_dataset_from_directory(folder, batch_size=4, shuffle=False, verbose=False, **settings)

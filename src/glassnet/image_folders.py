@@ -117,9 +117,10 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, verbose=True):
     """Keras' ``image_dataset_from_directory``: an ``ImageFolderDataset`` (or, with
     ``subset="both"``, the training and the validation one) of the images below ``directory``, one
-    sub-folder per class. ``labels``: "inferred" (from the sub-folders) or None; ``label_mode``
-    "int" (labels (n,)), "categorical" (one-hot), "binary" ((n, 1) floats, two classes) or None;
-    ``color_mode`` "rgb", "rgba" or "grayscale"; ``interpolation`` "bilinear" or "nearest" (Keras'
+    sub-folder per class. ``labels``: "inferred" (from the sub-folders), None, or a list of integer
+    labels, one per image below ``directory`` in the order of their paths (class names: the sorted
+    labels, as str); ``label_mode`` "int" (labels (n,)), "categorical" (one-hot), "binary" ((n, 1)
+    floats, two classes) or None; ``color_mode`` "rgb", "rgba" or "grayscale"; ``interpolation`` "bilinear" or "nearest" (Keras'
     other samplers are not implemented, nor is ``pad_to_aspect_ratio``). Shuffling is Keras' first one, of the file list, once;
     ``fit(shuffle=True)`` then shuffles the batches' order each epoch with the model's seed (Keras
     also reshuffles files inside TensorFlow, draws NumPy cannot reproduce). ``batch_size=None`` is
@@ -148,21 +149,41 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     return datasets if subset == "both" else datasets[0]
 
 
+def _given_labels(labels, where):
+    """``labels`` when it is a list of integer labels (one per file), as an int32 array; None when it
+    is "inferred" or None; a ValueError naming it otherwise."""
+    # by type first: a list or an array's == is elementwise (NumPy's truth-value error, naming nothing)
+    if labels is None or isinstance(labels, str) and labels == "inferred":
+        return None
+    given = None
+    if not isinstance(labels, (str, bytes, dict)) and hasattr(labels, "__len__"):
+        try:
+            given = np.asarray(labels)
+        except ValueError:          # lists of lists of different lengths: NumPy's words name no argument
+            pass
+    if (given is None or given.ndim != 1
+            or len(given) and (given.dtype.kind not in "iu" or given.min() < 0 or given.max() > 2 ** 31 - 1)):
+        raise ValueError(f"{where}: labels must be 'inferred' (one sub-folder per class), None or a list of integer "
+                         f"labels >= 0 (one per file, in the order of the files' paths), got {labels!r:.60}")
+    return given.astype(np.int32)
+
+
 def listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle, seed, validation_split,
                  subset, follow_links, verbose, formats, kind):
-    """What Keras' ``image_dataset_from_directory`` and ``text_dataset_from_directory`` share: their
-    common arguments checked, the files listed and labelled, shuffled once with
+    """What Keras' ``image_dataset_from_directory``, ``text_dataset_from_directory`` and
+    ``audio_dataset_from_directory`` share: their common arguments checked, the files listed and
+    labelled (from the sub-folders, or by a list of labels), shuffled once with
     ``numpy.random.RandomState(seed)``, and split. Returns ``(class_names, label_mode, parts)``,
     ``parts`` one ``(paths, labels)`` pair, or two (training, validation) for ``subset="both"``."""
     if not os.path.isdir(directory):
         raise ValueError(f"{where}: directory {directory!r} is not a folder")
-    # by type first: a list or an array's == is elementwise (NumPy's truth-value error, naming nothing)
-    if not (labels is None or isinstance(labels, str) and labels == "inferred"):
-        raise ValueError(f"{where}: labels must be 'inferred' (one sub-folder per class) or None, got {labels!r:.60} "
-                         f"(a list of labels is not supported)")
+    given = _given_labels(labels, where)
     check_choice(label_mode, f"{where}: label_mode", LABEL_MODES)
+    if given is not None and class_names is not None:
+        raise ValueError(f"{where}: class_names need labels='inferred' (with a list of labels the class names are "
+                         f"the sorted labels, as in Keras)")
     if labels is None or label_mode is None:        # either means no labels, as in Keras
-        labels = label_mode = None
+        labels = label_mode = given = None
         if class_names is not None:
             raise ValueError(f"{where}: class_names need labels='inferred' (with labels=None the files are not "
                              f"sorted into classes)")
@@ -185,7 +206,18 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
                          f"the validation call split the same order (as Keras)")
     if shuffle:                                 # only read when shuffling, as in Keras
         check_shuffle_seed(seed, where)
-    paths, targets, names = _files(directory, class_names, follow_links, labels is not None, formats, where)
+    inferred = labels is not None and given is None
+    paths, targets, names = _files(directory, class_names, follow_links, inferred, formats, where)
+    if given is not None:
+        # Keras' order: the labels belong to the files as listed without classes (every file below the folder)
+        if len(given) != len(paths):
+            raise ValueError(f"{where}: labels must hold one label per file, got {len(given)} labels for the "
+                             f"{len(paths)} files found in {directory!r}")
+        targets, names = given, [str(value) for value in sorted(set(given.tolist()))]
+        if label_mode in ("categorical", "binary") and len(given) and given.max() >= len(names):
+            # Keras' one-hot of such a label is a row of zeros, its binary label a 2.0 or 5.0: neither trains
+            raise ValueError(f"{where}: label_mode={label_mode!r} needs the labels to run 0, 1, ... (one per class), "
+                             f"got the labels {names}")
     if label_mode == "binary" and len(names or ()) != 2:
         raise ValueError(f"{where}: label_mode='binary' needs exactly 2 classes, got {names}")
     if verbose:

@@ -61,7 +61,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                                 follow_links=False, verbose=True):
     """Keras' ``text_dataset_from_directory``: a ``TextFolderDataset`` (or, with
     ``subset="both"``, the training and the validation one) of the ``.txt`` files below
-    ``directory``, one sub-folder per class. ``labels``: "inferred" (from the sub-folders) or None;
+    ``directory``, one sub-folder per class. ``labels``: "inferred" (from the sub-folders), None, or
+    a list of integer labels, one per file below ``directory`` in the order of their paths;
     ``label_mode`` "int" (labels (n,)), "categorical" (one-hot), "binary" ((n, 1) floats, two
     classes) or None; ``max_length``: at most this many bytes of each file. ``batch_size=None`` is
     refused: glassnet serves batches.

@@ -10,13 +10,15 @@ from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects,
                      get_registered_object, register_keras_serializable)
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
 from .text_folders import text_dataset_from_directory
+from .audio_folders import audio_dataset_from_directory      # the wave module is imported when a file is read
 from .timeseries import timeseries_dataset_from_array
 
 # Keras 3 keeps its Keras 2 name for the same class
 Sequence = PyDataset
 
 __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
-           "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
+           "image_dataset_from_directory", "text_dataset_from_directory", "audio_dataset_from_directory",
+           "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
            "unpack_x_y_sample_weight"]
