@@ -31,14 +31,15 @@ def check_saveable(model, include_optimizer=True):
     check_config_storable(model, include_optimizer)
 
 
-def check_text_widths(model):
+def check_text_widths(model, where="save_model"):
     """Refuse a model whose text-reading layer now makes ids of another width than the model was
     built for (its vocabulary adapted anew): its weights no longer fit it, whatever the file holds.
-    ``save_weights`` runs it before deciding which file to write: it is no question of the config."""
+    ``save_weights`` runs it before deciding which file to write: it is no question of the config.
+    ``where``: the function the error names."""
     if model._takes_text() and model.built:     # a vocabulary of another width: its weights would not load
-        model._check_text_ids(model.layers[0].ids_shape(), "save_model")
+        model._check_text_ids(model.layers[0].ids_shape(), where)
     for j, reader in (getattr(model, "_text_readers", {}) if getattr(model, "_input_shapes", None) else {}).items():
-        model._check_text_ids(reader.ids_shape(), "save_model", j)   # texts beside other Inputs: each reader's
+        model._check_text_ids(reader.ids_shape(), where, j)   # texts beside other Inputs: each reader's
 
 
 def check_config_storable(model, include_optimizer=True):
@@ -55,12 +56,26 @@ def check_config_storable(model, include_optimizer=True):
         config = model._config(with_compile=include_optimizer)
     except ValueError as exc:        # a custom initializer or regularizer: a file names them, never holds code
         raise ValueError(f"save_model: {exc}") from None
+    except NotImplementedError as exc:      # a port of a Keras layer whose get_config says it has none
+        raise TypeError(f"save_model: {_without_config(model)} has no get_config() ({exc}), so a model file "
+                        f"cannot store it; model.save_weights writes the weights alone") from None
     try:
         config = json.loads(json.dumps(config))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
     _check_layers_rebuildable(model, config)
 
+
+
+def _without_config(model):
+    """The description of the first layer whose ``get_config()`` raises NotImplementedError (as
+    Keras' does for a layer that has not written its own), or "a layer" if none does alone."""
+    for layer in model.layers:
+        try:
+            layer.get_config()
+        except NotImplementedError:
+            return layer.describe()
+    return "a layer"
 
 
 def _check_loss_saveable(model):

@@ -46,6 +46,14 @@ MAX_NAME = 1000           # characters of a layer or weight name in a file: any 
 MAX_RANK = 32             # numpy's own limit on an array's number of axes (64 in NumPy 2)
 
 
+def printable(text, limit=100):
+    """``text`` (a name or a reason read from a file) cut to ``limit`` characters, each character
+    that is not printable (a control character, a terminal escape, a bidirectional override, a lone
+    surrogate) written as its escape: a crafted file's names must not reach the terminal of
+    whoever inspects it (``glassnet info``, an error), as ``check_name`` refuses them in a layer's."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
+
+
 class WeightsMismatch(ValueError):
     """A sound weights-only file holding the weights of another network (another count or shape):
     ``load_weights`` raises it as a plain ValueError naming the file, not as a damaged file."""
@@ -130,7 +138,7 @@ def read_weights(npz, infos, meta, items=None):
     expected = {"config.npy", *(f"weights/{i:03d}.npy" for i in range(len(entries)))}
     if set(infos) != expected:
         raise ModelFileError(f"the members {sorted(set(infos) ^ expected)[:10]} disagree with the config")
-    shown = [f"{e['layer'][:100]}/{e['name'][:100]}" for e in entries]
+    shown = [f"{printable(e['layer'])}/{printable(e['name'])}" for e in entries]
     if items is not None:
         if len(entries) != len(items):
             raise WeightsMismatch(f"the model has {len(items)} weights ({', '.join(n for n, _ in items) or 'none'}), "

@@ -319,14 +319,15 @@ def info(model_path):
 def _print_weights_only(meta, headers):
     """What ``info`` says of a weights-only file: that it is one, why, and its weights' shapes."""
     import math
-    reason = " ".join(str(meta["reason"] or "not recorded").split())
+    from ._weightsfile import printable      # the file's names and reason, escapes and all, shown as text
+    reason = printable(" ".join(str(meta["reason"] or "not recorded").split()), 300)
     total = sum(math.prod(shape) for shape, _ in headers.values())
-    print(f"weights only: no model to show (the model's config could not be stored: {reason[:300]})")
+    print(f"weights only: no model to show (the model's config could not be stored: {reason})")
     print("build the model in code and call model.load_weights(path)")
     print(f"{len(meta['weights'])} weights, {total:,} values:")
     for i, entry in enumerate(meta["weights"]):
         shape, dtype = headers[f"weights/{i:03d}.npy"]
-        print(f"  {entry['layer'][:100]}/{entry['name'][:100]}  {shape}  {dtype}")
+        print(f"  {printable(entry['layer'])}/{printable(entry['name'])}  {shape}  {dtype}")
     epochs = "unknown (not recorded in the file)" if meta["epoch"] is None else meta["epoch"]
     print(f"epochs trained: {epochs}")
 

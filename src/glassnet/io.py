@@ -456,6 +456,8 @@ def save_weights(model, path, epoch=None):
     ``load_model`` refuses, saying so. Neither holds a ``TextVectorization``'s vocabulary in a
     weights-only file: adapt the layer again (or give it ``vocabulary=``) before ``load_weights``.
     ``epoch``: completed epochs, recorded as ``save_model`` records it (``ModelCheckpoint``).
+    ``path`` is used exactly as given, as ``save_model``'s: any name, no suffix required or appended
+    (Keras' requires ``.weights.h5``).
 
     >>> model.save_weights("w.npz")           # doctest: +SKIP
     >>> same_code_model.load_weights("w.npz")  # doctest: +SKIP
@@ -466,7 +468,7 @@ def save_weights(model, path, epoch=None):
     _check_epoch(epoch)
     # not a question of the config: a vocabulary re-adapted to ids of another width, which the
     # weights no longer fit; refused as save_model refuses it
-    check_text_widths(model)
+    check_text_widths(model, "save_weights")
     model._apply_trainable_flags()          # as save_model does
     try:
         # every refusal of the config (check_config_storable's, and a file's caps on the layers and
