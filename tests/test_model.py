@@ -1154,7 +1154,7 @@ def test_seeds_are_checked_where_they_are_given(bad):
     assert Dense(3, seed=np.int64(4)).seed == 4 and type(Dense(3, seed=np.int64(4)).seed) is int
 
 
-@pytest.mark.parametrize("bad", ["", "a\nb", "dense\x1b[31m", "gpj.\u202eexe", ["a"], 3])
+@pytest.mark.parametrize("bad", ["", "a\nb", "dense\x1b[31m", "gpj.\u202eexe", "lone\ud800", ["a"], 3])
 def test_names_are_non_empty_strings_without_control_characters(bad):
     with pytest.raises(ValueError, match=r"^name: expected a non-empty string without control characters"):
         gn.Sequential(name=bad)

@@ -151,8 +151,9 @@ def check_name(value, name="name"):
     reach the terminal of whoever inspects it."""
     if value is None:
         return None
+    # (a lone surrogate, "\ud800", is no character at all: printing it fails, in summary too)
     if not isinstance(value, str) or not value or any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI
-                                                      for c in value):
+                                                      or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise ValueError(f"{name}: expected a non-empty string without control characters, got {value!r:.100}")
     return value
 
