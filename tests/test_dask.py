@@ -275,3 +275,24 @@ def test_a_metric_that_goes_up_sorts_best_first_whatever_its_name(moons):
                     scheduler="synchronous")
     values = [r["metrics"]["val_roc_auc"] for r in results]
     assert values == sorted(values, reverse=True) and values[0] > values[-1]
+
+
+@pytest.mark.parametrize("make", [lambda d: gn.callbacks.CSVLogger(str(d / "log.csv")),
+                                  lambda d: gn.callbacks.ModelCheckpoint(str(d / "best.npz")),
+                                  lambda d: gn.callbacks.TensorBoard(log_dir=str(d / "logs"))])
+def test_a_file_writing_callback_shared_by_combinations_is_refused(make, moons, tmp_path):
+    # each combination would overwrite the others' file, silently: refused before any task runs
+    (X, y), _ = moons
+    with pytest.raises(ValueError, match=r"sweep: (CSVLogger|ModelCheckpoint|TensorBoard)'s "
+                                         r"(filename|filepath|log_dir) .* would be written by several combinations"):
+        sweep(build, GRID, X, y, fit_kwargs={"epochs": 1, "callbacks": [make(tmp_path)]}, scheduler="synchronous")
+    assert list(tmp_path.iterdir()) == []
+    # one file per combination, given through the grid: taken, each written
+    logs = [gn.callbacks.CSVLogger(str(tmp_path / f"log_{units}.csv")) for units in (4, 16)]
+    grid = {"units": [4], "learning_rate": [0.01], "fit__callbacks": [[logs[0]], [logs[1]]]}
+    results = sweep(build, grid, X, y, fit_kwargs={"epochs": 1}, scheduler="synchronous")
+    assert len(results) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["log_16.csv", "log_4.csv"]
+    # one combination alone may keep its file
+    sweep(build, {"units": [4], "learning_rate": [0.01]}, X, y, scheduler="synchronous",
+          fit_kwargs={"epochs": 1, "callbacks": [gn.callbacks.CSVLogger(str(tmp_path / "one.csv"))]})
+    assert (tmp_path / "one.csv").exists()

@@ -21,6 +21,7 @@ Needs Dask: ``pip install 'glassnet[dask]'``.
 import copy
 import itertools
 import math
+import os
 import time
 
 try:
@@ -158,6 +159,30 @@ def _fit_arguments(params, fit_kwargs):
     return {"verbose": 0, **copy.deepcopy({**fit_kwargs, **_split_params(params)[1]})}
 
 
+# the callbacks that write files, and the attribute naming where
+_WRITERS = {"ModelCheckpoint": "filepath", "CSVLogger": "filename", "TensorBoard": "log_dir"}
+
+
+def _check_files_apart(combos, fit_kwargs):
+    """Refuse a file-writing callback whose path two combinations share: each would overwrite the
+    other's file (or mix both runs' events in one TensorBoard folder), silently, whichever
+    finished last winning. A callback in ``fit_kwargs`` is every combination's; one in the grid's
+    ``fit__callbacks`` is its combinations'."""
+    seen = {}
+    for params in combos:
+        for callback in (fit_kwargs.get("callbacks") or []) + list(_split_params(params)[1].get("callbacks") or []):
+            attribute = _WRITERS.get(type(callback).__name__)
+            if attribute is None:
+                continue
+            path = os.path.abspath(os.fspath(getattr(callback, attribute)))
+            first = seen.setdefault(path, params)
+            if first is not params:
+                raise ValueError(f"sweep: {type(callback).__name__}'s {attribute} {getattr(callback, attribute)!r} "
+                                 f"would be written by several combinations ({first} and {params}), each "
+                                 f"overwriting the other's; give each combination its own through the grid "
+                                 f"(fit__callbacks), or leave it out: each SweepResult holds its history")
+
+
 def _validates(kwargs, validation_data):
     """Whether fit, called with ``kwargs``, reports val_* metrics."""
     return validation_data is not None or bool(kwargs.get("validation_split"))
@@ -292,6 +317,7 @@ def sweep(build_fn, param_grid, X, y, validation_data=None, fit_kwargs=None, cli
             # every combination would read, train over and delete the same backup
             raise ValueError("sweep: BackupAndRestore would share one backup folder among the combinations "
                              "(each would resume from another's backup); leave it out of a sweep")
+    _check_files_apart(combos, fit_kwargs)
     validating = {_validates(_fit_arguments(params, fit_kwargs), validation_data) for params in combos}
     if len(validating) > 1:
         raise ValueError("param_grid: some combinations hold out validation data (fit__validation_split) "
