@@ -42,7 +42,9 @@ def read_wav(path, sampling_rate=None):
             channels, width, rate, frames = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
             raw = f.readframes(frames)
     except (wave.Error, EOFError) as exc:       # no RIFF/WAVE header, float samples, a cut header ...
-        raise ValueError(f"{WHERE}: cannot read {path} as WAV of integer PCM samples ({exc or 'cut short'})") from None
+        # (an exception is always true: its words, str(exc), are empty for the EOFError of a cut header)
+        raise ValueError(f"{WHERE}: cannot read {path} as WAV of integer PCM samples ({str(exc) or 'cut short'})") \
+            from None
     if width not in (1, 2, 3, 4):
         raise ValueError(f"{WHERE}: {path} holds {8 * width}-bit samples; 8-, 16-, 24- and 32-bit PCM are read")
     if len(raw) != frames * channels * width:
