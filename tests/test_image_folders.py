@@ -146,3 +146,11 @@ def test_label_mode_none_means_no_labels_as_in_keras(folder):
     assert data.class_names is None and len(data.file_paths) == 17 and data.file_paths[0].endswith("top.png")
     with pytest.raises(ValueError, match="class_names need labels='inferred'"):
         image_dataset_from_directory(folder, label_mode=None, class_names=["cats"], verbose=False)
+
+
+@pytest.mark.parametrize("bad", [5, "cats", ["cats", 3]])
+def test_class_names_that_are_not_a_list_of_names_are_refused_by_name(bad, tmp_path):
+    # 5 failed inside set() naming nothing; "cats" would be read as the classes c, a, t, s
+    (tmp_path / "cats").mkdir()
+    with pytest.raises(TypeError, match=r"image_dataset_from_directory: class_names must be a list"):
+        gn.utils.image_dataset_from_directory(tmp_path, class_names=bad)

@@ -182,6 +182,11 @@ def listed_files(where, directory, labels, label_mode, class_names, batch_size, 
     if given is not None and class_names is not None:
         raise ValueError(f"{where}: class_names need labels='inferred' (with a list of labels the class names are "
                          f"the sorted labels, as in Keras)")
+    if class_names is not None and (isinstance(class_names, str) or not isinstance(class_names, (list, tuple))
+                                    or not all(isinstance(name, str) for name in class_names)):
+        # ("cats" would be read as the classes c, a, t, s; 5 failed in set() naming nothing)
+        raise TypeError(f"{where}: class_names must be a list of the sub-folders' names (str), got "
+                        f"{class_names!r:.80}")
     if labels is None or label_mode is None:        # either means no labels, as in Keras
         labels = label_mode = given = None
         if class_names is not None:
