@@ -168,3 +168,65 @@ def test_compiled_they_log_the_mean_under_their_names(rng):
     # a model file names them by name
     assert model.get_compile_config()["metrics"] == ["sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
                                                      "sparse_categorical_crossentropy"]
+
+
+# --- utils.get_source_inputs, is_keras_tensor, standardize_dtype ----------------------------------
+
+def _graphs(lib):
+    """The same graphs drawn in Keras and glassnet (``lib``: the keras or glassnet module): for
+    each, the tensor to start from. Inputs are named so that their names can be compared."""
+    a, b, c = (lib.Input((3,), name=n) for n in "abc")
+    x = lib.layers.Dense(3)(b)
+    merged = lib.layers.add([lib.layers.concatenate([x, a]), lib.layers.concatenate([a, c])])
+    deep = a
+    for _ in range(30):
+        deep = lib.layers.Dense(3)(deep)
+    shared = lib.layers.Dense(3)
+    twice = lib.layers.add([shared(c), shared(b), lib.layers.Dense(3)(c)])
+    inner = lib.Model([a, b], lib.layers.Dense(2)(lib.layers.add([a, x])))
+    d, e = lib.Input((3,), name="d"), lib.Input((3,), name="e")
+    return {"input": a, "one layer": x, "merges": merged, "deep": deep, "shared layer": twice,
+            "a model called on new inputs": lib.layers.Dense(1)(inner([e, d])), "a model's output": inner.outputs[0]}
+
+
+def test_get_source_inputs_finds_keras_inputs_in_keras_order(keras):
+    ours, theirs = _graphs(gn), _graphs(keras)
+    for case in ours:
+        names = [t.name for t in gn.utils.get_source_inputs(ours[case])]
+        assert names == [t.name for t in keras.utils.get_source_inputs(theirs[case])], case
+        assert all(gn.utils.is_keras_tensor(t) for t in gn.utils.get_source_inputs(ours[case]))
+    assert [t.name for t in gn.utils.get_source_inputs(ours["merges"])] == ["b", "a", "c"]       # not trivial
+    a = ours["input"]
+    assert gn.utils.get_source_inputs(a)[0] is a
+    # what is no symbolic tensor comes back as it is, as Keras returns it
+    array = np.zeros(2)
+    assert gn.utils.get_source_inputs(array) is array and keras.utils.get_source_inputs(array) is array
+    assert gn.utils.get_source_inputs([a]) == [a]
+
+
+def test_is_keras_tensor_as_keras(keras):
+    ours, theirs = _graphs(gn), _graphs(keras)
+    for case in ours:
+        assert gn.utils.is_keras_tensor(ours[case]) and keras.utils.is_keras_tensor(theirs[case])
+    for other in (np.zeros(3), 1.0, [ours["input"]], None):
+        assert gn.utils.is_keras_tensor(other) is keras.utils.is_keras_tensor(other) is False
+    assert not gn.utils.is_keras_tensor(gn.layers.Dense(2)) and not keras.utils.is_keras_tensor(keras.layers.Dense(2))
+    seq = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)])
+    assert gn.utils.is_keras_tensor(seq.inputs[0]) and gn.utils.is_keras_tensor(seq.outputs[0])
+    assert not gn.utils.is_keras_tensor(seq) and not gn.utils.is_keras_tensor(seq.predict(np.zeros((1, 3))))
+
+
+def test_standardize_dtype_as_keras(keras, torch):
+    import tensorflow as tf
+    given = [None, float, int, bool, str, complex, "int", "float32", "float64", "bfloat16", "float8_e4m3fn",
+             "string", "uint16", "complex64", np.float64, np.float16, np.int8, np.uint32, np.bool_, np.complex128,
+             np.dtype("int16"), np.dtype("<f4"), torch.float16, torch.int64, torch.bool, tf.bfloat16, tf.int32]
+    for dtype in given:
+        assert gn.utils.standardize_dtype(dtype) == keras.utils.standardize_dtype(dtype), dtype
+    for bad in ["float", "double", "f4", "half", np.str_, "float128", 3]:
+        with pytest.raises(ValueError):
+            keras.utils.standardize_dtype(bad)
+        with pytest.raises(ValueError, match=r"standardize_dtype: dtype: expected None, one of \['float16'"):
+            gn.utils.standardize_dtype(bad)
+    with pytest.raises(ValueError, match="standardize_dtype: dtype: .*got \\['float32'\\]"):
+        gn.utils.standardize_dtype(["float32"])

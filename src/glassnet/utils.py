@@ -11,6 +11,8 @@ from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects,
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
 from .text_folders import text_dataset_from_directory
 from .timeseries import timeseries_dataset_from_array
+# Keras' keras.utils helpers about symbolic tensors and dtype names
+from ._keras_helpers import get_source_inputs, is_keras_tensor, standardize_dtype
 
 # Keras 3 keeps its Keras 2 name for the same class
 Sequence = PyDataset
@@ -19,7 +21,7 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "image_dataset_from_directory", "text_dataset_from_directory", "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight"]
+           "unpack_x_y_sample_weight", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
 
 
 def __getattr__(name):
