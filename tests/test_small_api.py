@@ -230,3 +230,332 @@ def test_standardize_dtype_as_keras(keras, torch):
             gn.utils.standardize_dtype(bad)
     with pytest.raises(ValueError, match="standardize_dtype: dtype: .*got \\['float32'\\]"):
         gn.utils.standardize_dtype(["float32"])
+
+
+# --- saving.serialize_keras_object / deserialize_keras_object ------------------------------------
+
+import json  # noqa: E402
+
+from glassnet import saving  # noqa: E402
+from glassnet.optimizers import schedules  # noqa: E402
+
+PACKAGE = "TestSmallApi"
+
+
+@saving.register_serializable(package=PACKAGE)
+class Doubling(gn.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def forward(self, x, training=False):
+        return x * self.factor
+
+    def backward(self, grad_output):
+        return grad_output * self.factor
+
+    def output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@saving.register_serializable(package=PACKAGE)
+class TimesMSE(gn.losses.Loss):
+    name = "times_mse"
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def __call__(self, y_pred, y_true):
+        return float(self.scale * ((y_pred - y_true) ** 2).mean())
+
+    def gradient(self, y_pred, y_true):
+        return self.scale * 2 * (y_pred - y_true) / y_pred.size
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
+@saving.register_serializable(package=PACKAGE)
+class Largest(gn.metrics.Metric):
+    default_name = "largest"
+
+    def __init__(self, scale=1.0, name=None):
+        self.scale = scale
+        super().__init__(name)
+
+    def reset_state(self):
+        self.value = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.value = max(self.value, float(np.max(y_pred)))
+
+    def result(self):
+        return self.scale * self.value
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@saving.register_serializable(package=PACKAGE)
+def gap(y_true, y_pred):
+    return float(np.mean(y_pred - y_true))
+
+
+@saving.register_serializable(package=PACKAGE)
+class Halving(schedules.LearningRateSchedule):
+    def __init__(self, initial=0.1, every=10):
+        self.initial, self.every = initial, every
+
+    def __call__(self, step):
+        return self.initial * 0.5 ** (step // self.every)
+
+    def get_config(self):
+        return {"initial": self.initial, "every": self.every}
+
+
+@saving.register_serializable(package=PACKAGE)
+class PlainStep(gn.optimizers.Optimizer):
+    def __init__(self, learning_rate=0.01, **options):
+        super().__init__(learning_rate, **options)
+
+    def update(self, key, param, grad):
+        param -= param.dtype.type(self.learning_rate) * grad
+
+
+@saving.register_serializable(package=PACKAGE)
+class Filled(gn.initializers.Initializer):
+    def __init__(self, value=0.5):
+        self.value = value
+
+    def __call__(self, shape, rng, dtype):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+@saving.register_serializable(package=PACKAGE)
+class Quarter(gn.regularizers.Regularizer):
+    def __init__(self, factor=0.25):
+        self.factor = factor
+
+    def __call__(self, w):
+        return self.factor * float((w ** 2).sum())
+
+    def add_gradient(self, w, grad):
+        grad += 2 * self.factor * w
+
+    def get_config(self):
+        return {"factor": self.factor}
+
+
+@saving.register_serializable(package=PACKAGE)
+class Bounded(gn.constraints.Constraint):
+    def __init__(self, limit=1.0):
+        self.limit = limit
+
+    def __call__(self, w):
+        return np.clip(w, -self.limit, self.limit)
+
+    def get_config(self):
+        return {"limit": self.limit}
+
+
+def _builtins():
+    """One built-in object of each kind, with settings other than the defaults."""
+    return [gn.layers.Dense(3, activation="tanh", use_bias=False, name="d"), gn.layers.Conv2D(4, 3, strides=2),
+            gn.layers.LSTM(5, return_sequences=True), gn.losses.Huber(delta=2.0, reduction="sum", name="h"),
+            gn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1), gn.losses.MeanSquaredError(),
+            gn.metrics.AUC(num_thresholds=50, curve="PR"), gn.metrics.BinaryAccuracy(threshold=0.7),
+            gn.metrics.Precision(), gn.optimizers.Adam(learning_rate=0.01, beta_1=0.8),
+            gn.optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.1, 100, 0.9), momentum=0.9),
+            schedules.CosineDecay(0.1, 1000, alpha=0.1), gn.initializers.GlorotUniform(),
+            gn.initializers.Constant(2.0), gn.regularizers.L1L2(0.1, 0.2), gn.constraints.MaxNorm(2.0, axis=1)]
+
+
+def _own():
+    return [Doubling(3.0), TimesMSE(2.0), Largest(0.5, name="big"), Halving(0.2, 5), PlainStep(0.3), Filled(0.7),
+            Quarter(0.1), Bounded(0.5)]
+
+
+def _config_of(obj):
+    """What an object of a kind is compared by: its kind's own record of it."""
+    return saving.serialize_keras_object(obj)["config"]
+
+
+@pytest.mark.parametrize("make", [_builtins, _own])
+def test_every_kind_round_trips_through_json(make):
+    for obj in make():
+        entry = saving.serialize_keras_object(obj)
+        assert set(entry) == {"module", "class_name", "config", "registered_name"}
+        back = saving.deserialize_keras_object(json.loads(json.dumps(entry)))
+        assert type(back) is type(obj) or losses.plain_type(back) is losses.plain_type(obj), obj
+        assert back is not obj and _config_of(back) == entry["config"], obj
+        if make is _own:
+            assert entry["registered_name"] == f"{PACKAGE}>{type(obj).__name__}"
+        else:
+            assert entry["registered_name"] is None and entry["module"].startswith("glassnet.")
+    # the settings came back, not the defaults
+    back = saving.deserialize_keras_object(saving.serialize_keras_object(gn.losses.Huber(delta=2.0, name="h")))
+    assert (back.delta, back.name) == (2.0, "h")
+    optimizer = saving.deserialize_keras_object(saving.serialize_keras_object(_builtins()[10]))
+    assert optimizer.momentum == 0.9 and optimizer.schedule(200) == pytest.approx(0.1 * 0.9 ** 2)
+    filled = saving.deserialize_keras_object(saving.serialize_keras_object(Filled(0.7)))
+    assert filled((2,), None, np.float64).tolist() == [0.7, 0.7]
+
+
+def test_functions_and_plain_values_round_trip():
+    for fn in [gn.activations.relu, gn.activations.softmax, gn.losses.huber, gn.losses.mean_squared_error,
+               gn.metrics.binary_accuracy, gn.metrics.sparse_top_k_categorical_accuracy, gn.initializers.he_normal,
+               gap]:
+        entry = saving.serialize_keras_object(fn)
+        assert entry["class_name"] == "function" and saving.deserialize_keras_object(entry) is fn
+    assert saving.serialize_keras_object(gap)["config"] == f"{PACKAGE}>gap"
+    # a built-in activation's Activation is its function's name: read back, the function, as Keras'
+    assert saving.deserialize_keras_object(saving.serialize_keras_object(gn.activations.get("swish"))) \
+        is gn.activations.silu
+    values = [None, 1, 2.5, "relu", True, [1, [2, "a"]], {"a": 1, "b": [gn.regularizers.L2(0.1)]}]
+    back = saving.deserialize_keras_object(json.loads(json.dumps(saving.serialize_keras_object(values))))
+    assert back[:6] == values[:6] and back[6]["b"][0] == gn.regularizers.L2(0.1)
+    assert saving.serialize_keras_object((1, 2)) == (1, 2) and saving.deserialize_keras_object((1, 2)) == [1, 2]
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    again = saving.deserialize_keras_object(json.loads(json.dumps(saving.serialize_keras_object(array))))
+    assert again.dtype == np.float32 and np.array_equal(again, array)
+    assert saving.serialize_keras_object(np.float32(2.5)) == 2.5 and type(saving.serialize_keras_object(np.int64(3))) is int
+    assert gn.utils.serialize_keras_object is saving.serialize_keras_object
+    assert gn.utils.deserialize_keras_object is saving.deserialize_keras_object
+
+
+def test_custom_objects_supply_what_is_not_registered():
+    class Unlisted(gn.regularizers.Regularizer):
+        def __init__(self, factor=0.5):
+            self.factor = factor
+
+        def __call__(self, w):
+            return 0.0
+
+        def add_gradient(self, w, grad):
+            pass
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    with pytest.raises(TypeError, match="serialize_keras_object: .*register"):
+        saving.serialize_keras_object(Unlisted(0.3))
+    entry = {"module": __name__, "class_name": "Unlisted", "config": {"factor": 0.3}, "registered_name": "Mine>Unlisted"}
+    with pytest.raises(gn.errors.UnknownObjectError, match="'Mine>Unlisted' is not registered"):
+        saving.deserialize_keras_object(entry)
+    made = saving.deserialize_keras_object(entry, custom_objects={"Mine>Unlisted": Unlisted})
+    assert type(made) is Unlisted and made.factor == 0.3
+    with saving.custom_object_scope({"Mine>Unlisted": Unlisted}):
+        assert saving.serialize_keras_object(Unlisted(0.3)) == entry
+
+
+def test_refusals_name_the_problem():
+    with pytest.raises(TypeError, match="a lambda cannot be stored"):
+        saving.serialize_keras_object(lambda x: x)
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2)])
+    with pytest.raises(TypeError, match=r"got the model .*model.get_config\(\) or model.to_json\(\)"):
+        saving.serialize_keras_object(model)
+    with pytest.raises(TypeError, match="cannot serialize <object"):
+        saving.serialize_keras_object(object())
+    with pytest.raises(ValueError, match="a Python lambda .* glassnet never runs"):
+        saving.deserialize_keras_object({"class_name": "__lambda__", "config": {"value": "..."}}, safe_mode=False)
+    with pytest.raises(gn.errors.UnknownObjectError, match="'L1' .* is neither one of glassnet's classes"):
+        saving.deserialize_keras_object({"class_name": "L1", "config": {"l1": 0.1}})        # Keras refuses it too
+    with pytest.raises(gn.errors.UnknownObjectError, match="unknown function 'no_such_thing'"):
+        saving.deserialize_keras_object({"module": "builtins", "class_name": "function", "config": "no_such_thing",
+                                         "registered_name": "function"})
+    with pytest.raises(ValueError, match="unknown layer class 'Nope'"):
+        saving.deserialize_keras_object({"module": "keras.layers", "class_name": "Nope", "config": {},
+                                         "registered_name": None})
+    with pytest.raises(ValueError, match="Huber: .*unexpected keyword argument 'dlta'"):
+        saving.deserialize_keras_object({"module": "glassnet.losses", "class_name": "Huber", "config": {"dlta": 2.0},
+                                         "registered_name": None})
+    with pytest.raises(TypeError, match="deserialize_keras_object: custom_objects: expected a dict"):
+        saving.deserialize_keras_object(None, custom_objects=["x"])
+
+
+# Keras' objects of the kinds glassnet has, made by ``keras``, and glassnet's with the same settings
+def _keras_and_ours(keras):
+    k, ks = keras, keras.optimizers.schedules
+    return [
+        (k.layers.Dense(3, activation="tanh", use_bias=False), gn.layers.Dense(3, activation="tanh", use_bias=False)),
+        (k.layers.Conv2D(4, 3, strides=2, padding="same"), gn.layers.Conv2D(4, 3, strides=2, padding="same")),
+        (k.layers.Dropout(0.3), gn.layers.Dropout(0.3)),
+        # Keras 3.15's Huber config leaves delta out ({"name", "reduction"}): read back, the default
+        (k.losses.Huber(delta=2.0), gn.losses.Huber()), (k.losses.Huber(reduction="sum"), gn.losses.Huber(reduction="sum")),
+        (k.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+         gn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1)),
+        (k.metrics.AUC(num_thresholds=50, curve="PR"), gn.metrics.AUC(num_thresholds=50, curve="PR")),
+        (k.metrics.BinaryAccuracy(threshold=0.75), gn.metrics.BinaryAccuracy(threshold=0.75)),
+        (k.optimizers.Adam(learning_rate=0.5, beta_1=0.75), gn.optimizers.Adam(learning_rate=0.5, beta_1=0.75)),
+        (k.optimizers.SGD(learning_rate=ks.ExponentialDecay(0.5, 100, 0.75), momentum=0.5),
+         gn.optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.5, 100, 0.75), momentum=0.5)),
+        (ks.CosineDecay(0.5, 1000, alpha=0.25), schedules.CosineDecay(0.5, 1000, alpha=0.25)),
+        (k.initializers.GlorotUniform(), gn.initializers.GlorotUniform()),
+        (k.initializers.Constant(2.0), gn.initializers.Constant(2.0)),
+        (k.regularizers.L1L2(0.5, 0.25), gn.regularizers.L1L2(0.5, 0.25)),
+        (k.constraints.MaxNorm(2.0, axis=1), gn.constraints.MaxNorm(2.0, axis=1)),
+    ]
+
+
+def test_reads_keras_serialize_keras_object_of_every_kind(keras):
+    for theirs, ours in _keras_and_ours(keras):
+        entry = keras.saving.serialize_keras_object(theirs)
+        read = saving.deserialize_keras_object(json.loads(json.dumps(entry)))
+        assert type(read) is type(ours) or losses.plain_type(read) is type(ours), entry["class_name"]
+        if entry["class_name"] == "Dense":
+            assert _config_of(read)["kernel_initializer"] == {"class_name": "GlorotUniform", "config": {}}
+        mine = saving.serialize_keras_object(ours)
+        assert set(mine) == set(entry) and mine["class_name"] == entry["class_name"]
+        if isinstance(ours, gn.layers.Layer):
+            # Keras' dtype policy is read as the layer's dtype, its initializers as their classes
+            # (Keras' GlorotUniform() is glassnet's "glorot_uniform")
+            def plain(config):
+                return {key: value for key, value in config.items() if not key.endswith("_initializer")}
+            expected = {**plain(mine["config"]), "dtype": "float32", "name": None}
+            assert {**plain(_config_of(read)), "name": None} == expected, entry["class_name"]
+        else:
+            assert _config_of(read) == mine["config"], entry["class_name"]
+    # the functions: Keras' dict is glassnet's, and reads as glassnet's function of that name
+    for name, ours in [("relu", gn.activations.relu), ("silu", gn.activations.silu),
+                       ("mean_squared_error", gn.losses.mean_squared_error), ("huber", gn.losses.huber),
+                       ("binary_accuracy", gn.metrics.binary_accuracy),
+                       ("sparse_categorical_accuracy", gn.metrics.sparse_categorical_accuracy)]:
+        module = keras.activations if name in ("relu", "silu") else keras.metrics
+        entry = keras.saving.serialize_keras_object(getattr(module, name))
+        assert saving.serialize_keras_object(ours) == entry
+        assert saving.deserialize_keras_object(entry) is ours
+    # Keras' strings and plain values stay as they are
+    assert saving.deserialize_keras_object(keras.saving.serialize_keras_object("relu")) == "relu"
+
+
+def test_reads_keras_dicts_of_registered_objects(keras):
+    @keras.saving.register_keras_serializable(package=PACKAGE, name="Quarter")
+    class KerasQuarter(keras.regularizers.Regularizer):
+        def __init__(self, factor=0.25):
+            self.factor = factor
+
+        def __call__(self, x):
+            return self.factor * keras.ops.sum(x ** 2)
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    @keras.saving.register_keras_serializable(package=PACKAGE, name="gap")
+    def keras_gap(y_true, y_pred):
+        return y_pred - y_true
+
+    entry = keras.saving.serialize_keras_object(KerasQuarter(0.5))
+    assert entry["registered_name"] == f"{PACKAGE}>Quarter"
+    made = saving.deserialize_keras_object(json.loads(json.dumps(entry)))
+    assert type(made) is Quarter and made.factor == 0.5
+    assert saving.deserialize_keras_object(keras.saving.serialize_keras_object(keras_gap)) is gap
+    assert saving.serialize_keras_object(gap) == keras.saving.serialize_keras_object(keras_gap)
+    ours = saving.serialize_keras_object(Quarter(0.5))
+    assert {key: ours[key] for key in ("class_name", "config", "registered_name")} == {
+        "class_name": "Quarter", "config": {"factor": 0.5}, "registered_name": f"{PACKAGE}>Quarter"}
