@@ -490,8 +490,9 @@ def _keras_and_ours(keras):
         (k.losses.Huber(delta=2.0), gn.losses.Huber()), (k.losses.Huber(reduction="sum"), gn.losses.Huber(reduction="sum")),
         (k.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
          gn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1)),
-        (k.metrics.AUC(num_thresholds=50, curve="PR"), gn.metrics.AUC(num_thresholds=50, curve="PR")),
-        (k.metrics.BinaryAccuracy(threshold=0.75), gn.metrics.BinaryAccuracy(threshold=0.75)),
+        # (named: Keras numbers a metric's default name by how many it has made, "auc_2")
+        (k.metrics.AUC(num_thresholds=50, curve="PR", name="pr"), gn.metrics.AUC(num_thresholds=50, curve="PR", name="pr")),
+        (k.metrics.BinaryAccuracy(threshold=0.75, name="acc"), gn.metrics.BinaryAccuracy(threshold=0.75, name="acc")),
         (k.optimizers.Adam(learning_rate=0.5, beta_1=0.75), gn.optimizers.Adam(learning_rate=0.5, beta_1=0.75)),
         (k.optimizers.SGD(learning_rate=ks.ExponentialDecay(0.5, 100, 0.75), momentum=0.5),
          gn.optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.5, 100, 0.75), momentum=0.5)),
