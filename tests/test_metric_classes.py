@@ -78,7 +78,7 @@ def test_bad_settings():
 def test_binary_accuracy_cuts_the_targets_at_one_half_whatever_the_threshold():
     y, p = np.array([[1.0], [0.0], [1.0]]), np.array([[0.5], [0.5], [1.0]])
     assert metrics.BinaryAccuracy(threshold=1.0)(y, p) == pytest.approx(1 / 3)       # Keras' 0.3333
-    assert metrics.binary_accuracy(np.array([[0.7]]), np.array([[0.9]]), threshold=0.8) == 1.0
+    assert metrics.functions.binary_accuracy(np.array([[0.7]]), np.array([[0.9]]), threshold=0.8) == 1.0
 
 
 def test_directions_decide_mode_auto():

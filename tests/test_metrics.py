@@ -12,20 +12,20 @@ from glassnet.layers import Dense
 
 def test_mae_and_mse_by_hand():
     y_pred, y_true = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0.0, 4.0], [3.0, 1.0]])
-    assert metrics.mean_absolute_error(y_true, y_pred) == 1.5      # (1 + 2 + 0 + 3) / 4
-    assert metrics.mean_squared_error(y_true, y_pred) == 3.5       # (1 + 4 + 0 + 9) / 4
+    assert metrics.functions.mean_absolute_error(y_true, y_pred) == 1.5      # (1 + 2 + 0 + 3) / 4
+    assert metrics.functions.mean_squared_error(y_true, y_pred) == 3.5       # (1 + 4 + 0 + 9) / 4
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_mae_and_mse_against_numpy(dtype, rtol, rng):
     y_pred, y_true = rng.standard_normal((50, 3)).astype(dtype), rng.standard_normal((50, 3)).astype(dtype)
     d = y_pred.astype(np.float64) - y_true
-    assert type(metrics.mean_absolute_error(y_true, y_pred)) is float
-    np.testing.assert_allclose(metrics.mean_absolute_error(y_true, y_pred), np.abs(d).mean(), rtol=rtol)
-    np.testing.assert_allclose(metrics.mean_squared_error(y_true, y_pred), (d ** 2).mean(), rtol=rtol)
+    assert type(metrics.functions.mean_absolute_error(y_true, y_pred)) is float
+    np.testing.assert_allclose(metrics.functions.mean_absolute_error(y_true, y_pred), np.abs(d).mean(), rtol=rtol)
+    np.testing.assert_allclose(metrics.functions.mean_squared_error(y_true, y_pred), (d ** 2).mean(), rtol=rtol)
 
 
-@pytest.mark.parametrize("fn", [metrics.mean_absolute_error, metrics.mean_squared_error])
+@pytest.mark.parametrize("fn", [metrics.functions.mean_absolute_error, metrics.functions.mean_squared_error])
 def test_float32_needs_one_float32_temporary_only(fn, rng):
     # fit calls metrics on every batch: a float64 copy would double the memory traffic
     y_pred = rng.standard_normal((250_000, 4)).astype(np.float32)
@@ -59,8 +59,8 @@ def test_fit_and_evaluate_report_them(names, logged, rng):
 
 
 def test_the_table_resolves_keras_names_and_lists_them_on_error():
-    assert metrics.get("mae") == ("mae", metrics.mean_absolute_error)
-    assert metrics.get("mean_squared_error") == ("mean_squared_error", metrics.mean_squared_error)
+    assert metrics.get("mae") == ("mae", metrics.functions.mean_absolute_error)
+    assert metrics.get("mean_squared_error") == ("mean_squared_error", metrics.functions.mean_squared_error)
     assert metrics.get("MAE")[0] == "MAE"                           # Keras' upper-case alias, as a loss
     with pytest.raises(ValueError, match="'mae'.*'mean_absolute_error'.*'mse'") as info:
         metrics.get("Mae")                                           # exact keys only
@@ -147,10 +147,10 @@ def test_accuracy_of_an_image_shaped_softmax_output(name, rng):
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=[name])
     expected = np.mean(model.predict(x).argmax(axis=-1) == labels)
     assert model.evaluate(x, np.eye(3)[labels])[1] == pytest.approx(expected)
-    assert getattr(metrics, name)(labels, model.predict(x)) == pytest.approx(expected)   # labels too
+    assert getattr(metrics.functions, name)(labels, model.predict(x)) == pytest.approx(expected)   # labels too
     model.fit(x, np.eye(3)[labels], epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"one-hot targets of shape \(6, 5, 5, 3\) or labels of shape \(6, 5, 5\), got shape \(6, 5\)"):
-        getattr(metrics, name)(labels[:, 0], model.predict(x))
+        getattr(metrics.functions, name)(labels[:, 0], model.predict(x))
 
 
 def _named(name):
@@ -278,14 +278,14 @@ def test_top_k_categorical_accuracy_against_torch_topk_and_tensorflow_ties(rng, 
     for k in (1, 3, 5, 8):
         top = torch.topk(torch.tensor(scores), k, dim=1).indices.numpy()     # no ties in random scores
         expected = np.mean([label in row for label, row in zip(labels, top)])
-        assert metrics.top_k_categorical_accuracy(labels, scores, k=k) == expected
-        assert metrics.sparse_top_k_categorical_accuracy(labels[:, None], scores, k=k) == expected
-        assert metrics.top_k_categorical_accuracy(np.eye(8)[labels], scores, k=k) == expected
-    assert metrics.top_k_categorical_accuracy(labels, scores, k=1) == metrics.categorical_accuracy(labels, scores)
+        assert metrics.functions.top_k_categorical_accuracy(labels, scores, k=k) == expected
+        assert metrics.functions.sparse_top_k_categorical_accuracy(labels[:, None], scores, k=k) == expected
+        assert metrics.functions.top_k_categorical_accuracy(np.eye(8)[labels], scores, k=k) == expected
+    assert metrics.functions.top_k_categorical_accuracy(labels, scores, k=1) == metrics.functions.categorical_accuracy(labels, scores)
     # a tie at the k-th score counts as in (TensorFlow's in_top_k): class 2 ties class 1 for second
     tied = np.array([[0.5, 0.3, 0.3, 0.1]])
-    assert metrics.top_k_categorical_accuracy([2], tied, k=2) == 1.0
-    assert metrics.top_k_categorical_accuracy([3], tied, k=3) == 0.0
+    assert metrics.functions.top_k_categorical_accuracy([2], tied, k=2) == 1.0
+    assert metrics.functions.top_k_categorical_accuracy([3], tied, k=3) == 0.0
 
 
 def test_top_k_by_name_in_fit_and_its_refusals(rng):
@@ -294,26 +294,26 @@ def test_top_k_by_name_in_fit_and_its_refusals(rng):
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
                   metrics=["sparse_top_k_categorical_accuracy", "accuracy"])
     history = model.fit(x, y, epochs=2, validation_data=(x, y), verbose=0)
-    top5 = metrics.top_k_categorical_accuracy(y, model.predict(x))
+    top5 = metrics.functions.top_k_categorical_accuracy(y, model.predict(x))
     assert model.evaluate(x, y, return_dict=True)["sparse_top_k_categorical_accuracy"] == pytest.approx(top5)
     assert "val_sparse_top_k_categorical_accuracy" in history.history
     with pytest.raises(ValueError, match=r"top_k_categorical_accuracy: labels must lie in \[0, 6\) for a model with 6 "
                                          r"outputs, got values from 0 to 6"):
-        metrics.top_k_categorical_accuracy([0, 6], np.ones((2, 6)))
+        metrics.functions.top_k_categorical_accuracy([0, 6], np.ones((2, 6)))
     with pytest.raises(ValueError, match="expected integer class labels"):
-        metrics.top_k_categorical_accuracy([0.5, 1], np.ones((2, 6)))
+        metrics.functions.top_k_categorical_accuracy([0.5, 1], np.ones((2, 6)))
     with pytest.raises(ValueError, match=r"sparse_top_k_categorical_accuracy: expected one-hot targets of shape "
                                          r"\(2, 6\) or labels of shape \(2,\), got shape \(3,\)"):
-        metrics.sparse_top_k_categorical_accuracy([0, 1, 2], np.ones((2, 6)))
+        metrics.functions.sparse_top_k_categorical_accuracy([0, 1, 2], np.ones((2, 6)))
     with pytest.raises(ValueError, match="top_k_categorical_accuracy: k"):
-        metrics.top_k_categorical_accuracy([0], np.ones((1, 6)), k=0)
+        metrics.functions.top_k_categorical_accuracy([0], np.ones((1, 6)), k=0)
 
 
 def test_top_k_counts_a_row_with_a_non_finite_score_as_a_miss():
     # TensorFlow's in_top_k: a NaN would otherwise compare false and put every class in the top k
     scores = np.array([[np.nan, 0.2, 0.3], [0.1, 0.5, 0.4], [0.1, np.inf, 0.2], [np.nan] * 3])
-    assert metrics.sparse_top_k_categorical_accuracy([0, 1, 1, 0], scores, k=1) == 0.25
-    assert metrics.top_k_categorical_accuracy([0, 1, 2, 0], scores, k=5) == 0.25
+    assert metrics.functions.sparse_top_k_categorical_accuracy([0, 1, 1, 0], scores, k=1) == 0.25
+    assert metrics.functions.top_k_categorical_accuracy([0, 1, 2, 0], scores, k=5) == 0.25
 
 
 def test_rows_of_nan_scores_are_misses_in_categorical_accuracy():
@@ -323,11 +323,11 @@ def test_rows_of_nan_scores_are_misses_in_categorical_accuracy():
     nan = np.nan
     y_pred = np.array([[nan, nan, nan], [nan, 0.0, 1.0], [0.0, nan, 1.0], [0.1, 0.7, 0.2]], np.float32)
     labels = np.array([0, 0, 1, 1])
-    assert metrics.categorical_accuracy(np.eye(3, dtype=np.float32)[labels], y_pred) == 0.25
-    assert metrics.sparse_categorical_accuracy(labels, y_pred) == 0.25
-    assert metrics.categorical_accuracy(labels[:1], y_pred[:1]) == 0.0          # one row: the plain argmax
+    assert metrics.functions.categorical_accuracy(np.eye(3, dtype=np.float32)[labels], y_pred) == 0.25
+    assert metrics.functions.sparse_categorical_accuracy(labels, y_pred) == 0.25
+    assert metrics.functions.categorical_accuracy(labels[:1], y_pred[:1]) == 0.0          # one row: the plain argmax
     m = gn.metrics.SparseCategoricalAccuracy()
     m.update_state(labels, y_pred)
     assert float(m.result()) == 0.25
     # integer scores hold no NaN: unchanged
-    assert metrics.categorical_accuracy(labels, np.eye(3, dtype=np.int64)[[0, 1, 1, 1]]) == 0.75
+    assert metrics.functions.categorical_accuracy(labels, np.eye(3, dtype=np.int64)[[0, 1, 1, 1]]) == 0.75

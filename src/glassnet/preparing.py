@@ -18,7 +18,7 @@ def check_binary_targets(y, name, units, compiled):
     scored by the ``compiled`` metrics ``[(name, metric)]``."""
     if units != 1 or not y.size or y.dtype.kind not in "iuf":
         return
-    binary = [metric for metric, fn in compiled if fn in (metrics.accuracy, metrics.binary_accuracy)]
+    binary = [metric for metric, fn in compiled if fn in (metrics.accuracy, metrics.functions.binary_accuracy)]
     if binary and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{name}: the metric {binary[0]!r} counts targets as classes 0 and 1, got values "
                          f"from {y.min()} to {y.max()}; for a regression model, use 'mae' or 'mse'")

@@ -51,7 +51,8 @@ from ._warnings import warn
 from .errors import UnknownObjectError
 
 __all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
-           "custom_object_scope", "CustomObjectScope", "get_custom_objects"]     # and load_model, save_model: lazily
+           "custom_object_scope", "CustomObjectScope", "get_custom_objects", "serialize_keras_object",
+           "deserialize_keras_object"]     # and load_model, save_model: lazily
 
 _OBJECTS = {}           # registered name -> class or function: what a file may name (get_custom_objects)
 _NAMES = {}             # class or function -> the name register_serializable gave it last
@@ -330,6 +331,21 @@ def _how_to_register(name):
         return (f"decorate it with @glassnet.saving.register_serializable(package={package!r}, name={own!r}) "
                 f"where it is defined")
     return f"register it with glassnet.saving.get_custom_objects()[{name!r}] = ... where it is defined"
+
+
+def serialize_keras_object(obj):
+    """Any object a config holds as a dict of plain values (Keras' ``serialize_keras_object``): a
+    layer, loss, metric, optimizer, schedule, initializer, regularizer, constraint, activation or
+    function, glassnet's own or registered here (see glassnet._keras_objects)."""
+    from ._keras_objects import serialize_keras_object as serialize_object     # (it imports every kind)
+    return serialize_object(obj)
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True):
+    """The object ``serialize_keras_object`` (glassnet's or Keras 3's) described (Keras'
+    ``deserialize_keras_object``; see glassnet._keras_objects)."""
+    from ._keras_objects import deserialize_keras_object as deserialize_object
+    return deserialize_object(config, custom_objects, safe_mode)
 
 
 def __getattr__(name):

@@ -7,11 +7,14 @@ from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read ba
 from .callbacks.progress import Progbar     # Keras' keras.utils.Progbar, beside fit's own bar
 # Keras' keras.utils names for the registration of objects of your own (glassnet.saving)
 from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects, get_registered_name,
-                     get_registered_object, register_keras_serializable)
+                     get_registered_object, register_keras_serializable, serialize_keras_object,
+                     deserialize_keras_object)
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
 from .text_folders import text_dataset_from_directory
 from .audio_folders import audio_dataset_from_directory      # the wave module is imported when a file is read
 from .timeseries import timeseries_dataset_from_array
+# Keras' keras.utils helpers about symbolic tensors and dtype names
+from ._keras_helpers import get_source_inputs, is_keras_tensor, standardize_dtype
 
 # Keras 3 keeps its Keras 2 name for the same class
 Sequence = PyDataset
@@ -21,7 +24,7 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight"]
+           "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
 
 
 def __getattr__(name):

@@ -1,6 +1,9 @@
-"""Metrics: functions ``f(y_true, y_pred) -> float`` (``metrics.functions``), in Keras' and
-scikit-learn's order, computed on the targets the loss prepared, whose epoch value is the mean of
-their batches' values; and ``Metric`` objects (``metrics.base``) that count over every batch:
+"""Metrics: the names ``compile`` takes, whose functions ``f(y_true, y_pred) -> float``
+(``metrics.functions``), in Keras' and scikit-learn's order, are computed on the targets the loss
+prepared, their epoch value the mean of their batches' values; Keras' per-sample functions under its
+names (``binary_accuracy``, ..., ``metrics.per_sample``, and the loss functions Keras lists here,
+``binary_crossentropy``, ``mean_squared_error``, ..., which are glassnet.losses' own), one value per
+sample, that compile takes by the name they share; and ``Metric`` objects (``metrics.base``) that count over every batch:
 ``Precision``, ``Recall``, ``AUC`` (``metrics.confusion``), ``F1Score``, ``FBetaScore``
 (``metrics.fscore``) and Keras' classes for the functions, ``BinaryAccuracy(threshold)``, ...
 (``metrics.means``), and ``R2Score`` (``metrics.r2``). This module holds the names ``compile`` takes and how files name them. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
@@ -23,9 +26,19 @@ from .from_losses import (BinaryCrossentropy, CategoricalCrossentropy, Categoric
                           Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
                           MeanSquaredLogarithmicError, Poisson, SparseCategoricalCrossentropy, SquaredHinge)
 from .fscore import F1Score, FBetaScore
-from .functions import (LossMetric, accuracy, binary_accuracy, categorical_accuracy, mean_absolute_error,
-                        mean_squared_error, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy,
-                        top_k_categorical_accuracy)
+from . import functions
+from .functions import LossMetric, accuracy
+# Keras' keras.metrics functions, one value per sample: the accuracies (metrics.per_sample) and
+# glassnet.losses' per-sample functions themselves (Keras' keras.metrics.mean_squared_error is
+# keras.losses.mean_squared_error too)
+from . import per_sample
+from .per_sample import (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+                         sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
+from ..losses.functions import (binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
+                                categorical_focal_crossentropy, categorical_hinge, hinge, huber, kl_divergence,
+                                log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                                mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy,
+                                squared_hinge)
 from .iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from .means import (Accuracy, BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanMetricWrapper,
                     MeanSquaredError, RootMeanSquaredError, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
@@ -39,15 +52,21 @@ __all__ = ["METRICS", "METRIC_CLASSES", "Metric", "LossMetric", "Mean", "Sum", "
            "check_log_names", "get", "serialize", "accuracy", "binary_accuracy", "categorical_accuracy",
            "mean_absolute_error", "mean_squared_error", "sparse_categorical_accuracy",
            "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy", "weighted", "pearson_correlation",
-           "concordance_correlation"]
+           "concordance_correlation", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy", "hinge",
+           "squared_hinge", "categorical_hinge", "poisson", "kl_divergence", "log_cosh",
+           "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber"]
 
+# compile's names: each function gives a batch's mean as a float (metrics.functions), which fit
+# averages over the epoch; Keras' per-sample functions of these names are compiled as these
 METRICS = {
-    "accuracy": accuracy, "acc": accuracy, "binary_accuracy": binary_accuracy,
-    "categorical_accuracy": categorical_accuracy, "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
-    "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
-    "top_k_categorical_accuracy": top_k_categorical_accuracy,
-    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
+    "accuracy": accuracy, "acc": accuracy, "binary_accuracy": functions.binary_accuracy,
+    "categorical_accuracy": functions.categorical_accuracy,
+    "sparse_categorical_accuracy": functions.sparse_categorical_accuracy,
+    "mae": functions.mean_absolute_error, "mean_absolute_error": functions.mean_absolute_error,
+    "mse": functions.mean_squared_error, "mean_squared_error": functions.mean_squared_error,
+    "top_k_categorical_accuracy": functions.top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": functions.sparse_top_k_categorical_accuracy,
 }
 
 # the metrics with a state, by class name: a model file or a config names one with settings other
@@ -107,6 +126,9 @@ def get(identifier):
     if identifier is pearson_correlation or identifier is concordance_correlation:
         # Keras' functions give a coefficient per sample: compiled, they are their classes' means
         return get(identifier.__name__)
+    if any(identifier is fn for fn in per_sample.COMPILED_AS):
+        # Keras' per-sample accuracies: compiled, the mean of their values, which their names give
+        return get(per_sample.COMPILED_AS[identifier])
     if any(identifier is fn for fn in losses.functions.TRAINS_AS) \
             and identifier is not losses.categorical_generalized_cross_entropy:     # (a dict has no hash)
         # glassnet.losses' per-sample functions (Keras'): compiled, the mean of their values, which
