@@ -31,7 +31,7 @@ except ImportError as exc:                        # glassnet's core needs NumPy 
     raise ImportError("glassnet.dask needs Dask: pip install 'glassnet[dask]'") from exc
 
 from ._validation import check_flag
-from .callbacks import BackupAndRestore, TerminateOnNaN
+from .callbacks import BackupAndRestore, CSVLogger, ModelCheckpoint, TensorBoard, TerminateOnNaN
 from .callbacks.base import metric_mode, resolve_mode
 from .errors import NonFiniteError
 from .model import Sequential
@@ -159,8 +159,10 @@ def _fit_arguments(params, fit_kwargs):
     return {"verbose": 0, **copy.deepcopy({**fit_kwargs, **_split_params(params)[1]})}
 
 
-# the callbacks that write files, and the attribute naming where
-_WRITERS = {"ModelCheckpoint": "filepath", "CSVLogger": "filename", "TensorBoard": "log_dir"}
+# the callbacks that write files, and the attribute naming where: by class, so that a subclass of
+# one (a CSVLogger of your own writing more columns) writes where its base does and is checked too;
+# a callback of your own writing files some other way cannot be told apart
+_WRITERS = {ModelCheckpoint: "filepath", CSVLogger: "filename", TensorBoard: "log_dir"}
 
 
 def _check_files_apart(combos, fit_kwargs):
@@ -170,10 +172,12 @@ def _check_files_apart(combos, fit_kwargs):
     ``fit__callbacks`` is its combinations'."""
     seen = {}
     for params in combos:
-        for callback in (fit_kwargs.get("callbacks") or []) + list(_split_params(params)[1].get("callbacks") or []):
-            attribute = _WRITERS.get(type(callback).__name__)
-            if attribute is None:
+        # (either may be a tuple, as fit takes one)
+        for callback in [*(fit_kwargs.get("callbacks") or []), *(_split_params(params)[1].get("callbacks") or [])]:
+            writer = next((cls for cls in _WRITERS if isinstance(callback, cls)), None)
+            if writer is None:
                 continue
+            attribute = _WRITERS[writer]
             path = os.path.abspath(os.fspath(getattr(callback, attribute)))
             first = seen.setdefault(path, params)
             if first is not params:

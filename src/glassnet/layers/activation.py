@@ -23,6 +23,7 @@ class Activation(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -76,6 +77,7 @@ class LeakyReLU(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
         super().__init__(**kwargs)
@@ -119,6 +121,7 @@ class ReLU(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -177,6 +180,7 @@ class ELU(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)

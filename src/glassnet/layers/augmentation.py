@@ -75,6 +75,7 @@ class _RandomImage(Layer):
     """The shared part: images only, the identity outside training (and its gradient too)."""
 
     rank = 2
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -167,6 +167,11 @@ class Layer(KerasSurface):
     supports_masking = False
     makes_mask = False
     reads_mask = False          # its forward takes mask=(batch, steps) booleans
+    # called alone on a list of arrays, reads it as one array (np.asarray stacks them: a list of
+    # images is a batch) rather than refusing it: Keras' layers without an input_spec do so
+    # (activations, dropout and noise, Rescaling, Discretization, image preprocessing); the others
+    # (Dense, Conv2D, Flatten, ...) refuse several inputs, as Keras' do
+    stacks_lists = False
     # a call's own arguments that change what the layer computes (ReversibleEmbedding's reverse):
     # a drawn model keeps them per call and sets them on the layer around that call's shapes and
     # forward (``call_arguments_set``), so that one layer can be called with each
@@ -511,7 +516,7 @@ class Layer(KerasSurface):
                             f"of its values, or merge them first (Concatenate, Add, ...).{block}")
         if getattr(self, "merges", False) and isinstance(x, (list, tuple)):
             return self._call_on_list(x, training)
-        if _several_arrays(x):
+        if _several_arrays(x) and not self.stacks_lists:
             # np.asarray would stack them into one batch, (2, n, ...): a wrong result, silently.
             # Keras refuses it too ("expects 1 input(s), but it received 2 input tensors")
             shapes = ", ".join(str(tuple(a.shape)) for a in x[:4])

@@ -90,6 +90,8 @@ class Discretization(Layer):
     [[0.0, 2.0, 3.0, 2.0], [1.0, 3.0, 3.0, 1.0]]
     """
 
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
+
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if sparse is not False:

@@ -346,6 +346,7 @@ class Masking(Layer):
 
     makes_mask = True
     supports_masking = True
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -363,6 +363,7 @@ class UnitNormalization(Layer):
 
     EPSILON = 1e-12                 # Keras' and PyTorch's floor on the norm
     supports_masking = True         # each sample on its own: a mask passes on (Keras')
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

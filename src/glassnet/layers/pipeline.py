@@ -43,6 +43,8 @@ class Pipeline(_Wrapper):
     [0.0, 1.0, 2.0, 3.0]
     """
 
+    stacks_lists = True          # called alone on a list of images: one batch, as Keras' (layers/base.py)
+
     def __init__(self, layers, **kwargs):
         if not isinstance(layers, (list, tuple)) or not layers:
             raise TypeError(f"Pipeline: layers must be a non-empty list of layers, got {layers!r:.80}")

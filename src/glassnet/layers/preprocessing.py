@@ -81,6 +81,7 @@ class Normalization(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

@@ -50,6 +50,7 @@ class _Operations(_Wrapper):
 
     self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
     rank = 2
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def _take_value_range(self, value_range):
         """``value_range`` checked as the intensity layers check it, in this layer's words."""

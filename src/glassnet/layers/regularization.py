@@ -31,6 +31,7 @@ class Dropout(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
@@ -79,6 +80,8 @@ class SpatialDropout2D(Dropout):
     >>> bool((y == y[:, :1, :1, :]).all())       # one value per channel of a sample
     True
     """
+
+    stacks_lists = False         # Keras' SpatialDropout layers check their inputs' rank: a list is refused
     rank = 2
 
     def build(self, input_shape):
@@ -125,6 +128,7 @@ class _Noise(Layer):
     dtype; the identity at inference. No parameters."""
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def _draw(self, x):
         """Standard normal values of ``x``'s shape and dtype."""

@@ -159,6 +159,7 @@ def _where_masks(masks, a):
 class _Images(Layer):
     """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     shape_arguments = ('height', 'width')        # named when its output is too large (glassnet._bounds)
 

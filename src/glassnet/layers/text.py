@@ -132,6 +132,7 @@ class TextVectorization(Layer):
     """
 
     takes_text = True      # a model hands its texts to this layer's encode() as they come in
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
     _given = False          # made with vocabulary=: adapt is refused, as Keras' (set_vocabulary later is not)
 
     shape_arguments = ('max_tokens', 'output_sequence_length')        # named when its output is too large (glassnet._bounds)
@@ -459,6 +460,8 @@ def _holds_text(x):
         first = x
         while isinstance(first, (list, tuple)) and first:
             first = first[0]
+        if isinstance(first, np.ndarray):
+            return first.dtype.kind in "USO" and _holds_text(first)     # a list of arrays of strings
         return isinstance(first, (str, bytes))
     return hasattr(x, "to_numpy") and _holds_text(x.to_numpy())
 

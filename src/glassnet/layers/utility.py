@@ -46,6 +46,7 @@ class Rescaling(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -122,6 +123,7 @@ class ActivityRegularization(Layer):
     """
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
+    stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         if "activity_regularizer" in kwargs:
