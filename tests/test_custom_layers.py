@@ -438,3 +438,13 @@ def test_a_merging_layer_of_your_own_called_alone_gets_the_list():
     assert out.dtype == np.float32 and layer.built and [tuple(s) for s in layer.seen_shapes] == [(3,), (5,)]
     with pytest.raises(ValueError, match="inputs with different batch sizes"):
         layer([np.ones((2, 3)), np.ones((3, 5))])
+
+
+def test_keras_2s_list_of_states_for_a_recurrent_layer_points_to_initial_state():
+    # Keras 2 took LSTM([x, h, c]); Keras 3 and glassnet take the states by keyword
+    x, h = np.ones((2, 5, 3), "float32"), np.ones((2, 4), "float32")
+    with pytest.raises(TypeError, match=r"takes one input, got a list of 3 arrays.*initial_state="):
+        gn.layers.LSTM(4)([x, h, h])
+    with pytest.raises(TypeError, match=r"takes one input") as refused:
+        gn.layers.Flatten()([x, x])
+    assert "initial_state" not in str(refused.value)

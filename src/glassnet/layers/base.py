@@ -520,10 +520,14 @@ class Layer(KerasSurface):
             # np.asarray would stack them into one batch, (2, n, ...): a wrong result, silently.
             # Keras refuses it too ("expects 1 input(s), but it received 2 input tensors")
             shapes = ", ".join(str(tuple(a.shape)) for a in x[:4])
+            # Keras 2's LSTM([x, h, c]): the states go by keyword now
+            states = (f"; a recurrent layer's initial states go by keyword, "
+                      f"{type(self).__name__.lower()}(x, initial_state=[...])"
+                      if "initial_state" in inspect.signature(type(self).__call__).parameters else "")
             raise TypeError(f"{self.describe()}: takes one input, got a {type(x).__name__} of {len(x)} arrays "
                             f"(shapes {shapes}); merge them first (Concatenate, Add, ...), stack them yourself "
                             f"(np.stack) if they are samples of one batch, or, for a layer of your own that "
-                            f"takes several, set merges = True on it")
+                            f"takes several, set merges = True on it{states}")
         training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
