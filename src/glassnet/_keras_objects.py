@@ -197,16 +197,21 @@ def _read(config):
     class_name, inner = config["class_name"], config["config"]
     if not isinstance(class_name, str):
         raise ValueError(f"deserialize_keras_object: class_name: expected a str, got {class_name!r:.80}")
+    for key in ("module", "registered_name"):
+        # (another type was ignored, or named in an error as if it were a module)
+        if not isinstance(config.get(key), (str, type(None))):
+            raise ValueError(f"deserialize_keras_object: {key}: expected a str or None, got {config[key]!r:.80}")
     if class_name.startswith("__") and class_name.endswith("__"):
         return _special(class_name, inner if inner is not None else {})
     if class_name == "function":
         return _function(config)
     if not isinstance(inner, (dict, type(None))):
         raise ValueError(f"deserialize_keras_object: the config of {class_name!r:.60} must be a dict, got {inner!r:.80}")
+    inner = inner or {}         # Keras reads "config": None as no settings
     registered = config.get("registered_name")
     own = saving.get_registered_object(registered if isinstance(registered, str) else class_name)
     if own is not None:
-        return _registered(own, class_name, registered if isinstance(registered, str) else class_name, inner or {})
+        return _registered(own, class_name, registered if isinstance(registered, str) else class_name, inner)
     kind = _kind(config.get("module"))
     if isinstance(registered, str) and registered != class_name:
         # Keras names a class of yours so (and writes None, or the class name, for its own)
@@ -219,17 +224,19 @@ def _read(config):
                                  f"names the kind) nor registered: register your class with "
                                  f"@glassnet.saving.register_serializable() or pass custom_objects=", class_name)
     module = KINDS[kind][0]
-    if config.get("module", "").startswith("keras"):
-        return module.deserialize(config)          # each kind reads Keras' dicts
-    inner = dict(inner or {})
+    if config["module"].startswith("keras"):
+        return module.deserialize(dict(config, config=inner))          # each kind reads Keras' dicts
+    inner = dict(inner)
     if kind == "losses":        # the settings given (name and reduction too), to the class itself
         name = losses.CLASS_NAMES.get(class_name)
         if name is None:
             raise ValueError(f"deserialize_keras_object: unknown loss class {class_name!r:.60}; known: "
                              f"{sorted(losses.CLASS_NAMES)}")
         return _built(losses.LOSSES[name], inner, class_name)
-    if kind == "optimizers":         # glassnet's optimizer config names its class itself ("name": "adam")
-        made = optimizers.deserialize(inner)
+    if kind == "optimizers":
+        # glassnet's optimizer config names its class itself ("name": "adam", as serialize writes
+        # it); a dict without that name is named by its class name, as the other kinds are
+        made = optimizers.deserialize({"name": class_name.lower(), **inner})
         if type(made).__name__ != class_name:
             raise ValueError(f"deserialize_keras_object: the dict names the class {class_name!r:.60}, its optimizer "
                              f"config {inner.get('name')!r:.60}")
@@ -279,8 +286,10 @@ def _function(config):
     own = saving.get_registered_object(name)
     if own is not None:
         return own
-    kind = _kind(config.get("module"))
     tables = _function_tables()
+    # the kind the module names ("keras.activations" too, which holds no classes), as Keras looks
+    # the name up in that module only
+    kind = next((kind for kind in tables if config.get("module") in (f"glassnet.{kind}", f"keras.{kind}")), None)
     for searched in ([kind] if kind in tables else ["activations", "losses", "metrics", "initializers"]):
         if name in tables[searched]:
             return tables[searched][name]
@@ -297,13 +306,15 @@ def _special(class_name, inner):
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"deserialize_keras_object: {class_name}: expected {{'value': [...], 'dtype': a dtype "
                              f"name}}, got {inner!r:.100} ({exc})") from None
-    if class_name == "__bytes__" and isinstance(inner.get("value"), str):
-        return inner["value"].encode("utf-8")
     if class_name == "__ellipsis__":
         return Ellipsis
-    if class_name == "__slice__" and set(inner) == {"start", "stop", "step"}:
-        return slice(_read(inner["start"]), _read(inner["stop"]), _read(inner["step"]))
     if class_name == "__lambda__":
         raise ValueError("deserialize_keras_object: the config holds a Python lambda (code), which glassnet never runs, "
                          "whatever safe_mode says; define the function, register it, and save again")
+    if not isinstance(inner, dict):
+        raise ValueError(f"deserialize_keras_object: {class_name}: config: expected a dict, got {inner!r:.80}")
+    if class_name == "__bytes__" and isinstance(inner.get("value"), str):
+        return inner["value"].encode("utf-8")
+    if class_name == "__slice__" and set(inner) == {"start", "stop", "step"}:
+        return slice(_read(inner["start"]), _read(inner["stop"]), _read(inner["step"]))
     raise ValueError(f"deserialize_keras_object: cannot read Keras' {class_name!r:.60} entry {inner!r:.100}")

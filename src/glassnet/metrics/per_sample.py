@@ -15,7 +15,8 @@ shapes; ``glassnet.metrics`` exports them, beside the loss functions Keras also 
 function's name, as the name ``"binary_accuracy"`` does (glassnet.metrics.functions computes that
 mean directly, without the per-sample array: ``COMPILED_AS``).
 
-Results: float32 and float64 predictions give their dtype, anything else float32 (Keras' floatx).
+Results: float32 and float64 predictions give their dtype, anything else float32 (Keras' floatx;
+Keras gives float32 for float64 predictions too, glassnet keeps float64 as its losses do).
 """
 import numbers
 
