@@ -13,6 +13,7 @@ import glassnet as gn
 from glassnet import optimizers
 from glassnet.errors import ModelFileError
 from glassnet.layers import Dense
+from test_gpu import cupy  # noqa: F401  (the fixture: fakecupy, and CuPy where a GPU is)
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -364,3 +365,19 @@ def test_changing_it_while_gradients_wait_is_refused():
     np.testing.assert_allclose(w, [-0.01, -0.01])
     opt.gradient_accumulation_steps = 2                    # after an update: taken
     assert opt.gradient_accumulation_steps == 2
+
+
+def test_on_fakecupy_as_on_the_host(cupy):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((4, 3)).astype(np.float32)
+    grads = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
+    settings = dict(gradient_accumulation_steps=2, use_ema=True, clipnorm=1.0)
+    host, device = optimizers.Adam(0.1, **settings), optimizers.Adam(0.1, **settings)
+    w, dw = w0.copy(), cupy.asarray(w0)
+    for g in grads:
+        host.apply([("w", w, g)])
+        device.apply([("w", dw, cupy.asarray(g))])
+    assert isinstance(device.get_state()["slots"]["w"]["gradient_accumulator"], cupy.ndarray)
+    np.testing.assert_array_equal(cupy.asnumpy(dw), w)
+    np.testing.assert_array_equal(cupy.asnumpy(device.slots["w"]["gradient_accumulator"]),
+                                  host.slots["w"]["gradient_accumulator"])
