@@ -51,9 +51,14 @@ def test_optimizer_with_keras_schedule_follows_it():
 
 
 def test_optimizer_keras_settings_glassnet_lacks_are_refused_by_name():
-    entry = keras.optimizers.serialize(keras.optimizers.Adam(gradient_accumulation_steps=4))
-    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+    entry = keras.optimizers.serialize(keras.optimizers.Adam(loss_scale_factor=128.0))
+    with pytest.raises(ValueError, match="loss_scale_factor"):
         gn.optimizers.get(entry)
+    # gradient accumulation is taken (tests/test_gradient_accumulation.py trains with it)
+    entry = keras.optimizers.serialize(keras.optimizers.Adam(gradient_accumulation_steps=4))
+    assert gn.optimizers.get(entry).gradient_accumulation_steps == 4
+    assert "gradient_accumulation_steps" not in gn.optimizers.get(keras.optimizers.serialize(
+        keras.optimizers.Adam())).get_config()
     with pytest.raises(ValueError, match="class_name"):
         gn.optimizers.get({"class_name": "NoSuch", "config": {}})
 

@@ -220,10 +220,11 @@ def _check_rebuilt(optimizer, entry):
 
 def _check_state_declared(model, optimizer):
     """Each state array must be one load_model takes back: a slot the optimizer declares (its
-    ``slot_names``, and ``"average"`` with ``use_ema``), of the shape ``slot_shape`` gives, and
+    ``slot_names``, and ``"average"`` with ``use_ema``, ``"gradient_accumulator"`` with
+    ``gradient_accumulation_steps``: ``kept_slots``), of the shape ``slot_shape`` gives, and
     those of ``always_slots`` all there; numbers besides them named in ``scalar_names``."""
     state = optimizer.get_state()
-    known = tuple(optimizer.slot_names) + (("average",) if optimizer.use_ema else ())
+    known = optimizer.kept_slots()
     params = {key: param for key, param, _ in (model._triples if model.built else [])}
     shapes_of = dict(zip(params, model._weight_shapes())) if model.built else {}
     name = type(optimizer).__name__

@@ -27,7 +27,9 @@ The JSON object has exactly these keys::
     trainable         [true, ...]: each layer's ``trainable`` flag
     optimizer_state   null, or {"iterations": int, "keys": [every parameter key the optimizer has
                       seen], "slots": [[key, slot name], ...]: one per optimizer/NNN member,
-                      and for Nadam "scalars": {"momentum_product": float}}
+                      and for Nadam "scalars": {"momentum_product": float}; with
+                      gradient_accumulation_steps, "accumulated_steps": int, the calls since
+                      the last update, when not 0 (their sum is the "gradient_accumulator" slot)}
     rng_states        {"shuffle": model.shuffle_rng state, "layers": [each layer.rng state or null]}:
                       ``bit_generator.state`` dicts (arrays written as lists), so training resumes exactly
     epoch             completed epochs when ModelCheckpoint wrote the file (or ``save_model(epoch=)``),
@@ -208,6 +210,8 @@ def _write_model_file(model, path, meta, config, include_optimizer):
                                    "slots": [[key, name] for key, name, _ in slots]}
         if "scalars" in state:          # Nadam's momentum product: JSON floats round-trip exactly
             meta["optimizer_state"]["scalars"] = {name: float(v) for name, v in state["scalars"].items()}
+        if state.get("accumulated_steps"):      # calls since the last update (gradient accumulation)
+            meta["optimizer_state"]["accumulated_steps"] = int(state["accumulated_steps"])
         for i, (key, name, a) in enumerate(slots):
             a = backend.to_numpy(a)
             if not np.isfinite(a).all():
@@ -632,7 +636,7 @@ def _restore_optimizer(model, npz, headers, state):
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps
         # but the file lacks would silently restart at zero: either way not the saved run
-        known = optimizer.slot_names + (("average",) if optimizer.use_ema else ())
+        known = optimizer.kept_slots()
         if not set(optimizer.always_slots) <= set(named) <= set(known):
             raise ModelFileError(f"optimizer_state: {type(optimizer).__name__} keeps the state "
                                  f"{list(known)} (always {list(optimizer.always_slots)}), "
@@ -647,8 +651,12 @@ def _restore_optimizer(model, npz, headers, state):
             and all(isinstance(v, float) and math.isfinite(v) for v in scalars.values())):
         raise ModelFileError(f"optimizer_state: scalars {scalars!r:.200} are not finite numbers named "
                              f"among {list(optimizer.scalar_names)}")
+    accumulated = state.get("accumulated_steps", 0)     # (set_state checks it against the setting)
+    if isinstance(accumulated, bool) or not isinstance(accumulated, int):
+        raise ModelFileError(f"optimizer_state: accumulated_steps must be an integer, got {accumulated!r:.40}")
     try:
-        optimizer.set_state({"iterations": iterations, "slots": restored, "scalars": scalars})
+        optimizer.set_state({"iterations": iterations, "slots": restored, "scalars": scalars,
+                             "accumulated_steps": accumulated})
     except ValueError as exc:
         raise ModelFileError(f"optimizer_state: {exc}") from None
 

@@ -173,6 +173,7 @@ def _add_updates(model, records):
         # Nadam's momentum product too: without it set_state recomputes it from the step count
         # with the current beta_1, which is not the product a run that changed beta_1 had kept
         state["scalars"] = optimizer.get_state()["scalars"]
+    state["accumulated_steps"] = optimizer.accumulated_steps     # gradient accumulation's calls so far
     try:
         model._optimizer_step()          # with the constraints' projections, as fit's step
         steps = {(layer.name, key): param - old for (layer, key, param, _), old in zip(model._views, before)}

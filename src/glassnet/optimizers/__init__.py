@@ -4,7 +4,8 @@ Each optimizer keeps its state (moments, accumulators) per parameter key, so it 
 restored for an exact resume. Names and defaults follow Keras; the update formula is PyTorch's step
 for step (where the two differ, e.g. where Adam adds epsilon, the docstring says). Every one takes
 Keras' gradient clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``), its decoupled
-``weight_decay`` and its moving average of the weights (``use_ema``).
+``weight_decay``, its moving average of the weights (``use_ema``) and its gradient accumulation
+(``gradient_accumulation_steps``: one update every k calls, with the mean gradient).
 
 ``base`` holds the protocol and what all updates share (cache-sized pieces, subnormal flushing,
 clipping); ``rules`` the twelve update rules; ``muon`` Muon (orthogonalised momentum for matrices,
@@ -111,9 +112,10 @@ def from_config(config):
 def _from_keras(config):
     """Keras' ``keras.optimizers.serialize(opt)`` (``{"module", "class_name", "config",
     "registered_name"}``, or just ``{"class_name", "config"}``) as glassnet's config: the class
-    names it (Keras' config ``"name"`` is the instance's, "adam_w" or "sgd_1"); its settings that
-    glassnet lacks are dropped at None, Keras' default, and refused otherwise. Anything else comes
-    back unchanged."""
+    names it (Keras' config ``"name"`` is the instance's, "adam_w" or "sgd_1"); its
+    ``loss_scale_factor``, which glassnet lacks, is dropped at None, Keras' default, and refused
+    otherwise; ``gradient_accumulation_steps`` is taken, None dropped (the default). Anything else
+    comes back unchanged."""
     entry = _settings.keras_entry(config, "optimizer")
     if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["class_name"], str)
             and isinstance(entry["config"], dict)):
@@ -123,9 +125,11 @@ def _from_keras(config):
         raise ValueError(f"optimizer: unknown class_name {entry['class_name']!r:.60}; known: "
                          f"{sorted(cls.__name__ for cls in OPTIMIZERS.values())}")
     settings = {key: value for key, value in entry["config"].items() if key != "name"}
-    for key in ("loss_scale_factor", "gradient_accumulation_steps"):
-        if settings.get(key) is not None:
-            raise ValueError(f"optimizer: {entry['class_name']!r:.60} with {key}={settings[key]!r:.60} is not "
-                             f"supported by glassnet (only None, Keras' default)")
-        settings.pop(key, None)
+    if settings.get("loss_scale_factor") is not None:
+        raise ValueError(f"optimizer: {entry['class_name']!r:.60} with loss_scale_factor="
+                         f"{settings['loss_scale_factor']!r:.60} is not supported by glassnet (only None, Keras' "
+                         f"default)")
+    settings.pop("loss_scale_factor", None)
+    if settings.get("gradient_accumulation_steps", 0) is None:     # the default: left out, as glassnet's configs
+        del settings["gradient_accumulation_steps"]
     return {**settings, "name": name}

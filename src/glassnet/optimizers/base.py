@@ -43,7 +43,11 @@ CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 EMA = ("use_ema", "ema_momentum", "ema_overwrite_frequency")
 # all the keyword arguments every optimizer takes besides its own, with their defaults
 COMMON = {**{name: None for name in CLIPPING}, "weight_decay": None,
-          "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None}
+          "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+          "gradient_accumulation_steps": None}
+# the state array gradient accumulation keeps per key: the sum of the gradients since the last
+# update (Keras' variable of the same name)
+ACCUMULATOR = "gradient_accumulator"
 
 # every this many steps the optimizer's state loses its subnormal values (see the module docstring)
 FLUSH_EVERY = 16
@@ -337,6 +341,33 @@ class Optimizer:
     ``get_config`` then gives plain JSON values, the constructor's arguments read back from the
     attributes of the same names, and ``from_config`` passes them through the same checks.
 
+    And Keras 3's gradient accumulation: with ``gradient_accumulation_steps=k`` (an int >= 2; None:
+    off) only every k-th call of ``apply`` updates the weights, with the mean of the gradients of
+    the k calls since the last update, ``(g_k + (g_1 + ... + g_(k-1))) / k``, Keras' arithmetic;
+    the other calls add their gradient to the state ``"gradient_accumulator"`` (zeroed by the
+    update) and leave the weights alone. A model trained with batches of b samples then steps as
+    with batches of k b (a mean-reduced loss, plain SGD: the same steps). As in Keras 3.15:
+
+    - ``iterations`` counts the updates (Keras' ``optimizer.iterations``, which is its count of calls
+      floor-divided by k): Adam's bias correction and the other rules see the update's number. The
+      calls since the last update (0 to k - 1) are ``accumulated_steps``, kept with the state.
+    - A learning-rate schedule sees the calls: the j-th update takes ``schedule(j k - 1)`` (Keras'
+      "real" iterations), and ``learning_rate`` reads the rate of the next call.
+    - Clipping (``clipnorm``, ``global_clipnorm``, ``clipvalue``) applies to the mean, once per
+      update; ``weight_decay`` decays once per update, at that update's rate.
+    - ``use_ema``: the moving average moves at every call, not only at updates (Keras updates it
+      outside its accumulation branch: between two updates it averages in the unchanged weights),
+      starting from the weights until the first update is done; ``ema_overwrite_frequency`` counts
+      updates, so the weights are set to the average at every call of each k-call window whose
+      count of updates done so far, plus one, is a multiple of it.
+    - Keras unscales the gradients (``loss_scale_factor``) before accumulating them; glassnet has
+      no loss scaling (Keras' ``loss_scale_factor`` is refused by name).
+    - A partial accumulation carries over the end of an epoch (and of ``fit``): the next call goes
+      on with it. ``reset()`` drops it.
+
+    The mean is formed in a buffer of the optimizer's own: a model's layers' ``grads`` keep each
+    batch's own gradient (what ``model.trace`` reports), never the running sum or mean.
+
     ``learning_rate`` may instead be a ``schedules.LearningRateSchedule``: it is then kept as
     ``schedule`` and sets ``learning_rate`` before every update (a rate >= 0, as a fixed one: 0, Keras' and PyTorch's
     too, takes no step),
@@ -346,7 +377,8 @@ class Optimizer:
     name = None
     hyper_parameters = {"learning_rate": ">= 0", **{name: "None or > 0" for name in CLIPPING},
                         "weight_decay": "None or >= 0", "use_ema": "flag", "ema_momentum": "[0, 1]",
-                        "ema_overwrite_frequency": "None or int >= 1"}
+                        "ema_overwrite_frequency": "None or int >= 1",
+                        "gradient_accumulation_steps": "None or int >= 2"}
     # the state arrays an update may keep per key; those every step creates; those that are sums of
     # squares (never negative). load_model checks a file's optimizer state against them
     slot_names, always_slots, non_negative_slots = (), (), ()
@@ -358,6 +390,9 @@ class Optimizer:
     # Keras' defaults: also what an optimizer pickled before these arguments existed reads
     clipnorm = clipvalue = global_clipnorm = weight_decay = ema_overwrite_frequency = None
     use_ema, ema_momentum = False, 0.99
+    gradient_accumulation_steps = None
+    # the calls of apply since the last update while accumulating gradients (0 to k - 1)
+    accumulated_steps = 0
     # the name patterns exclude_from_weight_decay was given, and the decayed spans found per layout
     _no_decay = ()
     # what _excluded found for each name searched, a bound of the steps those searches took, and the
@@ -376,6 +411,7 @@ class Optimizer:
         for name, default in COMMON.items():        # AdamW and Lion pass their own weight_decay
             setattr(self, name, options.get(name, default))
         self.iterations = 0
+        self.accumulated_steps = 0      # the calls since the last update (gradient accumulation)
         self._spans = {}
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
@@ -394,6 +430,8 @@ class Optimizer:
         interval = self.hyper_parameters.get(name)
         if interval == "flag":
             value = check_flag(value, f"{type(self).__name__}: {name}")
+        elif interval == "None or int >= 2":
+            value = self._check_accumulation(value)
         elif interval is not None and interval.startswith("None or ") and value is None:
             pass
         elif interval == "None or int >= 1":
@@ -410,14 +448,37 @@ class Optimizer:
             raise AttributeError(f"{type(self).__name__}: the learning rate is learning_rate, not lr")
         super().__setattr__(name, value)
 
+    def _check_accumulation(self, value):
+        """``gradient_accumulation_steps`` checked (None, or an int >= 2 as Keras asks); changing it
+        while gradients are accumulated is refused: they were summed for the old count."""
+        what = f"{type(self).__name__}: gradient_accumulation_steps"
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2):
+            raise ValueError(f"{what} must be None or an integer >= 2 (the calls per update), got {value!r:.40}")
+        value = None if value is None else int(value)
+        if self.accumulated_steps and value != self.gradient_accumulation_steps:
+            raise ValueError(f"{what}: {self.accumulated_steps} gradients are accumulated towards an update of "
+                             f"{self.gradient_accumulation_steps}; change it after an update, or reset() first")
+        return value
+
+    def _calls(self):
+        """The calls of ``apply`` so far: the updates, times the calls per update while
+        accumulating, plus the calls since the last one (Keras' count, which schedules see)."""
+        k = self.gradient_accumulation_steps
+        return self.iterations * k + self.accumulated_steps if k else self.iterations
+
+    def _updates_now(self):
+        """Whether the next call of ``apply`` updates the weights (always, without accumulation)."""
+        k = self.gradient_accumulation_steps
+        return not k or self.accumulated_steps + 1 >= k
+
     def _follow_schedule(self, strict=True):
         """Set ``learning_rate`` to the schedule's rate for the next update, step = the updates
-        made so far (Keras' step). A schedule may reach 0 (a cosine's end), as a rate set by hand
+        made so far (Keras' step; while accumulating gradients, the calls of ``apply``). A schedule may reach 0 (a cosine's end), as a rate set by hand
         may (Ftrl refuses 0 either way); an infinite or negative rate is a ValueError naming the
         schedule and the step.
         ``strict=False`` (after an update, for display) leaves the rate as it is instead: the next
         update then raises, before it changes any weight."""
-        step = getattr(self, "iterations", 0)
+        step = self._calls() if hasattr(self, "iterations") else 0
         rate = self.schedule(step)
         # a NumPy port of a Keras schedule (ops.where -> np.where, ops.cos -> np.cos) returns a 0-d
         # array, the scalar tensor Keras takes: read as its one number (a bool array stays refused)
@@ -461,25 +522,64 @@ class Optimizer:
             ``exclude_from_weight_decay`` looks for; None: each triple is one weight, named by its key.
         shapes : for each triple, those weights' shapes, which ``Adafactor`` factors; None: each
             triple is one weight of its own shape.
+
+        With ``gradient_accumulation_steps`` only every k-th call updates (see the class docstring);
+        the others add the gradients to the accumulator.
         """
         triples = self._checked(triples)
+        # the updates done before this call, which the moving average reads (Keras' iterations)
+        done = self.iterations
+        if not self._updates_now():
+            self._accumulate(triples)
+        else:
+            self._update_all(self._mean_of_accumulated(triples), sizes, names)
+        if self.use_ema:
+            self._average(triples, done)
+        if self.gradient_accumulation_steps and self.accumulated_steps == 0:
+            for key, _, _ in triples:           # the update is made: the next sum starts from 0
+                self.slots[key][ACCUMULATOR][...] = 0
+        if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
+            self._follow_schedule(strict=False)
+
+    def _accumulate(self, triples):
+        """A call that does not update: each gradient added to its sum since the last update."""
+        for key, param, grad in triples:
+            slots, _ = self._slot(key, param, ACCUMULATOR)
+            slots[ACCUMULATOR] += grad
+        self.accumulated_steps += 1
+
+    def _mean_of_accumulated(self, triples):
+        """``triples`` with each gradient replaced by the mean of the gradients since the last update,
+        ``(grad + sum) / k`` as Keras rounds it, in a buffer of the optimizer's own (the layers'
+        ``grads`` stay this batch's); as they are without accumulation."""
+        k = self.gradient_accumulation_steps
+        if not k:
+            return triples
+        averaged = []
+        for key, param, grad in triples:
+            slots, _ = self._slot(key, param, ACCUMULATOR)
+            mean = self._buffer(key + "#mean", grad)
+            np.add(grad, slots[ACCUMULATOR], out=mean)
+            np.divide(mean, grad.dtype.type(k), out=mean)
+            averaged.append((key, param, mean))
+        return averaged
+
+    def _update_all(self, triples, sizes, names):
+        """The update itself: the schedule's rate, clipping, decay, each triple's rule."""
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
+        self.accumulated_steps = 0
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
         if self._decays():                  # Keras' order: clip, decay, update
             self._decay(triples, sizes, names)
         for key, param, grad in triples:
             self.update(key, param, grad)
-        if self.use_ema:
-            self._average(triples)
         if self.iterations % FLUSH_EVERY == 0:
             for slots in self.slots.values():
                 for state in slots.values():
                     flush_subnormals(state)
-        if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
-            self._follow_schedule(strict=False)
 
     def _clipped(self, triples, sizes):
         """``triples`` with their gradients clipped as the clipping argument says, each into a
@@ -639,14 +739,19 @@ class Optimizer:
             self._spans[found] = None if whole else spans
         return self._spans[found]
 
-    def _average(self, triples):
-        """Keras' moving average of the weights, after an update: the first sets it to the weights,
-        each later one to ``ema_momentum * average + (1 - ema_momentum) * weight``; every
-        ``ema_overwrite_frequency`` updates the weights are set to it."""
+    def _average(self, triples, done):
+        """Keras' moving average of the weights, after each call of ``apply``: set to the weights
+        while no update was done before the call (``done``, the updates then: Keras' iterations),
+        then ``ema_momentum * average + (1 - ema_momentum) * weight``; at the calls where ``done + 1``
+        is a multiple of ``ema_overwrite_frequency`` the weights are set to it. Without gradient
+        accumulation every call is an update: the first sets it, every ``ema_overwrite_frequency``-th
+        overwrites the weights. With it, the calls between updates move it too (see the class)."""
         for key, param, _ in triples:
             slots = self.slots.setdefault(key, {})
             if "average" not in slots:
                 slots["average"] = param.copy()
+            elif done == 0:
+                slots["average"][...] = param
             else:
                 # 1 - momentum in the weights' dtype, as Keras rounds it (float32: 1 - fl(0.99))
                 momentum = param.dtype.type(self.ema_momentum)
@@ -654,7 +759,7 @@ class Optimizer:
                     average *= momentum
                     np.multiply(weights, 1 - momentum, out=tmp)
                     average += tmp
-            if self.ema_overwrite_frequency and self.iterations % self.ema_overwrite_frequency == 0:
+            if self.ema_overwrite_frequency and (done + 1) % self.ema_overwrite_frequency == 0:
                 param[...] = slots["average"]
 
     def finalize_variable_values(self, var_list):
@@ -757,8 +862,11 @@ class Optimizer:
         return name in self.omitted_at_default and getattr(self, name) == self.omitted_at_default[name]
 
     def get_state(self):
-        """``{"iterations": int, "slots": {key: {slot: array}}, "scalars": {name: float}}``: all an
-        exact resume needs (``scalars`` only for an optimizer with ``scalar_names``)."""
+        """``{"iterations": int, "slots": {key: {slot: array}}, "scalars": {name: float},
+        "accumulated_steps": int}``: all an exact resume needs (``scalars`` only for an optimizer
+        with ``scalar_names``; ``accumulated_steps``, the calls since the last update, and the
+        slot ``"gradient_accumulator"``, their gradients' sum, only with
+        ``gradient_accumulation_steps``)."""
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
         stale = self._stale_slots()
@@ -773,13 +881,22 @@ class Optimizer:
                     slots[name] = backend.get_array_module(slots[like]).zeros_like(slots[like])
         if self.scalar_names:
             state["scalars"] = self._get_scalars()
+        if self.gradient_accumulation_steps:
+            state["accumulated_steps"] = self.accumulated_steps
         return state
+
+    def kept_slots(self):
+        """The names of the state arrays this optimizer may keep per key: its ``slot_names``, and
+        those of the options every optimizer takes that are on: ``"average"`` with ``use_ema``,
+        ``"gradient_accumulator"`` with ``gradient_accumulation_steps`` (what model files may hold)."""
+        return (tuple(self.slot_names) + (("average",) if self.use_ema else ())
+                + ((ACCUMULATOR,) if self.gradient_accumulation_steps else ()))
 
     def _stale_slots(self):
         """The state arrays kept from before an option was turned off, which ``get_state`` leaves
         out: use_ema's average (and Adam's v_hat after ``amsgrad``, RMSprop's average_gradient after
-        ``centered``)."""
-        return () if self.use_ema else ("average",)
+        ``centered``), and the gradients' sum after gradient accumulation was turned off."""
+        return (() if self.use_ema else ("average",)) + (() if self.gradient_accumulation_steps else (ACCUMULATOR,))
 
     def _zero_started_slots(self):
         """``{slot: the slot it is shaped like}``: the state arrays an option now on keeps that its
@@ -795,7 +912,21 @@ class Optimizer:
         """Take ``{name: float}`` from a state (each of ``scalar_names``, or none: an older state)."""
 
     def set_state(self, state):
+        """Take a state ``get_state`` gave (copies of its arrays). ValueError when its
+        ``accumulated_steps`` does not fit ``gradient_accumulation_steps`` (0 to k - 1; 0 or absent
+        without accumulation) or its accumulated gradients lack their sum."""
+        accumulated = state.get("accumulated_steps", 0)
+        k = self.gradient_accumulation_steps
+        if isinstance(accumulated, bool) or not isinstance(accumulated, (int, np.integer)) \
+                or not 0 <= accumulated < (k or 1):
+            raise ValueError(f"{type(self).__name__}.set_state: accumulated_steps must be an integer from 0 to "
+                             f"{(k or 1) - 1} (gradient_accumulation_steps={k}), got {accumulated!r:.40}")
+        lacking = [key for key, slots in state["slots"].items() if accumulated and ACCUMULATOR not in slots]
+        if lacking:
+            raise ValueError(f"{type(self).__name__}.set_state: {accumulated} calls' gradients are accumulated, but "
+                             f"the state holds no {ACCUMULATOR!r} (their sum) for {lacking[0]!r:.100}")
         self.iterations = int(state["iterations"])
+        self.accumulated_steps = int(accumulated)
         if self.scalar_names:
             self._set_scalars(state.get("scalars", {}))
         # copies in each array's own module (numpy or cupy)
@@ -805,7 +936,8 @@ class Optimizer:
             self._follow_schedule()
 
     def reset(self):
-        """Forget all state (moments, accumulators and the step count): a fresh optimizer again.
+        """Forget all state (moments, accumulators, the step count, and gradients accumulated towards
+        an update with ``gradient_accumulation_steps``): a fresh optimizer again.
 
         ``Sequential`` calls this when its parameter layout changes (a layer added or frozen after
         training): the old state lines up with parameters that no longer exist in that order; and
@@ -814,6 +946,7 @@ class Optimizer:
         moments need and take steps about three times the learning rate.
         """
         self.iterations = 0
+        self.accumulated_steps = 0
         self.slots = {}
         self._scratch = {}
         if self.schedule is not None:

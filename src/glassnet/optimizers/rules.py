@@ -538,7 +538,8 @@ class Ftrl(Optimizer):
         self.beta = beta
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
-        if self.schedule is not None:           # this update's rate, checked before any change
+        # this update's rate, checked before any change (a call that only accumulates takes none)
+        if self.schedule is not None and self._updates_now():
             self._follow_schedule()
             if self.learning_rate == 0:
                 raise ValueError(f"Ftrl: the learning rate schedule {self.schedule!r:.100} gave 0 for step "
