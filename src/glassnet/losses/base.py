@@ -9,6 +9,8 @@ of a subclass of its class (``_reduced_class``) whose methods run the class's ow
 settings and rescale what they give (see ``_Reduced``), so that nothing is tested per step.
 """
 import copy
+import functools
+import inspect
 
 from .. import backend
 from ._numerics import _per_sample
@@ -125,6 +127,13 @@ class Loss:
 
     def __init__(self, reduction=DEFAULT_REDUCTION, name=None):
         self._take_reduction(reduction, name)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # the __call__ its instances run (its own, or _Reduced's for a class of another reduction)
+        call = cls.__call__
+        if not getattr(call, "takes_sample_weight", False) and "sample_weight" not in inspect.signature(call).parameters:
+            cls.__call__ = _taking_sample_weight(call)
 
     def _take_reduction(self, reduction, name):
         """Keras' ``reduction`` and ``name`` (each built-in constructor's last step): checked, kept
@@ -472,6 +481,20 @@ def _rebuilt(plain, state):
 
 
 _REDUCED_CLASSES = {}
+
+
+def _taking_sample_weight(call):
+    """``call(self, y_pred, y_true)``, a loss's value, that also takes Keras' keyword
+    ``sample_weight=w`` (``loss(y_pred, y_true, sample_weight=w)``, Keras' call with glassnet's order
+    of arguments): with weights, the value is ``weighted``'s, as Keras' keyword gives it. Every
+    subclass's own ``__call__`` gets it (``Loss.__init_subclass__``), yours too."""
+    @functools.wraps(call)
+    def __call__(self, y_pred, y_true, *args, sample_weight=None, **kwargs):
+        if sample_weight is None:
+            return call(self, y_pred, y_true, *args, **kwargs)
+        return self.weighted(y_pred, y_true, sample_weight)
+    __call__.takes_sample_weight = True
+    return __call__
 
 
 def _reduced_class(plain):
