@@ -158,6 +158,12 @@ class _GlassnetEstimator(BaseEstimator):
         w = check_sample_weight(sample_weight, X.shape[0], backend.resolve_dtype(self.dtype))
         if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
             raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
+        if w is not None and not w.all():
+            # scikit-learn's meaning of a zero weight is an absent sample (BaggingClassifier subsamples
+            # this way); kept, it would fill batch slots and, Keras dividing each batch's weighted loss
+            # by its number of samples, shrink the other samples' steps and the reported loss
+            keep = w != 0
+            X, y, w = X[keep], y[keep], w[keep]
         X, y, w, validation_data = self._split(X, y, w, seed)
         # scikit-learn adds (alpha / 2) * sum(W ** 2) / batch size on every kernel to its loss, which
         # is glassnet's times _loss_scale: scaled alike, the penalty leaves the same minimum
@@ -283,7 +289,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     def fit(self, X, y, sample_weight=None):
         """Train a fresh network on X of shape (n_samples, n_features) and labels y of shape
         (n_samples,); ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit``
-        (one number weighs every sample alike, as scikit-learn takes it)."""
+        (one number weighs every sample alike, as scikit-learn takes it; a weight of 0 leaves its
+        sample out)."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -326,7 +333,7 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     def fit(self, X, y, sample_weight=None):
         """Train a fresh network on X of shape (n_samples, n_features), y of shape (n_samples[, n_targets]);
         ``sample_weight`` (n_samples,) weighs each sample's loss, as in ``Sequential.fit`` (one number
-        weighs every sample alike, as scikit-learn takes it)."""
+        weighs every sample alike, as scikit-learn takes it; a weight of 0 leaves its sample out)."""
         X, y = _validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         y = y.reshape(-1, 1) if y.ndim == 1 else y
