@@ -529,15 +529,19 @@ class Optimizer:
         triples = self._checked(triples)
         # the updates done before this call, which the moving average reads (Keras' iterations)
         done = self.iterations
-        if not self._updates_now():
+        if not self.gradient_accumulation_steps:
+            # (the usual case first, with no accumulator to look at: a batch-of-one SGD run makes
+            # thousands of these calls an epoch)
+            self._update_all(triples, sizes, names)
+        elif not self._updates_now():
             self._accumulate(triples)
         else:
             self._update_all(self._mean_of_accumulated(triples), sizes, names)
-        if self.use_ema:
-            self._average(triples, done)
-        if self.gradient_accumulation_steps and self.accumulated_steps == 0:
+            self.accumulated_steps = 0
             for key, _, _ in triples:           # the update is made: the next sum starts from 0
                 self.slots[key][ACCUMULATOR][...] = 0
+        if self.use_ema:
+            self._average(triples, done)
         if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
             self._follow_schedule(strict=False)
 
@@ -569,7 +573,6 @@ class Optimizer:
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
-        self.accumulated_steps = 0
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
         if self._decays():                  # Keras' order: clip, decay, update
