@@ -119,10 +119,11 @@ class _GlassnetEstimator(BaseEstimator):
             raise ValueError(f"learning_rate: expected a positive number, got {lr!r}")
         return optimizers.OPTIMIZERS[self.optimizer](learning_rate=float(lr))
 
-    def _split(self, X, y, w, seed):
+    def _split(self, X, y, w, seed, left_out=0):
         """Hold out a random ``validation_fraction`` of the samples (glassnet's own
         ``validation_split`` takes the last rows, which is wrong for data sorted by class), with
-        their sample weights ``w`` (None or (n,)). Returns X, y, w of the rest and the held-out
+        their sample weights ``w`` (None or (n,)). ``left_out``: the samples of weight 0 already
+        taken out of X, which an error counts. Returns X, y, w of the rest and the held-out
         (X, y, w), or None."""
         # numpy scalars too (np.float32(0.2) from a config or a grid); bools are not fractions
         fraction = check_fraction(self.validation_fraction, "validation_fraction")
@@ -131,7 +132,8 @@ class _GlassnetEstimator(BaseEstimator):
         n_val = int(round(X.shape[0] * fraction))
         if n_val == 0 or n_val == X.shape[0]:
             raise ValueError(f"validation_fraction={fraction} leaves no training or no validation samples "
-                             f"out of n_samples={X.shape[0]}")
+                             f"out of n_samples={X.shape[0]}" + (f" (the samples of positive weight; the {left_out} "
+                                                                f"samples of weight 0 are left out)" if left_out else ""))
         # without a seed: the next of set_random_seed's root (or the OS's entropy), as every model's
         order = np.random.default_rng(seed if seed is not None else _seeding.entropy()).permutation(X.shape[0])
         val, train = order[:n_val], order[n_val:]
@@ -158,13 +160,15 @@ class _GlassnetEstimator(BaseEstimator):
         w = check_sample_weight(sample_weight, X.shape[0], backend.resolve_dtype(self.dtype))
         if w is not None and not w.any():         # scikit-learn's rule: nothing would be learnt
             raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight")
+        left_out = 0
         if w is not None and not w.all():
             # scikit-learn's meaning of a zero weight is an absent sample (BaggingClassifier subsamples
             # this way); kept, it would fill batch slots and, Keras dividing each batch's weighted loss
             # by its number of samples, shrink the other samples' steps and the reported loss
             keep = w != 0
+            left_out = X.shape[0] - int(keep.sum())
             X, y, w = X[keep], y[keep], w[keep]
-        X, y, w, validation_data = self._split(X, y, w, seed)
+        X, y, w, validation_data = self._split(X, y, w, seed, left_out)
         # scikit-learn adds (alpha / 2) * sum(W ** 2) / batch size on every kernel to its loss, which
         # is glassnet's times _loss_scale: scaled alike, the penalty leaves the same minimum
         # checked here, not only by fit: the penalty divides by it (0 gave a ZeroDivisionError, -5 an

@@ -106,7 +106,8 @@ class Loss:
     with respect to ``y_pred``, an array of its shape (so divided by the count the mean divides by);
     the model hands both the targets in ``y_pred``'s shape.
     Sample or class weights also need ``weighted(y_pred, y_true, sample_weight)`` (``weighted_gradient``
-    then follows from ``gradient``).
+    then follows from ``gradient``); your ``__call__`` then also takes Keras' keyword,
+    ``loss(y_pred, y_true, sample_weight=w)``, which gives ``weighted``'s value.
 
     A model compiled with a subclass of your own trains and evaluates; a model file records a loss
     by its name, never code, so ``save_model`` refuses it unless it is registered with
@@ -487,14 +488,46 @@ def _taking_sample_weight(call):
     """``call(self, y_pred, y_true)``, a loss's value, that also takes Keras' keyword
     ``sample_weight=w`` (``loss(y_pred, y_true, sample_weight=w)``, Keras' call with glassnet's order
     of arguments): with weights, the value is ``weighted``'s, as Keras' keyword gives it. Every
-    subclass's own ``__call__`` gets it (``Loss.__init_subclass__``), yours too."""
+    subclass's own ``__call__`` gets it (``Loss.__init_subclass__``), yours too. Without weights the
+    arguments go to ``call`` as given: by its own parameters' names (a loss of yours written in
+    Keras' order, ``__call__(self, y_true, y_pred)``, called by keyword, gets each by name)."""
+    signature = inspect.signature(call)
+
     @functools.wraps(call)
-    def __call__(self, y_pred, y_true, *args, sample_weight=None, **kwargs):
+    def __call__(self, *args, sample_weight=None, **kwargs):
         if sample_weight is None:
-            return call(self, y_pred, y_true, *args, **kwargs)
-        return self.weighted(y_pred, y_true, sample_weight)
+            return call(self, *args, **kwargs)
+        return self.weighted(*_prediction_and_target(signature, self, args, kwargs), sample_weight)
     __call__.takes_sample_weight = True
+    # what help() and inspect.signature show (functools.wraps would show call's, without the keyword)
+    parameters = list(signature.parameters.values())
+    at = next((i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_KEYWORD), len(parameters))
+    parameters.insert(at, inspect.Parameter("sample_weight", inspect.Parameter.KEYWORD_ONLY, default=None))
+    __call__.__signature__ = signature.replace(parameters=parameters)
     return __call__
+
+
+def _prediction_and_target(signature, loss, args, kwargs):
+    """The two arrays a call ``loss(*args, **kwargs)`` gives the first two parameters of its class's
+    ``__call__`` (``signature``), in that order, for ``weighted``; a TypeError, as the call would
+    raise, when they do not bind, and when they hold more than the two: ``weighted`` takes no other
+    (a mask of yours would be dropped, silently)."""
+    bound = signature.bind(loss, *args, **kwargs)
+    given, others = [], []          # (name, value) of the positional parameters; the keywords' names
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            given.extend((f"{name}[{i}]", v) for i, v in enumerate(value))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            others.extend(value)
+        else:
+            given.append((name, value))
+    others = [name for name, _ in given[2:]] + others
+    if len(given) < 2 or others:
+        raise TypeError(f"{type(loss).__name__}: with sample_weight= a loss gives weighted(y_pred, y_true, "
+                        f"sample_weight), which takes the predictions and the targets alone, got "
+                        + (f"also {', '.join(others)}" if others else f"{len(given)} array(s)"))
+    return [value for _, value in given]
 
 
 def _reduced_class(plain):
