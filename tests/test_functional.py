@@ -183,7 +183,7 @@ def test_a_crafted_graph_in_a_file_is_refused(tmp_path, edit_model_file):
     model = _residual_mlp(dtype="float32")
     model.save(tmp_path / "m.npz")
     for inbound, message in [([[0], [0], [1], [0, 2], [3]], "must list one earlier layer"),
-                             ([[-1], [0], [1], [0], [3]], "must list two or more"),
+                             ([[-1], [0], [1], [0], [3]], "Add merges at least 2 inputs"),
                              ([[-1], [0], [1], [0, 2]], "'inbound' must list each"),
                              # (a graph's file keeps no layer shapes: the weights then do not fit)
                              ([[-1], [-1], [1], [0, 2], [3]], r"weights/002: expected shape \(3, 5\)"),

@@ -53,10 +53,11 @@ def test_the_readme_pydataset_example_trains(tmp_path):
 
 def test_the_layer_reference_examples_run():
     blocks, path = _blocks("docs/layers.md")
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     # the seq2seq tutorial's training and inference models (the Distance layer of several inputs
-    # runs in tests/test_review_dnsiam.py, which supplies its tower and Inputs)
-    seq2seq, transformer, own, _, wrapper, serialized = (compile(code, str(path), "exec") for code in blocks.values())
+    # runs in tests/test_review_dnsiam.py, which supplies its tower and Inputs; Keras' VAE in
+    # tests/test_review_vaeport.py)
+    seq2seq, transformer, own, _, _, wrapper, serialized = (compile(code, str(path), "exec") for code in blocks.values())
     namespace = {"gn": gn}
     exec(seq2seq, namespace)
     rng = np.random.default_rng(0)

@@ -47,7 +47,7 @@ def check_graph_config(graph, layers):
     """A config's ``"graph"`` (``DescribingMixin._graph_config``) checked, as a file may say
     anything, and returned as ``Sequential._add_layers`` takes it: each call names one of
     ``layers``, each layer called, first in the layers' order; each call reads earlier calls (-1:
-    the model's input), two or more for a merge; every call but the last leads to a later one
+    the model's input), one or more for a merge (its list as drawn); every call but the last leads to a later one
     (one output); a layer called more than once is not stateful and has no activity
     regularizer (a functional Model refuses them too)."""
     if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options",
@@ -67,10 +67,11 @@ def check_graph_config(graph, layers):
         merges = getattr(layer, "merges", False)
         # a recurrent layer's call with initial_state reads its states besides the sequence
         with_states = not merges and isinstance(parents, list) and len(parents) == 1 + getattr(layer, "state_count", -1)
-        if (not isinstance(parents, list) or not parents or ((len(parents) == 1) == merges and not with_states) or not all(
-                isinstance(p, int) and not isinstance(p, bool) and -1 <= p < k for p in parents)):
+        # a merging layer: the list it was drawn on, possibly of one for a layer of yours (see graph.py)
+        if (not isinstance(parents, list) or not parents or (len(parents) != 1 and not merges and not with_states)
+                or not all(isinstance(p, int) and not isinstance(p, bool) and -1 <= p < k for p in parents)):
             raise ValueError(f"config: 'graph' 'inbound' of call {k} ({layer.describe()}) must list "
-                             f"{'two or more earlier calls' if merges else 'one earlier call'} (-1: the model's "
+                             f"{'one or more earlier calls' if merges else 'one earlier call'} (-1: the model's "
                              f"input), got {parents!r:.80}")
     read = {p for parents in inbound for p in parents}
     outputs = graph.get("outputs")

@@ -122,6 +122,9 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
         Should be float64 (``dtype="float64"``); built on ``x`` if it is not built yet. A layer
         given no dtype becomes a float64 layer here, for good (its parameters are made float64).
     x : ndarray of shape (batch, *input_shape)
+        For a layer of several inputs (``merges = True``), the list of its inputs, each
+        ``(batch, *shape_j)``: built with the list of their shapes, its ``forward`` given the list and
+        each of ``backward``'s gradients checked (``"input 0"``, ``"input 1"``, ... in the report).
     training : bool
         Passed to ``forward``.
     before_forward : callable, optional
@@ -138,13 +141,16 @@ def check_layer(layer, x, *, training=False, eps=1e-6, rtol=1e-5, atol=1e-7, see
     in training, computes it for the check and skips it again afterwards.
     """
     _refuse_device(layer.params.values(), "check_layer")
-    x = np.array(x, dtype=np.float64)      # a private copy to nudge
+    several = getattr(layer, "merges", False) and isinstance(x, (list, tuple))
+    # private copies to nudge; a merging layer's inputs one by one (np.array would stack inputs of
+    # one shape into one array and refuse inputs of different shapes)
+    x = [np.array(a, dtype=np.float64) for a in x] if several else np.array(x, dtype=np.float64)
     if layer.dtype is None:
         layer.dtype = np.dtype(np.float64)
     if layer.dtype != np.float64:
         raise ValueError(f"check_layer: the layer must be float64 for finite differences, got {layer.dtype}")
     if not layer.built:
-        layer.build(x.shape[1:])
+        layer.build([a.shape[1:] for a in x] if several else x.shape[1:])
     snapshot, needs_input_gradient = StateSnapshot([layer]), layer.needs_input_gradient
     layer.needs_input_gradient = True
     hook = before_forward or (lambda: None)
@@ -212,6 +218,12 @@ def _check_passes(layer, x, training, eps, rtol, atol, seed, hook, out):
     if getattr(layer, "discrete_input", False):
         # indices (Embedding): a nudged input is no index at all, and the true gradient is 0
         _compare("input", grad_in, (np.zeros_like(x), 1.0), rtol, atol, report, eps)
+    elif isinstance(x, list):                # a merging layer: backward returns one gradient per input
+        if not isinstance(grad_in, (list, tuple)) or len(grad_in) != len(x):
+            raise GradientCheckError(f"input: backward of {layer.describe()} must return a list of {len(x)} "
+                                     f"gradients, one per input, got {type(grad_in).__name__}")
+        for j, (g, a) in enumerate(zip(grad_in, x)):
+            _compare(f"input {j}", g, _numerical_gradient(loss, a, eps), rtol, atol, report, eps)
     else:
         _compare("input", grad_in, _numerical_gradient(loss, x, eps), rtol, atol, report, eps)
     for name, value in layer.params.items():

@@ -965,9 +965,11 @@ class Model(Sequential):
             if (not isinstance(parents, list) or not parents
                     or not all(isinstance(p, int) and not isinstance(p, bool) and -len(sources) <= p < k
                                for p in parents)
-                    or ((len(parents) != 1) != merges and not with_states)):
+                    or (len(parents) != 1 and not merges and not with_states)):
+                # a merging layer takes the list it was drawn on: two or more for the built-in ones
+                # (their build refuses fewer), possibly one for a layer of yours (Sampling()([stats]))
                 raise ValueError(f"config: 'inbound' of call {k} ({layer.describe()}) must list "
-                                 f"{'two or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
+                                 f"{'one or more earlier layers' if merges else 'one earlier layer'} (-1 - j: input j), got "
                                  f"{parents!r:.80}")
         if isinstance(outputs, dict):
             check_config_outputs(outputs, len(called))
