@@ -222,7 +222,8 @@ def _check_state_declared(model, optimizer):
     """Each state array must be one load_model takes back: a slot the optimizer declares (its
     ``slot_names``, and ``"average"`` with ``use_ema``, ``"gradient_accumulator"`` with
     ``gradient_accumulation_steps``: ``kept_slots``), of the shape ``slot_shape`` gives, and
-    those of ``always_slots`` all there; numbers besides them named in ``scalar_names``."""
+    those of ``always_slots`` all there once an update was made (``required_slots``); numbers
+    besides them named in ``scalar_names``."""
     state = optimizer.get_state()
     known = optimizer.kept_slots()
     params = {key: param for key, param, _ in (model._triples if model.built else [])}
@@ -235,7 +236,8 @@ def _check_state_declared(model, optimizer):
                              f"its slot_names {tuple(optimizer.slot_names)} do not declare, so load_model would "
                              f"refuse the file; declare them in the class: slot_names = "
                              f"{tuple(dict.fromkeys((*optimizer.slot_names, *undeclared)))}")
-        lacking = [slot for slot in optimizer.always_slots if slot not in named]
+        # (none before the first update: gradient accumulation's first calls only sum gradients)
+        lacking = [slot for slot in optimizer.required_slots(state["iterations"]) if slot not in named]
         if lacking:
             raise ValueError(f"save_model: optimizer {name} declares always_slots {tuple(optimizer.always_slots)}, "
                              f"yet keeps no {lacking} for {key!r:.100}, so load_model would refuse the file")

@@ -636,8 +636,9 @@ def _restore_optimizer(model, npz, headers, state):
     for key, named in restored.items():
         # a slot the optimizer does not know would be kept and never used, and one it always keeps
         # but the file lacks would silently restart at zero: either way not the saved run
+        # (before the first update, gradient accumulation's calls have only summed gradients)
         known = optimizer.kept_slots()
-        if not set(optimizer.always_slots) <= set(named) <= set(known):
+        if not set(optimizer.required_slots(iterations)) <= set(named) <= set(known):
             raise ModelFileError(f"optimizer_state: {type(optimizer).__name__} keeps the state "
                                  f"{list(known)} (always {list(optimizer.always_slots)}), "
                                  f"the file has {sorted(named)!r:.200} for {key!r:.100}")

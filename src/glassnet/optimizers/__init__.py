@@ -114,8 +114,8 @@ def _from_keras(config):
     "registered_name"}``, or just ``{"class_name", "config"}``) as glassnet's config: the class
     names it (Keras' config ``"name"`` is the instance's, "adam_w" or "sgd_1"); its
     ``loss_scale_factor``, which glassnet lacks, is dropped at None, Keras' default, and refused
-    otherwise; ``gradient_accumulation_steps`` is taken, None dropped (the default). Anything else
-    comes back unchanged."""
+    otherwise; ``gradient_accumulation_steps`` is taken, None (the default) and 0 (off in Keras
+    too) dropped. Anything else comes back unchanged."""
     entry = _settings.keras_entry(config, "optimizer")
     if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["class_name"], str)
             and isinstance(entry["config"], dict)):
@@ -130,6 +130,9 @@ def _from_keras(config):
                          f"{settings['loss_scale_factor']!r:.60} is not supported by glassnet (only None, Keras' "
                          f"default)")
     settings.pop("loss_scale_factor", None)
-    if settings.get("gradient_accumulation_steps", 0) is None:     # the default: left out, as glassnet's configs
+    # None, the default, is left out, as glassnet's configs leave it; so is 0, which Keras takes as
+    # off too (its checks are `if gradient_accumulation_steps:`) and writes back as 0
+    steps = settings.get("gradient_accumulation_steps", 1)
+    if steps is None or (not isinstance(steps, bool) and steps == 0):
         del settings["gradient_accumulation_steps"]
     return {**settings, "name": name}

@@ -895,6 +895,14 @@ class Optimizer:
         return (tuple(self.slot_names) + (("average",) if self.use_ema else ())
                 + ((ACCUMULATOR,) if self.gradient_accumulation_steps else ()))
 
+    def required_slots(self, iterations):
+        """The state arrays each key must hold after ``iterations`` updates (what model files are
+        checked against): ``always_slots`` once an update was made, none before it. With
+        ``gradient_accumulation_steps`` the calls before the first update only sum their
+        gradients: Adam's m and v do not exist yet, and a file saved then (a backup at the end
+        of an epoch shorter than k batches) must load."""
+        return tuple(self.always_slots) if iterations else ()
+
     def _stale_slots(self):
         """The state arrays kept from before an option was turned off, which ``get_state`` leaves
         out: use_ema's average (and Adam's v_hat after ``amsgrad``, RMSprop's average_gradient after
