@@ -9,7 +9,7 @@ more than once, whose forward caches are kept per call in ``_call_caches``.
 """
 from collections import Counter
 
-from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient
+from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient, wrong_input_gradients
 
 
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
@@ -120,6 +120,10 @@ class CallGraphMixin:
             parents = graph[i]
             # a merge, or a recurrent layer's call with initial_state: one gradient per input
             grads = grad if getattr(layer, "merges", False) or len(parents) > 1 else [grad]
+            if not isinstance(grads, (list, tuple)) or len(grads) != len(parents):
+                # zip would silently drop the inputs past a short list (they would never learn), and
+                # walk an array's rows as if they were the inputs' gradients
+                raise wrong_input_gradients(layer, len(parents), grads)
             for p, g in zip(parents, grads):
                 if p < 0:
                     continue            # the model's input: nobody needs its gradient

@@ -956,6 +956,17 @@ def missing_input_gradient(layer):
                      f"(only the first layer of a model may skip it, when needs_input_gradient is False)")
 
 
+def wrong_input_gradients(layer, count, grads):
+    """The error for the backward of ``layer``, called on ``count`` inputs (a merge, or a recurrent
+    layer's call with initial_state), not returning a list of ``count`` gradients, one per input
+    (``grads``: what it returned)."""
+    got = (f"a {type(grads).__name__} of {len(grads)}" if isinstance(grads, (list, tuple))
+           else f"a {type(grads).__name__}" + (f" of shape {grads.shape}" if hasattr(grads, "shape") else ""))
+    return TypeError(f"{layer.name or type(layer).__name__}.backward must return a list of {count} "
+                     f"gradient(s), dL/d(input) for each of the {count} input(s) it was called on, in their "
+                     f"order, got {got}")
+
+
 def in_model_dtype(grad, dtype):
     """``grad``, a layer's dL/d(input) inside a model, in the model's ``dtype``. A custom layer whose
     backward computes in float64 (a float64 constant, np.exp of a Python float) would otherwise
