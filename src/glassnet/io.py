@@ -275,7 +275,7 @@ def _rng_state(rng):
 
 
 # -- loading --------------------------------------------------------------------------------------
-def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
+def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None, safe_mode=True):
     """Read a model written by ``save_model`` / ``Sequential.save`` / ``ModelCheckpoint``.
 
     The model predicts exactly as the saved one did; compiled (unless ``compile=False``) with the same
@@ -293,6 +293,9 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     A ``Layer`` subclass given under a layer's class name (``{"CustomLayer": CustomLayer}``, Keras'
     guide) is built for it, ahead of the class defined under that name: a renamed class loads.
 
+    ``safe_mode`` (Keras') is taken, True or False, and changes nothing: Keras' ``safe_mode=False``
+    lets its files run the code of a ``Lambda``; glassnet's files never hold code.
+
     Raises ``glassnet.ModelFileError`` (a ``ValueError``) for anything that is not a valid model
     file of this version, with the underlying error as ``__cause__``; files larger than
     ``max_bytes`` are refused, and so are compressed members (glassnet never writes them). ``OSError`` (e.g. a missing file) passes through.
@@ -304,6 +307,8 @@ def load_model(path, compile=True, max_bytes=MAX_BYTES, custom_objects=None):
     """
     if isinstance(compile, dict):       # Keras' second argument: load_model(path, custom_objects)
         raise TypeError("load_model: compile: expected True or False, got a dict; pass custom_objects= by keyword")
+    if not isinstance(safe_mode, bool):
+        raise TypeError(f"load_model: safe_mode: expected True or False, got {safe_mode!r:.60}")
     with saving.scope_of(custom_objects, "load_model"):
         return _load_file(path, compile, max_bytes)[0]
 

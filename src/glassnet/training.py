@@ -459,7 +459,9 @@ class TrainingMixin(ActivityMixin):
         x : array-like of shape (n_samples, *input_shape); y : targets, (n_samples, outputs) or
         integer labels (n_samples,). ``batch_size=None`` is full-batch gradient descent, 1 is
         per-sample SGD. ``validation_split`` holds out the last fraction of the data (before
-        shuffling, as Keras). ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch.
+        shuffling, as Keras; not together with ``validation_data``, which Keras lets override it).
+        ``shuffle``: True or False (Keras 2's ``"batch"`` is refused). ``verbose``: 0 silent, 1
+        progress bar, 2 one line per epoch.
         Returns a ``History`` whose ``.history`` maps "loss", metric names and "val_*" to per-epoch lists
         (the ``History`` given in ``callbacks``, if one is, as in Keras; else a new one).
 
@@ -560,7 +562,9 @@ class TrainingMixin(ActivityMixin):
                              + ("no validation_data was given" if validation_data is None
                                 else "arrays are validated whole"))
         if validation_data is not None and validation_split:
-            raise ValueError("give validation_data or validation_split, not both")
+            # Keras quietly ignores validation_split then; refused, since one of the two is a slip
+            raise ValueError("give validation_data or validation_split, not both (Keras lets validation_data "
+                             "override validation_split: drop validation_split for the same run)")
         if ((validation_data is not None or validation_split) and epochs > initial_epoch
                 and not any(validates(e, validation_freq) for e in range(initial_epoch, epochs))):
             warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "

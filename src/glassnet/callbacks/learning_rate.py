@@ -139,8 +139,9 @@ class ReduceLROnPlateau(Callback):
 
     logs_added = ("learning_rate",)
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0, verbose=0):
+    # Keras' order, so that a call ported with its arguments by position means the same here
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
         super().__init__()
         self.mode, self.mode_setting = resolve_mode(mode, monitor, "ReduceLROnPlateau"), mode
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:

@@ -35,9 +35,9 @@ class EarlyStopping(Callback):
         logs a ValueError names the logged values (Keras only warns); when ``fit`` can tell that no
         epoch will log it ("val_loss" without validation data, a misspelt metric), the error comes
         as training begins, before any weight changes.
-    patience : int >= 0
     min_delta : float >= 0
         Smallest change that counts as an improvement.
+    patience : int >= 0
     mode : {"auto", "min", "max"}
         "auto" means max for names containing "acc" and for "auc", "precision", "recall",
         "f1_score" and "fbeta_score"
@@ -63,8 +63,10 @@ class EarlyStopping(Callback):
 
     logs_added = ()
 
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", baseline=None,
-                 restore_best_weights=False, verbose=0, start_from_epoch=0):
+    # Keras' order, so that a call ported with its arguments by position means the same here:
+    # EarlyStopping("val_loss", 0, 3) is min_delta=0, patience=3
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
         super().__init__()
         self.mode, self.mode_setting = resolve_mode(mode, monitor, "EarlyStopping"), mode
         self.patience = check_non_negative_int(patience, "patience", "EarlyStopping")
@@ -177,8 +179,9 @@ class ModelCheckpoint(Callback):
 
     logs_added = ()
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
-                 save_freq="epoch", verbose=0, save_weights_only=False, initial_value_threshold=None):
+    # Keras' order, so that a call ported with its arguments by position means the same here
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
         self.save_weights_only = check_flag(save_weights_only, "ModelCheckpoint: save_weights_only")
         self.filepath = check_path(filepath, "ModelCheckpoint: filepath")
