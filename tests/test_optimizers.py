@@ -780,3 +780,12 @@ def test_a_learning_rate_of_zero_is_taken_and_moves_nothing(name):
     for old, new in zip(before, model.get_weights()):
         np.testing.assert_array_equal(old, new)
     assert getattr(optimizers, name).from_config(opt.get_config()).learning_rate == 0.0
+
+
+def test_nadam_takes_momentum_decay_by_keyword_only():
+    # Keras' fifth argument is weight_decay: its Nadam(0.001, 0.9, 0.999, 1e-7, 0.004) set glassnet's
+    # momentum_decay instead (its default, 0.004), silently leaving out the decay
+    with pytest.raises(TypeError, match="positional argument"):
+        gn.optimizers.Nadam(0.001, 0.9, 0.999, 1e-7, 0.004)
+    assert gn.optimizers.Nadam(momentum_decay=1.0).momentum_decay == 1.0
+    assert gn.optimizers.Nadam(0.001, 0.9, 0.999, 1e-7, weight_decay=0.004).weight_decay == 0.004

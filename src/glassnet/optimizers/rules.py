@@ -388,7 +388,9 @@ class Nadam(_Moments):
     scalar_names = ("momentum_product",)
     _product = (0, 1.0)        # (t, P_t): P_0 = 1
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, momentum_decay=0.004,
+    # momentum_decay by keyword only: Keras' fifth argument is weight_decay, so Keras'
+    # Nadam(0.001, 0.9, 0.999, 1e-7, 0.004) would have set it here, silently, with no decay
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, momentum_decay=0.004,
                  **options):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **options)
         self.momentum_decay = momentum_decay
