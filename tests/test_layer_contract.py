@@ -251,12 +251,12 @@ def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name)
     (lambda: layers.BatchNormalization(renorm=True),
      r"^BatchNormalization: unexpected keyword argument 'renorm'; BatchNormalization takes axis, momentum, "
      r"epsilon, center, scale, beta_initializer, .*, synchronized and, like every layer, name, input_shape"),
-    (lambda: layers.Dropout(0.5, noise_shape=(None, 1)),
-     r"^Dropout: unexpected keyword argument 'noise_shape'; Dropout takes rate and, like every layer"),
+    (lambda: layers.Embedding(10, 2, lora_rank=4),
+     r"^Embedding: unexpected keyword argument 'lora_rank'; Embedding takes output_dim, .* and, like every layer"),
     (lambda: layers.Flatten(data_format="channels_last", foo=1),
      r"^Flatten: unexpected keyword arguments 'data_format', 'foo'; Flatten takes the arguments of "
      r"every layer: name, input_shape, input_dim, dtype, seed, activity_regularizer, trainable$"),
-], ids=["BatchNormalization", "Dropout", "Flatten"])
+], ids=["BatchNormalization", "Embedding", "Flatten"])
 def test_keras_arguments_glassnet_lacks_are_named(make, message):
     with pytest.raises(TypeError, match=message):
         make()

@@ -20,6 +20,10 @@ class Dropout(Layer):
     The masks come from ``self.rng``, a NumPy Generator that a model sets from its seed; a standalone
     layer creates one from ``seed`` on first use. No parameters.
 
+    ``noise_shape`` (Keras'): the mask's shape, one entry per axis of ``x``, batch axis first, each
+    None (that axis' size) or 1 (one draw shared along that axis) or the axis' size:
+    ``noise_shape=(None, 1, features)`` drops the same features at every step of a sequence.
+
     Shapes: ``x`` (batch, ...) -> same shape.
 
     Example
@@ -33,10 +37,11 @@ class Dropout(Layer):
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
-    def __init__(self, rate, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
         # a rate of 1 would drop everything and scale by 1 / 0
         self.rate = check_number(rate, f"{type(self).__name__}: rate", "[0, 1)")
+        self.noise_shape = _noise_shape(noise_shape, type(self).__name__)
         self.mask = None
 
     def forward(self, x, training=False):
@@ -51,8 +56,19 @@ class Dropout(Layer):
         return x * self.mask
 
     def _mask_shape(self, x):
-        """One mask value per input value (SpatialDropout: per channel of a sample)."""
-        return x.shape
+        """One mask value per input value, or ``noise_shape``'s (SpatialDropout: per channel of a
+        sample)."""
+        if self.noise_shape is None:
+            return x.shape
+        cls = type(self).__name__
+        if len(self.noise_shape) != x.ndim:
+            raise ValueError(f"{cls}: noise_shape {self.noise_shape} has {len(self.noise_shape)} entries, but "
+                             f"the input has {x.ndim} axes (shape {x.shape}, the batch axis first)")
+        shape = tuple(size if entry is None else entry for entry, size in zip(self.noise_shape, x.shape))
+        if any(entry not in (1, size) for entry, size in zip(shape, x.shape)):
+            raise ValueError(f"{cls}: noise_shape {self.noise_shape} does not broadcast to the input's "
+                             f"shape {x.shape}: each entry is None, 1 or that axis' size")
+        return shape
 
     def backward(self, grad_output):
         if not self.needs_input_gradient:      # first layer of a model: nothing to propagate
@@ -61,9 +77,23 @@ class Dropout(Layer):
 
     def get_config(self):
         config = {**super().get_config(), "rate": self.rate}
+        if self.noise_shape is not None:        # (left out otherwise: files as they were)
+            config["noise_shape"] = list(self.noise_shape)
         if self.seed is not None:
             config["seed"] = self.seed
         return config
+
+
+def _noise_shape(value, cls):
+    """Keras' ``noise_shape``: None, or a tuple of None or positive ints, one per input axis."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not all(
+            entry is None or (isinstance(entry, (int, np.integer)) and not isinstance(entry, bool) and entry > 0)
+            for entry in value):
+        raise ValueError(f"{cls}: noise_shape must be None or a tuple of None or positive integers, one per "
+                         f"input axis (batch first), got {value!r:.80}")
+    return tuple(None if entry is None else int(entry) for entry in value)
 
 
 class SpatialDropout2D(Dropout):
@@ -83,6 +113,12 @@ class SpatialDropout2D(Dropout):
 
     stacks_lists = False         # Keras' SpatialDropout layers check their inputs' rank: a list is refused
     rank = 2
+
+    def __init__(self, rate, seed=None, **kwargs):
+        if "noise_shape" in kwargs:     # (Keras' SpatialDropout takes none either)
+            raise TypeError(f"{type(self).__name__}: takes no noise_shape: its mask is one value per channel of "
+                            f"a sample, (batch, {', '.join(['1'] * self.rank)}, channels)")
+        super().__init__(rate, seed=seed, **kwargs)
 
     def build(self, input_shape):
         check_rank(self, tuple(input_shape))
@@ -218,7 +254,7 @@ class AlphaDropout(Dropout):
     mean 0 and variance 1 so (Keras' ``AlphaDropout``, PyTorch's ``nn.AlphaDropout``); at
     inference, the identity. Backward multiplies by ``a`` where a value was kept, 0 elsewhere.
 
-    Shapes: ``x`` (batch, ...) -> same shape. No ``noise_shape`` (as ``Dropout``).
+    Shapes: ``x`` (batch, ...) -> same shape; ``noise_shape`` as ``Dropout``'s.
 
     >>> y = AlphaDropout(0.2, seed=0)(np.random.default_rng(0).standard_normal((4000, 50)), training=True)
     >>> bool(abs(y.mean()) < 0.01 and abs(y.std() - 1) < 0.01)
@@ -235,7 +271,7 @@ class AlphaDropout(Dropout):
         a = ((1 - self.rate) * (1 + self.rate * saturation ** 2)) ** -0.5
         b = -a * saturation * self.rate
         xp = backend.get_array_module(x)
-        keep = xp.asarray(self._generator().random(x.shape, dtype=x.dtype) >= self.rate)
+        keep = xp.asarray(self._generator().random(self._mask_shape(x), dtype=x.dtype) >= self.rate)
         # a x + b where kept, a alpha' + b where dropped; the mask holds the slope: a or 0
         self.mask = keep.astype(x.dtype)
         self.mask *= x.dtype.type(a)

@@ -34,7 +34,7 @@ _KERAS_KEYS = {"module", "class_name", "config", "registered_name", "build_confi
 _KERAS_DEFAULTS = {
     "data_format": (None, "channels_last"),     # glassnet's images are (H, W, C), Keras' default
     "quantization_config": (None,),             # Keras' int8/float8 weights
-    "noise_shape": (None,),                     # Dropout's mask of the input's own shape
+    "noise_shape": (None,),                     # a mask of the input's own shape (Dropout takes any)
     "renorm": (False,), "renorm_clipping": (None,),     # BatchNormalization's batch renormalization
     "use_gate": (False,),                       # MultiHeadAttention's gated output
     "antialias": (False,),                      # Resizing
