@@ -36,6 +36,7 @@ class Dropout(Layer):
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
+    noise_shape = None           # (a layer pickled before it had one)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
