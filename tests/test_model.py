@@ -426,6 +426,16 @@ def test_from_architecture_names_the_required_keys_and_not_activation(spec):
     assert model.layers[0].get_config()["activation"] == "linear"
 
 
+@pytest.mark.parametrize("entry, message", [({"activation": "rleu"}, r"Dense: activation: expected one of"),
+                                            ({"output_dim": 0}, r"Dense: units must be a positive integer")])
+def test_from_architecture_names_the_entry_a_layer_refuses(entry, message):
+    # a config file's list: "Dense: units ..." alone did not say which entry is wrong
+    architecture = [{"input_dim": 2, "output_dim": 4, "activation": "relu"},
+                    {"input_dim": 4, "output_dim": 1, "activation": "sigmoid", **entry}]
+    with pytest.raises(ValueError, match=rf"^architecture\[1\]: {message}"):
+        gn.Sequential.from_architecture(architecture)
+
+
 def test_early_stopping_restores_best(rng):
     x, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 3))
     model = _net("mse", dtype="float64")

@@ -185,9 +185,13 @@ class DescribingMixin:
             if i and spec["input_dim"] != architecture[i - 1]["output_dim"]:
                 raise ValueError(f"architecture[{i}]: input_dim is {spec['input_dim']} but the previous "
                                  f"layer's output_dim is {architecture[i - 1]['output_dim']}")
-            layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
-                                kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
-                                input_dim=spec["input_dim"] if i == 0 else None))
+            try:
+                layers.append(Dense(spec["output_dim"], activation=spec.get("activation"),
+                                    kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
+                                    input_dim=spec["input_dim"] if i == 0 else None))
+            except (ValueError, TypeError) as exc:
+                # "Dense: units ..." would not say which entry of the list (a config file's) is wrong
+                raise type(exc)(f"architecture[{i}]: {exc}") from None
         return cls(layers, seed=seed, dtype=dtype)
 
 
