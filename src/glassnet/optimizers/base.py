@@ -473,9 +473,9 @@ class Optimizer:
 
     def _follow_schedule(self, strict=True):
         """Set ``learning_rate`` to the schedule's rate for the next update, step = the updates
-        made so far (Keras' step; while accumulating gradients, the calls of ``apply``). A schedule may reach 0 (a cosine's end), as a rate set by hand
-        may (Ftrl refuses 0 either way); an infinite or negative rate is a ValueError naming the
-        schedule and the step.
+        made so far (Keras' step; while accumulating gradients, the calls of ``apply``). A schedule
+        may reach 0 (a cosine's end), as a rate set by hand may (Ftrl refuses 0 either way); an
+        infinite or negative rate is a ValueError naming the schedule and the step.
         ``strict=False`` (after an update, for display) leaves the rate as it is instead: the next
         update then raises, before it changes any weight."""
         step = self._calls() if hasattr(self, "iterations") else 0
@@ -555,10 +555,8 @@ class Optimizer:
     def _mean_of_accumulated(self, triples):
         """``triples`` with each gradient replaced by the mean of the gradients since the last update,
         ``(grad + sum) / k`` as Keras rounds it, in a buffer of the optimizer's own (the layers'
-        ``grads`` stay this batch's); as they are without accumulation."""
+        ``grads`` stay this batch's). Called only while accumulating (``apply``)."""
         k = self.gradient_accumulation_steps
-        if not k:
-            return triples
         averaged = []
         for key, param, grad in triples:
             slots, _ = self._slot(key, param, ACCUMULATOR)
