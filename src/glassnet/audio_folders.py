@@ -26,8 +26,7 @@ file, as is a truncated one.
 import numpy as np
 
 from ._validation import check_flag, check_positive_int
-from .feeding import PyDataset
-from .image_folders import listed_files, with_labels
+from .image_folders import FolderDataset, listed_files
 
 WHERE = "audio_dataset_from_directory"
 
@@ -66,30 +65,21 @@ def read_wav(path, sampling_rate=None):
     return samples.reshape(frames, channels), rate
 
 
-class AudioFolderDataset(PyDataset):
+class AudioFolderDataset(FolderDataset):
     """The batches of ``audio_dataset_from_directory``: ``(audio, labels)`` with audio float32
     (batch, samples, channels), or the audio alone with ``label_mode=None``. ``file_paths``,
     ``labels`` and ``class_names`` say what it serves, in order."""
 
     def __init__(self, file_paths, labels, class_names, label_mode, batch_size, sampling_rate,
                  output_sequence_length):
-        super().__init__()
-        self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
-        self.label_mode, self.batch_size = label_mode, batch_size
+        super().__init__(file_paths, labels, class_names, label_mode, batch_size)
         self.sampling_rate, self.output_sequence_length = sampling_rate, output_sequence_length
-
-    def __len__(self):
-        return -(-len(self.file_paths) // self.batch_size)
 
     def load(self, path):
         """One file's samples, float32 (samples, channels)."""
         return read_wav(path, self.sampling_rate)[0]
 
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"AudioFolderDataset: batch {index} of {len(self)}")
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        paths = self.file_paths[rows]
+    def batch(self, paths):
         clips = [self.load(path) for path in paths]
         if self.output_sequence_length is None:
             # Keras' padded_batch: every axis to the batch's largest, channels included
@@ -105,7 +95,7 @@ class AudioFolderDataset(PyDataset):
         for row, clip in zip(audio, clips):
             kept = clip[:length]        # output_sequence_length cuts the end off a longer clip
             row[:len(kept), :clip.shape[1]] = kept
-        return with_labels(audio, self.labels[rows], self.label_mode, self.class_names)
+        return audio
 
 
 def audio_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,

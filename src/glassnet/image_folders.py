@@ -58,20 +58,41 @@ def _files(directory, class_names, follow_links, labelled=True, formats=FORMATS,
     return paths, np.asarray(labels, dtype=np.int32), subdirs if labelled else None
 
 
-class ImageFolderDataset(PyDataset):
+class FolderDataset(PyDataset):
+    """What the folder datasets (images, texts, audio) share: the files, their labels and class
+    names, served ``batch_size`` files at a time, each batch ``(x, labels)`` as ``with_labels``
+    makes it (x alone with ``label_mode=None``). A subclass makes one batch's x from its files'
+    paths (``batch``), reading them only then."""
+
+    def __init__(self, file_paths, labels, class_names, label_mode, batch_size):
+        super().__init__()
+        self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
+        self.label_mode, self.batch_size = label_mode, batch_size
+
+    def __len__(self):
+        return -(-len(self.file_paths) // self.batch_size)
+
+    def batch(self, paths):
+        """The x of the batch of the files ``paths``."""
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: batch {index} of {len(self)}")
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return with_labels(self.batch(self.file_paths[rows]), self.labels[rows], self.label_mode, self.class_names)
+
+
+class ImageFolderDataset(FolderDataset):
     """The batches of ``image_dataset_from_directory``: ``(images, labels)`` with images float32
     (batch, height, width, channels), or the images alone with ``label_mode=None``.
     ``file_paths``, ``labels`` and ``class_names`` say what it serves, in order."""
 
     def __init__(self, file_paths, labels, class_names, label_mode, image_size, color_mode, batch_size,
                  interpolation, crop_to_aspect_ratio):
-        super().__init__()
-        self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
-        self.label_mode, self.image_size, self.batch_size = label_mode, tuple(image_size), batch_size
+        super().__init__(file_paths, labels, class_names, label_mode, batch_size)
+        self.image_size = tuple(image_size)
         self.color_mode, self.interpolation, self.crop_to_aspect_ratio = color_mode, interpolation, crop_to_aspect_ratio
-
-    def __len__(self):
-        return -(-len(self.file_paths) // self.batch_size)
 
     def load(self, path):
         """One image file as float32 (height, width, channels), resized to ``image_size``."""
@@ -91,12 +112,8 @@ class ImageFolderDataset(PyDataset):
         out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
         return out[0]
 
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"ImageFolderDataset: batch {index} of {len(self)}")
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        images = np.stack([self.load(path) for path in self.file_paths[rows]])
-        return with_labels(images, self.labels[rows], self.label_mode, self.class_names)
+    def batch(self, paths):
+        return np.stack([self.load(path) for path in paths])
 
 
 def with_labels(x, labels, label_mode, class_names):

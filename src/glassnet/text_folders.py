@@ -16,22 +16,17 @@ validation file is refused (Keras gives its validation subset every file).
 """
 import numpy as np
 
-from .feeding import PyDataset
-from .image_folders import listed_files, with_labels
+from .image_folders import FolderDataset, listed_files
 
 
-class TextFolderDataset(PyDataset):
+class TextFolderDataset(FolderDataset):
     """The batches of ``text_dataset_from_directory``: ``(texts, labels)``, texts an object array of
     str (batch,), or the texts alone with ``label_mode=None``. ``file_paths``, ``labels`` and
     ``class_names`` say what it serves, in order."""
 
     def __init__(self, file_paths, labels, class_names, label_mode, batch_size, max_length):
-        super().__init__()
-        self.file_paths, self.labels, self.class_names = list(file_paths), labels, class_names
-        self.label_mode, self.batch_size, self.max_length = label_mode, batch_size, max_length
-
-    def __len__(self):
-        return -(-len(self.file_paths) // self.batch_size)
+        super().__init__(file_paths, labels, class_names, label_mode, batch_size)
+        self.max_length = max_length
 
     def load(self, path):
         """One file's text (UTF-8), cut to its first ``max_length`` bytes when given (Keras' unit);
@@ -46,14 +41,11 @@ class TextFolderDataset(PyDataset):
                 return raw[:exc.start].decode("utf-8")
             raise ValueError(f"text_dataset_from_directory: {path} is not UTF-8 text ({exc})") from None
 
-    def __getitem__(self, index):
-        if not 0 <= index < len(self):
-            raise IndexError(f"TextFolderDataset: batch {index} of {len(self)}")
-        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+    def batch(self, paths):
         # an object array: a str array would be as wide as the longest text times every text
-        texts = np.empty(len(self.file_paths[rows]), dtype=object)
-        texts[:] = [self.load(path) for path in self.file_paths[rows]]
-        return with_labels(texts, self.labels[rows], self.label_mode, self.class_names)
+        texts = np.empty(len(paths), dtype=object)
+        texts[:] = [self.load(path) for path in paths]
+        return texts
 
 
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
