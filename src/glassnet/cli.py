@@ -161,6 +161,7 @@ def read_features(path, n_features):
         seen = (f" (its one row, {str(header)[:80]}, has no number, so it was read as a header; values "
                 f"are separated by commas, or by semicolons or tabs)" if header is not None else "")
         raise ValueError(f"{path}: no data rows{seen}")
+    data = []
     for line, row in rows:
         if len(row) != n_features:
             hint = ""
@@ -170,13 +171,15 @@ def read_features(path, n_features):
                 hint = "; the line ends with a separator"
             raise ValueError(f"{path} line {line}: expected {n_features} values (the model's input "
                              f"features), got {len(row)}{hint}")
-        if not _numeric(row):
+        values = _floats(row)
+        if values is None:
             hint = _DECIMAL_COMMA_HINT if _numeric([c.replace(",", ".") for c in row]) else ""
             raise ValueError(f"{path} line {line}: expected numbers, got {str(row)[:80]}{hint}")
         # float() reads "nan" and "inf": named here by the file's line, not later as "x: sample 0"
-        if not all(math.isfinite(float(c)) for c in row):
+        if not all(map(math.isfinite, values)):
             raise ValueError(f"{path} line {line}: expected finite numbers (no NaN or infinity), got {str(row)[:80]}")
-    return np.array([[float(c) for c in row] for _, row in rows])
+        data.append(values)
+    return np.array(data)
 
 
 def _csv_rows(path):
@@ -214,12 +217,16 @@ def _delimiter(f):
     return ","
 
 
-def _numeric(row):
+def _floats(row):
+    """The row's values as floats, or None when one is no number."""
     try:
-        [float(c) for c in row]
+        return [float(c) for c in row]
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _numeric(row):
+    return _floats(row) is not None
 
 
 def is_classifier(model):
