@@ -296,3 +296,23 @@ def test_a_file_writing_callback_shared_by_combinations_is_refused(make, moons, 
     sweep(build, {"units": [4], "learning_rate": [0.01]}, X, y, scheduler="synchronous",
           fit_kwargs={"epochs": 1, "callbacks": [gn.callbacks.CSVLogger(str(tmp_path / "one.csv"))]})
     assert (tmp_path / "one.csv").exists()
+
+
+def test_a_writer_in_fit_kwargs_that_the_grid_replaces_is_not_refused(moons, tmp_path):
+    # the grid's fit__callbacks replaces fit_kwargs' list for its combinations (fit takes one list),
+    # so fit_kwargs' CSVLogger is never run there and its path shared by nothing: taken. The check
+    # concatenated both lists before and refused it
+    (X, y), _ = moons
+    shared = gn.callbacks.CSVLogger(str(tmp_path / "shared.csv"))
+    own = [gn.callbacks.CSVLogger(str(tmp_path / f"own_{k}.csv")) for k in range(2)]
+    grid = {"units": [4], "learning_rate": [0.01], "fit__callbacks": [[own[0]], [own[1]]]}
+    results = sweep(build, grid, X, y, fit_kwargs={"epochs": 1, "callbacks": [shared]}, scheduler="synchronous")
+    assert len(results) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["own_0.csv", "own_1.csv"]
+    # a grid that gives one combination its list and leaves the other on fit_kwargs' shares nothing either
+    grid = {"units": [4], "learning_rate": [0.01], "fit__callbacks": [[own[0]], [shared]]}
+    sweep(build, grid, X, y, fit_kwargs={"epochs": 1, "callbacks": [shared]}, scheduler="synchronous")
+    # but the same writer given to two combinations through the grid still is refused
+    grid = {"units": [4, 16], "learning_rate": [0.01], "fit__callbacks": [[shared]]}
+    with pytest.raises(ValueError, match="would be written by several combinations"):
+        sweep(build, grid, X, y, fit_kwargs={"epochs": 1}, scheduler="synchronous")

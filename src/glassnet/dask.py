@@ -168,12 +168,13 @@ _WRITERS = {ModelCheckpoint: "filepath", CSVLogger: "filename", TensorBoard: "lo
 def _check_files_apart(combos, fit_kwargs):
     """Refuse a file-writing callback whose path two combinations share: each would overwrite the
     other's file (or mix both runs' events in one TensorBoard folder), silently, whichever
-    finished last winning. A callback in ``fit_kwargs`` is every combination's; one in the grid's
-    ``fit__callbacks`` is its combinations'."""
+    finished last winning. A callback in ``fit_kwargs`` is every combination's, unless the grid's
+    ``fit__callbacks`` gives a combination its own list, which fit then takes instead (as
+    ``_fit_arguments`` merges them)."""
     seen = {}
     for params in combos:
-        # (either may be a tuple, as fit takes one)
-        for callback in [*(fit_kwargs.get("callbacks") or []), *(_split_params(params)[1].get("callbacks") or [])]:
+        callbacks = {**fit_kwargs, **_split_params(params)[1]}.get("callbacks") or []   # a tuple too, as fit takes one
+        for callback in callbacks:
             writer = next((cls for cls in _WRITERS if isinstance(callback, cls)), None)
             if writer is None:
                 continue
