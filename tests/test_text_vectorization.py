@@ -274,10 +274,10 @@ def test_a_model_that_takes_texts_round_trips_through_its_config_and_files(decla
 
 
 def test_a_config_too_large_for_a_model_file_is_refused_before_writing(tmp_path, monkeypatch):
-    from glassnet import io
+    from glassnet import _modelfile       # the limit the writer and the reader share
     layer = TextVectorization(vocabulary=[f"token{i}" for i in range(100)])
     model = gn.Sequential([layer, Embedding(102, 2)])
-    monkeypatch.setattr(io, "MAX_CONFIG_BYTES", 1000)
+    monkeypatch.setattr(_modelfile, "MAX_CONFIG_BYTES", 1000)
     with pytest.raises(ValueError, match="more than a model file holds .1,000.; a TextVectorization's vocabulary"):
         model.save(tmp_path / "m.npz")
     assert not list(tmp_path.iterdir())

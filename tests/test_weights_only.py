@@ -170,6 +170,16 @@ def test_save_weights_refuses_an_unbuilt_model_and_nonfinite_weights(tmp_path, d
     assert not (tmp_path / "nan.npz").exists()
 
 
+def test_a_list_of_weights_too_long_for_a_file_is_refused_before_writing(tmp_path, monkeypatch):
+    from glassnet import _modelfile       # the limit load_weights reads files with
+    model = lambda_model(0)
+    monkeypatch.setattr(_modelfile, "MAX_CONFIG_BYTES", 300)
+    with pytest.raises(ValueError, match=r"save_weights: the list of weights takes [\d,]+ bytes, more than a "
+                                         r"file holds \(300\)"):
+        model.save_weights(tmp_path / "w.npz")
+    assert not list(tmp_path.iterdir())
+
+
 def test_model_checkpoint_save_weights_only_during_fit(tmp_path, data, capsys):
     x, y = data
     model = lambda_model(0)

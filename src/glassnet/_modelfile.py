@@ -106,6 +106,21 @@ def read_array(npz, headers, name, target):
     return npz[name]
 
 
+def json_bytes(meta, caller, too_large):
+    """``meta``, a file's JSON object, as the uint8 bytes of its ``config.npy``; ``caller`` ("save_model",
+    "save_weights") names the call in the errors. Refused when not JSON, or larger than ``read_json``
+    takes, with ``too_large`` (a ``str.format`` template of ``size`` and ``limit``): a file its reader
+    would refuse is never written."""
+    try:
+        text = json.dumps(meta, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{caller}: the model config is not JSON-serialisable ({exc})") from None
+    config = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if config.size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{caller}: " + too_large.format(size=config.size, limit=MAX_CONFIG_BYTES))
+    return config
+
+
 def read_json(npz, infos):
     """The JSON object of ``config.npy``, a model file's or a weights-only file's, checked for size
     and encoding; its ``format`` is checked by the caller."""

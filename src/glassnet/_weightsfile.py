@@ -31,12 +31,11 @@ before it reads any data, and names the first that differs; layer names may diff
 run twice in one program names its layers ``dense`` then ``dense_2``): weights go by order, as in
 Keras.
 """
-import json
 
 import numpy as np
 
 from ._atomic import write_atomically
-from ._modelfile import MAX_CONFIG_BYTES, WEIGHTS_FORMAT, read_header
+from ._modelfile import WEIGHTS_FORMAT, json_bytes, read_header
 from .errors import ModelFileError
 
 WEIGHTS_FORMAT_VERSION = 1
@@ -85,11 +84,9 @@ def write_weights_only(model, path, reason, epoch=None):
             "weights": [{"layer": layer, "name": name, "shape": [int(d) for d in array.shape]}
                         for layer, name, array in entries],
             "epoch": None if epoch is None else int(epoch)}
-    config = np.frombuffer(json.dumps(meta, separators=(",", ":")).encode("utf-8"), dtype=np.uint8)
-    if config.size > MAX_CONFIG_BYTES:       # a reader would refuse it (millions of weights): never write it
-        raise ValueError(f"save_weights: the list of weights takes {config.size:,} bytes, more than a file "
-                         f"holds ({MAX_CONFIG_BYTES:,})")
-    arrays["config"] = config
+    # (a reader would refuse a list of millions of weights: never written)
+    arrays["config"] = json_bytes(meta, "save_weights", "the list of weights takes {size:,} bytes, more than a file "
+                                  "holds ({limit:,})")
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 

@@ -83,8 +83,8 @@ from ._atomic import write_atomically
 from ._saveable import check_saveable, check_text_widths
 from ._weightsfile import WeightsMismatch, read_weights, write_weights_only
 from .describing import compile_arguments, take_seed_origin
-from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, MAX_CONFIG_BYTES, WEIGHTS_FORMAT, check_members,
-                         generator_from_state, read_array, read_config, read_header, read_json)
+from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, WEIGHTS_FORMAT, check_members,
+                         generator_from_state, json_bytes, read_array, read_config, read_header, read_json)
 from .errors import ModelFileError, UnknownObjectError
 from .layers.base import LAYERS, _assign as _assign_weights, lookup
 from .layers.catalog import load_all
@@ -182,16 +182,8 @@ def save_model(model, path, epoch=None, include_optimizer=True):
 def _config_array(meta):
     """A model file's JSON config as the bytes of ``config.npy``; refused when not JSON or larger
     than a reader takes."""
-    try:
-        text = json.dumps(meta, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"save_model: the model config is not JSON-serialisable ({exc})") from None
-    config = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    if config.size > MAX_CONFIG_BYTES:      # load_model would refuse it: never write it
-        raise ValueError(f"save_model: the model's config takes {config.size:,} bytes, more than a model "
-                         f"file holds ({MAX_CONFIG_BYTES:,}); a TextVectorization's vocabulary is the likely "
-                         f"reason: give it max_tokens")
-    return config
+    return json_bytes(meta, "save_model", "the model's config takes {size:,} bytes, more than a model file holds "
+                      "({limit:,}); a TextVectorization's vocabulary is the likely reason: give it max_tokens")
 
 
 def _write_model_file(model, path, meta, config, include_optimizer):
