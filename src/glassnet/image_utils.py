@@ -10,7 +10,7 @@ TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras), "bi
 functions that need it, so ``import glassnet`` stays fast and works without it.
 
 >>> img = load_img("cat.jpg", target_size=(224, 224))           # doctest: +SKIP
->>> x = img_to_array(img)[None]                                 # (1, 224, 224, 3) float32, 0-255
+>>> x = img_to_array(img)[None]         # (1, 224, 224, 3) float32, 0-255   # doctest: +SKIP
 >>> save_img("cat_small.png", x[0])                             # doctest: +SKIP
 """
 import io
