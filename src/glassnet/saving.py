@@ -42,9 +42,11 @@ registration; decorating one as well is harmless (model files still name it by i
 {'registered_name': 'Doc>Halved', 'config': {'factor': 0.25}}
 """
 import contextlib
+import errno
 import importlib
 import inspect
 import math
+import os
 import threading
 
 from ._warnings import warn
@@ -52,7 +54,7 @@ from .errors import UnknownObjectError
 
 __all__ = ["register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
            "custom_object_scope", "CustomObjectScope", "get_custom_objects", "serialize_keras_object",
-           "deserialize_keras_object"]     # and load_model, save_model: lazily
+           "deserialize_keras_object", "save_weights", "load_weights"]     # and load_model, save_model: lazily
 
 _OBJECTS = {}           # registered name -> class or function: what a file may name (get_custom_objects)
 _NAMES = {}             # class or function -> the name register_serializable gave it last
@@ -346,6 +348,46 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True):
     ``deserialize_keras_object``; see glassnet._keras_objects)."""
     from ._keras_objects import deserialize_keras_object as deserialize_object
     return deserialize_object(config, custom_objects, safe_mode)
+
+
+def _checked_model(model, where):
+    from .model import Sequential      # here: glassnet.model imports this module
+    if not isinstance(model, Sequential):
+        raise TypeError(f"{where}: model must be a glassnet Sequential or Model, got {type(model).__name__}")
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Keras 3's ``keras.saving.save_weights``: ``model.save_weights(filepath)`` (see
+    ``Sequential.save_weights``: glassnet's ``.npz`` file, written atomically, any file name).
+    ``overwrite=False`` refuses a file that exists (FileExistsError naming it), leaving it as it
+    was; Keras asks on the terminal instead, which would stop a script or a notebook cell."""
+    where = "save_weights"
+    _checked_model(model, where)
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"{where}: filepath must be a str or os.PathLike, got {type(filepath).__name__}")
+    if not isinstance(overwrite, bool):     # "no" would be truthy
+        raise TypeError(f"{where}: overwrite must be True or False, got {overwrite!r:.40}")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(errno.EEXIST, f"{where}: the file exists and overwrite=False (give overwrite=True "
+                                            f"to replace it)", os.fspath(filepath))
+    model.save_weights(filepath)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    """Keras 3's ``keras.saving.load_weights``: ``model.load_weights(filepath)``, the weights of a
+    file of ``save_weights``, ``save`` or ``ModelCheckpoint`` set layer by layer in order, count and
+    shapes checked before any is written. ``skip_mismatch=True`` (Keras: leave out, with a warning,
+    the layers whose weights do not fit) is not implemented and refused: glassnet names the first
+    weight that differs instead."""
+    where = "load_weights"
+    _checked_model(model, where)
+    if not isinstance(skip_mismatch, bool):
+        raise TypeError(f"{where}: skip_mismatch must be True or False, got {skip_mismatch!r:.40}")
+    if skip_mismatch:
+        raise ValueError(f"{where}: skip_mismatch=True is not implemented (glassnet loads every weight, in order, "
+                         f"and refuses a file whose weights do not fit, naming the first that differs); "
+                         f"give skip_mismatch=False")
+    model.load_weights(filepath)
 
 
 def __getattr__(name):
