@@ -267,3 +267,11 @@ def test_saving_save_weights_and_load_weights(tmp_path):
         gn.saving.save_weights(source, path, overwrite="no")
     with pytest.raises(TypeError, match="save_weights: filepath must be"):
         gn.saving.save_weights(source, 3)
+
+
+def test_import_glassnet_reads_neither_the_module_nor_pillow():
+    import subprocess
+    import sys
+    code = ("import sys, glassnet; assert 'glassnet.image_utils' not in sys.modules and 'PIL' not in sys.modules; "
+            "glassnet.utils.load_img; assert 'glassnet.image_utils' in sys.modules and 'PIL' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

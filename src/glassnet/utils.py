@@ -10,8 +10,6 @@ from .saving import (custom_object_scope, CustomObjectScope, get_custom_objects,
                      get_registered_object, register_keras_serializable, serialize_keras_object,
                      deserialize_keras_object)
 from .image_folders import image_dataset_from_directory      # Pillow is imported when an image is read
-# Keras' image files to arrays and back (Pillow imported when called), and smart_resize
-from .image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
 from .text_folders import text_dataset_from_directory
 from .audio_folders import audio_dataset_from_directory      # the wave module is imported when a file is read
 from .timeseries import timeseries_dataset_from_array
@@ -26,8 +24,10 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "set_random_seed", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
-           "load_img", "img_to_array", "array_to_img", "save_img", "smart_resize"]
+           "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
+# Keras' image files to arrays and back, and smart_resize (glassnet.image_utils; Pillow is imported
+# when a function needs it): read on first use, as the names below
+_IMAGE_UTILS = ("load_img", "img_to_array", "array_to_img", "save_img", "smart_resize")
 
 
 def __getattr__(name):
@@ -42,10 +42,13 @@ def __getattr__(name):
     if name == "FeatureSpace":         # Keras' keras.utils.FeatureSpace (glassnet.feature_space)
         from .feature_space import FeatureSpace
         return FeatureSpace
+    if name in _IMAGE_UTILS:
+        from . import image_utils
+        return getattr(image_utils, name)
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
-__all__.extend(["model_to_dot", "plot_model", "FeatureSpace"])      # (defined by __getattr__, on first use)
+__all__.extend(["model_to_dot", "plot_model", "FeatureSpace", *_IMAGE_UTILS])     # (by __getattr__, on first use)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
