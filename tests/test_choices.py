@@ -160,3 +160,25 @@ def test_check_only():
             check_only(value, "f: sparse", False)
     with pytest.raises(TypeError, match=r"^f: encoding must be a str, one of \['utf-8'\], got list"):
         check_only(["utf-8"], "f: encoding", "utf-8")
+
+
+@pytest.mark.parametrize("make, port", [
+    (lambda p: layers.Conv2D(2, 3, padding=p), r"ZeroPadding2D\(p\) before it with padding='valid'"),
+    (lambda p: layers.Conv1D(2, 3, padding=p), r"ZeroPadding1D\(p\) before it"),
+    (lambda p: layers.Conv3D(2, 3, padding=p), r"ZeroPadding3D\(p\) before it"),
+    (lambda p: layers.DepthwiseConv2D(3, padding=p), r"ZeroPadding2D\(p\) before it"),
+    (lambda p: layers.SeparableConv1D(2, 3, padding=p), r"ZeroPadding1D\(p\) before it"),
+    (lambda p: layers.Conv2DTranspose(2, 3, padding=p), r"padding='valid' with Cropping2D\(p\) after it")])
+@pytest.mark.parametrize("padding", [1, (1, 1), np.int64(2)])
+def test_pytorch_padding_by_number_says_how_to_port_it(make, port, padding):
+    # PyTorch's nn.Conv2d(..., padding=1): Keras' layers take words only, and "same" is not the port
+    with pytest.raises(TypeError, match=r"padding must be a str .*; PyTorch's padding=p ports as " + port):
+        make(padding)
+
+
+def test_other_non_strings_and_the_recurrent_convolutions_keep_the_plain_message():
+    for make in (lambda: layers.Conv2D(2, 3, padding=True), lambda: layers.Conv2D(2, 3, padding=[]),
+                 lambda: layers.ConvLSTM2D(2, 3, padding=1), lambda: layers.MaxPooling2D(2, padding=1)):
+        with pytest.raises(TypeError) as info:
+            make()
+        assert "PyTorch" not in str(info.value) and "padding must be a str, one of" in str(info.value)

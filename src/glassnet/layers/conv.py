@@ -394,6 +394,20 @@ def positive_int(value, what, layer):
     return int(value)
 
 
+def refuse_pytorch_padding(padding, layer, transposed=False):
+    """A TypeError for PyTorch's ``padding=p`` (a number, or one per axis), saying what ports it:
+    Keras' convolutions take "valid"/"same" only, and "same" pads otherwise than PyTorch's p pixels
+    on both sides (TensorFlow's odd pixel goes after), so the port is a padding or cropping layer."""
+    numbers = padding if isinstance(padding, (tuple, list)) else [padding]
+    cls, rank = type(layer).__name__, layer.rank
+    if not numbers or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in numbers):
+        return
+    port = (f"padding='valid' with Cropping{rank}D(p) after it" if transposed
+            else f"ZeroPadding{rank}D(p) before it with padding='valid'")
+    raise TypeError(f"{cls}: padding must be a str ('valid', 'same', ...), got {type(padding).__name__}: "
+                    f"{padding!r:.80}; PyTorch's padding=p ports as {port} (docs/pytorch.md)")
+
+
 def window_settings(layer, kernel_size, strides, padding, activation, use_bias, dilation_rate=1, causal=False,
                     dilation="unstrided"):
     """Check and set what every convolution takes: ``kernel_size``, ``strides`` and
@@ -458,6 +472,7 @@ class _Conv(RankOneAsTwo, Layer):
             raise ValueError(f"{type(self).__name__}: filters ({self.filters}) must be divisible by groups "
                              f"({self.groups}), as in Keras")
         transposed = isinstance(self, _ConvTranspose)
+        refuse_pytorch_padding(padding, self, transposed)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
                         causal=self.rank == 1 and not transposed, dilation="none" if transposed else "unstrided")
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)

@@ -14,8 +14,8 @@ import math
 
 from .. import backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
-from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int, weight_settings,
-                   window_settings, window_slices, windowed_output_sizes)
+from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int,
+                   refuse_pytorch_padding, weight_settings, window_settings, window_slices, windowed_output_sizes)
 
 
 def depthwise_forward(x, kernel, strides, padding, dilation=(1, 1)):
@@ -85,6 +85,7 @@ class _Depthwise(RankOneAsTwo, Layer):
                  depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
                  bias_constraint=None, dilation_rate=1, **kwargs):
         super().__init__(**kwargs)
+        refuse_pytorch_padding(padding, self)
         # strides and dilation together, as Keras' depthwise and separable layers take them
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate, dilation="any")
         self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
