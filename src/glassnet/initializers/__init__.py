@@ -18,7 +18,7 @@ from .classes import (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform
                       VarianceScaling, Zeros)
 from .functions import (glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
                         ones, plain, random_normal, random_uniform, zeros)
-from .stft import STFT
+from .fourier import STFT
 
 INITIALIZERS = {
     "zeros": zeros, "ones": ones, "plain": plain, "random_normal": random_normal,

@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
 from .._bounds import check_sample_values
-from ..initializers.stft import window_array
+from ..initializers.fourier import window_array
 from .base import Layer
 
 _WINDOWS = ("hann", "hamming")

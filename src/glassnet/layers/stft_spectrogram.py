@@ -7,7 +7,7 @@ import numpy as np
 from .. import backend
 from .._warnings import warn
 from .._validation import check_choice, check_flag, check_positive_int
-from ..initializers.stft import STFT, window_array
+from ..initializers.fourier import STFT, window_array
 from .base import Layer
 from .spectrogram import frames_view, overlap_add
 

@@ -87,15 +87,15 @@ class STFT(Initializer):
         if np.dtype(dtype).kind != "f":
             raise TypeError(f"STFT: dtype must be a float type such as float32, got {np.dtype(dtype).name}")
         frame_length, _, bins = shape
-        if frame_length == 0:           # an empty kernel (Keras' too): no window to scale by
+        if isinstance(self.window, list) and len(self.window) != frame_length:
+            raise ValueError(f"STFT: window has {len(self.window)} values, the kernel's frame_length "
+                             f"(shape[0]) is {frame_length}")
+        if frame_length == 0:           # an empty kernel (Keras gives one for window=None; SciPy makes no empty window)
             return np.zeros(shape, dtype)
         # the same expression, in the same order, as STFTSpectrogram's kernels always were: bit for bit
         angle = -2 * np.pi * np.arange(frame_length)[:, None] * np.arange(bins)[None, :] / (2 * (bins - 1))
         kernel = np.cos(angle) if self.side == "real" else np.sin(angle)      # (frame_length, bins)
         if self.window is not None:
-            if not isinstance(self.window, str) and len(self.window) != frame_length:
-                raise ValueError(f"STFT: window has {len(self.window)} values, the kernel's frame_length "
-                                 f"(shape[0]) is {frame_length}")
             w = window_array(self.window, frame_length, self.periodic)
             scale = {"density": np.sqrt(np.sum(w ** 2)), "spectrum": np.sum(np.abs(w)), None: 1.0}[self.scaling]
             if scale == 0:
