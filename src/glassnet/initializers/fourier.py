@@ -1,8 +1,10 @@
 """Keras' ``STFT`` initializer: the kernels of a convolution that computes a short-time Fourier
 transform (the windowed DFT's cosines or sines), and the windows it multiplies them by.
 
-Kept apart from ``classes.py``: ``STFTSpectrogram`` and ``MelSpectrogram`` take ``window_array``
-from here, and an initializer module may not import the layers (they import the initializers).
+Kept apart from ``classes.py``: ``STFTSpectrogram`` (its kernels) and ``MelSpectrogram`` take
+``STFT`` and ``window_array`` from here, and an initializer module may not import the layers (they
+import the initializers). Not named ``stft.py``: ``initializers.stft`` is Keras' lower-case name
+of the class.
 """
 import numpy as np
 
@@ -45,7 +47,7 @@ class STFT(Initializer):
 
     Computed in float64 (Keras computes in the weight's dtype) and cast to ``dtype``: Keras'
     float32 kernels differ from these by the float32 rounding of the angle 2 pi n k / (2 (bins - 1)),
-    which grows with it (about 1e-5 for 256 samples). A window all zeros with ``scaling`` (SciPy's
+    which grows with it (about 5e-5 of the kernel's largest value for 256 samples). A window all zeros with ``scaling`` (SciPy's
     symmetric Hann of 2 samples) is refused: Keras' kernel would be NaN. So is a middle axis other
     than 1 (Keras returns (frame_length, 1, bins) whatever shape it is asked for).
 

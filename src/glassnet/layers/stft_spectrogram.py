@@ -19,8 +19,9 @@ class STFTSpectrogram(Layer):
     """Audio (batch, time, channels) to a spectrogram of each channel (Keras 3's ``STFTSpectrogram``):
     frames of ``frame_length`` samples every ``frame_step`` (None: half a frame), ``padding`` "valid"
     or "same" (TensorFlow's, zeros), times the two kernels ``real_kernel`` and ``imag_kernel``
-    (frame_length, 1, fft_length // 2 + 1): Keras' windowed DFT, ``window`` "hann", "hamming",
-    ``frame_length`` values or None, symmetric unless ``periodic``, scaled by ``scaling``. They are
+    (frame_length, 1, fft_length // 2 + 1): Keras' windowed DFT (``initializers.STFT`` makes them),
+    ``window`` "hann", "hamming", ``frame_length`` values or None, symmetric unless ``periodic``,
+    scaled by ``scaling``. They are
     weights, trained unless ``trainable=False`` (Keras' default too: trainable). ``mode``: "real",
     "imag" (one kernel only), "angle", "stft" (real then imaginary bins), "psd" (power, inner bins
     doubled), "magnitude" (sqrt(max(power, 1e-7))) or "log" (its log).
