@@ -47,9 +47,10 @@ class STFT(Initializer):
 
     Computed in float64 (Keras computes in the weight's dtype) and cast to ``dtype``: Keras'
     float32 kernels differ from these by the float32 rounding of the angle 2 pi n k / (2 (bins - 1)),
-    which grows with it (about 5e-5 of the kernel's largest value for 256 samples). A window all zeros with ``scaling`` (SciPy's
-    symmetric Hann of 2 samples) is refused: Keras' kernel would be NaN. So is a middle axis other
-    than 1 (Keras returns (frame_length, 1, bins) whatever shape it is asked for).
+    which grows with it (about 5e-5 of the kernel's largest value for 256 samples). A window all
+    zeros with ``scaling`` (SciPy's symmetric Hann of 2 samples) is refused: Keras' kernel would be
+    NaN. So is a middle axis other than 1 (Keras returns (frame_length, 1, bins) whatever shape it
+    is asked for).
 
     The cosines of a 4-sample frame for bins 0, 1, 2 (no window; ``+ 0`` turns -0.0 into 0.0):
 
