@@ -198,9 +198,10 @@ def test_custom_layer_follows_the_contract(rng):
 @pytest.mark.parametrize("name", sorted(initializers.INITIALIZERS))
 def test_initializers_shape_dtype_and_seed(name):
     init = initializers.get(name)
-    a = init((200, 300), np.random.default_rng(0), np.float32)
-    b = init((200, 300), np.random.default_rng(0), np.float32)
-    assert a.shape == (200, 300) and a.dtype == np.float32
+    shape = (200, 1, 300) if name == "stft" else (200, 300)        # a Conv1D kernel of one input channel
+    a = init(shape, np.random.default_rng(0), np.float32)
+    b = init(shape, np.random.default_rng(0), np.float32)
+    assert a.shape == shape and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
 
 

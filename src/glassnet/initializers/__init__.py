@@ -18,6 +18,7 @@ from .classes import (Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform
                       VarianceScaling, Zeros)
 from .functions import (glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_normal, lecun_uniform,
                         ones, plain, random_normal, random_uniform, zeros)
+from .fourier import STFT
 
 INITIALIZERS = {
     "zeros": zeros, "ones": ones, "plain": plain, "random_normal": random_normal,
@@ -28,21 +29,23 @@ INITIALIZERS = {
     # Keras' names for classes whose defaults have no function of their own: each ``get`` makes a
     # new instance (one shared instance changed by one model would change every model)
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "orthogonal": Orthogonal, "identity": Identity,
+    "orthogonal": Orthogonal, "identity": Identity, "stft": STFT,
     # Keras' short names (Embedding's default is "uniform"); a config records the long ones
     "uniform": random_uniform, "normal": random_normal, "zero": zeros, "one": ones,
 }
 
 # Keras' other names for classes: lower-case (keras.initializers.orthogonal(gain=2.0)) and long
-constant, truncated_normal, variance_scaling, orthogonal, identity = (
-    Constant, TruncatedNormal, VarianceScaling, Orthogonal, Identity)
-OrthogonalInitializer, IdentityInitializer = Orthogonal, Identity
+constant, truncated_normal, variance_scaling, orthogonal, identity, stft = (
+    Constant, TruncatedNormal, VarianceScaling, Orthogonal, Identity, STFT)
+OrthogonalInitializer, IdentityInitializer, STFTInitializer = Orthogonal, Identity, STFT
+# Keras' long class names, read in a config's class_name (Keras' deserialize takes them) or as a string
+_LONG_NAMES = {"OrthogonalInitializer": "Orthogonal", "IdentityInitializer": "Identity", "STFTInitializer": "STFT"}
 
 # the classes a model file may name; a subclass of one of them would load as its parent, so it is
 # refused when saving (``_settings.serialize``)
 INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
     Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity)}
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity, STFT)}
 
 
 def get(identifier, name="initializer"):
@@ -51,6 +54,7 @@ def get(identifier, name="initializer"):
     file's ``{"class_name": ..., "config": {...}}``, or any callable ``f(shape, rng, dtype)``.
     Errors start with ``name`` (e.g. "Dense: kernel_initializer")."""
     if isinstance(identifier, str):
+        identifier = _LONG_NAMES.get(identifier, identifier)
         identifier = INITIALIZERS.get(identifier, INITIALIZER_CLASSES.get(identifier, identifier))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):   # the class: Keras makes one
         if identifier is Initializer:
@@ -62,8 +66,9 @@ def get(identifier, name="initializer"):
     # Keras' serialize() form: its seed and fan axes at None (its defaults) say nothing glassnet's
     # classes need (the model's seed is the one seed), and are refused otherwise
     identifier = _settings.keras_entry(identifier, name, ("seed", "input_axes", "output_axes"))
-    if isinstance(identifier, dict) and identifier.get("class_name") in ("OrthogonalInitializer", "IdentityInitializer"):
-        identifier = {**identifier, "class_name": identifier["class_name"][:-len("Initializer")]}
+    if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
+            and identifier["class_name"] in _LONG_NAMES:
+        identifier = {**identifier, "class_name": _LONG_NAMES[identifier["class_name"]]}
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
     if saving.is_entry(identifier):          # one of yours, registered: a class's instance or a function

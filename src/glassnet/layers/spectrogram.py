@@ -12,22 +12,10 @@ import numpy as np
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
 from .._bounds import check_sample_values
+from ..initializers.fourier import window_array
 from .base import Layer
 
 _WINDOWS = ("hann", "hamming")
-
-
-def window_array(window, length, periodic=True):
-    """The window of ``length`` samples (float64), scipy.signal.get_window(window, length,
-    fftbins=periodic)'s: ``"hann"`` 0.5 - 0.5 cos(2 pi n / N), ``"hamming"`` 0.54 - 0.46 cos(2 pi n
-    / N), N = length (periodic, TensorFlow's too) or length - 1 (symmetric); ones for None, or the
-    given values. One sample is [1] (TensorFlow's and SciPy's rule)."""
-    if window is None or length == 1 and isinstance(window, str):
-        return np.ones(length)
-    if isinstance(window, str):
-        a = 0.5 if window == "hann" else 0.54
-        return a - (1 - a) * np.cos(2 * np.pi * np.arange(length) / (length if periodic else length - 1))
-    return np.asarray(window, dtype=np.float64)
 
 
 def mel_matrix(num_mel_bins, num_spectrogram_bins, sampling_rate, lower_edge_hertz, upper_edge_hertz):

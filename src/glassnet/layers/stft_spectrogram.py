@@ -7,33 +7,21 @@ import numpy as np
 from .. import backend
 from .._warnings import warn
 from .._validation import check_choice, check_flag, check_positive_int
+from ..initializers.fourier import STFT, window_array
 from .base import Layer
-from .spectrogram import frames_view, overlap_add, window_array
+from .spectrogram import frames_view, overlap_add
 
 MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
 EPSILON = 1e-7          # Keras' backend.epsilon(), the floor of the power and of the magnitude
-
-
-def stft_kernels(frame_length, fft_length, window, periodic, scaling):
-    """Keras' STFT initializer: (frame_length, fft_length // 2 + 1) cosines and sines of
-    -2 pi n k / (2 (bins - 1)), times the window divided by sqrt(sum w^2) ("density") or sum |w|
-    ("spectrum"). Note the period 2 (bins - 1): fft_length itself when even, one less when odd."""
-    bins = fft_length // 2 + 1
-    angle = -2 * np.pi * np.arange(frame_length)[:, None] * np.arange(bins)[None, :] / (2 * (bins - 1))
-    real, imag = np.cos(angle), np.sin(angle)
-    if window is not None:
-        w = window_array(window, frame_length, periodic)
-        scale = {"density": np.sqrt(np.sum(w ** 2)), "spectrum": np.sum(np.abs(w)), None: 1.0}[scaling]
-        real, imag = real * w[:, None] / scale, imag * w[:, None] / scale
-    return real, imag
 
 
 class STFTSpectrogram(Layer):
     """Audio (batch, time, channels) to a spectrogram of each channel (Keras 3's ``STFTSpectrogram``):
     frames of ``frame_length`` samples every ``frame_step`` (None: half a frame), ``padding`` "valid"
     or "same" (TensorFlow's, zeros), times the two kernels ``real_kernel`` and ``imag_kernel``
-    (frame_length, 1, fft_length // 2 + 1): Keras' windowed DFT, ``window`` "hann", "hamming",
-    ``frame_length`` values or None, symmetric unless ``periodic``, scaled by ``scaling``. They are
+    (frame_length, 1, fft_length // 2 + 1): Keras' windowed DFT (``initializers.STFT`` makes them),
+    ``window`` "hann", "hamming", ``frame_length`` values or None, symmetric unless ``periodic``,
+    scaled by ``scaling``. They are
     weights, trained unless ``trainable=False`` (Keras' default too: trainable). ``mode``: "real",
     "imag" (one kernel only), "angle", "stft" (real then imaginary bins), "psd" (power, inner bins
     doubled), "magnitude" (sqrt(max(power, 1e-7))) or "log" (its log).
@@ -130,20 +118,12 @@ class STFTSpectrogram(Layer):
 
     def build(self, input_shape):
         self.output_shape(input_shape)
-        # the kernels are made by add_weight's initializer, after add_weight has taken their shape:
+        # Keras' STFT initializer makes each kernel, called by add_weight once it has taken the shape:
         # loading a file caps parameters there, before (frame_length, bins) float64 arrays exist
-        kernels = {}
-
-        def initial(side):
-            def initializer(shape, rng, dtype):
-                if not kernels:
-                    kernels["real"], kernels["imag"] = stft_kernels(self.frame_length, self._fft_length, self.window,
-                                                                    self.periodic, self.scaling)
-                return kernels[side].reshape(shape).astype(dtype)
-            return initializer
         for side in ("real", "imag"):
             if self.mode != {"real": "imag", "imag": "real"}.get(side):      # "real" has no imag_kernel, and back
-                self.add_weight(f"{side}_kernel", (self.frame_length, 1, self._fft_length // 2 + 1), initial(side))
+                self.add_weight(f"{side}_kernel", (self.frame_length, 1, self._fft_length // 2 + 1),
+                                STFT(side, self.window, self.scaling, self.periodic))
         super().build(input_shape)
 
     def numbers_per_sample(self, input_shape):
