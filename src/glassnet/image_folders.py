@@ -12,11 +12,16 @@ Keras lists them (each class's folder walked in sorted order, its sub-folders in
 once with ``numpy.random.RandomState(seed)`` as Keras does, and split by ``validation_split``
 (the last fraction for validation), so the same folder gives the same files and labels in the same
 batches as Keras. Images are decoded with Pillow (as Keras' ``format="grain"`` does) and resized with
-TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras). Keras' default decoding,
-TensorFlow's, gives the same pixels for PNG, BMP and GIF in RGB(A); JPEG pixels differ by up to 4
-(another decoder), and grayscale from colour files by up to 1 (Pillow's rounding of the luma); a
-16-bit PNG is brought to 8 bits as TensorFlow does. TensorFlow refuses some format and colour-mode
-pairs (GIF or BMP in grayscale, JPEG in RGBA) that Pillow decodes. A ``validation_split`` that
+TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras). Keras' default
+decoding, TensorFlow's, gives the same pixels for PNG, BMP and GIF in RGB(A); JPEG pixels are those
+of TensorFlow's ``decode_jpeg(dct_method="INTEGER_ACCURATE")`` (libjpeg's accurate inverse DCT,
+Pillow's), but Keras decodes with TensorFlow's default, libjpeg's fast one, so they differ from
+Keras' by a few levels in files of quality 75 or less and by more in high-quality ones (up to 15 at
+quality 95 and 73 at quality 100 on random pixels; smooth photos differ less); grayscale from colour
+files differs by up to 1 (Pillow's rounding of the luma); a 16-bit PNG is brought to 8 bits as
+TensorFlow does. TensorFlow refuses some format and colour-mode pairs (GIF or BMP in grayscale, JPEG
+in RGBA) that Pillow decodes. A file Pillow cannot read (not an image, cut short) is named when its
+batch is read: a ValueError (Keras' TensorFlow error names no file). A ``validation_split`` that
 leaves no validation file is refused (Keras gives its validation subset every file).
 """
 import numbers
@@ -100,14 +105,21 @@ class ImageFolderDataset(FolderDataset):
 
         from .layers.resizing import resize     # here: import glassnet needs no layer module it can do without
         mode, channels = CHANNELS[self.color_mode]
-        with Image.open(path) as image:
-            if image.mode.startswith("I"):      # 16-bit: to 8 bits as TensorFlow's decoder does (v >> 8);
-                values = np.asarray(image, dtype=np.int64)                                  # Pillow clips
-                eight = Image.fromarray(np.clip(values >> 8, 0, 255).astype(np.uint8), "L")
-                if isinstance(image.info.get("transparency"), int):   # a transparent grey level: alpha 0 there
-                    eight.putalpha(Image.fromarray(((values != image.info["transparency"]) * 255).astype(np.uint8)))
-                image = eight
-            pixels = np.asarray(image.convert(mode), dtype=np.float32).reshape(image.height, image.width, channels)
+        try:
+            with Image.open(path) as image:
+                if image.mode.startswith("I"):      # 16-bit: to 8 bits as TensorFlow's decoder does (v >> 8);
+                    values = np.asarray(image, dtype=np.int64)                                  # Pillow clips
+                    eight = Image.fromarray(np.clip(values >> 8, 0, 255).astype(np.uint8), "L")
+                    transparent = image.info.get("transparency")
+                    if isinstance(transparent, int):          # a transparent grey level: alpha 0 there
+                        eight.putalpha(Image.fromarray(((values != transparent) * 255).astype(np.uint8)))
+                    image = eight
+                pixels = np.asarray(image.convert(mode), dtype=np.float32)
+                pixels = pixels.reshape(image.height, image.width, channels)
+        except (OSError, SyntaxError, ValueError) as exc:
+            # Pillow's words for a cut-short file ("image file is truncated") name no file, and a folder
+            # of thousands (keras.io's cats and dogs) holds a few broken ones: say which to remove
+            raise ValueError(f"image_dataset_from_directory: cannot read {path} as an image ({exc})") from exc
         height, width = self.image_size
         out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
         return out[0]
