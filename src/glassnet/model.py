@@ -211,7 +211,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.input_shape = None
         self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
-        self.metrics = []             # [(name, function or Metric)]
+        # [(name, function or Metric)]; through __dict__: a subclass of Model with its own
+        # train_step may define metrics as a property (Keras' GAN: its loss trackers), which then
+        # reads as the subclass says, where an assignment would fail (a property without setter)
+        self.__dict__["metrics"] = []
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         self.history = None           # the last fit's History (Keras' model.history)
