@@ -268,10 +268,11 @@ def test_call_conventions_and_what_a_draw_refuses(rng):
         def call(self, inputs):
             return inputs
 
-        def train_step(self, data):
-            return {}
+        def compute_loss(self, x=None, y=None, y_pred=None):
+            return 0.0
 
-    with pytest.raises(NotImplementedError, match="defines train_step, which glassnet's fit does not call"):
+    # (train_step and test_step are run: tests/test_train_step.py; Keras' other hooks are refused)
+    with pytest.raises(NotImplementedError, match="defines compute_loss, which glassnet's fit does not call"):
         Custom()
     with pytest.raises(ValueError, match="build: expected the shape of the inputs"):
         Residual().build(5)

@@ -74,7 +74,19 @@ from .model import Sequential, _keep_stream, keras_compile_order_refused
 from .outputs import Layout, make_heads, set_layouts
 
 
-_KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+# Keras' ways to change what fit does that glassnet refuses: its fit runs its own step for them
+# (train_step and test_step are run, by glassnet.own_steps)
+_KERAS_STEPS = ("predict_step", "compute_loss", "compute_metrics")
+
+
+class _Required:
+    """compile's ``loss`` when none is given: required, but for a model with its own train_step,
+    whose step computes its losses itself (Keras' GAN calls ``super().compile()``)."""
+    def __repr__(self):
+        return "<required>"
+
+
+_REQUIRED = _Required()
 
 
 def _causal_flags(tensors):
@@ -238,6 +250,16 @@ class Model(Sequential):
     # not the properties a Sequential draws itself for (glassnet._sequential_tensors)
     inputs = outputs = ()
 
+    _checks_keras_steps = True      # (here, not in Sequential.__init__)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # read once per class, so that fit and evaluate dispatch on one attribute (glassnet.own_steps):
+        # a train_step is fit's step; evaluate runs test_step, or refuses for a model without call
+        cls._own_steps = callable(getattr(cls, "train_step", None))
+        cls._own_tests = callable(getattr(cls, "test_step", None)) or (
+            cls._own_steps and not callable(getattr(cls, "call", None)))
+
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
         if subclassed and name == "model":      # Keras' default name of a subclass: MyCNNModel -> my_cnn_model
@@ -246,17 +268,18 @@ class Model(Sequential):
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
         if subclassed:
-            # Keras' ways to change what fit does: glassnet's fit runs its own step, so a
-            # subclass overriding them would train on something else, silently. Checked before
-            # call: Keras' GAN subclasses define train_step and no call, and "define call" would
-            # send them the wrong way
+            # Keras' other ways to change what fit does: glassnet's fit runs its own step, so a
+            # subclass overriding them would train on something else, silently
             steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
             if steps:
                 raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
-                                          f"call (it runs its own step); write the model's maths in layers, or a "
-                                          f"loss (glassnet.losses.Loss) of your own; a GAN trains as two compiled "
-                                          f"models stepped by train_on_batch (README: GANs)")
-            if not callable(getattr(self, "call", None)):
+                                          f"call (it runs its own step, or your train_step); write the model's maths "
+                                          f"in layers, or a loss (glassnet.losses.Loss) of your own")
+            if self._own_tests and not self._own_steps:
+                raise NotImplementedError(f"{type(self).__name__}: defines test_step without train_step; glassnet "
+                                          f"runs test_step for a model with its own train_step only (define both)")
+            # with its own train_step (Keras' GAN) a subclass needs no call: its step steps sub-models
+            if not self._own_steps and not callable(getattr(self, "call", None)):
                 raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
                                 "define call(self, inputs)")
             return              # drawn by build, on the first data (see _draw)
@@ -485,6 +508,10 @@ class Model(Sequential):
         gives the graph, taken as ``Model(inputs, outputs)`` takes it. ``call`` runs once, here, on
         symbolic tensors: it may only call layers (and models), as a functional model is drawn; a
         branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves)."""
+        if not self._subclass():        # a model with its own train_step and no call (Keras' GAN)
+            raise TypeError(f"{type(self).__name__}: has no call, so it cannot run on data (predict, build, "
+                            f"calling it); define call(self, inputs), or use its sub-models (Keras' GAN: "
+                            f"gan.generator.predict(noise))")
         several = _several_shapes(input_shape)
         shapes = input_shape if several else [input_shape]
         if not all(isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in shape)
@@ -647,13 +674,22 @@ class Model(Sequential):
         return [(batch, *head.shape) for head in self._heads]
 
     @keras_compile_order_refused
-    def compile(self, loss, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
+    def compile(self, loss=_REQUIRED, optimizer="sgd", metrics=None, loss_weights=None, weighted_metrics=None):
         """``Sequential.compile``; a model of several outputs takes, as Keras does, one loss for
         every output or one per output (a list in the order of ``outputs``, or a dict by
         ``output_names``), ``loss_weights`` (one number per output: the loss trained on is the sum
         of each output's loss times its weight), and ``metrics`` and ``weighted_metrics`` per
         output (a list of one list of metrics per output, or a dict by output name, which may leave
-        outputs out). See glassnet.outputs for the logs' names."""
+        outputs out). See glassnet.outputs for the logs' names.
+
+        A subclass with its own ``train_step`` may be compiled without a loss, as Keras' GAN is
+        (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``."""
+        if self._own_steps and (loss is _REQUIRED or loss is None or not self._subclass()):
+            from .own_steps import compile_own_steps
+            return compile_own_steps(self, None if loss is _REQUIRED else loss, optimizer, metrics,
+                                     loss_weights, weighted_metrics)
+        if loss is _REQUIRED:           # Python's own message, as before compile had a default
+            raise TypeError("Model.compile() missing 1 required positional argument: 'loss'")
         if not self._calls:         # a subclass not drawn yet: compiled once it is (see _draw)
             self._check_before_draw(loss, metrics, loss_weights, weighted_metrics)
             optimizer = optimizers.get(optimizer)
@@ -883,6 +919,9 @@ class Model(Sequential):
         return state
 
     def _config(self, with_compile):
+        if not self._calls and not self._subclass():
+            raise ValueError(f"{type(self).__name__} has no call, so no graph of layers to save (its train_step "
+                             f"steps sub-models); save each sub-model (gan.generator.save(...))")
         if not self._calls:
             raise ValueError(f"{type(self).__name__} is not drawn yet (its call runs on its first data): fit, predict "
                              f"or build((None, *shape)) it first")

@@ -50,6 +50,9 @@ def _own(out, x):
 
 class InferenceMixin:
 
+    # a subclass of glassnet.Model whose evaluate runs Keras' test_step (glassnet.own_steps)
+    _own_tests = False
+
     def _auto_batch_size(self, sample_shape=None, source_shapes=None):
         """Samples per chunk for predict/evaluate without a ``batch_size``: the most for which the
         largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``.
@@ -246,6 +249,10 @@ class InferenceMixin:
         >>> model.evaluate(X, y, return_dict=True)        # doctest: +SKIP
         {'loss': 0.31, 'accuracy': 0.9}
         """
+        if self._own_tests:         # a subclass of Model with Keras' test_step: its own loop (glassnet.own_steps)
+            from .own_steps import evaluate_own_steps
+            return evaluate_own_steps(self, x, y, batch_size=batch_size, sample_weight=sample_weight,
+                                      return_dict=return_dict, verbose=verbose, steps=steps, callbacks=callbacks)
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)

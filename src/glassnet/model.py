@@ -198,7 +198,19 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # model gives and takes that dict as Keras does (_nested_dict_key)
     _dict_output = None
 
+    # Keras' ways to change fit's step, which a Sequential's fit never calls (glassnet.graph.Model
+    # runs train_step and test_step, glassnet.own_steps): a Sequential subclass defining one would
+    # train on something else, silently
+    _KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+    _checks_keras_steps = False     # glassnet.graph.Model: True, it runs or refuses them itself
+
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
+        if not self._checks_keras_steps:
+            steps = [step for step in self._KERAS_STEPS if callable(getattr(type(self), step, None))]
+            if steps:
+                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which a Sequential's fit does "
+                                          f"not call; subclass glassnet.Model for a train_step of your own (Keras' "
+                                          f"GAN), or write the maths in layers or a loss (glassnet.losses.Loss)")
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
         self.name = check_name(name)
@@ -211,7 +223,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.input_shape = None
         self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
-        self.metrics = []             # [(name, function or Metric)]
+        # [(name, function or Metric)]; through __dict__: a subclass of Model with its own
+        # train_step may define metrics as a property (Keras' GAN: its loss trackers), which then
+        # reads as the subclass says, where an assignment would fail (a property without setter)
+        self.__dict__["metrics"] = []
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         self.history = None           # the last fit's History (Keras' model.history)

@@ -129,7 +129,56 @@ def _gather(x, order, out):
         out[start:start + rows] = x[order[start:start + rows]]
 
 
+def refuse_beside_batches(x, y, sample_weight):
+    """Refuse ``y`` or ``sample_weight`` given beside ``x`` that comes batch by batch (a
+    PyDataset, a generator, a DataLoader, a Dataset): its batches carry them. Keras' message."""
+    kind = kind_of(x)
+    for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
+        if value is not None:
+            raise ValueError(f"When providing x as a {kind}, {name} should not be passed. Instead, {what} "
+                             f"should be included as part of the {kind}.")
+
+
+def validation_feed(validation_data, steps):
+    """The ``Feed`` of fit's ``validation_data`` given batch by batch (``steps``: fit's
+    ``validation_steps``): a generator, read once, needs ``steps``, since every validation reads
+    its data again."""
+    if not rereadable(validation_data) and steps is None:
+        raise ValueError("validation_data: a generator is read once, and validation reads its data again "
+                         "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays, or "
+                         "validation_steps, the batches each validation reads from the generator")
+    return reading_feed(validation_data, steps, "fit", "validation_data", "validation_steps", "each validation reads")
+
+
+def fit_callbacks(callbacks, verbose):
+    """``(history, callback list)`` of one fit. A History among the callbacks is this fit's, as in
+    Keras: fit returns it and it becomes model.history, where it stands in the list (the last, if
+    several). Otherwise one goes after the user's callbacks, as in Keras: what they add to an
+    epoch's logs (LearningRateScheduler's "learning_rate") is recorded and shown too."""
+    given = [c for c in (callbacks or []) if isinstance(c, History)]
+    history = given[-1] if given else History()
+    return history, ([*(callbacks or []), *([] if given else [history])]
+                     + ([ProgressBar(verbose)] if verbose else []))
+
+
+def terminate_on_nan(exc, callback_list):
+    """fit's ``NonFiniteError`` ``exc`` handed to the TerminateOnNaN callbacks in ``callback_list``
+    (a progress bar drawn mid-line ends its line first); False when there are none (fit raises)."""
+    terminators = [c for c in callback_list if isinstance(c, TerminateOnNaN)]
+    if not terminators:
+        return False
+    for callback in callback_list:
+        if isinstance(callback, ProgressBar):
+            callback.end_line()
+    for terminator in terminators:
+        terminator.terminate(exc)
+    return True
+
+
 class TrainingMixin(ActivityMixin):
+
+    # a subclass of glassnet.Model defining Keras' train_step: fit runs it (glassnet.own_steps)
+    _own_steps = False
 
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
@@ -526,6 +575,14 @@ class TrainingMixin(ActivityMixin):
         -------
         >>> model.fit(X, y, epochs=5, class_weight={0: 1.0, 1: 4.0}, verbose=0)   # doctest: +SKIP
         """
+        if self._own_steps:         # a subclass of Model with Keras' train_step: its own loop (glassnet.own_steps)
+            from .own_steps import fit_own_steps
+            return fit_own_steps(self, x, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                                 validation_data=validation_data, validation_split=validation_split,
+                                 verbose=verbose, callbacks=callbacks, initial_epoch=initial_epoch,
+                                 sample_weight=sample_weight, class_weight=class_weight,
+                                 validation_freq=validation_freq, steps_per_epoch=steps_per_epoch,
+                                 validation_steps=validation_steps, validation_batch_size=validation_batch_size)
         self._require_compiled("fit")
         self._apply_trainable_flags()
         self._check_optimizer()
@@ -579,14 +636,7 @@ class TrainingMixin(ActivityMixin):
             (x, y, w, validation_data, xs, ys, ws, n, bs,
              steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
                                        validation_split, batch_size, validation_steps)
-        # a History among the callbacks is this fit's, as in Keras: fit returns it and it becomes
-        # model.history, where it stands in the list (the last, if several). Otherwise one goes
-        # after the user's callbacks, as in Keras: what they add to an epoch's logs
-        # (LearningRateScheduler's "learning_rate") is recorded and shown too
-        given = [c for c in (callbacks or []) if isinstance(c, History)]
-        history = given[-1] if given else History()
-        callback_list = ([*(callbacks or []), *([] if given else [history])]
-                         + ([ProgressBar(verbose)] if verbose else []))
+        history, callback_list = fit_callbacks(callbacks, verbose)
         # as in Keras (its CallbackList.set_model), model.history is this fit's History before any
         # hook runs: a callback's on_train_begin sees it, and a run stopped by Ctrl-C or an error
         # keeps the epochs it completed
@@ -695,14 +745,8 @@ class TrainingMixin(ActivityMixin):
         except NonFiniteError as exc:
             # TerminateOnNaN turns the error into the end of training (the weights are the last
             # finite ones: a non-finite loss is never applied)
-            terminators = [c for c in callback_list if isinstance(c, TerminateOnNaN)]
-            if not terminators:
+            if not terminate_on_nan(exc, callback_list):
                 raise
-            for callback in callback_list:          # a progress bar drawn mid-line ends its line
-                if isinstance(callback, ProgressBar):
-                    callback.end_line()
-            for terminator in terminators:
-                terminator.terminate(exc)
             self.stop_training = True
             # a Ctrl-C held during the failed batch: the error no longer stops the program, so
             # the interrupt must (DeferredInterrupt drops it when an exception leaves its block)
@@ -768,13 +812,8 @@ class TrainingMixin(ActivityMixin):
     def _validation_data(self, validation_data, steps=None):
         """fit's ``validation_data``: ``(x, y, w)`` arrays checked, or a ``Feed`` of a PyDataset (or of
         a generator, given ``steps``: fit's ``validation_steps``)."""
-        if is_batches(validation_data) and not rereadable(validation_data) and steps is None:
-            raise ValueError("validation_data: a generator is read once, and validation reads its data again "
-                             "after every epoch; give a PyDataset (glassnet.utils.PyDataset) or arrays, or "
-                             "validation_steps, the batches each validation reads from the generator")
         if is_batches(validation_data):
-            feed = reading_feed(validation_data, steps, "fit", "validation_data", "validation_steps",
-                                "each validation reads")
+            feed = validation_feed(validation_data, steps)
             self._check_metrics_on(*self._dataset_batch(feed, 0, feed.first, None)[:2])
             feed.restart()      # the first validation reads a new pass, as later ones do (Feed.restart)
             return feed
@@ -791,11 +830,8 @@ class TrainingMixin(ActivityMixin):
         """fit's checks for data that comes batch by batch: ``(feed, class weight table,
         validation_data, the first batch's size)``. The first batch builds the model and is checked
         before any update."""
+        refuse_beside_batches(x, y, sample_weight)
         kind = kind_of(x)
-        for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
-            if value is not None:       # Keras' message
-                raise ValueError(f"When providing x as a {kind}, {name} should not be passed. Instead, {what} "
-                                 f"should be included as part of the {kind}.")
         if validation_split:
             raise ValueError(f"validation_split: it holds out the last samples of arrays; a {kind} has no last "
                              f"samples to hold out: give validation_data")

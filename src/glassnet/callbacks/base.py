@@ -245,9 +245,15 @@ def missing_monitor(callback, caller, logged):
 
 
 def monitored_metric(model, monitor):
-    """The compiled metric logged as ``monitor`` (with or without "val_"), or None."""
+    """The compiled metric logged as ``monitor`` (with or without "val_"), or None. ``model.metrics``
+    holds compile's ``(name, metric)`` pairs, or, where a model with its own train_step defines
+    it as Keras' do (``@property def metrics``), Metric objects, each logged under its ``name``."""
     name = monitor.removeprefix("val_")
-    return next((metric for metric_name, metric in getattr(model, "metrics", []) if metric_name == name), None)
+    for item in getattr(model, "metrics", None) or []:
+        metric_name, metric = item if isinstance(item, tuple) else (getattr(item, "name", None), item)
+        if metric_name == name:
+            return metric
+    return None
 
 
 def metric_mode(model, monitor):

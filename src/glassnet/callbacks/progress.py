@@ -75,8 +75,10 @@ class ProgressBar(Callback):
             progress = f"{progress_bar(batch + 1, steps, self.width)} {batch + 1}/{steps}"
         else:                   # a generator read to its end: how far is not known
             progress = f"{batch + 1}/?"
-        bar = (f"Epoch {self.epoch + 1}/{self.params.get('epochs')} {progress} "
-               f"- loss: {logs.get('loss', float('nan')):.4f}")
+        # the loss; a model with its own train_step may log none ("d_loss", "g_loss"): all it logs
+        shown = {"loss": logs.get("loss", float("nan"))} if "loss" in logs or not logs else logs
+        values = " - ".join(f"{k}: {v:.4f}" for k, v in shown.items())
+        bar = f"Epoch {self.epoch + 1}/{self.params.get('epochs')} {progress} - {values}"
         self.drawn = len(bar)
         self._write("\r" + bar)
 

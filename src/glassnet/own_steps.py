@@ -1,0 +1,392 @@
+"""fit and evaluate for a subclass of ``glassnet.Model`` that defines Keras' ``train_step`` (and
+``test_step``): Keras 3's way to say what one step of fit does, as its GAN examples do.
+
+glassnet has no automatic differentiation, so a step cannot take a GradientTape over the model
+(Keras' "Customizing what happens in fit" first example, ``self(x)``, a loss, its gradients,
+does not port). What a step can do is step compiled sub-models with ``train_on_batch``: a GAN's
+discriminator on real and generated images, then its generator through a combined model
+``Sequential([generator, discriminator])`` whose discriminator is frozen (README: GANs).
+
+What this module adds is fit's machinery around the step, as Keras 3 runs it:
+
+- each batch goes to ``train_step(data)`` as Keras hands it: the x batch itself when fit was
+  given no y (nor sample weights), else the tuple ``(x, y)`` or ``(x, y, sample_weight)``. The
+  batches are fit's own (arrays shuffled each epoch by the model's seed, a PyDataset, a
+  generator, a torch DataLoader or a tf.data.Dataset); float arrays come in the model's dtype
+  (Keras: its floatx);
+- the step returns a dict of numbers (Python or NumPy scalars, 0-d arrays); nested dicts are
+  flattened and the keys sorted, as Keras' ``pythonify_logs`` does. They are the batch's logs,
+  and the epoch's logs are its last batch's: Keras' metrics are running trackers (a ``Mean``
+  updated every batch holds the epoch's mean);
+- every Metric in ``model.metrics`` is reset at each epoch's start and before each evaluation
+  (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``);
+- ``validation_data`` and ``evaluate`` run ``test_step`` the same way (fit logs them "val_...").
+
+fit and evaluate dispatch here once per call (``model._own_steps``, ``model._own_tests``):
+their ordinary loops are untouched.
+"""
+import numbers
+
+import numpy as np
+
+from ._interrupt import DeferredInterrupt
+from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
+                          check_verbose)
+from ._warnings import warn
+from . import losses, optimizers
+from . import metrics as metrics_module
+from .callbacks import BackupAndRestore, CallbackList, EarlyStopping, ModelCheckpoint, SwapEMAWeights
+from .callbacks.base import check_callback_list
+from .errors import NonFiniteError
+from .feeding import Feed, is_batches, ran_out_warning, reading_feed, unpack
+from .training import (_array_batches, _read_only, check_validation_freq, fit_callbacks, refuse_beside_batches,
+                       split_point, terminate_on_nan, validates, validation_feed)
+from .weighting import check_sample_weight
+
+
+def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_metrics):
+    """``compile`` of a model with its own ``train_step``: the loss may be left out (Keras' GAN
+    calls ``super().compile()`` and keeps its own optimizers and loss as attributes). What is
+    given is checked and kept where Keras keeps it, for the step to use: ``model.loss`` (a
+    ``Loss``, or None), ``model.optimizer`` (compile's default, SGD, unless given) and the
+    metrics, in ``model.metrics`` as ``(name, metric)`` pairs unless the class defines
+    ``metrics`` itself. ``loss_weights`` and ``weighted_metrics`` weigh a compiled loss, which
+    glassnet does not run here: refused."""
+    for name, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
+        if value is not None:
+            raise ValueError(f"compile: {name} weighs the compiled loss, and {type(model).__name__}'s train_step "
+                             f"computes its own; leave {name} out, got {value!r:.60}")
+    if loss is not None:
+        model._refuse_optimizer_as_loss(loss)
+        loss = losses.get(loss)
+    compiled = [(metric.name if hasattr(metric, "name") else getattr(metric, "__name__", str(spec)), metric)
+                for spec, metric in ((spec, metrics_module.get(spec)) for spec in _metric_specs(metrics))]
+    optimizer = optimizers.get(optimizer)           # refused before the model changes
+    model.loss, model.optimizer = loss, model._claim(optimizer)
+    if not isinstance(getattr(type(model), "metrics", None), property):
+        model.metrics = compiled
+    model._steps_compiled = True
+
+
+def _metric_specs(metrics):
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics: expected a list such as ['accuracy'], got {metrics!r:.80}")
+    return list(metrics)
+
+
+def reset_metrics(model):
+    """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (a
+    property's Metric objects, or compile's ``(name, metric)`` pairs; functions have no state)."""
+    for item in model.metrics:
+        metric = item[1] if isinstance(item, tuple) else item
+        reset = getattr(metric, "reset_state", None)
+        if callable(reset):
+            reset()
+
+
+def step_logs(returned, step):
+    """The logs of one step, from the dict ``step`` (``"GAN.train_step"``) returned: nested dicts
+    flattened, keys sorted, each value a Python float, as Keras' ``pythonify_logs`` makes them.
+    Anything else is refused by name: a non-dict, a Metric object (Keras refuses it too: return
+    ``metric.result()``), a value that is not one number."""
+    if not isinstance(returned, dict):
+        raise TypeError(f"{step}: must return a dict of logs, such as {{'d_loss': ..., 'g_loss': ...}}, got "
+                        f"{type(returned).__name__} {returned!r:.60}")
+    logs = {}
+    for key in sorted(returned, key=str):
+        value = returned[key]
+        if not isinstance(key, str):
+            raise TypeError(f"{step}: the logs' keys must be names (str), got {key!r:.40}")
+        if isinstance(value, dict):
+            logs.update(step_logs(value, step))
+            continue
+        if callable(getattr(value, "result", None)) and callable(getattr(value, "update_state", None)):
+            raise TypeError(f"{step}: logs[{key!r}] is a Metric object; return its value, "
+                            f"{{{key!r}: metric.result()}} (Keras refuses a Metric in the logs too)")
+        if isinstance(value, numbers.Real) or (isinstance(value, (np.ndarray, np.generic))
+                                               and value.size == 1 and value.dtype.kind in "biuf"):
+            logs[key] = float(np.asarray(value).reshape(()))
+        else:
+            raise TypeError(f"{step}: logs[{key!r}] must be one number (a float, a NumPy scalar or a 0-d array), "
+                            f"got {type(value).__name__} {value!r:.60}")
+    return logs
+
+
+def _as_step_data(part, model):
+    """A part of a batch (x, y or the weights) as a step receives it: a float array in the model's
+    dtype (Keras casts floats to its floatx), anything else as it came."""
+    if isinstance(part, np.ndarray) and part.dtype.kind == "f" and part.dtype != model.dtype:
+        return part.astype(model.dtype)
+    return part
+
+
+def keras_data(x, y, w):
+    """What Keras 3 hands a step (its ``pack_x_y_sample_weight``): the x batch itself when there are
+    neither targets nor weights, else ``(x, y)``, or ``(x, y, sample_weight)``."""
+    if y is None and w is None:
+        return x
+    return (x, y) if w is None else (x, y, w)
+
+
+class _Arrays:
+    """Arrays (x, and y and the sample weights when given) cut into batches by fit's own code
+    (``training._array_batches``: shuffled each epoch into buffers made once, then sliced).
+    ``epoch()`` yields ``(batch index, data)`` with data as ``keras_data`` packs it."""
+
+    def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
+        x = _as_step_data(as_array(x, names[0], model.dtype, cast=False), model)
+        if y is not None:
+            y = _as_step_data(as_array(y, names[1], model.dtype, cast=False), model)
+            if len(y) != len(x):
+                raise ValueError(f"{names[1]}: expected as many samples as {names[0]} ({len(x)}), got {len(y)}")
+        w = None if w is None else check_sample_weight(w, len(x), model.dtype, names[2])
+        self.x, self.y, self.w, self.rng = x, y, w, model.shuffle_rng
+        self._batch(model, batch_size, shuffle)
+
+    def _batch(self, model, batch_size, shuffle):
+        """Batches of ``batch_size`` (None: all samples) and, for shuffled epochs, the buffers."""
+        x, w, self.n = self.x, self.w, len(self.x)
+        self.batch_size = self.n if batch_size is None else min(batch_size, self.n)
+        self.steps = -(-self.n // self.batch_size)
+        # no y: an empty stand-in, (n, 0), that _array_batches shuffles and slices along at no cost
+        self._y = self.y if self.y is not None else np.empty((self.n, 0), dtype=model.dtype)
+        if shuffle and self.steps > 1:
+            self._xs, self._ys = np.empty_like(x), np.empty_like(self._y)
+            self._ws = None if w is None else np.empty_like(w)
+        else:           # sliced as they are: the caller's own arrays, read-only to the step
+            self.x = self._xs = _read_only(x)
+            self._ys, self._ws = self._y, w
+
+    def epoch(self):
+        for b, xb, yb, wb in _array_batches(self.x, self._y, self.w, self._xs, self._ys, self._ws,
+                                            self.batch_size, self.steps, self.rng):
+            yield b, keras_data(xb, None if self.y is None else yb, wb)
+
+    def hold_out(self, model, fraction, batch_size, shuffle):
+        """fit's ``validation_split``: the last ``fraction`` of the samples (before shuffling, Keras'
+        rule) returned as validation data, ``x`` or ``(x, y[, w])``; these batches keep the rest."""
+        cut = split_point(self.n, fraction)
+        if cut <= 0 or cut == self.n:
+            raise ValueError(f"validation_split={fraction} leaves no training or no validation samples out of {self.n}")
+        held = keras_data(*(None if a is None else a[cut:] for a in (self.x, self.y, self.w)))
+        self.x, self.y, self.w = (None if a is None else a[:cut] for a in (self.x, self.y, self.w))
+        self._batch(model, batch_size, shuffle)
+        return held
+
+
+def _feed_epoch(feed, model):
+    """One epoch of ``feed``'s batches as ``(batch index, data)``, unpacked and packed again as Keras
+    hands them to a step (a batch ``(x,)`` comes as x)."""
+    for b, (index, batch) in enumerate(feed.epoch()):
+        x, y, w = unpack(batch, feed.describe(index), need_y=False)
+        yield b, keras_data(*(_as_step_data(part, model) for part in (x, y, w)))
+
+
+def _reading(model, data, batch_size, steps, call):
+    """A function giving, at each call, the batches ``(index, data)`` of one reading of ``data``
+    from its start (a validation's, evaluate's): arrays ``x``, ``(x, y)`` or ``(x, y, w)`` in
+    batches of ``batch_size`` (Keras: 32 when None), or batch-by-batch data, ``steps`` at a time."""
+    if is_batches(data):
+        feed = validation_feed(data, steps) if call == "fit" else reading_feed(data, steps, call)
+
+        def read():
+            feed.rewind()
+            return _feed_epoch(feed, model)
+        return read
+    if isinstance(data, list):          # Keras' unpack_x_y_sample_weight: a list is a tuple
+        data = tuple(data)
+    parts = data if isinstance(data, tuple) else (data,)
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"{'validation_data' if call == 'fit' else 'x'}: expected x, (x, y) or (x, y, "
+                         f"sample_weight), got a tuple of {len(parts)}")
+    names = ("validation_data[0]", "validation_data[1]", "validation_data[2]") if call == "fit" else (
+        "x", "y", "sample_weight")
+    arrays = _Arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names)
+    return arrays.epoch
+
+
+def _test_steps(model, read, hooks):
+    """One evaluation: the metrics reset, then ``test_step`` on every batch ``read()`` gives, the
+    test hooks called as Keras calls them. Returns the last batch's logs (None: no batch)."""
+    reset_metrics(model)
+    hooks.call("on_test_begin", {})
+    logs, step = None, f"{type(model).__name__}.test_step"
+    for b, data in read():
+        if hooks.has_test_batch_hooks:
+            hooks.call("on_test_batch_begin", b, {})
+        logs = step_logs(model.test_step(data), step)
+        if hooks.has_test_batch_hooks:
+            hooks.call("on_test_batch_end", b, logs)
+    hooks.call("on_test_end", dict(logs or {}))
+    return logs
+
+
+def _refuse_saving_callbacks(model, callbacks):
+    """Callbacks that save or restore the model's weights have none to work on in a model without
+    a graph (no call: its weights are its sub-models'): refused by name before training."""
+    if model._calls or model._subclass():
+        return
+    for callback in callbacks or []:
+        if isinstance(callback, (ModelCheckpoint, BackupAndRestore, SwapEMAWeights)) or (
+                isinstance(callback, EarlyStopping) and callback.restore_best_weights):
+            what = ("EarlyStopping(restore_best_weights=True)" if isinstance(callback, EarlyStopping)
+                    else type(callback).__name__)
+            raise ValueError(f"callbacks: {what} saves or restores the model's weights, and "
+                             f"{type(model).__name__} has none of its own (no call: its train_step steps "
+                             f"sub-models); save the sub-models instead, in a callback of your own "
+                             f"(on_epoch_end: self.model.generator.save(...))")
+
+
+def _refuse_several(x, name):
+    if isinstance(x, (list, tuple, dict)):
+        raise TypeError(f"x: {name} with its own train_step takes one array of samples (give several inputs "
+                        f"batch by batch: a PyDataset or a generator), got a {type(x).__name__}")
+
+
+def _require_steps_compiled(model, call):
+    if not model.__dict__.get("_steps_compiled") and model.loss is None:
+        raise ValueError(f"{call}: call compile() first (a model with its own train_step may be compiled "
+                         f"without a loss, as Keras' GAN is: super().compile())")
+
+
+def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, validation_split, verbose,
+                  callbacks, initial_epoch, sample_weight, class_weight, validation_freq, steps_per_epoch,
+                  validation_steps, validation_batch_size):
+    """``fit`` of a model with its own ``train_step`` (see the module docstring): the same options,
+    but ``class_weight`` (it weighs a compiled loss: give ``sample_weight``, which the step
+    receives). Returns the ``History``, whose keys are those the step logs."""
+    _require_steps_compiled(model, "fit")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    verbose = check_verbose(verbose)
+    initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+    validation_split = check_fraction(validation_split, "validation_split")
+    validation_freq = check_validation_freq(validation_freq)
+    shuffle = check_flag(shuffle, "shuffle")
+    steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
+    validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
+    validation_batch_size = check_positive_int(validation_batch_size, "validation_batch_size", allow_none=True)
+    check_callback_list(callbacks)
+    name = type(model).__name__
+    if class_weight is not None:
+        raise ValueError(f"class_weight: it weighs a compiled loss, and {name}.train_step computes its own; "
+                         f"give sample_weight, which the step receives as data[2]")
+    if (validation_data is not None or validation_split) and not callable(getattr(model, "test_step", None)):
+        raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
+                                  f"validation runs (glassnet cannot run Keras' default step without "
+                                  f"autodiff); define test_step(self, data), or leave validation out")
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
+    _refuse_saving_callbacks(model, callbacks)
+    if initial_epoch >= epochs:
+        warn(f"fit: initial_epoch={initial_epoch} and epochs={epochs}: nothing to train; epochs is the epoch "
+             f"to stop at (Keras), not a number of further epochs")
+
+    feed = None
+    if is_batches(x):
+        refuse_beside_batches(x, y, sample_weight)
+        if validation_split:
+            raise ValueError("validation_split: it holds out the last samples of arrays; give validation_data")
+        feed = Feed(x, steps_per_epoch, shuffle, lambda: model.shuffle_rng)
+        batches, steps, n, bs = (lambda: _feed_epoch(feed, model)), feed.steps, None, None
+    else:
+        _refuse_several(x, name)
+        arrays = _Arrays(model, x, y, sample_weight, batch_size, shuffle)
+        if validation_split:
+            validation_data = arrays.hold_out(model, validation_split, batch_size, shuffle)
+        batches, steps, n, bs = arrays.epoch, arrays.steps, arrays.n, arrays.batch_size
+    read_validation = None if validation_data is None else _reading(
+        model, validation_data, validation_batch_size or batch_size, validation_steps, "fit")
+
+    history, callback_list = fit_callbacks(callbacks, verbose)
+    model.history = history
+    # no "metrics" in params: the logs' keys are the step's, known once it has run
+    hooks = CallbackList(callback_list, model, {"epochs": epochs, "steps": steps, "batch_size": bs, "samples": n,
+                                                "verbose": verbose, "validation_freq": validation_freq})
+    model.stop_training = False
+    logs, failed, interrupt, step = {}, True, None, f"{name}.train_step"
+    hooks.call("on_train_begin", {})
+    try:
+        with DeferredInterrupt() as interrupt:
+            for epoch in range(initial_epoch, epochs):
+                reset_metrics(model)        # Keras: the trackers count one epoch each
+                hooks.call("on_epoch_begin", epoch, {})
+                if feed is not None:
+                    feed.begin_epoch()
+                batch_logs, b = None, -1
+                for b, data in batches():
+                    if hooks.has_batch_hooks:
+                        hooks.call("on_train_batch_begin", b, {})
+                    try:
+                        batch_logs = step_logs(model.train_step(data), step)
+                    except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
+                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
+                                             f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
+                    interrupt.check()
+                    if hooks.has_batch_hooks:
+                        hooks.call("on_train_batch_end", b, batch_logs)
+                    if model.stop_training:
+                        break
+                if feed is not None:
+                    if feed.ran_out:        # a generator that ended: Keras warns and stops
+                        ran_out_warning(epoch, b + 1, feed.steps)
+                        model.stop_training = True
+                    feed.end_epoch()
+                if batch_logs is None:      # not one batch this epoch: nothing to log
+                    break
+                logs = dict(batch_logs)     # Keras: the last step's logs (running trackers)
+                if read_validation is not None and validates(epoch, validation_freq):
+                    values = _test_steps(model, read_validation, hooks)
+                    logs.update({f"val_{key}": value for key, value in (values or {}).items()})
+                hooks.call("on_epoch_end", epoch, logs)
+                interrupt.check()
+                if model.stop_training:
+                    break
+        failed = False
+    except NonFiniteError as exc:
+        if not terminate_on_nan(exc, callback_list):
+            raise
+        model.stop_training = True
+        if interrupt is not None:
+            interrupt.check()
+        failed = False
+    finally:
+        if failed:      # an error leaves fit, with no on_train_end: what callbacks kept is written now
+            hooks.on_error()
+    hooks.call("on_train_end", logs)
+    return history
+
+
+def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None, return_dict=False, verbose=0,
+                       steps=None, callbacks=None):
+    """``evaluate`` of a model with its own ``test_step``: the metrics reset, ``test_step`` on each
+    batch (data as fit hands it), and the last batch's logs: a dict with ``return_dict``, else
+    Keras' list, the values of ``model.metrics`` by name first, then the rest by sorted key (one
+    value alone, as a float)."""
+    name = type(model).__name__
+    if not callable(getattr(model, "test_step", None)):
+        raise NotImplementedError(f"evaluate: {name} defines train_step but neither test_step nor call; "
+                                  f"define test_step(self, data) for evaluate to run")
+    _require_steps_compiled(model, "evaluate")
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    verbose = check_verbose(verbose)
+    return_dict = check_flag(return_dict, "return_dict")
+    steps = check_positive_int(steps, "steps", allow_none=True)
+    check_callback_list(callbacks, "evaluate")
+    if is_batches(x):
+        refuse_beside_batches(x, y, sample_weight)
+        read = _reading(model, x, None, steps, "evaluate")
+    else:
+        _refuse_several(x, name)
+        read = _reading(model, keras_data(x, y, sample_weight), batch_size, None, "evaluate")
+    hooks = CallbackList(list(callbacks or []), model, {"verbose": verbose, "steps": steps})
+    logs = _test_steps(model, read, hooks) or {}
+    if verbose:
+        print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
+    if return_dict:
+        return logs
+    names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None) for item in model.metrics]
+    values = [logs[key] for key in names if key in logs] + [logs[key] for key in sorted(logs) if key not in names]
+    return values[0] if len(values) == 1 else values
