@@ -270,7 +270,8 @@ class MultiHeadAttention(_Attention):
     with the output. A query with nothing left to attend to (a padded one) weighs every step
     evenly, as Keras 3.15 does without dropout (with dropout Keras zeroes its weights: the values
     of padded steps, which the layers after it skip). An eager call takes
-    ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S).
+    ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S)
+    (or (T, S), one mask for every sample, as Keras broadcasts it; True: may attend).
     ``return_attention_scores=True`` gives Keras' pair ``(output, scores)`` (in a model, the scores
     are an ``AttentionScores`` call). In a model drawn, ``attention_mask`` is one of its tensors,
     ``mha(x, x, attention_mask=Input((T, S)))`` (an Input the model takes, or a layer's output;
@@ -511,7 +512,7 @@ class MultiHeadAttention(_Attention):
     def _allowed(self, query, key, value):
         """Which scores the masks allow, (batch, T, S) booleans, or None: Keras' AND of the
         query's mask (batch, T, 1), the value's and the key's (batch, 1, S) and an eager call's
-        ``attention_mask`` (batch, T, S)."""
+        ``attention_mask`` (batch, T, S) or (T, S)."""
         allowed = None
         for mask, axis in zip(self._take_masks([query, value, key]), (2, 1, 1)):
             if mask is not None:
@@ -522,10 +523,12 @@ class MultiHeadAttention(_Attention):
             xp = backend.get_array_module(query)
             given = xp.asarray(given)
             expected = (query.shape[0], query.shape[1], key.shape[1])
-            if given.ndim != 3 or not all(g in (e, 1) for g, e in zip(given.shape, expected)):
-                raise ValueError(f"{self.describe()}: attention_mask must have shape (batch, T, S) = {expected} (or 1 "
-                                 f"along an axis, broadcast as Keras'), got shape {given.shape}")
-            given = xp.broadcast_to(given, expected)
+            # (T, S) is one mask for every sample (PyTorch's attn_mask): Keras 3.15 adds the batch axis
+            shaped = given[None] if given.ndim == 2 else given
+            if shaped.ndim != 3 or not all(g in (e, 1) for g, e in zip(shaped.shape, expected)):
+                raise ValueError(f"{self.describe()}: attention_mask must have shape (batch, T, S) = {expected} or "
+                                 f"(T, S) (or 1 along an axis, broadcast as Keras'), got shape {given.shape}")
+            given = xp.broadcast_to(shaped, expected)
             given = given.astype(bool, copy=False)
             allowed = given if allowed is None else allowed & given
         if self.sliding_window is not None:
