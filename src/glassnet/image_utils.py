@@ -59,7 +59,10 @@ def _dtype(dtype, where):
 
 
 def _size(size, name):
-    """``(height, width)``: two positive integers (NumPy's too, as from a search grid)."""
+    """``(height, width)``: two positive integers (NumPy's too, as from a search grid), as a tuple,
+    a list or a 1-D array (Keras indexes any of them)."""
+    if isinstance(size, np.ndarray) and size.ndim == 1:
+        size = size.tolist()            # NumPy's integers as Python's; a float array stays refused
     if (not isinstance(size, (tuple, list)) or len(size) != 2
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in size)):
         raise ValueError(f"{name} must be (height, width), two positive integers, got {shown(size)}")
@@ -142,8 +145,8 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         channels 1 (grayscale, "L"; "I", 32-bit, when a value exceeds 255), 3 ("RGB") or 4 ("RGBA")
     scale : bool; True stretches the values to 0-255 (min to 0, max to 255, a constant image to 0);
         False takes them as pixel values (cast to bytes as NumPy casts: keep them in 0-255)
-    dtype : the dtype ``x`` is read as first, None: float32 (an integer dtype with ``scale=True``
-        is scaled in float32)
+    dtype : the dtype ``x`` is read as first, None: float32 (an integer or bool dtype with
+        ``scale=True`` is scaled in float32, where Keras fails)
     """
     where = "array_to_img"
     Image = _pillow(where)
@@ -159,9 +162,9 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         raise ValueError(f"{where}: x must have 1, 3 or 4 channels (grayscale, RGB, RGBA) in its "
                          f"{data_format} axis, got {x.shape[2]} (shape {x.shape})")
     if scale:
+        if x.dtype.kind != "f":         # x / max needs fractions, and an integer x - min could wrap
+            x = x.astype(np.float32)    # around (int8 -100..100 gives 200) or, bool, not subtract at all
         x = x - np.min(x)               # a copy: the caller's array is left alone
-        if x.dtype.kind != "f":         # x / max needs fractions
-            x = x.astype(np.float32)
         top = np.max(x)
         if top != 0:
             x /= top
@@ -177,7 +180,7 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     """Write the image array ``x`` to ``path``, Keras' ``save_img``; a file path is written
     atomically (``glassnet._atomic``): never a half-written image, even if encoding fails.
 
-    path : str or os.PathLike, or a binary file object (then give ``file_format``)
+    path : str, bytes or os.PathLike, or a binary file object (then give ``file_format``)
     x : (height, width, channels) array, as ``array_to_img`` takes it (``data_format``, ``scale``)
     file_format : Pillow's format name ("png", "jpeg", ...); None: from the path's extension (".jpg"
         is JPEG). An RGBA image saved as JPEG is converted to RGB with a warning, as in Keras.
@@ -187,9 +190,11 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     Image = _pillow(where)
     if file_format is not None and not isinstance(file_format, str):
         raise TypeError(f"{where}: file_format must be None or a format name such as 'png', got {shown(file_format)}")
+    if isinstance(path, bytes):         # Keras (and load_img) take a bytes path; the atomic writer takes text
+        path = os.fsdecode(path)
     writes_file = isinstance(path, (str, os.PathLike))
     if not writes_file and not hasattr(path, "write"):
-        raise TypeError(f"{where}: path must be a file path (str, os.PathLike) or a binary file object, "
+        raise TypeError(f"{where}: path must be a file path (str, bytes, os.PathLike) or a binary file object, "
                         f"got {type(path).__name__}")
     if file_format is None and writes_file:
         # Pillow's own table of extensions (".jpg", ".tif", ...): the temporary file written first

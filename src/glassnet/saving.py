@@ -49,6 +49,8 @@ import math
 import os
 import threading
 
+import numpy as np
+
 from ._warnings import warn
 from .errors import UnknownObjectError
 
@@ -365,7 +367,7 @@ def save_weights(model, filepath, overwrite=True):
     _checked_model(model, where)
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"{where}: filepath must be a str or os.PathLike, got {type(filepath).__name__}")
-    if not isinstance(overwrite, bool):     # "no" would be truthy
+    if not isinstance(overwrite, (bool, np.bool_)):     # "no" would be truthy; NumPy's bools are taken
         raise TypeError(f"{where}: overwrite must be True or False, got {overwrite!r:.40}")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(errno.EEXIST, f"{where}: the file exists and overwrite=False (give overwrite=True "
@@ -381,7 +383,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     weight that differs instead."""
     where = "load_weights"
     _checked_model(model, where)
-    if not isinstance(skip_mismatch, bool):
+    if not isinstance(skip_mismatch, (bool, np.bool_)):
         raise TypeError(f"{where}: skip_mismatch must be True or False, got {skip_mismatch!r:.40}")
     if skip_mismatch:
         raise ValueError(f"{where}: skip_mismatch=True is not implemented (glassnet loads every weight, in order, "

@@ -62,7 +62,8 @@ class STFT(Initializer):
         self.side = check_choice(side, "STFT: side", ("real", "imag"))
         if isinstance(window, dict) and window.get("class_name") == "__numpy__":
             config = window.get("config")           # Keras' entry of an array (its serialize())
-            window = config.get("value") if isinstance(config, dict) else None
+            # one without its values is refused below, never read as None (no window at all)
+            window = config.get("value", window) if isinstance(config, dict) else window
         if isinstance(window, str):
             check_choice(window, "STFT: window", WINDOWS, expected="'hann', 'hamming', None or an array of "
                          "frame_length numbers (Keras' other SciPy windows are not built: give their values)")
