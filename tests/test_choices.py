@@ -178,6 +178,7 @@ def test_pytorch_padding_by_number_says_how_to_port_it(make, port, padding):
 
 def test_other_non_strings_and_the_recurrent_convolutions_keep_the_plain_message():
     for make in (lambda: layers.Conv2D(2, 3, padding=True), lambda: layers.Conv2D(2, 3, padding=[]),
+                 lambda: layers.Conv2D(2, 3, padding=(1, 1, 1)),        # no padding layer of 2-D images takes 3
                  lambda: layers.ConvLSTM2D(2, 3, padding=1), lambda: layers.MaxPooling2D(2, padding=1)):
         with pytest.raises(TypeError) as info:
             make()

@@ -400,7 +400,8 @@ def refuse_pytorch_padding(padding, layer, transposed=False):
     on both sides (TensorFlow's odd pixel goes after), so the port is a padding or cropping layer."""
     numbers = padding if isinstance(padding, (tuple, list)) else [padding]
     cls, rank = type(layer).__name__, layer.rank
-    if not numbers or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in numbers):
+    if (len(numbers) not in (1, rank)
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in numbers)):
         return
     port = (f"padding='valid' with Cropping{rank}D(p) after it" if transposed
             else f"ZeroPadding{rank}D(p) before it with padding='valid'")
