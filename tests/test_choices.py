@@ -162,16 +162,18 @@ def test_check_only():
         check_only(["utf-8"], "f: encoding", "utf-8")
 
 
-@pytest.mark.parametrize("make, port", [
-    (lambda p: layers.Conv2D(2, 3, padding=p), r"ZeroPadding2D\(p\) before it with padding='valid'"),
-    (lambda p: layers.Conv1D(2, 3, padding=p), r"ZeroPadding1D\(p\) before it"),
-    (lambda p: layers.Conv3D(2, 3, padding=p), r"ZeroPadding3D\(p\) before it"),
-    (lambda p: layers.DepthwiseConv2D(3, padding=p), r"ZeroPadding2D\(p\) before it"),
-    (lambda p: layers.SeparableConv1D(2, 3, padding=p), r"ZeroPadding1D\(p\) before it"),
-    (lambda p: layers.Conv2DTranspose(2, 3, padding=p), r"padding='valid' with Cropping2D\(p\) after it")])
-@pytest.mark.parametrize("padding", [1, (1, 1), np.int64(2)])
-def test_pytorch_padding_by_number_says_how_to_port_it(make, port, padding):
-    # PyTorch's nn.Conv2d(..., padding=1): Keras' layers take words only, and "same" is not the port
+@pytest.mark.parametrize("make, rank, port", [
+    (lambda p: layers.Conv2D(2, 3, padding=p), 2, r"ZeroPadding2D\(p\) before it with padding='valid'"),
+    (lambda p: layers.Conv1D(2, 3, padding=p), 1, r"ZeroPadding1D\(p\) before it"),
+    (lambda p: layers.Conv3D(2, 3, padding=p), 3, r"ZeroPadding3D\(p\) before it"),
+    (lambda p: layers.DepthwiseConv2D(3, padding=p), 2, r"ZeroPadding2D\(p\) before it"),
+    (lambda p: layers.SeparableConv1D(2, 3, padding=p), 1, r"ZeroPadding1D\(p\) before it"),
+    (lambda p: layers.Conv2DTranspose(2, 3, padding=p), 2, r"padding='valid' with Cropping2D\(p\) after it")])
+@pytest.mark.parametrize("padding", [1, "one per axis", np.int64(2)])
+def test_pytorch_padding_by_number_says_how_to_port_it(make, rank, port, padding):
+    # PyTorch's nn.Conv2d(..., padding=1) or padding=(1, 1): Keras' layers take words only, and
+    # "same" is not the port
+    padding = (1,) * rank if padding == "one per axis" else padding
     with pytest.raises(TypeError, match=r"padding must be a str .*; PyTorch's padding=p ports as " + port):
         make(padding)
 
