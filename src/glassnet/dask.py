@@ -125,6 +125,12 @@ def _build(build_fn, params):
     if not isinstance(model, Sequential):
         raise TypeError(f"build_fn({build_params}) returned {type(model).__name__}; expected a compiled "
                         f"glassnet.Sequential")
+    if model._own_steps:
+        # (checked first: compiled by super().compile(), such a model has no loss, and "not
+        # compiled" would be untrue) a sweep scores its compiled loss and metrics, by name
+        raise ValueError(f"build_fn({build_params}) returned {type(model).__name__}, whose own train_step "
+                         f"trains it; sweep scores a model's compiled loss and metrics and rebuilds it from "
+                         f"its config, which such a model has not: sweep it in a loop of your own")
     if model.loss is None and getattr(model, "_deferred_compile", None) is None:     # (a subclass compiled before its draw)
         raise ValueError(f"build_fn({build_params}) returned a model that is not compiled; call "
                          f"model.compile(loss=..., optimizer=...) before returning it")

@@ -88,6 +88,18 @@ class _Required:
 
 _REQUIRED = _Required()
 
+_NO_DEFAULT_STEP = ("{name}.{step}: super().{step}(data) calls Keras' default step, which glassnet has "
+                    "not (no automatic differentiation); for glassnet's own step on the batch call "
+                    "self.{batch}(x, y, sample_weight, return_dict=True): its logs are the batch's, not "
+                    "the epoch's so far (keep a glassnet.metrics.Mean of them for that)")
+
+
+def defines_step(cls, step):
+    """Whether the class ``cls`` (a subclass of Model) defines Keras' ``train_step`` or
+    ``test_step`` (``step``) itself, not only Model's default, which refuses by name."""
+    own = getattr(cls, step, None)
+    return callable(own) and own is not getattr(Model, step)
+
 
 def _causal_flags(tensors):
     """``[(attention layer, its calls' use_causal_mask)]`` for the graph of ``tensors``: a layer's
@@ -256,9 +268,23 @@ class Model(Sequential):
         super().__init_subclass__(**kwargs)
         # read once per class, so that fit and evaluate dispatch on one attribute (glassnet.own_steps):
         # a train_step is fit's step; evaluate runs test_step, or refuses for a model without call
-        cls._own_steps = callable(getattr(cls, "train_step", None))
-        cls._own_tests = callable(getattr(cls, "test_step", None)) or (
+        cls._own_steps = defines_step(cls, "train_step")
+        cls._own_tests = defines_step(cls, "test_step") or (
             cls._own_steps and not callable(getattr(cls, "call", None)))
+
+    def train_step(self, data):
+        """Keras' default step, which a subclass's ``train_step`` may call as
+        ``super().train_step(data)``: glassnet has none to call (no automatic differentiation, and
+        its fit's step is not one function of a batch), so it is refused by name. ``data`` is the
+        batch as fit hands it: x, ``(x, y)`` or ``(x, y, sample_weight)``."""
+        raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="train_step",
+                                                          batch="train_on_batch"))
+
+    def test_step(self, data):
+        """Keras' default evaluation step (``super().test_step(data)``): refused by name, as
+        ``train_step`` is."""
+        raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="test_step",
+                                                          batch="test_on_batch"))
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -452,6 +478,14 @@ class Model(Sequential):
     def _subclass(self):
         """Whether this is a subclass of Model drawn by its ``call`` (Keras' model subclassing)."""
         return callable(getattr(self, "call", None))
+
+    def _require_built(self, what):
+        if not self._calls and not self._subclass():
+            # a model with its own train_step and no call (Keras' GAN): "not built yet, give the
+            # first layer input_dim" would send its user the wrong way
+            raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own (its train_step "
+                             f"steps sub-models); use its sub-models (gan.generator.{what}())")
+        super()._require_built(what)
 
     def _symbolic_call(self, inputs):
         """``call`` on symbolic ``inputs`` (Inputs, or other layers' outputs when this model is

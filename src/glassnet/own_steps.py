@@ -25,6 +25,7 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
 fit and evaluate dispatch here once per call (``model._own_steps``, ``model._own_tests``):
 their ordinary loops are untouched.
 """
+import math
 import numbers
 
 import numpy as np
@@ -35,11 +36,14 @@ from ._validation import (as_array, check_flag, check_fraction, check_non_negati
 from ._warnings import warn
 from . import losses, optimizers
 from . import metrics as metrics_module
-from .callbacks import BackupAndRestore, CallbackList, EarlyStopping, ModelCheckpoint, SwapEMAWeights
+from .callbacks import (BackupAndRestore, CallbackList, EarlyStopping, ModelCheckpoint, SwapEMAWeights,
+                        TerminateOnNaN)
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, reading_feed, unpack
-from .training import (_array_batches, _read_only, check_validation_freq, fit_callbacks, refuse_beside_batches,
+from .graph import defines_step
+from .training import (_array_batches, _read_only, check_validation_freq, fit_callbacks, refuse_array_steps,
+                       refuse_beside_batches,
                        split_point, terminate_on_nan, validates, validation_feed)
 from .weighting import check_sample_weight
 
@@ -246,7 +250,10 @@ def _refuse_several(x, name):
 
 
 def _require_steps_compiled(model, call):
-    if not model.__dict__.get("_steps_compiled") and model.loss is None:
+    # compiled with a loss before its call is drawn, a subclass holds its compile in
+    # _deferred_compile until the first data draws it (graph.Model._draw): compiled too
+    if (not model.__dict__.get("_steps_compiled") and model.loss is None
+            and getattr(model, "_deferred_compile", None) is None):
         raise ValueError(f"{call}: call compile() first (a model with its own train_step may be compiled "
                          f"without a loss, as Keras' GAN is: super().compile())")
 
@@ -273,12 +280,14 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     if class_weight is not None:
         raise ValueError(f"class_weight: it weighs a compiled loss, and {name}.train_step computes its own; "
                          f"give sample_weight, which the step receives as data[2]")
-    if (validation_data is not None or validation_split) and not callable(getattr(model, "test_step", None)):
+    if (validation_data is not None or validation_split) and not defines_step(type(model), "test_step"):
         raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
                                   f"validation runs (glassnet cannot run Keras' default step without "
                                   f"autodiff); define test_step(self, data), or leave validation out")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
+    refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
+                       validation_batch_size)
     _refuse_saving_callbacks(model, callbacks)
     if initial_epoch >= epochs:
         warn(f"fit: initial_epoch={initial_epoch} and epochs={epochs}: nothing to train; epochs is the epoch "
@@ -307,6 +316,7 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                                                 "verbose": verbose, "validation_freq": validation_freq})
     model.stop_training = False
     logs, failed, interrupt, step = {}, True, None, f"{name}.train_step"
+    terminates_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in callback_list)
     hooks.call("on_train_begin", {})
     try:
         with DeferredInterrupt() as interrupt:
@@ -324,6 +334,12 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                     except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
                         raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
                                              f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
+                    loss = batch_logs.get("loss")
+                    if loss is not None and not math.isfinite(loss) and terminates_on_nan:
+                        # Keras' TerminateOnNaN reads the batch's logged "loss": a step computing its
+                        # own loss has none that a sub-model's train_on_batch refused
+                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
+                                             f"it logged loss {loss}", epoch + 1, b + 1)
                     interrupt.check()
                     if hooks.has_batch_hooks:
                         hooks.call("on_train_batch_end", b, batch_logs)
@@ -366,7 +382,7 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
     Keras' list, the values of ``model.metrics`` by name first, then the rest by sorted key (one
     value alone, as a float)."""
     name = type(model).__name__
-    if not callable(getattr(model, "test_step", None)):
+    if not defines_step(type(model), "test_step"):
         raise NotImplementedError(f"evaluate: {name} defines train_step but neither test_step nor call; "
                                   f"define test_step(self, data) for evaluate to run")
     _require_steps_compiled(model, "evaluate")
@@ -375,6 +391,9 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
     return_dict = check_flag(return_dict, "return_dict")
     steps = check_positive_int(steps, "steps", allow_none=True)
     check_callback_list(callbacks, "evaluate")
+    if steps is not None and not is_batches(x):         # as evaluate refuses it for any model
+        raise ValueError("evaluate: steps counts the batches of a PyDataset, a DataLoader, a Dataset or a "
+                         "generator; for arrays give batch_size")
     if is_batches(x):
         refuse_beside_batches(x, y, sample_weight)
         read = _reading(model, x, None, steps, "evaluate")

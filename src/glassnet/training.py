@@ -139,6 +139,26 @@ def refuse_beside_batches(x, y, sample_weight):
                              f"should be included as part of the {kind}.")
 
 
+def refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
+                       validation_batch_size):
+    """Refuse fit's options that count batches where the data has none to count (arrays, or no
+    validation), which would otherwise be ignored, silently."""
+    if validation_batch_size is not None and (is_batches(validation_data) or
+                                              (validation_data is None and not validation_split)):
+        raise ValueError("validation_batch_size: it sets the batches in which validation arrays are evaluated; "
+                         + ("no validation_data or validation_split was given" if validation_data is None
+                            else f"a {kind_of(validation_data)} gives its own batches"))
+    if steps_per_epoch is not None and not is_batches(x):
+        raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
+                         "batch_size); steps_per_epoch counts the batches of a PyDataset, a DataLoader, a "
+                         "Dataset or a generator")
+    if validation_steps is not None and not is_batches(validation_data):
+        raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset, a "
+                         "DataLoader, a Dataset or a generator; "
+                         + ("no validation_data was given" if validation_data is None
+                            else "arrays are validated whole"))
+
+
 def validation_feed(validation_data, steps):
     """The ``Feed`` of fit's ``validation_data`` given batch by batch (``steps``: fit's
     ``validation_steps``): a generator, read once, needs ``steps``, since every validation reads
@@ -604,20 +624,8 @@ class TrainingMixin(ActivityMixin):
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
         validation_batch_size = check_positive_int(validation_batch_size, "validation_batch_size", allow_none=True)
-        if validation_batch_size is not None and (is_batches(validation_data) or
-                                                  (validation_data is None and not validation_split)):
-            raise ValueError("validation_batch_size: it sets the batches in which validation arrays are evaluated; "
-                             + ("no validation_data or validation_split was given" if validation_data is None
-                                else f"a {kind_of(validation_data)} gives its own batches"))
-        if steps_per_epoch is not None and not is_batches(x):
-            raise ValueError("steps_per_epoch: with arrays an epoch is one pass over them (set its batches with "
-                             "batch_size); steps_per_epoch counts the batches of a PyDataset, a DataLoader, a "
-                             "Dataset or a generator")
-        if validation_steps is not None and not is_batches(validation_data):
-            raise ValueError("validation_steps: it counts the batches of validation_data given as a PyDataset, a "
-                             "DataLoader, a Dataset or a generator; "
-                             + ("no validation_data was given" if validation_data is None
-                                else "arrays are validated whole"))
+        refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
+                           validation_batch_size)
         if validation_data is not None and validation_split:
             # Keras quietly ignores validation_split then; refused, since one of the two is a slip
             raise ValueError("give validation_data or validation_split, not both (Keras lets validation_data "
