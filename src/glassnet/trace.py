@@ -26,6 +26,7 @@ from ._serial import lock_of
 from .layers.base import StateSnapshot
 from .layers.masking import planned
 from .outputs import gradient_shape_refusal
+from .training import _read_only
 
 
 class Trace(list):
@@ -75,6 +76,9 @@ def trace(model, x, y):
     """Forward and backward through ``model`` on (x, y) without an update; see the module docstring.
     Training-mode side effects are undone: BatchNormalization's moving statistics and Dropout's
     generators are as they were, so a later ``fit`` runs exactly as it would have without the trace.
+    As in ``train_on_batch``, ``x`` reaches the first layer read-only (a layer changing its input in
+    place fails rather than change the caller's data), and an optimizer compiled into another model
+    since is refused by name.
     Holds the model's lock (glassnet._serial), as ``model.trace``, ``fit`` and ``predict`` do: a
     ``predict`` of the same model in another thread waits for the trace, not overwriting its caches."""
     with lock_of(model):
@@ -84,7 +88,13 @@ def trace(model, x, y):
 def _locked_trace(model, x, y):
     model._require_compiled("trace")
     model._apply_trainable_flags()          # layers frozen since compile, as fit takes them up
+    # an optimizer compiled into another model since holds that model's state: its step (the
+    # update shown) would be wrong or fail on mismatched shapes; refused by name, as training does
+    model._check_optimizer()
     x, y = model._on_device(*model._prepare_xy(x, y))     # where the weights are (a GPU for CuPy)
+    # the caller's own array, as train_on_batch passes it: read-only, so that a layer changing its
+    # input in place fails as it does in training instead of silently changing the caller's data
+    x = _read_only(x)
     snapshot = StateSnapshot(model.layers)
     model._mark_first_layer(every=True)     # every layer's gradients, also where training stops early
     try:
