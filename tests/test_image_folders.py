@@ -100,7 +100,7 @@ def test_a_cnn_trains_on_a_folder_of_images(tmp_path, rng):
     (dict(color_mode="cmyk"), "color_mode must be one of"),
     (dict(image_size=(8,)), r"image_size must be \(height, width\)"),
     (dict(batch_size=None), "batch_size must be a positive integer"),
-    (dict(interpolation="bicubic"), "interpolation must be 'bilinear' or 'nearest'"),
+    (dict(interpolation="hamming"), "interpolation must be one of \\['bilinear', 'nearest', 'bicubic'"),
     (dict(pad_to_aspect_ratio=True), "pad_to_aspect_ratio is not implemented"),
     (dict(validation_split=0.2), "give validation_split and subset together"),
     (dict(validation_split=0.2, subset="training"), "a validation split of shuffled files needs a seed"),

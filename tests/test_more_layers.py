@@ -290,7 +290,7 @@ def test_spatial_dropout_drops_whole_channels(layer, shape):
     (lambda: gn.Sequential([Cropping2D(2, input_shape=(4, 6, 1))]),
      r"layer cropping2d \(Cropping2D\): cropping \(\(2, 2\), \(2, 2\)\) leaves nothing of input samples of spatial shape \(4, 6\)"),
     (lambda: UpSampling2D(0), r"UpSampling2D: size must be a positive integer or 2 of them, got 0"),
-    (lambda: UpSampling2D(interpolation="bicubic"), r"UpSampling2D: interpolation must be one of \['nearest', 'bilinear'\], got 'bicubic'"),
+    (lambda: UpSampling2D(interpolation="gaussian"), r"UpSampling2D: interpolation must be one of \['nearest', 'bilinear', 'bicubic', 'area', 'lanczos3', 'lanczos5'\], got 'gaussian'"),
     (lambda: gn.Sequential([UpSampling2D(input_shape=(4, 3))]),
      r"layer up_sampling2d \(UpSampling2D\): expected input of shape \(batch, height, width, channels\)"),
     (lambda: Softmax(axis=0), r"Softmax: axis: expected distinct axes of the input other than the batch axis 0"),

@@ -63,7 +63,7 @@ def test_inside_a_model_the_summary_fit_and_files_know_the_new_size(rng, tmp_pat
 @pytest.mark.parametrize("make, message", [
     (lambda: Resizing(0, 4), r"Resizing: height must be a positive integer, got 0"),
     (lambda: Resizing(2, 2)(np.ones((1, 0, 3, 1))), r"layer Resizing: expected images of at least one pixel and channel"),
-    (lambda: Resizing(4, 4, interpolation="bicubic"), r"Resizing: interpolation must be one of \['bilinear', 'nearest'\], got 'bicubic'"),
+    (lambda: Resizing(4, 4, interpolation="gaussian"), r"Resizing: interpolation must be one of \['bilinear', 'nearest', 'bicubic', 'area', 'lanczos3', 'lanczos5'\], got 'gaussian'"),
     (lambda: Resizing(4, 4, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), r"give crop_to_aspect_ratio or pad_to_aspect_ratio, not both"),
     (lambda: Resizing(4, 4, fill_mode="reflect"), r"Resizing: fill_mode must be 'constant'"),
     (lambda: CenterCrop(2, 2)(np.ones((1, 4, 4))), r"layer CenterCrop: expected input of shape \(batch, height, width, channels\)"),

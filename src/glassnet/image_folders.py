@@ -149,8 +149,11 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     sub-folder per class. ``labels``: "inferred" (from the sub-folders), None, or a list of integer
     labels, one per image below ``directory`` in the order of their paths (class names: the sorted
     labels, as str); ``label_mode`` "int" (labels (n,)), "categorical" (one-hot), "binary" ((n, 1)
-    floats, two classes) or None; ``color_mode`` "rgb", "rgba" or "grayscale"; ``interpolation`` "bilinear" or "nearest" (Keras'
-    other samplers are not implemented, nor is ``pad_to_aspect_ratio``). Shuffling is Keras' first one, of the file list, once;
+    floats, two classes) or None; ``color_mode`` "rgb", "rgba" or "grayscale"; ``interpolation`` one of
+    Keras' eight, TensorFlow's kernels: "bilinear", "nearest", "bicubic", "area", "lanczos3",
+    "lanczos5", "gaussian", "mitchellcubic" (Keras 3.15 refuses the last two with
+    ``crop_to_aspect_ratio``, its crop going through its backend's resize; glassnet takes them);
+    ``pad_to_aspect_ratio`` is not implemented. Shuffling is Keras' first one, of the file list, once;
     ``fit(shuffle=True)`` then shuffles the batches' order each epoch with the model's seed (Keras
     also reshuffles files inside TensorFlow, draws NumPy cannot reproduce). ``batch_size=None`` is
     refused: glassnet serves batches.
@@ -168,7 +171,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in image_size)):
         raise ValueError(f"{where}: image_size must be (height, width), two positive integers, got {image_size!r:.60}")
     image_size = tuple(int(s) for s in image_size)
-    check_choice(interpolation, f"{where}: interpolation", ("bilinear", "nearest"), expected="'bilinear' or 'nearest'")
+    from .layers.resizing import FOLDER_INTERPOLATIONS      # here: import glassnet needs no layer module
+    check_choice(interpolation, f"{where}: interpolation", FOLDER_INTERPOLATIONS)
     if pad_to_aspect_ratio:         # TensorFlow's resize_with_pad places the image otherwise than Resizing does
         raise ValueError(f"{where}: pad_to_aspect_ratio is not implemented (crop_to_aspect_ratio is)")
     names, label_mode, parts = listed_files(where, directory, labels, label_mode, class_names, batch_size, shuffle,

@@ -5,8 +5,8 @@ ratio first instead of stretching.
 ``load_img`` returns a Pillow image, as Keras' does, resized by Pillow's own filters (Keras'
 ``interpolation`` names: "nearest", "bilinear", "bicubic", "hamming", "box", "lanczos"), so a model
 trained on Keras' pipeline sees the same pixels here. ``smart_resize`` works on arrays with
-TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras), "bilinear" or
-"nearest". Pillow is the ``plot`` extra (``pip install "glassnet[plot]"``), imported inside the
+TensorFlow's sampler (``glassnet.layers.Resizing``'s, tested against Keras), any of Keras'
+interpolations on TensorFlow. Pillow is the ``plot`` extra (``pip install "glassnet[plot]"``), imported inside the
 functions that need it, so ``import glassnet`` stays fast and works without it.
 
 >>> img = load_img("cat.jpg", target_size=(224, 224))           # doctest: +SKIP
@@ -28,7 +28,9 @@ DATA_FORMATS = ("channels_last", "channels_first")
 # Keras' names for Pillow's resampling filters (keras.src.utils.image_utils.PIL_INTERPOLATION_METHODS)
 PIL_FILTERS = {"nearest": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC", "hamming": "HAMMING",
                "box": "BOX", "lanczos": "LANCZOS"}
-SMART_RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
+# Keras 3.15's resize on TensorFlow (glassnet.layers.resizing.INTERPOLATIONS, written out here:
+# import glassnet loads no layer module)
+SMART_RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
 
 
 def _pillow(where):
@@ -229,10 +231,10 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last")
     x : array of shape (height, width, channels) or (batch, height, width, channels), or channels
         first, (channels, height, width) or (batch, channels, height, width)
     size : (height, width)
-    interpolation : "bilinear" or "nearest" (Keras' "bicubic", "lanczos3", "lanczos5" and "area"
-        are not implemented)
-    Returns an array of x's rank with height and width ``size``: float32 for "bilinear" (as
-    TensorFlow's, whatever x's dtype), x's own dtype and values for "nearest".
+    interpolation : "bilinear", "nearest", "bicubic", "area", "lanczos3" or "lanczos5"
+        (TensorFlow's kernels: see ``glassnet.layers.Resizing``)
+    Returns an array of x's rank with height and width ``size``: float32 for every interpolation
+    but "nearest" (as TensorFlow's, whatever x's dtype), x's own dtype and values for "nearest".
 
     >>> smart_resize(np.zeros((340, 500, 3)), (200, 200)).shape      # a (340, 340) crop, resized
     (200, 200, 3)
@@ -259,8 +261,8 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last")
     images = images[:, top:top + crop_height, left:left + crop_width, :]
     if interpolation == "nearest":      # a gather: x's dtype and values, as TensorFlow keeps them
         out = resize_masks(images, target_height, target_width)
-    else:                               # TensorFlow's bilinear resize computes and returns float32
-        out, _ = resize(images.astype(np.float32), target_height, target_width, "bilinear")
+    else:                               # TensorFlow's other resizes compute and return float32
+        out, _ = resize(images.astype(np.float32), target_height, target_width, interpolation)
     if channels_first:
         out = out.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(out[0] if single else out)

@@ -1,10 +1,11 @@
 """Resizing, CenterCrop and RandomCrop: Keras' image preprocessing layers that give images another
-size; and the resize they share with ``UpSampling2D(interpolation="bilinear")``.
+size; and the resize they share with ``UpSampling2D``'s interpolations.
 
 A resize is linear in the image and separable: each output row is a weighted mix of input rows
-(``bilinear_weights``, or one row for ``nearest_weights``), each output column one of input
-columns, so it runs as two batched matrix products, and its gradient as their transposes
-(TensorFlow's resize, what Keras runs on its default backend: half-pixel centres, no antialiasing).
+(``bilinear_weights``, one row for ``nearest_weights``, or glassnet.layers.resample's bicubic,
+area and kernel weights), each output column one of input columns, so it runs as two batched matrix
+products, and its gradient as their transposes (TensorFlow's resize, what Keras runs on its default
+backend: half-pixel centres, antialiasing only when asked).
 An image holding inf or NaN is resized tap by tap instead: a matrix product would meet the bad
 pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads two pixels only.
 """
@@ -16,8 +17,13 @@ from .augmentation import check_fill_value
 from .._bounds import check_sample_values
 from .base import LAYERS, Layer
 from .conv import check_rank, positive_int
+from .resample import interpolation_weights
 
-INTERPOLATIONS = ("bilinear", "nearest")
+# Keras 3.15's resize on TensorFlow (keras.src.backend.tensorflow.image.RESIZE_INTERPOLATIONS): what
+# Resizing, smart_resize and ops.image.resize take
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
+# and what image_dataset_from_directory takes, calling tf.image.resize itself
+FOLDER_INTERPOLATIONS = INTERPOLATIONS + ("gaussian", "mitchellcubic")
 
 
 def bilinear_weights(out_len, in_len, float32=False):
@@ -55,6 +61,21 @@ def nearest_weights(out_len, in_len):
     weights = np.zeros((out_len, in_len))
     weights[np.arange(out_len), source] = 1.0
     return weights
+
+
+def axis_weights(interpolation, out_len, in_len, antialias=False):
+    """(out_len, in_len) weights of ``tf.image.resize(method=interpolation, antialias=antialias)``
+    along one axis (any name of ``FOLDER_INTERPOLATIONS``). "nearest" and "area" are never
+    antialiased (TensorFlow ignores the flag for them), "bilinear" with it is a wider tent.
+
+    >>> axis_weights("area", 2, 4).tolist()
+    [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
+    """
+    if interpolation == "nearest":
+        return nearest_weights(out_len, in_len)
+    if interpolation == "bilinear" and not antialias:
+        return bilinear_weights(out_len, in_len, float32=True)
+    return interpolation_weights(interpolation, out_len, in_len, antialias)
 
 
 def apply_weights(x, weights, axis):
@@ -119,16 +140,15 @@ def resize_masks(masks, height, width, crop=False, pad=False, fill_value=0.0):
     return masks[:, rows][:, :, columns]
 
 
-def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fill_value=0.0):
+def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fill_value=0.0, antialias=False):
     """Images x (n, h, w, c) resized to (n, height, width, c), after a crop or a pad to the target's
-    aspect ratio when asked (Keras' ``ops.image.resize``); returns the images and the cache that
-    ``resize_backward`` takes."""
+    aspect ratio when asked (Keras' ``ops.image.resize``); ``interpolation`` any name of
+    ``FOLDER_INTERPOLATIONS``, ``antialias`` TensorFlow's (a kernel widened when downsampling).
+    Returns the images and the cache that ``resize_backward`` takes."""
     x, box = _crop_or_pad(x, height, width, crop, pad, fill_value)
     h, w = x.shape[1:3]
-    if interpolation == "bilinear":
-        rows, columns = bilinear_weights(height, h, float32=True), bilinear_weights(width, w, float32=True)
-    else:
-        rows, columns = nearest_weights(height, h), nearest_weights(width, w)
+    rows = axis_weights(interpolation, height, h, antialias)
+    columns = axis_weights(interpolation, width, w, antialias)
     # the weights, made on the host, go where the images are (a GPU's for a CuPy model)
     xp = backend.get_array_module(x)
     rows, columns = xp.asarray(rows, dtype=x.dtype), xp.asarray(columns, dtype=x.dtype)
@@ -238,11 +258,16 @@ del LAYERS["_Images"]
 
 class Resizing(_Images):
     """Resize images to ``height`` x ``width`` (Keras' ``Resizing``), in training and inference
-    alike: ``interpolation`` "bilinear" (the default) or "nearest". ``crop_to_aspect_ratio`` first
+    alike: ``interpolation`` "bilinear" (the default), "nearest", "bicubic" (Keys' cubic, sharper),
+    "area" (each output pixel the average of the input area it covers: the best plain downsizing),
+    "lanczos3" or "lanczos5" (windowed sincs over 3 or 5 pixels each side), TensorFlow's kernels as
+    Keras runs them. ``crop_to_aspect_ratio`` first
     cuts the largest centred box of the target's aspect ratio (no distortion, the edges lost);
     ``pad_to_aspect_ratio`` first adds ``fill_value`` rows or columns on both sides instead (no
-    distortion, nothing lost; ``fill_mode`` "constant", Keras' only one). Downsizing does not
-    antialias (Keras' default ``antialias=False``).
+    distortion, nothing lost; ``fill_mode`` "constant", Keras' only one). ``antialias=True``
+    (Keras' default False) widens the kernel by the downsizing factor, so that every input pixel
+    counts (without it a 4x downsizing by "bilinear" reads 2 pixels of each 4 and aliases); it
+    changes nothing for "nearest" and "area", as in TensorFlow.
 
     Shapes: (batch, H, W, C), any H and W -> (batch, height, width, C), floats (Keras keeps uint8 as
     uint8). The gradient of the input is the transposed resize (nothing for the fill).
@@ -254,7 +279,7 @@ class Resizing(_Images):
     """
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
-                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, **kwargs):
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False, **kwargs):
         super().__init__(height, width, **kwargs)
         cls = type(self).__name__
         check_choice(interpolation, f"{cls}: interpolation", INTERPOLATIONS)
@@ -266,6 +291,7 @@ class Resizing(_Images):
         check_choice(fill_mode, f"{cls}: fill_mode", ("constant",), expected="'constant' (Keras' only one here)")
         self.fill_mode = fill_mode
         self.fill_value = check_number(fill_value, f"{cls}: fill_value", "finite")
+        self.antialias = check_flag(antialias, f"{cls}: antialias")
 
     def build(self, input_shape):
         if self.pad_to_aspect_ratio:      # the pad is fill_value in the layer's dtype (1e39 in float32: inf)
@@ -279,7 +305,7 @@ class Resizing(_Images):
     def forward(self, x, training=False):
         self._begin(x)
         out, self._cache = resize(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
-                                  self.pad_to_aspect_ratio, self.fill_value)
+                                  self.pad_to_aspect_ratio, self.fill_value, self.antialias)
         return out
 
     def _check_dict(self, labels, masks, n, training):
@@ -301,7 +327,7 @@ class Resizing(_Images):
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation,
                 "crop_to_aspect_ratio": self.crop_to_aspect_ratio, "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
-                "fill_mode": self.fill_mode, "fill_value": self.fill_value}
+                "fill_mode": self.fill_mode, "fill_value": self.fill_value, "antialias": self.antialias}
 
 
 class CenterCrop(_Images):

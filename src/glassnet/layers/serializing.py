@@ -37,7 +37,6 @@ _KERAS_DEFAULTS = {
     "noise_shape": (None,),                     # a mask of the input's own shape (Dropout takes any)
     "renorm": (False,), "renorm_clipping": (None,),     # BatchNormalization's batch renormalization
     "use_gate": (False,),                       # MultiHeadAttention's gated output
-    "antialias": (False,),                      # Resizing
     "autocast": (True,),                        # mixed precision: glassnet computes in one dtype
 }
 # what Keras' normalization layers start their weights from, where glassnet's always do

@@ -13,7 +13,7 @@ from .._bounds import check_sample_values
 from .._validation import check_choice
 from .base import LAYERS, Layer
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
-from .resizing import apply_weights, bilinear_weights
+from .resizing import apply_weights, axis_weights, bilinear_weights
 
 
 def _pairs(value, rank, what, cls):
@@ -193,7 +193,9 @@ class UpSampling2D(_Spatial):
     ``interpolation="nearest"`` repeats each row and column (Keras' default, PyTorch's
     ``nn.Upsample(mode="nearest")``), ``"bilinear"`` blends the two nearest input pixels along each
     axis (TensorFlow's resize, half-pixel centres: PyTorch's ``mode="bilinear",
-    align_corners=False``). Keras' other interpolations are not offered.
+    align_corners=False``); "bicubic", "lanczos3", "lanczos5" and "area" are TensorFlow's resizes
+    of those names, as Keras runs them (``glassnet.layers.resample``; "area" by a whole factor
+    repeats pixels, as "nearest").
 
     Shapes: (batch, H, W, C) -> (batch, H * size[0], W * size[1], C).
 
@@ -204,7 +206,8 @@ class UpSampling2D(_Spatial):
     >>> UpSampling2D((1, 2), interpolation="bilinear")(np.array([[[[1.0], [2.0]]]]))[0, 0, :, 0].tolist()
     [1.0, 1.25, 1.75, 2.0]
     """
-    INTERPOLATIONS = ("nearest", "bilinear")
+    # Keras 3.15's: "nearest" repeats, the others go to its resize (TensorFlow's list, as Resizing's)
+    INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5")
 
     shape_arguments = ('size',)        # named when its output is too large (glassnet._bounds)
 
@@ -220,7 +223,7 @@ class UpSampling2D(_Spatial):
 
     def build(self, input_shape):
         super().build(input_shape)
-        if self.interpolation == "bilinear" and None not in tuple(input_shape)[:-1]:
+        if self.interpolation != "nearest" and None not in tuple(input_shape)[:-1]:
             # its interpolation matrices, (H * size[0], H) and (W * size[1], W), are not in its output
             (h, w), (sh, sw) = tuple(input_shape)[:2], self.size     # (images only: UpSampling2D's)
             check_sample_values(self, h * sh * h + w * sw * w,
@@ -229,10 +232,16 @@ class UpSampling2D(_Spatial):
     def _forward_nd(self, x):
         factors = self._lifted_axes(self.size)
         n, *sizes, c = x.shape
-        if self.interpolation == "bilinear":
-            # separable: the rows' weights, then the columns' (see glassnet.layers.resizing)
+        if self.interpolation != "nearest":
+            # separable: the rows' weights, then the columns' (see glassnet.layers.resizing); bilinear
+            # positions in float64, as PyTorch's in a float64 model (TensorFlow's float32 ones differ
+            # by 1e-7 for whole factors)
             (h, w), (sh, sw) = sizes, factors
-            self._weights = [bilinear_weights(h * sh, h).astype(x.dtype), bilinear_weights(w * sw, w).astype(x.dtype)]
+            if self.interpolation == "bilinear":
+                weights = bilinear_weights(h * sh, h), bilinear_weights(w * sw, w)
+            else:
+                weights = axis_weights(self.interpolation, h * sh, h), axis_weights(self.interpolation, w * sw, w)
+            self._weights = [weights[0].astype(x.dtype), weights[1].astype(x.dtype)]
             return apply_weights(apply_weights(x, self._weights[0], 1), self._weights[1], 2)
         # each spatial axis split in (size, factor), the input broadcast along every factor axis:
         # one copy, every block at once ((n, h, sh, w, sw, c) for images)
@@ -244,7 +253,7 @@ class UpSampling2D(_Spatial):
     def _backward_nd(self, grad):
         factors = self._lifted_axes(self.size)
         n, *sizes, c = grad.shape
-        if self.interpolation == "bilinear":       # the transposes, in the other order
+        if self.interpolation != "nearest":       # the transposes, in the other order
             return apply_weights(apply_weights(grad, self._weights[1].T, 2), self._weights[0].T, 1)
         blocks = [length for size, k in zip(sizes, factors) for length in (size // k, k)]
         return grad.reshape(n, *blocks, c).sum(axis=tuple(range(2, 2 * len(sizes) + 1, 2)))
