@@ -173,7 +173,12 @@ class _GlassnetEstimator(BaseEstimator):
         # is glassnet's times _loss_scale: scaled alike, the penalty leaves the same minimum
         # checked here, not only by fit: the penalty divides by it (0 gave a ZeroDivisionError, -5 an
         # error about L2's factor, "32" a bare TypeError from min)
-        batch_size = check_positive_int(self.batch_size, "batch_size", allow_none=True)
+        batch_size = self.batch_size
+        if isinstance(batch_size, str) and batch_size == "auto":
+            batch_size = 200         # MLPClassifier's "auto": min(200, n_samples), clipped below
+        elif isinstance(batch_size, str):
+            raise ValueError(f"batch_size: expected a positive integer, None or 'auto', got {batch_size!r}")
+        batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         batch = X.shape[0] if batch_size is None else min(batch_size, X.shape[0])
         penalty = regularizers.L2(alpha / (2 * batch * self._loss_scale)) if alpha else None
         hidden = _MLP_ACTIVATIONS.get(self.activation, self.activation) if isinstance(self.activation, str) \
@@ -245,8 +250,9 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         A name from ``glassnet.optimizers.OPTIMIZERS`` built with ``learning_rate``, or an instance
         (copied for every fit; ``learning_rate`` is then ignored).
     learning_rate : float, default 0.001
-    batch_size : int or None, default 32
-        ``None`` trains full-batch.
+    batch_size : int, None or "auto", default 32
+        ``None`` trains full-batch; MLPClassifier's ``"auto"`` is ``min(200, n_samples)`` (the
+        samples left after ``validation_fraction``'s).
     epochs : int, default 200
     kernel_initializer : str or Initializer, default "glorot_uniform"
         A name from ``glassnet.initializers.INITIALIZERS`` or a built-in ``Initializer`` such as
