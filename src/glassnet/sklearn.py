@@ -115,8 +115,8 @@ class _GlassnetEstimator(BaseEstimator):
             raise ValueError(f"optimizer: expected one of {sorted(optimizers.OPTIMIZERS)} or a glassnet "
                              f"Optimizer, got {self.optimizer!r}")
         lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not lr > 0:
-            raise ValueError(f"learning_rate: expected a positive number, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not 0 < lr < np.inf:
+            raise ValueError(f"learning_rate: expected a positive finite number, got {lr!r}")
         return optimizers.OPTIMIZERS[self.optimizer](learning_rate=float(lr))
 
     def _split(self, X, y, w, seed, left_out=0):
