@@ -16,6 +16,7 @@ from .base import Average, Metric, value_weights
 from .functions import (absolute_errors, binary_accuracy, binary_hits, categorical_accuracy, categorical_hits,
                         mean_absolute_error, mean_squared_error, sparse_categorical_accuracy, squared_errors,
                         top_k_categorical_accuracy, top_k_hits)
+from .per_sample import sparse_top_k_categorical_accuracy as _per_sample_sparse_top_k
 
 
 class _Mean(Average):
@@ -103,8 +104,40 @@ class TopKCategoricalAccuracy(_Mean):
 
 
 class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
-    """``sparse_top_k_categorical_accuracy`` with a ``k`` of your choice (Keras' class)."""
+    """``sparse_top_k_categorical_accuracy`` with a ``k`` of your choice (Keras' class).
+
+    from_sorted_ids : False (the default) reads ``y_pred`` (n, ..., classes) as scores; True, as
+        Keras 3.15, reads it as class ids sorted from the highest score down, (n, ..., N), and
+        counts a label found among the first ``k`` of them. Labels (n, ...) or (n, ..., 1).
+    """
     default_name = "sparse_top_k_categorical_accuracy"
+
+    def __init__(self, k=5, name=None, from_sorted_ids=False):
+        if not isinstance(from_sorted_ids, (bool, np.bool_)):
+            raise TypeError(f"SparseTopKCategoricalAccuracy: from_sorted_ids: expected True or False, "
+                            f"got {from_sorted_ids!r:.60}")
+        self.from_sorted_ids = bool(from_sorted_ids)
+        super().__init__(k, name)
+        if self.from_sorted_ids:
+            # per-position hits of the sorted ids (the function Keras' class wraps); the default,
+            # scores, keeps the class's own path, which counts without a per-sample array
+            self.function = self._sorted_ids_mean
+            self.values = _sorted_ids_hits
+
+    @staticmethod
+    def _sorted_ids_mean(y_true, y_pred, k, caller):
+        return float(_sorted_ids_hits(y_true, y_pred, k, caller).mean())
+
+    def get_config(self):
+        config = super().get_config()
+        if self.from_sorted_ids:            # only when set: the configs and model files of before stay
+            config["from_sorted_ids"] = True
+        return config
+
+
+def _sorted_ids_hits(y_true, y_pred, k, caller):
+    """1.0 where the label is among the first ``k`` of the sorted ids ``y_pred``, y_true's shape."""
+    return _per_sample_sparse_top_k(y_true, y_pred, k=k, from_sorted_ids=True)
 
 
 class MeanSquaredError(_Mean):
