@@ -132,7 +132,8 @@ def test_get_takes_names_instances_classes_and_file_entries():
     assert initializers.get(given) is given
     assert initializers.get({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out"}}) \
         == VarianceScaling(2.0, "fan_out")
-    with pytest.raises(ValueError, match=r"initializer: bad config .*unexpected keyword argument 'seed'"):
+    # Keras' seed (glassnet's model seed is the one seed): refused by name, as in Keras' long form
+    with pytest.raises(ValueError, match=r"initializer: 'Orthogonal' with seed=3 is not supported by glassnet"):
         initializers.get({"class_name": "Orthogonal", "config": {"seed": 3}})
     with pytest.raises(ValueError, match=r"initializer: RandomUniform: minval must be below maxval"):
         initializers.get({"class_name": "RandomUniform", "config": {"minval": 2, "maxval": 1}})
@@ -291,3 +292,14 @@ def test_weights_are_c_contiguous_whatever_the_initializer_returns():
     assert layer.params["kernel"].flags.c_contiguous
     wide = initializers.Orthogonal()((3, 8), np.random.default_rng(0), np.float64)
     assert wide.flags.c_contiguous
+
+
+def test_keras_short_config_with_its_seed_at_none_is_read_and_another_seed_refused_by_name():
+    # keras.initializers.Orthogonal(gain=3.0).get_config() is {"gain": 3.0, "seed": None}: in the short
+    # {"class_name", "config"} form (a tf.keras model's JSON) the seed was read as a setting and refused
+    made = initializers.get({"class_name": "Orthogonal", "config": {"gain": 3.0, "seed": None}})
+    assert isinstance(made, initializers.Orthogonal) and made.gain == 3.0
+    assert isinstance(initializers.get({"class_name": "GlorotUniform", "config": {"seed": None}}),
+                      initializers.GlorotUniform)
+    with pytest.raises(ValueError, match=r"'GlorotUniform' with seed=3 is not supported by glassnet"):
+        initializers.get({"class_name": "GlorotUniform", "config": {"seed": 3}})

@@ -69,6 +69,11 @@ def get(identifier, name="initializer"):
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
             and identifier["class_name"] in _LONG_NAMES:
         identifier = {**identifier, "class_name": _LONG_NAMES[identifier["class_name"]]}
+    if (isinstance(identifier, dict) and identifier.get("class_name") in INITIALIZER_CLASSES
+            and isinstance(identifier.get("config"), dict) and "seed" in identifier["config"]):
+        # Keras' get_config() in the short form (a Keras 2 or tf.keras model's JSON): its seed,
+        # which glassnet's classes never hold, dropped at None as in the form above, refused otherwise
+        identifier = _settings.keras_entry({"module": "keras.initializers", **identifier}, name, ("seed",))
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
     if saving.is_entry(identifier):          # one of yours, registered: a class's instance or a function

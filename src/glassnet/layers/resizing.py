@@ -7,7 +7,12 @@ area and kernel weights), each output column one of input columns, so it runs as
 products, and its gradient as their transposes (TensorFlow's resize, what Keras runs on its default
 backend: half-pixel centres, antialiasing only when asked).
 An image holding inf or NaN is resized tap by tap instead: a matrix product would meet the bad
-pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads two pixels only.
+pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads only the pixels
+under its kernel (2 for bilinear, up to 11 for lanczos5, more with antialias). Not bit for bit:
+TensorFlow also multiplies the taps of zero weight under its kernel (a lerp fraction of 0, a cubic
+or lanczos tap at a whole distance), 0 * inf = NaN, where glassnet skips them; so glassnet's
+non-finite outputs are some of TensorFlow's (an inf where TensorFlow may give NaN), and its finite
+outputs equal TensorFlow's where TensorFlow's are finite.
 """
 import numpy as np
 
