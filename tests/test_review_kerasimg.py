@@ -65,3 +65,14 @@ def test_the_documented_jpeg_difference_from_keras_holds(tmp_path, rng):
     differ = np.abs(_pixels(tmp_path, data) - keras_default).max()
     stated = re.search(r"up to (\d+) at\s+quality 95", image_folders.__doc__)
     assert differ > 4 and stated and differ <= int(stated.group(1))
+
+
+def test_an_image_over_pillows_pixel_limit_is_named(tmp_path, rng, monkeypatch):
+    # Pillow refuses images of more than twice MAX_IMAGE_PIXELS (a decompression bomb) with an error
+    # that names no file
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "big.jpg").write_bytes(_jpeg(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    dataset = image_dataset_from_directory(tmp_path, image_size=(8, 8), shuffle=False, verbose=False)
+    with pytest.raises(ValueError, match=r"cannot read .*big\.jpg as an image \(Image size \(1600 pixels\)"):
+        dataset[0]

@@ -116,9 +116,10 @@ class ImageFolderDataset(FolderDataset):
                     image = eight
                 pixels = np.asarray(image.convert(mode), dtype=np.float32)
                 pixels = pixels.reshape(image.height, image.width, channels)
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             # Pillow's words for a cut-short file ("image file is truncated") name no file, and a folder
-            # of thousands (keras.io's cats and dogs) holds a few broken ones: say which to remove
+            # of thousands (keras.io's cats and dogs) holds a few broken ones: say which to remove (an
+            # image of more pixels than Pillow's MAX_IMAGE_PIXELS, its decompression-bomb guard, too)
             raise ValueError(f"image_dataset_from_directory: cannot read {path} as an image ({exc})") from exc
         height, width = self.image_size
         out, _ = resize(pixels[None], height, width, self.interpolation, self.crop_to_aspect_ratio)
