@@ -293,17 +293,19 @@ class Model(Sequential):
             name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
+        # Keras' other ways to change what fit does: glassnet's fit runs its own step, so a
+        # subclass overriding them would train on something else, silently. Checked for a subclass
+        # given its inputs and outputs too (Keras' guide: CustomModel(inputs, outputs)), which Sequential's
+        # own check leaves to this class (_checks_keras_steps)
+        steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
+        if steps:
+            raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
+                                      f"call (it runs its own step, or your train_step); write the model's maths "
+                                      f"in layers, or a loss (glassnet.losses.Loss) of your own")
+        if self._own_tests and not self._own_steps:
+            raise NotImplementedError(f"{type(self).__name__}: defines test_step without train_step; glassnet "
+                                      f"runs test_step for a model with its own train_step only (define both)")
         if subclassed:
-            # Keras' other ways to change what fit does: glassnet's fit runs its own step, so a
-            # subclass overriding them would train on something else, silently
-            steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
-            if steps:
-                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
-                                          f"call (it runs its own step, or your train_step); write the model's maths "
-                                          f"in layers, or a loss (glassnet.losses.Loss) of your own")
-            if self._own_tests and not self._own_steps:
-                raise NotImplementedError(f"{type(self).__name__}: defines test_step without train_step; glassnet "
-                                          f"runs test_step for a model with its own train_step only (define both)")
             # with its own train_step (Keras' GAN) a subclass needs no call: its step steps sub-models
             if not self._own_steps and not callable(getattr(self, "call", None)):
                 raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
@@ -311,6 +313,10 @@ class Model(Sequential):
             return              # drawn by build, on the first data (see _draw)
         if inputs is None or outputs is None:
             raise TypeError(f"Model: give both inputs and outputs, got {'inputs' if outputs is None else 'outputs'} only")
+        # a subclass given its graph (Keras' CustomModel(inputs, outputs)) with a train_step alone
+        # evaluates as one with call does, by the compiled loss and metrics (Keras' default
+        # test_step): its class, which has no call, would send evaluate to a test_step it has not
+        self._own_tests = defines_step(type(self), "test_step")
         self._make_graph(inputs, outputs)
 
     def _empty_graph(self):
@@ -486,6 +492,16 @@ class Model(Sequential):
             raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own (its train_step "
                              f"steps sub-models); use its sub-models (gan.generator.{what}())")
         super()._require_built(what)
+
+    def _require_compiled(self, what):
+        if not self._calls and not self._subclass():
+            # the same model, compiled by super().compile(): train_on_batch, test_on_batch and trace
+            # run glassnet's compiled step on the model's own layers (Keras' train_on_batch runs
+            # train_step), and "call compile() first" would be untrue
+            raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own to step (its "
+                             f"train_step steps sub-models); call fit, which runs train_step, or the sub-models' "
+                             f"{what} (gan.discriminator.{what}(x, y))")
+        super()._require_compiled(what)
 
     def _symbolic_call(self, inputs):
         """``call`` on symbolic ``inputs`` (Inputs, or other layers' outputs when this model is

@@ -63,8 +63,8 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
     if loss is not None:
         model._refuse_optimizer_as_loss(loss)
         loss = losses.get(loss)
-    compiled = [(metric.name if hasattr(metric, "name") else getattr(metric, "__name__", str(spec)), metric)
-                for spec, metric in ((spec, metrics_module.get(spec)) for spec in _metric_specs(metrics))]
+    # (name, metric) pairs, as compile keeps them: metrics.get gives the pair itself
+    compiled = [metrics_module.get(spec) for spec in _metric_specs(metrics)]
     optimizer = optimizers.get(optimizer)           # refused before the model changes
     model.loss, model.optimizer = loss, model._claim(optimizer)
     if not isinstance(getattr(type(model), "metrics", None), property):

@@ -48,6 +48,11 @@ INITIALIZER_CLASSES = {cls.__name__: cls for cls in (
     GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity, STFT)}
 
 
+# the settings of Keras' initializers that glassnet's classes do not take: None, their default, says
+# nothing (the model's seed is the one seed, and the fan axes are a kernel's usual ones)
+_KERAS_ONLY = ("seed", "input_axes", "output_axes")
+
+
 def get(identifier, name="initializer"):
     """The initializer for a name in ``INITIALIZERS`` or of a class in ``INITIALIZER_CLASSES``
     (``"Orthogonal"``: its defaults, as Keras reads it), an ``Initializer`` (or its class), a model
@@ -65,15 +70,18 @@ def get(identifier, name="initializer"):
         return identifier
     # Keras' serialize() form: its seed and fan axes at None (its defaults) say nothing glassnet's
     # classes need (the model's seed is the one seed), and are refused otherwise
-    identifier = _settings.keras_entry(identifier, name, ("seed", "input_axes", "output_axes"))
+    identifier = _settings.keras_entry(identifier, name, _KERAS_ONLY)
     if isinstance(identifier, dict) and isinstance(identifier.get("class_name"), str) \
             and identifier["class_name"] in _LONG_NAMES:
         identifier = {**identifier, "class_name": _LONG_NAMES[identifier["class_name"]]}
     if (isinstance(identifier, dict) and identifier.get("class_name") in INITIALIZER_CLASSES
-            and isinstance(identifier.get("config"), dict) and "seed" in identifier["config"]):
-        # Keras' get_config() in the short form (a Keras 2 or tf.keras model's JSON): its seed,
-        # which glassnet's classes never hold, dropped at None as in the form above, refused otherwise
-        identifier = _settings.keras_entry({"module": "keras.initializers", **identifier}, name, ("seed",))
+            and isinstance(identifier.get("config"), dict)
+            and any(key in identifier["config"] for key in _KERAS_ONLY)):
+        # Keras' get_config() in the short form (a Keras 2 or tf.keras model's JSON, or Keras 3.15's
+        # {"class_name", "config": init.get_config()}, whose VarianceScaling family adds the fan
+        # axes): its seed and fan axes, which glassnet's classes never hold, dropped at None as in
+        # the form above, refused otherwise
+        identifier = _settings.keras_entry({"module": "keras.initializers", **identifier}, name, _KERAS_ONLY)
     if (initializer := _settings.from_file_entry(identifier, INITIALIZER_CLASSES, name)) is not None:
         return initializer
     if saving.is_entry(identifier):          # one of yours, registered: a class's instance or a function

@@ -1,0 +1,125 @@
+"""Review of the train_step refusals, compile of a model with its own train_step, and
+initializers.get's short Keras form: bugs found, each checked against Keras 3.15's behaviour."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import initializers
+from glassnet import layers as L
+
+
+def _data(n=8):
+    x = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    return x, x.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("step", ["predict_step", "compute_loss", "compute_metrics"])
+def test_a_subclass_given_inputs_and_outputs_defining_a_keras_step_is_refused(step):
+    # Keras' guide writes CustomModel(inputs, outputs); its compute_loss (or predict_step, ...) was
+    # ignored, silently (fit trained on the compiled loss), where a subclass drawn by call refuses it
+    cls = type("Custom", (gn.Model,), {step: lambda self, *args, **kwargs: 0.0})
+    inputs = gn.Input((3,))
+    with pytest.raises(NotImplementedError, match=f"Custom: defines {step}, which glassnet's fit does not call"):
+        cls(inputs, L.Dense(1)(inputs))
+
+
+def test_a_subclass_given_inputs_and_outputs_with_test_step_only_is_refused():
+    # evaluate ran its test_step while fit's validation ran glassnet's own: refused, as for a subclass with call
+    class OnlyTest(gn.Model):
+        def test_step(self, data):
+            return {"loss": 0.0}
+
+    inputs = gn.Input((3,))
+    with pytest.raises(NotImplementedError, match="OnlyTest: defines test_step without train_step"):
+        OnlyTest(inputs, L.Dense(1)(inputs))
+
+
+class Stepping(gn.Model):
+    """Keras' guide's CustomModel(inputs, outputs): a train_step running glassnet's step on the batch,
+    as the refusal of super().train_step(data) advises."""
+
+    def train_step(self, data):
+        x, y = data
+        return self.train_on_batch(x, y, return_dict=True)
+
+    def test_step(self, data):
+        x, y = data
+        return self.test_on_batch(x, y, return_dict=True)
+
+
+def _stepping(seed=0):
+    inputs = gn.Input((3,))
+    return Stepping(inputs, L.Dense(1)(inputs), seed=seed)
+
+
+def test_compile_of_a_model_with_its_own_train_step_keeps_name_metric_pairs():
+    # metrics were kept as (name, (name, metric)): train_on_batch in the step failed with
+    # "'tuple' object is not callable", and a Metric object in them was never reset
+    model = _stepping()
+    mae = gn.metrics.MeanAbsoluteError(name="m")
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae", mae])
+    assert [name for name, _ in model.metrics] == ["mae", "m"] and model.metrics[1][1] is mae
+    x, y = _data()
+    history = model.fit(x, y, epochs=2, batch_size=4, verbose=0, validation_data=(x, y)).history
+    assert set(history) == {"loss", "mae", "m", "val_loss", "val_mae", "val_m"}
+    assert np.isfinite(history["mae"]).all() and history["mae"] == history["m"]
+    # a Metric object in them is reset at each epoch's start as Keras' are (a step may update it)
+    mae.update_state(np.ones((2, 1)), np.zeros((2, 1)))
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert mae.count == 0
+
+
+def test_train_on_batch_of_a_model_without_call_says_why_not_compile_first():
+    # compiled by super().compile(), Keras' GAN heard "call compile(loss=..., optimizer=...) first"
+    class GAN(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.discriminator = gn.Sequential([L.Dense(1, input_dim=2)])
+            self.discriminator.compile(loss="mse", optimizer="sgd")
+
+        def train_step(self, data):
+            return {"d_loss": self.discriminator.train_on_batch(data, np.ones((len(data), 1)))}
+
+    gan = GAN()
+    gan.compile()
+    x = np.ones((4, 2), np.float32)
+    for call in (lambda: gan.train_on_batch(x, x), lambda: gan.test_on_batch(x, x), lambda: gan.trace(x, x)):
+        with pytest.raises(ValueError, match=r"GAN has no call, so no layers of its own to step.*call fit"):
+            call()
+    assert np.isfinite(gan.fit(x, epochs=1, verbose=0).history["d_loss"]).all()
+
+
+@pytest.mark.parametrize("cls", ["GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
+                                 "LecunNormal"])
+def test_keras_3_short_config_with_fan_axes_at_none_is_read(cls):
+    # keras.initializers.GlorotUniform().get_config() in Keras 3.15 is {"seed": None, "input_axes": None,
+    # "output_axes": None}: the short form dropped the seed only, and refused the class ("takes no
+    # arguments"), where the long form serialize() writes is read
+    made = initializers.get({"class_name": cls, "config": {"seed": None, "input_axes": None, "output_axes": None}})
+    assert type(made) is initializers.INITIALIZER_CLASSES[cls]
+    scaling = initializers.get({"class_name": "VarianceScaling", "config": {
+        "scale": 2.0, "mode": "fan_out", "distribution": "uniform", "seed": None, "input_axes": None,
+        "output_axes": None}})
+    assert scaling == initializers.VarianceScaling(2.0, "fan_out", "uniform")
+    with pytest.raises(ValueError, match=rf"'{cls}' with input_axes=\[0\] is not supported by glassnet"):
+        initializers.get({"class_name": cls, "config": {"seed": None, "input_axes": [0], "output_axes": None}})
+
+
+def test_a_subclass_given_inputs_and_outputs_with_train_step_alone_evaluates_by_its_compiled_loss():
+    # its class has no call, so evaluate was refused ("defines train_step but neither test_step nor
+    # call") where a subclass with call evaluates, as Keras' default test_step, by the compiled loss
+    class TrainOnly(gn.Model):
+        def train_step(self, data):
+            x, y = data
+            return self.train_on_batch(x, y, return_dict=True)
+
+    inputs = gn.Input((3,))
+    model = TrainOnly(inputs, L.Dense(1)(inputs), seed=0)
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    x, y = _data()
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    inputs = gn.Input((3,))
+    plain = gn.Model(inputs, L.Dense(1)(inputs))
+    plain.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    plain.set_weights(model.get_weights())
+    assert model.evaluate(x, y, return_dict=True) == plain.evaluate(x, y, return_dict=True)
