@@ -57,9 +57,9 @@ def test_batch_size_auto_trains_as_mlpclassifier_from_the_same_weights():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("rate", [np.inf, float("nan"), 0.0, -1.0])
+@pytest.mark.parametrize("rate", [np.inf, float("nan"), 0.0, -1.0, 10 ** 400])
 def test_a_learning_rate_that_is_not_a_positive_finite_number_is_refused_by_the_wrappers_name(rate):
     from glassnet.sklearn import GlassnetClassifier
     X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    with pytest.raises(ValueError, match=r"^learning_rate: expected a positive finite number, got"):
+    with pytest.raises(ValueError, match=r"^learning_rate must be a finite number > 0, got"):
         GlassnetClassifier(learning_rate=rate, epochs=1).fit(X, y)

@@ -114,9 +114,8 @@ class _GlassnetEstimator(BaseEstimator):
         if not isinstance(self.optimizer, str) or self.optimizer not in optimizers.OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {sorted(optimizers.OPTIMIZERS)} or a glassnet "
                              f"Optimizer, got {self.optimizer!r}")
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not 0 < lr < np.inf:
-            raise ValueError(f"learning_rate: expected a positive finite number, got {lr!r}")
+        # a finite number > 0 (an int past float's range, 10**400, is not)
+        lr = check_number(self.learning_rate, "learning_rate", "> 0")
         return optimizers.OPTIMIZERS[self.optimizer](learning_rate=float(lr))
 
     def _split(self, X, y, w, seed, left_out=0):
