@@ -18,10 +18,10 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_choice, check_flag, check_number
-from .augmentation import check_fill_value
+from .augmentation import _check_images, check_fill_value
 from .._bounds import check_sample_values
 from .base import LAYERS, Layer
-from .conv import check_rank, positive_int
+from .conv import positive_int
 from .resample import interpolation_weights
 
 # Keras 3.15's resize on TensorFlow (keras.src.backend.tensorflow.image.RESIZE_INTERPOLATIONS): what
@@ -202,8 +202,9 @@ class _Images(Layer):
         return self.height, self.width, input_shape[-1]
 
     def check_input_shape(self, sample_shape):
-        # any size comes in (the layer's size goes out), but an empty one cannot be resized
-        check_rank(self, tuple(sample_shape))
+        # any size comes in (the layer's size goes out), but an empty one cannot be resized; a single
+        # image (H, W, C), which Keras' layers take unbatched, is told to take a batch axis (x[None])
+        _check_images(self, tuple(sample_shape))
         if 0 in tuple(sample_shape):
             raise ValueError(f"{self.describe()}: expected images of at least one pixel and channel, got "
                              f"samples of shape {tuple(sample_shape)}")
