@@ -21,6 +21,9 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
 - every Metric in ``model.metrics`` is reset at each epoch's start and before each evaluation
   (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``);
 - ``validation_data`` and ``evaluate`` run ``test_step`` the same way (fit logs them "val_...").
+  A model with a graph of layers (a ``call``, or given its inputs and outputs) and a compiled loss
+  but no ``test_step`` is evaluated as any model is, by its compiled loss and metrics (Keras'
+  default ``test_step``), and fit validates it so too: ordinary fit's validation, its code.
 
 fit and evaluate dispatch here once per call (``model._own_steps``, ``model._own_tests``):
 their ordinary loops are untouched.
@@ -40,7 +43,7 @@ from .callbacks import (BackupAndRestore, CallbackList, EarlyStopping, ModelChec
                         TerminateOnNaN)
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
-from .feeding import Feed, is_batches, ran_out_warning, reading_feed, unpack
+from .feeding import Feed, is_batches, ran_out_warning, reading_feed, rereadable, unpack
 from .graph import defines_step
 from .training import (_array_batches, _read_only, check_validation_freq, fit_callbacks, refuse_array_steps,
                        refuse_beside_batches,
@@ -258,6 +261,32 @@ def _require_steps_compiled(model, call):
                          f"without a loss, as Keras' GAN is: super().compile())")
 
 
+def _validates_by_evaluate(model):
+    """Whether fit validates ``model`` (one with its own train_step) as ``evaluate`` scores it, by
+    its compiled loss and metrics: evaluate's own dispatch (``_own_tests`` False: a graph of layers,
+    no test_step) and a loss compiled (maybe held until the model is drawn, graph.Model._draw)."""
+    return not model._own_tests and (model.loss is not None
+                                      or getattr(model, "_deferred_compile", None) is not None)
+
+
+def _evaluation_validation(model, validation_data, split, steps, feed):
+    """fit's validation data for a model validated by evaluate's code (``_validates_by_evaluate``),
+    checked and made as ordinary fit makes it: ``(x, y, w)`` arrays or a ``Feed``. ``split``:
+    whether ``validation_data`` is what ``_Arrays.hold_out`` held out for ``validation_split``;
+    ``feed``: the training data's Feed, or None."""
+    if split and not isinstance(validation_data, tuple):     # x alone: fit was given no y
+        raise ValueError(f"validation_split: {type(model).__name__} is validated by its compiled loss (it "
+                         f"defines no test_step), which needs targets; give fit y, or define "
+                         f"test_step(self, data)")
+    validation_data = model._validation_data(validation_data, steps)
+    if isinstance(validation_data, Feed):
+        if feed is not None and validation_data.data is feed.data:
+            feed.restart()      # as ordinary fit's _fit_feed: the first epoch reads a new pass
+    else:       # as ordinary fit's _fit_arrays: metrics that cannot take the targets fail before training
+        model._check_metrics_on(*validation_data[:2])
+    return validation_data
+
+
 def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, validation_split, verbose,
                   callbacks, initial_epoch, sample_weight, class_weight, validation_freq, steps_per_epoch,
                   validation_steps, validation_batch_size):
@@ -280,10 +309,16 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     if class_weight is not None:
         raise ValueError(f"class_weight: it weighs a compiled loss, and {name}.train_step computes its own; "
                          f"give sample_weight, which the step receives as data[2]")
-    if (validation_data is not None or validation_split) and not defines_step(type(model), "test_step"):
+    validating = validation_data is not None or bool(validation_split)
+    # without test_step, Keras runs its default one: the compiled loss and metrics, which glassnet
+    # computes as evaluate does for a model with a graph and a loss; one without either (Keras'
+    # GAN: no call, super().compile()) has nothing else to validate by
+    by_evaluate = validating and not defines_step(type(model), "test_step") and _validates_by_evaluate(model)
+    if validating and not defines_step(type(model), "test_step") and not by_evaluate:
+        hint = "" if model._own_tests else " (or compile it with a loss: validation then evaluates by it)"
         raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
                                   f"validation runs (glassnet cannot run Keras' default step without "
-                                  f"autodiff); define test_step(self, data), or leave validation out")
+                                  f"autodiff); define test_step(self, data), or leave validation out{hint}")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
@@ -306,14 +341,22 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
         if validation_split:
             validation_data = arrays.hold_out(model, validation_split, batch_size, shuffle)
         batches, steps, n, bs = arrays.epoch, arrays.steps, arrays.n, arrays.batch_size
-    read_validation = None if validation_data is None else _reading(
+    if by_evaluate:
+        validation_data = _evaluation_validation(model, validation_data, bool(validation_split),
+                                                 validation_steps, feed)
+    read_validation = None if validation_data is None or by_evaluate else _reading(
         model, validation_data, validation_batch_size or batch_size, validation_steps, "fit")
 
     history, callback_list = fit_callbacks(callbacks, verbose)
     model.history = history
-    # no "metrics" in params: the logs' keys are the step's, known once it has run
+    # no "metrics" in params: the logs' keys are the step's, known once it has run; "validates" tells
+    # the callbacks that watch a "val_" value that an epoch without one was not validated
+    # (validation_freq), as params["metrics"] tells them in ordinary fit
     hooks = CallbackList(callback_list, model, {"epochs": epochs, "steps": steps, "batch_size": bs, "samples": n,
-                                                "verbose": verbose, "validation_freq": validation_freq})
+                                                "verbose": verbose, "validation_freq": validation_freq,
+                                                "validates": validation_data is not None,
+                                                "validation_may_run_dry": isinstance(validation_data, Feed)
+                                                and not rereadable(validation_data.data)})
     model.stop_training = False
     logs, failed, interrupt, step = {}, True, None, f"{name}.train_step"
     terminates_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in callback_list)
@@ -353,8 +396,12 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                 if batch_logs is None:      # not one batch this epoch: nothing to log
                     break
                 logs = dict(batch_logs)     # Keras: the last step's logs (running trackers)
-                if read_validation is not None and validates(epoch, validation_freq):
-                    values = _test_steps(model, read_validation, hooks)
+                if validation_data is not None and validates(epoch, validation_freq):
+                    if by_evaluate:     # ordinary fit's validation (evaluate's code), fit's hooks
+                        values = model._validate(validation_data, validation_batch_size or batch_size, hooks)
+                        values = None if values is None else model._results(values, True)   # None: ran dry
+                    else:
+                        values = _test_steps(model, read_validation, hooks)
                     logs.update({f"val_{key}": value for key, value in (values or {}).items()})
                 hooks.call("on_epoch_end", epoch, logs)
                 interrupt.check()

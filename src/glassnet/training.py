@@ -740,9 +740,7 @@ class TrainingMixin(ActivityMixin):
                         # in batches of validation_batch_size, else of the training's size, as Keras'
                         # validation_batch_size defaults to batch_size: a whole validation set at once
                         # peaked at 631 MiB for 5,000 MNIST images through the CNN (44 MiB in batches of 256)
-                        values = (self._evaluate_feed(validation_data, hooks) if isinstance(validation_data, Feed)
-                                  else self._evaluate_arrays(*validation_data[:2], validation_batch_size or batch_size,
-                                                             validation_data[2], hooks))
+                        values = self._validate(validation_data, validation_batch_size or batch_size, hooks)
                         if values is not None:      # None: a validation generator gave nothing (warned)
                             logs.update(zip(val_keys, map(float, values)))
                     hooks.call("on_epoch_end", epoch, logs)
@@ -777,6 +775,15 @@ class TrainingMixin(ActivityMixin):
             self._finalize_weights()
         hooks.call("on_train_end", logs)
         return history
+
+    def _validate(self, validation_data, batch_size, hooks):
+        """One validation in fit: ``[loss, *metrics]`` of ``validation_data`` as ``_validation_data``
+        made it (``(x, y, w)`` arrays, evaluated in batches of ``batch_size``, or a ``Feed``), with
+        fit's ``hooks`` getting the test hooks; None when a validation generator gave nothing.
+        evaluate's own code: glassnet.own_steps validates a model with a train_step by it too."""
+        if isinstance(validation_data, Feed):
+            return self._evaluate_feed(validation_data, hooks)
+        return self._evaluate_arrays(*validation_data[:2], batch_size, validation_data[2], hooks)
 
     def _fit_arrays(self, x, y, sample_weight, class_weight, shuffle, validation_data, validation_split,
                     batch_size, validation_steps):

@@ -234,8 +234,13 @@ def unvalidated_epoch(callback, logs):
     ``save_best_only`` skips it too, where Keras warns and saves regardless of the monitor."""
     params = callback.params
     skipping = params.get("validation_freq", 1) != 1 or params.get("validation_may_run_dry", False)
-    return (callback.monitor.startswith("val_") and callback.monitor not in logs and "val_loss" not in logs
-            and skipping and "val_loss" in params.get("metrics", ()))
+    # a fit with validation data: ordinary fit lists "val_loss" in params["metrics"]; fit of a model
+    # with its own train_step, whose keys are its step's, says "validates" (glassnet.own_steps), and
+    # an epoch it validated logs some "val_" value (a test_step's own names)
+    own = params.get("validates", False)
+    validated = "val_loss" in logs or (own and any(key.startswith("val_") for key in logs))
+    return (callback.monitor.startswith("val_") and callback.monitor not in logs and not validated
+            and skipping and ("val_loss" in params.get("metrics", ()) or own))
 
 
 def missing_monitor(callback, caller, logged):
