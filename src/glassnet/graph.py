@@ -489,9 +489,19 @@ class Model(Sequential):
         if not self._calls and not self._subclass():
             # a model with its own train_step and no call (Keras' GAN): "not built yet, give the
             # first layer input_dim" would send its user the wrong way
+            # weights, trainable_weights, non_trainable_weights are lists: the hint must not call them
+            use = f"gan.generator.{what}" if isinstance(getattr(type(self), what, None), property) else (
+                f"gan.generator.{what}()")
             raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own (its train_step "
-                             f"steps sub-models); use its sub-models (gan.generator.{what}())")
+                             f"steps sub-models); use its sub-models ({use})")
         super()._require_built(what)
+
+    def count_params(self):
+        """Every weight of every layer (see ``Sequential.count_params``). A model without call
+        (Keras' GAN) has no layers of its own, its weights are its sub-models': refused, not 0."""
+        if not self._calls and not self._subclass():
+            self._require_built("count_params")
+        return super().count_params()
 
     def _require_compiled(self, what):
         if not self._calls and not self._subclass():

@@ -426,8 +426,9 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
                        steps=None, callbacks=None):
     """``evaluate`` of a model with its own ``test_step``: the metrics reset, ``test_step`` on each
     batch (data as fit hands it), and the last batch's logs: a dict with ``return_dict``, else
-    Keras' list, the values of ``model.metrics`` by name first, then the rest by sorted key (one
-    value alone, as a float)."""
+    Keras' list: "loss" (a compiled Keras model's ``metrics`` start with its loss tracker; not
+    when the class defines ``metrics`` itself), the values of ``model.metrics`` by name, then the
+    rest by sorted key (one value alone, as a float)."""
     name = type(model).__name__
     if not defines_step(type(model), "test_step"):
         raise NotImplementedError(f"evaluate: {name} defines train_step but neither test_step nor call; "
@@ -454,5 +455,9 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
     if return_dict:
         return logs
     names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None) for item in model.metrics]
+    if not isinstance(getattr(type(model), "metrics", None), property):
+        # Keras' model.metrics starts with its "loss" tracker once compiled (Trainer.metrics),
+        # before the compiled metrics; a class listing its own (a GAN's @property) has only those
+        names = ["loss", *names]
     values = [logs[key] for key in names if key in logs] + [logs[key] for key in sorted(logs) if key not in names]
     return values[0] if len(values) == 1 else values
