@@ -80,6 +80,8 @@ TABLE = {
     "Reshape": (lambda **kw: layers.Reshape((4, 3), **kw), (12,), False),
     "Permute": (lambda **kw: layers.Permute((3, 1, 2), **kw), (2, 3, 4), False),
     "RepeatVector": (lambda **kw: layers.RepeatVector(3, **kw), (4,), False),
+    "DepthToSpace": (lambda **kw: layers.DepthToSpace(2, **kw), (4, 6, 8), False),
+    "SpaceToDepth": (lambda **kw: layers.SpaceToDepth(2, **kw), (4, 6, 3), False),
     "Dropout": (lambda **kw: layers.Dropout(0.5, **kw), (6,), True),
     "GaussianNoise": (lambda **kw: layers.GaussianNoise(0.3, **kw), (6,), True),
     "AlphaDropout": (lambda **kw: layers.AlphaDropout(0.3, **kw), (2, 3), True),

@@ -2,6 +2,8 @@
 for a drawn output. Held to what ``predict`` returns over the whole layer catalogue (float32 and
 float64 models, the dtype given to the layer or to the model), to Keras 3.15's value for the same
 layers, and the differences from Keras (integer outputs) pinned."""
+import types
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from glassnet import layers as L
 from test_layer_contract import BATCH, TABLE
 
 TEXT_INPUT = ("StringLookup", "TextVectorization", "Hashing")      # drawn on an Input of texts
+# layers Keras 3.15 has as functions only (keras.ops): a Lambda layer of the function stands in
+KERAS_FUNCTIONS = {"DepthToSpace": "depth_to_space", "SpaceToDepth": "space_to_depth"}
 
 
 def _drawn(name, factory, **kw):
@@ -49,7 +53,14 @@ def test_dtype_is_keras_value_for_the_same_layer(keras, name, monkeypatch):
     ours = _drawn(name, factory)[2].dtype
     ours64 = _drawn(name, factory, dtype="float64")[2].dtype
     # the same row made with Keras' classes: the table's factories read the module global `layers`
-    monkeypatch.setattr(contract, "layers", keras.layers)
+    keras_layers = keras.layers
+    if name in KERAS_FUNCTIONS:
+        function = getattr(keras.ops, KERAS_FUNCTIONS[name])
+
+        def stand_in(block_size, dtype=None):
+            return keras.layers.Lambda(lambda x: function(x, block_size), dtype=dtype)
+        keras_layers = types.SimpleNamespace(**{name: stand_in})
+    monkeypatch.setattr(contract, "layers", keras_layers)
     shape = TABLE[name][1]
     source = keras.Input((1,) if name in TEXT_INPUT else shape, dtype="string" if name in TEXT_INPUT else None)
     theirs, theirs64 = factory()(source).dtype, factory(dtype="float64")(source).dtype

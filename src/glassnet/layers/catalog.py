@@ -35,6 +35,7 @@ HOMES = {
     "adaptive_pooling": ("AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
                          "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"),
     "reshape": ("Flatten", "Permute", "RepeatVector", "Reshape"),
+    "depth_space": ("DepthToSpace", "SpaceToDepth"),
     "regularization": ("AlphaDropout", "BatchNormalization", "Dropout", "GaussianDropout", "GaussianNoise",
                        "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"),
     "spatial": ("Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
