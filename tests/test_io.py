@@ -501,6 +501,7 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.AveragePooling3D((1, 1, 2)), L.SpatialDropout3D(0.1),                                # (2, 2, 2, 2)
         L.AdaptiveMaxPooling3D((2, 3, 2)), L.AdaptiveAveragePooling3D(2), L.Reshape((2, 2, 4)),  # (2, 2, 4)
         L.UpSampling2D(2), L.MaxPooling2D(2),                                                # (2, 2, 4)
+        L.DepthToSpace(2), L.SpaceToDepth(2),                                               # (4, 4, 1) -> (2, 2, 4)
         L.Flatten(), L.Reshape((4, 4)), L.Conv1D(6, 2, padding="same"),                      # (4, 6)
         L.Conv1DTranspose(6, 2, strides=2, output_padding=1), L.MaxPooling1D(2),            # (9, 6) -> (4, 6)
         L.DepthwiseConv1D(1), L.SeparableConv1D(6, 3, padding="same"),                      # (4, 6)

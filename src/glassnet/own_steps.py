@@ -269,6 +269,19 @@ def _validates_by_evaluate(model):
                                       or getattr(model, "_deferred_compile", None) is not None)
 
 
+def refuse_own_metrics(model, call):
+    """Refuse, naming ``call`` ("evaluate", "validation_data"), to score by its compiled loss and
+    metrics a model (one with its own train_step, no test_step) whose class lists its own Metric
+    objects as ``metrics`` (Keras' ``@property``): evaluate's code reads ``model.metrics`` as
+    compile's ``(name, metric)`` pairs, and Keras' default test_step reports those trackers, which
+    it never updates (their reset values, 0.0), so there is nothing faithful to give."""
+    if isinstance(getattr(type(model), "metrics", None), property):
+        raise NotImplementedError(f"{call}: {type(model).__name__} lists its own metrics (@property def metrics) "
+                                  f"and defines no test_step, so nothing updates them when it is scored (Keras' "
+                                  f"default test_step reports them as reset, 0.0); define test_step(self, data), "
+                                  f"updating them and returning their results")
+
+
 def _evaluation_validation(model, validation_data, split, steps, feed):
     """fit's validation data for a model validated by evaluate's code (``_validates_by_evaluate``),
     checked and made as ordinary fit makes it: ``(x, y, w)`` arrays or a ``Feed``. ``split``:
@@ -319,6 +332,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
         raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
                                   f"validation runs (glassnet cannot run Keras' default step without "
                                   f"autodiff); define test_step(self, data), or leave validation out{hint}")
+    if by_evaluate:
+        refuse_own_metrics(model, "validation_data")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
@@ -352,11 +367,14 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     # no "metrics" in params: the logs' keys are the step's, known once it has run; "validates" tells
     # the callbacks that watch a "val_" value that an epoch without one was not validated
     # (validation_freq), as params["metrics"] tells them in ordinary fit
+    # a generator read validation_steps at a time may end: its epochs then have no "val_" values.
+    # validated by evaluate's code, validation_data is a Feed by now; by test_step, the data as given
+    read_from = validation_data.data if isinstance(validation_data, Feed) else validation_data
     hooks = CallbackList(callback_list, model, {"epochs": epochs, "steps": steps, "batch_size": bs, "samples": n,
                                                 "verbose": verbose, "validation_freq": validation_freq,
                                                 "validates": validation_data is not None,
-                                                "validation_may_run_dry": isinstance(validation_data, Feed)
-                                                and not rereadable(validation_data.data)})
+                                                "validation_may_run_dry": is_batches(read_from)
+                                                and not rereadable(read_from)})
     model.stop_training = False
     logs, failed, interrupt, step = {}, True, None, f"{name}.train_step"
     terminates_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in callback_list)
