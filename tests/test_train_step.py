@@ -379,3 +379,37 @@ def test_a_sequential_subclass_defining_a_keras_step_is_refused_by_name(step):
     with pytest.raises(NotImplementedError, match=rf"MySequential: defines {step}, which a Sequential's fit does "
                                                   r"not call; subclass glassnet.Model"):
         Subclass([gn.layers.Dense(1)])
+
+
+def test_a_functional_subclass_with_train_step_compiles_per_output_losses_as_any_model(rng):
+    # Sub(inputs, outputs) has layers of its own: compile takes one loss per output and loss_weights,
+    # as for any model, and its train_step's train_on_batch trains on them (the step's own compile,
+    # for Keras' GAN without layers, took one loss and refused loss_weights)
+    class Sub(gn.Model):
+        def train_step(self, data):
+            x, y = data
+            return self.train_on_batch(x, y, return_dict=True)
+
+    def model():
+        inp = gn.Input((3,))
+        outputs = [L.Dense(1, name="a")(inp), L.Dense(2, activation="softmax", name="b")(inp)]
+        return inp, outputs
+    sub, plain = Sub(*model(), seed=0), gn.Model(*model(), seed=0)
+    x, y = rng.random((16, 3)), [rng.random((16, 1)), rng.integers(0, 2, 16)]
+    for each in (sub, plain):
+        each.compile(loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.5], optimizer="sgd",
+                     metrics=[["mae"], ["accuracy"]])
+
+    class Batches(gn.utils.PyDataset):        # several outputs: batch by batch (the step's arrays are one array)
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            part = slice(8 * i, 8 * i + 8)
+            return x[part], [y[0][part], y[1][part]]
+    history = sub.fit(Batches(), epochs=2, verbose=0, shuffle=False)
+    plain.fit(Batches(), epochs=2, verbose=0, shuffle=False)
+    assert sorted(history.history) == ["a_loss", "a_mae", "b_accuracy", "b_loss", "loss"]
+    for a, b in zip(sub.get_weights(), plain.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert sub.evaluate(x, y, return_dict=True) == plain.evaluate(x, y, return_dict=True)

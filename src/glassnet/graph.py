@@ -744,7 +744,13 @@ class Model(Sequential):
 
         A subclass with its own ``train_step`` may be compiled without a loss, as Keras' GAN is
         (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``."""
-        if self._own_steps and (loss is _REQUIRED or loss is None or not self._subclass()):
+        # with a loss, a model with layers of its own (a call, or its inputs and outputs) compiles
+        # as any model does (one loss per output, loss_weights): its train_step may run its
+        # train_on_batch; without layers (Keras' GAN), or listing its own metrics (a property
+        # compile cannot set), the step's own compile keeps what is given
+        own_compile = (loss is _REQUIRED or loss is None or (not self._calls and not self._subclass())
+                       or isinstance(getattr(type(self), "metrics", None), property))
+        if self._own_steps and own_compile:
             from .own_steps import compile_own_steps
             return compile_own_steps(self, None if loss is _REQUIRED else loss, optimizer, metrics,
                                      loss_weights, weighted_metrics)
