@@ -27,6 +27,10 @@ def check_saveable(model, include_optimizer=True):
         # a model with its own train_step and no call (Keras' GAN): nothing of its own to save
         raise ValueError(f"save_model: {type(model).__name__} has no call, so no graph of layers to save (its "
                          f"train_step steps sub-models); save each sub-model (gan.generator.save(...))")
+    if getattr(model, "_own_steps", False) and not model._calls:
+        # a subclass with its own train_step is drawn by its call once the step passes it data
+        # (self.train_on_batch), within fit's first batch: nothing to check before; the first save does
+        return
     if include_optimizer:
         _check_loss_saveable(model)
         _check_metrics_saveable(model)

@@ -254,8 +254,9 @@ class InferenceMixin:
             return evaluate_own_steps(self, x, y, batch_size=batch_size, sample_weight=sample_weight,
                                       return_dict=return_dict, verbose=verbose, steps=steps, callbacks=callbacks)
         if self._own_steps:         # a train_step but no test_step: scored by the compiled loss and metrics
-            from .own_steps import refuse_own_metrics
+            from .own_steps import refuse_own_metrics, refuse_without_loss
             refuse_own_metrics(self, "evaluate")
+            refuse_without_loss(self)
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)

@@ -19,7 +19,10 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
   and the epoch's logs are its last batch's: Keras' metrics are running trackers (a ``Mean``
   updated every batch holds the epoch's mean);
 - every Metric in ``model.metrics`` is reset at each epoch's start and before each evaluation
-  (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``);
+  (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``; without it,
+  the Metrics the model holds as attributes are, as Keras 3 tracks them);
+- x, y and the sample weights given as arrays are one array each (several inputs or outputs go
+  batch by batch, whose lists and dicts the step receives as they are);
 - ``validation_data`` and ``evaluate`` run ``test_step`` the same way (fit logs them "val_...").
   A model with a graph of layers (a ``call``, or given its inputs and outputs) and a compiled loss
   but no ``test_step`` is evaluated as any model is, by its compiled loss and metrics (Keras'
@@ -83,10 +86,23 @@ def _metric_specs(metrics):
     return list(metrics)
 
 
+def held_metrics(model):
+    """The Metric objects ``model`` holds as attributes (``self.d_loss_tracker = Mean(...)``), in
+    the order they were set, when its class defines no ``metrics`` property: Keras 3 tracks them
+    into ``model.metrics`` after the compiled ones (so each epoch resets them), and a property
+    replaces that list, as here."""
+    if isinstance(getattr(type(model), "metrics", None), property):
+        return []
+    compiled = {id(item[1] if isinstance(item, tuple) else item) for item in model.metrics}
+    return [value for value in vars(model).values()
+            if isinstance(value, metrics_module.Metric) and id(value) not in compiled]
+
+
 def reset_metrics(model):
     """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (a
-    property's Metric objects, or compile's ``(name, metric)`` pairs; functions have no state)."""
-    for item in model.metrics:
+    property's Metric objects, or compile's ``(name, metric)`` pairs; functions have no state)
+    and on those the model holds as attributes (``held_metrics``)."""
+    for item in [*model.metrics, *held_metrics(model)]:
         metric = item[1] if isinstance(item, tuple) else item
         reset = getattr(metric, "reset_state", None)
         if callable(reset):
@@ -143,6 +159,8 @@ class _Arrays:
     ``epoch()`` yields ``(batch index, data)`` with data as ``keras_data`` packs it."""
 
     def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
+        for part, what in zip((x, y, w), names):
+            _refuse_several(part, type(model).__name__, what)
         x = _as_step_data(as_array(x, names[0], model.dtype, cast=False), model)
         if y is not None:
             y = _as_step_data(as_array(y, names[1], model.dtype, cast=False), model)
@@ -246,10 +264,15 @@ def _refuse_saving_callbacks(model, callbacks):
                              f"(on_epoch_end: self.model.generator.save(...))")
 
 
-def _refuse_several(x, name):
-    if isinstance(x, (list, tuple, dict)):
-        raise TypeError(f"x: {name} with its own train_step takes one array of samples (give several inputs "
-                        f"batch by batch: a PyDataset or a generator), got a {type(x).__name__}")
+def _refuse_several(x, name, what="x"):
+    """Refuse by name a part of array data (``what``: "x", "y", "validation_data[1]", ...) given as
+    several arrays, where a step's arrays are one array each (several inputs or outputs go batch
+    by batch): x as any list, tuple or dict, y and the weights as a dict or a list of arrays (a
+    list of numbers is one array), which NumPy would otherwise stack into len(list) "samples"."""
+    if isinstance(x, dict) or (isinstance(x, (list, tuple)) and (what in ("x", "validation_data[0]") or any(
+            getattr(item, "ndim", 0) >= 1 for item in x))):
+        raise TypeError(f"{what}: {name} with its own train_step takes one array of samples (give several "
+                        f"inputs or outputs batch by batch: a PyDataset or a generator), got a {type(x).__name__}")
 
 
 def _require_steps_compiled(model, call):
@@ -267,6 +290,17 @@ def _validates_by_evaluate(model):
     no test_step) and a loss compiled (maybe held until the model is drawn, graph.Model._draw)."""
     return not model._own_tests and (model.loss is not None
                                       or getattr(model, "_deferred_compile", None) is not None)
+
+
+def refuse_without_loss(model):
+    """Refuse by name ``evaluate`` of a model (one with its own train_step, no test_step) compiled
+    without a loss (Keras' ``super().compile()``): there is nothing to score it by, and the
+    ordinary "call compile() first" would be untrue."""
+    if model.__dict__.get("_steps_compiled") and model.loss is None and getattr(model, "_deferred_compile",
+                                                                                None) is None:
+        raise ValueError(f"evaluate: {type(model).__name__} defines train_step but no test_step, and was "
+                         f"compiled without a loss to score it by (Keras' default test_step); define "
+                         f"test_step(self, data), or compile it with a loss")
 
 
 def refuse_own_metrics(model, call):
@@ -445,8 +479,9 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
     """``evaluate`` of a model with its own ``test_step``: the metrics reset, ``test_step`` on each
     batch (data as fit hands it), and the last batch's logs: a dict with ``return_dict``, else
     Keras' list: "loss" (a compiled Keras model's ``metrics`` start with its loss tracker; not
-    when the class defines ``metrics`` itself), the values of ``model.metrics`` by name, then the
-    rest by sorted key (one value alone, as a float)."""
+    when the class defines ``metrics`` itself), the values of ``model.metrics`` by name, then of
+    the Metrics held as attributes (``held_metrics``), then the rest by sorted key (one value
+    alone, as a float)."""
     name = type(model).__name__
     if not defines_step(type(model), "test_step"):
         raise NotImplementedError(f"evaluate: {name} defines train_step but neither test_step nor call; "
@@ -472,7 +507,8 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
         print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
     if return_dict:
         return logs
-    names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None) for item in model.metrics]
+    names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None)
+             for item in [*model.metrics, *held_metrics(model)]]
     if not isinstance(getattr(type(model), "metrics", None), property):
         # Keras' model.metrics starts with its "loss" tracker once compiled (Trainer.metrics),
         # before the compiled metrics; a class listing its own (a GAN's @property) has only those
