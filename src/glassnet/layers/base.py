@@ -166,6 +166,7 @@ class Layer(KerasSurface):
     # that treats each step on its own), and glassnet's for the layers that make or read a mask
     supports_masking = False
     makes_mask = False
+    _compute_mask_refusal = None    # why a class of yours defining compute_mask is refused (__init_subclass__)
     reads_mask = False          # its forward takes mask=(batch, steps) booleans
     # called alone on a list of arrays, reads it as one array (np.asarray stacks them: a list of
     # images is a batch) rather than refusing it: Keras' layers without an input_spec do so
@@ -207,10 +208,21 @@ class Layer(KerasSurface):
             cls.build = _sized_build(vars(cls)["build"])
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
             _take_masks_as_keras(cls)
+        if "compute_mask" in vars(cls) and cls.makes_mask is False:
+            # a model never calls compute_mask but on Embedding and Masking (whose forward hands its
+            # mask on): Keras' PositionalEmbedding would be taken and its padding read as data.
+            # Refused when one is made (a class merely defined, in a module imported, is left alone)
+            cls._compute_mask_refusal = (
+                f"{cls.__name__}: defines compute_mask, Keras' way to make a mask, which glassnet does not "
+                f"call (the padding would be read as data): make the mask with Embedding(..., mask_zero=True) "
+                f"or Masking before this layer, and set supports_masking = True in the class to pass it on "
+                f"(docs/layers.md, Your own)")
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
                  activity_regularizer=None, trainable=True, **unknown):
+        if self._compute_mask_refusal is not None:
+            raise TypeError(self._compute_mask_refusal)
         if unknown:
             raise _unexpected_arguments(type(self), unknown)
         if input_dim is not None:
