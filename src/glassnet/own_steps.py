@@ -21,8 +21,15 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
 - every Metric in ``model.metrics`` is reset at each epoch's start and before each evaluation
   (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``; without it,
   the Metrics the model holds as attributes are, as Keras 3 tracks them);
-- x, y and the sample weights given as arrays are one array each (several inputs or outputs go
-  batch by batch, whose lists and dicts the step receives as they are);
+- x and y may each be one array or, for several inputs or outputs, a list, tuple or dict of arrays
+  (nested as deep as wanted), as Keras 3 takes them: every array (a "leaf") is cut to the same
+  rows, shuffled by the same permutation, and the step receives each batch in the same structure
+  (lists stay lists, tuples tuples, dicts keep their keys). Keras' rule for telling a list of
+  arrays from a list of numbers is its tree utilities': a list is always a structure and each
+  item a leaf, which must be array-like, so ``[0, 1, 1]`` is refused. glassnet keeps such a list
+  as one array (targets, as before): a list or tuple is several arrays when one of its items is
+  an array with a batch axis (``ndim >= 1``: a NumPy array, a DataFrame, a tensor) or a dict, list
+  or tuple that is itself several; a dict is always several. The sample weights are one array;
 - ``validation_data`` and ``evaluate`` run ``test_step`` the same way (fit logs them "val_...").
   A model with a graph of layers (a ``call``, or given its inputs and outputs) and a compiled loss
   but no ``test_step`` is evaluated as any model is, by its compiled loss and metrics (Keras'
@@ -31,6 +38,7 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
 fit and evaluate dispatch here once per call (``model._own_steps``, ``model._own_tests``):
 their ordinary loops are untouched.
 """
+import itertools
 import math
 import numbers
 
@@ -48,7 +56,7 @@ from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, reading_feed, rereadable, unpack
 from .graph import defines_step
-from .training import (_array_batches, _read_only, check_validation_freq, fit_callbacks, refuse_array_steps,
+from .training import (_array_batches, _gather, _read_only, check_validation_freq, fit_callbacks, refuse_array_steps,
                        refuse_beside_batches,
                        split_point, terminate_on_nan, validates, validation_feed)
 from .weighting import check_sample_weight
@@ -149,8 +157,54 @@ def keras_data(x, y, w):
     """What Keras 3 hands a step (its ``pack_x_y_sample_weight``): the x batch itself when there are
     neither targets nor weights, else ``(x, y)``, or ``(x, y, sample_weight)``."""
     if y is None and w is None:
-        return x
+        # several inputs alone come as a 1-tuple ``((x1, x2),)``, as Keras 3.15 hands them (checked):
+        # the step's ``x = data[0]``-style unpacking cannot take x1 for x and x2 for y
+        return (x,) if isinstance(x, (list, tuple)) else x
     return (x, y) if w is None else (x, y, w)
+
+
+def _is_several(part):
+    """Whether ``part`` (x or y as given) is several arrays: a dict, or a list or tuple one of
+    whose items is an array with a batch axis or is itself several (see the module docstring).
+    A list of numbers, or of lists of numbers, is one array, as glassnet has always taken it."""
+    if isinstance(part, dict):
+        return True
+    return isinstance(part, (list, tuple)) and any(
+        _is_several(item) if isinstance(item, (dict, list, tuple)) else getattr(item, "ndim", 0) >= 1
+        for item in part)
+
+
+def _leaves(part, name):
+    """``[(label, array-like)]``: the leaves of ``part`` in order, each labelled by where it sits
+    ("x[0]", "y['out']") so that a refusal names it."""
+    if isinstance(part, dict):
+        items = [(f"{name}[{key!r}]", value) for key, value in part.items()]
+    elif _is_several(part):
+        items = [(f"{name}[{i}]", value) for i, value in enumerate(part)]
+    else:
+        return [(name, part)]
+    return [leaf for label, value in items for leaf in _leaves(value, label)]
+
+
+def _form(part, count):
+    """``part``'s structure with each leaf replaced by its position among the leaves (``count``
+    gives them in ``_leaves``' order): built once, then ``_fill`` puts each batch's slices in."""
+    if isinstance(part, dict):
+        return {key: _form(value, count) for key, value in part.items()}
+    if _is_several(part):
+        return (type(part), [_form(value, count) for value in part])
+    return next(count)
+
+
+def _fill(form, leaves):
+    """The structure ``form`` describes with the arrays ``leaves`` in it (a namedtuple stays one)."""
+    if isinstance(form, int):
+        return leaves[form]
+    if isinstance(form, dict):
+        return {key: _fill(value, leaves) for key, value in form.items()}
+    kind, items = form
+    items = [_fill(value, leaves) for value in items]
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)
 
 
 class _Arrays:
@@ -159,8 +213,6 @@ class _Arrays:
     ``epoch()`` yields ``(batch index, data)`` with data as ``keras_data`` packs it."""
 
     def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
-        for part, what in zip((x, y, w), names):
-            _refuse_several(part, type(model).__name__, what)
         x = _as_step_data(as_array(x, names[0], model.dtype, cast=False), model)
         if y is not None:
             y = _as_step_data(as_array(y, names[1], model.dtype, cast=False), model)
@@ -201,6 +253,85 @@ class _Arrays:
         return held
 
 
+class _NestedArrays:
+    """x and y when one of them is several arrays (``_is_several``): their leaves cut into the same
+    batches, the step receiving each batch in x's and y's own structures. The interface is
+    ``_Arrays``' (``epoch``, ``hold_out``, ``n``, ``steps``, ``batch_size``); kept apart so that
+    the one-array path keeps its speed. Each shuffled epoch draws one permutation from the model's
+    ``shuffle_rng``, as ``_Arrays`` does, and gathers every leaf (and the weights) by it into
+    buffers made once; then each batch is slices of those, put back in the structures."""
+
+    def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
+        labelled = _leaves(x, names[0]) + ([] if y is None else _leaves(y, names[1]))
+        if not labelled:
+            raise ValueError(f"{names[0]}: expected arrays, got an empty {type(x).__name__}")
+        count = itertools.count()
+        self.x_form = _form(x, count)
+        self.y_form = None if y is None else _form(y, count)
+        self.leaves = [_as_step_data(as_array(value, label, model.dtype, cast=False), model)
+                       for label, value in labelled]
+        first, n = labelled[0][0], len(self.leaves[0])
+        for (label, _), leaf in zip(labelled, self.leaves):
+            if len(leaf) != n:
+                raise ValueError(f"{label}: expected as many samples as {first} ({n}), got {len(leaf)} "
+                                 f"(every array of x and y holds one row per sample)")
+        self.w = None if w is None else check_sample_weight(w, n, model.dtype, names[2])
+        self.rng = model.shuffle_rng
+        self._batch(batch_size, shuffle)
+
+    def _batch(self, batch_size, shuffle):
+        self.n = len(self.leaves[0])
+        self.batch_size = self.n if batch_size is None else min(batch_size, self.n)
+        self.steps = -(-self.n // self.batch_size)
+        # one batch: the order of the samples cannot change the step (and no permutation is drawn,
+        # as in _Arrays, so that the model's shuffle_rng advances alike on both paths)
+        self.shuffled = shuffle and self.steps > 1
+        if self.shuffled:
+            self._bufs = [np.empty_like(leaf) for leaf in self.leaves]
+            self._wbuf = None if self.w is None else np.empty_like(self.w)
+        else:           # sliced as they are: the caller's own arrays, read-only to the step
+            self.leaves = [_read_only(leaf) for leaf in self.leaves]
+
+    def _data(self, leaves, w, rows):
+        """The batch of ``rows`` (a slice) as ``keras_data`` packs it, in x's and y's structures."""
+        cut = [leaf[rows] for leaf in leaves]
+        return keras_data(_fill(self.x_form, cut), None if self.y_form is None else _fill(self.y_form, cut),
+                          None if w is None else w[rows])
+
+    def epoch(self):
+        leaves, w = self.leaves, self.w
+        if self.shuffled:
+            order = self.rng.permutation(self.n)        # one for all leaves: rows stay together
+            for leaf, buf in zip(leaves, self._bufs):
+                _gather(leaf, order, buf)
+            if w is not None:
+                _gather(w, order, self._wbuf)
+            leaves, w = self._bufs, self._wbuf
+        bs = self.batch_size
+        for b in range(self.steps):
+            yield b, self._data(leaves, w, slice(b * bs, (b + 1) * bs))
+
+    def hold_out(self, model, fraction, batch_size, shuffle):
+        """``validation_split``: the last rows of every leaf (and of the weights), as Keras'
+        ``train_validation_split`` holds them out; these batches keep the rest."""
+        cut = split_point(self.n, fraction)
+        if cut <= 0 or cut == self.n:
+            raise ValueError(f"validation_split={fraction} leaves no training or no validation samples out of {self.n}")
+        held = self._data(self.leaves, self.w, slice(cut, None))
+        self.leaves = [leaf[:cut] for leaf in self.leaves]
+        self.w = None if self.w is None else self.w[:cut]
+        self._batch(batch_size, shuffle)
+        return held
+
+
+def _arrays(model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
+    """x, y and the weights given as arrays, cut into fit's batches: ``_NestedArrays`` when x or y is
+    several arrays, else ``_Arrays``. The sample weights are one array either way."""
+    _refuse_several(w, type(model).__name__, names[2])
+    several = _is_several(x) or (y is not None and _is_several(y))
+    return (_NestedArrays if several else _Arrays)(model, x, y, w, batch_size, shuffle, names)
+
+
 def _feed_epoch(feed, model):
     """One epoch of ``feed``'s batches as ``(batch index, data)``, unpacked and packed again as Keras
     hands them to a step (a batch ``(x,)`` comes as x)."""
@@ -228,7 +359,7 @@ def _reading(model, data, batch_size, steps, call):
                          f"sample_weight), got a tuple of {len(parts)}")
     names = ("validation_data[0]", "validation_data[1]", "validation_data[2]") if call == "fit" else (
         "x", "y", "sample_weight")
-    arrays = _Arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names)
+    arrays = _arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names)
     return arrays.epoch
 
 
@@ -264,15 +395,13 @@ def _refuse_saving_callbacks(model, callbacks):
                              f"(on_epoch_end: self.model.generator.save(...))")
 
 
-def _refuse_several(x, name, what="x"):
-    """Refuse by name a part of array data (``what``: "x", "y", "validation_data[1]", ...) given as
-    several arrays, where a step's arrays are one array each (several inputs or outputs go batch
-    by batch): x as any list, tuple or dict, y and the weights as a dict or a list of arrays (a
-    list of numbers is one array), which NumPy would otherwise stack into len(list) "samples"."""
-    if isinstance(x, dict) or (isinstance(x, (list, tuple)) and (what in ("x", "validation_data[0]") or any(
-            getattr(item, "ndim", 0) >= 1 for item in x))):
-        raise TypeError(f"{what}: {name} with its own train_step takes one array of samples (give several "
-                        f"inputs or outputs batch by batch: a PyDataset or a generator), got a {type(x).__name__}")
+def _refuse_several(w, name, what="sample_weight"):
+    """Refuse by name sample weights (``what``: "sample_weight", "validation_data[2]") given as
+    several arrays: they are one array, a weight per sample, whatever the outputs (Keras' one array
+    per output of ``y`` is not taken: a step weighing its outputs apart can do so itself)."""
+    if _is_several(w):
+        raise TypeError(f"{what}: {name} with its own train_step takes one array of sample weights, one "
+                        f"weight per sample for all outputs, got a {type(w).__name__} of arrays")
 
 
 def _require_steps_compiled(model, call):
@@ -321,7 +450,7 @@ def _evaluation_validation(model, validation_data, split, steps, feed):
     checked and made as ordinary fit makes it: ``(x, y, w)`` arrays or a ``Feed``. ``split``:
     whether ``validation_data`` is what ``_Arrays.hold_out`` held out for ``validation_split``;
     ``feed``: the training data's Feed, or None."""
-    if split and not isinstance(validation_data, tuple):     # x alone: fit was given no y
+    if split and (not isinstance(validation_data, tuple) or len(validation_data) == 1):  # x alone: no y
         raise ValueError(f"validation_split: {type(model).__name__} is validated by its compiled loss (it "
                          f"defines no test_step), which needs targets; give fit y, or define "
                          f"test_step(self, data)")
@@ -385,8 +514,7 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
         feed = Feed(x, steps_per_epoch, shuffle, lambda: model.shuffle_rng)
         batches, steps, n, bs = (lambda: _feed_epoch(feed, model)), feed.steps, None, None
     else:
-        _refuse_several(x, name)
-        arrays = _Arrays(model, x, y, sample_weight, batch_size, shuffle)
+        arrays = _arrays(model, x, y, sample_weight, batch_size, shuffle)
         if validation_split:
             validation_data = arrays.hold_out(model, validation_split, batch_size, shuffle)
         batches, steps, n, bs = arrays.epoch, arrays.steps, arrays.n, arrays.batch_size
@@ -499,7 +627,6 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
         refuse_beside_batches(x, y, sample_weight)
         read = _reading(model, x, None, steps, "evaluate")
     else:
-        _refuse_several(x, name)
         read = _reading(model, keras_data(x, y, sample_weight), batch_size, None, "evaluate")
     hooks = CallbackList(list(callbacks or []), model, {"verbose": verbose, "steps": steps})
     logs = _test_steps(model, read, hooks) or {}
