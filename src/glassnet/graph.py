@@ -511,6 +511,14 @@ class Model(Sequential):
             raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own to step (its "
                              f"train_step steps sub-models); call fit, which runs train_step, or the sub-models' "
                              f"{what} (gan.discriminator.{what}(x, y))")
+        if self._own_steps and isinstance(getattr(type(self), "metrics", None), property):
+            # glassnet's compiled step reads model.metrics as compile's (name, metric) pairs: a class
+            # listing its own trackers there (Keras' guide's lower-level example) failed inside it,
+            # "cannot unpack non-iterable Mean object"
+            raise TypeError(f"{what}: {type(self).__name__} lists its own metrics (@property def metrics), where "
+                            f"glassnet's compiled step keeps compile's; drop the property and hold the trackers "
+                            f"as attributes (fit resets them each epoch, as Keras 3 tracks them), or step a "
+                            f"sub-model's {what}")
         super()._require_compiled(what)
 
     def _symbolic_call(self, inputs):

@@ -20,7 +20,8 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
   updated every batch holds the epoch's mean);
 - every Metric in ``model.metrics`` is reset at each epoch's start and before each evaluation
   (Keras' ``reset_metrics``; a GAN lists its trackers in ``@property def metrics``; without it,
-  the Metrics the model holds as attributes are, as Keras 3 tracks them);
+  the Metrics the model holds as attributes, in lists, tuples and dicts too, are, as Keras 3
+  tracks them);
 - x and y may each be one array or, for several inputs or outputs, a list, tuple or dict of arrays
   (nested as deep as wanted), as Keras 3 takes them: every array (a "leaf") is cut to the same
   rows, shuffled by the same permutation, and the step receives each batch in the same structure
@@ -98,12 +99,27 @@ def held_metrics(model):
     """The Metric objects ``model`` holds as attributes (``self.d_loss_tracker = Mean(...)``), in
     the order they were set, when its class defines no ``metrics`` property: Keras 3 tracks them
     into ``model.metrics`` after the compiled ones (so each epoch resets them), and a property
-    replaces that list, as here."""
+    replaces that list, as here. Keras' tracker also looks inside lists, tuples, dicts and sets
+    (``self.trackers = [Mean(name="a"), Mean(name="b")]``), at any depth, and lists a Metric held
+    twice once; it does not look inside other objects (a sub-model's metrics are its own)."""
     if isinstance(getattr(type(model), "metrics", None), property):
         return []
-    compiled = {id(item[1] if isinstance(item, tuple) else item) for item in model.metrics}
-    return [value for value in vars(model).values()
-            if isinstance(value, metrics_module.Metric) and id(value) not in compiled]
+    seen = {id(item[1] if isinstance(item, tuple) else item) for item in model.metrics}    # compiled
+    held = []
+
+    def visit(value):
+        if id(value) in seen:       # a Metric listed already, or a container visited (no cycles)
+            return
+        if isinstance(value, metrics_module.Metric):
+            seen.add(id(value))
+            held.append(value)
+        elif isinstance(value, (list, tuple, dict, set, frozenset)):
+            seen.add(id(value))
+            for item in value.values() if isinstance(value, dict) else value:
+                visit(item)
+    for value in vars(model).values():
+        visit(value)
+    return held
 
 
 def reset_metrics(model):

@@ -217,6 +217,14 @@ class Layer(KerasSurface):
                 f"call (the padding would be read as data): make the mask with Embedding(..., mask_zero=True) "
                 f"or Masking before this layer, and set supports_masking = True in the class to pass it on "
                 f"(docs/layers.md, Your own)")
+            if cls.supports_masking is True:
+                # a class handing the mask on already (Keras 2's `return mask`, needed there beside
+                # the flag) must not be told to set the flag it has: what it lacks is the deletion
+                cls._compute_mask_refusal = (
+                    f"{cls.__name__}: defines compute_mask, which glassnet does not call: its supports_masking "
+                    f"= True already hands on the mask it receives, unchanged; delete compute_mask if it returns "
+                    f"that mask (a mask made anew, Keras' ids != 0, is made by Embedding(..., mask_zero=True) or "
+                    f"Masking before this layer; docs/layers.md, Your own)")
         _register(cls)
 
     def __init__(self, name=None, input_shape=None, input_dim=None, dtype=None, seed=None,
