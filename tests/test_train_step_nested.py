@@ -1,6 +1,6 @@
 """A model with its own train_step given several arrays as x or y (lists, tuples, dicts, nested),
 as Keras 3 takes them: the step receives each batch in the same structure, every array cut to the
-same rows and shuffled by the same permutation (glassnet.own_steps._NestedArrays)."""
+same rows and shuffled by the same permutation (glassnet._step_data._NestedArrays)."""
 import numpy as np
 import pytest
 

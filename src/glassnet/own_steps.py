@@ -37,17 +37,17 @@ What this module adds is fit's machinery around the step, as Keras 3 runs it:
   default ``test_step``), and fit validates it so too: ordinary fit's validation, its code.
 
 fit and evaluate dispatch here once per call (``model._own_steps``, ``model._own_tests``):
-their ordinary loops are untouched.
+their ordinary loops are untouched. The batches, as the steps receive them, are made by
+glassnet._step_data.
 """
-import itertools
 import math
 import numbers
 
 import numpy as np
 
 from ._interrupt import DeferredInterrupt
-from ._validation import (as_array, check_flag, check_fraction, check_non_negative_int, check_positive_int,
-                          check_verbose)
+from ._step_data import _arrays, _feed_epoch, _reading, keras_data
+from ._validation import check_flag, check_fraction, check_non_negative_int, check_positive_int, check_verbose
 from ._warnings import warn
 from . import losses, optimizers
 from . import metrics as metrics_module
@@ -55,12 +55,10 @@ from .callbacks import (BackupAndRestore, CallbackList, EarlyStopping, ModelChec
                         TerminateOnNaN)
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
-from .feeding import Feed, is_batches, ran_out_warning, reading_feed, rereadable, unpack
+from .feeding import Feed, is_batches, ran_out_warning, rereadable
 from .graph import defines_step
-from .training import (_array_batches, _gather, _read_only, check_validation_freq, fit_callbacks, refuse_array_steps,
-                       refuse_beside_batches,
-                       split_point, terminate_on_nan, validates, validation_feed)
-from .weighting import check_sample_weight
+from .training import (check_validation_freq, fit_callbacks, refuse_array_steps, refuse_beside_batches,
+                       terminate_on_nan, validates)
 
 
 def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_metrics):
@@ -161,224 +159,6 @@ def step_logs(returned, step):
     return logs
 
 
-def _as_step_data(part, model):
-    """A part of a batch (x, y or the weights) as a step receives it: a float array in the model's
-    dtype (Keras casts floats to its floatx), anything else as it came."""
-    if isinstance(part, np.ndarray) and part.dtype.kind == "f" and part.dtype != model.dtype:
-        return part.astype(model.dtype)
-    return part
-
-
-def keras_data(x, y, w):
-    """What Keras 3 hands a step (its ``pack_x_y_sample_weight``): the x batch itself when there are
-    neither targets nor weights, else ``(x, y)``, or ``(x, y, sample_weight)``."""
-    if y is None and w is None:
-        # several inputs alone come as a 1-tuple ``((x1, x2),)``, as Keras 3.15 hands them (checked):
-        # the step's ``x = data[0]``-style unpacking cannot take x1 for x and x2 for y
-        return (x,) if isinstance(x, (list, tuple)) else x
-    return (x, y) if w is None else (x, y, w)
-
-
-def _is_several(part):
-    """Whether ``part`` (x or y as given) is several arrays: a dict, or a list or tuple one of
-    whose items is an array with a batch axis or is itself several (see the module docstring).
-    A list of numbers, or of lists of numbers, is one array, as glassnet has always taken it."""
-    if isinstance(part, dict):
-        return True
-    return isinstance(part, (list, tuple)) and any(
-        _is_several(item) if isinstance(item, (dict, list, tuple)) else getattr(item, "ndim", 0) >= 1
-        for item in part)
-
-
-def _leaves(part, name):
-    """``[(label, array-like)]``: the leaves of ``part`` in order, each labelled by where it sits
-    ("x[0]", "y['out']") so that a refusal names it."""
-    if isinstance(part, dict):
-        items = [(f"{name}[{key!r}]", value) for key, value in part.items()]
-    elif _is_several(part):
-        items = [(f"{name}[{i}]", value) for i, value in enumerate(part)]
-    else:
-        return [(name, part)]
-    return [leaf for label, value in items for leaf in _leaves(value, label)]
-
-
-def _form(part, count):
-    """``part``'s structure with each leaf replaced by its position among the leaves (``count``
-    gives them in ``_leaves``' order): built once, then ``_fill`` puts each batch's slices in."""
-    if isinstance(part, dict):
-        return {key: _form(value, count) for key, value in part.items()}
-    if _is_several(part):
-        return (type(part), [_form(value, count) for value in part])
-    return next(count)
-
-
-def _fill(form, leaves):
-    """The structure ``form`` describes with the arrays ``leaves`` in it (a namedtuple stays one)."""
-    if isinstance(form, int):
-        return leaves[form]
-    if isinstance(form, dict):
-        return {key: _fill(value, leaves) for key, value in form.items()}
-    kind, items = form
-    items = [_fill(value, leaves) for value in items]
-    return kind(*items) if hasattr(kind, "_fields") else kind(items)
-
-
-class _Arrays:
-    """Arrays (x, and y and the sample weights when given) cut into batches by fit's own code
-    (``training._array_batches``: shuffled each epoch into buffers made once, then sliced).
-    ``epoch()`` yields ``(batch index, data)`` with data as ``keras_data`` packs it."""
-
-    def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
-        x = _as_step_data(as_array(x, names[0], model.dtype, cast=False), model)
-        if y is not None:
-            y = _as_step_data(as_array(y, names[1], model.dtype, cast=False), model)
-            if len(y) != len(x):
-                raise ValueError(f"{names[1]}: expected as many samples as {names[0]} ({len(x)}), got {len(y)}")
-        w = None if w is None else check_sample_weight(w, len(x), model.dtype, names[2])
-        self.x, self.y, self.w, self.rng = x, y, w, model.shuffle_rng
-        self._batch(model, batch_size, shuffle)
-
-    def _batch(self, model, batch_size, shuffle):
-        """Batches of ``batch_size`` (None: all samples) and, for shuffled epochs, the buffers."""
-        x, w, self.n = self.x, self.w, len(self.x)
-        self.batch_size = self.n if batch_size is None else min(batch_size, self.n)
-        self.steps = -(-self.n // self.batch_size)
-        # no y: an empty stand-in, (n, 0), that _array_batches shuffles and slices along at no cost
-        self._y = self.y if self.y is not None else np.empty((self.n, 0), dtype=model.dtype)
-        if shuffle and self.steps > 1:
-            self._xs, self._ys = np.empty_like(x), np.empty_like(self._y)
-            self._ws = None if w is None else np.empty_like(w)
-        else:           # sliced as they are: the caller's own arrays, read-only to the step
-            self.x = self._xs = _read_only(x)
-            self._ys, self._ws = self._y, w
-
-    def epoch(self):
-        for b, xb, yb, wb in _array_batches(self.x, self._y, self.w, self._xs, self._ys, self._ws,
-                                            self.batch_size, self.steps, self.rng):
-            yield b, keras_data(xb, None if self.y is None else yb, wb)
-
-    def hold_out(self, model, fraction, batch_size, shuffle):
-        """fit's ``validation_split``: the last ``fraction`` of the samples (before shuffling, Keras'
-        rule) returned as validation data, ``x`` or ``(x, y[, w])``; these batches keep the rest."""
-        cut = split_point(self.n, fraction)
-        if cut <= 0 or cut == self.n:
-            raise ValueError(f"validation_split={fraction} leaves no training or no validation samples out of {self.n}")
-        held = keras_data(*(None if a is None else a[cut:] for a in (self.x, self.y, self.w)))
-        self.x, self.y, self.w = (None if a is None else a[:cut] for a in (self.x, self.y, self.w))
-        self._batch(model, batch_size, shuffle)
-        return held
-
-
-class _NestedArrays:
-    """x and y when one of them is several arrays (``_is_several``): their leaves cut into the same
-    batches, the step receiving each batch in x's and y's own structures. The interface is
-    ``_Arrays``' (``epoch``, ``hold_out``, ``n``, ``steps``, ``batch_size``); kept apart so that
-    the one-array path keeps its speed. Each shuffled epoch draws one permutation from the model's
-    ``shuffle_rng``, as ``_Arrays`` does, and gathers every leaf (and the weights) by it into
-    buffers made once; then each batch is slices of those, put back in the structures."""
-
-    def __init__(self, model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
-        labelled = _leaves(x, names[0]) + ([] if y is None else _leaves(y, names[1]))
-        if not labelled:
-            raise ValueError(f"{names[0]}: expected arrays, got an empty {type(x).__name__}")
-        count = itertools.count()
-        self.x_form = _form(x, count)
-        self.y_form = None if y is None else _form(y, count)
-        self.leaves = [_as_step_data(as_array(value, label, model.dtype, cast=False), model)
-                       for label, value in labelled]
-        first, n = labelled[0][0], len(self.leaves[0])
-        for (label, _), leaf in zip(labelled, self.leaves):
-            if len(leaf) != n:
-                raise ValueError(f"{label}: expected as many samples as {first} ({n}), got {len(leaf)} "
-                                 f"(every array of x and y holds one row per sample)")
-        self.w = None if w is None else check_sample_weight(w, n, model.dtype, names[2])
-        self.rng = model.shuffle_rng
-        self._batch(batch_size, shuffle)
-
-    def _batch(self, batch_size, shuffle):
-        self.n = len(self.leaves[0])
-        self.batch_size = self.n if batch_size is None else min(batch_size, self.n)
-        self.steps = -(-self.n // self.batch_size)
-        # one batch: the order of the samples cannot change the step (and no permutation is drawn,
-        # as in _Arrays, so that the model's shuffle_rng advances alike on both paths)
-        self.shuffled = shuffle and self.steps > 1
-        if self.shuffled:
-            self._bufs = [np.empty_like(leaf) for leaf in self.leaves]
-            self._wbuf = None if self.w is None else np.empty_like(self.w)
-        else:           # sliced as they are: the caller's own arrays, read-only to the step
-            self.leaves = [_read_only(leaf) for leaf in self.leaves]
-
-    def _data(self, leaves, w, rows):
-        """The batch of ``rows`` (a slice) as ``keras_data`` packs it, in x's and y's structures."""
-        cut = [leaf[rows] for leaf in leaves]
-        return keras_data(_fill(self.x_form, cut), None if self.y_form is None else _fill(self.y_form, cut),
-                          None if w is None else w[rows])
-
-    def epoch(self):
-        leaves, w = self.leaves, self.w
-        if self.shuffled:
-            order = self.rng.permutation(self.n)        # one for all leaves: rows stay together
-            for leaf, buf in zip(leaves, self._bufs):
-                _gather(leaf, order, buf)
-            if w is not None:
-                _gather(w, order, self._wbuf)
-            leaves, w = self._bufs, self._wbuf
-        bs = self.batch_size
-        for b in range(self.steps):
-            yield b, self._data(leaves, w, slice(b * bs, (b + 1) * bs))
-
-    def hold_out(self, model, fraction, batch_size, shuffle):
-        """``validation_split``: the last rows of every leaf (and of the weights), as Keras'
-        ``train_validation_split`` holds them out; these batches keep the rest."""
-        cut = split_point(self.n, fraction)
-        if cut <= 0 or cut == self.n:
-            raise ValueError(f"validation_split={fraction} leaves no training or no validation samples out of {self.n}")
-        held = self._data(self.leaves, self.w, slice(cut, None))
-        self.leaves = [leaf[:cut] for leaf in self.leaves]
-        self.w = None if self.w is None else self.w[:cut]
-        self._batch(batch_size, shuffle)
-        return held
-
-
-def _arrays(model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
-    """x, y and the weights given as arrays, cut into fit's batches: ``_NestedArrays`` when x or y is
-    several arrays, else ``_Arrays``. The sample weights are one array either way."""
-    _refuse_several(w, type(model).__name__, names[2])
-    several = _is_several(x) or (y is not None and _is_several(y))
-    return (_NestedArrays if several else _Arrays)(model, x, y, w, batch_size, shuffle, names)
-
-
-def _feed_epoch(feed, model):
-    """One epoch of ``feed``'s batches as ``(batch index, data)``, unpacked and packed again as Keras
-    hands them to a step (a batch ``(x,)`` comes as x)."""
-    for b, (index, batch) in enumerate(feed.epoch()):
-        x, y, w = unpack(batch, feed.describe(index), need_y=False)
-        yield b, keras_data(*(_as_step_data(part, model) for part in (x, y, w)))
-
-
-def _reading(model, data, batch_size, steps, call):
-    """A function giving, at each call, the batches ``(index, data)`` of one reading of ``data``
-    from its start (a validation's, evaluate's): arrays ``x``, ``(x, y)`` or ``(x, y, w)`` in
-    batches of ``batch_size`` (Keras: 32 when None), or batch-by-batch data, ``steps`` at a time."""
-    if is_batches(data):
-        feed = validation_feed(data, steps) if call == "fit" else reading_feed(data, steps, call)
-
-        def read():
-            feed.rewind()
-            return _feed_epoch(feed, model)
-        return read
-    if isinstance(data, list):          # Keras' unpack_x_y_sample_weight: a list is a tuple
-        data = tuple(data)
-    parts = data if isinstance(data, tuple) else (data,)
-    if not 1 <= len(parts) <= 3:
-        raise ValueError(f"{'validation_data' if call == 'fit' else 'x'}: expected x, (x, y) or (x, y, "
-                         f"sample_weight), got a tuple of {len(parts)}")
-    names = ("validation_data[0]", "validation_data[1]", "validation_data[2]") if call == "fit" else (
-        "x", "y", "sample_weight")
-    arrays = _arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names)
-    return arrays.epoch
-
-
 def _test_steps(model, read, hooks):
     """One evaluation: the metrics reset, then ``test_step`` on every batch ``read()`` gives, the
     test hooks called as Keras calls them. Returns the last batch's logs (None: no batch)."""
@@ -409,15 +189,6 @@ def _refuse_saving_callbacks(model, callbacks):
                              f"{type(model).__name__} has none of its own (no call: its train_step steps "
                              f"sub-models); save the sub-models instead, in a callback of your own "
                              f"(on_epoch_end: self.model.generator.save(...))")
-
-
-def _refuse_several(w, name, what="sample_weight"):
-    """Refuse by name sample weights (``what``: "sample_weight", "validation_data[2]") given as
-    several arrays: they are one array, a weight per sample, whatever the outputs (Keras' one array
-    per output of ``y`` is not taken: a step weighing its outputs apart can do so itself)."""
-    if _is_several(w):
-        raise TypeError(f"{what}: {name} with its own train_step takes one array of sample weights, one "
-                        f"weight per sample for all outputs, got a {type(w).__name__} of arrays")
 
 
 def _require_steps_compiled(model, call):
