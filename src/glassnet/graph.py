@@ -70,13 +70,13 @@ from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
-from .model import Sequential, _keep_stream, keras_compile_order_refused
+from .model import KERAS_STEPS, Sequential, _keep_stream, defined_steps, keras_compile_order_refused
 from .outputs import Layout, make_heads, set_layouts
 
 
 # Keras' ways to change what fit does that glassnet refuses: its fit runs its own step for them
 # (train_step and test_step are run, by glassnet.own_steps)
-_KERAS_STEPS = ("predict_step", "compute_loss", "compute_metrics")
+_REFUSED_STEPS = tuple(step for step in KERAS_STEPS if step not in ("train_step", "test_step"))
 
 
 class _Required:
@@ -297,7 +297,7 @@ class Model(Sequential):
         # subclass overriding them would train on something else, silently. Checked for a subclass
         # given its inputs and outputs too (Keras' guide: CustomModel(inputs, outputs)), which Sequential's
         # own check leaves to this class (_checks_keras_steps)
-        steps = [step for step in _KERAS_STEPS if callable(getattr(type(self), step, None))]
+        steps = defined_steps(type(self), _REFUSED_STEPS)
         if steps:
             raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
                                       f"call (it runs its own step, or your train_step); write the model's maths "

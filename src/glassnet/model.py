@@ -96,6 +96,16 @@ def _keep_stream(layer, rng, origin):
     layer.rng, layer._rng_from_seed, layer._stream_origin = rng, True, origin
 
 
+# Keras' ways to change fit's step (a subclass's methods): glassnet.graph.Model runs train_step and
+# test_step (glassnet.own_steps) and refuses the others; a Sequential runs none of them
+KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+
+
+def defined_steps(cls, steps=KERAS_STEPS):
+    """The names among ``steps`` that the class ``cls`` defines (as callables), in that order."""
+    return [step for step in steps if callable(getattr(cls, step, None))]
+
+
 def metric_list(value, what):
     """``compile``'s ``metrics`` or ``weighted_metrics`` (``what``) as a list: None as none; a
     TypeError for a string or a dict (Keras' per-output dict is for models of several outputs)."""
@@ -198,15 +208,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # model gives and takes that dict as Keras does (_nested_dict_key)
     _dict_output = None
 
-    # Keras' ways to change fit's step, which a Sequential's fit never calls (glassnet.graph.Model
-    # runs train_step and test_step, glassnet.own_steps): a Sequential subclass defining one would
-    # train on something else, silently
-    _KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
-    _checks_keras_steps = False     # glassnet.graph.Model: True, it runs or refuses them itself
+    # a Sequential subclass defining one of KERAS_STEPS would train on something else, silently:
+    # its fit never calls them. glassnet.graph.Model: True, it runs or refuses them itself
+    _checks_keras_steps = False
 
     def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
         if not self._checks_keras_steps:
-            steps = [step for step in self._KERAS_STEPS if callable(getattr(type(self), step, None))]
+            steps = defined_steps(type(self))
             if steps:
                 raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which a Sequential's fit does "
                                           f"not call; subclass glassnet.Model for a train_step of your own (Keras' "
