@@ -45,7 +45,6 @@ import numbers
 
 import numpy as np
 
-from ._interrupt import DeferredInterrupt
 from ._step_data import _arrays, _feed_epoch, _reading, keras_data
 from ._validation import check_flag, check_fraction, check_non_negative_int, check_positive_int, check_verbose
 from ._warnings import warn
@@ -58,7 +57,7 @@ from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, rereadable
 from .graph import defines_step
 from .training import (check_validation_freq, fit_callbacks, refuse_array_steps, refuse_beside_batches,
-                       terminate_on_nan, validates)
+                       training_epochs, validates)
 
 
 def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_metrics):
@@ -325,66 +324,54 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                                                 "validation_may_run_dry": is_batches(read_from)
                                                 and not rereadable(read_from)})
     model.stop_training = False
-    logs, failed, interrupt, step = {}, True, None, f"{name}.train_step"
+    logs, step = {}, f"{name}.train_step"
     terminates_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in callback_list)
     hooks.call("on_train_begin", {})
-    try:
-        with DeferredInterrupt() as interrupt:
-            for epoch in range(initial_epoch, epochs):
-                reset_metrics(model)        # Keras: the trackers count one epoch each
-                hooks.call("on_epoch_begin", epoch, {})
-                if feed is not None:
-                    feed.begin_epoch()
-                batch_logs, b = None, -1
-                for b, data in batches():
-                    if hooks.has_batch_hooks:
-                        hooks.call("on_train_batch_begin", b, {})
-                    try:
-                        batch_logs = step_logs(model.train_step(data), step)
-                    except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
-                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
-                                             f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
-                    loss = batch_logs.get("loss")
-                    if loss is not None and not math.isfinite(loss) and terminates_on_nan:
-                        # Keras' TerminateOnNaN reads the batch's logged "loss": a step computing its
-                        # own loss has none that a sub-model's train_on_batch refused
-                        raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
-                                             f"it logged loss {loss}", epoch + 1, b + 1)
-                    interrupt.check()
-                    if hooks.has_batch_hooks:
-                        hooks.call("on_train_batch_end", b, batch_logs)
-                    if model.stop_training:
-                        break
-                if feed is not None:
-                    if feed.ran_out:        # a generator that ended: Keras warns and stops
-                        ran_out_warning(epoch, b + 1, feed.steps)
-                        model.stop_training = True
-                    feed.end_epoch()
-                if batch_logs is None:      # not one batch this epoch: nothing to log
-                    break
-                logs = dict(batch_logs)     # Keras: the last step's logs (running trackers)
-                if validation_data is not None and validates(epoch, validation_freq):
-                    if by_evaluate:     # ordinary fit's validation (evaluate's code), fit's hooks
-                        values = model._validate(validation_data, validation_batch_size or batch_size, hooks)
-                        values = None if values is None else model._results(values, True)   # None: ran dry
-                    else:
-                        values = _test_steps(model, read_validation, hooks)
-                    logs.update({f"val_{key}": value for key, value in (values or {}).items()})
-                hooks.call("on_epoch_end", epoch, logs)
+    with training_epochs(model, callback_list, hooks) as interrupt:
+        for epoch in range(initial_epoch, epochs):
+            reset_metrics(model)        # Keras: the trackers count one epoch each
+            hooks.call("on_epoch_begin", epoch, {})
+            if feed is not None:
+                feed.begin_epoch()
+            batch_logs, b = None, -1
+            for b, data in batches():
+                if hooks.has_batch_hooks:
+                    hooks.call("on_train_batch_begin", b, {})
+                try:
+                    batch_logs = step_logs(model.train_step(data), step)
+                except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
+                    raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
+                                         f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
+                loss = batch_logs.get("loss")
+                if loss is not None and not math.isfinite(loss) and terminates_on_nan:
+                    # Keras' TerminateOnNaN reads the batch's logged "loss": a step computing its
+                    # own loss has none that a sub-model's train_on_batch refused
+                    raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
+                                         f"it logged loss {loss}", epoch + 1, b + 1)
                 interrupt.check()
+                if hooks.has_batch_hooks:
+                    hooks.call("on_train_batch_end", b, batch_logs)
                 if model.stop_training:
                     break
-        failed = False
-    except NonFiniteError as exc:
-        if not terminate_on_nan(exc, callback_list):
-            raise
-        model.stop_training = True
-        if interrupt is not None:
+            if feed is not None:
+                if feed.ran_out:        # a generator that ended: Keras warns and stops
+                    ran_out_warning(epoch, b + 1, feed.steps)
+                    model.stop_training = True
+                feed.end_epoch()
+            if batch_logs is None:      # not one batch this epoch: nothing to log
+                break
+            logs = dict(batch_logs)     # Keras: the last step's logs (running trackers)
+            if validation_data is not None and validates(epoch, validation_freq):
+                if by_evaluate:     # ordinary fit's validation (evaluate's code), fit's hooks
+                    values = model._validate(validation_data, validation_batch_size or batch_size, hooks)
+                    values = None if values is None else model._results(values, True)   # None: ran dry
+                else:
+                    values = _test_steps(model, read_validation, hooks)
+                logs.update({f"val_{key}": value for key, value in (values or {}).items()})
+            hooks.call("on_epoch_end", epoch, logs)
             interrupt.check()
-        failed = False
-    finally:
-        if failed:      # an error leaves fit, with no on_train_end: what callbacks kept is written now
-            hooks.on_error()
+            if model.stop_training:
+                break
     hooks.call("on_train_end", logs)
     return history
 

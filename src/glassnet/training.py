@@ -8,6 +8,7 @@ batch), in-place optimizer updates, and no Python work per batch beyond the laye
 Sample weights ride on the same methods as an optional ``w`` (n,): without them, a step makes
 exactly the NumPy calls it made before weights existed, plus a few ``is None`` tests.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -193,6 +194,34 @@ def terminate_on_nan(exc, callback_list):
     for terminator in terminators:
         terminator.terminate(exc)
     return True
+
+
+@contextlib.contextmanager
+def training_epochs(model, callback_list, hooks):
+    """The block of a fit's epochs (ordinary fit's, and glassnet.own_steps' for a model with its own
+    train_step); yields its ``DeferredInterrupt``, so that Ctrl-C lands between batches, not inside
+    an optimizer step (see glassnet._interrupt).
+
+    A ``NonFiniteError`` with TerminateOnNaN among ``callback_list`` ends training there (the weights
+    are the last finite ones: a non-finite loss is never applied) and leaves the block quietly, a
+    Ctrl-C held during the failed batch then raised; any other error (or Ctrl-C) leaves fit with no
+    ``on_train_end``, so ``hooks.on_error()`` writes what callbacks kept first."""
+    interrupt = None
+    try:
+        with DeferredInterrupt() as interrupt:
+            yield interrupt
+    except NonFiniteError as exc:
+        if not terminate_on_nan(exc, callback_list):
+            hooks.on_error()
+            raise
+        model.stop_training = True
+        # the error no longer stops the program, so a held interrupt must (DeferredInterrupt drops
+        # it when an exception leaves its block)
+        if interrupt is not None:
+            interrupt.check()
+    except BaseException:
+        hooks.on_error()
+        raise
 
 
 class TrainingMixin(ActivityMixin):
@@ -673,11 +702,11 @@ class TrainingMixin(ActivityMixin):
                 warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, "
                      f"epochs={epochs}: nothing to train")
         # small networks train faster on one BLAS thread (see glassnet.blas); restored afterwards.
-        # Ctrl-C lands between batches, not inside an optimizer step (see glassnet._interrupt)
-        interrupt, failed = None, True
+        # Ctrl-C lands between batches, not inside an optimizer step (training_epochs)
         flags = self._trainable_flags()
         try:
-            with blas.for_training(self._largest_matmul_flops(bs)), DeferredInterrupt() as interrupt:
+            with blas.for_training(self._largest_matmul_flops(bs)), \
+                    training_epochs(self, callback_list, hooks) as interrupt:
                 for epoch in range(initial_epoch, epochs):
                     hooks.call("on_epoch_begin", epoch, {})
                     if x is None:
@@ -747,21 +776,7 @@ class TrainingMixin(ActivityMixin):
                     interrupt.check()             # one held during validation or a checkpoint's save
                     if self.stop_training:
                         break
-            failed = False
-        except NonFiniteError as exc:
-            # TerminateOnNaN turns the error into the end of training (the weights are the last
-            # finite ones: a non-finite loss is never applied)
-            if not terminate_on_nan(exc, callback_list):
-                raise
-            self.stop_training = True
-            # a Ctrl-C held during the failed batch: the error no longer stops the program, so
-            # the interrupt must (DeferredInterrupt drops it when an exception leaves its block)
-            if interrupt is not None:
-                interrupt.check()
-            failed = False
         finally:
-            if failed:      # an error leaves fit, with no on_train_end: what callbacks kept is written now
-                hooks.on_error()
             # the layers' caches of the last batch are slices of the shuffled copy (or of x):
             # copies of them let the training data go when fit returns (or raises)
             if x is not None:
