@@ -729,15 +729,22 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         for layer in self.layers:
             layer.trainable = value
 
-    def build(self, input_shape):
+    def build(self, input_shape=None):
         """Create every layer's parameters for samples of ``input_shape`` (no batch axis).
 
         Keras' form with a leading ``None`` for the batch axis, ``build((None, 28, 28, 1))``, is
         taken too; a batch size there (``(32, 28, 28, 1)``) cannot be told from a sample axis: it
-        is read as one, and the first layer refuses a sample of that shape.
+        is read as one, and the first layer refuses a sample of that shape. Without a shape (Keras'
+        ``build()``) the model's ``Input`` gives it, or the shape it was built for.
         """
         if not self.layers:
             raise ValueError("build: the model has no layers")
+        if input_shape is None:
+            input_shape = self._declared_input if self._declared_input is not None else (
+                self.input_shape if self.built else None)
+            if input_shape is None:
+                raise ValueError("build: input_shape is required: the model has no Input to take it from "
+                                 "(give build((None, *sample_shape)) or start the model with gn.Input(shape))")
         given = input_shape
         if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1 and input_shape[0] is None:
             input_shape = input_shape[1:]
@@ -1205,7 +1212,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def count_params(self):
         """Every weight of every layer, trained or not (Keras' count; the "Total params" of
-        ``summary``)."""
+        ``summary``). Refused before the model is built, as Keras refuses it: 0 would be untrue."""
+        self._require_built("count_params")
         return sum(layer.count_params() for layer in self.layers)
 
     @serialized
