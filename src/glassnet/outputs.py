@@ -412,7 +412,15 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     whose outputs were given as a dict, glassnet._dictoutputs)."""
     given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
     if any(spec is None for spec in given):
-        raise ValueError(f"loss: every output needs a loss, got {loss!r:.120}")
+        # Keras' loss=[loss_fn, None] (the miniature GPT's: an output kept only for predict) has
+        # no counterpart here: say how such a model ports rather than only that it cannot
+        unscored = [repr(head.name) for head, spec in zip(heads, given) if spec is None]
+        which = f"output {unscored[0]} has" if len(unscored) == 1 else f"outputs {', '.join(unscored)} have"
+        raise ValueError(f"loss: every output needs a loss; {which} None, got {loss!r:.120}. For "
+                         f"Keras' loss=[loss, None] (an output only for predict), compile and fit a Model of "
+                         f"the outputs that have a loss, gn.Model(inputs, logits), and predict with a Model of "
+                         f"them all drawn from the same tensors, gn.Model(inputs, [logits, x]): it shares the "
+                         f"layers, so it reads the trained weights")
     weights = [1.0] * len(heads) if loss_weights is None else per_output(loss_weights, heads, "loss_weights")
     for name, weight in zip((head.name for head in heads), weights):
         if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) \
