@@ -10,10 +10,11 @@ discriminator on real and generated images, then its generator through a combine
 What this module adds is fit's machinery around the step, as Keras 3 runs it:
 
 - each batch goes to ``train_step(data)`` as Keras hands it: the x batch itself when fit was
-  given no y (nor sample weights), else the tuple ``(x, y)`` or ``(x, y, sample_weight)``. The
+  given no y (weights without y are dropped, as Keras drops them, with a warning), else the tuple
+  ``(x, y)`` or ``(x, y, sample_weight)``. The
   batches are fit's own (arrays shuffled each epoch by the model's seed, a PyDataset, a
-  generator, a torch DataLoader or a tf.data.Dataset); float arrays come in the model's dtype
-  (Keras: its floatx);
+  generator, a torch DataLoader or a tf.data.Dataset); float arrays, at any depth, come in the
+  model's dtype (Keras casts fit's arrays to its floatx, not a PyDataset's: glassnet._step_data);
 - the step returns a dict of numbers (Python or NumPy scalars, 0-d arrays); nested dicts are
   flattened and the keys sorted, as Keras' ``pythonify_logs`` does. They are the batch's logs,
   and the epoch's logs are its last batch's: Keras' metrics are running trackers (a ``Mean``
