@@ -3,29 +3,46 @@ evaluate's and the validation's batches, packed as Keras 3 packs them (``keras_d
 alone, ``(x, y)`` or ``(x, y, sample_weight)``), from one array each for x and y (``_Arrays``),
 from lists, tuples or dicts of arrays (``_NestedArrays``: every leaf cut to the same rows, the
 batch in the same structure), or from batch-by-batch data (``_feed_epoch``). See own_steps'
-docstring for the rules (how a list of arrays is told from a list of numbers)."""
+docstring for the rules (how a list of arrays is told from a list of numbers).
+
+Every float array a step receives is in the model's dtype, however deep it sits in the batch and
+wherever the batch came from (arrays, a PyDataset, a generator, a DataLoader): Keras 3.15 casts
+arrays given to fit to its floatx but hands a PyDataset's or a generator's float64 leaves as
+float64 (checked); glassnet makes both one rule, its own (float32 by default, never float64 by
+accident). Integer and other arrays come as they are.
+
+"""
 import itertools
 
 import numpy as np
 
 from ._validation import as_array
+from ._warnings import warn
 from .feeding import is_batches, reading_feed, unpack
 from .training import _array_batches, _gather, _read_only, split_point, validation_feed
 from .weighting import check_sample_weight
 
 
 def _as_step_data(part, model):
-    """A part of a batch (x, y or the weights) as a step receives it: a float array in the model's
-    dtype (Keras casts floats to its floatx), anything else as it came."""
-    if isinstance(part, np.ndarray) and part.dtype.kind == "f" and part.dtype != model.dtype:
-        return part.astype(model.dtype)
+    """A part of a batch (x, y or the weights) as a step receives it: every float array in it (one
+    array, or the leaves of lists, tuples and dicts at any depth) in the model's dtype (Keras casts
+    arrays given to fit to its floatx), anything else as it came."""
+    if isinstance(part, np.ndarray):
+        return part.astype(model.dtype) if part.dtype.kind == "f" and part.dtype != model.dtype else part
+    if isinstance(part, dict):
+        return {key: _as_step_data(value, model) for key, value in part.items()}
+    if isinstance(part, (list, tuple)):
+        items = [_as_step_data(value, model) for value in part]
+        return type(part)(*items) if hasattr(part, "_fields") else type(part)(items)
     return part
 
 
 def keras_data(x, y, w):
     """What Keras 3 hands a step (its ``pack_x_y_sample_weight``): the x batch itself when there are
-    neither targets nor weights, else ``(x, y)``, or ``(x, y, sample_weight)``."""
-    if y is None and w is None:
+    no targets, else ``(x, y)``, or ``(x, y, sample_weight)``. Weights without targets are dropped,
+    as Keras 3.15 drops them (checked: ``fit(x, sample_weight=w)``'s step gets x alone); ``_arrays``
+    warns of it."""
+    if y is None:
         # several inputs alone come as a 1-tuple ``((x1, x2),)``, as Keras 3.15 hands them (checked):
         # the step's ``x = data[0]``-style unpacking cannot take x1 for x and x2 for y
         return (x,) if isinstance(x, (list, tuple)) else x
@@ -88,7 +105,7 @@ class _Arrays:
             if len(y) != len(x):
                 raise ValueError(f"{names[1]}: expected as many samples as {names[0]} ({len(x)}), got {len(y)}")
         w = None if w is None else check_sample_weight(w, len(x), model.dtype, names[2])
-        self.x, self.y, self.w, self.rng = x, y, w, model.shuffle_rng
+        self.x, self.y, self.w, self.model = x, y, w, model
         self._batch(model, batch_size, shuffle)
 
     def _batch(self, model, batch_size, shuffle):
@@ -107,8 +124,13 @@ class _Arrays:
 
     def epoch(self):
         for b, xb, yb, wb in _array_batches(self.x, self._y, self.w, self._xs, self._ys, self._ws,
-                                            self.batch_size, self.steps, self.rng):
+                                            self.batch_size, self.steps, self.model.shuffle_rng):
             yield b, keras_data(xb, None if self.y is None else yb, wb)
+
+    def whole(self):
+        """``(x, y, sample_weight)``: all the samples, unshuffled, y and the weights None when not
+        given (``train_on_batch``'s one batch: Keras hands that 3-tuple to the step unpacked)."""
+        return self.x, self.y, self.w
 
     def hold_out(self, model, fraction, batch_size, shuffle):
         """fit's ``validation_split``: the last ``fraction`` of the samples (before shuffling, Keras'
@@ -145,7 +167,9 @@ class _NestedArrays:
                 raise ValueError(f"{label}: expected as many samples as {first} ({n}), got {len(leaf)} "
                                  f"(every array of x and y holds one row per sample)")
         self.w = None if w is None else check_sample_weight(w, n, model.dtype, names[2])
-        self.rng = model.shuffle_rng
+        # the model's shuffle_rng is read at each epoch, not kept: BackupAndRestore replaces it as
+        # fit starts (a resumed run shuffles as the uninterrupted one would have)
+        self.model = model
         self._batch(batch_size, shuffle)
 
     def _batch(self, batch_size, shuffle):
@@ -170,7 +194,7 @@ class _NestedArrays:
     def epoch(self):
         leaves, w = self.leaves, self.w
         if self.shuffled:
-            order = self.rng.permutation(self.n)        # one for all leaves: rows stay together
+            order = self.model.shuffle_rng.permutation(self.n)        # one for all leaves: rows stay together
             for leaf, buf in zip(leaves, self._bufs):
                 _gather(leaf, order, buf)
             if w is not None:
@@ -179,6 +203,11 @@ class _NestedArrays:
         bs = self.batch_size
         for b in range(self.steps):
             yield b, self._data(leaves, w, slice(b * bs, (b + 1) * bs))
+
+    def whole(self):
+        """``(x, y, sample_weight)`` of all the rows, unshuffled, in x's and y's structures."""
+        return (_fill(self.x_form, self.leaves), None if self.y_form is None else _fill(self.y_form, self.leaves),
+                self.w)
 
     def hold_out(self, model, fraction, batch_size, shuffle):
         """``validation_split``: the last rows of every leaf (and of the weights), as Keras'
@@ -193,12 +222,25 @@ class _NestedArrays:
         return held
 
 
-def _arrays(model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight")):
+def _arrays(model, x, y, w, batch_size, shuffle, names=("x", "y", "sample_weight"), call="fit", packed=True):
     """x, y and the weights given as arrays, cut into fit's batches: ``_NestedArrays`` when x or y is
-    several arrays, else ``_Arrays``. The sample weights are one array either way."""
+    several arrays, else ``_Arrays``. The sample weights are one array either way. ``packed``:
+    the batches go to a step as ``keras_data`` packs them, which drops weights given without y
+    (Keras 3.15 does so silently): checked, then dropped with a warning naming ``call``."""
     _refuse_several(w, type(model).__name__, names[2])
     several = _is_several(x) or (y is not None and _is_several(y))
-    return (_NestedArrays if several else _Arrays)(model, x, y, w, batch_size, shuffle, names)
+    arrays = (_NestedArrays if several else _Arrays)(model, x, y, w, batch_size, shuffle, names)
+    if packed and y is None and w is not None:
+        weights_dropped(model, call, names[2])
+        arrays.w = None
+    return arrays
+
+
+def weights_dropped(model, call, what="sample_weight"):
+    """Warn that the weights ``what`` given to ``call`` without y do not reach the step."""
+    warn(f"{call}: {what} given without y: Keras 3 hands {type(model).__name__}'s step the x batch alone "
+         f"then (its pack_x_y_sample_weight drops the weights), and so does glassnet; give y too for the "
+         f"step to receive (x, y, sample_weight)")
 
 
 def _feed_epoch(feed, model):
@@ -228,7 +270,8 @@ def _reading(model, data, batch_size, steps, call):
                          f"sample_weight), got a tuple of {len(parts)}")
     names = ("validation_data[0]", "validation_data[1]", "validation_data[2]") if call == "fit" else (
         "x", "y", "sample_weight")
-    arrays = _arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names)
+    arrays = _arrays(model, *(*parts, None, None)[:3], 32 if batch_size is None else batch_size, False, names,
+                     call)
     return arrays.epoch
 
 

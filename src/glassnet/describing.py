@@ -374,11 +374,12 @@ class DescribingMixin:
         from ._saveable import check_saveable
         try:
             check_saveable(self, include_optimizer=False)
+            config = self._config(with_compile=False)      # (a subclass not drawn yet refuses here)
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("save_model:", "to_json:", 1)) from None
         # a subclass of Model drawn by its call is described as the Model of its graph (no code in JSON)
         name = "Model" if callable(getattr(self, "call", None)) else type(self).__name__
-        return json.dumps({"class_name": name, "config": self._config(with_compile=False)}, **kwargs)
+        return json.dumps({"class_name": name, "config": config}, **kwargs)
 
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs

@@ -505,9 +505,10 @@ class Model(Sequential):
 
     def _require_compiled(self, what):
         if not self._calls and not self._subclass():
-            # the same model, compiled by super().compile(): train_on_batch, test_on_batch and trace
-            # run glassnet's compiled step on the model's own layers (Keras' train_on_batch runs
-            # train_step), and "call compile() first" would be untrue
+            # the same model, compiled by super().compile(): trace, and train_on_batch and
+            # test_on_batch inside its own step (from outside they run the step: glassnet._own_batch),
+            # run glassnet's compiled step on the model's own layers, and "call compile() first"
+            # would be untrue
             raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own to step (its "
                              f"train_step steps sub-models); call fit, which runs train_step, or the sub-models' "
                              f"{what} (gan.discriminator.{what}(x, y))")
@@ -994,11 +995,12 @@ class Model(Sequential):
 
     def _config(self, with_compile):
         if not self._calls and not self._subclass():
-            raise ValueError(f"{type(self).__name__} has no call, so no graph of layers to save (its train_step "
-                             f"steps sub-models); save each sub-model (gan.generator.save(...))")
+            # prefixed as every refusal of the config is (to_json rewrites it to its own name)
+            raise ValueError(f"save_model: {type(self).__name__} has no call, so no graph of layers to save (its "
+                             f"train_step steps sub-models); save each sub-model (gan.generator.save(...))")
         if not self._calls:
-            raise ValueError(f"{type(self).__name__} is not drawn yet (its call runs on its first data): fit, predict "
-                             f"or build((None, *shape)) it first")
+            raise ValueError(f"save_model: {type(self).__name__} is not drawn yet (its call runs on its first data): "
+                             f"fit, predict or build((None, *shape)) it first")
         config = super()._config(with_compile)
         # the Inputs give every call its shapes: a layer's own (its first build's) would refuse a
         # call on another length when read back (a seq2seq decoder's inference model, one step long)

@@ -12,12 +12,14 @@ import numpy as np
 from . import backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from ._serial import serialized
+from ._stepping import in_own_step
 from .callbacks.base import CallbackList, check_callback_list
 from .feeding import is_batches, kind_of, ran_out_warning, reading_feed, unpack
 from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 from ._dictoutputs import as_dict
 from .outputs import split_outputs
+from .training import refuse_no_targets
 
 
 # predict and evaluate without a batch_size run the samples in chunks in which no layer's array holds
@@ -465,7 +467,7 @@ class InferenceMixin:
         return [backend.to_numpy(o) for o in out] if isinstance(out, list) else backend.to_numpy(out)
 
     @serialized
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss on one batch (x, y) in inference mode, without an update: ``evaluate`` on a
         single batch. Returns the loss, ``[loss, *metrics]`` with metrics or a dict with
         ``return_dict``; ``sample_weight`` (n_samples,), or one weight per position as in ``fit``,
@@ -473,8 +475,15 @@ class InferenceMixin:
 
         >>> model.test_on_batch(X[:32], y[:32])           # doctest: +SKIP
         [0.25, 0.9375]
+
+        ``y`` is required (None is Keras' default, for a subclass of Model with its own
+        ``test_step``, whose ``test_on_batch`` runs that step once: glassnet._own_batch).
         """
+        if self._own_tests and not in_own_step(self):     # Keras 3: test_step(data) on this batch
+            from ._own_batch import test_on_batch_own_step
+            return test_on_batch_own_step(self, x, y, sample_weight, return_dict)
         self._require_compiled("test_on_batch")
+        refuse_no_targets(y, "test_on_batch")
         x, y = self._prepare_xy(x, y)
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
         out = self._forward(x, training=False)

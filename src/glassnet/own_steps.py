@@ -10,10 +10,11 @@ discriminator on real and generated images, then its generator through a combine
 What this module adds is fit's machinery around the step, as Keras 3 runs it:
 
 - each batch goes to ``train_step(data)`` as Keras hands it: the x batch itself when fit was
-  given no y (nor sample weights), else the tuple ``(x, y)`` or ``(x, y, sample_weight)``. The
+  given no y (weights without y are dropped, as Keras drops them, with a warning), else the tuple
+  ``(x, y)`` or ``(x, y, sample_weight)``. The
   batches are fit's own (arrays shuffled each epoch by the model's seed, a PyDataset, a
-  generator, a torch DataLoader or a tf.data.Dataset); float arrays come in the model's dtype
-  (Keras: its floatx);
+  generator, a torch DataLoader or a tf.data.Dataset); float arrays, at any depth, come in the
+  model's dtype (Keras casts fit's arrays to its floatx, not a PyDataset's: glassnet._step_data);
 - the step returns a dict of numbers (Python or NumPy scalars, 0-d arrays); nested dicts are
   flattened and the keys sorted, as Keras' ``pythonify_logs`` does. They are the batch's logs,
   and the epoch's logs are its last batch's: Keras' metrics are running trackers (a ``Mean``
@@ -46,6 +47,7 @@ import numbers
 import numpy as np
 
 from ._step_data import _arrays, _feed_epoch, _reading, keras_data
+from ._stepping import inside_step
 from ._validation import check_flag, check_fraction, check_non_negative_int, check_positive_int, check_verbose
 from ._warnings import warn
 from . import losses, optimizers
@@ -56,8 +58,9 @@ from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, rereadable
 from .graph import defines_step
+from .model import Sequential
 from .training import (check_validation_freq, fit_callbacks, refuse_array_steps, refuse_beside_batches,
-                       training_epochs, validates)
+                       settle_validation_freq, training_epochs, validates)
 
 
 def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_metrics):
@@ -167,7 +170,8 @@ def _test_steps(model, read, hooks):
     for b, data in read():
         if hooks.has_test_batch_hooks:
             hooks.call("on_test_batch_begin", b, {})
-        logs = step_logs(model.test_step(data), step)
+        with inside_step(model):
+            logs = step_logs(model.test_step(data), step)
         if hooks.has_test_batch_hooks:
             hooks.call("on_test_batch_end", b, logs)
     hooks.call("on_test_end", dict(logs or {}))
@@ -176,8 +180,14 @@ def _test_steps(model, read, hooks):
 
 def _refuse_saving_callbacks(model, callbacks):
     """Callbacks that save or restore the model's weights have none to work on in a model without
-    a graph (no call: its weights are its sub-models'): refused by name before training."""
+    a graph (no call: its weights are its sub-models'): refused by name before training. With a
+    graph, ``BackupAndRestore`` is refused where its backup (the model file of the model's own
+    layers, its optimizer and loss) would not hold what the step trains, or could not be read back
+    (``_refuse_backup``)."""
     if model._calls or model._subclass():
+        for callback in callbacks or []:
+            if isinstance(callback, BackupAndRestore):
+                _refuse_backup(model)
         return
     for callback in callbacks or []:
         if isinstance(callback, (ModelCheckpoint, BackupAndRestore, SwapEMAWeights)) or (
@@ -188,6 +198,31 @@ def _refuse_saving_callbacks(model, callbacks):
                              f"{type(model).__name__} has none of its own (no call: its train_step steps "
                              f"sub-models); save the sub-models instead, in a callback of your own "
                              f"(on_epoch_end: self.model.generator.save(...))")
+
+
+def _refuse_backup(model):
+    """Refuse by name ``BackupAndRestore`` for a model with its own train_step whose resume would
+    be wrong: one compiled without a loss (its step trains something else: sub-models, which the
+    backup does not hold), one holding an optimizer other than its compiled one (a GAN's
+    ``self.d_optimizer``: its state is not in the backup), and one not drawn yet when fit starts
+    (its step draws it on the first batch: the backup could not be read into it before that)."""
+    name = type(model).__name__
+    if model.loss is None and getattr(model, "_deferred_compile", None) is None:
+        raise ValueError(f"callbacks: BackupAndRestore backs up {name}'s own layers and compiled optimizer, and "
+                         f"{name} was compiled without a loss: its train_step trains something else (sub-models), "
+                         f"which the backup would not hold; back the sub-models up in a callback of your own")
+    # a sub-model compiled with an optimizer of its own is trained by its own train_on_batch
+    held = next((key for key, value in vars(model).items()
+                 if (isinstance(value, optimizers.Optimizer) and value is not model.optimizer)
+                 or (isinstance(value, Sequential) and getattr(value, "optimizer", None) is not None)), None)
+    if held is not None:
+        raise ValueError(f"callbacks: BackupAndRestore backs up {name}'s own layers and compiled optimizer, "
+                         f"not self.{held}, whose state a resumed run would lose; train with the compiled one "
+                         f"(self.train_on_batch in train_step), or back up in a callback of your own")
+    if not model._calls:
+        raise ValueError(f"callbacks: BackupAndRestore reads a backup into {name} as fit starts, and {name} is "
+                         f"not drawn yet (its call runs on the first batch its train_step passes it); build it "
+                         f"first: model.build((None, *sample_shape)), or call it on a batch, model(x[:1])")
 
 
 def _require_steps_compiled(model, call):
@@ -285,6 +320,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
         refuse_own_metrics(model, "validation_data")
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
+    # as ordinary fit: a validation_freq validating after no epoch warns (Keras never validates)
+    validation_freq = settle_validation_freq(validation_freq, initial_epoch, epochs, validating)
     refuse_array_steps(x, validation_data, validation_split, steps_per_epoch, validation_steps,
                        validation_batch_size)
     _refuse_saving_callbacks(model, callbacks)
@@ -326,7 +363,16 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     model.stop_training = False
     logs, step = {}, f"{name}.train_step"
     terminates_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in callback_list)
+    model._resume_epoch = None
+    requested_start = initial_epoch
     hooks.call("on_train_begin", {})
+    if model._resume_epoch is not None:     # BackupAndRestore restored a backup: go on from it, as ordinary fit
+        initial_epoch, model._resume_epoch = model._resume_epoch, None
+        if feed is not None:
+            feed.resume(initial_epoch - requested_start)
+        if initial_epoch >= epochs:
+            warn(f"fit: the backup BackupAndRestore restored has {initial_epoch} epochs done, epochs={epochs}: "
+                 f"nothing to train")
     with training_epochs(model, callback_list, hooks) as interrupt:
         for epoch in range(initial_epoch, epochs):
             reset_metrics(model)        # Keras: the trackers count one epoch each
@@ -338,7 +384,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                 if hooks.has_batch_hooks:
                     hooks.call("on_train_batch_begin", b, {})
                 try:
-                    batch_logs = step_logs(model.train_step(data), step)
+                    with inside_step(model):
+                        batch_logs = step_logs(model.train_step(data), step)
                 except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
                     raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
                                          f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
@@ -401,13 +448,20 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
         refuse_beside_batches(x, y, sample_weight)
         read = _reading(model, x, None, steps, "evaluate")
     else:
+        if y is None and sample_weight is not None:     # checked, as fit checks them, then dropped
+            _arrays(model, x, y, sample_weight, None, False, call="evaluate")
         read = _reading(model, keras_data(x, y, sample_weight), batch_size, None, "evaluate")
     hooks = CallbackList(list(callbacks or []), model, {"verbose": verbose, "steps": steps})
     logs = _test_steps(model, read, hooks) or {}
     if verbose:
         print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
-    if return_dict:
-        return logs
+    return logs if return_dict else keras_order(model, logs)
+
+
+def keras_order(model, logs):
+    """The step's ``logs`` as Keras' ``_flatten_metrics_in_order`` lists them (evaluate,
+    train_on_batch, test_on_batch without ``return_dict``): first the values named in
+    ``model.metrics`` in its order, then the rest by sorted key; one value alone as itself."""
     names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None)
              for item in [*model.metrics, *held_metrics(model)]]
     if not isinstance(getattr(type(model), "metrics", None), property):

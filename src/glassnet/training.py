@@ -17,6 +17,7 @@ from . import backend, blas
 from ._warnings import warn
 from ._interrupt import DeferredInterrupt
 from ._serial import serialized
+from ._stepping import in_own_step
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
 from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
@@ -58,6 +59,29 @@ def check_validation_freq(value):
         raise ValueError(f"validation_freq: expected a positive integer or a non-empty list of epochs "
                          f"counted from 1, got {value!r:.100}{which}")
     return sorted({int(e) for e in epochs}) if listed else int(value)
+
+
+def settle_validation_freq(validation_freq, initial_epoch, epochs, validating):
+    """fit's ``validation_freq`` (checked) for the epochs ``initial_epoch`` to ``epochs``: 1 when
+    it validates after every one of them (``[1, 2]`` over two epochs: say so to the callbacks), and
+    a warning when ``validating`` (validation data given) and it validates after none (Keras then
+    never validates, silently). Ordinary fit's and own_steps' fit's."""
+    if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
+        validation_freq = 1
+    if validating and epochs > initial_epoch and not any(validates(e, validation_freq)
+                                                         for e in range(initial_epoch, epochs)):
+        warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
+             f"{initial_epoch + 1} to {epochs}: the validation data is never used")
+    return validation_freq
+
+
+def refuse_no_targets(y, call):
+    """Refuse by name ``call`` ("train_on_batch", "test_on_batch") of a compiled model without
+    targets: its loss compares the outputs with them (Keras' ``y=None`` default is for a model whose
+    own step needs none)."""
+    if y is None:
+        raise ValueError(f"{call}: y: expected the targets of x's samples (the compiled loss compares the "
+                         f"outputs with them), got None")
 
 
 def validates(epoch, validation_freq):
@@ -648,8 +672,6 @@ class TrainingMixin(ActivityMixin):
         validation_freq = check_validation_freq(validation_freq)
         shuffle = check_flag(shuffle, "shuffle")
         check_callback_list(callbacks)
-        if validation_freq != 1 and all(validates(e, validation_freq) for e in range(initial_epoch, epochs)):
-            validation_freq = 1         # [1, 2] over two epochs: every epoch validates, say so
         steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         validation_steps = check_positive_int(validation_steps, "validation_steps", allow_none=True)
         validation_batch_size = check_positive_int(validation_batch_size, "validation_batch_size", allow_none=True)
@@ -659,10 +681,8 @@ class TrainingMixin(ActivityMixin):
             # Keras quietly ignores validation_split then; refused, since one of the two is a slip
             raise ValueError("give validation_data or validation_split, not both (Keras lets validation_data "
                              "override validation_split: drop validation_split for the same run)")
-        if ((validation_data is not None or validation_split) and epochs > initial_epoch
-                and not any(validates(e, validation_freq) for e in range(initial_epoch, epochs))):
-            warn(f"fit: validation_freq={validation_freq!r:.60} validates after none of epochs "
-                 f"{initial_epoch + 1} to {epochs}: the validation data is never used")
+        validation_freq = settle_validation_freq(validation_freq, initial_epoch, epochs,
+                                                 validation_data is not None or bool(validation_split))
         if is_batches(x):           # a PyDataset or a generator: batch by batch (glassnet/feeding.py)
             feed, table, validation_data, bs = self._fit_feed(x, y, sample_weight, class_weight, shuffle,
                                                               validation_data, validation_split, steps_per_epoch,
@@ -892,15 +912,21 @@ class TrainingMixin(ActivityMixin):
         return self._on_device(xb, yb, wb)
 
     @serialized
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One update on (x, y). Returns the loss before it (``[loss, *metrics]`` with metrics, a
         dict with ``return_dict``). ``sample_weight`` ((n_samples,), or one weight per position of an output
-        with positions) and ``class_weight`` weigh the loss as in ``fit``.
+        with positions) and ``class_weight`` weigh the loss as in ``fit``. ``y`` is required: the
+        loss compares the outputs with it (None is Keras' default, for a subclass of Model with its
+        own ``train_step``, whose ``train_on_batch`` runs that step once: glassnet._own_batch).
 
         >>> model.train_on_batch(X[:32], y[:32])          # doctest: +SKIP
         0.6931
         """
+        if self._own_steps and not in_own_step(self):    # Keras 3: train_step(data) on this batch
+            from ._own_batch import train_on_batch_own_step
+            return train_on_batch_own_step(self, x, y, sample_weight, class_weight, return_dict)
         self._require_compiled("train_on_batch")
+        refuse_no_targets(y, "train_on_batch")
         return_dict = check_flag(return_dict, "return_dict")       # before the update, not after it
         self._apply_trainable_flags()
         self._check_optimizer()
