@@ -158,3 +158,65 @@ def test_each_outputs_metrics_of_one_name_log_as_keras_names_them(rng, tmp_path,
     model.save(tmp_path / "m.npz")
     loaded = gn.load_model(tmp_path / "m.npz")
     assert sorted(loaded.metrics_names) == sorted(expected)
+
+
+def _positional(cls):
+    import inspect
+    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
+
+
+def test_each_metric_class_takes_keras_positional_order(keras):
+    # glassnet's positional parameters are Keras 3.15's, or the first of them (a further positional
+    # argument is then Python's TypeError, never a setting read as another); Metric itself keeps
+    # (name, dtype): Keras' base takes (dtype, name), which subclasses pass by keyword
+    differ = {}
+    for name in dir(keras.metrics):
+        theirs = getattr(keras.metrics, name)
+        ours = getattr(metrics, name, None)
+        if isinstance(theirs, type) and ours is not None and name != "Metric":
+            if _positional(theirs)[:len(_positional(ours))] != _positional(ours):
+                differ[name] = (_positional(ours), _positional(theirs))
+    assert differ == {}
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.BinaryCrossentropy("bce", None, True, 0.1),               # from_logits, label_smoothing
+    lambda m: m.CategoricalCrossentropy("cce", None, True, 0.2),
+    lambda m: m.BinaryAccuracy("ba", None, 0.7),                          # threshold third
+    lambda m: m.AUC(50, "PR", "interpolation", "auc", None, None, False),   # thresholds, multi_label
+    lambda m: m.AUC(50, "ROC", "interpolation", "auc", None, [0.2, 0.5, 0.8]),
+    lambda m: m.CosineSimilarity("cos", None, -1),
+])
+def test_keras_positional_calls_give_keras_values(keras, rng, make):
+    y_pred = rng.uniform(-2, 2, (12, 3)).astype("float32")
+    y_true = (rng.random((12, 3)) > 0.5).astype("float32")
+    if "Categorical" in type(make(metrics)).__name__:
+        y_true = np.eye(3, dtype="float32")[rng.integers(0, 3, 12)]
+    if type(make(metrics)).__name__ in ("BinaryAccuracy", "AUC"):
+        y_pred = 1 / (1 + np.exp(-y_pred))
+    ours, theirs = make(metrics), make(keras.metrics)
+    assert ours.name == theirs.name
+    assert ours(y_true, y_pred) == pytest.approx(float(theirs(y_true, y_pred)), rel=1e-5, abs=1e-6)
+
+
+def test_sparse_top_k_from_sorted_ids_is_fourth(keras, rng):
+    ids = np.argsort(-rng.random((10, 6)), axis=-1)
+    labels = rng.integers(0, 6, (10, 1))
+    ours = metrics.SparseTopKCategoricalAccuracy(2, "top2", None, True)
+    theirs = keras.metrics.SparseTopKCategoricalAccuracy(2, "top2", None, True)
+    assert ours.from_sorted_ids and ours.k == 2 and ours.name == "top2"
+    assert ours(labels, ids) == pytest.approx(float(theirs(labels, ids)))
+
+
+def test_positional_settings_keras_would_not_read_so_are_refused():
+    # BinaryAccuracy(0.7): Keras' name; glassnet read it as the threshold before
+    with pytest.raises(TypeError, match=r"BinaryAccuracy: name: .*\(name, dtype, threshold\).*threshold=0.7"):
+        metrics.BinaryAccuracy(0.7)
+    with pytest.raises(TypeError, match=r"BinaryCrossentropy: dtype: expected None or a float dtype.*True"):
+        metrics.BinaryCrossentropy("bce", True)           # glassnet's old order: from_logits second
+    with pytest.raises(ValueError, match="SparseCategoricalCrossentropy: ignore_class: only None"):
+        metrics.SparseCategoricalCrossentropy("s", None, False, 0)
+    assert metrics.PearsonCorrelation("p", "float32", -1).axis == -1
+    assert metrics.MeanIoU(3, "m", None, 0).ignore_class == 0
+    assert metrics.AUC(from_logits=True, multi_label=True).multi_label       # keywords as before
