@@ -31,11 +31,14 @@ def compile_arguments(settings):
     return {**arguments, "loss": loss_of(loss, changed), **weights}
 
 
-def metric_settings(compiled):
+def metric_settings(compiled, given=None):
     """A config's ``"metrics"`` (and ``"weighted_metrics"``, only when there are any, so that a
     file without them reads in a glassnet from before them) for the compiled ``[(name, metric)]``:
-    each as ``metrics.serialize`` names it, a weighted one by what compile was given."""
-    plain = [metrics_module.serialize(name, fn) for name, fn in compiled
+    each as ``metrics.serialize`` names it, a weighted one by what compile was given. ``given``:
+    ``{log name: name given}`` for those logged under another name ("mse_1", a second "mse"):
+    the config names what compile was given, and compiling it again numbers them again."""
+    given = given or {}
+    plain = [metrics_module.serialize(given.get(name, name), fn) for name, fn in compiled
              if not isinstance(fn, metrics_module.weighted.Weighted)]
     weighted = [metrics_module.serialize(fn.base, fn.named) for _, fn in
                 sorted((pair for pair in compiled if isinstance(pair[1], metrics_module.weighted.Weighted)),
@@ -460,7 +463,7 @@ class DescribingMixin:
         return {
             "loss": losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
-            **metric_settings(self.metrics),
+            **metric_settings(self.metrics, getattr(self, "_given_metric_names", None)),
             # settings of a built-in loss other than its defaults, for from_config (a model
             # file, which names the loss only, refuses them: see glassnet._saveable)
             **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {}),

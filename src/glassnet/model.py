@@ -1022,10 +1022,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         loss_weight = one_loss_weight(loss_weights, output)
         metrics = [metrics_module.get(m) for m in metric_list(metrics, "metrics")]
         weighted = [metrics_module.get(m) for m in metric_list(weighted_metrics, "weighted_metrics")]
-        compiled = metrics_module.weighted.compiled(metrics, weighted)
+        given = {}          # {log name: the name given} of those renamed ("mse_1": "mse"), for the config
+        compiled = metrics_module.weighted.compiled(metrics, weighted, given)
         metrics_module.check_log_names([name for name, _ in compiled])
         self._refuse_optimizer_as_loss(loss)
-        self._compiled(losses.get(loss), compiled, optimizer, loss_weight)
+        self._compiled(losses.get(loss), compiled, optimizer, loss_weight, given)
 
     def _compile_heads(self, loss, optimizer, metrics, loss_weights, weighted_metrics):
         """``compile`` of a model of several outputs: each output's loss, weight and metrics
@@ -1052,14 +1053,17 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                              f"Keras' compile (optimizer, loss): pass them by keyword, "
                              f"compile(loss=..., optimizer=...)")
 
-    def _compiled(self, loss, metrics, optimizer, loss_weight=1.0):
+    def _compiled(self, loss, metrics, optimizer, loss_weight=1.0, given=None):
         """The end of ``compile``: the loss (a ``Loss``), the metrics (``[(name, metric)]``, checked),
-        the optimizer (a name or an instance) and the one output's loss weight taken up."""
+        the optimizer (a name or an instance) and the one output's loss weight taken up.
+        ``given``: ``{log name: name given}`` of the metrics logged under another name than
+        compile was given ("mse_1" for a second "mse"), which the config records as given."""
         losses.check_trainable(loss)                 # reduction="none": no number to train on
         optimizer = optimizers.get(optimizer)        # refused before the model changes
         self.loss, self._loss_weight = loss, loss_weight
         self.optimizer = self._claim(optimizer)
         self.metrics = metrics
+        self._given_metric_names = dict(given or {})
         self._update_fusion()
         self._apply_trainable_flags()
         self._warn_logits_of_probabilities()

@@ -298,8 +298,11 @@ class OutputMetric(Metric):
     the sample weights, as Keras 3 logs it (the other metrics stay unweighted, Keras' ``metrics=``,
     but for those of ``weighted_metrics``)."""
 
-    def __init__(self, head, metric, base, own_loss=False):
+    def __init__(self, head, metric, base, own_loss=False, given=None):
+        # given: the name compile was given, when the log's differs ("mse" for base "mse_1", the
+        # output's second "mse"): what the config records
         self.head, self.metric, self.base, self.own_loss = head, metric, base, own_loss
+        self.given = base if given is None else given
         # see metrics.base._update: the own loss, and a metric of weighted_metrics, weigh samples
         self.takes_sample_weight = own_loss or getattr(metric, "takes_sample_weight", False)
         self.name = f"{head.name}_{base}"
@@ -393,8 +396,9 @@ def _distinct(metric, logged):
     """``metric`` (an ``OutputMetric``), renamed "<output>_<metric>_1" (_2, ...) where an earlier
     output of the same name logs its name already: two outputs made by one layer called more than
     once share that layer's name (Keras 3 logs "d_accuracy" and "d_accuracy_1" so). ``logged``:
-    {log name: the head logging it}, updated. A clash within one output stays, for
-    ``check_log_names`` to refuse."""
+    {log name: the head logging it}, updated. Within one output, a second "mse" is numbered
+    already (``weighted.compiled``); a clash left there (a function named "mse_1" beside two
+    "mse") stays, for ``check_log_names`` to refuse."""
     name, k = metric.name, 0
     while logged.get(metric.name, metric.head) is not metric.head:
         k += 1
@@ -442,8 +446,9 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
         compiled.append((own.name, own))
     for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
                                      _per_output_metrics(weighted_metrics, heads, "weighted_metrics")):
-        for name, fn in metrics_module.weighted.compiled(plain, weighted):
-            metric = _distinct(OutputMetric(head, fn, name), logged)
+        given = {}      # an output's second "mse" logs as "<output>_mse_1", as in Keras 3.15
+        for name, fn in metrics_module.weighted.compiled(plain, weighted, given):
+            metric = _distinct(OutputMetric(head, fn, name, given=given.get(name)), logged)
             chosen_metrics.append((metric.name, metric))
     # the outputs' losses in the outputs' order, then the metrics by name: Keras 3's order
     compiled += sorted(chosen_metrics, key=lambda pair: pair[0])
@@ -461,7 +466,7 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
 def each_output_metrics(compiled, head):
     """The metrics compiled for ``head`` (its loss's log left out), as ``[(name, metric)]`` with
     the names they were given: what a config records and a model file saves."""
-    return [(fn.base, fn.metric) for _, fn in compiled
+    return [(fn.given, fn.metric) for _, fn in compiled
             if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
 
 

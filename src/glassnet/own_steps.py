@@ -84,6 +84,7 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
     model.loss, model.optimizer = loss, model._claim(optimizer)
     if not isinstance(getattr(type(model), "metrics", None), property):
         model.metrics = compiled
+    model._given_metric_names = {}      # (no log name renamed here: an earlier compile's are gone)
     model._steps_compiled = True
 
 

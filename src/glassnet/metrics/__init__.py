@@ -96,15 +96,18 @@ _METRIC_NOT_LOSS = {"cosine_similarity"}
 
 def check_log_names(names):
     """Refuse metric names that would share a key in logs and History with each other or with the
-    loss (a second "mse", two lambdas, a function called ``loss``): one value would silently
-    replace the other, and callbacks monitoring that key would watch the wrong number."""
+    loss (a function called ``loss``, or "val_acc" beside "acc"): one value would silently replace
+    the other, and callbacks monitoring that key would watch the wrong number. ``names`` are the
+    log names, a second "mse" numbered already, "mse_1", as Keras 3.15 numbers it
+    (``weighted.log_names``); what numbering leaves sharing a key (a function named "mse_1"
+    beside two "mse"), Keras 3.15 logs once, dropping a value: refused here."""
     logged = ["loss", *names]
     keys = logged + [f"val_{name}" for name in logged]
     shared = sorted({key for key in keys if keys.count(key) > 1})
     if shared:
         raise ValueError(f"metrics: the names {names} would log several values under {shared}; "
                          f"give each metric a distinct name (a function is logged under its __name__, "
-                         f"the loss as 'loss')")
+                         f"the loss as 'loss', a second metric of one name as '<name>_1')")
 
 
 def get(identifier):

@@ -42,8 +42,9 @@ class Metric:
     # None says nothing
     direction = None
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, dtype=None):
         self.name = check_name(name, f"{type(self).__name__}: name") or self.default_name
+        check_dtype(dtype, type(self).__name__)
         self.reset_state()
 
     @property
@@ -107,6 +108,23 @@ class Average(Metric):
         per_sample = terms.size // terms.shape[0] if terms.shape[0] else 1
         self.total += float((weights * terms).sum()) / per_sample
         self.count += float(weights.sum()) / per_sample
+
+
+def check_dtype(dtype, caller):
+    """Keras' ``dtype`` argument of a metric (the dtype of its running totals), taken so that Keras'
+    positional calls mean here what they mean there (``BinaryCrossentropy("bce", None, True)``: from
+    logits). None or a float dtype; glassnet's totals stay float64 and results Python floats
+    whatever it names (float32 totals would drift over a long epoch), as a Keras config's
+    ``"dtype"`` is read (``metrics.get``). Anything else is refused by name."""
+    if dtype is None:
+        return
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        kind = None
+    if kind != "f" or isinstance(dtype, bool):
+        raise TypeError(f"{caller}: dtype: expected None or a float dtype such as 'float32' (Keras' dtype of "
+                        f"the running totals; glassnet keeps them in float64), got {dtype!r:.60}")
 
 
 def value_weights(sample_weight, shape, caller, xp=np):

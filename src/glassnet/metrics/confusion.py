@@ -244,8 +244,9 @@ class AUC(Metric):
     default_name = "auc"
     direction = "up"
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
-                 multi_label=False, from_logits=False, thresholds=None, num_labels=None, label_weights=None):
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        # Keras 3.15's order: a positional call gives each argument where Keras does
         if thresholds is None:
             num_thresholds = check_positive_int(num_thresholds, "AUC: num_thresholds")
             # at most 10,000 (Keras' default is 200): the counts take 32 bytes per threshold and output
@@ -276,7 +277,7 @@ class AUC(Metric):
                 and len(self.label_weights) != self.num_labels):
             raise ValueError(f"AUC: label_weights: expected num_labels={self.num_labels} weights, got "
                              f"{len(self.label_weights)}")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     @property
     def thresholds(self):

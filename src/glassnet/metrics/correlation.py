@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from ..losses.base import same_rank
+from .base import check_dtype
 from .means import MeanMetricWrapper
 
 EPSILON = 1e-7      # Keras' backend.epsilon(), which the concordance's denominator adds
@@ -77,7 +78,8 @@ class _Correlation(MeanMetricWrapper):
     direction = "up"
     function = None
 
-    def __init__(self, name=None, axis=-1):
+    def __init__(self, name=None, dtype=None, axis=-1):        # Keras' order
+        check_dtype(dtype, type(self).__name__)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{type(self).__name__}: axis must be an integer, got {axis!r:.60}")
         self.axis = int(axis)

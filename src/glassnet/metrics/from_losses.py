@@ -27,7 +27,7 @@ class _LossMean(Average):
     sign = 1.0
     direction = "down"
 
-    def __init__(self, name=None, **settings):
+    def __init__(self, name=None, dtype=None, **settings):
         caller = type(self).__name__
         axis = settings.pop("axis", -1)
         # by type first: an array's != is elementwise, and its truth value NumPy's error naming no argument
@@ -41,7 +41,7 @@ class _LossMean(Average):
         except TypeError as exc:
             raise TypeError(f"{caller}: {exc}") from None
         self.settings = settings
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         xp = backend.get_array_module(y_pred)
@@ -122,8 +122,8 @@ class BinaryCrossentropy(_LossMean):
     """
     default_name, loss_class = "binary_crossentropy", losses.BinaryCrossentropy
 
-    def __init__(self, name=None, from_logits=False, label_smoothing=0.0):
-        super().__init__(name, from_logits=from_logits, label_smoothing=label_smoothing)
+    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0.0):      # Keras' order
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
 
 
 class CategoricalCrossentropy(_LossMean):
@@ -137,8 +137,8 @@ class CategoricalCrossentropy(_LossMean):
     """
     default_name, loss_class = "categorical_crossentropy", losses.CategoricalCrossentropy
 
-    def __init__(self, name=None, from_logits=False, label_smoothing=0.0, axis=-1):
-        super().__init__(name, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class SparseCategoricalCrossentropy(_LossMean):
@@ -150,8 +150,13 @@ class SparseCategoricalCrossentropy(_LossMean):
     """
     default_name, loss_class = "sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy
 
-    def __init__(self, name=None, from_logits=False, axis=-1):
-        super().__init__(name, from_logits=from_logits, axis=axis)
+    def __init__(self, name=None, dtype=None, from_logits=False, ignore_class=None, axis=-1):
+        # Keras' order; its ignore_class (labels left out of the mean) is not here: refused, so that
+        # a positional call or a Keras config giving one is not silently scored on every label
+        if ignore_class is not None:
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class: only None is supported (every "
+                             f"label counts), got {ignore_class!r:.40}")
+        super().__init__(name, dtype, from_logits=from_logits, axis=axis)
 
 
 class KLDivergence(_LossMean):
@@ -214,8 +219,8 @@ class CosineSimilarity(_LossMean):
     """
     default_name, loss_class, sign, direction = "cosine_similarity", losses.CosineSimilarity, -1.0, "up"
 
-    def __init__(self, name=None, axis=-1):
-        super().__init__(name, axis=axis)
+    def __init__(self, name=None, dtype=None, axis=-1):
+        super().__init__(name, dtype, axis=axis)
 
 
 class Hinge(_LossMean):

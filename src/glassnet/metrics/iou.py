@@ -63,8 +63,8 @@ class IoU(Metric):
     default_name = "io_u"        # Keras names metrics by their class in snake case: IoU -> io_u
     direction = "up"
 
-    def __init__(self, num_classes, target_class_ids, name=None, ignore_class=None, sparse_y_true=True,
-                 sparse_y_pred=True, axis=-1):
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):       # Keras' order
         caller = type(self).__name__
         self.num_classes = check_positive_int(num_classes, f"{caller}: num_classes")
         self.target_class_ids = _class_ids(target_class_ids, self.num_classes, caller)
@@ -76,7 +76,7 @@ class IoU(Metric):
         if not _is_int(axis):
             raise ValueError(f"{caller}: axis: expected an integer, got {axis!r:.80}")
         self.axis = int(axis)
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def reset_state(self):
         # rows: the targets' classes, columns: the predicted ones (Keras' total_cm); float64, so
@@ -171,10 +171,11 @@ class MeanIoU(IoU):
     """
     default_name = "mean_io_u"
 
-    def __init__(self, num_classes, name=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True, axis=-1):
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
+                 axis=-1):
         caller = type(self).__name__
         num_classes = check_positive_int(num_classes, f"{caller}: num_classes")
-        super().__init__(num_classes, list(range(num_classes)), name=name, ignore_class=ignore_class,
+        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype, ignore_class=ignore_class,
                          sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
 
     def get_config(self):
@@ -225,8 +226,10 @@ class OneHotIoU(IoU):
     """
     default_name = "one_hot_io_u"
 
-    def __init__(self, num_classes, target_class_ids, name=None, ignore_class=None, sparse_y_pred=False, axis=-1):
-        super().__init__(num_classes, target_class_ids, name=name, ignore_class=ignore_class, sparse_y_true=False,
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False,
+                 axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False,
                          sparse_y_pred=sparse_y_pred, axis=axis)
 
     def get_config(self):
@@ -248,8 +251,8 @@ class OneHotMeanIoU(MeanIoU):
     """
     default_name = "one_hot_mean_io_u"
 
-    def __init__(self, num_classes, name=None, ignore_class=None, sparse_y_pred=False, axis=-1):
-        super().__init__(num_classes, name=name, ignore_class=ignore_class, sparse_y_true=False,
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class, sparse_y_true=False,
                          sparse_y_pred=sparse_y_pred, axis=axis)
 
     def get_config(self):

@@ -7,6 +7,7 @@ Sample weights (``update_state(y_true, y_pred, sample_weight)``) weigh each samp
 Keras' do: one weight per sample (n,), or per position (n, T) for a sequence's outputs (n, T, k).
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -55,9 +56,14 @@ class BinaryAccuracy(_Mean):
     direction = "up"
     function, values, per_unit = staticmethod(binary_accuracy), staticmethod(binary_hits), True
 
-    def __init__(self, threshold=0.5, name=None):
+    def __init__(self, name=None, dtype=None, threshold=0.5):
+        # Keras' order, (name, dtype, threshold): BinaryAccuracy(0.7) is a name there, refused
+        # here by name rather than read as a threshold Keras code would not have meant
+        if isinstance(name, numbers.Real) and not isinstance(name, bool):
+            raise TypeError(f"BinaryAccuracy: name: expected a string or None, got {name!r:.40}; the "
+                            f"arguments are (name, dtype, threshold), as in Keras: give threshold={name!r:.40}")
         self.threshold = check_number(threshold, "BinaryAccuracy: threshold", "[0, 1]")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def _settings(self):
         return {"threshold": self.threshold}
@@ -92,9 +98,9 @@ class TopKCategoricalAccuracy(_Mean):
     direction = "up"
     function, values = staticmethod(top_k_categorical_accuracy), staticmethod(top_k_hits)
 
-    def __init__(self, k=5, name=None):
+    def __init__(self, k=5, name=None, dtype=None):
         self.k = check_positive_int(k, f"{type(self).__name__}: k")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def _settings(self):
         return {"k": self.k, "caller": self.name}         # errors name this metric
@@ -112,12 +118,12 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     """
     default_name = "sparse_top_k_categorical_accuracy"
 
-    def __init__(self, k=5, name=None, from_sorted_ids=False):
+    def __init__(self, k=5, name=None, dtype=None, from_sorted_ids=False):       # Keras' order
         if not isinstance(from_sorted_ids, (bool, np.bool_)):
             raise TypeError(f"SparseTopKCategoricalAccuracy: from_sorted_ids: expected True or False, "
                             f"got {from_sorted_ids!r:.60}")
         self.from_sorted_ids = bool(from_sorted_ids)
-        super().__init__(k, name)
+        super().__init__(k, name, dtype)
         if self.from_sorted_ids:
             # per-position hits of the sorted ids (the function Keras' class wraps); the default,
             # scores, keeps the class's own path, which counts without a per-sample array

@@ -14,7 +14,8 @@ that takes them, made from what was named as Keras makes it:
 
 Without weights (a ``fit`` given none) each gives the value of its unweighted twin. The logs name it
 as ``metrics=`` would, or ``weighted_<name>`` when a metric of ``metrics=`` (or an earlier weighted
-one) already logs under that name, as Keras 3 names them.
+one) already logs under that name, as Keras 3 names them. Two metrics of ``metrics=`` under one name
+log as Keras 3.15 logs them too, the later one numbered ("mse", "mse_1": ``log_names``).
 """
 import inspect
 
@@ -106,11 +107,33 @@ class Weighted(Metric):
         return f"Weighted({self.metric!r})"
 
 
-def compiled(plain, weighted):
+def log_names(names):
+    """Keras 3.15's log names for metrics compiled under ``names`` (its ``CompileMetrics.result``):
+    the first of a name as it is, each later one numbered, so that none replaces another.
+
+    >>> log_names(["mse", "mae", "mse", "mse"])
+    ['mse', 'mae', 'mse_1', 'mse_2']
+    """
+    seen, logged = {}, []
+    for name in names:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        logged.append(f"{name}_{k}" if k else name)
+    return logged
+
+
+def compiled(plain, weighted, given=None):
     """``metrics=`` and ``weighted_metrics=`` as compiled, ``[(log name, metric)]``: the plain ones
-    as ``get`` gave them (``plain``: ``[(name, metric)]``), then each weighted one as a ``Weighted``,
-    ``weighted_<name>`` where its name is taken (then numbered, ``_1``), as Keras 3 logs them."""
-    result, taken = list(plain), {name for name, _ in plain}
+    as ``get`` gave them (``plain``: ``[(name, metric)]``), a later one of a name numbered
+    (``log_names``: "mse", "mse_1"), then each weighted one as a ``Weighted``, ``weighted_<name>``
+    where its name is taken (then numbered, ``_1``), as Keras 3 logs them. ``given``: a dict that,
+    when passed, receives ``{log name: name given}`` for each plain metric renamed, so that a
+    config records what compile was given ("mse" twice), not the log names."""
+    logged = log_names([name for name, _ in plain])
+    if given is not None:
+        given.update({log: name for log, (name, _) in zip(logged, plain) if log != name})
+    result = [(log, metric) for log, (_, metric) in zip(logged, plain)]
+    taken = set(logged)
     for position, (base, metric) in enumerate(weighted):
         name = base
         if name in taken:
