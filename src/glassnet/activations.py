@@ -7,7 +7,7 @@ the feature axis, which matters only for softmax). ``backward`` reuses the ``a``
 Every function but ``exponential`` is stable at |z| = 1e4: no overflow warning, no NaN.
 
 Keras' settings are keyword arguments of the function and its backward (``celu(z, alpha=2.0)``,
-``backprop_celu(g, z, a, alpha=2.0)``, glu's and sparsemax's ``axis``); a name gives Keras'
+``backprop_celu(g, z, a, alpha=2.0)``, softmax's, log_softmax's, glu's and sparsemax's ``axis``); a name gives Keras'
 defaults. ``glu`` halves the last axis, so by name only the Activation layer takes it; ``threshold``
 has no defaults, so no name runs it (see ``get``).
 
@@ -285,7 +285,17 @@ def _tanh_argument(z):
     return _SQRT_2_OVER_PI * (clipped + _GELU_CUBIC * clipped * clipped * clipped)
 
 
-def softmax(z):
+def softmax(z, axis=-1):
+    """exp(z) / sum(exp(z)) along ``axis`` (Keras' ``softmax(x, axis=-1)``), so each slice along
+    it sums to 1: ``softmax(teacher_logits / T, axis=1)`` for logits (n, k). Any shape; the
+    same shape back.
+
+    >>> softmax(np.array([[0.0, 1.0], [0.0, 1.0]]), axis=0).tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
+    if axis != -1:      # the layers' hot path (the last axis) checks nothing
+        axis = _axis(axis, z, "softmax")
+        return np.moveaxis(softmax(np.moveaxis(z, axis, -1)), -1, axis)
     # subtracting the row maximum makes every exponent <= 0: no overflow, same result
     e = np.subtract(z, row_max(z, keepdims=True))
     np.exp(e, out=e)
@@ -293,9 +303,11 @@ def softmax(z):
     return e
 
 
-def backprop_softmax(grad_a, z, a):
-    # Jacobian-vector product of softmax: a * (dA - sum(dA * a))
-    inner = np.multiply(grad_a, a).sum(axis=-1, keepdims=True)
+def backprop_softmax(grad_a, z, a, axis=-1):
+    # Jacobian-vector product of softmax: a * (dA - sum(dA * a)), the sum along ``axis``
+    if axis != -1:
+        axis = _axis(axis, z, "softmax")
+    inner = np.multiply(grad_a, a).sum(axis=axis, keepdims=True)
     g = np.subtract(grad_a, inner)
     g *= a
     return g
@@ -350,17 +362,23 @@ def backprop_mish(grad_a, z, a):
     return grad_a * (t + _floored(z) * (1 - t * t) * sigmoid(z))
 
 
-def log_softmax(z):
-    # z - logsumexp(z) over the last axis, with the row maximum subtracted first: never exp of a
-    # positive number, and exact where softmax itself would underflow to 0 (log(0) = -inf)
+def log_softmax(z, axis=-1):
+    # z - logsumexp(z) along ``axis`` (Keras' ``log_softmax(x, axis=-1)``), with the maximum
+    # subtracted first: never exp of a positive number, and exact where softmax itself would
+    # underflow to 0 (log(0) = -inf)
+    if axis != -1:
+        axis = _axis(axis, z, "log_softmax")
+        return np.moveaxis(log_softmax(np.moveaxis(z, axis, -1)), -1, axis)
     shifted = np.subtract(z, row_max(z, keepdims=True))
     shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return shifted
 
 
-def backprop_log_softmax(grad_a, z, a):
+def backprop_log_softmax(grad_a, z, a, axis=-1):
     # Jacobian-vector product: dA - softmax(z) * sum(dA), with softmax = exp(log_softmax)
-    return grad_a - np.exp(a) * grad_a.sum(axis=-1, keepdims=True)
+    if axis != -1:
+        axis = _axis(axis, z, "log_softmax")
+    return grad_a - np.exp(a) * grad_a.sum(axis=axis, keepdims=True)
 
 
 # ---- Keras 3's further activations. Each takes Keras' settings as keyword arguments (celu's alpha,

@@ -30,6 +30,10 @@ def class_labels(y_pred, y_true, caller, hint="", positions=False):
         # range become int64, a fraction is refused (fit's labels are int64 already: no cost there)
         return check_class_labels(y_true, y_pred.shape[-1], caller)
     if y_true.shape != shape or y_true.dtype.kind not in "iu":
+        if getattr(y_pred, "dtype", None) is not None and y_pred.dtype.kind in "iub":
+            # integer "predictions": the labels came first, in Keras' order, loss(y_true, y_pred)
+            hint = ("; y_pred holds integers: called directly, a glassnet loss takes (y_pred, y_true), "
+                    "PyTorch's order (Keras' is (y_true, y_pred))")
         raise ValueError(f"{caller}: expected integer class labels of shape {shape}, got "
                          f"{y_true.dtype} of shape {tuple(y_true.shape)}{hint}")
     # a label of -1 would pick the last class through NumPy's negative indexing, silently
