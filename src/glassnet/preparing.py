@@ -115,7 +115,11 @@ class PreparingMixin:
                     # the same kind of sample, another length: say how to declare any length
                     f"; for samples of several lengths, declare them with None, Input({(None, *self.input_shape[1:])})"
                     if x.ndim - 1 == len(self.input_shape) and x.shape[2:] == self.input_shape[1:]
-                    and (len(self.input_shape) > 1 or self._reads_token_ids()) else "")
+                    and (len(self.input_shape) > 1 or self._reads_token_ids()) else
+                    # PyTorch's channels-first images (C, H, W) where (H, W, C) is expected
+                    f"; channels-first images (PyTorch's) go channels-last: {name}.transpose(0, 2, 3, 1)"
+                    if x.ndim == 4 and len(self.input_shape) == 3
+                    and shape_fits((*x.shape[2:], x.shape[1]), self.input_shape) else "")
             raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and

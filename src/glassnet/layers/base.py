@@ -896,6 +896,18 @@ def shape_fits(actual, declared):
     return len(actual) == len(declared) and all(d is None or a == d for a, d in zip(actual, declared))
 
 
+def _torch_layout_hint(got, expected):
+    """Advice for a weight of shape ``got`` given where ``expected`` is wanted, when ``got`` is
+    PyTorch's layout of it (docs/pytorch.md): a ``Linear``'s ``(out, in)`` or a ``Conv1d``'s
+    ``(F, C, k)``, the expected shape reversed, or a ``Conv2d``'s ``(F, C, kh, kw)`` (a
+    ``ConvTranspose2d``'s ``(C, F, kh, kw)``) for ``(kh, kw, C, F)``; "" otherwise."""
+    if len(got) in (2, 3) and got == expected[::-1] and got != expected:
+        return "; a PyTorch weight (output axis first) goes transposed: weight.T"
+    if len(got) == 4 and tuple(got[i] for i in (2, 3, 1, 0)) == expected:
+        return "; a PyTorch Conv2d's (or ConvTranspose2d's) weight goes as weight.transpose(2, 3, 1, 0)"
+    return ""
+
+
 def _assign(items, weights, caller, hint=""):
     """Check ``weights`` against ``items`` (``(name, array)`` pairs), then copy each into its array."""
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
@@ -907,7 +919,7 @@ def _assign(items, weights, caller, hint=""):
     for i, ((name, target), value) in enumerate(zip(items, weights)):
         if value.shape != tuple(target.shape):
             raise ValueError(f"{caller}: weights[{i}] ({name}) must have shape {tuple(target.shape)}, "
-                             f"got {value.shape}")
+                             f"got {value.shape}{_torch_layout_hint(value.shape, tuple(target.shape))}")
         if value.dtype.kind not in "biuf":
             raise TypeError(f"{caller}: weights[{i}] ({name}) must hold real numbers, got dtype {value.dtype}")
         # a NaN weight turns every prediction into NaN, far from where it came in
