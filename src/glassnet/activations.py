@@ -7,7 +7,9 @@ the feature axis, which matters only for softmax). ``backward`` reuses the ``a``
 Every function but ``exponential`` is stable at |z| = 1e4: no overflow warning, no NaN.
 
 Keras' settings are keyword arguments of the function and its backward (``celu(z, alpha=2.0)``,
-``backprop_celu(g, z, a, alpha=2.0)``, softmax's, log_softmax's, glu's and sparsemax's ``axis``); a name gives Keras'
+``backprop_celu(g, z, a, alpha=2.0)``, relu's ``negative_slope``/``max_value``/``threshold``,
+elu's ``alpha``, leaky_relu's ``negative_slope``, softmax's, log_softmax's, glu's and sparsemax's
+``axis``); a name gives Keras'
 defaults. ``glu`` halves the last axis, so by name only the Activation layer takes it; ``threshold``
 has no defaults, so no name runs it (see ``get``).
 
@@ -107,8 +109,24 @@ def backprop_tanh(grad_a, z, a):
     return g
 
 
-def relu(z):
-    return _with_constant(np.maximum, z, 0)
+def relu(z, negative_slope=0.0, max_value=None, threshold=0.0):
+    """max(z, 0); with Keras' settings (``relu(x, negative_slope=0.0, max_value=None,
+    threshold=0.0)``) the rule of Keras' ``ReLU`` layer, which runs them (Keras' function runs its
+    layer's ``static_call`` too): z above the threshold, at most ``max_value``, else
+    ``negative_slope * (z - threshold)``. Any shape; the same shape back.
+
+    >>> relu(np.array([-2.0, 3.0, 9.0]), negative_slope=0.5, max_value=6.0).tolist()
+    [-1.0, 3.0, 6.0]
+    """
+    if negative_slope == 0 and max_value is None and threshold == 0:     # the layers' path
+        return _with_constant(np.maximum, z, 0)
+    return _relu_layer(negative_slope, max_value, threshold).forward(z)
+
+
+def _relu_layer(negative_slope, max_value, threshold):
+    # imported here: glassnet.layers imports this module
+    from .layers.activation import ReLU
+    return ReLU(max_value=max_value, negative_slope=negative_slope, threshold=threshold)
 
 
 # Below this many elements ReLU's backward multiplies by sign(a) rather than a bool mask (measured:
@@ -116,8 +134,13 @@ def relu(z):
 _SIGN_MASK_MAX_SIZE = 4096
 
 
-def backprop_relu(grad_a, z, a):
+def backprop_relu(grad_a, z, a, negative_slope=0.0, max_value=None, threshold=0.0):
     # the derivative at exactly 0 is taken as 0, like PyTorch and Keras
+    if negative_slope != 0 or max_value is not None or threshold != 0:
+        # Keras' settings: the ReLU layer's derivative (its kinks as Keras' own paths have them)
+        layer = _relu_layer(negative_slope, max_value, threshold)
+        layer.forward(z)
+        return layer.backward(grad_a)
     if z.size < _SIGN_MASK_MAX_SIZE:
         # small arrays: sign(a) is the same 0/1 mask as floats (a = max(z, 0) >= 0), and a float
         # by float product skips the bool-to-float cast, whose set-up costs NumPy more than a
@@ -140,25 +163,36 @@ def backprop_relu(grad_a, z, a):
 LEAKY_SLOPE = 0.01
 
 
-def leaky_relu(z):
-    """z where z > 0, else 0.01 z (``LEAKY_SLOPE``, PyTorch's default; Keras' "leaky_relu" uses 0.2).
+def leaky_relu(z, negative_slope=LEAKY_SLOPE):
+    """z where z > 0, else ``negative_slope`` z: 0.01 (``LEAKY_SLOPE``, PyTorch's default) unless
+    given; Keras' function and its "leaky_relu" use 0.2, so a port of ``leaky_relu(x)`` writes
+    ``leaky_relu(x, negative_slope=0.2)``.
 
     >>> leaky_relu(np.array([-2.0, 3.0]))
     array([-0.02,  3.  ])
     """
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
+    if negative_slope != LEAKY_SLOPE:
+        negative_slope = check_number(negative_slope, "leaky_relu: negative_slope", "finite")
+    return np.where(z > 0, z, negative_slope * z)
 
 
-def backprop_leaky_relu(grad_a, z, a):
-    return np.where(z > 0, grad_a, LEAKY_SLOPE * grad_a)
+def backprop_leaky_relu(grad_a, z, a, negative_slope=LEAKY_SLOPE):
+    return np.where(z > 0, grad_a, negative_slope * grad_a)
 
 
-def elu(z):
-    # expm1 of min(z, 0) never overflows and is exact near 0 (alpha = 1, as in Keras and PyTorch)
+def elu(z, alpha=1.0):
+    """z for z > 0, else ``alpha`` (e^z - 1) (Keras' ``elu(x, alpha=1.0)``, PyTorch's ``elu``)."""
+    # expm1 of min(z, 0) never overflows and is exact near 0
+    if alpha != 1:
+        alpha = check_number(alpha, "elu: alpha", "finite")
+        return np.where(z > 0, z, z.dtype.type(alpha) * np.expm1(np.minimum(z, 0)))
     return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
 
 
-def backprop_elu(grad_a, z, a):
+def backprop_elu(grad_a, z, a, alpha=1.0):
+    if alpha != 1:
+        # alpha e^z below 0, from z (a + alpha cancels far below 0), as the ELU layer has it
+        return np.where(z > 0, grad_a, grad_a * (alpha * np.exp(np.minimum(z, 0))))
     # for z <= 0: d/dz (e^z - 1) = e^z = a + 1
     return np.where(z > 0, grad_a, grad_a * (a + 1))
 
