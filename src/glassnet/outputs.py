@@ -466,10 +466,6 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     chosen = []
     for head, spec in zip(heads, given):
         head_loss = None if spec is None else losses.get(spec)
-        if head_loss is not None and head_loss.sparse and len(head.shape) > 1:
-            raise NotImplementedError(f"loss: output {head.name!r} has samples of shape {head.shape}; a sparse loss "
-                                      f"(one label per position) on such an output is not supported in a model of "
-                                      f"several outputs yet: give one-hot targets and categorical_crossentropy")
         chosen.append(head_loss)
     compiled, chosen_metrics, logged = [], [], {}
     for j in range(len(heads)) if loss_order is None else loss_order:
