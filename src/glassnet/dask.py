@@ -240,7 +240,7 @@ def _final_metrics(model, x, y, validation_data, kwargs):
             y, validation_data = target_list(y, outputs), (xv, target_list(yv, outputs), wv)
     if kwargs.get("class_weight") is not None:    # fit refuses it beside sample_weight: w is None
         _, targets = model._prepare_xy(x, y, cast=False)
-        w = combine(targets, None, model._class_weight_table(kwargs["class_weight"]))
+        w = combine(model._class_weight_targets(targets), None, model._class_weight_table(kwargs["class_weight"]))
     metrics = _evaluate(model, x, y, "", w)
     if validation_data is not None:
         xv, yv, *wv = validation_data

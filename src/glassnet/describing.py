@@ -455,8 +455,9 @@ class DescribingMixin:
         several outputs, each output's loss, weight and metrics, in the outputs' order."""
         if self._heads is not None:
             heads = self._heads
-            settings = [losses.changed_settings(head.loss) for head in heads]
-            return {"loss": [losses.serialize(head.loss) for head in heads],
+            # an output compiled without a loss keeps its None (Keras' compile config too)
+            settings = [losses.changed_settings(head.loss) if head.scored else {} for head in heads]
+            return {"loss": [losses.serialize(head.loss) if head.scored else None for head in heads],
                     "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
                     **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                     **({"loss_config": settings} if any(settings) else {})}

@@ -1071,7 +1071,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _output_losses(self):
         """``(layer, loss)`` for each output: the layer making it and the loss scoring it."""
         if self._heads is not None:
-            return [(self._node_layers[head.call], head.loss) for head in self._heads]
+            return [(self._node_layers[head.call], head.loss) for head in self._heads if head.scored]
         return [(self._output_layer, self.loss)] if self.layers else []
 
     def _warn_logits_of_probabilities(self):
@@ -1140,7 +1140,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # layer's activation, and no other layer reads it (their gradient is dL/d(output), not dL/dz)
         read = {p for parents in self._inbound for p in parents}
         for head in self._heads:
-            layer, fuses = self._node_layers[head.call], head.loss.fused_activation()
+            layer, fuses = self._node_layers[head.call], head.loss.fused_activation() if head.scored else None
             head.fused = bool(fuses is not None and head.call not in read and fuses_with(layer, fuses))
 
     # -- weights ------------------------------------------------------------------------------

@@ -28,6 +28,13 @@ packed output, and ``OutputMetric`` a metric of one output's columns. ``predict`
 Backward, each output's gradient seeds its own call in the graph (``Model._backward``). An
 output whose activation the loss fuses with (softmax with categorical cross-entropy, sigmoid
 with binary) gets dL/dz at once, as a model of one output does, unless another layer reads it.
+
+An output may have no loss (Keras' ``loss=[loss_fn, None]``, or a loss dict leaving it out: an
+output kept for ``predict``, as keras.io's miniature GPT keeps its last block's ``x`` beside the
+logits). Such an output is *unscored*: it takes no targets (no columns in the packed targets),
+logs nothing, and seeds its call with a zero gradient, so its layers learn only through the
+scored outputs' paths (a layer reached by the unscored output alone gets zero gradients). With
+one scored output the logs are Keras 3's for one loss: "loss" alone, no "<output>_loss".
 """
 import copy
 import math
@@ -135,10 +142,20 @@ class Head:
         loss reads."""
         return self.layer.z if self.z is None else self.z
 
+    @property
+    def scored(self):
+        """Whether a loss scores this output; compiled with a None loss (Keras' ``loss=[fn, None]``)
+        it is kept for ``predict`` only and takes no targets."""
+        return self.loss is not None
+
     def compiled(self, loss, weight, target_start):
-        """Give the head its loss and weight; its targets start at column ``target_start``.
-        Returns the number of columns its targets take."""
+        """Give the head its loss (None: unscored) and weight; its targets start at column
+        ``target_start``. Returns the number of columns its targets take (0 when unscored)."""
         self.loss, self.weight, self.target_start = loss, weight, target_start
+        if loss is None:
+            # no targets: an empty slot keeps every head's place (``index``) in the targets' Layout
+            self.target_shape = (0,)
+            return 0
         self.target_shape = self.shape[:-1] if loss.sparse else self.shape
         if not getattr(loss, "per_position", True):
             # label sequences (n, L) of any length L, not shaped like the output (CTC's): an open
@@ -232,8 +249,10 @@ class Heads(Loss):
         self.heads = heads
 
     def _parts(self, y_pred, y_true):
+        # the scored outputs only: an unscored one (loss None) has no targets and adds nothing
         for head in self.heads:
-            yield head, head.layer, head.output(y_pred), head.targets(y_true)
+            if head.scored:
+                yield head, head.layer, head.output(y_pred), head.targets(y_true)
 
     def __call__(self, y_pred, y_true):
         return sum(head.weight * head_loss(head, a, y) for head, _, a, y in self._parts(y_pred, y_true))
@@ -248,6 +267,9 @@ class Heads(Loss):
         header = self.heads[0].layout.open if self.heads[0].layout is not None else 0
         if header:          # the rows' sizes, which say where each output's columns lie
             grad[:, :header] = y_pred[:, :header]
+        for head in self.heads:
+            if not head.scored:     # no loss reads it: dL/d(output) is 0 (its layers learn through the others)
+                head.output(grad)[...] = 0
         for head, _, a, y in self._parts(y_pred, y_true):
             g = head.output(grad)
             given = part(head, a, y)
@@ -276,18 +298,20 @@ class Heads(Loss):
 
     def invalid_output(self, y_pred):
         for head in self.heads:
-            why = head.loss.invalid_output(head.output(y_pred))
+            why = head.scored and head.loss.invalid_output(head.output(y_pred))
             if why:
                 return f"output {head.name!r}: {why}"
         return None
 
     def get_config(self):
         """Each output's loss and weight (compared by ``BackupAndRestore``)."""
-        return [[head.name, head.loss.get_config(), head.weight, changed_settings(head.loss)] for head in self.heads]
+        return [[head.name, None, head.weight, {}] if not head.scored else
+                [head.name, head.loss.get_config(), head.weight, changed_settings(head.loss)] for head in self.heads]
 
     def __repr__(self):
-        return "<loss " + ", ".join(f"{head.name}: {head.loss.name}" + (f" x {head.weight:g}" if head.weight != 1
-                                                                        else "") for head in self.heads) + ">"
+        return "<loss " + ", ".join(f"{head.name}: {head.loss.name if head.scored else None}" +
+                                    (f" x {head.weight:g}" if head.weight != 1 and head.scored else "")
+                                    for head in self.heads) + ">"
 
 
 class OutputMetric(Metric):
@@ -409,43 +433,52 @@ def _distinct(metric, logged):
 
 def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, loss_order=None):
     """Compile each head: ``(Heads loss, compiled metrics [(log name, metric)])``. ``loss``: one
-    for every output, or one per output (list or dict); ``loss_weights``: None (1 each), or a
-    number per output; ``metrics`` and ``weighted_metrics``: None, or per output (list or dict, a
-    dict may leave outputs out) a metric or a list of them. Each output's own loss is logged too,
+    for every output, or one per output (list or dict), None for an output left unscored (Keras'
+    ``loss=[fn, None]``; a dict may leave outputs out); ``loss_weights``: None (1 each), or a
+    number per output (an unscored output's is kept but weighs nothing; a dict may leave those
+    out); ``metrics`` and ``weighted_metrics``: None, or per output (list or dict, a dict may leave
+    outputs out) a metric or a list of them. Each output's own loss is logged too,
     "<output>_loss", in the heads' order or in ``loss_order`` (positions of the heads: a model
-    whose outputs were given as a dict, glassnet._dictoutputs)."""
-    given = per_output(loss, heads, "loss") if isinstance(loss, (list, tuple, dict)) else [loss] * len(heads)
-    if any(spec is None for spec in given):
-        # Keras' loss=[loss_fn, None] (the miniature GPT's: an output kept only for predict) has
-        # no counterpart here: say how such a model ports rather than only that it cannot
-        unscored = [repr(head.name) for head, spec in zip(heads, given) if spec is None]
-        which = f"output {unscored[0]} has" if len(unscored) == 1 else f"outputs {', '.join(unscored)} have"
-        raise ValueError(f"loss: every output needs a loss; {which} None, got {loss!r:.120}. For "
-                         f"Keras' loss=[loss, None] (an output only for predict), compile and fit a Model of "
-                         f"the outputs that have a loss, gn.Model(inputs, logits), and predict with a Model of "
-                         f"them all drawn from the same tensors, gn.Model(inputs, [logits, x]): it shares the "
-                         f"layers, so it reads the trained weights")
-    weights = [1.0] * len(heads) if loss_weights is None else per_output(loss_weights, heads, "loss_weights")
-    for name, weight in zip((head.name for head in heads), weights):
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) \
-                or weight < 0:
-            raise ValueError(f"loss_weights: the weight of output {name!r} must be a finite number >= 0, "
+    whose outputs were given as a dict, glassnet._dictoutputs), when more than one output is
+    scored (Keras 3 logs one scored output's as "loss" alone)."""
+    given = per_output(loss, heads, "loss", allow_missing=True) if isinstance(loss, (list, tuple, dict)) \
+        else [loss] * len(heads)
+    scored = [spec is not None for spec in given]
+    if not any(scored):
+        # Keras 3.15 takes this compile and fails in fit ("No loss to compute"): refused here at once
+        raise ValueError(f"loss: no output has a loss (got {loss!r:.120}); give at least one output a loss, "
+                         f"None only for outputs kept for predict")
+    weights = [1.0] * len(heads) if loss_weights is None else \
+        per_output(loss_weights, heads, "loss_weights", allow_missing=True)
+    for head, weight, has_loss in zip(heads, weights, scored):
+        if weight is None and has_loss:     # a dict may leave out only the outputs without a loss
+            raise ValueError(f"loss_weights: output {head.name!r} has a loss, so it needs a weight: a dict "
+                             f"names every output that has a loss, got {loss_weights!r:.120}")
+        if weight is not None and (isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real)
+                                   or not math.isfinite(weight) or weight < 0):
+            raise ValueError(f"loss_weights: the weight of output {head.name!r} must be a finite number >= 0, "
                              f"got {weight!r:.80}")
+    plain_metrics = _per_output_metrics(metrics, heads, "metrics")
+    weighted_per_output = _per_output_metrics(weighted_metrics, heads, "weighted_metrics")
+    for head, has_loss, plain, weighted in zip(heads, scored, plain_metrics, weighted_per_output):
+        if not has_loss and (plain or weighted):
+            # Keras 3.15 scores them only when fit is also given this output's targets (with None
+            # for them it fails: "None values not supported"); here an unscored output takes none
+            raise ValueError(f"metrics: output {head.name!r} has no loss (None), so it takes no targets to "
+                             f"score; leave its metrics out, or give it a loss with loss_weights 0 (its "
+                             f"targets then scored and logged as {head.name}_loss, training unchanged)")
     chosen = []
     for head, spec in zip(heads, given):
-        head_loss = losses.get(spec)
-        if head_loss.sparse and len(head.shape) > 1:
-            raise NotImplementedError(f"loss: output {head.name!r} has samples of shape {head.shape}; a sparse loss "
-                                      f"(one label per position) on such an output is not supported in a model of "
-                                      f"several outputs yet: give one-hot targets and categorical_crossentropy")
+        head_loss = None if spec is None else losses.get(spec)
         chosen.append(head_loss)
     compiled, chosen_metrics, logged = [], [], {}
     for j in range(len(heads)) if loss_order is None else loss_order:
         head, head_loss = heads[j], chosen[j]
+        if head_loss is None or sum(scored) == 1:       # (one scored output: "loss" is its loss)
+            continue
         own = _distinct(OutputMetric(head, LossMetric(head_loss, reduced=True), "loss", own_loss=True), logged)
         compiled.append((own.name, own))
-    for head, plain, weighted in zip(heads, _per_output_metrics(metrics, heads, "metrics"),
-                                     _per_output_metrics(weighted_metrics, heads, "weighted_metrics")):
+    for head, plain, weighted in zip(heads, plain_metrics, weighted_per_output):
         given = {}      # an output's second "mse" logs as "<output>_mse_1", as in Keras 3.15
         for name, fn in metrics_module.weighted.compiled(plain, weighted, given):
             metric = _distinct(OutputMetric(head, fn, name, given=given.get(name)), logged)
@@ -456,7 +489,7 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     # everything checked: only now do the heads change (a refused compile leaves the model's as they were)
     start = 0
     for head, head_loss, weight in zip(heads, chosen, weights):
-        start += head.compiled(head_loss, float(weight), start)
+        start += head.compiled(head_loss, 1.0 if weight is None else float(weight), start)
     targets = Layout([head.target_shape for head in heads])
     for head in heads:
         head.target_layout = targets
@@ -487,8 +520,9 @@ def weight_list(packed):
 
 
 def target_list(packed, heads):
-    """Packed targets as the list of each output's, as a user gives them (Dask's held-out part)."""
-    return [head.targets(packed) for head in heads]
+    """Packed targets as the list of each output's, as a user gives them (Dask's held-out part):
+    None for an unscored output, which takes none."""
+    return [head.targets(packed) if head.scored else None for head in heads]
 
 
 def split_outputs(packed, heads):

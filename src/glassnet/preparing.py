@@ -188,16 +188,17 @@ class PreparingMixin:
     def _packed_targets(self, x, y, xname, yname):
         """A model of several outputs' targets: ``y`` a list of arrays in the order of its outputs,
         or a dict by their names (``_output_labels``), each checked as its output's loss takes it,
-        then all packed side by side (glassnet.outputs), in the model's dtype."""
-        if not isinstance(y, (list, tuple, dict)):
-            raise TypeError(f"{yname}: the model has {len(self._heads)} outputs ({', '.join(self._output_labels())}); "
-                            f"give a list of {len(self._heads)} target arrays in that order, or a dict by "
-                            f"their names; got {type(y).__name__}")
-        given = per_output(y, self._heads, yname)
-        labels = [f"{yname}[{head.name!r}]" if isinstance(y, dict) else f"{yname}[{j}]"
-                  for j, head in enumerate(self._heads)]
+        then all packed side by side (glassnet.outputs), in the model's dtype. Outputs without a
+        loss take no targets: Keras 3.15's forms, their entries None or anything (ignored), or left
+        out (``_scored_targets``)."""
+        given, labels = self._scored_targets(y, yname)
         targets = []
         for head, array, label in zip(self._heads, given, labels):
+            if not head.scored:         # kept for predict: no targets, none packed
+                targets.append(None)
+                continue
+            if array is None:
+                raise ValueError(f"{label}: output {head.name!r} has a loss, so it needs targets; got None")
             array = as_array(array, label, self.dtype, allow_int=True)
             if array.shape[0] != x.shape[0]:
                 raise ValueError(f"{xname} and {label} must have the same number of samples, got "
@@ -217,8 +218,36 @@ class PreparingMixin:
                   for head, array in zip(self._heads, targets)]
         packed = layout.pack(xp, x.shape[0], shapes, self.dtype)
         for head, array in zip(self._heads, targets):
-            head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
+            if array is not None:
+                head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
         return packed
+
+    def _scored_targets(self, y, yname):
+        """``y`` of a model of several outputs as one entry per output, and each entry's name in
+        messages. Keras 3.15's forms: a list of one per output, or a dict by the outputs' names;
+        where some outputs have no loss, also a list of the scored outputs' targets alone, a dict
+        leaving the unscored out, and with one scored output its targets as they are (an array)."""
+        heads = self._heads
+        scored = [head for head in heads if head.scored]
+        if isinstance(y, (list, tuple)) and len(y) == len(scored) != len(heads):
+            given = iter(y)             # the scored outputs' targets alone, in the outputs' order
+            return ([next(given) if head.scored else None for head in heads],
+                    [f"{yname}[{scored.index(head)}]" if head.scored else None for head in heads])
+        if len(scored) == 1 and not isinstance(y, (list, tuple, dict)):
+            return ([y if head.scored else None for head in heads], [yname] * len(heads))
+        if not isinstance(y, (list, tuple, dict)):
+            raise TypeError(f"{yname}: the model has {len(heads)} outputs ({', '.join(self._output_labels())}); "
+                            f"give a list of {len(heads)} target arrays in that order, or a dict by "
+                            f"their names; got {type(y).__name__}")
+        # a dict may leave out the outputs without a loss (a scored one left out: refused above, None)
+        given = per_output(y, heads, yname, allow_missing=len(scored) < len(heads))
+        if isinstance(y, dict):
+            missing = [head.name for head in heads if head.scored and head.name not in y]
+            if missing:
+                raise ValueError(f"{yname}: a dict needs the names of the outputs that have a loss as its keys, "
+                                 f"{[head.name for head in scored]}; got {sorted(map(str, y))!r:.200}")
+        return given, [f"{yname}[{head.name!r}]" if isinstance(y, dict) else f"{yname}[{j}]"
+                       for j, head in enumerate(heads)]
 
     def _check_accuracy_targets(self, y, name):
         """Refuse targets outside [0, 1] for a binary accuracy (one output unit): it thresholds
@@ -227,7 +256,7 @@ class PreparingMixin:
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         if self._heads is None:
             return check_binary_targets(y, name, self.output_shape[-1], self.metrics)
-        for head in self._heads:
+        for head in filter(lambda head: head.scored, self._heads):
             check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
                                  each_output_metrics(self.metrics, head))
 
@@ -301,16 +330,29 @@ class PreparingMixin:
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
         if class_weight is None:
             return None
+        shape = tuple(self.output_shape)
         if self._heads is not None:
-            raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
-                             "several (Keras 3 refuses it too): give sample_weight")
-        if len(self.output_shape) > 1:
+            scored = [head for head in self._heads if head.scored]
+            if len(scored) > 1:
+                raise ValueError("class_weight: it weighs samples by the class of the one output; this model has "
+                                 "several with a loss (Keras 3 refuses it too): give sample_weight")
+            # one scored output (the others kept for predict): its classes, as Keras 3.15 takes it
+            shape = scored[0].shape
+        if len(shape) > 1:
             raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
-                             f"{tuple(self.output_shape)} has a class per position; use sample_weight")
-        if self.output_shape[-1] is None:
+                             f"{shape} has a class per position; use sample_weight")
+        if shape[-1] is None:
             raise ValueError("class_weight: the model's classes lie along an axis of any length (None), so no "
                              "table of class weights fits every batch; use sample_weight")
-        return class_weight_table(class_weight, self.output_shape[-1], self.dtype)
+        return class_weight_table(class_weight, shape[-1], self.dtype)
+
+    def _class_weight_targets(self, y):
+        """The targets whose classes ``class_weight`` reads in ``y`` (checked or packed targets):
+        ``y`` itself, or the one scored output's of a model of several (``_class_weight_table``
+        refuses more than one)."""
+        if self._heads is None:
+            return y
+        return next(head.targets(y) for head in self._heads if head.scored)
 
     def _check_metrics_on(self, x, y, objects_only=False):
         """Run the metrics on the first two samples of (x, y) in inference mode: data whose targets
@@ -369,7 +411,8 @@ class PreparingMixin:
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""
         refuse_both(sample_weight, class_weight)
         w = self._check_weights(sample_weight, x)
-        return combine(y, w, self._class_weight_table(class_weight))
+        table = self._class_weight_table(class_weight)
+        return combine(None if table is None else self._class_weight_targets(y), w, table)
 
 
 def _refuse_weights_per_position(weights, head, n_samples, name):

@@ -841,7 +841,7 @@ class TrainingMixin(ActivityMixin):
         self._check_metrics_on(x, y, objects_only=True)
         if validation_data is not None and not isinstance(validation_data, Feed):
             self._check_metrics_on(*validation_data[:2])
-        w = combine(y, w, table)
+        w = combine(None if table is None else self._class_weight_targets(y), w, table)
         # checked where the user keeps the data; trained on where the weights are (a GPU: all of
         # it copied there once, so that each epoch's shuffle and batches stay on the device)
         x, y, w = self._on_device(x, y, w)
@@ -908,7 +908,7 @@ class TrainingMixin(ActivityMixin):
             if bw is not None:
                 raise ValueError(f"class_weight: {where} carries sample weights too; give one or the other "
                                  f"(Keras)")
-            wb = combine(yb, None, table)
+            wb = combine(self._class_weight_targets(yb), None, table)
         return self._on_device(xb, yb, wb)
 
     @serialized

@@ -265,7 +265,8 @@ def check_trainable(loss):
     None), one value per sample. Keras' TensorFlow backend trains on their sum then, silently,
     while logging their mean; its PyTorch backend fails ("grad can be implicitly created only for
     scalar outputs"). ``loss`` may be a model of several outputs' (each output's is checked)."""
-    for each in [head.loss for head in loss.heads] if hasattr(loss, "heads") else [loss]:
+    # (an output of several compiled without a loss, None, has none to check)
+    for each in [head.loss for head in loss.heads if head.loss is not None] if hasattr(loss, "heads") else [loss]:
         if getattr(each, "reduction", None) in (None, "none"):
             raise ValueError(f"loss: {each!r:.80} has reduction={each.reduction!r}, one loss per sample, which "
                              f"gives no single number to train on; compile with reduction='sum_over_batch_size' "
