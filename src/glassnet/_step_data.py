@@ -119,8 +119,12 @@ class _Arrays:
             self._xs, self._ys = np.empty_like(x), np.empty_like(self._y)
             self._ws = None if w is None else np.empty_like(w)
         else:           # sliced as they are: the caller's own arrays, read-only to the step
+            # (y too, as _NestedArrays' leaves: a step's ``y -= ...`` would change the caller's
+            # targets, and every later epoch's, where Keras' tensors are immutable)
             self.x = self._xs = _read_only(x)
-            self._ys, self._ws = self._y, w
+            self._y = self._ys = _read_only(self._y)
+            self.y = None if self.y is None else self._y
+            self._ws = w
 
     def epoch(self):
         for b, xb, yb, wb in _array_batches(self.x, self._y, self.w, self._xs, self._ys, self._ws,

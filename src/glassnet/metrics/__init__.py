@@ -5,7 +5,7 @@ names (``binary_accuracy``, ..., ``metrics.per_sample``, and the loss functions 
 ``binary_crossentropy``, ``mean_squared_error``, ..., which are glassnet.losses' own), one value per
 sample, that compile takes by the name they share; and ``Metric`` objects (``metrics.base``) that count over every batch:
 ``Precision``, ``Recall``, ``AUC`` (``metrics.confusion``), ``F1Score``, ``FBetaScore``
-(``metrics.fscore``) and Keras' classes for the functions, ``BinaryAccuracy(threshold)``, ...
+(``metrics.fscore``) and Keras' classes for the functions, ``BinaryAccuracy(threshold=0.5)``, ...
 (``metrics.means``), and ``R2Score`` (``metrics.r2``). This module holds the names ``compile`` takes and how files name them. (The losses take ``(y_pred, y_true)``, as PyTorch's loss functions and the
 seeds' cost functions do; a loss named as a metric is called the metrics' way, see ``LossMetric``.)
 

@@ -70,7 +70,7 @@ class _AtThreshold(Metric):
 
     direction = "up"
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):     # Keras' order
         caller = type(self).__name__
         if isinstance(thresholds, (list, tuple)) and len(thresholds) == 1:
             thresholds = thresholds[0]      # Keras gives a number for a list of one
@@ -82,7 +82,7 @@ class _AtThreshold(Metric):
         self.thresholds = None if thresholds is None else check_number(thresholds, f"{caller}: thresholds", "[0, 1]")
         self.top_k = check_positive_int(top_k, f"{caller}: top_k", allow_none=True)
         self.class_id = None if class_id is None else check_non_negative_int(class_id, f"{caller}: class_id")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     @property
     def threshold(self):
@@ -162,8 +162,8 @@ class _Count(_AtThreshold):
 
     cell = None             # which count result() gives
 
-    def __init__(self, thresholds=None, name=None):
-        super().__init__(thresholds=thresholds, name=name)
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(thresholds=thresholds, name=name, dtype=dtype)
 
     def result(self):
         return float(getattr(self, self.cell))

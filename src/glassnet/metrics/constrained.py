@@ -26,7 +26,7 @@ class _AtConstraint(Metric):
     direction = "up"
     constraint = None       # the keyword of the required rate, e.g. "specificity"
 
-    def __init__(self, value, num_thresholds=200, class_id=None, name=None):
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):     # Keras' order
         caller = type(self).__name__
         self.value = check_number(value, f"{caller}: {self.constraint}", "[0, 1]")
         num_thresholds = check_positive_int(num_thresholds, f"{caller}: num_thresholds")
@@ -36,7 +36,7 @@ class _AtConstraint(Metric):
                              f"got {num_thresholds}")
         self.num_thresholds = num_thresholds
         self.class_id = None if class_id is None else check_non_negative_int(class_id, f"{caller}: class_id")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     @property
     def thresholds(self):
@@ -99,8 +99,8 @@ class SensitivityAtSpecificity(_AtConstraint):
     """
     default_name, constraint, reported = "sensitivity_at_specificity", "specificity", "sensitivity"
 
-    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None):
-        super().__init__(specificity, num_thresholds, class_id, name)
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
 
 
 class SpecificityAtSensitivity(_AtConstraint):
@@ -113,8 +113,8 @@ class SpecificityAtSensitivity(_AtConstraint):
     """
     default_name, constraint, reported = "specificity_at_sensitivity", "sensitivity", "specificity"
 
-    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None):
-        super().__init__(sensitivity, num_thresholds, class_id, name)
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
 
 
 class PrecisionAtRecall(_AtConstraint):
@@ -127,8 +127,8 @@ class PrecisionAtRecall(_AtConstraint):
     """
     default_name, constraint, reported = "precision_at_recall", "recall", "precision"
 
-    def __init__(self, recall, num_thresholds=200, class_id=None, name=None):
-        super().__init__(recall, num_thresholds, class_id, name)
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
 
 
 class RecallAtPrecision(_AtConstraint):
@@ -142,5 +142,5 @@ class RecallAtPrecision(_AtConstraint):
     """
     default_name, constraint, reported = "recall_at_precision", "precision", "recall"
 
-    def __init__(self, precision, num_thresholds=200, class_id=None, name=None):
-        super().__init__(precision, num_thresholds, class_id, name)
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)

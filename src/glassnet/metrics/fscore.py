@@ -43,7 +43,7 @@ class FBetaScore(Metric):
     default_name = "fbeta_score"
     direction = "up"
 
-    def __init__(self, average=None, beta=1.0, threshold=None, name=None):
+    def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):     # Keras' order
         if not (average is None or isinstance(average, str)) or average not in _AVERAGES:
             raise ValueError(f"{type(self).__name__}: average: expected one of {list(_AVERAGES)}, "
                              f"got {average!r:.80}")
@@ -55,7 +55,7 @@ class FBetaScore(Metric):
                                                                      "[0, 1]")
         if self.threshold == 0:
             raise ValueError(f"{type(self).__name__}: threshold must be a number in (0, 1], got {threshold!r}")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def reset_state(self):
         # per class (or pooled, "micro"), made by the first batch
@@ -132,8 +132,8 @@ class F1Score(FBetaScore):
     """The F1 score, ``FBetaScore`` with beta = 1: ``2 precision recall / (precision + recall)``."""
     default_name = "f1_score"
 
-    def __init__(self, average=None, threshold=None, name=None):
-        super().__init__(average=average, beta=1.0, threshold=threshold, name=name)
+    def __init__(self, average=None, threshold=None, name=None, dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
 
     def get_config(self):
         return {"average": self.average, "threshold": self.threshold, "name": self.name}

@@ -197,9 +197,9 @@ class BinaryIoU(IoU):
     """
     default_name = "binary_io_u"
 
-    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None):
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):      # Keras' order
         self.threshold = check_number(threshold, f"{type(self).__name__}: threshold", "finite")
-        super().__init__(2, target_class_ids, name=name)
+        super().__init__(2, target_class_ids, name=name, dtype=dtype)
 
     def _predicted_classes(self, y_pred):
         # at or above: Keras' y_pred >= threshold (a NaN output is class 0, as Keras counts it)

@@ -1,4 +1,4 @@
-"""Keras' metric classes for the metric functions: ``BinaryAccuracy(threshold)``,
+"""Keras' metric classes for the metric functions: ``BinaryAccuracy(threshold=0.5)``,
 ``TopKCategoricalAccuracy(k)``, ..., each the mean of its function over every sample seen,
 ``RootMeanSquaredError``, the root of the epoch's mean squared error, ``Accuracy`` (outputs equal
 to their targets), and Keras' plain ``Mean``, ``Sum`` and ``MeanMetricWrapper``.
@@ -286,12 +286,13 @@ class MeanMetricWrapper(Mean):
     default_name = "mean_metric_wrapper"
     takes_values = False
 
-    def __init__(self, fn, name=None, **kwargs):
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        # Keras' order: dtype is the metric's (its totals'), not a keyword of fn's
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper: fn must be a function f(y_true, y_pred), got {type(fn).__name__}")
         self.fn, self.kwargs = fn, kwargs
         # "is None", not "or": a falsy name (0, "", []) is checked and refused, not replaced
-        super().__init__(getattr(fn, "__name__", None) if name is None else name)
+        super().__init__(getattr(fn, "__name__", None) if name is None else name, dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values = self.fn(y_true, y_pred, **self.kwargs)

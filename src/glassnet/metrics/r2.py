@@ -39,13 +39,13 @@ class R2Score(Metric):
     direction = "up"
     AGGREGATIONS = ("uniform_average", "variance_weighted_average")
 
-    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name=None):
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name=None, dtype=None):     # Keras' order
         check_choice(class_aggregation, "R2Score: class_aggregation", self.AGGREGATIONS,
                      expected=f"one of {list(self.AGGREGATIONS)} (Keras' None, a score per output, does not fit "
                               f"in a log's one number)")
         self.class_aggregation = class_aggregation
         self.num_regressors = check_non_negative_int(num_regressors, "R2Score: num_regressors")
-        super().__init__(name)
+        super().__init__(name, dtype)
 
     def reset_state(self):
         self.count, self.values = 0, 0
