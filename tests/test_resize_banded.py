@@ -26,8 +26,9 @@ def random_lengths(rng, count=12):
 
 def force(monkeypatch, way):
     """Make every Band.apply take ``way``: "banded" (no axis is short enough for the dense product)
-    or "dense" (every axis is)."""
+    or "dense" (every product is small enough)."""
     monkeypatch.setattr(banded, "DENSE_RATIO", 0 if way == "banded" else 10 ** 9)
+    monkeypatch.setattr(banded, "DENSE_WORK", 10 ** 18)
 
 
 def along(matrix, x, axis):
@@ -65,8 +66,11 @@ def test_bands_hold_the_dense_matrices_bit_for_bit(interpolation, antialias, rng
 def test_the_band_is_narrow_where_it_pays():
     # the 2000 -> 1000 bicubic resize: 6 taps of 2000 pixels, banded; a 32 -> 64 bilinear one dense
     band = axis_band("bicubic", 1000, 2000)
-    assert band.taps <= 6 and band.weights.shape == (1000, band.taps) and not band.prefers_dense()
-    assert axis_band("bilinear", 64, 32).prefers_dense()
+    assert band.taps <= 6 and band.weights.shape == (1000, band.taps)
+    assert not band.prefers_dense((1, 2000, 2000, 3), 1) and not band.prefers_dense((1, 1000, 2000, 3), 2)
+    assert axis_band("bilinear", 64, 32).prefers_dense((32, 32, 32, 3), 1)
+    # a long axis of few pixels across: little work, but the dense matrix would be 4000 x 8000
+    assert not axis_band("bilinear", 4000, 8000).prefers_dense((1, 8000, 1, 1), 1)
     # antialias widens the band with the downsizing factor: about 2 x radius x 4000 / 256 taps
     assert 30 <= axis_band("bilinear", 256, 4000, antialias=True).taps <= 34
 
@@ -194,8 +198,8 @@ def test_banded_resizing_matches_keras(keras, monkeypatch, interpolation, antial
 def test_a_large_image_goes_banded_by_itself_and_matches_keras(keras, rng):
     x = rng.uniform(size=(1, 600, 450, 3)).astype(np.float32)
     for interpolation, antialias in (("bilinear", True), ("bicubic", False)):
-        assert not axis_band(interpolation, 300, 600, antialias).prefers_dense()
-        assert not axis_band(interpolation, 200, 450, antialias).prefers_dense()
+        assert not axis_band(interpolation, 300, 600, antialias).prefers_dense(x.shape, 1)
+        assert not axis_band(interpolation, 200, 450, antialias).prefers_dense((1, 300, 450, 3), 2)
         ours = Resizing(300, 200, interpolation=interpolation, antialias=antialias)(x)
         theirs = np.asarray(keras.layers.Resizing(300, 200, interpolation=interpolation, antialias=antialias)(x))
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=3e-6)

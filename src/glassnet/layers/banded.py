@@ -14,23 +14,26 @@ k, gather the input at ``start + k`` and add ``weights[:, k]`` times it (a loop 
 never over pixels). The gradient is the transpose, W.T, which is again a band (an input pixel is
 read by the few outputs around it), so it runs the same way, without scatter-adds.
 
-For short axes one dense matrix product is faster than the loop's ``taps`` passes over the image
-(BLAS does many multiply-adds per memory access, the loop a few, and each pass has its overhead),
-so ``Band.apply`` multiplies densely where the axis is not much longer than the band
-(``DENSE_RATIO``); both ways give the same numbers up to float rounding.
+For small images one dense matrix product is faster than the loop's ``taps`` passes over the
+image (BLAS does many multiply-adds per memory access, the loop a few, and each pass has its
+overhead), so ``Band.apply`` multiplies densely where the product is small and the axis not much
+longer than the band (``DENSE_WORK``, ``DENSE_RATIO``); both ways give the same numbers up to
+float rounding.
 """
 import numpy as np
 
 from .. import backend
 
-# Band.apply multiplies densely when in_len <= DENSE_RATIO * taps: there the dense product's extra
-# multiply-adds by zero cost less than the banded loop's passes over memory. Timed with timeit (best
-# of 7) on 2 shared cores, OpenBLAS, float32 images of 3 channels from 64 x 64 to 512 x 512, halved
-# and doubled, bilinear and bicubic: the banded loop overtakes the dense product when the axis is
-# 30 to 60 (rows) or 60 to 120 (columns: the gather copies 3 numbers at a time) times longer than
-# the band. Near the crossing both are fast; a factor of 2 either way matters little, and the dense
-# matrix stays at most DENSE_RATIO times the band's size.
+# Band.apply multiplies densely when the dense product takes at most DENSE_WORK multiply-adds and
+# in_len <= DENSE_RATIO * taps (the dense matrix at most DENSE_RATIO times the band). Timed with
+# timeit (best of 5 to 7, the two ways interleaved) on 2 shared cores, OpenBLAS, float32 images of
+# 3 channels from 64 x 64 to 4000 x 3000, bilinear, bicubic and antialiased lanczos: on small
+# images the dense product wins when the axis is up to 30 to 60 (rows) or 60 to 120 (columns) times
+# the band's width; on large ones the loop wins from about 20 (rows), and for columns the dense
+# product, n x height small products of 3 columns each, loses by 5 to 20 times. Near the crossing
+# both are fast, so a factor of 2 either way matters little.
 DENSE_RATIO = 64
+DENSE_WORK = 2 ** 25
 
 
 class Band:
@@ -109,21 +112,24 @@ class Band:
             self._transposed = Band._from_entries(in_len, out_len, columns, rows, self.weights.ravel())
         return self._transposed
 
-    def prefers_dense(self):
-        """Whether the dense product is the faster way to apply the band (see ``DENSE_RATIO``)."""
-        return self.in_len <= DENSE_RATIO * self.taps
+    def prefers_dense(self, shape, axis):
+        """Whether the dense product is the faster way to apply the band along ``axis`` of an array
+        of ``shape`` (see ``DENSE_WORK`` and ``DENSE_RATIO``)."""
+        out_len, in_len = self.shape
+        work = out_len * int(np.prod(shape, dtype=np.int64))      # out_len x in_len x the other axes
+        return in_len <= DENSE_RATIO * self.taps and work <= DENSE_WORK
 
     def apply(self, x, axis, dense=None):
         """The matrix applied along axis ``axis`` of x: the same array with that axis (in_len long)
         replaced by out_len outputs, ``out[.., o, ..] = sum_k weights[o, k] * x[.., start[o] + k, ..]``,
         in x's dtype (the weights cast to it). ``dense``: True or False to force a way, None to
-        choose (``prefers_dense()``). An image holding inf or NaN always goes the banded way, its zero
+        choose (``prefers_dense``). An image holding inf or NaN always goes the banded way, its zero
         weights skipped: the dense product would meet each bad pixel with every zero weight of its
         column (0 * inf = NaN) and spread NaN over the whole axis.
         """
         xp = backend.get_array_module(x)
         finite = bool(xp.isfinite(x).all())
-        if finite and (self.prefers_dense() if dense is None else dense):
+        if finite and (self.prefers_dense(x.shape, axis) if dense is None else dense):
             # one (batched) product over axis, whatever lies before and after it; the new length
             # named, not -1: NumPy cannot infer an axis of an empty batch
             before, after = int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis + 1:]))
