@@ -561,6 +561,27 @@ def test_the_focal_loss_and_resizing_of_non_finite_images_on_the_device(cupy):
     np.testing.assert_array_equal(backend.to_numpy(resized().forward(cupy.asarray(image))), expected)
 
 
+@pytest.mark.parametrize("way", ["banded", "dense"])
+def test_banded_resize_on_the_device(cupy, monkeypatch, way):
+    # the bands (start indices and weights, made on the host) go where the images are, forward and
+    # backward, finite images and ones holding inf, both ways of applying them
+    from glassnet.layers import banded
+    from glassnet.layers.resizing import resize, resize_backward
+    monkeypatch.setattr(banded, "DENSE_RATIO", 0 if way == "banded" else 10 ** 9)
+    monkeypatch.setattr(banded, "DENSE_WORK", 10 ** 18)
+    x = np.random.default_rng(0).normal(size=(2, 40, 30, 3)).astype(np.float32)
+    bad = x.copy()
+    bad[0, 3, 4, 1] = np.inf
+    for interpolation, antialias in (("bilinear", True), ("lanczos3", False), ("area", False)):
+        for image in (x, bad):
+            out, cache = resize(cupy.asarray(image), 17, 45, interpolation, antialias=antialias)
+            host, host_cache = on_host(lambda: resize(image, 17, 45, interpolation, antialias=antialias))
+            assert_close(out, host, cupy, what=f"{interpolation} {antialias}")
+            g = np.ones_like(host)
+            assert_close(resize_backward(cupy.asarray(g), cache, image.shape),
+                         on_host(lambda: resize_backward(g, host_cache, image.shape)), cupy)
+
+
 def test_validation_split_is_copied_to_the_device_once(cupy, monkeypatch):
     x, y = _moons(64)
     model = _dense_model("adam")

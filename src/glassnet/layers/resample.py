@@ -2,9 +2,13 @@
 (Keras' resize on its default backend) computes for "bicubic", "area", "lanczos3", "lanczos5",
 "gaussian" and "mitchellcubic", and for "bilinear" and "bicubic" with ``antialias=True``.
 
-Each builder returns an (out_len, in_len) float64 array W: along that axis the resized image is
-``W @ image``, so ``glassnet.layers.resizing`` runs every interpolation as two matrix products and
-its gradient as their transposes. The weights are computed in float32, step by step as
+Each resize is first a list of taps: output o reads input pixels ``indices[o]`` with weights
+``weights[o]``, both (out_len, taps) arrays (``bicubic_taps``, ``area_taps``, ``kernel_taps``).
+``weight_matrix`` lays them out as the (out_len, in_len) float64 matrix W, the definition: along
+that axis the resized image is ``W @ image`` (``bicubic_weights``, ``area_weights``,
+``kernel_weights``). ``glassnet.layers.resizing`` applies them as a band of W (see
+glassnet.layers.banded: only the taps, never the zeros around them), and the gradient as W's
+transposed band. The weights are computed in float32, step by step as
 TensorFlow's kernels compute them (its scales, positions, kernel values and normalising sums are
 float32 numbers), so that a resize matches TensorFlow's to float32 rounding; they are returned as
 float64 so that a float64 model mixes float64 pixels by exactly those weights.
@@ -50,9 +54,15 @@ def _normalised(weights):
     return (weights * inverse[:, None]).astype(f32)
 
 
-def _scatter(out_len, in_len, indices, weights):
-    """The (out_len, in_len) float64 matrix of taps ``indices`` (out_len, taps) with ``weights``;
-    taps reading the same pixel (an index clipped to the edge) add up."""
+def weight_matrix(out_len, in_len, taps):
+    """The (out_len, in_len) float64 matrix of ``taps = (indices, weights)``, both (out_len, t):
+    output o reads input ``indices[o, k]`` with weight ``weights[o, k]``; taps reading the same pixel
+    (an index clipped to the edge) add up.
+
+    >>> weight_matrix(2, 3, (np.array([[0, 1], [2, 3]]), np.array([[0.25, 0.75], [0.5, 0.5]]))).tolist()
+    [[0.25, 0.75, 0.0], [0.0, 0.0, 1.0]]
+    """
+    indices, weights = taps
     matrix = np.zeros((out_len, in_len))
     rows = np.broadcast_to(np.arange(out_len)[:, None], indices.shape)
     np.add.at(matrix, (rows, np.clip(indices, 0, in_len - 1)), weights.astype(np.float64))
@@ -60,14 +70,19 @@ def _scatter(out_len, in_len, indices, weights):
 
 
 def bicubic_weights(out_len, in_len):
-    """(out_len, in_len) weights of TensorFlow's bicubic resize along one axis (``resize_bicubic``,
-    half-pixel centres, Keys' a = -0.5): output o reads the four pixels around
-    ``(o + 0.5) * in_len / out_len - 0.5``, weighted by the cubic at their distances (rounded to
-    1/1024), those outside the image left out and the rest scaled to sum to 1.
+    """(out_len, in_len) weights of TensorFlow's bicubic resize along one axis (``bicubic_taps``).
 
     >>> bicubic_weights(4, 2).round(4).tolist()     # at the edges, overshoot: the outer tap is left out
     [[1.0882, -0.0882], [0.7929, 0.2071], [0.2071, 0.7929], [-0.0882, 1.0882]]
     """
+    return weight_matrix(out_len, in_len, bicubic_taps(out_len, in_len))
+
+
+def bicubic_taps(out_len, in_len):
+    """Taps (indices, weights), each (out_len, 4), of TensorFlow's bicubic resize along one axis
+    (``resize_bicubic``, half-pixel centres, Keys' a = -0.5): output o reads the four pixels around
+    ``(o + 0.5) * in_len / out_len - 0.5``, weighted by the cubic at their distances (rounded to
+    1/1024), those outside the image left out (weight 0) and the rest scaled to sum to 1."""
     scale = f32(in_len) / f32(out_len)
     position = (np.arange(out_len, dtype=f32) + f32(0.5)) * scale - f32(0.5)
     below = np.floor(position)
@@ -78,18 +93,24 @@ def bicubic_weights(out_len, in_len):
     weights = np.stack([far[offset], near[offset], near[_TABLE_SIZE - offset], far[_TABLE_SIZE - offset]], axis=1)
     indices = below.astype(int)[:, None] + np.arange(-1, 3)
     weights = np.where((indices >= 0) & (indices < in_len), weights, f32(0))
-    return _scatter(out_len, in_len, indices, _normalised(weights))
+    return indices, _normalised(weights)
 
 
 def area_weights(out_len, in_len):
-    """(out_len, in_len) weights of TensorFlow's area resize along one axis (``resize_area``):
-    output o averages the input span ``[o * s, (o + 1) * s)`` with s = in_len / out_len, each pixel
-    weighted by the part of it inside the span, divided by s. Upsampling by a whole factor repeats
-    pixels, as "nearest"; downsampling by one averages blocks, as ``AveragePooling2D``.
+    """(out_len, in_len) weights of TensorFlow's area resize along one axis (``area_taps``).
 
     >>> area_weights(2, 4).tolist()
     [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
     """
+    return weight_matrix(out_len, in_len, area_taps(out_len, in_len))
+
+
+def area_taps(out_len, in_len):
+    """Taps (indices, weights), each (out_len, t), of TensorFlow's area resize along one axis
+    (``resize_area``): output o averages the input span ``[o * s, (o + 1) * s)`` with
+    s = in_len / out_len, each pixel weighted by the part of it inside the span, divided by s.
+    Upsampling by a whole factor repeats pixels, as "nearest"; downsampling by one averages blocks,
+    as ``AveragePooling2D``."""
     scale = f32(in_len) / f32(out_len)
     start = np.arange(out_len).astype(f32) * scale               # the span's ends, in float32
     end = np.arange(1, out_len + 1).astype(f32) * scale
@@ -104,7 +125,7 @@ def area_weights(out_len, in_len):
     covered = np.where(indices < np.ceil(end).astype(int), covered, f32(0))     # past the span's last pixel
     # TensorFlow divides the 2-D sum once by (height scale * width scale); here each axis by its own
     inverse = f32(1.0 / np.float64(scale))
-    return _scatter(out_len, in_len, indices, (covered * inverse).astype(f32))
+    return indices, (covered * inverse).astype(f32)
 
 
 def _lanczos(radius):
@@ -153,17 +174,24 @@ KERNELS = {"lanczos3": (_lanczos(3), 3), "lanczos5": (_lanczos(5), 5), "gaussian
 
 def kernel_weights(out_len, in_len, kernel, antialias=False):
     """(out_len, in_len) weights of TensorFlow's ``scale_and_translate`` along one axis with
-    ``kernel`` (a key of ``KERNELS``), as ``tf.image.resize`` calls it (scale out_len / in_len, no
-    translation): output o is centred at input position ``(o + 0.5) * in_len / out_len`` (pixel i
-    covering [i, i + 1)); the pixels within the kernel's radius of it, clipped to the image, are
-    weighted by the kernel at their distance and scaled to sum to 1. ``antialias``: when
-    downsampling, the kernel is stretched by in_len / out_len (a wider, lower low-pass filter).
+    ``kernel`` (a key of ``KERNELS``; see ``kernel_taps``).
 
     >>> kernel_weights(2, 4, "triangle").tolist()                   # bilinear: two pixels
     [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
     >>> kernel_weights(2, 4, "triangle", antialias=True).round(4).tolist()   # a tent twice as wide
     [[0.4286, 0.4286, 0.1429, 0.0], [0.0, 0.1429, 0.4286, 0.4286]]
     """
+    return weight_matrix(out_len, in_len, kernel_taps(out_len, in_len, kernel, antialias))
+
+
+def kernel_taps(out_len, in_len, kernel, antialias=False):
+    """Taps (indices, weights), each (out_len, t), of TensorFlow's ``scale_and_translate`` along
+    one axis with ``kernel`` (a key of ``KERNELS``), as ``tf.image.resize`` calls it (scale
+    out_len / in_len, no translation): output o is centred at input position
+    ``(o + 0.5) * in_len / out_len`` (pixel i covering [i, i + 1)); the pixels within the kernel's
+    radius of it, clipped to the image, are weighted by the kernel at their distance and scaled to
+    sum to 1. ``antialias``: when downsampling, the kernel is stretched by in_len / out_len (a
+    wider, lower low-pass filter), and t grows with it (2 x radius x in_len / out_len + 1)."""
     function, radius = KERNELS[kernel]
     scale = f32(out_len) / f32(in_len)
     inverse = f32(1.0 / np.float64(scale))          # 1.0 / scale: a double division, stored in float
@@ -178,19 +206,19 @@ def kernel_weights(out_len, in_len, kernel, antialias=False):
     weights = np.where(indices <= last[:, None], function(distance.astype(f32)), f32(0)).astype(f32)
     # a centre outside the image (never, without translation) samples nothing: TensorFlow's rule
     weights[(centre < 0) | (centre > in_len)] = 0
-    return _scatter(out_len, in_len, indices, _normalised(weights))
+    return indices, _normalised(weights)
 
 
-def interpolation_weights(interpolation, out_len, in_len, antialias=False):
-    """(out_len, in_len) weights of ``tf.image.resize(method=interpolation, antialias=antialias)``
-    along one axis, for the interpolations this module builds (not "bilinear" or "nearest" without
-    antialias: ``glassnet.layers.resizing`` builds those). TensorFlow's mapping: "bicubic" is
-    ``resize_bicubic``, or scale_and_translate's Keys cubic with ``antialias``; "bilinear" with
-    ``antialias`` its triangle; "area" is ``resize_area`` (never antialiased); the others are
-    scale_and_translate's kernels of their names."""
+def interpolation_taps(interpolation, out_len, in_len, antialias=False):
+    """Taps (indices, weights), each (out_len, t), of ``tf.image.resize(method=interpolation,
+    antialias=antialias)`` along one axis, for the interpolations this module builds (not
+    "bilinear" or "nearest" without antialias: ``glassnet.layers.resizing`` builds those).
+    TensorFlow's mapping: "bicubic" is ``resize_bicubic``, or scale_and_translate's Keys cubic with
+    ``antialias``; "bilinear" with ``antialias`` its triangle; "area" is ``resize_area`` (never
+    antialiased); the others are scale_and_translate's kernels of their names."""
     if interpolation == "area":
-        return area_weights(out_len, in_len)
+        return area_taps(out_len, in_len)
     if interpolation == "bicubic" and not antialias:
-        return bicubic_weights(out_len, in_len)
+        return bicubic_taps(out_len, in_len)
     kernel = {"bicubic": "keyscubic", "bilinear": "triangle"}.get(interpolation, interpolation)
-    return kernel_weights(out_len, in_len, kernel, antialias)
+    return kernel_taps(out_len, in_len, kernel, antialias)

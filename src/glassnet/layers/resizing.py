@@ -3,12 +3,17 @@ size; and the resize they share with ``UpSampling2D``'s interpolations.
 
 A resize is linear in the image and separable: each output row is a weighted mix of input rows
 (``bilinear_weights``, one row for ``nearest_weights``, or glassnet.layers.resample's bicubic,
-area and kernel weights), each output column one of input columns, so it runs as two batched matrix
-products, and its gradient as their transposes (TensorFlow's resize, what Keras runs on its default
-backend: half-pixel centres, antialiasing only when asked).
-An image holding inf or NaN is resized tap by tap instead: a matrix product would meet the bad
-pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads only the pixels
-under its kernel (2 for bilinear, up to 11 for lanczos5, more with antialias). Not bit for bit:
+area and kernel weights), each output column one of input columns: two weight matrices, its
+gradient their transposes (TensorFlow's resize, what Keras runs on its default backend: half-pixel
+centres, antialiasing only when asked). Each output reads only the few input pixels under the
+kernel (2 for bilinear, up to 11 for lanczos5, times the downsizing factor with antialias), so the
+matrices are applied as bands (glassnet.layers.banded): a loop over those taps, each a gather and
+a multiply-add over the image, O(output pixels x taps) work and O(output length x taps) weights per
+axis, where the dense matrices cost O(n^2) memory and O(n^3) work for an n x n image; small images
+still go through one dense matrix product, which is faster there.
+An image holding inf or NaN is resized tap by tap, its zero weights skipped: a matrix product
+would meet the bad pixel with every zero weight of its row (0 * inf = NaN), where TensorFlow reads
+only the pixels under its kernel. Not bit for bit:
 TensorFlow also multiplies the taps of zero weight under its kernel (a lerp fraction of 0, a cubic
 or lanczos tap at a whole distance), 0 * inf = NaN, where glassnet skips them; so glassnet's
 non-finite outputs are some of TensorFlow's (an inf where TensorFlow may give NaN), and its finite
@@ -20,9 +25,10 @@ from .. import backend
 from .._validation import check_choice, check_flag, check_number
 from .augmentation import _check_images, check_fill_value
 from .._bounds import check_sample_values
+from .banded import Band
 from .base import LAYERS, Layer
 from .conv import positive_int
-from .resample import interpolation_weights
+from .resample import interpolation_taps, weight_matrix
 
 # Keras 3.15's resize on TensorFlow (keras.src.backend.tensorflow.image.RESIZE_INTERPOLATIONS): what
 # Resizing, smart_resize and ops.image.resize take
@@ -32,77 +38,73 @@ FOLDER_INTERPOLATIONS = INTERPOLATIONS + ("gaussian", "mitchellcubic")
 
 
 def bilinear_weights(out_len, in_len, float32=False):
-    """(out_len, in_len) weights of a bilinear resize along one axis, TensorFlow's (half-pixel
-    centres): output position o reads input position ``(o + 0.5) * in_len / out_len - 0.5``,
-    between its two neighbours, the edge pixel beyond the edges. ``float32``: that position computed
-    in float32, as TensorFlow computes it (Resizing matches it so to 1e-6 after large zooms;
-    PyTorch computes it in the tensor's dtype, as UpSampling2D does).
+    """(out_len, in_len) weights of a bilinear resize along one axis (``bilinear_taps``).
 
     >>> bilinear_weights(4, 2).tolist()
     [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]]
     """
+    return weight_matrix(out_len, in_len, bilinear_taps(out_len, in_len, float32))
+
+
+def bilinear_taps(out_len, in_len, float32=False):
+    """Taps (indices, weights), each (out_len, 2), of a bilinear resize along one axis, TensorFlow's
+    (half-pixel centres): output position o reads input position
+    ``(o + 0.5) * in_len / out_len - 0.5``, between its two neighbours, the edge pixel beyond the
+    edges. ``float32``: that position computed in float32, as TensorFlow computes it (Resizing
+    matches it so to 1e-6 after large zooms; PyTorch computes it in the tensor's dtype, as
+    UpSampling2D does)."""
     dtype = np.float32 if float32 else np.float64
     scale = dtype(in_len) / dtype(out_len)
     position = (np.arange(out_len, dtype=dtype) + dtype(0.5)) * scale - dtype(0.5)
     below = np.floor(position)
     lerp = (position - below).astype(np.float64)
-    rows = np.arange(out_len)
-    weights = np.zeros((out_len, in_len))
-    weights[rows, np.clip(below, 0, in_len - 1).astype(int)] += 1 - lerp
-    weights[rows, np.clip(below + 1, 0, in_len - 1).astype(int)] += lerp
-    return weights
+    indices = below.astype(int)[:, None] + np.arange(2)       # clipped to the edges by their readers
+    return indices, np.stack([1 - lerp, lerp], axis=1)
 
 
 def nearest_weights(out_len, in_len):
-    """(out_len, in_len) 0/1 weights of a nearest-neighbour resize along one axis, TensorFlow's:
-    output position o reads input ``floor((o + 0.5) * in_len / out_len)``.
+    """(out_len, in_len) 0/1 weights of a nearest-neighbour resize along one axis (``nearest_taps``).
 
     >>> nearest_weights(3, 2).tolist()
     [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
     """
+    return weight_matrix(out_len, in_len, nearest_taps(out_len, in_len))
+
+
+def nearest_taps(out_len, in_len):
+    """Taps (indices, weights), each (out_len, 1), of a nearest-neighbour resize along one axis,
+    TensorFlow's: output position o reads input ``floor((o + 0.5) * in_len / out_len)``, weight 1."""
     # in float32, as TensorFlow computes it: 5.5 * 26 / 11 is 13 exactly, but 12.99999 there
     scale = np.float32(in_len) / np.float32(out_len)
     source = np.minimum(np.floor((np.arange(out_len, dtype=np.float32) + np.float32(0.5)) * scale).astype(int), in_len - 1)
-    weights = np.zeros((out_len, in_len))
-    weights[np.arange(out_len), source] = 1.0
-    return weights
+    return source[:, None], np.ones((out_len, 1))
+
+
+def axis_taps(interpolation, out_len, in_len, antialias=False):
+    """Taps (indices, weights), each (out_len, t), of ``tf.image.resize(method=interpolation,
+    antialias=antialias)`` along one axis (any name of ``FOLDER_INTERPOLATIONS``). "nearest" and
+    "area" are never antialiased (TensorFlow ignores the flag for them), "bilinear" with it is a
+    wider tent."""
+    if interpolation == "nearest":
+        return nearest_taps(out_len, in_len)
+    if interpolation == "bilinear" and not antialias:
+        return bilinear_taps(out_len, in_len, float32=True)
+    return interpolation_taps(interpolation, out_len, in_len, antialias)
 
 
 def axis_weights(interpolation, out_len, in_len, antialias=False):
     """(out_len, in_len) weights of ``tf.image.resize(method=interpolation, antialias=antialias)``
-    along one axis (any name of ``FOLDER_INTERPOLATIONS``). "nearest" and "area" are never
-    antialiased (TensorFlow ignores the flag for them), "bilinear" with it is a wider tent.
+    along one axis (``axis_taps`` laid out as a matrix: what ``axis_band`` holds as a band).
 
     >>> axis_weights("area", 2, 4).tolist()
     [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]
     """
-    if interpolation == "nearest":
-        return nearest_weights(out_len, in_len)
-    if interpolation == "bilinear" and not antialias:
-        return bilinear_weights(out_len, in_len, float32=True)
-    return interpolation_weights(interpolation, out_len, in_len, antialias)
+    return weight_matrix(out_len, in_len, axis_taps(interpolation, out_len, in_len, antialias))
 
 
-def apply_weights(x, weights, axis):
-    """Mix axis ``axis`` (1, rows, or 2, columns) of images x (n, h, w, c) by ``weights``
-    (new length, old length): one batched matrix product, or, for an image holding inf or NaN, a
-    sum over each output's nonzero weights only."""
-    n, h, w, c = x.shape
-    if np.isfinite(x).all():
-        # the new length named, not -1: NumPy cannot infer an axis of an empty batch
-        if axis == 1:
-            return (weights @ x.reshape(n, h, w * c)).reshape(n, weights.shape[0], w, c)
-        return (weights @ x.reshape(n * h, w, c)).reshape(n, h, weights.shape[0], c)
-    taps = int((weights != 0).sum(axis=1).max())
-    order = np.argsort(weights == 0, axis=1, kind="stable")[:, :taps]      # the nonzero columns first
-    shape = [1, 1, 1, 1]
-    shape[axis] = -1
-    out = 0
-    with np.errstate(invalid="ignore"):
-        for k in range(taps):
-            weight = np.take_along_axis(weights, order[:, k:k + 1], axis=1).reshape(shape).astype(x.dtype)
-            out = out + np.where(weight != 0, np.take(x, order[:, k], axis=axis) * weight, 0)
-    return out
+def axis_band(interpolation, out_len, in_len, antialias=False):
+    """``axis_weights`` as a ``Band`` (glassnet.layers.banded): only its taps, O(out_len x taps)."""
+    return Band.from_taps(out_len, in_len, axis_taps(interpolation, out_len, in_len, antialias))
 
 
 def _aspect_box(height, width, target_height, target_width, crop):
@@ -140,8 +142,8 @@ def resize_masks(masks, height, width, crop=False, pad=False, fill_value=0.0):
     Resizing resizes masks so), as a gather: their own dtype and values, class ids kept whole."""
     masks, _ = _crop_or_pad(masks, height, width, crop, pad, np.asarray(fill_value).astype(masks.dtype).item())
     xp = backend.get_array_module(masks)
-    rows = xp.asarray(nearest_weights(height, masks.shape[1]).argmax(axis=1))
-    columns = xp.asarray(nearest_weights(width, masks.shape[2]).argmax(axis=1))
+    rows = xp.asarray(nearest_taps(height, masks.shape[1])[0][:, 0])       # each output's one source
+    columns = xp.asarray(nearest_taps(width, masks.shape[2])[0][:, 0])
     return masks[:, rows][:, :, columns]
 
 
@@ -152,19 +154,18 @@ def resize(x, height, width, interpolation="bilinear", crop=False, pad=False, fi
     Returns the images and the cache that ``resize_backward`` takes."""
     x, box = _crop_or_pad(x, height, width, crop, pad, fill_value)
     h, w = x.shape[1:3]
-    rows = axis_weights(interpolation, height, h, antialias)
-    columns = axis_weights(interpolation, width, w, antialias)
-    # the weights, made on the host, go where the images are (a GPU's for a CuPy model)
-    xp = backend.get_array_module(x)
-    rows, columns = xp.asarray(rows, dtype=x.dtype), xp.asarray(columns, dtype=x.dtype)
-    return apply_weights(apply_weights(x, rows, 1), columns, 2), (box, crop, rows, columns)
+    # the bands, made on the host in float64, are cast to x's dtype and moved where the images are
+    # (a GPU's for a CuPy model) as they are applied
+    rows = axis_band(interpolation, height, h, antialias)
+    columns = axis_band(interpolation, width, w, antialias)
+    return columns.apply(rows.apply(x, 1), 2), (box, crop, rows, columns)
 
 
 def resize_backward(grad, cache, in_shape):
     """The gradient of ``resize``'s input (``in_shape``) from its output's: the transposed weights,
     in the other order, then nothing for the crop's lost edges and the pad's fill."""
     box, crop, rows, columns = cache
-    grad = apply_weights(apply_weights(grad, columns.T, 2), rows.T, 1)
+    grad = rows.T.apply(columns.T.apply(grad, 2), 1)
     if box is None or not any(box):
         return grad
     if crop:

@@ -13,7 +13,8 @@ from .._bounds import check_sample_values
 from .._validation import check_choice
 from .base import LAYERS, Layer
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
-from .resizing import apply_weights, axis_weights, bilinear_weights
+from .banded import Band
+from .resizing import axis_band, bilinear_taps
 
 
 def _pairs(value, rank, what, cls):
@@ -233,16 +234,16 @@ class UpSampling2D(_Spatial):
         factors = self._lifted_axes(self.size)
         n, *sizes, c = x.shape
         if self.interpolation != "nearest":
-            # separable: the rows' weights, then the columns' (see glassnet.layers.resizing); bilinear
+            # separable: the rows' band, then the columns' (see glassnet.layers.resizing); bilinear
             # positions in float64, as PyTorch's in a float64 model (TensorFlow's float32 ones differ
             # by 1e-7 for whole factors)
             (h, w), (sh, sw) = sizes, factors
             if self.interpolation == "bilinear":
-                weights = bilinear_weights(h * sh, h), bilinear_weights(w * sw, w)
+                self._bands = [Band.from_taps(h * sh, h, bilinear_taps(h * sh, h)),
+                               Band.from_taps(w * sw, w, bilinear_taps(w * sw, w))]
             else:
-                weights = axis_weights(self.interpolation, h * sh, h), axis_weights(self.interpolation, w * sw, w)
-            self._weights = [weights[0].astype(x.dtype), weights[1].astype(x.dtype)]
-            return apply_weights(apply_weights(x, self._weights[0], 1), self._weights[1], 2)
+                self._bands = [axis_band(self.interpolation, h * sh, h), axis_band(self.interpolation, w * sw, w)]
+            return self._bands[1].apply(self._bands[0].apply(x, 1), 2)
         # each spatial axis split in (size, factor), the input broadcast along every factor axis:
         # one copy, every block at once ((n, h, sh, w, sw, c) for images)
         blocks = [length for pair in zip(sizes, factors) for length in pair]
@@ -254,7 +255,7 @@ class UpSampling2D(_Spatial):
         factors = self._lifted_axes(self.size)
         n, *sizes, c = grad.shape
         if self.interpolation != "nearest":       # the transposes, in the other order
-            return apply_weights(apply_weights(grad, self._weights[1].T, 2), self._weights[0].T, 1)
+            return self._bands[0].T.apply(self._bands[1].T.apply(grad, 2), 1)
         blocks = [length for size, k in zip(sizes, factors) for length in (size // k, k)]
         return grad.reshape(n, *blocks, c).sum(axis=tuple(range(2, 2 * len(sizes) + 1, 2)))
 
