@@ -1142,7 +1142,7 @@ class Model(Sequential):
         if (len(model.layers) != len(layers) or {id(layer) for layer in model.layers} != {id(layer) for layer in layers}
                 or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):
             raise ValueError("config: its calls are not in the order of their graph (each after the calls "
-                             "it reads, the output last), or some layers do not lead to the output")
+                             "it reads, the output last), or some of its layers are never called: some do not lead to the output")
         if layer_order == "keras" and any(a is not b for a, b in zip(model.layers, layers)):
             model.layers[:] = layers
             model._input_places = None      # (summary: each Input before the first layer reading it)
