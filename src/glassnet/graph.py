@@ -11,7 +11,7 @@ Each call on an ``Input`` or on another call's result computes nothing: it retur
 ``SymbolicTensor`` (layers/symbolic.py) that remembers the layer and what it was called on.
 ``Model`` walks those records back from the output to the inputs and keeps its calls in an order
 where every call comes after the calls it reads (``_calls``: the layer of each; ``model.layers``
-lists each layer once), with, for each, where its inputs come from (``_inbound``: the indices of
+lists each layer once, in Keras 3.15's order: glassnet._layer_order), with, for each, where its inputs come from (``_inbound``: the indices of
 those calls, -1 - j for the model's input j).
 
 Everything else is the Sequential's: ``compile``, ``fit``, ``evaluate``, ``predict``, ``trace``,
@@ -224,8 +224,9 @@ class Model(Sequential):
     name : str
     seed, dtype : as for ``Sequential``
 
-    The model is built at once (its Inputs say the shapes). ``model.layers`` lists the layers, each
-    after the layers it reads; ``summary()`` says where each layer's inputs come from.
+    The model is built at once (its Inputs say the shapes). ``model.layers`` lists the layers in
+    Keras 3.15's order (deepest first: glassnet._layer_order), which ``weights``, ``get_weights``
+    and ``set_weights`` follow; ``summary()`` says where each layer's inputs come from.
 
     Several inputs travel as one array: each batch's inputs side by side, each sample's values
     flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
