@@ -19,15 +19,18 @@ class Nested:
     layers, in its order), ``children`` (the ``Nested`` records of the models nested in it),
     ``key`` (the model's, ``key_of``), ``outputs`` (the layers making its outputs, whose
     shapes its row shows; None: its last call's), ``output_keys`` (the keys of outputs given
-    as a dict, in their order; None otherwise) and ``inputs`` (a functional model's Inputs,
-    ``(name, sample shape)``, which Keras lists under it when expanded; empty for the others)."""
-    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys", "inputs")
+    as a dict, in their order; None otherwise), ``inputs`` (a functional model's Inputs,
+    ``(name, sample shape)``, which Keras lists under it when expanded; empty for the others) and
+    ``called_on`` (the tensors this call of the model read, in order: where its Keras node sits in
+    the graph drawn on it, glassnet._layer_order; empty for a record that is no call)."""
+    __slots__ = ("name", "kind", "layers", "children", "key", "outputs", "output_keys", "inputs", "called_on")
 
     def __init__(self, name, kind, layers, children, key=None, outputs=None, output_keys=None, inputs=()):
         self.name, self.kind, self.layers, self.children, self.key = name, kind, list(layers), list(children), key
         self.outputs = None if outputs is None else list(outputs)
         self.output_keys = None if output_keys is None else list(output_keys)
         self.inputs = list(inputs)
+        self.called_on = ()
 
 
 def key_of(model):

@@ -136,12 +136,15 @@ def read_weights(npz, infos, meta, items=None):
     if set(infos) != expected:
         raise ModelFileError(f"the members {sorted(set(infos) ^ expected)[:10]} disagree with the config")
     shown = [f"{printable(e['layer'])}/{printable(e['name'])}" for e in entries]
+    order = list(range(len(entries)))       # the file's member for each of the model's weights
     if items is not None:
+        order = _by_name(items, entries) or order
         if len(entries) != len(items):
             raise WeightsMismatch(f"the model has {len(items)} weights ({', '.join(n for n, _ in items) or 'none'}), "
                              f"the file holds {len(entries)} ({', '.join(shown[:50]) or 'none'}): "
                              f"not the weights of this network")
-        for i, ((name, target), entry) in enumerate(zip(items, entries)):
+        for i, ((name, target), member) in enumerate(zip(items, order)):
+            entry = entries[member]
             if tuple(entry["shape"]) != tuple(target.shape):
                 raise WeightsMismatch(f"weights[{i}]: the model's {name} has shape {tuple(target.shape)}, the file's "
                                  f"{shown[i]} has {tuple(entry['shape'])}: not the weights of this network")
@@ -155,4 +158,17 @@ def read_weights(npz, infos, meta, items=None):
     if items is None:
         return entries, headers
     # the headers match what the model holds, so these reads allocate no more than the model's weights
-    return [npz[f"weights/{i:03d}"] for i in range(len(entries))]
+    return [npz[f"weights/{i:03d}"] for i in order]
+
+
+def _by_name(items, entries):
+    """The order in which to read a file's ``entries`` for the model's ``items`` when both hold the
+    same weights, each named once, in another order: a functional Model saved by a glassnet from
+    before its layers took Keras' order (glassnet._layer_order) listed them at their first calls.
+    None otherwise: weights go by position (Keras' rule; names may differ between two runs)."""
+    names = [name for name, _ in items]
+    listed = [f"{entry['layer']}/{entry['name']}" for entry in entries]
+    if names == listed or sorted(names) != sorted(listed) or len(set(names)) != len(names):
+        return None
+    member = {name: i for i, name in enumerate(listed)}
+    return [member[name] for name in names]

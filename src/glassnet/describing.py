@@ -286,6 +286,23 @@ class DescribingMixin:
         just before the first entry that reads it, as Keras' functional summary lists them."""
         from ._summary import Nested
         shapes, shown, out = self._declared_input_shapes(), set(), []
+        places = getattr(self, "_input_places", None)
+        if places is not None and len(places) == len(self._input_names):
+            # where Keras' model.layers lists each Input (glassnet._layer_order): before the entry
+            # whose first layer comes after as many layers as the Input's place says
+            start, first = [], {id(layer): k for k, layer in enumerate(self.layers)}
+            for _, entry in entries:
+                layers = entry.layers if isinstance(entry, Nested) else [entry]
+                start.append(min((first[id(layer)] for layer in layers if id(layer) in first), default=len(first)))
+            rows = [(k, rank, 0, j) for j, (k, rank) in enumerate(places)]
+            rows += [(k, rank, 1, i) for i, (k, rank) in enumerate((s, -1) for s in start)]
+            # (an entry and Inputs at the same count: the Inputs first, each in Keras' rank)
+            for _, _, kind, i in sorted(rows, key=lambda row: (row[0], row[2], row[1])):
+                if kind == 0:
+                    out.append((self._input_names[i], _InputRow(self._input_names[i], shapes[i])))
+                else:
+                    out.append(entries[i])
+            return out
         for name, entry in entries:
             layers = entry.layers if isinstance(entry, Nested) else [entry]
             read = [-1 - p for k, call in enumerate(self._node_layers) if any(call is layer for layer in layers)
@@ -387,6 +404,9 @@ class DescribingMixin:
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs
         no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""
+        # each layer's own stream is the model's (1, i) for i its place when it joined the model
+        # (a functional Model's layers are listed in Keras' order, not that one: _layout_layers)
+        joined = {id(layer): i for i, layer in enumerate(self._layout_layers())}
         config = {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
             # (a model that takes texts builds from its TextVectorization, which knows its ids' shape)
@@ -403,8 +423,8 @@ class DescribingMixin:
             # they come from: "seed_origin" (glassnet._seeding), so that a copy draws as it did
             "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
                         **({} if layer.trainable else {"trainable": False}),
-                        **({"seed_origin": origin} if (origin := self._seed_origin(i, layer)) else {})}
-                       for i, layer in enumerate(self.layers)],
+                        **({"seed_origin": origin} if (origin := self._seed_origin(joined[id(layer)], layer)) else {})}
+                       for layer in self.layers],
             "compile": None if self.loss is None or not with_compile else self._compile_config(),
             **({"graph": self._graph_config()} if self._nested_calls is not None else {}),
             # its last layer a functional Model of a dict output: the dict's key (Sequential._nested_dict_key)
@@ -417,7 +437,7 @@ class DescribingMixin:
         return config
 
     def _seed_origin(self, i, layer):
-        """The ``"seed_origin"`` of the i-th layer's config entry (``_seeding.origin_config``), or
+        """The ``"seed_origin"`` of the config entry of ``layer``, the i-th to join the model (``_seeding.origin_config``), or
         None: where its weights and its later draws (Dropout's) come from, when a seed fixed them
         and they are not this model's own stream for it. A layer of a seed of its own has none."""
         if layer.seed is not None:
@@ -491,7 +511,8 @@ class DescribingMixin:
             target = cls if issubclass(cls, Model) and not callable(getattr(cls, "call", None)) else Model
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), config.get("modes"), config.get("options"),
-                                       config.get("input_keys"), name=config.get("name", "model"), **settings)
+                                       config.get("input_keys"), config.get("layer_order"),
+                                       name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")

@@ -11,7 +11,7 @@ Each call on an ``Input`` or on another call's result computes nothing: it retur
 ``SymbolicTensor`` (layers/symbolic.py) that remembers the layer and what it was called on.
 ``Model`` walks those records back from the output to the inputs and keeps its calls in an order
 where every call comes after the calls it reads (``_calls``: the layer of each; ``model.layers``
-lists each layer once), with, for each, where its inputs come from (``_inbound``: the indices of
+lists each layer once, in Keras 3.15's order: glassnet._layer_order), with, for each, where its inputs come from (``_inbound``: the indices of
 those calls, -1 - j for the model's input j).
 
 Everything else is the Sequential's: ``compile``, ``fit``, ``evaluate``, ``predict``, ``trace``,
@@ -69,6 +69,7 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
+from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import KERAS_STEPS, Sequential, _keep_stream, defined_steps, keras_compile_order_refused
 from .outputs import Layout, make_heads, set_layouts
@@ -223,8 +224,9 @@ class Model(Sequential):
     name : str
     seed, dtype : as for ``Sequential``
 
-    The model is built at once (its Inputs say the shapes). ``model.layers`` lists the layers, each
-    after the layers it reads; ``summary()`` says where each layer's inputs come from.
+    The model is built at once (its Inputs say the shapes). ``model.layers`` lists the layers in
+    Keras 3.15's order (deepest first: glassnet._layer_order), which ``weights``, ``get_weights``
+    and ``set_weights`` follow; ``summary()`` says where each layer's inputs come from.
 
     Several inputs travel as one array: each batch's inputs side by side, each sample's values
     flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
@@ -258,6 +260,10 @@ class Model(Sequential):
     _draws_call = True          # a subclass defining call is drawn from it (Sequential refuses one of its own)
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
     _input_keys = None          # inputs given as a dict: its keys, in the order given (glassnet._dictinputs)
+    # the layers in the order they joined (their first calls): their random streams' and the flat
+    # buffer's order; model.layers is Keras' (glassnet._layer_order). None: the same as layers
+    _join_order = None
+    _input_places = None        # per Input: how many of model.layers Keras lists before it
     # its own Inputs and output tensors, set when it is drawn (_make_graph): plain attributes here,
     # not the properties a Sequential draws itself for (glassnet._sequential_tensors)
     inputs = outputs = ()
@@ -288,11 +294,15 @@ class Model(Sequential):
 
     def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
+        given = set(self.__dict__)      # (attributes a subclass set before calling this: its own)
         if subclassed and name == "model":      # Keras' default name of a subclass: MyCNNModel -> my_cnn_model
             name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", type(self).__name__))
             name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
+        # the attributes set so far are glassnet's: a subclass' layers are those it assigns itself,
+        # in that order (Keras' order of its layers and weights: glassnet._layer_order)
+        self._glassnet_attributes = frozenset(self.__dict__) - given
         # Keras' other ways to change what fit does: glassnet's fit runs its own step, so a
         # subclass overriding them would train on something else, silently. Checked for a subclass
         # given its inputs and outputs too (Keras' guide: CustomModel(inputs, outputs)), which Sequential's
@@ -327,9 +337,11 @@ class Model(Sequential):
         self._shared_outputs = {}
         self._nesting = ()
         self._output_keys = self._input_keys = None
+        self._join_order = self._input_places = None
 
-    def _make_graph(self, inputs, outputs):
-        """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build."""
+    def _make_graph(self, inputs, outputs, first=()):
+        """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build.
+        ``first``: layers that ``layers`` lists first, in that order (a subclass' attributes)."""
         input_keys = None   # inputs as a dict: its keys as given (glassnet._dictinputs)
         if isinstance(inputs, dict):
             input_keys, inputs = flat_inputs(inputs)
@@ -426,6 +438,13 @@ class Model(Sequential):
         try:
             for layer in layers:
                 joined.append(self._join(layer))
+            # the layers joined (named, given their random streams) in the order of their first
+            # calls, as glassnet always did: each seeded layer draws what it drew before, and the
+            # flat buffer of trained weights (an optimizer's state, in model files) keeps its
+            # layout. model.layers, and so the weights' lists, take Keras' order
+            # (glassnet._layer_order): a port's set_weights(keras_model.get_weights()) fits
+            self._join_order = list(self.layers)
+            self.layers[:], self._input_places = keras_layer_order(inputs, outputs, layers, first)
             if len(outputs) > 1:        # each output's columns in the packed outputs (glassnet.outputs)
                 self._heads = make_heads([tensor.layer for tensor in outputs], self._outputs_at,
                                          [tensor.shape[1:] for tensor in outputs], None if keys is None else sorted(keys))
@@ -590,7 +609,9 @@ class Model(Sequential):
         shapes = [tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape) for shape in shapes]
         inputs = [InputLayer(shape, name="input_layer" if j == 0 else f"input_layer_{j}") for j, shape in enumerate(shapes)]
         outputs = self._symbolic_call(inputs if several else inputs[0])
-        self._make_graph(inputs if several else inputs[0], outputs)
+        # Keras lists a subclass' layers in the order its __init__ assigned them (its tracking)
+        self._make_graph(inputs if several else inputs[0], outputs,
+                         first=attribute_layers(self, glassnet_attribute_names(self)))
         if self._trainable_setting is not None:
             Sequential.trainable.fset(self, self._trainable_setting)
             self._trainable_setting = None
@@ -623,12 +644,14 @@ class Model(Sequential):
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             sources = list(x) if isinstance(x, (list, tuple)) else list(x.values()) if tensor_dict else [x]
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
-            self._nested_layers = list({id(t.layer): t.layer for t in made}.values())
+            # its layers as Keras lists a subclass': by its attributes (then any other it called)
+            self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
             from ._summary import Nested, key_of, kind_of
             # one row in the summary of the model drawn; the models its call called, rows under it
             children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
             nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=key_of(self),
                             outputs=[t.layer for t in (outputs if isinstance(outputs, list) else [outputs])])
+            nested.called_on = tuple(sources)       # (where its Keras node sits: glassnet._layer_order)
             for tensor in made:
                 tensor.nested_in = nested
             for tensor in made:
@@ -1008,7 +1031,8 @@ class Model(Sequential):
             entry["config"].pop("input_shape", None)
         config.pop("input", None)           # the Inputs, each with its name and shape:
         position = {id(layer): k for k, layer in enumerate(self.layers)}
-        config = {**config, "inbound": [list(parents) for parents in self._graph],
+        # "layer_order": its layers are listed in model.layers' order, Keras' (see _from_layers)
+        config = {**config, "layer_order": "keras", "inbound": [list(parents) for parents in self._graph],
                   "calls": [position[id(layer)] for layer in self._calls],
                   "inputs": [{"name": name, "shape": list(shape)} for name, shape in
                              zip(self._input_names, self.input_shapes)]}
@@ -1051,13 +1075,20 @@ class Model(Sequential):
 
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
-                     input_keys=None, **kwargs):
+                     input_keys=None, layer_order=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
         call; ``{key: call}`` for outputs given as a dict), its inputs given as a dict by
         ``input_keys`` (in the given order; the Inputs are in the sorted keys' order). What ``load_model`` and ``from_config`` rebuild from; both are checked first, since
-        a file may say anything."""
+        a file may say anything.
+
+        ``layer_order``: "keras" when ``layers`` are listed in the saved model's ``model.layers``
+        order, which the model read back keeps (a nested model's layers, together in the saved
+        model's order, are plain layers of the graph read back, whose own order could differ).
+        None: a config of a glassnet from before that order, listing the layers at their first
+        calls; the model read back has Keras' order of its graph (``load_model`` maps the file's
+        weights, flags and random states onto it by layer: glassnet.io)."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
@@ -1106,10 +1137,16 @@ class Model(Sequential):
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]
         given = (as_dict(input_keys, sources) if input_keys is not None
                  else sources if len(sources) > 1 else sources[0])
+        if layer_order not in (None, "keras"):
+            raise ValueError(f"config: 'layer_order' must be \"keras\" (or absent: a config of an older glassnet), "
+                             f"got {layer_order!r:.40}")
         model = cls(given, ends, **kwargs)
-        # the graph's own order is the one it was saved in; any other would pair weights wrongly
-        if (len(model.layers) != len(layers) or not all(a is b for a, b in zip(model.layers, layers))
+        # the calls in the order they were saved in (each after the calls it reads), each layer once
+        if (len(model.layers) != len(layers) or {id(layer) for layer in model.layers} != {id(layer) for layer in layers}
                 or len(model._calls) != len(called) or not all(a is b for a, b in zip(model._calls, called))):
-            raise ValueError("config: its layers are not in the order of their graph (each after the layers "
-                             "it reads, the output last), or some do not lead to the output")
+            raise ValueError("config: its calls are not in the order of their graph (each after the calls "
+                             "it reads, the output last), or some of its layers are never called: some do not lead to the output")
+        if layer_order == "keras" and any(a is not b for a, b in zip(model.layers, layers)):
+            model.layers[:] = layers
+            model._input_places = None      # (summary: each Input before the first layer reading it)
         return model

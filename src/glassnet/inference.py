@@ -438,6 +438,7 @@ class InferenceMixin:
         tensors = replay(self._node_layers, self._inbound, sources, modes, options)
         from ._summary import record
         nested = record(self)           # the model drawn shows this one as one row in its summary
+        nested.called_on = tuple(sources)       # (and orders its weights as Keras: glassnet._layer_order)
         for tensor in tensors:
             tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]

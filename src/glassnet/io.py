@@ -135,11 +135,11 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
 def _model_from_config(spec, config, max_params):
     try:
         cap = math.inf if max_params is None else max_params
-        model = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
+        model, listed = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
         # beside each layer's config (glassnet's to_json), or inside it (Keras' configs): the layer has it
-        flags = [spec.get("trainable", layer.trainable) for spec, layer in zip(config["layers"], model.layers)]
+        flags = [spec.get("trainable", layer.trainable) for spec, layer in zip(config["layers"], listed)]
         if len(config["layers"]) == len(model.layers):
-            _restore_trainable(model, flags)
+            _restore_trainable(model, _in_model_order(model, listed, flags))
     except ModelFileError as exc:
         raise exc.prefixed("model_from_json: ") from exc.__cause__
     except Exception as exc:        # a layer's own checks of its config: all mean "not a valid description"
@@ -385,19 +385,23 @@ def _load(npz, infos, meta, compile):
     itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
     budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
                  (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
-    model = _build(meta["model"], budget)
+    model, listed = _build(meta["model"], budget)
     weights = []
     if model.built:
+        # the file's weights go layer by layer in the config's order of layers, which a file of an
+        # older glassnet may list in another order than model.layers (Keras' since): each layer's
+        # own, wherever the file has them
+        members = _weights_in_model_order(model, listed, n_weights)
         names = _weight_names(model)
-        if meta["weights"] != names:
+        if [meta["weights"][i] for i in members] != names:
             raise ModelFileError(f"the weights {meta['weights']!r:.300} are not those the config "
                                  f"builds: {names!r:.300}")
-        for i, (_, target) in enumerate(model._weight_items()):
+        for i, (_, target) in zip(members, model._weight_items()):
             weights.append(read_array(npz, headers, f"weights/{i:03d}", target))
         model.set_weights(weights)
     elif n_weights:
         raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
-    _restore_trainable(model, meta["trainable"])
+    _restore_trainable(model, _in_model_order(model, listed, meta["trainable"]))
     if compile and meta["model"].get("compile"):
         _compile(model, meta["model"]["compile"])
         if meta["optimizer_state"] is not None:
@@ -406,7 +410,10 @@ def _load(npz, infos, meta, compile):
             model.optimizer.check_search_cost(_weight_names(model) if model.built else [])
         except ValueError as exc:
             raise ModelFileError(f"compile: {exc}") from None
-    _restore_rngs(model, meta["rng_states"])
+    states = meta["rng_states"]
+    if isinstance(states, dict) and "layers" in states:     # (each layer's, as the flags: checked by _restore_rngs)
+        states = {**states, "layers": _in_model_order(model, listed, states.get("layers"))}
+    _restore_rngs(model, states)
     epoch = meta["epoch"]
     if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0):
         raise ModelFileError(f"epoch: expected a non-negative integer or null, got {epoch!r}")
@@ -521,7 +528,30 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
     finally:
         for layer in layers:
             del layer.add_weight, layer._reserve     # back to the class's methods
-    return model
+    return model, layers
+
+
+def _in_model_order(model, listed, values):
+    """``values``, one per layer of ``listed`` (the config's order of the layers), in the order of
+    ``model.layers``: a functional Model of a file of an older glassnet lists its layers at their
+    first calls, and model.layers is now in Keras' order (glassnet._layer_order). ``values`` that
+    are not a list of one per layer pass unchanged (their own check refuses them)."""
+    if not isinstance(values, list) or len(values) != len(listed) or len(listed) != len(model.layers):
+        return values
+    position = {id(layer): i for i, layer in enumerate(listed)}
+    return [values[position[id(layer)]] for layer in model.layers]
+
+
+def _weights_in_model_order(model, listed, count):
+    """For each of ``model.get_weights()``, the index of its ``weights/NNN`` member in a file whose
+    ``count`` weights go layer by layer in the order of ``listed`` (``_in_model_order``)."""
+    start, first = {}, 0
+    for layer in listed:
+        start[id(layer)] = first
+        first += len(layer._weight_items())
+    if first != count or len(listed) != len(model.layers) or any(id(layer) not in start for layer in model.layers):
+        return list(range(count))       # another model altogether: the names' check refuses it
+    return [start[id(layer)] + k for layer in model.layers for k in range(len(layer._weight_items()))]
 
 
 def _calls_of(config):

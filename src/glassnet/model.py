@@ -1156,7 +1156,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes."""
         self._require_built("trainable_weights")
         self._sync_views()          # a model sharing these layers (a nested one) may have trained them since
-        return [param for _, _, param, _ in self._views]
+        # in the order of layers (the flat buffer may lay them out in another: _layout_layers)
+        rank = {id(layer): k for k, layer in enumerate(self.layers)}
+        return [param for _, _, param, _ in sorted(self._views, key=lambda view: rank[id(view[0])])]
 
     @property
     def weights(self):

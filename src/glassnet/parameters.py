@@ -62,7 +62,7 @@ class ParametersMixin:
         moments to another's.
         """
         xp = self._array_module()       # where the weights are, whatever the backend in force now
-        entries = [(layer, key) for layer in self.layers if layer.trainable for key in layer.params]
+        entries = [(layer, key) for layer in self._layout_layers() if layer.trainable for key in layer.params]
         layout = self._trainable_layout()
         # no _layout yet: the first build, with no state to disagree with
         if self.optimizer is not None and layout != getattr(self, "_layout", layout):
@@ -177,7 +177,15 @@ class ParametersMixin:
     def _trainable_layout(self):
         """(layer name, parameter name, shape) of every trained parameter, in the flat buffer's order."""
         return [(layer.name, key, tuple(layer.params[key].shape))
-                for layer in self.layers if layer.trainable for key in layer.params]
+                for layer in self._layout_layers() if layer.trainable for key in layer.params]
+
+    def _layout_layers(self):
+        """The layers in the flat buffer's order: the order they joined the model. That is
+        ``layers`` but for a functional Model, whose ``layers`` are in Keras' order while the buffer
+        keeps its first calls' order (``graph.Model._join_order``): the layout, and so the optimizer
+        state of model files written before Keras' order was taken, stays as it was."""
+        order = getattr(self, "_join_order", None)
+        return self.layers if order is None else order
 
     def _trainable_flags(self):
         """Every layer's ``trainable`` flag, in order: a cheap look, before each batch of ``fit``,
