@@ -68,6 +68,7 @@ class TensorOp(Layer):
     """
 
     merges = False      # True for two tensors (set per layer): forward then takes [a, b]
+    reads_input_masks = False       # (of two tensors) a mask reaching it is refused: see mask_rule
 
     def __init__(self, op, constant=None, index=None, reverse=False, **kwargs):
         super().__init__(**kwargs)
@@ -139,7 +140,9 @@ class TensorOp(Layer):
         if len(c) > len(shape) + 1 or (len(c) == len(shape) + 1 and c[0] != 1):
             raise ValueError(f"{what()}: broadcast would change the batch axis; the constant may have the "
                              f"sample's shape {shape} (or fewer axes, or a batch axis of size 1)")
-        return _broadcast(shape, c[-len(shape):] if len(c) > len(shape) else c, what)
+        # NumPy aligns the shapes on their last axes: a (4,) constant is (1, 4) against samples (3, 4)
+        c = c[-len(shape):] if len(c) > len(shape) else (1,) * (len(shape) - len(c)) + c
+        return _broadcast(shape, c, what)
 
     # -- masks (layers/masking.py) --------------------------------------------------------------
     def passes_mask(self, within_steps):
@@ -186,8 +189,12 @@ class TensorOp(Layer):
         g = grad_output
         if self.merges:
             a, b = self._a, self._b
-            grads = {"add": (g, g), "subtract": (g, -g), "multiply": (g * b, g * a),
-                     "true_divide": (g / b, -g * a / (b * b))}[self.op]
+            if self.op in ("add", "subtract"):
+                grads = (g, -g if self.op == "subtract" else g)
+            elif self.op == "multiply":
+                grads = (g * b, g * a)
+            else:       # d(a / b) = 1 / b and -a / b^2
+                grads = (g / b, -g * a / (b * b))
             return [_unbroadcast(grads[0], a.shape), _unbroadcast(grads[1], b.shape)]
         x = self._x
         xp = backend.get_array_module(x)
@@ -377,7 +384,8 @@ def operate(op, *operands):
         if isinstance(index, list) or (isinstance(index, np.ndarray)):
             raise TypeError(f"{operands[0]!r}[...]: an index takes ints, slices, None and ... (basic indexing); "
                             f"a list or array (NumPy's advanced indexing) is not supported")
-        return TensorOp("get_item", index=index)(operands[0])
+        # x[0] and x[None] come as the item itself, x[:, 0] as a tuple
+        return TensorOp("get_item", index=index if isinstance(index, tuple) else (index,))(operands[0])
     left, right = operands
     if tensor(left) and tensor(right):
         if op == "power":
