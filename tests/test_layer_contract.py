@@ -160,6 +160,8 @@ TABLE = {
     "Normalization": (lambda **kw: layers.Normalization(axis=[1, -1], mean=[[1.0, -2.0, 0.5, 3.0]], variance=[[2.0, 0.3, 1.0, 4.0]], **kw),
                       (2, 3, 4), False),
     "Rescaling": (lambda **kw: layers.Rescaling(0.5, offset=-1.0, **kw), (3, 4), False),
+    # what x * c makes while a model is drawn (its other ops: tests/test_tensor_ops.py)
+    "TensorOp": (lambda **kw: layers.TensorOp("multiply", [[1.0, -2.0, 0.5, 3.0]], **kw), (3, 4), False),
     # a short window in a longer FFT, the top_db floor active (the floored values follow each sample's peak)
     "MelSpectrogram": (lambda **kw: layers.MelSpectrogram(fft_length=16, sequence_stride=5, sequence_length=12, num_mel_bins=4,
                                                            sampling_rate=100, top_db=10.0, **kw), (40,), False),

@@ -136,7 +136,8 @@ def test_numpy_functions_on_tensors_in_call_are_refused_with_the_way_out(functio
         with pytest.raises(TypeError, match="holds no values.*Layer of your own"):
             kind().build((None, 4))
     with pytest.raises(TypeError, match="holds no values"):
-        np.ones(3) + gn.Input((3,))             # NumPy's operators still refuse by name
+        np.ones(3) @ gn.Input((3,))             # NumPy's operators without a TensorOp still refuse by name
+    assert (np.ones(3) + gn.Input((3,))).layer.op == "add"      # + is a TensorOp (test_tensor_ops.py)
 
 
 def test_compute_output_shape_of_several_inputs_a_batch_size_and_an_undrawn_subclass():

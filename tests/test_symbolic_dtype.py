@@ -60,6 +60,12 @@ def test_dtype_is_keras_value_for_the_same_layer(keras, name, monkeypatch):
         def stand_in(block_size, dtype=None):
             return keras.layers.Lambda(lambda x: function(x, block_size), dtype=dtype)
         keras_layers = types.SimpleNamespace(**{name: stand_in})
+    if name == "TensorOp":
+        # Keras' x * c is an operation, not a layer: a Lambda of it (with the row's dtype) stands in
+        def operation(op, constant, dtype=None):
+            return keras.layers.Lambda(lambda x: getattr(keras.ops, op)(x, np.asarray(constant, "float32")),
+                                       dtype=dtype)
+        keras_layers = types.SimpleNamespace(TensorOp=operation)
     monkeypatch.setattr(contract, "layers", keras_layers)
     shape = TABLE[name][1]
     source = keras.Input((1,) if name in TEXT_INPUT else shape, dtype="string" if name in TEXT_INPUT else None)

@@ -465,7 +465,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                               f"call the model in a functional Model instead")
                 _refuse_in_a_chain(layer)
                 if layer.name in names:
-                    base, k = snake_case(type(layer).__name__), 0
+                    base, k = getattr(layer, "name_base", None) or snake_case(type(layer).__name__), 0
                     while layer.name in names or layer.name in {other.name for other in layers if other is not layer}:
                         k += 1
                         layer.name = f"{base}_{k}"

@@ -724,8 +724,9 @@ def snake_case(name):
 
 def free_name(layer, taken):
     """The name a model gives ``layer``: its class's, ``snake_case``, or that with the first free
-    suffix, ``dense``, ``dense_1``, ... (Keras' rule), none of the names in ``taken``."""
-    base = snake_case(type(layer).__name__)
+    suffix, ``dense``, ``dense_1``, ... (Keras' rule), none of the names in ``taken``. A layer
+    with a ``name_base`` of its own (a TensorOp: its op's, ``true_divide``) starts from that."""
+    base = getattr(layer, "name_base", None) or snake_case(type(layer).__name__)
     name, k = base, 0
     while name in taken:
         k += 1

@@ -69,6 +69,7 @@ HOMES = {
     "rand_augment": ("RandAugment",),
     "aug_mix": ("AugMix",),
     "elastic": ("RandomElasticTransform",),
+    "tensor_ops": ("TensorOp",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
 

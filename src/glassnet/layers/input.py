@@ -11,7 +11,50 @@ from .._validation import check_name
 from .base import _sample_shape
 
 
-class InputLayer:
+def _operator(op, reflected=False):
+    """The method of a Python operator with ``op`` (layers/tensor_ops.py): a TensorOp's call."""
+    def method(self, other):
+        from .tensor_ops import is_operand, operate
+        if not is_operand(other):
+            return NotImplemented       # Python's "unsupported operand type(s)", naming both types
+        return operate(op, other, self) if reflected else operate(op, self, other)
+    method.__name__ = f"__{'r' if reflected else ''}{op}__"
+    return method
+
+
+class TensorOperators:
+    """Python's arithmetic and basic indexing on a tensor that holds no values yet (an Input, a
+    drawn ``SymbolicTensor``): ``x / 255.0``, ``x + positions``, ``-x``, ``x ** 2``, ``abs(x)``,
+    ``x[:, 0]``, ``a * b``. Each computes nothing: it calls a ``TensorOp`` layer, a node of the
+    model's graph (Keras 3's operations on a ``KerasTensor``). NumPy's operators with an array on
+    the left (``positions + x``) and ``np.add(x, c)`` come here through ``__array_ufunc__``; every
+    other NumPy function, comparisons and the other operators are refused by the class using this."""
+    __add__, __radd__ = _operator("add"), _operator("add", True)
+    __sub__, __rsub__ = _operator("subtract"), _operator("subtract", True)
+    __mul__, __rmul__ = _operator("multiply"), _operator("multiply", True)
+    __truediv__, __rtruediv__ = _operator("true_divide"), _operator("true_divide", True)
+    __pow__, __rpow__ = _operator("power"), _operator("power", True)
+
+    def __neg__(self):
+        from .tensor_ops import operate
+        return operate("negative", self)
+
+    def __abs__(self):
+        from .tensor_ops import operate
+        return operate("absolute", self)
+
+    def __getitem__(self, index):
+        from .tensor_ops import operate
+        return operate("get_item", self, index)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .tensor_ops import UFUNCS, operate
+        if method != "__call__" or kwargs or ufunc not in UFUNCS:
+            return self._no_values()
+        return operate(UFUNCS[ufunc], *inputs)
+
+
+class InputLayer(TensorOperators):
     """The shape of one input sample (no batch axis), for the first position of a Sequential.
 
     Parameters
@@ -98,23 +141,20 @@ class InputLayer:
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
-                        f"(a functional Model, or a subclass of Model's call, is drawn on it); to scale, use "
-                        f"gn.layers.Rescaling; for arithmetic, the merge layers (Add, Multiply, ...) or a Layer "
-                        f"of your own; for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
+                        f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, "
+                        f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]); for other "
+                        f"functions, a Layer of your own; for an activation, its layer "
+                        f"(gn.layers.Activation(\"relu\"), ReLU())")
 
     def __getattr__(self, name):
         # only for attributes it lacks: an array's (x.size, x.max), which glassnet.activations'
         # functions read (see SymbolicTensor.__getattr__); still an AttributeError for hasattr
         raise no_array_attribute(self, name, "it holds no values, it is a model's input")
 
-    # arithmetic and slicing on an input that has no values: one clear error for each
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
-    __floordiv__ = __mod__ = __matmul__ = __rmatmul__ = __pow__ = __neg__ = __getitem__ = _no_values
+    # the operators glassnet has no layer for (TensorOperators makes the others' calls): one clear error
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __matmul__ = __rmatmul__ = __iter__ = _no_values
     # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity
     __lt__ = __le__ = __gt__ = __ge__ = _no_values
-    # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
-    # NumPy's "does not support ufuncs", which says nothing of what to use instead
-    __array_ufunc__ = _no_values
     # and np.transpose(x), np.reshape(x), np.split(x), np.asarray(x) this (as a drawn tensor's):
     # without it NumPy wraps the input in a 0-d object array and fails on that ("axes don't
     # match array"), never saying that an Input holds no values
@@ -129,8 +169,8 @@ def no_array_attribute(holder, name, state):
         return AttributeError(name)
     return AttributeError(f"{holder!r} has no attribute {name!r}: {state}, so NumPy and the functions of "
                           f"glassnet.activations cannot compute on it; call layers on it (an activation: "
-                          f"gn.layers.Activation(\"relu\"), ReLU(); arithmetic: Add, Multiply, ... or a Layer of "
-                          f"your own)")
+                          f"gn.layers.Activation(\"relu\"), ReLU(); other functions: a Layer of your own), or "
+                          f"+, -, *, /, **, abs() and x[:, 0] (TensorOp layers)")
 
 
 def _shape_and_batch_size(shape, batch_size, batch_shape):

@@ -11,10 +11,10 @@ import numpy as np
 from .. import backend
 from .._bounds import check_output
 from .base import call_arguments_set, shape_fits, sized_axes_needed
-from .input import InputLayer, no_array_attribute
+from .input import InputLayer, TensorOperators, no_array_attribute
 
 
-class SymbolicTensor:
+class SymbolicTensor(TensorOperators):
     """The output of ``layer`` called on ``inputs`` (InputLayers or SymbolicTensors), before any data.
 
     Attributes
@@ -81,9 +81,10 @@ class SymbolicTensor:
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values yet: while a model is drawn (a functional Model, or a subclass "
-                        f"of Model's call) only layers can be called on it; for arithmetic use the merge layers "
-                        f"(gn.layers.Add, Subtract, Multiply, ...) or a Layer of your own; for an activation, "
-                        f"its layer (gn.layers.Activation(\"relu\"), ReLU())")
+                        f"of Model's call) only layers can be called on it, besides +, -, *, /, ** (a number "
+                        f"exponent), unary -, abs() and basic indexing (x[:, 0]), each a TensorOp layer; for other "
+                        f"functions, a Layer of your own (or the merge layers: gn.layers.Maximum, Concatenate, ...); "
+                        f"for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
 
     def __getattr__(self, name):
         # only for attributes it lacks: an array's (x.size, x.max, x.ndim), which glassnet.activations'
@@ -92,15 +93,14 @@ class SymbolicTensor:
         # dunder lookups (copy, pickle) are left to Python's own message
         raise no_array_attribute(self, name, "it holds no values yet while a model is drawn")
 
-    # arithmetic, NumPy and truth tests on a tensor that has no values: one clear error for each
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _no_values
-    __matmul__ = __rmatmul__ = __pow__ = __neg__ = __abs__ = __getitem__ = __array__ = __bool__ = _no_values
+    # +, -, *, /, **, unary -, abs() and indexing make TensorOp calls (TensorOperators); the other
+    # operators, NumPy and truth tests on a tensor that has no values: one clear error for each
+    __matmul__ = __rmatmul__ = __array__ = __bool__ = __iter__ = _no_values
     __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
     # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity, as for any object
     __lt__ = __le__ = __gt__ = __ge__ = _no_values
-    # NumPy's functions (np.tanh(x)) and its operators (array + x) call this: the same error, not
-    # NumPy's "does not support ufuncs", which says nothing of what to use instead
-    __array_ufunc__ = _no_values
+    # NumPy's functions (np.tanh(x)) and operators (array + x) call __array_ufunc__ (TensorOperators'):
+    # array + x is a TensorOp, np.tanh(x) this error, not NumPy's "does not support ufuncs"
 
 
 def is_symbolic(x):
