@@ -319,7 +319,7 @@ def test_a_subclassed_model_computes_on_its_tensors_in_call(rng):
         model = Block(seed=0, dtype=dtype)
         x = rng.standard_normal((8, 4)).astype(dtype)
         out = model.predict(x, verbose=0)
-        dense, head = model.layers[1], model.layers[-1]
+        dense, head = model.dense, model.head
         h = (x / 10.0) @ dense.params["kernel"] + dense.params["bias"]
         expected = (h * h[:, :1] - 1.0) @ head.params["kernel"] + head.params["bias"]
         assert out.dtype == dtype
