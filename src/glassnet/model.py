@@ -808,7 +808,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             try:
                 layer.check_input_shape(shape)
             except ValueError as exc:
-                if id(layer) not in getattr(self, "_shared", ()):
+                # the layer's own message where it is not shared, or keeps no one input shape for
+                # this call (a ReversibleEmbedding's reverse call: vectors, not the ids it was built for)
+                if id(layer) not in getattr(self, "_shared", ()) or layer.input_shape is None:
                     raise
                 # a layer keeps one input shape, where Keras lets one without weights (Flatten,
                 # Activation) take samples of several: say so, rather than only that they differ
