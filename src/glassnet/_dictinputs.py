@@ -19,6 +19,7 @@ the Inputs in the flat order), so that ``from_config``, ``load_model`` and ``clo
 model keyed the same way.
 """
 from .layers.input import InputLayer
+from .layers.symbolic import not_an_input
 
 
 def flat_inputs(inputs):
@@ -31,8 +32,7 @@ def flat_inputs(inputs):
             raise TypeError(f"Model: the keys of inputs must be non-empty strings (they key the dicts fit and "
                             f"predict take), got {key!r:.60}")
         if not isinstance(given, InputLayer):
-            raise TypeError(f"Model: inputs[{key!r}] must be what glassnet.Input(shape) returned, got "
-                            f"{type(given).__name__}")
+            raise not_an_input(f"inputs[{key!r}]", given)
         # (named by its keys: the flat order's index, "inputs[1]", is not what the user wrote)
         twice = next((other for other in inputs if inputs[other] is given and other != key), None)
         if twice is not None:

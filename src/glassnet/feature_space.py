@@ -414,7 +414,15 @@ class FeatureSpace:
         for key in self.features:
             if key not in data:
                 raise ValueError(f"FeatureSpace: data has no feature {key!r} (keys: {sorted(data)!r:.200})")
-            value = np.asarray(backend.to_numpy(data[key]))
+            try:
+                value = np.asarray(backend.to_numpy(data[key]))
+            except NotImplementedError:
+                # TensorFlow's refusal of a symbolic tf.Tensor: the call is inside tf.data's map,
+                # Keras' tutorial's ds.map(lambda x, y: (feature_space(x), y)), which no NumPy code can run in
+                raise TypeError(f"FeatureSpace: data[{key!r}] is a symbolic tf.Tensor (the call is inside a "
+                                f"tf.data map?): glassnet's FeatureSpace computes in NumPy; encode arrays or "
+                                f"a batch's eager tensors (feature_space(batch)), or fit the model drawn on "
+                                f"get_inputs() and get_encoded_features() on the raw dataset") from None
             if value.ndim == 0:
                 value, rebatched = value.reshape(1, 1), True
             columns[key] = self._as_dtype(key, _column(value, key, "data"))

@@ -66,7 +66,7 @@ from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
 from .feeding import unpack
-from .layers.symbolic import SymbolicTensor, is_symbolic, replay
+from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
@@ -169,7 +169,7 @@ def _check_inputs(inputs):
     """Refuse what ``Model`` cannot take as its inputs, by name."""
     for j, given in enumerate(inputs):
         if not isinstance(given, InputLayer):
-            raise TypeError(f"Model: inputs[{j}] must be what glassnet.Input(shape) returned, got {type(given).__name__}")
+            raise not_an_input(f"inputs[{j}]", given)
         if any(given is other for other in inputs[:j]):
             raise ValueError(f"Model: inputs[{j}] is listed twice")
     if not inputs:

@@ -103,6 +103,20 @@ class SymbolicTensor(TensorOperators):
     # array + x is a TensorOp, np.tanh(x) this error, not NumPy's "does not support ufuncs"
 
 
+def not_an_input(label, given):
+    """The TypeError for ``given``, listed as the model's input ``label`` ("inputs[0]",
+    "inputs['thal']"), which is not an ``Input``. A layer's output there is Keras'
+    ``Model(inputs=encoded_features, ...)`` (its FeatureSpace tutorial's training model), which
+    starts a model in the middle of a graph: say what to write instead."""
+    if isinstance(given, SymbolicTensor):
+        return TypeError(f"Model: {label} must be what glassnet.Input(shape) returned, got a layer's output "
+                         f"({given!r}): glassnet's models start at Inputs (Keras' Model(inputs=encoded_features) "
+                         f"starts mid-graph); draw the model on an "
+                         f"Input of its shape, gn.Input({given.sample_shape}), and call that model on the tensor "
+                         f"(model(tensor)) for the model of the inputs it was computed from")
+    return TypeError(f"Model: {label} must be what glassnet.Input(shape) returned, got {type(given).__name__}")
+
+
 def is_symbolic(x):
     """Whether ``x`` is a symbolic tensor, an ``Input``, or a list of them (a merge layer's)."""
     if isinstance(x, (list, tuple)) and x:
