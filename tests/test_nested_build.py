@@ -146,7 +146,9 @@ def test_nesting_draws_and_saves_what_the_same_layers_unnested_draw(tmp_path):
     inputs = gn.Input((4,))
     nested = gn.Model(inputs, L.Dense(1)(enc(inputs)), seed=3)
     inputs = gn.Input((4,))
-    flat = gn.Model(inputs, L.Dense(1)(L.Dense(2)(L.Dense(8, activation="relu")(inputs))), seed=3)
+    hidden = L.Dense(8, activation="relu")(inputs)       # made in the graph's order: named as enc's are
+    hidden = L.Dense(2)(hidden)
+    flat = gn.Model(inputs, L.Dense(1)(hidden), seed=3)
     assert enc.built
     assert_weights_equal(nested.get_weights(), flat.get_weights(), rtol=0, atol=0)
     assert nested.to_json() == flat.to_json()

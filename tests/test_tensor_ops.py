@@ -237,6 +237,7 @@ def _vit_like(lib, positions):
 def test_a_model_of_tensor_ops_trains_as_keras(rng, keras):
     positions = rng.standard_normal((6, 8)).astype(np.float32) * 0.1
     ours = gn.Model(*_vit_like(gn, positions), seed=0)
+    keras.utils.clear_session()     # Keras' name counters run over the session: start them again
     theirs = keras.Model(*_vit_like(keras, positions))
     for name in ("embed", "gate", "out"):
         theirs.get_layer(name).set_weights(ours.get_layer(name).get_weights())

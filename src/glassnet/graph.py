@@ -144,24 +144,35 @@ def _check_outputs(outputs, keys=None):
 
 
 def _rename_clashes(layers):
-    """Name ``layers`` for one graph: a new layer (no name yet) gets one clear of every name the
-    graph holds (a built layer later in the graph keeps its own), and a built layer whose name an
-    earlier one has gets a name of its own (``dense_1``): two models nested in a new one
-    (``base(inputs)``) each bring a ``dense``. Such a layer is the nested model's too, so it is
-    renamed there as well (as a Sequential's nested layers are). Layers not built yet keep a clash
+    """Name ``layers`` for one graph: a built layer whose name an earlier one has gets a name of
+    its own (``dense_1``): two models nested in a new one (``base(inputs)``) each bring a
+    ``dense``. Such a layer is the nested model's too, so it is renamed there as well (as a
+    Sequential's nested layers are). Then each new layer (no name yet) gets one clear of every
+    name the graph holds (a built layer later in the graph keeps its own), the new layers in the
+    order they were made, as Keras names a layer when it is made. Layers not built yet keep a clash
     of names they were given (a Sequential's own names, ``dense_1``, are renamed as built layers'
     are), which ``_join`` refuses by name. Returns ``[(layer, old name, its old _auto_named)]``
     for the layers named here."""
     names, renamed = set(), []
     taken = {layer.name for layer in layers if layer.name is not None}
+
+    def rename(layer):
+        renamed.append((layer, layer.name, layer.__dict__.get("_auto_named")))
+        layer.name = free_name(layer, taken)
+        layer._auto_named = True
+        taken.add(layer.name)
+
     for layer in layers:
         # (a name a model chose, dense_1, may be chosen again; one the user gave is theirs)
-        if layer.name is None or (layer.name in names and (layer.built or layer.__dict__.get("_auto_named"))):
-            renamed.append((layer, layer.name, layer.__dict__.get("_auto_named")))
-            layer.name = free_name(layer, taken)
-            layer._auto_named = True
-            taken.add(layer.name)
+        if layer.name is not None and layer.name in names and (layer.built or layer.__dict__.get("_auto_named")):
+            rename(layer)
         names.add(layer.name)
+    # in the order made, not the graph's: an encoder's Embedding made before the decoder's is
+    # "embedding", as in Keras, though the graph lists the decoder's first (a layer that skipped
+    # Layer.__init__ has no _made and keeps its place in the graph's order, after the others)
+    for layer in sorted((layer for layer in layers if layer.name is None),
+                        key=lambda layer: layer.__dict__.get("_made", math.inf)):
+        rename(layer)
     return renamed
 
 

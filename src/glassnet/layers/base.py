@@ -56,6 +56,7 @@ import collections
 import contextlib
 import functools
 import inspect
+import itertools
 import math
 import re
 import types
@@ -113,6 +114,9 @@ def _register(cls):
 
 
 _ASKING = set()     # ids of the layers whose own compute_output_shape is being asked (output_shape)
+# each layer's place in the order layers are made: a model names its unnamed layers in that order,
+# as Keras names each layer when it is made (graph._rename_clashes)
+_MADE = itertools.count()
 
 
 def _several_arrays(x):
@@ -240,6 +244,7 @@ class Layer(KerasSurface):
         if input_shape is not None:
             input_shape = _sample_shape(input_shape, type(self).__name__)
         self.name = check_name(name, f"{type(self).__name__}: name")
+        self._made = next(_MADE)
         self.input_shape = input_shape
         self.dtype = None if dtype is None else backend.resolve_dtype(dtype)
         self.seed = check_seed(seed, f"{type(self).__name__}: seed")
