@@ -120,13 +120,19 @@ def relu(z, negative_slope=0.0, max_value=None, threshold=0.0):
     """
     if negative_slope == 0 and max_value is None and threshold == 0:     # the layers' path
         return _with_constant(np.maximum, z, 0)
-    return _relu_layer(negative_slope, max_value, threshold).forward(z)
+    return _relu_layer(negative_slope, max_value, threshold, "relu").forward(z)
 
 
-def _relu_layer(negative_slope, max_value, threshold):
+def _relu_layer(negative_slope, max_value, threshold, caller):
+    """The ReLU layer that computes relu's settings; ``caller`` (the function's name) starts the
+    message refusing a setting the layer does not take (negative ones, as Keras' layer refuses
+    them; Keras' function runs them unchecked)."""
     # imported here: glassnet.layers imports this module
     from .layers.activation import ReLU
-    return ReLU(max_value=max_value, negative_slope=negative_slope, threshold=threshold)
+    try:
+        return ReLU(max_value=max_value, negative_slope=negative_slope, threshold=threshold)
+    except ValueError as exc:       # ("ReLU: threshold must be ...": a layer the caller never made)
+        raise ValueError(str(exc).replace("ReLU: ", f"{caller}: ", 1)) from None
 
 
 # Below this many elements ReLU's backward multiplies by sign(a) rather than a bool mask (measured:
@@ -138,7 +144,7 @@ def backprop_relu(grad_a, z, a, negative_slope=0.0, max_value=None, threshold=0.
     # the derivative at exactly 0 is taken as 0, like PyTorch and Keras
     if negative_slope != 0 or max_value is not None or threshold != 0:
         # Keras' settings: the ReLU layer's derivative (its kinks as Keras' own paths have them)
-        layer = _relu_layer(negative_slope, max_value, threshold)
+        layer = _relu_layer(negative_slope, max_value, threshold, "backprop_relu")
         layer.forward(z)
         return layer.backward(grad_a)
     if z.size < _SIGN_MASK_MAX_SIZE:
@@ -780,6 +786,8 @@ def get(identifier, reshaping=False):
     """
     if identifier is None:
         return ACTIVATIONS["linear"]
+    if isinstance(identifier, functools.partial) and not identifier.args and not identifier.keywords:
+        identifier = identifier.func        # partial(relu) binds nothing: relu itself
     if callable(identifier) and not isinstance(identifier, Activation):
         # a built-in function itself, Dense(8, activation=activations.relu) as Keras takes it: its
         # Activation (the backward pass comes with it)
@@ -802,8 +810,25 @@ def get(identifier, reshaping=False):
                          f"({_NEED_SETTINGS[identifier]}), so no name runs it (Keras' fails when called); "
                          f"make an Activation of your own from glassnet.activations.{identifier} and "
                          f"backprop_{identifier} with functools.partial, under a name of its own")
+    if isinstance(identifier, functools.partial):
+        _refuse_partial(identifier)
     raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, None or an Activation, "
                      f"got {identifier!r}")
+
+
+def _refuse_partial(partial):
+    """Refuse a ``functools.partial`` of a module function (Keras' ``activation=partial(relu,
+    max_value=6.0)``) by saying what to write: a layer needs the backward pass too, which only an
+    Activation of your own carries (see ``get``). Returns for a partial of anything else."""
+    function = _unwrapped(partial.func)
+    name = getattr(function, "__name__", "")
+    if _unwrapped(globals().get(name)) is not function or f"backprop_{name}" not in globals():
+        return
+    settings = ", ".join([*map(repr, partial.args), *(f"{key}={value!r}" for key, value in partial.keywords.items())])
+    raise ValueError(f"activation: functools.partial({name}, {settings}) gives the forward pass alone; a layer "
+                     f"needs the backward one too: give an Activation of your own, under a name of its own "
+                     f"(a file cannot store it), glassnet.activations.Activation({name + '_custom'!r}, "
+                     f"partial({name}, {settings}), partial(backprop_{name}, {settings}))")
 
 
 def serialize(activation):
