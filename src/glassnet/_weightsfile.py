@@ -166,8 +166,12 @@ def _by_name(items, entries):
     same weights, each named once, in another order: a functional Model saved by a glassnet from
     before its layers took Keras' order (glassnet._layer_order) listed them at their first calls.
     None otherwise: weights go by position (Keras' rule; names may differ between two runs)."""
-    names = [name for name, _ in items]
-    listed = [f"{entry['layer']}/{entry['name']}" for entry in entries]
+    return order_by_name([name for name, _ in items], [f"{entry['layer']}/{entry['name']}" for entry in entries])
+
+
+def order_by_name(names, listed):
+    """For each of ``names`` (the model's weights, ``layer/weight``), its index in ``listed`` (a
+    file's), when both name the same weights, each once, in another order; None otherwise."""
     if names == listed or sorted(names) != sorted(listed) or len(set(names)) != len(names):
         return None
     member = {name: i for i, name in enumerate(listed)}

@@ -49,7 +49,8 @@ def metric_settings(compiled, given=None):
 def check_graph_config(graph, layers):
     """A config's ``"graph"`` (``DescribingMixin._graph_config``) checked, as a file may say
     anything, and returned as ``Sequential._add_layers`` takes it: each call names one of
-    ``layers``, each layer called, first in the layers' order; each call reads earlier calls (-1:
+    ``layers``, each layer called (a nested functional Model's layers are listed in Keras' order,
+    glassnet._layer_order, which need not be the order of their first calls); each call reads earlier calls (-1:
     the model's input), one or more for a merge (its list as drawn); every call but the last leads to a later one
     (one output); a layer called more than once is not stateful and has no activity
     regularizer (a functional Model refuses them too)."""
@@ -60,9 +61,9 @@ def check_graph_config(graph, layers):
     calls, inbound = graph["calls"], graph["inbound"]
     modes, options = graph.get("modes"), graph.get("options")
     if not isinstance(calls, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers)
-                                              for c in calls) or list(dict.fromkeys(calls)) != list(range(len(layers))):
+                                              for c in calls) or set(calls) != set(range(len(layers))):
         raise ValueError(f"config: 'graph' 'calls' must name, for each call, one of the {len(layers)} layers, each "
-                         f"layer called, in the layers' order, got {calls!r:.80}")
+                         f"layer called, got {calls!r:.80}")
     if not isinstance(inbound, list) or len(inbound) != len(calls):
         raise ValueError(f"config: 'graph' 'inbound' must list each of the {len(calls)} calls' sources")
     for k, (c, parents) in enumerate(zip(calls, inbound)):

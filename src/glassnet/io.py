@@ -81,7 +81,7 @@ from . import _bounds, backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable, check_text_widths
-from ._weightsfile import WeightsMismatch, read_weights, write_weights_only
+from ._weightsfile import WeightsMismatch, order_by_name, read_weights, write_weights_only
 from .describing import compile_arguments, take_seed_origin
 from ._modelfile import (FORMAT, FORMAT_VERSION, KERAS_FILES, WEIGHTS_FORMAT, check_members,
                          generator_from_state, json_bytes, read_array, read_config, read_header, read_json)
@@ -446,7 +446,14 @@ def load_weights(model, path, max_bytes=MAX_BYTES):
         source = _load(npz, infos, meta, compile=False)[0]
         if not source.built:
             raise ModelFileError("the file holds no weights (its model was never built)")
-        return source.get_weights(), f"; the file's model has the layers {[layer.name for layer in source.layers]}"
+        weights = source.get_weights()
+        # a Sequential nesting a functional Model, saved by a glassnet from before Keras' order of
+        # layers (glassnet._layer_order), lists that model's layers at their first calls: the same
+        # weights as this model's, in another order; each goes to its own (as for a weights-only file)
+        order = order_by_name([name for name, _ in items], [name for name, _ in source._weight_items()])
+        if order is not None:
+            weights = [weights[i] for i in order]
+        return weights, f"; the file's model has the layers {[layer.name for layer in source.layers]}"
     weights, hint = _open_file(path, max_bytes, "load_weights", read)
     _assign_weights(items, weights, caller, hint)
 
