@@ -261,12 +261,14 @@ def _reduce(op, x, axis, keepdims, initial=None):
         return TensorFunction(op, arguments)(x)
     axis = _axis_argument(axis, op)
     array = _array(x, "x", op)
+    # (np.asarray: NumPy gives a scalar, not an array, for a reduction to one number)
     if op == "sum":
         # integers keep their type (NumPy's sum would widen int32 to int64), booleans count in int32
-        return np.sum(array, axis=axis, keepdims=keepdims, dtype=np.int32 if array.dtype.kind == "b" else array.dtype)
+        return np.asarray(np.sum(array, axis=axis, keepdims=keepdims,
+                                 dtype=np.int32 if array.dtype.kind == "b" else array.dtype))
     if op == "mean":
-        return np.mean(_float(array), axis=axis, keepdims=keepdims)
-    return FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial)
+        return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
+    return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))
 
 
 def sum(x, axis=None, keepdims=False):

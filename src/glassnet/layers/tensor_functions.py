@@ -71,6 +71,7 @@ class TensorFunction(Layer):
     """
 
     merges = False      # True (per layer) where it takes a list: two tensors, or a join
+    reads_input_masks = False       # (of several tensors) a mask reaching it is refused: see mask_rule
 
     def __init__(self, op, arguments=None, constant=None, reverse=False, **kwargs):
         super().__init__(**kwargs)
