@@ -529,7 +529,8 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
         L.Activation("tanh"),
         L.GaussianNoise(0.1), L.LeakyReLU(0.1), L.ReLU(max_value=2.0, negative_slope=0.1), L.ELU(0.5),
         L.Dropout(0.5), L.AlphaDropout(0.1), L.GaussianDropout(0.2), L.ActivityRegularization(l2=0.01), L.Dense(3),
-        L.TensorOp("subtract", [0.5, -1.0, 2.0], reverse=True), L.Softmax()], seed=5)
+        L.TensorOp("subtract", [0.5, -1.0, 2.0], reverse=True), L.TensorFunction("clip", {"x_min": -2.0, "x_max": 2.5}),
+        L.Softmax()], seed=5)
     built_in = {n for n, c in L.LAYERS.items() if c.__module__.startswith("glassnet.layers")}
     # Embedding takes indices, not images: its own round trip is the next test (ReversibleEmbedding's, a
     # language model using it both ways, is in test_reversible_embedding.py); Masking's, with the

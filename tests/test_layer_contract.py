@@ -162,6 +162,8 @@ TABLE = {
     "Rescaling": (lambda **kw: layers.Rescaling(0.5, offset=-1.0, **kw), (3, 4), False),
     # what x * c makes while a model is drawn (its other ops: tests/test_tensor_ops.py)
     "TensorOp": (lambda **kw: layers.TensorOp("multiply", [[1.0, -2.0, 0.5, 3.0]], **kw), (3, 4), False),
+    # what ops.softmax(x, axis=1) makes while a model is drawn (its other ops: tests/test_ops.py)
+    "TensorFunction": (lambda **kw: layers.TensorFunction("softmax", {"axis": 1}, **kw), (3, 4), False),
     # a short window in a longer FFT, the top_db floor active (the floored values follow each sample's peak)
     "MelSpectrogram": (lambda **kw: layers.MelSpectrogram(fft_length=16, sequence_stride=5, sequence_length=12, num_mel_bins=4,
                                                            sampling_rate=100, top_db=10.0, **kw), (40,), False),

@@ -66,6 +66,11 @@ def test_dtype_is_keras_value_for_the_same_layer(keras, name, monkeypatch):
             return keras.layers.Lambda(lambda x: getattr(keras.ops, op)(x, np.asarray(constant, "float32")),
                                        dtype=dtype)
         keras_layers = types.SimpleNamespace(TensorOp=operation)
+    if name == "TensorFunction":
+        # keras.ops' function is an operation too: a Lambda of it stands in
+        def function_of(op, arguments, dtype=None):
+            return keras.layers.Lambda(lambda x: getattr(keras.ops, op)(x, **arguments), dtype=dtype)
+        keras_layers = types.SimpleNamespace(TensorFunction=function_of)
     monkeypatch.setattr(contract, "layers", keras_layers)
     shape = TABLE[name][1]
     source = keras.Input((1,) if name in TEXT_INPUT else shape, dtype="string" if name in TEXT_INPUT else None)

@@ -70,6 +70,7 @@ HOMES = {
     "aug_mix": ("AugMix",),
     "elastic": ("RandomElasticTransform",),
     "tensor_ops": ("TensorOp",),
+    "tensor_functions": ("TensorFunction",),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
 

@@ -1,0 +1,383 @@
+"""Keras' ``keras.ops`` functions on symbolic tensors: ``ops.mean(x, axis=1)``, ``ops.softmax(s)``,
+``ops.matmul(q, ops.transpose(k, (0, 2, 1)))`` while a model is drawn (see ``glassnet.ops``).
+
+Each call on an ``Input`` or a drawn tensor computes nothing: it calls a ``TensorFunction`` layer,
+one node of the graph named as Keras names its operation (``exp``, ``mean``, ``matmul``), as the
+Python operators make ``TensorOp`` nodes (layers/tensor_ops.py). Axes are counted as Keras counts
+them, the batch axis being axis 0, and no function may reduce, move or join along the batch axis
+(each sample is computed on its own): such a call is refused by name.
+
+Every op is a forward and a backward side by side (``FORWARD`` and the branches of ``backward``),
+on whole batches: the op applied to a batch with the same axes is the op on each sample.
+"""
+import numbers
+
+import numpy as np
+
+from .. import activations, backend
+from .base import Layer
+
+# op -> what it computes (its Keras arguments), for messages and docs
+UNARY = ("exp", "log", "sqrt", "square", "tanh", "sigmoid", "relu", "softplus", "cast", "clip")
+REDUCTIONS = ("sum", "mean", "max", "min")
+SHAPES = ("expand_dims", "squeeze", "reshape", "transpose")
+BINARY = ("maximum", "minimum", "matmul")           # two tensors, or a tensor and a constant
+JOINS = ("concatenate", "stack")                    # a list of tensors
+OPS = UNARY + REDUCTIONS + ("softmax", "log_softmax") + SHAPES + BINARY + JOINS
+# each op's arguments besides its tensors, with Keras' defaults (None: required)
+ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip": {"x_min": None, "x_max": None},
+             **{op: {"axis": None, "keepdims": False} for op in REDUCTIONS},
+             "max": {"axis": None, "keepdims": False, "initial": None},
+             "min": {"axis": None, "keepdims": False, "initial": None},
+             "softmax": {"axis": -1}, "log_softmax": {"axis": -1}, "expand_dims": {"axis": None},
+             "squeeze": {"axis": None}, "reshape": {"newshape": None}, "transpose": {"axes": None},
+             "concatenate": {"axis": 0}, "stack": {"axis": 0}}
+# ops whose output entry depends on its own input entry alone: a mask passes them
+ELEMENTWISE = UNARY + ("maximum", "minimum")
+
+
+class TensorFunction(Layer):
+    """One ``glassnet.ops`` function on tensors while a model is drawn (what ``ops.exp(x)``,
+    ``ops.mean(x, axis=1)``, ``ops.matmul(a, b)`` make). No weights.
+
+    You rarely make one yourself: ``glassnet.ops``' functions do, on an ``Input`` or a drawn
+    tensor. A constant operand (``ops.matmul(x, W)`` with W an array) lives in the config as a
+    JSON list, so model files keep it without pickle.
+
+    Parameters
+    ----------
+    op : str
+        One of ``OPS``: exp, log, sqrt, square, tanh, sigmoid, relu, softplus, cast, clip, sum, mean,
+        max, min, softmax, log_softmax, expand_dims, squeeze, reshape, transpose, maximum, minimum,
+        matmul, concatenate, stack.
+    arguments : dict, optional
+        The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
+        ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
+        counted with the batch axis as 0.
+    constant : number or array-like, optional
+        maximum's, minimum's and matmul's other operand when it is not a tensor (None: the layer
+        is called on a list ``[a, b]``); matmul's is a matrix (k, m).
+    reverse : bool
+        The constant is the first operand: ``ops.matmul(W, x)``.
+
+    Shapes: (batch, *sample) -> (batch, *what the op makes of the sample); the joins and the ops of
+    two tensors take a list.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> TensorFunction("mean", {"axis": -1})(np.array([[1.0, 3.0], [2.0, 4.0]])).tolist()
+    [2.0, 3.0]
+    """
+
+    merges = False      # True (per layer) where it takes a list: two tensors, or a join
+    reads_input_masks = False       # (of several tensors) a mask reaching it is refused: see mask_rule
+
+    def __init__(self, op, arguments=None, constant=None, reverse=False, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(op, str) or op not in OPS:
+            raise ValueError(f"TensorFunction: op must be one of {', '.join(OPS)}, got {op!r:.60}")
+        self.op = op
+        self.arguments = _arguments(op, {} if arguments is None else arguments)
+        if constant is not None and op not in BINARY:
+            raise ValueError(f"TensorFunction: {op} takes no constant, got {constant!r:.60}")
+        if not isinstance(reverse, (bool, np.bool_)):
+            raise TypeError(f"TensorFunction: reverse must be True or False, got {reverse!r:.40}")
+        self.constant = _constant(constant, op)
+        self.reverse = bool(reverse) and constant is not None
+        if op == "matmul" and self.constant is not None and np.ndim(self.constant) != 2:
+            raise ValueError(f"TensorFunction: matmul's constant must be a matrix (2 axes), got shape "
+                             f"{np.shape(self.constant)}")
+        self.merges = op in JOINS or (op in BINARY and constant is None)
+        if self.merges and self.input_shape is not None:
+            raise ValueError(f"TensorFunction: {op} of tensors takes no input_shape: its inputs are the tensors")
+
+    @property
+    def name_base(self):
+        """The name a model gives it: Keras 3's operation's (``mean``, ``matmul``, ...)."""
+        return self.op
+
+    # -- shapes ---------------------------------------------------------------------------------
+    def build(self, input_shape):
+        self.output_shape(input_shape)        # refuses what it cannot take, by name
+        self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
+        if isinstance(self.constant, np.ndarray):
+            self._constant = self.constant.astype(self.dtype or np.float32)
+        self.built = True
+
+    def check_input_shape(self, sample_shape):
+        if not self.merges:
+            return super().check_input_shape(sample_shape)
+        if self.input_shape is not None and (len(sample_shape) != len(self.input_shape) or any(
+                len(s) != len(b) for s, b in zip(sample_shape, self.input_shape))):
+            raise ValueError(f"{self.describe()}: expected {len(self.input_shape)} inputs of samples like "
+                             f"{self.input_shape}, got {[tuple(s) for s in sample_shape]}")
+
+    def output_shape(self, input_shape):
+        from . import tensor_shapes
+        who, op, args = self.describe(), self.op, self.arguments
+        if self.merges:
+            if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
+                raise ValueError(f"{who}: {op} takes a list of tensors, got {input_shape!r:.80}")
+            shapes = [tuple(s) for s in input_shape]
+            if op in JOINS:
+                return tensor_shapes.joined(shapes, op, args["axis"], who)
+            if len(shapes) != 2:
+                raise ValueError(f"{who}: {op} takes two tensors, got {len(shapes)}")
+            if op == "matmul":
+                return tensor_shapes.matmul(*shapes, who)
+            return tensor_shapes.broadcast_equal_rank(*shapes, f"{who}: {op} of tensors of samples {shapes}")
+        shape = tuple(input_shape)
+        if op in UNARY or op in ("softmax", "log_softmax"):
+            if op in ("softmax", "log_softmax"):
+                tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
+            return shape
+        if op in REDUCTIONS:
+            return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
+        if op == "maximum" or op == "minimum":
+            return tensor_shapes.against_constant(shape, np.shape(self.constant), who)
+        if op == "matmul":
+            return tensor_shapes.matmul_constant(shape, np.shape(self.constant), self.reverse, who)
+        return getattr(tensor_shapes, op)(shape, *args.values(), who)
+
+    # -- masks (layers/masking.py) ----------------------------------------------------------------
+    def passes_mask(self, within_steps):
+        return self.mask_refusal is None
+
+    @property
+    def mask_refusal(self):
+        """None where a mask passes (an op on each entry on its own keeping the shape); else why not."""
+        if self.op in ELEMENTWISE and not self.merges and (
+                self.input_shape is None or self.output_shape(self.input_shape) == tuple(self.input_shape)):
+            return None
+        return f"{self.op} may move, join or drop the steps a mask marks; apply it before the mask is made"
+
+    def mask_rule(self, incoming):
+        raise ValueError(f"{self.describe()}: {self.op} of several tensors, and a mask reaches it; masks are not "
+                         f"combined by ops functions (the merge layers, Concatenate, Add, ..., merge masked inputs)")
+
+    # -- computing ------------------------------------------------------------------------------
+    def _value(self, xp):
+        return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
+
+    def forward(self, x, training=False):
+        op, args = self.op, self.arguments
+        if self.merges:
+            self._inputs = list(x)
+            if op in JOINS:
+                xp = backend.get_array_module(x[0])
+                return (xp.concatenate if op == "concatenate" else xp.stack)(list(x), axis=args["axis"])
+            a, b = x
+            return a @ b if op == "matmul" else (np.maximum if op == "maximum" else np.minimum)(a, b)
+        self._x = x
+        if op == "matmul":
+            c = self._value(backend.get_array_module(x))
+            y = c @ x if self.reverse else x @ c
+        elif op in ("maximum", "minimum"):
+            y = (np.maximum if op == "maximum" else np.minimum)(x, self._value(backend.get_array_module(x)))
+        elif op == "reshape":
+            y = x.reshape((x.shape[0], *_sample_target(args["newshape"])))
+        elif op == "squeeze":
+            y = x.reshape((x.shape[0], *self.output_shape(x.shape[1:])))     # never the batch axis, of 1 too
+        elif op == "cast":
+            # values travel in the model's dtype: rounded to the one asked for, carried in the model's
+            y = x.astype(args["dtype"]).astype(x.dtype, copy=False)
+        else:
+            y = FORWARD[op](x, **args)
+        self._y = y
+        return y
+
+    def backward(self, grad_output):
+        g, op, args = grad_output, self.op, self.arguments
+        if self.merges:
+            return _backward_of_several(op, args, self._inputs, g)
+        x, y = self._x, self._y
+        xp = backend.get_array_module(x)
+        if op in BACKWARD:
+            return BACKWARD[op](g, x, y, **args)
+        if op in REDUCTIONS:
+            return _backward_of_reduction(op, g, x, y, args)
+        if op in ("maximum", "minimum"):
+            c = self._value(xp)
+            # ties give x the gradient, as TensorFlow's Maximum and Minimum do
+            chosen = x >= c if op == "maximum" else x <= c
+            return _unbroadcast(g * chosen, x.shape)
+        if op == "matmul":
+            c = self._value(xp)
+            if self.reverse:                        # y = C x: dx = C^T g
+                return _unbroadcast(c.T @ g, x.shape)
+            return g @ c.T                          # y = x C: dx = g C^T
+        if op == "transpose":
+            return xp.transpose(g, np.argsort([a % x.ndim for a in args["axes"]]))
+        return g.reshape(x.shape)                   # expand_dims, squeeze, reshape: same entries, same order
+
+    def get_config(self):
+        config = super().get_config()
+        if self.merges:
+            config.pop("input_shape", None)         # a list of shapes: the model's graph says them
+        constant = self.constant.tolist() if isinstance(self.constant, np.ndarray) else self.constant
+        return {**config, "op": self.op, "arguments": dict(self.arguments), "constant": constant,
+                "reverse": self.reverse}
+
+
+# -- each op's forward and backward, on arrays (axes as in Keras, the batch axis 0) ------------------
+FORWARD = {
+    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "square": np.square, "tanh": activations.tanh,
+    "sigmoid": activations.sigmoid, "softplus": activations.softplus,
+    "relu": lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+    "clip": lambda x, x_min, x_max: np.clip(x, x_min, x_max).astype(x.dtype, copy=False),
+    "softmax": lambda x, axis: activations.softmax(x, axis=axis),
+    "log_softmax": lambda x, axis: activations.log_softmax(x, axis=axis),
+    "sum": lambda x, axis, keepdims: np.sum(x, axis=_axes(axis), keepdims=keepdims),
+    "mean": lambda x, axis, keepdims: np.mean(x, axis=_axes(axis), keepdims=keepdims),
+    "max": lambda x, axis, keepdims, initial: np.max(x, axis=_axes(axis), keepdims=keepdims,
+                                                     **({} if initial is None else {"initial": initial})),
+    "min": lambda x, axis, keepdims, initial: np.min(x, axis=_axes(axis), keepdims=keepdims,
+                                                     **({} if initial is None else {"initial": initial})),
+    "expand_dims": lambda x, axis: np.expand_dims(x, axis),
+    "transpose": lambda x, axes: np.transpose(x, axes),
+}
+# dL/dx from dL/dy (g), the input x and the output y, for the ops of one input keeping its shape
+BACKWARD = {
+    "exp": lambda g, x, y: g * y,
+    "log": lambda g, x, y: g / x,
+    "sqrt": lambda g, x, y: g * 0.5 / y,
+    "square": lambda g, x, y: g * 2 * x,
+    "tanh": activations.backprop_tanh,
+    "sigmoid": activations.backprop_sigmoid,
+    "softplus": activations.backprop_softplus,
+    "relu": lambda g, x, y: g * (x > 0),
+    # inside [x_min, x_max] the gradient passes (bounds included, as TensorFlow's clip_by_value)
+    "clip": lambda g, x, y, x_min, x_max: g * ((x >= x_min) & (x <= x_max)),
+    "cast": lambda g, x, y, dtype: g,      # rounding's gradient taken as 1, as TensorFlow's cast
+    "softmax": lambda g, x, y, axis: activations.backprop_softmax(g, x, y, axis=axis),
+    "log_softmax": lambda g, x, y, axis: activations.backprop_log_softmax(g, x, y, axis=axis),
+}
+
+
+def _backward_of_reduction(op, g, x, y, args):
+    axes = _axes(args["axis"])
+    if not args["keepdims"]:                 # put back the reduced axes (size 1) to broadcast over x
+        g, y = np.expand_dims(g, axes), np.expand_dims(y, axes)
+    if op == "sum":
+        return np.broadcast_to(g, x.shape).copy()
+    if op == "mean":
+        return np.broadcast_to(g / (x.size // y.size), x.shape).copy()
+    # max, min: the gradient shared equally by the entries equal to the result (TensorFlow's rule);
+    # none when `initial` was the result
+    chosen = x == y
+    count = np.maximum(chosen.sum(axis=axes, keepdims=True), 1)
+    return (g * chosen / count).astype(x.dtype, copy=False)
+
+
+def _backward_of_several(op, args, inputs, g):
+    if op == "concatenate":
+        bounds = np.cumsum([x.shape[args["axis"]] for x in inputs])[:-1]
+        return np.split(g, bounds.tolist(), axis=args["axis"])
+    if op == "stack":
+        return [np.take(g, k, axis=args["axis"]) for k in range(len(inputs))]
+    a, b = inputs
+    if op == "matmul":          # y = a b: da = g b^T, db = a^T g (on the last two axes)
+        return [_unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape), _unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)]
+    chosen = a >= b if op == "maximum" else a <= b      # ties to the first operand, as TensorFlow
+    return [_unbroadcast(g * chosen, a.shape), _unbroadcast(g * ~chosen, b.shape)]
+
+
+def _unbroadcast(grad, shape):
+    """``grad`` summed over the axes broadcasting grew, to ``shape`` (the operand's own)."""
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    grown = tuple(k for k, n in enumerate(shape) if n == 1 and grad.shape[k] != 1)
+    return grad.sum(axis=grown, keepdims=True) if grown else grad
+
+
+def _axes(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _sample_target(newshape):
+    """reshape's target for one sample: Keras' full shape without its batch entry (-1 or None)."""
+    return tuple(-1 if n is None else n for n in newshape[1:])
+
+
+# -- arguments -----------------------------------------------------------------------------------
+def _int(value, what):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}: expected an integer, got {value!r:.60}")
+    return int(value)
+
+
+def _arguments(op, given):
+    """``given`` checked against ``op``'s Keras arguments, Keras' defaults filled in; in JSON's
+    forms (lists for tuples) as the config keeps them."""
+    who = f"TensorFunction({op!r})"
+    if not isinstance(given, dict):
+        raise TypeError(f"{who}: arguments must be a dict, got {type(given).__name__}")
+    expected = ARGUMENTS[op]
+    unknown = set(given) - set(expected)
+    if unknown:
+        raise TypeError(f"{who}: unexpected argument {sorted(unknown)[0]!r}; {op} takes "
+                        f"{', '.join(expected) or 'no arguments besides its tensors'}")
+    args = {**expected, **given}
+    for name in ("x_min", "x_max", "initial"):
+        if name in expected and args[name] is not None:
+            if isinstance(args[name], (bool, np.bool_)) or not isinstance(args[name], numbers.Real):
+                raise TypeError(f"{who}: {name} must be a number, got {args[name]!r:.60}")
+            args[name] = args[name].item() if isinstance(args[name], np.generic) else args[name]
+    if op == "clip" and (args["x_min"] is None or args["x_max"] is None):
+        raise TypeError(f"{who}: clip needs x_min and x_max (numbers)")
+    if op == "cast":
+        try:
+            dtype = np.dtype(args["dtype"])
+        except TypeError:
+            raise TypeError(f"{who}: dtype must name a dtype ('float32'), got {args['dtype']!r:.60}") from None
+        if dtype.kind != "f":
+            raise ValueError(f"{who}: a model's values are floats of its dtype: cast to a float dtype "
+                             f"('float32', 'float64'), not {dtype.name} (integer casts: glassnet.ops.cast on arrays)")
+        args["dtype"] = dtype.name
+    if "keepdims" in expected and not isinstance(args["keepdims"], (bool, np.bool_)):
+        raise TypeError(f"{who}: keepdims must be True or False, got {args['keepdims']!r:.40}")
+    if "keepdims" in expected:
+        args["keepdims"] = bool(args["keepdims"])
+    if "axis" in expected:
+        axis = args["axis"]
+        if op in REDUCTIONS or op == "squeeze":
+            if isinstance(axis, (list, tuple)):
+                args["axis"] = [_int(a, f"{who}: axis") for a in axis]
+            elif axis is not None:
+                args["axis"] = _int(axis, f"{who}: axis")
+        else:
+            args["axis"] = _int(axis, f"{who}: axis") if axis is not None else None
+    if op == "expand_dims" and args["axis"] is None:
+        raise TypeError(f"{who}: expand_dims needs axis (an integer)")
+    if op == "reshape":
+        shape = args["newshape"]
+        if not isinstance(shape, (list, tuple)) or not shape:
+            raise TypeError(f"{who}: newshape must be a tuple of sizes, the batch's first (-1 or None), got {shape!r:.60}")
+        args["newshape"] = [None if n is None else _int(n, f"{who}: newshape") for n in shape]
+    if op == "transpose" and args["axes"] is not None:
+        if not isinstance(args["axes"], (list, tuple)):
+            raise TypeError(f"{who}: axes must be a tuple of axes, got {args['axes']!r:.60}")
+        args["axes"] = [_int(a, f"{who}: axes") for a in args["axes"]]
+    return args
+
+
+def _constant(value, op):
+    """maximum's, minimum's or matmul's constant operand: a number or a NumPy array (a copy)."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and op != "matmul":
+        value = value.item() if isinstance(value, np.generic) else value
+        if not np.isfinite(value):
+            raise ValueError(f"TensorFunction: {op}'s constant must be finite, got {value!r}")
+        return value
+    if hasattr(value, "shape") and not isinstance(value, np.ndarray):
+        value = backend.to_numpy(value)         # a CuPy array
+    array = np.array(value) if isinstance(value, (np.ndarray, list, tuple, numbers.Real)) else None
+    if array is None or array.dtype.kind not in "biuf":
+        raise TypeError(f"TensorFunction: {op}'s constant must be a number or an array of numbers, got "
+                        f"{type(value).__name__}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"TensorFunction: {op}'s constant must be finite; it holds inf or nan")
+    return array

@@ -1,0 +1,374 @@
+"""A focused subset of Keras 3's ``keras.ops``, on NumPy arrays and on symbolic tensors alike.
+
+On arrays (or numbers, lists) each function computes at once and returns a NumPy array, with
+Keras' dtype: float32 stays float32, float64 float64; a Python float beside integers gives
+float32, as do the float functions (exp, mean, divide, ...) of integers. On an ``Input`` or a
+tensor drawn from one (a functional ``Model``, a subclass' ``call``) it computes nothing and returns
+a new tensor: one node of the model's graph, a ``layers.TensorFunction`` (or, for add, subtract,
+multiply, divide, negative and abs, the ``layers.TensorOp`` that Python's operators make), with a
+forward and a backward, kept in model files as JSON:
+
+    import glassnet as gn
+    from glassnet import ops
+
+    q = k = v = gn.Input((6, 8))
+    scores = ops.matmul(q, ops.transpose(k, (0, 2, 1))) / ops.sqrt(8.0)
+    attended = ops.matmul(ops.softmax(scores, axis=-1), v)          # (None, 6, 8)
+    pooled = ops.mean(attended, axis=1)                              # (None, 8)
+
+Argument names and defaults are Keras'. Axes count the batch axis as 0, as in Keras; on tensors
+no function may reduce, move or join along it (``ops.sum(x)`` with ``axis=None``, ``ops.stack([a,
+b])`` with Keras' default ``axis=0``, ``transpose`` without ``axes``): each is refused by name.
+
+Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus, maximum, minimum,
+clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
+squeeze, reshape, transpose, concatenate, stack, matmul, cast, shape.
+"""
+import numbers
+
+import numpy as np
+
+from .layers.tensor_functions import FORWARD, TensorFunction
+
+__all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid", "relu", "softplus",
+           "maximum", "minimum", "clip", "add", "subtract", "multiply", "divide", "sum", "mean", "max",
+           "min", "softmax", "log_softmax", "expand_dims", "squeeze", "reshape", "transpose", "concatenate",
+           "stack", "matmul", "cast", "shape"]
+
+_builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
+
+
+def _is_tensor(value):
+    from .layers.input import InputLayer
+    from .layers.symbolic import SymbolicTensor
+    return isinstance(value, (SymbolicTensor, InputLayer))
+
+
+def _array(value, name, function):
+    """``value`` as a NumPy array, as Keras' convert_to_tensor makes one: an array keeps its dtype;
+    Python floats (and lists of them) become float32, Python ints int32."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+    else:
+        if hasattr(value, "__cuda_array_interface__"):          # a CuPy array
+            from . import backend
+            value = backend.to_numpy(value)
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"ops.{function}: {name} must be an array or a number, got {type(value).__name__} "
+                            f"({error})") from None
+        if not isinstance(value, np.ndarray) and array.dtype.kind in "fi" and not hasattr(value, "dtype"):
+            array = array.astype(np.float32 if array.dtype.kind == "f" else np.int32)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"ops.{function}: {name} must hold numbers, got an array of {array.dtype}")
+    return array
+
+
+def _float(array):
+    """Keras' float functions of integers (or booleans) give floatx, float32."""
+    return array if array.dtype.kind == "f" else array.astype(np.float32)
+
+
+def _result_dtype(values, arrays):
+    """Keras' result type of ``values`` (``arrays`` their arrays): the widest float among the
+    arrays, else their integer type; a Python number is weak (it takes the arrays' type), but a
+    Python float beside integers gives float32."""
+    strong = [a.dtype for v, a in zip(values, arrays) if not _weak(v)]
+    if not strong:
+        strong = [a.dtype for a in arrays]
+    floats = [d for d in strong if d.kind == "f"]
+    if floats:
+        return np.dtype(_builtin_max(floats, key=lambda d: d.itemsize))
+    result = np.result_type(*strong)
+    if any(type(v) is float for v in values):
+        return np.dtype(np.float32)
+    if result.kind == "b" and any(type(v) is int for v in values):
+        return np.dtype(np.int32)
+    return result
+
+
+def _weak(value):
+    """A Python number (not NumPy's): it takes the other operand's dtype, as in Keras."""
+    return type(value) in (int, float, bool)
+
+
+def _arrays(function, *named):
+    """``(name, value)`` pairs as arrays of their common Keras dtype."""
+    arrays = [_array(v, n, function) for n, v in named]
+    dtype = _result_dtype([v for _, v in named], arrays)
+    return [a.astype(dtype, copy=False) for a in arrays]
+
+
+def _each(f, array):
+    """``f`` on ``array``, a 0-d array too (the activations' in-place forms want one axis)."""
+    return f(array.reshape(1)).reshape(()) if array.ndim == 0 else f(array)
+
+
+def _unary(op, x, floats=True):
+    if _is_tensor(x):
+        return TensorFunction(op)(x)
+    array = _array(x, "x", op)
+    return _each(FORWARD[op], _float(array) if floats else array)
+
+
+# -- elementwise ---------------------------------------------------------------------------------
+def exp(x):
+    """e to the ``x``, elementwise: any shape, the same shape back."""
+    return _unary("exp", x)
+
+
+def log(x):
+    """The natural logarithm, elementwise."""
+    return _unary("log", x)
+
+
+def sqrt(x):
+    """The square root, elementwise."""
+    return _unary("sqrt", x)
+
+
+def square(x):
+    """``x * x``, elementwise (integers stay integers)."""
+    return _unary("square", x, floats=False)
+
+
+def tanh(x):
+    """The hyperbolic tangent, elementwise."""
+    return _unary("tanh", x)
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))``, elementwise, without overflow."""
+    return _unary("sigmoid", x)
+
+
+def relu(x):
+    """``max(x, 0)``, elementwise (integers stay integers); its gradient at 0 is 0."""
+    return _unary("relu", x, floats=False)
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, elementwise, without overflow."""
+    return _unary("softplus", x)
+
+
+def abs(x):
+    """``|x|``, elementwise: on a tensor, the ``TensorOp`` that ``abs(x)`` makes (``absolute``)."""
+    if _is_tensor(x):
+        return _builtin_abs(x)
+    return np.abs(_array(x, "x", "abs"))
+
+
+def negative(x):
+    """``-x``, elementwise: on a tensor, the ``TensorOp`` that ``-x`` makes."""
+    if _is_tensor(x):
+        return -x
+    return np.negative(_array(x, "x", "negative"))
+
+
+def cast(x, dtype):
+    """``x`` in ``dtype`` (floats to integers truncate toward 0, as Keras' cast).
+
+    On a tensor, ``dtype`` must be a float dtype: a model's values travel as floats of the
+    model's dtype, so the cast rounds each value to ``dtype`` and carries it in the model's
+    (``cast(x, "float32")`` in a float32 model passes ``x`` on); integer casts are refused by name."""
+    if _is_tensor(x):
+        return TensorFunction("cast", {"dtype": dtype})(x)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"ops.cast: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60}") from None
+    return _array(x, "x", "cast").astype(dtype)
+
+
+def _two(op, x1, x2, eager):
+    """A function of two operands: a node when either is a tensor, else ``eager`` on arrays."""
+    if _is_tensor(x1) or _is_tensor(x2):
+        if op in ("add", "subtract", "multiply", "true_divide"):
+            from .layers.tensor_ops import operate
+            return operate(op, x1, x2)
+        if _is_tensor(x1) and _is_tensor(x2):
+            return TensorFunction(op)([x1, x2])
+        tensor, constant = (x1, x2) if _is_tensor(x1) else (x2, x1)
+        return TensorFunction(op, constant=constant, reverse=op == "matmul" and tensor is x2)(tensor)
+    a, b = _arrays(op, ("x1", x1), ("x2", x2))
+    return eager(a, b)
+
+
+def add(x1, x2):
+    """``x1 + x2``, broadcast as NumPy's; on tensors, the ``TensorOp`` that ``+`` makes."""
+    return _two("add", x1, x2, np.add)
+
+
+def subtract(x1, x2):
+    """``x1 - x2``, broadcast as NumPy's."""
+    return _two("subtract", x1, x2, np.subtract)
+
+
+def multiply(x1, x2):
+    """``x1 * x2``, broadcast as NumPy's."""
+    return _two("multiply", x1, x2, np.multiply)
+
+
+def divide(x1, x2):
+    """``x1 / x2``, broadcast as NumPy's; integers divide to float32 (Keras' floatx). On tensors
+    the ``TensorOp`` that ``/`` makes, named ``true_divide`` (Keras names this function's node ``divide``)."""
+    return _two("true_divide", x1, x2, lambda a, b: np.true_divide(_float(a), _float(b)))
+
+
+def maximum(x1, x2):
+    """The larger of ``x1`` and ``x2``, elementwise, broadcast as NumPy's. On tensors (two, or a
+    tensor and a constant) a tie gives its gradient to the first operand (TensorFlow's rule)."""
+    return _two("maximum", x1, x2, np.maximum)
+
+
+def minimum(x1, x2):
+    """The smaller of ``x1`` and ``x2``, elementwise (ties: as ``maximum``)."""
+    return _two("minimum", x1, x2, np.minimum)
+
+
+def clip(x, x_min, x_max):
+    """``x`` limited to ``[x_min, x_max]`` (numbers); the gradient passes inside, bounds included."""
+    if _is_tensor(x):
+        return TensorFunction("clip", {"x_min": x_min, "x_max": x_max})(x)
+    for name, bound in (("x_min", x_min), ("x_max", x_max)):
+        if not isinstance(bound, (numbers.Real, np.ndarray, np.generic)) or isinstance(bound, bool):
+            raise TypeError(f"ops.clip: {name} must be a number, got {bound!r:.60}")
+    array, low, high = _arrays("clip", ("x", x), ("x_min", x_min), ("x_max", x_max))
+    return np.clip(array, low, high)
+
+
+def matmul(x1, x2):
+    """The matrix product, as NumPy's ``matmul``: batched on the leading axes. On tensors: two
+    tensors of samples (..., n, k) and (..., k, m); or a tensor and a constant matrix, ``x @ W``
+    (W (k, m) on the tensor's last axis) or ``W @ x`` (W (m, n) on its last two)."""
+    return _two("matmul", x1, x2, np.matmul)
+
+
+# -- reductions ----------------------------------------------------------------------------------
+def _axis_argument(axis, function):
+    if axis is None or isinstance(axis, (numbers.Integral, list, tuple)) and not isinstance(axis, bool):
+        return tuple(axis) if isinstance(axis, list) else axis
+    raise TypeError(f"ops.{function}: axis must be an integer, a tuple of them or None, got {axis!r:.60}")
+
+
+def _reduce(op, x, axis, keepdims, initial=None):
+    if _is_tensor(x):
+        arguments = {"axis": axis, "keepdims": keepdims}
+        if initial is not None:
+            arguments["initial"] = initial
+        return TensorFunction(op, arguments)(x)
+    axis = _axis_argument(axis, op)
+    array = _array(x, "x", op)
+    # (np.asarray: NumPy gives a scalar, not an array, for a reduction to one number)
+    if op == "sum":
+        # integers keep their type (NumPy's sum would widen int32 to int64), booleans count in int32
+        return np.asarray(np.sum(array, axis=axis, keepdims=keepdims,
+                                 dtype=np.int32 if array.dtype.kind == "b" else array.dtype))
+    if op == "mean":
+        return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
+    return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))
+
+
+def sum(x, axis=None, keepdims=False):
+    """The sum over ``axis`` (None: all; on tensors, sample axes only)."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """The mean over ``axis``; integers give float32."""
+    return _reduce("mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False, initial=None):
+    """The largest value over ``axis`` (``initial``: a floor). On tensors, the gradient is shared
+    equally by the entries equal to the maximum (TensorFlow's rule)."""
+    return _reduce("max", x, axis, keepdims, initial)
+
+
+def min(x, axis=None, keepdims=False, initial=None):
+    """The smallest value over ``axis`` (``initial``: a ceiling)."""
+    return _reduce("min", x, axis, keepdims, initial)
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (an integer), without overflow."""
+    if _is_tensor(x):
+        return TensorFunction("softmax", {"axis": axis})(x)
+    return FORWARD["softmax"](_float(_array(x, "x", "softmax")), axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """``x - log(sum(exp(x)))`` along ``axis`` (an integer), exact where softmax underflows."""
+    if _is_tensor(x):
+        return TensorFunction("log_softmax", {"axis": axis})(x)
+    return FORWARD["log_softmax"](_float(_array(x, "x", "log_softmax")), axis=axis)
+
+
+# -- shapes --------------------------------------------------------------------------------------
+def expand_dims(x, axis):
+    """``x`` with a new axis of size 1 at ``axis`` (an axis of the result)."""
+    if _is_tensor(x):
+        return TensorFunction("expand_dims", {"axis": axis})(x)
+    return np.expand_dims(_array(x, "x", "expand_dims"), axis)
+
+
+def squeeze(x, axis=None):
+    """``x`` without its axes of size 1 (``axis``: those only). On tensors never the batch axis,
+    even for a batch of one."""
+    if _is_tensor(x):
+        return TensorFunction("squeeze", {"axis": axis})(x)
+    return np.squeeze(_array(x, "x", "squeeze"), _axis_argument(axis, "squeeze"))
+
+
+def reshape(x, newshape):
+    """``x`` in ``newshape``, Keras' full shape: on tensors the batch first as -1 or None
+    (``reshape(x, (-1, 4, 2))``), one other -1 at most."""
+    if _is_tensor(x):
+        return TensorFunction("reshape", {"newshape": newshape})(x)
+    if not isinstance(newshape, (list, tuple, numbers.Integral)):
+        raise TypeError(f"ops.reshape: newshape must be a tuple of sizes, got {newshape!r:.60}")
+    shape = [newshape] if isinstance(newshape, numbers.Integral) else newshape
+    return np.reshape(_array(x, "x", "reshape"), tuple(-1 if n is None else n for n in shape))
+
+
+def transpose(x, axes=None):
+    """``x`` with its axes in the order ``axes`` (None: reversed). On tensors ``axes`` must keep
+    the batch axis first: ``transpose(k, (0, 2, 1))``."""
+    if _is_tensor(x):
+        return TensorFunction("transpose", {"axes": axes})(x)
+    return np.transpose(_array(x, "x", "transpose"), axes)
+
+
+def _several(op, xs, axis, name):
+    if not isinstance(xs, (list, tuple)) or not xs:
+        raise TypeError(f"ops.{op}: {name} must be a list of arrays or tensors, got {type(xs).__name__}")
+    tensors = [_is_tensor(v) for v in xs]
+    if _builtin_sum(tensors) and not all(tensors):
+        k = tensors.index(False)
+        raise TypeError(f"ops.{op}: {name}[{k}] is {type(xs[k]).__name__}, beside tensors of a model being drawn; "
+                        f"every entry must be a tensor (a constant: add it to a tensor first)")
+    if all(tensors):
+        return TensorFunction(op, {"axis": axis})(list(xs))
+    arrays = _arrays(op, *((f"{name}[{k}]", v) for k, v in enumerate(xs)))
+    return (np.concatenate if op == "concatenate" else np.stack)(arrays, axis=axis)
+
+
+def concatenate(xs, axis=0):
+    """``xs`` (a list) joined along ``axis``; on tensors a sample axis (Keras' default 0 is refused)."""
+    return _several("concatenate", xs, axis, "xs")
+
+
+def stack(x, axis=0):
+    """The arrays of the list ``x`` stacked on a new ``axis``; on tensors a sample axis, ``axis=1``
+    or later (Keras' default 0 is refused)."""
+    return _several("stack", x, axis, "x")
+
+
+def shape(x):
+    """The shape as a tuple; a tensor's has None for the batch (Keras' static shape)."""
+    if _is_tensor(x):
+        from .layers.symbolic import sample_shape_of
+        return (None, *sample_shape_of(x))
+    return tuple(np.shape(_array(x, "x", "shape")))
