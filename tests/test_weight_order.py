@@ -292,3 +292,26 @@ def test_files_and_configs_keep_the_order_a_nested_model_gave(tmp_path, rng):
     assert [layer.name for layer in rebuilt.layers] == ["c1", "c2", "side1", "c3", "side2", "add"]
     with pytest.raises(ValueError, match="'layer_order' must be"):
         gn.Model.from_config({**config, "layer_order": "glassnet"})
+
+
+@pytest.mark.parametrize("how", ["keywords", "mixed", "positional", "key_by_keyword"])
+def test_tensors_given_by_keyword_order_their_layers_as_keras(how):
+    # Keras' call reads the tensors given by position, then those by keyword sorted by name: with
+    # pq, pk, pv of one shape, any other order swapped their weights silently in set_weights
+    keras = pytest.importorskip("keras")
+
+    def build(lib):
+        x = lib.layers.Input((5, 4))
+        pq, pk, pv = (lib.layers.Dense(4, name=name) for name in ("pq", "pk", "pv"))
+        q, k, v = pq(x), pk(x), pv(x)
+        mha = lib.layers.MultiHeadAttention(2, 3, name="mha")
+        out = {"keywords": lambda: mha(query=q, value=v, key=k), "mixed": lambda: mha(q, value=v, key=k),
+               "positional": lambda: mha(q, v, k), "key_by_keyword": lambda: mha(q, v, key=k)}[how]()
+        return (keras.Model if lib is keras else gn.Model)(x, out)
+
+    theirs, ours = build(keras), build(gn)
+    assert [layer.name for layer in ours.layers] == [
+        layer.name for layer in theirs.layers if not isinstance(layer, keras.layers.InputLayer)]
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

@@ -62,8 +62,8 @@ class _Graph:
                 op, sources = tensor, ()
             elif nested is not None:
                 op, sources = nested.key, nested.called_on
-            else:
-                op, sources = tensor.layer, tensor.inputs
+            else:       # (a call given tensors by keyword: the order Keras' call reads them in)
+                op, sources = tensor.layer, getattr(tensor, "keras_sources", tensor.inputs)
             self.keep[id(node)], self.keep[id(op)] = node, op
             self.op_of[id(node)], self.sources[id(node)] = op, sources
         return id(node)

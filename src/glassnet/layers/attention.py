@@ -229,6 +229,17 @@ class _Attention(_Merge):
 del LAYERS["_Attention"]        # a shared base, not a layer that configs may name
 
 
+def _note_keras_order(out, tensors):
+    """On a drawn call's output (the first of ``(output, scores)``), the tensors the call read in
+    Keras' order, when they are the call's own inputs in another order (see
+    ``MultiHeadAttention.__call__``); an eager call's arrays are left alone."""
+    from .symbolic import SymbolicTensor
+    main = out[0] if isinstance(out, tuple) else out
+    if isinstance(main, SymbolicTensor) and {id(t) for t in tensors} == {id(t) for t in main.inputs} \
+            and [id(t) for t in tensors] != [id(t) for t in main.inputs]:
+        main.keras_sources = tuple(tensors)
+
+
 class MultiHeadAttention(_Attention):
     """Keras' ``MultiHeadAttention``: ``mha(query, value)`` (key = value), ``mha(query, value,
     key)``, or Keras' self-attention ``mha(x, x)``; also ``mha([query, value(, key)])``.
@@ -408,12 +419,29 @@ class MultiHeadAttention(_Attention):
     def _eager_masks(self, masks):
         return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
 
-    def __call__(self, query, value=None, key=None, training=None, use_causal_mask=None, **keras_defaults):
+    def __call__(self, *args, **kwargs):
+        """``layer(query, value, key=None, training=None, use_causal_mask=None, **keras_defaults)``,
+        Keras' call (see ``_call_tensors``). Which tensors came by keyword is noted for the order
+        of a model's layers: Keras' call reads those given by position first, then those given by
+        keyword sorted by name (``mha(query=q, value=v, key=k)`` reads k, q, v), and a model lists
+        the layers that made them in that order (glassnet/_layer_order.py)."""
+        names = [*self._TENSOR_ARGUMENTS[:len(args)],
+                 *sorted(name for name in (*self._TENSOR_ARGUMENTS, "attention_mask") if name in kwargs)]
+        return self._call_tensors(*args, keras_order=names, **kwargs)
+
+    _TENSOR_ARGUMENTS = ("query", "value", "key")
+
+    def _call_tensors(self, query, value=None, key=None, training=None, use_causal_mask=None, keras_order=(),
+                      **keras_defaults):
         if value is None and not isinstance(query, (list, tuple)):
             raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
                             f"got one {type(query).__name__}")
         inputs = list(query) if value is None else [query, value] + ([] if key is None else [key])
-        return self._call(inputs, training, use_causal_mask, keras_defaults)
+        given = {"query": query, "value": value, "key": key, "attention_mask": keras_defaults.get("attention_mask")}
+        out = self._call(inputs, training, use_causal_mask, keras_defaults)
+        if value is not None and keras_order:
+            _note_keras_order(out, [given[name] for name in keras_order if given[name] is not None])
+        return out
 
     def matmul_flops(self, batch_size):
         """The largest product: a projection of the query, key or value (fit's choice of threads)."""
