@@ -191,3 +191,47 @@ def test_subclass_compiled_before_its_draw(rng):
     model.fit(data(rng), targets(rng, 1, "labels"), epochs=1, verbose=0)
     assert type(model.loss).__name__ == "BinaryCrossentropy" and model._fused
     assert model.get_compile_config()["loss"] == "ce"
+
+
+def test_refused_where_the_model_runs_its_own_train_step():
+    # a model of no layers of its own (Keras' GAN): compile keeps the loss for its own train_step
+    # to call, and a placeholder has nothing to give it (Keras picks when compute_loss first runs)
+    class Stepper(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.net = ours_model(1, "sigmoid")
+
+        def train_step(self, data):
+            return {}
+
+    with pytest.raises(ValueError, match="own train_step does not run"):
+        Stepper().compile(loss="CE", optimizer="sgd")
+
+
+def test_backup_and_restore_resumes(tmp_path, rng):
+    # the backup file keeps "ce" (not picked when loaded); the model fit picked from the same name
+    x, y = data(rng), targets(rng, 3, "labels")
+
+    class Crash(gn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    def make():
+        model = ours_model(3, "softmax")
+        model.compile(loss="ce", optimizer="sgd")
+        return model
+
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(x, y, epochs=4, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(tmp_path), Crash()])
+    resumed = make().fit(x, y, epochs=4, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(tmp_path)])
+    whole = make().fit(x, y, epochs=4, verbose=0)
+    assert resumed.epoch == [2, 3]
+    np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"][2:], rtol=1e-6)
+    # another loss named is still another run's backup (a run that ended left none: crash again)
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(x, y, epochs=4, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(tmp_path), Crash()])
+    other = ours_model(3, "softmax")
+    other.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    with pytest.raises(ValueError, match="was made with the loss"):
+        other.fit(x, y, epochs=4, verbose=0, callbacks=[gn.callbacks.BackupAndRestore(tmp_path)])
