@@ -99,6 +99,8 @@ def _check_loss_saveable(model):
 
 
 def _check_one_loss_saveable(loss):
+    if isinstance(loss, losses.PendingCrossentropy):
+        return          # "crossentropy"/"ce" not picked yet: the file records the name, and loading picks again
     entry = losses.serialize(loss)          # (a registered loss of yours: a TypeError for a config not JSON)
     if saving.is_entry(entry):
         try:

@@ -478,12 +478,14 @@ class DescribingMixin:
             heads = self._heads
             # an output compiled without a loss keeps its None (Keras' compile config too)
             settings = [losses.changed_settings(head.loss) if head.scored else {} for head in heads]
-            return {"loss": [losses.serialize(head.loss) if head.scored else None for head in heads],
+            # a loss picked by the first batch is recorded as compile was given it ("ce"): Keras' config
+            return {"loss": [head.loss_as_given or losses.serialize(head.loss) if head.scored else None
+                             for head in heads],
                     "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
                     **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                     **({"loss_config": settings} if any(settings) else {})}
         return {
-            "loss": losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
+            "loss": self._loss_as_given or losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
             **metric_settings(self.metrics, getattr(self, "_given_metric_names", None)),
             # settings of a built-in loss other than its defaults, for from_config (a model

@@ -815,7 +815,7 @@ class Model(Sequential):
         self._refuse_optimizer_as_loss(loss)
         for spec in loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]:
             if spec is not None:
-                losses.check_trainable(losses.get(spec))
+                losses.check_trainable(losses.for_compile(spec))
         for what, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if given is not None and (isinstance(given, str) or not isinstance(given, (list, tuple, dict))):
                 raise TypeError(f"{what}: expected a list such as ['accuracy'] (or, for several outputs, a list of "

@@ -180,6 +180,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     _declared_name = None
     # compile's loss_weights of the one output (Keras'): the loss trained on is the loss times it
     _loss_weight = 1.0
+    # compile(loss="crossentropy" or "ce", any case) once the first batch has picked the loss it
+    # stands for (_pick_crossentropy): the name as given, which the compile config records (Keras')
+    _loss_as_given = None
     # a functional Model's graph gives each Input of texts its reader (graph.Model): none need be first
     _text_inputs_drawn = False
     _penalties = _constrained = ()
@@ -1028,7 +1031,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         compiled = metrics_module.weighted.compiled(metrics, weighted, given)
         metrics_module.check_log_names([name for name, _ in compiled])
         self._refuse_optimizer_as_loss(loss)
-        self._compiled(losses.get(loss), compiled, optimizer, loss_weight, given)
+        # ("crossentropy"/"ce": a placeholder until the first batch picks the loss, _pick_crossentropy)
+        self._compiled(losses.for_compile(loss), compiled, optimizer, loss_weight, given)
 
     def _compile_heads(self, loss, optimizer, metrics, loss_weights, weighted_metrics):
         """``compile`` of a model of several outputs: each output's loss, weight and metrics
@@ -1063,6 +1067,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         losses.check_trainable(loss)                 # reduction="none": no number to train on
         optimizer = optimizers.get(optimizer)        # refused before the model changes
         self.loss, self._loss_weight = loss, loss_weight
+        self._loss_as_given = None          # a new compile: nothing picked yet
         self.optimizer = self._claim(optimizer)
         self.metrics = metrics
         self._given_metric_names = dict(given or {})

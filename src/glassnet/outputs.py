@@ -124,6 +124,9 @@ class Head:
     # the output's key where the model's outputs were given as a dict (glassnet._dictoutputs),
     # which names it instead of its layer
     key = None
+    # the loss's name as compile was given it, "crossentropy" or "ce" (any case), once the first batch
+    # has picked the loss it stands for (pick_head_loss): what the compile config records
+    loss_as_given = None
 
     def __init__(self, layer, call, shape, start, index):
         self.layer, self.call, self.shape, self.start, self.index = layer, call, tuple(shape), start, index
@@ -469,7 +472,7 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
                              f"targets then scored and logged as {head.name}_loss, training unchanged)")
     chosen = []
     for head, spec in zip(heads, given):
-        head_loss = None if spec is None else losses.get(spec)
+        head_loss = None if spec is None else losses.for_compile(spec)
         chosen.append(head_loss)
     compiled, chosen_metrics, logged = [], [], {}
     for j in range(len(heads)) if loss_order is None else loss_order:
@@ -487,13 +490,37 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     compiled += sorted(chosen_metrics, key=lambda pair: pair[0])
     metrics_module.check_log_names([name for name, _ in compiled])
     # everything checked: only now do the heads change (a refused compile leaves the model's as they were)
+    place_targets(heads, chosen, [1.0 if weight is None else float(weight) for weight in weights])
+    for head in heads:
+        head.loss_as_given = None       # a loss named "crossentropy" is picked at the first batch (pick_head_loss)
+    return Heads(heads), compiled
+
+
+def place_targets(heads, chosen, weights):
+    """Give each head its loss (``chosen``, None: unscored) and weight, and its targets their
+    columns in the packed targets, one head after the other: a sparse loss's labels take one column
+    per position, any other loss's targets the output's shape (``Head.compiled``)."""
     start = 0
     for head, head_loss, weight in zip(heads, chosen, weights):
-        start += head.compiled(head_loss, 1.0 if weight is None else float(weight), start)
+        start += head.compiled(head_loss, weight, start)
     targets = Layout([head.target_shape for head in heads])
     for head in heads:
         head.target_layout = targets
-    return Heads(heads), compiled
+
+
+def pick_head_loss(heads, head, target_shape, compiled):
+    """Output ``head`` compiled with ``"crossentropy"``/``"ce"`` (a ``PendingCrossentropy``) given
+    the loss its first targets, of ``target_shape`` (n, ...), pick (glassnet.losses.picked). The
+    targets' columns move for a sparse loss's labels, so every head's are placed again; the output's
+    own logged loss (``compiled``'s "<output>_loss") scores with the loss picked. The name as given
+    is kept for the compile config (``loss_as_given``)."""
+    pending = head.loss
+    picked = pending.pick(target_shape, (target_shape[0], *head.shape))
+    place_targets(heads, [picked if h is head else h.loss for h in heads], [h.weight for h in heads])
+    head.loss_as_given = pending.given
+    for _, metric in compiled:
+        if isinstance(metric, OutputMetric) and metric.head is head and metric.own_loss:
+            metric.metric = LossMetric(picked, reduced=True)
 
 
 def each_output_metrics(compiled, head):

@@ -77,6 +77,11 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
                              f"computes its own; leave {name} out, got {value!r:.60}")
     if loss is not None:
         model._refuse_optimizer_as_loss(loss)
+        if losses.names_pending(loss):
+            # Keras picks it as its compiled loss first runs, a step the model's own train_step replaces
+            raise ValueError(f"compile: loss={loss!r} is picked from the first batch by the compiled loss, "
+                             f"which {type(model).__name__}'s own train_step does not run; name the loss: "
+                             f"'binary_crossentropy', 'categorical_crossentropy' or 'sparse_categorical_crossentropy'")
         loss = losses.get(loss)
     # (name, metric) pairs, as compile keeps them: metrics.get gives the pair itself
     compiled = [metrics_module.get(spec) for spec in _metric_specs(metrics)]

@@ -4,12 +4,12 @@ start here, so a bad argument gets the same error whichever call it was given to
 """
 import numpy as np
 
-from . import backend, metrics
+from . import backend, losses, metrics
 from ._listforms import by_input_name, by_output_name, one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
-from .outputs import OutputMetric, each_output_metrics, per_output, per_output_weights
+from .outputs import OutputMetric, each_output_metrics, per_output, per_output_weights, pick_head_loss
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
 
@@ -181,9 +181,22 @@ class PreparingMixin:
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                              f"{x.shape[0]} and {y.shape[0]}")
+        if isinstance(self.loss, losses.PendingCrossentropy):      # compile(loss="ce"): the first batch picks
+            self._pick_crossentropy(y.shape, shape)
         y = self._prepare_targets(y, yname, x.shape[1:], x)
         self._check_accuracy_targets(y, yname)
         return x, y
+
+    def _pick_crossentropy(self, target_shape, output_shape):
+        """The model of one output compiled with ``"crossentropy"`` or ``"ce"`` (Keras' compile-only
+        names): its first targets, of ``target_shape`` (n, ...), and its outputs' sample shape
+        ``output_shape`` pick the cross-entropy (glassnet.losses.picked), which replaces the
+        placeholder for good, and the fused sigmoid/softmax path is planned again for it, as
+        compile plans it for a loss named. The config keeps the name as given (Keras' too)."""
+        pending = self.loss
+        self.loss = pending.pick(target_shape, (target_shape[0], *output_shape))
+        self._loss_as_given = pending.given
+        self._update_fusion()
 
     def _packed_targets(self, x, y, xname, yname):
         """A model of several outputs' targets: ``y`` a list of arrays in the order of its outputs,
@@ -203,6 +216,9 @@ class PreparingMixin:
             if array.shape[0] != x.shape[0]:
                 raise ValueError(f"{xname} and {label} must have the same number of samples, got "
                                  f"{x.shape[0]} and {array.shape[0]}")
+            if isinstance(head.loss, losses.PendingCrossentropy):  # this output's "ce": its first targets pick
+                pick_head_loss(self._heads, head, array.shape, self.metrics)
+                self._update_fusion()
             # the loss's own check against its output, as for a model of one output (and, as there,
             # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
             try:

@@ -15,6 +15,18 @@ def _loss_classes(model):
     return [type(head.loss) for head in heads] if heads is not None else [type(model.loss)]
 
 
+def _picked_as_in(backup, model):
+    """The ``backup``'s losses compiled as ``"crossentropy"``/``"ce"`` given the class ``model``
+    picked from the same name, for comparing the two: a file keeps the name as given, so the
+    loaded backup has not picked yet, while the model picked at fit's first batch, before this
+    callback (glassnet.losses.picked). Only the comparison reads the backup's losses."""
+    pairs = [(backup, model)] if model._heads is None else zip(backup._heads, model._heads)
+    for theirs, mine in pairs:
+        given = model._loss_as_given if mine is model else mine.loss_as_given
+        if isinstance(theirs.loss, losses.PendingCrossentropy) and theirs.loss.given == given:
+            theirs.loss = type(mine.loss)()
+
+
 class BackupAndRestore(Callback):
     """Back the run up at the end of every epoch; after a crash or a Ctrl-C, the same ``fit`` with
     the same callback resumes where the backup left off (Keras' ``BackupAndRestore``).
@@ -147,6 +159,7 @@ class BackupAndRestore(Callback):
         if type(backup.optimizer) is not type(model.optimizer):
             raise ValueError(f"BackupAndRestore: {self.path} was made with {type(backup.optimizer).__name__}, "
                              f"this model trains with {type(model.optimizer).__name__}")
+        _picked_as_in(backup, model)
         if (backup.loss.get_config() != model.loss.get_config() or _loss_classes(backup) != _loss_classes(model)
                 or losses.changed_settings(backup.loss) != losses.changed_settings(model.loss)):
             raise ValueError(f"BackupAndRestore: {self.path} was made with the loss "

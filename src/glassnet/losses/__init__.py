@@ -93,6 +93,7 @@ from .decoding import ctc_decode
 from .focal import BinaryFocalCrossentropy, CategoricalFocalCrossentropy
 from .generalized import CategoricalGeneralizedCrossEntropy
 from .overlap import Dice, Tversky
+from .picked import PendingCrossentropy, names_pending
 from .persample import CategoricalHinge, CosineSimilarity
 from .similarity import Circle
 from . import functions
@@ -110,7 +111,7 @@ __all__ = ["EPSILON", "REDUCTIONS", "Loss", "aligned_targets", "plain_type", "pe
            "KLDivergence", "CategoricalHinge", "CosineSimilarity", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "Circle", "CTC",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "ctc_decode", "LOSSES",
-           "ALIASES", "CLASS_NAMES", "get", "serialize", "deserialize",
+           "ALIASES", "CLASS_NAMES", "get", "for_compile", "PendingCrossentropy", "serialize", "deserialize",
            # Keras' per-sample functions (glassnet.losses.functions) and their Keras 2 names
            "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
            "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson", "kl_divergence", "hinge",
@@ -171,8 +172,23 @@ def get(identifier):
         name = ALIASES.get(identifier) or CLASS_NAMES.get(identifier) or identifier
         if name in LOSSES:
             return LOSSES[name]()
+        if names_pending(identifier):       # compile's alone, as in Keras: it needs the data to pick
+            raise ValueError(f"loss: {identifier!r} names the cross-entropy a model picks from its first batch, "
+                             f"which compile(loss={identifier!r}) takes and get does not (Keras' losses.get "
+                             f"neither); name the loss: 'binary_crossentropy', 'categorical_crossentropy' or "
+                             f"'sparse_categorical_crossentropy'")
     raise ValueError(f"loss: expected one of {sorted(LOSSES) + sorted(ALIASES)} (or a class name such as "
                      f"'BinaryCrossentropy') or a Loss instance, got {identifier!r}")
+
+
+def for_compile(identifier):
+    """The loss ``compile(loss=identifier)`` takes: what ``get`` gives, and also Keras' compile-only
+    names ``"crossentropy"`` and ``"ce"`` (any case), a ``PendingCrossentropy`` that the model's
+    first batch replaces with the cross-entropy the targets and outputs pick (glassnet.losses.picked).
+    ``get`` refuses those names, as ``keras.losses.get`` does: only a model has the data to pick by."""
+    if names_pending(identifier):
+        return PendingCrossentropy(identifier)
+    return get(identifier)
 
 
 def _from_function(fn):
