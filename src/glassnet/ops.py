@@ -129,7 +129,10 @@ def sqrt(x):
 
 
 def square(x):
-    """``x * x``, elementwise (integers stay integers)."""
+    """``x * x``, elementwise (integers stay integers; booleans give int32, as Keras')."""
+    if not _is_tensor(x):
+        array = _array(x, "x", "square")
+        return _each(FORWARD["square"], array.astype(np.int32) if array.dtype.kind == "b" else array)
     return _unary("square", x, floats=False)
 
 
@@ -191,7 +194,8 @@ def _two(op, x1, x2, eager):
         if _is_tensor(x1) and _is_tensor(x2):
             return TensorFunction(op)([x1, x2])
         tensor, constant = (x1, x2) if _is_tensor(x1) else (x2, x1)
-        return TensorFunction(op, constant=constant, reverse=op == "matmul" and tensor is x2)(tensor)
+        # reverse: the constant is the first operand (matmul's order; maximum's and minimum's ties)
+        return TensorFunction(op, constant=constant, reverse=tensor is x2)(tensor)
     a, b = _arrays(op, ("x1", x1), ("x2", x2))
     return eager(a, b)
 
@@ -219,7 +223,8 @@ def divide(x1, x2):
 
 def maximum(x1, x2):
     """The larger of ``x1`` and ``x2``, elementwise, broadcast as NumPy's. On tensors (two, or a
-    tensor and a constant) a tie gives its gradient to the first operand (TensorFlow's rule)."""
+    tensor and a constant) a tie gives its gradient to the first operand (TensorFlow's rule): a
+    tensor behind a constant, ``maximum(0.0, x)``, gets none where it equals the constant."""
     return _two("maximum", x1, x2, np.maximum)
 
 
@@ -232,10 +237,14 @@ def clip(x, x_min, x_max):
     """``x`` limited to ``[x_min, x_max]`` (numbers); the gradient passes inside, bounds included."""
     if _is_tensor(x):
         return TensorFunction("clip", {"x_min": x_min, "x_max": x_max})(x)
+    bounds = []
     for name, bound in (("x_min", x_min), ("x_max", x_max)):
         if not isinstance(bound, (numbers.Real, np.ndarray, np.generic)) or isinstance(bound, bool):
             raise TypeError(f"ops.clip: {name} must be a number, got {bound!r:.60}")
-    array, low, high = _arrays("clip", ("x", x), ("x_min", x_min), ("x_max", x_max))
+        # a NumPy scalar bound is a number, as a Python one: Keras' clip keeps x's dtype (a float64
+        # bound leaves float32 x float32)
+        bounds.append(bound.item() if isinstance(bound, (np.ndarray, np.generic)) and np.ndim(bound) == 0 else bound)
+    array, low, high = _arrays("clip", ("x", x), ("x_min", bounds[0]), ("x_max", bounds[1]))
     return np.clip(array, low, high)
 
 
@@ -243,7 +252,14 @@ def matmul(x1, x2):
     """The matrix product, as NumPy's ``matmul``: batched on the leading axes. On tensors: two
     tensors of samples (..., n, k) and (..., k, m); or a tensor and a constant matrix, ``x @ W``
     (W (k, m) on the tensor's last axis) or ``W @ x`` (W (m, n) on its last two)."""
-    return _two("matmul", x1, x2, np.matmul)
+    return _two("matmul", x1, x2, _matmul)
+
+
+def _matmul(a, b):
+    """NumPy's matmul in Keras' dtype: two int8 operands give int32 (their products overflow int8)."""
+    if a.dtype == b.dtype == np.int8:
+        a, b = a.astype(np.int32), b.astype(np.int32)
+    return np.matmul(a, b)
 
 
 # -- reductions ----------------------------------------------------------------------------------
@@ -263,9 +279,12 @@ def _reduce(op, x, axis, keepdims, initial=None):
     array = _array(x, "x", op)
     # (np.asarray: NumPy gives a scalar, not an array, for a reduction to one number)
     if op == "sum":
-        # integers keep their type (NumPy's sum would widen int32 to int64), booleans count in int32
-        return np.asarray(np.sum(array, axis=axis, keepdims=keepdims,
-                                 dtype=np.int32 if array.dtype.kind == "b" else array.dtype))
+        # Keras' (JAX's) rule: int32 and wider integers keep their type (NumPy's sum would widen int32 to
+        # int64), booleans, int8 and int16 count in int32, uint8 and uint16 in uint32 (no wrap-around)
+        dtype = array.dtype
+        if dtype.kind == "b" or (dtype.kind in "iu" and dtype.itemsize < 4):
+            dtype = np.dtype(np.uint32 if dtype.kind == "u" else np.int32)
+        return np.asarray(np.sum(array, axis=axis, keepdims=keepdims, dtype=dtype))
     if op == "mean":
         return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
     return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))

@@ -58,7 +58,8 @@ class TensorFunction(Layer):
         maximum's, minimum's and matmul's other operand when it is not a tensor (None: the layer
         is called on a list ``[a, b]``); matmul's is a matrix (k, m).
     reverse : bool
-        The constant is the first operand: ``ops.matmul(W, x)``.
+        The constant is the first operand: ``ops.matmul(W, x)``, ``ops.maximum(0.0, x)`` (a tie
+        gives its gradient to the constant, as TensorFlow gives it to the first operand).
 
     Shapes: (batch, *sample) -> (batch, *what the op makes of the sample); the joins and the ops of
     two tensors take a list.
@@ -134,6 +135,10 @@ class TensorFunction(Layer):
             return shape
         if op in REDUCTIONS:
             return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
+        if op == "squeeze" and args["axis"] is None and self.input_shape is not None:
+            # the axes of size 1 in the shape drawn (or first built): an axis of unknown size (None)
+            # that a batch gives size 1 stays, so the output keeps the rank the model was drawn with
+            return tuple(n for n, drawn in zip(shape, self.input_shape) if drawn != 1)
         if op == "maximum" or op == "minimum":
             return tensor_shapes.against_constant(shape, np.shape(self.constant), who)
         if op == "matmul":
@@ -199,8 +204,12 @@ class TensorFunction(Layer):
             return _backward_of_reduction(op, g, x, y, args)
         if op in ("maximum", "minimum"):
             c = self._value(xp)
-            # ties give x the gradient, as TensorFlow's Maximum and Minimum do
-            chosen = x >= c if op == "maximum" else x <= c
+            # a tie gives the first operand the gradient, as TensorFlow's Maximum and Minimum do: x,
+            # unless the constant came first (reverse: maximum(c, x))
+            if self.reverse:
+                chosen = x > c if op == "maximum" else x < c
+            else:
+                chosen = x >= c if op == "maximum" else x <= c
             return _unbroadcast(g * chosen, x.shape)
         if op == "matmul":
             c = self._value(xp)
