@@ -420,3 +420,12 @@ def test_import_glassnet_leaves_ops_until_used():
             "glassnet.ops.exp(1.0)\nprint('glassnet.ops' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "True"]
+
+
+def test_a_constant_too_large_for_the_model_dtype_is_refused_by_name():
+    # cast to float32 it was inf, and the model's outputs with it, silently (TensorOp refused it)
+    x = gn.Input((2,))
+    with pytest.raises(ValueError, match="maximum.*does not fit in float32"):
+        gn.Model(x, gn.ops.maximum(x, np.array([1e39, 1.0])))
+    model = gn.Model(x, gn.ops.maximum(x, np.array([1e39, 1.0])), dtype="float64")
+    assert model.predict(np.zeros((1, 2)))[0, 0] == 1e39

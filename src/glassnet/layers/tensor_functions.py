@@ -103,7 +103,8 @@ class TensorFunction(Layer):
         self.output_shape(input_shape)        # refuses what it cannot take, by name
         self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
         if isinstance(self.constant, np.ndarray):
-            self._constant = self.constant.astype(self.dtype or np.float32)
+            from .tensor_ops import constant_in_dtype
+            self._constant = constant_in_dtype(self, self.constant)
         self.built = True
 
     def check_input_shape(self, sample_shape):

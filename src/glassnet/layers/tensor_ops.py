@@ -104,11 +104,7 @@ class TensorOp(Layer):
         self.output_shape(input_shape)            # refuses what cannot broadcast, by name
         self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
         if isinstance(self.constant, np.ndarray):
-            with np.errstate(over="ignore"):
-                value = self.constant.astype(self.dtype or np.float32)
-            if not np.isfinite(value).all():
-                raise ValueError(f"{self.describe()}: the constant does not fit in {np.dtype(value.dtype).name}")
-            self._constant = value
+            self._constant = constant_in_dtype(self, self.constant)
         self.built = True
 
     def check_input_shape(self, sample_shape):
@@ -245,6 +241,17 @@ def _apply(op, a, b):
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) or (
         isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+
+
+def constant_in_dtype(layer, constant):
+    """``constant`` (an array) cast to ``layer``'s dtype (float32 by default), as the layer computes
+    with it; one too large for that dtype is refused by name rather than turned into inf. Also
+    TensorFunction's (tensor_functions.py)."""
+    with np.errstate(over="ignore"):
+        value = constant.astype(layer.dtype or np.float32)
+    if np.isfinite(constant).all() and not np.isfinite(value).all():
+        raise ValueError(f"{layer.describe()}: the constant does not fit in {np.dtype(value.dtype).name}")
+    return value
 
 
 def _constant(value):
