@@ -32,6 +32,13 @@ def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
     whole = loss.prepare_output_targets(y, shape, dtype, name, output)
     if whole is not None:
         return whole
+    if len(shape) == 0:
+        # one number per sample, (None,): an op reduced or indexed the last axis away (x[:, 0],
+        # ops.sum(x, axis=1)); glassnet's losses score a last axis, so such an output predicts but
+        # is not trained on (Keras 3.15 takes it): say how to keep the axis
+        raise ValueError(f"{name}: {output} gives one number per sample, shape (None,), and a loss needs a "
+                         f"last axis: keep it (ops.sum(x, axis=1, keepdims=True), x[:, 0:1]) or end with "
+                         f"layers.Reshape((1,)); targets (n_samples,) fit that output (n_samples, 1)")
     if len(shape) == 1:
         return loss.prepare_targets(y, shape[0], dtype, name)
     if loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)

@@ -142,7 +142,8 @@ class InputLayer(TensorOperators):
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
                         f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, "
-                        f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]); for other "
+                        f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]), and glassnet.ops' "
+                        f"functions (ops.matmul(a, b) for @, ops.tanh(x), ops.mean(x, axis=1)); for other "
                         f"functions, a Layer of your own; for an activation, its layer "
                         f"(gn.layers.Activation(\"relu\"), ReLU())")
 
@@ -169,8 +170,9 @@ def no_array_attribute(holder, name, state):
         return AttributeError(name)
     return AttributeError(f"{holder!r} has no attribute {name!r}: {state}, so NumPy and the functions of "
                           f"glassnet.activations cannot compute on it; call layers on it (an activation: "
-                          f"gn.layers.Activation(\"relu\"), ReLU(); other functions: a Layer of your own), or "
-                          f"+, -, *, /, **, abs() and x[:, 0] (TensorOp layers)")
+                          f"gn.layers.Activation(\"relu\"), ReLU(); other functions: a Layer of your own), "
+                          f"+, -, *, /, **, abs() and x[:, 0] (TensorOp layers), or glassnet.ops' functions "
+                          f"(ops.max(x, axis=1), ops.tanh(x))")
 
 
 def _shape_and_batch_size(shape, batch_size, batch_shape):

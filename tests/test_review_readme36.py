@@ -1,0 +1,50 @@
+"""Review readme36: the README's and docs' claims for operators, glassnet.ops, unscored outputs,
+'crossentropy', metric names and count_params/build, checked as a Keras user reads them."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import ops
+
+
+@pytest.mark.parametrize("reduce", [lambda h: ops.sum(h, axis=1), lambda h: h[:, 0], lambda h: ops.mean(h, axis=-1)],
+                         ids=["sum", "index", "mean"])
+@pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch", "test_on_batch"])
+def test_an_output_of_one_number_per_sample_is_refused_by_name_not_an_index_error(reduce, call):
+    # x[:, 0] or ops.sum(x, axis=1) of a (None, 2) tensor is (None,): it predicts, and training on
+    # it crashed with "IndexError: tuple index out of range" in the targets' check
+    x, y = np.random.default_rng(0).random((8, 3)), np.random.default_rng(1).random(8)
+    inputs = gn.Input((3,))
+    model = gn.Model(inputs, reduce(gn.layers.Dense(2)(inputs)), seed=0)
+    assert model.predict(x).shape == (8,)
+    model.compile(loss="mse", optimizer="sgd")
+    kwargs = {} if "batch" in call else {"verbose": 0}
+    with pytest.raises(ValueError, match=r"one number per sample.*keepdims=True"):
+        getattr(model, call)(x, y, **kwargs)
+
+
+def test_one_number_per_sample_beside_other_outputs():
+    x, y = np.random.default_rng(0).random((8, 3)), np.random.default_rng(1).random((8, 2))
+    inputs = gn.Input((3,))
+    h = gn.layers.Dense(2)(inputs)
+    model = gn.Model(inputs, [ops.sum(h, axis=1), h], seed=0)
+    model.compile(loss=["mse", "mse"], optimizer="sgd")
+    with pytest.raises(ValueError, match=r"y\[0\]: output 'sum' gives one number per sample"):
+        model.fit(x, [y[:, 0], y], verbose=0)
+    model.compile(loss=[None, "mse"], optimizer="sgd")          # kept for predict only: taken
+    assert np.isfinite(model.fit(x, [None, y], verbose=0).history["loss"][0])
+    # the way the message gives trains
+    kept = gn.Model(inputs, ops.sum(h, axis=1, keepdims=True), seed=0)
+    kept.compile(loss="mse", optimizer="sgd")
+    assert np.isfinite(kept.fit(x, y[:, 0], verbose=0).history["loss"][0])
+
+
+@pytest.mark.parametrize("expression", ["x @ x", "np.tanh(x)", "x // 2", "x.max()"])
+@pytest.mark.parametrize("drawn", [False, True], ids=["input", "drawn"])
+def test_what_tensors_refuse_points_to_glassnet_ops(expression, drawn):
+    # the README: "//, %, @, comparisons and NumPy functions are still refused by name (use a
+    # layer or glassnet.ops)"; the refusals named layers only, as before glassnet.ops existed
+    inputs = gn.Input((3,))
+    x = gn.layers.Dense(3)(inputs) if drawn else inputs
+    with pytest.raises((TypeError, AttributeError), match=r"glassnet\.ops' functions \(ops\."):
+        eval(expression, {"np": np, "x": x})
