@@ -61,7 +61,7 @@ import numpy as np
 from . import backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
-from .layers.base import call_arguments_set, free_name, shape_fits, stateful_layers
+from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -559,7 +559,8 @@ class Model(Sequential):
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
-            outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
+            with drawing_call(type(self).__name__):
+                outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             drawn = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

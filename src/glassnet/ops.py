@@ -22,7 +22,8 @@ b])`` with Keras' default ``axis=0``, ``transpose`` without ``axes``): each is r
 
 Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus, maximum, minimum,
 clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
-squeeze, reshape, transpose, concatenate, stack, matmul, cast, shape.
+squeeze, reshape, transpose, concatenate, stack, matmul, cast, shape; and ``arange``, which makes
+a constant (NumPy, no batch axis) on arrays and tensors alike.
 """
 import numbers
 
@@ -33,7 +34,7 @@ from .layers.tensor_functions import FORWARD, TensorFunction
 __all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid", "relu", "softplus",
            "maximum", "minimum", "clip", "add", "subtract", "multiply", "divide", "sum", "mean", "max",
            "min", "softmax", "log_softmax", "expand_dims", "squeeze", "reshape", "transpose", "concatenate",
-           "stack", "matmul", "cast", "shape"]
+           "stack", "matmul", "cast", "shape", "arange"]
 
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
 
@@ -391,3 +392,38 @@ def shape(x):
         from .layers.symbolic import sample_shape_of
         return (None, *sample_shape_of(x))
     return tuple(np.shape(_array(x, "x", "shape")))
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    """Evenly spaced numbers in ``[start, stop)`` (``arange(stop)``: from 0), step ``step`` (None: 1):
+    a NumPy array of shape (ceil((stop - start) / step),), Keras' dtype (Python ints int32, a Python
+    float float32, NumPy numbers their own; ``dtype`` sets it).
+
+    It is a constant, never a tensor, also inside a subclass' ``call``: there add it to a tensor to
+    give it a batch axis before a layer reads it. keras.io's TokenAndPositionEmbedding, on ids ``x``
+    of shape (batch, maxlen): ``self.pos_emb(x * 0 + ops.arange(0, maxlen))`` (docs/layers.md).
+
+    >>> arange(0, 10, 3)
+    array([0, 3, 6, 9], dtype=int32)
+    """
+    named = [("start", start), ("stop", stop), ("step", step)]
+    for name, value in named:
+        if _is_tensor(value):
+            raise TypeError(f"ops.arange: {name} is a tensor of a model being drawn; arange takes numbers "
+                            f"(a sample axis' size: ops.shape(x)[-1])")
+        if value is not None and np.ndim(value) != 0:
+            raise TypeError(f"ops.arange: {name} must be a number, got {type(value).__name__} of shape "
+                            f"{np.shape(value)}")
+    given = [(name, value) for name, value in named if value is not None]
+    arrays = _arrays("arange", *given)
+    if step is not None and arrays[-1] == 0:
+        raise ValueError("ops.arange: step must not be 0")
+    if stop is None:        # arange(stop), Keras' reading of one bound (step may still be given)
+        bounds = [0, start] + ([step] if step is not None else [])
+    else:
+        bounds = [value for _, value in given]
+    try:
+        dtype = arrays[0].dtype if dtype is None else np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"ops.arange: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60}") from None
+    return np.arange(*bounds, dtype=dtype)

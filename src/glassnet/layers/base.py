@@ -565,6 +565,9 @@ class Layer(KerasSurface):
             # NumPy's own "could not convert string to float" would name neither the layer nor the way out
             raise TypeError(f"{self.describe()}: expected numbers, got strings (dtype {x.dtype}); texts and "
                             f"string categories go through TextVectorization, StringLookup or Hashing first")
+        drawn = bool(_DRAWN_CALLS)
+        if drawn and x.ndim < 2:        # Keras' positions, (maxlen,): no batch axis, nothing else fits
+            raise _constant_in_draw(self, x)
         if x.ndim < 2:
             raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
         if not self.built:
@@ -585,6 +588,8 @@ class Layer(KerasSurface):
                 check_output(self, made)
         else:
             self.check_input_shape(x.shape[1:])
+        if drawn and self.params:       # a layer without weights computes the same constant as Keras
+            raise _constant_in_draw(self, x)
         x = x.astype(self.dtype, copy=False)
         if mask is not None:
             return self.forward(x, training=training, mask=mask)
@@ -789,6 +794,35 @@ def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
         raise ValueError(f"{owner}: {argument} must hold positive integer sizes (or None for any size along "
                          f"an axis), {example}; got {value!r}")
     return tuple(None if d is None else int(d) for d in shape)
+
+
+# the names of the subclasses (glassnet.Model with call) whose call is being drawn now, innermost
+# last: a layer called there on an array, not a tensor, runs once, at the draw (Layer.__call__)
+_DRAWN_CALLS = []
+
+
+@contextlib.contextmanager
+def drawing_call(model_name):
+    """Mark the block as the draw of ``model_name``'s call (graph.Model._symbolic_call)."""
+    _DRAWN_CALLS.append(model_name)
+    try:
+        yield
+    finally:
+        _DRAWN_CALLS.pop()
+
+
+def _constant_in_draw(layer, x):
+    """The TypeError for ``layer`` called on the array ``x`` while a subclass' call is drawn. Keras
+    runs that call on every batch, so its layer trains; here call runs once, so the layer would
+    compute once, from the weights it had then, and the model would keep its output as a constant,
+    the layer neither trained nor listed in get_weights. keras.io's TokenAndPositionEmbedding does
+    this with its positions, ``self.pos_emb(ops.arange(0, maxlen))``."""
+    return TypeError(
+        f"{layer.describe()}: called on a constant array (shape {tuple(x.shape)}) while "
+        f"{_DRAWN_CALLS[-1]}.call is drawn; call runs once here, so the layer would compute once and its "
+        f"weights never train (Keras runs call on every batch). Call it on a tensor: give the constant the "
+        f"batch axis from one, e.g. keras.io's TokenAndPositionEmbedding, x the ids (batch, maxlen): "
+        f"positions = self.pos_emb(x * 0 + ops.arange(0, maxlen)) (docs/layers.md)")
 
 
 @contextlib.contextmanager
