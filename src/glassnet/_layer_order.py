@@ -63,7 +63,8 @@ class _Graph:
             elif nested is not None:
                 op, sources = nested.key, nested.called_on
             else:       # (a call given tensors by keyword: the order Keras' call reads them in)
-                op, sources = tensor.layer, getattr(tensor, "keras_sources", tensor.inputs)
+                order = tensor.options.get("keras_order")
+                op, sources = tensor.layer, tensor.inputs if order is None else [tensor.inputs[i] for i in order]
             self.keep[id(node)], self.keep[id(op)] = node, op
             self.op_of[id(node)], self.sources[id(node)] = op, sources
         return id(node)

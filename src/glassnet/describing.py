@@ -9,6 +9,7 @@ from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
+from .layers.symbolic import valid_call_option
 
 
 def compile_arguments(settings):
@@ -95,11 +96,10 @@ def check_graph_config(graph, layers):
                               or not all(mode is None or isinstance(mode, bool) for mode in modes)):
         raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")
     if options is not None and (not isinstance(options, list) or len(options) != len(calls) or not all(
-            option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask", "reverse"}
-                               and all(isinstance(v, bool) for v in option.values())) for option in options)):
+            valid_call_option(option, parents) for option, parents in zip(options, inbound))):
         raise ValueError(f"config: 'graph' 'options' must give each of the {len(calls)} calls null or "
                          f"a dict of 'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' (ReversibleEmbedding), "
-                         f"each true or false")
+                         f"each true or false, and 'keras_order' (attention layers: an order of the call's inputs)")
     return list(calls), [list(parents) for parents in inbound], modes, options
 
 

@@ -66,7 +66,7 @@ from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
 from .feeding import unpack
-from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay
+from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay, valid_call_option
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
@@ -1139,11 +1139,11 @@ class Model(Sequential):
                                   or not all(mode is None or isinstance(mode, bool) for mode in modes)):
             raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false or null")
         if options is not None and (not isinstance(options, list) or len(options) != len(called) or not all(
-                option is None or (isinstance(option, dict) and set(option) <= {"use_causal_mask", "attention_mask", "reverse"}
-                                   and all(isinstance(v, bool) for v in option.values())) for option in options)):
+                valid_call_option(option, parents) for option, parents in zip(options, inbound))):
             raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or a dict of "
                              f"'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' "
-                             f"(ReversibleEmbedding), each true or false")
+                             f"(ReversibleEmbedding), each true or false, and 'keras_order' (attention layers: "
+                             f"an order of the call's inputs)")
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]

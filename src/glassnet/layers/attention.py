@@ -229,15 +229,17 @@ class _Attention(_Merge):
 del LAYERS["_Attention"]        # a shared base, not a layer that configs may name
 
 
-def _note_keras_order(out, tensors):
-    """On a drawn call's output (the first of ``(output, scores)``), the tensors the call read in
-    Keras' order, when they are the call's own inputs in another order (see
-    ``MultiHeadAttention.__call__``); an eager call's arrays are left alone."""
+def _note_keras_order(out, order):
+    """On a drawn call's output (the first of ``(output, scores)``), the places of the call's
+    inputs in the order Keras' call reads them (``order``: a list of positions in the call's
+    inputs), when that is another order (see ``MultiHeadAttention.__call__``). Kept as the call's
+    option ``"keras_order"``, so configs and model files keep it and a graph drawn again from them
+    (load_model, clone_model, from_config) orders its layers as the first draw did
+    (glassnet/_layer_order.py); an eager call's arrays are left alone."""
     from .symbolic import SymbolicTensor
     main = out[0] if isinstance(out, tuple) else out
-    if isinstance(main, SymbolicTensor) and {id(t) for t in tensors} == {id(t) for t in main.inputs} \
-            and [id(t) for t in tensors] != [id(t) for t in main.inputs]:
-        main.keras_sources = tuple(tensors)
+    if isinstance(main, SymbolicTensor) and sorted(order) == list(range(len(main.inputs))) != list(order):
+        main.options["keras_order"] = list(order)
 
 
 class MultiHeadAttention(_Attention):
@@ -437,10 +439,13 @@ class MultiHeadAttention(_Attention):
             raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
                             f"got one {type(query).__name__}")
         inputs = list(query) if value is None else [query, value] + ([] if key is None else [key])
-        given = {"query": query, "value": value, "key": key, "attention_mask": keras_defaults.get("attention_mask")}
+        mask = keras_defaults.get("attention_mask")
+        # where each tensor is in the call's inputs: [query, value(, key)(, attention_mask)] (_call)
+        place = {"query": 0, "value": 1, **({"key": 2} if key is not None else {}),
+                 **({"attention_mask": len(inputs)} if mask is not None else {})}
         out = self._call(inputs, training, use_causal_mask, keras_defaults)
         if value is not None and keras_order:
-            _note_keras_order(out, [given[name] for name in keras_order if given[name] is not None])
+            _note_keras_order(out, [place[name] for name in keras_order if name in place])
         return out
 
     def matmul_flops(self, batch_size):

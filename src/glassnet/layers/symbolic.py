@@ -236,6 +236,23 @@ def check_training(layer, training):
     return None if training is None else bool(training)
 
 
+def valid_call_option(option, parents):
+    """Whether a config's ``option`` for a call reading ``parents`` (its list of sources) is one a
+    drawn call records (``tensor.options``): None, or a dict of the flags ``use_causal_mask``,
+    ``attention_mask`` and ``reverse`` (each True or False) and ``keras_order``, the order Keras'
+    call reads its inputs in (an attention layer given tensors by keyword: a permutation of the
+    positions in ``parents``, glassnet/_layer_order.py)."""
+    if option is None:
+        return True
+    if not isinstance(option, dict) or not set(option) <= {"use_causal_mask", "attention_mask", "reverse", "keras_order"}:
+        return False
+    order = option.get("keras_order", [])
+    if not isinstance(order, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in order) or (
+            order and (not isinstance(parents, list) or sorted(order) != list(range(len(parents))))):
+        return False
+    return all(isinstance(v, bool) for key, v in option.items() if key != "keras_order")
+
+
 def replay(calls, inbound, sources, modes=None, options=None):
     """Call each of ``calls`` (layers, in order) on its inputs as ``inbound`` says (per call: the
     indices of earlier calls it reads, -1 - j for ``sources[j]``) and return every call's
