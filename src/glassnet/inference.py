@@ -390,9 +390,19 @@ class InferenceMixin:
             return self._call_symbolic(x, training)
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
         x = self._on_device(self._prepare_x(x))
+        self._refuse_constant_in_draw(x)
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
         return self._public_outputs(out)
+
+    def _refuse_constant_in_draw(self, x):
+        """Refuse ``model(x)`` on arrays ``x`` (prepared) inside a subclass' call being drawn when this
+        model has weights: as a layer's (Layer.__call__), its output would be a constant computed
+        once, its weights neither trained nor the drawn model's. Without weights it computes."""
+        from .layers.base import constant_in_draw, drawn_call
+        if drawn_call() is not None and any(getattr(layer, "params", None) for layer in self.layers):
+            shapes = [a.shape for a in x] if isinstance(x, (list, tuple)) else [x.shape]
+            raise constant_in_draw(f"model {self.name!r}", shapes)
 
     def _call_symbolic(self, x, training=None):
         """``model(tensor)`` while a functional Model is drawn: this model's calls made again, in

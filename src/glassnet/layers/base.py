@@ -59,6 +59,7 @@ import inspect
 import itertools
 import math
 import re
+import threading
 import types
 
 import numpy as np
@@ -565,9 +566,9 @@ class Layer(KerasSurface):
             # NumPy's own "could not convert string to float" would name neither the layer nor the way out
             raise TypeError(f"{self.describe()}: expected numbers, got strings (dtype {x.dtype}); texts and "
                             f"string categories go through TextVectorization, StringLookup or Hashing first")
-        drawn = bool(_DRAWN_CALLS)
+        drawn = drawn_call() is not None
         if drawn and x.ndim < 2:        # Keras' positions, (maxlen,): no batch axis, nothing else fits
-            raise _constant_in_draw(self, x)
+            raise constant_in_draw(self.describe(), [x.shape])
         if x.ndim < 2:
             raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
         if not self.built:
@@ -589,7 +590,7 @@ class Layer(KerasSurface):
         else:
             self.check_input_shape(x.shape[1:])
         if drawn and self.params:       # a layer without weights computes the same constant as Keras
-            raise _constant_in_draw(self, x)
+            raise constant_in_draw(self.describe(), [x.shape])
         x = x.astype(self.dtype, copy=False)
         if mask is not None:
             return self.forward(x, training=training, mask=mask)
@@ -607,6 +608,8 @@ class Layer(KerasSurface):
             if self.dtype is None:
                 self.dtype = np.dtype(np.float32)
             self.build(shapes)
+        if self.params and drawn_call() is not None:       # (an attention layer's weights: see __call__)
+            raise constant_in_draw(self.describe(), [a.shape for a in arrays])
         return self.forward([a.astype(self.dtype, copy=False) for a in arrays],
                             training=False if training is None else training)
 
@@ -796,30 +799,42 @@ def _sample_shape(value, owner, input_dim_hint=True, argument="input_shape"):
     return tuple(None if d is None else int(d) for d in shape)
 
 
-# the names of the subclasses (glassnet.Model with call) whose call is being drawn now, innermost
-# last: a layer called there on an array, not a tensor, runs once, at the draw (Layer.__call__)
-_DRAWN_CALLS = []
+# .names: the names of the subclasses (glassnet.Model with call) whose call this thread is drawing
+# now, innermost last: a layer called there on an array, not a tensor, runs once, at the draw
+# (Layer.__call__, Sequential.__call__). Per thread: another thread's eager calls are no part of it
+_DRAWN_CALLS = threading.local()
+
+
+def drawn_call():
+    """The name of the subclass whose call this thread is drawing now (the innermost), or None."""
+    names = getattr(_DRAWN_CALLS, "names", None)
+    return names[-1] if names else None
 
 
 @contextlib.contextmanager
 def drawing_call(model_name):
     """Mark the block as the draw of ``model_name``'s call (graph.Model._symbolic_call)."""
-    _DRAWN_CALLS.append(model_name)
+    if not hasattr(_DRAWN_CALLS, "names"):
+        _DRAWN_CALLS.names = []
+    _DRAWN_CALLS.names.append(model_name)
     try:
         yield
     finally:
-        _DRAWN_CALLS.pop()
+        _DRAWN_CALLS.names.pop()
 
 
-def _constant_in_draw(layer, x):
-    """The TypeError for ``layer`` called on the array ``x`` while a subclass' call is drawn. Keras
-    runs that call on every batch, so its layer trains; here call runs once, so the layer would
-    compute once, from the weights it had then, and the model would keep its output as a constant,
-    the layer neither trained nor listed in get_weights. keras.io's TokenAndPositionEmbedding does
-    this with its positions, ``self.pos_emb(ops.arange(0, maxlen))``."""
+def constant_in_draw(what, shapes):
+    """The TypeError for ``what`` (a layer's or model's describe()) called on arrays of ``shapes``
+    (a list of shapes) while a subclass' call is drawn. Keras runs that call on every batch, so
+    its layer trains; here call runs once, so the layer would compute once, from the weights it
+    had then, and the model would keep its output as a constant, the layer neither trained nor
+    listed in get_weights. keras.io's TokenAndPositionEmbedding does this with its positions,
+    ``self.pos_emb(ops.arange(0, maxlen))``."""
+    shown = f"a constant array (shape {tuple(shapes[0])})" if len(shapes) == 1 else \
+        f"constant arrays (shapes {', '.join(str(tuple(s)) for s in shapes)})"
     return TypeError(
-        f"{layer.describe()}: called on a constant array (shape {tuple(x.shape)}) while "
-        f"{_DRAWN_CALLS[-1]}.call is drawn; call runs once here, so the layer would compute once and its "
+        f"{what}: called on {shown} while "
+        f"{drawn_call()}.call is drawn; call runs once here, so the layer would compute once and its "
         f"weights never train (Keras runs call on every batch). Call it on a tensor: give the constant the "
         f"batch axis from one, e.g. keras.io's TokenAndPositionEmbedding, x the ids (batch, maxlen): "
         f"positions = self.pos_emb(x * 0 + ops.arange(0, maxlen)) (docs/layers.md)")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag
-from .base import LAYERS, Layer, shape_fits
+from .base import LAYERS, Layer, constant_in_draw, drawn_call, shape_fits
 from .masking import checked_mask
 
 
@@ -151,6 +151,8 @@ class _Merge(Layer):
                 self.dtype = np.dtype(np.float32)
             self.build(shapes)
         self.check_input_shape(shapes)
+        if self.params and drawn_call() is not None:       # MultiHeadAttention's weights (see Layer.__call__)
+            raise constant_in_draw(self.describe(), [a.shape for a in arrays])
         return self.forward([a.astype(self.dtype, copy=False) for a in arrays], training=training)
 
     def get_config(self):
