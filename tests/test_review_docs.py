@@ -53,13 +53,13 @@ def test_the_readme_pydataset_example_trains(tmp_path):
 
 def test_the_layer_reference_examples_run():
     blocks, path = _blocks("docs/layers.md")
-    assert len(blocks) == 8
+    assert len(blocks) == 10
     # the seq2seq tutorial's training and inference models (the Distance layer of several inputs
     # runs in tests/test_review_dnsiam.py, which supplies its tower and Inputs; Keras' VAE in
     # tests/test_review_vaeport.py; keras.io's text-classification Transformer in
-    # tests/test_review_trfport.py)
-    seq2seq, transformer, _, own, _, _, wrapper, serialized = (compile(code, str(path), "exec")
-                                                               for code in blocks.values())
+    # tests/test_review_trfport.py; the two Siamese ports in tests/test_review_siamese.py)
+    seq2seq, transformer, _, own, _, _, _, _, wrapper, serialized = (compile(code, str(path), "exec")
+                                                                     for code in blocks.values())
     namespace = {"gn": gn}
     exec(seq2seq, namespace)
     rng = np.random.default_rng(0)

@@ -230,6 +230,27 @@ def gradient_shape_refusal(loss, expected, gradient):
             f"got shape {getattr(gradient, 'shape', type(gradient).__name__)}")
 
 
+def loss_number(loss, value, weighted=False):
+    """``value``, what ``loss`` gave (called, or its ``weighted`` when ``weighted``), when it is one
+    number; else a TypeError naming the loss and the method. A loss of your own returning Keras'
+    per-sample values, shape (n,) (a Keras loss function's, or the triplet example's
+    ``max(ap - an + margin, 0)``), failed deep inside ``fit`` otherwise ("only 0-dimensional arrays
+    can be converted to Python scalars"). Not averaged, as a metric's values are: the loss's
+    ``gradient`` is the derivative of the value it gives, which a mean taken here would change."""
+    if isinstance(value, float):        # the built-in losses' (and most of yours): nothing to check
+        return value
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if getattr(value, "ndim", None) == 0 and kind in ("i", "u", "f") or (
+            isinstance(value, numbers.Real) and not isinstance(value, bool)):
+        return value                    # a NumPy (or CuPy) number, a Python int
+    got = (f"an array of shape {tuple(value.shape)}" if getattr(value, "ndim", 0) else
+           f"{type(value).__name__} {value!r:.60}")
+    method = "weighted" if weighted else "__call__"
+    raise TypeError(f"{type(loss).__name__}.{method}: a loss's value is one number, the mean over the batch's "
+                    f"samples (and positions) of their losses, which its gradient(y_pred, y_true) derives; got "
+                    f"{got}: return the mean of per-sample values, float(np.mean(values))")
+
+
 def head_loss(head, a, y, sample_weight=None):
     """Output ``head``'s own loss on its values ``a`` and targets ``y`` (weighted when given
     ``sample_weight``): from its logits (``Head.logits``, the latest forward pass's) where it is
@@ -238,7 +259,8 @@ def head_loss(head, a, y, sample_weight=None):
     if head.fused:
         z = head.logits()
         return loss.value_from_logits(z, a, y) if sample_weight is None else loss.weighted_from_logits(z, a, y, sample_weight)
-    return loss(a, y) if sample_weight is None else loss.weighted(a, y, sample_weight)
+    weighted = sample_weight is not None
+    return loss_number(loss, loss.weighted(a, y, sample_weight) if weighted else loss(a, y), weighted)
 
 
 class Heads(Loss):

@@ -29,7 +29,7 @@ from .layers import base as layers_base
 from .layers import masking
 from .layers.base import StateSnapshot, in_model_dtype, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
-from .outputs import gradient_shape_refusal
+from .outputs import gradient_shape_refusal, loss_number
 from .scoring import Rows
 from .weighting import combine, refuse_both
 
@@ -390,7 +390,7 @@ class TrainingMixin(ActivityMixin):
             z = self._output_layer.z if rows is None else rows.of(self._output_layer.z)
             value = self.loss.value_from_logits(z, out, y) if w is None else self.loss.weighted_from_logits(z, out, y, w)
         else:
-            value = self.loss(out, y) if w is None else self.loss.weighted(out, y, w)
+            value = loss_number(self.loss, self.loss(out, y) if w is None else self.loss.weighted(out, y, w), w is not None)
         if self._loss_weight != 1.0:
             value = value * self._loss_weight
         return value + self._activity_penalty() if self._activity_cache[2] else value

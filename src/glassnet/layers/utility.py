@@ -160,7 +160,9 @@ class Lambda(Layer):
     where nothing below it learns (among a model's first layers, or above a frozen base: its
     ``needs_input_gradient`` is False), and anywhere in a model used for ``predict`` or ``evaluate``. Elsewhere the first training step
     refuses it, before any weight changes; a ``Layer`` of your own with ``forward`` and
-    ``backward`` (see ``glassnet.layers.Layer``) does what it cannot. A model file never holds code,
+    ``backward`` (see ``glassnet.layers.Layer``) does what it cannot, and so does a function of
+    ``glassnet.ops`` and Python operators called on the model's tensors without a Lambda
+    (``distance = euclidean_distance([tower_1, tower_2])``: each operation is a node that trains). A model file never holds code,
     so ``save_model`` refuses a model with a Lambda; ``save_weights`` writes its weights alone (a
     weights-only file), which ``load_weights`` reads into the model built again in code.
 
@@ -339,7 +341,12 @@ class Lambda(Layer):
             f"(glassnet.layers.Layer) instead" + (
                 # called on a list: such a Layer needs the flag that makes it take one
                 ", with merges = True in its class: its forward takes the list of arrays and its backward "
-                "returns a list of their gradients" if self.merges else ""))
+                "returns a list of their gradients" if self.merges else "") + (
+                # Keras' Lambda over keras.ops (a Siamese network's euclidean distance) ports without one
+                "; or, for a function of glassnet.ops and Python operators (keras.ops code ported: "
+                "ops.sqrt(ops.sum(ops.square(a - b), axis=1, keepdims=True))), drop the Lambda and call the "
+                "function on the model's tensors themselves, f(x) or f([a, b]): each operation is then a "
+                "node of the model, which passes its gradient back"))
 
     def get_config(self):
         shape = self._output_shape
