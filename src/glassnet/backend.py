@@ -31,6 +31,26 @@ def resolve_dtype(dtype):
     return np.dtype(name)
 
 
+def epsilon():
+    """Keras' ``keras.backend.epsilon()`` / ``keras.config.epsilon()``: 1e-7, the fuzz factor the
+    losses clip probabilities with (glassnet.losses._numerics) and keras.io's examples guard
+    divisions by (the Siamese network's ``sqrt(max(sum, epsilon()))``). Fixed here: Keras'
+    ``set_epsilon`` changes it for every loss at once.
+
+    >>> epsilon()
+    1e-07
+    """
+    from .losses._numerics import EPSILON      # (imported here: the losses import this module)
+    return EPSILON
+
+
+def floatx():
+    """Keras' ``keras.backend.floatx()`` / ``keras.config.floatx()``: "float32", the dtype a model
+    computes in unless it is given ``dtype="float64"`` (one model at a time: there is no global
+    ``set_floatx``)."""
+    return "float32"
+
+
 def set_backend(name):
     """Choose the array module for models built from now on: ``"numpy"`` or ``"cupy"``.
 
