@@ -9,7 +9,6 @@ from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
-from .layers.symbolic import valid_call_option
 
 
 def compile_arguments(settings):
@@ -95,6 +94,8 @@ def check_graph_config(graph, layers):
     if modes is not None and (not isinstance(modes, list) or len(modes) != len(calls)
                               or not all(mode is None or isinstance(mode, bool) for mode in modes)):
         raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")
+    # (imported here: import glassnet loads no symbolic-tensor code, tests/test_layer_registry.py)
+    from .layers.symbolic import valid_call_option
     if options is not None and (not isinstance(options, list) or len(options) != len(calls) or not all(
             valid_call_option(option, parents) for option, parents in zip(options, inbound))):
         raise ValueError(f"config: 'graph' 'options' must give each of the {len(calls)} calls null or "
