@@ -14,7 +14,9 @@ a graph's layers as Keras 3.15 does (keras/src/ops/function.py, ``map_graph`` an
 3. The operations, deepest first; among those of one depth, by their number from step 1.
 
 A model nested in the graph (``base(x)``) is one operation, as in Keras; its weights are its own
-``weights``, in its own order, so here its layers come together at its place, in its order. A
+``weights``, in its own order, so here its layers come together at its place, in its order (those
+the graph reaches only: Keras lists a nested model's every weight, also those of layers making
+an output the outer graph does not read, which glassnet leaves out; docs/keras_parity.md). A
 layer listed twice that way (held by a nested model and called outside it too) keeps its first
 place, as Keras' ``weights`` keeps each weight's first. Keras lists the Inputs too (InputLayer,
 no weights); ``model.layers`` does not, but ``input_places`` says where they fall (for summary).

@@ -22,7 +22,7 @@ import numpy as np
 from .. import backend, initializers
 from .._bounds import check_sample_values
 from .._validation import check_choice, check_flag
-from .base import LAYERS
+from .base import LAYERS, shape_fits
 from .einsum_dense import by_fans
 from .merging import _Merge
 from .readers import CallReader
@@ -78,6 +78,17 @@ class _Attention(_Merge):
                                  f"query's steps by the key's, got {tuple(mask)}")
             return shapes
         return super()._checked_shapes(input_shapes)
+
+    def _built_shapes(self, count):
+        """A shared layer's calls may give the key or not, as Keras' may (``mha(x, x, x)`` then
+        ``mha(y, y)``): a call without one is checked as [query, value] (its value, the key, must
+        fit the key's kernel too), a call with one against the value's shape as the key's."""
+        shapes = list(self.input_shape)
+        if count == 3 and len(shapes) == 2:
+            return shapes + shapes[1:]
+        if count == 2 and len(shapes) == 3 and shape_fits(shapes[1][-1:], shapes[2][-1:]):
+            return shapes[:2]
+        return shapes
 
     def mask_rule(self, incoming):
         return "first"          # Keras: the query's mask goes on with the output
@@ -158,6 +169,7 @@ class _Attention(_Merge):
         self._check_compatible([x.shape[1:] for x in inputs])
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) == 3 else value
+        self._given = len(inputs)       # this call's: a shared layer's calls may give the key or not
         if key.shape[1] != value.shape[1]:
             raise ValueError(f"{self.describe()}: key and value need the same number of steps, got the key's "
                              f"{key.shape[1]} and the value's {value.shape[1]}")
@@ -220,7 +232,7 @@ class _Attention(_Merge):
     def _input_gradients(self, d_query, d_key, d_value):
         """One gradient per input, in the inputs' order (a key that is the value: the two add);
         a drawn call's attention_mask gets zeros (it chooses, it is not weighed)."""
-        grads = [d_query, d_value + d_key] if len(self.input_shape) == 2 else [d_query, d_value, d_key]
+        grads = [d_query, d_value + d_key] if self._given == 2 else [d_query, d_value, d_key]
         if self._mask_shape is not None:
             grads.append(backend.get_array_module(d_query).zeros(self._mask_shape, dtype=d_query.dtype))
         return grads

@@ -59,10 +59,16 @@ class _Merge(Layer):
         # built, the inputs keep their number, ranks and features; the axes before the features
         # (a sequence's steps) may take other sizes, as Dense's and Keras' merges and attention
         # take them: weights fix the features alone (a trained decoder drawn again for one step)
-        if self.built and (len(shapes) != len(self.input_shape) or not all(
-                len(s) == len(b) and shape_fits(s[-1:], b[-1:]) for s, b in zip(shapes, self.input_shape))):
+        built = self._built_shapes(len(shapes)) if self.built else None
+        if self.built and (len(shapes) != len(built) or not all(
+                len(s) == len(b) and shape_fits(s[-1:], b[-1:]) for s, b in zip(shapes, built))):
             raise ValueError(f"{self.describe()}: built for inputs of shapes {self.input_shape}, got {shapes}")
         return shapes
+
+    def _built_shapes(self, count):
+        """The input shapes a built layer checks a call of ``count`` inputs against: those it was
+        built for (the attention layers: with or without their optional key)."""
+        return self.input_shape
 
     def _check_compatible(self, shapes):
         """The element-wise layers: every input of one sample shape (None: any size)."""
