@@ -429,3 +429,21 @@ def test_a_constant_too_large_for_the_model_dtype_is_refused_by_name():
         gn.Model(x, gn.ops.maximum(x, np.array([1e39, 1.0])))
     model = gn.Model(x, gn.ops.maximum(x, np.array([1e39, 1.0])), dtype="float64")
     assert model.predict(np.zeros((1, 2)))[0, 0] == 1e39
+
+
+@pytest.mark.parametrize("dtype", [float, int, "float32", "int32", np.float64, "float16"])
+def test_dtypes_are_read_as_keras_reads_them(dtype):
+    # NumPy reads Python's float as float64; Keras' standardize_dtype as float32, its floatx
+    keras = pytest.importorskip("keras")
+    expected = keras.ops.convert_to_numpy(keras.ops.arange(5, dtype=dtype))
+    assert ops.arange(5, dtype=dtype).dtype == expected.dtype
+    x = np.array([1.5, -2.5])
+    assert ops.cast(x, dtype).dtype == keras.ops.convert_to_numpy(keras.ops.cast(x, dtype)).dtype
+    with pytest.raises(TypeError, match="ops.arange: dtype"):
+        ops.arange(3, dtype="float")           # Keras refuses NumPy's spelling too
+
+
+def test_a_symbolic_cast_to_pythons_float_is_float32():
+    x = gn.Input((2,))
+    model = gn.Model(x, ops.cast(x, float))
+    assert model.layers[0].arguments["dtype"] == "float32"

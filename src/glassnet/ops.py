@@ -179,11 +179,7 @@ def cast(x, dtype):
     (``cast(x, "float32")`` in a float32 model passes ``x`` on); integer casts are refused by name."""
     if _is_tensor(x):
         return TensorFunction("cast", {"dtype": dtype})(x)
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"ops.cast: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60}") from None
-    return _array(x, "x", "cast").astype(dtype)
+    return _array(x, "x", "cast").astype(_keras_dtype(dtype, "cast"))
 
 
 def _two(op, x1, x2, eager):
@@ -422,8 +418,14 @@ def arange(start, stop=None, step=None, dtype=None):
         bounds = [0, start] + ([step] if step is not None else [])
     else:
         bounds = [value for _, value in given]
+    return np.arange(*bounds, dtype=arrays[0].dtype if dtype is None else _keras_dtype(dtype, "arange"))
+
+
+def _keras_dtype(dtype, op):
+    """The NumPy dtype Keras reads ``dtype`` as (``keras.backend.standardize_dtype``: Python's
+    ``float`` is float32, Keras' floatx, where NumPy reads float64; ``"float"`` is refused)."""
+    from ._keras_helpers import standardize_dtype
     try:
-        dtype = arrays[0].dtype if dtype is None else np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"ops.arange: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60}") from None
-    return np.arange(*bounds, dtype=dtype)
+        return np.dtype(standardize_dtype(dtype))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"ops.{op}: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60} ({exc})") from None

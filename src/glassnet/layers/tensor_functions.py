@@ -338,9 +338,11 @@ def _arguments(op, given):
     if op == "clip" and (args["x_min"] is None or args["x_max"] is None):
         raise TypeError(f"{who}: clip needs x_min and x_max (numbers)")
     if op == "cast":
+        # Keras' reading of the dtype (standardize_dtype): Python's float is float32, its floatx
+        from .._keras_helpers import standardize_dtype
         try:
-            dtype = np.dtype(args["dtype"])
-        except TypeError:
+            dtype = np.dtype(standardize_dtype(args["dtype"]))
+        except (TypeError, ValueError):
             raise TypeError(f"{who}: dtype must name a dtype ('float32'), got {args['dtype']!r:.60}") from None
         if dtype.kind != "f":
             raise ValueError(f"{who}: a model's values are floats of its dtype: cast to a float dtype "
