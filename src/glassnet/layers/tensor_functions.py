@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import activations, backend
 from .base import Layer
+from .tensor_ops import ConstantOperandNode, unbroadcast
 
 # op -> what it computes (its Keras arguments), for messages and docs
 UNARY = ("exp", "log", "sqrt", "square", "tanh", "sigmoid", "relu", "softplus", "cast", "clip")
@@ -36,7 +37,7 @@ ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip
 ELEMENTWISE = UNARY + ("maximum", "minimum")
 
 
-class TensorFunction(Layer):
+class TensorFunction(ConstantOperandNode, Layer):
     """One ``glassnet.ops`` function on tensors while a model is drawn (what ``ops.exp(x)``,
     ``ops.mean(x, axis=1)``, ``ops.matmul(a, b)`` make). No weights.
 
@@ -93,20 +94,7 @@ class TensorFunction(Layer):
         if self.merges and self.input_shape is not None:
             raise ValueError(f"TensorFunction: {op} of tensors takes no input_shape: its inputs are the tensors")
 
-    @property
-    def name_base(self):
-        """The name a model gives it: Keras 3's operation's (``mean``, ``matmul``, ...)."""
-        return self.op
-
-    # -- shapes ---------------------------------------------------------------------------------
-    def build(self, input_shape):
-        self.output_shape(input_shape)        # refuses what it cannot take, by name
-        self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
-        if isinstance(self.constant, np.ndarray):
-            from .tensor_ops import constant_in_dtype
-            self._constant = constant_in_dtype(self, self.constant)
-        self.built = True
-
+    # -- shapes (name_base, build: ConstantOperandNode, layers/tensor_ops.py) ------------------------
     def check_input_shape(self, sample_shape):
         if not self.merges:
             return super().check_input_shape(sample_shape)
@@ -147,9 +135,6 @@ class TensorFunction(Layer):
         return getattr(tensor_shapes, op)(shape, *args.values(), who)
 
     # -- masks (layers/masking.py) ----------------------------------------------------------------
-    def passes_mask(self, within_steps):
-        return self.mask_refusal is None
-
     @property
     def mask_refusal(self):
         """None where a mask passes (an op on each entry on its own keeping the shape); else why not."""
@@ -162,10 +147,7 @@ class TensorFunction(Layer):
         raise ValueError(f"{self.describe()}: {self.op} of several tensors, and a mask reaches it; masks are not "
                          f"combined by ops functions (the merge layers, Concatenate, Add, ..., merge masked inputs)")
 
-    # -- computing ------------------------------------------------------------------------------
-    def _value(self, xp):
-        return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
-
+    # -- computing (_value: ConstantOperandNode) ------------------------------------------------
     def forward(self, x, training=False):
         op, args = self.op, self.arguments
         if self.merges:
@@ -211,11 +193,11 @@ class TensorFunction(Layer):
                 chosen = x > c if op == "maximum" else x < c
             else:
                 chosen = x >= c if op == "maximum" else x <= c
-            return _unbroadcast(g * chosen, x.shape)
+            return unbroadcast(g * chosen, x.shape)
         if op == "matmul":
             c = self._value(xp)
             if self.reverse:                        # y = C x: dx = C^T g
-                return _unbroadcast(c.T @ g, x.shape)
+                return unbroadcast(c.T @ g, x.shape)
             return g @ c.T                          # y = x C: dx = g C^T
         if op == "transpose":
             return xp.transpose(g, np.argsort([a % x.ndim for a in args["axes"]]))
@@ -288,18 +270,9 @@ def _backward_of_several(op, args, inputs, g):
         return [np.take(g, k, axis=args["axis"]) for k in range(len(inputs))]
     a, b = inputs
     if op == "matmul":          # y = a b: da = g b^T, db = a^T g (on the last two axes)
-        return [_unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape), _unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)]
+        return [unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape), unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)]
     chosen = a >= b if op == "maximum" else a <= b      # ties to the first operand, as TensorFlow
-    return [_unbroadcast(g * chosen, a.shape), _unbroadcast(g * ~chosen, b.shape)]
-
-
-def _unbroadcast(grad, shape):
-    """``grad`` summed over the axes broadcasting grew, to ``shape`` (the operand's own)."""
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    grown = tuple(k for k, n in enumerate(shape) if n == 1 and grad.shape[k] != 1)
-    return grad.sum(axis=grown, keepdims=True) if grown else grad
+    return [unbroadcast(g * chosen, a.shape), unbroadcast(g * ~chosen, b.shape)]
 
 
 def _axes(axis):

@@ -37,7 +37,37 @@ UFUNCS = {np.add: "add", np.subtract: "subtract", np.multiply: "multiply", np.tr
           np.power: "power", np.negative: "negative", np.absolute: "absolute"}
 
 
-class TensorOp(Layer):
+class ConstantOperandNode:
+    """What a graph node of an operation on tensors does alike, whether a Python operator made it
+    (``TensorOp``) or a ``glassnet.ops`` function (``TensorFunction``): named as Keras names the
+    operation (``op``), built by checking the shapes it is given, a constant operand cast once to
+    the layer's dtype, and a mask passed on where ``mask_refusal`` gives no reason not to. Mixed
+    into a ``Layer`` (itself no layer: it is in no catalog)."""
+
+    @property
+    def name_base(self):
+        """The name a model gives it, Keras 3's operation's: ``true_divide``, ``mean``, ..."""
+        return self.op
+
+    # -- shapes -------------------------------------------------------------------------------
+    def build(self, input_shape):
+        self.output_shape(input_shape)            # refuses what it cannot take, by name
+        self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
+        if isinstance(self.constant, np.ndarray):
+            self._constant = constant_in_dtype(self, self.constant)
+        self.built = True
+
+    # -- masks (layers/masking.py) --------------------------------------------------------------
+    def passes_mask(self, within_steps):
+        return self.mask_refusal is None
+
+    # -- computing ------------------------------------------------------------------------------
+    def _value(self, xp):
+        """The constant in the layer's dtype, on the input's device (a number stays a number)."""
+        return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
+
+
+class TensorOp(ConstantOperandNode, Layer):
     """One operator on tensors while a model is drawn (what ``x + 1``, ``x[:, 0]``, ``a * b`` make).
 
     You rarely make one yourself: Python's operators on an ``Input`` or a drawn tensor do. No
@@ -94,19 +124,7 @@ class TensorOp(Layer):
         if self.merges and self.input_shape is not None:
             raise ValueError(f"TensorOp: {op} of two tensors takes no input_shape: its inputs are the tensors")
 
-    @property
-    def name_base(self):
-        """The name a model gives it, Keras 3's operation's: ``true_divide``, ``get_item``, ..."""
-        return self.op
-
-    # -- shapes -------------------------------------------------------------------------------
-    def build(self, input_shape):
-        self.output_shape(input_shape)            # refuses what cannot broadcast, by name
-        self.input_shape = [tuple(s) for s in input_shape] if self.merges else tuple(input_shape)
-        if isinstance(self.constant, np.ndarray):
-            self._constant = constant_in_dtype(self, self.constant)
-        self.built = True
-
+    # -- shapes (name_base, build: ConstantOperandNode) -----------------------------------------
     def check_input_shape(self, sample_shape):
         if not self.merges:
             return super().check_input_shape(sample_shape)
@@ -141,9 +159,6 @@ class TensorOp(Layer):
         return _broadcast(shape, c, what)
 
     # -- masks (layers/masking.py) --------------------------------------------------------------
-    def passes_mask(self, within_steps):
-        return self.mask_refusal is None
-
     @property
     def mask_refusal(self):
         """None where a mask passes (an op with a constant keeping the shape); else why not."""
@@ -156,11 +171,7 @@ class TensorOp(Layer):
         raise ValueError(f"{self.describe()}: {self.op} of two tensors, and a mask reaches it; masks are not "
                          f"combined by arithmetic on tensors (Add, Multiply, ... merge masked inputs)")
 
-    # -- computing ------------------------------------------------------------------------------
-    def _value(self, xp):
-        """The constant in the layer's dtype, on the input's device (a number stays a number)."""
-        return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
-
+    # -- computing (_value: ConstantOperandNode) -----------------------------------------------
     def forward(self, x, training=False):
         if self.merges:
             a, b = x
@@ -191,7 +202,7 @@ class TensorOp(Layer):
                 grads = (g * b, g * a)
             else:       # d(a / b) = 1 / b and -a / b^2
                 grads = (g / b, -g * a / (b * b))
-            return [_unbroadcast(grads[0], a.shape), _unbroadcast(grads[1], b.shape)]
+            return [unbroadcast(grads[0], a.shape), unbroadcast(grads[1], b.shape)]
         x = self._x
         xp = backend.get_array_module(x)
         if self.op == "get_item":
@@ -214,7 +225,7 @@ class TensorOp(Layer):
         else:       # true_divide: d(x / c) = 1 / c, d(c / x) = -c / x^2
             grad = -g * c / (x * x) if self.reverse else g / c
         # a constant that grew the shape (tensors (batch, 1) times (5,)): sum over what it grew
-        return _unbroadcast(grad, x.shape)
+        return unbroadcast(grad, x.shape)
 
     def get_config(self):
         config = super().get_config()
@@ -290,7 +301,7 @@ def _broadcast(a, b, what):
     return tuple(out)
 
 
-def _unbroadcast(grad, shape):
+def unbroadcast(grad, shape):
     """``grad`` summed over the axes broadcasting grew, to ``shape`` (the operand's own)."""
     extra = grad.ndim - len(shape)
     if extra:
