@@ -9,6 +9,7 @@ from ._listforms import by_input_name, by_output_name, one_input, one_output
 from ._validation import as_array
 from .layers.base import StateSnapshot, call_arguments_set, shape_fits
 from .metrics.base import Metric, MetricTally
+from .scalar_outputs import check_scalar_metrics, scalar_targets
 from .outputs import OutputMetric, each_output_metrics, per_output, per_output_weights, pick_head_loss
 from .weighting import check_sample_weight, class_weight_table, combine, refuse_both
 
@@ -33,12 +34,7 @@ def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
     if whole is not None:
         return whole
     if len(shape) == 0:
-        # one number per sample, (None,): an op reduced or indexed the last axis away (x[:, 0],
-        # ops.sum(x, axis=1)); glassnet's losses score a last axis, so such an output predicts but
-        # is not trained on (Keras 3.15 takes it): say how to keep the axis
-        raise ValueError(f"{name}: {output} gives one number per sample, shape (None,), and a loss needs a "
-                         f"last axis: keep it (ops.sum(x, axis=1, keepdims=True), x[:, 0:1]) or end with "
-                         f"layers.Reshape((1,)); targets (n_samples,) fit that output (n_samples, 1)")
+        return scalar_targets(loss, y, dtype, name, output)
     if len(shape) == 1:
         return loss.prepare_targets(y, shape[0], dtype, name)
     if loss.sparse:         # one label per position (scoring.py): (n, steps) for (n, steps, classes)
@@ -228,6 +224,10 @@ class PreparingMixin:
                 self._update_fusion()
             # the loss's own check against its output, as for a model of one output (and, as there,
             # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
+            if not head.shape:      # (None,) beside other outputs: trained alone only, not yet here
+                raise ValueError(f"{label}: output {head.name!r} gives one number per sample, shape (None,), which "
+                                 f"glassnet trains in a model of one output only; keep its last axis "
+                                 f"(ops.sum(x, axis=1, keepdims=True), x[:, 0:1]) with targets (n_samples, 1)")
             try:
                 array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
             except ValueError:
@@ -278,6 +278,8 @@ class PreparingMixin:
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         if self._heads is None:
+            if not self.output_shape:       # one number per sample: its own rules (glassnet.scalar_outputs)
+                return check_scalar_metrics(self.metrics, y, name)
             return check_binary_targets(y, name, self.output_shape[-1], self.metrics)
         for head in filter(lambda head: head.scored, self._heads):
             check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
@@ -361,6 +363,7 @@ class PreparingMixin:
                                  "several with a loss (Keras 3 refuses it too): give sample_weight")
             # one scored output (the others kept for predict): its classes, as Keras 3.15 takes it
             shape = scored[0].shape
+        shape = shape or (1,)           # one number per sample: one unit's classes, 0 and 1 (Keras' too)
         if len(shape) > 1:
             raise ValueError(f"class_weight: it weighs each sample by its class, but this model's output "
                              f"{shape} has a class per position; use sample_weight")
@@ -374,7 +377,8 @@ class PreparingMixin:
         ``y`` itself, or the one scored output's of a model of several (``_class_weight_table``
         refuses more than one)."""
         if self._heads is None:
-            return y
+            # targets (n,) of an output of one number per sample: read as one unit's, (n, 1)
+            return y[:, None] if y.ndim == 1 and not self.output_shape else y
         return next(head.targets(y) for head in self._heads if head.scored)
 
     def _check_metrics_on(self, x, y, objects_only=False):

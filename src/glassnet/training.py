@@ -30,6 +30,7 @@ from .layers import masking
 from .layers.base import StateSnapshot, in_model_dtype, missing_input_gradient, shape_fits
 from .metrics.base import MetricTally
 from .outputs import gradient_shape_refusal, loss_number
+from .scalar_outputs import ScalarRows
 from .scoring import Rows
 from .weighting import combine, refuse_both
 
@@ -374,7 +375,9 @@ class TrainingMixin(ActivityMixin):
 
     def _scored(self, out, y, w=None):
         """``(out, y, w, rows)``: what the loss and the metrics score, and the ``Rows`` (or None)."""
-        rows = self._rows(out, w)
+        # one number per sample, (batch,): scored as (batch, 1) (glassnet.scalar_outputs); the only
+        # output with one axis, so the usual (batch, k) outputs pay one comparison here
+        rows = ScalarRows(out.shape, y.ndim == 1) if out.ndim == 1 and self._heads is None else self._rows(out, w)
         if rows is None:
             return out, y, w, None
         return rows.of(out), rows.targets(y), rows.weights(w), rows

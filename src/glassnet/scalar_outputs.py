@@ -1,0 +1,106 @@
+"""Outputs of one number per sample, shape (None,): ``x[:, 0]``, ``ops.sum(x, axis=1)``,
+``ops.squeeze(x, -1)``. Keras 3.15 trains them, and what it computes depends on the targets' shape
+(measured on Keras 3.15.1, TensorFlow CPU):
+
+- **targets (n, 1)**: Keras' losses expand the output to (n, 1) (``squeeze_or_expand_to_same_rank``),
+  so the output trains exactly as a (None, 1) output: a loss per sample, sample weights per sample.
+- **targets (n,)**: the loss reduces its last axis, which is now the batch's: one number per batch,
+  the mean of the per-sample terms. Sample weights (or class weights, which Keras turns into them)
+  then multiply that number: the batch's loss is ``mean(terms) * mean(weights)``, not the weighted
+  mean of the terms. Both the value and its gradient are those of the per-sample loss with every
+  sample's weight replaced by its batch's mean weight, which is how glassnet computes it.
+
+Only losses whose Keras value over the last axis is a mean of elementwise terms take targets (n,)
+(``_PER_BATCH_MEAN``); the others couple the batch's samples (a softmax or a sum over the batch,
+``categorical_crossentropy``, ``kl_divergence``) or fail in Keras (``sparse_categorical_crossentropy``),
+and are refused by name. The metrics Keras scores per sample (binary accuracy, AUC, precision, ...)
+are taken; those it averages per batch over targets (n,) (mae, mse, ... as metrics) and ``accuracy``
+(categorical accuracy over the batch axis in Keras, a TypeError with targets (n, 1)) are refused.
+"""
+from . import backend
+from .losses.crossentropy import BinaryCrossentropy
+from .losses.regression import (Hinge, Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
+                                MeanSquaredError, MeanSquaredLogarithmicError, Poisson, SquaredHinge)
+from .metrics import functions, per_sample
+from .metrics.confusion import AUC, _AtThreshold
+from .metrics.means import BinaryAccuracy
+
+# Keras' value over the last axis is the mean of elementwise terms: over a (n,) output, the batch mean
+_PER_BATCH_MEAN = (MeanSquaredError, MeanAbsoluteError, Huber, LogCosh, Poisson, MeanSquaredLogarithmicError,
+                   Hinge, SquaredHinge, MeanAbsolutePercentageError, BinaryCrossentropy)
+# metrics Keras scores sample by sample whatever the targets' rank
+_PER_SAMPLE_FUNCTIONS = (functions.binary_accuracy, per_sample.binary_accuracy)
+_PER_SAMPLE_OBJECTS = (BinaryAccuracy, AUC, _AtThreshold)
+
+
+def scalar_targets(loss, y, dtype, name, output="the model's output"):
+    """``loss``'s check of targets ``y`` of an output of one number per sample: (n, 1) kept as
+    (n, 1) (a loss per sample, as a (None, 1) output), (n,) kept as (n,) (Keras' loss per batch:
+    see the module docstring); their shape is how the step tells the two apart (``ScalarRows``)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        return loss.prepare_targets(y, 1, dtype, name)
+    if y.ndim != 1:
+        raise ValueError(f"{name}: {output} gives one number per sample, shape (None,): expected targets of "
+                         f"shape (n_samples,) or (n_samples, 1), got shape {y.shape}")
+    if not isinstance(loss, _PER_BATCH_MEAN):
+        raise ValueError(f"{name}: {output} gives one number per sample, shape (None,), and with targets "
+                         f"(n_samples,) Keras 3.15 applies {getattr(loss, 'name', type(loss).__name__)!r} across "
+                         f"the batch axis (not a loss per sample); give targets of shape (n_samples, 1) to "
+                         f"score each sample, or keep the output's last axis (keepdims=True, x[:, 0:1])")
+    return loss.prepare_targets(y[:, None], 1, dtype, name)[:, 0]
+
+
+def check_scalar_metrics(compiled, y, name):
+    """Refuse by name the compiled metrics ``[(name, metric)]`` whose Keras 3.15 value on an output
+    of one number per sample is not a per-sample score, for targets ``y`` as prepared."""
+    for label, fn in compiled:
+        metric = getattr(fn, "metric", fn)          # (one output's metric of several: glassnet.outputs)
+        if fn is functions.accuracy or getattr(fn, "__name__", None) == "accuracy":
+            raise ValueError(f"{name}: the metric {label!r} on an output of one number per sample, shape (None,), "
+                             f"is Keras 3.15's categorical accuracy over the batch axis (targets (n,)) or a "
+                             f"TypeError (targets (n, 1)); use 'binary_accuracy'")
+        if y.ndim == 1 and getattr(fn, "takes_sample_weight", False):
+            raise ValueError(f"{name}: the weighted metric {label!r} on an output of one number per sample, shape "
+                             f"(None,), with targets (n_samples,): Keras 3.15 fails on it when samples are "
+                             f"weighted; give targets of shape (n_samples, 1), or list it in metrics=")
+        if y.ndim == 1 and not (metric in _PER_SAMPLE_FUNCTIONS or isinstance(metric, _PER_SAMPLE_OBJECTS)):
+            raise ValueError(f"{name}: the metric {label!r} on an output of one number per sample, shape (None,), "
+                             f"with targets (n_samples,): Keras 3.15 reduces it over the batch axis, one value "
+                             f"per batch, which glassnet does not reproduce; give targets of shape "
+                             f"(n_samples, 1) to score it per sample")
+
+
+class ScalarRows:
+    """``scoring.Rows`` for an output of one number per sample, ``shape`` (batch,): one row of one
+    value per sample, so that every loss and metric scores it as a (batch, 1) output. With targets
+    (batch,) (``per_batch``), sample weights become their batch's mean (Keras' loss per batch).
+
+    >>> import numpy as np
+    >>> rows = ScalarRows((3,), per_batch=True)
+    >>> rows.of(np.arange(3.0)).shape, rows.weights(np.array([1.0, 2.0, 6.0])).tolist()
+    ((3, 1), [3.0, 3.0, 3.0])
+    """
+    mask = None
+
+    def __init__(self, shape, per_batch):
+        self.shape = tuple(shape)
+        self.per_batch = per_batch
+
+    def of(self, a):
+        """(batch,) -> (batch, 1)."""
+        return a.reshape(-1, 1)
+
+    def targets(self, y):
+        """(batch,) or (batch, 1) -> (batch, 1)."""
+        return y.reshape(-1, 1)
+
+    def weights(self, w):
+        """(batch,) -> (batch,): as given, or each its batch's mean (``per_batch``); None stays None."""
+        if w is None or not self.per_batch:
+            return w
+        xp = backend.get_array_module(w)
+        return xp.full(w.shape, w.mean(), dtype=w.dtype)
+
+    def back(self, g):
+        """A gradient (batch, 1) -> (batch,)."""
+        return g.reshape(self.shape)
