@@ -58,7 +58,11 @@ class TensorFunction(ConstantOperandNode, Layer):
     op : str
         One of ``OPS``: exp, log, sqrt, square, tanh, sigmoid, relu, softplus, cast, clip, sum, mean,
         max, min, softmax, log_softmax, expand_dims, squeeze, reshape, transpose, maximum, minimum,
-        matmul, concatenate, stack.
+        matmul, concatenate, stack; and layers/tensor_math.py's (``tensor_math.OPS``): log1p, expm1,
+        sign, sin, cos, erf, floor, round, reciprocal, rsqrt, logical_not, power, the comparisons,
+        logical_and, logical_or, prod, std, var, logsumexp, norm, argmax, argmin, any, all, where
+        (called on a list of its tensor operands, its constants in ``arguments``), cumsum, cumprod,
+        one_hot.
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
