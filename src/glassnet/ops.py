@@ -24,6 +24,16 @@ Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus,
 clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
 squeeze, reshape, transpose, concatenate, stack, matmul, cast, shape; and ``arange``, which makes
 a constant (NumPy, no batch axis) on arrays and tensors alike.
+
+Element-wise maths, comparisons, logic and more reductions (_ops_math.py, layers/tensor_math.py):
+log1p, expm1, sin, cos, erf, reciprocal, rsqrt, floor, sign, round, power, equal, not_equal,
+greater, greater_equal, less, less_equal, logical_and, logical_or, logical_not, where, prod, std,
+var, logsumexp, norm, argmax, argmin, any, all, cumsum, cumprod, one_hot. Results Keras gives as
+booleans or integers are NumPy booleans and int32 on arrays, and floats of the model's dtype (0.0
+and 1.0, indices) on tensors, without gradient:
+
+    scores = ops.where(ops.greater(x, 0.0), x, 0.01 * x)            # a leaky ReLU
+    labels = ops.one_hot(ops.argmax(logits, axis=-1), 10)
 """
 import numbers
 
@@ -37,6 +47,7 @@ __all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid",
            "stack", "matmul", "cast", "shape", "arange"]
 
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
+_builtin_all, _builtin_any = all, any      # ops.all and ops.any (below) take their names
 
 
 def _is_tensor(value):
@@ -82,9 +93,9 @@ def _result_dtype(values, arrays):
     if floats:
         return np.dtype(_builtin_max(floats, key=lambda d: d.itemsize))
     result = np.result_type(*strong)
-    if any(type(v) is float for v in values):
+    if _builtin_any(type(v) is float for v in values):
         return np.dtype(np.float32)
-    if result.kind == "b" and any(type(v) is int for v in values):
+    if result.kind == "b" and _builtin_any(type(v) is int for v in values):
         return np.dtype(np.int32)
     return result
 
@@ -361,11 +372,11 @@ def _several(op, xs, axis, name):
     if not isinstance(xs, (list, tuple)) or not xs:
         raise TypeError(f"ops.{op}: {name} must be a list of arrays or tensors, got {type(xs).__name__}")
     tensors = [_is_tensor(v) for v in xs]
-    if _builtin_sum(tensors) and not all(tensors):
+    if _builtin_sum(tensors) and not _builtin_all(tensors):
         k = tensors.index(False)
         raise TypeError(f"ops.{op}: {name}[{k}] is {type(xs[k]).__name__}, beside tensors of a model being drawn; "
                         f"every entry must be a tensor (a constant: add it to a tensor first)")
-    if all(tensors):
+    if _builtin_all(tensors):
         return TensorFunction(op, {"axis": axis})(list(xs))
     arrays = _arrays(op, *((f"{name}[{k}]", v) for k, v in enumerate(xs)))
     return (np.concatenate if op == "concatenate" else np.stack)(arrays, axis=axis)
@@ -429,3 +440,15 @@ def _keras_dtype(dtype, op):
         return np.dtype(standardize_dtype(dtype))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"ops.{op}: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60} ({exc})") from None
+
+
+# element-wise maths, comparisons, logic and more reductions: _ops_math.py (its functions import the
+# helpers above, so they come last)
+from ._ops_math import (  # noqa: E402
+    all, any, argmax, argmin, cos, cumprod, cumsum, equal, erf, expm1, floor, greater, greater_equal, less,
+    less_equal, log1p, logical_and, logical_not, logical_or, logsumexp, norm, not_equal, one_hot, power, prod,
+    reciprocal, round, rsqrt, sign, sin, std, var, where)
+__all__ += ["log1p", "expm1", "sin", "cos", "erf", "reciprocal", "rsqrt", "floor", "sign", "round", "power", "equal",
+            "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not",
+            "where", "prod", "std", "var", "logsumexp", "norm", "argmax", "argmin", "any", "all", "cumsum", "cumprod",
+            "one_hot"]

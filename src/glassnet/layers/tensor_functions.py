@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from .. import activations, backend
+from . import tensor_math
 from .base import Layer
 from .tensor_ops import ConstantOperandNode, unbroadcast
 
@@ -24,7 +25,12 @@ REDUCTIONS = ("sum", "mean", "max", "min")
 SHAPES = ("expand_dims", "squeeze", "reshape", "transpose")
 BINARY = ("maximum", "minimum", "matmul")           # two tensors, or a tensor and a constant
 JOINS = ("concatenate", "stack")                    # a list of tensors
+# element-wise maths, comparisons, reductions, where, one_hot: layers/tensor_math.py computes them
+UNARY, BINARY, REDUCTIONS = UNARY + tensor_math.UNARY, BINARY + tensor_math.BINARY, REDUCTIONS + tensor_math.REDUCTIONS
+JOINS = JOINS + tensor_math.LISTS
+OPS_ELSEWHERE = tensor_math.OPS
 OPS = UNARY + REDUCTIONS + ("softmax", "log_softmax") + SHAPES + BINARY + JOINS
+OPS = OPS + tuple(op for op in OPS_ELSEWHERE if op not in OPS)
 # each op's arguments besides its tensors, with Keras' defaults (None: required)
 ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip": {"x_min": None, "x_max": None},
              **{op: {"axis": None, "keepdims": False} for op in REDUCTIONS},
@@ -33,8 +39,10 @@ ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip
              "softmax": {"axis": -1}, "log_softmax": {"axis": -1}, "expand_dims": {"axis": None},
              "squeeze": {"axis": None}, "reshape": {"newshape": None}, "transpose": {"axes": None},
              "concatenate": {"axis": 0}, "stack": {"axis": 0}}
+ARGUMENTS.update(tensor_math.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
+ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY + ("cumsum", "cumprod")
 
 
 class TensorFunction(ConstantOperandNode, Layer):
@@ -50,7 +58,11 @@ class TensorFunction(ConstantOperandNode, Layer):
     op : str
         One of ``OPS``: exp, log, sqrt, square, tanh, sigmoid, relu, softplus, cast, clip, sum, mean,
         max, min, softmax, log_softmax, expand_dims, squeeze, reshape, transpose, maximum, minimum,
-        matmul, concatenate, stack.
+        matmul, concatenate, stack; and layers/tensor_math.py's (``tensor_math.OPS``): log1p, expm1,
+        sign, sin, cos, erf, floor, round, reciprocal, rsqrt, logical_not, power, the comparisons,
+        logical_and, logical_or, prod, std, var, logsumexp, norm, argmax, argmin, any, all, where
+        (called on a list of its tensor operands, its constants in ``arguments``), cumsum, cumprod,
+        one_hot.
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
@@ -106,6 +118,8 @@ class TensorFunction(ConstantOperandNode, Layer):
     def output_shape(self, input_shape):
         from . import tensor_shapes
         who, op, args = self.describe(), self.op, self.arguments
+        if op in OPS_ELSEWHERE:
+            return tensor_math.output_shape(self, input_shape)
         if self.merges:
             if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
                 raise ValueError(f"{who}: {op} takes a list of tensors, got {input_shape!r:.80}")
@@ -150,6 +164,8 @@ class TensorFunction(ConstantOperandNode, Layer):
     # -- computing (_value: ConstantOperandNode) ------------------------------------------------
     def forward(self, x, training=False):
         op, args = self.op, self.arguments
+        if op in OPS_ELSEWHERE:
+            return tensor_math.forward(self, x)
         if self.merges:
             self._inputs = list(x)
             if op in JOINS:
@@ -177,6 +193,8 @@ class TensorFunction(ConstantOperandNode, Layer):
 
     def backward(self, grad_output):
         g, op, args = grad_output, self.op, self.arguments
+        if op in OPS_ELSEWHERE:
+            return tensor_math.backward(self, g)
         if self.merges:
             return _backward_of_several(op, args, self._inputs, g)
         x, y = self._x, self._y
@@ -345,6 +363,8 @@ def _arguments(op, given):
         if not isinstance(args["axes"], (list, tuple)):
             raise TypeError(f"{who}: axes must be a tuple of axes, got {args['axes']!r:.60}")
         args["axes"] = [_int(a, f"{who}: axes") for a in args["axes"]]
+    if op in OPS_ELSEWHERE:
+        args = tensor_math.arguments(op, args, who)
     return args
 
 

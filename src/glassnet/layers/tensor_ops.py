@@ -405,13 +405,12 @@ def operate(op, *operands):
         # x[0] and x[None] come as the item itself, x[:, 0] as a tuple
         return TensorOp("get_item", index=index if isinstance(index, tuple) else (index,))(operands[0])
     left, right = operands
+    if op == "power" and not (tensor(left) and _is_number(right)):
+        # x ** y, 2 ** x, x ** array: ops.power's node (layers/tensor_math.py); x ** 2 stays a TensorOp
+        from .. import ops
+        return ops.power(left, right)
     if tensor(left) and tensor(right):
-        if op == "power":
-            raise TypeError(f"{left!r} ** {right!r}: the exponent must be a number, not a tensor")
         return TensorOp(op)([left, right])
-    if op == "power" and not tensor(left):
-        raise TypeError(f"{left!r:.40} ** {right!r}: the exponent must be a number, and the base a tensor; a "
-                        f"tensor as the exponent is not supported")
     if tensor(left):
         return TensorOp(op, constant=right)(left)
     # c + x, c * x: the same op, constant on the right; c - x, c / x: reversed

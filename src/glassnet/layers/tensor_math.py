@@ -1,0 +1,310 @@
+"""More of ``keras.ops`` on symbolic tensors: element-wise maths (``log1p``, ``sin``, ``erf``, ``power``
+of tensors, ...), comparisons and logic (``greater``, ``logical_and``, ``where``), reductions (``std``,
+``logsumexp``, ``norm``, ``argmax``, ...), ``cumsum``/``cumprod`` and ``one_hot``.
+
+Each is an op of ``TensorFunction`` (layers/tensor_functions.py), which hands its ops of this
+module's ``OPS`` to ``output_shape``, ``forward`` and ``backward`` here; ``glassnet.ops`` makes them.
+Values travel as floats of the model's dtype, so a comparison gives 0.0 and 1.0 (Keras: booleans),
+``argmax`` its indices as floats (Keras: int32); none of those passes a gradient to its inputs (as
+in Keras, whose integer and boolean results have none). A 0/1 tensor feeds ``where``, a product or
+``cast`` as Keras' booleans do.
+"""
+import math
+
+import numpy as np
+
+from .. import backend
+from .._erf import erf as _erf
+from . import tensor_shapes
+from .tensor_ops import constant_in_dtype, unbroadcast
+
+# each ops' family: TensorFunction reads these into its own (UNARY keeps the shape, BINARY takes
+# two tensors or a tensor and a constant, REDUCTIONS Keras' axis/keepdims, LISTS a list of tensors)
+UNARY = ("log1p", "expm1", "sign", "sin", "cos", "erf", "floor", "round", "reciprocal", "rsqrt", "logical_not")
+COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or")
+BINARY = ("power",) + COMPARISONS
+REDUCTIONS = ("prod", "std", "var", "logsumexp", "norm", "argmax", "argmin", "any", "all")
+LISTS = ("where",)
+OTHERS = ("cumsum", "cumprod", "one_hot")
+OPS = UNARY + BINARY + REDUCTIONS + LISTS + OTHERS
+# no gradient reaches their inputs (Keras' results of these are integers or booleans, or TensorFlow's
+# gradient of floor, round and sign is none or zero)
+CONSTANT_GRADIENT = ("sign", "floor", "round", "logical_not", "argmax", "argmin", "any", "all", "one_hot") \
+    + COMPARISONS
+ARGUMENTS = {"round": {"decimals": 0}, "prod": {"axis": None, "keepdims": False, "dtype": None},
+             "norm": {"ord": None, "axis": None, "keepdims": False}, "where": {"constants": {}},
+             "cumsum": {"axis": None, "dtype": None}, "cumprod": {"axis": None, "dtype": None},
+             "one_hot": {"num_classes": None, "axis": -1, "dtype": None}}
+WHERE_OPERANDS = ("condition", "x1", "x2")
+
+
+# -- forward and backward on arrays --------------------------------------------------------------
+def _round(x, decimals):
+    return np.round(x, decimals).astype(x.dtype, copy=False)
+
+
+FORWARD = {
+    "log1p": np.log1p, "expm1": np.expm1, "sign": np.sign, "sin": np.sin, "cos": np.cos, "erf": _erf,
+    "floor": np.floor, "round": _round, "reciprocal": np.reciprocal,
+    "rsqrt": lambda x: 1 / np.sqrt(x), "logical_not": lambda x: (x == 0).astype(x.dtype),
+}
+# dL/dx from dL/dy (g), x and y
+BACKWARD = {
+    "log1p": lambda g, x, y: g / (1 + x),
+    "expm1": lambda g, x, y: g * (y + 1),
+    "sin": lambda g, x, y: g * np.cos(x),
+    "cos": lambda g, x, y: -g * np.sin(x),
+    "erf": lambda g, x, y: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x),
+    "reciprocal": lambda g, x, y: -g * y * y,
+    "rsqrt": lambda g, x, y: -0.5 * g * y * y * y,
+}
+_COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater, "greater_equal": np.greater_equal,
+            "less": np.less, "less_equal": np.less_equal,
+            "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0)}
+
+
+def binary(op, a, b):
+    """``op`` of two arrays, NumPy's broadcast (comparisons as bools)."""
+    return np.power(a, b) if op == "power" else _COMPARE[op](a, b)
+
+
+def _power_grads(g, a, b, y):
+    """d(a ** b): b a ** (b - 1) and a ** b log(a), the latter 0 where a <= 0 (TensorFlow's Pow)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        da = g * b * np.power(a, b - 1)
+        db = g * y * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+    return da, db
+
+
+def reduce(op, x, axis, keepdims, ord=None):
+    """A reduction of ``x`` over ``axis`` (an int, a tuple or None), Keras' values."""
+    if op == "prod":
+        return np.prod(x, axis=axis, keepdims=keepdims)
+    if op in ("std", "var"):
+        return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+    if op == "logsumexp":
+        top = np.max(x, axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0)     # all -inf (or an inf): no shift, NumPy's answer
+        y = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+        return y if keepdims else np.squeeze(y, axis=axis)
+    if op == "norm":
+        return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    if op in ("argmax", "argmin"):
+        return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+    return getattr(np, op)(x != 0, axis=axis, keepdims=keepdims)       # any, all
+
+
+def _reduction_backward(op, g, x, y, axes, keepdims, ord):
+    if not keepdims:                 # the reduced axes back (size 1), to broadcast over x
+        g, y = np.expand_dims(g, axes), np.expand_dims(y, axes)
+    n = math.prod(x.shape[a] for a in axes)
+    if op == "prod":
+        return g * _product_of_the_others(x, axes)
+    if op == "var":
+        return g * 2 * (x - x.mean(axis=axes, keepdims=True)) / n
+    if op == "std":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(y > 0, g * (x - x.mean(axis=axes, keepdims=True)) / (n * y), 0)
+    if op == "logsumexp":
+        return g * np.exp(x - y)
+    # norm: vector p-norms, the Frobenius norm (two axes); 0 where the norm is 0 (x is 0 there)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if ord in (None, 2, "fro") or (ord is not None and not np.isinf(ord) and ord not in (0, 1)):
+            p = 2 if ord in (None, "fro") else ord
+            grad = g * np.sign(x) * np.abs(x) ** (p - 1) / y ** (p - 1)
+        elif ord == 1:
+            grad = g * np.sign(x)
+        elif ord == 0:
+            grad = np.zeros_like(x)
+        else:                       # inf, -inf: the largest (smallest) |x|, shared by ties as max's
+            chosen = np.abs(x) == y
+            grad = g * np.sign(x) * chosen / np.maximum(chosen.sum(axis=axes, keepdims=True), 1)
+    return np.where(y > 0, grad, 0) if ord != 0 else grad
+
+
+def _product_of_the_others(x, axes):
+    """For each entry, the product of the other entries over ``axes`` (zeros included, no 0 / 0)."""
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
+    others = (before * after).reshape(moved.shape)
+    return np.transpose(others, np.argsort(rest + list(axes)))
+
+
+def _cumprod_backward(g, x, axis):
+    """d(cumprod)/dx: the sum over j >= k of g_j times the product of x_i, i <= j, i != k."""
+    x, g = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1)
+    grad = np.zeros_like(x)
+    for k in range(x.shape[-1]):
+        others = x.copy()
+        others[..., k] = 1
+        grad[..., k] = (g[..., k:] * np.cumprod(others, -1)[..., k:]).sum(-1)
+    return np.moveaxis(grad, -1, axis)
+
+
+def one_hot(x, num_classes, axis, dtype):
+    """Each id of ``x`` (truncated to an integer) as ``num_classes`` numbers along ``axis`` of the
+    result: 1 at the id, 0 elsewhere; an id outside [0, num_classes) gives zeros (TensorFlow's)."""
+    ids = np.asarray(x).astype(np.int64)
+    out = (ids[..., None] == np.arange(num_classes)).astype(dtype)
+    return np.moveaxis(out, -1, axis)
+
+
+# -- TensorFunction's ops of this module ----------------------------------------------------------
+def output_shape(layer, shape):
+    """The sample shape ``layer`` (a TensorFunction of one of ``OPS``) makes of ``shape`` (a list of
+    them for several tensors)."""
+    op, args, who = layer.op, layer.arguments, layer.describe()
+    if op == "where":
+        shapes = [tuple(s) for s in shape]
+        tensors = [n for n in WHERE_OPERANDS if n not in args["constants"]]
+        if len(shapes) != len(tensors):
+            raise ValueError(f"{who}: where takes {len(tensors)} tensors ({', '.join(tensors)}), got {len(shapes)}")
+        out = shapes[0]
+        for other in shapes[1:]:
+            out = tensor_shapes.broadcast_equal_rank(out, other, f"{who}: where of tensors of samples {shapes}")
+        for name, constant in args["constants"].items():
+            out = tensor_shapes.against_constant(out, np.shape(constant), who)
+        return out
+    if layer.merges:
+        return tensor_shapes.broadcast_equal_rank(*(tuple(s) for s in shape), f"{who}: {op} of tensors of samples "
+                                                  f"{[tuple(s) for s in shape]}")
+    shape = tuple(shape)
+    if op in BINARY:
+        return tensor_shapes.against_constant(shape, np.shape(layer.constant), who)
+    if op in REDUCTIONS:
+        if op == "norm" and args["axis"] is not None:
+            axes = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
+            if len(axes) == 2 and args["ord"] not in (None, "fro"):
+                raise ValueError(f"{who}: norm of two axes (a matrix norm) takes ord=None or 'fro' on tensors, got "
+                                 f"ord={args['ord']!r}")
+        return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
+    if op in ("cumsum", "cumprod"):
+        if args["axis"] is None:
+            raise ValueError(f"{who}: {op} with axis=None runs over the flattened tensor, batch axis too; while a "
+                             f"model is drawn name a sample axis, e.g. axis=-1")
+        tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
+    if op == "one_hot":
+        (a,) = tensor_shapes.sample_axes(args["axis"], len(shape) + 2, who, op)     # an axis of the output
+        out = list(shape)
+        out.insert(a - 1, args["num_classes"])
+        return tuple(out)
+    return shape
+
+
+def forward(layer, x):
+    op, args = layer.op, layer.arguments
+    if op == "where":
+        operands = _where_operands(layer, x)
+        layer._inputs = list(x)
+        layer._condition = operands[0] != 0
+        return np.where(layer._condition, operands[1], operands[2]).astype(x[0].dtype, copy=False)
+    if layer.merges:
+        a, b = x
+        layer._inputs = [a, b]
+        return binary(op, a, b).astype(a.dtype, copy=False)
+    layer._x = x
+    if op in BINARY:
+        c = layer._value(backend.get_array_module(x))
+        y = binary(op, c, x) if layer.reverse else binary(op, x, c)
+    elif op in REDUCTIONS:
+        y = reduce(op, x, _axes(args["axis"]), args["keepdims"], args.get("ord"))
+    elif op in ("cumsum", "cumprod"):
+        y = getattr(np, op)(x, axis=args["axis"])
+    elif op == "one_hot":
+        y = one_hot(x, args["num_classes"], args["axis"], x.dtype)
+    else:
+        y = FORWARD[op](x, **args)
+    y = np.asarray(y).astype(x.dtype, copy=False)
+    layer._y = y
+    return y
+
+
+def backward(layer, g):
+    op, args = layer.op, layer.arguments
+    if op == "where":
+        c, tensors = layer._condition, [n for n in WHERE_OPERANDS if n not in args["constants"]]
+        out = {"condition": None, "x1": g * c, "x2": g * ~c}
+        return [np.zeros_like(t) if out[n] is None else unbroadcast(out[n], t.shape).astype(t.dtype, copy=False)
+                for n, t in zip(tensors, layer._inputs)]
+    if layer.merges:
+        a, b = layer._inputs
+        if op in CONSTANT_GRADIENT:
+            return [np.zeros_like(a), np.zeros_like(b)]
+        da, db = _power_grads(g, a, b, binary(op, a, b))
+        return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)]
+    x, y = layer._x, layer._y
+    if op in CONSTANT_GRADIENT:
+        return np.zeros_like(x)
+    if op == "power":
+        c = layer._value(backend.get_array_module(x))
+        d_base, d_exponent = _power_grads(g, c, x, y) if layer.reverse else _power_grads(g, x, c, y)
+        return unbroadcast(d_exponent if layer.reverse else d_base, x.shape)
+    if op in REDUCTIONS:
+        axes = tensor_shapes.sample_axes(args["axis"], x.ndim, layer.describe(), op)
+        grad = _reduction_backward(op, g, x, y, axes, args["keepdims"], args.get("ord"))
+    elif op == "cumsum":
+        grad = np.flip(np.cumsum(np.flip(g, args["axis"]), axis=args["axis"]), args["axis"])
+    elif op == "cumprod":
+        grad = _cumprod_backward(g, x, args["axis"])
+    else:
+        grad = BACKWARD[op](g, x, y)
+    return grad.astype(x.dtype, copy=False)
+
+
+def _where_operands(layer, tensors):
+    """condition, x1 and x2: the tensors given, the constants (cast to the layer's dtype once)."""
+    constants = layer.arguments["constants"]
+    if getattr(layer, "_where_constants", None) is None:
+        layer._where_constants = {n: (c if np.ndim(c) == 0 else constant_in_dtype(layer, np.asarray(c, float)))
+                                  for n, c in constants.items()}
+    given = iter(tensors)
+    xp = backend.get_array_module(tensors[0])
+    return [xp.asarray(layer._where_constants[n]) if n in constants else next(given) for n in WHERE_OPERANDS]
+
+
+def _axes(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+# -- arguments -----------------------------------------------------------------------------------
+def arguments(op, args, who):
+    """``args`` (TensorFunction's checked ones) checked further for this module's ops."""
+    if op in ("argmax", "argmin") and args["axis"] is not None and not isinstance(args["axis"], int):
+        raise TypeError(f"{who}: {op}'s axis must be one integer, got {args['axis']!r:.60}")
+    if "dtype" in args and args["dtype"] is not None:
+        raise ValueError(f"{who}: a model's values are floats of its dtype: {op}'s dtype must be None on tensors, "
+                         f"got {args['dtype']!r:.40} (ops.cast the result to a float dtype)")
+    if op == "round" and (isinstance(args["decimals"], bool) or not isinstance(args["decimals"], int)):
+        raise TypeError(f"{who}: round's decimals must be an integer, got {args['decimals']!r:.40}")
+    if op == "norm":
+        ord = args["ord"]
+        if ord is not None and ord != "fro" and (isinstance(ord, bool) or not isinstance(ord, (int, float))):
+            raise TypeError(f"{who}: norm's ord must be None, a number, inf or 'fro', got {ord!r:.40}")
+        args["ord"] = float(ord) if isinstance(ord, float) else ord
+        axes = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
+        if len(axes) > 2:
+            raise ValueError(f"{who}: norm takes one axis (a vector norm) or two (a matrix norm), got {args['axis']}")
+        if len(axes) == 1 and ord == "fro":
+            raise ValueError(f"{who}: norm's ord='fro' is a matrix norm: give two axes, got axis={args['axis']}")
+    if op == "one_hot":
+        n = args["num_classes"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise TypeError(f"{who}: one_hot's num_classes must be a positive integer, got {n!r:.40}")
+    if op == "where":
+        constants = args["constants"]
+        if not isinstance(constants, dict) or set(constants) - set(WHERE_OPERANDS) or len(constants) > 2:
+            raise ValueError(f"{who}: where's constants must be a dict of at most two of {WHERE_OPERANDS}, got "
+                             f"{constants!r:.80}")
+        for name, c in constants.items():
+            array = np.asarray(c)
+            if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+                raise TypeError(f"{who}: where's {name} must be a number or an array of finite numbers, got "
+                                f"{c!r:.60}")
+        # JSON's forms: a number or a nested list
+        args["constants"] = {n: (np.asarray(c).item() if np.ndim(c) == 0 else np.asarray(c).tolist())
+                             for n, c in constants.items()}
+    return args
