@@ -53,7 +53,8 @@ class TensorFunction(ConstantOperandNode, Layer):
     op : str
         One of ``OPS``: exp, log, sqrt, square, tanh, sigmoid, relu, softplus, cast, clip, sum, mean,
         max, min, softmax, log_softmax, expand_dims, squeeze, reshape, transpose, maximum, minimum,
-        matmul, concatenate, stack.
+        matmul, concatenate, stack; and the structural einsum, take, take_along_axis, pad, split, tile,
+        repeat, flip, broadcast_to, zeros_like, ones_like, top_k (layers/tensor_structure.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
