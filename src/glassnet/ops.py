@@ -529,8 +529,9 @@ def split(x, indices_or_sections, axis=0):
     indices (a list): a list of arrays; on tensors a list of tensors, one node per piece (a sample
     axis)."""
     if _is_tensor(x):
-        count = int(indices_or_sections) if isinstance(indices_or_sections, numbers.Integral) else             len(list(indices_or_sections)) + 1
-        return [_node("split", {"indices_or_sections": indices_or_sections if isinstance(indices_or_sections, numbers.Integral)
+        sections = isinstance(indices_or_sections, numbers.Integral)
+        count = int(indices_or_sections) if sections else len(list(indices_or_sections)) + 1
+        return [_node("split", {"indices_or_sections": indices_or_sections if sections
                                 else list(indices_or_sections), "axis": axis, "index": k}, x) for k in range(count)]
     return np.split(_array(x, "x", "split"), indices_or_sections, axis=axis)
 
