@@ -333,6 +333,11 @@ def softmax(z, axis=-1):
     >>> softmax(np.array([[0.0, 1.0], [0.0, 1.0]]), axis=0).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
     """
+    if isinstance(axis, (tuple, list)):     # several axes (Keras takes a tuple): one softmax over them
+        e = np.subtract(z, z.max(axis=_axes(axis, z, "softmax"), keepdims=True))
+        np.exp(e, out=e)
+        e /= e.sum(axis=_axes(axis, z, "softmax"), keepdims=True)
+        return e
     if axis != -1:      # the layers' hot path (the last axis) checks nothing
         axis = _axis(axis, z, "softmax")
         return np.moveaxis(softmax(np.moveaxis(z, axis, -1)), -1, axis)
@@ -346,7 +351,7 @@ def softmax(z, axis=-1):
 def backprop_softmax(grad_a, z, a, axis=-1):
     # Jacobian-vector product of softmax: a * (dA - sum(dA * a)), the sum along ``axis``
     if axis != -1:
-        axis = _axis(axis, z, "softmax")
+        axis = _axes(axis, z, "softmax")
     inner = np.multiply(grad_a, a).sum(axis=axis, keepdims=True)
     g = np.subtract(grad_a, inner)
     g *= a
@@ -406,6 +411,11 @@ def log_softmax(z, axis=-1):
     # z - logsumexp(z) along ``axis`` (Keras' ``log_softmax(x, axis=-1)``), with the maximum
     # subtracted first: never exp of a positive number, and exact where softmax itself would
     # underflow to 0 (log(0) = -inf)
+    if isinstance(axis, (tuple, list)):     # several axes: one log_softmax over them
+        axes = _axes(axis, z, "log_softmax")
+        shifted = np.subtract(z, z.max(axis=axes, keepdims=True))
+        shifted -= np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        return shifted
     if axis != -1:
         axis = _axis(axis, z, "log_softmax")
         return np.moveaxis(log_softmax(np.moveaxis(z, axis, -1)), -1, axis)
@@ -417,7 +427,7 @@ def log_softmax(z, axis=-1):
 def backprop_log_softmax(grad_a, z, a, axis=-1):
     # Jacobian-vector product: dA - softmax(z) * sum(dA), with softmax = exp(log_softmax)
     if axis != -1:
-        axis = _axis(axis, z, "log_softmax")
+        axis = _axes(axis, z, "log_softmax")
     return grad_a - np.exp(a) * grad_a.sum(axis=axis, keepdims=True)
 
 
@@ -433,6 +443,16 @@ def _axis(axis, z, caller):
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(f"{caller}: axis: expected an axis of the input, which has {z.ndim}, got {axis}")
     return int(axis) % z.ndim
+
+
+def _axes(axis, z, caller):
+    """``axis`` (an integer, or a tuple of them: Keras' softmax takes one) checked as ``_axis``."""
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(_axis(a, z, caller) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{caller}: axis: names an axis twice, got {tuple(axis)}")
+        return axes
+    return _axis(axis, z, caller)
 
 
 def celu(z, alpha=1.0):

@@ -34,6 +34,12 @@ and 1.0, indices) on tensors, without gradient:
 
     scores = ops.where(ops.greater(x, 0.0), x, 0.01 * x)            # a leaky ReLU
     labels = ops.one_hot(ops.argmax(logits, axis=-1), 10)
+
+Structural functions (their nodes' maths in layers/tensor_structure.py): einsum, take,
+take_along_axis, pad, split, tile, repeat, flip, broadcast_to, zeros_like, ones_like, top_k. On
+tensors ``split`` gives a list of tensors (one node per piece) and ``top_k`` a pair (two nodes,
+the indices as floats of the model's dtype, without gradient); a constant may stand among the
+tensors of ``concatenate``/``stack`` (repeated over the batch) and of ``einsum``.
 """
 import numbers
 
@@ -45,6 +51,8 @@ __all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid",
            "maximum", "minimum", "clip", "add", "subtract", "multiply", "divide", "sum", "mean", "max",
            "min", "softmax", "log_softmax", "expand_dims", "squeeze", "reshape", "transpose", "concatenate",
            "stack", "matmul", "cast", "shape", "arange"]
+__all__ += ["einsum", "take", "take_along_axis", "pad", "split", "tile", "repeat", "flip", "broadcast_to",
+            "zeros_like", "ones_like", "top_k"]
 
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
 _builtin_all, _builtin_any = all, any      # ops.all and ops.any (below) take their names
@@ -320,14 +328,15 @@ def min(x, axis=None, keepdims=False, initial=None):
 
 
 def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` along ``axis`` (an integer), without overflow."""
+    """``exp(x) / sum(exp(x))`` along ``axis`` (an integer, or a tuple: one softmax over those axes
+    together), without overflow."""
     if _is_tensor(x):
         return TensorFunction("softmax", {"axis": axis})(x)
     return FORWARD["softmax"](_float(_array(x, "x", "softmax")), axis=axis)
 
 
 def log_softmax(x, axis=-1):
-    """``x - log(sum(exp(x)))`` along ``axis`` (an integer), exact where softmax underflows."""
+    """``x - log(sum(exp(x)))`` along ``axis`` (an integer or a tuple), exact where softmax underflows."""
     if _is_tensor(x):
         return TensorFunction("log_softmax", {"axis": axis})(x)
     return FORWARD["log_softmax"](_float(_array(x, "x", "log_softmax")), axis=axis)
@@ -373,9 +382,9 @@ def _several(op, xs, axis, name):
         raise TypeError(f"ops.{op}: {name} must be a list of arrays or tensors, got {type(xs).__name__}")
     tensors = [_is_tensor(v) for v in xs]
     if _builtin_sum(tensors) and not _builtin_all(tensors):
-        k = tensors.index(False)
-        raise TypeError(f"ops.{op}: {name}[{k}] is {type(xs[k]).__name__}, beside tensors of a model being drawn; "
-                        f"every entry must be a tensor (a constant: add it to a tensor first)")
+        # constants among tensors: each repeated over the batch (the sample's shape, or a batch axis of 1)
+        constants = [None if t else _array(v, f"{name}[{k}]", op) for k, (t, v) in enumerate(zip(tensors, xs))]
+        return TensorFunction(op, {"axis": axis, "constants": constants})([v for t, v in zip(tensors, xs) if t])
     if _builtin_all(tensors):
         return TensorFunction(op, {"axis": axis})(list(xs))
     arrays = _arrays(op, *((f"{name}[{k}]", v) for k, v in enumerate(xs)))
@@ -440,6 +449,165 @@ def _keras_dtype(dtype, op):
         return np.dtype(standardize_dtype(dtype))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"ops.{op}: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60} ({exc})") from None
+
+
+# -- structure (the nodes' maths: layers/tensor_structure.py) -------------------------------------------
+def _node(op, arguments, x):
+    return TensorFunction(op, arguments)(x)
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation, NumPy's ``einsum`` (``"bij,jk->bik"``, ``...`` broadcast), the result in
+    the operands' Keras dtype. On tensors, constants (arrays) may stand among the operands; each
+    tensor's first index is its batch axis, one letter for all, in no constant and first in the
+    output (each sample computed on its own), e.g. ``einsum("bqd,bkd->bqk", q, k)``."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"ops.einsum: subscripts must be a string ('ij,jk->ik'), got {subscripts!r:.60}")
+    if not operands:
+        raise TypeError("ops.einsum: give one operand or more after subscripts")
+    tensors = [_is_tensor(v) for v in operands]
+    if _builtin_any(tensors):
+        constants = [None if t else _array(v, f"operands[{k}]", "einsum") for k, (t, v) in enumerate(zip(tensors, operands))]
+        inputs = [v for t, v in zip(tensors, operands) if t]
+        return _node("einsum", {"subscripts": subscripts, "constants": constants},
+                     inputs if len(inputs) > 1 else inputs[0])
+    arrays = _arrays("einsum", *((f"operands[{k}]", v) for k, v in enumerate(operands)))
+    return np.asarray(np.einsum(subscripts, *arrays))
+
+
+def _integer_indices(indices, function):
+    array = _array(indices, "indices", function)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"ops.{function}: indices must be integers, got an array of {array.dtype}")
+    return array
+
+
+def take(x, indices, axis=None):
+    """The entries of ``x`` at ``indices`` along ``axis`` (None: of the flattened ``x``), NumPy's
+    ``take``: shape ``x.shape[:axis] + indices.shape + x.shape[axis + 1:]``, x's dtype. On tensors:
+    a tensor ``x`` at constant indices on a sample axis (gradient scattered back), or a constant
+    table ``x`` read at a tensor of indices (``take(table, ids)``, axis 0 or None; the ids take
+    no gradient). Two tensors are refused (the batch axis would appear twice: take_along_axis)."""
+    if _is_tensor(x) and _is_tensor(indices):
+        raise TypeError("ops.take: x and indices are both tensors of a model being drawn (the result would hold "
+                        "the batch axis twice); per-sample indices: ops.take_along_axis")
+    if _is_tensor(x):
+        return _node("take", {"indices": _integer_indices(indices, "take"), "axis": axis}, x)
+    if _is_tensor(indices):
+        return _node("take", {"x": _array(x, "x", "take"), "axis": axis}, indices)
+    return np.take(_array(x, "x", "take"), _integer_indices(indices, "take"), axis=axis)
+
+
+def take_along_axis(x, indices, axis=None):
+    """``x``'s entries at ``indices`` along ``axis`` (NumPy's ``take_along_axis``; the other axes
+    broadcast). On tensors ``indices`` is an integer tensor (its values rounded) or a constant with
+    a batch axis of size 1, ``axis`` a sample axis."""
+    if _is_tensor(x):
+        if _is_tensor(indices):
+            return _node("take_along_axis", {"axis": axis}, [x, indices])
+        return _node("take_along_axis", {"indices": _integer_indices(indices, "take_along_axis"), "axis": axis}, x)
+    if _is_tensor(indices):
+        raise TypeError("ops.take_along_axis: indices is a tensor but x is not; x must be a tensor (a constant: "
+                        "add it to a tensor first)")
+    array, idx = _array(x, "x", "take_along_axis"), _integer_indices(indices, "take_along_axis")
+    if axis is None:
+        array, idx = array.reshape(-1), idx.reshape(-1)
+        axis = 0
+    shape = list(np.broadcast_shapes(*(s[:axis % array.ndim] + (1,) + s[axis % array.ndim + 1:] for s in (array.shape, idx.shape))))
+    a, i = (np.broadcast_to(v, shape[:axis % array.ndim] + [v.shape[axis]] + shape[axis % array.ndim + 1:])
+            for v in (array, idx))
+    return np.take_along_axis(a, i, axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """``x`` padded by ``pad_width``, one ``(before, after)`` per axis (NumPy's forms on arrays; on
+    tensors a pair per axis, the batch axis' ``(0, 0)``). ``mode``: "constant" (``constant_values``,
+    None: 0), "reflect", "symmetric" (Keras' on TensorFlow), "edge", "wrap"."""
+    from .layers.tensor_structure import PAD_MODES
+    if mode not in PAD_MODES:
+        raise ValueError(f"ops.pad: mode must be one of {', '.join(PAD_MODES)}, got {mode!r:.40}")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"ops.pad: constant_values is for mode='constant', not {mode!r}")
+    if _is_tensor(x):
+        return _node("pad", {"pad_width": pad_width, "mode": mode, "constant_values": constant_values}, x)
+    array = _array(x, "x", "pad")
+    extra = {"constant_values": constant_values} if mode == "constant" and constant_values is not None else {}
+    return np.pad(array, np.asarray(pad_width, dtype=int), mode=mode, **extra)
+
+
+def split(x, indices_or_sections, axis=0):
+    """``x`` cut along ``axis`` into ``indices_or_sections`` equal pieces (an integer) or at those
+    indices (a list): a list of arrays; on tensors a list of tensors, one node per piece (a sample
+    axis)."""
+    if _is_tensor(x):
+        sections = isinstance(indices_or_sections, numbers.Integral)
+        count = int(indices_or_sections) if sections else len(list(indices_or_sections)) + 1
+        return [_node("split", {"indices_or_sections": indices_or_sections if sections
+                                else list(indices_or_sections), "axis": axis, "index": k}, x) for k in range(count)]
+    return np.split(_array(x, "x", "split"), indices_or_sections, axis=axis)
+
+
+def tile(x, repeats):
+    """``x`` repeated ``repeats`` times along each axis (NumPy's ``tile``; on tensors the sample
+    axes' repeats, or a batch axis' 1 first)."""
+    if _is_tensor(x):
+        return _node("tile", {"repeats": repeats}, x)
+    return np.tile(_array(x, "x", "tile"), repeats)
+
+
+def repeat(x, repeats, axis=None):
+    """Each entry of ``x`` repeated ``repeats`` times (an integer, or one per entry) along ``axis``
+    (None: of the flattened ``x``; on tensors a sample axis)."""
+    if _is_tensor(x):
+        return _node("repeat", {"repeats": repeats, "axis": axis}, x)
+    return np.repeat(_array(x, "x", "repeat"), repeats, axis=axis)
+
+
+def flip(x, axis=None):
+    """``x`` with the order of its entries reversed along ``axis`` (None: every axis; on tensors
+    sample axes)."""
+    if _is_tensor(x):
+        return _node("flip", {"axis": axis}, x)
+    return np.flip(_array(x, "x", "flip"), _axis_argument(axis, "flip"))
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (NumPy's rules). On tensors ``shape`` is the full shape of the
+    same rank, the batch's entry None: ``broadcast_to(x, (None, 5, 4))``."""
+    if _is_tensor(x):
+        return _node("broadcast_to", {"shape": shape}, x)
+    return np.broadcast_to(_array(x, "x", "broadcast_to"), shape).copy()
+
+
+def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape and dtype (or ``dtype``); on tensors a node without gradient."""
+    if _is_tensor(x):
+        return _node("zeros_like", {"dtype": dtype}, x)
+    array = _array(x, "x", "zeros_like")
+    return np.zeros_like(array, dtype=None if dtype is None else _keras_dtype(dtype, "zeros_like"))
+
+
+def ones_like(x, dtype=None):
+    """Ones of ``x``'s shape and dtype (or ``dtype``); on tensors a node without gradient."""
+    if _is_tensor(x):
+        return _node("ones_like", {"dtype": dtype}, x)
+    array = _array(x, "x", "ones_like")
+    return np.ones_like(array, dtype=None if dtype is None else _keras_dtype(dtype, "ones_like"))
+
+
+def top_k(x, k, sorted=True):
+    """The ``k`` largest entries along the last axis and their indices (int32), largest first (also
+    for ``sorted=False``), ties to the lower index, as TensorFlow's. On tensors two nodes: the values
+    (gradient to the entries taken) and the indices (floats of the model's dtype, no gradient)."""
+    if _is_tensor(x):
+        return tuple(_node("top_k", {"k": k, "sorted": sorted, "output": output}, x) for output in ("values", "indices"))
+    from .layers.tensor_structure import top_k_indices
+    array = _array(x, "x", "top_k")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= (array.shape[-1] if array.ndim else 0):
+        raise ValueError(f"ops.top_k: k must be an integer from 1 to the last axis' size "
+                         f"{array.shape[-1] if array.ndim else 0}, got {k!r:.40}")
+    order = top_k_indices(array, int(k))
+    return np.take_along_axis(array, order, -1), order.astype(np.int32)
 
 
 # element-wise maths, comparisons, logic and more reductions: _ops_math.py (its functions import the

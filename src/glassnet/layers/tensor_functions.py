@@ -17,6 +17,7 @@ import numpy as np
 from .. import activations, backend
 from . import tensor_math
 from .base import Layer
+from . import tensor_structure
 from .tensor_ops import ConstantOperandNode, unbroadcast
 
 # op -> what it computes (its Keras arguments), for messages and docs
@@ -27,10 +28,12 @@ BINARY = ("maximum", "minimum", "matmul")           # two tensors, or a tensor a
 JOINS = ("concatenate", "stack")                    # a list of tensors
 # element-wise maths, comparisons, reductions, where, one_hot: layers/tensor_math.py computes them
 UNARY, BINARY, REDUCTIONS = UNARY + tensor_math.UNARY, BINARY + tensor_math.BINARY, REDUCTIONS + tensor_math.REDUCTIONS
-JOINS = JOINS + tensor_math.LISTS
+LISTS = JOINS + tensor_math.LISTS                   # ops called on a list of tensors
 OPS_ELSEWHERE = tensor_math.OPS
 OPS = UNARY + REDUCTIONS + ("softmax", "log_softmax") + SHAPES + BINARY + JOINS
 OPS = OPS + tuple(op for op in OPS_ELSEWHERE if op not in OPS)
+STRUCTURE = tuple(tensor_structure.ARGUMENTS)       # einsum, take, pad, split, ...: layers/tensor_structure.py
+OPS += STRUCTURE
 # each op's arguments besides its tensors, with Keras' defaults (None: required)
 ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip": {"x_min": None, "x_max": None},
              **{op: {"axis": None, "keepdims": False} for op in REDUCTIONS},
@@ -38,7 +41,7 @@ ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip
              "min": {"axis": None, "keepdims": False, "initial": None},
              "softmax": {"axis": -1}, "log_softmax": {"axis": -1}, "expand_dims": {"axis": None},
              "squeeze": {"axis": None}, "reshape": {"newshape": None}, "transpose": {"axes": None},
-             "concatenate": {"axis": 0}, "stack": {"axis": 0}}
+             "concatenate": {"axis": 0}, "stack": {"axis": 0}, **tensor_structure.ARGUMENTS}
 ARGUMENTS.update(tensor_math.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
@@ -62,7 +65,9 @@ class TensorFunction(ConstantOperandNode, Layer):
         sign, sin, cos, erf, floor, round, reciprocal, rsqrt, logical_not, power, the comparisons,
         logical_and, logical_or, prod, std, var, logsumexp, norm, argmax, argmin, any, all, where
         (called on a list of its tensor operands, its constants in ``arguments``), cumsum, cumprod,
-        one_hot.
+        one_hot;
+        and the structural einsum, take, take_along_axis, pad, split, tile,
+        repeat, flip, broadcast_to, zeros_like, ones_like, top_k (layers/tensor_structure.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
@@ -102,7 +107,9 @@ class TensorFunction(ConstantOperandNode, Layer):
         if op == "matmul" and self.constant is not None and np.ndim(self.constant) != 2:
             raise ValueError(f"TensorFunction: matmul's constant must be a matrix (2 axes), got shape "
                              f"{np.shape(self.constant)}")
-        self.merges = op in JOINS or (op in BINARY and constant is None)
+        self.merges = op in LISTS or (op in BINARY and constant is None)
+        if op in STRUCTURE:
+            self.merges = tensor_structure.merges(op, self.arguments)
         if self.merges and self.input_shape is not None:
             raise ValueError(f"TensorFunction: {op} of tensors takes no input_shape: its inputs are the tensors")
 
@@ -120,12 +127,14 @@ class TensorFunction(ConstantOperandNode, Layer):
         who, op, args = self.describe(), self.op, self.arguments
         if op in OPS_ELSEWHERE:
             return tensor_math.output_shape(self, input_shape)
+        if op in STRUCTURE:
+            return tensor_structure.output_shape(op, args, input_shape, who)
         if self.merges:
             if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
                 raise ValueError(f"{who}: {op} takes a list of tensors, got {input_shape!r:.80}")
             shapes = [tuple(s) for s in input_shape]
-            if op in JOINS:
-                return tensor_shapes.joined(shapes, op, args["axis"], who)
+            if op in JOINS:       # (constants among the tensors: their sample shapes where they stand)
+                return tensor_shapes.joined(tensor_structure.join_shapes(args, shapes, who, op), op, args["axis"], who)
             if len(shapes) != 2:
                 raise ValueError(f"{who}: {op} takes two tensors, got {len(shapes)}")
             if op == "matmul":
@@ -166,11 +175,15 @@ class TensorFunction(ConstantOperandNode, Layer):
         op, args = self.op, self.arguments
         if op in OPS_ELSEWHERE:
             return tensor_math.forward(self, x)
+        if op in STRUCTURE:
+            self._x = list(x) if self.merges else x
+            return tensor_structure.forward(self, self._x)
         if self.merges:
             self._inputs = list(x)
             if op in JOINS:
                 xp = backend.get_array_module(x[0])
-                return (xp.concatenate if op == "concatenate" else xp.stack)(list(x), axis=args["axis"])
+                joined = tensor_structure.join_inputs(self, list(x))
+                return (xp.concatenate if op == "concatenate" else xp.stack)(joined, axis=args["axis"])
             a, b = x
             return a @ b if op == "matmul" else (np.maximum if op == "maximum" else np.minimum)(a, b)
         self._x = x
@@ -195,7 +208,12 @@ class TensorFunction(ConstantOperandNode, Layer):
         g, op, args = grad_output, self.op, self.arguments
         if op in OPS_ELSEWHERE:
             return tensor_math.backward(self, g)
+        if op in STRUCTURE:
+            return tensor_structure.backward(self, g)
         if self.merges:
+            if op in JOINS:
+                inputs = tensor_structure.join_inputs(self, self._inputs)
+                return tensor_structure.join_grads(self, _backward_of_several(op, args, inputs, g))
             return _backward_of_several(op, args, self._inputs, g)
         x, y = self._x, self._y
         xp = backend.get_array_module(x)
@@ -236,8 +254,8 @@ FORWARD = {
     "sigmoid": activations.sigmoid, "softplus": activations.softplus,
     "relu": lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
     "clip": lambda x, x_min, x_max: np.clip(x, x_min, x_max).astype(x.dtype, copy=False),
-    "softmax": lambda x, axis: activations.softmax(x, axis=axis),
-    "log_softmax": lambda x, axis: activations.log_softmax(x, axis=axis),
+    "softmax": lambda x, axis: activations.softmax(x, axis=_axes(axis)),
+    "log_softmax": lambda x, axis: activations.log_softmax(x, axis=_axes(axis)),
     "sum": lambda x, axis, keepdims: np.sum(x, axis=_axes(axis), keepdims=keepdims),
     "mean": lambda x, axis, keepdims: np.mean(x, axis=_axes(axis), keepdims=keepdims),
     "max": lambda x, axis, keepdims, initial: np.max(x, axis=_axes(axis), keepdims=keepdims,
@@ -260,8 +278,8 @@ BACKWARD = {
     # inside [x_min, x_max] the gradient passes (bounds included, as TensorFlow's clip_by_value)
     "clip": lambda g, x, y, x_min, x_max: g * ((x >= x_min) & (x <= x_max)),
     "cast": lambda g, x, y, dtype: g,      # rounding's gradient taken as 1, as TensorFlow's cast
-    "softmax": lambda g, x, y, axis: activations.backprop_softmax(g, x, y, axis=axis),
-    "log_softmax": lambda g, x, y, axis: activations.backprop_log_softmax(g, x, y, axis=axis),
+    "softmax": lambda g, x, y, axis: activations.backprop_softmax(g, x, y, axis=_axes(axis)),
+    "log_softmax": lambda g, x, y, axis: activations.backprop_log_softmax(g, x, y, axis=_axes(axis)),
 }
 
 
@@ -316,11 +334,18 @@ def _arguments(op, given):
     if not isinstance(given, dict):
         raise TypeError(f"{who}: arguments must be a dict, got {type(given).__name__}")
     expected = ARGUMENTS[op]
+    if op in JOINS and "constants" in given:        # constants among the joined tensors (tensor_structure)
+        expected = {**expected, "constants": None}
     unknown = set(given) - set(expected)
     if unknown:
         raise TypeError(f"{who}: unexpected argument {sorted(unknown)[0]!r}; {op} takes "
                         f"{', '.join(expected) or 'no arguments besides its tensors'}")
     args = {**expected, **given}
+    if op in STRUCTURE:
+        return tensor_structure.arguments(op, args, who)
+    if op in JOINS and args.get("constants") is not None:
+        args["constants"] = [None if c is None else tensor_structure.constant_list(c, f"{who}: a constant") for c in
+                             args["constants"]]
     for name in ("x_min", "x_max", "initial"):
         if name in expected and args[name] is not None:
             if isinstance(args[name], (bool, np.bool_)) or not isinstance(args[name], numbers.Real):
@@ -345,7 +370,7 @@ def _arguments(op, given):
         args["keepdims"] = bool(args["keepdims"])
     if "axis" in expected:
         axis = args["axis"]
-        if op in REDUCTIONS or op == "squeeze":
+        if op in REDUCTIONS or op in ("squeeze", "softmax", "log_softmax"):
             if isinstance(axis, (list, tuple)):
                 args["axis"] = [_int(a, f"{who}: axis") for a in axis]
             elif axis is not None:
