@@ -66,7 +66,7 @@ from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
 from .feeding import unpack
-from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay, valid_call_option
+from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay, sample_shape_of, valid_call_option
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
@@ -269,6 +269,8 @@ class Model(Sequential):
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
     _draws_call = True          # a subclass defining call is drawn from it (Sequential refuses one of its own)
+    _own_build_ran = False      # a build of the subclass' own ran (it makes the layers call uses: once)
+    _building_in_call = False   # that build running before call is drawn inside another model
     _output_keys = None         # outputs given as a dict: its keys, in the order given (glassnet._dictoutputs)
     _input_keys = None          # inputs given as a dict: its keys, in the order given (glassnet._dictinputs)
     # the layers in the order they joined (their first calls): their random streams' and the flat
@@ -487,6 +489,8 @@ class Model(Sequential):
         is refused. A subclass of Model is drawn here, its first time: ``call`` on Inputs of
         ``input_shape`` (see ``_draw``)."""
         if not self._calls:         # (not self.built: a build of its own may set Keras' built = True first)
+            if self._building_in_call:      # its super().build(...) there: the other model draws call
+                return None
             return self._draw(input_shape)
         given = input_shape if _several_shapes(input_shape) else [input_shape]
         # Keras' form: the Inputs as declared (an Input of strings (None, 1), not its reader's width)
@@ -653,8 +657,17 @@ class Model(Sequential):
             # a subclass not drawn yet, called while another model is drawn: its call runs there, on
             # these tensors, so that its layers join that model and are built by it (its seed, its
             # dtype); this model itself stays to be drawn (it shares those layers when it is)
-            outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             sources = list(x) if isinstance(x, (list, tuple)) else list(x.values()) if tensor_dict else [x]
+            if type(self).build is not Model.build and not self._own_build_ran:
+                # a build of its own that makes the layers call uses (keras.io's Involution): Keras
+                # builds a layer on its first call's shapes, (None, *sample shape), before calling it
+                shapes = [(None, *sample_shape_of(t)) for t in sources]
+                self._own_build_ran = self._building_in_call = True
+                try:
+                    self.build(shapes if isinstance(x, (list, tuple)) else shapes[0])
+                finally:
+                    self._building_in_call = False
+            outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
             # its layers as Keras lists a subclass': by its attributes (then any other it called)
             self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
@@ -707,7 +720,13 @@ class Model(Sequential):
             if len(shape) < 2:
                 raise ValueError(f"x: expected a 2-D array (n_samples, n_features), got shape {shape}")
             shape = tuple(shape[1:])
-        self.build(shape)
+        if self._own_build_ran:         # its layers made when another model drew it: not made anew
+            self._draw(shape)
+            return
+        self._own_build_ran = True
+        # Keras' form, (None, *sample shape), as Keras hands a build of the subclass' own (one that
+        # unpacks it, keras.io's `(_, height, width, channels) = input_shape`, needs the batch axis)
+        self.build([(None, *s) for s in shape] if isinstance(shape, list) else (None, *shape))
         if not self._calls:
             # a build of its own that makes the layers and does not end with super().build (Keras'
             # idiom, which then runs call): drawn here, or the passes would run an empty graph

@@ -310,10 +310,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._set_graph_state(before)
             raise
 
-    def _join(self, layer):
+    def _join(self, layer, reads_input=None):
         """``layer`` checked, named, seeded and appended (not built yet). Returns what ``_unjoin``
         needs to take it out again: the layer, its name, dtype and generator as given, and its
-        build state."""
+        build state. ``reads_input``: whether the layer reads the model's Input, checked against
+        it; None for a chain, whose first layer does."""
+        if reads_input is None:
+            reads_input = not self.layers
         takes_text = getattr(layer, "takes_text", False)
         if takes_text and self.layers and not self._text_inputs_drawn:
             raise ValueError(f"add: {layer.describe()} turns texts into numbers, so it must be the model's "
@@ -324,7 +327,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if takes_text and self._declared_input not in (None, (), (1,)):
             raise ValueError(f"add: {layer.describe()} reads one text per sample, Input((1,)) or Input(()); "
                              f"the model's Input declares {self._declared_input}")
-        if (not self.layers and self._declared_input is not None and layer.input_shape is not None
+        if (reads_input and self._declared_input is not None and layer.input_shape is not None
                 and not takes_text and not getattr(layer, "merges", False)
                 and tuple(layer.input_shape) != self._declared_input):
             raise ValueError(f"add: {layer.describe()} expects input samples of shape "
@@ -399,8 +402,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 shape = None
             if shape is not None:
                 self._build_samples(shape)
-        elif self.layers[0].input_shape is not None and not getattr(self.layers[0], "merges", False):
-            self._build_samples(self.layers[0].input_shape)
+        elif (self._node_layers[0].input_shape is not None
+              and not getattr(self._node_layers[0], "merges", False)):
+            # the layer of the first call, which reads the input (with a nested model's graph, not
+            # always the first layer listed: see _add_layers)
+            self._build_samples(self._node_layers[0].input_shape)
         elif self._declared_input is not None:
             self._build_samples(self._declared_input)
 
@@ -457,6 +463,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         ``_graph_block`` says. Layers whose names this model uses are renamed; all or nothing."""
         names, joined = {layer.name for layer in self.layers}, []
         names_given = [layer.name for layer in layers]
+        # the layers called on the Input: with a graph, not always the first listed (a subclass lists
+        # its layers in the order __init__ assigned them, keras.io's MLP-Mixer block its mlp1 first,
+        # which reads the transposed input); none when layers before them read it
+        reading = None if block is None else {
+            block[0][k] for k, parents in enumerate(block[1]) if -1 in parents and not self.layers}
         before = self._graph_state()
         try:
             if block is not None and self._nested_calls is None:     # a chain so far: one call per layer
@@ -473,7 +484,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                         k += 1
                         layer.name = f"{base}_{k}"
                 names.add(layer.name)
-                joined.append(self._join(layer))
+                joined.append(self._join(layer, None if reading is None else len(joined) in reading))
             if self._nested_calls is not None:
                 self._extend_graph(layers, block)
             self._build_after_add()
