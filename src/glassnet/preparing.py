@@ -45,6 +45,11 @@ def prepare_targets(loss, y, shape, dtype, name, output="the model's output"):
                              f"(n_samples, {', '.join(map(str, shape))}), an array of shape "
                              f"(n_samples, {', '.join(map(str, positions))}); got shape {y.shape}")
         return loss.prepare_targets(labels.reshape(-1), shape[-1], dtype, name).reshape(labels.shape)
+    if shape[-1] == 1 and y.ndim == len(shape) and shape_fits(y.shape[1:], shape[:-1]):
+        # targets (n, T) for outputs (n, T, 1), a Dense(1) on every step (PyTorch's time sequence
+        # prediction): Keras 3's losses add the last axis of 1 (squeeze_or_expand_to_same_rank),
+        # as fit adds it to x for an Input ending in 1, and as (n,) is taken for (n, 1)
+        y = y[..., None]
     if not shape_fits(y.shape[1:], shape):
         raise ValueError(f"{name}: expected targets of shape (n_samples, {', '.join(map(str, shape))}) "
                          f"to match {output}, got shape {y.shape}")
