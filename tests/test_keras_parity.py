@@ -183,8 +183,8 @@ def test_activation_functions_serialize_and_layers_take_them():
         assert gn.activations.serialize(fn) == keras.activations.serialize(getattr(keras.activations, name))
         assert gn.activations.deserialize(name) is gn.activations.get(name)
     x = rng.normal(size=(5, 2)).astype("float32")
-    by_name = gn.Sequential([gn.layers.Dense(3, activation="gelu", input_dim=2)], seed=1)
-    by_function = gn.Sequential([gn.layers.Dense(3, activation=gn.activations.gelu, input_dim=2)], seed=1)
+    by_name = gn.Sequential([gn.layers.Dense(3, activation="gelu", input_dim=2)], seed=1, name="m")
+    by_function = gn.Sequential([gn.layers.Dense(3, activation=gn.activations.gelu, input_dim=2)], seed=1, name="m")
     np.testing.assert_array_equal(by_name.predict(x), by_function.predict(x))
     assert by_function.get_config() == by_name.get_config()
     with pytest.raises(ValueError, match="built-in"):

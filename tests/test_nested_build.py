@@ -144,17 +144,17 @@ def test_nesting_draws_and_saves_what_the_same_layers_unnested_draw(tmp_path):
     nested models were built)."""
     enc = encoder(gn)
     inputs = gn.Input((4,))
-    nested = gn.Model(inputs, L.Dense(1)(enc(inputs)), seed=3)
+    nested = gn.Model(inputs, L.Dense(1)(enc(inputs)), seed=3, name="net")
     inputs = gn.Input((4,))
     hidden = L.Dense(8, activation="relu")(inputs)       # made in the graph's order: named as enc's are
     hidden = L.Dense(2)(hidden)
-    flat = gn.Model(inputs, L.Dense(1)(hidden), seed=3)
+    flat = gn.Model(inputs, L.Dense(1)(hidden), seed=3, name="net")
     assert enc.built
     assert_weights_equal(nested.get_weights(), flat.get_weights(), rtol=0, atol=0)
     assert nested.to_json() == flat.to_json()
     inner, outer = encoder(gn), gn.Sequential([L.Dense(4)])
-    nested_seq = gn.Sequential([gn.Input((4,)), inner, outer], seed=5)
-    flat_seq = gn.Sequential([gn.Input((4,)), L.Dense(8, activation="relu"), L.Dense(2), L.Dense(4)], seed=5)
+    nested_seq = gn.Sequential([gn.Input((4,)), inner, outer], seed=5, name="seq")
+    flat_seq = gn.Sequential([gn.Input((4,)), L.Dense(8, activation="relu"), L.Dense(2), L.Dense(4)], seed=5, name="seq")
     assert inner.built and outer.built
     assert_weights_equal(nested_seq.get_weights(), flat_seq.get_weights(), rtol=0, atol=0)
     assert nested_seq.to_json() == flat_seq.to_json()

@@ -146,6 +146,7 @@ def test_the_readme_example_trains_on_digits():
     (x, labels), (x_test, labels_test) = gn.datasets.digits()
     namespace = {"gn": gn, "x": x, "labels": labels}
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1).replace("epochs=5)", "epochs=5, verbose=0)")
+    gn.utils.clear_session()        # (default names are numbered per session, as Keras': a fresh one)
     exec(compile(code, str(readme), "exec"), namespace)
     model = namespace["model"]
     assert model.name == "residual" and model.layers[0] is model.first

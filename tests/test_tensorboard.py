@@ -133,7 +133,7 @@ def test_histogram_buckets_equal_tensorboards_own():
 # -- the callback ----------------------------------------------------------------------------------
 def _model(seed=0):
     model = gn.Sequential([gn.layers.Dense(4, activation="relu", input_shape=(3,), seed=seed),
-                           gn.layers.Dense(2, activation="softmax", seed=seed + 1)])
+                           gn.layers.Dense(2, activation="softmax", seed=seed + 1)], name="sequential")
     model.compile(loss="sparse_categorical_crossentropy", optimizer=gn.optimizers.SGD(0.1), metrics=["accuracy"])
     return model
 
@@ -351,7 +351,7 @@ def test_histograms_leave_non_finite_values_out(tmp_path):
     buckets = _tfevents.histogram_buckets(np.array([1.0, np.inf, 3.0, np.nan]), 2)
     assert buckets.tolist() == [[1.0, 2.0, 1.0], [2.0, 3.0, 1.0]]
     model = gn.Sequential([gn.layers.Input((2,), dtype="int64"), gn.layers.Embedding(3, 2, seed=0),
-                           gn.layers.Flatten(), gn.layers.Dense(1, seed=1)])
+                           gn.layers.Flatten(), gn.layers.Dense(1, seed=1)], name="sequential")
     model.layers[0].trainable = False
     model.layers[0].params["embeddings"][2] = np.inf       # a row no sample uses
     model.compile(loss="mse", optimizer="sgd")

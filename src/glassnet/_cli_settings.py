@@ -154,6 +154,8 @@ def build_model(settings, n_features):
     # each name checked before anything is built, its error naming the option that gave it
     for key, get, said in (("init", initializers.get, "initializer"), ("loss", losses.get, "loss"),
                            ("optimizer", optimizers.get, "optimizer")):
+        if key == "loss" and losses.names_pending(settings[key]):
+            continue        # "ce"/"crossentropy": compile picks the loss from the targets, as Keras' does
         try:
             get(settings[key])
         except (ValueError, TypeError) as exc:
@@ -223,6 +225,8 @@ def check_output_fits(model, y, settings):
 
 def targets_for(model, y):
     """Integer labels as the loss wants them: one-hot for a non-sparse loss on several outputs."""
-    if not model.loss.sparse and model.output_shape[-1] > 1:
+    # (a loss still to pick, "ce": the labels as they are, from which it picks sparse_categorical_
+    # crossentropy, or binary_crossentropy for one unit, as Keras' compile does)
+    if not model.loss.sparse and not isinstance(model.loss, losses.PendingCrossentropy) and model.output_shape[-1] > 1:
         return to_categorical(y, model.output_shape[-1])
     return y

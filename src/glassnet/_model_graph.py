@@ -49,7 +49,7 @@ def _activation_name(layer):
 
 def _weighted_trainable(layers):
     """None when ``layers`` hold no weights; else whether any of those with weights trains."""
-    weighted = [layer for layer in layers if layer.count_params()]
+    weighted = [layer for layer in layers if getattr(layer, "built", True) and layer.count_params()]
     return None if not weighted else any(layer.trainable for layer in weighted)
 
 

@@ -51,6 +51,13 @@ def floatx():
     return "float32"
 
 
+def clear_session():
+    """Keras' ``keras.backend.clear_session()`` (also ``glassnet.utils.clear_session``): default
+    model names start again from ``sequential``, ``functional`` (see glassnet._names)."""
+    from ._names import clear_session as clear      # (imported here: glassnet._names is tiny, but apart)
+    clear()
+
+
 def set_backend(name):
     """Choose the array module for models built from now on: ``"numpy"`` or ``"cupy"``.
 

@@ -447,7 +447,8 @@ def make_parser():
     t.add_argument("--config", help="a TOML file: architecture = [{input_dim=..}, ..] (or its [training] "
                    "layers = \"25:relu,1:sigmoid\") and [training] settings")
     t.add_argument("--layers", help="units:activation, comma-separated, e.g. 25:relu,1:sigmoid")
-    t.add_argument("--loss", help=f"one of {', '.join(losses.LOSSES)}")
+    t.add_argument("--loss", help=f"one of {', '.join(losses.LOSSES)}; or ce (crossentropy): the one the "
+                                  f"labels and the last layer pick, as Keras' compile picks it")
     t.add_argument("--optimizer", help=f"one of {', '.join(optimizers.OPTIMIZERS)}")
     t.add_argument("--lr", type=float, help="learning rate")
     t.add_argument("--epochs", type=int)

@@ -253,7 +253,7 @@ class DescribingMixin:
                         shapes=self._shapes_through(self.input_shape),
                         seen=[seen[id(layer)] for layer in self._node_layers])
         rows = [row for _, entry in entries[first:stop] for row in self._summary_rows(entry, 0, settings)]
-        total = sum(layer.count_params() for layer in self.layers)
+        total = sum(_built_count(layer) for layer in self.layers)
         trainable = sum(sum(int(p.size) for p in layer.params.values()) for layer in self.layers if layer.trainable)
         if line_length is None and positions is None:
             table = _summary.compact_table(headers, rows)
@@ -334,7 +334,7 @@ class DescribingMixin:
         calls, nested = self._node_layers, isinstance(entry, Nested)
         layers = entry.layers if nested else [entry]
         mine = [k for k, call in enumerate(calls) if any(call is layer for layer in layers)]
-        weights = sum(layer.count_params() for layer in layers)
+        weights = sum(_built_count(layer) for layer in layers)
         # a nested model's outputs are its output layers' last calls (a model called twice: the
         # second call's, as Keras shows a layer's last node), in a list when it has several, as
         # Keras'; without them (popped off), its last call's
@@ -347,7 +347,10 @@ class DescribingMixin:
         if len(ends) > 1:
             shape = f"[{shape}]"
         prefix = "   " * level + "\u2514 " if level else ""
-        row = [f"{prefix}{entry.name} ({entry.kind if nested else type(entry).__name__})", shape, f"{weights:,}"]
+        # Keras' summary shows a layer not built yet (its count_params refuses it) as "0 (unbuilt)"
+        unbuilt = not nested and not _counts(entry)
+        row = [f"{prefix}{entry.name} ({entry.kind if nested else type(entry).__name__})", shape,
+               "0 (unbuilt)" if unbuilt else f"{weights:,}"]
         if settings["graph"]:
             # Keras names a source by its top row (a nested model's layer: the model), but inside
             # an expanded nested model, where its layers are rows of their own
@@ -583,3 +586,15 @@ def take_seed_origin(layer, spec):
     if "seed_origin" in spec:
         weights, draws = _seeding.read_origin_config(spec["seed_origin"], f"config: layer {layer.name!r}")
         layer._config_origins = weights, draws
+
+
+def _built_count(layer):
+    """``layer.count_params()``, 0 for a layer not built yet (which refuses it): Keras' summary
+    counts the weights made so far, and a layer not built has none."""
+    return layer.count_params() if _counts(layer) else 0
+
+
+def _counts(layer):
+    # (a model among the layers, not a Layer: counted once built)
+    counts = getattr(layer, "counts_before_build", None)
+    return counts() if counts is not None else layer.built

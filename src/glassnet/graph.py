@@ -54,7 +54,6 @@ states or has an activity_regularizer; each is refused by name. A shared layer m
 import inspect
 import math
 import numbers
-import re
 
 import numpy as np
 
@@ -305,12 +304,10 @@ class Model(Sequential):
         raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="test_step",
                                                           batch="test_on_batch"))
 
-    def __init__(self, inputs=None, outputs=None, name="model", seed=None, dtype="float32"):
+    def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
         given = set(self.__dict__)      # (attributes a subclass set before calling this: its own)
-        if subclassed and name == "model":      # Keras' default name of a subclass: MyCNNModel -> my_cnn_model
-            name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", type(self).__name__))
-            name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+        self._functional = not subclassed       # (read by _default_name)
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
         # the attributes set so far are glassnet's: a subclass' layers are those it assigns itself,
@@ -514,6 +511,11 @@ class Model(Sequential):
             self._trainable_setting = value                  # for its layers, once they are known (_draw)
             for layer in self._nested_layers:               # those it has in the models it was called in
                 layer.trainable = value
+
+    def _default_name(self):
+        # Keras' Model(inputs, outputs) is a Functional: "functional", "functional_1", ...; a
+        # subclass (MyCNNModel), and Model() without inputs, the class's name: "my_cnn_model"
+        return "functional" if type(self) is Model and self._functional else type(self).__name__
 
     def _subclass(self):
         """Whether this is a subclass of Model drawn by its ``call`` (Keras' model subclassing)."""

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import _seeding, activations, backend, losses, metrics as metrics_module, optimizers
+from . import _names, _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
@@ -215,7 +215,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # its fit never calls them. glassnet.graph.Model: True, it runs or refuses them itself
     _checks_keras_steps = False
 
-    def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
+    def __init__(self, layers=None, seed=None, dtype="float32", name=None):
         if not self._checks_keras_steps:
             steps = defined_steps(type(self))
             if steps:
@@ -224,7 +224,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                           f"GAN), or write the maths in layers or a loss (glassnet.losses.Loss)")
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
-        self.name = check_name(name)
+        # Keras' default name, numbered per session (sequential, sequential_1; a subclass' own name)
+        self.name = check_name(name) or _names.auto_name(self._default_name())
         # one root of randomness: streams for shuffling (0,) and for each layer (1, i)
         self._entropy = np.random.SeedSequence(self.seed).entropy if self.seed is not None else _seeding.entropy()
         self.shuffle_rng = np.random.default_rng(np.random.SeedSequence(self._entropy, spawn_key=(0,)))
@@ -1276,6 +1277,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """
         from .io import MAX_BYTES, load_weights
         load_weights(self, path, MAX_BYTES if max_bytes is None else max_bytes)
+
+    def _default_name(self):
+        """The name Keras gives a model made without one, before its number: its class's (a
+        subclass of Sequential: its own, in snake case)."""
+        return type(self).__name__
 
     def __repr__(self):
         return f"<Sequential {self.name!r} layers={len(self.layers)} built={self.built}>"

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._seeding import set_random_seed       # Keras' keras.utils.set_random_seed
+from ._names import clear_session           # Keras' keras.utils.clear_session: default model names anew
 from ._validation import check_choice, check_flag, check_positive_int, check_seed
 from .feeding import PyDataset      # Keras' keras.utils.PyDataset: data read batch by batch
 from .callbacks.progress import Progbar     # Keras' keras.utils.Progbar, beside fit's own bar
@@ -21,7 +22,7 @@ Sequence = PyDataset
 
 __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences", "timeseries_dataset_from_array",
            "image_dataset_from_directory", "text_dataset_from_directory", "audio_dataset_from_directory",
-           "set_random_seed", "custom_object_scope",
+           "set_random_seed", "clear_session", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
            "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]

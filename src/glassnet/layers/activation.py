@@ -21,6 +21,7 @@ class Activation(Layer):
     >>> Activation("tanh")(np.zeros((2, 3))).shape
     (2, 3)
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
@@ -75,6 +76,7 @@ class LeakyReLU(Layer):
     >>> LeakyReLU(negative_slope=0.25)(np.array([[-1.0, 2.0]])).tolist()
     [[-0.25, 2.0]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
@@ -119,6 +121,7 @@ class ReLU(Layer):
     >>> ReLU(max_value=6.0, negative_slope=0.5)(np.array([[-2.0, 3.0, 9.0]])).tolist()
     [[-1.0, 3.0, 6.0]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
@@ -178,6 +181,7 @@ class ELU(Layer):
     >>> ELU(alpha=0.5)(np.array([[0.0, 1.0]])).tolist()
     [[0.0, 1.0]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
@@ -214,6 +218,7 @@ class Softmax(Layer):
     >>> Softmax(axis=1)(np.zeros((1, 2, 2))).tolist()
     [[[0.5, 0.5], [0.5, 0.5]]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     mask_refusal = "Keras' Softmax takes the mask as its own (pushing masked entries to zero); glassnet's does not"
 

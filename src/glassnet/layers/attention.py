@@ -434,19 +434,41 @@ class MultiHeadAttention(_Attention):
         return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
 
     def __call__(self, *args, **kwargs):
-        """``layer(query, value, key=None, training=None, use_causal_mask=None, **keras_defaults)``,
-        Keras' call (see ``_call_tensors``). Which tensors came by keyword is noted for the order
-        of a model's layers: Keras' call reads those given by position first, then those given by
-        keyword sorted by name (``mha(query=q, value=v, key=k)`` reads k, q, v), and a model lists
-        the layers that made them in that order (glassnet/_layer_order.py)."""
-        names = [*self._TENSOR_ARGUMENTS[:len(args)],
-                 *sorted(name for name in (*self._TENSOR_ARGUMENTS, "attention_mask") if name in kwargs)]
+        """``layer(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+        attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=None)``,
+        Keras' call, its arguments in Keras' order, by position too (see ``_call_tensors``). Which
+        tensors came by keyword is noted for the order of a model's layers: Keras' call reads those
+        given by position first, then those given by keyword sorted by name (``mha(query=q,
+        value=v, key=k)`` reads k, q, v), and a model lists the layers that made them in that order
+        (glassnet/_layer_order.py)."""
+        if len(args) > len(self._CALL_ARGUMENTS):
+            raise TypeError(f"{self.describe()}: takes at most {len(self._CALL_ARGUMENTS)} arguments by position "
+                            f"({', '.join(self._CALL_ARGUMENTS)}: Keras' order), got {len(args)}")
+        positional = self._CALL_ARGUMENTS[:len(args)]
+        _refuse_flags_by_position(self, positional, args)
+        twice = [name for name in positional if name in kwargs]
+        if twice:
+            raise TypeError(f"{self.describe()}: got {twice[0]} by position and by keyword")
+        tensors = (*self._TENSOR_ARGUMENTS, "attention_mask")
+        names = [*(name for name, given in zip(positional, args) if name in tensors and given is not None),
+                 *sorted(name for name in tensors if name in kwargs)]
         return self._call_tensors(*args, keras_order=names, **kwargs)
 
     _TENSOR_ARGUMENTS = ("query", "value", "key")
+    # Keras' MultiHeadAttention.call and GroupQueryAttention.call, in order
+    _CALL_ARGUMENTS = ("query", "value", "key", "query_mask", "value_mask", "key_mask", "attention_mask",
+                       "return_attention_scores", "training", "use_causal_mask")
 
-    def _call_tensors(self, query, value=None, key=None, training=None, use_causal_mask=None, keras_order=(),
-                      **keras_defaults):
+    def _call_tensors(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
+                      attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=None,
+                      keras_order=(), **keras_defaults):
+        # the masks and the scores' flag go on to _call as the keyword arguments they were before
+        for name, given in (("query_mask", query_mask), ("value_mask", value_mask), ("key_mask", key_mask),
+                            ("attention_mask", attention_mask)):
+            if given is not None:
+                keras_defaults[name] = given
+        if return_attention_scores is not False:
+            keras_defaults["return_attention_scores"] = return_attention_scores
         if value is None and not isinstance(query, (list, tuple)):
             raise TypeError(f"{self.describe()}: takes (query, value) or (query, value, key), or a list of them; "
                             f"got one {type(query).__name__}")
@@ -776,7 +798,23 @@ class _DotAttention(_Attention):
     def scores_shape(self, input_shapes):
         return (input_shapes[0][0], input_shapes[1][0])
 
-    def __call__(self, inputs, training=None, use_causal_mask=None, **keras_defaults):
+    def __call__(self, inputs, *args, **kwargs):
+        """``layer([query, value(, key)], mask=None, training=None, return_attention_scores=False,
+        use_causal_mask=None)``: Keras' call, its arguments in Keras' order (by position: the mask)."""
+        names = ("mask", "training", "return_attention_scores", "use_causal_mask")
+        if len(args) > len(names):
+            raise TypeError(f"{self.describe()}: takes at most {len(names) + 1} arguments by position (inputs, "
+                            f"{', '.join(names)}: Keras' order), got {len(args) + 1}")
+        _refuse_flags_by_position(self, names[:len(args)], args)
+        twice = [name for name in names[:len(args)] if name in kwargs]
+        if twice:
+            raise TypeError(f"{self.describe()}: got {twice[0]} by position and by keyword")
+        keras_defaults = {**dict(zip(names, args)), **kwargs}
+        if keras_defaults.get("mask") is None:
+            keras_defaults.pop("mask", None)
+        if keras_defaults.get("return_attention_scores") is False:
+            del keras_defaults["return_attention_scores"]
+        training, use_causal_mask = keras_defaults.pop("training", None), keras_defaults.pop("use_causal_mask", None)
         return self._call(inputs, training, use_causal_mask, keras_defaults)
 
     def _eager_masks(self, masks):
@@ -964,3 +1002,15 @@ class AttentionScores(CallReader):
 
     def _hand_back(self, source, grad_output):
         source._score_grads = grad_output if source._score_grads is None else source._score_grads + grad_output
+
+
+def _refuse_flags_by_position(layer, names, args):
+    """Refuse a flag given by position (``mha(q, v, k, True)``): Keras' Layer.__call__ takes
+    only tensors (or None) by position, so there it fails, and in Keras' order a fourth argument
+    is the query's mask, not ``training`` as glassnet's call took it before. ``names``: the
+    arguments ``args`` fill, in order."""
+    for name, given in zip(names, args):
+        if given is None or isinstance(given, (list, tuple)) or hasattr(given, "shape"):
+            continue    # a tensor, an array or None, as Keras takes by position
+        raise TypeError(f"{layer.describe()}: got {given!r:.40} by position for {name}; as Keras, it takes only "
+                        f"tensors (or None) by position: give {name}= by keyword")

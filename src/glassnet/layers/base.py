@@ -189,6 +189,10 @@ class Layer(KerasSurface):
     shape_arguments = ()
     mask_readers = ()           # on a maker inside a model: the layers after it that read its mask
     pending_mask = None         # on a reader: the mask handed on for its next forward
+    # Keras builds a few weightless layers when they are made (those whose __init__ calls its
+    # _build_at_init: activations, dropout and noise, pooling, Masking, Reshape, ...), so their
+    # count_params gives 0 before any call; any other layer refuses it until built, a layer of yours too
+    built_when_made = False
 
     def passes_mask(self, within_steps):
         """Whether this layer's output keeps the mask it receives: ``supports_masking``, whatever
@@ -473,8 +477,18 @@ class Layer(KerasSurface):
 
     def count_params(self):
         """The number of weights, as Keras counts them: the trained ``params`` and the ``state``
-        (BatchNormalization's moving statistics), as many as ``get_weights`` returns."""
+        (BatchNormalization's moving statistics), as many as ``get_weights`` returns. Refused
+        before the layer is built, as Keras refuses it (0 would be untrue of a Dense), except on
+        the layers Keras builds when they are made (``built_when_made``: ReLU, Dropout, MaxPooling2D)."""
+        if not self.counts_before_build():
+            raise ValueError(f"count_params: {self.describe()} is not built yet, so its weights are not made; "
+                             f"build it first: layer.build(input_shape), or call it on data")
         return int(sum(a.size for _, a in self._weight_items()))
+
+    def counts_before_build(self):
+        """Whether ``count_params`` answers now: built, or one of the layers Keras builds when
+        made. A summary shows the others as Keras' does: ``0 (unbuilt)``."""
+        return self.built or self.built_when_made
 
     # -- weights ------------------------------------------------------------------------------
     def _weight_items(self):

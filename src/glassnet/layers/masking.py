@@ -343,6 +343,7 @@ class Masking(Layer):
     >>> Masking().compute_mask(x).tolist()
     [[True, False, True]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     makes_mask = True
     supports_masking = True

@@ -360,6 +360,7 @@ class UnitNormalization(Layer):
     >>> UnitNormalization(dtype="float64")(np.array([[3.0, 4.0]])).tolist()
     [[0.6, 0.8]]
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     EPSILON = 1e-12                 # Keras' and PyTorch's floor on the norm
     supports_masking = True         # each sample on its own: a mask passes on (Keras')

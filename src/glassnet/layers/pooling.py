@@ -224,6 +224,7 @@ avg_pool2d_forward, avg_pool2d_backward = avg_pool_forward, avg_pool_backward
 class _Pooling(ChannelsLast):
     """Shared by the windowed pooling layers; rank 1 runs as rank 2 with height 1, ranks 2 and 3 as
     they are."""
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
     forward_fn, backward_fn = None, None
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
@@ -348,6 +349,7 @@ class _GlobalPooling(Layer):
     keras.io's timeseries Transformer averages each step's features with
     ``GlobalAveragePooling1D(data_format="channels_first")`` on (batch, steps, features). The
     pooling itself runs on a channels-last view, and the gradient goes back to the input's layout."""
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
     rank = 2
     keepdims = False            # also what a layer pickled before the option reads
     data_format = "channels_last"       # (and this)

@@ -33,6 +33,7 @@ class Dropout(Layer):
     >>> sorted(set(y.ravel().tolist())), bool(abs((y > 0).mean() - 0.5) < 0.05)
     ([0.0, 2.0], True)
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
@@ -163,6 +164,7 @@ class _Noise(Layer):
     """What GaussianNoise and GaussianDropout share: noise drawn in training only, from ``self.rng``
     (set by the model from its seed; a standalone layer makes one from ``seed``), in the input's
     dtype; the identity at inference. No parameters."""
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)

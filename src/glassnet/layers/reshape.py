@@ -45,6 +45,7 @@ class Reshape(Layer):
     >>> Reshape((28, 28, 1))(np.ones((2, 784))).shape
     (2, 28, 28, 1)
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

@@ -17,6 +17,7 @@ class Identity(Layer):
     >>> Identity()(np.ones((2, 3))).shape
     (2, 3)
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
 
@@ -121,6 +122,7 @@ class ActivityRegularization(Layer):
     >>> ActivityRegularization(l1=0.01).activity_regularizer
     L1L2(l1=0.01, l2=0.0)
     """
+    built_when_made = True      # (as Keras': see Layer.built_when_made)
 
     supports_masking = True      # each step on its own: a mask passes on (layers/masking.py)
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
