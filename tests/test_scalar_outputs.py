@@ -178,14 +178,6 @@ def test_metrics_keras_reduces_over_the_batch_refused(metric):
         assert np.isfinite(model.fit(X, Y_BIN[:, None], verbose=0).history[metric][0])
 
 
-def test_weighted_metrics_refused_with_targets_n():
-    gi = gn.Input((3,))
-    model = gn.Model(gi, gn.layers.Dense(2, activation="sigmoid")(gi)[:, 0], seed=0)
-    model.compile(loss="binary_crossentropy", optimizer="sgd", weighted_metrics=["binary_accuracy"])
-    with pytest.raises(ValueError, match=r"weighted metric 'binary_accuracy'.*Keras 3.15 fails"):
-        model.fit(X, Y_BIN, sample_weight=SW, verbose=0)
-
-
 def test_bad_target_shape_refused():
     gi = gn.Input((3,))
     model = gn.Model(gi, gn.layers.Dense(2)(gi)[:, 0], seed=0)

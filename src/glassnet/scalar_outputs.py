@@ -8,14 +8,20 @@
   the mean of the per-sample terms. Sample weights (or class weights, which Keras turns into them)
   then multiply that number: the batch's loss is ``mean(terms) * mean(weights)``, not the weighted
   mean of the terms. Both the value and its gradient are those of the per-sample loss with every
-  sample's weight replaced by its batch's mean weight, which is how glassnet computes it.
+  sample's weight replaced by its batch's mean weight, which is how glassnet computes it. Unweighted,
+  Keras keeps that one number whatever the loss's ``reduction``, so ``reduction="sum"`` gives the
+  mean of the terms too (weighted, their mean times the sum of the weights): each sample weighted
+  1 / batch here (``ScalarRows.of_batch``).
 
 Only losses whose Keras value over the last axis is a mean of elementwise terms take targets (n,)
 (``_PER_BATCH_MEAN``); the others couple the batch's samples (a softmax or a sum over the batch,
 ``categorical_crossentropy``, ``kl_divergence``) or fail in Keras (``sparse_categorical_crossentropy``),
 and are refused by name. The metrics Keras scores per sample (binary accuracy, AUC, precision, ...)
-are taken; those it averages per batch over targets (n,) (mae, mse, ... as metrics) and ``accuracy``
-(categorical accuracy over the batch axis in Keras, a TypeError with targets (n, 1)) are refused.
+are taken, as ``weighted_metrics`` too: those weigh each sample by its own weight whatever the
+targets' shape (Keras' metrics take the sample weights as given; only its loss reduces the batch
+first), so the per-batch mean weight is the loss's alone (``ScalarRows.weights``); those it
+averages per batch over targets (n,) (mae, mse, ... as metrics) and ``accuracy`` (categorical
+accuracy over the batch axis in Keras, a TypeError with targets (n, 1)) are refused.
 """
 from . import backend
 from .losses.crossentropy import BinaryCrossentropy
@@ -59,10 +65,6 @@ def check_scalar_metrics(compiled, y, name):
             raise ValueError(f"{name}: the metric {label!r} on an output of one number per sample, shape (None,), "
                              f"is Keras 3.15's categorical accuracy over the batch axis (targets (n,)) or a "
                              f"TypeError (targets (n, 1)); use 'binary_accuracy'")
-        if y.ndim == 1 and getattr(fn, "takes_sample_weight", False):
-            raise ValueError(f"{name}: the weighted metric {label!r} on an output of one number per sample, shape "
-                             f"(None,), with targets (n_samples,): Keras 3.15 fails on it when samples are "
-                             f"weighted; give targets of shape (n_samples, 1), or list it in metrics=")
         if y.ndim == 1 and not (metric in _PER_SAMPLE_FUNCTIONS or isinstance(metric, _PER_SAMPLE_OBJECTS)):
             raise ValueError(f"{name}: the metric {label!r} on an output of one number per sample, shape (None,), "
                              f"with targets (n_samples,): Keras 3.15 reduces it over the batch axis, one value "
@@ -81,10 +83,23 @@ class ScalarRows:
     ((3, 1), [3.0, 3.0, 3.0])
     """
     mask = None
+    unweighted = None           # the loss's weights when none are given (``of_batch``)
 
     def __init__(self, shape, per_batch):
         self.shape = tuple(shape)
         self.per_batch = per_batch
+
+    @classmethod
+    def of_batch(cls, out, y, loss):
+        """The rows of the output ``out`` (batch,) scored against targets ``y`` by ``loss``."""
+        rows = cls(out.shape, y.ndim == 1)
+        if rows.per_batch and getattr(loss, "reduction", None) == "sum" and out.shape[0]:
+            # unweighted, Keras returns the batch's one number, the mean of its terms, as it is
+            # whatever the reduction (reduce_values leaves a shape () alone): "sum" then gives the
+            # mean too, which is the per-sample sum with each sample weighted 1 / batch
+            xp = backend.get_array_module(out)
+            rows.unweighted = xp.full(out.shape, 1.0 / out.shape[0], dtype=out.dtype)
+        return rows
 
     def of(self, a):
         """(batch,) -> (batch, 1)."""
@@ -95,8 +110,12 @@ class ScalarRows:
         return y.reshape(-1, 1)
 
     def weights(self, w):
-        """(batch,) -> (batch,): as given, or each its batch's mean (``per_batch``); None stays None."""
-        if w is None or not self.per_batch:
+        """The loss's sample weights (batch,) -> (batch,): as given, or each its batch's mean
+        (``per_batch``); None stays None (but for a summing loss per batch: ``of_batch``). Metrics
+        weigh each sample by its own (``_metric_scored``)."""
+        if w is None:
+            return self.unweighted
+        if not self.per_batch:
             return w
         xp = backend.get_array_module(w)
         return xp.full(w.shape, w.mean(), dtype=w.dtype)

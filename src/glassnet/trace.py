@@ -125,16 +125,20 @@ def _trace(model, x, y):
     # dA of the output is the derivative of the loss training computes: fused, that is the
     # unclipped value (see the module docstring), else the loss's own gradient; for the rows the
     # loss scores (labels per position, a masked output's real steps: glassnet.scoring)
-    scored, ys, _, rows = model._scored(out, y)
+    # (weights ws with none given: a summing loss's over an output of one number per sample, as
+    # training weighs it: glassnet.scalar_outputs)
+    scored, ys, ws, rows = model._scored(out, y)
     back = (lambda g: g) if rows is None else rows.back
     padding = scored.shape[0] == 0      # every step masked: a zero gradient, as training has it
     # times compile's loss_weights (model._weighed), as training weighs a single output's gradient
     if model._fused:        # the last layer takes dL/dz; its record shows dL/dA all the same
-        grad = back(scored * 0 if padding else model._weighed(model.loss.gradient_from_logits(scored, ys)))
+        dz = None if padding else (model.loss.gradient_from_logits(scored, ys) if ws is None
+                                   else model.loss.weighted_gradient_from_logits(scored, ys, ws))
+        grad = back(scored * 0 if padding else model._weighed(dz))
     elif padding:
         grad = back(scored * 0)
     else:
-        grad = model.loss.gradient(scored, ys)
+        grad = model.loss.gradient(scored, ys) if ws is None else model.loss.weighted_gradient(scored, ys, ws)
         if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's, refused as training refuses it
             raise ValueError(gradient_shape_refusal(model.loss, scored.shape, grad))
         grad = back(model._weighed(grad))

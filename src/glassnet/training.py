@@ -377,7 +377,7 @@ class TrainingMixin(ActivityMixin):
         """``(out, y, w, rows)``: what the loss and the metrics score, and the ``Rows`` (or None)."""
         # one number per sample, (batch,): scored as (batch, 1) (glassnet.scalar_outputs); the only
         # output with one axis, so the usual (batch, k) outputs pay one comparison here
-        rows = ScalarRows(out.shape, y.ndim == 1) if out.ndim == 1 and self._heads is None else self._rows(out, w)
+        rows = ScalarRows.of_batch(out, y, self.loss) if out.ndim == 1 and self._heads is None else self._rows(out, w)
         if rows is None:
             return out, y, w, None
         return rows.of(out), rows.targets(y), rows.weights(w), rows
@@ -403,7 +403,9 @@ class TrainingMixin(ActivityMixin):
         rows are scored is w's business alone), then ``w`` (the batch's sample weights or None,
         for the outputs' own losses of a model of several; see glassnet.outputs) to those rows."""
         scored, y, _, rows = self._scored(out, y)
-        if w is not None and rows is not None:
+        # one number per sample: its rows are the samples, and Keras' weighted metrics weigh each by
+        # its own weight, with targets (n,) too (the batch's mean weight is its loss's rule alone)
+        if w is not None and rows is not None and not isinstance(rows, ScalarRows):
             w = rows.weights(w)
         return scored, y, w, rows
 
@@ -431,8 +433,9 @@ class TrainingMixin(ActivityMixin):
         # a batch of padding alone (every step masked) has no row to score: its loss is 0 and its
         # gradient zero, as in Keras, where the losses themselves would divide by zero rows
         padding = scored.shape[0] == 0
+        # (ws, not w: the rows may weigh a batch given no weights, a summing loss per batch's: ScalarRows)
         if self._fused:
-            if w is None and not padding:   # one call: a loss may share work between the value and dL/dz
+            if ws is None and not padding:  # one call: a loss may share work between the value and dL/dz
                 z = self._output_layer.z if rows is None else rows.of(self._output_layer.z)
                 value, dz = self.loss.from_logits_and_gradient(z, scored, ys)
                 if self._loss_weight != 1.0:
@@ -448,7 +451,7 @@ class TrainingMixin(ActivityMixin):
             if padding:
                 grad = scored * 0
             else:
-                grad = self.loss.gradient(scored, ys) if w is None else self.loss.weighted_gradient(scored, ys, ws)
+                grad = self.loss.gradient(scored, ys) if ws is None else self.loss.weighted_gradient(scored, ys, ws)
                 if getattr(grad, "shape", None) != scored.shape:      # a loss of your own's
                     raise ValueError(gradient_shape_refusal(self.loss, scored.shape, grad))
                 grad = self._weighed(grad)
