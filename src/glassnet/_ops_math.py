@@ -96,6 +96,11 @@ def power(x1, x2):
 
 # -- comparisons and logic: booleans on arrays, 0.0 / 1.0 on tensors, no gradient ---------------------
 def _compare(op, x1, x2):
+    if not (_is_tensor(x1) or _is_tensor(x2)):
+        # Keras converts a Python int to a tensor of its own (int32) before comparing, where add takes
+        # it as weak: weak, -1 would wrap to 255 in uint8 x (less(x, -1) all True) and 200 to -56 in int8
+        x1, x2 = (np.asarray(v, np.int32 if -2 ** 31 <= v < 2 ** 31 else np.int64) if type(v) is int else v
+                  for v in (x1, x2))
     return _two(op, x1, x2, lambda a, b: np.asarray(tensor_math.binary(op, a, b)))
 
 

@@ -472,6 +472,9 @@ def einsum(subscripts, *operands):
         return _node("einsum", {"subscripts": subscripts, "constants": constants},
                      inputs if len(inputs) > 1 else inputs[0])
     arrays = _arrays("einsum", *((f"operands[{k}]", v) for k, v in enumerate(operands)))
+    if arrays[0].dtype == np.int8:
+        # Keras' dtype, as matmul's: int8 operands give int32 (their products and sums overflow int8)
+        arrays = [a.astype(np.int32) for a in arrays]
     return np.asarray(np.einsum(subscripts, *arrays))
 
 

@@ -83,7 +83,8 @@ def reduce(op, x, axis, keepdims, ord=None):
     if op in ("std", "var"):
         return getattr(np, op)(x, axis=axis, keepdims=keepdims)
     if op == "logsumexp":
-        top = np.max(x, axis=axis, keepdims=True)
+        # (initial: a reduction over no entries is log(0) = -inf, as Keras', not NumPy's refusal of max)
+        top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
         top = np.where(np.isfinite(top), top, 0)     # all -inf (or an inf): no shift, NumPy's answer
         y = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
         return y if keepdims else np.squeeze(y, axis=axis)

@@ -494,7 +494,13 @@ def backward(layer, g):
 def top_k_indices(x, k):
     """The indices of the ``k`` largest entries along the last axis, largest first; ties to the
     lower index (TensorFlow's order)."""
-    return np.argsort(-x, axis=-1, kind="stable")[..., :k]
+    if x.dtype.kind == "f":
+        return np.argsort(-x, axis=-1, kind="stable")[..., :k]
+    # integers and booleans: -x wraps (uint8's -1 is 255, int8's -(-128) is -128) or is refused
+    # (booleans), so sort the reversed axis ascending and read it backwards: the largest first, and
+    # among ties the lower index first
+    n = x.shape[-1]
+    return (n - 1 - np.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1])[..., :k]
 
 
 def _pad_indices(args, shape):
