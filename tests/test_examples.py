@@ -84,6 +84,10 @@ def run_issue_example(name, tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.__doc__ and module.__doc__.startswith("Issue 4")
+    # default model names are numbered per session, as Keras': a script run on its own names its
+    # first model "sequential", as the docs show it, where this test session has made hundreds
+    import glassnet
+    glassnet.utils.clear_session()
     return module.main(quick=True, out=str(tmp_path))
 
 
