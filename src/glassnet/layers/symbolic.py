@@ -96,10 +96,9 @@ class SymbolicTensor(TensorOperators):
 
     # +, -, *, /, **, unary -, abs() and indexing make TensorOp calls (TensorOperators); the other
     # operators, NumPy and truth tests on a tensor that has no values: one clear error for each
-    __matmul__ = __rmatmul__ = __array__ = __bool__ = __iter__ = _no_values
-    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
-    # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity, as for any object
-    __lt__ = __le__ = __gt__ = __ge__ = _no_values
+    __array__ = __bool__ = __iter__ = _no_values
+    # @, //, %, comparisons, &, |, ^, ~ and round() are glassnet.ops' nodes (TensorOperators); == and
+    # != stay identity, as for any object (the graph code finds tensors in lists by them)
     # NumPy's functions (np.tanh(x)) and operators (array + x) call __array_ufunc__ (TensorOperators'):
     # array + x is a TensorOp, np.tanh(x) this error, not NumPy's "does not support ufuncs"
 
