@@ -118,13 +118,13 @@ def isfinite(x):
 def floor_divide(x1, x2):
     """``x1 // x2``, elementwise: the floor of the quotient (Python's), broadcast as NumPy's, in the
     operands' Keras dtype. On tensors no gradient (TensorFlow's floordiv has none)."""
-    return _two("floor_divide", x1, x2, np.floor_divide)
+    return _two("floor_divide", x1, x2, lambda a, b: np.asarray(np.floor_divide(a, b)))
 
 
 def mod(x1, x2):
     """``x1 % x2``, elementwise: the remainder of ``floor_divide``, of ``x2``'s sign (Python's). On
     tensors the gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2`` (TensorFlow's)."""
-    return _two("mod", x1, x2, np.remainder)
+    return _two("mod", x1, x2, lambda a, b: np.asarray(np.remainder(a, b)))
 
 
 def logical_xor(x1, x2):
