@@ -40,6 +40,21 @@ take_along_axis, pad, split, tile, repeat, flip, broadcast_to, zeros_like, ones_
 tensors ``split`` gives a list of tensors (one node per piece) and ``top_k`` a pair (two nodes,
 the indices as floats of the model's dtype, without gradient); a constant may stand among the
 tensors of ``concatenate``/``stack`` (repeated over the batch) and of ``einsum``.
+
+keras.ops' activations (_ops_activations.py, layers/tensor_activations.py): gelu (Keras' default
+``approximate=True``, the tanh form), silu, swish, elu, selu, leaky_relu (Keras' slope 0.2), relu6,
+hard_sigmoid, hard_silu, hard_swish, softsign, log_sigmoid, celu, hard_tanh, hard_shrink, soft_shrink,
+tanh_shrink, sparse_plus, sparse_sigmoid, squareplus. These, relu, sigmoid, tanh, softplus, softmax,
+log_softmax and exp may be a layer's activation, as in Keras: ``Dense(8, activation=ops.gelu)``
+takes the activation ``"gelu(approximate=True)"`` (keras.ops' defaults; model files keep it).
+
+More (_ops_more.py): tan, arcsin, arccos, arctan, sinh, cosh, arcsinh, arccosh, arctanh, log2, log10,
+ceil, trunc, isnan, isinf, isfinite, floor_divide, mod, logical_xor, sort, argsort, slice (on tensors
+the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arrays only).
+
+Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
+``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
+``round(x)``; ``==`` and ``!=`` stay Python's identity (the graph code finds tensors by it).
 """
 import numbers
 

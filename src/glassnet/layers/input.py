@@ -186,7 +186,7 @@ class InputLayer(TensorOperators):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
                         f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, "
                         f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]), and glassnet.ops' "
-                        f"functions (ops.matmul(a, b) for @, ops.tanh(x), ops.mean(x, axis=1)); for other "
+                        f"functions (ops.tanh(x), ops.mean(x, axis=1)); for other "
                         f"functions, a Layer of your own; for an activation, its layer "
                         f"(gn.layers.Activation(\"relu\"), ReLU())")
 
