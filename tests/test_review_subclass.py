@@ -136,7 +136,10 @@ def test_numpy_functions_on_tensors_in_call_are_refused_with_the_way_out(functio
         with pytest.raises(TypeError, match="holds no values.*Layer of your own"):
             kind().build((None, 4))
     with pytest.raises(TypeError, match="holds no values"):
-        np.ones(3) @ gn.Input((3,))             # NumPy's operators without a TensorOp still refuse by name
+        np.sin(gn.Input((3,)))                  # NumPy's functions still refuse by name
+    # array @ x is ops.matmul's node (tests/test_ops_more.py), whose constant must be a matrix
+    with pytest.raises(ValueError, match="matmul's constant must be a matrix"):
+        np.ones(3) @ gn.Input((3,))
     assert (np.ones(3) + gn.Input((3,))).layer.op == "add"      # + is a TensorOp (test_tensor_ops.py)
 
 

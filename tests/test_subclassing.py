@@ -107,10 +107,17 @@ def test_what_call_cannot_do_is_refused_by_name(rng):
 
     class Floors(Doubles):
         def call(self, inputs):
-            return self.dense(inputs) // 2
+            return self.dense(inputs) // 2          # ops.floor_divide's node, as Keras 3's
+
+    floors = Floors()
+    np.testing.assert_allclose(floors.predict(x), np.floor_divide(floors.dense(x), 2), rtol=1e-6)
+
+    class Iterates(Doubles):
+        def call(self, inputs):
+            return sum(self.dense(inputs))
 
     with pytest.raises(TypeError, match="holds no values yet.*Layer of your own"):
-        Floors().predict(x)
+        Iterates().predict(x)
 
     class Numbers(gn.Model):
         def call(self, inputs):
@@ -279,10 +286,18 @@ def test_call_conventions_and_what_a_draw_refuses(rng):
 
     class Mods(Scales):
         def call(self, inputs):
-            return self.dense(inputs % 255.0)
+            return self.dense(inputs % 255.0)        # ops.mod's node, as Keras 3's
+
+    mods = Mods()
+    mods.build((None, 4))
+    assert [layer.name for layer in mods.layers] == ["dense", "mod"]
+
+    class Iterates(Scales):
+        def call(self, inputs):
+            return self.dense(list(inputs)[0])
 
     with pytest.raises(TypeError, match="holds no values.*Layer of your own"):
-        Mods().build((None, 4))
+        Iterates().build((None, 4))
 
     class Custom(gn.Model):
         def call(self, inputs):

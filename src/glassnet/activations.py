@@ -746,6 +746,27 @@ _RESHAPING = ("glu",)
 # the functions that need settings: no name runs them (Keras' name fails when called)
 _NEED_SETTINGS = {"threshold": "threshold(z, threshold, default_value)"}
 
+# keras.ops' activations whose defaults are not the same-named activation's: ops.gelu is the tanh
+# form, ops.leaky_relu's slope 0.2. Built in too, under names saying so, so that a layer given
+# activation=ops.gelu computes Keras' values and its model file loads them back (Keras 3.15's
+# file records "gelu", which loads as the exact form: 2e-4 away)
+WITH_SETTINGS = {
+    f"{base}({', '.join(f'{k}={v!r}' for k, v in settings.items())})": Activation(
+        f"{base}({', '.join(f'{k}={v!r}' for k, v in settings.items())})",
+        functools.partial(ACTIVATIONS[base].forward, **settings), functools.partial(ACTIVATIONS[base].backward, **settings))
+    for base, settings in (("gelu", {"approximate": True}), ("leaky_relu", {"negative_slope": 0.2}))}
+
+
+def _with_settings(activation):
+    """The built-in ``WITH_SETTINGS`` Activation that ``activation`` is (by name and functions, as a
+    pickled copy is), else None."""
+    builtin = WITH_SETTINGS.get(activation.name)
+    same = lambda mine, theirs: isinstance(mine, functools.partial) and mine.func is theirs.func \
+        and mine.keywords == theirs.keywords
+    if builtin is None or not (same(activation.forward, builtin.forward) and same(activation.backward, builtin.backward)):
+        return None
+    return builtin
+
 
 def _unwrapped(function):
     """The Activation's own forward function behind a module function (``relu``), else ``function``:
@@ -760,8 +781,9 @@ def elementwise(activation):
     Compared by its functions, which a pickled or copied layer's ``Activation`` still shares with
     the built-in one."""
     forward = _unwrapped(activation.forward)
-    return any(forward is a.forward and activation.backward is a.backward
-               for name, a in ACTIVATIONS.items() if name not in _ROWWISE)
+    return _with_settings(activation) is not None or any(
+        forward is a.forward and activation.backward is a.backward for name, a in ACTIVATIONS.items()
+        if name not in _ROWWISE)
 
 
 def reshapes(activation):
@@ -812,13 +834,19 @@ def get(identifier, reshaping=False):
         # a built-in function itself, Dense(8, activation=activations.relu) as Keras takes it: its
         # Activation (the backward pass comes with it)
         identifier = next((a for a in ACTIVATIONS.values() if a.forward is _unwrapped(identifier)), identifier)
+        # a glassnet.ops function (activation=ops.gelu, as Keras takes keras.ops.gelu): the activation
+        # of keras.ops' defaults it names (ops.py sets _activation)
+        if isinstance(getattr(identifier, "_activation", None), str):
+            identifier = identifier._activation
+    if isinstance(identifier, str) and identifier in WITH_SETTINGS:
+        identifier = WITH_SETTINGS[identifier]
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
         identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
     if isinstance(identifier, Activation):
         # Activation("relu", relu, backprop_relu) of the module's functions is the built-in one:
         # its forward is the public wrapper (_takes_array_likes), which the layers must not call
         # every batch, and an LSTM takes its fast path only for the built-in tanh and sigmoid
-        identifier = builtin_of(identifier) or identifier
+        identifier = builtin_of(identifier) or _with_settings(identifier) or identifier
         if not reshaping and reshapes(identifier):
             raise ValueError(f"activation: {identifier.name!r} halves the last axis, so only the Activation "
                              f"layer takes it (a layer with units, Dense(units, activation={identifier.name!r}), "
@@ -857,7 +885,9 @@ def serialize(activation):
     Activation of your own, which a name would load as the built-in one."""
     if isinstance(activation, str):
         return get(ALIASES.get(activation, activation), reshaping=True).name
-    builtin = builtin_of(activation) if isinstance(activation, Activation) else next(
+    if isinstance(getattr(activation, "_activation", None), str):       # a glassnet.ops function
+        activation = get(activation)
+    builtin = (builtin_of(activation) or _with_settings(activation)) if isinstance(activation, Activation) else next(
         (a for a in ACTIVATIONS.values() if a.forward is _unwrapped(activation)), None)
     if builtin is None:
         raise ValueError(f"activations.serialize: expected a built-in activation (a name, its Activation or "

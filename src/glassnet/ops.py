@@ -40,6 +40,21 @@ take_along_axis, pad, split, tile, repeat, flip, broadcast_to, zeros_like, ones_
 tensors ``split`` gives a list of tensors (one node per piece) and ``top_k`` a pair (two nodes,
 the indices as floats of the model's dtype, without gradient); a constant may stand among the
 tensors of ``concatenate``/``stack`` (repeated over the batch) and of ``einsum``.
+
+keras.ops' activations (_ops_activations.py, layers/tensor_activations.py): gelu (Keras' default
+``approximate=True``, the tanh form), silu, swish, elu, selu, leaky_relu (Keras' slope 0.2), relu6,
+hard_sigmoid, hard_silu, hard_swish, softsign, log_sigmoid, celu, hard_tanh, hard_shrink, soft_shrink,
+tanh_shrink, sparse_plus, sparse_sigmoid, squareplus. These, relu, sigmoid, tanh, softplus, softmax,
+log_softmax and exp may be a layer's activation, as in Keras: ``Dense(8, activation=ops.gelu)``
+takes the activation ``"gelu(approximate=True)"`` (keras.ops' defaults; model files keep it).
+
+More (_ops_more.py): tan, arcsin, arccos, arctan, sinh, cosh, arcsinh, arccosh, arctanh, log2, log10,
+ceil, trunc, isnan, isinf, isfinite, floor_divide, mod, logical_xor, sort, argsort, slice (on tensors
+the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arrays only).
+
+Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
+``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
+``round(x)``; ``==`` and ``!=`` stay Python's identity (the graph code finds tensors by it).
 """
 import numbers
 
@@ -623,3 +638,25 @@ __all__ += ["log1p", "expm1", "sin", "cos", "erf", "reciprocal", "rsqrt", "floor
             "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or", "logical_not",
             "where", "prod", "std", "var", "logsumexp", "norm", "argmax", "argmin", "any", "all", "cumsum", "cumprod",
             "one_hot"]
+
+# keras.ops' activations (their nodes' maths: layers/tensor_activations.py)
+from ._ops_activations import (  # noqa: E402
+    celu, elu, gelu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, leaky_relu, log_sigmoid, relu6, selu,
+    silu, soft_shrink, softsign, sparse_plus, sparse_sigmoid, squareplus, swish, tanh_shrink)
+__all__ += ["gelu", "silu", "swish", "elu", "selu", "leaky_relu", "relu6", "hard_sigmoid", "hard_silu", "hard_swish",
+            "softsign", "log_sigmoid", "celu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "sparse_plus",
+            "sparse_sigmoid", "squareplus"]
+# a layer's activation=ops.relu takes the activation of that name, as Keras takes keras.ops.relu
+# (glassnet.activations.get reads _activation)
+for _function, _name in ((relu, "relu"), (sigmoid, "sigmoid"), (tanh, "tanh"), (softplus, "softplus"),
+                         (softmax, "softmax"), (log_softmax, "log_softmax"), (exp, "exponential")):
+    _function._activation = _name
+del _function, _name
+
+# more maths, comparisons, sorting and slicing (their nodes' maths: layers/tensor_math.py)
+from ._ops_more import (  # noqa: E402
+    arccos, arccosh, arcsin, arcsinh, arctan, arctanh, argsort, ceil, convert_to_numpy, convert_to_tensor, cosh,
+    floor_divide, isfinite, isinf, isnan, log10, log2, logical_xor, mod, sinh, slice, slice_update, sort, tan, trunc)
+__all__ += ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
+            "ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide", "mod", "logical_xor", "sort", "argsort",
+            "slice", "slice_update", "convert_to_tensor", "convert_to_numpy"]

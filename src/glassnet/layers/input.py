@@ -22,6 +22,25 @@ def _operator(op, reflected=False):
     return method
 
 
+def _function(op, reflected=False):
+    """The method of a Python operator that Keras 3 maps to ``keras.ops.<op>``: glassnet.ops' call."""
+    def method(self, other):
+        from .tensor_ops import is_operand
+        from .. import ops
+        if not is_operand(other):
+            return NotImplemented
+        return getattr(ops, op)(other, self) if reflected else getattr(ops, op)(self, other)
+    method.__name__ = f"__{'r' if reflected else ''}{op}__"
+    return method
+
+
+# NumPy's ufuncs that an operator with an array on the left calls (array @ x, array > x): their ops
+_UFUNC_OPS = {np.matmul: "matmul", np.floor_divide: "floor_divide", np.remainder: "mod", np.less: "less",
+              np.less_equal: "less_equal", np.greater: "greater", np.greater_equal: "greater_equal",
+              np.logical_and: "logical_and", np.logical_or: "logical_or", np.logical_xor: "logical_xor",
+              np.bitwise_and: "logical_and", np.bitwise_or: "logical_or", np.bitwise_xor: "logical_xor"}
+
+
 class TensorOperators:
     """Python's arithmetic and basic indexing on a tensor that holds no values yet (an Input, a
     drawn ``SymbolicTensor``): ``x / 255.0``, ``x + positions``, ``-x``, ``x ** 2``, ``abs(x)``,
@@ -49,9 +68,33 @@ class TensorOperators:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from .tensor_ops import UFUNCS, operate
+        if method == "__call__" and not kwargs and ufunc in _UFUNC_OPS:       # array @ x, array > x, ...
+            from .. import ops
+            return getattr(ops, _UFUNC_OPS[ufunc])(*inputs)
         if method != "__call__" or kwargs or ufunc not in UFUNCS:
             return self._no_values()
         return operate(UFUNCS[ufunc], *inputs)
+
+    # Keras 3's KerasTensor's other operators, each a glassnet.ops function's node: @ matmul, // and %
+    # floor_divide and mod, comparisons (0.0 / 1.0 of the model's dtype), & | ^ ~ logical_and,
+    # logical_or, logical_xor, logical_not, round(x) round. == and != stay Python's identity: the
+    # graph code finds tensors in lists and dicts by them (Keras' == is identity too)
+    __matmul__, __rmatmul__ = _function("matmul"), _function("matmul", True)
+    __floordiv__, __rfloordiv__ = _function("floor_divide"), _function("floor_divide", True)
+    __mod__, __rmod__ = _function("mod"), _function("mod", True)
+    __lt__, __le__, __gt__, __ge__ = _function("less"), _function("less_equal"), _function("greater"), \
+        _function("greater_equal")
+    __and__, __rand__ = _function("logical_and"), _function("logical_and", True)
+    __or__, __ror__ = _function("logical_or"), _function("logical_or", True)
+    __xor__, __rxor__ = _function("logical_xor"), _function("logical_xor", True)
+
+    def __invert__(self):
+        from .. import ops
+        return ops.logical_not(self)
+
+    def __round__(self, ndigits=None):
+        from .. import ops
+        return ops.round(self, 0 if ndigits is None else ndigits)
 
 
 class InputLayer(TensorOperators):
@@ -143,7 +186,7 @@ class InputLayer(TensorOperators):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
                         f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, "
                         f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]), and glassnet.ops' "
-                        f"functions (ops.matmul(a, b) for @, ops.tanh(x), ops.mean(x, axis=1)); for other "
+                        f"functions (ops.tanh(x), ops.mean(x, axis=1)); for other "
                         f"functions, a Layer of your own; for an activation, its layer "
                         f"(gn.layers.Activation(\"relu\"), ReLU())")
 
@@ -152,10 +195,8 @@ class InputLayer(TensorOperators):
         # functions read (see SymbolicTensor.__getattr__); still an AttributeError for hasattr
         raise no_array_attribute(self, name, "it holds no values, it is a model's input")
 
-    # the operators glassnet has no layer for (TensorOperators makes the others' calls): one clear error
-    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __matmul__ = __rmatmul__ = __iter__ = _no_values
-    # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity
-    __lt__ = __le__ = __gt__ = __ge__ = _no_values
+    # iteration has no meaning on it (TensorOperators makes the operators' calls): one clear error
+    __iter__ = _no_values
     # and np.transpose(x), np.reshape(x), np.split(x), np.asarray(x) this (as a drawn tensor's):
     # without it NumPy wraps the input in a 0-d object array and fails on that ("axes don't
     # match array"), never saying that an Input holds no values

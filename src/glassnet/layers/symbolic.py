@@ -81,9 +81,9 @@ class SymbolicTensor(TensorOperators):
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values yet: while a model is drawn (a functional Model, or a subclass "
-                        f"of Model's call) only layers can be called on it, besides +, -, *, /, ** (a number "
+                        f"of Model's call) only layers can be called on it, besides +, -, *, /, @, //, %, comparisons, &, |, ~, ** (a number "
                         f"exponent), unary -, abs() and basic indexing (x[:, 0]), each a TensorOp layer, and "
-                        f"glassnet.ops' functions (ops.matmul(a, b) for @, ops.tanh(x), ops.mean(x, axis=1)); for "
+                        f"glassnet.ops' functions (ops.tanh(x), ops.mean(x, axis=1)); for "
                         f"other functions, a Layer of your own (or the merge layers: gn.layers.Maximum, Concatenate, ...); "
                         f"for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
 
@@ -96,10 +96,9 @@ class SymbolicTensor(TensorOperators):
 
     # +, -, *, /, **, unary -, abs() and indexing make TensorOp calls (TensorOperators); the other
     # operators, NumPy and truth tests on a tensor that has no values: one clear error for each
-    __matmul__ = __rmatmul__ = __array__ = __bool__ = __iter__ = _no_values
-    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _no_values
-    # comparisons (glassnet.activations.elu's ``z > 0``); == and != stay identity, as for any object
-    __lt__ = __le__ = __gt__ = __ge__ = _no_values
+    __array__ = __bool__ = __iter__ = _no_values
+    # @, //, %, comparisons, &, |, ^, ~ and round() are glassnet.ops' nodes (TensorOperators); == and
+    # != stay identity, as for any object (the graph code finds tensors in lists by them)
     # NumPy's functions (np.tanh(x)) and operators (array + x) call __array_ufunc__ (TensorOperators'):
     # array + x is a TensorOp, np.tanh(x) this error, not NumPy's "does not support ufuncs"
 

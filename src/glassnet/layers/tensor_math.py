@@ -15,26 +15,33 @@ import numpy as np
 
 from .. import backend
 from .._erf import erf as _erf
-from . import tensor_shapes
+from . import tensor_activations, tensor_shapes
 from .tensor_ops import constant_in_dtype, unbroadcast
 
 # each ops' family: TensorFunction reads these into its own (UNARY keeps the shape, BINARY takes
 # two tensors or a tensor and a constant, REDUCTIONS Keras' axis/keepdims, LISTS a list of tensors)
 UNARY = ("log1p", "expm1", "sign", "sin", "cos", "erf", "floor", "round", "reciprocal", "rsqrt", "logical_not")
-COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or")
-BINARY = ("power",) + COMPARISONS
+UNARY += ("tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
+          "ceil", "trunc", "isnan", "isinf", "isfinite")
+# keras.ops' activations (gelu, silu, leaky_relu, ...): glassnet.activations' pairs, layers/tensor_activations.py
+ACTIVATIONS = tensor_activations.OPS
+UNARY += ACTIVATIONS
+COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+               "logical_xor")
+BINARY = ("power", "floor_divide", "mod") + COMPARISONS
 REDUCTIONS = ("prod", "std", "var", "logsumexp", "norm", "argmax", "argmin", "any", "all")
 LISTS = ("where",)
-OTHERS = ("cumsum", "cumprod", "one_hot")
+OTHERS = ("cumsum", "cumprod", "one_hot", "sort", "argsort")
 OPS = UNARY + BINARY + REDUCTIONS + LISTS + OTHERS
 # no gradient reaches their inputs (Keras' results of these are integers or booleans, or TensorFlow's
 # gradient of floor, round and sign is none or zero)
-CONSTANT_GRADIENT = ("sign", "floor", "round", "logical_not", "argmax", "argmin", "any", "all", "one_hot") \
-    + COMPARISONS
+CONSTANT_GRADIENT = ("sign", "floor", "round", "logical_not", "argmax", "argmin", "any", "all", "one_hot", "argsort") \
+    + COMPARISONS + ("ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide")
 ARGUMENTS = {"round": {"decimals": 0}, "prod": {"axis": None, "keepdims": False, "dtype": None},
              "norm": {"ord": None, "axis": None, "keepdims": False}, "where": {"constants": {}},
              "cumsum": {"axis": None, "dtype": None}, "cumprod": {"axis": None, "dtype": None},
-             "one_hot": {"num_classes": None, "axis": -1, "dtype": None}}
+             "one_hot": {"num_classes": None, "axis": -1, "dtype": None},
+             "sort": {"axis": -1}, "argsort": {"axis": -1}, **tensor_activations.ARGUMENTS}
 WHERE_OPERANDS = ("condition", "x1", "x2")
 
 
@@ -47,6 +54,9 @@ FORWARD = {
     "log1p": np.log1p, "expm1": np.expm1, "sign": np.sign, "sin": np.sin, "cos": np.cos, "erf": _erf,
     "floor": np.floor, "round": _round, "reciprocal": np.reciprocal,
     "rsqrt": lambda x: 1 / np.sqrt(x), "logical_not": lambda x: (x == 0).astype(x.dtype),
+    "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+    "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10,
+    "ceil": np.ceil, "trunc": np.trunc, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
 }
 # dL/dx from dL/dy (g), x and y
 BACKWARD = {
@@ -57,15 +67,29 @@ BACKWARD = {
     "erf": lambda g, x, y: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x),
     "reciprocal": lambda g, x, y: -g * y * y,
     "rsqrt": lambda g, x, y: -0.5 * g * y * y * y,
+    "tan": lambda g, x, y: g * (1 + y * y),
+    "arcsin": lambda g, x, y: g / np.sqrt(1 - x * x),
+    "arccos": lambda g, x, y: -g / np.sqrt(1 - x * x),
+    "arctan": lambda g, x, y: g / (1 + x * x),
+    "sinh": lambda g, x, y: g * np.cosh(x),
+    "cosh": lambda g, x, y: g * np.sinh(x),
+    "arcsinh": lambda g, x, y: g / np.sqrt(x * x + 1),
+    "arccosh": lambda g, x, y: g / np.sqrt(x * x - 1),
+    "arctanh": lambda g, x, y: g / (1 - x * x),
+    "log2": lambda g, x, y: g / (x * math.log(2)),
+    "log10": lambda g, x, y: g / (x * math.log(10)),
 }
 _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater, "greater_equal": np.greater_equal,
             "less": np.less, "less_equal": np.less_equal,
-            "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0)}
+            "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0),
+            "logical_xor": lambda a, b: (a != 0) ^ (b != 0),
+            # Python's (and TensorFlow's floordiv, floormod): the remainder takes the divisor's sign
+            "floor_divide": np.floor_divide, "mod": np.remainder, "power": np.power}
 
 
 def binary(op, a, b):
     """``op`` of two arrays, NumPy's broadcast (comparisons as bools)."""
-    return np.power(a, b) if op == "power" else _COMPARE[op](a, b)
+    return _COMPARE[op](a, b)
 
 
 def _power_grads(g, a, b, y):
@@ -74,6 +98,11 @@ def _power_grads(g, a, b, y):
         da = g * b * np.power(a, b - 1)
         db = g * y * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
     return da, db
+
+
+def _mod_grads(g, a, b, y):
+    """d(a mod b) = d(a - b floor(a / b)): 1 and -floor(a / b) (TensorFlow's FloorMod)."""
+    return g, -g * np.floor_divide(a, b)
 
 
 def reduce(op, x, axis, keepdims, ord=None):
@@ -183,6 +212,8 @@ def output_shape(layer, shape):
                 raise ValueError(f"{who}: norm of two axes (a matrix norm) takes ord=None or 'fro' on tensors, got "
                                  f"ord={args['ord']!r}")
         return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
+    if op in ("sort", "argsort"):
+        tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
     if op in ("cumsum", "cumprod"):
         if args["axis"] is None:
             raise ValueError(f"{who}: {op} with axis=None runs over the flattened tensor, batch axis too; while a "
@@ -217,6 +248,11 @@ def forward(layer, x):
         y = getattr(np, op)(x, axis=args["axis"])
     elif op == "one_hot":
         y = one_hot(x, args["num_classes"], args["axis"], x.dtype)
+    elif op in ACTIVATIONS:
+        y = tensor_activations.forward(op, x, args)
+    elif op in ("sort", "argsort"):
+        layer._order = np.argsort(x, axis=args["axis"], kind="stable")
+        y = np.take_along_axis(x, layer._order, args["axis"]) if op == "sort" else layer._order
     else:
         y = FORWARD[op](x, **args)
     y = np.asarray(y).astype(x.dtype, copy=False)
@@ -235,14 +271,14 @@ def backward(layer, g):
         a, b = layer._inputs
         if op in CONSTANT_GRADIENT:
             return [np.zeros_like(a), np.zeros_like(b)]
-        da, db = _power_grads(g, a, b, binary(op, a, b))
+        da, db = (_mod_grads if op == "mod" else _power_grads)(g, a, b, binary(op, a, b))
         return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)]
     x, y = layer._x, layer._y
     if op in CONSTANT_GRADIENT:
         return np.zeros_like(x)
-    if op == "power":
-        c = layer._value(backend.get_array_module(x))
-        d_base, d_exponent = _power_grads(g, c, x, y) if layer.reverse else _power_grads(g, x, c, y)
+    if op in ("power", "mod"):
+        c, grads = layer._value(backend.get_array_module(x)), _power_grads if op == "power" else _mod_grads
+        d_base, d_exponent = grads(g, c, x, y) if layer.reverse else grads(g, x, c, y)
         return unbroadcast(d_exponent if layer.reverse else d_base, x.shape)
     if op in REDUCTIONS:
         axes = tensor_shapes.sample_axes(args["axis"], x.ndim, layer.describe(), op)
@@ -251,6 +287,11 @@ def backward(layer, g):
         grad = np.flip(np.cumsum(np.flip(g, args["axis"]), axis=args["axis"]), args["axis"])
     elif op == "cumprod":
         grad = _cumprod_backward(g, x, args["axis"])
+    elif op in ACTIVATIONS:
+        grad = tensor_activations.backward(op, g, x, y, args)
+    elif op == "sort":          # each value's gradient back to the entry it came from
+        grad = np.zeros_like(x)
+        np.put_along_axis(grad, layer._order, g, args["axis"])
     else:
         grad = BACKWARD[op](g, x, y)
     return grad.astype(x.dtype, copy=False)
@@ -274,6 +315,8 @@ def _axes(axis):
 # -- arguments -----------------------------------------------------------------------------------
 def arguments(op, args, who):
     """``args`` (TensorFunction's checked ones) checked further for this module's ops."""
+    if op in ACTIVATIONS:
+        return tensor_activations.arguments(op, args, who)
     if op in ("argmax", "argmin") and args["axis"] is not None and not isinstance(args["axis"], int):
         raise TypeError(f"{who}: {op}'s axis must be one integer, got {args['axis']!r:.60}")
     if "dtype" in args and args["dtype"] is not None:
