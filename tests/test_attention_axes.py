@@ -174,7 +174,7 @@ def test_refusals_name_what_was_expected_and_what_came(rng):
                                              r"\(1 to 2, or -3 to -2\)"):
             L.MultiHeadAttention(2, 2, attention_axes=bad)(x, x)
     for masks, name in ((dict(use_causal_mask=True), "use_causal_mask=True"),
-                        (dict(query_mask=np.ones((2, 3), bool)), "query_mask"),
+                        (dict(value_mask=np.ones((2, 3), bool)), "value_mask"),
                         (dict(attention_mask=np.ones((2, 3, 3), bool)), "attention_mask")):
         with pytest.raises(NotImplementedError, match=rf"MultiHeadAttention: {name} is not supported with attention "
                                                       r"over axes \(1, 2\) of inputs of 4 axes"):

@@ -210,21 +210,23 @@ def _masks(rng, n, steps, all_masked_row=None):
 def test_eager_masks_of_multi_head_attention_match_keras_and_torch(rng, torch):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     query, value, key = (rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 6, 2)), rng.standard_normal((3, 6, 5)))
-    masks = dict(query_mask=_masks(rng, 3, 4, all_masked_row=1), value_mask=_masks(rng, 3, 6),
-                 key_mask=_masks(rng, 3, 6), attention_mask=rng.random((3, 4, 6)) < 0.8)
+    query_mask = _masks(rng, 3, 4, all_masked_row=1)
+    masks = dict(value_mask=_masks(rng, 3, 6), key_mask=_masks(rng, 3, 6), attention_mask=rng.random((3, 4, 6)) < 0.8)
     masks["attention_mask"][2, 3] = False               # a row with nothing to attend to
+    # Keras 3.15 reads the query's mask from the query tensor alone (a query_mask argument is
+    # ignored, there and here): eager, the query's padding goes in the attention_mask
+    keras_masks = dict(masks)
+    masks["attention_mask"] = masks["attention_mask"] & query_mask[:, :, None]
     layer = L.MultiHeadAttention(2, 3, seed=0, dtype="float64")
     out = layer(query, value, key, **masks)
     tf = pytest.importorskip("tensorflow")
     theirs = keras.layers.MultiHeadAttention(2, 3)
     theirs(query, value, key)
     theirs.set_weights(layer.get_weights())
-    # Keras 3.15 reads the query's mask from the query tensor (a query_mask argument is overwritten),
-    # and clears it there: a fresh tensor for each call
-    keras_masks = {name: mask for name, mask in masks.items() if name != "query_mask"}
+    # (Keras clears the query tensor's mask in its call: a fresh tensor for each call)
     for causal in (False, True):
         masked_query = tf.constant(query, dtype="float32")
-        masked_query._keras_mask = tf.constant(masks["query_mask"])
+        masked_query._keras_mask = tf.constant(query_mask)
         np.testing.assert_allclose(layer(query, value, key, use_causal_mask=causal, **masks),
                                    np.asarray(theirs(masked_query, value, key, use_causal_mask=causal, **keras_masks)),
                                    rtol=2e-5, atol=2e-6)
@@ -236,8 +238,7 @@ def test_eager_masks_of_multi_head_attention_match_keras_and_torch(rng, torch):
     for k, x in enumerate(xs):
         numeric = numerical_gradient(lambda: float(np.sum(layer(*xs, **masks) * upstream)), x)
         np.testing.assert_allclose(grads[k], numeric, rtol=1e-6, atol=1e-8, err_msg=f"input {k}")
-    allowed = (masks["query_mask"][:, :, None] & masks["value_mask"][:, None, :] & masks["key_mask"][:, None, :]
-               & masks["attention_mask"])
+    allowed = masks["value_mask"][:, None, :] & masks["key_mask"][:, None, :] & masks["attention_mask"]
     txs = [torch.tensor(x, requires_grad=True) for x in xs]
     params = {name: torch.tensor(value, requires_grad=True) for name, value in layer.params.items()}
 

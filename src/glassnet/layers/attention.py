@@ -22,6 +22,7 @@ import numpy as np
 from .. import backend, initializers
 from .._bounds import check_sample_values
 from .._validation import check_choice, check_flag
+from .._warnings import warn
 from .base import LAYERS, shape_fits
 from .einsum_dense import by_fans
 from .merging import _Merge
@@ -295,8 +296,10 @@ class MultiHeadAttention(_Attention):
     with the output. A query with nothing left to attend to (a padded one) weighs every step
     evenly, as Keras 3.15 does without dropout (with dropout Keras zeroes its weights: the values
     of padded steps, which the layers after it skip). An eager call takes
-    ``query_mask``, ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S)
-    (or (T, S), one mask for every sample, as Keras broadcasts it; True: may attend).
+    ``value_mask``, ``key_mask`` (batch, steps) and ``attention_mask`` (batch, T, S)
+    (or (T, S), one mask for every sample, as Keras broadcasts it; True: may attend); a
+    ``query_mask`` it ignores with a warning, as Keras 3.15 ignores it (Keras reads the query
+    tensor's own mask): ``attention_mask=query_mask[:, :, None]`` masks the query's steps.
     ``return_attention_scores=True`` gives Keras' pair ``(output, scores)`` (in a model, the scores
     are an ``AttentionScores`` call). In a model drawn, ``attention_mask`` is one of its tensors,
     ``mha(x, x, attention_mask=Input((T, S)))`` (an Input the model takes, or a layer's output;
@@ -430,7 +433,20 @@ class MultiHeadAttention(_Attention):
         permuted = [shape[a] for a in perm[:-1]] + [x.shape[-1]]
         return x.reshape(permuted).transpose(np.argsort(perm))
 
+    # Keras 3.15's MultiHeadAttention.call overwrites its query_mask argument with the query
+    # tensor's own mask (backend.get_keras_mask(query)), which an array never carries: an eager
+    # query_mask changes nothing there, by keyword or by position. Its GroupQueryAttention uses it.
+    _reads_query_mask = False
+
     def _eager_masks(self, masks):
+        if not self._reads_query_mask and masks.get("query_mask") is not None:
+            # ignored as Keras ignores it (its values, so that Keras code ports as it is), but said:
+            # a padded query step would only change its own output and weights, never a real step's
+            warn(f"{self.describe()}: query_mask is ignored, as Keras 3.15's MultiHeadAttention ignores it (its "
+                 f"call reads the query's mask from the query tensor alone, and an array carries none): a masked "
+                 f"query step attends as the others. For Keras' masked query (that step's weights zero, or even), "
+                 f"give attention_mask=query_mask[:, :, None]; GroupQueryAttention reads query_mask")
+            masks = {**masks, "query_mask": None}
         return {i: masks[name] for i, name in enumerate(self._mask_arguments[:3]) if masks.get(name) is not None}
 
     def __call__(self, *args, **kwargs):
@@ -684,7 +700,8 @@ class GroupedQueryAttention(MultiHeadAttention):
     ``num_key_value_heads``, each shared by a group of ``num_query_heads // num_key_value_heads``
     consecutive query heads (query head i reads key-value head ``i // group``). One key-value head
     is multi-query attention; as many as query heads, multi-head attention. Calls, masks, causal
-    masks, dropout and ``return_attention_scores`` as ``MultiHeadAttention``'s; the output has the
+    masks, dropout and ``return_attention_scores`` as ``MultiHeadAttention``'s, but for an eager
+    ``query_mask``, which this layer reads, as Keras' GroupQueryAttention does; the output has the
     query's features.
 
     Parameters
@@ -721,6 +738,7 @@ class GroupedQueryAttention(MultiHeadAttention):
     _not_taken = ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes")
     shape_arguments = ('num_query_heads', 'head_dim')        # (glassnet._bounds' messages, in its own names)
     _multi_axis = False
+    _reads_query_mask = True    # Keras' GroupQueryAttention.call uses its query_mask argument
 
     def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True, sliding_window=None,
                  flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros", use_gate=False,
