@@ -355,3 +355,45 @@ def test_a_block_of_several_outputs_is_refused_by_name():
     with pytest.raises(ValueError, match=r"block 'two_outputs' \(TwoOutputs\) returns several outputs.*block.build"):
         model.build((None, 4))
     assert not model.built and len(model._pending) == 1
+
+
+def test_each_layer_s_output_is_the_sequential_s_own_draw():
+    # the blocks are drawn on an Input of their own first: their layers' first calls (Keras'
+    # layer.output) must be those of the Sequential's draw, for the guide's feature extractors
+    from glassnet.graph import _walk_back
+    model = our_mixers(seed=0)
+    model.build((None, NUM_PATCHES, DIM))
+    made, sources = _walk_back(model.outputs)
+    drawn = {id(t) for t in made}
+    assert sources == model.inputs
+    assert all(id(layer.output) in drawn for layer in model.layers)
+    norm = model.get_layer("layer_normalization")
+    x = np.random.default_rng(0).normal(size=(3, NUM_PATCHES, DIM)).astype("float32")
+    mean = x.mean(-1, keepdims=True)
+    np.testing.assert_allclose(gn.Model(model.inputs, norm.output).predict(x, verbose=0),
+                               (x - mean) / np.sqrt(x.var(-1, keepdims=True) + 1e-6), rtol=1e-4, atol=1e-5)
+
+
+def test_the_model_calling_the_sequential_draws_its_weights_and_a_subclass_may_hold_it():
+    def functional(seed):
+        inputs = gn.Input((NUM_PATCHES, 5))
+        x = our_mixers(2)(layers.Dense(DIM)(inputs))
+        return gn.Model(inputs, layers.Dense(CLASSES)(layers.GlobalAveragePooling1D()(x)), seed=seed)
+    a, b, c = functional(0), functional(0), functional(1)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert not np.array_equal(a.get_weights()[2], c.get_weights()[2])
+
+    class Outer(gn.Model):              # keras.io's self.blocks = Sequential([...]) in a subclass
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.blocks = our_mixers(2)
+            self.head = layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.blocks(x))
+    outer = Outer(seed=0)
+    x = np.random.default_rng(0).normal(size=(3, NUM_PATCHES, DIM)).astype("float32")
+    assert outer.predict(x, verbose=0).shape == (3, NUM_PATCHES, 2) and outer.blocks.built
+    kernel, bias = outer.head.get_weights()
+    np.testing.assert_allclose(outer.predict(x, verbose=0), outer.blocks.predict(x, verbose=0) @ kernel + bias,
+                               rtol=1e-5, atol=1e-6)

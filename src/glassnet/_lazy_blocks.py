@@ -106,10 +106,10 @@ def join_pending(seq, shape):
     found, first_calls = {}, {}
     defer = seq.__dict__.get("_defer_build")
 
-    def note(layers):               # as each layer is before it joins, and its first symbolic call
-        for layer in layers:
+    def note(layers, made=False):   # as each layer is before it joins, and its first symbolic call
+        for layer in layers:        # (none for one ``made`` by the run below: a block's op, say)
             found.setdefault(id(layer), _as_found(layer))
-            first_calls.setdefault(id(layer), (layer, layer.__dict__.get("_first_call")))
+            first_calls.setdefault(id(layer), (layer, None if made else layer.__dict__.get("_first_call")))
 
     def undo():
         seq._unjoin([(layer, *found[id(layer)]) for layer in seq.layers[count:]])
@@ -124,7 +124,7 @@ def join_pending(seq, shape):
             if undrawn_block(item):
                 note(item._attribute_layers())
                 layers, graph, record, output = _block_graph(item, tensor)
-                note(layers)        # (layers its call or its own build made)
+                note(layers, made=True)        # (layers its call or its own build made)
                 seq._add_layers(layers, graph)
                 seq._nesting = [*seq._nesting, record]
                 tensor = output
