@@ -43,7 +43,8 @@ def test_a_drawn_subclass_whose_first_listed_layer_does_not_read_its_input_nests
 def test_keras_io_mlp_mixer_blocks_in_a_sequential_match_keras(keras):
     # keras.io's MLP-Mixer: mlpmixer_blocks = keras.Sequential([MLPMixerLayer(...) for _ in ...]);
     # its block lists mlp1 (which reads the transposed input) before normalize. Here each block
-    # is drawn first (a subclass not drawn yet is refused by name in a Sequential, README)
+    # is drawn first, the form that worked before blocks not drawn yet waited for their shape
+    # (tests/test_lazy_blocks.py runs keras.io's form as written)
     kl = keras.layers
     num_patches, dim = 4, 6
 

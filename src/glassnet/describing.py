@@ -409,6 +409,11 @@ class DescribingMixin:
     def _config(self, with_compile):
         """``get_config()``, with ``"compile": None`` unless ``with_compile`` (a weights file needs
         no optimizer: one with a schedule of one's own, which no config can name, must not stop it)."""
+        if self._pending:           # a block's layers are known once it is drawn (glassnet._lazy_blocks)
+            item = self._pending[0]
+            raise ValueError(f"{type(self).__name__} {self.name!r} holds {item.name!r} "
+                             f"({type(item).__name__}), not drawn yet: its layers are known once the model's input "
+                             f"shape is; build it first, model.build((None, *input_shape)), or call it on data")
         # each layer's own stream is the model's (1, i) for i its place when it joined the model
         # (a functional Model's layers are listed in Keras' order, not that one: _layout_layers)
         joined = {id(layer): i for i, layer in enumerate(self._layout_layers())}

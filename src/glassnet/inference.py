@@ -419,6 +419,12 @@ class InferenceMixin:
             raise TypeError(f"model {self.name!r}: called while a functional Model is drawn, it takes "
                             f"{'one symbolic tensor' if count == 1 else f'a list of {count} symbolic tensors'} "
                             f"(an Input or a layer's output), got {x!r:.120}")
+        if getattr(self, "_pending", ()):
+            # subclass blocks waiting for the shape reaching them: drawn on this tensor's now, their
+            # layers built by the model drawn, as a Sequential's not built yet (glassnet._lazy_blocks)
+            from ._lazy_blocks import join_pending
+            from .layers.symbolic import sample_shape_of
+            join_pending(self, sample_shape_of(sources[0]))
         if not self.layers:
             raise ValueError(f"model {self.name!r}: has no layers to call")
         if self.built and not self._takes_text():   # its samples' shapes are fixed, as Keras' are

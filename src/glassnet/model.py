@@ -17,6 +17,7 @@ from . import _names, _seeding, activations, backend, losses, metrics as metrics
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
+from ._lazy_blocks import join_pending, known_input, waits as waits_for_shape
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
@@ -206,6 +207,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # the models nested in this one, as summary shows them (glassnet._summary.Nested records)
     _nesting = ()
     _defer_build = False        # the constructor's layers joining: built once all have (__init__)
+    # a subclass block not drawn yet, added before the input's shape was known, and all added after
+    # it: they join once it is (build, the first data, a call on a tensor: glassnet._lazy_blocks)
+    _pending = ()
     # (key, layer): a functional Model whose one output is given as a dict {key: tensor} was
     # nested here, its output made by `layer`; while that layer makes this model's output, the
     # model gives and takes that dict as Keras does (_nested_dict_key)
@@ -300,6 +304,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if getattr(layer, "merges", False):
             raise ValueError(f"add: {layer.describe()} merges several inputs, which a Sequential (one chain) never "
                              f"has; draw the network as a functional glassnet.Model")
+        if self._pending:           # after a block waiting for its input's shape: it waits too
+            return self._wait(layer)
         joined, before = [self._join(layer)], self._graph_state()
         try:
             if self._nested_calls is not None:              # after a nested functional model: one call more
@@ -422,6 +428,23 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         a new one (``dense_1``). All or nothing: a layer refused undoes the ones added before it."""
         if model is self:
             raise ValueError("add: a model cannot contain itself")
+        if self._pending or waits_for_shape(model):
+            # a subclass block not drawn yet (keras.io's Sequential([Block() for _ in range(n)])):
+            # drawn on the shape reaching it, now if it is known, else once it is (glassnet._lazy_blocks)
+            shape = known_input(self)
+            self._wait(model)
+            if shape is not None:
+                try:
+                    undo = join_pending(self, shape)
+                    try:
+                        self._build_after_add()
+                    except BaseException:
+                        undo()
+                        raise
+                except BaseException:           # refused: it waits no more either
+                    self._pending = [item for item in self._pending if item is not model]
+                    raise
+            return
         block = self._graph_block(model)
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")
@@ -457,6 +480,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         key = model._output_keys[0] if getattr(model, "_output_keys", None) else model._nested_dict_key()
         if key is not None and self._heads is None:     # (several outputs: their keys are _output_keys)
             self._dict_output = (key, self._output_layer)
+
+    def _wait(self, item):
+        """``item`` waits, after those waiting, for the input's shape (see glassnet._lazy_blocks)."""
+        if any(item is other for other in (*self.layers, *self._pending)):
+            raise ValueError(f"add: {item.describe() if isinstance(item, Layer) else repr(item.name)} is already in "
+                             f"this model")
+        self._pending = [*self._pending, item]
 
     def _add_layers(self, layers, block=None):
         """``layers`` joined in order, then one build (a layer refused there leaves no build half
@@ -605,7 +635,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
     def _declare_input(self, input_layer):
         """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
-        if self.layers or self._declared_input is not None:
+        if self.layers or self._pending or self._declared_input is not None:
             raise ValueError(f"add: {input_layer!r} must come first, before any layer, and only once")
         self._declared_input = input_layer.shape
         self._declared_text = input_layer.dtype == "string"
@@ -626,6 +656,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         >>> model.pop().name, model.output_shape
         ('dense_1', (8,))
         """
+        if self._pending:           # the last added waits for the input's shape: it never joined
+            *self._pending, item = self._pending
+            return item
         if not self.layers:
             raise ValueError("pop: the model has no layers")
         if self._heads is not None:
@@ -734,14 +767,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         >>> model.trainable
         False
         """
-        return all(layer.trainable for layer in self.layers)
+        return all(layer.trainable for layer in (*self.layers, *self._pending))
 
     @trainable.setter
     def trainable(self, value):
         # Keras keeps the truth of whatever it is given; glassnet refuses non-bools, because the
         # string "False" is true and would unfreeze the model unnoticed
         value = check_flag(value, "trainable")      # a plain bool: model files store flags as JSON
-        for layer in self.layers:
+        for layer in (*self.layers, *self._pending):        # (a block waiting: its layers, once drawn)
             layer.trainable = value
 
     def build(self, input_shape=None):
@@ -752,7 +785,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         is read as one, and the first layer refuses a sample of that shape. Without a shape (Keras'
         ``build()``) the model's ``Input`` gives it, or the shape it was built for.
         """
-        if not self.layers:
+        if not self.layers and not self._pending:
             raise ValueError("build: the model has no layers")
         if input_shape is None:
             input_shape = self._declared_input if self._declared_input is not None else (
@@ -774,6 +807,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if expected is not None and not self._takes_text() and not shape_fits(shape, expected):
             raise ValueError(f"build: the model {'declares' if self._declared_input is not None else 'was built for'} "
                              f"input samples of shape {tuple(expected)}, got {tuple(shape)}")
+        if self._pending:           # blocks waiting for this shape: drawn on what reaches each, in order
+            undo = join_pending(self, shape)
+            try:
+                self._build_samples(shape)
+            except BaseException:
+                undo()
+                raise
+            return
         self._build_samples(shape)
 
     def _build_samples(self, shape):
