@@ -1,12 +1,12 @@
 """More of ``keras.ops`` for ``glassnet.ops`` (which re-exports them): the trigonometric and
 hyperbolic functions and their inverses, log2, log10, ceil, trunc, isnan, isinf, isfinite,
-floor_divide, mod, logical_xor, sort, argsort, slice, slice_update, convert_to_tensor and
-convert_to_numpy.
+floor_divide, mod, logical_xor, sort, argsort, slice, slice_update, convert_to_tensor,
+convert_to_numpy and stop_gradient.
 
 On arrays each computes at once with Keras 3.15's values and dtypes (integers and booleans give
 float32 where Keras' float functions do; trunc keeps them; isnan, isinf and isfinite give booleans,
 argsort int32). On a tensor the element-wise ones make a ``TensorFunction`` node (layers/tensor_math.py;
-ceil, trunc, floor_divide and the tests pass no gradient, mod TensorFlow's: 1 and -floor(x1 / x2)),
+ceil, trunc, floor_divide, stop_gradient and the tests pass no gradient, mod TensorFlow's: 1 and -floor(x1 / x2)),
 ``slice`` the ``get_item`` node that ``x[:, a:b]`` makes, ``sort`` and ``argsort`` a node along a
 sample axis; ``slice_update`` and the conversions take arrays only.
 """
@@ -232,6 +232,16 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     return array.astype(_keras_dtype(dtype, "convert_to_tensor")) if dtype is not None else array
 
 
+def stop_gradient(variable):
+    """``variable`` itself, through which no gradient passes back (Keras' ``ops.stop_gradient``): on
+    tensors one node whose gradient is 0, so ``x + ops.stop_gradient(q - x)`` is keras.io's
+    straight-through estimator (the value ``q``, the gradient to ``x`` whole); arrays come back as
+    NumPy, Keras' dtypes (as convert_to_tensor's)."""
+    if _is_tensor(variable):
+        return TensorFunction("stop_gradient")(variable)
+    return _array(variable, "variable", "stop_gradient")
+
+
 def convert_to_numpy(x):
     """``x`` as a NumPy array (Keras' dtypes, as convert_to_tensor's); tensors of a model being drawn
     hold no values and are refused."""
@@ -243,4 +253,4 @@ def convert_to_numpy(x):
 
 __all__ = ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
            "ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide", "mod", "logical_xor", "sort", "argsort",
-           "slice", "slice_update", "convert_to_tensor", "convert_to_numpy"]
+           "slice", "slice_update", "convert_to_tensor", "convert_to_numpy", "stop_gradient"]

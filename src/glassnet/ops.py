@@ -50,7 +50,8 @@ takes the activation ``"gelu(approximate=True)"`` (keras.ops' defaults; model fi
 
 More (_ops_more.py): tan, arcsin, arccos, arctan, sinh, cosh, arcsinh, arccosh, arctanh, log2, log10,
 ceil, trunc, isnan, isinf, isfinite, floor_divide, mod, logical_xor, sort, argsort, slice (on tensors
-the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arrays only).
+the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arrays only), stop_gradient
+(the value, no gradient back: ``x + ops.stop_gradient(q - x)``, a straight-through estimator).
 
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
@@ -656,7 +657,8 @@ del _function, _name
 # more maths, comparisons, sorting and slicing (their nodes' maths: layers/tensor_math.py)
 from ._ops_more import (  # noqa: E402
     arccos, arccosh, arcsin, arcsinh, arctan, arctanh, argsort, ceil, convert_to_numpy, convert_to_tensor, cosh,
-    floor_divide, isfinite, isinf, isnan, log10, log2, logical_xor, mod, sinh, slice, slice_update, sort, tan, trunc)
+    floor_divide, isfinite, isinf, isnan, log10, log2, logical_xor, mod, sinh, slice, slice_update, sort, stop_gradient,
+    tan, trunc)
 __all__ += ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
             "ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide", "mod", "logical_xor", "sort", "argsort",
-            "slice", "slice_update", "convert_to_tensor", "convert_to_numpy"]
+            "slice", "slice_update", "convert_to_tensor", "convert_to_numpy", "stop_gradient"]

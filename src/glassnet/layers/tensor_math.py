@@ -22,7 +22,7 @@ from .tensor_ops import constant_in_dtype, unbroadcast
 # two tensors or a tensor and a constant, REDUCTIONS Keras' axis/keepdims, LISTS a list of tensors)
 UNARY = ("log1p", "expm1", "sign", "sin", "cos", "erf", "floor", "round", "reciprocal", "rsqrt", "logical_not")
 UNARY += ("tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
-          "ceil", "trunc", "isnan", "isinf", "isfinite")
+          "ceil", "trunc", "isnan", "isinf", "isfinite", "stop_gradient")
 # keras.ops' activations (gelu, silu, leaky_relu, ...): glassnet.activations' pairs, layers/tensor_activations.py
 ACTIVATIONS = tensor_activations.OPS
 UNARY += ACTIVATIONS
@@ -36,7 +36,7 @@ OPS = UNARY + BINARY + REDUCTIONS + LISTS + OTHERS
 # no gradient reaches their inputs (Keras' results of these are integers or booleans, or TensorFlow's
 # gradient of floor, round and sign is none or zero)
 CONSTANT_GRADIENT = ("sign", "floor", "round", "logical_not", "argmax", "argmin", "any", "all", "one_hot", "argsort") \
-    + COMPARISONS + ("ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide")
+    + COMPARISONS + ("ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide", "stop_gradient")
 ARGUMENTS = {"round": {"decimals": 0}, "prod": {"axis": None, "keepdims": False, "dtype": None},
              "norm": {"ord": None, "axis": None, "keepdims": False}, "where": {"constants": {}},
              "cumsum": {"axis": None, "dtype": None}, "cumprod": {"axis": None, "dtype": None},
@@ -57,6 +57,8 @@ FORWARD = {
     "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
     "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10,
     "ceil": np.ceil, "trunc": np.trunc, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+    # the value as it is, no gradient back (a straight-through estimator: x + stop_gradient(q - x))
+    "stop_gradient": lambda x: x,
 }
 # dL/dx from dL/dy (g), x and y
 BACKWARD = {
