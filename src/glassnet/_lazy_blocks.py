@@ -24,7 +24,9 @@ That symbolic run is on a tensor of its own, not the model's: each layer's ``out
 first call) is then the model's own draw's, made at its build, or the functional model's.
 """
 from .layers.input import InputLayer
-from .layers.symbolic import replay, sample_shape_of
+
+# layers.symbolic (replay, sample_shape_of) is imported where used: `import glassnet` does not load
+# the graph-drawing modules (tests/test_layer_registry.py)
 
 
 def undrawn_block(model):
@@ -63,6 +65,7 @@ def _through(seq, source):
     """The symbolic output of ``seq``'s joined layers on ``source`` (``source`` when none)."""
     if not seq.layers:
         return source
+    from .layers.symbolic import replay
     modes, options = seq._call_settings()
     return replay(seq._node_layers, seq._inbound, [source], modes, options)[seq._output_calls[-1]]
 
@@ -130,6 +133,7 @@ def join_pending(seq, shape):
                 tensor = output
             else:
                 if getattr(item, "_pending", ()):        # a Sequential of blocks: drawn on what reaches it
+                    from .layers.symbolic import sample_shape_of
                     join_pending(item, sample_shape_of(tensor))
                 note(getattr(item, "layers", [item]))
                 seq.add(item)

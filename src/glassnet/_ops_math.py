@@ -12,7 +12,7 @@ import numpy as np
 
 from .layers.tensor_functions import TensorFunction
 from .layers import tensor_math
-from .ops import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two
+from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two
 
 
 def _unary(op, x, floats=True, bools=True):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .layers import tensor_math
 from .layers.tensor_functions import TensorFunction
-from .ops import _array, _each, _float, _is_tensor, _keras_dtype, _two
+from ._ops_reading import _array, _each, _float, _is_tensor, _keras_dtype, _two
 
 
 def _unary(op, x, floats=True):

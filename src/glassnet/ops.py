@@ -61,6 +61,7 @@ import numbers
 
 import numpy as np
 
+from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two
 from .layers.tensor_functions import FORWARD, TensorFunction
 
 __all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid", "relu", "softplus",
@@ -72,73 +73,6 @@ __all__ += ["einsum", "take", "take_along_axis", "pad", "split", "tile", "repeat
 
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
 _builtin_all, _builtin_any = all, any      # ops.all and ops.any (below) take their names
-
-
-def _is_tensor(value):
-    from .layers.input import InputLayer
-    from .layers.symbolic import SymbolicTensor
-    return isinstance(value, (SymbolicTensor, InputLayer))
-
-
-def _array(value, name, function):
-    """``value`` as a NumPy array, as Keras' convert_to_tensor makes one: an array keeps its dtype;
-    Python floats (and lists of them) become float32, Python ints int32."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        array = np.asarray(value)
-    else:
-        if hasattr(value, "__cuda_array_interface__"):          # a CuPy array
-            from . import backend
-            value = backend.to_numpy(value)
-        try:
-            array = np.asarray(value)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"ops.{function}: {name} must be an array or a number, got {type(value).__name__} "
-                            f"({error})") from None
-        if not isinstance(value, np.ndarray) and array.dtype.kind in "fi" and not hasattr(value, "dtype"):
-            array = array.astype(np.float32 if array.dtype.kind == "f" else np.int32)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"ops.{function}: {name} must hold numbers, got an array of {array.dtype}")
-    return array
-
-
-def _float(array):
-    """Keras' float functions of integers (or booleans) give floatx, float32."""
-    return array if array.dtype.kind == "f" else array.astype(np.float32)
-
-
-def _result_dtype(values, arrays):
-    """Keras' result type of ``values`` (``arrays`` their arrays): the widest float among the
-    arrays, else their integer type; a Python number is weak (it takes the arrays' type), but a
-    Python float beside integers gives float32."""
-    strong = [a.dtype for v, a in zip(values, arrays) if not _weak(v)]
-    if not strong:
-        strong = [a.dtype for a in arrays]
-    floats = [d for d in strong if d.kind == "f"]
-    if floats:
-        return np.dtype(_builtin_max(floats, key=lambda d: d.itemsize))
-    result = np.result_type(*strong)
-    if _builtin_any(type(v) is float for v in values):
-        return np.dtype(np.float32)
-    if result.kind == "b" and _builtin_any(type(v) is int for v in values):
-        return np.dtype(np.int32)
-    return result
-
-
-def _weak(value):
-    """A Python number (not NumPy's): it takes the other operand's dtype, as in Keras."""
-    return type(value) in (int, float, bool)
-
-
-def _arrays(function, *named):
-    """``(name, value)`` pairs as arrays of their common Keras dtype."""
-    arrays = [_array(v, n, function) for n, v in named]
-    dtype = _result_dtype([v for _, v in named], arrays)
-    return [a.astype(dtype, copy=False) for a in arrays]
-
-
-def _each(f, array):
-    """``f`` on ``array``, a 0-d array too (the activations' in-place forms want one axis)."""
-    return f(array.reshape(1)).reshape(()) if array.ndim == 0 else f(array)
 
 
 def _unary(op, x, floats=True):
@@ -217,21 +151,6 @@ def cast(x, dtype):
     return _array(x, "x", "cast").astype(_keras_dtype(dtype, "cast"))
 
 
-def _two(op, x1, x2, eager):
-    """A function of two operands: a node when either is a tensor, else ``eager`` on arrays."""
-    if _is_tensor(x1) or _is_tensor(x2):
-        if op in ("add", "subtract", "multiply", "true_divide"):
-            from .layers.tensor_ops import operate
-            return operate(op, x1, x2)
-        if _is_tensor(x1) and _is_tensor(x2):
-            return TensorFunction(op)([x1, x2])
-        tensor, constant = (x1, x2) if _is_tensor(x1) else (x2, x1)
-        # reverse: the constant is the first operand (matmul's order; maximum's and minimum's ties)
-        return TensorFunction(op, constant=constant, reverse=tensor is x2)(tensor)
-    a, b = _arrays(op, ("x1", x1), ("x2", x2))
-    return eager(a, b)
-
-
 def add(x1, x2):
     """``x1 + x2``, broadcast as NumPy's; on tensors, the ``TensorOp`` that ``+`` makes."""
     return _two("add", x1, x2, np.add)
@@ -295,11 +214,6 @@ def _matmul(a, b):
 
 
 # -- reductions ----------------------------------------------------------------------------------
-def _axis_argument(axis, function):
-    if axis is None or isinstance(axis, (numbers.Integral, list, tuple)) and not isinstance(axis, bool):
-        return tuple(axis) if isinstance(axis, list) else axis
-    raise TypeError(f"ops.{function}: axis must be an integer, a tuple of them or None, got {axis!r:.60}")
-
 
 def _reduce(op, x, axis, keepdims, initial=None):
     if _is_tensor(x):
@@ -455,16 +369,6 @@ def arange(start, stop=None, step=None, dtype=None):
     else:
         bounds = [value for _, value in given]
     return np.arange(*bounds, dtype=arrays[0].dtype if dtype is None else _keras_dtype(dtype, "arange"))
-
-
-def _keras_dtype(dtype, op):
-    """The NumPy dtype Keras reads ``dtype`` as (``keras.backend.standardize_dtype``: Python's
-    ``float`` is float32, Keras' floatx, where NumPy reads float64; ``"float"`` is refused)."""
-    from ._keras_helpers import standardize_dtype
-    try:
-        return np.dtype(standardize_dtype(dtype))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"ops.{op}: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60} ({exc})") from None
 
 
 # -- structure (the nodes' maths: layers/tensor_structure.py) -------------------------------------------
