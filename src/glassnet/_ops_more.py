@@ -17,7 +17,7 @@ import numpy as np
 
 from .layers import tensor_math
 from .layers.tensor_functions import TensorFunction
-from ._ops_reading import _array, _each, _float, _is_tensor, _keras_dtype, _two
+from ._ops_reading import _array, _arrays, _each, _float, _is_tensor, _keras_dtype, _two, _weak
 
 
 def _unary(op, x, floats=True):
@@ -116,15 +116,24 @@ def isfinite(x):
 
 
 def floor_divide(x1, x2):
-    """``x1 // x2``, elementwise: the floor of the quotient (Python's), broadcast as NumPy's, in the
-    operands' Keras dtype. On tensors no gradient (TensorFlow's floordiv has none)."""
-    return _two("floor_divide", x1, x2, lambda a, b: np.asarray(np.floor_divide(a, b)))
+    """``x1 // x2``, elementwise, broadcast as NumPy's, in the operands' Keras dtype: TensorFlow's
+    floordiv, ``floor(x1 / x2)`` for floats (``9.0 // 0.1`` is 90.0, where Python's exact floor of the
+    quotient gives 89.0), Python's for integers. On tensors no gradient (TensorFlow's floordiv has none)."""
+    return _two("floor_divide", x1, x2, lambda a, b: np.asarray(tensor_math.floor_divide(a, b)))
 
 
 def mod(x1, x2):
-    """``x1 % x2``, elementwise: the remainder of ``floor_divide``, of ``x2``'s sign (Python's). On
-    tensors the gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2`` (TensorFlow's)."""
-    return _two("mod", x1, x2, lambda a, b: np.asarray(np.remainder(a, b)))
+    """``x1 % x2``, elementwise: ``x1`` less a whole multiple of ``x2``, of ``x2``'s sign (Python's,
+    TensorFlow's floormod). On tensors the gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``
+    (TensorFlow's)."""
+    if not (_is_tensor(x1) or _is_tensor(x2)):
+        # Keras' mod makes a Python number a tensor of its own first (int32, float32), not a weak
+        # operand as the other functions do: uint8 % 3 is int32, float16 % 2.5 float32; and booleans
+        # give int32
+        x1, x2 = (_array(v, n, "mod") if _weak(v) else v for n, v in (("x1", x1), ("x2", x2)))
+        a, b = _arrays("mod", ("x1", x1), ("x2", x2))
+        return np.asarray(np.remainder(a, b)).astype(np.int32 if a.dtype.kind == "b" else a.dtype, copy=False)
+    return _two("mod", x1, x2, None)
 
 
 def logical_xor(x1, x2):
@@ -243,12 +252,15 @@ def stop_gradient(variable):
 
 
 def convert_to_numpy(x):
-    """``x`` as a NumPy array (Keras' dtypes, as convert_to_tensor's); tensors of a model being drawn
-    hold no values and are refused."""
+    """``x`` as a NumPy array: a copy of an array, NumPy's own reading of Python numbers and lists
+    (1.5 gives float64, ``[1, 2]`` int64), as Keras' (not convert_to_tensor's float32 and int32);
+    tensors of a model being drawn hold no values and are refused."""
     if _is_tensor(x):
         raise TypeError("ops.convert_to_numpy: a tensor of a model being drawn holds no values yet; predict with the "
                         "model for its values")
-    return np.array(_array(x, "x", "convert_to_numpy"))
+    array = _array(x, "x", "convert_to_numpy")
+    # Keras 3.15's is np.array(x) of anything not a tensor: _array's float32 would round 0.1
+    return np.array(x) if isinstance(x, (numbers.Number, list, tuple)) else np.array(array)
 
 
 __all__ = ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",

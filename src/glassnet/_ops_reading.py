@@ -74,7 +74,10 @@ def _arrays(function, *named):
     """``(name, value)`` pairs as arrays of their common Keras dtype."""
     arrays = [_array(v, n, function) for n, v in named]
     dtype = _result_dtype([v for _, v in named], arrays)
-    return [a.astype(dtype, copy=False) for a in arrays]
+    # a Python float takes a float dtype from its own value, as Keras': 0.1 beside float64 is 0.1, not
+    # _array's float32 0.10000000149 widened (add(x, 0.1) was 1.5e-9 off, 9.0 // 0.1 gave 89.0)
+    return [np.asarray(v, dtype) if type(v) is float and dtype.kind == "f" else a.astype(dtype, copy=False)
+            for (_, v), a in zip(named, arrays)]
 
 
 def _each(f, array):

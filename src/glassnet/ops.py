@@ -55,7 +55,8 @@ the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arr
 
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
-``round(x)``; ``==`` and ``!=`` stay Python's identity (the graph code finds tensors by it).
+``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
+Python's identity (the graph code finds tensors by it).
 """
 import numbers
 

@@ -4,6 +4,8 @@
 ``Dense(10, input_shape=(784,))`` would. Like Keras' ``InputLayer``, it is not one of
 ``model.layers``: it holds no parameters and does nothing to the data, it only says what comes in.
 """
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -36,6 +38,7 @@ def _function(op, reflected=False):
 
 # NumPy's ufuncs that an operator with an array on the left calls (array @ x, array > x): their ops
 _UFUNC_OPS = {np.matmul: "matmul", np.floor_divide: "floor_divide", np.remainder: "mod", np.less: "less",
+              np.not_equal: "not_equal",
               np.less_equal: "less_equal", np.greater: "greater", np.greater_equal: "greater_equal",
               np.logical_and: "logical_and", np.logical_or: "logical_or", np.logical_xor: "logical_xor",
               np.bitwise_and: "logical_and", np.bitwise_or: "logical_or", np.bitwise_xor: "logical_xor"}
@@ -77,8 +80,9 @@ class TensorOperators:
 
     # Keras 3's KerasTensor's other operators, each a glassnet.ops function's node: @ matmul, // and %
     # floor_divide and mod, comparisons (0.0 / 1.0 of the model's dtype), & | ^ ~ logical_and,
-    # logical_or, logical_xor, logical_not, round(x) round. == and != stay Python's identity: the
-    # graph code finds tensors in lists and dicts by them (Keras' == is identity too)
+    # logical_or, logical_xor, logical_not, round(x) round. == stays Python's identity: the graph code
+    # finds tensors in lists and dicts by it (Keras' == is identity too); so does != between tensors
+    # (and of anything but a number or an array), but see __ne__
     __matmul__, __rmatmul__ = _function("matmul"), _function("matmul", True)
     __floordiv__, __rfloordiv__ = _function("floor_divide"), _function("floor_divide", True)
     __mod__, __rmod__ = _function("mod"), _function("mod", True)
@@ -91,6 +95,15 @@ class TensorOperators:
     def __invert__(self):
         from .. import ops
         return ops.logical_not(self)
+
+    def __ne__(self, other):
+        # x != 0 of a number or an array is Keras 3's not_equal node (its KerasTensor's != is that of
+        # anything): as identity it was True, and ops.where(ids != 0, x, c) silently passed x whole.
+        # Between tensors != stays identity, as == (see above): write ops.not_equal(a, b)
+        if isinstance(other, (numbers.Real, np.ndarray, np.generic)):
+            from .. import ops
+            return ops.not_equal(self, other)
+        return NotImplemented           # Python's own: identity
 
     def __round__(self, ndigits=None):
         from .. import ops

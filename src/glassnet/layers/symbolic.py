@@ -97,8 +97,9 @@ class SymbolicTensor(TensorOperators):
     # +, -, *, /, **, unary -, abs() and indexing make TensorOp calls (TensorOperators); the other
     # operators, NumPy and truth tests on a tensor that has no values: one clear error for each
     __array__ = __bool__ = __iter__ = _no_values
-    # @, //, %, comparisons, &, |, ^, ~ and round() are glassnet.ops' nodes (TensorOperators); == and
-    # != stay identity, as for any object (the graph code finds tensors in lists by them)
+    # @, //, %, comparisons, &, |, ^, ~, round() and != of a number or an array are glassnet.ops' nodes
+    # (TensorOperators); == and != between tensors stay identity, as for any object (the graph code
+    # finds tensors in lists by them)
     # NumPy's functions (np.tanh(x)) and operators (array + x) call __array_ufunc__ (TensorOperators'):
     # array + x is a TensorOp, np.tanh(x) this error, not NumPy's "does not support ufuncs"
 

@@ -85,8 +85,17 @@ _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater,
             "less": np.less, "less_equal": np.less_equal,
             "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0),
             "logical_xor": lambda a, b: (a != 0) ^ (b != 0),
-            # Python's (and TensorFlow's floordiv, floormod): the remainder takes the divisor's sign
-            "floor_divide": np.floor_divide, "mod": np.remainder, "power": np.power}
+            # TensorFlow's floordiv (floor_divide below) and floormod: the remainder takes the divisor's sign
+            "floor_divide": lambda a, b: floor_divide(a, b), "mod": np.remainder, "power": np.power}
+
+
+def floor_divide(a, b):
+    """``a // b`` as TensorFlow's FloorDiv, Keras': ``floor(a / b)`` for floats, NumPy's (Python's)
+    floor_divide for integers. Not NumPy's for floats: that floors the exact quotient, so 9.0 // 0.1
+    is 89.0 where Keras gives 90.0 (9.0 / 0.1 rounds to 90.0), and inf // 1 is nan where Keras gives inf."""
+    if np.result_type(a, b).kind == "f":
+        return np.floor(np.true_divide(a, b))
+    return np.floor_divide(a, b)
 
 
 def binary(op, a, b):
@@ -103,8 +112,8 @@ def _power_grads(g, a, b, y):
 
 
 def _mod_grads(g, a, b, y):
-    """d(a mod b) = d(a - b floor(a / b)): 1 and -floor(a / b) (TensorFlow's FloorMod)."""
-    return g, -g * np.floor_divide(a, b)
+    """d(a mod b) = d(a - b floor(a / b)): 1 and -floor(a / b) (TensorFlow's FloorMod, its floordiv)."""
+    return g, -g * floor_divide(a, b)
 
 
 def reduce(op, x, axis, keepdims, ord=None):
