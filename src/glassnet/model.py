@@ -509,12 +509,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                               f"which a functional model nested in a Sequential does not support yet; "
                                               f"call the model in a functional Model instead")
                 _refuse_in_a_chain(layer)
-                if layer.name in names:
+                # (a layer with no name yet, a lazily drawn block's, is named by _join as any layer
+                # added is: None is no clash, or the second of them would be layer_normalization_1)
+                if layer.name is not None and layer.name in names:
                     base, k = getattr(layer, "name_base", None) or snake_case(type(layer).__name__), 0
                     while layer.name in names or layer.name in {other.name for other in layers if other is not layer}:
                         k += 1
                         layer.name = f"{base}_{k}"
-                names.add(layer.name)
+                if layer.name is not None:
+                    names.add(layer.name)
                 joined.append(self._join(layer, None if reading is None else len(joined) in reading))
             if self._nested_calls is not None:
                 self._extend_graph(layers, block)
@@ -736,6 +739,14 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if not isinstance(name, str):
                 raise TypeError(f"get_layer: name must be a string, got {type(name).__name__} {name!r}")
             if name not in names:
+                # Keras' get_layer finds a model nested in this one by its name (a summary row:
+                # model.get_layer("sequential"), keras.io's get_layer("mlp_mixer_layer")); here
+                # its layers joined this model, and the error says so rather than only that none is
+                nested = _nested_named(getattr(self, "_nesting", ()), name)
+                if nested is not None:
+                    raise ValueError(f"get_layer: {name!r} is a model nested in this one ({nested.kind}), not one of "
+                                     f"its layers: its layers joined this model, {[layer.name for layer in nested.layers]}; "
+                                     f"get them by those names, or use the nested model itself")
                 raise ValueError(f"get_layer: no layer named {name!r}; the layers are {names}")
             return self.layers[names.index(name)]
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
@@ -1344,3 +1355,15 @@ def _heads_at(model, offset):
     heads = model._heads
     return make_heads([head.layer for head in heads], [offset + head.call for head in heads],
                       [head.shape for head in heads], [head.key for head in heads] if heads[0].key else None)
+
+
+def _nested_named(records, name):
+    """The ``Nested`` summary record (glassnet._summary) named ``name`` among ``records`` and the
+    records nested in them, depth first; None when none is."""
+    for record in records:
+        if record.name == name:
+            return record
+        found = _nested_named(record.children, name)
+        if found is not None:
+            return found
+    return None
