@@ -16,7 +16,6 @@ has no defaults, so no name runs it (see ``get``).
 ``leaky_relu`` has slope 0.01 below zero, PyTorch's default; Keras' ``activation="leaky_relu"``
 uses 0.2 (and its ``LeakyReLU`` layer 0.3), so the same network gives different numbers there.
 """
-import ast
 import functools
 import inspect
 import math
@@ -791,6 +790,7 @@ def with_settings(op, settings, who="activation"):
 
 def _named_settings(name):
     """The Activation a name of ``with_settings``' form gives ("elu(alpha=2.0)"), else None."""
+    import ast          # (here: a name of this form is rare, and import glassnet stays quick)
     from .layers import tensor_activations
     match = re.fullmatch(r"(\w+)\((.*)\)", name)
     if match is None or match.group(1) not in tensor_activations.ARGUMENTS:
