@@ -83,7 +83,7 @@ def round(x, decimals=0):
     array = _array(x, "x", "round")
     if array.dtype.kind == "b":
         raise TypeError("ops.round: x must hold numbers, not booleans (as Keras 3.15 on TensorFlow), got bool")
-    return np.round(array, int(decimals))
+    return np.asarray(np.round(array, int(decimals)))
 
 
 def power(x1, x2):
@@ -91,7 +91,21 @@ def power(x1, x2):
     whose negative exponents NumPy refuses). On tensors a node ``power`` of two tensors, or of a tensor
     and a constant base or exponent; the exponent's gradient ``x1 ** x2 log(x1)`` is 0 where x1 <= 0
     (TensorFlow's)."""
+    if not (_is_tensor(x1) or _is_tensor(x2)):
+        _refuse_negative_integer_exponent(x1, x2)
     return _two("power", x1, x2, np.power)
+
+
+def _refuse_negative_integer_exponent(x1, x2):
+    """Keras 3.15 (TensorFlow's Pow) refuses an integer result with a negative exponent; NumPy refuses
+    it for signed integers only, and a weak ``-1`` beside uint8 would first wrap to 255. The exponent
+    is read as given, before the cast to the result's dtype."""
+    dtype = _arrays("power", ("x1", x1), ("x2", x2))[0].dtype
+    exponent = _array(x2, "x2", "power")
+    if dtype.kind in "iu" and exponent.size and exponent.min() < 0:
+        raise ValueError(f"ops.power: x2 holds the negative exponent {exponent.min()} and the result is {dtype.name} "
+                         f"(integers x1 and x2): Integers to negative integer powers are not allowed, as in Keras "
+                         f"3.15; cast x1 to a float dtype (ops.cast(x1, 'float32'))")
 
 
 # -- comparisons and logic: booleans on arrays, 0.0 / 1.0 on tensors, no gradient ---------------------
@@ -148,7 +162,7 @@ def logical_not(x):
     """``x == 0``, elementwise: booleans (on tensors 1.0 where x is 0)."""
     if _is_tensor(x):
         return TensorFunction("logical_not")(x)
-    return _array(x, "x", "logical_not") == 0
+    return np.asarray(_array(x, "x", "logical_not") == 0)
 
 
 def where(condition, x1=None, x2=None):
@@ -258,12 +272,14 @@ def _arg(op, x, axis, keepdims):
     if axis is not None and (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)):
         raise TypeError(f"ops.{op}: axis must be one integer or None, got {axis!r:.40}")
     array = _array(x, "x", op)
-    return np.asarray(getattr(np, op)(array, axis=axis, keepdims=keepdims)).astype(np.int32)
+    return np.asarray(tensor_math.arg(op, array, axis, keepdims)).astype(np.int32)
 
 
 def argmax(x, axis=None, keepdims=False):
     """The index of the largest value along ``axis`` (None: of the flattened array), the first of
-    ties: int32 on arrays; on tensors the index as a float of the model's dtype, without gradient."""
+    ties: int32 on arrays; on tensors the index as a float of the model's dtype, without gradient.
+    As Keras 3.15 on TensorFlow, NaN is passed over (``argmax([nan, 1, 0])`` is 1; NumPy's is 0),
+    an axis of NaN alone gives 0, and -0.0 counts below 0.0 (``tensor_math.arg``)."""
     return _arg("argmax", x, axis, keepdims)
 
 

@@ -97,7 +97,8 @@ def _two(op, x1, x2, eager):
         # reverse: the constant is the first operand (matmul's order; maximum's and minimum's ties)
         return TensorFunction(op, constant=constant, reverse=tensor is x2)(tensor)
     a, b = _arrays(op, ("x1", x1), ("x2", x2))
-    return eager(a, b)
+    # a 0-d array, as Keras' 0-d tensor: NumPy's ufuncs give a NumPy scalar for 0-d operands
+    return np.asarray(eager(a, b))
 
 
 def _axis_argument(axis, function):

@@ -17,7 +17,9 @@ has no defaults, so no name runs it (see ``get``).
 uses 0.2 (and its ``LeakyReLU`` layer 0.3), so the same network gives different numbers there.
 """
 import functools
+import inspect
 import math
+import re
 
 import numpy as np
 
@@ -757,6 +759,72 @@ WITH_SETTINGS = {
     for base, settings in (("gelu", {"approximate": True}), ("leaky_relu", {"negative_slope": 0.2}))}
 
 
+def _settings_name(op, settings):
+    """The name of ``op`` with ``settings`` (every keras.ops setting, in its order): "elu(alpha=2.0)"."""
+    return f"{op}({', '.join(f'{k}={v!r}' for k, v in settings.items())})"
+
+
+def with_settings(op, settings, who="activation"):
+    """The Activation of keras.ops' ``op`` (a key of layers.tensor_activations.ARGUMENTS) with
+    ``settings`` (a dict of some of its settings, the others at keras.ops' defaults), checked as
+    ``ops.<op>`` checks them: the built-in activation of that name where the settings are its own
+    defaults (``gelu`` with approximate=False is "gelu"), else one named for its settings,
+    ``"elu(alpha=2.0)"``, made once and kept in ``WITH_SETTINGS``, so that a model file records the
+    name and loads it back (``get`` reads such names)."""
+    from .layers import tensor_activations
+    defaults = tensor_activations.ARGUMENTS[op]
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"{who}: {op} has no setting {unknown[0]!r}; its settings are "
+                         f"{sorted(defaults) or 'none'}")
+    settings = tensor_activations.arguments(op, {**defaults, **settings}, who)
+    own = inspect.signature(ACTIVATIONS[op].forward).parameters
+    if all(own[k].default == v for k, v in settings.items()):
+        return ACTIVATIONS[op]
+    name = _settings_name(op, settings)
+    if name not in WITH_SETTINGS:
+        WITH_SETTINGS[name] = Activation(name, functools.partial(ACTIVATIONS[op].forward, **settings),
+                                         functools.partial(ACTIVATIONS[op].backward, **settings))
+    return WITH_SETTINGS[name]
+
+
+def _named_settings(name):
+    """The Activation a name of ``with_settings``' form gives ("elu(alpha=2.0)"), else None."""
+    import ast          # (here: a name of this form is rare, and import glassnet stays quick)
+    from .layers import tensor_activations
+    match = re.fullmatch(r"(\w+)\((.*)\)", name)
+    if match is None or match.group(1) not in tensor_activations.ARGUMENTS:
+        return None
+    op, settings = match.group(1), {}
+    for item in filter(None, (part.strip() for part in match.group(2).split(","))):
+        key, _, value = item.partition("=")
+        try:
+            if not re.fullmatch(r"[-+]?[\w.]+", value.strip()):     # a number or True/False, nothing nested
+                raise ValueError
+            settings[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(f"activation: {name!r}: {item!r} is no setting=number") from None
+    return with_settings(op, settings, f"activation {name!r}")
+
+
+def _ops_partial(partial):
+    """The Activation of a ``functools.partial`` of a glassnet.ops activation function with keyword
+    settings (``partial(ops.gelu, approximate=False)``, as Keras takes any callable), else None."""
+    from . import _ops_activations
+    from .layers import tensor_activations
+    function = partial.func
+    op = getattr(function, "__name__", None)
+    if getattr(_ops_activations, str(op), None) is not function or op not in tensor_activations.ARGUMENTS:
+        if isinstance(getattr(function, "_activation", None), str):          # ops.relu, ops.sigmoid, ...
+            raise ValueError(f"activation: functools.partial(ops.{op}, ...): ops.{op} has no settings to bind; "
+                             f"give activation=ops.{op} itself")
+        return None
+    if partial.args:
+        raise ValueError(f"activation: functools.partial(ops.{op}, {', '.join(map(repr, partial.args))}) binds "
+                         f"x; bind settings by keyword ({', '.join(tensor_activations.ARGUMENTS[op]) or 'none'})")
+    return with_settings(op, dict(partial.keywords), f"activation: functools.partial(ops.{op}, ...)")
+
+
 def _with_settings(activation):
     """The built-in ``WITH_SETTINGS`` Activation that ``activation`` is (by name and functions, as a
     pickled copy is), else None."""
@@ -819,8 +887,10 @@ def get(identifier, reshaping=False):
     ``Activation`` instance (for a custom one).
 
     ``reshaping``: whether the caller takes an activation that changes the shape (glu); only the
-    Activation layer does. A function's settings other than Keras' defaults come as an Activation
-    of your own, under a name of its own (a model file records the name; one of the built-in names
+    Activation layer does. A ``functools.partial`` of a glassnet.ops activation binding keras.ops'
+    settings by keyword, ``partial(ops.elu, alpha=2.0)``, is the activation of those settings
+    (``with_settings``: "elu(alpha=2.0)", which files keep). A glassnet.activations function's
+    settings other than Keras' defaults come as an Activation of your own, under a name of its own (a model file records the name; one of the built-in names
     would load as the built-in activation, with its defaults)::
 
         celu_2 = Activation("celu_2", functools.partial(celu, alpha=2.0),
@@ -838,8 +908,13 @@ def get(identifier, reshaping=False):
         # of keras.ops' defaults it names (ops.py sets _activation)
         if isinstance(getattr(identifier, "_activation", None), str):
             identifier = identifier._activation
+    if isinstance(identifier, functools.partial):
+        # a partial of a glassnet.ops activation: the activation of its settings
+        identifier = _ops_partial(identifier) or identifier
     if isinstance(identifier, str) and identifier in WITH_SETTINGS:
         identifier = WITH_SETTINGS[identifier]
+    elif isinstance(identifier, str) and "(" in identifier:
+        identifier = _named_settings(identifier) or identifier
     if isinstance(identifier, str) and ALIASES.get(identifier, identifier) in ACTIVATIONS:
         identifier = ACTIVATIONS[ALIASES.get(identifier, identifier)]
     if isinstance(identifier, Activation):

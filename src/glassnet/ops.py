@@ -131,14 +131,14 @@ def abs(x):
     """``|x|``, elementwise: on a tensor, the ``TensorOp`` that ``abs(x)`` makes (``absolute``)."""
     if _is_tensor(x):
         return _builtin_abs(x)
-    return np.abs(_array(x, "x", "abs"))
+    return np.asarray(np.abs(_array(x, "x", "abs")))
 
 
 def negative(x):
     """``-x``, elementwise: on a tensor, the ``TensorOp`` that ``-x`` makes."""
     if _is_tensor(x):
         return -x
-    return np.negative(_array(x, "x", "negative"))
+    return np.asarray(np.negative(_array(x, "x", "negative")))
 
 
 def cast(x, dtype):
@@ -197,7 +197,7 @@ def clip(x, x_min, x_max):
         # bound leaves float32 x float32)
         bounds.append(bound.item() if isinstance(bound, (np.ndarray, np.generic)) and np.ndim(bound) == 0 else bound)
     array, low, high = _arrays("clip", ("x", x), ("x_min", bounds[0]), ("x_max", bounds[1]))
-    return np.clip(array, low, high)
+    return np.asarray(np.clip(array, low, high))
 
 
 def matmul(x1, x2):
@@ -492,7 +492,7 @@ def flip(x, axis=None):
     sample axes)."""
     if _is_tensor(x):
         return _node("flip", {"axis": axis}, x)
-    return np.flip(_array(x, "x", "flip"), _axis_argument(axis, "flip"))
+    return np.asarray(np.flip(_array(x, "x", "flip"), _axis_argument(axis, "flip")))
 
 
 def broadcast_to(x, shape):
@@ -521,15 +521,18 @@ def ones_like(x, dtype=None):
 
 def top_k(x, k, sorted=True):
     """The ``k`` largest entries along the last axis and their indices (int32), largest first (also
-    for ``sorted=False``), ties to the lower index, as TensorFlow's. On tensors two nodes: the values
+    for ``sorted=False``), ties to the lower index, as TensorFlow's; ``k=0`` gives both empty. On tensors two nodes: the values
     (gradient to the entries taken) and the indices (floats of the model's dtype, no gradient)."""
     if _is_tensor(x):
         return tuple(_node("top_k", {"k": k, "sorted": sorted, "output": output}, x) for output in ("values", "indices"))
     from .layers.tensor_structure import top_k_indices
     array = _array(x, "x", "top_k")
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= (array.shape[-1] if array.ndim else 0):
-        raise ValueError(f"ops.top_k: k must be an integer from 1 to the last axis' size "
-                         f"{array.shape[-1] if array.ndim else 0}, got {k!r:.40}")
+    if not array.ndim:
+        raise ValueError("ops.top_k: x must have one axis or more (as Keras 3.15), got a single number")
+    # k = 0 gives empty values and indices, (..., 0), as Keras'
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= array.shape[-1]:
+        raise ValueError(f"ops.top_k: k must be an integer from 0 to the last axis' size {array.shape[-1]}, "
+                         f"got {k!r:.40}")
     order = top_k_indices(array, int(k))
     return np.take_along_axis(array, order, -1), order.astype(np.int32)
 

@@ -437,7 +437,7 @@ class PreparingMixin:
                                                  self._output_layer.name if self.layers else None, "weights")
             sample_weight, name = one_output(sample_weight, name, x.shape[0], self._single_output_name(), "weights",
                                              sample_shapes=() if positions is None else (positions, (*positions, 1)))
-        return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions)
+        return check_sample_weight(sample_weight, x.shape[0], self.dtype, name, positions, column=True)
 
     def _sample_weights(self, x, y, sample_weight, class_weight):
         """``sample_weight``, or the weights ``class_weight`` gives y's classes: (n,) or None."""

@@ -59,9 +59,13 @@ def scalar_targets(loss, y, dtype, name, output="the model's output"):
 def check_scalar_metrics(compiled, y, name):
     """Refuse by name the compiled metrics ``[(name, metric)]`` whose Keras 3.15 value on an output
     of one number per sample is not a per-sample score, for targets ``y`` as prepared."""
+    from .metrics.weighted import _Accuracy
     for label, fn in compiled:
-        metric = getattr(fn, "metric", fn)          # (one output's metric of several: glassnet.outputs)
-        if fn is functions.accuracy or getattr(fn, "__name__", None) == "accuracy":
+        # (one output's metric of several: glassnet.outputs; a weighted_metrics one: metrics.weighted,
+        # whose __name__ is the name logged, "acc" or "weighted_accuracy", so its class tells)
+        metric = getattr(fn, "metric", fn)
+        if fn is functions.accuracy or metric is functions.accuracy or isinstance(metric, _Accuracy) or (
+                not hasattr(fn, "metric") and getattr(fn, "__name__", None) == "accuracy"):
             raise ValueError(f"{name}: the metric {label!r} on an output of one number per sample, shape (None,), "
                              f"is Keras 3.15's categorical accuracy over the batch axis (targets (n,)) or a "
                              f"TypeError (targets (n, 1)); use 'binary_accuracy'")

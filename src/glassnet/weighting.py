@@ -34,21 +34,28 @@ def refuse_both(sample_weight, class_weight):
                          "pass sample_weight multiplied by each sample's class weight")
 
 
-def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", positions=None):
+def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", positions=None, column=False):
     """Return ``sample_weight`` as an array of shape (n_samples,) and ``dtype``; None stays None.
     With ``positions`` (the position axes of a model's output: (steps,) for a tagger, (H, W) for a
     segmenter), one weight per position, (n_samples, *positions), is taken too (Keras' temporal
     weights), and so is (n_samples, *positions, 1), returned as (n_samples, *positions): Keras drops
     that last axis of 1 (a segmenter's weight maps are often kept shaped like its (n, H, W, 1) masks).
 
+    With ``column`` (a model's output without positions: (n, k) or one number per sample), an
+    (n, 1) column is taken as (n,): Keras 3.15 squeezes it off beside a loss of one value per sample
+    (measured: losses, weighted metrics and training equal to those of (n,)).
+
     Refuses (ValueError/TypeError naming ``name``) anything but finite numbers >= 0, one per sample
-    or one per position. Shapes that would only broadcast, an (n, 1) column or Keras' per-sample
-    (n, 1, 1) for a segmenter, are refused too, with a hint, rather than guessed at.
+    or one per position. Shapes that would only broadcast, an (n, 1) column elsewhere (scikit-learn's
+    wrappers, an output with positions) or Keras' per-sample (n, 1, 1) for a segmenter, are refused
+    too, with a hint, rather than guessed at.
 
     >>> check_sample_weight([1, 0, 2], 3, np.float64)
     array([1., 0., 2.])
     >>> check_sample_weight(np.ones((2, 3, 1)), 2, np.float32, positions=(3,)).shape
     (2, 3)
+    >>> check_sample_weight(np.ones((2, 1)), 2, np.float32, column=True).shape
+    (2,)
     """
     if sample_weight is None:
         return None
@@ -57,6 +64,8 @@ def check_sample_weight(sample_weight, n_samples, dtype, name="sample_weight", p
     if positions is not None and w.shape == (n_samples, *positions, 1):
         # Keras squeezes a last axis of 1 off weights one rank above the loss's values (n, *positions)
         w = w.reshape(w.shape[:-1])
+    if column and positions is None and w.shape == (n_samples, 1):
+        w = w.reshape(n_samples)
     per_position = positions is not None and w.shape == (n_samples, *positions)
     if w.shape != (n_samples,) and not per_position:
         raise ValueError(f"{name}: expected one weight per sample, shape ({n_samples},)"

@@ -131,8 +131,24 @@ def reduce(op, x, axis, keepdims, ord=None):
     if op == "norm":
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
     if op in ("argmax", "argmin"):
-        return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+        return arg(op, x, axis, keepdims)
     return getattr(np, op)(x != 0, axis=axis, keepdims=keepdims)       # any, all
+
+
+def arg(op, x, axis, keepdims):
+    """``argmax``/``argmin`` as Keras 3.15 on TensorFlow computes them, where NumPy's differ on floats:
+    NaN is passed over (``argmax([nan, 1, 0])`` is 1; all NaN: 0) and -0.0 counts below 0.0.
+    TensorFlow's CPU kernel starts from index 0 holding the float type's lowest finite value (argmin:
+    its largest) and moves only to a strictly larger (smaller) entry, so NaN, -inf and that value
+    itself never win; Keras first casts float16 to float32 and puts -0.0 at -tiny. Emulated here:
+    -0.0 to -tiny, then NaN and entries beyond the finite range clamped to that start value
+    (``fmax``/``fmin`` pass NaN over), then NumPy's first-of-ties arg."""
+    if x.dtype.kind == "f" and x.ndim:
+        x = x.astype(np.promote_types(x.dtype, np.float32), copy=False)
+        info = np.finfo(x.dtype)
+        x = np.where((x == 0) & np.signbit(x), -info.tiny, x)
+        x = np.fmax(x, info.min) if op == "argmax" else np.fmin(x, info.max)
+    return getattr(np, op)(x, axis=axis, keepdims=keepdims)
 
 
 def _reduction_backward(op, g, x, y, axes, keepdims, ord):

@@ -130,8 +130,8 @@ def arguments(op, args, who):
         args["dtype"] = dtype.name
     elif op == "top_k":
         args["k"] = _int(args["k"], f"{who}: k")
-        if args["k"] < 1:
-            raise ValueError(f"{who}: k must be 1 or more, got {args['k']}")
+        if args["k"] < 0:             # (0: an empty last axis, as Keras')
+            raise ValueError(f"{who}: k must be 0 or more, got {args['k']}")
         if args["output"] not in ("values", "indices"):
             raise ValueError(f"{who}: output must be 'values' or 'indices', got {args['output']!r:.40}")
         args["sorted"] = bool(args["sorted"])
