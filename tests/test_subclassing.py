@@ -35,6 +35,7 @@ def _functional(units=8, classes=3, **kwargs):
 
 def test_drawn_on_first_data_it_trains_as_the_same_functional_model(rng):
     x, y = rng.standard_normal((40, 5)).astype(np.float32), rng.integers(0, 3, 40)
+    gn.utils.clear_session()        # default names are numbered per session, as Keras': the first is "residual"
     mine, same = Residual(seed=3), _functional(seed=3)
     assert mine.name == "residual" and not mine.built and mine.layers == []
     mine.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])   # before drawn
