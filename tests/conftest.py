@@ -23,6 +23,16 @@ if importlib.util.find_spec("cupy") is not None:
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_names():
+    """Default model names count per session, as Keras 3.15's (``sequential``, ``sequential_1``,
+    a subclass ``residual``, ``residual_1``): each test starts from a fresh session, as Keras' own
+    test case clears it, so that a test reading a default name does not depend on the tests run
+    before it in the same process (tests/test_subclassing.py failed after the README's tests)."""
+    import glassnet
+    glassnet.utils.clear_session()
+
+
 @pytest.fixture
 def keras():
     """Keras 3 on TensorFlow's CPU as a test oracle, skipped (with the reason) when not installed.

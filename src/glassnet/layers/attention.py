@@ -1030,5 +1030,11 @@ def _refuse_flags_by_position(layer, names, args):
     for name, given in zip(names, args):
         if given is None or isinstance(given, (list, tuple)) or hasattr(given, "shape"):
             continue    # a tensor, an array or None, as Keras takes by position
+        hint = f"give {name}= by keyword"
+        if name.endswith("mask"):
+            # a flag in a mask's place (mha(q, v, k, True), once read as training=True) is no
+            # mask: `query_mask=True` would send the user the wrong way
+            hint = ("a mask by position is an array (or None); give a flag by keyword (training=, "
+                    "return_attention_scores=, use_causal_mask=)")
         raise TypeError(f"{layer.describe()}: got {given!r:.40} by position for {name}; as Keras, it takes only "
-                        f"tensors (or None) by position: give {name}= by keyword")
+                        f"tensors (or None) by position: {hint}")

@@ -48,9 +48,10 @@ class TensorOperators:
     """Python's arithmetic and basic indexing on a tensor that holds no values yet (an Input, a
     drawn ``SymbolicTensor``): ``x / 255.0``, ``x + positions``, ``-x``, ``x ** 2``, ``abs(x)``,
     ``x[:, 0]``, ``a * b``. Each computes nothing: it calls a ``TensorOp`` layer, a node of the
-    model's graph (Keras 3's operations on a ``KerasTensor``). NumPy's operators with an array on
-    the left (``positions + x``) and ``np.add(x, c)`` come here through ``__array_ufunc__``; every
-    other NumPy function, comparisons and the other operators are refused by the class using this."""
+    model's graph (Keras 3's operations on a ``KerasTensor``); ``x ** y``, ``@``, ``//``, ``%``,
+    comparisons, ``&``, ``|``, ``^``, ``~`` and ``round()`` call glassnet.ops' nodes. NumPy's
+    operators with an array on the left (``positions + x``) and ``np.add(x, c)`` come here through
+    ``__array_ufunc__``; every other NumPy function is refused by the class using this."""
     __add__, __radd__ = _operator("add"), _operator("add", True)
     __sub__, __rsub__ = _operator("subtract"), _operator("subtract", True)
     __mul__, __rmul__ = _operator("multiply"), _operator("multiply", True)
@@ -197,8 +198,9 @@ class InputLayer(TensorOperators):
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
-                        f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, "
-                        f"** (a number exponent), unary -, abs() and basic indexing (x[:, 0]), and glassnet.ops' "
+                        f"(a functional Model, or a subclass of Model's call, is drawn on it), besides +, -, *, /, **, @, "
+                        f"//, %, comparisons, &, |, ^, ~, round(), unary -, abs() and basic indexing (x[:, 0]), "
+                        f"and glassnet.ops' "
                         f"functions (ops.tanh(x), ops.mean(x, axis=1)); for other "
                         f"functions, a Layer of your own; for an activation, its layer "
                         f"(gn.layers.Activation(\"relu\"), ReLU())")

@@ -81,8 +81,8 @@ class SymbolicTensor(TensorOperators):
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values yet: while a model is drawn (a functional Model, or a subclass "
-                        f"of Model's call) only layers can be called on it, besides +, -, *, /, @, //, %, comparisons, &, |, ~, ** (a number "
-                        f"exponent), unary -, abs() and basic indexing (x[:, 0]), each a TensorOp layer, and "
+                        f"of Model's call) only layers can be called on it, besides +, -, *, /, **, @, //, %, comparisons, &, |, ^, ~, "
+                        f"round(), unary -, abs() and basic indexing (x[:, 0]), each a node of the model, and "
                         f"glassnet.ops' functions (ops.tanh(x), ops.mean(x, axis=1)); for "
                         f"other functions, a Layer of your own (or the merge layers: gn.layers.Maximum, Concatenate, ...); "
                         f"for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
