@@ -218,6 +218,10 @@ def _matmul(a, b):
 
 def _reduce(op, x, axis, keepdims, initial=None):
     if _is_tensor(x):
+        if axis is None and op in ("mean", "sum"):
+            # over the batch axis too: one number per batch, a term for add_loss only (glassnet.added_losses)
+            from .added_losses import reduce_tensor
+            return reduce_tensor(op, x)
         arguments = {"axis": axis, "keepdims": keepdims}
         if initial is not None:
             arguments["initial"] = initial
