@@ -5,6 +5,8 @@ Which layers have one is cached per model: every forward pass asks, and asking e
 step cost a tiny network a few microseconds. A layer's setter moves ``ACTIVITY_GENERATION``, so a
 regularizer set after compile still counts from the next batch.
 """
+import numpy as np
+
 from . import backend
 from .layers import base as layers_base
 
@@ -13,9 +15,27 @@ class ActivityMixin:
     """The activity-penalty part of ``Sequential`` (see ``TrainingMixin._forward``)."""
     _activity_cache = (-1, 0, None)      # (ACTIVITY_GENERATION, number of layers, what _activity gives)
 
+    # a drawn model's add_loss terms (glassnet.added_losses.Terms), None without: set by graph.Model
+    _loss_terms = None
+
     def add_loss(self, loss):
-        """Keras' ``add_loss``, which glassnet lacks: refused by name, saying what to use instead."""
-        raise NotImplementedError(layers_base.add_loss_refusal(type(self).__name__))
+        """Keras' ``add_loss``: inside a subclass' ``call``, a term of the training loss
+        (see glassnet.added_losses); refused by name anywhere else."""
+        from .added_losses import add_loss
+        add_loss(type(self).__name__, loss)
+
+    @property
+    def losses(self):
+        """Keras' ``model.losses``: the value of each ``add_loss`` term on the latest forward pass
+        (fit's last batch, predict's, ``model(x)``'s) in the model's dtype, 0-d arrays (a tensor
+        given whole: its values), then each weight regularizer's penalty; no terms before any pass."""
+        terms = [] if self._loss_terms is None else self._loss_terms.listed()
+        penalties = [regularizer(param) for regularizer, param, _ in getattr(self, "_penalties", ())]
+        return [np.asarray(v, dtype=self.dtype) for v in terms + penalties]
+
+    def _added_loss(self):
+        """The sum of the add_loss terms on the latest forward pass (0.0 without)."""
+        return 0.0 if self._loss_terms is None else self._loss_terms.total()
 
     @property
     def _activity(self):

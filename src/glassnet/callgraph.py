@@ -47,6 +47,7 @@ class CallGraphMixin:
     # {call: its Head}, for the outputs of a model of several made by a layer called more than
     # once: the walk keeps each such call's logits on its head (Head.z), for a fused loss
     _shared_outputs = {}
+    _loss_terms = None      # a drawn model's add_loss terms (glassnet.added_losses.Terms)
 
     def _graph_walk(self, x, training):
         """Yield ``(layer, its input(s), its output)`` for each call of the graph in turn, as
@@ -56,6 +57,9 @@ class CallGraphMixin:
         if self._heads is not None:
             self._walked = outputs          # read when the walk is done (_outputs_of_walk)
         modes = self._call_modes
+        terms = self._loss_terms        # add_loss terms: the outputs of the calls they read are kept
+        if terms is not None:
+            terms.kept = {}
         for k, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
             if len(parents) == 1 and not getattr(layer, "merges", False):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
@@ -67,6 +71,8 @@ class CallGraphMixin:
             # and its own arguments (ReversibleEmbedding's reverse), set on the layer for its forward
             with call_arguments_set(layer, None if self._call_options is None else self._call_options[k]):
                 outputs.append(layer.forward(inputs, training=mode))
+            if terms is not None and k in terms.read:
+                terms.kept[k] = outputs[-1]
             if k in self._shared_outputs:       # this call's logits, before the layer's next call replaces them
                 self._shared_outputs[k].z = getattr(layer, "z", None)
             if training and id(layer) in self._shared:
@@ -93,6 +99,9 @@ class CallGraphMixin:
             for head in self._heads:
                 pending[head.call] = head.output(grad)
             fused_at = {head.call for head in self._heads if head.fused}
+        if self._loss_terms is not None:     # add_loss terms: d term / d output of each call they read
+            for k, g in self._loss_terms.gradients(self.dtype).items():
+                pending[k] = g if pending[k] is None else pending[k] + g
         totals = {}
         for i in range(len(calls) - 1, -1, -1):
             layer, grad = calls[i], pending[i]

@@ -57,7 +57,7 @@ import numbers
 
 import numpy as np
 
-from . import backend, losses, optimizers
+from . import added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
@@ -345,6 +345,7 @@ class Model(Sequential):
         self._text_readers = {}
         self._outputs_at, self._heads, self._walked, self._call_caches, self._input_names = [], None, None, {}, []
         self._shared_outputs = {}
+        self._loss_terms = None
         self._nesting = ()
         self._output_keys = self._input_keys = None
         self._join_order = self._input_places = None
@@ -363,6 +364,8 @@ class Model(Sequential):
         _check_inputs(inputs)
         _check_outputs(outputs, None if keys is None else sorted(keys))
         tensors, sources = _walk_back(outputs)
+        # add_loss terms drawn in the calls that made these tensors: the calls they read join the graph
+        terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back)
         other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
             raise ValueError(f"Model: the outputs depend on an Input that is not among the model's inputs, "
@@ -418,6 +421,7 @@ class Model(Sequential):
         self._call_options = None if all(option is None for option in options) else options
         causal = _causal_flags(tensors)
         self._calls, self._shared = calls, shared
+        self._loss_terms = added_losses.Terms(terms, index) if terms else None
         # the models called in the graph (base(x)), each once, as summary shows them
         self._nesting = list({t.nested_in.key: t.nested_in for t in tensors if t.nested_in is not None}.values())
         self.inputs, self.outputs = list(inputs), list(outputs)     # Keras' names, for drawing sub-models
@@ -565,7 +569,7 @@ class Model(Sequential):
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
-            with drawing_call(type(self).__name__):
+            with drawing_call(type(self).__name__), added_losses.recording() as added:
                 outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
@@ -577,6 +581,7 @@ class Model(Sequential):
                 raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its "
                                 f"layers returned (a tensor or a list of them), got {got}; call only "
                                 f"layers in call (arithmetic: Add, Multiply, ...)")
+            added_losses.attach(added.terms, drawn)
         except BaseException:
             for layer, first in kept:
                 if first is None:
@@ -828,6 +833,12 @@ class Model(Sequential):
                                           weighted_metrics=weighted_metrics)
             self.optimizer = self._claim(optimizer)
             return
+        if loss is None:        # Keras trains on the add_loss terms alone
+            if self._loss_terms is None or self._heads is not None:
+                raise ValueError(f"loss: None trains on the add_loss terms alone, for a model of one output; "
+                                 f"{type(self).__name__} has {'several outputs' if self._loss_terms else 'no add_loss terms'}"
+                                 f" (give a loss per output, None for an unscored one)")
+            loss = added_losses.no_loss()
         self._compile_drawn(loss, optimizer, metrics, loss_weights, weighted_metrics)
         self._deferred_compile = None
 
@@ -1057,6 +1068,10 @@ class Model(Sequential):
         if not self._calls:
             raise ValueError(f"save_model: {type(self).__name__} is not drawn yet (its call runs on its first data): "
                              f"fit, predict or build((None, *shape)) it first")
+        if self._loss_terms is not None:
+            # a file without them would train otherwise
+            raise ValueError(f"{type(self).__name__} has add_loss terms, which glassnet's model files do not keep "
+                             f"yet; save its weights (save_weights) and build the model from its code again")
         config = super()._config(with_compile)
         # the Inputs give every call its shapes: a layer's own (its first build's) would refuse a
         # call on another length when read back (a seq2seq decoder's inference model, one step long)

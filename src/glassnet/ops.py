@@ -17,8 +17,9 @@ forward and a backward, kept in model files as JSON:
     pooled = ops.mean(attended, axis=1)                              # (None, 8)
 
 Argument names and defaults are Keras'. Axes count the batch axis as 0, as in Keras; on tensors
-no function may reduce, move or join along it (``ops.sum(x)`` with ``axis=None``, ``ops.stack([a,
-b])`` with Keras' default ``axis=0``, ``transpose`` without ``axes``): each is refused by name.
+no function may reduce, move or join along it (``ops.stack([a, b])`` with Keras' default ``axis=0``,
+``transpose`` without ``axes``): each is refused by name. ``ops.mean(x)`` and ``ops.sum(x)`` with
+``axis=None`` make a term for ``add_loss`` alone (glassnet.added_losses), refused anywhere else.
 
 Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus, maximum, minimum,
 clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
@@ -218,6 +219,10 @@ def _matmul(a, b):
 
 def _reduce(op, x, axis, keepdims, initial=None):
     if _is_tensor(x):
+        if axis is None and op in ("mean", "sum"):
+            # over the batch axis too: one number per batch, a term for add_loss only (glassnet.added_losses)
+            from .added_losses import reduce_tensor
+            return reduce_tensor(op, x)
         arguments = {"axis": axis, "keepdims": keepdims}
         if initial is not None:
             arguments["initial"] = initial

@@ -396,6 +396,8 @@ class TrainingMixin(ActivityMixin):
             value = loss_number(self.loss, self.loss(out, y) if w is None else self.loss.weighted(out, y, w), w is not None)
         if self._loss_weight != 1.0:
             value = value * self._loss_weight
+        if self._loss_terms is not None:     # add_loss terms, unweighted (Keras)
+            value = value + self._added_loss()
         return value + self._activity_penalty() if self._activity_cache[2] else value
 
     def _metric_scored(self, out, y, w=None):
@@ -442,6 +444,8 @@ class TrainingMixin(ActivityMixin):
                     value, dz = value * self._loss_weight, dz * self._loss_weight
                 if activity:
                     value += self._activity_penalty()
+                if self._loss_terms is not None:
+                    value += self._added_loss()
             else:
                 value = self._loss_from_output(out, y, w)
                 dz = scored * 0 if padding else self._weighed(self.loss.weighted_gradient_from_logits(scored, ys, ws))

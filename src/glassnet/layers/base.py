@@ -400,8 +400,10 @@ class Layer(KerasSurface):
         return self.params[name]
 
     def add_loss(self, loss):
-        """Keras' ``add_loss``, which glassnet lacks: refused by name, saying what to use instead."""
-        raise NotImplementedError(add_loss_refusal(self.describe()))
+        """Keras' ``add_loss``: inside a ``call`` glassnet draws, a term of the training loss
+        (``ops.mean(x)`` with axis=None, ...: see glassnet.added_losses); refused by name elsewhere."""
+        from ..added_losses import add_loss
+        add_loss(self.describe(), loss)
 
     def _free_weight_name(self, taken, prefix=""):
         """The name ``add_weight`` gives a weight given none: ``variable``, ``variable_1``, ... (Keras'
@@ -763,16 +765,6 @@ def free_name(layer, taken):
 
 def _variable_name(k):
     return "variable" if k == 0 else f"variable_{k}"
-
-
-def add_loss_refusal(owner):
-    """The message of ``add_loss`` on a layer or a model (Keras' ``add_loss`` in ``call``)."""
-    # Keras differentiates the added tensor by autodiff; glassnet's backward passes are written by
-    # hand, so a term added during forward would change the loss logged but not the gradients
-    return (f"{owner}: add_loss is Keras' and glassnet has none (nor layer.losses): a term added while "
-            f"forward runs would have no gradient, since there is no autodiff. A penalty on a layer's output is "
-            f"its activity_regularizer= (or an ActivityRegularization layer); on a weight, kernel_regularizer= or "
-            f"add_weight(regularizer=); any other term, a glassnet.losses.Loss of your own given to compile")
 
 
 def _unexpected_arguments(cls, unknown):

@@ -1,0 +1,326 @@
+"""Keras' ``add_loss`` in a drawn ``call``: terms added to the training loss, and ``model.losses``.
+
+    class VAE(gn.Model):
+        def call(self, x):
+            z_mean, z_log_var = self.mean(x), self.log_var(x)
+            kl = -0.5 * ops.mean(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            self.add_loss(kl)                   # a number per batch, added to the loss as it is
+            return self.decoder(self.sampling([z_mean, z_log_var]))
+
+A subclass' ``call`` runs once, on symbolic tensors (graph.Model._draw), so a term is recorded
+there as what it computes from the graph's tensors, not as a number: a ``BatchScalar``, made by
+``ops.mean`` or ``ops.sum`` with ``axis=None`` on a tensor (the only place those reductions over the
+batch axis are taken: nothing else in a graph may mix the samples), and by +, -, * and / of such
+scalars and numbers. A tensor given as it is ((None,) or (None, ...)) is summed whole, as Keras'
+``_aggregate_additional_loss`` sums it.
+
+Each batch, the model computes every term from its tensors' values (the calls the terms read are
+part of its graph even when they lead to no output) and adds the sum to the loss, after any
+``loss_weights`` and sample weights (Keras weighs neither); backward, each tensor a term reads gets
+``d term / d tensor`` (``c / size`` for ``c * mean``, ``c`` for ``c * sum``) beside what its readers send.
+"""
+import numbers
+import threading
+
+import numpy as np
+
+from . import backend
+
+_OPS = {"add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
+        "multiply": lambda a, b: a * b, "divide": lambda a, b: a / b}
+_REDUCTIONS = ("mean", "sum")
+
+
+def _refused_use(what):
+    return TypeError(f"{what}: ops.mean/ops.sum with axis=None on a tensor reduces the batch axis too (every "
+                     f"sample into one number), which glassnet takes only as a term of add_loss, alone or in "
+                     f"+, -, * and / with numbers and other such terms (self.add_loss(0.1 * ops.mean(x))); "
+                     f"anywhere else name the sample axes (ops.mean(x, axis=-1))")
+
+
+class BatchScalar:
+    """One number per batch computed from a drawn graph's tensors: ``op`` "mean" or "sum" of
+    ``tensor`` (a reduction over every axis, batch included), a "number", or ``op`` one of add,
+    subtract, multiply, divide of two ``operands``. Only ``add_loss`` takes it."""
+    __array_ufunc__ = None          # np.float32(2) * term: NumPy hands the product to __rmul__
+
+    def __init__(self, op, operands=(), tensor=None, number=None):
+        self.op, self.operands, self.tensor, self.number = op, tuple(operands), tensor, number
+
+    # -- arithmetic ------------------------------------------------------------------------------
+    @staticmethod
+    def _of(value, op):
+        if isinstance(value, BatchScalar):
+            return value
+        if isinstance(value, (numbers.Real, np.generic, np.ndarray)) and not isinstance(value, bool) \
+                and np.ndim(value) == 0 and np.asarray(value).dtype.kind in "fiu":
+            return BatchScalar("number", number=float(value))
+        raise _refused_use(f"{op} of a batch term and {type(value).__name__} {value!r:.60}")
+
+    def _binary(self, op, other, reverse=False):
+        other = self._of(other, op)
+        return BatchScalar(op, (other, self) if reverse else (self, other))
+
+    def __add__(self, other):
+        return self._binary("add", other)
+
+    def __radd__(self, other):
+        return self._binary("add", other, reverse=True)
+
+    def __sub__(self, other):
+        return self._binary("subtract", other)
+
+    def __rsub__(self, other):
+        return self._binary("subtract", other, reverse=True)
+
+    def __mul__(self, other):
+        return self._binary("multiply", other)
+
+    def __rmul__(self, other):
+        return self._binary("multiply", other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._binary("divide", other)
+
+    def __rtruediv__(self, other):
+        return self._binary("divide", other, reverse=True)
+
+    def __neg__(self):
+        return BatchScalar("multiply", (BatchScalar("number", number=-1.0), self))
+
+    def __pos__(self):
+        return self
+
+    def __array__(self, *args, **kwargs):       # a layer or an ops function given it
+        raise _refused_use("a batch term used as an array")
+
+    def __bool__(self):
+        raise _refused_use("a batch term used as a truth value")
+
+    def __repr__(self):
+        if self.op in _REDUCTIONS:
+            return f"{self.op}({self.tensor!r})"
+        if self.op == "number":
+            return repr(self.number)
+        return f"{self.op}({self.operands[0]!r}, {self.operands[1]!r})"
+
+    # -- the graph's side ------------------------------------------------------------------------
+    def leaves(self):
+        """The reductions this term reads, each a BatchScalar of op "mean" or "sum", in order."""
+        if self.op in _REDUCTIONS:
+            return [self]
+        return [leaf for operand in self.operands for leaf in operand.leaves()]
+
+    def value(self, values):
+        """The term's value, ``values``: {id(leaf): the array of its tensor on this batch}."""
+        if self.op in _REDUCTIONS:
+            a = values[id(self)]
+            return float(a.mean() if self.op == "mean" else a.sum())
+        if self.op == "number":
+            return self.number
+        return _OPS[self.op](*(operand.value(values) for operand in self.operands))
+
+    def coefficients(self, values, scale=1.0, out=None):
+        """``{id(leaf): d term / d leaf}`` (each leaf a number), scaled by ``scale``: the chain rule
+        through +, -, * and /, read at ``values`` as ``value`` reads them."""
+        out = {} if out is None else out
+        if self.op in _REDUCTIONS:
+            out[id(self)] = out.get(id(self), 0.0) + scale
+        elif self.op != "number":
+            a, b = self.operands
+            if self.op in ("add", "subtract"):
+                a.coefficients(values, scale, out)
+                b.coefficients(values, scale if self.op == "add" else -scale, out)
+            elif self.op == "multiply":
+                a.coefficients(values, scale * b.value(values), out)
+                b.coefficients(values, scale * a.value(values), out)
+            else:           # a / b: 1 / b and -a / b^2
+                vb = b.value(values)
+                a.coefficients(values, scale / vb, out)
+                b.coefficients(values, -scale * a.value(values) / vb ** 2, out)
+        return out
+
+
+def is_term(value):
+    return isinstance(value, BatchScalar)
+
+
+def reduce_tensor(op, tensor):
+    """``ops.mean``/``ops.sum`` with ``axis=None`` on a tensor: a term for ``add_loss``."""
+    return BatchScalar(op, tensor=tensor)
+
+
+# -- recording while a call is drawn -------------------------------------------------------------
+
+# .stack: one list per call being drawn (graph.Model._symbolic_call), innermost last; add_loss
+# appends to the innermost. Per thread, as the draw itself is
+_DRAWING = threading.local()
+
+
+class recording:
+    """While a subclass' ``call`` is drawn: the terms its ``add_loss`` calls give (``terms``)."""
+    def __enter__(self):
+        if not hasattr(_DRAWING, "stack"):
+            _DRAWING.stack = []
+        self.terms = []
+        _DRAWING.stack.append(self.terms)
+        return self
+
+    def __exit__(self, *exc):
+        _DRAWING.stack.pop()
+
+
+def add_loss(owner, value):
+    """``owner.add_loss(value)`` (``owner``: a layer's or model's describe()): the term recorded
+    for the call being drawn, or refused by name where no call is drawn (an eager layer's forward)."""
+    from .layers.input import InputLayer
+    from .layers.symbolic import SymbolicTensor
+    stack = getattr(_DRAWING, "stack", None)
+    if not stack:
+        raise NotImplementedError(
+            f"{owner}: add_loss is taken inside a call that glassnet draws (a subclass of glassnet.Model, "
+            f"its call drawn on symbolic tensors), not here: a term added while an eager forward runs would "
+            f"have no gradient (no autodiff). Move the computation into such a call, or use "
+            f"activity_regularizer= / kernel_regularizer= or a glassnet.losses.Loss of your own")
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    terms = []
+    for item in values:
+        if isinstance(item, BatchScalar):
+            terms.append(item)
+        elif isinstance(item, SymbolicTensor):
+            terms.append(BatchScalar("sum", tensor=item))       # Keras sums a tensor whole
+            terms[-1].whole = True              # (model.losses lists its values, as Keras')
+        elif isinstance(item, InputLayer):
+            raise ValueError(f"{owner}: add_loss: a term of an Input alone does not depend on any weight; "
+                             f"compute it from a layer's output")
+        else:
+            raise TypeError(f"{owner}: add_loss takes what a drawn call computes from its tensors (ops.mean(x) "
+                            f"or ops.sum(x) with axis=None, such terms in +, -, * and / with numbers, or a "
+                            f"tensor, summed whole), got {type(item).__name__} {item!r:.60}")
+    stack[-1].extend(terms)
+
+
+class Terms:
+    """A drawn model's ``add_loss`` terms, bound to its graph: each leaf read from the output of
+    call ``calls[id(leaf)]`` on every forward pass (``keep``), then the terms' values, their sum,
+    and the gradients that sum sends to those calls."""
+
+    def __init__(self, terms, index):
+        self.terms = list(terms)
+        self.leaves = [leaf for term in self.terms for leaf in term.leaves()]
+        self.calls = {id(leaf): index[id(leaf.tensor)] for leaf in self.leaves}
+        self.read = frozenset(self.calls.values())
+        self.kept = {}          # {call: its output on the latest forward}
+
+    def _values(self):
+        return {id(leaf): self.kept[self.calls[id(leaf)]] for leaf in self.leaves}
+
+    def values(self):
+        """Each term's value on the latest forward pass (empty before any)."""
+        if not self.kept:
+            return []
+        values = self._values()
+        return [term.value(values) for term in self.terms]
+
+    def listed(self):
+        """``model.losses``' entries (Keras'): each term's value, a tensor given whole its array."""
+        if not self.kept:
+            return []
+        values = self._values()
+        return [backend.to_numpy(values[id(term)]).copy() if getattr(term, "whole", False) else term.value(values)
+                for term in self.terms]
+
+    def total(self):
+        return sum(self.values())
+
+    def gradients(self, dtype):
+        """``{call: d (sum of terms) / d (its output)}`` on the latest forward pass."""
+        values, coefficients = self._values(), {}
+        for term in self.terms:
+            term.coefficients(values, 1.0, coefficients)
+        grads = {}
+        for leaf in self.leaves:
+            k = self.calls[id(leaf)]
+            a = self.kept[k]
+            c = coefficients.pop(id(leaf), None)
+            if c is None:           # (a leaf listed twice: its coefficient summed once)
+                continue
+            xp = backend.get_array_module(a)
+            g = xp.full(a.shape, c / a.size if leaf.op == "mean" and a.size else c, dtype=dtype)
+            grads[k] = g if k not in grads else grads[k] + g
+        return grads
+
+
+def attach(terms, outputs):
+    """Keep ``terms`` (what a drawn call's add_loss gave) on that call's ``outputs``: a model drawn
+    on them, there or from a model that called it, takes them up (``drawn_terms``)."""
+    for tensor in outputs if terms else ():
+        kept = tensor.__dict__.setdefault("added_losses", [])
+        kept.extend(term for term in terms if not any(term is other for other in kept))
+
+
+def drawn_terms(tensors, sources, outputs, walk_back):
+    """``(terms, tensors)``: the add_loss terms kept on a graph's ``tensors`` and ``sources``
+    (its order of tensors from ``walk_back``), and that order with the calls the terms read that
+    lead to no output, placed before the last output's call (code reading a model of one output
+    takes the last call as its output). Refused by name: a term reading an output (its gradient
+    would meet the loss's, which a fused output layer takes as dL/dz)."""
+    terms, seen = [], set()
+    for tensor in list(tensors) + list(sources):
+        for term in tensor.__dict__.get("added_losses", ()):
+            if id(term) not in seen:
+                seen.add(id(term))
+                terms.append(term)
+    if not terms:
+        return [], tensors
+    from .layers.input import InputLayer
+    read = [leaf.tensor for term in terms for leaf in term.leaves()]
+    for tensor in read:
+        if isinstance(tensor, InputLayer):
+            raise ValueError(f"add_loss: a term reads the Input {tensor.name!r} itself ({tensor!r}), which no weight "
+                             f"changes; compute it from a layer's output")
+    made, _ = walk_back(read + list(outputs))
+    known = {id(tensor) for tensor in tensors}
+    extra = [tensor for tensor in made if id(tensor) not in known]
+    order = list(tensors[:-1]) + extra + list(tensors[-1:])
+    position = {id(tensor): k for k, tensor in enumerate(order)}
+    ends = {id(tensor) for tensor in outputs}
+    for tensor in extra + read:
+        reads_output = id(tensor) in ends or any(id(parent) in ends for parent in getattr(tensor, "inputs", ()))
+        late = any(position.get(id(parent), -1) > position[id(tensor)] for parent in getattr(tensor, "inputs", ()))
+        if reads_output or late:
+            raise NotImplementedError(
+                f"add_loss: a term reads a model output ({tensor!r:.80}), whose gradient from the loss is the "
+                f"output layer's; compute the term from the tensors before the output layer, or score the output "
+                f"with a loss of its own (a second output and compile(loss=[..., your_loss]))")
+    return terms, order
+
+
+def no_loss():
+    """The loss of ``compile(loss=None)`` on a model with add_loss terms: Keras trains on the terms
+    alone. A loss of 0 whose gradient is zero, whatever the targets (which fit still takes: any
+    array of one row per sample)."""
+    from .losses.base import Loss
+
+    class AddedLossesOnly(Loss):
+        name = "none"
+
+        def __call__(self, y_pred, y_true):
+            return 0.0
+
+        def gradient(self, y_pred, y_true):
+            return backend.get_array_module(y_pred).zeros_like(y_pred)
+
+        def weighted(self, y_pred, y_true, sample_weight):
+            return 0.0
+
+        def weighted_gradient(self, y_pred, y_true, sample_weight):
+            return self.gradient(y_pred, y_true)
+
+        def per_sample(self, y_pred, y_true):
+            return backend.get_array_module(y_pred).zeros(y_pred.shape[0], dtype=y_pred.dtype)
+
+        def prepare_targets(self, y, n_outputs, dtype, name="y"):
+            return np.zeros((len(y), n_outputs), dtype=dtype)       # (read by no loss)
+
+    return AddedLossesOnly()
