@@ -350,3 +350,15 @@ def test_a_weighted_layer_on_a_constant_in_call_is_refused_as_in_a_model_subclas
 
     with pytest.raises(TypeError, match=r"called on a constant.*KerasPositions.call.*x \* 0 \+ ops.arange"):
         KerasPositions()(gn.Input((10, 4)))
+
+
+def test_compute_mask_in_a_layer_drawn_from_call_is_refused_by_name():
+    class Masked(gn.Layer):
+        def call(self, x):
+            return x * 2.0
+
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, 0)
+
+    with pytest.raises(TypeError, match=r"Masked: defines compute_mask.*mask_zero=True"):
+        Masked()

@@ -52,6 +52,12 @@ class CallLayer(Model):
                     f"from what it is called on)" if keras else "")
             raise TypeError(f"{type(self).__name__}: Layer.__init__ got unexpected keyword argument(s) "
                             f"{unknown}; it takes name, dtype, trainable and seed{hint}")
+        if callable(getattr(type(self), "compute_mask", None)):
+            # a drawn model never calls it: the padding would be read as data (keras.io's PositionalEmbedding)
+            raise TypeError(f"{type(self).__name__}: defines compute_mask, Keras' way to make a mask, which glassnet "
+                            f"does not call (the padding would be read as data): make the mask with "
+                            f"Embedding(..., mask_zero=True) or Masking in call, whose mask reaches the layers "
+                            f"after it on its own (docs/layers.md, Masks)")
         super().__init__(name=name, seed=seed, dtype="float32" if dtype is None else dtype)
         if trainable is not True:
             self.trainable = trainable          # (checked there; kept for its layers once drawn)
