@@ -8,6 +8,13 @@ from glassnet import layers, ops
 from glassnet.gradcheck import check_model
 
 
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Default model names are numbered per session (Keras'): leave the counters as found fresh."""
+    yield
+    gn.utils.clear_session()
+
+
 # -- the classes, written as keras.io writes them, with gn.Layer ---------------------------------
 class TransformerBlock(gn.Layer):
     def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
@@ -131,7 +138,7 @@ def test_the_text_classifier_written_with_layer_predicts_and_trains_as_keras(ker
 
 
 # a small block of sub-layers, operators and ops, and Keras' twin
-class Residual(gn.Layer):
+class ResBlock(gn.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
@@ -146,7 +153,7 @@ class Residual(gn.Layer):
 
 
 def _keras_residual(keras):
-    class KResidual(keras.layers.Layer):
+    class KResBlock(keras.layers.Layer):
         def __init__(self, units, **kwargs):
             super().__init__(**kwargs)
             self.dense = keras.layers.Dense(units, activation="tanh")
@@ -154,7 +161,7 @@ def _keras_residual(keras):
 
         def call(self, inputs):
             return self.norm(inputs + keras.ops.sigmoid(self.dense(inputs)) * 0.5)
-    return KResidual
+    return KResBlock
 
 
 def _regression(n=48, features=4, seed=3):
@@ -164,10 +171,10 @@ def _regression(n=48, features=4, seed=3):
 
 
 def test_blocks_in_a_sequential_built_lazily_train_as_keras(keras):
-    KResidual = _keras_residual(keras)
+    KResBlock = _keras_residual(keras)
     keras.utils.set_random_seed(1)
-    kmodel = keras.Sequential([KResidual(4), KResidual(4), keras.layers.Dense(1)])
-    gmodel = gn.Sequential([Residual(4), Residual(4), layers.Dense(1)])       # no input shape: drawn at its data
+    kmodel = keras.Sequential([KResBlock(4), KResBlock(4), keras.layers.Dense(1)])
+    gmodel = gn.Sequential([ResBlock(4), ResBlock(4), layers.Dense(1)])       # no input shape: drawn at its data
     x, y = _regression()
     kmodel.build((None, 4))
     gmodel.build((None, 4))
@@ -175,12 +182,12 @@ def test_blocks_in_a_sequential_built_lazily_train_as_keras(keras):
 
 
 def test_a_block_held_by_a_model_subclass_and_a_block_in_a_block_train_as_keras(keras):
-    KResidual = _keras_residual(keras)
+    KResBlock = _keras_residual(keras)
 
     class KTwo(keras.layers.Layer):
         def __init__(self):
             super().__init__()
-            self.first, self.second = KResidual(4), KResidual(4)
+            self.first, self.second = KResBlock(4), KResBlock(4)
 
         def call(self, x):
             return self.second(self.first(x)) - x
@@ -197,7 +204,7 @@ def test_a_block_held_by_a_model_subclass_and_a_block_in_a_block_train_as_keras(
     class Two(gn.Layer):
         def __init__(self):
             super().__init__()
-            self.first, self.second = Residual(4), Residual(4)
+            self.first, self.second = ResBlock(4), ResBlock(4)
 
         def call(self, x):
             return self.second(self.first(x)) - x
@@ -221,7 +228,7 @@ def test_a_block_held_by_a_model_subclass_and_a_block_in_a_block_train_as_keras(
 
 def test_gradients_through_blocks_match_finite_differences():
     inputs = gn.Input((4,))
-    outputs = layers.Dense(2)(Residual(4)(Residual(4)(inputs)))
+    outputs = layers.Dense(2)(ResBlock(4)(ResBlock(4)(inputs)))
     model = gn.Model(inputs, outputs, seed=0, dtype="float64")
     model.compile(loss="mse", optimizer="sgd")
     x, y = _regression(n=6)
@@ -248,8 +255,8 @@ def test_ops_only_layer_computes_as_keras_and_passes_gradients(keras):
 
 # -- weights' order, summary, save and load, clone ----------------------------------------------
 def test_weights_follow_keras_order_and_a_frozen_block_as_keras(keras):
-    KResidual = _keras_residual(keras)
-    kblock, block = KResidual(4), Residual(4)
+    KResBlock = _keras_residual(keras)
+    kblock, block = KResBlock(4), ResBlock(4)
     kmodel = keras.Sequential([keras.Input((4,)), kblock, keras.layers.Dense(1)])
     gmodel = gn.Sequential([gn.Input((4,)), block, layers.Dense(1)])
     assert [w.shape for w in gmodel.get_weights()] == [tuple(w.shape) for w in kmodel.get_weights()]
@@ -270,7 +277,7 @@ def test_weights_follow_keras_order_and_a_frozen_block_as_keras(keras):
 def test_trainable_false_given_to_layer_init_freezes_the_block():
     # (Keras 3.15 sets the flag on the layer, but its sub-layers, made after super().__init__, keep
     # theirs: they train. Here the flag reaches them: docs/keras_parity.md)
-    gmodel = gn.Sequential([gn.Input((4,)), Residual(4, trainable=False), layers.Dense(1)])
+    gmodel = gn.Sequential([gn.Input((4,)), ResBlock(4, trainable=False), layers.Dense(1)])
     assert len(gmodel.trainable_weights) == 2 and len(gmodel.non_trainable_weights) == 4
 
 
@@ -298,11 +305,11 @@ def test_save_load_and_clone_keep_what_the_blocks_compute(tmp_path):
 
 
 def test_get_config_and_from_config_follow_keras_idiom():
-    block = Residual(3, name="res")
+    block = ResBlock(3, name="res")
     config = block.get_config()
     assert config["units"] == 3 and config["name"] == "res"
-    again = Residual.from_config(config)
-    assert isinstance(again, Residual) and again.units == 3 and again.name == "res"
+    again = ResBlock.from_config(config)
+    assert isinstance(again, ResBlock) and again.units == 3 and again.name == "res"
 
 
 # -- refused by name --------------------------------------------------------------------------------
@@ -332,11 +339,11 @@ def test_add_weight_in_a_layer_drawn_from_call_is_refused_naming_the_way_out():
 
 
 def test_unknown_keywords_to_layer_init_are_refused_by_name():
-    with pytest.raises(TypeError, match=r"Residual: Layer.__init__ got unexpected keyword argument\(s\) "
+    with pytest.raises(TypeError, match=r"ResBlock: Layer.__init__ got unexpected keyword argument\(s\) "
                                         r"\['input_shape'\].*name, dtype, trainable and seed"):
-        Residual(4, input_shape=(4,))
+        ResBlock(4, input_shape=(4,))
     with pytest.raises(TypeError, match="colour"):
-        Residual(4, colour="red")
+        ResBlock(4, colour="red")
 
 
 def test_a_weighted_layer_on_a_constant_in_call_is_refused_as_in_a_model_subclass():

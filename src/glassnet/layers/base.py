@@ -46,7 +46,9 @@ The rules a layer of your own must keep, and why:
   name, so define or import it before loading.
 - Keep every parameter in the layer's own ``params``: a layer or a model held inside another (a
   Dense as an attribute of a residual block) would be neither trained nor saved, so a model
-  refuses it; a block made of layers is a subclass of ``glassnet.Model``, whose ``call`` calls them.
+  refuses it. A block made of layers keeps Keras' ``call`` and defines no ``forward``: such a class
+  is made a subclass of ``glassnet.Model`` when it is defined (glassnet._call_layers), whose ``call``
+  is drawn into the graph, which trains its layers.
 - Optionally, override ``numbers_per_sample`` when forward makes a working array larger than its
   output (Conv2D's im2col copy): ``predict`` and ``evaluate`` size their default chunks from it.
 - Optionally, override ``matmul_flops`` when the layer's matrix products are not ``kernel`` times
