@@ -115,10 +115,21 @@ def test_build_with_keras_batch_shape_names_the_layer_and_the_sample_shape():
 
 def test_a_layer_with_keras_call_says_glassnet_runs_forward_and_backward():
     # a Keras habit: NotImplementedError("KerasStyle.forward") said nothing of why
+    # a Layer with call and no forward is drawn as a glassnet.Model now (glassnet._call_layers, tests/
+    # test_layer_call.py): it computes; one whose base is a layer of yours (not Layer) still says so
     class KerasStyle(gn.Layer):
         def call(self, inputs):
             return inputs * 2
 
-    with pytest.raises(NotImplementedError, match=r"KerasStyle.forward: .*it defines call\(\), Keras' method, "
-                                                  r"which glassnet does not run"):
-        KerasStyle()(np.ones((2, 3)))
+    np.testing.assert_allclose(KerasStyle()(np.ones((2, 3))), 2 * np.ones((2, 3)))
+
+    class Base(gn.Layer):
+        pass
+
+    class KerasStyleOnBase(Base):
+        def call(self, inputs):
+            return inputs * 2
+
+    with pytest.raises(NotImplementedError, match=r"KerasStyleOnBase.forward: .*it defines call\(\), Keras' "
+                                                  r"method, which glassnet does not run"):
+        KerasStyleOnBase()(np.ones((2, 3)))

@@ -918,7 +918,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                 f"whose parameters a model neither trains nor saves; keep every "
                                 f"weight in the layer's own params (add_weight), or, for a block made "
                                 f"of layers (Keras' Layer subclass calling its layers in call), "
-                                f"subclass glassnet.Model instead: its call draws them into the graph")
+                                f"keep Keras' call and write no forward (such a Layer is drawn as a "
+                                f"glassnet.Model), or subclass glassnet.Model instead: its call draws them "
+                                f"into the graph")
         # (kept until a build succeeds: a model of a config builds on its first data, which may be refused)
         rng, build_origin = layer.rng, layer.__dict__.get("_build_origin")
         if build_origin is not None and build_origin[0] != layer.__dict__.get("_stream_origin"):

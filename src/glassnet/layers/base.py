@@ -46,7 +46,9 @@ The rules a layer of your own must keep, and why:
   name, so define or import it before loading.
 - Keep every parameter in the layer's own ``params``: a layer or a model held inside another (a
   Dense as an attribute of a residual block) would be neither trained nor saved, so a model
-  refuses it; a block made of layers is a subclass of ``glassnet.Model``, whose ``call`` calls them.
+  refuses it. A block made of layers keeps Keras' ``call`` and defines no ``forward``: such a class
+  is made a subclass of ``glassnet.Model`` when it is defined (glassnet._call_layers), whose ``call``
+  is drawn into the graph, which trains its layers.
 - Optionally, override ``numbers_per_sample`` when forward makes a working array larger than its
   output (Conv2D's im2col copy): ``predict`` and ``evaluate`` size their default chunks from it.
 - Optionally, override ``matmul_flops`` when the layer's matrix products are not ``kernel`` times
@@ -213,6 +215,13 @@ class Layer(KerasSurface):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if _draws_call(cls):
+            # Keras' block of layers and ops (call, no forward): a glassnet.Model subclass, drawn from
+            # its call, is what trains one here (glassnet._call_layers); neither registered as a
+            # layer (a model file holds the layers its call draws) nor given the hooks below
+            from .._call_layers import draw_as_model
+            draw_as_model(cls, Layer)
+            return
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"])
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
@@ -882,6 +891,15 @@ def sized_axes_needed(layer, shape):
                          f"{tuple(shape)} (None: any size); give that axis a size, or put a layer that does "
                          f"not depend on it here (GlobalAveragePooling1D or an RNN without return_sequences "
                          f"instead of Flatten){batch}") from exc
+
+
+def _draws_call(cls):
+    """Whether ``cls``, a subclass of Layer just made, is Keras' block written with ``call``: it (or a
+    base of its own, not a layer) defines ``call``, no class of it defines ``forward``, and Layer is one
+    of its own bases (a subclass of a layer of yours is left as that layer is). glassnet's own layers
+    all compute in ``forward``."""
+    return (callable(getattr(cls, "call", None)) and cls.forward is Layer.forward and Layer in cls.__bases__
+            and not cls.__module__.startswith(f"{__package__}."))
 
 
 def _unwritten(layer, method):
