@@ -69,21 +69,6 @@ class CallLayer(Model):
         layers the block's call drew, not this: ``save`` and ``load_model`` need neither.)"""
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
 
-    def add_weight(self, *args, **kwargs):
-        """Keras' ``add_weight`` in a layer drawn from ``call``: refused by name (see the module
-        docstring), with the way to write such a weight here."""
-        raise NotImplementedError(add_weight_refusal(type(self).__name__))
-
-
-def add_weight_refusal(owner):
-    """The message for ``add_weight`` in ``owner``, a class drawn from its ``call``."""
-    return (f"{owner}.add_weight: a layer drawn from call (no forward) cannot own weights here: call runs once, "
-            f"on symbolic tensors, and a weight used there through ops or operators (ops.matmul(inputs, self.w) + "
-            f"self.b) would be taken as a constant that never trains (glassnet has no automatic differentiation). "
-            f"Put the weight in a layer of its own that computes on arrays, forward(x, training=False) and "
-            f"backward(grad_output) (docs/layers.md, Your own), or use a built-in one (Dense, EinsumDense), and "
-            f"call that layer in {owner}.call")
-
 
 def draw_as_model(cls, layer_base):
     """Make ``cls``, a class just made with ``layer_base`` (``glassnet.Layer``) among its bases,

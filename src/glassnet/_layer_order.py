@@ -204,6 +204,10 @@ def attribute_layers(model, skip=frozenset()):
                 seen.add(id(value))
                 found.append(value)
 
+    # the weights its add_weight made (glassnet._call_weights): Keras lists a layer's own first
+    own = vars(model).get("_call_weights")
+    if own is not None:
+        walk(own)
     for name, value in list(vars(model).items()):
         if name not in skip:
             walk(value)

@@ -118,7 +118,9 @@ class CallGraphMixin:
             grad = layer.backward_from_logits(grad) if i in fused_at else layer.backward(grad)
             if done is not None:
                 done(i)
-            if shared:          # backward wrote this call's gradients: add the later calls' (in place)
+            # backward wrote this call's gradients: add the later calls' (in place). (A block's
+            # CallWeights gets its gradients added by the nodes reading them, every call's: no sum here)
+            if shared and not getattr(layer, "gathers_gradients", False):
                 earlier = totals.get(id(layer))
                 if earlier is not None:
                     for key, g in layer.grads.items():

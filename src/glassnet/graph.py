@@ -68,6 +68,7 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay, sample_shape_of, valid_call_option
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
+from ._call_weights import link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import KERAS_STEPS, Sequential, _keep_stream, defined_steps, keras_compile_order_refused
@@ -289,6 +290,18 @@ class Model(Sequential):
         cls._own_steps = defines_step(cls, "train_step")
         cls._own_tests = defines_step(cls, "test_step") or (
             cls._own_steps and not callable(getattr(cls, "call", None)))
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
+                   constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
+        """Keras' ``add_weight`` (its arguments, in its order) in a subclass drawn from ``call``, in
+        ``build`` or ``__init__``: a weight of the model's own (``initializer`` "glorot_uniform" by
+        default; ``trainable=False``: counted as non-trainable, never updated; ``regularizer`` and
+        ``constraint`` as a layer's). Returns a handle that ``call`` uses with a tensor in ``+ - *
+        /`` and ``ops.matmul``, ``ops.maximum``, ``ops.minimum`` (indexed first too, ``w[:5]``),
+        whose nodes read its value at each pass and train it (see glassnet._call_weights)."""
+        from ._call_weights import add_weight
+        return add_weight(self, shape, initializer, dtype, trainable, regularizer, constraint, name,
+                          autocast=autocast, aggregation=aggregation, overwrite_with_gradient=overwrite_with_gradient)
 
     def train_step(self, data):
         """Keras' default step, which a subclass's ``train_step`` may call as
@@ -570,6 +583,8 @@ class Model(Sequential):
         try:
             parameters = inspect.signature(self.call).parameters
             with drawing_call(type(self).__name__), added_losses.recording() as added:
+                # its own weights' node (add_weight: glassnet._call_weights) first, on the first input
+                inputs = through_weights(self, inputs)
                 outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
@@ -1180,6 +1195,7 @@ class Model(Sequential):
                              f"'use_causal_mask', 'attention_mask' (attention layers) or 'reverse' "
                              f"(ReversibleEmbedding), each true or false, and 'keras_order' (attention layers: "
                              f"an order of the call's inputs)")
+        link_weights(layers)        # nodes reading a drawn call's weights: to their CallWeights, by name
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]

@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from .. import activations, backend
+from .._call_weights import CallWeight, from_config as weight_from_config
 from . import tensor_math
 from .base import Layer
 from . import tensor_structure
@@ -26,6 +27,7 @@ REDUCTIONS = ("sum", "mean", "max", "min")
 SHAPES = ("expand_dims", "squeeze", "reshape", "transpose")
 BINARY = ("maximum", "minimum", "matmul")           # two tensors, or a tensor and a constant
 JOINS = ("concatenate", "stack")                    # a list of tensors
+WEIGHT_OPS = ("matmul", "maximum", "minimum")       # those taking a weight operand (glassnet._call_weights)
 # element-wise maths, comparisons, reductions, where, one_hot: layers/tensor_math.py computes them
 UNARY, BINARY, REDUCTIONS = UNARY + tensor_math.UNARY, BINARY + tensor_math.BINARY, REDUCTIONS + tensor_math.REDUCTIONS
 LISTS = JOINS + tensor_math.LISTS                   # ops called on a list of tensors
@@ -103,6 +105,10 @@ class TensorFunction(ConstantOperandNode, Layer):
         if not isinstance(reverse, (bool, np.bool_)):
             raise TypeError(f"TensorFunction: reverse must be True or False, got {reverse!r:.40}")
         self.constant = _constant(constant, op)
+        if isinstance(self.constant, CallWeight) and op not in WEIGHT_OPS:
+            raise TypeError(f"TensorFunction: ops.{op} cannot take a weight ({self.constant!r}) as an operand: "
+                            f"its node has no gradient for one, and the weight would never train; the ops "
+                            f"taking a weight of a drawn call are {', '.join(WEIGHT_OPS)} and the operators + - * /")
         self.reverse = bool(reverse) and constant is not None
         if op == "matmul" and self.constant is not None and np.ndim(self.constant) != 2:
             raise ValueError(f"TensorFunction: matmul's constant must be a matrix (2 axes), got shape "
@@ -229,9 +235,15 @@ class TensorFunction(ConstantOperandNode, Layer):
                 chosen = x > c if op == "maximum" else x < c
             else:
                 chosen = x >= c if op == "maximum" else x <= c
+            self._weight_gradient(g * ~chosen)      # (a weight operand: where it was chosen)
             return unbroadcast(g * chosen, x.shape)
         if op == "matmul":
             c = self._value(xp)
+            if self.weight_operand:     # dC: x^T g (y = x C), g x^T (y = C x), summed over the batch and leading axes
+                if self.reverse:
+                    self._weight_gradient((g @ xp.swapaxes(x, -1, -2)).reshape(-1, *c.shape).sum(axis=0))
+                else:
+                    self._weight_gradient(x.reshape(-1, c.shape[0]).T @ g.reshape(-1, c.shape[1]))
             if self.reverse:                        # y = C x: dx = C^T g
                 return unbroadcast(c.T @ g, x.shape)
             return g @ c.T                          # y = x C: dx = g C^T
@@ -243,8 +255,7 @@ class TensorFunction(ConstantOperandNode, Layer):
         config = super().get_config()
         if self.merges:
             config.pop("input_shape", None)         # a list of shapes: the model's graph says them
-        constant = self.constant.tolist() if isinstance(self.constant, np.ndarray) else self.constant
-        return {**config, "op": self.op, "arguments": dict(self.arguments), "constant": constant,
+        return {**config, "op": self.op, "arguments": dict(self.arguments), "constant": self._constant_config(),
                 "reverse": self.reverse}
 
 
@@ -395,8 +406,11 @@ def _arguments(op, given):
 
 def _constant(value, op):
     """maximum's, minimum's or matmul's constant operand: a number or a NumPy array (a copy)."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, CallWeight):
+        return value
+    weight = weight_from_config(value)          # a weight operand, read from a config
+    if weight is not None:
+        return weight
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and op != "matmul":
         value = value.item() if isinstance(value, np.generic) else value
         if not np.isfinite(value):

@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from .._call_weights import CallWeight, from_config as weight_from_config
 from .base import Layer
 
 # op -> what it computes, for docstrings and messages; the names are Keras 3's operations'
@@ -63,8 +64,28 @@ class ConstantOperandNode:
 
     # -- computing ------------------------------------------------------------------------------
     def _value(self, xp):
-        """The constant in the layer's dtype, on the input's device (a number stays a number)."""
+        """The constant in the layer's dtype, on the input's device (a number stays a number); a
+        weight's (``add_weight`` in a drawn call: glassnet._call_weights) live value."""
+        if isinstance(self.constant, CallWeight):
+            return self.constant.value(xp)
         return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
+
+    @property
+    def weight_operand(self):
+        """Whether the constant is a weight (``add_weight`` in a drawn call)."""
+        return isinstance(self.constant, CallWeight)
+
+    def _weight_gradient(self, grad):
+        """Add ``grad``, the gradient with respect to the whole operand, to the weight's (a weight
+        operand only): summed over the batch and the axes broadcasting grew."""
+        if isinstance(self.constant, CallWeight):
+            shape = self.constant.shape
+            self.constant.add_gradient(unbroadcast(grad, shape) if grad.shape != shape else grad)
+
+    def _constant_config(self):
+        if isinstance(self.constant, CallWeight):
+            return self.constant.config()
+        return self.constant.tolist() if isinstance(self.constant, np.ndarray) else self.constant
 
 
 class TensorOp(ConstantOperandNode, Layer):
@@ -214,6 +235,16 @@ class TensorOp(ConstantOperandNode, Layer):
         if self.op == "absolute":
             return g * xp.sign(x)
         c = self._value(xp)
+        if isinstance(self.constant, CallWeight):       # d out / d c, to the weight's gradient
+            if self.op == "add":
+                dc = g
+            elif self.op == "subtract":
+                dc = g if self.reverse else -g
+            elif self.op == "multiply":
+                dc = g * x
+            else:           # d(x / c) = -x / c^2, d(c / x) = 1 / x
+                dc = g / x if self.reverse else -g * x / (c * c)
+            self._weight_gradient(dc)
         if self.op == "power":     # (x ** 0 is 1 everywhere: gradient 0, not 0 * x ** -1, nan at 0)
             grad = g * (c * x ** (c - 1)) if c != 0 else xp.zeros_like(g)
         elif self.op == "add":
@@ -231,8 +262,7 @@ class TensorOp(ConstantOperandNode, Layer):
         config = super().get_config()
         if self.merges:
             config.pop("input_shape", None)       # a list of shapes: the model's graph says them
-        constant = self.constant.tolist() if isinstance(self.constant, np.ndarray) else self.constant
-        return {**config, "op": self.op, "constant": constant,
+        return {**config, "op": self.op, "constant": self._constant_config(),
                 "index": None if self.index is None else [_index_item_json(i) for i in self.index],
                 "reverse": self.reverse}
 
@@ -267,8 +297,11 @@ def constant_in_dtype(layer, constant):
 
 def _constant(value):
     """A constant operand as kept: a Python number, or a NumPy array (a copy) of finite numbers."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, CallWeight):
+        return value
+    weight = weight_from_config(value)          # a weight operand, read from a config
+    if weight is not None:
+        return weight
     if _is_number(value) and not isinstance(value, np.ndarray):
         value = value.item() if isinstance(value, np.generic) else value
         if not np.isfinite(value):
@@ -422,6 +455,7 @@ def is_operand(value):
     else the operator returns NotImplemented, and Python says which types it cannot combine)."""
     from .symbolic import SymbolicTensor
     from .input import InputLayer
-    return isinstance(value, (SymbolicTensor, InputLayer, numbers.Real, np.ndarray, np.generic, list, tuple)) \
+    return isinstance(value, (SymbolicTensor, InputLayer, CallWeight, numbers.Real, np.ndarray, np.generic, list,
+                              tuple)) \
         or hasattr(value, "__cuda_array_interface__")
 

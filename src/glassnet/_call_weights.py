@@ -1,0 +1,330 @@
+"""Weights of a model drawn from its ``call`` (a ``glassnet.Model`` subclass, or a ``glassnet.Layer``
+subclass with ``call`` and no ``forward``: glassnet._call_layers), made with ``self.add_weight`` in
+``build`` (or ``__init__``) and used in ``call`` through Python operators and ``glassnet.ops``, as
+the Keras guide's layer::
+
+    class Linear(gn.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+``call`` runs once, on symbolic tensors, so ``self.w`` cannot be an array there (it would be drawn
+as a constant that never trains). ``add_weight`` records the weight in the block's ``CallWeights``,
+a layer of the graph holding all of the block's own weights (Keras' order: the trainable ones as
+made, then the others), and returns a ``CallWeight``, a handle. The operator and ops nodes take
+a handle where they take a constant (``TensorOp``'s and ``TensorFunction``'s ``constant``: ``+ - *
+/``, ``matmul``, ``maximum``, ``minimum``, and ``w[index]`` of basic indexing first): at each
+forward they read its value from ``CallWeights.params`` (so training, ``set_weights`` and loading
+move it); at backward they add the gradient of their output with respect to it, summed over the
+batch and the axes broadcasting grew, into ``CallWeights.grads``. Any other use (``ops.einsum``,
+``ops.take``, NumPy on it) is refused by name (``CallWeight.__array__``).
+
+``CallWeights`` is called on the block's first input, passing it on unchanged (``forward`` and
+``backward`` are identities): so it is a node of the graph, before every node using its weights,
+and its forward zeroes the gradients those nodes' backwards then add to (each pass, each call
+of the block: a block called twice sums its calls' gradients, as a shared layer's). Its weights are
+made when the model builds it, in the model's dtype, with the model's seed; saved, loaded,
+counted, listed, frozen as any layer's; a node's handle is written in its config by name
+(``{"call_weight": [layer name, weight name, shape, index]}``) and found again when the graph is
+read back (``link``).
+"""
+import numpy as np
+
+from . import constraints, initializers, regularizers
+from .layers.base import Layer
+
+# Keras 3.15's add_weight arguments glassnet takes at their defaults only
+_KERAS_DEFAULTS = {"autocast": True, "aggregation": "none", "overwrite_with_gradient": False}
+
+
+class CallWeight:
+    """What ``add_weight`` returns in a model drawn from ``call``: a handle on one weight of its
+    ``CallWeights`` (``owner``, weight ``name``), of ``shape``; ``index``: basic indexing taken
+    (``self.pos[:10]``), or None. Used in ``call`` with a tensor in an operator or ``ops.matmul``,
+    ``ops.maximum``, ``ops.minimum`` (see the module docstring). ``numpy()`` gives its value now."""
+
+    __array_priority__ = 1000       # NumPy defers to its reflected operators (array + w: refused by name)
+
+    def __init__(self, owner, name, shape, index=None, owner_name=None):
+        self.owner, self.name, self.shape, self.index = owner, name, tuple(shape), index
+        self.owner_name = owner.name if owner is not None else owner_name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def trainable(self):
+        return self.name in self._owner().params
+
+    def _owner(self):
+        if self.owner is None:
+            raise ValueError(f"the weight {self.owner_name}/{self.name} is not linked to its layer (a node read "
+                             f"from a config without the layer {self.owner_name!r} holding it)")
+        return self.owner
+
+    def value(self, xp=np):
+        """The weight's live value (a view of the model's buffer), indexed."""
+        owner = self._owner()
+        if not owner.built:
+            raise ValueError(f"{owner.describe()}: its weight {self.name!r} is not made yet (the model builds it)")
+        array = owner.params[self.name] if self.name in owner.params else owner.state[self.name]
+        return xp.asarray(array if self.index is None else array[self.index])
+
+    def add_gradient(self, grad):
+        """Add ``grad`` (the shape of ``value()``) to the weight's gradient; none for a
+        non-trainable weight."""
+        grads = self._owner().grads
+        if self.name in grads:
+            target = grads[self.name]
+            if self.index is None:
+                target += grad.reshape(target.shape)
+            else:
+                target[self.index] += grad.reshape(target[self.index].shape)
+
+    def numpy(self):
+        """A copy of the weight's value now (Keras' ``variable.numpy()``)."""
+        return np.array(self.value(np))
+
+    def config(self):
+        from .layers.tensor_ops import _index_item_json
+        index = None if self.index is None else [_index_item_json(i) for i in self.index]
+        return {"call_weight": [self._owner().name, self.name, list(self.shape), index]}
+
+    def __repr__(self):
+        shown = "" if self.index is None else str(self.index)
+        return f"<CallWeight {self.owner_name}/{self.name}{shown} shape={self.shape}>"
+
+    # -- use in call ----------------------------------------------------------------------------
+    def __getitem__(self, index):
+        from .layers.tensor_ops import _index, _shown
+        if self.index is not None:
+            raise TypeError(f"{self!r}: indexed already; index a weight once (w[:5, 2], not w[:5][2])")
+        if isinstance(index, (list, np.ndarray)) or _is_tensor(index):
+            raise TypeError(f"{self!r}[...]: an index takes ints, slices, None and ... (basic indexing); for "
+                            f"positions in a tensor, keep the weight in a layer (Embedding)")
+        index = _index(index if isinstance(index, tuple) else (index,))
+        try:
+            shape = np.empty(self.shape, dtype=np.bool_)[index].shape
+        except IndexError as exc:
+            raise ValueError(f"{self!r}{_shown(index)}: {exc}") from None
+        return CallWeight(self.owner, self.name, shape, index, self.owner_name)
+
+    def _operate(self, op, other, reflected):
+        if not _is_tensor(other):
+            raise TypeError(f"{self!r}: {op} with {type(other).__name__}: a weight of a model drawn from call "
+                            f"is used with a tensor (inputs * self.w), in an operator or ops.matmul, "
+                            f"ops.maximum, ops.minimum; not with another weight or an array")
+        from .layers.tensor_ops import operate
+        return operate(op, other, self) if reflected else operate(op, self, other)
+
+    def __add__(self, other):
+        return self._operate("add", other, False)
+
+    def __radd__(self, other):
+        return self._operate("add", other, True)
+
+    def __sub__(self, other):
+        return self._operate("subtract", other, False)
+
+    def __rsub__(self, other):
+        return self._operate("subtract", other, True)
+
+    def __mul__(self, other):
+        return self._operate("multiply", other, False)
+
+    def __rmul__(self, other):
+        return self._operate("multiply", other, True)
+
+    def __truediv__(self, other):
+        return self._operate("true_divide", other, False)
+
+    def __rtruediv__(self, other):
+        return self._operate("true_divide", other, True)
+
+    def __matmul__(self, other):
+        from . import ops
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from . import ops
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        raise TypeError(f"-{self!r}: a weight is used with a tensor; write x * -1.0 * w, or 0.0 - w with x")
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
+                        f"+ - * / on a tensor and ops.matmul, ops.maximum, ops.minimum only (their nodes read "
+                        f"and train it); this use would make it an array, a constant that never trains. "
+                        f"numpy() gives its value now")
+
+    def __bool__(self):
+        raise TypeError(f"{self!r}: a weight has no truth value while call is drawn")
+
+
+def add_weight(model, shape, initializer, dtype, trainable, regularizer, constraint, name, **keras):
+    """``model.add_weight`` (Keras' arguments) for a model drawn from ``call``: the weight recorded
+    in its ``CallWeights`` (made at the first), its ``CallWeight`` returned."""
+    who = f"{type(model).__name__}.add_weight"
+    for key, value in keras.items():
+        if value != _KERAS_DEFAULTS[key]:
+            raise ValueError(f"{who}: {key}={value!r:.40} is not supported (glassnet takes Keras' default, "
+                             f"{_KERAS_DEFAULTS[key]!r})")
+    if model._calls:
+        raise ValueError(f"{who}: {model.name!r} is drawn already (its call ran); make its weights in build or "
+                         f"__init__, before call")
+    owner = vars(model).get("_call_weights")
+    if owner is None:
+        owner = model._call_weights = CallWeights(name=model.name)
+    return owner.add(shape, initializer, dtype, trainable, regularizer, constraint, name, who)
+
+
+def through_weights(model, inputs):
+    """``inputs`` with the first tensor passed through the model's ``CallWeights`` (if it has one),
+    so that the node is in the graph before the nodes reading its weights."""
+    owner = vars(model).get("_call_weights")
+    if owner is None:
+        return inputs
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)([owner(inputs[0]), *inputs[1:]]) if inputs else inputs
+    if isinstance(inputs, dict) and inputs:
+        first = next(iter(inputs))
+        return {key: owner(value) if key == first else value for key, value in inputs.items()}
+    return owner(inputs)
+
+
+def _is_tensor(value):
+    from .layers.input import InputLayer
+    from .layers.symbolic import SymbolicTensor
+    return isinstance(value, (SymbolicTensor, InputLayer))
+
+
+def is_weight(value):
+    return isinstance(value, CallWeight)
+
+
+def from_config(value):
+    """A constant read from a node's config: a ``CallWeight`` not linked yet for
+    ``{"call_weight": [...]}``, else None."""
+    if not (isinstance(value, dict) and set(value) == {"call_weight"}):
+        return None
+    from .layers.tensor_ops import _index
+    entry = value["call_weight"]
+    if not (isinstance(entry, list) and len(entry) == 4 and all(isinstance(s, str) for s in entry[:2])
+            and isinstance(entry[2], list) and all(isinstance(d, int) and d >= 0 for d in entry[2])):
+        raise ValueError(f"config: a weight operand is {{'call_weight': [layer name, weight name, shape, index]}}, "
+                         f"got {value!r:.120}")
+    index = None if entry[3] is None else _index(entry[3])
+    return CallWeight(None, entry[1], entry[2], index, owner_name=entry[0])
+
+
+def link(layers):
+    """Point the unlinked weight operands of ``layers`` (read from a config) at their ``CallWeights``
+    among ``layers``, by name; one not there is refused by name."""
+    owners = {layer.name: layer for layer in layers if isinstance(layer, CallWeights)}
+    for layer in layers:
+        weight = getattr(layer, "constant", None)
+        if isinstance(weight, CallWeight) and weight.owner is None:
+            owner = owners.get(weight.owner_name)
+            if owner is None or weight.name not in owner.names():
+                raise ValueError(f"config: {layer.describe()} reads the weight {weight.owner_name}/{weight.name}, "
+                                 f"which no CallWeights layer of the model holds")
+            weight.owner = owner
+
+
+class CallWeights(Layer):
+    """The weights a model drawn from ``call`` made with ``add_weight`` (see the module docstring):
+    a node of its graph on its first input, passing it on unchanged.
+
+    Parameters
+    ----------
+    weights : list of dict
+        Each weight as ``add_weight`` was given it: ``{"name", "shape", "initializer", "trainable",
+        "regularizer", "constraint"}`` (JSON: initializers, regularizers and constraints serialized).
+        Made at ``build``, trainable ones in ``params`` (in this order), the others in ``state``.
+
+    Shapes: (batch, *sample) -> the same (the input, unchanged).
+    """
+
+    supports_masking = True         # (an identity: a mask passes)
+    gathers_gradients = True        # its grads are the sums the reading nodes add (callgraph: no sum per call)
+
+    def __init__(self, weights=(), **kwargs):
+        super().__init__(**kwargs)
+        self.specs = []
+        for spec in weights:
+            self.specs.append(dict(spec))
+
+    def names(self):
+        return [spec["name"] for spec in self.specs]
+
+    def add(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None, constraint=None,
+            name=None, who="add_weight"):
+        """Record a weight (Keras' ``add_weight`` arguments); returns its ``CallWeight``."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{who}: name must be a string, got {name!r:.60}")
+        if name is None:
+            taken, k = set(self.names()), 0
+            name = "variable"
+            while name in taken:
+                k += 1
+                name = f"variable_{k}"
+        if name in self.names():
+            raise ValueError(f"{who}: a weight named {name!r} exists already; give each weight a name of its own")
+        shape = () if shape is None else shape
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            shape = (shape,)
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise TypeError(f"{who}: {name!r}: shape must be a tuple of non-negative integers such as (3,) or "
+                            f"(4, 3), got {shape!r:.80} (an axis of any size, None, cannot size a weight)")
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise TypeError(f"{who}: {name!r}: trainable must be True or False, got {trainable!r:.40}")
+        if dtype is not None:
+            try:
+                ok = np.dtype(dtype).kind == "f"
+            except TypeError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{who}: {name!r}: dtype must be a float dtype (the model's is used), got {dtype!r:.40}")
+        initializer = "glorot_uniform" if initializer is None else initializer
+        where = f"{who}: {name!r}"
+        spec = {"name": name, "shape": [int(d) for d in shape], "trainable": bool(trainable),
+                "initializer": initializers.serialize(initializers.get(initializer, f"{where}: initializer")),
+                "regularizer": None, "constraint": None}
+        if regularizer is not None:
+            spec["regularizer"] = regularizers.serialize(regularizers.get(regularizer, f"{where}: regularizer"))
+        if constraint is not None:
+            spec["constraint"] = constraints.serialize(constraints.get(constraint, f"{where}: constraint"))
+        if not trainable and (regularizer is not None or constraint is not None):
+            raise ValueError(f"{where}: a regularizer or constraint applies to a trainable weight")
+        self.specs.append(spec)
+        return CallWeight(self, name, tuple(spec["shape"]))
+
+    def build(self, input_shape):
+        for spec in self.specs:
+            if spec["name"] not in self.params and spec["name"] not in (getattr(self, "state", None) or {}):
+                Layer.add_weight(self, spec["name"], tuple(spec["shape"]), initializers.get(spec["initializer"]),
+                                 spec["regularizer"] and regularizers.get(spec["regularizer"]),
+                                 spec["constraint"] and constraints.get(spec["constraint"]),
+                                 trainable=spec["trainable"])
+        # Keras' order of a layer's weights: the trainable ones, then the others (params, then state)
+        super().build(input_shape)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        # the nodes reading these weights add their gradients at backward: start from zero each pass
+        for grad in self.grads.values():
+            grad[...] = 0
+        return x
+
+    def backward(self, grad_output):
+        return grad_output
+
+    def get_config(self):
+        return {**super().get_config(), "weights": [dict(spec) for spec in self.specs]}
