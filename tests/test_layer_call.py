@@ -312,8 +312,8 @@ def test_get_config_and_from_config_follow_keras_idiom():
     assert isinstance(again, ResBlock) and again.units == 3 and again.name == "res"
 
 
-# -- refused by name --------------------------------------------------------------------------------
-def test_add_weight_in_a_layer_drawn_from_call_is_refused_naming_the_way_out():
+# -- add_weight (its Keras parity: tests/test_call_weights.py) --------------------------------------
+def test_add_weight_in_a_layer_drawn_from_call_makes_weights_its_call_trains():
     class Linear(gn.Layer):             # Keras' "Making new layers and models via subclassing" guide
         def __init__(self, units=32):
             super().__init__()
@@ -327,17 +327,22 @@ def test_add_weight_in_a_layer_drawn_from_call_is_refused_naming_the_way_out():
         def call(self, inputs):
             return ops.matmul(inputs, self.w) + self.b
 
-    # never a model that trains nothing: refused wherever it is drawn
-    with pytest.raises(NotImplementedError, match=r"Linear.add_weight: .*constant that never trains.*"
-                                                  r"forward\(x, training=False\) and backward"):
-        Linear(4)(np.ones((2, 3), np.float32))
+    # wherever it is drawn: called on an array, on an Input, in a Sequential
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    alone = Linear(4)
+    np.testing.assert_allclose(alone(x), x @ alone.w.numpy(), atol=1e-6)       # its bias: zeros
     inputs = gn.Input((3,))
-    with pytest.raises(NotImplementedError, match="Linear.add_weight"):
-        Linear(4)(inputs)
-    with pytest.raises(NotImplementedError, match="Linear.add_weight"):
-        gn.Sequential([gn.Input((3,)), Linear(4)])
+    model = gn.Model(inputs, Linear(4)(inputs))
+    assert [w.shape for w in model.get_weights()] == [(3, 4), (4,)]
+    chain = gn.Sequential([gn.Input((3,)), Linear(4)])
+    assert chain.count_params() == 16
+    chain.compile(loss="mse", optimizer="sgd")
+    before = [w.copy() for w in chain.get_weights()]
+    chain.train_on_batch(x, np.ones((2, 4), np.float32))
+    assert all(not np.allclose(a, b) for a, b in zip(chain.get_weights(), before))
 
 
+# -- refused by name --------------------------------------------------------------------------------
 def test_unknown_keywords_to_layer_init_are_refused_by_name():
     with pytest.raises(TypeError, match=r"ResBlock: Layer.__init__ got unexpected keyword argument\(s\) "
                                         r"\['input_shape'\].*name, dtype, trainable and seed"):
