@@ -361,7 +361,10 @@ def test_what_cannot_take_a_weight_is_refused_by_name():
              (lambda s, x: ops.power(x, s.w), TypeError, "never train"),
              (lambda s, x: x + s.w[np.array([0, 1, 2])], TypeError, "basic indexing"),
              (lambda s, x: x + s.w[5], ValueError, "out of bounds"),
-             (lambda s, x: ops.sqrt(s.w) + x, TypeError, "never train")]
+             (lambda s, x: ops.sqrt(s.w) + x, TypeError, "never train"),
+             (lambda s, x: ops.exp(s.w) * x, TypeError, "never train"),
+             (lambda s, x: ops.take(s.w, x * 0.0), TypeError, "never train"),
+             (lambda s, x: ops.where(x > 0.0, s.w, x), TypeError, "never train")]
     for use, error, words in cases:
         with pytest.raises(error, match=words):
             Uses(use)(gn.Input((3,)))

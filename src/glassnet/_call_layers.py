@@ -23,10 +23,9 @@ in functional models, Sequentials (drawn lazily), other subclasses, nested; its 
 model's, trained, saved, counted, listed in Keras' order. ``issubclass(TransformerBlock, gn.Model)``
 is then True, and ``issubclass(TransformerBlock, gn.Layer)`` False.
 
-Not here: weights of the block's own (``self.add_weight`` in its ``build``, used in ``call`` through
-ops or operators: the guide's ``Linear``): a drawn op takes an array as a constant, which would
-never train, and the ops have no gradient for a weight operand. ``add_weight`` is refused by name
-(``CallLayer.add_weight``), pointing to a ``Layer`` with ``forward``/``backward`` holding it.
+Weights of the block's own (``self.add_weight`` in its ``build``, used in ``call`` through ops or
+operators: the guide's ``Linear``) are ``Model.add_weight``'s: handles the operator and ops nodes
+read and train (glassnet._call_weights).
 """
 from .graph import Model
 
