@@ -230,7 +230,7 @@ def test_a_model_subclass_with_add_weight_in_build_trains_as_keras(keras, optimi
     _same_training(keras, kmodel, gmodel, x, y, optimizer)
 
 
-def test_a_regularizer_and_a_constraint_of_add_weight_act_as_keras(keras):
+def test_a_regularizer_and_a_constraint_of_add_weight_act_as_keras(keras, tmp_path):
     def model(module, kops):
         class Scaled(module.layers.Layer):
             def build(self, input_shape):
@@ -246,8 +246,15 @@ def test_a_regularizer_and_a_constraint_of_add_weight_act_as_keras(keras):
     kmodel, gmodel = model(keras, keras.ops), model(gn, ops)
     x, y = _data(seed=6)
     kmodel.set_weights([kmodel.get_weights()[0], np.array([0.05, 1.0], np.float32)])   # s[0] pushed below 0
-    _same_training(keras, kmodel, gmodel, x, np.concatenate([y, -y], axis=1), "sgd")
+    y2 = np.concatenate([y, -y], axis=1)
+    _same_training(keras, kmodel, gmodel, x, y2, "sgd")
     assert gmodel.get_weights()[1][0] >= 0
+    gmodel.save(tmp_path / "scaled.npz")          # both kept in the file: the loss with its penalty, as Keras'
+    loaded = gn.load_model(tmp_path / "scaled.npz")
+    loaded.compile(loss="mse", optimizer="sgd")
+    np.testing.assert_allclose(loaded.evaluate(x, y2, verbose=0), kmodel.evaluate(x, y2, verbose=0), rtol=1e-5)
+    owner = loaded.layers[0]            # the block's weights first, as Keras lists them
+    assert type(owner).__name__ == "CallWeights" and set(owner.regularizers) == {"k"} and set(owner.constraints) == {"s"}
 
 
 # -- gradients -----------------------------------------------------------------------------------
