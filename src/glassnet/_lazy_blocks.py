@@ -70,6 +70,14 @@ def _through(seq, source):
     return replay(seq._node_layers, seq._inbound, [source], modes, options)[seq._output_calls[-1]]
 
 
+def added_loss_refusal(what):
+    """The refusal of a block or model with add_loss terms in a Sequential: its graph of calls has
+    no place for them, and training would go on without them (glassnet.added_losses)."""
+    return NotImplementedError(f"add: {what} has add_loss terms, which a Sequential does not keep (its loss and "
+                               f"gradients would leave them out); call it in a functional Model, "
+                               f"gn.Model(inputs, block(inputs)), or in the call of a subclass of gn.Model")
+
+
 def _block_graph(block, tensor):
     """``block``'s ``call`` run on ``tensor``: ``(layers, graph, record, output)``, ``graph`` in
     ``Sequential._graph_block``'s form (each call's layer by its place in ``layers``, its sources:
@@ -81,6 +89,8 @@ def _block_graph(block, tensor):
                          f"Sequential drawing it on its input cannot hand on; draw it first, "
                          f"block.build((None, *input_shape)), or call it in a functional Model")
     made, sources = _walk_back([output], stop=[tensor])
+    if any(t.__dict__.get("added_losses") for t in made):
+        raise added_loss_refusal(f"block {block.name!r} ({type(block).__name__})")
     other = [source for source in sources if source is not tensor]
     if other:
         raise ValueError(f"add: block {block.name!r} ({type(block).__name__}) reads {other[0]!r:.60} besides its "

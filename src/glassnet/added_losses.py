@@ -166,8 +166,19 @@ class recording:
         _DRAWING.stack.append(self.terms)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         _DRAWING.stack.pop()
+        if exc_type is None:
+            record(self.terms)
+
+
+def record(terms):
+    """``terms`` (a call's, drawn inside another's) become the enclosing call's too: a model keeps
+    the terms of every call its ``call`` makes, its outputs read or not (Keras collects every
+    sublayer's losses), and its outputs carry them (``attach``) into a model that calls it."""
+    stack = getattr(_DRAWING, "stack", None)
+    if stack:
+        stack[-1].extend(terms)
 
 
 def add_loss(owner, value):
@@ -232,6 +243,23 @@ class Terms:
 
     def total(self):
         return sum(self.values())
+
+    def drawn_again(self, tensors):
+        """The terms read from ``tensors`` instead: every call's output as ``layers.symbolic.replay``
+        draws this model's calls again (the model called inside another's draw, ``base(x)``)."""
+        copies = {}
+
+        def copy(term):
+            if id(term) not in copies:
+                if term.op in _REDUCTIONS:
+                    copies[id(term)] = BatchScalar(term.op, tensor=tensors[self.calls[id(term)]])
+                    if getattr(term, "whole", False):
+                        copies[id(term)].whole = True
+                else:
+                    copies[id(term)] = BatchScalar(term.op, [copy(operand) for operand in term.operands],
+                                                   number=term.number)
+            return copies[id(term)]
+        return [copy(term) for term in self.terms]
 
     def gradients(self, dtype):
         """``{call: d (sum of terms) / d (its output)}`` on the latest forward pass."""

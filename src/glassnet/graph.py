@@ -554,7 +554,41 @@ class Model(Sequential):
         (Keras' GAN) has no layers of its own, its weights are its sub-models': refused, not 0."""
         if not self._calls and not self._subclass():
             self._require_built("count_params")
+        if self._held_elsewhere():
+            return sum(layer.count_params() for layer in self._nested_layers)
         return super().count_params()
+
+    # -- a block drawn only inside other models ----------------------------------------------------
+    # A subclass (a gn.Layer with call) called while another model was drawn has no graph of its
+    # own: its layers joined that model. Keras' block has its weights once that model is built
+    # (model.layers[1].get_weights(), block.set_weights(...)); so has this one, those layers' weights
+    # in Keras' order (held_first), rather than "not built yet" with a model built around it.
+    def _held_elsewhere(self):
+        return not self._calls and bool(self._nested_layers)
+
+    def _weight_items(self):
+        if self._held_elsewhere():
+            return [(f"{layer.name}/{name}", a) for layer in self._nested_layers for name, a in layer._weight_items()]
+        return super()._weight_items()
+
+    @property
+    def weights(self):
+        if self._held_elsewhere():
+            return [a for _, a in self._weight_items()]
+        return Sequential.weights.fget(self)
+
+    @property
+    def trainable_weights(self):
+        if self._held_elsewhere():      # (its layers' flags as they are now, Keras' live lists)
+            return [a for layer in self._nested_layers if layer.trainable for a in layer.params.values()]
+        return Sequential.trainable_weights.fget(self)
+
+    @property
+    def non_trainable_weights(self):
+        if self._held_elsewhere():
+            trained = {id(a) for a in self.trainable_weights}
+            return [a for a in self.weights if id(a) not in trained]
+        return Sequential.non_trainable_weights.fget(self)
 
     def _require_compiled(self, what):
         if not self._calls and not self._subclass():

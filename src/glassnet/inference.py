@@ -458,6 +458,13 @@ class InferenceMixin:
         for tensor in tensors:
             tensor.nested_in = nested
         outputs = [tensors[k] for k in self._output_calls]
+        if getattr(self, "_loss_terms", None) is not None:
+            # its add_loss terms, read from the calls made again: the model drawn takes them up (they
+            # were dropped, the loss trained without them), as Keras runs the nested model's call
+            from . import added_losses
+            terms = self._loss_terms.drawn_again(tensors)
+            added_losses.attach(terms, outputs)
+            added_losses.record(terms)
         if self._output_keys is not None:       # a dict of tensors, as this model's outputs were given
             return as_dict(self._output_keys, outputs)
         if self._nested_dict_key() is not None:       # a Sequential ending in a model of a dict output

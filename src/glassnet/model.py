@@ -17,7 +17,7 @@ from . import _names, _seeding, activations, backend, losses, metrics as metrics
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
-from ._lazy_blocks import join_pending, known_input, waits as waits_for_shape
+from ._lazy_blocks import added_loss_refusal, join_pending, known_input, waits as waits_for_shape
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
@@ -445,6 +445,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                     self._pending = [item for item in self._pending if item is not model]
                     raise
             return
+        if getattr(model, "_loss_terms", None) is not None:
+            raise added_loss_refusal(f"model {model.name!r}")
         block = self._graph_block(model)
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")

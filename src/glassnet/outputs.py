@@ -47,7 +47,7 @@ from . import metrics as metrics_module
 from .losses import Loss, changed_settings
 from .metrics import LossMetric, Metric
 from .callbacks.base import resolve_mode
-from .metrics.base import metric_number
+from .metrics.base import batch_share, metric_number
 
 
 class Layout:
@@ -375,7 +375,8 @@ class OutputMetric(Metric):
             self.metric.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        # a function's batch values are averaged over samples, as MetricTally does for one output;
+        # a function's batch values are counted as MetricTally counts them for one output (by
+        # samples, or once for one number from a function of your own: metrics.base.batch_share);
         # sample_weight (n,) reaches the output's own loss alone (MetricTally gives it no other)
         y, out = self.head.targets(y_true), self.head.output(y_pred)
         if isinstance(self.metric, Metric) and self.takes_sample_weight:
@@ -384,10 +385,13 @@ class OutputMetric(Metric):
             self.metric.update_state(y, out)
         else:
             n = out.shape[0]
-            value = head_loss(self.head, out, y, self.head.weights(sample_weight)) if self.own_loss \
-                else self.metric(y, out)
-            self.sum += metric_number(value, self.name) * n
-            self.count += n
+            if self.own_loss:
+                total, count = metric_number(head_loss(self.head, out, y, self.head.weights(sample_weight)),
+                                             self.name) * n, n
+            else:
+                total, count = batch_share(self.metric, self.metric(y, out), self.name, n)
+            self.sum += total
+            self.count += count
 
     def result(self):
         if isinstance(self.metric, Metric):

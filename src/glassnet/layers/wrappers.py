@@ -91,6 +91,13 @@ class _Wrapper(Layer):
             # RNN(cell) holds one recurrent layer per cell, as a wrapper does: its layer does the same
             hint = ("; RNN(cell) holds its cells' layers as a wrapper does: wrap the matching layer instead "
                     "(LSTM(units) for RNN(LSTMCell(units)), GRU, SimpleRNN)" if type(layer).__name__ == "RNN" else "")
+            from ..model import Sequential
+            if isinstance(layer, Sequential):
+                # Keras wraps any layer, its blocks too; a gn.Layer with call and no forward is a model
+                # here (glassnet._call_layers), and "must be a glassnet Layer" would puzzle its author
+                hint = (f"; {type(layer).__name__} is a model (a gn.Layer with call and no forward is drawn as "
+                        f"one), which {name} does not wrap: wrap the layers its call uses instead, "
+                        f"{name}(layer)(x) there")
             raise TypeError(f"{name}: layer must be a glassnet Layer that is not a wrapper, got {layer!r:.80}{hint}")
         if layer.makes_mask:
             raise ValueError(f"{name}: {layer.describe()} makes a mask, which would not leave the wrapper{mask_hint}")

@@ -1,7 +1,7 @@
 """Metrics: the names ``compile`` takes, whose functions ``f(y_true, y_pred) -> float``
 (``metrics.functions``), in Keras' and scikit-learn's order, are computed on the targets the loss
-prepared, their epoch value the mean of their batches' values; Keras' per-sample functions under its
-names (``binary_accuracy``, ..., ``metrics.per_sample``, and the loss functions Keras lists here,
+prepared, their epoch value the mean of their batches' values (by samples: metrics.base.batch_share);
+Keras' per-sample functions under its names (``binary_accuracy``, ..., ``metrics.per_sample``, and the loss functions Keras lists here,
 ``binary_crossentropy``, ``mean_squared_error``, ..., which are glassnet.losses' own), one value per
 sample, that compile takes by the name they share; and ``Metric`` objects (``metrics.base``) that count over every batch:
 ``Precision``, ``Recall``, ``AUC`` (``metrics.confusion``), ``F1Score``, ``FBetaScore``

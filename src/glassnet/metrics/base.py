@@ -11,12 +11,14 @@ evaluation. It updates private copies of the ``Metric`` objects, so that validat
 an epoch, or an ``evaluate`` inside a callback, cannot mix its counts into the epoch's.
 """
 import copy
+import functools
 import numbers
 
 import numpy as np
 
 from .. import backend
 from .._validation import check_name
+from .functions import BATCH_MEANS, LossMetric
 
 
 class Metric:
@@ -174,8 +176,10 @@ class MetricTally:
     """The compiled metrics (``[(name, metric)]``) over a run of batches: ``update(y, out)`` per
     batch, ``results()`` for the values so far, in the compiled order.
 
-    A function's value is the mean of its per-batch values weighted by the batches' sizes; a
-    ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects:
+    A function's value is the mean of its per-batch values, each counted as Keras 3.15's
+    ``MeanMetricWrapper`` counts it (``batch_share``): glassnet's own functions, whose batch value
+    is a mean over samples, and per-sample arrays by the batch's samples; one number from a
+    function of your own once. A ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects:
     the compiled ones are templates that stay empty, and two tallies never share counts (Keras
     updates the compiled objects themselves; read glassnet's values from the logs, the History or
     ``evaluate``)."""
@@ -183,8 +187,8 @@ class MetricTally:
     def __init__(self, compiled):
         self.names = [name for name, _ in compiled]
         self.metrics = [_fresh(fn, name) if isinstance(fn, Metric) else fn for name, fn in compiled]
-        self.sums = [0.0] * len(compiled)
-        self.seen = 0
+        # each function's own total and count: a batch counts for its samples in one, once in another
+        self.sums, self.counts = [0.0] * len(compiled), [0.0] * len(compiled)
 
     @staticmethod
     def one_batch(compiled, y_true, y_pred, sample_weight=None):
@@ -205,9 +209,10 @@ class MetricTally:
 
     def update(self, y_true, y_pred, weight=None, sample_weight=None, positions=None):
         """Count one batch: the ``Metric`` objects update their counts, and each function's value
-        joins the epoch's mean weighted by ``weight``, the batch's samples (by default its rows;
-        for rows that are positions, a tagger's real steps, the caller gives rows / ``positions``,
-        the positions per sample, as Keras reduces a metric per sample before averaging).
+        joins the epoch's mean as ``batch_share`` counts it: by ``weight``, the batch's samples (by
+        default its rows; for rows that are positions, a tagger's real steps, the caller gives
+        rows / ``positions``, the positions per sample, as Keras reduces a metric per sample before
+        averaging), or once for one number from a function of your own.
         ``sample_weight``: the batch's sample weights (one per row) or None, for the metrics that
         weigh samples (see ``_update``)."""
         m = y_pred.shape[0]
@@ -218,12 +223,46 @@ class MetricTally:
             if isinstance(fn, Metric):
                 _update(fn, y_true, y_pred, sample_weight, positions)
             else:
-                self.sums[i] += metric_number(fn(y_true, y_pred), name) * weight
-        self.seen += weight
+                total, count = batch_share(fn, fn(y_true, y_pred), name, m, weight)
+                self.sums[i] += total
+                self.counts[i] += count
 
     def results(self):
-        return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.seen if self.seen else 0.0)
+        return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.counts[i] if self.counts[i]
+                                                                         else 0.0)
                 for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
+
+
+def batch_share(fn, value, name, rows, weight=None):
+    """``(total, count)``: what the batch value ``value`` of the compiled function ``fn`` adds to
+    the epoch's sum and count, the epoch's value being their ratio. ``rows``: the batch's rows
+    (the samples, or a tagger's real steps); ``weight``: what a row-wise value counts for (its
+    samples, ``rows`` by default; rows / positions for a tagger's steps).
+
+    Keras 3.15 compiles a function by ``MeanMetricWrapper``, whose ``Mean`` reduces the returned
+    values to one per sample and counts their first axis: per-sample values (n,) or (n, T) count n,
+    one number counts once (a PSNR of the batch's mean error: batches of 4 and 2 samples weigh
+    alike). glassnet's own functions (``functions.BATCH_MEANS``, a ``LossMetric``, and a
+    ``functools.partial`` of one) return a mean over the batch's samples of what Keras returns per
+    sample, so they count by samples, as Keras' per-sample functions of those names do."""
+    number = metric_number(value, name)
+    weight = rows if weight is None else weight
+    if _batch_mean(fn):
+        return number * weight, weight
+    shape = getattr(value, "shape", ())
+    if not shape:                       # one number for the batch: counted once (Keras' num_samples = 1)
+        return number, 1.0
+    if shape[0] != rows:                # values of another first axis (one per class): Keras counts that axis
+        return number * shape[0], float(shape[0])
+    return number * weight, weight
+
+
+def _batch_mean(fn):
+    """Whether ``fn`` is one of glassnet's functions that return a mean over the batch's samples
+    (``functools.partial(top_k_categorical_accuracy, k=3)`` included: the docs' way to set k)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return isinstance(fn, LossMetric) or any(fn is f for f in BATCH_MEANS)
 
 
 def _update(metric, y_true, y_pred, sample_weight, positions=None):

@@ -171,3 +171,10 @@ class LossMetric:
 
     def __repr__(self):
         return f"<metric from {self.loss!r}>"
+
+
+# the functions above whose batch value is the mean over the batch's samples of Keras' per-sample
+# values (compile's names, metrics.METRICS): the epoch weighs each batch by its samples
+# (metrics.base.batch_share), where a function of your own that returns one number counts once
+BATCH_MEANS = (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
+               sparse_top_k_categorical_accuracy, accuracy, mean_absolute_error, mean_squared_error)

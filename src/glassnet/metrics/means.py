@@ -273,8 +273,8 @@ class Sum(Metric):
 class MeanMetricWrapper(Mean):
     """The mean of ``fn(y_true, y_pred, **kwargs)`` over every sample seen (Keras' class): ``fn``
     returns one value per sample (n,) (or per position, (n, T), averaged per sample), or one
-    number for the batch, which then counts once (Keras' rule, unlike a plain function given to
-    ``compile``, which glassnet weighs by the batch's samples). A model file cannot name ``fn``,
+    number for the batch, which then counts once (Keras' rule, and ``compile``'s for the function
+    itself: metrics.base.batch_share). A model file cannot name ``fn``,
     so ``save`` refuses a model compiled with one, as it does any metric of your own that is not
     registered (``glassnet.saving``).
 
