@@ -192,7 +192,8 @@ def test_keras_ios_position_embedding_with_add_weight_trains_as_keras(keras, gn_
 def test_weights_beside_a_sub_layer_and_a_frozen_one_train_as_keras(keras, gn_classes, optimizer):
     KGated = _classes(keras, keras.ops)[3]
     keras.utils.set_random_seed(4)
-    kmodel, gmodel = _functional(keras, KGated()), _functional(gn, gn_classes[3]())
+    kblock, gblock = KGated(), gn_classes[3]()
+    kmodel, gmodel = _functional(keras, kblock), _functional(gn, gblock)
     # Keras' order: the block's own trainable weights as made, its frozen one, then its sub-layer's
     assert [p for p, _ in gmodel._weight_items()] == [
         "gated/scale", "gated/mix", "gated/floor", "dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"]
@@ -204,6 +205,9 @@ def test_weights_beside_a_sub_layer_and_a_frozen_one_train_as_keras(keras, gn_cl
     _same_training(keras, kmodel, gmodel, *_data(seed=4), optimizer)
     np.testing.assert_array_equal(gmodel.get_weights()[2], floor)          # never trained
     assert gmodel.count_params() == kmodel.count_params()
+    assert gblock.count_params() == kblock.count_params() == 30           # the block's own: its weights first
+    for a, b in zip(gblock.get_weights(), kblock.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
