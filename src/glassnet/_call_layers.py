@@ -58,8 +58,23 @@ class CallLayer(Model):
                             f"Embedding(..., mask_zero=True) or Masking in call, whose mask reaches the layers "
                             f"after it on its own (docs/layers.md, Masks)")
         super().__init__(name=name, seed=seed, dtype="float32" if dtype is None else dtype)
+        # no dtype given: drawn on its own after its layers were built in a model of another dtype
+        # (a float64 one), it takes theirs (_draw), as a Keras block computes in its layers' dtype
+        self._dtype_from_layers = dtype is None
         if trainable is not True:
             self.trainable = trainable          # (checked there; kept for its layers once drawn)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):      # a layer on arrays made on a block: refused (glassnet._call_bases)
+            from ._call_bases import refuse_forward_under_drawn
+            refuse_forward_under_drawn(cls)
+
+    def _draw(self, input_shape):
+        if self._dtype_from_layers:
+            from ._call_bases import layers_dtype
+            self.dtype = layers_dtype(self._nested_layers, self.dtype)
+        return super()._draw(input_shape)
 
     def get_config(self):
         """Keras' ``Layer.get_config``: ``{"name", "trainable", "dtype"}``, which a subclass extends

@@ -22,7 +22,7 @@ class ActivityMixin:
         """Keras' ``add_loss``: inside a subclass' ``call``, a term of the training loss
         (see glassnet.added_losses); refused by name anywhere else."""
         from .added_losses import add_loss
-        add_loss(type(self).__name__, loss)
+        add_loss(type(self).__name__, loss, by=self)
 
     @property
     def losses(self):

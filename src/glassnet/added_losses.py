@@ -28,7 +28,9 @@ from . import backend
 
 _OPS = {"add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
         "multiply": lambda a, b: a * b, "divide": lambda a, b: a / b}
-_REDUCTIONS = ("mean", "sum")
+# a leaf's op: what it reads of its tensor; "count" (how many numbers it holds, one per batch
+# element of a broadcast: see Broadcast) has no gradient
+_REDUCTIONS = ("mean", "sum", "count")
 
 
 def _refused_use(what):
@@ -58,6 +60,9 @@ class BatchScalar:
         raise _refused_use(f"{op} of a batch term and {type(value).__name__} {value!r:.60}")
 
     def _binary(self, op, other, reverse=False):
+        from .layers.symbolic import SymbolicTensor
+        if isinstance(other, SymbolicTensor):
+            return broadcast(op, self, other, reverse)
         other = self._of(other, op)
         return BatchScalar(op, (other, self) if reverse else (self, other))
 
@@ -115,7 +120,7 @@ class BatchScalar:
         """The term's value, ``values``: {id(leaf): the array of its tensor on this batch}."""
         if self.op in _REDUCTIONS:
             a = values[id(self)]
-            return float(a.mean() if self.op == "mean" else a.sum())
+            return float(a.size if self.op == "count" else a.mean() if self.op == "mean" else a.sum())
         if self.op == "number":
             return self.number
         return _OPS[self.op](*(operand.value(values) for operand in self.operands))
@@ -124,9 +129,9 @@ class BatchScalar:
         """``{id(leaf): d term / d leaf}`` (each leaf a number), scaled by ``scale``: the chain rule
         through +, -, * and /, read at ``values`` as ``value`` reads them."""
         out = {} if out is None else out
-        if self.op in _REDUCTIONS:
+        if self.op in ("mean", "sum"):
             out[id(self)] = out.get(id(self), 0.0) + scale
-        elif self.op != "number":
+        elif self.op in _OPS:                   # (a number and a count have no gradient)
             a, b = self.operands
             if self.op in ("add", "subtract"):
                 a.coefficients(values, scale, out)
@@ -139,6 +144,55 @@ class BatchScalar:
                 a.coefficients(values, scale / vb, out)
                 b.coefficients(values, -scale * a.value(values) / vb ** 2, out)
         return out
+
+
+class Broadcast(BatchScalar):
+    """``term op tensor`` (or ``tensor op term``): Keras broadcasts the batch term over the tensor,
+    and ``add_loss`` sums the result whole. Only that is taken here, written as what it sums to,
+    from the tensor's sum and size (``a - t``: ``a * t.size - sum(t)``; ``a * t``: ``a * sum(t)``),
+    the elementwise values kept for ``model.losses`` (``elementwise``). Anything else made from it
+    (a square, more arithmetic) would need the graph to mix samples, which it does not: refused."""
+
+    def __init__(self, op, operands, elementwise):
+        super().__init__(op, operands)
+        self.elementwise = elementwise          # (op, term, tensor's sum leaf, reverse)
+
+    def _refuse(self, what):
+        return TypeError(f"{what}: a batch term (ops.mean/ops.sum with axis=None) with a tensor of per-sample "
+                         f"values is taken as Keras takes it only given to add_loss as it is (summed whole: "
+                         f"self.add_loss(ops.mean(x) - ops.sum(x, axis=-1))); glassnet's graph mixes the samples "
+                         f"nowhere else, so compute per sample (ops.mean(x, axis=-1)) before adding the batch term")
+
+    def _binary(self, op, other, reverse=False):
+        raise self._refuse(f"{op} of (batch term with a tensor) and {type(other).__name__}")
+
+    def __neg__(self):
+        raise self._refuse("negation of (batch term with a tensor)")
+
+    def __array__(self, *args, **kwargs):       # ops.square(term - x), a layer given it
+        raise self._refuse("(batch term with a tensor) used as an array")
+
+    def listed(self, values):
+        """The elementwise tensor Keras' ``model.losses`` lists for this term."""
+        op, term, leaf, reverse = self.elementwise
+        a, t = term.value(values), backend.to_numpy(values[id(leaf)])
+        return (_OPS[op](t, a) if reverse else _OPS[op](a, t)).astype(t.dtype)
+
+
+def broadcast(op, term, tensor, reverse):
+    """``term op tensor`` (``tensor op term`` if ``reverse``) for ``add_loss``: a ``Broadcast``.
+    ``term / tensor`` is not linear in the tensor's sum: refused by name."""
+    if op == "divide" and not reverse:
+        raise TypeError(f"divide of a batch term by a tensor ({tensor!r:.80}): add_loss takes a batch term with a "
+                        f"tensor in +, - and *, or the tensor divided by the term; compute per sample "
+                        f"(ops.mean(x, axis=-1)) what is divided")
+    total, count = BatchScalar("sum", tensor=tensor), BatchScalar("count", tensor=tensor)
+    if op in ("add", "subtract"):       # sum(a +- t) = a * size +- sum(t); sum(t - a) = sum(t) - a * size
+        scaled = BatchScalar("multiply", (term, count))
+        operands = (total, scaled) if reverse else (scaled, total)
+    else:                               # sum(a * t) = a * sum(t); sum(t / a) = sum(t) / a
+        operands = (total, term) if reverse else (term, total)
+    return Broadcast(op, operands, (op, term, total, reverse))
 
 
 def is_term(value):
@@ -181,8 +235,9 @@ def record(terms):
         stack[-1].extend(terms)
 
 
-def add_loss(owner, value):
-    """``owner.add_loss(value)`` (``owner``: a layer's or model's describe()): the term recorded
+def add_loss(owner, value, by=None):
+    """``owner.add_loss(value)`` (``owner``: a layer's or model's describe(); ``by``: that layer or
+    model, kept on each term for Keras' order of ``model.losses``, ``keras_order``): the term recorded
     for the call being drawn, or refused by name where no call is drawn (an eager layer's forward)."""
     from .layers.input import InputLayer
     from .layers.symbolic import SymbolicTensor
@@ -208,7 +263,49 @@ def add_loss(owner, value):
             raise TypeError(f"{owner}: add_loss takes what a drawn call computes from its tensors (ops.mean(x) "
                             f"or ops.sum(x) with axis=None, such terms in +, -, * and / with numbers, or a "
                             f"tensor, summed whole), got {type(item).__name__} {item!r:.60}")
+    for term in terms:
+        term.owner = by
     stack[-1].extend(terms)
+
+
+def _tracked(owner):
+    """What Keras tracks as ``owner``'s sublayers (``_layers``), in the order assigned: the layers
+    and models it holds as attributes (in lists, tuples and dicts too), each once. A functional
+    model's (its graph's operations) are not followed: terms of blocks called there keep the order
+    they were drawn in."""
+    from ._layer_order import glassnet_attribute_names
+    from .layers.base import Layer
+    from .model import Sequential
+    skip = glassnet_attribute_names(owner) if isinstance(owner, Sequential) else frozenset()
+    found, seen, stack = [], set(), [v for k, v in reversed(list(vars(owner).items())) if k not in skip]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, (list, tuple, dict)):
+            if id(value) not in seen:
+                seen.add(id(value))
+                stack.extend(reversed(list(value.values() if isinstance(value, dict) else value)))
+        elif isinstance(value, (Layer, Sequential)) and id(value) not in seen:
+            seen.add(id(value))
+            found.append(value)
+    return found
+
+
+def keras_order(model, terms):
+    """``terms`` in the order Keras 3.15 lists ``model.losses``: the model's own first (as added),
+    then each sublayer's as ``Layer._flatten_layers`` walks them (its tracked sublayers in order,
+    each one's own sublayers pushed to the front of what is left, reversed, as Keras' deque does);
+    terms of an owner not reached so keep their order, last."""
+    import collections
+    rank, seen = {id(model): 0}, {id(model)}
+    queue = collections.deque(_tracked(model))
+    while queue:
+        layer = queue.popleft()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        rank[id(layer)] = len(rank)
+        queue.extendleft(_tracked(layer))
+    return sorted(terms, key=lambda term: rank.get(id(getattr(term, "owner", None)), len(rank)))
 
 
 class Terms:
@@ -238,8 +335,8 @@ class Terms:
         if not self.kept:
             return []
         values = self._values()
-        return [backend.to_numpy(values[id(term)]).copy() if getattr(term, "whole", False) else term.value(values)
-                for term in self.terms]
+        return [backend.to_numpy(values[id(term)]).copy() if getattr(term, "whole", False) else
+                term.listed(values) if isinstance(term, Broadcast) else term.value(values) for term in self.terms]
 
     def total(self):
         return sum(self.values())
@@ -255,6 +352,10 @@ class Terms:
                     copies[id(term)] = BatchScalar(term.op, tensor=tensors[self.calls[id(term)]])
                     if getattr(term, "whole", False):
                         copies[id(term)].whole = True
+                elif isinstance(term, Broadcast):
+                    op, scalar, leaf, reverse = term.elementwise
+                    copies[id(term)] = Broadcast(term.op, [copy(operand) for operand in term.operands],
+                                                 (op, copy(scalar), copy(leaf), reverse))
                 else:
                     copies[id(term)] = BatchScalar(term.op, [copy(operand) for operand in term.operands],
                                                    number=term.number)
@@ -326,12 +427,13 @@ def drawn_terms(tensors, sources, outputs, walk_back):
 
 def no_loss():
     """The loss of ``compile(loss=None)`` on a model with add_loss terms: Keras trains on the terms
-    alone. A loss of 0 whose gradient is zero, whatever the targets (which fit still takes: any
-    array of one row per sample)."""
+    alone. A loss of 0 whose gradient is zero, whatever the targets: none (fit(x), as Keras takes
+    it: zero-width ones are made), or any array of one row per sample."""
     from .losses.base import Loss
 
     class AddedLossesOnly(Loss):
         name = "none"
+        added_losses_only = True        # fit(x), train_on_batch(x): no targets needed (preparing)
 
         def __call__(self, y_pred, y_true):
             return 0.0

@@ -379,6 +379,8 @@ class Model(Sequential):
         tensors, sources = _walk_back(outputs)
         # add_loss terms drawn in the calls that made these tensors: the calls they read join the graph
         terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back)
+        if terms and self._subclass():          # Keras' order: its own, then its sublayers'
+            terms = added_losses.keras_order(self, terms)
         other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
             raise ValueError(f"Model: the outputs depend on an Input that is not among the model's inputs, "
@@ -565,6 +567,19 @@ class Model(Sequential):
     # in Keras' order (held_first), rather than "not built yet" with a model built around it.
     def _held_elsewhere(self):
         return not self._calls and bool(self._nested_layers)
+
+    @property
+    def built(self):
+        """Keras' ``built``: set once built (``Sequential``); for a block called only inside other
+        models (``_held_elsewhere``), True once those models built its layers, as Keras' block is
+        built by the model it is called in."""
+        if self._held_elsewhere():
+            return all(layer.built for layer in self._nested_layers)
+        return self.__dict__.get("_built", False)
+
+    @built.setter
+    def built(self, value):
+        self.__dict__["_built"] = value
 
     def _weight_items(self):
         if self._held_elsewhere():

@@ -176,6 +176,10 @@ class PreparingMixin:
     def _prepare_xy(self, x, y, xname="x", yname="y", cast=True):
         self._require_compiled("fit/evaluate")
         x = self._prepare_x(x, xname, cast)
+        if y is None and getattr(self.loss, "added_losses_only", False):
+            # compile(loss=None): Keras trains on the add_loss terms alone, given no targets; the
+            # steps take targets all the same, zero-width ones (no loss reads them)
+            return x, np.zeros((x.shape[0], 0), dtype=self.dtype)
         if self._heads is not None:
             return x, self._packed_targets(x, y, xname, yname)
         # Keras' [y]; one sample's targets in a list are its row: as the output's samples, or a

@@ -76,13 +76,14 @@ def settle_validation_freq(validation_freq, initial_epoch, epochs, validating):
     return validation_freq
 
 
-def refuse_no_targets(y, call):
+def refuse_no_targets(y, call, loss=None):
     """Refuse by name ``call`` ("train_on_batch", "test_on_batch") of a compiled model without
     targets: its loss compares the outputs with them (Keras' ``y=None`` default is for a model whose
-    own step needs none)."""
-    if y is None:
+    own step needs none, or one compiled with ``loss=None``, trained on its add_loss terms alone,
+    whose compiled ``loss`` here takes none)."""
+    if y is None and not getattr(loss, "added_losses_only", False):
         raise ValueError(f"{call}: y: expected the targets of x's samples (the compiled loss compares the "
-                         f"outputs with them), got None")
+                         f"outputs with them; only compile(loss=None), add_loss terms alone, takes none), got None")
 
 
 def validates(epoch, validation_freq):
@@ -936,7 +937,7 @@ class TrainingMixin(ActivityMixin):
             from ._own_batch import train_on_batch_own_step
             return train_on_batch_own_step(self, x, y, sample_weight, class_weight, return_dict)
         self._require_compiled("train_on_batch")
-        refuse_no_targets(y, "train_on_batch")
+        refuse_no_targets(y, "train_on_batch", self.loss)
         return_dict = check_flag(return_dict, "return_dict")       # before the update, not after it
         self._apply_trainable_flags()
         self._check_optimizer()

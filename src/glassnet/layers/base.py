@@ -222,6 +222,21 @@ class Layer(KerasSurface):
             from .._call_layers import draw_as_model
             draw_as_model(cls, Layer)
             return
+        if _draws_call(cls, direct=False):
+            # the same block on a base of the user's defining neither forward nor call (Keras code's
+            # class Block(MyBase)): that base is drawn with it (glassnet._call_bases)
+            from .._call_bases import bases_to_draw, draw_bases
+            between = bases_to_draw(cls, Layer)
+            if between:
+                from .._call_layers import CallLayer
+                draw_bases(between, Layer, CallLayer, LAYERS)
+                super(cls, cls).__init_subclass__()         # (Model's hooks, as draw_as_model runs them)
+                return
+        if "forward" in vars(cls) and Layer not in cls.__bases__ \
+                and not cls.__module__.startswith(f"{__package__}."):
+            # a layer of the user's on a base of theirs: that base is a layer's, never to be drawn
+            from .._call_bases import note_forward_subclass
+            note_forward_subclass(cls, Layer)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"])
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
@@ -412,7 +427,7 @@ class Layer(KerasSurface):
         """Keras' ``add_loss``: inside a ``call`` glassnet draws, a term of the training loss
         (``ops.mean(x)`` with axis=None, ...: see glassnet.added_losses); refused by name elsewhere."""
         from ..added_losses import add_loss
-        add_loss(self.describe(), loss)
+        add_loss(self.describe(), loss, by=self)
 
     def _free_weight_name(self, taken, prefix=""):
         """The name ``add_weight`` gives a weight given none: ``variable``, ``variable_1``, ... (Keras'
@@ -893,13 +908,13 @@ def sized_axes_needed(layer, shape):
                          f"instead of Flatten){batch}") from exc
 
 
-def _draws_call(cls):
+def _draws_call(cls, direct=True):
     """Whether ``cls``, a subclass of Layer just made, is Keras' block written with ``call``: it (or a
     base of its own, not a layer) defines ``call``, no class of it defines ``forward``, and Layer is one
-    of its own bases (a subclass of a layer of yours is left as that layer is). glassnet's own layers
-    all compute in ``forward``."""
-    return (callable(getattr(cls, "call", None)) and cls.forward is Layer.forward and Layer in cls.__bases__
-            and not cls.__module__.startswith(f"{__package__}."))
+    of its own bases (``direct``; else not: a base of the user's between them, which
+    glassnet._call_bases judges). glassnet's own layers all compute in ``forward``."""
+    return (callable(getattr(cls, "call", None)) and cls.forward is Layer.forward
+            and (Layer in cls.__bases__) is direct and not cls.__module__.startswith(f"{__package__}."))
 
 
 def _unwritten(layer, method):
