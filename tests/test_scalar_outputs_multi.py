@@ -4,9 +4,8 @@ outputs: each trains by glassnet.scalar_outputs' rules (targets (n, 1) as a (Non
 
 Compared with Keras 3.15 from the same weights, SGD: the total loss (and val_loss, metrics) of every
 epoch to 2e-6 relative, the weights after training to 1e-5. Keras 3.15's per-output loss logs
-("<output>_loss") are off after an uneven last batch (it weighs each batch's value by the first
-output's batch size alone... and tracks them apart from the total), so they are compared on even
-batches only. Gradients against float64 central finite differences (``gradcheck.check_model``)."""
+("<output>_loss") are known to be off after an uneven last batch (its total loss is not), so they are
+compared on even batches only. Gradients against float64 central finite differences (``gradcheck.check_model``)."""
 import numpy as np
 import pytest
 
