@@ -35,6 +35,10 @@ logits). Such an output is *unscored*: it takes no targets (no columns in the pa
 logs nothing, and seeds its call with a zero gradient, so its layers learn only through the
 scored outputs' paths (a layer reached by the unscored output alone gets zero gradients). With
 one scored output the logs are Keras 3's for one loss: "loss" alone, no "<output>_loss".
+
+An output of one number per sample, shape (None,) (``h[:, 0]``), is scored by glassnet.scalar_outputs'
+rules, as in a model of one output (``scored_part``): its targets (n,) or (n, 1) take two packed
+columns, the values and their form, which decides Keras' loss for them (per batch or per sample).
 """
 import copy
 import math
@@ -48,6 +52,7 @@ from .losses import Loss, changed_settings
 from .metrics import LossMetric, Metric
 from .callbacks.base import resolve_mode
 from .metrics.base import batch_share, metric_number
+from .scalar_outputs import ScalarRows, pack_scalar_targets, packed_scalar_targets
 
 
 class Layout:
@@ -160,6 +165,10 @@ class Head:
             self.target_shape = (0,)
             return 0
         self.target_shape = self.shape[:-1] if loss.sparse else self.shape
+        if not self.shape:
+            # one number per sample, (None,): its targets' value and their form, (n,) or (n, 1),
+            # which decides Keras' loss (glassnet.scalar_outputs.pack_scalar_targets)
+            self.target_shape = (2,)
         if not getattr(loss, "per_position", True):
             # label sequences (n, L) of any length L, not shaped like the output (CTC's): an open
             # size, which the packed targets' header carries (Layout)
@@ -176,7 +185,17 @@ class Head:
         """This output's targets in packed targets: a view (n, *target_shape); integer labels (a
         new array) for a sparse loss, whose columns hold them as floats."""
         view = self.target_view(packed)
+        if not self.shape:          # one number per sample: (n,) or (n, 1), as given (pack_scalar_targets)
+            view = packed_scalar_targets(view)
         return view.astype(np.int64) if self.loss.sparse else view
+
+    def put_targets(self, packed, array):
+        """Write this output's prepared targets ``array`` (n, *target shape) into ``packed``."""
+        view = self.target_view(packed)
+        if not self.shape:
+            pack_scalar_targets(view, array)
+        else:
+            view[...] = backend.get_array_module(packed).asarray(array).reshape(view.shape)
 
     def weights(self, sample_weight):
         """This output's sample weights (n,): ``sample_weight`` itself when it is one weight per
@@ -251,16 +270,37 @@ def loss_number(loss, value, weighted=False):
                     f"{got}: return the mean of per-sample values, float(np.mean(values))")
 
 
+def scored_part(head, a, y, sample_weight=None):
+    """``(a, y, sample_weight, rows)``: what output ``head``'s loss scores of its values ``a``,
+    targets ``y`` and weights (n,) or None: as they are (``rows`` None), or for an output of one
+    number per sample, shape (n,), one row per sample with Keras' weights for its loss
+    (``ScalarRows``: with targets (n,), the batch's mean weight), as a model of one output has it."""
+    if head.shape:
+        return a, y, sample_weight, None
+    rows = ScalarRows.of_batch(a, y, head.loss)
+    return rows.of(a), rows.targets(y), rows.weights(sample_weight), rows
+
+
 def head_loss(head, a, y, sample_weight=None):
     """Output ``head``'s own loss on its values ``a`` and targets ``y`` (weighted when given
     ``sample_weight``): from its logits (``Head.logits``, the latest forward pass's) where it is
     fused, as a model of one output computes it, exact where the probabilities saturate."""
     loss = head.loss
+    a, y, sample_weight, rows = scored_part(head, a, y, sample_weight)
     if head.fused:
-        z = head.logits()
+        z = head.logits() if rows is None else rows.of(head.logits())
         return loss.value_from_logits(z, a, y) if sample_weight is None else loss.weighted_from_logits(z, a, y, sample_weight)
     weighted = sample_weight is not None
     return loss_number(loss, loss.weighted(a, y, sample_weight) if weighted else loss(a, y), weighted)
+
+
+def _head_gradient(head, a, y, w):
+    """Output ``head``'s dL/d(output) (dL/dz where it is fused) on what its loss scores, ``a``
+    and ``y``, weighted by ``w`` unless None."""
+    loss = head.loss
+    if head.fused:
+        return loss.gradient_from_logits(a, y) if w is None else loss.weighted_gradient_from_logits(a, y, w)
+    return loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
 
 
 class Heads(Loss):
@@ -287,7 +327,8 @@ class Heads(Loss):
         return sum(head.weight * head_loss(head, a, y, head.weights(sample_weight))
                    for head, _, a, y in self._parts(y_pred, y_true))
 
-    def _packed_gradient(self, y_pred, y_true, part):
+    def _packed_gradient(self, y_pred, y_true, weights):
+        # weights(head): that output's sample weights (n,), or None for the unweighted gradient
         grad = backend.get_array_module(y_pred).empty_like(y_pred)
         header = self.heads[0].layout.open if self.heads[0].layout is not None else 0
         if header:          # the rows' sizes, which say where each output's columns lie
@@ -297,29 +338,29 @@ class Heads(Loss):
                 head.output(grad)[...] = 0
         for head, _, a, y in self._parts(y_pred, y_true):
             g = head.output(grad)
-            given = part(head, a, y)
-            if given.shape != g.shape:      # it would broadcast into the columns: (n, 1) trained all alike
-                raise ValueError(f"output {head.name!r}: {gradient_shape_refusal(head.loss, g.shape, given)}")
-            g[...] = given
+            a, y, w, rows = scored_part(head, a, y, weights(head))
+            given = _head_gradient(head, a, y, w)
+            if getattr(given, "shape", None) != a.shape:    # it would broadcast into the columns: (n, 1) trained all alike
+                raise ValueError(f"output {head.name!r}: {gradient_shape_refusal(head.loss, a.shape, given)}")
+            g[...] = given if rows is None else rows.back(given)    # (one number per sample: (n, 1) to (n,))
             if head.weight != 1.0:
                 g *= head.weight
         return grad
 
     def gradient(self, y_pred, y_true):
-        return self._packed_gradient(y_pred, y_true, lambda head, a, y: head.loss.gradient_from_logits(a, y)
-                                     if head.fused else head.loss.gradient(a, y))
+        return self._packed_gradient(y_pred, y_true, lambda head: None)
 
     def weighted_gradient(self, y_pred, y_true, sample_weight):
-        return self._packed_gradient(
-            y_pred, y_true, lambda head, a, y: head.loss.weighted_gradient_from_logits(a, y, head.weights(sample_weight))
-            if head.fused else head.loss.weighted_gradient(a, y, head.weights(sample_weight)))
+        return self._packed_gradient(y_pred, y_true, lambda head: head.weights(sample_weight))
 
     def unclipped_output_gradients(self, y_pred, y_true):
         """``(head, weight x dL/d(output))`` of each fused head, as the loss's formula gives it
         unclipped (what ``trace`` shows as such an output's dA: see glassnet.trace)."""
         for head, _, a, y in self._parts(y_pred, y_true):
             if head.fused:
-                yield head, head.weight * head.loss.output_gradient_unclipped(a, y)
+                a, y, _, rows = scored_part(head, a, y)
+                g = head.loss.output_gradient_unclipped(a, y)
+                yield head, head.weight * (g if rows is None else rows.back(g))
 
     def invalid_output(self, y_pred):
         for head in self.heads:
@@ -379,6 +420,10 @@ class OutputMetric(Metric):
         # samples, or once for one number from a function of your own: metrics.base.batch_share);
         # sample_weight (n,) reaches the output's own loss alone (MetricTally gives it no other)
         y, out = self.head.targets(y_true), self.head.output(y_pred)
+        if not self.head.shape and not self.own_loss:
+            # one number per sample: a row each, (n, 1), each weighed by its own weight (Keras'
+            # metrics; the batch's mean weight is its loss's rule alone: glassnet.scalar_outputs)
+            y, out = y.reshape(-1, 1), out.reshape(-1, 1)
         if isinstance(self.metric, Metric) and self.takes_sample_weight:
             self.metric.update_state(y, out, sample_weight=self.head.weights(sample_weight))
         elif isinstance(self.metric, Metric):

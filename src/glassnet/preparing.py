@@ -233,16 +233,15 @@ class PreparingMixin:
                 self._update_fusion()
             # the loss's own check against its output, as for a model of one output (and, as there,
             # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
-            if not head.shape:      # (None,) beside other outputs: trained alone only, not yet here
-                raise ValueError(f"{label}: output {head.name!r} gives one number per sample, shape (None,), which "
-                                 f"glassnet trains in a model of one output only; keep its last axis "
-                                 f"(ops.sum(x, axis=1, keepdims=True), x[:, 0:1]) with targets (n_samples, 1)")
             try:
                 array = prepare_targets(head.loss, array, head.shape, self.dtype, label, f"output {head.name!r}")
             except ValueError:
                 self._check_declared_shapes(x)
                 raise
-            check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
+            if not head.shape:      # one number per sample: its own rules, as a model of one output's
+                check_scalar_metrics(self._logged_metrics(head), array, label)
+            else:
+                check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
             targets.append(array)
         xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
         layout = self._heads[0].target_layout
@@ -251,7 +250,7 @@ class PreparingMixin:
         packed = layout.pack(xp, x.shape[0], shapes, self.dtype)
         for head, array in zip(self._heads, targets):
             if array is not None:
-                head.target_view(packed)[...] = xp.asarray(array).reshape(head.target_view(packed).shape)
+                head.put_targets(packed, array)
         return packed
 
     def _scored_targets(self, y, yname):
@@ -291,8 +290,17 @@ class PreparingMixin:
                 return check_scalar_metrics(self.metrics, y, name)
             return check_binary_targets(y, name, self.output_shape[-1], self.metrics)
         for head in filter(lambda head: head.scored, self._heads):
+            if not head.shape:      # one number per sample (glassnet.scalar_outputs)
+                check_scalar_metrics(self._logged_metrics(head), head.targets(y), f"{name}[{head.name!r}]")
+                continue
             check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
                                  each_output_metrics(self.metrics, head))
+
+    def _logged_metrics(self, head):
+        """The metrics compiled for output ``head`` of several (its loss's log left out), as
+        ``[(log name, metric)]``: "s_mae" and the metric it wraps (glassnet.outputs.OutputMetric)."""
+        return [(label, fn.metric) for label, fn in self.metrics
+                if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
 
     def _given_input_name(self):
         """The name given to the model's Input (``Input(shape, name=...)``), None if none was."""
@@ -388,7 +396,9 @@ class PreparingMixin:
         if self._heads is None:
             # targets (n,) of an output of one number per sample: read as one unit's, (n, 1)
             return y[:, None] if y.ndim == 1 and not self.output_shape else y
-        return next(head.targets(y) for head in self._heads if head.scored)
+        head = next(head for head in self._heads if head.scored)
+        # (an output of one number per sample: its targets (n,) read as one unit's, (n, 1))
+        return head.targets(y).reshape(-1, 1) if not head.shape else head.targets(y)
 
     def _check_metrics_on(self, x, y, objects_only=False):
         """Run the metrics on the first two samples of (x, y) in inference mode: data whose targets

@@ -76,6 +76,24 @@ def check_scalar_metrics(compiled, y, name):
                              f"(n_samples, 1) to score it per sample")
 
 
+def pack_scalar_targets(view, y):
+    """Write the prepared targets ``y`` of an output of one number per sample, (n,) or (n, 1), into
+    their two columns ``view`` (n, 2) of a model of several outputs' packed targets: the values,
+    then their form, 1 for (n, 1) (a loss per sample) and 0 for (n,) (Keras' loss per batch). The
+    form rides along with every row, so shuffled batches, a validation split and validation data
+    of the other form each keep their own (``packed_scalar_targets`` reads it back)."""
+    xp = backend.get_array_module(view)
+    view[:, 0] = xp.asarray(y).reshape(-1)
+    view[:, 1] = 1.0 if y.ndim == 2 else 0.0
+
+
+def packed_scalar_targets(view):
+    """The targets ``pack_scalar_targets`` wrote in ``view`` (n, 2), in their form: (n,) or (n, 1)
+    (a view, as packed targets are read)."""
+    per_sample = view.shape[0] == 0 or bool(view[0, 1])
+    return view[:, 0:1] if per_sample else view[:, 0]
+
+
 class ScalarRows:
     """``scoring.Rows`` for an output of one number per sample, ``shape`` (batch,): one row of one
     value per sample, so that every loss and metric scores it as a (batch, 1) output. With targets
