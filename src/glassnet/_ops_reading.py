@@ -38,6 +38,13 @@ def _array(value, name, function):
         if not isinstance(value, np.ndarray) and array.dtype.kind in "fi" and not hasattr(value, "dtype"):
             array = array.astype(np.float32 if array.dtype.kind == "f" else np.int32)
     if array.dtype.kind not in "biuf":
+        if array.dtype.kind == "O" and _builtin_any(v is None for v in array.flat):
+            # Keras' ops.shape(x)[0] is a tensor of the batch size; glassnet's shapes are static, the
+            # batch's None: keras.io's get_causal_attention_mask (ops.tile to the batch size) met it here
+            raise TypeError(f"ops.{function}: {name} holds None: while a model is drawn, ops.shape(x) gives None "
+                            f"for the batch size (and an axis an Input leaves open), where Keras gives a tensor; for a "
+                            f"causal attention mask give MultiHeadAttention use_causal_mask=True (docs/layers.md, "
+                            f"Masks)")
         raise TypeError(f"ops.{function}: {name} must hold numbers, got an array of {array.dtype}")
     return array
 

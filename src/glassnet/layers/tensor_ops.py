@@ -17,8 +17,9 @@ a constant with a batch axis of size 1, (1, 5, 4), too; one that would change th
 refused. Two tensors broadcast each sample axis (the batch axis is theirs alike). Backward
 hands each tensor the gradient of its operand, summed over the axes broadcasting grew.
 
-Masks pass an op with a constant that keeps the tensor's shape (each entry on its own); the
-others (an index, two tensors, a constant growing the shape) refuse a mask by name.
+Masks pass an op with a constant that keeps the tensor's shape (each entry on its own), and a
+sum or difference of two tensors carrying one same mask (a residual); the others (an index, other
+ops of two tensors, a constant growing the shape) refuse a mask by name.
 """
 import numbers
 
@@ -189,6 +190,19 @@ class TensorOp(ConstantOperandNode, Layer):
         return None if keeps else "its constant grows the tensor's shape, which the mask does not follow"
 
     def mask_rule(self, incoming):
+        """A sum or difference of two tensors carrying one same mask (a residual, keras.io's
+        ``inputs + attention_output`` after a masked embedding) passes it on, as ``Add`` and
+        ``Subtract`` pass one mask meeting itself (their values are those of the operators); other
+        masks are refused: Keras' operators drop them, its merges give none where one input has none."""
+        if self.op in ("add", "subtract") and None not in incoming and len(set(incoming)) == 1:
+            return "or"         # (masking._plan_merge: the OR of one mask with itself, that mask)
+        if None in incoming:
+            # Add()([a, b]) would give no mask here (Keras' rule): the padding read as data, silently
+            raise ValueError(f"{self.describe()}: {self.op} of two tensors, only one of which carries a mask; a "
+                             f"merge layer (Add) would give none, as Keras' does, and the padding would be read as "
+                             f"data. Add a constant or a weight of your own instead, which keeps the mask "
+                             f"(keras.io's PositionalEmbedding: x + self.positions[:steps], the table made with "
+                             f"self.add_weight; docs/layers.md, Masks)")
         raise ValueError(f"{self.describe()}: {self.op} of two tensors, and a mask reaches it; masks are not "
                          f"combined by arithmetic on tensors (Add, Multiply, ... merge masked inputs)")
 
