@@ -21,7 +21,7 @@ move it); at backward they add the gradient of their output with respect to it, 
 batch and the axes broadcasting grew, into ``CallWeights.grads``. Any other use (``ops.einsum``,
 ``ops.take``, NumPy on it) is refused by name (``CallWeight.__array__``).
 
-``CallWeights`` is called on the block's first input, passing it on unchanged (``forward`` and
+``CallWeights`` is called on each of the block's inputs, passing them on unchanged (``forward`` and
 ``backward`` are identities): so it is a node of the graph, before every node using its weights,
 and its forward zeroes the gradients those nodes' backwards then add to (each pass, each call
 of the block: a block called twice sums its calls' gradients, as a shared layer's). Its weights are
@@ -183,16 +183,20 @@ def add_weight(model, shape, initializer, dtype, trainable, regularizer, constra
 
 
 def through_weights(model, inputs):
-    """``inputs`` with the first tensor passed through the model's ``CallWeights`` (if it has one),
-    so that the node is in the graph before the nodes reading its weights."""
+    """``inputs`` with each tensor passed through the model's ``CallWeights`` (if it has one), so
+    that the node is in the graph before the nodes reading its weights. Each, not the first alone:
+    a call may read its weights on another input only (``call([a, b])`` returning ``b * self.w``),
+    and the graph keeps only the calls leading to its outputs; the node on the first input would
+    then be dropped, and its weights with it (never made, counted nor trained). A node on every
+    input is kept wherever a tensor reading the weights is (a shared layer: each call zeroes the
+    gradients at forward, all before the readers add theirs at backward)."""
     owner = vars(model).get("_call_weights")
     if owner is None:
         return inputs
     if isinstance(inputs, (list, tuple)):
-        return type(inputs)([owner(inputs[0]), *inputs[1:]]) if inputs else inputs
-    if isinstance(inputs, dict) and inputs:
-        first = next(iter(inputs))
-        return {key: owner(value) if key == first else value for key, value in inputs.items()}
+        return type(inputs)([owner(value) if _is_tensor(value) else value for value in inputs])
+    if isinstance(inputs, dict):
+        return {key: owner(value) if _is_tensor(value) else value for key, value in inputs.items()}
     return owner(inputs)
 
 
@@ -237,7 +241,7 @@ def link(layers):
 
 class CallWeights(Layer):
     """The weights a model drawn from ``call`` made with ``add_weight`` (see the module docstring):
-    a node of its graph on its first input, passing it on unchanged.
+    a node of its graph on each of its inputs, passing it on unchanged.
 
     Parameters
     ----------

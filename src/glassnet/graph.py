@@ -632,7 +632,7 @@ class Model(Sequential):
         try:
             parameters = inspect.signature(self.call).parameters
             with drawing_call(type(self).__name__), added_losses.recording() as added:
-                # its own weights' node (add_weight: glassnet._call_weights) first, on the first input
+                # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 inputs = through_weights(self, inputs)
                 outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
             if isinstance(outputs, dict):
