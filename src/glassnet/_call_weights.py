@@ -161,6 +161,24 @@ class CallWeight:
                         f"and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
 
+    def _assign(self, how):
+        # Keras' call may update a weight each pass (the subclassing guide's ComputeSum,
+        # self.total.assign_add(ops.sum(inputs, axis=0)); a moving mean): a drawn call runs once,
+        # so no node would repeat it, and Python's "no attribute 'assign_add'" said nothing of that
+        raise NotImplementedError(f"{self!r}.{how}: a model drawn from call runs call once, on symbolic tensors, "
+                                  f"so it cannot update a weight on each pass; write a Layer with forward and "
+                                  f"backward whose forward updates its trainable=False weight in self.state "
+                                  f"(docs/layers.md, Your own)")
+
+    def assign(self, value):
+        self._assign("assign")
+
+    def assign_add(self, delta):
+        self._assign("assign_add")
+
+    def assign_sub(self, delta):
+        self._assign("assign_sub")
+
     def __bool__(self):
         raise TypeError(f"{self!r}: a weight has no truth value while call is drawn")
 

@@ -80,6 +80,18 @@ from .outputs import Layout, make_heads, set_layouts
 _REFUSED_STEPS = tuple(step for step in KERAS_STEPS if step not in ("train_step", "test_step"))
 
 
+def _inputs_through_identity(outputs):
+    """``outputs`` of a drawn ``call`` with each Input returned as it came (Keras' identity layer:
+    the subclassing guide's ActivityRegularizationLayer, ``add_loss`` then ``return inputs``) made
+    the output of an ``Identity`` call: an Input is no layer's output, and a model needs one."""
+    from .layers.utility import Identity
+    if isinstance(outputs, InputLayer):
+        return Identity()(outputs)
+    if isinstance(outputs, (list, tuple)) and any(isinstance(t, InputLayer) for t in outputs):
+        return type(outputs)(Identity()(t) if isinstance(t, InputLayer) else t for t in outputs)
+    return outputs
+
+
 class _Required:
     """compile's ``loss`` when none is given: required, but for a model with its own train_step,
     whose step computes its losses itself (Keras' GAN calls ``super().compile()``)."""
@@ -637,14 +649,15 @@ class Model(Sequential):
                 outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
+            outputs = _inputs_through_identity(outputs)
             drawn = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
             # (a list of what is not a tensor: a call without return gives None, which is no tensor either)
             bad = [t for t in drawn if not isinstance(t, SymbolicTensor)]
             if bad or not drawn:
                 got = type(bad[0]).__name__ if bad else "an empty list"
                 raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its "
-                                f"layers returned (a tensor or a list of them), got {got}; call only "
-                                f"layers in call (arithmetic: Add, Multiply, ...)")
+                                f"layers returned (a tensor or a list of them), got {got}; compute it in "
+                                f"call with layers, operators on tensors and glassnet.ops")
             added_losses.attach(added.terms, drawn)
         except BaseException:
             for layer, first in kept:

@@ -1,0 +1,82 @@
+"""Review of today's later docs, read and run as a Keras user would (docs38): the Keras guide
+"Making new layers and models via subclassing" written with ``gn.Layer`` blocks: a block whose
+``call`` returns its input unchanged (the guide's ActivityRegularizationLayer), and a weight
+updated in ``call`` (the guide's ComputeSum)."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import ops
+
+
+class _PassThrough(gn.Layer):
+    """Keras' identity block: ``call`` returns its input as it came."""
+    def call(self, inputs):
+        return inputs
+
+
+def test_a_block_returning_its_input_trains_as_keras_in_a_sequential(keras):
+    """A block whose call returns its input, first in a model, was refused ("got InputLayer; call
+    only layers in call"): an Input is no layer's output. Keras 3.15 takes it as an identity."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 3)).astype("float32"), rng.random((10, 2)).astype("float32")
+
+    class KPassThrough(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs
+
+    theirs = keras.Sequential([keras.Input((3,)), KPassThrough(), keras.layers.Dense(2)])
+    ours = gn.Sequential([gn.Input((3,)), _PassThrough(), gn.layers.Dense(2)])
+    ours.set_weights(theirs.get_weights())
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    ours.compile(optimizer=gn.optimizers.SGD(0.1), loss="mse")
+    expected = theirs.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    got = ours.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(_PassThrough()(x), x)     # called alone, on arrays: x back
+
+
+def test_the_guides_activity_regularization_layer_on_an_input_is_refused_for_its_term():
+    """The guide's ActivityRegularizationLayer (add_loss of the input's mean, then ``return inputs``)
+    called on an Input: its term reads the Input itself, which no weight changes, and that is what
+    the refusal says (it said "call only layers in call", which sent users the wrong way)."""
+    class ActivityRegularizationLayer(gn.Layer):
+        def __init__(self, rate=1e-2):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.mean(inputs))
+            return inputs
+
+    class OuterLayer(gn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.activity_reg = ActivityRegularizationLayer(1e-2)
+
+        def call(self, inputs):
+            return self.activity_reg(inputs)
+
+    with pytest.raises(ValueError, match="add_loss: a term reads the Input"):
+        OuterLayer()(np.zeros((1, 1), "float32"))
+    inputs = gn.Input((3,))
+    with pytest.raises(ValueError, match="add_loss: a term reads the Input"):
+        gn.Model(inputs, ActivityRegularizationLayer()(inputs))
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_a_weight_updated_in_call_is_refused_by_name(method):
+    """The guide's ComputeSum updates its non-trainable weight in call
+    (``self.total.assign_add(...)``), which a call drawn once cannot repeat: refused by name,
+    pointing to a Layer with forward (it was Python's "'CallWeight' object has no attribute")."""
+    class ComputeSum(gn.Layer):
+        def __init__(self, input_dim):
+            super().__init__()
+            self.total = self.add_weight(initializer="zeros", shape=(input_dim,), trainable=False)
+
+        def call(self, inputs):
+            getattr(self.total, method)(ops.sum(inputs, axis=-1))
+            return inputs * self.total
+
+    with pytest.raises(NotImplementedError, match=rf"\.{method}: .*runs call once.*forward"):
+        ComputeSum(2)(np.ones((2, 2), "float32"))
