@@ -43,7 +43,8 @@ class CallWeight:
     """What ``add_weight`` returns in a model drawn from ``call``: a handle on one weight of its
     ``CallWeights`` (``owner``, weight ``name``), of ``shape``; ``index``: basic indexing taken
     (``self.pos[:10]``), or None. Used in ``call`` with a tensor in an operator or ``ops.matmul``,
-    ``ops.maximum``, ``ops.minimum`` (see the module docstring). ``numpy()`` gives its value now."""
+    ``ops.maximum``, ``ops.minimum`` (see the module docstring). ``numpy()`` gives its value now;
+    ``value`` is the handle itself, as Keras code reads a variable's (``ops.matmul(x, self.w.value)``)."""
 
     __array_priority__ = 1000       # NumPy defers to its reflected operators (array + w: refused by name)
 
@@ -65,7 +66,14 @@ class CallWeight:
                              f"from a config without the layer {self.owner_name!r} holding it)")
         return self.owner
 
-    def value(self, xp=np):
+    @property
+    def value(self):
+        """The handle itself: Keras' ``variable.value`` is a property giving the tensor a call
+        computes with, so Keras code writes ``ops.matmul(inputs, self.w.value)``; in a drawn call
+        that operand is this handle (its nodes read the live value at each pass: ``read``)."""
+        return self
+
+    def read(self, xp=np):
         """The weight's live value (a view of the model's buffer), indexed."""
         owner = self._owner()
         if not owner.built:
@@ -74,7 +82,7 @@ class CallWeight:
         return xp.asarray(array if self.index is None else array[self.index])
 
     def add_gradient(self, grad):
-        """Add ``grad`` (the shape of ``value()``) to the weight's gradient; none for a
+        """Add ``grad`` (the shape of ``read()``) to the weight's gradient; none for a
         non-trainable weight."""
         grads = self._owner().grads
         if self.name in grads:
@@ -86,7 +94,7 @@ class CallWeight:
 
     def numpy(self):
         """A copy of the weight's value now (Keras' ``variable.numpy()``)."""
-        return np.array(self.value(np))
+        return np.array(self.read(np))
 
     def config(self):
         from .layers.tensor_ops import _index_item_json

@@ -54,6 +54,13 @@ ceil, trunc, isnan, isinf, isfinite, floor_divide, mod, logical_xor, sort, argso
 the batch axis whole), slice_update, convert_to_tensor and convert_to_numpy (arrays only), stop_gradient
 (the value, no gradient back: ``x + ops.stop_gradient(q - x)``, a straight-through estimator).
 
+Constructors and a few more structural functions (_ops_fill.py): zeros, ones, full, eye, identity,
+tri, linspace, meshgrid make NumPy constants (float32 unless ``dtype``, as Keras'), never tensors, as
+``arange``: beside a tensor they are constants (``x * ops.tri(6, 6)``, ``ops.matmul(x, ops.eye(4))``).
+tril and triu (on tensors a node on the last two axes, sample axes), unstack (on tensors one
+``x[:, i]`` node per entry of a sample axis) and tensordot (on tensors a tensor and a constant, the
+batch axis free: ``einsum``'s node) take arrays and tensors.
+
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
@@ -575,3 +582,10 @@ from ._ops_more import (  # noqa: E402
 __all__ += ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
             "ceil", "trunc", "isnan", "isinf", "isfinite", "floor_divide", "mod", "logical_xor", "sort", "argsort",
             "slice", "slice_update", "convert_to_tensor", "convert_to_numpy", "stop_gradient"]
+
+# constructors (NumPy constants), tril, triu, unstack, tensordot (their nodes: layers/tensor_structure.py, einsum's,
+# get_item's)
+from ._ops_fill import (  # noqa: E402
+    eye, full, identity, linspace, meshgrid, ones, tensordot, tri, tril, triu, unstack, zeros)
+__all__ += ["zeros", "ones", "full", "eye", "identity", "tri", "linspace", "meshgrid", "tril", "triu", "unstack",
+            "tensordot"]

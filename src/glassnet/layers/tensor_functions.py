@@ -69,7 +69,7 @@ class TensorFunction(ConstantOperandNode, Layer):
         (called on a list of its tensor operands, its constants in ``arguments``), cumsum, cumprod,
         one_hot;
         and the structural einsum, take, take_along_axis, pad, split, tile,
-        repeat, flip, broadcast_to, zeros_like, ones_like, top_k (layers/tensor_structure.py).
+        repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu (layers/tensor_structure.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes

@@ -68,7 +68,7 @@ class ConstantOperandNode:
         """The constant in the layer's dtype, on the input's device (a number stays a number); a
         weight's (``add_weight`` in a drawn call: glassnet._call_weights) live value."""
         if isinstance(self.constant, CallWeight):
-            return self.constant.value(xp)
+            return self.constant.read(xp)
         return self.constant if not isinstance(self.constant, np.ndarray) else xp.asarray(self._constant)
 
     @property

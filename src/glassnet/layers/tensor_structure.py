@@ -1,5 +1,6 @@
 """The structural ``keras.ops`` on symbolic tensors: einsum, take, take_along_axis, pad, split, tile,
-repeat, flip, broadcast_to, zeros_like, ones_like, top_k, and constants inside concatenate/stack.
+repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu, and constants inside
+concatenate/stack.
 
 Each is an op of ``TensorFunction`` (layers/tensor_functions.py), which hands this module its
 arguments, shapes, forward and backward. Axes count the batch axis as 0 (Keras' count); nothing
@@ -9,7 +10,8 @@ in a join) live in the arguments as JSON lists, cast once to the layer's dtype w
 
 Gradients: einsum's by einsum of ``g`` and the other operands; every gather (take, take_along_axis,
 repeat, pad's reflect/symmetric/edge/wrap) by ``np.add.at`` scatter of ``g`` to the entries read;
-split writes each piece's part; tile sums the copies; integer outputs (top_k's indices) and
+split writes each piece's part; tile sums the copies; tril/triu keep the gradient of the entries
+they keep; integer outputs (top_k's indices) and
 zeros_like/ones_like pass no gradient (zeros), as TensorFlow's.
 """
 import numbers
@@ -33,6 +35,7 @@ ARGUMENTS = {
     "broadcast_to": {"shape": None},
     "zeros_like": {"dtype": None}, "ones_like": {"dtype": None},
     "top_k": {"k": None, "sorted": True, "output": "values"},
+    "tril": {"k": 0}, "triu": {"k": 0},
 }
 PAD_MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
 
@@ -135,6 +138,8 @@ def arguments(op, args, who):
         if args["output"] not in ("values", "indices"):
             raise ValueError(f"{who}: output must be 'values' or 'indices', got {args['output']!r:.40}")
         args["sorted"] = bool(args["sorted"])
+    elif op in ("tril", "triu"):
+        args["k"] = _int(args["k"], f"{who}: k")
     return args
 
 
@@ -226,6 +231,11 @@ def output_shape(op, args, shape, who):
             raise ValueError(f"{who}: top_k's k={args['k']} needs a last sample axis of {args['k']} or more, got "
                              f"tensors {full}")
         return shape[:-1] + (args["k"],)
+    if op in ("tril", "triu"):
+        if len(shape) < 2:
+            raise ValueError(f"{who}: {op} works on the last two axes, which for tensors {full} would take in the batch "
+                             f"axis; it needs two sample axes or more")
+        return shape
     raise ValueError(f"{who}: unknown structural op {op!r}")
 
 
@@ -418,6 +428,8 @@ def forward(layer, x):
         order = top_k_indices(x, args["k"])
         layer._gather = order
         return np.take_along_axis(x, order, -1) if args["output"] == "values" else order.astype(x.dtype)
+    if op in ("tril", "triu"):
+        return (np.tril if op == "tril" else np.triu)(x, args["k"])
     raise ValueError(f"{who}: unknown structural op {op!r}")
 
 
@@ -488,6 +500,8 @@ def backward(layer, g):
         return np.flip(g, _axes(args["axis"])).copy()
     if op == "broadcast_to":
         return unbroadcast(g, x.shape)
+    if op in ("tril", "triu"):                  # the kept entries take their gradient, the zeroed none
+        return (np.tril if op == "tril" else np.triu)(g, args["k"])
     return np.zeros_like(x)                     # zeros_like, ones_like: constant outputs
 
 
