@@ -19,6 +19,7 @@ from .layers.base import stateful_layers
 from .metrics.base import MetricTally
 from ._dictoutputs import as_dict
 from .outputs import split_outputs
+from .scalar_outputs import ScalarRows
 from .training import refuse_no_targets
 
 
@@ -77,8 +78,10 @@ class InferenceMixin:
         """Each compiled metric on the one batch of targets ``y`` and outputs ``out``, as a number
         (a function is called as ``f(y_true, y_pred)``; see ``metrics.MetricTally``); ``w``: the
         batch's sample weights or None (see ``_metric_scored``)."""
-        out, y, w, _ = self._metric_scored(out, y, w)
-        return [float(v) for v in MetricTally.one_batch(self.metrics, y, out, w)]
+        scored, y, w, rows = self._metric_scored(out, y, w)
+        # one number per sample: a function of your own sees (n,), as in Keras (MetricTally.update)
+        own = out if isinstance(rows, ScalarRows) else None
+        return [float(v) for v in MetricTally.one_batch(self.metrics, y, scored, w, own)]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without

@@ -51,7 +51,7 @@ from . import metrics as metrics_module
 from .losses import Loss, changed_settings
 from .metrics import LossMetric, Metric
 from .callbacks.base import resolve_mode
-from .metrics.base import batch_share, metric_number
+from .metrics.base import batch_share, metric_number, sees_output_as_given
 from .scalar_outputs import ScalarRows, pack_scalar_targets, packed_scalar_targets
 
 
@@ -423,7 +423,10 @@ class OutputMetric(Metric):
         if not self.head.shape and not self.own_loss:
             # one number per sample: a row each, (n, 1), each weighed by its own weight (Keras'
             # metrics; the batch's mean weight is its loss's rule alone: glassnet.scalar_outputs)
-            y, out = y.reshape(-1, 1), out.reshape(-1, 1)
+            # metrics; the batch's mean weight is its loss's rule alone: glassnet.scalar_outputs), but
+            # a function of your own is given the output as it is, (n,), as Keras 3.15 gives it
+            y = y.reshape(-1, 1)
+            out = out if sees_output_as_given(self.metric) else out.reshape(-1, 1)
         if isinstance(self.metric, Metric) and self.takes_sample_weight:
             self.metric.update_state(y, out, sample_weight=self.head.weights(sample_weight))
         elif isinstance(self.metric, Metric):

@@ -421,6 +421,11 @@ class TrainingMixin(ActivityMixin):
         positions = math.prod(out.shape[1:-1])
         if rows is None:
             tally.update(y, scored, None, w)
+        elif isinstance(rows, ScalarRows):
+            # one number per sample: its rows are the samples, not positions (which would count one
+            # number from a MeanMetricWrapper by samples, Keras once); a function of your own sees
+            # the output as it is, (n,), as in Keras (MetricTally.update)
+            tally.update(y, scored, None, w, own=out)
         else:
             tally.update(y, scored, scored.shape[0] / positions, w, positions)
 

@@ -191,39 +191,44 @@ class MetricTally:
         self.sums, self.counts = [0.0] * len(compiled), [0.0] * len(compiled)
 
     @staticmethod
-    def one_batch(compiled, y_true, y_pred, sample_weight=None):
+    def one_batch(compiled, y_true, y_pred, sample_weight=None, own=None):
         """The compiled metrics' values on one batch (``train_on_batch``, ``test_on_batch``): a
         function's own value, not a mean that could change its last bit. ``sample_weight`` (n,)
-        or None reaches only the metrics that weigh samples (see ``_update``)."""
+        or None reaches only the metrics that weigh samples (see ``_update``); ``own``: the output
+        as the model gives it, for functions of your own (see ``update``)."""
         values = []
         for name, fn in compiled:
+            pred = own if own is not None and sees_output_as_given(fn) else y_pred
             if isinstance(fn, Metric):
                 fresh = _fresh(fn, name)
                 if y_pred.shape[0]:
-                    _update(fresh, y_true, y_pred, sample_weight)
+                    _update(fresh, y_true, pred, sample_weight)
                 values.append(_number(fresh, name))
             else:
                 # no row (a batch of padding alone): 0, as Keras' mean of nothing
-                values.append(metric_number(fn(y_true, y_pred), name) if y_pred.shape[0] else 0.0)
+                values.append(metric_number(fn(y_true, pred), name) if y_pred.shape[0] else 0.0)
         return values
 
-    def update(self, y_true, y_pred, weight=None, sample_weight=None, positions=None):
+    def update(self, y_true, y_pred, weight=None, sample_weight=None, positions=None, own=None):
         """Count one batch: the ``Metric`` objects update their counts, and each function's value
         joins the epoch's mean as ``batch_share`` counts it: by ``weight``, the batch's samples (by
         default its rows; for rows that are positions, a tagger's real steps, the caller gives
         rows / ``positions``, the positions per sample, as Keras reduces a metric per sample before
         averaging), or once for one number from a function of your own.
         ``sample_weight``: the batch's sample weights (one per row) or None, for the metrics that
-        weigh samples (see ``_update``)."""
+        weigh samples (see ``_update``). ``own``: the output as the model gives it where the rows
+        reshape it (one number per sample, (n,), scored as (n, 1) rows), which a function of your
+        own is given instead, as Keras 3.15 gives it (``sees_output_as_given``)."""
         m = y_pred.shape[0]
         if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
             return
         weight = m if weight is None else weight
         for i, (name, fn) in enumerate(zip(self.names, self.metrics)):
+            pred = own if own is not None and sees_output_as_given(fn) else y_pred
             if isinstance(fn, Metric):
-                _update(fn, y_true, y_pred, sample_weight, positions)
+                _update(fn, y_true, pred, sample_weight, positions)
             else:
-                total, count = batch_share(fn, fn(y_true, y_pred), name, m, weight)
+                total, count = batch_share(fn, fn(y_true, pred), name, m, weight)
                 self.sums[i] += total
                 self.counts[i] += count
 
@@ -231,6 +236,25 @@ class MetricTally:
         return [_number(fn, name) if isinstance(fn, Metric) else float(self.sums[i] / self.counts[i] if self.counts[i]
                                                                          else 0.0)
                 for i, (name, fn) in enumerate(zip(self.names, self.metrics))]
+
+
+def sees_output_as_given(fn):
+    """Whether the compiled metric ``fn`` is a function of your own (alone, in a ``functools.partial``,
+    a ``MeanMetricWrapper`` or ``weighted_metrics``' wrapper), which Keras 3.15 calls on the output
+    as the model gives it: an output of one number per sample reaches it as (n,) beside targets
+    (n, 1), so that ``mean(abs(y_true - y_pred))`` broadcasts to (n, n) there. glassnet's own
+    functions and metrics score such an output as (n, 1) rows, Keras' values for theirs (Keras'
+    built-ins bring the two to one rank first: ``squeeze_or_expand_to_same_rank``)."""
+    while True:
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, Metric) and callable(getattr(fn, "fn", None)):        # MeanMetricWrapper
+            fn = fn.fn
+        elif isinstance(fn, Metric) and getattr(fn, "metric", None) is not None:  # weighted_metrics'
+            fn = fn.metric
+        else:
+            break
+    return not isinstance(fn, (Metric, LossMetric)) and not str(getattr(fn, "__module__", "")).startswith("glassnet")
 
 
 def batch_share(fn, value, name, rows, weight=None):
