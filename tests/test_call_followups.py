@@ -134,10 +134,12 @@ def test_a_base_shared_by_a_forward_layer_and_a_block_is_refused_by_name():
 
 
 def test_glassnet_layers_and_forward_subclasses_are_untouched():
-    class MyDense(gn.layers.Dense):         # a built-in's forward: a layer, whatever call says
-        def call(self, x):
-            return x
-    assert not issubclass(MyDense, gn.Model) and issubclass(MyDense, gn.Layer)
+    # a call on a subclass of a layer that computes in forward (a built-in's, or one of yours) would be
+    # ignored, the inherited forward running instead (Keras runs the call): refused when the class is made
+    with pytest.raises(TypeError, match=r"MyDense: defines call\(\), Keras' method, but inherits forward from Dense"):
+        class MyDense(gn.layers.Dense):
+            def call(self, x):
+                return x
 
     class Base(gn.Layer):
         def forward(self, x, training=False):
@@ -146,11 +148,14 @@ def test_glassnet_layers_and_forward_subclasses_are_untouched():
         def backward(self, grad_output):
             return grad_output
 
-    class Sub(Base):
-        def call(self, x):                  # forward inherited: still a layer on arrays
-            return x
+    class Sub(Base):                        # forward inherited, no call: still a layer on arrays
+        pass
     assert issubclass(Sub, gn.Layer) and not issubclass(Sub, gn.Model)
     np.testing.assert_allclose(Sub()(np.zeros((1, 2), np.float32)), 1.0)
+    with pytest.raises(TypeError, match=r"SubWithCall: defines call\(\), Keras' method, but inherits forward from Base"):
+        class SubWithCall(Base):
+            def call(self, x):
+                return x
 
 
 def test_gradients_through_a_block_on_a_base_match_finite_differences():

@@ -123,6 +123,7 @@ def test_a_layer_with_keras_call_says_glassnet_runs_forward_and_backward():
 
     np.testing.assert_allclose(KerasStyle()(np.ones((2, 3))), 2 * np.ones((2, 3)))
 
+    # on a base of one's own without forward, it is drawn too (glassnet._call_bases)
     class Base(gn.Layer):
         pass
 
@@ -130,6 +131,19 @@ def test_a_layer_with_keras_call_says_glassnet_runs_forward_and_backward():
         def call(self, inputs):
             return inputs * 2
 
-    with pytest.raises(NotImplementedError, match=r"KerasStyleOnBase.forward: .*it defines call\(\), Keras' "
-                                                  r"method, which glassnet does not run"):
-        KerasStyleOnBase()(np.ones((2, 3)))
+    np.testing.assert_allclose(KerasStyleOnBase()(np.ones((2, 3))), 2 * np.ones((2, 3)))
+
+    # on a layer of one's own that computes in forward, call would be ignored (the forward ran,
+    # silently): refused when the class is made
+    class Doubling(gn.Layer):
+        def forward(self, x, training=False):
+            return x * 2
+
+        def backward(self, grad_output):
+            return grad_output * 2
+
+    with pytest.raises(TypeError, match=r"Tripling: defines call\(\), Keras' method, but inherits forward from "
+                                        r"Doubling, which glassnet runs instead"):
+        class Tripling(Doubling):
+            def call(self, inputs):
+                return inputs * 3

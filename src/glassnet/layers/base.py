@@ -232,6 +232,16 @@ class Layer(KerasSurface):
                 draw_bases(between, Layer, CallLayer, LAYERS)
                 super(cls, cls).__init_subclass__()         # (Model's hooks, as draw_as_model runs them)
                 return
+        if "call" in vars(cls) and "forward" not in vars(cls) and cls.forward is not Layer.forward \
+                and not cls.__module__.startswith(f"{__package__}."):
+            # Keras' call on a subclass of a layer that computes in forward: glassnet runs the forward
+            # it inherits, so call would be silently ignored (its values never computed)
+            owner = next(base for base in cls.__mro__ if "forward" in vars(base))
+            raise TypeError(f"{cls.__name__}: defines call(), Keras' method, but inherits forward from "
+                            f"{owner.__name__}, which glassnet runs instead (call would be ignored): write "
+                            f"forward(x, training=False) and backward(grad_output) here, or derive "
+                            f"{cls.__name__} from a base without forward (gn.Layer) to have its call drawn as "
+                            f"Keras' block (docs/layers.md, Your own)")
         if "forward" in vars(cls) and Layer not in cls.__bases__ \
                 and not cls.__module__.startswith(f"{__package__}."):
             # a layer of the user's on a base of theirs: that base is a layer's, never to be drawn
