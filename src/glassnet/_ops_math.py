@@ -12,16 +12,8 @@ import numpy as np
 
 from .layers.tensor_functions import TensorFunction
 from .layers import tensor_math
-from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two
+from ._ops_reading import _array, _arrays, _axis_argument, _float, _is_tensor, _keras_dtype, _two, _unary
 
-
-def _unary(op, x, floats=True, bools=True):
-    if _is_tensor(x):
-        return TensorFunction(op)(x)
-    array = _array(x, "x", op)
-    if not bools and array.dtype.kind == "b":
-        raise TypeError(f"ops.{op}: x must hold numbers, not booleans (as Keras 3.15 on TensorFlow), got bool")
-    return _each(tensor_math.FORWARD[op], _float(array) if floats else array)
 
 
 # -- element-wise ---------------------------------------------------------------------------------

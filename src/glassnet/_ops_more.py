@@ -17,14 +17,8 @@ import numpy as np
 
 from .layers import tensor_math
 from .layers.tensor_functions import TensorFunction
-from ._ops_reading import _array, _arrays, _each, _float, _is_tensor, _keras_dtype, _two, _weak
+from ._ops_reading import _array, _arrays, _is_tensor, _keras_dtype, _two, _unary, _weak
 
-
-def _unary(op, x, floats=True):
-    if _is_tensor(x):
-        return TensorFunction(op)(x)
-    array = _array(x, "x", op)
-    return _each(tensor_math.FORWARD[op], _float(array) if floats else array)
 
 
 def tan(x):

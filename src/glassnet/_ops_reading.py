@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-from .layers.tensor_functions import TensorFunction
+from .layers import tensor_math
+from .layers.tensor_functions import FORWARD, TensorFunction
 
 _builtin_max, _builtin_any = max, any
 
@@ -90,6 +91,19 @@ def _arrays(function, *named):
 def _each(f, array):
     """``f`` on ``array``, a 0-d array too (the activations' in-place forms want one axis)."""
     return f(array.reshape(1)).reshape(()) if array.ndim == 0 else f(array)
+
+
+def _unary(op, x, floats=True, bools=True):
+    """A function of one operand: a node on a tensor, else ``op``'s forward on the array (the
+    tables of layers/tensor_functions.py and layers/tensor_math.py). ``floats``: integers give
+    float32, as Keras' float functions; ``bools=False``: booleans refused, as Keras on TensorFlow."""
+    if _is_tensor(x):
+        return TensorFunction(op)(x)
+    array = _array(x, "x", op)
+    if not bools and array.dtype.kind == "b":
+        raise TypeError(f"ops.{op}: x must hold numbers, not booleans (as Keras 3.15 on TensorFlow), got bool")
+    forward = FORWARD[op] if op in FORWARD else tensor_math.FORWARD[op]
+    return _each(forward, _float(array) if floats else array)
 
 
 def _two(op, x1, x2, eager):

@@ -70,7 +70,7 @@ import numbers
 
 import numpy as np
 
-from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two
+from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two, _unary
 from .layers.tensor_functions import FORWARD, TensorFunction
 
 __all__ = ["exp", "log", "sqrt", "square", "abs", "negative", "tanh", "sigmoid", "relu", "softplus",
@@ -83,12 +83,6 @@ __all__ += ["einsum", "take", "take_along_axis", "pad", "split", "tile", "repeat
 _builtin_abs, _builtin_max, _builtin_sum = abs, max, sum
 _builtin_all, _builtin_any = all, any      # ops.all and ops.any (below) take their names
 
-
-def _unary(op, x, floats=True):
-    if _is_tensor(x):
-        return TensorFunction(op)(x)
-    array = _array(x, "x", op)
-    return _each(FORWARD[op], _float(array) if floats else array)
 
 
 # -- elementwise ---------------------------------------------------------------------------------
