@@ -61,6 +61,11 @@ tril and triu (on tensors a node on the last two axes, sample axes), unstack (on
 ``x[:, i]`` node per entry of a sample axis) and tensordot (on tensors a tensor and a constant, the
 batch axis free: ``einsum``'s node) take arrays and tensors.
 
+Convolutions and poolings (_ops_conv.py, nodes in layers/tensor_conv.py, on conv.py's, depthwise.py's
+and pooling.py's kernels): conv, depthwise_conv, separable_conv, conv_transpose, max_pool, average_pool,
+and ``ops.image.extract_patches``; channels last by default, 1 to 3 spatial axes. On tensors the kernel
+is a constant array or a weight of a drawn call, which trains (``ops.conv(x, self.kernel)``).
+
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
@@ -583,3 +588,8 @@ from ._ops_fill import (  # noqa: E402
     eye, full, identity, linspace, meshgrid, ones, tensordot, tri, tril, triu, unstack, zeros)
 __all__ += ["zeros", "ones", "full", "eye", "identity", "tri", "linspace", "meshgrid", "tril", "triu", "unstack",
             "tensordot"]
+
+# convolutions and poolings, and the ops.image namespace (their nodes: layers/tensor_conv.py)
+from ._ops_conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv  # noqa: E402
+from . import _ops_image as image  # noqa: E402
+__all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool", "image"]

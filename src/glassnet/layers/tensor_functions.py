@@ -18,7 +18,7 @@ from .. import activations, backend
 from .._call_weights import CallWeight, from_config as weight_from_config
 from . import tensor_math
 from .base import Layer
-from . import tensor_structure
+from . import tensor_conv, tensor_structure
 from .tensor_ops import ConstantOperandNode, unbroadcast
 
 # op -> what it computes (its Keras arguments), for messages and docs
@@ -28,6 +28,7 @@ SHAPES = ("expand_dims", "squeeze", "reshape", "transpose")
 BINARY = ("maximum", "minimum", "matmul")           # two tensors, or a tensor and a constant
 JOINS = ("concatenate", "stack")                    # a list of tensors
 WEIGHT_OPS = ("matmul", "maximum", "minimum")       # those taking a weight operand (glassnet._call_weights)
+WEIGHT_OPS += tensor_conv.KERNEL_OPS                # (the kernel of conv, depthwise_conv, conv_transpose)
 # element-wise maths, comparisons, reductions, where, one_hot: layers/tensor_math.py computes them
 UNARY, BINARY, REDUCTIONS = UNARY + tensor_math.UNARY, BINARY + tensor_math.BINARY, REDUCTIONS + tensor_math.REDUCTIONS
 LISTS = JOINS + tensor_math.LISTS                   # ops called on a list of tensors
@@ -36,6 +37,8 @@ OPS = UNARY + REDUCTIONS + ("softmax", "log_softmax") + SHAPES + BINARY + JOINS
 OPS = OPS + tuple(op for op in OPS_ELSEWHERE if op not in OPS)
 STRUCTURE = tuple(tensor_structure.ARGUMENTS)       # einsum, take, pad, split, ...: layers/tensor_structure.py
 OPS += STRUCTURE
+CONV = tuple(tensor_conv.ARGUMENTS)                 # conv, pooling, extract_patches: layers/tensor_conv.py
+OPS += CONV
 # each op's arguments besides its tensors, with Keras' defaults (None: required)
 ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip": {"x_min": None, "x_max": None},
              **{op: {"axis": None, "keepdims": False} for op in REDUCTIONS},
@@ -45,6 +48,7 @@ ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip
              "squeeze": {"axis": None}, "reshape": {"newshape": None}, "transpose": {"axes": None},
              "concatenate": {"axis": 0}, "stack": {"axis": 0}, **tensor_structure.ARGUMENTS}
 ARGUMENTS.update(tensor_math.ARGUMENTS)
+ARGUMENTS.update(tensor_conv.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
 ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY + ("cumsum", "cumprod")
@@ -69,14 +73,17 @@ class TensorFunction(ConstantOperandNode, Layer):
         (called on a list of its tensor operands, its constants in ``arguments``), cumsum, cumprod,
         one_hot;
         and the structural einsum, take, take_along_axis, pad, split, tile,
-        repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu (layers/tensor_structure.py).
+        repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu (layers/tensor_structure.py);
+        conv, depthwise_conv, conv_transpose (their kernel the constant), max_pool, average_pool and
+        extract_patches (layers/tensor_conv.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
         counted with the batch axis as 0.
     constant : number or array-like, optional
         maximum's, minimum's and matmul's other operand when it is not a tensor (None: the layer
-        is called on a list ``[a, b]``); matmul's is a matrix (k, m).
+        is called on a list ``[a, b]``); matmul's is a matrix (k, m); the kernel of conv,
+        depthwise_conv and conv_transpose.
     reverse : bool
         The constant is the first operand: ``ops.matmul(W, x)``, ``ops.maximum(0.0, x)`` (a tie
         gives its gradient to the constant, as TensorFlow gives it to the first operand).
@@ -100,8 +107,10 @@ class TensorFunction(ConstantOperandNode, Layer):
             raise ValueError(f"TensorFunction: op must be one of {', '.join(OPS)}, got {op!r:.60}")
         self.op = op
         self.arguments = _arguments(op, {} if arguments is None else arguments)
-        if constant is not None and op not in BINARY:
+        if constant is not None and op not in BINARY and op not in tensor_conv.KERNEL_OPS:
             raise ValueError(f"TensorFunction: {op} takes no constant, got {constant!r:.60}")
+        if constant is None and op in tensor_conv.KERNEL_OPS:
+            raise TypeError(f"TensorFunction: {op} needs its kernel as constant (an array, or a weight of a drawn call)")
         if not isinstance(reverse, (bool, np.bool_)):
             raise TypeError(f"TensorFunction: reverse must be True or False, got {reverse!r:.40}")
         self.constant = _constant(constant, op)
@@ -135,6 +144,9 @@ class TensorFunction(ConstantOperandNode, Layer):
             return tensor_math.output_shape(self, input_shape)
         if op in STRUCTURE:
             return tensor_structure.output_shape(op, args, input_shape, who)
+        if op in CONV:
+            kernel = None if self.constant is None else tuple(self.constant.shape)
+            return tensor_conv.output_shape(op, args, input_shape, kernel, who)
         if self.merges:
             if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in input_shape):
                 raise ValueError(f"{who}: {op} takes a list of tensors, got {input_shape!r:.80}")
@@ -184,6 +196,10 @@ class TensorFunction(ConstantOperandNode, Layer):
         if op in STRUCTURE:
             self._x = list(x) if self.merges else x
             return tensor_structure.forward(self, self._x)
+        if op in CONV:
+            kernel = None if self.constant is None else self._value(backend.get_array_module(x))
+            y, self._conv_state = tensor_conv.forward(op, args, x, kernel, self.describe())
+            return y
         if self.merges:
             self._inputs = list(x)
             if op in JOINS:
@@ -216,6 +232,12 @@ class TensorFunction(ConstantOperandNode, Layer):
             return tensor_math.backward(self, g)
         if op in STRUCTURE:
             return tensor_structure.backward(self, g)
+        if op in CONV:
+            kernel = None if self.constant is None else self._value(backend.get_array_module(g))
+            dx, dkernel = tensor_conv.backward(op, g, self._conv_state, kernel)
+            if dkernel is not None:
+                self._weight_gradient(dkernel)      # (a weight kernel: it trains; a constant's is dropped)
+            return dx
         if self.merges:
             if op in JOINS:
                 inputs = tensor_structure.join_inputs(self, self._inputs)
@@ -354,6 +376,8 @@ def _arguments(op, given):
     args = {**expected, **given}
     if op in STRUCTURE:
         return tensor_structure.arguments(op, args, who)
+    if op in CONV:
+        return tensor_conv.arguments(op, args, who)
     if op in JOINS and args.get("constants") is not None:
         args["constants"] = [None if c is None else tensor_structure.constant_list(c, f"{who}: a constant") for c in
                              args["constants"]]
@@ -411,7 +435,8 @@ def _constant(value, op):
     weight = weight_from_config(value)          # a weight operand, read from a config
     if weight is not None:
         return weight
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and op != "matmul":
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and op != "matmul" \
+            and op not in tensor_conv.KERNEL_OPS:
         value = value.item() if isinstance(value, np.generic) else value
         if not np.isfinite(value):
             raise ValueError(f"TensorFunction: {op}'s constant must be finite, got {value!r}")

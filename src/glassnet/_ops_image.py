@@ -1,0 +1,29 @@
+"""``glassnet.ops.image``: Keras' ``keras.ops.image`` functions glassnet has, extract_patches.
+
+On arrays it computes at once, any dtype kept; on a tensor it makes one ``TensorFunction`` node
+(layers/tensor_conv.py: im2col forward, col2im backward), kept in model files as JSON.
+"""
+from ._ops_conv import _window_node
+from ._ops_reading import _array, _is_tensor
+
+__all__ = ["extract_patches"]
+
+
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    """Every ``size`` window's pixels as one vector (Keras' ``ops.image.extract_patches``, a
+    convolution with an identity kernel): images (batch, H, W, C) -> (batch, H', W', ph * pw * C),
+    each vector in (row, column, channel) order; volumes (batch, D, H, W, C) with a ``size`` of
+    three. ``strides`` None: ``size`` (patches side by side). On arrays an image without its batch
+    axis, (H, W, C), gives (H', W', ph * pw * C).
+
+    keras.io's ViT ``Patches`` layer: ``ops.reshape(ops.image.extract_patches(images, 6),
+    (-1, num_patches, 6 * 6 * 3))``.
+    """
+    arguments = {"size": size, "strides": strides, "dilation_rate": dilation_rate, "padding": padding,
+                 "data_format": data_format}
+    if not _is_tensor(images):
+        array = _array(images, "images", "extract_patches")
+        spatial = 3 if isinstance(size, (list, tuple)) and len(size) == 3 else 2
+        if array.ndim == spatial + 1:            # one image, no batch axis (Keras takes it)
+            return _window_node("extract_patches", array[None], arguments)[0]
+    return _window_node("extract_patches", images, arguments)
