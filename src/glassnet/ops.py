@@ -591,5 +591,6 @@ __all__ += ["zeros", "ones", "full", "eye", "identity", "tri", "linspace", "mesh
 
 # convolutions and poolings, and the ops.image namespace (their nodes: layers/tensor_conv.py)
 from ._ops_conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv  # noqa: E402
-from . import _ops_image as image  # noqa: E402
-__all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool", "image"]
+from . import _ops_image  # noqa: E402
+image = _ops_image      # keras.ops.image's namespace: ops.image.extract_patches
+__all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool"]  # (and the namespace image)
