@@ -15,7 +15,8 @@ as a constant that never trains). ``add_weight`` records the weight in the block
 a layer of the graph holding all of the block's own weights (Keras' order: the trainable ones as
 made, then the others), and returns a ``CallWeight``, a handle. The operator and ops nodes take
 a handle where they take a constant (``TensorOp``'s and ``TensorFunction``'s ``constant``: ``+ - *
-/``, ``matmul``, ``maximum``, ``minimum``, and ``w[index]`` of basic indexing first): at each
+/``, ``matmul``, ``maximum``, ``minimum``, the kernel of ``conv``, ``depthwise_conv``, ``separable_conv``,
+``conv_transpose``, and ``w[index]`` of basic indexing first): at each
 forward they read its value from ``CallWeights.params`` (so training, ``set_weights`` and loading
 move it); at backward they add the gradient of their output with respect to it, summed over the
 batch and the axes broadcasting grew, into ``CallWeights.grads``. Any other use (``ops.einsum``,
