@@ -44,7 +44,7 @@ class CallWeight:
     """What ``add_weight`` returns in a model drawn from ``call``: a handle on one weight of its
     ``CallWeights`` (``owner``, weight ``name``), of ``shape``; ``index``: basic indexing taken
     (``self.pos[:10]``), or None. Used in ``call`` with a tensor in an operator or ``ops.matmul``,
-    ``ops.maximum``, ``ops.minimum`` (see the module docstring). ``numpy()`` gives its value now;
+    ``ops.maximum``, ``ops.minimum``, or as the kernel of a convolution op (see the module docstring). ``numpy()`` gives its value now;
     ``value`` is the handle itself, as Keras code reads a variable's (``ops.matmul(x, self.w.value)``)."""
 
     __array_priority__ = 1000       # NumPy defers to its reflected operators (array + w: refused by name)
@@ -166,7 +166,8 @@ class CallWeight:
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(f"{self!r}: a weight of a model drawn from call is taken as an operand by the operators "
-                        f"+ - * / on a tensor and ops.matmul, ops.maximum, ops.minimum only (their nodes read "
+                        f"+ - * / on a tensor, ops.matmul, ops.maximum, ops.minimum and as the kernel of ops.conv, "
+                        f"depthwise_conv, separable_conv, conv_transpose only (their nodes read "
                         f"and train it); this use would make it an array, a constant that never trains. "
                         f"numpy() gives its value now")
 
