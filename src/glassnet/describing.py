@@ -493,8 +493,11 @@ class DescribingMixin:
                     "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
                     **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                     **({"loss_config": settings} if any(settings) else {})}
+        # compile(loss=None) on add_loss terms alone: None, as Keras' compile config has it
+        only_terms = getattr(self.loss, "added_losses_only", False)
         return {
-            "loss": self._loss_as_given or losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
+            "loss": None if only_terms else self._loss_as_given or losses.serialize(self.loss),
+            "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
             **metric_settings(self.metrics, getattr(self, "_given_metric_names", None)),
             # settings of a built-in loss other than its defaults, for from_config (a model
@@ -524,6 +527,7 @@ class DescribingMixin:
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
+                                       config.get("added_losses"),
                                        name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "

@@ -620,12 +620,15 @@ def _compile(model, settings):
                                    if several else _metric_names(metrics))
     if not (isinstance(settings, dict)
             and (named(settings.get("loss"))
+                 # (None: compile(loss=None), the model's add_loss terms alone)
+                 or not several and "loss" in settings and settings["loss"] is None
                  # (None: an output compiled without a loss, kept for predict)
                  or several and all(name is None or named(name) for name in settings["loss"]))
             and isinstance(settings.get("optimizer"), dict)
             and (isinstance(settings["optimizer"].get("name"), str) or saving.is_entry(settings["optimizer"]))
             and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
-        raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
+        raise ModelFileError(f"compile: expected {{'loss': name (or null: compile(loss=None), add_loss terms "
+                             f"alone), 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "
                              f"'weighted_metrics' as 'metrics' if any}} (for a model of several outputs a "
                              f"list of names or null, and of such lists, one per output), got {settings!r:.200}")
