@@ -627,11 +627,11 @@ def _compile(model, settings):
             and isinstance(settings.get("optimizer"), dict)
             and (isinstance(settings["optimizer"].get("name"), str) or saving.is_entry(settings["optimizer"]))
             and listed(settings.get("metrics")) and listed(settings.get("weighted_metrics"))):
-        raise ModelFileError(f"compile: expected {{'loss': name (or null: compile(loss=None), add_loss terms "
-                             f"alone), 'optimizer': {{'name': name, ...}}, "
+        raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "
                              f"'weighted_metrics' as 'metrics' if any}} (for a model of several outputs a "
-                             f"list of names or null, and of such lists, one per output), got {settings!r:.200}")
+                             f"list of names or null, and of such lists, one per output; loss null: compile(loss=None), "
+                             f"add_loss terms alone), got {settings!r:.200}")
     loss_config = settings.get("loss_config")      # a built-in loss's own settings: numbers and flags
     if not (_loss_settings(loss_config) if not several else loss_config is None or (
             isinstance(loss_config, list) and len(loss_config) == len(settings["loss"])
