@@ -235,10 +235,3 @@ def test_refusals_by_name(rng):
     with pytest.raises(ValueError, match="no add_loss terms"):
         plain.compile(loss=None)
     assert plain.losses == []
-
-
-def test_save_refused_by_name(rng, tmp_path):
-    model = _subclass(gn.Model, gn.layers, ops)
-    model(rng.normal(size=(4, 3)).astype(np.float32))
-    with pytest.raises(ValueError, match="save_model: Net has add_loss terms"):
-        model.save(str(tmp_path / "m.npz"))

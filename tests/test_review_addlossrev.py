@@ -1,8 +1,7 @@
 """Review of add_loss (glassnet.added_losses) against Keras 3.15: terms of a model drawn before and
-called again inside another, terms of a nested call whose outputs the model does not use, and terms
-in a Sequential's blocks (refused by name: a Sequential would drop them)."""
+called again inside another, and terms of a nested call whose outputs the model does not use (terms in a
+Sequential's blocks: tests/test_add_loss_saving.py)."""
 import numpy as np
-import pytest
 
 import glassnet as gn
 from glassnet import ops
@@ -90,21 +89,3 @@ def test_nested_call_whose_output_is_unused_keeps_its_terms(keras, rng):
     theirs = make(keras.Model, keras.layers, keras.ops)
     ours = make(gn.Model, gn.layers, ops)
     _fit_as_keras(keras, theirs, ours, x, y)
-
-
-def test_terms_in_a_sequential_are_refused_by_name(rng):
-    """A Sequential does not carry add_loss terms: they were silently dropped (loss, gradients and
-    model.losses without them). A block not drawn yet, and a drawn model with terms, are refused."""
-    x = rng.normal(size=(6, 3)).astype(np.float32)
-    with pytest.raises(NotImplementedError, match="add_loss.*Sequential"):
-        gn.Sequential([_penalized(gn.Model, gn.layers, ops), gn.layers.Dense(1)])(x)
-    with pytest.raises(NotImplementedError, match="add_loss.*Sequential"):
-        gn.Sequential([gn.Input((3,)), _penalized(gn.Model, gn.layers, ops), gn.layers.Dense(1)])
-    drawn = _penalized(gn.Model, gn.layers, ops)
-    drawn(x)
-    with pytest.raises(NotImplementedError, match="add_loss.*Sequential"):
-        gn.Sequential([drawn, gn.layers.Dense(1)])
-    blocks = gn.Sequential([_penalized(gn.Model, gn.layers, ops)])
-    inputs = gn.Input((3,))
-    with pytest.raises(NotImplementedError, match="add_loss.*Sequential"):
-        blocks(inputs)

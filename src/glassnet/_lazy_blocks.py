@@ -23,6 +23,7 @@ used alone it draws its ``call`` on those same layers, whose weights it then sha
 That symbolic run is on a tensor of its own, not the model's: each layer's ``output`` (Keras'
 first call) is then the model's own draw's, made at its build, or the functional model's.
 """
+from . import added_losses
 from .layers.input import InputLayer
 
 # layers.symbolic (replay, sample_shape_of) is imported where used: `import glassnet` does not load
@@ -70,18 +71,42 @@ def _through(seq, source):
     return replay(seq._node_layers, seq._inbound, [source], modes, options)[seq._output_calls[-1]]
 
 
-def added_loss_refusal(what):
-    """The refusal of a block or model with add_loss terms in a Sequential: its graph of calls has
-    no place for them, and training would go on without them (glassnet.added_losses)."""
-    return NotImplementedError(f"add: {what} has add_loss terms, which a Sequential does not keep (its loss and "
-                               f"gradients would leave them out); call it in a functional Model, "
-                               f"gn.Model(inputs, block(inputs)), or in the call of a subclass of gn.Model")
+def _block_terms(block, made, tensor, output, walk):
+    """``(terms, made, output)``: the add_loss terms a block's draw left on its calls (``made``,
+    from ``walk``, glassnet.graph._walk_back stopping at ``tensor``), ``made`` with the calls they
+    read that lead to no output after it, and the call handing the block's output on (last: the
+    next layer reads it). A term may read the block's input (``tensor``: the call before the
+    block) or any call of the block; the Input itself changes with no weight, refused by name."""
+    terms, seen = [], set()
+    for t in made:
+        for term in t.__dict__.get("added_losses", ()):
+            if id(term) not in seen:
+                seen.add(id(term))
+                terms.append(term)
+    if not terms:
+        return [], made, output
+    read = [leaf.tensor for term in terms for leaf in term.leaves()]
+    if any(isinstance(t, InputLayer) for t in read):
+        raise ValueError(f"add: block {block.name!r} ({type(block).__name__}): an add_loss term reads the model's "
+                         f"Input itself, which no weight changes; compute it from a layer's output")
+    everything, _ = walk([t for t in read if t is not tensor] + [output])
+    known = {id(t) for t in made}
+    extra = [t for t in everything if id(t) not in known]
+    if not extra:
+        return terms, made, output
+    # the calls made for the terms alone go after the block's (some may read its output); its
+    # output is then handed on by an Identity call, last, as a Sequential reads its last call
+    from .layers.utility import Identity
+    handed = Identity()(output)
+    handed.nested_in = output.nested_in
+    return terms, made + extra + [handed], handed
 
 
 def _block_graph(block, tensor):
-    """``block``'s ``call`` run on ``tensor``: ``(layers, graph, record, output)``, ``graph`` in
+    """``block``'s ``call`` run on ``tensor``: ``(layers, graph, record, output, terms)``, ``graph`` in
     ``Sequential._graph_block``'s form (each call's layer by its place in ``layers``, its sources:
-    earlier calls or -1 for ``tensor``; each call's own mode and arguments)."""
+    earlier calls or -1 for ``tensor``; each call's own mode and arguments), ``terms``: its add_loss
+    terms and ``{id(tensor): call}`` of what they read (-1: ``tensor``), or None without."""
     from .graph import _walk_back
     output = block(tensor)
     if not hasattr(output, "layer") or not hasattr(output, "inputs"):       # a list or dict of tensors
@@ -89,13 +114,15 @@ def _block_graph(block, tensor):
                          f"Sequential drawing it on its input cannot hand on; draw it first, "
                          f"block.build((None, *input_shape)), or call it in a functional Model")
     made, sources = _walk_back([output], stop=[tensor])
-    if any(t.__dict__.get("added_losses") for t in made):
-        raise added_loss_refusal(f"block {block.name!r} ({type(block).__name__})")
+    terms, made, output = _block_terms(block, made, tensor, output, lambda ts: _walk_back(ts, stop=[tensor]))
     other = [source for source in sources if source is not tensor]
     if other:
         raise ValueError(f"add: block {block.name!r} ({type(block).__name__}) reads {other[0]!r:.60} besides its "
                          f"input; a Sequential hands a block one tensor: call it in a functional Model")
     layers = list(block._nested_layers)
+    for t in made:      # (the ops its terms' calls made, and the Identity handing its output on)
+        if not any(layer is t.layer for layer in layers):
+            layers.append(t.layer)
     place = {id(layer): k for k, layer in enumerate(layers)}
     index = {id(t): k for k, t in enumerate(made)}
     calls = [place[id(t.layer)] for t in made]
@@ -106,7 +133,7 @@ def _block_graph(block, tensor):
              None if all(o is None for o in options) else options)
     record = output.nested_in           # its summary row (the models its call called, under it)
     record.called_on = ()               # (a row of this Sequential, no call in a graph)
-    return layers, graph, record, output
+    return layers, graph, record, output, (terms, {id(tensor): -1, **index}) if terms else None
 
 
 def join_pending(seq, shape):
@@ -115,7 +142,7 @@ def join_pending(seq, shape):
     takes them out again, waiting as before (for a build that then fails). All or nothing."""
     from .model import _as_found
     pending, seq._pending = list(seq._pending), []
-    count, state, nesting = len(seq.layers), seq._graph_state(), seq._nesting
+    count, state, nesting, terms = len(seq.layers), seq._graph_state(), seq._nesting, seq._loss_terms
     found, first_calls = {}, {}
     defer = seq.__dict__.get("_defer_build")
 
@@ -127,7 +154,7 @@ def join_pending(seq, shape):
     def undo():
         seq._unjoin([(layer, *found[id(layer)]) for layer in seq.layers[count:]])
         seq._set_graph_state(state)
-        seq._nesting, seq._pending = nesting, pending
+        seq._nesting, seq._pending, seq._loss_terms = nesting, pending, terms
 
     seq._defer_build = True         # built by the caller (or the functional model calling it)
     try:
@@ -136,9 +163,13 @@ def join_pending(seq, shape):
         for item in pending:
             if undrawn_block(item):
                 note(item._attribute_layers())
-                layers, graph, record, output = _block_graph(item, tensor)
+                layers, graph, record, output, terms = _block_graph(item, tensor)
                 note(layers, made=True)        # (layers its call or its own build made)
+                offset = len(seq._node_layers)
                 seq._add_layers(layers, graph)
+                if terms is not None:           # its add_loss terms: on the Sequential's calls
+                    seq._loss_terms = added_losses.joined(seq._loss_terms, terms[0],
+                                                          {key: offset + k for key, k in terms[1].items()})
                 seq._nesting = [*seq._nesting, record]
                 tensor = output
             else:

@@ -101,6 +101,8 @@ def _check_loss_saveable(model):
 def _check_one_loss_saveable(loss):
     if isinstance(loss, losses.PendingCrossentropy):
         return          # "crossentropy"/"ce" not picked yet: the file records the name, and loading picks again
+    if getattr(loss, "added_losses_only", False):
+        return          # compile(loss=None), add_loss terms alone: the file records None (the terms: the graph's)
     entry = losses.serialize(loss)          # (a registered loss of yours: a TypeError for a config not JSON)
     if saving.is_entry(entry):
         try:

@@ -362,6 +362,13 @@ class Terms:
             return copies[id(term)]
         return [copy(term) for term in self.terms]
 
+    def moved(self, offset):
+        """``(terms, index)``: these terms read from the same calls numbered ``offset`` on (the
+        model's calls joined after ``offset`` others: a Sequential adding it), ``index`` as
+        ``Terms`` takes it. A Sequential runs no symbolic tensors: each call stands as a marker."""
+        markers = {k: object() for k in set(self.calls.values())}
+        return self.drawn_again(markers), {id(marker): offset + k for k, marker in markers.items()}
+
     def gradients(self, dtype):
         """``{call: d (sum of terms) / d (its output)}`` on the latest forward pass."""
         values, coefficients = self._values(), {}
@@ -378,6 +385,15 @@ class Terms:
             g = xp.full(a.shape, c / a.size if leaf.op == "mean" and a.size else c, dtype=dtype)
             grads[k] = g if k not in grads else grads[k] + g
         return grads
+
+
+def joined(old, terms, index):
+    """``Terms`` of ``old`` (a Terms, or None) and then ``terms``, read from the calls ``index``
+    gives their tensors (``{id(tensor): call}``): a Sequential's after a block joins it."""
+    if old is not None:
+        index = {**{id(leaf.tensor): old.calls[id(leaf)] for leaf in old.leaves}, **index}
+        terms = old.terms + list(terms)
+    return Terms(terms, index)
 
 
 def attach(terms, outputs):

@@ -101,6 +101,11 @@ class CallGraphMixin:
             fused_at = {head.call for head in self._heads if head.fused}
         if self._loss_terms is not None:     # add_loss terms: d term / d output of each call they read
             for k, g in self._loss_terms.gradients(self.dtype).items():
+                if k in fused_at:       # (a Sequential's block: a functional Model refuses it when drawn)
+                    raise NotImplementedError(
+                        f"add_loss: a term reads the output of {calls[k].describe()}, whose loss gradient is taken "
+                        f"with respect to its logits (an activation fused with the loss); end the model with a "
+                        f"layer after the block, or give the output layer activation='linear' and from_logits=True")
                 pending[k] = g if pending[k] is None else pending[k] + g
         totals = {}
         for i in range(len(calls) - 1, -1, -1):

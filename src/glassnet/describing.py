@@ -5,6 +5,8 @@
 import collections
 
 from . import _seeding, losses, metrics as metrics_module, optimizers, saving
+from ._added_loss_files import terms_config, terms_from_config
+from .added_losses import Terms
 from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
 from .layers import Dense, InputLayer
@@ -55,7 +57,8 @@ def check_graph_config(graph, layers):
     (one output); a layer called more than once is not stateful and has no activity
     regularizer (a functional Model refuses them too)."""
     if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options",
-                                                                                "outputs", "output_shapes"}:
+                                                                                "outputs", "output_shapes",
+                                                                                "added_losses"}:
         raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options', "
                          "'outputs', 'output_shapes')")
     calls, inbound = graph["calls"], graph["inbound"]
@@ -78,13 +81,16 @@ def check_graph_config(graph, layers):
                              f"{'one or more earlier calls' if merges else 'one earlier call'} (-1: the model's "
                              f"input), got {parents!r:.80}")
     read = {p for parents in inbound for p in parents}
+    terms = graph.get("added_losses")       # the calls add_loss terms read (the terms: checked when read)
+    read |= {node.get("call") for node in (terms.get("nodes") if isinstance(terms, dict) else None) or ()
+             if isinstance(node, dict) and isinstance(node.get("call"), int)}
     outputs = graph.get("outputs")
     # (the calls named there; what else it holds check_graph_outputs refuses by name)
     made = {k for k in (outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list) else [])
             if isinstance(k, int)}
     if any(k not in read and k not in made for k in range(len(calls) - 1)):
-        raise ValueError("config: 'graph': every call but the last must be read by a later one or make one of "
-                         "the 'outputs'")
+        raise ValueError("config: 'graph': every call but the last must be read by a later one, make one of "
+                         "the 'outputs' or be read by an add_loss term")
     counts = collections.Counter(calls)          # (calls.count per call: quadratic in the calls)
     for c, count in counts.items():
         layer = layers[c]
@@ -478,7 +484,9 @@ class DescribingMixin:
                     "output_shapes": [list(head.shape) for head in heads]}),
                 **({"modes": list(self._call_modes)} if self._call_modes is not None else {}),
                 **({"options": [dict(o) if o else None for o in self._call_options]}
-                   if self._call_options is not None else {})}
+                   if self._call_options is not None else {}),
+                # its blocks' add_loss terms, by the calls they read (glassnet._added_loss_files)
+                **({"added_losses": terms_config(self._loss_terms)} if self._loss_terms is not None else {})}
 
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics; for a model of
@@ -493,8 +501,11 @@ class DescribingMixin:
                     "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
                     **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
                     **({"loss_config": settings} if any(settings) else {})}
+        # compile(loss=None) on add_loss terms alone: None, as Keras' compile config has it
+        only_terms = getattr(self.loss, "added_losses_only", False)
         return {
-            "loss": self._loss_as_given or losses.serialize(self.loss), "optimizer": optimizers.serialize(self.optimizer),
+            "loss": None if only_terms else self._loss_as_given or losses.serialize(self.loss),
+            "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
             **metric_settings(self.metrics, getattr(self, "_given_metric_names", None)),
             # settings of a built-in loss other than its defaults, for from_config (a model
@@ -524,6 +535,7 @@ class DescribingMixin:
             return target._from_layers(layers, config["inbound"], config.get("inputs"), config.get("calls"),
                                        config.get("outputs"), config.get("modes"), config.get("options"),
                                        config.get("input_keys"), config.get("layer_order"),
+                                       config.get("added_losses"),
                                        name=config.get("name", "model"), **settings)
         if issubclass(cls, Model):
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
@@ -538,6 +550,10 @@ class DescribingMixin:
                                           None if keys is None else sorted(keys))
                 model._output_keys = keys
             model._add_layers(layers, block)
+            if config["graph"].get("added_losses") is not None:       # each call stands as a marker
+                markers = [object() for _ in model._node_layers]
+                model._loss_terms = Terms(terms_from_config(config["graph"]["added_losses"], markers),
+                                          {id(marker): k for k, marker in enumerate(markers)})
             if outputs is not None:
                 model._shared_outputs = {h.call: h for h in model._heads if id(h.layer) in model._shared}
             key = config.get("output_key")

@@ -1145,10 +1145,6 @@ class Model(Sequential):
         if not self._calls:
             raise ValueError(f"save_model: {type(self).__name__} is not drawn yet (its call runs on its first data): "
                              f"fit, predict or build((None, *shape)) it first")
-        if self._loss_terms is not None:
-            # a file without them would train otherwise
-            raise ValueError(f"{type(self).__name__} has add_loss terms, which glassnet's model files do not keep "
-                             f"yet; save its weights (save_weights) and build the model from its code again")
         config = super()._config(with_compile)
         # the Inputs give every call its shapes: a layer's own (its first build's) would refuse a
         # call on another length when read back (a seq2seq decoder's inference model, one step long)
@@ -1175,6 +1171,9 @@ class Model(Sequential):
             config["modes"] = list(self._call_modes)
         if self._call_options is not None:
             config["options"] = [dict(option) if option else None for option in self._call_options]
+        if self._loss_terms is not None:        # each term by the calls it reads (glassnet._added_loss_files)
+            from ._added_loss_files import terms_config
+            config["added_losses"] = terms_config(self._loss_terms)
         return config
 
     def _call_settings(self):
@@ -1200,7 +1199,7 @@ class Model(Sequential):
 
     @classmethod
     def _from_layers(cls, layers, inbound, inputs, calls=None, outputs=None, modes=None, options=None,
-                     input_keys=None, layer_order=None, **kwargs):
+                     input_keys=None, layer_order=None, added_losses=None, **kwargs):
         """The model a config describes: its layers (made, not built) called on its Inputs
         (``inputs``: ``[{"name", "shape"}, ...]``) as ``inbound`` says (layer i reads the layers
         ``inbound[i]``, -1 - j input j), its outputs made by the calls ``outputs`` (None: the last
@@ -1213,7 +1212,10 @@ class Model(Sequential):
         model's order, are plain layers of the graph read back, whose own order could differ).
         None: a config of a glassnet from before that order, listing the layers at their first
         calls; the model read back has Keras' order of its graph (``load_model`` maps the file's
-        weights, flags and random states onto it by layer: glassnet.io)."""
+        weights, flags and random states onto it by layer: glassnet.io).
+
+        ``added_losses``: the model's add_loss terms, by the calls they read (the graph lists the
+        calls made for them alone too): glassnet._added_loss_files."""
         calls = list(range(len(layers))) if calls is None else calls      # each layer called once
         if not isinstance(calls, list) or not layers or not calls or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(layers) for c in calls):
@@ -1261,6 +1263,11 @@ class Model(Sequential):
         tensors = replay(called, inbound, sources, modes, options)
         ends = tensors[-1] if outputs is None else {key: tensors[k] for key, k in outputs.items()} \
             if isinstance(outputs, dict) else [tensors[k] for k in outputs]
+        if added_losses is not None:        # the add_loss terms, on the outputs: the model takes them up
+            from ._added_loss_files import terms_from_config
+            from .added_losses import attach
+            attach(terms_from_config(added_losses, tensors),
+                   list(ends.values()) if isinstance(ends, dict) else ends if isinstance(ends, list) else [ends])
         given = (as_dict(input_keys, sources) if input_keys is not None
                  else sources if len(sources) > 1 else sources[0])
         if layer_order not in (None, "keras"):

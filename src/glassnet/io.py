@@ -620,6 +620,8 @@ def _compile(model, settings):
                                    if several else _metric_names(metrics))
     if not (isinstance(settings, dict)
             and (named(settings.get("loss"))
+                 # (None: compile(loss=None), the model's add_loss terms alone)
+                 or not several and "loss" in settings and settings["loss"] is None
                  # (None: an output compiled without a loss, kept for predict)
                  or several and all(name is None or named(name) for name in settings["loss"]))
             and isinstance(settings.get("optimizer"), dict)
@@ -628,7 +630,8 @@ def _compile(model, settings):
         raise ModelFileError(f"compile: expected {{'loss': name, 'optimizer': {{'name': name, ...}}, "
                              f"'metrics': [names or {{'class_name': ..., 'config': ...}}] or null, and "
                              f"'weighted_metrics' as 'metrics' if any}} (for a model of several outputs a "
-                             f"list of names or null, and of such lists, one per output), got {settings!r:.200}")
+                             f"list of names or null, and of such lists, one per output; loss null: compile(loss=None), "
+                             f"add_loss terms alone), got {settings!r:.200}")
     loss_config = settings.get("loss_config")      # a built-in loss's own settings: numbers and flags
     if not (_loss_settings(loss_config) if not several else loss_config is None or (
             isinstance(loss_config, list) and len(loss_config) == len(settings["loss"])

@@ -13,11 +13,11 @@ import weakref
 
 import numpy as np
 
-from . import _names, _seeding, activations, backend, losses, metrics as metrics_module, optimizers
+from . import _names, _seeding, activations, added_losses, backend, losses, metrics as metrics_module, optimizers
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
-from ._lazy_blocks import added_loss_refusal, join_pending, known_input, waits as waits_for_shape
+from ._lazy_blocks import join_pending, known_input, waits as waits_for_shape
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
@@ -445,8 +445,6 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                     self._pending = [item for item in self._pending if item is not model]
                     raise
             return
-        if getattr(model, "_loss_terms", None) is not None:
-            raise added_loss_refusal(f"model {model.name!r}")
         block = self._graph_block(model)
         if not model.layers:
             raise ValueError(f"add: model {model.name!r} has no layers to add")
@@ -466,8 +464,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # a model not built yet is built on its layers once this one builds them (now, when its
         # input shape is known, or at its first data), as Keras builds it (glassnet._nested_build)
         waits = wait_for_layers(model)
+        offset, terms = len(self._node_layers), model._loss_terms
         try:
             self._add_layers(list(model.layers), block)
+            if terms is not None:       # its add_loss terms, on this model's calls (after the build:
+                # a refusal there leaves none)
+                self._loss_terms = added_losses.joined(self._loss_terms, *terms.moved(offset))
         except BaseException:
             if waits:
                 stop_waiting(model)
@@ -672,6 +674,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"pop: the model's last layer is a model of {len(self._heads)} outputs "
                              f"({', '.join(self._output_labels())}), whose layers joined this one; make a new "
                              f"Sequential of the layers you keep")
+        if self._loss_terms is not None:
+            # (Keras pops a block whole, its losses with it; here its layers are this model's, and
+            # the terms read their calls)
+            raise ValueError("pop: the model has add_loss terms (its blocks'), which read its calls; make a new "
+                             "Sequential of the layers and blocks you keep")
         if self._nested_calls is not None:
             self._pop_call()
         layer = self.layers.pop()
