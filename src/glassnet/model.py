@@ -1159,8 +1159,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def _warn_logits_of_probabilities(self):
         """Keras' warning for ``from_logits=True`` after a sigmoid or softmax output: the loss
         applies the activation a second time (Keras' TensorFlow backend quietly takes the logits
-        behind it instead; its other backends do as glassnet). And glassnet's own for ``ctc``
-        after a softmax, which Keras trains on silently."""
+        behind it instead; its other backends do as glassnet). And glassnet's own, for what Keras
+        trains on silently: a cross-entropy of probabilities after a log_softmax (log_sigmoid)
+        output, and ``ctc`` after a softmax."""
         for last, loss in self._output_losses():
             if type(last).__name__ == "TimeDistributed":     # Keras 2's OCR ending: TimeDistributed(Dense(..., "softmax"))
                 last = last.layer
@@ -1170,6 +1171,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "
                      f"the loss applies the {activation} again, to probabilities; give the last layer no "
                      f"activation, or drop from_logits=True")
+            elif getattr(loss, "from_logits", None) is False and activation == f"log_{getattr(loss, 'applies', None)}":
+                # log-probabilities read as probabilities, which Keras also does silently: a
+                # log_softmax row (all < 0) divided by its sum gives ratios that rank the classes
+                # backwards, and training makes the labelled class the least likely (PyTorch's
+                # LogSoftmax + NLLLoss ported as "sparse_categorical_crossentropy"); a log_sigmoid
+                # output is clipped to 1e-7 everywhere and never trains
+                advice = ("keep it and pass from_logits=True (the softmax of log-probabilities is the "
+                          "probabilities: PyTorch's NLLLoss after LogSoftmax)" if activation == "log_softmax" else
+                          "give the last layer no activation, and from_logits=True")
+                warn(f"compile: {loss!r} expects probabilities, but {last.describe()} ends in a {activation}: the "
+                     f"loss would read log-probabilities (values <= 0) as probabilities and train on nonsense; "
+                     f"{advice}")
             elif getattr(loss, "name", None) == "ctc" and activation == "softmax":
                 # CTC takes logits only (its log-softmax is its own): a softmax output, as older
                 # Keras examples end in, trains silently on the log-softmax of probabilities
