@@ -360,3 +360,17 @@ def test_log_sigmoid_head_with_binary_crossentropy_warns():
     model = gn.Sequential([gn.Input((4,)), L.Dense(1), L.Activation("log_sigmoid")])
     with pytest.warns(UserWarning, match="ends in a log_sigmoid.*no activation, and from_logits=True"):
         model.compile(loss="binary_crossentropy", optimizer="sgd")
+
+
+@pytest.mark.parametrize("layer", [gn.layers.LSTM, gn.layers.GRU, gn.layers.SimpleRNN])
+def test_recurrent_build_with_keras_batch_axis_says_to_leave_it_out(layer):
+    # Keras' LSTM(3).build((None, 5, 3)) names the batch axis, which glassnet's shapes leave out
+    with pytest.raises(ValueError, match=r"without Keras' batch axis: \(5, 3\) for Keras' \(None, 5, 3\)"):
+        layer(3).build((None, 5, 3))
+
+
+def test_ragged_lists_point_to_pad_sequences():
+    model = gn.Sequential([gn.layers.Input((3,)), gn.layers.Dense(1)])
+    model.compile("mse")
+    with pytest.raises(ValueError, match=r"x: expected a rectangular array.*glassnet\.utils\.pad_sequences"):
+        model.fit([[1, 2, 3], [1, 2]], [1.0, 2.0], verbose=0)

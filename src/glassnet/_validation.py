@@ -26,7 +26,10 @@ def as_array(value, name, dtype, allow_int=False, cast=True):
         try:
             arr = np.asarray(value)
         except ValueError as exc:               # numpy 2 refuses ragged nested lists
-            raise ValueError(f"{name}: expected a rectangular array, got a ragged sequence ({exc})") from None
+            raise ValueError(f"{name}: expected a rectangular array, got a ragged sequence ({exc}); "
+                             f"sequences of different lengths are padded to one with "
+                             f"glassnet.utils.pad_sequences (and masked with Embedding(mask_zero=True) "
+                             f"or Masking)") from None
     else:
         arr = value
     if arr.dtype == object and arr.ndim == 0 and not isinstance(value, np.ndarray):

@@ -9,7 +9,7 @@ and one ``step_backward`` per step back, with Keras' rules around it: masks, ``g
 from .. import backend
 from . import masking
 from .base import LAYERS, Layer
-from .recurrent import CarriesStates, StatefulLoop, check_sequences
+from .recurrent import CarriesStates, StatefulLoop, check_sequences, not_sequences
 
 CUSTOM_CELLS = {}     # class name -> Cell subclass: the exact-key table an RNN's config finds a cell in
 
@@ -138,8 +138,7 @@ class CellLoop(StatefulLoop, CarriesStates, Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
-                             f"shape {tuple(input_shape)}")
+            raise not_sequences(self, input_shape)
         self.cell.build(input_shape[-1], self.add_weight)
         super().build(input_shape)
 

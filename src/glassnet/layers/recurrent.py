@@ -27,14 +27,23 @@ from .readers import CallReader
 _activation = activations.get_for       # its error names the layer and the argument
 
 
+def not_sequences(layer, shape, expected="(steps, features)"):
+    """The error for samples of ``shape`` that are not sequences of two axes; Keras' own shape with
+    its batch axis first, ``build((None, 5, 3))``, gets a hint to leave that axis out."""
+    shape = tuple(shape)
+    hint = (f" (one sample's shape, without Keras' batch axis: {shape[1:]} for Keras' {shape})"
+            if len(shape) == 3 and shape[0] is None else "")
+    return ValueError(f"{layer.describe()}: expected sequences of shape {expected}, got samples of shape "
+                      f"{shape}{hint}")
+
+
 def check_sequences(layer, sample_shape):
     """Refuse samples that are not sequences (steps, features) of the layer's features: any number
     of steps (a layer used on its own; a model takes the length it was built for)."""
     sample_shape = tuple(sample_shape)
     if len(sample_shape) != 2 or (layer.input_shape is not None and sample_shape[1] != layer.input_shape[1]):
         expected = "(steps, features)" if layer.input_shape is None else f"(steps, {layer.input_shape[1]})"
-        raise ValueError(f"{layer.describe()}: expected sequences of shape {expected}, got samples of shape "
-                         f"{sample_shape}")
+        raise not_sequences(layer, sample_shape, expected)
     if sample_shape[0] == 0:
         # no step to run: no last output, no last state (Keras fails on it too, less clearly)
         raise ValueError(f"{layer.describe()}: expected sequences of at least one step, got samples of shape "
@@ -243,8 +252,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
     # -- weights -----------------------------------------------------------------------------
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
-                             f"shape {tuple(input_shape)}")
+            raise not_sequences(self, input_shape)
         width = self.gates * self.units
         self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer, self.kernel_regularizer,
                         self.kernel_constraint)
@@ -263,8 +271,7 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
 
     def output_shape(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"{self.describe()}: expected sequences of shape (steps, features), got samples of "
-                             f"shape {tuple(input_shape)}")
+            raise not_sequences(self, input_shape)
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
 
     def matmul_flops(self, batch_size):
