@@ -57,7 +57,7 @@ import numbers
 
 import numpy as np
 
-from . import added_losses, backend, losses, optimizers
+from . import _block_masks as block_masks, added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
@@ -645,8 +645,10 @@ class Model(Sequential):
             parameters = inspect.signature(self.call).parameters
             with drawing_call(type(self).__name__), added_losses.recording() as added:
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
-                inputs = through_weights(self, inputs)
-                outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
+                given, inputs = inputs, through_weights(self, inputs)
+                extra = {"training": None} if "training" in parameters else {}
+                # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
+                outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             outputs = _inputs_through_identity(outputs)

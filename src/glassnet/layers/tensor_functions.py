@@ -94,8 +94,9 @@ class TensorFunction(ConstantOperandNode, Layer):
     merges = False      # True (per layer) where it takes a list: two tensors, or a join
     reads_input_masks = False       # (of several tensors) a mask reaching it is refused: see mask_rule
 
-    def __init__(self, op, arguments=None, constant=None, reverse=False, **kwargs):
+    def __init__(self, op, arguments=None, constant=None, reverse=False, drops_masks=None, **kwargs):
         super().__init__(**kwargs)
+        self._take_drops_masks(drops_masks)
         if not isinstance(op, str) or op not in OPS:
             raise ValueError(f"TensorFunction: op must be one of {', '.join(OPS)}, got {op!r:.60}")
         self.op = op
@@ -167,12 +168,16 @@ class TensorFunction(ConstantOperandNode, Layer):
     @property
     def mask_refusal(self):
         """None where a mask passes (an op on each entry on its own keeping the shape); else why not."""
+        if self.drops_masks:
+            return None
         if self.op in ELEMENTWISE and not self.merges and (
                 self.input_shape is None or self.output_shape(self.input_shape) == tuple(self.input_shape)):
             return None
         return f"{self.op} may move, join or drop the steps a mask marks; apply it before the mask is made"
 
     def mask_rule(self, incoming):
+        if self.drops_masks:
+            return None
         raise ValueError(f"{self.describe()}: {self.op} of several tensors, and a mask reaches it; masks are not "
                          f"combined by ops functions (the merge layers, Concatenate, Add, ..., merge masked inputs)")
 
@@ -256,7 +261,7 @@ class TensorFunction(ConstantOperandNode, Layer):
         if self.merges:
             config.pop("input_shape", None)         # a list of shapes: the model's graph says them
         return {**config, "op": self.op, "arguments": dict(self.arguments), "constant": self._constant_config(),
-                "reverse": self.reverse}
+                "reverse": self.reverse, **({"drops_masks": True} if self.drops_masks else {})}
 
 
 # -- each op's forward and backward, on arrays (axes as in Keras, the batch axis 0) ------------------
