@@ -774,6 +774,13 @@ class Model(Sequential):
             return outputs
         if isinstance(x, dict):
             x = self._tensors_by_key(x)
+        if self._subclass() and block_masks.is_masked_block(self) and any(
+                block_masks.carries_mask(t) for t in (x if isinstance(x, (list, tuple)) else [x])):
+            # its graph, drawn on Inputs of its own, has no place for a mask: call would get None
+            raise NotImplementedError(f"{type(self).__name__}: was drawn on its own (on Inputs without masks) and is "
+                                      f"now called on a tensor carrying a mask, which its drawn call would never "
+                                      f"see; call a new {type(self).__name__}() there (a block is drawn where it is "
+                                      f"first called), or use this one on data alone")
         return super()._call_symbolic(x, training)
 
     def _tensors_by_key(self, x):
