@@ -323,3 +323,15 @@ def test_a_mask_node_alone_refuses_arrays():
     from glassnet.layers import CallMask
     with pytest.raises(ValueError, match=r"no mask reached it"):
         CallMask()([np.ones((2, 3, 1))])
+
+
+def test_the_loss_scores_the_steps_compute_mask_marks_real(keras):
+    # a tagger: the mask compute_mask made reaches the output, and the loss leaves the padding out
+    ids, _ = _ids()
+    y = np.random.default_rng(2).normal(size=(len(ids), STEPS, 2)).astype("float32")
+
+    def make(lib):
+        PositionalEmbedding = _blocks(lib)[1]
+        inputs = lib.Input((STEPS,), **({"dtype": "int32"} if lib is keras else {}))
+        return lib.Model(inputs, lib.layers.Dense(2)(PositionalEmbedding(STEPS, VOCAB, 4)(inputs)))
+    _compare(keras, make, ids, y)
