@@ -543,9 +543,11 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # AttentionScores (test_attention.py), and HashedCrossing, which crosses codes in one
     # (test_hashed_crossing.py saves and loads it); Lambda holds code, which no file keeps (test_lambda.py)
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
-    # (the attention layers' file round trips: test_attention.py)
+    # (the attention layers' file round trips: test_attention.py; CallMask and SetMask, a drawn block's
+    # masks, are drawn by call and compute_mask: test_block_masks.py saves and loads them)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing"}
+                      "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing",
+                      "CallMask", "SetMask"}
     assert built_in - {"Embedding", "ReversibleEmbedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

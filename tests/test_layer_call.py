@@ -364,13 +364,19 @@ def test_a_weighted_layer_on_a_constant_in_call_is_refused_as_in_a_model_subclas
         KerasPositions()(gn.Input((10, 4)))
 
 
-def test_compute_mask_in_a_layer_drawn_from_call_is_refused_by_name():
+def test_compute_mask_in_a_layer_drawn_from_call_masks_the_layers_after_it():
+    # once refused by name (a model never called it); now drawn as Keras calls it (glassnet._block_masks,
+    # tests/test_block_masks.py): GlobalAveragePooling1D after it averages the steps it marks real
     class Masked(gn.Layer):
         def call(self, x):
             return x * 2.0
 
         def compute_mask(self, inputs, mask=None):
-            return ops.not_equal(inputs, 0)
+            return ops.not_equal(inputs[:, :, 0], 0)
 
-    with pytest.raises(TypeError, match=r"Masked: defines compute_mask.*mask_zero=True"):
-        Masked()
+    x = np.array([[[1.0], [3.0], [0.0], [0.0]], [[2.0], [0.0], [4.0], [6.0]]])
+    inputs = gn.Input((4, 1))
+    model = gn.Model(inputs, gn.layers.GlobalAveragePooling1D()(Masked()(inputs)))
+    real = x[:, :, 0] != 0
+    expected = (2 * x[:, :, 0] * real).sum(axis=1) / real.sum(axis=1)
+    np.testing.assert_allclose(model.predict(x)[:, 0], expected, rtol=1e-6)

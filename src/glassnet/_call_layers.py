@@ -26,6 +26,9 @@ is then True, and ``issubclass(TransformerBlock, gn.Layer)`` False.
 Weights of the block's own (``self.add_weight`` in its ``build``, used in ``call`` through ops or
 operators: the guide's ``Linear``) are ``Model.add_weight``'s: handles the operator and ops nodes
 read and train (glassnet._call_weights).
+
+Masks as Keras hands them: ``call(self, inputs, mask=None)`` gets its input's mask and
+``compute_mask(self, inputs, mask=None)`` gives the output's (glassnet._block_masks).
 """
 from .graph import Model
 
@@ -51,12 +54,6 @@ class CallLayer(Model):
                     f"from what it is called on)" if keras else "")
             raise TypeError(f"{type(self).__name__}: Layer.__init__ got unexpected keyword argument(s) "
                             f"{unknown}; it takes name, dtype, trainable and seed{hint}")
-        if callable(getattr(type(self), "compute_mask", None)):
-            # a drawn model never calls it: the padding would be read as data (keras.io's PositionalEmbedding)
-            raise TypeError(f"{type(self).__name__}: defines compute_mask, Keras' way to make a mask, which glassnet "
-                            f"does not call (the padding would be read as data): make the mask with "
-                            f"Embedding(..., mask_zero=True) or Masking in call, whose mask reaches the layers "
-                            f"after it on its own (docs/layers.md, Masks)")
         super().__init__(name=name, seed=seed, dtype="float32" if dtype is None else dtype)
         # no dtype given: drawn on its own after its layers were built in a model of another dtype
         # (a float64 one), it takes theirs (_draw), as a Keras block computes in its layers' dtype

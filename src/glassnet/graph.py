@@ -57,7 +57,7 @@ import numbers
 
 import numpy as np
 
-from . import added_losses, backend, losses, optimizers
+from . import _block_masks as block_masks, added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
@@ -645,8 +645,10 @@ class Model(Sequential):
             parameters = inspect.signature(self.call).parameters
             with drawing_call(type(self).__name__), added_losses.recording() as added:
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
-                inputs = through_weights(self, inputs)
-                outputs = self.call(inputs, training=None) if "training" in parameters else self.call(inputs)
+                given, inputs = inputs, through_weights(self, inputs)
+                extra = {"training": None} if "training" in parameters else {}
+                # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
+                outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             outputs = _inputs_through_identity(outputs)
@@ -772,6 +774,13 @@ class Model(Sequential):
             return outputs
         if isinstance(x, dict):
             x = self._tensors_by_key(x)
+        if self._subclass() and block_masks.is_masked_block(self) and any(
+                block_masks.carries_mask(t) for t in (x if isinstance(x, (list, tuple)) else [x])):
+            # its graph, drawn on Inputs of its own, has no place for a mask: call would get None
+            raise NotImplementedError(f"{type(self).__name__}: was drawn on its own (on Inputs without masks) and is "
+                                      f"now called on a tensor carrying a mask, which its drawn call would never "
+                                      f"see; call a new {type(self).__name__}() there (a block is drawn where it is "
+                                      f"first called), or use this one on data alone")
         return super()._call_symbolic(x, training)
 
     def _tensors_by_key(self, x):

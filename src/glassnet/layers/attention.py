@@ -110,7 +110,8 @@ class _Attention(_Merge):
             check_flag(use_causal_mask, f"{self.describe()}: use_causal_mask")
         from .symbolic import call_symbolic, is_symbolic, sample_shape_of, with_readers
         if is_symbolic(inputs):         # the call's flag goes with its tensor; the Model takes it (graph.py)
-            given = [name for name, value in masks.items() if value is not None and name != "attention_mask"]
+            given = [name for name, value in masks.items() if value is not None and name != "attention_mask"
+                     and not self._mask_read_anyway(name, value, inputs)]
             if given:
                 raise NotImplementedError(f"{self.describe()}: {given[0]}= is not supported in a model drawn: there "
                                           f"the masks come with the inputs (Embedding(mask_zero=True), Masking)")
@@ -134,6 +135,21 @@ class _Attention(_Merge):
             self._drawn_causal, self._input_masks, self._attention_mask = drawn, None, None
             self._with_scores = False
         return (out, self.returned_scores().copy()) if with_scores else out
+
+    def _mask_read_anyway(self, name, mask, inputs):
+        """Whether ``mask``, given as ``name`` (query_mask, value_mask, key_mask) to a drawn call, is
+        what the layer reads without it: the mask a block's call got for that very tensor (a
+        ``CallMask`` of it, keras.io's decoder passing ``query_mask=inputs_padding_mask``), which
+        the layer takes from the tensor itself, as Keras fills these arguments from the tensors'
+        masks; or a query_mask that Keras 3.15's MultiHeadAttention ignores."""
+        from .block_masks import CallMask
+        from .symbolic import SymbolicTensor
+        if not (isinstance(mask, SymbolicTensor) and isinstance(mask.layer, CallMask)):
+            return False
+        if name == "query_mask" and not self._reads_query_mask:
+            return True
+        at = {"query_mask": 0, "value_mask": 1, "key_mask": 2 if len(inputs) > 2 else 1}[name]
+        return mask.inputs[0] is inputs[at]
 
     def _refuse_masks_over_axes(self, sample_shapes, given):
         """Refuse the masks ``given`` (their names) for inputs of ``sample_shapes`` attended over other

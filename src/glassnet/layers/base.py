@@ -258,8 +258,9 @@ class Layer(KerasSurface):
             cls._compute_mask_refusal = (
                 f"{cls.__name__}: defines compute_mask, Keras' way to make a mask, which glassnet does not "
                 f"call (the padding would be read as data): make the mask with Embedding(..., mask_zero=True) "
-                f"or Masking before this layer, and set supports_masking = True in the class to pass it on "
-                f"(docs/layers.md, Your own)")
+                f"or Masking before this layer, and set supports_masking = True in the class to pass it on; "
+                f"or write it as a block of layers and ops with call (no forward), whose compute_mask "
+                f"glassnet draws (docs/layers.md, Your own)")
             if cls.supports_masking is True:
                 # a class handing the mask on already (Keras 2's `return mask`, needed there beside
                 # the flag) must not be told to set the flag it has: what it lacks is the deletion

@@ -101,12 +101,13 @@ class TensorFunction(ConstantOperandNode, Layer):
     merges = False      # True (per layer) where it takes a list: two tensors, or a join
     reads_input_masks = False       # (of several tensors) a mask reaching it is refused: see mask_rule
 
-    def __init__(self, op, arguments=None, constant=None, reverse=False, **kwargs):
+    def __init__(self, op, arguments=None, constant=None, reverse=False, drops_masks=None, **kwargs):
         super().__init__(**kwargs)
+        self._take_drops_masks(drops_masks)
         if not isinstance(op, str) or op not in OPS:
             raise ValueError(f"TensorFunction: op must be one of {', '.join(OPS)}, got {op!r:.60}")
         self.op = op
-        self.arguments = _arguments(op, {} if arguments is None else arguments)
+        self.arguments = _arguments(op, {} if arguments is None else arguments, self.drops_masks)
         if constant is not None and op not in BINARY and op not in tensor_conv.KERNEL_OPS:
             raise ValueError(f"TensorFunction: {op} takes no constant, got {constant!r:.60}")
         if constant is None and op in tensor_conv.KERNEL_OPS:
@@ -179,12 +180,16 @@ class TensorFunction(ConstantOperandNode, Layer):
     @property
     def mask_refusal(self):
         """None where a mask passes (an op on each entry on its own keeping the shape); else why not."""
+        if self.drops_masks:
+            return None
         if self.op in ELEMENTWISE and not self.merges and (
                 self.input_shape is None or self.output_shape(self.input_shape) == tuple(self.input_shape)):
             return None
         return f"{self.op} may move, join or drop the steps a mask marks; apply it before the mask is made"
 
     def mask_rule(self, incoming):
+        if self.drops_masks:
+            return None
         raise ValueError(f"{self.describe()}: {self.op} of several tensors, and a mask reaches it; masks are not "
                          f"combined by ops functions (the merge layers, Concatenate, Add, ..., merge masked inputs)")
 
@@ -278,7 +283,7 @@ class TensorFunction(ConstantOperandNode, Layer):
         if self.merges:
             config.pop("input_shape", None)         # a list of shapes: the model's graph says them
         return {**config, "op": self.op, "arguments": dict(self.arguments), "constant": self._constant_config(),
-                "reverse": self.reverse}
+                "reverse": self.reverse, **({"drops_masks": True} if self.drops_masks else {})}
 
 
 # -- each op's forward and backward, on arrays (axes as in Keras, the batch axis 0) ------------------
@@ -310,7 +315,8 @@ BACKWARD = {
     "relu": lambda g, x, y: g * (x > 0),
     # inside [x_min, x_max] the gradient passes (bounds included, as TensorFlow's clip_by_value)
     "clip": lambda g, x, y, x_min, x_max: g * ((x >= x_min) & (x <= x_max)),
-    "cast": lambda g, x, y, dtype: g,      # rounding's gradient taken as 1, as TensorFlow's cast
+    # rounding's gradient taken as 1, as TensorFlow's cast; none through an integer cast (a mask's)
+    "cast": lambda g, x, y, dtype: g if np.dtype(dtype).kind == "f" else g * 0,
     "softmax": lambda g, x, y, axis: activations.backprop_softmax(g, x, y, axis=_axes(axis)),
     "log_softmax": lambda g, x, y, axis: activations.backprop_log_softmax(g, x, y, axis=_axes(axis)),
 }
@@ -360,9 +366,11 @@ def _int(value, what):
     return int(value)
 
 
-def _arguments(op, given):
+def _arguments(op, given, keras_masks=False):
     """``given`` checked against ``op``'s Keras arguments, Keras' defaults filled in; in JSON's
-    forms (lists for tuples) as the config keeps them."""
+    forms (lists for tuples) as the config keeps them. ``keras_masks``: drawn in a block taking
+    Keras' masks, where ``cast`` takes integer and bool dtypes too (keras.io's
+    ``ops.cast(mask[:, None, :], "int32")``): values truncated, carried as floats, no gradient."""
     who = f"TensorFunction({op!r})"
     if not isinstance(given, dict):
         raise TypeError(f"{who}: arguments must be a dict, got {type(given).__name__}")
@@ -395,9 +403,10 @@ def _arguments(op, given):
             dtype = np.dtype(standardize_dtype(args["dtype"]))
         except (TypeError, ValueError):
             raise TypeError(f"{who}: dtype must name a dtype ('float32'), got {args['dtype']!r:.60}") from None
-        if dtype.kind != "f":
+        if dtype.kind != "f" and not (keras_masks and dtype.kind in "biu"):
             raise ValueError(f"{who}: a model's values are floats of its dtype: cast to a float dtype "
-                             f"('float32', 'float64'), not {dtype.name} (integer casts: glassnet.ops.cast on arrays)")
+                             f"('float32', 'float64'), not {dtype.name} (integer casts: glassnet.ops.cast on arrays; "
+                             f"on a mask, in a block whose call takes mask, too)")
         args["dtype"] = dtype.name
     if "keepdims" in expected and not isinstance(args["keepdims"], (bool, np.bool_)):
         raise TypeError(f"{who}: keepdims must be True or False, got {args['keepdims']!r:.40}")

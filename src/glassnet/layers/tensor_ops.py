@@ -60,8 +60,21 @@ class ConstantOperandNode:
         self.built = True
 
     # -- masks (layers/masking.py) --------------------------------------------------------------
+    # drawn in the call of a block taking Keras' masks (glassnet._block_masks): the node drops any
+    # mask, as Keras' operations do, and the block's compute_mask says its output's
+    drops_masks = False
+
+    def _take_drops_masks(self, drops_masks):
+        if drops_masks is None:
+            from .._block_masks import drawing_keras_masks
+            drops_masks = drawing_keras_masks()
+        if not isinstance(drops_masks, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: drops_masks must be True or False, got {drops_masks!r:.40}")
+        if drops_masks:
+            self.drops_masks = True
+
     def passes_mask(self, within_steps):
-        return self.mask_refusal is None
+        return not self.drops_masks and self.mask_refusal is None
 
     # -- computing ------------------------------------------------------------------------------
     def _value(self, xp):
@@ -122,8 +135,9 @@ class TensorOp(ConstantOperandNode, Layer):
     merges = False      # True for two tensors (set per layer): forward then takes [a, b]
     reads_input_masks = False       # (of two tensors) a mask reaching it is refused: see mask_rule
 
-    def __init__(self, op, constant=None, index=None, reverse=False, **kwargs):
+    def __init__(self, op, constant=None, index=None, reverse=False, drops_masks=None, **kwargs):
         super().__init__(**kwargs)
+        self._take_drops_masks(drops_masks)
         if not isinstance(op, str) or op not in OPS:
             raise ValueError(f"TensorOp: op must be one of {', '.join(OPS)}, got {op!r:.60}")
         self.op = op
@@ -184,6 +198,8 @@ class TensorOp(ConstantOperandNode, Layer):
     @property
     def mask_refusal(self):
         """None where a mask passes (an op with a constant keeping the shape); else why not."""
+        if self.drops_masks:
+            return None
         if self.op == "get_item":
             return "an index may move or drop the steps a mask marks; index before the mask is made"
         keeps = self.input_shape is None or self.merges or self.output_shape(self.input_shape) == tuple(self.input_shape)
@@ -194,6 +210,8 @@ class TensorOp(ConstantOperandNode, Layer):
         ``inputs + attention_output`` after a masked embedding) passes it on, as ``Add`` and
         ``Subtract`` pass one mask meeting itself (their values are those of the operators); other
         masks are refused: Keras' operators drop them, its merges give none where one input has none."""
+        if self.drops_masks:
+            return None
         if self.op in ("add", "subtract") and None not in incoming and len(set(incoming)) == 1:
             return "or"         # (masking._plan_merge: the OR of one mask with itself, that mask)
         if None in incoming:
@@ -278,7 +296,7 @@ class TensorOp(ConstantOperandNode, Layer):
             config.pop("input_shape", None)       # a list of shapes: the model's graph says them
         return {**config, "op": self.op, "constant": self._constant_config(),
                 "index": None if self.index is None else [_index_item_json(i) for i in self.index],
-                "reverse": self.reverse}
+                "reverse": self.reverse, **({"drops_masks": True} if self.drops_masks else {})}
 
 
 def _apply(op, a, b):

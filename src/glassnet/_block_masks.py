@@ -1,0 +1,186 @@
+"""Keras' masks in a block drawn from ``call`` (a ``gn.Layer`` or ``gn.Model`` subclass with ``call``):
+``call(self, inputs, mask=None)`` gets its input's mask, and ``compute_mask(self, inputs, mask=None)``
+gives its output's, as Keras 3.15's ``Layer.__call__`` does::
+
+    class PositionalEmbedding(gn.Layer):            # keras.io's English-to-Spanish Transformer
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, 0)
+
+    class MaskedMean(gn.Layer):
+        def call(self, x, mask=None):
+            m = ops.cast(mask, "float32")[:, :, None]
+            return ops.sum(x * m, axis=1) / ops.sum(m, axis=1)
+
+Keras' rules (keras/src/layers/layer.py, 3.15), which a block whose ``call`` takes ``mask`` or
+whose class defines ``compute_mask`` (a *masked block*) follows here:
+
+- ``mask`` is the mask of the call's one tensor argument, ``None`` where it carries none; for a
+  list of tensors, the list of their masks (each a tensor or None).
+- The output keeps the mask its own last layer gave it (a ``Dense``'s, passing its input's on).
+  Only where it has none, and the block supports masking (``supports_masking``: Keras' default is
+  whether the class defines ``compute_mask``; ``self.supports_masking = True`` sets it), the
+  output takes ``compute_mask(inputs, previous_mask)``: the class's own, or Keras' default, the
+  mask ``call`` was given. A list of outputs takes the list of masks, in order.
+- Operations (``x * 2``, ``ops.sum``) drop masks, as Keras' do; a layer called on the block's
+  input reads the input's mask itself (an LSTM, an attention layer).
+
+The masks are graph nodes (layers/block_masks.py): ``CallMask`` gives a tensor's mask as the
+model's floats 0.0/1.0 (as glassnet.ops' comparisons on tensors), no gradient through it;
+``SetMask`` hands a drawn mask on from the block's output. Whether a tensor carries a mask is
+known when the block is drawn (``carries_mask``), as Keras knows it from ``_keras_mask``.
+"""
+import inspect
+import threading
+from contextlib import contextmanager
+
+_STATE = threading.local()
+
+
+def drawing_keras_masks():
+    """Whether the operation nodes made now are drawn in a masked block's call, where they drop
+    masks as Keras' operations do (TensorOp, TensorFunction: ``drops_masks``)."""
+    stack = getattr(_STATE, "stack", None)
+    return bool(stack) and stack[-1]
+
+
+@contextmanager
+def _drawing(masked):
+    if not hasattr(_STATE, "stack"):
+        _STATE.stack = []
+    _STATE.stack.append(masked)
+    try:
+        yield
+    finally:
+        _STATE.stack.pop()
+
+
+def _own_compute_mask(model):
+    """The class's ``compute_mask`` (None when it defines none: glassnet's Model has none)."""
+    method = getattr(type(model), "compute_mask", None)
+    return method if callable(method) else None
+
+
+def is_masked_block(model):
+    """Whether ``model`` (a subclass drawn from ``call``) takes masks as Keras hands them: its
+    ``call`` has a ``mask`` argument, or its class defines ``compute_mask``."""
+    try:
+        takes = "mask" in inspect.signature(model.call).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return takes or _own_compute_mask(model) is not None
+
+
+def supports_masking(model):
+    """Keras 3.15's ``supports_masking`` of the block: set by the instance, else whether its class
+    defines ``compute_mask``."""
+    given = vars(model).get("supports_masking", getattr(type(model), "supports_masking", None))
+    if given is not None:
+        return bool(given)
+    return _own_compute_mask(model) is not None
+
+
+def carries_mask(tensor):
+    """Whether ``tensor`` (an Input or a drawn tensor) will carry a mask in a model's pass, by the
+    rules ``masking.plan_graph_masks`` plans them with (a maker's, passed on by the layers after
+    it; a merge's by its ``mask_rule``)."""
+    from .layers.symbolic import SymbolicTensor, in_drawing_order
+    if not isinstance(tensor, SymbolicTensor):
+        return False
+    maker = {}                  # id(tensor) -> the layer whose mask it carries (None: none)
+    for t in in_drawing_order([tensor]):
+        layer, parents = t.layer, t.inputs
+        found = None
+        if getattr(layer, "merges", False):
+            incoming = [maker.get(id(p)) for p in parents]
+            if any(m is not None for m in incoming):
+                rule = layer.mask_rule([None if m is None else id(m) for m in incoming])
+                found = None if rule is None else incoming[0] if rule == "first" else \
+                    next(m for m in incoming if m is not None)
+        elif parents:
+            source = maker.get(id(parents[0]))
+            if source is not None and layer.mask_refusal is None and layer.passes_mask(source.mask_within_steps()):
+                found = source
+        if layer.makes_mask:
+            found = layer
+        maker[id(t)] = found
+    return maker.get(id(tensor)) is not None
+
+
+def _mask_of(tensor, who):
+    """The ``CallMask`` tensor of ``tensor``'s mask, or None where it carries none."""
+    from .layers.block_masks import CallMask
+    from .layers.symbolic import SymbolicTensor
+    if not carries_mask(tensor):
+        return None
+    if isinstance(tensor, SymbolicTensor) and len(tensor.sample_shape) < 2:
+        raise ValueError(f"{who}: its input {tensor!r} carries a mask but is no sequence (batch, steps, ...)")
+    return CallMask()([tensor])
+
+
+def input_masks(model, inputs):
+    """What ``call``'s ``mask`` is for ``inputs`` (a tensor, or a list or tuple of them), as Keras
+    gives it: the mask tensor or None; for a list, the list of them."""
+    who = type(model).__name__
+    if isinstance(inputs, (list, tuple)):
+        return [_mask_of(t, who) for t in inputs]
+    if isinstance(inputs, dict):
+        return {key: _mask_of(t, who) for key, t in inputs.items()}
+    return _mask_of(inputs, who)
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        return [item for inner in value for item in _flat(inner)]
+    if isinstance(value, dict):
+        return [item for inner in value.values() for item in _flat(inner)]
+    return [value]
+
+
+def draw(model, inputs, call):
+    """Draw ``model``'s ``call`` (``call(inputs, **masks)``, a function of the keyword arguments
+    to pass) on ``inputs`` with Keras' masks, and return its outputs with their masks set."""
+    from .layers.symbolic import is_symbolic
+    if not is_masked_block(model):
+        with _drawing(False):
+            return call()
+    takes = "mask" in inspect.signature(model.call).parameters
+    masks = input_masks(model, inputs)
+    with _drawing(True):
+        outputs = call(mask=masks) if takes else call()
+        if not supports_masking(model):
+            return outputs
+        flat = _flat(outputs)
+        if all(is_symbolic(t) and carries_mask(t) for t in flat):
+            return outputs          # Keras: the masks its layers gave it, compute_mask not called
+        # Keras' previous_mask: the mask handed to call, else the first input's
+        compute = _own_compute_mask(model)
+        given = masks if compute is None else model.compute_mask(inputs, masks)
+    if given is None:
+        return outputs
+    given = _flat(given)
+    if all(m is None for m in given):
+        return outputs
+    bad = [m for m in given if m is not None and not is_symbolic(m)]
+    if bad:
+        raise TypeError(f"{type(model).__name__}.compute_mask: drawn on symbolic tensors, it must return a tensor "
+                        f"of the output's steps (ops.not_equal(inputs, 0), the mask it was given) or None, got "
+                        f"{type(bad[0]).__name__}")
+    return _with_masks(outputs, flat, given)
+
+
+def _with_masks(outputs, flat, masks):
+    """``outputs`` with each of ``flat`` (its tensors) that carries no mask given the mask at its
+    place in ``masks`` (Keras zips the flat outputs with the flat masks)."""
+    from .layers.block_masks import SetMask
+    replaced = {}
+    for tensor, mask in zip(flat, masks):
+        if mask is not None and not carries_mask(tensor):
+            replaced[id(tensor)] = SetMask()([tensor, mask])
+
+    def rebuild(value):
+        if isinstance(value, (list, tuple)):
+            return type(value)(rebuild(v) for v in value)
+        if isinstance(value, dict):
+            return {k: rebuild(v) for k, v in value.items()}
+        return replaced.get(id(value), value)
+    return rebuild(outputs)
