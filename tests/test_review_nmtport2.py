@@ -10,8 +10,10 @@ SEQ, VOCAB, EMBED, HEADS, DENSE = 8, 20, 16, 2, 32
 
 def _classes(keras_lib, glassnet_port):
     """keras.io's three classes, written once: ``glassnet_port`` takes the documented changes
-    (docs/layers.md, Masks): the mask from Embedding(mask_zero=True) and the positions as a table
-    of the layer's own (no compute_mask), ``use_causal_mask=True`` (no tiled causal mask)."""
+    (docs/layers.md, Masks) of before blocks took masks: the mask from Embedding(mask_zero=True) and
+    the positions as a table of the layer's own (no compute_mask), ``use_causal_mask=True`` (no tiled
+    causal mask). Blocks now take compute_mask and call(mask=) (tests/test_block_masks.py); this
+    port stays as a second way that works."""
     if glassnet_port:
         layers, ops, Layer, Sequential = gn.layers, gn.ops, gn.Layer, gn.Sequential
     else:
