@@ -60,7 +60,7 @@ import numpy as np
 from . import _block_masks as block_masks, added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
-from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
+from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
@@ -297,6 +297,7 @@ class Model(Sequential):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        take_shapeless_build(cls)       # Keras' build(self), called without a shape
         # read once per class, so that fit and evaluate dispatch on one attribute (glassnet.own_steps):
         # a train_step is fit's step; evaluate runs test_step, or refuses for a model without call
         cls._own_steps = defines_step(cls, "train_step")

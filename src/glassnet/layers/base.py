@@ -247,6 +247,7 @@ class Layer(KerasSurface):
             # a layer of the user's on a base of theirs: that base is a layer's, never to be drawn
             from .._call_bases import note_forward_subclass
             note_forward_subclass(cls, Layer)
+        take_shapeless_build(cls)
         if "build" in vars(cls):
             cls.build = _sized_build(vars(cls)["build"])
         if "forward" in vars(cls) and not cls.__module__.startswith(f"{__package__}."):
@@ -967,6 +968,30 @@ def _take_masks_as_keras(cls):
             mask = masking.take(self, None, x)
         return forward(self, x, *args, mask=mask, **kwargs)
     cls.forward = forward_with_mask
+
+
+def take_shapeless_build(cls):
+    """A ``build(self)`` of ``cls``'s own that takes no shape (keras.io's GRN/VSN example, Keras 3
+    port: ``def build(self): self.built = True``, "to remove the build warnings") is called by
+    Keras 3.15 without arguments, since it hands ``build`` only the shapes its signature names;
+    glassnet calls ``build(input_shape)``, which failed as a bare TypeError. Such a build is
+    wrapped to take the shape and leave it unread."""
+    build = vars(cls).get("build")
+    if not callable(build):
+        return
+    try:
+        parameters = list(inspect.signature(build, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if len(parameters) != 1 or parameters[0].kind not in (parameters[0].POSITIONAL_ONLY,
+                                                           parameters[0].POSITIONAL_OR_KEYWORD):
+        return
+
+    def build_taking_a_shape(self, input_shape=None):
+        return build(self)
+    build_taking_a_shape.__name__, build_taking_a_shape.__qualname__ = build.__name__, build.__qualname__
+    build_taking_a_shape.__doc__ = build.__doc__
+    cls.build = build_taking_a_shape
 
 
 def _sized_build(build):
