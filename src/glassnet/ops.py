@@ -107,7 +107,11 @@ def sqrt(x):
 
 
 def square(x):
-    """``x * x``, elementwise (integers stay integers; booleans give int32, as Keras')."""
+    """``x * x``, elementwise (integers stay integers; booleans give int32, as Keras'); of an add_loss
+    batch term or batch vector, that term times itself."""
+    from .added_losses import is_term
+    if _is_batch_vector(x) or is_term(x):
+        return x * x
     if not _is_tensor(x):
         array = _array(x, "x", "square")
         return _each(FORWARD["square"], array.astype(np.int32) if array.dtype.kind == "b" else array)
@@ -224,11 +228,17 @@ def _matmul(a, b):
 # -- reductions ----------------------------------------------------------------------------------
 
 def _reduce(op, x, axis, keepdims, initial=None):
+    if op in ("mean", "sum") and _is_batch_vector(x):
+        return x.reduce(op, axis, keepdims)         # over its axes: a batch vector, or a term when none is left
     if _is_tensor(x):
         if axis is None and op in ("mean", "sum"):
             # over the batch axis too: one number per batch, a term for add_loss only (glassnet.added_losses)
             from .added_losses import reduce_tensor
             return reduce_tensor(op, x)
+        if op in ("mean", "sum") and _has_batch_axis(axis, len(x.shape)):
+            # over the batch axis first: a batch vector, for add_loss terms only (glassnet._batch_vectors)
+            from ._batch_vectors import reduce_tensor
+            return reduce_tensor(op, x, axis, keepdims)
         arguments = {"axis": axis, "keepdims": keepdims}
         if initial is not None:
             arguments["initial"] = initial
@@ -246,6 +256,18 @@ def _reduce(op, x, axis, keepdims, initial=None):
     if op == "mean":
         return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
     return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))
+
+
+def _is_batch_vector(x):
+    from ._batch_vectors import BatchVector
+    return isinstance(x, BatchVector)
+
+
+def _has_batch_axis(axis, rank):
+    """Whether ``axis`` (an int or a tuple; already known not None) names axis 0 (or -rank)."""
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return _builtin_any(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a % rank == 0
+                        for a in axes if isinstance(a, numbers.Integral) and -rank <= a < rank)
 
 
 def sum(x, axis=None, keepdims=False):
