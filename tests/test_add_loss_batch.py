@@ -4,6 +4,8 @@ writes it; batch vectors in +, -, *, / with numbers, arrays, batch terms and eac
 some or all of their axes; ``model.losses``, evaluate, 2 epochs of SGD and Adam with batches that do
 not divide the data (the last batch's mean over its own rows); model files; a Sequential's blocks;
 gradients against float64 central finite differences; what stays refused, by name."""
+import json
+
 import numpy as np
 import pytest
 
@@ -254,3 +256,170 @@ def _float64(make):
         return make()
     finally:
         gn.Model.__init__ = original
+
+
+@pytest.mark.parametrize("which", ["arithmetic", "partial", "whole", "router"])
+def test_model_files_keep_batch_vector_terms(rng, tmp_path, which):
+    """save/load_model, to_json and clone_model: the same losses, and fit goes on bit for bit."""
+    from test_add_loss_saving import _resumes_exactly
+    x, y = rng.normal(size=(24, 3)).astype(np.float32), rng.normal(size=(24, 1)).astype(np.float32)
+    model = _router_net(gn.Model, gn.layers, ops) if which == "router" else _forms_net(gn.Model, gn.layers, ops, which)
+    model(x)
+    model.compile(optimizer="adam", loss="mse")
+    loaded = _resumes_exactly(model, x, y, tmp_path / "m.npz")
+    assert any(node["op"] in ("batch_mean", "batch_sum") for node in
+               json.loads(loaded.to_json())["config"]["added_losses"]["nodes"])
+    for copy in (gn.models.model_from_json(model.to_json()), gn.models.clone_model(model)):
+        copy.set_weights(model.get_weights())
+        copy(x[:5])
+        model(x[:5])
+        for a, b in zip(copy.losses, model.losses):
+            np.testing.assert_array_equal(a, b)
+
+
+def _block(base, L, o):
+    class Balanced(base):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.d = L.Dense(E, activation="softmax")
+
+        def call(self, x):
+            p = self.d(x)
+            m = o.one_hot(o.argmax(p, axis=-1), E)
+            self.add_loss(o.sum(o.mean(p, axis=0) * o.mean(m, axis=0)) * float(E))
+            self.add_loss(0.1 * o.mean(o.square(o.mean(x, axis=0) - o.mean(x))))   # its input: the call before
+            return p
+    return Balanced()
+
+
+def test_sequential_blocks_with_batch_terms_as_keras(keras, rng, tmp_path):
+    x, y = _data(rng)
+    keras.utils.set_random_seed(0)
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), _block(keras.Model, keras.layers, keras.ops),
+                               _block(keras.Model, keras.layers, keras.ops), keras.layers.Dense(1)])
+    ours = gn.Sequential([gn.layers.Dense(4), _block(gn.Model, gn.layers, ops), _block(gn.Model, gn.layers, ops),
+                          gn.layers.Dense(1)])
+    ours(x)
+    ours.set_weights(theirs.get_weights())
+    theirs(x[:7])
+    ours(x[:7])
+    assert len(ours.losses) == len(theirs.losses) == 4
+    for a, b in zip(ours.losses, theirs.losses):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-7)
+    _trains_as_keras(keras, theirs, ours, x, y, "sgd")
+    ours.save(tmp_path / "seq.npz")
+    loaded = gn.load_model(tmp_path / "seq.npz")
+    loaded(x[:7])
+    ours(x[:7])
+    for a, b in zip(loaded.losses, ours.losses):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_drawn_model_called_again_keeps_its_batch_terms_as_keras(keras, rng):
+    """A drawn model with batch-vector terms called in a functional model (``base(x)``)."""
+    x, y = _data(rng)
+    keras.utils.set_random_seed(0)
+    models = []
+    for base, L, o, Input, Model in [(keras.Model, keras.layers, keras.ops, keras.Input, keras.Model),
+                                     (gn.Model, gn.layers, ops, gn.Input, gn.Model)]:
+        inner = _forms_net(base, L, o, "arithmetic")
+        inner(x)
+        inputs = Input((3,))
+        models.append(Model(inputs, L.Dense(1)(inner(inputs))))
+    theirs, ours = models
+    ours.set_weights(theirs.get_weights())
+    theirs(x)
+    ours(x)
+    assert len(ours.losses) == len(theirs.losses) == 3
+    for a, b in zip(ours.losses, theirs.losses):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-7)
+    _trains_as_keras(keras, theirs, ours, x, y, "sgd")
+
+
+def _refused(body):
+    class Net(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.d, self.out = gn.layers.Dense(4), gn.layers.Dense(1)
+
+        def call(self, x):
+            return body(self, self.d(x))
+    return Net()
+
+
+@pytest.mark.parametrize("body, error, match", [
+    (lambda self, h: self.out(h - ops.mean(h, axis=0)), TypeError, "batch vector.*per-sample tensor"),
+    (lambda self, h: self.out(ops.mean(h, axis=0) * h), TypeError, "batch vector.*per-sample tensor"),
+    (lambda self, h: self.out(ops.mean(h, axis=0)), TypeError, "batch vector"),
+    (lambda self, h: self.out(h + ops.exp(ops.mean(h, axis=0))), TypeError, "batch vector used as an array"),
+    (lambda self, h: self.out(h + ops.max(h, axis=0)), ValueError, "batch axis"),
+    (lambda self, h: ops.mean(h, axis=0), (TypeError, ValueError), "batch vector"),
+    (lambda self, h: self.add_loss(ops.mean(ops.mean(h, axis=0) * np.ones(3))), ValueError,
+     r"shapes \(4,\) and \(3,\) do not broadcast"),
+    (lambda self, h: self.add_loss(ops.mean(ops.mean(h, axis=0), axis=1)), ValueError, r"axis must be in \[-1, 1\)"),
+    (lambda self, h: self.add_loss(ops.mean(h, axis=(0, 2))), ValueError, r"axis must hold integers in \[-2, 2\)"),
+    (lambda self, h: self.add_loss(ops.mean(h, axis=0) * "a"), TypeError, "unsupported operand"),
+])
+def test_infeasible_uses_refused_by_name(rng, body, error, match):
+    with pytest.raises(error, match=match):
+        _refused(body)(rng.normal(size=(5, 3)).astype(np.float32))
+
+
+def test_term_reading_an_input_or_output_refused(rng):
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+
+    class ReadsInput(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.out = gn.layers.Dense(1)
+
+        def call(self, x):
+            self.add_loss(ops.sum(ops.mean(x, axis=0)))
+            return self.out(x)
+    with pytest.raises(ValueError, match="reads the Input"):
+        ReadsInput()(x)
+
+    class ReadsOutput(gn.Model):
+        def __init__(self):
+            super().__init__()
+            self.d, self.out = gn.layers.Dense(4), gn.layers.Dense(2)
+
+        def call(self, x):
+            y = self.out(self.d(x))
+            self.add_loss(ops.sum(ops.mean(y, axis=0)))
+            return y
+    with pytest.raises(NotImplementedError, match="reads a model output"):
+        ReadsOutput()(x)
+
+
+def _crafted(nodes, terms):
+    return {"nodes": nodes, "terms": terms}
+
+
+@pytest.mark.parametrize("bad, match", [
+    (_crafted([{"op": "batch_mean", "call": 0, "keepdims": False, "shape": [5]},
+               {"op": "reduce_mean", "operand": 0, "axis": [0], "keepdims": False}], [1]), "sample shape"),
+    (_crafted([{"op": "batch_mean", "call": 0, "keepdims": False}], [0]), "batch_mean"),
+    (_crafted([{"op": "batch_sum", "call": 0, "keepdims": False, "shape": [4]}], [0]), "is a batch vector"),
+    (_crafted([{"op": "batch_sum", "call": 0, "keepdims": False, "shape": [4]},
+               {"op": "reduce_sum", "operand": 0, "axis": [3], "keepdims": False}], [1]), "axis must be in"),
+    (_crafted([{"op": "batch_sum", "call": 0, "keepdims": False, "shape": [4]}, {"op": "constant", "value": [1.0, 2.0]},
+               {"op": "multiply", "operands": [0, 1]}, {"op": "reduce_sum", "operand": 2, "axis": [0],
+                                                        "keepdims": False}], [3]), "do not broadcast"),
+    (_crafted([{"op": "constant", "value": "nan"}], [0]), "finite number"),
+    (_crafted([{"op": "number", "value": 1.0}, {"op": "reduce_mean", "operand": 0, "axis": [], "keepdims": False}],
+              [1]), "must reduce a batch vector"),
+])
+def test_crafted_batch_vector_nodes_refused_by_name(rng, bad, match):
+    model = _forms_net(gn.Model, gn.layers, ops, "arithmetic")
+    model(rng.normal(size=(5, 3)).astype(np.float32))
+    spec = json.loads(model.to_json())
+    nodes = spec["config"]["added_losses"]["nodes"]
+    assert any(node["op"] == "batch_mean" and node["shape"] == [4] for node in nodes)
+    call = next(node["call"] for node in nodes if node["op"] == "batch_mean")
+    for node in bad["nodes"]:
+        if "call" in node:
+            node["call"] = call
+    spec["config"]["added_losses"] = bad
+    with pytest.raises(ValueError, match=match):
+        gn.models.model_from_json(json.dumps(spec))

@@ -100,7 +100,7 @@ def _vector_from_node(node, made, tensors, where):
         tensor = tensors[_index(node["call"], len(tensors), f"{where} 'call'")]
         shape, keepdims = node["shape"], node["keepdims"]
         # (the shape is kept: a Sequential reads its calls through markers, which have none)
-        sample = getattr(tensor, "shape", None)
+        sample = None if not hasattr(tensor, "shape") else (None, *_batch_vectors.sample_shape_of(tensor))
         if not isinstance(keepdims, bool) or not isinstance(shape, list) or not all(
                 n is None or isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape) \
                 or (keepdims and shape[:1] != [1]) or (sample is not None and tuple(shape[int(keepdims):]) != sample[1:]):

@@ -76,9 +76,10 @@ class BatchVector:
 
     # -- arithmetic ------------------------------------------------------------------------------
     def _binary(self, op, other, reverse=False):
-        other = operand(other, op)
+        given, other = other, operand(other, op)
         if other is None:
-            return NotImplemented
+            raise TypeError(f"unsupported operand: {op} of a batch vector and {type(given).__name__} {given!r:.60}: "
+                            f"a batch vector takes numbers, arrays, batch terms and other batch vectors")
         return combine(op, other, self) if reverse else combine(op, self, other)
 
     def __add__(self, other):
@@ -284,20 +285,26 @@ def reduce_tensor(op, tensor, axis, keepdims):
     (0, or -rank): a batch vector, reduced further over the other axes named; a BatchScalar when
     no axis is left (the same number as ``ops.mean(tensor)``)."""
     from .added_losses import reduce_tensor as whole
-    rank = len(tensor.shape)
+    sample_shape = sample_shape_of(tensor)
+    rank = 1 + len(sample_shape)
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     if any(isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -rank <= a < rank for a in axes):
         raise ValueError(f"ops.{op}: axis must hold integers in [{-rank}, {rank}) for a tensor of shape "
-                         f"{tensor.shape}, got {axis!r}")
+                         f"{(None, *sample_shape)}, got {axis!r}")
     axes = sorted({a % rank for a in axes})
     if not keepdims and len(axes) == rank:
         return whole(op, tensor)            # every axis: the batch term add_loss already takes
-    sample_shape = tuple(tensor.shape[1:])
     if not keepdims and not sample_shape:
         return whole(op, tensor)
     leaf = BatchVector("batch_" + op, ((1,) if keepdims else ()) + sample_shape, tensor=tensor, keepdims=bool(keepdims))
     rest = tuple(a if keepdims else a - 1 for a in axes if a != 0)
     return leaf.reduce(op, rest, keepdims) if rest else leaf
+
+
+def sample_shape_of(tensor):
+    """One sample's shape of a drawn tensor or an Input (whose ``shape`` is that already)."""
+    from .layers.input import InputLayer
+    return tuple(tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape)
 
 
 def is_vector(value):

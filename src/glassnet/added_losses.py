@@ -211,6 +211,15 @@ def broadcast(op, term, tensor, reverse):
     return Broadcast(op, operands, (op, term, total, reverse))
 
 
+def output_note(value):
+    """What a drawn call's message adds when it returned a batch term or vector: why it cannot."""
+    from ._batch_vectors import BatchVector
+    if isinstance(value, (BatchScalar, BatchVector)):
+        return (f" ({value!r:.80} is a batch {'vector' if isinstance(value, BatchVector) else 'term'}, which "
+                f"mixes the samples: glassnet takes it only in an add_loss term, never as a model output)")
+    return ""
+
+
 def is_term(value):
     return isinstance(value, BatchScalar)
 

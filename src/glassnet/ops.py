@@ -19,7 +19,10 @@ forward and a backward, kept in model files as JSON:
 Argument names and defaults are Keras'. Axes count the batch axis as 0, as in Keras; on tensors
 no function may reduce, move or join along it (``ops.stack([a, b])`` with Keras' default ``axis=0``,
 ``transpose`` without ``axes``): each is refused by name. ``ops.mean(x)`` and ``ops.sum(x)`` with
-``axis=None`` make a term for ``add_loss`` alone (glassnet.added_losses), refused anywhere else.
+``axis=None`` make a term for ``add_loss`` alone (glassnet.added_losses), refused anywhere else; over
+an axis tuple holding 0 they make a batch vector (one value per feature for the whole batch,
+glassnet._batch_vectors), for add_loss terms alone too: keras.io's Switch Transformer's
+``ops.mean(ops.mean(probs, axis=0) * ops.mean(mask, axis=0))``.
 
 Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus, maximum, minimum,
 clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
@@ -235,7 +238,7 @@ def _reduce(op, x, axis, keepdims, initial=None):
             # over the batch axis too: one number per batch, a term for add_loss only (glassnet.added_losses)
             from .added_losses import reduce_tensor
             return reduce_tensor(op, x)
-        if op in ("mean", "sum") and _has_batch_axis(axis, len(x.shape)):
+        if op in ("mean", "sum") and _has_batch_axis(axis, x):
             # over the batch axis first: a batch vector, for add_loss terms only (glassnet._batch_vectors)
             from ._batch_vectors import reduce_tensor
             return reduce_tensor(op, x, axis, keepdims)
@@ -263,11 +266,12 @@ def _is_batch_vector(x):
     return isinstance(x, BatchVector)
 
 
-def _has_batch_axis(axis, rank):
-    """Whether ``axis`` (an int or a tuple; already known not None) names axis 0 (or -rank)."""
+def _has_batch_axis(axis, tensor):
+    """Whether ``axis`` (an int or a tuple; already known not None) names ``tensor``'s axis 0 (or -rank)."""
+    from ._batch_vectors import sample_shape_of
+    rank = 1 + len(sample_shape_of(tensor))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    return _builtin_any(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a % rank == 0
-                        for a in axes if isinstance(a, numbers.Integral) and -rank <= a < rank)
+    return _builtin_any(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a in (0, -rank) for a in axes)
 
 
 def sum(x, axis=None, keepdims=False):
