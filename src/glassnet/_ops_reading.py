@@ -107,7 +107,11 @@ def _unary(op, x, floats=True, bools=True):
 
 
 def _two(op, x1, x2, eager):
-    """A function of two operands: a node when either is a tensor, else ``eager`` on arrays."""
+    """A function of two operands: a node when either is a tensor, else ``eager`` on arrays. An
+    add_loss batch term or batch vector (glassnet.added_losses, glassnet._batch_vectors) in +, -,
+    * and /: Python's operator on it, as ``ops.multiply(density_proxy, density)`` is written."""
+    if op in _OPERATORS and (_is_batch(x1) or _is_batch(x2)):
+        return _OPERATORS[op](x1, x2)
     if _is_tensor(x1) or _is_tensor(x2):
         if op in ("add", "subtract", "multiply", "true_divide"):
             from .layers.tensor_ops import operate
@@ -120,6 +124,16 @@ def _two(op, x1, x2, eager):
     a, b = _arrays(op, ("x1", x1), ("x2", x2))
     # a 0-d array, as Keras' 0-d tensor: NumPy's ufuncs give a NumPy scalar for 0-d operands
     return np.asarray(eager(a, b))
+
+
+_OPERATORS = {"add": lambda a, b: a + b, "subtract": lambda a, b: a - b, "multiply": lambda a, b: a * b,
+              "true_divide": lambda a, b: a / b}
+
+
+def _is_batch(value):
+    from ._batch_vectors import BatchVector
+    from .added_losses import BatchScalar
+    return isinstance(value, (BatchVector, BatchScalar))
 
 
 def _axis_argument(axis, function):

@@ -12,7 +12,9 @@ there as what it computes from the graph's tensors, not as a number: a ``BatchSc
 ``ops.mean`` or ``ops.sum`` with ``axis=None`` on a tensor (the only place those reductions over the
 batch axis are taken: nothing else in a graph may mix the samples), and by +, -, * and / of such
 scalars and numbers. A tensor given as it is ((None,) or (None, ...)) is summed whole, as Keras'
-``_aggregate_additional_loss`` sums it.
+``_aggregate_additional_loss`` sums it. A reduction over the batch axis first (``ops.mean(x, axis=0)``,
+keras.io's Switch Transformer) is a batch vector (glassnet._batch_vectors), and ``ops.mean``/``ops.sum``
+of one over all its axes a BatchScalar of op "vector"; a batch vector given as it is is summed whole.
 
 Each batch, the model computes every term from its tensors' values (the calls the terms read are
 part of its graph even when they lead to no output) and adds the sum to the loss, after any
@@ -46,8 +48,9 @@ class BatchScalar:
     subtract, multiply, divide of two ``operands``. Only ``add_loss`` takes it."""
     __array_ufunc__ = None          # np.float32(2) * term: NumPy hands the product to __rmul__
 
-    def __init__(self, op, operands=(), tensor=None, number=None):
+    def __init__(self, op, operands=(), tensor=None, number=None, vector=None):
         self.op, self.operands, self.tensor, self.number = op, tuple(operands), tensor, number
+        self.vector = vector            # op "vector": a batch vector reduced to shape () (_batch_vectors)
 
     # -- arithmetic ------------------------------------------------------------------------------
     @staticmethod
@@ -61,8 +64,12 @@ class BatchScalar:
 
     def _binary(self, op, other, reverse=False):
         from .layers.symbolic import SymbolicTensor
+        from ._batch_vectors import BatchVector, combine, operand
         if isinstance(other, SymbolicTensor):
             return broadcast(op, self, other, reverse)
+        if isinstance(other, BatchVector):      # mean(x) - mean(x, axis=0): a batch vector
+            mine = operand(self, op)
+            return combine(op, other, mine) if reverse else combine(op, mine, other)
         other = self._of(other, op)
         return BatchScalar(op, (other, self) if reverse else (self, other))
 
@@ -107,6 +114,8 @@ class BatchScalar:
             return f"{self.op}({self.tensor!r})"
         if self.op == "number":
             return repr(self.number)
+        if self.op == "vector":
+            return repr(self.vector)
         return f"{self.op}({self.operands[0]!r}, {self.operands[1]!r})"
 
     # -- the graph's side ------------------------------------------------------------------------
@@ -114,6 +123,8 @@ class BatchScalar:
         """The reductions this term reads, each a BatchScalar of op "mean" or "sum", in order."""
         if self.op in _REDUCTIONS:
             return [self]
+        if self.op == "vector":                 # (the batch vector's leaves: BatchVectors)
+            return self.vector.leaves()
         return [leaf for operand in self.operands for leaf in operand.leaves()]
 
     def value(self, values):
@@ -123,6 +134,8 @@ class BatchScalar:
             return float(a.size if self.op == "count" else a.mean() if self.op == "mean" else a.sum())
         if self.op == "number":
             return self.number
+        if self.op == "vector":
+            return float(self.vector.value(values))
         return _OPS[self.op](*(operand.value(values) for operand in self.operands))
 
     def coefficients(self, values, scale=1.0, out=None):
@@ -131,6 +144,9 @@ class BatchScalar:
         out = {} if out is None else out
         if self.op in ("mean", "sum"):
             out[id(self)] = out.get(id(self), 0.0) + scale
+        elif self.op == "vector":               # the seed in the vector's dtype (no float64 up-cast)
+            v = self.vector.value(values)
+            self.vector.backward(values, np.full(np.shape(v), scale, dtype=np.asarray(v).dtype), out)
         elif self.op in _OPS:                   # (a number and a count have no gradient)
             a, b = self.operands
             if self.op in ("add", "subtract"):
@@ -195,6 +211,15 @@ def broadcast(op, term, tensor, reverse):
     return Broadcast(op, operands, (op, term, total, reverse))
 
 
+def output_note(value):
+    """What a drawn call's message adds when it returned a batch term or vector: why it cannot."""
+    from ._batch_vectors import BatchVector
+    if isinstance(value, (BatchScalar, BatchVector)):
+        return (f" ({value!r:.80} is a batch {'vector' if isinstance(value, BatchVector) else 'term'}, which "
+                f"mixes the samples: glassnet takes it only in an add_loss term, never as a model output)")
+    return ""
+
+
 def is_term(value):
     return isinstance(value, BatchScalar)
 
@@ -248,11 +273,15 @@ def add_loss(owner, value, by=None):
             f"its call drawn on symbolic tensors), not here: a term added while an eager forward runs would "
             f"have no gradient (no autodiff). Move the computation into such a call, or use "
             f"activity_regularizer= / kernel_regularizer= or a glassnet.losses.Loss of your own")
+    from ._batch_vectors import BatchVector
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     terms = []
     for item in values:
         if isinstance(item, BatchScalar):
             terms.append(item)
+        elif isinstance(item, BatchVector):     # summed whole, as Keras sums a loss tensor
+            terms.append(item.reduce("sum"))
+            terms[-1].whole = True              # (model.losses lists the vector, as Keras')
         elif isinstance(item, SymbolicTensor):
             terms.append(BatchScalar("sum", tensor=item))       # Keras sums a tensor whole
             terms[-1].whole = True              # (model.losses lists its values, as Keras')
@@ -261,8 +290,8 @@ def add_loss(owner, value, by=None):
                              f"compute it from a layer's output")
         else:
             raise TypeError(f"{owner}: add_loss takes what a drawn call computes from its tensors (ops.mean(x) "
-                            f"or ops.sum(x) with axis=None, such terms in +, -, * and / with numbers, or a "
-                            f"tensor, summed whole), got {type(item).__name__} {item!r:.60}")
+                            f"or ops.sum(x) with axis=None, such terms in +, -, * and / with numbers, a batch "
+                            f"vector (ops.mean(x, axis=0)) or a tensor, summed whole), got {type(item).__name__} {item!r:.60}")
     for term in terms:
         term.owner = by
     stack[-1].extend(terms)
@@ -335,7 +364,7 @@ class Terms:
         if not self.kept:
             return []
         values = self._values()
-        return [backend.to_numpy(values[id(term)]).copy() if getattr(term, "whole", False) else
+        return [_whole(term, values) if getattr(term, "whole", False) else
                 term.listed(values) if isinstance(term, Broadcast) else term.value(values) for term in self.terms]
 
     def total(self):
@@ -344,11 +373,21 @@ class Terms:
     def drawn_again(self, tensors):
         """The terms read from ``tensors`` instead: every call's output as ``layers.symbolic.replay``
         draws this model's calls again (the model called inside another's draw, ``base(x)``)."""
+        from ._batch_vectors import BatchVector, LEAVES
         copies = {}
 
         def copy(term):
             if id(term) not in copies:
-                if term.op in _REDUCTIONS:
+                if isinstance(term, BatchVector):
+                    copies[id(term)] = BatchVector(
+                        term.op, term.shape, [copy(node) for node in term.operands],
+                        tensor=tensors[self.calls[id(term)]] if term.op in LEAVES else None, value=term.value_,
+                        term=None if term.term is None else copy(term.term), axis=term.axis, keepdims=term.keepdims)
+                elif term.op == "vector":
+                    copies[id(term)] = BatchScalar("vector", vector=copy(term.vector))
+                    if getattr(term, "whole", False):
+                        copies[id(term)].whole = True
+                elif term.op in _REDUCTIONS:
                     copies[id(term)] = BatchScalar(term.op, tensor=tensors[self.calls[id(term)]])
                     if getattr(term, "whole", False):
                         copies[id(term)].whole = True
@@ -381,10 +420,20 @@ class Terms:
             c = coefficients.pop(id(leaf), None)
             if c is None:           # (a leaf listed twice: its coefficient summed once)
                 continue
-            xp = backend.get_array_module(a)
-            g = xp.full(a.shape, c / a.size if leaf.op == "mean" and a.size else c, dtype=dtype)
+            if hasattr(leaf, "gradient"):       # a batch vector's leaf: c per feature, the same for each sample
+                g = leaf.gradient(a, c, dtype)
+            else:
+                xp = backend.get_array_module(a)
+                g = xp.full(a.shape, c / a.size if leaf.op == "mean" and a.size else c, dtype=dtype)
             grads[k] = g if k not in grads else grads[k] + g
         return grads
+
+
+def _whole(term, values):
+    """What ``model.losses`` lists for a tensor or batch vector given to add_loss whole: its values."""
+    if term.op == "vector":
+        return backend.to_numpy(term.vector.operands[0].value(values)).copy()
+    return backend.to_numpy(values[id(term)]).copy()
 
 
 def joined(old, terms, index):

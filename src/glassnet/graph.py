@@ -660,7 +660,8 @@ class Model(Sequential):
                 got = type(bad[0]).__name__ if bad else "an empty list"
                 raise TypeError(f"{type(self).__name__}.call: drawn on symbolic inputs, it must return what its "
                                 f"layers returned (a tensor or a list of them), got {got}; compute it in "
-                                f"call with layers, operators on tensors and glassnet.ops")
+                                f"call with layers, operators on tensors and glassnet.ops"
+                                f"{added_losses.output_note(bad[0] if bad else None)}")
             added_losses.attach(added.terms, drawn)
         except BaseException:
             for layer, first in kept:

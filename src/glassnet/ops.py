@@ -19,7 +19,10 @@ forward and a backward, kept in model files as JSON:
 Argument names and defaults are Keras'. Axes count the batch axis as 0, as in Keras; on tensors
 no function may reduce, move or join along it (``ops.stack([a, b])`` with Keras' default ``axis=0``,
 ``transpose`` without ``axes``): each is refused by name. ``ops.mean(x)`` and ``ops.sum(x)`` with
-``axis=None`` make a term for ``add_loss`` alone (glassnet.added_losses), refused anywhere else.
+``axis=None`` make a term for ``add_loss`` alone (glassnet.added_losses), refused anywhere else; over
+an axis tuple holding 0 they make a batch vector (one value per feature for the whole batch,
+glassnet._batch_vectors), for add_loss terms alone too: keras.io's Switch Transformer's
+``ops.mean(ops.mean(probs, axis=0) * ops.mean(mask, axis=0))``.
 
 Functions: exp, log, sqrt, square, abs, negative, tanh, sigmoid, relu, softplus, maximum, minimum,
 clip, add, subtract, multiply, divide, sum, mean, max, min, softmax, log_softmax, expand_dims,
@@ -107,7 +110,11 @@ def sqrt(x):
 
 
 def square(x):
-    """``x * x``, elementwise (integers stay integers; booleans give int32, as Keras')."""
+    """``x * x``, elementwise (integers stay integers; booleans give int32, as Keras'); of an add_loss
+    batch term or batch vector, that term times itself."""
+    from .added_losses import is_term
+    if _is_batch_vector(x) or is_term(x):
+        return x * x
     if not _is_tensor(x):
         array = _array(x, "x", "square")
         return _each(FORWARD["square"], array.astype(np.int32) if array.dtype.kind == "b" else array)
@@ -224,11 +231,17 @@ def _matmul(a, b):
 # -- reductions ----------------------------------------------------------------------------------
 
 def _reduce(op, x, axis, keepdims, initial=None):
+    if op in ("mean", "sum") and _is_batch_vector(x):
+        return x.reduce(op, axis, keepdims)         # over its axes: a batch vector, or a term when none is left
     if _is_tensor(x):
         if axis is None and op in ("mean", "sum"):
             # over the batch axis too: one number per batch, a term for add_loss only (glassnet.added_losses)
             from .added_losses import reduce_tensor
             return reduce_tensor(op, x)
+        if op in ("mean", "sum") and _has_batch_axis(axis, x):
+            # over the batch axis first: a batch vector, for add_loss terms only (glassnet._batch_vectors)
+            from ._batch_vectors import reduce_tensor
+            return reduce_tensor(op, x, axis, keepdims)
         arguments = {"axis": axis, "keepdims": keepdims}
         if initial is not None:
             arguments["initial"] = initial
@@ -246,6 +259,19 @@ def _reduce(op, x, axis, keepdims, initial=None):
     if op == "mean":
         return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
     return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))
+
+
+def _is_batch_vector(x):
+    from ._batch_vectors import BatchVector
+    return isinstance(x, BatchVector)
+
+
+def _has_batch_axis(axis, tensor):
+    """Whether ``axis`` (an int or a tuple; already known not None) names ``tensor``'s axis 0 (or -rank)."""
+    from ._batch_vectors import sample_shape_of
+    rank = 1 + len(sample_shape_of(tensor))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return _builtin_any(isinstance(a, numbers.Integral) and not isinstance(a, bool) and a in (0, -rank) for a in axes)
 
 
 def sum(x, axis=None, keepdims=False):
