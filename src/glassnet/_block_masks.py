@@ -16,11 +16,13 @@ whose class defines ``compute_mask`` (a *masked block*) follows here:
 
 - ``mask`` is the mask of the call's one tensor argument, ``None`` where it carries none; for a
   list of tensors, the list of their masks (each a tensor or None).
-- The output keeps the mask its own last layer gave it (a ``Dense``'s, passing its input's on).
-  Only where it has none, and the block supports masking (``supports_masking``: Keras' default is
-  whether the class defines ``compute_mask``; ``self.supports_masking = True`` sets it), the
-  output takes ``compute_mask(inputs, previous_mask)``: the class's own, or Keras' default, the
-  mask ``call`` was given. A list of outputs takes the list of masks, in order.
+- Where the block supports masking (``supports_masking``: Keras' default is whether the class
+  defines ``compute_mask``; ``self.supports_masking = True`` sets it), a mask its own
+  ``compute_mask(inputs, previous_mask)`` returns is the output's, over any its last layer gave
+  it (Keras draws ``call`` without the inner layers' masks); where that is None, or the block
+  keeps Keras' default (the mask ``call`` was given), the output keeps the mask its last layer
+  gave it (a ``Dense``'s, passing its input's on), else takes the one given. A list of outputs
+  takes the list of masks, in order.
 - Operations (``x * 2``, ``ops.sum``) drop masks, as Keras' do; a layer called on the block's
   input reads the input's mask itself (an LSTM, an attention layer).
 
@@ -150,10 +152,10 @@ def draw(model, inputs, call):
         if not supports_masking(model):
             return outputs
         flat = _flat(outputs)
-        if all(is_symbolic(t) and carries_mask(t) for t in flat):
-            return outputs          # Keras: the masks its layers gave it, compute_mask not called
-        # Keras' previous_mask: the mask handed to call, else the first input's
         compute = _own_compute_mask(model)
+        if compute is None and all(is_symbolic(t) and carries_mask(t) for t in flat):
+            return outputs          # Keras: the masks its layers gave it (the default keeps call's)
+        # Keras' previous_mask: the mask handed to call, else the first input's
         given = masks if compute is None else model.compute_mask(inputs, masks)
     if given is None:
         return outputs
@@ -165,16 +167,20 @@ def draw(model, inputs, call):
         raise TypeError(f"{type(model).__name__}.compute_mask: drawn on symbolic tensors, it must return a tensor "
                         f"of the output's steps (ops.not_equal(inputs, 0), the mask it was given) or None, got "
                         f"{type(bad[0]).__name__}")
-    return _with_masks(outputs, flat, given)
+    return _with_masks(outputs, flat, given, over_layers=compute is not None)
 
 
-def _with_masks(outputs, flat, masks):
+def _with_masks(outputs, flat, masks, over_layers=False):
     """``outputs`` with each of ``flat`` (its tensors) that carries no mask given the mask at its
-    place in ``masks`` (Keras zips the flat outputs with the flat masks)."""
+    place in ``masks`` (Keras zips the flat outputs with the flat masks). ``over_layers``: a mask
+    of the class's own ``compute_mask`` replaces the one a layer in ``call`` gave the output too.
+    Keras 3.15 draws ``call`` without the inner layers' masks (they are lost in
+    ``compute_output_spec``), so its symbolic output takes ``compute_mask``'s, and the layers after
+    the block are handed that one (their node keeps it as the ``mask`` argument) in every pass."""
     from .layers.block_masks import SetMask
     replaced = {}
     for tensor, mask in zip(flat, masks):
-        if mask is not None and not carries_mask(tensor):
+        if mask is not None and (over_layers or not carries_mask(tensor)):
             replaced[id(tensor)] = SetMask()([tensor, mask])
 
     def rebuild(value):

@@ -389,6 +389,15 @@ class InferenceMixin:
         (4, 1)
         """
         from .layers.symbolic import holds_symbolic
+        if holds_symbolic(training):
+            # a second tensor by position, Keras' call(self, inputs, encoder_outputs, mask=None)
+            # (keras.io's older TransformerDecoder): it took the place of training, and the message
+            # said "training: expected True or False, got InputLayer(...)"
+            raise TypeError(f"{type(self).__name__}: called with a second tensor by position ({training!r:.60}); "
+                            f"glassnet calls a model or block on one argument: pass the tensors as a list, "
+                            f"block([x, encoder_outputs]), and unpack it in call (inputs, encoder_outputs = inputs; "
+                            f"mask is then the list of their masks, where Keras 3.15 hands mask=None to a call "
+                            f"of several tensor arguments)")
         if holds_symbolic(x):
             return self._call_symbolic(x, training)
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
