@@ -593,26 +593,40 @@ class Model(Sequential):
     def built(self, value):
         self.__dict__["_built"] = value
 
-    def _weight_items(self):
+    def _layers_now(self):
+        """The layers whose weights a subclass not drawn yet has: its layers in the models it was
+        called in (``_held_elsewhere``); else, for a block that made weights in ``__init__``
+        (Keras makes ``add_weight``'s there at once: glassnet._call_weights, made now), those and
+        any layer it built itself. None for any other (not built yet: refused as before)."""
         if self._held_elsewhere():
-            return [(f"{layer.name}/{name}", a) for layer in self._nested_layers for name, a in layer._weight_items()]
+            return self._nested_layers
+        if self._calls or not self._subclass() or vars(self).get("_call_weights") is None:
+            return None
+        self._call_weights.make_now()
+        return [layer for layer in attribute_layers(self, glassnet_attribute_names(self)) if layer.built]
+
+    def _weight_items(self):
+        held = self._layers_now()
+        if held is not None:
+            return [(f"{layer.name}/{name}", a) for layer in held for name, a in layer._weight_items()]
         return super()._weight_items()
 
     @property
     def weights(self):
-        if self._held_elsewhere():
+        if self._layers_now() is not None:
             return [a for _, a in self._weight_items()]
         return Sequential.weights.fget(self)
 
     @property
     def trainable_weights(self):
-        if self._held_elsewhere():      # (its layers' flags as they are now, Keras' live lists)
-            return [a for layer in self._nested_layers if layer.trainable for a in layer.params.values()]
+        held = self._layers_now()
+        if held is not None:      # (its layers' flags as they are now, Keras' live lists)
+            return [a for layer in held if layer.trainable for a in layer.params.values()]
         return Sequential.trainable_weights.fget(self)
 
     @property
     def non_trainable_weights(self):
-        if self._held_elsewhere():
+        if self._layers_now() is not None:
             trained = {id(a) for a in self.trainable_weights}
             return [a for a in self.weights if id(a) not in trained]
         return Sequential.non_trainable_weights.fget(self)
