@@ -23,7 +23,7 @@ used alone it draws its ``call`` on those same layers, whose weights it then sha
 That symbolic run is on a tensor of its own, not the model's: each layer's ``output`` (Keras'
 first call) is then the model's own draw's, made at its build, or the functional model's.
 """
-from . import _block_pop as block_pop, added_losses
+from . import _block_pop as block_pop, _dead_calls as dead_calls, added_losses
 from .layers.input import InputLayer
 
 # layers.symbolic (replay, sample_shape_of) is imported where used: `import glassnet` does not load
@@ -114,6 +114,8 @@ def _block_graph(block, tensor):
                          f"Sequential drawing it on its input cannot hand on; draw it first, "
                          f"block.build((None, *input_shape)), or call it in a functional Model")
     made, sources = _walk_back([output], stop=[tensor])
+    # its calls reaching no output join too, before its last (glassnet._dead_calls)
+    made = dead_calls.joined(made, _walk_back, stop=[tensor])
     terms, made, output = _block_terms(block, made, tensor, output, lambda ts: _walk_back(ts, stop=[tensor]))
     other = [source for source in sources if source is not tensor]
     if other:

@@ -57,7 +57,7 @@ import numbers
 
 import numpy as np
 
-from . import _block_masks as block_masks, added_losses, backend, losses, optimizers
+from . import _block_masks as block_masks, _dead_calls as dead_calls, added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers
@@ -391,6 +391,8 @@ class Model(Sequential):
         tensors, sources = _walk_back(outputs)
         # add_loss terms drawn in the calls that made these tensors: the calls they read join the graph
         terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back)
+        # a block's calls reaching no output: they join too (glassnet._dead_calls)
+        tensors = dead_calls.joined(tensors, _walk_back)
         if terms and self._subclass():          # Keras' order: its own, then its sublayers'
             terms = added_losses.keras_order(self, terms)
         other = [source for source in sources if not any(source is given for given in inputs)]
@@ -657,7 +659,8 @@ class Model(Sequential):
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
-            with drawing_call(type(self).__name__), added_losses.recording() as added:
+            with drawing_call(type(self).__name__), added_losses.recording() as added, \
+                    dead_calls.recording() as made:
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
                 extra = {"training": None} if "training" in parameters else {}
@@ -675,6 +678,10 @@ class Model(Sequential):
                                 f"layers returned (a tensor or a list of them), got {got}; compute it in "
                                 f"call with layers, operators on tensors and glassnet.ops")
             added_losses.attach(added.terms, drawn)
+            # calls whose results reach no output: kept, as Keras keeps their layers (glassnet._dead_calls)
+            sources = list(given.values()) if isinstance(given, dict) else list(given) if isinstance(
+                given, (list, tuple)) else [given]
+            dead_calls.attach(made.calls, drawn, [t for t in sources if is_symbolic(t)], _walk_back)
         except BaseException:
             for layer, first in kept:
                 if first is None:
@@ -769,6 +776,7 @@ class Model(Sequential):
                     self._building_in_call = False
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
+            made = made + [t for t in dead_calls.carried(made) if all(t is not m for m in made)]
             # its layers as Keras lists a subclass': by its attributes (then any other it called)
             self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
             from ._summary import Nested, key_of, kind_of
@@ -1291,6 +1299,9 @@ class Model(Sequential):
             from .added_losses import attach
             attach(terms_from_config(added_losses, tensors),
                    list(ends.values()) if isinstance(ends, dict) else ends if isinstance(ends, list) else [ends])
+        # the calls that lead to no output (and no term): a block's, kept as drawn (glassnet._dead_calls)
+        dead_calls.attach(tensors, list(ends.values()) if isinstance(ends, dict) else ends if isinstance(ends, list)
+                          else [ends], sources, _walk_back)
         given = (as_dict(input_keys, sources) if input_keys is not None
                  else sources if len(sources) > 1 else sources[0])
         if layer_order not in (None, "keras"):
