@@ -75,10 +75,11 @@ class CallWeight:
         return self
 
     def read(self, xp=np):
-        """The weight's live value (a view of the model's buffer), indexed."""
+        """The weight's live value (a view of the model's buffer), indexed. Read before any model
+        built it (``block.w.numpy()`` after ``__init__``), it is made now (``CallWeights.make_now``)."""
         owner = self._owner()
         if not owner.built:
-            raise ValueError(f"{owner.describe()}: its weight {self.name!r} is not made yet (the model builds it)")
+            owner.make_now()
         array = owner.params[self.name] if self.name in owner.params else owner.state[self.name]
         return xp.asarray(array if self.index is None else array[self.index])
 
@@ -207,6 +208,7 @@ def add_weight(model, shape, initializer, dtype, trainable, regularizer, constra
     owner = vars(model).get("_call_weights")
     if owner is None:
         owner = model._call_weights = CallWeights(name=model.name)
+        owner._made_for = (model.dtype, model.seed)         # (for make_now: the block's dtype and seed)
     return owner.add(shape, initializer, dtype, trainable, regularizer, constraint, name, who)
 
 
@@ -345,6 +347,22 @@ class CallWeights(Layer):
                                  trainable=spec["trainable"])
         # Keras' order of a layer's weights: the trainable ones, then the others (params, then state)
         super().build(input_shape)
+
+    def make_now(self):
+        """Make the weights now, before a model builds this layer: Keras makes a weight
+        ``add_weight`` gives in ``__init__`` at once, so ``block.w.numpy()``, ``block.weights`` and
+        ``block.set_weights`` work before the block is built. Drawn in the block's dtype, from its
+        seed (fresh entropy without one); the model holding the block keeps them as they are then
+        (a layer built before it joins), so its seed no longer fixes them."""
+        if self.built:
+            return
+        dtype, seed = self.__dict__.get("_made_for", (None, None))
+        if self.dtype is None and dtype is not None:
+            self.dtype = dtype
+        if self.rng is None and seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.build(())
+        self.input_shape = None         # (no input seen: the model's build checks none)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)

@@ -23,7 +23,7 @@ used alone it draws its ``call`` on those same layers, whose weights it then sha
 That symbolic run is on a tensor of its own, not the model's: each layer's ``output`` (Keras'
 first call) is then the model's own draw's, made at its build, or the functional model's.
 """
-from . import added_losses
+from . import _block_pop as block_pop, _dead_calls as dead_calls, added_losses
 from .layers.input import InputLayer
 
 # layers.symbolic (replay, sample_shape_of) is imported where used: `import glassnet` does not load
@@ -114,6 +114,8 @@ def _block_graph(block, tensor):
                          f"Sequential drawing it on its input cannot hand on; draw it first, "
                          f"block.build((None, *input_shape)), or call it in a functional Model")
     made, sources = _walk_back([output], stop=[tensor])
+    # its calls reaching no output join too, before its last (glassnet._dead_calls)
+    made = dead_calls.joined(made, _walk_back, stop=[tensor])
     terms, made, output = _block_terms(block, made, tensor, output, lambda ts: _walk_back(ts, stop=[tensor]))
     other = [source for source in sources if source is not tensor]
     if other:
@@ -143,6 +145,7 @@ def join_pending(seq, shape):
     from .model import _as_found
     pending, seq._pending = list(seq._pending), []
     count, state, nesting, terms = len(seq.layers), seq._graph_state(), seq._nesting, seq._loss_terms
+    marks = seq._block_marks
     found, first_calls = {}, {}
     defer = seq.__dict__.get("_defer_build")
 
@@ -154,7 +157,7 @@ def join_pending(seq, shape):
     def undo():
         seq._unjoin([(layer, *found[id(layer)]) for layer in seq.layers[count:]])
         seq._set_graph_state(state)
-        seq._nesting, seq._pending, seq._loss_terms = nesting, pending, terms
+        seq._nesting, seq._pending, seq._loss_terms, seq._block_marks = nesting, pending, terms, marks
 
     seq._defer_build = True         # built by the caller (or the functional model calling it)
     try:
@@ -165,12 +168,14 @@ def join_pending(seq, shape):
                 note(item._attribute_layers())
                 layers, graph, record, output, terms = _block_graph(item, tensor)
                 note(layers, made=True)        # (layers its call or its own build made)
-                offset = len(seq._node_layers)
+                offset, start = len(seq._node_layers), len(seq.layers)
+                before = seq._graph_state(), seq._loss_terms
                 seq._add_layers(layers, graph)
                 if terms is not None:           # its add_loss terms: on the Sequential's calls
                     seq._loss_terms = added_losses.joined(seq._loss_terms, terms[0],
                                                           {key: offset + k for key, k in terms[1].items()})
                 seq._nesting = [*seq._nesting, record]
+                block_pop.note(seq, item, record, start, *before)        # pop takes it out whole
                 tensor = output
             else:
                 if getattr(item, "_pending", ()):        # a Sequential of blocks: drawn on what reaches it

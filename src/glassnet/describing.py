@@ -58,7 +58,7 @@ def check_graph_config(graph, layers):
     regularizer (a functional Model refuses them too)."""
     if not isinstance(graph, dict) or not {"calls", "inbound"} <= set(graph) <= {"calls", "inbound", "modes", "options",
                                                                                 "outputs", "output_shapes",
-                                                                                "added_losses"}:
+                                                                                "added_losses", "dead_calls"}:
         raise ValueError("config: 'graph' must be {'calls': [...], 'inbound': [...]} (and 'modes', 'options', "
                          "'outputs', 'output_shapes')")
     calls, inbound = graph["calls"], graph["inbound"]
@@ -88,9 +88,14 @@ def check_graph_config(graph, layers):
     # (the calls named there; what else it holds check_graph_outputs refuses by name)
     made = {k for k in (outputs.values() if isinstance(outputs, dict) else outputs if isinstance(outputs, list) else [])
             if isinstance(k, int)}
-    if any(k not in read and k not in made for k in range(len(calls) - 1)):
+    dead = graph.get("dead_calls", [])        # a block's calls reaching no output (glassnet._dead_calls)
+    if not isinstance(dead, list) or not all(isinstance(k, int) and not isinstance(k, bool)
+                                             and 0 <= k < len(calls) - 1 for k in dead):
+        raise ValueError(f"config: 'graph' 'dead_calls' must list calls (of {len(calls)}) before the last, got "
+                         f"{dead!r:.80}")
+    if any(k not in read and k not in made and k not in dead for k in range(len(calls) - 1)):
         raise ValueError("config: 'graph': every call but the last must be read by a later one, make one of "
-                         "the 'outputs' or be read by an add_loss term")
+                         "the 'outputs', be read by an add_loss term or be listed in 'dead_calls'")
     counts = collections.Counter(calls)          # (calls.count per call: quadratic in the calls)
     for c, count in counts.items():
         layer = layers[c]
@@ -475,6 +480,10 @@ class DescribingMixin:
         has them). Not ``"inbound"``, which makes a config a functional Model's."""
         position = {id(layer): k for k, layer in enumerate(self.layers)}
         heads = self._heads         # a last layer of several outputs: the calls making them, their shapes
+        read = {p for parents in self._nested_inbound for p in parents} | (
+            set() if self._loss_terms is None else set(self._loss_terms.calls.values())) | (
+            set() if heads is None else {head.call for head in heads})
+        dead = [k for k in range(len(self._nested_calls) - 1) if k not in read]
         outputs = None if heads is None else [head.call for head in heads]
         return {"calls": [position[id(layer)] for layer in self._nested_calls],
                 "inbound": [list(parents) for parents in self._nested_inbound],
@@ -486,7 +495,9 @@ class DescribingMixin:
                 **({"options": [dict(o) if o else None for o in self._call_options]}
                    if self._call_options is not None else {}),
                 # its blocks' add_loss terms, by the calls they read (glassnet._added_loss_files)
-                **({"added_losses": terms_config(self._loss_terms)} if self._loss_terms is not None else {})}
+                **({"added_losses": terms_config(self._loss_terms)} if self._loss_terms is not None else {}),
+                # its blocks' calls reaching no output, kept as Keras keeps their layers (glassnet._dead_calls)
+                **({"dead_calls": dead} if dead else {})}
 
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics; for a model of

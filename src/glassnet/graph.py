@@ -57,7 +57,7 @@ import numbers
 
 import numpy as np
 
-from . import _block_masks as block_masks, added_losses, backend, losses, optimizers
+from . import _block_masks as block_masks, _dead_calls as dead_calls, added_losses, backend, losses, optimizers
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
@@ -392,6 +392,8 @@ class Model(Sequential):
         tensors, sources = _walk_back(outputs)
         # add_loss terms drawn in the calls that made these tensors: the calls they read join the graph
         terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back)
+        # a block's calls reaching no output: they join too (glassnet._dead_calls)
+        tensors = dead_calls.joined(tensors, _walk_back)
         if terms and self._subclass():          # Keras' order: its own, then its sublayers'
             terms = added_losses.keras_order(self, terms)
         other = [source for source in sources if not any(source is given for given in inputs)]
@@ -594,26 +596,40 @@ class Model(Sequential):
     def built(self, value):
         self.__dict__["_built"] = value
 
-    def _weight_items(self):
+    def _layers_now(self):
+        """The layers whose weights a subclass not drawn yet has: its layers in the models it was
+        called in (``_held_elsewhere``); else, for a block that made weights in ``__init__``
+        (Keras makes ``add_weight``'s there at once: glassnet._call_weights, made now), those and
+        any layer it built itself. None for any other (not built yet: refused as before)."""
         if self._held_elsewhere():
-            return [(f"{layer.name}/{name}", a) for layer in self._nested_layers for name, a in layer._weight_items()]
+            return self._nested_layers
+        if self._calls or not self._subclass() or vars(self).get("_call_weights") is None:
+            return None
+        self._call_weights.make_now()
+        return [layer for layer in attribute_layers(self, glassnet_attribute_names(self)) if layer.built]
+
+    def _weight_items(self):
+        held = self._layers_now()
+        if held is not None:
+            return [(f"{layer.name}/{name}", a) for layer in held for name, a in layer._weight_items()]
         return super()._weight_items()
 
     @property
     def weights(self):
-        if self._held_elsewhere():
+        if self._layers_now() is not None:
             return [a for _, a in self._weight_items()]
         return Sequential.weights.fget(self)
 
     @property
     def trainable_weights(self):
-        if self._held_elsewhere():      # (its layers' flags as they are now, Keras' live lists)
-            return [a for layer in self._nested_layers if layer.trainable for a in layer.params.values()]
+        held = self._layers_now()
+        if held is not None:      # (its layers' flags as they are now, Keras' live lists)
+            return [a for layer in held if layer.trainable for a in layer.params.values()]
         return Sequential.trainable_weights.fget(self)
 
     @property
     def non_trainable_weights(self):
-        if self._held_elsewhere():
+        if self._layers_now() is not None:
             trained = {id(a) for a in self.trainable_weights}
             return [a for a in self.weights if id(a) not in trained]
         return Sequential.non_trainable_weights.fget(self)
@@ -644,7 +660,8 @@ class Model(Sequential):
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
-            with drawing_call(type(self).__name__), added_losses.recording() as added:
+            with drawing_call(type(self).__name__), added_losses.recording() as added, \
+                    dead_calls.recording() as made:
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
                 extra = {"training": None} if "training" in parameters else {}
@@ -663,6 +680,10 @@ class Model(Sequential):
                                 f"call with layers, operators on tensors and glassnet.ops"
                                 f"{added_losses.output_note(bad[0] if bad else None)}")
             added_losses.attach(added.terms, drawn)
+            # calls whose results reach no output: kept, as Keras keeps their layers (glassnet._dead_calls)
+            sources = list(given.values()) if isinstance(given, dict) else list(given) if isinstance(
+                given, (list, tuple)) else [given]
+            dead_calls.attach(made.calls, drawn, [t for t in sources if is_symbolic(t)], _walk_back)
         except BaseException:
             for layer, first in kept:
                 if first is None:
@@ -757,6 +778,7 @@ class Model(Sequential):
                     self._building_in_call = False
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
             made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
+            made = made + [t for t in dead_calls.carried(made) if all(t is not m for m in made)]
             # its layers as Keras lists a subclass': by its attributes (then any other it called)
             self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
             from ._summary import Nested, key_of, kind_of
@@ -1279,6 +1301,9 @@ class Model(Sequential):
             from .added_losses import attach
             attach(terms_from_config(added_losses, tensors),
                    list(ends.values()) if isinstance(ends, dict) else ends if isinstance(ends, list) else [ends])
+        # the calls that lead to no output (and no term): a block's, kept as drawn (glassnet._dead_calls)
+        dead_calls.attach(tensors, list(ends.values()) if isinstance(ends, dict) else ends if isinstance(ends, list)
+                          else [ends], sources, _walk_back)
         given = (as_dict(input_keys, sources) if input_keys is not None
                  else sources if len(sources) > 1 else sources[0])
         if layer_order not in (None, "keras"):

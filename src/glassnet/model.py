@@ -17,6 +17,7 @@ from . import _names, _seeding, activations, added_losses, backend, losses, metr
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
+from ._block_pop import last_block, note as note_block, pop_block
 from ._lazy_blocks import join_pending, known_input, waits as waits_for_shape
 from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
@@ -210,6 +211,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # a subclass block not drawn yet, added before the input's shape was known, and all added after
     # it: they join once it is (build, the first data, a call on a tensor: glassnet._lazy_blocks)
     _pending = ()
+    _block_marks = ()           # the blocks written with call that joined it: pop takes one out whole (glassnet._block_pop)
     # (key, layer): a functional Model whose one output is given as a dict {key: tensor} was
     # nested here, its output made by `layer`; while that layer makes this model's output, the
     # model gives and takes that dict as Keras does (_nested_dict_key)
@@ -465,6 +467,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # input shape is known, or at its first data), as Keras builds it (glassnet._nested_build)
         waits = wait_for_layers(model)
         offset, terms = len(self._node_layers), model._loss_terms
+        start, before = len(self.layers), (self._graph_state(), self._loss_terms)
         try:
             self._add_layers(list(model.layers), block)
             if terms is not None:       # its add_loss terms, on this model's calls (after the build:
@@ -480,6 +483,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._shared_outputs = {head.call: head for head in self._heads if id(head.layer) in self._shared}
         from ._summary import record
         self._nesting = [*self._nesting, record(model)]        # summary shows it as one row, as Keras does
+        if getattr(type(model), "_draws_call", False) and callable(getattr(model, "call", None)):
+            note_block(self, model, self._nesting[-1], start, *before)     # a block: pop takes it out whole
         # a model of a dict output ({"s": tensor}; or a Sequential ending in one) hands it on as a dict
         key = model._output_keys[0] if getattr(model, "_output_keys", None) else model._nested_dict_key()
         if key is not None and self._heads is None:     # (several outputs: their keys are _output_keys)
@@ -656,7 +661,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         layer had trainable parameters, the flat parameter buffer is laid out anew and the
         optimizer's state reset, as when a layer is added. The removed layer gets its parameters
         back as arrays of its own (inside the model they were views into that buffer). Popping the
-        only layer leaves an empty, unbuilt model.
+        only layer leaves an empty, unbuilt model. A block written with ``call`` (Keras' one layer)
+        is popped whole and returned, its add_loss terms with it (glassnet._block_pop).
 
         >>> from glassnet.layers import Dense
         >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
@@ -674,15 +680,22 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError(f"pop: the model's last layer is a model of {len(self._heads)} outputs "
                              f"({', '.join(self._output_labels())}), whose layers joined this one; make a new "
                              f"Sequential of the layers you keep")
-        if self._loss_terms is not None:
-            # (Keras pops a block whole, its losses with it; here its layers are this model's, and
-            # the terms read their calls)
-            raise ValueError("pop: the model has add_loss terms (its blocks'), which read its calls; make a new "
-                             "Sequential of the layers and blocks you keep")
-        if self._nested_calls is not None:
-            self._pop_call()
-        layer = self.layers.pop()
-        if self._dict_output is not None and self._dict_output[1] is layer:
+        block = last_block(self)
+        if block is not None:
+            # a block written with call: Keras' one layer, taken out whole, its add_loss terms with
+            # it (glassnet._block_pop)
+            popped = pop_block(self, block)
+        else:
+            if self._loss_terms is not None:
+                # (its layers are this model's, and the terms read their calls)
+                raise ValueError("pop: the model has add_loss terms (its blocks'), which read its calls, and its last "
+                                 "layer is no block's of its own (a model read from a file holds the drawn layers); "
+                                 "make a new Sequential of the layers and blocks you keep")
+            if self._nested_calls is not None:
+                self._pop_call()
+            popped = [self.layers.pop()]
+        layer = popped[0]
+        if self._dict_output is not None and any(self._dict_output[1] is gone for gone in popped):
             self._dict_output = None            # the nested model's output went with it
         if self._nesting:
             # the records of the models nested here keep the layers left (a popped layer, its weights
@@ -690,11 +703,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             from .describing import _present
             kept = {id(other) for other in self.layers}
             self._nesting = [nested for nested in (_present(nested, kept) for nested in self._nesting) if nested.layers]
-        for key in layer.params:
-            view = layer.params[key]
-            layer.params[key], layer.grads[key] = view.copy(), layer.grads[key].copy()
-            follow_weight(layer, view, layer.params[key])      # self.w = add_weight(...) too
-        layer.needs_input_gradient = True           # standalone again: its input gradient may be wanted
+        for gone in popped:
+            for key in gone.params:
+                view = gone.params[key]
+                gone.params[key], gone.grads[key] = view.copy(), gone.grads[key].copy()
+                follow_weight(gone, view, gone.params[key])      # self.w = add_weight(...) too
+            gone.needs_input_gradient = True        # standalone again: its input gradient may be wanted
         if not self.layers:
             self.built, self.input_shape, self.output_shape = False, None, None
             self._symbolic = None           # no layers, no tensors (Keras: "no defined inputs yet")
@@ -705,7 +719,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._build_samples(self.input_shape)
         else:
             self._update_fusion()
-        return layer
+        return layer if block is None else block.block
 
     def _pop_call(self):
         """``pop`` of a model nesting a functional one: the last call goes with the last layer,

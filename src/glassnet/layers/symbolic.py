@@ -8,7 +8,7 @@ of one sample of its output. ``glassnet.Model(x, y)`` then walks these records b
 """
 import numpy as np
 
-from .. import backend
+from .. import _dead_calls as dead_calls, backend
 from .._bounds import check_output
 from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer, TensorOperators, no_array_attribute
@@ -216,6 +216,7 @@ def call_symbolic(layer, inputs, training=None, options=None):
     # Keras' layer.output: the tensor of its first call, for drawing a sub-model from a layer inside
     if "_first_call" not in vars(layer):
         layer._first_call = (parents, tensor)
+    dead_calls.note(tensor)         # (a block's call keeps those reaching no output: glassnet._dead_calls)
     return tensor
 
 
