@@ -37,6 +37,11 @@ from .added_losses import Broadcast, BatchScalar
 
 _BINARY = ("add", "subtract", "multiply", "divide")
 MAX_NODES = 100_000         # a file's table: more is no model's (each node is a few bytes of JSON)
+# A term is computed (its value, its gradient, its leaves) by walking it as a tree, a node read
+# twice walked twice, recursively: a table of a few nodes, each adding the one before to itself,
+# would walk 2 ** len(nodes) of them, and a chain of nodes deeper than Python's recursion fails
+# (near 500 levels). A term read back walks MAX_NODES nodes at most, MAX_DEPTH deep.
+MAX_DEPTH = 256
 
 
 def terms_config(terms, caller="save_model"):
@@ -155,7 +160,7 @@ def terms_from_config(config, tensors):
         raise _refuse(f"must be {{'nodes': [...], 'terms': [node, ...]}} (one term or more), got {config!r:.200}")
     if len(config["nodes"]) > MAX_NODES or len(config["terms"]) > MAX_NODES:
         raise _refuse(f"holds more than {MAX_NODES} nodes or terms")
-    made = []
+    made, sizes, depths = [], [], []      # (each node's: what walking it visits, and how deep)
     for k, node in enumerate(config["nodes"]):
         where = f"node {k}"
         op = node.get("op") if isinstance(node, dict) else None
@@ -192,8 +197,20 @@ def terms_from_config(config, tensors):
                           f"'divide', 'operands': [node, node]}} or {{'op': 'broadcast', 'with': ..., 'term': node, "
                           f"'call': int, 'reverse': bool}}, or a batch vector's ('batch_mean'|'batch_sum', 'constant', "
                           f"'reduce_mean'|'reduce_sum'), got {node!r:.200}")
+        read = (node["operands"] if op in _BINARY else [node["term"]] if op == "broadcast"
+                else [node["operand"]] if op in _batch_vectors.REDUCTIONS else [])
+        sizes.append(1 + sum(sizes[i] for i in read) + (2 if op == "broadcast" else 0))
+        depths.append(1 + max((depths[i] for i in read), default=0) + (1 if op == "broadcast" else 0))
+        if sizes[-1] > MAX_NODES or depths[-1] > MAX_DEPTH:
+            raise _refuse(f"{where} is a term of {sizes[-1]} operations nested {depths[-1]} deep (each node read "
+                          f"counted each time it is read); a term read back holds {MAX_NODES} at most, nested "
+                          f"{MAX_DEPTH} deep at most")
         made.append(term)
-    return [_operand(made, i, "'terms' entry", top=True) for i in config["terms"]]
+    terms = [_operand(made, i, "'terms' entry", top=True) for i in config["terms"]]
+    if sum(sizes[i] for i in config["terms"]) > MAX_NODES:
+        raise _refuse(f"holds terms of more than {MAX_NODES} operations in all (each node counted each time it is "
+                      f"read)")
+    return terms
 
 
 def _operand(made, i, what, top=False):

@@ -85,6 +85,9 @@ def _block_terms(block, made, tensor, output, walk):
                 terms.append(term)
     if not terms:
         return [], made, output
+    # Keras' order of model.losses, as a drawn block's own (graph.Model._make_graph): the block's
+    # terms first, then its sublayers' (a block called inside it recorded its terms before)
+    terms = added_losses.keras_order(block, terms)
     read = [leaf.tensor for term in terms for leaf in term.leaves()]
     if any(isinstance(t, InputLayer) for t in read):
         raise ValueError(f"add: block {block.name!r} ({type(block).__name__}): an add_loss term reads the model's "

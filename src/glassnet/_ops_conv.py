@@ -6,7 +6,8 @@ On arrays each computes at once (channels last unless ``data_format="channels_fi
 spatial axes, depthwise and separable 1 or 2): floats keep their dtype (a float32 input and a
 float64 kernel give float64, where Keras 3.15 on TensorFlow refuses the mix); integer inputs of the
 convolutions are computed in float64 and given back in their integer dtype (Keras' int32); the
-poolings give integers float32 (Keras' max_pool does). On a tensor each makes one
+poolings give integers float32 (Keras' 2-D max_pool does), but a 1-D max_pool keeps them (Keras'
+does). On a tensor each makes one
 ``TensorFunction`` node (layers/tensor_conv.py) whose kernel is a constant array or a weight made
 by ``add_weight`` in a drawn call (it trains: ``ops.conv(x, self.kernel)``); ``separable_conv`` is
 two nodes, depthwise then a 1x1 conv, as TensorFlow's ``separable_conv2d`` computes it.
@@ -49,11 +50,17 @@ def _window_node(op, x, arguments, dtype=None):
     if _is_tensor(x):
         return TensorFunction(op, arguments)(x)
     array = _array(x, "inputs" if op != "extract_patches" else "images", op)
-    if dtype is not None and array.dtype.kind != "f":
+    keep = None
+    if op == "max_pool" and array.ndim == 3 and array.dtype.kind in "iu":
+        # Keras 3.15 on TensorFlow keeps the integer dtype of a 1-D max_pool (TensorFlow's 2-D
+        # one gives float32): the largest value, exact in float64, given back as that integer
+        keep, array = array.dtype, array.astype(np.float64)
+    elif dtype is not None and array.dtype.kind != "f":
         array = array.astype(dtype)
     who = f"ops.{op}"
     args = tensor_conv.arguments(op, {**tensor_conv.ARGUMENTS[op], **arguments}, who)
-    return tensor_conv.forward(op, args, array, None, who)[0]
+    y = tensor_conv.forward(op, args, array, None, who)[0]
+    return y if keep is None else y.astype(keep)
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):

@@ -21,6 +21,7 @@ part of its graph even when they lead to no output) and adds the sum to the loss
 ``loss_weights`` and sample weights (Keras weighs neither); backward, each tensor a term reads gets
 ``d term / d tensor`` (``c / size`` for ``c * mean``, ``c`` for ``c * sum``) beside what its readers send.
 """
+import copy
 import numbers
 import threading
 
@@ -278,7 +279,9 @@ def add_loss(owner, value, by=None):
     terms = []
     for item in values:
         if isinstance(item, BatchScalar):
-            terms.append(item)
+            # an object of its own per add_loss: the same term added twice counts twice, as in
+            # Keras' list of losses (the model gathers its terms once each, by identity)
+            terms.append(copy.copy(item))
         elif isinstance(item, BatchVector):     # summed whole, as Keras sums a loss tensor
             terms.append(item.reduce("sum"))
             terms[-1].whole = True              # (model.losses lists the vector, as Keras')
@@ -453,12 +456,17 @@ def attach(terms, outputs):
         kept.extend(term for term in terms if not any(term is other for other in kept))
 
 
-def drawn_terms(tensors, sources, outputs, walk_back):
+def drawn_terms(tensors, sources, outputs, walk_back, order=None):
     """``(terms, tensors)``: the add_loss terms kept on a graph's ``tensors`` and ``sources``
     (its order of tensors from ``walk_back``), and that order with the calls the terms read that
     lead to no output, placed before the last output's call (code reading a model of one output
     takes the last call as its output). Refused by name: a term reading an output (its gradient
-    would meet the loss's, which a fused output layer takes as dL/dz)."""
+    would meet the loss's, which a fused output layer takes as dL/dz).
+
+    ``order``: a function giving the terms in the model's order (a subclass': Keras', keras_order),
+    applied before the calls they read are walked, so those calls follow the order of the terms
+    as a config lists them: the model a file or config rebuilds (its terms in that order) then
+    walks them to the same order of calls, which it must have."""
     terms, seen = [], set()
     for tensor in list(tensors) + list(sources):
         for term in tensor.__dict__.get("added_losses", ()):
@@ -467,6 +475,8 @@ def drawn_terms(tensors, sources, outputs, walk_back):
                 terms.append(term)
     if not terms:
         return [], tensors
+    if order is not None:
+        terms = order(terms)
     from .layers.input import InputLayer
     read = [leaf.tensor for term in terms for leaf in term.leaves()]
     for tensor in read:

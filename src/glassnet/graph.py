@@ -391,11 +391,11 @@ class Model(Sequential):
         _check_outputs(outputs, None if keys is None else sorted(keys))
         tensors, sources = _walk_back(outputs)
         # add_loss terms drawn in the calls that made these tensors: the calls they read join the graph
-        terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back)
+        # (a subclass' in Keras' order: its own, then its sublayers')
+        order = (lambda terms: added_losses.keras_order(self, terms)) if self._subclass() else None
+        terms, tensors = added_losses.drawn_terms(tensors, sources, outputs, _walk_back, order)
         # a block's calls reaching no output: they join too (glassnet._dead_calls)
         tensors = dead_calls.joined(tensors, _walk_back)
-        if terms and self._subclass():          # Keras' order: its own, then its sublayers'
-            terms = added_losses.keras_order(self, terms)
         other = [source for source in sources if not any(source is given for given in inputs)]
         if other:       # (every walk back ends at some Input: that is where tensors start)
             raise ValueError(f"Model: the outputs depend on an Input that is not among the model's inputs, "
