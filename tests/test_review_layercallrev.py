@@ -52,10 +52,13 @@ def test_a_block_inside_a_built_model_has_its_weights_as_keras(keras):
     assert block.non_trainable_weights[0] is block.dense.params["kernel"]
 
 
-def test_time_distributed_refusing_a_block_says_why():
-    # Keras' TimeDistributed wraps a Layer subclass with call; here such a block is a model: the
-    # refusal said "layer must be a glassnet Layer", which the block's author had written
+def test_time_distributed_wraps_a_block_and_other_wrappers_refusing_it_say_why():
+    # Keras' TimeDistributed wraps a Layer subclass with call (a model here): it runs it on every
+    # step (tests/test_timedistributed_model.py); a wrapper of one layer still says why it refuses
+    import numpy as np
     import pytest
+    model = gn.Sequential([gn.Input((3, 4)), layers.TimeDistributed(ResBlock(4))], seed=0)
+    assert model.predict(np.ones((2, 3, 4), "float32")).shape == (2, 3, 4)
     with pytest.raises(TypeError, match=r"ResBlock is a model \(a gn.Layer with call and no forward is drawn as "
-                                        r"one\), which TimeDistributed does not wrap"):
-        layers.TimeDistributed(ResBlock(4))
+                                        r"one\), which SpectralNormalization does not wrap"):
+        layers.SpectralNormalization(ResBlock(4))

@@ -176,13 +176,17 @@ def _addition_model(lib, time_distributed):
 def test_keras_addition_rnn_trains_as_keras(time_distributed):
     keras = pytest.importorskip("keras")
     x, y = _addition_data(np.random.default_rng(0), 120)
-    old = keras.config.floatx()
+    # (the dtype policy, cached from floatx when first read, is set and restored too: a float64
+    # one would outlive this test)
+    old, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         keras.utils.set_random_seed(0)
         k_model = _addition_model(keras, time_distributed)
     finally:
         keras.config.set_floatx(old)
+        keras.config.set_dtype_policy(policy)
     g_model = _addition_model(gn, time_distributed)
     g_model.set_weights(k_model.get_weights())
     kh = k_model.fit(x[:100], y[:100], batch_size=32, epochs=3, validation_data=(x[100:], y[100:]),

@@ -89,7 +89,8 @@ class CallGraphMixin:
         readers sent back; a merge layer sends one to each input. A shared layer (called more than
         once) gets each call's forward cache back before that call's backward, and its ``grads``
         end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
-        (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``."""
+        (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``.
+        Returns dL/d(the first input) where the calls reading it made theirs, else None."""
         calls, graph = self._node_layers, self._inbound
         pending = [None] * len(calls)
         fused_at = {len(calls) - 1} if fused else set()
@@ -107,7 +108,7 @@ class CallGraphMixin:
                         f"with respect to its logits (an activation fused with the loss); end the model with a "
                         f"layer after the block, or give the output layer activation='linear' and from_logits=True")
                 pending[k] = g if pending[k] is None else pending[k] + g
-        totals = {}
+        totals, inputs = {}, {}
         for i in range(len(calls) - 1, -1, -1):
             layer, grad = calls[i], pending[i]
             if grad is None:            # no gradient reaches this call: nothing below it learns
@@ -141,11 +142,15 @@ class CallGraphMixin:
                 # walk an array's rows as if they were the inputs' gradients
                 raise wrong_input_gradients(layer, len(parents), grads)
             for p, g in zip(parents, grads):
-                if p < 0:
-                    continue            # the model's input: nobody needs its gradient
+                if p < 0:       # the model's input: kept for a wrapper running the model (TimeDistributed)
+                    if g is not None:
+                        g = in_model_dtype(g, self.dtype)
+                        inputs[p] = g if p not in inputs else inputs[p] + g
+                    continue
                 if g is None:
                     raise missing_input_gradient(layer)
                 g = in_model_dtype(g, self.dtype)
                 # a layer read by several: the gradients add (a new array: none is changed in place)
                 pending[p] = g if pending[p] is None else pending[p] + g
         self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
+        return inputs.get(-1)

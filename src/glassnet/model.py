@@ -927,7 +927,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         for holder in (layer, *layer.wrapped_layers()):
             def held(value):
                 return ((isinstance(value, Layer) or (isinstance(value, Sequential) and not _is_lambda(holder)))
-                        and not any(value is w for w in holder.wrapped_layers()))
+                        and not any(value is w for w in holder.wrapped_layers())
+                        and value is not getattr(holder, "wrapped_model", None))    # TimeDistributed(model)
             def holds(value, depth=0):     # in a container, or in one inside it (a few levels)
                 if isinstance(value, (list, tuple, set, frozenset, dict)) and depth < 4:
                     return any(held(item) or holds(item, depth + 1)

@@ -314,7 +314,8 @@ class TrainingMixin(ActivityMixin):
         that needs no input gradient (below it nothing learns: ``_mark_first_layer``). ``activity``: the
         outputs kept for activity penalties, whose gradients join on the way. ``seen(i, grad)``,
         when given, is shown dL/d(output) of layer i before its backward, and ``done(i)`` runs
-        right after it (``trace`` records what each layer holds then)."""
+        right after it (``trace`` records what each layer holds then). Returns dL/d(input) when the
+        first layer made it, else None."""
         layers, above = self.layers, None
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
@@ -329,8 +330,11 @@ class TrainingMixin(ActivityMixin):
             if done is not None:
                 done(i)
             if not layer.needs_input_gradient:      # nothing below learns: the pass ends here
-                return
+                return None
             above = layer
+        # dL/d(input), made when the first layer needs its input gradient (a model TimeDistributed
+        # holds: glassnet.layers._wrapped_model); training drops it
+        return grad
 
     def _forward_checking_shapes(self, x, training):
         """``_forward``, comparing each layer's output with the shape its ``output_shape`` declared

@@ -556,9 +556,16 @@ class TimeDistributed(_Wrapper):
 
     Parameters
     ----------
-    layer : a Layer (not a wrapper, not one that keeps running statistics)
-        Its weights are the wrapper's, under their own names (``kernel``, ``bias``); it lives in
-        ``layer`` and reads them live.
+    layer : a Layer (not a wrapper, not one that keeps running statistics), or a model
+        A layer's weights are the wrapper's, under their own names (``kernel``, ``bias``); it lives
+        in ``layer`` and reads them live. A model (Sequential, functional Model of one input and one
+        output, or a call-block, a ``gn.Layer`` with ``call``) runs on every frame with its own
+        forward and backward passes: ``TimeDistributed(cnn)`` on videos (batch, frames, H, W, C).
+        Its weights become the wrapper's under ``"<layer name>/<weight>"``, in the model's order
+        (Keras'); ``layer`` is the model, which computes with them too. A model not built yet is
+        built for one step's shape, drawing from the wrapper's generator when it has no seed.
+        Refused by name: several inputs or outputs, BatchNormalization or other state, activity
+        regularizers, add_loss terms (see ``glassnet.layers._wrapped_model``).
 
     Example
     -------
@@ -577,14 +584,31 @@ class TimeDistributed(_Wrapper):
         Embedding's of ids (batch, steps, length)) only when the wrapped layer keeps it (a Dense),
         since past a GlobalAveragePooling1D or a Flatten the steps no longer have those axes (Keras
         hands it on anyway, and the next layer fails on it)."""
+        if self._model is not None:         # a mask within the steps does not enter a model
+            return not within_steps
         return True if not within_steps else self.layer.supports_masking
+
+    _model = None       # the WrappedModel when the wrapper holds a model
+
+    @property
+    def wrapped_model(self):
+        """The model the wrapper runs on every step, or None when it wraps a layer."""
+        return None if self._model is None else self._model.model
 
     def uses_mask(self, within_steps):
         """A mask within the steps goes to a wrapped layer that reads masks; one of the steps is only
         passed on."""
-        return within_steps and self.layer.reads_mask
+        return within_steps and self._model is None and self.layer.reads_mask
 
     def __init__(self, layer, **kwargs):
+        from ._wrapped_model import WrappedModel, is_model, is_model_entry
+        if is_model(layer) or is_model_entry(layer):
+            # Keras wraps a model as any layer: run with its own passes on every step
+            self._model = WrappedModel(layer)
+            super().__init__(**kwargs)
+            self.layer = self._model.model
+            self._wrapped = ()
+            return
         layer = self._one_layer(layer, "a layer that is not a wrapper",
                                 "; apply it to the whole sequence, outside TimeDistributed")
         if isinstance(getattr(layer, "state", None), dict):      # refused before its statistics are made
@@ -600,11 +624,24 @@ class TimeDistributed(_Wrapper):
         self._adopt()
 
     def _inner_layers(self):
+        if self._model is not None:
+            return self.__dict__.get("_model_pairs", ())
         return (("", self.layer),)
+
+    def _link(self):
+        if self._model is None:
+            return super()._link()
+        self._model.link(self._generator(), self.needs_input_gradient)
 
     def build(self, input_shape):
         if len(input_shape) < 2:
             raise ValueError(f"{self.describe()}: expected samples of shape (steps, ...), got {tuple(input_shape)}")
+        if self._model is not None:
+            self._model_pairs = self._model.build(self, tuple(input_shape[1:]))
+            self.layer = self._model.model
+            self._adopt()
+            self.trainable = self.__dict__.get("_trainable", True)
+            return Layer.build(self, input_shape)
         self._build_inner(self.layer, "", input_shape[1:])
         if getattr(self.layer, "state", None):
             raise ValueError(f"{self.describe()}: {self.layer.describe()} keeps state besides its trained weights "
@@ -614,7 +651,7 @@ class TimeDistributed(_Wrapper):
 
     def check_input_shape(self, sample_shape):
         self._check_steps(sample_shape)
-        self.layer.check_input_shape(tuple(sample_shape)[1:])       # any number of steps
+        (self._model or self.layer).check_input_shape(tuple(sample_shape)[1:])       # any number of steps
 
     def _check_steps(self, sample_shape):
         if len(sample_shape) < 2:
@@ -623,17 +660,27 @@ class TimeDistributed(_Wrapper):
     def output_shape(self, input_shape):
         # (compute_output_shape asks an unbuilt one: without the steps axis, a Dense's (5,) -> (5, 3))
         self._check_steps(input_shape)
-        return (input_shape[0], *self.layer.output_shape(tuple(input_shape[1:])))
+        return (input_shape[0], *(self._model or self.layer).output_shape(tuple(input_shape[1:])))
 
     def numbers_per_sample(self, input_shape):
+        if self._model is not None:         # every layer's output, per step
+            return input_shape[0] * sum(layer.numbers_per_sample(tuple(shape)) for layer, shape
+                                        in zip(self.layer.layers, self._model_shapes()))
         return input_shape[0] * self.layer.numbers_per_sample(tuple(input_shape[1:]))
+
+    def _model_shapes(self):
+        """The input sample shape of each of the model's layers."""
+        return [layer.input_shape for layer in self.layer.layers]
 
     def matmul_flops(self, batch_size):
         steps = self.input_shape[0] if self.input_shape else 1
+        if self._model is not None:
+            return sum(layer.matmul_flops(batch_size * steps) for layer in self.layer.layers)
         return self.layer.matmul_flops(batch_size * steps)
 
     def check_input_values(self, x, name):
-        self.layer.check_input_values(x, name)       # an Embedding's ids, step by step alike
+        if self._model is None:
+            self.layer.check_input_values(x, name)       # an Embedding's ids, step by step alike
 
     def forward(self, x, training=False, mask=None):
         """x (batch, steps, *sample); ``mask`` (batch, steps, ...) or None. A mask with more axes
@@ -645,7 +692,9 @@ class TimeDistributed(_Wrapper):
         n, steps = x.shape[:2]
         mask = masking.take(self, mask, x, any_rank=True)
         flat = x.reshape(n * steps, *x.shape[2:])
-        if mask is not None and mask.ndim > 2 and self.layer.reads_mask:
+        if self._model is not None:         # a mask of the steps is handed on past the wrapper only
+            out = self._model.forward(flat, training)
+        elif mask is not None and mask.ndim > 2 and self.layer.reads_mask:
             out = self.layer.forward(flat, training, mask=mask.reshape(n * steps, *mask.shape[2:]))
         else:
             out = self.layer.forward(flat, training)
@@ -654,11 +703,13 @@ class TimeDistributed(_Wrapper):
     def backward(self, grad_output):
         self._link()
         n, steps = grad_output.shape[:2]
-        grad = self.layer.backward(grad_output.reshape(n * steps, *grad_output.shape[2:]))
+        flat = grad_output.reshape(n * steps, *grad_output.shape[2:])
+        grad = (self._model or self.layer).backward(flat)
         return None if grad is None else grad.reshape(n, steps, *grad.shape[1:])
 
     def get_config(self):
-        return {**super().get_config(), "layer": _to_entry(self.layer)}
+        entry = self._model.entry() if self._model is not None else _to_entry(self.layer)
+        return {**super().get_config(), "layer": entry}
 
 
 class SpectralNormalization(_Wrapper):
