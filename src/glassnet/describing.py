@@ -5,7 +5,6 @@
 import collections
 
 from . import _seeding, losses, metrics as metrics_module, optimizers, saving
-from ._added_loss_files import terms_config, terms_from_config
 from .added_losses import Terms
 from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
@@ -495,7 +494,8 @@ class DescribingMixin:
                 **({"options": [dict(o) if o else None for o in self._call_options]}
                    if self._call_options is not None else {}),
                 # its blocks' add_loss terms, by the calls they read (glassnet._added_loss_files)
-                **({"added_losses": terms_config(self._loss_terms)} if self._loss_terms is not None else {}),
+                **({"added_losses": _added_loss_files().terms_config(self._loss_terms)}
+                   if self._loss_terms is not None else {}),
                 # its blocks' calls reaching no output, kept as Keras keeps their layers (glassnet._dead_calls)
                 **({"dead_calls": dead} if dead else {})}
 
@@ -563,8 +563,8 @@ class DescribingMixin:
             model._add_layers(layers, block)
             if config["graph"].get("added_losses") is not None:       # each call stands as a marker
                 markers = [object() for _ in model._node_layers]
-                model._loss_terms = Terms(terms_from_config(config["graph"]["added_losses"], markers),
-                                          {id(marker): k for k, marker in enumerate(markers)})
+                terms = _added_loss_files().terms_from_config(config["graph"]["added_losses"], markers)
+                model._loss_terms = Terms(terms, {id(marker): k for k, marker in enumerate(markers)})
             if outputs is not None:
                 model._shared_outputs = {h.call: h for h in model._heads if id(h.layer) in model._shared}
             key = config.get("output_key")
@@ -630,3 +630,10 @@ def _counts(layer):
     # (a model among the layers, not a Layer: counted once built)
     counts = getattr(layer, "counts_before_build", None)
     return counts() if counts is not None else layer.built
+
+
+def _added_loss_files():
+    """glassnet._added_loss_files, imported when a model with add_loss terms is described or read
+    (not at ``import glassnet``: most models have none)."""
+    from . import _added_loss_files
+    return _added_loss_files
