@@ -859,6 +859,16 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
         self.input_shape = shape
         declared = self._shapes_through(shape, self._build_layer)
+        # a model's layers a TimeDistributed runs (built just now) called in this model too (Keras
+        # shares their weights): each call would run with the other's forward cache, a wrong
+        # gradient or a crash in backward
+        held = {id(inner): layer for layer in self.layers for inner in layer.wrapped_layers()}
+        for layer in self.layers:
+            if id(layer) in held:
+                raise ValueError(f"add: {layer.describe()} is held by {held[id(layer)].describe()}, which runs its "
+                                 f"model on every step with its weights, and is called in this model too; sharing "
+                                 f"a model's weights between the wrapper and another call is not supported: give "
+                                 f"the other call a model of its own")
         # where masks go (Embedding(mask_zero=True), Masking): to the layers that read them, and to
         # the loss and the metrics when one reaches the output (they score its real steps alone);
         # planned before the output shape is taken up: a plan refused (a nested graph's) leaves it

@@ -221,9 +221,38 @@ class WrappedModel:
     # -- shapes and config ---------------------------------------------------------------------------
     def output_shape(self, sample_shape):
         model = self.model
-        if model is None or (not model.built and not model.layers):
-            raise ValueError(f"{self.owner_name}: the model's output shape is known once it is built")
+        if model is None:
+            # from a config: a functional model drawn anew (from_config, load_model, clone_model)
+            # asks the wrapper its output shape before building it
+            return self._pending_output_shape(sample_shape)
+        if not model.built and not model.layers:
+            # a block not drawn yet (drawing it here, before the outer model is made, would draw
+            # its weights before that model's seed and dtype reach them)
+            raise ValueError(f"{self.owner_name}: model {model.name!r} is not drawn yet, so its output shape is not "
+                             f"known; build it first, model.build((None, *frame_shape)), or put the "
+                             f"{self.owner_name} in a Sequential after an Input, which builds it")
         return tuple(model.compute_output_shape((None, *sample_shape))[1:])
+
+    def _pending_output_shape(self, sample_shape):
+        """The output shape of the model a config describes, before the build: its layers made
+        anew from the config and drawn on frames of ``sample_shape`` without being built (no
+        weights: those the build makes, through the wrapper's add_weight, are the ones
+        ``load_model`` caps)."""
+        from ..model import Sequential
+        from .base import lookup
+        from .input import InputLayer
+        from .symbolic import replay
+        config, _ = self.pending
+        layers = [lookup(spec["class_name"]).from_config(spec["config"]) for spec in config["layers"]]
+        if config.get("inbound") is None:       # a Sequential: not built without its input shape
+            model = Sequential._from_config_layers({**config, "input_shape": None}, layers)
+            return tuple(model.compute_output_shape((None, *sample_shape))[1:])
+        from .._call_weights import link
+        link(layers)
+        calls = config.get("calls") or list(range(len(layers)))
+        tensors = replay([layers[c] for c in calls], config["inbound"], [InputLayer(tuple(sample_shape))],
+                         config.get("modes"), config.get("options"))
+        return tuple(tensors[-1].shape[1:])
 
     def check_input_shape(self, sample_shape):
         from .base import shape_fits
