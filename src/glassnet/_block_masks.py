@@ -11,11 +11,14 @@ gives its output's, as Keras 3.15's ``Layer.__call__`` does::
             m = ops.cast(mask, "float32")[:, :, None]
             return ops.sum(x * m, axis=1) / ops.sum(m, axis=1)
 
-Keras' rules (keras/src/layers/layer.py, 3.15), which a block whose ``call`` takes ``mask`` or
-whose class defines ``compute_mask`` (a *masked block*) follows here:
+Keras' rules (keras/src/layers/layer.py, 3.15), which a block whose ``call`` takes ``mask``,
+whose class defines ``compute_mask`` or which sets ``supports_masking`` itself (a *masked block*)
+follows here:
 
 - ``mask`` is the mask of the call's one tensor argument, ``None`` where it carries none; for a
-  list of tensors, the list of their masks (each a tensor or None).
+  list of tensors, the list of their masks (each a tensor or None). Called with several tensor
+  arguments, ``mask`` stays None and ``<name>_mask`` gets the argument ``<name>``'s mask
+  (glassnet._block_arguments).
 - Where the block supports masking (``supports_masking``: Keras' default is whether the class
   defines ``compute_mask``; ``self.supports_masking = True`` sets it), a mask its own
   ``compute_mask(inputs, previous_mask)`` returns is the output's, over any its last layer gave
