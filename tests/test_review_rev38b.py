@@ -74,18 +74,21 @@ def test_compute_mask_returning_none_still_keeps_the_inner_layers_mask():
     np.testing.assert_allclose(model.predict(ids), before, atol=1e-6)
 
 
-def test_a_second_tensor_by_position_is_refused_naming_the_list_form():
+def test_a_second_tensor_by_position_is_a_second_argument_of_call_as_keras():
     # keras.io's older TransformerDecoder.call(inputs, encoder_outputs, mask=None), called as
-    # decoder(x, encoder_outputs): the second tensor took training's place, and the message said
-    # "training: expected True or False, got InputLayer(shape=(5, 4))"
+    # decoder(x, encoder_outputs): once read as training= ("training: expected True or False, got
+    # InputLayer(...)"), then refused by name; now drawn with both tensors, mask=None as Keras 3.15
+    # hands a call of two tensor arguments (tests/test_block_arguments.py compares it with Keras)
     class Decoder(gn.Layer):
         def call(self, inputs, encoder_outputs, mask=None):
+            assert mask is None
             return inputs + gn.ops.mean(encoder_outputs, axis=1, keepdims=True)
 
-    x = gn.layers.Embedding(VOCAB, 4, mask_zero=True)(gn.Input((STEPS,)))
-    with pytest.raises(TypeError, match=r"Decoder: called with a second tensor by position.*"
-                                        r"block\(\[x, encoder_outputs\]\).*mask=None"):
-        Decoder()(x, gn.Input((STEPS, 4)))
+    ids, enc = gn.Input((STEPS,)), gn.Input((STEPS, 4))
+    model = gn.Model([ids, enc], Decoder()(gn.layers.Embedding(VOCAB, 4, mask_zero=True)(ids), enc))
+    x = [_ids()[0], np.random.default_rng(1).normal(size=(8, STEPS, 4)).astype("float32")]
+    table = model.layers[0].params["embeddings"]
+    np.testing.assert_allclose(model.predict(x, verbose=0), table[x[0]] + x[1].mean(axis=1, keepdims=True), atol=1e-6)
     # training by position still works
     model = gn.Sequential([gn.Input((3,)), gn.layers.Dense(2)])
     assert model(np.ones((2, 3), "float32"), True).shape == (2, 2)

@@ -11,11 +11,14 @@ gives its output's, as Keras 3.15's ``Layer.__call__`` does::
             m = ops.cast(mask, "float32")[:, :, None]
             return ops.sum(x * m, axis=1) / ops.sum(m, axis=1)
 
-Keras' rules (keras/src/layers/layer.py, 3.15), which a block whose ``call`` takes ``mask`` or
-whose class defines ``compute_mask`` (a *masked block*) follows here:
+Keras' rules (keras/src/layers/layer.py, 3.15), which a block whose ``call`` takes ``mask``,
+whose class defines ``compute_mask`` or which sets ``supports_masking`` itself (a *masked block*)
+follows here:
 
 - ``mask`` is the mask of the call's one tensor argument, ``None`` where it carries none; for a
-  list of tensors, the list of their masks (each a tensor or None).
+  list of tensors, the list of their masks (each a tensor or None). Called with several tensor
+  arguments, ``mask`` stays None and ``<name>_mask`` gets the argument ``<name>``'s mask
+  (glassnet._block_arguments).
 - Where the block supports masking (``supports_masking``: Keras' default is whether the class
   defines ``compute_mask``; ``self.supports_masking = True`` sets it), a mask its own
   ``compute_mask(inputs, previous_mask)`` returns is the output's, over any its last layer gave
@@ -62,14 +65,29 @@ def _own_compute_mask(model):
     return method if callable(method) else None
 
 
-def is_masked_block(model):
+def _explicit_supports_masking(model):
+    """Whether ``supports_masking`` was set on the block (``self.supports_masking = ...``) or its
+    class (glassnet's Model has none: Keras' default there is whether compute_mask is defined)."""
+    return "supports_masking" in vars(model) or getattr(type(model), "supports_masking", None) is not None
+
+
+def is_masked_block(model, arguments=None):
     """Whether ``model`` (a subclass drawn from ``call``) takes masks as Keras hands them: its
-    ``call`` has a ``mask`` argument, or its class defines ``compute_mask``."""
+    ``call`` has a ``mask`` argument (or, called with several tensor ``arguments``, a
+    ``<name>_mask`` one: glassnet._block_arguments), its class defines ``compute_mask``, or
+    ``supports_masking`` is set explicitly (then Keras' rule decides, not glassnet's older one of
+    masks passing elementwise operations)."""
     try:
-        takes = "mask" in inspect.signature(model.call).parameters
+        params = inspect.signature(model.call).parameters
+        takes = "mask" in params or (arguments is not None and _takes(model, arguments))
     except (TypeError, ValueError):
         takes = False
-    return takes or _own_compute_mask(model) is not None
+    return takes or _own_compute_mask(model) is not None or _explicit_supports_masking(model)
+
+
+def _takes(model, arguments):
+    from ._block_arguments import takes_masks
+    return takes_masks(model, arguments)
 
 
 def supports_masking(model):
@@ -138,17 +156,27 @@ def _flat(value):
     return [value]
 
 
-def draw(model, inputs, call):
+def draw(model, inputs, call, arguments=None):
     """Draw ``model``'s ``call`` (``call(inputs, **masks)``, a function of the keyword arguments
-    to pass) on ``inputs`` with Keras' masks, and return its outputs with their masks set."""
+    to pass) on ``inputs`` with Keras' masks, and return its outputs with their masks set. Called
+    with several arguments (``arguments``, a glassnet._block_arguments.BlockCall), ``inputs`` is
+    the first argument (compute_mask's) and the masks go as Keras fills them (``filled_masks``)."""
     from .layers.symbolic import is_symbolic
-    if not is_masked_block(model):
+    if not is_masked_block(model, arguments):
         with _drawing(False):
             return call()
-    takes = "mask" in inspect.signature(model.call).parameters
-    masks = input_masks(model, inputs)
+    if arguments is None:
+        takes = "mask" in inspect.signature(model.call).parameters
+        masks = input_masks(model, inputs)
+        passed = {"mask": masks} if takes else {}
+    else:
+        from ._block_arguments import filled_masks
+        passed = filled_masks(model, arguments, lambda value: input_masks(model, value))
+        # Keras' previous_mask: the mask handed to call (filled or given), else the first argument's
+        given_mask = passed.get("mask", arguments.bound.arguments.get("mask"))
+        masks = given_mask if given_mask is not None else input_masks(model, inputs)
     with _drawing(True):
-        outputs = call(mask=masks) if takes else call()
+        outputs = call(**passed)
         if not supports_masking(model):
             return outputs
         flat = _flat(outputs)

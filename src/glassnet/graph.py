@@ -65,7 +65,7 @@ from .layers.input import InputLayer
 from .layers.masking import plan_graph_masks
 from .layers.readers import CallReader
 from .feeding import unpack
-from .layers.symbolic import SymbolicTensor, is_symbolic, not_an_input, replay, sample_shape_of, valid_call_option
+from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an_input, replay, sample_shape_of, valid_call_option
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
 from ._call_weights import link as link_weights, through_weights
@@ -653,10 +653,11 @@ class Model(Sequential):
                             f"sub-model's {what}")
         super()._require_compiled(what)
 
-    def _symbolic_call(self, inputs):
+    def _symbolic_call(self, inputs, arguments=None):
         """``call`` on symbolic ``inputs`` (Inputs, or other layers' outputs when this model is
         called inside another's draw): its outputs, checked. Whatever it raises, the layers it
-        called keep no record of the failed call (``layer.output``)."""
+        called keep no record of the failed call (``layer.output``). ``arguments``: a call of
+        several arguments (glassnet._block_arguments.BlockCall), whose tensors ``inputs`` lists."""
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
@@ -665,8 +666,15 @@ class Model(Sequential):
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
                 extra = {"training": None} if "training" in parameters else {}
-                # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
-                outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
+                if arguments is None:
+                    # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
+                    outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
+                else:
+                    bound = arguments.bound
+                    bound.arguments.update(zip(arguments.tensor_names, inputs), **extra)
+                    outputs = block_masks.draw(self, arguments.first, lambda **masks: self.call(
+                        *bound.args, **{**bound.kwargs, **masks}), arguments)
+                    given = arguments.sources
             if isinstance(outputs, dict):
                 raise TypeError(f"{type(self).__name__}.call: returned a dict; return a tensor or a list of tensors")
             outputs = _inputs_through_identity(outputs)
@@ -771,31 +779,9 @@ class Model(Sequential):
                 # a build of its own that makes the layers call uses (keras.io's Involution): Keras
                 # builds a layer on its first call's shapes, (None, *sample shape), before calling it
                 shapes = [(None, *sample_shape_of(t)) for t in sources]
-                self._own_build_ran = self._building_in_call = True
-                try:
-                    self.build(shapes if isinstance(x, (list, tuple)) else shapes[0])
-                finally:
-                    self._building_in_call = False
+                self._own_build(shapes if isinstance(x, (list, tuple)) else shapes[0])
             outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
-            made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
-            made = made + [t for t in dead_calls.carried(made) if all(t is not m for m in made)]
-            # its layers as Keras lists a subclass': by its attributes (then any other it called)
-            self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
-            from ._summary import Nested, key_of, kind_of
-            # one row in the summary of the model drawn; the models its call called, rows under it
-            children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
-            nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=key_of(self),
-                            outputs=[t.layer for t in (outputs if isinstance(outputs, list) else [outputs])])
-            nested.called_on = tuple(sources)       # (where its Keras node sits: glassnet._layer_order)
-            for tensor in made:
-                tensor.nested_in = nested
-            for tensor in made:
-                if training is not None and tensor.training is None:     # sub(x, training=False): every call
-                    tensor.training = training
-            if self._trainable_setting is not None:          # frozen before: its layers are
-                for layer in self._nested_layers:
-                    layer.trainable = self._trainable_setting
-            return outputs
+            return self._drawn_inline(outputs, sources, training)
         if isinstance(x, dict):
             x = self._tensors_by_key(x)
         if self._subclass() and block_masks.is_masked_block(self) and any(
@@ -806,6 +792,62 @@ class Model(Sequential):
                                       f"see; call a new {type(self).__name__}() there (a block is drawn where it is "
                                       f"first called), or use this one on data alone")
         return super()._call_symbolic(x, training)
+
+    def _own_build(self, *args, **kwargs):
+        """A build of the subclass' own, run once before its call is drawn inside another model."""
+        self._own_build_ran = self._building_in_call = True
+        try:
+            self.build(*args, **kwargs)
+        finally:
+            self._building_in_call = False
+
+    def _drawn_inline(self, outputs, sources, training):
+        """``outputs`` of this subclass' call drawn inside another model on ``sources`` (the
+        tensors it was given, in Keras' node order): its calls marked as one nested model's (its
+        summary row, its layers' order) and run in ``training``'s mode where given."""
+        made, _ = _walk_back(outputs if isinstance(outputs, list) else [outputs], stop=sources)
+        made = made + [t for t in dead_calls.carried(made) if all(t is not m for m in made)]
+        # its layers as Keras lists a subclass': by its attributes (then any other it called)
+        self._nested_layers = held_first(self, list({id(t.layer): t.layer for t in made}.values()))
+        from ._summary import Nested, key_of, kind_of
+        # one row in the summary of the model drawn; the models its call called, rows under it
+        children = {t.nested_in.key: t.nested_in for t in made if t.nested_in is not None}
+        nested = Nested(self.name, kind_of(self), self._nested_layers, children.values(), key=key_of(self),
+                        outputs=[t.layer for t in (outputs if isinstance(outputs, list) else [outputs])])
+        nested.called_on = tuple(sources)       # (where its Keras node sits: glassnet._layer_order)
+        for tensor in made:
+            tensor.nested_in = nested
+        for tensor in made:
+            if training is not None and tensor.training is None:     # sub(x, training=False): every call
+                tensor.training = training
+        if self._trainable_setting is not None:          # frozen before: its layers are
+            for layer in self._nested_layers:
+                layer.trainable = self._trainable_setting
+        return outputs
+
+    def __call__(self, *args, **kwargs):
+        """``model(x)`` (Model.__call__), or, for a subclass drawn from ``call`` called inside a model
+        being drawn, ``block(x, encoder_outputs, key=k, rate=0.5)``: several arguments, tensors and
+        others, bound to its ``call`` as Keras binds them (glassnet._block_arguments)."""
+        from . import _block_arguments as block_arguments
+        if not self._subclass() or block_arguments.is_one_argument(args, kwargs):
+            return super().__call__(*args, **kwargs)
+        if not (holds_symbolic(args) or holds_symbolic(kwargs)):
+            raise NotImplementedError(f"{type(self).__name__}: called on data with several arguments "
+                                      f"({len(args)} by position, {sorted(kwargs)} by keyword); glassnet draws a "
+                                      f"block of several arguments inside a model: call it on Inputs there "
+                                      f"(gn.Model([x, y], block(x, y))) and predict with that model")
+        call = block_arguments.bind(self, args, kwargs)
+        if self._calls:
+            raise NotImplementedError(f"{type(self).__name__}: was drawn on its own (build, predict, fit) and is now "
+                                      f"called with several arguments; a block of several arguments is drawn where "
+                                      f"it is first called: call a new {type(self).__name__}() there")
+        if type(self).build is not Model.build and not self._own_build_ran:
+            build_args, build_kwargs = block_arguments.build_shapes(call)      # Keras' build(**shapes)
+            self._own_build(*build_args, **build_kwargs)
+        tensors = call.tensors()
+        outputs = self._symbolic_call(tensors, call)
+        return self._drawn_inline(outputs, call.sources, call.training)
 
     def _tensors_by_key(self, x):
         """A dict of tensors this model is called on, as the list of them in the order of its
