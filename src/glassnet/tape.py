@@ -320,7 +320,9 @@ class _Reshape:
 # Python's operators reach a Recorded through NumPy's ufuncs: the op each one records
 _UFUNC_OPS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
               "divide": "divide", "negative": "negative", "power": "power", "matmul": "matmul",
-              "absolute": "abs", "positive": "positive", "maximum": "maximum", "minimum": "minimum"}
+              "absolute": "abs", "positive": "positive", "maximum": "maximum", "minimum": "minimum",
+              # NumPy's own rewrites of x ** 2, x ** 0.5, x ** -1
+              "square": "square", "sqrt": "sqrt", "reciprocal": "reciprocal"}
 _NO_GRADIENT_UFUNCS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "isnan", "isinf",
                        "isfinite", "sign", "floor", "ceil", "rint", "logical_and", "logical_or", "logical_not",
                        "logical_xor", "floor_divide", "trunc"}
@@ -360,10 +362,12 @@ def _record_op(name, args, kwargs, function=None):
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
     if name == "positive":
         return args[0]
+    if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded
+        return _record(_Reshape(np.shape(args[0])), [args[0]], "convert_to_tensor")
     if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power"):
         if name == "power" and not isinstance(args[1], Recorded) and np.ndim(args[1]) == 0:
             return _record(TensorOp("power", constant=float(args[1])), [args[0]])
-        like = next(np.asarray(a) for a in args if isinstance(a, Recorded))
+        like = next(np.asarray(a) for a in args if isinstance(a, Recorded) or watched_node(a) is not None)
         a, b = (_as_operand(v, like) for v in args[:2])
         node = TensorOp(ELEMENTWISE_BINARY[name]) if name in ELEMENTWISE_BINARY else TensorFunction(name)
         return _record(node, [a, b], name)
@@ -372,7 +376,7 @@ def _record_op(name, args, kwargs, function=None):
     if name in ("concatenate", "stack"):
         given = _keras_arguments(function, args, kwargs, 1)
         xs = list(args[0])
-        like = next(np.asarray(a) for a in xs if isinstance(a, Recorded))
+        like = next(np.asarray(a) for a in xs if isinstance(a, Recorded) or watched_node(a) is not None)
         return _record(TensorFunction(name, given), [_as_operand(v, like) for v in xs], name)
     if name == "reshape":
         given = _keras_arguments(function, args, kwargs, 1)
@@ -385,13 +389,13 @@ def _record_op(name, args, kwargs, function=None):
         if np.dtype(given["dtype"]).kind != "f":
             return np.asarray(args[0]).astype(given["dtype"])
         return _record(TensorFunction("cast", {"dtype": np.dtype(given["dtype"]).name}), [args[0]])
-    if len(args) < 1 or not isinstance(args[0], Recorded) or name not in OPS or _holds_live(args[1:], kwargs):
+    if len(args) < 1 or node_of(args[0]) is None or name not in OPS or _holds_live(args[1:], kwargs):
         raise TypeError(f"ops.{name} on a value a GradientTape records: not recorded (the tape records the "
                         f"element-wise functions, the reductions, softmax, log_softmax, reshape, transpose, squeeze, "
                         f"expand_dims, concatenate, stack, matmul, maximum, minimum, clip, cast, abs, negative and "
                         f"the operators + - * / ** @ and indexing); compute it from those, or on np.asarray(x) "
                         f"without gradient")
-    given = _keras_arguments(function, args, kwargs, 1)
+    given = {} if function is None else _keras_arguments(function, args, kwargs, 1)
     x = args[0]
     if name in REDUCING and given.get("axis") is None:
         given["axis"] = list(range(x.ndim))         # every axis (the nodes' axis=None is a sample's)
@@ -460,7 +464,6 @@ def record_loss(loss, y_pred, y_true, sample_weight=None):
     """``loss(y_pred, y_true)`` (a glassnet Loss, PyTorch's order), recorded: its value now and its
     own gradient at ``gradient``; fused with the sigmoid or softmax of the model call that gave
     ``y_pred``, as training (and Keras on TensorFlow, which reads the logits) computes it."""
-    from .losses.base import aligned_targets
     from .model import fuses_with
     if node_of(y_true, "y_true") is not None:
         raise TypeError(f"{loss.name}: y_true is a recorded value; a glassnet Loss object takes (y_pred, y_true), "
@@ -473,8 +476,8 @@ def record_loss(loss, y_pred, y_true, sample_weight=None):
     fused = (isinstance(parent, _ModelCall) and activation is not None and parent.z is not None
              and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
     with _paused():
-        if fused:
-            y = aligned_targets(a, y, loss.name)
+        if fused:           # (the targets as the loss's own call lines them up: labels (n,) for (n, 1) outputs)
+            y = loss._targets(a, y)
             z = parent.z
             value = loss.value_from_logits(z, a, y) if w is None else loss.weighted_from_logits(z, a, y, w)
         else:
