@@ -377,3 +377,11 @@ def test_apply_gradients_on_some_weights_and_constraints():
     np.testing.assert_allclose(grads[0], np.ones((3, 2)))
     gn.optimizers.SGD(1.0).apply_gradients(zip(grads, list(layer.params.values())))
     np.testing.assert_allclose(layer.params["bias"], [-1.0, -1.0])
+
+
+def test_import_glassnet_leaves_the_tape_unloaded():
+    import subprocess
+    import sys
+    code = "import sys, glassnet; assert 'glassnet.tape' not in sys.modules; glassnet.GradientTape; " \
+           "assert 'glassnet.tape' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
