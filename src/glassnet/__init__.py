@@ -31,7 +31,7 @@ from .utils import to_categorical
 
 __version__ = "0.1.0"
 
-_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace", "models", "preprocessing", "ops"}
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace", "models", "preprocessing", "ops", "tape"}
 
 
 def __getattr__(name):
@@ -40,6 +40,8 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     if name in ("load_model", "save_model", "model_from_json"):     # Keras has them at the top
         return getattr(importlib.import_module(".io", __name__), name)
+    if name == "GradientTape":      # custom training loops (glassnet.tape), imported on first use
+        return importlib.import_module(".tape", __name__).GradientTape
     if name == "Model":             # the functional API (glassnet.graph), imported on first use
         return importlib.import_module(".graph", __name__).Model
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
@@ -48,6 +50,6 @@ def __getattr__(name):
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "save_model", "model_from_json", "set_backend", "get_backend", "__version__",
+           "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
            "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer"]

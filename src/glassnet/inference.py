@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from . import _tape_state, backend
 from ._validation import check_flag, check_positive_int, check_verbose
 from ._serial import serialized
 from ._stepping import in_own_step
@@ -401,6 +401,9 @@ class InferenceMixin:
         if holds_symbolic(x):
             return self._call_symbolic(x, training)
         training = False if training is None else check_flag(training, "training")     # None: Keras' default
+        if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
+            from .tape import record_model_call
+            return record_model_call(self, x, training)
         x = self._on_device(self._prepare_x(x))
         self._refuse_constant_in_draw(x)
         out = _own(self._forward(x, training=training), x)

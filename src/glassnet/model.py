@@ -104,8 +104,10 @@ KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compu
 
 
 def defined_steps(cls, steps=KERAS_STEPS):
-    """The names among ``steps`` that the class ``cls`` defines (as callables), in that order."""
-    return [step for step in steps if callable(getattr(cls, step, None))]
+    """The names among ``steps`` that the class ``cls`` defines (as callables), in that order; not
+    those glassnet's own Sequential gives every model (``compute_loss``, for a GradientTape's step)."""
+    return [step for step in steps if callable(getattr(cls, step, None))
+            and next(c for c in cls.__mro__ if step in vars(c)).__module__ != __name__]
 
 
 def metric_list(value, what):
@@ -1279,6 +1281,25 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # in the order of layers (the flat buffer may lay them out in another: _layout_layers)
         rank = {id(layer): k for k, layer in enumerate(self.layers)}
         return [param for _, _, param, _ in sorted(self._views, key=lambda view: rank[id(view[0])])]
+
+    @property
+    def trainable_variables(self):
+        """Keras' alias of ``trainable_weights`` (what ``tape.gradient`` and ``apply_gradients`` take)."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        """Keras' alias of ``non_trainable_weights``."""
+        return self.non_trainable_weights
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's ``compute_loss``: the compiled loss of the outputs ``y_pred`` against the targets
+        ``y`` (with ``sample_weight`` (n,) and compile's ``loss_weights``), plus the regularizers'
+        penalties on the trained weights; a 0-d array, recorded while a ``GradientTape`` records
+        (the guide's ``train_step``: ``loss = self.compute_loss(y=y, y_pred=self(x, training=True))``).
+        ``x`` and ``training`` are Keras' and unused."""
+        from .tape import compute_loss
+        return compute_loss(self, x, y, y_pred, sample_weight)
 
     @property
     def weights(self):

@@ -74,9 +74,12 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
 """
+import functools
 import numbers
 
 import numpy as np
+
+from . import _tape_state
 
 from ._ops_reading import _array, _arrays, _axis_argument, _each, _float, _is_tensor, _keras_dtype, _two, _unary
 from .layers.tensor_functions import FORWARD, TensorFunction
@@ -620,3 +623,20 @@ from ._ops_conv import average_pool, conv, conv_transpose, depthwise_conv, max_p
 from . import _ops_image  # noqa: E402
 image = _ops_image      # keras.ops.image's namespace: ops.image.extract_patches
 __all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool"]  # (and the namespace image)
+
+
+# while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
+# public function checks the thread's tapes first, one look at a list when none is open
+def _recording(name, function):
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
+            from .tape import record_ops_call
+            return record_ops_call(name, function, args, kwargs)
+        return function(*args, **kwargs)
+    return call
+
+
+for _name in __all__:
+    globals()[_name] = _recording(_name, globals()[_name])
+del _name

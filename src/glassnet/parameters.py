@@ -2,7 +2,7 @@
 gradients into another), so that an optimizer step is a handful of NumPy calls, not a handful per
 parameter; and how the model lets go of the data its layers' caches point into.
 """
-from . import backend
+from . import _tape_state, backend
 from ._warnings import warn
 
 
@@ -92,6 +92,7 @@ class ParametersMixin:
         for constraint, name, param in self._constrained:
             _projection(constraint, name, param)
         self._triples = [("params", flat_params, flat_grads)]
+        _tape_state.OWNERS[id(flat_params)] = self     # (apply_gradients finds the model by its buffer)
         # the weights' sizes and names in the flat buffer, for an optimizer that clips each one
         # (clipnorm) or exempts some from weight decay (exclude_from_weight_decay)
         self._sizes = [[grad.size for _, _, _, grad in self._views]]

@@ -66,6 +66,7 @@ import types
 
 import numpy as np
 
+from .. import _tape_state
 from .. import _seeding, backend, constraints, initializers, regularizers, saving
 from .._warnings import warn
 from .._bounds import check_output
@@ -584,6 +585,9 @@ class Layer(KerasSurface):
                                 f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
                                 f"call it without mask=")
             return call_symbolic(self, x, training)        # training=False: this call infers (Keras)
+        if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
+            from ..tape import record_layer_call
+            return record_layer_call(self, x, training, mask)
         if isinstance(x, dict):
             # np.asarray would make a 0-d object array of it, refused below as "shape ()": a message
             # that says nothing of the dict (a port of Keras' Layer subclass whose call reads one)

@@ -12,7 +12,7 @@ import copy
 import functools
 import inspect
 
-from .. import backend
+from .. import _tape_state, backend
 from ._numerics import _per_sample
 
 DEFAULT_REDUCTION = "sum_over_batch_size"
@@ -495,6 +495,9 @@ def _taking_sample_weight(call):
 
     @functools.wraps(call)
     def __call__(self, *args, sample_weight=None, **kwargs):
+        if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
+            from ..tape import record_loss       # a GradientTape records the loss (glassnet.tape)
+            return record_loss(self, *_prediction_and_target(signature, self, args, kwargs), sample_weight)
         if sample_weight is None:
             return call(self, *args, **kwargs)
         return self.weighted(*_prediction_and_target(signature, self, args, kwargs), sample_weight)

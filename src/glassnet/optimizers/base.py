@@ -310,6 +310,12 @@ def _arguments(cls):
     return arguments
 
 
+def keras_apply_form(triples, sizes):
+    """Whether ``apply(triples, sizes)`` is Keras 3's ``apply(grads, trainable_variables)``: a list
+    of weight arrays where glassnet's own call passes lists of sizes (or nothing)."""
+    return isinstance(sizes, (list, tuple)) and any(isinstance(v, np.ndarray) for v in sizes)
+
+
 class Optimizer:
     """Base class: ``apply(triples)`` with ``(key, param, grad)`` triples performs one step.
 
@@ -526,6 +532,8 @@ class Optimizer:
         With ``gradient_accumulation_steps`` only every k-th call updates (see the class docstring);
         the others add the gradients to the accumulator.
         """
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         triples = self._checked(triples)
         # the updates done before this call, which the moving average reads (Keras' iterations)
         done = self.iterations
@@ -544,6 +552,22 @@ class Optimizer:
             self._average(triples, done)
         if self.schedule is not None:      # learning_rate reads the next update's rate, as in Keras
             self._follow_schedule(strict=False)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras' (and TensorFlow's) step on ``(gradient, weight)`` pairs, e.g.
+        ``zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights)``: each weight
+        array updated in place by this optimizer's rule (a None gradient is skipped). A model's
+        whole set of trained weights steps as ``fit`` steps it (see ``glassnet.tape.apply_gradients``)."""
+        from ..tape import apply_gradients
+        apply_gradients(self, grads_and_vars)
+
+    def _keras_apply(self, grads, variables):
+        """Keras 3's ``optimizer.apply(grads, trainable_variables)``: ``apply_gradients`` of the pairs."""
+        from ..tape import apply_gradients
+        grads, variables = list(grads), list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for {len(variables)} weights")
+        apply_gradients(self, zip(grads, variables), caller=f"{type(self).__name__}.apply")
 
     def _accumulate(self, triples):
         """A call that does not update: each gradient added to its sum since the last update."""

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_non_negative_int
-from .base import Optimizer, check_patterns, check_search_cost, check_searched_name, search_cost
+from .base import Optimizer, check_patterns, check_search_cost, check_searched_name, keras_apply_form, search_cost
 
 
 class Muon(Optimizer):
@@ -95,6 +95,8 @@ class Muon(Optimizer):
         return any(re.search(pattern, name) for pattern in self.exclude_layers)
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         triples = list(triples)
         layouts = {}
         for i, (key, param, _) in enumerate(triples):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import backend
-from .base import Optimizer, pieces
+from .base import Optimizer, keras_apply_form, pieces
 
 
 class SGD(Optimizer):
@@ -540,6 +540,8 @@ class Ftrl(Optimizer):
         self.beta = beta
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         # this update's rate, checked before any change (a call that only accumulates takes none)
         if self.schedule is not None and self._updates_now():
             self._follow_schedule()
@@ -587,6 +589,8 @@ class Lamb(_Moments):
     _weights_of = None          # key -> the sizes of the weights laid end to end under it (apply's)
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         triples = list(triples)
         self._weights_of = {}
         for (key, param, _), each in zip(triples, sizes or [None] * len(triples)):
@@ -674,6 +678,8 @@ class Adafactor(Optimizer):
         self.relative_step = relative_step
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         triples = list(triples)
         self._shapes_of = {}
         for (key, param, _), each in zip(triples, shapes or [None] * len(triples)):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._validation import check_non_negative_int
-from .base import Optimizer, pieces
+from .base import Optimizer, keras_apply_form, pieces
 
 
 class ScheduleFreeAdamW(Optimizer):
@@ -48,6 +48,8 @@ class ScheduleFreeAdamW(Optimizer):
         super().__setattr__(name, value)
 
     def apply(self, triples, sizes=None, names=None, shapes=None):
+        if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
+            return self._keras_apply(triples, sizes)
         triples = self._checked(triples)    # (before z is made: a refused gradient changes nothing)
         for key, param, _ in triples:       # z starts as the weights, before clipping and decay (Keras' build)
             slots = self.slots.setdefault(key, {})

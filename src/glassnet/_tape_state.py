@@ -1,0 +1,41 @@
+"""Whether a ``GradientTape`` records on this thread: the one check the hot paths make.
+
+Kept apart from ``glassnet.tape`` (imported on first use of ``gn.GradientTape``) so that a model
+call, a layer call, a loss and an ``ops`` function look at one thread-local list and nothing else
+when no tape is open: ``import glassnet`` does not import the tape's machinery.
+"""
+import threading
+import weakref
+
+_local = threading.local()
+# id(a model's flat buffer of trained weights) -> the model (parameters.py notes it at each layout):
+# how apply_gradients finds the model a weight array belongs to
+OWNERS = weakref.WeakValueDictionary()
+
+
+def recording():
+    """The tapes recording on this thread, innermost last (an empty list when none)."""
+    return getattr(_local, "tapes", ())
+
+
+def push(tape):
+    tapes = getattr(_local, "tapes", None)
+    if tapes is None:
+        tapes = _local.tapes = []
+    tapes.append(tape)
+
+
+def pop(tape):
+    _local.tapes.remove(tape)
+
+
+def holds_recorded(values):
+    """Whether ``values`` (an argument list, nested one level in lists, tuples and dicts) holds a
+    value a tape recorded (``glassnet.tape.Recorded``), or an array a recording tape watches."""
+    from .tape import Recorded, watched_node
+    for value in values:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else (value,)
+        for item in items:
+            if isinstance(item, Recorded) or watched_node(item) is not None:
+                return True
+    return False

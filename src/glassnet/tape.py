@@ -1,0 +1,752 @@
+"""``GradientTape``: gradients of a loss you compute, for custom training steps and loops.
+
+TensorFlow's eager tape, restricted to what glassnet can differentiate exactly with the backward
+passes it already has::
+
+    with gn.GradientTape() as tape:
+        logits = model(x, training=True)                 # a model or layer call: recorded
+        loss = loss_fn(logits, y)                         # a Loss object (y_pred first), compute_loss
+        loss = loss + 1e-3 * ops.sum(ops.square(logits))  # glassnet.ops and Python operators
+    grads = tape.gradient(loss, model.trainable_weights)
+    optimizer.apply_gradients(zip(grads, model.trainable_weights))
+
+What a tape records while it is open (per thread): calls of models and layers on arrays; the
+``glassnet.ops`` functions and Python operators on recorded values, each run as a fresh node of
+``layers/tensor_functions.py`` or ``tensor_ops.py`` (their forward now, their backward at
+``gradient``); glassnet losses (Loss objects, ``Model.compute_loss``) with their own gradients,
+fused with a sigmoid or softmax output as training is. Recorded values are ``Recorded`` arrays (an
+ndarray subclass, usable as arrays); NumPy functions on them while a tape records are refused by
+name (they would leave the tape: use ``glassnet.ops``).
+
+A model called twice (a GAN's D on real and on fake samples) gets the earlier call's forward pass
+run again before its backward, from the random generators' and moving statistics' state at that
+call (Dropout draws the same masks), and those states are put back after it.
+"""
+import itertools
+
+import numpy as np
+
+from . import _tape_state
+from ._warnings import warn
+
+__all__ = ["GradientTape", "Recorded"]
+
+_order = itertools.count()      # creation order of nodes: a topological order of every graph
+_stamp = [0]                    # bumped by every recorded forward pass: whose caches the layers hold
+
+
+class Recorded(np.ndarray):
+    """An array a ``GradientTape`` recorded: the output of a model, a layer, a loss or an op.
+    It is an ndarray (indexing, ``float(loss)``, printing, ``np.asarray`` all work); while its tape
+    records, NumPy functions and ndarray methods that compute on it are refused by name, since the
+    tape would not see them (``glassnet.ops`` has them). ``numpy()`` gives the plain array (TF's)."""
+
+    _node = None
+    _derived = False       # a view of a recorded value made by an ndarray method: not recorded
+
+    def __array_finalize__(self, obj):
+        self._node = None
+        self._derived = isinstance(obj, Recorded) and (obj._derived or _live(obj))
+
+    def numpy(self):
+        """The values as a plain ndarray (TensorFlow's ``tensor.numpy()``)."""
+        return np.asarray(self)
+
+    def __repr__(self):
+        return f"Recorded({np.asarray(self)!r})"
+
+    def __str__(self):
+        return str(np.asarray(self))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        live = any(_live(v) or getattr(v, "_derived", False) for v in inputs)
+        if live and _tape_state.recording():
+            name = ufunc.__name__
+            if method == "__call__" and not kwargs:
+                if name in _UFUNC_OPS:
+                    return _record_op(_UFUNC_OPS[name], inputs, {})
+                if name in _NO_GRADIENT_UFUNCS:       # comparisons and the like: constants, as in TF
+                    return ufunc(*[_plain(v) for v in inputs])
+            raise TypeError(f"numpy.{name}{'' if method == '__call__' else '.' + method} on a value a GradientTape "
+                            f"records: the tape does not see NumPy functions nor ndarray methods (x.sum(), "
+                            f"x.reshape()); use glassnet.ops ({_ops_hint(name)}), or np.asarray(x) for the values "
+                            f"without gradient")
+        inputs = [_plain(v) for v in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(v) for v in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if _tape_state.recording() and _holds_live(args, kwargs):
+            raise TypeError(f"numpy.{func.__name__} on a value a GradientTape records: the tape does not see NumPy "
+                            f"functions; use glassnet.ops.{func.__name__} where it has one, or np.asarray(x) for "
+                            f"the values without gradient")
+        return super().__array_function__(func, types, args, kwargs)
+
+    def __getitem__(self, index):
+        if _live(self) and _tape_state.recording():
+            return _record(_GetItem(index), [self])
+        return np.asarray(self)[index]
+
+    def __reduce__(self):       # pickling or copying gives the plain values (a tape's graph does not travel)
+        return np.asarray(self).__reduce__()
+
+
+def _ops_hint(name):
+    return {"add": "ops.add or +", "subtract": "ops.subtract or -", "multiply": "ops.multiply or *",
+            "exp": "ops.exp", "log": "ops.log", "sqrt": "ops.sqrt", "tanh": "ops.tanh"}.get(name, f"ops.{name}")
+
+
+def _live(value):
+    """Whether ``value`` is recorded by a tape recording now."""
+    node = getattr(value, "_node", None)
+    if node is None or not isinstance(value, Recorded):
+        return False
+    tapes = _tape_state.recording()
+    return any(t in tapes for t in node.tapes)
+
+
+def _holds_live(args, kwargs=None):
+    values = list(args) + list((kwargs or {}).values())
+    for v in values:
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else (v,)
+        if any(_live(i) or getattr(i, "_derived", False) or watched_node(i) is not None for i in items):
+            return True
+    return False
+
+
+def _plain(value):
+    return np.asarray(value) if isinstance(value, Recorded) else value
+
+
+def watched_node(value):
+    """The leaf node of ``value`` when a recording tape watches that very array, else None."""
+    if not isinstance(value, np.ndarray) or isinstance(value, Recorded):
+        return None
+    for tape in _tape_state.recording():
+        entry = tape._watched.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
+    return None
+
+
+def node_of(value, what="an input"):
+    """The node a recording tape holds for ``value`` (None: a constant for every tape)."""
+    if isinstance(value, Recorded):
+        if _live(value):
+            return value._node
+        if value._derived:
+            raise TypeError(f"{what} was made from a recorded value by an ndarray method or NumPy indexing "
+                            f"the tape does not see (x.reshape, x.T, x.astype, ...); use glassnet.ops (ops.reshape, "
+                            f"ops.transpose, ops.cast) on recorded values")
+        return None
+    return watched_node(value)
+
+
+# -- nodes -----------------------------------------------------------------------------------------
+class Node:
+    """One recorded computation: its parents' nodes (None for constants) and ``backward(g, zg,
+    add_weight, wants)`` giving each parent's gradient from dL/d(output) ``g`` (and, for a model's
+    call, ``zg``: dL/d(logits) of a loss fused with its output activation); ``add_weight(param,
+    grad)`` takes a weight's gradient; ``wants[k]``: whether parent k's gradient is needed."""
+
+    def __init__(self, parents, what):
+        self.parents = parents
+        self.what = what
+        self.index = next(_order)
+        self.tapes = tuple(_tape_state.recording())
+
+    def backward(self, g, zg, add_weight, wants):
+        raise NotImplementedError
+
+
+class _Leaf(Node):
+    def __init__(self, tape):
+        super().__init__([], "a watched array")
+        self.tapes = (tape,)
+
+    def backward(self, g, zg, add_weight, wants):
+        return []
+
+
+class _Logits:
+    """A fused loss's gradient for the model call that made its y_pred: dL/dz of that call's
+    output layer, and (``unfused``) dL/d(output), for a source asked for that output itself."""
+
+    def __init__(self, dz, unfused):
+        self.dz, self.unfused = dz, unfused
+
+
+class _LayerNode(Node):
+    """A layer's eager forward pass (an op's node, or a layer called on arrays): its backward."""
+
+    def __init__(self, layer, parents, what, weights=False, x=None, training=False):
+        super().__init__(parents, what)
+        self.layer, self.weights, self.x, self.training = layer, weights, x, training
+        self.stamp = None
+
+    def backward(self, g, zg, add_weight, wants):
+        layer = self.layer
+        if self.weights:            # a layer of weights called alone: its caches may be another call's
+            if self.stamp != _stamp[0]:
+                _rerun(self, [layer], lambda: layer.forward(self.x, training=self.training))
+            layer.needs_input_gradient = True
+        grads = layer.backward(g)
+        if self.weights and layer.trainable:
+            for key, param in layer.params.items():
+                add_weight(param, layer.grads[key])
+        return grads if isinstance(grads, list) else [grads]
+
+
+def _rerun(node, layers, forward):
+    """Run ``node``'s forward pass again from the layers' state at its call (the same dropout
+    masks, the moving statistics as they were), then put the state of now back."""
+    from .layers.base import StateSnapshot
+    now = StateSnapshot(layers)
+    node.before.restore()
+    try:
+        with _paused():
+            forward()
+    finally:
+        now.restore()
+    _stamp[0] += 1
+    node.stamp = _stamp[0]
+
+
+class _ModelCall(Node):
+    def __init__(self, model, parent, x, training, before):
+        super().__init__([parent], f"model {model.name!r}")
+        self.model, self.x, self.training, self.before = model, x, training, before
+        layer = model._output_layer
+        z = getattr(layer, "z", None)
+        self.z = None if z is None else z.copy()
+        _stamp[0] += 1
+        self.stamp = _stamp[0]
+
+    def backward(self, g, zg, add_weight, wants):
+        model = self.model
+        flags = [layer.needs_input_gradient for layer in model.layers]
+        gin = None
+        try:
+            first = True
+            for grad, fused in ((zg, True), (g, False)):
+                if grad is None:
+                    continue
+                # the layers must hold this call's caches; a functional Model's shared layers give
+                # theirs up in each backward pass, so a second pass runs the forward again
+                if self.stamp != _stamp[0] or (not first and getattr(model, "_shared", None)):
+                    _rerun(self, model.layers, lambda: model._forward(self.x, training=self.training))
+                first = False
+                if wants[0]:
+                    for layer in model.layers:
+                        layer.needs_input_gradient = True
+                made = model._backward(np.asarray(grad, dtype=model.dtype), fused)
+                model._sync_views()
+                for _, _, param, pgrad in model._views:
+                    add_weight(param, pgrad)
+                if made is not None:
+                    gin = made if gin is None else gin + made
+                if getattr(model, "_shared", None):
+                    self.stamp = None
+        finally:
+            for layer, flag in zip(model.layers, flags):
+                layer.needs_input_gradient = flag
+        return [gin]
+
+
+class _paused:
+    """No tape records inside (the recorded call's own inner calls are its forward pass)."""
+
+    def __enter__(self):
+        self.tapes = list(_tape_state.recording())
+        for tape in self.tapes:
+            _tape_state.pop(tape)
+
+    def __exit__(self, *exc):
+        for tape in self.tapes:
+            _tape_state.push(tape)
+
+
+def _wrap(value, node):
+    out = np.asarray(value).view(Recorded)
+    out._node = node
+    return out
+
+
+def _record(node_or_layer, inputs, what=None):
+    """Run an op node (a layer instance, fresh per call) eagerly on the plain ``inputs`` and record it."""
+    layer = node_or_layer
+    parents = [node_of(v) for v in inputs]
+    plain = [_plain(v) for v in inputs]
+    with _paused():
+        out = layer.forward(plain if getattr(layer, "merges", False) else plain[0])
+    if not any(p is not None for p in parents):
+        return np.asarray(out)
+    return _wrap(out, _LayerNode(layer, parents, what or getattr(layer, "op", type(layer).__name__)))
+
+
+class _GetItem:
+    """``x[index]`` of a recorded value (any NumPy index; repeated entries gather their gradients)."""
+    merges, op = False, "get_item"
+
+    def __init__(self, index):
+        self.index = tuple(_plain(i) for i in index) if isinstance(index, tuple) else _plain(index)
+
+    def forward(self, x, training=False):
+        self.shape, self.dtype = x.shape, x.dtype
+        return np.asarray(x[self.index])
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, self.dtype)
+        np.add.at(grad, self.index, g)
+        return grad
+
+
+class _Reshape:
+    merges, op = False, "reshape"
+
+    def __init__(self, shape):
+        self.target = shape
+
+    def forward(self, x, training=False):
+        self.shape = x.shape
+        return x.reshape(self.target)
+
+    def backward(self, g):
+        return np.reshape(g, self.shape)
+
+
+# -- ops ---------------------------------------------------------------------------------------------
+# Python's operators reach a Recorded through NumPy's ufuncs: the op each one records
+_UFUNC_OPS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
+              "divide": "divide", "negative": "negative", "power": "power", "matmul": "matmul",
+              "absolute": "abs", "positive": "positive", "maximum": "maximum", "minimum": "minimum",
+              # NumPy's own rewrites of x ** 2, x ** 0.5, x ** -1
+              "square": "square", "sqrt": "sqrt", "reciprocal": "reciprocal"}
+_NO_GRADIENT_UFUNCS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "isnan", "isinf",
+                       "isfinite", "sign", "floor", "ceil", "rint", "logical_and", "logical_or", "logical_not",
+                       "logical_xor", "floor_divide", "trunc"}
+# ops giving values without gradient (comparisons, indices, rounding): computed on the plain values
+NO_GRADIENT = {"shape", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+               "logical_or", "logical_not", "logical_xor", "argmax", "argmin", "argsort", "any", "all", "isnan",
+               "isinf", "isfinite", "sign", "floor", "ceil", "round", "trunc", "stop_gradient", "convert_to_numpy",
+               "one_hot", "zeros_like", "ones_like", "floor_divide"}
+REDUCING = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
+ELEMENTWISE_BINARY = {"add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide"}
+
+
+def _keras_arguments(function, args, kwargs, skip):
+    """The keyword arguments of ``function(*args, **kwargs)`` past its first ``skip`` (the tensors)."""
+    import inspect
+    bound = inspect.signature(function).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[skip:])
+
+
+def _as_operand(value, like):
+    """A constant operand beside a recorded one: a Python number takes the recorded one's dtype
+    (Keras' weak types), so that ``x * 2.0`` stays float32."""
+    if isinstance(value, Recorded):
+        return value
+    if not isinstance(value, np.ndarray) or value.ndim == 0:
+        return np.asarray(value, dtype=like.dtype if np.asarray(value).dtype.kind in "fiub" else None)
+    return value
+
+
+def _record_op(name, args, kwargs, function=None):
+    """``ops.<name>(*args, **kwargs)`` recorded: a fresh node of the op, forward now."""
+    from .layers.tensor_functions import OPS, TensorFunction
+    from .layers.tensor_ops import TensorOp
+    if name in NO_GRADIENT:
+        with _paused():
+            return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+    if name == "positive":
+        return args[0]
+    if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded
+        return _record(_Reshape(np.shape(args[0])), [args[0]], "convert_to_tensor")
+    if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power"):
+        if name == "power" and not isinstance(args[1], Recorded) and np.ndim(args[1]) == 0:
+            return _record(TensorOp("power", constant=float(args[1])), [args[0]])
+        like = next(np.asarray(a) for a in args if isinstance(a, Recorded) or watched_node(a) is not None)
+        a, b = (_as_operand(v, like) for v in args[:2])
+        node = TensorOp(ELEMENTWISE_BINARY[name]) if name in ELEMENTWISE_BINARY else TensorFunction(name)
+        return _record(node, [a, b], name)
+    if name in ("negative", "abs"):
+        return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
+    if name in ("concatenate", "stack"):
+        given = _keras_arguments(function, args, kwargs, 1)
+        xs = list(args[0])
+        like = next(np.asarray(a) for a in xs if isinstance(a, Recorded) or watched_node(a) is not None)
+        return _record(TensorFunction(name, given), [_as_operand(v, like) for v in xs], name)
+    if name == "reshape":
+        given = _keras_arguments(function, args, kwargs, 1)
+        return _record(_Reshape(tuple(given["newshape"])), [args[0]])
+    if name == "squeeze":
+        given = _keras_arguments(function, args, kwargs, 1)
+        return _record(_Reshape(np.squeeze(np.asarray(args[0]), given["axis"]).shape), [args[0]])
+    if name == "cast":
+        given = _keras_arguments(function, args, kwargs, 1)
+        if np.dtype(given["dtype"]).kind != "f":
+            return np.asarray(args[0]).astype(given["dtype"])
+        return _record(TensorFunction("cast", {"dtype": np.dtype(given["dtype"]).name}), [args[0]])
+    if len(args) < 1 or node_of(args[0]) is None or name not in OPS or _holds_live(args[1:], kwargs):
+        raise TypeError(f"ops.{name} on a value a GradientTape records: not recorded (the tape records the "
+                        f"element-wise functions, the reductions, softmax, log_softmax, reshape, transpose, squeeze, "
+                        f"expand_dims, concatenate, stack, matmul, maximum, minimum, clip, cast, abs, negative and "
+                        f"the operators + - * / ** @ and indexing); compute it from those, or on np.asarray(x) "
+                        f"without gradient")
+    given = {} if function is None else _keras_arguments(function, args, kwargs, 1)
+    x = args[0]
+    if name in REDUCING and given.get("axis") is None:
+        given["axis"] = list(range(x.ndim))         # every axis (the nodes' axis=None is a sample's)
+    if name == "transpose" and given.get("axes") is None:
+        given["axes"] = list(range(x.ndim))[::-1]
+    return _record(TensorFunction(name, given), [x], name)
+
+
+def record_ops_call(name, function, args, kwargs):
+    """``glassnet.ops``' hook: a call holding a recorded value while a tape records."""
+    return _record_op(name, args, kwargs, function)
+
+
+# -- model and layer calls -------------------------------------------------------------------------
+def record_model_call(model, x, training):
+    """``model(x, training=...)`` while a tape records: the forward pass, kept for the backward."""
+    from .layers.base import StateSnapshot
+    parent = node_of(x, "the model's input")
+    with _paused():
+        before = StateSnapshot(model.layers)
+        prepared = model._on_device(model._prepare_x(_plain(x)))
+        out = model._forward(prepared, training=training)
+        public = model._public_outputs(out)
+    if public is not out:
+        raise NotImplementedError(f"GradientTape: model {model.name!r} gives several outputs (or a dict); the tape "
+                                  f"records models of one output")
+    node = _ModelCall(model, parent, prepared, training, before)
+    return _wrap(out, node)
+
+
+def record_layer_call(layer, x, training, mask):
+    """``layer(x)`` on arrays while a tape records (a layer alone, with or without weights)."""
+    from .layers.base import StateSnapshot
+    if isinstance(x, (list, tuple)):
+        parents = [node_of(v) for v in x]
+        plain = [_plain(v) for v in x]
+    else:
+        parents, plain = [node_of(x, "the layer's input")], _plain(x)
+    with _paused():
+        before = StateSnapshot([layer])
+        out = layer(plain, training=training) if mask is None else layer(plain, training=training, mask=mask)
+    if not layer.params and all(p is None for p in parents):
+        return out
+    if mask is not None:
+        raise NotImplementedError(f"GradientTape: {layer.describe()} called with mask=: not recorded")
+    node = _LayerNode(layer, parents, layer.describe(), weights=True,
+                      x=[np.asarray(p, dtype=layer.dtype) for p in plain] if isinstance(plain, list)
+                      else np.asarray(plain).astype(layer.dtype, copy=False), training=training)
+    node.before = before
+    _stamp[0] += 1
+    node.stamp = _stamp[0]
+    return _wrap(out, node)
+
+
+# -- losses ------------------------------------------------------------------------------------------
+class _LossNode(Node):
+    def __init__(self, parent, backward):
+        super().__init__([parent], "loss")
+        self._backward = backward
+
+    def backward(self, g, zg, add_weight, wants):
+        return [self._backward(np.asarray(g))]
+
+
+def record_loss(loss, y_pred, y_true, sample_weight=None):
+    """``loss(y_pred, y_true)`` (a glassnet Loss, PyTorch's order), recorded: its value now and its
+    own gradient at ``gradient``; fused with the sigmoid or softmax of the model call that gave
+    ``y_pred``, as training (and Keras on TensorFlow, which reads the logits) computes it."""
+    from .model import fuses_with
+    if node_of(y_true, "y_true") is not None:
+        raise TypeError(f"{loss.name}: y_true is a recorded value; a glassnet Loss object takes (y_pred, y_true), "
+                        f"PyTorch's order (Keras' loss_fn(y_true, y_pred) swapped): loss_fn(logits, y). The targets "
+                        f"are taken as constants")
+    parent = node_of(y_pred, "y_pred")
+    a, y = np.asarray(_plain(y_pred)), _plain(y_true)
+    w = None if sample_weight is None else np.asarray(_plain(sample_weight))
+    activation = loss.fused_activation()
+    fused = (isinstance(parent, _ModelCall) and activation is not None and parent.z is not None
+             and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
+    with _paused():
+        if fused:           # (the targets as the loss's own call lines them up: labels (n,) for (n, 1) outputs)
+            y = loss._targets(a, y)
+            z = parent.z
+            value = loss.value_from_logits(z, a, y) if w is None else loss.weighted_from_logits(z, a, y, w)
+        else:
+            value = loss(a, y) if w is None else loss.weighted(a, y, w)
+    value = np.asarray(value, dtype=a.dtype)
+    if parent is None:
+        return value
+
+    def unfused(g):
+        with _paused():
+            grad = loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
+        return (np.asarray(grad) * g).astype(a.dtype, copy=False)
+
+    def backward(g):
+        if not fused:
+            return unfused(g)
+        with _paused():
+            dz = loss.gradient_from_logits(a, y) if w is None else loss.weighted_gradient_from_logits(a, y, w)
+        return _Logits((np.asarray(dz) * g).astype(a.dtype, copy=False), lambda: unfused(g))
+    return _wrap(value, _LossNode(parent, backward))
+
+
+class _Penalty(Node):
+    """The regularizers' penalties on a model's trained weights (Keras' ``model.losses`` part)."""
+
+    def __init__(self, penalties):
+        super().__init__([], "regularization penalties")
+        self.penalties = penalties
+
+    def backward(self, g, zg, add_weight, wants):
+        for regularizer, param, _ in self.penalties:
+            grad = np.zeros_like(param)
+            regularizer.add_gradient(param, grad)
+            add_weight(param, grad * np.asarray(g, dtype=param.dtype))
+        return []
+
+
+def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
+    """Keras 3's ``Model.compute_loss``: the compiled loss of ``y_pred`` against ``y`` (times
+    ``loss_weights``) plus the weights' regularization penalties; recorded while a tape records."""
+    if y_pred is None:
+        raise ValueError("compute_loss: y_pred: expected the model's outputs (y_pred = self(x, training=True)), got None")
+    if model._heads is not None:
+        raise NotImplementedError("compute_loss: a model of several outputs is not supported by GradientTape yet")
+    if getattr(model, "_loss_terms", None) is not None or model._activity_cache[2]:
+        raise NotImplementedError(f"compute_loss: model {model.name!r} has add_loss terms or activity "
+                                  f"regularizers, which GradientTape does not record yet")
+    total = None
+    if model.loss is not None:
+        if y is None:
+            raise ValueError("compute_loss: y: expected the targets of the compiled loss, got None")
+        total = record_loss(model.loss, y_pred, y, sample_weight)
+        if model._loss_weight != 1.0:
+            total = total * model._loss_weight
+    penalties = list(getattr(model, "_penalties", ()) or ())
+    if penalties:
+        value = np.asarray(sum(float(r(p)) for r, p, _ in penalties), dtype=model.dtype)
+        penalty = _wrap(value, _Penalty(penalties)) if _tape_state.recording() else value
+        total = penalty if total is None else total + penalty
+    return np.asarray(0.0, dtype=model.dtype) if total is None else total
+
+
+# -- the tape ------------------------------------------------------------------------------------------
+class GradientTape:
+    """Records the computations made while it is open, for ``gradient``: TensorFlow's
+    ``tf.GradientTape``, eager and exact. ``persistent=True`` lets ``gradient`` run more than once.
+
+    >>> with GradientTape() as tape:                       # doctest: +SKIP
+    ...     loss = loss_fn(model(x, training=True), y)
+    >>> grads = tape.gradient(loss, model.trainable_weights)
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        if not isinstance(persistent, bool):
+            raise TypeError(f"GradientTape: persistent: expected True or False, got {persistent!r:.60}")
+        self.persistent = persistent
+        self._watched = {}
+        self._used = False
+        self._open = False
+
+    def __enter__(self):
+        if self._open:
+            raise RuntimeError("GradientTape: this tape is already recording")
+        self._open = True
+        _tape_state.push(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._open = False
+        _tape_state.pop(self)
+        return False
+
+    def watch(self, tensor):
+        """Record computations on ``tensor`` (an array, or a list/tuple/dict of them), so that
+        ``gradient`` can give d target / d tensor: TF's ``tape.watch`` of an input."""
+        items = tensor.values() if isinstance(tensor, dict) else tensor if isinstance(tensor, (list, tuple)) else [tensor]
+        for item in items:
+            if isinstance(item, Recorded):
+                continue            # recorded already
+            if not isinstance(item, np.ndarray) or item.dtype.kind != "f":
+                raise TypeError(f"GradientTape.watch: expected a float array (the data whose gradient is asked), got "
+                                f"{type(item).__name__}{' of ' + str(item.dtype) if hasattr(item, 'dtype') else ''}")
+            if id(item) not in self._watched:
+                self._watched[id(item)] = (item, _Leaf(self))
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d target / d each source, in the structure of ``sources`` (an array, a list, a tuple or
+        a dict): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
+        or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
+        None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
+        ``"zero"`` gives zeros)."""
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient: a tape that is not persistent gives gradients once; use "
+                               "GradientTape(persistent=True) to ask it again")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.gradient: unconnected_gradients: expected 'none' or 'zero', got "
+                             f"{unconnected_gradients!r:.40}")
+        self._used = True
+        flat, rebuild = _flatten(sources)
+        start = target._node if isinstance(target, Recorded) and target._node is not None and \
+            self in target._node.tapes else None
+        if target is None or not hasattr(target, "shape"):
+            raise TypeError(f"GradientTape.gradient: target: expected the recorded value to differentiate "
+                            f"(a loss), got {type(target).__name__}")
+        source_nodes = {}
+        for k, s in enumerate(flat):
+            if isinstance(s, Recorded) and s._node is not None:
+                source_nodes.setdefault(s._node, []).append(k)
+            elif isinstance(s, np.ndarray) and id(s) in self._watched and self._watched[id(s)][0] is s:
+                source_nodes.setdefault(self._watched[id(s)][1], []).append(k)
+            elif not isinstance(s, np.ndarray):
+                raise TypeError(f"GradientTape.gradient: sources[{k}]: expected a weight array, a recorded value "
+                                f"or a watched array, got {type(s).__name__}")
+        results = [None] * len(flat)
+        weights = {}
+        if start is not None:
+            seed = np.ones(np.shape(target), np.asarray(target).dtype) if output_gradients is None \
+                else np.asarray(output_gradients, dtype=np.asarray(target).dtype)
+            self._backward(start, seed, source_nodes, results, weights)
+        for k, s in enumerate(flat):
+            if results[k] is None and id(s) in weights and weights[id(s)][0] is s:
+                results[k] = weights[id(s)][1]
+            if results[k] is None and unconnected_gradients == "zero":
+                results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
+        if not self.persistent:
+            self._watched = {}
+        return rebuild(results)
+
+    def _backward(self, start, seed, source_nodes, results, weights):
+        # the nodes reachable from the target through this tape's records, latest first
+        reach, stack = {start}, [start]
+        while stack:
+            for parent in stack.pop().parents:
+                if parent is not None and self in parent.tapes and parent not in reach:
+                    reach.add(parent)
+                    stack.append(parent)
+        # which nodes lead to a source (or hold weights): the others' input gradients are not made
+        grads, zgrads = {start: seed}, {}
+
+        def add_weight(param, grad):
+            entry = weights.get(id(param))
+            if entry is None:
+                weights[id(param)] = (param, np.array(grad, dtype=param.dtype, copy=True))
+            else:
+                entry[1][...] += grad
+
+        for node in sorted(reach, key=lambda n: -n.index):
+            g, zg = grads.pop(node, None), zgrads.pop(node, None)
+            if g is None and zg is None:
+                continue
+            for k in source_nodes.get(node, ()):
+                results[k] = g if zg is None else None
+            wants = [p is not None and p in reach for p in node.parents]
+            parent_grads = node.backward(g, zg, add_weight, wants)
+            for parent, pg, want in zip(node.parents, parent_grads, wants):
+                if not want or pg is None:
+                    continue
+                if isinstance(pg, _Logits):
+                    if parent in source_nodes or not isinstance(parent, _ModelCall):
+                        pg = pg.unfused()
+                    else:
+                        zgrads[parent] = pg.dz if parent not in zgrads else zgrads[parent] + pg.dz
+                        continue
+                grads[parent] = pg if parent not in grads else grads[parent] + pg
+
+    def reset(self):
+        """Forget what was recorded (TF's ``tape.reset()``)."""
+        self._watched = {}
+        self._used = False
+
+    def stop_recording(self):
+        """A context in which this tape (and any other) records nothing (TF's)."""
+        return _paused()
+
+
+def _flatten(sources):
+    if isinstance(sources, dict):
+        keys = list(sources)
+        return [sources[k] for k in keys], lambda r: dict(zip(keys, r))
+    if isinstance(sources, (list, tuple)):
+        kind = type(sources)
+        return list(sources), lambda r: list(r) if kind is list else tuple(r)
+    return [sources], lambda r: r[0]
+
+
+# -- applying gradients ------------------------------------------------------------------------------
+def _owner(param):
+    base = param.base
+    model = _tape_state.OWNERS.get(id(base)) if base is not None else None
+    if model is not None and getattr(model, "_triples", None) and model._triples[0][1] is base:
+        return model
+    return None
+
+
+def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
+    """``optimizer.apply_gradients(zip(grads, weights))``: each weight updated in place by the
+    optimizer's rule. The whole set of a model's trained weights steps as ``fit`` steps it (one
+    flat buffer: the optimizer's state is fit's when it is the model's compiled one, and the
+    constraints project after the update); other weights step one by one, each with state of its own."""
+    pairs = []
+    for k, pair in enumerate(grads_and_vars):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{caller}: expected (gradient, weight) pairs, zip(grads, model.trainable_weights); "
+                            f"item {k} is {type(pair).__name__}")
+        grad, var = pair
+        if not isinstance(var, np.ndarray) or isinstance(var, Recorded):
+            raise TypeError(f"{caller}: the weight of pair {k} must be a weight array (model.trainable_weights' "
+                            f"items), got {type(var).__name__}")
+        if grad is None:
+            continue
+        grad = np.asarray(_plain(grad))
+        if grad.shape != var.shape:
+            raise ValueError(f"{caller}: the gradient of pair {k} has shape {grad.shape}, its weight {var.shape}")
+        pairs.append((grad, var))
+    if not pairs:
+        warn(f"{caller}: no gradient to apply (every gradient was None): nothing is updated")
+        return
+    groups, loose = {}, []
+    for grad, var in pairs:
+        model = _owner(var)
+        (groups.setdefault(id(model), (model, []))[1] if model is not None else loose).append((grad, var))
+    steps = []
+    for model, given in groups.values():
+        views = {id(param): (grad_view, layer, key) for layer, key, param, grad_view in model._views}
+        if len(given) == len(views) and {id(v) for _, v in given} == set(views):
+            steps.append(("model", model, given, views))
+        else:
+            loose.extend(given)
+    from .parameters import _takes_shapes
+    for _, model, given, views in steps:
+        model._sync_views()
+        for grad, var in given:
+            views[id(var)][0][...] = grad
+        key, flat, flat_grads = model._triples[0]
+        triples = model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)]
+        if _takes_shapes(optimizer):
+            optimizer.apply(triples, model._sizes, model._names, shapes=model._weight_shapes())
+        else:
+            optimizer.apply(triples, model._sizes, model._names)
+        model._project()
+    if loose:
+        triples = [(_weight_key(var), var, grad.astype(var.dtype, copy=False)) for grad, var in loose]
+        optimizer.apply(triples)
+
+
+def _weight_key(var):
+    model = _owner(var)
+    if model is not None:
+        for layer, key, param, _ in model._views:
+            if param is var:
+                return f"{model.name}/{layer.name}/{key}"
+    return f"weight@{id(var):x}"
