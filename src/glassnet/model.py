@@ -1192,7 +1192,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         for last, loss in self._output_losses():
             if type(last).__name__ == "TimeDistributed":     # Keras 2's OCR ending: TimeDistributed(Dense(..., "softmax"))
                 last = last.layer
+            # an ops function ending a functional model or a drawn call (PyTorch's forward returning
+            # F.log_softmax(x, dim=1) ported as ops.log_softmax) ends the output as an activation does
             activation = "softmax" if type(last).__name__ == "Softmax" else \
+                getattr(last, "op", None) if type(last).__name__ == "TensorFunction" else \
                 getattr(getattr(last, "activation", None), "name", None)
             if getattr(loss, "from_logits", False) is True and activation == loss.applies:
                 warn(f"compile: {loss!r} expects logits, but {last.describe()} ends in a {activation}: "

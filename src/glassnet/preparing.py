@@ -209,6 +209,9 @@ class PreparingMixin:
         self.loss = pending.pick(target_shape, (target_shape[0], *output_shape))
         self._loss_as_given = pending.given
         self._update_fusion()
+        # the cross-entropy picked reads probabilities: compile's warning for a log_softmax output,
+        # which compile could not give before the pick
+        self._warn_logits_of_probabilities()
 
     def _packed_targets(self, x, y, xname, yname):
         """A model of several outputs' targets: ``y`` a list of arrays in the order of its outputs,
