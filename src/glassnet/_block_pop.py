@@ -11,7 +11,8 @@ its layers start, the layers it brought, and the Sequential's graph and add_loss
 joined. While those layers are the Sequential's last, ``pop`` takes them all out, puts the graph
 and the terms back as they were (the block's add_loss terms go with it, as Keras' do) and returns
 the block, whose weights are then its layers' own arrays again. A model read from a file holds the
-drawn layers and no marks: there ``pop`` removes one layer, as before.
+drawn layers and no marks: there ``pop`` removes one layer, as before (refused where that would
+leave a call leading nowhere: a residual block's).
 """
 
 

@@ -336,6 +336,13 @@ class CallWeights(Layer):
         if not trainable and (regularizer is not None or constraint is not None):
             raise ValueError(f"{where}: a regularizer or constraint applies to a trainable weight")
         self.specs.append(spec)
+        if self.built:
+            # made already (make_now: an __init__ weight read before the build), so no model builds
+            # this layer again: a weight added since (in the block's build) is made now, as Keras
+            # makes it, else it was missing (KeyError at the first pass, absent from the weights)
+            seen = self.input_shape
+            self.build(())
+            self.input_shape = seen
         return CallWeight(self, name, tuple(spec["shape"]))
 
     def build(self, input_shape):

@@ -108,11 +108,14 @@ class CallGraphMixin:
                         f"with respect to its logits (an activation fused with the loss); end the model with a "
                         f"layer after the block, or give the output layer activation='linear' and from_logits=True")
                 pending[k] = g if pending[k] is None else pending[k] + g
-        totals, inputs = {}, {}
+        totals, inputs, reached, unreached = {}, {}, set(), []
         for i in range(len(calls) - 1, -1, -1):
             layer, grad = calls[i], pending[i]
             if grad is None:            # no gradient reaches this call: nothing below it learns
+                if layer.trainable and layer.grads and not getattr(layer, "gathers_gradients", False):
+                    unreached.append(layer)
                 continue
+            reached.add(id(layer))
             pending[i] = None           # let it go as soon as it is used
             shared = id(layer) in self._shared
             if shared:
@@ -152,5 +155,12 @@ class CallGraphMixin:
                 g = in_model_dtype(g, self.dtype)
                 # a layer read by several: the gradients add (a new array: none is changed in place)
                 pending[p] = g if pending[p] is None else pending[p] + g
+        # a layer no call of which got a gradient (a block's call on a branch reaching no output:
+        # glassnet._dead_calls) has gradient 0, as Keras' None: its grads were never written, and
+        # a regularizer's gradient added to them at each step (_add_penalty_gradients) piled up
+        for layer in unreached:
+            if id(layer) not in reached:
+                for g in layer.grads.values():
+                    g[...] = 0
         self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
         return inputs.get(-1)

@@ -560,6 +560,11 @@ class DescribingMixin:
                 model._heads = make_heads([layers[block[0][k]] for k in calls], calls, shapes,
                                           None if keys is None else sorted(keys))
                 model._output_keys = keys
+            # nodes reading a block's add_weight weights: to their CallWeights, by name (a functional
+            # Model's config links them in _from_layers; unlinked, the model read back failed at its
+            # first pass)
+            from ._call_weights import link
+            link(layers)
             model._add_layers(layers, block)
             if config["graph"].get("added_losses") is not None:       # each call stands as a marker
                 markers = [object() for _ in model._node_layers]

@@ -729,7 +729,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         it) or a layer called elsewhere; back to a chain when what stays is one."""
         calls, inbound, layer = self._nested_calls, self._nested_inbound, self.layers[-1]
         read = {p for parents in inbound[:-1] for p in parents}
-        stranded = [calls[k] for k in range(len(calls) - 2) if k not in read]
+        # (the calls only the last one reads: a block's calls reaching no output, which nothing
+        # read before either, stay as they are: glassnet._dead_calls)
+        stranded = [calls[k] for k in range(len(calls) - 2) if k not in read and k in inbound[-1]]
         # the new output is the call before: its layer may be one called more than once (a
         # functional Model's output may be such a call's: Sequential._output_layer)
         if calls[-1] is not layer or sum(call is layer for call in calls) > 1 or stranded:
