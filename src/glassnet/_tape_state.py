@@ -11,6 +11,11 @@ _local = threading.local()
 # id(a model's flat buffer of trained weights) -> the model (parameters.py notes it at each layout):
 # how apply_gradients finds the model a weight array belongs to
 OWNERS = weakref.WeakValueDictionary()
+# bumped by every forward pass of a model (TrainingMixin._forward: predict, evaluate, fit, model(x))
+# and every call of a layer on arrays: the layers' caches are then that pass's. A recorded call
+# notes the count after its own pass; at tape.gradient, a count moved on since means its caches
+# were overwritten (a predict or fit between recording and gradient), and its pass is run again
+FORWARDS = [0]
 
 
 def recording():

@@ -20,7 +20,10 @@ name (they would leave the tape: use ``glassnet.ops``).
 
 A model called twice (a GAN's D on real and on fake samples) gets the earlier call's forward pass
 run again before its backward, from the random generators' and moving statistics' state at that
-call (Dropout draws the same masks), and those states are put back after it.
+call (Dropout draws the same masks), and those states are put back after it. So does a call whose
+layers ran any other pass since (``predict``, ``evaluate``, ``fit``: ``_tape_state.FORWARDS``), with
+the weights it used put back for its backward pass where an optimizer step changed them since (TF's
+tape keeps the values).
 """
 import itertools
 
@@ -32,7 +35,10 @@ from ._warnings import warn
 __all__ = ["GradientTape", "Recorded"]
 
 _order = itertools.count()      # creation order of nodes: a topological order of every graph
-_stamp = [0]                    # bumped by every recorded forward pass: whose caches the layers hold
+# _tape_state.FORWARDS: bumped by every forward pass of a model or call of a layer, recorded or not:
+# a recorded call's stamp is its value after the call's pass; another value at gradient means the
+# layers hold another pass's caches (a predict, evaluate, fit or model(x) since) and the call runs again
+_FORWARDS = _tape_state.FORWARDS
 
 
 class Recorded(np.ndarray):
@@ -184,18 +190,48 @@ class _LayerNode(Node):
         super().__init__(parents, what)
         self.layer, self.weights, self.x, self.training = layer, weights, x, training
         self.stamp = None
+        self.weights_at = _weights_at(layer.params.values()) if weights else []
 
     def backward(self, g, zg, add_weight, wants):
         layer = self.layer
-        if self.weights:            # a layer of weights called alone: its caches may be another call's
-            if self.stamp != _stamp[0]:
+        if not self.weights:
+            grads = layer.backward(g)
+            return grads if isinstance(grads, list) else [grads]
+        now = _swap_in(self)
+        try:
+            if self.stamp != _FORWARDS[0]:      # a layer called alone: its caches may be another call's
                 _rerun(self, [layer], lambda: layer.forward(self.x, training=self.training))
             layer.needs_input_gradient = True
-        grads = layer.backward(g)
-        if self.weights and layer.trainable:
+            grads = layer.backward(g)
+        finally:
+            _swap_back(now)
+        if layer.trainable:
             for key, param in layer.params.items():
                 add_weight(param, layer.grads[key])
         return grads if isinstance(grads, list) else [grads]
+
+
+def _weights_at(params):
+    """The weights of a recorded call with a copy of their values at it (TF's tape differentiates
+    at the values the call used)."""
+    return [(param, param.copy()) for param in params]
+
+
+def _swap_in(node):
+    """Put back the weights that changed since ``node``'s call (an optimizer step, fit, set_weights
+    between recording and gradient: its caches were made with the old ones, and its backward reads
+    the kernels) and mark its caches stale; returns the values of now, for ``_swap_back``."""
+    now = [(param, param.copy()) for param, then in node.weights_at if not np.array_equal(param, then)]
+    for param, _ in now:
+        param[...] = next(then for p, then in node.weights_at if p is param)
+    if now:
+        node.stamp = None
+    return now
+
+
+def _swap_back(now):
+    for param, value in now:
+        param[...] = value
 
 
 def _rerun(node, layers, forward):
@@ -209,8 +245,8 @@ def _rerun(node, layers, forward):
             forward()
     finally:
         now.restore()
-    _stamp[0] += 1
-    node.stamp = _stamp[0]
+    _FORWARDS[0] += 1       # (a layer's forward run directly: no count of its own)
+    node.stamp = _FORWARDS[0]
 
 
 class _ModelCall(Node):
@@ -220,13 +256,14 @@ class _ModelCall(Node):
         layer = model._output_layer
         z = getattr(layer, "z", None)
         self.z = None if z is None else z.copy()
-        _stamp[0] += 1
-        self.stamp = _stamp[0]
+        self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
+        self.weights_at = _weights_at(param for _, _, param, _ in getattr(model, "_views", ()))
 
     def backward(self, g, zg, add_weight, wants):
         model = self.model
         flags = [layer.needs_input_gradient for layer in model.layers]
         gin = None
+        now = _swap_in(self)
         try:
             first = True
             for grad, fused in ((zg, True), (g, False)):
@@ -234,7 +271,7 @@ class _ModelCall(Node):
                     continue
                 # the layers must hold this call's caches; a functional Model's shared layers give
                 # theirs up in each backward pass, so a second pass runs the forward again
-                if self.stamp != _stamp[0] or (not first and getattr(model, "_shared", None)):
+                if self.stamp != _FORWARDS[0] or (not first and getattr(model, "_shared", None)):
                     _rerun(self, model.layers, lambda: model._forward(self.x, training=self.training))
                 first = False
                 if wants[0]:
@@ -242,13 +279,17 @@ class _ModelCall(Node):
                         layer.needs_input_gradient = True
                 made = model._backward(np.asarray(grad, dtype=model.dtype), fused)
                 model._sync_views()
-                for _, _, param, pgrad in model._views:
-                    add_weight(param, pgrad)
+                for layer, _, param, pgrad in model._views:
+                    # a layer frozen since the model's weights were laid out (no compile in a loop
+                    # of one's own) is still in them: its weights get no gradient (None), as in TF
+                    if layer.trainable:
+                        add_weight(param, pgrad)
                 if made is not None:
                     gin = made if gin is None else gin + made
                 if getattr(model, "_shared", None):
                     self.stamp = None
         finally:
+            _swap_back(now)
             for layer, flag in zip(model.layers, flags):
                 layer.needs_input_gradient = flag
         return [gin]
@@ -445,8 +486,7 @@ def record_layer_call(layer, x, training, mask):
                       x=[np.asarray(p, dtype=layer.dtype) for p in plain] if isinstance(plain, list)
                       else np.asarray(plain).astype(layer.dtype, copy=False), training=training)
     node.before = before
-    _stamp[0] += 1
-    node.stamp = _stamp[0]
+    node.stamp = _FORWARDS[0]       # (Layer.__call__ has just counted this call)
     return _wrap(out, node)
 
 
@@ -505,12 +545,13 @@ class _Penalty(Node):
 
     def __init__(self, penalties):
         super().__init__([], "regularization penalties")
-        self.penalties = penalties
+        # with the weights' values now: their gradient at gradient() is the one at these (TF's)
+        self.penalties = [(regularizer, param, param.copy()) for regularizer, param, _ in penalties]
 
     def backward(self, g, zg, add_weight, wants):
-        for regularizer, param, _ in self.penalties:
+        for regularizer, param, then in self.penalties:
             grad = np.zeros_like(param)
-            regularizer.add_gradient(param, grad)
+            regularizer.add_gradient(then, grad)
             add_weight(param, grad * np.asarray(g, dtype=param.dtype))
         return []
 
@@ -532,7 +573,10 @@ def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
         total = record_loss(model.loss, y_pred, y, sample_weight)
         if model._loss_weight != 1.0:
             total = total * model._loss_weight
-    penalties = list(getattr(model, "_penalties", ()) or ())
+    # the penalties of the trainable layers' weights now (Keras': a layer frozen since the layout
+    # is still in _penalties)
+    trained = {id(param) for layer, _, param, _ in getattr(model, "_views", ()) if layer.trainable}
+    penalties = [entry for entry in getattr(model, "_penalties", ()) or () if id(entry[1]) in trained]
     if penalties:
         value = np.asarray(sum(float(r(p)) for r, p, _ in penalties), dtype=model.dtype)
         penalty = _wrap(value, _Penalty(penalties)) if _tape_state.recording() else value

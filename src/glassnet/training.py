@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import backend, blas
+from . import _tape_state, backend, blas
 from ._warnings import warn
 from ._interrupt import DeferredInterrupt
 from ._serial import serialized
@@ -258,6 +258,7 @@ class TrainingMixin(ActivityMixin):
     # -- one pass -----------------------------------------------------------------------------
     def _forward(self, x, training):
         """The output of every layer in turn on ``x``: predict, evaluate and training all pass here."""
+        _tape_state.FORWARDS[0] += 1        # the layers' caches become this pass's (glassnet.tape)
         if not training:        # predict, evaluate, model(x): slices of the caller's array (_read_only)
             x = _read_only(x)
         if self._mask_plan:                 # masks are handed on during this pass (layers/masking.py)

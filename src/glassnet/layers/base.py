@@ -588,6 +588,7 @@ class Layer(KerasSurface):
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from ..tape import record_layer_call
             return record_layer_call(self, x, training, mask)
+        _tape_state.FORWARDS[0] += 1        # the layer's caches become this call's (glassnet.tape)
         if isinstance(x, dict):
             # np.asarray would make a 0-d object array of it, refused below as "shape ()": a message
             # that says nothing of the dict (a port of Keras' Layer subclass whose call reads one)

@@ -308,7 +308,10 @@ def backward(layer, g):
         d_base, d_exponent = grads(g, c, x, y) if layer.reverse else grads(g, x, c, y)
         return unbroadcast(d_exponent if layer.reverse else d_base, x.shape)
     if op in REDUCTIONS:
-        axes = tensor_shapes.sample_axes(args["axis"], x.ndim, layer.describe(), op)
+        # sorted non-negative axes, the batch axis 0 allowed: a model drawn refused it already
+        # (output_shape), and a GradientTape's ops.std(x) reduces every axis (glassnet.tape)
+        named = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
+        axes = tuple(sorted(a % x.ndim for a in named))
         grad = _reduction_backward(op, g, x, y, axes, args["keepdims"], args.get("ord"))
     elif op == "cumsum":
         grad = np.flip(np.cumsum(np.flip(g, args["axis"]), axis=args["axis"]), args["axis"])
