@@ -286,6 +286,14 @@ def test_a_layer_reading_no_mask_refuses_one_as_keras(keras, layer):
         layer(_seq(), mask=gn.Input((STEPS,)))
 
 
+def test_a_merges_mask_argument_is_refused_as_keras(keras):
+    with pytest.raises(TypeError):
+        keras.layers.Add()([keras.Input((STEPS, 2))] * 2, mask=keras.Input((STEPS,), dtype="bool"))
+    a = gn.Input((STEPS, 2))
+    with pytest.raises(TypeError, match=r"Add.*takes no mask"):
+        gn.layers.Add()([a, a], mask=gn.Input((STEPS,)))
+
+
 def test_an_embeddings_mask_argument_is_refused():
     with pytest.raises(TypeError, match=r"Embedding.*takes no mask="):
         gn.layers.Embedding(VOCAB, 2)(gn.Input((STEPS,)), mask=gn.Input((STEPS,)))
