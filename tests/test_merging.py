@@ -28,9 +28,10 @@ def test_every_merge_layer_is_tested_here():
     merging = {name for name, cls in layers.LAYERS.items()
                if getattr(cls, "merges", False) and cls.__module__.startswith("glassnet.")}
     # (the attention layers, which have weights or settings of their own: test_attention.py;
-    # HashedCrossing, which crosses categories, not numbers: test_hashed_crossing.py)
+    # HashedCrossing, which crosses categories, not numbers: test_hashed_crossing.py; the mask
+    # nodes CallMask and SetMask: test_block_masks.py, test_mask_argument.py)
     assert merging == set(MERGES) | {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention",
-                                     "HashedCrossing"}
+                                     "HashedCrossing", "CallMask", "SetMask"}
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))

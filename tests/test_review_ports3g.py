@@ -2,10 +2,9 @@
 MLP-Mixer, video classification with a CNN-RNN): what the ports met.
 
 The video classifier hands its GRU a boolean mask Input, ``GRU(16, return_sequences=True)(x,
-mask=mask_input)``. glassnet draws masks only from ``Embedding(mask_zero=True)`` and ``Masking``;
-the recurrent layers refused the mask tensor without saying so or what to write instead. The
-refusal now names the way (the padded frames are zeros, so ``Masking(0.0)``), and that port
-trains as Keras' model with the mask Input."""
+mask=mask_input)``. glassnet drew masks only from ``Embedding(mask_zero=True)`` and ``Masking``
+then, and the port used ``Masking(0.0)`` (the padded frames are zeros); a drawn ``mask=`` is taken
+now (layers/mask_argument.py), and the port as written trains as Keras' model too."""
 import numpy as np
 import pytest
 
@@ -15,11 +14,11 @@ L = gn.layers
 T, F, C = 6, 5, 3
 
 
-@pytest.mark.parametrize("layer", [L.GRU, L.LSTM, L.SimpleRNN])
-def test_a_mask_tensor_given_to_a_recurrent_layer_in_a_model_says_what_to_write(layer):
-    frames, mask = gn.Input((T, F)), gn.Input((T,), dtype="bool")
-    with pytest.raises(TypeError, match=r"mask=.*Masking\(0\.0\)|Masking\(0\.0\).*mask="):
-        layer(4, return_sequences=True)(frames, mask=mask)
+def _ported(frames, mask_input=None):
+    h = L.GRU(16, return_sequences=True, name="g1")(frames if mask_input is not None else L.Masking(0.0)(frames),
+                                                   mask=mask_input)
+    h = L.Dense(8, activation="relu", name="d1")(L.GRU(8, name="g2")(h))
+    return L.Dense(C, activation="softmax", name="d2")(h)
 
 
 def _data():
@@ -30,7 +29,8 @@ def _data():
     return x, mask, rng.integers(0, C, 32)
 
 
-def test_the_video_classifier_ported_with_masking_trains_as_keras_with_its_mask_input(keras):
+@pytest.mark.parametrize("as_written", [False, True], ids=["masking", "mask_input"])
+def test_the_video_classifier_ported_with_masking_trains_as_keras_with_its_mask_input(keras, as_written):
     x, mask, y = _data()
     frames, mask_input = keras.Input((T, F)), keras.Input((T,), dtype="bool")
     h = keras.layers.GRU(16, return_sequences=True, name="g1")(frames, mask=mask_input)
@@ -38,17 +38,20 @@ def test_the_video_classifier_ported_with_masking_trains_as_keras_with_its_mask_
     kmodel = keras.Model([frames, mask_input], keras.layers.Dense(C, activation="softmax", name="d2")(h))
 
     frames = gn.Input((T, F))
-    h = L.GRU(16, return_sequences=True, name="g1")(L.Masking(0.0)(frames))
-    h = L.Dense(8, activation="relu", name="d1")(L.GRU(8, name="g2")(h))
-    model = gn.Model(frames, L.Dense(C, activation="softmax", name="d2")(h), seed=0)
+    if as_written:          # the GRU given the mask Input, as keras.io's example writes it
+        mask_input = gn.Input((T,), dtype="bool")
+        model = gn.Model([frames, mask_input], _ported(frames, mask_input), seed=0)
+    else:
+        model = gn.Model(frames, _ported(frames), seed=0)
+    ours_x = [x, mask] if as_written else x
     for name in ["g1", "g2", "d1", "d2"]:
         model.get_layer(name).set_weights(kmodel.get_layer(name).get_weights())
-    np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict([x, mask], verbose=0), atol=1e-6)
+    np.testing.assert_allclose(model.predict(ours_x, verbose=0), kmodel.predict([x, mask], verbose=0), atol=1e-6)
 
     kmodel.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     model.compile(optimizer=gn.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     theirs = kmodel.fit([x, mask], y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
-    ours = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    ours = model.fit(ours_x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
     for name in ["g1", "g2", "d1", "d2"]:
         for a, b in zip(model.get_layer(name).get_weights(), kmodel.get_layer(name).get_weights()):

@@ -580,11 +580,9 @@ class Layer(KerasSurface):
         its own symbolic output: the functional API (``glassnet.Model``)."""
         from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(x):
-            if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
-                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
-                                f"call it without mask=")
-            return call_symbolic(self, x, training)        # training=False: this call infers (Keras)
+            from .mask_argument import drawn_with_mask
+            # Keras' explicit mask= replaces x's own: the layer is drawn on x carrying it (SetMask)
+            return call_symbolic(self, drawn_with_mask(self, x, mask), training)    # training=False: infers (Keras)
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from ..tape import record_layer_call
             return record_layer_call(self, x, training, mask)

@@ -174,7 +174,10 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
     """Plan call ``k`` of ``layer``, a layer of several inputs, whose inputs carry the masks of the
     calls ``incoming`` (None: no mask). Returns the call whose mask its output carries (None)."""
     makers = sorted({m for m in incoming if m is not None})
-    for m in makers:
+    rule = layer.mask_rule(incoming)
+    # a merge that neither reads its inputs' masks nor keeps one (SetMask, whose mask is its
+    # own: Keras' explicit mask= replacing the tensor's) leaves a mask within the steps unmerged
+    for m in makers if layer.reads_input_masks or rule is not None else ():
         if _maker(m, calls, combiners).mask_within_steps():
             raise NotImplementedError(f"{layer.describe()}: receives the mask that {calls[m].describe()} makes, "
                                       f"which has axes within the steps; merging it is not supported")
@@ -182,7 +185,6 @@ def _plan_merge(k, layer, incoming, calls, readers, combiners, shared):
         for m in makers:
             _refuse_shared(layer, _maker(m, calls, combiners), shared)
         _read_masks(layer, makers, incoming, readers)
-    rule = layer.mask_rule(incoming)
     if rule is None or rule == "first":
         return None if rule is None else incoming[0]
     if rule == "or" and len(makers) == 1 and None not in incoming:

@@ -143,11 +143,12 @@ class _Merge(Layer):
         """``layer([x1, x2, ...])`` on arrays: checked, built on first use, then ``forward``; on the
         symbolic outputs of other layers (while a ``Model`` is drawn), the symbolic output."""
         from .symbolic import call_symbolic, is_symbolic
+        if mask is not None:
+            # Keras' merges' call has no mask argument either (TypeError); drawn, it was dropped silently
+            raise TypeError(f"{self.describe()}: takes no mask (its output's mask comes from its inputs' masks)")
         if is_symbolic(inputs):
             return call_symbolic(self, inputs, training)
         training = False if training is None else training
-        if mask is not None:
-            raise TypeError(f"{self.describe()}: takes no mask")
         if not isinstance(inputs, (list, tuple)):
             raise TypeError(f"{self.describe()}: expects a list of arrays, got {type(inputs).__name__}")
         arrays = batches_of(self, inputs)

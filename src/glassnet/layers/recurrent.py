@@ -105,12 +105,14 @@ class CarriesStates:
             initial_state, training = training, None
         states = None if initial_state is None else self._state_list(initial_state)
         if is_symbolic(x) or (states is not None and holds_symbolic(states)):
-            if mask is not None:
-                # Keras' mask= of a tensor (a boolean mask Input) is not drawn: say what reaches instead
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
-                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own "
-                                f"(for Keras' boolean mask Input, zero the padded steps and put Masking(0.0) "
-                                f"before this layer); call it without mask=")
+            if mask is not None and states is not None:
+                # a call of several inputs [x, *states] is planned as no reader of masks (Keras fills
+                # mask= from x alone when x is its one tensor argument); the given mask is not drawn yet
+                raise NotImplementedError(f"{self.describe()}: mask= with initial_state is not supported in a model "
+                                          f"drawn; give the mask (Masking, Embedding(mask_zero=True)) without "
+                                          f"initial_state, or the initial states without mask=")
+            from .mask_argument import drawn_with_mask
+            x = drawn_with_mask(self, x, mask)      # Keras' explicit mask= replaces x's own (SetMask)
             if states is not None and not all(is_symbolic(state) for state in states + [x]):
                 raise TypeError(f"{self.describe()}: in a model drawn, initial_state takes tensors (Inputs, other "
                                 f"layers' outputs), as x is one")

@@ -137,10 +137,8 @@ class ReversibleEmbedding(Embedding):
         reverse = check_flag(reverse, f"{self.describe()}: reverse")
         from .symbolic import call_symbolic, is_symbolic
         if is_symbolic(x):
-            if mask is not None:
-                raise TypeError(f"{self.describe()}: takes no mask while a model is drawn: there the mask of an "
-                                f"Embedding(mask_zero=True) or a Masking reaches the layers that read it on its own; "
-                                f"call it without mask=")
+            from .mask_argument import drawn_with_mask
+            drawn_with_mask(self, x, mask)          # refuses a mask, as Keras' call takes none
             if reverse and self.mask_zero:
                 raise NotImplementedError(f"{self.describe()}: a reverse call of a layer with mask_zero=True is not "
                                           f"supported in a drawn model (its lookup's mask would be planned for both "
