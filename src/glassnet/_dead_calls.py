@@ -62,11 +62,21 @@ def attach(calls, outputs, sources, walk_back):
     for tensor in calls:            # (in the order made: each after those it reads)
         if id(tensor) not in known and all(id(parent) in reached for parent in tensor.inputs):
             reached.add(id(tensor))
-            dead.append(tensor)
+            if _holds_weights(tensor.layer):
+                dead.append(tensor)
     for tensor in outputs if dead else ():
         kept = tensor.__dict__.setdefault("dead_calls", [])
         kept.extend(t for t in dead if not any(t is other for other in kept))
     return dead
+
+
+def _holds_weights(layer):
+    """Whether a dead call is kept for its layer: not for the weightless nodes of operators and
+    glassnet.ops (``a * 2.0`` going nowhere: Keras lists nothing for it), nor for the CallWeights
+    node a block's own weights sit on (glassnet._call_weights: one on each input, and reached
+    through an input its weights are not read from, it would take samples of two shapes)."""
+    module, name = type(layer).__module__, type(layer).__name__
+    return not (module.startswith("glassnet.layers.tensor_") or name in ("CallWeights", "CallMask", "SetMask"))
 
 
 def carried(tensors):
