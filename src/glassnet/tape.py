@@ -452,11 +452,8 @@ def _record_op(name, args, kwargs, function=None):
         return _record(node, [a, b], name)
     if name in ("negative", "abs"):
         return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
-    if name in ("concatenate", "stack"):
-        given = _keras_arguments(function, args, kwargs, 1)
-        xs = list(args[0])
-        like = next(np.asarray(a) for a in xs if isinstance(a, Recorded) or watched_node(a) is not None)
-        return _record(TensorFunction(name, given), [_as_operand(v, like) for v in xs], name)
+    if name in _OWN_NODES:
+        return _record_own(name, function, args, kwargs)
     if name == "reshape":
         given = _keras_arguments(function, args, kwargs, 1)
         return _record(_Reshape(tuple(given["newshape"])), [args[0]])
@@ -481,6 +478,59 @@ def _record_op(name, args, kwargs, function=None):
     if name == "transpose" and given.get("axes") is None:
         given["axes"] = list(range(x.ndim))[::-1]
     return _record(TensorFunction(name, given), [x], name)
+
+
+_OWN_NODES = ("concatenate", "stack", "where", "einsum", "take", "take_along_axis", "conv", "depthwise_conv",
+              "separable_conv", "conv_transpose", "max_pool", "average_pool")
+
+
+def _record_own(name, function, args, kwargs):
+    """The ops of glassnet._tape_ops: NumPy's meaning of every axis (no batch axis apart)."""
+    from . import _tape_ops
+    given = _keras_arguments(function, args, kwargs, 0)
+    if name not in ("concatenate", "stack", "where", "einsum") and any(
+            node_of(v) is not None for k, v in given.items() if k not in ("x", "inputs", "kernel")):
+        raise TypeError(f"ops.{name}: only x (inputs) and a kernel take gradients on values a GradientTape records; "
+                        f"give the other arguments as constants (np.asarray(...))")
+    if name in ("concatenate", "stack", "where", "einsum"):
+        values = list(given.get("xs", given.get("x"))) if name in ("concatenate", "stack") else list(given["operands"]) \
+            if name == "einsum" else [given["condition"], given["x1"], given["x2"]]
+        live = [node_of(v) is not None for v in values]
+        if name == "where":
+            if given["x1"] is None:
+                raise ValueError("ops.where: where(condition) alone (indices) has no gradient; give x1 and x2")
+            live[0] = False         # the condition takes no gradient (TF's)
+            values[0] = np.asarray(_plain(values[0]))
+        like = np.asarray(values[live.index(True)]) if any(live) else None
+        if like is None:
+            with _paused():
+                return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        values = [v if is_live else np.asarray(_as_operand(_plain(v), like)) for v, is_live in zip(values, live)]
+        node = (_tape_ops.Join(name, values, live, given["axis"]) if name in ("concatenate", "stack") else
+                _tape_ops.Where(values, live) if name == "where" else
+                _tape_ops.Einsum(given["subscripts"], values, live))
+        return _record(node, [v for v, is_live in zip(values, live) if is_live], name)
+    if name in ("take", "take_along_axis"):
+        if node_of(given["x"]) is None:     # a constant read at recorded indices: integers, no gradient
+            with _paused():
+                return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        indices = np.asarray(_plain(given["indices"]))
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"ops.{name}: indices must be integers, got an array of {indices.dtype}")
+        node = (_tape_ops.Take if name == "take" else _tape_ops.TakeAlongAxis)(indices, given["axis"])
+        return _record(node, [given["x"]], name)
+    return function(*args, **kwargs)        # the convolutions: glassnet._ops_conv calls record_conv
+
+
+def record_conv(op, x, kernel, arguments):
+    """``ops.<op>`` (a convolution with ``kernel``, or a pooling: kernel None) on a recorded input
+    or kernel (a watched array), by the convolution layers' kernels (glassnet._tape_ops.Window)."""
+    from . import _tape_ops
+    values = [x] if kernel is None else [x, kernel]
+    live = [node_of(v) is not None for v in values]
+    like = np.asarray(values[live.index(True)])
+    values = [v if is_live else np.asarray(_plain(v), dtype=like.dtype) for v, is_live in zip(values, live)]
+    return _record(_tape_ops.Window(op, arguments, values, live), [v for v, is_live in zip(values, live) if is_live], op)
 
 
 def record_ops_call(name, function, args, kwargs):
@@ -702,9 +752,13 @@ class GradientTape:
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
-        if not isinstance(persistent, bool):
-            raise TypeError(f"GradientTape: persistent: expected True or False, got {persistent!r:.60}")
+        for name, value in (("persistent", persistent), ("watch_accessed_variables", watch_accessed_variables)):
+            if not isinstance(value, bool):
+                raise TypeError(f"GradientTape: {name}: expected True or False, got {value!r:.60}")
         self.persistent = persistent
+        # False: TF's rule, only what watch() was given is differentiated: a weight not watched
+        # gets None, and so does a recorded value that depends on nothing watched
+        self.watch_accessed_variables = watch_accessed_variables
         self._watched = {}
         self._used = False
         self._open = False
@@ -768,8 +822,13 @@ class GradientTape:
             seed = np.ones(np.shape(target), np.asarray(target).dtype) if output_gradients is None \
                 else np.asarray(output_gradients, dtype=np.asarray(target).dtype)
             self._backward(start, seed, source_nodes, results, weights)
+        if not self.watch_accessed_variables:
+            for k, s in enumerate(flat):
+                if isinstance(s, Recorded) and results[k] is not None and not self._reaches_watched(s._node):
+                    results[k] = None
         for k, s in enumerate(flat):
-            if results[k] is None and id(s) in weights and weights[id(s)][0] is s:
+            if results[k] is None and id(s) in weights and weights[id(s)][0] is s and (
+                    self.watch_accessed_variables or self._is_watched(s)):
                 results[k] = weights[id(s)][1]
             if results[k] is None and unconnected_gradients == "zero":
                 results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
@@ -813,6 +872,27 @@ class GradientTape:
                         zgrads[parent] = pg.dz if parent not in zgrads else zgrads[parent] + pg.dz
                         continue
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
+
+    def _is_watched(self, array):
+        entry = self._watched.get(id(array))
+        return entry is not None and entry[0] is array
+
+    def _reaches_watched(self, node):
+        """Whether ``node``'s value depends on an array ``watch`` was given (an input, or a weight
+        a recorded call or penalty used): with ``watch_accessed_variables=False`` TF records no other."""
+        stack, seen = [node], set()
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if isinstance(node, _Leaf) and self in node.tapes:
+                return True
+            used = [p for p, _ in getattr(node, "weights_at", ())] + [p for _, p, _ in getattr(node, "penalties", ())]
+            if any(self._is_watched(p) for p in used):
+                return True
+            stack.extend(node.parents)
+        return False
 
     def reset(self):
         """Forget what was recorded (TF's ``tape.reset()``)."""
