@@ -468,7 +468,8 @@ def _record_op(name, args, kwargs, function=None):
     if len(args) < 1 or node_of(args[0]) is None or name not in OPS or _holds_live(args[1:], kwargs):
         raise TypeError(f"ops.{name} on a value a GradientTape records: not recorded (the tape records the "
                         f"element-wise functions, the reductions, softmax, log_softmax, reshape, transpose, squeeze, "
-                        f"expand_dims, concatenate, stack, matmul, maximum, minimum, clip, cast, abs, negative and "
+                        f"expand_dims, concatenate, stack, where, einsum, take, take_along_axis, the convolutions and "
+                        f"poolings, matmul, maximum, minimum, clip, cast, abs, negative and "
                         f"the operators + - * / ** @ and indexing); compute it from those, or on np.asarray(x) "
                         f"without gradient")
     given = {} if function is None else _keras_arguments(function, args, kwargs, 1)
