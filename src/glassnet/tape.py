@@ -749,7 +749,7 @@ class GradientTape:
 
     >>> with GradientTape() as tape:                       # doctest: +SKIP
     ...     loss = loss_fn(model(x, training=True), y)
-    >>> grads = tape.gradient(loss, model.trainable_weights)
+    >>> grads = tape.gradient(loss, model.trainable_weights)      # doctest: +SKIP
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
