@@ -14,6 +14,7 @@ two nodes, depthwise then a 1x1 conv, as TensorFlow's ``separable_conv2d`` compu
 """
 import numpy as np
 
+from . import _tape_state
 from ._call_weights import is_weight
 from ._ops_reading import _array, _is_tensor
 from .layers import tensor_conv
@@ -22,6 +23,9 @@ from .layers.tensor_functions import TensorFunction
 
 def _kernel_node(op, x, kernel, arguments):
     """``op`` of ``x`` and ``kernel``: a node on a tensor, the value on arrays."""
+    if _tape_state.recording() and _tape_state.holds_recorded([x, kernel]):
+        from .tape import record_conv           # a GradientTape records it (glassnet.tape)
+        return record_conv(op, x, kernel, arguments)
     if _is_tensor(kernel):
         raise TypeError(f"ops.{op}: kernel is a tensor of a model being drawn (it would carry a batch axis); give an "
                         f"array, or a weight made by self.add_weight in build (it trains)")
@@ -47,6 +51,9 @@ def _kernel_node(op, x, kernel, arguments):
 
 def _window_node(op, x, arguments, dtype=None):
     """A pooling (or extract_patches) of ``x``: a node on a tensor, the value on arrays."""
+    if _tape_state.recording() and _tape_state.holds_recorded([x]):
+        from .tape import record_conv
+        return record_conv(op, x, None, arguments)
     if _is_tensor(x):
         return TensorFunction(op, arguments)(x)
     array = _array(x, "inputs" if op != "extract_patches" else "images", op)

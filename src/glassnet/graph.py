@@ -232,6 +232,35 @@ def _walk_back(outputs, stop=()):
     return order, sources
 
 
+def held_weights(model):
+    """The trainable weights of the models and layers a model without ``call`` holds as attributes
+    (in lists, tuples and dicts too), in the order assigned, each once: a held model's own
+    ``trainable_weights`` (the arrays its layers compute with), none for one not built yet."""
+    found, seen = [], set()
+
+    def walk(value):
+        if id(value) in seen:
+            return
+        if isinstance(value, (list, tuple, dict)):
+            seen.add(id(value))
+            for item in (value.values() if isinstance(value, dict) else value):
+                walk(item)
+        elif isinstance(value, Sequential):
+            seen.add(id(value))
+            if value.built or value.layers:
+                found.extend(a for a in value.trainable_weights if id(a) not in seen and not seen.add(id(a)))
+        elif hasattr(value, "describe") and hasattr(value, "params") and not isinstance(value, InputLayer):
+            seen.add(id(value))
+            if value.trainable:
+                found.extend(a for a in value.params.values() if id(a) not in seen and not seen.add(id(a)))
+
+    skip = glassnet_attribute_names(model)
+    for name, value in list(vars(model).items()):
+        if name not in skip and not name.startswith("_"):
+            walk(value)
+    return found
+
+
 class Model(Sequential):
     """A network drawn as a graph of layer calls, from its ``Input``s to one output (Keras'
     functional ``Model``). See the module docstring.
@@ -625,6 +654,10 @@ class Model(Sequential):
         held = self._layers_now()
         if held is not None:      # (its layers' flags as they are now, Keras' live lists)
             return [a for layer in held if layer.trainable for a in layer.params.values()]
+        if not self._calls and not self._subclass():
+            # no call (Keras' VAE, its GAN): the weights of the models and layers it holds, which
+            # its train_step's GradientTape differentiates and its optimizer steps (Keras' tracking)
+            return held_weights(self)
         return Sequential.trainable_weights.fget(self)
 
     @property

@@ -254,17 +254,23 @@ class _ModelCall(Node):
         super().__init__([parent], f"model {model.name!r}")
         self.model, self.x, self.training, self.before = model, x, training, before
         layer = model._output_layer
-        z = getattr(layer, "z", None)
+        z = getattr(layer, "z", None) if model._heads is None else None    # (several outputs: never fused)
         self.z = None if z is None else z.copy()
         self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
+        self.header = None              # several outputs of open sizes: the packed rows' header
         self.weights_at = _weights_at(param for _, _, param, _ in getattr(model, "_views", ()))
 
     def backward(self, g, zg, add_weight, wants):
         model = self.model
         flags = [layer.needs_input_gradient for layer in model.layers]
+        # several outputs: each head's columns hold dL/d(output), not a compiled loss' dL/dz
+        heads = model._heads or ()
+        fused_heads = [head.fused for head in heads]
         gin = None
         now = _swap_in(self)
         try:
+            for head in heads:
+                head.fused = False
             first = True
             for grad, fused in ((zg, True), (g, False)):
                 if grad is None:
@@ -277,7 +283,11 @@ class _ModelCall(Node):
                 if wants[0]:
                     for layer in model.layers:
                         layer.needs_input_gradient = True
-                made = model._backward(np.asarray(grad, dtype=model.dtype), fused)
+                grad = np.asarray(grad, dtype=model.dtype)
+                if self.header is not None:     # (each output's gradient came with zeros there)
+                    grad = grad.copy()
+                    grad[:, :self.header.shape[1]] = self.header
+                made = model._backward(grad, fused)
                 model._sync_views()
                 for layer, _, param, pgrad in model._views:
                     # a layer frozen since the model's weights were laid out (no compile in a loop
@@ -292,6 +302,8 @@ class _ModelCall(Node):
             _swap_back(now)
             for layer, flag in zip(model.layers, flags):
                 layer.needs_input_gradient = flag
+            for head, fused in zip(heads, fused_heads):
+                head.fused = fused
         return [gin]
 
 
@@ -340,6 +352,32 @@ class _GetItem:
     def backward(self, g):
         grad = np.zeros(self.shape, self.dtype)
         np.add.at(grad, self.index, g)
+        return grad
+
+
+class _HeadOutput:
+    """One output of a model of several, read from its packed outputs (n, sum of sizes): its
+    backward puts dL/d(output) in that output's columns, zeros elsewhere (the model's backward
+    reads each head's columns of the packed gradient; the rows' header of open sizes is copied)."""
+    merges = False
+
+    def __init__(self, head, packed):
+        self.head, self.op = head, f"output {head.name!r}"
+
+    def forward(self, packed, training=False):
+        self.shape, self.dtype = packed.shape, packed.dtype
+        open_ = self.head.layout.open if self.head.layout is not None else 0
+        self.header = np.array(packed[:, :open_])
+        return np.array(self.head.output(packed))
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, self.dtype)
+        open_ = self.head.layout.open if self.head.layout is not None else 0
+        if open_:           # the sizes, which say where the columns lie (the model's call puts them back)
+            grad[:, :open_] = self.header
+        self.head.output(grad)[...] = g
+        if open_:
+            grad[:, :open_] = 0
         return grad
 
 
@@ -414,11 +452,8 @@ def _record_op(name, args, kwargs, function=None):
         return _record(node, [a, b], name)
     if name in ("negative", "abs"):
         return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
-    if name in ("concatenate", "stack"):
-        given = _keras_arguments(function, args, kwargs, 1)
-        xs = list(args[0])
-        like = next(np.asarray(a) for a in xs if isinstance(a, Recorded) or watched_node(a) is not None)
-        return _record(TensorFunction(name, given), [_as_operand(v, like) for v in xs], name)
+    if name in _OWN_NODES:
+        return _record_own(name, function, args, kwargs)
     if name == "reshape":
         given = _keras_arguments(function, args, kwargs, 1)
         return _record(_Reshape(tuple(given["newshape"])), [args[0]])
@@ -433,7 +468,8 @@ def _record_op(name, args, kwargs, function=None):
     if len(args) < 1 or node_of(args[0]) is None or name not in OPS or _holds_live(args[1:], kwargs):
         raise TypeError(f"ops.{name} on a value a GradientTape records: not recorded (the tape records the "
                         f"element-wise functions, the reductions, softmax, log_softmax, reshape, transpose, squeeze, "
-                        f"expand_dims, concatenate, stack, matmul, maximum, minimum, clip, cast, abs, negative and "
+                        f"expand_dims, concatenate, stack, where, einsum, take, take_along_axis, the convolutions and "
+                        f"poolings, matmul, maximum, minimum, clip, cast, abs, negative and "
                         f"the operators + - * / ** @ and indexing); compute it from those, or on np.asarray(x) "
                         f"without gradient")
     given = {} if function is None else _keras_arguments(function, args, kwargs, 1)
@@ -443,6 +479,59 @@ def _record_op(name, args, kwargs, function=None):
     if name == "transpose" and given.get("axes") is None:
         given["axes"] = list(range(x.ndim))[::-1]
     return _record(TensorFunction(name, given), [x], name)
+
+
+_OWN_NODES = ("concatenate", "stack", "where", "einsum", "take", "take_along_axis", "conv", "depthwise_conv",
+              "separable_conv", "conv_transpose", "max_pool", "average_pool")
+
+
+def _record_own(name, function, args, kwargs):
+    """The ops of glassnet._tape_ops: NumPy's meaning of every axis (no batch axis apart)."""
+    from . import _tape_ops
+    given = _keras_arguments(function, args, kwargs, 0)
+    if name not in ("concatenate", "stack", "where", "einsum") and any(
+            node_of(v) is not None for k, v in given.items() if k not in ("x", "inputs", "kernel")):
+        raise TypeError(f"ops.{name}: only x (inputs) and a kernel take gradients on values a GradientTape records; "
+                        f"give the other arguments as constants (np.asarray(...))")
+    if name in ("concatenate", "stack", "where", "einsum"):
+        values = list(given.get("xs", given.get("x"))) if name in ("concatenate", "stack") else list(given["operands"]) \
+            if name == "einsum" else [given["condition"], given["x1"], given["x2"]]
+        live = [node_of(v) is not None for v in values]
+        if name == "where":
+            if given["x1"] is None:
+                raise ValueError("ops.where: where(condition) alone (indices) has no gradient; give x1 and x2")
+            live[0] = False         # the condition takes no gradient (TF's)
+            values[0] = np.asarray(_plain(values[0]))
+        like = np.asarray(values[live.index(True)]) if any(live) else None
+        if like is None:
+            with _paused():
+                return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        values = [v if is_live else np.asarray(_as_operand(_plain(v), like)) for v, is_live in zip(values, live)]
+        node = (_tape_ops.Join(name, values, live, given["axis"]) if name in ("concatenate", "stack") else
+                _tape_ops.Where(values, live) if name == "where" else
+                _tape_ops.Einsum(given["subscripts"], values, live))
+        return _record(node, [v for v, is_live in zip(values, live) if is_live], name)
+    if name in ("take", "take_along_axis"):
+        if node_of(given["x"]) is None:     # a constant read at recorded indices: integers, no gradient
+            with _paused():
+                return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+        indices = np.asarray(_plain(given["indices"]))
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"ops.{name}: indices must be integers, got an array of {indices.dtype}")
+        node = (_tape_ops.Take if name == "take" else _tape_ops.TakeAlongAxis)(indices, given["axis"])
+        return _record(node, [given["x"]], name)
+    return function(*args, **kwargs)        # the convolutions: glassnet._ops_conv calls record_conv
+
+
+def record_conv(op, x, kernel, arguments):
+    """``ops.<op>`` (a convolution with ``kernel``, or a pooling: kernel None) on a recorded input
+    or kernel (a watched array), by the convolution layers' kernels (glassnet._tape_ops.Window)."""
+    from . import _tape_ops
+    values = [x] if kernel is None else [x, kernel]
+    live = [node_of(v) is not None for v in values]
+    like = np.asarray(values[live.index(True)])
+    values = [v if is_live else np.asarray(_plain(v), dtype=like.dtype) for v, is_live in zip(values, live)]
+    return _record(_tape_ops.Window(op, arguments, values, live), [v for v, is_live in zip(values, live) if is_live], op)
 
 
 def record_ops_call(name, function, args, kwargs):
@@ -460,11 +549,24 @@ def record_model_call(model, x, training):
         prepared = model._on_device(model._prepare_x(_plain(x)))
         out = model._forward(prepared, training=training)
         public = model._public_outputs(out)
-    if public is not out:
-        raise NotImplementedError(f"GradientTape: model {model.name!r} gives several outputs (or a dict); the tape "
-                                  f"records models of one output")
     node = _ModelCall(model, parent, prepared, training, before)
-    return _wrap(out, node)
+    if public is out:
+        return _wrap(out, node)
+    # several outputs (a list, or a dict by key), or a nested model's {key: output}: the model's
+    # pass gives them packed side by side (glassnet.outputs); each is a node reading its columns,
+    # and the gradients they send back add up, column by column, into the packed gradient that
+    # the model's backward pass takes (the header of open sizes copied, as fit's loss does)
+    packed = _wrap(out, node)
+    open_ = model._heads[0].layout.open if model._heads is not None and model._heads[0].layout is not None else 0
+    if open_:
+        node.header = np.array(out[:, :open_])
+    if model._heads is None:            # {key: out}: the one output under its key
+        return {key: packed for key in public}
+    outputs = [_record(_HeadOutput(head, out), [packed]) for head in model._heads]
+    if model._output_keys is None:
+        return outputs
+    from ._dictoutputs import as_dict
+    return as_dict(model._output_keys, outputs)
 
 
 def record_layer_call(layer, x, training, mask):
@@ -540,6 +642,62 @@ def record_loss(loss, y_pred, y_true, sample_weight=None):
     return _wrap(value, _LossNode(parent, backward))
 
 
+def record_loss_function(function, args, kwargs, noted):
+    """Keras' per-sample loss function ``function(y_true, y_pred, ...)`` (glassnet.losses.functions)
+    on a recorded ``y_pred``, recorded: its values (n, ...) now; at ``gradient``, each value's
+    gradient from its loss class: the class's value is the mean of the function's N values, each
+    reading its own sample's (and position's) entries, so d(sum g_i value_i)/d y_pred is N g times
+    the class's gradient (dL/dz, fused with the sigmoid or softmax of the model call that gave
+    y_pred, as ``record_loss`` and Keras on TensorFlow, which reads the logits)."""
+    from .model import fuses_with
+    name = function.__name__
+    bound = _keras_arguments(function, args, kwargs, 0)
+    y_true, y_pred = bound["y_true"], bound["y_pred"]
+    if node_of(y_true, "y_true") is not None or _holds_live([v for k, v in bound.items() if k not in ("y_true", "y_pred")]):
+        raise TypeError(f"losses.{name}: y_true is a recorded value; Keras' loss functions take (y_true, y_pred), "
+                        f"the targets first (glassnet's Loss objects take (y_pred, y_true)): the tape takes the "
+                        f"targets as constants")
+    parent = node_of(y_pred, "y_pred")
+    plain = {k: _plain(v) for k, v in bound.items()}
+    noted.seen = seen = []
+    try:
+        with _paused():
+            values = np.asarray(function(**plain))
+    finally:
+        noted.seen = None
+    a = np.asarray(plain["y_pred"])
+    loss, scored, y = seen[0] if len(seen) == 1 else (None, None, None)
+    count = values.size
+    if loss is None or np.shape(scored) != a.shape or values.shape != a.shape[:values.ndim] or \
+            not np.isclose(float(np.mean(values, dtype=np.float64)), float(loss(scored, y)), rtol=1e-4, atol=1e-6):
+        raise TypeError(f"losses.{name} on a value a GradientTape records: not recorded for these arguments (its "
+                        f"values are not the mean of its loss class's on y_pred as given); use the loss class, "
+                        f"glassnet.losses.{type(loss).__name__ if loss is not None else 'Loss'}(...)(y_pred, y_true)")
+    if parent is None:
+        return values
+    activation = loss.fused_activation()
+    fused = (isinstance(parent, _ModelCall) and activation is not None and parent.z is not None
+             and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
+
+    def spread(g):          # each value's g over the entries it reads, times N (the class takes the mean)
+        return np.reshape(np.asarray(g), values.shape + (1,) * (a.ndim - values.ndim)) * count
+
+    def unfused(g):
+        with _paused():
+            grad = loss.gradient(a, y)
+        return (np.asarray(grad) * spread(g)).astype(a.dtype, copy=False)
+
+    def backward(g):
+        if not fused:
+            return unfused(g)
+        with _paused():
+            dz = loss.gradient_from_logits(a, y)
+        return _Logits((np.asarray(dz) * spread(g)).astype(a.dtype, copy=False), lambda: unfused(g))
+    node = _LossNode(parent, backward)
+    node.what = f"losses.{name}"
+    return _wrap(values.astype(a.dtype, copy=False), node)
+
+
 class _Penalty(Node):
     """The regularizers' penalties on a model's trained weights (Keras' ``model.losses`` part)."""
 
@@ -591,13 +749,17 @@ class GradientTape:
 
     >>> with GradientTape() as tape:                       # doctest: +SKIP
     ...     loss = loss_fn(model(x, training=True), y)
-    >>> grads = tape.gradient(loss, model.trainable_weights)
+    >>> grads = tape.gradient(loss, model.trainable_weights)      # doctest: +SKIP
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
-        if not isinstance(persistent, bool):
-            raise TypeError(f"GradientTape: persistent: expected True or False, got {persistent!r:.60}")
+        for name, value in (("persistent", persistent), ("watch_accessed_variables", watch_accessed_variables)):
+            if not isinstance(value, bool):
+                raise TypeError(f"GradientTape: {name}: expected True or False, got {value!r:.60}")
         self.persistent = persistent
+        # False: TF's rule, only what watch() was given is differentiated: a weight not watched
+        # gets None, and so does a recorded value that depends on nothing watched
+        self.watch_accessed_variables = watch_accessed_variables
         self._watched = {}
         self._used = False
         self._open = False
@@ -661,8 +823,13 @@ class GradientTape:
             seed = np.ones(np.shape(target), np.asarray(target).dtype) if output_gradients is None \
                 else np.asarray(output_gradients, dtype=np.asarray(target).dtype)
             self._backward(start, seed, source_nodes, results, weights)
+        if not self.watch_accessed_variables:
+            for k, s in enumerate(flat):
+                if isinstance(s, Recorded) and results[k] is not None and not self._reaches_watched(s._node):
+                    results[k] = None
         for k, s in enumerate(flat):
-            if results[k] is None and id(s) in weights and weights[id(s)][0] is s:
+            if results[k] is None and id(s) in weights and weights[id(s)][0] is s and (
+                    self.watch_accessed_variables or self._is_watched(s)):
                 results[k] = weights[id(s)][1]
             if results[k] is None and unconnected_gradients == "zero":
                 results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
@@ -706,6 +873,27 @@ class GradientTape:
                         zgrads[parent] = pg.dz if parent not in zgrads else zgrads[parent] + pg.dz
                         continue
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
+
+    def _is_watched(self, array):
+        entry = self._watched.get(id(array))
+        return entry is not None and entry[0] is array
+
+    def _reaches_watched(self, node):
+        """Whether ``node``'s value depends on an array ``watch`` was given (an input, or a weight
+        a recorded call or penalty used): with ``watch_accessed_variables=False`` TF records no other."""
+        stack, seen = [node], set()
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if isinstance(node, _Leaf) and self in node.tapes:
+                return True
+            used = [p for p, _ in getattr(node, "weights_at", ())] + [p for _, p, _ in getattr(node, "penalties", ())]
+            if any(self._is_watched(p) for p in used):
+                return True
+            stack.extend(node.parents)
+        return False
 
     def reset(self):
         """Forget what was recorded (TF's ``tape.reset()``)."""
@@ -770,21 +958,31 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
             steps.append(("model", model, given, views))
         else:
             loose.extend(given)
-    from .parameters import _takes_shapes
+    # one update of the optimizer for every pair (its iterations count one step, Adam's bias
+    # correction reads it, and global_clipnorm sees every gradient): each model's whole set as its
+    # flat buffer (the triple fit steps), the other weights each as a triple of its own
+    triples, sizes, names, shapes = [], [], [], []
     for _, model, given, views in steps:
         model._sync_views()
         for grad, var in given:
             views[id(var)][0][...] = grad
         key, flat, flat_grads = model._triples[0]
-        triples = model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)]
-        if _takes_shapes(optimizer):
-            optimizer.apply(triples, model._sizes, model._names, shapes=model._weight_shapes())
-        else:
-            optimizer.apply(triples, model._sizes, model._names)
+        triples.extend(model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)])
+        sizes.extend(model._sizes)
+        names.extend(model._names)
+        shapes.extend(model._weight_shapes())
+    for grad, var in loose:
+        triples.append((_weight_key(var), var, grad.astype(var.dtype, copy=False)))
+        sizes.append([var.size])
+        names.append([triples[-1][0]])
+        shapes.append([tuple(var.shape)])
+    from .parameters import _takes_shapes
+    if _takes_shapes(optimizer):
+        optimizer.apply(triples, sizes, names, shapes=shapes)
+    else:
+        optimizer.apply(triples, sizes, names)
+    for _, model, _, _ in steps:
         model._project()
-    if loose:
-        triples = [(_weight_key(var), var, grad.astype(var.dtype, copy=False)) for grad, var in loose]
-        optimizer.apply(triples)
 
 
 def _weight_key(var):

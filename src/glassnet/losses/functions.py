@@ -24,11 +24,13 @@ classes along the last axis whatever ``axis`` is (Keras' rule).
 ``compile(loss=mean_squared_error)`` trains on the function's loss class (at its defaults), as the
 name ``"mean_squared_error"`` does; gradients come from the classes (see ``glassnet.losses.get``).
 """
+import functools
 import numbers
+import threading
 
 import numpy as np
 
-from .. import backend
+from .. import _tape_state, backend
 from .base import aligned_targets, same_rank
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from .connectionist import CTC
@@ -109,92 +111,131 @@ def _smoothed(y_true, label_smoothing, classes):
     return y_true * (1 - label_smoothing) + label_smoothing / classes if label_smoothing else y_true
 
 
+# --- under a GradientTape -----------------------------------------------------------------------
+# a function called on a recorded y_pred while a tape records is recorded (glassnet.tape): its
+# values now, and at tape.gradient the gradient of its loss class, which _scored notes here
+_noted = threading.local()
+
+
+def _scored(loss, y_pred, y_true):
+    """``loss.per_sample(y_pred, y_true)``, the function's values, noting the loss and the arrays
+    it scored when a tape records the call (glassnet.tape.record_loss_function)."""
+    seen = getattr(_noted, "seen", None)
+    if seen is not None:
+        seen.append((loss, y_pred, y_true))
+    return loss.per_sample(y_pred, y_true)
+
+
+def _taped(function):
+    """``function`` recorded while a GradientTape records and y_pred is a recorded value."""
+    @functools.wraps(function)
+    def taped(*args, **kwargs):
+        if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
+            from ..tape import record_loss_function
+            return record_loss_function(function, args, kwargs, _noted)
+        return function(*args, **kwargs)
+    return taped
+
+
 # --- regression ---------------------------------------------------------------------------------
 
+@_taped
 def mean_squared_error(y_true, y_pred):
     """Keras' ``mean_squared_error``: ``mean((y_true - y_pred)^2)`` over the last axis; y_true,
     y_pred of shape (n, ..., k); returns (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "mean_squared_error")
-    return MeanSquaredError().per_sample(y_pred, y_true)
+    return _scored(MeanSquaredError(), y_pred, y_true)
 
 
+@_taped
 def mean_absolute_error(y_true, y_pred):
     """Keras' ``mean_absolute_error``: ``mean(|y_true - y_pred|)`` over the last axis; (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "mean_absolute_error")
-    return MeanAbsoluteError().per_sample(y_pred, y_true)
+    return _scored(MeanAbsoluteError(), y_pred, y_true)
 
 
+@_taped
 def mean_absolute_percentage_error(y_true, y_pred):
     """Keras' ``mean_absolute_percentage_error``: ``100 mean(|y_true - y_pred| / max(|y_true|, 1e-7))``
     over the last axis; (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "mean_absolute_percentage_error")
-    return MeanAbsolutePercentageError().per_sample(y_pred, y_true)
+    return _scored(MeanAbsolutePercentageError(), y_pred, y_true)
 
 
+@_taped
 def mean_squared_logarithmic_error(y_true, y_pred):
     """Keras' ``mean_squared_logarithmic_error``: ``mean((log(1 + p) - log(1 + t))^2)``, p and t
     raised to at least 1e-7, over the last axis; (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "mean_squared_logarithmic_error")
-    return MeanSquaredLogarithmicError().per_sample(y_pred, y_true)
+    return _scored(MeanSquaredLogarithmicError(), y_pred, y_true)
 
 
+@_taped
 def huber(y_true, y_pred, delta=1.0):
     """Keras' ``huber``: per value ``d^2 / 2`` where ``|d| <= delta``, else ``delta (|d| - delta / 2)``,
     d = y_pred - y_true; the mean over the last axis; (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "huber")
-    return Huber(delta=delta).per_sample(y_pred, y_true)
+    return _scored(Huber(delta=delta), y_pred, y_true)
 
 
+@_taped
 def log_cosh(y_true, y_pred):
     """Keras' ``log_cosh``: ``mean(log(cosh(y_pred - y_true)))`` over the last axis; (n, ...)."""
     y_true, y_pred = _same_rank(y_true, y_pred, "log_cosh")
-    return LogCosh().per_sample(y_pred, y_true)
+    return _scored(LogCosh(), y_pred, y_true)
 
 
+@_taped
 def poisson(y_true, y_pred):
     """Keras' ``poisson``: ``mean(y_pred - y_true log(y_pred + 1e-7))`` over the last axis; (n, ...)."""
     y_true, y_pred = _pair(y_true, y_pred, "poisson")
-    return Poisson().per_sample(y_pred, y_true)
+    return _scored(Poisson(), y_pred, y_true)
 
 
+@_taped
 def kl_divergence(y_true, y_pred):
     """Keras' ``kl_divergence``: ``sum(t log(t / p))`` over the last axis, t and p clipped to
     [1e-7, 1]; (n, ...)."""
     y_true, y_pred = _pair(y_true, y_pred, "kl_divergence")
-    return KLDivergence().per_sample(y_pred, y_true)
+    return _scored(KLDivergence(), y_pred, y_true)
 
 
+@_taped
 def hinge(y_true, y_pred):
     """Keras' ``hinge``: ``mean(max(1 - y p, 0))`` over the last axis, targets -1/1 (0/1 taken as
     -1/1); (n, ...)."""
     y_true, y_pred = _pair(y_true, y_pred, "hinge")
-    return Hinge().per_sample(y_pred, y_true)
+    return _scored(Hinge(), y_pred, y_true)
 
 
+@_taped
 def squared_hinge(y_true, y_pred):
     """Keras' ``squared_hinge``: ``mean(max(1 - y p, 0)^2)`` over the last axis; (n, ...)."""
     y_true, y_pred = _pair(y_true, y_pred, "squared_hinge")
-    return SquaredHinge().per_sample(y_pred, y_true)
+    return _scored(SquaredHinge(), y_pred, y_true)
 
 
+@_taped
 def categorical_hinge(y_true, y_pred):
     """Keras' ``categorical_hinge``: ``max(max((1 - y) p) - sum(y p) + 1, 0)`` over the last axis,
     one-hot targets; (n, ...)."""
     y_true, y_pred = _pair(y_true, y_pred, "categorical_hinge")
-    return CategoricalHinge().per_sample(y_pred, y_true)
+    return _scored(CategoricalHinge(), y_pred, y_true)
 
 
+@_taped
 def cosine_similarity(y_true, y_pred, axis=-1):
     """Keras' ``cosine_similarity`` loss: ``-sum(t_hat p_hat)`` along ``axis``, each unit-normalised
     (length at least 1e-7); y_pred's shape without ``axis``."""
     y_true, y_pred = _same_rank(y_true, y_pred, "cosine_similarity")
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "cosine_similarity"), y_pred, axis,
                                       "cosine_similarity")
-    return CosineSimilarity().per_sample(y_pred, y_true)
+    return _scored(CosineSimilarity(), y_pred, y_true)
 
 
 # --- cross-entropies ----------------------------------------------------------------------------
 
+@_taped
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Keras' ``binary_crossentropy``: ``-mean(y log p + (1 - y) log(1 - p))`` along ``axis``, p
     clipped to [1e-7, 1 - 1e-7] (``from_logits``: p = sigmoid(y_pred), exactly from the logits);
@@ -202,7 +243,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _pair(y_true, y_pred, "binary_crossentropy")
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "binary_crossentropy"), y_pred, axis,
                                       "binary_crossentropy")
-    return BinaryCrossentropy(from_logits, label_smoothing).per_sample(y_pred, y_true)
+    return _scored(BinaryCrossentropy(from_logits, label_smoothing), y_pred, y_true)
 
 
 def _categorical(y_true, y_pred, label_smoothing, axis, caller):
@@ -215,6 +256,7 @@ def _categorical(y_true, y_pred, label_smoothing, axis, caller):
     return _class_axis_last(y_true, y_pred, axis, caller)
 
 
+@_taped
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Keras' ``categorical_crossentropy``: ``-sum(y log p)`` along ``axis``, p the row of
     probabilities divided by its sum, then clipped to [1e-7, 1 - 1e-7] (``from_logits``:
@@ -222,9 +264,10 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``y (1 - s) + s / k``. y_true, y_pred (n, ..., k); returns (n, ...)."""
     CategoricalCrossentropy(from_logits, label_smoothing)         # the settings' checks
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_crossentropy")
-    return CategoricalCrossentropy(from_logits).per_sample(y_pred, y_true)     # rescales rows itself
+    return _scored(CategoricalCrossentropy(from_logits), y_pred, y_true)     # rescales rows itself
 
 
+@_taped
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
                                    axis=-1):
     """Keras' ``categorical_focal_crossentropy``: ``-sum(alpha (1 - p)^gamma y log p)`` along
@@ -232,9 +275,10 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     [1e-7, 1 - 1e-7]; ``alpha`` a number or one per class. Returns (n, ...)."""
     CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing)
     y_true, y_pred = _categorical(y_true, y_pred, label_smoothing, axis, "categorical_focal_crossentropy")
-    return CategoricalFocalCrossentropy(alpha, gamma, from_logits).per_sample(y_pred, y_true)   # rescales itself
+    return _scored(CategoricalFocalCrossentropy(alpha, gamma, from_logits), y_pred, y_true)   # rescales itself
 
 
+@_taped
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
                               label_smoothing=0.0, axis=-1):
     """Keras' ``binary_focal_crossentropy``: per value ``(1 - p_t)^gamma bce`` (times alpha or
@@ -243,9 +287,10 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     y_true, y_pred = _class_axis_last(aligned_targets(y_pred, y_true, "binary_focal_crossentropy"), y_pred, axis,
                                       "binary_focal_crossentropy")
     loss = BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits, label_smoothing)
-    return loss.per_sample(y_pred, y_true)
+    return _scored(loss, y_pred, y_true)
 
 
+@_taped
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Keras' ``sparse_categorical_crossentropy``: ``-log p[label]`` per sample and position, p the
     row of probabilities divided by its sum, then clipped (``from_logits``: ``logsumexp(z) - z[label]``):
@@ -276,38 +321,43 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return values if valid is None else np.where(valid, values, 0).astype(values.dtype, copy=False)
 
 
+@_taped
 def categorical_generalized_cross_entropy(y_true, y_pred, q):
     """Keras' ``categorical_generalized_cross_entropy``: ``(1 - p^q) / q`` per sample, p the output
     at the integer label, y_true (n,) (or (n, 1)), y_pred (n, k); ``q`` in (0, 1), no default
     (as in Keras). Returns (n,)."""
     y_pred = _predictions(y_pred, "categorical_generalized_cross_entropy")
     labels = _labels(y_true, y_pred, "categorical_generalized_cross_entropy")
-    return CategoricalGeneralizedCrossEntropy(q).per_sample(y_pred, labels)
+    return _scored(CategoricalGeneralizedCrossEntropy(q), y_pred, labels)
 
 
 # --- segmentation, sequences, embeddings --------------------------------------------------------
 
+@_taped
 def dice(y_true, y_pred, axis=None):
     """Keras' ``dice``: ``1 - 2 sum(y p) / (sum(y) + sum(p) + 1e-7)`` over ``axis`` (None: all,
     one number; ``(1, 2, 3)``: one per image (n,))."""
     y_true, y_pred = _pair(y_true, y_pred, "dice")
-    return Dice(axis=axis).per_sample(y_pred, y_true)
+    return _scored(Dice(axis=axis), y_pred, y_true)
 
 
+@_taped
 def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     """Keras' ``tversky``: ``1 - I / (I + alpha sum(y (1 - p)) + beta sum((1 - y) p) + 1e-7)``,
     I = sum(y p), over ``axis`` (as ``dice``)."""
     y_true, y_pred = _pair(y_true, y_pred, "tversky")
-    return Tversky(alpha=alpha, beta=beta, axis=axis).per_sample(y_pred, y_true)
+    return _scored(Tversky(alpha=alpha, beta=beta, axis=axis), y_pred, y_true)
 
 
+@_taped
 def ctc(y_true, y_pred):
     """Keras' ``ctc``: -log P(labels | logits) per sample; y_true int label sequences (n, L) padded
     with 0 (the blank), y_pred logits (n, T, C). Returns (n,)."""
     y_pred = _predictions(y_pred, "ctc")
-    return CTC().per_sample(y_pred, _labels(y_true, y_pred, "ctc"))
+    return _scored(CTC(), y_pred, _labels(y_true, y_pred, "ctc"))
 
 
+@_taped
 def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
     """Keras' ``circle``: per sample ``softplus(lse(positive terms) + lse(negative terms))`` over
     the batch's pairs; y_true int labels (n,), y_pred unit-normalised embeddings (n, d). Returns (n,).
@@ -318,7 +368,7 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
                              f"got {type(value).__name__}, expected None")
     y_pred = _predictions(y_pred, "circle")
     loss = Circle(gamma=gamma, margin=margin, remove_diagonal=remove_diagonal)
-    return loss.per_sample(y_pred, _labels(y_true, y_pred, "circle"))
+    return _scored(loss, y_pred, _labels(y_true, y_pred, "circle"))
 
 
 # the loss class (by name in LOSSES) each function trains as, in compile(loss=function)
