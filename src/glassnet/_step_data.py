@@ -104,7 +104,9 @@ class _Arrays:
             y = _as_step_data(as_array(y, names[1], model.dtype, cast=False), model)
             if len(y) != len(x):
                 raise ValueError(f"{names[1]}: expected as many samples as {names[0]} ({len(x)}), got {len(y)}")
-        w = None if w is None else check_sample_weight(w, len(x), model.dtype, names[2])
+        # (n, 1) weights (keras.io's guide: sw = np.random.random((1000, 1))) as (n,), one per sample,
+        # as ordinary fit takes them for an output without positions
+        w = None if w is None else check_sample_weight(w, len(x), model.dtype, names[2], column=True)
         self.x, self.y, self.w, self.model = x, y, w, model
         self._batch(model, batch_size, shuffle)
 
@@ -170,7 +172,7 @@ class _NestedArrays:
             if len(leaf) != n:
                 raise ValueError(f"{label}: expected as many samples as {first} ({n}), got {len(leaf)} "
                                  f"(every array of x and y holds one row per sample)")
-        self.w = None if w is None else check_sample_weight(w, n, model.dtype, names[2])
+        self.w = None if w is None else check_sample_weight(w, n, model.dtype, names[2], column=True)     # (n, 1): (n,)
         # the model's shuffle_rng is read at each epoch, not kept: BackupAndRestore replaces it as
         # fit starts (a resumed run shuffles as the uninterrupted one would have)
         self.model = model

@@ -7,7 +7,7 @@ regularizer set after compile still counts from the next batch.
 """
 import numpy as np
 
-from . import backend
+from . import _tape_state, backend
 from .layers import base as layers_base
 
 
@@ -28,10 +28,16 @@ class ActivityMixin:
     def losses(self):
         """Keras' ``model.losses``: the value of each ``add_loss`` term on the latest forward pass
         (fit's last batch, predict's, ``model(x)``'s) in the model's dtype, 0-d arrays (a tensor
-        given whole: its values), then each weight regularizer's penalty; no terms before any pass."""
+        given whole: its values), then each weight regularizer's penalty; no terms before any pass.
+        While a GradientTape records, recorded values (glassnet.tape.record_losses)."""
         terms = [] if self._loss_terms is None else self._loss_terms.listed()
-        penalties = [regularizer(param) for regularizer, param, _ in getattr(self, "_penalties", ())]
-        return [np.asarray(v, dtype=self.dtype) for v in terms + penalties]
+        entries = getattr(self, "_penalties", ())
+        penalties = [regularizer(param) for regularizer, param, _ in entries]
+        values = [np.asarray(v, dtype=self.dtype) for v in terms + penalties]
+        if _tape_state.recording():         # in a GradientTape: values it records (loss += sum(model.losses))
+            from .tape import record_losses
+            return record_losses(self, values, list(entries))
+        return values
 
     def _added_loss(self):
         """The sum of the add_loss terms on the latest forward pass (0.0 without)."""

@@ -345,6 +345,10 @@ class Terms:
     call ``calls[id(leaf)]`` on every forward pass (``keep``), then the terms' values, their sum,
     and the gradients that sum sends to those calls."""
 
+    # each term's weight in ``gradients``: None, every term once (fit's loss adds their sum); a
+    # GradientTape's backward sets the gradient its target sends to each term (glassnet.tape)
+    scales = None
+
     def __init__(self, terms, index):
         self.terms = list(terms)
         self.leaves = [leaf for term in self.terms for leaf in term.leaves()]
@@ -412,10 +416,13 @@ class Terms:
         return self.drawn_again(markers), {id(marker): offset + k for k, marker in markers.items()}
 
     def gradients(self, dtype):
-        """``{call: d (sum of terms) / d (its output)}`` on the latest forward pass."""
+        """``{call: d (sum of terms) / d (its output)}`` on the latest forward pass (each term
+        weighted by ``scales``, when set)."""
         values, coefficients = self._values(), {}
-        for term in self.terms:
-            term.coefficients(values, 1.0, coefficients)
+        for j, term in enumerate(self.terms):
+            scale = 1.0 if self.scales is None else self.scales[j]
+            if scale:
+                term.coefficients(values, scale, coefficients)
         grads = {}
         for leaf in self.leaves:
             k = self.calls[id(leaf)]

@@ -26,6 +26,7 @@ the weights it used put back for its backward pass where an optimizer step chang
 tape keeps the values).
 """
 import itertools
+import weakref
 
 import numpy as np
 
@@ -96,6 +97,25 @@ class Recorded(np.ndarray):
 
     def __reduce__(self):       # pickling or copying gives the plain values (a tape's graph does not travel)
         return np.asarray(self).__reduce__()
+
+    # ``loss_value += sum(model.losses)`` (keras.io's loop): TF's ``+=`` makes a new tensor, NumPy's
+    # writes into the array (numpy.add with out=, which the tape cannot record): while a tape
+    # records a value, the augmented operators give the recorded new value, as TF's do
+    def __iadd__(self, other):
+        return self + other if _in_place_recorded(self, other) else super().__iadd__(other)
+
+    def __isub__(self, other):
+        return self - other if _in_place_recorded(self, other) else super().__isub__(other)
+
+    def __imul__(self, other):
+        return self * other if _in_place_recorded(self, other) else super().__imul__(other)
+
+    def __itruediv__(self, other):
+        return self / other if _in_place_recorded(self, other) else super().__itruediv__(other)
+
+
+def _in_place_recorded(*values):
+    return bool(_tape_state.recording()) and any(_live(v) or getattr(v, "_derived", False) for v in values)
 
 
 def _ops_hint(name):
@@ -259,6 +279,11 @@ class _ModelCall(Node):
         self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
         self.header = None              # several outputs of open sizes: the packed rows' header
         self.weights_at = _weights_at(param for _, _, param, _ in getattr(model, "_views", ()))
+        # its add_loss terms' values (model.losses, read after it: _TermNode) and the gradient the
+        # target sends each; only those read on the tape are in its backward pass, as in TF
+        terms = getattr(model, "_loss_terms", None)
+        self.kept = None if terms is None else terms.kept
+        self.term_scales = None if terms is None else [0.0] * len(terms.terms)
 
     def backward(self, g, zg, add_weight, wants):
         model = self.model
@@ -267,6 +292,9 @@ class _ModelCall(Node):
         heads = model._heads or ()
         fused_heads = [head.fused for head in heads]
         gin = None
+        terms = getattr(model, "_loss_terms", None)
+        if g is not None and np.ndim(g) == 0:       # only its add_loss terms (_TermNode) reach it
+            g = None if zg is not None else np.zeros(self.shape, model.dtype)
         now = _swap_in(self)
         try:
             for head in heads:
@@ -279,6 +307,8 @@ class _ModelCall(Node):
                 # theirs up in each backward pass, so a second pass runs the forward again
                 if self.stamp != _FORWARDS[0] or (not first and getattr(model, "_shared", None)):
                     _rerun(self, model.layers, lambda: model._forward(self.x, training=self.training))
+                if terms is not None:       # the terms' gradients once, in the first pass
+                    terms.scales = self.term_scales if first else [0.0] * len(self.term_scales)
                 first = False
                 if wants[0]:
                     for layer in model.layers:
@@ -304,7 +334,49 @@ class _ModelCall(Node):
                 layer.needs_input_gradient = flag
             for head, fused in zip(heads, fused_heads):
                 head.fused = fused
+            if terms is not None:
+                terms.scales = None
         return [gin]
+
+
+class _TermNode(Node):
+    """An ``add_loss`` term of a recorded model call, as ``model.losses`` or ``compute_loss`` read
+    it: its gradient (a number: the term is a sum) weighs the term in that call's backward pass."""
+
+    def __init__(self, call, j):
+        super().__init__([call], "an add_loss term")
+        self.j = j
+
+    def backward(self, g, zg, add_weight, wants):
+        g = np.asarray(g)
+        if g.size and np.any(g != g.flat[0]):
+            raise NotImplementedError("GradientTape: an add_loss term given as a tensor (model.losses lists its "
+                                      "values) is differentiated as its sum only: reduce it with ops.sum or ops.mean")
+        call = self.parents[0]
+        call.term_scales[self.j] += float(g.flat[0]) if g.size else 0.0
+        return [np.zeros((), g.dtype)]      # (the call's backward runs, for the terms, without an output gradient)
+
+
+_LATEST = weakref.WeakValueDictionary()     # id(model) -> its latest recorded call (_ModelCall)
+
+
+def _recorded_terms(model, values):
+    """``values`` (the model's add_loss terms on its latest pass) recorded, when a recording tape
+    made that pass (else constants, as TF's for a call outside the tape)."""
+    terms, call = getattr(model, "_loss_terms", None), _LATEST.get(id(model))
+    if terms is None or call is None or call.model is not model or terms.kept is not call.kept \
+            or not any(t in _tape_state.recording() for t in call.tapes):
+        return list(values)
+    return [_wrap(value, _TermNode(call, j)) for j, value in enumerate(values)]
+
+
+def record_losses(model, values, penalties):
+    """``model.losses`` while a tape records: the add_loss terms of the model's latest call (its
+    recorded call's: their gradient goes through that call's backward pass), then the weight
+    penalties (``penalties``' entries, each recorded as compute_loss records them)."""
+    n = len(values) - len(penalties)
+    return _recorded_terms(model, values[:n]) + [_wrap(value, _Penalty([entry]))
+                                                 for value, entry in zip(values[n:], penalties)]
 
 
 class _paused:
@@ -550,6 +622,11 @@ def record_model_call(model, x, training):
         out = model._forward(prepared, training=training)
         public = model._public_outputs(out)
     node = _ModelCall(model, parent, prepared, training, before)
+    node.shape = np.shape(out)
+    _LATEST[id(model)] = node
+    if node.kept is not None:   # its terms may be read after its output is let go (model(x); sum(model.losses))
+        for tape in _tape_state.recording():
+            tape._held.append(node)
     if public is out:
         return _wrap(out, node)
     # several outputs (a list, or a dict by key), or a nested model's {key: output}: the model's
@@ -721,9 +798,9 @@ def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
         raise ValueError("compute_loss: y_pred: expected the model's outputs (y_pred = self(x, training=True)), got None")
     if model._heads is not None:
         raise NotImplementedError("compute_loss: a model of several outputs is not supported by GradientTape yet")
-    if getattr(model, "_loss_terms", None) is not None or model._activity_cache[2]:
-        raise NotImplementedError(f"compute_loss: model {model.name!r} has add_loss terms or activity "
-                                  f"regularizers, which GradientTape does not record yet")
+    if model._activity_cache[2]:
+        raise NotImplementedError(f"compute_loss: model {model.name!r} has activity regularizers, which "
+                                  f"GradientTape does not record yet")
     total = None
     if model.loss is not None:
         if y is None:
@@ -739,6 +816,11 @@ def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
         value = np.asarray(sum(float(r(p)) for r, p, _ in penalties), dtype=model.dtype)
         penalty = _wrap(value, _Penalty(penalties)) if _tape_state.recording() else value
         total = penalty if total is None else total + penalty
+    terms = getattr(model, "_loss_terms", None)
+    if terms is not None and terms.kept:        # add_loss terms of the latest pass (Keras adds model.losses)
+        values = [np.asarray(v, dtype=model.dtype) for v in terms.values()]
+        for term in _recorded_terms(model, values) if _tape_state.recording() else values:
+            total = term if total is None else total + term
     return np.asarray(0.0, dtype=model.dtype) if total is None else total
 
 
@@ -761,6 +843,7 @@ class GradientTape:
         # gets None, and so does a recorded value that depends on nothing watched
         self.watch_accessed_variables = watch_accessed_variables
         self._watched = {}
+        self._held = []         # model calls with add_loss terms (record_model_call)
         self._used = False
         self._open = False
 
@@ -834,7 +917,7 @@ class GradientTape:
             if results[k] is None and unconnected_gradients == "zero":
                 results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
         if not self.persistent:
-            self._watched = {}
+            self._watched, self._held = {}, []
         return rebuild(results)
 
     def _backward(self, start, seed, source_nodes, results, weights):
@@ -897,7 +980,7 @@ class GradientTape:
 
     def reset(self):
         """Forget what was recorded (TF's ``tape.reset()``)."""
-        self._watched = {}
+        self._watched, self._held = {}, []
         self._used = False
 
     def stop_recording(self):
