@@ -1,8 +1,8 @@
 """After Seed 002's digits: transfer learning, a convolutional base trained on one task, frozen and reused (Lambda, trainable=False, TensorBoard).
 
 The 8x8 digits come as rows of 64 pixels. A ``Lambda`` at the model's input turns each row into
-an image, ``x.reshape(-1, 8, 8, 1)``: it passes no gradient back (glassnet has no automatic
-differentiation), which it never needs to there, nothing below it learning.
+an image, ``x.reshape(-1, 8, 8, 1)``: it passes no gradient back (glassnet does not
+differentiate its NumPy function), which it never needs to there, nothing below it learning.
 
 1. A base, Lambda -> Conv2D(16) -> MaxPooling2D -> Conv2D(32) -> Flatten, is trained
    with a softmax head on the digits 0-4 (all their training images).

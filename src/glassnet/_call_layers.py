@@ -12,8 +12,8 @@ keras.io's custom layers are mostly blocks of layers and ops::
             attn_output = self.att(inputs, inputs)
             ...
 
-glassnet has no automatic differentiation: a ``Layer`` computes on arrays (``forward``) and says its
-gradient itself (``backward``). A block of layers needs neither: its ``call``, run once on symbolic
+glassnet does not differentiate NumPy code: a ``Layer`` computes on arrays (``forward``) and says its
+gradient itself (``backward``), which fit and a GradientTape (glassnet.tape) chain. A block of layers needs neither: its ``call``, run once on symbolic
 tensors, draws its layers, Python operators (``TensorOp``) and ``glassnet.ops`` (``TensorFunction``)
 into a graph whose nodes have their backward. That is what a subclass of ``glassnet.Model`` with a
 ``call`` is (graph.Model: ``_draw``, ``_call_symbolic``). So a class written ``(gn.Layer)`` that

@@ -34,6 +34,25 @@ def pop(tape):
     _local.tapes.remove(tape)
 
 
+def keeping_calls():
+    """Whether the forward pass running on this thread is a recorded model call's (``calls_kept``):
+    a functional model's layers called more than once then keep each call's forward cache for the
+    tape's backward pass, in inference mode too (``model(x)`` without ``training=True``), as fit's
+    training passes keep them (glassnet.callgraph)."""
+    return getattr(_local, "keeping", False)
+
+
+class calls_kept:
+    """The context of a recorded model call's forward pass (``keeping_calls``)."""
+
+    def __enter__(self):
+        self.before = keeping_calls()
+        _local.keeping = True
+
+    def __exit__(self, *exc):
+        _local.keeping = self.before
+
+
 def holds_recorded(values):
     """Whether ``values`` (an argument list, nested one level in lists, tuples and dicts) holds a
     value a tape recorded (``glassnet.tape.Recorded``), or an array a recording tape watches."""

@@ -272,7 +272,7 @@ def add_loss(owner, value, by=None):
         raise NotImplementedError(
             f"{owner}: add_loss is taken inside a call that glassnet draws (a subclass of glassnet.Model, "
             f"its call drawn on symbolic tensors), not here: a term added while an eager forward runs would "
-            f"have no gradient (no autodiff). Move the computation into such a call, or use "
+            f"have no gradient (glassnet does not differentiate NumPy code). Move the computation into such a call, or use "
             f"activity_regularizer= / kernel_regularizer= or a glassnet.losses.Loss of your own")
     from ._batch_vectors import BatchVector
     values = list(value) if isinstance(value, (list, tuple)) else [value]

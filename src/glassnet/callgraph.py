@@ -9,6 +9,7 @@ more than once, whose forward caches are kept per call in ``_call_caches``.
 """
 from collections import Counter
 
+from . import _tape_state
 from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient, wrong_input_gradients
 
 
@@ -75,9 +76,10 @@ class CallGraphMixin:
                 terms.kept[k] = outputs[-1]
             if k in self._shared_outputs:       # this call's logits, before the layer's next call replaces them
                 self._shared_outputs[k].z = getattr(layer, "z", None)
-            if training and id(layer) in self._shared:
+            if id(layer) in self._shared and (training or _tape_state.keeping_calls()):
                 # a layer keeps one call's forward cache (its input, z, a...): each call's is kept
-                # here, and put back before that call's backward
+                # here, and put back before that call's backward (fit's passes, and a GradientTape's
+                # recorded calls in either mode: the tape runs the backward of model(x) too)
                 if layer.activity_regularizer is not None:      # set since the model was made
                     raise NotImplementedError(f"{layer.describe()}: is called more than once and has an "
                                               f"activity_regularizer, whose penalty per call is not supported yet")

@@ -102,9 +102,10 @@ class _Required:
 _REQUIRED = _Required()
 
 _NO_DEFAULT_STEP = ("{name}.{step}: super().{step}(data) calls Keras' default step, which glassnet has "
-                    "not (no automatic differentiation); for glassnet's own step on the batch call "
+                    "not as a method; for glassnet's own step on the batch call "
                     "self.{batch}(x, y, sample_weight, return_dict=True): its logs are the batch's, not "
-                    "the epoch's so far (keep a glassnet.metrics.Mean of them for that)")
+                    "the epoch's so far (keep a glassnet.metrics.Mean of them for that); or write the "
+                    "step with gn.GradientTape, as Keras' guide does (README: Custom training loops)")
 
 
 def defines_step(cls, step):
@@ -347,8 +348,9 @@ class Model(Sequential):
 
     def train_step(self, data):
         """Keras' default step, which a subclass's ``train_step`` may call as
-        ``super().train_step(data)``: glassnet has none to call (no automatic differentiation, and
-        its fit's step is not one function of a batch), so it is refused by name. ``data`` is the
+        ``super().train_step(data)``: glassnet has none to call (its fit's step is not one function
+        of a batch), so it is refused by name; a step of your own takes its gradients from
+        ``gn.GradientTape`` (glassnet.tape). ``data`` is the
         batch as fit hands it: x, ``(x, y)`` or ``(x, y, sample_weight)``."""
         raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="train_step",
                                                           batch="train_on_batch"))

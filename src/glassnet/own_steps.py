@@ -1,10 +1,11 @@
 """fit and evaluate for a subclass of ``glassnet.Model`` that defines Keras' ``train_step`` (and
 ``test_step``): Keras 3's way to say what one step of fit does, as its GAN examples do.
 
-glassnet has no automatic differentiation, so a step cannot take a GradientTape over the model
-(Keras' "Customizing what happens in fit" first example, ``self(x)``, a loss, its gradients,
-does not port). What a step can do is step compiled sub-models with ``train_on_batch``: a GAN's
-discriminator on real and generated images, then its generator through a combined model
+A step takes its gradients from ``gn.GradientTape`` as Keras' does (glassnet.tape; Keras' "Customizing
+what happens in fit" first example, ``self(x, training=True)``, ``self.compute_loss``,
+``tape.gradient``, ``self.optimizer.apply``, ports as written: README, "Custom training loops:
+GradientTape"), or steps compiled sub-models with ``train_on_batch``: a GAN's discriminator on real
+and generated images, then its generator through a combined model
 ``Sequential([generator, discriminator])`` whose discriminator is frozen (README: GANs).
 
 What this module adds is fit's machinery around the step, as Keras 3 runs it:
@@ -320,8 +321,9 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     if validating and not defines_step(type(model), "test_step") and not by_evaluate:
         hint = "" if model._own_tests else " (or compile it with a loss: validation then evaluates by it)"
         raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
-                                  f"validation runs (glassnet cannot run Keras' default step without "
-                                  f"autodiff); define test_step(self, data), or leave validation out{hint}")
+                                  f"validation runs (glassnet runs Keras' default step only for a model with "
+                                  f"a graph of layers and a compiled loss); define test_step(self, data), or "
+                                  f"leave validation out{hint}")
     if by_evaluate:
         refuse_own_metrics(model, "validation_data")
     if validation_data is not None and validation_split:

@@ -261,7 +261,7 @@ def _rerun(node, layers, forward):
     now = StateSnapshot(layers)
     node.before.restore()
     try:
-        with _paused():
+        with _paused(), _tape_state.calls_kept():
             forward()
     finally:
         now.restore()
@@ -615,11 +615,22 @@ def record_ops_call(name, function, args, kwargs):
 def record_model_call(model, x, training):
     """``model(x, training=...)`` while a tape records: the forward pass, kept for the backward."""
     from .layers.base import StateSnapshot
+    if isinstance(x, (list, tuple, dict)):
+        # several inputs: the backward pass gives no gradient per input yet, and a recorded input
+        # taken as a constant would leave what made it (a generator's fakes) with None, silently
+        values = x.values() if isinstance(x, dict) else x
+        if any(node_of(v, "an input") is not None for v in values):
+            raise NotImplementedError(
+                f"GradientTape: {model.name!r} takes several inputs, and one of them is a recorded or watched "
+                f"value: gradients through a model's several inputs are not recorded yet. Join them first "
+                f"(ops.concatenate([fake, labels], axis=-1) into a model of one input), or give the model "
+                f"constants there")
     parent = node_of(x, "the model's input")
     with _paused():
         before = StateSnapshot(model.layers)
         prepared = model._on_device(model._prepare_x(_plain(x)))
-        out = model._forward(prepared, training=training)
+        with _tape_state.calls_kept():      # its shared layers' caches, for its backward (glassnet.callgraph)
+            out = model._forward(prepared, training=training)
         public = model._public_outputs(out)
     node = _ModelCall(model, parent, prepared, training, before)
     node.shape = np.shape(out)

@@ -936,7 +936,7 @@ def _unwritten(layer, method):
     """The message for a layer of yours without ``method`` (forward or backward); a Keras layer's
     ``call`` is not what glassnet runs, so say so rather than name the missing method alone."""
     keras = ("; it defines call(), Keras' method, which glassnet does not run: rename it forward and "
-             "write backward(grad_output) too (NumPy, no autodiff)") if callable(getattr(layer, "call", None)) else ""
+             "write backward(grad_output) too (NumPy, which glassnet does not differentiate)") if callable(getattr(layer, "call", None)) else ""
     return (f"{type(layer).__name__}.{method}: a layer of your own writes forward(x, training=False) and "
             f"backward(grad_output), see glassnet/layers/base.py{keras}")
 

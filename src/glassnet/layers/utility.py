@@ -158,7 +158,8 @@ class Lambda(Layer):
     ``Lambda(lambda xs: xs[0] * xs[1])([a, b])``. A Lambda object keeps the way of its first call
     (one input, or a list), as a layer of a model's graph must.
 
-    glassnet has no automatic differentiation, so a Lambda cannot pass a gradient back: it trains
+    glassnet does not differentiate NumPy code (neither ``fit`` nor a ``GradientTape``, which runs the
+    layers' own backward passes), so a Lambda cannot pass a gradient back: it trains
     where nothing below it learns (among a model's first layers, or above a frozen base: its
     ``needs_input_gradient`` is False), and anywhere in a model used for ``predict`` or ``evaluate``. Elsewhere the first training step
     refuses it, before any weight changes; a ``Layer`` of your own with ``forward`` and
@@ -337,8 +338,8 @@ class Lambda(Layer):
         """The error training raises, before its first forward pass, when a gradient would have to
         pass this layer (``fit`` and ``train_on_batch`` check the model's layers first)."""
         return NotImplementedError(
-            f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet has no automatic "
-            f"differentiation), and layers below it learn; place it where nothing below it learns (the "
+            f"{self.describe()}: a Lambda cannot pass a gradient back (glassnet does not differentiate "
+            f"its NumPy function), and layers below it learn; place it where nothing below it learns (the "
             f"model's first layers, or above frozen ones), or write a Layer with forward and backward "
             f"(glassnet.layers.Layer) instead" + (
                 # called on a list: such a Layer needs the flag that makes it take one

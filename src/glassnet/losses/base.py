@@ -95,7 +95,8 @@ def _unwritten(loss, method):
     inside ``fit`` (a subclass writing ``__call__`` alone) would not say what is missing."""
     return (f"{type(loss).__name__}.{method}: a loss of your own (a subclass of glassnet.Loss) writes both "
             f"__call__(y_pred, y_true), the loss value (a float), and gradient(y_pred, y_true), dL/d(y_pred) "
-            f"of y_pred's shape: training needs both (glassnet has no automatic differentiation)")
+            f"of y_pred's shape: fit needs both (glassnet does not differentiate NumPy code; in a step or loop of your own, a loss "
+            f"written with glassnet.ops is differentiated by gn.GradientTape)")
 
 
 class Loss:
