@@ -2,7 +2,6 @@
 ``loss.backward()`` row run as written against Keras 3.15 + tf.GradientTape and PyTorch, and
 keras.io's triplet SiameseModel step (docs/layers.md), whose shared embedding failed under a tape."""
 import numpy as np
-import pytest
 
 import glassnet as gn
 from glassnet import layers as L
@@ -176,18 +175,24 @@ def test_shared_layer_in_inference_mode_matches_torch(torch):
     np.testing.assert_allclose(g_bias, bias.grad.numpy(), atol=1e-12)      # the bias cancels: zeros
 
 
-def test_recorded_value_into_a_model_of_several_inputs_is_refused():
+def test_recorded_value_into_a_model_of_several_inputs_gets_its_gradient():
     """A conditional GAN's discriminator of two inputs, ``D([G(z), labels])``: the generator got
-    None gradients, silently (TF gives them), since a model's several inputs are not recorded; now
-    refused by name, with the way round (concatenate into a model of one input)."""
+    None gradients, silently (TF gives them). Refused at first, then recorded input by input
+    (tests/test_review_rev38f.py): the generator's gradients equal those through the same
+    discriminator drawn on one input, ``ops.concatenate([G(z), labels])``."""
     generator = gn.Sequential([L.Dense(3, input_dim=2)], seed=0)
     image, label = gn.Input((3,)), gn.Input((1,))
     discriminator = gn.Model([image, label], L.Dense(1)(L.Concatenate()([image, label])), seed=1)
-    z, labels = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    joined = gn.Sequential([L.Dense(1, input_dim=4)])
+    joined.set_weights(discriminator.get_weights())
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    labels = np.ones((4, 1), np.float32)
     with gn.GradientTape() as tape:
-        fake = generator(z, training=True)
-        with pytest.raises(NotImplementedError, match="several inputs.*concatenate"):
-            discriminator([fake, labels], training=True)
-    with gn.GradientTape() as tape:             # constants only: the weights' gradients, as before
-        loss = ops.mean(discriminator([np.ones((4, 3), np.float32), labels]))
-    assert all(g is not None for g in tape.gradient(loss, discriminator.trainable_weights))
+        loss = ops.mean(ops.square(discriminator([generator(z, training=True), labels], training=True)))
+    got = tape.gradient(loss, generator.trainable_weights)
+    with gn.GradientTape() as tape:
+        loss = ops.mean(ops.square(joined(ops.concatenate([generator(z, training=True), labels], axis=-1))))
+    expected = tape.gradient(loss, generator.trainable_weights)
+    assert all(g is not None for g in got)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

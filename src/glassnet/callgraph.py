@@ -16,6 +16,10 @@ from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradi
 # what a layer shares between its calls, never a call's own: its weights, their gradients (summed
 # over the calls in place), its state (moving statistics), its settings
 _KEPT_WHOLE = frozenset({"params", "grads", "state", "regularizers", "constraints"})
+# what the backward pass's caller sets, not a call's: a GradientTape asks a layer whose every call
+# reads the model's inputs for dL/d(input) after the forward pass (tape.watch(x), G(z) fed to D),
+# and restoring the forward's False cut those gradients to None
+_SET_FOR_BACKWARD = frozenset({"needs_input_gradient"})
 
 
 def shared_ids(calls):
@@ -34,7 +38,8 @@ def _snapshot(layer):
     it wraps, containers (a dict or list of cached arrays) copied one level deep, so that the next
     call's forward, which rebinds or refills them, leaves this call's as they were."""
     return [(holder, {key: value.copy() if isinstance(value, (dict, list)) and key not in _KEPT_WHOLE else value
-                      for key, value in vars(holder).items()}) for holder in _holders(layer)]
+                      for key, value in vars(holder).items() if key not in _SET_FOR_BACKWARD})
+            for holder in _holders(layer)]
 
 
 def _restore(snapshot):
@@ -86,13 +91,14 @@ class CallGraphMixin:
                 self._call_caches[k] = _snapshot(layer)
             yield layer, inputs, outputs[-1]
 
-    def _graph_backward(self, grad, fused, activity=None, seen=None, done=None):
+    def _graph_backward(self, grad, fused, activity=None, seen=None, done=None, every_input=False):
         """The graph's backward walk: calls last to first, each given the sum of the gradients its
         readers sent back; a merge layer sends one to each input. A shared layer (called more than
         once) gets each call's forward cache back before that call's backward, and its ``grads``
         end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
         (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``.
-        Returns dL/d(the first input) where the calls reading it made theirs, else None."""
+        Returns dL/d(the first input) where the calls reading it made theirs, else None; with
+        ``every_input``, the list of dL/d(input j) for each of the model's inputs (glassnet.tape)."""
         calls, graph = self._node_layers, self._inbound
         pending = [None] * len(calls)
         fused_at = {len(calls) - 1} if fused else set()
@@ -165,4 +171,6 @@ class CallGraphMixin:
                 for g in layer.grads.values():
                     g[...] = 0
         self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
+        if every_input:
+            return [inputs.get(-1 - j) for j in range(len(getattr(self, "_input_shapes", None) or [None]))]
         return inputs.get(-1)

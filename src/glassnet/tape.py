@@ -270,8 +270,9 @@ def _rerun(node, layers, forward):
 
 
 class _ModelCall(Node):
-    def __init__(self, model, parent, x, training, before):
-        super().__init__([parent], f"model {model.name!r}")
+    def __init__(self, model, parents, x, training, before):
+        # parents: one per input of the model (several: a list or dict of arrays, Keras' D([G(z), labels]))
+        super().__init__(parents, f"model {model.name!r}")
         self.model, self.x, self.training, self.before = model, x, training, before
         layer = model._output_layer
         z = getattr(layer, "z", None) if model._heads is None else None    # (several outputs: never fused)
@@ -291,7 +292,8 @@ class _ModelCall(Node):
         # several outputs: each head's columns hold dL/d(output), not a compiled loss' dL/dz
         heads = model._heads or ()
         fused_heads = [head.fused for head in heads]
-        gin = None
+        gin = None          # dL/d(input), or with several inputs, the list of dL/d(each)
+        several = len(self.parents) > 1
         terms = getattr(model, "_loss_terms", None)
         if g is not None and np.ndim(g) == 0:       # only its add_loss terms (_TermNode) reach it
             g = None if zg is not None else np.zeros(self.shape, model.dtype)
@@ -310,21 +312,25 @@ class _ModelCall(Node):
                 if terms is not None:       # the terms' gradients once, in the first pass
                     terms.scales = self.term_scales if first else [0.0] * len(self.term_scales)
                 first = False
-                if wants[0]:
+                if any(wants):
                     for layer in model.layers:
                         layer.needs_input_gradient = True
                 grad = np.asarray(grad, dtype=model.dtype)
                 if self.header is not None:     # (each output's gradient came with zeros there)
                     grad = grad.copy()
                     grad[:, :self.header.shape[1]] = self.header
-                made = model._backward(grad, fused)
+                made = model._graph_backward(grad, fused, every_input=True) if several else \
+                    model._backward(grad, fused)
                 model._sync_views()
                 for layer, _, param, pgrad in model._views:
                     # a layer frozen since the model's weights were laid out (no compile in a loop
                     # of one's own) is still in them: its weights get no gradient (None), as in TF
                     if layer.trainable:
                         add_weight(param, pgrad)
-                if made is not None:
+                if several:
+                    gin = made if gin is None else [a if b is None else b if a is None else a + b
+                                                     for a, b in zip(gin, made)]
+                elif made is not None:
                     gin = made if gin is None else gin + made
                 if getattr(model, "_shared", None):
                     self.stamp = None
@@ -336,7 +342,7 @@ class _ModelCall(Node):
                 head.fused = fused
             if terms is not None:
                 terms.scales = None
-        return [gin]
+        return gin if several else [gin]
 
 
 class _TermNode(Node):
@@ -615,24 +621,24 @@ def record_ops_call(name, function, args, kwargs):
 def record_model_call(model, x, training):
     """``model(x, training=...)`` while a tape records: the forward pass, kept for the backward."""
     from .layers.base import StateSnapshot
-    if isinstance(x, (list, tuple, dict)):
-        # several inputs: the backward pass gives no gradient per input yet, and a recorded input
-        # taken as a constant would leave what made it (a generator's fakes) with None, silently
-        values = x.values() if isinstance(x, dict) else x
-        if any(node_of(v, "an input") is not None for v in values):
-            raise NotImplementedError(
-                f"GradientTape: {model.name!r} takes several inputs, and one of them is a recorded or watched "
-                f"value: gradients through a model's several inputs are not recorded yet. Join them first "
-                f"(ops.concatenate([fake, labels], axis=-1) into a model of one input), or give the model "
-                f"constants there")
-    parent = node_of(x, "the model's input")
+    count = len(getattr(model, "_input_shapes", None) or [None])
+    if count > 1 and isinstance(x, (list, tuple, dict)):
+        # several inputs (a list in the order of model.inputs, or a dict by their keys): each one's
+        # node, so that a recorded input (a generator's G(z) beside labels) or a watched one gets
+        # its gradient; _prepare_x packs their plain values
+        keys = model._feed_keys() if isinstance(x, dict) else range(len(x))
+        parents = [node_of(x.get(key) if isinstance(x, dict) else x[key], f"the model's input {key!r}")
+                   for key in keys]
+        x = {key: _plain(v) for key, v in x.items()} if isinstance(x, dict) else [_plain(v) for v in x]
+    else:
+        parents = [node_of(x, "the model's input")]
     with _paused():
         before = StateSnapshot(model.layers)
         prepared = model._on_device(model._prepare_x(_plain(x)))
         with _tape_state.calls_kept():      # its shared layers' caches, for its backward (glassnet.callgraph)
             out = model._forward(prepared, training=training)
         public = model._public_outputs(out)
-    node = _ModelCall(model, parent, prepared, training, before)
+    node = _ModelCall(model, parents, prepared, training, before)
     node.shape = np.shape(out)
     _LATEST[id(model)] = node
     if node.kept is not None:   # its terms may be read after its output is let go (model(x); sum(model.losses))
