@@ -33,8 +33,11 @@ def _net(base, L, o):
     return Net()
 
 
-class _Sampling(gn.Layer):
-    """[z_mean, z_log_var] -> z_mean + exp(z_log_var / 2) eps, eps from the layer's generator."""
+class _KLSampling(gn.Layer):
+    """[z_mean, z_log_var] -> z_mean + exp(z_log_var / 2) eps, eps from the layer's generator.
+    A class name of its own: load_model finds layers by class name, and tests/test_review_vaeport.py
+    registers a _Sampling of other shapes when the whole suite is collected (the VAE tests then
+    loaded that one and failed, in full-suite runs only)."""
     merges = True
 
     def output_shape(self, shapes):
@@ -55,7 +58,7 @@ class _Encoder(gn.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.h, self.mean, self.log_var = gn.layers.Dense(8, activation="relu"), gn.layers.Dense(2), gn.layers.Dense(2)
-        self.sampling = _Sampling()
+        self.sampling = _KLSampling()
 
     def call(self, x):
         h = self.h(x)
