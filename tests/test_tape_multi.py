@@ -162,11 +162,13 @@ def test_random_multi_output_graphs_against_finite_differences(seed):
 
 
 def test_each_output_gets_its_own_gradient():
-    """A source that is one output of several gets d target / d that output; an output the target
-    does not read, None; sequences of any length (packed rows with a header) too."""
+    """A source that is one output of several gets d target / d that output, TF's: through what
+    the model computes from it too (last reads seq); an output the target does not read, None;
+    sequences of any length (packed rows with a header) too."""
     inputs = gn.Input((None, 2))
     seq = L.Dense(3)(inputs)
-    last = L.Dense(1)(L.GlobalAveragePooling1D()(seq))
+    head = L.Dense(1)
+    last = head(L.GlobalAveragePooling1D()(seq))
     model = gn.Model(inputs, [seq, last], seed=0, dtype="float64")
     x = np.random.default_rng(1).normal(size=(2, 4, 2))
     with gn.GradientTape(persistent=True) as tape:
@@ -174,9 +176,12 @@ def test_each_output_gets_its_own_gradient():
         value = ops.sum(ops.square(s)) + 3.0 * ops.sum(t)
         other = ops.sum(t)
     gs, gt = tape.gradient(value, [s, t])
-    np.testing.assert_allclose(gs, 2 * np.asarray(s))
+    # d sum(t) / d s: through the pooling (a mean over the 4 steps) and the last Dense
+    through = np.broadcast_to(head.params["kernel"][:, 0] / x.shape[1], np.shape(s))
+    np.testing.assert_allclose(gs, 2 * np.asarray(s) + 3.0 * through)
     np.testing.assert_allclose(gt, np.full((2, 1), 3.0))
-    assert tape.gradient(other, s) is None
+    np.testing.assert_allclose(tape.gradient(other, s), through)
+    assert tape.gradient(ops.sum(s), t) is None
     kernel = model.trainable_weights[0]         # (the first Dense: both outputs read it)
 
     def f():

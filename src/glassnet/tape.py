@@ -286,9 +286,19 @@ class _ModelCall(Node):
         self.kept = None if terms is None else terms.kept
         self.term_scales = None if terms is None else [0.0] * len(terms.terms)
 
+    # {call index: dL/d(that call's output)} of outputs asked for as sources (tape.gradient(loss,
+    # h)), set by the tape's walk: the model may read such an output itself (a char-RNN cell's
+    # y = Dense(h_new) beside h_new), so its gradient is the total its backward pass gathers there
+    asked = None
+
     def backward(self, g, zg, add_weight, wants):
         model = self.model
         flags = [layer.needs_input_gradient for layer in model.layers]
+
+        def gather(i, grad, totals=self.asked):      # dL/d(call i's output), its readers' summed
+            if i in totals:
+                totals[i] = np.array(grad) if totals[i] is None else totals[i] + grad
+        seen = gather if self.asked else None
         # several outputs: each head's columns hold dL/d(output), not a compiled loss' dL/dz
         heads = model._heads or ()
         fused_heads = [head.fused for head in heads]
@@ -312,15 +322,15 @@ class _ModelCall(Node):
                 if terms is not None:       # the terms' gradients once, in the first pass
                     terms.scales = self.term_scales if first else [0.0] * len(self.term_scales)
                 first = False
-                if any(wants):
+                if any(wants) or self.asked:
                     for layer in model.layers:
                         layer.needs_input_gradient = True
                 grad = np.asarray(grad, dtype=model.dtype)
                 if self.header is not None:     # (each output's gradient came with zeros there)
                     grad = grad.copy()
                     grad[:, :self.header.shape[1]] = self.header
-                made = model._graph_backward(grad, fused, every_input=True) if several else \
-                    model._backward(grad, fused)
+                made = model._graph_backward(grad, fused, seen=seen, every_input=True) if several else \
+                    model._backward(grad, fused, seen=seen)
                 model._sync_views()
                 for layer, _, param, pgrad in model._views:
                     # a layer frozen since the model's weights were laid out (no compile in a loop
@@ -891,7 +901,7 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d each source, in the structure of ``sources`` (an array, a list, a tuple or
-        a dict): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
+        a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
         or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros)."""
@@ -955,6 +965,13 @@ class GradientTape:
             else:
                 entry[1][...] += grad
 
+        # an output of a model of several asked for as a source: its gradient is the one that
+        # model call's backward pass gathers at it, the model's own readers of it included
+        asked = {}
+        for node, ks in source_nodes.items():
+            if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput) and node.parents[0] in reach:
+                asked.setdefault(node.parents[0], {}).setdefault(node.layer.head.call, []).extend(ks)
+
         for node in sorted(reach, key=lambda n: -n.index):
             g, zg = grads.pop(node, None), zgrads.pop(node, None)
             if g is None and zg is None:
@@ -962,7 +979,16 @@ class GradientTape:
             for k in source_nodes.get(node, ()):
                 results[k] = g if zg is None else None
             wants = [p is not None and p in reach for p in node.parents]
-            parent_grads = node.backward(g, zg, add_weight, wants)
+            if node in asked:
+                node.asked = dict.fromkeys(asked[node])
+            try:
+                parent_grads = node.backward(g, zg, add_weight, wants)
+            finally:
+                totals = node.__dict__.pop("asked", None)
+            for i, ks in asked.get(node, {}).items():
+                if totals[i] is not None:
+                    for k in ks:
+                        results[k] = totals[i]
             for parent, pg, want in zip(node.parents, parent_grads, wants):
                 if not want or pg is None:
                     continue
@@ -1006,13 +1032,22 @@ class GradientTape:
 
 
 def _flatten(sources):
-    if isinstance(sources, dict):
-        keys = list(sources)
-        return [sources[k] for k in keys], lambda r: dict(zip(keys, r))
-    if isinstance(sources, (list, tuple)):
-        kind = type(sources)
-        return list(sources), lambda r: list(r) if kind is list else tuple(r)
-    return [sources], lambda r: r[0]
+    """The arrays of ``sources`` in order, and a function rebuilding its structure from their
+    gradients: lists, tuples and dicts nested as deep as wanted (TF's tf.nest:
+    ``tape.gradient(loss, [model.trainable_weights, hidden_states])``)."""
+    if not isinstance(sources, (dict, list, tuple)):
+        return [sources], lambda r: r[0]
+    keys = list(sources) if isinstance(sources, dict) else range(len(sources))
+    parts = [_flatten(sources[key]) for key in keys]
+    kind = dict if isinstance(sources, dict) else list if isinstance(sources, list) else tuple
+
+    def rebuild(results):
+        out, start = [], 0
+        for flat, sub in parts:
+            out.append(sub(results[start:start + len(flat)]))
+            start += len(flat)
+        return dict(zip(keys, out)) if kind is dict else kind(out)
+    return [item for flat, _ in parts for item in flat], rebuild
 
 
 # -- applying gradients ------------------------------------------------------------------------------
