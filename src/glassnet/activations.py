@@ -812,7 +812,8 @@ def _ops_partial(partial):
     settings (``partial(ops.gelu, approximate=False)``, as Keras takes any callable), else None."""
     from . import _ops_activations
     from .layers import tensor_activations
-    function = partial.func
+    # (glassnet.ops' public functions wrap _ops_activations' for the GradientTape's hook: unwrapped here)
+    function = getattr(partial.func, "__wrapped__", partial.func)
     op = getattr(function, "__name__", None)
     if getattr(_ops_activations, str(op), None) is not function or op not in tensor_activations.ARGUMENTS:
         if isinstance(getattr(function, "_activation", None), str):          # ops.relu, ops.sigmoid, ...

@@ -233,10 +233,11 @@ def _walk_back(outputs, stop=()):
     return order, sources
 
 
-def held_weights(model):
-    """The trainable weights of the models and layers a model without ``call`` holds as attributes
-    (in lists, tuples and dicts too), in the order assigned, each once: a held model's own
-    ``trainable_weights`` (the arrays its layers compute with), none for one not built yet."""
+def held_weights(model, which="trainable_weights"):
+    """The weights of the models and layers a model without ``call`` holds as attributes (in
+    lists, tuples and dicts too), in the order assigned, each once: each held model's or layer's
+    ``which`` (``"weights"``, ``"trainable_weights"`` or ``"non_trainable_weights"``: the arrays its
+    layers compute with), none for one not built yet."""
     found, seen = [], set()
 
     def walk(value):
@@ -249,11 +250,10 @@ def held_weights(model):
         elif isinstance(value, Sequential):
             seen.add(id(value))
             if value.built or value.layers:
-                found.extend(a for a in value.trainable_weights if id(a) not in seen and not seen.add(id(a)))
+                found.extend(a for a in getattr(value, which) if id(a) not in seen and not seen.add(id(a)))
         elif hasattr(value, "describe") and hasattr(value, "params") and not isinstance(value, InputLayer):
             seen.add(id(value))
-            if value.trainable:
-                found.extend(a for a in value.params.values() if id(a) not in seen and not seen.add(id(a)))
+            found.extend(a for a in getattr(value, which) if id(a) not in seen and not seen.add(id(a)))
 
     skip = glassnet_attribute_names(model)
     for name, value in list(vars(model).items()):
@@ -649,6 +649,8 @@ class Model(Sequential):
     def weights(self):
         if self._layers_now() is not None:
             return [a for _, a in self._weight_items()]
+        if not self._calls and not self._subclass():       # no call: its sub-models' (trainable_weights)
+            return held_weights(self, "weights")
         return Sequential.weights.fget(self)
 
     @property
@@ -667,6 +669,8 @@ class Model(Sequential):
         if self._layers_now() is not None:
             trained = {id(a) for a in self.trainable_weights}
             return [a for a in self.weights if id(a) not in trained]
+        if not self._calls and not self._subclass():       # no call: its sub-models' (trainable_weights)
+            return held_weights(self, "non_trainable_weights")
         return Sequential.non_trainable_weights.fget(self)
 
     def _require_compiled(self, what):
