@@ -1,0 +1,313 @@
+"""Recorded calls of models and layers on arrays while a ``GradientTape`` records (glassnet.tape).
+
+A call is recorded as a node whose backward pass is the layers' own (``_ModelCall``, ``_LayerNode``;
+``_record`` runs an op's node, a layer instance fresh per call, eagerly and records it the same way).
+A model called twice (a GAN's D on real and on fake samples) gets the earlier call's forward pass
+run again before its backward, from the random generators' and moving statistics' state at that
+call (Dropout draws the same masks), and those states are put back after it. So does a call whose
+layers ran any other pass since (``predict``, ``evaluate``, ``fit``: ``_tape_state.FORWARDS``), with
+the weights it used put back for its backward pass where an optimizer step changed them since (TF's
+tape keeps the values). A model of several outputs gives one node per output (``_HeadOutput``)
+reading its columns of the packed outputs; its ``add_loss`` terms, read by ``model.losses`` or
+``compute_loss`` after the call, are nodes of their own (``_TermNode``) weighing them in its backward.
+"""
+import weakref
+
+import numpy as np
+
+from . import _tape_state
+from ._tape_values import Node, _paused, _plain, _wrap, node_of
+
+# _tape_state.FORWARDS: bumped by every forward pass of a model or call of a layer, recorded or not:
+# a recorded call's stamp is its value after the call's pass; another value at gradient means the
+# layers hold another pass's caches (a predict, evaluate, fit or model(x) since) and the call runs again
+_FORWARDS = _tape_state.FORWARDS
+
+
+class _LayerNode(Node):
+    """A layer's eager forward pass (an op's node, or a layer called on arrays): its backward."""
+
+    def __init__(self, layer, parents, what, weights=False, x=None, training=False):
+        super().__init__(parents, what)
+        self.layer, self.weights, self.x, self.training = layer, weights, x, training
+        self.stamp = None
+        self.weights_at = _weights_at(layer.params.values()) if weights else []
+
+    def backward(self, g, zg, add_weight, wants):
+        layer = self.layer
+        if not self.weights:
+            grads = layer.backward(g)
+            return grads if isinstance(grads, list) else [grads]
+        now = _swap_in(self)
+        try:
+            if self.stamp != _FORWARDS[0]:      # a layer called alone: its caches may be another call's
+                _rerun(self, [layer], lambda: layer.forward(self.x, training=self.training))
+            layer.needs_input_gradient = True
+            grads = layer.backward(g)
+        finally:
+            _swap_back(now)
+        if layer.trainable:
+            for key, param in layer.params.items():
+                add_weight(param, layer.grads[key])
+        return grads if isinstance(grads, list) else [grads]
+
+
+def _weights_at(params):
+    """The weights of a recorded call with a copy of their values at it (TF's tape differentiates
+    at the values the call used)."""
+    return [(param, param.copy()) for param in params]
+
+
+def _swap_in(node):
+    """Put back the weights that changed since ``node``'s call (an optimizer step, fit, set_weights
+    between recording and gradient: its caches were made with the old ones, and its backward reads
+    the kernels) and mark its caches stale; returns the values of now, for ``_swap_back``."""
+    now = [(param, param.copy()) for param, then in node.weights_at if not np.array_equal(param, then)]
+    for param, _ in now:
+        param[...] = next(then for p, then in node.weights_at if p is param)
+    if now:
+        node.stamp = None
+    return now
+
+
+def _swap_back(now):
+    for param, value in now:
+        param[...] = value
+
+
+def _rerun(node, layers, forward):
+    """Run ``node``'s forward pass again from the layers' state at its call (the same dropout
+    masks, the moving statistics as they were), then put the state of now back."""
+    from .layers.base import StateSnapshot
+    now = StateSnapshot(layers)
+    node.before.restore()
+    try:
+        with _paused(), _tape_state.calls_kept():
+            forward()
+    finally:
+        now.restore()
+    _FORWARDS[0] += 1       # (a layer's forward run directly: no count of its own)
+    node.stamp = _FORWARDS[0]
+
+
+def _record(node_or_layer, inputs, what=None):
+    """Run an op node (a layer instance, fresh per call) eagerly on the plain ``inputs`` and record it."""
+    layer = node_or_layer
+    parents = [node_of(v) for v in inputs]
+    plain = [_plain(v) for v in inputs]
+    with _paused():
+        out = layer.forward(plain if getattr(layer, "merges", False) else plain[0])
+    if not any(p is not None for p in parents):
+        return np.asarray(out)
+    return _wrap(out, _LayerNode(layer, parents, what or getattr(layer, "op", type(layer).__name__)))
+
+
+class _ModelCall(Node):
+    def __init__(self, model, parents, x, training, before):
+        # parents: one per input of the model (several: a list or dict of arrays, Keras' D([G(z), labels]))
+        super().__init__(parents, f"model {model.name!r}")
+        self.model, self.x, self.training, self.before = model, x, training, before
+        layer = model._output_layer
+        z = getattr(layer, "z", None) if model._heads is None else None    # (several outputs: never fused)
+        self.z = None if z is None else z.copy()
+        self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
+        self.header = None              # several outputs of open sizes: the packed rows' header
+        self.weights_at = _weights_at(param for _, _, param, _ in getattr(model, "_views", ()))
+        # its add_loss terms' values (model.losses, read after it: _TermNode) and the gradient the
+        # target sends each; only those read on the tape are in its backward pass, as in TF
+        terms = getattr(model, "_loss_terms", None)
+        self.kept = None if terms is None else terms.kept
+        self.term_scales = None if terms is None else [0.0] * len(terms.terms)
+
+    # {call index: dL/d(that call's output)} of outputs asked for as sources (tape.gradient(loss,
+    # h)), set by the tape's walk: the model may read such an output itself (a char-RNN cell's
+    # y = Dense(h_new) beside h_new), so its gradient is the total its backward pass gathers there
+    asked = None
+
+    def backward(self, g, zg, add_weight, wants):
+        model = self.model
+        flags = [layer.needs_input_gradient for layer in model.layers]
+
+        def gather(i, grad, totals=self.asked):      # dL/d(call i's output), its readers' summed
+            if i in totals:
+                totals[i] = np.array(grad) if totals[i] is None else totals[i] + grad
+        seen = gather if self.asked else None
+        # several outputs: each head's columns hold dL/d(output), not a compiled loss' dL/dz
+        heads = model._heads or ()
+        fused_heads = [head.fused for head in heads]
+        gin = None          # dL/d(input), or with several inputs, the list of dL/d(each)
+        several = len(self.parents) > 1
+        terms = getattr(model, "_loss_terms", None)
+        if g is not None and np.ndim(g) == 0:       # only its add_loss terms (_TermNode) reach it
+            g = None if zg is not None else np.zeros(self.shape, model.dtype)
+        now = _swap_in(self)
+        try:
+            for head in heads:
+                head.fused = False
+            first = True
+            for grad, fused in ((zg, True), (g, False)):
+                if grad is None:
+                    continue
+                # the layers must hold this call's caches; a functional Model's shared layers give
+                # theirs up in each backward pass, so a second pass runs the forward again
+                if self.stamp != _FORWARDS[0] or (not first and getattr(model, "_shared", None)):
+                    _rerun(self, model.layers, lambda: model._forward(self.x, training=self.training))
+                if terms is not None:       # the terms' gradients once, in the first pass
+                    terms.scales = self.term_scales if first else [0.0] * len(self.term_scales)
+                first = False
+                if any(wants) or self.asked:
+                    for layer in model.layers:
+                        layer.needs_input_gradient = True
+                grad = np.asarray(grad, dtype=model.dtype)
+                if self.header is not None:     # (each output's gradient came with zeros there)
+                    grad = grad.copy()
+                    grad[:, :self.header.shape[1]] = self.header
+                made = model._graph_backward(grad, fused, seen=seen, every_input=True) if several else \
+                    model._backward(grad, fused, seen=seen)
+                model._sync_views()
+                for layer, _, param, pgrad in model._views:
+                    # a layer frozen since the model's weights were laid out (no compile in a loop
+                    # of one's own) is still in them: its weights get no gradient (None), as in TF
+                    if layer.trainable:
+                        add_weight(param, pgrad)
+                if several:
+                    gin = made if gin is None else [a if b is None else b if a is None else a + b
+                                                     for a, b in zip(gin, made)]
+                elif made is not None:
+                    gin = made if gin is None else gin + made
+                if getattr(model, "_shared", None):
+                    self.stamp = None
+        finally:
+            _swap_back(now)
+            for layer, flag in zip(model.layers, flags):
+                layer.needs_input_gradient = flag
+            for head, fused in zip(heads, fused_heads):
+                head.fused = fused
+            if terms is not None:
+                terms.scales = None
+        return gin if several else [gin]
+
+
+class _TermNode(Node):
+    """An ``add_loss`` term of a recorded model call, as ``model.losses`` or ``compute_loss`` read
+    it: its gradient (a number: the term is a sum) weighs the term in that call's backward pass."""
+
+    def __init__(self, call, j):
+        super().__init__([call], "an add_loss term")
+        self.j = j
+
+    def backward(self, g, zg, add_weight, wants):
+        g = np.asarray(g)
+        if g.size and np.any(g != g.flat[0]):
+            raise NotImplementedError("GradientTape: an add_loss term given as a tensor (model.losses lists its "
+                                      "values) is differentiated as its sum only: reduce it with ops.sum or ops.mean")
+        call = self.parents[0]
+        call.term_scales[self.j] += float(g.flat[0]) if g.size else 0.0
+        return [np.zeros((), g.dtype)]      # (the call's backward runs, for the terms, without an output gradient)
+
+
+_LATEST = weakref.WeakValueDictionary()     # id(model) -> its latest recorded call (_ModelCall)
+
+
+def _recorded_terms(model, values):
+    """``values`` (the model's add_loss terms on its latest pass) recorded, when a recording tape
+    made that pass (else constants, as TF's for a call outside the tape)."""
+    terms, call = getattr(model, "_loss_terms", None), _LATEST.get(id(model))
+    if terms is None or call is None or call.model is not model or terms.kept is not call.kept \
+            or not any(t in _tape_state.recording() for t in call.tapes):
+        return list(values)
+    return [_wrap(value, _TermNode(call, j)) for j, value in enumerate(values)]
+
+
+class _HeadOutput:
+    """One output of a model of several, read from its packed outputs (n, sum of sizes): its
+    backward puts dL/d(output) in that output's columns, zeros elsewhere (the model's backward
+    reads each head's columns of the packed gradient; the rows' header of open sizes is copied)."""
+    merges = False
+
+    def __init__(self, head, packed):
+        self.head, self.op = head, f"output {head.name!r}"
+
+    def forward(self, packed, training=False):
+        self.shape, self.dtype = packed.shape, packed.dtype
+        open_ = self.head.layout.open if self.head.layout is not None else 0
+        self.header = np.array(packed[:, :open_])
+        return np.array(self.head.output(packed))
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, self.dtype)
+        open_ = self.head.layout.open if self.head.layout is not None else 0
+        if open_:           # the sizes, which say where the columns lie (the model's call puts them back)
+            grad[:, :open_] = self.header
+        self.head.output(grad)[...] = g
+        if open_:
+            grad[:, :open_] = 0
+        return grad
+
+
+def record_model_call(model, x, training):
+    """``model(x, training=...)`` while a tape records: the forward pass, kept for the backward."""
+    from .layers.base import StateSnapshot
+    count = len(getattr(model, "_input_shapes", None) or [None])
+    if count > 1 and isinstance(x, (list, tuple, dict)):
+        # several inputs (a list in the order of model.inputs, or a dict by their keys): each one's
+        # node, so that a recorded input (a generator's G(z) beside labels) or a watched one gets
+        # its gradient; _prepare_x packs their plain values
+        keys = model._feed_keys() if isinstance(x, dict) else range(len(x))
+        parents = [node_of(x.get(key) if isinstance(x, dict) else x[key], f"the model's input {key!r}")
+                   for key in keys]
+        x = {key: _plain(v) for key, v in x.items()} if isinstance(x, dict) else [_plain(v) for v in x]
+    else:
+        parents = [node_of(x, "the model's input")]
+    with _paused():
+        before = StateSnapshot(model.layers)
+        prepared = model._on_device(model._prepare_x(_plain(x)))
+        with _tape_state.calls_kept():      # its shared layers' caches, for its backward (glassnet.callgraph)
+            out = model._forward(prepared, training=training)
+        public = model._public_outputs(out)
+    node = _ModelCall(model, parents, prepared, training, before)
+    node.shape = np.shape(out)
+    _LATEST[id(model)] = node
+    if node.kept is not None:   # its terms may be read after its output is let go (model(x); sum(model.losses))
+        for tape in _tape_state.recording():
+            tape._held.append(node)
+    if public is out:
+        return _wrap(out, node)
+    # several outputs (a list, or a dict by key), or a nested model's {key: output}: the model's
+    # pass gives them packed side by side (glassnet.outputs); each is a node reading its columns,
+    # and the gradients they send back add up, column by column, into the packed gradient that
+    # the model's backward pass takes (the header of open sizes copied, as fit's loss does)
+    packed = _wrap(out, node)
+    open_ = model._heads[0].layout.open if model._heads is not None and model._heads[0].layout is not None else 0
+    if open_:
+        node.header = np.array(out[:, :open_])
+    if model._heads is None:            # {key: out}: the one output under its key
+        return {key: packed for key in public}
+    outputs = [_record(_HeadOutput(head, out), [packed]) for head in model._heads]
+    if model._output_keys is None:
+        return outputs
+    from ._dictoutputs import as_dict
+    return as_dict(model._output_keys, outputs)
+
+
+def record_layer_call(layer, x, training, mask):
+    """``layer(x)`` on arrays while a tape records (a layer alone, with or without weights)."""
+    from .layers.base import StateSnapshot
+    if isinstance(x, (list, tuple)):
+        parents = [node_of(v) for v in x]
+        plain = [_plain(v) for v in x]
+    else:
+        parents, plain = [node_of(x, "the layer's input")], _plain(x)
+    with _paused():
+        before = StateSnapshot([layer])
+        out = layer(plain, training=training) if mask is None else layer(plain, training=training, mask=mask)
+    if not layer.params and all(p is None for p in parents):
+        return out
+    if mask is not None:
+        raise NotImplementedError(f"GradientTape: {layer.describe()} called with mask=: not recorded")
+    node = _LayerNode(layer, parents, layer.describe(), weights=True,
+                      x=[np.asarray(p, dtype=layer.dtype) for p in plain] if isinstance(plain, list)
+                      else np.asarray(plain).astype(layer.dtype, copy=False), training=training)
+    node.before = before
+    node.stamp = _FORWARDS[0]       # (Layer.__call__ has just counted this call)
+    return _wrap(out, node)
