@@ -23,7 +23,7 @@ used alone it draws its ``call`` on those same layers, whose weights it then sha
 That symbolic run is on a tensor of its own, not the model's: each layer's ``output`` (Keras'
 first call) is then the model's own draw's, made at its build, or the functional model's.
 """
-from . import _block_pop as block_pop, _dead_calls as dead_calls, added_losses
+from . import _block_pop as block_pop, _dead_calls as dead_calls
 from .layers.input import InputLayer
 
 # layers.symbolic (replay, sample_shape_of) is imported where used: `import glassnet` does not load
@@ -87,6 +87,7 @@ def _block_terms(block, made, tensor, output, walk):
         return [], made, output
     # Keras' order of model.losses, as a drawn block's own (graph.Model._make_graph): the block's
     # terms first, then its sublayers' (a block called inside it recorded its terms before)
+    from . import added_losses           # (blocks with terms only: not at import glassnet)
     terms = added_losses.keras_order(block, terms)
     read = [leaf.tensor for term in terms for leaf in term.leaves()]
     if any(isinstance(t, InputLayer) for t in read):
@@ -175,8 +176,9 @@ def join_pending(seq, shape):
                 before = seq._graph_state(), seq._loss_terms
                 seq._add_layers(layers, graph)
                 if terms is not None:           # its add_loss terms: on the Sequential's calls
-                    seq._loss_terms = added_losses.joined(seq._loss_terms, terms[0],
-                                                          {key: offset + k for key, k in terms[1].items()})
+                    from .added_losses import joined
+                    seq._loss_terms = joined(seq._loss_terms, terms[0],
+                                             {key: offset + k for key, k in terms[1].items()})
                 seq._nesting = [*seq._nesting, record]
                 block_pop.note(seq, item, record, start, *before)        # pop takes it out whole
                 tensor = output

@@ -5,7 +5,6 @@
 import collections
 
 from . import _seeding, losses, metrics as metrics_module, optimizers, saving
-from .added_losses import Terms
 from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
 from .layers import Dense, InputLayer
@@ -569,6 +568,7 @@ class DescribingMixin:
             if config["graph"].get("added_losses") is not None:       # each call stands as a marker
                 markers = [object() for _ in model._node_layers]
                 terms = _added_loss_files().terms_from_config(config["graph"]["added_losses"], markers)
+                from .added_losses import Terms
                 model._loss_terms = Terms(terms, {id(marker): k for k, marker in enumerate(markers)})
             if outputs is not None:
                 model._shared_outputs = {h.call: h for h in model._heads if id(h.layer) in model._shared}

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import _names, _seeding, activations, added_losses, backend, losses, metrics as metrics_module, optimizers
+from . import _names, _seeding, activations, backend, losses, metrics as metrics_module, optimizers
 from ._warnings import warn
 from ._bounds import check_output
 from ._listforms import compile_forms, one_loss_weight
@@ -474,7 +474,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             self._add_layers(list(model.layers), block)
             if terms is not None:       # its add_loss terms, on this model's calls (after the build:
                 # a refusal there leaves none)
-                self._loss_terms = added_losses.joined(self._loss_terms, *terms.moved(offset))
+                from .added_losses import joined      # (a drawn model's terms: not at import glassnet)
+                self._loss_terms = joined(self._loss_terms, *terms.moved(offset))
         except BaseException:
             if waits:
                 stop_waiting(model)
