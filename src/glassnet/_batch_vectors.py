@@ -25,6 +25,8 @@ import numbers
 
 import numpy as np
 
+from .added_losses import TermArithmetic
+
 _OPS = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.true_divide}
 LEAVES = ("batch_mean", "batch_sum")        # a tensor reduced over axis 0 (keepdims: "keepdims")
 REDUCTIONS = ("reduce_mean", "reduce_sum")  # a batch vector reduced over some of its axes
@@ -62,13 +64,12 @@ def _broadcast_shape(a, b, op):
     return tuple(out)
 
 
-class BatchVector:
+class BatchVector(TermArithmetic):
     """One node of a batch vector's expression: ``op`` a leaf (``batch_mean``/``batch_sum`` of
     ``tensor``, ``keepdims``), a ``constant`` (``value``, an array), a ``term`` (a BatchScalar used
     as a batch vector of shape ()), add/subtract/multiply/divide of two ``operands``, or
     ``reduce_mean``/``reduce_sum`` of one over ``axis`` (a tuple of its axes). ``shape``: its
     shape, without a batch axis (None where the tensor's size is open)."""
-    __array_ufunc__ = None          # array * vector: NumPy hands the product to __rmul__
 
     def __init__(self, op, shape, operands=(), tensor=None, value=None, term=None, axis=None, keepdims=False):
         self.op, self.shape, self.operands = op, tuple(shape), tuple(operands)
@@ -82,35 +83,8 @@ class BatchVector:
                             f"a batch vector takes numbers, arrays, batch terms and other batch vectors")
         return combine(op, other, self) if reverse else combine(op, self, other)
 
-    def __add__(self, other):
-        return self._binary("add", other)
-
-    def __radd__(self, other):
-        return self._binary("add", other, reverse=True)
-
-    def __sub__(self, other):
-        return self._binary("subtract", other)
-
-    def __rsub__(self, other):
-        return self._binary("subtract", other, reverse=True)
-
-    def __mul__(self, other):
-        return self._binary("multiply", other)
-
-    def __rmul__(self, other):
-        return self._binary("multiply", other, reverse=True)
-
-    def __truediv__(self, other):
-        return self._binary("divide", other)
-
-    def __rtruediv__(self, other):
-        return self._binary("divide", other, reverse=True)
-
     def __neg__(self):
         return combine("multiply", constant(-1.0), self)
-
-    def __pos__(self):
-        return self
 
     def __array__(self, *args, **kwargs):       # a layer or another ops function given it
         raise _refused("a batch vector used as an array")

@@ -43,11 +43,43 @@ def _refused_use(what):
                      f"anywhere else name the sample axes (ops.mean(x, axis=-1))")
 
 
-class BatchScalar:
+class TermArithmetic:
+    """``+ - * /`` of a batch term (here) or a batch vector (glassnet._batch_vectors) with what
+    stands on either side, each its class' ``_binary(op, other, reverse)``; ``+x`` is x."""
+    __array_ufunc__ = None          # np.float32(2) * term: NumPy hands the product to __rmul__
+
+    def __add__(self, other):
+        return self._binary("add", other)
+
+    def __radd__(self, other):
+        return self._binary("add", other, reverse=True)
+
+    def __sub__(self, other):
+        return self._binary("subtract", other)
+
+    def __rsub__(self, other):
+        return self._binary("subtract", other, reverse=True)
+
+    def __mul__(self, other):
+        return self._binary("multiply", other)
+
+    def __rmul__(self, other):
+        return self._binary("multiply", other, reverse=True)
+
+    def __truediv__(self, other):
+        return self._binary("divide", other)
+
+    def __rtruediv__(self, other):
+        return self._binary("divide", other, reverse=True)
+
+    def __pos__(self):
+        return self
+
+
+class BatchScalar(TermArithmetic):
     """One number per batch computed from a drawn graph's tensors: ``op`` "mean" or "sum" of
     ``tensor`` (a reduction over every axis, batch included), a "number", or ``op`` one of add,
     subtract, multiply, divide of two ``operands``. Only ``add_loss`` takes it."""
-    __array_ufunc__ = None          # np.float32(2) * term: NumPy hands the product to __rmul__
 
     def __init__(self, op, operands=(), tensor=None, number=None, vector=None):
         self.op, self.operands, self.tensor, self.number = op, tuple(operands), tensor, number
@@ -74,35 +106,8 @@ class BatchScalar:
         other = self._of(other, op)
         return BatchScalar(op, (other, self) if reverse else (self, other))
 
-    def __add__(self, other):
-        return self._binary("add", other)
-
-    def __radd__(self, other):
-        return self._binary("add", other, reverse=True)
-
-    def __sub__(self, other):
-        return self._binary("subtract", other)
-
-    def __rsub__(self, other):
-        return self._binary("subtract", other, reverse=True)
-
-    def __mul__(self, other):
-        return self._binary("multiply", other)
-
-    def __rmul__(self, other):
-        return self._binary("multiply", other, reverse=True)
-
-    def __truediv__(self, other):
-        return self._binary("divide", other)
-
-    def __rtruediv__(self, other):
-        return self._binary("divide", other, reverse=True)
-
     def __neg__(self):
         return BatchScalar("multiply", (BatchScalar("number", number=-1.0), self))
-
-    def __pos__(self):
-        return self
 
     def __array__(self, *args, **kwargs):       # a layer or an ops function given it
         raise _refused_use("a batch term used as an array")
