@@ -26,6 +26,7 @@ import numbers
 import numpy as np
 
 from .added_losses import TermArithmetic
+from .layers.tensor_ops import unbroadcast
 
 _OPS = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.true_divide}
 LEAVES = ("batch_mean", "batch_sum")        # a tensor reduced over axis 0 (keepdims: "keepdims")
@@ -39,16 +40,6 @@ def _refused(what):
                      f"ops.sum over its axes (self.add_loss(ops.mean(ops.mean(p, axis=0) * ops.mean(m, axis=0)))); "
                      f"a graph computes each sample on its own, so a batch vector never reaches a layer or a "
                      f"model output")
-
-
-def _unbroadcast(grad, shape):
-    """``grad`` summed back to ``shape`` (what NumPy's broadcasting spread over more axes)."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and grad.shape[axis] != 1:
-            grad = grad.sum(axis=axis, keepdims=True)
-    return grad
 
 
 def _broadcast_shape(a, b, op):
@@ -178,8 +169,8 @@ class BatchVector(TermArithmetic):
                 ga, gb = grad * b, grad * a
             else:
                 ga, gb = grad / b, -grad * a / (b * b)
-            first.backward(values, _unbroadcast(np.asarray(ga), np.shape(a)), out)
-            second.backward(values, _unbroadcast(np.asarray(gb), np.shape(b)), out)
+            first.backward(values, unbroadcast(np.asarray(ga), np.shape(a)), out)
+            second.backward(values, unbroadcast(np.asarray(gb), np.shape(b)), out)
 
     def gradient(self, a, coefficient, dtype):
         """A leaf's gradient on its tensor's batch ``a``: ``coefficient`` (d term / d this leaf's

@@ -79,14 +79,15 @@ def _holds_weights(layer):
     return not (module.startswith("glassnet.layers.tensor_") or name in ("CallWeights", "CallMask", "SetMask"))
 
 
-def carried(tensors):
-    """The dead calls ``tensors`` carry (``attach``), each once, in order."""
+def carried(tensors, key="dead_calls"):
+    """What ``tensors`` carry under ``key``, each once, in order: their dead calls (``attach``), or
+    their add_loss terms (``key="added_losses"``: glassnet.added_losses keeps them the same way)."""
     found, seen = [], set()
     for tensor in tensors:
-        for dead in tensor.__dict__.get("dead_calls", ()):
-            if id(dead) not in seen:
-                seen.add(id(dead))
-                found.append(dead)
+        for item in tensor.__dict__.get(key, ()):
+            if id(item) not in seen:
+                seen.add(id(item))
+                found.append(item)
     return found
 
 

@@ -77,12 +77,7 @@ def _block_terms(block, made, tensor, output, walk):
     read that lead to no output after it, and the call handing the block's output on (last: the
     next layer reads it). A term may read the block's input (``tensor``: the call before the
     block) or any call of the block; the Input itself changes with no weight, refused by name."""
-    terms, seen = [], set()
-    for t in made:
-        for term in t.__dict__.get("added_losses", ()):
-            if id(term) not in seen:
-                seen.add(id(term))
-                terms.append(term)
+    terms = dead_calls.carried(made, "added_losses")
     if not terms:
         return [], made, output
     # Keras' order of model.losses, as a drawn block's own (graph.Model._make_graph): the block's

@@ -8,16 +8,7 @@ recorded values, the others kept as constants.
 """
 import numpy as np
 
-
-def unbroadcast(g, shape):
-    """``g`` summed down to ``shape`` (the gradient of an operand NumPy broadcast to g's shape)."""
-    g = np.asarray(g)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for axis, size in enumerate(shape):
-        if size == 1 and g.shape[axis] != 1:
-            g = g.sum(axis=axis, keepdims=True)
-    return g
+from .layers.tensor_ops import unbroadcast      # an operand's gradient summed over the axes broadcasting grew
 
 
 class Operands:

@@ -4,6 +4,7 @@ Kept apart from ``glassnet.tape`` (imported on first use of ``gn.GradientTape``)
 call, a layer call, a loss and an ``ops`` function look at one thread-local list and nothing else
 when no tape is open: ``import glassnet`` does not import the tape's machinery.
 """
+import functools
 import threading
 import weakref
 
@@ -63,3 +64,15 @@ def holds_recorded(values):
             if isinstance(item, Recorded) or watched_node(item) is not None:
                 return True
     return False
+
+
+def when_recording(function, record):
+    """``function``, wrapped so that a call holding a recorded value while a tape records goes to
+    ``record(function, args, kwargs)`` (glassnet.tape's recorder of it) instead: the hook of
+    ``glassnet.ops``' functions and of Keras' per-sample loss functions."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if recording() and holds_recorded(list(args) + list(kwargs.values())):
+            return record(function, args, kwargs)
+        return function(*args, **kwargs)
+    return call

@@ -479,12 +479,8 @@ def drawn_terms(tensors, sources, outputs, walk_back, order=None):
     applied before the calls they read are walked, so those calls follow the order of the terms
     as a config lists them: the model a file or config rebuilds (its terms in that order) then
     walks them to the same order of calls, which it must have."""
-    terms, seen = [], set()
-    for tensor in list(tensors) + list(sources):
-        for term in tensor.__dict__.get("added_losses", ()):
-            if id(term) not in seen:
-                seen.add(id(term))
-                terms.append(term)
+    from ._dead_calls import carried
+    terms = carried(list(tensors) + list(sources), "added_losses")
     if not terms:
         return [], tensors
     if order is not None:

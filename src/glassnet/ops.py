@@ -74,7 +74,6 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
 """
-import functools
 import numbers
 
 import numpy as np
@@ -628,13 +627,10 @@ __all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_p
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
 # public function checks the thread's tapes first, one look at a list when none is open
 def _recording(name, function):
-    @functools.wraps(function)
-    def call(*args, **kwargs):
-        if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
-            from .tape import record_ops_call
-            return record_ops_call(name, function, args, kwargs)
-        return function(*args, **kwargs)
-    return call
+    def record(function, args, kwargs):
+        from .tape import record_ops_call
+        return record_ops_call(name, function, args, kwargs)
+    return _tape_state.when_recording(function, record)
 
 
 for _name in __all__:

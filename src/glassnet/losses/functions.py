@@ -24,7 +24,6 @@ classes along the last axis whatever ``axis`` is (Keras' rule).
 ``compile(loss=mean_squared_error)`` trains on the function's loss class (at its defaults), as the
 name ``"mean_squared_error"`` does; gradients come from the classes (see ``glassnet.losses.get``).
 """
-import functools
 import numbers
 import threading
 
@@ -128,13 +127,10 @@ def _scored(loss, y_pred, y_true):
 
 def _taped(function):
     """``function`` recorded while a GradientTape records and y_pred is a recorded value."""
-    @functools.wraps(function)
-    def taped(*args, **kwargs):
-        if _tape_state.recording() and _tape_state.holds_recorded(list(args) + list(kwargs.values())):
-            from ..tape import record_loss_function
-            return record_loss_function(function, args, kwargs, _noted)
-        return function(*args, **kwargs)
-    return taped
+    def record(function, args, kwargs):
+        from ..tape import record_loss_function
+        return record_loss_function(function, args, kwargs, _noted)
+    return _tape_state.when_recording(function, record)
 
 
 # --- regression ---------------------------------------------------------------------------------
