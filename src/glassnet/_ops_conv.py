@@ -120,6 +120,7 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """The mean of each window (Keras' ``ops.average_pool``), "same" padding not counted."""
+    """The mean of each window (Keras' ``ops.average_pool``): (batch, *spatial, C) ->
+    (batch, *output spatial, C), ``strides`` None: ``pool_size``; "same" padding not counted."""
     return _window_node("average_pool", inputs, {"pool_size": pool_size, "strides": strides, "padding": padding,
                                                  "data_format": data_format}, np.float32)

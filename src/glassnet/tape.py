@@ -99,7 +99,8 @@ class GradientTape:
         a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
         or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
-        ``"zero"`` gives zeros)."""
+        ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
+        (in, out), a watched batch's (batch, features))."""
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient: a tape that is not persistent gives gradients once; use "
                                "GradientTape(persistent=True) to ask it again")
