@@ -5,7 +5,7 @@ import glassnet as gn
 from glassnet import layers, ops
 
 
-class ResBlock(gn.Layer):
+class ResBlockLCRev(gn.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.dense = layers.Dense(units, activation="tanh")
@@ -32,7 +32,7 @@ def test_a_block_inside_a_built_model_has_its_weights_as_keras(keras):
     # set_weights, count_params, weights lists. It was refused here, "not built yet"
     kblock = _keras_resblock(keras)(4, name="blk")
     kmodel = keras.Sequential([keras.Input((4,)), kblock, keras.layers.Dense(1)])
-    block = ResBlock(4, name="blk")
+    block = ResBlockLCRev(4, name="blk")
     gmodel = gn.Sequential([gn.Input((4,)), block, layers.Dense(1)])
     gmodel.set_weights(kmodel.get_weights())
     assert block.count_params() == kblock.count_params() == 28
@@ -57,8 +57,8 @@ def test_time_distributed_wraps_a_block_and_other_wrappers_refusing_it_say_why()
     # step (tests/test_timedistributed_model.py); a wrapper of one layer still says why it refuses
     import numpy as np
     import pytest
-    model = gn.Sequential([gn.Input((3, 4)), layers.TimeDistributed(ResBlock(4))], seed=0)
+    model = gn.Sequential([gn.Input((3, 4)), layers.TimeDistributed(ResBlockLCRev(4))], seed=0)
     assert model.predict(np.ones((2, 3, 4), "float32")).shape == (2, 3, 4)
-    with pytest.raises(TypeError, match=r"ResBlock is a model \(a gn.Layer with call and no forward is drawn as "
+    with pytest.raises(TypeError, match=r"ResBlockLCRev is a model \(a gn.Layer with call and no forward is drawn as "
                                         r"one\), which SpectralNormalization does not wrap"):
-        layers.SpectralNormalization(ResBlock(4))
+        layers.SpectralNormalization(ResBlockLCRev(4))

@@ -153,7 +153,7 @@ def test_a_layer_holding_a_model_is_refused_with_the_way_to_write_it():
     assert model.predict(np.ones((2, 3)), verbose=0).shape == (2, 1)
 
 
-class TransformerBlock(gn.Model):
+class TransformerBlockPorts2(gn.Model):
     """keras.io's TransformerBlock ported: a Model subclass, Add for +."""
 
     def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1, **kwargs):
@@ -193,7 +193,7 @@ def test_the_transformer_block_ported_as_a_model_trains_as_keras(keras):
         outputs = lib.layers.Dense(2, activation="softmax")(lib.layers.GlobalAveragePooling1D()(x))
         return lib.Model(inputs=inputs, outputs=outputs, **({"seed": 0} if lib is gn else {}))
 
-    theirs, ours = build(keras, KerasTransformerBlock), build(gn, TransformerBlock)
+    theirs, ours = build(keras, KerasTransformerBlock), build(gn, TransformerBlockPorts2)
     # the block's weights in the order its __init__ assigned its layers, as Keras lists them
     ours.set_weights(theirs.get_weights())
     rng = np.random.default_rng(0)

@@ -13,7 +13,7 @@ import glassnet as gn
 L = gn.layers
 
 
-class _Select(gn.Model):
+class _SelectPorts3f(gn.Model):
     """A call on a dict of features by name, as the variable selection network's: each feature
     projected alone, then the projections joined and mixed."""
 
@@ -32,7 +32,7 @@ def _data(rng):
 
 def test_a_subclass_called_on_a_dict_of_tensors_is_drawn_as_keras_layer_is(keras, rng):
     inputs = {"a": gn.Input((2,), name="a"), "b": gn.Input((1,), name="b")}
-    select, head = _Select(), L.Dense(1)
+    select, head = _SelectPorts3f(), L.Dense(1)
     model = gn.Model(inputs, head(select(inputs)), seed=0)
 
     class KSelect(keras.layers.Layer):
@@ -61,7 +61,7 @@ def test_a_subclass_called_on_a_dict_of_tensors_is_drawn_as_keras_layer_is(keras
 
 def test_a_subclass_drawn_on_a_dict_of_tensors_saves_and_loads(tmp_path, rng):
     inputs = {"a": gn.Input((2,), name="a"), "b": gn.Input((1,), name="b")}
-    model = gn.Model(inputs, L.Dense(1)(_Select()(inputs)), seed=0)
+    model = gn.Model(inputs, L.Dense(1)(_SelectPorts3f()(inputs)), seed=0)
     x = _data(rng)
     model.save(tmp_path / "m.npz")
     np.testing.assert_array_equal(gn.load_model(tmp_path / "m.npz").predict(x), model.predict(x))

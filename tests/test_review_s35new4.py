@@ -13,7 +13,7 @@ L = gn.layers
 
 # ---- a test_step model validated by a generator that runs dry: skipped as ordinary fit skips it ---
 
-class _OwnTest(gn.Model):
+class _OwnTestS35(gn.Model):
     def train_step(self, data):
         return {"loss": 1.0}
 
@@ -32,7 +32,7 @@ def test_early_stopping_skips_an_epoch_whose_validation_generator_ran_dry_for_a_
     # an epoch quietly; the same params, made for a test_step model, read only a Feed, never the raw
     # generator this path keeps, so EarlyStopping refused 'val_score' as a monitor never logged
     stopper = gn.callbacks.EarlyStopping("val_score", patience=10)
-    model = _OwnTest()
+    model = _OwnTestS35()
     model.compile()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

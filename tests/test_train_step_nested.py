@@ -37,7 +37,7 @@ def _copied(data):
     return data.copy()
 
 
-class Recording(gn.Model):
+class RecordingNested(gn.Model):
     """Records (copies of) what each step receives; logs the number of steps so far."""
 
     def __init__(self):
@@ -87,7 +87,7 @@ def _keras_recording(keras):
                             validation_data=([x1[:5], {"n": x2[:5]}], y1[:5])),
 ])
 def test_steps_receive_the_batches_keras_hands_its_step(keras, call):
-    ours, theirs = Recording(), _keras_recording(keras)
+    ours, theirs = RecordingNested(), _keras_recording(keras)
     ours.compile()
     args = call(*_data())
     ours.fit(**args, epochs=2, batch_size=4, shuffle=False, verbose=0)
@@ -118,7 +118,7 @@ def _structure_of(args, batch):
 
 
 def test_evaluate_with_several_arrays_runs_test_step_as_keras(keras):
-    ours, theirs = Recording(), _keras_recording(keras)
+    ours, theirs = RecordingNested(), _keras_recording(keras)
     ours.compile()
     x1, x2, y1 = _data()
     assert ours.evaluate({"a": x1, "b": [x2, x1]}, (y1, x2), batch_size=4) == 3.0
@@ -130,7 +130,7 @@ def test_evaluate_with_several_arrays_runs_test_step_as_keras(keras):
 
 def test_shuffled_leaves_share_one_permutation_per_epoch_drawn_as_for_one_array():
     x1, x2, y1 = _data()
-    nested, single = Recording(), Recording()
+    nested, single = RecordingNested(), RecordingNested()
     for model in (nested, single):
         model.compile()
     nested.fit({"a": x1, "b": [x2]}, (y1, x2), sample_weight=np.arange(N), epochs=3, batch_size=4, verbose=0)
@@ -154,7 +154,7 @@ def _two_by_two(lib):
     return [a, b], [lib.layers.Dense(1, name="r")(hidden), lib.layers.Dense(1, activation="sigmoid", name="c")(hidden)]
 
 
-class Stepping(gn.Model):
+class SteppingNested(gn.Model):
     """Keras' default step, ported: glassnet's own step on the batch."""
 
     def train_step(self, data):
@@ -170,7 +170,7 @@ def test_two_inputs_two_outputs_train_as_keras_default_step(keras):
     rng = np.random.default_rng(0)
     xa, xb = rng.normal(size=(16, 3)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
     yr, yc = rng.normal(size=(16, 1)).astype(np.float32), rng.integers(0, 2, (16, 1)).astype(np.float32)
-    ours, theirs = Stepping(*_two_by_two(gn), seed=0), keras.Model(*_two_by_two(keras))
+    ours, theirs = SteppingNested(*_two_by_two(gn), seed=0), keras.Model(*_two_by_two(keras))
     ours.compile(loss=["mse", "binary_crossentropy"], optimizer=gn.optimizers.SGD(0.1))
     theirs.compile(loss=["mse", "binary_crossentropy"], optimizer=keras.optimizers.SGD(0.1))
     theirs.set_weights(ours.get_weights())
@@ -191,7 +191,7 @@ def test_two_inputs_two_outputs_train_as_keras_default_step(keras):
 
 
 def test_several_arrays_are_refused_by_name_when_they_do_not_fit():
-    model = Recording()
+    model = RecordingNested()
     model.compile()
     x1, x2, y1 = _data()
     with pytest.raises(ValueError, match=r"^x\['b'\]\[1\]: expected as many samples as x\['a'\] \(10\), got 4"):
@@ -200,7 +200,7 @@ def test_several_arrays_are_refused_by_name_when_they_do_not_fit():
         model.fit([x1, x2], [y1, y1[:3]], epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"^validation_data\[0\]\[1\]: expected as many samples"):
         model.fit([x1, x2], y1, epochs=1, verbose=0, validation_data=([x1, x2[:2]], y1))
-    with pytest.raises(TypeError, match=r"^sample_weight: Recording with its own train_step takes one array of "
+    with pytest.raises(TypeError, match=r"^sample_weight: RecordingNested with its own train_step takes one array of "
                                         r"sample weights.*got a list"):
         model.fit(x1, [y1, y1], sample_weight=[np.ones(N), np.ones(N)], epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"^x\[1\]: expected an array with a batch axis, got a scalar"):
@@ -210,7 +210,7 @@ def test_several_arrays_are_refused_by_name_when_they_do_not_fit():
 
 
 def test_a_list_of_numbers_is_one_array_of_targets_as_before():
-    model = Recording()
+    model = RecordingNested()
     model.compile()
     x1, _, _ = _data()
     model.fit(x1, list(range(N)), epochs=1, batch_size=4, shuffle=False, verbose=0)

@@ -9,7 +9,7 @@ import glassnet as gn
 from glassnet import layers as L
 
 
-class Stepping(gn.Model):
+class SteppingValidation(gn.Model):
     """Keras' guide's CustomModel(inputs, outputs) ported: train_step runs glassnet's step on the
     batch (self.train_on_batch); no test_step, so Keras would run its default one."""
 
@@ -37,7 +37,7 @@ def _layers(lib, inputs):
     return lib.layers.Dense(1)(lib.layers.Dense(4, activation="tanh")(inputs))
 
 
-def _stepping(cls=Stepping, lr=0.05, compiled=True):
+def _stepping(cls=SteppingValidation, lr=0.05, compiled=True):
     inputs = gn.Input((3,))
     model = cls(inputs, _layers(gn, inputs), seed=0)
     if compiled:
@@ -159,7 +159,7 @@ def test_validation_split_holds_out_the_last_samples_as_evaluate_scores_them():
     # the last quarter, before shuffling (Keras' rule), evaluated after the last epoch
     assert model.evaluate(x[15:], y[15:], batch_size=5, return_dict=True) == {
         "loss": history["val_loss"][-1], "mae": history["val_mae"][-1]}
-    with pytest.raises(ValueError, match="validation_split: Stepping is validated by its compiled loss .* "
+    with pytest.raises(ValueError, match="validation_split: SteppingValidation is validated by its compiled loss .* "
                                          "needs targets; give fit y"):
         model.fit(x, epochs=1, validation_split=0.25, verbose=0)
 
@@ -245,7 +245,7 @@ def test_a_model_without_call_or_without_a_compiled_loss_is_still_refused():
     model = _stepping(compiled=False)
     model.compile()
     before = model.get_weights()
-    with pytest.raises(NotImplementedError, match=r"Stepping defines train_step but no test_step.*compile it "
+    with pytest.raises(NotImplementedError, match=r"SteppingValidation defines train_step but no test_step.*compile it "
                                                   r"with a loss: validation then evaluates by it"):
         model.fit(x, y, validation_split=0.2, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))       # before any step
