@@ -184,11 +184,12 @@ def _cropping(first, second, target, length, names, function):
 
 def _tensor_size(images, function):
     """A tensor's image height and width, which its padding and cropping need known."""
-    shape = tuple(images.shape)
-    if len(shape) != 4 or None in shape[1:3]:
+    from .layers.symbolic import sample_shape_of
+    shape = tuple(sample_shape_of(images))
+    if len(shape) != 3 or None in shape[:2]:
         raise ValueError(f"ops.image.{function}: on a tensor the images must be (batch, height, width, channels) of "
-                         f"known height and width, got shape {shape}")
-    return shape[1], shape[2]
+                         f"known height and width, got shape {(None, *shape)}")
+    return shape[0], shape[1]
 
 
 def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
