@@ -1,12 +1,19 @@
-"""``glassnet.ops.image``: Keras' ``keras.ops.image`` functions glassnet has, extract_patches.
+"""``glassnet.ops.image``: Keras' ``keras.ops.image`` functions glassnet has.
 
-On arrays it computes at once, any dtype kept; on a tensor it makes one ``TensorFunction`` node
-(layers/tensor_conv.py: im2col forward, col2im backward), kept in model files as JSON.
+extract_patches: on arrays it computes at once, any dtype kept; on a tensor it makes one
+``TensorFunction`` node (layers/tensor_conv.py: im2col forward, col2im backward), kept in model
+files as JSON. resize, pad_images, crop_images, affine_transform, map_coordinates
+(_ops_image_geometry.py) and rgb_to_grayscale, rgb_to_hsv, hsv_to_rgb, gaussian_blur
+(_ops_image_colour.py) compute on arrays with the image layers' code; resize, pad_images and
+crop_images on a tensor make a Resizing, ZeroPadding2D or Cropping2D node.
 """
 from ._ops_conv import _window_node
+from ._ops_image_colour import gaussian_blur, hsv_to_rgb, rgb_to_grayscale, rgb_to_hsv
+from ._ops_image_geometry import affine_transform, crop_images, map_coordinates, pad_images, resize
 from ._ops_reading import _array, _is_tensor
 
-__all__ = ["extract_patches"]
+__all__ = ["extract_patches", "resize", "pad_images", "crop_images", "affine_transform", "map_coordinates",
+           "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur"]
 
 
 def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):

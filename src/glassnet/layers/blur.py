@@ -17,23 +17,30 @@ def gaussian_kernel(size, sigma):
     return kernel / kernel.sum(axis=1, keepdims=True)
 
 
-def gaussian_blur(x, kernels):
-    """Each image of ``x`` (n, H, W, C) filtered by its ``kernels`` row (n, K), K odd, along the
-    height and then the width, zeros beyond the borders (TensorFlow's depthwise convolution,
-    padding "SAME", with the kernel's outer product). A symmetric kernel makes this its own
-    transpose: the backward pass is the same blur of the gradient."""
-    n, h, w, _ = x.shape
-    size, xp = kernels.shape[1], backend.get_array_module(x)
-    r = size // 2
+def gaussian_blur(x, kernels, column_kernels=None):
+    """Each image of ``x`` (n, H, W, C) filtered by its ``kernels`` row (n, K) along the height,
+    then by its ``column_kernels`` row (n, K') (the same kernels when None) along the width, zeros
+    beyond the borders (TensorFlow's depthwise convolution, padding "SAME": an even kernel puts its
+    extra tap after the centre). A symmetric odd kernel makes this its own transpose: the backward
+    pass is the same blur of the gradient."""
+    out = _filter_axis(x, kernels, 1)
+    return _filter_axis(out, kernels if column_kernels is None else column_kernels, 2)
+
+
+def _filter_axis(x, kernels, axis):
+    """``x`` (n, H, W, C) correlated along ``axis`` (1 or 2) with each image's kernel (n, K), "SAME"."""
+    size, length, xp = kernels.shape[1], x.shape[axis], backend.get_array_module(x)
+    before = (size - 1) // 2
     k = kernels.astype(x.dtype, copy=False)[:, :, None, None, None]     # (n, K, 1, 1, 1)
-    padded = xp.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)))
-    rows = k[:, 0] * padded[:, 0:h]
-    for j in range(1, size):                 # K shifted views: no Python loop over pixels
-        rows += k[:, j] * padded[:, j:j + h]
-    padded = xp.pad(rows, ((0, 0), (0, 0), (r, r), (0, 0)))
-    out = k[:, 0] * padded[:, :, 0:w]
+    pad = [(0, 0)] * 4
+    pad[axis] = (before, size - 1 - before)
+    padded = xp.pad(x, pad)
+
+    def window(j):                           # K shifted views: no Python loop over pixels
+        return padded[:, j:j + length] if axis == 1 else padded[:, :, j:j + length]
+    out = k[:, 0] * window(0)
     for j in range(1, size):
-        out += k[:, j] * padded[:, :, j:j + w]
+        out += k[:, j] * window(j)
     return out
 
 

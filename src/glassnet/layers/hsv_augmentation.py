@@ -88,6 +88,21 @@ def _hue_weights(hue):
     return weights, slope
 
 
+def rgb_hue(x):
+    """TensorFlow's rgb_to_hsv pieces of RGB images x (..., 3): V and m (the largest and smallest
+    channel, (..., 1)), their spread, the largest channel's index, the channel after it less the one
+    after that, whether the pixel has a colour (spread > 0), and the hue in [0, 1) (0 for gray)."""
+    top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
+    spread = top - bottom
+    # TensorFlow's hue: from the channel after the largest, less the one after that (red first in a tie)
+    largest = x.argmax(axis=-1)[..., None]
+    after = np.take_along_axis(x, (largest + 1) % 3, axis=-1) - np.take_along_axis(x, (largest + 2) % 3, axis=-1)
+    colour = spread > 0
+    hue = np.where(colour, after / (6 * np.where(colour, spread, 1)) + largest.astype(x.dtype) / 3, 0)
+    hue = np.where(hue < 0, hue + 1, hue)                     # TensorFlow's hue is in [0, 1)
+    return top, bottom, spread, largest, after, colour, hue.astype(x.dtype, copy=False)
+
+
 class RandomHue(_Channels, _RandomIntensity):
     """Turn each RGB image's hue (HSV's H, a full turn being 1) by ``+-t / 2``, t drawn per image
     from ``factor`` (a number f in [0, 1], the range [0, f], or a pair (lower, upper) in [0, 1])
@@ -120,14 +135,7 @@ class RandomHue(_Channels, _RandomIntensity):
         sign = np.where(self._uniform(0.0, 1.0, n) > 0.5, -1.0, 1.0)
         delta = sign * self._uniform(*self.factor, n) * 0.5
         self._drawn = {"delta": delta}
-        top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)
-        spread = top - bottom
-        # TensorFlow's hue: from the channel after the largest, less the one after that (red first in a tie)
-        largest = x.argmax(axis=-1)[..., None]
-        after = np.take_along_axis(x, (largest + 1) % 3, axis=-1) - np.take_along_axis(x, (largest + 2) % 3, axis=-1)
-        colour = spread > 0
-        hue = np.where(colour, after / (6 * np.where(colour, spread, 1)) + largest.astype(x.dtype) / 3, 0)
-        hue = np.where(hue < 0, hue + 1, hue)                     # TensorFlow's hue is in [0, 1)
+        top, bottom, spread, largest, after, colour, hue = rgb_hue(x)
         hue = hue + _where(x, delta.astype(x.dtype)[:, None, None, None])
         hue = np.where(hue > 1, hue - 1, hue)                     # Keras' wrap, a turn either way
         hue = np.where(hue < 0, hue + 1, hue)
