@@ -54,6 +54,7 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
     flat, rebuild = _flatten(sources)
     start = tape._start(target, "jacobian")
     source_nodes = tape._source_nodes(flat, "jacobian")
+    tape._used = True
     value = _plain(target)
     shape, size = np.shape(value), int(np.size(value))
     dtype = np.asarray(value).dtype
@@ -108,6 +109,7 @@ def batch_jacobian(tape, target, source, unconnected_gradients, parallel_iterati
     start = tape._start(target, "batch_jacobian")
     flat = [source]
     source_nodes = tape._source_nodes(flat, "batch_jacobian")
+    tape._used = True
     batch, row, dtype = t_shape[0], int(np.prod(t_shape[1:])), np.asarray(_plain(target)).dtype
 
     def seeds():

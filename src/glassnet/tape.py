@@ -105,6 +105,7 @@ class GradientTape:
         flat, rebuild = _flatten(sources)
         start = self._start(target, "gradient")
         source_nodes = self._source_nodes(flat, "gradient")
+        self._used = True       # (a call refused above leaves the tape as it was)
         seed = None
         if start is not None:
             seed = np.ones(np.shape(_plain(target)), _plain(target).dtype) if output_gradients is None \
@@ -139,7 +140,6 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"GradientTape.{caller}: unconnected_gradients: expected 'none' or 'zero', got "
                              f"{unconnected_gradients!r:.40}")
-        self._used = True
 
     def _start(self, target, caller):
         """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded)."""
