@@ -28,7 +28,10 @@ tape keeps the values).
 The pieces, one module per concept: the recorded values and the node base (glassnet._tape_values),
 the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 (glassnet._tape_record, with the nodes of glassnet._tape_ops), the losses, ``compute_loss`` and
-``model.losses`` (glassnet._tape_losses); here the tape itself, its walk and ``apply_gradients``.
+``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
+one backward pass of the walk here per one-hot seed); here the tape itself, its walk and
+``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
+recorded the target records (nested tapes) is refused by name.
 """
 import numpy as np
 
