@@ -28,7 +28,10 @@ tape keeps the values).
 The pieces, one module per concept: the recorded values and the node base (glassnet._tape_values),
 the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 (glassnet._tape_record, with the nodes of glassnet._tape_ops), the losses, ``compute_loss`` and
-``model.losses`` (glassnet._tape_losses); here the tape itself, its walk and ``apply_gradients``.
+``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
+one backward pass of the walk here per one-hot seed); here the tape itself, its walk and
+``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
+recorded the target records (nested tapes) is refused by name.
 """
 import numpy as np
 
@@ -101,19 +104,66 @@ class GradientTape:
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
         (in, out), a watched batch's (batch, features))."""
-        if self._used and not self.persistent:
-            raise RuntimeError("GradientTape.gradient: a tape that is not persistent gives gradients once; use "
-                               "GradientTape(persistent=True) to ask it again")
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError(f"GradientTape.gradient: unconnected_gradients: expected 'none' or 'zero', got "
-                             f"{unconnected_gradients!r:.40}")
-        self._used = True
+        self._begin("gradient", unconnected_gradients)
         flat, rebuild = _flatten(sources)
+        start = self._start(target, "gradient")
+        source_nodes = self._source_nodes(flat, "gradient")
+        self._used = True       # (a call refused above leaves the tape as it was)
+        seed = None
+        if start is not None:
+            seed = np.ones(np.shape(_plain(target)), _plain(target).dtype) if output_gradients is None \
+                else np.asarray(output_gradients, dtype=_plain(target).dtype)
+        results = self._pass(start, seed, flat, source_nodes, unconnected_gradients)
+        self._end()
+        return rebuild(results)
+
+    def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
+                 experimental_use_pfor=True):
+        """The full Jacobian of ``target`` with respect to each source (TF's ``tape.jacobian``):
+        shape ``target.shape + source.shape``, in the structure of ``sources`` (as ``gradient``
+        takes them); one backward pass per element of ``target`` (glassnet._tape_jacobian)."""
+        from ._tape_jacobian import jacobian
+        return jacobian(self, target, sources, unconnected_gradients, parallel_iterations, experimental_use_pfor)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none", parallel_iterations=None,
+                       experimental_use_pfor=True):
+        """d target[i] / d source[i] for each sample i (TF's ``tape.batch_jacobian``): shape
+        ``(batch, *target.shape[1:], *source.shape[1:])``; sample i of ``target`` must depend on
+        sample i of ``source`` only (not checked, as in TF). One backward pass per element of a
+        target sample, seeded across the whole batch (glassnet._tape_jacobian)."""
+        from ._tape_jacobian import batch_jacobian
+        return batch_jacobian(self, target, source, unconnected_gradients, parallel_iterations,
+                              experimental_use_pfor)
+
+    # -- the pieces gradient, jacobian and batch_jacobian share ---------------------------------------
+    def _begin(self, caller, unconnected_gradients):
+        if self._used and not self.persistent:
+            raise RuntimeError(f"GradientTape.{caller}: a tape that is not persistent gives gradients (or a "
+                               f"jacobian) once; use GradientTape(persistent=True) to ask it again")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"GradientTape.{caller}: unconnected_gradients: expected 'none' or 'zero', got "
+                             f"{unconnected_gradients!r:.40}")
+
+    def _start(self, target, caller):
+        """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded)."""
+        if target is None or not hasattr(target, "shape"):
+            raise TypeError(f"GradientTape.{caller}: target: expected the recorded value to differentiate "
+                            f"(a loss), got {type(target).__name__}")
         start = target._node if isinstance(target, Recorded) and target._node is not None and \
             self in target._node.tapes else None
-        if target is None or not hasattr(target, "shape"):
-            raise TypeError(f"GradientTape.gradient: target: expected the recorded value to differentiate "
-                            f"(a loss), got {type(target).__name__}")
+        if start is not None and any(t in _tape_state.recording() for t in start.tapes):
+            # a tape recording now would have to differentiate this gradient itself (a gradient
+            # penalty's nested tapes): the backward passes are NumPy code no tape records
+            raise NotImplementedError(
+                f"GradientTape.{caller}: called while a tape that recorded the target still records (inside its "
+                f"`with` block, or inside an outer tape's): higher-order gradients (a gradient of a gradient, a "
+                f"nested tape's gradient penalty) are not built. Call it after the `with` block, or inside "
+                f"`with tape.stop_recording():` to take the result as a constant")
+        return start
+
+    def _source_nodes(self, flat, caller):
+        """{node: the indices in ``flat`` of the sources it made}: recorded values and watched arrays
+        (weights are found by identity in the walk)."""
         source_nodes = {}
         for k, s in enumerate(flat):
             if isinstance(s, Recorded) and s._node is not None:
@@ -121,14 +171,18 @@ class GradientTape:
             elif isinstance(s, np.ndarray) and id(s) in self._watched and self._watched[id(s)][0] is s:
                 source_nodes.setdefault(self._watched[id(s)][1], []).append(k)
             elif not isinstance(s, np.ndarray):
-                raise TypeError(f"GradientTape.gradient: sources[{k}]: expected a weight array, a recorded value "
+                raise TypeError(f"GradientTape.{caller}: sources[{k}]: expected a weight array, a recorded value "
                                 f"or a watched array, got {type(s).__name__}")
+        return source_nodes
+
+    def _pass(self, start, seed, flat, source_nodes, unconnected_gradients, reach=None):
+        """One backward pass from ``start`` seeded with dL/d(target) ``seed``: the gradient of each
+        of ``flat`` (None where unconnected, or zeros for ``"zero"``). ``reach``: the walk's nodes,
+        when a caller making several passes over the same graph keeps them."""
         results = [None] * len(flat)
         weights = {}
         if start is not None:
-            seed = np.ones(np.shape(target), np.asarray(target).dtype) if output_gradients is None \
-                else np.asarray(output_gradients, dtype=np.asarray(target).dtype)
-            self._backward(start, seed, source_nodes, results, weights)
+            self._backward(start, seed, source_nodes, results, weights, reach)
         if not self.watch_accessed_variables:
             for k, s in enumerate(flat):
                 if isinstance(s, Recorded) and results[k] is not None and not self._reaches_watched(s._node):
@@ -139,18 +193,28 @@ class GradientTape:
                 results[k] = weights[id(s)][1]
             if results[k] is None and unconnected_gradients == "zero":
                 results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
+        return results
+
+    def _end(self):
         if not self.persistent:
             self._watched, self._held = {}, []
-        return rebuild(results)
 
-    def _backward(self, start, seed, source_nodes, results, weights):
-        # the nodes reachable from the target through this tape's records, latest first
+    def _reach(self, start):
+        """The nodes reachable from ``start`` through this tape's records."""
         reach, stack = {start}, [start]
         while stack:
             for parent in stack.pop().parents:
                 if parent is not None and self in parent.tapes and parent not in reach:
                     reach.add(parent)
                     stack.append(parent)
+        return reach
+
+    def _backward(self, start, seed, source_nodes, results, weights, reach=None):
+        # the nodes reachable from the target through this tape's records, walked latest first
+        reach = self._reach(start) if reach is None else reach
+        for node in reach:      # add_loss weights gathered afresh: each pass starts from nothing
+            if isinstance(node, _ModelCall) and node.term_scales is not None:
+                node.term_scales = [0.0] * len(node.term_scales)
         # which nodes lead to a source (or hold weights): the others' input gradients are not made
         grads, zgrads = {start: seed}, {}
 
