@@ -16,7 +16,7 @@ such a model (Keras turns it into sample weights).
 
 Inside a step (``_step_data.inside_step``), ``self.train_on_batch`` and ``self.test_on_batch``
 stay glassnet's compiled step on the batch: what a step of a model with its own layers calls them
-for (Keras' default step, which glassnet has not as one function: README, train_step).
+for (glassnet's step on the batch; Keras' default one is ``super().train_step(data)``: glassnet.default_steps).
 """
 from ._step_data import _arrays
 from ._stepping import inside_step
