@@ -13,30 +13,20 @@ def _data(n=8):
     return x, x.sum(axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("step", ["predict_step", "compute_loss", "compute_metrics"])
-def test_a_subclass_given_inputs_and_outputs_defining_a_keras_step_is_refused(step):
+@pytest.mark.parametrize("step", ["predict_step", "compute_loss", "compute_metrics", "test_step"])
+def test_a_subclass_given_inputs_and_outputs_defining_a_keras_step_runs_it(step):
     # Keras' guide writes CustomModel(inputs, outputs); its compute_loss (or predict_step, ...) was
-    # ignored, silently (fit trained on the compiled loss), where a subclass drawn by call refuses it
+    # ignored, silently, then refused by name: now fit, evaluate or predict run it (Keras' default
+    # steps, glassnet.default_steps; compared with Keras in tests/test_default_steps.py)
     cls = type("Custom", (gn.Model,), {step: lambda self, *args, **kwargs: 0.0})
     inputs = gn.Input((3,))
-    with pytest.raises(NotImplementedError, match=f"Custom: defines {step}, which glassnet's fit does not call"):
-        cls(inputs, L.Dense(1)(inputs))
-
-
-def test_a_subclass_given_inputs_and_outputs_with_test_step_only_is_refused():
-    # evaluate ran its test_step while fit's validation ran glassnet's own: refused, as for a subclass with call
-    class OnlyTest(gn.Model):
-        def test_step(self, data):
-            return {"loss": 0.0}
-
-    inputs = gn.Input((3,))
-    with pytest.raises(NotImplementedError, match="OnlyTest: defines test_step without train_step"):
-        OnlyTest(inputs, L.Dense(1)(inputs))
+    model = cls(inputs, L.Dense(1)(inputs))
+    assert model._own_predicts if step == "predict_step" else model._own_steps and model._own_tests
 
 
 class Stepping(gn.Model):
-    """Keras' guide's CustomModel(inputs, outputs): a train_step running glassnet's step on the batch,
-    as the refusal of super().train_step(data) advises."""
+    """Keras' guide's CustomModel(inputs, outputs): a train_step running glassnet's compiled step on
+    the batch (super().train_step(data) runs Keras' default one: tests/test_default_steps.py)."""
 
     def train_step(self, data):
         x, y = data

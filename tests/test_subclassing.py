@@ -308,9 +308,8 @@ def test_call_conventions_and_what_a_draw_refuses(rng):
         def compute_loss(self, x=None, y=None, y_pred=None):
             return 0.0
 
-    # (train_step and test_step are run: tests/test_train_step.py; Keras' other hooks are refused)
-    with pytest.raises(NotImplementedError, match="defines compute_loss, which glassnet's fit does not call"):
-        Custom()
+    # (Keras' steps are run: tests/test_train_step.py, tests/test_default_steps.py)
+    assert Custom()._own_steps
     with pytest.raises(ValueError, match="build: expected the shape of the inputs"):
         Residual().build(5)
     assert [type(m).__name__ for m in ()] == [] and gn.Model.__name__ == "Model"

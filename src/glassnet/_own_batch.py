@@ -16,13 +16,13 @@ such a model (Keras turns it into sample weights).
 
 Inside a step (``_step_data.inside_step``), ``self.train_on_batch`` and ``self.test_on_batch``
 stay glassnet's compiled step on the batch: what a step of a model with its own layers calls them
-for (Keras' default step, which glassnet has not as one function: README, train_step).
+for (glassnet's step on the batch; Keras' default one is ``super().train_step(data)``: glassnet.default_steps).
 """
 from ._step_data import _arrays
 from ._stepping import inside_step
 from ._validation import check_flag
 from .feeding import is_batches, kind_of
-from .graph import defines_step
+from .graph import _runs_test_step
 from .own_steps import _require_steps_compiled, keras_order, reset_metrics, step_logs
 
 
@@ -56,7 +56,7 @@ def test_on_batch_own_step(model, x, y, sample_weight, return_dict):
     sample_weight))`` once, and the step's logs. A model with a train_step but neither test_step
     nor call (Keras' GAN, which runs Keras' default step here) is refused by name."""
     name = type(model).__name__
-    if not defines_step(type(model), "test_step"):
+    if not _runs_test_step(type(model)):
         raise NotImplementedError(f"test_on_batch: {name} defines train_step but neither test_step nor call; "
                                   f"define test_step(self, data) for test_on_batch to run")
     _require_steps_compiled(model, "test_on_batch")

@@ -71,13 +71,13 @@ from ._dictinputs import check_config_keys, flat_inputs
 from ._call_weights import link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
-from .model import KERAS_STEPS, Sequential, _keep_stream, defined_steps, keras_compile_order_refused
+from .model import Sequential, _keep_stream, keras_compile_order_refused
 from .outputs import Layout, make_heads, set_layouts
 
 
-# Keras' ways to change what fit does that glassnet refuses: its fit runs its own step for them
-# (train_step and test_step are run, by glassnet.own_steps)
-_REFUSED_STEPS = tuple(step for step in KERAS_STEPS if step not in ("train_step", "test_step"))
+# Keras' ways to change what fit does that a subclass overrides: fit then runs the subclass's
+# train_step, or Keras' default step calling its overrides (glassnet.own_steps, default_steps)
+_FIT_STEPS = ("train_step", "test_step", "compute_loss", "compute_metrics")
 
 
 def _inputs_through_identity(outputs):
@@ -101,18 +101,18 @@ class _Required:
 
 _REQUIRED = _Required()
 
-_NO_DEFAULT_STEP = ("{name}.{step}: super().{step}(data) calls Keras' default step, which glassnet has "
-                    "not as a method; for glassnet's own step on the batch call "
-                    "self.{batch}(x, y, sample_weight, return_dict=True): its logs are the batch's, not "
-                    "the epoch's so far (keep a glassnet.metrics.Mean of them for that); or write the "
-                    "step with gn.GradientTape, as Keras' guide does (README: Custom training loops)")
-
-
 def defines_step(cls, step):
-    """Whether the class ``cls`` (a subclass of Model) defines Keras' ``train_step`` or
-    ``test_step`` (``step``) itself, not only Model's default, which refuses by name."""
+    """Whether the class ``cls`` (a subclass of Model) defines one of Keras' steps (``step``:
+    "train_step", "test_step", "predict_step", "compute_loss", "compute_metrics") itself, not only
+    Model's default (Keras' own, glassnet.default_steps)."""
     own = getattr(cls, step, None)
     return callable(own) and own is not getattr(Model, step)
+
+
+def _runs_test_step(cls):
+    """Whether evaluate runs the class's ``test_step``: its own, or Keras' default one calling its
+    ``compute_loss`` or ``compute_metrics`` (which glassnet's compiled evaluation would not)."""
+    return any(defines_step(cls, step) for step in ("test_step", "compute_loss", "compute_metrics"))
 
 
 def _causal_flags(tensors):
@@ -328,11 +328,14 @@ class Model(Sequential):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         take_shapeless_build(cls)       # Keras' build(self), called without a shape
-        # read once per class, so that fit and evaluate dispatch on one attribute (glassnet.own_steps):
-        # a train_step is fit's step; evaluate runs test_step, or refuses for a model without call
-        cls._own_steps = defines_step(cls, "train_step")
-        cls._own_tests = defines_step(cls, "test_step") or (
-            cls._own_steps and not callable(getattr(cls, "call", None)))
+        # read once per class, so that fit, evaluate and predict dispatch on one attribute
+        # (glassnet.own_steps): a train_step is fit's step, and so is Keras' default one for a class
+        # overriding what it calls (compute_loss, compute_metrics) or test_step; evaluate runs
+        # test_step (the default one too where compute_loss or compute_metrics is overridden), or
+        # refuses for a model without call. Models that override none keep the compiled step
+        cls._own_steps = any(defines_step(cls, step) for step in _FIT_STEPS)
+        cls._own_tests = _runs_test_step(cls) or (cls._own_steps and not callable(getattr(cls, "call", None)))
+        cls._own_predicts = defines_step(cls, "predict_step")
 
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
                    constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
@@ -347,19 +350,37 @@ class Model(Sequential):
                           autocast=autocast, aggregation=aggregation, overwrite_with_gradient=overwrite_with_gradient)
 
     def train_step(self, data):
-        """Keras' default step, which a subclass's ``train_step`` may call as
-        ``super().train_step(data)``: glassnet has none to call (its fit's step is not one function
-        of a batch), so it is refused by name; a step of your own takes its gradients from
-        ``gn.GradientTape`` (glassnet.tape). ``data`` is the
-        batch as fit hands it: x, ``(x, y)`` or ``(x, y, sample_weight)``."""
-        raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="train_step",
-                                                          batch="train_on_batch"))
+        """Keras 3.15's default step on the batch ``data`` (x, ``(x, y)`` or ``(x, y,
+        sample_weight)``), which a subclass's ``train_step`` may end with as
+        ``return super().train_step(data)``, and which fit runs for a subclass overriding
+        ``compute_loss``, ``compute_metrics`` or ``test_step``: ``self(x, training=True)`` and
+        ``self.compute_loss`` recorded by a ``GradientTape``, the optimizer's step, then
+        ``self.compute_metrics``: the epoch's running logs (glassnet.default_steps)."""
+        from .default_steps import train_step
+        return train_step(self, data)
 
     def test_step(self, data):
-        """Keras' default evaluation step (``super().test_step(data)``): refused by name, as
-        ``train_step`` is."""
-        raise NotImplementedError(_NO_DEFAULT_STEP.format(name=type(self).__name__, step="test_step",
-                                                          batch="test_on_batch"))
+        """Keras 3.15's default evaluation step (``super().test_step(data)``): the outputs in
+        inference mode, ``compute_loss(..., training=False)``, then ``compute_metrics``."""
+        from .default_steps import test_step
+        return test_step(self, data)
+
+    def predict_step(self, data):
+        """Keras 3.15's default ``predict_step``: ``self(x, training=False)`` for the batch's x."""
+        from .default_steps import predict_step
+        return predict_step(self, data)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' ``compute_metrics``: the compiled metrics updated with the batch (``y_pred``: the
+        outputs, arrays), and ``get_metrics_result()``. ``x`` is Keras' and unused."""
+        from .default_steps import compute_metrics
+        return compute_metrics(self, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        """Keras' ``get_metrics_result``: ``{name: value}`` of the running loss ("loss"), the
+        compiled metrics and the Metric objects the model holds (a ``metrics`` property's alone)."""
+        from .default_steps import get_metrics_result
+        return get_metrics_result(self)
 
     def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
@@ -370,21 +391,9 @@ class Model(Sequential):
         # the attributes set so far are glassnet's: a subclass' layers are those it assigns itself,
         # in that order (Keras' order of its layers and weights: glassnet._layer_order)
         self._glassnet_attributes = frozenset(self.__dict__) - given
-        # Keras' other ways to change what fit does: glassnet's fit runs its own step, so a
-        # subclass overriding them would train on something else, silently. Checked for a subclass
-        # given its inputs and outputs too (Keras' guide: CustomModel(inputs, outputs)), which Sequential's
-        # own check leaves to this class (_checks_keras_steps)
-        steps = defined_steps(type(self), _REFUSED_STEPS)
-        if steps:
-            raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which glassnet's fit does not "
-                                      f"call (it runs its own step, or your train_step); write the model's maths "
-                                      f"in layers, or a loss (glassnet.losses.Loss) of your own")
-        if self._own_tests and not self._own_steps:
-            raise NotImplementedError(f"{type(self).__name__}: defines test_step without train_step; glassnet "
-                                      f"runs test_step for a model with its own train_step only (define both)")
         if subclassed:
             # with its own train_step (Keras' GAN) a subclass needs no call: its step steps sub-models
-            if not self._own_steps and not callable(getattr(self, "call", None)):
+            if not defines_step(type(self), "train_step") and not callable(getattr(self, "call", None)):
                 raise TypeError("Model: give its inputs and outputs, Model(inputs, outputs), or subclass Model and "
                                 "define call(self, inputs)")
             return              # drawn by build, on the first data (see _draw)
@@ -393,7 +402,7 @@ class Model(Sequential):
         # a subclass given its graph (Keras' CustomModel(inputs, outputs)) with a train_step alone
         # evaluates as one with call does, by the compiled loss and metrics (Keras' default
         # test_step): its class, which has no call, would send evaluate to a test_step it has not
-        self._own_tests = defines_step(type(self), "test_step")
+        self._own_tests = _runs_test_step(type(self))
         self._make_graph(inputs, outputs)
 
     def _empty_graph(self):

@@ -55,6 +55,7 @@ class InferenceMixin:
 
     # a subclass of glassnet.Model whose evaluate runs Keras' test_step (glassnet.own_steps)
     _own_tests = False
+    _own_predicts = False       # a subclass of glassnet.Model defining Keras' predict_step (glassnet.default_steps)
 
     def _auto_batch_size(self, sample_shape=None, source_shapes=None):
         """Samples per chunk for predict/evaluate without a ``batch_size``: the most for which the
@@ -319,6 +320,9 @@ class InferenceMixin:
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         check_verbose(verbose)
         check_callback_list(callbacks, "predict")
+        if self._own_predicts:      # Keras 3: predict_step(data) on each batch, the outputs joined
+            from .default_steps import predict_own_steps
+            return predict_own_steps(self, x, batch_size, steps, callbacks, verbose)
         # the data checked before any hook runs (Keras' order)
         feed = self._inference_feed(x, None, batch_size, None, steps, "predict")
         if feed is None:

@@ -98,8 +98,8 @@ def _keep_stream(layer, rng, origin):
     layer.rng, layer._rng_from_seed, layer._stream_origin = rng, True, origin
 
 
-# Keras' ways to change fit's step (a subclass's methods): glassnet.graph.Model runs train_step and
-# test_step (glassnet.own_steps) and refuses the others; a Sequential runs none of them
+# Keras' ways to change fit's step (a subclass's methods): glassnet.graph.Model runs them all
+# (glassnet.own_steps, default_steps); a Sequential runs none of them
 KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
 
 

@@ -58,7 +58,7 @@ from .callbacks import (BackupAndRestore, CallbackList, EarlyStopping, ModelChec
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, rereadable
-from .graph import defines_step
+from .graph import _runs_test_step
 from .model import Sequential
 from .training import (check_validation_freq, fit_callbacks, refuse_array_steps, refuse_beside_batches,
                        settle_validation_freq, training_epochs, validates)
@@ -132,7 +132,9 @@ def held_metrics(model):
 def reset_metrics(model):
     """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (a
     property's Metric objects, or compile's ``(name, metric)`` pairs; functions have no state)
-    and on those the model holds as attributes (``held_metrics``)."""
+    and on those the model holds as attributes (``held_metrics``); the default steps' loss tracker
+    and compiled metrics start again."""
+    model.__dict__.pop("_default_trackers", None)      # Keras' default steps' trackers (glassnet.default_steps)
     for item in [*model.metrics, *held_metrics(model)]:
         metric = item[1] if isinstance(item, tuple) else item
         reset = getattr(metric, "reset_state", None)
@@ -317,8 +319,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     # without test_step, Keras runs its default one: the compiled loss and metrics, which glassnet
     # computes as evaluate does for a model with a graph and a loss; one without either (Keras'
     # GAN: no call, super().compile()) has nothing else to validate by
-    by_evaluate = validating and not defines_step(type(model), "test_step") and _validates_by_evaluate(model)
-    if validating and not defines_step(type(model), "test_step") and not by_evaluate:
+    by_evaluate = validating and not _runs_test_step(type(model)) and _validates_by_evaluate(model)
+    if validating and not _runs_test_step(type(model)) and not by_evaluate:
         hint = "" if model._own_tests else " (or compile it with a loss: validation then evaluates by it)"
         raise NotImplementedError(f"validation_data: {name} defines train_step but no test_step, which "
                                   f"validation runs (glassnet runs Keras' default step only for a model with "
@@ -440,7 +442,7 @@ def evaluate_own_steps(model, x, y=None, *, batch_size=None, sample_weight=None,
     the Metrics held as attributes (``held_metrics``), then the rest by sorted key (one value
     alone, as a float)."""
     name = type(model).__name__
-    if not defines_step(type(model), "test_step"):
+    if not _runs_test_step(type(model)):
         raise NotImplementedError(f"evaluate: {name} defines train_step but neither test_step nor call; "
                                   f"define test_step(self, data) for evaluate to run")
     _require_steps_compiled(model, "evaluate")

@@ -1,0 +1,221 @@
+"""Keras 3's default steps, as a subclass of ``glassnet.Model`` calls or inherits them: the bodies
+of ``Model.train_step``, ``test_step``, ``predict_step``, ``compute_metrics`` and
+``get_metrics_result``, written as Keras 3.15 writes them on TensorFlow (its
+``backend/tensorflow/trainer.py``), with ``gn.GradientTape`` for its ``tf.GradientTape``::
+
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    with GradientTape() as tape:
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)   # yours, if overridden
+        loss tracker += (loss, batch size)
+    self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    return self.compute_metrics(x, y, y_pred, sample_weight)                 # the running logs
+
+A subclass that overrides ``compute_loss``, ``compute_metrics`` or ``test_step`` (not
+``train_step``) is fit by this step (glassnet.own_steps runs it batch by batch), which costs the
+tape's bookkeeping; a model that overrides nothing keeps glassnet's compiled step.
+
+Keras' trackers run over an epoch (reset by fit at each epoch's start and before each
+evaluation: own_steps.reset_metrics): the loss's ``Mean``, weighted by each batch's rows (the first
+x leaf's), and the compiled metrics, counted as ordinary fit counts them (``MetricTally``); both
+live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
+
+``predict_own_steps`` runs ``predict_step`` over predict's batches (32 rows when ``batch_size`` is
+None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf.
+"""
+import inspect
+
+import numpy as np
+
+from ._warnings import warn
+from .metrics.base import Metric, MetricTally
+from .utils import unpack_x_y_sample_weight
+
+
+class _Trackers:
+    """The running state of Keras' ``_loss_tracker`` and ``_compile_metrics`` for one model."""
+
+    def __init__(self, model):
+        self.loss_total = self.loss_count = 0.0
+        self.tally = MetricTally([] if _lists_own_metrics(model) else model.metrics)
+
+
+def _lists_own_metrics(model):
+    """Whether the class defines ``metrics`` itself (Keras' ``@property``): then its list, and not
+    the loss tracker and the compiled metrics, is what ``get_metrics_result`` reads."""
+    return isinstance(getattr(type(model), "metrics", None), property)
+
+
+def trackers(model):
+    held = model.__dict__.get("_default_trackers")
+    if held is None:
+        held = model.__dict__["_default_trackers"] = _Trackers(model)
+    return held
+
+
+def _rows(x):
+    """The batch's rows, as Keras' loss tracker counts them: the first leaf of x (lists, tuples and
+    dicts at any depth) that is not None."""
+    while isinstance(x, (list, tuple, dict)):
+        items = [item for item in (x.values() if isinstance(x, dict) else x) if item is not None]
+        if not items:
+            return 0
+        x = items[0]
+    return int(np.shape(x)[0]) if np.ndim(x) else 1
+
+
+def _compute_loss(model, x, y, y_pred, sample_weight, training):
+    """Keras' ``Trainer._compute_loss``: the model's ``compute_loss`` (an override of yours
+    included) with ``training`` where its signature takes it (Keras 3.3's addition), positionally."""
+    if "training" in inspect.signature(model.compute_loss).parameters:
+        return model.compute_loss(x, y, y_pred, sample_weight, training=training)
+    return model.compute_loss(x, y, y_pred, sample_weight)
+
+
+def _track_loss(model, loss, x):
+    from ._tape_values import _plain
+    value = np.asarray(_plain(loss), dtype=np.float64)
+    if value.size != 1:
+        raise ValueError(f"{type(model).__name__}.compute_loss: expected one number (a 0-d loss), got an array of "
+                         f"shape {value.shape}")
+    held, rows = trackers(model), _rows(x)
+    held.loss_total += float(value.reshape(())) * rows
+    held.loss_count += rows
+
+
+def train_step(model, data):
+    """Keras 3.15's default ``train_step`` (see the module docstring); returns the logs dict."""
+    from .tape import GradientTape
+    from ._tape_values import _plain
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    with GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = _compute_loss(model, x, y, y_pred, sample_weight, True)
+        _track_loss(model, loss, x)
+    weights = model.trainable_weights
+    if weights:
+        if model.optimizer is None:
+            raise ValueError(f"{type(model).__name__}.train_step: no optimizer; call compile() first")
+        model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    else:
+        warn("The model does not have any trainable weights.")
+    return model.compute_metrics(x, y, _structure(y_pred, _plain), sample_weight=sample_weight)
+
+
+def test_step(model, data):
+    """Keras 3.15's default ``test_step``: the outputs in inference mode, the loss by
+    ``compute_loss(..., training=False)`` into the loss tracker, then ``compute_metrics``."""
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    y_pred = model(x, training=False)
+    loss = _compute_loss(model, x, y, y_pred, sample_weight, False)
+    _track_loss(model, loss, x)
+    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def predict_step(model, data):
+    """Keras 3.15's default ``predict_step``: the outputs for the batch's x, in inference mode."""
+    x, _, _ = unpack_x_y_sample_weight(data)
+    return model(x, training=False)
+
+
+def _structure(value, leaf):
+    if isinstance(value, dict):
+        return {key: _structure(item, leaf) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_structure(item, leaf) for item in value)
+    return leaf(value)
+
+
+def compute_metrics(model, y, y_pred, sample_weight):
+    """Keras' ``compute_metrics``: the compiled metrics updated with the batch (unweighted, but for
+    ``weighted_metrics``, as ordinary fit counts them), then ``get_metrics_result()``."""
+    held = trackers(model)
+    if held.tally.names:
+        name = type(model).__name__
+        if y is None:
+            raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {held.tally.names} compare the "
+                             f"outputs with targets, got None (fit without y)")
+        if model._heads is not None or not isinstance(y_pred, np.ndarray):
+            raise NotImplementedError(f"{name}.compute_metrics: compiled metrics of a model of several outputs "
+                                      f"are not updated by the default step yet; list Metric objects of your own "
+                                      f"and update them in train_step")
+        y = np.asarray(y)
+        w = None if sample_weight is None else np.asarray(sample_weight)
+        if model.loss is None:
+            held.tally.update(y, y_pred, None, w)
+        else:       # scored as ordinary fit scores them (one number per sample, masked rows: _tally)
+            model._tally(held.tally, y, y_pred, w)
+    return get_metrics_result(model)
+
+
+def get_metrics_result(model):
+    """Keras' ``get_metrics_result``: ``{name: result}`` of every tracker in ``model.metrics``: the
+    loss's running mean ("loss", 0.0 before any batch), the compiled metrics, then the Metric
+    objects the model holds as attributes; a class listing its own ``metrics`` gives those alone.
+    A result that is a dict is merged in, as Keras merges it."""
+    from .own_steps import held_metrics
+    held = trackers(model)
+    logs = {}
+    if _lists_own_metrics(model):
+        objects = list(model.metrics)
+    else:
+        logs["loss"] = held.loss_total / held.loss_count if held.loss_count else 0.0
+        logs.update(zip(held.tally.names, held.tally.results()))
+        objects = held_metrics(model)
+    for metric in objects:
+        if isinstance(metric, Metric) or callable(getattr(metric, "result", None)):
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+    return logs
+
+
+def predict_own_steps(model, x, batch_size, steps, callbacks, verbose):
+    """``predict`` of a model defining ``predict_step``: the step on each batch (the x batch as Keras
+    hands it: the array itself, or ``(x,)`` for several inputs), the callbacks' predict hooks, and
+    the batches' outputs joined along their first axis, in the structure the step returns."""
+    from ._step_data import _reading, keras_data
+    from .callbacks import CallbackList
+    from .feeding import is_batches
+    if not is_batches(x) and steps is not None:
+        raise ValueError("predict: steps counts the batches of a PyDataset, a DataLoader, a Dataset or a "
+                         "generator; for arrays give batch_size")
+    read = _reading(model, x if is_batches(x) else keras_data(x, None, None), batch_size, steps, "predict")
+    hooks = CallbackList(list(callbacks or []), model, {"verbose": verbose, "epochs": 1, "steps": steps})
+    model.stop_predicting = False
+    hooks.call("on_predict_begin", {})
+    name, outputs = f"{type(model).__name__}.predict_step", []
+    for b, data in read():
+        if hooks.has_predict_batch_hooks:
+            hooks.call("on_predict_batch_begin", b, {})
+        out = _structure(model.predict_step(data), lambda leaf: _leaf(leaf, name))
+        outputs.append(out)
+        if hooks.has_predict_batch_hooks:
+            hooks.call("on_predict_batch_end", b, {"outputs": out})
+        if model.stop_predicting:
+            break
+    hooks.call("on_predict_end", {})
+    if not outputs:
+        raise ValueError("predict: no batch to predict (the data is empty)")
+    return _joined(outputs)
+
+
+def _leaf(value, name):
+    from ._tape_values import _plain
+    array = np.asarray(_plain(value))
+    if array.ndim == 0 or array.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: must return arrays with a batch axis (or lists, tuples, dicts of them), got "
+                        f"{type(value).__name__} {value!r:.60}")
+    return array
+
+
+def _joined(batches):
+    """The batches' outputs, each a structure of arrays, joined leaf by leaf along axis 0."""
+    first = batches[0]
+    if isinstance(first, dict):
+        return {key: _joined([b[key] for b in batches]) for key in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(_joined([b[k] for b in batches]) for k in range(len(first)))
+    return np.concatenate(batches, axis=0)
