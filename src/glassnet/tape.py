@@ -101,6 +101,12 @@ class GradientTape:
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
         (in, out), a watched batch's (batch, features))."""
+        # (called inside the tape's own block too, as TF allows: nothing of the walk is recorded,
+        # and NumPy may read the recorded values)
+        with _paused():
+            return self._gradient(target, sources, output_gradients, unconnected_gradients)
+
+    def _gradient(self, target, sources, output_gradients, unconnected_gradients):
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient: a tape that is not persistent gives gradients once; use "
                                "GradientTape(persistent=True) to ask it again")
