@@ -370,3 +370,20 @@ def test_gradient_asked_inside_the_tapes_block():
     np.testing.assert_allclose(inside, tape.gradient(loss, x), rtol=0, atol=0)
     numeric = _numeric(lambda: np.sum(layer(x, mask=MASK[:2])), [x])[0]
     np.testing.assert_allclose(inside, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_a_recorded_initial_state_is_refused_by_name():
+    """Its gradient would be lost (the layer alone records x only): refused, naming initial_state;
+    constant states are taken, and the gradient of x is the one finite differences give."""
+    rng = np.random.default_rng(11)
+    x, h = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 2))
+    layer = L.SimpleRNN(2, dtype="float64", seed=0)
+    layer(x)
+    with gn.GradientTape() as tape:
+        tape.watch([x, h])
+        with pytest.raises(NotImplementedError, match=r"layer SimpleRNN.*an initial_state that is recorded or "
+                                                      r"watched is not recorded yet"):
+            layer(x, initial_state=[h])
+        value = ops.sum(ops.square(layer(x, mask=MASK[:2], initial_state=[np.array(h)])))
+    numeric = _numeric(lambda: np.sum(np.square(layer(x, mask=MASK[:2], initial_state=[h]))), [x])[0]
+    np.testing.assert_allclose(tape.gradient(value, x), numeric, rtol=1e-6, atol=1e-8)

@@ -346,6 +346,11 @@ def record_layer_call(layer, x, training, mask, call=None):
     # the mask takes no gradient (TF's: booleans); its values are kept for a forward run again
     mask = None if mask is None else np.array(_plain(mask))
     settings = _call_settings(layer)        # (set by the layer's own __call__ before this one)
+    if any(node_of(state) is not None for state in settings.get("_pending_states") or ()):
+        raise NotImplementedError(f"GradientTape: {layer.describe()}: an initial_state that is recorded or watched "
+                                  f"is not recorded yet (its gradient would be lost); give it as constants "
+                                  f"(np.asarray(h)), or draw the layers in a functional gn.Model, whose call is "
+                                  f"recorded whole")
     with _paused():
         before = StateSnapshot([layer])
         out = call(layer, plain, training=training) if mask is None else call(layer, plain, training=training, mask=mask)
