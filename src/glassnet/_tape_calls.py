@@ -41,7 +41,7 @@ class _LayerNode(Node):
         now = _swap_in(self)
         try:
             if self.stamp != _FORWARDS[0]:      # a layer called alone: its caches may be another call's
-                _rerun(self, [layer], lambda: layer.forward(self.x, training=self.training))
+                _rerun(self, [layer], self._forward_again)
             layer.needs_input_gradient = True
             grads = layer.backward(g)
         finally:
@@ -50,6 +50,42 @@ class _LayerNode(Node):
             for key, param in layer.params.items():
                 add_weight(param, layer.grads[key])
         return grads if isinstance(grads, list) else [grads]
+
+
+    def _forward_again(self):
+        """This call's forward pass once more: with its mask and the settings its ``__call__`` set
+        for it (``_call_settings``), which are put back as they are now afterwards."""
+        layer, now = self.layer, _call_settings(self.layer)
+        _set_settings(layer, self.settings)
+        try:
+            if self.mask is None:
+                layer.forward(self.x, training=self.training)
+            else:
+                layer.forward(self.x, training=self.training, mask=self.mask)
+        finally:
+            _set_settings(layer, now)
+
+    mask = None
+    settings = {}
+
+
+# What a layer's eager ``__call__`` sets on it for the forward pass of that call only (and puts
+# back after it): a wrapper's mask for its layer (Bidirectional(LSTM)(x, mask=m)), a recurrent
+# layer's initial_state, MultiHeadAttention's masks, causal flag and scores' flag, and each
+# layer's ``call_arguments``. A recorded call whose forward runs again at ``gradient`` (another
+# pass overwrote its caches since) must run with its own, or its backward would be another call's
+_CALL_SETTINGS = ("pending_mask", "_pending_states", "_drawn_causal", "_input_masks", "_attention_mask",
+                  "_with_scores")
+
+
+def _call_settings(layer):
+    names = _CALL_SETTINGS + tuple(getattr(layer, "call_arguments", ()))
+    return {name: getattr(layer, name) for name in names if hasattr(layer, name)}
+
+
+def _set_settings(layer, settings):
+    for name, value in settings.items():
+        setattr(layer, name, value)
 
 
 def _weights_at(params):
@@ -248,6 +284,12 @@ class _HeadOutput:
 def record_model_call(model, x, training):
     """``model(x, training=...)`` while a tape records: the forward pass, kept for the backward."""
     from .layers.base import StateSnapshot
+    plain = {key: _plain(v) for key, v in x.items()} if isinstance(x, dict) else \
+        [_plain(v) for v in x] if isinstance(x, (list, tuple)) else _plain(x)
+    with _paused():
+        # first: a subclass is drawn from its first data here (its call on a list or dict of
+        # inputs: the model of several inputs whose count is read below), its layers made
+        prepared = model._on_device(model._prepare_x(plain))
     count = len(getattr(model, "_input_shapes", None) or [None])
     if count > 1 and isinstance(x, (list, tuple, dict)):
         # several inputs (a list in the order of model.inputs, or a dict by their keys): each one's
@@ -256,12 +298,10 @@ def record_model_call(model, x, training):
         keys = model._feed_keys() if isinstance(x, dict) else range(len(x))
         parents = [node_of(x.get(key) if isinstance(x, dict) else x[key], f"the model's input {key!r}")
                    for key in keys]
-        x = {key: _plain(v) for key, v in x.items()} if isinstance(x, dict) else [_plain(v) for v in x]
     else:
-        parents = [node_of(x, "the model's input")]
+        parents = [node_of(x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x, "the model's input")]
     with _paused():
         before = StateSnapshot(model.layers)
-        prepared = model._on_device(model._prepare_x(_plain(x)))
         with _tape_state.calls_kept():      # its shared layers' caches, for its backward (glassnet.callgraph)
             out = model._forward(prepared, training=training)
         public = model._public_outputs(out)
@@ -290,24 +330,35 @@ def record_model_call(model, x, training):
     return as_dict(model._output_keys, outputs)
 
 
-def record_layer_call(layer, x, training, mask):
-    """``layer(x)`` on arrays while a tape records (a layer alone, with or without weights)."""
-    from .layers.base import StateSnapshot
+def record_layer_call(layer, x, training, mask, call=None):
+    """``layer(x)`` on arrays while a tape records (a layer alone, with or without weights).
+    ``call``: the ``__call__`` that hands it here (``Layer.__call__``, or a merging layer's), run
+    again without the tape: not ``layer(...)``, whose own ``__call__`` (MultiHeadAttention's,
+    ReversibleEmbedding's, a recurrent layer's) would set this call's settings anew, as for a call
+    without its masks, its reverse flag or its initial states."""
+    from .layers.base import Layer, StateSnapshot
+    call = Layer.__call__ if call is None else call
     if isinstance(x, (list, tuple)):
         parents = [node_of(v) for v in x]
         plain = [_plain(v) for v in x]
     else:
         parents, plain = [node_of(x, "the layer's input")], _plain(x)
+    # the mask takes no gradient (TF's: booleans); its values are kept for a forward run again
+    mask = None if mask is None else np.array(_plain(mask))
+    settings = _call_settings(layer)        # (set by the layer's own __call__ before this one)
+    if any(node_of(state) is not None for state in settings.get("_pending_states") or ()):
+        raise NotImplementedError(f"GradientTape: {layer.describe()}: an initial_state that is recorded or watched "
+                                  f"is not recorded yet (its gradient would be lost); give it as constants "
+                                  f"(np.asarray(h)), or draw the layers in a functional gn.Model, whose call is "
+                                  f"recorded whole")
     with _paused():
         before = StateSnapshot([layer])
-        out = layer(plain, training=training) if mask is None else layer(plain, training=training, mask=mask)
+        out = call(layer, plain, training=training) if mask is None else call(layer, plain, training=training, mask=mask)
     if not layer.params and all(p is None for p in parents):
         return out
-    if mask is not None:
-        raise NotImplementedError(f"GradientTape: {layer.describe()} called with mask=: not recorded")
     node = _LayerNode(layer, parents, layer.describe(), weights=True,
                       x=[np.asarray(p, dtype=layer.dtype) for p in plain] if isinstance(plain, list)
                       else np.asarray(plain).astype(layer.dtype, copy=False), training=training)
-    node.before = before
+    node.before, node.mask, node.settings = before, mask, settings
     node.stamp = _FORWARDS[0]       # (Layer.__call__ has just counted this call)
     return _wrap(out, node)

@@ -52,6 +52,15 @@ REDUCING = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "nor
 ELEMENTWISE_BINARY = {"add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide"}
 
 
+def records(name):
+    """Whether ``glassnet.ops.<name>`` is recorded on a recorded value (``_record_op`` takes it):
+    for the refusals of NumPy's functions, which name the ops function to use instead."""
+    from .layers.tensor_functions import OPS
+    return name in NO_GRADIENT or name in ELEMENTWISE_BINARY or name in _OWN_NODES or name in OPS or name in (
+        "maximum", "minimum", "matmul", "power", "negative", "abs", "positive", "convert_to_tensor", "reshape",
+        "squeeze", "cast")
+
+
 def _keras_arguments(function, args, kwargs, skip):
     """The keyword arguments of ``function(*args, **kwargs)`` past its first ``skip`` (the tensors)."""
     import inspect

@@ -61,10 +61,9 @@ class Recorded(np.ndarray):
                     return _record_op(_UFUNC_OPS[name], inputs, {})
                 if name in _NO_GRADIENT_UFUNCS:       # comparisons and the like: constants, as in TF
                     return ufunc(*[_plain(v) for v in inputs])
-            raise TypeError(f"numpy.{name}{'' if method == '__call__' else '.' + method} on a value a GradientTape "
-                            f"records: the tape does not see NumPy functions nor ndarray methods (x.sum(), "
-                            f"x.reshape()); use glassnet.ops ({_ops_hint(name)}), or np.asarray(x) for the values "
-                            f"without gradient")
+            name = name if method == "__call__" else f"{name}.{method}"
+            raise TypeError(f"numpy.{name} on a value a GradientTape records: the tape does not see NumPy functions "
+                            f"nor ndarray methods (x.sum(), x.reshape()); {_ops_hint(name)}")
         inputs = [_plain(v) for v in inputs]
         if "out" in kwargs:
             kwargs["out"] = tuple(_plain(v) for v in kwargs["out"])
@@ -72,9 +71,8 @@ class Recorded(np.ndarray):
 
     def __array_function__(self, func, types, args, kwargs):
         if _tape_state.recording() and _holds_live(args, kwargs):
-            raise TypeError(f"numpy.{func.__name__} on a value a GradientTape records: the tape does not see NumPy "
-                            f"functions; use glassnet.ops.{func.__name__} where it has one, or np.asarray(x) for "
-                            f"the values without gradient")
+            raise TypeError(f"numpy.{_numpy_name(func)} on a value a GradientTape records: the tape does not see "
+                            f"NumPy functions; {_ops_hint(func.__name__)}")
         return super().__array_function__(func, types, args, kwargs)
 
     def __getitem__(self, index):
@@ -106,9 +104,36 @@ def _in_place_recorded(*values):
     return bool(_tape_state.recording()) and any(_live(v) or getattr(v, "_derived", False) for v in values)
 
 
+# NumPy's names (functions, ufuncs and their methods, which ndarray methods call: x.sum() is
+# numpy.add.reduce) whose glassnet.ops function has another name
+_OPS_NAMES = {"true_divide": "divide", "amax": "max", "amin": "min", "absolute": "abs", "fabs": "abs",
+              "around": "round", "rint": "round", "concat": "concatenate", "conjugate": "conj",
+              "add.reduce": "sum", "multiply.reduce": "prod", "maximum.reduce": "max", "minimum.reduce": "min",
+              "logical_and.reduce": "all", "logical_or.reduce": "any", "add.accumulate": "cumsum",
+              "multiply.accumulate": "cumprod", "vecdot": "vdot", "permute_dims": "transpose"}
+# the operator that gives the same recorded op
+_OPERATORS = {"add": " (or +)", "subtract": " (or -)", "multiply": " (or *)", "divide": " (or /)",
+              "power": " (or **)", "matmul": " (or @)", "negative": " (or unary -)"}
+
+
+def _numpy_name(func):
+    module = getattr(func, "__module__", "") or ""
+    return f"linalg.{func.__name__}" if module.endswith("linalg") else func.__name__
+
+
 def _ops_hint(name):
-    return {"add": "ops.add or +", "subtract": "ops.subtract or -", "multiply": "ops.multiply or *",
-            "exp": "ops.exp", "log": "ops.log", "sqrt": "ops.sqrt", "tanh": "ops.tanh"}.get(name, f"ops.{name}")
+    """What to write instead of NumPy's ``name`` on a recorded value: the glassnet.ops function
+    of that meaning, said to be recorded only where the tape records it on recorded values."""
+    from . import ops
+    from ._tape_record import records
+    target = _OPS_NAMES.get(name, name)
+    without = "or np.asarray(x) for the values without gradient"
+    if not callable(getattr(ops, target, None)):
+        return (f"glassnet.ops has no {target}: write it with the glassnet.ops functions the tape records, {without}")
+    if not records(target):
+        return (f"glassnet.ops.{target} exists but the tape does not record it on recorded values either: write it "
+                f"with the ops the tape records (README, GradientTape), {without}")
+    return f"use glassnet.ops.{target}{_OPERATORS.get(target, '')}, which the tape records, {without}"
 
 
 def _live(value):

@@ -135,6 +135,20 @@ def _causal_flags(tensors):
     return list(flags.values())
 
 
+def _dict_inputs(input_shapes):
+    """The Inputs a subclass whose ``call`` takes a dict (Keras' ``model({"a": a, "b": b})``) is
+    drawn on: one named by each key, of its shape (``(None, *sample shape)`` or the sample's), as a
+    functional Model made from a dict of Inputs takes its data by those keys."""
+    inputs = {}
+    for key, shape in input_shapes.items():
+        if not isinstance(key, str) or not isinstance(shape, (tuple, list)) or not all(
+                d is None or isinstance(d, (int, np.integer)) for d in shape):
+            raise ValueError(f"build: expected a dict of input shapes by name, {{name: (None, *sample shape)}}, got "
+                             f"{key!r:.40}: {shape!r:.60}")
+        inputs[key] = InputLayer(tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape), name=key)
+    return inputs
+
+
 def _several_shapes(input_shape):
     """Whether ``input_shape`` is a list of shapes, one per input, rather than one shape."""
     return isinstance(input_shape, list) and bool(input_shape) and isinstance(input_shape[0], (tuple, list))
@@ -781,18 +795,23 @@ class Model(Sequential):
             raise TypeError(f"{type(self).__name__}: has no call, so it cannot run on data (predict, build, "
                             f"calling it); define call(self, inputs), or use its sub-models (Keras' GAN: "
                             f"gan.generator.predict(noise))")
-        several = _several_shapes(input_shape)
-        shapes = input_shape if several else [input_shape]
-        if not all(isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in shape)
-                   for shape in shapes):
-            raise ValueError(f"build: expected the shape of the inputs, (None, *sample shape) (a list of them for a call "
-                             f"taking several inputs), got {input_shape!r:.80}")
-        shapes = [tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape) for shape in shapes]
-        inputs = [InputLayer(shape, name="input_layer" if j == 0 else f"input_layer_{j}") for j, shape in enumerate(shapes)]
-        outputs = self._symbolic_call(inputs if several else inputs[0])
+        if isinstance(input_shape, dict) and input_shape:
+            drawn_on = _dict_inputs(input_shape)        # call takes the dict of them
+        else:
+            several = _several_shapes(input_shape)
+            shapes = input_shape if several else [input_shape]
+            if not all(isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer))
+                                                                for d in shape) for shape in shapes):
+                raise ValueError(f"build: expected the shape of the inputs, (None, *sample shape) (a list of them for "
+                                 f"a call taking several inputs, a dict of them by name for one taking a dict), got "
+                                 f"{input_shape!r:.80}")
+            shapes = [tuple(shape[1:]) if len(shape) > 1 and shape[0] is None else tuple(shape) for shape in shapes]
+            inputs = [InputLayer(shape, name="input_layer" if j == 0 else f"input_layer_{j}")
+                      for j, shape in enumerate(shapes)]
+            drawn_on = inputs if several else inputs[0]
+        outputs = self._symbolic_call(drawn_on)
         # Keras lists a subclass' layers in the order its __init__ assigned them (its tracking)
-        self._make_graph(inputs if several else inputs[0], outputs,
-                         first=attribute_layers(self, glassnet_attribute_names(self)))
+        self._make_graph(drawn_on, outputs, first=attribute_layers(self, glassnet_attribute_names(self)))
         if self._trainable_setting is not None:
             Sequential.trainable.fset(self, self._trainable_setting)
             self._trainable_setting = None
@@ -919,9 +938,11 @@ class Model(Sequential):
             shape = [tuple(a.shape[1:]) for a in x]
         elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
             shape = tuple(x[0].shape[1:])           # Keras' [x] for one input, as a functional Model takes it
+        elif isinstance(x, dict) and x and all(hasattr(a, "shape") and np.ndim(a) >= 2 for a in x.values()):
+            shape = {key: tuple(np.shape(a)[1:]) for key, a in x.items()}      # call takes the dict (_draw_dict)
         elif isinstance(x, dict):
-            raise TypeError(f"x: {type(self).__name__} is drawn from its first data, and a dict does not say the "
-                            f"order of call's inputs; give a list, or call build([shape, ...]) first")
+            raise TypeError(f"x: {type(self).__name__} is drawn from its first data: a dict of arrays (batch, ...) "
+                            f"by name, a list of them, or one; got a dict of {len(x)} ({list(x)[:5]!r:.80})")
         else:
             shape = np.shape(x)
             if len(shape) < 2:
@@ -933,7 +954,8 @@ class Model(Sequential):
         self._own_build_ran = True
         # Keras' form, (None, *sample shape), as Keras hands a build of the subclass' own (one that
         # unpacks it, keras.io's `(_, height, width, channels) = input_shape`, needs the batch axis)
-        self.build([(None, *s) for s in shape] if isinstance(shape, list) else (None, *shape))
+        self.build([(None, *s) for s in shape] if isinstance(shape, list) else
+                   {key: (None, *s) for key, s in shape.items()} if isinstance(shape, dict) else (None, *shape))
         if not self._calls:
             # a build of its own that makes the layers and does not end with super().build (Keras'
             # idiom, which then runs call): drawn here, or the passes would run an empty graph
@@ -989,6 +1011,8 @@ class Model(Sequential):
         """``Sequential.compute_output_shape``; for a model of several inputs, their shapes in a list;
         for a model of several outputs, a list of their shapes, batch axis first (Keras'). A subclass
         not drawn yet is drawn for these inputs (Keras builds its layers here too)."""
+        if isinstance(input_shape, dict) and input_shape:
+            return self._draw_dict(input_shape)
         several = _several_shapes(input_shape)
         shapes = input_shape if several else [input_shape]
         if not all(isinstance(shape, (tuple, list)) and len(shape) > 1 for shape in shapes):

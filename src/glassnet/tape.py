@@ -81,7 +81,8 @@ class GradientTape:
 
     def __exit__(self, *exc):
         self._open = False
-        _tape_state.pop(self)
+        if self in _tape_state.recording():      # (gradient inside the block may have stopped it)
+            _tape_state.pop(self)
         return False
 
     def watch(self, tensor):
@@ -113,7 +114,8 @@ class GradientTape:
         if start is not None:
             seed = np.ones(np.shape(_plain(target)), _plain(target).dtype) if output_gradients is None \
                 else np.asarray(output_gradients, dtype=_plain(target).dtype)
-        results = self._pass(start, seed, flat, source_nodes, unconnected_gradients)
+        with _paused():         # (nothing of the walk is recorded by a tape recording around it)
+            results = self._pass(start, seed, flat, source_nodes, unconnected_gradients)
         self._end()
         return rebuild(results)
 
@@ -151,14 +153,21 @@ class GradientTape:
                             f"(a loss), got {type(target).__name__}")
         start = target._node if isinstance(target, Recorded) and target._node is not None and \
             self in target._node.tapes else None
-        if start is not None and any(t in _tape_state.recording() for t in start.tapes):
+        # TF's rule: a tape that is not persistent, asked inside its own block, stops recording
+        # there (it gives gradients once: nothing recorded after could be differentiated)
+        stops = start is not None and not self.persistent and self in _tape_state.recording()
+        if start is not None and any(t in _tape_state.recording() and not (stops and t is self)
+                                     for t in start.tapes):
             # a tape recording now would have to differentiate this gradient itself (a gradient
-            # penalty's nested tapes): the backward passes are NumPy code no tape records
+            # penalty's nested tapes, a persistent tape asked inside its block): the backward
+            # passes are NumPy code no tape records
             raise NotImplementedError(
-                f"GradientTape.{caller}: called while a tape that recorded the target still records (inside its "
-                f"`with` block, or inside an outer tape's): higher-order gradients (a gradient of a gradient, a "
-                f"nested tape's gradient penalty) are not built. Call it after the `with` block, or inside "
-                f"`with tape.stop_recording():` to take the result as a constant")
+                f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
+                f"tape inside its `with` block, or an outer tape's block): higher-order gradients (a gradient of a "
+                f"gradient, a nested tape's gradient penalty) are not built. Call it after the `with` block, or "
+                f"inside `with tape.stop_recording():` to take the result as a constant")
+        if stops:
+            _tape_state.pop(self)
         return start
 
     def _source_nodes(self, flat, caller):

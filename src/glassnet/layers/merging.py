@@ -11,7 +11,7 @@ inputs equal on every axis but its own.
 """
 import numpy as np
 
-from .. import backend
+from .. import _tape_state, backend
 from .._validation import check_flag
 from .base import LAYERS, Layer, constant_in_draw, drawn_call, shape_fits
 from .masking import checked_mask
@@ -148,6 +148,12 @@ class _Merge(Layer):
             raise TypeError(f"{self.describe()}: takes no mask (its output's mask comes from its inputs' masks)")
         if is_symbolic(inputs):
             return call_symbolic(self, inputs, training)
+        if _tape_state.recording() and isinstance(inputs, (list, tuple)):
+            # a GradientTape is open: the call is recorded (glassnet.tape), as Layer.__call__'s is;
+            # MultiHeadAttention's masks and flags for this call are on the layer already (its _call)
+            from ..tape import record_layer_call
+            return record_layer_call(self, inputs, training, None, call=_Merge.__call__)
+        _tape_state.FORWARDS[0] += 1        # the layer's caches become this call's (glassnet.tape)
         training = False if training is None else training
         if not isinstance(inputs, (list, tuple)):
             raise TypeError(f"{self.describe()}: expects a list of arrays, got {type(inputs).__name__}")
