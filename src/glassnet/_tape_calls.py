@@ -154,6 +154,16 @@ class _ModelCall(Node):
         terms = getattr(model, "_loss_terms", None)
         self.kept = None if terms is None else terms.kept
         self.term_scales = None if terms is None else [0.0] * len(terms.terms)
+        # the outputs its activity regularizers read ({layer: output}, copies: the layers reuse
+        # their buffers), and the gradient the target sends each penalty (glassnet._tape_activity)
+        kept = model._activity_cache[2]
+        self.activity = {layer: np.array(a) for layer, a in kept.items()} if kept else None
+        self.activity_scales = {}
+        # the mask reaching its output in this pass (mask_zero -> LSTM(return_sequences=True)):
+        # compute_loss scores the real steps alone, as fit does
+        reader = getattr(model, "_output_mask", None)
+        mask = None if reader is None else reader.pending_mask
+        self.mask = None if mask is None else np.array(mask)
 
     # {call index: dL/d(that call's output)} of outputs asked for as sources (tape.gradient(loss,
     # h)), set by the tape's walk: the model may read such an output itself (a char-RNN cell's
@@ -190,7 +200,7 @@ class _ModelCall(Node):
                     _rerun(self, model.layers, lambda: model._forward(self.x, training=self.training))
                 if terms is not None:       # the terms' gradients once, in the first pass
                     terms.scales = self.term_scales if first else [0.0] * len(self.term_scales)
-                first = False
+                first_pass, first = first, False
                 if any(wants) or self.asked:
                     for layer in model.layers:
                         layer.needs_input_gradient = True
@@ -198,8 +208,12 @@ class _ModelCall(Node):
                 if self.header is not None:     # (each output's gradient came with zeros there)
                     grad = grad.copy()
                     grad[:, :self.header.shape[1]] = self.header
-                made = model._graph_backward(grad, fused, seen=seen, every_input=True) if several else \
-                    model._backward(grad, fused, seen=seen)
+                # the activity penalties the target read, each weighed by its gradient, in the first pass
+                activity = {layer: None for layer, scale in self.activity_scales.items() if scale} \
+                    if first_pass else None
+                model._activity_scales = self.activity_scales if activity else None
+                made = model._graph_backward(grad, fused, activity, seen=seen, every_input=True) if several else \
+                    model._backward(grad, fused, activity, seen=seen)
                 model._sync_views()
                 for layer, _, param, pgrad in model._views:
                     # a layer frozen since the model's weights were laid out (no compile in a loop
@@ -221,6 +235,7 @@ class _ModelCall(Node):
                 head.fused = fused
             if terms is not None:
                 terms.scales = None
+            model._activity_scales = None
         return gin if several else [gin]
 
 
@@ -260,6 +275,7 @@ class _HeadOutput:
     backward puts dL/d(output) in that output's columns, zeros elsewhere (the model's backward
     reads each head's columns of the packed gradient; the rows' header of open sizes is copied)."""
     merges = False
+    z = None
 
     def __init__(self, head, packed):
         self.head, self.op = head, f"output {head.name!r}"
@@ -268,6 +284,10 @@ class _HeadOutput:
         self.shape, self.dtype = packed.shape, packed.dtype
         open_ = self.head.layout.open if self.head.layout is not None else 0
         self.header = np.array(packed[:, :open_])
+        # this output's logits in the call (a copy: the next pass overwrites them), from which a
+        # loss fused with its activation takes its value, as fit's does (glassnet._tape_losses)
+        z = self.head.z if self.head.z is not None else getattr(self.head.layer, "z", None)
+        self.z = None if z is None or np.shape(z) != self.head.output(packed).shape else np.array(z)
         return np.array(self.head.output(packed))
 
     def backward(self, g):

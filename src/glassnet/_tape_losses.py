@@ -9,18 +9,21 @@ are nodes that give the weights their gradients at the values the penalties read
 import numpy as np
 
 from . import _tape_state
-from ._tape_calls import _ModelCall, _recorded_terms
+from ._tape_activity import recorded_activity
+from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _recorded_terms
 from ._tape_record import _keras_arguments
 from ._tape_values import Node, _Logits, _holds_live, _paused, _plain, _wrap, node_of
 
 
-def record_losses(model, values, penalties):
+def record_losses(model, values, penalties, activity=()):
     """``model.losses`` while a tape records: the add_loss terms of the model's latest call (its
-    recorded call's: their gradient goes through that call's backward pass), then the weight
-    penalties (``penalties``' entries, each recorded as compute_loss records them)."""
-    n = len(values) - len(penalties)
-    return _recorded_terms(model, values[:n]) + [_wrap(value, _Penalty([entry]))
-                                                 for value, entry in zip(values[n:], penalties)]
+    recorded call's: their gradient goes through that call's backward pass), the activity penalties
+    of the layers ``activity`` on that call (glassnet._tape_activity), then the weight penalties
+    (``penalties``' entries, each recorded as compute_loss records them)."""
+    n = len(values) - len(penalties) - len(activity)
+    m = n + len(activity)
+    return _recorded_terms(model, values[:n]) + recorded_activity(model, activity, values[n:m]) + \
+        [_wrap(value, _Penalty([entry])) for value, entry in zip(values[m:], penalties)]
 
 
 class _LossNode(Node):
@@ -32,44 +35,70 @@ class _LossNode(Node):
         return [self._backward(np.asarray(g))]
 
 
-def record_loss(loss, y_pred, y_true, sample_weight=None):
+def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
     """``loss(y_pred, y_true)`` (a glassnet Loss, PyTorch's order), recorded: its value now and its
     own gradient at ``gradient``; fused with the sigmoid or softmax of the model call that gave
-    ``y_pred``, as training (and Keras on TensorFlow, which reads the logits) computes it."""
+    ``y_pred``, as training (and Keras on TensorFlow, which reads the logits) computes it (an output
+    of a model of several: its value from the logits, its gradient through the activation).
+    ``rows`` (glassnet.scoring's ``Rows``, or ``ScalarRows``): the rows the loss scores, as fit's
+    compiled loss scores them (a masked output's real steps, weights per position); the gradient
+    goes back to the whole output, zeros at the rows not scored."""
     from .model import fuses_with
     if node_of(y_true, "y_true") is not None:
         raise TypeError(f"{loss.name}: y_true is a recorded value; a glassnet Loss object takes (y_pred, y_true), "
                         f"PyTorch's order (Keras' loss_fn(y_true, y_pred) swapped): loss_fn(logits, y). The targets "
                         f"are taken as constants")
     parent = node_of(y_pred, "y_pred")
-    a, y = np.asarray(_plain(y_pred)), _plain(y_true)
+    whole, y = np.asarray(_plain(y_pred)), _plain(y_true)
     w = None if sample_weight is None else np.asarray(_plain(sample_weight))
     activation = loss.fused_activation()
-    fused = (isinstance(parent, _ModelCall) and activation is not None and parent.z is not None
-             and fuses_with(parent.model._output_layer, activation) and a.shape == parent.z.shape)
+    z, layer = _logits_of(parent)
+    fused = (activation is not None and z is not None and fuses_with(layer, activation) and whole.shape == z.shape)
+    a = whole
+    if rows is not None:
+        a, y, w = rows.of(whole), rows.targets(np.asarray(y)), rows.weights(w)
+        z = rows.of(z) if fused else None
+    padding = a.shape[0] == 0       # every step masked: no row to score, a loss of 0 (fit's, Keras')
     with _paused():
-        if fused:           # (the targets as the loss's own call lines them up: labels (n,) for (n, 1) outputs)
+        if padding:
+            value = 0.0
+        elif fused:         # (the targets as the loss's own call lines them up: labels (n,) for (n, 1) outputs)
             y = loss._targets(a, y)
-            z = parent.z
             value = loss.value_from_logits(z, a, y) if w is None else loss.weighted_from_logits(z, a, y, w)
         else:
             value = loss(a, y) if w is None else loss.weighted(a, y, w)
-    value = np.asarray(value, dtype=a.dtype)
+    value = np.asarray(value, dtype=whole.dtype)
     if parent is None:
         return value
 
+    def back(grad, g):      # the rows' gradient times g, for the whole output
+        grad = np.zeros(a.shape, whole.dtype) if padding else (np.asarray(grad) * g).astype(whole.dtype, copy=False)
+        return grad if rows is None else rows.back(grad)
+
     def unfused(g):
         with _paused():
-            grad = loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
-        return (np.asarray(grad) * g).astype(a.dtype, copy=False)
+            grad = None if padding else loss.gradient(a, y) if w is None else loss.weighted_gradient(a, y, w)
+        return back(grad, g)
 
     def backward(g):
-        if not fused:
+        g = np.asarray(g)
+        if not fused or not isinstance(parent, _ModelCall):    # (an output of several: its own node's)
             return unfused(g)
         with _paused():
-            dz = loss.gradient_from_logits(a, y) if w is None else loss.weighted_gradient_from_logits(a, y, w)
-        return _Logits((np.asarray(dz) * g).astype(a.dtype, copy=False), lambda: unfused(g))
+            dz = None if padding else loss.gradient_from_logits(a, y) if w is None else \
+                loss.weighted_gradient_from_logits(a, y, w)
+        return _Logits(back(dz, g), lambda: unfused(g))
     return _wrap(value, _LossNode(parent, backward))
+
+
+def _logits_of(node):
+    """``(z, layer)``: the logits kept by the recorded model call ``node`` (or by its output
+    of a model of several), and the layer giving them; ``(None, None)`` for any other value."""
+    if isinstance(node, _ModelCall) and node.z is not None:
+        return node.z, node.model._output_layer
+    if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput) and node.layer.z is not None:
+        return node.layer.z, node.layer.head.layer
+    return None, None
 
 
 def record_loss_function(function, args, kwargs, noted):
@@ -146,21 +175,27 @@ class _Penalty(Node):
 
 def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
     """Keras 3's ``Model.compute_loss``: the compiled loss of ``y_pred`` against ``y`` (times
-    ``loss_weights``) plus the weights' regularization penalties; recorded while a tape records."""
+    ``loss_weights``; a model of several outputs: each scored output's, summed) plus
+    ``model.losses`` (the add_loss terms, the activity penalties, the weights' regularization
+    penalties); recorded while a tape records."""
     if y_pred is None:
         raise ValueError("compute_loss: y_pred: expected the model's outputs (y_pred = self(x, training=True)), got None")
-    if model._heads is not None:
-        raise NotImplementedError("compute_loss: a model of several outputs is not supported by GradientTape yet")
-    if model._activity_cache[2]:
-        raise NotImplementedError(f"compute_loss: model {model.name!r} has activity regularizers, which "
-                                  f"GradientTape does not record yet")
     total = None
     if model.loss is not None:
         if y is None:
             raise ValueError("compute_loss: y: expected the targets of the compiled loss, got None")
-        total = record_loss(model.loss, y_pred, y, sample_weight)
-        if model._loss_weight != 1.0:
-            total = total * model._loss_weight
+        total = _outputs_loss(model, y_pred, y, sample_weight) if model._heads is not None else \
+            _output_loss(model, y_pred, y, sample_weight)
+    terms = getattr(model, "_loss_terms", None)
+    if terms is not None and terms.kept:        # add_loss terms of the latest pass (Keras adds model.losses)
+        values = [np.asarray(v, dtype=model.dtype) for v in terms.values()]
+        for term in _recorded_terms(model, values) if _tape_state.recording() else values:
+            total = term if total is None else total + term
+    activity = model._activity_terms()          # the activity regularizers' penalties on that pass
+    if activity:
+        layers, values = [layer for layer, _ in activity], [np.asarray(v, dtype=model.dtype) for _, v in activity]
+        for term in recorded_activity(model, layers, values) if _tape_state.recording() else values:
+            total = term if total is None else total + term
     # the penalties of the trainable layers' weights now (Keras': a layer frozen since the layout
     # is still in _penalties)
     trained = {id(param) for layer, _, param, _ in getattr(model, "_views", ()) if layer.trainable}
@@ -169,9 +204,52 @@ def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None):
         value = np.asarray(sum(float(r(p)) for r, p, _ in penalties), dtype=model.dtype)
         penalty = _wrap(value, _Penalty(penalties)) if _tape_state.recording() else value
         total = penalty if total is None else total + penalty
-    terms = getattr(model, "_loss_terms", None)
-    if terms is not None and terms.kept:        # add_loss terms of the latest pass (Keras adds model.losses)
-        values = [np.asarray(v, dtype=model.dtype) for v in terms.values()]
-        for term in _recorded_terms(model, values) if _tape_state.recording() else values:
-            total = term if total is None else total + term
     return np.asarray(0.0, dtype=model.dtype) if total is None else total
+
+
+def _output_loss(model, y_pred, y, sample_weight):
+    """The compiled loss of a model of one output, scored as fit scores it (``_scored``): a masked
+    output's real steps alone (the mask of the recorded call that gave ``y_pred``), weights per
+    position, labels per position, one number per sample."""
+    from .scalar_outputs import ScalarRows
+    a = np.asarray(_plain(y_pred))
+    w = None if sample_weight is None else np.asarray(_plain(sample_weight), dtype=model.dtype)
+    if a.ndim == 1:
+        rows = ScalarRows.of_batch(a, np.asarray(_plain(y)), model.loss)
+    else:
+        rows = model._rows(a, w)        # (refuses a loss that reads whole sequences with a mask, as fit)
+        call = node_of(y_pred, "y_pred")
+        if rows is not None and model._output_mask is not None:
+            mask = call.mask if isinstance(call, _ModelCall) else model._output_mask.pending_mask
+            if mask is not None and mask.shape != a.shape[:mask.ndim]:
+                raise ValueError(f"compute_loss: y_pred: expected the outputs of the model's latest call, whose mask "
+                                 f"is {mask.shape}, got shape {a.shape}")
+            rows.mask = mask
+    total = record_loss(model.loss, y_pred, y, w, rows=rows)
+    return total * model._loss_weight if model._loss_weight != 1.0 else total
+
+
+def _outputs_loss(model, y_pred, y, sample_weight):
+    """The compiled loss of a model of several outputs, as Keras 3's ``compute_loss`` sums it:
+    each scored output's own loss on its targets (and its sample weights), times its weight;
+    ``y_pred``, ``y`` (and ``sample_weight`` per output) a list in the outputs' order or a dict by
+    their names, None (or left out of a dict) for an output compiled without a loss."""
+    from .outputs import per_output, per_output_weights, scored_part
+    heads = model._heads
+    preds = per_output(y_pred, heads, "compute_loss: y_pred")
+    targets = per_output(y, heads, "compute_loss: y", allow_missing=True)
+    weights = per_output(sample_weight, heads, "compute_loss: sample_weight", allow_missing=True) \
+        if per_output_weights(sample_weight) else [sample_weight] * len(heads)
+    total = None
+    for head, pred, target, w in zip(heads, preds, targets, weights):
+        if not head.scored:
+            continue
+        if target is None:
+            raise ValueError(f"compute_loss: y: output {head.name!r} has a loss, so it needs targets, got None")
+        w = None if w is None else np.asarray(_plain(w), dtype=model.dtype)
+        rows = None if head.shape else scored_part(head, np.asarray(_plain(pred)), np.asarray(_plain(target)))[3]
+        value = record_loss(head.loss, pred, target, w, rows=rows)
+        if head.weight != 1.0:
+            value = value * head.weight
+        total = value if total is None else total + value
+    return total

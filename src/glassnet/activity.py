@@ -17,6 +17,11 @@ class ActivityMixin:
 
     # a drawn model's add_loss terms (glassnet.added_losses.Terms), None without: set by graph.Model
     _loss_terms = None
+    # {layer: weight} of each activity penalty's gradient while a GradientTape's backward pass runs
+    # (how the recorded loss used it: glassnet._tape_activity); None: each weighs 1, as in fit
+    _activity_scales = None
+    # [(layer, penalty)] of the latest pass, kept when its outputs are let go (_release_data)
+    _activity_latest = ()
 
     def add_loss(self, loss):
         """Keras' ``add_loss``: inside a subclass' ``call``, a term of the training loss
@@ -31,12 +36,13 @@ class ActivityMixin:
         given whole: its values), then each weight regularizer's penalty; no terms before any pass.
         While a GradientTape records, recorded values (glassnet.tape.record_losses)."""
         terms = [] if self._loss_terms is None else self._loss_terms.listed()
+        activity = self._activity_terms()
         entries = getattr(self, "_penalties", ())
         penalties = [regularizer(param) for regularizer, param, _ in entries]
-        values = [np.asarray(v, dtype=self.dtype) for v in terms + penalties]
+        values = [np.asarray(v, dtype=self.dtype) for v in terms + [v for _, v in activity] + penalties]
         if _tape_state.recording():         # in a GradientTape: values it records (loss += sum(model.losses))
             from .tape import record_losses
-            return record_losses(self, values, list(entries))
+            return record_losses(self, values, list(entries), [layer for layer, _ in activity])
         return values
 
     def _added_loss(self):
@@ -76,11 +82,22 @@ class ActivityMixin:
                                           f"activity_regularizer, whose penalty per call is not supported yet")
         return sum(layer.activity_regularizer(a) / a.shape[0] for layer, a in kept.items()) if kept else 0.0
 
+    def _activity_terms(self):
+        """``[(layer, regularizer(output) / batch size)]`` of the latest forward pass's kept outputs,
+        in the forward pass's order: Keras' activity losses, which ``model.losses`` lists after the
+        ``add_loss`` terms and before the weights' penalties."""
+        kept = self._activity_cache[2]
+        if not kept:        # the outputs let go after a call or predict: the penalties they gave
+            return list(self._activity_latest) if kept is not None else []
+        self._activity_penalty()        # (refuses a shared layer's, whose penalty per call is not kept)
+        return [(layer, layer.activity_regularizer(a) / a.shape[0]) for layer, a in kept.items()]
+
     def _with_activity_gradient(self, layer, grad):
         """``grad`` (dL/d(layer's output)) plus the gradient of the layer's activity penalty, as a
         new array (a layer's backward must not see its grad_output change)."""
         a = self._activity_cache[2][layer]
         extra = backend.get_array_module(a).zeros_like(a)
         layer.activity_regularizer.add_gradient(a, extra)
-        extra *= 1.0 / a.shape[0]
+        scale = 1.0 if self._activity_scales is None else self._activity_scales.get(layer, 0.0)
+        extra *= scale / a.shape[0]
         return grad + extra
