@@ -333,7 +333,9 @@ class Optimizer:
     update rule; with plain SGD it equals ``torch.optim.SGD(weight_decay=...)``, with momentum or
     an adaptive rule it does not: PyTorch's adds the decay to the gradient).
     ``exclude_from_weight_decay(var_names=[...])`` exempts the weights whose own name (``"bias"``)
-    or path (``"dense_1/bias"``) one of the patterns matches.
+    or path (``"dense_1/bias"``) one of the patterns matches. A weight that got no gradient in the
+    step (Keras' None: a dead call's, a None given to ``apply_gradients``) is neither decayed nor
+    updated, its state left as it is (``_ungraded``).
 
     And Keras' weight averaging: with ``use_ema=True`` the optimizer keeps an exponential moving
     average of the weights, ``average = ema_momentum * average + (1 - ema_momentum) * weight``
