@@ -17,10 +17,10 @@ layers.symbolic.call_symbolic); those its outputs do not read (dead) are kept on
 (``attach``), as add_loss terms are, and every model drawn on those outputs takes them into its
 graph (``joined``): placed before the last call (code reading a model of one output takes the last
 call as its output), computed at each forward pass, never given a gradient (graph backward skips
-a call no gradient reaches: their gradients are 0 (callgraph), their weights stay as they are, as
-Keras' None gradients leave them; a regularizer's gradient moves them, as Keras', while an optimizer's
-weight_decay and a constraint still move them, where Keras skips a weight without gradient), built,
-counted, listed, saved.
+a call no gradient reaches: their gradients are 0 (callgraph), and the optimizer step leaves their
+weights, their state, weight decay and constraint as they are (parameters._optimizer_step,
+glassnet.optimizers._ungraded), as Keras skips a None gradient; a regularizer's gradient moves them,
+as Keras'), built, counted, listed, saved. Under a GradientTape their weights' gradients are None.
 A dead call reading the model's last output itself cannot go before it: it is left out (its layer's
 weights are not listed; docs/keras_parity.md). A sub-layer never called is not built in Keras
 either (no weights): glassnet lists neither.

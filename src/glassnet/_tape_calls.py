@@ -184,15 +184,18 @@ class _ModelCall(Node):
         gin = None          # dL/d(input), or with several inputs, the list of dL/d(each)
         several = len(self.parents) > 1
         terms = getattr(model, "_loss_terms", None)
-        if g is not None and np.ndim(g) == 0:       # only its add_loss terms (_TermNode) reach it
-            g = None if zg is not None else np.zeros(self.shape, model.dtype)
+        # only its add_loss terms (_TermNode) reach it: their gradients alone seed its backward
+        # pass (the layers only its outputs read get none: None for their weights, as in TF)
+        only_terms = g is not None and np.ndim(g) == 0 and zg is None
+        if g is not None and np.ndim(g) == 0:
+            g = None
         now = _swap_in(self)
         try:
             for head in heads:
                 head.fused = False
             first = True
-            for grad, fused in ((zg, True), (g, False)):
-                if grad is None:
+            for grad, fused in ((zg, True), (g, False)) if not only_terms else ((None, False),):
+                if grad is None and not only_terms:
                     continue
                 # the layers must hold this call's caches; a functional Model's shared layers give
                 # theirs up in each backward pass, so a second pass runs the forward again
@@ -204,21 +207,25 @@ class _ModelCall(Node):
                 if any(wants) or self.asked:
                     for layer in model.layers:
                         layer.needs_input_gradient = True
-                grad = np.asarray(grad, dtype=model.dtype)
-                if self.header is not None:     # (each output's gradient came with zeros there)
+                if grad is not None:
+                    grad = np.asarray(grad, dtype=model.dtype)
+                if self.header is not None and grad is not None:   # (each output's gradient came with zeros there)
                     grad = grad.copy()
                     grad[:, :self.header.shape[1]] = self.header
                 # the activity penalties the target read, each weighed by its gradient, in the first pass
                 activity = {layer: None for layer, scale in self.activity_scales.items() if scale} \
                     if first_pass else None
                 model._activity_scales = self.activity_scales if activity else None
-                made = model._graph_backward(grad, fused, activity, seen=seen, every_input=True) if several else \
-                    model._backward(grad, fused, activity, seen=seen)
+                made = model._graph_backward(grad, fused, activity, seen=seen, every_input=several) \
+                    if several or grad is None else model._backward(grad, fused, activity, seen=seen)
                 model._sync_views()
+                # the layers no gradient reached (a block's call reaching no output, glassnet._dead_calls;
+                # those only the outputs read, when only the add_loss terms are differentiated)
+                ungraded = {id(layer) for layer in model._ungraded_layers}
                 for layer, _, param, pgrad in model._views:
                     # a layer frozen since the model's weights were laid out (no compile in a loop
                     # of one's own) is still in them: its weights get no gradient (None), as in TF
-                    if layer.trainable:
+                    if layer.trainable and id(layer) not in ungraded:
                         add_weight(param, pgrad)
                 if several:
                     gin = made if gin is None else [a if b is None else b if a is None else a + b

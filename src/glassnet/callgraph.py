@@ -54,6 +54,7 @@ class CallGraphMixin:
     # once: the walk keeps each such call's logits on its head (Head.z), for a fused loss
     _shared_outputs = {}
     _loss_terms = None      # a drawn model's add_loss terms (glassnet.added_losses.Terms)
+    _ungraded_layers = ()   # the layers the latest backward pass gave no gradient (_graph_backward)
 
     def _graph_walk(self, x, training):
         """Yield ``(layer, its input(s), its output)`` for each call of the graph in turn, as
@@ -98,13 +99,15 @@ class CallGraphMixin:
         end as the sum over its calls. ``done(i)``, when given, runs right after call i's backward
         (before that sum: ``trace`` records each call's own share). See ``Sequential._backward``.
         Returns dL/d(the first input) where the calls reading it made theirs, else None; with
-        ``every_input``, the list of dL/d(input j) for each of the model's inputs (glassnet.tape)."""
+        ``every_input``, the list of dL/d(input j) for each of the model's inputs (glassnet.tape).
+        ``grad`` None: only the add_loss terms seed the walk (a tape's target reading the model's
+        losses alone). The layers no gradient reached are left in ``_ungraded_layers``."""
         calls, graph = self._node_layers, self._inbound
         pending = [None] * len(calls)
         fused_at = {len(calls) - 1} if fused else set()
         if self._heads is None:
             pending[-1] = grad
-        else:           # each output's columns of the packed gradient seed its call (glassnet.outputs)
+        elif grad is not None:      # each output's columns of the packed gradient seed its call (glassnet.outputs)
             for head in self._heads:
                 pending[head.call] = head.output(grad)
             fused_at = {head.call for head in self._heads if head.fused}
@@ -166,10 +169,15 @@ class CallGraphMixin:
         # a layer no call of which got a gradient (a block's call on a branch reaching no output:
         # glassnet._dead_calls) has gradient 0, as Keras' None: its grads were never written, and
         # a regularizer's gradient added to them at each step (_add_penalty_gradients) piled up
+        ungraded = {}
         for layer in unreached:
             if id(layer) not in reached:
                 for g in layer.grads.values():
                     g[...] = 0
+                ungraded[id(layer)] = layer
+        # and its weights get no update (parameters._optimizer_step) and no gradient from a tape
+        # (None: glassnet._tape_calls), as Keras' optimizer skips a None gradient
+        self._ungraded_layers = list(ungraded.values())
         self._call_caches.clear()       # (each was used once; a pass without backward leaves its own)
         if every_input:
             return [inputs.get(-1 - j) for j in range(len(getattr(self, "_input_shapes", None) or [None]))]

@@ -4,6 +4,7 @@ parameter; and how the model lets go of the data its layers' caches point into.
 """
 from . import _tape_state, backend
 from ._warnings import warn
+from .optimizers._ungraded import ungraded as optimizers_ungraded
 
 
 def _projection(constraint, name, param):
@@ -123,12 +124,47 @@ class ParametersMixin:
     def _optimizer_step(self):
         """The optimizer's update of every trained parameter, then each constraint's projection of
         its weight (Keras' order): the step ``fit`` takes and ``trace`` reports. Every projection
-        is computed before any is written, so that one that fails leaves the others unapplied."""
+        is computed before any is written, so that one that fails leaves the others unapplied.
+        The weights the backward pass gave no gradient (a block's call reaching no output, with
+        no regularizer: glassnet._dead_calls) are left as they are, their optimizer state, decay
+        and constraint too, as Keras skips a None gradient (glassnet.optimizers._ungraded)."""
+        ungraded = self._ungraded_weights()
+        if ungraded:
+            with optimizers_ungraded(self.optimizer, {self._triples[0][0]: self._flat_runs(ungraded)}):
+                self._apply_optimizer()
+        else:           # (the usual case: every weight got a gradient)
+            self._apply_optimizer()
+        self._project(ungraded)
+
+    def _apply_optimizer(self):
         if _takes_shapes(self.optimizer):
             self.optimizer.apply(self._triples, self._sizes, self._names, shapes=self._weight_shapes())
         else:           # an optimizer of one's own written before apply took shapes
             self.optimizer.apply(self._triples, self._sizes, self._names)
-        self._project()
+
+    def _ungraded_weights(self):
+        """The ids of the trained weights the latest backward pass gave no gradient: those of the
+        layers it did not reach (``_ungraded_layers``) but for the ones with a regularizer, whose
+        penalty's gradient they got (Keras' is not None either)."""
+        layers = self._ungraded_layers
+        if not layers:
+            return set()
+        penalised = {id(param) for _, param, _ in self._penalties}
+        ids = {id(layer) for layer in layers}
+        return {id(param) for layer, _, param, _ in self._views if id(layer) in ids and id(param) not in penalised}
+
+    def _flat_runs(self, weights):
+        """The ``(start, stop)`` runs of the flat buffer that the weights ``weights`` (ids of
+        views) cover, adjacent ones merged."""
+        runs, start = [], 0
+        for _, _, param, _ in self._views:
+            if id(param) in weights:
+                if runs and runs[-1][1] == start:
+                    runs[-1] = (runs[-1][0], start + param.size)
+                else:
+                    runs.append((start, start + param.size))
+            start += param.size
+        return runs
 
     def _weight_shapes(self):
         """The trained weights' shapes as ``apply`` takes them (made again for a model pickled
@@ -138,11 +174,14 @@ class ParametersMixin:
             shapes = self._shapes = [[tuple(grad.shape) for _, _, _, grad in self._views]]
         return shapes
 
-    def _project(self):
-        """Each constraint's projection of its weight."""
+    def _project(self, ungraded=()):
+        """Each constraint's projection of its weight, but for the weights ``ungraded`` (ids):
+        those the step gave no gradient, which Keras does not project."""
         if self._constrained:
-            projected = [_projection(constraint, name, param) for constraint, name, param in self._constrained]
-            for (_, _, param), value in zip(self._constrained, projected):
+            constrained = [entry for entry in self._constrained if id(entry[2]) not in ungraded] if ungraded \
+                else self._constrained
+            projected = [_projection(constraint, name, param) for constraint, name, param in constrained]
+            for (_, _, param), value in zip(constrained, projected):
                 param[...] = value
 
     def _finalize_weights(self):

@@ -332,8 +332,10 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     """``optimizer.apply_gradients(zip(grads, weights))``: each weight updated in place by the
     optimizer's rule. The whole set of a model's trained weights steps as ``fit`` steps it (one
     flat buffer: the optimizer's state is fit's when it is the model's compiled one, and the
-    constraints project after the update); other weights step one by one, each with state of its own."""
-    pairs = []
+    constraints project after the update); other weights step one by one, each with state of its own.
+    A weight given a None gradient is left as it is, with its optimizer state, weight decay and
+    constraint, as Keras 3 skips it (in a model's whole set too: glassnet.optimizers._ungraded)."""
+    pairs, nones = [], []
     for k, pair in enumerate(grads_and_vars):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"{caller}: expected (gradient, weight) pairs, zip(grads, model.trainable_weights); "
@@ -343,6 +345,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
             raise TypeError(f"{caller}: the weight of pair {k} must be a weight array (model.trainable_weights' "
                             f"items), got {type(var).__name__}")
         if grad is None:
+            nones.append(var)
             continue
         grad = np.asarray(_plain(grad))
         if grad.shape != var.shape:
@@ -358,20 +361,26 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     steps = []
     for model, given in groups.values():
         views = {id(param): (grad_view, layer, key) for layer, key, param, grad_view in model._views}
-        if len(given) == len(views) and {id(v) for _, v in given} == set(views):
-            steps.append(("model", model, given, views))
+        # the weights of the set given a None gradient: stepped with it, left as they are
+        left = {id(var) for var in nones if id(var) in views}
+        if len(given) + len(left) == len(views) and {id(v) for _, v in given} | left == set(views):
+            steps.append(("model", model, given, views, left))
         else:
             loose.extend(given)
     # one update of the optimizer for every pair (its iterations count one step, Adam's bias
     # correction reads it, and global_clipnorm sees every gradient): each model's whole set as its
     # flat buffer (the triple fit steps), the other weights each as a triple of its own
-    triples, sizes, names, shapes = [], [], [], []
-    for _, model, given, views in steps:
+    triples, sizes, names, shapes, ungraded = [], [], [], [], {}
+    for _, model, given, views, left in steps:
         model._sync_views()
         for grad, var in given:
             views[id(var)][0][...] = grad
         key, flat, flat_grads = model._triples[0]
         triples.extend(model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)])
+        if left:
+            for param_id in left:           # (a global_clipnorm then sees nothing of them, as Keras)
+                views[param_id][0][...] = 0
+            ungraded[triples[-1][0]] = model._flat_runs(left)
         sizes.extend(model._sizes)
         names.extend(model._names)
         shapes.extend(model._weight_shapes())
@@ -380,13 +389,15 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         sizes.append([var.size])
         names.append([triples[-1][0]])
         shapes.append([tuple(var.shape)])
+    from .optimizers._ungraded import ungraded as leaving
     from .parameters import _takes_shapes
-    if _takes_shapes(optimizer):
-        optimizer.apply(triples, sizes, names, shapes=shapes)
-    else:
-        optimizer.apply(triples, sizes, names)
-    for _, model, _, _ in steps:
-        model._project()
+    with leaving(optimizer, ungraded):
+        if _takes_shapes(optimizer):
+            optimizer.apply(triples, sizes, names, shapes=shapes)
+        else:
+            optimizer.apply(triples, sizes, names)
+    for _, model, _, _, left in steps:
+        model._project(left)
 
 
 def _weight_key(var):

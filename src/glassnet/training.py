@@ -318,6 +318,7 @@ class TrainingMixin(ActivityMixin):
         right after it (``trace`` records what each layer holds then). Returns dL/d(input) when the
         first layer made it, else None."""
         layers, above = self.layers, None
+        self._ungraded_layers = ()      # a chain: the gradient reaches every layer (see _graph_backward)
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
             if grad is None:        # a custom layer's backward forgot its return

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
-from . import schedules
+from . import _ungraded, schedules
 from .schedules import LearningRateSchedule
 
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
@@ -333,7 +333,9 @@ class Optimizer:
     update rule; with plain SGD it equals ``torch.optim.SGD(weight_decay=...)``, with momentum or
     an adaptive rule it does not: PyTorch's adds the decay to the gradient).
     ``exclude_from_weight_decay(var_names=[...])`` exempts the weights whose own name (``"bias"``)
-    or path (``"dense_1/bias"``) one of the patterns matches.
+    or path (``"dense_1/bias"``) one of the patterns matches. A weight that got no gradient in the
+    step (Keras' None: a dead call's, a None given to ``apply_gradients``) is neither decayed nor
+    updated, its state left as it is (``_ungraded``).
 
     And Keras' weight averaging: with ``use_ema=True`` the optimizer keeps an exponential moving
     average of the weights, ``average = ema_momentum * average + (1 - ema_momentum) * weight``
@@ -407,6 +409,9 @@ class Optimizer:
     _search_spent = 0
     # a LearningRateSchedule given as learning_rate (see _follow_schedule), or None
     schedule = None
+    # {key: [(start, stop), ...]}: the weights that got no gradient in this call, which the update
+    # leaves as they are (Keras skips a None gradient; set by _ungraded.ungraded), or None
+    _ungraded = None
 
     def __init__(self, learning_rate, **options):
         unknown = sorted(set(options) - set(COMMON))
@@ -595,12 +600,16 @@ class Optimizer:
         if self.schedule is not None:
             self._follow_schedule()         # its rate for this update (state set or reset since)
         self.iterations += 1
+        # weights without a gradient (Keras' None): copied now, written back after the step
+        kept = _ungraded.kept(self, triples) if self._ungraded else None
         if self.clipnorm is not None or self.global_clipnorm is not None or self.clipvalue is not None:
             triples = self._clipped(triples, sizes)
         if self._decays():                  # Keras' order: clip, decay, update
             self._decay(triples, sizes, names)
         for key, param, grad in triples:
             self.update(key, param, grad)
+        if kept:
+            _ungraded.put_back(kept)
         if self.iterations % FLUSH_EVERY == 0:
             for slots in self.slots.values():
                 for state in slots.values():
@@ -840,6 +849,12 @@ class Optimizer:
 
     def update(self, key, param, grad):
         raise NotImplementedError
+
+    def _slot_runs(self, name, key, slot, param, runs):
+        """The runs of the state array ``name`` (``slot``) of ``key`` that belong to the weights
+        at ``runs`` of ``param`` (whole weights, laid end to end): the same runs for a state
+        shaped like the weights, none for another (Adafactor says which rows of its factored ones)."""
+        return runs if slot.size == param.size else ()
 
     def slot_shape(self, name, param, shapes=None):
         """The shape of the state array ``name`` kept for ``param`` (whose weights have ``shapes``,

@@ -700,6 +700,21 @@ class Adafactor(Optimizer):
         rows, cols = _factor_sizes(shapes if shapes is not None else [tuple(param.shape)])
         return (rows if name == "r" else cols,)
 
+    def _slot_runs(self, name, key, slot, param, runs):
+        if name not in ("r", "c"):
+            return super()._slot_runs(name, key, slot, param, runs)
+        # r and c hold, weight after weight, the factored moments of the weights of two axes or more
+        found, start, offset = [], 0, 0
+        for shape in (self._shapes_of or {}).get(key) or [tuple(param.shape)]:
+            size = math.prod(shape)
+            if len(shape) >= 2:
+                length = math.prod(shape[:-1]) if name == "r" else math.prod(shape[:-2]) * shape[-1]
+                if any(a <= start and start + size <= b for a, b in runs):
+                    found.append((offset, offset + length))
+                offset += length
+            start += size
+        return found
+
     def _state(self, key, param, shapes):
         """r, c and v of ``key``, made (zeros) on first use, on the parameters' device."""
         xp = backend.get_array_module(param)
