@@ -93,11 +93,12 @@ class ActivityMixin:
         return [(layer, layer.activity_regularizer(a) / a.shape[0]) for layer, a in kept.items()]
 
     def _with_activity_gradient(self, layer, grad):
-        """``grad`` (dL/d(layer's output)) plus the gradient of the layer's activity penalty, as a
-        new array (a layer's backward must not see its grad_output change)."""
+        """``grad`` (dL/d(layer's output), None where nothing else reached it) plus the gradient of
+        the layer's activity penalty, as a new array (a layer's backward must not see its
+        grad_output change)."""
         a = self._activity_cache[2][layer]
         extra = backend.get_array_module(a).zeros_like(a)
         layer.activity_regularizer.add_gradient(a, extra)
         scale = 1.0 if self._activity_scales is None else self._activity_scales.get(layer, 0.0)
         extra *= scale / a.shape[0]
-        return grad + extra
+        return extra if grad is None else grad + extra

@@ -122,7 +122,9 @@ class CallGraphMixin:
         totals, inputs, reached, unreached = {}, {}, set(), []
         for i in range(len(calls) - 1, -1, -1):
             layer, grad = calls[i], pending[i]
-            if grad is None:            # no gradient reaches this call: nothing below it learns
+            # (a call whose output has an activity penalty gets its gradient, also when nothing
+            # else reaches it: a loss of model.losses alone, a block's dead call)
+            if grad is None and not (activity and layer in activity):   # nothing below it learns
                 if layer.trainable and layer.grads and not getattr(layer, "gathers_gradients", False):
                     unreached.append(layer)
                 continue
