@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, Transfo
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_flag
+from ._validation import check_flag, shown
 from .model import Sequential
 from .models import clone_model
 
@@ -167,6 +167,8 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
 
     def _process_target(self, y):
         kind = type_of_target(y, input_name="y")
+        if kind == "unknown":                     # objects that are not labels: scikit-learn's words
+            raise ValueError(f"y: Unknown label type {y.dtype} of {shown(y)}")
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"y: only binary and multiclass targets are supported, got a {kind} target")
         self.classes_, codes = np.unique(y, return_inverse=True)
