@@ -9,7 +9,7 @@
 Networks that are not one chain (residual blocks, several inputs, shared layers) are drawn with
 ``gn.Model(inputs, outputs)``, Keras' functional API (see ``glassnet.graph``).
 
-The core needs NumPy only. ``datasets``, ``plot``, ``cli`` and ``sklearn`` need optional extras and
+The core needs NumPy only. ``datasets``, ``plot``, ``cli``, ``sklearn`` and ``wrappers`` need optional extras and
 are imported on first use, so ``import glassnet`` stays fast.
 """
 import importlib
@@ -31,7 +31,7 @@ from .utils import to_categorical
 
 __version__ = "0.1.0"
 
-_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "dask", "trace", "models", "preprocessing", "ops", "tape"}
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape"}
 
 
 def __getattr__(name):
