@@ -4,8 +4,6 @@ theory and TensorFlow's draws, the values themselves against Keras' NumPy backen
 seeds (int, SeedGenerator, None), refusals by name; the graph node a draw inside a drawn call makes
 (fresh noise per pass, gradients by float64 central differences with the noise replayed, files);
 keras.io's VAE, as written, against Keras 3.15 with both drawing the same epsilon."""
-import json
-import os
 import subprocess
 import sys
 
