@@ -164,6 +164,10 @@ TABLE = {
     "TensorOp": (lambda **kw: layers.TensorOp("multiply", [[1.0, -2.0, 0.5, 3.0]], **kw), (3, 4), False),
     # what ops.softmax(x, axis=1) makes while a model is drawn (its other ops: tests/test_ops.py)
     "TensorFunction": (lambda **kw: layers.TensorFunction("softmax", {"axis": 1}, **kw), (3, 4), False),
+    # what gn.random.dropout(x, 0.4, seed=3) makes in a drawn call (an int seed: the same mask at every pass;
+    # its draws of a shape: tests/test_random.py)
+    "RandomDraw": (lambda **kw: layers.RandomDraw("dropout", None, {"rate": 0.4, "noise_shape": None}, draw_seed=3, **kw),
+                   (3, 4), False),
     # a short window in a longer FFT, the top_db floor active (the floored values follow each sample's peak)
     "MelSpectrogram": (lambda **kw: layers.MelSpectrogram(fft_length=16, sequence_stride=5, sequence_length=12, num_mel_bins=4,
                                                            sampling_rate=100, top_db=10.0, **kw), (40,), False),

@@ -71,6 +71,11 @@ def test_dtype_is_keras_value_for_the_same_layer(keras, name, monkeypatch):
         def function_of(op, arguments, dtype=None):
             return keras.layers.Lambda(lambda x: getattr(keras.ops, op)(x, **arguments), dtype=dtype)
         keras_layers = types.SimpleNamespace(TensorFunction=function_of)
+    if name == "RandomDraw":
+        # keras.random.dropout is a function too: a Lambda of it stands in
+        def draw(distribution, shape, arguments, draw_seed=None, dtype=None):
+            return keras.layers.Lambda(lambda x: keras.random.dropout(x, **arguments, seed=draw_seed), dtype=dtype)
+        keras_layers = types.SimpleNamespace(RandomDraw=draw)
     monkeypatch.setattr(contract, "layers", keras_layers)
     shape = TABLE[name][1]
     source = keras.Input((1,) if name in TEXT_INPUT else shape, dtype="string" if name in TEXT_INPUT else None)

@@ -58,6 +58,7 @@ import numbers
 import numpy as np
 
 from . import _block_masks as block_masks, _dead_calls as dead_calls, added_losses, backend, losses, optimizers
+from . import _draw_sources as draw_sources
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
@@ -723,8 +724,9 @@ class Model(Sequential):
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
+            # (draw_sources: what glassnet.random's draws of shape (batch, ...) take the batch size from)
             with drawing_call(type(self).__name__), added_losses.recording() as added, \
-                    dead_calls.recording() as made:
+                    dead_calls.recording() as made, draw_sources.drawing_on(inputs):
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
                 extra = {"training": None} if "training" in parameters else {}

@@ -1172,6 +1172,9 @@ class StateSnapshot:
         self._carried = [(layer, layer.states) for layer in stateful_layers(layers)]
         self._rewritten = [(layer, {name: layer.params[name].copy() for name in getattr(layer, "training_rewrites", ())})
                            for layer in layers if getattr(layer, "training_rewrites", ())]
+        # a glassnet.random SeedGenerator a draw node moves on by one per pass (layers/tensor_random.py)
+        self._seed_states = [(layer.draw_seed, layer.draw_seed.state.copy()) for layer in layers
+                             if hasattr(getattr(layer, "draw_seed", None), "state")]
 
     def start_from_zero_states(self):
         """Let the stateful layers start the next pass from zero states, of any batch size (a trial
@@ -1206,6 +1209,8 @@ class StateSnapshot:
                     layer.params[name][...] = value
         self.restore_carried()
         self.restore_state()
+        for generator, state in self._seed_states:
+            generator.state[...] = state
         for layer, _, rng, position in self._saved:
             layer.rng = rng        # a Dropout outside a model makes its generator on first use
             if rng is not None:

@@ -71,6 +71,7 @@ HOMES = {
     "elastic": ("RandomElasticTransform",),
     "tensor_ops": ("TensorOp",),
     "tensor_functions": ("TensorFunction",),
+    "tensor_random": ("RandomDraw",),
     "block_masks": ("CallMask", "SetMask"),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
