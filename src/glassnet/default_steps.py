@@ -92,6 +92,10 @@ def train_step(model, data):
         y_pred = model(x, training=True)
         loss = _compute_loss(model, x, y, y_pred, sample_weight, True)
         _track_loss(model, loss, x)
+    if type(model).compute_metrics is _base_compute_metrics():
+        # what the default compute_metrics refuses, refused before the optimizer steps: a fit
+        # refused must leave the weights as they were
+        _tracked_structure(model, y_pred)
     weights = model.trainable_weights
     if weights:
         if model.optimizer is None:
@@ -126,6 +130,27 @@ def _structure(value, leaf):
     return leaf(value)
 
 
+def _base_compute_metrics():
+    from .graph import Model
+    return Model.compute_metrics
+
+
+def _tracked_structure(model, y_pred):
+    """Refuse what the default ``compute_metrics`` cannot log yet: a model of several outputs."""
+    held = trackers(model)
+    if not held.tally.names:
+        return
+    name = type(model).__name__
+    if model._heads is not None or not isinstance(y_pred, np.ndarray):
+        # the tally of a model of several outputs holds each output's loss (`a_loss`, which Keras
+        # logs too) even when no metric was compiled: name them, or the refusal reads as if
+        # the user's metrics were at fault
+        raise NotImplementedError(f"{name}.compute_metrics: the default step does not track yet what a model of "
+                                  f"several outputs logs ({', '.join(held.tally.names)}: each output's loss and "
+                                  f"the compiled metrics); write train_step (and test_step) of your own, with "
+                                  f"Metric objects of your own for the logs")
+
+
 def compute_metrics(model, y, y_pred, sample_weight):
     """Keras' ``compute_metrics``: the compiled metrics updated with the batch (unweighted, but for
     ``weighted_metrics``, as ordinary fit counts them), then ``get_metrics_result()``."""
@@ -135,10 +160,7 @@ def compute_metrics(model, y, y_pred, sample_weight):
         if y is None:
             raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {held.tally.names} compare the "
                              f"outputs with targets, got None (fit without y)")
-        if model._heads is not None or not isinstance(y_pred, np.ndarray):
-            raise NotImplementedError(f"{name}.compute_metrics: compiled metrics of a model of several outputs "
-                                      f"are not updated by the default step yet; list Metric objects of your own "
-                                      f"and update them in train_step")
+        _tracked_structure(model, y_pred)
         y = np.asarray(y)
         w = None if sample_weight is None else np.asarray(sample_weight)
         if model.loss is None:

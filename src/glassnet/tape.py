@@ -39,7 +39,7 @@ from . import _tape_state
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, record_layer_call, record_model_call
 from ._tape_losses import compute_loss, record_loss, record_loss_function, record_losses
 from ._tape_record import record_conv, record_ops_call
-from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, watched_node
+from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, watched_node
 from ._warnings import warn
 
 # the hooks other modules call while a tape records (ops, layers, models, losses, optimizers) are
@@ -151,6 +151,10 @@ class GradientTape:
         if target is None or not hasattr(target, "shape"):
             raise TypeError(f"GradientTape.{caller}: target: expected the recorded value to differentiate "
                             f"(a loss), got {type(target).__name__}")
+        if isinstance(target, Recorded) and target._node is None and target._derived:
+            # x.reshape(...), x.T, x.astype(...) of a recorded value inside the block: TF records
+            # them, the tape did not see them, so the gradient would be None where TF's is not
+            node_of(target, f"GradientTape.{caller}: target")
         start = target._node if isinstance(target, Recorded) and target._node is not None and \
             self in target._node.tapes else None
         # TF's rule: a tape that is not persistent, asked inside its own block, stops recording
