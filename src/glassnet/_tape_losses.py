@@ -44,11 +44,11 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
     compiled loss scores them (a masked output's real steps, weights per position); the gradient
     goes back to the whole output, zeros at the rows not scored."""
     from .model import fuses_with
-    if node_of(y_true, "y_true") is not None:
-        raise TypeError(f"{loss.name}: y_true is a recorded value; a glassnet Loss object takes (y_pred, y_true), "
-                        f"PyTorch's order (Keras' loss_fn(y_true, y_pred) swapped): loss_fn(logits, y). The targets "
-                        f"are taken as constants")
     parent = node_of(y_pred, "y_pred")
+    if node_of(y_true, "y_true") is not None:
+        raise TypeError(f"{loss.name}: y_true is a recorded value; the targets are taken as constants. "
+                        + _recorded_targets_hint(parent, "a glassnet Loss object takes (y_pred, y_true), PyTorch's "
+                                                 "order (Keras' loss_fn(y_true, y_pred) swapped): loss_fn(logits, y)"))
     whole, y = np.asarray(_plain(y_pred)), _plain(y_true)
     w = None if sample_weight is None else np.asarray(_plain(sample_weight))
     activation = loss.fused_activation()
@@ -91,6 +91,18 @@ def record_loss(loss, y_pred, y_true, sample_weight=None, rows=None):
     return _wrap(value, _LossNode(parent, backward))
 
 
+def _recorded_targets_hint(y_pred_node, order):
+    """What to do about recorded targets. ``y_pred`` a constant: the arguments are swapped (``order``
+    says the right one). ``y_pred`` recorded too: either that, or targets computed under the tape on
+    purpose (keras.io's Distiller: a teacher's softened predictions), which swapping would not help."""
+    if y_pred_node is None:
+        return order[0].upper() + order[1:]
+    return (f"If y_true is the prediction being trained, the arguments are swapped: {order}. If it holds "
+            f"targets computed under the tape (a teacher's predictions, as keras.io's Distiller computes "
+            f"them), take them as constants: ops.stop_gradient(y_true) (TF's gradient where nothing trained "
+            f"reaches them: a frozen teacher), or compute them outside the tape")
+
+
 def _logits_of(node):
     """``(z, layer)``: the logits kept by the recorded model call ``node`` (or by its output
     of a model of several), and the layer giving them; ``(None, None)`` for any other value."""
@@ -112,11 +124,11 @@ def record_loss_function(function, args, kwargs, noted):
     name = function.__name__
     bound = _keras_arguments(function, args, kwargs, 0)
     y_true, y_pred = bound["y_true"], bound["y_pred"]
-    if node_of(y_true, "y_true") is not None or _holds_live([v for k, v in bound.items() if k not in ("y_true", "y_pred")]):
-        raise TypeError(f"losses.{name}: y_true is a recorded value; Keras' loss functions take (y_true, y_pred), "
-                        f"the targets first (glassnet's Loss objects take (y_pred, y_true)): the tape takes the "
-                        f"targets as constants")
     parent = node_of(y_pred, "y_pred")
+    if node_of(y_true, "y_true") is not None or _holds_live([v for k, v in bound.items() if k not in ("y_true", "y_pred")]):
+        raise TypeError(f"losses.{name}: y_true is a recorded value; the tape takes the targets as constants. "
+                        + _recorded_targets_hint(parent, "Keras' loss functions take (y_true, y_pred), the targets "
+                                                 "first (glassnet's Loss objects take (y_pred, y_true))"))
     plain = {k: _plain(v) for k, v in bound.items()}
     noted.seen = seen = []
     try:

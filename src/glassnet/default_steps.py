@@ -21,7 +21,8 @@ x leaf's), and the compiled metrics, counted as ordinary fit counts them (``Metr
 live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
 
 ``predict_own_steps`` runs ``predict_step`` over predict's batches (32 rows when ``batch_size`` is
-None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf.
+None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf;
+``predict_on_batch_own_step`` runs it once, on ``(x,)``.
 """
 import inspect
 
@@ -222,6 +223,12 @@ def predict_own_steps(model, x, batch_size, steps, callbacks, verbose):
     if not outputs:
         raise ValueError("predict: no batch to predict (the data is empty)")
     return _joined(outputs)
+
+
+def predict_on_batch_own_step(model, x):
+    """``predict_on_batch`` of a model defining ``predict_step``: the step on ``(x,)``, the batch as
+    Keras 3's ``predict_on_batch`` hands it, its outputs as arrays in the structure it returns."""
+    return _structure(model.predict_step((x,)), lambda leaf: _leaf(leaf, f"{type(model).__name__}.predict_step"))
 
 
 def _leaf(value, name):

@@ -503,7 +503,13 @@ class InferenceMixin:
 
         >>> model.predict_on_batch(X[:4]).shape            # doctest: +SKIP
         (4, 1)
+
+        A subclass defining ``predict_step`` has it run on ``(x,)``, as Keras 3's ``predict_on_batch``
+        hands the batch, and gets its outputs back as arrays in the structure it returns.
         """
+        if self._own_predicts:      # Keras 3: predict_step, not the model's call (glassnet.default_steps)
+            from .default_steps import predict_on_batch_own_step
+            return predict_on_batch_own_step(self, x)
         out = self(x)
         if isinstance(out, dict):           # outputs given as a dict (glassnet._dictoutputs)
             return {key: backend.to_numpy(o) for key, o in out.items()}
