@@ -31,7 +31,8 @@ from .utils import to_categorical
 
 __version__ = "0.1.0"
 
-_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape"}
+_LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
+         "distillation"}
 
 
 def __getattr__(name):
