@@ -69,12 +69,17 @@ def _leaves(part, name):
         items = [(f"{name}[{i}]", value) for i, value in enumerate(part)]
     else:
         return [(name, part)]
-    return [leaf for label, value in items for leaf in _leaves(value, label)]
+    # (None inside a structure, an unscored output's targets, is no leaf: Keras' tree skips it, and
+    # the step gets None at its place, _form)
+    return [leaf for label, value in items if value is not None for leaf in _leaves(value, label)]
 
 
 def _form(part, count):
     """``part``'s structure with each leaf replaced by its position among the leaves (``count``
-    gives them in ``_leaves``' order): built once, then ``_fill`` puts each batch's slices in."""
+    gives them in ``_leaves``' order): built once, then ``_fill`` puts each batch's slices in.
+    A None inside stays None (``y=[y_a, None]`` for an output compiled with a None loss)."""
+    if part is None:
+        return None
     if isinstance(part, dict):
         return {key: _form(value, count) for key, value in part.items()}
     if _is_several(part):
@@ -84,6 +89,8 @@ def _form(part, count):
 
 def _fill(form, leaves):
     """The structure ``form`` describes with the arrays ``leaves`` in it (a namedtuple stays one)."""
+    if form is None:
+        return None
     if isinstance(form, int):
         return leaves[form]
     if isinstance(form, dict):

@@ -224,6 +224,7 @@ def _output_loss(model, y_pred, y, sample_weight):
     output's real steps alone (the mask of the recorded call that gave ``y_pred``), weights per
     position, labels per position, one number per sample."""
     from .scalar_outputs import ScalarRows
+    y_pred, y, sample_weight = _one_output_forms(model, y_pred, y, sample_weight)
     a = np.asarray(_plain(y_pred))
     w = None if sample_weight is None else np.asarray(_plain(sample_weight), dtype=model.dtype)
     if a.ndim == 1:
@@ -239,6 +240,26 @@ def _output_loss(model, y_pred, y, sample_weight):
             rows.mask = mask
     total = record_loss(model.loss, y_pred, y, w, rows=rows)
     return total * model._loss_weight if model._loss_weight != 1.0 else total
+
+
+def _one_output_forms(model, y_pred, y, sample_weight):
+    """Keras' per-output forms of a model of one output, unwrapped as ``fit`` unwraps them
+    (glassnet._listforms): the ``{key: output}`` a dict output of one key gives (``self(x)``), with
+    ``{key: y}`` and ``{key: w}``, and the lists of one, ``[y_pred]``, ``[y]``, ``[w]``, which Keras
+    3.15's ``compute_loss`` flattens; without this the dict was read as one object array and the
+    list as a batch of one sample."""
+    from ._listforms import by_output_name, one_output
+    key, output = model._dict_output_key(), model._output_layer.name
+    y_pred, _ = by_output_name(y_pred, "compute_loss: y_pred", key, output, "outputs")
+    if isinstance(y_pred, (list, tuple)) and len(y_pred) == 1:
+        y_pred = y_pred[0]
+    samples = np.shape(_plain(y_pred))[0] if np.ndim(_plain(y_pred)) else 0
+    name = model._single_output_name()
+    y, _ = by_output_name(y, "compute_loss: y", key, output)
+    y, _ = one_output(y, "compute_loss: y", samples, name)
+    sample_weight, _ = by_output_name(sample_weight, "compute_loss: sample_weight", key, output, "weights")
+    sample_weight, _ = one_output(sample_weight, "compute_loss: sample_weight", samples, name, "weights")
+    return y_pred, y, sample_weight
 
 
 def _outputs_loss(model, y_pred, y, sample_weight):
