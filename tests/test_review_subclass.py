@@ -32,8 +32,13 @@ def test_from_config_of_a_subclass_own_config_makes_the_subclass_as_keras(rng):
     # a config the constructor does not take is refused naming the class and the config
     with pytest.raises(TypeError, match="WithConfig.from_config: .*constructor.*'nope'"):
         WithConfig.from_config({"nope": 1})
-    # a graph's config (get_config not overridden) still gives the functional Model of that graph
-    assert type(WithConfig.from_config(gn.Model._config(model, with_compile=True))) is gn.Model
+    # a graph's config names the subclass with get_config's arguments (glassnet._subclass_files): the
+    # subclass again; without that entry (a config of an older glassnet), the functional Model of the graph
+    graph = gn.Model._config(model, with_compile=True)
+    assert graph["subclass"]["config"] == {"units": 3, "seed": 0}
+    assert type(WithConfig.from_config(graph)) is WithConfig
+    graph.pop("subclass")
+    assert type(WithConfig.from_config(graph)) is gn.Model
 
 
 def test_a_dask_sweep_of_a_subclass_with_its_own_get_config_rebuilds_it(rng):

@@ -55,10 +55,15 @@ def test_gradients_files_copies_and_the_functional_model_it_loads_as(rng, tmp_pa
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
     assert check_model(model, x, y)["max_error"] < 1e-7
     model.save(str(tmp_path / "m.npz"))
-    loaded = gn.load_model(str(tmp_path / "m.npz"))
+    with pytest.warns(UserWarning, match="Residual.*custom_objects"):
+        loaded = gn.load_model(str(tmp_path / "m.npz"))
     assert type(loaded) is gn.Model        # no code in a file: the same graph and weights, as a Model
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    assert type(Residual.from_config(model.get_config())) is gn.Model
+    # the class given: made again from the arguments it was made with (Keras' auto config)
+    again = gn.load_model(str(tmp_path / "m.npz"), custom_objects={"Residual": Residual})
+    assert type(again) is Residual and again.layers[0] is again.first
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert type(Residual.from_config(model.get_config())) is Residual
     copied = pickle.loads(pickle.dumps(model))
     assert type(copied) is Residual and copied.layers[0] is copied.first
     np.testing.assert_array_equal(copied.predict(x), model.predict(x))

@@ -411,8 +411,10 @@ class DescribingMixin:
             config = self._config(with_compile=False)      # (a subclass not drawn yet refuses here)
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("save_model:", "to_json:", 1)) from None
-        # a subclass of Model drawn by its call is described as the Model of its graph (no code in JSON)
-        name = "Model" if callable(getattr(self, "call", None)) else type(self).__name__
+        # a subclass of Model is described as the Model of its graph (no code in JSON); the config's
+        # "subclass" names it, for a reader given the class (glassnet._subclass_files)
+        from .graph import Model
+        name = "Model" if isinstance(self, Model) else type(self).__name__
         return json.dumps({"class_name": name, "config": config}, **kwargs)
 
     def _config(self, with_compile):
@@ -600,6 +602,20 @@ class DescribingMixin:
 
     @classmethod
     def _from_config(cls, config):
+        if isinstance(config, dict) and config.get("subclass") is not None:
+            # a subclass of the user's: made again when the class is given or registered (its
+            # constructor, or its graph for a functional one), else the functional Model, with a warning
+            from . import _subclass_files as subclass_files
+            found, spec = subclass_files.resolve(config, f"{cls.__name__}.from_config", given=cls)
+            made = subclass_files.construct(found, spec, f"{cls.__name__}.from_config")
+            if made is not None:
+                if config.get("compile"):
+                    made.compile(**compile_arguments(config["compile"]))
+                return made
+            graph = subclass_files.graph_class(found, spec)
+            config = {key: value for key, value in config.items() if key != "subclass"}
+            if graph is not None and graph is not cls:
+                return graph._from_config(config)
         layers = []
         for spec in config["layers"]:
             layer = get_layer_class(spec["class_name"]).from_config(spec["config"])

@@ -352,6 +352,15 @@ class Model(Sequential):
         cls._own_tests = _runs_test_step(cls) or (cls._own_steps and not callable(getattr(cls, "call", None)))
         cls._own_predicts = defines_step(cls, "predict_step")
 
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        if cls is not Model and not cls.__module__.startswith("glassnet."):
+            # the arguments a subclass of the user's was made with, when JSON values: Keras' auto
+            # config, which a model file records to make the subclass again (glassnet._subclass_files)
+            from ._subclass_files import capture
+            self.__dict__["_auto_config"] = capture(cls, args, kwargs)
+        return self
+
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
                    constraint=None, aggregation="none", overwrite_with_gradient=False, name=None):
         """Keras' ``add_weight`` (its arguments, in its order) in a subclass drawn from ``call``, in
@@ -399,7 +408,8 @@ class Model(Sequential):
 
     def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None
-        given = set(self.__dict__)      # (attributes a subclass set before calling this: its own)
+        # (attributes a subclass set before calling this: its own; but the arguments __new__ kept)
+        given = set(self.__dict__) - {"_auto_config"}
         self._functional = not subclassed       # (read by _default_name)
         super().__init__(seed=seed, dtype=dtype, name=name)
         self._empty_graph()
@@ -1323,6 +1333,11 @@ class Model(Sequential):
         if self._loss_terms is not None:        # each term by the calls it reads (glassnet._added_loss_files)
             from ._added_loss_files import terms_config
             config["added_losses"] = terms_config(self._loss_terms)
+        # a subclass of the user's: its name (and constructor's arguments), so that a reader given
+        # the class makes it again, with its own steps (glassnet._subclass_files)
+        if type(self) is not Model and not type(self).__module__.startswith("glassnet."):
+            from ._subclass_files import KEY, entry
+            config[KEY] = entry(self)
         return config
 
     def _call_settings(self):

@@ -77,7 +77,7 @@ import stat
 
 import numpy as np
 
-from . import _bounds, backend, saving
+from . import _bounds, _subclass_files as subclass_files, backend, saving
 from ._validation import check_flag, check_positive_int
 from ._atomic import write_atomically
 from ._saveable import check_saveable, check_text_widths
@@ -134,8 +134,14 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
 
 def _model_from_config(spec, config, max_params):
     try:
+        found, subclass = subclass_files.resolve(config, "model_from_json")
         cap = math.inf if max_params is None else max_params
-        model, listed = _build(config, cap, f"max_params={max_params} allows", state_budget=cap)
+        model, listed = _build(config, cap, f"max_params={max_params} allows", state_budget=cap,
+                               target=subclass_files.graph_class(found, subclass) or Sequential)
+        made = subclass_files.construct(found, subclass, "model_from_json")
+        if made is not None:        # the user's class, drawn, its weights checked against the graph's
+            model, listed = subclass_files.swap(subclass_files.draw_like(made, model, "model_from_json"),
+                                                model, listed, subclass)
         # beside each layer's config (glassnet's to_json), or inside it (Keras' configs): the layer has it
         flags = [spec.get("trainable", layer.trainable) for spec, layer in zip(config["layers"], listed)]
         if len(config["layers"]) == len(model.layers):
@@ -385,7 +391,8 @@ def _load(npz, infos, meta, compile):
     itemsize = backend.resolve_dtype(meta["model"].get("dtype", "float32")).itemsize   # "f8" too
     budget = sum(math.prod(shape) * dtype.itemsize for shape, dtype in
                  (headers[f"weights/{i:03d}.npy"] for i in range(n_weights))) // itemsize
-    model, listed = _build(meta["model"], budget)
+    found, subclass = subclass_files.resolve(meta["model"], "load_model")
+    model, listed = _build(meta["model"], budget, target=subclass_files.graph_class(found, subclass) or Sequential)
     weights = []
     if model.built:
         # the file's weights go layer by layer in the config's order of layers, which a file of an
@@ -401,6 +408,10 @@ def _load(npz, infos, meta, compile):
         model.set_weights(weights)
     elif n_weights:
         raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
+    made = subclass_files.construct(found, subclass, "load_model")
+    if made is not None:            # the user's class, drawn, with the weights just checked against its graph
+        model, listed = subclass_files.swap(subclass_files.draw_like(made, model, "load_model"), model, listed,
+                                            subclass)
     _restore_trainable(model, _in_model_order(model, listed, meta["trainable"]))
     if compile and meta["model"].get("compile"):
         _compile(model, meta["model"]["compile"])
@@ -501,10 +512,12 @@ def save_weights(model, path, epoch=None):
     _write_model_file(model, path, meta, config, include_optimizer=False)
 
 
-def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS):
+def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MAX_PARAMS, target=Sequential):
     """The model of ``config``, built with at most ``budget`` parameter values allocated (``limit``
     says what set the budget, for the error), and at most ``state_budget`` values of what layers
-    make besides weights (``Layer._reserve``: statistics, whose size the input shape sets)."""
+    make besides weights (``Layer._reserve``: statistics, whose size the input shape sets).
+    ``target``: the class whose ``_from_config_layers`` makes it (a functional subclass of the
+    user's, given or registered: glassnet._subclass_files)."""
     specs = config.get("layers")
     if not isinstance(specs, list) or not all(isinstance(s, dict) and isinstance(s.get("class_name"), str)
                                               and isinstance(s.get("config"), dict) for s in specs):
@@ -531,7 +544,7 @@ def _build(config, budget, limit="the file's weights hold", state_budget=JSON_MA
                                                               f"allows")
         layers.append(layer)
     try:
-        model = Sequential._from_config_layers(config, layers)
+        model = target._from_config_layers(config, layers)
     finally:
         for layer in layers:
             del layer.add_weight, layer._reserve     # back to the class's methods

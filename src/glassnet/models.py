@@ -48,6 +48,9 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     except (TypeError, ValueError) as exc:
         raise type(exc)(str(exc).replace("save_model:", "clone_model:", 1)) from None
     config = model._config(with_compile=False)
+    # a subclass of the user's is cloned as the functional Model of its graph (as documented above),
+    # without naming its class: from_config would make it again, or warn (glassnet._subclass_files)
+    config.pop("subclass", None)
     # a weighted layer's own seed (Dense(3, seed=7)) is not in its config (only the layers that draw
     # at run time, Dropout's, keep theirs): without it the clone's layer would draw from the model's
     # stream, not start where the original did
