@@ -1,5 +1,6 @@
 """BackupAndRestore: Keras' fault tolerance for long runs, on glassnet's model files."""
 import os
+import warnings
 
 from .. import losses
 from .._warnings import warn
@@ -123,7 +124,15 @@ class BackupAndRestore(Callback):
         missing (a crash in ``on_epoch_end`` after the latest became the previous, before the new
         one was written) or cannot be read."""
         from ..errors import ModelFileError
-        from ..io import load_model      # here, not at the top: io imports the model, which imports us
+        from ..io import load_model as load_file      # here, not at the top: io imports the model, which imports us
+
+        def load_model(path):
+            # the backup's state goes into this run's model, the subclass itself: no word that the
+            # file's functional Model lacks its methods (glassnet._subclass_files)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="load_model: the model is a ", category=UserWarning)
+                warnings.filterwarnings("ignore", message=r"load_model: \w+ is drawn by its call", category=UserWarning)
+                return load_file(path)
         error = None
         if os.path.exists(self.path):
             try:
