@@ -16,7 +16,9 @@ The JSON object has exactly these keys::
     format            "glassnet-model"
     format_version    1; a reader refuses a larger number
     glassnet_version  the version that wrote the file, e.g. "0.1.0"
-    model             model.get_config(): name, seed, dtype, input_shape, layers
+    model             model.get_config(): name, seed, dtype, input_shape, "subclass" for a subclass of
+                      gn.Model of the user's ({"class_name", "registered_name", "module", and "config":
+                      its constructor's arguments when known; glassnet._subclass_files), layers
                       [{"class_name", "config"}, and "trainable": false for a frozen layer, and
                       "seed_origin" for a layer whose random streams a nested seeded model gave it:
                       {"weights"/"draws": {"entropy", "spawn_key"}}, see glassnet._seeding], compile
