@@ -276,3 +276,87 @@ def test_a_step_is_not_undone_by_the_other_models_fit():
     base.fit(x, np.zeros((8, 2), np.float32), epochs=1, verbose=0)    # a step of 0: the values stay
     for w, old in zip(base.get_layer("h").get_weights(), before):
         np.testing.assert_allclose(w, old - 0.1, rtol=1e-6)
+
+
+# -- FeatureDistillation(student_layer_name=...): the student's extractor shares its layers -------------
+def _distillers(keras, student_loss_weight):
+    from glassnet import distillation as gd
+    from test_distillation import _net
+    teacher, student = _net(gn, 8, "t", seed=0), _net(gn, 5, "s", seed=1)
+    kteacher, kstudent = _net(keras, 8, "t"), _net(keras, 5, "s")
+    kteacher.set_weights(teacher.get_weights())
+    kstudent.set_weights(student.get_weights())
+
+    def losses(lib, module):
+        return [module.FeatureDistillation(loss="mse", teacher_layer_name="t_feat", student_layer_name="s_feat"),
+                module.LogitsDistillation(temperature=2.0, loss=lib.losses.KLDivergence())]
+    ours = gd.Distiller(teacher, student, losses(gn, gd), distillation_loss_weights=[1.0, 0.5],
+                        student_loss_weight=student_loss_weight)
+    theirs = keras.distillation.Distiller(kteacher, kstudent, losses(keras, keras.distillation),
+                                          distillation_loss_weights=[1.0, 0.5], student_loss_weight=student_loss_weight)
+    ours.compile(optimizer=gn.optimizers.SGD(0.1), loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("student_loss_weight", [0.0, 0.4])
+def test_distiller_with_a_student_layer_matches_keras(keras, student_loss_weight):
+    """FeatureDistillation(teacher_layer_name="t_feat", student_layer_name="s_feat") beside a
+    LogitsDistillation, against Keras 3.15's Distiller from the same weights (shuffle=False)."""
+    from test_distillation import _data
+    x, y = _data()
+    ours, theirs = _distillers(keras, student_loss_weight)
+    before = [w.copy() for w in ours.student.get_weights()]
+    fit = dict(epochs=3, batch_size=8, shuffle=False, verbose=0, validation_data=(x[:10], y[:10]))
+    history, keras_history = ours.fit(x, y, **fit).history, theirs.fit(x, y, **fit).history
+    assert sorted(history) == sorted(keras_history)
+    for key in keras_history:
+        np.testing.assert_allclose(history[key], keras_history[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert max(np.abs(a - b).max() for a, b in zip(ours.student.get_weights(), before)) > 1e-2    # (it trained)
+    for mine, theirs_w in zip(ours.student.get_weights(), theirs.student.get_weights()):
+        np.testing.assert_allclose(mine, theirs_w, atol=1e-5)
+    mine, their = ours.evaluate(x, y, verbose=0, return_dict=True), theirs.evaluate(x, y, verbose=0, return_dict=True)
+    for key in their:
+        assert mine[key] == pytest.approx(float(their[key]), rel=1e-5, abs=1e-6), key
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_distiller_with_a_student_layer_step_against_finite_differences():
+    """One full-batch SGD step moves each student weight by lr times the float64 central-difference
+    gradient of compute_loss, the student's intermediate features distilled."""
+    from glassnet import distillation as gd
+    from test_distillation import _data
+    x, y = _data(10)
+    x = x.astype(np.float64)
+
+    def net(units, name, seed):
+        i = gn.Input((4,))
+        h = gn.layers.Dense(units, activation="tanh", name=name + "_hidden")(i)
+        f = gn.layers.Dense(6, activation="tanh", name=name + "_feat")(h)
+        return gn.Model(i, gn.layers.Dense(3, name=name + "_out")(f), seed=seed, dtype="float64")
+    teacher, student = net(8, "t", 0), net(5, "s", 1)
+    distiller = gd.Distiller(teacher, student, [gd.FeatureDistillation("mse", "t_feat", "s_feat"),
+                                                gd.LogitsDistillation(temperature=3.0)],
+                             distillation_loss_weights=[1.0, 0.3], student_loss_weight=0.4, dtype="float64")
+    lr = 0.5
+    distiller.compile(optimizer=gn.optimizers.SGD(lr), loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [a.copy() for a in student.get_weights()]
+
+    def loss_at(weights):
+        student.set_weights(weights)
+        return float(distiller.compute_loss(x, y, student.predict(x, verbose=0)))
+    numeric = []
+    for k, a in enumerate(before):
+        g = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            plus, minus = [b.copy() for b in before], [b.copy() for b in before]
+            plus[k][i] += 1e-6
+            minus[k][i] -= 1e-6
+            g[i] = (loss_at(plus) - loss_at(minus)) / 2e-6
+        numeric.append(g)
+    student.set_weights(before)
+    distiller.fit(x, y, epochs=1, batch_size=10, shuffle=False, verbose=0)
+    for b, a, g in zip(before, student.get_weights(), numeric):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose((b - a) / lr, g, rtol=1e-6, atol=1e-8)

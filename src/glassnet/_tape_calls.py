@@ -103,8 +103,8 @@ def _swap_in(node):
     the values of now, for ``_swap_back``."""
     now = []
     for layer, key, then in node.weights_at:
-        param = layer.params[key]
-        if not np.array_equal(param, then):
+        param = layer.params.get(key)
+        if param is not None and not np.array_equal(param, then):
             now.append((layer, key, param, param.copy()))
             param[...] = then
     if now:

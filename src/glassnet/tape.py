@@ -29,7 +29,8 @@ The pieces, one module per concept: the recorded values and the node base (glass
 the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 (glassnet._tape_record, with the nodes of glassnet._tape_ops), the losses, ``compute_loss`` and
 ``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
-one backward pass of the walk here per one-hot seed); here the tape itself, its walk and
+one backward pass of the walk here per one-hot seed), which weight an array is when models share
+layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
 recorded the target records (nested tapes) is refused by name.
 """
@@ -101,7 +102,9 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d each source, in the structure of ``sources`` (an array, a list, a tuple or
-        a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
+        a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' or
+        ``layer.trainable_weights``' items: a layer shared by several models gets the sum over every
+        model's calls, whichever model's array is given, glassnet._tape_weights), a recorded value,
         or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
@@ -296,7 +299,7 @@ class GradientTape:
             seen.add(node)
             if isinstance(node, _Leaf) and self in node.tapes:
                 return True
-            used = [layer.params[key] for layer, key, _ in getattr(node, "weights_at", ())] + \
+            used = [layer.params.get(key) for layer, key, _ in getattr(node, "weights_at", ())] + \
                 [p for _, p, _ in getattr(node, "penalties", ())]
             if any(keys(p) in watched for p in used):
                 return True
