@@ -31,7 +31,7 @@ class _LayerNode(Node):
         super().__init__(parents, what)
         self.layer, self.weights, self.x, self.training = layer, weights, x, training
         self.stamp = None
-        self.weights_at = _weights_at(layer.params.values()) if weights else []
+        self.weights_at = _weights_at((layer, key) for key in layer.params) if weights else []
 
     def backward(self, g, zg, add_weight, wants):
         layer = self.layer
@@ -88,27 +88,37 @@ def _set_settings(layer, settings):
         setattr(layer, name, value)
 
 
-def _weights_at(params):
-    """The weights of a recorded call with a copy of their values at it (TF's tape differentiates
-    at the values the call used)."""
-    return [(param, param.copy()) for param in params]
+def _weights_at(weights):
+    """The weights ``(layer, key)`` of a recorded call with a copy of the values it used (TF's
+    tape differentiates at them). By layer and key, not by array: a layer shared by two models
+    computes with the view of the model that attached it last (glassnet._tape_weights), which
+    may be another one at ``gradient``."""
+    return [(layer, key, layer.params[key].copy()) for layer, key in weights]
 
 
 def _swap_in(node):
     """Put back the weights that changed since ``node``'s call (an optimizer step, fit, set_weights
     between recording and gradient: its caches were made with the old ones, and its backward reads
-    the kernels) and mark its caches stale; returns the values of now, for ``_swap_back``."""
-    now = [(param, param.copy()) for param, then in node.weights_at if not np.array_equal(param, then)]
-    for param, _ in now:
-        param[...] = next(then for p, then in node.weights_at if p is param)
+    the kernels) into the arrays the layers compute with now, and mark its caches stale; returns
+    the values of now, for ``_swap_back``."""
+    now = []
+    for layer, key, then in node.weights_at:
+        param = layer.params.get(key)
+        if param is not None and not np.array_equal(param, then):
+            now.append((layer, key, param, param.copy()))
+            param[...] = then
     if now:
         node.stamp = None
     return now
 
 
 def _swap_back(now):
-    for param, value in now:
+    """The values of now back, in the array swapped into and in the one the layer holds now (the
+    backward pass of a model sharing the layer attaches its own view, copying the values in)."""
+    for layer, key, param, value in now:
         param[...] = value
+        if layer.params[key] is not param:
+            layer.params[key][...] = value
 
 
 def _rerun(node, layers, forward):
@@ -148,7 +158,7 @@ class _ModelCall(Node):
         self.z = None if z is None else z.copy()
         self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
         self.header = None              # several outputs of open sizes: the packed rows' header
-        self.weights_at = _weights_at(param for _, _, param, _ in getattr(model, "_views", ()))
+        self.weights_at = _weights_at((layer, key) for layer, key, _, _ in getattr(model, "_views", ()))
         # its add_loss terms' values (model.losses, read after it: _TermNode) and the gradient the
         # target sends each; only those read on the tape are in its backward pass, as in TF
         terms = getattr(model, "_loss_terms", None)

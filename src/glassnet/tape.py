@@ -29,7 +29,8 @@ The pieces, one module per concept: the recorded values and the node base (glass
 the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 (glassnet._tape_record, with the nodes of glassnet._tape_ops), the losses, ``compute_loss`` and
 ``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
-one backward pass of the walk here per one-hot seed); here the tape itself, its walk and
+one backward pass of the walk here per one-hot seed), which weight an array is when models share
+layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
 recorded the target records (nested tapes) is refused by name.
 """
@@ -40,6 +41,7 @@ from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, record_layer_call,
 from ._tape_losses import compute_loss, record_loss, record_loss_function, record_losses
 from ._tape_record import record_conv, record_ops_call
 from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, watched_node
+from ._tape_weights import WeightKeys, attach, owner as _owner
 from ._warnings import warn
 
 # the hooks other modules call while a tape records (ops, layers, models, losses, optimizers) are
@@ -100,7 +102,9 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d target / d each source, in the structure of ``sources`` (an array, a list, a tuple or
-        a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' items, by identity), a recorded value,
+        a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' or
+        ``layer.trainable_weights``' items: a layer shared by several models gets the sum over every
+        model's calls, whichever model's array is given, glassnet._tape_weights), a recorded value,
         or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
@@ -193,17 +197,24 @@ class GradientTape:
         of ``flat`` (None where unconnected, or zeros for ``"zero"``). ``reach``: the walk's nodes,
         when a caller making several passes over the same graph keeps them."""
         results = [None] * len(flat)
-        weights = {}
+        # {weight key: (an array of it, d target / d it)}: keyed by layer and name, so that two
+        # models sharing a layer (each with a view of its own of the kernel) add to one gradient,
+        # which either model's array gets (glassnet._tape_weights)
+        weights, keys = {}, WeightKeys()
+        watched = None if self.watch_accessed_variables else \
+            {keys(item) for item, _ in self._watched.values()}
         if start is not None:
-            self._backward(start, seed, source_nodes, results, weights, reach)
+            self._backward(start, seed, source_nodes, results, weights, reach, keys)
         if not self.watch_accessed_variables:
             for k, s in enumerate(flat):
-                if isinstance(s, Recorded) and results[k] is not None and not self._reaches_watched(s._node):
+                if isinstance(s, Recorded) and results[k] is not None and \
+                        not self._reaches_watched(s._node, keys, watched):
                     results[k] = None
         for k, s in enumerate(flat):
-            if results[k] is None and id(s) in weights and weights[id(s)][0] is s and (
-                    self.watch_accessed_variables or self._is_watched(s)):
-                results[k] = weights[id(s)][1]
+            if results[k] is None and not isinstance(s, Recorded):
+                entry = weights.get(keys(s))
+                if entry is not None and (watched is None or keys(s) in watched):
+                    results[k] = entry[1] if entry[1].dtype == s.dtype else entry[1].astype(s.dtype)
             if results[k] is None and unconnected_gradients == "zero":
                 results[k] = np.zeros(np.shape(s), np.asarray(s).dtype)
         return results
@@ -222,7 +233,7 @@ class GradientTape:
                     stack.append(parent)
         return reach
 
-    def _backward(self, start, seed, source_nodes, results, weights, reach=None):
+    def _backward(self, start, seed, source_nodes, results, weights, reach=None, keys=None):
         # the nodes reachable from the target through this tape's records, walked latest first
         reach = self._reach(start) if reach is None else reach
         for node in reach:      # add_loss weights gathered afresh: each pass starts from nothing
@@ -231,10 +242,13 @@ class GradientTape:
         # which nodes lead to a source (or hold weights): the others' input gradients are not made
         grads, zgrads = {start: seed}, {}
 
-        def add_weight(param, grad):
-            entry = weights.get(id(param))
+        keys = WeightKeys() if keys is None else keys
+
+        def add_weight(param, grad):        # (every recorded call of every model holding the layer)
+            key = keys(param)
+            entry = weights.get(key)
             if entry is None:
-                weights[id(param)] = (param, np.array(grad, dtype=param.dtype, copy=True))
+                weights[key] = (param, np.array(grad, dtype=param.dtype, copy=True))
             else:
                 entry[1][...] += grad
 
@@ -273,13 +287,10 @@ class GradientTape:
                         continue
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
 
-    def _is_watched(self, array):
-        entry = self._watched.get(id(array))
-        return entry is not None and entry[0] is array
-
-    def _reaches_watched(self, node):
+    def _reaches_watched(self, node, keys, watched):
         """Whether ``node``'s value depends on an array ``watch`` was given (an input, or a weight
-        a recorded call or penalty used): with ``watch_accessed_variables=False`` TF records no other."""
+        a recorded call or penalty used, ``watched`` holding the weights' keys: any model's view of
+        it): with ``watch_accessed_variables=False`` TF records no other."""
         stack, seen = [node], set()
         while stack:
             node = stack.pop()
@@ -288,8 +299,9 @@ class GradientTape:
             seen.add(node)
             if isinstance(node, _Leaf) and self in node.tapes:
                 return True
-            used = [p for p, _ in getattr(node, "weights_at", ())] + [p for _, p, _ in getattr(node, "penalties", ())]
-            if any(self._is_watched(p) for p in used):
+            used = [layer.params.get(key) for layer, key, _ in getattr(node, "weights_at", ())] + \
+                [p for _, p, _ in getattr(node, "penalties", ())]
+            if any(keys(p) in watched for p in used):
                 return True
             stack.extend(node.parents)
         return False
@@ -324,14 +336,6 @@ def _flatten(sources):
 
 
 # -- applying gradients ------------------------------------------------------------------------------
-def _owner(param):
-    base = param.base
-    model = _tape_state.OWNERS.get(id(base)) if base is not None else None
-    if model is not None and getattr(model, "_triples", None) and model._triples[0][1] is base:
-        return model
-    return None
-
-
 def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     """``optimizer.apply_gradients(zip(grads, weights))``: each weight updated in place by the
     optimizer's rule. The whole set of a model's trained weights steps as ``fit`` steps it (one
@@ -389,6 +393,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         names.extend(model._names)
         shapes.extend(model._weight_shapes())
     for grad, var in loose:
+        attach(var)         # (a layer shared by models computes with one view: this one, from now)
         triples.append((_weight_key(var), var, grad.astype(var.dtype, copy=False)))
         sizes.append([var.size])
         names.append([triples[-1][0]])

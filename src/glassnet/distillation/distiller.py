@@ -149,14 +149,8 @@ class Distiller(Model):
                 names.append(name)
         if not names:
             return None
-        # glassnet lays each model's weights out in a buffer of its own: a second model on the
-        # student's layers, differentiated in the same tape as the distiller's call, gives its
-        # gradient to its own copies, which the step would drop (found comparing with Keras 3.15)
-        if attribute == "student_layer_name":
-            raise NotImplementedError(f"FeatureDistillation: student_layer_name={names[0]!r}: features of a student's "
-                                      f"intermediate layer are not supported yet (the feature extractor's gradient "
-                                      f"would not reach the student's weights); distill the final outputs "
-                                      f"(student_layer_name=None)")
+        # (the student's extractor lays the student's weights out in a buffer of its own: the tape
+        # keys their gradients by layer, so its call's reach the student's weights, glassnet._tape_weights)
         inputs = _tensors(model, "inputs")
         if inputs is None:
             raise ValueError(f"Cannot create feature extractor for {model.name}. The model has no symbolic inputs "
@@ -170,7 +164,9 @@ class Distiller(Model):
                 outputs[name] = tensor
             else:
                 same[name] = known
-        extractor = Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=f"{model.name}_multi_feature_extractor")
+        # (in the model's dtype: a float64 teacher's or student's layers are refused by a float32 model)
+        extractor = Model(inputs if len(inputs) > 1 else inputs[0], outputs,
+                          name=f"{model.name}_multi_feature_extractor", dtype=model.dtype)
         return extractor, same
 
     # -- Keras' Model API -------------------------------------------------------------------------
