@@ -20,6 +20,11 @@ evaluation: own_steps.reset_metrics): the loss's ``Mean``, weighted by each batc
 x leaf's), and the compiled metrics, counted as ordinary fit counts them (``MetricTally``); both
 live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
 
+A model of several outputs logs as Keras' does: ``compute_loss`` adds each output's loss (before
+its weight) to its "<output>_loss" tracker at every call (``track_output_loss``, Keras'
+``CompileLoss``), ``compute_metrics`` updates each output's metrics with its own targets, values and
+weights (``_output_metrics``); the logs: "loss", the metrics, then the outputs' losses.
+
 ``predict_own_steps`` runs ``predict_step`` over predict's batches (32 rows when ``batch_size`` is
 None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf;
 ``predict_on_batch_own_step`` runs it once, on ``(x,)``.

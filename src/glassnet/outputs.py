@@ -32,8 +32,9 @@ with binary) gets dL/dz at once, as a model of one output does, unless another l
 An output may have no loss (Keras' ``loss=[loss_fn, None]``, or a loss dict leaving it out: an
 output kept for ``predict``, as keras.io's miniature GPT keeps its last block's ``x`` beside the
 logits). Such an output is *unscored*: it takes no targets (no columns in the packed targets),
-logs nothing, and seeds its call with a zero gradient, so its layers learn only through the
-scored outputs' paths (a layer reached by the unscored output alone gets zero gradients). With
+logs nothing, and seeds no gradient (callgraph._graph_backward), so its layers learn only through the
+scored outputs' paths (a layer reached by the unscored output alone gets none: the optimizer leaves
+its weights, their state and weight decay, as Keras skips a None gradient). With
 one scored output the logs are Keras 3's for one loss: "loss" alone, no "<output>_loss".
 
 An output of one number per sample, shape (None,) (``h[:, 0]``), is scored by glassnet.scalar_outputs'
