@@ -156,9 +156,13 @@ def test_random_multi_output_graphs_against_finite_differences(seed):
         value = loss()
     grads = tape.gradient(value, weights + [x])
     assert float(value) == pytest.approx(float(loss()), rel=1e-12)
-    assert all(g is not None for g in grads)
+    # seed 0's output c, which the loss never reads: its layer's weights get None, as TF's
+    assert [g is None for g in grads].count(True) == (2 if seed == 0 else 0)
     for mine, numeric in zip(grads, _numeric(loss, weights + [x])):
-        np.testing.assert_allclose(mine, numeric, rtol=1e-6, atol=1e-8)
+        if mine is None:
+            assert not np.any(numeric)
+        else:
+            np.testing.assert_allclose(mine, numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_each_output_gets_its_own_gradient():

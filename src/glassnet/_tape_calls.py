@@ -158,6 +158,9 @@ class _ModelCall(Node):
         self.z = None if z is None else z.copy()
         self.stamp = _FORWARDS[0]       # (model._forward has just counted this call's pass)
         self.header = None              # several outputs of open sizes: the packed rows' header
+        # the indices of its outputs (a model of several: _HeadOutput) whose gradient the tape's walk
+        # reached in the pass under way; the others seed nothing (their layers' weights get None, TF's)
+        self.reached = set()
         self.weights_at = _weights_at((layer, key) for layer, key, _, _ in getattr(model, "_views", ()))
         # its add_loss terms' values (model.losses, read after it: _TermNode) and the gradient the
         # target sends each; only those read on the tape are in its backward pass, as in TF
@@ -200,6 +203,7 @@ class _ModelCall(Node):
         if g is not None and np.ndim(g) == 0:
             g = None
         now = _swap_in(self)
+        reached, self.reached = self.reached, set()     # (the next pass, a jacobian's row, starts anew)
         try:
             for head in heads:
                 head.fused = False
@@ -226,8 +230,12 @@ class _ModelCall(Node):
                 activity = {layer: None for layer, scale in self.activity_scales.items() if scale} \
                     if first_pass else None
                 model._activity_scales = self.activity_scales if activity else None
-                made = model._graph_backward(grad, fused, activity, seen=seen, every_input=several) \
-                    if several or grad is None else model._backward(grad, fused, activity, seen=seen)
+                if heads:       # each output the target reached seeds its call; the others nothing
+                    made = model._graph_backward(grad, fused, activity, seen=seen, every_input=several,
+                                                 outputs=reached)
+                else:
+                    made = model._graph_backward(grad, fused, activity, seen=seen, every_input=several) \
+                        if several or grad is None else model._backward(grad, fused, activity, seen=seen)
                 model._sync_views()
                 # the layers no gradient reached (a block's call reaching no output, glassnet._dead_calls;
                 # those only the outputs read, when only the add_loss terms are differentiated)
@@ -294,8 +302,9 @@ class _HeadOutput:
     merges = False
     z = None
 
-    def __init__(self, head, packed):
-        self.head, self.op = head, f"output {head.name!r}"
+    def __init__(self, head, call):
+        # call: the recorded model call (_ModelCall) it reads, told which outputs the target reached
+        self.head, self.call, self.op = head, call, f"output {head.name!r}"
 
     def forward(self, packed, training=False):
         self.shape, self.dtype = packed.shape, packed.dtype
@@ -308,6 +317,9 @@ class _HeadOutput:
         return np.array(self.head.output(packed))
 
     def backward(self, g):
+        # (the tape walks this node before its call's: the call's backward seeds this output alone
+        # among those the target reached, as TF's, where the layers only others read get None)
+        self.call.reached.add(self.head.index)
         grad = np.zeros(self.shape, self.dtype)
         open_ = self.head.layout.open if self.head.layout is not None else 0
         if open_:           # the sizes, which say where the columns lie (the model's call puts them back)
@@ -360,7 +372,7 @@ def record_model_call(model, x, training):
         node.header = np.array(out[:, :open_])
     if model._heads is None:            # {key: out}: the one output under its key
         return {key: packed for key in public}
-    outputs = [_record(_HeadOutput(head, out), [packed]) for head in model._heads]
+    outputs = [_record(_HeadOutput(head, node), [packed]) for head in model._heads]
     if model._output_keys is None:
         return outputs
     from ._dictoutputs import as_dict

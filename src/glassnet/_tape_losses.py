@@ -266,11 +266,15 @@ def _outputs_loss(model, y_pred, y, sample_weight):
     """The compiled loss of a model of several outputs, as Keras 3's ``compute_loss`` sums it:
     each scored output's own loss on its targets (and its sample weights), times its weight;
     ``y_pred``, ``y`` (and ``sample_weight`` per output) a list in the outputs' order or a dict by
-    their names, None (or left out of a dict) for an output compiled without a loss."""
-    from .outputs import per_output, per_output_weights, scored_part
+    their names, None (or left out of a dict) for an output compiled without a loss (``y`` also a
+    list of the scored outputs' targets alone: ``targets_per_output``). Each output's loss, before
+    its weight, joins its running "<output>_loss" (glassnet.default_steps.track_output_loss), as
+    Keras' ``CompileLoss`` updates its trackers at every call."""
+    from .default_steps import track_output_loss
+    from .outputs import per_output, per_output_weights, scored_part, targets_per_output
     heads = model._heads
     preds = per_output(y_pred, heads, "compute_loss: y_pred")
-    targets = per_output(y, heads, "compute_loss: y", allow_missing=True)
+    targets = targets_per_output(y, heads, "compute_loss: y")
     weights = per_output(sample_weight, heads, "compute_loss: sample_weight", allow_missing=True) \
         if per_output_weights(sample_weight) else [sample_weight] * len(heads)
     total = None
@@ -282,6 +286,8 @@ def _outputs_loss(model, y_pred, y, sample_weight):
         w = None if w is None else np.asarray(_plain(w), dtype=model.dtype)
         rows = None if head.shape else scored_part(head, np.asarray(_plain(pred)), np.asarray(_plain(target)))[3]
         value = record_loss(head.loss, pred, target, w, rows=rows)
+        # Keras' CompileLoss: each output's loss before its weight, into its "<output>_loss" tracker
+        track_output_loss(model, head, value, pred)
         if head.weight != 1.0:
             value = value * head.weight
         total = value if total is None else total + value

@@ -92,7 +92,7 @@ class CallGraphMixin:
                 self._call_caches[k] = _snapshot(layer)
             yield layer, inputs, outputs[-1]
 
-    def _graph_backward(self, grad, fused, activity=None, seen=None, done=None, every_input=False):
+    def _graph_backward(self, grad, fused, activity=None, seen=None, done=None, every_input=False, outputs=None):
         """The graph's backward walk: calls last to first, each given the sum of the gradients its
         readers sent back; a merge layer sends one to each input. A shared layer (called more than
         once) gets each call's forward cache back before that call's backward, and its ``grads``
@@ -101,7 +101,11 @@ class CallGraphMixin:
         Returns dL/d(the first input) where the calls reading it made theirs, else None; with
         ``every_input``, the list of dL/d(input j) for each of the model's inputs (glassnet.tape).
         ``grad`` None: only the add_loss terms seed the walk (a tape's target reading the model's
-        losses alone). The layers no gradient reached are left in ``_ungraded_layers``."""
+        losses alone). The layers no gradient reached are left in ``_ungraded_layers``. ``outputs``
+        (a model of several): the indices of the outputs whose columns of ``grad`` seed the walk (a
+        tape's: those its target reached); None: the scored ones. An output no loss reads seeds
+        nothing, so the layers only it reads get no gradient (None in Keras, whose optimizer then
+        leaves those weights, their state and weight decay as they are)."""
         calls, graph = self._node_layers, self._inbound
         pending = [None] * len(calls)
         fused_at = {len(calls) - 1} if fused else set()
@@ -109,7 +113,8 @@ class CallGraphMixin:
             pending[-1] = grad
         elif grad is not None:      # each output's columns of the packed gradient seed its call (glassnet.outputs)
             for head in self._heads:
-                pending[head.call] = head.output(grad)
+                if (head.scored if outputs is None else head.index in outputs):
+                    pending[head.call] = head.output(grad)
             fused_at = {head.call for head in self._heads if head.fused}
         if self._loss_terms is not None:     # add_loss terms: d term / d output of each call they read
             for k, g in self._loss_terms.gradients(self.dtype).items():

@@ -20,6 +20,11 @@ evaluation: own_steps.reset_metrics): the loss's ``Mean``, weighted by each batc
 x leaf's), and the compiled metrics, counted as ordinary fit counts them (``MetricTally``); both
 live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
 
+A model of several outputs logs as Keras' does: ``compute_loss`` adds each output's loss (before
+its weight) to its "<output>_loss" tracker at every call (``track_output_loss``, Keras'
+``CompileLoss``), ``compute_metrics`` updates each output's metrics with its own targets, values and
+weights (``_output_metrics``); the logs: "loss", the metrics, then the outputs' losses.
+
 ``predict_own_steps`` runs ``predict_step`` over predict's batches (32 rows when ``batch_size`` is
 None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf;
 ``predict_on_batch_own_step`` runs it once, on ``(x,)``.
@@ -93,10 +98,6 @@ def train_step(model, data):
         y_pred = model(x, training=True)
         loss = _compute_loss(model, x, y, y_pred, sample_weight, True)
         _track_loss(model, loss, x)
-    if type(model).compute_metrics is _base_compute_metrics():
-        # what the default compute_metrics refuses, refused before the optimizer steps: a fit
-        # refused must leave the weights as they were
-        _tracked_structure(model, y_pred)
     weights = model.trainable_weights
     if weights:
         if model.optimizer is None:
@@ -131,37 +132,64 @@ def _structure(value, leaf):
     return leaf(value)
 
 
-def _base_compute_metrics():
-    from .graph import Model
-    return Model.compute_metrics
-
-
-def _tracked_structure(model, y_pred):
-    """Refuse what the default ``compute_metrics`` cannot log yet: a model of several outputs."""
-    held = trackers(model)
-    if not held.tally.names:
+def track_output_loss(model, head, value, pred):
+    """Keras' ``CompileLoss`` trackers: output ``head``'s loss ``value`` on this batch (before its
+    loss weight, after the sample weights) joins its running "<output>_loss", weighted by the rows
+    of its outputs ``pred``, as Keras 3.15's code weighs it (``sample_weight`` = the batch size: the
+    mean over the epoch's samples; Keras' compiled TensorFlow steps read a static batch size, None,
+    and weigh each batch once instead: README, "Keras' default steps"). Called by ``compute_loss``
+    at each call, as Keras' ``CompileLoss`` is; the trackers are logged (``get_metrics_result``)
+    from the first such call after compile on, as Keras builds them at its loss's first call."""
+    if sum(h.scored for h in model._heads) < 2:     # (one scored output: "loss" alone, as Keras)
         return
-    name = type(model).__name__
-    if model._heads is not None or not isinstance(y_pred, np.ndarray):
-        # the tally of a model of several outputs holds each output's loss (`a_loss`, which Keras
-        # logs too) even when no metric was compiled: name them, or the refusal reads as if
-        # the user's metrics were at fault
-        raise NotImplementedError(f"{name}.compute_metrics: the default step does not track yet what a model of "
-                                  f"several outputs logs ({', '.join(held.tally.names)}: each output's loss and "
-                                  f"the compiled metrics); write train_step (and test_step) of your own, with "
-                                  f"Metric objects of your own for the logs")
+    model.loss.tracked = True
+    from ._tape_values import _plain
+    rows = int(np.shape(_plain(pred))[0]) if np.ndim(_plain(pred)) else 1
+    for metric in trackers(model).tally.metrics:
+        if getattr(metric, "own_loss", False) and metric.head is head:
+            metric.sum += float(np.asarray(_plain(value), dtype=np.float64)) * rows
+            metric.count += rows
+
+
+def _output_metrics(model, y, y_pred, sample_weight):
+    """Keras' ``CompileMetrics`` of a model of several outputs: each output's compiled metrics
+    updated with its own targets, values and sample weights (lists in the outputs' order or dicts
+    by their names, as ``compute_loss`` takes them; glassnet.outputs.OutputMetric.update_output).
+    The outputs' own losses are ``compute_loss``'s (``track_output_loss``), as in Keras."""
+    from ._tape_values import _plain
+    from .outputs import per_output, per_output_weights, targets_per_output
+    heads, name = model._heads, type(model).__name__
+    preds = per_output(y_pred, heads, f"{name}.compute_metrics: y_pred")
+    targets = targets_per_output(y, heads, f"{name}.compute_metrics: y")
+    weights = per_output(sample_weight, heads, f"{name}.compute_metrics: sample_weight", allow_missing=True) \
+        if per_output_weights(sample_weight) else [sample_weight] * len(heads)
+    for metric in trackers(model).tally.metrics:
+        if getattr(metric, "own_loss", True):       # (an output's own loss: compute_loss tracks it)
+            continue
+        j = metric.head.index
+        if targets[j] is None:
+            raise ValueError(f"{name}.compute_metrics: y: output {metric.head.name!r} has compiled metrics "
+                             f"({metric.name}), so it needs targets, got None")
+        w = None if weights[j] is None else np.asarray(_plain(weights[j]), dtype=model.dtype)
+        metric.update_output(np.asarray(_plain(targets[j])), np.asarray(_plain(preds[j])), w)
 
 
 def compute_metrics(model, y, y_pred, sample_weight):
     """Keras' ``compute_metrics``: the compiled metrics updated with the batch (unweighted, but for
-    ``weighted_metrics``, as ordinary fit counts them), then ``get_metrics_result()``."""
+    ``weighted_metrics``, as ordinary fit counts them; several outputs: each its own,
+    ``_output_metrics``), then ``get_metrics_result()``."""
     held = trackers(model)
-    if held.tally.names:
+    if any(not getattr(metric, "own_loss", False) for metric in held.tally.metrics):
         name = type(model).__name__
         if y is None:
             raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {held.tally.names} compare the "
                              f"outputs with targets, got None (fit without y)")
-        _tracked_structure(model, y_pred)
+        if model._heads is not None:
+            _output_metrics(model, y, y_pred, sample_weight)
+            return get_metrics_result(model)
+        if not isinstance(y_pred, np.ndarray):      # Keras' forms of one output: {key: out}, [out]
+            from ._tape_losses import _one_output_forms
+            y_pred, y, sample_weight = _one_output_forms(model, y_pred, y, sample_weight)
         y = np.asarray(y)
         w = None if sample_weight is None else np.asarray(sample_weight)
         if model.loss is None:
@@ -183,7 +211,12 @@ def get_metrics_result(model):
         objects = list(model.metrics)
     else:
         logs["loss"] = held.loss_total / held.loss_count if held.loss_count else 0.0
-        logs.update(zip(held.tally.names, held.tally.results()))
+        # Keras' order: the loss, the compiled metrics, then each output's loss (its CompileLoss
+        # trackers, there once compute_loss has called the compiled loss: track_output_loss)
+        pairs = list(zip(held.tally.metrics, held.tally.names, held.tally.results()))
+        logs.update((name, value) for metric, name, value in pairs if not getattr(metric, "own_loss", False))
+        if getattr(model.loss, "tracked", False):
+            logs.update((name, value) for metric, name, value in pairs if getattr(metric, "own_loss", False))
         objects = held_metrics(model)
     for metric in objects:
         if isinstance(metric, Metric) or callable(getattr(metric, "result", None)):

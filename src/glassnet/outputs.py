@@ -32,8 +32,9 @@ with binary) gets dL/dz at once, as a model of one output does, unless another l
 An output may have no loss (Keras' ``loss=[loss_fn, None]``, or a loss dict leaving it out: an
 output kept for ``predict``, as keras.io's miniature GPT keeps its last block's ``x`` beside the
 logits). Such an output is *unscored*: it takes no targets (no columns in the packed targets),
-logs nothing, and seeds its call with a zero gradient, so its layers learn only through the
-scored outputs' paths (a layer reached by the unscored output alone gets zero gradients). With
+logs nothing, and seeds no gradient (callgraph._graph_backward), so its layers learn only through the
+scored outputs' paths (a layer reached by the unscored output alone gets none: the optimizer leaves
+its weights, their state and weight decay, as Keras skips a None gradient). With
 one scored output the logs are Keras 3's for one loss: "loss" alone, no "<output>_loss".
 
 An output of one number per sample, shape (None,) (``h[:, 0]``), is scored by glassnet.scalar_outputs'
@@ -419,7 +420,12 @@ class OutputMetric(Metric):
         # a function's batch values are counted as MetricTally counts them for one output (by
         # samples, or once for one number from a function of your own: metrics.base.batch_share);
         # sample_weight (n,) reaches the output's own loss alone (MetricTally gives it no other)
-        y, out = self.head.targets(y_true), self.head.output(y_pred)
+        self.update_output(self.head.targets(y_true), self.head.output(y_pred), self.head.weights(sample_weight))
+
+    def update_output(self, y, out, sample_weight=None):
+        """Count one batch of this output alone: its targets ``y``, its values ``out`` (n, *shape)
+        and its sample weights (n,) or None (what ``update_state`` reads from the packed batch;
+        Keras' default steps hand each output's own: glassnet.default_steps)."""
         if not self.head.shape and not self.own_loss:
             # one number per sample: a row each, (n, 1), each weighed by its own weight (Keras'
             # metrics; the batch's mean weight is its loss's rule alone: glassnet.scalar_outputs)
@@ -428,14 +434,13 @@ class OutputMetric(Metric):
             y = y.reshape(-1, 1)
             out = out if sees_output_as_given(self.metric) else out.reshape(-1, 1)
         if isinstance(self.metric, Metric) and self.takes_sample_weight:
-            self.metric.update_state(y, out, sample_weight=self.head.weights(sample_weight))
+            self.metric.update_state(y, out, sample_weight=sample_weight)
         elif isinstance(self.metric, Metric):
             self.metric.update_state(y, out)
         else:
             n = out.shape[0]
             if self.own_loss:
-                total, count = metric_number(head_loss(self.head, out, y, self.head.weights(sample_weight)),
-                                             self.name) * n, n
+                total, count = metric_number(head_loss(self.head, out, y, sample_weight), self.name) * n, n
             else:
                 total, count = batch_share(self.metric, self.metric(y, out), self.name, n)
             self.sum += total
@@ -476,6 +481,20 @@ def per_output(value, heads, what, allow_missing=False):
     got = f"a {type(value).__name__} of {len(value)}" if isinstance(value, (list, tuple)) else repr(value)[:80]
     raise ValueError(f"{what}: the model has {len(heads)} outputs ({', '.join(names)}); give a list of "
                      f"{len(heads)} in that order or a dict by their names, got {got}")
+
+
+def targets_per_output(y, heads, what):
+    """The targets ``y`` of a model of several outputs as one entry per head, in Keras 3.15's forms
+    (its ``CompileLoss``): a list or tuple of one per output (None for an unscored one) or of the
+    scored outputs' alone, a dict by the outputs' names (which may leave the unscored out), or,
+    where one output is scored, its targets themselves. None for an output given none."""
+    scored = [head.scored for head in heads]
+    if isinstance(y, (list, tuple)) and len(y) == sum(scored) != len(heads):
+        given = iter(y)
+        return [next(given) if is_scored else None for is_scored in scored]
+    if not isinstance(y, (list, tuple, dict)) and sum(scored) == 1:
+        return [y if is_scored else None for is_scored in scored]
+    return per_output(y, heads, what, allow_missing=True)
 
 
 def _per_output_metrics(metrics, heads, what):
