@@ -60,3 +60,13 @@ def test_evaluate_of_a_shared_layer_given_an_activity_regularizer_is_not_silentl
     with pytest.raises(NotImplementedError, match="activity_regularizer"):
         model.evaluate(x, y, verbose=0)
     model.predict(x, verbose=0)         # no penalty there: fine
+
+
+def test_model_losses_after_predict_of_a_shared_layer_given_an_activity_regularizer_refuses(rng):
+    # predict lets go of the kept outputs and keeps their penalties for model.losses; a shared
+    # layer's penalty per call is not kept, so predict must run and model.losses refuse by name
+    model = _base()
+    model.get_layer("d").activity_regularizer = gn.regularizers.L2(1.0)
+    model.predict(rng.normal(size=(8, 3)), verbose=0)
+    with pytest.raises(NotImplementedError, match="activity_regularizer"):
+        model.losses

@@ -88,6 +88,8 @@ class ActivityMixin:
         ``add_loss`` terms and before the weights' penalties."""
         kept = self._activity_cache[2]
         if not kept:        # the outputs let go after a call or predict: the penalties they gave
+            if isinstance(self._activity_latest, NotImplementedError):
+                raise self._activity_latest
             return list(self._activity_latest) if kept is not None else []
         self._activity_penalty()        # (refuses a shared layer's, whose penalty per call is not kept)
         return [(layer, layer.activity_regularizer(a) / a.shape[0]) for layer, a in kept.items()]

@@ -285,7 +285,10 @@ class ParametersMixin:
         view becomes a copy of itself: the same values, one batch's size."""
         cache = self.__dict__.get("_activity_cache")
         if cache is not None and cache[2]:       # outputs kept for activity penalties: one call's only
-            self._activity_latest = self._activity_terms()      # (model.losses lists their penalties still)
+            try:        # (model.losses lists their penalties still)
+                self._activity_latest = self._activity_terms()
+            except NotImplementedError as refusal:      # a shared layer's: refused when model.losses asks
+                self._activity_latest = refusal
             cache[2].clear()
         # and the layers a wrapper holds (Bidirectional's two readers), whose caches are the same kind
         for layer in (inner for outer in self.layers for inner in (outer, *outer.wrapped_layers())):
