@@ -59,6 +59,7 @@ import numpy as np
 
 from . import _block_masks as block_masks, _dead_calls as dead_calls, added_losses, backend, losses, optimizers
 from . import _draw_sources as draw_sources
+from . import _training_branch as training_branch
 from . import metrics as metrics_module
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
@@ -740,6 +741,8 @@ class Model(Sequential):
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
                 extra = {"training": None} if "training" in parameters else {}
+                if extra:       # a branch on it would be drawn for None alone: warn (glassnet._training_branch)
+                    training_branch.check(type(self))
                 if arguments is None:
                     # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
                     outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
@@ -802,7 +805,8 @@ class Model(Sequential):
         shape, or Keras' ``(None, *shape)``; a list of them for a ``call`` taking a list of inputs)
         gives the graph, taken as ``Model(inputs, outputs)`` takes it. ``call`` runs once, here, on
         symbolic tensors: it may only call layers (and models), as a functional model is drawn; a
-        branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves)."""
+        branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves; one
+        that tests it warns: glassnet._training_branch)."""
         if not self._subclass():        # a model with its own train_step and no call (Keras' GAN)
             raise TypeError(f"{type(self).__name__}: has no call, so it cannot run on data (predict, build, "
                             f"calling it); define call(self, inputs), or use its sub-models (Keras' GAN: "
