@@ -163,7 +163,10 @@ def draw(model, inputs, call, arguments=None):
     the first argument (compute_mask's) and the masks go as Keras fills them (``filled_masks``)."""
     from .layers.symbolic import is_symbolic
     if not is_masked_block(model, arguments):
-        with _drawing(False):
+        # Keras 3.15: a block that neither takes nor sets masks (supports_masking False, no
+        # compute_mask) is drawn as one with supports_masking=False: its operations drop masks and
+        # its output keeps only what its last layer gave it (a Dense's), none after an operation
+        with _drawing(True):
             return call()
     if arguments is None:
         takes = "mask" in inspect.signature(model.call).parameters
