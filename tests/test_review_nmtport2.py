@@ -10,10 +10,13 @@ SEQ, VOCAB, EMBED, HEADS, DENSE = 8, 20, 16, 2, 32
 
 def _classes(keras_lib, glassnet_port):
     """keras.io's three classes, written once: ``glassnet_port`` takes the documented changes
-    (docs/layers.md, Masks) of before blocks took masks: the mask from Embedding(mask_zero=True) and
-    the positions as a table of the layer's own (no compute_mask), ``use_causal_mask=True`` (no tiled
-    causal mask). Blocks now take compute_mask and call(mask=) (tests/test_block_masks.py); this
-    port stays as a second way that works."""
+    (docs/layers.md, Masks) of before blocks took masks: the positions as a table of the layer's
+    own, ``use_causal_mask=True`` (no tiled causal mask). Its mask came from
+    Embedding(mask_zero=True) passing through ``tokens + self.positions[:length]``, glassnet's older
+    rule for blocks declaring no mask support; Keras 3.15 drops a mask at that operation, and so
+    does glassnet now (tests/test_block_masks2.py), so the port defines keras.io's
+    ``compute_mask``, as the original does. Blocks take compute_mask and call(mask=)
+    (tests/test_block_masks.py); this port stays as a second way that works."""
     if glassnet_port:
         layers, ops, Layer, Sequential = gn.layers, gn.ops, gn.Layer, gn.Sequential
     else:
@@ -45,8 +48,7 @@ def _classes(keras_lib, glassnet_port):
     class PositionalEmbedding(Layer):
         def __init__(self, sequence_length, vocab_size, embed_dim, **kwargs):
             super().__init__(**kwargs)
-            self.token_embeddings = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim,
-                                                     **({"mask_zero": True} if glassnet_port else {}))
+            self.token_embeddings = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
             if not glassnet_port:
                 self.position_embeddings = layers.Embedding(input_dim=sequence_length, output_dim=embed_dim)
             self.sequence_length = sequence_length
@@ -68,8 +70,8 @@ def _classes(keras_lib, glassnet_port):
                 embedded_positions = self.position_embeddings(positions)
                 return embedded_tokens + embedded_positions
 
-            def compute_mask(self, inputs, mask=None):
-                return ops.not_equal(inputs, 0)
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, 0)
 
     class TransformerDecoder(Layer):
         def __init__(self, embed_dim, latent_dim, num_heads, **kwargs):
@@ -203,7 +205,16 @@ def test_keras_io_translation_transformer_with_residual_sums_trains_and_decodes_
 def test_a_sum_with_one_masked_operand_is_refused_without_sending_users_to_add():
     # keras.io's PositionalEmbedding adds the masked tokens' and the unmasked positions' embeddings;
     # the refusal pointed to Add, which gives no mask where one input has none (Keras' rule: tested
-    # in test_graph_masks.py), so following it read the padding as data, silently
+    # in test_graph_masks.py), so following it read the padding as data, silently. In a functional
+    # model (glassnet's rule: a mask passes a sum of tensors of one mask) the sum is refused; in a
+    # block declaring no mask support the operation drops the mask, as Keras 3.15's
+    # (tests/test_block_masks2.py), and the layers after it get none
+    ids = gn.Input((SEQ,))
+    tokens = gn.layers.Embedding(VOCAB, EMBED, mask_zero=True)(ids)
+    positions = gn.layers.Embedding(SEQ, EMBED)(ids * 0 + gn.ops.arange(0, SEQ, 1))
+    with pytest.raises(ValueError, match=r"only one of which carries a mask.*would give none.*add_weight"):
+        gn.Model(ids, gn.layers.Dense(3)(tokens + positions))
+
     class PositionalEmbedding(gn.Layer):
         def __init__(self):
             super().__init__()
@@ -214,9 +225,8 @@ def test_a_sum_with_one_masked_operand_is_refused_without_sending_users_to_add()
             positions = inputs * 0 + gn.ops.arange(0, gn.ops.shape(inputs)[-1], 1)
             return self.token_embeddings(inputs) + self.position_embeddings(positions)
 
-    ids = gn.Input((SEQ,))
-    with pytest.raises(ValueError, match=r"only one of which carries a mask.*would give none.*add_weight"):
-        gn.Model(ids, gn.layers.Dense(3)(PositionalEmbedding()(ids)))
+    from glassnet._block_masks import carries_mask
+    assert not carries_mask(PositionalEmbedding()(gn.Input((SEQ,))))
 
 
 def test_keras_io_causal_mask_tiled_to_the_batch_size_is_refused_naming_it():

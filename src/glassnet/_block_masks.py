@@ -28,6 +28,9 @@ follows here:
   takes the list of masks, in order.
 - Operations (``x * 2``, ``ops.sum``) drop masks, as Keras' do; a layer called on the block's
   input reads the input's mask itself (an LSTM, an attention layer).
+- A block declaring none of this (no ``mask`` argument, no ``compute_mask``, ``supports_masking``
+  unset: Keras' default False) drops masks at its operations too, and its output carries only
+  the mask its last layer gave it (a ``Dense``'s), as Keras 3.15's run hands it on.
 
 The masks are graph nodes (layers/block_masks.py): ``CallMask`` gives a tensor's mask as the
 model's floats 0.0/1.0 (as glassnet.ops' comparisons on tensors), no gradient through it;
@@ -75,8 +78,9 @@ def is_masked_block(model, arguments=None):
     """Whether ``model`` (a subclass drawn from ``call``) takes masks as Keras hands them: its
     ``call`` has a ``mask`` argument (or, called with several tensor ``arguments``, a
     ``<name>_mask`` one: glassnet._block_arguments), its class defines ``compute_mask``, or
-    ``supports_masking`` is set explicitly (then Keras' rule decides, not glassnet's older one of
-    masks passing elementwise operations)."""
+    ``supports_masking`` is set explicitly. Any other block is drawn as Keras draws one with
+    ``supports_masking`` False (``draw``): its operations drop masks too (glassnet's older rule
+    passed them through its elementwise operations, where Keras 3.15 drops them)."""
     try:
         params = inspect.signature(model.call).parameters
         takes = "mask" in params or (arguments is not None and _takes(model, arguments))
@@ -163,7 +167,10 @@ def draw(model, inputs, call, arguments=None):
     the first argument (compute_mask's) and the masks go as Keras fills them (``filled_masks``)."""
     from .layers.symbolic import is_symbolic
     if not is_masked_block(model, arguments):
-        with _drawing(False):
+        # Keras 3.15: a block that neither takes nor sets masks (supports_masking False, no
+        # compute_mask) is drawn as one with supports_masking=False: its operations drop masks and
+        # its output keeps only what its last layer gave it (a Dense's), none after an operation
+        with _drawing(True):
             return call()
     if arguments is None:
         takes = "mask" in inspect.signature(model.call).parameters

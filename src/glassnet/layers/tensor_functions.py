@@ -185,7 +185,37 @@ class TensorFunction(ConstantOperandNode, Layer):
         if self.op in ELEMENTWISE and not self.merges and (
                 self.input_shape is None or self.output_shape(self.input_shape) == tuple(self.input_shape)):
             return None
+        if self._axes_within_steps() is not None:
+            return None
         return f"{self.op} may move, join or drop the steps a mask marks; apply it before the mask is made"
+
+    def _axes_within_steps(self):
+        """The axes (sorted, non-negative, the batch's 0 counted) that a reduction, ``softmax`` or
+        ``log_softmax`` works along, where none is the steps' axis 1: each step's output then comes
+        from that step's entries alone (``ops.mean(h, axis=-1, keepdims=True)`` of (batch, steps, d)),
+        so the step keeps its place and its mask; None for any other op or axis."""
+        if self.merges or not (self.op in REDUCTIONS or self.op in ("softmax", "log_softmax")):
+            return None
+        axis = self.arguments.get("axis")
+        if axis is None:
+            return None
+        named = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if self.input_shape is None:        # (rank unknown: only axes counted from the front can be told)
+            axes = sorted(named) if all(isinstance(a, int) and a >= 0 for a in named) else []
+        else:
+            rank = len(self.input_shape) + 1
+            axes = sorted(a % rank for a in named)
+        return tuple(axes) if axes and min(axes) >= 2 else None
+
+    def passes_mask(self, within_steps):
+        axes = None if self.drops_masks else self._axes_within_steps()
+        if within_steps and axes is not None and 2 in axes:
+            # a mask with axes within each step (an Embedding's of ids (steps, length): (batch, steps,
+            # length)) marks entries of axis 2 too, which this op joins
+            raise ValueError(f"{self.describe()}: {self.op} along axis 2 joins the entries that a mask within "
+                             f"the steps marks (batch, steps, length); apply it before the mask is made, or "
+                             f"along the features' axis -1")
+        return super().passes_mask(within_steps)
 
     def mask_rule(self, incoming):
         if self.drops_masks:
