@@ -17,8 +17,9 @@ tape's bookkeeping; a model that overrides nothing keeps glassnet's compiled ste
 
 Keras' trackers run over an epoch (reset by fit at each epoch's start and before each
 evaluation: own_steps.reset_metrics): the loss's ``Mean``, weighted by each batch's rows (the first
-x leaf's), and the compiled metrics, counted as ordinary fit counts them (``MetricTally``); both
-live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
+x leaf's), and the compiled metrics' ``CompileMetrics``, counted as ordinary fit counts them
+(``MetricTally``): the objects ``model.metrics`` lists (glassnet.step_metrics), which a step of
+your own may update too.
 
 ``predict_own_steps`` runs ``predict_step`` over predict's batches (32 rows when ``batch_size`` is
 None, as Keras) and joins the batches' outputs along their first axis, leaf by leaf;
@@ -29,29 +30,9 @@ import inspect
 import numpy as np
 
 from ._warnings import warn
-from .metrics.base import Metric, MetricTally
+from .metrics.base import Metric
+from .step_metrics import trackers
 from .utils import unpack_x_y_sample_weight
-
-
-class _Trackers:
-    """The running state of Keras' ``_loss_tracker`` and ``_compile_metrics`` for one model."""
-
-    def __init__(self, model):
-        self.loss_total = self.loss_count = 0.0
-        self.tally = MetricTally([] if _lists_own_metrics(model) else model.metrics)
-
-
-def _lists_own_metrics(model):
-    """Whether the class defines ``metrics`` itself (Keras' ``@property``): then its list, and not
-    the loss tracker and the compiled metrics, is what ``get_metrics_result`` reads."""
-    return isinstance(getattr(type(model), "metrics", None), property)
-
-
-def trackers(model):
-    held = model.__dict__.get("_default_trackers")
-    if held is None:
-        held = model.__dict__["_default_trackers"] = _Trackers(model)
-    return held
 
 
 def _rows(x):
@@ -79,9 +60,8 @@ def _track_loss(model, loss, x):
     if value.size != 1:
         raise ValueError(f"{type(model).__name__}.compute_loss: expected one number (a 0-d loss), got an array of "
                          f"shape {value.shape}")
-    held, rows = trackers(model), _rows(x)
-    held.loss_total += float(value.reshape(())) * rows
-    held.loss_count += rows
+    # Keras: self._loss_tracker.update_state(loss, sample_weight=<the batch's rows>)
+    trackers(model).loss.update_state(value.reshape(()), sample_weight=_rows(x))
 
 
 def train_step(model, data):
@@ -138,8 +118,8 @@ def _base_compute_metrics():
 
 def _tracked_structure(model, y_pred):
     """Refuse what the default ``compute_metrics`` cannot log yet: a model of several outputs."""
-    held = trackers(model)
-    if not held.tally.names:
+    held = trackers(model).compiled.tally
+    if not held.names:
         return
     name = type(model).__name__
     if model._heads is not None or not isinstance(y_pred, np.ndarray):
@@ -147,27 +127,23 @@ def _tracked_structure(model, y_pred):
         # logs too) even when no metric was compiled: name them, or the refusal reads as if
         # the user's metrics were at fault
         raise NotImplementedError(f"{name}.compute_metrics: the default step does not track yet what a model of "
-                                  f"several outputs logs ({', '.join(held.tally.names)}: each output's loss and "
+                                  f"several outputs logs ({', '.join(held.names)}: each output's loss and "
                                   f"the compiled metrics); write train_step (and test_step) of your own, with "
                                   f"Metric objects of your own for the logs")
 
 
 def compute_metrics(model, y, y_pred, sample_weight):
-    """Keras' ``compute_metrics``: the compiled metrics updated with the batch (unweighted, but for
-    ``weighted_metrics``, as ordinary fit counts them), then ``get_metrics_result()``."""
-    held = trackers(model)
-    if held.tally.names:
+    """Keras' ``compute_metrics``: the compiled metrics (``CompileMetrics``) updated with the batch
+    (unweighted, but for ``weighted_metrics``, as ordinary fit counts them), then
+    ``get_metrics_result()``."""
+    compiled = trackers(model).compiled
+    if compiled.tally.names:
         name = type(model).__name__
         if y is None:
-            raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {held.tally.names} compare the "
+            raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {compiled.tally.names} compare the "
                              f"outputs with targets, got None (fit without y)")
         _tracked_structure(model, y_pred)
-        y = np.asarray(y)
-        w = None if sample_weight is None else np.asarray(sample_weight)
-        if model.loss is None:
-            held.tally.update(y, y_pred, None, w)
-        else:       # scored as ordinary fit scores them (one number per sample, masked rows: _tally)
-            model._tally(held.tally, y, y_pred, w)
+        compiled.update_state(y, y_pred, sample_weight)
     return get_metrics_result(model)
 
 
@@ -175,17 +151,9 @@ def get_metrics_result(model):
     """Keras' ``get_metrics_result``: ``{name: result}`` of every tracker in ``model.metrics``: the
     loss's running mean ("loss", 0.0 before any batch), the compiled metrics, then the Metric
     objects the model holds as attributes; a class listing its own ``metrics`` gives those alone.
-    A result that is a dict is merged in, as Keras merges it."""
-    from .own_steps import held_metrics
-    held = trackers(model)
+    A result that is a dict (``CompileMetrics``') is merged in, as Keras merges it."""
     logs = {}
-    if _lists_own_metrics(model):
-        objects = list(model.metrics)
-    else:
-        logs["loss"] = held.loss_total / held.loss_count if held.loss_count else 0.0
-        logs.update(zip(held.tally.names, held.tally.results()))
-        objects = held_metrics(model)
-    for metric in objects:
+    for metric in model.metrics:
         if isinstance(metric, Metric) or callable(getattr(metric, "result", None)):
             result = metric.result()
             if isinstance(result, dict):
