@@ -136,8 +136,10 @@ def reset_metrics(model):
     glassnet.step_metrics; or a property's Metric objects), and on the loss tracker and compiled
     metrics that Keras' default steps update (the same objects, unless a property lists others)."""
     held = trackers(model)
-    for metric in [held.loss, held.compiled, *(item for item in model.metrics
-                                               if item is not held.loss and item is not held.compiled)]:
+    # (compile's Metric objects too: CompileMetrics counts on copies, Keras on the objects given)
+    compiled = [fn for _, fn in model._compiled_metrics]
+    for metric in [held.loss, held.compiled, *compiled, *(item for item in model.metrics
+                                                          if item is not held.loss and item is not held.compiled)]:
         reset = getattr(metric, "reset_state", None)
         if callable(reset):
             reset()
