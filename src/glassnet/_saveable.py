@@ -133,8 +133,8 @@ def _check_metrics_saveable(model):
     (a built-in ``Metric`` with settings by its class and config, ``metrics.serialize``), as it
     records initializers (``initializers.name_of`` refuses a custom one the same way)."""
     given = getattr(model, "_given_metric_names", None) or {}       # "mse_1" was given as "mse"
-    compiled = [(given.get(name, name), fn) for name, fn in model.metrics] if model._heads is None else [
-        pair for head in model._heads for pair in each_output_metrics(model.metrics, head)]
+    compiled = [(given.get(name, name), fn) for name, fn in model._compiled_metrics] if model._heads is None else [
+        pair for head in model._heads for pair in each_output_metrics(model._compiled_metrics, head)]
     for name, fn in compiled:
         if isinstance(fn, metrics.weighted.Weighted):       # recorded by what compile was given
             name, fn = fn.base, fn.named

@@ -365,7 +365,7 @@ def _print_compile(model, compiled):
         loss = _registered_text(compiled["loss"]) + "".join(f" {key}={value}" for key, value in (compiled.get("loss_config") or {}).items())
         loss += f" x {compiled['loss_weights']:g}" if compiled.get("loss_weights") is not None else ""
     print(f"loss: {loss}\noptimizer: {opt['name']}({opt_args}), "
-          f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model.metrics) or 'none'}")
+          f"{model.optimizer.iterations} steps taken\nmetrics: {', '.join(name for name, _ in model._compiled_metrics) or 'none'}")
 
 
 def import_modules(names):

@@ -68,4 +68,4 @@ class CompileConfigMixin:
         gives ``["loss", "compile_metrics"]`` here, Keras 2 gave this list."""
         if self.loss is None:
             return []
-        return ["loss", *(name for name, _ in self.metrics)]
+        return ["loss", *(name for name, _ in self._compiled_metrics)]

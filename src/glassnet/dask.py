@@ -152,7 +152,7 @@ def _graph_config(model):
 
 
 def _metric_names(model, with_validation):
-    names = ["loss", *(name for name, _ in model.metrics)]
+    names = ["loss", *(name for name, _ in model._compiled_metrics)]
     return names + [f"val_{n}" for n in names] if with_validation else names
 
 

@@ -17,8 +17,9 @@ tape's bookkeeping; a model that overrides nothing keeps glassnet's compiled ste
 
 Keras' trackers run over an epoch (reset by fit at each epoch's start and before each
 evaluation: own_steps.reset_metrics): the loss's ``Mean``, weighted by each batch's rows (the first
-x leaf's), and the compiled metrics, counted as ordinary fit counts them (``MetricTally``); both
-live in ``model.__dict__["_default_trackers"]``, which ``reset_metrics`` drops.
+x leaf's), and the compiled metrics' ``CompileMetrics``, counted as ordinary fit counts them
+(``MetricTally``): the objects ``model.metrics`` lists (glassnet.step_metrics), which a step of
+your own may update too.
 
 A model of several outputs logs as Keras' does: ``compute_loss`` adds each output's loss (before
 its weight) to its "<output>_loss" tracker at every call (``track_output_loss``, Keras'
@@ -34,29 +35,9 @@ import inspect
 import numpy as np
 
 from ._warnings import warn
-from .metrics.base import Metric, MetricTally
+from .metrics.base import Metric
+from .step_metrics import trackers
 from .utils import unpack_x_y_sample_weight
-
-
-class _Trackers:
-    """The running state of Keras' ``_loss_tracker`` and ``_compile_metrics`` for one model."""
-
-    def __init__(self, model):
-        self.loss_total = self.loss_count = 0.0
-        self.tally = MetricTally([] if _lists_own_metrics(model) else model.metrics)
-
-
-def _lists_own_metrics(model):
-    """Whether the class defines ``metrics`` itself (Keras' ``@property``): then its list, and not
-    the loss tracker and the compiled metrics, is what ``get_metrics_result`` reads."""
-    return isinstance(getattr(type(model), "metrics", None), property)
-
-
-def trackers(model):
-    held = model.__dict__.get("_default_trackers")
-    if held is None:
-        held = model.__dict__["_default_trackers"] = _Trackers(model)
-    return held
 
 
 def _rows(x):
@@ -84,9 +65,8 @@ def _track_loss(model, loss, x):
     if value.size != 1:
         raise ValueError(f"{type(model).__name__}.compute_loss: expected one number (a 0-d loss), got an array of "
                          f"shape {value.shape}")
-    held, rows = trackers(model), _rows(x)
-    held.loss_total += float(value.reshape(())) * rows
-    held.loss_count += rows
+    # Keras: self._loss_tracker.update_state(loss, sample_weight=<the batch's rows>)
+    trackers(model).loss.update_state(value.reshape(()), sample_weight=_rows(x))
 
 
 def train_step(model, data):
@@ -145,13 +125,13 @@ def track_output_loss(model, head, value, pred):
     model.loss.tracked = True
     from ._tape_values import _plain
     rows = int(np.shape(_plain(pred))[0]) if np.ndim(_plain(pred)) else 1
-    for metric in trackers(model).tally.metrics:
+    for metric in trackers(model).compiled.tally.metrics:
         if getattr(metric, "own_loss", False) and metric.head is head:
             metric.sum += float(np.asarray(_plain(value), dtype=np.float64)) * rows
             metric.count += rows
 
 
-def _output_metrics(model, y, y_pred, sample_weight):
+def _output_metrics(model, tally, y, y_pred, sample_weight):
     """Keras' ``CompileMetrics`` of a model of several outputs: each output's compiled metrics
     updated with its own targets, values and sample weights (lists in the outputs' order or dicts
     by their names, as ``compute_loss`` takes them; glassnet.outputs.OutputMetric.update_output).
@@ -163,7 +143,7 @@ def _output_metrics(model, y, y_pred, sample_weight):
     targets = targets_per_output(y, heads, f"{name}.compute_metrics: y")
     weights = per_output(sample_weight, heads, f"{name}.compute_metrics: sample_weight", allow_missing=True) \
         if per_output_weights(sample_weight) else [sample_weight] * len(heads)
-    for metric in trackers(model).tally.metrics:
+    for metric in tally.metrics:
         if getattr(metric, "own_loss", True):       # (an output's own loss: compute_loss tracks it)
             continue
         j = metric.head.index
@@ -175,27 +155,16 @@ def _output_metrics(model, y, y_pred, sample_weight):
 
 
 def compute_metrics(model, y, y_pred, sample_weight):
-    """Keras' ``compute_metrics``: the compiled metrics updated with the batch (unweighted, but for
-    ``weighted_metrics``, as ordinary fit counts them; several outputs: each its own,
-    ``_output_metrics``), then ``get_metrics_result()``."""
-    held = trackers(model)
-    if any(not getattr(metric, "own_loss", False) for metric in held.tally.metrics):
+    """Keras' ``compute_metrics``: the compiled metrics (``CompileMetrics``) updated with the batch
+    (unweighted, but for ``weighted_metrics``, as ordinary fit counts them; several outputs: each
+    its own, ``_output_metrics``), then ``get_metrics_result()``."""
+    compiled = trackers(model).compiled
+    if compiled.names_scored():
         name = type(model).__name__
         if y is None:
-            raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {held.tally.names} compare the "
+            raise ValueError(f"{name}.compute_metrics: y: the compiled metrics {compiled.names_scored()} compare the "
                              f"outputs with targets, got None (fit without y)")
-        if model._heads is not None:
-            _output_metrics(model, y, y_pred, sample_weight)
-            return get_metrics_result(model)
-        if not isinstance(y_pred, np.ndarray):      # Keras' forms of one output: {key: out}, [out]
-            from ._tape_losses import _one_output_forms
-            y_pred, y, sample_weight = _one_output_forms(model, y_pred, y, sample_weight)
-        y = np.asarray(y)
-        w = None if sample_weight is None else np.asarray(sample_weight)
-        if model.loss is None:
-            held.tally.update(y, y_pred, None, w)
-        else:       # scored as ordinary fit scores them (one number per sample, masked rows: _tally)
-            model._tally(held.tally, y, y_pred, w)
+        compiled.update_state(y, y_pred, sample_weight)
     return get_metrics_result(model)
 
 
@@ -203,22 +172,9 @@ def get_metrics_result(model):
     """Keras' ``get_metrics_result``: ``{name: result}`` of every tracker in ``model.metrics``: the
     loss's running mean ("loss", 0.0 before any batch), the compiled metrics, then the Metric
     objects the model holds as attributes; a class listing its own ``metrics`` gives those alone.
-    A result that is a dict is merged in, as Keras merges it."""
-    from .own_steps import held_metrics
-    held = trackers(model)
+    A result that is a dict (``CompileMetrics``') is merged in, as Keras merges it."""
     logs = {}
-    if _lists_own_metrics(model):
-        objects = list(model.metrics)
-    else:
-        logs["loss"] = held.loss_total / held.loss_count if held.loss_count else 0.0
-        # Keras' order: the loss, the compiled metrics, then each output's loss (its CompileLoss
-        # trackers, there once compute_loss has called the compiled loss: track_output_loss)
-        pairs = list(zip(held.tally.metrics, held.tally.names, held.tally.results()))
-        logs.update((name, value) for metric, name, value in pairs if not getattr(metric, "own_loss", False))
-        if getattr(model.loss, "tracked", False):
-            logs.update((name, value) for metric, name, value in pairs if getattr(metric, "own_loss", False))
-        objects = held_metrics(model)
-    for metric in objects:
+    for metric in model.metrics:
         if isinstance(metric, Metric) or callable(getattr(metric, "result", None)):
             result = metric.result()
             if isinstance(result, dict):

@@ -511,7 +511,7 @@ class DescribingMixin:
             return {"loss": [head.loss_as_given or losses.serialize(head.loss) if head.scored else None
                              for head in heads],
                     "loss_weights": [head.weight for head in heads], "optimizer": optimizers.serialize(self.optimizer),
-                    **_per_output_settings([metric_settings(each_output_metrics(self.metrics, head)) for head in heads]),
+                    **_per_output_settings([metric_settings(each_output_metrics(self._compiled_metrics, head)) for head in heads]),
                     **({"loss_config": settings} if any(settings) else {})}
         # compile(loss=None) on add_loss terms alone: None, as Keras' compile config has it
         only_terms = getattr(self.loss, "added_losses_only", False)
@@ -519,7 +519,7 @@ class DescribingMixin:
             "loss": None if only_terms else self._loss_as_given or losses.serialize(self.loss),
             "optimizer": optimizers.serialize(self.optimizer),
             # a name each, or {"class_name", "config"} for a Precision, Recall or AUC with settings
-            **metric_settings(self.metrics, getattr(self, "_given_metric_names", None)),
+            **metric_settings(self._compiled_metrics, getattr(self, "_given_metric_names", None)),
             # settings of a built-in loss other than its defaults, for from_config (a model
             # file, which names the loss only, refuses them: see glassnet._saveable)
             **({"loss_config": settings} if (settings := losses.changed_settings(self.loss)) else {}),

@@ -61,6 +61,7 @@ from . import _block_masks as block_masks, _dead_calls as dead_calls, added_loss
 from . import _draw_sources as draw_sources
 from . import _training_branch as training_branch
 from . import metrics as metrics_module
+from .step_metrics import lists_own_metrics
 from ._validation import as_array, check_flag
 from .layers.base import call_arguments_set, drawing_call, free_name, shape_fits, stateful_layers, take_shapeless_build
 from .layers.input import InputLayer
@@ -717,7 +718,7 @@ class Model(Sequential):
             raise ValueError(f"{what}: {type(self).__name__} has no call, so no layers of its own to step (its "
                              f"train_step steps sub-models); call fit, which runs train_step, or the sub-models' "
                              f"{what} (gan.discriminator.{what}(x, y))")
-        if self._own_steps and isinstance(getattr(type(self), "metrics", None), property):
+        if self._own_steps and lists_own_metrics(self):
             # glassnet's compiled step reads model.metrics as compile's (name, metric) pairs: a class
             # listing its own trackers there (Keras' guide's lower-level example) failed inside it,
             # "cannot unpack non-iterable Mean object"
@@ -1059,7 +1060,7 @@ class Model(Sequential):
         # train_on_batch; without layers (Keras' GAN), or listing its own metrics (a property
         # compile cannot set), the step's own compile keeps what is given
         own_compile = (loss is _REQUIRED or loss is None or (not self._calls and not self._subclass())
-                       or isinstance(getattr(type(self), "metrics", None), property))
+                       or lists_own_metrics(self))
         if self._own_steps and own_compile:
             from .own_steps import compile_own_steps
             return compile_own_steps(self, None if loss is _REQUIRED else loss, optimizer, metrics,

@@ -82,7 +82,7 @@ class InferenceMixin:
         scored, y, w, rows = self._metric_scored(out, y, w)
         # one number per sample: a function of your own sees (n,), as in Keras (MetricTally.update)
         own = out if isinstance(rows, ScalarRows) else None
-        return [float(v) for v in MetricTally.one_batch(self.metrics, y, scored, w, own)]
+        return [float(v) for v in MetricTally.one_batch(self._compiled_metrics, y, scored, w, own)]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without
@@ -90,8 +90,8 @@ class InferenceMixin:
         Python floats, whatever a metric function returned (a NumPy scalar prints as np.float64(...))."""
         values = [float(v) for v in values]
         if check_flag(return_dict, "return_dict"):
-            return dict(zip(["loss", *(name for name, _ in self.metrics)], values))
-        return values if self.metrics else values[0]
+            return dict(zip(["loss", *(name for name, _ in self._compiled_metrics)], values))
+        return values if self._compiled_metrics else values[0]
 
     def _evaluate_arrays(self, x, y, batch_size, w=None, hooks=None):
         """``[loss, *metrics]`` over (x, y) in batches of ``batch_size`` (None: chunks glassnet
@@ -99,7 +99,7 @@ class InferenceMixin:
         hooks, as ``_evaluate_feed``'s."""
         n = x.shape[0]
         bs = self._default_batch_size(x) if batch_size is None else batch_size
-        total, tally = 0.0, MetricTally(self.metrics)
+        total, tally = 0.0, MetricTally(self._compiled_metrics)
         self._test_hook(hooks, "on_test_begin")
         for b, start in enumerate(range(0, n, bs)):
             self._test_hook(hooks, "on_test_batch_begin", b)
@@ -140,13 +140,13 @@ class InferenceMixin:
             hooks.call(hook, {} if values is None else self._named(values))
 
     def _named(self, values):
-        return dict(zip(["loss", *(name for name, _ in self.metrics)], map(float, values)))
+        return dict(zip(["loss", *(name for name, _ in self._compiled_metrics)], map(float, values)))
 
     def _evaluate_feed(self, feed, hooks=None):
         """``[loss, *metrics]`` over the batches of a ``Feed`` (a PyDataset, read from its first
         batch, or a generator, from where it is): as ``_evaluate_arrays``, the batches' values
         averaged by their number of samples. None when a generator gave no batch."""
-        total, seen, tally, xb, index = 0.0, 0, MetricTally(self.metrics), None, -1
+        total, seen, tally, xb, index = 0.0, 0, MetricTally(self._compiled_metrics), None, -1
         feed.rewind()
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         self._test_hook(hooks, "on_test_begin")
@@ -281,7 +281,7 @@ class InferenceMixin:
             with _cleaning_up(hooks):
                 values = self._evaluate_arrays(x, y, bs, w, hooks)
         if verbose:
-            names = ["loss", *(name for name, _ in self.metrics)]
+            names = ["loss", *(name for name, _ in self._compiled_metrics)]
             print(" - ".join(f"{name}: {value:.4f}" for name, value in zip(names, values)))
         return self._results(values, return_dict)
 

@@ -243,10 +243,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.input_shape = None
         self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
-        # [(name, function or Metric)]; through __dict__: a subclass of Model with its own
-        # train_step may define metrics as a property (Keras' GAN: its loss trackers), which then
-        # reads as the subclass says, where an assignment would fail (a property without setter)
-        self.__dict__["metrics"] = []
+        # compile's [(name, function or Metric)], which glassnet's loops read; ``metrics`` is the
+        # public view (a property: a subclass with its own train_step may define its own)
+        self._compiled_metrics = []
         self.stop_training = False
         self.initial_epoch = 0        # epochs already trained (set by load_model from a checkpoint)
         self.history = None           # the last fit's History (Keras' model.history)
@@ -979,6 +978,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                             f"built; end it with super().build(input_shape)")
 
     @property
+    def metrics(self):
+        """compile's metrics as ``[(log name, function or Metric)]`` pairs. For a subclass of
+        ``Model`` with steps of its own (``train_step``, ``test_step``, ``compute_loss``,
+        ``compute_metrics``), Keras 3.15's objects instead: ``[Mean(name="loss"), CompileMetrics]``
+        once compiled, then the Metric objects it holds (glassnet.step_metrics), which a step
+        updates and reads as Keras' guide "Customizing what happens in fit()" does."""
+        if self._own_steps:
+            from .step_metrics import keras_metrics
+            return keras_metrics(self)
+        return self._compiled_metrics
+
+    @property
     def _inbound(self):
         """Where each layer's input comes from: for layer i, the list of the layers (their indices)
         whose outputs it takes, -1 standing for the model's input (-1 - j for input j of a
@@ -1037,7 +1048,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             # a deepcopy's compiled output metrics kept the original's heads (OutputMetric.__deepcopy__,
             # meant for the tallies' copies, which score the model's own): give them this model's,
             # whose layers' logits their fused losses read
-            for _, metric in self.__dict__.get("metrics") or ():
+            for _, metric in self.__dict__.get("_compiled_metrics") or ():
                 if isinstance(metric, OutputMetric):
                     metric.head = self._heads[metric.head.index]
 
@@ -1174,7 +1185,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.loss, self._loss_weight = loss, loss_weight
         self._loss_as_given = None          # a new compile: nothing picked yet
         self.optimizer = self._claim(optimizer)
-        self.metrics = metrics
+        self._compiled_metrics = metrics
         self._given_metric_names = dict(given or {})
         self._update_fusion()
         self._apply_trainable_flags()

@@ -59,6 +59,7 @@ from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, ran_out_warning, rereadable
 from .graph import _runs_test_step
+from .step_metrics import CompileMetrics, lists_own_metrics, trackers
 from .model import Sequential
 from .training import (check_validation_freq, fit_callbacks, refuse_array_steps, refuse_beside_batches,
                        settle_validation_freq, training_epochs, validates)
@@ -69,8 +70,8 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
     calls ``super().compile()`` and keeps its own optimizers and loss as attributes). What is
     given is checked and kept where Keras keeps it, for the step to use: ``model.loss`` (a
     ``Loss``, or None), ``model.optimizer`` (compile's default, SGD, unless given) and the
-    metrics, in ``model.metrics`` as ``(name, metric)`` pairs unless the class defines
-    ``metrics`` itself. ``loss_weights`` and ``weighted_metrics`` weigh a compiled loss, which
+    metrics, as ``(name, metric)`` pairs in ``model._compiled_metrics`` (``model.metrics`` gives
+    Keras' trackers of them, unless the class defines ``metrics`` itself: glassnet.step_metrics). ``loss_weights`` and ``weighted_metrics`` weigh a compiled loss, which
     glassnet does not run here: refused."""
     for name, value in (("loss_weights", loss_weights), ("weighted_metrics", weighted_metrics)):
         if value is not None:
@@ -88,8 +89,7 @@ def compile_own_steps(model, loss, optimizer, metrics, loss_weights, weighted_me
     compiled = [metrics_module.get(spec) for spec in _metric_specs(metrics)]
     optimizer = optimizers.get(optimizer)           # refused before the model changes
     model.loss, model.optimizer = loss, model._claim(optimizer)
-    if not isinstance(getattr(type(model), "metrics", None), property):
-        model.metrics = compiled
+    model._compiled_metrics = compiled
     model._given_metric_names = {}      # (no log name renamed here: an earlier compile's are gone)
     model._steps_compiled = True
 
@@ -109,9 +109,10 @@ def held_metrics(model):
     replaces that list, as here. Keras' tracker also looks inside lists, tuples, dicts and sets
     (``self.trackers = [Mean(name="a"), Mean(name="b")]``), at any depth, and lists a Metric held
     twice once; it does not look inside other objects (a sub-model's metrics are its own)."""
-    if isinstance(getattr(type(model), "metrics", None), property):
+    if lists_own_metrics(model):
         return []
-    seen = {id(item[1] if isinstance(item, tuple) else item) for item in model.metrics}    # compiled
+    # compile's pairs (and the list holding them) are compile's, not held
+    seen = {id(model.__dict__.get("_compiled_metrics")), *(id(fn) for _, fn in model._compiled_metrics)}
     held = []
 
     def visit(value):
@@ -130,13 +131,15 @@ def held_metrics(model):
 
 
 def reset_metrics(model):
-    """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (a
-    property's Metric objects, or compile's ``(name, metric)`` pairs; functions have no state)
-    and on those the model holds as attributes (``held_metrics``); the default steps' loss tracker
-    and compiled metrics start again."""
-    model.__dict__.pop("_default_trackers", None)      # Keras' default steps' trackers (glassnet.default_steps)
-    for item in [*model.metrics, *held_metrics(model)]:
-        metric = item[1] if isinstance(item, tuple) else item
+    """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (Keras'
+    loss tracker and compiled metrics, and the Metric objects the model holds as attributes: see
+    glassnet.step_metrics; or a property's Metric objects), and on the loss tracker and compiled
+    metrics that Keras' default steps update (the same objects, unless a property lists others)."""
+    held = trackers(model)
+    # (compile's Metric objects too: CompileMetrics counts on copies, Keras on the objects given)
+    compiled = [fn for _, fn in model._compiled_metrics]
+    for metric in [held.loss, held.compiled, *compiled, *(item for item in model.metrics
+                                                          if item is not held.loss and item is not held.compiled)]:
         reset = getattr(metric, "reset_state", None)
         if callable(reset):
             reset()
@@ -168,6 +171,12 @@ def step_logs(returned, step):
             raise TypeError(f"{step}: logs[{key!r}] must be one number (a float, a NumPy scalar or a 0-d array), "
                             f"got {type(value).__name__} {value!r:.60}")
     return logs
+
+
+def _as_logged(returned, logs):
+    """The dict a step returned, nested as returned, each value the number ``step_logs`` logged
+    for its key (a live array the step returned cannot change it after)."""
+    return {key: _as_logged(value, logs) if isinstance(value, dict) else logs[key] for key, value in returned.items()}
 
 
 def _test_steps(model, read, hooks):
@@ -268,7 +277,7 @@ def refuse_own_metrics(model, call):
     objects as ``metrics`` (Keras' ``@property``): evaluate's code reads ``model.metrics`` as
     compile's ``(name, metric)`` pairs, and Keras' default test_step reports those trackers, which
     it never updates (their reset values, 0.0), so there is nothing faithful to give."""
-    if isinstance(getattr(type(model), "metrics", None), property):
+    if lists_own_metrics(model):
         raise NotImplementedError(f"{call}: {type(model).__name__} lists its own metrics (@property def metrics) "
                                   f"and defines no test_step, so nothing updates them when it is scored (Keras' "
                                   f"default test_step reports them as reset, 0.0); define test_step(self, data), "
@@ -395,7 +404,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                     hooks.call("on_train_batch_begin", b, {})
                 try:
                     with inside_step(model):
-                        batch_logs = step_logs(model.train_step(data), step)
+                        returned = model.train_step(data)
+                        batch_logs = step_logs(returned, step)
                 except NonFiniteError as exc:       # a sub-model's train_on_batch: say where in fit
                     raise NonFiniteError(f"training stopped at epoch {epoch + 1}, batch {b + 1} ({step}): "
                                          f"{exc}", epoch + 1, b + 1, exc.layer, exc.what) from exc
@@ -418,13 +428,16 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
             if batch_logs is None:      # not one batch this epoch: nothing to log
                 break
             logs = dict(batch_logs)     # Keras: the last step's logs (running trackers)
+            # (as returned: Keras flattens the epoch's logs once the "val_" ones join them, each
+            # nested dict where its key sorts: {"compile_metrics": {"mae"}, "loss", "val_loss"})
+            raw = _as_logged(returned, batch_logs)
             if validation_data is not None and validates(epoch, validation_freq):
                 if by_evaluate:     # ordinary fit's validation (evaluate's code), fit's hooks
                     values = model._validate(validation_data, validation_batch_size or batch_size, hooks)
                     values = None if values is None else model._results(values, True)   # None: ran dry
                 else:
                     values = _test_steps(model, read_validation, hooks)
-                logs.update({f"val_{key}": value for key, value in (values or {}).items()})
+                logs = step_logs({**raw, **{f"val_{key}": value for key, value in (values or {}).items()}}, step)
             hooks.call("on_epoch_end", epoch, logs)
             interrupt.check()
             if model.stop_training:
@@ -472,11 +485,11 @@ def keras_order(model, logs):
     """The step's ``logs`` as Keras' ``_flatten_metrics_in_order`` lists them (evaluate,
     train_on_batch, test_on_batch without ``return_dict``): first the values named in
     ``model.metrics`` in its order, then the rest by sorted key; one value alone as itself."""
-    names = [item[0] if isinstance(item, tuple) else getattr(item, "name", None)
-             for item in [*model.metrics, *held_metrics(model)]]
-    if not isinstance(getattr(type(model), "metrics", None), property):
-        # Keras' model.metrics starts with its "loss" tracker once compiled (Trainer.metrics),
-        # before the compiled metrics; a class listing its own (a GAN's @property) has only those
-        names = ["loss", *names]
+    names = []
+    for item in model.metrics:      # Keras': its "loss" tracker, the compiled metrics, those held
+        if isinstance(item, CompileMetrics):
+            names += [sub.name for sub in item.metrics]
+        else:
+            names.append(getattr(item, "name", None))
     values = [logs[key] for key in names if key in logs] + [logs[key] for key in sorted(logs) if key not in names]
     return values[0] if len(values) == 1 else values

@@ -232,7 +232,7 @@ class PreparingMixin:
                 raise ValueError(f"{xname} and {label} must have the same number of samples, got "
                                  f"{x.shape[0]} and {array.shape[0]}")
             if isinstance(head.loss, losses.PendingCrossentropy):  # this output's "ce": its first targets pick
-                pick_head_loss(self._heads, head, array.shape, self.metrics)
+                pick_head_loss(self._heads, head, array.shape, self._compiled_metrics)
                 self._update_fusion()
             # the loss's own check against its output, as for a model of one output (and, as there,
             # a layer whose forward contradicts its declared shape named first: _check_declared_shapes)
@@ -244,7 +244,7 @@ class PreparingMixin:
             if not head.shape:      # one number per sample: its own rules, as a model of one output's
                 check_scalar_metrics(self._logged_metrics(head), array, label)
             else:
-                check_binary_targets(array, label, head.shape[-1], each_output_metrics(self.metrics, head))
+                check_binary_targets(array, label, head.shape[-1], each_output_metrics(self._compiled_metrics, head))
             targets.append(array)
         xp = next((backend.get_array_module(a) for a in targets if backend.get_array_module(a) is not np), np)
         layout = self._heads[0].target_layout
@@ -290,19 +290,19 @@ class PreparingMixin:
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         if self._heads is None:
             if not self.output_shape:       # one number per sample: its own rules (glassnet.scalar_outputs)
-                return check_scalar_metrics(self.metrics, y, name)
-            return check_binary_targets(y, name, self.output_shape[-1], self.metrics)
+                return check_scalar_metrics(self._compiled_metrics, y, name)
+            return check_binary_targets(y, name, self.output_shape[-1], self._compiled_metrics)
         for head in filter(lambda head: head.scored, self._heads):
             if not head.shape:      # one number per sample (glassnet.scalar_outputs)
                 check_scalar_metrics(self._logged_metrics(head), head.targets(y), f"{name}[{head.name!r}]")
                 continue
             check_binary_targets(head.targets(y), f"{name}[{head.name!r}]", head.shape[-1],
-                                 each_output_metrics(self.metrics, head))
+                                 each_output_metrics(self._compiled_metrics, head))
 
     def _logged_metrics(self, head):
         """The metrics compiled for output ``head`` of several (its loss's log left out), as
         ``[(log name, metric)]``: "s_mae" and the metric it wraps (glassnet.outputs.OutputMetric)."""
-        return [(label, fn.metric) for label, fn in self.metrics
+        return [(label, fn.metric) for label, fn in self._compiled_metrics
                 if isinstance(fn, OutputMetric) and fn.head is head and not fn.own_loss]
 
     def _given_input_name(self):
@@ -409,7 +409,7 @@ class PreparingMixin:
         not after an epoch of updates. ``objects_only``: the ``Metric`` objects alone (a function
         of one's own may need more than two samples, log_loss both classes)."""
         # (a metric of one output of several is the metric it wraps: glassnet.outputs)
-        compiled = [(name, fn) for name, fn in self.metrics
+        compiled = [(name, fn) for name, fn in self._compiled_metrics
                     if not objects_only or isinstance(fn.metric if isinstance(fn, OutputMetric) else fn, Metric)]
         if compiled:
             # a trial: a stateful recurrent layer must not carry its states (nor their batch size) on

@@ -720,7 +720,7 @@ class TrainingMixin(ActivityMixin):
         # hook runs: a callback's on_train_begin sees it, and a run stopped by Ctrl-C or an error
         # keeps the epochs it completed
         self.history = history
-        train_keys = ["loss", *(name for name, _ in self.metrics)]
+        train_keys = ["loss", *(name for name, _ in self._compiled_metrics)]
         val_keys = [f"val_{key}" for key in train_keys] if validation_data is not None else []
         # "metrics": the keys of every epoch's logs, known before training, so that a callback
         # can refuse in on_train_begin a monitor that no epoch will log
@@ -758,7 +758,7 @@ class TrainingMixin(ActivityMixin):
                                    for b, (index, batch) in enumerate(feed.epoch()))
                     else:
                         batches = _array_batches(x, y, w, xs, ys, ws, bs, steps, self.shuffle_rng)
-                    total, seen, tally, b = 0.0, 0, MetricTally(self.metrics), -1
+                    total, seen, tally, b = 0.0, 0, MetricTally(self._compiled_metrics), -1
                     for b, xb, yb, wb in batches:
                         if hooks.has_batch_hooks:
                             hooks.call("on_train_batch_begin", b, {})

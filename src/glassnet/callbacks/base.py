@@ -250,11 +250,12 @@ def missing_monitor(callback, caller, logged):
 
 
 def monitored_metric(model, monitor):
-    """The compiled metric logged as ``monitor`` (with or without "val_"), or None. ``model.metrics``
-    holds compile's ``(name, metric)`` pairs, or, where a model with its own train_step defines
-    it as Keras' do (``@property def metrics``), Metric objects, each logged under its ``name``."""
+    """The compiled metric logged as ``monitor`` (with or without "val_"), or None: one of compile's
+    ``(name, metric)`` pairs (``model._compiled_metrics``), or of the Metric objects a model with
+    steps of its own lists in ``model.metrics`` (Keras' trackers, a ``@property``'s objects), each
+    logged under its ``name``."""
     name = monitor.removeprefix("val_")
-    for item in getattr(model, "metrics", None) or []:
+    for item in [*(getattr(model, "_compiled_metrics", None) or []), *(getattr(model, "metrics", None) or [])]:
         metric_name, metric = item if isinstance(item, tuple) else (getattr(item, "name", None), item)
         if metric_name == name:
             return metric

@@ -227,7 +227,7 @@ class ModelCheckpoint(Callback):
             return
         if self.save_freq != "epoch":
             # a batch's logs hold the running loss and training metrics only
-            log_keys = ["loss", *(name for name, _ in self.model.metrics)]
+            log_keys = ["loss", *(name for name, _ in self.model._compiled_metrics)]
         if self.save_best_only and self.monitor not in log_keys:
             raise missing_monitor(self, "ModelCheckpoint", log_keys)
         # a trial run of the filepath on stand-in values: every logged value is a float
