@@ -242,8 +242,13 @@ def test_compile_metrics_bad_input_is_refused_by_name():
     inputs = gn.Input((3,))
     two = Two(inputs, [gn.layers.Dense(1, name="a")(inputs), gn.layers.Dense(1, name="b")(inputs)])
     two.compile(optimizer="sgd", loss="mse", metrics=[["mae"], ["mae"]])
-    with pytest.raises(NotImplementedError, match="several outputs"):
-        two.metrics[1].update_state([np.zeros((2, 1))] * 2, [np.zeros((2, 1))] * 2)
+    # several outputs: each output's metric from its own targets (a: |0 - 0|, b: |1 - 0|), keyed
+    # by output in result(), under its own name in metrics (Keras' sub-metrics)
+    two.metrics[1].update_state([np.zeros((2, 1)), np.ones((2, 1))], [np.zeros((2, 1))] * 2)
+    assert two.metrics[1].result() == {"a_mae": 0.0, "b_mae": 1.0}
+    assert [m.name for m in two.metrics[1].metrics] == ["mae", "mae"]
+    with pytest.raises(ValueError, match="y"):
+        two.metrics[1].update_state([np.zeros((2, 1))], [np.zeros((2, 1))] * 2)
 
 
 def test_the_guides_gradient_against_central_differences():

@@ -64,7 +64,12 @@ class CompileMetrics(Metric):
 
     @property
     def metrics(self):
-        return [_Tallied(self, i, self.tally.names[i]) for i in self._scored()]
+        # a model of several outputs: each metric under its own name ("mae"), as Keras' sub-metrics
+        # are named, while result() keys them by output ("a_mae"); so Keras' evaluate list, which
+        # looks these names up in the logs, lists the outputs' losses first and these after, sorted
+        several = self._model._heads is not None
+        return [_Tallied(self, i, self.tally.metrics[i].base if several else self.tally.names[i])
+                for i in self._scored()]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         from ._tape_values import _plain
