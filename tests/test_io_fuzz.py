@@ -266,3 +266,90 @@ def test_a_deflate_bomb_is_refused_without_inflating_it():
     assert len(data) < 2 ** 20
     attempt(data)
     assert CASES["refused"] >= 1
+
+
+# -- the newer keys: a RandomDraw node's config (its seed state) and a "subclass" entry -------------
+@gn.saving.register_serializable(package="IoFuzz")
+class Drawn(gn.Model):
+    """A registered call subclass (its constructor's arguments in the file) drawing noise, dropout and
+    a truncated normal through glassnet.random's nodes (RandomDraw), one with a SeedGenerator."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = gn.layers.Dense(units, activation="tanh")
+        self.out = gn.layers.Dense(2)
+        self.generator = gn.random.SeedGenerator(5)
+
+    def call(self, x):
+        h = gn.random.dropout(self.hidden(x), 0.3, noise_shape=(None, 1), seed=2)
+        z = self.out(h)
+        noise = gn.random.normal((gn.ops.shape(z)[0], 2), seed=self.generator)
+        return z + noise + gn.random.truncated_normal((gn.ops.shape(z)[0], 2), seed=7)
+
+
+@functools.lru_cache(maxsize=None)
+def drawn_file():
+    model = Drawn(seed=0)
+    model.build((None, 3))
+    model.predict(np.zeros((2, 3), np.float32), verbose=0)       # the generator's state moved on
+    path = os.path.join(WORKDIR, "drawn.npz")
+    model.save(path)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def attempt_and_predict(data):
+    """``attempt``'s checks, and a prediction of what loads (a RandomDraw's config acts when it draws),
+    both within the alarm; the warning of a subclass entry naming a class nobody registered is the
+    loader's documented answer, not a failure."""
+    path = os.path.join(WORKDIR, "case.npz")
+    with open(path, "wb") as f:
+        f.write(data)
+    CASES["tried"] += 1
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.filterwarnings("ignore", message=".*a model file holds no code")
+            warnings.filterwarnings("ignore", message=".*holds no constructor's arguments")
+            model = load_model(path)
+            model.predict(np.ones((2, 3), np.float32), verbose=0)
+    except Exception as exc:      # noqa: BLE001 - the point is to see every type
+        assert type(exc) in (ModelFileError, UnknownObjectError), f"{type(exc).__name__}: {exc}"
+        CASES["refused"] += 1
+    else:
+        CASES["loaded"] += 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        assert not os.path.exists(MARKER), "load_model ran code from the file"
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="the alarm turns a hang into a failure (POSIX)")
+@fuzz(80)
+@given(st.data())
+def test_random_draw_and_subclass_entries_replaced_by_random_json(data):
+    """Values in the RandomDraw nodes' configs (distribution, shape, arguments, draw_seed and its state)
+    and in the "subclass" entry (names, module, constructor's arguments) swapped for random JSON: a
+    model that predicts, or ModelFileError, never a hang (truncated_normal's NaN bounds), a huge
+    allocation (noise_shape, units) or NumPy's own error at predict."""
+    with zipfile.ZipFile(io.BytesIO(drawn_file())) as z:
+        parts = {info.filename: z.read(info) for info in z.infolist()}
+    meta = json.loads(np.lib.format.read_array(io.BytesIO(parts["config.npy"])).tobytes())
+    model = meta["model"]
+    roots = [("subclass",)] + [("layers", i, "config") for i, spec in enumerate(model["layers"])
+                               if spec["class_name"] == "RandomDraw"]
+    for _ in range(data.draw(st.integers(1, 2))):
+        root = data.draw(st.sampled_from(roots))
+        node = model
+        for key in root:
+            node = node[key]
+        path = data.draw(st.sampled_from([p for p in _paths(node) if p]))
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = data.draw(json_values | st.sampled_from(
+            [float("nan"), float("inf"), -1, 10 ** 9, [None, 10 ** 9], {"seed": 1, "state": [1.5, 2]},
+             {"mean": float("nan"), "stddev": 1.0}, {"rate": 2.0, "noise_shape": None}, "Drawn", "Dense"]))
+    parts["config.npy"] = npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    attempt_and_predict(rezip(parts))

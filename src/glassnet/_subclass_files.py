@@ -18,12 +18,15 @@ registered name, then its class name, in the ``custom_objects`` given and the re
 (``glassnet.saving``) only, never imported; it must be a subclass of ``gn.Model``. Found, the model
 comes back as that class: made by the graph (functional subclass), or by ``cls.from_config(config)``
 / ``cls(**config)`` then drawn on the file's Inputs, its weights checked name by name and shape by
-shape against the file's graph before they are set. Not found, the functional ``gn.Model`` of the
+shape against the file's graph before they are set (while it is made and drawn, its layers may allocate
+no more weights than the file's graph holds, give or take ``SLACK``: ``capped_like``). Not found, the functional ``gn.Model`` of the
 graph comes back, as before, with a warning naming the class and saying how to get it back: its
 ``train_step``, ``compute_loss`` and other methods are in no file. So a file reaches no code but the
 constructor (and ``build``/``call``) of a class the user registered or passed.
 """
+import contextlib
 import inspect
+import math
 
 from . import saving
 from ._warnings import warn
@@ -148,6 +151,37 @@ def graph_class(cls, spec):
     if cls is not None and "config" not in spec and not callable(getattr(cls, "call", None)):
         return cls
     return None
+
+
+# the values beyond the file's weights that a subclass made from the file may make (4 MiB of float32):
+# a class whose constructor's arguments changed a little since the file was saved is still drawn,
+# and draw_like's error names both lists of weights; only a crafted size is refused on the way
+SLACK = 2 ** 20
+
+
+@contextlib.contextmanager
+def capped_like(model, state_budget):
+    """Within it, the weights layers make (the constructor's and ``build``'s of the class a file names)
+    may hold ``model``'s number of values in all (the file's graph, built within the file's budget:
+    the subclass made must have its weights) and ``SLACK`` more, and the other arrays they reserve
+    ``state_budget`` (statistics: glassnet.io's cap). Why: the file's constructor's arguments are
+    data, ``{"units": 10**9}`` among them; checked only after drawing, they made a 24 GB allocation."""
+    from .layers.base import ALLOCATION_CAP
+    weights = sum(int(w.size) for _, w in model._weight_items()) if model.built else 0
+    left = {"weight": weights + SLACK, "state": state_budget}
+
+    def cap(what, name, shape):
+        size = math.prod(int(d) for d in shape)
+        if size > left[what]:
+            raise ModelFileError(f"the class the file names, made from its constructor's arguments, makes more "
+                                 f"{'parameters than the file holds' if what == 'weight' else 'statistics than allowed'} "
+                                 f"(at {name!r} of shape {tuple(shape)!r:.80}): corrupt or crafted")
+        left[what] -= size
+    token = ALLOCATION_CAP.set(cap)
+    try:
+        yield
+    finally:
+        ALLOCATION_CAP.reset(token)
 
 
 def construct(cls, spec, caller):

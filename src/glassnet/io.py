@@ -140,10 +140,12 @@ def _model_from_config(spec, config, max_params):
         cap = math.inf if max_params is None else max_params
         model, listed = _build(config, cap, f"max_params={max_params} allows", state_budget=cap,
                                target=subclass_files.graph_class(found, subclass) or Sequential)
-        made = subclass_files.construct(found, subclass, "model_from_json")
-        if made is not None:        # the user's class, drawn, its weights checked against the graph's
-            model, listed = subclass_files.swap(subclass_files.draw_like(made, model, "model_from_json"),
-                                                model, listed, subclass)
+        with subclass_files.capped_like(model, cap):     # the constructor's arguments are data too
+            made = subclass_files.construct(found, subclass, "model_from_json")
+            if made is not None:        # the user's class, drawn, its weights checked against the graph's
+                made = subclass_files.draw_like(made, model, "model_from_json")
+        if made is not None:
+            model, listed = subclass_files.swap(made, model, listed, subclass)
         # beside each layer's config (glassnet's to_json), or inside it (Keras' configs): the layer has it
         flags = [spec.get("trainable", layer.trainable) for spec, layer in zip(config["layers"], listed)]
         if len(config["layers"]) == len(model.layers):
@@ -410,10 +412,12 @@ def _load(npz, infos, meta, compile):
         model.set_weights(weights)
     elif n_weights:
         raise ModelFileError("the file holds weights but its config builds no model (no input_shape)")
-    made = subclass_files.construct(found, subclass, "load_model")
-    if made is not None:            # the user's class, drawn, with the weights just checked against its graph
-        model, listed = subclass_files.swap(subclass_files.draw_like(made, model, "load_model"), model, listed,
-                                            subclass)
+    with subclass_files.capped_like(model, JSON_MAX_PARAMS):    # the constructor's arguments are data too
+        made = subclass_files.construct(found, subclass, "load_model")
+        if made is not None:        # the user's class, drawn, with the weights just checked against its graph
+            made = subclass_files.draw_like(made, model, "load_model")
+    if made is not None:
+        model, listed = subclass_files.swap(made, model, listed, subclass)
     _restore_trainable(model, _in_model_order(model, listed, meta["trainable"]))
     if compile and meta["model"].get("compile"):
         _compile(model, meta["model"]["compile"])

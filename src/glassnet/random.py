@@ -238,7 +238,16 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Normal values of ``shape`` within ``mean +- 2 stddev`` (those outside drawn again), in ``dtype``."""
     arguments = {"mean": _number(mean, "mean", "truncated_normal"),
                  "stddev": _number(stddev, "stddev", "truncated_normal", ">= 0")}
+    _check_truncation(arguments["mean"], arguments["stddev"], "truncated_normal")
     return _continuous("truncated_normal", shape, arguments, dtype, seed, "truncated_normal")
+
+
+def _check_truncation(mean, stddev, function):
+    # Keras' rejection draws again each value outside mean +- 2 stddev: with a bound NaN (a NaN
+    # mean, or inf - inf) no value is ever inside, and the loop of draw_values would never end
+    if not mean - 2 * stddev <= mean + 2 * stddev:
+        raise ValueError(f"random.{function}: mean +- 2 stddev must be numbers (the values are drawn within "
+                         f"them), got mean={mean}, stddev={stddev}")
 
 
 def _arrays_only(function, **named):

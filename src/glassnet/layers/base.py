@@ -56,6 +56,7 @@ The rules a layer of your own must keep, and why:
 """
 import collections
 import contextlib
+import contextvars
 import functools
 import inspect
 import itertools
@@ -117,6 +118,12 @@ def _register(cls):
     LAYERS[name] = cls
 
 
+# glassnet.io's cap on what a model file's constructor's arguments make a subclass of the user's
+# allocate (glassnet._subclass_files): None, or a function ``cap(what, name, shape)`` called before
+# each weight ("weight") and each reserved array ("state") is made, raising for more than the file
+# holds. A context variable, not io's patch of each layer's methods: the subclass' own __init__ and
+# build make its layers, which io never sees before they allocate
+ALLOCATION_CAP = contextvars.ContextVar("glassnet_allocation_cap", default=None)
 _ASKING = set()     # ids of the layers whose own compute_output_shape is being asked (output_shape)
 # each layer's place in the order layers are made: a model names its unnamed layers in that order,
 # as Keras names each layer when it is made (graph._rename_clashes)
@@ -327,6 +334,9 @@ class Layer(KerasSurface):
         all (state such as moving statistics, fixed statistics): nothing here. Reading a model
         file or JSON (glassnet.io) caps it, as it caps ``add_weight``, so that a few bytes naming
         a huge input shape cannot make a layer allocate gigabytes."""
+        cap = ALLOCATION_CAP.get()
+        if cap is not None:
+            cap("state", name, shape)
 
     def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, constraint=None, *,
                    trainable=True, dtype=None):
@@ -398,6 +408,9 @@ class Layer(KerasSurface):
             raise ValueError(f"{self.describe()}: its weight {name!r} has shape {tuple(shape)}, which takes the size "
                              f"of an input axis given as None (any size); give that axis a size (build(input_shape) takes "
                              f"one sample's shape, without Keras' batch axis: (5,), not (None, 5))")
+        cap = ALLOCATION_CAP.get()
+        if cap is not None:
+            cap("weight", name, shape)
         regularizer = regularizers.get(regularizer, f"{type(self).__name__} {self.name!r}: {name}: regularizer")
         constraint = constraints.get(constraint, f"{type(self).__name__} {self.name!r}: {name}: constraint")
         if constraint is not None:

@@ -55,7 +55,10 @@ class RandomDraw(Layer):
         if sorted(arguments) != sorted(_ARGUMENTS[distribution]):
             raise ValueError(f"RandomDraw: {distribution} takes the arguments {list(_ARGUMENTS[distribution])}, got "
                              f"{sorted(arguments)}")
-        self.arguments = arguments
+        # checked as the functions that make the node check theirs: a model file's config reaches
+        # here unchecked, and a rate of 2, a noise_shape of 10**9 or a NaN mean would otherwise load,
+        # then fail at predict with NumPy's error, allocate gigabytes, or never end (truncated_normal)
+        self.arguments = _checked_arguments(distribution, arguments)
         if distribution == "dropout":
             if shape is not None:
                 raise ValueError(f"RandomDraw: dropout takes no shape (its input's), got {shape!r:.60}")
@@ -64,8 +67,14 @@ class RandomDraw(Layer):
             self.draw_shape = random._shape(shape, "RandomDraw")
         self.draw_dtype = random._float_dtype(draw_dtype, "RandomDraw").name
         if isinstance(draw_seed, dict):         # from a model file: the generator where it stood
-            if sorted(draw_seed) != ["seed", "state"]:
-                raise ValueError(f"RandomDraw: draw_seed as a dict holds seed and state, got {sorted(draw_seed)}")
+            state = draw_seed.get("state")
+            # the words as get_config wrote them: NumPy would truncate 1.5, or take [[1, 2]], silently
+            if sorted(draw_seed) != ["seed", "state"] or not (
+                    draw_seed["seed"] is None or (type(draw_seed["seed"]) is int)) or not (
+                    isinstance(state, list) and len(state) == 2
+                    and all(type(v) is int and 0 <= v < 2 ** 32 for v in state)):
+                raise ValueError(f"RandomDraw: draw_seed as a dict holds seed (an integer or None) and state (two "
+                                 f"integers in [0, 2**32)), got {draw_seed!r:.100}")
             generator = random.SeedGenerator(0)     # (its state set below: no entropy drawn)
             generator._initial_seed = draw_seed["seed"]
             generator.state = np.array(draw_seed["state"], dtype=np.uint32).reshape(2)
@@ -75,6 +84,9 @@ class RandomDraw(Layer):
         self.kept = None            # dropout's mask of the last pass (its backward's)
 
     def output_shape(self, input_shape):
+        if self.distribution == "dropout" and self.arguments["noise_shape"] is not None:
+            from .. import random
+            random._check_noise_shape(self.arguments["noise_shape"], (None, *input_shape))
         return tuple(input_shape) if self.distribution == "dropout" else self.draw_shape
 
     def _stream(self):
@@ -115,3 +127,24 @@ class RandomDraw(Layer):
                 "shape": None if self.draw_shape is None else list(self.draw_shape),
                 "arguments": dict(self.arguments), "draw_dtype": self.draw_dtype,
                 "draw_seed": None if seed is None else seed if isinstance(seed, dict) else int(seed)}
+
+
+def _checked_arguments(distribution, arguments):
+    """``arguments`` of ``distribution`` checked, by ``glassnet.random``'s own rules, as numbers."""
+    from .. import random
+    if distribution == "dropout":
+        rate = random._number(arguments["rate"], "rate", "RandomDraw")
+        if not 0 <= rate <= 1:
+            raise ValueError(f"random.RandomDraw: rate must be in [0, 1], got {rate}")
+        noise_shape = arguments["noise_shape"]
+        if noise_shape is not None:         # (its fit to the input's shape: output_shape)
+            noise_shape = list(random._shape(noise_shape, "RandomDraw", batch=True))
+        return {"rate": rate, "noise_shape": noise_shape}
+    first, second = _ARGUMENTS[distribution]
+    low = random._number(arguments[first], first, "RandomDraw")
+    high = random._number(arguments[second], second, "RandomDraw", None if distribution == "uniform" else ">= 0")
+    if distribution == "uniform" and not low <= high:
+        raise ValueError(f"random.RandomDraw: minval must be <= maxval, got minval={low}, maxval={high}")
+    if distribution == "truncated_normal":
+        random._check_truncation(low, high, "RandomDraw")
+    return {first: low, second: high}
