@@ -326,3 +326,13 @@ def test_add_loss_in_a_branching_call_is_refused_by_name():
     inputs = gn.Input((3,))
     with pytest.raises(NotImplementedError, match=r"Penalised\.call: branches on training and calls add_loss"):
         gn.Model(inputs, gn.layers.Dense(2)(Penalised()(inputs)))
+
+
+def test_a_call_whose_source_cannot_be_read_warns_that_it_is_drawn_once():
+    namespace = {"gn": gn}
+    exec("class Hidden(gn.layers.Layer):\n    def call(self, x, training=None):\n"
+         "        return x * 2.0 if training else x\n", namespace)
+    inputs = gn.Input((3,))
+    with pytest.warns(UserWarning, match=r"Hidden\.call takes a training argument, but its source cannot be read"):
+        model = gn.Model(inputs, namespace["Hidden"]()(inputs))
+    np.testing.assert_array_equal(model(np.ones((2, 3), np.float32), training=True), np.ones((2, 3)))

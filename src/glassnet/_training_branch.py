@@ -16,11 +16,13 @@ is drawn twice (``draw_both``), with training=True and training=False, on the sa
 ``TrainingSwitch`` (layers/training_switch.py) gives each pass the draw of its mode: fit,
 train_on_batch and ``model(x, training=True)`` the first, predict, evaluate and ``model(x)`` the
 second. The graph holds both draws, so summary, save and load (a graph, no code) work as for any
-block. A source that cannot be read (a call made in a REPL, a lambda) is drawn once, for None.
+block. A source that cannot be read (a class made by ``python -c``) is drawn once, for None, and warns.
 """
 import ast
 import inspect
 import textwrap
+
+from ._warnings import warn
 
 
 
@@ -41,11 +43,11 @@ def _reads(node, name):
 
 
 def branches_on_training(function, name="training"):
-    """Whether ``function``'s source holds a test reading ``name``; False where it cannot be read."""
+    """Whether ``function``'s source holds a test reading ``name``; None where it cannot be read."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError, IndentationError):
-        return False
+        return None
     for node in ast.walk(tree):
         if isinstance(node, (ast.If, ast.IfExp, ast.While)):
             tests = [node.test]
@@ -71,7 +73,13 @@ def branches(model):
             takes = "training" in inspect.signature(cls.call).parameters
         except (TypeError, ValueError):
             takes = False
-        _BRANCHES[cls] = takes and branches_on_training(cls.call)
+        found = branches_on_training(cls.call) if takes else False
+        if found is None:       # (python -c, a REPL): a branch there would be drawn for None alone
+            warn(f"{cls.__name__}.call takes a training argument, but its source cannot be read, so glassnet cannot "
+                 f"see whether it branches on it: call is drawn once, with training=None, and a branch on it "
+                 f"runs for None in fit and predict alike. Define the class in a file to have each pass run "
+                 f"its mode's branch")
+        _BRANCHES[cls] = bool(found)
     return _BRANCHES[cls]
 
 
