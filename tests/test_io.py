@@ -545,10 +545,11 @@ def test_every_layer_type_round_trips_with_running_stats_and_dropout_rng(rng, tm
     # RandomDraw, glassnet.random's node in a drawn call, with its seed state: test_random.py
     merges = {n for n in built_in if getattr(L.LAYERS[n], "merges", False)}
     # (the attention layers' file round trips: test_attention.py; CallMask and SetMask, a drawn block's
-    # masks, are drawn by call and compute_mask: test_block_masks.py saves and loads them)
+    # masks, are drawn by call and compute_mask: test_block_masks.py saves and loads them; TrainingSwitch,
+    # a drawn call branching on training: test_training_branch.py saves and loads it)
     assert merges == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
                       "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention", "HashedCrossing",
-                      "CallMask", "SetMask"}
+                      "CallMask", "SetMask", "TrainingSwitch"}
     assert built_in - {"Embedding", "ReversibleEmbedding", "Masking", "TextVectorization", "CategoryEncoding", "IntegerLookup", "StringLookup", "Hashing", "LastState",
                        "AttentionScores", "Lambda", "RandomDraw"} - merges <= {type(layer).__name__ for layer in model.layers}, "add new layer types here"
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -33,19 +33,21 @@ def _drop_path_model(lib, layer):
     return lib.Model(inputs, lib.layers.Dense(1)(lib.layers.Flatten()(h)), **({"seed": 0} if lib is gn else {}))
 
 
-def test_a_call_branching_on_training_warns_that_the_training_branch_is_not_drawn(keras):
-    """keras.io's StochasticDepth drops whole samples in Keras' training mode; glassnet draws call
-    once with training=None, so its model was the identity in fit too, silently: now a warning says
-    so and names the layer that reads the mode (Dropout with a per-sample noise_shape)."""
+def test_a_call_branching_on_training_runs_its_training_branch_in_training_mode(keras):
+    """keras.io's StochasticDepth drops whole samples in Keras' training mode; glassnet drew call
+    once with training=None, so its model was the identity in fit too (it warned); now the call is
+    drawn for both modes and the pass runs its own (glassnet._training_branch, tests/test_training_branch.py)."""
     x = np.random.default_rng(0).normal(size=(16, 4, 4, 3)).astype("float32")
     theirs = _drop_path_model(keras, _stochastic_depth(keras)(0.5))
     inferred = np.asarray(theirs(x, training=False))
     assert not np.allclose(np.asarray(theirs(x, training=True)), inferred)    # Keras: the branch is real
-    with pytest.warns(UserWarning, match=r"StochasticDepth\.call branches on its training argument.*"
-                                         r"noise_shape=\(None, 1, 1, 1\)"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         ours = _drop_path_model(gn, _stochastic_depth(gn)(0.5))
-    ours.predict(x, verbose=0)
-    # what the warning proposes drops whole samples in training, scaled by 1 / keep, as keras.io's
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), inferred, atol=1e-5)
+    assert not np.allclose(np.asarray(ours(x, training=True)), inferred)    # glassnet: the branch is real too
+    # Dropout with a per-sample noise_shape drops whole samples in training, scaled by 1 / keep, as keras.io's
     inputs = gn.Input((4, 4, 3))
     out = gn.layers.Dropout(0.5, noise_shape=(None, 1, 1, 1), seed=3)(inputs)
     dropped = gn.Model(inputs, out, seed=0)
@@ -57,7 +59,7 @@ def test_a_call_branching_on_training_warns_that_the_training_branch_is_not_draw
 
 
 @pytest.mark.parametrize("body", ["pass_through", "none_default", "no_training"])
-def test_a_call_reading_training_without_a_branch_does_not_warn(body):
+def test_a_call_reading_training_without_a_branch_is_drawn_once_without_warning(body):
     class Block(gn.layers.Layer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)

@@ -1,18 +1,22 @@
-"""A warning for a ``call`` that branches on its ``training`` argument.
+"""A ``call`` that branches on its ``training`` argument: drawn twice, each pass running its mode's draw.
 
-glassnet draws a layer's or model's ``call`` once, on symbolic tensors, with ``training=None``
-(glassnet.graph): a Python branch on it is taken once, for None, and the graph it drew then runs in
-``fit`` and ``predict`` alike. keras.io's stochastic depth (DropPath) is written so,
+glassnet draws a layer's or model's ``call`` once, on symbolic tensors (glassnet.graph). A Python
+branch on ``training`` is then taken once; keras.io's stochastic depth (DropPath),
 
     def call(self, x, training=None):
         if training:
             ... keras.random.uniform((batch_size, 1, 1, 1), seed=...) ...
         return x
 
-and drew the identity, silently: the model trained without its drop path, where Keras' drops.
-``check`` reads the source of ``call`` (nothing is run) and warns, once per class, where a test
-(``if``, ``while``, ``x if training else y``, ``and``/``or``, ``not``) reads ``training``; a test
-``training is None`` alone (Keras' default idiom before reading the flag) does not count.
+drew the identity for training=None and trained without its drop path, where Keras drops.
+``branches_on_training`` reads the source of ``call`` (nothing is run): a test (``if``, ``while``,
+``x if training else y``, ``and``/``or``, ``not``) reading ``training``, other than ``training is
+None`` alone (Keras' default idiom before reading the flag), counts. Such a call, given no flag,
+is drawn twice (``draw_both``), with training=True and training=False, on the same layers, and a
+``TrainingSwitch`` (layers/training_switch.py) gives each pass the draw of its mode: fit,
+train_on_batch and ``model(x, training=True)`` the first, predict, evaluate and ``model(x)`` the
+second. The graph holds both draws, so summary, save and load (a graph, no code) work as for any
+block. A source that cannot be read (a class made by ``python -c``) is drawn once, for None, and warns.
 """
 import ast
 import inspect
@@ -20,7 +24,6 @@ import textwrap
 
 from ._warnings import warn
 
-_WARNED = set()
 
 
 def _is_none_check(node, name):
@@ -40,11 +43,11 @@ def _reads(node, name):
 
 
 def branches_on_training(function, name="training"):
-    """Whether ``function``'s source holds a test reading ``name``; False where it cannot be read."""
+    """Whether ``function``'s source holds a test reading ``name``; None where it cannot be read."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError, IndentationError):
-        return False
+        return None
     for node in ast.walk(tree):
         if isinstance(node, (ast.If, ast.IfExp, ast.While)):
             tests = [node.test]
@@ -59,14 +62,76 @@ def branches_on_training(function, name="training"):
     return False
 
 
-def check(cls):
-    """Warn, once for ``cls``, when its ``call`` branches on ``training``."""
-    if cls in _WARNED:
-        return
-    _WARNED.add(cls)
-    if branches_on_training(cls.call):
-        warn(f"{cls.__name__}.call branches on its training argument, but glassnet draws call once, with "
-             f"training=None: only the branch for None is in the model, and it runs in fit and predict alike "
-             f"(Keras runs the training branch in fit). Move what depends on the mode into a layer that reads "
-             f"it itself: Dropout, GaussianNoise, BatchNormalization, ... (keras.io's DropPath is "
-             f"Dropout(rate, noise_shape=(None, 1, 1, 1))), or a gn.Layer with forward(x, training)")
+_BRANCHES = {}
+
+
+def branches(model):
+    """Whether ``model``'s ``call`` takes ``training`` and tests it (read once per class)."""
+    cls = type(model)
+    if cls not in _BRANCHES:
+        try:
+            takes = "training" in inspect.signature(cls.call).parameters
+        except (TypeError, ValueError):
+            takes = False
+        found = branches_on_training(cls.call) if takes else False
+        if found is None:       # (python -c, a REPL): a branch there would be drawn for None alone
+            warn(f"{cls.__name__}.call takes a training argument, but its source cannot be read, so glassnet cannot "
+                 f"see whether it branches on it: call is drawn once, with training=None, and a branch on it "
+                 f"runs for None in fit and predict alike. Define the class in a file to have each pass run "
+                 f"its mode's branch")
+        _BRANCHES[cls] = bool(found)
+    return _BRANCHES[cls]
+
+
+def _flat(value):
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _flat(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flat(v)]
+    return [value]
+
+
+def draw_both(draw, inputs, walk_back):
+    """A ``call`` testing ``training``, drawn twice on ``inputs`` by ``draw(flag)``: with True, then
+    False, on the same layers (a layer called in both draws is a shared layer: one set of weights,
+    its gradients summed over the calls a backward pass reaches). Each output is a
+    ``TrainingSwitch`` of [the True draw's, the False draw's], which a pass gives in its mode.
+
+    The calls of the False draw keep ``training=False`` in every pass (Keras hands the flag down
+    to the layers a call calls): in fit they run besides the training draw, in inference mode (no
+    moving statistics updated, no dropout), and no gradient reaches them through the switch. The
+    calls of the True draw run in the pass's mode: a training pass's True, and in predict (where
+    the switch does not read them) inference mode, so that predict changes no moving statistic.
+    Both draws run in every pass: a block costs its two branches' work.
+
+    ``walk_back(outputs, stop)`` (graph._walk_back) lists the calls each draw made."""
+    from . import _dead_calls as dead_calls
+    from .layers.symbolic import is_symbolic
+    from .layers.training_switch import TrainingSwitch
+    stop = [t for t in _flat(inputs) if is_symbolic(t)]
+
+    def made(outputs):
+        calls, _ = walk_back(_flat(outputs), stop=stop)
+        return calls + [t for t in dead_calls.carried(calls) if all(t is not c for c in calls)]
+
+    trained = draw(True)
+    for tensor in made(trained):
+        if tensor.training is True:     # (a layer given training=True by the call: the pass's mode)
+            tensor.training = None
+    inferred = draw(False)
+    for tensor in made(inferred):
+        if tensor.training is None:
+            tensor.training = False
+    several = isinstance(trained, list)
+    if several != isinstance(inferred, list) or (several and len(trained) != len(inferred)):
+        count = lambda outputs: len(outputs) if isinstance(outputs, list) else 1
+        raise ValueError(f"call: drawn with training=True it returned {count(trained)} tensor(s), with "
+                         f"training=False {count(inferred)}; both branches must return as many, of one shape each")
+    pairs = list(zip(trained, inferred)) if several else [(trained, inferred)]
+    switched = []
+    for k, (a, b) in enumerate(pairs):
+        if tuple(a.shape[1:]) != tuple(b.shape[1:]):
+            raise ValueError(f"call: output {k} has shape {a.shape} drawn with training=True and {b.shape} with "
+                             f"training=False; both branches must give one shape")
+        switched.append(TrainingSwitch()([a, b]))
+    return switched if several else switched[0]

@@ -169,6 +169,8 @@ class CallGraphMixin:
                         inputs[p] = g if p not in inputs else inputs[p] + g
                     continue
                 if g is None:
+                    if getattr(layer, "passes_unread_inputs", False):      # a TrainingSwitch's branch not taken
+                        continue
                     raise missing_input_gradient(layer)
                 g = in_model_dtype(g, self.dtype)
                 # a layer read by several: the gradients add (a new array: none is changed in place)

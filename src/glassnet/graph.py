@@ -728,11 +728,21 @@ class Model(Sequential):
                             f"sub-model's {what}")
         super()._require_compiled(what)
 
-    def _symbolic_call(self, inputs, arguments=None):
+    def _symbolic_call(self, inputs, arguments=None, training=None):
         """``call`` on symbolic ``inputs`` (Inputs, or other layers' outputs when this model is
         called inside another's draw): its outputs, checked. Whatever it raises, the layers it
         called keep no record of the failed call (``layer.output``). ``arguments``: a call of
-        several arguments (glassnet._block_arguments.BlockCall), whose tensors ``inputs`` lists."""
+        several arguments (glassnet._block_arguments.BlockCall), whose tensors ``inputs`` lists.
+        ``training``: the flag ``call`` is given (the block's own, ``block(x, training=False)``);
+        None for a ``call`` that tests it draws it twice, with True and with False, and each output
+        runs the draw of its pass's mode (glassnet._training_branch)."""
+        if training is None and training_branch.branches(self):
+            return training_branch.draw_both(
+                lambda flag: self._symbolic_call_once(inputs, arguments, flag, branching=True), inputs, _walk_back)
+        return self._symbolic_call_once(inputs, arguments, training)
+
+    def _symbolic_call_once(self, inputs, arguments, training, branching=False):
+        """``call`` drawn once, given ``training`` (see ``_symbolic_call``)."""
         kept = [(layer, layer.__dict__.get("_first_call")) for layer in self._attribute_layers()]
         try:
             parameters = inspect.signature(self.call).parameters
@@ -741,9 +751,7 @@ class Model(Sequential):
                     dead_calls.recording() as made, draw_sources.drawing_on(inputs):
                 # its own weights' node (add_weight: glassnet._call_weights) first, on each input
                 given, inputs = inputs, through_weights(self, inputs)
-                extra = {"training": None} if "training" in parameters else {}
-                if extra:       # a branch on it would be drawn for None alone: warn (glassnet._training_branch)
-                    training_branch.check(type(self))
+                extra = {"training": training} if "training" in parameters else {}
                 if arguments is None:
                     # Keras' masks: call's mask argument, compute_mask's on the outputs (glassnet._block_masks)
                     outputs = block_masks.draw(self, given, lambda **masks: self.call(inputs, **extra, **masks))
@@ -765,6 +773,11 @@ class Model(Sequential):
                                 f"layers returned (a tensor or a list of them), got {got}; compute it in "
                                 f"call with layers, operators on tensors and glassnet.ops"
                                 f"{added_losses.output_note(bad[0] if bad else None)}")
+            if branching and added.terms:       # both draws run in every pass: each term would count twice
+                raise NotImplementedError(f"{type(self).__name__}.call: branches on training and calls add_loss; "
+                                          f"glassnet draws such a call twice (training=True and False), both run "
+                                          f"at each pass, so the penalty would count twice: add it outside the "
+                                          f"branching block")
             added_losses.attach(added.terms, drawn)
             # calls whose results reach no output: kept, as Keras keeps their layers (glassnet._dead_calls)
             sources = list(given.values()) if isinstance(given, dict) else list(given) if isinstance(
@@ -806,8 +819,7 @@ class Model(Sequential):
         shape, or Keras' ``(None, *shape)``; a list of them for a ``call`` taking a list of inputs)
         gives the graph, taken as ``Model(inputs, outputs)`` takes it. ``call`` runs once, here, on
         symbolic tensors: it may only call layers (and models), as a functional model is drawn; a
-        branch on ``training`` is not seen (Dropout and BatchNormalization read it themselves; one
-        that tests it warns: glassnet._training_branch)."""
+        ``call`` that tests ``training`` is drawn twice, its pass's draw run (glassnet._training_branch)."""
         if not self._subclass():        # a model with its own train_step and no call (Keras' GAN)
             raise TypeError(f"{type(self).__name__}: has no call, so it cannot run on data (predict, build, "
                             f"calling it); define call(self, inputs), or use its sub-models (Keras' GAN: "
@@ -864,7 +876,7 @@ class Model(Sequential):
                 # builds a layer on its first call's shapes, (None, *sample shape), before calling it
                 shapes = [(None, *sample_shape_of(t)) for t in sources]
                 self._own_build(shapes if isinstance(x, (list, tuple)) else shapes[0])
-            outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x)
+            outputs = self._symbolic_call(list(x) if isinstance(x, (list, tuple)) else x, training=training)
             return self._drawn_inline(outputs, sources, training)
         if isinstance(x, dict):
             x = self._tensors_by_key(x)
@@ -930,7 +942,7 @@ class Model(Sequential):
             build_args, build_kwargs = block_arguments.build_shapes(call)      # Keras' build(**shapes)
             self._own_build(*build_args, **build_kwargs)
         tensors = call.tensors()
-        outputs = self._symbolic_call(tensors, call)
+        outputs = self._symbolic_call(tensors, call, training=call.training)
         return self._drawn_inline(outputs, call.sources, call.training)
 
     def _tensors_by_key(self, x):

@@ -72,6 +72,7 @@ HOMES = {
     "tensor_ops": ("TensorOp",),
     "tensor_functions": ("TensorFunction",),
     "tensor_random": ("RandomDraw",),
+    "training_switch": ("TrainingSwitch",),
     "block_masks": ("CallMask", "SetMask"),
     "merging": ("Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"),
 }
