@@ -360,5 +360,5 @@ def test_refusals_name_what_was_expected():
     with pytest.raises(ValueError, match="predict: steps counts the batches"):
         _net(gn, Scalar, seed=0).predict(x, steps=2)
     # a Sequential's fit runs none of Keras' steps: still refused by name
-    with pytest.raises(NotImplementedError, match="defines predict_step, which a Sequential's fit does not call"):
+    with pytest.raises(NotImplementedError, match="defines predict_step, which a Sequential's fit, evaluate and predict never call"):
         type("Seq", (gn.Sequential,), {"predict_step": lambda self, data: data})([L.Dense(1)])

@@ -375,8 +375,8 @@ def test_the_readme_gan_runs_as_written():
 def test_a_sequential_subclass_defining_a_keras_step_is_refused_by_name(step):
     # a Sequential's fit runs its own step: the subclass's would be left uncalled, silently
     Subclass = type("MySequential", (gn.Sequential,), {step: lambda self, data: {}})
-    with pytest.raises(NotImplementedError, match=rf"MySequential: defines {step}, which a Sequential's fit does "
-                                                  r"not call; subclass glassnet.Model"):
+    with pytest.raises(NotImplementedError, match=rf"MySequential: defines {step}, which a Sequential's fit, "
+                                                  r"evaluate and predict never call; subclass glassnet.Model"):
         Subclass([gn.layers.Dense(1)])
 
 

@@ -506,7 +506,14 @@ class Model(Sequential):
                            if layer.activity_regularizer is not None else
                            "is stateful" if stateful_layers([layer]) else None)
                 if refusal:
-                    raise NotImplementedError(f"Model: {layer.describe()} is called more than once and {refusal}")
+                    # a call testing training calls each of its layers in both of its draws
+                    # (glassnet._training_branch): say so, its source showing the layer called once
+                    from .layers.training_switch import TrainingSwitch
+                    why = ("" if not any(isinstance(other, TrainingSwitch) for other in layers) else
+                           " (a call that tests training is drawn twice, with training=True and False, so "
+                           "each layer it calls is called in both draws)")
+                    raise NotImplementedError(f"Model: {layer.describe()} is called more than once and "
+                                              f"{refusal}{why}")
         # a call's sources: an earlier call's index, or -1 - j for inputs[j] (-1 for the only one)
         index.update({id(given): -1 - j for j, given in enumerate(inputs)})
         self._graph = [[index[id(parent)] for parent in tensor.inputs] for tensor in tensors]

@@ -227,9 +227,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if not self._checks_keras_steps:
             steps = defined_steps(type(self))
             if steps:
-                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which a Sequential's fit does "
-                                          f"not call; subclass glassnet.Model for a train_step of your own (Keras' "
-                                          f"GAN), or write the maths in layers or a loss (glassnet.losses.Loss)")
+                # (predict runs predict_step, evaluate test_step: "fit does not call" sent readers of
+                # a predict_step looking at fit)
+                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which a Sequential's fit, "
+                                          f"evaluate and predict never call; subclass glassnet.Model for Keras' steps "
+                                          f"of your own (train_step, test_step, predict_step, compute_loss, "
+                                          f"compute_metrics), or write the maths in layers or a loss "
+                                          f"(glassnet.losses.Loss)")
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
         # Keras' default name, numbered per session (sequential, sequential_1; a subclass' own name)
