@@ -11,7 +11,10 @@ branch on ``training`` is then taken once; keras.io's stochastic depth (DropPath
 drew the identity for training=None and trained without its drop path, where Keras drops.
 ``branches_on_training`` reads the source of ``call`` (nothing is run): a test (``if``, ``while``,
 ``x if training else y``, ``and``/``or``, ``not``) reading ``training``, other than ``training is
-None`` alone (Keras' default idiom before reading the flag), counts. Such a call, given no flag,
+None`` alone (Keras' default idiom before reading the flag), counts, and so does handing the flag
+on to a function of the user's that tests it: Swin's ``return drop_path(x, self.drop_prob,
+training)`` (a function of the module), ``self._augment(x, training)``, ``super().call(x,
+training=training)`` (read the same way, under the name it is bound to there). Such a call, given no flag,
 is drawn twice (``draw_both``), with training=True and training=False, on the same layers, and a
 ``TrainingSwitch`` (layers/training_switch.py) gives each pass the draw of its mode: fit,
 train_on_batch and ``model(x, training=True)`` the first, predict, evaluate and ``model(x)`` the
@@ -42,8 +45,81 @@ def _reads(node, name):
     return any(_reads(child, name) for child in ast.iter_child_nodes(node))
 
 
-def branches_on_training(function, name="training"):
-    """Whether ``function``'s source holds a test reading ``name``; None where it cannot be read."""
+def _plain(raw, method):
+    """(function, whether its first parameter is self or cls) of a class attribute (``method``) or of
+    a global; None for anything else (a layer, a class, a builtin)."""
+    if isinstance(raw, staticmethod):
+        raw, method = raw.__func__, False
+    elif isinstance(raw, classmethod):
+        raw, method = raw.__func__, True
+    return (raw, method) if inspect.isfunction(raw) else None
+
+
+def _named(function, name):
+    """What ``name`` stands for inside ``function``: a variable of an enclosing function (a class made
+    in a function), else a global; None when neither."""
+    code = getattr(function, "__code__", None)
+    if code is not None and name in code.co_freevars:
+        try:
+            return function.__closure__[code.co_freevars.index(name)].cell_contents
+        except ValueError:      # (a cell not filled yet)
+            return None
+    return getattr(function, "__globals__", {}).get(name)
+
+
+def _callee(func, function, cls):
+    """The function of the user's that the call expression ``func`` in ``function`` reaches (as
+    ``_plain``): a global ``drop_path(...)``, a method ``self._augment(...)``, ``super().call(...)``;
+    None otherwise. ``cls``: the class whose ``call`` is being read (None: globals only)."""
+    if isinstance(func, ast.Name):
+        return _plain(_named(function, func.id), False)
+    if cls is None or not isinstance(func, ast.Attribute):
+        return None
+    mro = cls.__mro__
+    if isinstance(func.value, ast.Name) and func.value.id == "self":
+        return next((_plain(vars(k)[func.attr], True) for k in mro if func.attr in vars(k)), None)
+    if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) and func.value.func.id == "super":
+        # the classes after the one defining ``function`` (its ``__class__`` cell), as super() looks them up
+        owner = _named(function, "__class__")
+        if owner in mro:
+            return next((_plain(vars(k)[func.attr], True) for k in mro[mro.index(owner) + 1:]
+                         if func.attr in vars(k)), None)
+    return None
+
+
+def _handed_on(tree, name, function, cls):
+    """(function, the name of its parameter) for each call in ``tree`` handing ``name`` on, by position
+    or keyword, to a function of the user's (``_callee``; glassnet's own are not read)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        places = [(j, None) for j, arg in enumerate(node.args) if isinstance(arg, ast.Name) and arg.id == name]
+        places += [(None, kw.arg) for kw in node.keywords
+                   if kw.arg is not None and isinstance(kw.value, ast.Name) and kw.value.id == name]
+        found = _callee(node.func, function, cls) if places else None
+        if found is None or str(found[0].__module__).split(".")[0] == "glassnet":
+            continue
+        callee, method = found
+        try:
+            parameters = list(inspect.signature(callee).parameters.values())[1 if method else 0:]
+        except (TypeError, ValueError):
+            continue
+        named = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        starred = any(isinstance(arg, ast.Starred) for arg in node.args)
+        for position, keyword in places:
+            if keyword is not None and keyword in named:
+                yield callee, keyword
+            elif keyword is None and not starred and position < len(parameters) and parameters[position].kind in (
+                    inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+                yield callee, parameters[position].name
+
+
+def branches_on_training(function, name="training", cls=None, _seen=None):
+    """Whether ``function``'s source holds a test reading ``name``, or hands ``name`` on to a function
+    of the user's that tests it (``_handed_on``; ``cls`` the class whose ``call`` it is, for
+    ``self.method(...)`` and ``super().call(...)``); None where ``function``'s source cannot be read."""
+    seen = set() if _seen is None else _seen
+    seen.add((function, name))
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError, IndentationError):
@@ -59,7 +135,10 @@ def branches_on_training(function, name="training"):
             continue
         if any(_reads(test, name) for test in tests):
             return True
-    return False
+    # the flag handed on: a branch there is the call's too (Swin's DropPath reaches drop_path's test
+    # only so, and was drawn once, for None: fit never dropped a path, where Keras drops)
+    return any((callee, parameter) not in seen and branches_on_training(callee, parameter, cls, seen)
+               for callee, parameter in _handed_on(tree, name, function, cls))
 
 
 _BRANCHES = {}
@@ -73,7 +152,7 @@ def branches(model):
             takes = "training" in inspect.signature(cls.call).parameters
         except (TypeError, ValueError):
             takes = False
-        found = branches_on_training(cls.call) if takes else False
+        found = branches_on_training(cls.call, cls=cls) if takes else False
         if found is None:       # (python -c, a REPL): a branch there would be drawn for None alone
             warn(f"{cls.__name__}.call takes a training argument, but its source cannot be read, so glassnet cannot "
                  f"see whether it branches on it: call is drawn once, with training=None, and a branch on it "
@@ -81,6 +160,21 @@ def branches(model):
                  f"its mode's branch")
         _BRANCHES[cls] = bool(found)
     return _BRANCHES[cls]
+
+
+def default_flag(model):
+    """The mode ``model(x)`` runs in on data when given no ``training``: False, but True for a model or
+    block whose ``call`` defaults to ``training=True``, as Keras then runs ``call`` with that default
+    (keras.io's RandomColorAffine, ``def call(self, images, training=True)``, augments the images it
+    is called on alone; glassnet's pass of inference mode showed them unchanged)."""
+    call = getattr(type(model), "call", None)
+    if not callable(call):
+        return False
+    try:
+        parameter = inspect.signature(call).parameters.get("training")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.default is True
 
 
 def _flat(value):

@@ -404,7 +404,10 @@ class InferenceMixin:
                             f"of several tensor arguments)")
         if holds_symbolic(x):
             return self._call_symbolic(x, training)
-        training = False if training is None else check_flag(training, "training")     # None: Keras' default
+        if training is None:        # Keras' default: inference, or the call's own default (a block's training=True)
+            from ._training_branch import default_flag
+            training = default_flag(self)
+        training = check_flag(training, "training")
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from .tape import record_model_call
             return record_model_call(self, x, training)
