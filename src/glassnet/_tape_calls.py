@@ -186,6 +186,11 @@ class _ModelCall(Node):
     def backward(self, g, zg, add_weight, wants):
         model = self.model
         flags = [layer.needs_input_gradient for layer in model.layers]
+        # which of its layers make dL/d(input), marked for this model's graph: another model sharing
+        # them (base.fit, feat.train_on_batch, feat.save) marks them for its own since, where a layer
+        # first there (making none) reads another inside this one (combined = Model(z, base(G(z)))):
+        # the walk stopped at it, and G's weights got None. The flags are put back after
+        model._mark_first_layer()
 
         def gather(i, grad, totals=self.asked):      # dL/d(call i's output), its readers' summed
             if i in totals:

@@ -207,6 +207,11 @@ def _write_model_file(model, path, meta, config, include_optimizer):
         arrays[f"weights/{i:03d}"] = w
     state = model.optimizer.get_state() if model.optimizer is not None and include_optimizer else None
     if state is not None:
+        # the state of the model's own trained weights only: its optimizer may have stepped other
+        # arrays too (apply_gradients on the weights of another model sharing its layers, or of
+        # none), whose keys load_model cannot place, and refused the whole file for
+        own = {key for key, _, _ in (model._triples if model.built else [])}
+        state["slots"] = {key: named for key, named in state["slots"].items() if key in own}
         slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
         meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
                                    "slots": [[key, name] for key, name, _ in slots]}

@@ -1296,7 +1296,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def trainable_weights(self):
         """The weights training updates, live (not copies), in layer order (Keras' list): every
         parameter of the trainable layers, as of the last ``compile``, ``fit`` or ``train_on_batch``
-        (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes."""
+        (which take up changed ``trainable`` flags). What ``optimizer.finalize_variable_values`` takes.
+        A layer shared with another model (a feature extractor, a GAN's combined model) computes with
+        one model's array at a time: once the other model trained it, a list held from before shows
+        this model's older values, and an in-place write into it is lost, until this model takes
+        the layer back (its ``fit``, ``train_on_batch``, ``apply_gradients``, or this property read
+        again): read it again rather than keep it (Keras' variables are one per weight)."""
         self._require_built("trainable_weights")
         self._sync_views()          # a model sharing these layers (a nested one) may have trained them since
         # in the order of layers (the flat buffer may lay them out in another: _layout_layers)

@@ -338,12 +338,13 @@ def _flatten(sources):
 # -- applying gradients ------------------------------------------------------------------------------
 def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     """``optimizer.apply_gradients(zip(grads, weights))``: each weight updated in place by the
-    optimizer's rule. The whole set of a model's trained weights steps as ``fit`` steps it (one
-    flat buffer: the optimizer's state is fit's when it is the model's compiled one, and the
-    constraints project after the update); other weights step one by one, each with state of its own.
+    optimizer's rule. A model's trained weights step as ``fit`` steps them (one flat buffer, the
+    ones not given left as they are: the optimizer's state is fit's when it is the model's compiled
+    one, and the constraints project after the update); other arrays step one by one, each with
+    state of its own.
     A weight given a None gradient is left as it is, with its optimizer state, weight decay and
     constraint, as Keras 3 skips it (in a model's whole set too: glassnet.optimizers._ungraded)."""
-    pairs, nones = [], []
+    pairs = []
     for k, pair in enumerate(grads_and_vars):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"{caller}: expected (gradient, weight) pairs, zip(grads, model.trainable_weights); "
@@ -353,7 +354,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
             raise TypeError(f"{caller}: the weight of pair {k} must be a weight array (model.trainable_weights' "
                             f"items), got {type(var).__name__}")
         if grad is None:
-            nones.append(var)
+            # (left as it is: a weight of a model steps with its set, glassnet.optimizers._ungraded)
             continue
         grad = np.asarray(_plain(grad))
         if grad.shape != var.shape:
@@ -369,12 +370,13 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     steps = []
     for model, given in groups.values():
         views = {id(param): (grad_view, layer, key) for layer, key, param, grad_view in model._views}
-        # the weights of the set given a None gradient: stepped with it, left as they are
-        left = {id(var) for var in nones if id(var) in views}
-        if len(given) + len(left) == len(views) and {id(v) for _, v in given} | left == set(views):
-            steps.append(("model", model, given, views, left))
-        else:
-            loose.extend(given)
+        # the weights of the set given a None gradient, or not given (a part of the set:
+        # layer.trainable_weights, model.trainable_weights[:2]): stepped with it, left as they
+        # are. So a weight's optimizer state is the same whichever part of the set is given: the
+        # model's flat buffer's, fit's with its compiled optimizer (stepped one by one, each under
+        # a key of its own, a part kept state fit never read, and a model file load_model refused)
+        left = set(views) - {id(v) for _, v in given}
+        steps.append(("model", model, given, views, left))
     # one update of the optimizer for every pair (its iterations count one step, Adam's bias
     # correction reads it, and global_clipnorm sees every gradient): each model's whole set as its
     # flat buffer (the triple fit steps), the other weights each as a triple of its own
