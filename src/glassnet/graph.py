@@ -442,6 +442,7 @@ class Model(Sequential):
         self._nesting = ()
         self._output_keys = self._input_keys = None
         self._join_order = self._input_places = None
+        self._forget_skips()
 
     def _make_graph(self, inputs, outputs, first=()):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build.
