@@ -10,7 +10,7 @@ only a TrainingSwitch's unread branch needs (glassnet._switch_skips), planned on
 """
 from collections import Counter
 
-from . import _switch_skips as switch_skips, _tape_state
+from . import _tape_state
 from .layers.base import call_arguments_set, in_model_dtype, missing_input_gradient, wrong_input_gradients
 
 
@@ -74,7 +74,8 @@ class CallGraphMixin:
         the first pass after the graph changed (``_forget_skips``), not at each."""
         plan = self._switch_plan
         if plan is None or plan[0] != len(self._node_layers):
-            plan = self._switch_plan = (len(self._node_layers), *switch_skips.plan(self))
+            from ._switch_skips import plan as plan_skips     # (at a model's first pass, not at import)
+            plan = self._switch_plan = (len(self._node_layers), *plan_skips(self))
         return plan[2] if training else plan[1]
 
     def _forget_skips(self):
