@@ -18,7 +18,8 @@ training=training)`` (read the same way, under the name it is bound to there). S
 is drawn twice (``draw_both``), with training=True and training=False, on the same layers, and a
 ``TrainingSwitch`` (layers/training_switch.py) gives each pass the draw of its mode: fit,
 train_on_batch and ``model(x, training=True)`` the first, predict, evaluate and ``model(x)`` the
-second. The graph holds both draws, so summary, save and load (a graph, no code) work as for any
+second; a pass runs only the calls of its mode's draw (glassnet._switch_skips). The graph holds
+both draws, so summary, save and load (a graph, no code) work as for any
 block. A source that cannot be read (a class made by ``python -c``) is drawn once, for None, and warns.
 """
 import ast
@@ -192,11 +193,11 @@ def draw_both(draw, inputs, walk_back):
     ``TrainingSwitch`` of [the True draw's, the False draw's], which a pass gives in its mode.
 
     The calls of the False draw keep ``training=False`` in every pass (Keras hands the flag down
-    to the layers a call calls): in fit they run besides the training draw, in inference mode (no
-    moving statistics updated, no dropout), and no gradient reaches them through the switch. The
-    calls of the True draw run in the pass's mode: a training pass's True, and in predict (where
-    the switch does not read them) inference mode, so that predict changes no moving statistic.
-    Both draws run in every pass: a block costs its two branches' work.
+    to the layers a call calls); the calls of the True draw run in the pass's mode. A pass runs
+    only the calls its mode's draw needs: those only the other draw needs are skipped
+    (glassnet._switch_skips), those both share (the block's input, the calls before it) run once,
+    so a block costs its pass's branch's work, and predict moves no random draw of the training
+    draw and no moving statistic.
 
     ``walk_back(outputs, stop)`` (graph._walk_back) lists the calls each draw made."""
     from . import _dead_calls as dead_calls

@@ -5,7 +5,8 @@ and a ``Sequential``'s that nests one (its calls, then the functional model's, t
 A model using it says, per call, its layer (``_node_layers``) and its sources (``_inbound``: earlier
 calls' indices, -1 - j for the model's input j); ``_sources(x)`` gives the model's inputs in a batch,
 ``_call_modes`` each call's own training mode (None: none), ``_shared`` the ids of the layers called
-more than once, whose forward caches are kept per call in ``_call_caches``.
+more than once, whose forward caches are kept per call in ``_call_caches``. A pass skips the calls
+only a TrainingSwitch's unread branch needs (glassnet._switch_skips), planned once per graph.
 """
 from collections import Counter
 
@@ -47,6 +48,16 @@ def _restore(snapshot):
         vars(holder).update(attributes)
 
 
+def _skipping(calls, skipped, outputs):
+    """``calls`` (``enumerate(zip(layers, inbound))``) less those in ``skipped``, whose outputs are
+    None (``outputs`` stays indexed by call; no call that runs reads them)."""
+    for k, call in calls:
+        if k in skipped:
+            outputs.append(None)
+        else:
+            yield k, call
+
+
 class CallGraphMixin:
     """The passes of a graph of calls (see the module docstring)."""
 
@@ -55,11 +66,27 @@ class CallGraphMixin:
     _shared_outputs = {}
     _loss_terms = None      # a drawn model's add_loss terms (glassnet.added_losses.Terms)
     _ungraded_layers = ()   # the layers the latest backward pass gave no gradient (_graph_backward)
+    _switch_plan = None     # the calls each mode's pass skips (_skipped_calls); None: not planned yet
+
+    def _skipped_calls(self, training):
+        """The calls a pass in ``training``'s mode does not run (those only a TrainingSwitch's
+        unread branch needs: glassnet._switch_skips), or None where it runs them all. Planned at
+        the first pass after the graph changed (``_forget_skips``), not at each."""
+        plan = self._switch_plan
+        if plan is None or plan[0] != len(self._node_layers):
+            from ._switch_skips import plan as plan_skips     # (at a model's first pass, not at import)
+            plan = self._switch_plan = (len(self._node_layers), *plan_skips(self))
+        return plan[2] if training else plan[1]
+
+    def _forget_skips(self):
+        """The graph changed (a build, calls added or popped): plan the skipped calls anew."""
+        self._switch_plan = None
 
     def _graph_walk(self, x, training):
         """Yield ``(layer, its input(s), its output)`` for each call of the graph in turn, as
         ``Sequential._walk`` does for each layer: each call reads its sources' outputs (the model's
-        input(s) for -1 - j), in its own training mode when it has one."""
+        input(s) for -1 - j), in its own training mode when it has one. The calls the pass's mode
+        skips (``_skipped_calls``) are neither run nor yielded."""
         outputs, sources = [], self._sources(x)
         if self._heads is not None:
             self._walked = outputs          # read when the walk is done (_outputs_of_walk)
@@ -67,7 +94,11 @@ class CallGraphMixin:
         terms = self._loss_terms        # add_loss terms: the outputs of the calls they read are kept
         if terms is not None:
             terms.kept = {}
-        for k, (layer, parents) in enumerate(zip(self._node_layers, self._inbound)):
+        calls = enumerate(zip(self._node_layers, self._inbound))
+        skipped = self._skipped_calls(training)
+        if skipped is not None:     # a branching block's draw this pass does not read: not run
+            calls = _skipping(calls, skipped, outputs)
+        for k, (layer, parents) in calls:
             if len(parents) == 1 and not getattr(layer, "merges", False):
                 inputs = sources[-1 - parents[0]] if parents[0] < 0 else outputs[parents[0]]
             else:

@@ -442,6 +442,7 @@ class Model(Sequential):
         self._nesting = ()
         self._output_keys = self._input_keys = None
         self._join_order = self._input_places = None
+        self._forget_skips()
 
     def _make_graph(self, inputs, outputs, first=()):
         """Take the graph from ``inputs`` to ``outputs`` (see the class docstring) and build.
@@ -780,11 +781,11 @@ class Model(Sequential):
                                 f"layers returned (a tensor or a list of them), got {got}; compute it in "
                                 f"call with layers, operators on tensors and glassnet.ops"
                                 f"{added_losses.output_note(bad[0] if bad else None)}")
-            if branching and added.terms:       # both draws run in every pass: each term would count twice
+            if branching and added.terms:       # each draw's terms are added at every pass, read in both modes
                 raise NotImplementedError(f"{type(self).__name__}.call: branches on training and calls add_loss; "
-                                          f"glassnet draws such a call twice (training=True and False), both run "
-                                          f"at each pass, so the penalty would count twice: add it outside the "
-                                          f"branching block")
+                                          f"glassnet draws such a call twice (training=True and False) and adds "
+                                          f"each draw's terms at every pass, in both modes (the penalty would count "
+                                          f"twice): add it outside the branching block")
             added_losses.attach(added.terms, drawn)
             # calls whose results reach no output: kept, as Keras keeps their layers (glassnet._dead_calls)
             sources = list(given.values()) if isinstance(given, dict) else list(given) if isinstance(

@@ -589,9 +589,11 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if state is None:
             self._nested_calls = self._nested_inbound = self._call_modes = self._call_options = None
             self._shared, self._call_caches = frozenset(), {}
+            self._forget_skips()
             return
         self._nested_calls, self._nested_inbound, self._call_modes, self._call_options = state
         self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
+        self._forget_skips()
 
     def _extend_graph(self, layers, block=None):
         """The calls of ``layers`` (the last ones joined) after this model's: ``block`` says how
@@ -608,6 +610,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if options is not None or self._call_options is not None:
             self._call_options = (self._call_options or [None] * offset) + (options or [None] * len(calls))
         self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
+        self._forget_skips()
 
     def _takes_text(self):
         """Whether the first layer turns texts into numbers (TextVectorization, StringLookup,
@@ -886,6 +889,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
+        self._forget_skips()        # (the calls a pass skips: planned on the graph built, glassnet._switch_skips)
         if self._heads is not None:         # the outputs travel packed: one row of them per sample
             self._check_head_shapes(declared)
             open_ = self._heads[0].layout.open
@@ -1046,6 +1050,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         super().__setstate__(state)
         if self.__dict__.get("_nested_calls") is not None:      # ids (of the shared layers) change in a copy
             self._shared, self._call_caches = frozenset(shared_ids(self._nested_calls)), {}
+        self._forget_skips()
         self._walked = None
         if self.__dict__.get("_heads") is not None:        # pickled before outputs of any length
             set_layouts(self._heads)

@@ -58,7 +58,7 @@ class Trace(list):
             for key in ("input", "Z", "xhat", "A", "dA", "dZ"):
                 value = record.get(key)
                 if isinstance(value, list):         # a merge layer's inputs, one row each
-                    lines += [row(f"{key}[{k}]", a) for k, a in enumerate(value)]
+                    lines += [row(f"{key}[{k}]", a) for k, a in enumerate(value) if a is not None]
                 elif value is not None:
                     lines.append(row(key, value))
             lines += [row("d" + name, grad) for name, grad in record["grads"].items()]
@@ -110,13 +110,19 @@ def _trace(model, x, y):
     records, out, activity = [], x, model._activity
     if activity is not None:
         activity.clear()
+    # a call the training pass skips (a branching block's inference draw: glassnet._switch_skips)
+    # runs nothing: its record holds no values, and the records stay one per call of the graph
+    skipped, calls = model._skipped_calls(True) or (), model._node_layers
     with planned(model._mask_plan):                       # masks (layers/masking.py), as in training
         for layer, inputs, out in model._walk(x, training=True):
+            while len(records) in skipped:
+                records.append({"layer": calls[len(records)].describe(), "input": None, "Z": None, "A": None})
             if activity is not None and layer.activity_regularizer is not None:
                 activity[layer] = out
             # a merge layer's inputs are a list: each is copied
             records.append({"layer": layer.describe(),
-                            "input": [a.copy() for a in inputs] if isinstance(inputs, list) else inputs.copy(),
+                            "input": [None if a is None else a.copy() for a in inputs]     # (None: a skipped call's)
+                            if isinstance(inputs, list) else inputs.copy(),
                             "Z": _copy(getattr(layer, "z", None)), "A": out.copy()})
             if getattr(layer, "xhat", None) is not None:      # Batch- or LayerNormalization's normalised input
                 records[-1]["xhat"] = layer.xhat.reshape(out.shape).copy()

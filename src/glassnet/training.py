@@ -346,7 +346,10 @@ class TrainingMixin(ActivityMixin):
         kept = self._activity
         if kept is not None:
             kept.clear()
-        for (layer, _, x), declared in zip(self._walk(x, training), self._output_shapes):
+        declared_shapes, skipped = self._output_shapes, self._skipped_calls(training)
+        if skipped is not None:     # (the calls this pass does not run yield nothing: glassnet._switch_skips)
+            declared_shapes = [shape for k, shape in enumerate(declared_shapes) if k not in skipped]
+        for (layer, _, x), declared in zip(self._walk(x, training), declared_shapes):
             if kept is not None and layer.activity_regularizer is not None:
                 kept[layer] = x
             if not shape_fits(x.shape[1:], declared):
