@@ -137,7 +137,7 @@ def resolve(config, caller, given=None):
         warn(f"{caller}: the model is a {spec['class_name'][:100]!r} (module "
              f"{spec.get('module', '?')[:100]!r}), a subclass of gn.Model; a model file holds no code, so its "
              f"own methods (train_step, compute_loss, call, ...) are not in it, and this is the functional "
-             f"gn.Model of its graph: a further fit runs Keras' default step, not its own. To get the "
+             f"gn.Model of its graph: a further fit runs the compiled loss's ordinary step, not the class's own. To get the "
              f"subclass back, {_how(spec)}")
         return None, spec
     if not is_own_subclass(found):
