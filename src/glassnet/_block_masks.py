@@ -130,6 +130,41 @@ def carries_mask(tensor):
     return maker.get(id(tensor)) is not None
 
 
+# Keras 3.15's text (keras/src/layers/layer.py, Layer.__call__), given where its supports_masking is False
+_DROPPED = ("Layer '{name}' (of type {cls}) was passed an input with a mask attached to it. However, this layer "
+            "does not support masking and will therefore destroy the mask information. Downstream layers will not "
+            "see the mask.")
+
+
+def warn_mask_dropped(layer):
+    """Keras 3.15's UserWarning for ``layer`` (a layer or drawn block whose ``supports_masking`` is
+    False) called on an input carrying a mask. Keras gives it at every such call, and Python's
+    default filter shows each text once (its text names the layer): here once per layer."""
+    if layer.__dict__.get("_warned_mask_dropped"):
+        return
+    layer.__dict__["_warned_mask_dropped"] = True
+    from ._names import to_snake_case
+    from ._warnings import warn
+    # (a layer not named yet, its model naming it when built: the name Keras' would start from)
+    warn(_DROPPED.format(name=layer.name or to_snake_case(type(layer).__name__), cls=type(layer).__name__))
+
+
+def drops_mask_as_keras(layer):
+    """Whether ``layer``, called on one masked tensor in a drawn model, is one Keras 3.15 warns of
+    (``supports_masking`` False): neither making, reading nor passing on a mask (a Flatten, a Conv1D,
+    a Reshape, a Lambda, a layer of yours with ``forward`` whose class leaves ``supports_masking``
+    unset). Left out: the layers glassnet refuses a mask at by name (``mask_refusal``), and its own
+    graph nodes (ops, ``CallMask``; Keras' ops drop masks without a word)."""
+    if getattr(layer, "merges", False) or layer.supports_masking or layer.reads_mask or layer.makes_mask \
+            or layer.mask_refusal is not None or callable(getattr(layer, "mask_rule", None)):
+        return False
+    module = type(layer).__module__
+    if module.startswith("glassnet."):
+        from .layers.catalog import HOME_OF
+        return module.rsplit(".", 1)[-1] == HOME_OF.get(type(layer).__name__)
+    return True
+
+
 def _mask_of(tensor, who):
     """The ``CallMask`` tensor of ``tensor``'s mask, or None where it carries none."""
     from .layers.block_masks import CallMask
@@ -166,6 +201,7 @@ def draw(model, inputs, call, arguments=None):
     with several arguments (``arguments``, a glassnet._block_arguments.BlockCall), ``inputs`` is
     the first argument (compute_mask's) and the masks go as Keras fills them (``filled_masks``)."""
     from .layers.symbolic import is_symbolic
+    _warn_if_dropped(model, inputs, arguments)
     if not is_masked_block(model, arguments):
         # Keras 3.15: a block that neither takes nor sets masks (supports_masking False, no
         # compute_mask) is drawn as one with supports_masking=False: its operations drop masks and
@@ -203,6 +239,17 @@ def draw(model, inputs, call, arguments=None):
                         f"of the output's steps (ops.not_equal(inputs, 0), the mask it was given) or None, got "
                         f"{type(bad[0]).__name__}")
     return _with_masks(outputs, flat, given, over_layers=compute is not None)
+
+
+def _warn_if_dropped(model, inputs, arguments):
+    """Keras 3.15 warns where a block whose ``supports_masking`` is False (no ``compute_mask``, the
+    flag unset: whether or not ``call`` takes ``mask``) is called with a mask: the one given as
+    ``mask=`` (``arguments``), else its first argument's (Keras' ``previous_mask``)."""
+    if supports_masking(model):
+        return
+    given = None if arguments is None else arguments.bound.arguments.get("mask")
+    if given is not None or any(carries_mask(t) for t in _flat(inputs)):
+        warn_mask_dropped(model)
 
 
 def _with_masks(outputs, flat, masks, over_layers=False):

@@ -23,7 +23,7 @@ from ._stepping import inside_step
 from ._validation import check_flag
 from .feeding import is_batches, kind_of
 from .graph import _runs_test_step
-from .own_steps import _require_steps_compiled, keras_order, reset_metrics, step_logs
+from .own_steps import _require_steps_compiled, keras_order, step_logs
 
 
 def _one_batch(model, x, y, sample_weight, call):
@@ -45,7 +45,7 @@ def train_on_batch_own_step(model, x, y, sample_weight, class_weight, return_dic
         raise ValueError(f"class_weight: it weighs a compiled loss, and {name}.train_step computes its own; "
                          f"give sample_weight, which the step receives as data[2]")
     data = _one_batch(model, x, y, sample_weight, "train_on_batch")
-    reset_metrics(model)        # Keras: the logs are this batch's alone
+    model.reset_metrics()        # Keras: the logs are this batch's alone (an override runs)
     with inside_step(model):
         logs = step_logs(model.train_step(data), f"{name}.train_step")
     return logs if return_dict else keras_order(model, logs)
@@ -62,7 +62,7 @@ def test_on_batch_own_step(model, x, y, sample_weight, return_dict):
     _require_steps_compiled(model, "test_on_batch")
     return_dict = check_flag(return_dict, "return_dict")
     data = _one_batch(model, x, y, sample_weight, "test_on_batch")
-    reset_metrics(model)
+    model.reset_metrics()
     with inside_step(model):
         logs = step_logs(model.test_step(data), f"{name}.test_step")
     return logs if return_dict else keras_order(model, logs)

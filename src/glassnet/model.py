@@ -997,6 +997,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             return keras_metrics(self)
         return self._compiled_metrics
 
+    def reset_metrics(self):
+        """Keras' ``reset_metrics()``: ``reset_state()`` on every metric the model tracks, so that
+        their next results count from nothing. For a subclass with steps of its own, the objects
+        ``metrics`` lists (the loss's ``Mean``, ``CompileMetrics``, the Metrics it holds): fit calls
+        this at each epoch's start, evaluate before its batches, ``train_on_batch`` and
+        ``test_on_batch`` before their batch, as Keras 3.15 does (an override of it runs there).
+        For a plain compiled model, compile's Metric objects and the Metrics it holds as
+        attributes; its fit, evaluate and batch calls count each run afresh anyway. Returns None.
+
+        Example: ``model.evaluate(x, y); model.reset_metrics(); model.get_metrics_result()``
+        gives ``{"loss": 0.0, ...}`` for a model with steps of its own."""
+        from .own_steps import reset_metrics
+        reset_metrics(self)
+
     @property
     def _inbound(self):
         """Where each layer's input comes from: for layer i, the list of the layers (their indices)

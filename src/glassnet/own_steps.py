@@ -134,12 +134,16 @@ def reset_metrics(model):
     """Keras' ``reset_metrics``: ``reset_state()`` on every Metric in ``model.metrics`` (Keras'
     loss tracker and compiled metrics, and the Metric objects the model holds as attributes: see
     glassnet.step_metrics; or a property's Metric objects), and on the loss tracker and compiled
-    metrics that Keras' default steps update (the same objects, unless a property lists others)."""
-    held = trackers(model)
+    metrics that Keras' default steps update (the same objects, unless a property lists others).
+    A plain compiled model (no step of its own) has no trackers unless a step or ``compute_loss``
+    made them: its compile Metric objects and the Metrics it holds are reset, no tracker is made."""
+    own = model._own_steps
+    held = trackers(model) if own or "_step_trackers" in vars(model) else None
     # (compile's Metric objects too: CompileMetrics counts on copies, Keras on the objects given)
     compiled = [fn for _, fn in model._compiled_metrics]
-    for metric in [held.loss, held.compiled, *compiled, *(item for item in model.metrics
-                                                          if item is not held.loss and item is not held.compiled)]:
+    # a plain model's ``metrics`` are compile's (name, metric) pairs: Keras' list adds the held ones
+    listed = list(model.metrics) if own else held_metrics(model)
+    for metric in [*(() if held is None else (held.loss, held.compiled)), *compiled, *listed]:
         reset = getattr(metric, "reset_state", None)
         if callable(reset):
             reset()
@@ -182,7 +186,7 @@ def _as_logged(returned, logs):
 def _test_steps(model, read, hooks):
     """One evaluation: the metrics reset, then ``test_step`` on every batch ``read()`` gives, the
     test hooks called as Keras calls them. Returns the last batch's logs (None: no batch)."""
-    reset_metrics(model)
+    model.reset_metrics()        # Keras' loop calls the method: an override runs
     hooks.call("on_test_begin", {})
     logs, step = None, f"{type(model).__name__}.test_step"
     for b, data in read():
@@ -394,7 +398,7 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
                  f"nothing to train")
     with training_epochs(model, callback_list, hooks) as interrupt:
         for epoch in range(initial_epoch, epochs):
-            reset_metrics(model)        # Keras: the trackers count one epoch each
+            model.reset_metrics()        # Keras: the trackers count one epoch each (an override runs)
             hooks.call("on_epoch_begin", epoch, {})
             if feed is not None:
                 feed.begin_epoch()

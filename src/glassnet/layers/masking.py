@@ -52,7 +52,10 @@ def plan_masks(layers, output_reader=None, warn_for=None):
             if layer.reads_mask:
                 _refuse_within(layer, maker, within)
                 readers.append(layer)
-            if (warn_for is True or layer is warn_for) and not passes and not layer.makes_mask and not layer.uses_mask(within):
+            # (once per layer: a chain drawn on an Input warned in Keras' words already, glassnet._block_masks)
+            if (warn_for is True or layer is warn_for) and not passes and not layer.makes_mask and \
+                    not layer.uses_mask(within) and not layer.__dict__.get("_warned_mask_dropped"):
+                layer.__dict__["_warned_mask_dropped"] = True
                 what = ("does not support masking" if not within or not layer.supports_masking else
                         "cannot hand on a mask within the steps past the layer it wraps")
                 warn(f"{layer.describe()} receives the mask that {maker.describe()} makes, but {what}: "

@@ -209,6 +209,8 @@ def call_symbolic(layer, inputs, training=None, options=None):
             out = layer.output_shape(shape)
     check_output(layer, out)        # as a model's build checks it (glassnet._bounds), when drawn
     tensor = SymbolicTensor(layer, parents, out)
+    if not with_states:
+        _warn_if_mask_dropped(layer, parents[0])
     # this call's own mode (Keras: layer(x, training=False) runs in inference mode whatever the
     # model's pass) and a layer's own call arguments (an attention layer's use_causal_mask, a
     # ReversibleEmbedding's reverse)
@@ -218,6 +220,14 @@ def call_symbolic(layer, inputs, training=None, options=None):
         layer._first_call = (parents, tensor)
     dead_calls.note(tensor)         # (a block's call keeps those reaching no output: glassnet._dead_calls)
     return tensor
+
+
+def _warn_if_mask_dropped(layer, source):
+    """Keras 3.15's warning (glassnet._block_masks.warn_mask_dropped) where ``layer``, which does
+    not support masking, is drawn on ``source`` carrying a mask: once per layer, when drawn."""
+    from .._block_masks import carries_mask, drops_mask_as_keras, warn_mask_dropped
+    if drops_mask_as_keras(layer) and carries_mask(source):
+        warn_mask_dropped(layer)
 
 
 def with_readers(layer, main, readers):

@@ -51,7 +51,11 @@ ARGUMENTS.update(tensor_math.ARGUMENTS)
 ARGUMENTS.update(tensor_conv.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
-ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY + ("cumsum", "cumprod")
+ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY
+# ops keeping the shape whose output entry mixes the entries along their axis (a running sum, an
+# order): a mask passes them along axes within each step only, as the reductions (_axes_within_steps);
+# along the steps a real step's value would take in the padding before it (cumsum of front padding)
+ALONG_AXIS = ("cumsum", "cumprod", "sort", "argsort")
 
 
 class TensorFunction(ConstantOperandNode, Layer):
@@ -187,14 +191,21 @@ class TensorFunction(ConstantOperandNode, Layer):
             return None
         if self._axes_within_steps() is not None:
             return None
+        if self.op in ALONG_AXIS and not self.merges:
+            # (Keras' ops drop the mask here, so its layers after read the padding as data)
+            return (f"{self.op} along the steps' axis 1 (axis={self.arguments.get('axis')!r}) may move the steps a "
+                    f"mask marks or mix the padding into the real steps' values; apply it before the mask is made, "
+                    f"or along an axis within the steps (axis=-1)")
         return f"{self.op} may move, join or drop the steps a mask marks; apply it before the mask is made"
 
     def _axes_within_steps(self):
-        """The axes (sorted, non-negative, the batch's 0 counted) that a reduction, ``softmax`` or
-        ``log_softmax`` works along, where none is the steps' axis 1: each step's output then comes
-        from that step's entries alone (``ops.mean(h, axis=-1, keepdims=True)`` of (batch, steps, d)),
-        so the step keeps its place and its mask; None for any other op or axis."""
-        if self.merges or not (self.op in REDUCTIONS or self.op in ("softmax", "log_softmax")):
+        """The axes (sorted, non-negative, the batch's 0 counted) that a reduction, ``softmax``,
+        ``log_softmax`` or an op along an axis (``ALONG_AXIS``: ``cumsum``, ``cumprod``, ``sort``,
+        ``argsort``) works along, where none is the steps' axis 1: each step's output then comes
+        from that step's entries alone (``ops.mean(h, axis=-1, keepdims=True)``, ``ops.cumsum(h,
+        axis=-1)`` of (batch, steps, d)), so the step keeps its place and its mask; None for any
+        other op or axis (``ops.cumsum(h, axis=1)``: refused where a mask reaches it)."""
+        if self.merges or not (self.op in REDUCTIONS or self.op in ("softmax", "log_softmax") or self.op in ALONG_AXIS):
             return None
         axis = self.arguments.get("axis")
         if axis is None:
