@@ -152,9 +152,13 @@ def test_a_metric_that_cannot_be_copied_is_named():
             self.lock = threading.Lock()
 
     X, y, _, _ = _moons()
-    model = _binary_model([Locked()])
-    with pytest.raises(TypeError, match="metric 'locked': each evaluation and epoch counts on a copy"):
-        model.evaluate(X, y)
+    locked = Locked()
+    model = _binary_model([locked])
+    # evaluate counts on the object itself (Keras' rule), so it needs no copy
+    assert model.evaluate(X, y, verbose=0)[1] == locked.result() > 0
+    # fit's check on two samples before training counts on a copy, to leave the object alone
+    with pytest.raises(TypeError, match="metric 'locked': the check on two samples before a run"):
+        model.fit(X, y, epochs=1, verbose=0)
 
 
 def test_keras_names_and_defaults():
@@ -259,15 +263,18 @@ def test_an_evaluate_inside_an_epoch_does_not_mix_into_its_counts():
     assert run([probe]) == plain
 
 
-def test_batch_calls_count_their_batch_only_and_leave_the_compiled_metric_alone():
+def test_batch_calls_count_their_batch_only_on_the_compiled_metric():
     X, y, _, _ = _moons()
     precision = gn.metrics.Precision()
     model = _binary_model([precision])
     p = model.predict(X[:50])
     assert model.test_on_batch(X[:50], y[:50])[1] == metrics.Precision()(y[:50], p)
     assert model.train_on_batch(X[:50], y[:50])[1] == metrics.Precision()(y[:50], p)
-    assert model.test_on_batch(X[50:60], y[50:60])[1] == metrics.Precision()(y[50:60], model.predict(X[50:60]))
-    assert (precision.true_positives, precision.false_positives) == (0, 0)
+    expected = metrics.Precision()
+    assert model.test_on_batch(X[50:60], y[50:60])[1] == expected(y[50:60], model.predict(X[50:60]))
+    # the compiled object holds the last batch's counts alone, as Keras' (reset before each call)
+    assert (precision.true_positives, precision.false_positives) == (expected.true_positives,
+                                                                      expected.false_positives)
 
 
 def test_a_metric_of_ones_own():
@@ -404,3 +411,183 @@ def test_integer_labels_with_a_softmax_output_are_refused_in_fit():
     model.compile("sparse_categorical_crossentropy", "adam", metrics=["precision"])
     with pytest.raises(ValueError, match="Precision: expected targets of the output's shape"):
         model.fit(X, np.arange(20) % 3, epochs=1, verbose=0)
+
+
+# ---- the compiled objects are the ones counted (Keras 3.15's rule) -------------------------------
+
+class _MeanAbs(gn.metrics.Metric):
+    """A Metric of one's own: the mean absolute difference over every value seen."""
+    default_name = "mean_abs"
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def update_state(self, y_true, y_pred):
+        d = np.abs(np.asarray(y_true, np.float64) - y_pred)
+        self.total, self.count = self.total + float(d.sum()), self.count + d.size
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+def _keras_mean_abs(keras):
+    class MeanAbs(keras.metrics.Metric):
+        def __init__(self, name="mean_abs"):
+            super().__init__(name=name)
+            self.total = self.add_variable((), initializer="zeros", name="total")
+            self.count = self.add_variable((), initializer="zeros", name="count")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            d = keras.ops.abs(keras.ops.cast(y_true, "float32") - y_pred)
+            self.total.assign_add(keras.ops.sum(d))
+            self.count.assign_add(keras.ops.cast(keras.ops.size(d), "float32"))
+
+        def result(self):
+            return keras.ops.divide_no_nan(self.total, self.count)
+
+        def reset_state(self):
+            self.total.assign(0.0)
+            self.count.assign(0.0)
+    return MeanAbs()
+
+
+def _objects(lib, keras=None):
+    own = _MeanAbs() if lib is gn else _keras_mean_abs(keras)
+    return [lib.metrics.AUC(), lib.metrics.Precision(), lib.metrics.MeanSquaredError(), own]
+
+
+def _results(objects):
+    return np.array([float(m.result()) for m in objects])
+
+
+def _binary_data(seed=3):
+    rng = np.random.default_rng(seed)
+    x, xv = rng.standard_normal((40, 3)).astype(np.float32), rng.standard_normal((20, 3)).astype(np.float32)
+    y = (x[:, :1] + 0.8 * rng.standard_normal((40, 1)) > 0).astype(np.float32)
+    yv = (xv[:, :1] + 0.8 * rng.standard_normal((20, 1)) > 0).astype(np.float32)
+    return x, y, xv, yv
+
+
+def test_the_compiled_objects_hold_each_runs_values_as_keras(keras):
+    x, y, xv, yv = _binary_data()
+    ours = gn.Sequential([Dense(4, activation="tanh", input_dim=3), Dense(1, activation="sigmoid")], seed=0)
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                               keras.layers.Dense(1, activation="sigmoid")])
+    theirs.set_weights(ours.get_weights())
+    mine, their = _objects(gn), _objects(keras, keras)
+    ours.compile("binary_crossentropy", gn.optimizers.SGD(0.1), metrics=mine)
+    theirs.compile(keras.optimizers.SGD(0.1), "binary_crossentropy", metrics=their)
+    assert [fn for _, fn in ours.metrics] == mine                # model.metrics holds them, not copies
+    names = ["auc", "precision", "mean_squared_error", "mean_abs"]
+
+    def both(check):
+        np.testing.assert_allclose(_results(mine), _results(their), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(_results(mine), check, rtol=0, atol=1e-12)     # what glassnet logged
+
+    for m in mine + their:          # counts from before: each run resets them first, as Keras
+        m.update_state(np.ones((2, 1)), np.zeros((2, 1), np.float32))
+    ours.predict(x, verbose=0)
+    assert mine[1].false_negatives == 2                        # predict and compile's checks leave them
+    history = ours.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    theirs.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    both([history[k][-1] for k in names])                       # the last epoch's training values
+    history = ours.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0, validation_data=(xv, yv)).history
+    theirs.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0, validation_data=(xv, yv))
+    both([history["val_" + k][-1] for k in names])              # validation ran last
+    theirs.evaluate(xv, yv, batch_size=7, verbose=0)
+    both(ours.evaluate(xv, yv, batch_size=7, verbose=0)[1:])
+    theirs.train_on_batch(x[:10], y[:10])
+    both(ours.train_on_batch(x[:10], y[:10])[1:])               # that batch alone
+    theirs.test_on_batch(xv[:9], yv[:9])
+    both(ours.test_on_batch(xv[:9], yv[:9])[1:])
+
+
+def test_several_outputs_update_each_outputs_objects_as_keras(keras):
+    x, y, xv, yv = _binary_data(5)
+    y2, yv2 = 1 - y, 1 - yv
+
+    def build(lib):
+        inp = lib.Input((3,))
+        return inp, [lib.layers.Dense(1, activation="sigmoid", name=n)(inp) for n in ("a", "b")]
+    ours, theirs = gn.Model(*build(gn), seed=0), keras.Model(*build(keras))
+    for layer in ("a", "b"):
+        theirs.get_layer(layer).set_weights(ours.get_layer(layer).get_weights())
+    mine = [gn.metrics.Precision(), gn.metrics.AUC(), _MeanAbs()]
+    their = [keras.metrics.Precision(), keras.metrics.AUC(), _keras_mean_abs(keras)]
+    ours.compile(["binary_crossentropy"] * 2, gn.optimizers.SGD(0.1), metrics=[[mine[0]], mine[1:]])
+    theirs.compile(keras.optimizers.SGD(0.1), ["binary_crossentropy"] * 2, metrics=[[their[0]], their[1:]])
+    history = ours.fit(x, [y, y2], epochs=2, batch_size=16, shuffle=False, verbose=0,
+                       validation_data=(xv, [yv, yv2])).history
+    theirs.fit(x, [y, y2], epochs=2, batch_size=16, shuffle=False, verbose=0, validation_data=(xv, [yv, yv2]))
+    logged = [history[k][-1] for k in ("val_a_precision", "val_b_auc", "val_b_mean_abs")]
+    np.testing.assert_allclose(_results(mine), logged, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_results(mine), _results(their), rtol=1e-4, atol=1e-6)
+    values = ours.evaluate(x, [y, y2], return_dict=True, verbose=0)
+    theirs.evaluate(x, [y, y2], verbose=0)
+    np.testing.assert_allclose(_results(mine), [values[k] for k in ("a_precision", "b_auc", "b_mean_abs")],
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_results(mine), _results(their), rtol=1e-4, atol=1e-6)
+
+
+def test_a_weighted_metric_object_is_updated_weighted_as_keras(keras):
+    x, y, xv, yv = _binary_data(7)
+    w = np.random.default_rng(0).uniform(0.2, 2, len(xv)).astype(np.float32)
+    ours = gn.Sequential([Dense(1, activation="sigmoid", input_dim=3)], seed=0)
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    theirs.set_weights(ours.get_weights())
+    mine, their = gn.metrics.MeanSquaredError(), keras.metrics.MeanSquaredError()
+    ours.compile("binary_crossentropy", "sgd", weighted_metrics=[mine])
+    theirs.compile("sgd", "binary_crossentropy", weighted_metrics=[their])
+    value = ours.evaluate(xv, yv, sample_weight=w, batch_size=6, verbose=0)[1]
+    theirs.evaluate(xv, yv, sample_weight=w, batch_size=6, verbose=0)
+    assert mine.result() == value
+    assert mine.result() == pytest.approx(float(their.result()), rel=1e-5)
+
+
+def test_an_evaluate_inside_an_epoch_takes_the_objects_without_mixing_counts():
+    X, y, Xt, yt = _moons()
+    seen = []
+
+    def run(callbacks):
+        objects = [metrics.Precision(), metrics.AUC()]
+        model = _binary_model(objects)
+        history = model.fit(X, y, epochs=2, batch_size=32, verbose=0, callbacks=callbacks).history
+        return history, objects, model
+    plain, _, _ = run([])
+    probe = gn.callbacks.LambdaCallback()
+    probe.on_train_batch_end = lambda batch, logs: seen.append(probe.model.evaluate(Xt[:50], yt[:50])[1:])
+    history, objects, model = run([probe])
+    assert history == plain                     # the epoch's counts went on, on a copy
+    # the objects hold the last evaluate's values (Keras': that evaluate's mixed with the batches after it)
+    assert _results(objects).tolist() == seen[-1]
+
+
+def test_one_object_in_two_places_logs_each_places_own_values():
+    # Keras shares the counts there (both log the pooled value); glassnet counts the second on a copy
+    X, y, Xt, yt = _moons()
+    shared = metrics.Precision()
+    model = gn.Model(*(lambda inp: (inp, [Dense(1, activation="sigmoid", name=n)(inp) for n in "ab"]))(gn.Input((2,))),
+                     seed=0)
+    model.compile(["binary_crossentropy"] * 2, "sgd", metrics=[[shared], [shared]])
+    values = model.evaluate(Xt, [yt, 1 - yt], return_dict=True, verbose=0)
+    pa, pb = model.predict(Xt, verbose=0)
+    assert values["a_precision"] == metrics.Precision()(yt, pa)
+    assert values["b_precision"] == metrics.Precision()(1 - yt, pb)
+    assert shared.result() == values["a_precision"]
+
+
+def test_an_object_that_cannot_be_copied_is_named_when_a_run_must_copy_it():
+    import threading
+
+    class Locked(metrics.Precision):
+        def __init__(self):
+            super().__init__(name="locked")
+            self.lock = threading.Lock()
+
+    X, y, Xt, yt = _moons()
+    model = _binary_model([Locked()])
+    probe = gn.callbacks.LambdaCallback()
+    probe.on_test_batch_end = lambda batch, logs: batch == 0 and probe.model.evaluate(Xt[:5], yt[:5], verbose=0)
+    # an evaluate inside an evaluate's batch takes the object over: the outer one needs a copy
+    with pytest.raises(TypeError, match="metric 'locked': a run of batches started while another"):
+        model.evaluate(X, y, batch_size=64, verbose=0, callbacks=[probe])

@@ -82,7 +82,9 @@ class InferenceMixin:
         scored, y, w, rows = self._metric_scored(out, y, w)
         # one number per sample: a function of your own sees (n,), as in Keras (MetricTally.update)
         own = out if isinstance(rows, ScalarRows) else None
-        return [float(v) for v in MetricTally.one_batch(self._compiled_metrics, y, scored, w, own)]
+        # the compiled Metric objects are reset and updated, as Keras' train_on_batch/test_on_batch do
+        values = MetricTally.one_batch(self._compiled_metrics, y, scored, w, own, objects=True)
+        return [float(v) for v in values]
 
     def _results(self, values, return_dict):
         """``values`` ([loss, *metrics]) as the public calls return them: the loss alone without

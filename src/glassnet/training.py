@@ -810,6 +810,9 @@ class TrainingMixin(ActivityMixin):
                     self._check_parameters_finite(epoch, b)
                     # over the samples seen: all n, unless a callback stopped the epoch early
                     logs = dict(zip(train_keys, (float(total / seen), *tally.results())))
+                    # read: validation takes the compiled Metric objects over without copying the
+                    # counts (as in Keras, they then hold the validation's values)
+                    tally.release()
                     if validation_data is not None and validates(epoch, validation_freq):
                         # in batches of validation_batch_size, else of the training's size, as Keras'
                         # validation_batch_size defaults to batch_size: a whole validation set at once

@@ -7,8 +7,10 @@ epoch is all true positives over all predicted positives, not the mean of each b
 protocol of ``reset_state()``, ``update_state(y_true, y_pred)`` per batch and ``result()``.
 
 ``MetricTally`` runs a model's compiled metrics, of either kind, over the batches of one epoch or one
-evaluation. It updates private copies of the ``Metric`` objects, so that validation in the middle of
-an epoch, or an ``evaluate`` inside a callback, cannot mix its counts into the epoch's.
+evaluation. It updates the compiled ``Metric`` objects themselves, as Keras 3.15 does (so
+``m.result()`` after ``evaluate`` is its value), reset at its first batch; a run that starts while
+another still counts on them (an ``evaluate`` inside a callback) leaves the other a copy of its
+counts (``_claims``), so that neither mixes its counts into the other's.
 """
 import copy
 import functools
@@ -18,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_name
+from . import _claims
 from .functions import BATCH_MEANS, LossMetric
 
 
@@ -179,28 +182,55 @@ class MetricTally:
     A function's value is the mean of its per-batch values, each counted as Keras 3.15's
     ``MeanMetricWrapper`` counts it (``batch_share``): glassnet's own functions, whose batch value
     is a mean over samples, and per-sample arrays by the batch's samples; one number from a
-    function of your own once. A ``Metric`` gives its own ``result()``. Each tally updates fresh copies of the ``Metric`` objects:
-    the compiled ones are templates that stay empty, and two tallies never share counts (Keras
-    updates the compiled objects themselves; read glassnet's values from the logs, the History or
-    ``evaluate``)."""
+    function of your own once. A ``Metric`` gives its own ``result()``. The tally updates the
+    compiled ``Metric`` objects themselves, as Keras does: it resets them when its first batch
+    comes (``claim``), and a later tally taking them over leaves this one a copy of its counts
+    (``_claims``), so two tallies never share counts. One object compiled twice (for two outputs)
+    counts its second place on a copy, so each logs its own (Keras shares the counts there)."""
 
     def __init__(self, compiled):
         self.names = [name for name, _ in compiled]
-        self.metrics = [_fresh(fn, name) if isinstance(fn, Metric) else fn for name, fn in compiled]
+        self.metrics, self.claimed, seen = [], set(), set()
+        for i, (name, fn) in enumerate(compiled):
+            if isinstance(fn, Metric) and id(_claims.innermost(fn)) in seen:
+                fn = _fresh(fn, name)
+            elif isinstance(fn, Metric):
+                seen.add(id(_claims.innermost(fn)))
+                self.claimed.add(i)
+            self.metrics.append(fn)
+        self._waiting = bool(self.claimed)      # objects to reset and take at the first batch
         # each function's own total and count: a batch counts for its samples in one, once in another
         self.sums, self.counts = [0.0] * len(compiled), [0.0] * len(compiled)
 
+    def claim(self):
+        """Reset the compiled Metric objects and count on them from now on (Keras resets them as
+        a run starts); ``update`` calls it at the first batch, so that a tally made and never fed
+        (``CompileMetrics`` before its step runs) leaves the objects as they are."""
+        self._waiting = False
+        _claims.claim(self, sorted(self.claimed))
+
+    def release(self):
+        """The values are read (fit's epoch before its validation): the objects keep them, and a
+        later tally takes them without copying this one's counts."""
+        _claims.release(self)
+
     @staticmethod
-    def one_batch(compiled, y_true, y_pred, sample_weight=None, own=None):
+    def one_batch(compiled, y_true, y_pred, sample_weight=None, own=None, objects=False):
         """The compiled metrics' values on one batch (``train_on_batch``, ``test_on_batch``): a
         function's own value, not a mean that could change its last bit. ``sample_weight`` (n,)
         or None reaches only the metrics that weigh samples (see ``_update``); ``own``: the output
-        as the model gives it, for functions of your own (see ``update``)."""
+        as the model gives it, for functions of your own (see ``update``). ``objects``: the
+        compiled Metric objects are reset and updated, as Keras' batch calls do; else (a trial
+        run) copies are."""
         values = []
-        for name, fn in compiled:
+        if objects:
+            tally = MetricTally(compiled)
+            tally.claim()
+            held = tally.metrics
+        for i, (name, fn) in enumerate(compiled):
             pred = own if own is not None and sees_output_as_given(fn) else y_pred
             if isinstance(fn, Metric):
-                fresh = _fresh(fn, name)
+                fresh = held[i] if objects else _fresh(fn, name)
                 if y_pred.shape[0]:
                     _update(fresh, y_true, pred, sample_weight)
                 values.append(_number(fresh, name))
@@ -219,6 +249,8 @@ class MetricTally:
         weigh samples (see ``_update``). ``own``: the output as the model gives it where the rows
         reshape it (one number per sample, (n,), scored as (n, 1) rows), which a function of your
         own is given instead, as Keras 3.15 gives it (``sees_output_as_given``)."""
+        if self._waiting:       # the run's first batch: Keras reset the objects as the run began
+            self.claim()
         m = y_pred.shape[0]
         if m == 0:      # a batch of padding alone has no row to count (Keras weighs it 0)
             return
@@ -326,7 +358,8 @@ def _fresh(metric, name):
     try:
         fresh = copy.deepcopy(metric)
     except Exception as exc:        # a lock, an open file: whatever deepcopy cannot copy
-        raise TypeError(f"metric {name!r}: each evaluation and epoch counts on a copy of the compiled "
-                        f"metric, and copy.deepcopy failed ({type(exc).__name__}: {exc})") from exc
+        raise TypeError(f"metric {name!r}: the check on two samples before a run (or a second place of one "
+                        f"object in compile) counts on a copy of the compiled metric, and copy.deepcopy "
+                        f"failed ({type(exc).__name__}: {exc})") from exc
     fresh.reset_state()
     return fresh
