@@ -1004,7 +1004,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         this at each epoch's start, evaluate before its batches, ``train_on_batch`` and
         ``test_on_batch`` before their batch, as Keras 3.15 does (an override of it runs there).
         For a plain compiled model, compile's Metric objects and the Metrics it holds as
-        attributes; its fit, evaluate and batch calls count each run afresh anyway. Returns None.
+        attributes; its fit, evaluate and batch calls reset compile's objects as each run begins
+        anyway (and then update them, as Keras does). Returns None.
 
         Example: ``model.evaluate(x, y); model.reset_metrics(); model.get_metrics_result()``
         gives ``{"loss": 0.0, ...}`` for a model with steps of its own."""

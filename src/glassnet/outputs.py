@@ -404,7 +404,7 @@ class OutputMetric(Metric):
         self.reset_state()
 
     def __deepcopy__(self, memo):
-        # each tally counts on a copy (metrics.base._fresh), of the counts only: the head (and
+        # a copy (metrics.base._fresh, metrics._claims.detach) is of the counts only: the head (and
         # its layer, whose logits a fused output's loss reads) stays the model's
         copied = copy.copy(self)
         if isinstance(self.metric, Metric):

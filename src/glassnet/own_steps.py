@@ -139,7 +139,7 @@ def reset_metrics(model):
     made them: its compile Metric objects and the Metrics it holds are reset, no tracker is made."""
     own = model._own_steps
     held = trackers(model) if own or "_step_trackers" in vars(model) else None
-    # (compile's Metric objects too: CompileMetrics counts on copies, Keras on the objects given)
+    # (compile's Metric objects too: CompileMetrics' tally takes them at its first batch, not before)
     compiled = [fn for _, fn in model._compiled_metrics]
     # a plain model's ``metrics`` are compile's (name, metric) pairs: Keras' list adds the held ones
     listed = list(model.metrics) if own else held_metrics(model)
