@@ -29,9 +29,10 @@ def test_every_merge_layer_is_tested_here():
                if getattr(cls, "merges", False) and cls.__module__.startswith("glassnet.")}
     # (the attention layers, which have weights or settings of their own: test_attention.py;
     # HashedCrossing, which crosses categories, not numbers: test_hashed_crossing.py; the mask
-    # nodes CallMask and SetMask: test_block_masks.py, test_mask_argument.py)
+    # nodes CallMask and SetMask: test_block_masks.py, test_mask_argument.py; TrainingSwitch, which
+    # picks one of its inputs by the pass's mode: test_training_branch.py, test_training_switch_skip.py)
     assert merging == set(MERGES) | {"MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention",
-                                     "HashedCrossing", "CallMask", "SetMask"}
+                                     "HashedCrossing", "CallMask", "SetMask", "TrainingSwitch"}
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))

@@ -53,13 +53,23 @@ def test_the_readme_pydataset_example_trains(tmp_path):
 
 def test_the_layer_reference_examples_run():
     blocks, path = _blocks("docs/layers.md")
-    assert len(blocks) == 10
+    assert len(blocks) == 11
     # the seq2seq tutorial's training and inference models (the Distance layer of several inputs
     # runs in tests/test_review_dnsiam.py, which supplies its tower and Inputs; Keras' VAE in
     # tests/test_review_vaeport.py; keras.io's text-classification Transformer in
     # tests/test_review_trfport.py; the two Siamese ports in tests/test_review_siamese.py)
-    seq2seq, transformer, _, own, _, _, _, _, wrapper, serialized = (compile(code, str(path), "exec")
-                                                                     for code in blocks.values())
+    seq2seq, transformer, _, own, _, _, keras_sampling, _, _, wrapper, serialized = (
+        compile(code, str(path), "exec") for code in blocks.values())
+    # keras.io's Sampling as written with glassnet.random (its VAE against Keras: tests/test_random.py):
+    # on an encoder of the reader's, a fresh draw at every predict
+    inputs = gn.Input((4,))
+    namespace = {"gn": gn, "encoder_inputs": inputs, "z_mean": gn.layers.Dense(2)(inputs),
+                 "z_log_var": gn.layers.Dense(2)(inputs)}
+    exec(keras_sampling, namespace)
+    x = np.random.default_rng(1).random((3, 4), dtype=np.float32)
+    first, second = (namespace["encoder"].predict(x, verbose=0) for _ in range(2))
+    assert first[2].shape == (3, 2) and not np.allclose(first[2], second[2])
+    np.testing.assert_array_equal(first[0], second[0])
     namespace = {"gn": gn}
     exec(seq2seq, namespace)
     rng = np.random.default_rng(0)
