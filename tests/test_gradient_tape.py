@@ -7,6 +7,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import ops
+from central_differences import numeric as _numeric      # float64 central differences
 
 
 def _data(n=20, seed=0, dtype=np.float32):
@@ -247,20 +248,6 @@ def test_ops_chain_matches_torch(torch):
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def _numeric(f, arrays, eps=1e-6):
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for i in np.ndindex(array.shape):
-            keep = array[i]
-            array[i] = keep + eps
-            up = float(f())
-            array[i] = keep - eps
-            down = float(f())
-            array[i] = keep
-            grad[i] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
 
 
 @pytest.mark.parametrize("seed", range(4))

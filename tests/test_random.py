@@ -14,6 +14,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet import ops
 from glassnet import random as gr
+from central_differences import numeric as _numeric      # float64 central differences
 
 N = 200_000
 
@@ -230,20 +231,6 @@ def test_a_draw_of_the_batch_shape_is_a_node_drawing_at_every_pass_training_and_
     np.testing.assert_array_equal(a, b)
 
 
-def _numeric(f, arrays, eps=1e-6):
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for i in np.ndindex(array.shape):
-            keep = array[i]
-            array[i] = keep + eps
-            up = float(f())
-            array[i] = keep - eps
-            down = float(f())
-            array[i] = keep
-            grad[i] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
 
 
 @pytest.mark.parametrize("replayed", [False, True])

@@ -8,6 +8,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import ops
+from central_differences import numeric as _numeric      # float64 central differences
 
 MASK = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)     # (batch 3, steps 5)
 
@@ -23,21 +24,6 @@ MASKED = {
 }
 
 
-def _numeric(f, arrays, eps=1e-6):
-    """d f() / d each array by float64 central differences, each entry moved in place."""
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for i in np.ndindex(array.shape):
-            keep = array[i]
-            array[i] = keep + eps
-            up = float(f())
-            array[i] = keep - eps
-            down = float(f())
-            array[i] = keep
-            grad[i] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
 
 
 def _tf_loss(tf, y):

@@ -8,6 +8,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import ops
+from central_differences import numeric as _numeric      # float64 central differences
 
 
 # -- keras.io's VAE (generative/vae.py, Keras 3), its train_step under a tape ------------------------
@@ -106,20 +107,6 @@ def test_vae_train_step_matches_keras(keras, optimizer):
 
 
 # -- several outputs, float64 finite differences -----------------------------------------------------
-def _numeric(f, arrays, eps=1e-6):
-    grads = []
-    for array in arrays:
-        grad = np.zeros_like(array)
-        for i in np.ndindex(array.shape):
-            keep = array[i]
-            array[i] = keep + eps
-            up = float(f())
-            array[i] = keep - eps
-            down = float(f())
-            array[i] = keep
-            grad[i] = (up - down) / (2 * eps)
-        grads.append(grad)
-    return grads
 
 
 @pytest.mark.parametrize("seed", range(4))
