@@ -103,6 +103,7 @@ class InferenceMixin:
         bs = self._default_batch_size(x) if batch_size is None else batch_size
         total, tally = 0.0, MetricTally(self._compiled_metrics)
         self._test_hook(hooks, "on_test_begin")
+        tally.claim()       # Keras resets the compiled objects here, before on_test_batch_begin
         for b, start in enumerate(range(0, n, bs)):
             self._test_hook(hooks, "on_test_batch_begin", b)
             # cast chunk by chunk: x may still be in its own dtype (uint8 pixels, see evaluate)
@@ -152,6 +153,7 @@ class InferenceMixin:
         feed.rewind()
         feed.begin_epoch()              # Keras calls a PyDataset's epoch hooks around each reading
         self._test_hook(hooks, "on_test_begin")
+        tally.claim()       # Keras resets the compiled objects here, before on_test_batch_begin
         for index, batch in feed.epoch():
             self._test_hook(hooks, "on_test_batch_begin", index)
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)

@@ -753,6 +753,10 @@ class TrainingMixin(ActivityMixin):
             with blas.for_training(self._largest_matmul_flops(bs)), \
                     training_epochs(self, callback_list, hooks) as interrupt:
                 for epoch in range(initial_epoch, epochs):
+                    # Keras resets the compiled Metric objects before on_epoch_begin: a callback
+                    # reading m.result() there, or at the first batch's begin, reads 0
+                    tally = MetricTally(self._compiled_metrics)
+                    tally.claim()
                     hooks.call("on_epoch_begin", epoch, {})
                     if x is None:
                         feed.begin_epoch()
@@ -761,7 +765,7 @@ class TrainingMixin(ActivityMixin):
                                    for b, (index, batch) in enumerate(feed.epoch()))
                     else:
                         batches = _array_batches(x, y, w, xs, ys, ws, bs, steps, self.shuffle_rng)
-                    total, seen, tally, b = 0.0, 0, MetricTally(self._compiled_metrics), -1
+                    total, seen, b = 0.0, 0, -1
                     for b, xb, yb, wb in batches:
                         if hooks.has_batch_hooks:
                             hooks.call("on_train_batch_begin", b, {})

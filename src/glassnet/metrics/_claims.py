@@ -8,13 +8,18 @@ fit: the last epoch's validation value when it validated, else its training valu
 a run that starts while another still counts on the object (an ``evaluate`` inside a callback in
 the middle of an epoch, one object compiled into two models trained at once) takes the object
 over, and the earlier run goes on counting on a copy of the counts it had, so its logs stay its
-own (Keras mixes the two runs' counts there).
+own (Keras mixes the two runs' counts there). A run in another thread that still counts on the
+object (a Dask sweep on threads whose build function compiles one object into each model) is not
+taken over: the new run counts on a fresh copy instead, as every run did before, since neither
+could otherwise know the other's batches (resets and updates interleave between threads).
 """
 import copy
+import threading
 import weakref
 
 # id(user's object) -> the tally counting on it; an entry goes when its tally does
 _owners = weakref.WeakValueDictionary()
+_lock = threading.Lock()        # one thread at a time looks up and sets an object's owner
 
 
 def innermost(metric):
@@ -28,24 +33,35 @@ def innermost(metric):
 
 def claim(tally, slots):
     """Make ``tally`` the run counting on the Metric objects in ``tally.metrics[slots]``: each
-    taken from a run still counting on it (which gets a copy with its counts), then reset."""
-    for i in slots:
-        entry = tally.metrics[i]
-        key = id(innermost(entry))
-        owner = _owners.get(key)
-        if owner is not None and owner is not tally:
-            detach(owner, innermost(entry))
-        _owners[key] = tally
-        entry.reset_state()
+    taken from a run still counting on it (which gets a copy with its counts), then reset; one
+    that a run in another live thread counts on is left to it (``tally`` counts on a fresh copy)."""
+    from .base import _fresh
+    here = threading.current_thread()
+    with _lock:
+        tally.thread = here
+        for i in slots:
+            entry = tally.metrics[i]
+            key = id(innermost(entry))
+            owner = _owners.get(key)
+            if owner is not None and owner is not tally and owner.thread is not here and owner.thread.is_alive():
+                # (resetting or copying it here would cut into the other thread's batches)
+                tally.metrics[i] = _fresh(entry, tally.names[i])
+                tally.claimed.discard(i)
+                continue
+            if owner is not None and owner is not tally:
+                detach(owner, innermost(entry))
+            _owners[key] = tally
+            entry.reset_state()
 
 
 def release(tally):
     """Forget that ``tally`` counts on its objects (its values are read: a later run may take
     them without copying the counts)."""
-    for i in list(tally.claimed):
-        key = id(innermost(tally.metrics[i]))
-        if _owners.get(key) is tally:
-            del _owners[key]
+    with _lock:
+        for i in list(tally.claimed):
+            key = id(innermost(tally.metrics[i]))
+            if _owners.get(key) is tally:
+                del _owners[key]
 
 
 def detach(owner, obj):
