@@ -10,6 +10,7 @@ import pytest
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import ops
+from central_differences import numeric as central_differences      # float64
 
 
 def _data(n=20, seed=0):
@@ -219,15 +220,8 @@ def test_default_step_gradient_matches_finite_differences():
         # the loss the step differentiates: training mode (no Dropout here), with the penalties
         return float(model.compute_loss(x, y, y_pred, w))
 
-    numeric = []
-    for k, a in enumerate(before):
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            plus, minus = [b.copy() for b in before], [b.copy() for b in before]
-            plus[k][i] += 1e-6
-            minus[k][i] -= 1e-6
-            g[i] = (loss_at(plus) - loss_at(minus)) / 2e-6
-        numeric.append(g)
+    probe = [a.copy() for a in before]      # each entry moved in turn, the others at before
+    numeric = central_differences(lambda: loss_at(probe), probe)
     model.set_weights(before)
     model.fit(x, y, sample_weight=w, epochs=1, batch_size=12, shuffle=False, verbose=0)
     for b, a, g in zip(before, model.get_weights(), numeric):

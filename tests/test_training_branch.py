@@ -10,6 +10,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import ops
+from central_differences import numeric as _central      # float64 central differences
 
 
 def _stochastic_depth(lib, seed=None):
@@ -164,20 +165,6 @@ def _fixed_model(seed=5):
     return gn.Model(inputs, gn.layers.Dense(2)(h), seed=1, dtype="float64")
 
 
-def _central(f, arrays, eps=1e-6):
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            keep = a[i]
-            a[i] = keep + eps
-            up = f()
-            a[i] = keep - eps
-            down = f()
-            a[i] = keep
-            g[i] = (up - down) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def test_gradients_through_the_training_branch_match_central_differences():

@@ -12,6 +12,7 @@ import pytest
 import glassnet as gn
 from glassnet import ops
 from glassnet._switch_skips import skipped_calls
+from central_differences import numeric as _central      # float64 central differences
 
 
 def _stochastic_depth(lib):
@@ -203,20 +204,6 @@ def test_each_pass_runs_its_branch_and_the_shared_calls_once():
     assert any(w.shape == (4, 2) for w in model.get_weights()[:-2])
 
 
-def _central(f, arrays, eps=1e-6):
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            keep = a[i]
-            a[i] = keep + eps
-            up = f()
-            a[i] = keep - eps
-            down = f()
-            a[i] = keep
-            g[i] = (up - down) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 @pytest.mark.parametrize("training", [True, False])
