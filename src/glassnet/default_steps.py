@@ -34,6 +34,7 @@ import inspect
 
 import numpy as np
 
+from ._tree import map_structure
 from ._warnings import warn
 from .metrics.base import Metric
 from .step_metrics import trackers
@@ -85,7 +86,7 @@ def train_step(model, data):
         model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
     else:
         warn("The model does not have any trainable weights.")
-    return model.compute_metrics(x, y, _structure(y_pred, _plain), sample_weight=sample_weight)
+    return model.compute_metrics(x, y, map_structure(_plain, y_pred), sample_weight=sample_weight)
 
 
 def test_step(model, data):
@@ -102,14 +103,6 @@ def predict_step(model, data):
     """Keras 3.15's default ``predict_step``: the outputs for the batch's x, in inference mode."""
     x, _, _ = unpack_x_y_sample_weight(data)
     return model(x, training=False)
-
-
-def _structure(value, leaf):
-    if isinstance(value, dict):
-        return {key: _structure(item, leaf) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_structure(item, leaf) for item in value)
-    return leaf(value)
 
 
 def track_output_loss(model, head, value, pred):
@@ -202,7 +195,7 @@ def predict_own_steps(model, x, batch_size, steps, callbacks, verbose):
     for b, data in read():
         if hooks.has_predict_batch_hooks:
             hooks.call("on_predict_batch_begin", b, {})
-        out = _structure(model.predict_step(data), lambda leaf: _leaf(leaf, name))
+        out = map_structure(lambda leaf: _leaf(leaf, name), model.predict_step(data))
         outputs.append(out)
         if hooks.has_predict_batch_hooks:
             hooks.call("on_predict_batch_end", b, {"outputs": out})
@@ -217,7 +210,7 @@ def predict_own_steps(model, x, batch_size, steps, callbacks, verbose):
 def predict_on_batch_own_step(model, x):
     """``predict_on_batch`` of a model defining ``predict_step``: the step on ``(x,)``, the batch as
     Keras 3's ``predict_on_batch`` hands it, its outputs as arrays in the structure it returns."""
-    return _structure(model.predict_step((x,)), lambda leaf: _leaf(leaf, f"{type(model).__name__}.predict_step"))
+    return map_structure(lambda leaf: _leaf(leaf, f"{type(model).__name__}.predict_step"), model.predict_step((x,)))
 
 
 def _leaf(value, name):

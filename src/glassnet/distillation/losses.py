@@ -14,28 +14,12 @@ import numbers
 import numpy as np
 
 from .. import losses as _losses
+from .._tree import flatten, map_structure
 
 __all__ = ["DistillationLoss", "LogitsDistillation", "FeatureDistillation"]
 
 
-# -- nested structures (Keras' keras.tree, for lists, tuples and dicts) -------------------------
-def map_structure(fn, *structures):
-    first = structures[0]
-    if isinstance(first, dict):
-        return {key: map_structure(fn, *(s[key] for s in structures)) for key in first}
-    if isinstance(first, (list, tuple)):
-        return type(first)(map_structure(fn, *items) for items in zip(*structures))
-    return fn(*structures)
-
-
-def flatten(structure):
-    if isinstance(structure, dict):
-        return [leaf for key in structure for leaf in flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in flatten(item)]
-    return [structure]
-
-
+# -- nested structures (Keras' keras.tree, for lists, tuples and dicts: glassnet._tree) --------------
 def shape_of(structure):
     """The nesting of ``structure`` with every leaf as ``"*"`` (for messages and comparisons)."""
     return map_structure(lambda leaf: "*", structure)
