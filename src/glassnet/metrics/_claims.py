@@ -13,7 +13,6 @@ object (a Dask sweep on threads whose build function compiles one object into ea
 taken over: the new run counts on a fresh copy instead, as every run did before, since neither
 could otherwise know the other's batches (resets and updates interleave between threads).
 """
-import copy
 import threading
 import weakref
 
@@ -66,13 +65,9 @@ def release(tally):
 
 def detach(owner, obj):
     """Let ``owner`` go on counting on a copy of ``obj`` (as it stands) wherever it holds it."""
+    from .base import copied
     for i, held in enumerate(owner.metrics):
         if i in owner.claimed and innermost(held) is obj:
-            try:
-                owner.metrics[i] = copy.deepcopy(held)
-                owner.claimed.discard(i)
-            except Exception as exc:        # a lock, an open file: whatever deepcopy cannot copy
-                name = owner.names[i]
-                raise TypeError(f"metric {name!r}: a run of batches started while another still counted on this "
-                                f"object (an evaluate inside fit's epoch), which then counts on a copy, and "
-                                f"copy.deepcopy failed ({type(exc).__name__}: {exc})") from exc
+            owner.metrics[i] = copied(held, owner.names[i], "a run of batches started while another still counted "
+                                      "on this object (an evaluate inside fit's epoch), which then counts on a copy")
+            owner.claimed.discard(i)

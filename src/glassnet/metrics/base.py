@@ -353,13 +353,18 @@ def _number(metric, name):
     return float(array.reshape(-1)[0])
 
 
+def copied(metric, name, why):
+    """A deep copy of ``metric`` (logged as ``name``), its counts as they stand; a metric deepcopy
+    cannot copy is refused naming ``why`` a copy was needed."""
+    try:
+        return copy.deepcopy(metric)
+    except Exception as exc:        # a lock, an open file: whatever deepcopy cannot copy
+        raise TypeError(f"metric {name!r}: {why}, and copy.deepcopy failed ({type(exc).__name__}: {exc})") from exc
+
+
 def _fresh(metric, name):
     """A copy of ``metric`` (logged as ``name``) with no batches seen."""
-    try:
-        fresh = copy.deepcopy(metric)
-    except Exception as exc:        # a lock, an open file: whatever deepcopy cannot copy
-        raise TypeError(f"metric {name!r}: the check on two samples before a run (or a second place of one "
-                        f"object in compile) counts on a copy of the compiled metric, and copy.deepcopy "
-                        f"failed ({type(exc).__name__}: {exc})") from exc
+    fresh = copied(metric, name, "the check on two samples before a run (or a second place of one object in "
+                                 "compile) counts on a copy of the compiled metric")
     fresh.reset_state()
     return fresh
