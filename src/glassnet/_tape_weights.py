@@ -8,8 +8,9 @@ and ``_sync_views`` copies the values across when a model takes it back. In TF b
 the same variable. So the tape keys a weight's gradient by its layer and parameter name
 (``WeightKeys``), not by the array: a recorded call of either model adds to the same gradient,
 and either model's array, or the layer's own ``layer.trainable_weights``, given as a source gets
-the sum over every call. ``attach`` makes the array an optimizer is about to step the one the
-layer computes with, so that the step is neither lost nor overwritten by another model's view.
+the sum over every call. ``apply_gradients`` steps a model's views through that model's flat
+buffer after ``_sync_views`` made them the arrays its layers compute with, so that the step is
+neither lost nor overwritten by another model's view.
 """
 from . import _tape_state
 
@@ -55,20 +56,3 @@ class WeightKeys:
             if found is not None:
                 return (id(found[0]), found[1])
         return id(param)
-
-
-def attach(var):
-    """Make the model's view ``var`` the array its layer computes with (the values it computes
-    with now copied in first): an optimizer step on ``var`` then reaches every model sharing the
-    layer. Without this a step on one model's view while the layer held another's was lost (the
-    layer kept computing with the other) or overwritten (the next ``_sync_views`` of the model
-    copied the other's older values over it)."""
-    from .parameters import _reattach
-    model = owner(var)
-    if model is None:
-        return
-    for layer, key, view, _ in model._views:
-        if view is var:
-            if layer.params[key] is not var:
-                _reattach(layer, "weight", layer.params, key, var)
-            return

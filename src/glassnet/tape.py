@@ -41,7 +41,7 @@ from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, record_layer_call,
 from ._tape_losses import compute_loss, record_loss, record_loss_function, record_losses
 from ._tape_record import record_conv, record_ops_call
 from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, watched_node
-from ._tape_weights import WeightKeys, attach, owner as _owner
+from ._tape_weights import WeightKeys, owner as _owner
 from ._warnings import warn
 
 # the hooks other modules call while a tape records (ops, layers, models, losses, optimizers) are
@@ -376,16 +376,16 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         # model's flat buffer's, fit's with its compiled optimizer (stepped one by one, each under
         # a key of its own, a part kept state fit never read, and a model file load_model refused)
         left = set(views) - {id(v) for _, v in given}
-        steps.append(("model", model, given, views, left))
+        steps.append((model, given, views, left))
     # one update of the optimizer for every pair (its iterations count one step, Adam's bias
     # correction reads it, and global_clipnorm sees every gradient): each model's whole set as its
     # flat buffer (the triple fit steps), the other weights each as a triple of its own
     triples, sizes, names, shapes, ungraded = [], [], [], [], {}
-    for _, model, given, views, left in steps:
-        model._sync_views()
+    for model, given, views, left in steps:
+        model._sync_views()         # (a layer shared by models computes with this model's views from now)
         for grad, var in given:
             views[id(var)][0][...] = grad
-        key, flat, flat_grads = model._triples[0]
+        _, flat, flat_grads = model._triples[0]
         triples.extend(model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)])
         if left:
             for param_id in left:           # (a global_clipnorm then sees nothing of them, as Keras)
@@ -394,9 +394,8 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         sizes.extend(model._sizes)
         names.extend(model._names)
         shapes.extend(model._weight_shapes())
-    for grad, var in loose:
-        attach(var)         # (a layer shared by models computes with one view: this one, from now)
-        triples.append((_weight_key(var), var, grad.astype(var.dtype, copy=False)))
+    for grad, var in loose:         # (no model's view: a layer's own array, an array of one's own)
+        triples.append((f"weight@{id(var):x}", var, grad.astype(var.dtype, copy=False)))
         sizes.append([var.size])
         names.append([triples[-1][0]])
         shapes.append([tuple(var.shape)])
@@ -407,14 +406,7 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
             optimizer.apply(triples, sizes, names, shapes=shapes)
         else:
             optimizer.apply(triples, sizes, names)
-    for _, model, _, _, left in steps:
+    for model, _, _, left in steps:
         model._project(left)
 
 
-def _weight_key(var):
-    model = _owner(var)
-    if model is not None:
-        for layer, key, param, _ in model._views:
-            if param is var:
-                return f"{model.name}/{layer.name}/{key}"
-    return f"weight@{id(var):x}"
