@@ -40,6 +40,16 @@ def _passes(tape, start, seeds, flat, source_nodes, unconnected_gradients):
     return out
 
 
+def _connected(tape, start, shape, dtype, flat, source_nodes):
+    """For an empty target: whether each source of ``flat`` reaches it, read off one backward pass
+    seeded with the target's empty gradient (the walk that gives ``gradient``'s None); False for all
+    where the target depends on nothing recorded."""
+    if start is None:
+        return [False] * len(flat)
+    grads = tape._pass(start, np.zeros(shape, dtype), flat, source_nodes, "none")
+    return [grad is not None for grad in grads]
+
+
 def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, experimental_use_pfor):
     """d target / d source for each source: ``target.shape + source.shape``, ``sources``' structure.
 
@@ -65,13 +75,16 @@ def jacobian(tape, target, sources, unconnected_gradients, parallel_iterations, 
             seed[i] = 1
             yield seed.reshape(shape)
     rows = _passes(tape, start, seeds(), flat, source_nodes, unconnected_gradients)
+    connected = _connected(tape, start, shape, dtype, flat, source_nodes) if size == 0 else None
     results = []
-    for s, grads in zip(flat, rows):
+    for k, (s, grads) in enumerate(zip(flat, rows)):
         s_shape, s_dtype = np.shape(s), np.asarray(s).dtype
         if size and grads[0] is None:
             results.append(None)
-        elif size == 0:         # no element, no pass: zeros of the shape (TF's), or None where unconnected
-            zeros = start is not None or unconnected_gradients == "zero"
+        elif size == 0:
+            # no element, no row: TF's (pfor) gives zeros of the shape for a source the target
+            # depends on, and None for one it does not (zeros with unconnected_gradients="zero")
+            zeros = connected[k] or unconnected_gradients == "zero"
             results.append(np.zeros(shape + s_shape, s_dtype) if zeros else None)
         else:
             results.append(np.stack(grads).astype(s_dtype, copy=False).reshape(shape + s_shape))
