@@ -23,6 +23,14 @@ no more weights than the file's graph holds, give or take ``SLACK``: ``capped_li
 graph comes back, as before, with a warning naming the class and saying how to get it back: its
 ``train_step``, ``compute_loss`` and other methods are in no file. So a file reaches no code but the
 constructor (and ``build``/``call``) of a class the user registered or passed.
+
+A subclass of ``gn.Sequential`` of the user's (its own methods, attributes its constructor sets) is
+recorded the same way, with ``"base": "Sequential"`` and no constructor's arguments: as Keras 3.15's
+``Sequential.from_config`` (``cls(name=name)``, then the layers added), the class found is made by
+its constructor given the file's layers, ``cls(layers, name=, seed=, dtype=)``, then built and given
+the file's weights, which are checked name by name against the layers it made. Not found, it is the
+plain ``gn.Sequential`` of those layers, with the same warning (Keras 3.15 refuses to load it, a
+TypeError "Could not locate class"): an older file, or one read without the class, still loads.
 """
 import contextlib
 import inspect
@@ -38,6 +46,18 @@ KEY = "subclass"
 def _model_class():
     from .graph import Model        # here: glassnet.graph imports this module's users
     return Model
+
+
+def _sequential_class():
+    from .model import Sequential
+    return Sequential
+
+
+def is_own_sequential(cls):
+    """Whether ``cls`` is a subclass of ``gn.Sequential`` of the user's that is no ``gn.Model``."""
+    Sequential = _sequential_class()
+    return (inspect.isclass(cls) and issubclass(cls, Sequential) and not issubclass(cls, _model_class())
+            and cls is not Sequential and not cls.__module__.startswith("glassnet."))
 
 
 def is_own_subclass(cls):
@@ -82,6 +102,9 @@ def _own_get_config(cls):
 def entry(model):
     """The ``"subclass"`` entry of ``model``'s config, or None for a model that is no subclass of the user's."""
     cls = type(model)
+    if is_own_sequential(cls):      # made again from its layers (Keras' Sequential.from_config): no arguments
+        return {"class_name": cls.__name__, "registered_name": saving._name_of(cls) or cls.__name__,
+                "module": str(cls.__module__), "base": "Sequential"}
     if not is_own_subclass(cls):
         return None
     spec = {"class_name": cls.__name__, "registered_name": saving._name_of(cls) or cls.__name__,
@@ -104,11 +127,13 @@ def entry(model):
 
 
 def _checked(spec, caller):
-    if not (isinstance(spec, dict) and set(spec) <= {"class_name", "registered_name", "module", "config"}
+    if not (isinstance(spec, dict) and set(spec) <= {"class_name", "registered_name", "module", "config", "base"}
+            and spec.get("base", "Sequential") == "Sequential" and not ("base" in spec and "config" in spec)
             and all(isinstance(spec.get(k), str) and spec[k] for k in ("class_name", "registered_name"))
             and isinstance(spec.get("module", ""), str) and isinstance(spec.get("config", {}), dict)):
         raise ModelFileError(f"config: 'subclass' must be {{'class_name': str, 'registered_name': str, "
-                             f"'module': str, 'config': {{...}} (optional)}}, got {spec!r:.200}")
+                             f"'module': str, 'config': {{...}} (optional)}} or, for a Sequential's, "
+                             f"'base': 'Sequential' for 'config'; got {spec!r:.200}")
     return spec
 
 
@@ -127,12 +152,26 @@ def resolve(config, caller, given=None):
     if spec is None:
         return None, None
     spec = _checked(spec, caller)
-    if given is not None and is_own_subclass(given) and spec["registered_name"] in (
-            saving._name_of(given), given.__name__):
+    sequential = spec.get("base") == "Sequential"
+    if sequential and isinstance(config.get("inbound"), list):
+        raise ModelFileError("config: 'subclass' names a subclass of Sequential, but the config is a functional "
+                             "Model's (it has 'inbound')")
+    mine = is_own_sequential if sequential else is_own_subclass
+    if given is not None and mine(given) and spec["registered_name"] in (saving._name_of(given), given.__name__):
         return given, spec
     found = saving.get_registered_object(spec["registered_name"])
     if found is None:
         found = saving.scoped_object(spec["class_name"])
+    if found is None and sequential:
+        warn(f"{caller}: the model is a {spec['class_name'][:100]!r} (module {spec.get('module', '?')[:100]!r}), "
+             f"a subclass of gn.Sequential; a model file holds no code, so its own methods and attributes are not "
+             f"in it, and this is a plain gn.Sequential of its layers. To get the subclass back, {_how(spec)}")
+        return None, spec
+    if sequential and not is_own_sequential(found):
+        raise ModelFileError(f"the config names the model class {spec['registered_name'][:100]!r}, found as "
+                             f"{found!r:.100}, which is not a subclass of glassnet.Sequential (nor of glassnet.Model)")
+    if sequential:
+        return found, spec
     if found is None:
         warn(f"{caller}: the model is a {spec['class_name'][:100]!r} (module "
              f"{spec.get('module', '?')[:100]!r}), a subclass of gn.Model; a model file holds no code, so its "
@@ -149,7 +188,7 @@ def resolve(config, caller, given=None):
 def graph_class(cls, spec):
     """The class the graph is made as: ``cls`` for a functional subclass rebuilt by its graph, else None."""
     if cls is not None and "config" not in spec and not callable(getattr(cls, "call", None)):
-        return cls
+        return cls          # (a Sequential's: made by its constructor from the file's layers)
     return None
 
 

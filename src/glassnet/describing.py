@@ -4,9 +4,10 @@
 """
 import collections
 
-from . import _seeding, losses, metrics as metrics_module, optimizers, saving
+from . import _seeding, _subclass_files as subclass_files, losses, metrics as metrics_module, optimizers, saving
 from ._dictoutputs import as_dict, check_config_outputs
 from .outputs import each_output_metrics, make_heads
+from .errors import ModelFileError
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
 
@@ -414,7 +415,8 @@ class DescribingMixin:
         # a subclass of Model is described as the Model of its graph (no code in JSON); the config's
         # "subclass" names it, for a reader given the class (glassnet._subclass_files)
         from .graph import Model
-        name = "Model" if isinstance(self, Model) else type(self).__name__
+        # (a Sequential subclass too: "Sequential", its "subclass" naming it, which model_from_json reads)
+        name = "Model" if isinstance(self, Model) else "Sequential"
         return json.dumps({"class_name": name, "config": config}, **kwargs)
 
     def _config(self, with_compile):
@@ -451,6 +453,10 @@ class DescribingMixin:
             # its last layer a functional Model of a dict output: the dict's key (Sequential._nested_dict_key)
             **({"output_key": key} if (key := self._nested_dict_key()) is not None else {}),
         }
+        if subclass_files.is_own_sequential(type(self)):
+            # a Sequential subclass of the user's: its name, so that a reader given the class
+            # makes it again, with its own methods (glassnet._subclass_files)
+            config[subclass_files.KEY] = subclass_files.entry(self)
         if self._nested_calls is not None:
             # the model's input shape gives every call its shapes (a merge's own would be a list)
             for entry in config["layers"]:
@@ -553,7 +559,7 @@ class DescribingMixin:
             raise ValueError(f"{cls.__name__}.from_config: the config describes a Sequential (it has no graph, "
                              f"'inbound'); rebuild it with Sequential.from_config")
         if config.get("graph") is not None:        # a functional Model nested: its calls join with their graph
-            model = cls(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
+            model = cls._made(cls._config_layers(config, []), name=config.get("name", "sequential"), **settings)
             block = check_graph_config(config["graph"], layers)
             outputs = check_graph_outputs(config["graph"], len(block[0]))
             if outputs is not None:         # a last layer of several outputs: their heads, before the build
@@ -582,8 +588,28 @@ class DescribingMixin:
                 if outputs is None:     # (several outputs are keyed by "outputs"; configs written by the
                     model._dict_output = (key, model._output_layer)     # first version beside them: ignored)
         else:
-            model = cls(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
+            model = cls._made(cls._config_layers(config, layers), name=config.get("name", "sequential"), **settings)
         model._build_from_config_shape(config.get("input_shape"))
+        return model
+
+    @classmethod
+    def _made(cls, layers, **settings):
+        """``cls(layers, **settings)``; for a Sequential subclass of the user's named by a file, its
+        constructor refusing Sequential's arguments is the file's reader's error, named."""
+        if not subclass_files.is_own_sequential(cls):
+            return cls(layers, **settings)
+        try:
+            model = cls(layers, **settings)
+        except Exception as exc:
+            raise ModelFileError(f"{cls.__name__}, a subclass of Sequential, is made again from a file as Keras' "
+                                 f"Sequential.from_config makes it, by its constructor given the layers, name, seed "
+                                 f"and dtype: {cls.__name__}(layers, name=..., seed=..., dtype=...) failed "
+                                 f"({type(exc).__name__}: {str(exc)[:200]}); let its __init__ take them on to "
+                                 f"Sequential's (**kwargs)") from exc
+        if [id(layer) for layer in model.layers] != [id(layer) for layer in layers if not isinstance(layer, InputLayer)]:
+            raise ModelFileError(f"{cls.__name__}, made again by its constructor from the file's layers, holds "
+                                 f"other layers than those given ({len(model.layers)} for {len(layers)}): its "
+                                 f"__init__ must hand its layers argument to Sequential's")
         return model
 
     def _build_from_config_shape(self, shape):
