@@ -624,6 +624,12 @@ image = _ops_image      # keras.ops.image's namespace: ops.image.extract_patches
 __all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool"]  # (and the namespace image)
 
 
+# arctan2, glu, threshold, sparsemax and the Fourier transforms (their nodes: layers/tensor_math.py,
+# tensor_activations.py, tensor_spectral.py)
+from ._ops_spectral import arctan2, fft, fft2, glu, ifft2, irfft, rfft, sparsemax, threshold  # noqa: E402
+__all__ += ["arctan2", "glu", "threshold", "sparsemax", "fft", "fft2", "ifft2", "rfft", "irfft"]
+
+
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
 # public function checks the thread's tapes first, one look at a list when none is open
 def _recording(name, function):
