@@ -116,7 +116,8 @@ def _fft_length(fft_length, op):
 
 def rfft(x, fft_length=None):
     """The transform of real ``x`` along its last axis, the first ``n // 2 + 1`` frequencies (``n``:
-    ``fft_length``, None the axis' size; ``x`` cropped or zero-padded to it): a pair ``(real, imag)``."""
+    ``fft_length``, None the axis' size; ``x`` cropped or zero-padded to it): a pair ``(real, imag)``, float32 on arrays as Keras 3.15's
+    (TensorFlow's rfft is complex64, a float64 ``x`` too)."""
     n = _fft_length(fft_length, "rfft")
     if _is_tensor(x):
         return tuple(TensorFunction("rfft", {"fft_length": n, "output": output})(x) for output in ("real", "imag"))
@@ -124,7 +125,8 @@ def rfft(x, fft_length=None):
     if array.ndim < 1:
         raise ValueError("ops.rfft: x must have one axis or more, got a single number")
     y = np.fft.rfft(array, n=n, axis=-1)
-    return y.real.astype(array.dtype), y.imag.astype(array.dtype)
+    # float32 for float64 too: Keras 3.15 on TensorFlow runs tf.signal.rfft, whose output is complex64
+    return y.real.astype(np.float32), y.imag.astype(np.float32)
 
 
 def irfft(x, fft_length=None):
