@@ -266,3 +266,86 @@ def test_eager_refusals():
         ops.fft2((np.zeros((2, 3), np.float32), np.zeros((3, 2), np.float32)))
     with pytest.raises(ValueError, match="even"):
         ops.glu(np.zeros((2, 3), np.float32))
+
+
+# -- array-only functions against Keras 3.15 --------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_counting_and_quantiles_are_keras(dtype, keras):
+    for k, shape in enumerate(_shapes(5, count=8)):
+        x = _data(dtype, shape, k, scale=1.0)
+        x = np.where(np.abs(x) < (0.5 if dtype != "int32" else 2), 0, x).astype(dtype)
+        for a, b in zip(ops.nonzero(x), keras.ops.nonzero(x)):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == np.int32
+        rng = np.random.default_rng(k)
+        axis = None if k % 3 == 0 else int(rng.integers(-len(shape), len(shape)))
+        ours = ops.count_nonzero(x, axis=axis)
+        theirs = np.asarray(keras.ops.count_nonzero(x, axis=axis))
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.dtype == theirs.dtype
+        keepdims = bool(k % 2)
+        _close(ops.median(x, axis=axis, keepdims=keepdims), keras.ops.median(x, axis=axis, keepdims=keepdims),
+               dtype if dtype != "int32" else "float32")
+        q = [0.0, 0.1, 0.25, 0.5, 0.66, 1.0] if k % 2 else float(rng.uniform())
+        for method in ("linear", "lower", "higher", "midpoint", "nearest"):
+            _close(ops.quantile(x, q, axis=axis, method=method, keepdims=keepdims),
+                   keras.ops.quantile(x, q, axis=axis, method=method, keepdims=keepdims),
+                   dtype if dtype != "int32" else "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_scatter_and_scatter_update_are_keras(dtype, keras):
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        shape = tuple(int(n) for n in rng.integers(2, 5, rng.integers(1, 4)))
+        depth = int(rng.integers(1, len(shape) + 1))
+        n = int(rng.integers(1, 6))
+        indices = np.stack([rng.integers(0, shape[a], n) for a in range(depth)], -1).astype(np.int32)
+        values = _data(dtype, (n,) + shape[depth:], k)
+        ours, theirs = ops.scatter(indices, values, shape), np.asarray(keras.ops.scatter(indices, values, shape))
+        _close(ours, theirs, dtype) if dtype != "int32" else np.testing.assert_array_equal(ours, theirs)
+        inputs = _data(dtype, shape, k + 3)
+        unique = np.unique(indices, axis=0)     # (repeated indices without reduction: TensorFlow keeps any)
+        updates = _data(dtype, (len(unique),) + shape[depth:], k + 5)
+        for reduction, idx, upd in ((None, unique, updates), ("add", indices, values), ("max", indices, values),
+                                    ("min", indices, values), ("mul", indices, values)):
+            ours = ops.scatter_update(inputs, idx, upd, reduction=reduction)
+            theirs = np.asarray(keras.ops.scatter_update(inputs, idx, upd, reduction=reduction))
+            assert ours.dtype == theirs.dtype
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["average", "max"])
+def test_adaptive_pools_are_keras(kind, keras):
+    rng = np.random.default_rng(11)
+    for k in range(6):
+        spatial = 1 + k % 3
+        shape = (2,) + tuple(int(n) for n in rng.integers(3, 9, spatial)) + (3,)
+        size = tuple(int(rng.integers(1, 5)) for _ in range(spatial)) if k % 2 else int(rng.integers(1, 4))
+        x = rng.standard_normal(shape).astype(np.float32)
+        ours = getattr(ops, f"adaptive_{kind}_pool")(x, size)
+        theirs = np.asarray(getattr(keras.ops, f"adaptive_{kind}_pool")(keras.ops.convert_to_tensor(x), size))
+        _close(ours, theirs, "float32")
+        first = getattr(ops, f"adaptive_{kind}_pool")(np.moveaxis(x, -1, 1), size, data_format="channels_first")
+        np.testing.assert_array_equal(np.moveaxis(first, 1, -1), ours)
+
+
+def test_array_only_functions_refuse_tensors_and_bad_input():
+    x = gn.Input((4,))
+    for make in (lambda: ops.nonzero(x), lambda: ops.count_nonzero(x, axis=1), lambda: ops.median(x, axis=1),
+                 lambda: ops.quantile(x, 0.5, axis=1), lambda: ops.scatter_update(x, [[0]], [1.0]),
+                 lambda: ops.adaptive_max_pool(gn.Input((4, 3)), 2)):
+        with pytest.raises(TypeError, match="takes arrays, not tensors"):
+            make()
+    with pytest.raises(ValueError, match="method must be one of"):
+        ops.quantile(np.arange(4.0), 0.5, method="cubic")
+    with pytest.raises(ValueError, match="q must be numbers in \\[0, 1\\]"):
+        ops.quantile(np.arange(4.0), 1.5)
+    with pytest.raises(ValueError, match="updates must have shape"):
+        ops.scatter([[0], [1]], np.ones(3, np.float32), (4,))
+    with pytest.raises(ValueError, match="indices must be in \\[0, 4\\)"):
+        ops.scatter_update(np.zeros(4), [[5]], [1.0])
+    with pytest.raises(ValueError, match="reduction must be"):
+        ops.scatter_update(np.zeros(4), [[1]], [1.0], reduction="sum")
+    with pytest.raises(ValueError, match="output_size must be"):
+        ops.adaptive_average_pool(np.zeros((1, 4, 4, 2)), (2, 0))

@@ -6,7 +6,9 @@ glassnet.activations' forward and backward pair of the same name, with keras.ops
 the node's arguments (kept in the config). keras.ops' defaults are not always
 glassnet.activations': ``ops.gelu`` is the tanh form (``approximate=True``) where the "gelu"
 activation is the exact one, and ``ops.leaky_relu``'s slope is 0.2 where the "leaky_relu"
-activation's is 0.01; here keras.ops' hold.
+activation's is 0.01; here keras.ops' hold. ``glu`` and ``sparsemax`` work along a sample
+``axis`` (glu halves it), ``threshold`` needs its two settings (glassnet.activations' function of no
+name).
 """
 import numbers
 
@@ -57,7 +59,7 @@ def arguments(op, args, who):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"{who}: {op}'s axis must be an integer, got {value!r:.40}")
             args[name] = int(value)
-        elif value is None:         # threshold's settings have no default, as in Keras
+        elif value is None and op == "threshold":       # no default for its settings, as in Keras
             raise TypeError(f"{who}: threshold needs threshold and default_value (numbers), got {name}=None")
         elif op == "threshold" and name == "threshold":       # any finite number (relu's is >= 0)
             args[name] = check_number(value, f"{who}: threshold's threshold", "finite")
