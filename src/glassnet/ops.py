@@ -69,6 +69,11 @@ and pooling.py's kernels): conv, depthwise_conv, separable_conv, conv_transpose,
 and ``ops.image.extract_patches``; channels last by default, 1 to 3 spatial axes. On tensors the kernel
 is a constant array or a weight of a drawn call, which trains (``ops.conv(x, self.kernel)``).
 
+arctan2, glu, threshold, sparsemax and the Fourier transforms fft, fft2, ifft2, rfft, irfft (_ops_spectral.py)
+take arrays and tensors, with gradients; complex numbers are Keras' pairs ``(real, imag)``: keras.io's FNet
+takes ``ops.fft2((x, ops.zeros_like(x)))[0]``. nonzero, count_nonzero, median, quantile, scatter,
+scatter_update, adaptive_average_pool and adaptive_max_pool (_ops_arrays.py) take arrays only.
+
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
@@ -622,6 +627,19 @@ from ._ops_conv import average_pool, conv, conv_transpose, depthwise_conv, max_p
 from . import _ops_image  # noqa: E402
 image = _ops_image      # keras.ops.image's namespace: ops.image.extract_patches
 __all__ += ["conv", "depthwise_conv", "separable_conv", "conv_transpose", "max_pool", "average_pool"]  # (and the namespace image)
+
+
+# arctan2, glu, threshold, sparsemax and the Fourier transforms (their nodes: layers/tensor_math.py,
+# tensor_activations.py, tensor_spectral.py)
+from ._ops_spectral import arctan2, fft, fft2, glu, ifft2, irfft, rfft, sparsemax, threshold  # noqa: E402
+__all__ += ["arctan2", "glu", "threshold", "sparsemax", "fft", "fft2", "ifft2", "rfft", "irfft"]
+
+
+# on arrays only: counting, quantiles, scatters, adaptive poolings (layers/adaptive_pooling.py's code)
+from ._ops_arrays import (  # noqa: E402
+    adaptive_average_pool, adaptive_max_pool, count_nonzero, median, nonzero, quantile, scatter, scatter_update)
+__all__ += ["nonzero", "count_nonzero", "median", "quantile", "scatter", "scatter_update", "adaptive_average_pool",
+            "adaptive_max_pool"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each

@@ -52,10 +52,12 @@ ARGUMENTS.update(tensor_conv.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
 ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY
+# (glu and sparsemax mix the entries along their axis: ALONG_AXIS below)
+ELEMENTWISE = tuple(op for op in ELEMENTWISE if op not in tensor_math.tensor_activations.ALONG_AXIS)
 # ops keeping the shape whose output entry mixes the entries along their axis (a running sum, an
 # order): a mask passes them along axes within each step only, as the reductions (_axes_within_steps);
 # along the steps a real step's value would take in the padding before it (cumsum of front padding)
-ALONG_AXIS = ("cumsum", "cumprod", "sort", "argsort")
+ALONG_AXIS = ("cumsum", "cumprod", "sort", "argsort") + tensor_math.tensor_activations.ALONG_AXIS
 
 
 class TensorFunction(ConstantOperandNode, Layer):

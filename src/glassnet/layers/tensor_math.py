@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from .._erf import erf as _erf
-from . import tensor_activations, tensor_shapes
+from . import tensor_activations, tensor_shapes, tensor_spectral
 from .tensor_ops import constant_in_dtype, unbroadcast
 
 # each ops' family: TensorFunction reads these into its own (UNARY keeps the shape, BINARY takes
@@ -28,10 +28,12 @@ ACTIVATIONS = tensor_activations.OPS
 UNARY += ACTIVATIONS
 COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
                "logical_xor")
-BINARY = ("power", "floor_divide", "mod") + COMPARISONS
+BINARY = ("power", "floor_divide", "mod", "arctan2") + COMPARISONS
 REDUCTIONS = ("prod", "std", "var", "logsumexp", "norm", "argmax", "argmin", "any", "all")
-LISTS = ("where",)
-OTHERS = ("cumsum", "cumprod", "one_hot", "sort", "argsort")
+# the Fourier transforms of a (real, imag) pair, one node per part: layers/tensor_spectral.py
+SPECTRAL = tensor_spectral.PAIRS
+LISTS = ("where",) + SPECTRAL
+OTHERS = ("cumsum", "cumprod", "one_hot", "sort", "argsort") + tensor_spectral.OF_ONE
 OPS = UNARY + BINARY + REDUCTIONS + LISTS + OTHERS
 # no gradient reaches their inputs (Keras' results of these are integers or booleans, or TensorFlow's
 # gradient of floor, round and sign is none or zero)
@@ -41,7 +43,8 @@ ARGUMENTS = {"round": {"decimals": 0}, "prod": {"axis": None, "keepdims": False,
              "norm": {"ord": None, "axis": None, "keepdims": False}, "where": {"constants": {}},
              "cumsum": {"axis": None, "dtype": None}, "cumprod": {"axis": None, "dtype": None},
              "one_hot": {"num_classes": None, "axis": -1, "dtype": None},
-             "sort": {"axis": -1}, "argsort": {"axis": -1}, **tensor_activations.ARGUMENTS}
+             "sort": {"axis": -1}, "argsort": {"axis": -1}, **tensor_activations.ARGUMENTS,
+             **tensor_spectral.ARGUMENTS}
 WHERE_OPERANDS = ("condition", "x1", "x2")
 
 
@@ -86,7 +89,8 @@ _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater,
             "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0),
             "logical_xor": lambda a, b: (a != 0) ^ (b != 0),
             # TensorFlow's floordiv (floor_divide below) and floormod: the remainder takes the divisor's sign
-            "floor_divide": lambda a, b: floor_divide(a, b), "mod": np.remainder, "power": np.power}
+            "floor_divide": lambda a, b: floor_divide(a, b), "mod": np.remainder, "power": np.power,
+            "arctan2": np.arctan2}
 
 
 def floor_divide(a, b):
@@ -114,6 +118,18 @@ def _power_grads(g, a, b, y):
 def _mod_grads(g, a, b, y):
     """d(a mod b) = d(a - b floor(a / b)): 1 and -floor(a / b) (TensorFlow's FloorMod, its floordiv)."""
     return g, -g * floor_divide(a, b)
+
+
+def _arctan2_grads(g, a, b, y):
+    """d arctan2(a, b): b / (a^2 + b^2) and -a / (a^2 + b^2); 0 at the origin (TensorFlow's Atan2 gives
+    NaN there, PyTorch's 0: no direction is steepest)."""
+    r2 = a * a + b * b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(r2 > 0, g / np.where(r2 > 0, r2, 1), 0)
+    return scale * b, -scale * a
+
+
+_GRADS = {"power": _power_grads, "mod": _mod_grads, "arctan2": _arctan2_grads}
 
 
 def reduce(op, x, axis, keepdims, ord=None):
@@ -226,6 +242,8 @@ def output_shape(layer, shape):
         for name, constant in args["constants"].items():
             out = tensor_shapes.against_constant(out, np.shape(constant), who)
         return out
+    if op in tensor_spectral.OPS:
+        return tensor_spectral.output_shape(op, args, shape, who)
     if layer.merges:
         return tensor_shapes.broadcast_equal_rank(*(tuple(s) for s in shape), f"{who}: {op} of tensors of samples "
                                                   f"{[tuple(s) for s in shape]}")
@@ -239,8 +257,13 @@ def output_shape(layer, shape):
                 raise ValueError(f"{who}: norm of two axes (a matrix norm) takes ord=None or 'fro' on tensors, got "
                                  f"ord={args['ord']!r}")
         return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
-    if op in ("sort", "argsort"):
-        tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
+    if op in ("sort", "argsort") + tensor_activations.ALONG_AXIS:
+        (a,) = tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
+        if op == "glu":             # the two halves of the axis: first * sigmoid(second)
+            if shape[a - 1] is not None and shape[a - 1] % 2:
+                raise ValueError(f"{who}: glu splits axis {args['axis']} into two halves: its size must be even, "
+                                 f"got {shape[a - 1]} (samples of shape {shape})")
+            return shape[:a - 1] + (None if shape[a - 1] is None else shape[a - 1] // 2,) + shape[a:]
     if op in ("cumsum", "cumprod"):
         if args["axis"] is None:
             raise ValueError(f"{who}: {op} with axis=None runs over the flattened tensor, batch axis too; while a "
@@ -256,6 +279,8 @@ def output_shape(layer, shape):
 
 def forward(layer, x):
     op, args = layer.op, layer.arguments
+    if op in tensor_spectral.OPS:
+        return tensor_spectral.forward(layer, x)
     if op == "where":
         operands = _where_operands(layer, x)
         layer._inputs = list(x)
@@ -289,6 +314,8 @@ def forward(layer, x):
 
 def backward(layer, g):
     op, args = layer.op, layer.arguments
+    if op in tensor_spectral.OPS:
+        return tensor_spectral.backward(layer, g)
     if op == "where":
         c, tensors = layer._condition, [n for n in WHERE_OPERANDS if n not in args["constants"]]
         out = {"condition": None, "x1": g * c, "x2": g * ~c}
@@ -298,13 +325,13 @@ def backward(layer, g):
         a, b = layer._inputs
         if op in CONSTANT_GRADIENT:
             return [np.zeros_like(a), np.zeros_like(b)]
-        da, db = (_mod_grads if op == "mod" else _power_grads)(g, a, b, binary(op, a, b))
+        da, db = _GRADS[op](g, a, b, binary(op, a, b))
         return [unbroadcast(da, a.shape), unbroadcast(db, b.shape)]
     x, y = layer._x, layer._y
     if op in CONSTANT_GRADIENT:
         return np.zeros_like(x)
-    if op in ("power", "mod"):
-        c, grads = layer._value(backend.get_array_module(x)), _power_grads if op == "power" else _mod_grads
+    if op in _GRADS:
+        c, grads = layer._value(backend.get_array_module(x)), _GRADS[op]
         d_base, d_exponent = grads(g, c, x, y) if layer.reverse else grads(g, x, c, y)
         return unbroadcast(d_exponent if layer.reverse else d_base, x.shape)
     if op in REDUCTIONS:
@@ -347,6 +374,8 @@ def arguments(op, args, who):
     """``args`` (TensorFunction's checked ones) checked further for this module's ops."""
     if op in ACTIVATIONS:
         return tensor_activations.arguments(op, args, who)
+    if op in tensor_spectral.OPS:
+        return tensor_spectral.arguments(op, args, who)
     if op in ("argmax", "argmin") and args["axis"] is not None and not isinstance(args["axis"], int):
         raise TypeError(f"{who}: {op}'s axis must be one integer, got {args['axis']!r:.60}")
     if "dtype" in args and args["dtype"] is not None:
