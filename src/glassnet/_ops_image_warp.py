@@ -126,6 +126,7 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
     if start.shape != end.shape:
         raise ValueError(f"ops.image.{function}: start_points and end_points must have the same shape, got "
                          f"{start.shape} and {end.shape}")
+    start, end = (start[None] if start.ndim == 2 else start), (end[None] if end.ndim == 2 else end)
     batch, restore = read_images(images, function, data_format)
     if batch.dtype == np.bool_:
         raise TypeError(f"ops.image.{function}: images must hold numbers, got booleans")
@@ -138,7 +139,7 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
 
 
 def _corners(points, name, function):
-    """Four (x, y) points per image, (n, 4, 2) float64 from their float32 values (Keras' cast)."""
+    """Four (x, y) points, (4, 2) or (n, 4, 2), float64 from their float32 values (Keras' cast)."""
     refuse_tensor(points, function)
     array = _array(points, name, f"image.{function}")
     if array.ndim not in (2, 3) or array.shape[-2:] != (4, 2):
@@ -147,7 +148,7 @@ def _corners(points, name, function):
     array = array.astype(np.float32).astype(np.float64)
     if not np.isfinite(array).all():
         raise ValueError(f"ops.image.{function}: {name} must be finite numbers, got {array.tolist()!r:.120}")
-    return array[None] if array.ndim == 2 else array
+    return array
 
 
 def _homography(start, end, function):
