@@ -234,7 +234,8 @@ def test_dtypes_are_kept_as_keras_keeps_them(keras, rng):
         theirs = keras.ops.image.perspective_transform(x, [[0, 0], [8, 0], [0, 7], [8, 7]], [[1, 0], [8, 1], [0, 6], [7, 7]])
         ours = ops.image.perspective_transform(x, [[0, 0], [8, 0], [0, 7], [8, 7]], [[1, 0], [8, 1], [0, 6], [7, 7]])
         assert ours.dtype == np.asarray(theirs).dtype == dtype
-        np.testing.assert_allclose(ours.astype(float), np.asarray(theirs).astype(float), atol=1e-2 if dtype == "float16" else 1e-4)
+        np.testing.assert_allclose(ours.astype(float), np.asarray(theirs).astype(float),
+                                   atol=1e-2 if dtype == "float16" else 1e-4)
         sat = ops.image.scale_and_translate(x, (2, 4, 5, 2), [0.5, 0.5], [0.0, 0.0], (1, 2), "cubic")
         assert sat.dtype == np.asarray(keras.ops.image.scale_and_translate(x, (2, 4, 5, 2), [0.5, 0.5], [0.0, 0.0],
                                                                             (1, 2), "cubic")).dtype
@@ -259,7 +260,8 @@ def test_dtypes_are_kept_as_keras_keeps_them(keras, rng):
     (lambda x: ops.image.perspective_transform(x, np.zeros((4, 2)), np.zeros((1, 4, 2))), ValueError, "same shape"),
     (lambda x: ops.image.perspective_transform(x, np.zeros((3, 4, 2)), np.zeros((3, 4, 2))), ValueError, "per image"),
     (lambda x: ops.image.perspective_transform(x, np.zeros((4, 2)), np.zeros((4, 2))), ValueError, "no three"),
-    (lambda x: ops.image.perspective_transform(x, [[0, 0], [1, 0], [0, 1], [1, np.inf]], np.eye(4, 2)), ValueError, "finite"),
+    (lambda x: ops.image.perspective_transform(x, [[0, 0], [1, 0], [0, 1], [1, np.inf]], np.eye(4, 2)), ValueError,
+     "finite"),
     (lambda x: ops.image.perspective_transform(x, np.eye(4, 2), np.eye(4, 2), interpolation="cubic"), ValueError,
      "interpolation"),
     (lambda x: ops.image.perspective_transform(x > 0, np.eye(4, 2), np.eye(4, 2)), TypeError, "booleans"),
