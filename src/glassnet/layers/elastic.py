@@ -35,11 +35,13 @@ def map_index(index, length, fill_mode):
     return np.where(m < length, m, 2 * length - 1 - m), None
 
 
-def map_sampling(rows, cols, fill_mode, interpolation, dtype):
+def map_sampling(rows, cols, fill_mode, interpolation, dtype, index_rule=map_index):
     """``affine_sample``'s ``(index, weight, outside)`` for reading n images (n, H, W, C) at the
     points (``rows``, ``cols``) (n, H, W) each, Keras' ``map_coordinates``: the nearest pixel
     (``round``, halves to even as TensorFlow's) or the four around a point, bilinear, each index
-    mapped by ``fill_mode`` (``map_index``)."""
+    mapped by ``fill_mode`` through ``index_rule(index, length, fill_mode)`` -> (index, inside)
+    (``map_index``; ``ops.image.elastic_transform`` passes TensorFlow's rule, whose "reflect"
+    differs before the first pixel)."""
     n, height, width = rows.shape
     if interpolation == "nearest":
         nodes_r = [(np.round(rows), None)]
@@ -54,8 +56,8 @@ def map_sampling(rows, cols, fill_mode, interpolation, dtype):
     weight = np.empty(index.shape, dtype=dtype)
     outside = np.zeros(index.shape[1], dtype=dtype) if fill_mode == "constant" else None
     for k, ((r, wr), (c, wc)) in enumerate(pairs):
-        r, inside_r = map_index(r.astype(np.intp), height, fill_mode)
-        c, inside_c = map_index(c.astype(np.intp), width, fill_mode)
+        r, inside_r = index_rule(r.astype(np.intp), height, fill_mode)
+        c, inside_c = index_rule(c.astype(np.intp), width, fill_mode)
         w = np.ones(r.shape, dtype) if wr is None else (wr * wc).astype(dtype)
         index[k] = (first_pixel + r * width + c).ravel()
         if outside is not None:

@@ -130,15 +130,17 @@ def area_taps(out_len, in_len):
 
 def _lanczos(radius):
     def kernel(x):
-        """Lanczos: sinc(x) sinc(x / radius) inside the radius (TensorFlow's float32 formula)."""
-        pi = f32(3.14159265359)
-        # sines in double rounded to float32: C's sinf (correctly rounded), where NumPy's float32
+        """Lanczos: sinc(x) sinc(x / radius) inside the radius (TensorFlow's float32 formula), in
+        x's dtype (float32 for resize; ops.image.scale_and_translate may ask float64)."""
+        t = x.dtype.type
+        pi = t(np.pi)                  # float32: 3.14159265359 as TensorFlow's kPi rounds it
+        # sines in double rounded to x's dtype: C's sinf (correctly rounded), where NumPy's float32
         # sine may be an ulp off
-        sin_x = np.sin((pi * x).astype(np.float64)).astype(f32)
-        sin_x_radius = np.sin((pi * x / f32(radius)).astype(np.float64)).astype(f32)
+        sin_x = np.sin((pi * x).astype(np.float64)).astype(x.dtype)
+        sin_x_radius = np.sin((pi * x / t(radius)).astype(np.float64)).astype(x.dtype)
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = f32(radius) * sin_x * sin_x_radius / (pi * pi * x * x)
-        return np.where(x > radius, f32(0), np.where(x <= f32(1e-3), f32(1), value)).astype(f32)
+            value = t(radius) * sin_x * sin_x_radius / (pi * pi * x * x)
+        return np.where(x > radius, t(0), np.where(x <= t(1e-3), t(1), value)).astype(x.dtype)
     return kernel
 
 
@@ -149,10 +151,12 @@ def _gaussian(x):
 
 
 def _keys_cubic(x):
-    """Keys' cubic convolution, a = -0.5 (Catmull-Rom): exact, not tabled as resize_bicubic's."""
-    far = ((f32(-0.5) * x + f32(2.5)) * x - f32(4)) * x + f32(2)
-    near = ((f32(1.5) * x - f32(2.5)) * x) * x + f32(1)
-    return np.where(x >= 2, f32(0), np.where(x >= 1, far, near)).astype(f32)
+    """Keys' cubic convolution, a = -0.5 (Catmull-Rom): exact, not tabled as resize_bicubic's;
+    in x's dtype."""
+    t = x.dtype.type
+    far = ((t(-0.5) * x + t(2.5)) * x - t(4)) * x + t(2)
+    near = ((t(1.5) * x - t(2.5)) * x) * x + t(1)
+    return np.where(x >= 2, t(0), np.where(x >= 1, far, near)).astype(x.dtype)
 
 
 def _mitchell_cubic(x):
@@ -163,8 +167,8 @@ def _mitchell_cubic(x):
 
 
 def _triangle(x):
-    """The tent of linear interpolation."""
-    return np.where(x < 1, f32(1) - x, f32(0)).astype(f32)
+    """The tent of linear interpolation, in x's dtype."""
+    return np.where(x < 1, x.dtype.type(1) - x, x.dtype.type(0)).astype(x.dtype)
 
 
 # scale_and_translate's kernels: (function of |distance| in pixels, radius)
