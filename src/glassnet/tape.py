@@ -111,7 +111,14 @@ class GradientTape:
         (in, out), a watched batch's (batch, features))."""
         self._begin("gradient", unconnected_gradients)
         flat, rebuild = _flatten(sources)
-        start = self._start(target, "gradient")
+        nested = []
+        start = self._start(target, "gradient", nested)
+        if nested:      # asked while an outer tape records the target: recorded there (glassnet._tape_second)
+            from ._tape_second import nested_gradient
+            results = nested_gradient(self, target, start, flat, output_gradients, unconnected_gradients)
+            self._used = True
+            self._end()
+            return rebuild(results)
         source_nodes = self._source_nodes(flat, "gradient")
         self._used = True       # (a call refused above leaves the tape as it was)
         seed = None
@@ -150,8 +157,10 @@ class GradientTape:
             raise ValueError(f"GradientTape.{caller}: unconnected_gradients: expected 'none' or 'zero', got "
                              f"{unconnected_gradients!r:.40}")
 
-    def _start(self, target, caller):
-        """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded)."""
+    def _start(self, target, caller, nested=None):
+        """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded).
+        ``nested``: a list, for ``gradient``, told (True appended) that a tape recording around this
+        one records the target: the gradient is then recorded on it (glassnet._tape_second)."""
         if target is None or not hasattr(target, "shape"):
             raise TypeError(f"GradientTape.{caller}: target: expected the recorded value to differentiate "
                             f"(a loss), got {type(target).__name__}")
@@ -166,9 +175,13 @@ class GradientTape:
         stops = start is not None and not self.persistent and self in _tape_state.recording()
         if start is not None and any(t in _tape_state.recording() and not (stops and t is self)
                                      for t in start.tapes):
-            # a tape recording now would have to differentiate this gradient itself (a gradient
-            # penalty's nested tapes, a persistent tape asked inside its block): the backward
-            # passes are NumPy code no tape records
+            # a tape recording now must differentiate this gradient itself (a gradient penalty's
+            # nested tapes): gradient records it there; jacobian's passes are NumPy code no tape records
+            if nested is not None:
+                if stops:
+                    _tape_state.pop(self)
+                nested.append(True)
+                return start
             raise NotImplementedError(
                 f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
                 f"tape inside its `with` block, or an outer tape's block): higher-order gradients (a gradient of a "
