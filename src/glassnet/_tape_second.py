@@ -356,9 +356,6 @@ def _source_ids(tape, flat):
 def nested_gradient(tape, target, start, flat, output_gradients, unconnected_gradients):
     """``tape.gradient(target, flat)`` while an outer tape records ``target``'s graph: the gradient
     with respect to the watched (or recorded) input, recorded on the tapes recording now."""
-    if tape in _tape_state.recording():
-        _refuse("a gradient asked from a persistent tape inside its own block (a gradient of its own "
-                "gradient: ask it from an inner tape)")
     if any(t in _tape_state.recording() for t in getattr(getattr(output_gradients, "_node", None), "tapes", ())):
         _refuse("output_gradients recorded by the outer tape (give it as constants)")
     sources = _source_ids(tape, flat)

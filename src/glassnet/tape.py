@@ -31,8 +31,11 @@ the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 ``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
 one backward pass of the walk here per one-hot seed), which weight an array is when models share
 layers (glassnet._tape_weights); here the tape itself, its walk and
-``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
-recorded the target records (nested tapes) is refused by name.
+``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
+WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
+differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
+exact, for chains of Dense, convolution, activation, reshaping, Dropout and average-pooling layers;
+anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
 """
 import numpy as np
 
@@ -177,15 +180,15 @@ class GradientTape:
                                      for t in start.tapes):
             # a tape recording now must differentiate this gradient itself (a gradient penalty's
             # nested tapes): gradient records it there; jacobian's passes are NumPy code no tape records
-            if nested is not None:
+            if nested is not None and (stops or self not in _tape_state.recording()):
                 if stops:
                     _tape_state.pop(self)
                 nested.append(True)
                 return start
             raise NotImplementedError(
                 f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
-                f"tape inside its `with` block, or an outer tape's block): higher-order gradients (a gradient of a "
-                f"gradient, a nested tape's gradient penalty) are not built. Call it after the `with` block, or "
+                f"tape inside its `with` block, or an outer tape's block): higher-order {caller}s are not built (a "
+                f"nested tape's gradient is: GradientTape.gradient). Call it after the `with` block, or "
                 f"inside `with tape.stop_recording():` to take the result as a constant")
         if stops:
             _tape_state.pop(self)
