@@ -309,3 +309,32 @@ def test_first_order_unchanged_and_constant_inside_stop_recording():
         recorded = inner.gradient(pred, x)
     assert isinstance(recorded, gn.tape.Recorded)
     np.testing.assert_allclose(np.asarray(recorded), plain, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("layers, shape", [
+    (lambda: [L.Conv2D(3, 3, padding="same"), L.ELU(0.7), L.GlobalAveragePooling2D(),
+              L.Dense(2, activation="gelu(approximate=True)"), L.Dense(1)], (5, 5, 2)),
+    (lambda: [L.ZeroPadding1D(1), L.Conv1D(3, 2), L.ReLU(negative_slope=0.1), L.AveragePooling1D(2),
+              L.GlobalAveragePooling1D(), L.Dense(1, activation="sigmoid")], (6, 2))])
+def test_other_covered_layers_match_central_differences(layers, shape):
+    """ELU, ReLU with a slope, the tanh gelu, zero padding and the (global) average poolings."""
+    model = gn.Sequential([L.Input(shape)] + layers(), seed=0, dtype="float64")
+    x = np.random.default_rng(7).normal(size=(2, *shape))
+    with gn.GradientTape() as tape:
+        with gn.GradientTape() as gp_tape:
+            gp_tape.watch(x)
+            pred = model(x, training=True)
+        pen = ops.sum(ops.square(gp_tape.gradient(pred, x)))
+    params = [p for layer in model.layers for p in layer.params.values()]
+    grads = tape.gradient(pen, params)
+
+    def penalty():
+        with gn.GradientTape() as t:
+            t.watch(x)
+            out = model(x)
+        return np.sum(np.asarray(t.gradient(out, x)) ** 2)
+    for a, b in zip(grads, numeric(penalty, params)):
+        if a is None:
+            np.testing.assert_allclose(b, 0, atol=1e-8)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
