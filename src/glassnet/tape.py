@@ -31,8 +31,11 @@ the recorded model and layer calls (glassnet._tape_calls), the ops and operators
 ``model.losses`` (glassnet._tape_losses), ``jacobian`` and ``batch_jacobian`` (glassnet._tape_jacobian:
 one backward pass of the walk here per one-hot seed), which weight an array is when models share
 layers (glassnet._tape_weights); here the tape itself, its walk and
-``apply_gradients``. Higher-order gradients are not built: a gradient asked while a tape that
-recorded the target records (nested tapes) is refused by name.
+``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
+WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
+differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
+exact, for chains of Dense, convolution, activation, reshaping, Dropout and average-pooling layers;
+anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
 """
 import numpy as np
 
@@ -111,7 +114,14 @@ class GradientTape:
         (in, out), a watched batch's (batch, features))."""
         self._begin("gradient", unconnected_gradients)
         flat, rebuild = _flatten(sources)
-        start = self._start(target, "gradient")
+        nested = []
+        start = self._start(target, "gradient", nested)
+        if nested:      # asked while an outer tape records the target: recorded there (glassnet._tape_second)
+            from ._tape_second import nested_gradient
+            results = nested_gradient(self, target, start, flat, output_gradients, unconnected_gradients)
+            self._used = True
+            self._end()
+            return rebuild(results)
         source_nodes = self._source_nodes(flat, "gradient")
         self._used = True       # (a call refused above leaves the tape as it was)
         seed = None
@@ -150,8 +160,10 @@ class GradientTape:
             raise ValueError(f"GradientTape.{caller}: unconnected_gradients: expected 'none' or 'zero', got "
                              f"{unconnected_gradients!r:.40}")
 
-    def _start(self, target, caller):
-        """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded)."""
+    def _start(self, target, caller, nested=None):
+        """The node the backward walk starts from (None: ``target`` depends on nothing this tape recorded).
+        ``nested``: a list, for ``gradient``, told (True appended) that a tape recording around this
+        one records the target: the gradient is then recorded on it (glassnet._tape_second)."""
         if target is None or not hasattr(target, "shape"):
             raise TypeError(f"GradientTape.{caller}: target: expected the recorded value to differentiate "
                             f"(a loss), got {type(target).__name__}")
@@ -166,13 +178,17 @@ class GradientTape:
         stops = start is not None and not self.persistent and self in _tape_state.recording()
         if start is not None and any(t in _tape_state.recording() and not (stops and t is self)
                                      for t in start.tapes):
-            # a tape recording now would have to differentiate this gradient itself (a gradient
-            # penalty's nested tapes, a persistent tape asked inside its block): the backward
-            # passes are NumPy code no tape records
+            # a tape recording now must differentiate this gradient itself (a gradient penalty's
+            # nested tapes): gradient records it there; jacobian's passes are NumPy code no tape records
+            if nested is not None and (stops or self not in _tape_state.recording()):
+                if stops:
+                    _tape_state.pop(self)
+                nested.append(True)
+                return start
             raise NotImplementedError(
                 f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
-                f"tape inside its `with` block, or an outer tape's block): higher-order gradients (a gradient of a "
-                f"gradient, a nested tape's gradient penalty) are not built. Call it after the `with` block, or "
+                f"tape inside its `with` block, or an outer tape's block): higher-order {caller}s are not built (a "
+                f"nested tape's gradient is: GradientTape.gradient). Call it after the `with` block, or "
                 f"inside `with tape.stop_recording():` to take the result as a constant")
         if stops:
             _tape_state.pop(self)
