@@ -62,7 +62,7 @@ def gather(optimizer, triples):
     layouts, homes, slots = optimizer._weight_layouts, optimizer._homes, optimizer.slots
     for key, param, _ in triples:
         entries = layouts.get(key)
-        if entries is None or entries[-1][2] != param.size:
+        if not entries or entries[-1][2] != param.size:
             continue                    # (no layout, or one of an older buffer: state per key)
         for weight, start, stop, layer in entries:
             home = homes.get(weight)
