@@ -200,11 +200,13 @@ def _ops(rng):
         if r < 3:
             ops_.append((("fit",), ("feat.train_on_batch",), ("combined.train_on_batch",))[r])
         elif r < 5:
-            # (not h's own arrays, nor base's optimizer on feat's: one optimizer keeps a state per
-            # model for a shared weight, where Keras keeps one: the review's report)
-            target = ("base", "feat", "combined", "seq")[int(rng.integers(0, 4))]
+            # (base's compiled optimizer on the arrays of any model sharing base's layers, or on h's
+            # own: one state per shared weight, as Keras' one variable, glassnet.optimizers._shared;
+            # not on combined's, nor after a load, whose G's or loaded layers' variables Keras'
+            # optimizer, built on base's, refuses as unknown)
+            target = ("base", "feat", "combined", "seq", "layer")[int(rng.integers(0, 5))]
             calls = tuple(c for c in ("base", "feat", "combined") if rng.random() < 0.6) or ("feat",)
-            ops_.append(("tape", target, calls, target == "base" and rng.random() < 0.4))
+            ops_.append(("tape", target, calls, target != "combined" and not loaded and rng.random() < 0.4))
         elif r == 5 or loaded:
             ops_.append(("set_weights", ("base", "feat", "G", "combined", "seq")[int(rng.integers(0, 5))]))
         else:

@@ -211,7 +211,9 @@ def _write_model_file(model, path, meta, config, include_optimizer):
         # arrays too (apply_gradients on the weights of another model sharing its layers, or of
         # none), whose keys load_model cannot place, and refused the whole file for
         own = {key for key, _, _ in (model._triples if model.built else [])}
-        state["slots"] = {key: named for key, named in state["slots"].items() if key in own}
+        # (under "params", the key a loaded model steps its buffer under: a model sharing its
+        # optimizer with another steps under a key of its own, "params#1", glassnet._optimizer_claims)
+        state["slots"] = {"params": named for key, named in state["slots"].items() if key in own}
         slots = [(key, name, a) for key, named in state["slots"].items() for name, a in named.items()]
         meta["optimizer_state"] = {"iterations": int(state["iterations"]), "keys": list(state["slots"]),
                                    "slots": [[key, name] for key, name, _ in slots]}

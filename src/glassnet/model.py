@@ -9,7 +9,6 @@ One training step (``_loss_and_gradients`` + ``_optimizer_step``) is the seeds' 
     param[...] = constraint(param)           for each kernel_constraint=... (none by default)
 """
 import functools
-import weakref
 
 import numpy as np
 
@@ -37,10 +36,7 @@ from .outputs import OutputMetric, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
-
-
-# optimizer -> weak reference to the model it was compiled into (see Sequential._claim)
-_OPTIMIZER_OWNERS = weakref.WeakKeyDictionary()
+from . import _optimizer_claims as optimizer_claims
 
 
 def keras_compile_order_refused(compile):
@@ -1259,22 +1255,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                      f"logits with glassnet.losses.ctc_decode)")
 
     def _claim(self, optimizer):
-        """One optimizer instance trains one model: its moments and step count belong to that
-        model's parameters. Compiled into another model, an instance starts afresh and belongs to
+        """One optimizer instance trains one model, or several sharing layers: compiled into a
+        model sharing no weight with those it trains, an instance starts afresh and belongs to
         that model from then on (a loop that builds a model per setting and reuses one optimizer
-        works); the model it left refuses to train with it (see ``_check_optimizer``). A model
-        compiled again with its own optimizer keeps its state, as in Keras."""
-        owner = _OPTIMIZER_OWNERS.get(optimizer)
-        if owner is not None and owner() is not self:
-            optimizer.reset()
-        _OPTIMIZER_OWNERS[optimizer] = weakref.ref(self)
-        return optimizer
+        works; the model it left refuses to train with it, ``_check_optimizer``); compiled into a
+        model sharing a layer with one of them, it trains both, one state per shared weight, as
+        Keras' (glassnet._optimizer_claims). A model compiled again with its own optimizer keeps
+        its state, as in Keras."""
+        return optimizer_claims.claim(self, optimizer)
 
     def _check_optimizer(self):
-        """Refuse to train with an optimizer that was compiled into another model since (Keras 3
-        refuses to share one too): its state now describes that model's parameters."""
-        owner = _OPTIMIZER_OWNERS.get(self.optimizer)
-        if owner is not None and owner() is not self:
+        """Refuse to train with an optimizer that was compiled into another model since, sharing
+        no weight with this one (Keras 3 refuses to share one too): its state now describes that
+        model's parameters."""
+        if not optimizer_claims.trains(self):
             name = type(self.optimizer).__name__
             raise ValueError(f"optimizer: this {name} instance was compiled into another model after "
                              f"this one and now trains that one; give each model its own (e.g. "

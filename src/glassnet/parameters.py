@@ -4,6 +4,8 @@ parameter; and how the model lets go of the data its layers' caches point into.
 """
 from . import _tape_state, backend
 from ._warnings import warn
+from ._tape_weights import _root
+from .optimizers import _shared as shared_state
 from .optimizers._ungraded import ungraded as optimizers_ungraded
 
 
@@ -92,7 +94,10 @@ class ParametersMixin:
                              for layer, key, param, _ in self._views if key in layer.constraints]
         for constraint, name, param in self._constrained:
             _projection(constraint, name, param)
-        self._triples = [("params", flat_params, flat_grads)]
+        self._triples = [(getattr(self, "_optimizer_key", "params"), flat_params, flat_grads)]
+        # which weight each run of the buffer holds, for an optimizer that steps a shared layer's
+        # weight through several models' buffers and keeps one state for it (optimizers._shared)
+        self._weight_layout = shared_state.layout(self._views, _root)
         _tape_state.OWNERS[id(flat_params)] = self     # (apply_gradients finds the model by its buffer)
         # the weights' sizes and names in the flat buffer, for an optimizer that clips each one
         # (clipnorm) or exempts some from weight decay (exclude_from_weight_decay)
@@ -137,6 +142,9 @@ class ParametersMixin:
         self._project(ungraded)
 
     def _apply_optimizer(self):
+        layout = getattr(self, "_weight_layout", None)      # (None: a model pickled before it)
+        if layout is not None:
+            shared_state.register(self.optimizer, self._triples[0][0], layout)
         if _takes_shapes(self.optimizer):
             self.optimizer.apply(self._triples, self._sizes, self._names, shapes=self._weight_shapes())
         else:           # an optimizer of one's own written before apply took shapes

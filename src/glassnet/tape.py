@@ -396,13 +396,21 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
     # one update of the optimizer for every pair (its iterations count one step, Adam's bias
     # correction reads it, and global_clipnorm sees every gradient): each model's whole set as its
     # flat buffer (the triple fit steps), the other weights each as a triple of its own
+    from ._optimizer_claims import trains
+    from .optimizers._shared import register as register_layout
     triples, sizes, names, shapes, ungraded = [], [], [], [], {}
     for model, given, views, left in steps:
         model._sync_views()         # (a layer shared by models computes with this model's views from now)
         for grad, var in given:
             views[id(var)][0][...] = grad
         _, flat, flat_grads = model._triples[0]
-        triples.extend(model._triples if optimizer is model.optimizer else [(f"{model.name}/params", flat, flat_grads)])
+        # (fit's key with the model's compiled optimizer, unless a model sharing nothing with it took
+        # that optimizer over since: its "params" are that model's)
+        own = optimizer is model.optimizer and trains(model)
+        triples.extend(model._triples if own else [(f"{model.name}/params", flat, flat_grads)])
+        if getattr(model, "_weight_layout", None) is not None:
+            # (a layer shared with another model this optimizer steps keeps one state: optimizers._shared)
+            register_layout(optimizer, triples[-1][0], model._weight_layout)
         if left:
             for param_id in left:           # (a global_clipnorm then sees nothing of them, as Keras)
                 views[param_id][0][...] = 0

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import backend
 from .._validation import check_flag, check_number, check_positive_int
-from . import _ungraded, schedules
+from . import _shared, _ungraded, schedules
 from .schedules import LearningRateSchedule
 
 # 32768 float32 = 128 KiB per array; Adam's five arrays (param, grad, m, v, scratch) then take
@@ -412,6 +412,12 @@ class Optimizer:
     # {key: [(start, stop), ...]}: the weights that got no gradient in this call, which the update
     # leaves as they are (Keras skips a None gradient; set by _ungraded.ungraded), or None
     _ungraded = None
+    # state arrays whose rule starts them at an attribute's value, not 0: {slot: attribute}
+    # (what a model's flat state starts from when it takes a shared weight's state: _shared)
+    slot_fills = {}
+    # {key: layout of that key's flat buffer}, {weight: its home} and the keys of the last call
+    # (glassnet.optimizers._shared: one state per weight stepped through several models' buffers)
+    _weight_layouts = _homes = _gathered = None
 
     def __init__(self, learning_rate, **options):
         unknown = sorted(set(options) - set(COMMON))
@@ -426,6 +432,7 @@ class Optimizer:
         self._spans = {}
         self.slots = {}          # key -> {slot name: array}: the state to save
         self._scratch = {}       # key -> a buffer for intermediate results (not state)
+        self._weight_layouts, self._homes = {}, {}
 
     def __setattr__(self, name, value):
         if name == "learning_rate" and isinstance(value, LearningRateSchedule):
@@ -540,6 +547,8 @@ class Optimizer:
         if keras_apply_form(triples, sizes):     # Keras 3's apply(grads, trainable_variables)
             return self._keras_apply(triples, sizes)
         triples = self._checked(triples)
+        if self._weight_layouts:       # a shared weight's one state into this call's flat state first
+            _shared.gather(self, triples)
         # the updates done before this call, which the moving average reads (Keras' iterations)
         done = self.iterations
         if not self.gradient_accumulation_steps:
@@ -910,6 +919,8 @@ class Optimizer:
         # an average kept from before use_ema was turned off is no longer state: the optimizer
         # would never update it, and a file holding it would not load as this optimizer
         stale = self._stale_slots()
+        if self._weight_layouts:       # each key's flat state holds its shared weights' one state
+            _shared.spread(self)
         state = {"iterations": self.iterations,
                  "slots": {key: {name: a for name, a in slots.items() if name not in stale}
                            for key, slots in self.slots.items()}}
@@ -980,6 +991,7 @@ class Optimizer:
         # copies in each array's own module (numpy or cupy)
         self.slots = {key: {s: backend.get_array_module(a).array(a) for s, a in slots.items()}
                       for key, slots in state["slots"].items()}
+        _shared.forget(self)            # (each key's state is its own again: get_state spread them)
         if self.schedule is not None:
             self._follow_schedule()
 
@@ -997,6 +1009,8 @@ class Optimizer:
         self.accumulated_steps = 0
         self.slots = {}
         self._scratch = {}
+        self._weight_layouts = {}
+        _shared.forget(self)
         if self.schedule is not None:
             self._follow_schedule()
 

@@ -284,6 +284,7 @@ class Adagrad(Optimizer):
     Keras adds it inside (``sqrt(s + epsilon)``)."""
     name = "adagrad"
     slot_names = always_slots = non_negative_slots = ("sum",)
+    slot_fills = {"sum": "initial_accumulator_value"}
     # the accumulator is a sum of squares: it starts at 0 or above, or sqrt(s) may be NaN
     hyper_parameters = {**Optimizer.hyper_parameters, "initial_accumulator_value": ">= 0", "epsilon": "> 0"}
 
@@ -521,6 +522,7 @@ class Ftrl(Optimizer):
     """
     name = "ftrl"
     slot_names = always_slots = ("accumulator", "linear")
+    slot_fills = {"accumulator": "initial_accumulator_value"}
     non_negative_slots = ("accumulator",)
     # (the update divides by the rate: 0, which the other optimizers take, is refused here)
     hyper_parameters = {**Optimizer.hyper_parameters, "learning_rate": "> 0", "learning_rate_power": "<= 0",
