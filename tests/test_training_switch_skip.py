@@ -83,7 +83,9 @@ def _states(model):
 
 def _run_everything(model):
     """The model walking every call, as glassnet did before the skips (both draws at each pass)."""
-    model._switch_plan = (len(model._node_layers), None, None)
+    # (each pass kind, glassnet._switch_skips.plan: no call skipped, the modes as planned)
+    model._switch_plan = (len(model._node_layers), {training: (None, model._pass_plan(training)[1])
+                                                    for training in (False, True, None)})
 
 
 def _images(n=16, seed=0):

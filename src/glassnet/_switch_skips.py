@@ -81,10 +81,16 @@ def roots_of(model):
 
 
 def plan(model):
-    """``(the calls an inference pass skips, those a training pass skips)``, each None where none
-    is (``skipped_calls``), for ``model``'s graph as it is now."""
-    calls = model._node_layers
+    """``{training: (the calls a pass in its mode skips, each call's mode)}`` for training False,
+    True and None (a pass given no flag: glassnet._flagless), the calls None where none is skipped
+    (``skipped_calls``), the modes the model's own where no call is marked ``TRUE_IF_UNSET``,
+    else each call's resolved, for ``model``'s graph as it is now."""
+    from . import _flagless as flagless
+    calls, modes = model._node_layers, model._call_settings()[0]
+    marked = flagless.has_unset(modes)
+    modes_of = {training: flagless.resolve(modes, training) if marked else modes for training in (False, True, None)}
     if not any(getattr(layer, "unread_inputs", None) is not None for layer in calls):
-        return (None, None)
-    inbound, modes, roots = model._inbound, model._call_settings()[0], roots_of(model)
-    return tuple(skipped_calls(calls, inbound, modes, roots, training) or None for training in (False, True))
+        return {training: (None, modes_of[training]) for training in modes_of}
+    inbound, roots = model._inbound, roots_of(model)
+    return {training: (skipped_calls(calls, inbound, modes_of[training], roots, bool(training)) or None,
+                       modes_of[training]) for training in modes_of}

@@ -163,21 +163,6 @@ def branches(model):
     return _BRANCHES[cls]
 
 
-def default_flag(model):
-    """The mode ``model(x)`` runs in on data when given no ``training``: False, but True for a model or
-    block whose ``call`` defaults to ``training=True``, as Keras then runs ``call`` with that default
-    (keras.io's RandomColorAffine, ``def call(self, images, training=True)``, augments the images it
-    is called on alone; glassnet's pass of inference mode showed them unchanged)."""
-    call = getattr(type(model), "call", None)
-    if not callable(call):
-        return False
-    try:
-        parameter = inspect.signature(call).parameters.get("training")
-    except (TypeError, ValueError):
-        return False
-    return parameter is not None and parameter.default is True
-
-
 def _flat(value):
     if isinstance(value, dict):
         return [t for v in value.values() for t in _flat(v)]

@@ -68,15 +68,21 @@ class CallGraphMixin:
     _ungraded_layers = ()   # the layers the latest backward pass gave no gradient (_graph_backward)
     _switch_plan = None     # the calls each mode's pass skips (_skipped_calls); None: not planned yet
 
-    def _skipped_calls(self, training):
-        """The calls a pass in ``training``'s mode does not run (those only a TrainingSwitch's
-        unread branch needs: glassnet._switch_skips), or None where it runs them all. Planned at
-        the first pass after the graph changed (``_forget_skips``), not at each."""
+    def _pass_plan(self, training):
+        """``(the calls a pass in training's mode does not run, each call's mode in it)``: the
+        calls only a TrainingSwitch's unread branch needs (glassnet._switch_skips), or None where
+        it runs them all; the modes as ``_call_modes`` (None: the pass's), resolved for a graph
+        marked by glassnet._flagless. ``training`` None: a pass given no flag. Planned at the
+        first pass after the graph changed (``_forget_skips``), not at each."""
         plan = self._switch_plan
         if plan is None or plan[0] != len(self._node_layers):
             from ._switch_skips import plan as plan_skips     # (at a model's first pass, not at import)
-            plan = self._switch_plan = (len(self._node_layers), *plan_skips(self))
-        return plan[2] if training else plan[1]
+            plan = self._switch_plan = (len(self._node_layers), plan_skips(self))
+        return plan[1][training]
+
+    def _skipped_calls(self, training):
+        """The calls a pass in ``training``'s mode does not run (``_pass_plan``), or None."""
+        return self._pass_plan(training)[0]
 
     def _forget_skips(self):
         """The graph changed (a build, calls added or popped): plan the skipped calls anew."""
@@ -90,12 +96,12 @@ class CallGraphMixin:
         outputs, sources = [], self._sources(x)
         if self._heads is not None:
             self._walked = outputs          # read when the walk is done (_outputs_of_walk)
-        modes = self._call_modes
+        skipped, modes = self._pass_plan(training)
+        training = bool(training)       # (a pass given no flag: its calls' modes are resolved)
         terms = self._loss_terms        # add_loss terms: the outputs of the calls they read are kept
         if terms is not None:
             terms.kept = {}
         calls = enumerate(zip(self._node_layers, self._inbound))
-        skipped = self._skipped_calls(training)
         if skipped is not None:     # a branching block's draw this pass does not read: not run
             calls = _skipping(calls, skipped, outputs)
         for k, (layer, parents) in calls:

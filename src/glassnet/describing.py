@@ -6,6 +6,7 @@ import collections
 
 from . import _seeding, _subclass_files as subclass_files, losses, metrics as metrics_module, optimizers, saving
 from ._dictoutputs import as_dict, check_config_outputs
+from ._flagless import TRUE_IF_UNSET, valid_mode
 from .outputs import each_output_metrics, make_heads
 from .errors import ModelFileError
 from .layers import Dense, InputLayer
@@ -102,8 +103,9 @@ def check_graph_config(graph, layers):
             raise ValueError(f"config: 'graph': {layer.describe()} is called more than once and is stateful or "
                              f"has an activity_regularizer")
     if modes is not None and (not isinstance(modes, list) or len(modes) != len(calls)
-                              or not all(mode is None or isinstance(mode, bool) for mode in modes)):
-        raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false or null")
+                              or not all(valid_mode(mode) for mode in modes)):
+        raise ValueError(f"config: 'graph' 'modes' must give each of the {len(calls)} calls true, false, null or "
+                         f"{TRUE_IF_UNSET!r}")
     # (imported here: import glassnet loads no symbolic-tensor code, tests/test_layer_registry.py)
     from .layers.symbolic import valid_call_option
     if options is not None and (not isinstance(options, list) or len(options) != len(calls) or not all(

@@ -60,6 +60,7 @@ import numpy as np
 from . import _block_masks as block_masks, _dead_calls as dead_calls, added_losses, backend, losses, optimizers
 from . import _draw_sources as draw_sources
 from . import _training_branch as training_branch
+from ._flagless import TRUE_IF_UNSET, call_default, mark, unfixed, valid_mode
 from . import metrics as metrics_module
 from .step_metrics import lists_own_metrics
 from ._validation import as_array, check_flag
@@ -326,6 +327,7 @@ class Model(Sequential):
     _deferred_compile = None    # a subclass compiled before it is drawn: compile's arguments
     _trainable_setting = None   # a subclass frozen (or not) before it is drawn: the flag for its layers
     _call_modes = _call_options = None      # each call's own mode and arguments (see _make_graph)
+    _none_given = False     # called with training=None given (__call__)
     _nested_layers = ()         # an undrawn subclass called inside another model's draw: the layers it called
     _draws_call = True          # a subclass defining call is drawn from it (Sequential refuses one of its own)
     _own_build_ran = False      # a build of the subclass' own ran (it makes the layers call uses: once)
@@ -921,9 +923,14 @@ class Model(Sequential):
         nested.called_on = tuple(sources)       # (where its Keras node sits: glassnet._layer_order)
         for tensor in made:
             tensor.nested_in = nested
-        for tensor in made:
-            if training is not None and tensor.training is None:     # sub(x, training=False): every call
-                tensor.training = training
+        if training is not None:
+            for tensor in made:
+                if unfixed(tensor.training):        # sub(x, training=False): every call
+                    tensor.training = training
+        elif not self._none_given and call_default(self)[1] is True:
+            # given no flag, a call defaulting to training=True trains its calls in a pass given none
+            # (model(x)), as Keras resolves their flag from the block's default (glassnet._flagless)
+            mark(made)
         if self._trainable_setting is not None:          # frozen before: its layers are
             for layer in self._nested_layers:
                 layer.trainable = self._trainable_setting
@@ -935,7 +942,13 @@ class Model(Sequential):
         others, bound to its ``call`` as Keras binds them (glassnet._block_arguments)."""
         from . import _block_arguments as block_arguments
         if not self._subclass() or block_arguments.is_one_argument(args, kwargs):
-            return super().__call__(*args, **kwargs)
+            # training=None given, not left out: Keras hands None to call, which then runs its
+            # calls in inference (they are not marked: glassnet._flagless), not with call's default
+            self._none_given = kwargs.get("training", False) is None
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:
+                self._none_given = False
         if not (holds_symbolic(args) or holds_symbolic(kwargs)):
             raise NotImplementedError(f"{type(self).__name__}: called on data with several arguments "
                                       f"({len(args)} by position, {sorted(kwargs)} by keyword); glassnet draws a "
@@ -1440,8 +1453,9 @@ class Model(Sequential):
             raise ValueError(f"config: 'outputs' must list the calls (of {len(called)}) making the model's outputs, "
                              f"two or more, got {outputs!r:.80}")
         if modes is not None and (not isinstance(modes, list) or len(modes) != len(called)
-                                  or not all(mode is None or isinstance(mode, bool) for mode in modes)):
-            raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false or null")
+                                  or not all(valid_mode(mode) for mode in modes)):
+            raise ValueError(f"config: 'modes' must give each of the {len(called)} calls true, false, null or "
+                             f"{TRUE_IF_UNSET!r}")
         if options is not None and (not isinstance(options, list) or len(options) != len(called) or not all(
                 valid_call_option(option, parents) for option, parents in zip(options, inbound))):
             raise ValueError(f"config: 'options' must give each of the {len(called)} calls null or a dict of "

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from . import _tape_state, backend
+from ._flagless import call_default, unfixed
 from ._validation import check_flag, check_positive_int, check_verbose
 from ._serial import serialized
 from ._stepping import in_own_step
@@ -110,7 +111,7 @@ class InferenceMixin:
             xb, yb, wb = self._on_device(x[start:start + bs], y[start:start + bs],
                                          None if w is None else w[start:start + bs])
             xb = xb.astype(self.dtype, copy=False)
-            out = self._forward(xb, training=False)
+            out = self._forward(xb, training=self._inference_flag())
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             self._tally(tally, yb, out, wb)
             self._test_hook(hooks, "on_test_batch_end", b, total, start + xb.shape[0], tally)
@@ -157,7 +158,7 @@ class InferenceMixin:
         for index, batch in feed.epoch():
             self._test_hook(hooks, "on_test_batch_begin", index)
             xb, yb, wb = self._dataset_batch(feed, index, batch, None)
-            out = self._forward(xb, training=False)
+            out = self._forward(xb, training=self._inference_flag())
             total += self._loss_from_output(out, yb, wb) * xb.shape[0]
             seen += xb.shape[0]
             self._tally(tally, yb, out, wb)
@@ -186,7 +187,7 @@ class InferenceMixin:
         for index, batch in feed.epoch():
             self._predict_hook(hooks, "on_predict_batch_begin", index)
             xb = self._prepare_x(unpack(batch, feed.describe(index), need_y=False)[0], feed.describe(index))
-            result = backend.to_numpy(self._forward(self._on_device(xb), training=False))
+            result = backend.to_numpy(self._forward(self._on_device(xb), training=self._inference_flag()))
             self._predict_hook(hooks, "on_predict_batch_end", index, result)
             batches += 1
             stop = self._stopped(hooks, "stop_predicting")
@@ -383,7 +384,8 @@ class InferenceMixin:
     def _predict_chunk(self, x):
         """predict's outputs for the samples ``x`` (in their own dtype, on the host or a GPU), as a
         NumPy array: the chunk is cast, moved where the weights are, and its outputs come back."""
-        return backend.to_numpy(self._forward(self._on_device(x).astype(self.dtype, copy=False), training=False))
+        return backend.to_numpy(self._forward(self._on_device(x).astype(self.dtype, copy=False),
+                                                training=self._inference_flag()))
 
     @serialized
     def __call__(self, x, training=None):
@@ -408,10 +410,10 @@ class InferenceMixin:
                             f"of several tensor arguments)")
         if holds_symbolic(x):
             return self._call_symbolic(x, training)
-        if training is None:        # Keras' default: inference, or the call's own default (a block's training=True)
-            from ._training_branch import default_flag
-            training = default_flag(self)
-        training = check_flag(training, "training")
+        if training is None:        # Keras' default: the call's own, else none (glassnet._flagless)
+            training = self._flag_not_given()
+        else:
+            training = check_flag(training, "training")
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from .tape import record_model_call
             return record_model_call(self, x, training)
@@ -420,6 +422,20 @@ class InferenceMixin:
         out = _own(self._forward(x, training=training), x)
         self._release_data(x)           # the layers keep copies of what they hold of x, as predict's
         return self._public_outputs(out)
+
+    def _flag_not_given(self):
+        """The ``training`` of ``model(x)``: the default of the model's ``call`` where it has one
+        (a block's ``training=True``), else None, a pass given no flag (``_forward`` runs it in
+        inference unless the graph, drawn by then, holds calls that train in one: glassnet._flagless)."""
+        return call_default(self)[1]
+
+    def _inference_flag(self):
+        """The ``training`` of predict's and evaluate's passes: False, as Keras' predict_step and
+        test_step give it, but for a subclass whose ``call`` takes no ``training``, to which they
+        give no flag (``self(x)``): then as ``model(x)`` (``_flag_not_given``)."""
+        if getattr(type(self), "call", None) is None or call_default(self)[0]:
+            return False
+        return self._flag_not_given()
 
     def _refuse_constant_in_draw(self, x):
         """Refuse ``model(x)`` on arrays ``x`` (prepared) inside a subclass' call being drawn when this
@@ -476,7 +492,7 @@ class InferenceMixin:
         modes, options = self._call_settings()
         if training is not None:        # the calls without a mode of their own take the call's
             training = check_flag(training, "training")
-            modes = [training if mode is None else mode for mode in (modes or [None] * len(self._node_layers))]
+            modes = [training if unfixed(mode) else mode for mode in (modes or [None] * len(self._node_layers))]
         tensors = replay(self._node_layers, self._inbound, sources, modes, options)
         from ._summary import record
         nested = record(self)           # the model drawn shows this one as one row in its summary
@@ -517,7 +533,7 @@ class InferenceMixin:
         if self._own_predicts:      # Keras 3: predict_step, not the model's call (glassnet.default_steps)
             from .default_steps import predict_on_batch_own_step
             return predict_on_batch_own_step(self, x)
-        out = self(x)
+        out = self(x, training=self._inference_flag())
         if isinstance(out, dict):           # outputs given as a dict (glassnet._dictoutputs)
             return {key: backend.to_numpy(o) for key, o in out.items()}
         return [backend.to_numpy(o) for o in out] if isinstance(out, list) else backend.to_numpy(out)
@@ -542,6 +558,6 @@ class InferenceMixin:
         refuse_no_targets(y, "test_on_batch", self.loss)
         x, y = self._prepare_xy(x, y)
         x, y, w = self._on_device(x, y, self._check_weights(sample_weight, x))
-        out = self._forward(x, training=False)
+        out = self._forward(x, training=self._inference_flag())
         value = self._loss_from_output(out, y, w) + self._penalty()
         return self._results([value, *self._metric_values(y, out, w)], return_dict)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from . import _tape_state, backend, blas
+from ._flagless import has_unset
 from ._warnings import warn
 from ._interrupt import DeferredInterrupt
 from ._serial import serialized
@@ -259,6 +260,8 @@ class TrainingMixin(ActivityMixin):
     def _forward(self, x, training):
         """The output of every layer in turn on ``x``: predict, evaluate and training all pass here."""
         _tape_state.FORWARDS[0] += 1        # the layers' caches become this pass's (glassnet.tape)
+        if training is None:    # given no flag (model(x)): inference, but for calls marked by glassnet._flagless
+            training = None if has_unset(self._call_settings()[0]) else False
         if not training:        # predict, evaluate, model(x): slices of the caller's array (_read_only)
             x = _read_only(x)
         if self._mask_plan:                 # masks are handed on during this pass (layers/masking.py)

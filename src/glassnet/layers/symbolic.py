@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _dead_calls as dead_calls, backend
 from .._bounds import check_output
+from .._flagless import TRUE_IF_UNSET
 from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer, TensorOperators, no_array_attribute
 
@@ -241,7 +242,10 @@ def with_readers(layer, main, readers):
 
 
 def check_training(layer, training):
-    """A call's ``training``: None (the model's pass decides), True or False."""
+    """A call's ``training``: None (the model's pass decides), True or False; or, from a graph
+    (a model file, a nested model's calls), glassnet._flagless' ``TRUE_IF_UNSET``."""
+    if training == TRUE_IF_UNSET:
+        return training
     if training is not None and not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"{layer.describe()}: training must be True, False or None, got {training!r:.40}")
     return None if training is None else bool(training)
