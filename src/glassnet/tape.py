@@ -45,6 +45,7 @@ from ._tape_losses import compute_loss, record_loss, record_loss_function, recor
 from ._tape_record import record_conv, record_ops_call
 from ._tape_values import Recorded, _Leaf, _Logits, _paused, _plain, node_of, watched_node
 from ._tape_weights import WeightKeys, owner as _owner
+from ._tree import flatten, map_structure
 from ._warnings import warn
 
 # the hooks other modules call while a tape records (ops, layers, models, losses, optimizers) are
@@ -335,20 +336,12 @@ class GradientTape:
 def _flatten(sources):
     """The arrays of ``sources`` in order, and a function rebuilding its structure from their
     gradients: lists, tuples and dicts nested as deep as wanted (TF's tf.nest:
-    ``tape.gradient(loss, [model.trainable_weights, hidden_states])``)."""
-    if not isinstance(sources, (dict, list, tuple)):
-        return [sources], lambda r: r[0]
-    keys = list(sources) if isinstance(sources, dict) else range(len(sources))
-    parts = [_flatten(sources[key]) for key in keys]
-    kind = dict if isinstance(sources, dict) else list if isinstance(sources, list) else tuple
-
+    ``tape.gradient(loss, [model.trainable_weights, hidden_states])``), walked as keras.tree walks
+    them (glassnet._tree)."""
     def rebuild(results):
-        out, start = [], 0
-        for flat, sub in parts:
-            out.append(sub(results[start:start + len(flat)]))
-            start += len(flat)
-        return dict(zip(keys, out)) if kind is dict else kind(out)
-    return [item for flat, _ in parts for item in flat], rebuild
+        gradients = iter(results)
+        return map_structure(lambda _: next(gradients), sources)
+    return flatten(sources), rebuild
 
 
 # -- applying gradients ------------------------------------------------------------------------------
