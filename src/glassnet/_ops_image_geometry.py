@@ -237,10 +237,11 @@ def project(batch, matrices, interpolation, fill_mode, fill_value):
     n, h, w, _ = compute.shape
     out = affine_sample(compute, _sampling(matrices, h, w, fill_mode, interpolation, np.float32), fill_value)
     if batch.dtype.kind in "iu":
-        # a value within 8 float32 ulps below an integer is taken as it: where every neighbour reads
-        # the fill, TensorFlow's weights sum to exactly 1 and glassnet's products may fall an ulp short
-        # (fill 2 gave 1.9999999, truncated to 1, on 0.5% of the pixels)
-        out = np.trunc(out + np.abs(out) * (8 * np.finfo(np.float32).eps))
+        # a value within 8 float32 ulps of an integer, on the side of 0, is taken as it: where every
+        # neighbour reads the fill, TensorFlow's weights sum to exactly 1 and glassnet's products may
+        # fall an ulp short (fill 2 gave 1.9999999, truncated to 1, on 0.5% of the pixels). The nudge
+        # goes away from 0, as truncation goes towards it: -3 nudged up (-2.9999998) truncated to -2
+        out = np.trunc(out * (1 + 8 * np.finfo(np.float32).eps))
     return cast_back(out, batch.dtype)
 
 

@@ -57,8 +57,8 @@ def records(name):
     for the refusals of NumPy's functions, which name the ops function to use instead."""
     from .layers.tensor_functions import OPS
     return name in NO_GRADIENT or name in ELEMENTWISE_BINARY or name in _OWN_NODES or name in OPS or name in (
-        "maximum", "minimum", "matmul", "power", "negative", "abs", "positive", "convert_to_tensor", "reshape",
-        "squeeze", "cast")
+        "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive", "convert_to_tensor",
+        "reshape", "squeeze", "cast")
 
 
 def _keras_arguments(function, args, kwargs, skip):
@@ -90,7 +90,7 @@ def _record_op(name, args, kwargs, function=None):
         return args[0]
     if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded
         return _record(_Reshape(np.shape(args[0])), [args[0]], "convert_to_tensor")
-    if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power"):
+    if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power", "arctan2", "mod"):
         if name == "power" and not isinstance(args[1], Recorded) and np.ndim(args[1]) == 0:
             return _record(TensorOp("power", constant=float(args[1])), [args[0]])
         like = next(np.asarray(a) for a in args if isinstance(a, Recorded) or watched_node(a) is not None)
@@ -101,6 +101,8 @@ def _record_op(name, args, kwargs, function=None):
         return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
     if name in _OWN_NODES:
         return _record_own(name, function, args, kwargs)
+    if name in SPECTRAL:
+        return _record_spectral(name, function, args, kwargs)
     if name == "reshape":
         given = _keras_arguments(function, args, kwargs, 1)
         return _record(_Reshape(tuple(given["newshape"])), [args[0]])
@@ -117,7 +119,7 @@ def _record_op(name, args, kwargs, function=None):
                         f"element-wise functions, the reductions, softmax, log_softmax, reshape, transpose, squeeze, "
                         f"expand_dims, concatenate, stack, where, einsum, take, take_along_axis, the convolutions and "
                         f"poolings, matmul, maximum, minimum, clip, cast, abs, negative and "
-                        f"the operators + - * / ** @ and indexing); compute it from those, or on np.asarray(x) "
+                        f"the operators + - * / % ** @ and indexing); compute it from those, or on np.asarray(x) "
                         f"without gradient")
     given = {} if function is None else _keras_arguments(function, args, kwargs, 1)
     x = args[0]
@@ -168,6 +170,31 @@ def _record_own(name, function, args, kwargs):
         node = (_tape_ops.Take if name == "take" else _tape_ops.TakeAlongAxis)(indices, given["axis"])
         return _record(node, [given["x"]], name)
     return function(*args, **kwargs)        # the convolutions: glassnet._ops_conv calls record_conv
+
+
+# the Fourier transforms: pairs (real, imag) in and out (rfft: one real array in, irfft: one out)
+SPECTRAL = ("fft", "fft2", "ifft2", "rfft", "irfft")
+
+
+def _record_spectral(name, function, args, kwargs):
+    """``ops.<name>`` (a Fourier transform) on recorded values: one node per part of the result, as
+    on tensors (layers/tensor_spectral.py), so that ``real, imag = ops.rfft(x)`` gets the pair (the
+    generic path made one node, the real part, whose rows the unpacking then took)."""
+    from .layers.tensor_functions import TensorFunction
+    given = _keras_arguments(function, args, kwargs, 0)
+    x = given.pop("x")
+    parts = list(x) if name != "rfft" and isinstance(x, (tuple, list)) else [x]
+    with _paused():         # checked (a pair of one shape, floats, fft_length) as without a tape
+        value = function(tuple(_plain(p) for p in parts) if name != "rfft" else _plain(x), **given)
+    live = [node_of(p) is not None for p in parts]
+    if not any(live):
+        return value
+    like = np.asarray(parts[live.index(True)])
+    inputs = [p if is_live else np.asarray(_plain(p), dtype=like.dtype) for p, is_live in zip(parts, live)]
+    if name == "irfft":
+        return _record(TensorFunction(name, given), inputs, name)
+    return tuple(_record(TensorFunction(name, {**given, "output": output}), inputs, name)
+                 for output in ("real", "imag"))
 
 
 def record_conv(op, x, kernel, arguments):

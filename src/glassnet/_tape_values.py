@@ -21,6 +21,7 @@ _order = itertools.count()      # creation order of nodes: a topological order o
 _UFUNC_OPS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide",
               "divide": "divide", "negative": "negative", "power": "power", "matmul": "matmul",
               "absolute": "abs", "positive": "positive", "maximum": "maximum", "minimum": "minimum",
+              "remainder": "mod", "arctan2": "arctan2",      # x % y is keras.ops.mod, as on Keras' tensors
               # NumPy's own rewrites of x ** 2, x ** 0.5, x ** -1
               "square": "square", "sqrt": "sqrt", "reciprocal": "reciprocal"}
 _NO_GRADIENT_UFUNCS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "isnan", "isinf",

@@ -19,6 +19,7 @@ uses 0.2 (and its ``LeakyReLU`` layer 0.3), so the same network gives different 
 import functools
 import inspect
 import math
+import numbers
 import re
 
 import numpy as np
@@ -683,14 +684,22 @@ def threshold(z, threshold, default_value):
     >>> threshold(np.array([-1.0, 0.5, 2.0]), 0.5, -9.0)
     array([-9., -9.,  2.])
     """
-    threshold = check_number(threshold, "threshold: threshold", "finite")
-    default_value = check_number(default_value, "threshold: default_value", "finite")
+    threshold = threshold_setting(threshold, "threshold: threshold")
+    default_value = threshold_setting(default_value, "threshold: default_value")
     return np.where(z > threshold, z, default_value).astype(z.dtype, copy=False)
 
 
 def backprop_threshold(grad_a, z, a, threshold, default_value=None):
-    threshold = check_number(threshold, "threshold: threshold", "finite")
+    threshold = threshold_setting(threshold, "threshold: threshold")
     return grad_a * (z > threshold)
+
+
+def threshold_setting(value, name):
+    """threshold's ``threshold`` or ``default_value`` as a float: any real number, inf and NaN too
+    (Keras' and PyTorch's take them: ``threshold(x, t, -inf)`` masks scores before a softmax)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r:.100}")
+    return float(value)
 
 
 ACTIVATIONS = {

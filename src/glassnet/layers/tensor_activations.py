@@ -28,7 +28,7 @@ OPS = tuple(ARGUMENTS)
 # Keras' other names: ops.swish is silu, ops.hard_swish hard_silu (their nodes are named by the first)
 ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 # each number setting's allowed interval (check_number's), as glassnet.activations checks it
-_INTERVALS = {"alpha": "finite", "negative_slope": "finite", "threshold": ">= 0", "b": "> 0", "default_value": "finite"}
+_INTERVALS = {"alpha": "finite", "negative_slope": "finite", "threshold": ">= 0", "b": "> 0"}
 # the ops working along an axis (the batch's 0 refused on tensors: tensor_math.output_shape)
 ALONG_AXIS = ("glu", "sparsemax")
 
@@ -61,8 +61,8 @@ def arguments(op, args, who):
             args[name] = int(value)
         elif value is None and op == "threshold":       # no default for its settings, as in Keras
             raise TypeError(f"{who}: threshold needs threshold and default_value (numbers), got {name}=None")
-        elif op == "threshold" and name == "threshold":       # any finite number (relu's is >= 0)
-            args[name] = check_number(value, f"{who}: threshold's threshold", "finite")
+        elif op == "threshold":         # any number, inf too (relu's threshold is >= 0), as Keras'
+            args[name] = activations.threshold_setting(value, f"{who}: threshold's {name}")
         else:
             args[name] = check_number(value, f"{who}: {op}'s {name}", _INTERVALS[name])
     return args
