@@ -296,6 +296,8 @@ def _calls_of(node):
         layers, forward = list(calls), (lambda: model._forward(node.x, training=node.training))
         owner = model.layers
     else:
+        if node.mask is not None:   # (the steps run without it: GlobalAveragePooling1D's mean would take in the padding)
+            _refuse(f"the call of {node.layer.describe()} given a mask")
         layers, forward, owner = [node.layer], node._forward_again, [node.layer]
     from .layers import Dropout
     dropping = [layer for layer in layers if type(layer) is Dropout and node.training and layer.rate > 0]
@@ -359,35 +361,53 @@ def nested_gradient(tape, target, start, flat, output_gradients, unconnected_gra
     if any(t in _tape_state.recording() for t in getattr(getattr(output_gradients, "_node", None), "tapes", ())):
         _refuse("output_gradients recorded by the outer tape (give it as constants)")
     sources = _source_ids(tape, flat)
-    tail, calls, k, parent = _chain(tape, start, sources)
-    chain_weights = {id(w) for call in calls for w in _weight_arrays(call)}
+    reach = tape._reach(start)
+    # the weights of every call in the target's inner graph, not only of those on the way to a
+    # source (the walk stops at the first one met: [h, A's kernel] for B(A(x)))
+    chain_weights = {id(w) for node in reach if isinstance(node, _ModelCall) or
+                     (isinstance(node, _LayerNode) and node.weights) for w in _weight_arrays(node)}
     for j, s in enumerate(flat):
         if j not in sources and id(s) in chain_weights:
             _refuse("a gradient with respect to a weight (the Jacobian of the weights' gradient)")
     target = np.asarray(_plain(target))
     seed = np.ones(target.shape, target.dtype) if output_gradients is None else \
         np.asarray(_plain(output_gradients), dtype=target.dtype)
+    # each source walked to on its own: one may lie before another ([x, h] for B(A(x)): a walk
+    # stopping at the first source met gave x None) or be given twice ([x, x]); a source the
+    # target's graph does not read gets None without a walk (which would refuse the leaf it meets)
+    read = reach | {parent for node in reach for parent in node.parents}
     results = [None] * len(flat)
-    if k is not None and calls:
-        with _paused():
-            for node in tail:           # linear ops after the last call: their adjoint, the same for any input
-                seed = np.asarray(node.layer.backward(seed))
-            plan = [step for node in calls for layer, weights, training, mask in _calls_of(node)
-                    for step in _steps(layer, weights, training, mask)]
-            y = np.asarray(calls[0].x)
-            for step in plan:
-                y = step.forward(y)
-            _check_replay(calls[-1], y, None if tail else target)
-            seed = seed.astype(y.dtype, copy=False)
-            a = seed
-            for step in reversed(plan):
-                a, _ = step.reverse(a, None, None)
-        node = _SecondOrder(parent, calls, plan, seed)
-        results[k] = _wrap(a.astype(np.asarray(flat[k]).dtype, copy=False), node)
+    for k, ids in sources.items():
+        if ids & read:
+            results[k] = _recorded_gradient(tape, start, {k: ids}, target, seed, flat[k])
     for j, s in enumerate(flat):
         if results[j] is None and unconnected_gradients == "zero":
             results[j] = np.zeros(np.asarray(s).shape, np.asarray(s).dtype)
     return results
+
+
+def _recorded_gradient(tape, start, source, target, seed, value):
+    """d(seed . target)/d(the one source ``source`` names), recorded (None where the target does not depend on it)."""
+    tail, calls, k, parent = _chain(tape, start, source)
+    if k is None:
+        return None
+    with _paused():
+        given = seed
+        for node in tail:           # linear ops after the last call: their adjoint, the same for any input
+            seed = np.asarray(node.layer.backward(seed))
+        if not calls:               # linear ops of the source alone: a constant (TF's ones for ops.sum(x))
+            return seed.astype(np.asarray(value).dtype, copy=False)
+        plan = [step for node in calls for layer, weights, training, mask in _calls_of(node)
+                for step in _steps(layer, weights, training, mask)]
+        y = np.asarray(calls[0].x)
+        for step in plan:
+            y = step.forward(y)
+        _check_replay(calls[-1], y, target, (given, seed) if tail else None)
+        seed = seed.astype(y.dtype, copy=False)
+        a = seed
+        for step in reversed(plan):
+            a, _ = step.reverse(a, None, None)
+    return _wrap(a.astype(np.asarray(value).dtype, copy=False), _SecondOrder(parent, calls, plan, seed))
 
 
 def _weight_arrays(call):
@@ -397,12 +417,19 @@ def _weight_arrays(call):
     return views + [param for layer in layers for param in layer.params.values()]
 
 
-def _check_replay(call, y, target):
+def _check_replay(call, y, target, seeds=None):
     """The chain's forward pass must give what the recorded call gave (else a layer here computes
-    otherwise than its own: refused rather than differentiated wrongly)."""
-    shape = tuple(call.shape) if isinstance(call, _ModelCall) else tuple(np.shape(target)) if target is not None \
-        else y.shape
-    close = target is None or np.allclose(np.asarray(target), y, rtol=1e-3, atol=1e-5 * (1 + np.abs(y).max(initial=0)))
+    otherwise than its own: refused rather than differentiated wrongly). ``seeds``: (s, the tail's
+    adjoint of s) where linear ops T follow the call: the target is T(output) then, so s . target
+    must be (T's adjoint of s) . y (else a replay differing from the call went unseen after them)."""
+    if seeds is None:
+        shape = tuple(call.shape) if isinstance(call, _ModelCall) else tuple(np.shape(target))
+        close = np.allclose(np.asarray(target), y, rtol=1e-3, atol=1e-5 * (1 + np.abs(y).max(initial=0)))
+    else:
+        shape = tuple(call.shape) if isinstance(call, _ModelCall) else y.shape
+        given, seed = seeds
+        replayed, recorded = float(np.sum(seed * y)), float(np.sum(given * np.asarray(target)))
+        close = abs(replayed - recorded) <= 1e-3 * abs(recorded) + 1e-5 * (1 + float(np.sum(np.abs(seed * y))))
     if shape != y.shape or not close:
         _refuse(f"{call.what} (its layers' pass replayed here does not give its recorded output)")
 
@@ -434,6 +461,7 @@ class _SecondOrder(Node):
             param = self.views.get((id(layer), key))
             if param is not None:
                 add_weight(param, grad)
-        if a is None:
-            a = np.zeros(t.shape, self.seed.dtype)
+        # None: the chain is affine (linear activations only), so G does not depend on x: no
+        # gradient reaches x (TF's and torch's None). (Zeros of ``t``'s shape were the output's,
+        # not x's: a wrong shape, which failed beside x's other gradients)
         return [a]
