@@ -42,6 +42,11 @@ class SymbolicTensor(TensorOperators):
         return (None, *self.sample_shape)
 
     @property
+    def ndim(self):
+        """The number of axes of ``shape``, the batch axis included (Keras' ``KerasTensor.ndim``)."""
+        return len(self.sample_shape) + 1
+
+    @property
     def dtype(self):
         """The name of the dtype the output will have: what ``predict`` returns for it (Keras'
         ``KerasTensor.dtype``).
@@ -158,8 +163,9 @@ def in_drawing_order(roots):
 
 
 def sample_shape_of(tensor):
-    """One sample's shape of a symbolic tensor or an Input."""
-    return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
+    """One sample's shape of a symbolic tensor or an Input (their ``.shape`` is Keras', the batch
+    axis first)."""
+    return tensor.sample_shape
 
 
 def call_symbolic(layer, inputs, training=None, options=None):
