@@ -93,8 +93,9 @@ class SymbolicTensor(TensorOperators):
                         f"for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
 
     def __getattr__(self, name):
-        # only for attributes it lacks: an array's (x.size, x.max, x.ndim), which glassnet.activations'
-        # functions read when Keras' ``keras.activations.relu(x)`` in a call is ported as it is.
+        # only for attributes it lacks: an array's (x.size, x.max; x.ndim is Keras', above), which
+        # glassnet.activations' functions read when Keras' ``keras.activations.relu(x)`` in a call
+        # is ported as it is.
         # Still an AttributeError, so that hasattr and getattr(x, name, default) answer as before;
         # dunder lookups (copy, pickle) are left to Python's own message
         raise no_array_attribute(self, name, "it holds no values yet while a model is drawn")
