@@ -14,8 +14,8 @@ from glassnet.layers.input import InputLayer
                                     dict(batch_shape=(None, 4, 3)), dict(shape=(7,))])
 def test_batch_shape_is_keras_input_shape(kwargs, keras):
     ours, theirs = gn.Input(**kwargs), keras.Input(**kwargs)
-    assert ours.batch_shape == tuple(theirs.shape)
-    assert ours.shape == tuple(theirs.shape[1:]) and ours.batch_size == theirs.shape[0]
+    assert ours.batch_shape == ours.shape == tuple(theirs.shape)
+    assert ours.sample_shape == tuple(theirs.shape[1:]) and ours.batch_size == theirs.shape[0]
 
 
 def test_a_model_on_an_input_with_a_batch_size_builds_and_runs():

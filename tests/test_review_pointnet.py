@@ -78,9 +78,10 @@ def test_wide_deep_cross_tutorials_scalar_inputs_train_as_keras(keras):
 
 def test_scalar_input_is_one_number_per_sample():
     column = gn.Input(shape=(), name="price")
-    assert column.shape == (1,) and column.dtype == "float32"
-    assert gn.Input(batch_shape=(None,)).shape == (1,)
-    assert gn.Input((), dtype="string").shape == ()         # texts, as before
+    # the batch axis first, as Keras' (None,): glassnet's sample keeps its axis
+    assert column.shape == (None, 1) and column.sample_shape == (1,) and column.dtype == "float32"
+    assert gn.Input(batch_shape=(None,)).shape == (None, 1)
+    assert gn.Input((), dtype="string").shape == (None,)    # texts, as before: Keras' (None,)
     with pytest.raises(ValueError, match=r"Input: shape must hold positive integer sizes .*got \(0,\)"):
         gn.Input((0,))
 

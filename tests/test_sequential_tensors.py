@@ -45,7 +45,7 @@ def test_the_guides_feature_extractors_compute_what_keras_computes(rng):
         np.testing.assert_allclose(m, t, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mine[-1], ours.predict(x), rtol=1e-6)
     # Keras' shapes of the tensors themselves, batch axis first
-    assert ours.inputs[0].shape == theirs.inputs[0].shape[1:] and ours.outputs[0].shape == theirs.outputs[0].shape
+    assert ours.inputs[0].shape == theirs.inputs[0].shape and ours.outputs[0].shape == theirs.outputs[0].shape
     assert [layer.output.shape for layer in ours.layers] == [tuple(layer.output.shape) for layer in theirs.layers]
 
 
@@ -61,7 +61,9 @@ def test_every_way_of_building_draws_the_tensors_as_keras_does():
         built.append([given, by_build, by_data])
     for ours, theirs in zip(*built):
         assert len(ours.inputs) == len(theirs.inputs) == len(ours.outputs) == len(theirs.outputs) == 1
-        assert ours.inputs[0].shape == (5,) and ours.outputs[0].shape == (None, 2)
+        # (Keras' built by its first data keeps that batch's size, (4, 5); glassnet's batch axis stays None)
+        assert ours.inputs[0].shape == (None, *theirs.inputs[0].shape[1:]) == (None, 5)
+        assert ours.outputs[0].shape == (None, 2)
         assert ours.layers[1].input is ours.layers[0].output and ours.layers[0].input is ours.inputs[0]
         assert gn.Model(ours.inputs, ours.layers[0].output).output_shape == (3,)
     # Keras' Input given first is the model's input itself
@@ -79,7 +81,7 @@ def test_an_unbuilt_sequential_says_how_to_build_it():
         model.layers[0].output
     assert not hasattr(gn.Sequential(), "inputs")
     model.build((None, 4))
-    assert model.inputs[0].shape == (4,)
+    assert model.inputs[0].shape == (None, 4)
     model.pop()
     model.pop()
     with pytest.raises(AttributeError, match="no defined outputs yet"):     # no layers left: Keras' too

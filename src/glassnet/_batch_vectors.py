@@ -267,9 +267,8 @@ def reduce_tensor(op, tensor, axis, keepdims):
 
 
 def sample_shape_of(tensor):
-    """One sample's shape of a drawn tensor or an Input (whose ``shape`` is that already)."""
-    from .layers.input import InputLayer
-    return tuple(tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape)
+    """One sample's shape of a drawn tensor or an Input (their ``shape`` has the batch axis first)."""
+    return tuple(tensor.sample_shape)
 
 
 def is_vector(value):

@@ -93,7 +93,7 @@ class SequentialTensorsMixin:
         declared = self._declared_input if self._declared_input is not None else (1,)
         shape = tuple(declared) if texts else tuple(self.input_shape)
         for kept in (self._symbolic[0] if self._symbolic is not None else None, self._declared_input_layer):
-            if kept is not None and tuple(kept.shape) == shape and (kept.dtype == "string") == texts:
+            if kept is not None and tuple(kept.sample_shape) == shape and (kept.dtype == "string") == texts:
                 return kept
         # as Keras' Sequential built from a shape: its input takes the layers' dtype (the model's)
         return InputLayer(shape, name=self._declared_name, dtype="string" if texts else self.dtype)

@@ -540,11 +540,11 @@ class Model(Sequential):
         if len(inputs) > 1:
             # an Input of texts holds, once packed, the numbers its reader makes of them
             self._input_shapes = [tuple(self._text_readers[j].ids_shape()) if j in self._text_readers
-                                  else tuple(given.shape) for j, given in enumerate(inputs)]
+                                  else tuple(given.sample_shape) for j, given in enumerate(inputs)]
             # the packed row: a fixed number of values, or any (None) when an Input has an open axis
             shape = (None,) if self._open_sizes() else (sum(math.prod(s) for s in self._input_shapes),)
         else:
-            shape = inputs[0].shape
+            shape = inputs[0].sample_shape
         # a layer of another model (a sub-model drawn from model.get_layer(...).output, a seeded
         # Sequential called here, built or not) keeps drawing from the generator it has there, so
         # that the other model's Dropout runs as before, when that model's seed made it, and as a
@@ -1180,7 +1180,7 @@ class Model(Sequential):
         where ``input_shapes`` (the packed rows) has the width of what its reader makes of it."""
         # one Input: input_shape is its reader's ids shape too, (40,) for Keras' end-to-end text model
         shapes = [self.input_shape] if self._input_shapes is None else self._input_shapes
-        return [tuple(self.inputs[j].shape) if j in self._text_readers else shape
+        return [tuple(self.inputs[j].sample_shape) if j in self._text_readers else shape
                 for j, shape in enumerate(shapes)]
 
     def _sources(self, x):

@@ -654,7 +654,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """``add(Input(shape))``: the model's sample shape, declared before its first layer."""
         if self.layers or self._pending or self._declared_input is not None:
             raise ValueError(f"add: {input_layer!r} must come first, before any layer, and only once")
-        self._declared_input = input_layer.shape
+        self._declared_input = input_layer.sample_shape
         self._declared_text = input_layer.dtype == "string"
         self._declared_name = None if input_layer._auto_named else input_layer.name
         self._declared_input_layer = input_layer        # model.inputs[0], as Keras keeps it (_sequential_tensors)

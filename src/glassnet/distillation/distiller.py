@@ -35,12 +35,9 @@ def _tensors(model, what):
 
 
 def _batch_shape(tensor):
-    """Keras' ``(None, ...)`` shape of an Input or a layer's output."""
-    shape = tuple(getattr(tensor, "shape", ()) or ())
-    batch = getattr(tensor, "batch_shape", None)
-    if batch is not None:
-        return tuple(batch)
-    return shape if shape[:1] == (None,) else (None, *shape)
+    """Keras' ``(None, ...)`` shape of an Input or a layer's output: their ``.shape`` (an Input's
+    batch axis is its ``batch_size``, as Keras')."""
+    return tuple(getattr(tensor, "shape", ()) or ())
 
 
 class Distiller(Model):

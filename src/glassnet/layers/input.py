@@ -112,7 +112,8 @@ class TensorOperators:
 
 
 class InputLayer(TensorOperators):
-    """The shape of one input sample (no batch axis), for the first position of a Sequential.
+    """A model's input: the shape of one sample, for the first position of a Sequential or to draw
+    a functional Model on (its ``.shape`` is Keras', the batch axis first).
 
     Parameters
     ----------
@@ -128,8 +129,8 @@ class InputLayer(TensorOperators):
         ``.dtype`` reads it as Keras' input tensor does, a name: ``"int32"``, ``"string"``, and
         ``"float32"`` (Keras' default floatx) when none was given.
     batch_size : int > 0, optional
-        Keras' fixed batch size. Recorded, as ``batch_size`` and in ``batch_shape`` (Keras shows it
-        as the input tensor's ``shape[0]``), and used for nothing else: glassnet's layers take any
+        Keras' fixed batch size. Recorded, as ``batch_size`` and as ``shape[0]`` and ``batch_shape[0]``
+        (Keras' input tensor's), and used for nothing else: glassnet's layers take any
         batch, and a ``stateful=True`` recurrent layer takes its rows from the first batch it sees
         (then refuses another size by name), so it needs no declared batch size. Model files do not
         keep it.
@@ -137,10 +138,17 @@ class InputLayer(TensorOperators):
         Keras' ``(batch_size, *shape)`` in one: ``shape=batch_shape[1:]``, ``batch_size=batch_shape[0]``
         (None for any). Not with ``shape`` or ``batch_size`` (Keras refuses both too).
 
+    Attributes
+    ----------
+    sample_shape : tuple
+        One sample's shape, as given (None: an axis of any size).
+    shape : tuple
+        Keras' shape of the input tensor, ``(batch_size, *sample_shape)``: ``(None, 28, 28, 1)``.
+
     Example
     -------
-    >>> InputLayer((28, 28, 1)).shape
-    (28, 28, 1)
+    >>> InputLayer((28, 28, 1)).shape, InputLayer((28, 28, 1)).sample_shape
+    ((None, 28, 28, 1), (28, 28, 1))
     >>> InputLayer(batch_shape=(32, 10)).batch_shape
     (32, 10)
     >>> InputLayer((3,)).dtype, InputLayer((3,), dtype="int32").dtype
@@ -153,8 +161,8 @@ class InputLayer(TensorOperators):
         self._auto_named = name is None         # a Model renames it when another Input has its name
         if isinstance(dtype, str) and dtype in ("string", "str"):
             # Keras' texts, one per sample: a TextVectorization must come next
-            self.shape, self.dtype, self._given_dtype = tuple(shape), "string", "string"
-            if self.shape not in ((), (1,)):
+            self.sample_shape, self.dtype, self._given_dtype = tuple(shape), "string", "string"
+            if self.sample_shape not in ((), (1,)):
                 raise ValueError(f"Input: texts come one per sample, shape (1,) or (); got shape {shape!r:.60}")
             return
         if isinstance(shape, (tuple, list)) and len(shape) == 0:
@@ -163,7 +171,7 @@ class InputLayer(TensorOperators):
             # takes the (n,) column as it is and after which Keras' expand_dims(x, -1) (ported as
             # Reshape((1,))) changes nothing
             shape = (1,)
-        self.shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
+        self.sample_shape = _sample_shape(shape, "Input", input_dim_hint=False, argument="shape")
         try:
             given = None if dtype is None else np.dtype(dtype)
         except TypeError:
@@ -178,6 +186,9 @@ class InputLayer(TensorOperators):
         self.dtype = self._given_dtype or backend.resolve_dtype(None).name
 
     def __setstate__(self, state):
+        # pickled before .shape was Keras' (None, *sample_shape): the sample shape was stored as shape
+        if "sample_shape" not in state and "shape" in state:
+            state["sample_shape"] = tuple(state.pop("shape"))
         # pickled before .dtype was a name: None (none given), a NumPy dtype, or "string"
         if "_given_dtype" not in state:
             old = state.get("dtype")
@@ -186,15 +197,27 @@ class InputLayer(TensorOperators):
         self.__dict__.update(state)
 
     @property
+    def shape(self):
+        """Keras' shape of the input tensor, the batch axis first: ``(None, *sample_shape)``, or
+        ``(batch_size, *sample_shape)`` when one was given (the same as ``batch_shape``). So Keras
+        code reads the same axes of an Input as of a layer's output (``x.shape[1]``, the steps)."""
+        return (self.batch_size, *self.sample_shape)
+
+    @property
+    def ndim(self):
+        """The number of axes of ``shape``, the batch axis included (Keras' ``KerasTensor.ndim``)."""
+        return len(self.sample_shape) + 1
+
+    @property
     def batch_shape(self):
         """Keras' ``(batch_size, *shape)``: the batch axis (None unless ``batch_size`` was given)
         and one sample's shape."""
-        return (self.batch_size, *self.shape)
+        return (self.batch_size, *self.sample_shape)
 
     def __repr__(self):
         if self.batch_size is not None:
-            return f"InputLayer(shape={self.shape}, batch_size={self.batch_size})"
-        return f"InputLayer(shape={self.shape})"
+            return f"InputLayer(shape={self.sample_shape}, batch_size={self.batch_size})"
+        return f"InputLayer(shape={self.sample_shape})"
 
     def _no_values(self, *_args, **_kwargs):
         raise TypeError(f"{self!r} holds no values: it is a model's input, where only layers can be called "
@@ -264,7 +287,7 @@ def Input(shape=None, name=None, dtype=None, *, batch_size=None, batch_shape=Non
     >>> from glassnet.layers import Dense
     >>> Sequential([Input((2,)), Dense(1)]).built
     True
-    >>> Input(batch_shape=(32, 10)).shape, Input((10,), batch_size=32).batch_size
-    ((10,), 32)
+    >>> Input((5, 3)).shape, Input(batch_shape=(32, 10)).shape, Input((10,), batch_size=32).sample_shape
+    ((None, 5, 3), (32, 10), (10,))
     """
     return InputLayer(shape, name=name, dtype=dtype, batch_size=batch_size, batch_shape=batch_shape)

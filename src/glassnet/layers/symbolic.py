@@ -43,6 +43,11 @@ class SymbolicTensor(TensorOperators):
         return (None, *self.sample_shape)
 
     @property
+    def ndim(self):
+        """The number of axes of ``shape``, the batch axis included (Keras' ``KerasTensor.ndim``)."""
+        return len(self.sample_shape) + 1
+
+    @property
     def dtype(self):
         """The name of the dtype the output will have: what ``predict`` returns for it (Keras'
         ``KerasTensor.dtype``).
@@ -89,8 +94,9 @@ class SymbolicTensor(TensorOperators):
                         f"for an activation, its layer (gn.layers.Activation(\"relu\"), ReLU())")
 
     def __getattr__(self, name):
-        # only for attributes it lacks: an array's (x.size, x.max, x.ndim), which glassnet.activations'
-        # functions read when Keras' ``keras.activations.relu(x)`` in a call is ported as it is.
+        # only for attributes it lacks: an array's (x.size, x.max; x.ndim is Keras', above), which
+        # glassnet.activations' functions read when Keras' ``keras.activations.relu(x)`` in a call
+        # is ported as it is.
         # Still an AttributeError, so that hasattr and getattr(x, name, default) answer as before;
         # dunder lookups (copy, pickle) are left to Python's own message
         raise no_array_attribute(self, name, "it holds no values yet while a model is drawn")
@@ -159,8 +165,9 @@ def in_drawing_order(roots):
 
 
 def sample_shape_of(tensor):
-    """One sample's shape of a symbolic tensor or an Input."""
-    return tensor.shape if isinstance(tensor, InputLayer) else tensor.sample_shape
+    """One sample's shape of a symbolic tensor or an Input (their ``.shape`` is Keras', the batch
+    axis first)."""
+    return tensor.sample_shape
 
 
 def call_symbolic(layer, inputs, training=None, options=None):
