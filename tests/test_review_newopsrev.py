@@ -127,3 +127,12 @@ def test_mod_and_the_percent_operator_on_a_tape_are_recorded(torch):
     np.testing.assert_allclose(float(loss), expected.item(), rtol=1e-12)
     np.testing.assert_allclose(ga, ta.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(gb, tb.grad.numpy(), atol=1e-10)
+
+
+def test_sparsemax_of_rows_of_no_entries_is_empty_as_keras(keras):
+    """A size-0 axis failed with NumPy's 'zero-size array to reduction operation maximum'; Keras 3.15
+    gives the empty array back."""
+    from glassnet import ops
+    x = np.zeros((3, 0), np.float32)
+    ours, theirs = ops.sparsemax(x), np.asarray(keras.ops.sparsemax(x))
+    assert ours.shape == theirs.shape == (3, 0) and ours.dtype == theirs.dtype

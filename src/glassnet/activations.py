@@ -615,6 +615,8 @@ def sparsemax(z, axis=-1):
     """
     axis = _axis(axis, z, "sparsemax")
     x = np.moveaxis(z, axis, -1)
+    if x.shape[-1] == 0:            # rows of no entries: nothing to project (Keras gives them back)
+        return np.array(z, copy=True)
     x = x - x.max(axis=-1, keepdims=True)           # the same projection; the largest score is 0
     ranked = np.sort(x, axis=-1)[..., ::-1]
     sums = np.cumsum(ranked, axis=-1)
