@@ -136,17 +136,31 @@ _DROPPED = ("Layer '{name}' (of type {cls}) was passed an input with a mask atta
             "see the mask.")
 
 
-def warn_mask_dropped(layer):
+def warn_mask_dropped(layer, cls=None):
     """Keras 3.15's UserWarning for ``layer`` (a layer or drawn block whose ``supports_masking`` is
     False) called on an input carrying a mask. Keras gives it at every such call, and Python's
-    default filter shows each text once (its text names the layer): here once per layer."""
+    default filter shows each text once (its text names the layer): here once per layer. ``cls``:
+    the class Keras names (its ``Functional`` for a ``gn.Model(inputs, outputs)``)."""
     if layer.__dict__.get("_warned_mask_dropped"):
         return
     layer.__dict__["_warned_mask_dropped"] = True
     from ._names import to_snake_case
     from ._warnings import warn
+    cls = cls or type(layer).__name__
     # (a layer not named yet, its model naming it when built: the name Keras' would start from)
-    warn(_DROPPED.format(name=layer.name or to_snake_case(type(layer).__name__), cls=type(layer).__name__))
+    warn(_DROPPED.format(name=layer.name or to_snake_case(cls), cls=cls))
+
+
+def warn_if_nested_model_drops(model, sources):
+    """Keras 3.15 warns where a functional Model or a Sequential (``supports_masking`` False: they
+    define no ``compute_mask``) is called inside a model on tensors of which one carries a mask
+    (its ``previous_mask``: the masks of its first argument, a list for a model of several
+    inputs), though its run then hands the mask on through its layers, as glassnet's replay of
+    them does. Keras' class name: ``Functional`` for ``Model(inputs, outputs)``."""
+    if supports_masking(model) or not any(carries_mask(t) for t in sources):
+        return
+    from .graph import Model
+    warn_mask_dropped(model, "Functional" if type(model) is Model else None)
 
 
 def drops_mask_as_keras(layer):
@@ -157,6 +171,10 @@ def drops_mask_as_keras(layer):
     graph nodes (ops, ``CallMask``; Keras' ops drop masks without a word)."""
     if getattr(layer, "merges", False) or layer.supports_masking or layer.reads_mask or layer.makes_mask \
             or layer.mask_refusal is not None or callable(getattr(layer, "mask_rule", None)):
+        return False
+    if hasattr(layer, "bind_call"):
+        # a reader of another call's values (layers/readers.py: MultiHeadAttention's scores for
+        # return_attention_scores=True), part of that call, which Keras' returns as a tuple unwarned
         return False
     module = type(layer).__module__
     if module.startswith("glassnet."):

@@ -469,6 +469,8 @@ class InferenceMixin:
             join_pending(self, sample_shape_of(sources[0]))
         if not self.layers:
             raise ValueError(f"model {self.name!r}: has no layers to call")
+        from ._block_masks import warn_if_nested_model_drops
+        warn_if_nested_model_drops(self, sources)       # Keras' words, though the mask passes its layers
         if self.built and not self._takes_text():   # its samples' shapes are fixed, as Keras' are
             from .layers.base import shape_fits
             from .layers.symbolic import sample_shape_of

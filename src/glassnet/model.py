@@ -372,6 +372,20 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if getattr(maker, "makes_mask", False):             # (a merge's combined mask: at build)
                 plan_masks([maker, layer], warn_for=layer)
 
+    def _mask_reaches_end(self):
+        """Whether the output of the layers added so far carries a mask (an Embedding(mask_zero=True)
+        followed by layers passing it on), by the rules ``plan_masks`` plans with."""
+        if self._nested_calls is not None:          # a nested graph's: known once built
+            return self.built and self._output_mask is not None
+        maker = None
+        for layer in self.layers:
+            if maker is not None and (layer.mask_refusal is not None or
+                                      not layer.passes_mask(maker.mask_within_steps())):
+                maker = None
+            if layer.makes_mask:
+                maker = layer
+        return maker is not None
+
     def _plan_masks(self, output_mask):
         """Where masks go: ``plan_masks`` over the chain of layers (``plan_graph_masks`` over the
         calls when a functional model is nested), the model's ``output_mask`` reading the one
@@ -467,6 +481,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # a model not built yet is built on its layers once this one builds them (now, when its
         # input shape is known, or at its first data), as Keras builds it (glassnet._nested_build)
         waits = wait_for_layers(model)
+        if self._mask_reaches_end():
+            # Keras 3.15 warns of a nested Sequential or functional Model given a mask (neither
+            # defines compute_mask), though its run hands the mask on through its layers, as here
+            from ._block_masks import supports_masking, warn_mask_dropped
+            if not supports_masking(model):
+                warn_mask_dropped(model, "Functional" if type(model).__name__ == "Model" else None)
         offset, terms = len(self._node_layers), model._loss_terms
         start, before = len(self.layers), (self._graph_state(), self._loss_terms)
         try:

@@ -18,8 +18,9 @@ refused. Two tensors broadcast each sample axis (the batch axis is theirs alike)
 hands each tensor the gradient of its operand, summed over the axes broadcasting grew.
 
 Masks pass an op with a constant that keeps the tensor's shape (each entry on its own), and a
-sum or difference of two tensors carrying one same mask (a residual); the others (an index, other
-ops of two tensors, a constant growing the shape) refuse a mask by name.
+sum or difference of two tensors carrying one same mask (a residual); a product or quotient of
+two tensors drops them, as Keras 3.15's operations do; the others (an index, a sum of which one
+tensor alone carries a mask, a constant growing the shape) refuse a mask by name.
 """
 import numbers
 
@@ -133,7 +134,7 @@ class TensorOp(ConstantOperandNode, Layer):
     """
 
     merges = False      # True for two tensors (set per layer): forward then takes [a, b]
-    reads_input_masks = False       # (of two tensors) a mask reaching it is refused: see mask_rule
+    reads_input_masks = False       # (of two tensors) its values ignore masks: see mask_rule
 
     def __init__(self, op, constant=None, index=None, reverse=False, drops_masks=None, **kwargs):
         super().__init__(**kwargs)
@@ -208,9 +209,13 @@ class TensorOp(ConstantOperandNode, Layer):
     def mask_rule(self, incoming):
         """A sum or difference of two tensors carrying one same mask (a residual, keras.io's
         ``inputs + attention_output`` after a masked embedding) passes it on, as ``Add`` and
-        ``Subtract`` pass one mask meeting itself (their values are those of the operators); other
-        masks are refused: Keras' operators drop them, its merges give none where one input has none."""
-        if self.drops_masks:
+        ``Subtract`` pass one mask meeting itself (their values are those of the operators). A
+        product or quotient of two tensors drops any mask, as Keras 3.15's operations do (its
+        ``a * b`` carries no ``_keras_mask``: the layers after read the padding, the loss scores
+        it): None. A sum or difference of which one operand alone, or each with its own, carries a
+        mask is refused: glassnet passes a residual's mask where Keras drops it, so that a sum
+        dropping one would be read as keeping it (docs/layers.md, Masks)."""
+        if self.drops_masks or self.op in ("multiply", "true_divide"):
             return None
         if self.op in ("add", "subtract") and None not in incoming and len(set(incoming)) == 1:
             return "or"         # (masking._plan_merge: the OR of one mask with itself, that mask)
