@@ -22,6 +22,7 @@ from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
 from ._dictoutputs import loss_log_order
+from ._flagless import chain_modes
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
@@ -513,7 +514,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         before = self._graph_state()
         try:
             if block is not None and self._nested_calls is None:     # a chain so far: one call per layer
-                self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))], None, None))
+                self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))],
+                                       chain_modes(self.layers), None))
             for layer in layers:
                 if block is not None and (getattr(layer, "return_state", False) or getattr(layer, "graph_only", False)):
                     raise NotImplementedError(f"add: {layer.describe()} returns its states or reads another layer's, "
@@ -595,8 +597,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """The calls of ``layers`` (the last ones joined) after this model's: ``block`` says how
         they connect (``_graph_block``; None: a chain), -1 there standing for the output so far
         (the model's input when there is none)."""
+        # (a chain's calls take their layers' own modes: an augmentation's, glassnet._flagless)
         calls, inbound, modes, options = block if block is not None else (
-            list(range(len(layers))), [[k - 1] for k in range(len(layers))], None, None)
+            list(range(len(layers))), [[k - 1] for k in range(len(layers))], chain_modes(layers), None)
         offset = len(self._nested_calls)
         last = offset - 1
         self._nested_calls.extend(layers[c] for c in calls)
@@ -1048,6 +1051,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         return self._graph_backward(grad, fused, activity, seen, done)
 
     def _call_settings(self):
+        if self._nested_calls is None:      # a chain: each call its layer's own mode (glassnet._flagless)
+            return chain_modes(self.layers), None
         return self._call_modes, self._call_options
 
     def _release_data(self, *data):
