@@ -236,3 +236,155 @@ def test_a_flag_that_is_not_a_bool_is_refused_by_name():
     model = gn.Sequential([gn.Input(SHAPE), _shift(gn)])
     with pytest.raises(TypeError, match="training"):
         model(x, training="yes")
+
+
+# -- 2. Sequential subclasses with Keras' steps of their own ------------------------------------
+def _guide_classes(K, GradientTape):
+    """keras.io's "Customizing what happens in fit()" written on a Sequential subclass, with
+    Keras' API ``K`` and its tape: the guide's own train_step and test_step (section 1 and 4), and
+    a class ending its step with ``super().train_step`` over a ``compute_loss`` override."""
+
+    class CustomSequential(K.Sequential):
+        def train_step(self, data):
+            x, y = data
+            with GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            trainable_vars = self.trainable_variables
+            gradients = tape.gradient(loss, trainable_vars)
+            self.optimizer.apply(gradients, trainable_vars)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def test_step(self, data):
+            x, y = data
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    class HalvedSequential(K.Sequential):
+        def train_step(self, data):
+            return super().train_step(data)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return 0.5 * super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+        def predict_step(self, data):
+            return 2.0 * self(data[0] if isinstance(data, tuple) else data, training=False)
+
+    return {"CustomSequential": CustomSequential, "HalvedSequential": HalvedSequential}
+
+
+def _steps_data():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.1 * rng.normal(size=(40, 1))).astype(np.float32)
+    return x, y
+
+
+def _steps_model(K, cls, **kwargs):
+    return cls([K.Input((3,)), K.layers.Dense(4, activation="tanh"), K.layers.Dense(1)], **kwargs)
+
+
+def _steps_pair(keras, name):
+    import tensorflow as tf
+    mine = _steps_model(gn, _guide_classes(gn, gn.GradientTape)[name], seed=0)
+    theirs = _steps_model(keras, _guide_classes(keras, tf.GradientTape)[name])
+    theirs.set_weights(mine.get_weights())
+    for model, K in ((mine, gn), (theirs, keras)):
+        model.compile(optimizer=K.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    return mine, theirs
+
+
+def _close(a, b, tol=1e-5):
+    assert set(a) == set(b), (sorted(a), sorted(b))
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=tol, atol=tol, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["CustomSequential", "HalvedSequential"])
+def test_the_guide_on_a_sequential_subclass_fits_as_keras(keras, name):
+    """fit (with validation: test_step, the guide's or the default over compute_loss), evaluate
+    and predict (predict_step) of the guide's steps on a Sequential subclass, as Keras 3.15's:
+    histories, evaluate's numbers, predictions and weights to 1e-5."""
+    x, y = _steps_data()
+    mine, theirs = _steps_pair(keras, name)
+    fits = [model.fit(x, y, epochs=3, batch_size=8, shuffle=False, validation_data=(x[:16], y[:16]), verbose=0)
+            for model in (mine, theirs)]
+    _close(fits[0].history, fits[1].history)
+    _close(mine.evaluate(x, y, verbose=0, return_dict=True), theirs.evaluate(x, y, verbose=0, return_dict=True))
+    np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    for a, b in zip(mine.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # the steps ran: the halved loss is half the compiled one, the guide's loss is the compiled one
+    plain = gn.Sequential([gn.Input((3,)), gn.layers.Dense(4, activation="tanh"), gn.layers.Dense(1)])
+    plain.compile(optimizer="sgd", loss="mse")
+    plain.set_weights(mine.get_weights())
+    factor = 0.5 if name == "HalvedSequential" else 1.0
+    np.testing.assert_allclose(mine.evaluate(x, y, batch_size=40, verbose=0, return_dict=True)["loss"],
+                               factor * plain.evaluate(x, y, batch_size=40, verbose=0), rtol=1e-5)
+
+
+def test_the_default_step_s_gradient_over_a_compute_loss_override_is_the_central_difference():
+    """One step of HalvedSequential in float64 (SGD, rate 1): each weight moves by minus the
+    gradient of half the mse, which central differences of that loss give."""
+    x, y = (a.astype(np.float64) for a in _steps_data())
+    model = _steps_model(gn, _guide_classes(gn, gn.GradientTape)["HalvedSequential"], seed=0, dtype="float64")
+    model.compile(optimizer=gn.optimizers.SGD(1.0), loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+
+    def loss():
+        return 0.5 * float(np.mean((model(x, training=False) - y) ** 2))
+
+    numeric = []
+    for weight in model.trainable_weights:
+        grad = np.zeros(weight.shape)
+        for index in np.ndindex(weight.shape):
+            saved = weight[index]
+            weight[index] = saved + 1e-6
+            up = loss()
+            weight[index] = saved - 1e-6
+            grad[index] = (up - loss()) / 2e-6
+            weight[index] = saved
+        numeric.append(grad)
+    model.train_on_batch(x, y)
+    for old, new, grad in zip(before, model.get_weights(), numeric):
+        np.testing.assert_allclose(old - new, grad, rtol=1e-6, atol=1e-9)
+
+
+def test_a_model_file_of_the_subclass_continues_fit_with_its_step(keras, tmp_path):
+    """Saved after a fit and loaded with custom_objects, the subclass comes back and a further fit
+    runs its own train_step: the history and weights of Keras 3.15's model fit on, to 1e-5."""
+    x, y = _steps_data()
+    mine, theirs = _steps_pair(keras, "HalvedSequential")
+    for model in (mine, theirs):
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    mine.save(tmp_path / "halved.npz")
+    cls = type(mine)
+    loaded = gn.load_model(tmp_path / "halved.npz", custom_objects={"HalvedSequential": cls})
+    assert type(loaded) is cls and loaded._own_steps
+    _close(loaded.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history,
+           theirs.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history)
+    for a, b in zip(loaded.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # without the class: a plain Sequential (warned), whose fit is the compiled step: twice the loss
+    with pytest.warns(UserWarning, match="HalvedSequential"):
+        plain = gn.load_model(tmp_path / "halved.npz")
+    assert type(plain) is gn.Sequential
+    fresh = gn.load_model(tmp_path / "halved.npz", custom_objects={"HalvedSequential": cls})
+    np.testing.assert_allclose(plain.evaluate(x, y, batch_size=40, verbose=0, return_dict=True)["loss"],
+                               2 * fresh.evaluate(x, y, batch_size=40, verbose=0, return_dict=True)["loss"], rtol=1e-5)
+
+
+def test_a_sequential_subclass_still_refuses_a_call_of_its_own():
+    with pytest.raises(TypeError, match="a subclass of Sequential defines call"):
+        type("WithCall", (gn.Sequential,), {"call": lambda self, x: x})

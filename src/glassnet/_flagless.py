@@ -6,9 +6,10 @@ layer's ``call`` signature. So ``model(x)`` on a functional model, a Sequential 
 whose ``call`` takes no ``training`` runs a block ``def call(self, x, training=True)`` with its
 default, training, and the layers that block calls with it (a built-in layer declares its default
 in ``training_default``: the image preprocessing layers and Pipeline, whose Keras ``call`` is
-``call(self, data, training=True)``, flip and rotate in ``model(x)``, not in ``predict``); ``predict`` and ``evaluate`` give
-``training=False``, but to a subclass whose ``call`` takes no ``training`` they give no flag
-(``self(x)``), so the block trains there too. glassnet's other built-in layers default to inference.
+``call(self, data, training=True)``, flip and rotate in ``model(x)``, not in ``predict``);
+``predict`` and ``evaluate`` give ``training=False``, but to a subclass whose ``call`` takes no
+``training`` they give no flag (``self(x)``), so the block trains there too. glassnet's other
+built-in layers default to inference.
 
 glassnet keeps each call's own mode in the graph (``tensor.training``, a model's ``_call_modes``:
 None, the pass's; True or False, fixed). A block whose ``call`` defaults to ``training=True``,
