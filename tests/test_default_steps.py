@@ -353,6 +353,7 @@ def test_refusals_name_what_was_expected():
         model.fit(x, verbose=0)
     with pytest.raises(ValueError, match="predict: steps counts the batches"):
         _net(gn, Scalar, seed=0).predict(x, steps=2)
-    # a Sequential's fit runs none of Keras' steps: still refused by name
-    with pytest.raises(NotImplementedError, match="defines predict_step, which a Sequential's fit, evaluate and predict never call"):
-        type("Seq", (gn.Sequential,), {"predict_step": lambda self, data: data})([L.Dense(1)])
+    # a Sequential subclass's predict_step runs, as a Model subclass's (refused by name before)
+    doubled = type("Seq", (gn.Sequential,), {"predict_step": lambda self, data: 2 * self(gn.utils.unpack_x_y_sample_weight(data)[0], training=False)})(
+        [gn.Input((x.shape[1],)), L.Dense(1)], seed=0)
+    np.testing.assert_allclose(doubled.predict(x, verbose=0), 2 * doubled(x, training=False), rtol=1e-6)

@@ -23,11 +23,11 @@ def check_saveable(model, include_optimizer=True):
     """Raise what ``save_model`` would raise about ``model``'s loss, metrics, optimizer and layers,
     without writing anything: ``ModelCheckpoint`` calls it before the first epoch is spent. Without
     the optimizer (``save_weights``), the file names no loss, metrics or optimizer: layers only."""
-    if getattr(model, "_own_steps", False) and not model._calls and not model._subclass():
+    if getattr(model, "_own_steps", False) and not getattr(model, "_calls", True) and not model._subclass():
         # a model with its own train_step and no call (Keras' GAN): nothing of its own to save
         raise ValueError(f"save_model: {type(model).__name__} has no call, so no graph of layers to save (its "
                          f"train_step steps sub-models); save each sub-model (gan.generator.save(...))")
-    if getattr(model, "_own_steps", False) and not model._calls:
+    if getattr(model, "_own_steps", False) and not getattr(model, "_calls", True):
         # a subclass with its own train_step is drawn by its call once the step passes it data
         # (self.train_on_batch), within fit's first batch: nothing to check before; the first save does
         return

@@ -75,13 +75,9 @@ from ._dictinputs import check_config_keys, flat_inputs
 from ._call_weights import link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
-from .model import Sequential, _keep_stream, keras_compile_order_refused
+from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
+from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
 from .outputs import Layout, make_heads, set_layouts
-
-
-# Keras' ways to change what fit does that a subclass overrides: fit then runs the subclass's
-# train_step, or Keras' default step calling its overrides (glassnet.own_steps, default_steps)
-_FIT_STEPS = ("train_step", "test_step", "compute_loss", "compute_metrics")
 
 
 def _inputs_through_identity(outputs):
@@ -104,20 +100,6 @@ class _Required:
 
 
 _REQUIRED = _Required()
-
-def defines_step(cls, step):
-    """Whether the class ``cls`` (a subclass of Model) defines one of Keras' steps (``step``:
-    "train_step", "test_step", "predict_step", "compute_loss", "compute_metrics") itself, not only
-    Model's default (Keras' own, glassnet.default_steps)."""
-    own = getattr(cls, step, None)
-    return callable(own) and own is not getattr(Model, step)
-
-
-def _runs_test_step(cls):
-    """Whether evaluate runs the class's ``test_step``: its own, or Keras' default one calling its
-    ``compute_loss`` or ``compute_metrics`` (which glassnet's compiled evaluation would not)."""
-    return any(defines_step(cls, step) for step in ("test_step", "compute_loss", "compute_metrics"))
-
 
 def _causal_flags(tensors):
     """``[(attention layer, its calls' use_causal_mask)]`` for the graph of ``tensors``: a layer's
@@ -342,19 +324,10 @@ class Model(Sequential):
     # not the properties a Sequential draws itself for (glassnet._sequential_tensors)
     inputs = outputs = ()
 
-    _checks_keras_steps = True      # (here, not in Sequential.__init__)
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         take_shapeless_build(cls)       # Keras' build(self), called without a shape
-        # read once per class, so that fit, evaluate and predict dispatch on one attribute
-        # (glassnet.own_steps): a train_step is fit's step, and so is Keras' default one for a class
-        # overriding what it calls (compute_loss, compute_metrics) or test_step; evaluate runs
-        # test_step (the default one too where compute_loss or compute_metrics is overridden), or
-        # refuses for a model without call. Models that override none keep the compiled step
-        cls._own_steps = any(defines_step(cls, step) for step in _FIT_STEPS)
-        cls._own_tests = _runs_test_step(cls) or (cls._own_steps and not callable(getattr(cls, "call", None)))
-        cls._own_predicts = defines_step(cls, "predict_step")
+        # (Sequential.__init_subclass__ reads the class's own steps: _own_steps, _own_tests, ...)
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
@@ -376,39 +349,6 @@ class Model(Sequential):
         from ._call_weights import add_weight
         return add_weight(self, shape, initializer, dtype, trainable, regularizer, constraint, name,
                           autocast=autocast, aggregation=aggregation, overwrite_with_gradient=overwrite_with_gradient)
-
-    def train_step(self, data):
-        """Keras 3.15's default step on the batch ``data`` (x, ``(x, y)`` or ``(x, y,
-        sample_weight)``), which a subclass's ``train_step`` may end with as
-        ``return super().train_step(data)``, and which fit runs for a subclass overriding
-        ``compute_loss``, ``compute_metrics`` or ``test_step``: ``self(x, training=True)`` and
-        ``self.compute_loss`` recorded by a ``GradientTape``, the optimizer's step, then
-        ``self.compute_metrics``: the epoch's running logs (glassnet.default_steps)."""
-        from .default_steps import train_step
-        return train_step(self, data)
-
-    def test_step(self, data):
-        """Keras 3.15's default evaluation step (``super().test_step(data)``): the outputs in
-        inference mode, ``compute_loss(..., training=False)``, then ``compute_metrics``."""
-        from .default_steps import test_step
-        return test_step(self, data)
-
-    def predict_step(self, data):
-        """Keras 3.15's default ``predict_step``: ``self(x, training=False)`` for the batch's x."""
-        from .default_steps import predict_step
-        return predict_step(self, data)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Keras' ``compute_metrics``: the compiled metrics updated with the batch (``y_pred``: the
-        outputs, arrays), and ``get_metrics_result()``. ``x`` is Keras' and unused."""
-        from .default_steps import compute_metrics
-        return compute_metrics(self, y, y_pred, sample_weight)
-
-    def get_metrics_result(self):
-        """Keras' ``get_metrics_result``: ``{name: value}`` of the running loss ("loss"), the
-        compiled metrics and the Metric objects the model holds (a ``metrics`` property's alone)."""
-        from .default_steps import get_metrics_result
-        return get_metrics_result(self)
 
     def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype="float32"):
         subclassed = inputs is None and outputs is None

@@ -503,7 +503,7 @@ def save_weights(model, path, epoch=None):
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a glassnet Sequential, got {type(model).__name__}")
-    if getattr(model, "_own_steps", False) and not model._calls and not model._subclass():
+    if getattr(model, "_own_steps", False) and not getattr(model, "_calls", True) and not model._subclass():
         # Keras' GAN: "the model is not built" would send its user to build what has no call
         raise ValueError(f"save_weights: {type(model).__name__} has no call, so no weights of its own to save (its "
                          f"train_step steps sub-models); save each sub-model's (gan.generator.save_weights(...))")

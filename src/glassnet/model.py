@@ -22,6 +22,7 @@ from ._nested_build import build_waiting, stop_waiting, wait_for_layers
 from ._serial import serialized
 from .callgraph import CallGraphMixin, shared_ids
 from ._dictoutputs import loss_log_order
+from ._flagless import chain_modes
 from .compile_config import CompileConfigMixin
 from ._validation import check_flag, check_name, check_seed
 from .describing import DescribingMixin
@@ -94,16 +95,25 @@ def _keep_stream(layer, rng, origin):
     layer.rng, layer._rng_from_seed, layer._stream_origin = rng, True, origin
 
 
-# Keras' ways to change fit's step (a subclass's methods): glassnet.graph.Model runs them all
-# (glassnet.own_steps, default_steps); a Sequential runs none of them
-KERAS_STEPS = ("train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+# Keras' ways to change fit's step (a subclass's methods, of Sequential or Model): fit, evaluate and
+# predict run them (glassnet.own_steps, default_steps)
 
 
-def defined_steps(cls, steps=KERAS_STEPS):
-    """The names among ``steps`` that the class ``cls`` defines (as callables), in that order; not
-    those glassnet's own Sequential gives every model (``compute_loss``, for a GradientTape's step)."""
-    return [step for step in steps if callable(getattr(cls, step, None))
-            and next(c for c in cls.__mro__ if step in vars(c)).__module__ != __name__]
+FIT_STEPS = ("train_step", "test_step", "compute_loss", "compute_metrics")     # those that make fit's step
+
+
+def defines_step(cls, step):
+    """Whether the class ``cls`` (a subclass of Sequential or Model) defines one of Keras' steps
+    (``step``: "train_step", "test_step", "predict_step", "compute_loss", "compute_metrics")
+    itself, not only Sequential's default (Keras' own, glassnet.default_steps)."""
+    own = getattr(cls, step, None)
+    return callable(own) and own is not getattr(Sequential, step)
+
+
+def runs_test_step(cls):
+    """Whether evaluate runs the class's ``test_step``: its own, or Keras' default one calling its
+    ``compute_loss`` or ``compute_metrics`` (which glassnet's compiled evaluation would not)."""
+    return any(defines_step(cls, step) for step in ("test_step", "compute_loss", "compute_metrics"))
 
 
 def metric_list(value, what):
@@ -172,6 +182,18 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise TypeError(f"{cls.__name__}: a subclass of Sequential defines call, which glassnet never runs "
                             f"(a Sequential runs its layers in order); subclass glassnet.Model for a call of "
                             f"your own (Keras' model subclassing)")
+        # Keras' steps of a subclass's own, read once per class so that fit, evaluate and predict
+        # dispatch on one attribute (glassnet.own_steps): a train_step is fit's step, and so is
+        # Keras' default one for a class overriding what it calls (compute_loss, compute_metrics)
+        # or test_step; evaluate runs test_step (the default one where compute_loss or
+        # compute_metrics is overridden). A Sequential subclass (the guide's code written on
+        # keras.Sequential) as a subclass of Model; classes that override none keep the compiled step
+        cls._own_steps = any(defines_step(cls, step) for step in FIT_STEPS)
+        # (a Model without call, Keras' GAN, has no outputs for a default evaluation; a Sequential
+        # has its layers)
+        cls._own_tests = runs_test_step(cls) or (cls._own_steps and cls._draws_call
+                                                 and not callable(getattr(cls, "call", None)))
+        cls._own_predicts = defines_step(cls, "predict_step")
 
     # on the class too: a model pickled before Input or regularizers existed lacks them
     _declared_input = None
@@ -215,21 +237,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # model gives and takes that dict as Keras does (_nested_dict_key)
     _dict_output = None
 
-    # a Sequential subclass defining one of KERAS_STEPS would train on something else, silently:
-    # its fit never calls them. glassnet.graph.Model: True, it runs or refuses them itself
-    _checks_keras_steps = False
-
     def __init__(self, layers=None, seed=None, dtype="float32", name=None):
-        if not self._checks_keras_steps:
-            steps = defined_steps(type(self))
-            if steps:
-                # (predict runs predict_step, evaluate test_step: "fit does not call" sent readers of
-                # a predict_step looking at fit)
-                raise NotImplementedError(f"{type(self).__name__}: defines {steps[0]}, which a Sequential's fit, "
-                                          f"evaluate and predict never call; subclass glassnet.Model for Keras' steps "
-                                          f"of your own (train_step, test_step, predict_step, compute_loss, "
-                                          f"compute_metrics), or write the maths in layers or a loss "
-                                          f"(glassnet.losses.Loss)")
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
         # Keras' default name, numbered per session (sequential, sequential_1; a subclass' own name)
@@ -533,7 +541,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         before = self._graph_state()
         try:
             if block is not None and self._nested_calls is None:     # a chain so far: one call per layer
-                self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))], None, None))
+                self._set_graph_state((list(self.layers), [[i - 1] for i in range(len(self.layers))],
+                                       chain_modes(self.layers), None))
             for layer in layers:
                 if block is not None and (getattr(layer, "return_state", False) or getattr(layer, "graph_only", False)):
                     raise NotImplementedError(f"add: {layer.describe()} returns its states or reads another layer's, "
@@ -615,8 +624,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """The calls of ``layers`` (the last ones joined) after this model's: ``block`` says how
         they connect (``_graph_block``; None: a chain), -1 there standing for the output so far
         (the model's input when there is none)."""
+        # (a chain's calls take their layers' own modes: an augmentation's, glassnet._flagless)
         calls, inbound, modes, options = block if block is not None else (
-            list(range(len(layers))), [[k - 1] for k in range(len(layers))], None, None)
+            list(range(len(layers))), [[k - 1] for k in range(len(layers))], chain_modes(layers), None)
         offset = len(self._nested_calls)
         last = offset - 1
         self._nested_calls.extend(layers[c] for c in calls)
@@ -1068,6 +1078,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         return self._graph_backward(grad, fused, activity, seen, done)
 
     def _call_settings(self):
+        if self._nested_calls is None:      # a chain: each call its layer's own mode (glassnet._flagless)
+            return chain_modes(self.layers), None
         return self._call_modes, self._call_options
 
     def _release_data(self, *data):
@@ -1351,6 +1363,39 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def non_trainable_variables(self):
         """Keras' alias of ``non_trainable_weights``."""
         return self.non_trainable_weights
+
+    def train_step(self, data):
+        """Keras 3.15's default step on the batch ``data`` (x, ``(x, y)`` or ``(x, y,
+        sample_weight)``), which a subclass's ``train_step`` may end with as
+        ``return super().train_step(data)``, and which fit runs for a subclass overriding
+        ``compute_loss``, ``compute_metrics`` or ``test_step``: ``self(x, training=True)`` and
+        ``self.compute_loss`` recorded by a ``GradientTape``, the optimizer's step, then
+        ``self.compute_metrics``: the epoch's running logs (glassnet.default_steps)."""
+        from .default_steps import train_step
+        return train_step(self, data)
+
+    def test_step(self, data):
+        """Keras 3.15's default evaluation step (``super().test_step(data)``): the outputs in
+        inference mode, ``compute_loss(..., training=False)``, then ``compute_metrics``."""
+        from .default_steps import test_step
+        return test_step(self, data)
+
+    def predict_step(self, data):
+        """Keras 3.15's default ``predict_step``: ``self(x, training=False)`` for the batch's x."""
+        from .default_steps import predict_step
+        return predict_step(self, data)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' ``compute_metrics``: the compiled metrics updated with the batch (``y_pred``: the
+        outputs, arrays), and ``get_metrics_result()``. ``x`` is Keras' and unused."""
+        from .default_steps import compute_metrics
+        return compute_metrics(self, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        """Keras' ``get_metrics_result``: ``{name: value}`` of the running loss ("loss"), the
+        compiled metrics and the Metric objects the model holds (a ``metrics`` property's alone)."""
+        from .default_steps import get_metrics_result
+        return get_metrics_result(self)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras 3's ``compute_loss``: the compiled loss of the outputs ``y_pred`` against the targets

@@ -206,7 +206,7 @@ def _refuse_saving_callbacks(model, callbacks):
     graph, ``BackupAndRestore`` is refused where its backup (the model file of the model's own
     layers, its optimizer and loss) would not hold what the step trains, or could not be read back
     (``_refuse_backup``)."""
-    if model._calls or model._subclass():
+    if getattr(model, "_calls", True) or model._subclass():      # (a Sequential: its layers)
         for callback in callbacks or []:
             if isinstance(callback, BackupAndRestore):
                 _refuse_backup(model)
@@ -241,7 +241,7 @@ def _refuse_backup(model):
         raise ValueError(f"callbacks: BackupAndRestore backs up {name}'s own layers and compiled optimizer, "
                          f"not self.{held}, whose state a resumed run would lose; train with the compiled one "
                          f"(self.train_on_batch in train_step), or back up in a callback of your own")
-    if not model._calls:
+    if not getattr(model, "_calls", True):      # (a Sequential has its layers)
         raise ValueError(f"callbacks: BackupAndRestore reads a backup into {name} as fit starts, and {name} is "
                          f"not drawn yet (its call runs on the first batch its train_step passes it); build it "
                          f"first: model.build((None, *sample_shape)), or call it on a batch, model(x[:1])")

@@ -285,16 +285,26 @@ class TrainingMixin(ActivityMixin):
 
     def _run_layers(self, x, training):
         """Every layer's forward pass in turn, nothing else: the hot path of every step."""
+        if training is None:        # a pass given no flag: each layer its own mode (glassnet._flagless)
+            return self._run_layers_flagless(x)
         for layer in self.layers:
             x = layer.forward(x, training=training)
+        return x
+
+    def _run_layers_flagless(self, x):
+        """``_run_layers`` in a pass given no flag (``model(x)``) of a chain holding a layer that
+        trains in one (an augmentation: ``Layer.training_default``): each layer in its own mode."""
+        for layer, mode in zip(self.layers, self._pass_plan(None)[1]):
+            x = layer.forward(x, training=mode)
         return x
 
     def _walk(self, x, training):
         """Yield ``(layer, its input, its output)`` for each layer in turn as the forward pass goes:
         for the passes that look at every layer's output (the first one's shape checks, activity
         penalties, the search for a NaN, ``trace``). A functional Model walks its graph instead."""
-        for layer in self.layers:
-            out = layer.forward(x, training=training)
+        modes = [training] * len(self.layers) if training is not None else self._pass_plan(None)[1]
+        for layer, mode in zip(self.layers, modes):     # (None: a pass given no flag, see _run_layers)
+            out = layer.forward(x, training=mode)
             yield layer, x, out
             x = out
 

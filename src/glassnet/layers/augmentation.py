@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from .._flagless import NOT_GIVEN
 from .. import backend
 from .._warnings import warn
 from .._validation import check_choice, check_number
@@ -60,21 +61,11 @@ def _check_images(layer, sample_shape):
                          f"channel axis take one last, x[..., None]") from None
 
 
-def augments_by_default(x, training):
-    """An image augmentation layer's ``training`` for a call on ``x``: as Keras' (whose image
-    layers' ``call`` defaults to ``training=True``), called on data it augments unless told
-    ``training=False``, ``layer(images)`` shows augmented images; drawn into a model (``x``
-    symbolic), None: the model's pass decides (``fit`` augments, ``predict`` does not)."""
-    from .symbolic import is_symbolic
-    if training is None and not is_symbolic(x):
-        return True
-    return training
-
-
 class _RandomImage(Layer):
     """The shared part: images only, the identity outside training (and its gradient too)."""
 
     rank = 2
+    training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def __init__(self, **kwargs):
@@ -88,11 +79,11 @@ class _RandomImage(Layer):
     def check_input_shape(self, sample_shape):
         _check_images(self, tuple(sample_shape))    # other image sizes are fine: nothing is built for one
 
-    def __call__(self, x, training=None, mask=None):
+    def __call__(self, x, training=NOT_GIVEN, mask=None):
         if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}, on data
             from .segmentation import call_on_dict
             return call_on_dict(self, x, training, mask)
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+        return super().__call__(x, training=training, mask=mask)
 
     def forward(self, x, training=False):
         if x.ndim != 4:

@@ -71,6 +71,7 @@ from .. import _tape_state
 from .. import _seeding, backend, constraints, initializers, regularizers, saving
 from .._warnings import warn
 from .._bounds import check_output
+from .._flagless import NOT_GIVEN, given_flag
 from .._validation import check_flag, check_name, check_positive_int, check_seed
 from .catalog import ALIASES, HOME_OF, load_all
 from .keras_surface import KerasSurface
@@ -203,6 +204,12 @@ class Layer(KerasSurface):
     # _build_at_init: activations, dropout and noise, pooling, Masking, Reshape, ...), so their
     # count_params gives 0 before any call; any other layer refuses it until built, a layer of yours too
     built_when_made = False
+    # the mode a call given no ``training`` runs in: Keras' default of ``call``'s training argument,
+    # True for the image preprocessing layers and Pipeline (Keras 3.15's ``call(self, data,
+    # training=True)``): called alone on data they augment, and in a model a pass given no flag
+    # (``model(x)``, not predict) runs them in training mode (glassnet._flagless); a layer of your
+    # own ported from a Keras ``call(x, training=True)`` sets it True too
+    training_default = False
 
     def passes_mask(self, within_steps):
         """Whether this layer's output keeps the mask it receives: ``supports_masking``, whatever
@@ -585,10 +592,11 @@ class Layer(KerasSurface):
         Must not modify ``grad_output``."""
         raise NotImplementedError(_unwritten(self, "backward"))
 
-    def __call__(self, x, training=None, mask=None):
+    def __call__(self, x, training=NOT_GIVEN, mask=None):
         """Check ``x``, build on first use, then ``forward``: the safe way to use a layer alone.
         ``mask`` (batch, steps) goes to a layer that reads masks (an LSTM's padding steps).
-        ``training`` (default: False, inference) as in ``forward``.
+        ``training`` as in ``forward``; given none, the layer's ``training_default`` (False,
+        inference, but for the image augmentation layers, as Keras'); None given is inference.
         Called on an ``Input`` or another layer's symbolic output, it computes nothing and returns
         its own symbolic output: the functional API (``glassnet.Model``)."""
         from .symbolic import call_symbolic, is_symbolic
@@ -596,6 +604,7 @@ class Layer(KerasSurface):
             from .mask_argument import drawn_with_mask
             # Keras' explicit mask= replaces x's own: the layer is drawn on x carrying it (SetMask)
             return call_symbolic(self, drawn_with_mask(self, x, mask), training)    # training=False: infers (Keras)
+        training = given_flag(self, training)       # (glassnet._flagless)
         if _tape_state.recording():        # a GradientTape is open: the call is recorded (glassnet.tape)
             from ..tape import record_layer_call
             return record_layer_call(self, x, training, mask)
@@ -622,7 +631,6 @@ class Layer(KerasSurface):
                             f"(shapes {shapes}); merge them first (Concatenate, Add, ...), stack them yourself "
                             f"(np.stack) if they are samples of one batch, or, for a layer of your own that "
                             f"takes several, set merges = True on it{states}")
-        training = False if training is None else training
         if mask is not None and not self.reads_mask:
             raise TypeError(f"{self.describe()}: takes no mask (the layers that read one: SimpleRNN, LSTM, GRU, "
                             f"ConvLSTM1D/2D/3D, Bidirectional, GlobalAveragePooling1D)")
@@ -679,7 +687,7 @@ class Layer(KerasSurface):
         if self.params and drawn_call() is not None:       # (an attention layer's weights: see __call__)
             raise constant_in_draw(self.describe(), [a.shape for a in arrays])
         return self.forward([a.astype(self.dtype, copy=False) for a in arrays],
-                            training=False if training is None else training)
+                            training=training)
 
     def __getstate__(self):
         # pickle and copy.deepcopy of a layer on its own: its settings and weights, not the graph of

@@ -1,7 +1,7 @@
 """Pipeline: layers applied one after the other as one layer (Keras 3's ``Pipeline``), for an
 image augmentation or preprocessing chain to drop into a model, or to call on data alone.
 """
-from .augmentation import augments_by_default
+from .._flagless import NOT_GIVEN
 from .base import missing_input_gradient, snake_case
 from .wrappers import _to_entry, _Wrapper
 
@@ -13,7 +13,8 @@ class Pipeline(_Wrapper):
     stays one layer: ``summary`` shows one line, and its config holds its layers. Called on its own
     it runs in training mode unless told otherwise (Keras': ``pipeline(images)`` augments them,
     ``pipeline(images, training=False)`` does not); in a model it follows the model (``fit``
-    augments, ``predict`` and ``evaluate`` do not).
+    augments, ``predict`` and ``evaluate`` do not), and a pass given no flag, ``model(x)``, runs it
+    in training mode, as Keras 3.15 does (``Layer.training_default``).
 
     Parameters
     ----------
@@ -139,18 +140,19 @@ class Pipeline(_Wrapper):
                 f"(its masked steps would count as data); call {'it' if len(readers) == 1 else 'them'} in the "
                 f"model itself")
 
+    # Keras' Pipeline.call(inputs, training=True, mask=None) calls its layers with training=True
+    # unless told otherwise (Layer.training_default; in a model: glassnet._flagless)
+    training_default = True
+
     @property
     def discrete_input(self):
         return getattr(self.pipeline_layers[0], "discrete_input", False)     # an Embedding's ids first
 
-    def __call__(self, x, training=None, mask=None):
-        # Keras' Pipeline calls its layers with training=True unless told otherwise, on data; drawn
-        # into a functional Model (a symbolic call), None: the model's pass decides (fit augments,
-        # predict does not), as Keras' call context does
+    def __call__(self, x, training=NOT_GIVEN, mask=None):
         if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
             from .segmentation import call_on_dict
             return call_on_dict(self, x, training, mask)
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+        return super().__call__(x, training=training, mask=mask)
 
     def _transform_labels(self, labels, n):
         # each layer's own rule in turn (the mixing layers mix them, the others pass them on)

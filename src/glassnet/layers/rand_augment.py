@@ -3,8 +3,9 @@ eleven of glassnet's own image layers and applied in turn, in training only. It 
 layers (as a Pipeline holds its own): their maths, draws and gradients are theirs."""
 import numpy as np
 
+from .._flagless import NOT_GIVEN
 from .._validation import check_choice
-from .augmentation import (INTERPOLATIONS, augments_by_default, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
+from .augmentation import (INTERPOLATIONS, RandomBrightness, RandomContrast, RandomRotation, RandomShear,
                            RandomTranslation, _RandomIntensity, _unsigned_pair)
 from .conv import check_rank
 from .color_augmentation import AutoContrast, RandomColorDegeneration, RandomPosterization, Solarization
@@ -50,6 +51,7 @@ class _Operations(_Wrapper):
 
     self_contained = True          # a Pipeline may hold it (Keras': Pipeline([RandomFlip(), RandAugment()]))
     rank = 2
+    training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     def _take_value_range(self, value_range):
@@ -120,11 +122,11 @@ class _Operations(_Wrapper):
     def output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def __call__(self, x, training=None, mask=None):
+    def __call__(self, x, training=NOT_GIVEN, mask=None):
         if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
             from .segmentation import call_on_dict
             return call_on_dict(self, x, training, mask)
-        return super().__call__(x, training=augments_by_default(x, training), mask=mask)
+        return super().__call__(x, training=training, mask=mask)
 
     def _transform_labels(self, labels, n):
         return labels            # none of the operations mixes images (Keras' pass labels through)

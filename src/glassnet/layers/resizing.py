@@ -21,6 +21,7 @@ outputs equal TensorFlow's where TensorFlow's are finite.
 """
 import numpy as np
 
+from .._flagless import NOT_GIVEN
 from .. import backend
 from .._validation import check_choice, check_flag, check_number
 from .augmentation import _check_images, check_fill_value
@@ -185,6 +186,7 @@ def _where_masks(masks, a):
 class _Images(Layer):
     """What the three share: images in, images of the layer's ``height`` x ``width`` out."""
     rank = 2            # images: (height, width, channels) samples
+    training_default = True     # Keras' call(self, data, training=True): see Layer.training_default
     stacks_lists = True          # called alone on a list of arrays: one array, as Keras' (layers/base.py)
 
     shape_arguments = ('height', 'width')        # named when its output is too large (glassnet._bounds)
@@ -210,7 +212,7 @@ class _Images(Layer):
             raise ValueError(f"{self.describe()}: expected images of at least one pixel and channel, got "
                              f"samples of shape {tuple(sample_shape)}")
 
-    def __call__(self, x, training=None, mask=None):
+    def __call__(self, x, training=NOT_GIVEN, mask=None):
         if isinstance(x, dict):     # Keras' {"images", "labels", "segmentation_masks"}: see segmentation.py
             from .segmentation import call_on_dict
             return call_on_dict(self, x, training, mask)
@@ -429,11 +431,6 @@ class RandomCrop(_Images):
     def build(self, input_shape):
         self._check_resize(input_shape, crop=True, pad=False)       # (inference resizes)
         super().build(input_shape)
-
-    def __call__(self, x, training=None, mask=None):
-        from .augmentation import augments_by_default      # (augmentation imports this module)
-        return super().__call__(x, training=training if isinstance(x, dict) else augments_by_default(x, training),
-                                mask=mask)
 
     def forward(self, x, training=False):
         self._begin(x)

@@ -13,6 +13,7 @@ Inside a model, layers take arrays only (Keras' rule too): the dict form is for 
 """
 import numpy as np
 
+from .._flagless import given_flag
 from .. import backend
 from .symbolic import is_symbolic
 
@@ -68,7 +69,7 @@ def call_on_dict(layer, data, training, mask):
     masks = check_masks(layer, data["segmentation_masks"], images) if "segmentation_masks" in data else None
     if masks is not None:
         check_moves_masks(layer)           # before any draw: a layer that cannot move them is refused first
-    training = True if training is None else training
+    training = given_flag(layer, training)      # none given: training (Keras' default); None: inference
     check_before_draws(layer, data.get("labels"), masks, images.shape[0], training)
     out = {"images": layer(images, training=training, mask=mask)}
     if "labels" in data:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _dead_calls as dead_calls, backend
 from .._bounds import check_output
-from .._flagless import TRUE_IF_UNSET
+from .._flagless import NOT_GIVEN, TRUE_IF_UNSET, own_mode
 from .base import call_arguments_set, shape_fits, sized_axes_needed
 from .input import InputLayer, TensorOperators, no_array_attribute
 
@@ -249,8 +249,12 @@ def with_readers(layer, main, readers):
 
 
 def check_training(layer, training):
-    """A call's ``training``: None (the model's pass decides), True or False; or, from a graph
+    """A call's ``training``: None (the model's pass decides), True or False; given none
+    (``NOT_GIVEN``), ``TRUE_IF_UNSET`` for a layer whose ``training_default`` is True, as an image
+    augmentation (glassnet._flagless), else None; or, from a graph
     (a model file, a nested model's calls), glassnet._flagless' ``TRUE_IF_UNSET``."""
+    if training is NOT_GIVEN:       # Keras: the enclosing call's flag, else call's default (glassnet._flagless)
+        return own_mode(layer, None)
     if training == TRUE_IF_UNSET:
         return training
     if training is not None and not isinstance(training, (bool, np.bool_)):
