@@ -239,9 +239,12 @@ def project(batch, matrices, interpolation, fill_mode, fill_value):
     if batch.dtype.kind in "iu":
         # a value within 8 float32 ulps of an integer, on the side of 0, is taken as it: where every
         # neighbour reads the fill, TensorFlow's weights sum to exactly 1 and glassnet's products may
-        # fall an ulp short (fill 2 gave 1.9999999, truncated to 1, on 0.5% of the pixels). The nudge
-        # goes away from 0, as truncation goes towards it: -3 nudged up (-2.9999998) truncated to -2
-        out = np.trunc(out * (1 + 8 * np.finfo(np.float32).eps))
+        # fall an ulp short (fill 2 gave 1.9999999, truncated to 1, on 0.5% of the pixels), as -3
+        # computed -2.9999998 would be truncated to -2. Only such values are snapped: scaling every
+        # value by 1 + 8 eps moved an exact 5_000_000 of an int32 image to 5_000_005 (8 eps of it > 1)
+        nearest = np.round(out)
+        close = np.abs(out - nearest) <= 8 * np.spacing(np.abs(nearest).astype(out.dtype))
+        out = np.where(close, nearest, np.trunc(out))
     return cast_back(out, batch.dtype)
 
 
