@@ -273,3 +273,22 @@ def test_shared_compile_gives_each_model_a_key_and_files_load():
     models["feat"].fit(x, np.zeros((8, 3), np.float32), epochs=1, batch_size=4, verbose=0)
     models["base"].fit(x, np.zeros((8, 2), np.float32), epochs=1, batch_size=4, verbose=0)
     assert sorted(opt.slots) == ["params", "params#1"] and opt.iterations == 4
+
+
+def test_backup_and_restore_of_a_model_sharing_its_optimizer_is_refused(tmp_path):
+    """A backup holds one model's optimizer state: restored into an optimizer that steps another
+    model sharing layers, it replaced that model's state with arrays of the wrong size (the other
+    model's next fit failed on a broadcast) and lost its own. Refused by name before the first epoch;
+    with an optimizer of its own the model backs up and resumes as before."""
+    models = _models(gn)
+    opt = gn.optimizers.Adam(0.01)
+    models["base"].compile(loss="mse", optimizer=opt)
+    models["feat"].compile(loss="mse", optimizer=opt)
+    x, _ = _data()
+    backup = gn.callbacks.BackupAndRestore(str(tmp_path / "b"))
+    with pytest.raises(ValueError, match=r"BackupAndRestore: the optimizer of model '\w+' also trains '\w+' "
+                                         r"\(they share layers\).*an optimizer instance of its own"):
+        models["feat"].fit(x, np.zeros((8, 3), np.float32), epochs=1, batch_size=4, verbose=0, callbacks=[backup])
+    models["feat"].compile(loss="mse", optimizer=gn.optimizers.Adam(0.01))
+    models["feat"].fit(x, np.zeros((8, 3), np.float32), epochs=1, batch_size=4, verbose=0, callbacks=[backup])
+    models["base"].fit(x, np.zeros((8, 2), np.float32), epochs=1, batch_size=4, verbose=0)

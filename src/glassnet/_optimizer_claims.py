@@ -56,3 +56,11 @@ def trains(model):
     sharing nothing with it)."""
     given = OWNERS.get(model.optimizer)
     return given is None or any(ref() is model for ref, _ in given)
+
+
+def others(model):
+    """The other live models ``model``'s compiled optimizer trains (models sharing its layers, still
+    compiled with it)."""
+    optimizer = getattr(model, "optimizer", None)
+    held = [ref() for ref, _ in OWNERS.get(optimizer, ())] if optimizer is not None else []
+    return [m for m in held if m is not None and m is not model and getattr(m, "optimizer", None) is optimizer]

@@ -114,6 +114,16 @@ class BackupAndRestore(Callback):
                        f"state), and this model cannot be saved as one ({exc}); to keep its weights as it "
                        f"trains, use ModelCheckpoint(path, save_weights_only=True) and model.load_weights "
                        f"(the optimizer then starts afresh)") from None
+        from .._optimizer_claims import others
+        sharing = others(self.model)
+        if sharing:
+            # a backup is one model's file, its optimizer state that model's part alone: restored
+            # into an optimizer that steps other models' weights too, it would put one model's
+            # state where theirs was (and the step count they share) without their weights
+            raise ValueError(f"BackupAndRestore: the optimizer of model {self.model.name!r} also trains "
+                             f"{', '.join(repr(m.name) for m in sharing)} (they share layers), and a backup holds "
+                             f"one model's state; give {self.model.name!r} an optimizer instance of its own to "
+                             f"back it up, or save every model yourself (model.save) at the epochs' ends")
         if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
             raise ValueError(f"BackupAndRestore: backup_dir {self.backup_dir!r} is a file, not a folder")
         if os.path.exists(self.path) or (self.double_checkpoint and os.path.exists(self.previous_path)):
