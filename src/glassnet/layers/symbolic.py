@@ -255,7 +255,7 @@ def check_training(layer, training):
     (a model file, a nested model's calls), glassnet._flagless' ``TRUE_IF_UNSET``."""
     if training is NOT_GIVEN:       # Keras: the enclosing call's flag, else call's default (glassnet._flagless)
         return own_mode(layer, None)
-    if training == TRUE_IF_UNSET:
+    if isinstance(training, str) and training == TRUE_IF_UNSET:      # (an array would compare elementwise)
         return training
     if training is not None and not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"{layer.describe()}: training must be True, False or None, got {training!r:.40}")
