@@ -34,8 +34,8 @@ layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
 WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
 differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
-exact, for chains of Dense, convolution, activation, reshaping, Dropout and average-pooling layers;
-anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
+exact, for graphs of Dense, convolution, activation, LayerNormalization, merge, reshaping, Dropout
+and pooling layers; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
 """
 import numpy as np
 
