@@ -16,291 +16,108 @@ outer tape by a ``_SecondOrder`` node. At the outer backward pass that node gets
 shaped like x and must give d(v . G)/d(weights) and d(v . G)/dx. Since v . G = s . (J v) is the
 derivative of s . D along v, it runs D's forward pass with a tangent (forward mode along v), then
 the reverse pass of that (primal, tangent) computation seeded with s on the output's tangent: exact,
-as TF's and torch's, no finite differences. Each supported layer is a few ``_Step``s, each with its
-forward, tangent and reverse rules side by side: an affine map (Dense, the convolutions: the
-tangent is the same map without the bias), an element-wise activation (the tangent f'(z) tz, whose
-reverse needs f''(z)), and layers linear in their input (Flatten, Reshape, Dropout with the mask of
-the call, the zero paddings, the average poolings: the layer's own pass on a copy, whose backward is
-the adjoint).
+as TF's and torch's, no finite differences.
 
-The inner graph, from the target back to the source, must be a chain of recorded model calls
-(Sequential or functional, one input and one output, each layer reading the one before it) and
-layer calls of those layers, ended by linear ops (``ops.sum``, ``ops.mean``, reshapes, indexing,
-negation) folded into s. Anything else there is refused by name, never differentiated wrongly.
-Imported by ``GradientTape.gradient`` when it meets the nested case: ``import glassnet`` does not.
+The inner graph between the source and the target is made a ``_Program``: one slot per value (the
+source's first), one entry per step of each layer call (glassnet._tape_second_rules and _act), in
+the order of the recorded calls and, within a model's call, of its graph of calls: a layer's
+output read twice, merges, residual blocks, a model of several inputs whose others are constants
+(a conditional critic's labels). The tangent and the reverse passes walk those entries. The calls
+must be recorded model calls (one output, no masks) and layer calls, ended by linear ops
+(``ops.sum``, ``ops.mean``, reshapes, indexing, negation) folded into s; anything else is refused by
+name, never differentiated wrongly. Imported by ``GradientTape.gradient`` when it meets the nested
+case: ``import glassnet`` does not.
 """
-import copy
-
 import numpy as np
 
 from . import _tape_state
-from ._tape_calls import _LayerNode, _ModelCall, _rerun
+from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _rerun
+from ._tape_second_act import refuse as _refuse
+from ._tape_second_rules import steps as _steps
 from ._tape_values import Node, Recorded, _paused, _plain, _wrap
 
-COVERED = ("Dense, Conv1D, Conv2D, Conv3D (groups=1), Activation, LeakyReLU, ReLU (no max_value or threshold), "
-           "ELU, Flatten, Reshape, Dropout, ZeroPadding1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D; "
-           "activations linear, relu, leaky_relu, elu, tanh, sigmoid, softplus, gelu")
-
-
-def _refuse(what):
-    raise NotImplementedError(
-        f"GradientTape.gradient: a nested tape's gradient (a gradient penalty) is recorded on the outer tape for "
-        f"chains of model and layer calls of {COVERED}, ended by ops.sum, ops.mean, reshapes, indexing or negation; "
-        f"{what} is not among them (its second-order gradient is not built). Call the gradient outside the outer "
-        f"tape's block, or inside `with tape.stop_recording():` to take it as a constant")
-
-
-# -- element-wise activations: f, f' and f'' of z -----------------------------------------------------
-def _sigmoid(z):
-    return 0.5 * (1 + np.tanh(0.5 * z))     # (no overflow warning far below 0)
-
-
-_SQRT_HALF, _INV_SQRT_2PI, _C, _K = 0.7071067811865476, 0.3989422804014327, 0.7978845608028654, 0.044715
-
-
-def _derivatives(name, settings, z):
-    """(f'(z), f''(z)) of the element-wise activation ``name`` with ``settings``, in z's dtype."""
-    one = z.dtype.type(1)
-    if name == "linear":        # (no f'': what comes before the last bias reaches it through nothing, None as in TF)
-        return np.ones_like(z), None
-    if name in ("relu", "leaky_relu"):
-        slope = z.dtype.type(settings.get("negative_slope", 0.0 if name == "relu" else 0.01))
-        return np.where(z > 0, one, slope), np.zeros_like(z)
-    if name == "tanh":
-        t = np.tanh(z)
-        d1 = one - t * t
-        return d1, -2 * t * d1
-    if name in ("sigmoid", "softplus"):
-        s = _sigmoid(z)
-        d = s * (one - s)
-        return (d, d * (one - 2 * s)) if name == "sigmoid" else (s, d)
-    if name == "elu":
-        alpha = z.dtype.type(settings.get("alpha", 1.0))
-        e = alpha * np.exp(np.minimum(z, 0))
-        return np.where(z > 0, one, e), np.where(z > 0, 0 * one, e)
-    if name == "gelu" and not settings.get("approximate", False):
-        from ._erf import erf
-        density = np.exp(-0.5 * np.square(np.minimum(np.abs(z), 40))) * z.dtype.type(_INV_SQRT_2PI)
-        return 0.5 * (1 + erf(z * z.dtype.type(_SQRT_HALF))) + z * density, density * (2 - z * z)
-    if name == "gelu":
-        # f = z (1 + tanh u) / 2, u = c (z + k z^3): f' = (1 + t) / 2 + z (1 - t^2) u' / 2,
-        # f'' = (1 - t^2) (u' + z (u'' - 2 t u'^2) / 2), u' = c (1 + 3 k z^2), u'' = 6 c k z
-        zc = np.clip(z, -1e4, 1e4)
-        t = np.tanh(z.dtype.type(_C) * (zc + z.dtype.type(_K) * zc ** 3))
-        u1 = z.dtype.type(_C) * (1 + 3 * z.dtype.type(_K) * zc * zc)
-        u2 = z.dtype.type(6 * _C * _K) * zc
-        sech2 = one - t * t
-        return 0.5 * (1 + t) + 0.5 * zc * sech2 * u1, sech2 * (u1 + 0.5 * zc * (u2 - 2 * t * u1 * u1))
-    _refuse(f"the activation {name!r}")
-
-
-def _activation_of(activation, owner):
-    """(name, settings) of a built-in element-wise ``activation`` (an Activation), else refused."""
-    from .activations import ACTIVATIONS, WITH_SETTINGS, builtin_of
-    builtin = builtin_of(activation)
-    if builtin is not None and builtin.name in ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu",
-                                                 "softplus", "gelu"):
-        return builtin.name, {}
-    made = WITH_SETTINGS.get(activation.name)
-    base = activation.name.split("(")[0]
-    if made is activation and base in ("leaky_relu", "elu", "gelu") or (
-            made is None and base in ("leaky_relu", "elu", "gelu") and base in ACTIVATIONS
-            and getattr(activation.forward, "func", None) is ACTIVATIONS[base].forward):
-        return base, dict(activation.forward.keywords)
-    _refuse(f"{owner}'s activation {activation.name!r}")
-
-
-# -- the steps: forward, tangent and reverse side by side ---------------------------------------------
-class _Step:
-    """One map y = F(x) of the chain. ``forward`` keeps what the others need; ``tangent(t)`` gives
-    dF(x)[t] (after ``forward``); ``reverse(a, b, grads)`` takes the cotangents of y (``a``) and of
-    its tangent (``b``, either None for zero) and gives those of x and of x's tangent, adding the
-    weights' gradients into ``grads`` ({(layer, name): array}) when given."""
-    weights = ()
-
-
-class _Affine(_Step):
-    """z = x @ W + c (Dense on the last axis): the tangent tz = tx @ W."""
-
-    def __init__(self, layer, kernel, bias):
-        self.layer, self.kernel, self.bias = layer, kernel, bias
-
-    def forward(self, x):
-        self.x = x
-        z = x @ self.kernel
-        return z if self.bias is None else z + self.bias
-
-    def tangent(self, t):
-        self.t = t
-        return t @ self.kernel
-
-    def reverse(self, a, b, grads):
-        if grads is not None:
-            rows = lambda v: v.reshape(-1, v.shape[-1])     # noqa: E731 (every position a row)
-            dk = 0
-            if a is not None:
-                dk = rows(self.x).T @ rows(a)
-                if self.bias is not None:
-                    _add(grads, (self.layer, "bias"), rows(a).sum(axis=0))
-            if b is not None:
-                dk = dk + rows(self.t).T @ rows(b)
-            _add(grads, (self.layer, "kernel"), dk)
-        return (None if a is None else a @ self.kernel.T), (None if b is None else b @ self.kernel.T)
-
-
-class _Convolution(_Step):
-    """z = conv(x, W) + c (Conv1D/2D/3D, any strides, padding and dilation): tz = conv(tx, W)."""
-
-    def __init__(self, layer, kernel, bias):
-        self.layer, self.bias, self.shape = layer, bias, kernel.shape
-        self.kernel = kernel[None] if layer.rank == 1 else kernel       # (a sequence runs as an image of height 1)
-        self.settings = (layer._lifted_axes(layer.strides), layer.padding,
-                         layer._lifted_axes(layer.dilation_rate or (1,) * layer.rank))
-
-    def _conv(self, x, bias):
-        from .layers.conv import conv_forward
-        z, cache = conv_forward(self.layer._lifted(x), self.kernel, bias, *self.settings)
-        return self.layer._lowered(z), cache
-
-    def forward(self, x):
-        z, self.cache = self._conv(x, self.bias)
-        return z
-
-    def tangent(self, t):
-        tz, self.tcache = self._conv(t, None)
-        return tz
-
-    def reverse(self, a, b, grads):
-        from .layers.conv import conv_backward
-        out = []
-        for g, cache in ((a, getattr(self, "cache", None)), (b, getattr(self, "tcache", None))):
-            if g is None:
-                out.append(None)
-                continue
-            dx, dk, db = conv_backward(self.layer._lifted(g), cache, self.kernel)
-            if grads is not None:
-                _add(grads, (self.layer, "kernel"), dk.reshape(self.shape))
-                if db is not None:
-                    _add(grads, (self.layer, "bias"), db)
-            out.append(self.layer._lowered(dx))
-        return tuple(out)
-
-
-class _Elementwise(_Step):
-    """y = f(z) value by value: ty = f'(z) tz; reverse a_z = a f'(z) + b f''(z) tz, b_z = b f'(z)."""
-
-    def __init__(self, forward, name, settings):
-        self.f, self.name, self.settings = forward, name, settings
-
-    def forward(self, z):
-        self.z = z
-        self.d1, self.d2 = _derivatives(self.name, self.settings, z)
-        return self.f(z)
-
-    def tangent(self, t):
-        self.t = t
-        return self.d1 * t
-
-    def reverse(self, a, b, grads):
-        az = None if a is None else a * self.d1
-        if b is not None and self.d2 is not None:
-            second = b * self.d2 * self.t
-            az = second if az is None else az + second
-        return az, (None if b is None else b * self.d1)
-
-
-class _Linear(_Step):
-    """y = L x for a layer linear in its input (no weights): its own forward pass on a copy of it,
-    its backward (the adjoint, the same for any input) for the reverse."""
-
-    def __init__(self, layer, training=False):
-        # a copy of its own: the model's layer keeps its call's caches (and buffers) for its backward
-        self.layer = copy.deepcopy(layer)
-        self.layer.needs_input_gradient = True
-        self.training = training
-
-    def forward(self, x):
-        return np.array(self.layer.forward(x, training=self.training))     # (a layer may reuse its buffer)
-
-    tangent = forward
-
-    def reverse(self, a, b, grads):
-        return tuple(None if g is None else np.array(self.layer.backward(g)) for g in (a, b))
-
-
-class _Mask(_Step):
-    """Dropout in training: y = x * m, with the mask its recorded call drew."""
-
-    def __init__(self, mask):
-        self.mask = mask
-
-    def forward(self, x):
-        return x * self.mask
-
-    tangent = forward
-
-    def reverse(self, a, b, grads):
-        return tuple(None if g is None else g * self.mask for g in (a, b))
-
-
-def _add(grads, key, value):
-    grads[key] = value if key not in grads else grads[key] + value
-
-
-_LINEAR = ("Flatten", "Reshape", "ZeroPadding1D", "ZeroPadding2D", "AveragePooling1D", "AveragePooling2D",
-           "GlobalAveragePooling1D", "GlobalAveragePooling2D")
-
-
-def _steps(layer, weights, training, mask):
-    """The steps of one call of ``layer`` (``weights``: {name: its values at the call})."""
-    from . import layers as L
-    kind = type(layer)
-    if kind is L.Dense:
-        return [_Affine(layer, weights["kernel"], weights.get("bias")),
-                _Elementwise(layer.activation.forward, *_activation_of(layer.activation, layer.describe()))]
-    if kind in (L.Conv1D, L.Conv2D, L.Conv3D) and layer.groups == 1:
-        return [_Convolution(layer, weights["kernel"], weights.get("bias")),
-                _Elementwise(layer.activation.forward, *_activation_of(layer.activation, layer.describe()))]
-    if kind is L.Activation:
-        return [_Elementwise(layer.activation.forward, *_activation_of(layer.activation, layer.describe()))]
-    # (the layer's own forward would overwrite its caches, which its first-order backward reads)
-    if kind is L.LeakyReLU or (kind is L.ReLU and layer.max_value is None and layer.threshold == 0):
-        slope = layer.negative_slope
-        return [_Elementwise(lambda z: np.where(z > 0, z, z.dtype.type(slope) * z), "leaky_relu",
-                             {"negative_slope": slope})]
-    if kind is L.ELU:
-        alpha = layer.alpha
-        return [_Elementwise(lambda z: np.where(z > 0, z, z.dtype.type(alpha) * np.expm1(np.minimum(z, 0))), "elu",
-                             {"alpha": alpha})]
-    if kind is L.Dropout:
-        return [] if mask is None else [_Mask(mask)]
-    if kind.__name__ in _LINEAR and kind is getattr(L, kind.__name__):
-        return [_Linear(layer, training)]
-    _refuse(f"{layer.describe()} ({kind.__name__})")
-
-
-# -- the inner graph as a chain ------------------------------------------------------------------------
 _TAIL_OPS = ("sum", "mean", "reshape", "convert_to_tensor", "get_item", "negative")
 
 
-def _calls_of(node):
-    """[(layer, weights, training, mask)] of a recorded model or layer call, input first."""
+class _Program:
+    """Slots of values (slot 0: the source) and entries (step, input slots, output slot) in order."""
+
+    def __init__(self):
+        self.values, self.varying, self.entries = [None], [True], []
+
+    def constant(self, value):
+        self.values.append(np.asarray(value))
+        self.varying.append(False)
+        return len(self.values) - 1
+
+    def call(self, layer_steps, ins):
+        """The entries of one layer call reading ``ins``; its output's slot."""
+        for step in layer_steps:
+            x = [self.values[i] for i in ins] if step.merges else self.values[ins[0]]
+            self.values.append(step.forward(x))
+            self.varying.append(any(self.varying[i] for i in ins))
+            self.entries.append((step, ins, len(self.values) - 1))
+            ins = [len(self.values) - 1]
+        return ins[0]
+
+    def gradient(self, out, seed):
+        """d(seed . slot ``out``)/d(slot 0): the first-order reverse pass over the entries reaching the source."""
+        cot = {out: seed}
+        for step, ins, slot in reversed(self.entries):
+            a = cot.pop(slot, None)
+            if a is None or not self.varying[slot]:
+                continue
+            self._send(step.reverse(a, None, None), step, ins, cot, None, only_varying=True)
+        return cot.get(0)
+
+    def second(self, out, seed, v, grads):
+        """The tangent pass along ``v`` (slot 0's), then the reverse pass of (values, tangents) seeded
+        with ``seed`` on the tangent of slot ``out``: d(v . G)/d(slot 0), the weights' into ``grads``."""
+        tangents = {0: v}
+        for step, ins, slot in self.entries:
+            ts = [tangents.get(i) for i in ins]
+            if any(t is not None for t in ts):
+                tangents[slot] = step.tangent(ts) if step.merges else step.tangent(ts[0])
+        a_of, b_of = {}, {out: seed}
+        for step, ins, slot in reversed(self.entries):
+            a, b = a_of.pop(slot, None), b_of.pop(slot, None)
+            if a is None and b is None:
+                continue
+            self._send(step.reverse(a, b, grads), step, ins, a_of, b_of)
+        return a_of.get(0)
+
+    def _send(self, pairs, step, ins, a_of, b_of, only_varying=False):
+        for i, (a, b) in zip(ins, pairs if step.merges else [pairs]):
+            if only_varying and not self.varying[i]:
+                continue
+            for got, into in ((a, a_of), (b, b_of)):
+                if got is not None and into is not None:
+                    into[i] = got if i not in into else into[i] + got
+
+
+def _layer_calls(node):
+    """[(layer, its input indices: -1 - j for the call's input j, training, weights, mask)] of a
+    recorded model or layer call, in the order of its graph."""
     if isinstance(node, _ModelCall):
         model = node.model
-        if model._heads is not None or len(node.parents) != 1 or getattr(model, "_mask_plan", None):
-            _refuse(f"the call of model {model.name!r} (several inputs or outputs, or masks)")
-        calls, inbound = model._node_layers, model._inbound
-        if any(parents != [k - 1] for k, parents in enumerate(inbound)):
-            _refuse(f"model {model.name!r}'s graph (a layer reading another than the one before it: merges, "
-                    f"branches)")
-        layers, forward = list(calls), (lambda: model._forward(node.x, training=node.training))
-        owner = model.layers
+        if model._heads is not None:
+            _refuse(f"the call of model {model.name!r}, a model of several outputs (the penalty is built for a "
+                    f"model of one output)")
+        if getattr(model, "_mask_plan", None) or getattr(model, "_call_options", None) or \
+                getattr(model, "_skipped_calls", lambda _: None)(node.training) is not None:
+            _refuse(f"the call of model {model.name!r} (masks, call arguments or a TrainingSwitch)")
+        modes = getattr(model, "_call_modes", None)
+        calls = [(layer, parents, node.training if modes is None or modes[k] is None else modes[k])
+                 for k, (layer, parents) in enumerate(zip(model._node_layers, model._inbound))]
+        forward, owner = (lambda: model._forward(node.x, training=node.training)), model.layers
     else:
         if node.mask is not None:   # (the steps run without it: GlobalAveragePooling1D's mean would take in the padding)
             _refuse(f"the call of {node.layer.describe()} given a mask")
-        layers, forward, owner = [node.layer], node._forward_again, [node.layer]
+        width = len(node.x) if isinstance(node.x, list) else 1
+        calls = [(node.layer, [-1 - j for j in range(width)], node.training)]
+        forward, owner = node._forward_again, [node.layer]
     from .layers import Dropout
-    dropping = [layer for layer in layers if type(layer) is Dropout and node.training and layer.rate > 0]
+    dropping = [layer for layer, _, mode in calls if type(layer) is Dropout and mode and layer.rate > 0]
     if len(set(map(id, dropping))) != len(dropping):
         _refuse("a Dropout layer called twice in one model")
     masks = {}
@@ -308,34 +125,84 @@ def _calls_of(node):
         if node.stamp != _tape_state.FORWARDS[0]:
             _rerun(node, owner, forward)
         masks = {id(layer): np.array(layer.mask) for layer in dropping}
-    return [(layer, {key: then for (lay, key, then) in node.weights_at if lay is layer} or
-             {key: np.array(value) for key, value in layer.params.items()},
-             node.training, masks.get(id(layer))) for layer in layers]
+    return [(layer, parents, mode, {key: then for (lay, key, then) in node.weights_at if lay is layer} or
+             {key: np.array(value) for key, value in layer.params.items()}, masks.get(id(layer)))
+            for layer, parents, mode in calls]
 
 
-def _chain(tape, start, sources):
-    """(the linear tail ops from the target, newest first; the calls, input first; the source's
-    index in ``sources``, or None where the target does not depend on it; the node made the source
-    value (a parent on the outer tape), or None)."""
-    tail, calls, node = [], [], start
-    while True:
-        if isinstance(node, _LayerNode) and not node.weights and not calls:
-            if getattr(node.layer, "op", None) not in _TAIL_OPS or len(node.parents) != 1:
-                _refuse(f"ops.{getattr(node.layer, 'op', node.what)} on the inner tape")
-            tail.append(node)
-        elif isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights):
-            calls.append(node)
-        else:
-            _refuse(f"{node.what} on the inner tape")
-        parent = node.parents[0]
-        if parent is None:
-            return tail, calls[::-1], None, None
-        for k, ids in sources.items():
-            if parent in ids:
-                return tail, calls[::-1], k, parent
-        if tape not in parent.tapes:
-            return tail, calls[::-1], None, None
-        node = parent
+def _inputs_of(node):
+    """The values a recorded call read, one per parent (a model's inputs as its graph sees them)."""
+    if isinstance(node, _ModelCall):
+        return list(node.model._sources(node.x))
+    return list(node.x) if isinstance(node.x, list) else [node.x]
+
+
+def _graph(tape, start, ids):
+    """(the linear tail ops from the target, newest first; the recorded calls between the source
+    (a node of ``ids``) and them, oldest first; the source's node read), or None where the target
+    does not depend on the source. No calls: the tail reads the source itself."""
+    tail, node = [], start
+    while node not in ids:
+        if isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights):
+            break
+        if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput):
+            model = node.layer.call.model
+            raise NotImplementedError(
+                f"GradientTape.gradient: a nested tape's gradient (a gradient penalty) of the {node.layer.op} of "
+                f"model {model.name!r}, a model of {len(model._heads)} outputs, is not built: its second-order "
+                f"gradient is built for models of one output. Make a model of that output alone from the same "
+                f"layers (gn.Model(inputs, that_output)) for the penalty, or take the gradient as a constant "
+                f"(`with tape.stop_recording():`)")
+        if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \
+                or len(node.parents) != 1:
+            _refuse(f"ops.{getattr(node.layer, 'op', node.what)} on the inner tape" if isinstance(node, _LayerNode)
+                    else f"{node.what} on the inner tape")
+        tail.append(node)
+        node = node.parents[0]
+        if node is None or (node not in ids and tape not in node.tapes):
+            return None
+    if node in ids:
+        return tail, [], node
+    # the recorded nodes from which the source is reached: oldest first, each after its parents
+    reach = sorted(tape._reach(node), key=lambda n: n.index)
+    leads = {}
+    for n in reach:
+        leads[n] = n in ids or any(p in ids or leads.get(p, False) for p in n.parents if p is not None)
+    if not leads[node]:
+        return None
+    between = [n for n in reach if leads[n] and n not in ids]
+    for n in between:
+        if not (isinstance(n, _ModelCall) or (isinstance(n, _LayerNode) and n.weights)):
+            _refuse(f"ops.{getattr(n.layer, 'op', n.what)} between the source and the model calls"
+                    if isinstance(n, _LayerNode) else f"{n.what} on the inner tape")
+        for p in n.parents:
+            if p is not None and p not in ids and not leads.get(p, False) and \
+                    any(t in _tape_state.recording() for t in p.tapes):
+                _refuse(f"an input of {n.what} recorded by the outer tape beside the source (only one input of "
+                        f"a call may depend on what the outer tape differentiates; give the others as constants)")
+    source = next(p for n in between for p in n.parents if p in ids)
+    return tail, between, source
+
+
+def _program(between, ids):
+    """The ``_Program`` of the recorded calls ``between`` (oldest first); the slot of the last one's output."""
+    program, slot_of = _Program(), {}
+    for node in between:
+        values, ins = _inputs_of(node), []
+        for p, value in zip(node.parents, values):
+            if p in ids:
+                if program.values[0] is None:
+                    program.values[0] = np.asarray(value)
+                ins.append(0)
+            else:
+                ins.append(slot_of[p] if p in slot_of else program.constant(value))
+        outputs = []
+        for layer, parents, mode, weights, mask in _layer_calls(node):
+            reads = [ins[-1 - p] if p < 0 else outputs[p] for p in parents]
+            varying = any(program.varying[i] for i in reads)
+            outputs.append(program.call(_steps(layer, weights, mode, mask, varying), reads))
+        slot_of[node] = outputs[-1]
+    return program, slot_of[between[-1]]
 
 
 def _source_ids(tape, flat):
@@ -362,8 +229,7 @@ def nested_gradient(tape, target, start, flat, output_gradients, unconnected_gra
         _refuse("output_gradients recorded by the outer tape (give it as constants)")
     sources = _source_ids(tape, flat)
     reach = tape._reach(start)
-    # the weights of every call in the target's inner graph, not only of those on the way to a
-    # source (the walk stops at the first one met: [h, A's kernel] for B(A(x)))
+    # the weights of every call in the target's inner graph, not only of those on the way to a source
     chain_weights = {id(w) for node in reach if isinstance(node, _ModelCall) or
                      (isinstance(node, _LayerNode) and node.weights) for w in _weight_arrays(node)}
     for j, s in enumerate(flat):
@@ -372,42 +238,40 @@ def nested_gradient(tape, target, start, flat, output_gradients, unconnected_gra
     target = np.asarray(_plain(target))
     seed = np.ones(target.shape, target.dtype) if output_gradients is None else \
         np.asarray(_plain(output_gradients), dtype=target.dtype)
-    # each source walked to on its own: one may lie before another ([x, h] for B(A(x)): a walk
-    # stopping at the first source met gave x None) or be given twice ([x, x]); a source the
-    # target's graph does not read gets None without a walk (which would refuse the leaf it meets)
+    # each source walked to on its own: one may lie before another ([x, h] for B(A(x))) or be given
+    # twice ([x, x]); a source the target's graph does not read gets None without a walk
     read = reach | {parent for node in reach for parent in node.parents}
     results = [None] * len(flat)
     for k, ids in sources.items():
         if ids & read:
-            results[k] = _recorded_gradient(tape, start, {k: ids}, target, seed, flat[k])
+            results[k] = _recorded_gradient(tape, start, ids, target, seed, flat[k])
     for j, s in enumerate(flat):
         if results[j] is None and unconnected_gradients == "zero":
             results[j] = np.zeros(np.asarray(s).shape, np.asarray(s).dtype)
     return results
 
 
-def _recorded_gradient(tape, start, source, target, seed, value):
-    """d(seed . target)/d(the one source ``source`` names), recorded (None where the target does not depend on it)."""
-    tail, calls, k, parent = _chain(tape, start, source)
-    if k is None:
+def _recorded_gradient(tape, start, ids, target, seed, value):
+    """d(seed . target)/d(the source whose nodes are ``ids``), recorded (None where the target does not depend on it)."""
+    found = _graph(tape, start, ids)
+    if found is None:
         return None
+    tail, between, source = found
+    dtype = np.asarray(value).dtype
     with _paused():
         given = seed
         for node in tail:           # linear ops after the last call: their adjoint, the same for any input
             seed = np.asarray(node.layer.backward(seed))
-        if not calls:               # linear ops of the source alone: a constant (TF's ones for ops.sum(x))
-            return seed.astype(np.asarray(value).dtype, copy=False)
-        plan = [step for node in calls for layer, weights, training, mask in _calls_of(node)
-                for step in _steps(layer, weights, training, mask)]
-        y = np.asarray(calls[0].x)
-        for step in plan:
-            y = step.forward(y)
-        _check_replay(calls[-1], y, target, (given, seed) if tail else None)
+        if not between:             # the source itself, or linear ops of it alone: a constant (TF's ones)
+            return seed.astype(dtype, copy=False)
+        program, out = _program(between, ids)
+        y = program.values[out]
+        _check_replay(between[-1], y, target, (given, seed) if tail else None)
         seed = seed.astype(y.dtype, copy=False)
-        a = seed
-        for step in reversed(plan):
-            a, _ = step.reverse(a, None, None)
-    return _wrap(a.astype(np.asarray(value).dtype, copy=False), _SecondOrder(parent, calls, plan, seed))
+        a = program.gradient(out, seed)
+    if a is None:       # (the source reached the output through constants alone: refused above)
+        return None
+    return _wrap(a.astype(dtype, copy=False), _SecondOrder(source, between, program, out, seed))
 
 
 def _weight_arrays(call):
@@ -418,7 +282,7 @@ def _weight_arrays(call):
 
 
 def _check_replay(call, y, target, seeds=None):
-    """The chain's forward pass must give what the recorded call gave (else a layer here computes
+    """The program's forward pass must give what the recorded call gave (else a layer here computes
     otherwise than its own: refused rather than differentiated wrongly). ``seeds``: (s, the tail's
     adjoint of s) where linear ops T follow the call: the target is T(output) then, so s . target
     must be (T's adjoint of s) . y (else a replay differing from the call went unseen after them)."""
@@ -438,9 +302,9 @@ class _SecondOrder(Node):
     """G = d(s . D(x))/dx, recorded: its backward takes v (x's shape) and gives d(v . G)/dx to x's
     node and d(v . G)/d(weights), from D's forward pass along v and that pass' reverse."""
 
-    def __init__(self, parent, calls, plan, seed):
+    def __init__(self, parent, calls, program, out, seed):
         super().__init__([parent], "a nested tape's gradient")
-        self.plan, self.seed = plan, seed
+        self.program, self.out, self.seed = program, out, seed
         self.weights_at = [w for call in calls for w in call.weights_at]     # (watch_accessed_variables=False reads it)
         self.views = {}         # {(id(layer), name): the array the outer tape knows the weight by}
         for call in calls:
@@ -451,17 +315,12 @@ class _SecondOrder(Node):
                     self.views[(id(layer), key)] = param
 
     def backward(self, g, zg, add_weight, wants):
-        t = np.asarray(g, dtype=self.seed.dtype)
-        for step in self.plan:        # the tangent of every step along v
-            t = step.tangent(t)
-        a, b, grads = None, self.seed, {}
-        for step in reversed(self.plan):
-            a, b = step.reverse(a, b, grads)
+        grads = {}
+        a = self.program.second(self.out, self.seed, np.asarray(g, dtype=self.seed.dtype), grads)
         for (layer, key), grad in grads.items():
             param = self.views.get((id(layer), key))
             if param is not None:
                 add_weight(param, grad)
-        # None: the chain is affine (linear activations only), so G does not depend on x: no
-        # gradient reaches x (TF's and torch's None). (Zeros of ``t``'s shape were the output's,
-        # not x's: a wrong shape, which failed beside x's other gradients)
+        # None: the graph is affine in x (linear activations only), so G does not depend on x: no
+        # gradient reaches x (TF's and torch's None)
         return [a]

@@ -34,8 +34,8 @@ layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
 WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
 differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
-exact, for chains of Dense, convolution, activation, reshaping, Dropout and average-pooling layers;
-anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
+exact, for graphs of Dense, convolution, activation, LayerNormalization, merge, reshaping, Dropout
+and pooling layers; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
 """
 import numpy as np
 
@@ -122,7 +122,7 @@ class GradientTape:
             results = nested_gradient(self, target, start, flat, output_gradients, unconnected_gradients)
             self._used = True
             self._end()
-            return rebuild(results)
+            return rebuild(_itself(target, flat, results, output_gradients))
         source_nodes = self._source_nodes(flat, "gradient")
         self._used = True       # (a call refused above leaves the tape as it was)
         seed = None
@@ -132,7 +132,7 @@ class GradientTape:
         with _paused():         # (nothing of the walk is recorded by a tape recording around it)
             results = self._pass(start, seed, flat, source_nodes, unconnected_gradients)
         self._end()
-        return rebuild(results)
+        return rebuild(_itself(target, flat, results, output_gradients))
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -331,6 +331,18 @@ class GradientTape:
     def stop_recording(self):
         """A context in which this tape (and any other) records nothing (TF's)."""
         return _paused()
+
+
+def _itself(target, flat, results, output_gradients):
+    """``results`` with the gradient of ``target`` with respect to itself (a source that is the
+    target's very array) as TF gives it, watched or not: ``output_gradients``, else ones, a
+    constant (``gp_tape.gradient(x, x)``: a walk from an array no call made found nothing)."""
+    for k, s in enumerate(flat):
+        if s is target:
+            plain = np.asarray(_plain(target))
+            results[k] = np.ones(plain.shape, plain.dtype) if output_gradients is None else \
+                np.array(_plain(output_gradients), dtype=plain.dtype)
+    return results
 
 
 def _flatten(sources):
