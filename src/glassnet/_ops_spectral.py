@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from ._ops_activations import _activation
-from ._ops_reading import _array, _float, _is_tensor, _two
+from ._ops_reading import _array, _float, _is_tensor, _two, _weak
 from .layers import tensor_spectral
 from .layers.tensor_functions import TensorFunction
 
@@ -30,6 +30,11 @@ def arctan2(x1, x2):
     >>> float(arctan2(1.0, -1.0))
     2.356194496154785
     """
+    if not (_is_tensor(x1) or _is_tensor(x2)):
+        # Keras 3.15 converts each operand to a tensor of its own first (a Python float float32, an
+        # int int32, a bool bool), so a Python number is not weak here as in the other ops: float16
+        # with 2.5 gives float32, and float64 with 0.1 reads float32(0.1) widened, as Keras does
+        x1, x2 = (_array(v, name, "arctan2") if _weak(v) else v for name, v in (("x1", x1), ("x2", x2)))
     return _two("arctan2", x1, x2, lambda a, b: np.arctan2(_float(a), _float(b)).astype(
         np.result_type(_float(a), _float(b)), copy=False))
 
@@ -124,7 +129,7 @@ def rfft(x, fft_length=None):
     array = _float(_array(x, "x", "rfft"))
     if array.ndim < 1:
         raise ValueError("ops.rfft: x must have one axis or more, got a single number")
-    y = np.fft.rfft(array, n=n, axis=-1)
+    y = tensor_spectral.transform("rfft", array, n)      # (an axis of size 0: empty, as Keras)
     # float32 for float64 too: Keras 3.15 on TensorFlow runs tf.signal.rfft, whose output is complex64
     return y.real.astype(np.float32), y.imag.astype(np.float32)
 

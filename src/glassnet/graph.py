@@ -77,7 +77,7 @@ from ._layer_order import attribute_layers, glassnet_attribute_names, held_first
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
 from .model import Sequential, _keep_stream, defines_step, keras_compile_order_refused
 from .model import runs_test_step as _runs_test_step       # (glassnet.own_steps reads it here)
-from .outputs import Layout, make_heads, set_layouts
+from .outputs import Layout, as_given, make_heads, set_layouts
 
 
 def _inputs_through_identity(outputs):
@@ -1028,6 +1028,7 @@ class Model(Sequential):
 
         A subclass with its own ``train_step`` may be compiled without a loss, as Keras' GAN is
         (``super().compile()``): see ``glassnet.own_steps.compile_own_steps``."""
+        loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'
         # with a loss, a model with layers of its own (a call, or its inputs and outputs) compiles
         # as any model does (one loss per output, loss_weights): its train_step may run its
         # train_on_batch; without layers (Keras' GAN), or listing its own metrics (a property

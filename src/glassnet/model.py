@@ -33,7 +33,7 @@ from .layers.base import (_assign as _assign_weights, _sample_shape, call_argume
                           sized_axes_needed, snake_case, stateful_layers)
 from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
-from .outputs import OutputMetric, compile_heads, make_heads, set_layouts
+from .outputs import OutputMetric, as_given, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
@@ -1188,6 +1188,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
 
         A model of several outputs (a Sequential whose last layer is a model of several) takes
         them per output, as a functional Model does (``Model.compile``, glassnet.outputs)."""
+        loss = as_given(loss)           # compile(loss=model.loss): what that compile was given, as Keras'
         if self._heads is not None:
             return self._compile_heads(loss, optimizer, metrics, loss_weights, weighted_metrics)
         output = self._single_output_name()

@@ -308,11 +308,41 @@ class Heads(Loss):
     """The loss of a model of several outputs, on its packed outputs and targets: the sum over
     the outputs of weight x that output's loss (``head_loss``). Its gradient holds, in each
     output's columns, weight x dL/d(output), or weight x dL/dz where the head is fused:
-    ``Model._backward`` gives those to the layer's ``backward_from_logits``."""
-    name = "heads"
+    ``Model._backward`` gives those to the layer's ``backward_from_logits``.
 
-    def __init__(self, heads):
-        self.heads = heads
+    ``given``: the ``loss`` compile was given (one loss, or a list or dict of one per output),
+    which ``model.loss`` reads as in Keras 3.15, where ``model.loss`` is that argument itself: it
+    equals it (``model.loss == ["sparse_categorical_crossentropy", "mse"]``), ``model.loss[0]`` or
+    ``model.loss["digit"]`` is the entry given, and ``compile(loss=model.loss)`` compiles with it
+    (``as_given``), each output's loss as it was, the loss weights not carried (Keras' are not)."""
+    name = "heads"
+    given = None        # (a model pickled before it kept what compile was given: see ``_given``)
+
+    def __init__(self, heads, given=None):
+        self.heads, self.given = heads, given
+
+    def _given(self):
+        # what compile was given; for a Heads made without it, each output's loss, None unscored
+        return [head.loss for head in self.heads] if self.given is None else self.given
+
+    def __eq__(self, other):
+        # Keras' model.loss is the argument itself: compared with a list, a dict or a name, it is that
+        if isinstance(other, Heads):
+            return self is other
+        return self._given() == other
+
+    __hash__ = Loss.__hash__
+
+    def __getitem__(self, key):
+        given = self._given()
+        if not isinstance(given, (list, tuple, dict)):
+            raise TypeError(f"model.loss: compile was given one loss for every output, {given!r:.80}, not "
+                            f"one per output: it has no entry {key!r:.40}")
+        return given[key]
+
+    def __len__(self):
+        given = self._given()
+        return len(given) if isinstance(given, (list, tuple, dict)) else 1
 
     def _parts(self, y_pred, y_true):
         # the scored outputs only: an unscored one (loss None) has no targets and adds nothing
@@ -586,7 +616,14 @@ def compile_heads(heads, loss, loss_weights, metrics, weighted_metrics=None, los
     place_targets(heads, chosen, [1.0 if weight is None else float(weight) for weight in weights])
     for head in heads:
         head.loss_as_given = None       # a loss named "crossentropy" is picked at the first batch (pick_head_loss)
-    return Heads(heads), compiled
+    return Heads(heads, loss), compiled
+
+
+def as_given(loss):
+    """``loss`` as compile takes it: a model's ``model.loss`` of several outputs (``Heads``) is
+    what its compile was given, as in Keras 3.15 (the Heads' own object would stand for one loss
+    of every output, its sparse labels no longer read as such); anything else as it is."""
+    return loss._given() if isinstance(loss, Heads) else loss
 
 
 def place_targets(heads, chosen, weights):

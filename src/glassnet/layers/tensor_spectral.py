@@ -35,7 +35,10 @@ def complex_of(real, imag):
 
 
 def transform(op, z, fft_length=None):
-    """``op`` of ``z`` (complex for the pairs, real for rfft) over its axes, NumPy's ``numpy.fft``."""
+    """``op`` of ``z`` (complex for the pairs, real for rfft) over its axes, NumPy's ``numpy.fft``;
+    a transformed axis of size 0 gives an empty result (``empty_transform``)."""
+    if 0 in z.shape[len(z.shape) - len(AXES[op]):]:
+        return empty_transform(op, z, fft_length)
     if op == "fft":
         return np.fft.fft(z, axis=-1)
     if op == "fft2":
@@ -45,6 +48,21 @@ def transform(op, z, fft_length=None):
     if op == "rfft":
         return np.fft.rfft(z, n=fft_length, axis=-1)
     return np.fft.irfft(z, n=fft_length, axis=-1)
+
+
+def empty_transform(op, z, fft_length=None):
+    """``op`` of ``z`` whose transformed axis has size 0 (NumPy refuses "0 FFT data points"), in
+    Keras 3.15's shapes on TensorFlow: the pairs' transforms of ``z``'s shape; ``rfft`` and
+    ``irfft`` without ``fft_length`` a last axis of 0 (not NumPy's rule's ``n // 2 + 1`` and
+    ``2 (m - 1)``), with it ``n // 2 + 1`` and ``n`` zeros, the transform of the zeros padded to
+    ``n`` points (NumPy 2.4's irfft and TensorFlow's rfft read uninitialised memory there)."""
+    last = z.shape[-1]
+    if op == "rfft" and fft_length is not None:
+        last = fft_length // 2 + 1
+    elif op == "irfft" and fft_length is not None:
+        last = fft_length
+    dtype = np.finfo(z.dtype).dtype if op == "irfft" else np.result_type(z.dtype, np.complex64)
+    return np.zeros(z.shape[:-1] + (last,), dtype)
 
 
 def output_shape(op, args, shape, who):
@@ -65,9 +83,9 @@ def output_shape(op, args, shape, who):
         m, n = shape[-1], args["fft_length"]
         if op == "rfft":
             n = m if n is None else n
-            last = None if n is None else n // 2 + 1
+            last = None if n is None else n // 2 + 1 if n else 0      # (size 0: empty, empty_transform)
         else:
-            last = n if n is not None else (None if m is None else 2 * (m - 1))
+            last = n if n is not None else (None if m is None else 2 * (m - 1) if m else 0)
         return shape[:-1] + (last,)
     return shape
 
@@ -91,6 +109,10 @@ def forward(layer, x):
 def backward(layer, g):
     op, args = layer.op, layer.arguments
     axes = AXES[op]
+    if any(0 in shape for shape in layer._shapes) or g.size == 0:
+        # nothing transformed (an axis of size 0, or no samples): every input's gradient is zeros
+        zeros = [np.zeros(shape, g.dtype) for shape in layer._shapes]
+        return zeros[0] if op in OF_ONE else zeros
     if op == "irfft":
         n = args["fft_length"] or 2 * (layer._shapes[0][-1] - 1)
         dz = np.fft.rfft(g, n=n, axis=-1)
@@ -136,4 +158,4 @@ def arguments(op, args, who):
 
 
 __all__ = ["PAIRS", "OF_ONE", "OPS", "ARGUMENTS", "output_shape", "forward", "backward", "arguments", "transform",
-           "complex_of"]
+           "complex_of", "empty_transform"]
