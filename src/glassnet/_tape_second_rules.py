@@ -339,4 +339,4 @@ def steps(layer, weights, training, mask, varying=True):
         return [Winners(layer, training)]
     if kind is getattr(L, name, None) and name in _MERGES:
         return [Merge(layer)]
-    refuse(f"{described} ({name})")
+    refuse(described)          # (describe() names the class already)
