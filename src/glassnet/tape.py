@@ -186,6 +186,18 @@ class GradientTape:
                     _tape_state.pop(self)
                 nested.append(True)
                 return start
+            if nested is not None:
+                # gradient comes here only for a persistent tape asked inside its own block: second-order
+                # gradients ARE built, through a second tape, and the message must say so
+                raise NotImplementedError(
+                    "GradientTape.gradient: asked of a persistent tape inside its `with` block (the tape that "
+                    "recorded the target), which TF records on that same tape for a higher-order gradient of it: "
+                    "not built. Second-order gradients are built through a second tape (a gradient penalty): "
+                    "record the first gradient with a tape of its own, nested in the outer one and asked after "
+                    "its own block: `with gn.GradientTape() as outer:`, inside it `with gn.GradientTape() as "
+                    "inner:` around the forward pass, then `g = inner.gradient(y, x)` still inside the outer "
+                    "block (README, Custom training loops). Otherwise call it after the `with` block, or inside "
+                    "`with tape.stop_recording():` to take the result as a constant")
             raise NotImplementedError(
                 f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
                 f"tape inside its `with` block, or an outer tape's block): higher-order {caller}s are not built (a "
