@@ -214,3 +214,19 @@ def test_extract_patches_3d_equals_keras(keras):
     for settings in (dict(size=2), dict(size=(2, 3, 2), strides=(1, 2, 1)), dict(size=3, padding="same")):
         theirs = np.asarray(keras.ops.image.extract_patches_3d(volumes, **settings))
         np.testing.assert_allclose(ops.image.extract_patches_3d(volumes, **settings), theirs, atol=1e-6)
+
+
+def test_stft_under_a_gradient_tape_gives_both_parts_and_their_gradient():
+    x = np.random.default_rng(5).standard_normal((1, 20))
+
+    def loss_of(a):
+        real, imag = ops.stft(a, 7, 4, 8, window=np.arange(7.0))
+        return ops.sum(real * real + 2 * imag * imag)
+
+    with gn.GradientTape() as tape:
+        tape.watch(x)
+        loss = loss_of(x)
+    analytic = np.asarray(tape.gradient(loss, x))
+    numeric = np.array([(float(loss_of(x + e)) - float(loss_of(x - e))) / 2e-6
+                        for e in np.eye(20).reshape(20, 1, 20) * 1e-6]).reshape(1, 20)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-5)
