@@ -7,10 +7,13 @@ files as JSON. resize, pad_images, crop_images, affine_transform, map_coordinate
 (_ops_image_colour.py) compute on arrays with the image layers' code; resize, pad_images and
 crop_images on a tensor make a Resizing, ZeroPadding2D or Cropping2D node. elastic_transform and
 perspective_transform (_ops_image_warp.py) and scale_and_translate (_ops_image_scale.py) compute on
-arrays with the elastic and perspective layers' code and the resize kernels.
+arrays with the elastic and perspective layers' code and the resize kernels. extract_patches_3d,
+sobel_edges (on a tensor: pad, depthwise_conv and reshape nodes) and ssim (arrays only):
+_ops_image_quality.py.
 """
 from ._ops_conv import _window_node
 from ._ops_image_colour import gaussian_blur, hsv_to_rgb, rgb_to_grayscale, rgb_to_hsv
+from ._ops_image_quality import extract_patches_3d, sobel_edges, ssim
 from ._ops_image_geometry import affine_transform, crop_images, map_coordinates, pad_images, resize
 from ._ops_image_scale import scale_and_translate
 from ._ops_image_warp import elastic_transform, perspective_transform
@@ -18,7 +21,7 @@ from ._ops_reading import _array, _is_tensor
 
 __all__ = ["extract_patches", "resize", "pad_images", "crop_images", "affine_transform", "map_coordinates",
            "rgb_to_grayscale", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur", "elastic_transform",
-           "perspective_transform", "scale_and_translate"]
+           "perspective_transform", "scale_and_translate", "extract_patches_3d", "sobel_edges", "ssim"]
 
 
 def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):

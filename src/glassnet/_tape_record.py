@@ -172,8 +172,9 @@ def _record_own(name, function, args, kwargs):
     return function(*args, **kwargs)        # the convolutions: glassnet._ops_conv calls record_conv
 
 
-# the Fourier transforms: pairs (real, imag) in and out (rfft: one real array in, irfft: one out)
-SPECTRAL = ("fft", "fft2", "ifft2", "rfft", "irfft")
+# the Fourier transforms: pairs (real, imag) in and out (rfft, stft: one real array in, irfft: one out)
+SPECTRAL = ("fft", "fft2", "ifft2", "rfft", "irfft", "stft")
+_OF_ONE = ("rfft", "stft")
 
 
 def _record_spectral(name, function, args, kwargs):
@@ -183,9 +184,9 @@ def _record_spectral(name, function, args, kwargs):
     from .layers.tensor_functions import TensorFunction
     given = _keras_arguments(function, args, kwargs, 0)
     x = given.pop("x")
-    parts = list(x) if name != "rfft" and isinstance(x, (tuple, list)) else [x]
+    parts = list(x) if name not in _OF_ONE and isinstance(x, (tuple, list)) else [x]
     with _paused():         # checked (a pair of one shape, floats, fft_length) as without a tape
-        value = function(tuple(_plain(p) for p in parts) if name != "rfft" else _plain(x), **given)
+        value = function(tuple(_plain(p) for p in parts) if name not in _OF_ONE else _plain(x), **given)
     live = [node_of(p) is not None for p in parts]
     if not any(live):
         return value

@@ -73,6 +73,8 @@ arctan2, glu, threshold, sparsemax and the Fourier transforms fft, fft2, ifft2, 
 take arrays and tensors, with gradients; complex numbers are Keras' pairs ``(real, imag)``: keras.io's FNet
 takes ``ops.fft2((x, ops.zeros_like(x)))[0]``. nonzero, count_nonzero, median, quantile, scatter,
 scatter_update, adaptive_average_pool and adaptive_max_pool (_ops_arrays.py) take arrays only.
+stft (arrays and tensors, with a gradient) and istft (arrays) are in _ops_stft.py; ctc_loss and
+ctc_decode (arrays only, glassnet.losses' CTC code) in _ops_ctc.py.
 
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
@@ -640,6 +642,11 @@ from ._ops_arrays import (  # noqa: E402
     adaptive_average_pool, adaptive_max_pool, count_nonzero, median, nonzero, quantile, scatter, scatter_update)
 __all__ += ["nonzero", "count_nonzero", "median", "quantile", "scatter", "scatter_update", "adaptive_average_pool",
             "adaptive_max_pool"]
+
+# short-time Fourier transforms (the stft node: layers/tensor_stft.py) and CTC on arrays (glassnet.losses' code)
+from ._ops_stft import istft, stft  # noqa: E402
+from ._ops_ctc import ctc_decode, ctc_loss  # noqa: E402
+__all__ += ["stft", "istft", "ctc_loss", "ctc_decode"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each

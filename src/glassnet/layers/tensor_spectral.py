@@ -17,13 +17,16 @@ Axes: ``fft``, ``rfft``, ``irfft`` the last, ``fft2`` and ``ifft2`` the last two
 """
 import numpy as np
 
+from . import tensor_stft
+
 PAIRS = ("fft", "fft2", "ifft2", "irfft")          # called on [real, imag]
-OF_ONE = ("rfft",)                                  # called on one real tensor
+OF_ONE = ("rfft", "stft")                          # called on one real tensor (stft: layers/tensor_stft.py)
 OPS = PAIRS + OF_ONE
 ARGUMENTS = {"fft": {"output": "real"}, "fft2": {"output": "real"}, "ifft2": {"output": "real"},
-             "rfft": {"fft_length": None, "output": "real"}, "irfft": {"fft_length": None}}
+             "rfft": {"fft_length": None, "output": "real"}, "irfft": {"fft_length": None},
+             **tensor_stft.ARGUMENTS}
 # the axes each transforms (from the end)
-AXES = {"fft": (-1,), "fft2": (-2, -1), "ifft2": (-2, -1), "rfft": (-1,), "irfft": (-1,)}
+AXES = {"fft": (-1,), "fft2": (-2, -1), "ifft2": (-2, -1), "rfft": (-1,), "irfft": (-1,), "stft": (-1,)}
 
 
 def complex_of(real, imag):
@@ -67,6 +70,11 @@ def empty_transform(op, z, fft_length=None):
 
 def output_shape(op, args, shape, who):
     """The sample shape of ``op``'s node (``shape``: a list of two for the pairs)."""
+    if op == "stft":
+        if not len(shape):
+            raise ValueError(f"{who}: stft frames the last axis, not the batch axis: give samples of one axis or more")
+        tensor_stft.check_samples(shape[-1], args, who)
+        return tensor_stft.output_shape(args, shape)
     if op in PAIRS:
         if len(shape) != 2:
             raise ValueError(f"{who}: {op} takes two tensors, the real and imaginary parts, got {len(shape)}")
@@ -92,6 +100,8 @@ def output_shape(op, args, shape, who):
 
 def forward(layer, x):
     op, args = layer.op, layer.arguments
+    if op == "stft":
+        return tensor_stft.forward(layer, x)
     if op in PAIRS:
         real, imag = x
         layer._shapes = (real.shape, imag.shape)
@@ -108,6 +118,8 @@ def forward(layer, x):
 
 def backward(layer, g):
     op, args = layer.op, layer.arguments
+    if op == "stft":
+        return tensor_stft.backward(layer, g)
     axes = AXES[op]
     if any(0 in shape for shape in layer._shapes) or g.size == 0:
         # nothing transformed (an axis of size 0, or no samples): every input's gradient is zeros
@@ -147,6 +159,8 @@ def _fit(a, n):
 
 def arguments(op, args, who):
     """``args`` checked: ``output`` "real" or "imag", ``fft_length`` None or a positive integer."""
+    if op == "stft":
+        return tensor_stft.arguments(args, who)
     if "output" in args and args["output"] not in ("real", "imag"):
         raise ValueError(f"{who}: {op}'s output must be 'real' or 'imag', got {args['output']!r:.40}")
     if "fft_length" in args and args["fft_length"] is not None:
