@@ -48,7 +48,7 @@ def glu(x, axis=-1):
 def threshold(x, threshold, default_value):
     """``x`` where ``x > threshold``, else ``default_value`` (numbers); its gradient is 1 above the
     threshold, 0 at and below it."""
-    return _activation("threshold", x, threshold=threshold, default_value=default_value)
+    return _activation("threshold", x, floats=False, threshold=threshold, default_value=default_value)
 
 
 def sparsemax(x, axis=-1):
