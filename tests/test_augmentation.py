@@ -152,7 +152,7 @@ def test_a_model_with_augmentation_trains_reproducibly_and_predicts_without_it(r
     (lambda: RandomZoom((-1.0, 0.2)), r"RandomZoom: height_factor \(-1.0, 0.2\) gives zooms of 1 \+ -1 and up; the lower end must be > -1"),
     (lambda: RandomZoom(1.0), r"RandomZoom: height_factor 1.0 gives zooms of 1 \+ -1 and up"),
     (lambda: RandomContrast((0.2,)), r"RandomContrast: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\], got \(0.2,\)"),
-    (lambda: RandomRotation("0.1"), r"RandomRotation: factor must be a number or a pair \(lower, upper\) of finite numbers, got '0.1'"),
+    (lambda: RandomRotation("0.1"), r"RandomRotation: factor must be a number or a pair \(lower, upper\) of numbers in \[-1, 1\], got '0.1'"),
     (lambda: RandomRotation(float("nan")), r"RandomRotation: factor must be"),
     (lambda: RandomContrast(1.5), r"RandomContrast: factor must be .* in \[0, 1\], got 1.5$"),
     (lambda: RandomContrast(1.5), r"RandomContrast: factor must be a number or a pair \(lower, upper\) of numbers in \[0, 1\]"),

@@ -200,7 +200,8 @@ def _check_rng_state(template, value, where):
 def generator_from_state(state):
     """A NumPy Generator from a bit-generator state read from a file, checked first (below)."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
-    if name not in _BIT_GENERATORS:                 # exact key: only numpy's own bit generators
+    # exact key: only numpy's own bit generators (a string first: a list there was "unhashable type")
+    if not isinstance(name, str) or name not in _BIT_GENERATORS:
         raise ModelFileError(f"rng_states: unknown bit generator {name!r:.100}; known: {sorted(_BIT_GENERATORS)}")
     bit_generator = _BIT_GENERATORS[name]()
     _check_rng_state(bit_generator.state, state, name)

@@ -388,6 +388,8 @@ def _load(npz, infos, meta, compile):
     """The model of a model file (``meta``: its JSON object, unchecked yet) and ``meta``."""
     meta = read_config(npz, infos, meta)
     n_weights, slots = len(meta["weights"]), (meta["optimizer_state"] or {}).get("slots", [])
+    if not isinstance(slots, list):         # (counted next: an int had "no len()")
+        raise ModelFileError(f"optimizer_state: slots must be a list of [key, slot name], got {slots!r:.100}")
     if len(infos) != 1 + n_weights + len(slots):      # cheap, before naming a million members
         raise ModelFileError(f"the file's {len(infos)} members disagree with the config, which "
                              f"names {1 + n_weights + len(slots)}")
@@ -684,14 +686,19 @@ def _restore_optimizer(model, npz, headers, state):
     params = {key: param for key, param, _ in (model._triples if model.built else [])}
     shapes_of = dict(zip(params, model._weight_shapes())) if model.built else {}
     keys, slots, iterations = state.get("keys"), state.get("slots"), state.get("iterations")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise ModelFileError(f"optimizer_state: iterations must be a non-negative integer, got {iterations!r}")
-    if not isinstance(keys, list) or not set(keys) <= set(params) or len(set(keys)) != len(keys):
+    # below 2 ** 63, Keras' int64 count: JSON's integers have no bound, and 10 ** 400 loaded, then
+    # Adam's bias correction (beta ** iterations) failed at the first step with an OverflowError
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 0 <= iterations < 2 ** 63:
+        raise ModelFileError(f"optimizer_state: iterations must be a non-negative integer below 2**63, got "
+                             f"{iterations!r:.60}")
+    # (strings before the sets: a list among the keys was "unhashable type: 'list'")
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys) or not set(keys) <= set(params) \
+            or len(set(keys)) != len(keys):
         raise ModelFileError(f"optimizer_state: keys {keys!r:.200} are not among the model's parameters "
                              f"{sorted(params)}")
     restored = {key: {} for key in keys}
     for i, pair in enumerate(slots):
-        if (not isinstance(pair, list) or len(pair) != 2 or pair[0] not in restored
+        if (not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str) or pair[0] not in restored
                 or not isinstance(pair[1], str) or pair[1] in restored[pair[0]]):
             raise ModelFileError(f"optimizer_state: slots[{i}] = {pair!r:.100} is not a new [key, slot name]")
         # onto the parameters' device: a CuPy model's update cannot mix in NumPy state; of the

@@ -414,7 +414,8 @@ class RandomTranslation(_AffineImage):
 
 class RandomRotation(_AffineImage):
     """Rotate each image about its centre by a random fraction of a full turn: ``factor`` a number f
-    (an angle in [-f, f] x 360 degrees) or a pair (lower, upper); positive is counter-clockwise.
+    (an angle in [-f, f] x 360 degrees) or a pair (lower, upper), within [-1, 1] (Keras 3.15's);
+    positive is counter-clockwise.
     ``RandomRotation(0.1)`` turns by up to 36 degrees either way. ``fill_mode``, ``interpolation``
     and ``fill_value`` as for ``RandomTranslation``.
 
@@ -427,7 +428,10 @@ class RandomRotation(_AffineImage):
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
-        self.factor = _factor_pair(factor, "RandomRotation", "factor", -math.inf, math.inf)
+        # within [-1, 1] (a full turn either way), as Keras 3.15 refuses others: a file's factor of
+        # 1e308 loaded, then the first training pass failed drawing the angle (NumPy's OverflowError,
+        # "high - low range exceeds valid bounds"), which model(x) makes (the layer's training default)
+        self.factor = _factor_pair(factor, "RandomRotation", "factor")
 
     def _matrices(self, n, height, width):
         angle = np.deg2rad(self._uniform(self.factor[0] * 360.0, self.factor[1] * 360.0, n))

@@ -738,7 +738,9 @@ class Layer(KerasSurface):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if "input_shape" in config and config["input_shape"] is not None:
+        # a list (JSON's tuple) only: anything else goes to the constructor, whose error names it
+        # (tuple(2.5) here was "'float' object is not iterable", and a dict's keys became a shape)
+        if isinstance(config.get("input_shape"), list):
             config["input_shape"] = tuple(config["input_shape"])
         return cls(**config)
 

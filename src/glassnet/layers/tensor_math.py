@@ -245,6 +245,12 @@ def output_shape(layer, shape):
     if op in tensor_spectral.OPS:
         return tensor_spectral.output_shape(op, args, shape, who)
     if layer.merges:
+        # two tensors, as drawn: a config's graph may give the node one or three (a crafted file's
+        # "inbound"), which broadcast_equal_rank's own TypeError did not name
+        several = isinstance(shape, (list, tuple)) and all(isinstance(s, (list, tuple)) for s in shape)
+        if not several or len(shape) != 2:
+            raise ValueError(f"{who}: {op} of tensors takes two tensors (or a tensor and a constant), got "
+                             f"{len(shape) if several else 1}")
         return tensor_shapes.broadcast_equal_rank(*(tuple(s) for s in shape), f"{who}: {op} of tensors of samples "
                                                   f"{[tuple(s) for s in shape]}")
     shape = tuple(shape)
