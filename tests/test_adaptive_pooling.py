@@ -62,7 +62,7 @@ def test_a_model_reads_images_of_any_size(rng):
                            layers.AdaptiveMaxPooling2D((3, 3)),
                            layers.Flatten(),
                            layers.Dense(2, activation="softmax")], seed=0)
-    assert model.output_shape == (2,) and model.layers[1].output_shape((None, None, 4)) == (3, 3, 4)
+    assert model.output_shape == (None, 2) and model.layers[1].output_shape((None, None, 4)) == (3, 3, 4)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
     small, large = rng.normal(size=(16, 9, 7, 1)), rng.normal(size=(16, 20, 31, 1))
     labels = rng.integers(0, 2, 16)

@@ -293,7 +293,7 @@ def test_pop_removes_the_whole_block_as_keras(keras, rng, lazy):
     k_popped, g_popped = theirs.pop(), ours.pop()
     assert g_popped is blocks[1] and type(k_popped).__name__ == type(g_popped).__name__
     assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
-    assert ours.output_shape == tuple(theirs.output_shape[1:])
+    assert ours.output_shape == tuple(theirs.output_shape)
     for a, b in zip(g_popped.get_weights(), kept):         # the popped block keeps its weights
         np.testing.assert_array_equal(a, b)
     theirs.add(keras.layers.Dense(1))

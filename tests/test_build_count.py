@@ -16,12 +16,12 @@ def test_count_params_of_an_unbuilt_model_is_refused_not_zero():
 def test_build_without_a_shape_takes_the_input_or_the_built_shape():
     model = gn.Sequential([gn.Input((4,)), layers.Dense(3)])
     model.build()
-    assert model.count_params() == 15 and model.input_shape == (4,)
+    assert model.count_params() == 15 and model.input_shape == (None, 4)
     again = gn.Sequential([layers.Dense(2)])
     again.build((None, 5))
     weights = again.get_weights()
     again.build()                                   # nothing to change: the same shape, same weights
-    assert again.input_shape == (5,)
+    assert again.input_shape == (None, 5)
     assert all((a == b).all() for a, b in zip(weights, again.get_weights()))
 
 

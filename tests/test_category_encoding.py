@@ -41,7 +41,7 @@ def test_in_a_model_it_trains_saves_and_loads(tmp_path, rng):
     y = (x[:, 0] == x[:, 1]).astype(np.float32)           # same category twice: a multi-hot with a single 1
     model = gn.Sequential([Input((2,)), CategoryEncoding(4), Dense(8, activation="relu"),
                            Dense(1, activation="sigmoid")], seed=0)
-    assert model.output_shape == (1,) and model.layers[0].output_shape((2,)) == (4,)
+    assert model.output_shape == (None, 1) and model.layers[0].output_shape((2,)) == (4,)
     model.compile("binary_crossentropy", gn.optimizers.Adam(0.05), metrics=["accuracy"])
     model.fit(x, y, epochs=60, batch_size=32, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] == 1.0

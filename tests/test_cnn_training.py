@@ -79,7 +79,7 @@ def test_dense_per_step_after_conv1d_trains_saves_and_checks(rng, tmp_path):
     model = gn.Sequential([Conv1D(4, 3, activation="relu", input_shape=(10, 2)), Dense(6, activation="tanh"),
                            Dense(3, activation="softmax")], seed=0)
     model.compile(loss="categorical_crossentropy", optimizer=gn.optimizers.Adam(0.02), metrics=["accuracy"])
-    assert model.output_shape == (8, 3) and model.count_params() == 28 + 30 + 21
+    assert model.output_shape == (None, 8, 3) and model.count_params() == 28 + 30 + 21
     x = rng.standard_normal((64, 10, 2)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[(x[:, 1:9, 0] > 0) * 1 + (x[:, 1:9, 1] > 1)]    # a class per step
     history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)

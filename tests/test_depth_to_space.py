@@ -257,7 +257,7 @@ def test_bad_settings_and_shapes_are_refused_by_name(make, error, message):
 
 def test_sizes_unknown_at_build_are_checked_on_each_batch():
     model = gn.Sequential([gn.Input((None, None, 1)), SpaceToDepth(3)])
-    assert model.output_shape == (None, None, 9)
+    assert model.output_shape == (None, None, None, 9)
     assert model.predict(np.ones((2, 6, 9, 1)), verbose=0).shape == (2, 2, 3, 9)
     with pytest.raises(ValueError, match=r"SpaceToDepth\): the height \(7\) must be divisible by block_size = 3, "
                                          r"got input samples of shape \(7, 9, 1\)"):

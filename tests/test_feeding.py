@@ -148,7 +148,7 @@ def test_the_first_batch_builds_a_model_without_an_input_shape(rng):
     model = gn.Sequential([gn.layers.Dense(3, activation="relu"), gn.layers.Dense(1, activation="sigmoid")], seed=0)
     model.compile("binary_crossentropy", "sgd")
     model.fit(Batches(x, y), epochs=1, verbose=0)
-    assert model.input_shape == (4,)
+    assert model.input_shape == (None, 4)
 
 
 def test_what_batch_by_batch_data_does_not_take_is_refused(rng):

@@ -27,7 +27,7 @@ def test_layers_are_ordered_each_after_what_it_reads():
     # named in the order made, as Keras 3.15 names them: the branch's outer Dense is made first
     assert [layer.name for layer in model.layers] == ["dense", "dense_2", "dense_1", "add", "dense_3"]
     assert model._inbound == [[-1], [0], [1], [0, 2], [3]]
-    assert model.built and model.input_shape == (3,) and model.output_shape == (1,)
+    assert model.built and model.input_shape == (None, 3) and model.output_shape == (None, 1)
     assert not model.layers[0].needs_input_gradient and model.layers[1].needs_input_gradient
     assert model.count_params() == 16 + 25 + 24 + 5
 
@@ -305,7 +305,7 @@ def test_the_readme_example_runs_and_trains(rng, capsys):
     assert "Connected to" in capsys.readouterr().out
     assert [type(layer).__name__ for layer in model.layers] == [
         "Conv2D", "Conv2D", "Add", "MaxPooling2D", "AveragePooling2D", "Concatenate", "Flatten", "Dense"]
-    assert model.output_shape == (10,) and model.layers[5].output_shape([(14, 14, 16)] * 2) == (14, 14, 32)
+    assert model.output_shape == (None, 10) and model.layers[5].output_shape([(14, 14, 16)] * 2) == (14, 14, 32)
     x, y = rng.random((32, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 32)
     history = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
@@ -349,7 +349,9 @@ def _wide_and_deep(lib, **kw):
 def test_several_inputs_check_pack_and_train_as_keras(rng):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     ours, theirs = gn.Model(*_wide_and_deep(gn), seed=0), keras.Model(*_wide_and_deep(keras))
-    assert ours.input_shapes == [(3,), (2, 2)] and ours.input_shape == (7,)
+    assert ours.input_shapes == [(3,), (2, 2)] and ours.input_shape == [(None, 3), (None, 2, 2)]
+    assert ours.input_shape == [tuple(s) for s in theirs.input_shape]        # Keras': a list, batch axis first
+    assert ours._sample_input_shape == (7,)         # inside, the packed row of both
     assert ours._inbound == [[-2], [0], [1], [-1, 2], [3]]
     theirs.set_weights(ours.get_weights())
     xa, xb = rng.standard_normal((32, 3)).astype(np.float32), rng.standard_normal((32, 2, 2)).astype(np.float32)
@@ -621,7 +623,7 @@ def test_a_sub_model_drawn_from_layer_outputs_shares_the_weights(rng, tmp_path):
     assert [layer.name for layer in features.layers] == ["c1"]
     model.save(tmp_path / "m.npz")
     loaded = gn.load_model(tmp_path / "m.npz")
-    assert gn.Model(loaded.input, loaded.get_layer("c1").output).output_shape == (6, 6, 4)
+    assert gn.Model(loaded.input, loaded.get_layer("c1").output).output_shape == (None, 6, 6, 4)
     shared, first = L.Dense(2), gn.Input((3,))
     first_output = shared(first)
     shared(gn.Input((3,)))
@@ -732,7 +734,7 @@ def test_nesting_names_new_layers_clear_of_built_ones_and_builds_for_open_length
     # its layer joins the model drawn, which builds it (its seed, its dtype); the Sequential is
     # then built on it, for the open length it was called on (glassnet._nested_build)
     assert reader.layers[0] is recurrent.layers[0] and reader.layers[0].input_shape == (None, 8)
-    assert recurrent.built and recurrent.input_shape == (None, 8)
+    assert recurrent.built and recurrent.input_shape == (None, None, 8)
     x = rng.random((2, 5, 8)).astype(np.float32)
     assert reader.predict(x).shape == (2, 4)
     np.testing.assert_array_equal(recurrent.predict(x), reader.predict(x))     # the same weights
@@ -740,7 +742,7 @@ def test_nesting_names_new_layers_clear_of_built_ones_and_builds_for_open_length
     inner_inputs = gn.Input((3,))
     inner = gn.Model(inner_inputs, L.Dense(1, name="out")(L.Dense(4, name="feat")(inner_inputs)))
     gn.Model(inputs, L.Dense(2)(inner(inputs)))
-    assert gn.Model(inner.input, inner.get_layer("feat").output).output_shape == (4,)
+    assert gn.Model(inner.input, inner.get_layer("feat").output).output_shape == (None, 4)
 
 
 

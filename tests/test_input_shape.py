@@ -62,9 +62,9 @@ def test_a_functional_model_s_inputs_and_outputs_shapes_are_keras(keras):
     ours, theirs = models
     assert ours.inputs[0].shape == ours.input.shape == tuple(theirs.inputs[0].shape) == (None, 5, 3)
     assert ours.outputs[0].shape == tuple(theirs.outputs[0].shape) == (None, 5, 4)
-    # documented difference (docs/keras_parity.md): a model's input_shape/output_shape are one sample's
-    assert (None, *ours.input_shape) == tuple(theirs.input_shape)
-    assert (None, *ours.output_shape) == tuple(theirs.output_shape)
+    # a model's input_shape/output_shape have Keras' batch axis too (tests/test_model_shape.py)
+    assert ours.input_shape == tuple(theirs.input_shape) == (None, 5, 3)
+    assert ours.output_shape == tuple(theirs.output_shape) == (None, 5, 4)
 
 
 @pytest.mark.parametrize("way", ["input", "input_shape", "build"])
@@ -114,7 +114,7 @@ def test_an_input_s_shape_is_read_only_and_survives_copies_and_files(tmp_path):
     path = str(tmp_path / "m.npz")
     model.save(path)
     loaded = gn.load_model(path)
-    assert loaded.inputs[0].shape == (None, 5, 3) and loaded.input_shape == (5, 3)
+    assert loaded.inputs[0].shape == (None, 5, 3) and loaded.input_shape == (None, 5, 3)
     again = gn.Model.from_config(model.get_config())
     assert again.inputs[0].shape == (None, 5, 3)
     data = np.random.default_rng(0).standard_normal((4, 5, 3)).astype(np.float32)

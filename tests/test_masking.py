@@ -147,7 +147,7 @@ def _sequences(rng, n=32, steps=7, vocab=12):
 
 
 def _keras_twin(keras, ours, keras_layers):
-    theirs = keras.Sequential([keras.Input(ours.input_shape, dtype="int32" if isinstance(ours.layers[0], Embedding)
+    theirs = keras.Sequential([keras.Input(ours.input_shape[1:], dtype="int32" if isinstance(ours.layers[0], Embedding)
                                            else "float32"), *keras_layers])
     theirs.set_weights(ours.get_weights())
     return theirs

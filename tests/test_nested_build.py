@@ -39,7 +39,7 @@ def test_a_sequential_called_in_a_functional_model_is_built_as_keras_builds_it(k
     inputs = gn.Input((4,))
     model = gn.Model(inputs, L.Dense(1)(enc(inputs)), seed=0)
     # built with the outer model, for the shape it was called on (it was "not built yet" before)
-    assert enc.built and enc.input_shape == (4,) and enc.output_shape == (2,)
+    assert enc.built and enc.input_shape == (None, 4) and enc.output_shape == (None, 2)
     assert [w.shape for w in enc.get_weights()] == [(4, 8), (8,), (8, 2), (2,)]
     assert enc.count_params() == 4 * 8 + 8 + 8 * 2 + 2 == model.count_params() - 3
     k_enc = encoder(keras)
@@ -80,7 +80,7 @@ def test_a_sequential_held_by_a_subclass_is_built_with_it_as_keras_builds_it(ker
     mine, theirs = block_class(gn)(seed=0), block_class(keras)()
     mine.predict(x, verbose=0)
     theirs.predict(x, verbose=0)
-    assert mine.ffn.built and mine.ffn.input_shape == (4,) and mine.ffn.count_params() == theirs.ffn.count_params()
+    assert mine.ffn.built and mine.ffn.input_shape == (None, 4) and mine.ffn.count_params() == theirs.ffn.count_params()
     theirs.ffn.set_weights(mine.ffn.get_weights())
     theirs.norm.set_weights(mine.norm.get_weights())
     np.testing.assert_allclose(mine.ffn.predict(x, verbose=0), theirs.ffn.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
@@ -101,7 +101,7 @@ def test_a_sequential_nested_in_a_sequential_is_built_when_the_outer_one_is(kera
     theirs = keras.Sequential([keras.Input((4,)), k_enc, k_dec])
     model.compile(loss="mse", optimizer=gn.optimizers.SGD(learning_rate=0.1))
     model.build((4,))
-    assert enc.built and dec.built and enc.input_shape == (4,) and dec.input_shape == (2,)
+    assert enc.built and dec.built and enc.input_shape == (None, 4) and dec.input_shape == (None, 2)
     theirs.set_weights(model.get_weights())
     fit_sgd(model, x, y, gn)
     fit_sgd(theirs, x, y, keras)
@@ -171,14 +171,14 @@ def test_models_nested_in_nested_models_and_open_lengths_are_built_on_their_laye
     middle = gn.Sequential([L.Dense(5), innermost])           # neither built: no input shape
     inputs = gn.Input((4,))
     model = gn.Model(inputs, L.Dense(2)(middle(inputs)), seed=13)
-    assert middle.built and innermost.built and middle.input_shape == (4,) and innermost.input_shape == (5,)
+    assert middle.built and innermost.built and middle.input_shape == (None, 4) and innermost.input_shape == (None, 5)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     np.testing.assert_allclose(innermost.predict(middle.layers[0].forward(x)), middle.predict(x), rtol=1e-6)
     assert middle.count_params() == 4 * 5 + 5 + 5 * 3 + 3 and model.layers[1] is innermost.layers[0]
     recurrent = gn.Sequential([L.LSTM(4)])
     sequences = gn.Input((None, 8))
     gn.Model(sequences, recurrent(sequences), seed=3)
-    assert recurrent.built and recurrent.input_shape == (None, 8)
+    assert recurrent.built and recurrent.input_shape == (None, None, 8)
     assert recurrent.predict(rng.random((2, 5, 8)).astype(np.float32)).shape == (2, 4)
 
 
@@ -204,7 +204,7 @@ def test_models_without_a_hash_are_built_and_a_model_dropped_leaves_nothing_wait
     inputs = gn.Input((3,))
     enc = EqualByName([L.Dense(2)])
     gn.Model(inputs, enc(inputs), seed=0)
-    assert enc.built and enc.input_shape == (3,)
+    assert enc.built and enc.input_shape == (None, 3)
     dropped = EqualByName([L.Dense(2)])
     dropped(inputs)                 # called in a draw never made a model: it waits, for nothing
     key = id(dropped)

@@ -45,7 +45,7 @@ def test_predictions_are_the_base_then_the_head_by_hand(rng, dtype):
     inp = gn.Input((4,))
     base = gn.Model(inp, L.Dense(8, activation="relu")(inp), seed=0, dtype=dtype)
     model = gn.Sequential([base, L.Dense(1)], seed=1, dtype=dtype)
-    assert model.built and model.input_shape == (4,) and model.output_shape == (1,)
+    assert model.built and model.input_shape == (None, 4) and model.output_shape == (None, 1)
     assert model.layers[0] is base.layers[0]            # the same objects: the weights are shared
     x = rng.normal(size=(10, 4)).astype(dtype)
     head = model.layers[-1].params
@@ -264,7 +264,7 @@ def test_bad_nestings_are_refused_by_name():
     # builds it lazily: tests/test_lazy_blocks.py)
     waiting = gn.Sequential([Sub()])
     waiting.build((None, 3))
-    assert waiting.output_shape == (2,)
+    assert waiting.output_shape == (None, 2)
     seq = gn.Input((4, 2))
     out, state, _ = L.LSTM(3, return_state=True)(seq)
     with pytest.raises(NotImplementedError, match=r"add: layer lstm \(LSTM\) returns its states or reads another "

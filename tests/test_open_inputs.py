@@ -27,7 +27,9 @@ def _seq2seq(lib):
 def test_the_seq2seq_tutorial_s_model_of_any_lengths_trains_as_keras(rng, tmp_path):
     keras = pytest.importorskip("keras", reason="Keras oracle not installed")
     ours, theirs = twins(_seq2seq, keras)
-    assert ours.input_shape == (None,) and ours.input_shapes == [(None, 4), (None, 3)]
+    assert ours.input_shapes == [(None, 4), (None, 3)]
+    assert ours.input_shape == [(None, None, 4), (None, None, 3)] == [tuple(s) for s in theirs.input_shape]
+    assert ours._sample_input_shape == (None,)        # inside: the packed row, of any length
     x = [rng.standard_normal((12, 7, 4)).astype(np.float32), rng.standard_normal((12, 5, 3)).astype(np.float32)]
     y = rng.integers(0, 3, (12, 5))
     mine, their = train_both(ours, theirs, x, y, "sparse_categorical_crossentropy", 0.5, 4)

@@ -38,7 +38,7 @@ def _model(dtype="float32", **compile_kw):
 def test_outputs_are_drawn_packed_and_named(rng):
     model = _model()
     assert model.output_names == ["cls", "aux", "reg"] and model.output_shapes == [(3,), (1,), (2,)]
-    assert model.output_shape == (6,) and len(model.output) == 3
+    assert model.output_shape == [(None, 3), (None, 1), (None, 2)] and len(model.output) == 3
     assert model.compute_output_shape((None, 6)) == [(None, 3), (None, 1), (None, 2)]
     assert [head.fused for head in model._heads] == [True, False, False]     # aux is read by Concatenate
     x, *_ = _data(rng)

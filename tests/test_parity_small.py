@@ -287,4 +287,4 @@ def test_cli_loss_ce_trains_as_the_loss_keras_would_pick(tmp_path, capsys, datas
     # the file keeps the name given (Keras' compile config does), and Keras' rule picks the same loss
     # for the CLI's integer labels (n,) and this output
     assert model.get_compile_config()["loss"] == "ce"
-    assert picked_class((5,), (5, *model.output_shape)).__name__ == type(gn.losses.get(concrete)).__name__
+    assert picked_class((5,), (5, *model.output_shape[1:])).__name__ == type(gn.losses.get(concrete)).__name__

@@ -62,7 +62,7 @@ def test_a_base_whose_first_layer_merges_its_input_nests():
     inp = gn.Input((4,))
     base = gn.Model(inp, L.Dense(2)(L.Add()([inp, inp])), name="add_first")
     model = gn.Sequential([base, L.Dense(1)], seed=0)
-    assert model.built and model.input_shape == (4,)
+    assert model.built and model.input_shape == (None, 4)
     x = rng.normal(size=(3, 4)).astype("float32")
     np.testing.assert_allclose(model.predict(x), _head_of(model, base, x), rtol=1e-6)
     # model.add(base) too
@@ -105,7 +105,7 @@ def test_a_refused_nesting_leaves_the_output_shape_as_it_was():
     with pytest.raises(NotImplementedError, match="called more than once"):
         model.add(base)
     assert [layer.name for layer in model.layers] == ["embedding"] and model._nested_calls is None
-    assert model.output_shape == (6, 4)
+    assert model.output_shape == (None, 6, 4)
     model.compile(loss="mse", optimizer="sgd")
     x = rng.integers(0, 10, size=(2, 6))
     model.fit(x, rng.normal(size=(2, 6, 4)), epochs=1, verbose=0)

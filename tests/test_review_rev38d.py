@@ -135,7 +135,7 @@ def test_pop_of_a_layer_after_a_block_with_a_dead_branch_as_keras(keras, rng):
     theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), Theirs(), keras.layers.Dense(5)])
     ours = gn.Sequential([gn.Input((4,)), gn.layers.Dense(4), Ours(), gn.layers.Dense(5)], seed=0)
     assert isinstance(ours.pop(), gn.layers.Dense) and isinstance(theirs.pop(), keras.layers.Dense)
-    assert ours.output_shape == tuple(theirs.output_shape[1:])
+    assert ours.output_shape == tuple(theirs.output_shape)
     theirs.add(keras.layers.Dense(1))
     ours.add(gn.layers.Dense(1))
     _fit_pair(keras, theirs, ours, x, y)

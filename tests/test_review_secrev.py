@@ -113,7 +113,7 @@ def test_the_constructor_builds_once_not_once_per_layer(monkeypatch):
         return original(self, shape)
     monkeypatch.setattr(gn.Sequential, "_build_samples", counted)
     model = gn.Sequential([gn.layers.Dense(4, input_dim=3), gn.layers.ReLU(), gn.layers.Dense(2)], seed=0)
-    assert model.built and model.output_shape == (2,)
+    assert model.built and model.output_shape == (None, 2)
     assert len(builds) == 1
 
 

@@ -167,6 +167,6 @@ def test_compute_output_shape_of_several_inputs_a_batch_size_and_an_undrawn_subc
 
     model = Undrawn()
     assert model.compute_output_shape((7, 5)) == (7, 3)         # was "the model has no layers"
-    assert model.input_shape == (5,)                            # drawn for samples of 5, not (7, 5)
+    assert model.input_shape == (None, 5)                      # drawn for samples of 5, not (7, 5)
     with pytest.raises(ValueError, match="compute_output_shape: expected a shape with the batch axis first"):
         Undrawn().compute_output_shape((5,))

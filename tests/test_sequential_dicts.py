@@ -94,7 +94,7 @@ def test_which_name_the_input_has(data):
     later, plain = (gn.Sequential([L.Dense(2)], seed=0) for _ in range(2))
     for each in (later, plain):
         each.compile(loss="mse")
-    assert later.evaluate({"input_layer": x}, y) == plain.evaluate(x, y) and later.input_shape == (3,)
+    assert later.evaluate({"input_layer": x}, y) == plain.evaluate(x, y) and later.input_shape == (None, 3)
     # a functional Model of one Input: its Input's; a Sequential nesting it first takes that name
     inputs = gn.Input((3,), name="feat")
     base = gn.Model(inputs, L.Dense(4, activation="relu")(inputs), seed=0)

@@ -118,14 +118,14 @@ def test_an_unbuilt_sequential_is_built_from_the_list_s_array(data):
     model = gn.Sequential([L.Dense(2)], seed=0)
     model.compile(loss=["mse"])
     model.fit([x], [y], epochs=1, verbose=0)
-    assert model.input_shape == (3,)
+    assert model.input_shape == (None, 3)
     # before it is built no sample shape tells a batch from a sample: several arrays are samples
     images, labels = np.arange(48.0).reshape(4, 3, 4), np.arange(4.0)[:, None]
     stacked, listed = (gn.Sequential([L.Flatten(), L.Dense(1)], seed=0) for _ in range(2))
     for each in (stacked, listed):
         each.compile(loss="mse")
     assert listed.fit(list(images), labels, verbose=0).history == stacked.fit(images, labels, verbose=0).history
-    assert listed.input_shape == (3, 4)
+    assert listed.input_shape == (None, 3, 4)
 
 
 def test_texts_in_a_list_of_their_array(rng):

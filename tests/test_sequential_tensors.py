@@ -35,7 +35,7 @@ def test_the_guides_feature_extractors_compute_what_keras_computes(rng):
     their_one = keras.Model(inputs=theirs.inputs, outputs=theirs.get_layer(name="my_intermediate_layer").output)
     assert [layer.name for layer in one.layers] == ["first", "my_intermediate_layer"]
     assert all(a is b for a, b in zip(one.layers, ours.layers))         # the Sequential's own layers
-    assert one.output_shape == tuple(their_one.output_shape[1:]) == (9, 9, 8)
+    assert one.output_shape == tuple(their_one.output_shape) == (None, 9, 9, 8)
     np.testing.assert_allclose(one.predict(x), their_one.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     every = gn.Model(inputs=ours.inputs, outputs=[layer.output for layer in ours.layers])
     their_every = keras.Model(inputs=theirs.inputs, outputs=[layer.output for layer in theirs.layers])
@@ -65,7 +65,7 @@ def test_every_way_of_building_draws_the_tensors_as_keras_does():
         assert ours.inputs[0].shape == (None, *theirs.inputs[0].shape[1:]) == (None, 5)
         assert ours.outputs[0].shape == (None, 2)
         assert ours.layers[1].input is ours.layers[0].output and ours.layers[0].input is ours.inputs[0]
-        assert gn.Model(ours.inputs, ours.layers[0].output).output_shape == (3,)
+        assert gn.Model(ours.inputs, ours.layers[0].output).output_shape == (None, 3)
     # Keras' Input given first is the model's input itself
     given = gn.Input((4,), name="features")
     model = gn.Sequential([given, L.Dense(2)])

@@ -93,9 +93,9 @@ def test_labels_of_any_type(iris, labels):
 def test_binary_uses_one_sigmoid_unit_and_multiclass_softmax(iris):
     X_train, _, y_train, _ = iris
     binary = GlassnetClassifier(**FAST).fit(X_train[y_train < 2], y_train[y_train < 2])
-    assert binary.model_.output_shape == (1,) and binary.model_.loss.name == "binary_crossentropy"
+    assert binary.model_.output_shape == (None, 1) and binary.model_.loss.name == "binary_crossentropy"
     multi = GlassnetClassifier(**FAST).fit(X_train, y_train)
-    assert multi.model_.output_shape == (3,)
+    assert multi.model_.output_shape == (None, 3)
     assert multi.model_.loss.name == "sparse_categorical_crossentropy"
 
 

@@ -43,7 +43,7 @@ def test_drawn_on_first_data_it_trains_as_the_same_functional_model(rng):
     history = mine.fit(x, y, epochs=3, batch_size=8, verbose=0).history
     # Keras' order for a subclass: its attributes as assigned, then (glassnet) the Add its call made
     assert mine.built and [type(layer).__name__ for layer in mine.layers] == ["Dense", "Dense", "Dropout", "Dense", "Add"]
-    assert mine.layers[0] is mine.first and mine.input_shape == (5,)
+    assert mine.layers[0] is mine.first and mine.input_shape == (None, 5)
     np.testing.assert_array_equal(history["loss"], same.fit(x, y, epochs=3, batch_size=8, verbose=0).history["loss"])
     np.testing.assert_array_equal(mine.predict(x), same.predict(x))
 
@@ -371,7 +371,7 @@ def test_review_of_the_fixes_nesting_names_compiles_and_modes(rng, tmp_path):
         model.fit(x, y, verbose=0)
     # [x] is one input
     listed = Residual(seed=0)
-    assert listed.predict([x]).shape == (8, 3) and listed.input_shape == (5,)
+    assert listed.predict([x]).shape == (8, 3) and listed.input_shape == (None, 5)
     # a nested subclass frozen, then unfrozen for fine-tuning after the outer model was drawn
     model = AutoEncoder(freeze=True, seed=0)
     model.compile(loss="mse", optimizer="sgd")

@@ -166,7 +166,7 @@ def test_any_length_ids_after_an_input_of_strings_feed_a_masked_lstm(rng):
     model = gn.Sequential([Input((1,), dtype="string"), vectorizer,
                            Embedding(vectorizer.vocabulary_size(), 4, mask_zero=True), LSTM(3),
                            Dense(1, activation="sigmoid")], seed=0)
-    assert model.input_shape == (None,)
+    assert model.input_shape == (None, 1) and model._sample_input_shape == (None,)      # the strings; the ids: any length
     model.compile("binary_crossentropy", "adam")
     model.fit(texts, y, epochs=1, batch_size=8, verbose=0)
     # with the padding masked, a text's answer does not depend on the longest text beside it

@@ -174,8 +174,8 @@ def build_model(settings, n_features):
     except MemoryError as exc:          # "10000000000:relu" parses, but its weights cannot be allocated
         source = "architecture" if "architecture" in settings else origin(settings, "layers")
         raise ValueError(f"{source}: the network's weights do not fit in memory ({exc})") from None
-    if "architecture" in settings and model.built and model.input_shape != (n_features,):
-        raise ValueError(f"architecture[0].input_dim: is {model.input_shape[0]}, but {settings['dataset']} "
+    if "architecture" in settings and model.built and model._sample_input_shape != (n_features,):
+        raise ValueError(f"architecture[0].input_dim: is {model._sample_input_shape[0]}, but {settings['dataset']} "
                          f"has {n_features} features per sample")
     # get() took the name (and takes "Adam" as Keras does); the rate is the settings' own
     try:
@@ -206,7 +206,7 @@ def check_output_fits(model, y, settings):
     """
     if isinstance(model.loss, (losses.Circle, losses.CTC)):
         return
-    units, classes = model.output_shape[-1], int(y.max()) + 1
+    units, classes = model._sample_output_shape[-1], int(y.max()) + 1
     fix = f"end the layers with {classes}:softmax"
     categorical = isinstance(model.loss, (losses.CategoricalCrossentropy,
                                           losses.CategoricalGeneralizedCrossEntropy))
@@ -227,6 +227,6 @@ def targets_for(model, y):
     """Integer labels as the loss wants them: one-hot for a non-sparse loss on several outputs."""
     # (a loss still to pick, "ce": the labels as they are, from which it picks sparse_categorical_
     # crossentropy, or binary_crossentropy for one unit, as Keras' compile does)
-    if not model.loss.sparse and not isinstance(model.loss, losses.PendingCrossentropy) and model.output_shape[-1] > 1:
-        return to_categorical(y, model.output_shape[-1])
+    if not model.loss.sparse and not isinstance(model.loss, losses.PendingCrossentropy) and model._sample_output_shape[-1] > 1:
+        return to_categorical(y, model._sample_output_shape[-1])
     return y

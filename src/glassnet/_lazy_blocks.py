@@ -48,7 +48,7 @@ def known_input(seq):
     if seq._pending or seq._heads is not None:
         return None
     if seq.built:
-        return tuple(seq.input_shape)
+        return tuple(seq._sample_input_shape)
     if not seq.layers and seq._declared_input is not None and not seq._declared_text:
         return tuple(seq._declared_input)
     return None

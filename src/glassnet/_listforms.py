@@ -66,7 +66,7 @@ def _is_array(item):
 
 def one_input(x, name, rank, text=False):
     """``x`` as Keras' list of the one input's array, unwrapped: ``(array, "x[0]")``; anything
-    else ``(x, name)`` as given. ``rank``: the axes of one sample (``len(model.input_shape)``), None
+    else ``(x, name)`` as given. ``rank``: the axes of one sample (``len(model._sample_input_shape)``), None
     before the model is built (then only a list of one array of two axes or more is the form). ``text``: the model reads texts
     (one per sample: a list of several arrays of shape (1,) is the rows of an (n, 1) column, any other
     list of arrays the list form). A list of several batches is refused: the model has one input."""

@@ -63,7 +63,7 @@ def graph_of(model, expand_nested=False):
     model's input j). A Sequential's input has no box, as in Keras."""
     from ._summary import Nested
     calls, inbound = model._node_layers, model._inbound
-    shapes = model._shapes_through(model.input_shape)       # each call's output sample shape
+    shapes = model._shapes_through(model._sample_input_shape)       # each call's output sample shape
     functional = getattr(model, "_graph", None) is not None
     dtype = model.dtype.name
     boxes, box_of_call = [], [None] * len(calls)
@@ -74,7 +74,7 @@ def graph_of(model, expand_nested=False):
             input_boxes.append(len(boxes))
             boxes.append(Box(given.name, "InputLayer", None, _shape_text([shape]),
                              given._given_dtype or dtype))
-    model_input_shapes = [tuple(s) for s in model._source_shapes(model.input_shape)]
+    model_input_shapes = [tuple(s) for s in model._source_shapes(model._sample_input_shape)]
 
     def source_shape(p):
         return model_input_shapes[-1 - p] if p < 0 else shapes[p]

@@ -91,7 +91,7 @@ class SequentialTensorsMixin:
         texts = self._takes_text()
         # (an Input of texts is of shape (1,) or (): the one given, whichever, is kept)
         declared = self._declared_input if self._declared_input is not None else (1,)
-        shape = tuple(declared) if texts else tuple(self.input_shape)
+        shape = tuple(declared) if texts else tuple(self._sample_input_shape)
         for kept in (self._symbolic[0] if self._symbolic is not None else None, self._declared_input_layer):
             if kept is not None and tuple(kept.sample_shape) == shape and (kept.dtype == "string") == texts:
                 return kept

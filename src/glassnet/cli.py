@@ -243,8 +243,8 @@ def is_classifier(model):
     if getattr(model.loss, "from_logits", False) is True and activation in ("linear", None):
         activation = model.loss.applies
     if activation == "softmax":
-        return len(model.output_shape) == 1
-    return activation == "sigmoid" and model.output_shape == (1,)
+        return len(model._sample_output_shape) == 1
+    return activation == "sigmoid" and model._sample_output_shape == (1,)
 
 
 def prediction_table(outputs, classifier=True):
@@ -279,11 +279,11 @@ def predict(model_path, data_path, out=None):
     elif len(getattr(model, "input_shapes", [None])) > 1:
         raise CLIError(f"predict: the model has {len(model.input_shapes)} inputs ({', '.join(model._input_names)}), "
                        f"which one CSV of rows cannot tell apart; call model.predict([x1, x2, ...]) in Python")
-    elif None in model.input_shape:
-        raise CLIError(f"predict: the model reads samples of shape {model.input_shape} (None: any length), which "
+    elif None in model._sample_input_shape:
+        raise CLIError(f"predict: the model reads samples of shape {model._sample_input_shape} (None: any length), which "
                        f"a CSV of one fixed-size row per sample cannot hold; call model.predict in Python")
     else:
-        X = read_features(data_path, int(np.prod(model.input_shape))).reshape(-1, *model.input_shape)
+        X = read_features(data_path, int(np.prod(model._sample_input_shape))).reshape(-1, *model._sample_input_shape)
     outputs = model.predict(X)
     if isinstance(outputs, dict):       # one output given as a dict (glassnet._dictoutputs): its array
         (outputs,) = outputs.values()

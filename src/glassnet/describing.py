@@ -262,7 +262,7 @@ class DescribingMixin:
             for layer in getattr(entry, "layers", ()):
                 seen[id(layer)] = entry.name
         settings = dict(expand=expand_nested, graph=graph, show_trainable=show_trainable,
-                        shapes=self._shapes_through(self.input_shape),
+                        shapes=self._shapes_through(self._sample_input_shape),
                         seen=[seen[id(layer)] for layer in self._node_layers])
         rows = [row for _, entry in entries[first:stop] for row in self._summary_rows(entry, 0, settings)]
         total = sum(_built_count(layer) for layer in self.layers)
@@ -435,7 +435,7 @@ class DescribingMixin:
         config = {
             "name": self.name, "seed": self.seed, "dtype": self.dtype.name,
             # (a model that takes texts builds from its TextVectorization, which knows its ids' shape)
-            "input_shape": list(shape) if (shape := self.input_shape or self._declared_input)
+            "input_shape": list(shape) if (shape := self._sample_input_shape or self._declared_input)
             and not self._takes_text() else None,
             # an Input at the top (not a layer): rebuilt as one, so that the copy, like the model,
             # builds at once when a layer is added after every layer was popped

@@ -282,11 +282,12 @@ class Model(Sequential):
     and ``set_weights`` follow; ``summary()`` says where each layer's inputs come from.
 
     Several inputs travel as one array: each batch's inputs side by side, each sample's values
-    flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is what
-    ``model.input_shape`` then says (``model.input_shapes`` lists each Input's shape); the model
-    splits each batch back into views of the Inputs' shapes. An Input of any length
-    (``Input((None, 8))``, Keras' seq2seq tutorial's) puts the lengths of each packing at the start
-    of its rows (``_open_sizes``), and ``model.input_shape`` says ``(None,)``. ``fit`` holds the
+    flattened into one row of ``sum(prod(shape))`` numbers in the model's dtype, which is the
+    sample shape the model keeps inside (``_sample_input_shape``; ``model.input_shape`` is Keras'
+    list of the Inputs' shapes, batch axis first, and ``model.input_shapes`` each one's sample
+    shape); the model splits each batch back into views of the Inputs' shapes. An Input of any
+    length (``Input((None, 8))``, Keras' seq2seq tutorial's) puts the lengths of each packing at
+    the start of its rows (``_open_sizes``), and the packed row's shape is then ``(None,)``. ``fit`` holds the
     packed copy of the data in the model's dtype besides the shuffled copy it makes of any data.
 
     A subclass of Model that defines ``call(self, inputs)`` (Keras' model subclassing) is made
@@ -1014,7 +1015,7 @@ class Model(Sequential):
             self.build(samples if several else samples[0])      # (refuses any shape but the Inputs')
         batch = shapes[0][0]
         if self._heads is None:
-            return (batch, *self.output_shape) if several else super().compute_output_shape(input_shape)
+            return (batch, *self._sample_output_shape) if several else super().compute_output_shape(input_shape)
         return [(batch, *head.shape) for head in self._heads]
 
     @keras_compile_order_refused
@@ -1113,14 +1114,18 @@ class Model(Sequential):
     @property
     def input_shapes(self):
         """Each Input's sample shape, in the order of ``inputs`` (one for a model of one Input)."""
-        return list(self._input_shapes) if self._input_shapes is not None else [self.input_shape]
+        return list(self._input_shapes) if self._input_shapes is not None else [self._sample_input_shape]
+
+    def _public_input_samples(self):
+        # (input_shape, Keras' form: each Input as declared, not the packed row of several)
+        return [tuple(shape) for shape in self._declared_input_shapes()]
 
     def _declared_input_shapes(self):
         """Each Input's sample shape as it was declared, ``Input(shape)``: ``input_shapes`` but for
         an Input of strings read by a lookup or a TextVectorization, whose own shape is ``(1,)``
         where ``input_shapes`` (the packed rows) has the width of what its reader makes of it."""
         # one Input: input_shape is its reader's ids shape too, (40,) for Keras' end-to-end text model
-        shapes = [self.input_shape] if self._input_shapes is None else self._input_shapes
+        shapes = [self._sample_input_shape] if self._input_shapes is None else self._input_shapes
         return [tuple(self.inputs[j].sample_shape) if j in self._text_readers else shape
                 for j, shape in enumerate(shapes)]
 
@@ -1153,7 +1158,7 @@ class Model(Sequential):
         return [tuple(s) for s in shape] if _several_shapes(shape) else list(self._input_shapes)
 
     def _output_shape_for(self, sample_shape, x=None):
-        if x is None or not self._open_sizes() or self._heads is not None or None not in tuple(self.output_shape):
+        if x is None or not self._open_sizes() or self._heads is not None or None not in tuple(self._sample_output_shape):
             return super()._output_shape_for(sample_shape, x)
         # packed rows of several inputs: their lengths are in the rows, not in their width
         return tuple(self._shapes_through(self._packed_shapes(x))[self._outputs_at[0]])

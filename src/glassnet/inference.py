@@ -63,7 +63,7 @@ class InferenceMixin:
         largest per-layer array (``Layer.numbers_per_sample``) stays within ``AUTO_CHUNK_NUMBERS``.
         ``sample_shape``: the data's (a model for any length leaves its ``input_shape`` open: None);
         ``source_shapes``: each input's, where the data's shape does not tell them (packed rows)."""
-        shape = tuple(self.input_shape if sample_shape is None else sample_shape)
+        shape = tuple(self._sample_input_shape if sample_shape is None else sample_shape)
         # the input counts too: a chunk of it is cast to the model's dtype (uint8 images, float64 data)
         sizes = [math.prod(shape)]
         self._shapes_through(shape if source_shapes is None else source_shapes,
@@ -474,7 +474,7 @@ class InferenceMixin:
         if self.built and not self._takes_text():   # its samples' shapes are fixed, as Keras' are
             from .layers.base import shape_fits
             from .layers.symbolic import sample_shape_of
-            expected = self.input_shapes if hasattr(self, "input_shapes") else [self.input_shape]
+            expected = self.input_shapes if hasattr(self, "input_shapes") else [self._sample_input_shape]
             texts = getattr(self, "_text_readers", {})     # with several Inputs: those of texts (their ids' shapes)
             for j, (source, shape) in enumerate(zip(sources, expected)):
                 if j in texts:

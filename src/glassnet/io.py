@@ -117,7 +117,7 @@ def model_from_json(json_string, max_params=JSON_MAX_PARAMS, custom_objects=None
     >>> import glassnet as gn
     >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
     >>> model_from_json(model.to_json()).output_shape
-    (3,)
+    (None, 3)
     """
     if not isinstance(json_string, (str, bytes, bytearray)):
         raise TypeError(f"model_from_json: expected a JSON string, got {type(json_string).__name__}")
@@ -621,7 +621,7 @@ def _restore_trainable(model, flags):
         for layer, t in zip(model.layers, flags):
             layer.trainable = t
         if model.built:
-            model._build_samples(model.input_shape)          # rebuilds the optimizer's list of parameters
+            model._build_samples(model._sample_input_shape)          # rebuilds the optimizer's list of parameters
 
 
 def _metric_names(value):

@@ -35,6 +35,7 @@ from .layers.input import InputLayer
 from .layers.masking import OutputMask, plan_graph_masks, plan_masks
 from .outputs import OutputMetric, as_given, compile_heads, make_heads, set_layouts
 from .preparing import PreparingMixin
+from ._model_shapes import ModelShapesMixin
 from ._sequential_tensors import SequentialTensorsMixin
 from .training import TrainingMixin
 from . import _optimizer_claims as optimizer_claims
@@ -147,7 +148,7 @@ def fuses_with(layer, activation):
     return overrides >= gives
 
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin,
-                 CompileConfigMixin, SequentialTensorsMixin):
+                 CompileConfigMixin, SequentialTensorsMixin, ModelShapesMixin):
     """A linear stack of layers.
 
     Parameters
@@ -248,7 +249,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         self.layers = []
         self.built = False
         self._output_shapes = None    # each layer's per-sample output shape, checked on first use
-        self.input_shape = None
+        self._sample_input_shape = None
         self._declared_input = None   # the shape an Input at the top declared (it is not a layer)
         self.loss = self.optimizer = None
         # compile's [(name, function or Metric)], which glassnet's loops read; ``metrics`` is the
@@ -415,7 +416,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if not built:           # a build that got as far as this layer made weights: gone again
                 layer.built, layer.params, layer.grads, layer.input_shape = False, params, grads, input_shape
         if not self.built:
-            self.input_shape = None
+            self._sample_input_shape = None
 
     def _build_after_add(self):
         """Build the model, or build it anew, once a layer joined, when the input shape is known
@@ -423,7 +424,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._defer_build:
             return
         if self.built:
-            self._build_samples(self.input_shape)
+            self._build_samples(self._sample_input_shape)
         elif self._takes_text():
             # texts: the model's samples are the ids the layer makes, known once it has a
             # vocabulary ("int" mode and Hashing: at once); otherwise (ids_shape refuses: no
@@ -702,7 +703,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         >>> from glassnet.layers import Dense
         >>> model = Sequential([Dense(8, input_dim=2), Dense(1)])
         >>> model.pop().name, model.output_shape
-        ('dense_1', (8,))
+        ('dense_1', (None, 8))
         """
         if self._pending:           # the last added waits for the input's shape: it never joined
             *self._pending, item = self._pending
@@ -745,13 +746,13 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                 follow_weight(gone, view, gone.params[key])      # self.w = add_weight(...) too
             gone.needs_input_gradient = True        # standalone again: its input gradient may be wanted
         if not self.layers:
-            self.built, self.input_shape, self.output_shape = False, None, None
+            self.built, self._sample_input_shape, self._sample_output_shape = False, None, None
             self._symbolic = None           # no layers, no tensors (Keras: "no defined inputs yet")
             self._views, self._triples, self._sizes, self._names, self._shapes = [], [], [], [], []
             self._penalties, self._constrained = [], []
             self._update_fusion()
         elif self.built:
-            self._build_samples(self.input_shape)
+            self._build_samples(self._sample_input_shape)
         else:
             self._update_fusion()
         return layer if block is None else block.block
@@ -860,7 +861,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise ValueError("build: the model has no layers")
         if input_shape is None:
             input_shape = self._declared_input if self._declared_input is not None else (
-                self.input_shape if self.built else None)
+                self._sample_input_shape if self.built else None)
             if input_shape is None:
                 raise ValueError("build: input_shape is required: the model has no Input to take it from "
                                  "(give build((None, *sample_shape)) or start the model with gn.Input(shape))")
@@ -874,7 +875,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             raise
         # a declared Input, or the shape the model was built for, fixes the samples (Keras refuses
         # another too: "has already been configured to use input shape")
-        expected = self._declared_input if self._declared_input is not None else self.input_shape if self.built else None
+        expected = self._declared_input if self._declared_input is not None else self._sample_input_shape if self.built else None
         if expected is not None and not self._takes_text() and not shape_fits(shape, expected):
             raise ValueError(f"build: the model {'declares' if self._declared_input is not None else 'was built for'} "
                              f"input samples of shape {tuple(expected)}, got {tuple(shape)}")
@@ -894,7 +895,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         not Keras' batch axis."""
         if self._takes_text():
             shape = self.layers[0].ids_shape()      # what its forward pass takes: the ids it made
-        self.input_shape = shape
+        self._sample_input_shape = shape
         declared = self._shapes_through(shape, self._build_layer)
         # a model's layers a TimeDistributed runs (built just now) called in this model too (Keras
         # shares their weights): each call would run with the other's forward cache, a wrong
@@ -911,7 +912,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         # planned before the output shape is taken up: a plan refused (a nested graph's) leaves it
         output_mask = OutputMask()
         self._mask_plan = self._plan_masks(output_mask)
-        self.output_shape = declared[-1]
+        self._sample_output_shape = declared[-1]
         self._output_mask = output_mask if any(output_mask in readers for _, readers in self._mask_plan) else None
         # the next forward pass compares what each layer returns with this (see _forward)
         self._output_shapes = declared
@@ -919,7 +920,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._heads is not None:         # the outputs travel packed: one row of them per sample
             self._check_head_shapes(declared)
             open_ = self._heads[0].layout.open
-            self.output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
+            self._sample_output_shape = (None,) if open_ else (sum(head.size for head in self._heads),)
         self._mark_first_layer()
         self._flatten_parameters()
         self.built = True
@@ -1124,7 +1125,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         """Each output's sample shape, in the order of ``outputs`` (one for a model of one output;
         ``output_shape`` is then that one, and for several the packed row: glassnet.outputs)."""
         if self._heads is None:
-            return [self.output_shape]
+            return [self._sample_output_shape]
         return [head.shape for head in self._heads]
 
     @property
@@ -1434,8 +1435,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                                      input_dim_hint=False)
         if not self.layers:
             raise ValueError("compute_output_shape: the model has no layers")
-        if self.built and not shape_fits(shape, self.input_shape):     # what predict would refuse
-            raise ValueError(f"compute_output_shape: the model is built for samples of shape {self.input_shape}, "
+        if self.built and not shape_fits(shape, self._sample_input_shape):     # what predict would refuse
+            raise ValueError(f"compute_output_shape: the model is built for samples of shape {self._sample_input_shape}, "
                              f"got {shape}")
         def check(_, layer, given):
             if layer.built:             # its weights fix what it takes (an unbuilt one checks at build)

@@ -3,7 +3,7 @@
 >>> import glassnet as gn
 >>> model = gn.Sequential([gn.layers.Dense(3, input_shape=(2,))], seed=0)
 >>> gn.models.clone_model(model).output_shape
-(3,)
+(None, 3)
 """
 from .graph import Model
 from .io import load_model, model_from_json, save_model

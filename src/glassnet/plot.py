@@ -528,10 +528,10 @@ def feature_maps(model, x, layer, path=None, max_maps=32, columns=8):
         raise ValueError(f"model: feature_maps shows what one image makes in a model of one input; this one has "
                          f"{len(model._input_shapes)} ({', '.join(model._input_names)})")
     x = np.asarray(to_numpy(x)) if not hasattr(x, "__cuda_array_interface__") else x
-    if model.input_shape is not None and shape_fits(x.shape, model.input_shape):
+    if model._sample_input_shape is not None and shape_fits(x.shape, model._sample_input_shape):
         x = x[None]                                       # one image without its batch axis
     if x.ndim < 2 or x.shape[0] != 1:
-        raise ValueError(f"x: expected one image, of shape {model.input_shape} or (1, ...), got shape {x.shape}")
+        raise ValueError(f"x: expected one image, of shape {model._sample_input_shape} or (1, ...), got shape {x.shape}")
     out = model._on_device(model._prepare_x(x))        # where the weights are (a GPU for CuPy)
     with planned(model._mask_plan):                       # masks as in predict (layers/masking.py)
         for each, _, out in model._walk(out, training=False):    # inference mode, up to the layer asked for

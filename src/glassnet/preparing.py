@@ -98,15 +98,15 @@ class PreparingMixin:
         and so is ``{input name: x}`` (``_single_input_name``)."""
         text_layer = self.layers[0] if self._takes_text() else None
         x, name = by_input_name(x, name, self._single_input_name())
-        x, name = one_input(x, name, len(self.input_shape) if self.built else None, text_layer is not None)
+        x, name = one_input(x, name, len(self._sample_input_shape) if self.built else None, text_layer is not None)
         if text_layer is not None:
             # straight in the model's dtype (a wide multi-hot is no int64 copy first); at least one
             # id per text, so that a call of empty texts is padding, not an empty array
             x = text_layer.encode(x, name, dtype=self.dtype, min_length=1)
             self._check_text_ids(x.shape[1:], name)
         x = as_array(x, name, self.dtype, cast=False)
-        if (self.built and text_layer is None and x.ndim == len(self.input_shape) and self.input_shape[-1] == 1
-                and shape_fits(x.shape[1:], self.input_shape[:-1])):
+        if (self.built and text_layer is None and x.ndim == len(self._sample_input_shape) and self._sample_input_shape[-1] == 1
+                and shape_fits(x.shape[1:], self._sample_input_shape[:-1])):
             # images (n, 28, 28) for Input((28, 28, 1)), a column (n,) for Input((1,)): Keras 3 adds
             # the last axis of 1 (its _adjust_input_rank), as a model of several inputs here does
             # for each of them (checked before the 2-D rule below, which the column would fail)
@@ -116,19 +116,19 @@ class PreparingMixin:
                              f"for a single feature use x.reshape(-1, 1)")
         if not self.built:
             self.build(x.shape[1:])
-        elif not shape_fits(x.shape[1:], self.input_shape):
+        elif not shape_fits(x.shape[1:], self._sample_input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
             hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *x.shape)}"
-                    if shape_fits(x.shape, self.input_shape) else
+                    if shape_fits(x.shape, self._sample_input_shape) else
                     # the same kind of sample, another length: say how to declare any length
-                    f"; for samples of several lengths, declare them with None, Input({(None, *self.input_shape[1:])})"
-                    if x.ndim - 1 == len(self.input_shape) and x.shape[2:] == self.input_shape[1:]
-                    and (len(self.input_shape) > 1 or self._reads_token_ids()) else
+                    f"; for samples of several lengths, declare them with None, Input({(None, *self._sample_input_shape[1:])})"
+                    if x.ndim - 1 == len(self._sample_input_shape) and x.shape[2:] == self._sample_input_shape[1:]
+                    and (len(self._sample_input_shape) > 1 or self._reads_token_ids()) else
                     # PyTorch's channels-first images (C, H, W) where (H, W, C) is expected
                     f"; channels-first images (PyTorch's) go channels-last: {name}.transpose(0, 2, 3, 1)"
-                    if x.ndim == 4 and len(self.input_shape) == 3
-                    and shape_fits((*x.shape[2:], x.shape[1]), self.input_shape) else "")
-            raise ValueError(f"{name}: the model expects samples of shape {self.input_shape}, "
+                    if x.ndim == 4 and len(self._sample_input_shape) == 3
+                    and shape_fits((*x.shape[2:], x.shape[1]), self._sample_input_shape) else "")
+            raise ValueError(f"{name}: the model expects samples of shape {self._sample_input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and
         # as given: a float64 3.0000001 or an int64 2**40 would look like indices once cast to float32
@@ -162,7 +162,7 @@ class PreparingMixin:
         a vocabulary adapted anew may have changed their width. ``j``: that of ``inputs[j]``'s reader
         in a functional Model of several Inputs (graph.Model); None: the first layer's."""
         if j is None:
-            reader, built, of, made = self.layers[0], self.input_shape, "", ("built", "build")
+            reader, built, of, made = self.layers[0], self._sample_input_shape, "", ("built", "build")
             if not self.built:
                 return
         else:
@@ -289,9 +289,9 @@ class PreparingMixin:
         would count as right (Keras, which compares targets with the thresholded outputs, counts
         them as wrong); neither is a class. Checked once per fit or evaluate, on all targets."""
         if self._heads is None:
-            if not self.output_shape:       # one number per sample: its own rules (glassnet.scalar_outputs)
+            if not self._sample_output_shape:       # one number per sample: its own rules (glassnet.scalar_outputs)
                 return check_scalar_metrics(self._compiled_metrics, y, name)
-            return check_binary_targets(y, name, self.output_shape[-1], self._compiled_metrics)
+            return check_binary_targets(y, name, self._sample_output_shape[-1], self._compiled_metrics)
         for head in filter(lambda head: head.scored, self._heads):
             if not head.shape:      # one number per sample (glassnet.scalar_outputs)
                 check_scalar_metrics(self._logged_metrics(head), head.targets(y), f"{name}[{head.name!r}]")
@@ -334,7 +334,7 @@ class PreparingMixin:
         """The output's sample shape for inputs of ``sample_shape``: ``output_shape``, with the
         lengths a model for any length (None) leaves open taken from the data (``x``, where its
         shape does not tell them: a model of several inputs' packed rows)."""
-        shape = tuple(self.output_shape)
+        shape = tuple(self._sample_output_shape)
         if None not in shape:
             return shape
         return tuple(self.compute_output_shape((None, *sample_shape))[1:])
@@ -375,7 +375,7 @@ class PreparingMixin:
         """``class_weight`` checked against the model's classes: (n_classes,) weights, or None."""
         if class_weight is None:
             return None
-        shape = tuple(self.output_shape)
+        shape = tuple(self._sample_output_shape)
         if self._heads is not None:
             scored = [head for head in self._heads if head.scored]
             if len(scored) > 1:
@@ -398,7 +398,7 @@ class PreparingMixin:
         refuses more than one)."""
         if self._heads is None:
             # targets (n,) of an output of one number per sample: read as one unit's, (n, 1)
-            return y[:, None] if y.ndim == 1 and not self.output_shape else y
+            return y[:, None] if y.ndim == 1 and not self._sample_output_shape else y
         head = next(head for head in self._heads if head.scored)
         # (an output of one number per sample: its targets (n,) read as one unit's, (n, 1))
         return head.targets(y).reshape(-1, 1) if not head.shape else head.targets(y)
@@ -447,7 +447,7 @@ class PreparingMixin:
                     packed[:, head.index] = self._check_weights(weights, x, f"{name}[{head.name!r}]",
                                                                 list_forms=False)
             return packed
-        positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self.output_shape) > 1
+        positions = (self._output_shape_for(x.shape[1:], x)[:-1] if self.built and len(self._sample_output_shape) > 1
                      else None)
         if list_forms:
             sample_weight, name = by_output_name(sample_weight, name, self._dict_output_key(),

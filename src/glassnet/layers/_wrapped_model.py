@@ -165,8 +165,8 @@ class WrappedModel:
                         layer.rng = _seeding.stream((entropy, (1, i)))
             model.build((None, *sample_shape))
             self.check()
-        elif not shape_fits(tuple(sample_shape), model.input_shape):
-            raise ValueError(f"{owner.describe()}: model {model.name!r} takes frames of shape {model.input_shape}, "
+        elif not shape_fits(tuple(sample_shape), model._sample_input_shape):
+            raise ValueError(f"{owner.describe()}: model {model.name!r} takes frames of shape {model._sample_input_shape}, "
                              f"got steps of shape {tuple(sample_shape)}")
         pairs = [(f"{layer.name}/", layer) for layer in model.layers]
         for prefix, layer in pairs:
@@ -257,8 +257,8 @@ class WrappedModel:
     def check_input_shape(self, sample_shape):
         from .base import shape_fits
         model = self.model
-        if model is not None and model.built and not shape_fits(tuple(sample_shape), model.input_shape):
-            raise ValueError(f"{self.owner_name}: model {model.name!r} takes frames of shape {model.input_shape}, "
+        if model is not None and model.built and not shape_fits(tuple(sample_shape), model._sample_input_shape):
+            raise ValueError(f"{self.owner_name}: model {model.name!r} takes frames of shape {model._sample_input_shape}, "
                              f"got {tuple(sample_shape)}")
 
     def entry(self):
