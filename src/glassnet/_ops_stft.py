@@ -53,8 +53,12 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
 
     >>> signal = np.sin(np.arange(200, dtype=np.float32) / 5)
     >>> back = istft(stft(signal, 32, 8, 32), 32, 8, 32, length=200)
-    >>> bool(np.abs(back - signal).max() < 1e-5)
+    >>> bool(np.abs(back - signal)[16:-16].max() < 1e-5)     # away from the ends (next line)
     True
+
+    Within ``fft_length // 2`` samples of either end the windows' taper does not add up to a full
+    overlap and the signal does not come back exactly, as with Keras' (both 0.09 off at the last
+    sample here).
     """
     if isinstance(x, (tuple, list)) and any(_is_tensor(v) for v in x) or _is_tensor(x):
         raise TypeError("ops.istft takes arrays, not tensors of a model being drawn (Keras' istft node is not "
