@@ -19,9 +19,10 @@ add Keras' batch axis to the per-input and per-output shapes (``input_shapes``,
 """
 
 
-def _batched(shapes):
-    """``[(5, 3)]`` -> ``(None, 5, 3)``; several -> a list of them (Keras' form)."""
-    batched = [(None, *shape) for shape in shapes]
+def _batched(shapes, batch_sizes):
+    """``[(5, 3)]`` -> ``(None, 5, 3)``; several -> a list of them (Keras' form). ``batch_sizes``:
+    each one's first axis (None for any)."""
+    batched = [(batch, *shape) for shape, batch in zip(shapes, batch_sizes)]
     return batched[0] if len(batched) == 1 else batched
 
 
@@ -40,21 +41,38 @@ class ModelShapesMixin:
 
     @property
     def input_shape(self):
-        """The input's shape with Keras' batch axis first, ``(None, *sample)``: a tuple for one
+        """The input's shape with Keras' batch axis first, ``(None, *sample)`` (an Input's fixed
+        ``batch_size`` in place of None, as Keras'): a tuple for one
         input, a list of tuples for several (in the order of ``inputs``). AttributeError while
         the model is not built (Keras')."""
         if not self.built or self._sample_input_shape is None:
             raise self._no_shape_yet("input_shape")
-        return _batched(self._public_input_samples())
+        shapes = self._public_input_samples()
+        sizes = self._input_batch_sizes()
+        return _batched(shapes, sizes if len(sizes) == len(shapes) else [None] * len(shapes))
 
     @property
     def output_shape(self):
-        """The output's shape with Keras' batch axis first, ``(None, *sample)``: a tuple for one
+        """The output's shape with Keras' batch axis first, ``(None, *sample)`` (the batch size
+        every Input fixes, if they fix one, in place of None): a tuple for one
         output, a list of tuples for several (in the order of ``outputs``). AttributeError while
         the model is not built (Keras')."""
         if not self.built or self._sample_output_shape is None:
             raise self._no_shape_yet("output_shape")
-        return _batched([tuple(shape) for shape in self.output_shapes])
+        shapes = [tuple(shape) for shape in self.output_shapes]
+        # the batch size the Inputs fix, when they all fix one (Keras carries it through the layers:
+        # Input(batch_shape=(32, 10, 1)) of a stateful RNN gives an output_shape of (32, ...))
+        sizes = set(self._input_batch_sizes())
+        return _batched(shapes, [sizes.pop() if len(sizes) == 1 else None] * len(shapes))
+
+    def _input_batch_sizes(self):
+        """Each Input's fixed batch size (``Input((5,), batch_size=32)``, ``batch_shape=(32, 5)``),
+        None for any: Keras' first axis of ``input_shape``. A functional Model's Inputs, a
+        Sequential's Input given first (one built from a shape has none)."""
+        inputs = self.__dict__.get("inputs")
+        if inputs is None:
+            inputs = [getattr(self, "_declared_input_layer", None)]
+        return [getattr(tensor, "batch_size", None) for tensor in inputs]
 
     def _public_input_samples(self):
         """Each input's sample shape as the user declared it: a text reader first (TextVectorization

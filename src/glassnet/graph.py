@@ -1003,7 +1003,19 @@ class Model(Sequential):
         for a model of several outputs, a list of their shapes, batch axis first (Keras'). A subclass
         not drawn yet is drawn for these inputs (Keras builds its layers here too)."""
         if isinstance(input_shape, dict) and input_shape:
-            return self._draw_dict(input_shape)
+            # inputs given as a dict (Keras' {"name": (None, 5), ...}): a subclass whose call takes
+            # the dict is drawn on it first; then each input's shape, in the order of inputs (the
+            # keys sorted, as Keras flattens a dict)
+            if not self._calls:
+                self.build(input_shape)
+            keys = self._input_keys
+            if keys is None or sorted(input_shape) != sorted(keys):
+                raise ValueError(f"compute_output_shape: got a dict of shapes by {sorted(input_shape)}, but the "
+                                 f"model's inputs are " + (f"a dict by {sorted(keys)}" if keys is not None else
+                                 "not given as a dict: give their shapes, (None, *sample), in a list"))
+            input_shape = [input_shape[key] for key in sorted(keys)]
+            if len(input_shape) == 1:
+                input_shape = input_shape[0]
         several = _several_shapes(input_shape)
         shapes = input_shape if several else [input_shape]
         if not all(isinstance(shape, (tuple, list)) and len(shape) > 1 for shape in shapes):
