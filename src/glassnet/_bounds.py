@@ -62,3 +62,20 @@ def check_output(layer, shape):
         described = tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]
         raise ValueError(f"{layer.describe()}: its output samples{_settings(layer)} would be of shape {described}, "
                          f"{count:,} numbers each, over {_CAP}")
+
+
+# An Input's fixed batch size, as a model file keeps it (Keras' InputLayer "batch_shape"[0]):
+# glassnet allocates nothing from it, but code ported from Keras does (a stateful RNN's states,
+# ``np.zeros((model.input_shape[0], units))``), so a file may not ask for more rows than any batch
+# can hold: 2 ** 31 - 1, the int32 dimensions Keras' TensorFlow backend counts rows in
+MAX_BATCH_SIZE = 2 ** 31 - 1
+
+
+def check_file_batch_size(value, where):
+    """``value``, a model file's (or config's) Input batch size at ``where``: None (any) or an int
+    in [1, MAX_BATCH_SIZE]; anything else a ModelFileError naming ``where``."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_BATCH_SIZE):
+        return value
+    from .errors import ModelFileError
+    raise ModelFileError(f"config: {where} must be null (any batch) or a whole number from 1 to MAX_BATCH_SIZE = "
+                         f"{MAX_BATCH_SIZE:,}, got {value!r:.60}: a damaged or crafted config?")

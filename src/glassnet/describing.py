@@ -8,6 +8,7 @@ from . import _seeding, _subclass_files as subclass_files, losses, metrics as me
 from ._dictoutputs import as_dict, check_config_outputs
 from ._flagless import TRUE_IF_UNSET, valid_mode
 from .outputs import each_output_metrics, make_heads
+from ._bounds import check_file_batch_size
 from .errors import ModelFileError
 from .layers import Dense, InputLayer
 from .layers.base import _sample_shape, get as get_layer_class
@@ -442,6 +443,9 @@ class DescribingMixin:
             **({"input": list(self._declared_input)} if self._declared_input is not None else {}),
             **({"input_dtype": "string"} if self._declared_text else {}),
             **({"input_name": self._declared_name} if self._declared_name is not None else {}),
+            # its fixed batch size (Input((5,), batch_size=32)), Keras' InputLayer "batch_shape"[0]
+            **({"input_batch_size": size} if (size := getattr(self._declared_input_layer, "batch_size", None))
+               is not None and self._declared_input is not None else {}),
             # a frozen layer says so (Keras keeps "trainable" in each layer's config): a model
             # rebuilt from its config, e.g. a Dask sweep's result, must not train it again
             # a layer whose streams another seeded model gave it (one nested in this) says where
@@ -539,7 +543,10 @@ class DescribingMixin:
         """``layers`` with the config's Input, if it declared one, in front."""
         if config.get("input") is None:
             return layers
-        return [InputLayer(config["input"], name=config.get("input_name"), dtype=config.get("input_dtype")), *layers]
+        # (a config written before Inputs kept their batch size has none: any batch)
+        size = check_file_batch_size(config.get("input_batch_size"), "'input_batch_size'")
+        return [InputLayer(config["input"], name=config.get("input_name"), dtype=config.get("input_dtype"),
+                           batch_size=size), *layers]
 
     @classmethod
     def _from_config_layers(cls, config, layers):

@@ -72,6 +72,7 @@ from .feeding import unpack
 from .layers.symbolic import SymbolicTensor, holds_symbolic, is_symbolic, not_an_input, replay, sample_shape_of, valid_call_option
 from .callgraph import CallGraphMixin, shared_ids as _shared_ids
 from ._dictinputs import check_config_keys, flat_inputs
+from ._bounds import check_file_batch_size
 from ._call_weights import link as link_weights, through_weights
 from ._layer_order import attribute_layers, glassnet_attribute_names, held_first, keras_layer_order
 from ._dictoutputs import as_dict, check_config_outputs, flat_outputs
@@ -1316,6 +1317,11 @@ class Model(Sequential):
             config["inputs"] = [{"name": self._input_names[0], "shape": [1], "dtype": "string"}]
         for j in self._text_readers if self._input_shapes is not None else ():
             config["inputs"][j] = {"name": self._input_names[j], "shape": [1], "dtype": "string"}
+        # an Input's fixed batch size (Input((5,), batch_size=32)), Keras' InputLayer "batch_shape"[0]:
+        # model.input_shape[0] read back, which ported code reads (a stateful RNN's rows)
+        for spec, tensor in zip(config["inputs"], self.inputs):
+            if getattr(tensor, "batch_size", None) is not None:
+                spec["batch_size"] = tensor.batch_size
         if self._input_keys is not None:        # the dict's keys, in the order given (the Inputs: sorted)
             config["input_keys"] = list(self._input_keys)
         if self._output_keys is not None:       # the dict's keys, in the order given: {key: call}
@@ -1383,11 +1389,16 @@ class Model(Sequential):
         if not isinstance(inbound, list) or len(inbound) != len(calls):
             raise ValueError(f"config: 'inbound' must list each of the {len(calls)} calls' inputs")
         if not isinstance(inputs, list) or not inputs or not all(
-                isinstance(spec, dict) and (set(spec) == {"name", "shape"} or set(spec) == {"name", "shape", "dtype"}
-                                            and spec["dtype"] == "string") for spec in inputs):
+                isinstance(spec, dict) and ((keys := set(spec) - {"batch_size"}) == {"name", "shape"}
+                                            or keys == {"name", "shape", "dtype"} and spec["dtype"] == "string")
+                for spec in inputs):
             raise ValueError("config: 'inputs' must be a list of {'name': str, 'shape': [...]} (and 'dtype': "
-                             "'string' for texts), one per Input")
-        sources = [InputLayer(spec["shape"], name=spec["name"], dtype=spec.get("dtype")) for spec in inputs]
+                             "'string' for texts, 'batch_size': an int for a fixed batch size), one per Input")
+        # (configs written before Inputs kept their batch size have none: any batch)
+        sizes = [check_file_batch_size(spec.get("batch_size"), f"inputs[{j}]['batch_size']")
+                 for j, spec in enumerate(inputs)]
+        sources = [InputLayer(spec["shape"], name=spec["name"], dtype=spec.get("dtype"), batch_size=size)
+                   for spec, size in zip(inputs, sizes)]
         if input_keys is not None:
             check_config_keys(input_keys, len(sources))
         called = [layers[c] for c in calls]
