@@ -132,8 +132,8 @@ class InputLayer(TensorOperators):
         Keras' fixed batch size. Recorded, as ``batch_size`` and as ``shape[0]`` and ``batch_shape[0]``
         (Keras' input tensor's), and used for nothing else: glassnet's layers take any
         batch, and a ``stateful=True`` recurrent layer takes its rows from the first batch it sees
-        (then refuses another size by name), so it needs no declared batch size. Model files do not
-        keep it.
+        (then refuses another size by name), so it needs no declared batch size. Model files, JSON
+        and configs keep it (a Keras InputLayer's ``batch_shape``).
     batch_shape : tuple, optional
         Keras' ``(batch_size, *shape)`` in one: ``shape=batch_shape[1:]``, ``batch_size=batch_shape[0]``
         (None for any). Not with ``shape`` or ``batch_size`` (Keras refuses both too).
