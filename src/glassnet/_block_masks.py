@@ -157,10 +157,16 @@ def warn_if_nested_model_drops(model, sources):
     (its ``previous_mask``: the masks of its first argument, a list for a model of several
     inputs), though its run then hands the mask on through its layers, as glassnet's replay of
     them does. Keras' class name: ``Functional`` for ``Model(inputs, outputs)``."""
-    if supports_masking(model) or not any(carries_mask(t) for t in sources):
-        return
-    from .graph import Model
-    warn_mask_dropped(model, "Functional" if type(model) is Model else None)
+    if any(carries_mask(t) for t in sources):
+        warn_nested_model_given_mask(model)
+
+
+def warn_nested_model_given_mask(model):
+    """Keras 3.15's warning for a nested ``model`` given a masked input, unless it supports masking:
+    named by Keras' class (``Functional`` for ``Model(inputs, outputs)``, the summary's type)."""
+    if not supports_masking(model):
+        from ._summary import kind_of
+        warn_mask_dropped(model, kind_of(model))
 
 
 def drops_mask_as_keras(layer):

@@ -493,9 +493,8 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if self._mask_reaches_end():
             # Keras 3.15 warns of a nested Sequential or functional Model given a mask (neither
             # defines compute_mask), though its run hands the mask on through its layers, as here
-            from ._block_masks import supports_masking, warn_mask_dropped
-            if not supports_masking(model):
-                warn_mask_dropped(model, "Functional" if type(model).__name__ == "Model" else None)
+            from ._block_masks import warn_nested_model_given_mask
+            warn_nested_model_given_mask(model)
         offset, terms = len(self._node_layers), model._loss_terms
         start, before = len(self.layers), (self._graph_state(), self._loss_terms)
         try:
