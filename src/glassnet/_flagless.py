@@ -65,7 +65,7 @@ def unfixed(mode):
 
 def has_unset(modes):
     """Whether ``modes`` (a model's, or None) hold a call that trains in a pass given no flag."""
-    return modes is not None and any(unfixed(m) and m is not None for m in modes)
+    return modes is not None and any(mode == TRUE_IF_UNSET for mode in modes)
 
 
 def resolve(modes, training):
