@@ -169,7 +169,8 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
 
 
 def adaptive_max_pool(inputs, output_size, data_format=None):
-    """The maximum over adaptive windows, as ``adaptive_average_pool``."""
+    """The maximum over adaptive windows: (batch, *spatial, channels) -> (batch, *output_size, channels)
+    (channels last unless ``data_format="channels_first"``), the windows ``adaptive_average_pool``'s."""
     return _adaptive("max", inputs, output_size, data_format)
 
 
