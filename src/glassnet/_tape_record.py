@@ -83,7 +83,10 @@ def _record_op(name, args, kwargs, function=None):
     """``ops.<name>(*args, **kwargs)`` recorded: a fresh node of the op, forward now."""
     from .layers.tensor_functions import OPS, TensorFunction
     from .layers.tensor_ops import TensorOp
-    if name in NO_GRADIENT:
+    if getattr(function, "composed", None) is not None:
+        # written from other ops functions (glassnet._ops_reduce): those calls are recorded one by one
+        return function.composed(*args, **kwargs)
+    if name in NO_GRADIENT or getattr(function, "no_gradient", False):
         with _paused():
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
     if name == "positive":

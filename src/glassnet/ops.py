@@ -80,6 +80,16 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
+
+Further reductions, counting and signals (_ops_reduce.py, _ops_count.py, _ops_signal.py; docs/ops_reductions.md):
+amax, amin, ptp, average, percentile, nansum, nanmean, nanmax, nanmin, nanprod, nanvar, nanstd, nancumsum,
+nancumprod, the segment reductions, extract_sequences and cdist are composed of the functions above, so they
+take values a GradientTape records (their gradients) and, the reductions and extract_sequences, tensors (those
+functions' nodes); nanargmax, nanargmin, nanmedian, nanpercentile, nanquantile, histogram, bincount, unique,
+searchsorted, digitize, argpartition, in_top_k, isin, isclose, allclose, isneginf, isposinf, isreal, signbit,
+nextafter, unravel_index, the bitwise functions and shifts, gcd, lcm, the windows (bartlett, blackman, hamming,
+hanning, kaiser), geomspace, logspace and the complex helpers (angle, conj, conjugate, real, imag,
+view_as_complex, view_as_real) take arrays.
 """
 import numbers
 
@@ -647,6 +657,29 @@ __all__ += ["nonzero", "count_nonzero", "median", "quantile", "scatter", "scatte
 from ._ops_stft import istft, stft  # noqa: E402
 from ._ops_ctc import ctc_decode, ctc_loss  # noqa: E402
 __all__ += ["stft", "istft", "ctc_loss", "ctc_decode"]
+
+# further reductions, NaN-skipping and segment reductions (composed of the ops above: their nodes and
+# gradients), counting, searching and integer functions (arrays only), windows, frames and distances
+from ._ops_reduce import (  # noqa: E402
+    amax, amin, average, nanargmax, nanargmin, nancumprod, nancumsum, nanmax, nanmean, nanmedian, nanmin,
+    nanpercentile, nanprod, nanquantile, nanstd, nansum, nanvar, percentile, ptp, segment_max, segment_min,
+    segment_prod, segment_sum)
+from ._ops_count import (  # noqa: E402
+    allclose, argpartition, bincount, bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_not, bitwise_or,
+    bitwise_right_shift, bitwise_xor, digitize, gcd, histogram, in_top_k, isclose, isin, isneginf, isposinf, isreal,
+    lcm, left_shift, nextafter, right_shift, searchsorted, signbit, unique, unravel_index)
+from ._ops_signal import (  # noqa: E402
+    angle, bartlett, blackman, cdist, conj, conjugate, extract_sequences, geomspace, hamming, hanning, imag, kaiser,
+    logspace, real, view_as_complex, view_as_real)
+__all__ += ["amax", "amin", "average", "ptp", "percentile", "nansum", "nanmean", "nanmax", "nanmin", "nanprod",
+            "nanstd", "nanvar", "nancumsum", "nancumprod", "nanargmax", "nanargmin", "nanmedian", "nanpercentile",
+            "nanquantile", "segment_sum", "segment_max", "segment_min", "segment_prod", "histogram", "bincount",
+            "unique", "searchsorted", "digitize", "argpartition", "in_top_k", "isin", "isclose", "allclose",
+            "isneginf", "isposinf", "isreal", "signbit", "nextafter", "unravel_index", "bitwise_and",
+            "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_invert", "bitwise_left_shift",
+            "bitwise_right_shift", "left_shift", "right_shift", "gcd", "lcm", "bartlett", "blackman", "hamming",
+            "hanning", "kaiser", "geomspace", "logspace", "extract_sequences", "cdist", "angle", "conj",
+            "conjugate", "real", "imag", "view_as_complex", "view_as_real"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
