@@ -14,11 +14,21 @@ from ._ops_reading import _array, _is_tensor, _keras_dtype
 
 
 def _recorded(x):
+    """Whether a recording tape records ``x`` (a recorded value, or an array it watches)."""
     from . import _tape_state
     if not _tape_state.recording():
         return False
-    from ._tape_values import _live
-    return _live(x)
+    from ._tape_values import _live, watched_node
+    return _live(x) or watched_node(x) is not None
+
+
+def _index(x, key):
+    """``x[key]``, recorded when a tape records ``x`` (a watched array's indexing too)."""
+    if _recorded(x):
+        from ._tape_calls import _record
+        from ._tape_record import _GetItem
+        return _record(_GetItem(key), [x], "get_item")
+    return x[key]
 
 
 def is_tensor(x):
@@ -54,7 +64,7 @@ def size(x):
 def get_item(x, key):
     """``x[key]`` (NumPy's indexing; on a tensor, indexing's node)."""
     if _is_tensor(x) or _recorded(x):
-        return x[key]
+        return _index(x, key)
     return np.asarray(_array(x, "x", "get_item")[key])
 
 

@@ -15,8 +15,14 @@ import numbers
 
 import numpy as np
 
+from ._ops_core import _index
 from ._ops_reading import _is_tensor
 from ._tree import flatten, map_structure
+
+
+def _shape(value):
+    """``value``'s shape (a recorded value's attribute: NumPy's functions on it are refused while a tape records)."""
+    return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
 
 
 def _ops():
@@ -114,9 +120,9 @@ def _leading(function, name, xs):
         if _is_tensor(leaf):
             raise TypeError(f"ops.{function}: {name} holds a tensor of a model being drawn; it runs over axis 0, "
                             f"which is a tensor's batch axis (apply the function to the whole batch instead)")
-        if np.ndim(leaf) == 0:
+        if len(_shape(leaf)) == 0:
             raise ValueError(f"ops.{function}: {name} must hold arrays with an axis 0 to run over, got a single number")
-        sizes.add(np.shape(leaf)[0])
+        sizes.add(_shape(leaf)[0])
     if len(sizes) > 1:
         raise ValueError(f"ops.{function}: the arrays of {name} must share the size of axis 0, got {sorted(sizes)}")
     return sizes.pop() if sizes else None
@@ -155,7 +161,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     order = range(n - 1, -1, -1) if reverse else range(n)
     carry, ys = init, []
     for i in order:
-        x = None if xs is None else map_structure(lambda leaf: leaf[i], xs)
+        x = None if xs is None else map_structure(lambda leaf: _index(leaf, i), xs)
         carry, y = f(carry, x)
         ys.append(y)
     if reverse:
@@ -176,11 +182,11 @@ def associative_scan(f, elems, reverse=False, axis=0):
         if _is_tensor(leaf) and isinstance(axis, numbers.Integral) and axis % leaf.ndim == 0:
             raise TypeError("ops.associative_scan: elems holds a tensor of a model being drawn, and axis is its batch "
                             "axis; scan along a sample axis (axis=1 or more)")
-    ndim = np.ndim(leaves[0]) if not _is_tensor(leaves[0]) else leaves[0].ndim
+    ndim = len(_shape(leaves[0]))
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -ndim <= axis < ndim:
         raise ValueError(f"ops.associative_scan: axis must be an integer from {-ndim} to {ndim - 1}, got {axis!r:.40}")
     axis = axis % ndim
-    sizes = {(leaf.shape if _is_tensor(leaf) else np.shape(leaf))[axis] for leaf in leaves}
+    sizes = {_shape(leaf)[axis] for leaf in leaves}
     if len(sizes) != 1:
         raise ValueError(f"ops.associative_scan: the arrays of elems must share the size of axis {axis}, got {sorted(sizes)}")
     n = sizes.pop()
@@ -189,7 +195,7 @@ def associative_scan(f, elems, reverse=False, axis=0):
 
     def part(k):
         index = (slice(None),) * axis + (slice(k, k + 1),)
-        return map_structure(lambda leaf: leaf[index], elems)
+        return map_structure(lambda leaf: _index(leaf, index), elems)
     order = range(n - 1, -1, -1) if reverse else range(n)
     out, running = [], None
     for k in order:
@@ -206,7 +212,7 @@ def map(f, xs):
     structure of slices), the results stacked on axis 0 (Keras' ``map``, TensorFlow's map_fn)."""
     _callable("map", "f", f)
     n = _leading("map", "xs", xs)
-    ys = [f(map_structure(lambda leaf: leaf[i], xs)) for i in range(n)]
+    ys = [f(map_structure(lambda leaf: _index(leaf, i), xs)) for i in range(n)]
     if not ys:
         raise ValueError("ops.map: xs has no entry along axis 0 (the results' shape is unknown)")
     return _stack("map", ys)
@@ -217,7 +223,7 @@ def vectorized_map(function, elements):
     vectorized_map, Keras'): here a loop, as ``map``."""
     _callable("vectorized_map", "function", function)
     n = _leading("vectorized_map", "elements", elements)
-    ys = [function(map_structure(lambda leaf: leaf[i], elements)) for i in range(n)]
+    ys = [function(map_structure(lambda leaf: _index(leaf, i), elements)) for i in range(n)]
     if not ys:
         raise ValueError("ops.vectorized_map: elements has no entry along axis 0 (the results' shape is unknown)")
     return _stack("vectorized_map", ys)
@@ -240,7 +246,7 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
         loops = []
         for j, k in enumerate(free):
             _refuse_tensor("vectorize", f"args[{k}]", args[k], "loop over")
-            shape = np.shape(args[k])
+            shape = _shape(args[k])
             core = 0 if cores is None else len(cores[j])
             loops.append(shape[:len(shape) - core])
         loop_shape = np.broadcast_shapes(*loops) if loops else ()
@@ -250,14 +256,14 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
             for j, k in enumerate(free):
                 own = loops[j]
                 at = tuple(0 if s == 1 else i for i, s in zip(idx[len(idx) - len(own):], own))
-                call[k] = args[k][at] if at else args[k]
+                call[k] = _index(args[k], at) if at else args[k]
             results.append(pyfunc(*call, **kwargs))
         if not loop_shape:
             return results[0]
         if not results:
             raise ValueError("ops.vectorize: the arguments broadcast to an empty shape")
         stacked = _stack("vectorize", results)
-        return map_structure(lambda y: ops.reshape(y, tuple(loop_shape) + tuple(np.shape(y)[1:])), stacked)
+        return map_structure(lambda y: ops.reshape(y, tuple(loop_shape) + _shape(y)[1:]), stacked)
     return vectorized
 
 
