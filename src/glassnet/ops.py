@@ -90,6 +90,13 @@ searchsorted, digitize, argpartition, in_top_k, isin, isclose, allclose, isnegin
 nextafter, unravel_index, the bitwise functions and shifts, gcd, lcm, the windows (bartlett, blackman, hamming,
 hanning, kaiser), geomspace, logspace and the complex helpers (angle, conj, conjugate, real, imag,
 view_as_complex, view_as_real) take arrays.
+Control flow and core helpers (_ops_flow.py, _ops_custom_gradient.py, _ops_core.py; docs/ops_opsflow.md):
+cond, switch, while_loop, fori_loop, scan, associative_scan, map, vectorized_map and vectorize run
+eagerly as Python branches and loops, so a tape records what their functions compute; a tensor
+choosing a branch or counting a loop is refused by name, a loop over a Python count draws its body's
+nodes. custom_gradient records one node whose backward is the grad_fn given (arrays and tapes only).
+is_tensor, dtype, ndim, size, get_item, saturate_cast, copy, array, empty, empty_like, full_like and
+view are keras.ops' helpers.
 """
 import numbers
 
@@ -680,6 +687,16 @@ __all__ += ["amax", "amin", "average", "ptp", "percentile", "nansum", "nanmean",
             "bitwise_right_shift", "left_shift", "right_shift", "gcd", "lcm", "bartlett", "blackman", "hamming",
             "hanning", "kaiser", "geomspace", "logspace", "extract_sequences", "cdist", "angle", "conj",
             "conjugate", "real", "imag", "view_as_complex", "view_as_real"]
+# control flow run eagerly (their bodies' ops are what a tape records and a model draws), custom_gradient and
+# the core helpers (_ops_flow.py, _ops_custom_gradient.py, _ops_core.py)
+from ._ops_flow import (  # noqa: E402
+    associative_scan, cond, fori_loop, map, scan, switch, vectorize, vectorized_map, while_loop)
+from ._ops_custom_gradient import custom_gradient  # noqa: E402
+from ._ops_core import (  # noqa: E402
+    array, copy, dtype, empty, empty_like, full_like, get_item, is_tensor, ndim, saturate_cast, size, view)
+__all__ += ["cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
+            "vectorize", "custom_gradient", "is_tensor", "dtype", "ndim", "size", "get_item", "saturate_cast", "copy",
+            "array", "empty", "empty_like", "full_like", "view"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
