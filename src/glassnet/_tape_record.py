@@ -83,6 +83,9 @@ def _record_op(name, args, kwargs, function=None):
     """``ops.<name>(*args, **kwargs)`` recorded: a fresh node of the op, forward now."""
     from .layers.tensor_functions import OPS, TensorFunction
     from .layers.tensor_ops import TensorOp
+    if getattr(function, "composed", False):
+        # written with glassnet.ops' functions (glassnet._ops_nn): run as it is, its steps recorded
+        return function(*args, **kwargs)
     if name in NO_GRADIENT:
         with _paused():
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})

@@ -80,6 +80,13 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
+
+keras.ops.nn's dot_product_attention, batch_normalization, layer_normalization, rms_normalization,
+moments, normalize, multi_hot, psnr, depth_to_space, space_to_depth, fold, unfold, polar and the
+binary, categorical and sparse categorical crossentropies (_ops_nn.py, _ops_attention.py,
+_ops_crossentropy.py) are composed of the functions above, so on tensors each is a few of their
+nodes and on a tape their gradients; psnr, fold and unfold take arrays and recorded values, polar
+arrays only (docs/ops_nn.md).
 """
 import numbers
 
@@ -647,6 +654,17 @@ __all__ += ["nonzero", "count_nonzero", "median", "quantile", "scatter", "scatte
 from ._ops_stft import istft, stft  # noqa: E402
 from ._ops_ctc import ctc_decode, ctc_loss  # noqa: E402
 __all__ += ["stft", "istft", "ctc_loss", "ctc_decode"]
+
+# keras.ops.nn's normalizations, attention, crossentropies, rearrangements, fold/unfold, polar: composed of
+# the functions above, so their gradients and graph nodes are theirs (glassnet._ops_nn)
+from ._ops_nn import (  # noqa: E402
+    batch_normalization, depth_to_space, fold, layer_normalization, moments, multi_hot, normalize, polar, psnr,
+    rms_normalization, space_to_depth, unfold)
+from ._ops_attention import dot_product_attention  # noqa: E402
+from ._ops_crossentropy import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy  # noqa: E402,E501
+__all__ += ["dot_product_attention", "batch_normalization", "layer_normalization", "rms_normalization", "moments",
+            "normalize", "multi_hot", "psnr", "depth_to_space", "space_to_depth", "fold", "unfold", "polar",
+            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
