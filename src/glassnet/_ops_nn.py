@@ -30,9 +30,11 @@ def _ops():
 
 
 def _live(value):
-    """A symbolic tensor or a value a GradientTape records: handed to ops as it is."""
-    from ._tape_values import Recorded
-    return _is_tensor(value) or isinstance(value, Recorded)
+    """A symbolic tensor, a value a GradientTape records or an array it watches: handed to ops as it is
+    (a copy or a reshaped view of a watched array would not be watched)."""
+    from ._tape_values import Recorded, watched_node
+    return _is_tensor(value) or isinstance(value, Recorded) or (
+        isinstance(value, np.ndarray) and watched_node(value) is not None)
 
 
 def _input(x, name, function, floats=True):
@@ -100,9 +102,9 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     def along(value, name):
         # a vector along axis, shaped to broadcast from the right (the batch axis needs no entry)
         value = _like(value, x, name, "batch_normalization")
-        if value is None or _live(value) or value.ndim != 1:
+        if value is None or _is_tensor(value) or len(ops.shape(value)) != 1 or position == ndim - 1:
             return value
-        return value.reshape((value.shape[0],) + (1,) * (ndim - 1 - position))
+        return ops.reshape(value, (ops.shape(value)[0],) + (1,) * (ndim - 1 - position))
 
     mean, variance, offset, scale = (along(v, n) for v, n in ((mean, "mean"), (variance, "variance"),
                                                               (offset, "offset"), (scale, "scale")))
@@ -152,8 +154,8 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     shape = ops.shape(x)
 
     def broadcast(v):
-        if v is not None and not _live(v) and v.ndim != ndim and axes != [ndim - 1]:
-            return v.reshape([shape[d] if d in axes else 1 for d in range(ndim)][1 if _live(x) else 0:])
+        if v is not None and not _is_tensor(v) and len(ops.shape(v)) != ndim and axes != [ndim - 1]:
+            return ops.reshape(v, [shape[d] if d in axes else 1 for d in range(ndim)][1 if _is_tensor(x) else 0:])
         return v
 
     if rms_scaling:
