@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ._ops_arrays import _no_tensor, quantile as _quantile_arrays, QUANTILE_METHODS
-from ._ops_reading import _array, _axis_argument, _float, _is_tensor
+from ._ops_reading import _array, _axis_argument, _float, _is_tensor, composed
 
 _TENSOR_LOWEST = float(np.finfo(np.float32).min)    # where's constants on tensors must be finite
 
@@ -29,12 +29,6 @@ _TENSOR_LOWEST = float(np.finfo(np.float32).min)    # where's constants on tenso
 def _ops():
     from . import ops           # the public (recording) functions: the tape records each call
     return ops
-
-
-def _composed(function):
-    """Mark ``function``'s recorded form: the tape runs it, its ops calls recorded one by one."""
-    function.composed = function
-    return function
 
 
 def _kind(x):
@@ -52,26 +46,26 @@ def _big(x, sign):
 
 
 # -- amax, amin, ptp, average ----------------------------------------------------------------------
-@_composed
+@composed
 def amax(x, axis=None, keepdims=False):
     """The largest entry over ``axis`` (Keras' ``max``): same shape rules; ties share the gradient."""
     return _ops().max(x, axis=axis, keepdims=keepdims)
 
 
-@_composed
+@composed
 def amin(x, axis=None, keepdims=False):
     """The smallest entry over ``axis`` (Keras' ``min``)."""
     return _ops().min(x, axis=axis, keepdims=keepdims)
 
 
-@_composed
+@composed
 def ptp(x, axis=None, keepdims=False):
     """``max - min`` over ``axis`` (peak to peak), x's dtype."""
     o = _ops()
     return o.subtract(o.max(x, axis=axis, keepdims=keepdims), o.min(x, axis=axis, keepdims=keepdims))
 
 
-@_composed
+@composed
 def average(x, axis=None, weights=None):
     """The mean over ``axis`` weighted by ``weights`` (None: the plain mean): ``sum(x * w) / sum(w)``.
     ``weights`` has x's shape, or is 1-D along the one ``axis`` (Keras' rule); integers give float32.
@@ -194,7 +188,7 @@ def _count(x, axis, keepdims):
     return o.sum(o.cast(o.logical_not(o.isnan(x)), _dtype_name(x)), axis=axis, keepdims=keepdims)
 
 
-@_composed
+@composed
 def nansum(x, axis=None, keepdims=False):
     """The sum over ``axis`` with NaN entries taken as 0 (integers: ``sum``'s dtypes)."""
     if _kind(x) != "f":
@@ -202,7 +196,7 @@ def nansum(x, axis=None, keepdims=False):
     return _ops().sum(_clean(x, 0.0), axis=axis, keepdims=keepdims)
 
 
-@_composed
+@composed
 def nanmean(x, axis=None, keepdims=False):
     """The mean of the non-NaN entries over ``axis`` (all NaN: NaN); integers give float32."""
     o = _ops()
@@ -226,19 +220,19 @@ def _nan_extreme(op, x, axis, keepdims):
     return o.where(o.all(o.isnan(x), axis=axis, keepdims=keepdims), np.nan, y)
 
 
-@_composed
+@composed
 def nanmax(x, axis=None, keepdims=False):
     """The largest non-NaN entry over ``axis`` (all NaN: NaN; on tensors the float32 lowest)."""
     return _nan_extreme("max", x, axis, keepdims)
 
 
-@_composed
+@composed
 def nanmin(x, axis=None, keepdims=False):
     """The smallest non-NaN entry over ``axis`` (all NaN: NaN; on tensors the float32 largest)."""
     return _nan_extreme("min", x, axis, keepdims)
 
 
-@_composed
+@composed
 def nanprod(x, axis=None, keepdims=False):
     """The product over ``axis`` with NaN entries taken as 1."""
     if _kind(x) != "f":
@@ -246,7 +240,7 @@ def nanprod(x, axis=None, keepdims=False):
     return _ops().prod(_clean(x, 1.0), axis=axis, keepdims=keepdims)
 
 
-@_composed
+@composed
 def nanvar(x, axis=None, keepdims=False):
     """The variance of the non-NaN entries over ``axis`` (divided by their count); float dtype."""
     o = _ops()
@@ -257,20 +251,20 @@ def nanvar(x, axis=None, keepdims=False):
         return o.divide(o.sum(o.square(centered), axis=axis, keepdims=keepdims), _count(x, axis, keepdims))
 
 
-@_composed
+@composed
 def nanstd(x, axis=None, keepdims=False):
     """The standard deviation of the non-NaN entries over ``axis``: ``sqrt(nanvar)``."""
     return _ops().sqrt(nanvar(x, axis, keepdims))
 
 
-@_composed
+@composed
 def nancumsum(x, axis=None, dtype=None):
     """The running sum along ``axis`` (None: of the flattened x) with NaN entries taken as 0."""
     o = _ops()
     return o.cumsum(_clean(x, 0.0) if _kind(x) == "f" else x, axis=axis, dtype=dtype)
 
 
-@_composed
+@composed
 def nancumprod(x, axis=None, dtype=None):
     """The running product along ``axis`` (None: of the flattened x) with NaN entries taken as 1."""
     o = _ops()
@@ -375,7 +369,7 @@ def _segment(op, data, segment_ids, num_segments, sorted):
     return y
 
 
-@_composed
+@composed
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     """The sum of ``data``'s rows per segment id: (num_segments, *data.shape[1:]), data's dtype.
     ``num_segments`` None: the count of distinct ids (Keras' rule on TensorFlow). Arrays and values
@@ -383,20 +377,20 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     return _segment("sum", data, segment_ids, num_segments, sorted)
 
 
-@_composed
+@composed
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
     """The largest row entry per segment id (None: max id + 1 segments); an empty segment gives the
     dtype's lowest value (``sorted=True``: 0), as TensorFlow's. Ties share the gradient."""
     return _segment("max", data, segment_ids, num_segments, sorted)
 
 
-@_composed
+@composed
 def segment_min(data, segment_ids, num_segments=None, sorted=False):
     """The smallest row entry per segment id (an empty segment: the dtype's largest; sorted: 0)."""
     return _segment("min", data, segment_ids, num_segments, sorted)
 
 
-@_composed
+@composed
 def segment_prod(data, segment_ids, num_segments=None, sorted=False):
     """The product of the rows per segment id (an empty segment: 1)."""
     return _segment("prod", data, segment_ids, num_segments, sorted)

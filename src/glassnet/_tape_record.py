@@ -89,7 +89,7 @@ def _record_op(name, args, kwargs, function=None):
     from .layers.tensor_functions import OPS, TensorFunction
     from .layers.tensor_ops import TensorOp
     if getattr(function, "composed", None) is not None:
-        # written from other ops functions (glassnet._ops_reduce): those calls are recorded one by one
+        # written from other ops functions (glassnet._ops_reduce, _ops_nn): those calls are recorded one by one
         return function.composed(*args, **kwargs)
     if name in NO_GRADIENT or getattr(function, "no_gradient", False):
         with _paused():

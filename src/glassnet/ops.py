@@ -97,6 +97,12 @@ choosing a branch or counting a loop is refused by name, a loop over a Python co
 nodes. custom_gradient records one node whose backward is the grad_fn given (arrays and tapes only).
 is_tensor, dtype, ndim, size, get_item, saturate_cast, copy, array, empty, empty_like, full_like and
 view are keras.ops' helpers.
+keras.ops.nn's dot_product_attention, batch_normalization, layer_normalization, rms_normalization,
+moments, normalize, multi_hot, psnr, depth_to_space, space_to_depth, fold, unfold, polar and the
+binary, categorical and sparse categorical crossentropies (_ops_nn.py, _ops_attention.py,
+_ops_crossentropy.py) are composed of the functions above, so on tensors each is a few of their
+nodes and on a tape their gradients; psnr, fold and unfold take arrays and recorded values, polar
+arrays only (docs/ops_nn.md).
 """
 import numbers
 
@@ -697,6 +703,16 @@ from ._ops_core import (  # noqa: E402
 __all__ += ["cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
             "vectorize", "custom_gradient", "is_tensor", "dtype", "ndim", "size", "get_item", "saturate_cast", "copy",
             "array", "empty", "empty_like", "full_like", "view"]
+# keras.ops.nn's normalizations, attention, crossentropies, rearrangements, fold/unfold, polar: composed of
+# the functions above, so their gradients and graph nodes are theirs (glassnet._ops_nn)
+from ._ops_nn import (  # noqa: E402
+    batch_normalization, depth_to_space, fold, layer_normalization, moments, multi_hot, normalize, polar, psnr,
+    rms_normalization, space_to_depth, unfold)
+from ._ops_attention import dot_product_attention  # noqa: E402
+from ._ops_crossentropy import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy  # noqa: E402,E501
+__all__ += ["dot_product_attention", "batch_normalization", "layer_normalization", "rms_normalization", "moments",
+            "normalize", "multi_hot", "psnr", "depth_to_space", "space_to_depth", "fold", "unfold", "polar",
+            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
