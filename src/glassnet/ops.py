@@ -80,6 +80,11 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
+
+Linear algebra (_ops_linalg.py, layers/tensor_linalg.py; docs/ops_linalg.md): cholesky, cholesky_inverse,
+det, eig, eigh, inv, lstsq, lu_factor, matrix_rank, pinv, qr, solve, solve_triangular, svd, slogdet, logdet
+on matrices (..., M, N), floats alone (as Keras 3.15); tape gradients for all but eig, lu_factor and
+matrix_rank; inv, det, slogdet, logdet, cholesky, solve and solve_triangular take tensors too.
 """
 import numbers
 
@@ -647,6 +652,13 @@ __all__ += ["nonzero", "count_nonzero", "median", "quantile", "scatter", "scatte
 from ._ops_stft import istft, stft  # noqa: E402
 from ._ops_ctc import ctc_decode, ctc_loss  # noqa: E402
 __all__ += ["stft", "istft", "ctc_loss", "ctc_decode"]
+
+# linear algebra (its maths and nodes: layers/tensor_linalg.py)
+from ._ops_linalg import (  # noqa: E402
+    cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd)
+__all__ += ["cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",
+            "qr", "solve", "solve_triangular", "svd", "slogdet", "logdet"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
