@@ -408,6 +408,11 @@ def test_nodes_agree_with_finite_differences(rng):
                      ("solve_triangular", {"a": np.triu(A3[0]).tolist()})):
         x = _spd((4, 3, 3), 3) if op != "solve_triangular" else rng.standard_normal((4, 3, 2))
         assert check_layer(TensorFunction(op, args), x, seed=0), op
+    # matrix norms of each sample, every ord (ties and repeated singular values away)
+    x = rng.standard_normal((4, 3, 5))
+    for ord in ("nuc", 1, -1, 2, -2, np.inf, -np.inf):
+        for axis in ([1, 2], [2, 1]):
+            assert check_layer(TensorFunction("norm", {"ord": ord, "axis": axis}), x, seed=0), (ord, axis)
 
 
 @pytest.mark.parametrize("make, error, message", [

@@ -84,7 +84,8 @@ class TensorFunction(ConstantOperandNode, Layer):
         and the structural einsum, take, take_along_axis, pad, split, tile,
         repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu (layers/tensor_structure.py);
         conv, depthwise_conv, conv_transpose (their kernel the constant), max_pool, average_pool and
-        extract_patches (layers/tensor_conv.py).
+        extract_patches (layers/tensor_conv.py); inv, det, slogdet, logdet, cholesky, solve,
+        solve_triangular (layers/tensor_linalg.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
