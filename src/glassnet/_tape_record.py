@@ -61,9 +61,10 @@ def records(name):
     """Whether ``glassnet.ops.<name>`` is recorded on a recorded value (``_record_op`` takes it):
     for the refusals of NumPy's functions, which name the ops function to use instead."""
     from .layers.tensor_functions import OPS
-    return name in NO_GRADIENT or name in RUN_AS_THEY_ARE or name in ELEMENTWISE_BINARY or name in _OWN_NODES or name in OPS or name in (
-        "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive", "convert_to_tensor",
-        "reshape", "squeeze", "cast")
+    return (name in NO_GRADIENT or name in RUN_AS_THEY_ARE or name in ELEMENTWISE_BINARY or name in _OWN_NODES
+            or name in _LINALG or name in OPS or name in (
+                "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive",
+                "convert_to_tensor", "reshape", "squeeze", "cast"))
 
 
 def _keras_arguments(function, args, kwargs, skip):
@@ -109,6 +110,9 @@ def _record_op(name, args, kwargs, function=None):
         return _record(node, [a, b], name)
     if name in ("negative", "abs"):
         return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
+    if name in _LINALG:         # inv, det, solve, svd, ...: a node per output (glassnet._ops_linalg)
+        from ._ops_linalg import record
+        return record(name, function, args, kwargs)
     if name in _OWN_NODES:
         return _record_own(name, function, args, kwargs)
     if name in SPECTRAL:
@@ -140,6 +144,8 @@ def _record_op(name, args, kwargs, function=None):
     return _record(TensorFunction(name, given), [x], name)
 
 
+_LINALG = ("cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",
+           "qr", "solve", "solve_triangular", "svd", "slogdet", "logdet")     # (glassnet._ops_linalg.RECORDED)
 _OWN_NODES = ("concatenate", "stack", "where", "einsum", "take", "take_along_axis", "conv", "depthwise_conv",
               "separable_conv", "conv_transpose", "max_pool", "average_pool")
 

@@ -103,6 +103,10 @@ binary, categorical and sparse categorical crossentropies (_ops_nn.py, _ops_atte
 _ops_crossentropy.py) are composed of the functions above, so on tensors each is a few of their
 nodes and on a tape their gradients; psnr, fold and unfold take arrays and recorded values, polar
 arrays only (docs/ops_nn.md).
+Linear algebra (_ops_linalg.py, layers/tensor_linalg.py; docs/ops_linalg.md): cholesky, cholesky_inverse,
+det, eig, eigh, inv, lstsq, lu_factor, matrix_rank, pinv, qr, solve, solve_triangular, svd, slogdet, logdet
+on matrices (..., M, N), floats alone (as Keras 3.15); tape gradients for all but eig, lu_factor and
+matrix_rank; inv, det, slogdet, logdet, cholesky, solve and solve_triangular take tensors too.
 """
 import numbers
 
@@ -713,6 +717,12 @@ from ._ops_crossentropy import binary_crossentropy, categorical_crossentropy, sp
 __all__ += ["dot_product_attention", "batch_normalization", "layer_normalization", "rms_normalization", "moments",
             "normalize", "multi_hot", "psnr", "depth_to_space", "space_to_depth", "fold", "unfold", "polar",
             "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+# linear algebra (its maths and nodes: layers/tensor_linalg.py)
+from ._ops_linalg import (  # noqa: E402
+    cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd)
+__all__ += ["cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",
+            "qr", "solve", "solve_triangular", "svd", "slogdet", "logdet"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each
