@@ -23,9 +23,11 @@ source's first), one entry per step of each layer call (glassnet._tape_second_ru
 the order of the recorded calls and, within a model's call, of its graph of calls: a layer's
 output read twice, merges, residual blocks, a model of several inputs whose others are constants
 (a conditional critic's labels). The tangent and the reverse passes walk those entries. The calls
-must be recorded model calls (one output, no masks) and layer calls, ended by linear ops
-(``ops.sum``, ``ops.mean``, reshapes, indexing, negation) folded into s; anything else is refused by
-name, never differentiated wrongly. Imported by ``GradientTape.gradient`` when it meets the nested
+must be recorded model calls (one output, no masks), layer calls and ``glassnet.ops`` calls
+(glassnet._tape_second_ops), the linear ops after the last (``ops.sum``, ``ops.mean``, reshapes,
+indexing, negation) folded into s; a value the outer tape recorded beside the source (a watched
+weight) is a constant slot whose cotangent goes back to it. Anything else is refused by name,
+never differentiated wrongly. Imported by ``GradientTape.gradient`` when it meets the nested
 case: ``import glassnet`` does not.
 """
 import numpy as np
