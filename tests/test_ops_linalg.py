@@ -350,7 +350,7 @@ def test_second_order_gradients_are_refused_by_name():
         with gn.GradientTape() as inner:
             inner.watch(x)
             y = ops.sum(ops.inv(x))
-        with pytest.raises(NotImplementedError, match="ops.inv on the inner tape is not among them"):
+        with pytest.raises(NotImplementedError, match=r"ops\.inv on the inner tape \(ops covered: .*\) is not among them"):
             inner.gradient(y, x)
 
 

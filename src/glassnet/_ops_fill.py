@@ -114,7 +114,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     _constant_only("linspace", start=start, stop=stop)
     count = _size(num, "num", "linspace")
     arrays = [_array(start, "start", "linspace"), _array(stop, "stop", "linspace")]
-    dtype = _result_dtype([start, stop, 1.0], arrays + [np.asarray(1.0, np.float32)]) if dtype is None else \
+    dtype = _result_dtype([start, stop, 1.0], arrays + [np.asarray(1.0, backend.floatx())]) if dtype is None else \
         _keras_dtype(dtype, "linspace")
     # computed in float64 (TensorFlow's linspace computes in the dtype: values may differ by an ulp)
     values, step = np.linspace(*(a.astype(np.float64) for a in arrays), count, endpoint=endpoint, retstep=True,

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from .layers import tensor_math
 from .layers.tensor_functions import FORWARD, TensorFunction
 
@@ -29,7 +30,6 @@ def _array(value, name, function):
         array = np.asarray(value)
     else:
         if hasattr(value, "__cuda_array_interface__"):          # a CuPy array
-            from . import backend
             value = backend.to_numpy(value)
         try:
             array = np.asarray(value)
@@ -51,23 +51,26 @@ def _array(value, name, function):
 
 
 def _float(array):
-    """Keras' float functions of integers (or booleans) give floatx, float32."""
-    return array if array.dtype.kind == "f" else array.astype(np.float32)
+    """Keras' float functions of integers (or booleans) give floatx (float32 unless
+    ``config.set_floatx``: Keras resolves the weak float of its result type by it)."""
+    return array if array.dtype.kind == "f" else array.astype(backend.floatx())
 
 
 def _result_dtype(values, arrays):
     """Keras' result type of ``values`` (``arrays`` their arrays): the widest float among the
     arrays, else their integer type; a Python number is weak (it takes the arrays' type), but a
-    Python float beside integers gives float32."""
+    Python float beside integers, or alone, gives floatx (float32 unless ``config.set_floatx``)."""
     strong = [a.dtype for v, a in zip(values, arrays) if not _weak(v)]
     if not strong:
+        if _builtin_any(type(v) is float for v in values):
+            return np.dtype(backend.floatx())     # Keras' weak float alone: floatx, not _array's float32
         strong = [a.dtype for a in arrays]
     floats = [d for d in strong if d.kind == "f"]
     if floats:
         return np.dtype(_builtin_max(floats, key=lambda d: d.itemsize))
     result = np.result_type(*strong)
     if _builtin_any(type(v) is float for v in values):
-        return np.dtype(np.float32)
+        return np.dtype(backend.floatx())
     if result.kind == "b" and _builtin_any(type(v) is int for v in values):
         return np.dtype(np.int32)
     return result

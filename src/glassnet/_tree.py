@@ -3,7 +3,7 @@ dicts, nested as deep as wanted, anything else a leaf (an array, None, a number)
 steps map the outputs a step returns leaf by leaf (glassnet.default_steps); the distillation
 losses map one loss per output (glassnet.distillation); ``glassnet.tree`` is the public
 ``keras.tree``, which walks dicts by their sorted keys (``sort_keys=True`` here)."""
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 
 
 def is_nested(x):
@@ -15,11 +15,25 @@ def children(x, sort_keys=False):
     """``x``'s (key, child) pairs: dicts by their keys' order, or sorted (Keras' order; an
     OrderedDict keeps its own, as Keras'), lists and tuples by position; () for a leaf."""
     if isinstance(x, dict):
-        keys = sorted(x) if sort_keys and not isinstance(x, OrderedDict) else list(x)
+        keys = _sorted(x) if sort_keys and not isinstance(x, OrderedDict) else list(x)
         return [(key, x[key]) for key in keys]
     if isinstance(x, (list, tuple)):
         return list(enumerate(x))
     return []
+
+
+def _sorted(keys):
+    """``keys`` in optree's total order, which Keras' tree walks by: sorted; keys of types that do
+    not compare with each other ({1: .., "a": ..}) by their type's qualified name first; keys that
+    still do not compare (objects of one class without ``<``) as they are."""
+    keys = list(keys)
+    try:
+        return sorted(keys)
+    except TypeError:
+        try:
+            return sorted(keys, key=lambda key: (f"{type(key).__module__}.{type(key).__qualname__}", key))
+        except TypeError:
+            return keys
 
 
 def rebuild(x, pairs):
@@ -27,16 +41,19 @@ def rebuild(x, pairs):
     keeps ``x``'s own key order, a namedtuple its fields."""
     if isinstance(x, dict):
         values = dict(pairs)
-        return type(x)((key, values[key]) for key in x)
+        items = [(key, values[key]) for key in x]
+        # a defaultdict's first argument is its default_factory (kept, as Keras' tree keeps it)
+        return type(x)(x.default_factory, items) if isinstance(x, defaultdict) else type(x)(items)
     items = [value for _, value in pairs]
     if isinstance(x, tuple) and hasattr(x, "_fields"):
         return type(x)(*items)
     return type(x)(items)
 
 
-def map_structure(fn, *structures):
+def map_structure(fn, *structures, sort_keys=False):
     """``fn`` applied to the leaves found at the same place in each of ``structures`` (the first
-    gives the nesting): a structure of the same kinds, dicts by the first one's keys and order.
+    gives the nesting): a structure of the same kinds, dicts by the first one's keys and order
+    (``sort_keys``: ``fn`` called in Keras' sorted order, the result's order kept).
 
     >>> map_structure(lambda a, b: a + b, {"x": [1, 2]}, {"x": [10, 20]})
     {'x': [11, 22]}
@@ -44,8 +61,8 @@ def map_structure(fn, *structures):
     first = structures[0]
     if not is_nested(first):
         return fn(*structures)
-    return rebuild(first, [(key, map_structure(fn, *(s[key] for s in structures)))
-                           for key, _ in children(first)])
+    return rebuild(first, [(key, map_structure(fn, *(s[key] for s in structures), sort_keys=sort_keys))
+                           for key, _ in children(first, sort_keys)])
 
 
 def flatten(structure, sort_keys=False):

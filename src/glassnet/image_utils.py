@@ -19,6 +19,7 @@ import pathlib
 
 import numpy as np
 
+from . import backend
 from ._atomic import write_atomically
 from ._validation import check_choice, check_flag, shown
 from ._warnings import warn
@@ -43,16 +44,17 @@ def _pillow(where):
 
 
 def _data_format(data_format, where):
-    """None is channels last (glassnet has no global image data format: Keras' default)."""
+    """None is ``config.image_data_format()`` (channels last unless set), as Keras' reads it."""
     if data_format is None:
-        return "channels_last"
+        return backend.image_data_format()
     return check_choice(data_format, f"{where}: data_format", DATA_FORMATS)
 
 
 def _dtype(dtype, where):
-    """None is float32 (Keras' floatx); else any NumPy dtype (``"uint8"`` keeps pixels as bytes)."""
+    """None is floatx (float32 unless ``config.set_floatx``), as Keras'; else any NumPy dtype
+    (``"uint8"`` keeps pixels as bytes)."""
     if dtype is None:
-        return np.dtype("float32")
+        return np.dtype(backend.floatx())
     try:
         return np.dtype(dtype)
     except TypeError:
@@ -122,9 +124,10 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
 def img_to_array(img, data_format=None, dtype=None):
     """A Pillow image (or anything ``np.asarray`` reads) as a 3-D array, Keras' ``img_to_array``.
 
-    data_format : None or "channels_last" gives (height, width, channels), "channels_first"
-        (channels, height, width); a grayscale image gets its channel axis of 1
-    dtype : None (float32, values 0-255 unscaled) or a NumPy dtype
+    data_format : "channels_last" gives (height, width, channels), "channels_first"
+        (channels, height, width); None: ``config.image_data_format()``; a grayscale image gets
+        its channel axis of 1
+    dtype : None (floatx, float32 unless set; values 0-255 unscaled) or a NumPy dtype
     """
     where = "img_to_array"
     data_format, dtype = _data_format(data_format, where), _dtype(dtype, where)
@@ -147,7 +150,8 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         channels 1 (grayscale, "L"; "I", 32-bit, when a value exceeds 255), 3 ("RGB") or 4 ("RGBA")
     scale : bool; True stretches the values to 0-255 (min to 0, max to 255, a constant image to 0);
         False takes them as pixel values (cast to bytes as NumPy casts: keep them in 0-255)
-    dtype : the dtype ``x`` is read as first, None: float32 (an integer or bool dtype with
+    data_format : as ``img_to_array``'s (None: ``config.image_data_format()``)
+    dtype : the dtype ``x`` is read as first, None: floatx (an integer or bool dtype with
         ``scale=True`` is scaled in float32, where Keras fails)
     """
     where = "array_to_img"

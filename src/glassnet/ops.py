@@ -2,7 +2,8 @@
 
 On arrays (or numbers, lists) each function computes at once and returns a NumPy array, with
 Keras' dtype: float32 stays float32, float64 float64; a Python float beside integers gives
-float32, as do the float functions (exp, mean, divide, ...) of integers. On an ``Input`` or a
+floatx (float32 unless ``config.set_floatx``), as do the float functions (exp, divide, ...) of
+integers (``mean`` of integers: float32, as Keras'). On an ``Input`` or a
 tensor drawn from one (a functional ``Model``, a subclass' ``call``) it computes nothing and returns
 a new tensor: one node of the model's graph, a ``layers.TensorFunction`` (or, for add, subtract,
 multiply, divide, negative and abs, the ``layers.TensorOp`` that Python's operators make), with a
@@ -218,7 +219,7 @@ def multiply(x1, x2):
 
 
 def divide(x1, x2):
-    """``x1 / x2``, broadcast as NumPy's; integers divide to float32 (Keras' floatx). On tensors
+    """``x1 / x2``, broadcast as NumPy's; integers divide to floatx (float32 unless set_floatx), as Keras'. On tensors
     the ``TensorOp`` that ``/`` makes, named ``true_divide`` (Keras names this function's node ``divide``)."""
     return _two("true_divide", x1, x2, lambda a, b: np.true_divide(_float(a), _float(b)))
 
@@ -293,7 +294,9 @@ def _reduce(op, x, axis, keepdims, initial=None):
             dtype = np.dtype(np.uint32 if dtype.kind == "u" else np.int32)
         return np.asarray(np.sum(array, axis=axis, keepdims=keepdims, dtype=dtype))
     if op == "mean":
-        return np.asarray(np.mean(_float(array), axis=axis, keepdims=keepdims))
+        # integers give float32 whatever floatx: Keras' mean computes in result_type(x, "float32")
+        floats = array if array.dtype.kind == "f" else array.astype(np.float32)
+        return np.asarray(np.mean(floats, axis=axis, keepdims=keepdims))
     return np.asarray(FORWARD[op](array, axis=axis, keepdims=keepdims, initial=initial))
 
 

@@ -1,6 +1,7 @@
 """Keras 3.15's ``keras.tree``: nested lists, tuples (namedtuples too) and dicts of leaves.
 
-Dicts are walked by their sorted keys, as Keras' (an OrderedDict by its own order); a rebuilt
+Dicts are walked by their sorted keys, as Keras' (an OrderedDict by its own order; keys of
+different types, {1: .., "a": ..}, by their type's name first, optree's order); a rebuilt
 dict keeps the order of the dict it copies. None is a leaf. The walk is glassnet._tree's.
 
 >>> from glassnet import tree
@@ -91,14 +92,17 @@ def assert_same_paths(a, b):
 
 def map_structure(func, *structures, none_is_leaf=True):
     """``func`` of the leaves at the same place in each of ``structures`` (all of the same
-    structure, checked), in a structure like the first."""
+    structure, checked), in a structure like the first; called in ``flatten``'s order.
+    ``none_is_leaf=False``: None leaves stay None, ``func`` is not called on them (Keras')."""
     if not callable(func):
         raise TypeError(f"map_structure: func: expected a callable, got {type(func).__name__}")
     if not structures:
         raise ValueError("map_structure: structures: expected at least one structure, got none")
     for other in structures[1:]:
         _check_same(structures[0], other, True, " (map_structure)")
-    return _tree.map_structure(func, *structures)
+    if not none_is_leaf:        # Keras': None is passed on as None, func never sees it
+        return _tree.map_structure(lambda *xs: None if xs[0] is None else func(*xs), *structures, sort_keys=True)
+    return _tree.map_structure(func, *structures, sort_keys=True)
 
 
 def map_structure_up_to(shallow_structure, func, *structures):
@@ -153,7 +157,7 @@ def map_shape_structure(func, structure):
     if _is_shape(structure) or not _tree.is_nested(structure):
         return func(structure)
     return _tree.rebuild(structure, [(key, map_shape_structure(func, child))
-                                     for key, child in _tree.children(structure)])
+                                     for key, child in _tree.children(structure, sort_keys=True)])
 
 
 def traverse(func, structure, top_down=True):
@@ -172,6 +176,7 @@ def traverse(func, structure, top_down=True):
             if value is not None:
                 return result(value, node)
         if _tree.is_nested(node):
-            node = _tree.rebuild(node, [(key, walk(child)) for key, child in _tree.children(node)])
+            # children in Keras' order (dicts by sorted keys): func sees nodes as flatten lists them
+            node = _tree.rebuild(node, [(key, walk(child)) for key, child in _tree.children(node, sort_keys=True)])
         return node if top_down else result(func(node), node)
     return walk(structure)
