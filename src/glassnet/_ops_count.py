@@ -155,8 +155,10 @@ def argpartition(x, kth, axis=-1):
     masked = moved.copy()
     np.put_along_axis(masked, bottom, 0, axis=-1)
     top = np.argsort(-masked, axis=-1, kind="stable")
-    rest = np.array([[i for i in row if i not in set(b)] for row, b in zip(top.reshape(-1, n), bottom.reshape(-1, k + 1))])
-    out = np.concatenate([bottom.reshape(-1, k + 1), rest.reshape(-1, n - k - 1)], -1).reshape(moved.shape)
+    rows = bottom.reshape(-1, k + 1)
+    rest = np.array([[i for i in row if i not in set(b)] for row, b in zip(top.reshape(-1, n), rows)])
+    # the row count named, not inferred: kth = n - 1 leaves no rest (reshape(-1, 0) cannot infer it)
+    out = np.concatenate([rows, rest.reshape(len(rows), n - k - 1).astype(rows.dtype)], -1).reshape(moved.shape)
     return np.moveaxis(out, -1, axis).astype(np.int32)
 
 

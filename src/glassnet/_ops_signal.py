@@ -2,7 +2,7 @@
 (which re-exports them): bartlett, blackman, hamming, hanning, kaiser, geomspace, logspace,
 extract_sequences, cdist, angle, conj, conjugate, real, imag, view_as_complex, view_as_real.
 
-The windows and spaces are NumPy constants (float32 unless ``dtype``), as ``linspace``.
+The windows and spaces are NumPy constants in Keras 3.15's dtypes on TensorFlow (floatx or float32; see each).
 ``extract_sequences`` (frames of audio) and ``cdist`` are composed of ``glassnet.ops`` functions with
 gradients (``take``; ``subtract``, ``square``, ``sum``, ``sqrt``), so they take arrays, values a
 ``GradientTape`` records and (extract_sequences) tensors of a model being drawn, one ``take`` node
@@ -12,9 +12,10 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from ._ops_arrays import _no_tensor
 from ._ops_count import _plain
-from ._ops_reading import _array, _float, _is_tensor, _keras_dtype
+from ._ops_reading import _array, _float, _is_tensor, _keras_dtype, _weak
 
 
 def _ops():
@@ -32,17 +33,19 @@ def _length(x, function):
 
 
 def bartlett(x):
-    """The Bartlett (triangular) window of ``x`` points, symmetric as NumPy's, float32."""
-    return np.bartlett(_length(x, "bartlett")).astype(np.float32)
+    """The Bartlett (triangular) window of ``x`` points, symmetric as NumPy's, floatx (float32 unless
+    ``config.set_floatx``: Keras' TensorFlow backend computes it in floatx)."""
+    return np.bartlett(_length(x, "bartlett")).astype(backend.floatx())
 
 
 def blackman(x):
-    """The Blackman window of ``x`` points, symmetric as NumPy's, float32."""
-    return np.blackman(_length(x, "blackman")).astype(np.float32)
+    """The Blackman window of ``x`` points, symmetric as NumPy's, floatx (as ``bartlett``)."""
+    return np.blackman(_length(x, "blackman")).astype(backend.floatx())
 
 
 def hamming(x):
-    """The Hamming window of ``x`` points, symmetric as NumPy's, float32."""
+    """The Hamming window of ``x`` points, symmetric as NumPy's, float32 (whatever floatx: TensorFlow's
+    window functions)."""
     return np.hamming(_length(x, "hamming")).astype(np.float32)
 
 
@@ -69,21 +72,29 @@ def _space(function, start, stop, num, endpoint, dtype, axis):
             raise TypeError(f"ops.{function}: {name} must be a number or an array, not a tensor of a model being drawn")
     if isinstance(num, bool) or not isinstance(num, numbers.Integral) or num < 0:
         raise ValueError(f"ops.{function}: num must be an integer >= 0, got {num!r:.40}")
-    out_dtype = np.dtype(np.float32) if dtype is None else _keras_dtype(dtype, function)
-    return (_array(start, "start", function).astype(np.float64), _array(stop, "stop", function).astype(np.float64),
-            out_dtype)
+    arrays = [_array(start, "start", function), _array(stop, "stop", function)]
+    if dtype is not None:
+        out_dtype = _keras_dtype(dtype, function)
+    else:
+        # Keras' on TensorFlow: geomspace floatx; logspace linspace's result type of start, stop and a
+        # Python float: the widest float of the arrays (NumPy numbers too), else floatx
+        floats = [a.dtype for v, a in zip((start, stop), arrays) if a.dtype.kind == "f" and not _weak(v)]
+        out_dtype = np.dtype(max(floats, key=lambda d: d.itemsize) if floats and function == "logspace"
+                             else backend.floatx())
+    return arrays[0].astype(np.float64), arrays[1].astype(np.float64), out_dtype
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
-    """``base ** linspace(start, stop, num)``: numbers evenly spaced on a log scale, float32 unless
-    ``dtype``; arrays ``start``/``stop`` give their shape with the new ``axis``."""
+    """``base ** linspace(start, stop, num)``: numbers evenly spaced on a log scale, ``dtype`` or
+    linspace's (float arrays ``start``/``stop`` their widest float, else floatx); arrays ``start``/``stop``
+    give their shape with the new ``axis``."""
     a, b, dtype = _space("logspace", start, stop, num, endpoint, dtype, axis)
     return np.logspace(a, b, int(num), endpoint=bool(endpoint), base=base, axis=axis).astype(dtype)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """Numbers from ``start`` to ``stop`` in a geometric progression (their sign kept), float32
-    unless ``dtype``."""
+    """Numbers from ``start`` to ``stop`` in a geometric progression (their sign kept), floatx
+    (float32 unless ``config.set_floatx``) unless ``dtype``."""
     a, b, dtype = _space("geomspace", start, stop, num, endpoint, dtype, axis)
     if np.any(a == 0) or np.any(b == 0):
         raise ValueError("ops.geomspace: start and stop must not be 0 (a geometric sequence never reaches 0)")

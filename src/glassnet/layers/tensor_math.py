@@ -63,6 +63,12 @@ FORWARD = {
     # the value as it is, no gradient back (a straight-through estimator: x + stop_gradient(q - x))
     "stop_gradient": lambda x: x,
 }
+def _no_nan(g, grad):
+    """``grad()`` with 0 where ``g`` is 0 (TensorFlow's gradient kernels of reciprocal, rsqrt, sqrt)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(g == 0, 0, grad()).astype(np.result_type(g), copy=False)
+
+
 # dL/dx from dL/dy (g), x and y
 BACKWARD = {
     "log1p": lambda g, x, y: g / (1 + x),
@@ -70,8 +76,10 @@ BACKWARD = {
     "sin": lambda g, x, y: g * np.cos(x),
     "cos": lambda g, x, y: -g * np.sin(x),
     "erf": lambda g, x, y: g * (2 / math.sqrt(math.pi)) * np.exp(-x * x),
-    "reciprocal": lambda g, x, y: -g * y * y,
-    "rsqrt": lambda g, x, y: -0.5 * g * y * y * y,
+    # 0 where g is 0, as TensorFlow's ReciprocalGrad/RsqrtGrad: at x = 0 (y inf) a branch not taken
+    # (ops.normalize's minimum(rsqrt(0), 1/epsilon)) gives 0, not 0 * inf = NaN
+    "reciprocal": lambda g, x, y: _no_nan(g, lambda: -g * y * y),
+    "rsqrt": lambda g, x, y: _no_nan(g, lambda: -0.5 * g * y * y * y),
     "tan": lambda g, x, y: g * (1 + y * y),
     "arcsin": lambda g, x, y: g / np.sqrt(1 - x * x),
     "arccos": lambda g, x, y: -g / np.sqrt(1 - x * x),
@@ -346,10 +354,14 @@ def backward(layer, g):
             grad = matrix_norm_backward(g, x, tuple(a % x.ndim for a in named), args["keepdims"], args["ord"])
         else:
             grad = _reduction_backward(op, g, x, y, axes, args["keepdims"], args.get("ord"))
-    elif op == "cumsum":
-        grad = np.flip(np.cumsum(np.flip(g, args["axis"]), axis=args["axis"]), args["axis"])
-    elif op == "cumprod":
-        grad = _cumprod_backward(g, x, args["axis"])
+    elif op in ("cumsum", "cumprod"):
+        # axis=None runs over the flattened x (NumPy's, Keras'): g is the flat run's, and the gradient
+        # is given back in x's shape (the default axis of ops.nancumsum/nancumprod too)
+        axis, flat = (args["axis"], x) if args["axis"] is not None else (0, x.reshape(-1))
+        if op == "cumsum":
+            grad = np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis).reshape(x.shape)
+        else:
+            grad = _cumprod_backward(g, flat, axis).reshape(x.shape)
     elif op in ACTIVATIONS:
         grad = tensor_activations.backward(op, g, x, y, args)
     elif op == "sort":          # each value's gradient back to the entry it came from
