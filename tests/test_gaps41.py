@@ -21,6 +21,7 @@ CLIP = {"rmax": 1.4, "rmin": 0.8, "dmax": 0.3}
 def _bn_models(keras, dtype="float32", optimizer="sgd", axis=-1, shape=(4,), **bn):
     """The same Dense -> BatchNormalization(renorm) -> Dense network in Keras and glassnet, glassnet's
     weights given Keras' (the renorm states included: the lists' order is Keras')."""
+    keras.utils.set_random_seed(0)      # the same starting weights at every run
     # no bias before the normalisation: its gradient is 0 up to rounding, which Adam would blow up
     theirs = keras.Sequential([keras.Input(shape, dtype=dtype), keras.layers.Dense(3, use_bias=False, dtype=dtype),
                                keras.layers.BatchNormalization(axis=axis, dtype=dtype, **bn),
