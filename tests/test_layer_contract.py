@@ -258,9 +258,10 @@ def test_an_unknown_keyword_argument_names_the_layer_and_the_accepted_ones(name)
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda: layers.BatchNormalization(renorm=True),
-     r"^BatchNormalization: unexpected keyword argument 'renorm'; BatchNormalization takes axis, momentum, "
-     r"epsilon, center, scale, beta_initializer, .*, synchronized and, like every layer, name, input_shape"),
+    (lambda: layers.BatchNormalization(renorm_rate=True),
+     r"^BatchNormalization: unexpected keyword argument 'renorm_rate'; BatchNormalization takes axis, momentum, "
+     r"epsilon, center, scale, beta_initializer, .*, renorm, renorm_clipping, renorm_momentum, synchronized and, "
+     r"like every layer, name, input_shape"),
     (lambda: layers.Embedding(10, 2, lora_rank=4),
      r"^Embedding: unexpected keyword argument 'lora_rank'; Embedding takes output_dim, .* and, like every layer"),
     (lambda: layers.Flatten(data_format="channels_last", foo=1),

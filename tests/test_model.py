@@ -1214,7 +1214,7 @@ def test_compute_output_shape_follows_the_layers_without_building():
     assert pooled.compute_output_shape((None, 7)) == (None, 4)
     with pytest.raises(ValueError, match="compute_output_shape: expected a shape with the batch axis first"):
         cnn.compute_output_shape((28,))
-    cnn.build((28, 28, 1))
+    cnn.build((None, 28, 28, 1))
     with pytest.raises(ValueError, match=r"compute_output_shape: the model is built for samples of shape "
                                          r"\(28, 28, 1\), got \(28, 28, 3\)"):
         cnn.compute_output_shape((None, 28, 28, 3))

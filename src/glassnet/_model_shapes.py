@@ -31,6 +31,7 @@ class ModelShapesMixin:
 
     _sample_input_shape = None      # one sample's input (the packed row with several inputs)
     _sample_output_shape = None     # one sample's output (the packed row with several outputs)
+    _build_batch_size = None        # the batch size given to Sequential.build((32, 5)), kept as Keras'
 
     def _no_shape_yet(self, which):
         # Keras 3.15: AttributeError "Sequential model 'sequential' has no defined input shape yet."
@@ -71,7 +72,10 @@ class ModelShapesMixin:
         Sequential's Input given first (one built from a shape has none)."""
         inputs = self.__dict__.get("inputs")
         if inputs is None:
-            inputs = [getattr(self, "_declared_input_layer", None)]
+            declared = getattr(self, "_declared_input_layer", None)
+            if declared is None:        # Sequential.build((32, 5)): Keras keeps that batch size
+                return [self._build_batch_size]
+            inputs = [declared]
         return [getattr(tensor, "batch_size", None) for tensor in inputs]
 
     def _public_input_samples(self):

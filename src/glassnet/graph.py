@@ -545,7 +545,11 @@ class Model(Sequential):
         given = input_shape if _several_shapes(input_shape) else [input_shape]
         # Keras' form: the Inputs as declared (an Input of strings (None, 1), not its reader's width)
         wanted = [(None, *shape) for shape in self._declared_input_shapes()]
-        if [tuple(s) for s in given] != wanted and [(None, *tuple(s)) for s in given] != wanted:
+        # Keras' batch axis first, None or a size (Keras 3.15 takes build((16, 5)) for Input((5,)))
+        batched = [tuple(s) for s in given]
+        batched = [(None, *s[1:]) if s and (s[0] is None or isinstance(s[0], (int, np.integer))) else s
+                   for s in batched]
+        if batched != wanted and [(None, *tuple(s)) for s in given] != wanted:
             raise ValueError(f"build: this Model was built for its Inputs, {wanted if len(wanted) > 1 else wanted[0]}, "
                              f"when it was made; got {input_shape!r:.80}")
 

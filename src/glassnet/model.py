@@ -147,6 +147,17 @@ def fuses_with(layer, activation):
     overrides = next((i for i, cls in enumerate(mro) if "backward" in cls.__dict__), len(mro))
     return overrides >= gives
 
+def _batch_entry(value):
+    """The batch size of a shape's first entry (Keras' batch axis): None or a positive int; a
+    ValueError otherwise (the sample axes are checked by ``_sample_shape``)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    raise ValueError(f"build: input_shape's first entry is the batch axis, as in Keras: None or a positive integer, "
+                     f"got {value!r:.40}")
+
+
 class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin, DescribingMixin, CallGraphMixin,
                  CompileConfigMixin, SequentialTensorsMixin, ModelShapesMixin):
     """A linear stack of layers.
@@ -851,12 +862,15 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             layer.trainable = value
 
     def build(self, input_shape=None):
-        """Create every layer's parameters for samples of ``input_shape`` (no batch axis).
-
-        Keras' form with a leading ``None`` for the batch axis, ``build((None, 28, 28, 1))``, is
-        taken too; a batch size there (``(32, 28, 28, 1)``) cannot be told from a sample axis: it
-        is read as one, and the first layer refuses a sample of that shape. Without a shape (Keras'
-        ``build()``) the model's ``Input`` gives it, or the shape it was built for.
+        """Create every layer's parameters for the input shape ``input_shape``, read as Keras 3.15
+        reads it: the batch axis first, ``build((None, 28, 28, 1))`` or ``build((32, 28, 28, 1))``
+        (a tuple, a list, or anything with ``as_list()``, TensorFlow's TensorShape). A batch size
+        given there is kept as Keras keeps it: ``model.input_shape`` is then ``(32, 28, 28, 1)``;
+        any batch size still runs. One entry alone, ``build((5,))``, is glassnet's older form, one
+        sample's shape (Keras reads it as a batch of scalars). Before glassnet read a leading
+        integer as a sample axis: data of the shape that reading meant are refused by name, naming
+        ``build((None, *sample_shape))``. Without a shape (Keras' ``build()``) the model's
+        ``Input`` gives it, or the shape it was built for.
         """
         if not self.layers and not self._pending:
             raise ValueError("build: the model has no layers")
@@ -866,8 +880,12 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
             if input_shape is None:
                 raise ValueError("build: input_shape is required: the model has no Input to take it from "
                                  "(give build((None, *sample_shape)) or start the model with gn.Input(shape))")
-        given = input_shape
-        if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1 and input_shape[0] is None:
+        if callable(getattr(input_shape, "as_list", None)):     # TensorFlow's TensorShape
+            input_shape = input_shape.as_list()
+        given, batch_size = input_shape, None
+        if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1:
+            # Keras' batch axis first: None, or a size it keeps in input_shape
+            batch_size = _batch_entry(input_shape[0])
             input_shape = input_shape[1:]
         try:
             shape = _sample_shape(input_shape, "build", input_dim_hint=False)
@@ -880,15 +898,24 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
         if expected is not None and not self._takes_text() and not shape_fits(shape, expected):
             raise ValueError(f"build: the model {'declares' if self._declared_input is not None else 'was built for'} "
                              f"input samples of shape {tuple(expected)}, got {tuple(shape)}")
-        if self._pending:           # blocks waiting for this shape: drawn on what reaches each, in order
-            undo = join_pending(self, shape)
-            try:
+        try:
+            if self._pending:           # blocks waiting for this shape: drawn on what reaches each, in order
+                undo = join_pending(self, shape)
+                try:
+                    self._build_samples(shape)
+                except BaseException:
+                    undo()
+                    raise
+            else:
                 self._build_samples(shape)
-            except BaseException:
-                undo()
+        except ValueError as exc:
+            if batch_size is None:
                 raise
-            return
-        self._build_samples(shape)
+            # glassnet's older reading took the leading integer for a sample axis: say so
+            raise ValueError(f"{exc}; build({tuple(given)!r}) reads {batch_size} as the batch axis, as Keras 3.15 "
+                             f"does: for samples of shape {tuple(given)} write build({(None, *given)!r})") \
+                from exc
+        self._build_batch_size = batch_size
 
     def _build_samples(self, shape):
         """``build`` for the shape of one sample, ``shape`` (checked by ``_sample_shape``): the form

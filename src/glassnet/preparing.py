@@ -115,7 +115,9 @@ class PreparingMixin:
             raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {x.shape}; "
                              f"for a single feature use x.reshape(-1, 1)")
         if not self.built:
-            self.build(x.shape[1:])
+            # Sequential's build reads Keras' batch axis first; others take the samples' shape
+            from .model import Sequential
+            self.build((None, *x.shape[1:]) if type(self).build is Sequential.build else x.shape[1:])
         elif not shape_fits(x.shape[1:], self._sample_input_shape):
             # one sample without its batch axis: (28, 28, 1) read as 28 samples of (28, 1)
             hint = (f"; one sample needs a batch axis: {name}[None] has shape {(1, *x.shape)}"
@@ -127,7 +129,13 @@ class PreparingMixin:
                     # PyTorch's channels-first images (C, H, W) where (H, W, C) is expected
                     f"; channels-first images (PyTorch's) go channels-last: {name}.transpose(0, 2, 3, 1)"
                     if x.ndim == 4 and len(self._sample_input_shape) == 3
-                    and shape_fits((*x.shape[2:], x.shape[1]), self._sample_input_shape) else "")
+                    and shape_fits((*x.shape[2:], x.shape[1]), self._sample_input_shape) else
+                    # build((16, 5)) read as Keras reads it (batch 16), where glassnet read samples (16, 5)
+                    f"; build({(batch, *self._sample_input_shape)}) read {batch} as the batch axis, as Keras "
+                    f"3.15 does: for samples of shape {x.shape[1:]} build the model with "
+                    f"build({(None, *x.shape[1:])})"
+                    if (batch := self.__dict__.get("_build_batch_size")) is not None
+                    and tuple(x.shape[1:]) == (batch, *self._sample_input_shape) else "")
             raise ValueError(f"{name}: the model expects samples of shape {self._sample_input_shape}, "
                              f"got samples of shape {x.shape[1:]} (an array of shape {x.shape}){hint}")
         # values the first layer cannot take (an Embedding's indices), all of them before any work and

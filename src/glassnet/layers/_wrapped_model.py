@@ -142,7 +142,7 @@ class WrappedModel:
                 for layer in layers:
                     layer.__dict__.pop("add_weight", None)
             if not self.model.built:
-                self.model.build(tuple(sample_shape))
+                self.model.build((None, *sample_shape))        # Keras' batch axis first
             self.pending = None
             self.check()
         model = self.model

@@ -325,6 +325,20 @@ class BatchNormalization(Layer):
         A penalty on the weight added to the training loss (``glassnet.regularizers``), as Dense's.
     beta_constraint, gamma_constraint : Constraint or str, optional
         A projection of the weight after every update (``glassnet.constraints``), as Dense's.
+    renorm : bool, default False
+        Keras' batch renormalization (Ioffe 2017): in training the normalised batch is corrected
+        towards running statistics, ``xhat * r + d`` with ``r = std_batch / renorm_stddev`` and
+        ``d = (mean_batch - renorm_mean) / renorm_stddev`` (``renorm_stddev`` at least
+        ``sqrt(epsilon)``), both held constant in the backward pass. Inference is unchanged: it
+        uses ``moving_mean`` and ``moving_variance``, the latter now derived from a running
+        ``moving_stddev`` (``max(moving_stddev**2 - epsilon, 0)``), as Keras 3.15 does.
+    renorm_clipping : dict, optional
+        With ``renorm``: ``{"rmax": ..., "rmin": ..., "dmax": ...}``, each key optional, clipping
+        ``r`` to ``[rmin, rmax]`` and ``d`` to ``[-dmax, dmax]`` (a missing key: no bound, Keras'
+        inf, 0, inf). Keras refuses other keys, ``rmax < rmin`` and ``dmax < 0``; so does glassnet.
+    renorm_momentum : float, default 0.99
+        With ``renorm``: the weight of the old value of ``renorm_mean`` and ``renorm_stddev``, in
+        [0, 1]; ``momentum`` still drives ``moving_mean`` and ``moving_stddev``.
     synchronized : False
         Keras' statistics across devices in distributed training; glassnet runs on one device, so
         only False is taken.
@@ -333,7 +347,8 @@ class BatchNormalization(Layer):
     ``moving_mean``, ``moving_variance``, not trained (saved with the model); each shaped like the
     feature axes: (C,) for one axis, (H, W) for ``axis=[1, 2]`` on (batch, H, W, C).
     ``get_weights()`` is Keras' list: ``[gamma, beta, moving_mean, moving_variance]`` without
-    the ones left out. Shapes: input (batch, ...) -> output of the same shape.
+    the ones left out, then with ``renorm`` Keras' three more states ``[moving_stddev,
+    renorm_mean, renorm_stddev]``. Shapes: input (batch, ...) -> output of the same shape.
 
     Example
     -------
@@ -356,11 +371,13 @@ class BatchNormalization(Layer):
     moving_mean_initializer, moving_variance_initializer = "zeros", "ones"
     beta_regularizer = gamma_regularizer = beta_constraint = gamma_constraint = None
     _order = None
+    renorm, renorm_clipping, renorm_momentum = False, None, 0.99
+    _correction = None
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 synchronized=False, **kwargs):
+                 renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, (float, np.floating)):
             # Keras' order puts axis first; glassnet's momentum came first before it had an axis
@@ -381,6 +398,10 @@ class BatchNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer, "BatchNormalization: gamma_regularizer")
         self.beta_constraint = constraints.get(beta_constraint, "BatchNormalization: beta_constraint")
         self.gamma_constraint = constraints.get(gamma_constraint, "BatchNormalization: gamma_constraint")
+        self.renorm = check_flag(renorm, "BatchNormalization: renorm")
+        self.renorm_momentum = check_number(renorm_momentum, "BatchNormalization: renorm_momentum", "[0, 1]")
+        # Keras keeps {} for None with renorm (its config says so), and the dict as given without
+        self.renorm_clipping = _check_clipping(renorm_clipping) if renorm else renorm_clipping
         if check_flag(synchronized, "BatchNormalization: synchronized"):
             raise ValueError("BatchNormalization: synchronized=True averages the batch statistics across the "
                              "devices of a distributed training (Keras' TensorFlow backend); glassnet trains on one "
@@ -417,6 +438,16 @@ class BatchNormalization(Layer):
         if (variance < 0).any():        # its square root, at inference: NaN
             raise ValueError(f"{self.describe()}: moving_variance_initializer {self.moving_variance_initializer!r:.80} "
                              f"gave negative values; a variance is >= 0 (Keras' default: 'ones')")
+        if self.renorm:
+            # Keras' three more states, in its order: the standard deviations start at the square
+            # root of a fresh draw of the variance initializer (Keras clones it: a new draw too)
+            self._reserve("moving_stddev, renorm_mean and renorm_stddev", (3, *shape))
+            for name, initializer in (("moving_stddev", self.moving_variance_initializer),
+                                      ("renorm_mean", self.moving_mean_initializer),
+                                      ("renorm_stddev", self.moving_variance_initializer)):
+                value = Layer.add_weight(self, name, shape, initializer, trainable=False)
+                if name != "renorm_mean":
+                    np.sqrt(np.maximum(value, 0), out=value)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -463,13 +494,15 @@ class BatchNormalization(Layer):
             # stops on it with NonFiniteError, and the model keeps the last finite statistics, as it
             # keeps the last finite weights (a C-element check, next to the batch-sized passes above;
             # a finite batch whose loss overflows later in the network has updated them once)
+            if self.renorm:
+                # r and d from the renorm statistics before this batch's update (Keras' order)
+                self._correction = self._renorm_correction(mean, var)
             if np.isfinite(var).all():
-                keep = self.momentum
-                for name, batch in (("moving_mean", mean), ("moving_variance", var)):
-                    moving = self.state[name]           # in place: (C,), or (H, W) for axis=[1, 2]
-                    moving *= keep
-                    step = (1.0 - keep) * batch
-                    moving += step if moving.ndim == 1 else step.reshape(moving.shape)
+                if self.renorm:
+                    self._update_renorm_statistics(mean, var)
+                else:
+                    for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+                        _running(self.state[name], batch, self.momentum)
             elif np.isfinite(x2).all():
                 # a finite batch whose squared deviations overflow the dtype (values ~1e20 in
                 # float32): the output would be beta alone, a finite loss, and statistics that
@@ -481,19 +514,56 @@ class BatchNormalization(Layer):
             mean, var = _flat(self.state["moving_mean"]), _flat(self.state["moving_variance"])
             centred = x2 - mean
         self.training = training
+        if not (training and self.renorm):
+            self._correction = None
         self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
         self._xhat_rows = xhat = centred
         xhat *= self.inv_std
+        gamma = _flat(self.params["gamma"]) if self.scale else None
+        if self._correction is not None:
+            # renorm: (xhat r + d) gamma + beta, Keras' composed scale r gamma and shift d gamma + beta
+            r, d = self._correction
+            gamma, shift = (r, d) if gamma is None else (r * gamma, d * gamma)
         # a copy without gamma: xhat is kept for backward, and a later layer may write into its input
-        if self.scale:
-            gamma = self.params["gamma"]
-            out = xhat * (gamma if gamma.ndim == 1 else gamma.reshape(-1))
-        else:
-            out = xhat.copy()
+        out = xhat * gamma if gamma is not None else xhat.copy()
+        if self._correction is not None:
+            out += shift
         if self.center:
-            beta = self.params["beta"]
-            out += beta if beta.ndim == 1 else beta.reshape(-1)
+            out += _flat(self.params["beta"])
         return out
+
+    def _renorm_correction(self, mean, var):
+        """Keras' ``(r, d)`` for a training batch of ``mean`` and ``var`` (features,): its standard
+        deviation and mean against the renorm statistics, clipped by ``renorm_clipping``; constants
+        of the backward pass (Keras' stop_gradient)."""
+        dtype = mean.dtype
+        stddev = np.sqrt(var + dtype.type(self.epsilon))
+        # at least sqrt(epsilon): Keras' guard against dividing by zero early in training
+        renorm_stddev = np.maximum(_flat(self.state["renorm_stddev"]), dtype.type(np.sqrt(dtype.type(self.epsilon))))
+        r = stddev / renorm_stddev
+        d = (mean - _flat(self.state["renorm_mean"])) / renorm_stddev
+        clipping = self.renorm_clipping
+        if clipping.get("rmin") is not None:
+            r = np.maximum(r, dtype.type(clipping["rmin"]))
+        if clipping.get("rmax") is not None:
+            r = np.minimum(r, dtype.type(clipping["rmax"]))
+        if clipping.get("dmax") is not None:
+            d = np.clip(d, dtype.type(-clipping["dmax"]), dtype.type(clipping["dmax"]))
+        return r, d
+
+    def _update_renorm_statistics(self, mean, var):
+        """Keras 3.15's updates with renorm: ``renorm_mean`` and ``renorm_stddev`` by
+        ``renorm_momentum``, ``moving_mean`` and ``moving_stddev`` by ``momentum``, and
+        ``moving_variance`` derived from the new ``moving_stddev`` (ReLU against rounding)."""
+        stddev = np.sqrt(var + mean.dtype.type(self.epsilon))
+        _running(self.state["renorm_mean"], mean, self.renorm_momentum)
+        _running(self.state["renorm_stddev"], stddev, self.renorm_momentum)
+        _running(self.state["moving_mean"], mean, self.momentum)
+        moving_stddev = self.state["moving_stddev"]
+        _running(moving_stddev, stddev, self.momentum)
+        variance = moving_stddev * moving_stddev
+        variance -= moving_stddev.dtype.type(self.epsilon)
+        np.maximum(variance, 0, out=self.state["moving_variance"])
 
     @property
     def xhat(self):
@@ -519,8 +589,12 @@ class BatchNormalization(Layer):
     def _backward_rows(self, g):
         """Fill gamma's and beta's gradients from ``g`` (rows, features); dL/dx as rows, or None."""
         xhat = self._xhat_rows
+        correction = self._correction
+        if correction is not None:
+            return self._backward_renorm(g, xhat, *correction)
         # sum(g) and sum(g xhat) are beta's and gamma's gradients, and the batch-statistics terms of
         # dx below: written into grads where the weight exists, into a temporary otherwise
+        sum_g = sum_g_xhat = None           # (needed in training alone)
         if self.center:
             sum_g = _sum_rows(g, self.grads["beta"])
         elif self.needs_input_gradient and self.training:
@@ -532,6 +606,27 @@ class BatchNormalization(Layer):
         if not self.needs_input_gradient:      # first layer of a model: gamma and beta suffice
             return None
         scale = _flat(self.params["gamma"]) * self.inv_std if self.scale else self.inv_std
+        return self._batch_gradient(g, xhat, sum_g, sum_g_xhat, scale)
+
+    def _backward_renorm(self, g, xhat, r, d):
+        """The backward pass of a renorm training batch, ``y = (xhat r + d) gamma + beta`` with r and
+        d constants: gamma's gradient ``sum(g (xhat r + d))``, beta's ``sum(g)``, and dL/dx the
+        plain batch gradient with ``gamma r`` for gamma (Keras' composed scale)."""
+        sum_g = _sum_rows(g, self.grads["beta"]) if self.center else g.sum(axis=0)
+        sum_g_xhat = np.sum(g * xhat, axis=0)
+        if self.scale:
+            grad = self.grads["gamma"]
+            grad[...] = (r * sum_g_xhat + d * sum_g).reshape(grad.shape)
+        if not self.needs_input_gradient:
+            return None
+        scale = r * self.inv_std
+        if self.scale:
+            scale *= _flat(self.params["gamma"])
+        return self._batch_gradient(g, xhat, sum_g, sum_g_xhat, scale)
+
+    def _batch_gradient(self, g, xhat, sum_g, sum_g_xhat, scale):
+        """dL/dx (rows, features) from ``g`` through ``xhat * scale`` (``scale`` per feature: gamma
+        over the standard deviation), through the batch statistics in training."""
         if not self.training:                     # running statistics are constants
             return g * scale
         # d/dx of (x - mean) / std through the batch mean and variance, simplified:
@@ -558,8 +653,48 @@ class BatchNormalization(Layer):
             # Keras' Zeros() and Ones() (what its configs hold) are the defaults too
             if name not in (default, initializers.name_of(initializers.get(default.capitalize()))):
                 config[key] = name
+        if self.renorm:
+            config.update(renorm=True, renorm_clipping=dict(self.renorm_clipping),
+                          renorm_momentum=self.renorm_momentum)
         return {**config, **regularizers.config_entries(self, ("beta_regularizer", "gamma_regularizer")),
                 **constraints.config_entries(self, ("beta_constraint", "gamma_constraint"))}
+
+
+def _running(moving, batch, momentum):
+    """Keras' running average, in place: ``moving = moving * momentum + batch * (1 - momentum)``;
+    ``moving`` shaped like the weights, ``batch`` flat (features,)."""
+    moving *= momentum
+    step = (1.0 - momentum) * batch
+    moving += step if moving.ndim == 1 else step.reshape(moving.shape)
+
+
+def _check_clipping(clipping):
+    """Keras' ``renorm_clipping`` check: None (no clipping: ``{}``, what Keras' config then holds) or
+    a dict of the keys rmax, rmin, dmax, each a number or None, rmax >= rmin and dmax >= 0."""
+    if clipping is None:
+        return {}
+    if not isinstance(clipping, dict):
+        raise TypeError(f"BatchNormalization: renorm_clipping: expected a dict with the keys 'rmax', 'rmin', 'dmax' "
+                        f"(each optional) or None, got {type(clipping).__name__}")
+    unknown = sorted(set(clipping) - {"rmax", "rmin", "dmax"}, key=str)
+    if unknown:
+        raise ValueError(f"BatchNormalization: renorm_clipping: expected the keys 'rmax', 'rmin', 'dmax', got "
+                         f"{', '.join(repr(key) for key in unknown)}")
+    checked = {}
+    for key, value in clipping.items():
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or np.isnan(value):
+                raise TypeError(f"BatchNormalization: renorm_clipping[{key!r}]: expected a number or None, got "
+                                f"{value!r:.60}")
+            value = float(value)
+        checked[key] = value
+    rmax, rmin, dmax = (checked.get(key) for key in ("rmax", "rmin", "dmax"))
+    if rmax is not None and rmin is not None and rmax < rmin:
+        raise ValueError(f"BatchNormalization: renorm_clipping: expected rmax >= rmin, got rmax={rmax}, rmin={rmin}")
+    if dmax is not None and dmax < 0:
+        raise ValueError(f"BatchNormalization: renorm_clipping: expected dmax >= 0, got dmax={dmax}")
+    return checked
 
 
 def _flat(weight):

@@ -35,7 +35,6 @@ _KERAS_DEFAULTS = {
     "data_format": (None, "channels_last"),     # glassnet's images are (H, W, C), Keras' default
     "quantization_config": (None,),             # Keras' int8/float8 weights
     "noise_shape": (None,),                     # a mask of the input's own shape (Dropout takes any)
-    "renorm": (False,), "renorm_clipping": (None,),     # BatchNormalization's batch renormalization
     "use_gate": (False,),                       # MultiHeadAttention's gated output
     "autocast": (True,),                        # mixed precision: glassnet computes in one dtype
 }
@@ -188,8 +187,6 @@ def _glassnet_config(cls, config, where, depth=0):
             known = value is None            # no penalty, no constraint: glassnet's layer has none
         elif key == "unroll":
             known = isinstance(value, bool)  # Keras' loop written out: a speed hint, same numbers
-        elif key == "renorm_momentum":
-            known = not config.get("renorm")        # read only with renorm=True
         else:
             continue
         if not known:

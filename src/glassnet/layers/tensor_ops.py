@@ -212,20 +212,18 @@ class TensorOp(ConstantOperandNode, Layer):
         ``Subtract`` pass one mask meeting itself (their values are those of the operators). A
         product or quotient of two tensors drops any mask, as Keras 3.15's operations do (its
         ``a * b`` carries no ``_keras_mask``: the layers after read the padding, the loss scores
-        it): None. A sum or difference of which one operand alone, or each with its own, carries a
-        mask is refused: glassnet passes a residual's mask where Keras drops it, so that a sum
-        dropping one would be read as keeping it (docs/layers.md, Masks)."""
+        it): None. A sum or difference of which one operand alone carries a mask (token embeddings
+        plus position embeddings of an unmasked Embedding, keras.io's TokenAndPositionEmbedding
+        drawn in a functional model) drops it too, as Keras 3.15's ``a + b``, ``ops.add`` and its
+        ``Add()([a, b])`` (a merge's mask is None once one input has none) all do: None. Two
+        operands each with its own mask are refused (docs/layers.md, Masks)."""
         if self.drops_masks or self.op in ("multiply", "true_divide"):
             return None
         if self.op in ("add", "subtract") and None not in incoming and len(set(incoming)) == 1:
             return "or"         # (masking._plan_merge: the OR of one mask with itself, that mask)
         if None in incoming:
-            # Add()([a, b]) would give no mask here (Keras' rule): the padding read as data, silently
-            raise ValueError(f"{self.describe()}: {self.op} of two tensors, only one of which carries a mask; a "
-                             f"merge layer (Add) would give none, as Keras' does, and the padding would be read as "
-                             f"data. Add a constant or a weight of your own instead, which keeps the mask "
-                             f"(keras.io's PositionalEmbedding: x + self.positions[:steps], the table made with "
-                             f"self.add_weight; docs/layers.md, Masks)")
+            # Keras' tensor carries no mask: the layers after read the padding, the loss scores it
+            return None
         raise ValueError(f"{self.describe()}: {self.op} of two tensors, and a mask reaches it; masks are not "
                          f"combined by arithmetic on tensors (Add, Multiply, ... merge masked inputs)")
 
