@@ -86,6 +86,8 @@ def _record_op(name, args, kwargs, function=None):
     if name in NO_GRADIENT:
         with _paused():
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+    if getattr(function, "_composed", False):       # drawn from other ops (glassnet._ops_npmath): each recorded
+        return function(*args, **kwargs)
     if name == "positive":
         return args[0]
     if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded

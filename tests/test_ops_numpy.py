@@ -1,0 +1,240 @@
+"""glassnet.ops' NumPy-like functions (docs/ops_numpy.md) against Keras 3.15 on TensorFlow: values and
+dtypes on arrays, GradientTape gradients against float64 central differences and tf.GradientTape,
+tensor nodes in a functional model (prediction, a training step, a model file), refusals by name."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import ops
+
+R = np.random.default_rng(0)
+F = R.normal(size=(3, 4)).astype(np.float32)
+G = R.normal(size=(3, 4)).astype(np.float32)
+I = np.array([[3, -2, 0, 5], [1, 7, -4, 2], [0, 1, 2, -3]], np.int32)
+V = R.normal(size=4).astype(np.float32)
+W = R.normal(size=(4, 3)).astype(np.float32)
+
+UNARY = ["absolute", "fabs", "cbrt", "deg2rad", "rad2deg", "exp2", "sinc", "i0", "ravel", "fliplr", "flipud",
+         "nan_to_num"]
+BINARY = ["fmax", "fmin", "fmod", "heaviside", "hypot", "logaddexp", "logaddexp2", "true_divide", "divide_no_nan",
+          "inner", "outer", "vdot", "kron", "append"]
+
+
+def _same(ours, theirs, keras, rtol=2e-6, atol=1e-6):
+    theirs = keras.ops.convert_to_numpy(theirs)
+    ours = np.asarray(ours)
+    assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("x", [F, I, F.astype(np.float64), I.astype(np.int64), I > 0], ids=["f32", "i32", "f64", "i64", "b"])
+def test_unary_values_and_dtypes(keras, name, x):
+    if name == "nan_to_num" and x.dtype.kind == "f":
+        x = x.copy()
+        x[0, :3] = [np.nan, np.inf, -np.inf]
+    _same(getattr(ops, name)(x), getattr(keras.ops, name)(x), keras, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["erfc", "erfinv"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erfc_erfinv(keras, name, dtype):
+    x = np.linspace(-0.999, 0.999, 41).astype(dtype) if name == "erfinv" else np.linspace(-5, 9, 57).astype(dtype)
+    _same(getattr(ops, name)(x), getattr(keras.ops, name)(x), keras, rtol=2e-5 if dtype == np.float32 else 1e-10, atol=0)
+
+
+@pytest.mark.parametrize("name", BINARY)
+@pytest.mark.parametrize("pair", [(F, G), (I, I + 1), (F, I), (F.astype(np.float64), G), (F, 2.0)],
+                         ids=["ff", "ii", "fi", "df", "f-number"])
+def test_binary_values_and_dtypes(keras, name, pair):
+    a, b = pair
+    if name in ("fmod", "divide_no_nan") and not np.isscalar(b):
+        b = np.where(np.arange(b.size).reshape(np.shape(b)) % 5 == 0, 0, b).astype(np.asarray(b).dtype)
+    if name == "fmod" and np.asarray(b).dtype.kind == "i":
+        b = np.where(b == 0, 3, b).astype(b.dtype)
+    if name == "heaviside":
+        a = np.where(np.arange(a.size).reshape(a.shape) % 3 == 0, 0, a).astype(a.dtype)
+    _same(getattr(ops, name)(a, b), getattr(keras.ops, name)(a, b), keras, rtol=1e-5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda o, x: o.moveaxis(x, 0, -1), lambda o, x: o.moveaxis(x, [0, 1], [2, 0]), lambda o, x: o.swapaxes(x, 0, 2),
+    lambda o, x: o.roll(x, 2), lambda o, x: o.roll(x, -1, axis=1), lambda o, x: o.roll(x, [1, 2], axis=[0, 2]),
+    lambda o, x: o.rot90(x), lambda o, x: o.rot90(x, 3, (1, 2)), lambda o, x: o.rot90(x, 2),
+    lambda o, x: o.diff(x), lambda o, x: o.diff(x, n=2, axis=1), lambda o, x: o.diff(x, n=0),
+    lambda o, x: o.diagonal(x), lambda o, x: o.diagonal(x, 1, 1, 2), lambda o, x: o.diagonal(x, -1, -1, 0),
+    lambda o, x: o.trace(x), lambda o, x: o.trace(x, 1, 1, 2), lambda o, x: o.diag(x[0]), lambda o, x: o.diag(x[0], -1),
+    lambda o, x: o.diag(x[:, 0, :2], 1), lambda o, x: o.diagflat(x[0], 1),
+    lambda o, x: o.dot(x, x[0].T), lambda o, x: o.dot(x[0, 0], x[1]), lambda o, x: o.dot(x, 2),
+    lambda o, x: o.inner(x, x[0]), lambda o, x: o.cross(x[..., :3], x[::-1, ..., :3]),
+    lambda o, x: o.cross(x[0, :, :2], x[1, :, :2]), lambda o, x: o.cross(x[:, :3, 0], x[:, :3, 1], axisc=0),
+    lambda o, x: o.hstack([x, x]), lambda o, x: o.vstack([x[0, 0], x[1, 1]]), lambda o, x: o.dstack([x, x]),
+    lambda o, x: o.hsplit(x, 3)[1], lambda o, x: o.vsplit(x, [1])[1], lambda o, x: o.dsplit(x, 2)[0],
+    lambda o, x: o.array_split(x, 2, axis=1)[1], lambda o, x: o.append(x, x[:1], axis=0),
+    lambda o, x: o.select([x > 0, x < -1], [x, -x], 5), lambda o, x: o.rearrange(x, "a b c -> c (a b)"),
+    lambda o, x: o.rearrange(x, "a (h w) c -> a h w c", h=3), lambda o, x: o.vander(x[0, 0]),
+    lambda o, x: o.vander(x[0, 0], N=3, increasing=True), lambda o, x: o.trapezoid(x), lambda o, x: o.trapezoid(x, dx=0.5, axis=1),
+    lambda o, x: o.trapezoid(x[0, 0], x=np.arange(4.0) ** 2), lambda o, x: o.correlate(x[0, 0], x[1, 1, :3], "full"),
+    lambda o, x: o.correlate(x[0, 0], x[1, 1, :2], "same"), lambda o, x: o.correlate(x[0, 0], x[1, 1, :3]),
+    lambda o, x: o.corrcoef(x[0]),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_structural_values_and_dtypes(keras, call, dtype):
+    x = (np.arange(24).reshape(2, 3, 4) % 7 - 3) * (np.arange(24).reshape(2, 3, 4) % 3 + 1)
+    x = x.astype(dtype) + (R.normal(size=(2, 3, 4)).astype(dtype) if dtype == "float32" else 0)
+    _same(call(ops, x), call(keras.ops, x), keras, rtol=2e-5, atol=2e-5)
+
+
+def test_divide_no_nan_and_fmod_edges(keras):
+    _same(ops.divide_no_nan(np.float32([0, 1, -1, 0]), np.float32([0, 0, 2, 3])),
+          keras.ops.divide_no_nan(np.float32([0, 1, -1, 0]), np.float32([0, 0, 2, 3])), keras)
+    _same(ops.fmod(np.float32([-3, 3, -3, 3.5]), np.float32([2, -2, -2, 1.5])),
+          keras.ops.fmod(np.float32([-3, 3, -3, 3.5]), np.float32([2, -2, -2, 1.5])), keras)
+    _same(ops.fmax(np.float32([np.nan, 1, np.nan]), np.float32([2, np.nan, np.nan])),
+          keras.ops.fmax(np.float32([np.nan, 1, np.nan]), np.float32([2, np.nan, np.nan])), keras)
+    _same(ops.ldexp(np.float32([1, 3]), np.int32([2, -1])), keras.ops.ldexp(np.float32([1, 3]), np.int32([2, -1])), keras)
+
+
+# -- GradientTape gradients -----------------------------------------------------------------------------
+TAPED = {
+    "cbrt": (lambda o, a, b: o.cbrt(a), None), "deg2rad": (lambda o, a, b: o.deg2rad(a), None),
+    "exp2": (lambda o, a, b: o.exp2(a), None), "sinc": (lambda o, a, b: o.sinc(a), None),
+    "erfc": (lambda o, a, b: o.erfc(a), None), "erfinv": (lambda o, a, b: o.erfinv(o.tanh(a)), None),
+    "i0": (lambda o, a, b: o.i0(a), None), "fabs": (lambda o, a, b: o.fabs(a), None),
+    "fmax": (lambda o, a, b: o.fmax(a, b), None), "fmin": (lambda o, a, b: o.fmin(a, b), None),
+    "fmod": (lambda o, a, b: o.fmod(a, b), None), "heaviside": (lambda o, a, b: o.heaviside(a, b), None),
+    "hypot": (lambda o, a, b: o.hypot(a, b), None), "logaddexp": (lambda o, a, b: o.logaddexp(a, b), None),
+    "logaddexp2": (lambda o, a, b: o.logaddexp2(a, b), None), "divide_no_nan": (lambda o, a, b: o.divide_no_nan(a, b), None),
+    "nan_to_num": (lambda o, a, b: o.nan_to_num(a), None), "moveaxis": (lambda o, a, b: o.moveaxis(a, 0, 1), None),
+    "roll": (lambda o, a, b: o.roll(a, 1, axis=1), None), "rot90": (lambda o, a, b: o.rot90(a), None),
+    "diff": (lambda o, a, b: o.diff(a, 2), None), "diagonal": (lambda o, a, b: o.diagonal(a, 1), None),
+    "trace": (lambda o, a, b: o.trace(a), None), "diag": (lambda o, a, b: o.diag(a[0], 1), None),
+    "dot": (lambda o, a, b: o.dot(a, o.transpose(b)), None), "inner": (lambda o, a, b: o.inner(a, b), None),
+    "outer": (lambda o, a, b: o.outer(a, b), None), "vdot": (lambda o, a, b: o.vdot(a, b), None),
+    "kron": (lambda o, a, b: o.kron(a, b), None), "cross": (lambda o, a, b: o.cross(a[:, :3], b[:, 1:]), None),
+    "hstack": (lambda o, a, b: o.hstack([a, b]), None), "select": (lambda o, a, b: o.select([a > 0], [b], 0.5), None),
+    "rearrange": (lambda o, a, b: o.rearrange(a, "a b -> b a"), None), "vander": (lambda o, a, b: o.vander(a[0]), None),
+    "trapezoid": (lambda o, a, b: o.trapezoid(a, axis=0), None), "correlate": (lambda o, a, b: o.correlate(a[0], b[1, :3], "full"), None),
+    "corrcoef": (lambda o, a, b: o.corrcoef(a), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAPED))
+def test_tape_gradients_against_differences_and_tensorflow(keras, name):
+    import tensorflow as tf
+    f = TAPED[name][0]
+    a = R.uniform(0.3, 1.5, size=(3, 4)) * np.where(R.random((3, 4)) < 0.5, -1, 1)
+    b = R.uniform(0.3, 1.5, size=(3, 4)) * np.where(R.random((3, 4)) < 0.5, -1, 1)
+    weights = R.normal(size=np.shape(np.asarray(f(ops, a, b)))) if np.ndim(f(ops, a, b)) else 1.0
+
+    def loss(x, y):
+        return float(np.sum(np.asarray(f(ops, x, y)) * weights))
+
+    with gn.GradientTape() as tape:
+        tape.watch([a, b])
+        out = ops.sum(ops.multiply(f(ops, a, b), weights))
+    ga, gb = tape.gradient(out, [a, b])
+    ga = np.zeros_like(a) if ga is None else np.asarray(ga)
+    gb = np.zeros_like(b) if gb is None else np.asarray(gb)
+    h = 1e-6
+    for grad, which in ((ga, 0), (gb, 1)):
+        numeric = np.zeros_like(a)
+        for k in np.ndindex(a.shape):
+            plus, minus = [a.copy(), b.copy()], [a.copy(), b.copy()]
+            plus[which][k] += h
+            minus[which][k] -= h
+            numeric[k] = (loss(*plus) - loss(*minus)) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+    if name in ("i0", "erfc", "erfinv"):        # (no tf gradient needed: the others' formulas)
+        return
+    ta, tb = tf.Variable(a), tf.Variable(b)
+    with tf.GradientTape() as t:
+        tout = tf.reduce_sum(f(keras.ops, ta, tb) * weights)
+    tga, tgb = t.gradient(tout, [ta, tb])
+    for ours, theirs in ((ga, tga), (gb, tgb)):
+        np.testing.assert_allclose(ours, np.zeros_like(a) if theirs is None else theirs.numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_second_order_is_refused_or_works():
+    x = np.array([0.3, -0.7])
+    with gn.GradientTape() as outer:
+        outer.watch(x)
+        with gn.GradientTape() as inner_tape:
+            inner_tape.watch(x)
+            y = ops.sum(ops.erfinv(x))
+        try:
+            g = inner_tape.gradient(y, x)
+        except TypeError as error:
+            assert "erfinv" in str(error)
+            return
+    try:
+        outer.gradient(ops.sum(g), x)
+    except TypeError as error:
+        assert "erfinv" in str(error) or "second" in str(error)
+
+
+# -- tensors ---------------------------------------------------------------------------------------------
+def _model_pair(keras, build, shape=(3, 4), units=2):
+    ins = gn.Input(shape)
+    hidden = gn.layers.Dense(4)(ins)
+    out = gn.layers.Dense(units)(gn.layers.Flatten()(build(ops, hidden)))
+    ours = gn.Model(ins, out)
+    kin = keras.Input(shape)
+    kh = keras.layers.Dense(4)(kin)
+    kout = keras.layers.Dense(units)(keras.layers.Flatten()(build(keras.ops, kh)))
+    theirs = keras.Model(kin, kout)
+    theirs.set_weights([np.asarray(w, np.float32) for w in ours.get_weights()])
+    return ours, theirs
+
+
+@pytest.mark.parametrize("build", [
+    lambda o, x: o.logaddexp(o.hypot(x, 1.0), o.fmax(x, -x)), lambda o, x: o.sinc(o.cbrt(o.exp2(x))),
+    lambda o, x: o.erfc(o.divide_no_nan(x, o.heaviside(x, 0.5))), lambda o, x: o.fmod(x, 0.7) + o.nan_to_num(o.rad2deg(x)),
+    lambda o, x: o.erfinv(o.tanh(x)), lambda o, x: o.moveaxis(x, 1, 2), lambda o, x: o.swapaxes(x, -1, 1),
+    lambda o, x: o.roll(x, 1, axis=2), lambda o, x: o.rot90(x, 1, (1, 2)), lambda o, x: o.diff(x, 2),
+    lambda o, x: o.diagonal(x, 0, 1, 2), lambda o, x: o.trace(x, 1, 1, 2)[:, None], lambda o, x: o.fliplr(x),
+    lambda o, x: o.dot(x, np.arange(8.0, dtype="float32").reshape(4, 2)), lambda o, x: o.inner(x, np.ones((2, 4), "float32")),
+    lambda o, x: o.hstack([x, x * 2]), lambda o, x: o.dstack([x[:, :, :, None], x[:, :, :, None]]),
+    lambda o, x: o.select([x > 0], [x], -x), lambda o, x: o.rearrange(x, "b h w -> b w h"),
+    lambda o, x: o.append(x, x, axis=1), lambda o, x: o.hsplit(x, [1])[1], lambda o, x: o.trapezoid(x, axis=1)[:, None],
+])
+def test_tensor_nodes_predict_train_and_save_like_keras(keras, build, tmp_path):
+    ours, theirs = _model_pair(keras, build)
+    x = R.normal(size=(5, 3, 4)).astype(np.float32)
+    y = R.normal(size=(5, 2)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    ours.compile(loss="mse", optimizer=gn.optimizers.SGD(learning_rate=0.1))
+    theirs.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    ours.train_on_batch(x, y)
+    theirs.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    ours.save(tmp_path / "m.npz")
+    np.testing.assert_allclose(gn.load_model(tmp_path / "m.npz").predict(x, verbose=0), ours.predict(x, verbose=0),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda x: ops.moveaxis(x, 0, 1), "moveaxis"), (lambda x: ops.swapaxes(x, 0, 2), "swapaxes"),
+    (lambda x: ops.ravel(x), "ravel"), (lambda x: ops.flipud(x), "flipud"), (lambda x: ops.roll(x, 1), "roll"),
+    (lambda x: ops.roll(x, 1, axis=0), "roll"), (lambda x: ops.diff(x, axis=0), "diff"),
+    (lambda x: ops.diagonal(x), "diagonal"), (lambda x: ops.vstack([x, x]), "vstack"), (lambda x: ops.outer(x, x), "outer"),
+    (lambda x: ops.rearrange(x, "b h w -> h b w"), "rearrange"), (lambda x: ops.ldexp(x, 2), "ldexp"),
+    (lambda x: ops.append(x, x), "append"), (lambda x: ops.corrcoef(x), "corrcoef"),
+])
+def test_tensors_refused_by_name(call, word):
+    with pytest.raises((TypeError, ValueError), match=word):
+        call(gn.Input((3, 4)))
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: ops.ldexp(np.float32([1]), np.float32([2])), "x2"), (lambda: ops.diff(np.ones(3), n=-1), "n"),
+    (lambda: ops.correlate(np.ones(3), np.ones(2), mode="bad"), "mode"), (lambda: ops.rot90(np.ones((2, 2)), k=1.5), "k"),
+    (lambda: ops.select([np.ones(2) > 0], []), "condlist"), (lambda: ops.nan_to_num(np.ones(2), nan="x"), "nan"),
+    (lambda: ops.rearrange(np.ones((2, 3)), "a b c -> c"), "pattern"), (lambda: ops.erfc(np.array([True])), "x"),
+    (lambda: ops.hstack(np.ones(3)), "xs"), (lambda: ops.heaviside(np.array([True]), 0.5), "x1"),
+])
+def test_bad_arguments_named(call, word):
+    with pytest.raises((TypeError, ValueError), match=word):
+        call()
