@@ -25,6 +25,17 @@ def _live(*values):
     return any(_is_tensor(v) for v in flat) or bool(_tape_state.recording()) and _tape_state.holds_recorded(flat)
 
 
+def _ndim(value):
+    """The rank of an array, a number, a list, a recorded value or a tensor (``np.ndim`` is refused
+    on a value a GradientTape records, and reads a tensor of a model being drawn as an object)."""
+    return value.ndim if hasattr(value, "ndim") else np.ndim(value)
+
+
+def _shape(value):
+    """The shape of ``value`` as ``_ndim`` reads its rank."""
+    return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+
+
 def _composed(function):
     """Marks ``function`` as drawn from other ops on recorded values (glassnet._tape_record calls it
     as it is: its inner ops calls are recorded one by one)."""

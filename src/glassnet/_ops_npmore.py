@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from ._ops_npmath import _composed, _floats, _live, _ops
+from ._ops_npmath import _composed, _floats, _live, _ops, _shape
 from ._ops_npshape import _no_tensors, _permute, _take
 from ._ops_reading import _array, _arrays, _is_tensor  # noqa: F401
 
@@ -121,7 +121,7 @@ def correlate(x1, x2, mode="valid"):
         raise ValueError(f"ops.correlate: mode must be one of {', '.join(_MODES)}, got {mode!r:.40}")
     _no_tensors("correlate", x1, x2, why="it runs over one sequence; ops.conv for batches")
     if _live(x1, x2):
-        n, m = x1.shape[0], x2.shape[0]
+        n, m = _shape(x1)[0], _shape(x2)[0]
         full = np.arange(n + m - 1)[:, None] - (m - 1) + np.arange(m)[None, :]      # (out, m) positions in x1
         start = {"full": 0, "valid": min(n, m) - 1, "same": (m - 1) // 2 if n >= m else (n - 1) // 2}[mode]
         length = {"full": n + m - 1, "valid": max(n, m) - min(n, m) + 1, "same": max(n, m)}[mode]

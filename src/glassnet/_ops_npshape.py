@@ -15,7 +15,7 @@ import string
 
 import numpy as np
 
-from ._ops_npmath import _composed, _live, _ops
+from ._ops_npmath import _composed, _live, _ndim, _ops, _shape
 from ._ops_reading import _array, _arrays, _is_tensor
 
 
@@ -228,10 +228,20 @@ def diagflat(x, k=0):
 
 
 # -- products: einsum --------------------------------------------------------------------------------
+def _contracted(function, x1, x2, second_axis):
+    """Refuses ``x1``'s last axis and ``x2``'s ``second_axis`` (-1 or -2) of different lengths by
+    name (NumPy's message names neither argument; Keras on TensorFlow fails inside MatMul)."""
+    s1, s2 = _shape(x1), _shape(x2)
+    if s1 and s2 and s1[-1] is not None and s2[second_axis] is not None and s1[-1] != s2[second_axis]:
+        which = "last" if second_axis == -1 else "second-to-last"
+        raise ValueError(f"ops.{function}: x2's {which} axis must have the length of x1's last axis ({s1[-1]}), got "
+                         f"shapes {s1} and {s2}")
+
+
 def _einsum_or_numpy(function, x1, x2, spec, numpy_function):
+    _contracted(function, x1, x2, -2 if function == "dot" and _ndim(x2) >= 2 else -1)
     if _live(x1, x2):
-        return _ops().einsum(spec(np.ndim(x1) if not _is_tensor(x1) else x1.ndim,
-                                  np.ndim(x2) if not _is_tensor(x2) else x2.ndim), x1, x2)
+        return _ops().einsum(spec(_ndim(x1), _ndim(x2)), x1, x2)
     a, b = _arrays(function, ("x1", x1), ("x2", x2))
     return np.asarray(numpy_function(a, b))
 
@@ -280,6 +290,10 @@ def outer(x1, x2):
 def vdot(x1, x2):
     """The sum of the products of the flattened ``x1`` and ``x2`` (arrays and tapes)."""
     _no_tensors("vdot", x1, x2)
+    n1, n2 = int(np.prod(_shape(x1))), int(np.prod(_shape(x2)))
+    if n1 != n2:
+        raise ValueError(f"ops.vdot: x2 must hold as many entries as x1 ({n1}), got {n2} (shapes {_shape(x1)} and "
+                         f"{_shape(x2)})")
     if _live(x1, x2):
         o = _ops()
         return o.einsum("i,i->", o.reshape(x1, (-1,)), o.reshape(x2, (-1,)))
@@ -293,12 +307,12 @@ def kron(x1, x2):
     _no_tensors("kron", x1, x2)
     if _live(x1, x2):
         o = _ops()
-        n = max(np.ndim(x1), np.ndim(x2))
-        a = o.reshape(x1, (1,) * (n - np.ndim(x1)) + tuple(np.shape(x1)))
-        b = o.reshape(x2, (1,) * (n - np.ndim(x2)) + tuple(np.shape(x2)))
+        n = max(_ndim(x1), _ndim(x2))
+        a = o.reshape(x1, (1,) * (n - _ndim(x1)) + _shape(x1))
+        b = o.reshape(x2, (1,) * (n - _ndim(x2)) + _shape(x2))
         lo, up = string.ascii_lowercase[:n], string.ascii_uppercase[:n]
         y = o.einsum(f"{lo},{up}->{''.join(p + q for p, q in zip(lo, up))}", a, b)
-        return o.reshape(y, tuple(p * q for p, q in zip(np.shape(a), np.shape(b))))
+        return o.reshape(y, tuple(p * q for p, q in zip(_shape(a), _shape(b))))
     a, b = _arrays("kron", ("x1", x1), ("x2", x2))
     return np.kron(a, b)
 
@@ -327,7 +341,7 @@ def _stack(function, xs, axis_of):
     if not isinstance(xs, (list, tuple)) or not xs:
         raise TypeError(f"ops.{function}: xs must be a non-empty list of arrays or tensors, got {type(xs).__name__}")
     if _live(list(xs)):
-        ndim = max(v.ndim if _is_tensor(v) else np.ndim(v) for v in xs)
+        ndim = max(_ndim(v) for v in xs)
         axis = axis_of(ndim)
         if any(_is_tensor(v) for v in xs) and axis == 0:
             raise ValueError(f"ops.{function}: it would join along the batch axis 0 of tensors of a model being drawn")
@@ -373,7 +387,7 @@ def _split(function, x, indices_or_sections, axis, equal=True):
 @_composed
 def hsplit(x, indices_or_sections):
     """``split`` along axis 1 (1-D: axis 0)."""
-    return _split("hsplit", x, indices_or_sections, 0 if np.ndim(x) == 1 or getattr(x, "ndim", 2) == 1 else 1)
+    return _split("hsplit", x, indices_or_sections, 0 if _ndim(x) == 1 else 1)
 
 
 @_composed
@@ -404,7 +418,7 @@ def append(x1, x2, axis=None):
         if _live(x1, x2):
             return _ops().concatenate([ravel(x1), ravel(x2)], axis=0)
     elif _live(x1, x2):
-        if any(_is_tensor(v) for v in (x1, x2)) and axis % max(getattr(x1, "ndim", np.ndim(x1)), 1) == 0:
+        if any(_is_tensor(v) for v in (x1, x2)) and axis % max(_ndim(x1), 1) == 0:
             raise ValueError("ops.append: it would join along the batch axis 0 of a tensor of a model being drawn")
         return _ops().concatenate([x1, x2], axis=axis)
     a, b = _arrays("append", ("x1", x1), ("x2", x2))
