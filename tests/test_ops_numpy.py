@@ -71,6 +71,7 @@ def test_binary_values_and_dtypes(keras, name, pair):
     lambda o, x: o.dot(x, x[0].T), lambda o, x: o.dot(x[0, 0], x[1].T), lambda o, x: o.dot(x, 2),
     lambda o, x: o.inner(x, x[0]), lambda o, x: o.cross(x[..., :3], x[::-1, ..., :3]),
     lambda o, x: o.cross(x[0, :, :2], x[1, :, :2]), lambda o, x: o.cross(x[:, :3, 0], x[:, :3, 1], axisc=0),
+    lambda o, x: o.cross(x[0, :, :2], x[1, :, :3]), lambda o, x: o.cross(x[:, :2], x[:, 1:], axisa=1, axisb=1, axisc=1),
     lambda o, x: o.hstack([x, x]), lambda o, x: o.vstack([x[0, 0], x[1, 1]]), lambda o, x: o.dstack([x, x]),
     lambda o, x: o.hsplit(x, 3)[1], lambda o, x: o.vsplit(x, [1])[1], lambda o, x: o.dsplit(x, 2)[0],
     lambda o, x: o.array_split(x, 2, axis=1)[1], lambda o, x: o.append(x, x[:1], axis=0),
@@ -181,31 +182,34 @@ def test_tape_gradients_against_differences_and_tensorflow(keras, name):
         np.testing.assert_allclose(ours, np.zeros_like(a) if theirs is None else theirs.numpy(), rtol=1e-7, atol=1e-9)
 
 
-def test_second_order_is_refused_or_works():
-    x = np.array([0.3, -0.7])
+@pytest.mark.parametrize("name, call", [
+    ("erfinv", lambda x: ops.erfinv(x)), ("hypot", lambda x: ops.hypot(x, 1.0)),
+    ("moveaxis", lambda x: ops.moveaxis(x, 0, 1)), ("logaddexp", lambda x: ops.logaddexp(x, x * x)),
+])
+def test_second_order_refused_by_name(name, call):
+    """A nested tape's gradient recorded by the outer tape (a gradient penalty) through these is not
+    built: refused naming the function called, also where it is drawn from other ops."""
+    x = np.array([[0.3, -0.7], [0.2, 0.5]])
     with gn.GradientTape() as outer:
         outer.watch(x)
         with gn.GradientTape() as inner_tape:
             inner_tape.watch(x)
-            y = ops.sum(ops.erfinv(x))
-        try:
-            g = inner_tape.gradient(y, x)
-        except TypeError as error:
-            assert "erfinv" in str(error)
-            return
-    try:
-        outer.gradient(ops.sum(g), x)
-    except TypeError as error:
-        assert "erfinv" in str(error) or "second" in str(error)
+            y = ops.sum(call(ops.convert_to_tensor(x)))
+        with pytest.raises(NotImplementedError, match=rf"ops\.{name}\b|in ops\.{name}\)"):
+            inner_tape.gradient(y, x)
+    with gn.GradientTape() as tape:         # taken outside the outer tape: a first-order gradient
+        tape.watch(x)
+        y = ops.sum(call(ops.convert_to_tensor(x)))
+    assert np.all(np.isfinite(tape.gradient(y, x)))
 
 
 # -- tensors ---------------------------------------------------------------------------------------------
-def _model_pair(keras, build, shape=(3, 4), units=2):
+def _model_pair(keras, build, shape=(3, 4), units=2, batch_size=None):
     ins = gn.Input(shape)
     hidden = gn.layers.Dense(4)(ins)
     out = gn.layers.Dense(units)(gn.layers.Flatten()(build(ops, hidden)))
     ours = gn.Model(ins, out)
-    kin = keras.Input(shape)
+    kin = keras.Input(shape, batch_size=batch_size)
     kh = keras.layers.Dense(4)(kin)
     kout = keras.layers.Dense(units)(keras.layers.Flatten()(build(keras.ops, kh)))
     theirs = keras.Model(kin, kout)
@@ -214,18 +218,26 @@ def _model_pair(keras, build, shape=(3, 4), units=2):
 
 
 @pytest.mark.parametrize("build", [
-    lambda o, x: o.logaddexp(o.hypot(x, 1.0), o.fmax(x, -x)), lambda o, x: o.sinc(o.cbrt(o.exp2(x))),
-    lambda o, x: o.erfc(o.divide_no_nan(x, o.heaviside(x, 0.5))), lambda o, x: o.fmod(x, 0.7) + o.nan_to_num(o.rad2deg(x)),
+    # (NumPy scalars beside tensors: Keras 3.15's symbolic hypot and heaviside read a Python float's .dtype and fail)
+    lambda o, x: o.logaddexp(o.hypot(x, np.float32(1.0)), o.fmax(x, -x)), lambda o, x: o.sinc(o.cbrt(o.exp2(x))),
+    lambda o, x: o.erfc(o.divide_no_nan(x, o.heaviside(x, np.float32(0.5)))), lambda o, x: o.fmod(x, 0.7) + o.nan_to_num(o.rad2deg(x)),
     lambda o, x: o.erfinv(o.tanh(x)), lambda o, x: o.moveaxis(x, 1, 2), lambda o, x: o.swapaxes(x, -1, 1),
     lambda o, x: o.roll(x, 1, axis=2), lambda o, x: o.rot90(x, 1, (1, 2)), lambda o, x: o.diff(x, 2),
     lambda o, x: o.diagonal(x, 0, 1, 2), lambda o, x: o.trace(x, 1, 1, 2)[:, None], lambda o, x: o.fliplr(x),
-    lambda o, x: o.dot(x, np.arange(8.0, dtype="float32").reshape(4, 2)), lambda o, x: o.inner(x, np.ones((2, 4), "float32")),
+    lambda o, x: o.dot(x, np.arange(8.0, dtype="float32").reshape(4, 2)),
+    # (Keras 3.15's TF inner fails inside a model: its tf.cond traces the scalar branch x1 * x2 too; its own
+    # N-D formula, tensordot over the last axes, stands in for it)
+    lambda o, x: (o.inner if o is ops else lambda a, b: o.tensordot(a, b, [[-1], [-1]]))(
+        x, np.arange(8.0, dtype="float32").reshape(2, 4) - 3),
     lambda o, x: o.hstack([x, x * 2]), lambda o, x: o.dstack([x[:, :, :, None], x[:, :, :, None]]),
     lambda o, x: o.select([x > 0], [x], -x), lambda o, x: o.rearrange(x, "b h w -> b w h"),
     lambda o, x: o.append(x, x, axis=1), lambda o, x: o.hsplit(x, [1])[1], lambda o, x: o.trapezoid(x, axis=1)[:, None],
+    lambda o, x: o.cross(x[:, :, :3], x[:, :, 1:]), lambda o, x: o.cross(x[:, :, :2], x[:, :, 2:])[:, :, None],
+    lambda o, x: o.cross(x[:, :, :3], x[:, :, 1:], axisa=1, axisb=1, axisc=1),
 ])
 def test_tensor_nodes_predict_train_and_save_like_keras(keras, build, tmp_path):
-    ours, theirs = _model_pair(keras, build)
+    # (Keras 3.15's rearrange fails on a batch axis of unknown size: its Input gets the batch's 5)
+    ours, theirs = _model_pair(keras, build, batch_size=5 if "rearrange" in build.__code__.co_names else None)
     x = R.normal(size=(5, 3, 4)).astype(np.float32)
     y = R.normal(size=(5, 2)).astype(np.float32)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
@@ -261,6 +273,7 @@ def test_tensors_refused_by_name(call, word):
     (lambda: ops.hstack(np.ones(3)), "xs"), (lambda: ops.heaviside(np.array([True]), 0.5), "x1"),
     (lambda: ops.vdot(np.ones((3, 4)), 2.0), "x2"), (lambda: ops.dot(np.ones(4), np.ones((3, 4))), "x2"),
     (lambda: ops.dot(np.ones((2, 3)), np.ones(4)), "x2"), (lambda: ops.inner(np.ones(3), np.ones(4)), "x2"),
+    (lambda: ops.cross(np.ones((2, 4)), np.ones((2, 3))), "x1"), (lambda: ops.cross(np.ones(3), np.ones(3), axisb=1), "x2"),
 ])
 def test_bad_arguments_named(call, word):
     with pytest.raises((TypeError, ValueError), match=word):

@@ -323,6 +323,11 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     and ``axisb`` of x2 (``axis`` sets all three), put on ``axisc``; NumPy's."""
     if axis is not None:
         axisa = axisb = axisc = axis
+    for name, value, ax in (("x1", x1, axisa), ("x2", x2, axisb)):
+        shape = _shape(value)
+        if not shape or not -len(shape) <= ax < len(shape) or shape[ax] not in (2, 3):
+            raise ValueError(f"ops.cross: {name} must hold vectors of 2 or 3 entries along axis {ax}, got shape "
+                             f"{shape}")
     if _live(x1, x2):
         o = _ops()
         a, b = moveaxis(x1, axisa, -1), moveaxis(x2, axisb, -1)
@@ -333,7 +338,14 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
             return o.squeeze(parts[2], -1)
         return moveaxis(o.concatenate(parts, axis=-1), -1, axisc)
     a, b = _arrays("cross", ("x1", x1), ("x2", x2))
-    return np.asarray(np.cross(a, b, axisa, axisb, axisc))
+    a, b = np.moveaxis(a, axisa, -1), np.moveaxis(b, axisb, -1)
+    # 2-vectors get a z of 0 (NumPy 2 deprecates them in np.cross); two of them give the z component alone
+    grown = [np.concatenate([v, np.zeros(v.shape[:-1] + (1,), v.dtype)], axis=-1) if v.shape[-1] == 2 else v
+             for v in (a, b)]
+    product = np.cross(*grown)
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return np.asarray(product[..., 2])
+    return np.moveaxis(product, -1, axisc)
 
 
 # -- stacks and splits --------------------------------------------------------------------------------

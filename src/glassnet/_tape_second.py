@@ -137,6 +137,13 @@ def _inputs_of(node):
     return list(node.x) if isinstance(node.x, list) else [node.x]
 
 
+def _op_named(node):
+    """``ops.<op>`` of a recorded op's node, and the function it was drawn in, if any
+    (``ops.einsum (in ops.moveaxis)``: glassnet._tape_record._composed_call)."""
+    within = getattr(node, "within", None)
+    return f"ops.{getattr(node.layer, 'op', node.what)}" + (f" (in ops.{within})" if within else "")
+
+
 def _graph(tape, start, ids):
     """(the linear tail ops from the target, newest first; the recorded calls between the source
     (a node of ``ids``) and them, oldest first; the source's node read), or None where the target
@@ -155,7 +162,7 @@ def _graph(tape, start, ids):
                 f"(`with tape.stop_recording():`)")
         if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \
                 or len(node.parents) != 1:
-            _refuse(f"ops.{getattr(node.layer, 'op', node.what)} on the inner tape" if isinstance(node, _LayerNode)
+            _refuse(f"{_op_named(node)} on the inner tape" if isinstance(node, _LayerNode)
                     else f"{node.what} on the inner tape")
         tail.append(node)
         node = node.parents[0]
@@ -173,7 +180,7 @@ def _graph(tape, start, ids):
     between = [n for n in reach if leads[n] and n not in ids]
     for n in between:
         if not (isinstance(n, _ModelCall) or (isinstance(n, _LayerNode) and n.weights)):
-            _refuse(f"ops.{getattr(n.layer, 'op', n.what)} between the source and the model calls"
+            _refuse(f"{_op_named(n)} between the source and the model calls"
                     if isinstance(n, _LayerNode) else f"{n.what} on the inner tape")
         for p in n.parents:
             if p is not None and p not in ids and not leads.get(p, False) and \
