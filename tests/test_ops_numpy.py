@@ -141,6 +141,7 @@ TAPED = {
     "rearrange": (lambda o, a, b: o.rearrange(a, "a b -> b a"), None), "vander": (lambda o, a, b: o.vander(a[0]), None),
     "trapezoid": (lambda o, a, b: o.trapezoid(a, axis=0), None), "correlate": (lambda o, a, b: o.correlate(a[0], b[1, :3], "full"), None),
     "corrcoef": (lambda o, a, b: o.corrcoef(a), None),
+    "ldexp": (lambda o, a, b: o.ldexp(a, np.int32([[1, -1, 2, 0]])), None),
 }
 
 
@@ -203,6 +204,31 @@ def test_second_order_refused_by_name(name, call):
     assert np.all(np.isfinite(tape.gradient(y, x)))
 
 
+@pytest.mark.parametrize("name, call", [
+    ("cbrt", lambda o, a, b: o.cbrt(a)), ("sinc", lambda o, a, b: o.sinc(a)), ("hypot", lambda o, a, b: o.hypot(a, b)),
+    ("fmax", lambda o, a, b: o.fmax(a, b)), ("fmin", lambda o, a, b: o.fmin(a, b)), ("fmod", lambda o, a, b: o.fmod(a, b)),
+    ("heaviside", lambda o, a, b: o.heaviside(a, b)), ("divide_no_nan", lambda o, a, b: o.divide_no_nan(a, b)),
+    ("logaddexp", lambda o, a, b: o.logaddexp(a, b)), ("nan_to_num", lambda o, a, b: o.nan_to_num(a / b)),
+])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # (0 / 0 and 0 ** -2/3 on purpose)
+def test_tape_gradients_at_kinks_as_tensorflow(keras, name, call):
+    """At zeros, ties and NaN the gradients are TensorFlow's (NaN where TF's are NaN)."""
+    import tensorflow as tf
+    a = np.array([0.0, 0.0, 1.5, -2.0, 0.0, 3.0])
+    b = np.array([0.0, 2.0, 1.5, 0.5, -1.0, 0.0])
+    with gn.GradientTape() as tape:
+        tape.watch([a, b])
+        out = ops.sum(call(ops, ops.convert_to_tensor(a), ops.convert_to_tensor(b)))
+    ours = [np.zeros_like(a) if g is None else np.asarray(g) for g in tape.gradient(out, [a, b])]
+    ta, tb = tf.constant(a), tf.constant(b)
+    with tf.GradientTape() as t:
+        t.watch([ta, tb])
+        tout = tf.reduce_sum(call(keras.ops, ta, tb))
+    theirs = [np.zeros_like(a) if g is None else g.numpy() for g in t.gradient(tout, [ta, tb])]
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=0)        # (NaN where TF's is NaN)
+
+
 # -- tensors ---------------------------------------------------------------------------------------------
 def _model_pair(keras, build, shape=(3, 4), units=2, batch_size=None):
     ins = gn.Input(shape)
@@ -221,7 +247,7 @@ def _model_pair(keras, build, shape=(3, 4), units=2, batch_size=None):
     # (NumPy scalars beside tensors: Keras 3.15's symbolic hypot and heaviside read a Python float's .dtype and fail)
     lambda o, x: o.logaddexp(o.hypot(x, np.float32(1.0)), o.fmax(x, -x)), lambda o, x: o.sinc(o.cbrt(o.exp2(x))),
     lambda o, x: o.erfc(o.divide_no_nan(x, o.heaviside(x, np.float32(0.5)))), lambda o, x: o.fmod(x, 0.7) + o.nan_to_num(o.rad2deg(x)),
-    lambda o, x: o.erfinv(o.tanh(x)), lambda o, x: o.moveaxis(x, 1, 2), lambda o, x: o.swapaxes(x, -1, 1),
+    lambda o, x: o.erfinv(o.tanh(x)), lambda o, x: o.i0(x), lambda o, x: o.moveaxis(x, 1, 2), lambda o, x: o.swapaxes(x, -1, 1),
     lambda o, x: o.roll(x, 1, axis=2), lambda o, x: o.rot90(x, 1, (1, 2)), lambda o, x: o.diff(x, 2),
     lambda o, x: o.diagonal(x, 0, 1, 2), lambda o, x: o.trace(x, 1, 1, 2)[:, None], lambda o, x: o.fliplr(x),
     lambda o, x: o.dot(x, np.arange(8.0, dtype="float32").reshape(4, 2)),
