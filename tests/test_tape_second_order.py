@@ -263,8 +263,8 @@ def test_other_refusals_by_name():
     with gn.GradientTape():
         with gn.GradientTape() as gp_tape:
             gp_tape.watch(x)
-            pred = ops.exp(model(x))
-        with pytest.raises(NotImplementedError, match="ops.exp on the inner tape"):
+            pred = ops.std(model(x), axis=1)      # (ops.exp and the other common ops are covered)
+        with pytest.raises(NotImplementedError, match="ops.std on the inner tape"):
             gp_tape.gradient(pred, x)
     with gn.GradientTape():
         with gn.GradientTape() as gp_tape:

@@ -246,19 +246,6 @@ def test_conditional_critic_of_two_inputs_matches_torch(torch):
     _numeric_check(model, x, ours, labels, count=3)         # the embedding table among them
 
 
-def test_labels_recorded_by_the_outer_tape_refused():
-    model = _conditional_critic()
-    x, labels = np.ones((2, 6)), np.array([[0.0], [1.0]])
-    with gn.GradientTape() as tape:
-        tape.watch(labels)
-        same = ops.multiply(labels, 1.0)    # recorded on the outer tape: its gradient through the penalty is not built
-        with gn.GradientTape() as gp_tape:
-            gp_tape.watch(x)
-            pred = model([x, same], training=True)
-        with pytest.raises(NotImplementedError, match="recorded by the outer tape beside the source"):
-            gp_tape.gradient(pred, x)
-
-
 # -- (5) gradient(x, x) and a model of two outputs --------------------------------------------------
 def test_gradient_of_the_source_itself_is_ones_as_tf(keras):
     import tensorflow as tf

@@ -32,7 +32,7 @@ from .utils import to_categorical
 __version__ = "0.1.0"
 
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
-         "random", "distillation"}
+         "random", "distillation", "config", "tree"}
 
 
 def __getattr__(name):
@@ -49,7 +49,7 @@ def __getattr__(name):
 
 
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
-           "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
+           "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "config", "tree", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
            "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)

@@ -54,7 +54,7 @@ class CallLayer(Model):
                     f"from what it is called on)" if keras else "")
             raise TypeError(f"{type(self).__name__}: Layer.__init__ got unexpected keyword argument(s) "
                             f"{unknown}; it takes name, dtype, trainable and seed{hint}")
-        super().__init__(name=name, seed=seed, dtype="float32" if dtype is None else dtype)
+        super().__init__(name=name, seed=seed, dtype=dtype)     # None: floatx (backend.resolve_dtype)
         # no dtype given: drawn on its own after its layers were built in a model of another dtype
         # (a float64 one), it takes theirs (_draw), as a Keras block computes in its layers' dtype
         self._dtype_from_layers = dtype is None

@@ -83,7 +83,7 @@ def standardize_dtype(dtype):
     ('float32', 'float64', 'int64', 'bool')
     """
     if dtype is None:
-        return backend.resolve_dtype(None).name
+        return backend.floatx()       # Keras' standardize_dtype(None): floatx, not the dtype policy
     given = dtype
     try:
         dtype = _PYTHON_DTYPES.get(dtype, dtype)

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from ._ops_reading import _array, _arrays, _is_tensor, _keras_dtype, _result_dtype
 
 
@@ -45,8 +46,8 @@ def _shape(shape, function):
 
 
 def _dtype(dtype, function):
-    """Keras' floatx, float32, where ``dtype`` is None."""
-    return np.dtype(np.float32) if dtype is None else _keras_dtype(dtype, function)
+    """Keras' floatx (float32 unless ``config.set_floatx``) where ``dtype`` is None."""
+    return np.dtype(backend.floatx()) if dtype is None else _keras_dtype(dtype, function)
 
 
 def _integer(value, name, function):

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from .layers.tensor_functions import TensorFunction
 from .layers import tensor_math
 from ._ops_reading import _array, _arrays, _axis_argument, _float, _is_tensor, _keras_dtype, _two, _unary
@@ -338,7 +339,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -rank <= axis < rank:
         raise ValueError(f"ops.one_hot: axis must be an integer in [{-rank}, {rank}) (an axis of the result), "
                          f"got {axis!r:.40}")
-    out = np.dtype(np.float32) if dtype is None else _keras_dtype(dtype, "one_hot")
+    out = np.dtype(backend.floatx()) if dtype is None else _keras_dtype(dtype, "one_hot")     # Keras' floatx
     return tensor_math.one_hot(array, int(num_classes), int(axis), out)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _tape_state
 from ._ops_reading import _array, _arrays, _is_tensor
+from ._ops_reading import composed as _composed   # (a tape runs it as it is: its ops calls recorded)
 from .layers import tensor_npmath
 
 
@@ -34,13 +35,6 @@ def _ndim(value):
 def _shape(value):
     """The shape of ``value`` as ``_ndim`` reads its rank."""
     return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
-
-
-def _composed(function):
-    """Marks ``function`` as drawn from other ops on recorded values (glassnet._tape_record calls it
-    as it is: its inner ops calls are recorded one by one)."""
-    function._composed = True
-    return function
 
 
 def _ops():
@@ -281,6 +275,7 @@ def logaddexp2(x1, x2):
     return _logaddexp("logaddexp2", x1, x2, 2)
 
 
+@_composed
 def ldexp(x1, x2):
     """``x1 * 2 ** x2``, ``x2`` integers (Keras 3.15 refuses float exponents); integers x1 give
     float32. Arrays, and a GradientTape's x1 (gradient ``2 ** x2``)."""
@@ -294,8 +289,6 @@ def ldexp(x1, x2):
     mantissa = _floats(_array(x1, "x1", "ldexp"), wide_int64=False)
     return np.asarray(np.ldexp(mantissa, exponent)).astype(mantissa.dtype, copy=False)
 
-
-ldexp._composed = True
 
 
 @_composed

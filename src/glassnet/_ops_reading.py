@@ -150,3 +150,12 @@ def _keras_dtype(dtype, op):
         return np.dtype(standardize_dtype(dtype))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"ops.{op}: dtype must name a dtype ('float32', 'int32'), got {dtype!r:.60} ({exc})") from None
+
+
+def composed(function):
+    """Mark ``function`` as written with ``glassnet.ops``' own functions: a GradientTape runs it as it
+    is, each ops call inside recorded one by one (glassnet._tape_record), so its gradient, and on
+    symbolic tensors its nodes, are those functions'. A function whose recorded form differs from its
+    array form sets ``function.composed`` to that form instead."""
+    function.composed = function
+    return function

@@ -145,7 +145,9 @@ def _record(node_or_layer, inputs, what=None):
         out = layer.forward(plain if getattr(layer, "merges", False) else plain[0])
     if not any(p is not None for p in parents):
         return np.asarray(out)
-    return _wrap(out, _LayerNode(layer, parents, what or getattr(layer, "op", type(layer).__name__)))
+    node = _LayerNode(layer, parents, what or getattr(layer, "op", type(layer).__name__))
+    node.inputs = plain         # (a nested tape's gradient replays the op from them: glassnet._tape_second_ops)
+    return _wrap(out, node)
 
 
 class _ModelCall(Node):

@@ -48,6 +48,11 @@ NO_GRADIENT = {"shape", "equal", "not_equal", "greater", "greater_equal", "less"
                "logical_or", "logical_not", "logical_xor", "argmax", "argmin", "argsort", "any", "all", "isnan",
                "isinf", "isfinite", "sign", "floor", "ceil", "round", "trunc", "stop_gradient", "convert_to_numpy",
                "one_hot", "zeros_like", "ones_like", "floor_divide"}
+# control flow (whose functions' own ops are recorded), custom_gradient (a node of its own) and the core helpers
+# that take recorded values themselves (glassnet._ops_flow, _ops_custom_gradient, _ops_core)
+RUN_AS_THEY_ARE = {"cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
+                   "vectorize", "is_tensor", "dtype", "ndim", "get_item", "saturate_cast", "copy"}
+NO_GRADIENT |= {"size", "array", "empty", "empty_like", "full_like", "view"}
 REDUCING = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
 ELEMENTWISE_BINARY = {"add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide"}
 
@@ -56,9 +61,10 @@ def records(name):
     """Whether ``glassnet.ops.<name>`` is recorded on a recorded value (``_record_op`` takes it):
     for the refusals of NumPy's functions, which name the ops function to use instead."""
     from .layers.tensor_functions import OPS
-    return name in NO_GRADIENT or name in ELEMENTWISE_BINARY or name in _OWN_NODES or name in OPS or name in (
-        "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive", "convert_to_tensor",
-        "reshape", "squeeze", "cast")
+    return (name in NO_GRADIENT or name in RUN_AS_THEY_ARE or name in ELEMENTWISE_BINARY or name in _OWN_NODES
+            or name in _LINALG or name in OPS or name in (
+                "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive",
+                "convert_to_tensor", "reshape", "squeeze", "cast"))
 
 
 def _keras_arguments(function, args, kwargs, skip):
@@ -83,13 +89,16 @@ def _record_op(name, args, kwargs, function=None):
     """``ops.<name>(*args, **kwargs)`` recorded: a fresh node of the op, forward now."""
     from .layers.tensor_functions import OPS, TensorFunction
     from .layers.tensor_ops import TensorOp
-    if name in NO_GRADIENT:
+    if getattr(function, "composed", None) is not None:
+        # written from other ops functions (glassnet._ops_reduce, _ops_nn): those calls are recorded one by one
+        return _composed_call(name, function.composed, args, kwargs)
+    if name in NO_GRADIENT or getattr(function, "no_gradient", False):
         with _paused():
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
-    if getattr(function, "_composed", False):       # drawn from other ops (glassnet._ops_npmath): each recorded
-        return _composed_call(name, function, args, kwargs)
     if name == "positive":
         return args[0]
+    if name in RUN_AS_THEY_ARE:
+        return function(*args, **kwargs)
     if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded
         return _record(_Reshape(np.shape(args[0])), [args[0]], "convert_to_tensor")
     if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power", "arctan2", "mod"):
@@ -101,6 +110,9 @@ def _record_op(name, args, kwargs, function=None):
         return _record(node, [a, b], name)
     if name in ("negative", "abs"):
         return _record(TensorOp("negative" if name == "negative" else "absolute"), [args[0]])
+    if name in _LINALG:         # inv, det, solve, svd, ...: a node per output (glassnet._ops_linalg)
+        from ._ops_linalg import record
+        return record(name, function, args, kwargs)
     if name in _OWN_NODES:
         return _record_own(name, function, args, kwargs)
     if name in SPECTRAL:
@@ -153,6 +165,8 @@ def _composed_call(name, function, args, kwargs):
     return out
 
 
+_LINALG = ("cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",
+           "qr", "solve", "solve_triangular", "svd", "slogdet", "logdet")     # (glassnet._ops_linalg.RECORDED)
 _OWN_NODES = ("concatenate", "stack", "where", "einsum", "take", "take_along_axis", "conv", "depthwise_conv",
               "separable_conv", "conv_transpose", "max_pool", "average_pool")
 

@@ -23,15 +23,18 @@ source's first), one entry per step of each layer call (glassnet._tape_second_ru
 the order of the recorded calls and, within a model's call, of its graph of calls: a layer's
 output read twice, merges, residual blocks, a model of several inputs whose others are constants
 (a conditional critic's labels). The tangent and the reverse passes walk those entries. The calls
-must be recorded model calls (one output, no masks) and layer calls, ended by linear ops
-(``ops.sum``, ``ops.mean``, reshapes, indexing, negation) folded into s; anything else is refused by
-name, never differentiated wrongly. Imported by ``GradientTape.gradient`` when it meets the nested
+must be recorded model calls (one output, no masks), layer calls and ``glassnet.ops`` calls
+(glassnet._tape_second_ops), the linear ops after the last (``ops.sum``, ``ops.mean``, reshapes,
+indexing, negation) folded into s; a value the outer tape recorded beside the source (a watched
+weight) is a constant slot whose cotangent goes back to it. Anything else is refused by name,
+never differentiated wrongly. Imported by ``GradientTape.gradient`` when it meets the nested
 case: ``import glassnet`` does not.
 """
 import numpy as np
 
 from . import _tape_state
 from ._tape_calls import _HeadOutput, _LayerNode, _ModelCall, _rerun
+from . import _tape_second_ops as _ops
 from ._tape_second_act import refuse as _refuse
 from ._tape_second_rules import steps as _steps
 from ._tape_values import Node, Recorded, _paused, _plain, _wrap
@@ -72,7 +75,8 @@ class _Program:
 
     def second(self, out, seed, v, grads):
         """The tangent pass along ``v`` (slot 0's), then the reverse pass of (values, tangents) seeded
-        with ``seed`` on the tangent of slot ``out``: d(v . G)/d(slot 0), the weights' into ``grads``."""
+        with ``seed`` on the tangent of slot ``out``: {slot: d(v . G)/d(it)} (slot 0 and the constants
+        read), the weights' into ``grads``."""
         tangents = {0: v}
         for step, ins, slot in self.entries:
             ts = [tangents.get(i) for i in ins]
@@ -84,7 +88,7 @@ class _Program:
             if a is None and b is None:
                 continue
             self._send(step.reverse(a, b, grads), step, ins, a_of, b_of)
-        return a_of.get(0)
+        return a_of
 
     def _send(self, pairs, step, ins, a_of, b_of, only_varying=False):
         for i, (a, b) in zip(ins, pairs if step.merges else [pairs]):
@@ -137,11 +141,12 @@ def _inputs_of(node):
     return list(node.x) if isinstance(node.x, list) else [node.x]
 
 
-def _op_named(node):
-    """``ops.<op>`` of a recorded op's node, and the function it was drawn in, if any
-    (``ops.einsum (in ops.moveaxis)``: glassnet._tape_record._composed_call)."""
+def _within(node):
+    """`` (in ops.<function>)`` for an op recorded inside a function written with other ops
+    (``ops.einsum (in ops.moveaxis)``: glassnet._tape_record._composed_call), so that a refusal names
+    the function the user called; "" otherwise."""
     within = getattr(node, "within", None)
-    return f"ops.{getattr(node.layer, 'op', node.what)}" + (f" (in ops.{within})" if within else "")
+    return f" (in ops.{within})" if within else ""
 
 
 def _graph(tape, start, ids):
@@ -162,8 +167,7 @@ def _graph(tape, start, ids):
                 f"(`with tape.stop_recording():`)")
         if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \
                 or len(node.parents) != 1:
-            _refuse(f"{_op_named(node)} on the inner tape" if isinstance(node, _LayerNode)
-                    else f"{node.what} on the inner tape")
+            break           # (the ops before: steps of the program, glassnet._tape_second_ops)
         tail.append(node)
         node = node.parents[0]
         if node is None or (node not in ids and tape not in node.tapes):
@@ -179,37 +183,55 @@ def _graph(tape, start, ids):
         return None
     between = [n for n in reach if leads[n] and n not in ids]
     for n in between:
-        if not (isinstance(n, _ModelCall) or (isinstance(n, _LayerNode) and n.weights)):
-            _refuse(f"{_op_named(n)} between the source and the model calls"
-                    if isinstance(n, _LayerNode) else f"{n.what} on the inner tape")
-        for p in n.parents:
-            if p is not None and p not in ids and not leads.get(p, False) and \
-                    any(t in _tape_state.recording() for t in p.tapes):
-                _refuse(f"an input of {n.what} recorded by the outer tape beside the source (only one input of "
-                        f"a call may depend on what the outer tape differentiates; give the others as constants)")
+        if not (_is_call(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
+            _refuse(f"ops.{_ops.name_of(n.layer)}{_within(n)} on the inner tape (ops covered: {_ops.COVERED})"
+                    if _is_op(n) else f"{n.what} on the inner tape")
     source = next(p for n in between for p in n.parents if p in ids)
     return tail, between, source
 
 
-def _program(between, ids):
-    """The ``_Program`` of the recorded calls ``between`` (oldest first); the slot of the last one's output."""
-    program, slot_of = _Program(), {}
+def _is_call(node):
+    return isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights)
+
+
+def _is_op(node):
+    """A recorded ``glassnet.ops`` call or operator (glassnet._tape_second_ops has its rules)."""
+    return isinstance(node, _LayerNode) and not node.weights and hasattr(node, "inputs") and \
+        not isinstance(node.layer, _HeadOutput)
+
+
+def _program(between, ids, outer_tapes):
+    """The ``_Program`` of the recorded calls and ops ``between`` (oldest first); the slot of the last
+    one's output; [(slot, node)] of the constants the outer tape recorded (a watched weight, an
+    embedding of labels): their cotangents go back to it."""
+    program, slot_of, outer = _Program(), {}, []
+
+    def slot(p, value):
+        if p in ids:
+            if program.values[0] is None:
+                program.values[0] = np.asarray(value)
+            return 0
+        if p not in slot_of:
+            slot_of[p] = program.constant(value)
+            if p is not None and any(t in outer_tapes for t in p.tapes):
+                outer.append((slot_of[p], p))
+        return slot_of[p]
+
     for node in between:
-        values, ins = _inputs_of(node), []
-        for p, value in zip(node.parents, values):
-            if p in ids:
-                if program.values[0] is None:
-                    program.values[0] = np.asarray(value)
-                ins.append(0)
-            else:
-                ins.append(slot_of[p] if p in slot_of else program.constant(value))
+        if _is_op(node):
+            values, parents, fresh = _ops.operands(node)
+            ins = [slot(p, v) if p is not None else program.constant(v) for p, v in zip(parents, values)]
+            slot_of[node] = program.call([_ops.step(fresh, len(ins), f"ops.{_ops.name_of(node.layer)}")], ins)
+            continue
+        ins = [slot(p, value) if p is not None else program.constant(value)
+               for p, value in zip(node.parents, _inputs_of(node))]
         outputs = []
         for layer, parents, mode, weights, mask in _layer_calls(node):
             reads = [ins[-1 - p] if p < 0 else outputs[p] for p in parents]
             varying = any(program.varying[i] for i in reads)
             outputs.append(program.call(_steps(layer, weights, mode, mask, varying), reads))
         slot_of[node] = outputs[-1]
-    return program, slot_of[between[-1]]
+    return program, slot_of[between[-1]], outer
 
 
 def _source_ids(tape, flat):
@@ -265,20 +287,21 @@ def _recorded_gradient(tape, start, ids, target, seed, value):
         return None
     tail, between, source = found
     dtype = np.asarray(value).dtype
+    recording = tuple(_tape_state.recording())      # (the tapes around: _paused stops them below)
     with _paused():
         given = seed
         for node in tail:           # linear ops after the last call: their adjoint, the same for any input
             seed = np.asarray(node.layer.backward(seed))
         if not between:             # the source itself, or linear ops of it alone: a constant (TF's ones)
             return seed.astype(dtype, copy=False)
-        program, out = _program(between, ids)
+        program, out, outer = _program(between, ids, recording)
         y = program.values[out]
         _check_replay(between[-1], y, target, (given, seed) if tail else None)
         seed = seed.astype(y.dtype, copy=False)
         a = program.gradient(out, seed)
     if a is None:       # (the source reached the output through constants alone: refused above)
         return None
-    return _wrap(a.astype(dtype, copy=False), _SecondOrder(source, between, program, out, seed))
+    return _wrap(a.astype(dtype, copy=False), _SecondOrder(source, between, program, out, seed, outer))
 
 
 def _weight_arrays(call):
@@ -309,9 +332,10 @@ class _SecondOrder(Node):
     """G = d(s . D(x))/dx, recorded: its backward takes v (x's shape) and gives d(v . G)/dx to x's
     node and d(v . G)/d(weights), from D's forward pass along v and that pass' reverse."""
 
-    def __init__(self, parent, calls, program, out, seed):
-        super().__init__([parent], "a nested tape's gradient")
-        self.program, self.out, self.seed = program, out, seed
+    def __init__(self, parent, calls, program, out, seed, outer=()):
+        super().__init__([parent] + [p for _, p in outer], "a nested tape's gradient")
+        self.program, self.out, self.seed, self.outer = program, out, seed, list(outer)
+        calls = [call for call in calls if _is_call(call)]
         self.weights_at = [w for call in calls for w in call.weights_at]     # (watch_accessed_variables=False reads it)
         self.views = {}         # {(id(layer), name): the array the outer tape knows the weight by}
         for call in calls:
@@ -323,11 +347,11 @@ class _SecondOrder(Node):
 
     def backward(self, g, zg, add_weight, wants):
         grads = {}
-        a = self.program.second(self.out, self.seed, np.asarray(g, dtype=self.seed.dtype), grads)
+        a_of = self.program.second(self.out, self.seed, np.asarray(g, dtype=self.seed.dtype), grads)
         for (layer, key), grad in grads.items():
             param = self.views.get((id(layer), key))
             if param is not None:
                 add_weight(param, grad)
         # None: the graph is affine in x (linear activations only), so G does not depend on x: no
         # gradient reaches x (TF's and torch's None)
-        return [a]
+        return [a_of.get(0)] + [a_of.get(slot) for slot, _ in self.outer]

@@ -339,4 +339,9 @@ def steps(layer, weights, training, mask, varying=True):
         return [Winners(layer, training)]
     if kind is getattr(L, name, None) and name in _MERGES:
         return [Merge(layer)]
+    from .layers.tensor_functions import TensorFunction
+    from .layers.tensor_ops import TensorOp
+    if kind in (TensorOp, TensorFunction):      # (an op drawn in the model's graph: a subclass's call)
+        from ._tape_second_ops import drawn_step
+        return [drawn_step(layer, described)]
     refuse(described)          # (describe() names the class already)

@@ -11,17 +11,25 @@ import numpy as np
 
 _ALLOWED_DTYPES = {"float32": np.float32, "float64": np.float64}
 _backend = {"name": "numpy", "xp": np}
+# Keras' global settings (keras.config / keras.backend setters). Read where Keras reads them:
+# floatx and the dtype policy when a model, Input or constructor resolves dtype=None, epsilon at
+# every call that uses it, the image data format when a layer resolves data_format=None. Not reset
+# by clear_session (Keras' is not either). "dtype_policy" is None until set_dtype_policy.
+_DEFAULTS = {"floatx": "float32", "epsilon": 1e-7, "image_data_format": "channels_last", "dtype_policy": None}
+_settings = dict(_DEFAULTS)
 
 
 def resolve_dtype(dtype):
     """Return the NumPy dtype for ``dtype`` ("float32", "float64", np.float32, ...); None is the
-    default, float32 (Keras' floatx), not NumPy's ``np.dtype(None)``, which is float64.
+    default: the dtype policy's when ``glassnet.config.set_dtype_policy`` set one, else floatx
+    (float32 unless ``set_floatx`` changed it), as a Keras layer's ``dtype=None``; not NumPy's
+    ``np.dtype(None)``, which is float64.
 
     >>> resolve_dtype("float64"), resolve_dtype(None)
     (dtype('float64'), dtype('float32'))
     """
     if dtype is None:
-        return np.dtype("float32")
+        return np.dtype(_settings["dtype_policy"] or _settings["floatx"])
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -32,30 +40,90 @@ def resolve_dtype(dtype):
 
 
 def epsilon():
-    """Keras' ``keras.backend.epsilon()`` / ``keras.config.epsilon()``: 1e-7, the fuzz factor the
-    losses clip probabilities with (glassnet.losses._numerics) and keras.io's examples guard
-    divisions by (the Siamese network's ``sqrt(max(sum, epsilon()))``). Fixed here: Keras'
-    ``set_epsilon`` changes it for every loss at once.
+    """Keras' ``keras.backend.epsilon()`` / ``keras.config.epsilon()``: 1e-7 unless ``set_epsilon``
+    changed it; the fuzz factor the losses clip probabilities with, the metrics, constraints and
+    normalisations guard divisions by, read at every call as Keras reads it (not the optimizers'
+    ``epsilon``, whose default is the number 1e-7 in Keras too).
 
     >>> epsilon()
     1e-07
     """
-    from .losses._numerics import EPSILON      # (imported here: the losses import this module)
-    return EPSILON
+    return _settings["epsilon"]
+
+
+def set_epsilon(value):
+    """Keras' ``keras.config.set_epsilon(value)``: the epsilon every later call reads (a positive
+    finite number; Keras checks nothing, glassnet refuses anything else by name). Returns None.
+
+    >>> set_epsilon(1e-5); epsilon()
+    1e-05
+    >>> set_epsilon(1e-7)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"set_epsilon: value: expected a positive number, got {type(value).__name__} {value!r:.40}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"set_epsilon: value: expected a positive finite number, got {value!r}")
+    _settings["epsilon"] = float(value)
 
 
 def floatx():
-    """Keras' ``keras.backend.floatx()`` / ``keras.config.floatx()``: "float32", the dtype a model
-    computes in unless it is given ``dtype="float64"`` (one model at a time: there is no global
-    ``set_floatx``)."""
-    return "float32"
+    """Keras' ``keras.backend.floatx()`` / ``keras.config.floatx()``: "float32" unless ``set_floatx``
+    changed it; the dtype a model, Input or layer made with ``dtype=None`` takes."""
+    return _settings["floatx"]
+
+
+def set_floatx(value):
+    """Keras' ``keras.config.set_floatx(value)``: "float32" or "float64", the dtype models, Inputs
+    and standalone layers made afterwards with ``dtype=None`` compute in (one given ``dtype``
+    still wins; those made before keep theirs). "float16" and "bfloat16", which Keras takes, are
+    refused by name: glassnet has no half precision. Returns None."""
+    if not isinstance(value, str):
+        raise TypeError(f"set_floatx: value: expected 'float32' or 'float64', got {type(value).__name__} {value!r:.40}")
+    if value in ("float16", "bfloat16"):
+        raise ValueError(f"set_floatx: value: glassnet computes in 'float32' or 'float64' only (no half precision), "
+                         f"got {value!r}")
+    if value not in _ALLOWED_DTYPES:
+        raise ValueError(f"set_floatx: value: expected 'float32' or 'float64', got {value!r}")
+    _settings["floatx"] = value
+
+
+def image_data_format():
+    """Keras' ``keras.config.image_data_format()``: "channels_last" unless ``set_image_data_format``
+    changed it; what a layer made with ``data_format=None`` takes."""
+    return _settings["image_data_format"]
+
+
+def set_image_data_format(data_format):
+    """Keras' ``keras.config.set_image_data_format(data_format)``: "channels_last" or
+    "channels_first", the data format of layers made afterwards with ``data_format=None`` (those
+    glassnet computes channels_first for; the others refuse it by name, as if given it). Returns None."""
+    if not isinstance(data_format, str) or data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"set_image_data_format: data_format: expected 'channels_last' or 'channels_first', "
+                         f"got {data_format!r:.40}")
+    _settings["image_data_format"] = data_format
+
+
+def standardize_data_format(data_format):
+    """``data_format`` checked, None read as ``image_data_format()`` (Keras'
+    ``backend.standardize_data_format``, which layers call in their constructor)."""
+    if data_format is None:
+        return _settings["image_data_format"]
+    return data_format
 
 
 def clear_session():
     """Keras' ``keras.backend.clear_session()`` (also ``glassnet.utils.clear_session``): default
-    model names start again from ``sequential``, ``functional`` (see glassnet._names)."""
+    model names start again from ``sequential``, ``functional`` (see glassnet._names), and what
+    Keras keeps in its global state goes back to its default: the dtype policy, interactive
+    logging, traceback filtering, flash attention, unsafe deserialization (glassnet.config).
+    floatx, epsilon, the image data format and fit's caps stay, as Keras' do."""
+    import sys
     from ._names import clear_session as clear      # (imported here: glassnet._names is tiny, but apart)
     clear()
+    _settings["dtype_policy"] = None
+    config = sys.modules.get("glassnet.config")     # never imported: its settings are the defaults
+    if config is not None:
+        config._clear_session()
 
 
 def set_backend(name):

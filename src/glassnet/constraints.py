@@ -26,7 +26,6 @@ import numpy as np
 from . import _settings, backend, saving
 from ._validation import check_number
 
-EPSILON = 1e-7
 
 
 class Constraint(_settings.Setting):
@@ -77,7 +76,7 @@ class _NormConstraint(Constraint):
 
     def _scaled(self, w, desired, norms):
         # in w's dtype: the constants are Python floats, which NumPy keeps at w's precision
-        return w * (desired / (EPSILON + norms))
+        return w * (desired / (backend.epsilon() + norms))
 
 
 class MaxNorm(_NormConstraint):
@@ -120,7 +119,7 @@ class UnitNorm(_NormConstraint):
     """Each slice's norm over ``axis`` 1 (up to eps)."""
 
     def __call__(self, w):
-        return w / (EPSILON + self._norms(w))
+        return w / (backend.epsilon() + self._norms(w))
 
     def get_config(self):
         return {"axis": self.axis}

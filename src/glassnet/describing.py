@@ -180,7 +180,7 @@ class _InputRow:
 
 class DescribingMixin:
     @classmethod
-    def from_architecture(cls, architecture, seed=None, dtype="float32", kernel_initializer="glorot_uniform",
+    def from_architecture(cls, architecture, seed=None, dtype=None, kernel_initializer="glorot_uniform",
                           kernel_regularizer=None):
         """Build a dense network from seed 000's list of dicts::
 

@@ -352,7 +352,7 @@ class Model(Sequential):
         return add_weight(self, shape, initializer, dtype, trainable, regularizer, constraint, name,
                           autocast=autocast, aggregation=aggregation, overwrite_with_gradient=overwrite_with_gradient)
 
-    def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype="float32"):
+    def __init__(self, inputs=None, outputs=None, name=None, seed=None, dtype=None):
         subclassed = inputs is None and outputs is None
         # (attributes a subclass set before calling this: its own; but the arguments __new__ kept)
         given = set(self.__dict__) - {"_auto_config"}

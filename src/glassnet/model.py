@@ -159,8 +159,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     seed : int, optional
         Fixes the initial weights, the shuffling and every random layer (Dropout): the same seed gives
         the same training run, bit for bit.
-    dtype : {"float32", "float64"}
-        The dtype of every parameter, activation and gradient. Inputs are cast to it once.
+    dtype : {"float32", "float64"} or None
+        The dtype of every parameter, activation and gradient. Inputs are cast to it once. None
+        (the default): ``backend.floatx()`` when the model is made, float32 unless
+        ``glassnet.config.set_floatx`` changed it (Keras' layers' dtype=None).
 
     Example
     -------
@@ -238,7 +240,7 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     # model gives and takes that dict as Keras does (_nested_dict_key)
     _dict_output = None
 
-    def __init__(self, layers=None, seed=None, dtype="float32", name=None):
+    def __init__(self, layers=None, seed=None, dtype=None, name=None):
         self.dtype = backend.resolve_dtype(dtype)
         self.seed = check_seed(seed)
         # Keras' default name, numbered per session (sequential, sequential_1; a subclass' own name)

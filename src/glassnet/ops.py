@@ -88,6 +88,33 @@ Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: `
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
 Python's identity (the graph code finds tensors by it).
+
+Further reductions, counting and signals (_ops_reduce.py, _ops_count.py, _ops_signal.py; docs/ops_reductions.md):
+amax, amin, ptp, average, percentile, nansum, nanmean, nanmax, nanmin, nanprod, nanvar, nanstd, nancumsum,
+nancumprod, the segment reductions, extract_sequences and cdist are composed of the functions above, so they
+take values a GradientTape records (their gradients) and, the reductions and extract_sequences, tensors (those
+functions' nodes); nanargmax, nanargmin, nanmedian, nanpercentile, nanquantile, histogram, bincount, unique,
+searchsorted, digitize, argpartition, in_top_k, isin, isclose, allclose, isneginf, isposinf, isreal, signbit,
+nextafter, unravel_index, the bitwise functions and shifts, gcd, lcm, the windows (bartlett, blackman, hamming,
+hanning, kaiser), geomspace, logspace and the complex helpers (angle, conj, conjugate, real, imag,
+view_as_complex, view_as_real) take arrays.
+Control flow and core helpers (_ops_flow.py, _ops_custom_gradient.py, _ops_core.py; docs/ops_opsflow.md):
+cond, switch, while_loop, fori_loop, scan, associative_scan, map, vectorized_map and vectorize run
+eagerly as Python branches and loops, so a tape records what their functions compute; a tensor
+choosing a branch or counting a loop is refused by name, a loop over a Python count draws its body's
+nodes. custom_gradient records one node whose backward is the grad_fn given (arrays and tapes only).
+is_tensor, dtype, ndim, size, get_item, saturate_cast, copy, array, empty, empty_like, full_like and
+view are keras.ops' helpers.
+keras.ops.nn's dot_product_attention, batch_normalization, layer_normalization, rms_normalization,
+moments, normalize, multi_hot, psnr, depth_to_space, space_to_depth, fold, unfold, polar and the
+binary, categorical and sparse categorical crossentropies (_ops_nn.py, _ops_attention.py,
+_ops_crossentropy.py) are composed of the functions above, so on tensors each is a few of their
+nodes and on a tape their gradients; psnr, fold and unfold take arrays and recorded values, polar
+arrays only (docs/ops_nn.md).
+Linear algebra (_ops_linalg.py, layers/tensor_linalg.py; docs/ops_linalg.md): cholesky, cholesky_inverse,
+det, eig, eigh, inv, lstsq, lu_factor, matrix_rank, pinv, qr, solve, solve_triangular, svd, slogdet, logdet
+on matrices (..., M, N), floats alone (as Keras 3.15); tape gradients for all but eig, lu_factor and
+matrix_rank; inv, det, slogdet, logdet, cholesky, solve and solve_triangular take tensors too.
 """
 import numbers
 
@@ -671,6 +698,54 @@ __all__ += ["absolute", "fabs", "cbrt", "deg2rad", "rad2deg", "erfc", "erfinv", 
             "diagflat", "diagonal", "trace", "dot", "inner", "outer", "vdot", "kron", "cross", "hstack", "vstack",
             "dstack", "hsplit", "vsplit", "dsplit", "array_split", "append", "select", "rearrange", "vander",
             "trapezoid", "correlate", "corrcoef"]
+# further reductions, NaN-skipping and segment reductions (composed of the ops above: their nodes and
+# gradients), counting, searching and integer functions (arrays only), windows, frames and distances
+from ._ops_reduce import (  # noqa: E402
+    amax, amin, average, nanargmax, nanargmin, nancumprod, nancumsum, nanmax, nanmean, nanmedian, nanmin,
+    nanpercentile, nanprod, nanquantile, nanstd, nansum, nanvar, percentile, ptp, segment_max, segment_min,
+    segment_prod, segment_sum)
+from ._ops_count import (  # noqa: E402
+    allclose, argpartition, bincount, bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_not, bitwise_or,
+    bitwise_right_shift, bitwise_xor, digitize, gcd, histogram, in_top_k, isclose, isin, isneginf, isposinf, isreal,
+    lcm, left_shift, nextafter, right_shift, searchsorted, signbit, unique, unravel_index)
+from ._ops_signal import (  # noqa: E402
+    angle, bartlett, blackman, cdist, conj, conjugate, extract_sequences, geomspace, hamming, hanning, imag, kaiser,
+    logspace, real, view_as_complex, view_as_real)
+__all__ += ["amax", "amin", "average", "ptp", "percentile", "nansum", "nanmean", "nanmax", "nanmin", "nanprod",
+            "nanstd", "nanvar", "nancumsum", "nancumprod", "nanargmax", "nanargmin", "nanmedian", "nanpercentile",
+            "nanquantile", "segment_sum", "segment_max", "segment_min", "segment_prod", "histogram", "bincount",
+            "unique", "searchsorted", "digitize", "argpartition", "in_top_k", "isin", "isclose", "allclose",
+            "isneginf", "isposinf", "isreal", "signbit", "nextafter", "unravel_index", "bitwise_and",
+            "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_invert", "bitwise_left_shift",
+            "bitwise_right_shift", "left_shift", "right_shift", "gcd", "lcm", "bartlett", "blackman", "hamming",
+            "hanning", "kaiser", "geomspace", "logspace", "extract_sequences", "cdist", "angle", "conj",
+            "conjugate", "real", "imag", "view_as_complex", "view_as_real"]
+# control flow run eagerly (their bodies' ops are what a tape records and a model draws), custom_gradient and
+# the core helpers (_ops_flow.py, _ops_custom_gradient.py, _ops_core.py)
+from ._ops_flow import (  # noqa: E402
+    associative_scan, cond, fori_loop, map, scan, switch, vectorize, vectorized_map, while_loop)
+from ._ops_custom_gradient import custom_gradient  # noqa: E402
+from ._ops_core import (  # noqa: E402
+    array, copy, dtype, empty, empty_like, full_like, get_item, is_tensor, ndim, saturate_cast, size, view)
+__all__ += ["cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
+            "vectorize", "custom_gradient", "is_tensor", "dtype", "ndim", "size", "get_item", "saturate_cast", "copy",
+            "array", "empty", "empty_like", "full_like", "view"]
+# keras.ops.nn's normalizations, attention, crossentropies, rearrangements, fold/unfold, polar: composed of
+# the functions above, so their gradients and graph nodes are theirs (glassnet._ops_nn)
+from ._ops_nn import (  # noqa: E402
+    batch_normalization, depth_to_space, fold, layer_normalization, moments, multi_hot, normalize, polar, psnr,
+    rms_normalization, space_to_depth, unfold)
+from ._ops_attention import dot_product_attention  # noqa: E402
+from ._ops_crossentropy import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy  # noqa: E402,E501
+__all__ += ["dot_product_attention", "batch_normalization", "layer_normalization", "rms_normalization", "moments",
+            "normalize", "multi_hot", "psnr", "depth_to_space", "space_to_depth", "fold", "unfold", "polar",
+            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+# linear algebra (its maths and nodes: layers/tensor_linalg.py)
+from ._ops_linalg import (  # noqa: E402
+    cholesky, cholesky_inverse, det, eig, eigh, inv, logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd)
+__all__ += ["cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",
+            "qr", "solve", "solve_triangular", "svd", "slogdet", "logdet"]
 
 
 # while a GradientTape records, a call holding a recorded value is recorded (glassnet.tape): each

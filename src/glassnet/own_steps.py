@@ -313,7 +313,8 @@ def fit_own_steps(model, x, y, *, epochs, batch_size, shuffle, validation_data, 
     but ``class_weight`` (it weighs a compiled loss: give ``sample_weight``, which the step
     receives). Returns the ``History``, whose keys are those the step logs."""
     _require_steps_compiled(model, "fit")
-    epochs = check_positive_int(epochs, "epochs")
+    from . import config
+    epochs = config.capped_epochs(check_positive_int(epochs, "epochs"))      # set_max_epochs
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     verbose = check_verbose(verbose)
     initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")

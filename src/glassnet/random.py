@@ -35,6 +35,8 @@ import numbers
 
 import numpy as np
 
+from . import backend
+
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical", "dropout",
            "shuffle", "gamma", "binomial", "beta"]
 
@@ -149,7 +151,7 @@ def _shape(shape, function, batch=False):
 
 def _float_dtype(dtype, function):
     if dtype is None:
-        return np.dtype(np.float32)
+        return np.dtype(backend.floatx())       # Keras' floatx (config.set_floatx)
     try:
         resolved = np.dtype(dtype)
     except TypeError:

@@ -99,7 +99,6 @@ class OrthogonalRegularizer(Regularizer):
     vectors (no pair: Keras' mean is then NaN), is refused when the layer makes it.
     """
 
-    EPSILON = 1e-7
 
     def __init__(self, factor=0.01, mode="rows"):
         self.factor = check_number(factor, "OrthogonalRegularizer: factor", ">= 0")
@@ -124,7 +123,7 @@ class OrthogonalRegularizer(Regularizer):
                              f"takes a layer's (batch, features) output, and mode='rows' compares the batch's "
                              f"samples, so every batch needs two (mode='columns' compares the features)")
         vectors = w if self.mode == "rows" else w.T
-        lengths = xp.maximum(xp.sqrt((vectors * vectors).sum(axis=1, keepdims=True)), w.dtype.type(self.EPSILON))
+        lengths = xp.maximum(xp.sqrt((vectors * vectors).sum(axis=1, keepdims=True)), w.dtype.type(backend.epsilon()))
         unit = vectors / lengths
         cosines = unit @ unit.T
         xp.fill_diagonal(cosines, 0)
@@ -141,7 +140,7 @@ class OrthogonalRegularizer(Regularizer):
         d_unit = (xp.sign(cosines) @ unit) * (2 * scale)       # the cosines are symmetric
         # back through U = v / length: the part along U drops out, unless the length was clipped
         along = (d_unit * unit).sum(axis=1, keepdims=True)
-        clipped = lengths <= self.EPSILON
+        clipped = lengths <= backend.epsilon()
         d_vectors = xp.where(clipped, d_unit, d_unit - unit * along) / lengths
         grad += d_vectors if self.mode == "rows" else d_vectors.T
 

@@ -35,7 +35,7 @@ layers (glassnet._tape_weights); here the tape itself, its walk and
 WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
 differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
 exact, for graphs of Dense, convolution, activation, LayerNormalization, merge, reshaping, Dropout
-and pooling layers; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
+and pooling layers and the common glassnet.ops, glassnet._tape_second_ops; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
 """
 import numpy as np
 

@@ -697,7 +697,8 @@ class TrainingMixin(ActivityMixin):
         self._require_compiled("fit")
         self._apply_trainable_flags()
         self._check_optimizer()
-        epochs = check_positive_int(epochs, "epochs")
+        from . import config        # (imported on first fit: glassnet.config stays out of `import glassnet`)
+        epochs = config.capped_epochs(check_positive_int(epochs, "epochs"))      # set_max_epochs
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         verbose = check_verbose(verbose)
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
@@ -722,6 +723,7 @@ class TrainingMixin(ActivityMixin):
         validation_freq = settle_validation_freq(validation_freq, initial_epoch, epochs,
                                                  validation_data is not None or bool(validation_split))
         if is_batches(x):           # a PyDataset or a generator: batch by batch (glassnet/feeding.py)
+            steps_per_epoch = config.capped_steps(steps_per_epoch)        # set_max_steps_per_epoch
             feed, table, validation_data, bs = self._fit_feed(x, y, sample_weight, class_weight, shuffle,
                                                               validation_data, validation_split, steps_per_epoch,
                                                               validation_steps)
@@ -731,6 +733,8 @@ class TrainingMixin(ActivityMixin):
             (x, y, w, validation_data, xs, ys, ws, n, bs,
              steps) = self._fit_arrays(x, y, sample_weight, class_weight, shuffle, validation_data,
                                        validation_split, batch_size, validation_steps)
+            # set_max_steps_per_epoch: the first batches of each epoch's shuffled pass
+            steps = config.capped_steps(steps)
         history, callback_list = fit_callbacks(callbacks, verbose)
         # as in Keras (its CallbackList.set_model), model.history is this fit's History before any
         # hook runs: a callback's on_train_begin sees it, and a run stopped by Ctrl-C or an error

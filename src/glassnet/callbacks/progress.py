@@ -11,6 +11,13 @@ from .._validation import check_non_negative_int, check_number, check_positive_i
 from .base import Callback
 
 
+def _interactive():
+    """glassnet.config.is_interactive_logging_enabled(), without importing glassnet.config (not
+    imported: nothing disabled it)."""
+    config = sys.modules.get("glassnet.config")
+    return config is None or config.is_interactive_logging_enabled()
+
+
 def is_terminal(stream):
     """Whether ``stream`` is a terminal, which alone understands the ``"\\r"`` that redraws a line:
     into a log file or a pipe each redraw would be one more line of text."""
@@ -56,7 +63,8 @@ class ProgressBar(Callback):
     def on_train_begin(self, logs=None):
         # the bar is redrawn with "\r", which only a terminal understands: into a log file or a
         # pipe, verbose=1 prints the per-epoch lines alone
-        self.draw_bar = self.verbose == 1 and is_terminal(self.stream or sys.stdout)
+        # glassnet.config.disable_interactive_logging(): the lines alone, as into a log file
+        self.draw_bar = self.verbose == 1 and is_terminal(self.stream or sys.stdout) and _interactive()
 
     def on_epoch_begin(self, epoch, logs=None):
         # last_draw = start: an epoch shorter than 0.1 s never draws a bar, only its summary line

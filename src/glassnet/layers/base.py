@@ -396,7 +396,7 @@ class Layer(KerasSurface):
         shape = () if shape is None else shape
         initializer = "glorot_uniform" if initializer is None else initializer
         if dtype is not None:
-            wanted = self.dtype if self.dtype is not None else np.dtype(np.float32)
+            wanted = self.dtype if self.dtype is not None else backend.resolve_dtype(None)
             try:
                 dtype_ok = np.dtype(dtype) == wanted
             except TypeError:
@@ -425,7 +425,7 @@ class Layer(KerasSurface):
         if regularizer is not None:         # one for 2-D weights only (OrthogonalRegularizer)
             regularizer.check_shape(tuple(shape), f"{type(self).__name__} {self.name!r}: {name}")
         if self.dtype is None:
-            self.dtype = np.dtype(np.float32)
+            self.dtype = backend.resolve_dtype(None)
         xp = backend.xp()
         where = f"{type(self).__name__} {self.name!r}: {name}: initializer"
         initializer = initializers.get(initializer, where)
@@ -649,7 +649,7 @@ class Layer(KerasSurface):
             raise ValueError(f"{self.describe()}: expected input of shape (batch, ...), got shape {x.shape}")
         if not self.built:
             if self.dtype is None:
-                self.dtype = np.dtype(np.float32)
+                self.dtype = backend.resolve_dtype(None)
             # the input_shape it was given, when it was given one: x is checked against it below
             shape = self.input_shape or x.shape[1:]
             with sized_axes_needed(self, shape):
@@ -682,7 +682,7 @@ class Layer(KerasSurface):
         shapes = [tuple(a.shape[1:]) for a in arrays]
         if not self.built:
             if self.dtype is None:
-                self.dtype = np.dtype(np.float32)
+                self.dtype = backend.resolve_dtype(None)
             self.build(shapes)
         if self.params and drawn_call() is not None:       # (an attention layer's weights: see __call__)
             raise constant_in_draw(self.describe(), [a.shape for a in arrays])

@@ -13,6 +13,7 @@ of values is orthogonal, each one's backward is the other one's forward.
 """
 import numpy as np
 
+from .. import backend
 from .._validation import check_choice
 from .base import LAYERS, Layer
 
@@ -70,7 +71,8 @@ class _Rearrange(Layer):
         self.block_size = int(block_size)
         # Keras 3.15's channels_first disagrees between its backends (TensorFlow's groups the
         # channels (r, r, c), NumPy's and PyTorch's (c, r, r)): no order here to be faithful to
-        check_choice(data_format, f"{name}: data_format", (None, "channels_last"),
+        # None: image_data_format(), as Keras' (channels_first set globally is refused as if given)
+        check_choice(backend.standardize_data_format(data_format), f"{name}: data_format", ("channels_last",),
                      note=" (images are (height, width, channels) in glassnet; for channels-first images, "
                           "Permute((2, 3, 1)) first: Keras 3.15's backends order the channels of "
                           "data_format='channels_first' differently from one another)")

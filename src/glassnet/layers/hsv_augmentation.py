@@ -51,7 +51,7 @@ class RandomSaturation(_Channels, _RandomIntensity):
     def _augment(self, x):
         self._check_range(x)
         f = self._uniform(*self.factor, x.shape[0])
-        k = f / (1 - f + 1e-7)              # Keras' epsilon keeps f = 1 finite: k = 1e7
+        k = f / (1 - f + backend.epsilon())  # Keras' epsilon (read at each call) keeps f = 1 finite: k = 1e7
         self._drawn = {"factor": f, "saturation": k}
         k = _where(x, k.astype(x.dtype)[:, None, None, None])
         top, bottom = x.max(axis=-1, keepdims=True), x.min(axis=-1, keepdims=True)

@@ -183,7 +183,7 @@ class InputLayer(TensorOperators):
         # dtype (Keras' floatx, glassnet's float32). _given_dtype keeps whether one was given: a
         # model's drawing shows its own dtype for an Input that declared none
         self._given_dtype = None if given is None else given.name
-        self.dtype = self._given_dtype or backend.resolve_dtype(None).name
+        self.dtype = self._given_dtype or backend.floatx()
 
     def __setstate__(self, state):
         # pickled before .shape was Keras' (None, *sample_shape): the sample shape was stored as shape

@@ -161,7 +161,7 @@ class _Merge(Layer):
         shapes = [a.shape[1:] for a in arrays]
         if not self.built:
             if self.dtype is None:
-                self.dtype = np.dtype(np.float32)
+                self.dtype = backend.resolve_dtype(None)
             self.build(shapes)
         self.check_input_shape(shapes)
         if self.params and drawn_call() is not None:       # MultiHeadAttention's weights (see Layer.__call__)

@@ -2,6 +2,7 @@
 sampler the other geometric augmentations share (``augmentation.py``), in training only."""
 import numpy as np
 
+from .. import backend
 from .._validation import check_choice, check_number
 from .augmentation import _AffineImage, _unsigned_pair
 
@@ -65,7 +66,8 @@ class RandomPerspective(_AffineImage):
             raise TypeError(f"RandomPerspective: takes no fill_mode (Keras' layer has none), got "
                             f"fill_mode={kwargs['fill_mode']!r:.40}: points outside the image read fill_value "
                             f"(the \"constant\" fill)")
-        check_choice(data_format, "RandomPerspective: data_format", (None, "channels_last"),
+        data_format = backend.standardize_data_format(data_format)     # None: image_data_format(), as Keras'
+        check_choice(data_format, "RandomPerspective: data_format", ("channels_last",),
                      expected="None or 'channels_last'",
                      note=": glassnet's images are channels_last, (batch, H, W, C); move the channels last "
                           "(np.moveaxis(images, 1, -1))" if isinstance(data_format, str) and data_format == "channels_first" else "")

@@ -357,8 +357,9 @@ class _GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.data_format = check_choice(data_format, f"{name}: data_format",
-                                        (None, "channels_last", "channels_first")) or "channels_last"
+        # None: backend.image_data_format() now, as Keras' layers read it in their constructor
+        self.data_format = check_choice(backend.standardize_data_format(data_format), f"{name}: data_format",
+                                        ("channels_last", "channels_first"))
         self.keepdims = check_flag(keepdims, f"{name}: keepdims")
 
     @property

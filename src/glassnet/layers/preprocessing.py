@@ -14,7 +14,6 @@ from .base import Layer, check_axis, sample_axes
 
 # the smallest standard deviation divided by: Keras' backend.epsilon(); a feature that never
 # varies (a constant pixel) is shifted to 0, not divided by 0
-EPSILON = 1e-7
 
 
 def adapt_batches(layer, data):
@@ -134,7 +133,7 @@ class Normalization(Layer):
     def _statistics(self, dtype):
         """mean and standard deviation in ``dtype``, shaped to broadcast against a batch."""
         mean, variance = (self.state["mean"], self.state["variance"]) if self.state else self._fixed
-        std = np.maximum(np.sqrt(variance.astype(dtype, copy=False)), dtype.type(EPSILON))
+        std = np.maximum(np.sqrt(variance.astype(dtype, copy=False)), dtype.type(backend.epsilon()))
         return mean.astype(dtype, copy=False).reshape(self._broadcast), std.reshape(self._broadcast)
 
     def forward(self, x, training=False):

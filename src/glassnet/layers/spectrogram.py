@@ -196,7 +196,7 @@ class MelSpectrogram(Layer):
 
     def forward(self, x, training=False):
         if x.dtype.kind != "f":
-            x = x.astype(self.dtype or np.float32)
+            x = x.astype(self.dtype or backend.resolve_dtype(None))
         self.output_shape(x.shape[1:])
         am = backend.get_array_module(x)
         window, mel = self._window_and_mel(x)

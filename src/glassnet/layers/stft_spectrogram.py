@@ -12,7 +12,6 @@ from .base import Layer
 from .spectrogram import frames_view, overlap_add
 
 MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
-EPSILON = 1e-7          # Keras' backend.epsilon(), the floor of the power and of the magnitude
 
 
 class STFTSpectrogram(Layer):
@@ -87,7 +86,7 @@ class STFTSpectrogram(Layer):
         self.expand_dims = check_flag(expand_dims, f"{name}: expand_dims")
         check_choice(data_format, f"{name}: data_format", (None, "channels_last", "channels_first"),
                      expected="'channels_last', 'channels_first' or None")
-        self.data_format = data_format or "channels_last"
+        self.data_format = backend.standardize_data_format(data_format)     # None: image_data_format(), as Keras
 
     def _time_and_channels(self, input_shape):
         if len(input_shape) != 2:
@@ -142,7 +141,7 @@ class STFTSpectrogram(Layer):
 
     def forward(self, x, training=False):
         if x.dtype.kind != "f":
-            x = x.astype(self.dtype or np.float32)
+            x = x.astype(self.dtype or backend.resolve_dtype(None))
         self._time_and_channels(x.shape[1:])
         am = backend.get_array_module(x)
         signal = x.transpose(0, 2, 1) if self.data_format == "channels_last" else x      # (batch, channels, time)
@@ -170,7 +169,7 @@ class STFTSpectrogram(Layer):
                 out = power.copy()
                 out[..., 1:-1] *= 2
             else:
-                out = am.sqrt(am.maximum(power, x.dtype.type(EPSILON)))
+                out = am.sqrt(am.maximum(power, x.dtype.type(backend.epsilon())))
                 self._cache.update(power=power, magnitude=out)
                 if self.mode == "log":       # the magnitude is at least sqrt(1e-7): Keras' second floor never acts
                     out = am.log(out)
@@ -221,7 +220,7 @@ class STFTSpectrogram(Layer):
                 magnitude = cache["magnitude"]
                 if self.mode == "log":
                     grad = grad / magnitude
-                grad_power = am.where(cache["power"] > EPSILON, grad * grad.dtype.type(0.5) / magnitude, 0)
+                grad_power = am.where(cache["power"] > backend.epsilon(), grad * grad.dtype.type(0.5) / magnitude, 0)
             grads["real"], grads["imag"] = 2 * real * grad_power, 2 * imag * grad_power
         flat = frames_view(self._signal, self.frame_length, self._frame_step).reshape(-1, self.frame_length)
         grad_frames = None

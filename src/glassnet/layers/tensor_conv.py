@@ -60,9 +60,9 @@ def arguments(op, args, who):
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{who}: padding must be 'valid' or 'same', got {padding!r:.40}")
     args["padding"] = padding.lower()
-    data_format = "channels_last" if args["data_format"] is None else args["data_format"]
+    data_format = backend.standardize_data_format(args["data_format"])      # None: image_data_format()
     if data_format not in DATA_FORMATS:
-        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first' (or None: channels_last), "
+        raise ValueError(f"{who}: data_format must be 'channels_last' or 'channels_first' (or None: backend.image_data_format()), "
                          f"got {args['data_format']!r:.40}")
     args["data_format"] = data_format
     if op in ("max_pool", "average_pool"):

@@ -18,7 +18,7 @@ from .. import activations, backend
 from .._call_weights import CallWeight, from_config as weight_from_config
 from . import tensor_math
 from .base import Layer
-from . import tensor_conv, tensor_structure
+from . import tensor_conv, tensor_linalg, tensor_structure
 from .tensor_ops import ConstantOperandNode, unbroadcast
 
 # op -> what it computes (its Keras arguments), for messages and docs
@@ -39,6 +39,8 @@ STRUCTURE = tuple(tensor_structure.ARGUMENTS)       # einsum, take, pad, split, 
 OPS += STRUCTURE
 CONV = tuple(tensor_conv.ARGUMENTS)                 # conv, pooling, extract_patches: layers/tensor_conv.py
 OPS += CONV
+LINALG = tensor_linalg.OPS                         # inv, det, solve, ...: layers/tensor_linalg.py
+OPS += LINALG
 # each op's arguments besides its tensors, with Keras' defaults (None: required)
 ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip": {"x_min": None, "x_max": None},
              **{op: {"axis": None, "keepdims": False} for op in REDUCTIONS},
@@ -49,6 +51,7 @@ ARGUMENTS = {**{op: {} for op in UNARY + BINARY}, "cast": {"dtype": None}, "clip
              "concatenate": {"axis": 0}, "stack": {"axis": 0}, **tensor_structure.ARGUMENTS}
 ARGUMENTS.update(tensor_math.ARGUMENTS)
 ARGUMENTS.update(tensor_conv.ARGUMENTS)
+ARGUMENTS.update(tensor_linalg.ARGUMENTS)
 # ops whose output entry depends on its own input entry alone: a mask passes them
 ELEMENTWISE = UNARY + ("maximum", "minimum")
 ELEMENTWISE = ELEMENTWISE + tensor_math.BINARY
@@ -81,7 +84,8 @@ class TensorFunction(ConstantOperandNode, Layer):
         and the structural einsum, take, take_along_axis, pad, split, tile,
         repeat, flip, broadcast_to, zeros_like, ones_like, top_k, tril, triu (layers/tensor_structure.py);
         conv, depthwise_conv, conv_transpose (their kernel the constant), max_pool, average_pool and
-        extract_patches (layers/tensor_conv.py).
+        extract_patches (layers/tensor_conv.py); inv, det, slogdet, logdet, cholesky, solve,
+        solve_triangular (layers/tensor_linalg.py).
     arguments : dict, optional
         The op's Keras arguments besides its tensors (``{"axis": 1, "keepdims": True}`` for mean,
         ``{"newshape": [-1, 4, 2]}`` for reshape, ``{"x_min": 0, "x_max": 6}`` for clip), axes
@@ -132,6 +136,8 @@ class TensorFunction(ConstantOperandNode, Layer):
         self.merges = op in LISTS or (op in BINARY and constant is None)
         if op in STRUCTURE:
             self.merges = tensor_structure.merges(op, self.arguments)
+        if op in LINALG:
+            self.merges = tensor_linalg.merges(op, self.arguments)
         if self.merges and self.input_shape is not None:
             raise ValueError(f"TensorFunction: {op} of tensors takes no input_shape: its inputs are the tensors")
 
@@ -151,6 +157,8 @@ class TensorFunction(ConstantOperandNode, Layer):
             return tensor_math.output_shape(self, input_shape)
         if op in STRUCTURE:
             return tensor_structure.output_shape(op, args, input_shape, who)
+        if op in LINALG:
+            return tensor_linalg.output_shape(self, input_shape)
         if op in CONV:
             kernel = None if self.constant is None else tuple(self.constant.shape)
             return tensor_conv.output_shape(op, args, input_shape, kernel, who)
@@ -244,6 +252,8 @@ class TensorFunction(ConstantOperandNode, Layer):
         if op in STRUCTURE:
             self._x = list(x) if self.merges else x
             return tensor_structure.forward(self, self._x)
+        if op in LINALG:
+            return tensor_linalg.node_forward(self, x)
         if op in CONV:
             kernel = None if self.constant is None else self._value(backend.get_array_module(x))
             y, self._conv_state = tensor_conv.forward(op, args, x, kernel, self.describe())
@@ -280,6 +290,8 @@ class TensorFunction(ConstantOperandNode, Layer):
             return tensor_math.backward(self, g)
         if op in STRUCTURE:
             return tensor_structure.backward(self, g)
+        if op in LINALG:
+            return tensor_linalg.node_backward(self, g)
         if op in CONV:
             kernel = None if self.constant is None else self._value(backend.get_array_module(g))
             dx, dkernel = tensor_conv.backward(op, g, self._conv_state, kernel)
@@ -429,6 +441,8 @@ def _arguments(op, given, keras_masks=False):
         return tensor_structure.arguments(op, args, who)
     if op in CONV:
         return tensor_conv.arguments(op, args, who)
+    if op in LINALG:
+        return tensor_linalg.arguments(op, args, who)
     if op in JOINS and args.get("constants") is not None:
         args["constants"] = [None if c is None else tensor_structure.constant_list(c, f"{who}: a constant") for c in
                              args["constants"]]

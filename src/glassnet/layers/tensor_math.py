@@ -260,11 +260,6 @@ def output_shape(layer, shape):
     if op in BINARY:
         return tensor_shapes.against_constant(shape, np.shape(layer.constant), who)
     if op in REDUCTIONS:
-        if op == "norm" and args["axis"] is not None:
-            axes = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
-            if len(axes) == 2 and args["ord"] not in (None, "fro"):
-                raise ValueError(f"{who}: norm of two axes (a matrix norm) takes ord=None or 'fro' on tensors, got "
-                                 f"ord={args['ord']!r}")
         return tensor_shapes.reduced(shape, args["axis"], args["keepdims"], who, op)
     if op in ("sort", "argsort") + tensor_activations.ALONG_AXIS:
         (a,) = tensor_shapes.sample_axes(args["axis"], len(shape) + 1, who, op)
@@ -348,7 +343,12 @@ def backward(layer, g):
         # (output_shape), and a GradientTape's ops.std(x) reduces every axis (glassnet.tape)
         named = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
         axes = tuple(sorted(a % x.ndim for a in named))
-        grad = _reduction_backward(op, g, x, y, axes, args["keepdims"], args.get("ord"))
+        if op == "norm" and len(named) == 2 and args["ord"] not in (None, "fro"):
+            # a matrix norm (1, -1, inf, -inf, 2, -2, "nuc"): its rows and columns told apart
+            from .tensor_linalg import matrix_norm_backward
+            grad = matrix_norm_backward(g, x, tuple(a % x.ndim for a in named), args["keepdims"], args["ord"])
+        else:
+            grad = _reduction_backward(op, g, x, y, axes, args["keepdims"], args.get("ord"))
     elif op == "cumsum":
         grad = np.flip(np.cumsum(np.flip(g, args["axis"]), axis=args["axis"]), args["axis"])
     elif op == "cumprod":
@@ -394,14 +394,17 @@ def arguments(op, args, who):
         raise TypeError(f"{who}: round's decimals must be an integer, got {args['decimals']!r:.40}")
     if op == "norm":
         ord = args["ord"]
-        if ord is not None and ord != "fro" and (isinstance(ord, bool) or not isinstance(ord, (int, float))):
-            raise TypeError(f"{who}: norm's ord must be None, a number, inf or 'fro', got {ord!r:.40}")
+        if ord not in (None, "fro", "nuc") and (isinstance(ord, bool) or not isinstance(ord, (int, float))):
+            raise TypeError(f"{who}: norm's ord must be None, a number, inf, 'fro' or 'nuc', got {ord!r:.40}")
         args["ord"] = float(ord) if isinstance(ord, float) else ord
         axes = args["axis"] if isinstance(args["axis"], list) else [args["axis"]]
         if len(axes) > 2:
             raise ValueError(f"{who}: norm takes one axis (a vector norm) or two (a matrix norm), got {args['axis']}")
-        if len(axes) == 1 and ord == "fro":
-            raise ValueError(f"{who}: norm's ord='fro' is a matrix norm: give two axes, got axis={args['axis']}")
+        if len(axes) == 1 and ord in ("fro", "nuc"):
+            raise ValueError(f"{who}: norm's ord={ord!r} is a matrix norm: give two axes, got axis={args['axis']}")
+        if len(axes) == 2 and ord not in (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), float("-inf")):
+            raise ValueError(f"{who}: norm of two axes (a matrix norm) takes ord None, 'fro', 'nuc', 1, -1, 2, -2, "
+                             f"inf or -inf, got {ord!r:.40}")
     if op == "one_hot":
         n = args["num_classes"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:

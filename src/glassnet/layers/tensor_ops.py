@@ -326,7 +326,7 @@ def constant_in_dtype(layer, constant):
     with it; one too large for that dtype is refused by name rather than turned into inf. Also
     TensorFunction's (tensor_functions.py)."""
     with np.errstate(over="ignore"):
-        value = constant.astype(layer.dtype or np.float32)
+        value = constant.astype(layer.dtype or backend.resolve_dtype(None))
     if np.isfinite(constant).all() and not np.isfinite(value).all():
         raise ValueError(f"{layer.describe()}: the constant does not fit in {np.dtype(value.dtype).name}")
     return value

@@ -77,7 +77,7 @@ class Rescaling(Layer):
 
     def forward(self, x, training=False):
         if x.dtype.kind not in "fc":             # uint8 pixels called directly: floats first
-            x = x.astype(self.dtype or np.float32)
+            x = x.astype(self.dtype or backend.resolve_dtype(None))
         am = backend.get_array_module(x)
         out = x * am.asarray(self._in(self.scale, x.dtype))
         if self.offset != 0.0:
@@ -257,7 +257,7 @@ class Lambda(Layer):
         from .merging import batches_of
         arrays = batches_of(self, inputs)
         if not self.built:
-            self.dtype = self.dtype or np.dtype(np.float32)
+            self.dtype = self.dtype or backend.resolve_dtype(None)
             self.build([a.shape[1:] for a in arrays])
         self.check_input_shape([a.shape[1:] for a in arrays])
         # as for one input (Layer.__call__): the arrays in the layer's dtype

@@ -8,7 +8,9 @@ import numpy as np
 from .. import backend
 from ..optimizers import flush_subnormals
 
-EPSILON = 1e-7    # probabilities are clipped to [EPSILON, 1 - EPSILON] on the unfused path (Keras)
+# probabilities are clipped to [eps, 1 - eps] on the unfused path (Keras), eps = backend.epsilon()
+# read at each call (set_epsilon); EPSILON is its default, kept as a public name
+EPSILON = 1e-7
 
 # the smallest normal number per floating dtype ('e' float16, 'f' float32, 'd' float64): below it
 # a probability keeps fewer significant bits, and its log loses accuracy
@@ -43,7 +45,7 @@ def _all_normal(p):
     return not p.size or _normal_from(float(p.min()), p.dtype)
 
 
-def _zero_where_clipped(g, y_pred, upper=1 - EPSILON):
+def _zero_where_clipped(g, y_pred, upper=None):
     """Set to 0, in place, the entries of the gradient ``g`` whose prediction in ``y_pred`` (of
     ``g``'s shape) the loss clipped to [EPSILON, upper]. Returns ``g``.
 
@@ -53,8 +55,10 @@ def _zero_where_clipped(g, y_pred, upper=1 - EPSILON):
     outside [0, 1]. The usual case, nothing clipped, costs a minimum and a maximum and changes no
     entry; a NaN prediction keeps its NaN gradient (it compares False below).
     """
-    if y_pred.size and (y_pred.min() < EPSILON or y_pred.max() > upper):
-        g[(y_pred < EPSILON) | (y_pred > upper)] = 0
+    eps = backend.epsilon()
+    upper = 1 - eps if upper is None else upper
+    if y_pred.size and (y_pred.min() < eps or y_pred.max() > upper):
+        g[(y_pred < eps) | (y_pred > upper)] = 0
     return g
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from .. import activations, backend
 from .._rows import row_max
 from .._validation import check_class_labels, check_flag, check_number
-from ._numerics import (EPSILON, _all_normal, _distributions, _flush_subnormals, _normal_from,
+from ._numerics import (_all_normal, _distributions, _flush_subnormals, _normal_from,
                         _per_sample, _zero_where_clipped)
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
@@ -161,21 +161,21 @@ class BinaryCrossentropy(_Logits, Loss):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
         return -float(np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)))
 
     def per_sample(self, y_pred, y_true):
         y_true = self._smooth(self._targets(y_pred, y_true))
         if self.from_logits:
             return (np.logaddexp(0, y_pred) - y_pred * y_true).mean(axis=-1)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
         return -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)).mean(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
         terms = y_true * np.log(p) + (1 - y_true) * np.log1p(-p)
         terms *= _per_sample(sample_weight, terms)
         return -float(np.mean(terms))
@@ -184,7 +184,7 @@ class BinaryCrossentropy(_Logits, Loss):
         if self.from_logits:
             return self._gradient_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
         return _zero_where_clipped((p - y_true) / (p * (1 - p) * y_pred.size), y_pred)
 
     def value_from_logits(self, z, a, y_true):
@@ -269,7 +269,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), backend.epsilon(), 1 - backend.epsilon())
         return -float(np.vdot(y_true, np.log(p))) / _distributions(y_pred)
 
     def per_sample(self, y_pred, y_true):
@@ -278,13 +278,13 @@ class CategoricalCrossentropy(_Logits, Loss):
             top = y_pred.max(axis=-1, keepdims=True)
             lse = top + np.log(np.exp(y_pred - top).sum(axis=-1, keepdims=True))
             return (y_true * (lse - y_pred)).sum(axis=-1)
-        return -(y_true * np.log(np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON))).sum(axis=-1)
+        return -(y_true * np.log(np.clip(rescaled(y_pred), backend.epsilon(), 1 - backend.epsilon()))).sum(axis=-1)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._smooth(self._targets(y_pred, y_true))
-        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), backend.epsilon(), 1 - backend.epsilon())
         return -float(np.vdot(y_true * _per_sample(sample_weight, p), np.log(p))) / _distributions(y_pred)
 
     def gradient(self, y_pred, y_true):
@@ -294,7 +294,7 @@ class CategoricalCrossentropy(_Logits, Loss):
         sums = y_pred.sum(axis=-1, keepdims=True)
         r = rescaled(y_pred, sums)
         # dL/dr of -sum(y log clip(r)) / n: 0 where r was clipped (the clip's derivative)
-        g = _zero_where_clipped(-y_true / (np.clip(r, EPSILON, 1 - EPSILON) * _distributions(y_pred)), r)
+        g = _zero_where_clipped(-y_true / (np.clip(r, backend.epsilon(), 1 - backend.epsilon()) * _distributions(y_pred)), r)
         return backprop_rescaled(g, r, sums)
 
     def value_from_logits(self, z, a, y_true):
@@ -428,7 +428,7 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         y_true = self._targets(y_pred, y_true)
         if self.from_logits:
             return self._terms_from_logits(y_pred, self.probabilities(y_pred), y_true)
-        return -np.log(np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON))
+        return -np.log(np.clip(self._picked_rescaled(y_pred, y_true), backend.epsilon(), 1 - backend.epsilon()))
 
     def _picked_rescaled(self, y_pred, labels):
         """Each row's output at its label divided by the row's sum, ``rescaled(y_pred)`` at the labels
@@ -461,14 +461,14 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true)
         y_true = self._targets(y_pred, y_true)
-        p = np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON)
+        p = np.clip(self._picked_rescaled(y_pred, y_true), backend.epsilon(), 1 - backend.epsilon())
         return -float(np.log(p).sum()) / _distributions(y_pred)
 
     def weighted(self, y_pred, y_true, sample_weight):
         if self.from_logits:
             return self._value_of_logits(y_pred, y_true, sample_weight)
         y_true = self._targets(y_pred, y_true)
-        p = np.clip(self._picked_rescaled(y_pred, y_true), EPSILON, 1 - EPSILON)
+        p = np.clip(self._picked_rescaled(y_pred, y_true), backend.epsilon(), 1 - backend.epsilon())
         terms = np.log(p)
         terms *= _position_weights(sample_weight, terms)
         return -float(terms.sum()) / _distributions(y_pred)
@@ -489,7 +489,7 @@ class SparseCategoricalCrossentropy(TermsFromLogits, CategoricalCrossentropy):
         # clipped (the clip's derivative) and at the other outputs; then back through the division,
         # which reaches every output of the row through its sum (CategoricalCrossentropy's helper)
         g = self._put(np.zeros_like(y_pred), y_true, _zero_where_clipped(
-            -1.0 / (np.clip(picked, EPSILON, 1 - EPSILON) * _distributions(y_pred)), picked))
+            -1.0 / (np.clip(picked, backend.epsilon(), 1 - backend.epsilon()) * _distributions(y_pred)), picked))
         return backprop_rescaled(g, r, sums)
 
     # not CategoricalCrossentropy's shared minimum: here the value's check is on the picked outputs

@@ -13,7 +13,7 @@ import numpy as np
 from .. import backend
 
 from .._validation import check_flag, check_number
-from ._numerics import EPSILON, _per_sample, _zero_where_clipped
+from ._numerics import _per_sample, _zero_where_clipped
 from .base import DEFAULT_REDUCTION
 from .crossentropy import BinaryCrossentropy, CategoricalCrossentropy, backprop_rescaled, rescaled
 
@@ -58,7 +58,7 @@ class BinaryFocalCrossentropy(_ThroughProbabilities, BinaryCrossentropy):      #
         """(p_t, 1 - p_t, the clipped p, bce, the balancing weight or None), all of y_pred's shape."""
         y = y_true.astype(y_pred.dtype, copy=False)
         p_t = y * y_pred + (1 - y) * (1 - y_pred)
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = np.clip(y_pred, backend.epsilon(), 1 - backend.epsilon())
         bce = -(y * np.log(p) + (1 - y) * np.log1p(-p))
         weight = y * self.alpha + (1 - y) * (1 - self.alpha) if self.apply_class_balancing else None
         return y, np.maximum(1 - p_t, 0), p, bce, weight
@@ -142,7 +142,7 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
     def _sample_values(self, y_pred, y_true):
         y_pred = self._outputs(y_pred)
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
-        p = np.clip(rescaled(y_pred), EPSILON, 1 - EPSILON)
+        p = np.clip(rescaled(y_pred), backend.epsilon(), 1 - backend.epsilon())
         return -(self._alpha(y_pred) * (1 - p) ** self.gamma * y * np.log(p)).sum(axis=-1)
 
     def __call__(self, y_pred, y_true):
@@ -161,7 +161,7 @@ class CategoricalFocalCrossentropy(_ThroughProbabilities, CategoricalCrossentrop
         y = self._smooth(self._targets(y_pred, y_true)).astype(y_pred.dtype, copy=False)
         sums = y_pred.sum(axis=-1, keepdims=True)
         r = rescaled(y_pred, sums)                 # rows divided by their sum, as Keras does
-        p = np.clip(r, EPSILON, 1 - EPSILON)
+        p = np.clip(r, backend.epsilon(), 1 - backend.epsilon())
         q = 1 - p                                  # >= 1e-7: no 0 to a negative power
         # d/dp of -alpha q^gamma y log p, then back through the clip and the division
         g = self._alpha(y_pred) * y * (self.gamma * q ** (self.gamma - 1) * np.log(p) - q ** self.gamma / p)

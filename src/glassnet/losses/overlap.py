@@ -24,9 +24,10 @@ import numbers
 
 import numpy as np
 
+from .. import backend
+
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
-EPSILON = 1e-7          # Keras' backend.epsilon() in the denominators
 
 
 def _check_axis(axis, cls):
@@ -114,7 +115,7 @@ class Dice(_Overlap):
 
     def _ratio(self, y, p, axes):
         intersection = (y * p).sum(axis=axes, keepdims=True)
-        total = y.sum(axis=axes, keepdims=True) + p.sum(axis=axes, keepdims=True) + EPSILON
+        total = y.sum(axis=axes, keepdims=True) + p.sum(axis=axes, keepdims=True) + backend.epsilon()
         values = 1 - 2 * intersection / total
         slopes = (2 * intersection - 2 * y * total) / total ** 2
         return values, slopes
@@ -143,7 +144,7 @@ class Tversky(_Overlap):
         intersection = (y * p).sum(axis=axes, keepdims=True)
         missed = (y * (1 - p)).sum(axis=axes, keepdims=True)
         added = ((1 - y) * p).sum(axis=axes, keepdims=True)
-        total = intersection + a * missed + b * added + EPSILON
+        total = intersection + a * missed + b * added + backend.epsilon()
         values = 1 - intersection / total
         slopes = -(y * total - intersection * (y * (1 - a) + b * (1 - y))) / total ** 2
         return values, slopes

@@ -7,6 +7,8 @@ weights and the scale of the gradient are shared (``_PerSampleLoss``). For an im
 """
 import numpy as np
 
+from .. import backend
+
 from ._numerics import _per_sample
 from .base import Loss
 
@@ -78,7 +80,6 @@ class CosineSimilarity(_PerSampleLoss):
     -0.5
     """
     name = "cosine_similarity"
-    EPSILON = 1e-7
 
     def prepare_targets(self, y, n_outputs, dtype, name="y"):
         # one unit normalises to +-1 whatever it outputs: its gradient is 0 everywhere (Keras
@@ -90,7 +91,7 @@ class CosineSimilarity(_PerSampleLoss):
         return super().prepare_targets(y, n_outputs, dtype, name)
 
     def _normalised(self, x):
-        norm = np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), self.EPSILON)
+        norm = np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), backend.epsilon())
         return x / norm, norm
 
     def _values(self, y_pred, y_true):
@@ -102,5 +103,5 @@ class CosineSimilarity(_PerSampleLoss):
         t_hat, _ = self._normalised(y_true.astype(y_pred.dtype, copy=False))
         p_hat, norm = self._normalised(y_pred)
         # below the guard the length is the constant 1e-7: only the numerator moves
-        along = np.where(norm > self.EPSILON, (t_hat * p_hat).sum(axis=-1, keepdims=True), 0)
+        along = np.where(norm > backend.epsilon(), (t_hat * p_hat).sum(axis=-1, keepdims=True), 0)
         return -(t_hat - along * p_hat) / norm

@@ -5,8 +5,10 @@ import math
 
 import numpy as np
 
+from .. import backend
+
 from .._validation import check_number
-from ._numerics import EPSILON, _per_sample, _zero_where_clipped
+from ._numerics import _per_sample, _zero_where_clipped
 from .base import DEFAULT_REDUCTION, Loss, WithSettings
 
 
@@ -168,7 +170,7 @@ class Poisson(_ElementwiseLoss):
 
     def _terms(self, y_pred, y_true):
         with np.errstate(invalid="ignore"):     # a negative prediction: NaN, which fit reports by name
-            return y_pred - y_true * np.log(y_pred + EPSILON)
+            return y_pred - y_true * np.log(y_pred + backend.epsilon())
 
     def invalid_output(self, y_pred):
         if bool((y_pred < 0).any()):
@@ -177,7 +179,7 @@ class Poisson(_ElementwiseLoss):
         return None
 
     def _slopes(self, y_pred, y_true):
-        return 1 - y_true / (y_pred + EPSILON)
+        return 1 - y_true / (y_pred + backend.epsilon())
 
 
 class MeanSquaredLogarithmicError(_ElementwiseLoss):
@@ -187,13 +189,13 @@ class MeanSquaredLogarithmicError(_ElementwiseLoss):
     name = "msle"
 
     def _terms(self, y_pred, y_true):
-        d = np.log1p(np.maximum(y_pred, EPSILON)) - np.log1p(np.maximum(y_true, EPSILON))
+        d = np.log1p(np.maximum(y_pred, backend.epsilon())) - np.log1p(np.maximum(y_true, backend.epsilon()))
         return d * d
 
     def _slopes(self, y_pred, y_true):
-        p = np.maximum(y_pred, EPSILON)
-        g = 2 * (np.log1p(p) - np.log1p(np.maximum(y_true, EPSILON))) / (1 + p)
-        return np.where(y_pred >= EPSILON, g, 0)
+        p = np.maximum(y_pred, backend.epsilon())
+        g = 2 * (np.log1p(p) - np.log1p(np.maximum(y_true, backend.epsilon()))) / (1 + p)
+        return np.where(y_pred >= backend.epsilon(), g, 0)
 
 
 def _hinge_labels(y_true, dtype):
@@ -238,10 +240,10 @@ class MeanAbsolutePercentageError(_ElementwiseLoss):
     name = "mape"
 
     def _terms(self, y_pred, y_true):
-        return 100 * np.abs(y_pred - y_true) / np.maximum(np.abs(y_true), EPSILON)
+        return 100 * np.abs(y_pred - y_true) / np.maximum(np.abs(y_true), backend.epsilon())
 
     def _slopes(self, y_pred, y_true):
-        return 100 * np.sign(y_pred - y_true) / np.maximum(np.abs(y_true), EPSILON)
+        return 100 * np.sign(y_pred - y_true) / np.maximum(np.abs(y_true), backend.epsilon())
 
 
 class KLDivergence(_ElementwiseLoss):
@@ -252,9 +254,9 @@ class KLDivergence(_ElementwiseLoss):
     sum_over_outputs = True
 
     def _terms(self, y_pred, y_true):
-        t, p = np.clip(y_true, EPSILON, 1), np.clip(y_pred, EPSILON, 1)
+        t, p = np.clip(y_true, backend.epsilon(), 1), np.clip(y_pred, backend.epsilon(), 1)
         return t * np.log(t / p)
 
     def _slopes(self, y_pred, y_true):
-        t, p = np.clip(y_true, EPSILON, 1), np.clip(y_pred, EPSILON, 1)
+        t, p = np.clip(y_true, backend.epsilon(), 1), np.clip(y_pred, backend.epsilon(), 1)
         return _zero_where_clipped(-t / p, y_pred, upper=1)

@@ -14,7 +14,6 @@ from ..losses.base import same_rank
 from .base import check_dtype
 from .means import MeanMetricWrapper
 
-EPSILON = 1e-7      # Keras' backend.epsilon(), which the concordance's denominator adds
 
 
 def _same_rank(y_true, y_pred, caller):
@@ -69,7 +68,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     covariance = ((y_true - t_mean) * (y_pred - p_mean)).mean(axis=axis, keepdims=True)
     spread = (y_true.var(axis=axis, keepdims=True) + y_pred.var(axis=axis, keepdims=True)
               + (t_mean - p_mean) ** 2)
-    return (2 * covariance / (spread + EPSILON)).squeeze(axis=axis)
+    return (2 * covariance / (spread + backend.epsilon())).squeeze(axis=axis)
 
 
 class _Correlation(MeanMetricWrapper):

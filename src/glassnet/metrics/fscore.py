@@ -23,7 +23,6 @@ from .._validation import check_number
 from ..losses.base import aligned_targets
 from .base import Metric, value_weights
 
-EPSILON = 1e-7
 _AVERAGES = (None, "micro", "macro", "weighted")
 
 
@@ -107,17 +106,17 @@ class FBetaScore(Metric):
         if self.true_positives is None:
             return np.zeros(0)
         tp = self.true_positives
-        precision = tp / (tp + self.false_positives + EPSILON)
-        recall = tp / (tp + self.false_negatives + EPSILON)
+        precision = tp / (tp + self.false_positives + backend.epsilon())
+        recall = tp / (tp + self.false_negatives + backend.epsilon())
         b2 = self.beta ** 2
-        return (1 + b2) * precision * recall / (b2 * precision + recall + EPSILON)
+        return (1 + b2) * precision * recall / (b2 * precision + recall + backend.epsilon())
 
     def result(self):
         scores = self.scores()
         if self.true_positives is None:
             return 0.0
         if self.average == "weighted":
-            return float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + EPSILON)))
+            return float(np.sum(scores * self.class_weights / (np.sum(self.class_weights) + backend.epsilon())))
         if self.average is not None:            # macro (micro: one pooled score already)
             return float(np.mean(scores))
         if scores.size == 1:
