@@ -91,7 +91,7 @@ def _record_op(name, args, kwargs, function=None):
     from .layers.tensor_ops import TensorOp
     if getattr(function, "composed", None) is not None:
         # written from other ops functions (glassnet._ops_reduce, _ops_nn): those calls are recorded one by one
-        return function.composed(*args, **kwargs)
+        return _composed_call(name, function.composed, args, kwargs)
     if name in NO_GRADIENT or getattr(function, "no_gradient", False):
         with _paused():
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
@@ -142,6 +142,27 @@ def _record_op(name, args, kwargs, function=None):
     if name == "transpose" and given.get("axes") is None:
         given["axes"] = list(range(x.ndim))[::-1]
     return _record(TensorFunction(name, given), [x], name)
+
+
+def _composed_call(name, function, args, kwargs):
+    """``ops.<name>``, drawn from other ops, on recorded values: each inner op is recorded, and each
+    node made here notes ``within = name`` (the outermost function called), so that a refusal
+    (a nested tape's second-order gradient, glassnet._tape_second) names the function the user
+    called, not only the einsum or maximum it is made of."""
+    from ._tape_values import _order
+    start = next(_order)
+    out = function(*args, **kwargs)
+    stack = [v for v in (out if isinstance(out, (list, tuple)) else (out,)) if isinstance(v, Recorded)]
+    nodes = [v._node for v in stack if v._node is not None]
+    seen = set()
+    while nodes:
+        node = nodes.pop()
+        if node is None or id(node) in seen or node.index <= start:
+            continue
+        seen.add(id(node))
+        node.within = name
+        nodes.extend(node.parents)
+    return out
 
 
 _LINALG = ("cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "lstsq", "lu_factor", "matrix_rank", "pinv",

@@ -141,6 +141,14 @@ def _inputs_of(node):
     return list(node.x) if isinstance(node.x, list) else [node.x]
 
 
+def _within(node):
+    """`` (in ops.<function>)`` for an op recorded inside a function written with other ops
+    (``ops.einsum (in ops.moveaxis)``: glassnet._tape_record._composed_call), so that a refusal names
+    the function the user called; "" otherwise."""
+    within = getattr(node, "within", None)
+    return f" (in ops.{within})" if within else ""
+
+
 def _graph(tape, start, ids):
     """(the linear tail ops from the target, newest first; the recorded calls between the source
     (a node of ``ids``) and them, oldest first; the source's node read), or None where the target
@@ -176,7 +184,7 @@ def _graph(tape, start, ids):
     between = [n for n in reach if leads[n] and n not in ids]
     for n in between:
         if not (_is_call(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
-            _refuse(f"ops.{_ops.name_of(n.layer)} on the inner tape (ops covered: {_ops.COVERED})"
+            _refuse(f"ops.{_ops.name_of(n.layer)}{_within(n)} on the inner tape (ops covered: {_ops.COVERED})"
                     if _is_op(n) else f"{n.what} on the inner tape")
     source = next(p for n in between for p in n.parents if p in ids)
     return tail, between, source

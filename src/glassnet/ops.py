@@ -77,6 +77,14 @@ scatter_update, adaptive_average_pool and adaptive_max_pool (_ops_arrays.py) tak
 stft (arrays and tensors, with a gradient) and istft (arrays) are in _ops_stft.py; ctc_loss and
 ctc_decode (arrays only, glassnet.losses' CTC code) in _ops_ctc.py.
 
+NumPy-like functions (_ops_npmath.py, _ops_npshape.py, _ops_npmore.py; docs/ops_numpy.md): absolute,
+fabs, cbrt, deg2rad, rad2deg, erfc, erfinv, exp2, fmax, fmin, fmod, heaviside, hypot, logaddexp,
+logaddexp2, ldexp, sinc, i0, true_divide, divide_no_nan, nan_to_num, moveaxis, swapaxes, ravel, roll,
+rot90, fliplr, flipud, diff, diag, diagflat, diagonal, trace, dot, inner, outer, vdot, kron, cross,
+hstack, vstack, dstack, hsplit, vsplit, dsplit, array_split, append, select, rearrange, vander,
+trapezoid, correlate, corrcoef. On tensors and GradientTape values each is Keras' TensorFlow formula
+drawn from the nodes above (erfc, erfinv and i0 have nodes of their own), so gradients are TensorFlow's.
+
 Python's operators on tensors that Keras 3 maps to keras.ops make these nodes: ``a @ b`` (matmul),
 ``//`` (floor_divide), ``%`` (mod), ``<``, ``<=``, ``>``, ``>=``, ``&``, ``|``, ``^``, ``~`` and
 ``round(x)``, and ``!=`` of a number or an array (not_equal); ``==``, and ``!=`` between tensors, stay
@@ -678,6 +686,21 @@ from ._ops_stft import istft, stft  # noqa: E402
 from ._ops_ctc import ctc_decode, ctc_loss  # noqa: E402
 __all__ += ["stft", "istft", "ctc_loss", "ctc_decode"]
 
+# keras.ops' NumPy-like element-wise and structural functions (docs/ops_numpy.md; erfc, erfinv, i0's nodes:
+# layers/tensor_npmath.py, the others drawn from existing nodes)
+from ._ops_npmath import (  # noqa: E402
+    absolute, cbrt, deg2rad, divide_no_nan, erfc, erfinv, exp2, fabs, fmax, fmin, fmod, heaviside, hypot, i0, ldexp,
+    logaddexp, logaddexp2, nan_to_num, rad2deg, sinc, true_divide)
+from ._ops_npshape import (  # noqa: E402
+    append, array_split, cross, diag, diagflat, diagonal, diff, dot, dsplit, dstack, fliplr, flipud, hsplit, hstack,
+    inner, kron, moveaxis, outer, ravel, roll, rot90, select, swapaxes, trace, vdot, vsplit, vstack)
+from ._ops_npmore import corrcoef, correlate, rearrange, trapezoid, vander  # noqa: E402
+__all__ += ["absolute", "fabs", "cbrt", "deg2rad", "rad2deg", "erfc", "erfinv", "exp2", "fmax", "fmin", "fmod",
+            "heaviside", "hypot", "logaddexp", "logaddexp2", "ldexp", "sinc", "i0", "true_divide", "divide_no_nan",
+            "nan_to_num", "moveaxis", "swapaxes", "ravel", "roll", "rot90", "fliplr", "flipud", "diff", "diag",
+            "diagflat", "diagonal", "trace", "dot", "inner", "outer", "vdot", "kron", "cross", "hstack", "vstack",
+            "dstack", "hsplit", "vsplit", "dsplit", "array_split", "append", "select", "rearrange", "vander",
+            "trapezoid", "correlate", "corrcoef"]
 # further reductions, NaN-skipping and segment reductions (composed of the ops above: their nodes and
 # gradients), counting, searching and integer functions (arrays only), windows, frames and distances
 from ._ops_reduce import (  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import backend
 from .._erf import erf as _erf
-from . import tensor_activations, tensor_shapes, tensor_spectral
+from . import tensor_activations, tensor_npmath, tensor_shapes, tensor_spectral
 from .tensor_ops import constant_in_dtype, unbroadcast
 
 # each ops' family: TensorFunction reads these into its own (UNARY keeps the shape, BINARY takes
@@ -23,6 +23,7 @@ from .tensor_ops import constant_in_dtype, unbroadcast
 UNARY = ("log1p", "expm1", "sign", "sin", "cos", "erf", "floor", "round", "reciprocal", "rsqrt", "logical_not")
 UNARY += ("tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2", "log10",
           "ceil", "trunc", "isnan", "isinf", "isfinite", "stop_gradient")
+UNARY += tensor_npmath.UNARY      # erfc, erfinv, i0: layers/tensor_npmath.py
 # keras.ops' activations (gelu, silu, leaky_relu, ...): glassnet.activations' pairs, layers/tensor_activations.py
 ACTIVATIONS = tensor_activations.OPS
 UNARY += ACTIVATIONS
@@ -92,6 +93,8 @@ BACKWARD = {
     "log2": lambda g, x, y: g / (x * math.log(2)),
     "log10": lambda g, x, y: g / (x * math.log(10)),
 }
+FORWARD.update(tensor_npmath.FORWARD)
+BACKWARD.update(tensor_npmath.BACKWARD)
 _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater, "greater_equal": np.greater_equal,
             "less": np.less, "less_equal": np.less_equal,
             "logical_and": lambda a, b: (a != 0) & (b != 0), "logical_or": lambda a, b: (a != 0) | (b != 0),
