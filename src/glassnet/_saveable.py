@@ -186,7 +186,8 @@ def _check_optimizer_saveable(model):
                          f"defined (its get_config() returning its constructor's arguments as a dict), use one of "
                          f"{sorted(optimizers.schedules.SCHEDULES)}, or save the weights only (model.save_weights)")
     entry = optimizers.serialize(optimizer)   # (a TypeError for a registered one's config that is not JSON)
-    if not saving.is_entry(entry) and type(optimizer) is not optimizers.OPTIMIZERS.get(optimizer.name):
+    if not saving.is_entry(entry) and type(optimizer) is not optimizers.OPTIMIZERS.get(optimizer.name) \
+            and type(optimizer) is not optimizers.MultiOptimizer:
         known = optimizers.OPTIMIZERS.get(optimizer.name)
         outcome = ("load_model would not know that name" if known is None else
                    f"load_model would rebuild {known.__name__} instead")

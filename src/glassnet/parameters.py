@@ -145,10 +145,39 @@ class ParametersMixin:
         layout = getattr(self, "_weight_layout", None)      # (None: a model pickled before it)
         if layout is not None:
             shared_state.register(self.optimizer, self._triples[0][0], layout)
+        if hasattr(self.optimizer, "register_paths"):       # (a MultiOptimizer picks by Keras' paths)
+            self.optimizer.register_paths(self._triples[0][0], self._weight_paths())
         if _takes_shapes(self.optimizer):
             self.optimizer.apply(self._triples, self._sizes, self._names, shapes=self._weight_shapes())
         else:           # an optimizer of one's own written before apply took shapes
             self.optimizer.apply(self._triples, self._sizes, self._names)
+
+    def _weight_paths(self):
+        """Keras' ``variable.path`` of each trained weight, in the flat buffer's order: the names
+        of the models around its layer that are not functional (a Sequential's or a subclass', as
+        Keras' name scopes give them: ``"sequential/dense/kernel"``, ``"encoder/dense/kernel"`` for
+        a Sequential ``encoder`` nested in a functional model, ``"head/kernel"`` for a functional
+        model's own layer), then the layer's name and the weight's. Kept per layout."""
+        cached = getattr(self, "_paths_cache", None)
+        if cached is not None and cached[0] is self._views:
+            return cached[1]
+        from ._summary import kind_of
+        scopes = {}
+
+        def walk(records, outer):
+            for record in records:
+                inner = outer + ([record.name] if record.kind != "Functional" else [])
+                for layer in record.layers:
+                    scopes[id(layer)] = inner
+                walk(record.children, inner)
+        top = [] if kind_of(self) == "Functional" else [self.name]
+        walk(getattr(self, "_nesting", ()), top)
+        paths = []
+        for layer, key, _, _ in self._views:
+            home, name = _root(layer, key)
+            paths.append("/".join([*scopes.get(id(home), top), home.name, name]))
+        self._paths_cache = (self._views, paths)
+        return paths
 
     def _ungraded_weights(self):
         """The ids of the trained weights the latest backward pass gave no gradient: those of the

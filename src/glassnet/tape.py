@@ -428,6 +428,8 @@ def apply_gradients(optimizer, grads_and_vars, caller="apply_gradients"):
         if getattr(model, "_weight_layout", None) is not None:
             # (a layer shared with another model this optimizer steps keeps one state: optimizers._shared)
             register_layout(optimizer, triples[-1][0], model._weight_layout)
+        if hasattr(optimizer, "register_paths"):       # (a MultiOptimizer picks by Keras' paths)
+            optimizer.register_paths(triples[-1][0], model._weight_paths())
         if left:
             for param_id in left:           # (a global_clipnorm then sees nothing of them, as Keras)
                 views[param_id][0][...] = 0

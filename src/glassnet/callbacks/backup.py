@@ -186,11 +186,16 @@ class BackupAndRestore(Callback):
         model.set_weights(backup.get_weights())
         # the settings first (a learning rate ReduceLROnPlateau lowered; a schedule's follows the
         # restored step count), then the state
-        config = backup.optimizer.get_config()
-        model.optimizer.exclude_from_weight_decay(var_names=config.pop("exclude_from_weight_decay", None))
-        for key, value in config.items():
-            if key != "name" and not (key == "learning_rate" and model.optimizer.schedule is not None):
-                setattr(model.optimizer, key, value)
+        from ..optimizers import MultiOptimizer
+        pairs = [(model.optimizer, backup.optimizer)]
+        if isinstance(model.optimizer, MultiOptimizer):     # (each sub-optimizer's settings: its own)
+            pairs = list(zip(model.optimizer.optimizers, backup.optimizer.optimizers))
+        for optimizer, saved in pairs:
+            config = saved.get_config()
+            optimizer.exclude_from_weight_decay(var_names=config.pop("exclude_from_weight_decay", None))
+            for key, value in config.items():
+                if key != "name" and not (key == "learning_rate" and optimizer.schedule is not None):
+                    setattr(optimizer, key, value)
         model.optimizer.set_state(backup.optimizer.get_state())
         model.shuffle_rng = backup.shuffle_rng
         for layer, saved in zip(model.layers, backup.layers):
