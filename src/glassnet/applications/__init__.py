@@ -12,8 +12,10 @@ predict the same. Nothing is downloaded: ``weights="imagenet"`` is refused by na
 Each family is a module with its ``preprocess_input`` (``gn.applications.mobilenet_v2.preprocess_input``),
 as Keras'. ``import glassnet`` does not import this package (``gn.applications`` does, on first use).
 """
-from . import densenet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg16, vgg19
+from . import densenet, efficientnet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg16, vgg19
 from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
+                           EfficientNetB5, EfficientNetB6, EfficientNetB7)
 from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
 from .resnet import ResNet50, ResNet101, ResNet152
@@ -24,6 +26,7 @@ from .vgg19 import VGG19
 resnet50 = resnet                 # Keras' keras.applications.resnet50 module: ResNet50 and its helpers
 
 __all__ = ["MobileNetV2", "MobileNet", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
-           "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201",
-           "densenet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg16",
+           "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0",
+           "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
+           "EfficientNetB7", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg16",
            "vgg19"]
