@@ -40,7 +40,17 @@ def keras():
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    return pytest.importorskip("keras", reason="Keras oracle not installed")
+    keras = pytest.importorskip("keras", reason="Keras oracle not installed")
+    yield keras
+    # Keras 3.15's first layer fixes the global dtype policy from floatx (keras.config.dtype_policy()
+    # does too, so it is read here from Keras' global state, unfixed): a test that set floatx to
+    # float64 and put it back leaves float64 layers behind it until clear_session unfixes the policy.
+    # Later tests compare with float32 Keras.
+    from keras.src.backend.common import global_state
+    policy = global_state.get_global_attribute("dtype_policy", None)
+    if keras.config.floatx() != "float32" or (policy is not None and policy.name != "float32"):
+        keras.config.set_floatx("float32")
+        keras.backend.clear_session()
 
 
 @pytest.fixture

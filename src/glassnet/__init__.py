@@ -32,7 +32,7 @@ from .utils import to_categorical
 __version__ = "0.1.0"
 
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
-         "random", "distillation", "config", "tree"}
+         "random", "distillation", "config", "tree", "applications"}
 
 
 def __getattr__(name):

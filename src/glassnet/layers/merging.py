@@ -217,10 +217,31 @@ class Multiply(_Merge):
     """The product of its inputs, element by element (a gate: ``Multiply()([x, sigmoid_branch])``).
 
     Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/dx_i is dL/d(out) times
-    the product of the other inputs.
+    the product of the other inputs. Unlike the other element-wise layers, an axis of size 1 is
+    broadcast against the others' (inputs of one rank, Keras' rule), as a squeeze-and-excitation
+    gate (batch, 1, 1, C) scales a feature map (batch, H, W, C) in Keras' EfficientNet; the
+    gradient of such an input is summed over the broadcast axes.
     """
 
     reads_input_masks = True
+
+    def _check_compatible(self, shapes):
+        # one rank; on each axis, sizes equal, unknown (None) or 1 (broadcast)
+        rank = len(shapes[0])
+        if all(len(s) == rank for s in shapes[1:]) and all(
+                len({d for d in sizes if d not in (None, 1)}) <= 1 for sizes in zip(*shapes)):
+            return
+        raise ValueError(f"{self.describe()}: Multiply needs inputs of one shape (or of size 1 on an axis, "
+                         f"broadcast: Keras' rule), got samples of shapes {shapes}")
+
+    @staticmethod
+    def _merged(shapes):
+        """The broadcast shape: on each axis the size that is not 1 (None when unknown)."""
+        merged = []
+        for sizes in zip(*shapes):
+            big = [d for d in sizes if d != 1]
+            merged.append(1 if not big else next((d for d in big if d is not None), None))
+        return tuple(merged)
 
     def forward(self, inputs, training=False):
         self._check_arrays(inputs)
@@ -233,7 +254,7 @@ class Multiply(_Merge):
         self.inputs = inputs
         out = inputs[0] * inputs[1]
         for x in inputs[2:]:
-            out *= x
+            out = out * x           # not in place: a later input may be the larger (broadcast)
         if self.real is not None and all(real is not None for real in self.real):
             kept = self.real[0]
             for real in self.real[1:]:
@@ -253,6 +274,10 @@ class Multiply(_Merge):
                     g *= x
             if self.real is not None and self.real[i] is not None:
                 g *= self.real[i]           # a masked entry was the constant 1: no gradient
+            if g.shape != self.inputs[i].shape:
+                # an input broadcast along an axis gets the sum of the gradient over it
+                axes = tuple(k for k, (a, b) in enumerate(zip(g.shape, self.inputs[i].shape)) if a != b)
+                g = g.sum(axis=axes, keepdims=True)
             grads.append(g)
         return grads
 

@@ -1,0 +1,32 @@
+"""Keras 3.15's ``keras.applications`` architectures, built from scratch (``weights=None``): the
+same layers, layer names, model name and weight order as Keras', so that
+``model.set_weights(keras_model.get_weights())`` carries a Keras model's weights over and both
+predict the same. Nothing is downloaded: ``weights="imagenet"`` is refused by name.
+
+    import glassnet as gn
+    base = gn.applications.MobileNetV2(input_shape=(96, 96, 3), include_top=False, weights=None)
+    base.trainable = False
+    x = gn.layers.GlobalAveragePooling2D()(base.output)
+    model = gn.Model(base.input, gn.layers.Dense(10, activation="softmax")(x))
+
+Each family is a module with its ``preprocess_input`` (``gn.applications.mobilenet_v2.preprocess_input``),
+as Keras'. ``import glassnet`` does not import this package (``gn.applications`` does, on first use).
+"""
+from . import densenet, efficientnet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg16, vgg19
+from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
+                           EfficientNetB5, EfficientNetB6, EfficientNetB7)
+from .mobilenet import MobileNet
+from .mobilenet_v2 import MobileNetV2
+from .resnet import ResNet50, ResNet101, ResNet152
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from .vgg16 import VGG16
+from .vgg19 import VGG19
+
+resnet50 = resnet                 # Keras' keras.applications.resnet50 module: ResNet50 and its helpers
+
+__all__ = ["MobileNetV2", "MobileNet", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
+           "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0",
+           "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
+           "EfficientNetB7", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg16",
+           "vgg19"]
