@@ -10,7 +10,7 @@ a float saturate_cast (``clip`` and ``cast`` nodes) take them; the rest refuse t
 import numpy as np
 
 from ._ops_arrays import _no_tensor
-from ._ops_reading import _array, _is_tensor, _keras_dtype
+from ._ops_reading import _array, _is_tensor, _keras_dtype, composed
 
 
 def _recorded(x):
@@ -31,6 +31,7 @@ def _index(x, key):
     return x[key]
 
 
+@composed
 def is_tensor(x):
     """True for a value a GradientTape records (an eager tensor, as TensorFlow's); False for NumPy
     arrays, numbers and a model's symbolic tensors (Keras 3.15 gives False for a KerasTensor)."""
@@ -38,6 +39,7 @@ def is_tensor(x):
     return isinstance(x, Recorded)
 
 
+@composed
 def dtype(x):
     """``x``'s dtype as Keras' standardized name ("float32"); a tensor's is the model's float dtype."""
     if _is_tensor(x):
@@ -48,6 +50,7 @@ def dtype(x):
     return standardize_dtype(np.dtype(x.dtype))
 
 
+@composed
 def ndim(x):
     """The number of axes of ``x`` (a Python int; a tensor's counts its batch axis)."""
     if _is_tensor(x):
@@ -61,6 +64,7 @@ def size(x):
     return np.asarray(np.size(_array(x, "x", "size")), dtype=np.int32)
 
 
+@composed
 def get_item(x, key):
     """``x[key]`` (NumPy's indexing; on a tensor, indexing's node)."""
     if _is_tensor(x) or _recorded(x):
@@ -72,6 +76,7 @@ def _limits(dt):
     return np.finfo(dt) if dt.kind == "f" else np.iinfo(dt)
 
 
+@composed
 def saturate_cast(x, dtype):
     """``x`` clipped to ``dtype``'s range, then cast (floats to integers truncate): no wrap-around.
     On a recorded value or a tensor, ``dtype`` must be a float dtype (the gradient passes inside the range)."""
@@ -108,6 +113,7 @@ def saturate_cast(x, dtype):
                    int(high) if goal.dtype.kind != "f" else high).astype(target)
 
 
+@composed
 def copy(x):
     """A copy of ``x`` (on a tensor, the tensor itself: a model's values are never written to)."""
     if _is_tensor(x):

@@ -16,18 +16,14 @@ import numbers
 import numpy as np
 
 from ._ops_core import _index
-from ._ops_reading import _is_tensor
+from ._ops_reading import _is_tensor, composed
+from ._ops_reading import public_ops as _ops
 from ._tree import flatten, map_structure
 
 
 def _shape(value):
     """``value``'s shape (a recorded value's attribute: NumPy's functions on it are refused while a tape records)."""
     return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
-
-
-def _ops():
-    from . import ops      # (these functions live in ops' namespace; ops imports this module)
-    return ops
 
 
 def _refuse_tensor(function, name, value, instead):
@@ -59,6 +55,7 @@ def _integer(function, name, value):
     return int(array)
 
 
+@composed
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` (a single boolean: bool, number, 0-d array) holds, else ``false_fn()``.
     Only the branch taken runs."""
@@ -67,6 +64,7 @@ def cond(pred, true_fn, false_fn):
     return true_fn() if _truth("cond", "pred", pred) else false_fn()
 
 
+@composed
 def switch(index, branches, *operands):
     """``branches[index](*operands)``, ``index`` clamped to ``[0, len(branches) - 1]`` (Keras')."""
     if not isinstance(branches, (list, tuple)) or not branches:
@@ -77,6 +75,7 @@ def switch(index, branches, *operands):
     return branches[k](*operands)
 
 
+@composed
 def while_loop(cond, body, loop_vars, maximum_iterations=None):
     """Runs ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds (a tuple or list of
     loop variables is passed positionally, anything else as one argument), at most
@@ -102,6 +101,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     return values if is_tuple else values[0]
 
 
+@composed
 def fori_loop(lower, upper, body_fun, init_val):
     """``val = body_fun(i, val)`` for ``i`` from ``lower`` to ``upper - 1`` (integers): the last ``val``.
     ``i`` is an int32 NumPy scalar (TensorFlow's int32 tensor)."""
@@ -142,6 +142,7 @@ def _stack(function, structures):
     return map_structure(stack, *structures)
 
 
+@composed
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` for each ``x`` of ``xs`` along axis 0 (``None`` entries when
     ``xs`` is None: ``length`` steps): ``(carry, ys)``, ``ys`` the ``y``'s stacked on axis 0 (JAX's
@@ -169,6 +170,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     return carry, (_stack("scan", ys) if ys else None)
 
 
+@composed
 def associative_scan(f, elems, reverse=False, axis=0):
     """The running combination of ``elems`` along ``axis`` by ``f`` (associative): entry k is
     ``f(... f(f(e0, e1), e2) ..., ek)``; ``reverse=True`` runs from the last entry. ``elems`` may be
@@ -207,6 +209,7 @@ def associative_scan(f, elems, reverse=False, axis=0):
     return map_structure(lambda *pieces: ops.concatenate(list(pieces), axis=axis), *out)
 
 
+@composed
 def map(f, xs):
     """``f`` applied to each entry of ``xs`` along axis 0 (``xs`` may be nested: ``f`` gets that
     structure of slices), the results stacked on axis 0 (Keras' ``map``, TensorFlow's map_fn)."""
@@ -218,6 +221,7 @@ def map(f, xs):
     return _stack("map", ys)
 
 
+@composed
 def vectorized_map(function, elements):
     """``function`` applied to each entry of ``elements`` along axis 0, stacked (TensorFlow's
     vectorized_map, Keras'): here a loop, as ``map``."""
@@ -229,6 +233,7 @@ def vectorized_map(function, elements):
     return _stack("vectorized_map", ys)
 
 
+@composed
 def vectorize(pyfunc, *, excluded=None, signature=None):
     """``pyfunc`` made to broadcast over its arguments' leading axes (NumPy's ``vectorize``, Keras'):
     without ``signature`` it takes one entry of each argument at a time; ``signature`` (``"(n),(n)->()"``)

@@ -20,13 +20,9 @@ import numbers
 import numpy as np
 
 from ._ops_reading import _array, _arrays, _float, _is_tensor, composed
+from ._ops_reading import public_ops as _ops
 
 _EPSILON = 1e-7         # keras.backend.epsilon(), the default of the normalizations and the crossentropies
-
-
-def _ops():
-    from . import ops        # the public (tape-wrapped) functions; imported at call time (ops.py imports us)
-    return ops
 
 
 def _live(value):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _tape_state
 from ._ops_reading import _array, _arrays, _is_tensor
+from ._ops_reading import public_ops as _ops
 from ._ops_reading import composed as _composed   # (a tape runs it as it is: its ops calls recorded)
 from .layers import tensor_npmath
 
@@ -35,11 +36,6 @@ def _ndim(value):
 def _shape(value):
     """The shape of ``value`` as ``_ndim`` reads its rank."""
     return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
-
-
-def _ops():
-    from . import ops
-    return ops
 
 
 def _floats(array, wide_int64=True):
@@ -288,7 +284,6 @@ def ldexp(x1, x2):
         return _ops().multiply(x1, np.ldexp(np.ones((), np.asarray(x1).dtype), exponent))
     mantissa = _floats(_array(x1, "x1", "ldexp"), wide_int64=False)
     return np.asarray(np.ldexp(mantissa, exponent)).astype(mantissa.dtype, copy=False)
-
 
 
 @_composed

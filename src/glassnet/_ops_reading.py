@@ -156,9 +156,17 @@ def _keras_dtype(dtype, op):
 
 
 def composed(function):
-    """Mark ``function`` as written with ``glassnet.ops``' own functions: a GradientTape runs it as it
-    is, each ops call inside recorded one by one (glassnet._tape_record), so its gradient, and on
-    symbolic tensors its nodes, are those functions'. A function whose recorded form differs from its
-    array form sets ``function.composed`` to that form instead."""
+    """Mark ``function`` as written with ``glassnet.ops``' own functions (or, as control flow, running
+    the functions given to it): a GradientTape runs it as it is, each ops call inside recorded one by
+    one (glassnet._tape_record), so its gradient, and on symbolic tensors its nodes, are those
+    functions'. A function whose recorded form differs from its array form sets ``function.composed``
+    to that form instead."""
     function.composed = function
     return function
+
+
+def public_ops():
+    """``glassnet.ops``, the public functions (wrapped so that a tape records each call): for the
+    modules ops.py imports, which call ops' functions at call time."""
+    from . import ops
+    return ops

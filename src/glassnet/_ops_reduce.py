@@ -22,13 +22,9 @@ import numpy as np
 
 from ._ops_arrays import _no_tensor, quantile as _quantile_arrays, QUANTILE_METHODS
 from ._ops_reading import _array, _axis_argument, _float, _is_tensor, composed
+from ._ops_reading import public_ops as _ops
 
 _TENSOR_LOWEST = float(np.finfo(np.float32).min)    # where's constants on tensors must be finite
-
-
-def _ops():
-    from . import ops           # the public (recording) functions: the tape records each call
-    return ops
 
 
 def _kind(x):

@@ -16,11 +16,7 @@ from . import backend
 from ._ops_arrays import _no_tensor
 from ._ops_count import _plain
 from ._ops_reading import _array, _float, _is_tensor, _keras_dtype, _weak
-
-
-def _ops():
-    from . import ops
-    return ops
+from ._ops_reading import public_ops as _ops
 
 
 def _length(x, function):

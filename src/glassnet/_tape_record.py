@@ -48,11 +48,10 @@ NO_GRADIENT = {"shape", "equal", "not_equal", "greater", "greater_equal", "less"
                "logical_or", "logical_not", "logical_xor", "argmax", "argmin", "argsort", "any", "all", "isnan",
                "isinf", "isfinite", "sign", "floor", "ceil", "round", "trunc", "stop_gradient", "convert_to_numpy",
                "one_hot", "zeros_like", "ones_like", "floor_divide"}
-# control flow (whose functions' own ops are recorded), custom_gradient (a node of its own) and the core helpers
-# that take recorded values themselves (glassnet._ops_flow, _ops_custom_gradient, _ops_core)
-RUN_AS_THEY_ARE = {"cond", "switch", "while_loop", "fori_loop", "scan", "associative_scan", "map", "vectorized_map",
-                   "vectorize", "is_tensor", "dtype", "ndim", "get_item", "saturate_cast", "copy"}
-NO_GRADIENT |= {"size", "array", "empty", "empty_like", "full_like", "view"}
+NO_GRADIENT |= {"size", "array", "empty", "empty_like", "full_like", "view"}      # (glassnet._ops_core's)
+# Functions marked in their own modules are recorded by their mark: ``composed`` (glassnet._ops_reading.composed:
+# written with ops' functions, or running functions given to them, as control flow: run as they are, each ops
+# call inside recorded) and ``no_gradient`` (computed on the plain values, as NO_GRADIENT's).
 REDUCING = ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp", "norm")
 ELEMENTWISE_BINARY = {"add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide"}
 
@@ -60,11 +59,13 @@ ELEMENTWISE_BINARY = {"add": "add", "subtract": "subtract", "multiply": "multipl
 def records(name):
     """Whether ``glassnet.ops.<name>`` is recorded on a recorded value (``_record_op`` takes it):
     for the refusals of NumPy's functions, which name the ops function to use instead."""
+    from . import ops
     from .layers.tensor_functions import OPS
-    return (name in NO_GRADIENT or name in RUN_AS_THEY_ARE or name in ELEMENTWISE_BINARY or name in _OWN_NODES
-            or name in _LINALG or name in OPS or name in (
-                "maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs", "positive",
-                "convert_to_tensor", "reshape", "squeeze", "cast"))
+    function = getattr(ops, name, None)
+    marked = getattr(function, "composed", None) is not None or getattr(function, "no_gradient", False)
+    return (marked or name in NO_GRADIENT or name in ELEMENTWISE_BINARY or name in _OWN_NODES or name in _LINALG
+            or name in OPS or name in ("maximum", "minimum", "matmul", "power", "arctan2", "mod", "negative", "abs",
+                                       "positive", "convert_to_tensor", "reshape", "squeeze", "cast"))
 
 
 def _keras_arguments(function, args, kwargs, skip):
@@ -97,8 +98,6 @@ def _record_op(name, args, kwargs, function=None):
             return function(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
     if name == "positive":
         return args[0]
-    if name in RUN_AS_THEY_ARE:
-        return function(*args, **kwargs)
     if name == "convert_to_tensor":     # a watched array as a recorded value: operators on it are recorded
         return _record(_Reshape(np.shape(args[0])), [args[0]], "convert_to_tensor")
     if name in ELEMENTWISE_BINARY or name in ("maximum", "minimum", "matmul", "power", "arctan2", "mod"):
