@@ -763,3 +763,14 @@ def _recording(name, function):
 for _name in __all__:
     globals()[_name] = _recording(_name, globals()[_name])
 del _name
+
+
+# Keras 3.15's namespaces keras.ops.nn, keras.ops.numpy, keras.ops.linalg: the recording functions above
+# under the names Keras lists there (glassnet._ops_spaces); `import glassnet.ops.nn` works as Keras'
+from ._ops_spaces import missing as _missing, spaces as _spaces  # noqa: E402
+nn, numpy, linalg = _spaces(globals(), __all__, image)
+
+
+def __getattr__(name):
+    """A name glassnet.ops lacks: keras.ops' own not built here (jvp) says so."""
+    raise AttributeError(_missing(__name__, name))
