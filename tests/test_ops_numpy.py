@@ -327,7 +327,7 @@ def test_tensors_refused_by_name(call, word):
     (lambda: ops.correlate(np.ones(3), np.ones(2), mode="bad"), "mode"), (lambda: ops.rot90(np.ones((2, 2)), k=1.5), "k"),
     (lambda: ops.select([np.ones(2) > 0], []), "condlist"), (lambda: ops.nan_to_num(np.ones(2), nan="x"), "nan"),
     (lambda: ops.rearrange(np.ones((2, 3)), "a b c -> c"), "pattern"), (lambda: ops.erfc(np.array([True])), "x"),
-    (lambda: ops.hstack(np.ones(3)), "xs"), (lambda: ops.heaviside(np.array([True]), 0.5), "x1"),
+    (lambda: ops.hstack(np.ones(3)), "xs"), (lambda: ops.heaviside(np.array([True]), np.array([False])), "x1"),
     (lambda: ops.vdot(np.ones((3, 4)), 2.0), "x2"), (lambda: ops.dot(np.ones(4), np.ones((3, 4))), "x2"),
     (lambda: ops.dot(np.ones((2, 3)), np.ones(4)), "x2"), (lambda: ops.inner(np.ones(3), np.ones(4)), "x2"),
     (lambda: ops.cross(np.ones((2, 4)), np.ones((2, 3))), "x1"), (lambda: ops.cross(np.ones(3), np.ones(3), axisb=1), "x2"),

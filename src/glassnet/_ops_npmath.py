@@ -3,7 +3,7 @@ absolute, fabs, cbrt, deg2rad, rad2deg, erfc, erfinv, exp2, fmax, fmin, fmod, he
 logaddexp, logaddexp2, ldexp, sinc, i0, true_divide, divide_no_nan, nan_to_num.
 
 On arrays each computes at once with Keras 3.15's values and dtypes on TensorFlow (integers give
-float32, int64 float64 where Keras' does). On tensors of a model being drawn, and on values a
+floatx, float32 unless ``config.set_floatx``; int64 float64 where Keras' does). On tensors of a model being drawn, and on values a
 ``GradientTape`` records, each is Keras' own TensorFlow formula drawn from existing nodes
 (``hypot``: ``max(|a|, |b|) sqrt(1 + divide_no_nan(min, max)^2)``; ``fmod``: ``sign(a) mod(|a|, |b|)``),
 so its gradient is TensorFlow's, kinks included: no maths is written twice. ``erfc``, ``erfinv``
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import _tape_state
+from . import _tape_state, backend
 from ._ops_reading import _array, _arrays, _is_tensor
 from ._ops_reading import public_ops as _ops
 from ._ops_reading import composed as _composed   # (a tape runs it as it is: its ops calls recorded)
@@ -39,10 +39,11 @@ def _shape(value):
 
 
 def _floats(array, wide_int64=True):
-    """Keras' float result of an integer (or boolean) array: float32, int64 float64 (``wide_int64``)."""
+    """Keras' float result of an integer (or boolean) array: floatx (float32 unless
+    ``config.set_floatx``: Keras casts to ``config.floatx()``), int64 float64 (``wide_int64``)."""
     if array.dtype.kind == "f":
         return array
-    return array.astype(np.float64 if wide_int64 and array.dtype == np.int64 else np.float32)
+    return array.astype(np.float64 if wide_int64 and array.dtype == np.int64 else backend.floatx())
 
 
 def _no_booleans(array, name, function):
@@ -55,8 +56,10 @@ def _no_booleans(array, name, function):
 def _pair(function, x1, x2, floats=False, wide_int64=True):
     a, b = _arrays(function, ("x1", x1), ("x2", x2))
     if floats and a.dtype.kind != "f":
-        a = _floats(a, wide_int64)
-        b = b.astype(a.dtype)
+        dtype = _floats(a, wide_int64).dtype
+        # a Python int goes to the float result as it is (Keras' result type holds float): _arrays gave
+        # it the integers' dtype, where -2 beside uint8 wrapped to 254 and 2**33 beside int32 to 0
+        a, b = (np.asarray(v, dtype) if type(v) is int else w.astype(dtype) for v, w in ((x1, a), (x2, b)))
     return a, b
 
 
@@ -71,7 +74,7 @@ def absolute(x):
 
 @_composed
 def fabs(x):
-    """``|x|`` as floats: integers give float32 (int64 float64)."""
+    """``|x|`` as floats: integers give floatx (int64 float64)."""
     if _live(x):
         return _ops().abs(x)
     return np.abs(_floats(_array(x, "x", "fabs"), wide_int64=False))
@@ -79,7 +82,7 @@ def fabs(x):
 
 @_composed
 def cbrt(x):
-    """The real cube root, ``sign(x) |x|^(1/3)`` (Keras'); integers give float32, int64 float64.
+    """The real cube root, ``sign(x) |x|^(1/3)`` (Keras'); integers give floatx, int64 float64.
     Its gradient at 0 is NaN, as TensorFlow's (``0 * inf``)."""
     if _live(x):
         o = _ops()
@@ -90,7 +93,7 @@ def cbrt(x):
 
 @_composed
 def deg2rad(x):
-    """Degrees to radians, ``x * pi / 180``; integers give float32, int64 float64."""
+    """Degrees to radians, ``x * pi / 180``; integers give floatx, int64 float64."""
     if _live(x):
         return _ops().multiply(x, math.pi / 180)
     array = _floats(_array(x, "x", "deg2rad"))
@@ -99,7 +102,7 @@ def deg2rad(x):
 
 @_composed
 def rad2deg(x):
-    """Radians to degrees, ``x * 180 / pi``; integers give float32, int64 float64."""
+    """Radians to degrees, ``x * 180 / pi``; integers give floatx, int64 float64."""
     if _live(x):
         return _ops().multiply(x, 180 / math.pi)
     array = _floats(_array(x, "x", "rad2deg"))
@@ -116,17 +119,17 @@ def _special(op, x):
 
 def erfc(x):
     """``1 - erf(x)``, elementwise, small values precise (layers/tensor_npmath.py); integers give
-    float32 (Keras 3.15 on TensorFlow refuses them, as for ``erf``)."""
+    floatx (Keras 3.15 on TensorFlow refuses them, as for ``erf``)."""
     return _special("erfc", x)
 
 
 def erfinv(x):
-    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside); integers give float32."""
+    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside); integers give floatx."""
     return _special("erfinv", x)
 
 
 def i0(x):
-    """The modified Bessel function of the first kind, order 0; integers give float32, int64 float64.
+    """The modified Bessel function of the first kind, order 0; integers give floatx, int64 float64.
     Arrays and a GradientTape (gradient ``i1(x)``); tensors too (a node of its own)."""
     if _is_tensor(x):
         return _special("i0", x)
@@ -136,7 +139,7 @@ def i0(x):
 
 @_composed
 def exp2(x):
-    """``2 ** x``, elementwise; integers and booleans give float32."""
+    """``2 ** x``, elementwise; integers and booleans give floatx."""
     if _live(x):
         o = _ops()
         return o.exp(o.multiply(x, math.log(2)))
@@ -146,7 +149,7 @@ def exp2(x):
 
 @_composed
 def sinc(x):
-    """``sin(pi x) / (pi x)``, 1 at 0 (Keras'); integers give float32. On tensors and tapes Keras'
+    """``sin(pi x) / (pi x)``, 1 at 0 (Keras'); integers give floatx. On tensors and tapes Keras'
     ``where(x == 0, 1, sin(pi x) / (pi x))``, whose gradient at 0 is NaN, as TensorFlow's."""
     if _live(x):
         o = _ops()
@@ -213,6 +216,9 @@ def fmod(x1, x2):
     if _live(x1, x2):
         o = _ops()
         return o.multiply(o.sign(x1), o.mod(o.abs(x1), o.abs(x2)))
+    # Keras' fmod converts a Python int to an int32 tensor before its result type: not weak, so that
+    # beside uint8 or booleans it gives int32 (fmod(-2, uint8) is -2, not uint8's wrapped 254 mod x2)
+    x1, x2 = (np.asarray(v).astype(np.int32) if type(v) is int and -2**31 <= v < 2**31 else v for v in (x1, x2))
     a, b = _pair("fmod", x1, x2)
     if a.dtype.kind == "b":
         a, b = a.astype(np.int32), b.astype(np.int32)
@@ -225,12 +231,14 @@ def fmod(x1, x2):
 @_composed
 def heaviside(x1, x2):
     """0 where ``x1 < 0``, 1 where ``x1 > 0``, ``x2`` elsewhere (at 0 and at NaN, Keras'); integers
-    give float32, int64 float64; booleans refused. The gradient goes to x2 where it is taken, none to x1."""
+    give floatx, int64 float64; two booleans refused. The gradient goes to x2 where it is taken, none to x1."""
     if _live(x1, x2):
         o = _ops()
         return o.where(o.less(x1, 0.0), 0.0, o.where(o.greater(x1, 0.0), 1.0, x2))
+    # Keras refuses booleans only where both are (its bool result type has no 0 and 1 to select):
+    # heaviside(x > 0, 0.5) takes the booleans as 0 and 1
+    _no_booleans(_arrays("heaviside", ("x1", x1), ("x2", x2))[0], "x1 or x2", "heaviside")
     a, b = _pair("heaviside", x1, x2, floats=True)
-    _no_booleans(_array(x1, "x1", "heaviside"), "x1", "heaviside")
     return np.asarray(np.where(a < 0, a.dtype.type(0), np.where(a > 0, a.dtype.type(1), b)))
 
 
@@ -238,7 +246,7 @@ def heaviside(x1, x2):
 def hypot(x1, x2):
     """``sqrt(x1^2 + x2^2)`` elementwise without overflow: Keras' ``max * sqrt(1 + (min / max)^2)``
     of the absolute values (``divide_no_nan``: 0 at the origin, and a gradient of 0 there); integers
-    give float32, int64 float64."""
+    give floatx, int64 float64."""
     if _live(x1, x2):
         o = _ops()
         a, b = o.abs(x1), o.abs(x2)
@@ -261,20 +269,20 @@ def _logaddexp(function, x1, x2, base):
 
 @_composed
 def logaddexp(x1, x2):
-    """``log(exp(x1) + exp(x2))`` without overflow; integers and booleans give float32."""
+    """``log(exp(x1) + exp(x2))`` without overflow; integers and booleans give floatx."""
     return _logaddexp("logaddexp", x1, x2, math.e)
 
 
 @_composed
 def logaddexp2(x1, x2):
-    """``log2(2^x1 + 2^x2)`` without overflow; integers and booleans give float32."""
+    """``log2(2^x1 + 2^x2)`` without overflow; integers and booleans give floatx."""
     return _logaddexp("logaddexp2", x1, x2, 2)
 
 
 @_composed
 def ldexp(x1, x2):
     """``x1 * 2 ** x2``, ``x2`` integers (Keras 3.15 refuses float exponents); integers x1 give
-    float32. Arrays, and a GradientTape's x1 (gradient ``2 ** x2``)."""
+    floatx. Arrays, and a GradientTape's x1 (gradient ``2 ** x2``)."""
     from ._ops_arrays import _no_tensor
     _no_tensor("ldexp", x1=x1, x2=x2)
     exponent = _array(x2, "x2", "ldexp")
@@ -288,13 +296,13 @@ def ldexp(x1, x2):
 
 @_composed
 def true_divide(x1, x2):
-    """``x1 / x2``, the same as ``ops.divide`` (integers give float32)."""
+    """``x1 / x2``, the same as ``ops.divide`` (integers give floatx)."""
     return _ops().divide(x1, x2)
 
 
 @_composed
 def divide_no_nan(x1, x2):
-    """``x1 / x2``, 0 where ``x2`` is 0 (0 / 0 too); integers and booleans give float32. On tensors
+    """``x1 / x2``, 0 where ``x2`` is 0 (0 / 0 too); integers and booleans give floatx. On tensors
     and tapes no gradient reaches through a zero divisor (TensorFlow's)."""
     if _live(x1, x2):
         o = _ops()

@@ -94,7 +94,7 @@ def vander(x, N=None, increasing=False):
 @_composed
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The integral of ``y`` along ``axis`` by the trapezoid rule, at points ``x`` (None: spaced
-    ``dx``); integers give float32."""
+    ``dx``); integers give floatx."""
     if _live(y, x):
         o = _ops()
         if _is_tensor(y) and axis % y.ndim == 0:
@@ -116,7 +116,7 @@ _MODES = ("valid", "same", "full")
 @_composed
 def correlate(x1, x2, mode="valid"):
     """The cross-correlation of two 1-D sequences (NumPy's ``correlate``; ``mode`` "valid", "same" or
-    "full"); integers give float32, int64 float64. Arrays and tapes."""
+    "full"); integers give floatx, int64 float64. Arrays and tapes."""
     if mode not in _MODES:
         raise ValueError(f"ops.correlate: mode must be one of {', '.join(_MODES)}, got {mode!r:.40}")
     _no_tensors("correlate", x1, x2, why="it runs over one sequence; ops.conv for batches")
@@ -130,14 +130,14 @@ def correlate(x1, x2, mode="valid"):
         windows = _ops().multiply(_take(x1, np.clip(idx, 0, n - 1), 0), inside)
         return _ops().einsum("km,m->k", windows, x2)
     a, b = _arrays("correlate", ("x1", x1), ("x2", x2))
-    dtype = np.float64 if a.dtype in (np.int64, np.float64) else np.float16 if a.dtype == np.float16 else np.float32
+    dtype = np.float64 if a.dtype in (np.int64, np.float64) else a.dtype if a.dtype.kind == "f" else _floats(a).dtype
     return np.correlate(a.astype(np.float64), b.astype(np.float64), mode).astype(dtype)
 
 
 @_composed
 def corrcoef(x):
     """The Pearson correlation coefficients of the rows of ``x`` (variables; columns the samples),
-    clipped to [-1, 1] as Keras'; integers give float32. Arrays and tapes."""
+    clipped to [-1, 1] as Keras'; integers give floatx. Arrays and tapes."""
     _no_tensors("corrcoef", x, why="it correlates rows across the batch")
     if _live(x):
         o = _ops()
@@ -148,7 +148,9 @@ def corrcoef(x):
         return o.clip(o.divide(cov, o.einsum("i,j->ij", std, std)), -1.0, 1.0)
     array = _floats(_array(x, "x", "corrcoef"), wide_int64=False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.clip(np.corrcoef(array.astype(np.float64)), -1, 1).astype(array.dtype)
+        out = np.clip(np.corrcoef(array.astype(np.float64)), -1, 1).astype(array.dtype)
+    # one variable: NumPy's 0-d 1.0, Keras' (1, 1) matrix as for more rows
+    return out.reshape((array.shape[0],) * 2) if array.ndim == 2 else out
 
 
 __all__ = ["rearrange", "vander", "trapezoid", "correlate", "corrcoef"]

@@ -193,12 +193,15 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 @_composed
 def trace(x, offset=0, axis1=0, axis2=1):
-    """The sums of ``diagonal(x, offset, axis1, axis2)``; int8/int16/bool give int32 (Keras')."""
+    """The sums of ``diagonal(x, offset, axis1, axis2)``; int8/int16/bool give int32, uint8/uint16
+    uint32 (Keras')."""
     if _live(x):
         return _diagonal_einsum(x, int(offset), axis1, axis2, summed=True)
     array = _array(x, "x", "trace")
-    if array.dtype.kind == "b" or array.dtype.kind in "iu" and array.dtype.itemsize < 4:
+    if array.dtype.kind == "b" or array.dtype.kind == "i" and array.dtype.itemsize < 4:
         array = array.astype(np.int32)
+    elif array.dtype.kind == "u" and array.dtype.itemsize < 4:       # (Keras': uint8/uint16 sum in uint32)
+        array = array.astype(np.uint32)
     return np.asarray(np.trace(array, offset, axis1, axis2)).astype(array.dtype, copy=False)
 
 
@@ -452,8 +455,11 @@ def select(condlist, choicelist, default=0):
             out = _ops().where(condition, choice, out)
         return out
     conditions = [_array(c, f"condlist[{k}]", "select") for k, c in enumerate(condlist)]
-    choices = _arrays("select", *((f"choicelist[{k}]", v) for k, v in enumerate(choicelist)))
-    return np.asarray(np.select([c != 0 for c in conditions], choices, default)).astype(choices[0].dtype, copy=False)
+    # the default joins the choices' result type (a weak Python number): cast to the choices' dtype
+    # alone, a default of 1.5 beside integer choices was truncated to 1 (Keras' keeps 1.5)
+    *choices, fill = _arrays("select", *((f"choicelist[{k}]", v) for k, v in enumerate(choicelist)),
+                             ("default", default))
+    return np.asarray(np.select([c != 0 for c in conditions], choices, fill)).astype(fill.dtype, copy=False)
 
 
 __all__ = ["moveaxis", "swapaxes", "ravel", "roll", "rot90", "fliplr", "flipud", "diff", "diag", "diagflat",

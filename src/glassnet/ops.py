@@ -229,6 +229,9 @@ def multiply(x1, x2):
 def divide(x1, x2):
     """``x1 / x2``, broadcast as NumPy's; integers divide to floatx (float32 unless set_floatx), as Keras'. On tensors
     the ``TensorOp`` that ``/`` makes, named ``true_divide`` (Keras names this function's node ``divide``)."""
+    # a Python int goes to the float result as it is (Keras' result type holds float): read as the
+    # integers' dtype first, -2 beside uint8 wrapped to 254 and 2**33 beside int32 to 0
+    x1, x2 = (float(v) if type(v) is int else v for v in (x1, x2))
     return _two("true_divide", x1, x2, lambda a, b: np.true_divide(_float(a), _float(b)))
 
 
