@@ -32,6 +32,7 @@ def _multi(module, adam=None, sgd=None):
 
 
 def test_fit_matches_keras_float32(keras):
+    keras.backend.clear_session()       # Keras numbers optimizer names per session ("sgd_2" after other tests)
     X, y = _data("float32")
     km, gm = _keras_model(keras), _glassnet_model()
     gm.set_weights(km.get_weights())

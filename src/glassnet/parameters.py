@@ -157,7 +157,9 @@ class ParametersMixin:
         of the models around its layer that are not functional (a Sequential's or a subclass', as
         Keras' name scopes give them: ``"sequential/dense/kernel"``, ``"encoder/dense/kernel"`` for
         a Sequential ``encoder`` nested in a functional model, ``"head/kernel"`` for a functional
-        model's own layer), then the layer's name and the weight's. Kept per layout."""
+        model's own layer), then the layer's name and the weight's below it as Keras makes it
+        (``Layer.keras_weight_path``: ``"lstm/lstm_cell/kernel"``, ``"mha/query/kernel"``,
+        ``"time_distributed/dense/kernel"``). Kept per layout."""
         cached = getattr(self, "_paths_cache", None)
         if cached is not None and cached[0] is self._views:
             return cached[1]
@@ -175,7 +177,7 @@ class ParametersMixin:
         paths = []
         for layer, key, _, _ in self._views:
             home, name = _root(layer, key)
-            paths.append("/".join([*scopes.get(id(home), top), home.name, name]))
+            paths.append("/".join([*scopes.get(id(home), top), home.name, *home.keras_weight_path(name)]))
         self._paths_cache = (self._views, paths)
         return paths
 

@@ -571,6 +571,14 @@ class MultiHeadAttention(_Attention):
             self.add_weight("output_bias", (features,), self.bias_initializer)
         super().build(input_shape)
 
+    def keras_weight_path(self, key):
+        # Keras makes each projection's kernel and bias in an EinsumDense of its own, the output's
+        # named attention_output: "query_kernel" is "query/kernel", "output_bias" "attention_output/bias"
+        sublayer, _, weight = key.rpartition("_")
+        if sublayer in ("query", "key", "value", "output") and weight in ("kernel", "bias"):
+            return ["attention_output" if sublayer == "output" else sublayer, weight]
+        return [key]
+
     def _check_working_arrays(self, query, key, value, shapes):
         """Refuse, at build, arrays its forward makes per sample beyond ``MAX_SAMPLE_VALUES``
         (glassnet._bounds) that neither its output nor its weights show: the scores (num_heads x

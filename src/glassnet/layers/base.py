@@ -485,6 +485,14 @@ class Layer(KerasSurface):
             self.rng = np.random.default_rng(self.seed if self.seed is not None else _seeding.entropy())
         return self.rng
 
+    def keras_weight_path(self, key):
+        """Keras' ``variable.path`` of this layer's weight ``key`` below the layer's name, as a
+        list of names: ``["kernel"]`` here. Keras makes some weights in sublayers of its own (an
+        LSTM's in its ``lstm_cell``, MultiHeadAttention's ``query_kernel`` in its ``query``
+        EinsumDense), and a ``MultiOptimizer``'s patterns match those paths; such layers override
+        this (``ParametersMixin._weight_paths``)."""
+        return [key]
+
     def wrapped_layers(self):
         """The layers this one holds and whose weights are its own (a wrapper's: TimeDistributed's
         layer, Bidirectional's two readers), which a model checks, saves and releases with it;

@@ -36,6 +36,10 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
     steps_mask_only = True    # its frames' axes take no mask: one within the steps is refused (masking.py)
     _real = _seen = None      # (steps, batch, 1, ...): the mask time-major, and 1 from a row's first real step
 
+    def keras_weight_path(self, key):
+        # Keras' layer makes its weights in a cell of its own: "conv_lstm2d/conv_lstm_cell/kernel"
+        return ["conv_lstm_cell", key]
+
     @property
     def supports_masking(self):
         """Every step's output keeps the step's mask; the last state alone has none (Keras)."""

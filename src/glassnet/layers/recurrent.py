@@ -202,6 +202,10 @@ class _Recurrent(StatefulLoop, CarriesStates, Layer):
     # gradient; GRU scales the recurrent product's candidate block by its reset gate first
     one_sum = True
 
+    def keras_weight_path(self, key):
+        # Keras' layer makes its weights in a cell of its own: "lstm/lstm_cell/kernel"
+        return [self.keras_cell, key]
+
     @property
     def supports_masking(self):
         """Every step's output keeps the step's mask; the last state alone has none (Keras)."""
@@ -534,6 +538,7 @@ class SimpleRNN(_Recurrent):
     >>> layer(np.ones((2, 5, 3))).shape
     (2, 4)
     """
+    keras_cell = "simple_rnn_cell"          # (the name of Keras' cell, in its weights' paths)
 
     def _begin_cache(self, steps, n, xp, dtype):
         self._z = xp.empty((steps, n, self.units), dtype=dtype)
@@ -592,6 +597,7 @@ class LSTM(_Gated):
     >>> LSTM(4, return_sequences=True, seed=0)(np.ones((2, 5, 3))).shape
     (2, 5, 4)
     """
+    keras_cell = "lstm_cell"          # (the name of Keras' cell, in its weights' paths)
 
     gates = 4
     cached_per_step = 15
@@ -766,6 +772,7 @@ class GRU(_Gated):
     >>> GRU(4, seed=0)(np.ones((2, 5, 3))).shape
     (2, 4)
     """
+    keras_cell = "gru_cell"          # (the name of Keras' cell, in its weights' paths)
 
     gates = 3
     cached_per_step = 11

@@ -321,6 +321,25 @@ class RNN(CarriesStates, _Wrapper):
             return (("", self.cell_layers[0]),)
         return tuple((f"cell_{k}_", inner) for k, inner in enumerate(self.cell_layers))
 
+    def keras_weight_path(self, key):
+        # Keras' weights are its cells': "rnn/lstm_cell/kernel", "rnn/stacked_rnn_cells/gru_cell/kernel"
+        # for stacked cells, each named by its class, counted among the stack's as Keras counts them
+        # (Keras counts a session's cells: a second RNN(LSTMCell(n)) has "lstm_cell_1", which a
+        # glassnet path reads as "lstm_cell"; name a cell to match it)
+        for k, (prefix, inner) in enumerate(self._inner_layers()):
+            if not (key.startswith(prefix) and key[len(prefix):] in inner.params):
+                continue
+            if len(self.cell_layers) == 1:
+                return [inner.name, key]
+            counts = {}
+            for cell in self.cell.cells[:k + 1]:
+                base = snake_case(type(cell).__name__)
+                if cell.name is None:
+                    counts[base] = count = counts.get(base, -1) + 1
+            name = cell.name or (f"{base}_{count}" if count else base)
+            return [self.cell.name or "stacked_rnn_cells", name, key[len(prefix):]]
+        return [key]
+
     def _link(self):
         super()._link()
         for inner in self.cell_layers[1:]:      # each reads the one before it, whose gradient it must return

@@ -40,6 +40,14 @@ class _Wrapper(Layer):
         """``(prefix, layer)`` of each wrapped layer: its weights are the wrapper's ``prefix + name``."""
         raise NotImplementedError
 
+    def keras_weight_path(self, key):
+        # a wrapped layer's weights are under its own name in Keras: "time_distributed/dense/kernel",
+        # "bidirectional/forward_lstm/lstm_cell/kernel"; a wrapper's own weights under the wrapper's
+        for prefix, inner in self._inner_layers():
+            if key.startswith(prefix) and key[len(prefix):] in inner.params:
+                return [inner.name, *inner.keras_weight_path(key[len(prefix):])]
+        return [key]
+
     def wrapped_layers(self):
         # from _adopt on; before it (Layer.__init__ setting trainable) there are none yet
         return self.__dict__.get("_wrapped", ())
