@@ -220,6 +220,10 @@ class Merge(_Step):
             self.axis = self.layer._sample_axis(xs[0].ndim - 1) + 1
             return np.concatenate(xs, axis=self.axis)
         if self.kind == "Multiply":
+            # an input broadcast (a gate (batch, 1, 1, C), or one of fewer axes) gets, in reverse,
+            # its cotangent summed back to its own shape
+            self.shapes = [x.shape for x in xs]
+            self.xs = xs = self.layer.expanded(xs)
             return self._product(xs, ())
         return sum(x.dtype.type(w) * x for w, x in zip(self._weights(len(xs)), xs))
 
@@ -231,6 +235,8 @@ class Merge(_Step):
         return np.ones_like(xs[0]) if out is None else out
 
     def tangent(self, ts):
+        if self.kind == "Multiply":
+            ts = [None if t is None else t.reshape(x.shape) for t, x in zip(ts, self.xs)]
         self.ts = ts
         if self.kind == "Concatenate":
             return np.concatenate([np.zeros_like(x) if t is None else t for x, t in zip(self.xs, ts)], axis=self.axis)
@@ -258,8 +264,17 @@ class Merge(_Step):
                     if k != i and t is not None:
                         term = b * t * self._product(self.xs, (i, k))
                         ai = term if ai is None else ai + term
-            out.append((ai, None if b is None or self.ts[i] is None else b * others))
+            bi = None if b is None or self.ts[i] is None else b * others
+            out.append(tuple(None if g is None else self._unbroadcast(g, self.xs[i].shape, self.shapes[i])
+                             for g in (ai, bi)))
         return out
+
+    @staticmethod
+    def _unbroadcast(g, shape, own):
+        """Cotangent ``g`` of the product summed over the axes where the input (expanded to
+        ``shape``) was broadcast, in the input's ``own`` shape."""
+        axes = tuple(k for k, (a, b) in enumerate(zip(g.shape, shape)) if a != b)
+        return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(own)
 
 
 class Frozen(_Step):

@@ -5,9 +5,10 @@ Each takes a LIST of inputs and makes one output, so it lives in a functional ``
 ``Concatenate()([a, b])`` a U-Net's skip. ``forward`` takes the list of arrays; ``backward``
 returns a list, dL/d(input) for each input in order.
 
-Shapes are never broadcast: the element-wise layers take inputs of one sample shape (Keras would
-broadcast a (1,) input against an (8,) one; here that is refused by name), and Concatenate
-inputs equal on every axis but its own.
+Shapes are not broadcast but by Multiply: the other element-wise layers take inputs of one sample
+shape (Keras would broadcast a (1,) input against an (8,) one; here that is refused by name), and
+Concatenate inputs equal on every axis but its own. Multiply broadcasts as Keras' merges do (an
+axis of size 1; an input of fewer axes gets axes of size 1 after its batch axis).
 """
 import numpy as np
 
@@ -218,33 +219,41 @@ class Multiply(_Merge):
 
     Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/dx_i is dL/d(out) times
     the product of the other inputs. Unlike the other element-wise layers, an axis of size 1 is
-    broadcast against the others' (inputs of one rank, Keras' rule), as a squeeze-and-excitation
-    gate (batch, 1, 1, C) scales a feature map (batch, H, W, C) in Keras' EfficientNet; the
-    gradient of such an input is summed over the broadcast axes.
+    broadcast against the others' (Keras' rule), as a squeeze-and-excitation gate (batch, 1, 1, C)
+    scales a feature map (batch, H, W, C) in Keras' EfficientNet; an input of fewer axes first gets
+    axes of size 1 after its batch axis, as Keras' merges expand it ((batch, C) is (batch, 1, 1, C)
+    beside (batch, H, W, C)). The gradient of such an input is summed over the broadcast axes.
     """
 
     reads_input_masks = True
 
+    @staticmethod
+    def _ranked(shapes):
+        """Sample ``shapes`` of one rank: a shorter one gets leading axes of size 1, as Keras'
+        merges ``expand_dims(x, axis=1)`` an input of fewer axes until the ranks agree."""
+        rank = max(len(s) for s in shapes)
+        return [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+
     def _check_compatible(self, shapes):
-        # one rank; on each axis, sizes equal, unknown (None) or 1 (broadcast)
-        rank = len(shapes[0])
-        if all(len(s) == rank for s in shapes[1:]) and all(
-                len({d for d in sizes if d not in (None, 1)}) <= 1 for sizes in zip(*shapes)):
+        # on each axis (shorter shapes aligned on their last axes), sizes equal, unknown (None) or 1
+        if all(len({d for d in sizes if d not in (None, 1)}) <= 1 for sizes in zip(*self._ranked(shapes))):
             return
         raise ValueError(f"{self.describe()}: Multiply needs inputs of one shape (or of size 1 on an axis, "
                          f"broadcast: Keras' rule), got samples of shapes {shapes}")
 
-    @staticmethod
-    def _merged(shapes):
+    @classmethod
+    def _merged(cls, shapes):
         """The broadcast shape: on each axis the size that is not 1 (None when unknown)."""
         merged = []
-        for sizes in zip(*shapes):
+        for sizes in zip(*cls._ranked(shapes)):
             big = [d for d in sizes if d != 1]
             merged.append(1 if not big else next((d for d in big if d is not None), None))
         return tuple(merged)
 
     def forward(self, inputs, training=False):
         self._check_arrays(inputs)
+        self.shapes = tuple(x.shape for x in inputs)     # backward gives each input's gradient this shape
+        inputs = self.expanded(inputs)
         # masked steps (Keras'): a masked input counts as 1 there; with every input masked, the
         # output is 0 where none is real
         self.real, self.kept = self._real(inputs), None
@@ -278,8 +287,16 @@ class Multiply(_Merge):
                 # an input broadcast along an axis gets the sum of the gradient over it
                 axes = tuple(k for k, (a, b) in enumerate(zip(g.shape, self.inputs[i].shape)) if a != b)
                 g = g.sum(axis=axes, keepdims=True)
-            grads.append(g)
+            grads.append(g.reshape(self.shapes[i]))
         return grads
+
+    @staticmethod
+    def expanded(arrays):
+        """``arrays`` (batch, ...) of one rank: axes of size 1 inserted after the batch axis of
+        those with fewer, Keras' ``expand_dims(x, axis=1)`` (also for the second-order tape)."""
+        rank = max(x.ndim for x in arrays)
+        return [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
+                for x in arrays]
 
 
 class Average(_Merge):
