@@ -100,8 +100,8 @@ class _Program:
 
 
 def _layer_calls(node):
-    """[(layer, its input indices: -1 - j for the call's input j, training, weights, mask)] of a
-    recorded model or layer call, in the order of its graph."""
+    """[(layer, its input indices: -1 - j for the call's input j, training, weights, mask, state)] of
+    a recorded model or layer call, in the order of its graph."""
     if isinstance(node, _ModelCall):
         model = node.model
         if model._heads is not None:
@@ -129,8 +129,13 @@ def _layer_calls(node):
         if node.stamp != _tape_state.FORWARDS[0]:
             _rerun(node, owner, forward)
         masks = {id(layer): np.array(layer.mask) for layer in dropping}
+    # the moving statistics as the call found them (an inference-mode BatchNormalization reads them;
+    # a training-mode call or a replay since may have moved the layer's own)
+    before = getattr(node, "before", None)
+    states = {id(layer): state for layer, state, *_ in (before._saved if before is not None else ())}
     return [(layer, parents, mode, {key: then for (lay, key, then) in node.weights_at if lay is layer} or
-             {key: np.array(value) for key, value in layer.params.items()}, masks.get(id(layer)))
+             {key: np.array(value) for key, value in layer.params.items()}, masks.get(id(layer)),
+             states.get(id(layer)) or {key: np.array(v) for key, v in getattr(layer, "state", {}).items()})
             for layer, parents, mode in calls]
 
 
@@ -226,10 +231,10 @@ def _program(between, ids, outer_tapes):
         ins = [slot(p, value) if p is not None else program.constant(value)
                for p, value in zip(node.parents, _inputs_of(node))]
         outputs = []
-        for layer, parents, mode, weights, mask in _layer_calls(node):
+        for layer, parents, mode, weights, mask, state in _layer_calls(node):
             reads = [ins[-1 - p] if p < 0 else outputs[p] for p in parents]
             varying = any(program.varying[i] for i in reads)
-            outputs.append(program.call(_steps(layer, weights, mode, mask, varying), reads))
+            outputs.append(program.call(_steps(layer, weights, mode, mask, varying, state), reads))
         slot_of[node] = outputs[-1]
     return program, slot_of[between[-1]], outer
 
