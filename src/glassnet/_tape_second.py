@@ -104,9 +104,6 @@ def _layer_calls(node):
     a recorded model or layer call, in the order of its graph."""
     if isinstance(node, _ModelCall):
         model = node.model
-        if model._heads is not None:
-            _refuse(f"the call of model {model.name!r}, a model of several outputs (the penalty is built for a "
-                    f"model of one output)")
         if getattr(model, "_mask_plan", None) or getattr(model, "_call_options", None) or \
                 getattr(model, "_skipped_calls", lambda _: None)(node.training) is not None:
             _refuse(f"the call of model {model.name!r} (masks, call arguments or a TrainingSwitch)")
@@ -162,14 +159,6 @@ def _graph(tape, start, ids):
     while node not in ids:
         if isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights):
             break
-        if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput):
-            model = node.layer.call.model
-            raise NotImplementedError(
-                f"GradientTape.gradient: a nested tape's gradient (a gradient penalty) of the {node.layer.op} of "
-                f"model {model.name!r}, a model of {len(model._heads)} outputs, is not built: its second-order "
-                f"gradient is built for models of one output. Make a model of that output alone from the same "
-                f"layers (gn.Model(inputs, that_output)) for the penalty, or take the gradient as a constant "
-                f"(`with tape.stop_recording():`)")
         if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \
                 or len(node.parents) != 1:
             break           # (the ops before: steps of the program, glassnet._tape_second_ops)
@@ -188,7 +177,7 @@ def _graph(tape, start, ids):
         return None
     between = [n for n in reach if leads[n] and n not in ids]
     for n in between:
-        if not (_is_call(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
+        if not (_is_call(n) or _is_head(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
             _refuse(f"ops.{_ops.name_of(n.layer)}{_within(n)} on the inner tape (ops covered: {_ops.COVERED})"
                     if _is_op(n) else f"{n.what} on the inner tape")
     source = next(p for n in between for p in n.parents if p in ids)
@@ -197,6 +186,11 @@ def _graph(tape, start, ids):
 
 def _is_call(node):
     return isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights)
+
+
+def _is_head(node):
+    """One output of a recorded call of a model of several (its columns of the packed outputs)."""
+    return isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput)
 
 
 def _is_op(node):
@@ -222,7 +216,14 @@ def _program(between, ids, outer_tapes):
                 outer.append((slot_of[p], p))
         return slot_of[p]
 
+    outputs_of = {}         # {a model call of several outputs: the slot of each of its calls' output}
     for node in between:
+        if _is_head(node):      # (its model's call came before it: the output of the head's layer call)
+            head = node.layer.head
+            slot_of[node] = outputs_of[node.parents[0]][head.call]
+            if program.values[slot_of[node]].shape[1:] != head.shape:
+                _refuse(f"the {node.layer.op} of model {node.layer.call.model.name!r} (shaped otherwise than its layer's call)")
+            continue
         if _is_op(node):
             values, parents, fresh = _ops.operands(node)
             ins = [slot(p, v) if p is not None else program.constant(v) for p, v in zip(parents, values)]
@@ -235,7 +236,7 @@ def _program(between, ids, outer_tapes):
             reads = [ins[-1 - p] if p < 0 else outputs[p] for p in parents]
             varying = any(program.varying[i] for i in reads)
             outputs.append(program.call(_steps(layer, weights, mode, mask, varying, state), reads))
-        slot_of[node] = outputs[-1]
+        slot_of[node], outputs_of[node] = outputs[-1], outputs
     return program, slot_of[between[-1]], outer
 
 
