@@ -23,7 +23,8 @@ source's first), one entry per step of each layer call (glassnet._tape_second_ru
 the order of the recorded calls and, within a model's call, of its graph of calls: a layer's
 output read twice, merges, residual blocks, a model of several inputs whose others are constants
 (a conditional critic's labels). The tangent and the reverse passes walk those entries. The calls
-must be recorded model calls (one output, no masks), layer calls and ``glassnet.ops`` calls
+must be recorded model calls (no masks; of several outputs, each output read is the slot of its
+layer's call), layer calls and ``glassnet.ops`` calls
 (glassnet._tape_second_ops), the linear ops after the last (``ops.sum``, ``ops.mean``, reshapes,
 indexing, negation) folded into s; a value the outer tape recorded beside the source (a watched
 weight) is a constant slot whose cotangent goes back to it. Anything else is refused by name,

@@ -34,8 +34,9 @@ layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
 WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
 differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
-exact, for graphs of Dense, convolution, activation, LayerNormalization, merge, reshaping, Dropout
-and pooling layers and the common glassnet.ops, glassnet._tape_second_ops; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
+exact, for graphs of Dense, convolution, activation, PReLU, LayerNormalization, BatchNormalization,
+merge, reshaping, Dropout and pooling layers, models of several outputs, and the common glassnet.ops, glassnet._tape_second_ops; anything else refused by name). An inner tape's ``jacobian`` and ``batch_jacobian`` asked so
+are refused by name; the outer tape's, after its block, of the recorded gradient give the Hessian.
 """
 import numpy as np
 
