@@ -243,8 +243,8 @@ def test_ops_tail_layer_call_and_persistent_outer_tape():
     assert total is not None
 
 
-@pytest.mark.parametrize("layer, name", [(L.BatchNormalization(), "BatchNormalization"),
-                                         (L.PReLU(), "PReLU"),
+@pytest.mark.parametrize("layer, name", [(L.BatchNormalization(renorm=True), "renorm=True"),
+                                         (L.SimpleRNN(3, return_sequences=True), "SimpleRNN"),
                                          (L.Dense(3, activation="mish"), "mish")])
 def test_unsupported_layers_refused_by_name(layer, name):
     model = gn.Sequential([L.Input((4, 2)), L.Dense(3), layer, L.Flatten(), L.Dense(1)], seed=0)

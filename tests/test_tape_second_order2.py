@@ -1,7 +1,7 @@
 """Second-order tape gradients beyond chains (glassnet._tape_second, _tape_second_rules, _act):
 functional graphs (an output read twice, Add/Subtract/Multiply/Average/Concatenate), LayerNormalization,
 max poolings, UpSampling, Cropping, Permute, softmax/log_softmax/selu, a conditional critic of two
-inputs, gradient(x, x), and the refusal of a model of two outputs. Each penalty's gradients against
+inputs, gradient(x, x) (a model of two outputs: test_tape_second3). Each penalty's gradients against
 torch autograd with create_graph=True in float64 (the same graph replayed in torch from the same
 weights) and float64 central differences of the penalty the first-order tape computes; a residual
 LayerNorm critic's WGAN-GP step against Keras 3.15 + nested tf.GradientTape in float32."""
@@ -246,7 +246,7 @@ def test_conditional_critic_of_two_inputs_matches_torch(torch):
     _numeric_check(model, x, ours, labels, count=3)         # the embedding table among them
 
 
-# -- (5) gradient(x, x) and a model of two outputs --------------------------------------------------
+# -- (5) gradient(x, x) --------------------------------------------------
 def test_gradient_of_the_source_itself_is_ones_as_tf(keras):
     import tensorflow as tf
     x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
@@ -275,19 +275,6 @@ def test_gradient_of_the_source_itself_is_ones_as_tf(keras):
     with gn.GradientTape() as plain:            # outside any outer tape too
         plain.watch(x)
     assert plain.gradient(x, x).dtype == np.float32
-
-
-def test_model_of_two_outputs_refused_by_name():
-    inp = L.Input((3,))
-    h = L.Dense(4, activation="tanh")(inp)
-    model = gn.Model(inp, [L.Dense(1, name="score")(h), L.Dense(2, name="aux")(h)], seed=0)
-    x = np.ones((2, 3), np.float32)
-    with gn.GradientTape():
-        with gn.GradientTape() as gp_tape:
-            gp_tape.watch(x)
-            score, _ = model(x, training=True)
-        with pytest.raises(NotImplementedError, match=r"output 'score' of model .* a model of 2 outputs, is not built"):
-            gp_tape.gradient(score, x)
 
 
 # -- a residual LayerNorm critic's WGAN-GP step against Keras 3.15 ---------------------------------

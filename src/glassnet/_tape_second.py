@@ -23,7 +23,8 @@ source's first), one entry per step of each layer call (glassnet._tape_second_ru
 the order of the recorded calls and, within a model's call, of its graph of calls: a layer's
 output read twice, merges, residual blocks, a model of several inputs whose others are constants
 (a conditional critic's labels). The tangent and the reverse passes walk those entries. The calls
-must be recorded model calls (one output, no masks), layer calls and ``glassnet.ops`` calls
+must be recorded model calls (no masks; of several outputs, each output read is the slot of its
+layer's call), layer calls and ``glassnet.ops`` calls
 (glassnet._tape_second_ops), the linear ops after the last (``ops.sum``, ``ops.mean``, reshapes,
 indexing, negation) folded into s; a value the outer tape recorded beside the source (a watched
 weight) is a constant slot whose cotangent goes back to it. Anything else is refused by name,
@@ -100,13 +101,10 @@ class _Program:
 
 
 def _layer_calls(node):
-    """[(layer, its input indices: -1 - j for the call's input j, training, weights, mask)] of a
-    recorded model or layer call, in the order of its graph."""
+    """[(layer, its input indices: -1 - j for the call's input j, training, weights, mask, state)] of
+    a recorded model or layer call, in the order of its graph."""
     if isinstance(node, _ModelCall):
         model = node.model
-        if model._heads is not None:
-            _refuse(f"the call of model {model.name!r}, a model of several outputs (the penalty is built for a "
-                    f"model of one output)")
         if getattr(model, "_mask_plan", None) or getattr(model, "_call_options", None) or \
                 getattr(model, "_skipped_calls", lambda _: None)(node.training) is not None:
             _refuse(f"the call of model {model.name!r} (masks, call arguments or a TrainingSwitch)")
@@ -129,8 +127,13 @@ def _layer_calls(node):
         if node.stamp != _tape_state.FORWARDS[0]:
             _rerun(node, owner, forward)
         masks = {id(layer): np.array(layer.mask) for layer in dropping}
+    # the moving statistics as the call found them (an inference-mode BatchNormalization reads them;
+    # a training-mode call or a replay since may have moved the layer's own)
+    before = getattr(node, "before", None)
+    states = {id(layer): state for layer, state, *_ in (before._saved if before is not None else ())}
     return [(layer, parents, mode, {key: then for (lay, key, then) in node.weights_at if lay is layer} or
-             {key: np.array(value) for key, value in layer.params.items()}, masks.get(id(layer)))
+             {key: np.array(value) for key, value in layer.params.items()}, masks.get(id(layer)),
+             states.get(id(layer)) or {key: np.array(v) for key, v in getattr(layer, "state", {}).items()})
             for layer, parents, mode in calls]
 
 
@@ -157,14 +160,6 @@ def _graph(tape, start, ids):
     while node not in ids:
         if isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights):
             break
-        if isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput):
-            model = node.layer.call.model
-            raise NotImplementedError(
-                f"GradientTape.gradient: a nested tape's gradient (a gradient penalty) of the {node.layer.op} of "
-                f"model {model.name!r}, a model of {len(model._heads)} outputs, is not built: its second-order "
-                f"gradient is built for models of one output. Make a model of that output alone from the same "
-                f"layers (gn.Model(inputs, that_output)) for the penalty, or take the gradient as a constant "
-                f"(`with tape.stop_recording():`)")
         if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \
                 or len(node.parents) != 1:
             break           # (the ops before: steps of the program, glassnet._tape_second_ops)
@@ -183,7 +178,7 @@ def _graph(tape, start, ids):
         return None
     between = [n for n in reach if leads[n] and n not in ids]
     for n in between:
-        if not (_is_call(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
+        if not (_is_call(n) or _is_head(n) or _is_op(n) and _ops.covered(n.layer, len(_ops.operands(n)[0]))):
             _refuse(f"ops.{_ops.name_of(n.layer)}{_within(n)} on the inner tape (ops covered: {_ops.COVERED})"
                     if _is_op(n) else f"{n.what} on the inner tape")
     source = next(p for n in between for p in n.parents if p in ids)
@@ -192,6 +187,11 @@ def _graph(tape, start, ids):
 
 def _is_call(node):
     return isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights)
+
+
+def _is_head(node):
+    """One output of a recorded call of a model of several (its columns of the packed outputs)."""
+    return isinstance(node, _LayerNode) and isinstance(node.layer, _HeadOutput)
 
 
 def _is_op(node):
@@ -217,7 +217,14 @@ def _program(between, ids, outer_tapes):
                 outer.append((slot_of[p], p))
         return slot_of[p]
 
+    outputs_of = {}         # {a model call of several outputs: the slot of each of its calls' output}
     for node in between:
+        if _is_head(node):      # (its model's call came before it: the output of the head's layer call)
+            head = node.layer.head
+            slot_of[node] = outputs_of[node.parents[0]][head.call]
+            if program.values[slot_of[node]].shape[1:] != head.shape:
+                _refuse(f"the {node.layer.op} of model {node.layer.call.model.name!r} (shaped otherwise than its layer's call)")
+            continue
         if _is_op(node):
             values, parents, fresh = _ops.operands(node)
             ins = [slot(p, v) if p is not None else program.constant(v) for p, v in zip(parents, values)]
@@ -226,11 +233,11 @@ def _program(between, ids, outer_tapes):
         ins = [slot(p, value) if p is not None else program.constant(value)
                for p, value in zip(node.parents, _inputs_of(node))]
         outputs = []
-        for layer, parents, mode, weights, mask in _layer_calls(node):
+        for layer, parents, mode, weights, mask, state in _layer_calls(node):
             reads = [ins[-1 - p] if p < 0 else outputs[p] for p in parents]
             varying = any(program.varying[i] for i in reads)
-            outputs.append(program.call(_steps(layer, weights, mode, mask, varying), reads))
-        slot_of[node] = outputs[-1]
+            outputs.append(program.call(_steps(layer, weights, mode, mask, varying, state), reads))
+        slot_of[node], outputs_of[node] = outputs[-1], outputs
     return program, slot_of[between[-1]], outer
 
 

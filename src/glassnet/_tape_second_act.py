@@ -7,7 +7,7 @@ and of its tangent from those of the output, ``a``, and of its tangent, ``b``; N
 import numpy as np
 
 COVERED = ("Dense, Conv1D, Conv2D, Conv3D (groups=1), Activation, Softmax, LeakyReLU, ReLU (no max_value or "
-           "threshold), ELU, LayerNormalization (no rms_scaling), Flatten, Reshape, Permute, Dropout, "
+           "threshold), ELU, PReLU, LayerNormalization (no rms_scaling), BatchNormalization (no renorm), Flatten, Reshape, Permute, Dropout, "
            "ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D, AveragePooling1D/2D/3D, "
            "MaxPooling1D/2D/3D, GlobalAverage- and GlobalMaxPooling1D/2D/3D, Add, Subtract, Multiply, Average, "
            "Concatenate, and any layer on a path that does not depend on the source (an Embedding of labels); "

@@ -145,33 +145,53 @@ class Mask(_Step):
         return tuple(None if g is None else g * self.mask for g in (a, b))
 
 
-class LayerNorm(_Step):
-    """y = gamma xh + beta, xh = (x - mean) r, r = (var + eps)^-1/2 over the layer's axes (n values).
-    J v = r (v - mean(v) - xh mean(xh v)) is symmetric, so the tangent is gamma J t and b_t = J (gamma b).
-    With B = gamma b, P = <B, t - mean(t)>, Q = <B, xh>, m = mean(xh t) (sums over the axes), the
-    second-order part of a_x is d<B, J t>/dx = -(r^2/n)(P - m Q) xh - (r Q / n) J t - r m J B."""
+class Normalization(_Step):
+    """y = gamma xh + beta, xh = (x - mean) r, r = (var + eps)^-1/2, the statistics over the axes
+    ``reduced`` (n values each), gamma and beta lying along the axes ``features``: LayerNormalization
+    (reduced = features, a sample's), BatchNormalization in training (reduced = the batch and every
+    axis that is not a feature: the tangent flows through the batch mean and variance as through
+    a sample's). J v = r (v - mean(v) - xh mean(xh v)) is symmetric, so the tangent is gamma J t
+    and b_t = J (gamma b). With B = gamma b, P = <B, t - mean(t)>, Q = <B, xh>, m = mean(xh t)
+    (sums over the reduced axes), the second-order part of a_x is
+    d<B, J t>/dx = -(r^2/n)(P - m Q) xh - (r Q / n) J t - r m J B.
+    ``moving``: (mean, variance) fixed (BatchNormalization in inference: an affine map, J v = r v,
+    no second-order part)."""
 
-    def __init__(self, layer, weights):
+    def __init__(self, layer, weights, features, epsilon, over_batch=False, moving=None):
         self.layer, self.gamma, self.beta = layer, weights.get("gamma"), weights.get("beta")
+        self.features, self.epsilon, self.over_batch, self.moving = features, epsilon, over_batch, moving
 
-    def _shaped(self, param):
-        return None if param is None else self.layer._broadcast(param, self.ndim)
+    def _shaped(self, param):       # (the features' shape) broadcast against the input
+        if param is None:
+            return None
+        shape = [1] * self.ndim
+        for a, size in zip(self.axes_f, param.shape):
+            shape[a] = size
+        return param.reshape(shape)
 
     def _sum(self, v):
         return v.sum(axis=self.axes, keepdims=True)
 
     def _jac(self, v):
+        if self.moving is not None:
+            return self.r * v
         return self.r * (v - self._sum(v) / self.n - self.xh * (self._sum(self.xh * v) / self.n))
 
-    def _param_sum(self, v):        # over the batch and the other axes: the parameters' shape
-        others = tuple(k for k in range(v.ndim) if k not in self.axes)
+    def _param_sum(self, v):        # over every axis but the features: the parameters' shape
+        others = tuple(k for k in range(v.ndim) if k not in self.axes_f)
         return v.sum(axis=others).reshape(self.gamma.shape if self.gamma is not None else self.beta.shape)
 
     def forward(self, x):
-        self.ndim, self.axes = x.ndim, self.layer._input_axes(x.shape[1:])
-        self.n = x.dtype.type(np.prod([x.shape[k] for k in self.axes]))
-        c = x - self._sum(x) / self.n
-        self.r = 1 / np.sqrt(self._sum(c * c) / self.n + x.dtype.type(self.layer.epsilon))
+        self.ndim, self.axes_f = x.ndim, tuple(self.features(x.shape))
+        self.axes = tuple(k for k in range(x.ndim) if k not in self.axes_f) if self.over_batch else self.axes_f
+        eps = x.dtype.type(self.epsilon)
+        if self.moving is None:
+            self.n = x.dtype.type(np.prod([x.shape[k] for k in self.axes]))
+            c = x - self._sum(x) / self.n
+            self.r = 1 / np.sqrt(self._sum(c * c) / self.n + eps)
+        else:
+            mean, var = (self._shaped(np.asarray(v, x.dtype)) for v in self.moving)
+            c, self.r = x - mean, 1 / np.sqrt(var + eps)
         self.xh = c * self.r
         self.g, beta = self._shaped(self.gamma), self._shaped(self.beta)
         y = self.xh if self.g is None else self.xh * self.g
@@ -195,12 +215,61 @@ class LayerNorm(_Step):
             if grads is not None and self.gamma is not None:
                 add(grads, (self.layer, "gamma"), self._param_sum(b * self.dxh))
             bt = self._jac(B)
-            P = self._sum(B * (self.t - self._sum(self.t) / self.n))
-            Q, m = self._sum(B * self.xh), self._sum(self.xh * self.t) / self.n
-            second = -(self.r * self.r / self.n) * (P - m * Q) * self.xh - (self.r * Q / self.n) * self.dxh \
-                - self.r * m * bt
-            ax = second if ax is None else ax + second
+            if self.moving is None:
+                P = self._sum(B * (self.t - self._sum(self.t) / self.n))
+                Q, m = self._sum(B * self.xh), self._sum(self.xh * self.t) / self.n
+                second = -(self.r * self.r / self.n) * (P - m * Q) * self.xh - (self.r * Q / self.n) * self.dxh \
+                    - self.r * m * bt
+                ax = second if ax is None else ax + second
         return ax, bt
+
+
+def layer_norm(layer, weights):
+    """LayerNormalization's step: the statistics over its own axes, a sample's."""
+    return Normalization(layer, weights, lambda shape: layer._input_axes(shape[1:]), layer.epsilon)
+
+
+def batch_norm(layer, weights, training, state):
+    """BatchNormalization's step: the batch statistics over every axis but the features in
+    training (a frozen layer runs in inference, as its forward does), else the moving statistics
+    of the call (``state``: the layer's at the call): an affine map. renorm is refused by name."""
+    if layer.renorm:
+        refuse(f"{layer.describe()} with renorm=True (its r and d are held constant in the backward pass, "
+               f"Keras' stop_gradient)")
+    moving = None if training and layer.trainable else (state["moving_mean"], state["moving_variance"])
+    return Normalization(layer, weights, layer._axes, layer.epsilon, over_batch=True, moving=moving)
+
+
+class PReLU(_Step):
+    """y = max(x, 0) + alpha min(x, 0), alpha per value of a sample (1 along its shared axes):
+    ty = s t with s = 1 above 0, alpha elsewhere (the layer's own slope at 0); the reverse a_x =
+    a s, b_t = b s, and alpha's gradient <a, min(x, 0)> + <b, t [x <= 0]>, summed over the batch
+    and the shared axes."""
+
+    def __init__(self, layer, alpha):
+        self.layer, self.alpha = layer, alpha
+
+    def forward(self, x):
+        self.below = x <= 0
+        self.slope = np.where(self.below, self.alpha.astype(x.dtype, copy=False), x.dtype.type(1))
+        self.negative = np.minimum(x, 0)
+        return np.maximum(x, 0) + self.alpha * self.negative
+
+    def tangent(self, t):
+        self.t = t
+        return self.slope * t
+
+    def reverse(self, a, b, grads):
+        if grads is not None:
+            from .layers.tensor_ops import unbroadcast
+            total = 0
+            if a is not None:
+                total = a * self.negative
+            if b is not None:
+                total = total + b * self.t * self.below
+            if a is not None or b is not None:
+                add(grads, (self.layer, "alpha"), unbroadcast(total, self.alpha.shape))
+        return tuple(None if g is None else g * self.slope for g in (a, b))
 
 
 class Merge(_Step):
@@ -282,12 +351,14 @@ class Frozen(_Step):
     condition): no tangent, so only first-order cotangents reach it (from a merge or a layer that
     reads it with the source's values), which its own backward on a copy takes to its weights."""
 
-    def __init__(self, layer, weights, training):
+    def __init__(self, layer, weights, training, state=None):
         self.layer, self.training = layer, training
-        self.copy = copy.deepcopy(layer)
+        self.copy = copy.deepcopy(layer)        # (its forward here updates the copy's moving statistics alone)
         self.copy.needs_input_gradient = True
         for key, value in weights.items():
             self.copy.params[key][...] = value
+        for key, value in (state or {}).items():        # (the statistics of the call, for inference)
+            self.copy.state[key][...] = value
         self.merges = bool(getattr(layer, "merges", False))
 
     def forward(self, x):
@@ -314,15 +385,16 @@ _WINNERS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D"
 _MERGES = ("Add", "Subtract", "Average", "Multiply", "Concatenate")
 
 
-def steps(layer, weights, training, mask, varying=True):
-    """The steps of one call of ``layer`` (``weights``: {name: its values at the call}); ``varying``
-    False: none of its inputs depends on the source (a ``Frozen`` step for any layer)."""
+def steps(layer, weights, training, mask, varying=True, state=None):
+    """The steps of one call of ``layer`` (``weights``: {name: its values at the call}, ``state``: its
+    ``state`` arrays then, BatchNormalization's moving statistics); ``varying`` False: none of its
+    inputs depends on the source (a ``Frozen`` step for any layer)."""
     from . import layers as L
     kind = type(layer)
     if kind is L.Dropout:
         return [] if mask is None else [Mask(mask)]
     if not varying:
-        return [Frozen(layer, weights, training)]
+        return [Frozen(layer, weights, training, state)]
     described = layer.describe()
     if kind is L.Dense:
         return [Affine(layer, weights["kernel"], weights.get("bias")), activation_step(layer.activation, described)]
@@ -346,7 +418,11 @@ def steps(layer, weights, training, mask, varying=True):
         return [Elementwise(lambda z: np.where(z > 0, z, z.dtype.type(alpha) * np.expm1(np.minimum(z, 0))), "elu",
                             {"alpha": alpha})]
     if kind is L.LayerNormalization and not layer.rms_scaling:
-        return [LayerNorm(layer, weights)]
+        return [layer_norm(layer, weights)]
+    if kind is L.BatchNormalization:
+        return [batch_norm(layer, weights, training, state)]
+    if kind is L.PReLU:
+        return [PReLU(layer, weights["alpha"])]
     name = kind.__name__
     if kind is getattr(L, name, None) and name in _LINEAR:
         return [Linear(layer, training)]

@@ -34,8 +34,9 @@ layers (glassnet._tape_weights); here the tape itself, its walk and
 ``apply_gradients``. A gradient asked while an outer tape that recorded the target records (a
 WGAN-GP gradient penalty's nested tapes) is itself recorded on the outer tape, which can then
 differentiate it with respect to the weights and the input (glassnet._tape_second: second order,
-exact, for graphs of Dense, convolution, activation, LayerNormalization, merge, reshaping, Dropout
-and pooling layers and the common glassnet.ops, glassnet._tape_second_ops; anything else refused by name). ``jacobian`` and ``batch_jacobian`` asked so are refused by name.
+exact, for graphs of Dense, convolution, activation, PReLU, LayerNormalization, BatchNormalization,
+merge, reshaping, Dropout and pooling layers, models of several outputs, and the common glassnet.ops, glassnet._tape_second_ops; anything else refused by name). An inner tape's ``jacobian`` and ``batch_jacobian`` asked so
+are refused by name; the outer tape's, after its block, of the recorded gradient give the Hessian.
 """
 import numpy as np
 
@@ -109,12 +110,15 @@ class GradientTape:
         a dict, nested as deep as wanted): a weight array (``model.trainable_weights``' or
         ``layer.trainable_weights``' items: a layer shared by several models gets the sum over every
         model's calls, whichever model's array is given, glassnet._tape_weights), a recorded value,
-        or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's);
+        or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's), or a
+        list, tuple or dict of them (their gradients summed, as TF's);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
         (in, out), a watched batch's (batch, features))."""
         self._begin("gradient", unconnected_gradients)
         flat, rebuild = _flatten(sources)
+        if isinstance(target, (list, tuple, dict)):
+            return rebuild(self._several(target, flat, output_gradients, unconnected_gradients))
         nested = []
         start = self._start(target, "gradient", nested)
         if nested:      # asked while an outer tape records the target: recorded there (glassnet._tape_second)
@@ -133,6 +137,42 @@ class GradientTape:
             results = self._pass(start, seed, flat, source_nodes, unconnected_gradients)
         self._end()
         return rebuild(_itself(target, flat, results, output_gradients))
+
+    def _several(self, target, flat, output_gradients, unconnected_gradients):
+        """``gradient`` of a structure of targets (a list, tuple or dict, as tf.nest walks it): the sum
+        of each one's gradient (TF's), ``output_gradients`` one per target or None. One backward
+        pass seeded at every target; recorded on an outer tape as the sum of each target's nested
+        gradient (glassnet._tape_second)."""
+        targets = flatten(target)
+        seeds = [None] * len(targets) if output_gradients is None else flatten(output_gradients)
+        if len(seeds) != len(targets):
+            raise ValueError(f"GradientTape.gradient: output_gradients: expected one per target ({len(targets)}), "
+                             f"got {len(seeds)}")
+        nested = []
+        starts = [self._start(t, "gradient", nested) for t in targets]
+        self._used = True
+        if nested:
+            from ._tape_second import nested_gradient
+            results = [None] * len(flat)
+            for t, start, seed in zip(targets, starts, seeds):
+                if start is not None:
+                    each = nested_gradient(self, t, start, flat, seed, "none")
+                    results = [a if b is None else b if a is None else a + b for a, b in zip(results, each)]
+        else:
+            source_nodes = self._source_nodes(flat, "gradient")
+            pairs = [(start, np.ones(np.shape(_plain(t)), _plain(t).dtype) if seed is None else
+                      np.asarray(_plain(seed), dtype=_plain(t).dtype))
+                     for t, start, seed in zip(targets, starts, seeds) if start is not None]
+            with _paused():
+                results = self._pass([p for p, _ in pairs] or None, [s for _, s in pairs], flat, source_nodes, "none")
+        for t, seed in zip(targets, seeds):       # a source that is a target's very array, which no walk reached
+            for k, s in enumerate(flat):
+                if s is t and results[k] is None:
+                    results[k] = _itself(t, [s], [None], seed)[0]
+        if unconnected_gradients == "zero":
+            results = [np.zeros(np.shape(s), np.asarray(s).dtype) if r is None else r for r, s in zip(results, flat)]
+        self._end()
+        return results
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -263,13 +303,18 @@ class GradientTape:
         return reach
 
     def _backward(self, start, seed, source_nodes, results, weights, reach=None, keys=None):
-        # the nodes reachable from the target through this tape's records, walked latest first
-        reach = self._reach(start) if reach is None else reach
+        # the nodes reachable from the target through this tape's records, walked latest first;
+        # ``start`` and ``seed`` lists: several targets, their seeds summed where they meet (_several)
+        starts, seeds = (start, seed) if isinstance(start, list) else ([start], [seed])
+        if reach is None:
+            reach = set().union(*(self._reach(s) for s in starts))
         for node in reach:      # add_loss weights gathered afresh: each pass starts from nothing
             if isinstance(node, _ModelCall) and node.term_scales is not None:
                 node.term_scales = [0.0] * len(node.term_scales)
         # which nodes lead to a source (or hold weights): the others' input gradients are not made
-        grads, zgrads = {start: seed}, {}
+        grads, zgrads = {}, {}
+        for s, g in zip(starts, seeds):
+            grads[s] = g if s not in grads else grads[s] + g
 
         keys = WeightKeys() if keys is None else keys
 
