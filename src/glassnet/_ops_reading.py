@@ -23,6 +23,12 @@ def _is_tensor(value):
     return isinstance(value, (SymbolicTensor, InputLayer))
 
 
+# a bare None is also what GradientTape.gradient gives for a source the target does not depend on
+# (a penalty's inner gradient, then squared): the drawing hint alone sent those users the wrong way
+_NONE_GRADIENT = ("; or it is a GradientTape's gradient of a source the target does not depend on (None, as TF's: "
+                  "give tape.gradient(..., unconnected_gradients=\"zero\") for zeros)")
+
+
 def _array(value, name, function):
     """``value`` as a NumPy array, as Keras' convert_to_tensor makes one: an array keeps its dtype;
     Python floats (and lists of them) become float32, Python ints int32."""
@@ -45,7 +51,7 @@ def _array(value, name, function):
             raise TypeError(f"ops.{function}: {name} holds None: while a model is drawn, ops.shape(x) gives None "
                             f"for the batch size (and an axis an Input leaves open), where Keras gives a tensor; for a "
                             f"causal attention mask give MultiHeadAttention use_causal_mask=True (docs/layers.md, "
-                            f"Masks)")
+                            f"Masks)" + (_NONE_GRADIENT if value is None else ""))
         raise TypeError(f"ops.{function}: {name} must hold numbers, got an array of {array.dtype}")
     return array
 

@@ -74,7 +74,9 @@ def average(x, axis=None, weights=None):
     axis = _axis_argument(axis, "average")
     w = weights if hasattr(weights, "__array_ufunc__") and _kind(weights) == "f" else _array(weights, "weights", "average")
     if not _is_tensor(x) and not _is_tensor(weights):
-        x = np.asarray(x) if isinstance(x, np.ndarray) else _array(x, "x", "average")
+        # (an array as it is: np.asarray would make a value a GradientTape records a plain array,
+        # whose gradient the tape then never sees)
+        x = x if isinstance(x, np.ndarray) else _array(x, "x", "average")
         dtype = np.promote_types(_float(x).dtype, _float(np.asarray(w)).dtype)
         x = x if x.dtype == dtype else o.cast(x, dtype)
         w = w if np.asarray(w).dtype == dtype else o.cast(w, dtype)

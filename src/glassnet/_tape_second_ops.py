@@ -318,10 +318,16 @@ def _partials(op, xs, y):
         below = a ** (b - 1)
         return [b * below, y * log], {(0, 0): b * (b - 1) * a ** (b - 2), (0, 1): below * (1 + b * log),
                                       (1, 1): y * log * log}
-    if name == "power":         # x ** c, c a constant number
-        c = float(op._value(np))
-        d1 = x.dtype.type(c) * x ** x.dtype.type(c - 1) if c != 0 else np.zeros_like(x)
-        d2 = x.dtype.type(c * (c - 1)) * x ** x.dtype.type(c - 2) if c not in (0, 1) else None
+    if name == "power":         # x ** c, or c ** x (reverse), c a constant number or array
+        c = np.asarray(op._value(np)).astype(x.dtype, copy=False)
+        if getattr(op, "reverse", False):
+            # a constant base (a drawn model's 2.0 ** x, a TensorFunction): y log c and y log(c)^2,
+            # log c taken 0 where c <= 0 (TF's Pow, the op's backward); not x ** c's derivatives
+            log = np.where(c > 0, np.log(np.where(c > 0, c, one)), 0 * one)
+            return [y * log], {(0, 0): y * log * log}
+        with np.errstate(divide="ignore", invalid="ignore"):    # (x ** 0 and x ** 1: no nan at 0)
+            d1 = np.where(c == 0, 0 * one, c * x ** (c - 1))
+            d2 = np.where((c == 0) | (c == 1), 0 * one, c * (c - 1) * x ** (c - 2))
         return [d1], {(0, 0): d2}
     d1, d2 = _unary(name, getattr(op, "arguments", {}) or {}, x, y, one)
     return [d1], {(0, 0): d2}

@@ -400,7 +400,12 @@ def _backward_of_several(op, args, inputs, g):
         return [np.take(g, k, axis=args["axis"]) for k in range(len(inputs))]
     a, b = inputs
     if op == "matmul":          # y = a b: da = g b^T, db = a^T g (on the last two axes)
-        return [unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape), unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)]
+        # a vector operand as NumPy's matmul reads it, a row (a) or a column (b) whose axis the
+        # result drops: g gets that axis of 1 back (ops.matmul(x, v) on a tape: v of shape (n,))
+        a2, b2 = (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+        g2 = np.reshape(g, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+        return [unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape),
+                unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)]
     chosen = a >= b if op == "maximum" else a <= b      # ties to the first operand, as TensorFlow
     return [unbroadcast(g * chosen, a.shape), unbroadcast(g * ~chosen, b.shape)]
 
