@@ -273,8 +273,12 @@ class PReLU(_Step):
 
 
 class Merge(_Step):
-    """Add, Subtract, Average, Multiply, Concatenate of inputs of which some may be constants (a
-    None tangent): each linear but Multiply, y = prod x_i, whose tangent is sum_i t_i prod_{j!=i} x_j."""
+    """Add, Subtract, Average, Multiply, Maximum, Minimum, Concatenate of inputs of which some may be
+    constants (a None tangent): Add, Subtract, Average linear; Multiply y = prod x_i, whose tangent
+    is sum_i t_i prod_{j!=i} x_j; Maximum, Minimum piecewise linear, y = x_w with w the winning
+    input per entry (its tie rule), a constant selection. The element-wise ones broadcast as their
+    layer does (``layers.merging._Elementwise``): an input broadcast gets its cotangents summed back
+    to its own shape."""
     merges = True
 
     def __init__(self, layer):
@@ -288,13 +292,22 @@ class Merge(_Step):
         if self.kind == "Concatenate":
             self.axis = self.layer._sample_axis(xs[0].ndim - 1) + 1
             return np.concatenate(xs, axis=self.axis)
+        # an input broadcast (a gate (batch, 1, 1, C), or one of fewer axes) gets, in reverse,
+        # its cotangent summed back to its own shape
+        self.shapes = [x.shape for x in xs]
+        self.xs = xs = self.layer.expanded(xs)
+        self.out_shape = np.broadcast_shapes(*(x.shape for x in xs))
+        if self.kind in ("Maximum", "Minimum"):
+            out, winner = self.layer.select(xs)
+            self.picks = [winner == k for k in range(len(xs))]
+            return out
         if self.kind == "Multiply":
-            # an input broadcast (a gate (batch, 1, 1, C), or one of fewer axes) gets, in reverse,
-            # its cotangent summed back to its own shape
-            self.shapes = [x.shape for x in xs]
-            self.xs = xs = self.layer.expanded(xs)
             return self._product(xs, ())
-        return sum(x.dtype.type(w) * x for w, x in zip(self._weights(len(xs)), xs))
+        return self._full(sum(x.dtype.type(w) * x for w, x in zip(self._weights(len(xs)), xs)))
+
+    def _full(self, y):
+        """``y`` in the output's shape (a sum of broadcast inputs may be smaller)."""
+        return y if y.shape == self.out_shape else np.broadcast_to(y, self.out_shape).copy()
 
     def _product(self, xs, skip):
         out = None
@@ -304,16 +317,18 @@ class Merge(_Step):
         return np.ones_like(xs[0]) if out is None else out
 
     def tangent(self, ts):
-        if self.kind == "Multiply":
+        if self.kind != "Concatenate":
             ts = [None if t is None else t.reshape(x.shape) for t, x in zip(ts, self.xs)]
         self.ts = ts
         if self.kind == "Concatenate":
             return np.concatenate([np.zeros_like(x) if t is None else t for x, t in zip(self.xs, ts)], axis=self.axis)
-        if self.kind == "Multiply":
+        if self.kind in ("Maximum", "Minimum"):
+            terms = [np.where(pick, t, t.dtype.type(0)) for pick, t in zip(self.picks, ts) if t is not None]
+        elif self.kind == "Multiply":
             terms = [t * self._product(self.xs, (i,)) for i, t in enumerate(ts) if t is not None]
         else:
             terms = [t.dtype.type(w) * t for w, t in zip(self._weights(len(ts)), ts) if t is not None]
-        return sum(terms[1:], terms[0])
+        return self._full(sum(terms[1:], terms[0]))
 
     def reverse(self, a, b, grads):
         n = len(self.xs)
@@ -321,29 +336,25 @@ class Merge(_Step):
             bounds = np.cumsum([x.shape[self.axis] for x in self.xs])[:-1]
             split = lambda g: [None] * n if g is None else np.split(g, bounds, axis=self.axis)    # noqa: E731
             return [(ai, None if t is None else bi) for ai, bi, t in zip(split(a), split(b), self.ts)]
-        if self.kind != "Multiply":
-            return [(None if a is None else a * a.dtype.type(w), None if b is None or t is None else b * b.dtype.type(w))
-                    for w, t in zip(self._weights(n), self.ts)]
-        out = []
-        for i in range(n):
-            others = self._product(self.xs, (i,))
-            ai = None if a is None else a * others
-            if b is not None:       # d<b, t_k prod_{j!=k} x_j>/dx_i for each k != i with a tangent
-                for k, t in enumerate(self.ts):
-                    if k != i and t is not None:
-                        term = b * t * self._product(self.xs, (i, k))
-                        ai = term if ai is None else ai + term
-            bi = None if b is None or self.ts[i] is None else b * others
-            out.append(tuple(None if g is None else self._unbroadcast(g, self.xs[i].shape, self.shapes[i])
-                             for g in (ai, bi)))
-        return out
-
-    @staticmethod
-    def _unbroadcast(g, shape, own):
-        """Cotangent ``g`` of the product summed over the axes where the input (expanded to
-        ``shape``) was broadcast, in the input's ``own`` shape."""
-        axes = tuple(k for k, (a, b) in enumerate(zip(g.shape, shape)) if a != b)
-        return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(own)
+        if self.kind in ("Maximum", "Minimum"):
+            pairs = [(None if a is None else a * pick, None if b is None or t is None else b * pick)
+                     for pick, t in zip(self.picks, self.ts)]
+        elif self.kind != "Multiply":
+            pairs = [(None if a is None else a * a.dtype.type(w), None if b is None or t is None else b * b.dtype.type(w))
+                     for w, t in zip(self._weights(n), self.ts)]
+        else:
+            pairs = []
+            for i in range(n):
+                others = self._product(self.xs, (i,))
+                ai = None if a is None else a * others
+                if b is not None:       # d<b, t_k prod_{j!=k} x_j>/dx_i for each k != i with a tangent
+                    for k, t in enumerate(self.ts):
+                        if k != i and t is not None:
+                            term = b * t * self._product(self.xs, (i, k))
+                            ai = term if ai is None else ai + term
+                pairs.append((ai, None if b is None or self.ts[i] is None else b * others))
+        return [tuple(None if g is None else self.layer.summed_back(g, self.shapes[i]) for g in pair)
+                for i, pair in enumerate(pairs)]
 
 
 class Frozen(_Step):
@@ -382,7 +393,7 @@ _LINEAR = ("Flatten", "Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "Z
            "GlobalAveragePooling3D")
 _WINNERS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
             "GlobalMaxPooling3D")
-_MERGES = ("Add", "Subtract", "Average", "Multiply", "Concatenate")
+_MERGES = ("Add", "Subtract", "Average", "Multiply", "Maximum", "Minimum", "Concatenate")
 
 
 def steps(layer, weights, training, mask, varying=True, state=None):

@@ -5,10 +5,10 @@ Each takes a LIST of inputs and makes one output, so it lives in a functional ``
 ``Concatenate()([a, b])`` a U-Net's skip. ``forward`` takes the list of arrays; ``backward``
 returns a list, dL/d(input) for each input in order.
 
-Shapes are not broadcast but by Multiply: the other element-wise layers take inputs of one sample
-shape (Keras would broadcast a (1,) input against an (8,) one; here that is refused by name), and
-Concatenate inputs equal on every axis but its own. Multiply broadcasts as Keras' merges do (an
-axis of size 1; an input of fewer axes gets axes of size 1 after its batch axis).
+The element-wise layers (Add, Subtract, Multiply, Average, Maximum, Minimum: ``_Elementwise``)
+broadcast as Keras 3.15's merges do: an axis of size 1 is broadcast against the others', and an
+input of fewer axes first gets axes of size 1 after its batch axis; each input's gradient is summed
+back to its own shape. Concatenate takes inputs equal on every axis but its own.
 """
 import numpy as np
 
@@ -178,54 +178,13 @@ class _Merge(Layer):
 del LAYERS["_Merge"]
 
 
-class Add(_Merge):
-    """The sum of its inputs, element by element: ``Add()([x, shortcut])``, ResNet's residual.
-
-    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/d(each input) is dL/d(out).
-
-    >>> import numpy as np
-    >>> Add()([np.ones((2, 3)), np.full((2, 3), 2.0)])[0]
-    array([3., 3., 3.], dtype=float32)
-    """
-
-    def forward(self, inputs, training=False):
-        self._check_arrays(inputs)
-        out = inputs[0] + inputs[1]
-        for x in inputs[2:]:
-            out += x
-        return out
-
-    def backward(self, grad_output):
-        return [grad_output] * len(self.input_shape)
-
-
-class Subtract(_Merge):
-    """The first input minus the second (exactly two inputs).
-
-    Shapes: [(batch, *shape), (batch, *shape)] -> (batch, *shape); dL/dx1 = g, dL/dx2 = -g.
-    """
-    most_inputs = 2
-
-    def forward(self, inputs, training=False):
-        self._check_arrays(inputs)
-        return inputs[0] - inputs[1]
-
-    def backward(self, grad_output):
-        return [grad_output, -grad_output]
-
-
-class Multiply(_Merge):
-    """The product of its inputs, element by element (a gate: ``Multiply()([x, sigmoid_branch])``).
-
-    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape). dL/dx_i is dL/d(out) times
-    the product of the other inputs. Unlike the other element-wise layers, an axis of size 1 is
-    broadcast against the others' (Keras' rule), as a squeeze-and-excitation gate (batch, 1, 1, C)
-    scales a feature map (batch, H, W, C) in Keras' EfficientNet; an input of fewer axes first gets
-    axes of size 1 after its batch axis, as Keras' merges expand it ((batch, C) is (batch, 1, 1, C)
-    beside (batch, H, W, C)). The gradient of such an input is summed over the broadcast axes.
-    """
-
-    reads_input_masks = True
+class _Elementwise(_Merge):
+    """Shared by the element-wise merges (Add, Subtract, Multiply, Average, Maximum, Minimum):
+    Keras 3.15's broadcasting (``keras.src.layers.merging.base_merge.Merge``). An axis of size 1 is
+    broadcast against the others' (a squeeze-and-excitation gate (batch, 1, 1, C) on a feature map
+    (batch, H, W, C)); an input of fewer axes first gets axes of size 1 after its batch axis, as
+    Keras' ``call`` expands it (``(batch, C)`` is ``(batch, 1, 1, C)`` beside ``(batch, H, W, C)``).
+    Each input's gradient is summed over the axes it was broadcast along, back to its own shape."""
 
     @staticmethod
     def _ranked(shapes):
@@ -238,22 +197,100 @@ class Multiply(_Merge):
         # on each axis (shorter shapes aligned on their last axes), sizes equal, unknown (None) or 1
         if all(len({d for d in sizes if d not in (None, 1)}) <= 1 for sizes in zip(*self._ranked(shapes))):
             return
-        raise ValueError(f"{self.describe()}: Multiply needs inputs of one shape (or of size 1 on an axis, "
-                         f"broadcast: Keras' rule), got samples of shapes {shapes}")
+        raise ValueError(f"{self.describe()}: {type(self).__name__} needs inputs of one shape (or of size 1 on an "
+                         f"axis, broadcast: Keras' rule), got samples of shapes {shapes}")
 
     @classmethod
     def _merged(cls, shapes):
-        """The broadcast shape: on each axis the size that is not 1 (None when unknown)."""
+        """The broadcast shape, Keras' ``_compute_elemwise_op_output_shape`` folded over the inputs:
+        on each axis the size that is not 1; None (unknown) where any input's is None, as in Keras."""
         merged = []
         for sizes in zip(*cls._ranked(shapes)):
-            big = [d for d in sizes if d != 1]
-            merged.append(1 if not big else next((d for d in big if d is not None), None))
+            big = {d for d in sizes if d != 1}
+            merged.append(None if None in big else big.pop() if big else 1)
         return tuple(merged)
 
-    def forward(self, inputs, training=False):
+    @staticmethod
+    def expanded(arrays):
+        """``arrays`` (batch, ...) of one rank: axes of size 1 inserted after the batch axis of
+        those with fewer, Keras' ``expand_dims(x, axis=1)`` (also for the second-order tape)."""
+        rank = max(x.ndim for x in arrays)
+        return [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
+                for x in arrays]
+
+    def _broadcast(self, inputs):
+        """``inputs`` checked and of one rank (``expanded``); their own shapes kept for backward."""
         self._check_arrays(inputs)
-        self.shapes = tuple(x.shape for x in inputs)     # backward gives each input's gradient this shape
-        inputs = self.expanded(inputs)
+        self.shapes = tuple(x.shape for x in inputs)
+        return self.expanded(inputs)
+
+    @staticmethod
+    def summed_back(g, shape):
+        """Gradient ``g`` of the output summed over the axes along which an input of ``shape`` was
+        broadcast (its expanded axes and its axes of size 1), in that shape."""
+        lead = g.ndim - len(shape)
+        axes = tuple(range(1, lead + 1)) + tuple(
+            k + lead for k in range(1, len(shape)) if shape[k] == 1 and g.shape[k + lead] != 1)
+        return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
+
+    def _gradients(self, grads):
+        return [self.summed_back(g, shape) for g, shape in zip(grads, self.shapes)]
+
+
+del LAYERS["_Elementwise"]
+
+
+class Add(_Elementwise):
+    """The sum of its inputs, element by element: ``Add()([x, shortcut])``, ResNet's residual.
+
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape), broadcast as Keras' merges
+    (``_Elementwise``). dL/d(each input) is dL/d(out), summed back to the input's shape.
+
+    >>> import numpy as np
+    >>> Add()([np.ones((2, 3)), np.full((2, 3), 2.0)])[0]
+    array([3., 3., 3.], dtype=float32)
+    """
+
+    def forward(self, inputs, training=False):
+        inputs = self._broadcast(inputs)
+        out = inputs[0] + inputs[1]
+        for x in inputs[2:]:
+            out = out + x           # not in place: a later input may be the larger (broadcast)
+        return out
+
+    def backward(self, grad_output):
+        return self._gradients([grad_output] * len(self.shapes))
+
+
+class Subtract(_Elementwise):
+    """The first input minus the second (exactly two inputs).
+
+    Shapes: [(batch, *shape1), (batch, *shape2)] -> (batch, *broadcast shape) (``_Elementwise``);
+    dL/dx1 = g, dL/dx2 = -g, each summed back to its input's shape.
+    """
+    most_inputs = 2
+
+    def forward(self, inputs, training=False):
+        inputs = self._broadcast(inputs)
+        return inputs[0] - inputs[1]
+
+    def backward(self, grad_output):
+        return self._gradients([grad_output, -grad_output])
+
+
+class Multiply(_Elementwise):
+    """The product of its inputs, element by element (a gate: ``Multiply()([x, sigmoid_branch])``).
+
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *broadcast shape) (``_Elementwise``:
+    a squeeze-and-excitation gate (batch, 1, 1, C) or (batch, C) scales a feature map (batch, H, W,
+    C), as in Keras' EfficientNet). dL/dx_i is dL/d(out) times the product of the other inputs,
+    summed back to the input's shape.
+    """
+
+    reads_input_masks = True
+
+    def forward(self, inputs, training=False):
+        inputs = self._broadcast(inputs)
         # masked steps (Keras'): a masked input counts as 1 there; with every input masked, the
         # output is 0 where none is real
         self.real, self.kept = self._real(inputs), None
@@ -269,7 +306,7 @@ class Multiply(_Merge):
             for real in self.real[1:]:
                 kept = kept | real
             self.kept = kept.astype(out.dtype)
-            out *= self.kept
+            out = out * self.kept
         return out
 
     def backward(self, grad_output):
@@ -277,66 +314,62 @@ class Multiply(_Merge):
             grad_output = grad_output * self.kept
         grads = []
         for i in range(len(self.inputs)):
-            g = grad_output.copy()
+            g = grad_output
             for j, x in enumerate(self.inputs):
                 if j != i:
-                    g *= x
+                    g = g * x
             if self.real is not None and self.real[i] is not None:
-                g *= self.real[i]           # a masked entry was the constant 1: no gradient
-            if g.shape != self.inputs[i].shape:
-                # an input broadcast along an axis gets the sum of the gradient over it
-                axes = tuple(k for k, (a, b) in enumerate(zip(g.shape, self.inputs[i].shape)) if a != b)
-                g = g.sum(axis=axes, keepdims=True)
-            grads.append(g.reshape(self.shapes[i]))
-        return grads
-
-    @staticmethod
-    def expanded(arrays):
-        """``arrays`` (batch, ...) of one rank: axes of size 1 inserted after the batch axis of
-        those with fewer, Keras' ``expand_dims(x, axis=1)`` (also for the second-order tape)."""
-        rank = max(x.ndim for x in arrays)
-        return [x if x.ndim == rank else x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:])
-                for x in arrays]
+                g = g * self.real[i]        # a masked entry was the constant 1: no gradient
+            grads.append(g)
+        return self._gradients(grads)
 
 
-class Average(_Merge):
+class Average(_Elementwise):
     """The mean of its inputs, element by element.
 
-    Shapes: a list of n inputs, each (batch, *shape) -> (batch, *shape); dL/dx_i = dL/d(out) / n.
+    Shapes: a list of n inputs, each (batch, *shape) -> (batch, *broadcast shape) (``_Elementwise``);
+    dL/dx_i = dL/d(out) / n, summed back to the input's shape.
     """
 
     def forward(self, inputs, training=False):
-        self._check_arrays(inputs)
+        inputs = self._broadcast(inputs)
         out = inputs[0] + inputs[1]
         for x in inputs[2:]:
-            out += x
-        out *= out.dtype.type(1.0 / len(inputs))
-        return out
+            out = out + x
+        return out * out.dtype.type(1.0 / len(inputs))
 
     def backward(self, grad_output):
-        share = grad_output * grad_output.dtype.type(1.0 / len(self.input_shape))
-        return [share] * len(self.input_shape)
+        share = grad_output * grad_output.dtype.type(1.0 / len(self.shapes))
+        return self._gradients([share] * len(self.shapes))
 
 
-class Maximum(_Merge):
+class Maximum(_Elementwise):
     """The largest of its inputs, element by element. Its gradient goes to the input that holds the
     maximum; on a tie, to the first of them (TensorFlow's rule for Keras' ``Maximum``; PyTorch's
     ``torch.maximum`` halves it between two tied inputs instead). A NaN in any input gives NaN, as
     in Keras and PyTorch.
 
-    Shapes: a list of inputs, each (batch, *shape) -> (batch, *shape).
+    Shapes: a list of inputs, each (batch, *shape) -> (batch, *broadcast shape) (``_Elementwise``);
+    an input broadcast gets the gradient of every entry it won, summed back to its shape.
     """
     _pick = staticmethod(np.greater)         # a later input takes over only when strictly better
     reads_input_masks = True
 
     def forward(self, inputs, training=False):
-        self._check_arrays(inputs)
+        inputs = self._broadcast(inputs)
+        out, self.winner = self.select(inputs, self._real(inputs))
+        return out
+
+    def select(self, inputs, real=None):
+        """The merged values of ``inputs`` (of one rank, ``expanded``) and, per entry of the output,
+        the position of the input that gave it (also for the second-order tape). ``real``: each
+        input's real entries (``_real``), or None without masks."""
         am = backend.get_array_module(inputs[0])
-        out = inputs[0].copy()
-        winner = am.zeros(out.shape, dtype=np.uint8 if len(inputs) < 256 else np.int32)
+        shape = np.broadcast_shapes(*(x.shape for x in inputs))
+        out = am.broadcast_to(inputs[0], shape).copy()
+        winner = am.zeros(shape, dtype=np.uint8 if len(inputs) < 256 else np.int32)
         # masked steps (Keras'): the best of the inputs real there; the first input's value
         # where none is. ``held``: whether the value held so far is a real one
-        real = self._real(inputs)
         held = None if real is None else real[0]
         for k, x in enumerate(inputs[1:], start=1):
             # a NaN wins wherever it is, as in Keras (a comparison with NaN is never true)
@@ -350,11 +383,10 @@ class Maximum(_Merge):
                 held = None if held is None or mine is None else held | mine
             am.copyto(out, x, where=better)
             am.copyto(winner, k, where=better)
-        self.winner = winner
-        return out
+        return out, winner
 
     def backward(self, grad_output):
-        return [grad_output * (self.winner == k) for k in range(len(self.input_shape))]
+        return self._gradients([grad_output * (self.winner == k) for k in range(len(self.shapes))])
 
 
 class Minimum(Maximum):
