@@ -51,7 +51,9 @@ FAST = [("MobileNetV3Small", dict(input_shape=(32, 32, 3), classes=5)),
                                   pooling="avg")),
         ("MobileNetV3Small", dict(include_top=False, include_preprocessing=False, pooling="max")),
         ("MobileNetV3Large", dict(input_shape=(32, 32, 3), classes=4, dropout_rate=0.0)),
-        ("MobileNetV3Large", dict(input_shape=(35, 33, 3), alpha=1.25, minimalistic=True, classes=3))]
+        ("MobileNetV3Large", dict(input_shape=(35, 33, 3), alpha=1.25, minimalistic=True, classes=3)),
+        ("Xception", dict(input_shape=(71, 71, 3), classes=5)),
+        ("Xception", dict(input_shape=(75, 80, 3), include_top=False, pooling="max"))]
 
 
 @pytest.mark.parametrize("name,kwargs", FAST, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FAST)])
@@ -61,7 +63,8 @@ def test_architecture_matches_keras(keras, name, kwargs):
 
 @pytest.mark.parametrize("name,kwargs,count", [
     ("MobileNetV3Small", {}, 2554968), ("MobileNetV3Large", {}, 5507432),
-    ("MobileNetV3Small", dict(include_top=False), 939120), ("MobileNetV3Large", dict(include_top=False), 2996352)])
+    ("MobileNetV3Small", dict(include_top=False), 939120), ("MobileNetV3Large", dict(include_top=False), 2996352),
+    ("Xception", {}, 22910480)])
 def test_parameter_counts_are_keras_published_ones(name, kwargs, count):
     """Keras' documented sizes (keras.io/api/applications), built without Keras."""
     gn.utils.clear_session()
@@ -102,3 +105,15 @@ def test_squeeze_excite_gate_gradient_matches_finite_differences():
     x, y = rng.normal(0, 1, (3, 3, 3, 2)), rng.normal(0, 1, (3, 8))
     report = gn.gradcheck.check_model(model, x, y)
     assert report["max_error"] < 1e-6
+
+
+def test_xception_refusals_and_preprocessing(keras):
+    with pytest.raises(ValueError, match="weights='imagenet'"):
+        gn.applications.Xception()
+    with pytest.raises(ValueError, match="at least 71"):
+        gn.applications.Xception(weights=None, input_shape=(64, 64, 3), include_top=False)
+    with pytest.raises(ValueError, match="pooling"):
+        gn.applications.Xception(weights=None, include_top=False, pooling="mean")
+    x = np.random.default_rng(2).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
+    want = np.asarray(keras.applications.xception.preprocess_input(x.copy()))
+    np.testing.assert_allclose(gn.applications.xception.preprocess_input(x.copy()), want, rtol=1e-6)

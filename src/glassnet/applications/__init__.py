@@ -13,7 +13,7 @@ Each family is a module with its ``preprocess_input`` (``gn.applications.mobilen
 as Keras'. ``import glassnet`` does not import this package (``gn.applications`` does, on first use).
 """
 from . import (densenet, efficientnet, imagenet_utils, mobilenet, mobilenet_v2, mobilenet_v3, resnet, resnet_v2, vgg16,
-               vgg19)
+               vgg19, xception)
 from .densenet import DenseNet121, DenseNet169, DenseNet201
 from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
                            EfficientNetB5, EfficientNetB6, EfficientNetB7)
@@ -24,11 +24,12 @@ from .resnet import ResNet50, ResNet101, ResNet152
 from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from .vgg16 import VGG16
 from .vgg19 import VGG19
+from .xception import Xception
 
 resnet50 = resnet                 # Keras' keras.applications.resnet50 module: ResNet50 and its helpers
 
 __all__ = ["MobileNetV2", "MobileNet", "MobileNetV3Small", "MobileNetV3Large", "ResNet50", "ResNet101", "ResNet152",
            "ResNet50V2", "ResNet101V2", "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201",
            "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
-           "EfficientNetB6", "EfficientNetB7", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2",
-           "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19"]
+           "EfficientNetB6", "EfficientNetB7", "Xception", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2",
+           "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19", "xception"]
