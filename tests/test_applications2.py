@@ -53,7 +53,9 @@ FAST = [("MobileNetV3Small", dict(input_shape=(32, 32, 3), classes=5)),
         ("MobileNetV3Large", dict(input_shape=(32, 32, 3), classes=4, dropout_rate=0.0)),
         ("MobileNetV3Large", dict(input_shape=(35, 33, 3), alpha=1.25, minimalistic=True, classes=3)),
         ("Xception", dict(input_shape=(71, 71, 3), classes=5)),
-        ("Xception", dict(input_shape=(75, 80, 3), include_top=False, pooling="max"))]
+        ("Xception", dict(input_shape=(75, 80, 3), include_top=False, pooling="max")),
+        ("InceptionV3", dict(input_shape=(75, 75, 3), classes=5)),
+        ("InceptionV3", dict(input_shape=(80, 76, 3), include_top=False, pooling="avg"))]
 
 
 @pytest.mark.parametrize("name,kwargs", FAST, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FAST)])
@@ -64,7 +66,7 @@ def test_architecture_matches_keras(keras, name, kwargs):
 @pytest.mark.parametrize("name,kwargs,count", [
     ("MobileNetV3Small", {}, 2554968), ("MobileNetV3Large", {}, 5507432),
     ("MobileNetV3Small", dict(include_top=False), 939120), ("MobileNetV3Large", dict(include_top=False), 2996352),
-    ("Xception", {}, 22910480)])
+    ("Xception", {}, 22910480), ("InceptionV3", {}, 23851784)])
 def test_parameter_counts_are_keras_published_ones(name, kwargs, count):
     """Keras' documented sizes (keras.io/api/applications), built without Keras."""
     gn.utils.clear_session()
@@ -107,13 +109,15 @@ def test_squeeze_excite_gate_gradient_matches_finite_differences():
     assert report["max_error"] < 1e-6
 
 
-def test_xception_refusals_and_preprocessing(keras):
+@pytest.mark.parametrize("name,module,min_size", [("Xception", "xception", 71),
+                                                   ("InceptionV3", "inception_v3", 75)])
+def test_refusals_and_preprocessing(keras, name, module, min_size):
     with pytest.raises(ValueError, match="weights='imagenet'"):
-        gn.applications.Xception()
-    with pytest.raises(ValueError, match="at least 71"):
-        gn.applications.Xception(weights=None, input_shape=(64, 64, 3), include_top=False)
+        getattr(gn.applications, name)()
+    with pytest.raises(ValueError, match=f"at least {min_size}"):
+        getattr(gn.applications, name)(weights=None, input_shape=(min_size - 1, 90, 3), include_top=False)
     with pytest.raises(ValueError, match="pooling"):
-        gn.applications.Xception(weights=None, include_top=False, pooling="mean")
+        getattr(gn.applications, name)(weights=None, include_top=False, pooling="mean")
     x = np.random.default_rng(2).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
-    want = np.asarray(keras.applications.xception.preprocess_input(x.copy()))
-    np.testing.assert_allclose(gn.applications.xception.preprocess_input(x.copy()), want, rtol=1e-6)
+    want = np.asarray(getattr(keras.applications, module).preprocess_input(x.copy()))
+    np.testing.assert_allclose(getattr(gn.applications, module).preprocess_input(x.copy()), want, rtol=1e-6)
