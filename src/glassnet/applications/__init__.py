@@ -12,21 +12,26 @@ predict the same. Nothing is downloaded: ``weights="imagenet"`` is refused by na
 Each family is a module with its ``preprocess_input`` (``gn.applications.mobilenet_v2.preprocess_input``),
 as Keras'. ``import glassnet`` does not import this package (``gn.applications`` does, on first use).
 """
-from . import densenet, efficientnet, imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg16, vgg19
+from . import (densenet, efficientnet, imagenet_utils, inception_v3, mobilenet, mobilenet_v2, mobilenet_v3, resnet,
+               resnet_v2, vgg16, vgg19, xception)
 from .densenet import DenseNet121, DenseNet169, DenseNet201
 from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
                            EfficientNetB5, EfficientNetB6, EfficientNetB7)
+from .inception_v3 import InceptionV3
 from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
+from .mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from .resnet import ResNet50, ResNet101, ResNet152
 from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from .vgg16 import VGG16
 from .vgg19 import VGG19
+from .xception import Xception
 
 resnet50 = resnet                 # Keras' keras.applications.resnet50 module: ResNet50 and its helpers
 
-__all__ = ["MobileNetV2", "MobileNet", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
-           "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0",
-           "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
-           "EfficientNetB7", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2", "vgg16",
-           "vgg19"]
+__all__ = ["MobileNetV2", "MobileNet", "MobileNetV3Small", "MobileNetV3Large", "ResNet50", "ResNet101", "ResNet152",
+           "ResNet50V2", "ResNet101V2", "ResNet152V2", "VGG16", "VGG19", "DenseNet121", "DenseNet169", "DenseNet201",
+           "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
+           "EfficientNetB6", "EfficientNetB7", "Xception", "InceptionV3", "densenet", "efficientnet", "imagenet_utils",
+           "inception_v3", "mobilenet", "mobilenet_v2",
+           "mobilenet_v3", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19", "xception"]
