@@ -111,7 +111,8 @@ class GradientTape:
         ``layer.trainable_weights``' items: a layer shared by several models gets the sum over every
         model's calls, whichever model's array is given, glassnet._tape_weights), a recorded value,
         or an array given to ``watch``. ``target``: a recorded value (an array is summed, as TF's), or a
-        list, tuple or dict of them (their gradients summed, as TF's);
+        list, tuple or dict of them (their gradients summed, as TF's; ``output_gradients`` then one
+        per target, walked as tf.nest walks them: a dict's by sorted key);
         None for a source the target does not depend on (TF's ``unconnected_gradients="none"``;
         ``"zero"`` gives zeros). Each gradient has its source's shape and dtype (a kernel's
         (in, out), a watched batch's (batch, features))."""
@@ -143,8 +144,10 @@ class GradientTape:
         of each one's gradient (TF's), ``output_gradients`` one per target or None. One backward
         pass seeded at every target; recorded on an outer tape as the sum of each target's nested
         gradient (glassnet._tape_second)."""
-        targets = flatten(target)
-        seeds = [None] * len(targets) if output_gradients is None else flatten(output_gradients)
+        # tf.nest's order: a dict's values by sorted key, so that a dict of output_gradients pairs
+        # with the dict of targets by key, whatever order either was written in
+        targets = flatten(target, sort_keys=True)
+        seeds = [None] * len(targets) if output_gradients is None else flatten(output_gradients, sort_keys=True)
         if len(seeds) != len(targets):
             raise ValueError(f"GradientTape.gradient: output_gradients: expected one per target ({len(targets)}), "
                              f"got {len(seeds)}")
@@ -165,10 +168,15 @@ class GradientTape:
                      for t, start, seed in zip(targets, starts, seeds) if start is not None]
             with _paused():
                 results = self._pass([p for p, _ in pairs] or None, [s for _, s in pairs], flat, source_nodes, "none")
-        for t, seed in zip(targets, seeds):       # a source that is a target's very array, which no walk reached
+        for t, start, seed in zip(targets, starts, seeds):
+            if start is not None:       # (a recorded target that is a source: its walk counted its seed)
+                continue
+            # a source that is a target's very array, which no walk reached: its seed added to the
+            # other targets' gradients (TF: tape.gradient([y, x], x) is dy/dx + 1)
             for k, s in enumerate(flat):
-                if s is t and results[k] is None:
-                    results[k] = _itself(t, [s], [None], seed)[0]
+                if s is t:
+                    own = _itself(t, [s], [None], seed)[0]
+                    results[k] = own if results[k] is None else results[k] + own
         if unconnected_gradients == "zero":
             results = [np.zeros(np.shape(s), np.asarray(s).dtype) if r is None else r for r, s in zip(results, flat)]
         self._end()
