@@ -209,3 +209,17 @@ def test_second_order_tape_through_broadcast_maximum_against_finite_differences(
         model.set_weights(weights)
         got = np.zeros_like(w) if g is None else np.asarray(g)
         np.testing.assert_allclose(got, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_add_of_a_column_broadcasts_as_numpy_where_keras_transposes(keras):
+    """Keras 3.15's Add and Average of (batch, k) and (batch, 1) add the column as if it were a row
+    (docs/layers.md says so); its Subtract broadcasts as NumPy, and so do glassnet's merges, all of them."""
+    a = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    b = np.array([[10.0], [20.0]], np.float32)
+    for name in ("Add", "Average", "Subtract", "Multiply", "Maximum", "Minimum"):
+        ours = np.asarray(getattr(gn.layers, name)()([a, b]))
+        numpy = {"Add": a + b, "Average": (a + b) / 2, "Subtract": a - b, "Multiply": a * b,
+                 "Maximum": np.maximum(a, b), "Minimum": np.minimum(a, b)}[name]
+        np.testing.assert_allclose(ours, numpy, rtol=1e-6, err_msg=name)
+    np.testing.assert_allclose(np.asarray(keras.layers.Add()([a, b])), a + b.reshape(1, -1), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(keras.layers.Subtract()([a, b])), a - b, rtol=1e-6)
