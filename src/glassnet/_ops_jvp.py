@@ -83,10 +83,12 @@ def jvp(fun, primals, tangents, has_aux=False):
     from .tape import GradientTape
     ps, ts = _arrays(primals, tangents)
     with GradientTape(persistent=True) as tape:
-        tape.watch(ps)
-        # recorded values (not the watched arrays) go in: operators on them (x * 2, x @ w) are recorded too
-        sources = [convert_to_tensor(p) for p in ps]
-        leaves = iter(sources)
+        # floating primals as recorded values (not the watched arrays), so that operators on them (x * 2,
+        # x @ w) are recorded too; the others go in as they are (TensorFlow watches no integer primal)
+        floating = [p for p in ps if p.dtype.kind in "fc"]
+        tape.watch(floating)
+        sources = [convert_to_tensor(p) if p.dtype.kind in "fc" else None for p in ps]
+        leaves = iter([p if source is None else source for p, source in zip(ps, sources)])
         out = fun(*map_structure(lambda _: next(leaves), list(primals)))
     if has_aux:
         if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -106,7 +108,7 @@ def _tangent(tape, y, sources, ts):
         return None
     total = None
     for source, t in zip(sources, ts):
-        if source.dtype.kind not in "fc":       # (TensorFlow watches no integer primal)
+        if source is None:
             continue
         ids = {source._node}
         try:
