@@ -179,10 +179,10 @@ def test_ops_nn_functions_the_doc_calls_refused_are_refused_by_name():
         assert f"`{name}`" in refused
 
 
-def test_ops_opsflow_says_why_jvp_is_missing_without_denying_ops_their_second_order(torch):
+def test_ops_opsflow_on_jvp_and_second_order_through_ops(torch):
     """docs/ops_opsflow.md said nested tapes give second-order gradients only for graphs of layers,
     not for glassnet.ops functions: they do (here ops.tanh(ops.matmul(...)), as torch), but not
-    custom_gradient (refused by name), and ops.jvp says it is not built."""
+    custom_gradient (refused by name); ops.jvp is built on the same tangent rules and the page says so."""
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
     got = _penalty_gradient(lambda a: ops.tanh(ops.matmul(a, w)), x)
@@ -195,8 +195,8 @@ def test_ops_opsflow_says_why_jvp_is_missing_without_denying_ops_their_second_or
 
     with pytest.raises(NotImplementedError, match="custom_gradient"):
         _penalty_gradient(exp, x)
-    with pytest.raises(AttributeError, match="jvp is not built"):
-        ops.jvp
+    with pytest.raises(NotImplementedError, match=r"ops\.jvp: "):
+        ops.jvp(exp, (x,), (x,))
     page = " ".join((ROOT / "docs" / "ops_opsflow.md").read_text().split())
     assert "not for `glassnet.ops` functions" not in page
-    assert re.search(r"`jvp` is not built", page)
+    assert "`jvp` is not built" not in page and re.search(r"`jvp\(fun, primals, tangents, has_aux=False\)`", page)

@@ -47,6 +47,19 @@ def _truth(function, name, value):
     return bool(array.reshape(()))
 
 
+def _as_tensors(structure):
+    """The leaves of a loop's result as TensorFlow's eager ``while_loop`` converts them at its end
+    (Keras 3.15 on TF): Python floats float32, ints int32 (int64 beyond), bools bool, NumPy scalars
+    0-d arrays of their dtype; arrays, recorded values (a tape's), tensors being drawn and None as they are."""
+    from ._ops_more import convert_to_tensor
+
+    def convert(value):
+        if isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, np.ndarray):
+            return convert_to_tensor(value)
+        return value
+    return map_structure(convert, structure)
+
+
 def _integer(function, name, value):
     _refuse_tensor(function, name, value, "count with")
     array = np.asarray(value)
@@ -98,19 +111,24 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
             raise ValueError(f"ops.while_loop: body must return as many loop variables as it takes "
                              f"({len(loop_vars) if is_tuple else 1}), got {len(values)}")
         count += 1
+    values = _as_tensors(values)
     return values if is_tuple else values[0]
 
 
 @composed
 def fori_loop(lower, upper, body_fun, init_val):
-    """``val = body_fun(i, val)`` for ``i`` from ``lower`` to ``upper - 1`` (integers): the last ``val``.
-    ``i`` is an int32 NumPy scalar (TensorFlow's int32 tensor)."""
+    """``val = body_fun(i, val)`` for ``i`` from ``lower`` to ``upper - 1`` (integers): the last ``val``,
+    its Python numbers converted as Keras' (float32, int32: ``fori_loop(0, 3, f, 0.0)`` is a float32
+    array). ``i`` is a Python int for a Python ``lower``, else a NumPy scalar of ``lower``'s dtype, as
+    Keras' on TensorFlow gives it (its eager ``while_loop`` counts ``lower + 1``...)."""
     _callable("fori_loop", "body_fun", body_fun)
+    kind = int if isinstance(lower, numbers.Integral) and not isinstance(lower, np.integer) else \
+        np.asarray(lower).dtype.type
     lower, upper = _integer("fori_loop", "lower", lower), _integer("fori_loop", "upper", upper)
     value = init_val
     for i in range(lower, upper):
-        value = body_fun(np.int32(i), value)
-    return value
+        value = body_fun(kind(i), value)
+    return _as_tensors(value)
 
 
 def _leading(function, name, xs):
@@ -160,14 +178,20 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             raise ValueError(f"ops.scan: length {length} differs from the size of xs' axis 0, {n}")
         n = length
     order = range(n - 1, -1, -1) if reverse else range(n)
-    carry, ys = init, []
+    # the carry as Keras' on TensorFlow makes it (tf.convert_to_tensor of init's leaves): f gets
+    # and gives back arrays of Keras' dtypes, not Python numbers
+    carry, ys = _as_tensors(init), []
     for i in order:
         x = None if xs is None else map_structure(lambda leaf: _index(leaf, i), xs)
         carry, y = f(carry, x)
         ys.append(y)
     if reverse:
         ys.reverse()
-    return carry, (_stack("scan", ys) if ys else None)
+    carry = _as_tensors(carry)
+    if not ys:          # no step ran: Keras' empty ys, shaped as the carry (TensorFlow's TensorArrays of it)
+        return carry, map_structure(lambda c: None if c is None or _is_tensor(c) else
+                                    np.zeros((0,) + _shape(c), np.asarray(c).dtype), carry)
+    return carry, _stack("scan", ys)
 
 
 @composed

@@ -31,7 +31,8 @@ _NONE_GRADIENT = ("; or it is a GradientTape's gradient of a source the target d
 
 def _array(value, name, function):
     """``value`` as a NumPy array, as Keras' convert_to_tensor makes one: an array keeps its dtype;
-    Python floats (and lists of them) become float32, Python ints int32."""
+    Python floats (and lists of them) become float32, Python ints int32 (int64 beyond int32's
+    range, as TensorFlow's convert_to_tensor: 2**40 wrapped to 0 before)."""
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
     else:
@@ -43,7 +44,10 @@ def _array(value, name, function):
             raise TypeError(f"ops.{function}: {name} must be an array or a number, got {type(value).__name__} "
                             f"({error})") from None
         if not isinstance(value, np.ndarray) and array.dtype.kind in "fi" and not hasattr(value, "dtype"):
-            array = array.astype(np.float32 if array.dtype.kind == "f" else np.int32)
+            if array.dtype.kind == "f":
+                array = array.astype(np.float32)
+            elif array.size == 0 or -2**31 <= array.min() and array.max() < 2**31:
+                array = array.astype(np.int32)
     if array.dtype.kind not in "biuf":
         if array.dtype.kind == "O" and _builtin_any(v is None for v in array.flat):
             # Keras' ops.shape(x)[0] is a tensor of the batch size; glassnet's shapes are static, the

@@ -11,7 +11,8 @@ records a call made through a namespace as it records any other::
 
 The lists below are Keras 3.15's (``dir(keras.ops.nn)`` and so on, its public callables), written
 out because Keras is not installed where glassnet runs. A name Keras lists that glassnet.ops has not
-built (``linalg.jvp``) is absent, and reading it raises an AttributeError saying so. Keras 3.15 has
+built would be absent, and reading it would raise an AttributeError saying so (every one is built
+since ``jvp``, glassnet._ops_jvp). Keras 3.15 has
 no public ``keras.ops.math`` or ``keras.ops.core`` (``keras.src.ops.math`` and ``core`` are its
 internal modules, whose functions keras.ops has at top level), so glassnet has none either;
 ``ops.image`` is _ops_image.py.

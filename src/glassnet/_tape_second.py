@@ -74,15 +74,21 @@ class _Program:
             self._send(step.reverse(a, None, None), step, ins, cot, None, only_varying=True)
         return cot.get(0)
 
-    def second(self, out, seed, v, grads):
-        """The tangent pass along ``v`` (slot 0's), then the reverse pass of (values, tangents) seeded
-        with ``seed`` on the tangent of slot ``out``: {slot: d(v . G)/d(it)} (slot 0 and the constants
-        read), the weights' into ``grads``."""
+    def tangents(self, v):
+        """The tangent pass along ``v`` (slot 0's): {slot: its tangent} for the slots it reaches
+        (forward mode; each step keeps what its reverse needs)."""
         tangents = {0: v}
         for step, ins, slot in self.entries:
             ts = [tangents.get(i) for i in ins]
             if any(t is not None for t in ts):
                 tangents[slot] = step.tangent(ts) if step.merges else step.tangent(ts[0])
+        return tangents
+
+    def second(self, out, seed, v, grads):
+        """The tangent pass along ``v`` (slot 0's), then the reverse pass of (values, tangents) seeded
+        with ``seed`` on the tangent of slot ``out``: {slot: d(v . G)/d(it)} (slot 0 and the constants
+        read), the weights' into ``grads``."""
+        self.tangents(v)
         a_of, b_of = {}, {out: seed}
         for step, ins, slot in reversed(self.entries):
             a, b = a_of.pop(slot, None), b_of.pop(slot, None)
@@ -152,12 +158,13 @@ def _within(node):
     return f" (in ops.{within})" if within else ""
 
 
-def _graph(tape, start, ids):
+def _graph(tape, start, ids, peel=True):
     """(the linear tail ops from the target, newest first; the recorded calls between the source
     (a node of ``ids``) and them, oldest first; the source's node read), or None where the target
-    does not depend on the source. No calls: the tail reads the source itself."""
+    does not depend on the source. No calls: the tail reads the source itself. ``peel=False``: no
+    tail (ops.jvp's forward mode takes those ops as steps of the program)."""
     tail, node = [], start
-    while node not in ids:
+    while peel and node not in ids:
         if isinstance(node, _ModelCall) or (isinstance(node, _LayerNode) and node.weights):
             break
         if not isinstance(node, _LayerNode) or getattr(node.layer, "op", None) not in _TAIL_OPS \

@@ -15,11 +15,14 @@ COVERED = ("Dense, Conv1D, Conv2D, Conv3D (groups=1), Activation, Softmax, Leaky
 
 
 def refuse(what):
-    raise NotImplementedError(
+    """Refuses ``what`` by name (NotImplementedError; ``.what`` keeps it, for ops.jvp's own message)."""
+    error = NotImplementedError(
         f"GradientTape.gradient: a nested tape's gradient (a gradient penalty) is recorded on the outer tape for "
         f"graphs of model and layer calls of {COVERED}, and the common glassnet.ops around them; "
         f"{what} is not among them (its second-order gradient is not built). Call the gradient outside the outer "
         f"tape's block, or inside `with tape.stop_recording():` to take it as a constant")
+    error.what = what
+    raise error
 
 
 def _sigmoid(z):

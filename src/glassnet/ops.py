@@ -768,6 +768,21 @@ for _name in __all__:
 del _name
 
 
+def jvp(fun, primals, tangents, has_aux=False):
+    """``(fun(*primals), J @ tangents)`` (``aux`` third with ``has_aux``): Keras 3.15's forward-mode
+    Jacobian-vector product (keras.ops.jvp, keras.ops.linalg.jvp), exact, from the second-order
+    tape's tangent rules (glassnet._ops_jvp). Takes a callable, so it is not recorded itself: it
+    refuses to run while a GradientTape records.
+
+    >>> y, ty = jvp(sin, (np.float32(0.1),), (np.float32(0.2),))   # doctest: +SKIP
+    """
+    from ._ops_jvp import jvp as forward_mode
+    return forward_mode(fun, primals, tangents, has_aux=has_aux)
+
+
+__all__ += ["jvp"]
+
+
 # Keras 3.15's namespaces keras.ops.nn, keras.ops.numpy, keras.ops.linalg: the recording functions above
 # under the names Keras lists there (glassnet._ops_spaces); `import glassnet.ops.nn` works as Keras'
 from ._ops_spaces import missing as _missing, spaces as _spaces  # noqa: E402
@@ -775,5 +790,5 @@ nn, numpy, linalg = _spaces(globals(), __all__, image)
 
 
 def __getattr__(name):
-    """A name glassnet.ops lacks: keras.ops' own not built here (jvp) says so."""
+    """A name glassnet.ops lacks: one of keras.ops' own not built here would say so (none is now)."""
     raise AttributeError(_missing(__name__, name))
