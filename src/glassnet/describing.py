@@ -515,6 +515,12 @@ class DescribingMixin:
     def _compile_config(self):
         """The compile settings of a config: the loss, the optimizer, the metrics; for a model of
         several outputs, each output's loss, weight and metrics, in the outputs' order."""
+        triples = getattr(self, "_triples", None)
+        if hasattr(self.optimizer, "register_paths") and triples:
+            # a MultiOptimizer keeps in its config the Keras paths its patterns matched, which a
+            # model file loses (its nested models' layers join the loaded model: register_paths);
+            # told at every step, and here too, so that a model saved before its first step keeps them
+            self.optimizer.register_paths(triples[0][0], self._weight_paths())
         if self._heads is not None:
             heads = self._heads
             # an output compiled without a loss keeps its None (Keras' compile config too)

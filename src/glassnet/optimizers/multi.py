@@ -220,7 +220,21 @@ class MultiOptimizer(Optimizer):
             # weights lose their scope ("encoder/dense/kernel" -> "dense/kernel"): the paths they had
             # when saved, which the file's config holds, pick their optimizers as before
             paths = saved
+        elif saved is not None:
+            # fewer or more weights trained than when saved (a layer frozen or unfrozen since): each
+            # weight's saved path is the one equal to its path, else the one ending in it, else its
+            # own (a weight not trained then), so that "encoder/.*" still finds the encoder's
+            paths = [self._saved_path(path, saved) for path in paths]
         self._paths[key] = paths
+
+    @staticmethod
+    def _saved_path(path, saved):
+        """``path``'s path when saved, among ``saved``: equal to it, else the one ending in
+        ``"/" + path`` (when several do, none: ``path`` itself)."""
+        if path in saved:
+            return path
+        scoped = [p for p in saved if p.endswith("/" + path)]
+        return scoped[0] if len(scoped) == 1 else path
 
     def _plan(self, i, key, param, sizes, names, shapes):
         """``[(sub index, runs, sizes, names, shapes, size), ...]`` for the triple ``i``: each
@@ -486,20 +500,48 @@ class MultiOptimizer(Optimizer):
         paths = {key: list(p) for key, p in self._paths.items() if isinstance(key, str)}
         if paths:           # (the weights' paths at the last step: see register_paths)
             config["weight_paths"] = paths
+        # the state is saved per index in ``optimizers``, whose order a loaded map could not give
+        # again where one optimizer was given to several patterns (or to one and as the default:
+        # the config holds it once per entry, which would load as several optimizers, the state
+        # the first's only) or a pattern was added to the map after the MultiOptimizer was made
+        # (its optimizer came after the default): each entry's index (the default's last) then
+        entries = (*self.optimizer_map.values(), self.optimizer_map.default_optimizer)
+        indices = [self._adopt(entry) for entry in entries]
+        if indices != list(range(len(entries))):
+            config["optimizer_indices"] = indices
         return config
 
     @classmethod
     def from_config(cls, config):
         if not isinstance(config, dict) or "optimizer_map" not in config:
             raise ValueError(f"MultiOptimizer.from_config: expected {{'optimizer_map': {{...}}}}, got {config!r:.200}")
-        unknown = sorted(set(config) - {"name", "optimizer_map", "instance_name", "loss_scale_factor", "weight_paths"})
+        unknown = sorted(set(config) - {"name", "optimizer_map", "instance_name", "loss_scale_factor", "weight_paths",
+                                        "optimizer_indices"})
         if unknown:
             raise ValueError(f"MultiOptimizer.from_config: unexpected key {unknown[0]!r:.60}")
         entry = config["optimizer_map"]
         if isinstance(entry, dict) and entry.get("class_name") == "OptimizerMap":      # Keras' serialize form
             entry = entry.get("config")
-        optimizer = cls(OptimizerMap.from_config(entry), loss_scale_factor=config.get("loss_scale_factor"),
+        optimizer_map = OptimizerMap.from_config(entry)
+        indices = config.get("optimizer_indices")
+        if indices is not None:         # (entries sharing one optimizer: see get_config)
+            entries = (*optimizer_map.values(), optimizer_map.default_optimizer)
+            if not (isinstance(indices, list) and len(indices) == len(entries)
+                    and all(isinstance(j, int) and 0 <= j < len(entries) for j in indices)):
+                raise ValueError(f"MultiOptimizer.from_config: optimizer_indices must give one index per entry of "
+                                 f"optimizer_map and its default ({len(entries)}), got {indices!r:.200}")
+            first = {}
+            for j, opt in zip(indices, entries):
+                first.setdefault(j, opt)
+            if sorted(first) != list(range(len(first))):
+                raise ValueError(f"MultiOptimizer.from_config: optimizer_indices must number the optimizers 0, "
+                                 f"1, ... without a gap, got {indices!r:.200}")
+            optimizer_map = OptimizerMap(first[indices[-1]], {pattern: first[j] for pattern, j
+                                                              in zip(optimizer_map, indices)})
+        optimizer = cls(optimizer_map, loss_scale_factor=config.get("loss_scale_factor"),
                         name=config.get("instance_name"))
+        if indices is not None:         # (the order the saved state's indices refer to)
+            object.__setattr__(optimizer, "_inner", [first[j] for j in range(len(first))])
         paths = config.get("weight_paths", {})
         if not (isinstance(paths, dict) and all(isinstance(k, str) and isinstance(v, list)
                                                 and all(isinstance(p, str) for p in v) for k, v in paths.items())):
