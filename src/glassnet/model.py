@@ -864,8 +864,9 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
     def build(self, input_shape=None):
         """Create every layer's parameters for the input shape ``input_shape``, read as Keras 3.15
         reads it: the batch axis first, ``build((None, 28, 28, 1))`` or ``build((32, 28, 28, 1))``
-        (a tuple, a list, or anything with ``as_list()``, TensorFlow's TensorShape). A batch size
-        given there is kept as Keras keeps it: ``model.input_shape`` is then ``(32, 28, 28, 1)``;
+        (a tuple, a list, a 1-D NumPy array, or anything with ``as_list()``, TensorFlow's
+        TensorShape). A batch size given there is kept as Keras keeps it: ``model.input_shape`` is
+        then ``(32, 28, 28, 1)``;
         any batch size still runs. One entry alone, ``build((5,))``, is glassnet's older form, one
         sample's shape (Keras reads it as a batch of scalars). Before glassnet read a leading
         integer as a sample axis: data of the shape that reading meant are refused by name, naming
@@ -882,6 +883,10 @@ class Sequential(TrainingMixin, InferenceMixin, PreparingMixin, ParametersMixin,
                                  "(give build((None, *sample_shape)) or start the model with gn.Input(shape))")
         if callable(getattr(input_shape, "as_list", None)):     # TensorFlow's TensorShape
             input_shape = input_shape.as_list()
+        if isinstance(input_shape, np.ndarray) and input_shape.ndim == 1:
+            # Keras' standardize_shape makes a tuple of it: np.array(x.shape) reads its batch
+            # axis first too, as the tuple it holds does (not as one sample's shape)
+            input_shape = tuple(input_shape.tolist())
         given, batch_size = input_shape, None
         if isinstance(input_shape, (tuple, list)) and len(input_shape) > 1:
             # Keras' batch axis first: None, or a size it keeps in input_shape
