@@ -28,7 +28,10 @@ def _perturbed(km, rng):
     for v, w in zip(km.weights, km.get_weights()):
         leaf = v.path.rsplit("/", 1)[-1]
         if leaf == "moving_variance":
-            w = rng.uniform(0.5, 1.5, w.shape)
+            # above 1: each BatchNormalization then shrinks, so that EfficientNetV2's 40 to 80 blocks
+            # do not amplify float32's rounding into differences no tolerance would take (with
+            # (0.5, 1.5), V2S's outputs disagreed by 2e-3 from run to run of Keras' threads)
+            w = rng.uniform(1.0, 2.0, w.shape)
         elif leaf == "gamma":
             w = rng.uniform(0.8, 1.2, w.shape)
         elif leaf in ("moving_mean", "beta", "bias"):
@@ -39,7 +42,7 @@ def _perturbed(km, rng):
     return out
 
 
-def _compare(km, gm, low=0.0, high=255.0, tol=1e-4):
+def _compare(km, gm, low=0.0, high=255.0):
     assert gm.name == km.name
     assert [layer.name for layer in gm.layers] == _keras_names(km)
     assert [w.shape for w in gm.get_weights()] == [tuple(w.shape) for w in km.get_weights()]
@@ -53,7 +56,7 @@ def _compare(km, gm, low=0.0, high=255.0, tol=1e-4):
     want = np.asarray(km.predict(x, verbose=0))
     got = gm.predict(x)
     assert got.dtype == np.float32
-    np.testing.assert_allclose(got, want, atol=tol, rtol=tol)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
 FAST = [dict(input_shape=(32, 32, 3), classes=5),
@@ -230,9 +233,7 @@ V2 = [("EfficientNetV2B0", dict(input_shape=(32, 32, 3), classes=5)),
       ("EfficientNetV2B3", dict(include_top=False, input_shape=(32, 32, 3))),
       ("EfficientNetV2B2", dict(include_top=False, include_preprocessing=False, input_shape=(36, 40, 3),
                                 pooling="max")),
-      # 40 blocks with perturbed statistics: Keras' own float32 prediction is 4e-5 (absolute; 4e-4 relative
-      # to values near 0.01) from its float64 one there, glassnet's as far (measured): 5e-4
-      ("EfficientNetV2S", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg", tol=5e-4))]
+      ("EfficientNetV2S", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg"))]
 
 
 @pytest.mark.parametrize("name,kwargs", V2, ids=[f"{n}-{i}" for i, (n, _) in enumerate(V2)])
@@ -240,13 +241,11 @@ def test_efficientnet_v2_matches_keras(keras, name, kwargs):
     """S scales [0, 255] to [-1, 1) and B* standardise as ImageNet's; without preprocessing the
     input is drawn in [0, 1] (raw pixels through the perturbed blocks grow to 1e5, where float32's
     differing summation orders no longer agree to 1e-4)."""
-    kwargs = dict(kwargs)
-    tol = kwargs.pop("tol", 1e-4)
     keras.utils.clear_session()
     gn.utils.clear_session()
     _compare(getattr(keras.applications, name)(weights=None, **kwargs),
              getattr(gn.applications, name)(weights=None, **kwargs),
-             high=255.0 if kwargs.get("include_preprocessing", True) else 1.0, tol=tol)
+             high=255.0 if kwargs.get("include_preprocessing", True) else 1.0)
 
 
 @pytest.mark.parametrize("name,count", [("EfficientNetV2B0", 7.2e6), ("EfficientNetV2B1", 8.2e6),
@@ -265,7 +264,7 @@ def test_efficientnet_v2_big_matches_keras(keras, name):
     gn.utils.clear_session()
     kwargs = dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")
     _compare(getattr(keras.applications, name)(weights=None, **kwargs),
-             getattr(gn.applications, name)(weights=None, **kwargs), tol=1e-3)    # deeper than S: see V2
+             getattr(gn.applications, name)(weights=None, **kwargs))
 
 
 def test_efficientnet_v2_refusals_and_preprocessing(keras):
@@ -287,6 +286,7 @@ def test_efficientnet_v2_refusals_and_preprocessing(keras):
     renamed = apps.EfficientNetV2B0(weights=None, name="mine", input_shape=(32, 32, 3))
     assert renamed.name == "mine" and renamed.count_params() == apps.EfficientNetV2B0(
         weights=None, input_shape=(32, 32, 3)).count_params()
+    assert [type(layer).__name__ for layer in renamed.layers[:2]] == ["Rescaling", "Normalization"]
     x = np.random.default_rng(2).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
     np.testing.assert_array_equal(apps.efficientnet_v2.preprocess_input(x.copy()),
                                   np.asarray(keras.applications.efficientnet_v2.preprocess_input(x.copy())))

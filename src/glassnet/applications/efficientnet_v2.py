@@ -170,8 +170,11 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
         img_input = layers.Input(shape=input_shape)
     x = img_input
     if include_preprocessing:
-        # as Keras decides it: by the model's name (the B models standardise as ImageNet's)
-        if name.split("-")[-1].startswith("b") and input_shape[2] == 3:
+        # the B models standardise as ImageNet's: Keras tells them by the model's name, a variant
+        # here by its own key (``weights_name``, the same for Keras' names), so it keeps its
+        # preprocessing under another name
+        variant = weights_name if weights_name is not None else name.split("-")[-1]
+        if variant.startswith("b") and input_shape[2] == 3:
             x = layers.Rescaling(scale=1.0 / 255)(x)
             x = layers.Normalization(mean=[0.485, 0.456, 0.406], variance=[0.229 ** 2, 0.224 ** 2, 0.225 ** 2],
                                      axis=3)(x)
