@@ -86,6 +86,8 @@ TABLE = {
     "GaussianNoise": (lambda **kw: layers.GaussianNoise(0.3, **kw), (6,), True),
     "AlphaDropout": (lambda **kw: layers.AlphaDropout(0.3, **kw), (2, 3), True),
     "GaussianDropout": (lambda **kw: layers.GaussianDropout(0.3, **kw), (2, 3), True),
+    "StochasticDepth": (lambda **kw: layers.StochasticDepth(0.4, **kw), (2, 3), True),
+    "LayerScale": (lambda **kw: layers.LayerScale(0.3, 3, **kw), (2, 3), False),
     "BatchNormalization": (lambda **kw: layers.BatchNormalization(**kw), (4,), True),
     "GroupNormalization": (lambda **kw: layers.GroupNormalization(groups=2, **kw), (3, 2, 4), False),
     "UnitNormalization": (lambda **kw: layers.UnitNormalization(axis=[1, 2], **kw), (2, 3), False),
@@ -226,7 +228,7 @@ def test_forward_and_backward_keep_dtype_shapes_and_their_inputs(name):
 def test_gradients_agree_with_finite_differences(name):
     layer, x, training = _layer_and_input(name, "float64")
     # Dropout: the same mask on every pass, from a generator reset before each forward
-    random = ("Dropout", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
+    random = ("Dropout", "StochasticDepth", "GaussianNoise", "GaussianDropout", "SpatialDropout2D", "SpatialDropout1D", "SpatialDropout3D", "AlphaDropout", "RandomFlip", "RandomCrop", "LSTM", "GRU", "Bidirectional", "RNN",
               "ConvLSTM2D", "ConvLSTM3D",
               "RandomTranslation", "RandomRotation", "RandomZoom", "RandomShear", "RandomPerspective", "RandomGaussianBlur", "RandomSharpness", "RandomErasing", "RandomContrast",
               "RandomBrightness", "MixUp", "CutMix", "RandomElasticTransform")

@@ -40,6 +40,8 @@ HOMES = {
                        "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"),
     "spatial": ("Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
                 "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"),
+    "layer_scale": ("LayerScale",),
+    "stochastic_depth": ("StochasticDepth",),
     "normalization": ("GroupNormalization", "LayerNormalization", "RMSNormalization", "UnitNormalization"),
     "preprocessing": ("Normalization",),
     "text": ("TextVectorization",),
