@@ -239,7 +239,7 @@ def test_the_catalog_lists_them():
     (lambda: DepthToSpace(True), ValueError, r"block_size must be an integer >= 2 .*got True"),
     (lambda: DepthToSpace("2"), ValueError, r"block_size must be an integer >= 2 .*got '2'"),
     (lambda: DepthToSpace(2, data_format="channels_first"), ValueError,
-     r"DepthToSpace: data_format must be one of \[None, 'channels_last'\], got 'channels_first'.*Permute\(\(2, 3, 1\)\)"),
+     r"DepthToSpace: data_format must be one of \['channels_last'\], got 'channels_first'.*Permute\(\(2, 3, 1\)\)"),
     (lambda: SpaceToDepth(2, data_format=1), TypeError, r"SpaceToDepth: data_format must be a str"),
     # known sizes: refused when the model is built
     (lambda: gn.Sequential([gn.Input((4, 4, 6)), DepthToSpace(2)]), ValueError,

@@ -171,7 +171,7 @@ def view(x, dtype=None):
     """``x``'s bytes read as ``dtype`` (NumPy's ``view``, TensorFlow's bitcast): the last axis
     scales by the ratio of the item sizes, which must divide its bytes."""
     _no_tensor("view", x=x)
-    array = np.ascontiguousarray(_array(x, "x", "view"))
+    array = np.asarray(_array(x, "x", "view"), order="C")     # (ascontiguousarray makes a 0-d array 1-d)
     target = array.dtype if dtype is None else _keras_dtype(dtype, "view")
     if (array.ndim == 0 and array.dtype.itemsize != target.itemsize) or \
             (array.ndim and array.shape[-1] * array.dtype.itemsize % target.itemsize):

@@ -140,6 +140,8 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     dtype = _original_dtype(x)
     x = _at_least_float32(x, "x", "layer_normalization")
     ndim = _ndim(x)
+    if ndim == 0:
+        raise ValueError("ops.layer_normalization: x must have an axis to normalize over, got a 0-d value")
     axes = sorted(a % ndim for a in ([axis] if isinstance(axis, numbers.Integral) else axis))
     gamma, beta = (_like(v, x, n, "layer_normalization") for v, n in ((gamma, "gamma"), (beta, "beta")))
     shape = ops.shape(x)

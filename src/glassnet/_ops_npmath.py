@@ -69,7 +69,7 @@ def absolute(x):
     """``|x|``, elementwise, the dtype kept (booleans too); the same as ``ops.abs``."""
     if _live(x):
         return _ops().abs(x)
-    return np.abs(_array(x, "x", "absolute"))
+    return np.asarray(np.abs(_array(x, "x", "absolute")))      # (a 0-d array, not NumPy's scalar)
 
 
 @_composed
@@ -77,7 +77,7 @@ def fabs(x):
     """``|x|`` as floats: integers give floatx (int64 float64)."""
     if _live(x):
         return _ops().abs(x)
-    return np.abs(_floats(_array(x, "x", "fabs"), wide_int64=False))
+    return np.asarray(np.abs(_floats(_array(x, "x", "fabs"), wide_int64=False)))
 
 
 @_composed
@@ -97,7 +97,7 @@ def deg2rad(x):
     if _live(x):
         return _ops().multiply(x, math.pi / 180)
     array = _floats(_array(x, "x", "deg2rad"))
-    return array * array.dtype.type(math.pi / 180)
+    return np.asarray(array * array.dtype.type(math.pi / 180))
 
 
 @_composed
@@ -106,7 +106,7 @@ def rad2deg(x):
     if _live(x):
         return _ops().multiply(x, 180 / math.pi)
     array = _floats(_array(x, "x", "rad2deg"))
-    return array * array.dtype.type(180 / math.pi)
+    return np.asarray(array * array.dtype.type(180 / math.pi))
 
 
 def _special(op, x):
@@ -179,8 +179,8 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     if array.dtype.kind != "f":
         return array
     info = np.finfo(array.dtype)
-    return np.nan_to_num(array, nan=nan, posinf=info.max if posinf is None else posinf,
-                         neginf=info.min if neginf is None else neginf)
+    return np.asarray(np.nan_to_num(array, nan=nan, posinf=info.max if posinf is None else posinf,
+                                    neginf=info.min if neginf is None else neginf))
 
 
 # -- two operands --------------------------------------------------------------------------------------

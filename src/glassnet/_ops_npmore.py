@@ -106,6 +106,8 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
         widths = np.diff(_array(x, "x", "trapezoid"), axis=axis)
         return o.sum(o.multiply(heights, widths.astype(np.float32)), axis=axis)
     array = _floats(_array(y, "y", "trapezoid"), wide_int64=False)
+    if array.ndim == 0:
+        raise ValueError("ops.trapezoid: y must have an axis to integrate along, got a 0-d value")
     points = None if x is None else _array(x, "x", "trapezoid").astype(array.dtype)
     return np.asarray(np.trapezoid(array, points, dx, axis)).astype(array.dtype, copy=False)
 
@@ -150,7 +152,7 @@ def corrcoef(x):
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.clip(np.corrcoef(array.astype(np.float64)), -1, 1).astype(array.dtype)
     # one variable: NumPy's 0-d 1.0, Keras' (1, 1) matrix as for more rows
-    return out.reshape((array.shape[0],) * 2) if array.ndim == 2 else out
+    return out.reshape((array.shape[0],) * 2) if array.ndim == 2 else np.asarray(out)
 
 
 __all__ = ["rearrange", "vander", "trapezoid", "correlate", "corrcoef"]

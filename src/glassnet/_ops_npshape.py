@@ -317,7 +317,7 @@ def kron(x1, x2):
         y = o.einsum(f"{lo},{up}->{''.join(p + q for p, q in zip(lo, up))}", a, b)
         return o.reshape(y, tuple(p * q for p, q in zip(_shape(a), _shape(b))))
     a, b = _arrays("kron", ("x1", x1), ("x2", x2))
-    return np.kron(a, b)
+    return np.asarray(np.kron(a, b))
 
 
 @_composed
@@ -396,6 +396,8 @@ def _split(function, x, indices_or_sections, axis, equal=True):
         _refuse_batch(function, x, [axis], "splitting axis 0")
         return _ops().split(x, indices_or_sections, axis=axis)
     array = _array(x, "x", function)
+    if array.ndim <= axis:
+        raise ValueError(f"ops.{function}: x must have an axis {axis} to split, got shape {array.shape}")
     return (np.split if equal else np.array_split)(array, indices_or_sections, axis=axis)
 
 

@@ -33,7 +33,10 @@ def _kind(x):
 
 def _dtype_name(x):
     """The float dtype counts are cast to: x's own (a tensor's values: floats of the model's)."""
-    return "float32" if _is_tensor(x) else _float(np.asarray(x)).dtype.name
+    if _is_tensor(x):
+        return "float32"
+    # a Python float is Keras' weak float (floatx), not NumPy's float64: ops.nanmean(2.5) is float32
+    return _float(_array(x, "x", "nan reductions")).dtype.name
 
 
 def _big(x, sign):
