@@ -261,3 +261,14 @@ def test_reads_keras_config(keras):
     assert isinstance(opt, O.MultiOptimizer)
     assert [type(o).__name__ for o in opt.optimizers] == ["Adam", "SGD"]
     assert opt.optimizers[1].momentum == 0.9 and opt.optimizer_map["encoder/x"] is opt.optimizers[0]
+
+
+def test_import_glassnet_does_not_import_the_multi_optimizer_module():
+    """glassnet.optimizers.multi (regular expressions, the map) loads on first use of its names, so
+    that `import glassnet` keeps under 0.3 s."""
+    import subprocess
+    import sys
+    code = ("import sys, glassnet; a = 'glassnet.optimizers.multi' in sys.modules; "
+            "glassnet.optimizers.OptimizerMap; print(a, 'glassnet.optimizers.multi' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == \
+        ["False", "True"]

@@ -21,7 +21,6 @@ import inspect
 from .. import _settings, saving
 from . import schedules
 from .base import CLIPPING, COMMON, EMA, FLUSH_EVERY, PIECE, Optimizer, flush_subnormals, pieces
-from .multi import MultiOptimizer, OptimizerMap
 from .muon import Muon
 from .rules import SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl, Lamb, Lion, Nadam, RMSprop
 from .schedule_free import ScheduleFreeAdamW
@@ -29,6 +28,18 @@ from .schedule_free import ScheduleFreeAdamW
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Ftrl", "Lamb", "Adafactor",
            "Muon", "ScheduleFreeAdamW", "MultiOptimizer", "OptimizerMap", "OPTIMIZERS", "get",
            "serialize", "deserialize", "from_config", "schedules", "CLIPPING", "COMMON", "EMA", "FLUSH_EVERY", "PIECE", "pieces", "flush_subnormals"]
+
+# MultiOptimizer and OptimizerMap (glassnet.optimizers.multi, which compiles regular expressions) load on first
+# use, keeping `import glassnet` under its 0.3 s; a config names the wrapper by this name
+MULTI_NAME = "multi_optimizer"
+
+
+def __getattr__(name):
+    if name in ("MultiOptimizer", "OptimizerMap"):
+        from . import multi
+        return getattr(multi, name)
+    raise AttributeError(f"module 'glassnet.optimizers' has no attribute {name!r}")
+
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl, Lamb, Adafactor,
                                                  Muon, ScheduleFreeAdamW)}
@@ -105,7 +116,8 @@ def from_config(config):
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
         raise ValueError(f"optimizer: expected a config {{'name': one of {sorted(OPTIMIZERS)}, ...}} or a "
                          f"registered optimizer's {{'registered_name': ..., 'config': {{...}}}}, got {config!r:.200}")
-    if config["name"] == MultiOptimizer.name:      # (a wrapper of update rules, not one: not in OPTIMIZERS)
+    if config["name"] == MULTI_NAME:      # (a wrapper of update rules, not one: not in OPTIMIZERS)
+        from .multi import MultiOptimizer
         return MultiOptimizer.from_config(config)
     if config["name"] not in OPTIMIZERS:
         raise ValueError(f"optimizer: unknown name {config['name']!r}; known: {sorted(OPTIMIZERS)}")
@@ -123,7 +135,7 @@ def _from_keras(config):
     if isinstance(entry, dict) and entry.get("class_name") == "MultiOptimizer" and isinstance(entry.get("config"), dict):
         # Keras' {"class_name": "MultiOptimizer", "config": {"optimizer_map": ..., "name": "multi_optimizer"}}
         settings = {key: value for key, value in entry["config"].items() if key != "name"}
-        return {**settings, "name": MultiOptimizer.name}
+        return {**settings, "name": MULTI_NAME}
     if not (isinstance(entry, dict) and set(entry) == {"class_name", "config"} and isinstance(entry["class_name"], str)
             and isinstance(entry["config"], dict)):
         return entry

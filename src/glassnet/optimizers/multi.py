@@ -155,7 +155,7 @@ class MultiOptimizer(Optimizer):
     >>> [o.name for o in opt.optimizers]
     ['adam', 'sgd']
     """
-    name = "multi_optimizer"
+    name = "multi_optimizer"       # (optimizers.MULTI_NAME: the name configs give the wrapper)
     hyper_parameters = {}
     always_slots = ()
 
