@@ -22,6 +22,7 @@ class LayerScale(Layer):
 
     Example
     -------
+    >>> import numpy as np
     >>> layer = LayerScale(0.5, 2)
     >>> layer(np.array([[2.0, -4.0]])).tolist(), layer.params["gamma"].shape
     ([[1.0, -2.0]], (2,))

@@ -25,6 +25,7 @@ class StochasticDepth(Dropout):
 
     Example
     -------
+    >>> import numpy as np
     >>> layer = StochasticDepth(0.5, seed=0)
     >>> y = layer(np.ones((1000, 2, 3)), training=True)
     >>> sorted(set(y.ravel().tolist())), bool((y.min(axis=(1, 2)) == y.max(axis=(1, 2))).all())
