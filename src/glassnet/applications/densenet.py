@@ -72,12 +72,9 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None, in
     x = layers.BatchNormalization(axis=3, epsilon=_EPS, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = iu.classifier(x, classes, classifier_activation)
+    else:
+        x = iu.pool(x, pooling, named=True)
     return iu.finish(img_input, sources, x, name, weights)
 
 

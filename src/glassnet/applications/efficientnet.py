@@ -100,15 +100,9 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     x = layers.BatchNormalization(axis=3, name="top_bn")(x)
     x = layers.Activation(activation, name="top_activation")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, kernel_initializer=DENSE_KERNEL_INITIALIZER,
-                         name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = iu.classifier(x, classes, classifier_activation, dropout_rate, DENSE_KERNEL_INITIALIZER)
+    else:
+        x = iu.pool(x, pooling, named=True)
     return iu.finish(img_input, sources, x, name, weights)
 
 

@@ -193,11 +193,24 @@ def finish(img_input, sources, x, model_name, weights):
     return model
 
 
-def pool(x, pooling):
-    """Keras' ending without the top: global average or max pooling, or (None) the 4D feature map."""
+def pool(x, pooling, named=False):
+    """Keras' ending without the top: global average or max pooling, or (None) the 4D feature map.
+    ``named``: the pooling layer is "avg_pool" or "max_pool", as Keras' ResNet, DenseNet, EfficientNet
+    (V2) and MobileNetV3 name it (the other families leave it unnamed)."""
     from .. import layers
     if pooling == "avg":
-        return layers.GlobalAveragePooling2D()(x)
+        return layers.GlobalAveragePooling2D(**({"name": "avg_pool"} if named else {}))(x)
     if pooling == "max":
-        return layers.GlobalMaxPooling2D()(x)
+        return layers.GlobalMaxPooling2D(**({"name": "max_pool"} if named else {}))(x)
     return x
+
+
+def classifier(x, classes, classifier_activation, dropout_rate=0.0, kernel_initializer=None):
+    """Keras' top of most families: "avg_pool" global average pooling, a "top_dropout" Dropout when
+    ``dropout_rate`` > 0 (EfficientNet's), and the "predictions" Dense of ``classes`` units."""
+    from .. import layers
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout_rate > 0:
+        x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+    initializer = {} if kernel_initializer is None else {"kernel_initializer": kernel_initializer}
+    return layers.Dense(classes, activation=classifier_activation, name="predictions", **initializer)(x)

@@ -82,8 +82,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         x = layers.concatenate([branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=-1, name=f"mixed{9 + i}")
 
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = iu.classifier(x, classes, classifier_activation)
     else:
         x = iu.pool(x, pooling)
     return iu.finish(img_input, sources, x, name, weights)

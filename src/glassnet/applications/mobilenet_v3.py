@@ -67,10 +67,8 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
         x = layers.Conv2D(classes, kernel_size=1, padding="same", name="logits")(x)
         x = layers.Flatten()(x)
         x = layers.Activation(activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = iu.pool(x, pooling, named=True)
     return iu.finish(img_input, sources, x, name, weights)
 
 

@@ -42,12 +42,9 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
         x = layers.BatchNormalization(axis=3, epsilon=_EPS, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = iu.classifier(x, classes, classifier_activation)
+    else:
+        x = iu.pool(x, pooling, named=True)
     return iu.finish(img_input, sources, x, name, weights)
 
 

@@ -58,8 +58,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = layers.BatchNormalization(axis=-1, name="block14_sepconv2_bn")(x)
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        x = iu.classifier(x, classes, classifier_activation)
     else:
         x = iu.pool(x, pooling)
     return iu.finish(img_input, sources, x, name, weights)
