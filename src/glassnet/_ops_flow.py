@@ -237,24 +237,26 @@ def associative_scan(f, elems, reverse=False, axis=0):
 def map(f, xs):
     """``f`` applied to each entry of ``xs`` along axis 0 (``xs`` may be nested: ``f`` gets that
     structure of slices), the results stacked on axis 0 (Keras' ``map``, TensorFlow's map_fn)."""
-    _callable("map", "f", f)
-    n = _leading("map", "xs", xs)
-    ys = [f(map_structure(lambda leaf: _index(leaf, i), xs)) for i in range(n)]
-    if not ys:
-        raise ValueError("ops.map: xs has no entry along axis 0 (the results' shape is unknown)")
-    return _stack("map", ys)
+    return _mapped("map", ("f", f), ("xs", xs))
 
 
 @composed
 def vectorized_map(function, elements):
     """``function`` applied to each entry of ``elements`` along axis 0, stacked (TensorFlow's
     vectorized_map, Keras'): here a loop, as ``map``."""
-    _callable("vectorized_map", "function", function)
-    n = _leading("vectorized_map", "elements", elements)
-    ys = [function(map_structure(lambda leaf: _index(leaf, i), elements)) for i in range(n)]
+    return _mapped("vectorized_map", ("function", function), ("elements", elements))
+
+
+def _mapped(name, given_function, given_entries):
+    """``map``'s and ``vectorized_map``'s loop: the function (``(argument name, value)``) of each
+    entry along axis 0 of the entries (the same), stacked."""
+    (function_name, function), (entries_name, entries) = given_function, given_entries
+    _callable(name, function_name, function)
+    n = _leading(name, entries_name, entries)
+    ys = [function(map_structure(lambda leaf: _index(leaf, i), entries)) for i in range(n)]
     if not ys:
-        raise ValueError("ops.vectorized_map: elements has no entry along axis 0 (the results' shape is unknown)")
-    return _stack("vectorized_map", ys)
+        raise ValueError(f"ops.{name}: {entries_name} has no entry along axis 0 (the results' shape is unknown)")
+    return _stack(name, ys)
 
 
 @composed
