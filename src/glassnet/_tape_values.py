@@ -133,7 +133,7 @@ def _ops_hint(name):
         return (f"glassnet.ops has no {target}: write it with the glassnet.ops functions the tape records, {without}")
     if not records(target):
         return (f"glassnet.ops.{target} exists but the tape does not record it on recorded values either: write it "
-                f"with the ops the tape records (README, GradientTape), {without}")
+                f"with the ops the tape records (docs/guide/custom_training.md, What the tape records), {without}")
     return f"use glassnet.ops.{target}{_OPERATORS.get(target, '')}, which the tape records, {without}"
 
 

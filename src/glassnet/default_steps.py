@@ -110,7 +110,7 @@ def track_output_loss(model, head, value, pred):
     loss weight, after the sample weights) joins its running "<output>_loss", weighted by the rows
     of its outputs ``pred``, as Keras 3.15's code weighs it (``sample_weight`` = the batch size: the
     mean over the epoch's samples; Keras' compiled TensorFlow steps read a static batch size, None,
-    and weigh each batch once instead: README, "Keras' default steps"). Called by ``compute_loss``
+    and weigh each batch once instead: docs/guide/custom_training.md, "Keras' default steps"). Called by ``compute_loss``
     at each call, as Keras' ``CompileLoss`` is; the trackers are logged (``get_metrics_result``)
     from the first such call after compile on, as Keras builds them at its loss's first call."""
     if sum(h.scored for h in model._heads) < 2:     # (one scored output: "loss" alone, as Keras)

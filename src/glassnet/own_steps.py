@@ -3,10 +3,10 @@
 
 A step takes its gradients from ``gn.GradientTape`` as Keras' does (glassnet.tape; Keras' "Customizing
 what happens in fit" first example, ``self(x, training=True)``, ``self.compute_loss``,
-``tape.gradient``, ``self.optimizer.apply``, ports as written: README, "Custom training loops:
+``tape.gradient``, ``self.optimizer.apply``, ports as written: docs/guide/custom_training.md, "Custom training loops:
 GradientTape"), or steps compiled sub-models with ``train_on_batch``: a GAN's discriminator on real
 and generated images, then its generator through a combined model
-``Sequential([generator, discriminator])`` whose discriminator is frozen (README: GANs).
+``Sequential([generator, discriminator])`` whose discriminator is frozen (docs/guide/custom_training.md: GANs).
 
 What this module adds is fit's machinery around the step, as Keras 3 runs it:
 

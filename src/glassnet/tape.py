@@ -244,7 +244,7 @@ class GradientTape:
                     "record the first gradient with a tape of its own, nested in the outer one and asked after "
                     "its own block: `with gn.GradientTape() as outer:`, inside it `with gn.GradientTape() as "
                     "inner:` around the forward pass, then `g = inner.gradient(y, x)` still inside the outer "
-                    "block (README, Custom training loops). Otherwise call it after the `with` block, or inside "
+                    "block (docs/guide/custom_training.md, second-order gradients). Otherwise call it after the `with` block, or inside "
                     "`with tape.stop_recording():` to take the result as a constant")
             raise NotImplementedError(
                 f"GradientTape.{caller}: called while a tape that recorded the target still records (a persistent "
