@@ -174,10 +174,10 @@ def test_refuses_inputs_that_are_not_logits(rng):
         ctc_decode(np.zeros((1, 1, 2)), [1], strategy="beam_search", top_paths=3)
 
 
-def test_the_readmes_ctc_example_reads_its_captchas():
+def test_the_guides_ctc_example_reads_its_captchas():
     import re
     from pathlib import Path
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "outputs.md").read_text(encoding="utf-8")
     section = text[text.index("`gn.losses.ctc_decode` reads what it predicts"):]
     namespace = {}
     exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)

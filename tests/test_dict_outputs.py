@@ -215,9 +215,9 @@ def test_the_readme_example_runs_after_the_several_outputs_one():
     import re
     from pathlib import Path
     pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = Path(__file__).resolve().parents[1] / "docs" / "guide" / "functional.md"
     if not readme.exists():
-        pytest.skip("README.md is not next to the tests")
+        pytest.skip("docs/guide/functional.md is not next to the tests")
     text = readme.read_text(encoding="utf-8")
     first, second = re.findall(r"```python\n(.*?)```", text[text.index("Several outputs (multi-task learning"):],
                                re.S)[:2]

@@ -264,9 +264,9 @@ def test_the_readme_example_trains_on_digits(capsys):
     import re
     from pathlib import Path
     pytest.importorskip("sklearn", reason="the digits dataset comes with scikit-learn")
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = Path(__file__).resolve().parents[1] / "docs" / "guide" / "functional.md"
     if not readme.exists():
-        pytest.skip("README.md is not next to the tests")
+        pytest.skip("docs/guide/functional.md is not next to the tests")
     text = readme.read_text(encoding="utf-8")
     section = text[text.index("Several outputs (multi-task learning"):]
     (x, labels), (x_test, labels_test) = gn.datasets.digits()

@@ -32,7 +32,7 @@ def _block_after(name, marker):
 
 def test_the_readme_list_of_dicts_example_builds_seed_000s_network():
     namespace = {"gn": gn}
-    exec(_block_after("README.md", "Seed 000's list-of-dicts architecture"), namespace)
+    exec(_block_after("docs/guide/models.md", "Seed 000's list-of-dicts architecture works as it is"), namespace)
     model = namespace["model"]
     assert [w.shape for w in model.get_weights()] == [(2, 25), (25,), (25, 1), (1,)]
 
@@ -46,7 +46,7 @@ def test_the_readme_pydataset_example_trains(tmp_path):
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
     namespace = {"gn": gn, "np": np, "model": model, "load": lambda p: np.full((4, 4, 1), int(p[3:]) / 40, "float32"),
                  "train_paths": paths, "train_labels": labels, "val_paths": paths[:16], "val_labels": labels[:16]}
-    exec(_block_after("README.md", "or a generator of such batches"), namespace)
+    exec(_block_after("docs/guide/data.md", "or a generator of such batches"), namespace)
     history = model.history.history
     assert len(history["loss"]) == 5 and len(history["val_loss"]) == 5
 

@@ -28,10 +28,11 @@ def _block_after(name, marker):
 def test_the_readme_multi_output_and_subclass_snippets_run_as_written(capsys):
     # only what the README's earlier snippets import: every other name is the snippets' own
     namespace = {"gn": gn, "np": np}
-    for marker in ("compile` takes one loss for every output",          # two outputs, a list
-                   "The outputs may also be given as a dict",            # two outputs, a dict
-                   "Keras' model subclassing works too"):                # the Residual subclass
-        exec(_block_after("README.md", marker), namespace)
+    # (the snippets moved from the README to docs/guide/: the same order, read from their pages)
+    for page, marker in (("docs/guide/functional.md", "compile` takes one loss for every output"),   # two outputs, a list
+                         ("docs/guide/functional.md", "The outputs may also be given as a dict"),     # two outputs, a dict
+                         ("docs/guide/subclassing.md", "Keras' model subclassing works too")):        # the Residual subclass
+        exec(_block_after(page, marker), namespace)
     x, labels = namespace["x"], namespace["labels"]
     assert x.shape[1:] == (64,) and set(np.unique(labels)) == set(range(10))
     assert namespace["p_digit"].shape == (len(x), 10) and namespace["p_big"].shape == (len(x), 1)

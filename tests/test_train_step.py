@@ -361,13 +361,13 @@ def test_terminate_on_nan_ends_a_step_whose_sub_model_diverges(capsys):
 def test_the_readme_gan_runs_as_written():
     import re
     from pathlib import Path
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "custom_training.md").read_text(encoding="utf-8")
     section = text[text.index("Keras 3's GAN subclass with a `train_step`"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    namespace = {"np": np, "gn": gn, "images": _real(32),       # the README leaves the data and models to you
+    namespace = {"np": np, "gn": gn, "images": _real(32),       # the guide leaves the data and models to you
                  "generator": gn.Sequential([gn.Input((128,)), L.Dense(4, activation="tanh")], seed=0),
                  "discriminator": gn.Sequential([gn.Input((4,)), L.Dense(1)], seed=1)}
-    exec(compile(code.replace("epochs=20", "epochs=2, verbose=0"), "README.md", "exec"), namespace)
+    exec(compile(code.replace("epochs=20", "epochs=2, verbose=0"), "docs/guide/custom_training.md", "exec"), namespace)
     assert len(namespace["gan"].history.history["g_loss"]) == 2
 
 
