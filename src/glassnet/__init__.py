@@ -31,6 +31,13 @@ from .utils import to_categorical
 
 __version__ = "0.1.0"
 
+
+
+def version():
+    """Keras' ``keras.version()``: glassnet's version, ``glassnet.__version__``."""
+    return __version__
+
+
 _LAZY = {"datasets", "plot", "cli", "io", "sklearn", "wrappers", "dask", "trace", "models", "preprocessing", "ops", "tape",
          "random", "distillation", "config", "tree", "applications"}
 
@@ -51,6 +58,6 @@ def __getattr__(name):
 __all__ = ["Sequential", "Model", "Input", "layers", "losses", "optimizers", "activations", "initializers", "metrics",
            "callbacks", "gradcheck", "regularizers", "constraints", "saving", "utils", "backend", "config", "tree", "Callback", "CSVLogger", "EarlyStopping", "History", "ModelCheckpoint",
            "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "BackupAndRestore", "TensorBoard", "NonFiniteError", "ModelFileError", "to_categorical",
-           "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__",
+           "load_model", "save_model", "model_from_json", "GradientTape", "set_backend", "get_backend", "__version__", "version",
            # the base classes to subclass, at the top as Keras 3 has them (keras.Layer, ...)
            "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer"]

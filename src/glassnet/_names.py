@@ -31,6 +31,19 @@ def auto_name(prefix):
     return base if k == 0 else f"{base}_{k}"
 
 
+def get_uid(prefix=""):
+    """Keras' ``keras.backend.get_uid(prefix)``: 1, 2, 3, ... on successive calls with one prefix,
+    counted with the default model names (after one ``Sequential`` was made, ``get_uid("sequential")``
+    is 2, as in Keras) and started again by ``clear_session``. glassnet does not count layer names
+    here (a model names its layers among its own), where Keras does: ``get_uid("dense")`` is 1
+    after Dense layers were made, Keras' more."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"get_uid: prefix: expected a str, got {type(prefix).__name__} {prefix!r:.40}")
+    with _LOCK:
+        _COUNTS[prefix] = _COUNTS.get(prefix, 0) + 1
+        return _COUNTS[prefix]
+
+
 def clear_session():
     """Start the default model names again from ``sequential``, ``functional``, ... (Keras'
     ``keras.utils.clear_session()``; glassnet keeps no other global state it could clear)."""

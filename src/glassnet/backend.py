@@ -153,6 +153,24 @@ def xp():
     return _backend["xp"]
 
 
+def backend():
+    """Keras' ``keras.backend.backend()``: the name of the array module in use, "numpy" (or "cupy"
+    after ``set_backend``), as ``get_backend()`` and ``glassnet.config.backend()``."""
+    return _backend["name"]
+
+
+# Keras' keras.backend dtype and tensor helpers, read from their modules on first use
+_HELPERS = {"standardize_dtype": "_keras_helpers", "is_keras_tensor": "_keras_helpers", "get_uid": "_names",
+            "result_type": "_dtypes", "is_float_dtype": "_dtypes", "is_int_dtype": "_dtypes"}
+
+
+def __getattr__(name):
+    if name in _HELPERS:
+        import importlib
+        return getattr(importlib.import_module(f"glassnet.{_HELPERS[name]}"), name)
+    raise AttributeError(f"module 'glassnet.backend' has no attribute {name!r}")
+
+
 def get_array_module(x):
     """The module (numpy or cupy) that owns array ``x``."""
     if type(x).__module__.startswith("cupy"):

@@ -21,7 +21,7 @@ from ._serial import serialized
 from ._stepping import in_own_step
 from ._validation import (check_flag, check_fraction, check_non_negative_int, check_positive_int,
                           check_verbose, rows_per_block)
-from .callbacks import CallbackList, History, ProgressBar, TerminateOnNaN
+from .callbacks import CallbackList, History, ProgbarLogger, ProgressBar, TerminateOnNaN
 from .callbacks.base import check_callback_list
 from .errors import NonFiniteError
 from .feeding import Feed, is_batches, kind_of, ran_out_warning, reading_feed, rereadable, unpack
@@ -205,8 +205,10 @@ def fit_callbacks(callbacks, verbose):
     epoch's logs (LearningRateScheduler's "learning_rate") is recorded and shown too."""
     given = [c for c in (callbacks or []) if isinstance(c, History)]
     history = given[-1] if given else History()
+    # a ProgbarLogger given is fit's progress output (Keras adds its own only when none is given)
+    bar = verbose and not any(isinstance(c, ProgbarLogger) for c in (callbacks or []))
     return history, ([*(callbacks or []), *([] if given else [history])]
-                     + ([ProgressBar(verbose)] if verbose else []))
+                     + ([ProgressBar(verbose)] if bar else []))
 
 
 def terminate_on_nan(exc, callback_list):

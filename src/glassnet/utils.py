@@ -28,6 +28,7 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
 # Keras' image files to arrays and back, and smart_resize (glassnet.image_utils; Pillow is imported
 # when a function needs it): read on first use, as the names below
+_LOGGING = ("enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled")
 _IMAGE_UTILS = ("load_img", "img_to_array", "array_to_img", "save_img", "smart_resize")
 
 
@@ -43,13 +44,19 @@ def __getattr__(name):
     if name == "FeatureSpace":         # Keras' keras.utils.FeatureSpace (glassnet.feature_space)
         from .feature_space import FeatureSpace
         return FeatureSpace
+    if name == "Config":            # Keras' keras.utils.Config (glassnet._attr_config)
+        from ._attr_config import Config
+        return Config
+    if name in _LOGGING:            # Keras' keras.utils names for glassnet.config's (not imported before)
+        from . import config
+        return getattr(config, name)
     if name in _IMAGE_UTILS:
         from . import image_utils
         return getattr(image_utils, name)
     raise AttributeError(f"module 'glassnet.utils' has no attribute {name!r}")
 
 
-__all__.extend(["model_to_dot", "plot_model", "FeatureSpace", *_IMAGE_UTILS])     # (by __getattr__, on first use)
+__all__.extend(["model_to_dot", "plot_model", "FeatureSpace", "Config", *_LOGGING, *_IMAGE_UTILS])     # (by __getattr__, on first use)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

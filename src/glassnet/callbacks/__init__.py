@@ -11,12 +11,13 @@ from .base import Callback, CallbackList, History, LambdaCallback, improved, res
 from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .monitoring import EarlyStopping, ModelCheckpoint
-from .progress import ProgressBar
+from .progress import ProgbarLogger, ProgressBar
+from .remote_monitor import RemoteMonitor
 from .swap_ema import SwapEMAWeights
 from .tensorboard import TensorBoard
 from .terminate import TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "TerminateOnNaN",
+           "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "ProgressBar", "ProgbarLogger", "RemoteMonitor", "TerminateOnNaN",
            "BackupAndRestore", "TensorBoard", "SwapEMAWeights",
            "resolve_mode", "improved"]

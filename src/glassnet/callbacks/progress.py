@@ -106,6 +106,31 @@ class ProgressBar(Callback):
         self._write(line + "\n")
 
 
+class ProgbarLogger(ProgressBar):
+    """fit's progress output as a callback (Keras 3.15's ``keras.callbacks.ProgbarLogger()``, which
+    takes no arguments: Keras 2's ``count_mode`` and ``stateful_metrics`` are gone). Its verbosity
+    is fit's ``verbose`` (1 or "auto": the bar and a line per epoch, 2: the line, 0: nothing), read
+    when fit hands its params. Given in ``callbacks``, it replaces the one fit adds itself, as in
+    Keras, so the progress is written once; ``glassnet.callbacks.ProgressBar`` is glassnet's with
+    its own ``verbose``, ``stream`` and ``width``.
+
+    >>> model.fit(X, y, epochs=3, callbacks=[ProgbarLogger()])    # doctest: +SKIP
+    """
+
+    def __init__(self):
+        Callback.__init__(self)
+        self.verbose, self.stream, self.width = 1, None, 30
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.verbose = check_verbose(params.get("verbose", 1))
+
+    # (the bar is drawn only when verbose is 1: ProgressBar.on_train_begin)
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose:        # fit(verbose=0): nothing, as Keras' Progbar(verbose=0)
+            super().on_epoch_end(epoch, logs)
+
+
 class Progbar:
     """A progress bar for a loop of your own (Keras' ``keras.utils.Progbar``), written to
     ``sys.stdout``::

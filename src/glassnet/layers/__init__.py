@@ -15,6 +15,8 @@ _FUNCTIONS = {name: "merging" for name in ("add", "subtract", "multiply", "avera
                                            "concatenate", "dot")}
 # Keras' layers.serialize / deserialize, also imported on first use
 _FUNCTIONS.update(serialize="serializing", deserialize="serializing")
+# Keras' keras.layers.InputSpec: what a layer of your own declares about its inputs
+_FUNCTIONS.update(InputSpec="input_spec")
 
 __all__ = ["Layer", "LAYERS", "get", "serialize", "deserialize", *HOME_OF, *ALIASES, *_FUNCTIONS]
 

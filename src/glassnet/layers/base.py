@@ -189,6 +189,9 @@ class Layer(KerasSurface):
     # (activations, dropout and noise, Rescaling, Discretization, image preprocessing); the others
     # (Dense, Conv2D, Flatten, ...) refuse several inputs, as Keras' do
     stacks_lists = False
+    # Keras' input_spec (layers/input_spec.py): an InputSpec, or a list of them for a layer that
+    # merges several inputs, checked at every call, eager or drawn; None declares nothing
+    input_spec = None
     # a call's own arguments that change what the layer computes (ReversibleEmbedding's reverse):
     # a drawn model keeps them per call and sets them on the layer around that call's shapes and
     # forward (``call_arguments_set``), so that one layer can be called with each
@@ -644,6 +647,8 @@ class Layer(KerasSurface):
                             f"ConvLSTM1D/2D/3D, Bidirectional, GlobalAveragePooling1D)")
         xp = backend.get_array_module(x)
         x = xp.asarray(x)
+        if self.input_spec is not None:         # Keras checks it first, on the array as given
+            _check_spec(self, x)
         # values the layer cannot take (an Embedding's indices), as given: before the cast to floats
         self.check_input_values(x, self.describe())
         if _holds_strings(x) and not getattr(self, "takes_text", False):
@@ -687,6 +692,8 @@ class Layer(KerasSurface):
         their sample shapes."""
         from .merging import batches_of
         arrays = batches_of(self, inputs)
+        if self.input_spec is not None:
+            _check_spec(self, arrays)
         shapes = [tuple(a.shape[1:]) for a in arrays]
         if not self.built:
             if self.dtype is None:
@@ -1246,3 +1253,14 @@ class StateSnapshot:
             layer.rng = rng        # a Dropout outside a model makes its generator on first use
             if rng is not None:
                 rng.bit_generator.state = position
+
+
+def _check_spec(layer, inputs):
+    """Keras' ``assert_input_compatibility`` of ``layer.input_spec`` against ``inputs`` (arrays or
+    symbolic tensors: each has Keras' full ``shape`` and a ``dtype``); nothing for an attribute
+    that holds no InputSpec (EinsumDense keeps its equation's letters under that name)."""
+    from .input_spec import assert_input_compatibility, specs_of
+    specs = specs_of(layer)
+    if specs is not None:
+        assert_input_compatibility(specs if isinstance(layer.input_spec, (list, tuple)) else specs[0], inputs,
+                                   layer.name or type(layer).__name__)
