@@ -8,6 +8,12 @@ the same arrays. Nothing is downloaded: scikit-learn generates or ships the smal
 Those packages are the ``datasets`` extra and are imported inside the loaders, so ``import glassnet``
 never needs them (``pip install 'glassnet[datasets]'``).
 
+Keras' own loaders are here too, under Keras' names: ``mnist.load_data()``, ``fashion_mnist``,
+``cifar10``, ``cifar100``, ``imdb``, ``reuters``, ``boston_housing`` and ``california_housing``
+(each a module with Keras 3.15's ``load_data``; see ``glassnet._keras_datasets``). They download
+Keras' files into the Keras cache (``$KERAS_HOME`` or ``~/.keras``) only when missing, through
+``glassnet.utils.get_file``, and return exactly what Keras returns.
+
 >>> from glassnet import datasets
 >>> (X, y), (Xt, yt) = datasets.load("moons", n_samples=200)
 >>> X.shape, X.dtype, y.dtype
@@ -21,6 +27,10 @@ import numpy as np
 
 from ._validation import check_number, check_positive_int
 from .utils import to_categorical  # noqa: F401  (re-exported: Keras users look for it here too)
+# Keras' keras.datasets.<name> modules (downloaded into the Keras cache on first use)
+from ._keras_datasets import (boston_housing, california_housing, cifar10, cifar100,  # noqa: F401
+                              fashion_mnist, imdb, reuters)
+from ._keras_datasets.mnist import load_data as _keras_mnist
 
 _EXTRA = "pip install 'glassnet[datasets]'"
 
@@ -209,6 +219,11 @@ def mnist(test_size=0.2, seed=0, image_shape=False):
     return train, test
 
 
+# Keras code writes keras.datasets.mnist.load_data(): the full 70,000-image MNIST from Keras' file,
+# while mnist() itself stays the offline 5,000-image subset
+mnist.load_data = _keras_mnist
+
+
 @functools.lru_cache(maxsize=2)
 def _mnist1d_raw(seed):
     data_mod = _require("mnist1d.data", "mnist1d", "mnist1d")
@@ -260,6 +275,22 @@ DATASETS = {
     "mnist": mnist,
     "mnist1d": mnist1d,
 }
+
+
+# Keras' keras.datasets loaders by module name (downloaded into the Keras cache when missing)
+KERAS_LOADERS = {
+    "mnist": _keras_mnist,
+    "fashion_mnist": fashion_mnist.load_data,
+    "cifar10": cifar10.load_data,
+    "cifar100": cifar100.load_data,
+    "imdb": imdb.load_data,
+    "reuters": reuters.load_data,
+    "boston_housing": boston_housing.load_data,
+    "california_housing": california_housing.load_data,
+}
+
+__all__ = ["or_gate", "xor", "moons", "circles", "digits", "iris", "mnist", "mnist1d", "load", "DATASETS",
+           "KERAS_LOADERS", "to_categorical", *(name for name in KERAS_LOADERS if name != "mnist")]
 
 
 def load(name, **kwargs):

@@ -16,6 +16,8 @@ from .audio_folders import audio_dataset_from_directory      # the wave module i
 from .timeseries import timeseries_dataset_from_array
 # Keras' keras.utils helpers about symbolic tensors and dtype names
 from ._keras_helpers import get_source_inputs, is_keras_tensor, standardize_dtype
+# Keras' keras.utils.get_file (urllib, tarfile and zipfile are imported when a file is fetched)
+from .file_utils import get_file
 
 # Keras 3 keeps its Keras 2 name for the same class
 Sequence = PyDataset
@@ -25,7 +27,7 @@ __all__ = ["PyDataset", "Sequence", "Progbar", "to_categorical", "pad_sequences"
            "set_random_seed", "clear_session", "custom_object_scope",
            "CustomObjectScope", "get_custom_objects", "get_registered_name", "get_registered_object",
            "register_keras_serializable", "normalize", "split_dataset", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
+           "unpack_x_y_sample_weight", "serialize_keras_object", "deserialize_keras_object", "get_source_inputs", "is_keras_tensor", "standardize_dtype", "get_file"]
 # Keras' image files to arrays and back, and smart_resize (glassnet.image_utils; Pillow is imported
 # when a function needs it): read on first use, as the names below
 _LOGGING = ("enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled")
