@@ -291,6 +291,15 @@ def test_layers_keras_gives_no_data_format_refuse_it():
         L.ConvLSTM2D(2, 3, data_format="channels_first")
 
 
+def test_softmax_activation_with_channels_first_is_refused_by_name():
+    # Keras takes it along the width of a channels-first output: refused rather than computed otherwise
+    for make in (lambda: L.Conv2D(2, 3, activation="softmax", data_format="channels_first"),
+                 lambda: L.SeparableConv1D(2, 3, activation="log_softmax", data_format="channels_first")):
+        with pytest.raises(ValueError, match=r"activation='(log_)?softmax' with data_format='channels_first'"):
+            make()
+    assert L.Conv2D(2, 3, activation="softmax").data_format == "channels_last"
+
+
 def test_wrong_rank_names_the_channels_first_axes():
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, channels, height, width\), got shape "
                                          r"\(batch, 3, 5\)"):

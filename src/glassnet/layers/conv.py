@@ -25,7 +25,7 @@ from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag
 from .._bounds import check_sample_values
 from .base import LAYERS, Layer, _unexpected_arguments
-from .data_format import DataFormat, config_entry, sample_first, set_data_format
+from .data_format import DataFormat, config_entry, refuse_last_axis_activation, sample_first, set_data_format
 
 PADDINGS = ("valid", "same")
 
@@ -482,6 +482,7 @@ class _Conv(DataFormat, RankOneAsTwo, Layer):
         refuse_pytorch_padding(padding, self, transposed)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
                         causal=self.rank == 1 and not transposed, dilation="none" if transposed else "unstrided")
+        refuse_last_axis_activation(self)
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 

@@ -54,6 +54,21 @@ def refuse_channels_first(layer, data_format):
     layer.data_format = resolved
 
 
+# activations along the last axis: on a channels-first output Keras takes them along its width
+_LAST_AXIS = ("softmax", "log_softmax", "sparsemax")
+
+
+def refuse_last_axis_activation(layer):
+    """A channels-first layer's ``activation`` must act value by value: Keras applies softmax (and
+    log_softmax, sparsemax) along the output's last axis, its width here, where glassnet's layer
+    would take it along the channels; refused by name rather than computed otherwise than Keras."""
+    name = getattr(layer.activation, "name", None)
+    if layer.data_format == "channels_first" and name in _LAST_AXIS:
+        raise ValueError(f"{type(layer).__name__}: activation={name!r} with data_format='channels_first' is not "
+                         f"implemented (Keras takes it along the last axis, the width); give the layer no activation "
+                         f"and put layers.Softmax(axis=1) (or the axis you mean) after it")
+
+
 def config_entry(layer):
     """``{"data_format": "channels_first"}`` for a channels-first layer, {} otherwise: configs and
     model files of channels-last layers keep the bytes they had before the option."""

@@ -14,7 +14,7 @@ import math
 
 from .. import backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
-from .data_format import DataFormat, config_entry, set_data_format
+from .data_format import DataFormat, config_entry, refuse_last_axis_activation, set_data_format
 from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int,
                    refuse_pytorch_padding, weight_settings, window_settings, window_slices, windowed_output_sizes)
 
@@ -90,6 +90,7 @@ class _Depthwise(DataFormat, RankOneAsTwo, Layer):
         refuse_pytorch_padding(padding, self)
         # strides and dilation together, as Keras' depthwise and separable layers take them
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate, dilation="any")
+        refuse_last_axis_activation(self)
         self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
         weight_settings(self, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
