@@ -604,6 +604,10 @@ class Conv2D(_Conv):
     groups : int, default 1
         Keras' grouped convolution: channels and filters in ``groups`` runs, filter run j seeing
         channel run j only (layers/grouped_conv.py); both counts must be divisible by it.
+    data_format : {None, "channels_last", "channels_first"}
+        Keras': None reads ``gn.config.image_data_format()`` when the layer is made;
+        "channels_first" takes (batch, C_in, H, W) and gives (batch, filters, Ho, Wo), the kernel's
+        shape unchanged (layers/data_format.py). Every convolution takes it.
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);
     ``kernel`` (kh, kw, C_in / groups, filters) as in Keras, ``bias`` (filters,).
