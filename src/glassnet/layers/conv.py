@@ -25,6 +25,7 @@ from .. import activations, backend, constraints, initializers, regularizers
 from .._validation import check_choice, check_flag
 from .._bounds import check_sample_values
 from .base import LAYERS, Layer, _unexpected_arguments
+from .data_format import DataFormat, config_entry, refuse_last_axis_activation, sample_first, set_data_format
 
 PADDINGS = ("valid", "same")
 
@@ -89,7 +90,11 @@ class RankOneAsTwo:
 def check_rank(layer, sample_shape):
     """Raise unless one sample of ``layer``'s input has ``layer.rank`` spatial axes plus channels."""
     if len(sample_shape) != layer.rank + 1:
-        axes = {1: "length, channels", 2: "height, width, channels"}.get(layer.rank, "depth, height, width, channels")
+        axes = {1: "length", 2: "height, width"}.get(layer.rank, "depth, height, width")
+        axes = f"{axes}, channels"
+        if getattr(layer, "data_format", None) == "channels_first":
+            # (a channels-first layer checks the sample with its channels moved last: shown as given)
+            axes, sample_shape = f"channels, {axes[:-len(', channels')]}", sample_first(sample_shape)
         raise ValueError(f"{layer.describe()}: expected input of shape (batch, {axes}), got "
                          f"shape (batch, {', '.join(map(str, sample_shape))})")
 
@@ -454,7 +459,7 @@ def checked_sample(layer, sample_shape):
     return sample_shape
 
 
-class _Conv(RankOneAsTwo, Layer):
+class _Conv(DataFormat, RankOneAsTwo, Layer):
     """Shared by Conv1D (rank 1), Conv2D (rank 2) and Conv3D (rank 3): the 1-D case runs as 2-D with
     height 1 (``RankOneAsTwo``), the others as they are."""
     rank = 2
@@ -465,8 +470,9 @@ class _Conv(RankOneAsTwo, Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, dilation_rate=1, groups=1, **kwargs):
+                 bias_constraint=None, dilation_rate=1, groups=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
         self.filters = positive_int(filters, "filters", type(self).__name__)
         self.groups = positive_int(groups, "groups", type(self).__name__)
         if self.filters % self.groups:
@@ -476,6 +482,7 @@ class _Conv(RankOneAsTwo, Layer):
         refuse_pytorch_padding(padding, self, transposed)
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate,
                         causal=self.rank == 1 and not transposed, dilation="none" if transposed else "unstrided")
+        refuse_last_axis_activation(self)
         weight_settings(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
 
@@ -571,7 +578,7 @@ class _Conv(RankOneAsTwo, Layer):
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self), **constraints.config_entries(self),
                 # only when grouped: an ungrouped layer's config and model files stay those of before
-                **({"groups": self.groups} if self.groups > 1 else {})}
+                **({"groups": self.groups} if self.groups > 1 else {}), **config_entry(self)}
 
 
 del LAYERS["_Conv"]     # a shared base, not a layer that configs may name
@@ -597,6 +604,10 @@ class Conv2D(_Conv):
     groups : int, default 1
         Keras' grouped convolution: channels and filters in ``groups`` runs, filter run j seeing
         channel run j only (layers/grouped_conv.py); both counts must be divisible by it.
+    data_format : {None, "channels_last", "channels_first"}
+        Keras': None reads ``gn.config.image_data_format()`` when the layer is made;
+        "channels_first" takes (batch, C_in, H, W) and gives (batch, filters, Ho, Wo), the kernel's
+        shape unchanged (layers/data_format.py). Every convolution takes it.
 
     Shapes: ``x`` (batch, H, W, C_in) -> output (batch, Ho, Wo, filters);
     ``kernel`` (kh, kw, C_in / groups, filters) as in Keras, ``bias`` (filters,).

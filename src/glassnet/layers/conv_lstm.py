@@ -20,6 +20,7 @@ from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from . import masking
 from .base import LAYERS, Layer
+from .data_format import refuse_channels_first
 from .conv import (RankOneAsTwo, check_padded_input, conv_backward, conv_forward, conv_output_length, positive_int,
                    weight_settings, window_settings)
 from .recurrent import (CarriesStates, StatefulLoop, _activation, dropout_masks, forget_ones, lstm_cell,
@@ -51,9 +52,11 @@ class _ConvLSTM(RankOneAsTwo, StatefulLoop, CarriesStates, Layer):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
-                 zero_output_for_mask=False, **kwargs):
+                 zero_output_for_mask=False, data_format=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        # Keras' data_format: channels last only here ("channels_first", steps then channels, refused by name)
+        refuse_channels_first(self, data_format)
         # a rate of 1 would drop everything and scale by 1 / 0
         self.dropout = check_number(dropout, f"{cls}: dropout", "[0, 1)")
         self.recurrent_dropout = check_number(recurrent_dropout, f"{cls}: recurrent_dropout", "[0, 1)")

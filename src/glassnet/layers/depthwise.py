@@ -14,6 +14,7 @@ import math
 
 from .. import backend, constraints, initializers, regularizers
 from .base import LAYERS, Layer
+from .data_format import DataFormat, config_entry, refuse_last_axis_activation, set_data_format
 from .conv import (RankOneAsTwo, _crop, _pad, checked_sample, conv_output_length, positive_int,
                    refuse_pytorch_padding, weight_settings, window_settings, window_slices, windowed_output_sizes)
 
@@ -73,7 +74,7 @@ def depthwise_backward(grad_z, cache, kernel, x, input_gradient=True):
     return _crop(dxp, pads), dkernel
 
 
-class _Depthwise(RankOneAsTwo, Layer):
+class _Depthwise(DataFormat, RankOneAsTwo, Layer):
     """DepthwiseConv2D's settings and passes; the 1-D layers run as 2-D with height 1, and the
     separable ones add a pointwise matrix product (``_pointwise``)."""
     rank = 2
@@ -83,11 +84,13 @@ class _Depthwise(RankOneAsTwo, Layer):
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, activation=None,
                  use_bias=True, depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
-                 bias_constraint=None, dilation_rate=1, **kwargs):
+                 bias_constraint=None, dilation_rate=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
         refuse_pytorch_padding(padding, self)
         # strides and dilation together, as Keras' depthwise and separable layers take them
         window_settings(self, kernel_size, strides, padding, activation, use_bias, dilation_rate, dilation="any")
+        refuse_last_axis_activation(self)
         self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
         weight_settings(self, "depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
         weight_settings(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
@@ -180,7 +183,7 @@ class _Depthwise(RankOneAsTwo, Layer):
                 "depthwise_initializer": initializers.name_of(self.depthwise_initializer),
                 "bias_initializer": initializers.name_of(self.bias_initializer),
                 **regularizers.config_entries(self, ("depthwise_regularizer", "bias_regularizer")),
-                **constraints.config_entries(self, ("depthwise_constraint", "bias_constraint"))}
+                **constraints.config_entries(self, ("depthwise_constraint", "bias_constraint")), **config_entry(self)}
 
 
 del LAYERS["_Depthwise"]

@@ -16,6 +16,7 @@ from .._validation import check_choice, check_flag
 from . import masking
 from .base import LAYERS, Layer
 from .spatial import ChannelsLast
+from .data_format import set_data_format
 from .conv import (PADDINGS, _as_tuple, _crop, _pad, check_rank, conv_output_length, copy_runs, offset_windows,
                    per_axis, windowed_output_sizes)
 
@@ -227,8 +228,9 @@ class _Pooling(ChannelsLast):
     built_when_made = True      # (as Keras': see Layer.built_when_made)
     forward_fn, backward_fn = None, None
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
         cls = type(self).__name__
         # any case, as Keras (its pooling ops upper-case it for TensorFlow)
         padding = check_choice(padding, f"{cls}: padding", PADDINGS, lower=True)

@@ -9,8 +9,9 @@ import numpy as np
 from .. import backend, constraints, initializers, regularizers
 from .._validation import check_flag, check_number
 from ..errors import NonFiniteError
-from .base import LAYERS, Layer, check_axis, sample_axes
+from .base import LAYERS, Layer, _unexpected_arguments, check_axis, sample_axes
 from .conv import check_rank
+from .data_format import DataFormat, config_entry, set_data_format
 
 
 class Dropout(Layer):
@@ -98,7 +99,7 @@ def _noise_shape(value, cls):
     return tuple(None if entry is None else int(entry) for entry in value)
 
 
-class SpatialDropout2D(Dropout):
+class SpatialDropout2D(DataFormat, Dropout):
     """Dropout of whole feature maps: in training, each channel of each sample is zeroed with
     probability ``rate`` (every pixel of it), the kept ones scaled by ``1 / (1 - rate)`` (Keras'
     ``SpatialDropout2D``, PyTorch's ``nn.Dropout2d`` for channels-last). Neighbouring pixels of a
@@ -116,11 +117,15 @@ class SpatialDropout2D(Dropout):
     stacks_lists = False         # Keras' SpatialDropout layers check their inputs' rank: a list is refused
     rank = 2
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate, seed=None, data_format=None, **kwargs):
         if "noise_shape" in kwargs:     # (Keras' SpatialDropout takes none either)
             raise TypeError(f"{type(self).__name__}: takes no noise_shape: its mask is one value per channel of "
                             f"a sample, (batch, {', '.join(['1'] * self.rank)}, channels)")
         super().__init__(rate, seed=seed, **kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py: channels first by transposes)
+
+    def get_config(self):
+        return {**super().get_config(), **config_entry(self)}
 
     def build(self, input_shape):
         check_rank(self, tuple(input_shape))
@@ -145,6 +150,12 @@ class SpatialDropout1D(SpatialDropout2D):
     True
     """
     rank = 1
+    _not_taken = ("data_format",)       # Keras' SpatialDropout1D has none: channels last always
+
+    def __init__(self, rate, seed=None, **kwargs):
+        if "data_format" in kwargs:
+            raise _unexpected_arguments(type(self), ["data_format"])
+        super().__init__(rate, seed=seed, **kwargs)
 
 
 class SpatialDropout3D(SpatialDropout2D):

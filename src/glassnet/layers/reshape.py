@@ -11,9 +11,10 @@ import math
 import numpy as np
 
 from .base import Layer
+from .data_format import DataFormat, config_entry, set_data_format
 
 
-class Flatten(Layer):
+class Flatten(DataFormat, Layer):
     """Flattens each sample: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...), in C (row-major) order,
     which for channels-last images is Keras' order too.
 
@@ -21,7 +22,19 @@ class Flatten(Layer):
     -------
     >>> Flatten()(np.ones((2, 5, 5, 16))).shape
     (2, 400)
+
+    ``data_format="channels_first"`` (Keras'): samples (C, *spatial) are flattened in Keras' order,
+    that of the channels-last sample (Keras 3.15 moves the channels last first): a PyTorch model's
+    ``nn.Flatten`` order differs (docs/pytorch.md).
     """
+    moves_output = False        # (flat: nothing to move back; see layers/data_format.py)
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        set_data_format(self, data_format)
+
+    def get_config(self):
+        return {**super().get_config(), **config_entry(self)}
 
     def output_shape(self, input_shape):
         return (math.prod(int(d) for d in input_shape),)

@@ -11,7 +11,8 @@ import numpy as np
 from .. import backend
 from .._bounds import check_sample_values
 from .._validation import check_choice
-from .base import LAYERS, Layer
+from .base import LAYERS, Layer, _unexpected_arguments
+from .data_format import DataFormat, config_entry, set_data_format
 from .conv import RankOneAsTwo, _as_tuple, _crop, _pad, check_rank
 from .banded import Band
 from .resizing import axis_band, bilinear_taps
@@ -42,7 +43,7 @@ def _pairs(value, rank, what, cls):
     raise ValueError(f"{cls}: {what} must be {expected}, got {value!r:.80}")
 
 
-class ChannelsLast(RankOneAsTwo, Layer):
+class ChannelsLast(DataFormat, RankOneAsTwo, Layer):
     """The base of the layers that act on the ``rank`` spatial axes of channels-last samples
     without weights (these, and the windowed poolings): the rank check, output shapes from
     ``_spatial(sample_shape)`` (the spatial sizes out), inputs of other spatial sizes than the built
@@ -60,6 +61,9 @@ class ChannelsLast(RankOneAsTwo, Layer):
 
     def check_input_shape(self, sample_shape):
         self.output_shape(sample_shape)         # spatial sizes may differ from the built ones
+
+    def get_config(self):
+        return {**super().get_config(), **config_entry(self)}
 
 
 
@@ -100,8 +104,9 @@ class ZeroPadding2D(_Spatial):
 
     shape_arguments = ('padding',)        # named when its output is too large (glassnet._bounds)
 
-    def __init__(self, padding=(1, 1), **kwargs):
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.padding = _pairs(padding, self.rank, "padding", type(self).__name__)
 
     def _spatial(self, sample_shape):
@@ -147,8 +152,9 @@ class Cropping2D(_Spatial):
     [[3.0, 4.0], [6.0, 7.0]]
     """
 
-    def __init__(self, cropping=((0, 0), (0, 0)), **kwargs):
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         self.cropping = _pairs(cropping, self.rank, "cropping", type(self).__name__)
 
     def _spatial(self, sample_shape):
@@ -181,8 +187,11 @@ class Cropping1D(Cropping2D):
     [1.0, 2.0]
     """
     rank = 1
+    _not_taken = ("data_format",)       # Keras' Cropping1D has none: channels last always
 
     def __init__(self, cropping=(1, 1), **kwargs):       # Keras' default for the 1-D layer
+        if "data_format" in kwargs:
+            raise _unexpected_arguments(type(self), ["data_format"])
         super().__init__(cropping, **kwargs)
 
     def get_config(self):
@@ -212,8 +221,9 @@ class UpSampling2D(_Spatial):
 
     shape_arguments = ('size',)        # named when its output is too large (glassnet._bounds)
 
-    def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
+    def __init__(self, size=(2, 2), interpolation="nearest", data_format=None, **kwargs):
         super().__init__(**kwargs)
+        set_data_format(self, data_format)          # (layers/data_format.py)
         cls = type(self).__name__
         self.size = _as_tuple(size, self.rank, "size", cls)
         check_choice(interpolation, f"{cls}: interpolation", self.INTERPOLATIONS)
@@ -292,8 +302,11 @@ class UpSampling1D(_Repeating):
     [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
     """
     rank = 1
+    _not_taken = ("data_format",)       # Keras' UpSampling1D has none: channels last always
 
     def __init__(self, size=2, **kwargs):
+        if "data_format" in kwargs:
+            raise _unexpected_arguments(type(self), ["data_format"])
         super().__init__(size, **kwargs)
 
     def get_config(self):
@@ -313,8 +326,8 @@ class ZeroPadding3D(ZeroPadding2D):
     """
     rank = 3
 
-    def __init__(self, padding=(1, 1, 1), **kwargs):
-        super().__init__(padding, **kwargs)
+    def __init__(self, padding=(1, 1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
 
 
 class Cropping3D(Cropping2D):
@@ -331,8 +344,8 @@ class Cropping3D(Cropping2D):
     """
     rank = 3
 
-    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), **kwargs):     # Keras' default
-        super().__init__(cropping, **kwargs)
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):     # Keras' default
+        super().__init__(cropping, data_format, **kwargs)
 
 
 class UpSampling3D(_Repeating):
@@ -348,5 +361,5 @@ class UpSampling3D(_Repeating):
     """
     rank = 3
 
-    def __init__(self, size=(2, 2, 2), **kwargs):
-        super().__init__(size, **kwargs)
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(size, data_format=data_format, **kwargs)
