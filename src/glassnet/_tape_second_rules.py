@@ -24,6 +24,26 @@ class _Step:
     merges = False
 
 
+def _channels_last(layer, x):
+    """A batch as the layer's channels-last code reads it: a channels-first layer's (N, C, *spatial)
+    moved to (N, *spatial, C) (its own forward does so in its wrapper, layers/data_format.py; the
+    rules below call the channels-last functions directly), then lifted ((N, L, C) -> (N, 1, L, C))."""
+    if getattr(layer, "data_format", None) == "channels_first":
+        from .layers.data_format import to_last
+        x = to_last(x)
+    return layer._lifted(x)
+
+
+def _layer_format(layer, z):
+    """Undo ``_channels_last`` on a result: lowered, then the channels moved first again where the
+    layer is channels first."""
+    z = layer._lowered(z)
+    if getattr(layer, "data_format", None) == "channels_first":
+        from .layers.data_format import to_first
+        z = to_first(z)
+    return z
+
+
 class Affine(_Step):
     """z = x @ W + c (Dense on the last axis): the tangent tz = tx @ W."""
 
@@ -65,8 +85,8 @@ class Convolution(_Step):
 
     def _conv(self, x, bias, which):
         from .layers.conv import conv_forward
-        z, self.caches[which] = conv_forward(self.layer._lifted(x), self.kernel, bias, *self.settings)
-        return self.layer._lowered(z)
+        z, self.caches[which] = conv_forward(_channels_last(self.layer, x), self.kernel, bias, *self.settings)
+        return _layer_format(self.layer, z)
 
     def forward(self, x):
         return self._conv(x, self.bias, "a")
@@ -81,12 +101,12 @@ class Convolution(_Step):
             if g is None:
                 out.append(None)
                 continue
-            dx, dk, db = conv_backward(self.layer._lifted(g), self.caches[which], self.kernel)
+            dx, dk, db = conv_backward(_channels_last(self.layer, g), self.caches[which], self.kernel)
             if grads is not None:
                 add(grads, (self.layer, "kernel"), dk.reshape(self.shape))
                 if db is not None:
                     add(grads, (self.layer, "bias"), db)
-            out.append(self.layer._lowered(dx))
+            out.append(_layer_format(self.layer, dx))
         return tuple(out)
 
 
@@ -123,11 +143,11 @@ class Winners(Linear):
         from .layers.conv import _pad
         from .layers.pooling import _window
         winner, _, pads, _, _, offsets, _ = layer._cache
-        tp = _pad(layer._lifted(t), pads, 0)
+        tp = _pad(_channels_last(layer, t), pads, 0)      # (the copy's cache: channels last)
         out = np.zeros(winner.shape, t.dtype)
         for k, (_, slices) in enumerate(offsets):
             out += (winner == k) * _window(tp, slices)
-        return layer._lowered(out)
+        return _layer_format(layer, out)
 
 
 class Mask(_Step):
