@@ -1,8 +1,9 @@
 """Safe extraction of tar and zip archives for ``get_file``.
 
 Every member is checked before anything is written: a member whose path is absolute, climbs out
-with ``..``, is a link whose target resolves outside the folder, or is a device or fifo, refuses the
-whole archive with a ValueError naming it. The members are then extracted into a temporary folder
+with ``..``, is a link whose target resolves outside the folder (following the archive's other links,
+as the extracted files will), would be written through links to outside it, or is a device or fifo,
+refuses the whole archive with a ValueError naming it. The members are then extracted into a temporary folder
 beside the destination, which is renamed into place only when complete.
 """
 import os
@@ -24,24 +25,64 @@ def _check_name(name, archive):
                          "the extraction folder")
 
 
+def _resolve(path, links, follow_last, depth=0):
+    """``path`` (relative, "/"-separated) with the archive's own symbolic links followed, as the
+    extracted files will resolve it: a list of components, or None when it climbs above the folder.
+
+    Checking each link's target on its own is not enough: with ``b -> .`` and ``a -> b/..``, the text
+    ``b/..`` stays inside but ``a`` resolves to the folder's parent once ``b`` is on the disk.
+    """
+    if depth > 40:                  # the kernel's own limit on links followed (ELOOP)
+        return None
+    parts = []
+    names = [c for c in path.replace("\\", "/").split("/") if c not in ("", ".")]
+    for i, c in enumerate(names):
+        if c == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(c)
+        target = links.get("/".join(parts))
+        if target is not None and (follow_last or i < len(names) - 1):
+            if target.startswith(("/", "\\")) or os.path.isabs(target):
+                return None
+            parts = _resolve("/".join(parts[:-1] + [target]), links, True, depth + 1)
+            if parts is None:
+                return None
+    return parts
+
+
 def _check_tar(tar, base, archive):
-    for m in tar.getmembers():
+    members = tar.getmembers()
+    # every symbolic link of the archive (a name given twice: any of its targets)
+    links = {}
+    for m in members:
+        if m.issym():
+            links.setdefault("/".join(_resolve(m.name, {}, False) or [m.name]), m.linkname)
+    for m in members:
         _check_name(m.name, archive)
         if m.isdev() or m.isfifo():
             raise ValueError(f"extract: refusing archive {archive}: member {m.name!r} is a device or fifo")
         if m.issym():
             target = os.path.join(os.path.dirname(os.path.join(base, m.name)), m.linkname)
-            if os.path.isabs(m.linkname) or not _inside(base, target):
+            parent = os.path.dirname(m.name.replace("\\", "/"))
+            if (os.path.isabs(m.linkname) or not _inside(base, target)
+                    or _resolve(f"{parent}/{m.linkname}", links, True) is None):
                 raise ValueError(f"extract: refusing archive {archive}: link {m.name!r} points outside the "
-                                 f"extraction folder ({m.linkname!r})")
+                                 f"extraction folder, or into a loop of links ({m.linkname!r})")
         elif m.islnk():             # hard links name a member from the archive's root
             _check_name(m.linkname, archive)
-            if not _inside(base, m.linkname):
+            if not _inside(base, m.linkname) or _resolve(m.linkname, links, True) is None:
                 raise ValueError(f"extract: refusing archive {archive}: link {m.name!r} points outside the "
                                  f"extraction folder ({m.linkname!r})")
-        elif not _inside(base, m.name):
+        if not m.issym() and not m.islnk() and not _inside(base, m.name):
             raise ValueError(f"extract: refusing archive {archive}: member {m.name!r} would be written "
                              "outside the extraction folder")
+        # a member written through the archive's links (a file named like a link is written into its target)
+        if _resolve(m.name, links, not (m.issym() or m.islnk() or m.isdir())) is None:
+            raise ValueError(f"extract: refusing archive {archive}: member {m.name!r} would be written "
+                             "outside the extraction folder through the archive's links")
 
 
 def _check_zip(zf, base, archive):

@@ -8,8 +8,9 @@ Same arguments, defaults, file names and folders as Keras 3.15; safer in three w
   with ``os.replace`` only after the hash checked out: an interrupted or corrupted download never
   leaves a file under the final name;
 * an archive whose member would land outside the extraction folder (an absolute path, ``..``,
-  a link pointing out, a device or fifo) is refused as a whole (Keras skips such members with a
-  warning); the extraction goes to a temporary folder renamed into place when complete;
+  a link pointing out, also through the archive's other links, a device or fifo) is refused as a
+  whole (Keras skips such members with a warning); the extraction goes to a temporary folder
+  renamed into place when complete;
 * an archive already extracted is not extracted again unless it was downloaded again (Keras
   extracts on every call).
 
@@ -84,7 +85,9 @@ def _targets(fname, origin, datadir, extract):
     fname = os.fspath(fname) if fname is not None else None
     if not fname:
         fname = os.path.basename(urllib.parse.urlsplit(origin).path)
-        if not fname:
+        # "." or ".." (an origin ending in "/." or "/..") would name the cache folder or its parent,
+        # which extraction replaces as a whole
+        if not fname or fname in (".", ".."):
             raise ValueError(f"get_file: cannot parse the file name from origin={origin!r}: "
                              "please specify the `fname` argument")
     elif os.sep in fname or (os.altsep and os.altsep in fname) or fname in (".", ".."):
@@ -176,7 +179,8 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         return target
     if download or not os.path.isdir(extraction_dir):
         from ._archives import extract_archive
-        if not extract_archive(target, extraction_dir, "tar" if untar else archive_format):
+        archive_format = "tar" if untar else archive_format
+        if not extract_archive(target, extraction_dir, archive_format):
             import warnings
             warnings.warn(f"get_file: could not extract {target}: not a {archive_format} archive", stacklevel=2)
     return extraction_dir

@@ -4,14 +4,19 @@ import numpy as np
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 
-def check_test_split(test_split, loader):
-    """Keras' rule: 0 <= test_split < 1 (a ValueError naming the argument otherwise)."""
+def check_test_split(test_split, loader, upto_one=False):
+    """Keras' rule: 0 <= test_split < 1, or <= 1 with ``upto_one`` (a ValueError naming the argument otherwise).
+
+    Keras' housing loaders refuse test_split=1; its reuters loader checks nothing and returns every
+    newswire as test data for test_split=1, which ``upto_one`` keeps.
+    """
+    span = "[0, 1]" if upto_one else "[0, 1)"
     if isinstance(test_split, bool) or not isinstance(test_split, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{loader}.load_data: test_split must be a number in [0, 1), got "
+        raise TypeError(f"{loader}.load_data: test_split must be a number in {span}, got "
                         f"{type(test_split).__name__} {test_split!r}")
-    if not 0 <= test_split < 1:
-        raise ValueError(f"{loader}.load_data: invalid test_split={test_split!r}: it must be in [0, 1) "
-                         "(between 0 and 1, exclusive of 1)")
+    if not (0 <= test_split <= 1 if upto_one else 0 <= test_split < 1):
+        raise ValueError(f"{loader}.load_data: invalid test_split={test_split!r}: it must be in {span} "
+                         + ("(between 0 and 1)" if upto_one else "(between 0 and 1, exclusive of 1)"))
 
 
 def shuffled_split(x, y, test_split, seed):
@@ -38,9 +43,12 @@ def drop_long(maxlen, xs, labels):
     return [x for x, _ in kept], [y for _, y in kept]
 
 
-def limit_words(xs, num_words, skip_top, oov_char):
+def limit_words(xs, num_words, skip_top, oov_char, loader, maxlen):
     """Words outside [skip_top, num_words) replaced by oov_char, or dropped when oov_char is None."""
     if not num_words:
+        if not xs:      # Keras fails here on max() of nothing: say why
+            raise ValueError(f"{loader}.load_data: after dropping sequences of maxlen={maxlen} words or more, no "
+                             "sequence was kept: increase maxlen (or pass num_words)")
         num_words = max(max(x) for x in xs)
     if oov_char is not None:
         return [[w if skip_top <= w < num_words else oov_char for w in x] for x in xs]

@@ -41,7 +41,7 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
         if not x_train or not x_test:
             raise ValueError(f"imdb.load_data: after dropping sequences of maxlen={maxlen} words or more, no "
                              "sequence was kept: increase maxlen")
-    xs = limit_words(x_train + x_test, num_words, skip_top, oov_char)
+    xs = limit_words(x_train + x_test, num_words, skip_top, oov_char, "imdb", maxlen)
     labels = np.concatenate([labels_train, labels_test])
     idx = len(x_train)
     return (np.array(xs[:idx], dtype="object"), labels[:idx]), (np.array(xs[idx:], dtype="object"), labels[idx:])

@@ -21,10 +21,10 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
     Keras 3.15's steps: all newswires shuffled by ``RandomState(seed)``, ``start_char`` prepended and
     words shifted by ``index_from``, sequences of ``maxlen`` words or more dropped, words outside
     ``[skip_top, num_words)`` replaced by ``oov_char`` (dropped when None), then the first
-    ``int(n * (1 - test_split))`` are the training set.
+    ``int(n * (1 - test_split))`` are the training set (``test_split`` in [0, 1]: 1 leaves it empty).
     """
     check_seed(seed, "reuters")
-    check_test_split(test_split, "reuters")
+    check_test_split(test_split, "reuters", upto_one=True)
     path = get_file(fname=path, origin=f"{ORIGIN}reuters.npz",
                     file_hash="d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916")
     f = load_npz(path)
@@ -35,7 +35,7 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
     xs = index_words(xs, start_char, index_from) if (start_char is not None or index_from) else list(xs)
     if maxlen:
         xs, labels = drop_long(maxlen, xs, labels)
-    xs = limit_words(xs, num_words, skip_top, oov_char)
+    xs = limit_words(xs, num_words, skip_top, oov_char, "reuters", maxlen)
     idx = int(len(xs) * (1 - test_split))
     return ((np.array(xs[:idx], dtype="object"), np.array(labels[:idx])),
             (np.array(xs[idx:], dtype="object"), np.array(labels[idx:])))
