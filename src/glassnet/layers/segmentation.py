@@ -36,13 +36,22 @@ def check_keys(layer, data):
                      f"'segmentation_masks', got {sorted(data, key=str)}{why}")
 
 
+def _data_format(layer):
+    """The images' layout a layer reads: its own ``data_format``, or a Pipeline's first layer's
+    (a Pipeline of channels-first layers takes channels-first images)."""
+    inner = getattr(layer, "pipeline_layers", ())
+    if "data_format" not in vars(layer) and inner:
+        return _data_format(inner[0])
+    return getattr(layer, "data_format", "channels_last")
+
+
 def check_masks(layer, masks, images):
     """``masks`` as an array of the images' module, (batch, H, W, channels) as the images
     ``images`` (before the layer), numbers or booleans; (batch, channels, H, W) for a
     channels-first layer (its ``data_format``), whose images are so too."""
     cls = type(layer).__name__
     xp = backend.get_array_module(images)
-    first = getattr(layer, "data_format", "channels_last") == "channels_first"
+    first = _data_format(layer) == "channels_first"
     axes = "(batch, channels, height, width)" if first else "(batch, height, width, channels)"
     if images.ndim != 4:
         # Keras' dict takes one image unbatched; the masks are not the ones at fault then
